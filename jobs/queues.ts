@@ -1,0 +1,39 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+
+/**
+ * Queue names and job options. Redis only carries work: every job is derived from a row in
+ * PostgreSQL, its id is deterministic (so adding it twice is a no-op), and a sweeper re-adds
+ * work whose row says it is not done.
+ */
+export const QUEUE_NAMES = { rosterImport: 'roster-import' } as const;
+
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2_000 },
+  // Completed jobs leave Redis (their result is in PostgreSQL); failed ones stay for inspection.
+  removeOnComplete: true,
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export interface Queues {
+  rosterImport: Queue;
+}
+
+export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
+  return {
+    rosterImport: new Queue(QUEUE_NAMES.rosterImport, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
+  };
+}
+
+export async function closeQueues(queues: Queues): Promise<void> {
+  await Promise.all(Object.values(queues).map((q: Queue) => q.close()));
+}
+
+/** Job payloads carry ids only: never personal data (DESIGN.md). */
+export interface RosterImportJob {
+  importId: number;
+}
+
+export function enqueueRosterImport(queue: Queue, importId: number): Promise<unknown> {
+  return queue.add('import', { importId } satisfies RosterImportJob, { jobId: `roster-import-${importId}` });
+}

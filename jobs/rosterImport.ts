@@ -1,0 +1,39 @@
+import { Readable } from 'node:stream';
+import type { Job } from 'bullmq';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { decrypt, type PersonalDataKeys } from '../src/privacy/personalData.ts';
+import { importRoster, RosterFileError } from '../src/members/rosterImport.ts';
+import type { RosterImportJob } from './queues.ts';
+import { enqueueRosterImport, type Queues } from './queues.ts';
+
+/** Processes a roster uploaded through the API. Safe to run twice: a finished import is skipped. */
+export function rosterImportProcessor(db: pg.Pool, keys: PersonalDataKeys, log: Logger) {
+  return async (job: Job<RosterImportJob>): Promise<void> => {
+    const { importId } = job.data;
+    const { rows } = await db.query<{ status: string; contentEnc: Buffer | null; defaultUnitId: number | null; onlyUnitId: number | null }>(
+      `UPDATE roster_imports SET status = 'RUNNING' WHERE id = $1 AND status IN ('PENDING', 'RUNNING')
+       RETURNING status, content_enc AS "contentEnc", default_unit_id AS "defaultUnitId", only_unit_id AS "onlyUnitId"`,
+      [importId],
+    );
+    const row = rows[0];
+    if (!row) return; // already DONE or FAILED
+    if (!row.contentEnc) throw new Error(`roster import ${importId} has no stored content`);
+    try {
+      const result = await importRoster(db, keys, Readable.from([decrypt(keys, row.contentEnc)]), {
+        importId, defaultUnitId: row.defaultUnitId, onlyUnitId: row.onlyUnitId,
+      });
+      log.info({ importId, ...result, errors: result.errors.length }, 'roster import done');
+    } catch (error) {
+      if (!(error instanceof RosterFileError)) throw error; // retried with backoff
+      await db.query(`UPDATE roster_imports SET status = 'FAILED', failure = $2, finished_at = now() WHERE id = $1`, [importId, error.message]);
+    }
+  };
+}
+
+/** Re-adds every unfinished import, e.g. after Redis lost its jobs. */
+export async function sweepRosterImports(db: pg.Pool, queues: Queues): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM roster_imports WHERE status IN ('PENDING', 'RUNNING') AND content_enc IS NOT NULL`);
+  for (const { id } of rows) await enqueueRosterImport(queues.rosterImport, id);
+  return rows.length;
+}

@@ -1,0 +1,54 @@
+import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { PersonalDataKeys } from '../src/privacy/personalData.ts';
+import { createQueues, closeQueues, QUEUE_NAMES, type Queues } from './queues.ts';
+import { rosterImportProcessor, sweepRosterImports } from './rosterImport.ts';
+
+const MAINTENANCE = 'maintenance';
+const SWEEP_EVERY_MS = 60_000;
+
+export interface WorkerServices {
+  db: pg.Pool;
+  keys: PersonalDataKeys;
+  connection: ConnectionOptions;
+  prefix: string;
+  log: Logger;
+}
+
+export interface RunningWorkers {
+  queues: Queues;
+  /** Re-adds all unfinished work from PostgreSQL; returns how many jobs it (re-)added. */
+  sweep(): Promise<number>;
+  /** Graceful: lets running jobs finish, then closes connections. */
+  close(): Promise<void>;
+}
+
+export async function startWorkers(services: WorkerServices): Promise<RunningWorkers> {
+  const { db, keys, connection, prefix, log } = services;
+  const queues = createQueues(connection, prefix);
+  const sweep = async () => sweepRosterImports(db, queues);
+
+  const workers = [
+    new Worker(QUEUE_NAMES.rosterImport, rosterImportProcessor(db, keys, log), { connection, prefix, concurrency: 1 }),
+    new Worker(MAINTENANCE, async () => ({ swept: await sweep() }), { connection, prefix, concurrency: 1 }),
+  ];
+  for (const worker of workers) {
+    worker.on('failed', (job, error) => log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'));
+    worker.on('error', (error) => log.error({ queue: worker.name, err: error }, 'worker error'));
+  }
+  const maintenance = new Queue(MAINTENANCE, { connection, prefix });
+  await maintenance.upsertJobScheduler('sweep', { every: SWEEP_EVERY_MS }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: 100 } });
+  const swept = await sweep();
+  log.info({ swept, prefix }, 'workers started');
+
+  return {
+    queues,
+    sweep,
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await maintenance.close();
+      await closeQueues(queues);
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import pg from 'pg';
+import { config } from '../config.ts';
+
+// bigint (int8) columns hold fen and ids: parse them as JS numbers only when safe, never silently round.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${v} exceeds the safe integer range`);
+  return n;
+});
+// DATE columns stay 'yyyy-MM-dd' strings: no time zone can shift a calendar date.
+pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
+
+export type Db = pg.Pool;
+export type Queryable = pg.Pool | pg.PoolClient;
+
+export interface PoolOptions {
+  connectionString?: string;
+  /** Every connection uses this schema first (tests give each file its own). */
+  schema?: string;
+  max?: number;
+}
+
+export function createPool(options: PoolOptions = {}): pg.Pool {
+  const { connectionString = config().DATABASE_URL, schema, max = config().DATABASE_POOL_SIZE } = options;
+  return new pg.Pool({
+    connectionString,
+    max,
+    options: schema ? `-c search_path=${schema},public` : undefined,
+    application_name: 'mutual-aid-hub',
+  });
+}
+
+/** Runs `work` in one transaction; rolls back on any error so a batch is never half-written. */
+export async function inTransaction<T>(db: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,151 @@
+import { parseConfig } from '../config.ts';
+import { migrate } from '../db/migrate.ts';
+import { signDevelopmentToken } from '../gateway/auth.ts';
+import { createRuntime, type Runtime } from '../runtime.ts';
+import { closeOnSignal, startGateway, startRuntimeWorkers } from '../serve.ts';
+import { importRoster, chinaToday } from '../members/rosterImport.ts';
+import { contributionReference } from '../members/contributions.ts';
+import { contributionFigures } from '../members/store.ts';
+import { ensureDemoServices, MissingServiceError } from './services.ts';
+import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from './sampleData.ts';
+
+/**
+ * `hub demo`: everything a newcomer needs to see the hub work, on a fresh machine.
+ * At this stage: sample units and members enrolled for two plan years, contributions, the
+ * gateway and workers, a token and a query that works. Last line: one JSON object of counts.
+ */
+export interface DemoOptions {
+  once: boolean;
+  members: number;
+}
+
+const SAMPLE_QUERY = `query DemoMembers {
+  members(first: 5) {
+    totalCount
+    edges { node { id name idNumberMasked unit { name planType } enrolments(first: 2) { edges { node { planYear plan specialDisease contributionPaid } } } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const base = parseConfig();
+  let services;
+  try {
+    services = await ensureDemoServices(base.DATABASE_URL, base.REDIS_URL);
+  } catch (error) {
+    if (error instanceof MissingServiceError) {
+      console.error(`hub demo: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  for (const note of services.notes) console.log(note);
+  const config = parseConfig({ ...process.env, DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl });
+
+  const applied = await migrate({ databaseUrl: config.DATABASE_URL });
+  console.log(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database is up to date');
+
+  const runtime = createRuntime(config);
+  const loaded = await loadSampleRegistry(runtime, options.members);
+  console.log(`sample registry: ${loaded.units} units, ${loaded.members} members (${loaded.inserted} new), ` +
+    `enrolled for ${loaded.years.join(' and ')}`);
+
+  const workers = await startRuntimeWorkers(runtime);
+  let server;
+  try {
+    server = await startGateway(runtime, config.PORT, '127.0.0.1');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+    server = await startGateway(runtime, 0, '127.0.0.1');
+    console.log(`port ${config.PORT} is taken; using ${server.port}`);
+  }
+  const url = `http://127.0.0.1:${server.port}/graphql`;
+  const token = await signDevelopmentToken(config, { sub: 'demo-admin', role: 'ADMIN' });
+
+  const answer = await postQuery(url, token, SAMPLE_QUERY);
+  const shown = answer.data?.members?.edges?.length ?? 0;
+  if (answer.errors?.length || shown === 0) throw new Error(`the sample query failed: ${JSON.stringify(answer.errors ?? answer)}`);
+
+  console.log('');
+  console.log(`GraphQL gateway: ${url}`);
+  console.log(`Development token (ADMIN, 12h): ${token}`);
+  console.log('Try it:');
+  console.log(`  curl -s ${url} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`);
+  console.log(`    -d '${JSON.stringify({ query: SAMPLE_QUERY.replace(/\s+/g, ' ') })}'`);
+  console.log(`The sample query answered with ${shown} of ${answer.data.members.totalCount} members.`);
+
+  const summary = await countSummary(runtime);
+  console.log(JSON.stringify(summary));
+
+  const parts = [server, workers, { close: services.stop }];
+  if (options.once) {
+    for (const part of parts) await part.close();
+    await runtime.close();
+    process.exit(0);
+  }
+  console.log('Serving; Ctrl-C to stop.');
+  closeOnSignal(runtime, parts);
+}
+
+async function loadSampleRegistry(runtime: Runtime, memberCount: number) {
+  const units = sampleUnits(Math.max(3, Math.ceil(memberCount / 150)));
+  await runtime.db.query(
+    `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+     ON CONFLICT (credit_code) DO NOTHING`,
+    [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType)],
+  );
+  const thisYear = Number(chinaToday().slice(0, 4));
+  const years = [thisYear - 1, thisYear];
+  const members = [...sampleMembers(memberCount, units)];
+  let inserted = 0;
+  for (const year of years) {
+    // Most members renew (no new waiting period); every tenth joins only this year.
+    const lines = members.filter((_, i) => year === thisYear || i % 10 !== 0).map((m, i) => rosterLine(m, year, i % 7 === 0));
+    const { rows } = await runtime.db.query<{ id: number }>(
+      `INSERT INTO roster_imports (file_name, sha256, status, created_by) VALUES ($1, '\\x', 'RUNNING', 'demo') RETURNING id`,
+      [`demo-roster-${year}.csv`],
+    );
+    const result = await importRoster(runtime.db, runtime.keys, ROSTER_HEADER + lines.join(''), {
+      importId: rows[0]!.id, today: `${year}-01-05`,
+    });
+    inserted += result.rowsInserted;
+  }
+  // Every unit paid last year; all but every fifth unit have paid this year too.
+  const { rows: unitRows } = await runtime.db.query<{ id: number; creditCode: string }>(
+    `SELECT id, credit_code AS "creditCode" FROM units WHERE credit_code = ANY($1)`,
+    [units.map((u) => u.creditCode)],
+  );
+  const keys = unitRows.flatMap((u) => years.map((planYear) => ({ unitId: u.id, planYear, creditCode: u.creditCode })));
+  const figures = await contributionFigures(runtime.db, keys);
+  const owed = { rows: keys.map((k, i) => ({ ...k, owedFen: figures[i]!.owedFen })).filter((r) => r.owedFen > 0) };
+  const paid = owed.rows.filter((r) => r.planYear < thisYear || r.unitId % 5 !== 0);
+  await runtime.db.query(
+    `INSERT INTO contribution_payments (unit_id, plan_year, amount_fen, reference, paid_on, source, recorded_by)
+     SELECT u, y, a, r, make_date(y, 1, 20), 'MANUAL', 'demo' FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[]) AS t(u, y, a, r)
+     ON CONFLICT (reference) DO NOTHING`,
+    [paid.map((r) => r.unitId), paid.map((r) => r.planYear), paid.map((r) => r.owedFen),
+     paid.map((r) => contributionReference(r.creditCode, r.planYear))],
+  );
+  return { units: units.length, members: members.length, inserted, years };
+}
+
+interface GraphQLAnswer {
+  data?: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the demo prints what came back
+  errors?: { message: string }[];
+}
+
+async function postQuery(url: string, token: string, query: string): Promise<GraphQLAnswer> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+  });
+  return (await response.json()) as GraphQLAnswer;
+}
+
+/** The demo's closing line (DESIGN.md contract): counts over the whole pipeline. */
+async function countSummary(runtime: Runtime) {
+  const { rows } = await runtime.db.query<{ members: number }>(`SELECT count(*)::int AS members FROM members`);
+  // Later stages (settlements, claims, payouts, reconciliation) fill the other counts.
+  return { members: rows[0]!.members, settlements: 0, claims: 0, paid: 0, reconciled: 0, exceptions: 0 };
+}

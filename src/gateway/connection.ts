@@ -1,0 +1,57 @@
+import { FieldError } from './errors.ts';
+
+/**
+ * Relay connections over keyset cursors. A cursor is the sort key of the last row seen, so
+ * pages never skip or repeat rows while others insert (unlike OFFSET).
+ */
+export const MAX_PAGE_SIZE = 100;
+
+export interface PageArgs {
+  first?: number | null;
+  after?: string | null;
+}
+
+export interface Page {
+  /** Rows to fetch: one more than asked, to learn whether a next page exists. */
+  limit: number;
+  size: number;
+  /** Sort key after which the page starts (the cursor's content), or null for the first page. */
+  afterKey: number | null;
+}
+
+export function readPage({ first, after }: PageArgs): Page {
+  const size = first ?? 20;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
+    throw new FieldError('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+  }
+  return { size, limit: size + 1, afterKey: after ? decodeCursor(after) : null };
+}
+
+export function encodeCursor(key: number): string {
+  return Buffer.from(`k:${key}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^k:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw new FieldError('after', 'is not a cursor returned by this connection');
+  return Number(match[1]);
+}
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+}
+
+/** Builds a connection from up to `page.limit` rows ordered by `key`. */
+export function toConnection<T>(rows: T[], page: Page, key: (row: T) => number): Connection<T> {
+  const edges = rows.slice(0, page.size).map((node) => ({ cursor: encodeCursor(key(node)), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: rows.length > page.size,
+      hasPreviousPage: false,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}

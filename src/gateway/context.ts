@@ -1,0 +1,45 @@
+import type pg from 'pg';
+import type { Queue } from 'bullmq';
+import type { PersonalDataKeys } from '../privacy/personalData.ts';
+import type { Role } from './auth.ts';
+import { forbidden } from './errors.ts';
+import type { MemberLoaders } from '../members/loaders.ts';
+import type { Scope } from '../members/store.ts';
+import type { Actor } from '../audit/audit.ts';
+
+/** The authenticated caller. `unitId`/`memberId` bound what a UNIT_OPERATOR or MEMBER may see. */
+export interface Principal {
+  subject: string;
+  role: Role;
+  unitId: number | null;
+  memberId: number | null;
+}
+
+/** What the gateway's resolvers share; built once per process (services) and per request. */
+export interface Services {
+  db: pg.Pool;
+  keys: PersonalDataKeys;
+  queues: { rosterImport: Queue };
+}
+
+export interface Context extends Services {
+  principal: Principal;
+  loaders: MemberLoaders;
+}
+
+export function scopeOf(principal: Principal): Scope {
+  if (principal.role === 'UNIT_OPERATOR') return { unitId: principal.unitId, memberId: null };
+  if (principal.role === 'MEMBER') return { unitId: null, memberId: principal.memberId };
+  return { unitId: null, memberId: null };
+}
+
+export function actorOf(principal: Principal): Actor {
+  return { subject: principal.subject, role: principal.role };
+}
+
+/** Refuses the operation unless the caller holds one of `roles`. */
+export function requireRole(ctx: Pick<Context, 'principal'>, roles: readonly Role[], operation: string): void {
+  if (!roles.includes(ctx.principal.role)) {
+    throw forbidden(`${operation} needs one of the roles ${roles.join(', ')}; you are ${ctx.principal.role}`);
+  }
+}

@@ -1,0 +1,50 @@
+import DataLoader from 'dataloader';
+
+/**
+ * Per-request DataLoaders. `byId` batches lookups of single rows; `byParent` batches pages of
+ * children (one connection per parent, same arguments) into one SQL query per distinct arguments.
+ */
+export function byId<T extends { id: number }>(fetch: (ids: readonly number[]) => Promise<T[]>): DataLoader<number, T | null> {
+  return new DataLoader(async (ids) => {
+    const rows = new Map((await fetch(ids)).map((row) => [row.id, row]));
+    return ids.map((id) => rows.get(id) ?? null);
+  });
+}
+
+export interface ParentKey<A> {
+  parentId: number;
+  args: A;
+}
+
+export function byParent<A, T>(
+  fetch: (parentIds: number[], args: A) => Promise<Map<number, T[]>>,
+): DataLoader<ParentKey<A>, T[], string> {
+  return new DataLoader(
+    async (keys) => {
+      const groups = new Map<string, { args: A; parentIds: number[] }>();
+      for (const key of keys) {
+        const argsKey = JSON.stringify(key.args);
+        const group = groups.get(argsKey) ?? { args: key.args, parentIds: [] };
+        group.parentIds.push(key.parentId);
+        groups.set(argsKey, group);
+      }
+      const results = new Map<string, Map<number, T[]>>();
+      await Promise.all(
+        [...groups].map(async ([argsKey, group]) => results.set(argsKey, await fetch(group.parentIds, group.args))),
+      );
+      return keys.map((key) => results.get(JSON.stringify(key.args))?.get(key.parentId) ?? []);
+    },
+    { cacheKeyFn: (key) => `${key.parentId}|${JSON.stringify(key.args)}` },
+  );
+}
+
+/** Groups rows by a parent column, keeping the query's order. */
+export function groupBy<T>(rows: T[], parentOf: (row: T) => number): Map<number, T[]> {
+  const map = new Map<number, T[]>();
+  for (const row of rows) {
+    const list = map.get(parentOf(row));
+    if (list) list.push(row);
+    else map.set(parentOf(row), [row]);
+  }
+  return map;
+}

@@ -1,0 +1,38 @@
+import type DataLoader from 'dataloader';
+import DataLoaderClass from 'dataloader';
+import type { Queryable } from '../db/pool.ts';
+import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
+import type { Page } from '../gateway/connection.ts';
+import type { ContributionKey, EnrolmentRow, MemberRow, RosterImportRow, UnitRow } from './rows.ts';
+import {
+  contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits,
+  rosterImportsByIds, unitsByIds, UNSCOPED, type ContributionFigures, type ContributionPaymentRow, type EnrolmentFilter,
+  type MemberFilter, type Scope,
+} from './store.ts';
+
+export interface MemberLoaders {
+  /** Units by id. Unscoped: used for the unit of an already visible member or enrolment. */
+  unit: DataLoader<number, UnitRow | null>;
+  member: DataLoader<number, MemberRow | null>;
+  enrolment: DataLoader<number, EnrolmentRow | null>;
+  rosterImport: DataLoader<number, RosterImportRow | null>;
+  membersOfUnit: DataLoader<ParentKey<{ filter: MemberFilter; page: Page }>, MemberRow[], string>;
+  enrolmentsOfMember: DataLoader<ParentKey<{ filter: EnrolmentFilter; page: Page }>, EnrolmentRow[], string>;
+  contribution: DataLoader<ContributionKey, ContributionFigures, string>;
+  contributionPayments: DataLoader<ContributionKey, ContributionPaymentRow[], string>;
+}
+
+const contributionKey = (k: ContributionKey) => `${k.unitId}:${k.planYear}`;
+
+export function createMemberLoaders(db: Queryable, scope: Scope): MemberLoaders {
+  return {
+    unit: byId((ids) => unitsByIds(db, ids, UNSCOPED)),
+    member: byId((ids) => membersByIds(db, ids, scope)),
+    enrolment: byId((ids) => enrolmentsByIds(db, ids, scope)),
+    rosterImport: byId((ids) => rosterImportsByIds(db, ids)),
+    membersOfUnit: byParent((unitIds, { filter, page }) => membersOfUnits(db, unitIds, scope, filter, page)),
+    enrolmentsOfMember: byParent((memberIds, { filter, page }) => enrolmentsOfMembers(db, memberIds, filter, page)),
+    contribution: new DataLoaderClass((keys) => contributionFigures(db, keys), { cacheKeyFn: contributionKey }),
+    contributionPayments: new DataLoaderClass((keys) => contributionPayments(db, keys), { cacheKeyFn: contributionKey }),
+  };
+}

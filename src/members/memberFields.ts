@@ -1,0 +1,94 @@
+import { encrypt, lookupHash, maskBankCard, maskIdNumber, type PersonalDataKeys } from '../privacy/personalData.ts';
+import { bankCardProblem, bankCodeProblem, phoneProblem, residentIdFacts, residentIdProblem } from './identifiers.ts';
+import type { MemberWrite } from './store.ts';
+
+/**
+ * One validation of a member's fields for every entry point (API, CSV roster). Problems are keyed
+ * by the canonical field name; each entry point names the field its own way.
+ */
+export type MemberField = 'name' | 'idNumber' | 'phone' | 'bankCard' | 'bankCode';
+
+export interface RawMemberFields {
+  name?: string | null;
+  idNumber?: string | null;
+  phone?: string | null;
+  bankCard?: string | null;
+  bankCode?: string | null;
+}
+
+export interface MemberFields {
+  name: string;
+  idNumber: string;
+  phone: string | null;
+  bankCard: string | null;
+  bankCode: string | null;
+}
+
+export interface FieldProblem<F extends string = MemberField> {
+  field: F;
+  reason: string;
+}
+
+export function validateMemberFields(
+  raw: RawMemberFields,
+  { partial = false }: { partial?: boolean } = {},
+): { value: Partial<MemberFields>; problems: FieldProblem[] } {
+  const problems: FieldProblem[] = [];
+  const value: Partial<MemberFields> = {};
+  const text = (v: string | null | undefined) => (v == null ? null : v.trim() === '' ? null : v.trim());
+
+  const name = text(raw.name);
+  if (name !== null) {
+    if (name.length > 100) problems.push({ field: 'name', reason: 'must be at most 100 characters' });
+    else value.name = name;
+  } else if (!partial) problems.push({ field: 'name', reason: 'is required' });
+
+  const idNumber = text(raw.idNumber)?.toUpperCase() ?? null;
+  if (idNumber !== null) {
+    const problem = residentIdProblem(idNumber);
+    if (problem) problems.push({ field: 'idNumber', reason: problem });
+    else value.idNumber = idNumber;
+  } else if (!partial) problems.push({ field: 'idNumber', reason: 'is required' });
+
+  const phone = text(raw.phone);
+  if (phone !== null) {
+    const problem = phoneProblem(phone);
+    if (problem) problems.push({ field: 'phone', reason: problem });
+    else value.phone = phone;
+  }
+
+  const bankCard = text(raw.bankCard)?.replaceAll(' ', '') ?? null;
+  const bankCode = text(raw.bankCode);
+  if ((bankCard === null) !== (bankCode === null)) {
+    const missing: MemberField = bankCard === null ? 'bankCard' : 'bankCode';
+    problems.push({ field: missing, reason: 'bank card and bank code go together: both or neither' });
+  } else if (bankCard !== null && bankCode !== null) {
+    const cardProblem = bankCardProblem(bankCard);
+    const codeProblem = bankCodeProblem(bankCode);
+    if (cardProblem) problems.push({ field: 'bankCard', reason: cardProblem });
+    if (codeProblem) problems.push({ field: 'bankCode', reason: codeProblem });
+    if (!cardProblem && !codeProblem) Object.assign(value, { bankCard, bankCode });
+  }
+  return { value, problems };
+}
+
+/** The bank card as stored: encrypted, hashed, masked. */
+export function protectBankCard(keys: PersonalDataKeys, bankCard: string, bankCode: string): NonNullable<MemberWrite['bankCard']> {
+  return { enc: encrypt(keys, bankCard), hash: lookupHash(keys, bankCard), masked: maskBankCard(bankCard), bankCode };
+}
+
+/** A validated member as stored: personal data encrypted, hashed for lookup and masked for display. */
+export function protectMember(keys: PersonalDataKeys, unitId: number, fields: MemberFields): MemberWrite {
+  const facts = residentIdFacts(fields.idNumber);
+  return {
+    unitId,
+    name: fields.name,
+    idNumberEnc: encrypt(keys, fields.idNumber),
+    idNumberHash: lookupHash(keys, fields.idNumber),
+    idNumberMasked: maskIdNumber(fields.idNumber),
+    birthDate: facts.birthDate,
+    gender: facts.gender,
+    phone: fields.phone,
+    bankCard: fields.bankCard && fields.bankCode ? protectBankCard(keys, fields.bankCard, fields.bankCode) : null,
+  };
+}

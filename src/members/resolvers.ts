@@ -1,0 +1,347 @@
+import { createHash } from 'node:crypto';
+import type { Resolvers } from '../gateway/generated/resolvers.ts';
+import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { check, conflict, FieldError, forbidden, notFound } from '../gateway/errors.ts';
+import { localId, toGlobalId } from '../gateway/globalId.ts';
+import { readPage, toConnection } from '../gateway/connection.ts';
+import { inTransaction } from '../db/pool.ts';
+import { recordAudit } from '../audit/audit.ts';
+import { decrypt, encrypt, lookupHash } from '../privacy/personalData.ts';
+import { contributionReference, contributionStatus, enrolmentContributionFen } from './contributions.ts';
+import { creditCodeProblem, residentIdProblem } from './identifiers.ts';
+import { protectBankCard, protectMember, validateMemberFields, type FieldProblem, type MemberField, type MemberFields } from './memberFields.ts';
+import { chinaToday } from './rosterImport.ts';
+import { isIsoDate } from './rosterRow.ts';
+import { enqueueRosterImport } from '../../jobs/queues.ts';
+import * as store from './store.ts';
+import type { MemberRow, UnitRow } from './rows.ts';
+
+const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
+const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
+const REVEAL = ['ADMIN', 'AUDITOR', 'UNIT_OPERATOR', 'MEMBER'] as const;
+
+// ---- visibility: scoped lookups that answer NOT_FOUND for rows out of the caller's scope ----
+
+async function visibleUnit(ctx: Context, field: string, globalId: string): Promise<UnitRow> {
+  const id = localId(field, globalId, 'Unit');
+  const [unit] = await store.unitsByIds(ctx.db, [id], scopeOf(ctx.principal));
+  if (!unit) throw notFound('unit');
+  return unit;
+}
+
+async function visibleMember(ctx: Context, field: string, globalId: string): Promise<MemberRow> {
+  const member = await ctx.loaders.member.load(localId(field, globalId, 'Member'));
+  if (!member) throw notFound('member');
+  return member;
+}
+
+/** A unit operator may only act on their own unit. */
+function requireOwnUnit(ctx: Context, unitId: number): void {
+  if (ctx.principal.role === 'UNIT_OPERATOR' && ctx.principal.unitId !== unitId) throw forbidden('you may only act on your own unit');
+}
+
+function throwProblems(problems: FieldProblem[], fieldPath: (field: MemberField) => string): void {
+  const first = problems[0];
+  if (first) throw new FieldError(fieldPath(first.field), first.reason);
+}
+
+const INPUT_FIELD: Record<MemberField, string> = {
+  name: 'input.name', idNumber: 'input.idNumber', phone: 'input.phone',
+  bankCard: 'input.bankAccount.cardNumber', bankCode: 'input.bankAccount.bankCode',
+};
+
+function checkPlanYear(field: string, year: number): void {
+  check(field, year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
+}
+
+function uniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === '23505';
+}
+
+export const memberResolvers: Resolvers = {
+  Query: {
+    units: (_root, { first, after, filter }, ctx) => {
+      if (ctx.principal.role !== 'UNIT_OPERATOR' && ctx.principal.role !== 'MEMBER') requireRole(ctx, READ_ALL, 'units');
+      const page = readPage({ first, after });
+      const unitFilter = { name: filter?.name, planType: filter?.planType, creditCode: filter?.creditCode };
+      const scope = scopeOf(ctx.principal);
+      return store.listUnits(ctx.db, scope, unitFilter, page).then((rows) => ({
+        ...toConnection(rows, page, (u) => u.id),
+        count: () => store.countUnits(ctx.db, scope, unitFilter),
+      }));
+    },
+    unit: (_root, { id }, ctx) => visibleUnit(ctx, 'id', id),
+    members: async (_root, { first, after, filter }, ctx) => {
+      const page = readPage({ first, after });
+      if (filter?.idNumber) check('filter.idNumber', residentIdProblem(filter.idNumber.trim().toUpperCase()));
+      const memberFilter: store.MemberFilter = {
+        name: filter?.name,
+        unitId: filter?.unitId ? localId('filter.unitId', filter.unitId, 'Unit') : null,
+        planYear: filter?.planYear,
+        plan: filter?.plan,
+        idNumberHash: filter?.idNumber ? lookupHash(ctx.keys, filter.idNumber) : null,
+      };
+      const scope = scopeOf(ctx.principal);
+      const rows = await store.listMembers(ctx.db, scope, memberFilter, page);
+      for (const row of rows) ctx.loaders.member.prime(row.id, row);
+      return { ...toConnection(rows, page, (m) => m.id), count: () => store.countMembers(ctx.db, scope, memberFilter) };
+    },
+    member: (_root, { id }, ctx) => visibleMember(ctx, 'id', id),
+    rosterImport: async (_root, { id }, ctx) => {
+      const importId = localId('id', id, 'RosterImport');
+      const row = await ctx.loaders.rosterImport.load(importId);
+      if (!row) throw notFound('roster import');
+      await requireRosterImportAccess(ctx, importId);
+      return row;
+    },
+  },
+
+  Mutation: {
+    createUnit: async (_root, { input }, ctx) => {
+      requireRole(ctx, ['ADMIN'], 'createUnit');
+      const creditCode = input.creditCode.trim().toUpperCase();
+      check('input.creditCode', creditCodeProblem(creditCode));
+      const name = input.name.trim();
+      check('input.name', name.length >= 1 && name.length <= 200 ? null : 'must be 1 to 200 characters');
+      return inTransaction(ctx.db, async (tx) => {
+        const unit = await store.insertUnit(tx, { creditCode, name, planType: input.planType });
+        if (!unit) throw conflict(`a unit with credit code ${creditCode} already exists`, 'input.creditCode');
+        await recordAudit(tx, actorOf(ctx.principal), { action: 'unit.create', targetType: 'Unit', targetId: String(unit.id), details: { creditCode, planType: unit.planType } });
+        return unit;
+      });
+    },
+    updateUnit: async (_root, { input }, ctx) => {
+      requireRole(ctx, ['ADMIN'], 'updateUnit');
+      const id = localId('input.id', input.id, 'Unit');
+      const name = input.name?.trim();
+      if (name !== undefined) check('input.name', name.length >= 1 && name.length <= 200 ? null : 'must be 1 to 200 characters');
+      return inTransaction(ctx.db, async (tx) => {
+        const unit = await store.updateUnit(tx, id, { name, planType: input.planType });
+        if (!unit) throw notFound('unit');
+        await recordAudit(tx, actorOf(ctx.principal), { action: 'unit.update', targetType: 'Unit', targetId: String(id), details: { name: name ?? null, planType: input.planType ?? null } });
+        return unit;
+      });
+    },
+    createMember: async (_root, { input }, ctx) => {
+      requireRole(ctx, MANAGE_MEMBERS, 'createMember');
+      const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
+      requireOwnUnit(ctx, unit.id);
+      const { value, problems } = validateMemberFields({
+        name: input.name, idNumber: input.idNumber, phone: input.phone,
+        bankCard: input.bankAccount?.cardNumber, bankCode: input.bankAccount?.bankCode,
+      });
+      throwProblems(problems, (f) => INPUT_FIELD[f]);
+      const fields = value as MemberFields;
+      return inTransaction(ctx.db, async (tx) => {
+        const member = await store.insertMember(tx, protectMember(ctx.keys, unit.id, {
+          ...fields, phone: fields.phone ?? null, bankCard: fields.bankCard ?? null, bankCode: fields.bankCode ?? null,
+        }));
+        if (!member) throw conflict('a member with this ID number already exists', 'input.idNumber');
+        await recordAudit(tx, actorOf(ctx.principal), { action: 'member.create', targetType: 'Member', targetId: String(member.id), details: { unitId: unit.id } });
+        return member;
+      });
+    },
+    updateMember: async (_root, { input }, ctx) => {
+      requireRole(ctx, MANAGE_MEMBERS, 'updateMember');
+      const member = await visibleMember(ctx, 'input.id', input.id);
+      const unitId = input.unitId ? (await visibleUnit(ctx, 'input.unitId', input.unitId)).id : null;
+      if (unitId !== null) requireOwnUnit(ctx, unitId);
+      const { value, problems } = validateMemberFields(
+        { name: input.name, phone: input.phone, bankCard: input.bankAccount?.cardNumber, bankCode: input.bankAccount?.bankCode },
+        { partial: true },
+      );
+      throwProblems(problems, (f) => INPUT_FIELD[f]);
+      return inTransaction(ctx.db, async (tx) => {
+        const updated = await store.updateMember(tx, member.id, {
+          name: value.name, phone: value.phone, unitId,
+          bankCard: value.bankCard && value.bankCode ? protectBankCard(ctx.keys, value.bankCard, value.bankCode) : null,
+        });
+        if (!updated) throw notFound('member');
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: 'member.update', targetType: 'Member', targetId: String(member.id),
+          details: { changed: Object.keys(value).concat(unitId !== null ? ['unitId'] : []) },
+        });
+        return updated;
+      });
+    },
+    enrolMember: async (_root, { input }, ctx) => {
+      requireRole(ctx, MANAGE_MEMBERS, 'enrolMember');
+      const member = await visibleMember(ctx, 'input.memberId', input.memberId);
+      checkPlanYear('input.planYear', input.planYear);
+      const enrolledOn = input.enrolledOn ?? chinaToday();
+      check('input.enrolledOn', isIsoDate(enrolledOn) ? null : 'must be a date yyyy-MM-dd');
+      const unit = (await ctx.loaders.unit.load(member.unitId))!;
+      return inTransaction(ctx.db, async (tx) => {
+        const { row, created } = await store.upsertEnrolment(tx, {
+          memberId: member.id, unitId: unit.id, planYear: input.planYear, plan: input.plan ?? unit.planType,
+          specialDisease: input.specialDisease ?? false, enrolledOn,
+        });
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: created ? 'enrolment.create' : 'enrolment.update', targetType: 'Enrolment', targetId: String(row.id),
+          details: { memberId: member.id, planYear: row.planYear, plan: row.plan, specialDisease: row.specialDisease },
+        });
+        return row;
+      });
+    },
+    recordContributionPayment: async (_root, { input }, ctx) => {
+      requireRole(ctx, ['ADMIN', 'FINANCE'], 'recordContributionPayment');
+      const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
+      checkPlanYear('input.planYear', input.planYear);
+      check('input.amountFen', Number.isSafeInteger(input.amountFen) && input.amountFen > 0 ? null : 'must be a positive whole number of fen');
+      const reference = input.reference.trim();
+      check('input.reference', reference.length >= 1 && reference.length <= 35 ? null : 'must be 1 to 35 characters');
+      check('input.paidOn', isIsoDate(input.paidOn) ? null : 'must be a date yyyy-MM-dd');
+      await inTransaction(ctx.db, async (tx) => {
+        const recorded = await store.insertContributionPayment(tx, {
+          unitId: unit.id, planYear: input.planYear, amountFen: input.amountFen, reference, paidOn: input.paidOn,
+          source: 'MANUAL', recordedBy: ctx.principal.subject,
+        });
+        if (!recorded) throw conflict(`a payment with reference ${reference} is already recorded`, 'input.reference');
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: 'contribution.payment', targetType: 'Unit', targetId: String(unit.id),
+          details: { planYear: input.planYear, amountFen: input.amountFen, reference },
+        });
+      });
+      return { unitId: unit.id, planYear: input.planYear };
+    },
+    revealMemberPersonalData: async (_root, { input }, ctx) => {
+      requireRole(ctx, REVEAL, 'revealMemberPersonalData');
+      const reason = input.reason.trim();
+      check('input.reason', reason.length >= 4 ? null : 'say why you need the clear values (at least 4 characters)');
+      const member = await visibleMember(ctx, 'input.memberId', input.memberId);
+      return inTransaction(ctx.db, async (tx) => {
+        const secrets = await store.memberSecrets(tx, member.id);
+        if (!secrets) throw notFound('member');
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: 'member.reveal', targetType: 'Member', targetId: String(member.id), reason,
+          details: { fields: secrets.bankCardEnc ? ['idNumber', 'bankCardNumber'] : ['idNumber'] },
+        });
+        return {
+          member,
+          idNumber: decrypt(ctx.keys, secrets.idNumberEnc),
+          bankCardNumber: secrets.bankCardEnc ? decrypt(ctx.keys, secrets.bankCardEnc) : null,
+        };
+      });
+    },
+    importRoster: async (_root, { input }, ctx) => {
+      requireRole(ctx, MANAGE_MEMBERS, 'importRoster');
+      const unitId = input.unitId ? (await visibleUnit(ctx, 'input.unitId', input.unitId)).id : ctx.principal.unitId;
+      if (unitId !== null) requireOwnUnit(ctx, unitId);
+      check('input.csv', input.csv.trim() ? null : 'is empty');
+      const fileName = input.fileName.trim();
+      check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
+      const { rows } = await ctx.db.query<{ id: number }>(
+        `INSERT INTO roster_imports (file_name, sha256, content_enc, default_unit_id, only_unit_id, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+        [fileName, createHash('sha256').update(input.csv).digest(), encrypt(ctx.keys, input.csv), unitId,
+         ctx.principal.role === 'UNIT_OPERATOR' ? ctx.principal.unitId : null, ctx.principal.subject],
+      );
+      const importId = rows[0]!.id;
+      await enqueueRosterImport(ctx.queues.rosterImport, importId);
+      return (await ctx.loaders.rosterImport.load(importId))!;
+    },
+  },
+
+  Unit: {
+    id: (unit) => toGlobalId('Unit', unit.id),
+    members: async (unit, { first, after, filter }, ctx) => {
+      const page = readPage({ first, after });
+      const memberFilter = { name: filter?.name, planYear: filter?.planYear, plan: filter?.plan };
+      const rows = await ctx.loaders.membersOfUnit.load({ parentId: unit.id, args: { filter: memberFilter, page } });
+      return {
+        ...toConnection(rows, page, (m) => m.id),
+        count: () => store.countMembers(ctx.db, scopeOf(ctx.principal), { ...memberFilter, unitId: unit.id }),
+      };
+    },
+    contribution: (unit, { planYear }, ctx) => {
+      checkPlanYear('planYear', planYear);
+      const { role, unitId, memberId } = ctx.principal;
+      if (role === 'UNIT_OPERATOR' && unitId !== unit.id) throw forbidden('you may only see your own unit\'s contribution');
+      if (role === 'MEMBER' && memberId === null) throw forbidden('no member in token');
+      return { unitId: unit.id, planYear };
+    },
+  },
+
+  UnitConnection: {
+    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+  },
+  MemberConnection: {
+    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+  },
+
+  Member: {
+    id: (member) => toGlobalId('Member', member.id),
+    bankAccount: (member) =>
+      member.bankCardMasked && member.bankCode ? { cardNumberMasked: member.bankCardMasked, bankCode: member.bankCode } : null,
+    unit: async (member, _args, ctx) => (await ctx.loaders.unit.load(member.unitId))!,
+    enrolments: async (member, { first, after, filter }, ctx) => {
+      const page = readPage({ first, after });
+      const rows = await ctx.loaders.enrolmentsOfMember.load({
+        parentId: member.id, args: { filter: { planYear: filter?.planYear, plan: filter?.plan }, page },
+      });
+      return toConnection(rows, page, (e) => e.planYear);
+    },
+    firstEnrolledOn: async (member, _args, ctx) => {
+      const [latest] = await ctx.loaders.enrolmentsOfMember.load({ parentId: member.id, args: { filter: {}, page: readPage({ first: 1 }) } });
+      return latest?.firstEnrolledOn ?? null;
+    },
+  },
+
+  Enrolment: {
+    id: (enrolment) => toGlobalId('Enrolment', enrolment.id),
+    member: async (enrolment, _args, ctx) => {
+      const member = await ctx.loaders.member.load(enrolment.memberId);
+      if (!member) throw notFound('member');
+      return member;
+    },
+    unit: async (enrolment, _args, ctx) => (await ctx.loaders.unit.load(enrolment.unitId))!,
+    waitingPeriodEndsOn: (enrolment) =>
+      enrolment.firstEnrolledOn === enrolment.enrolledOn ? addDays(enrolment.firstEnrolledOn, 90) : null,
+    contributionFen: (enrolment) => enrolmentContributionFen(enrolment.plan, enrolment.specialDisease),
+    contributionPaid: async (enrolment, _args, ctx) => {
+      const figures = await ctx.loaders.contribution.load({ unitId: enrolment.unitId, planYear: enrolment.planYear });
+      return contributionStatus(figures.owedFen, figures.paidFen) === 'PAID';
+    },
+  },
+
+  Contribution: {
+    unit: async (key, _args, ctx) => (await ctx.loaders.unit.load(key.unitId))!,
+    planYear: (key) => key.planYear,
+    enrolled: async (key, _args, ctx) => (await ctx.loaders.contribution.load(key)).enrolled,
+    owedFen: async (key, _args, ctx) => (await ctx.loaders.contribution.load(key)).owedFen,
+    paidFen: async (key, _args, ctx) => (await ctx.loaders.contribution.load(key)).paidFen,
+    status: async (key, _args, ctx) => {
+      const figures = await ctx.loaders.contribution.load(key);
+      return contributionStatus(figures.owedFen, figures.paidFen);
+    },
+    paymentReference: async (key, _args, ctx) => contributionReference((await ctx.loaders.unit.load(key.unitId))!.creditCode, key.planYear),
+    payments: (key, _args, ctx) => ctx.loaders.contributionPayments.load(key),
+  },
+
+  RosterImport: {
+    id: (row) => toGlobalId('RosterImport', row.id),
+    errors: (row, _args, ctx) => store.rosterImportErrors(ctx.db, row.id),
+  },
+};
+
+async function requireRosterImportAccess(ctx: Context, importId: number): Promise<void> {
+  if (ctx.principal.role === 'ADMIN' || ctx.principal.role === 'SERVICE' || ctx.principal.role === 'AUDITOR') return;
+  if (ctx.principal.role === 'UNIT_OPERATOR') {
+    const { rows } = await ctx.db.query(`SELECT 1 FROM roster_imports WHERE id = $1 AND only_unit_id = $2`, [importId, ctx.principal.unitId]);
+    if (rows.length) return;
+  }
+  throw notFound('roster import');
+}
+
+function addDays(date: string, days: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+/** Node types of this domain, for `Query.node`. */
+export const memberNodes = {
+  Unit: (ctx: Context, id: number) => store.unitsByIds(ctx.db, [id], scopeOf(ctx.principal)).then((r) => r[0] ?? null),
+  Member: (ctx: Context, id: number) => ctx.loaders.member.load(id),
+  Enrolment: (ctx: Context, id: number) => ctx.loaders.enrolment.load(id),
+};

@@ -1,0 +1,75 @@
+import { createReadStream, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { config } from '../config.ts';
+import { createPool } from '../db/pool.ts';
+import { personalDataKeys } from '../privacy/personalData.ts';
+import { importRoster, RosterFileError } from './rosterImport.ts';
+import { unitByCreditCode } from './store.ts';
+import { progressBar } from '../progress.ts';
+
+/**
+ * `hub members import FILE`: streams the file into the roster import, with a progress bar on a
+ * terminal. Exit code 0 = every row imported, 1 = some rows rejected (good rows kept), 2 = the
+ * file could not be imported at all (nothing changed).
+ */
+export async function importRosterFile(path: string, unitCode?: string): Promise<number> {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (!stat?.isFile()) {
+    console.error(`${path}: no such file`);
+    return 2;
+  }
+  const cfg = config();
+  const db = createPool({ max: 2 });
+  try {
+    let defaultUnitId: number | null = null;
+    if (unitCode) {
+      const unit = await unitByCreditCode(db, unitCode.trim().toUpperCase());
+      if (!unit) {
+        console.error(`--unit: no unit is registered with code ${unitCode}`);
+        return 2;
+      }
+      defaultUnitId = unit.id;
+    }
+    const sha256 = createHash('sha256');
+    const { rows } = await db.query<{ id: number }>(
+      `INSERT INTO roster_imports (file_name, sha256, default_unit_id, status, created_by)
+       VALUES ($1, '\\x', $2, 'RUNNING', 'cli') RETURNING id`,
+      [basename(path), defaultUnitId],
+    );
+    const importId = rows[0]!.id;
+    const bar = progressBar(basename(path), stat.size);
+    let bytes = 0;
+    const counting = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        sha256.update(chunk);
+        bar.update(bytes);
+        done(null, chunk);
+      },
+    });
+    try {
+      const result = await importRoster(db, personalDataKeys(cfg.PII_KEY, cfg.PII_HASH_KEY), createReadStream(path).pipe(counting), {
+        importId, defaultUnitId,
+      });
+      bar.done();
+      await db.query('UPDATE roster_imports SET sha256 = $2 WHERE id = $1', [importId, sha256.digest()]);
+      for (const e of result.errors.slice(0, 50)) console.log(`row ${e.row}: ${e.field}: ${e.reason}`);
+      if (result.errors.length > 50) console.log(`... ${result.errors.length - 50} more row errors (roster import ${importId})`);
+      console.log(
+        `rows ${result.rowsTotal}: inserted ${result.rowsInserted}, updated ${result.rowsUpdated}, ` +
+          `unchanged ${result.rowsUnchanged}, rejected ${result.rowsRejected}; enrolments created ${result.enrolmentsCreated}`,
+      );
+      return result.rowsRejected ? 1 : 0;
+    } catch (error) {
+      bar.done();
+      const message = error instanceof RosterFileError ? error.message : String(error);
+      await db.query(`UPDATE roster_imports SET status = 'FAILED', failure = $2, finished_at = now() WHERE id = $1`, [importId, message]);
+      console.error(`${basename(path)}: ${message}; nothing was imported`);
+      return 2;
+    }
+  } finally {
+    await db.end();
+  }
+}

@@ -1,0 +1,107 @@
+import { validateMemberFields, type FieldProblem, type MemberField, type MemberFields } from './memberFields.ts';
+import type { PlanType } from './contributions.ts';
+
+/**
+ * A roster CSV row (a unit's yearly list of employees) checked field by field. Pure: the caller
+ * supplies the units it knows. Column names are the file's own; errors name them.
+ */
+export const ROSTER_COLUMNS = [
+  'name', 'id_number', 'phone', 'bank_card', 'bank_code', 'unit_credit_code', 'plan_year', 'plan', 'special_disease', 'enrolled_on',
+] as const;
+export const REQUIRED_ROSTER_COLUMNS = ['name', 'id_number'] as const;
+
+export type RosterColumn = (typeof ROSTER_COLUMNS)[number];
+
+const COLUMN_OF: Record<MemberField, RosterColumn> = {
+  name: 'name', idNumber: 'id_number', phone: 'phone', bankCard: 'bank_card', bankCode: 'bank_code',
+};
+
+export interface RosterUnit {
+  id: number;
+  planType: PlanType;
+}
+
+export interface RosterRow extends MemberFields {
+  unitId: number;
+  enrolment: { planYear: number; plan: PlanType; specialDisease: boolean; enrolledOn: string } | null;
+}
+
+export interface RosterContext {
+  unitsByCode: Map<string, RosterUnit>;
+  /** Unit for rows that name none (`--unit`, or the operator's own unit). */
+  defaultUnit: RosterUnit | null;
+  /** When set, rows for any other unit are refused (a unit operator imports only their unit). */
+  onlyUnitId: number | null;
+  today: string;
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'y', 'yes', '是']);
+const FALSE_WORDS = new Set(['false', '0', 'n', 'no', '否', '']);
+
+export function parseRosterRow(
+  record: Partial<Record<RosterColumn, string>>,
+  ctx: RosterContext,
+): { row: RosterRow | null; problems: FieldProblem<RosterColumn>[] } {
+  const { value, problems: memberProblems } = validateMemberFields({
+    name: record.name, idNumber: record.id_number, phone: record.phone, bankCard: record.bank_card, bankCode: record.bank_code,
+  });
+  const problems: FieldProblem<RosterColumn>[] = memberProblems.map((p) => ({ field: COLUMN_OF[p.field], reason: p.reason }));
+
+  const code = record.unit_credit_code?.trim().toUpperCase() ?? '';
+  const unit = code ? ctx.unitsByCode.get(code) ?? null : ctx.defaultUnit;
+  if (!unit) {
+    problems.push({ field: 'unit_credit_code', reason: code ? `no unit is registered with code ${code}` : 'is required (no default unit given)' });
+  } else if (ctx.onlyUnitId !== null && unit.id !== ctx.onlyUnitId) {
+    problems.push({ field: 'unit_credit_code', reason: 'is not your unit' });
+  }
+
+  let enrolment: RosterRow['enrolment'] = null;
+  const yearText = record.plan_year?.trim() ?? '';
+  if (yearText) {
+    const planYear = Number(yearText);
+    if (!/^\d{4}$/.test(yearText) || planYear < 2000 || planYear > 2100) {
+      problems.push({ field: 'plan_year', reason: 'must be a year between 2000 and 2100' });
+    }
+    const planText = record.plan?.trim().toUpperCase() ?? '';
+    if (planText && planText !== 'PUBLIC' && planText !== 'PRIVATE') {
+      problems.push({ field: 'plan', reason: 'must be PUBLIC or PRIVATE' });
+    }
+    const specialText = record.special_disease?.trim().toLowerCase() ?? '';
+    if (!TRUE_WORDS.has(specialText) && !FALSE_WORDS.has(specialText)) {
+      problems.push({ field: 'special_disease', reason: 'must be true or false' });
+    }
+    const enrolledOn = record.enrolled_on?.trim() || ctx.today;
+    if (!isIsoDate(enrolledOn)) problems.push({ field: 'enrolled_on', reason: 'must be a date yyyy-MM-dd' });
+    if (unit) {
+      enrolment = {
+        planYear,
+        plan: (planText || unit.planType) as PlanType,
+        specialDisease: TRUE_WORDS.has(specialText),
+        enrolledOn,
+      };
+    }
+  } else {
+    for (const column of ['plan', 'special_disease', 'enrolled_on'] as const) {
+      if (record[column]?.trim()) problems.push({ field: column, reason: 'needs plan_year' });
+    }
+  }
+
+  if (problems.length || !unit) return { row: null, problems };
+  return { row: { ...(value as MemberFields), phone: value.phone ?? null, bankCard: value.bankCard ?? null, bankCode: value.bankCode ?? null, unitId: unit.id, enrolment }, problems };
+}
+
+/** Header check: names the missing and unknown columns before any row is read. */
+export function rosterHeaderProblems(header: string[], hasDefaultUnit: boolean): string[] {
+  const problems: string[] = [];
+  const known = new Set<string>(ROSTER_COLUMNS);
+  for (const column of REQUIRED_ROSTER_COLUMNS) if (!header.includes(column)) problems.push(`missing column ${column}`);
+  if (!hasDefaultUnit && !header.includes('unit_credit_code')) problems.push('missing column unit_credit_code (or give a default unit)');
+  for (const column of header) if (!known.has(column)) problems.push(`unknown column ${column}`);
+  return problems;
+}
+
+export function isIsoDate(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const date = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(text);
+}

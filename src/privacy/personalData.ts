@@ -1,0 +1,54 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+
+/**
+ * Application-level protection of ID numbers and bank card numbers (DESIGN.md, Personal data):
+ * AES-256-GCM at rest (12-byte random IV || ciphertext || 16-byte tag, one version byte first),
+ * and an HMAC-SHA256 keyed hash for exact lookup without decrypting.
+ */
+const VERSION = 1;
+
+export interface PersonalDataKeys {
+  encryptionKey: Buffer;
+  hashKey: Buffer;
+}
+
+export function personalDataKeys(piiKeyBase64: string, hashKeyBase64?: string): PersonalDataKeys {
+  const encryptionKey = Buffer.from(piiKeyBase64, 'base64');
+  if (encryptionKey.length !== 32) throw new Error('PII_KEY must be 32 bytes');
+  // A separate lookup key limits what one leaked key reveals; derived when not configured.
+  const hashKey = hashKeyBase64
+    ? Buffer.from(hashKeyBase64, 'base64')
+    : Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'mutual-aid-hub lookup hash', 32));
+  return { encryptionKey, hashKey };
+}
+
+export function encrypt(keys: PersonalDataKeys, plain: string): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', keys.encryptionKey, iv);
+  const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+  return Buffer.concat([Buffer.of(VERSION), iv, body, cipher.getAuthTag()]);
+}
+
+export function decrypt(keys: PersonalDataKeys, sealed: Buffer): string {
+  if (sealed[0] !== VERSION) throw new Error(`unknown personal-data envelope version ${sealed[0]}`);
+  const iv = sealed.subarray(1, 13);
+  const tag = sealed.subarray(sealed.length - 16);
+  const decipher = createDecipheriv('aes-256-gcm', keys.encryptionKey, iv);
+  decipher.setAuthTag(tag);
+  return Buffer.concat([decipher.update(sealed.subarray(13, sealed.length - 16)), decipher.final()]).toString('utf8');
+}
+
+/** Keyed hash for exact lookup; the value is normalised first so `x` and `X` check digits agree. */
+export function lookupHash(keys: PersonalDataKeys, value: string): Buffer {
+  return createHmac('sha256', keys.hashKey).update(value.trim().toUpperCase()).digest();
+}
+
+/** `350521199001011234` -> `3505**********1234` (first 4, last 4 shown). */
+export function maskIdNumber(idNumber: string): string {
+  return idNumber.slice(0, 4) + '*'.repeat(Math.max(0, idNumber.length - 8)) + idNumber.slice(-4);
+}
+
+/** `6222021234567890123` -> `6222 **** **** 0123`: bank and last four only, as on a receipt. */
+export function maskBankCard(card: string): string {
+  return `${card.slice(0, 4)} **** **** ${card.slice(-4)}`;
+}
