@@ -88,6 +88,8 @@ audit
     }
   });
 
+// Domain command groups (each in its own src/<domain>/ module) register below.
+
 function parsePort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('must be a port number');

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createPool } from '../../src/db/pool.ts';
+import { migrate } from '../../src/db/migrate.ts';
+
+/** The database tests use; every test file works in a schema of its own inside it. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  pool: pg.Pool;
+  schema: string;
+  /** A connection URL whose connections use the test schema (for child processes). */
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A freshly migrated schema, dropped again by `drop()`. */
+export async function freshDatabase(): Promise<TestDatabase> {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  await migrate({ databaseUrl: TEST_DATABASE_URL, schema });
+  const pool = createPool({ connectionString: TEST_DATABASE_URL, schema, max: 10 });
+  const url = `${TEST_DATABASE_URL}${TEST_DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema},public`)}`;
+  return {
+    pool,
+    schema,
+    url,
+    async drop() {
+      await pool.end();
+      const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    },
+  };
+}
+
+/** Counts the SQL statements a pool runs while `work` runs. */
+export async function countQueries<T>(pool: pg.Pool, work: () => Promise<T>): Promise<{ result: T; queries: number }> {
+  let queries = 0;
+  const wrap = (client: pg.PoolClient) => {
+    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: unknown }).query = (...args: unknown[]) => {
+      queries += 1;
+      return original(...args);
+    };
+    return original;
+  };
+  const originals = new Map<pg.PoolClient, unknown>();
+  const onAcquire = (client: pg.PoolClient) => {
+    if (!originals.has(client)) originals.set(client, wrap(client));
+  };
+  pool.on('acquire', onAcquire);
+  try {
+    const result = await work();
+    return { result, queries };
+  } finally {
+    pool.off('acquire', onAcquire);
+    for (const [client, original] of originals) (client as unknown as { query: unknown }).query = original;
+  }
+}

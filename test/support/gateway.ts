@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { parseConfig, type Config } from '../../src/config.ts';
+import { log } from '../../src/log.ts';
+import { createGateway } from '../../src/gateway/server.ts';
+import { signDevelopmentToken, type TokenClaims } from '../../src/gateway/auth.ts';
+import { personalDataKeys, type PersonalDataKeys } from '../../src/privacy/personalData.ts';
+import { createQueues, closeQueues, type Queues } from '../../jobs/queues.ts';
+import type { TestDatabase } from './db.ts';
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface GraphQLResult<T = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  data?: T;
+  errors?: { message: string; extensions?: Record<string, unknown>; path?: (string | number)[] }[];
+}
+
+export interface TestGateway {
+  url: string;
+  config: Config;
+  keys: PersonalDataKeys;
+  redis: Redis;
+  queues: Queues;
+  /** Unique BullMQ prefix of this test file. */
+  prefix: string;
+  token(claims: Partial<TokenClaims> & Pick<TokenClaims, 'role'>): Promise<string>;
+  /** POSTs a GraphQL operation with the given role's token (or a raw token string). */
+  query<T = any>(auth: string | (Partial<TokenClaims> & Pick<TokenClaims, 'role'>), query: string, variables?: Record<string, unknown>): Promise<GraphQLResult<T>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  close(): Promise<void>;
+}
+
+/** A real gateway on a random loopback port, over the test schema and a private queue prefix. */
+export async function startTestGateway(db: TestDatabase): Promise<TestGateway> {
+  const prefix = `test-${randomBytes(5).toString('hex')}`;
+  const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
+  const keys = personalDataKeys(config.PII_KEY);
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  const queues = createQueues(redis, prefix);
+  const gateway = await createGateway({ db: db.pool, keys, queues }, config, log);
+  const port = await gateway.listen(0);
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const token = (claims: Partial<TokenClaims> & Pick<TokenClaims, 'role'>) =>
+    signDevelopmentToken(config, { sub: claims.sub ?? `test-${claims.role.toLowerCase()}`, ...claims });
+  return {
+    url, config, keys, redis, queues, prefix, token,
+    async query(auth, query, variables) {
+      const bearer = typeof auth === 'string' ? auth : await token(auth);
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as GraphQLResult;
+    },
+    async close() {
+      await gateway.stop();
+      await closeQueues(queues);
+      const keysLeft = await redis.keys(`${prefix}:*`);
+      if (keysLeft.length) await redis.del(...keysLeft);
+      redis.disconnect();
+    },
+  };
+}
