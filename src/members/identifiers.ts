@@ -77,8 +77,12 @@ function isCalendarDate(compact: string): boolean {
   return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }
 
+// Cached per day: bulk imports check millions of birth dates against it.
+let today = { at: 0, compact: '' };
 function todayCompact(): string {
-  return new Date().toISOString().slice(0, 10).replaceAll('-', '');
+  const now = Date.now();
+  if (now - today.at > 60_000) today = { at: now, compact: new Date(now).toISOString().slice(0, 10).replaceAll('-', '') };
+  return today.compact;
 }
 
 function residentIdCheck(first17: string): string {

@@ -77,7 +77,6 @@ CREATE TABLE members (
   CHECK ((bank_card_enc IS NULL) = (bank_code IS NULL))
 );
 CREATE INDEX members_unit ON members (unit_id, id);
-CREATE INDEX members_name ON members (name, id);
 
 -- One enrolment per member and plan year (calendar year). first_enrolled_on starts the
 -- continuous enrolment chain: a renewal without a gap keeps its predecessor's date.
@@ -95,7 +94,6 @@ CREATE TABLE enrolments (
   UNIQUE (member_id, plan_year)
 );
 CREATE INDEX enrolments_unit_year ON enrolments (unit_id, plan_year);
-CREATE INDEX enrolments_member ON enrolments (member_id, plan_year DESC, id DESC);
 
 -- Money a unit paid towards a plan year's contributions. The bank's reference is the
 -- idempotency key: the same transfer can never be recorded twice.
