@@ -1,0 +1,149 @@
+import { bankCodeProblem } from '../../members/identifiers.ts';
+import { isIsoDate } from '../../members/rosterRow.ts';
+import { fenToCny } from '../../money.ts';
+import { Iso20022Error, type Iso20022Problem } from './xml.ts';
+
+/**
+ * Field checks for the writers: what the XSD checks (so the caller gets the input's field path
+ * instead of an xmllint line number) and what it cannot (2-decimal amounts, reference characters,
+ * the bank's byte limits on names). Each check returns the text to write and records a problem.
+ */
+
+/** How the receiving bank counts the bytes of a name: UTF-8, or GBK/GB18030 (2 bytes a CJK character). */
+export type ByteCounting = 'utf8' | 'gbk';
+
+export interface BankTextRules {
+  counting: ByteCounting;
+  maxNameBytes: number;
+  maxRemittanceBytes: number;
+}
+
+export const DEFAULT_TEXT_RULES: BankTextRules = { counting: 'utf8', maxNameBytes: 140, maxRemittanceBytes: 140 };
+
+const utf8 = new TextEncoder();
+
+export function textBytes(text: string, counting: ByteCounting): number {
+  if (counting === 'utf8') return utf8.encode(text).length;
+  let bytes = 0;
+  for (const char of text) {
+    const codePoint = char.codePointAt(0)!;
+    bytes += codePoint < 0x80 ? 1 : codePoint <= 0xffff ? 2 : 4;
+  }
+  return bytes;
+}
+
+// The SWIFT/EPC Latin set without the space, as Chinese banks' host-to-host channels accept in references.
+const REFERENCE = /^[A-Za-z0-9/\-?:().,'+]+$/;
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-](0\d|1[0-4]):[0-5]\d)?$/;
+// XML 1.0 forbids most C0 controls; line breaks in names and remittance break banks' screens.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** `2025-06-03T09:30:00+08:00`: China Standard Time, the banks' local time (no daylight saving). */
+export function chinaDateTime(instant: Date): string {
+  return `${new Date(instant.getTime() + 8 * 3600_000).toISOString().slice(0, 19)}+08:00`;
+}
+
+export class FieldChecks {
+  readonly problems: Iso20022Problem[] = [];
+
+  constructor(readonly rules: BankTextRules = DEFAULT_TEXT_RULES) {}
+
+  add(field: string, reason: string): void {
+    this.problems.push({ field, reason });
+  }
+
+  /** Throws every problem found so far, naming `what` was being written. */
+  throwIfAny(what: string): void {
+    if (this.problems.length > 0) throw new Iso20022Error(this.problems, what);
+  }
+
+  /** Free text of at most `maxChars` characters (the XSD's MaxNNText). */
+  text(field: string, value: string, maxChars: number): string {
+    if (typeof value !== 'string' || value.length === 0) this.add(field, 'is required');
+    else if (CONTROL.test(value)) this.add(field, 'must not contain control characters or line breaks');
+    else if (value.trim() !== value) this.add(field, 'must not start or end with spaces');
+    else if ([...value].length > maxChars) this.add(field, `is ${[...value].length} characters, at most ${maxChars} allowed`);
+    return value;
+  }
+
+  optionalText(field: string, value: string | undefined, maxChars: number): string | undefined {
+    return value === undefined ? undefined : this.text(field, value, maxChars);
+  }
+
+  /** A name as the bank stores it: the XSD's 140 characters and the bank's byte limit. */
+  name(field: string, value: string): string {
+    return this.bankText(field, this.text(field, value, 140), this.rules.maxNameBytes);
+  }
+
+  remittance(field: string, value: string): string {
+    return this.bankText(field, this.text(field, value, 140), this.rules.maxRemittanceBytes);
+  }
+
+  private bankText(field: string, value: string, maxBytes: number): string {
+    if (typeof value !== 'string') return value;
+    const bytes = textBytes(value, this.rules.counting);
+    if (bytes > maxBytes) this.add(field, `is ${bytes} bytes (${this.rules.counting}), the bank accepts at most ${maxBytes}`);
+    return value;
+  }
+
+  /** Our own references (MsgId, PmtInfId, EndToEndId, InstrId): at most 35 characters of the SWIFT set. */
+  reference(field: string, value: string): string {
+    if (typeof value !== 'string' || value.length === 0) this.add(field, 'is required');
+    else if (value.length > 35) this.add(field, `is ${value.length} characters, at most 35 allowed`);
+    else if (!REFERENCE.test(value)) this.add(field, "may only contain letters, digits and / - ? : ( ) . , ' +");
+    else if (value.startsWith('/') || value.endsWith('/') || value.includes('//')) this.add(field, 'must not start or end with / nor contain //');
+    return value;
+  }
+
+  optionalReference(field: string, value: string | undefined): string | undefined {
+    return value === undefined ? undefined : this.reference(field, value);
+  }
+
+  /** An amount in whole fen, written as CNY with 2 decimals. */
+  fen(field: string, fen: number, { positive = true } = {}): string {
+    if (!Number.isSafeInteger(fen)) {
+      this.add(field, Number.isFinite(fen) ? `${fen} fen is not a whole number of fen (more than 2 decimals in CNY)` : 'must be an amount in fen');
+      return '0.00';
+    }
+    if (positive ? fen <= 0 : fen < 0) this.add(field, positive ? 'must be more than 0' : 'must not be negative');
+    return fenToCny(fen);
+  }
+
+  count(field: string, value: number): string {
+    if (!Number.isSafeInteger(value) || value < 0) this.add(field, 'must be a whole number, 0 or more');
+    return String(value);
+  }
+
+  cnaps(field: string, value: string): string {
+    const problem = typeof value === 'string' ? bankCodeProblem(value) : 'is required';
+    if (problem) this.add(field, problem);
+    return value;
+  }
+
+  /** A Chinese account or card number (no IBAN in China): digits, at most 34 (Max34Text). */
+  account(field: string, value: string): string {
+    if (typeof value !== 'string' || !/^\d{1,34}$/.test(value)) this.add(field, 'must be an account number of 1 to 34 digits');
+    return value;
+  }
+
+  date(field: string, value: string): string {
+    if (typeof value !== 'string' || !isIsoDate(value)) this.add(field, 'must be a date yyyy-MM-dd');
+    return value;
+  }
+
+  dateTime(field: string, value: string): string {
+    const match = typeof value === 'string' ? DATE_TIME.exec(value) : null;
+    if (!match || !isIsoDate(match[1]!)) this.add(field, 'must be a date and time like 2025-06-03T09:30:00+08:00');
+    return value;
+  }
+
+  /** A date (`yyyy-MM-dd`) or a date and time, as the choice `Dt`/`DtTm` allows. */
+  dateOrDateTime(field: string, value: string): string {
+    return typeof value === 'string' && value.length === 10 ? this.date(field, value) : this.dateTime(field, value);
+  }
+
+  oneOf<C extends string>(field: string, value: C, allowed: readonly C[]): C {
+    if (!allowed.includes(value)) this.add(field, `must be one of ${allowed.join(', ')}`);
+    return value;
+  }
+}
