@@ -1,0 +1,66 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+
+/**
+ * `hub seal sign|verify` and `hub certs dev` (DESIGN.md, Contracts other tools rely on).
+ * Modules load inside the actions so other commands do not pay for node-forge.
+ */
+export function registerSealCommands(program: Command): void {
+  const seal = program.command('seal').description('CMS seals (detached signatures) on files for and from the banks');
+  seal
+    .command('sign <file>')
+    .description('write FILE.p7s (DER), sealed with SEAL_P12_PATH or else the development seal')
+    .action(async (file: string) => {
+      const [{ sealDocument }, { configuredSeal }, { parseSealSettings }] = await Promise.all([
+        import('./seal.ts'),
+        import('./configured.ts'),
+        import('./settings.ts'),
+      ]);
+      const p7s = sealDocument(readArgument(file), configuredSeal(parseSealSettings()));
+      writeFileSync(`${file}.p7s`, p7s);
+      console.log(`sealed: ${file}.p7s`);
+    });
+  seal
+    .command('verify <file> <p7s>')
+    .description('check a seal against SEAL_TRUST_ANCHORS and SEAL_CRLS; exits 0 when valid, 1 with the reason when not')
+    .action(async (file: string, p7s: string) => {
+      const [{ verifySeal }, { configuredTrust }, { parseSealSettings }] = await Promise.all([
+        import('./verify.ts'),
+        import('./configured.ts'),
+        import('./settings.ts'),
+      ]);
+      const result = verifySeal(readArgument(file), readArgument(p7s), configuredTrust(parseSealSettings()));
+      if (result.valid) {
+        console.log(`valid: ${result.signer}, signed ${result.signingTime.toISOString()}`);
+      } else {
+        console.error(`invalid: ${result.reason}`);
+        process.exitCode = 1;
+      }
+    });
+
+  program
+    .command('certs')
+    .description('seal certificates')
+    .command('dev')
+    .description('write a development CA, union and bank seal certificates and a CRL to CERTS_DIR (.data/certs)')
+    .option('--force', 'replace existing certificates')
+    .action(async (options: { force?: boolean }) => {
+      const [{ writeDevCertificates }, { parseSealSettings }] = await Promise.all([import('../../certs/devCa.ts'), import('./settings.ts')]);
+      const settings = parseSealSettings();
+      const result = writeDevCertificates(settings.certsDir, { force: options.force, p12Passphrase: settings.p12Passphrase });
+      console.log(
+        result.created
+          ? `wrote development certificates to ${settings.certsDir}`
+          : `development certificates already exist in ${settings.certsDir} (--force replaces them)`,
+      );
+    });
+}
+
+/** A file named on the command line; unreadable is a usage error (exit 2), not an invalid seal (exit 1). */
+function readArgument(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}

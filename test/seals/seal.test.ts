@@ -1,0 +1,203 @@
+import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCertificateAuthority, crlToPem, issueCrl } from '../../certs/devCa.ts';
+import { children, fromDer, isDerSetOrder, signedDataFields, toDer, type Asn1 } from '../../src/seals/asn1.ts';
+import { parseCrl } from '../../src/seals/crl.ts';
+import { sealDocument } from '../../src/seals/seal.ts';
+import { forgeSigner, nativeSigner, sha256DigestInfo } from '../../src/seals/signers.ts';
+import { verifySeal } from '../../src/seals/verify.ts';
+import { daysFromNow, openssl, opensslVerifiesSeal, SAMPLE_XML, sealOf, tempDir, testPki, writeFiles } from './fixtures.ts';
+
+const pki = testPki();
+const work = tempDir();
+afterAll(work.remove);
+
+/** The SignerInfo's signed attributes ([0] IMPLICIT SET OF Attribute) inside a .p7s tree. */
+function signedAttributes(contentInfo: Asn1): Asn1 {
+  return children(children(signedDataFields(contentInfo).at(-1), 'signerInfos')[0], 'SignerInfo')[3]!;
+}
+
+describe('sealDocument', () => {
+  const p7s = sealDocument(SAMPLE_XML, sealOf(pki.seal));
+  beforeAll(() => writeFiles(work.dir, { 'batch.xml': SAMPLE_XML, 'batch.xml.p7s': p7s, 'ca.pem': pki.ca.certificate.toString() }));
+
+  it('makes a detached seal that OpenSSL verifies', () => {
+    const result = opensslVerifiesSeal(work.dir, 'batch.xml', 'batch.xml.p7s', 'ca.pem');
+    expect(result.output).toContain('Verification successful');
+    expect(result.status).toBe(0);
+  });
+
+  it('verifies in code, naming the signer and the signing time', () => {
+    const result = verifySeal(SAMPLE_XML, p7s, pki.trust);
+    expect(result).toMatchObject({ valid: true, signer: 'C=CN, O=Mutual Aid Hub City Trade Union (DEV), CN=Test Union Seal' });
+    if (!result.valid) return;
+    expect(Math.abs(result.signingTime.getTime() - Date.now())).toBeLessThan(60_000);
+    expect(result.certificate.fingerprint256).toBe(pki.seal.certificate.fingerprint256);
+  });
+
+  it('signs SHA-256 contentType, signingTime and messageDigest in DER order', () => {
+    const printed = openssl(['cms', '-cmsout', '-print', '-inform', 'DER', '-in', 'batch.xml.p7s'], work.dir).output;
+    expect(printed).toMatch(/digestAlgorithm:\s+algorithm: sha256/);
+    expect(printed.indexOf('contentType')).toBeLessThan(printed.indexOf('signingTime'));
+    expect(printed.indexOf('signingTime')).toBeLessThan(printed.indexOf('messageDigest'));
+    expect(printed).toContain('eContent: <ABSENT>'); // detached
+    const attributes = children(signedAttributes(fromDer(p7s)), 'signed attributes');
+    expect(isDerSetOrder(attributes.map(toDer))).toBe(true);
+    expect(toDer(attributes[2]!).subarray(-32)).toEqual(createHash('sha256').update(SAMPLE_XML).digest());
+  });
+
+  it('writes signing times after 2049 as GeneralizedTime, still in DER order', () => {
+    const at = new Date('2051-06-01T12:00:00Z');
+    const ca = createCertificateAuthority({ commonName: 'CA of 2050', key: pki.leafKey, notBefore: new Date('2050-01-01'), notAfter: new Date('2060-01-01') });
+    const later = pki.leaf(ca, 'Seal of 2051', { notBefore: new Date('2051-01-01'), notAfter: new Date('2052-01-01') });
+    const crl = parseCrl(issueCrl(ca, { thisUpdate: new Date('2051-05-01'), nextUpdate: new Date('2051-07-01') }));
+    const sealed = sealDocument(SAMPLE_XML, sealOf(later), at);
+    const signingTime = children(signedAttributes(fromDer(sealed)), 'signed attributes')[1]!;
+    expect(toDer(signingTime).toString('latin1')).toContain('\x18\x0f20510601120000Z'); // GeneralizedTime, 15 characters
+    expect(verifySeal(SAMPLE_XML, sealed, { anchors: [ca.certificate], crls: [crl], now: new Date('2051-06-02') })).toMatchObject({ valid: true, signingTime: at });
+  });
+});
+
+describe('verifySeal failures', () => {
+  it('a changed byte of content fails in OpenSSL and in code', () => {
+    const p7s = sealDocument(SAMPLE_XML, sealOf(pki.seal));
+    const tampered = Buffer.from(SAMPLE_XML);
+    tampered[tampered.indexOf('16800.00')] = '9'.charCodeAt(0);
+    writeFiles(work.dir, { 'tampered.xml': tampered, 'tampered.xml.p7s': p7s, 'ca.pem': pki.ca.certificate.toString() });
+    expect(opensslVerifiesSeal(work.dir, 'tampered.xml', 'tampered.xml.p7s', 'ca.pem').status).not.toBe(0);
+    expect(verifySeal(tampered, p7s, pki.trust)).toEqual({ valid: false, reason: 'the content does not match the seal (message digest differs)' });
+  });
+
+  it('an expired signer certificate', () => {
+    const result = verifySeal(SAMPLE_XML, sealDocument(SAMPLE_XML, sealOf(pki.expired)), pki.trust);
+    expect(result).toEqual({ valid: false, reason: expect.stringMatching(/^signer certificate expired on \d{4}-\d\d-\d\dT[\d:]+Z \(sealed /) });
+  });
+
+  it('but a seal made while the certificate was valid still verifies', () => {
+    const result = verifySeal(SAMPLE_XML, sealDocument(SAMPLE_XML, sealOf(pki.expired), daysFromNow(-400)), pki.trust);
+    expect(result.valid).toBe(true);
+  });
+
+  it('a revoked signer certificate listed in the CRL', () => {
+    const result = verifySeal(SAMPLE_XML, sealDocument(SAMPLE_XML, sealOf(pki.revoked)), pki.trust);
+    expect(result).toEqual({ valid: false, reason: expect.stringMatching(/^signer certificate \(serial [0-9a-f]+\) was revoked on /) });
+  });
+
+  it('a certificate whose key usage is not for signatures', () => {
+    const result = verifySeal(SAMPLE_XML, sealDocument(SAMPLE_XML, sealOf(pki.encryptionOnly)), pki.trust);
+    expect(result).toEqual({
+      valid: false,
+      reason: 'signer certificate key usage (keyEncipherment) allows neither digitalSignature nor nonRepudiation',
+    });
+  });
+
+  it('a CA certificate used as a seal', () => {
+    const result = verifySeal(SAMPLE_XML, sealDocument(SAMPLE_XML, sealOf(pki.otherCa)), { ...pki.trust, anchors: [pki.otherCa.certificate] });
+    expect(result).toEqual({ valid: false, reason: 'signer certificate is a CA certificate' });
+  });
+
+  it('a signer from an untrusted CA', () => {
+    const p7s = sealDocument(SAMPLE_XML, sealOf(pki.foreign));
+    expect(verifySeal(SAMPLE_XML, p7s, pki.trust)).toEqual({
+      valid: false,
+      reason: 'signer certificate is not issued by a trusted CA (issuer: C=CN, O=Mutual Aid Hub City Trade Union (DEV), CN=Some Other CA)',
+    });
+    writeFiles(work.dir, { 'foreign.xml.p7s': p7s, 'foreign.xml': SAMPLE_XML, 'ca.pem': pki.ca.certificate.toString() });
+    expect(opensslVerifiesSeal(work.dir, 'foreign.xml', 'foreign.xml.p7s', 'ca.pem').status).not.toBe(0);
+  });
+
+  describe('revocation information', () => {
+    const p7s = sealDocument(SAMPLE_XML, sealOf(pki.seal));
+
+    it('requires a CRL from the issuing CA', () => {
+      expect(verifySeal(SAMPLE_XML, p7s, { ...pki.trust, crls: [] })).toEqual({
+        valid: false,
+        reason: expect.stringMatching(/^no CRL from C=CN, .*CN=Test Union CA to check whether the signer certificate is revoked$/),
+      });
+    });
+
+    it('refuses a CRL that is out of date', () => {
+      const stale = parseCrl(issueCrl(pki.ca, { thisUpdate: daysFromNow(-40), nextUpdate: daysFromNow(-10) }));
+      expect(verifySeal(SAMPLE_XML, p7s, { ...pki.trust, crls: [stale] })).toEqual({
+        valid: false,
+        reason: expect.stringMatching(/^the CRL from .*CN=Test Union CA is out of date \(next update /),
+      });
+    });
+
+    it("refuses a CRL in the CA's name not signed with the CA's key", () => {
+      const forged = parseCrl(issueCrl({ certificate: pki.ca.certificate, key: pki.otherCa.key }));
+      expect(verifySeal(SAMPLE_XML, p7s, { ...pki.trust, crls: [forged] })).toEqual({
+        valid: false,
+        reason: expect.stringMatching(/^the CRL from .*CN=Test Union CA does not verify with the CA's key$/),
+      });
+    });
+
+    it('uses the latest of several CRLs', () => {
+      const older = parseCrl(issueCrl(pki.ca, { thisUpdate: daysFromNow(-3), nextUpdate: daysFromNow(-2) }));
+      expect(verifySeal(SAMPLE_XML, p7s, { ...pki.trust, crls: [older, ...pki.trust.crls] }).valid).toBe(true);
+    });
+  });
+
+  it('a signing time in the future', () => {
+    const result = verifySeal(SAMPLE_XML, sealDocument(SAMPLE_XML, sealOf(pki.seal), daysFromNow(1)), pki.trust);
+    expect(result).toEqual({ valid: false, reason: expect.stringMatching(/^signing time .* is in the future$/) });
+  });
+
+  it('signed attributes out of DER order (which OpenSSL re-sorts before checking)', () => {
+    const contentInfo = fromDer(sealDocument(SAMPLE_XML, sealOf(pki.seal)));
+    children(signedAttributes(contentInfo), 'signed attributes').reverse();
+    expect(verifySeal(SAMPLE_XML, toDer(contentInfo), pki.trust)).toEqual({ valid: false, reason: 'signed attributes are not in DER order' });
+  });
+
+  it('a signature that does not match', () => {
+    const p7s = sealDocument(SAMPLE_XML, sealOf(pki.seal));
+    const signature = p7s.subarray(-256);
+    signature[10]! ^= 0x01;
+    expect(verifySeal(SAMPLE_XML, p7s, pki.trust)).toEqual({ valid: false, reason: 'the signature does not verify with the signer certificate' });
+  });
+
+  it('bytes that are not a seal', () => {
+    expect(verifySeal(SAMPLE_XML, randomBytes(200), pki.trust)).toEqual({ valid: false, reason: expect.stringMatching(/^malformed seal: /) });
+    expect(verifySeal(SAMPLE_XML, SAMPLE_XML, pki.trust)).toEqual({ valid: false, reason: expect.stringMatching(/^malformed seal: /) });
+  });
+});
+
+describe('signers', () => {
+  const digest = createHash('sha256').update('signed attributes').digest();
+
+  it('native (node:crypto) and forge RSA produce the same PKCS#1 v1.5 signature', () => {
+    const native = nativeSigner(pki.leafKey).signDigest(digest);
+    const forge = forgeSigner(pki.leafKey).signDigest(digest);
+    expect(forge).toEqual(native);
+    expect(verify('sha256', Buffer.from('signed attributes'), createPublicKey(pki.leafKey), native)).toBe(true);
+  });
+
+  it('seals made with either verify, byte for byte the same', () => {
+    const at = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000); // whole seconds, as UTCTime keeps
+    const native = sealDocument(SAMPLE_XML, sealOf(pki.seal, nativeSigner), at);
+    const forge = sealDocument(SAMPLE_XML, sealOf(pki.seal, forgeSigner), at);
+    expect(forge).toEqual(native);
+    expect(verifySeal(SAMPLE_XML, forge, pki.trust)).toMatchObject({ valid: true, signingTime: at });
+  });
+
+  it('sign the DigestInfo a PKCS#11 CKM_RSA_PKCS token would be given', () => {
+    expect(sha256DigestInfo(digest).toString('hex')).toBe(`3031300d060960864801650304020105000420${digest.toString('hex')}`);
+    expect(() => sha256DigestInfo(digest.subarray(1))).toThrow(/32 bytes/);
+  });
+
+  it('refuse keys that are not RSA private keys', () => {
+    expect(() => nativeSigner(createPublicKey(pki.leafKey))).toThrow(/RSA private key/);
+  });
+});
+
+describe('OpenSSL reads the CRL', () => {
+  it('verifies its signature against the CA and lists the revoked serial', () => {
+    writeFiles(work.dir, { 'crl.pem': crlToPem(pki.crl), 'ca.pem': pki.ca.certificate.toString() });
+    const checked = openssl(['crl', '-in', 'crl.pem', '-CAfile', 'ca.pem', '-noout'], work.dir);
+    expect(checked.output).toContain('verify OK');
+    expect(checked.status).toBe(0);
+    const text = openssl(['crl', '-in', 'crl.pem', '-noout', '-text'], work.dir).output;
+    expect(text).toContain(`Serial Number: ${pki.revoked.certificate.serialNumber}`);
+    expect(text).toMatch(/Version 2/);
+  });
+});
