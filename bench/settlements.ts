@@ -1,0 +1,93 @@
+/**
+ * Settlement ingestion end to end: the platform simulator (its own process, over HTTP) serves
+ * 100,000 settlements; the BullMQ workers pull them page by page, validate, encrypt and store them
+ * (multi-row INSERT ... ON CONFLICT DO NOTHING), enqueue one match job each (addBulk), and match
+ * them to members and enrolments. The figure: settlements per second from the first request until
+ * every one is stored and decided. Target: at least 2,000/s on a 2-core machine.
+ * `npm run bench -- settlements` or `npx tsx bench/settlements.ts` (SETTLEMENTS=n, MEMBERS=n, PAGE=n).
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { config } from '../src/config.ts';
+import { createPool } from '../src/db/pool.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { log } from '../src/log.ts';
+import { personalDataKeys } from '../src/privacy/personalData.ts';
+import { importRoster, chinaToday } from '../src/members/rosterImport.ts';
+import { ROSTER_HEADER, rosterLine } from '../src/demo/sampleData.ts';
+import { demoSample } from '../src/demo/demo.ts';
+import * as store from '../src/settlements/store.ts';
+import { startWorkers } from '../jobs/worker.ts';
+import { enqueueSettlementPull } from '../jobs/settlementsQueue.ts';
+
+const settlements = Number(process.env.SETTLEMENTS ?? 100_000);
+const memberCount = Number(process.env.MEMBERS ?? 20_000);
+const pageSize = Number(process.env.PAGE ?? 1000);
+const port = 4790 + Math.floor(Math.random() * 100);
+const cfg = config();
+const keys = personalDataKeys(cfg.PII_KEY, cfg.PII_HASH_KEY);
+const today = chinaToday();
+const thisYear = Number(today.slice(0, 4));
+
+const schema = `bench_${randomBytes(4).toString('hex')}`;
+const prefix = `bench-${randomBytes(4).toString('hex')}`;
+await migrate({ databaseUrl: cfg.DATABASE_URL, schema });
+const db = createPool({ connectionString: cfg.DATABASE_URL, schema, max: 10 });
+const redis = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
+
+// The members `hub sim insurance --demo-members` settles for, enrolled for last year and this year.
+const { units, members } = demoSample(memberCount);
+await db.query(
+  `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
+  [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType)],
+);
+for (const year of [thisYear - 1, thisYear]) {
+  const { rows } = await db.query<{ id: number }>(`INSERT INTO roster_imports (file_name, sha256, created_by) VALUES ('bench.csv', '\\x', 'bench') RETURNING id`);
+  await importRoster(db, keys, ROSTER_HEADER + members.map((m, i) => rosterLine(m, year, i % 7 === 0)).join(''), { importId: rows[0]!.id, today: `${year}-01-05` });
+}
+
+const hub = fileURLToPath(new URL('../bin/hub.mjs', import.meta.url));
+const simulator = spawn(process.execPath, [hub, 'sim', 'insurance', '--port', String(port), '--count', String(settlements),
+  '--demo-members', String(memberCount), '--seed', '7', '--today', today], { stdio: ['ignore', 'pipe', 'inherit'] });
+const [line] = (await once(simulator.stdout!, 'data')) as [Buffer];
+const url = /(http:\S+)/.exec(line.toString())![1]!;
+
+const workers = await startWorkers({ db, keys, connection: redis, prefix, log });
+let exitCode = 0;
+try {
+  await store.upsertSource(db, { name: 'bench', kind: 'PLATFORM', endpoint: url, pageSize, pollSeconds: null });
+  const started = performance.now();
+  await enqueueSettlementPull(workers.queues.settlementPull, 'bench', null);
+  let counts: Awaited<ReturnType<typeof store.sourceCounts>>[number];
+  for (;;) {
+    [counts] = (await store.sourceCounts(db, ['bench'])) as [typeof counts];
+    const source = await store.sourceByName(db, 'bench');
+    if (source?.cursor === String(settlements) && counts.received === 0) break;
+    if (source?.lastError) throw new Error(`pull failed: ${source.lastError}`);
+    await sleep(100);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const rate = Math.round(settlements / seconds);
+  console.log(`settlements: ${settlements} records from the simulator over HTTP (pages of ${pageSize}) for ${memberCount} members`);
+  console.log(`  stored ${counts.total} (matched ${counts.matched}, unmatched ${counts.unmatched}, duplicate ${counts.duplicate}), rejected ${counts.openRejections}`);
+  console.log(`  ${seconds.toFixed(1)} s end to end: ${rate} settlements/s (target ≥ 2,000/s)`);
+  if (counts.total + counts.openRejections !== settlements) throw new Error('some records are neither stored nor rejected');
+  if (rate < 2000) exitCode = 1;
+} finally {
+  await workers.close();
+  simulator.kill('SIGTERM');
+  await db.end();
+  const left = await redis.keys(`${prefix}:*`);
+  if (left.length) await redis.del(...left);
+  redis.disconnect();
+  const admin = new pg.Client({ connectionString: cfg.DATABASE_URL });
+  await admin.connect();
+  await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+  await admin.end();
+}
+process.exit(exitCode);

@@ -1,0 +1,46 @@
+import type { Job } from 'bullmq';
+import DataLoader from 'dataloader';
+import type pg from 'pg';
+import { matchSettlements, type MatchedSettlement } from '../src/settlements/matchStep.ts';
+import * as store from '../src/settlements/store.ts';
+import type { SettlementMatchJob } from './settlementsQueue.ts';
+
+/**
+ * The downstream job of a stored settlement: match it to a member and enrolment (MATCHED,
+ * UNMATCHED with the reason, or DUPLICATE of a copy from another source).
+ *
+ * Steps that follow matching (adjudication) hook in as `AfterMatch`: called once with the
+ * settlements whose status changed in a committed batch. A hook should only enqueue its own job
+ * with a deterministic id; since a crash between the commit and the hook loses the call, the next
+ * step's sweeper re-derives its work from the rows (e.g. MATCHED settlements without a claim).
+ */
+export type AfterMatch = (decided: MatchedSettlement[]) => Promise<void>;
+
+// Jobs arriving within this window are matched in one transaction.
+const BATCH_WINDOW_MS = 5;
+const MAX_BATCH = 500;
+
+/** Matches, then hands what was decided to the steps that follow (worker batches, CLI commands). */
+export async function matchAndContinue(db: pg.Pool, ids: readonly number[], afterMatch: readonly AfterMatch[]): Promise<MatchedSettlement[]> {
+  const decided = await matchSettlements(db, ids);
+  if (decided.length) for (const hook of afterMatch) await hook(decided);
+  return decided;
+}
+
+export function matchProcessor(db: pg.Pool, afterMatch: readonly AfterMatch[]) {
+  const batches = new DataLoader<number, MatchedSettlement['status'] | null>(
+    async (ids) => {
+      const decided = await matchAndContinue(db, ids, afterMatch);
+      const statusOf = new Map(decided.map((d) => [d.id, d.status]));
+      return ids.map((id) => statusOf.get(id) ?? null);
+    },
+    { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (run) => setTimeout(run, BATCH_WINDOW_MS) },
+  );
+  // null: decided before (a repeated job); the effect happened once, earlier.
+  return async (job: Job<SettlementMatchJob>) => ({ status: await batches.load(job.data.settlementId) });
+}
+
+/** A settlement whose match job gave up keeps RECEIVED, with the error to see. */
+export async function recordMatchFailure(db: pg.Pool, job: Job<SettlementMatchJob>, error: Error): Promise<void> {
+  if (job.attemptsMade >= (job.opts.attempts ?? 1)) await store.recordProcessingError(db, job.data.settlementId, error.message);
+}

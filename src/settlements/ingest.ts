@@ -1,0 +1,146 @@
+import type pg from 'pg';
+import { inTransaction, type Queryable } from '../db/pool.ts';
+import type { PersonalDataKeys } from '../privacy/personalData.ts';
+import { protectRejection, protectSettlement, type RejectionWrite, type SettlementWrite } from './protect.ts';
+import type { SourceRecord } from './records.ts';
+import type { SettlementSourceRow } from './rows.ts';
+import type { SettlementPage, SettlementSource } from './sources/source.ts';
+import * as store from './store.ts';
+import { validateSettlement } from './validation.ts';
+
+/**
+ * Ingestion: a page of records from a source is validated, protected and stored in one
+ * transaction with its run counters (and, for pulls, the source's cursor). Storage is idempotent
+ * on (source, setl_id); the caller hands the new settlements to the match step.
+ */
+export interface PageOutcome extends store.PageCounts {
+  /** Settlements for the match step: the new ones, and reversals that were waiting for them. */
+  toMatch: number[];
+}
+
+export interface PreparedPage {
+  settlements: SettlementWrite[];
+  rejections: RejectionWrite[];
+}
+
+/** Validation and encryption, before any transaction opens (CPU work, no I/O). */
+export function preparePage(keys: PersonalDataKeys, records: SourceRecord[]): PreparedPage {
+  const page: PreparedPage = { settlements: [], rejections: [] };
+  for (const record of records) {
+    if (record.unreadable) {
+      page.rejections.push(protectRejection(keys, record, [{ field: 'record', reason: `${record.position} ${record.unreadable.reason}` }]));
+      continue;
+    }
+    const { value, problems } = validateSettlement(record.fields);
+    if (value) page.settlements.push(protectSettlement(keys, value, record.fields));
+    else page.rejections.push(protectRejection(keys, record, problems));
+  }
+  return page;
+}
+
+/** Stores a prepared page inside the caller's transaction. */
+export async function storePage(tx: Queryable, source: string, runId: number | null, page: PreparedPage): Promise<PageOutcome> {
+  const inserted = await store.insertSettlements(tx, source, runId, page.settlements);
+  const rejected = await store.insertRejections(tx, source, runId, page.rejections);
+  await store.supersedeRejections(tx, source, inserted);
+  const originals = inserted.filter((s) => s.kind === 'SETTLEMENT').map((s) => s.setlId);
+  const released = await store.releaseWaitingReversals(tx, originals);
+  const received = page.settlements.length + page.rejections.length;
+  return {
+    received,
+    inserted: inserted.length,
+    rejected,
+    duplicates: received - inserted.length - rejected,
+    toMatch: [...inserted.map((s) => s.id), ...released],
+  };
+}
+
+export interface PullOutcome extends PageOutcome {
+  /** Another pull stored this page first: nothing was stored here. */
+  stale: boolean;
+  hasMore: boolean;
+  cursor: string | null;
+  remaining: number | null;
+}
+
+/** A page fetched after `from` and prepared: validation and encryption done, nothing stored yet. */
+export interface FetchedPage {
+  from: string | null;
+  page: SettlementPage;
+  prepared: PreparedPage;
+}
+
+export async function fetchPage(keys: PersonalDataKeys, adapter: SettlementSource, from: string | null, pageSize: number): Promise<FetchedPage> {
+  const page = await adapter.fetchPage(from, pageSize);
+  return { from, page, prepared: preparePage(keys, page.records) };
+}
+
+/**
+ * Stores a fetched page of a pulled source; its cursor advances in the same transaction
+ * (compare-and-set from `from`, so two pulls of the same page never store or count it twice).
+ */
+export async function storePulledPage(db: pg.Pool, source: string, fetched: FetchedPage, startedBy: string): Promise<PullOutcome> {
+  const { from, page, prepared } = fetched;
+  return inTransaction(db, async (tx) => {
+    await store.rederivableTransaction(tx);
+    const base = { hasMore: page.hasMore, cursor: page.nextCursor, remaining: page.remaining };
+    if (!(await store.advanceCursor(tx, source, from, page.nextCursor))) {
+      return { ...base, stale: true, received: 0, inserted: 0, duplicates: 0, rejected: 0, toMatch: [] };
+    }
+    // An empty poll opens no run; an open run ends with the page that says nothing more is there.
+    let runId = await store.openPullRunId(tx, source);
+    if (runId === null && page.records.length) runId = await store.openPullRun(tx, source, startedBy, from);
+    const outcome = await storePage(tx, source, runId, prepared);
+    if (runId !== null) await store.addRunPage(tx, runId, outcome, page.nextCursor, !page.hasMore);
+    return { ...base, ...outcome, stale: false };
+  });
+}
+
+/** Pulls and stores the page after the source's stored cursor. */
+export async function pullPage(db: pg.Pool, keys: PersonalDataKeys, source: SettlementSourceRow, adapter: SettlementSource, startedBy: string): Promise<PullOutcome> {
+  return storePulledPage(db, source.name, await fetchPage(keys, adapter, source.cursor, source.pageSize), startedBy);
+}
+
+export interface FileImportOptions {
+  source: string;
+  fileName: string;
+  startedBy: string;
+  pageSize?: number;
+  /** After each stored page, with the running totals. */
+  onPage?: (totals: store.PageCounts) => void;
+  /** After each stored page, with the settlements it gave the match step. */
+  onStored?: (toMatch: number[]) => Promise<void>;
+}
+
+export interface FileImportOutcome extends store.PageCounts {
+  runId: number;
+  toMatch: number[];
+}
+
+/** Reads a whole file source as one FILE run, a transaction per page. A broken file fails the run (pages stored stay). */
+export async function importFromSource(db: pg.Pool, keys: PersonalDataKeys, adapter: SettlementSource, options: FileImportOptions): Promise<FileImportOutcome> {
+  const runId = await store.createFileRun(db, options.source, options.fileName, options.startedBy);
+  const totals: FileImportOutcome = { runId, received: 0, inserted: 0, duplicates: 0, rejected: 0, toMatch: [] };
+  let cursor: string | null = null;
+  try {
+    for (let more = true; more;) {
+      const page = await adapter.fetchPage(cursor, options.pageSize ?? 500);
+      const prepared = preparePage(keys, page.records);
+      const outcome = await inTransaction(db, async (tx) => {
+        const stored = await storePage(tx, options.source, runId, prepared);
+        await store.addRunPage(tx, runId, stored, page.nextCursor, !page.hasMore);
+        return stored;
+      });
+      for (const key of ['received', 'inserted', 'duplicates', 'rejected'] as const) totals[key] += outcome[key];
+      totals.toMatch.push(...outcome.toMatch);
+      await options.onStored?.(outcome.toMatch);
+      options.onPage?.(totals);
+      cursor = page.nextCursor;
+      more = page.hasMore;
+    }
+  } catch (error) {
+    await store.finishRun(db, runId, (error as Error).message);
+    throw error;
+  }
+  return totals;
+}

@@ -1,0 +1,34 @@
+import DataLoader from 'dataloader';
+import type { Queryable } from '../db/pool.ts';
+import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
+import type { Page } from '../gateway/connection.ts';
+import type { Scope } from '../members/store.ts';
+import type { IngestionRunRow, RejectionRow, SettlementRow, SourceCounts } from './rows.ts';
+import {
+  rejectionsByIds, reversalsOf, runsByIds, runUnmatchedCounts, settlementsByIds, settlementsOfMembers, sourceCounts,
+  type SettlementFilter,
+} from './store.ts';
+
+export interface SettlementLoaders {
+  /** Settlements by id, within the caller's scope. */
+  settlement: DataLoader<number, SettlementRow | null>;
+  settlementsOfMember: DataLoader<ParentKey<{ filter: SettlementFilter; page: Page }>, SettlementRow[], string>;
+  /** The reversals that cancel a settlement. */
+  reversalsOf: DataLoader<number, SettlementRow[]>;
+  ingestionRun: DataLoader<number, IngestionRunRow | null>;
+  runUnmatched: DataLoader<number, number>;
+  rejection: DataLoader<number, RejectionRow | null>;
+  sourceCounts: DataLoader<string, SourceCounts>;
+}
+
+export function createSettlementLoaders(db: Queryable, scope: Scope): SettlementLoaders {
+  return {
+    settlement: byId((ids) => settlementsByIds(db, ids, scope)),
+    settlementsOfMember: byParent((memberIds, { filter, page }) => settlementsOfMembers(db, memberIds, scope, filter, page)),
+    reversalsOf: new DataLoader((ids) => reversalsOf(db, ids, scope)),
+    ingestionRun: byId((ids) => runsByIds(db, ids)),
+    runUnmatched: new DataLoader((ids) => runUnmatchedCounts(db, ids)),
+    rejection: byId((ids) => rejectionsByIds(db, ids)),
+    sourceCounts: new DataLoader((names) => sourceCounts(db, names)),
+  };
+}

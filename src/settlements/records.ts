@@ -1,0 +1,103 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { parse } from 'csv-parse';
+import type { SettlementFields } from './validation.ts';
+
+/**
+ * Records as sources deliver them, reduced to one flat form in the platform's field names:
+ * a feed item `{infno, setlinfo, diseinfo}` (HTTP interface), a JSON line, or a CSV row.
+ */
+export interface SourceRecord {
+  fields: SettlementFields;
+  /** Where the record was, for people: "line 12", "item 3 of page 7". */
+  position: string;
+  /** Set when the record could not be read at all (a broken JSON line): kept as a rejection. */
+  unreadable?: { text: string; reason: string };
+}
+
+export type FileFormat = 'jsonl' | 'csv';
+
+/** `{infno, setlinfo: {...}, diseinfo: [{diag_code}]}` -> flat fields; a flat record passes through. */
+export function flattenFeedItem(item: unknown): SettlementFields {
+  if (!isObject(item)) return {};
+  const { setlinfo, diseinfo, ...rest } = item;
+  if (!isObject(setlinfo)) return item;
+  const diagnoses = Array.isArray(diseinfo)
+    ? diseinfo.map((d) => (isObject(d) ? d.diag_code : d))
+    : setlinfo.diagnoses;
+  return { ...setlinfo, ...rest, ...(diagnoses === undefined ? {} : { diagnoses }) };
+}
+
+/** The format a file name announces, or null. */
+export function formatOf(fileName: string): FileFormat | null {
+  if (/\.(jsonl|ndjson|json)$/i.test(fileName)) return 'jsonl';
+  if (/\.csv$/i.test(fileName)) return 'csv';
+  return null;
+}
+
+/** A correction of one field of a rejected record; a null value removes the field. */
+export interface FieldCorrection {
+  name: string;
+  value: string | null;
+}
+
+const FIELD_NAME = /^[a-z][a-z0-9_]{0,39}$/;
+
+/** Why a correction cannot apply (a field name the platform could not have sent), or null. */
+export function correctionProblem(c: FieldCorrection): string | null {
+  return FIELD_NAME.test(c.name) ? null : 'must be a field name of the platform (lower case, e.g. psn_cash_pay)';
+}
+
+/** The record with the corrections applied, in order (a later one for the same field wins). */
+export function applyCorrections(fields: SettlementFields, corrections: readonly FieldCorrection[]): SettlementFields {
+  const corrected: SettlementFields = { ...fields };
+  for (const { name, value } of corrections) {
+    if (value === null) delete corrected[name];
+    else corrected[name] = value;
+  }
+  return corrected;
+}
+
+export class SettlementFileError extends Error {}
+
+/** Streams the records of a file; a line that is not a JSON object becomes an unreadable record. */
+export async function* readSettlementFile(input: Readable, format: FileFormat): AsyncGenerator<SourceRecord> {
+  if (format === 'jsonl') {
+    let lineNumber = 0;
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      lineNumber += 1;
+      const text = lineNumber === 1 ? line.replace(/^\uFEFF/, '') : line;
+      if (!text.trim()) continue;
+      const position = `line ${lineNumber}`;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (error) {
+        yield { fields: {}, position, unreadable: { text, reason: `is not valid JSON (${(error as Error).message})` } };
+        continue;
+      }
+      if (isObject(parsed)) yield { fields: flattenFeedItem(parsed), position };
+      else yield { fields: {}, position, unreadable: { text, reason: 'is not a JSON object' } };
+    }
+    return;
+  }
+  const parser = input.pipe(parse({
+    bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, info: true,
+    columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
+  }));
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+      // Empty cells are absent values, as in the JSON forms.
+      const fields = Object.fromEntries(Object.entries(record).filter(([, v]) => v !== ''));
+      yield { fields, position: `line ${info.lines}` };
+    }
+  } catch (error) {
+    const csvError = error as { code?: string; message: string };
+    if (csvError.code?.startsWith('CSV_')) throw new SettlementFileError(`CSV: ${csvError.message}`);
+    throw error;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,199 @@
+import { Readable } from 'node:stream';
+import type { Resolvers, SettlementAmountsResolvers } from '../gateway/generated/resolvers.ts';
+import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { check, FieldError, notFound } from '../gateway/errors.ts';
+import { localId, toGlobalId } from '../gateway/globalId.ts';
+import { readPage, toConnection } from '../gateway/connection.ts';
+import { recordAudit } from '../audit/audit.ts';
+import { enqueueSettlementMatches } from '../../jobs/settlementsQueue.ts';
+import { importFromSource } from './ingest.ts';
+import { AMOUNT_FIELDS, isInpatient, type Amounts } from './model.ts';
+import { correctionProblem, formatOf, SettlementFileError, type FileFormat } from './records.ts';
+import { retryRejection } from './retry.ts';
+import { fileSource } from './sources/files.ts';
+import * as store from './store.ts';
+
+/** Sources, runs and rejections are operations data. */
+const OPERATIONS = ['ADMIN', 'AUDITOR', 'SERVICE'] as const;
+const INGEST = ['ADMIN', 'SERVICE'] as const;
+
+const SOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+function canOperate(ctx: Context): boolean {
+  return (OPERATIONS as readonly string[]).includes(ctx.principal.role);
+}
+
+// Each amount under its English name, read from the row's platform field.
+const amountResolvers = Object.fromEntries(
+  AMOUNT_FIELDS.map((f) => [f.name, (amounts: Amounts) => amounts[f.field]]),
+) as SettlementAmountsResolvers<Context, Amounts>;
+
+export const settlementResolvers: Resolvers = {
+  Query: {
+    settlements: async (_root, { first, after, filter }, ctx) => {
+      const page = readPage({ first, after });
+      const settlementFilter: store.SettlementFilter = {
+        memberId: filter?.memberId ? localId('filter.memberId', filter.memberId, 'Member') : null,
+        unitId: filter?.unitId ? localId('filter.unitId', filter.unitId, 'Unit') : null,
+        settledFrom: filter?.settledFrom, settledTo: filter?.settledTo, status: filter?.status, source: filter?.source, kind: filter?.kind,
+      };
+      const scope = scopeOf(ctx.principal);
+      const rows = await store.listSettlements(ctx.db, scope, settlementFilter, page);
+      for (const row of rows) ctx.loaders.settlement.prime(row.id, row);
+      return { ...toConnection(rows, page, (s) => s.id), count: () => store.countSettlements(ctx.db, scope, settlementFilter) };
+    },
+    settlement: async (_root, { id }, ctx) => {
+      const row = await ctx.loaders.settlement.load(localId('id', id, 'Settlement'));
+      if (!row) throw notFound('settlement');
+      return row;
+    },
+    settlementSources: (_root, _args, ctx) => {
+      requireRole(ctx, OPERATIONS, 'settlementSources');
+      return store.listSources(ctx.db);
+    },
+    settlementIngestionRuns: async (_root, { first, after, source }, ctx) => {
+      requireRole(ctx, OPERATIONS, 'settlementIngestionRuns');
+      const page = readPage({ first, after });
+      const rows = await store.listRuns(ctx.db, source ?? null, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRuns(ctx.db, source ?? null) };
+    },
+    settlementIngestionRun: async (_root, { id }, ctx) => {
+      requireRole(ctx, OPERATIONS, 'settlementIngestionRun');
+      const row = await ctx.loaders.ingestionRun.load(localId('id', id, 'SettlementIngestionRun'));
+      if (!row) throw notFound('ingestion run');
+      return row;
+    },
+    settlementRejections: async (_root, { first, after, filter }, ctx) => {
+      requireRole(ctx, OPERATIONS, 'settlementRejections');
+      const page = readPage({ first, after });
+      const rejectionFilter = { source: filter?.source, status: filter?.status };
+      const rows = await store.listRejections(ctx.db, rejectionFilter, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRejections(ctx.db, rejectionFilter) };
+    },
+    settlementRejection: async (_root, { id }, ctx) => {
+      requireRole(ctx, OPERATIONS, 'settlementRejection');
+      const row = await ctx.loaders.rejection.load(localId('id', id, 'SettlementRejection'));
+      if (!row) throw notFound('settlement rejection');
+      return row;
+    },
+  },
+
+  Mutation: {
+    retrySettlementRejection: async (_root, { input }, ctx) => {
+      requireRole(ctx, INGEST, 'retrySettlementRejection');
+      const id = localId('input.id', input.id, 'SettlementRejection');
+      const corrections = input.corrections.map((c) => ({ name: c.name.trim(), value: c.value ?? null }));
+      corrections.forEach((c, i) => check(`input.corrections[${i}].name`, correctionProblem(c)));
+      const result = await retryRejection(ctx.db, ctx.keys, id, corrections, actorOf(ctx.principal));
+      if (!result) {
+        const existing = await ctx.loaders.rejection.load(id);
+        throw existing ? new FieldError('input.id', `is ${existing.status}, not OPEN: nothing to retry`) : notFound('settlement rejection');
+      }
+      await enqueueSettlementMatches(ctx.queues.settlementMatch, result.toMatch);
+      ctx.loaders.rejection.clear(id);
+      const rejection = (await ctx.loaders.rejection.load(id))!;
+      const settlement = result.settlementId === null ? null : await store.settlementsByIds(ctx.db, [result.settlementId], { unitId: null, memberId: null });
+      return { rejection, settlement: settlement?.[0] ?? null };
+    },
+    uploadSettlements: async (_root, { input }, ctx) => {
+      requireRole(ctx, INGEST, 'uploadSettlements');
+      const fileName = input.fileName.trim();
+      check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
+      const format: FileFormat | null = input.format ? (input.format.toLowerCase() as FileFormat) : formatOf(fileName);
+      if (!format) throw new FieldError('input.format', 'is required when the file name does not end in .jsonl, .json or .csv');
+      const sourceName = (input.source ?? 'upload').trim();
+      check('input.source', SOURCE_NAME.test(sourceName) ? null : 'must be lower-case letters, digits and dashes (1 to 40)');
+      const source = await store.fileSourceNamed(ctx.db, sourceName);
+      if (!source) throw new FieldError('input.source', 'is a pulled source; uploads go to a FILE source');
+      let outcome;
+      try {
+        outcome = await importFromSource(ctx.db, ctx.keys, fileSource(Readable.from([input.content]), format), {
+          source: source.name, fileName, startedBy: ctx.principal.subject,
+          onStored: (ids) => enqueueSettlementMatches(ctx.queues.settlementMatch, ids),
+        });
+      } catch (error) {
+        if (error instanceof SettlementFileError) throw new FieldError('input.content', error.message);
+        throw error;
+      }
+      const { runId, received, inserted, duplicates, rejected } = outcome;
+      await recordAudit(ctx.db, actorOf(ctx.principal), {
+        action: 'settlements.upload', targetType: 'SettlementIngestionRun', targetId: String(runId),
+        details: { source: source.name, fileName, received, inserted, duplicates, rejected },
+      });
+      return (await ctx.loaders.ingestionRun.load(runId))!;
+    },
+  },
+
+  Member: {
+    settlements: async (member, { first, after, filter }, ctx) => {
+      const page = readPage({ first, after });
+      const settlementFilter = { settledFrom: filter?.settledFrom, settledTo: filter?.settledTo, status: filter?.status, kind: filter?.kind };
+      const rows = await ctx.loaders.settlementsOfMember.load({ parentId: member.id, args: { filter: settlementFilter, page } });
+      return {
+        ...toConnection(rows, page, (s) => s.id),
+        count: () => store.countSettlements(ctx.db, scopeOf(ctx.principal), { ...settlementFilter, memberId: member.id }),
+      };
+    },
+  },
+
+  Settlement: {
+    id: (s) => toGlobalId('Settlement', s.id),
+    transaction: (s) => s.infno,
+    reverses: (s, _args, ctx) => (s.reversesId === null ? null : ctx.loaders.settlement.load(s.reversesId)),
+    reversedBy: async (s, _args, ctx) => (await ctx.loaders.reversalsOf.load(s.id))[0] ?? null,
+    visitId: (s) => s.mdtrtId,
+    insuredPersonNo: (s) => s.psnNo,
+    personNameMasked: (s) => s.psnNameMasked,
+    idNumberMasked: (s) => s.certnoMasked,
+    insuranceType: (s) => s.insutype,
+    medicalType: (s) => s.medType,
+    inpatient: (s) => isInpatient(s.medType),
+    settledAt: (s) => s.setlTime,
+    member: (s, _args, ctx) => (s.memberId === null ? null : ctx.loaders.member.load(s.memberId)),
+    enrolment: (s, _args, ctx) => (s.enrolmentId === null ? null : ctx.loaders.enrolment.load(s.enrolmentId)),
+    unit: (s, _args, ctx) => (s.unitId === null ? null : ctx.loaders.unit.load(s.unitId)),
+    duplicateOf: (s, _args, ctx) => (s.duplicateOfId === null ? null : ctx.loaders.settlement.load(s.duplicateOfId)),
+  },
+
+  SettlementAmounts: amountResolvers,
+
+  SettlementConnection: {
+    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+  },
+
+  SettlementSource: {
+    counts: (source, _args, ctx) => ctx.loaders.sourceCounts.load(source.name),
+    runs: async (source, { first, after }, ctx) => {
+      const page = readPage({ first, after });
+      const rows = await store.listRuns(ctx.db, source.name, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRuns(ctx.db, source.name) };
+    },
+  },
+
+  SettlementIngestionRun: {
+    id: (run) => toGlobalId('SettlementIngestionRun', run.id),
+    newSettlements: (run) => run.inserted,
+    unmatched: (run, _args, ctx) => ctx.loaders.runUnmatched.load(run.id),
+  },
+  SettlementIngestionRunConnection: {
+    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+  },
+
+  SettlementRejection: {
+    id: (r) => toGlobalId('SettlementRejection', r.id),
+    fields: (r) => Object.entries(r.rawMasked).map(([name, value]) => ({
+      name, value: value === null || value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value),
+    })),
+    settlement: (r, _args, ctx) => (r.settlementId === null ? null : ctx.loaders.settlement.load(r.settlementId)),
+  },
+  SettlementRejectionConnection: {
+    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+  },
+};
+
+/** Node types of this domain, for `Query.node`; operations data only for the roles that may see it. */
+export const settlementNodes = {
+  Settlement: (ctx: Context, id: number) => ctx.loaders.settlement.load(id),
+  SettlementRejection: async (ctx: Context, id: number) => (canOperate(ctx) ? ctx.loaders.rejection.load(id) : null),
+  SettlementIngestionRun: async (ctx: Context, id: number) => (canOperate(ctx) ? ctx.loaders.ingestionRun.load(id) : null),
+};

@@ -1,0 +1,583 @@
+import type { Queryable } from '../db/pool.ts';
+import { Params } from '../db/sql.ts';
+import { groupBy } from '../gateway/loaders.ts';
+import type { Page } from '../gateway/connection.ts';
+import type { Scope } from '../members/store.ts';
+import { AMOUNT_FIELDS, type SettlementKind, type SettlementStatus, type SourceKind, type UnmatchedReason, type RejectionStatus } from './model.ts';
+import type { MatchDecision, MatchFacts } from './matching.ts';
+import type { RejectionWrite, SettlementWrite } from './protect.ts';
+import type { IngestionRunRow, RejectionRow, SettlementRow, SettlementSourceRow, SourceCounts } from './rows.ts';
+
+/**
+ * SQL of the settlements domain. Reads take the members' `Scope`: a unit operator sees the
+ * settlements of their unit's members, a member their own; others are never loaded.
+ */
+
+// The plan year is the calendar year of setl_time in China Standard Time.
+const planYearSql = (time: string) => `extract(year FROM ${time} AT TIME ZONE 'Asia/Shanghai')::int`;
+
+const SETTLEMENT_COLUMNS = `s.id, s.source, s.run_id AS "runId", s.setl_id AS "setlId", s.infno, s.kind,
+  s.reverses_setl_id AS "reversesSetlId", s.reverses_id AS "reversesId", s.mdtrt_id AS "mdtrtId", s.psn_no AS "psnNo",
+  s.psn_name_masked AS "psnNameMasked", s.certno_masked AS "certnoMasked", s.insutype, s.med_type AS "medType",
+  s.setl_time AS "setlTime", ${planYearSql('s.setl_time')} AS "planYear", s.diagnoses,
+  jsonb_build_object(${AMOUNT_FIELDS.map((f) => `'${f.field}', s.${f.field}`).join(', ')}) AS amounts,
+  s.status, s.unmatched_reason AS "unmatchedReason", s.member_id AS "memberId", s.enrolment_id AS "enrolmentId",
+  s.unit_id AS "unitId", s.duplicate_of_id AS "duplicateOfId", s.processing_error AS "processingError",
+  s.received_at AS "receivedAt", s.matched_at AS "matchedAt"`;
+
+const SOURCE_COLUMNS = `name, kind, endpoint, page_size AS "pageSize", poll_seconds AS "pollSeconds", enabled, cursor,
+  last_polled_at AS "lastPolledAt", last_error AS "lastError", created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+const RUN_COLUMNS = `id, source, kind, file_name AS "fileName", status, started_by AS "startedBy",
+  cursor_before AS "cursorBefore", cursor_after AS "cursorAfter", pages, received, inserted, duplicates, rejected,
+  failure, started_at AS "startedAt", finished_at AS "finishedAt"`;
+
+const REJECTION_COLUMNS = `id, source, run_id AS "runId", setl_id AS "setlId", position, raw_masked AS "rawMasked",
+  problems, status, settlement_id AS "settlementId", retries, received_at AS "receivedAt",
+  resolved_at AS "resolvedAt", resolved_by AS "resolvedBy"`;
+
+function settlementScopeSql(p: Params, scope: Scope): string {
+  const parts: string[] = [];
+  if (scope.unitId !== null) parts.push(`EXISTS (SELECT 1 FROM members m WHERE m.id = s.member_id AND m.unit_id = ${p.add(scope.unitId)})`);
+  if (scope.memberId !== null) parts.push(`s.member_id = ${p.add(scope.memberId)}`);
+  return parts.length ? parts.join(' AND ') : 'true';
+}
+
+/**
+ * A transaction whose loss in a database crash is harmless: a page goes with its cursor (the page is
+ * pulled again), a match leaves its row RECEIVED (the sweeper matches it again). It need not wait
+ * for its WAL flush, which is most of a small transaction's time.
+ */
+export async function rederivableTransaction(tx: Queryable): Promise<void> {
+  await tx.query(`SET LOCAL synchronous_commit = off`);
+}
+
+// ---- sources ----
+
+export interface SourceWrite {
+  name: string;
+  kind: SourceKind;
+  endpoint: string | null;
+  pageSize?: number | null;
+  pollSeconds?: number | null;
+  enabled?: boolean | null;
+}
+
+/** Registers or changes a source. A new endpoint or kind starts from the beginning (re-pulls are idempotent). */
+export async function upsertSource(db: Queryable, s: SourceWrite): Promise<SettlementSourceRow> {
+  const { rows } = await db.query<SettlementSourceRow>(
+    `INSERT INTO settlement_sources AS src (name, kind, endpoint, page_size, poll_seconds, enabled)
+     VALUES ($1, $2, $3, coalesce($4, 500), $5, coalesce($6, true))
+     ON CONFLICT (name) DO UPDATE
+        SET kind = excluded.kind, endpoint = excluded.endpoint, page_size = coalesce($4, src.page_size),
+            poll_seconds = excluded.poll_seconds, enabled = coalesce($6, src.enabled),
+            cursor = CASE WHEN (src.kind, src.endpoint) IS DISTINCT FROM (excluded.kind, excluded.endpoint) THEN NULL ELSE src.cursor END,
+            updated_at = now()
+     RETURNING ${SOURCE_COLUMNS}`,
+    [s.name, s.kind, s.endpoint, s.pageSize ?? null, s.pollSeconds ?? null, s.enabled ?? null],
+  );
+  return rows[0]!;
+}
+
+/** The FILE source `name`, created on first use; null when `name` is a source of another kind. */
+export async function fileSourceNamed(db: Queryable, name: string): Promise<SettlementSourceRow | null> {
+  await db.query(`INSERT INTO settlement_sources (name, kind) VALUES ($1, 'FILE') ON CONFLICT (name) DO NOTHING`, [name]);
+  const source = await sourceByName(db, name);
+  return source?.kind === 'FILE' ? source : null;
+}
+
+export async function sourceByName(db: Queryable, name: string): Promise<SettlementSourceRow | null> {
+  const { rows } = await db.query<SettlementSourceRow>(`SELECT ${SOURCE_COLUMNS} FROM settlement_sources WHERE name = $1`, [name]);
+  return rows[0] ?? null;
+}
+
+export async function listSources(db: Queryable): Promise<SettlementSourceRow[]> {
+  const { rows } = await db.query<SettlementSourceRow>(`SELECT ${SOURCE_COLUMNS} FROM settlement_sources ORDER BY name`);
+  return rows;
+}
+
+/** Compare-and-set of a source's cursor: false when another pull moved it first (its page is stale). */
+export async function advanceCursor(db: Queryable, name: string, from: string | null, to: string | null): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE settlement_sources SET cursor = $3, last_polled_at = now(), last_error = NULL
+      WHERE name = $1 AND cursor IS NOT DISTINCT FROM $2`,
+    [name, from, to],
+  );
+  return rowCount === 1;
+}
+
+export async function recordSourceError(db: Queryable, name: string, error: string): Promise<void> {
+  await db.query(`UPDATE settlement_sources SET last_error = $2, last_polled_at = now() WHERE name = $1`, [name, error]);
+}
+
+export async function sourceCounts(db: Queryable, names: readonly string[]): Promise<SourceCounts[]> {
+  const { rows } = await db.query<SourceCounts & { name: string }>(
+    `SELECT n.name,
+            count(s.id)::int AS total,
+            count(s.id) FILTER (WHERE s.status = 'RECEIVED')::int AS received,
+            count(s.id) FILTER (WHERE s.status = 'MATCHED')::int AS matched,
+            count(s.id) FILTER (WHERE s.status = 'UNMATCHED')::int AS unmatched,
+            count(s.id) FILTER (WHERE s.status = 'DUPLICATE')::int AS duplicate,
+            (SELECT count(*)::int FROM settlement_rejections r WHERE r.source = n.name AND r.status = 'OPEN') AS "openRejections"
+       FROM unnest($1::text[]) AS n(name) LEFT JOIN settlements s ON s.source = n.name
+      GROUP BY n.name`,
+    [names],
+  );
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  return names.map((n) => byName.get(n) ?? { total: 0, received: 0, matched: 0, unmatched: 0, duplicate: 0, openRejections: 0 });
+}
+
+// ---- ingestion runs ----
+
+export interface PageCounts {
+  received: number;
+  inserted: number;
+  duplicates: number;
+  rejected: number;
+}
+
+/** The source's open pull run, or a new one. Called under the source's row lock (advanceCursor). */
+export async function openPullRun(db: Queryable, source: string, startedBy: string, cursorBefore: string | null): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    `WITH open AS (SELECT id FROM settlement_runs WHERE source = $1 AND kind = 'PULL' AND status = 'RUNNING'),
+          created AS (INSERT INTO settlement_runs (source, kind, started_by, cursor_before)
+                      SELECT $1, 'PULL', $2, $3 WHERE NOT EXISTS (SELECT 1 FROM open) RETURNING id)
+     SELECT id FROM open UNION ALL SELECT id FROM created`,
+    [source, startedBy, cursorBefore],
+  );
+  return rows[0]!.id;
+}
+
+export async function openPullRunId(db: Queryable, source: string): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT id FROM settlement_runs WHERE source = $1 AND kind = 'PULL' AND status = 'RUNNING'`,
+    [source],
+  );
+  return rows[0]?.id ?? null;
+}
+
+export async function createFileRun(db: Queryable, source: string, fileName: string, startedBy: string): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO settlement_runs (source, kind, file_name, started_by) VALUES ($1, 'FILE', $2, $3) RETURNING id`,
+    [source, fileName, startedBy],
+  );
+  return rows[0]!.id;
+}
+
+export async function addRunPage(db: Queryable, runId: number, counts: PageCounts, cursorAfter: string | null, finished: boolean): Promise<void> {
+  await db.query(
+    `UPDATE settlement_runs SET pages = pages + 1, received = received + $2, inserted = inserted + $3,
+            duplicates = duplicates + $4, rejected = rejected + $5, cursor_after = $6,
+            status = CASE WHEN $7 THEN 'DONE' ELSE status END, finished_at = CASE WHEN $7 THEN now() END
+      WHERE id = $1`,
+    [runId, counts.received, counts.inserted, counts.duplicates, counts.rejected, cursorAfter, finished],
+  );
+}
+
+export async function finishRun(db: Queryable, runId: number, failure: string | null): Promise<void> {
+  await db.query(
+    `UPDATE settlement_runs SET status = CASE WHEN $2::text IS NULL THEN 'DONE' ELSE 'FAILED' END, failure = $2, finished_at = now()
+      WHERE id = $1 AND status = 'RUNNING'`,
+    [runId, failure],
+  );
+}
+
+/** A pull that gave up: its open run fails, so the next scheduled pull starts a new one. */
+export async function failOpenPullRun(db: Queryable, source: string, failure: string): Promise<void> {
+  await db.query(
+    `UPDATE settlement_runs SET status = 'FAILED', failure = $2, finished_at = now()
+      WHERE source = $1 AND kind = 'PULL' AND status = 'RUNNING'`,
+    [source, failure],
+  );
+}
+
+export async function runsByIds(db: Queryable, ids: readonly number[]): Promise<IngestionRunRow[]> {
+  const { rows } = await db.query<IngestionRunRow>(`SELECT ${RUN_COLUMNS} FROM settlement_runs WHERE id = ANY($1)`, [ids]);
+  return rows;
+}
+
+export async function listRuns(db: Queryable, source: string | null, page: Page): Promise<IngestionRunRow[]> {
+  const p = new Params();
+  const where = [source ? `source = ${p.add(source)}` : 'true'];
+  if (page.afterKey !== null) where.push(`id < ${p.add(page.afterKey)}`);
+  const { rows } = await db.query<IngestionRunRow>(
+    `SELECT ${RUN_COLUMNS} FROM settlement_runs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ${p.add(page.limit)}`,
+    p.values,
+  );
+  return rows;
+}
+
+export async function countRuns(db: Queryable, source: string | null): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM settlement_runs WHERE $1::text IS NULL OR source = $1`,
+    [source],
+  );
+  return rows[0]!.n;
+}
+
+/** Settlements of each run that are UNMATCHED now (matching happens after the run stored them). */
+export async function runUnmatchedCounts(db: Queryable, runIds: readonly number[]): Promise<number[]> {
+  const { rows } = await db.query<{ runId: number; n: number }>(
+    `SELECT run_id AS "runId", count(*)::int AS n FROM settlements WHERE run_id = ANY($1) AND status = 'UNMATCHED' GROUP BY run_id`,
+    [runIds],
+  );
+  const byRun = new Map(rows.map((r) => [r.runId, r.n]));
+  return runIds.map((id) => byRun.get(id) ?? 0);
+}
+
+// ---- settlements: writes ----
+
+interface Column {
+  name: string;
+  type: string;
+  values: unknown[];
+  /** How the unnested value becomes the column (default: as is). */
+  select?: (column: string) => string;
+}
+
+/** `INSERT ... SELECT FROM unnest(arrays)`: one statement for a whole page, whatever its size. */
+function unnestInsert(table: string, fixed: Record<string, unknown>, columns: Column[], p: Params): string {
+  const fixedNames = Object.keys(fixed);
+  const fixedValues = fixedNames.map((k) => p.add(fixed[k]));
+  const arrays = columns.map((c) => `${p.add(c.values)}::${c.type}[]`);
+  const names = columns.map((c) => c.name);
+  return `INSERT INTO ${table} (${[...fixedNames, ...names].join(', ')})
+          SELECT ${[...fixedValues, ...columns.map((c) => (c.select ? c.select(`u.${c.name}`) : `u.${c.name}`))].join(', ')}
+            FROM unnest(${arrays.join(', ')}) AS u(${names.join(', ')})`;
+}
+
+export interface InsertedSettlement {
+  id: number;
+  setlId: string;
+  kind: SettlementKind;
+}
+
+/** Stores a page of settlements; a (source, setl_id) already stored is skipped. Returns the new ones. */
+export async function insertSettlements(db: Queryable, source: string, runId: number | null, writes: SettlementWrite[]): Promise<InsertedSettlement[]> {
+  if (!writes.length) return [];
+  const col = (name: string, type: string, pick: (w: SettlementWrite) => unknown, select?: Column['select']): Column =>
+    ({ name, type, values: writes.map(pick), select });
+  const p = new Params();
+  const sql = unnestInsert('settlements', { source, run_id: runId }, [
+    col('setl_id', 'text', (w) => w.setlId),
+    col('infno', 'text', (w) => w.infno),
+    col('kind', 'text', (w) => w.kind),
+    col('reverses_setl_id', 'text', (w) => w.reversesSetlId),
+    col('mdtrt_id', 'text', (w) => w.mdtrtId),
+    col('psn_no', 'text', (w) => w.psnNo),
+    col('psn_name_enc', 'bytea', (w) => w.psnNameEnc),
+    col('psn_name_masked', 'text', (w) => w.psnNameMasked),
+    col('certno_enc', 'bytea', (w) => w.certnoEnc),
+    col('certno_hash', 'bytea', (w) => w.certnoHash),
+    col('certno_masked', 'text', (w) => w.certnoMasked),
+    col('insutype', 'text', (w) => w.insutype),
+    col('med_type', 'text', (w) => w.medType),
+    col('setl_time', 'timestamptz', (w) => w.setlTime),
+    // Lists of different lengths cannot share a 2-D array: one space-separated text each.
+    col('diagnoses', 'text', (w) => w.diagnoses.join(' '), (c) => `coalesce(string_to_array(nullif(${c}, ''), ' '), '{}')`),
+    ...AMOUNT_FIELDS.map((f) => col(f.field, 'bigint', (w) => w.amounts[f.field])),
+    col('raw_enc', 'bytea', (w) => w.rawEnc),
+  ], p);
+  const { rows } = await db.query<InsertedSettlement>(
+    `${sql} ON CONFLICT (source, setl_id) DO NOTHING RETURNING id, setl_id AS "setlId", kind`,
+    p.values,
+  );
+  return rows;
+}
+
+/** Stores rejections; one already stored under the same key is skipped. Returns how many are new. */
+export async function insertRejections(db: Queryable, source: string, runId: number | null, writes: RejectionWrite[]): Promise<number> {
+  if (!writes.length) return 0;
+  const p = new Params();
+  const sql = unnestInsert('settlement_rejections', { source, run_id: runId }, [
+    { name: 'record_key', type: 'text', values: writes.map((w) => w.recordKey) },
+    { name: 'setl_id', type: 'text', values: writes.map((w) => w.setlId) },
+    { name: 'position', type: 'text', values: writes.map((w) => w.position) },
+    { name: 'raw_enc', type: 'bytea', values: writes.map((w) => w.rawEnc) },
+    { name: 'raw_masked', type: 'jsonb', values: writes.map((w) => JSON.stringify(w.rawMasked)) },
+    { name: 'problems', type: 'jsonb', values: writes.map((w) => JSON.stringify(w.problems)) },
+  ], p);
+  const { rowCount } = await db.query(`${sql} ON CONFLICT (source, record_key) DO NOTHING`, p.values);
+  return rowCount ?? 0;
+}
+
+/** Open rejections the source has now sent again valid are closed, pointing at the stored settlement. */
+export async function supersedeRejections(db: Queryable, source: string, stored: InsertedSettlement[]): Promise<void> {
+  if (!stored.length) return;
+  await db.query(
+    `UPDATE settlement_rejections r SET status = 'SUPERSEDED', settlement_id = u.id, resolved_at = now(), resolved_by = 'source'
+       FROM unnest($2::text[], $3::bigint[]) AS u(setl_id, id)
+      WHERE r.source = $1 AND r.setl_id = ANY($2::text[]) AND r.setl_id = u.setl_id AND r.status = 'OPEN'`,
+    [source, stored.map((s) => s.setlId), stored.map((s) => s.id)],
+  );
+}
+
+/** Reversals that waited for these settlements go back to RECEIVED; returns them for the match step. */
+export async function releaseWaitingReversals(db: Queryable, originalSetlIds: string[]): Promise<number[]> {
+  if (!originalSetlIds.length) return [];
+  const { rows } = await db.query<{ id: number }>(
+    `UPDATE settlements SET status = 'RECEIVED', unmatched_reason = NULL, member_id = NULL, matched_at = NULL
+      WHERE kind = 'REVERSAL' AND status = 'UNMATCHED' AND unmatched_reason = 'ORIGINAL_NOT_FOUND'
+        AND reverses_setl_id = ANY($1) RETURNING id`,
+    [originalSetlIds],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Reversals still waiting although their original is stored (it arrived while they were decided). */
+export async function releaseStrandedReversals(db: Queryable): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `UPDATE settlements r SET status = 'RECEIVED', unmatched_reason = NULL, member_id = NULL, matched_at = NULL
+      WHERE r.kind = 'REVERSAL' AND r.status = 'UNMATCHED' AND r.unmatched_reason = 'ORIGINAL_NOT_FOUND'
+        AND EXISTS (SELECT 1 FROM settlements o WHERE o.setl_id = r.reverses_setl_id AND o.kind = 'SETTLEMENT')
+      RETURNING r.id`,
+  );
+  return rows.map((r) => r.id);
+}
+
+/** UNMATCHED settlements go back to RECEIVED (e.g. after a roster import registered their members). */
+export async function releaseUnmatched(db: Queryable, reason: UnmatchedReason | null): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `UPDATE settlements SET status = 'RECEIVED', unmatched_reason = NULL, member_id = NULL, matched_at = NULL
+      WHERE status = 'UNMATCHED' AND ($1::text IS NULL OR unmatched_reason = $1) RETURNING id`,
+    [reason],
+  );
+  return rows.map((r) => r.id);
+}
+
+// ---- matching ----
+
+/**
+ * Locks the settlements still RECEIVED among `ids` (in id order, so concurrent batches cannot
+ * deadlock) and gathers what matching needs; the others were decided already and are left alone.
+ */
+export async function lockMatchFacts(db: Queryable, ids: readonly number[]): Promise<MatchFacts[]> {
+  const { rows } = await db.query<MatchFacts>(
+    `SELECT s.id, s.kind,
+            (SELECT min(d.id) FROM settlements d WHERE d.setl_id = s.setl_id AND d.id < s.id) AS "duplicateOfId",
+            mem.id AS "memberId", e.id AS "enrolmentId", e.unit_id AS "enrolmentUnitId", orig.id AS "reversesId"
+       FROM settlements s
+       LEFT JOIN members mem ON mem.id_number_hash = s.certno_hash
+       LEFT JOIN LATERAL (SELECT o.id, o.setl_time FROM settlements o
+                           WHERE s.kind = 'REVERSAL' AND o.setl_id = s.reverses_setl_id AND o.kind = 'SETTLEMENT'
+                           ORDER BY o.id LIMIT 1) orig ON true
+       -- A reversal belongs to the plan year of the settlement it cancels.
+       LEFT JOIN enrolments e ON e.member_id = mem.id AND e.plan_year = ${planYearSql('coalesce(orig.setl_time, s.setl_time)')}
+      WHERE s.id = ANY($1) AND s.status = 'RECEIVED'
+      ORDER BY s.id
+        FOR UPDATE OF s`,
+    [ids],
+  );
+  return rows;
+}
+
+/** The status transition out of RECEIVED; a row already decided is not touched again. */
+export async function applyMatches(db: Queryable, decisions: MatchDecision[]): Promise<{ id: number; status: SettlementStatus }[]> {
+  if (!decisions.length) return [];
+  const column = <K extends keyof MatchDecision>(key: K) => decisions.map((d) => d[key]);
+  // Each row takes its values at its id's position: no join, so no plan can scan the whole RECEIVED
+  // backlog (statistics lag behind a table that grows by thousands of rows a second).
+  const at = (n: number, type: string) => `($${n}::${type}[])[array_position($1::bigint[], s.id)]`;
+  const { rows } = await db.query<{ id: number; status: SettlementStatus }>(
+    `UPDATE settlements s SET status = ${at(2, 'text')}, unmatched_reason = ${at(3, 'text')}, member_id = ${at(4, 'bigint')},
+            enrolment_id = ${at(5, 'bigint')}, unit_id = ${at(6, 'bigint')}, duplicate_of_id = ${at(7, 'bigint')},
+            reverses_id = ${at(8, 'bigint')}, processing_error = NULL, matched_at = now()
+      WHERE s.id = ANY($1::bigint[]) AND s.status = 'RECEIVED'
+      RETURNING s.id, s.status`,
+    [column('id'), column('status'), column('unmatchedReason'), column('memberId'), column('enrolmentId'),
+     column('unitId'), column('duplicateOfId'), column('reversesId')],
+  );
+  return rows;
+}
+
+/** Settlements whose match step has not happened, in id order, a batch at a time (the sweeper). */
+export async function receivedSettlementIds(db: Queryable, afterId: number, limit: number): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT id FROM settlements WHERE status = 'RECEIVED' AND id > $1 ORDER BY id LIMIT $2`,
+    [afterId, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** How many of `ids` stand in each status now (for the counts a command prints at the end). */
+export async function statusCounts(db: Queryable, ids: readonly number[]): Promise<Record<SettlementStatus, number>> {
+  const counts: Record<SettlementStatus, number> = { RECEIVED: 0, MATCHED: 0, UNMATCHED: 0, DUPLICATE: 0 };
+  const { rows } = await db.query<{ status: SettlementStatus; n: number }>(
+    `SELECT status, count(*)::int AS n FROM settlements WHERE id = ANY($1) GROUP BY status`,
+    [ids],
+  );
+  for (const r of rows) counts[r.status] = r.n;
+  return counts;
+}
+
+export async function recordProcessingError(db: Queryable, id: number, error: string): Promise<void> {
+  await db.query(`UPDATE settlements SET processing_error = $2 WHERE id = $1 AND status = 'RECEIVED'`, [id, error]);
+}
+
+// ---- settlements: reads ----
+
+export interface SettlementFilter {
+  memberId?: number | null;
+  unitId?: number | null;
+  /** China dates, inclusive. */
+  settledFrom?: string | null;
+  settledTo?: string | null;
+  status?: SettlementStatus | null;
+  source?: string | null;
+  kind?: SettlementKind | null;
+  runId?: number | null;
+}
+
+function settlementFilterSql(p: Params, scope: Scope, f: SettlementFilter): string {
+  const where = [settlementScopeSql(p, scope)];
+  if (f.memberId != null) where.push(`s.member_id = ${p.add(f.memberId)}`);
+  if (f.unitId != null) where.push(`s.unit_id = ${p.add(f.unitId)}`);
+  if (f.settledFrom) where.push(`s.setl_time >= (${p.add(f.settledFrom)}::date::timestamp AT TIME ZONE 'Asia/Shanghai')`);
+  if (f.settledTo) where.push(`s.setl_time < ((${p.add(f.settledTo)}::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')`);
+  if (f.status) where.push(`s.status = ${p.add(f.status)}`);
+  if (f.source) where.push(`s.source = ${p.add(f.source)}`);
+  if (f.kind) where.push(`s.kind = ${p.add(f.kind)}`);
+  if (f.runId != null) where.push(`s.run_id = ${p.add(f.runId)}`);
+  return where.join(' AND ');
+}
+
+export async function settlementsByIds(db: Queryable, ids: readonly number[], scope: Scope): Promise<SettlementRow[]> {
+  const p = new Params();
+  const { rows } = await db.query<SettlementRow>(
+    `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE s.id = ANY(${p.add(ids)}) AND ${settlementScopeSql(p, scope)}`,
+    p.values,
+  );
+  return rows;
+}
+
+/** Newest first (id descending); the cursor is the last id seen. */
+export async function listSettlements(db: Queryable, scope: Scope, filter: SettlementFilter, page: Page): Promise<SettlementRow[]> {
+  const p = new Params();
+  const where = settlementFilterSql(p, scope, filter);
+  const after = page.afterKey === null ? '' : `AND s.id < ${p.add(page.afterKey)}`;
+  const { rows } = await db.query<SettlementRow>(
+    `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE ${where} ${after} ORDER BY s.id DESC LIMIT ${p.add(page.limit)}`,
+    p.values,
+  );
+  return rows;
+}
+
+export async function countSettlements(db: Queryable, scope: Scope, filter: SettlementFilter): Promise<number> {
+  const p = new Params();
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM settlements s WHERE ${settlementFilterSql(p, scope, filter)}`,
+    p.values,
+  );
+  return rows[0]!.n;
+}
+
+/** One page of settlements for each of several members, in one query (member.settlements in a list). */
+export async function settlementsOfMembers(
+  db: Queryable,
+  memberIds: number[],
+  scope: Scope,
+  filter: SettlementFilter,
+  page: Page,
+): Promise<Map<number, SettlementRow[]>> {
+  const p = new Params();
+  const where = settlementFilterSql(p, scope, filter);
+  const after = page.afterKey === null ? '' : `AND s.id < ${p.add(page.afterKey)}`;
+  const { rows } = await db.query<SettlementRow>(
+    `SELECT page.* FROM unnest(${p.add(memberIds)}::bigint[]) AS parent(id)
+     CROSS JOIN LATERAL (SELECT ${SETTLEMENT_COLUMNS} FROM settlements s
+                          WHERE s.member_id = parent.id AND ${where} ${after}
+                          ORDER BY s.id DESC LIMIT ${p.add(page.limit)}) page`,
+    p.values,
+  );
+  return groupBy(rows, (row) => row.memberId!);
+}
+
+/** The reversals pointing at each of `ids` (normally at most one each). */
+export async function reversalsOf(db: Queryable, ids: readonly number[], scope: Scope): Promise<SettlementRow[][]> {
+  const p = new Params();
+  const { rows } = await db.query<SettlementRow>(
+    `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE s.reverses_id = ANY(${p.add(ids)}) AND ${settlementScopeSql(p, scope)} ORDER BY s.id`,
+    p.values,
+  );
+  const byOriginal = groupBy(rows, (r) => r.reversesId!);
+  return ids.map((id) => byOriginal.get(id) ?? []);
+}
+
+// ---- rejections ----
+
+export interface RejectionFilter {
+  source?: string | null;
+  status?: RejectionStatus | null;
+  runId?: number | null;
+}
+
+function rejectionFilterSql(p: Params, f: RejectionFilter): string {
+  const where = ['true'];
+  if (f.source) where.push(`source = ${p.add(f.source)}`);
+  if (f.status) where.push(`status = ${p.add(f.status)}`);
+  if (f.runId != null) where.push(`run_id = ${p.add(f.runId)}`);
+  return where.join(' AND ');
+}
+
+export async function rejectionsByIds(db: Queryable, ids: readonly number[]): Promise<RejectionRow[]> {
+  const { rows } = await db.query<RejectionRow>(`SELECT ${REJECTION_COLUMNS} FROM settlement_rejections WHERE id = ANY($1)`, [ids]);
+  return rows;
+}
+
+export async function listRejections(db: Queryable, filter: RejectionFilter, page: Page): Promise<RejectionRow[]> {
+  const p = new Params();
+  const where = rejectionFilterSql(p, filter);
+  const after = page.afterKey === null ? '' : `AND id < ${p.add(page.afterKey)}`;
+  const { rows } = await db.query<RejectionRow>(
+    `SELECT ${REJECTION_COLUMNS} FROM settlement_rejections WHERE ${where} ${after} ORDER BY id DESC LIMIT ${p.add(page.limit)}`,
+    p.values,
+  );
+  return rows;
+}
+
+export async function countRejections(db: Queryable, filter: RejectionFilter): Promise<number> {
+  const p = new Params();
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM settlement_rejections WHERE ${rejectionFilterSql(p, filter)}`,
+    p.values,
+  );
+  return rows[0]!.n;
+}
+
+export type LockedRejection = RejectionRow & { rawEnc: Buffer; correctionsEnc: Buffer | null };
+
+/** An open rejection with its record as received and the corrections so far (encrypted), locked for a retry. */
+export async function lockOpenRejection(db: Queryable, id: number): Promise<LockedRejection | null> {
+  const { rows } = await db.query<LockedRejection>(
+    `SELECT ${REJECTION_COLUMNS}, raw_enc AS "rawEnc", corrections_enc AS "correctionsEnc"
+       FROM settlement_rejections WHERE id = $1 AND status = 'OPEN' FOR UPDATE`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+/** A retry that still fails: the corrections are kept and the record's problems replaced. */
+export async function updateRejection(
+  db: Queryable,
+  id: number,
+  w: { correctionsEnc: Buffer; rawMasked: Record<string, unknown>; problems: RejectionWrite['problems'] },
+): Promise<void> {
+  await db.query(
+    `UPDATE settlement_rejections SET corrections_enc = $2, raw_masked = $3, problems = $4, retries = retries + 1 WHERE id = $1`,
+    [id, w.correctionsEnc, JSON.stringify(w.rawMasked), JSON.stringify(w.problems)],
+  );
+}
+
+export async function resolveRejection(db: Queryable, id: number, status: 'RESOLVED' | 'SUPERSEDED', settlementId: number, by: string): Promise<void> {
+  await db.query(
+    `UPDATE settlement_rejections SET status = $2, settlement_id = $3, resolved_at = now(), resolved_by = $4,
+            retries = retries + CASE WHEN $2 = 'RESOLVED' THEN 1 ELSE 0 END
+      WHERE id = $1`,
+    [id, status, settlementId, by],
+  );
+}
+
+export async function settlementIdBySourceKey(db: Queryable, source: string, setlId: string): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM settlements WHERE source = $1 AND setl_id = $2`, [source, setlId]);
+  return rows[0]?.id ?? null;
+}

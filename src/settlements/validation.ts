@@ -1,0 +1,151 @@
+import { AmountError, fenToCny, parseFen } from '../money.ts';
+import { residentIdProblem } from '../members/identifiers.ts';
+import type { FieldProblem } from '../members/memberFields.ts';
+import {
+  AMOUNT_FIELDS, isInpatient, parseChinaTime, SETTLEMENT_INFNOS, TEXT_FIELDS,
+  type Amounts, type Infno, type ParsedSettlement, type TextField,
+} from './model.ts';
+
+/**
+ * Validation of one settlement record, flat, in the platform's field names (as a file row or a
+ * flattened `setlinfo`). Pure. Every problem names the field the sender must correct, so a
+ * rejection can be fixed and retried.
+ */
+export type SettlementProblem = FieldProblem<string>;
+
+/** A flat record as received: platform field names, values as sent (strings or numbers). */
+export type SettlementFields = Record<string, unknown>;
+
+// ICD-10 as the national list writes it: C34.9, I34.0, C34.900x001 (医保版 extension).
+const ICD10 = /^[A-Z]\d{2}(\.[0-9A-Za-z]{1,8})?$/;
+const MAX_DIAGNOSES = 20;
+
+export function validateSettlement(fields: SettlementFields): { value: ParsedSettlement | null; problems: SettlementProblem[] } {
+  const problems: SettlementProblem[] = [];
+  const problem = (field: string, reason: string) => problems.push({ field, reason });
+
+  const texts = {} as Record<TextField, string>;
+  for (const { field, maxLength } of TEXT_FIELDS) {
+    const value = text(fields[field]);
+    if (value === null) problem(field, 'is required');
+    else if (value.length > maxLength) problem(field, `must be at most ${maxLength} characters`);
+    else texts[field] = value;
+  }
+
+  const reversesSetlId = text(fields.init_setl_id);
+  const infnoText = text(fields.infno);
+  let infno: Infno | null = null;
+  if (infnoText !== null && !(infnoText in SETTLEMENT_INFNOS)) {
+    problem('infno', 'must be 2207 or 2304 (settlement), 2208 or 2305 (reversal)');
+  } else if (infnoText !== null) {
+    infno = infnoText as Infno;
+  } else if (texts.med_type) {
+    // Files may leave infno out: the care setting and init_setl_id say which transaction it was.
+    const inpatient = isInpatient(texts.med_type);
+    infno = reversesSetlId === null ? (inpatient ? '2304' : '2207') : inpatient ? '2305' : '2208';
+  }
+  const kind = infno ? SETTLEMENT_INFNOS[infno] : null;
+  if (kind === 'REVERSAL') {
+    if (reversesSetlId === null) problem('init_setl_id', 'is required for a reversal (2208/2305): the setl_id it cancels');
+    else if (reversesSetlId === texts.setl_id) problem('init_setl_id', 'a reversal cannot cancel itself');
+  } else if (kind === 'SETTLEMENT' && reversesSetlId !== null) {
+    problem('init_setl_id', 'only a reversal (2208/2305) names a settlement it cancels');
+  }
+
+  const certno = text(fields.certno)?.toUpperCase() ?? null;
+  const certType = text(fields.psn_cert_type);
+  if (certno === null) problem('certno', 'is required');
+  else if (certType === null || certType === '01') {
+    // 01 = 居民身份证; other document types (passports, 港澳台 permits) have no check digit.
+    const idProblem = residentIdProblem(certno);
+    if (idProblem) problem('certno', idProblem);
+  } else if (certno.length > 50) problem('certno', 'must be at most 50 characters');
+
+  const setlTimeText = text(fields.setl_time);
+  const setlTime = setlTimeText === null ? null : parseChinaTime(setlTimeText);
+  if (setlTimeText === null) problem('setl_time', 'is required');
+  else if (!setlTime) problem('setl_time', 'must be a time yyyy-MM-dd HH:mm:ss (China time)');
+
+  const amounts = parseAmounts(fields, kind === 'REVERSAL', problem);
+  if (amounts) {
+    for (const p of consistencyProblems(amounts)) problem(p.field, p.reason);
+  }
+
+  const diagnoses = parseDiagnoses(fields.diagnoses, problem);
+
+  if (problems.length || !infno || !kind || !certno || !setlTime || !amounts) return { value: null, problems };
+  return {
+    value: {
+      infno, kind, setlId: texts.setl_id, reversesSetlId: kind === 'REVERSAL' ? reversesSetlId : null,
+      mdtrtId: texts.mdtrt_id, psnNo: texts.psn_no, psnName: texts.psn_name, certno,
+      insutype: texts.insutype, medType: texts.med_type, setlTime, diagnoses, amounts,
+    },
+    problems,
+  };
+}
+
+/** The platform's consistency rules (DESIGN.md), on amounts already parsed. */
+export function consistencyProblems(a: Amounts): SettlementProblem[] {
+  const problems: SettlementProblem[] = [];
+  const { medfee_sumamt: total, fund_pay_sumamt: funds, psn_part_amt: person, acct_pay: account, psn_cash_pay: cash } = a;
+  const hospital = a.hosp_part_amt ?? 0;
+  if (total !== null && funds !== null && person !== null && total !== funds + person + hospital) {
+    const terms = a.hosp_part_amt === null ? 'fund_pay_sumamt + psn_part_amt' : 'fund_pay_sumamt + psn_part_amt + hosp_part_amt';
+    problems.push({ field: 'medfee_sumamt', reason: `is ${fenToCny(total)}, but ${terms} = ${fenToCny(funds + person + hospital)}` });
+  }
+  if (person !== null && account !== null && cash !== null && person !== account + cash) {
+    problems.push({ field: 'psn_part_amt', reason: `is ${fenToCny(person)}, but acct_pay + psn_cash_pay = ${fenToCny(account + cash)}` });
+  }
+  return problems;
+}
+
+/** Parses every amount exactly; null when any required one is missing or wrong (each reported). */
+function parseAmounts(fields: SettlementFields, reversal: boolean, problem: (field: string, reason: string) => void): Amounts | null {
+  const amounts = {} as Amounts;
+  let complete = true;
+  for (const { field, required } of AMOUNT_FIELDS) {
+    const raw = fields[field];
+    if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) {
+      if (required) {
+        problem(field, 'is required');
+        complete = false;
+      }
+      amounts[field] = null;
+      continue;
+    }
+    try {
+      const fen = parseFen(raw, field, { allowNegative: reversal });
+      // A reversal reports the amounts it cancels as negatives (冲销).
+      if (reversal && fen > 0) throw new AmountError(field, 'must be negative or zero in a reversal (2208/2305)');
+      amounts[field] = fen;
+    } catch (error) {
+      if (!(error instanceof AmountError)) throw error;
+      problem(error.field, error.reason);
+      amounts[field] = null;
+      complete = false;
+    }
+  }
+  return complete ? amounts : null;
+}
+
+function parseDiagnoses(raw: unknown, problem: (field: string, reason: string) => void): string[] {
+  if (raw === undefined || raw === null || raw === '') return [];
+  // Files write them as one cell ("C34.1;I10"); the JSON forms as a list.
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(/[;,|\s]+/) : null;
+  if (!list) {
+    problem('diagnoses', 'must be a list of ICD-10 codes');
+    return [];
+  }
+  const codes = list.map((c) => (typeof c === 'string' ? c.trim() : String(c))).filter((c) => c !== '');
+  const wrong = codes.find((c) => !ICD10.test(c));
+  if (wrong !== undefined) problem('diagnoses', `${JSON.stringify(wrong)} is not an ICD-10 code`);
+  else if (codes.length > MAX_DIAGNOSES) problem('diagnoses', `at most ${MAX_DIAGNOSES} codes`);
+  return codes;
+}
+
+function text(value: unknown): string | null {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value !== 'string') return null;
+  const trimmed = value.trim();
+  return trimmed === '' ? null : trimmed;
+}
