@@ -1,0 +1,28 @@
+import DataLoader from 'dataloader';
+import type { Queryable } from '../db/pool.ts';
+import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
+import type { Page } from '../gateway/connection.ts';
+import type { Scope } from '../members/store.ts';
+import type { BenefitLineRow, BenefitTotalsRow, ClaimRow } from './rows.ts';
+import { claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, type ClaimFilter } from './store.ts';
+
+export interface BenefitLoaders {
+  /** Claims by id, within the caller's scope. */
+  claim: DataLoader<number, ClaimRow | null>;
+  claimOfSettlement: DataLoader<number, ClaimRow | null>;
+  claimsOfMember: DataLoader<ParentKey<{ filter: ClaimFilter; page: Page }>, ClaimRow[], string>;
+  linesOfClaim: DataLoader<number, BenefitLineRow[]>;
+  benefitLine: DataLoader<number, BenefitLineRow | null>;
+  benefitTotals: DataLoader<{ memberId: number; planYear: number }, BenefitTotalsRow, string>;
+}
+
+export function createBenefitLoaders(db: Queryable, scope: Scope): BenefitLoaders {
+  return {
+    claim: byId((ids) => claimsByIds(db, ids, scope)),
+    claimOfSettlement: new DataLoader((ids) => claimsOfSettlements(db, ids, scope)),
+    claimsOfMember: byParent((memberIds, { filter, page }) => claimsOfMembers(db, memberIds, scope, filter, page)),
+    linesOfClaim: new DataLoader((ids) => linesOfClaims(db, ids)),
+    benefitLine: byId((ids) => linesByIds(db, ids, scope)),
+    benefitTotals: new DataLoader((keys) => memberYearTotals(db, keys), { cacheKeyFn: (k) => `${k.memberId}:${k.planYear}` }),
+  };
+}

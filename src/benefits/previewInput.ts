@@ -1,0 +1,114 @@
+import { AmountError, parseFen } from '../money.ts';
+import type { FieldProblem } from '../members/memberFields.ts';
+import { isIsoDate } from '../members/rosterRow.ts';
+import { parseChinaTime, type Amounts } from '../settlements/model.ts';
+import { consistencyProblems } from '../settlements/validation.ts';
+import { ZERO_TOTALS, type BenefitInput, type PlanYearTotals } from './rules/engine.ts';
+import { isIcd10Code } from './rules/icd10.ts';
+import { PLANS, SETTLEMENT_AMOUNT_FIELDS, settlementFieldsUsed, type Plan, type RuleSet, type SettlementAmountField } from './rules/ruleSet.ts';
+
+/**
+ * The `hub benefits preview` input (DESIGN.md, Contracts): a settlement in the platform's own
+ * field names with CNY decimal strings, the member's plan facts and plan-year totals. Checked
+ * field by field; every problem names its field; amounts must satisfy the platform's identities
+ * (medfee_sumamt = fund_pay_sumamt + psn_part_amt (+ hosp_part_amt), psn_part_amt = acct_pay + psn_cash_pay)
+ * where all their terms are given. The input has no contribution flag: a preview
+ * treats the unit's contribution as paid unless `contributionPaid: false` is given.
+ */
+export class PreviewInputError extends Error {
+  constructor(readonly problems: FieldProblem<string>[]) {
+    super(problems.map((p) => `${p.field}: ${p.reason}`).join('\n'));
+  }
+}
+
+const TOP_LEVEL = new Set(['settlement', 'plan', 'specialDisease', 'firstEnrolledOn', 'planYearTotals', 'priorDiseaseGroups', 'contributionPaid']);
+const TOTALS = ['INPATIENT', 'CRITICAL', 'MAJOR_DISEASE', 'outOfPocket'] as const;
+
+export function parsePreviewInput(json: unknown, ruleSet: RuleSet): BenefitInput {
+  const problems: FieldProblem<string>[] = [];
+  const problem = (field: string, reason: string) => problems.push({ field, reason });
+  const fen = (value: unknown, field: string): number | undefined => {
+    try {
+      return parseFen(value, field);
+    } catch (error) {
+      if (!(error instanceof AmountError)) throw error;
+      problem(error.field, error.reason);
+      return undefined;
+    }
+  };
+
+  if (!isObject(json)) throw new PreviewInputError([{ field: '(input)', reason: 'must be a JSON object' }]);
+  for (const key of Object.keys(json)) if (!TOP_LEVEL.has(key)) problem(key, 'is not a preview input field');
+
+  const settlement = isObject(json.settlement) ? json.settlement : {};
+  if (!isObject(json.settlement)) problem('settlement', 'must be an object with the platform settlement fields');
+
+  const medType = settlement.med_type;
+  if (typeof medType !== 'string' || !/^\d+$/.test(medType)) problem('settlement.med_type', 'must be the platform med_type code, e.g. "21"');
+  const setlTime = settlement.setl_time;
+  if (typeof setlTime !== 'string' || !parseChinaTime(setlTime)) problem('settlement.setl_time', 'must be yyyy-MM-dd HH:mm:ss');
+
+  const amountsFen: Partial<Record<SettlementAmountField, number>> = {};
+  for (const field of SETTLEMENT_AMOUNT_FIELDS) {
+    // The platform sends null for an amount that does not apply.
+    if (settlement[field] === undefined || settlement[field] === null) continue;
+    const value = fen(settlement[field], `settlement.${field}`);
+    if (value !== undefined) amountsFen[field] = value;
+  }
+  for (const field of settlementFieldsUsed(ruleSet)) {
+    if (settlement[field] === undefined || settlement[field] === null) problem(`settlement.${field}`, `is required (rule set ${ruleSet.id} uses it)`);
+  }
+  const sent = Object.fromEntries(SETTLEMENT_AMOUNT_FIELDS.map((f) => [f, amountsFen[f] ?? null])) as Amounts;
+  for (const p of consistencyProblems(sent)) problem(`settlement.${p.field}`, p.reason);
+
+  const diagnoses: string[] = [];
+  if (settlement.diagnoses !== undefined && !Array.isArray(settlement.diagnoses)) problem('settlement.diagnoses', 'must be a list of ICD-10 codes');
+  (Array.isArray(settlement.diagnoses) ? settlement.diagnoses : []).forEach((code: unknown, i) => {
+    if (typeof code === 'string' && isIcd10Code(code)) diagnoses.push(code.trim());
+    else problem(`settlement.diagnoses[${i}]`, 'must be an ICD-10 code such as I34.0');
+  });
+
+  const plan = json.plan;
+  if (!PLANS.includes(plan as Plan)) problem('plan', `must be ${PLANS.join(' or ')}`);
+  const specialDisease = json.specialDisease ?? false;
+  if (typeof specialDisease !== 'boolean') problem('specialDisease', 'must be true or false');
+  const contributionPaid = json.contributionPaid ?? true;
+  if (typeof contributionPaid !== 'boolean') problem('contributionPaid', 'must be true or false');
+  const firstEnrolledOn = json.firstEnrolledOn;
+  if (typeof firstEnrolledOn !== 'string' || !isIsoDate(firstEnrolledOn)) problem('firstEnrolledOn', 'must be a date yyyy-MM-dd');
+
+  const planYearTotals: PlanYearTotals = { ...ZERO_TOTALS };
+  const totals = json.planYearTotals ?? {};
+  if (!isObject(totals)) problem('planYearTotals', `must be an object with ${TOTALS.join(', ')}`);
+  else {
+    for (const key of Object.keys(totals)) if (!(TOTALS as readonly string[]).includes(key)) problem(`planYearTotals.${key}`, `is not a total (${TOTALS.join(', ')})`);
+    for (const key of TOTALS) if (totals[key] !== undefined) planYearTotals[key] = fen(totals[key], `planYearTotals.${key}`) ?? 0;
+  }
+
+  const prior = json.priorDiseaseGroups ?? [];
+  if (!Array.isArray(prior) || prior.some((g) => typeof g !== 'string')) problem('priorDiseaseGroups', 'must be a list of disease group codes');
+
+  if (problems.length) throw new PreviewInputError(problems);
+  return {
+    settlement: {
+      ...(typeof settlement.setl_id === 'string' ? { setlId: settlement.setl_id } : {}),
+      medType: medType as string,
+      setlTime: setlTime as string,
+      diagnoses,
+      amountsFen: amountsFen as BenefitInput['settlement']['amountsFen'],
+    },
+    enrolment: {
+      planYear: Number((setlTime as string).slice(0, 4)),
+      plan: plan as Plan,
+      specialDisease: specialDisease as boolean,
+      firstEnrolledOn: firstEnrolledOn as string,
+      contributionPaid: contributionPaid as boolean,
+    },
+    planYearTotals,
+    priorDiseaseGroups: prior as string[],
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

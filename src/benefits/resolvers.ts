@@ -1,0 +1,209 @@
+import type { Resolvers } from '../gateway/generated/resolvers.ts';
+import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { check, FieldError, notFound } from '../gateway/errors.ts';
+import { localId, toGlobalId } from '../gateway/globalId.ts';
+import { readPage, toConnection } from '../gateway/connection.ts';
+import { inTransaction } from '../db/pool.ts';
+import { recordAudit } from '../audit/audit.ts';
+import { parsePreviewInput, PreviewInputError } from './previewInput.ts';
+import { BenefitInputError, evaluateBenefits, type BenefitResult } from './rules/engine.ts';
+import { validateRuleSet } from './rules/ruleSet.ts';
+import * as ruleSets from './ruleSetStore.ts';
+import * as review from './review.ts';
+import * as store from './store.ts';
+import { payableFen } from './rows.ts';
+
+const REVIEW = ['REVIEWER', 'ADMIN'] as const;
+
+function checkYear(field: string, year: number): void {
+  check(field, year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
+}
+
+function reasonOf(field: string, text: string): string {
+  const reason = text.trim();
+  check(field, reason.length >= 4 ? null : 'say why (at least 4 characters)');
+  return reason;
+}
+
+async function visibleClaim(ctx: Context, id: number) {
+  const claim = await ctx.loaders.claim.load(id);
+  if (!claim) throw notFound('claim');
+  return claim;
+}
+
+/** The preview the CLI prints, from the same parsing code (previewInput.ts) and a stored rule set. */
+async function preview(ctx: Context, ruleSetId: string, version: number | null | undefined, input: string): Promise<BenefitResult> {
+  await ruleSets.ensureShippedRuleSets(ctx.db);
+  const row = await ruleSets.storedRuleSet(ctx.db, ruleSetId, version);
+  if (!row) throw new FieldError(version == null ? 'ruleSetId' : 'version', `no rule set ${ruleSetId}${version == null ? '' : ` version ${version}`}`);
+  const ruleSet = ruleSets.ruleSetOf(row);
+  let json: unknown;
+  try {
+    json = JSON.parse(input);
+  } catch (error) {
+    throw new FieldError('input', `cannot be read as JSON (${(error as Error).message})`);
+  }
+  try {
+    return evaluateBenefits(ruleSet, parsePreviewInput(json, ruleSet));
+  } catch (error) {
+    if (error instanceof PreviewInputError) throw new FieldError(`input.${error.problems[0]!.field}`, error.problems[0]!.reason);
+    if (error instanceof BenefitInputError) throw new FieldError(`input.${error.field}`, error.reason);
+    throw error;
+  }
+}
+
+export const benefitResolvers: Resolvers = {
+  Query: {
+    claims: async (_root, { first, after, filter }, ctx) => {
+      const page = readPage({ first, after });
+      if (filter?.minTotalFen != null && filter.maxTotalFen != null && filter.minTotalFen > filter.maxTotalFen) {
+        throw new FieldError('filter.maxTotalFen', 'must not be below minTotalFen');
+      }
+      const claimFilter: store.ClaimFilter = {
+        status: filter?.status,
+        memberId: filter?.memberId ? localId('filter.memberId', filter.memberId, 'Member') : null,
+        unitId: filter?.unitId ? localId('filter.unitId', filter.unitId, 'Unit') : null,
+        programme: filter?.programme, minTotalFen: filter?.minTotalFen, maxTotalFen: filter?.maxTotalFen,
+        settledFrom: filter?.settledFrom, settledTo: filter?.settledTo, planYear: filter?.planYear,
+      };
+      const scope = scopeOf(ctx.principal);
+      const rows = await store.listClaims(ctx.db, scope, claimFilter, page);
+      for (const row of rows) ctx.loaders.claim.prime(row.id, row);
+      return { ...toConnection(rows, page, (c) => c.id), count: () => store.countClaims(ctx.db, scope, claimFilter) };
+    },
+    claim: (_root, { id }, ctx) => visibleClaim(ctx, localId('id', id, 'Claim')),
+    ruleSets: async (_root, { ruleSetId }, ctx) => {
+      await ruleSets.ensureShippedRuleSets(ctx.db);
+      return ruleSets.listStoredRuleSets(ctx.db, ruleSetId);
+    },
+    ruleSet: async (_root, { ruleSetId, version }, ctx) => {
+      await ruleSets.ensureShippedRuleSets(ctx.db);
+      const row = await ruleSets.storedRuleSet(ctx.db, ruleSetId, version);
+      if (!row) throw notFound('rule set');
+      return row;
+    },
+    benefitPreview: (_root, { ruleSetId, version, input }, ctx) => preview(ctx, ruleSetId, version, input),
+  },
+
+  Mutation: {
+    publishRuleSet: async (_root, { input }, ctx) => {
+      requireRole(ctx, ['ADMIN'], 'publishRuleSet');
+      let definition: unknown;
+      try {
+        definition = JSON.parse(input.definition);
+      } catch (error) {
+        throw new FieldError('input.definition', `cannot be read as JSON (${(error as Error).message})`);
+      }
+      if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) throw new FieldError('input.definition', 'must be a JSON object');
+      const given = definition as Record<string, unknown>;
+      if (typeof given.id !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(given.id)) {
+        throw new FieldError('input.definition.id', 'must be lower-case letters, digits and dashes');
+      }
+      await ruleSets.ensureShippedRuleSets(ctx.db);
+      return inTransaction(ctx.db, async (tx) => {
+        const next = await ruleSets.nextVersion(tx, given.id as string);
+        if (given.version !== undefined && given.version !== next) {
+          throw new FieldError('input.definition.version', `must be ${next} (the next version of ${given.id as string}) or omitted`);
+        }
+        const checked = validateRuleSet({ ...given, version: next });
+        if (!checked.ok) throw new FieldError(`input.definition.${checked.errors[0]!.field}`, checked.errors[0]!.reason);
+        const row = await ruleSets.insertRuleSet(tx, checked.ruleSet, ctx.principal.subject);
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: 'ruleset.publish', targetType: 'RuleSet', targetId: `${row.ruleSetId}@${row.version}`,
+          details: { planYears: row.planYears },
+        });
+        return row;
+      });
+    },
+    approveClaim: async (_root, { input }, ctx) => {
+      requireRole(ctx, REVIEW, 'approveClaim');
+      const id = localId('input.claimId', input.claimId, 'Claim');
+      await review.approveClaim(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, input.note?.trim() || null);
+      return visibleClaim(ctx, id);
+    },
+    rejectClaim: async (_root, { input }, ctx) => {
+      requireRole(ctx, REVIEW, 'rejectClaim');
+      const id = localId('input.claimId', input.claimId, 'Claim');
+      await review.rejectClaim(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, reasonOf('input.reason', input.reason));
+      return visibleClaim(ctx, id);
+    },
+    adjustClaimLine: async (_root, { input }, ctx) => {
+      requireRole(ctx, REVIEW, 'adjustClaimLine');
+      const lineId = localId('input.lineId', input.lineId, 'BenefitLine');
+      const reason = reasonOf('input.reason', input.reason);
+      const claimId = await review.adjustClaimLine(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), lineId, input.amountFen, reason);
+      return visibleClaim(ctx, claimId);
+    },
+  },
+
+  Claim: {
+    id: (claim) => toGlobalId('Claim', claim.id),
+    settlement: async (claim, _args, ctx) => {
+      const settlement = await ctx.loaders.settlement.load(claim.settlementId);
+      if (!settlement) throw notFound('settlement');
+      return settlement;
+    },
+    member: async (claim, _args, ctx) => {
+      const member = await ctx.loaders.member.load(claim.memberId);
+      if (!member) throw notFound('member');
+      return member;
+    },
+    unit: async (claim, _args, ctx) => (await ctx.loaders.unit.load(claim.unitId))!,
+    settledAt: (claim) => claim.setlTime,
+    ruleSet: (claim, _args, ctx) => (claim.ruleSetId === null ? null : ruleSets.storedRuleSet(ctx.db, claim.ruleSetId, claim.ruleSetVersion)),
+    personBurdenFen: (claim) => claim.psnPartAmt,
+    memberPaysFen: (claim) => claim.psnPartAmt - claim.totalFen,
+    lines: (claim, _args, ctx) => ctx.loaders.linesOfClaim.load(claim.id),
+  },
+
+  ClaimConnection: {
+    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+  },
+
+  BenefitLine: {
+    id: (line) => toGlobalId('BenefitLine', line.id),
+    ratioBasisPoints: (line) => line.ratioBp,
+    computedFen: (line) => line.amountFen,
+    amountFen: (line) => payableFen(line),
+  },
+
+  RuleSet: {
+    description: (row) => String((row.definition as { description?: string }).description ?? ''),
+    definition: (row) => JSON.stringify(row.definition, null, 2),
+    assignedPlanYears: async (row, _args, ctx) => (await ruleSets.assignedYears(ctx.db, [row.ruleSetId])).get(row.ruleSetId) ?? [],
+  },
+
+  BenefitPreview: {
+    json: (result) => JSON.stringify(result, null, 2),
+  },
+
+  BenefitPreviewLine: {
+    ratioBasisPoints: (line) => line.ratioBp,
+  },
+
+  Member: {
+    claims: async (member, { first, after, filter }, ctx) => {
+      const page = readPage({ first, after });
+      const claimFilter = { status: filter?.status, planYear: filter?.planYear };
+      const rows = await ctx.loaders.claimsOfMember.load({ parentId: member.id, args: { filter: claimFilter, page } });
+      return {
+        ...toConnection(rows, page, (c) => c.id),
+        count: () => store.countClaims(ctx.db, scopeOf(ctx.principal), { ...claimFilter, memberId: member.id }),
+      };
+    },
+    benefitTotals: (member, { year }, ctx) => {
+      checkYear('year', year);
+      return ctx.loaders.benefitTotals.load({ memberId: member.id, planYear: year });
+    },
+  },
+
+  Settlement: {
+    claim: (settlement, _args, ctx) => ctx.loaders.claimOfSettlement.load(settlement.id),
+  },
+};
+
+/** Node types of this domain, for `Query.node`. */
+export const benefitNodes = {
+  Claim: (ctx: Context, id: number) => ctx.loaders.claim.load(id),
+  BenefitLine: (ctx: Context, id: number) => ctx.loaders.benefitLine.load(id),
+};

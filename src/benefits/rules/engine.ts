@@ -1,0 +1,359 @@
+import { isIsoDate } from '../../members/rosterRow.ts';
+import { parseChinaTime } from '../../settlements/model.ts';
+import { bilingual, cny, formulaTerms, percent, type Step } from './explain.ts';
+import { icd10InRange, isIcd10Code } from './icd10.ts';
+import {
+  PROGRAMME_LABELS, settlementFieldsUsed,
+  type BasisFormula, type Plan, type Programme, type RuleSet, type SettlementAmountField,
+} from './ruleSet.ts';
+
+/**
+ * The benefit rule engine: one settlement of a member, the member's enrolment and plan-year
+ * totals, and a rule set in; eligibility, benefit lines with explanations and the totals after
+ * this claim out. Pure and deterministic: no I/O, no clock, integers only (fen, basis points).
+ */
+
+export interface SettlementFacts {
+  setlId?: string;
+  /** Platform med_type; inpatient types start with `2`. */
+  medType: string;
+  /** `yyyy-MM-dd HH:mm:ss` China time as the platform writes it (`formatChinaTime`); its year is the plan year. */
+  setlTime: string;
+  /** ICD-10 codes; the first diagnosis of a disease group triggers MAJOR_DISEASE. */
+  diagnoses: string[];
+  /** Platform amount fields in fen (the settlements model's `Amounts` fit; null = not sent); the fields the rule set reads must be present. */
+  amountsFen: Partial<Record<SettlementAmountField, number | null>>;
+}
+
+export interface EnrolmentFacts {
+  planYear: number;
+  plan: Plan;
+  specialDisease: boolean;
+  /** First day of the member's continuous enrolment (a renewal without a gap keeps the old date). */
+  firstEnrolledOn: string;
+  /** Whether the unit's contribution for this plan year is paid. */
+  contributionPaid: boolean;
+}
+
+/** Paid per programme so far this plan year, and the running out-of-pocket total R, all in fen. */
+export type PlanYearTotals = Record<Programme, number> & { outOfPocket: number };
+
+export const ZERO_TOTALS: PlanYearTotals = Object.freeze({ INPATIENT: 0, CRITICAL: 0, MAJOR_DISEASE: 0, outOfPocket: 0 });
+
+export interface BenefitInput {
+  settlement: SettlementFacts;
+  /** The member's enrolment for the plan year of the settlement, or null when there is none. */
+  enrolment: EnrolmentFacts | null;
+  planYearTotals: PlanYearTotals;
+  /** Disease groups whose MAJOR_DISEASE lump sum the member already received. */
+  priorDiseaseGroups: readonly string[];
+}
+
+/** ANNUAL_CAP: the programme's annual cap bound; PERSONAL_PART: cut so the lines stay within psn_part_amt. */
+export type CapHit = 'ANNUAL_CAP' | 'PERSONAL_PART';
+
+export interface BenefitLine {
+  programme: Programme;
+  basisFen: number;
+  /** Ratio lines (INPATIENT, CRITICAL); null for lump sums. */
+  ratioBp: number | null;
+  /** Lump-sum lines (MAJOR_DISEASE); null for ratio lines. */
+  fixedFen: number | null;
+  /** The amount before caps. */
+  computedFen: number;
+  capsHit: CapHit[];
+  amountFen: number;
+  explanation: string;
+  /** MAJOR_DISEASE: the groups this line pays for. */
+  diseaseGroups?: string[];
+}
+
+export type ReasonCode = 'NO_ENROLMENT' | 'CONTRIBUTION_UNPAID' | 'WAITING_PERIOD' | 'MED_TYPE_NOT_COVERED' | 'NEEDS_SPECIAL_DISEASE';
+
+export interface BenefitResult {
+  ruleSet: string;
+  ruleSetVersion: number;
+  eligible: boolean;
+  /** Why the claim is ineligible, or why an eligible claim gets less than it might (bilingual). */
+  reasons: string[];
+  reasonCodes: ReasonCode[];
+  lines: BenefitLine[];
+  totalFen: number;
+  /** psn_part_amt − totalFen. */
+  memberPaysFen: number;
+  /** The plan-year totals to store after this claim (input to the member's next claim). */
+  planYearTotalsAfter: PlanYearTotals;
+  /** Disease groups granted by this claim (add to priorDiseaseGroups). */
+  diseaseGroupsGranted: string[];
+  warnings: string[];
+}
+
+export class BenefitInputError extends Error {
+  constructor(readonly field: string, readonly reason: string) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+interface Reason extends Step {
+  code: ReasonCode;
+}
+
+/** What a programme would pay before caps and cuts, or null when it does not apply to the claim. */
+interface Computed {
+  basisFen: number;
+  ratioBp: number | null;
+  fixedFen: number | null;
+  computedFen: number;
+  steps: Step[];
+  diseaseGroups?: string[];
+}
+
+export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): BenefitResult {
+  const { settlement, enrolment, planYearTotals: before } = input;
+  const amounts = checkedAmounts(ruleSet, settlement, before);
+  const psnPart = amounts.psn_part_amt;
+  const { planYear, date } = settlementDate(settlement.setlTime);
+  const warnings: string[] = [];
+  if (!ruleSet.planYears.includes(planYear)) {
+    warnings.push(`rule set ${ruleSet.id} v${ruleSet.version} covers plan years ${ruleSet.planYears.join(', ')}, not ${planYear}`);
+  }
+  const diagnoses = settlement.diagnoses.filter((code) => {
+    if (isIcd10Code(code)) return true;
+    warnings.push(`diagnosis ${JSON.stringify(code)} is not an ICD-10 code and was ignored`);
+    return false;
+  });
+
+  const result = (eligible: boolean, reasons: Reason[], lines: BenefitLine[] = [], outOfPocketFen = 0, granted: string[] = []): BenefitResult => {
+    const totalFen = lines.reduce((sum, l) => sum + l.amountFen, 0);
+    const after = { ...before, outOfPocket: before.outOfPocket + outOfPocketFen };
+    for (const line of lines) after[line.programme] += line.amountFen;
+    if (totalFen > psnPart) warnings.push(`lines total ${cny(totalFen)} exceeds psn_part_amt ${cny(psnPart)} (capAtPersonalPart is off)`);
+    return {
+      ruleSet: ruleSet.id, ruleSetVersion: ruleSet.version, eligible,
+      reasons: reasons.map((r) => `${r.zh} / ${r.en}`), reasonCodes: reasons.map((r) => r.code),
+      lines, totalFen, memberPaysFen: psnPart - totalFen, planYearTotalsAfter: after, diseaseGroupsGranted: granted, warnings,
+    };
+  };
+
+  const ineligible = eligibilityProblems(ruleSet, enrolment, planYear, date);
+  if (ineligible.length || !enrolment) return result(false, ineligible);
+
+  if (!ruleSet.medTypePrefixes.some((prefix) => settlement.medType.startsWith(prefix))) {
+    return result(true, [{
+      code: 'MED_TYPE_NOT_COVERED',
+      zh: `医疗类别 ${settlement.medType} 不在本规则适用范围（${ruleSet.medTypePrefixes.join('、')} 开头），不予补助`,
+      en: `med_type ${settlement.medType} is not covered by this rule set (only types starting with ${ruleSet.medTypePrefixes.join(', ')}): no benefit lines`,
+    }]);
+  }
+
+  const reasons: Reason[] = [];
+  const lines: BenefitLine[] = [];
+  const paidThisClaim = new Map<Programme, number>();
+  let outOfPocketFen = 0;
+  for (const programme of ruleSet.stackingOrder) {
+    let computed: Computed | null;
+    if (programme === 'INPATIENT') {
+      computed = inpatientLine(ruleSet.programmes.INPATIENT!, enrolment.plan, amounts);
+    } else if (programme === 'CRITICAL') {
+      const critical = criticalLine(ruleSet.programmes.CRITICAL!, enrolment.plan, amounts, paidThisClaim, before.outOfPocket);
+      outOfPocketFen = critical.outOfPocketFen;
+      computed = critical;
+    } else {
+      computed = majorDiseaseLine(ruleSet.programmes.MAJOR_DISEASE!.diseaseGroups, diagnoses, input.priorDiseaseGroups);
+    }
+    if (!computed) continue;
+    const config = ruleSet.programmes[programme]!;
+    if (config.requiresSpecialDisease && !enrolment.specialDisease) {
+      if (computed.computedFen > 0) {
+        const label = PROGRAMME_LABELS[programme];
+        reasons.push({
+          code: 'NEEDS_SPECIAL_DISEASE',
+          zh: `${label.zh}须参加职工特病互助（SPECIAL_DISEASE），本次不予发放`,
+          en: `${label.en} requires the SPECIAL_DISEASE add-on, which the member does not have`,
+        });
+      }
+      continue;
+    }
+
+    const room = ruleSet.capAtPersonalPart ? psnPart - lines.reduce((sum, l) => sum + l.amountFen, 0) : Infinity;
+    const { amountFen, capsHit, steps } = capped(computed, config.annualCapFen, before[programme], room, psnPart);
+    paidThisClaim.set(programme, amountFen);
+    lines.push({
+      programme, basisFen: computed.basisFen, ratioBp: computed.ratioBp, fixedFen: computed.fixedFen,
+      computedFen: computed.computedFen, capsHit, amountFen, explanation: bilingual(steps),
+      ...(computed.diseaseGroups ? { diseaseGroups: computed.diseaseGroups } : {}),
+    });
+  }
+  // A group counts as granted only when something was paid for it (a line cut to 0 leaves it open).
+  const granted = lines.find((l) => l.programme === 'MAJOR_DISEASE' && l.amountFen > 0)?.diseaseGroups ?? [];
+  return result(true, reasons, lines, outOfPocketFen, granted);
+}
+
+/** The annual cap (against what the plan year paid so far), then the room left under psn_part_amt. */
+function capped(computed: Computed, annualCapFen: number | null, paidBefore: number, room: number, psnPart: number) {
+  const capsHit: CapHit[] = [];
+  const steps = [...computed.steps];
+  let amountFen = computed.computedFen;
+  if (annualCapFen !== null && amountFen > Math.max(0, annualCapFen - paidBefore)) {
+    amountFen = Math.max(0, annualCapFen - paidBefore);
+    capsHit.push('ANNUAL_CAP');
+    steps.push({
+      zh: `年度封顶 ${cny(annualCapFen)}，本年已付 ${cny(paidBefore)}，本次最多 ${cny(amountFen)}`,
+      en: `annual cap ${cny(annualCapFen)}, paid this plan year ${cny(paidBefore)}: at most ${cny(amountFen)}`,
+    });
+  }
+  if (amountFen > room) {
+    amountFen = room;
+    capsHit.push('PERSONAL_PART');
+    steps.push({
+      zh: `各项补助合计不超过个人负担 ${cny(psnPart)}，本项减为 ${cny(room)}`,
+      en: `the lines may not exceed psn_part_amt ${cny(psnPart)}: cut to ${cny(room)}`,
+    });
+  }
+  if (capsHit.length) steps.push({ zh: `本项 ${cny(amountFen)}`, en: `pays ${cny(amountFen)}` });
+  return { amountFen, capsHit, steps };
+}
+
+function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null, planYear: number, date: string): Reason[] {
+  if (enrolment && !isIsoDate(enrolment.firstEnrolledOn)) throw new BenefitInputError('enrolment.firstEnrolledOn', 'must be a date yyyy-MM-dd');
+  if (!enrolment || enrolment.planYear !== planYear) {
+    return [{ code: 'NO_ENROLMENT', zh: `${planYear} 年度未参加互助`, en: `no enrolment for plan year ${planYear}` }];
+  }
+  const problems: Reason[] = [];
+  if (ruleSet.eligibility.requireContributionPaid && !enrolment.contributionPaid) {
+    problems.push({ code: 'CONTRIBUTION_UNPAID', zh: `单位 ${planYear} 年度互助金未缴清`, en: `the unit's contribution for plan year ${planYear} is not paid` });
+  }
+  const { waitingDays } = ruleSet.eligibility;
+  const coveredFrom = addDays(enrolment.firstEnrolledOn, waitingDays);
+  if (date < coveredFrom) {
+    problems.push({
+      code: 'WAITING_PERIOD',
+      zh: `首次参加互助 ${enrolment.firstEnrolledOn}，${waitingDays} 天等待期内（${coveredFrom} 起享受），结算日 ${date}`,
+      en: `settled ${date}, within the ${waitingDays}-day waiting period after first enrolment on ${enrolment.firstEnrolledOn} (covered from ${coveredFrom})`,
+    });
+  }
+  return problems;
+}
+
+function inpatientLine(config: NonNullable<RuleSet['programmes']['INPATIENT']>, plan: Plan, amounts: CheckedAmounts): Computed {
+  const basisFen = formulaValue(config.basis, amounts);
+  const ratioBp = config.ratioBp[plan];
+  const computedFen = applyRatio(basisFen, ratioBp);
+  const terms = formulaTerms(config.basis, amounts);
+  return {
+    basisFen, ratioBp, fixedFen: null, computedFen,
+    steps: [
+      { zh: `基数 = ${terms.zh} = ${cny(basisFen)}`, en: `basis = ${terms.en} = ${cny(basisFen)}` },
+      { zh: `基数 ${cny(basisFen)} × ${percent(ratioBp)} = ${cny(computedFen)}（${plan} 计划比例）`, en: `basis ${cny(basisFen)} × ${percent(ratioBp)} = ${cny(computedFen)} (${plan} plan ratio)` },
+    ],
+  };
+}
+
+/**
+ * CRITICAL pays the ratio of the growth of R above the threshold. Rounding is cumulative: the
+ * entitlement to date is rounded down, the line is its growth, so splitting a year's stays into
+ * more or fewer settlements, in any order, never changes the year's total by a fen.
+ */
+function criticalLine(
+  config: NonNullable<RuleSet['programmes']['CRITICAL']>,
+  plan: Plan,
+  amounts: CheckedAmounts,
+  paidThisClaim: ReadonlyMap<Programme, number>,
+  rBefore: number,
+): Computed & { outOfPocketFen: number } {
+  const { outOfPocket: oop, thresholdFen } = config;
+  const deducted = oop.lessProgrammes.map((p) => ({ p, fen: paidThisClaim.get(p) ?? 0 }));
+  const outOfPocketFen = Math.max(0, formulaValue(oop, amounts) - deducted.reduce((sum, d) => sum + d.fen, 0));
+  const rAfter = rBefore + outOfPocketFen;
+  const excessBefore = Math.max(0, rBefore - thresholdFen);
+  const excessAfter = Math.max(0, rAfter - thresholdFen);
+  const ratioBp = config.ratioBp[plan];
+  const entitledBefore = applyRatio(excessBefore, ratioBp);
+  const entitledAfter = applyRatio(excessAfter, ratioBp);
+  const basisFen = excessAfter - excessBefore;
+  const computedFen = entitledAfter - entitledBefore;
+
+  const terms = formulaTerms(oop, amounts);
+  const less = (lang: 'zh' | 'en') => deducted.map((d) => ` − ${PROGRAMME_LABELS[d.p][lang]} ${cny(d.fen)}`).join('');
+  const steps: Step[] = [
+    { zh: `本次自付 = ${terms.zh}${less('zh')} = ${cny(outOfPocketFen)}`, en: `out-of-pocket = ${terms.en}${less('en')} = ${cny(outOfPocketFen)}` },
+    { zh: `本年累计自付 ${cny(rBefore)} + ${cny(outOfPocketFen)} = ${cny(rAfter)}`, en: `running out-of-pocket ${cny(rBefore)} + ${cny(outOfPocketFen)} = ${cny(rAfter)}` },
+    {
+      zh: `超过起付线 ${cny(thresholdFen)} 的部分由 ${cny(excessBefore)} 增至 ${cny(excessAfter)}，基数 ${cny(basisFen)}`,
+      en: `above the threshold ${cny(thresholdFen)}: ${cny(excessBefore)} -> ${cny(excessAfter)}, basis ${cny(basisFen)}`,
+    },
+  ];
+  if (excessBefore === 0) {
+    steps.push({ zh: `基数 ${cny(basisFen)} × ${percent(ratioBp)} = ${cny(computedFen)}`, en: `basis ${cny(basisFen)} × ${percent(ratioBp)} = ${cny(computedFen)}` });
+  } else {
+    steps.push({
+      zh: `累计 ${cny(excessAfter)} × ${percent(ratioBp)} = ${cny(entitledAfter)}，减此前 ${cny(excessBefore)} × ${percent(ratioBp)} = ${cny(entitledBefore)}，本次 ${cny(computedFen)}`,
+      en: `to date ${cny(excessAfter)} × ${percent(ratioBp)} = ${cny(entitledAfter)}, less before ${cny(excessBefore)} × ${percent(ratioBp)} = ${cny(entitledBefore)}: ${cny(computedFen)}`,
+    });
+  }
+  return { basisFen, ratioBp, fixedFen: null, computedFen, steps, outOfPocketFen };
+}
+
+/** A line only when a diagnosis falls in one of the programme's disease groups. */
+function majorDiseaseLine(
+  groups: NonNullable<RuleSet['programmes']['MAJOR_DISEASE']>['diseaseGroups'],
+  diagnoses: string[],
+  prior: readonly string[],
+): Computed | null {
+  const steps: Step[] = [];
+  const paid: string[] = [];
+  let fixedFen = 0;
+  for (const group of groups) {
+    const code = diagnoses.find((d) => group.icd10.some((range) => icd10InRange(d, range)));
+    if (!code) continue;
+    if (prior.includes(group.code)) {
+      steps.push({ zh: `${group.name.zh}（${code}）此前已发放过一次性补助`, en: `${group.name.en} (${code}): lump sum already granted` });
+      continue;
+    }
+    paid.push(group.code);
+    fixedFen += group.lumpSumFen;
+    steps.push({ zh: `首次确诊${group.name.zh}（${code}）一次性补助 ${cny(group.lumpSumFen)}`, en: `first diagnosis of ${group.name.en} (${code}): lump sum ${cny(group.lumpSumFen)}` });
+  }
+  if (!steps.length) return null;
+  return { basisFen: fixedFen, ratioBp: null, fixedFen, computedFen: fixedFen, steps, diseaseGroups: paid };
+}
+
+type CheckedAmounts = Partial<Record<SettlementAmountField, number>> & { psn_part_amt: number };
+
+/** The amounts sent (nulls dropped), after checking they are fen and hold what the rule set reads. */
+function checkedAmounts(ruleSet: RuleSet, settlement: SettlementFacts, totals: PlanYearTotals): CheckedAmounts {
+  const amounts: Partial<Record<SettlementAmountField, number>> = {};
+  for (const [field, fen] of Object.entries(settlement.amountsFen) as [SettlementAmountField, number | null | undefined][]) {
+    if (fen === null || fen === undefined) continue;
+    if (!Number.isSafeInteger(fen) || fen < 0) throw new BenefitInputError(`settlement.${field}`, 'must be a whole number of fen, not negative');
+    amounts[field] = fen;
+  }
+  for (const [field, fen] of Object.entries(totals)) {
+    if (!Number.isSafeInteger(fen) || fen < 0) throw new BenefitInputError(`planYearTotals.${field}`, 'must be a whole number of fen, not negative');
+  }
+  for (const field of settlementFieldsUsed(ruleSet)) {
+    if (amounts[field] === undefined) throw new BenefitInputError(`settlement.${field}`, `is required by rule set ${ruleSet.id}`);
+  }
+  return amounts as CheckedAmounts;
+}
+
+function formulaValue(formula: BasisFormula, amounts: CheckedAmounts): number {
+  const sum = (fields: string[]) => fields.reduce((total, f) => total + (amounts[f as SettlementAmountField] ?? 0), 0);
+  return Math.max(0, sum(formula.add) - sum(formula.subtract));
+}
+
+/** floor(fen × bp / 10000), exact for any amount (BigInt: fen × bp can pass 2^53). */
+export function applyRatio(fen: number, bp: number): number {
+  return Number((BigInt(fen) * BigInt(bp)) / 10_000n);
+}
+
+function settlementDate(setlTime: string): { planYear: number; date: string } {
+  if (!parseChinaTime(setlTime)) throw new BenefitInputError('settlement.setl_time', 'must be yyyy-MM-dd HH:mm:ss');
+  // The text is China time, so its own date and year are the member's.
+  return { planYear: Number(setlTime.slice(0, 4)), date: setlTime.slice(0, 10) };
+}
+
+function addDays(isoDate: string, days: number): string {
+  const [y, m, d] = isoDate.split('-').map(Number);
+  return new Date(Date.UTC(y!, m! - 1, d! + days)).toISOString().slice(0, 10);
+}

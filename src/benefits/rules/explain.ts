@@ -1,0 +1,33 @@
+import { fenToCnyGrouped } from '../../money.ts';
+import { SETTLEMENT_AMOUNT_LABELS, type BasisFormula, type SettlementAmountField } from './ruleSet.ts';
+
+/**
+ * Explanations are for members and reviewers: every step in plain Chinese and in English, the
+ * same numbers in both, e.g. `基数 84,000.00 × 20% = 16,800.00 / basis 84,000.00 × 20% = 16,800.00`.
+ */
+export interface Step {
+  zh: string;
+  en: string;
+}
+
+export function bilingual(steps: Step[]): string {
+  return `${steps.map((s) => s.zh).join('；')} / ${steps.map((s) => s.en).join('; ')}`;
+}
+
+export const cny = fenToCnyGrouped;
+
+/** 6000 -> "60%", 2550 -> "25.5%", 1 -> "0.01%" (exact: basis points are integers). */
+export function percent(bp: number): string {
+  const whole = Math.floor(bp / 100);
+  const cents = bp % 100;
+  if (cents === 0) return `${whole}%`;
+  return `${whole}.${String(cents).padStart(2, '0').replace(/0$/, '')}%`;
+}
+
+/** A settlement formula with its figures: `个人负担 136,700.00 − 全自费金额 52,700.00 − 超限价自费 0.00`. */
+export function formulaTerms(formula: BasisFormula, amounts: Partial<Record<SettlementAmountField, number | null>>): Step {
+  const term = (lang: 'zh' | 'en', field: SettlementAmountField) => `${SETTLEMENT_AMOUNT_LABELS[field][lang]} ${cny(amounts[field] ?? 0)}`;
+  const join = (lang: 'zh' | 'en') =>
+    [...formula.add.map((f, i) => `${i ? '+ ' : ''}${term(lang, f)}`), ...formula.subtract.map((f) => `− ${term(lang, f)}`)].join(' ');
+  return { zh: join('zh'), en: join('en') };
+}

@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import type { FieldProblem } from '../../members/memberFields.ts';
+import { AMOUNT_FIELDS, type AmountField } from '../../settlements/model.ts';
+import { isIcd10Code, normaliseIcd10 } from './icd10.ts';
+
+/**
+ * A benefit rule set is versioned data the union can change (DESIGN.md, Default benefit rules):
+ * validated here, interpreted by the engine. Money is integer fen, ratios are basis points
+ * (1 bp = 0.01 %), so every computation stays in integers.
+ */
+
+export const PROGRAMMES = ['INPATIENT', 'CRITICAL', 'MAJOR_DISEASE'] as const;
+export type Programme = (typeof PROGRAMMES)[number];
+
+export const PLANS = ['PUBLIC', 'PRIVATE'] as const;
+export type Plan = (typeof PLANS)[number];
+
+/** Settlement amount fields (the platform's names, from the settlements model) with labels for explanations. */
+export type SettlementAmountField = AmountField;
+export const SETTLEMENT_AMOUNT_FIELDS: SettlementAmountField[] = AMOUNT_FIELDS.map((f) => f.field);
+export const SETTLEMENT_AMOUNT_LABELS = Object.fromEntries(
+  // The model labels each field `中文 english`.
+  AMOUNT_FIELDS.map(({ field, label }) => [field, { zh: label.slice(0, label.indexOf(' ')), en: label.slice(label.indexOf(' ') + 1) }]),
+) as Record<SettlementAmountField, { zh: string; en: string }>;
+
+export const PROGRAMME_LABELS: Record<Programme, { zh: string; en: string }> = {
+  INPATIENT: { zh: '住院医疗互助', en: 'INPATIENT' },
+  CRITICAL: { zh: '大病补助', en: 'CRITICAL' },
+  MAJOR_DISEASE: { zh: '重大疾病一次性补助', en: 'MAJOR_DISEASE' },
+};
+
+const fen = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+const basisPoints = z.int().min(0).max(10_000, 'must be at most 10000 (100 %)');
+const amountField = z.enum(SETTLEMENT_AMOUNT_FIELDS as [SettlementAmountField, ...SettlementAmountField[]]);
+const icd10 = z.string().refine(isIcd10Code, 'must be an ICD-10 code such as C00 or I34.0');
+
+/** Settlement fields added and subtracted; the result is never below 0. */
+const formula = z.strictObject({
+  add: z.array(amountField).min(1),
+  subtract: z.array(amountField).default([]),
+});
+
+const ratioPerPlan = z.strictObject({ PUBLIC: basisPoints, PRIVATE: basisPoints });
+
+const programmeCommon = {
+  /** Only members with the SPECIAL_DISEASE (职工特病) add-on get this programme. */
+  requiresSpecialDisease: z.boolean().default(false),
+  /** Per member and plan year, across all claims; null = no cap. */
+  annualCapFen: fen.nullable().default(null),
+};
+
+const inpatient = z.strictObject({
+  ...programmeCommon,
+  basis: formula,
+  ratioBp: ratioPerPlan,
+});
+
+const critical = z.strictObject({
+  ...programmeCommon,
+  /** What one claim adds to the running out-of-pocket total R: settlement fields less earlier programmes' lines. */
+  outOfPocket: z.strictObject({
+    add: formula.shape.add,
+    subtract: formula.shape.subtract,
+    lessProgrammes: z.array(z.enum(PROGRAMMES)).default([]),
+  }),
+  thresholdFen: fen,
+  ratioBp: ratioPerPlan,
+});
+
+const diseaseGroup = z.strictObject({
+  code: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be an upper-case code such as CANCER'),
+  name: z.strictObject({ zh: z.string().min(1), en: z.string().min(1) }),
+  icd10: z.array(z.strictObject({ from: icd10, to: icd10 })).min(1),
+  lumpSumFen: fen,
+});
+
+const majorDisease = z.strictObject({
+  ...programmeCommon,
+  diseaseGroups: z.array(diseaseGroup).min(1),
+});
+
+const ruleSetSchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes'),
+    version: z.int().min(1),
+    description: z.string().default(''),
+    planYears: z.array(z.int().min(2000).max(2100)).min(1),
+    eligibility: z.strictObject({
+      waitingDays: z.int().min(0).max(3650),
+      requireContributionPaid: z.boolean(),
+    }),
+    /** Settlements whose med_type starts with one of these get benefits (`["2"]`: inpatient only). */
+    medTypePrefixes: z.array(z.string().regex(/^\d+$/, 'must be digits')).min(1),
+    programmes: z.strictObject({
+      INPATIENT: inpatient.optional(),
+      CRITICAL: critical.optional(),
+      MAJOR_DISEASE: majorDisease.optional(),
+    }),
+    /** Evaluation and cutting order: later programmes are cut first when lines exceed psn_part_amt. */
+    stackingOrder: z.array(z.enum(PROGRAMMES)).min(1),
+    capAtPersonalPart: z.boolean(),
+  })
+  .superRefine((rs, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    const configured = PROGRAMMES.filter((p) => rs.programmes[p]);
+    const order = rs.stackingOrder;
+    if (new Set(order).size !== order.length) issue(['stackingOrder'], 'lists a programme twice');
+    for (const p of configured) if (!order.includes(p)) issue(['stackingOrder'], `must list ${p} (it is configured)`);
+    order.forEach((p, i) => {
+      if (!rs.programmes[p]) issue(['stackingOrder', i], `${p} is not configured under programmes`);
+    });
+    if (new Set(rs.planYears).size !== rs.planYears.length) issue(['planYears'], 'lists a year twice');
+    const critical = rs.programmes.CRITICAL;
+    critical?.outOfPocket.lessProgrammes.forEach((p, i) => {
+      // R uses the final line of each programme it deducts, so those must be decided first.
+      if (!(order.indexOf(p) >= 0 && order.indexOf(p) < order.indexOf('CRITICAL'))) {
+        issue(['programmes', 'CRITICAL', 'outOfPocket', 'lessProgrammes', i], `${p} must come before CRITICAL in stackingOrder`);
+      }
+    });
+    const groups = rs.programmes.MAJOR_DISEASE?.diseaseGroups ?? [];
+    const seen = new Set<string>();
+    groups.forEach((g, i) => {
+      if (seen.has(g.code)) issue(['programmes', 'MAJOR_DISEASE', 'diseaseGroups', i, 'code'], `group ${g.code} is defined twice`);
+      seen.add(g.code);
+      g.icd10.forEach((range, j) => {
+        if (normaliseIcd10(range.from) > normaliseIcd10(range.to)) {
+          issue(['programmes', 'MAJOR_DISEASE', 'diseaseGroups', i, 'icd10', j], `from ${range.from} is after to ${range.to}`);
+        }
+      });
+    });
+  });
+
+export type RuleSet = z.output<typeof ruleSetSchema>;
+export type BasisFormula = z.output<typeof formula>;
+export type DiseaseGroup = z.output<typeof diseaseGroup>;
+
+export type RuleSetValidation = { ok: true; ruleSet: RuleSet } | { ok: false; errors: FieldProblem<string>[] };
+
+/** Checks rule-set JSON (shipped or published by the union); errors name the field, e.g. `programmes.INPATIENT.ratioBp.PUBLIC`. */
+export function validateRuleSet(json: unknown): RuleSetValidation {
+  const result = ruleSetSchema.safeParse(json);
+  if (result.success) return { ok: true, ruleSet: result.data };
+  return {
+    ok: false,
+    errors: result.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(rule set)', reason: i.message })),
+  };
+}
+
+/** The settlement amount fields a rule set reads (they must be present in a settlement it evaluates). */
+export function settlementFieldsUsed(ruleSet: RuleSet): SettlementAmountField[] {
+  const { INPATIENT, CRITICAL } = ruleSet.programmes;
+  const fields = new Set<SettlementAmountField>(['psn_part_amt']);
+  for (const f of [INPATIENT?.basis, CRITICAL?.outOfPocket]) for (const name of [...(f?.add ?? []), ...(f?.subtract ?? [])]) fields.add(name);
+  return [...fields];
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/**
+ * Settings of the benefits domain, read from the environment like src/config.ts (which will take
+ * them over): AUTO_APPROVE_MAX_FEN — a claim whose total is at most this many fen and which has no
+ * warnings is approved automatically; anything larger waits for a REVIEWER. Default 1,000,000 fen
+ * (10,000.00 CNY).
+ */
+const schema = z.object({
+  AUTO_APPROVE_MAX_FEN: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1_000_000),
+});
+
+export type BenefitSettings = z.infer<typeof schema>;
+
+export function parseBenefitSettings(env: NodeJS.ProcessEnv = process.env): BenefitSettings {
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in schema.shape && v !== undefined && v !== ''));
+  const result = schema.safeParse(present);
+  if (!result.success) {
+    throw new Error(`Invalid configuration:\n${result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  }
+  return result.data;
+}
+
+let cached: BenefitSettings | undefined;
+
+export function benefitSettings(): BenefitSettings {
+  cached ??= parseBenefitSettings();
+  return cached;
+}
