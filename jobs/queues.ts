@@ -5,7 +5,12 @@ import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
  * PostgreSQL, its id is deterministic (so adding it twice is a no-op), and a sweeper re-adds
  * work whose row says it is not done.
  */
-export const QUEUE_NAMES = { rosterImport: 'roster-import' } as const;
+export const QUEUE_NAMES = {
+  rosterImport: 'roster-import',
+  settlementPull: 'settlement-pull',
+  settlementMatch: 'settlement-match',
+  claimAdjudication: 'claim-adjudication',
+} as const;
 
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 5,
@@ -17,11 +22,17 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
 
 export interface Queues {
   rosterImport: Queue;
+  settlementPull: Queue;
+  settlementMatch: Queue;
+  claimAdjudication: Queue;
 }
 
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
   return {
     rosterImport: new Queue(QUEUE_NAMES.rosterImport, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
+    settlementPull: new Queue(QUEUE_NAMES.settlementPull, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
+    settlementMatch: new Queue(QUEUE_NAMES.settlementMatch, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
+    claimAdjudication: new Queue(QUEUE_NAMES.claimAdjudication, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
   };
 }
 

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { PersonalDataKeys } from '../src/privacy/personalData.ts';
 import { createQueues, closeQueues, QUEUE_NAMES, type Queues } from './queues.ts';
 import { rosterImportProcessor, sweepRosterImports } from './rosterImport.ts';
+import { startSettlementWorkers, sweepSettlements, type SettlementWorkerOptions } from './settlements.ts';
+import { startAdjudicationWorker, sweepAdjudication } from './adjudication.ts';
 
 const MAINTENANCE = 'maintenance';
 const SWEEP_EVERY_MS = 60_000;
@@ -14,6 +16,8 @@ export interface WorkerServices {
   connection: ConnectionOptions;
   prefix: string;
   log: Logger;
+  /** Overrides of the settlement workers' settings (tests, benchmarks). */
+  settlements?: Partial<SettlementWorkerOptions>;
 }
 
 export interface RunningWorkers {
@@ -27,11 +31,14 @@ export interface RunningWorkers {
 export async function startWorkers(services: WorkerServices): Promise<RunningWorkers> {
   const { db, keys, connection, prefix, log } = services;
   const queues = createQueues(connection, prefix);
-  const sweep = async () => sweepRosterImports(db, queues);
+  const sweep = async () =>
+    (await sweepRosterImports(db, queues)) + (await sweepSettlements(db, queues)) + (await sweepAdjudication(db, queues.claimAdjudication));
 
   const workers = [
     new Worker(QUEUE_NAMES.rosterImport, rosterImportProcessor(db, keys, log), { connection, prefix, concurrency: 1 }),
     new Worker(MAINTENANCE, async () => ({ swept: await sweep() }), { connection, prefix, concurrency: 1 }),
+    ...(await startSettlementWorkers(services, queues)),
+    startAdjudicationWorker(db, connection, prefix),
   ];
   for (const worker of workers) {
     worker.on('failed', (job, error) => log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'));

@@ -3,6 +3,10 @@ import { config, ConfigError } from './config.ts';
 import { ROLES, signDevelopmentToken, type Role } from './gateway/auth.ts';
 import { migrate } from './db/migrate.ts';
 import { verifyAuditChain } from './audit/audit.ts';
+import { registerBankSimulatorCommands } from './banks/simulator/cli.ts';
+import { registerSealCommands } from './seals/cli.ts';
+import { registerBenefitsCommands } from './benefits/previewCli.ts';
+import { registerSettlementCommands } from './settlements/cli.ts';
 
 /** The `hub` command: operators' entry point (DESIGN.md, Contracts other tools rely on). */
 const program = new Command('hub').description('Mutual Aid Hub (职工医疗互助) — gateway, workers and operator commands');
@@ -88,7 +92,11 @@ audit
     }
   });
 
-// Domain command groups (each in its own src/<domain>/ module) register below.
+// Domain command groups (each in its own src/<domain>/ module).
+registerBankSimulatorCommands(program);
+registerSealCommands(program);
+registerBenefitsCommands(program);
+registerSettlementCommands(program);
 
 function parsePort(value: string): number {
   const port = Number(value);

@@ -37,6 +37,23 @@ const schema = z.object({
   JWT_PUBLIC_KEY_ALG: z.enum(['RS256', 'PS256', 'ES256']).default('RS256'),
   JWT_ISSUER: z.string().optional(),
   JWT_AUDIENCE: z.string().optional(),
+  /** The medical-insurance platform's settlement interface; when set, the workers pull it as source `platform`. */
+  INSURANCE_PLATFORM_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Our institution code on the platform (fixmedins_code of the request envelope, 12 characters). */
+  INSURANCE_CLIENT_CODE: z.string().regex(/^[A-Z0-9]{12}$/, 'must be 12 letters or digits').default('MAH350500001'),
+  /** Administrative division of the platform (mdtrtarea_admvs), 6 digits. */
+  INSURANCE_AREA_CODE: z.string().regex(/^\d{6}$/, 'must be 6 digits').default('350500'),
+  /** Transaction number (infno) of the settlement feed under the union's data-sharing agreement. */
+  INSURANCE_FEED_INFNO: z.string().regex(/^[0-9A-Z]{4,5}$/).default('9901'),
+  /** How often each scheduled settlement source is pulled, and how many records per page. */
+  SETTLEMENT_PULL_SECONDS: z.coerce.number().int().min(1).default(60),
+  SETTLEMENT_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** A directory hospitals drop settlement files into (JSON lines or CSV); when set, pulled as source `drop`. */
+  SETTLEMENT_DROP_DIR: z.string().optional(),
+  /** Lock of a settlement job (ms): a job whose worker died is run again after about this long. */
+  SETTLEMENT_JOB_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
+  /** Settlement match jobs run at once per worker process (they are matched in batches). */
+  SETTLEMENT_MATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -8,6 +8,9 @@ import { contributionReference } from '../members/contributions.ts';
 import { contributionFigures } from '../members/store.ts';
 import { ensureDemoServices, MissingServiceError } from './services.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from './sampleData.ts';
+import { ingestDemoSettlements } from '../settlements/demo.ts';
+import { unadjudicatedSettlementIds } from '../benefits/adjudicate.ts';
+import { fenToCnyGrouped } from '../money.ts';
 
 /**
  * `hub demo`: everything a newcomer needs to see the hub work, on a fresh machine.
@@ -51,6 +54,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     `enrolled for ${loaded.years.join(' and ')}`);
 
   const workers = await startRuntimeWorkers(runtime);
+  const settlements = await ingestDemoSettlements(runtime, workers.queues, loaded.sample);
+  console.log(settlements.summary);
+  console.log(await awaitAdjudication(runtime));
   let server;
   try {
     server = await startGateway(runtime, config.PORT, '127.0.0.1');
@@ -77,7 +83,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const summary = await countSummary(runtime);
   console.log(JSON.stringify(summary));
 
-  const parts = [server, workers, { close: services.stop }];
+  const parts = [server, settlements, workers, { close: services.stop }];
   if (options.once) {
     for (const part of parts) await part.close();
     await runtime.close();
@@ -87,8 +93,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   closeOnSignal(runtime, parts);
 }
 
-async function loadSampleRegistry(runtime: Runtime, memberCount: number) {
+/** The sample units and members of `hub demo --members n` (`hub sim insurance --demo-members n` settles for them). */
+export function demoSample(memberCount: number) {
   const units = sampleUnits(Math.max(3, Math.ceil(memberCount / 150)));
+  return { units, members: [...sampleMembers(memberCount, units)] };
+}
+
+async function loadSampleRegistry(runtime: Runtime, memberCount: number) {
+  const { units, members } = demoSample(memberCount);
   await runtime.db.query(
     `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
      ON CONFLICT (credit_code) DO NOTHING`,
@@ -96,7 +108,6 @@ async function loadSampleRegistry(runtime: Runtime, memberCount: number) {
   );
   const thisYear = Number(chinaToday().slice(0, 4));
   const years = [thisYear - 1, thisYear];
-  const members = [...sampleMembers(memberCount, units)];
   let inserted = 0;
   for (const year of years) {
     // Most members renew (no new waiting period); every tenth joins only this year.
@@ -126,7 +137,7 @@ async function loadSampleRegistry(runtime: Runtime, memberCount: number) {
     [paid.map((r) => r.unitId), paid.map((r) => r.planYear), paid.map((r) => r.owedFen),
      paid.map((r) => contributionReference(r.creditCode, r.planYear))],
   );
-  return { units: units.length, members: members.length, inserted, years };
+  return { units: units.length, members: members.length, inserted, years, sample: members };
 }
 
 interface GraphQLAnswer {
@@ -143,9 +154,26 @@ async function postQuery(url: string, token: string, query: string): Promise<Gra
   return (await response.json()) as GraphQLAnswer;
 }
 
+/** Waits until every matched settlement has its claim (or its reversal applied), then reports claims by status. */
+async function awaitAdjudication(runtime: Runtime): Promise<string> {
+  for (let waited = 0; (await unadjudicatedSettlementIds(runtime.db, 0, 1)).length > 0; waited += 200) {
+    if (waited > 120_000) throw new Error('adjudication did not finish within 2 minutes');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const { rows } = await runtime.db.query<{ status: string; claims: number; totalFen: number }>(
+    `SELECT status, count(*)::int AS claims, coalesce(sum(total_fen), 0)::bigint AS "totalFen" FROM claims GROUP BY status ORDER BY status`,
+  );
+  return `claims: ${rows.map((r) => `${r.status} ${r.claims} (${fenToCnyGrouped(r.totalFen)} CNY)`).join(', ') || 'none'}`;
+}
+
 /** The demo's closing line (DESIGN.md contract): counts over the whole pipeline. */
 async function countSummary(runtime: Runtime) {
-  const { rows } = await runtime.db.query<{ members: number }>(`SELECT count(*)::int AS members FROM members`);
-  // Later stages (settlements, claims, payouts, reconciliation) fill the other counts.
-  return { members: rows[0]!.members, settlements: 0, claims: 0, paid: 0, reconciled: 0, exceptions: 0 };
+  const { rows } = await runtime.db.query<{ members: number; settlements: number; claims: number; paid: number }>(
+    `SELECT (SELECT count(*)::int FROM members) AS members,
+            (SELECT count(*)::int FROM settlements WHERE status <> 'DUPLICATE') AS settlements,
+            (SELECT count(*)::int FROM claims) AS claims,
+            (SELECT count(DISTINCT claim_id)::int FROM benefit_lines WHERE status = 'PAID') AS paid`,
+  );
+  // Reconciliation (a later stage) fills the remaining counts.
+  return { ...rows[0]!, reconciled: 0, exceptions: 0 };
 }

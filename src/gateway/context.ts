@@ -4,6 +4,8 @@ import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import type { Role } from './auth.ts';
 import { forbidden } from './errors.ts';
 import type { MemberLoaders } from '../members/loaders.ts';
+import type { SettlementLoaders } from '../settlements/loaders.ts';
+import type { BenefitLoaders } from '../benefits/loaders.ts';
 import type { Scope } from '../members/store.ts';
 import type { Actor } from '../audit/audit.ts';
 
@@ -19,12 +21,12 @@ export interface Principal {
 export interface Services {
   db: pg.Pool;
   keys: PersonalDataKeys;
-  queues: { rosterImport: Queue };
+  queues: { rosterImport: Queue; settlementMatch: Queue };
 }
 
 export interface Context extends Services {
   principal: Principal;
-  loaders: MemberLoaders;
+  loaders: MemberLoaders & SettlementLoaders & BenefitLoaders;
 }
 
 export function scopeOf(principal: Principal): Scope {

@@ -4,11 +4,13 @@ import { parseGlobalId } from './globalId.ts';
 import type { Context } from './context.ts';
 import { DateScalar, DateTimeScalar, Fen } from './scalars.ts';
 import { memberNodes, memberResolvers } from '../members/resolvers.ts';
+import { settlementNodes, settlementResolvers } from '../settlements/resolvers.ts';
+import { benefitNodes, benefitResolvers } from '../benefits/resolvers.ts';
 
 type NodeFetcher = (ctx: Context, id: number) => Promise<object | null>;
 
 /** Every Node type, by the type name inside its global ID. */
-const nodeFetchers: Record<string, NodeFetcher> = { ...memberNodes };
+const nodeFetchers: Record<string, NodeFetcher> = { ...memberNodes, ...settlementNodes, ...benefitNodes };
 
 async function fetchNode(ctx: Context, globalId: string): Promise<object | null> {
   const parsed = parseGlobalId(globalId);
@@ -37,7 +39,7 @@ const gatewayResolvers: Resolvers = {
 /** All resolvers: the gateway's own and each domain's, merged per type. */
 export function allResolvers(): Resolvers {
   const merged: Record<string, Record<string, unknown>> = {};
-  for (const part of [gatewayResolvers, memberResolvers]) {
+  for (const part of [gatewayResolvers, memberResolvers, settlementResolvers, benefitResolvers]) {
     for (const [type, fields] of Object.entries(part)) {
       merged[type] = fields instanceof GraphQLScalarType ? (fields as never) : Object.assign(merged[type] ?? {}, fields);
     }

@@ -15,6 +15,8 @@ import { scopeOf } from './context.ts';
 import { parseGlobalId } from './globalId.ts';
 import { allResolvers } from './resolvers.ts';
 import { createMemberLoaders } from '../members/loaders.ts';
+import { createSettlementLoaders } from '../settlements/loaders.ts';
+import { createBenefitLoaders } from '../benefits/loaders.ts';
 import { unitByCreditCode } from '../members/store.ts';
 
 const schemaDir = fileURLToPath(new URL('../../schema', import.meta.url));
@@ -90,7 +92,8 @@ export async function createGateway(services: Services, config: Config, log: Log
         const principal = await principalOf(await verifier.verify(match[1]!).catch((error: GraphQLError) => {
           throw unauthenticatedError(error.message);
         }));
-        return { ...services, principal, loaders: createMemberLoaders(services.db, scopeOf(principal)) };
+        const scope = scopeOf(principal);
+        return { ...services, principal, loaders: { ...createMemberLoaders(services.db, scope), ...createSettlementLoaders(services.db, scope), ...createBenefitLoaders(services.db, scope) } };
       },
     }),
   );

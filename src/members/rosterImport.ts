@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { inTransaction } from '../db/pool.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import type { FieldProblem } from './memberFields.ts';
+import type { RosterImportRow } from './rows.ts';
 import { protectMember } from './memberFields.ts';
 import { parseRosterRow, rosterHeaderProblems, type RosterColumn, type RosterContext, type RosterUnit } from './rosterRow.ts';
 
@@ -24,13 +25,10 @@ export interface RosterImportOptions {
   today?: string;
 }
 
-export interface RosterImportResult {
-  rowsTotal: number;
-  rowsInserted: number;
-  rowsUpdated: number;
-  rowsUnchanged: number;
-  rowsRejected: number;
-  enrolmentsCreated: number;
+export type RosterCounts = Pick<RosterImportRow,
+  'rowsTotal' | 'rowsInserted' | 'rowsUpdated' | 'rowsUnchanged' | 'rowsRejected' | 'enrolmentsCreated'>;
+
+export interface RosterImportResult extends RosterCounts {
   errors: RowError[];
   /** Where the time went, for operators and the benchmark. */
   timings: { stageMs: number; membersMs: number; enrolmentsMs: number };

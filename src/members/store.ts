@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.ts';
+import { Params } from '../db/sql.ts';
 import { groupBy } from '../gateway/loaders.ts';
 import type { Page } from '../gateway/connection.ts';
 import { CONTRIBUTION_FEN, type PlanType } from './contributions.ts';
@@ -27,15 +28,6 @@ const MEMBER_COLUMNS = `m.id, m.unit_id AS "unitId", m.name, m.id_number_masked 
 const ENROLMENT_COLUMNS = `e.id, e.member_id AS "memberId", e.unit_id AS "unitId", e.plan_year AS "planYear",
   e.plan, e.special_disease AS "specialDisease", e.enrolled_on AS "enrolledOn",
   e.first_enrolled_on AS "firstEnrolledOn"`;
-
-/** Builds `$n` placeholders while collecting values, so optional filters stay readable. */
-class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-}
 
 // A unit is visible to a member or operator only when it is their own.
 function unitScopeSql(p: Params, scope: Scope): string {
@@ -294,14 +286,7 @@ export async function enrolmentsByIds(db: Queryable, ids: readonly number[], sco
   return rows;
 }
 
-export interface EnrolmentWrite {
-  memberId: number;
-  unitId: number;
-  planYear: number;
-  plan: PlanType;
-  specialDisease: boolean;
-  enrolledOn: string;
-}
+export type EnrolmentWrite = Omit<EnrolmentRow, 'id' | 'firstEnrolledOn'>;
 
 /**
  * Enrols a member for a plan year, or changes that year's plan. A renewal directly after the

@@ -2,6 +2,10 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { UnitRow, MemberRow, EnrolmentRow, ContributionKey, RosterImportRow, UnitConnectionResult, MemberConnectionResult, RevealedRow } from '../../members/rows.ts';
 import type { Principal, Context } from '../context.ts';
+import type { SettlementRow, SettlementConnectionResult, SettlementSourceRow, SourceCounts, IngestionRunRow, IngestionRunConnectionResult, RejectionRow, RejectionConnectionResult, RetryResult } from '../../settlements/rows.ts';
+import type { Amounts } from '../../settlements/model.ts';
+import type { ClaimRow, ClaimConnectionResult, BenefitLineRow, BenefitTotalsRow, RuleSetRow } from '../../benefits/rows.ts';
+import type { BenefitResult, BenefitLine as EngineBenefitLine } from '../../benefits/rules/engine.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
@@ -21,6 +25,20 @@ export type Scalars = {
   Fen: { input: number; output: number; }
 };
 
+export type AdjustClaimLineInput = {
+  /** The new amount: at least 0 and at most what the rules computed. */
+  amountFen: Scalars['Fen']['input'];
+  lineId: Scalars['ID']['input'];
+  /** Why (at least 4 characters). */
+  reason: Scalars['String']['input'];
+};
+
+export type ApproveClaimInput = {
+  claimId: Scalars['ID']['input'];
+  /** An optional note kept with the decision. */
+  note?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** Where a member's payouts go. */
 export type BankAccount = {
   __typename?: 'BankAccount';
@@ -34,6 +52,202 @@ export type BankAccountInput = {
   bankCode: Scalars['String']['input'];
   cardNumber: Scalars['String']['input'];
 };
+
+/** A cap that bound a line. */
+export type BenefitCap =
+  /** The programme's annual cap per member. */
+  | 'ANNUAL_CAP'
+  /** The lines of one claim may not exceed what the patient bore. */
+  | 'PERSONAL_PART';
+
+/** One programme's benefit in a claim. */
+export type BenefitLine = Node & {
+  __typename?: 'BenefitLine';
+  adjustedBy?: Maybe<Scalars['String']['output']>;
+  /** A reviewer's adjusted amount (never above computedFen), or null. */
+  adjustedFen?: Maybe<Scalars['Fen']['output']>;
+  /** Why it was adjusted. */
+  adjustmentReason?: Maybe<Scalars['String']['output']>;
+  /** What it pays: adjustedFen when set, else computedFen. */
+  amountFen: Scalars['Fen']['output'];
+  /** The amount the ratio applies to (lump sums: the lump sum). */
+  basisFen: Scalars['Fen']['output'];
+  /** Before caps. */
+  beforeCapsFen: Scalars['Fen']['output'];
+  /** The caps that cut it. */
+  capsHit: Array<BenefitCap>;
+  /** What the rules computed. */
+  computedFen: Scalars['Fen']['output'];
+  /** MAJOR_DISEASE: the disease groups paid. */
+  diseaseGroups: Array<Scalars['String']['output']>;
+  /** Every step, in Chinese then English. */
+  explanation: Scalars['String']['output'];
+  /** The lump sum; null for ratio lines. */
+  fixedFen?: Maybe<Scalars['Fen']['output']>;
+  id: Scalars['ID']['output'];
+  programme: BenefitProgramme;
+  /** Ratio in basis points (6000 = 60%); null for lump sums. */
+  ratioBasisPoints?: Maybe<Scalars['Int']['output']>;
+  status: BenefitLineStatus;
+};
+
+/** Where a benefit line stands. */
+export type BenefitLineStatus =
+  /** Approved, to be paid. */
+  | 'APPROVED'
+  /** Its settlement was reversed before it was paid. */
+  | 'CANCELLED'
+  /** Paid out (set by the payouts step). */
+  | 'PAID'
+  /** Its claim waits for review. */
+  | 'PENDING'
+  /** Its claim was rejected. */
+  | 'REJECTED';
+
+/** What a settlement would get, computed without storing anything (`hub benefits preview` in GraphQL). */
+export type BenefitPreview = {
+  __typename?: 'BenefitPreview';
+  eligible: Scalars['Boolean']['output'];
+  /** Exactly what `hub benefits preview` prints for the same input (JSON text). */
+  json: Scalars['String']['output'];
+  lines: Array<BenefitPreviewLine>;
+  memberPaysFen: Scalars['Fen']['output'];
+  reasons: Array<Scalars['String']['output']>;
+  ruleSet: Scalars['String']['output'];
+  ruleSetVersion: Scalars['Int']['output'];
+  totalFen: Scalars['Fen']['output'];
+  warnings: Array<Scalars['String']['output']>;
+};
+
+/** One line of a preview. */
+export type BenefitPreviewLine = {
+  __typename?: 'BenefitPreviewLine';
+  amountFen: Scalars['Fen']['output'];
+  basisFen: Scalars['Fen']['output'];
+  capsHit: Array<BenefitCap>;
+  explanation: Scalars['String']['output'];
+  programme: BenefitProgramme;
+  ratioBasisPoints?: Maybe<Scalars['Int']['output']>;
+};
+
+/** The benefit programmes, in the default stacking order. */
+export type BenefitProgramme =
+  /** 大病补助: a ratio of the growth of the year's out-of-pocket total above a threshold. */
+  | 'CRITICAL'
+  /** 住院医疗互助: a ratio of the in-policy personal part of an inpatient stay. */
+  | 'INPATIENT'
+  /** 重大疾病一次性补助: a lump sum on the first diagnosis of a disease group. */
+  | 'MAJOR_DISEASE';
+
+/** A member's running figures for a plan year: paid (or reserved while under review) per programme. */
+export type BenefitTotals = {
+  __typename?: 'BenefitTotals';
+  /** Claims counted (not rejected or cancelled). */
+  claims: Scalars['Int']['output'];
+  criticalFen: Scalars['Fen']['output'];
+  inpatientFen: Scalars['Fen']['output'];
+  majorDiseaseFen: Scalars['Fen']['output'];
+  /** The running out-of-pocket total R the CRITICAL programme works from. */
+  outOfPocketFen: Scalars['Fen']['output'];
+  planYear: Scalars['Int']['output'];
+};
+
+/**
+ * Benefits (互助金): each matched settlement becomes a claim, adjudicated under the benefit rule set of
+ * its plan year into benefit lines, one per programme, each with a bilingual explanation
+ * (`基数 84,000.00 × 20% = 16,800.00 / basis 84,000.00 × 20% = 16,800.00`). Claims with a total at
+ * most the automatic-approval threshold and no warnings are approved at once; the others wait for a
+ * REVIEWER, who approves, rejects with a reason, or lowers a line with a reason.
+ *
+ * Visibility: a unit operator sees the claims of their unit's members, a member their own; anything
+ * else is `NOT_FOUND`. Review mutations are for REVIEWER and ADMIN.
+ */
+export type Claim = Node & {
+  __typename?: 'Claim';
+  /** The lines' total as the rules computed it. */
+  computedTotalFen: Scalars['Fen']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Who decided (a reviewer, `adjudication` for automatic approvals, `reversal`). */
+  decidedBy?: Maybe<Scalars['String']['output']>;
+  /** The reviewer's reason (rejection) or note, or why it was cancelled. */
+  decisionReason?: Maybe<Scalars['String']['output']>;
+  /** Whether the member was eligible (enrolled, contribution paid, past the waiting period). */
+  eligible: Scalars['Boolean']['output'];
+  id: Scalars['ID']['output'];
+  /** One line per programme, in stacking order. */
+  lines: Array<BenefitLine>;
+  member: Member;
+  /** What the member still pays: personBurdenFen − totalFen. */
+  memberPaysFen: Scalars['Fen']['output'];
+  /** What the patient bore (`psn_part_amt`). */
+  personBurdenFen: Scalars['Fen']['output'];
+  /** Plan year: the calendar year of the settlement (China time). */
+  planYear: Scalars['Int']['output'];
+  /** Machine codes of `reasons`: NO_ENROLMENT, CONTRIBUTION_UNPAID, WAITING_PERIOD, MED_TYPE_NOT_COVERED, NEEDS_SPECIAL_DISEASE. */
+  reasonCodes: Array<Scalars['String']['output']>;
+  /** Why the claim is ineligible or pays less than it might, in Chinese and English. */
+  reasons: Array<Scalars['String']['output']>;
+  /** The rule set used; null for a claim cancelled before it was adjudicated. */
+  ruleSet?: Maybe<RuleSet>;
+  /** When the settlement was settled. */
+  settledAt: Scalars['DateTime']['output'];
+  /** The settlement the claim was made from (one claim per settlement). */
+  settlement: Settlement;
+  status: ClaimStatus;
+  /** The lines' total now (after any adjustment). */
+  totalFen: Scalars['Fen']['output'];
+  /** The unit of the enrolment the claim falls under. */
+  unit: Unit;
+  /** Why a person must look at it (a warning always sends the claim to review). */
+  warnings: Array<Scalars['String']['output']>;
+};
+
+export type ClaimConnection = {
+  __typename?: 'ClaimConnection';
+  edges: Array<ClaimEdge>;
+  pageInfo: PageInfo;
+  /** Number of claims matching the filter (costs one count query). */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ClaimEdge = {
+  __typename?: 'ClaimEdge';
+  cursor: Scalars['String']['output'];
+  node: Claim;
+};
+
+export type ClaimFilter = {
+  /** Total at most this. */
+  maxTotalFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** Only this member's claims (global ID). */
+  memberId?: InputMaybe<Scalars['ID']['input']>;
+  /** Total at least this. */
+  minTotalFen?: InputMaybe<Scalars['Fen']['input']>;
+  planYear?: InputMaybe<Scalars['Int']['input']>;
+  /** Only claims with a line of this programme paying more than 0. */
+  programme?: InputMaybe<BenefitProgramme>;
+  /** Settled on or after this day (China time). */
+  settledFrom?: InputMaybe<Scalars['Date']['input']>;
+  /** Settled on or before this day (China time). */
+  settledTo?: InputMaybe<Scalars['Date']['input']>;
+  status?: InputMaybe<ClaimStatus>;
+  /** Only claims under this unit's enrolments (global ID). */
+  unitId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** Where a claim stands. */
+export type ClaimStatus =
+  /** Approved (automatically or by a reviewer); its lines go to payout. */
+  | 'APPROVED'
+  /** Cancelled by a reversal of its settlement. */
+  | 'CANCELLED'
+  /** Not eligible (see `reasons`); no lines. */
+  | 'INELIGIBLE'
+  /** Waiting for a REVIEWER (total above the threshold, or warnings). Its amounts already count against the caps. */
+  | 'PENDING_REVIEW'
+  /** Rejected by a reviewer, with the reason; its amounts no longer count. */
+  | 'REJECTED';
 
 /** What a unit owes for one plan year: per person 100 CNY (PUBLIC) or 48 CNY (PRIVATE), plus 25 CNY for 职工特病. */
 export type Contribution = {
@@ -61,6 +275,7 @@ export type ContributionPayment = {
   source: Scalars['String']['output'];
 };
 
+/** How much of a plan year's contribution a unit has paid. */
 export type ContributionStatus =
   /** Nothing paid yet (or nothing owed). */
   | 'OWED'
@@ -149,8 +364,12 @@ export type Member = Node & {
   __typename?: 'Member';
   /** Bank account for payouts; null until the member gives one. */
   bankAccount?: Maybe<BankAccount>;
+  /** Paid so far per programme and the running out-of-pocket total in a plan year (zeros before any claim). */
+  benefitTotals: BenefitTotals;
   /** Birth date read from the ID number. */
   birthDate: Scalars['Date']['output'];
+  /** The member's claims, newest first. */
+  claims: ClaimConnection;
   createdAt: Scalars['DateTime']['output'];
   /** Yearly enrolments, newest plan year first. */
   enrolments: EnrolmentConnection;
@@ -163,8 +382,30 @@ export type Member = Node & {
   idNumberMasked: Scalars['String']['output'];
   name: Scalars['String']['output'];
   phone?: Maybe<Scalars['String']['output']>;
+  /** The member's settlements, newest first. */
+  settlements: SettlementConnection;
   unit: Unit;
   updatedAt: Scalars['DateTime']['output'];
+};
+
+
+/**
+ * A member of the programme (an employee of a unit). ID and bank card numbers are shown masked;
+ * `revealMemberPersonalData` returns them in clear to roles that may see them, and is audited.
+ */
+export type MemberBenefitTotalsArgs = {
+  year: Scalars['Int']['input'];
+};
+
+
+/**
+ * A member of the programme (an employee of a unit). ID and bank card numbers are shown masked;
+ * `revealMemberPersonalData` returns them in clear to roles that may see them, and is audited.
+ */
+export type MemberClaimsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<MemberClaimsFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -176,6 +417,22 @@ export type MemberEnrolmentsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<EnrolmentFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * A member of the programme (an employee of a unit). ID and bank card numbers are shown masked;
+ * `revealMemberPersonalData` returns them in clear to roles that may see them, and is audited.
+ */
+export type MemberSettlementsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<MemberSettlementsFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type MemberClaimsFilter = {
+  planYear?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<ClaimStatus>;
 };
 
 export type MemberConnection = {
@@ -205,8 +462,20 @@ export type MemberFilter = {
   unitId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+export type MemberSettlementsFilter = {
+  kind?: InputMaybe<SettlementKind>;
+  settledFrom?: InputMaybe<Scalars['Date']['input']>;
+  settledTo?: InputMaybe<Scalars['Date']['input']>;
+  status?: InputMaybe<SettlementStatus>;
+};
+
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Lowers one line of a claim waiting for review, with a reason (REVIEWER, ADMIN); the computed amount is kept beside it; audited. */
+  adjustClaimLine: Claim;
+  /** Approves a claim waiting for review (REVIEWER, ADMIN); audited. */
+  approveClaim: Claim;
   /** Registers a member. ADMIN, SERVICE, or the unit's operator. */
   createMember: Member;
   /** Registers a unit. ADMIN only. */
@@ -215,54 +484,106 @@ export type Mutation = {
   enrolMember: Enrolment;
   /** Queues a roster CSV for import by the workers; poll `rosterImport` for the result. */
   importRoster: RosterImport;
+  /** Publishes a rule set as a new version (ADMIN); validated, errors name the field as `input.definition.<path>`. */
+  publishRuleSet: RuleSet;
   /** Records a unit's contribution payment. ADMIN or FINANCE. Audited. */
   recordContributionPayment: Contribution;
+  /** Rejects a claim waiting for review with a reason (REVIEWER, ADMIN); its amounts leave the member's totals; audited. */
+  rejectClaim: Claim;
+  /** Corrects a rejected record and validates it again; stored when it passes. ADMIN, SERVICE. Audited. */
+  retrySettlementRejection: RetrySettlementRejectionPayload;
   /** Returns a member's ID and bank card numbers in clear. ADMIN, AUDITOR, the unit's operator, the member. Audited. */
   revealMemberPersonalData: RevealedPersonalData;
   /** Changes a member's contact, bank account or unit. */
   updateMember: Member;
   /** Renames a unit or changes its plan type. ADMIN only. */
   updateUnit: Unit;
+  /** Stores a file of settlements now (the workers then match them) and returns its run. ADMIN, SERVICE. Audited. */
+  uploadSettlements: SettlementIngestionRun;
 };
 
 
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationAdjustClaimLineArgs = {
+  input: AdjustClaimLineInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationApproveClaimArgs = {
+  input: ApproveClaimInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationCreateMemberArgs = {
   input: CreateMemberInput;
 };
 
 
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationCreateUnitArgs = {
   input: CreateUnitInput;
 };
 
 
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationEnrolMemberArgs = {
   input: EnrolMemberInput;
 };
 
 
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationImportRosterArgs = {
   input: ImportRosterInput;
 };
 
 
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationPublishRuleSetArgs = {
+  input: PublishRuleSetInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationRecordContributionPaymentArgs = {
   input: RecordContributionPaymentInput;
 };
 
 
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationRejectClaimArgs = {
+  input: RejectClaimInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationRetrySettlementRejectionArgs = {
+  input: RetrySettlementRejectionInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationRevealMemberPersonalDataArgs = {
   input: RevealMemberPersonalDataInput;
 };
 
 
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationUpdateMemberArgs = {
   input: UpdateMemberInput;
 };
 
 
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationUpdateUnitArgs = {
   input: UpdateUnitInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationUploadSettlementsArgs = {
+  input: UploadSettlementsInput;
 };
 
 /** An object with a global ID that `Query.node` can fetch again. */
@@ -291,8 +612,24 @@ export type PlanType =
   /** 机关事业单位/国有企业: public bodies and state-owned enterprises. */
   | 'PUBLIC';
 
+export type PublishRuleSetInput = {
+  /** The rule set as JSON text; its `version` may be omitted (the next version is taken) or must be the next one. */
+  definition: Scalars['String']['input'];
+};
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type Query = {
   __typename?: 'Query';
+  /**
+   * What a settlement would get under a rule set, stored nowhere. `input` is the JSON of
+   * `hub benefits preview --input FILE` (settlement in the platform's field names, plan, specialDisease,
+   * firstEnrolledOn, planYearTotals, priorDiseaseGroups); errors name the field as `input.<field>`.
+   */
+  benefitPreview: BenefitPreview;
+  /** One claim (NOT_FOUND when not visible). */
+  claim: Claim;
+  /** Claims visible to the caller, newest first. */
+  claims: ClaimConnection;
   /** A member by global ID; `NOT_FOUND` when it does not exist or is out of the caller's scope. */
   member: Member;
   /** Members, ordered by registration. */
@@ -303,6 +640,24 @@ export type Query = {
   nodes: Array<Maybe<Node>>;
   /** A roster import started with `importRoster`. */
   rosterImport: RosterImport;
+  /** One rule set version; the newest when `version` is omitted. */
+  ruleSet: RuleSet;
+  /** Stored rule sets (shipped and published), every version, by id then version. */
+  ruleSets: Array<RuleSet>;
+  /** A settlement by global ID; `NOT_FOUND` when it does not exist or is out of the caller's scope. */
+  settlement: Settlement;
+  /** An ingestion run, e.g. the one `uploadSettlements` returned. ADMIN, AUDITOR, SERVICE. */
+  settlementIngestionRun: SettlementIngestionRun;
+  /** Ingestion runs, newest first, of one source or all. ADMIN, AUDITOR, SERVICE. */
+  settlementIngestionRuns: SettlementIngestionRunConnection;
+  /** A rejected record by global ID. ADMIN, AUDITOR, SERVICE. */
+  settlementRejection: SettlementRejection;
+  /** Rejected records, newest first. ADMIN, AUDITOR, SERVICE. */
+  settlementRejections: SettlementRejectionConnection;
+  /** Every settlement source and where its pulls stand. ADMIN, AUDITOR, SERVICE. */
+  settlementSources: Array<SettlementSource>;
+  /** Settlements the caller may see, newest first. */
+  settlements: SettlementConnection;
   /** A unit by global ID; `NOT_FOUND` when it does not exist or is out of the caller's scope. */
   unit: Unit;
   /** Units, ordered by registration. */
@@ -312,11 +667,35 @@ export type Query = {
 };
 
 
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryBenefitPreviewArgs = {
+  input: Scalars['String']['input'];
+  ruleSetId: Scalars['String']['input'];
+  version?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryClaimArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryClaimsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ClaimFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryMemberArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryMembersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<MemberFilter>;
@@ -324,26 +703,86 @@ export type QueryMembersArgs = {
 };
 
 
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryNodeArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
 };
 
 
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryRosterImportArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryRuleSetArgs = {
+  ruleSetId: Scalars['String']['input'];
+  version?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryRuleSetsArgs = {
+  ruleSetId?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QuerySettlementArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QuerySettlementIngestionRunArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QuerySettlementIngestionRunsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  source?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QuerySettlementRejectionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QuerySettlementRejectionsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<SettlementRejectionFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QuerySettlementsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<SettlementFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryUnitArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryUnitsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<UnitFilter>;
@@ -357,6 +796,27 @@ export type RecordContributionPaymentInput = {
   /** The bank's reference of the transfer (1–35 characters). */
   reference: Scalars['String']['input'];
   unitId: Scalars['ID']['input'];
+};
+
+export type RejectClaimInput = {
+  claimId: Scalars['ID']['input'];
+  /** Why (at least 4 characters); shown to the member. */
+  reason: Scalars['String']['input'];
+};
+
+export type RetrySettlementRejectionInput = {
+  /** Fields to set on the record before it is validated again (the ID number may be among them). */
+  corrections: Array<SettlementFieldInput>;
+  id: Scalars['ID']['input'];
+};
+
+/** The outcome of retrying a corrected rejection. */
+export type RetrySettlementRejectionPayload = {
+  __typename?: 'RetrySettlementRejectionPayload';
+  /** The rejection as it stands now: `RESOLVED`, or still `OPEN` with the problems left. */
+  rejection: SettlementRejection;
+  /** The stored settlement when the corrected record passed (it is then matched by the workers). */
+  settlement?: Maybe<Settlement>;
 };
 
 export type RevealMemberPersonalDataInput = {
@@ -411,6 +871,7 @@ export type RosterImport = Node & {
   status: Scalars['String']['output'];
 };
 
+/** A rejected roster row: fix the field and import the file again (good rows are kept). */
 export type RosterRowError = {
   __typename?: 'RosterRowError';
   field: Scalars['String']['output'];
@@ -418,6 +879,383 @@ export type RosterRowError = {
   /** 1-based row number in the file, the header being row 1. */
   row: Scalars['Int']['output'];
 };
+
+/** A version of a benefit rule set (versioned data; older versions stay for the claims decided under them). */
+export type RuleSet = {
+  __typename?: 'RuleSet';
+  /** Plan years assigned to this rule set id (it then governs them at its newest version covering the year). */
+  assignedPlanYears: Array<Scalars['Int']['output']>;
+  /** The full definition as JSON text (the format of src/benefits/ruleSets/*.json). */
+  definition: Scalars['String']['output'];
+  description: Scalars['String']['output'];
+  /** Plan years it may govern. */
+  planYears: Array<Scalars['Int']['output']>;
+  publishedAt: Scalars['DateTime']['output'];
+  publishedBy: Scalars['String']['output'];
+  /** Its id, e.g. default-2025. */
+  ruleSetId: Scalars['String']['output'];
+  /** Shipped with the code (true) or published through the API. */
+  shipped: Scalars['Boolean']['output'];
+  version: Scalars['Int']['output'];
+};
+
+/**
+ * Medical-insurance settlements (结算), as the national platform reports them: the `setlinfo` of
+ * transactions 2207 (outpatient) and 2304 (inpatient), and their reversals 2208 / 2305. The hub pulls
+ * them from its sources, stores each once per source (`setlId`), rejects what fails validation (kept,
+ * with field and reason, until corrected), and matches the rest to a member and the enrolment of the
+ * plan year (the calendar year of `settledAt`, China time). The benefit rules then work from them.
+ *
+ * Visibility: a unit operator sees the settlements of their unit's members, a member their own;
+ * anything else is `NOT_FOUND`. Sources, ingestion runs and rejections are for ADMIN, AUDITOR and
+ * SERVICE.
+ */
+export type Settlement = Node & {
+  __typename?: 'Settlement';
+  amounts: SettlementAmounts;
+  /** The claim made from this settlement, once adjudicated. */
+  claim?: Maybe<Claim>;
+  /** ICD-10 diagnosis codes, main diagnosis first (as given; may be empty). */
+  diagnoses: Array<Scalars['String']['output']>;
+  /** For a `DUPLICATE`: the copy that arrived first from another source. */
+  duplicateOf?: Maybe<Settlement>;
+  /** The member's enrolment for the plan year (set when `MATCHED`). */
+  enrolment?: Maybe<Enrolment>;
+  id: Scalars['ID']['output'];
+  /** The patient's resident ID number (`certno`), masked: `3505**********1234`. */
+  idNumberMasked: Scalars['String']['output'];
+  /** Whether it is an inpatient settlement (`med_type` starting with 2). */
+  inpatient: Scalars['Boolean']['output'];
+  /** 险种类型 (`insutype`), e.g. 310 employee basic medical insurance. */
+  insuranceType: Scalars['String']['output'];
+  /** 人员编号 (`psn_no`): the person's number on the platform. */
+  insuredPersonNo: Scalars['String']['output'];
+  kind: SettlementKind;
+  /** When the match step decided its status. */
+  matchedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** 医疗类别 (`med_type`), e.g. 11 outpatient, 21 inpatient. */
+  medicalType: Scalars['String']['output'];
+  /** The member, when the ID number matched one. */
+  member?: Maybe<Member>;
+  /** The patient's name, masked: `张*伟`. */
+  personNameMasked: Scalars['String']['output'];
+  /** Plan year: the calendar year of `settledAt` in China time. */
+  planYear: Scalars['Int']['output'];
+  /** Why the match step gave up on it after its retries (it stays `RECEIVED`). */
+  processingError?: Maybe<Scalars['String']['output']>;
+  receivedAt: Scalars['DateTime']['output'];
+  /** The reversal that cancels this settlement, if one has arrived. */
+  reversedBy?: Maybe<Settlement>;
+  /** For a reversal: the settlement it cancels, once stored. */
+  reverses?: Maybe<Settlement>;
+  /** For a reversal: the `setlId` it cancels (`init_setl_id`). */
+  reversesSetlId?: Maybe<Scalars['String']['output']>;
+  /** The platform's settlement ID (结算ID, `setl_id`). */
+  setlId: Scalars['String']['output'];
+  /** When the platform settled it (`setl_time`, given in China time). */
+  settledAt: Scalars['DateTime']['output'];
+  /** The source it came from (see `settlementSources`). */
+  source: Scalars['String']['output'];
+  status: SettlementStatus;
+  /** The platform transaction it came from (`infno`): 2207, 2304, 2208 or 2305. */
+  transaction: Scalars['String']['output'];
+  /** The unit of that enrolment, whose programme the settlement falls under. */
+  unit?: Maybe<Unit>;
+  /** Why an `UNMATCHED` settlement is not matched. */
+  unmatchedReason?: Maybe<SettlementUnmatchedReason>;
+  /** 就诊ID (`mdtrt_id`): the visit or stay the settlement closes. */
+  visitId: Scalars['String']['output'];
+};
+
+/**
+ * The settlement's amounts in fen, each with the platform's field name. Identities the platform
+ * guarantees (checked on arrival): totalFeesFen = fundsTotalFen + personBurdenFen (+ hospitalBorneFen),
+ * personBurdenFen = personalAccountFen + cashPaidFen. Fields the source did not send are null.
+ */
+export type SettlementAmounts = {
+  __typename?: 'SettlementAmounts';
+  /** 个人现金支出 `psn_cash_pay`: paid in cash. */
+  cashPaidFen: Scalars['Fen']['output'];
+  /** 公务员医疗补助 `cvlserv_pay`: civil-servant subsidy. */
+  civilServantSubsidyFen?: Maybe<Scalars['Fen']['output']>;
+  /** 实际支付起付线 `act_pay_dedc`: deductible applied. */
+  deductibleFen?: Maybe<Scalars['Fen']['output']>;
+  /** 企业补充医疗保险 `hifes_pay`: enterprise supplementary insurance. */
+  enterpriseSupplementFen?: Maybe<Scalars['Fen']['output']>;
+  /** 全自费金额 `fulamt_ownpay_amt`: fully self-funded items. */
+  fullyOwnPayFen: Scalars['Fen']['output'];
+  /** 基金支付总额 `fund_pay_sumamt`: all insurance funds together. */
+  fundsTotalFen: Scalars['Fen']['output'];
+  /** 医院负担金额 `hosp_part_amt`: borne by the hospital. */
+  hospitalBorneFen?: Maybe<Scalars['Fen']['output']>;
+  /** 符合政策范围金额 `inscp_scp_amt`: the in-policy amount. */
+  inPolicyFen?: Maybe<Scalars['Fen']['output']>;
+  /** 职工大额医疗费用补助 `hifob_pay`: large-expense subsidy. */
+  largeExpenseSubsidyFen?: Maybe<Scalars['Fen']['output']>;
+  /** 医疗救助基金 `maf_pay`: medical assistance. */
+  medicalAssistanceFen?: Maybe<Scalars['Fen']['output']>;
+  /** 其他支出 `oth_pay`: other funds. */
+  otherFundsFen?: Maybe<Scalars['Fen']['output']>;
+  /** 超限价自费 `overlmt_selfpay`: above the price cap. */
+  overLimitSelfPayFen: Scalars['Fen']['output'];
+  /** 个人负担总金额 `psn_part_amt`: what the patient bears. */
+  personBurdenFen: Scalars['Fen']['output'];
+  /** 个人账户支出 `acct_pay`: paid from the personal account. */
+  personalAccountFen: Scalars['Fen']['output'];
+  /** 统筹基金支出 `hifp_pay`: pooled fund. */
+  pooledFundFen?: Maybe<Scalars['Fen']['output']>;
+  /** 先行自付金额 `preselfpay_amt`: class-B items' upfront self-pay. */
+  preSelfPayFen?: Maybe<Scalars['Fen']['output']>;
+  /** 居民大病保险 `hifmi_pay`: serious-illness insurance. */
+  seriousIllnessInsuranceFen?: Maybe<Scalars['Fen']['output']>;
+  /** 医疗费总额 `medfee_sumamt`: total medical fees. */
+  totalFeesFen: Scalars['Fen']['output'];
+};
+
+export type SettlementConnection = {
+  __typename?: 'SettlementConnection';
+  edges: Array<SettlementEdge>;
+  pageInfo: PageInfo;
+  /** Number of settlements matching the filter (costs one count query; ask only when shown). */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type SettlementEdge = {
+  __typename?: 'SettlementEdge';
+  cursor: Scalars['String']['output'];
+  node: Settlement;
+};
+
+/** A corrected value for a field of a rejected record, in the platform's field names. */
+export type SettlementFieldInput = {
+  /** E.g. `psn_cash_pay`, `certno`, `setl_time`, `diagnoses` (codes separated by `;`). */
+  name: Scalars['String']['input'];
+  /** The value, as the platform writes it (amounts as CNY, e.g. `123.45`); null removes the field. */
+  value?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The format of an uploaded settlement file. */
+export type SettlementFileFormat =
+  /** A header row of the platform's field names; `diagnoses` as codes separated by `;`. */
+  | 'CSV'
+  /** One JSON object per line: a flat record or a platform item `{infno, setlinfo, diseinfo}`. */
+  | 'JSONL';
+
+export type SettlementFilter = {
+  kind?: InputMaybe<SettlementKind>;
+  /** Only this member's settlements (global ID). */
+  memberId?: InputMaybe<Scalars['ID']['input']>;
+  /** Settled on or after this day (China time). */
+  settledFrom?: InputMaybe<Scalars['Date']['input']>;
+  /** Settled on or before this day (China time). */
+  settledTo?: InputMaybe<Scalars['Date']['input']>;
+  /** Only from this source. */
+  source?: InputMaybe<Scalars['String']['input']>;
+  status?: InputMaybe<SettlementStatus>;
+  /** Only settlements under this unit's enrolments (global ID). */
+  unitId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** One ingestion: a pull until caught up, or one file. Counts grow page by page. */
+export type SettlementIngestionRun = Node & {
+  __typename?: 'SettlementIngestionRun';
+  /** The cursor after the last page stored in this run. */
+  cursorAfter?: Maybe<Scalars['String']['output']>;
+  cursorBefore?: Maybe<Scalars['String']['output']>;
+  /** Records already stored (same source and `setlId`, or the same rejected record). */
+  duplicates: Scalars['Int']['output'];
+  failure?: Maybe<Scalars['String']['output']>;
+  /** For a FILE run: the file's name. */
+  fileName?: Maybe<Scalars['String']['output']>;
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  kind: SettlementIngestionRunKind;
+  /** Settlements stored for the first time. */
+  newSettlements: Scalars['Int']['output'];
+  pages: Scalars['Int']['output'];
+  /** Records read. */
+  received: Scalars['Int']['output'];
+  /** Records that failed validation (see `settlementRejections`). */
+  rejected: Scalars['Int']['output'];
+  source: Scalars['String']['output'];
+  startedAt: Scalars['DateTime']['output'];
+  /** Who started it: `schedule`, `cli`, or the uploader's subject. */
+  startedBy: Scalars['String']['output'];
+  status: SettlementIngestionRunStatus;
+  /** Settlements of this run that are `UNMATCHED` now. */
+  unmatched: Scalars['Int']['output'];
+};
+
+export type SettlementIngestionRunConnection = {
+  __typename?: 'SettlementIngestionRunConnection';
+  edges: Array<SettlementIngestionRunEdge>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type SettlementIngestionRunEdge = {
+  __typename?: 'SettlementIngestionRunEdge';
+  cursor: Scalars['String']['output'];
+  node: SettlementIngestionRun;
+};
+
+/** How an ingestion run was started. */
+export type SettlementIngestionRunKind =
+  /** One file. */
+  | 'FILE'
+  /** Pages pulled from the source's cursor until it had nothing more. */
+  | 'PULL';
+
+/** Where an ingestion run stands. */
+export type SettlementIngestionRunStatus =
+  /** Finished: caught up with the source, or the file read to its end. */
+  | 'DONE'
+  /** Stopped by an error (see `failure`); pages stored before it stay stored. */
+  | 'FAILED'
+  /** Still pulling or reading. */
+  | 'RUNNING';
+
+/** A settlement (2207 / 2304) or the reversal (撤销, 2208 / 2305) of one. */
+export type SettlementKind =
+  /** Cancels an earlier settlement; its amounts are that settlement's, negated. */
+  | 'REVERSAL'
+  /** A settlement of a stay or visit (2207 outpatient / 2304 inpatient). */
+  | 'SETTLEMENT';
+
+/** One reason a record was rejected. */
+export type SettlementProblem = {
+  __typename?: 'SettlementProblem';
+  /** The platform's field name, e.g. `medfee_sumamt` (`record` when the line could not be read). */
+  field: Scalars['String']['output'];
+  reason: Scalars['String']['output'];
+};
+
+/** A field of a rejected record as received; the ID number and name are masked. */
+export type SettlementRecordField = {
+  __typename?: 'SettlementRecordField';
+  name: Scalars['String']['output'];
+  /** The value as sent, as text (lists as JSON). */
+  value?: Maybe<Scalars['String']['output']>;
+};
+
+/** A record that failed validation, kept until it is corrected. */
+export type SettlementRejection = Node & {
+  __typename?: 'SettlementRejection';
+  /** The record's fields (ID number and name masked), to see what to correct. */
+  fields: Array<SettlementRecordField>;
+  id: Scalars['ID']['output'];
+  /** Where it was in its page or file, e.g. `line 12`. */
+  position?: Maybe<Scalars['String']['output']>;
+  problems: Array<SettlementProblem>;
+  receivedAt: Scalars['DateTime']['output'];
+  resolvedAt?: Maybe<Scalars['DateTime']['output']>;
+  resolvedBy?: Maybe<Scalars['String']['output']>;
+  /** Corrections tried so far. */
+  retries: Scalars['Int']['output'];
+  /** The record's `setl_id`, when it had a usable one. */
+  setlId?: Maybe<Scalars['String']['output']>;
+  /** The settlement stored once it was corrected or sent again. */
+  settlement?: Maybe<Settlement>;
+  source: Scalars['String']['output'];
+  status: SettlementRejectionStatus;
+};
+
+export type SettlementRejectionConnection = {
+  __typename?: 'SettlementRejectionConnection';
+  edges: Array<SettlementRejectionEdge>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type SettlementRejectionEdge = {
+  __typename?: 'SettlementRejectionEdge';
+  cursor: Scalars['String']['output'];
+  node: SettlementRejection;
+};
+
+export type SettlementRejectionFilter = {
+  source?: InputMaybe<Scalars['String']['input']>;
+  status?: InputMaybe<SettlementRejectionStatus>;
+};
+
+/** Where a rejected record stands. */
+export type SettlementRejectionStatus =
+  /** Waiting for a correction (`retrySettlementRejection`). */
+  | 'OPEN'
+  /** Corrected and stored: see `settlement`. */
+  | 'RESOLVED'
+  /** The source sent the settlement again, valid: see `settlement`. */
+  | 'SUPERSEDED';
+
+/** A source of settlements, with where its pulls stand. */
+export type SettlementSource = {
+  __typename?: 'SettlementSource';
+  counts: SettlementSourceCounts;
+  /** The source's position after the last stored page (its own format, opaque). */
+  cursor?: Maybe<Scalars['String']['output']>;
+  enabled: Scalars['Boolean']['output'];
+  /** PLATFORM: the interface URL; DROP: the directory; FILE: null. */
+  endpoint?: Maybe<Scalars['String']['output']>;
+  kind: SettlementSourceKind;
+  /** The last failed pull's error; cleared when a page is stored. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  lastPolledAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Its name (lower case, digits and dashes), recorded on every settlement it delivered. */
+  name: Scalars['String']['output'];
+  /** Records asked for per page. */
+  pageSize: Scalars['Int']['output'];
+  /** Seconds between scheduled pulls; null when pulled only on demand. */
+  pollSeconds?: Maybe<Scalars['Int']['output']>;
+  /** Its ingestion runs, newest first. */
+  runs: SettlementIngestionRunConnection;
+};
+
+
+/** A source of settlements, with where its pulls stand. */
+export type SettlementSourceRunsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** Settlements a source delivered, by status, and its open rejections. */
+export type SettlementSourceCounts = {
+  __typename?: 'SettlementSourceCounts';
+  duplicate: Scalars['Int']['output'];
+  matched: Scalars['Int']['output'];
+  openRejections: Scalars['Int']['output'];
+  received: Scalars['Int']['output'];
+  total: Scalars['Int']['output'];
+  unmatched: Scalars['Int']['output'];
+};
+
+/** Where settlements come from. */
+export type SettlementSourceKind =
+  /** A directory hospitals drop files into (JSON lines or CSV), pulled file by file. */
+  | 'DROP'
+  /** Files imported with `hub settlements import` or `uploadSettlements`. */
+  | 'FILE'
+  /** The platform's HTTP interface (or the platform simulator), pulled page by page. */
+  | 'PLATFORM';
+
+/** Where a settlement stands in ingestion. */
+export type SettlementStatus =
+  /** The same `setlId` arrived earlier from another source; only that copy counts. */
+  | 'DUPLICATE'
+  /** Matched to a member and the enrolment of its plan year. */
+  | 'MATCHED'
+  /** Stored; the match step has not decided yet. */
+  | 'RECEIVED'
+  /** Kept but not matched; see `unmatchedReason`. */
+  | 'UNMATCHED';
+
+/** Why a settlement could not be matched to a member's enrolment. */
+export type SettlementUnmatchedReason =
+  /** The member has no enrolment for the plan year. */
+  | 'NO_ENROLMENT'
+  /** No member has this ID number. */
+  | 'NO_MEMBER'
+  /** A reversal whose settlement has not arrived (it is matched again when it does). */
+  | 'ORIGINAL_NOT_FOUND';
 
 /** A unit (基层工会): an employer's union branch that enrols its employees once a year. */
 export type Unit = Node & {
@@ -491,6 +1329,16 @@ export type UpdateUnitInput = {
   id: Scalars['ID']['input'];
   name?: InputMaybe<Scalars['String']['input']>;
   planType?: InputMaybe<PlanType>;
+};
+
+export type UploadSettlementsInput = {
+  /** The file's text (up to 20 MB). */
+  content: Scalars['String']['input'];
+  fileName: Scalars['String']['input'];
+  /** Defaults to the one the file name says (.jsonl, .json, .csv). */
+  format?: InputMaybe<SettlementFileFormat>;
+  /** The FILE source to record them under. */
+  source?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** Who is calling, as the gateway understood the bearer token. */
@@ -578,18 +1426,37 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   Node:
+    | ( BenefitLineRow )
+    | ( ClaimRow )
     | ( EnrolmentRow )
     | ( MemberRow )
     | ( RosterImportRow )
+    | ( SettlementRow )
+    | ( IngestionRunRow )
+    | ( RejectionRow )
     | ( UnitRow )
   ;
 };
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  AdjustClaimLineInput: AdjustClaimLineInput;
+  ApproveClaimInput: ApproveClaimInput;
   BankAccount: ResolverTypeWrapper<BankAccount>;
   BankAccountInput: BankAccountInput;
+  BenefitCap: BenefitCap;
+  BenefitLine: ResolverTypeWrapper<BenefitLineRow>;
+  BenefitLineStatus: BenefitLineStatus;
+  BenefitPreview: ResolverTypeWrapper<BenefitResult>;
+  BenefitPreviewLine: ResolverTypeWrapper<EngineBenefitLine>;
+  BenefitProgramme: BenefitProgramme;
+  BenefitTotals: ResolverTypeWrapper<BenefitTotalsRow>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Claim: ResolverTypeWrapper<ClaimRow>;
+  ClaimConnection: ResolverTypeWrapper<ClaimConnectionResult>;
+  ClaimEdge: ResolverTypeWrapper<Omit<ClaimEdge, 'node'> & { node: ResolversTypes['Claim'] }>;
+  ClaimFilter: ClaimFilter;
+  ClaimStatus: ClaimStatus;
   Contribution: ResolverTypeWrapper<ContributionKey>;
   ContributionPayment: ResolverTypeWrapper<ContributionPayment>;
   ContributionStatus: ContributionStatus;
@@ -607,20 +1474,52 @@ export type ResolversTypes = {
   ImportRosterInput: ImportRosterInput;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Member: ResolverTypeWrapper<MemberRow>;
+  MemberClaimsFilter: MemberClaimsFilter;
   MemberConnection: ResolverTypeWrapper<MemberConnectionResult>;
   MemberEdge: ResolverTypeWrapper<Omit<MemberEdge, 'node'> & { node: ResolversTypes['Member'] }>;
   MemberFilter: MemberFilter;
+  MemberSettlementsFilter: MemberSettlementsFilter;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   PlanType: PlanType;
+  PublishRuleSetInput: PublishRuleSetInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RecordContributionPaymentInput: RecordContributionPaymentInput;
+  RejectClaimInput: RejectClaimInput;
+  RetrySettlementRejectionInput: RetrySettlementRejectionInput;
+  RetrySettlementRejectionPayload: ResolverTypeWrapper<RetryResult>;
   RevealMemberPersonalDataInput: RevealMemberPersonalDataInput;
   RevealedPersonalData: ResolverTypeWrapper<RevealedRow>;
   Role: Role;
   RosterImport: ResolverTypeWrapper<RosterImportRow>;
   RosterRowError: ResolverTypeWrapper<RosterRowError>;
+  RuleSet: ResolverTypeWrapper<RuleSetRow>;
+  Settlement: ResolverTypeWrapper<SettlementRow>;
+  SettlementAmounts: ResolverTypeWrapper<Amounts>;
+  SettlementConnection: ResolverTypeWrapper<SettlementConnectionResult>;
+  SettlementEdge: ResolverTypeWrapper<Omit<SettlementEdge, 'node'> & { node: ResolversTypes['Settlement'] }>;
+  SettlementFieldInput: SettlementFieldInput;
+  SettlementFileFormat: SettlementFileFormat;
+  SettlementFilter: SettlementFilter;
+  SettlementIngestionRun: ResolverTypeWrapper<IngestionRunRow>;
+  SettlementIngestionRunConnection: ResolverTypeWrapper<IngestionRunConnectionResult>;
+  SettlementIngestionRunEdge: ResolverTypeWrapper<Omit<SettlementIngestionRunEdge, 'node'> & { node: ResolversTypes['SettlementIngestionRun'] }>;
+  SettlementIngestionRunKind: SettlementIngestionRunKind;
+  SettlementIngestionRunStatus: SettlementIngestionRunStatus;
+  SettlementKind: SettlementKind;
+  SettlementProblem: ResolverTypeWrapper<SettlementProblem>;
+  SettlementRecordField: ResolverTypeWrapper<SettlementRecordField>;
+  SettlementRejection: ResolverTypeWrapper<RejectionRow>;
+  SettlementRejectionConnection: ResolverTypeWrapper<RejectionConnectionResult>;
+  SettlementRejectionEdge: ResolverTypeWrapper<Omit<SettlementRejectionEdge, 'node'> & { node: ResolversTypes['SettlementRejection'] }>;
+  SettlementRejectionFilter: SettlementRejectionFilter;
+  SettlementRejectionStatus: SettlementRejectionStatus;
+  SettlementSource: ResolverTypeWrapper<SettlementSourceRow>;
+  SettlementSourceCounts: ResolverTypeWrapper<SourceCounts>;
+  SettlementSourceKind: SettlementSourceKind;
+  SettlementStatus: SettlementStatus;
+  SettlementUnmatchedReason: SettlementUnmatchedReason;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Unit: ResolverTypeWrapper<UnitRow>;
   UnitConnection: ResolverTypeWrapper<UnitConnectionResult>;
@@ -629,14 +1528,25 @@ export type ResolversTypes = {
   UnitMembersFilter: UnitMembersFilter;
   UpdateMemberInput: UpdateMemberInput;
   UpdateUnitInput: UpdateUnitInput;
+  UploadSettlementsInput: UploadSettlementsInput;
   Viewer: ResolverTypeWrapper<Principal>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  AdjustClaimLineInput: AdjustClaimLineInput;
+  ApproveClaimInput: ApproveClaimInput;
   BankAccount: BankAccount;
   BankAccountInput: BankAccountInput;
+  BenefitLine: BenefitLineRow;
+  BenefitPreview: BenefitResult;
+  BenefitPreviewLine: EngineBenefitLine;
+  BenefitTotals: BenefitTotalsRow;
   Boolean: Scalars['Boolean']['output'];
+  Claim: ClaimRow;
+  ClaimConnection: ClaimConnectionResult;
+  ClaimEdge: Omit<ClaimEdge, 'node'> & { node: ResolversParentTypes['Claim'] };
+  ClaimFilter: ClaimFilter;
   Contribution: ContributionKey;
   ContributionPayment: ContributionPayment;
   CreateMemberInput: CreateMemberInput;
@@ -653,18 +1563,42 @@ export type ResolversParentTypes = {
   ImportRosterInput: ImportRosterInput;
   Int: Scalars['Int']['output'];
   Member: MemberRow;
+  MemberClaimsFilter: MemberClaimsFilter;
   MemberConnection: MemberConnectionResult;
   MemberEdge: Omit<MemberEdge, 'node'> & { node: ResolversParentTypes['Member'] };
   MemberFilter: MemberFilter;
+  MemberSettlementsFilter: MemberSettlementsFilter;
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
+  PublishRuleSetInput: PublishRuleSetInput;
   Query: Record<PropertyKey, never>;
   RecordContributionPaymentInput: RecordContributionPaymentInput;
+  RejectClaimInput: RejectClaimInput;
+  RetrySettlementRejectionInput: RetrySettlementRejectionInput;
+  RetrySettlementRejectionPayload: RetryResult;
   RevealMemberPersonalDataInput: RevealMemberPersonalDataInput;
   RevealedPersonalData: RevealedRow;
   RosterImport: RosterImportRow;
   RosterRowError: RosterRowError;
+  RuleSet: RuleSetRow;
+  Settlement: SettlementRow;
+  SettlementAmounts: Amounts;
+  SettlementConnection: SettlementConnectionResult;
+  SettlementEdge: Omit<SettlementEdge, 'node'> & { node: ResolversParentTypes['Settlement'] };
+  SettlementFieldInput: SettlementFieldInput;
+  SettlementFilter: SettlementFilter;
+  SettlementIngestionRun: IngestionRunRow;
+  SettlementIngestionRunConnection: IngestionRunConnectionResult;
+  SettlementIngestionRunEdge: Omit<SettlementIngestionRunEdge, 'node'> & { node: ResolversParentTypes['SettlementIngestionRun'] };
+  SettlementProblem: SettlementProblem;
+  SettlementRecordField: SettlementRecordField;
+  SettlementRejection: RejectionRow;
+  SettlementRejectionConnection: RejectionConnectionResult;
+  SettlementRejectionEdge: Omit<SettlementRejectionEdge, 'node'> & { node: ResolversParentTypes['SettlementRejection'] };
+  SettlementRejectionFilter: SettlementRejectionFilter;
+  SettlementSource: SettlementSourceRow;
+  SettlementSourceCounts: SourceCounts;
   String: Scalars['String']['output'];
   Unit: UnitRow;
   UnitConnection: UnitConnectionResult;
@@ -673,12 +1607,98 @@ export type ResolversParentTypes = {
   UnitMembersFilter: UnitMembersFilter;
   UpdateMemberInput: UpdateMemberInput;
   UpdateUnitInput: UpdateUnitInput;
+  UploadSettlementsInput: UploadSettlementsInput;
   Viewer: Principal;
 };
 
 export type BankAccountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankAccount'] = ResolversParentTypes['BankAccount']> = {
   bankCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   cardNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type BenefitLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BenefitLine'] = ResolversParentTypes['BenefitLine']> = {
+  adjustedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  adjustedFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  adjustmentReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  basisFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  beforeCapsFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  capsHit?: Resolver<Array<ResolversTypes['BenefitCap']>, ParentType, ContextType>;
+  computedFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  diseaseGroups?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  explanation?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  fixedFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  programme?: Resolver<ResolversTypes['BenefitProgramme'], ParentType, ContextType>;
+  ratioBasisPoints?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['BenefitLineStatus'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type BenefitPreviewResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BenefitPreview'] = ResolversParentTypes['BenefitPreview']> = {
+  eligible?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  json?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['BenefitPreviewLine']>, ParentType, ContextType>;
+  memberPaysFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  reasons?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  ruleSet?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ruleSetVersion?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type BenefitPreviewLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BenefitPreviewLine'] = ResolversParentTypes['BenefitPreviewLine']> = {
+  amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  basisFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  capsHit?: Resolver<Array<ResolversTypes['BenefitCap']>, ParentType, ContextType>;
+  explanation?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  programme?: Resolver<ResolversTypes['BenefitProgramme'], ParentType, ContextType>;
+  ratioBasisPoints?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type BenefitTotalsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BenefitTotals'] = ResolversParentTypes['BenefitTotals']> = {
+  claims?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  criticalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  inpatientFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  majorDiseaseFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  outOfPocketFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ClaimResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Claim'] = ResolversParentTypes['Claim']> = {
+  computedTotalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  decidedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  decisionReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  eligible?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['BenefitLine']>, ParentType, ContextType>;
+  member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
+  memberPaysFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  personBurdenFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  reasonCodes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  reasons?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  ruleSet?: Resolver<Maybe<ResolversTypes['RuleSet']>, ParentType, ContextType>;
+  settledAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  settlement?: Resolver<ResolversTypes['Settlement'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
+  totalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
+  warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ClaimConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClaimConnection'] = ResolversParentTypes['ClaimConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ClaimEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ClaimEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClaimEdge'] = ResolversParentTypes['ClaimEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Claim'], ParentType, ContextType>;
 };
 
 export type ContributionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Contribution'] = ResolversParentTypes['Contribution']> = {
@@ -738,7 +1758,9 @@ export interface FenScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes[
 
 export type MemberResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Member'] = ResolversParentTypes['Member']> = {
   bankAccount?: Resolver<Maybe<ResolversTypes['BankAccount']>, ParentType, ContextType>;
+  benefitTotals?: Resolver<ResolversTypes['BenefitTotals'], ParentType, ContextType, RequireFields<MemberBenefitTotalsArgs, 'year'>>;
   birthDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, RequireFields<MemberClaimsArgs, 'first'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   enrolments?: Resolver<ResolversTypes['EnrolmentConnection'], ParentType, ContextType, RequireFields<MemberEnrolmentsArgs, 'first'>>;
   firstEnrolledOn?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
@@ -747,6 +1769,7 @@ export type MemberResolvers<ContextType = Context, ParentType extends ResolversP
   idNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  settlements?: Resolver<ResolversTypes['SettlementConnection'], ParentType, ContextType, RequireFields<MemberSettlementsArgs, 'first'>>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -764,18 +1787,24 @@ export type MemberEdgeResolvers<ContextType = Context, ParentType extends Resolv
 };
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  adjustClaimLine?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationAdjustClaimLineArgs, 'input'>>;
+  approveClaim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationApproveClaimArgs, 'input'>>;
   createMember?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationCreateMemberArgs, 'input'>>;
   createUnit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<MutationCreateUnitArgs, 'input'>>;
   enrolMember?: Resolver<ResolversTypes['Enrolment'], ParentType, ContextType, RequireFields<MutationEnrolMemberArgs, 'input'>>;
   importRoster?: Resolver<ResolversTypes['RosterImport'], ParentType, ContextType, RequireFields<MutationImportRosterArgs, 'input'>>;
+  publishRuleSet?: Resolver<ResolversTypes['RuleSet'], ParentType, ContextType, RequireFields<MutationPublishRuleSetArgs, 'input'>>;
   recordContributionPayment?: Resolver<ResolversTypes['Contribution'], ParentType, ContextType, RequireFields<MutationRecordContributionPaymentArgs, 'input'>>;
+  rejectClaim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationRejectClaimArgs, 'input'>>;
+  retrySettlementRejection?: Resolver<ResolversTypes['RetrySettlementRejectionPayload'], ParentType, ContextType, RequireFields<MutationRetrySettlementRejectionArgs, 'input'>>;
   revealMemberPersonalData?: Resolver<ResolversTypes['RevealedPersonalData'], ParentType, ContextType, RequireFields<MutationRevealMemberPersonalDataArgs, 'input'>>;
   updateMember?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationUpdateMemberArgs, 'input'>>;
   updateUnit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<MutationUpdateUnitArgs, 'input'>>;
+  uploadSettlements?: Resolver<ResolversTypes['SettlementIngestionRun'], ParentType, ContextType, RequireFields<MutationUploadSettlementsArgs, 'input'>>;
 };
 
 export type NodeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'Enrolment' | 'Member' | 'RosterImport' | 'Unit', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'BenefitLine' | 'Claim' | 'Enrolment' | 'Member' | 'RosterImport' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'Unit', ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -786,14 +1815,31 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  benefitPreview?: Resolver<ResolversTypes['BenefitPreview'], ParentType, ContextType, RequireFields<QueryBenefitPreviewArgs, 'input' | 'ruleSetId'>>;
+  claim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<QueryClaimArgs, 'id'>>;
+  claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, RequireFields<QueryClaimsArgs, 'first'>>;
   member?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<QueryMemberArgs, 'id'>>;
   members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, RequireFields<QueryMembersArgs, 'first'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
   rosterImport?: Resolver<ResolversTypes['RosterImport'], ParentType, ContextType, RequireFields<QueryRosterImportArgs, 'id'>>;
+  ruleSet?: Resolver<ResolversTypes['RuleSet'], ParentType, ContextType, RequireFields<QueryRuleSetArgs, 'ruleSetId'>>;
+  ruleSets?: Resolver<Array<ResolversTypes['RuleSet']>, ParentType, ContextType, Partial<QueryRuleSetsArgs>>;
+  settlement?: Resolver<ResolversTypes['Settlement'], ParentType, ContextType, RequireFields<QuerySettlementArgs, 'id'>>;
+  settlementIngestionRun?: Resolver<ResolversTypes['SettlementIngestionRun'], ParentType, ContextType, RequireFields<QuerySettlementIngestionRunArgs, 'id'>>;
+  settlementIngestionRuns?: Resolver<ResolversTypes['SettlementIngestionRunConnection'], ParentType, ContextType, RequireFields<QuerySettlementIngestionRunsArgs, 'first'>>;
+  settlementRejection?: Resolver<ResolversTypes['SettlementRejection'], ParentType, ContextType, RequireFields<QuerySettlementRejectionArgs, 'id'>>;
+  settlementRejections?: Resolver<ResolversTypes['SettlementRejectionConnection'], ParentType, ContextType, RequireFields<QuerySettlementRejectionsArgs, 'first'>>;
+  settlementSources?: Resolver<Array<ResolversTypes['SettlementSource']>, ParentType, ContextType>;
+  settlements?: Resolver<ResolversTypes['SettlementConnection'], ParentType, ContextType, RequireFields<QuerySettlementsArgs, 'first'>>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<QueryUnitArgs, 'id'>>;
   units?: Resolver<ResolversTypes['UnitConnection'], ParentType, ContextType, RequireFields<QueryUnitsArgs, 'first'>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
+};
+
+export type RetrySettlementRejectionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetrySettlementRejectionPayload'] = ResolversParentTypes['RetrySettlementRejectionPayload']> = {
+  rejection?: Resolver<ResolversTypes['SettlementRejection'], ParentType, ContextType>;
+  settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
 };
 
 export type RevealedPersonalDataResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevealedPersonalData'] = ResolversParentTypes['RevealedPersonalData']> = {
@@ -823,6 +1869,175 @@ export type RosterRowErrorResolvers<ContextType = Context, ParentType extends Re
   field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   row?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type RuleSetResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RuleSet'] = ResolversParentTypes['RuleSet']> = {
+  assignedPlanYears?: Resolver<Array<ResolversTypes['Int']>, ParentType, ContextType>;
+  definition?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  planYears?: Resolver<Array<ResolversTypes['Int']>, ParentType, ContextType>;
+  publishedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  publishedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ruleSetId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  shipped?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SettlementResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Settlement'] = ResolversParentTypes['Settlement']> = {
+  amounts?: Resolver<ResolversTypes['SettlementAmounts'], ParentType, ContextType>;
+  claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
+  diagnoses?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  duplicateOf?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
+  enrolment?: Resolver<Maybe<ResolversTypes['Enrolment']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  idNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  inpatient?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  insuranceType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  insuredPersonNo?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['SettlementKind'], ParentType, ContextType>;
+  matchedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  medicalType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType>;
+  personNameMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  processingError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  reversedBy?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
+  reverses?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
+  reversesSetlId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  setlId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  settledAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['SettlementStatus'], ParentType, ContextType>;
+  transaction?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
+  unmatchedReason?: Resolver<Maybe<ResolversTypes['SettlementUnmatchedReason']>, ParentType, ContextType>;
+  visitId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type SettlementAmountsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementAmounts'] = ResolversParentTypes['SettlementAmounts']> = {
+  cashPaidFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  civilServantSubsidyFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  deductibleFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  enterpriseSupplementFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  fullyOwnPayFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  fundsTotalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  hospitalBorneFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  inPolicyFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  largeExpenseSubsidyFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  medicalAssistanceFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  otherFundsFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  overLimitSelfPayFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  personBurdenFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  personalAccountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  pooledFundFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  preSelfPayFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  seriousIllnessInsuranceFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  totalFeesFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+};
+
+export type SettlementConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementConnection'] = ResolversParentTypes['SettlementConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['SettlementEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SettlementEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementEdge'] = ResolversParentTypes['SettlementEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Settlement'], ParentType, ContextType>;
+};
+
+export type SettlementIngestionRunResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementIngestionRun'] = ResolversParentTypes['SettlementIngestionRun']> = {
+  cursorAfter?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  cursorBefore?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  duplicates?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failure?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  fileName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['SettlementIngestionRunKind'], ParentType, ContextType>;
+  newSettlements?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  pages?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  received?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  rejected?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  startedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['SettlementIngestionRunStatus'], ParentType, ContextType>;
+  unmatched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type SettlementIngestionRunConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementIngestionRunConnection'] = ResolversParentTypes['SettlementIngestionRunConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['SettlementIngestionRunEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SettlementIngestionRunEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementIngestionRunEdge'] = ResolversParentTypes['SettlementIngestionRunEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['SettlementIngestionRun'], ParentType, ContextType>;
+};
+
+export type SettlementProblemResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementProblem'] = ResolversParentTypes['SettlementProblem']> = {
+  field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type SettlementRecordFieldResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementRecordField'] = ResolversParentTypes['SettlementRecordField']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  value?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type SettlementRejectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementRejection'] = ResolversParentTypes['SettlementRejection']> = {
+  fields?: Resolver<Array<ResolversTypes['SettlementRecordField']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  position?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  problems?: Resolver<Array<ResolversTypes['SettlementProblem']>, ParentType, ContextType>;
+  receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  resolvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  resolvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  retries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  setlId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['SettlementRejectionStatus'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type SettlementRejectionConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementRejectionConnection'] = ResolversParentTypes['SettlementRejectionConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['SettlementRejectionEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SettlementRejectionEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementRejectionEdge'] = ResolversParentTypes['SettlementRejectionEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['SettlementRejection'], ParentType, ContextType>;
+};
+
+export type SettlementSourceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementSource'] = ResolversParentTypes['SettlementSource']> = {
+  counts?: Resolver<ResolversTypes['SettlementSourceCounts'], ParentType, ContextType>;
+  cursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  endpoint?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['SettlementSourceKind'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastPolledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  pageSize?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  pollSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  runs?: Resolver<ResolversTypes['SettlementIngestionRunConnection'], ParentType, ContextType, RequireFields<SettlementSourceRunsArgs, 'first'>>;
+};
+
+export type SettlementSourceCountsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementSourceCounts'] = ResolversParentTypes['SettlementSourceCounts']> = {
+  duplicate?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  matched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  openRejections?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  received?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  unmatched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type UnitResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Unit'] = ResolversParentTypes['Unit']> = {
@@ -857,6 +2072,13 @@ export type ViewerResolvers<ContextType = Context, ParentType extends ResolversP
 
 export type Resolvers<ContextType = Context> = {
   BankAccount?: BankAccountResolvers<ContextType>;
+  BenefitLine?: BenefitLineResolvers<ContextType>;
+  BenefitPreview?: BenefitPreviewResolvers<ContextType>;
+  BenefitPreviewLine?: BenefitPreviewLineResolvers<ContextType>;
+  BenefitTotals?: BenefitTotalsResolvers<ContextType>;
+  Claim?: ClaimResolvers<ContextType>;
+  ClaimConnection?: ClaimConnectionResolvers<ContextType>;
+  ClaimEdge?: ClaimEdgeResolvers<ContextType>;
   Contribution?: ContributionResolvers<ContextType>;
   ContributionPayment?: ContributionPaymentResolvers<ContextType>;
   Date?: GraphQLScalarType;
@@ -872,9 +2094,25 @@ export type Resolvers<ContextType = Context> = {
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RetrySettlementRejectionPayload?: RetrySettlementRejectionPayloadResolvers<ContextType>;
   RevealedPersonalData?: RevealedPersonalDataResolvers<ContextType>;
   RosterImport?: RosterImportResolvers<ContextType>;
   RosterRowError?: RosterRowErrorResolvers<ContextType>;
+  RuleSet?: RuleSetResolvers<ContextType>;
+  Settlement?: SettlementResolvers<ContextType>;
+  SettlementAmounts?: SettlementAmountsResolvers<ContextType>;
+  SettlementConnection?: SettlementConnectionResolvers<ContextType>;
+  SettlementEdge?: SettlementEdgeResolvers<ContextType>;
+  SettlementIngestionRun?: SettlementIngestionRunResolvers<ContextType>;
+  SettlementIngestionRunConnection?: SettlementIngestionRunConnectionResolvers<ContextType>;
+  SettlementIngestionRunEdge?: SettlementIngestionRunEdgeResolvers<ContextType>;
+  SettlementProblem?: SettlementProblemResolvers<ContextType>;
+  SettlementRecordField?: SettlementRecordFieldResolvers<ContextType>;
+  SettlementRejection?: SettlementRejectionResolvers<ContextType>;
+  SettlementRejectionConnection?: SettlementRejectionConnectionResolvers<ContextType>;
+  SettlementRejectionEdge?: SettlementRejectionEdgeResolvers<ContextType>;
+  SettlementSource?: SettlementSourceResolvers<ContextType>;
+  SettlementSourceCounts?: SettlementSourceCountsResolvers<ContextType>;
   Unit?: UnitResolvers<ContextType>;
   UnitConnection?: UnitConnectionResolvers<ContextType>;
   UnitEdge?: UnitEdgeResolvers<ContextType>;
