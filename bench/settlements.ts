@@ -3,7 +3,9 @@
  * 100,000 settlements; the BullMQ workers pull them page by page, validate, encrypt and store them
  * (multi-row INSERT ... ON CONFLICT DO NOTHING), enqueue one match job each (addBulk), and match
  * them to members and enrolments. The figure: settlements per second from the first request until
- * every one is stored and decided. Target: at least 2,000/s on a 2-core machine.
+ * every one is stored and decided. Target: at least 2,000/s on a 2-core machine. Only the settlement
+ * workers run: the match step hands MATCHED settlements on to adjudication (its jobs are enqueued),
+ * whose processing bench/adjudication.ts measures.
  * `npm run bench -- settlements` or `npx tsx bench/settlements.ts` (SETTLEMENTS=n, MEMBERS=n, PAGE=n).
  */
 import { spawn } from 'node:child_process';
@@ -22,7 +24,8 @@ import { importRoster, chinaToday } from '../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine } from '../src/demo/sampleData.ts';
 import { demoSample } from '../src/demo/demo.ts';
 import * as store from '../src/settlements/store.ts';
-import { startWorkers } from '../jobs/worker.ts';
+import { closeQueues, createQueues } from '../jobs/queues.ts';
+import { startSettlementWorkers } from '../jobs/settlements.ts';
 import { enqueueSettlementPull } from '../jobs/settlementsQueue.ts';
 
 const settlements = Number(process.env.SETTLEMENTS ?? 100_000);
@@ -57,12 +60,13 @@ const simulator = spawn(process.execPath, [hub, 'sim', 'insurance', '--port', St
 const [line] = (await once(simulator.stdout!, 'data')) as [Buffer];
 const url = /(http:\S+)/.exec(line.toString())![1]!;
 
-const workers = await startWorkers({ db, keys, connection: redis, prefix, log });
+const queues = createQueues(redis, prefix);
+const workers = await startSettlementWorkers({ db, keys, connection: redis, prefix, log }, queues);
 let exitCode = 0;
 try {
   await store.upsertSource(db, { name: 'bench', kind: 'PLATFORM', endpoint: url, pageSize, pollSeconds: null });
   const started = performance.now();
-  await enqueueSettlementPull(workers.queues.settlementPull, 'bench', null);
+  await enqueueSettlementPull(queues.settlementPull, 'bench', null);
   let counts: Awaited<ReturnType<typeof store.sourceCounts>>[number];
   for (;;) {
     [counts] = (await store.sourceCounts(db, ['bench'])) as [typeof counts];
@@ -79,7 +83,8 @@ try {
   if (counts.total + counts.openRejections !== settlements) throw new Error('some records are neither stored nor rejected');
   if (rate < 2000) exitCode = 1;
 } finally {
-  await workers.close();
+  await Promise.all(workers.map((w) => w.close()));
+  await closeQueues(queues);
   simulator.kill('SIGTERM');
   await db.end();
   const left = await redis.keys(`${prefix}:*`);
