@@ -227,24 +227,59 @@ export async function runUnmatchedCounts(db: Queryable, runIds: readonly number[
 
 // ---- settlements: writes ----
 
-interface Column {
+interface Column<W> {
   name: string;
+  /** Type of the value in the page's JSON (bytea travels as hex text). */
   type: string;
-  values: unknown[];
-  /** How the unnested value becomes the column (default: as is). */
+  value: (write: W) => unknown;
+  /** How the JSON value becomes the column (default: as is). */
   select?: (column: string) => string;
 }
 
-/** `INSERT ... SELECT FROM unnest(arrays)`: one statement for a whole page, whatever its size. */
-function unnestInsert(table: string, fixed: Record<string, unknown>, columns: Column[], p: Params): string {
+const bytea = <W>(name: string, value: (write: W) => Buffer): Column<W> =>
+  ({ name, type: 'text', value: (w) => value(w).toString('hex'), select: (c) => `decode(${c}, 'hex')` });
+
+/**
+ * `INSERT ... SELECT FROM jsonb_to_recordset(page)`: one statement and one parameter for a whole
+ * page. (A JSON document is serialised natively; node-pg's arrays are escaped value by value.)
+ */
+function pageInsert<W>(table: string, fixed: Record<string, unknown>, columns: Column<W>[], writes: W[], p: Params): string {
   const fixedNames = Object.keys(fixed);
   const fixedValues = fixedNames.map((k) => p.add(fixed[k]));
-  const arrays = columns.map((c) => `${p.add(c.values)}::${c.type}[]`);
-  const names = columns.map((c) => c.name);
-  return `INSERT INTO ${table} (${[...fixedNames, ...names].join(', ')})
+  const page = p.add(JSON.stringify(writes.map((w) => Object.fromEntries(columns.map((c) => [c.name, c.value(w)])))));
+  return `INSERT INTO ${table} (${[...fixedNames, ...columns.map((c) => c.name)].join(', ')})
           SELECT ${[...fixedValues, ...columns.map((c) => (c.select ? c.select(`u.${c.name}`) : `u.${c.name}`))].join(', ')}
-            FROM unnest(${arrays.join(', ')}) AS u(${names.join(', ')})`;
+            FROM jsonb_to_recordset(${page}::jsonb) AS u(${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`;
 }
+
+const SETTLEMENT_WRITE_COLUMNS: Column<SettlementWrite>[] = [
+  { name: 'setl_id', type: 'text', value: (w) => w.setlId },
+  { name: 'infno', type: 'text', value: (w) => w.infno },
+  { name: 'kind', type: 'text', value: (w) => w.kind },
+  { name: 'reverses_setl_id', type: 'text', value: (w) => w.reversesSetlId },
+  { name: 'mdtrt_id', type: 'text', value: (w) => w.mdtrtId },
+  { name: 'psn_no', type: 'text', value: (w) => w.psnNo },
+  bytea('psn_name_enc', (w) => w.psnNameEnc),
+  { name: 'psn_name_masked', type: 'text', value: (w) => w.psnNameMasked },
+  bytea('certno_enc', (w) => w.certnoEnc),
+  bytea('certno_hash', (w) => w.certnoHash),
+  { name: 'certno_masked', type: 'text', value: (w) => w.certnoMasked },
+  { name: 'insutype', type: 'text', value: (w) => w.insutype },
+  { name: 'med_type', type: 'text', value: (w) => w.medType },
+  { name: 'setl_time', type: 'timestamptz', value: (w) => w.setlTime },
+  { name: 'diagnoses', type: 'text[]', value: (w) => w.diagnoses },
+  ...AMOUNT_FIELDS.map((f): Column<SettlementWrite> => ({ name: f.field, type: 'bigint', value: (w) => w.amounts[f.field] })),
+  bytea('raw_enc', (w) => w.rawEnc),
+];
+
+const REJECTION_WRITE_COLUMNS: Column<RejectionWrite>[] = [
+  { name: 'record_key', type: 'text', value: (w) => w.recordKey },
+  { name: 'setl_id', type: 'text', value: (w) => w.setlId },
+  { name: 'position', type: 'text', value: (w) => w.position },
+  bytea('raw_enc', (w) => w.rawEnc),
+  { name: 'raw_masked', type: 'jsonb', value: (w) => w.rawMasked },
+  { name: 'problems', type: 'jsonb', value: (w) => w.problems },
+];
 
 export interface InsertedSettlement {
   id: number;
@@ -255,29 +290,8 @@ export interface InsertedSettlement {
 /** Stores a page of settlements; a (source, setl_id) already stored is skipped. Returns the new ones. */
 export async function insertSettlements(db: Queryable, source: string, runId: number | null, writes: SettlementWrite[]): Promise<InsertedSettlement[]> {
   if (!writes.length) return [];
-  const col = (name: string, type: string, pick: (w: SettlementWrite) => unknown, select?: Column['select']): Column =>
-    ({ name, type, values: writes.map(pick), select });
   const p = new Params();
-  const sql = unnestInsert('settlements', { source, run_id: runId }, [
-    col('setl_id', 'text', (w) => w.setlId),
-    col('infno', 'text', (w) => w.infno),
-    col('kind', 'text', (w) => w.kind),
-    col('reverses_setl_id', 'text', (w) => w.reversesSetlId),
-    col('mdtrt_id', 'text', (w) => w.mdtrtId),
-    col('psn_no', 'text', (w) => w.psnNo),
-    col('psn_name_enc', 'bytea', (w) => w.psnNameEnc),
-    col('psn_name_masked', 'text', (w) => w.psnNameMasked),
-    col('certno_enc', 'bytea', (w) => w.certnoEnc),
-    col('certno_hash', 'bytea', (w) => w.certnoHash),
-    col('certno_masked', 'text', (w) => w.certnoMasked),
-    col('insutype', 'text', (w) => w.insutype),
-    col('med_type', 'text', (w) => w.medType),
-    col('setl_time', 'timestamptz', (w) => w.setlTime),
-    // Lists of different lengths cannot share a 2-D array: one space-separated text each.
-    col('diagnoses', 'text', (w) => w.diagnoses.join(' '), (c) => `coalesce(string_to_array(nullif(${c}, ''), ' '), '{}')`),
-    ...AMOUNT_FIELDS.map((f) => col(f.field, 'bigint', (w) => w.amounts[f.field])),
-    col('raw_enc', 'bytea', (w) => w.rawEnc),
-  ], p);
+  const sql = pageInsert('settlements', { source, run_id: runId }, SETTLEMENT_WRITE_COLUMNS, writes, p);
   const { rows } = await db.query<InsertedSettlement>(
     `${sql} ON CONFLICT (source, setl_id) DO NOTHING RETURNING id, setl_id AS "setlId", kind`,
     p.values,
@@ -289,14 +303,7 @@ export async function insertSettlements(db: Queryable, source: string, runId: nu
 export async function insertRejections(db: Queryable, source: string, runId: number | null, writes: RejectionWrite[]): Promise<number> {
   if (!writes.length) return 0;
   const p = new Params();
-  const sql = unnestInsert('settlement_rejections', { source, run_id: runId }, [
-    { name: 'record_key', type: 'text', values: writes.map((w) => w.recordKey) },
-    { name: 'setl_id', type: 'text', values: writes.map((w) => w.setlId) },
-    { name: 'position', type: 'text', values: writes.map((w) => w.position) },
-    { name: 'raw_enc', type: 'bytea', values: writes.map((w) => w.rawEnc) },
-    { name: 'raw_masked', type: 'jsonb', values: writes.map((w) => JSON.stringify(w.rawMasked)) },
-    { name: 'problems', type: 'jsonb', values: writes.map((w) => JSON.stringify(w.problems)) },
-  ], p);
+  const sql = pageInsert('settlement_rejections', { source, run_id: runId }, REJECTION_WRITE_COLUMNS, writes, p);
   const { rowCount } = await db.query(`${sql} ON CONFLICT (source, record_key) DO NOTHING`, p.values);
   return rowCount ?? 0;
 }

@@ -75,7 +75,7 @@ describe('losing Redis mid-run', () => {
         const source = await store.sourceByName(db.pool, 'sim');
         const [counts] = await store.sourceCounts(db.pool, ['sim']);
         return source?.cursor === String(data.count) && counts!.received === 0 && counts!.total === valid.length;
-      }, 60_000);
+      }, 150_000);
     } finally {
       await workers.close();
     }
@@ -91,7 +91,7 @@ describe('losing Redis mid-run', () => {
     // Each settlement passed the match step once: the step after it saw every one exactly once.
     expect(decided.length).toBe(valid.length);
     expect(new Set(decided).size).toBe(valid.length);
-  });
+  }, 200_000);
 
   it('re-derives missing match jobs from the rows: a stored settlement nobody enqueued is still decided', async () => {
     // Stored without any job (as if the process died between commit and enqueue).
