@@ -6,7 +6,7 @@ import { benefitSettings } from '../src/benefits/settings.ts';
 import type { ClaimStatus } from '../src/benefits/rows.ts';
 import type { MatchedSettlement } from '../src/settlements/matchStep.ts';
 import type { AfterMatch } from './settlementsMatch.ts';
-import { DEFAULT_JOB_OPTIONS, QUEUE_NAMES } from './queues.ts';
+import { clearStaleJobIds, DEFAULT_JOB_OPTIONS, QUEUE_NAMES } from './queues.ts';
 
 /**
  * The adjudication job: one per MATCHED settlement (deterministic id `claim-adjudicate-<id>`),
@@ -70,6 +70,7 @@ export async function sweepAdjudication(db: pg.Pool, queue: Queue): Promise<numb
   for (let after = 0; ;) {
     const ids = await unadjudicatedSettlementIds(db, after, SWEEP_PAGE);
     if (!ids.length) break;
+    await clearStaleJobIds(queue, ids.map(adjudicationJobId));
     await enqueueAdjudications(queue, ids);
     added += ids.length;
     after = ids.at(-1)!;

@@ -45,6 +45,21 @@ export interface RosterImportJob {
   importId: number;
 }
 
+export const rosterImportJobId = (importId: number) => `roster-import-${importId}`;
+
 export function enqueueRosterImport(queue: Queue, importId: number): Promise<unknown> {
-  return queue.add('import', { importId } satisfies RosterImportJob, { jobId: `roster-import-${importId}` });
+  return queue.add('import', { importId } satisfies RosterImportJob, { jobId: rosterImportJobId(importId) });
+}
+
+/**
+ * Called by sweepers before they re-add work under deterministic ids. A job id whose job finished,
+ * or whose hash outlived its queue lists (Redis lost them while a worker was still writing), would
+ * make the add a silent no-op and the work would never run: such ids are cleared first. Waiting,
+ * delayed, active and failed jobs are left alone (a failed job is retried by an operator).
+ */
+export async function clearStaleJobIds(queue: Queue, jobIds: readonly string[]): Promise<void> {
+  for (const id of jobIds) {
+    const state = await queue.getJobState(id);
+    if (state === 'completed' || state === 'unknown') await queue.remove(id).catch(() => undefined);
+  }
 }

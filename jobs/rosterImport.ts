@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { decrypt, type PersonalDataKeys } from '../src/privacy/personalData.ts';
 import { importRoster, RosterFileError } from '../src/members/rosterImport.ts';
 import type { RosterImportJob } from './queues.ts';
-import { enqueueRosterImport, type Queues } from './queues.ts';
+import { clearStaleJobIds, enqueueRosterImport, rosterImportJobId, type Queues } from './queues.ts';
 
 /** Processes a roster uploaded through the API. Safe to run twice: a finished import is skipped. */
 export function rosterImportProcessor(db: pg.Pool, keys: PersonalDataKeys, log: Logger) {
@@ -34,6 +34,7 @@ export function rosterImportProcessor(db: pg.Pool, keys: PersonalDataKeys, log: 
 /** Re-adds every unfinished import, e.g. after Redis lost its jobs. */
 export async function sweepRosterImports(db: pg.Pool, queues: Queues): Promise<number> {
   const { rows } = await db.query<{ id: number }>(`SELECT id FROM roster_imports WHERE status IN ('PENDING', 'RUNNING') AND content_enc IS NOT NULL`);
+  await clearStaleJobIds(queues.rosterImport, rows.map(({ id }) => rosterImportJobId(id)));
   for (const { id } of rows) await enqueueRosterImport(queues.rosterImport, id);
   return rows.length;
 }

@@ -1,4 +1,3 @@
-import { enqueueAdjudication } from './adjudication.ts';
 import { Worker, type Job, type Queue } from 'bullmq';
 import type pg from 'pg';
 import { config, type Config } from '../src/config.ts';
@@ -6,10 +5,11 @@ import type { SettlementSourceRow } from '../src/settlements/rows.ts';
 import { adapterFor } from '../src/settlements/sources/forSource.ts';
 import type { SettlementSource } from '../src/settlements/sources/source.ts';
 import * as store from '../src/settlements/store.ts';
-import { QUEUE_NAMES, type Queues } from './queues.ts';
+import { enqueueAdjudication } from './adjudication.ts';
+import { clearStaleJobIds, QUEUE_NAMES, type Queues } from './queues.ts';
 import { matchProcessor, recordMatchFailure, type AfterMatch } from './settlementsMatch.ts';
 import { pullProcessor, recordPullFailure } from './settlementsPull.ts';
-import { enqueueSettlementMatches, pullSchedulerId, type SettlementMatchJob, type SettlementPullJob } from './settlementsQueue.ts';
+import { enqueueSettlementMatches, matchJobId, pullSchedulerId, type SettlementMatchJob, type SettlementPullJob } from './settlementsQueue.ts';
 import type { WorkerServices } from './worker.ts';
 
 /**
@@ -66,6 +66,7 @@ export async function sweepSettlements(db: pg.Pool, queues: Queues): Promise<num
   for (let after = 0; ;) {
     const ids = await store.receivedSettlementIds(db, after, SWEEP_PAGE);
     if (!ids.length) break;
+    await clearStaleJobIds(queues.settlementMatch, ids.map(matchJobId));
     await enqueueSettlementMatches(queues.settlementMatch, ids);
     added += ids.length;
     after = ids.at(-1)!;
