@@ -54,12 +54,13 @@ export function enqueueRosterImport(queue: Queue, importId: number): Promise<unk
 /**
  * Called by sweepers before they re-add work under deterministic ids. A job id whose job finished,
  * or whose hash outlived its queue lists (Redis lost them while a worker was still writing), would
- * make the add a silent no-op and the work would never run: such ids are cleared first. Waiting,
- * delayed, active and failed jobs are left alone (a failed job is retried by an operator).
+ * make the add a silent no-op and the work would never run: such ids are cleared first. A failed job
+ * is cleared too: the row, not Redis, says the work is undone (a flush mid-job fails jobs whose
+ * effect never committed). Waiting, delayed and active jobs are left alone.
  */
 export async function clearStaleJobIds(queue: Queue, jobIds: readonly string[]): Promise<void> {
   for (const id of jobIds) {
     const state = await queue.getJobState(id);
-    if (state === 'completed' || state === 'unknown') await queue.remove(id).catch(() => undefined);
+    if (state === 'completed' || state === 'failed' || state === 'unknown') await queue.remove(id).catch(() => undefined);
   }
 }

@@ -70,12 +70,16 @@ describe('losing Redis mid-run', () => {
     await workers.close();
 
     workers = await start();
+    let lastSeen: unknown;
     try {
       await waitFor('the whole feed to be stored and decided', async () => {
         const source = await store.sourceByName(db.pool, 'sim');
         const [counts] = await store.sourceCounts(db.pool, ['sim']);
+        lastSeen = { cursor: source?.cursor, of: data.count, ...counts, expected: valid.length };
         return source?.cursor === String(data.count) && counts!.received === 0 && counts!.total === valid.length;
-      }, 150_000);
+      }, 150_000).catch((error: Error) => {
+        throw new Error(`${error.message}; last seen ${JSON.stringify(lastSeen)}`);
+      });
     } finally {
       await workers.close();
     }
