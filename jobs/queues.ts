@@ -10,6 +10,7 @@ export const QUEUE_NAMES = {
   settlementPull: 'settlement-pull',
   settlementMatch: 'settlement-match',
   claimAdjudication: 'claim-adjudication',
+  payouts: 'payouts',
 } as const;
 
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
@@ -25,6 +26,7 @@ export interface Queues {
   settlementPull: Queue;
   settlementMatch: Queue;
   claimAdjudication: Queue;
+  payouts: Queue;
 }
 
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
@@ -33,6 +35,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     settlementPull: new Queue(QUEUE_NAMES.settlementPull, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
     settlementMatch: new Queue(QUEUE_NAMES.settlementMatch, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
     claimAdjudication: new Queue(QUEUE_NAMES.claimAdjudication, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
+    payouts: new Queue(QUEUE_NAMES.payouts, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
   };
 }
 

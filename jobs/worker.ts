@@ -6,6 +6,9 @@ import { createQueues, closeQueues, QUEUE_NAMES, type Queues } from './queues.ts
 import { rosterImportProcessor, sweepRosterImports } from './rosterImport.ts';
 import { startSettlementWorkers, sweepSettlements, type SettlementWorkerOptions } from './settlements.ts';
 import { startAdjudicationWorker, sweepAdjudication } from './adjudication.ts';
+import { startPayoutWorker, sweepPayouts } from './payouts.ts';
+import { config } from '../src/config.ts';
+import { configuredPayoutServices, type PayoutServices } from '../src/payouts/configured.ts';
 
 const MAINTENANCE = 'maintenance';
 const SWEEP_EVERY_MS = 60_000;
@@ -18,6 +21,8 @@ export interface WorkerServices {
   log: Logger;
   /** Overrides of the settlement workers' settings (tests, benchmarks). */
   settlements?: Partial<SettlementWorkerOptions>;
+  /** The bank channel and seal for payouts; default from configuration; null: no payout worker. */
+  payouts?: PayoutServices | null;
 }
 
 export interface RunningWorkers {
@@ -31,14 +36,17 @@ export interface RunningWorkers {
 export async function startWorkers(services: WorkerServices): Promise<RunningWorkers> {
   const { db, keys, connection, prefix, log } = services;
   const queues = createQueues(connection, prefix);
+  const payouts = services.payouts === undefined ? configuredPayoutServices(config(), keys, log) : services.payouts;
   const sweep = async () =>
-    (await sweepRosterImports(db, queues)) + (await sweepSettlements(db, queues)) + (await sweepAdjudication(db, queues.claimAdjudication));
+    (await sweepRosterImports(db, queues)) + (await sweepSettlements(db, queues)) + (await sweepAdjudication(db, queues.claimAdjudication)) +
+    (payouts ? await sweepPayouts(db, queues.payouts) : 0);
 
   const workers = [
     new Worker(QUEUE_NAMES.rosterImport, rosterImportProcessor(db, keys, log), { connection, prefix, concurrency: 1 }),
     new Worker(MAINTENANCE, async () => ({ swept: await sweep() }), { connection, prefix, concurrency: 1 }),
     ...(await startSettlementWorkers(services, queues)),
     startAdjudicationWorker(db, connection, prefix),
+    ...(payouts ? [await startPayoutWorker({ db, adapter: payouts.adapter, sealing: payouts.sealing, log }, connection, prefix, payouts, log)] : []),
   ];
   for (const worker of workers) {
     worker.on('failed', (job, error) => log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'));

@@ -54,6 +54,30 @@ const schema = z.object({
   SETTLEMENT_JOB_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
   /** Settlement match jobs run at once per worker process (they are matched in batches). */
   SETTLEMENT_MATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100),
+  /** The union's account payouts are paid from (its number at the bank, ≤ 34 characters; the simulator's by default). */
+  PAYOUT_ACCOUNT: z.string().regex(/^[0-9A-Za-z]{1,34}$/, 'must be 1 to 34 letters or digits').default('1408010109024561234'),
+  /** The account holder's name as the bank knows it (Dbtr/Nm of every pain.001). */
+  PAYOUT_ACCOUNT_NAME: z.string().min(1).default('某市总工会职工医疗互助专户'),
+  /** The paying bank's 12-digit CNAPS code (DbtrAgt). */
+  PAYOUT_AGENT: z.string().regex(/^\d{12}$/, 'must be the 12-digit CNAPS code').default('102100099996'),
+  /** Name of the bank channel batches go through (one per configured bank adapter). */
+  PAYOUT_CHANNEL: z.string().regex(/^[A-Z0-9_]{1,20}$/).default('BANK'),
+  /** Base URL of the bank's host-to-host channel (银企直连); the simulator: `hub sim bank`, http://127.0.0.1:4800. Without it no batch is sent. */
+  BANK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** PEM with the bank's seal certificate(s); default CERTS_DIR/bank.pem (the development bank). */
+  BANK_CERT: z.string().optional(),
+  /** How long one request to the bank may take before its outcome counts as unknown (ms). */
+  BANK_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** How often approved claims are turned into payouts (s). */
+  PAYOUT_PLAN_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** How long to wait between status queries of a batch sent to the bank (ms). */
+  PAYOUT_POLL_MS: z.coerce.number().int().min(100).default(5_000),
+  /** Lock of a payout batch job (ms): a job whose worker died is run again after about this long. */
+  PAYOUT_JOB_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
+  /** Most payouts in one batch (one pain.001). */
+  PAYOUT_BATCH_MAX: z.coerce.number().int().min(1).max(100_000).default(5_000),
+  /** Where batch files and their seals are written (`<MsgId>.xml`, `<MsgId>.xml.p7s`). */
+  PAYOUT_OUT_DIR: z.string().default('.data/out'),
 });
 
 export type Config = z.infer<typeof schema>;

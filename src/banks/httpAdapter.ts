@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
-import { ConfigError } from '../config.ts';
+import { ConfigError, type Config } from '../config.ts';
 import { configuredTrust } from '../seals/configured.ts';
 import { certificatesFromPem } from '../seals/keys.ts';
 import { devCertificateFiles, parseSealSettings, type SealSettings } from '../seals/settings.ts';
@@ -176,21 +175,11 @@ function describe(error: unknown): string {
 
 // ---------------------------------------------------------------- configuration
 
-/** Bank channel configuration, in the shape of src/config.ts's schema so it can be merged there. */
-export const bankConfigShape = {
-  /** Base URL of the bank's host-to-host channel (the simulator: `hub sim bank`, http://127.0.0.1:4800). */
-  BANK_URL: z.url({ protocol: /^https?$/ }).optional(),
-  /** PEM with the bank's seal certificate(s); default CERTS_DIR/bank.pem (the development bank). */
-  BANK_CERT: z.string().optional(),
-  /** How long one request to the bank may take before its outcome counts as unknown. */
-  BANK_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
-};
-
-export type BankSettings = z.infer<z.ZodObject<typeof bankConfigShape>>;
+export type BankSettings = Pick<Config, 'BANK_URL' | 'BANK_CERT' | 'BANK_TIMEOUT_MS'>;
 
 /**
- * The adapter BANK_URL, BANK_CERT and BANK_TIMEOUT_MS describe (`config()` once src/config.ts
- * merges `bankConfigShape`), trusting what SEAL_TRUST_ANCHORS and SEAL_CRLS name.
+ * The adapter BANK_URL, BANK_CERT and BANK_TIMEOUT_MS describe, trusting what SEAL_TRUST_ANCHORS
+ * and SEAL_CRLS name.
  */
 export function configuredBankAdapter(settings: BankSettings, seals: SealSettings = parseSealSettings()): HttpBankAdapter {
   if (!settings.BANK_URL) throw new ConfigError('BANK_URL: the bank channel is not configured (for the simulator: `hub sim bank`, then BANK_URL=http://127.0.0.1:4800)');

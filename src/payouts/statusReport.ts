@@ -1,0 +1,101 @@
+import type { Pain002Parsed, TransactionStatus, GroupStatus } from '../banks/iso20022/pain002.ts';
+
+/**
+ * What a pain.002 means for a batch's attempts (pure). Bank answers may come twice and out of
+ * order: an attempt only moves forward, and a final status (PAID, REJECTED) is never changed by a
+ * report. The database's transition trigger refuses the same moves as a second line of defence.
+ */
+
+export type AttemptStatus = 'PLANNED' | 'SENT' | 'UNKNOWN' | 'ACCEPTED' | 'PAID' | 'REJECTED' | 'RETURNED' | 'CANCELLED';
+
+export interface AttemptState {
+  id: number;
+  endToEndId: string;
+  status: AttemptStatus;
+}
+
+export interface AttemptUpdate {
+  id: number;
+  endToEndId: string;
+  status: 'ACCEPTED' | 'PAID' | 'REJECTED';
+  /** The ISO status the bank reported (ACSC, ACSP, RJCT ...). */
+  bankStatus: string;
+  reasonCode: string | null;
+  reason: string | null;
+  /** The bank's reference of the credit (AcctSvcrRef), when given. */
+  bankReference: string | null;
+}
+
+export interface ReportReading {
+  updates: AttemptUpdate[];
+  /** EndToEndIds the report names that are not in this batch (reported, never applied). */
+  strangers: string[];
+}
+
+const RANK: Record<AttemptStatus, number> = {
+  PLANNED: 0, SENT: 1, UNKNOWN: 1, ACCEPTED: 2, PAID: 3, REJECTED: 3, RETURNED: 4, CANCELLED: 4,
+};
+
+/** ACSC: settled on the creditor's account; RJCT: refused; everything else is on its way. */
+function meaning(status: TransactionStatus | GroupStatus): AttemptUpdate['status'] | null {
+  if (status === 'ACSC') return 'PAID';
+  if (status === 'RJCT') return 'REJECTED';
+  if (status === 'RCVD' || status === 'PART') return null; // about the file, not a payment
+  return 'ACCEPTED';
+}
+
+export function readStatusReport(report: Pain002Parsed, attempts: readonly AttemptState[]): ReportReading {
+  const byEndToEndId = new Map(attempts.map((a) => [a.endToEndId, a]));
+  const updates = new Map<string, AttemptUpdate>();
+  const strangers: string[] = [];
+  const propose = (attempt: AttemptState, update: Omit<AttemptUpdate, 'id' | 'endToEndId'>) => {
+    if (RANK[update.status] <= RANK[attempt.status]) return;
+    const earlier = updates.get(attempt.endToEndId);
+    if (earlier && RANK[earlier.status] >= RANK[update.status]) return;
+    updates.set(attempt.endToEndId, { id: attempt.id, endToEndId: attempt.endToEndId, ...update });
+  };
+
+  const reported = new Set<string>();
+  for (const info of report.paymentInfoStatuses) {
+    for (const tx of info.transactions) {
+      const attempt = byEndToEndId.get(tx.originalEndToEndId);
+      if (!attempt) {
+        strangers.push(tx.originalEndToEndId);
+        continue;
+      }
+      // A line without its own status takes its payment information's, then the group's.
+      const status = tx.status ?? info.status ?? report.groupStatus;
+      const status_ = status && meaning(status);
+      if (!status || !status_) continue;
+      reported.add(attempt.endToEndId);
+      const reason = tx.reasonCode ? tx : info.reason ?? report.groupReason;
+      propose(attempt, {
+        status: status_,
+        bankStatus: status,
+        reasonCode: status_ === 'REJECTED' ? reason?.reasonCode ?? 'NARR' : null,
+        reason: status_ === 'REJECTED' ? reason?.additionalInfo ?? null : null,
+        bankReference: tx.accountServicerRef ?? null,
+      });
+    }
+  }
+  // A whole file refused (group RJCT) rejects every payment the report does not list.
+  if (report.groupStatus === 'RJCT') {
+    for (const attempt of attempts) {
+      if (reported.has(attempt.endToEndId)) continue;
+      propose(attempt, {
+        status: 'REJECTED', bankStatus: 'RJCT',
+        reasonCode: report.groupReason?.reasonCode ?? 'NARR', reason: report.groupReason?.additionalInfo ?? null, bankReference: null,
+      });
+    }
+  }
+  return { updates: [...updates.values()], strangers };
+}
+
+/** The batch's status once every attempt is final, or null while some are still on their way. */
+export function finalBatchStatus(statuses: readonly AttemptStatus[]): 'ACCEPTED' | 'PARTIALLY_ACCEPTED' | 'REJECTED' | null {
+  const live = statuses.filter((s) => s !== 'CANCELLED');
+  if (live.some((s) => RANK[s] < 3)) return null;
+  const paid = live.filter((s) => s === 'PAID' || s === 'RETURNED').length;
+  if (paid === live.length) return 'ACCEPTED';
+  return paid === 0 ? 'REJECTED' : 'PARTIALLY_ACCEPTED';
+}

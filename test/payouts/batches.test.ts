@@ -1,0 +1,140 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { openssl } from '../seals/fixtures.ts';
+import { xmllint } from '../banks/iso20022/xmllint.ts';
+import { openAccount, startBank, testFilePki } from '../banks/simulator/support.ts';
+import { approveBatch, cancelBatch, createBatch, PayoutError, requestSubmission, retryPayout } from '../../src/payouts/batches.ts';
+import { planPayouts } from '../../src/payouts/plan.ts';
+import { checkPain001 } from '../../src/banks/iso20022/pain001.ts';
+import {
+  account, advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, payoutsOf, setBankCard, submissionContext,
+} from './support.ts';
+
+/**
+ * Batches from approved claims to the bank simulator and back: the bank's ledger is the oracle
+ * (every approved benefit paid once, to the right account, with the amount the rules granted;
+ * what the bank rejects is visibly failed and can be retried with a new attempt).
+ */
+const pki = testFilePki();
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+async function clear() {
+  await db.pool.query(`TRUNCATE bank_status_reports, payout_attempts, payout_lines, payouts, payout_batches, bank_feed_cursors RESTART IDENTITY CASCADE`);
+  await db.pool.query(`UPDATE benefit_lines SET status = 'CANCELLED', paid_at = NULL WHERE status IN ('APPROVED', 'PAID')`);
+  await db.pool.query(`UPDATE claims SET status = 'CANCELLED', decision_reason = 'test reset' WHERE status = 'APPROVED'`);
+}
+
+describe('a batch through the bank', () => {
+  it('pays every approved claim once; rejected accounts fail with the bank reason and are paid after a retry', async () => {
+    await clear();
+    const closed = `${openAccount().slice(0, -4)}0004`;
+    const wrong = `${openAccount().slice(0, -4)}0001`;
+    const claims = await approvedClaims(db.pool, 6, { 2: closed, 4: wrong, 5: null });
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    try {
+      const planned = await planPayouts(db.pool);
+      expect(planned).toMatchObject({ created: 6, held: 1 });
+      const batch = (await createBatch(db.pool, clerk, account, 100))!;
+      expect(batch.nbOfTxs).toBe(5);
+      expect(batch.ctrlSumFen).toBe(claims.filter((_, i) => i !== 5).reduce((s, c) => s + c.totalFen, 0));
+      await approveBatch(db.pool, finance, batch.id);
+      await requestSubmission(db.pool, finance, batch.id);
+
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('PARTIALLY_ACCEPTED');
+
+      // The file and its seal, where operators and the bank expect them, valid for outside tools.
+      const file = path.join(ctx.outDir, `${batch.msgId}.xml`);
+      expect(existsSync(`${file}.p7s`)).toBe(true);
+      const xml = readFileSync(file, 'utf8');
+      expect(xmllint('pain.001.001.03', [xml]).valid).toBe(1);
+      expect(checkPain001(xml)).toMatchObject({ nbOfTxs: 5, ctrlSumFen: batch.ctrlSumFen, problems: [] });
+      writeFileSync(path.join(ctx.outDir, 'ca.pem'), readFileSync(pki.files.ca));
+      const verify = openssl(['cms', '-verify', '-binary', '-inform', 'DER', '-in', `${file}.p7s`, '-content', file, '-CAfile', 'ca.pem', '-purpose', 'any', '-out', '/dev/null'], ctx.outDir);
+      expect(verify.output).toContain('Verification successful');
+
+      const credited = await creditedByPayout(db.pool, bank);
+      const payouts = await payoutsOf(db.pool);
+      const byClaim = new Map(payouts.map((p) => [p.claimId, p]));
+      for (const [i, claim] of claims.entries()) {
+        const payout = byClaim.get(claim.claimId)!;
+        expect(payout.amountFen).toBe(claim.totalFen);
+        if (i === 2) expect(payout).toMatchObject({ status: 'FAILED', statusReason: expect.stringContaining('AC04') });
+        else if (i === 4) expect(payout).toMatchObject({ status: 'FAILED', statusReason: expect.stringContaining('AC01') });
+        else if (i === 5) expect(payout).toMatchObject({ status: 'HELD', statusReason: expect.stringContaining('no bank account') });
+        else expect(payout.status).toBe('PAID');
+        expect(credited.get(payout.id)).toBe(payout.status === 'PAID' ? claim.totalFen : undefined);
+      }
+      const { rows: lines } = await db.pool.query<{ claimId: number; status: string }>(
+        `SELECT claim_id AS "claimId", status FROM benefit_lines WHERE claim_id = ANY($1::bigint[]) AND coalesce(adjusted_fen, amount_fen) > 0`, [claims.map((c) => c.claimId)],
+      );
+      for (const line of lines) expect(line.status).toBe(byClaim.get(line.claimId)!.status === 'PAID' ? 'PAID' : 'APPROVED');
+
+      // Only the bank's rejection allows a new attempt; the members correct their accounts first.
+      const paidOne = byClaim.get(claims[0]!.claimId)!;
+      await expect(retryPayout(db.pool, clerk, paidOne.id, 'again')).rejects.toThrow(/PAID: only a payout the bank rejected/);
+      for (const i of [2, 4]) {
+        await setBankCard(db.pool, claims[i]!.memberId, openAccount());
+        await retryPayout(db.pool, clerk, byClaim.get(claims[i]!.claimId)!.id, 'member gave a new account');
+      }
+      await setBankCard(db.pool, claims[5]!.memberId, openAccount());
+      const second = await approvedBatch(db.pool);
+      expect(await advanceUntilFinal(ctx, second.id)).toBe('ACCEPTED');
+
+      const after = await payoutsOf(db.pool);
+      expect(after.every((p) => p.status === 'PAID')).toBe(true);
+      const creditedAfter = await creditedByPayout(db.pool, bank);
+      expect(creditedAfter.size).toBe(6);
+      for (const p of after) expect(creditedAfter.get(p.id)).toBe(p.amountFen);
+      expect(after.filter((p) => p.attempts === 2).map((p) => p.claimId).sort()).toEqual([claims[2]!.claimId, claims[4]!.claimId].sort());
+    } finally {
+      ctx.remove();
+    }
+  });
+});
+
+describe('four eyes and the state machine', () => {
+  it('refuses approval by the creator or by a non-FINANCE user, in code and in the database', async () => {
+    await clear();
+    await approvedClaims(db.pool, 2);
+    await planPayouts(db.pool);
+    const creatorIsFinance = { subject: 'finance-zhao', role: 'FINANCE' };
+    const batch = (await createBatch(db.pool, creatorIsFinance, account, 10))!;
+    await expect(approveBatch(db.pool, creatorIsFinance, batch.id)).rejects.toThrow(/created by you/);
+    await expect(approveBatch(db.pool, clerk, batch.id)).rejects.toThrow(/needs the role FINANCE/);
+    // The database refuses the same, whatever code runs.
+    await expect(db.pool.query(
+      `UPDATE payout_batches SET status = 'APPROVED', approved_by = created_by, approved_by_role = 'FINANCE', approved_at = now() WHERE id = $1`, [batch.id],
+    )).rejects.toThrow(/check constraint/);
+    await expect(db.pool.query(
+      `UPDATE payout_batches SET status = 'APPROVED', approved_by = 'someone', approved_by_role = 'ADMIN', approved_at = now() WHERE id = $1`, [batch.id],
+    )).rejects.toThrow(/check constraint/);
+    await expect(db.pool.query(`UPDATE payout_batches SET status = 'SUBMITTED' WHERE id = $1`, [batch.id])).rejects.toThrow(/DRAFT -> SUBMITTED is not an allowed transition/);
+
+    // A second live attempt for a payout cannot exist.
+    await expect(db.pool.query(
+      `INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc,
+                                    creditor_account_masked, creditor_agent, remittance_info)
+       SELECT payout_id, attempt_no + 1, batch_id, end_to_end_id || 'X', amount_fen, creditor_name, creditor_account_enc,
+              creditor_account_masked, creditor_agent, remittance_info FROM payout_attempts WHERE batch_id = $1 LIMIT 1`, [batch.id],
+    )).rejects.toThrow(/payout_attempts_live/);
+
+    // Cancelling puts the payouts back for another batch; a cancelled batch stays cancelled.
+    await cancelBatch(db.pool, clerk, batch.id, 'wrong value date');
+    expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['READY', 'READY']);
+    await expect(approveBatch(db.pool, finance, batch.id)).rejects.toBeInstanceOf(PayoutError);
+    const again = (await createBatch(db.pool, creatorIsFinance, account, 10))!;
+    await approveBatch(db.pool, finance, again.id);
+    const { rows } = await db.pool.query(`SELECT status, approved_by FROM payout_batches WHERE id = $1`, [again.id]);
+    expect(rows[0]).toEqual({ status: 'APPROVED', approved_by: 'finance-wang' });
+  });
+});

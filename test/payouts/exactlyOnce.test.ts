@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { startBank, testFilePki, type RunningBank } from '../banks/simulator/support.ts';
+import { BankTimeoutError } from '../../src/banks/adapter.ts';
+import { advanceBatch, readStatusFeed } from '../../src/payouts/submission.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, creditedByPayout, payoutsOf, submissionContext } from './support.ts';
+
+/**
+ * Exactly once under the bank's faults. The oracle is the simulator's ledger: whatever happened on
+ * the wire, every payout is credited once with its amount, and our rows say PAID.
+ */
+const pki = testFilePki();
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+beforeEach(async () => {
+  await db.pool.query(`TRUNCATE bank_status_reports, payout_attempts, payout_lines, payouts, payout_batches, bank_feed_cursors RESTART IDENTITY CASCADE`);
+  await db.pool.query(`UPDATE benefit_lines SET status = 'CANCELLED', paid_at = NULL WHERE status IN ('APPROVED', 'PAID')`);
+  await db.pool.query(`UPDATE claims SET status = 'CANCELLED', decision_reason = 'test reset' WHERE status = 'APPROVED'`);
+});
+
+async function batchState(batchId: number) {
+  const { rows } = await db.pool.query<{ status: string; submission: string; attempts: string[] }>(
+    `SELECT b.status, b.submission, array_agg(DISTINCT a.status) AS attempts
+       FROM payout_batches b JOIN payout_attempts a ON a.batch_id = b.id WHERE b.id = $1 GROUP BY b.id`,
+    [batchId],
+  );
+  return rows[0]!;
+}
+
+async function expectPaidOnce(bank: RunningBank, count: number) {
+  const payouts = await payoutsOf(db.pool);
+  expect(payouts).toHaveLength(count);
+  const credited = await creditedByPayout(db.pool, bank);
+  for (const p of payouts) {
+    expect(p.status).toBe('PAID');
+    expect(credited.get(p.id)).toBe(p.amountFen);
+  }
+  expect(credited.size).toBe(count);
+}
+
+describe('a batch whose submission gets no answer', () => {
+  it('timeout after the bank executed it: UNKNOWN, then the status query settles it without sending again', async () => {
+    await approvedClaims(db.pool, 4);
+    const bank = await startBank(pki, { timeoutMs: 800 });
+    const ctx = submissionContext(db.pool, pki, bank);
+    try {
+      const batch = await approvedBatch(db.pool);
+      bank.simulator.setFaults({ timeoutNext: 1 });
+      await expect(advanceBatch(ctx, batch.id)).rejects.toBeInstanceOf(BankTimeoutError);
+      expect(await batchState(batch.id)).toEqual({ status: 'SUBMITTED', submission: 'UNKNOWN', attempts: ['UNKNOWN'] });
+      expect(await bank.ledger()).toHaveLength(4); // the bank did pay
+
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      await expectPaidOnce(bank, 4);
+    } finally {
+      ctx.remove();
+    }
+  });
+
+  it('connection cut before the bank read it: the bank never received it, the same sealed file is sent again', async () => {
+    await approvedClaims(db.pool, 3);
+    const bank = await startBank(pki, { timeoutMs: 2000 });
+    const ctx = submissionContext(db.pool, pki, bank);
+    try {
+      const batch = await approvedBatch(db.pool);
+      bank.simulator.setFaults({ dropBeforeAccept: 1 });
+      await expect(advanceBatch(ctx, batch.id)).rejects.toBeInstanceOf(BankTimeoutError);
+      expect(await bank.ledger()).toHaveLength(0);
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      await expectPaidOnce(bank, 3);
+    } finally {
+      ctx.remove();
+    }
+  });
+
+  it('crash after the bank accepted, before our commit: the next run asks first and pays nothing twice', async () => {
+    await approvedClaims(db.pool, 3);
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    try {
+      const batch = await approvedBatch(db.pool);
+      // The process dies the moment the bank's acknowledgement arrives: SENDING is committed, nothing after it.
+      const dying = {
+        ...ctx,
+        adapter: Object.assign(Object.create(bank.adapter), {
+          submitBatch: async (...args: Parameters<typeof bank.adapter.submitBatch>) => {
+            await bank.adapter.submitBatch(...args);
+            throw new Error('killed');
+          },
+        }),
+      };
+      await expect(advanceBatch(dying, batch.id)).rejects.toThrow('killed');
+      expect(await batchState(batch.id)).toEqual({ status: 'SUBMITTED', submission: 'SENDING', attempts: ['SENT'] });
+      expect(await bank.ledger()).toHaveLength(3);
+
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      await expectPaidOnce(bank, 3);
+    } finally {
+      ctx.remove();
+    }
+  });
+});
+
+describe('answers twice and out of order', () => {
+  it('keeps every report as evidence and never moves a payment back from its final status', async () => {
+    await approvedClaims(db.pool, 3);
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    try {
+      const batch = await approvedBatch(db.pool);
+      bank.simulator.setFaults({ answerTwice: true, outOfOrder: true });
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      // The feed holds the final report, its copy, and a stale interim report (and its copy) issued after them.
+      expect(await readStatusFeed(ctx)).toEqual({ applied: 4, unknown: 0 });
+      expect(await readStatusFeed(ctx)).toEqual({ applied: 0, unknown: 0 });
+      const { rows } = await db.pool.query<{ groupStatus: string }>(`SELECT group_status AS "groupStatus" FROM bank_status_reports ORDER BY received_at, msg_id`);
+      expect(rows).toHaveLength(4);
+      expect(await batchState(batch.id)).toEqual({ status: 'ACCEPTED', submission: 'RECEIVED', attempts: ['PAID'] });
+      await expectPaidOnce(bank, 3);
+      // The database refuses the backward move too.
+      await expect(db.pool.query(`UPDATE payout_attempts SET status = 'ACCEPTED' WHERE batch_id = $1`, [batch.id])).rejects.toThrow(/PAID -> ACCEPTED/);
+    } finally {
+      ctx.remove();
+    }
+  });
+});

@@ -1,0 +1,130 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type pg from 'pg';
+import pino from 'pino';
+import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
+import { encrypt, lookupHash, maskBankCard, personalDataKeys } from '../../src/privacy/personalData.ts';
+import { approveBatch, createBatch, requestSubmission, type PayingAccount } from '../../src/payouts/batches.ts';
+import { planPayouts } from '../../src/payouts/plan.ts';
+import { advanceBatch, type SubmissionContext } from '../../src/payouts/submission.ts';
+import { UNION_PARTY } from '../../src/payouts/configured.ts';
+import { seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
+import { openAccount, PAYEE_BANK, UNION_ACCOUNT, UNION_BANK, type Pki, type RunningBank } from '../banks/simulator/support.ts';
+
+export const keys = personalDataKeys(Buffer.alloc(32, 7).toString('base64'));
+export const silent = pino({ level: 'silent' });
+export const clerk = { subject: 'clerk-li', role: 'ADMIN' };
+export const finance = { subject: 'finance-wang', role: 'FINANCE' };
+export const account: PayingAccount = { channel: 'SIM', account: UNION_ACCOUNT, name: '泉州市总工会职工医疗互助专户', agent: UNION_BANK };
+
+export async function setBankCard(db: pg.Pool, memberId: number, card: string): Promise<void> {
+  await db.query(
+    `UPDATE members SET bank_card_enc = $2, bank_card_hash = $3, bank_card_masked = $4, bank_code = $5 WHERE id = $1`,
+    [memberId, encrypt(keys, card), lookupHash(keys, card), maskBankCard(card), PAYEE_BANK],
+  );
+}
+
+export interface ApprovedClaim {
+  memberId: number;
+  claimId: number;
+  card: string;
+  /** What the rules granted: the amount the member must receive. */
+  totalFen: number;
+}
+
+/**
+ * Members with an inpatient stay each, adjudicated by the real rules and approved; `cards[i]`
+ * overrides the i-th member's bank card (an account ending 0004 is closed at the simulator).
+ */
+export async function approvedClaims(db: pg.Pool, count: number, cards: Record<number, string | null> = {}): Promise<ApprovedClaim[]> {
+  const seeded = [];
+  for (let i = 0; i < count; i += 1) {
+    const member = await seedEnrolledMember(db);
+    const card = cards[i] === undefined ? openAccount() : cards[i];
+    if (card) await setBankCard(db, member.memberId, card);
+    const settlementId = await seedSettlement(db, member, { psn: `${(i + 1) * 1000 + 0.37}` });
+    seeded.push({ memberId: member.memberId, settlementId, card: card ?? '' });
+  }
+  await adjudicateSettlements(db, seeded.map((s) => s.settlementId), { autoApproveMaxFen: Number.MAX_SAFE_INTEGER });
+  const { rows } = await db.query<{ settlementId: number; claimId: number; totalFen: number; status: string }>(
+    `SELECT settlement_id AS "settlementId", id AS "claimId", total_fen AS "totalFen", status FROM claims WHERE settlement_id = ANY($1::bigint[])`,
+    [seeded.map((s) => s.settlementId)],
+  );
+  return seeded.map((s) => {
+    const claim = rows.find((r) => r.settlementId === s.settlementId)!;
+    if (claim.status !== 'APPROVED' || claim.totalFen <= 0) throw new Error(`test setup: claim ${claim.claimId} is ${claim.status} ${claim.totalFen}`);
+    return { memberId: s.memberId, claimId: claim.claimId, card: s.card, totalFen: claim.totalFen };
+  });
+}
+
+/** A directory for batch files, and the context the payout worker would use with this bank. */
+export function submissionContext(db: pg.Pool, pki: Pki, bank: RunningBank): SubmissionContext & { outDir: string; remove(): void } {
+  const outDir = mkdtempSync(path.join(tmpdir(), 'hub-payouts-'));
+  return {
+    db,
+    adapter: bank.adapter,
+    sealing: { keys, seal: pki.union, outDir, initiatingParty: UNION_PARTY },
+    log: silent,
+    outDir,
+    remove: () => rmSync(outDir, { recursive: true, force: true }),
+  };
+}
+
+/** Plan, create (clerk), approve (finance) and ask to send one batch of everything ready. */
+export async function approvedBatch(db: pg.Pool): Promise<{ id: number; msgId: string }> {
+  await planPayouts(db);
+  const batch = await createBatch(db, clerk, account, 1000);
+  if (!batch) throw new Error('test setup: no payout was ready');
+  await approveBatch(db, finance, batch.id);
+  await requestSubmission(db, finance, batch.id);
+  return batch;
+}
+
+/** Runs the batch job's step until the bank's final word (as the worker would, without waiting). */
+export async function advanceUntilFinal(ctx: SubmissionContext, batchId: number): Promise<string> {
+  for (let i = 0; i < 20; i += 1) {
+    const progress = await advanceBatch(ctx, batchId);
+    if (!progress.waiting) return progress.status;
+  }
+  throw new Error(`batch ${batchId} is still waiting after 20 steps`);
+}
+
+export interface PayoutRow {
+  id: number;
+  claimId: number;
+  amountFen: number;
+  status: string;
+  statusReason: string | null;
+  attempts: number;
+}
+
+export async function payoutsOf(db: pg.Pool): Promise<PayoutRow[]> {
+  const { rows } = await db.query<PayoutRow>(
+    `SELECT id, claim_id AS "claimId", amount_fen AS "amountFen", status, status_reason AS "statusReason", attempts FROM payouts ORDER BY id`,
+  );
+  return rows;
+}
+
+/** Which payout each EndToEndId belongs to, for reading the bank's ledger. */
+export async function payoutOfEndToEndId(db: pg.Pool): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ e2e: string; payoutId: number }>(`SELECT end_to_end_id AS e2e, payout_id AS "payoutId" FROM payout_attempts`);
+  return new Map(rows.map((r) => [r.e2e, r.payoutId]));
+}
+
+/**
+ * The oracle: the bank's ledger. Every payout credited at most once, with its exact amount, to the
+ * member's account; returns the credited amount per payout id.
+ */
+export async function creditedByPayout(db: pg.Pool, bank: RunningBank): Promise<Map<number, number>> {
+  const owner = await payoutOfEndToEndId(db);
+  const credited = new Map<number, number>();
+  for (const credit of await bank.ledger()) {
+    if (credit.returned) continue;
+    const payoutId = owner.get(credit.endToEndId);
+    if (payoutId === undefined) throw new Error(`the bank credited ${credit.endToEndId}, which is not ours`);
+    if (credited.has(payoutId)) throw new Error(`payout ${payoutId} was credited twice`);
+    credited.set(payoutId, credit.amountFen);
+  }
+  return credited;
+}
