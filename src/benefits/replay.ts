@@ -6,8 +6,10 @@ import { PROGRAMMES, type Programme, type RuleSet } from './rules/ruleSet.ts';
 /**
  * What-if for a rule change: the decided claims of a plan year (INELIGIBLE, PENDING_REVIEW,
  * APPROVED — rejected and cancelled ones count for nothing) recomputed under another rule set, in
- * settlement order per member with the running totals recomputed from zero, against what is stored
- * now (computed amounts, or a reviewer's adjustment). Reads only; changes nothing.
+ * the order they were decided per member (claim id: the member-year lock serializes a member's
+ * decisions; a settlement that arrives late is decided after later-dated ones, since paid
+ * benefits are never re-decided), with the running totals recomputed from zero, against what is
+ * stored now (computed amounts, or a reviewer's adjustment). Reads only; changes nothing.
  */
 export type Figures = Record<Programme, number> & { total: number };
 
@@ -64,7 +66,7 @@ export async function replayYear(db: Queryable, ruleSet: RuleSet, planYear: numb
                         FROM benefit_lines l WHERE l.claim_id = c.id), '[]'::jsonb) AS lines
        FROM claims c JOIN settlements s ON s.id = c.settlement_id
       WHERE c.plan_year = $1 AND c.status IN ('INELIGIBLE', 'PENDING_REVIEW', 'APPROVED') AND c.rule_set_id IS NOT NULL
-      ORDER BY c.member_id, c.setl_time, c.settlement_id`,
+      ORDER BY c.member_id, c.id`,
     [planYear],
   );
   // First-diagnosis grants from other plan years stay granted; this year's are recomputed.

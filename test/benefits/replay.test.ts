@@ -71,4 +71,21 @@ describe('replay', () => {
     });
     expect(JSON.parse(stdout)).toMatchObject(EXPECTED);
   });
+
+  it('follows the order claims were decided, not the settlement dates (a late-arriving earlier stay)', async () => {
+    const m = await seedEnrolledMember(db.pool, { plan: 'PUBLIC' });
+    // Two stays whose out-of-pocket passes the 50,000 CRITICAL threshold only together: which one
+    // crosses it depends on the order. The later-dated one arrives, and is decided, first.
+    const later = await seedSettlement(db.pool, m, { psn: '100,000.00', setlTime: '2025-09-01 10:00:00' });
+    await adjudicateSettlements(db.pool, [later], { autoApproveMaxFen: fen('1,000,000.00') });
+    const earlier = await seedSettlement(db.pool, m, { psn: '100,000.00', setlTime: '2025-04-01 10:00:00' });
+    await adjudicateSettlements(db.pool, [earlier], { autoApproveMaxFen: fen('1,000,000.00') });
+    const { rows } = await db.pool.query<{ critical: number }>(
+      `SELECT coalesce(sum(l.amount_fen) FILTER (WHERE l.programme = 'CRITICAL'), 0)::bigint AS critical
+         FROM claims c JOIN benefit_lines l ON l.claim_id = c.id WHERE c.settlement_id = $1`, [later],
+    );
+    expect(rows[0]!.critical).toBe(0); // decided first: 40,000 out of pocket, below the threshold
+    const report = await replayYear(db.pool, loadRuleSet('default-2025'), 2025);
+    expect(report).toMatchObject({ changed: 0, differences: [] });
+  });
 });
