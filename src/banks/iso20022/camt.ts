@@ -182,7 +182,7 @@ function summaryTree(entries: CamtEntry[]): XmlTree {
 }
 
 function readCamt(kind: CamtKind, xml: string): { header: CamtHeader; reports: { element: XmlElement; report: CamtReport }[] } {
-  const root = readDocument(xml, kind.namespace, kind.root);
+  const root = readDocument(xml, kind.namespace, kind.root, { name: 'Ntry', read: readEntry });
   const header = root.need('GrpHdr');
   const pagination = header.child('MsgPgntn');
   return {
@@ -212,7 +212,7 @@ function readReport(kind: CamtKind, report: XmlElement): CamtReport {
       ...optional('ownerName', account.child('Ownr')?.textOf('Nm')),
       ...optional('servicer', servicer && readAgent(servicer)),
     },
-    entries: report.all('Ntry').map(readEntry),
+    entries: report.streamed<CamtEntry>('Ntry'),
     ...optional('additionalInfo', report.textOf(kind.reportInfo)),
   };
 }

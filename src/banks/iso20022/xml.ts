@@ -1,4 +1,4 @@
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLBuilder } from 'fast-xml-parser';
 import type { FieldProblem } from '../../members/memberFields.ts';
 import { AmountError, parseFen } from '../../money.ts';
 
@@ -43,39 +43,34 @@ export function buildDocument(namespace: string, root: string, body: XmlTree): s
 
 // ---------------------------------------------------------------- reading
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  // Identifiers and amounts stay text: "007" and "1.10" must not become numbers.
-  parseTagValue: false,
-  parseAttributeValue: false,
-  // Without it fast-xml-parser leaves numeric character references (&#x5F20;) undecoded, and banks use them for CJK names.
-  htmlEntities: true,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-});
-
-/** Parses `xml`, checks the Document namespace and root message element, returns the root. */
-export function readDocument(xml: string, namespace: string, root: string): XmlElement {
-  // ISO 20022 messages have no DTD; one in a received file can only be an entity-expansion attack.
-  if (/<!DOCTYPE/i.test(xml)) throw new Iso20022Error([{ field: 'Document', reason: 'must not declare a DOCTYPE' }]);
-  const wellFormed = XMLValidator.validate(xml);
-  if (wellFormed !== true) {
-    const { msg, line, col } = wellFormed.err;
-    throw new Iso20022Error([{ field: 'Document', reason: `is not well-formed XML (line ${line}, column ${col}: ${msg})` }]);
+/**
+ * Parses `xml`, checks the Document namespace and root message element, returns the root. With
+ * `streamed`, every element of that name is read as soon as it is complete and its XML dropped
+ * (`XmlElement.streamed` returns what was read): a statement's 100,000 entries never sit in
+ * memory as XML nodes.
+ */
+export function readDocument(xml: string, namespace: string, root: string, streamed?: StreamedElements): XmlElement {
+  let document: XmlNode;
+  try {
+    document = parseXml(xml, streamed && { name: streamed.name, read: (node, index) => streamed.read(new XmlElement(node, null, streamed.name, index)) });
+  } catch (error) {
+    if (!(error instanceof XmlSyntaxError)) throw error;
+    // ISO 20022 messages have no DTD; one in a received file can only be an entity-expansion attack.
+    const reason = error.doctype ? 'must not declare a DOCTYPE' : `is not well-formed XML (line ${error.line}, column ${error.column}: ${error.reason})`;
+    throw new Iso20022Error([{ field: 'Document', reason }]);
   }
-  const top = parser.parse(xml) as Record<string, unknown>;
-  const [documentKey, ...others] = Object.keys(top);
-  if (!documentKey || others.length > 0 || localName(documentKey) !== 'Document') {
-    throw new Iso20022Error([{ field: 'Document', reason: 'the root element must be a single Document' }]);
-  }
-  const prefix = documentKey.includes(':') ? documentKey.slice(0, documentKey.indexOf(':')) : '';
-  const document = top[documentKey] as Record<string, unknown>;
-  const actual = document[prefix ? `@_xmlns:${prefix}` : '@_xmlns'];
+  if (document.name !== 'Document') throw new Iso20022Error([{ field: 'Document', reason: 'the root element must be a single Document' }]);
+  const actual = document.attributes?.[document.prefix ? `xmlns:${document.prefix}` : 'xmlns'];
   if (actual !== namespace) {
     throw new Iso20022Error([{ field: 'Document', reason: `namespace is ${JSON.stringify(actual ?? null)}, expected ${namespace}` }]);
   }
-  return new XmlElement(withoutPrefixes(document), 'Document').need(root);
+  return new XmlElement(document, null, 'Document', 0).need(root);
+}
+
+/** Elements read while the document is parsed; `read` gets each with a path relative to its parent (`Ntry[3]`). */
+export interface StreamedElements {
+  name: string;
+  read(element: XmlElement): unknown;
 }
 
 /** `{ key: value }` when the value is present, `{}` otherwise: parsed objects carry no undefined keys. */
@@ -83,36 +78,258 @@ export function optional<K extends string, V>(key: K, value: V | undefined): { [
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-const localName = (name: string): string => name.slice(name.indexOf(':') + 1);
-
-function withoutPrefixes(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(withoutPrefixes);
-  if (node === null || typeof node !== 'object') return node;
-  return Object.fromEntries(
-    Object.entries(node).map(([key, value]) => [key.startsWith('@_') ? key : localName(key), withoutPrefixes(value)]),
-  );
+/**
+ * An element as read: local name (namespace prefixes dropped, as ISO 20022 documents use one
+ * namespace), attributes by their written name, child elements in order and the element's own
+ * text, entity-decoded and trimmed.
+ */
+export interface XmlNode {
+  name: string;
+  prefix: string;
+  attributes: Record<string, string> | undefined;
+  children: XmlNode[];
+  text: string;
+  /** What a `NodeStream` read from the children of its name, or the first error it threw. */
+  streamed: { results: unknown[]; error?: unknown } | undefined;
 }
 
-/** One element of a parsed document, with the path its errors name. */
+/** Elements called `name` are handed to `read` (with their 1-based index among their parent's) when complete, instead of being kept. */
+export interface NodeStream {
+  name: string;
+  read(node: XmlNode, index: number): unknown;
+}
+
+// Leaves share one empty list: most elements of a statement are leaves.
+const NO_CHILDREN: XmlNode[] = [];
+
+export class XmlSyntaxError extends Error {
+  readonly line: number;
+  readonly column: number;
+
+  constructor(xml: string, at: number, readonly reason: string, readonly doctype = false) {
+    let line = 1;
+    let lineStart = 0;
+    for (let i = xml.indexOf('\n'); i !== -1 && i < at; i = xml.indexOf('\n', i + 1)) {
+      line += 1;
+      lineStart = i + 1;
+    }
+    super(`line ${line}: ${reason}`);
+    this.line = line;
+    this.column = at - lineStart + 1;
+  }
+}
+
+const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/**
+ * A strict, single-pass XML reader: well-formedness (nesting, names, attributes, entity and
+ * character references) is checked as the document is read, with no separate validation pass and
+ * no intermediate object tree: bank statements run to 100,000 entries and more. No DTD (refused),
+ * only the five predefined entities; comments and processing instructions are skipped.
+ */
+export function parseXml(xml: string, stream?: NodeStream): XmlNode {
+  const length = xml.length;
+  const fail = (at: number, reason: string): never => {
+    throw new XmlSyntaxError(xml, at, reason);
+  };
+  const stack: { node: XmlNode; qname: string }[] = [];
+  let root: XmlNode | undefined;
+  let pos = xml.charCodeAt(0) === 0xfeff ? 1 : 0;
+
+  const nameEnd = (from: number): number => {
+    let i = from;
+    if (i >= length || !isNameStart(xml.charCodeAt(i))) return i;
+    for (i += 1; i < length && isNameChar(xml.charCodeAt(i)); i += 1);
+    return i;
+  };
+  const skipSpace = (from: number): number => {
+    let i = from;
+    while (i < length && isSpace(xml.charCodeAt(i))) i += 1;
+    return i;
+  };
+  const decode = (raw: string, at: number): string => {
+    if (!raw.includes('&')) return raw;
+    let out = '';
+    let last = 0;
+    for (let amp = raw.indexOf('&'); amp !== -1; amp = raw.indexOf('&', last)) {
+      const semi = raw.indexOf(';', amp);
+      const ref = semi === -1 ? '' : raw.slice(amp + 1, semi);
+      let char: string | undefined;
+      if (ref.startsWith('#x')) char = codePoint(/^[0-9a-fA-F]{1,6}$/.test(ref.slice(2)) ? parseInt(ref.slice(2), 16) : NaN);
+      else if (ref.startsWith('#')) char = codePoint(/^[0-9]{1,7}$/.test(ref.slice(1)) ? Number(ref.slice(1)) : NaN);
+      else char = ENTITIES[ref];
+      if (char === undefined) fail(at + amp, `"${raw.slice(amp, semi === -1 ? amp + 12 : semi + 1)}" is not a valid entity or character reference`);
+      out += raw.slice(last, amp) + char;
+      last = semi + 1;
+    }
+    return out + raw.slice(last);
+  };
+
+  // A streamed element, complete: read it and drop it from its parent (always its last child).
+  const detach = (parent: XmlNode, node: XmlNode) => {
+    parent.children.pop();
+    const streamed = (parent.streamed ??= { results: [] });
+    if (streamed.error !== undefined) return;
+    try {
+      streamed.results.push(stream!.read(node, streamed.results.length + 1));
+    } catch (error) {
+      // Reported when the parent is read, after the whole document proved well-formed.
+      streamed.error = error;
+    }
+  };
+
+  while (pos < length) {
+    const lt = xml.indexOf('<', pos);
+    const end = lt === -1 ? length : lt;
+    if (end > pos) {
+      const top = stack[stack.length - 1];
+      if (!top) {
+        if (!isBlank(xml, pos, end)) fail(pos, 'text outside the root element');
+      } else if (top.node.text !== '' || !isBlank(xml, pos, end)) {
+        top.node.text += decode(xml.slice(pos, end), pos);
+      }
+    }
+    if (lt === -1) break;
+    const next = xml.charCodeAt(lt + 1);
+    if (next === 0x2f /* / */) {
+      const stop = nameEnd(lt + 2);
+      const close = skipSpace(stop);
+      if (xml.charCodeAt(close) !== 0x3e /* > */) fail(lt, 'malformed closing tag');
+      const qname = xml.slice(lt + 2, stop);
+      const open = stack.pop();
+      if (!open) fail(lt, `closing tag </${qname}> without an opening tag`);
+      if (open!.qname !== qname) fail(lt, `closing tag </${qname}> does not match <${open!.qname}>`);
+      const node = open!.node;
+      node.text = node.text.trim();
+      if (stream && node.name === stream.name && stack.length > 0) detach(stack[stack.length - 1]!.node, node);
+      pos = close + 1;
+    } else if (next === 0x21 /* ! */) {
+      if (xml.startsWith('<!--', lt)) {
+        const close = xml.indexOf('-->', lt + 4);
+        if (close === -1) fail(lt, 'comment is not closed');
+        pos = close + 3;
+      } else if (xml.startsWith('<![CDATA[', lt)) {
+        const close = xml.indexOf(']]>', lt + 9);
+        if (close === -1) fail(lt, 'CDATA section is not closed');
+        const top = stack[stack.length - 1];
+        if (!top) fail(lt, 'CDATA outside the root element');
+        top!.node.text += xml.slice(lt + 9, close);
+        pos = close + 3;
+      } else if (xml.startsWith('<!DOCTYPE', lt)) {
+        throw new XmlSyntaxError(xml, lt, 'DOCTYPE', true);
+      } else {
+        fail(lt, 'unexpected "<!"');
+      }
+    } else if (next === 0x3f /* ? */) {
+      const close = xml.indexOf('?>', lt + 2);
+      if (close === -1) fail(lt, 'processing instruction is not closed');
+      pos = close + 2;
+    } else {
+      const stop = nameEnd(lt + 1);
+      if (stop === lt + 1) fail(lt, 'an element name must follow "<"');
+      const qname = xml.slice(lt + 1, stop);
+      const colon = qname.indexOf(':');
+      const node: XmlNode = {
+        name: colon === -1 ? qname : qname.slice(colon + 1),
+        prefix: colon === -1 ? '' : qname.slice(0, colon),
+        attributes: undefined,
+        children: NO_CHILDREN,
+        text: '',
+        streamed: undefined,
+      };
+      let i = stop;
+      for (;;) {
+        const afterSpace = skipSpace(i);
+        const c = xml.charCodeAt(afterSpace);
+        if (c === 0x3e /* > */ || (c === 0x2f && xml.charCodeAt(afterSpace + 1) === 0x3e)) {
+          i = afterSpace;
+          break;
+        }
+        if (afterSpace === i) fail(i, afterSpace >= length ? `tag <${qname}> is not closed` : `unexpected character in tag <${qname}>`);
+        const attrEnd = nameEnd(afterSpace);
+        if (attrEnd === afterSpace) fail(afterSpace, `malformed attribute in tag <${qname}>`);
+        const attr = xml.slice(afterSpace, attrEnd);
+        let j = skipSpace(attrEnd);
+        if (xml.charCodeAt(j) !== 0x3d /* = */) fail(j, `attribute ${attr} has no value`);
+        j = skipSpace(j + 1);
+        const quote = xml.charCodeAt(j);
+        if (quote !== 0x22 && quote !== 0x27) fail(j, `the value of attribute ${attr} must be quoted`);
+        const close = xml.indexOf(quote === 0x22 ? '"' : "'", j + 1);
+        if (close === -1) fail(j, `the value of attribute ${attr} is not closed`);
+        const raw = xml.slice(j + 1, close);
+        if (raw.includes('<')) fail(j, `the value of attribute ${attr} contains "<"`);
+        node.attributes ??= {};
+        if (attr in node.attributes) fail(afterSpace, `attribute ${attr} is repeated`);
+        node.attributes[attr] = decode(raw, j + 1);
+        i = close + 1;
+      }
+      const parent = stack[stack.length - 1];
+      if (parent) {
+        if (parent.node.children === NO_CHILDREN) parent.node.children = [];
+        parent.node.children.push(node);
+      } else if (root) fail(lt, 'more than one root element');
+      else root = node;
+      if (xml.charCodeAt(i) === 0x2f) {
+        if (stream && node.name === stream.name && parent) detach(parent.node, node);
+        pos = i + 2;
+      } else {
+        stack.push({ node, qname });
+        pos = i + 1;
+      }
+    }
+  }
+  const open = stack.pop();
+  if (open) fail(length, `element <${open.qname}> is not closed`);
+  return root ?? fail(length, 'no root element');
+}
+
+const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
+// XML name characters, ASCII ones checked exactly; any non-ASCII character is accepted in names.
+const isNameStart = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a || c >= 0xc0;
+const isNameChar = (c: number) => isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e || c === 0xb7;
+
+function isBlank(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i += 1) if (!isSpace(text.charCodeAt(i))) return false;
+  return true;
+}
+
+/** The character of a reference, or undefined when XML does not allow it. */
+function codePoint(n: number): string | undefined {
+  const allowed = n === 0x9 || n === 0xa || n === 0xd || (n >= 0x20 && n <= 0xd7ff) || (n >= 0xe000 && n <= 0xfffd) || (n >= 0x10000 && n <= 0x10ffff);
+  return allowed ? String.fromCodePoint(n) : undefined;
+}
+
+/** One element of a parsed document, with the path its errors name (built only when asked for). */
 export class XmlElement {
-  constructor(private readonly node: unknown, readonly path: string) {}
+  /** `index` > 0: the element's position among its parent's children of that name (paths index from 1, as in XPath). */
+  constructor(private readonly node: XmlNode, private readonly parent: XmlElement | null, private readonly name: string, private readonly index: number) {}
+
+  get path(): string {
+    const step = this.index > 0 ? `${this.name}[${this.index}]` : this.name;
+    return this.parent ? `${this.parent.path}/${step}` : step;
+  }
 
   fail(reason: string, field = this.path): never {
     throw new Iso20022Error([{ field, reason }]);
   }
 
-  /** Every child element called `name` (paths indexed from 1, as in XPath). */
+  /** Every child element called `name`. */
   all(name: string): XmlElement[] {
-    const value = this.node !== null && typeof this.node === 'object' ? (this.node as Record<string, unknown>)[name] : undefined;
-    if (value === undefined) return [];
-    const list = Array.isArray(value) ? value : [value];
-    return list.map((child, i) => new XmlElement(child, `${this.path}/${name}[${i + 1}]`));
+    const found: XmlElement[] = [];
+    for (const child of this.node.children) if (child.name === name) found.push(new XmlElement(child, this, name, found.length + 1));
+    return found;
   }
 
   child(name: string): XmlElement | undefined {
-    const list = this.all(name);
-    if (list.length > 1) this.fail(`occurs ${list.length} times, expected once`, `${this.path}/${name}`);
-    return list[0] && new XmlElement(list[0].node, `${this.path}/${name}`);
+    let found: XmlNode | undefined;
+    let count = 0;
+    for (const child of this.node.children) {
+      if (child.name !== name) continue;
+      found ??= child;
+      count += 1;
+    }
+    if (count > 1) this.fail(`occurs ${count} times, expected once`, `${this.path}/${name}`);
+    return found && new XmlElement(found, this, name, 0);
   }
 
   need(name: string): XmlElement {
@@ -120,14 +337,23 @@ export class XmlElement {
   }
 
   text(): string {
-    const value = typeof this.node === 'object' && this.node !== null ? (this.node as Record<string, unknown>)['#text'] : this.node;
-    if (typeof value !== 'string' || value === '') this.fail('must contain text');
+    const value = this.node.text;
+    if (value === '') this.fail('must contain text');
     return value;
   }
 
   attribute(name: string): string | undefined {
-    const value = typeof this.node === 'object' && this.node !== null ? (this.node as Record<string, unknown>)[`@_${name}`] : undefined;
-    return typeof value === 'string' ? value : undefined;
+    return this.node.attributes?.[name];
+  }
+
+  /** What `readDocument`'s `streamed` read from the children called `name`; its first error, under this element's path. */
+  streamed<T>(name: string): T[] {
+    const streamed = this.node.streamed;
+    if (!streamed) return [];
+    const { error } = streamed;
+    if (error instanceof Iso20022Error) throw new Iso20022Error(error.problems.map((p) => ({ ...p, field: `${this.path}/${p.field}` })));
+    if (error !== undefined) throw error;
+    return streamed.results as T[];
   }
 
   textOf(name: string): string | undefined {
@@ -148,7 +374,8 @@ export class XmlElement {
   /** A `DecimalNumber` (CtrlSum, Sum) in fen. */
   decimalFen(): number {
     try {
-      return parseFen(this.text(), this.path);
+      // The field is named by fail() below: the path is built only for an error.
+      return parseFen(this.text(), 'amount');
     } catch (error) {
       if (error instanceof AmountError) this.fail(error.reason);
       throw error;

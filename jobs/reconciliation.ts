@@ -1,0 +1,96 @@
+import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { chinaToday } from '../src/members/rosterImport.ts';
+import { fetchFromBank } from '../src/reconciliation/fetch.ts';
+import { processDocument } from '../src/reconciliation/ingest.ts';
+import { reconcileAccount } from '../src/reconciliation/run.ts';
+import type { ReconciliationSettings } from '../src/reconciliation/settings.ts';
+import { accountsDue, accountsWithPendingEntries, knownAccounts } from '../src/reconciliation/store.ts';
+import { clearStaleJobIds, DEFAULT_JOB_OPTIONS, QUEUE_NAMES } from './queues.ts';
+
+/**
+ * Reconciliation jobs on the `reconciliation` queue:
+ *   fetch               (scheduled) statements and notifications from the bank, then reconcile every account
+ *   bank-document-<id>  process a stored document the API or a dead worker left RECEIVED
+ *   reconcile-<account> match an account's pending entries, check overdue debits, prove its days
+ * Job ids are deterministic and every job is re-derived from rows by the sweep (RECEIVED documents,
+ * PENDING entries), so losing Redis delays reconciliation and loses nothing. Payloads carry our own
+ * account numbers and document ids only.
+ */
+
+export type ReconciliationJob = { account: string } | { documentId: number } | Record<string, never>;
+
+export const reconcileJobId = (account: string) => `reconcile-${account}`;
+export const documentJobId = (documentId: number) => `bank-document-${documentId}`;
+
+export async function enqueueReconciliation(queue: Queue, accounts: readonly string[]): Promise<void> {
+  for (const account of accounts) await queue.add('reconcile', { account }, { jobId: reconcileJobId(account) });
+}
+
+export async function enqueueDocument(queue: Queue, documentId: number): Promise<void> {
+  await queue.add('document', { documentId }, { jobId: documentJobId(documentId) });
+}
+
+const FETCH_SCHEDULER = 'fetch-statements';
+
+/** Without new entries, an account is still reconciled this often (overdue debits are found by time). */
+const CHECK_EVERY_MINUTES = 60;
+
+/**
+ * Re-adds documents left RECEIVED, accounts with entries not matched yet or otherwise due, and the
+ * fetch schedule when Redis lost it.
+ */
+export async function sweepReconciliation(db: pg.Pool, queue: Queue, settings: ReconciliationSettings): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM bank_documents WHERE status = 'RECEIVED' ORDER BY id`);
+  const accounts = [...new Set([...await accountsWithPendingEntries(db), ...await accountsDue(db, await knownAccounts(db, settings.accounts), CHECK_EVERY_MINUTES)])];
+  await clearStaleJobIds(queue, [...rows.map((r) => documentJobId(r.id)), ...accounts.map(reconcileJobId)]);
+  for (const { id } of rows) await enqueueDocument(queue, id);
+  await enqueueReconciliation(queue, accounts);
+  await scheduleFetch(queue, settings);
+  return rows.length + accounts.length;
+}
+
+/** The fetch schedule, when a bank channel is configured; upserted only when missing or changed (an upsert runs it at once). */
+async function scheduleFetch(queue: Queue, settings: ReconciliationSettings): Promise<void> {
+  if (!settings.adapter) return;
+  const every = settings.fetchEverySeconds * 1000;
+  const existing = (await queue.getJobSchedulers()).find((s) => s.key === FETCH_SCHEDULER);
+  if (existing?.every === every) return;
+  await queue.upsertJobScheduler(FETCH_SCHEDULER, { every }, { name: 'fetch', opts: { removeOnComplete: true, removeOnFail: 100 } });
+}
+
+export async function startReconciliationWorker(
+  db: pg.Pool, connection: ConnectionOptions, prefix: string, settings: ReconciliationSettings, log: Logger,
+): Promise<Worker> {
+  const queue = new Queue(QUEUE_NAMES.reconciliation, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  const ingest = { xsdDir: settings.xsdDir };
+  const worker = new Worker<ReconciliationJob>(
+    QUEUE_NAMES.reconciliation,
+    async (job: Job<ReconciliationJob>) => {
+      if (job.name === 'fetch') {
+        const accounts = await knownAccounts(db, settings.accounts);
+        const fetched = await fetchFromBank(db, settings.adapter!, accounts, chinaToday(), settings.lookbackDays, ingest);
+        await enqueueReconciliation(queue, [...new Set([...fetched.accounts, ...await accountsDue(db, accounts, CHECK_EVERY_MINUTES)])]);
+        return { documents: fetched.documents.length, rejected: fetched.documents.filter((d) => d.status === 'REJECTED').length };
+      }
+      if (job.name === 'document') {
+        const outcome = await processDocument(db, (job.data as { documentId: number }).documentId, ingest);
+        await enqueueReconciliation(queue, outcome.accounts);
+        return { status: outcome.status, entries: outcome.entries, newEntries: outcome.entriesNew };
+      }
+      const { account } = job.data as { account: string };
+      const result = await reconcileAccount(db, account, {
+        startedBy: 'schedule', debitDays: settings.debitDays, holidays: settings.holidays,
+        onProgress: (progress) => job.updateProgress(progress),
+      });
+      log.info({ account, entries: result.entries, matched: result.matched, exceptions: result.exceptions }, 'account reconciled');
+      return { entries: result.entries, matched: result.matched, exceptions: result.exceptions, settled: result.settled };
+    },
+    // One job at a time: runs of one account serialize on its lock anyway, and a statement is big.
+    { connection, prefix, concurrency: 1, lockDuration: 60_000 },
+  );
+  await scheduleFetch(queue, settings);
+  worker.on('closed', () => void queue.close());
+  return worker;
+}

@@ -1,0 +1,166 @@
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { config } from '../config.ts';
+import { createRuntime, type Runtime } from '../runtime.ts';
+import { progressBar } from '../progress.ts';
+import { chinaToday } from '../members/rosterImport.ts';
+import { fenToCny } from '../money.ts';
+import { addDays } from './calendar.ts';
+import { fetchFromBank } from './fetch.ts';
+import { processDocument, receiveDocument, type DocumentOutcome } from './ingest.ts';
+import type { ExceptionKind } from './model.ts';
+import { proofLine } from './proof.ts';
+import * as reads from './reads.ts';
+import { reconcileAccount } from './run.ts';
+import { reconciliationSettings, type ReconciliationSettings } from './settings.ts';
+import { XsdUnavailableError } from './xsd.ts';
+import { knownAccounts } from './store.ts';
+
+/** The `hub statements` commands (cli.ts). They reconcile inline: the counts printed are final. */
+
+async function withRuntime(work: (runtime: Runtime, settings: ReconciliationSettings) => Promise<number>, adapter = false): Promise<number> {
+  const runtime = createRuntime(config());
+  try {
+    return await work(runtime, reconciliationSettings(runtime.config, adapter ? undefined : null));
+  } finally {
+    await runtime.close();
+  }
+}
+
+function printDocument(name: string, d: DocumentOutcome): void {
+  if (d.status === 'REJECTED') {
+    console.error(`${name}: REJECTED (document ${d.documentId}; fix and import again, or \`hub statements retry ${d.documentId}\`):`);
+    for (const p of d.problems) console.error(`  ${p.field}: ${p.reason}`);
+  } else {
+    console.log(`${name}: ${d.duplicate ? 'already imported, nothing changed' : `${d.kind} ${d.msgId}: ${d.entries} booked entries, ${d.entriesNew} new`} (document ${d.documentId})`);
+  }
+}
+
+async function reconcileAll(runtime: Runtime, settings: ReconciliationSettings, accounts: readonly string[], startedBy: string, asOf?: string): Promise<number> {
+  let attention = 0;
+  for (const account of accounts) {
+    let bar: ReturnType<typeof progressBar> | null = null;
+    const pending = (await runtime.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statement_entries WHERE account = $1 AND state = 'PENDING'`, [account])).rows[0]!.n;
+    if (pending > 0) bar = progressBar(`reconcile ${account}`, pending);
+    const result = await reconcileAccount(runtime.db, account, {
+      startedBy, debitDays: settings.debitDays, holidays: settings.holidays, ...(asOf ? { asOf } : {}),
+      onProgress: (p) => bar?.update(p.entries),
+    });
+    bar?.done();
+    console.log(`${account}: ${result.entries} entries, ${result.matched} matched, ${result.exceptions} new exceptions ` +
+      `(${result.missingDebits} missing debits), ${result.settled} payouts settled, ${result.returned} returned, ${result.cleared} exceptions cleared`);
+    for (const proof of result.proofs) console.log(`  ${proofLine(proof)}`);
+    if (result.exceptions > 0 || result.proofs.some((p) => !p.proven)) attention += 1;
+  }
+  const open = (await runtime.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM reconciliation_exceptions WHERE status = 'OPEN'`)).rows[0]!.n;
+  console.log(`open exceptions: ${open}${open ? ' (hub statements exceptions)' : ''}`);
+  return attention > 0 || open > 0 ? 1 : 0;
+}
+
+export function importCommand(files: string[], reconcile: boolean): Promise<number> {
+  for (const file of files) {
+    if (!statSync(file, { throwIfNoEntry: false })?.isFile()) {
+      console.error(`${file}: no such file`);
+      return Promise.resolve(2);
+    }
+  }
+  return withRuntime(async (runtime, settings) => {
+    const accounts = new Set<string>();
+    let rejected = 0;
+    for (const file of files) {
+      let outcome: DocumentOutcome;
+      try {
+        outcome = await receiveDocument(runtime.db, { xml: readFileSync(file, 'utf8'), source: 'FILE', fileName: basename(file), receivedBy: 'cli' }, { xsdDir: settings.xsdDir });
+      } catch (error) {
+        if (!(error instanceof XsdUnavailableError)) throw error;
+        console.error(`${basename(file)}: cannot be checked: ${error.message}; stored as document ${error.documentId}, processed by the workers or \`hub statements retry ${error.documentId}\``);
+        return 2;
+      }
+      printDocument(basename(file), outcome);
+      if (outcome.status === 'REJECTED') rejected += 1;
+      for (const account of outcome.accounts) accounts.add(account);
+    }
+    const attention = reconcile && accounts.size > 0 ? await reconcileAll(runtime, settings, [...accounts].sort(), 'cli') : 0;
+    if (rejected === files.length) return 2;
+    return rejected > 0 || attention > 0 ? 1 : 0;
+  });
+}
+
+export function fetchCommand(options: { date?: string; days?: number }): Promise<number> {
+  return withRuntime(async (runtime, settings) => {
+    if (!settings.adapter) {
+      console.error('BANK_URL is not set: no bank channel to fetch from (for the simulator: hub sim bank, BANK_URL=http://127.0.0.1:4800)');
+      return 2;
+    }
+    const accounts = await knownAccounts(runtime.db, settings.accounts);
+    const fetched = await fetchFromBank(runtime.db, settings.adapter, accounts, options.date ?? chinaToday(), options.days ?? settings.lookbackDays, { xsdDir: settings.xsdDir });
+    for (const d of fetched.documents) printDocument(`${d.kind ?? 'document'} ${d.msgId ?? d.documentId}`, d);
+    if (fetched.documents.length === 0) console.log('nothing new from the bank');
+    const attention = await reconcileAll(runtime, settings, accounts, 'cli');
+    return fetched.documents.some((d) => d.status === 'REJECTED') || attention > 0 ? 1 : 0;
+  }, true);
+}
+
+export function reconcileCommand(options: { account?: string; asOf?: string }): Promise<number> {
+  return withRuntime(async (runtime, settings) => {
+    const accounts = options.account ? [options.account] : await knownAccounts(runtime.db, settings.accounts);
+    return reconcileAll(runtime, settings, accounts, 'cli', options.asOf);
+  });
+}
+
+export function proofCommand(options: { account?: string; from?: string; to?: string }): Promise<number> {
+  return withRuntime(async (runtime, settings) => {
+    const to = options.to ?? chinaToday();
+    const from = options.from ?? addDays(to, -7);
+    const accounts = options.account ? [options.account] : await knownAccounts(runtime.db, settings.accounts);
+    let unproven = 0;
+    for (const account of accounts) {
+      const proofs = await reads.proofsOf(runtime.db, account, from, to);
+      if (proofs.length === 0) console.log(`${account}: no statement from ${from} to ${to}`);
+      for (const proof of proofs) {
+        console.log(proofLine(proof));
+        if (!proof.proven) unproven += 1;
+      }
+    }
+    return unproven > 0 ? 1 : 0;
+  });
+}
+
+export function exceptionsCommand(options: { kind?: string; limit: number }): Promise<number> {
+  return withRuntime(async (runtime) => {
+    const filter = { kind: (options.kind as ExceptionKind | undefined) ?? null };
+    const rows = await reads.listExceptions(runtime.db, filter, { size: options.limit, limit: options.limit, afterKey: null });
+    const totals = await reads.exceptionTotals(runtime.db, filter);
+    for (const x of rows) {
+      console.log(`#${x.id} ${x.kind} ${x.account} ${x.occurredOn} ${fenToCny(x.amountFen)}${x.endToEndId ? ` ${x.endToEndId}` : ''}: ${String(x.evidence.reason ?? '')}`);
+    }
+    console.log(`${totals.count} open exceptions, ${fenToCny(totals.amountFen)} in total${totals.count > rows.length ? ` (first ${rows.length} shown)` : ''}`);
+    return totals.count > 0 ? 1 : 0;
+  });
+}
+
+export function documentsCommand(options: { rejected?: boolean; limit: number }): Promise<number> {
+  return withRuntime(async (runtime) => {
+    const rows = await reads.listDocuments(runtime.db, { status: options.rejected ? 'REJECTED' : null }, { size: options.limit, limit: options.limit, afterKey: null });
+    for (const d of rows) {
+      const what = [d.kind ?? '?', d.msgId, d.source, d.fileName].filter((part) => part !== null).join(' ');
+      console.log(`#${d.id} ${what} ${d.status}: ${d.entries} entries, ${d.newEntries} new`);
+      for (const p of d.problems) console.log(`  ${p.field}: ${p.reason}`);
+    }
+    return 0;
+  });
+}
+
+export function retryCommand(documentId: number): Promise<number> {
+  return withRuntime(async (runtime, settings) => {
+    const exists = (await runtime.db.query('SELECT 1 FROM bank_documents WHERE id = $1', [documentId])).rowCount;
+    if (!exists) {
+      console.error(`no document ${documentId} (hub statements documents)`);
+      return 2;
+    }
+    const outcome = await processDocument(runtime.db, documentId, { xsdDir: settings.xsdDir });
+    printDocument(`document ${documentId}`, outcome);
+    if (outcome.status === 'REJECTED') return 1;
+    return reconcileAll(runtime, settings, outcome.accounts, 'cli');
+  });
+}

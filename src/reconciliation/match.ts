@@ -1,0 +1,410 @@
+import type { CamtEntry, EntryDetails } from '../banks/iso20022/camtEntry.ts';
+import { fenToCny } from '../money.ts';
+import { maskBankCard } from '../privacy/personalData.ts';
+import { dayNumber } from './calendar.ts';
+import {
+  exceptionKey,
+  type EntryState, type EntryToMatch, type ExceptionFinding, type ExceptionKind, type ExpectedPayout, type MatchBook, type MatchDecision,
+  type MatchOutcome, type MatchRule, type RecordedPayment,
+} from './model.ts';
+
+/**
+ * Matching (pure): booked statement entries against what the hub meant to move. Every lookup is a
+ * hash lookup, so matching is linear in entries plus expected items (100,000 against 100,000 in
+ * well under a second), and amounts must agree to the fen: there is no tolerance.
+ *
+ * Debits pay payouts: by EndToEndId, then the bank's reference (AcctSvcrRef from its pain.002),
+ * then a batch booking (one debit for a whole PmtInf), then amount + date window + payee name.
+ * Credits are returns (退票) of payouts, by EndToEndId, or units' contributions: by the reference
+ * the unit was told to quote (`MAH<year><credit code>`, several years in one transfer allowed),
+ * by a recorded payment's bank reference, then amount + an account the unit paid from before.
+ * What does not match is an exception with the evidence a person needs.
+ */
+
+export interface MatchOptions {
+  /** Calendar days between a payout's expected date and its debit for the amount + name rule. */
+  dateWindowDays: number;
+}
+
+export const DEFAULT_MATCH_OPTIONS: MatchOptions = { dateWindowDays: 3 };
+
+/** Attempts the bank may still debit (or has debited): sent, credited or later returned. */
+const DEBITABLE = new Set(['SENT', 'UNKNOWN', 'ACCEPTED', 'PAID', 'RETURNED']);
+/** The reference a unit quotes (src/members/contributions.ts): MAH + plan year + 18-character credit code. */
+const CONTRIBUTION_REFERENCE = /MAH(\d{4})([0-9A-HJ-NPQRTUWXY]{18})/gi;
+
+/** One transaction of an entry: the whole entry (index 0) or, in a batch booking, its n-th TxDtls. */
+interface Transaction {
+  entry: EntryToMatch;
+  index: number;
+  amountFen: number;
+  details: EntryDetails | undefined;
+}
+
+type Result = { matches: MatchDecision[] } | { exception: Omit<ExceptionFinding, 'key' | 'entryId' | 'txIndex'> };
+
+export function matchEntries(entries: readonly EntryToMatch[], book: MatchBook, options: MatchOptions = DEFAULT_MATCH_OPTIONS): MatchOutcome {
+  return new Matcher(book, options).run(entries);
+}
+
+/** Names as banks print them vary in width and spacing (全角/半角): compare them normalized. */
+export function normalizeName(name: string): string {
+  return name.normalize('NFKC').replace(/\s+/g, '').toUpperCase();
+}
+
+/** The `MAH<year><credit code>` references in remittance text, each once, in order. */
+export function contributionReferences(lines: readonly string[]): { planYear: number; creditCode: string }[] {
+  const found = new Map<string, { planYear: number; creditCode: string }>();
+  for (const line of lines) {
+    for (const m of line.normalize('NFKC').matchAll(CONTRIBUTION_REFERENCE)) {
+      const creditCode = m[2]!.toUpperCase();
+      found.set(`${m[1]}${creditCode}`, { planYear: Number(m[1]), creditCode });
+    }
+  }
+  return [...found.values()];
+}
+
+/** Whether a credit is a payout coming back (退票): the ISO return code, or return information. */
+export function isReturn(entry: CamtEntry): boolean {
+  return entry.bankTransactionCode.domain?.subFamily === 'RRTN' || entry.details.some((d) => d.returnInfo !== undefined);
+}
+
+class Matcher {
+  private readonly byEndToEndId = new Map<string, ExpectedPayout>();
+  private readonly byBankReference = new Map<string, ExpectedPayout>();
+  private readonly byBatch = new Map<string, ExpectedPayout[]>();
+  private readonly byAmountAndName = new Map<string, ExpectedPayout[]>();
+  /** attempt id -> the entry that debited it (from earlier runs, then this one). */
+  private readonly debited = new Map<number, number>();
+  private readonly returned = new Set<number>();
+  private readonly unitByCreditCode = new Map<string, number>();
+  private readonly creditCodeOfUnit = new Map<number, string>();
+  private readonly contributions = new Map<string, { owedFen: number; paidFen: number }>();
+  private readonly yearsOfUnit = new Map<number, number[]>();
+  private readonly unitsOfPayer = new Map<string, Set<number>>();
+  private readonly recorded = new Map<string, RecordedPayment>();
+  private readonly learnedPayers: { account: string; unitId: number }[] = [];
+
+  constructor(book: MatchBook, private readonly options: MatchOptions) {
+    for (const payout of book.payouts) {
+      this.byEndToEndId.set(payout.endToEndId, payout);
+      if (payout.bankReference) this.byBankReference.set(payout.bankReference, payout);
+      for (const key of [`M:${payout.batchMsgId}`, `P:${payout.pmtInfId}`]) push(this.byBatch, key, payout);
+      if (payout.debitEntryId !== null) this.debited.set(payout.attemptId, payout.debitEntryId);
+      if (payout.returned) this.returned.add(payout.attemptId);
+      if (DEBITABLE.has(payout.status)) push(this.byAmountAndName, `${payout.amountFen}|${normalizeName(payout.creditorName)}`, payout);
+    }
+    for (const unit of book.units) {
+      this.unitByCreditCode.set(unit.creditCode.toUpperCase(), unit.unitId);
+      this.creditCodeOfUnit.set(unit.unitId, unit.creditCode);
+    }
+    for (const c of [...book.contributions].sort((a, b) => a.planYear - b.planYear)) {
+      this.contributions.set(`${c.unitId}:${c.planYear}`, { owedFen: c.owedFen, paidFen: c.paidFen });
+      push(this.yearsOfUnit, c.unitId, c.planYear);
+    }
+    for (const payer of book.payers) this.addPayer(payer.account, payer.unitId);
+    for (const payment of book.recordedPayments) this.recorded.set(payment.reference, payment);
+  }
+
+  run(entries: readonly EntryToMatch[]): MatchOutcome {
+    const matches: MatchDecision[] = [];
+    const exceptions: ExceptionFinding[] = [];
+    const entryStates = new Map<number, EntryState>();
+    for (const entry of entries) {
+      let state: EntryState = 'MATCHED';
+      for (const tx of this.transactions(entry, exceptions)) {
+        const result = entry.entry.creditDebit === 'DBIT' ? this.debit(tx) : this.credit(tx);
+        if ('matches' in result) {
+          matches.push(...result.matches);
+        } else {
+          state = 'EXCEPTION';
+          exceptions.push({ key: exceptionKey(result.exception.kind, entry.id, tx.index), entryId: entry.id, txIndex: tx.index, ...result.exception });
+        }
+      }
+      if (exceptions.at(-1)?.entryId === entry.id) state = 'EXCEPTION';
+      entryStates.set(entry.id, state);
+    }
+    return { matches, exceptions, entryStates, learnedPayers: this.learnedPayers };
+  }
+
+  /**
+   * The entry as one transaction, or a batch booking's transactions, each with its own amount. A
+   * batch whose amounts do not add up to the entry is an exception of its own (and none of its
+   * transactions is matched: the bank's detail cannot be trusted).
+   */
+  private transactions(entry: EntryToMatch, exceptions: ExceptionFinding[]): Transaction[] {
+    const { details, amountFen } = entry.entry;
+    if (details.length <= 1) return [{ entry, index: 0, amountFen, details: details[0] }];
+    const amounts = details.map((d) => d.amountFen);
+    const sum = amounts.reduce<number>((total, a) => total + (a ?? 0), 0);
+    if (amounts.some((a) => a === undefined) || sum !== amountFen) {
+      exceptions.push({
+        key: exceptionKey('AMOUNT_MISMATCH', entry.id, 0), kind: 'AMOUNT_MISMATCH', entryId: entry.id, txIndex: 0, attemptId: null, amountFen,
+        evidence: {
+          ...entryEvidence(entry),
+          reason: amounts.some((a) => a === undefined)
+            ? `a batch booking of ${details.length} transactions, not all with their amount (AmtDtls/TxAmt)`
+            : `its ${details.length} transactions add up to ${fenToCny(sum)}, the entry is ${fenToCny(amountFen)}`,
+        },
+      });
+      return [];
+    }
+    return details.map((d, i) => ({ entry, index: i + 1, amountFen: d.amountFen!, details: d }));
+  }
+
+  // ------------------------------------------------------------ debits: payouts
+
+  private debit(tx: Transaction): Result {
+    const { details, entry } = tx;
+    const byEndToEndId = details?.endToEndId === undefined ? undefined : this.byEndToEndId.get(details.endToEndId);
+    if (byEndToEndId) return this.payoutDebit(tx, byEndToEndId, 'END_TO_END_ID');
+    const references = [details?.accountServicerRef, tx.index === 0 ? entry.entry.accountServicerRef : undefined];
+    for (const reference of references) {
+      const payout = reference === undefined ? undefined : this.byBankReference.get(reference);
+      if (payout) return this.payoutDebit(tx, payout, 'BANK_REFERENCE');
+    }
+    if (tx.index === 0 && details?.endToEndId === undefined) {
+      const batch = entry.entry.batch;
+      const keys = [batch?.pmtInfId && `P:${batch.pmtInfId}`, details?.pmtInfId && `P:${details.pmtInfId}`, batch?.msgId && `M:${batch.msgId}`, details?.msgId && `M:${details.msgId}`];
+      for (const key of keys) {
+        const payouts = key ? this.byBatch.get(key) : undefined;
+        if (payouts) return this.batchDebit(tx, payouts);
+      }
+    }
+    return this.debitByAmountAndName(tx);
+  }
+
+  private payoutDebit(tx: Transaction, payout: ExpectedPayout, rule: MatchRule): Result {
+    // Evidence is built only for an exception: most debits match.
+    const evidence = () => ({ ...transactionEvidence(tx), endToEndId: payout.endToEndId, matchedBy: rule, payoutId: payout.payoutId });
+    if (payout.amountFen !== tx.amountFen) {
+      return exception('AMOUNT_MISMATCH', tx.amountFen, payout.attemptId, {
+        ...evidence(), expectedFen: payout.amountFen, reason: `the payout is ${fenToCny(payout.amountFen)}, the bank debited ${fenToCny(tx.amountFen)}`,
+      });
+    }
+    const earlier = this.debited.get(payout.attemptId);
+    if (earlier !== undefined) {
+      return exception('DUPLICATE_DEBIT', tx.amountFen, payout.attemptId, { ...evidence(), firstEntryId: earlier, reason: `the payout was already debited by entry ${earlier}` });
+    }
+    if (!DEBITABLE.has(payout.status)) {
+      return exception('UNMATCHED_DEBIT', tx.amountFen, payout.attemptId, {
+        ...evidence(), attemptStatus: payout.status, reason: `the hub holds this payment as ${payout.status}: the bank should not have debited it`,
+      });
+    }
+    this.debited.set(payout.attemptId, tx.entry.id);
+    return { matches: [{ kind: 'PAYOUT', entryId: tx.entry.id, txIndex: tx.index, rule, amountFen: tx.amountFen, attemptId: payout.attemptId }] };
+  }
+
+  /** One debit for a whole payment information block (批量代付): the sum of its credited payments, to the fen. */
+  private batchDebit(tx: Transaction, payouts: ExpectedPayout[]): Result {
+    const open = payouts.filter((p) => p.status === 'PAID' && !this.debited.has(p.attemptId));
+    const expectedFen = open.reduce((sum, p) => sum + p.amountFen, 0);
+    const evidence = { ...transactionEvidence(tx), batchMsgId: payouts[0]!.batchMsgId, pmtInfId: payouts[0]!.pmtInfId, matchedBy: 'BATCH' };
+    if (open.length === 0) {
+      return exception('DUPLICATE_DEBIT', tx.amountFen, null, { ...evidence, reason: 'every credited payment of this batch is already debited' });
+    }
+    if (expectedFen !== tx.amountFen) {
+      return exception('AMOUNT_MISMATCH', tx.amountFen, null, {
+        ...evidence, expectedFen, payments: open.length,
+        reason: `the batch's ${open.length} credited payments add up to ${fenToCny(expectedFen)}, the bank debited ${fenToCny(tx.amountFen)}`,
+      });
+    }
+    for (const p of open) this.debited.set(p.attemptId, tx.entry.id);
+    return {
+      matches: open.map((p) => ({ kind: 'PAYOUT' as const, entryId: tx.entry.id, txIndex: tx.index, rule: 'BATCH' as const, amountFen: p.amountFen, attemptId: p.attemptId })),
+    };
+  }
+
+  /** No reference the hub knows: the one payout of that amount to that name expected closest to the booking date. */
+  private debitByAmountAndName(tx: Transaction): Result {
+    const name = tx.details?.creditor?.name;
+    if (name === undefined) return exception('UNMATCHED_DEBIT', tx.amountFen, null, { ...transactionEvidence(tx), reason: 'no payout has its references, and it names no payee' });
+    const booked = dayNumber(tx.entry.bookingDate);
+    const candidates = (this.byAmountAndName.get(`${tx.amountFen}|${normalizeName(name)}`) ?? [])
+      .filter((p) => !this.debited.has(p.attemptId))
+      .map((p) => ({ payout: p, distance: Math.abs(dayNumber(p.expectedOn) - booked) }))
+      .filter((c) => c.distance <= this.options.dateWindowDays)
+      .sort((a, b) => a.distance - b.distance);
+    const best = candidates[0];
+    if (!best) {
+      return exception('UNMATCHED_DEBIT', tx.amountFen, null, {
+        ...transactionEvidence(tx), reason: `no payout has its references, nor is one of ${fenToCny(tx.amountFen)} to ${name} expected within ${this.options.dateWindowDays} days`,
+      });
+    }
+    if (candidates[1]?.distance === best.distance) {
+      const tied = candidates.filter((c) => c.distance === best.distance).map((c) => c.payout.endToEndId);
+      return exception('UNMATCHED_DEBIT', tx.amountFen, null, {
+        ...transactionEvidence(tx), candidates: tied, reason: `${tied.length} payouts of ${fenToCny(tx.amountFen)} to ${name} are expected that day: match it by hand`,
+      });
+    }
+    return this.payoutDebit(tx, best.payout, 'AMOUNT_DATE_NAME');
+  }
+
+  // ------------------------------------------------------------ credits: returns and contributions
+
+  private credit(tx: Transaction): Result {
+    return isReturn(tx.entry.entry) ? this.returnCredit(tx) : this.contributionCredit(tx);
+  }
+
+  private returnCredit(tx: Transaction): Result {
+    const endToEndId = tx.details?.endToEndId;
+    const payout = endToEndId === undefined ? undefined : this.byEndToEndId.get(endToEndId);
+    const evidence = { ...transactionEvidence(tx), returnReason: tx.details?.returnInfo?.reasonCode ?? null };
+    if (!payout) {
+      return exception('UNKNOWN_CREDIT', tx.amountFen, null, {
+        ...evidence, reason: endToEndId === undefined ? 'a return (退票) naming no EndToEndId' : `a return (退票) of ${endToEndId}, which is no payout of ours`,
+      });
+    }
+    const about = { ...evidence, endToEndId: payout.endToEndId, payoutId: payout.payoutId };
+    if (payout.amountFen !== tx.amountFen) {
+      return exception('AMOUNT_MISMATCH', tx.amountFen, payout.attemptId, {
+        ...about, expectedFen: payout.amountFen, reason: `the payout was ${fenToCny(payout.amountFen)}, the bank returned ${fenToCny(tx.amountFen)}`,
+      });
+    }
+    if (this.returned.has(payout.attemptId) || payout.status !== 'PAID') {
+      return exception('UNKNOWN_CREDIT', tx.amountFen, payout.attemptId, {
+        ...about, attemptStatus: payout.status,
+        reason: this.returned.has(payout.attemptId) ? 'the payout was already returned' : `a return of a payment the hub holds as ${payout.status}, not as credited`,
+      });
+    }
+    this.returned.add(payout.attemptId);
+    const info = tx.details?.returnInfo;
+    return {
+      matches: [{
+        kind: 'RETURN', entryId: tx.entry.id, txIndex: tx.index, rule: 'END_TO_END_ID', amountFen: tx.amountFen, attemptId: payout.attemptId,
+        endToEndId: payout.endToEndId, reasonCode: info?.reasonCode ?? 'NARR', reason: info?.additionalInfo ?? null,
+      }],
+    };
+  }
+
+  private contributionCredit(tx: Transaction): Result {
+    const { entry, details, amountFen } = tx;
+    const evidence = transactionEvidence(tx);
+    const payer = details?.debtor?.account;
+
+    const recorded = tx.index === 0 && entry.entry.accountServicerRef !== undefined ? this.recorded.get(entry.entry.accountServicerRef) : undefined;
+    if (recorded && recorded.amountFen === amountFen) {
+      // Already recorded by hand from the bank's advice: this is that payment, counted once.
+      this.recorded.delete(recorded.reference);
+      return { matches: [contribution(tx, 'RECORDED_PAYMENT', recorded.unitId, recorded.planYear, amountFen, recorded.id)] };
+    }
+
+    const references = contributionReferences([...(details?.remittanceInfo ?? []), ...(entry.entry.additionalInfo ? [entry.entry.additionalInfo] : [])]);
+    if (references.length > 0) {
+      const known = references.filter((r) => this.unitByCreditCode.has(r.creditCode));
+      if (known.length === 0) {
+        return exception('UNKNOWN_CREDIT', amountFen, null, {
+          ...evidence, references: references.map((r) => `MAH${r.planYear}${r.creditCode}`),
+          reason: `no unit has the credit code ${references.map((r) => r.creditCode).join(', ')}`,
+        });
+      }
+      const years = known.map((r) => ({ unitId: this.unitByCreditCode.get(r.creditCode)!, planYear: r.planYear }));
+      const result = this.allocate(tx, years, 'CONTRIBUTION_REFERENCE', years.length === 1);
+      if ('matches' in result && payer !== undefined) for (const unitId of new Set(years.map((y) => y.unitId))) this.addPayer(payer, unitId, true);
+      return result;
+    }
+
+    const units = payer === undefined ? undefined : this.unitsOfPayer.get(payer);
+    if (units?.size === 1) {
+      const [unitId] = units;
+      const open = (this.yearsOfUnit.get(unitId!) ?? []).map((planYear) => ({ unitId: unitId!, planYear })).filter((y) => this.outstanding(y) > 0);
+      const single = open.filter((y) => this.outstanding(y) === amountFen);
+      if (single.length === 1) return this.allocate(tx, single, 'PAYER_ACCOUNT', false);
+      if (open.length > 0 && open.reduce((sum, y) => sum + this.outstanding(y), 0) === amountFen) return this.allocate(tx, open, 'PAYER_ACCOUNT', false);
+      return exception('UNKNOWN_CREDIT', amountFen, null, {
+        ...evidence, unitCreditCode: this.creditCodeOfUnit.get(unitId!),
+        openYears: open.map((y) => ({ planYear: y.planYear, outstandingFen: this.outstanding(y) })),
+        reason: `no reference; the payer's account is the unit's, but ${fenToCny(amountFen)} is not what one open year, or all together, still owe`,
+      });
+    }
+    return exception('UNKNOWN_CREDIT', amountFen, null, {
+      ...evidence, reason: units && units.size > 1 ? 'no reference, and several units pay from this account' : 'no contribution reference and no known payer account',
+    });
+  }
+
+  /**
+   * The credit over the referenced plan years. One year may be paid in part (`partial`); several
+   * years at once must be exactly what they still owe together, each getting its outstanding part.
+   */
+  private allocate(tx: Transaction, years: { unitId: number; planYear: number }[], rule: MatchRule, partial: boolean): Result {
+    const owing = years.map((y) => ({ ...y, outstandingFen: this.outstanding(y) }));
+    const outstandingFen = owing.reduce((sum, y) => sum + y.outstandingFen, 0);
+    const fits = partial ? tx.amountFen <= outstandingFen : tx.amountFen === outstandingFen;
+    if (!fits) {
+      return exception('AMOUNT_MISMATCH', tx.amountFen, null, {
+        ...transactionEvidence(tx), expectedFen: outstandingFen,
+        years: owing.map((y) => ({ unitCreditCode: this.creditCodeOfUnit.get(y.unitId), planYear: y.planYear, outstandingFen: y.outstandingFen })),
+        reason: partial
+          ? `${fenToCny(tx.amountFen)} is more than the ${fenToCny(outstandingFen)} still owed for ${owing[0]!.planYear}`
+          : `${fenToCny(tx.amountFen)} is not the ${fenToCny(outstandingFen)} the ${owing.length} plan years still owe together`,
+      });
+    }
+    const matches = partial
+      ? [contribution(tx, rule, owing[0]!.unitId, owing[0]!.planYear, tx.amountFen, null)]
+      : owing.filter((y) => y.outstandingFen > 0).map((y) => contribution(tx, rule, y.unitId, y.planYear, y.outstandingFen, null));
+    for (const m of matches) this.contributions.get(`${m.unitId}:${m.planYear}`)!.paidFen += m.amountFen;
+    return { matches };
+  }
+
+  private outstanding(year: { unitId: number; planYear: number }): number {
+    let figures = this.contributions.get(`${year.unitId}:${year.planYear}`);
+    if (!figures) {
+      // A year with neither enrolments nor payments owes nothing (yet).
+      figures = { owedFen: 0, paidFen: 0 };
+      this.contributions.set(`${year.unitId}:${year.planYear}`, figures);
+    }
+    return Math.max(0, figures.owedFen - figures.paidFen);
+  }
+
+  private addPayer(account: string, unitId: number, learned = false): void {
+    const units = this.unitsOfPayer.get(account) ?? new Set<number>();
+    if (units.has(unitId)) return;
+    units.add(unitId);
+    this.unitsOfPayer.set(account, units);
+    if (learned) this.learnedPayers.push({ account, unitId });
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function exception(kind: ExceptionKind, amountFen: number, attemptId: number | null, evidence: Record<string, unknown>): Result {
+  return { exception: { kind, amountFen, attemptId, evidence } };
+}
+
+function contribution(tx: Transaction, rule: MatchRule, unitId: number, planYear: number, amountFen: number, recordedPaymentId: number | null): MatchDecision & { kind: 'CONTRIBUTION' } {
+  return { kind: 'CONTRIBUTION', entryId: tx.entry.id, txIndex: tx.index, rule, amountFen, unitId, planYear, recordedPaymentId };
+}
+
+/** What the bank said about the entry: enough for a person to find it in the bank's own records. */
+function entryEvidence(entry: EntryToMatch): Record<string, unknown> {
+  const e = entry.entry;
+  return {
+    account: entry.account, bookingDate: entry.bookingDate, creditDebit: e.creditDebit, amountFen: e.amountFen,
+    accountServicerRef: e.accountServicerRef ?? null, bankTransactionCode: e.bankTransactionCode, batch: e.batch ?? null,
+  };
+}
+
+function transactionEvidence(tx: Transaction): Record<string, unknown> {
+  const d = tx.details;
+  return {
+    ...entryEvidence(tx.entry),
+    ...(tx.index > 0 ? { transactionAmountFen: tx.amountFen } : {}),
+    endToEndIdReported: d?.endToEndId ?? null,
+    transactionReference: d?.accountServicerRef ?? null,
+    counterparty: counterparty(tx),
+    remittanceInfo: d?.remittanceInfo ?? [],
+  };
+}
+
+/** The other party; a payee is a member, whose card number is personal data and shown masked. */
+function counterparty(tx: Transaction): Record<string, unknown> | null {
+  const d = tx.details;
+  const payee = tx.entry.entry.creditDebit === 'DBIT' || isReturn(tx.entry.entry);
+  const party = payee ? d?.creditor : d?.debtor;
+  if (!party) return null;
+  return payee && party.account !== undefined ? { ...party, account: maskBankCard(party.account) } : { ...party };
+}

@@ -1,0 +1,261 @@
+import type { Queryable } from '../db/pool.ts';
+import { Params } from '../db/sql.ts';
+import type { Page } from '../gateway/connection.ts';
+import type { ExceptionKind, MatchKind, MatchRule } from './model.ts';
+import type {
+  BankDocumentRow, BankStatementRow, DailyProofRow, ReconciliationExceptionRow, ReconciliationMatchRow, ReconciliationReportRow,
+  ReconciliationRunRow, StatementEntryRow,
+} from './rows.ts';
+
+/** What the API and the commands read: pages (keyset on id), rows by id, the day's report. */
+
+const DOCUMENT_COLUMNS = `id, kind, msg_id AS "msgId", source, file_name AS "fileName", received_by AS "receivedBy", sealed_by AS "sealedBy",
+  status, problems, entries, entries_new AS "newEntries", received_at AS "receivedAt", processed_at AS "processedAt"`;
+const STATEMENT_COLUMNS = `id, account, statement_date::text AS date, statement_ref AS "statementRef", final, opening_fen AS "openingFen",
+  closing_fen AS "closingFen", bank_created_at AS "bankCreatedAt", document_id AS "documentId"`;
+const ENTRY_COLUMNS = `e.id, e.account, e.account_servicer_ref AS "accountServicerRef", e.credit_debit AS "creditDebit", e.amount_fen AS "amountFen",
+  e.booking_date::text AS "bookingDate", e.value_date::text AS "valueDate", e.transaction_code AS "transactionCode", e.entry, e.state,
+  e.statement_id AS "statementId"`;
+const MATCH_COLUMNS = `m.id, m.entry_id AS "entryId", m.tx_index AS "transactionIndex", m.kind, m.rule, m.amount_fen AS "amountFen",
+  a.end_to_end_id AS "endToEndId", a.payout_id AS "payoutId", m.unit_id AS "unitId", m.plan_year AS "planYear", m.matched_by AS "matchedBy",
+  m.created_at AS "createdAt"`;
+const EXCEPTION_COLUMNS = `x.id, x.kind, x.account, x.amount_fen AS "amountFen", x.occurred_on::text AS "occurredOn", x.entry_id AS "entryId",
+  x.tx_index AS "transactionIndex", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", x.evidence, x.status, x.resolution,
+  x.resolution_reason AS "resolutionReason", x.resolved_by AS "resolvedBy", x.resolved_at AS "resolvedAt", x.detected_at AS "detectedAt"`;
+const PROOF_COLUMNS = `account, statement_date::text AS date, statement_id AS "statementId", opening_fen AS "openingFen", closing_fen AS "closingFen",
+  credits_fen AS "creditsFen", debits_fen AS "debitsFen", entries, recognized_credits_fen AS "recognizedCreditsFen",
+  recognized_debits_fen AS "recognizedDebitsFen", unrecognized_entries AS "unrecognizedEntries", previous_closing_fen AS "previousClosingFen",
+  previous_date::text AS "previousDate", balanced, continuous, expected_closing_fen AS "expectedClosingFen", difference_fen AS "differenceFen",
+  proven, problems, computed_at AS "computedAt"`;
+const RUN_COLUMNS = `id, account, started_by AS "startedBy", status, entries, matched, exceptions, failure, started_at AS "startedAt", finished_at AS "finishedAt"`;
+
+/** WHERE clauses of a filter, and the page's keyset condition (newest first unless `ascending`). */
+function where(p: Params, conditions: (string | null)[], page: Page | null, idColumn: string, ascending = false): string {
+  const all = conditions.filter((c): c is string => c !== null);
+  if (page?.afterKey != null) all.push(`${idColumn} ${ascending ? '>' : '<'} ${p.add(page.afterKey)}`);
+  return all.length ? `WHERE ${all.join(' AND ')}` : '';
+}
+
+const limit = (p: Params, page: Page) => `LIMIT ${p.add(page.limit)}`;
+
+// ---------------------------------------------------------------- documents
+
+export interface DocumentFilter {
+  status?: string | null;
+  kind?: string | null;
+}
+
+function documentWhere(p: Params, f: DocumentFilter, page: Page | null): string {
+  return where(p, [f.status ? `status = ${p.add(f.status)}` : null, f.kind ? `kind = ${p.add(f.kind)}` : null], page, 'id');
+}
+
+export async function listDocuments(db: Queryable, filter: DocumentFilter, page: Page): Promise<BankDocumentRow[]> {
+  const p = new Params();
+  return (await db.query<BankDocumentRow>(`SELECT ${DOCUMENT_COLUMNS} FROM bank_documents ${documentWhere(p, filter, page)} ORDER BY id DESC ${limit(p, page)}`, p.values)).rows;
+}
+
+export async function countDocuments(db: Queryable, filter: DocumentFilter): Promise<number> {
+  const p = new Params();
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM bank_documents ${documentWhere(p, filter, null)}`, p.values)).rows[0]!.n;
+}
+
+export async function documentsByIds(db: Queryable, ids: readonly number[]): Promise<BankDocumentRow[]> {
+  return (await db.query<BankDocumentRow>(`SELECT ${DOCUMENT_COLUMNS} FROM bank_documents WHERE id = ANY($1::bigint[])`, [ids])).rows;
+}
+
+// ---------------------------------------------------------------- statements
+
+export interface StatementFilter {
+  account?: string | null;
+  from?: string | null;
+  to?: string | null;
+}
+
+function statementWhere(p: Params, f: StatementFilter, page: Page | null): string {
+  return where(p, [
+    f.account ? `account = ${p.add(f.account)}` : null,
+    f.from ? `statement_date >= ${p.add(f.from)}::date` : null,
+    f.to ? `statement_date <= ${p.add(f.to)}::date` : null,
+  ], page, 'id');
+}
+
+export async function listStatements(db: Queryable, filter: StatementFilter, page: Page): Promise<BankStatementRow[]> {
+  const p = new Params();
+  return (await db.query<BankStatementRow>(`SELECT ${STATEMENT_COLUMNS} FROM bank_statements ${statementWhere(p, filter, page)} ORDER BY id DESC ${limit(p, page)}`, p.values)).rows;
+}
+
+export async function countStatements(db: Queryable, filter: StatementFilter): Promise<number> {
+  const p = new Params();
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM bank_statements ${statementWhere(p, filter, null)}`, p.values)).rows[0]!.n;
+}
+
+export async function statementsByIds(db: Queryable, ids: readonly number[]): Promise<BankStatementRow[]> {
+  return (await db.query<BankStatementRow>(`SELECT ${STATEMENT_COLUMNS} FROM bank_statements WHERE id = ANY($1::bigint[])`, [ids])).rows;
+}
+
+export async function statementOf(db: Queryable, account: string, date: string): Promise<BankStatementRow | null> {
+  return (await db.query<BankStatementRow>(`SELECT ${STATEMENT_COLUMNS} FROM bank_statements WHERE account = $1 AND statement_date = $2`, [account, date])).rows[0] ?? null;
+}
+
+// ---------------------------------------------------------------- entries
+
+export interface EntryFilter {
+  account?: string | null;
+  state?: string | null;
+  creditDebit?: string | null;
+  bookedFrom?: string | null;
+  bookedTo?: string | null;
+  statementId?: number | null;
+}
+
+function entryWhere(p: Params, f: EntryFilter, page: Page | null, ascending = false): string {
+  return where(p, [
+    f.account ? `e.account = ${p.add(f.account)}` : null,
+    f.state ? `e.state = ${p.add(f.state)}` : null,
+    f.creditDebit ? `e.credit_debit = ${p.add(f.creditDebit)}` : null,
+    f.bookedFrom ? `e.booking_date >= ${p.add(f.bookedFrom)}::date` : null,
+    f.bookedTo ? `e.booking_date <= ${p.add(f.bookedTo)}::date` : null,
+    f.statementId != null ? `e.statement_id = ${p.add(f.statementId)}` : null,
+  ], page, 'e.id', ascending);
+}
+
+/** Entries newest first; a statement's entries in booking order. */
+export async function listEntries(db: Queryable, filter: EntryFilter, page: Page): Promise<StatementEntryRow[]> {
+  const p = new Params();
+  const ascending = filter.statementId != null;
+  return (await db.query<StatementEntryRow>(
+    `SELECT ${ENTRY_COLUMNS} FROM statement_entries e ${entryWhere(p, filter, page, ascending)} ORDER BY e.id ${ascending ? 'ASC' : 'DESC'} ${limit(p, page)}`, p.values,
+  )).rows;
+}
+
+export async function countEntries(db: Queryable, filter: EntryFilter): Promise<number> {
+  const p = new Params();
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statement_entries e ${entryWhere(p, filter, null)}`, p.values)).rows[0]!.n;
+}
+
+export async function entriesByIds(db: Queryable, ids: readonly number[]): Promise<StatementEntryRow[]> {
+  return (await db.query<StatementEntryRow>(`SELECT ${ENTRY_COLUMNS} FROM statement_entries e WHERE e.id = ANY($1::bigint[])`, [ids])).rows;
+}
+
+// ---------------------------------------------------------------- matches
+
+export interface MatchFilter {
+  account?: string | null;
+  kind?: MatchKind | null;
+  rule?: MatchRule | null;
+}
+
+function matchWhere(p: Params, f: MatchFilter, page: Page | null): string {
+  return where(p, [
+    f.account ? `e.account = ${p.add(f.account)}` : null,
+    f.kind ? `m.kind = ${p.add(f.kind)}` : null,
+    f.rule ? `m.rule = ${p.add(f.rule)}` : null,
+  ], page, 'm.id');
+}
+
+const MATCH_FROM = `reconciliation_matches m JOIN statement_entries e ON e.id = m.entry_id LEFT JOIN payout_attempts a ON a.id = m.payout_attempt_id`;
+
+export async function listMatches(db: Queryable, filter: MatchFilter, page: Page): Promise<ReconciliationMatchRow[]> {
+  const p = new Params();
+  return (await db.query<ReconciliationMatchRow>(`SELECT ${MATCH_COLUMNS} FROM ${MATCH_FROM} ${matchWhere(p, filter, page)} ORDER BY m.id DESC ${limit(p, page)}`, p.values)).rows;
+}
+
+export async function countMatches(db: Queryable, filter: MatchFilter): Promise<number> {
+  const p = new Params();
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${MATCH_FROM} ${matchWhere(p, filter, null)}`, p.values)).rows[0]!.n;
+}
+
+export async function matchesByIds(db: Queryable, ids: readonly number[]): Promise<ReconciliationMatchRow[]> {
+  return (await db.query<ReconciliationMatchRow>(`SELECT ${MATCH_COLUMNS} FROM ${MATCH_FROM} WHERE m.id = ANY($1::bigint[])`, [ids])).rows;
+}
+
+export async function matchesOfEntries(db: Queryable, entryIds: readonly number[]): Promise<ReconciliationMatchRow[][]> {
+  const { rows } = await db.query<ReconciliationMatchRow>(`SELECT ${MATCH_COLUMNS} FROM ${MATCH_FROM} WHERE m.entry_id = ANY($1::bigint[]) ORDER BY m.id`, [entryIds]);
+  return entryIds.map((id) => rows.filter((r) => r.entryId === id));
+}
+
+// ---------------------------------------------------------------- exceptions
+
+export interface ExceptionFilter {
+  kind?: ExceptionKind | null;
+  status?: 'OPEN' | 'RESOLVED' | null;
+  account?: string | null;
+  minAmountFen?: number | null;
+  maxAmountFen?: number | null;
+  minAgeDays?: number | null;
+}
+
+function exceptionWhere(p: Params, f: ExceptionFilter, page: Page | null): string {
+  return where(p, [
+    `x.status = ${p.add(f.status ?? 'OPEN')}`,
+    f.kind ? `x.kind = ${p.add(f.kind)}` : null,
+    f.account ? `x.account = ${p.add(f.account)}` : null,
+    f.minAmountFen != null ? `x.amount_fen >= ${p.add(f.minAmountFen)}` : null,
+    f.maxAmountFen != null ? `x.amount_fen <= ${p.add(f.maxAmountFen)}` : null,
+    f.minAgeDays != null ? `x.detected_at <= now() - make_interval(days => ${p.add(f.minAgeDays)})` : null,
+  ], page, 'x.id', true);
+}
+
+const EXCEPTION_FROM = 'reconciliation_exceptions x LEFT JOIN payout_attempts a ON a.id = x.payout_attempt_id';
+
+/** The work queue: oldest first. */
+export async function listExceptions(db: Queryable, filter: ExceptionFilter, page: Page): Promise<ReconciliationExceptionRow[]> {
+  const p = new Params();
+  return (await db.query<ReconciliationExceptionRow>(`SELECT ${EXCEPTION_COLUMNS} FROM ${EXCEPTION_FROM} ${exceptionWhere(p, filter, page)} ORDER BY x.id ${limit(p, page)}`, p.values)).rows;
+}
+
+export async function exceptionTotals(db: Queryable, filter: ExceptionFilter): Promise<{ count: number; amountFen: number }> {
+  const p = new Params();
+  return (await db.query<{ count: number; amountFen: number }>(
+    `SELECT count(*)::int AS count, COALESCE(sum(x.amount_fen), 0)::bigint AS "amountFen" FROM ${EXCEPTION_FROM} ${exceptionWhere(p, filter, null)}`, p.values,
+  )).rows[0]!;
+}
+
+export async function exceptionsByIds(db: Queryable, ids: readonly number[]): Promise<ReconciliationExceptionRow[]> {
+  return (await db.query<ReconciliationExceptionRow>(`SELECT ${EXCEPTION_COLUMNS} FROM ${EXCEPTION_FROM} WHERE x.id = ANY($1::bigint[])`, [ids])).rows;
+}
+
+export async function exceptionsOfEntries(db: Queryable, entryIds: readonly number[]): Promise<ReconciliationExceptionRow[][]> {
+  const { rows } = await db.query<ReconciliationExceptionRow>(`SELECT ${EXCEPTION_COLUMNS} FROM ${EXCEPTION_FROM} WHERE x.entry_id = ANY($1::bigint[]) ORDER BY x.id`, [entryIds]);
+  return entryIds.map((id) => rows.filter((r) => r.entryId === id));
+}
+
+// ---------------------------------------------------------------- proofs, reports, runs
+
+export async function proofsOfStatements(db: Queryable, statementIds: readonly number[]): Promise<(DailyProofRow | null)[]> {
+  const { rows } = await db.query<DailyProofRow>(`SELECT ${PROOF_COLUMNS} FROM daily_proofs WHERE statement_id = ANY($1::bigint[])`, [statementIds]);
+  return statementIds.map((id) => rows.find((r) => r.statementId === id) ?? null);
+}
+
+export async function proofsOf(db: Queryable, account: string, from: string, to: string): Promise<DailyProofRow[]> {
+  return (await db.query<DailyProofRow>(
+    `SELECT ${PROOF_COLUMNS} FROM daily_proofs WHERE account = $1 AND statement_date BETWEEN $2 AND $3 ORDER BY statement_date`, [account, from, to],
+  )).rows;
+}
+
+export async function report(db: Queryable, account: string, date: string): Promise<ReconciliationReportRow> {
+  const [proof] = await proofsOf(db, account, date, date);
+  const { rows: [counts] } = await db.query<{ entries: number; matched: number; pending: number }>(
+    `SELECT count(*)::int AS entries, count(*) FILTER (WHERE state IN ('MATCHED', 'RESOLVED'))::int AS matched,
+            count(*) FILTER (WHERE state = 'PENDING')::int AS pending
+       FROM statement_entries WHERE account = $1 AND booking_date = $2`,
+    [account, date],
+  );
+  const { rows: openExceptions } = await db.query<{ kind: ExceptionKind; count: number; amountFen: number }>(
+    `SELECT kind, count(*)::int AS count, sum(amount_fen)::bigint AS "amountFen" FROM reconciliation_exceptions
+      WHERE account = $1 AND occurred_on = $2 AND status = 'OPEN' GROUP BY kind ORDER BY kind`,
+    [account, date],
+  );
+  return { account, date, proof: proof ?? null, ...counts!, openExceptions };
+}
+
+export async function listRuns(db: Queryable, account: string | null, page: Page): Promise<ReconciliationRunRow[]> {
+  const p = new Params();
+  return (await db.query<ReconciliationRunRow>(
+    `SELECT ${RUN_COLUMNS} FROM reconciliation_runs ${where(p, [account ? `account = ${p.add(account)}` : null], page, 'id')} ORDER BY id DESC ${limit(p, page)}`, p.values,
+  )).rows;
+}
+
+export async function runsByIds(db: Queryable, ids: readonly number[]): Promise<ReconciliationRunRow[]> {
+  return (await db.query<ReconciliationRunRow>(`SELECT ${RUN_COLUMNS} FROM reconciliation_runs WHERE id = ANY($1::bigint[])`, [ids])).rows;
+}

@@ -1,0 +1,241 @@
+import type { Resolvers } from '../gateway/generated/resolvers.ts';
+import { actorOf, requireRole, type Context } from '../gateway/context.ts';
+import { check, conflict, FieldError, notFound } from '../gateway/errors.ts';
+import { localId, toGlobalId } from '../gateway/globalId.ts';
+import { readPage, toConnection } from '../gateway/connection.ts';
+import { isIsoDate } from '../members/rosterRow.ts';
+import { enqueueDocument, enqueueReconciliation } from '../../jobs/reconciliation.ts';
+import { config } from '../config.ts';
+import { processDocument, receiveDocument } from './ingest.ts';
+import * as reads from './reads.ts';
+import { matchException, ResolutionError, writeOffException } from './resolve.ts';
+import type { ReconciliationExceptionRow } from './rows.ts';
+import { XsdUnavailableError } from './xsd.ts';
+
+/** Reconciliation is money evidence: read by ADMIN, FINANCE and AUDITOR; changed by ADMIN and FINANCE. */
+const READ = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;
+const WRITE = ['ADMIN', 'FINANCE'] as const;
+
+const ACCOUNT = /^[0-9A-Za-z]{1,34}$/;
+const DAY_MS = 86_400_000;
+const MAX_UPLOAD_CHARS = 20 * 1024 * 1024;
+
+function canRead(ctx: Context): boolean {
+  return (READ as readonly string[]).includes(ctx.principal.role);
+}
+
+function accountArgument(field: string, account: string | null | undefined): string | null {
+  if (account === null || account === undefined) return null;
+  check(field, ACCOUNT.test(account) ? null : 'must be an account number (1 to 34 letters or digits)');
+  return account;
+}
+
+function dateArgument(field: string, date: string | null | undefined): string | null {
+  if (date === null || date === undefined) return null;
+  check(field, isIsoDate(date) ? null : 'must be a date yyyy-MM-dd');
+  return date;
+}
+
+/** Resolution errors as the API's: field errors, NOT_FOUND, CONFLICT. */
+async function resolving(work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (!(error instanceof ResolutionError)) throw error;
+    if (error.kind === 'NOT_FOUND' && error.field === 'input.id') throw notFound('reconciliation exception');
+    if (error.kind === 'CONFLICT') throw conflict(error.message, error.field);
+    throw new FieldError(error.field, error.reason);
+  }
+}
+
+const ingestOptions = () => ({ xsdDir: config().ISO20022_XSD_DIR });
+
+export const reconciliationResolvers: Resolvers = {
+  Query: {
+    bankDocuments: async (_root, { first, after, filter }, ctx) => {
+      requireRole(ctx, READ, 'bankDocuments');
+      const page = readPage({ first, after });
+      const f = { status: filter?.status, kind: filter?.kind && (filter.kind === 'CAMT_053' ? 'camt.053' : 'camt.054') };
+      const rows = await reads.listDocuments(ctx.db, f, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countDocuments(ctx.db, f) };
+    },
+    bankStatements: async (_root, { first, after, filter }, ctx) => {
+      requireRole(ctx, READ, 'bankStatements');
+      const page = readPage({ first, after });
+      const f = { account: accountArgument('filter.account', filter?.account), from: dateArgument('filter.from', filter?.from), to: dateArgument('filter.to', filter?.to) };
+      const rows = await reads.listStatements(ctx.db, f, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countStatements(ctx.db, f) };
+    },
+    statementEntries: async (_root, { first, after, filter }, ctx) => {
+      requireRole(ctx, READ, 'statementEntries');
+      const page = readPage({ first, after });
+      const f = {
+        account: accountArgument('filter.account', filter?.account), state: filter?.state, creditDebit: filter?.creditDebit,
+        bookedFrom: dateArgument('filter.bookedFrom', filter?.bookedFrom), bookedTo: dateArgument('filter.bookedTo', filter?.bookedTo),
+      };
+      const rows = await reads.listEntries(ctx.db, f, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countEntries(ctx.db, f) };
+    },
+    reconciliationMatches: async (_root, { first, after, filter }, ctx) => {
+      requireRole(ctx, READ, 'reconciliationMatches');
+      const page = readPage({ first, after });
+      const f = { account: accountArgument('filter.account', filter?.account), kind: filter?.kind, rule: filter?.rule };
+      const rows = await reads.listMatches(ctx.db, f, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countMatches(ctx.db, f) };
+    },
+    reconciliationExceptions: async (_root, { first, after, filter }, ctx) => {
+      requireRole(ctx, READ, 'reconciliationExceptions');
+      const page = readPage({ first, after });
+      const amount = (field: string, fen: number | null | undefined) => {
+        if (fen !== null && fen !== undefined) check(field, Number.isSafeInteger(fen) && fen >= 0 ? null : 'must be a whole number of fen, 0 or more');
+        return fen ?? null;
+      };
+      const minAge = filter?.minAgeDays ?? null;
+      if (minAge !== null) check('filter.minAgeDays', minAge >= 0 ? null : 'must be 0 or more');
+      const f = {
+        kind: filter?.kind, status: filter?.status, account: accountArgument('filter.account', filter?.account),
+        minAmountFen: amount('filter.minAmountFen', filter?.minAmountFen), maxAmountFen: amount('filter.maxAmountFen', filter?.maxAmountFen), minAgeDays: minAge,
+      };
+      const rows = await reads.listExceptions(ctx.db, f, page);
+      let totals: Promise<{ count: number; amountFen: number }> | undefined;
+      const once = () => (totals ??= reads.exceptionTotals(ctx.db, f));
+      return { ...toConnection(rows, page, (r) => r.id), count: async () => (await once()).count, total: async () => (await once()).amountFen };
+    },
+    reconciliationReport: (_root, { account, date }, ctx) => {
+      requireRole(ctx, READ, 'reconciliationReport');
+      return reads.report(ctx.db, accountArgument('account', account)!, dateArgument('date', date)!);
+    },
+    reconciliationRuns: async (_root, { first, after, account }, ctx) => {
+      requireRole(ctx, READ, 'reconciliationRuns');
+      const page = readPage({ first, after });
+      const rows = await reads.listRuns(ctx.db, accountArgument('account', account), page);
+      return toConnection(rows, page, (r) => r.id);
+    },
+  },
+
+  Mutation: {
+    uploadBankStatement: async (_root, { input }, ctx) => {
+      requireRole(ctx, WRITE, 'uploadBankStatement');
+      const fileName = input.fileName.trim();
+      check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
+      check('input.content', input.content.length > 0 && input.content.length <= MAX_UPLOAD_CHARS ? null : `must be a file of 1 to ${MAX_UPLOAD_CHARS} characters`);
+      let documentId: number;
+      try {
+        const outcome = await receiveDocument(ctx.db, { xml: input.content, source: 'UPLOAD', fileName, receivedBy: ctx.principal.subject }, ingestOptions());
+        await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
+        documentId = outcome.documentId;
+      } catch (error) {
+        // Stored, not checkable now (no xmllint, no XSDs): it stays RECEIVED and the workers take it up.
+        if (!(error instanceof XsdUnavailableError) || error.documentId === null) throw error;
+        await enqueueDocument(ctx.queues.reconciliation, error.documentId);
+        documentId = error.documentId;
+      }
+      return (await ctx.loaders.bankDocument.load(documentId))!;
+    },
+    retryBankDocument: async (_root, { id }, ctx) => {
+      requireRole(ctx, WRITE, 'retryBankDocument');
+      const documentId = localId('id', id, 'BankDocument');
+      const existing = await ctx.loaders.bankDocument.load(documentId);
+      if (!existing) throw notFound('bank document');
+      if (existing.status === 'ACCEPTED') throw new FieldError('id', 'is ACCEPTED already: nothing to retry');
+      const outcome = await processDocument(ctx.db, documentId, ingestOptions());
+      await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
+      ctx.loaders.bankDocument.clear(documentId);
+      return (await ctx.loaders.bankDocument.load(documentId))!;
+    },
+    requestReconciliation: async (_root, { account }, ctx) => {
+      requireRole(ctx, WRITE, 'requestReconciliation');
+      await enqueueReconciliation(ctx.queues.reconciliation, [accountArgument('account', account)!]);
+      return true;
+    },
+    matchReconciliationException: async (_root, { input }, ctx) => {
+      requireRole(ctx, WRITE, 'matchReconciliationException');
+      const id = localId('input.id', input.id, 'ReconciliationException');
+      const contributions = input.contributions?.map((c, i) => ({ unitId: localId(`input.contributions[${i}].unitId`, c.unitId, 'Unit'), planYear: c.planYear, amountFen: c.amountFen }));
+      await resolving(() => matchException(ctx.db, actorOf(ctx.principal), id, {
+        ...(input.endToEndIds ? { endToEndIds: input.endToEndIds.map((e) => e.trim()) } : {}), ...(contributions ? { contributions } : {}), note: input.note ?? null,
+      }));
+      ctx.loaders.reconciliationException.clear(id);
+      return (await ctx.loaders.reconciliationException.load(id))!;
+    },
+    writeOffReconciliationException: async (_root, { input }, ctx) => {
+      requireRole(ctx, WRITE, 'writeOffReconciliationException');
+      const id = localId('input.id', input.id, 'ReconciliationException');
+      await resolving(() => writeOffException(ctx.db, actorOf(ctx.principal), id, input.reason));
+      ctx.loaders.reconciliationException.clear(id);
+      return (await ctx.loaders.reconciliationException.load(id))!;
+    },
+  },
+
+  BankDocument: {
+    id: (d) => toGlobalId('BankDocument', d.id),
+    kind: (d) => (d.kind === null ? null : d.kind === 'camt.053' ? 'CAMT_053' : 'CAMT_054'),
+  },
+  BankDocumentConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
+
+  BankStatement: {
+    id: (s) => toGlobalId('BankStatement', s.id),
+    document: async (s, _args, ctx) => (await ctx.loaders.bankDocument.load(s.documentId))!,
+    entries: async (s, { first, after }, ctx) => {
+      const page = readPage({ first, after });
+      const rows = await reads.listEntries(ctx.db, { statementId: s.id }, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countEntries(ctx.db, { statementId: s.id }) };
+    },
+    proof: (s, _args, ctx) => ctx.loaders.proofOfStatement.load(s.id),
+  },
+  BankStatementConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
+
+  StatementEntry: {
+    id: (e) => toGlobalId('StatementEntry', e.id),
+    endToEndIds: (e) => e.entry.details.flatMap((d) => (d.endToEndId === undefined ? [] : [d.endToEndId])),
+    remittanceInfo: (e) => e.entry.details.flatMap((d) => d.remittanceInfo),
+    counterpartyName: (e) => {
+      const d = e.entry.details[0];
+      return (e.creditDebit === 'DBIT' || d?.returnInfo ? d?.creditor?.name : d?.debtor?.name) ?? null;
+    },
+    statement: (e, _args, ctx) => (e.statementId === null ? null : ctx.loaders.bankStatement.load(e.statementId)),
+    matches: (e, _args, ctx) => ctx.loaders.matchesOfEntry.load(e.id),
+    exceptions: (e, _args, ctx) => ctx.loaders.exceptionsOfEntry.load(e.id),
+  },
+  StatementEntryConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
+
+  ReconciliationMatch: {
+    id: (m) => toGlobalId('ReconciliationMatch', m.id),
+    entry: async (m, _args, ctx) => (await ctx.loaders.statementEntry.load(m.entryId))!,
+    payout: (m, _args, ctx) => (m.payoutId === null ? null : ctx.loaders.payout.load(m.payoutId)),
+    unit: (m, _args, ctx) => (m.unitId === null ? null : ctx.loaders.unit.load(m.unitId)),
+    contribution: (m) => (m.unitId === null || m.planYear === null ? null : { unitId: m.unitId, planYear: m.planYear }),
+  },
+  ReconciliationMatchConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
+
+  ReconciliationException: {
+    id: (x) => toGlobalId('ReconciliationException', x.id),
+    entry: (x, _args, ctx) => (x.entryId === null ? null : ctx.loaders.statementEntry.load(x.entryId)),
+    payout: (x, _args, ctx) => (x.payoutId === null ? null : ctx.loaders.payout.load(x.payoutId)),
+    reason: (x) => String(x.evidence.reason ?? x.kind),
+    evidence: (x) => JSON.stringify(x.evidence),
+    ageDays: (x: ReconciliationExceptionRow) => Math.floor((Date.now() - new Date(x.detectedAt).getTime()) / DAY_MS),
+  },
+  ReconciliationExceptionConnection: {
+    totalCount: (c) => c.count?.() ?? c.edges.length,
+    totalAmountFen: (c) => c.total?.() ?? c.edges.reduce((sum, e) => sum + e.node.amountFen, 0),
+  },
+
+  DailyProof: {
+    statement: async (p, _args, ctx) => (await ctx.loaders.bankStatement.load(p.statementId))!,
+  },
+
+  ReconciliationRun: {
+    id: (r) => toGlobalId('ReconciliationRun', r.id),
+  },
+};
+
+/** Node types of this domain, for `Query.node`; null for roles that may not read reconciliation. */
+export const reconciliationNodes = {
+  BankDocument: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.bankDocument.load(id) : null),
+  BankStatement: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.bankStatement.load(id) : null),
+  StatementEntry: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.statementEntry.load(id) : null),
+  ReconciliationMatch: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.reconciliationMatch.load(id) : null),
+  ReconciliationException: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.reconciliationException.load(id) : null),
+  ReconciliationRun: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.reconciliationRun.load(id) : null),
+};

@@ -1,0 +1,30 @@
+import type { Config } from '../config.ts';
+import type { BankAdapter } from '../banks/adapter.ts';
+import { configuredBankAdapter } from '../banks/httpAdapter.ts';
+
+/** What reconciliation's workers and commands need beyond the database. */
+export interface ReconciliationSettings {
+  /** The bank channel statements are fetched from; null: only uploaded and imported files. */
+  adapter: BankAdapter | null;
+  /** Our accounts (RECONCILIATION_ACCOUNTS), besides those payouts are paid from. */
+  accounts: string[];
+  fetchEverySeconds: number;
+  lookbackDays: number;
+  /** T+N: business days the bank has to show a credited payout's debit. */
+  debitDays: number;
+  holidays: Set<string>;
+  /** ISO20022_XSD_DIR; undefined: the shared XSDs beside the repository. */
+  xsdDir: string | undefined;
+}
+
+export function reconciliationSettings(config: Config, adapter: BankAdapter | null = config.BANK_URL ? configuredBankAdapter(config) : null): ReconciliationSettings {
+  return {
+    adapter,
+    accounts: config.RECONCILIATION_ACCOUNTS ?? [config.PAYOUT_ACCOUNT],
+    fetchEverySeconds: config.RECONCILIATION_FETCH_SECONDS,
+    lookbackDays: config.RECONCILIATION_LOOKBACK_DAYS,
+    debitDays: config.RECONCILIATION_DEBIT_DAYS,
+    holidays: new Set(config.BANK_HOLIDAYS),
+    xsdDir: config.ISO20022_XSD_DIR,
+  };
+}

@@ -1,0 +1,53 @@
+import type pg from 'pg';
+import { writeCamt053, type AccountStatement } from '../../src/banks/iso20022/camt.ts';
+import { signedFen, type CamtEntry } from '../../src/banks/iso20022/camtEntry.ts';
+import { contributionReference } from '../../src/members/contributions.ts';
+import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
+import { seedEnrolment, seedMember, seedUnit } from '../benefits/seed.ts';
+
+/** Helpers for reconciliation tests: units owing contributions, hand-written statements, table reads. */
+
+/** A unit with `members` PUBLIC enrolments in `year` (100 CNY each), nothing paid. */
+export async function owingUnit(db: pg.Pool, members: number, year = 2025): Promise<{ id: number; creditCode: string; reference: string; owedFen: number }> {
+  const unit = await seedUnit(db, 'PUBLIC');
+  for (let i = 0; i < members; i += 1) await seedEnrolment(db, await seedMember(db, unit.id), unit.id, { year });
+  return { ...unit, reference: contributionReference(unit.creditCode, year), owedFen: members * 10_000 };
+}
+
+let sequence = 0;
+
+/** A booked entry of a hand-written statement; `ref` defaults to a fresh AcctSvcrRef. */
+export function bookedEntry(creditDebit: 'CRDT' | 'DBIT', amountFen: number, date: string, over: Partial<CamtEntry> = {}): CamtEntry {
+  sequence += 1;
+  return {
+    amountFen, creditDebit, status: 'BOOK', bookingDate: date, valueDate: date, accountServicerRef: `HAND${date.replaceAll('-', '')}${String(sequence).padStart(6, '0')}`,
+    bankTransactionCode: { domain: { code: 'PMNT', family: creditDebit === 'DBIT' ? 'ICDT' : 'RCDT', subFamily: 'DMCT' } },
+    details: [], ...over,
+  };
+}
+
+/** A camt.053 of one day whose closing balance is opening + its entries; final unless made (`createdAt`) before the day ended. */
+export function handStatement(date: string, openingFen: number, entries: CamtEntry[], account = UNION_ACCOUNT, createdAt = `${date}T23:59:59+08:00`): string {
+  const closingFen = entries.reduce((sum, e) => sum + signedFen(e), openingFen);
+  const balance = (type: string, fen: number) => ({ type, amountFen: Math.abs(fen), creditDebit: fen < 0 ? 'DBIT' as const : 'CRDT' as const, date });
+  const statement: AccountStatement = {
+    id: `${account}-${date}`, createdAt, fromToDate: { from: `${date}T00:00:00+08:00`, to: `${date}T23:59:59+08:00` },
+    account: { id: account, currency: 'CNY' }, balances: [balance('OPBD', openingFen), balance('CLBD', closingFen)], entries,
+  };
+  return writeCamt053({ msgId: `HAND053${date.replaceAll('-', '')}${sequence}`, createdAt, statements: [statement] });
+}
+
+export async function exceptionsOf(db: pg.Pool): Promise<{ kind: string; status: string; resolution: string | null; entryId: number | null; attemptId: number | null; amountFen: number }[]> {
+  const { rows } = await db.query(
+    `SELECT kind, status, resolution, entry_id AS "entryId", payout_attempt_id AS "attemptId", amount_fen AS "amountFen" FROM reconciliation_exceptions ORDER BY id`,
+  );
+  return rows;
+}
+
+/** Row counts of the reconciliation tables: a re-import or re-run must leave them as they are. */
+export async function tableCounts(db: pg.Pool): Promise<Record<string, number>> {
+  const tables = ['bank_documents', 'bank_statements', 'statement_entries', 'reconciliation_matches', 'reconciliation_exceptions', 'contribution_payments', 'audit_log'];
+  const counts: Record<string, number> = {};
+  for (const table of tables) counts[table] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
+  return counts;
+}
