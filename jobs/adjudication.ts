@@ -1,7 +1,7 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import DataLoader from 'dataloader';
 import type pg from 'pg';
-import { adjudicateSettlements, unadjudicatedSettlementIds, type AdjudicationOptions } from '../src/benefits/adjudicate.ts';
+import { adjudicateSettlements, unadjudicatedSettlementIds, type AdjudicationOptions, type AdjudicationOutcome } from '../src/benefits/adjudicate.ts';
 import { benefitSettings } from '../src/benefits/settings.ts';
 import type { ClaimStatus } from '../src/benefits/rows.ts';
 import type { MatchedSettlement } from '../src/settlements/matchStep.ts';
@@ -48,11 +48,12 @@ export function enqueueAdjudication(queue: Queue): AfterMatch {
 const BATCH_WINDOW_MS = 2;
 export const MAX_ADJUDICATION_BATCH = 100;
 
-export function adjudicationProcessor(db: pg.Pool, options: Partial<AdjudicationOptions> & { maxBatch?: number } = {}) {
+export function adjudicationProcessor(db: pg.Pool, options: Partial<AdjudicationOptions> & Pick<AdjudicationWorkerOptions, 'maxBatch' | 'onDecided'> = {}) {
   const settings: AdjudicationOptions = { autoApproveMaxFen: benefitSettings().AUTO_APPROVE_MAX_FEN, ...options };
   const batches = new DataLoader<number, ClaimStatus | null>(
     async (ids) => {
       const outcomes = await adjudicateSettlements(db, ids, settings);
+      await options.onDecided?.(outcomes);
       const statusOf = new Map(outcomes.map((o) => [o.settlementId, o.status]));
       return ids.map((id) => statusOf.get(id) ?? null);
     },
@@ -81,6 +82,8 @@ export async function sweepAdjudication(db: pg.Pool, queue: Queue): Promise<numb
 export interface AdjudicationWorkerOptions extends Partial<AdjudicationOptions> {
   concurrency?: number;
   maxBatch?: number;
+  /** Called with each batch's outcomes once its transaction committed (status-change announcements). */
+  onDecided?: (outcomes: AdjudicationOutcome[]) => Promise<void>;
 }
 
 /** The adjudication worker (concurrency high: the jobs of one batch wait together for its transaction). */

@@ -1,15 +1,24 @@
+import http from 'node:http';
+import express from 'express';
 import { config } from './config.ts';
 import { log } from './log.ts';
 import { createRuntime, type Runtime } from './runtime.ts';
 import { createGateway, type Gateway } from './gateway/server.ts';
+import { createMetrics, type HubMetrics } from './gateway/metrics.ts';
+import { healthz, readyz } from './gateway/health.ts';
 import { createQueues, closeQueues } from '../jobs/queues.ts';
 import { startWorkers, type RunningWorkers } from '../jobs/worker.ts';
+import type { PayoutServices } from './payouts/configured.ts';
 
 /** Long-running processes: gateway and workers, each stopping gracefully on SIGTERM/SIGINT. */
 
+// One registry per process: `hub demo` runs gateway and workers together and shows both at /metrics.
+let processMetrics: HubMetrics | undefined;
+const metricsOfProcess = () => (processMetrics ??= createMetrics());
+
 export async function startGateway(runtime: Runtime, port: number, host: string): Promise<{ gateway: Gateway; port: number; close(): Promise<void> }> {
   const queues = createQueues(runtime.redis, runtime.config.QUEUE_PREFIX);
-  const gateway = await createGateway({ db: runtime.db, keys: runtime.keys, queues }, runtime.config, log);
+  const gateway = await createGateway({ db: runtime.db, keys: runtime.keys, queues, redis: runtime.redis }, runtime.config, log, { metrics: metricsOfProcess() });
   const bound = await gateway.listen(port, host);
   return {
     gateway,
@@ -21,8 +30,13 @@ export async function startGateway(runtime: Runtime, port: number, host: string)
   };
 }
 
-export function startRuntimeWorkers(runtime: Runtime): Promise<RunningWorkers> {
-  return startWorkers({ db: runtime.db, keys: runtime.keys, connection: runtime.redis, prefix: runtime.config.QUEUE_PREFIX, log });
+/** `payouts`: the bank channel and seal (default: from configuration). */
+export function startRuntimeWorkers(runtime: Runtime, payouts?: PayoutServices | null): Promise<RunningWorkers> {
+  const metrics = metricsOfProcess();
+  return startWorkers({
+    db: runtime.db, keys: runtime.keys, connection: runtime.redis, prefix: runtime.config.QUEUE_PREFIX, log, payouts,
+    onJobFinished: (queue, outcome, seconds) => metrics.jobFinished(queue, outcome, seconds),
+  });
 }
 
 /** Stops `parts` in order on the first SIGTERM or SIGINT, then the runtime; exits 0. */
@@ -34,6 +48,7 @@ export function closeOnSignal(runtime: Runtime, parts: { close(): Promise<void> 
     log.info({ signal }, 'shutting down');
     for (const part of parts) await part.close().catch((err: unknown) => log.error({ err }, 'error while shutting down'));
     await runtime.close();
+    log.info('stopped');
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
@@ -43,12 +58,35 @@ export function closeOnSignal(runtime: Runtime, parts: { close(): Promise<void> 
 export async function serveGateway({ port, host }: { port: number; host: string }): Promise<void> {
   const runtime = createRuntime(config());
   const server = await startGateway(runtime, port, host);
-  log.info({ url: `http://${host}:${server.port}/graphql` }, 'gateway listening');
+  log.info({ url: `http://${host}:${server.port}/graphql`, port: server.port }, 'gateway listening');
   closeOnSignal(runtime, [server]);
 }
 
-export async function runWorkers(): Promise<void> {
+/**
+ * `hub work`: the workers, plus their operations endpoints on WORKER_PORT (/healthz, /readyz,
+ * /metrics with job durations and failures). On SIGTERM the endpoints close first, then running
+ * jobs finish before the process exits.
+ */
+export async function runWorkers({ host = '127.0.0.1' }: { host?: string } = {}): Promise<void> {
   const runtime = createRuntime(config());
   const workers = await startRuntimeWorkers(runtime);
-  closeOnSignal(runtime, [workers]);
+  const metrics = metricsOfProcess();
+  metrics.watchQueues(Object.values(workers.queues));
+  let draining = false;
+  const app = express();
+  app.get('/healthz', healthz);
+  app.get('/readyz', readyz({ db: runtime.db, redis: runtime.redis, queues: Object.values(workers.queues), draining: () => draining }));
+  app.get('/metrics', metrics.handler);
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(runtime.config.WORKER_PORT, host, resolve));
+  const port = (server.address() as { port: number }).port;
+  log.info({ url: `http://${host}:${port}/metrics`, port }, 'workers running; operations endpoints listening');
+  const endpoints = {
+    async close() {
+      draining = true;
+      server.closeIdleConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  closeOnSignal(runtime, [endpoints, workers]);
 }

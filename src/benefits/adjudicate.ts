@@ -30,6 +30,9 @@ export interface AdjudicationOutcome {
   /** The new claim's status; for a reversal, the status of the claim it cancelled (CANCELLED). */
   status: ClaimStatus;
   reversal: boolean;
+  /** Whose claim, under which unit's enrolment (status-change announcements). */
+  memberId: number;
+  unitId: number;
 }
 
 /** A first-diagnosis grant taken meanwhile by a claim of another plan year: the batch is retried. */
@@ -132,7 +135,7 @@ export async function adjudicateInTransaction(tx: Queryable, ids: readonly numbe
         });
       }
       for (const group of result.diseaseGroupsGranted) grants.push({ member_id: s.memberId, disease_group: group, claim_id: claimId });
-      outcomes.push({ settlementId: s.id, claimId, status, reversal: false });
+      outcomes.push({ settlementId: s.id, claimId, status, reversal: false, memberId: s.memberId, unitId: s.unitId });
       decisions.push([claimId, s.id, status, result.totalFen, `${ruleSet.id}@${ruleSet.version}`, result.reasonCodes, result.warnings.length]);
     });
     // One audit entry per batch names every claim decided with its facts (target_id lists the claim
@@ -358,7 +361,7 @@ async function reverseClaim(tx: Queryable, r: PendingSettlement, totals: Map<str
     [r.id, claimId, outcome, cancelledFen, recoveryFen],
   );
   return {
-    outcome: { settlementId: r.id, claimId, status: 'CANCELLED' as ClaimStatus, reversal: true },
+    outcome: { settlementId: r.id, claimId, status: 'CANCELLED' as ClaimStatus, reversal: true, memberId: r.memberId, unitId: r.unitId },
     details: { ...base, outcome, cancelledFen, recoveryFen },
   };
 }

@@ -11,7 +11,7 @@ import { validateRuleSet } from './rules/ruleSet.ts';
 import * as ruleSets from './ruleSetStore.ts';
 import * as review from './review.ts';
 import * as store from './store.ts';
-import { payableFen } from './rows.ts';
+import { payableFen, type ClaimRow } from './rows.ts';
 
 const REVIEW = ['REVIEWER', 'ADMIN'] as const;
 
@@ -28,6 +28,13 @@ function reasonOf(field: string, text: string): string {
 async function visibleClaim(ctx: Context, id: number) {
   const claim = await ctx.loaders.claim.load(id);
   if (!claim) throw notFound('claim');
+  return claim;
+}
+
+/** Tells subscribers a reviewer decided `claim` (after the commit; best effort: the row is the truth). */
+async function announced(ctx: Context, claim: ClaimRow): Promise<ClaimRow> {
+  await ctx.publishStatusChanges([{ kind: 'CLAIM', id: claim.id, memberId: claim.memberId, unitId: claim.unitId, status: claim.status, at: new Date().toISOString() }])
+    .catch(() => undefined);
   return claim;
 }
 
@@ -119,13 +126,13 @@ export const benefitResolvers: Resolvers = {
       requireRole(ctx, REVIEW, 'approveClaim');
       const id = localId('input.claimId', input.claimId, 'Claim');
       await review.approveClaim(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, input.note?.trim() || null);
-      return visibleClaim(ctx, id);
+      return announced(ctx, await visibleClaim(ctx, id));
     },
     rejectClaim: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'rejectClaim');
       const id = localId('input.claimId', input.claimId, 'Claim');
       await review.rejectClaim(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, reasonOf('input.reason', input.reason));
-      return visibleClaim(ctx, id);
+      return announced(ctx, await visibleClaim(ctx, id));
     },
     adjustClaimLine: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'adjustClaimLine');

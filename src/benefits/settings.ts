@@ -13,7 +13,7 @@ const schema = z.object({
 export type BenefitSettings = z.infer<typeof schema>;
 
 export function parseBenefitSettings(env: NodeJS.ProcessEnv = process.env): BenefitSettings {
-  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in schema.shape && v !== undefined && v !== ''));
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => Object.hasOwn(schema.shape, k) && v !== undefined && v !== ''));
   const result = schema.safeParse(present);
   if (!result.success) {
     throw new Error(`Invalid configuration:\n${result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);

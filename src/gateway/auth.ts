@@ -1,10 +1,19 @@
 import { createRemoteJWKSet, importSPKI, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { z } from 'zod';
+import { GraphQLError } from 'graphql';
+import type pg from 'pg';
 import type { Config } from '../config.ts';
+import { unitByCreditCode } from '../members/store.ts';
+import type { Principal } from './context.ts';
 import { unauthenticated } from './errors.ts';
+import { parseGlobalId } from './globalId.ts';
+import { textProblem } from '../text.ts';
 
 export const ROLES = ['ADMIN', 'UNIT_OPERATOR', 'REVIEWER', 'FINANCE', 'AUDITOR', 'MEMBER', 'SERVICE'] as const;
 export type Role = (typeof ROLES)[number];
+
+// Claims reach SQL (the unit lookup, every audit entry): text PostgreSQL refuses is refused here, as 401.
+const claimText = () => z.string().refine((s) => textProblem(s) === null, 'must not contain U+0000 (NUL) or an unpaired surrogate');
 
 /**
  * The claims a bearer token carries. `unit` is the unit's Unified Social Credit Code (what an
@@ -12,10 +21,10 @@ export type Role = (typeof ROLES)[number];
  */
 const claimsSchema = z
   .object({
-    sub: z.string().min(1),
+    sub: claimText().min(1),
     role: z.enum(ROLES),
-    unit: z.string().length(18).optional(),
-    member: z.string().min(1).optional(),
+    unit: claimText().length(18).optional(),
+    member: claimText().min(1).optional(),
   })
   .refine((c) => c.role !== 'UNIT_OPERATOR' || c.unit, { message: 'a UNIT_OPERATOR token needs the unit claim', path: ['unit'] })
   .refine((c) => c.role !== 'MEMBER' || c.member, { message: 'a MEMBER token needs the member claim', path: ['member'] });
@@ -28,7 +37,8 @@ export interface TokenVerifier {
 
 /** HS256 with JWT_SECRET by default; an identity provider's key (PEM or JWKS) when configured. */
 export async function createTokenVerifier(config: Config): Promise<TokenVerifier> {
-  const idp = { algorithms: [config.JWT_PUBLIC_KEY_ALG], issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE };
+  // A token without exp would never expire: `hub token` and identity providers always set one.
+  const idp = { algorithms: [config.JWT_PUBLIC_KEY_ALG], issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, requiredClaims: ['exp'] };
   let verifySignature: (token: string) => Promise<{ payload: JWTPayload }>;
   if (config.JWT_JWKS_URL) {
     const jwks = createRemoteJWKSet(new URL(config.JWT_JWKS_URL));
@@ -56,6 +66,41 @@ export async function createTokenVerifier(config: Config): Promise<TokenVerifier
       return claims.data;
     },
   };
+}
+
+/**
+ * Who is calling, from an `Authorization` header value (HTTP) or connection-init payload
+ * (WebSocket): the verified token's claims, with the unit's credit code resolved to its row.
+ * Refusals carry HTTP status 401.
+ */
+export type Authenticate = (authorization: string | undefined) => Promise<Principal>;
+
+export async function createAuthenticator(config: Config, db: pg.Pool): Promise<Authenticate> {
+  const verifier = await createTokenVerifier(config);
+  return async (authorization) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+    if (!match) throw unauthenticated401('send a bearer token: Authorization: Bearer <token>');
+    const claims = await verifier.verify(match[1]!).catch((error: GraphQLError) => {
+      throw unauthenticated401(error.message);
+    });
+    let unitId: number | null = null;
+    if (claims.unit) {
+      const unit = await unitByCreditCode(db, claims.unit);
+      if (!unit) throw unauthenticated401(`the token's unit ${claims.unit} is not registered`);
+      unitId = unit.id;
+    }
+    let memberId: number | null = null;
+    if (claims.member) {
+      const parsed = parseGlobalId(claims.member);
+      if (!parsed || parsed.type !== 'Member') throw unauthenticated401('the token\'s member claim is not a Member ID');
+      memberId = parsed.id;
+    }
+    return { subject: claims.sub, role: claims.role, unitId, memberId };
+  };
+}
+
+function unauthenticated401(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }
 
 /** A development token signed with JWT_SECRET (`hub token`). */

@@ -5,6 +5,8 @@ import { FieldError } from './errors.ts';
  * pages never skip or repeat rows while others insert (unlike OFFSET).
  */
 export const MAX_PAGE_SIZE = 100;
+/** `first` when a client leaves it out (the schema's connection fields declare the same default). */
+export const DEFAULT_PAGE_SIZE = 20;
 
 export interface PageArgs {
   first?: number | null;
@@ -20,7 +22,7 @@ export interface Page {
 }
 
 export function readPage({ first, after }: PageArgs): Page {
-  const size = first ?? 20;
+  const size = first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
     throw new FieldError('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
   }

@@ -1,11 +1,15 @@
 import type pg from 'pg';
-import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Queues } from '../../jobs/queues.ts';
+import type { StatusChange, StatusFeed } from '../events/statusEvents.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import type { Role } from './auth.ts';
 import { forbidden } from './errors.ts';
 import type { MemberLoaders } from '../members/loaders.ts';
 import type { SettlementLoaders } from '../settlements/loaders.ts';
 import type { BenefitLoaders } from '../benefits/loaders.ts';
+import type { PayoutLoaders } from '../payouts/loaders.ts';
+import type { ReconciliationLoaders } from '../reconciliation/loaders.ts';
 import type { Scope } from '../members/store.ts';
 import type { Actor } from '../audit/audit.ts';
 
@@ -21,12 +25,20 @@ export interface Principal {
 export interface Services {
   db: pg.Pool;
   keys: PersonalDataKeys;
-  queues: { rosterImport: Queue; settlementMatch: Queue };
+  queues: Queues;
+  /** Shared Redis connection (rate limits, status events); BullMQ has its own through `queues`. */
+  redis: Redis;
 }
 
 export interface Context extends Services {
   principal: Principal;
-  loaders: MemberLoaders & SettlementLoaders & BenefitLoaders;
+  loaders: MemberLoaders & SettlementLoaders & BenefitLoaders & PayoutLoaders & ReconciliationLoaders;
+  /** A fresh set of loaders: a subscription takes one per event, so no row it shows is stale. */
+  newLoaders(): Context['loaders'];
+  /** Announces committed status changes to subscribers (src/events/statusEvents.ts); call after the commit. */
+  publishStatusChanges(changes: StatusChange[]): Promise<void>;
+  /** Status changes as they are announced (subscriptions read it). */
+  statusFeed: StatusFeed;
 }
 
 export function scopeOf(principal: Principal): Scope {

@@ -1,20 +1,25 @@
 import { GraphQLScalarType } from 'graphql';
 import type { Resolvers } from './generated/resolvers.ts';
 import { parseGlobalId } from './globalId.ts';
+import { withArgumentTextCheck } from './argumentText.ts';
 import type { Context } from './context.ts';
 import { DateScalar, DateTimeScalar, Fen } from './scalars.ts';
 import { memberNodes, memberResolvers } from '../members/resolvers.ts';
 import { settlementNodes, settlementResolvers } from '../settlements/resolvers.ts';
 import { benefitNodes, benefitResolvers } from '../benefits/resolvers.ts';
+import { payoutNodes, payoutResolvers } from '../payouts/resolvers.ts';
+import { reconciliationNodes, reconciliationResolvers } from '../reconciliation/resolvers.ts';
+import { subscriptionResolvers } from '../events/resolvers.ts';
 
 type NodeFetcher = (ctx: Context, id: number) => Promise<object | null>;
 
 /** Every Node type, by the type name inside its global ID. */
-const nodeFetchers: Record<string, NodeFetcher> = { ...memberNodes, ...settlementNodes, ...benefitNodes };
+const nodeFetchers: Record<string, NodeFetcher> = { ...memberNodes, ...settlementNodes, ...benefitNodes, ...payoutNodes, ...reconciliationNodes };
 
 async function fetchNode(ctx: Context, globalId: string): Promise<object | null> {
   const parsed = parseGlobalId(globalId);
-  const fetcher = parsed && nodeFetchers[parsed.type];
+  // Own keys only: "constructor", "toString"... are no Node types.
+  const fetcher = parsed && Object.hasOwn(nodeFetchers, parsed.type) ? nodeFetchers[parsed.type] : undefined;
   if (!parsed || !fetcher) return null;
   const row = await fetcher(ctx, parsed.id);
   // Apollo resolves the Node interface from __typename; a copy keeps loader-cached rows untouched.
@@ -39,10 +44,10 @@ const gatewayResolvers: Resolvers = {
 /** All resolvers: the gateway's own and each domain's, merged per type. */
 export function allResolvers(): Resolvers {
   const merged: Record<string, Record<string, unknown>> = {};
-  for (const part of [gatewayResolvers, memberResolvers, settlementResolvers, benefitResolvers]) {
+  for (const part of [gatewayResolvers, memberResolvers, settlementResolvers, benefitResolvers, payoutResolvers, reconciliationResolvers, subscriptionResolvers]) {
     for (const [type, fields] of Object.entries(part)) {
       merged[type] = fields instanceof GraphQLScalarType ? (fields as never) : Object.assign(merged[type] ?? {}, fields);
     }
   }
-  return merged as Resolvers;
+  return withArgumentTextCheck(merged) as Resolvers;
 }

@@ -3,21 +3,32 @@ import http from 'node:http';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import { buildSchema, lexicographicSortSchema, printSchema, type GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { createTokenVerifier, type TokenClaims } from './auth.ts';
+import { createAuthenticator } from './auth.ts';
 import type { Context, Principal, Services } from './context.ts';
 import { scopeOf } from './context.ts';
-import { parseGlobalId } from './globalId.ts';
 import { allResolvers } from './resolvers.ts';
 import { createMemberLoaders } from '../members/loaders.ts';
 import { createSettlementLoaders } from '../settlements/loaders.ts';
 import { createBenefitLoaders } from '../benefits/loaders.ts';
-import { unitByCreditCode } from '../members/store.ts';
+import { createPayoutLoaders } from '../payouts/loaders.ts';
+import { createReconciliationLoaders } from '../reconciliation/loaders.ts';
+import { createStatusFeed, publishStatusChanges } from '../events/statusEvents.ts';
+import { bodyErrors, createRateLimiter, limitRules, objectLimitPlugin, operationTimeout } from './limits.ts';
+import { loadTrustedDocuments, trustedDocumentsMiddleware } from './trustedDocuments.ts';
+import { createMetrics, type HubMetrics } from './metrics.ts';
+import { healthz, readyz } from './health.ts';
+import { graphiql, GRAPHIQL_PATH } from './graphiql.ts';
+import { queueDashboard, QUEUE_DASHBOARD_PATH } from './queueDashboard.ts';
+import { startSubscriptions } from './subscriptions.ts';
+import { loggableOperation, requestInfo, requestLog, type RequestInfo } from './requestLog.ts';
 
 const schemaDir = fileURLToPath(new URL('../../schema', import.meta.url));
 
@@ -30,86 +41,169 @@ export function loadTypeDefs(): string {
     .join('\n');
 }
 
+/**
+ * The SDL as published for front-end teams (`npm run schema:print`): schema/*.graphql merged into
+ * one document, extensions applied, sorted so that diffs between releases read well.
+ */
+export function publishedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(buildSchema(loadTypeDefs())))}\n`;
+}
+
 const KNOWN_CODES = new Set([
   'BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'GRAPHQL_VALIDATION_FAILED',
-  'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE',
+  'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
+  'RATE_LIMITED',
 ]);
 
 export interface Gateway {
   app: express.Express;
   httpServer: http.Server;
+  metrics: HubMetrics;
   /** Starts listening; resolves with the bound port. */
   listen(port: number, host?: string): Promise<number>;
+  /** Graceful: readiness turns false, subscriptions close, in-flight requests finish, then the server closes. */
   stop(): Promise<void>;
 }
 
-export async function createGateway(services: Services, config: Config, log: Logger): Promise<Gateway> {
+export interface GatewayOptions {
+  /** The process's metrics, when the workers run in the same process (`hub demo`). */
+  metrics?: HubMetrics;
+}
+
+export async function createGateway(services: Services, config: Config, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
+  const production = config.NODE_ENV === 'production';
   const app = express();
+  app.disable('x-powered-by');
   const httpServer = http.createServer(app);
-  const verifier = await createTokenVerifier(config);
+  const authenticate = await createAuthenticator(config, services.db);
+  const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers: allResolvers() as never });
+  const rules = limitRules(config);
+  const trusted = loadTrustedDocuments(config.TRUSTED_DOCUMENTS, production);
+  const rateLimit = createRateLimiter(config, services.redis);
+  const metrics = options.metrics ?? createMetrics();
+  const queues = Object.values(services.queues);
+  metrics.watchQueues(queues);
+  const statusFeed = createStatusFeed(services.redis, config.QUEUE_PREFIX);
+  let draining = false;
+
+  const contextFor = (principal: Principal): Context => {
+    const scope = scopeOf(principal);
+    const newLoaders = () => ({ ...createMemberLoaders(services.db, scope), ...createSettlementLoaders(services.db, scope), ...createBenefitLoaders(services.db, scope), ...createPayoutLoaders(services.db, scope), ...createReconciliationLoaders(services.db) });
+    return {
+      ...services, principal, loaders: newLoaders(), newLoaders, statusFeed,
+      publishStatusChanges: (changes) => publishStatusChanges(services.redis, config.QUEUE_PREFIX, changes),
+    };
+  };
+
+  // Unexpected errors are logged in full (with the request id, by `requestLogPlugin`) and shown only
+  // as an internal error with a reference.
+  const references = new WeakMap<object, string>();
+  const unexpected = (error: GraphQLError) => {
+    const code = error.extensions?.code;
+    return !(typeof code === 'string' && KNOWN_CODES.has(code));
+  };
+  const logUnexpected = (error: GraphQLError, requestId?: string) => {
+    const reference = randomUUID();
+    references.set(error, reference);
+    log.error({ err: error.originalError ?? error, reference, requestId }, 'internal error in a GraphQL operation');
+    return reference;
+  };
+  const formatError = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && KNOWN_CODES.has(code)) return formatted;
+    const reference = references.get(error as object) ?? logUnexpected(error as GraphQLError);
+    return { message: `internal error (reference ${reference})`, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR', reference } };
+  };
+  // The request each context serves, for its log line (operation, role) and error logs (request id).
+  // Keyed by the principal, which is new per request: Apollo hands plugins a shallow copy of the context.
+  const requests = new WeakMap<Principal, RequestInfo>();
+  const requestLogPlugin: ApolloServerPlugin<Context> = {
+    async requestDidStart({ contextValue }) {
+      const info = requests.get(contextValue.principal);
+      return {
+        async didResolveOperation({ operationName }) {
+          if (info) info.operation = loggableOperation(operationName);
+        },
+        async didEncounterErrors({ errors }) {
+          for (const error of errors) if (unexpected(error)) logUnexpected(error, info?.requestId);
+        },
+      };
+    },
+  };
+
+  const subscriptions = startSubscriptions({ httpServer, schema, rules, config, authenticate, rateLimit, trusted, contextFor, formatError });
 
   const apollo = new ApolloServer<Context>({
-    typeDefs: loadTypeDefs(),
-    resolvers: allResolvers() as never,
+    schema,
+    validationRules: rules,
+    parseOptions: { maxTokens: config.GRAPHQL_MAX_TOKENS },
+    introspection: !production,
+    // Production shows no "Did you mean …" field suggestions.
+    hideSchemaDetailsFromClientErrors: production,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    // Automatic persisted queries would let any client register documents: trusted documents replace them.
+    persistedQueries: false,
     includeStacktraceInErrorResponses: false,
-    introspection: config.NODE_ENV !== 'production',
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
-    // Unexpected errors are logged in full and shown only as an internal error with a reference.
-    formatError(formatted, error): GraphQLFormattedError {
-      const code = formatted.extensions?.code;
-      if (typeof code === 'string' && KNOWN_CODES.has(code)) return formatted;
-      const reference = randomUUID();
-      log.error({ err: (error as GraphQLError).originalError ?? error, reference }, 'internal error in a GraphQL operation');
-      return { message: `internal error (reference ${reference})`, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR', reference } };
-    },
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Apollo's own landing page loads from a CDN; the explorer is GraphiQL at /graphiql.
+      ApolloServerPluginLandingPageDisabled(),
+      // Nothing here sets cache hints; the plugin would time every field resolver for nothing.
+      ApolloServerPluginCacheControlDisabled(),
+      objectLimitPlugin(config.GRAPHQL_MAX_NODES),
+      metrics.apolloPlugin(),
+      requestLogPlugin,
+    ],
+    formatError,
   });
   await apollo.start();
 
-  async function principalOf(claims: TokenClaims): Promise<Principal> {
-    let unitId: number | null = null;
-    if (claims.unit) {
-      const unit = await unitByCreditCode(services.db, claims.unit);
-      if (!unit) throw unauthenticatedError(`the token's unit ${claims.unit} is not registered`);
-      unitId = unit.id;
-    }
-    let memberId: number | null = null;
-    if (claims.member) {
-      const parsed = parseGlobalId(claims.member);
-      if (!parsed || parsed.type !== 'Member') throw unauthenticatedError('the token\'s member claim is not a Member ID');
-      memberId = parsed.id;
-    }
-    return { subject: claims.sub, role: claims.role, unitId, memberId };
-  }
-
+  const timeout = operationTimeout(config.GRAPHQL_TIMEOUT_MS);
+  app.use(requestLog(log));
+  app.get('/healthz', healthz);
+  app.get('/readyz', readyz({ db: services.db, redis: services.redis, queues, draining: () => draining }));
+  app.get('/metrics', metrics.handler);
+  if (!production) app.use(GRAPHIQL_PATH, graphiql());
+  app.use(QUEUE_DASHBOARD_PATH, queueDashboard(queues, authenticate));
   app.use(
     '/graphql',
-    express.json({ limit: '20mb' }),
+    timeout.start,
+    express.json({ limit: config.GRAPHQL_MAX_BODY_BYTES }),
+    (req: express.Request, _res: express.Response, next: express.NextFunction) => {
+      // A body of another content type stays unparsed: Apollo then answers it (400/415), not the integration (500).
+      req.body ??= undefined;
+      next();
+    },
+    ...(trusted ? [trustedDocumentsMiddleware(trusted)] : []),
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        const header = req.headers.authorization ?? '';
-        const match = /^Bearer\s+(\S+)$/i.exec(header);
-        if (!match) throw unauthenticatedError('send a bearer token: Authorization: Bearer <token>');
-        const principal = await principalOf(await verifier.verify(match[1]!).catch((error: GraphQLError) => {
-          throw unauthenticatedError(error.message);
-        }));
-        const scope = scopeOf(principal);
-        return { ...services, principal, loaders: { ...createMemberLoaders(services.db, scope), ...createSettlementLoaders(services.db, scope), ...createBenefitLoaders(services.db, scope) } };
+      context: async ({ req, res }) => {
+        const principal = await authenticate(req.headers.authorization);
+        const info = requestInfo(res);
+        info.role = principal.role;
+        await rateLimit?.(principal.subject);
+        requests.set(principal, info);
+        return contextFor(principal);
       },
     }),
+    timeout.afterwards,
+    bodyErrors,
   );
 
   return {
     app,
     httpServer,
+    metrics,
     listen: (port, host = '127.0.0.1') =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(port, host, () => resolve((httpServer.address() as { port: number }).port));
       }),
-    stop: () => apollo.stop(),
+    async stop() {
+      draining = true;
+      await subscriptions.close();
+      await apollo.stop();
+      await statusFeed.close();
+    },
   };
-}
-
-function unauthenticatedError(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }

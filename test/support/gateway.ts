@@ -29,14 +29,19 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** A real gateway on a random loopback port, over the test schema and a private queue prefix. */
-export async function startTestGateway(db: TestDatabase): Promise<TestGateway> {
-  const prefix = `test-${randomBytes(5).toString('hex')}`;
-  const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent' });
+/**
+ * A real gateway on a random loopback port, over the test schema and a private queue prefix;
+ * `env` overrides configuration (limits, NODE_ENV, the prefix to share with another instance).
+ */
+export async function startTestGateway(db: TestDatabase, env: Record<string, string> = {}): Promise<TestGateway> {
+  const config = parseConfig({
+    NODE_ENV: 'test', DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: `test-${randomBytes(5).toString('hex')}`, LOG_LEVEL: 'silent', ...env,
+  });
+  const prefix = config.QUEUE_PREFIX;
   const keys = personalDataKeys(config.PII_KEY);
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
   const queues = createQueues(redis, prefix);
-  const gateway = await createGateway({ db: db.pool, keys, queues }, config, log);
+  const gateway = await createGateway({ db: db.pool, keys, queues, redis }, config, log);
   const port = await gateway.listen(0);
   const url = `http://127.0.0.1:${port}/graphql`;
   const token = (claims: Partial<TokenClaims> & Pick<TokenClaims, 'role'>) =>

@@ -5,7 +5,11 @@ import type { Principal, Context } from '../context.ts';
 import type { SettlementRow, SettlementConnectionResult, SettlementSourceRow, SourceCounts, IngestionRunRow, IngestionRunConnectionResult, RejectionRow, RejectionConnectionResult, RetryResult } from '../../settlements/rows.ts';
 import type { Amounts } from '../../settlements/model.ts';
 import type { ClaimRow, ClaimConnectionResult, BenefitLineRow, BenefitTotalsRow, RuleSetRow } from '../../benefits/rows.ts';
+import type { ClaimStatusChangeRow } from '../../events/resolvers.ts';
+import type { PayoutRow, AttemptRow, BatchRow, PayoutConnectionResult, BatchConnectionResult } from '../../payouts/store.ts';
+import type { PayoutStatusChangeRow } from '../../payouts/resolvers.ts';
 import type { BenefitResult, BenefitLine as EngineBenefitLine } from '../../benefits/rules/engine.ts';
+import type { BankDocumentRow, BankDocumentConnectionResult, BankStatementRow, BankStatementConnectionResult, StatementEntryRow, StatementEntryConnectionResult, ReconciliationMatchRow, ReconciliationMatchConnectionResult, ReconciliationExceptionRow, ReconciliationExceptionConnectionResult, DailyProofRow, ReconciliationReportRow, ReconciliationRunRow, ReconciliationRunConnectionResult } from '../../reconciliation/rows.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
@@ -51,6 +55,146 @@ export type BankAccount = {
 export type BankAccountInput = {
   bankCode: Scalars['String']['input'];
   cardNumber: Scalars['String']['input'];
+};
+
+/**
+ * A document from the bank: a camt.053.001.02 daily statement or a camt.054.001.02 debit/credit
+ * notification, as received (bank channel, upload or `hub statements import`), kept whole with the
+ * bank's seal. The same bytes twice are one document. A document that fails its checks (XSD, the
+ * readable fields, consistency with what the bank reported before) is REJECTED with every problem
+ * and can be retried; nothing of it is stored until it passes.
+ *
+ * Reconciliation is for ADMIN, FINANCE and AUDITOR (read); ADMIN and FINANCE upload and resolve.
+ */
+export type BankDocument = Node & {
+  __typename?: 'BankDocument';
+  /** Booked entries it carries. */
+  entries: Scalars['Int']['output'];
+  /** The uploaded or imported file's name. */
+  fileName?: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  /** camt.053 or camt.054; null when the file is neither. */
+  kind?: Maybe<BankDocumentKind>;
+  /** The message's `GrpHdr/MsgId`, once read. */
+  msgId?: Maybe<Scalars['String']['output']>;
+  /** Of those, entries the hub had not seen before (a statement repeats its day's notifications). */
+  newEntries: Scalars['Int']['output'];
+  /** Why it was rejected: each problem with its field (an XPath-like path or an XSD line) and reason. */
+  problems: Array<BankDocumentProblem>;
+  processedAt?: Maybe<Scalars['DateTime']['output']>;
+  receivedAt: Scalars['DateTime']['output'];
+  /** Who handed it in: the uploader's subject, `cli`, or `bank` for the channel. */
+  receivedBy: Scalars['String']['output'];
+  /** The certificate subject of the bank seal verified on receipt (documents from the bank channel). */
+  sealedBy?: Maybe<Scalars['String']['output']>;
+  source: BankDocumentSource;
+  status: BankDocumentStatus;
+};
+
+export type BankDocumentConnection = {
+  __typename?: 'BankDocumentConnection';
+  edges: Array<BankDocumentEdge>;
+  pageInfo: PageInfo;
+  /** Number of documents matching the filter (one count query; ask only when shown). */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type BankDocumentEdge = {
+  __typename?: 'BankDocumentEdge';
+  cursor: Scalars['String']['output'];
+  node: BankDocument;
+};
+
+export type BankDocumentFilter = {
+  kind?: InputMaybe<BankDocumentKind>;
+  status?: InputMaybe<BankDocumentStatus>;
+};
+
+/** The ISO 20022 message a bank document is. */
+export type BankDocumentKind =
+  /** camt.053.001.02: a daily account statement with balances. */
+  | 'CAMT_053'
+  /** camt.054.001.02: a debit/credit notification. */
+  | 'CAMT_054';
+
+/** Why a bank document was refused. */
+export type BankDocumentProblem = {
+  __typename?: 'BankDocumentProblem';
+  /** Where: an XPath-like path (`Document/BkToCstmrStmt/Stmt[1]/Ntry[3]/Amt`), an XSD line or an entry reference. */
+  field: Scalars['String']['output'];
+  reason: Scalars['String']['output'];
+};
+
+/** How a bank document reached the hub. */
+export type BankDocumentSource =
+  /** Fetched from the bank's channel, sealed by the bank. */
+  | 'BANK'
+  /** Imported with `hub statements import`. */
+  | 'FILE'
+  /** Uploaded through `uploadBankStatement`. */
+  | 'UPLOAD';
+
+/** Where a bank document stands. */
+export type BankDocumentStatus =
+  /** Checked and its entries stored. */
+  | 'ACCEPTED'
+  /** Stored, not processed yet (a worker picks it up). */
+  | 'RECEIVED'
+  /** Refused; see `problems`. Kept, and can be retried with `retryBankDocument`. */
+  | 'REJECTED';
+
+/** One account's statement for one day (camt.053 `Stmt`): the latest version the bank sent. */
+export type BankStatement = Node & {
+  __typename?: 'BankStatement';
+  /** Our account number. */
+  account: Scalars['String']['output'];
+  /** When the bank made this version. */
+  bankCreatedAt: Scalars['DateTime']['output'];
+  /** Closing booked balance (CLBD), signed. */
+  closingFen?: Maybe<Scalars['Fen']['output']>;
+  date: Scalars['Date']['output'];
+  /** The document this version came in. */
+  document: BankDocument;
+  /** The day's booked entries, in booking order. */
+  entries: StatementEntryConnection;
+  /** False for an intraday statement (made before the day ended): a later version may add entries. */
+  final: Scalars['Boolean']['output'];
+  id: Scalars['ID']['output'];
+  /** Opening booked balance (OPBD), signed: negative when overdrawn. Null when the bank gave none. */
+  openingFen?: Maybe<Scalars['Fen']['output']>;
+  /** The day's proof, as last computed. */
+  proof?: Maybe<DailyProof>;
+  /** The bank's statement id (`Stmt/Id`). */
+  statementRef: Scalars['String']['output'];
+};
+
+
+/** One account's statement for one day (camt.053 `Stmt`): the latest version the bank sent. */
+export type BankStatementEntriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type BankStatementConnection = {
+  __typename?: 'BankStatementConnection';
+  edges: Array<BankStatementEdge>;
+  pageInfo: PageInfo;
+  /** Number of statements matching the filter. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type BankStatementEdge = {
+  __typename?: 'BankStatementEdge';
+  cursor: Scalars['String']['output'];
+  node: BankStatement;
+};
+
+export type BankStatementFilter = {
+  account?: InputMaybe<Scalars['String']['input']>;
+  /** From this day on. */
+  from?: InputMaybe<Scalars['Date']['input']>;
+  /** Up to this day. */
+  to?: InputMaybe<Scalars['Date']['input']>;
 };
 
 /** A cap that bound a line. */
@@ -152,6 +296,12 @@ export type BenefitTotals = {
   planYear: Scalars['Int']['output'];
 };
 
+export type CancelPayoutBatchInput = {
+  batchId: Scalars['ID']['input'];
+  /** Why (at least 4 characters); audited. */
+  reason: Scalars['String']['input'];
+};
+
 /**
  * Benefits (互助金): each matched settlement becomes a claim, adjudicated under the benefit rule set of
  * its plan year into benefit lines, one per programme, each with a bilingual explanation
@@ -180,6 +330,8 @@ export type Claim = Node & {
   member: Member;
   /** What the member still pays: personBurdenFen − totalFen. */
   memberPaysFen: Scalars['Fen']['output'];
+  /** The payout of this claim, once approved. */
+  payout?: Maybe<Payout>;
   /** What the patient bore (`psn_part_amt`). */
   personBurdenFen: Scalars['Fen']['output'];
   /** Plan year: the calendar year of the settlement (China time). */
@@ -249,6 +401,17 @@ export type ClaimStatus =
   /** Rejected by a reviewer, with the reason; its amounts no longer count. */
   | 'REJECTED';
 
+/** A claim whose status changed. */
+export type ClaimStatusChange = {
+  __typename?: 'ClaimStatusChange';
+  /** When the change was committed. */
+  at: Scalars['DateTime']['output'];
+  /** The claim as it is now. */
+  claim: Claim;
+  /** The status it changed to. */
+  status: ClaimStatus;
+};
+
 /** What a unit owes for one plan year: per person 100 CNY (PUBLIC) or 48 CNY (PRIVATE), plus 25 CNY for 职工特病. */
 export type Contribution = {
   __typename?: 'Contribution';
@@ -262,6 +425,13 @@ export type Contribution = {
   planYear: Scalars['Int']['output'];
   status: ContributionStatus;
   unit: Unit;
+};
+
+export type ContributionAllocationInput = {
+  amountFen: Scalars['Fen']['input'];
+  planYear: Scalars['Int']['input'];
+  /** The unit (global ID). */
+  unitId: Scalars['ID']['input'];
 };
 
 /** One payment received from a unit. */
@@ -293,10 +463,60 @@ export type CreateMemberInput = {
   unitId: Scalars['ID']['input'];
 };
 
+export type CreatePayoutBatchInput = {
+  /** Most payouts to put in it (default and upper bound: PAYOUT_BATCH_MAX). */
+  maxPayouts?: InputMaybe<Scalars['Int']['input']>;
+};
+
 export type CreateUnitInput = {
   creditCode: Scalars['String']['input'];
   name: Scalars['String']['input'];
   planType: PlanType;
+};
+
+/** Credit or debit, from our account's point of view. */
+export type CreditDebit =
+  /** Money in. */
+  | 'CRDT'
+  /** Money out. */
+  | 'DBIT';
+
+/**
+ * The daily proof of one account and day: (1) the bank's arithmetic, opening + credits − debits =
+ * closing; (2) continuity, the opening is the previous statement's closing; (3) the hub's
+ * expectation, opening + what the hub recognizes (matched or resolved entries) = the bank's closing.
+ */
+export type DailyProof = {
+  __typename?: 'DailyProof';
+  account: Scalars['String']['output'];
+  /** opening + credits − debits = closing; null without balances. */
+  balanced?: Maybe<Scalars['Boolean']['output']>;
+  closingFen?: Maybe<Scalars['Fen']['output']>;
+  computedAt: Scalars['DateTime']['output'];
+  /** The opening is the previous statement's closing; null without a previous statement. */
+  continuous?: Maybe<Scalars['Boolean']['output']>;
+  /** Booked credits of the day. */
+  creditsFen: Scalars['Fen']['output'];
+  date: Scalars['Date']['output'];
+  /** Booked debits of the day. */
+  debitsFen: Scalars['Fen']['output'];
+  /** The bank's closing minus the hub's expectation: the net of the entries not accounted for. */
+  differenceFen?: Maybe<Scalars['Fen']['output']>;
+  entries: Scalars['Int']['output'];
+  /** What the hub expects the closing balance to be. */
+  expectedClosingFen?: Maybe<Scalars['Fen']['output']>;
+  openingFen?: Maybe<Scalars['Fen']['output']>;
+  previousClosingFen?: Maybe<Scalars['Fen']['output']>;
+  previousDate?: Maybe<Scalars['Date']['output']>;
+  /** Why not, in words. */
+  problems: Array<Scalars['String']['output']>;
+  /** All three hold and every entry is accounted for. */
+  proven: Scalars['Boolean']['output'];
+  recognizedCreditsFen: Scalars['Fen']['output'];
+  recognizedDebitsFen: Scalars['Fen']['output'];
+  statement: BankStatement;
+  /** Entries pending or with an open exception. */
+  unrecognizedEntries: Scalars['Int']['output'];
 };
 
 export type EnrolMemberInput = {
@@ -356,6 +576,17 @@ export type ImportRosterInput = {
   unitId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+export type MatchReconciliationExceptionInput = {
+  /** A credit: the units' plan years it pays, adding up to the fen. */
+  contributions?: InputMaybe<Array<ContributionAllocationInput>>;
+  /** A debit: the payouts it pays (EndToEndIds of their attempts), adding up to the fen; a return credit: its one payout. */
+  endToEndIds?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** The exception (global ID). */
+  id: Scalars['ID']['input'];
+  /** A note kept with the resolution and in the audit log. */
+  note?: InputMaybe<Scalars['String']['input']>;
+};
+
 /**
  * A member of the programme (an employee of a unit). ID and bank card numbers are shown masked;
  * `revealMemberPersonalData` returns them in clear to roles that may see them, and is audited.
@@ -381,6 +612,8 @@ export type Member = Node & {
   /** Resident ID number, masked: `3505**********1234`. */
   idNumberMasked: Scalars['String']['output'];
   name: Scalars['String']['output'];
+  /** The member's payouts, newest first. */
+  payouts: PayoutConnection;
   phone?: Maybe<Scalars['String']['output']>;
   /** The member's settlements, newest first. */
   settlements: SettlementConnection;
@@ -416,6 +649,16 @@ export type MemberClaimsArgs = {
 export type MemberEnrolmentsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<EnrolmentFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * A member of the programme (an employee of a unit). ID and bank card numbers are shown masked;
+ * `revealMemberPersonalData` returns them in clear to roles that may see them, and is audited.
+ */
+export type MemberPayoutsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -476,30 +719,52 @@ export type Mutation = {
   adjustClaimLine: Claim;
   /** Approves a claim waiting for review (REVIEWER, ADMIN); audited. */
   approveClaim: Claim;
+  /** Approves a DRAFT batch (FINANCE, not its creator); the workers then seal it; audited. */
+  approvePayoutBatch: PayoutBatch;
+  /** Withdraws a DRAFT or APPROVED batch (ADMIN, FINANCE); its payouts become READY again; audited. */
+  cancelPayoutBatch: PayoutBatch;
   /** Registers a member. ADMIN, SERVICE, or the unit's operator. */
   createMember: Member;
+  /** A DRAFT batch of the oldest READY payouts (ADMIN, FINANCE); CONFLICT when none is ready; audited. */
+  createPayoutBatch: PayoutBatch;
   /** Registers a unit. ADMIN only. */
   createUnit: Unit;
   /** Enrols a member for a plan year (or changes that year's enrolment). */
   enrolMember: Enrolment;
   /** Queues a roster CSV for import by the workers; poll `rosterImport` for the result. */
   importRoster: RosterImport;
+  /** Resolves an exception by matching its transaction by hand; audited. ADMIN, FINANCE. */
+  matchReconciliationException: ReconciliationException;
+  /** Turns approved claims into payouts now (the workers also do it on a schedule) (ADMIN, FINANCE). */
+  planPayouts: PayoutPlan;
   /** Publishes a rule set as a new version (ADMIN); validated, errors name the field as `input.definition.<path>`. */
   publishRuleSet: RuleSet;
   /** Records a unit's contribution payment. ADMIN or FINANCE. Audited. */
   recordContributionPayment: Contribution;
   /** Rejects a claim waiting for review with a reason (REVIEWER, ADMIN); its amounts leave the member's totals; audited. */
   rejectClaim: Claim;
+  /** Asks the workers to reconcile an account now (idempotent). ADMIN, FINANCE. */
+  requestReconciliation: Scalars['Boolean']['output'];
+  /** Processes a REJECTED (or stuck RECEIVED) document again. ADMIN, FINANCE. */
+  retryBankDocument: BankDocument;
+  /** Tries a FAILED payout again in a later batch, with a new attempt (ADMIN, FINANCE); audited. */
+  retryPayout: Payout;
   /** Corrects a rejected record and validates it again; stored when it passes. ADMIN, SERVICE. Audited. */
   retrySettlementRejection: RetrySettlementRejectionPayload;
   /** Returns a member's ID and bank card numbers in clear. ADMIN, AUDITOR, the unit's operator, the member. Audited. */
   revealMemberPersonalData: RevealedPersonalData;
+  /** Asks for an approved or sealed batch to be sent to the bank (FINANCE, ADMIN); audited. */
+  submitPayoutBatch: PayoutBatch;
   /** Changes a member's contact, bank account or unit. */
   updateMember: Member;
   /** Renames a unit or changes its plan type. ADMIN only. */
   updateUnit: Unit;
+  /** Stores and processes a camt.053 or camt.054 file; its accounts are reconciled by the workers. ADMIN, FINANCE. */
+  uploadBankStatement: BankDocument;
   /** Stores a file of settlements now (the workers then match them) and returns its run. ADMIN, SERVICE. Audited. */
   uploadSettlements: SettlementIngestionRun;
+  /** Resolves an exception by accepting it as it is, with the reason; audited. ADMIN, FINANCE. */
+  writeOffReconciliationException: ReconciliationException;
 };
 
 
@@ -516,8 +781,26 @@ export type MutationApproveClaimArgs = {
 
 
 /** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationApprovePayoutBatchArgs = {
+  batchId: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationCancelPayoutBatchArgs = {
+  input: CancelPayoutBatchInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationCreateMemberArgs = {
   input: CreateMemberInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationCreatePayoutBatchArgs = {
+  input?: InputMaybe<CreatePayoutBatchInput>;
 };
 
 
@@ -540,6 +823,12 @@ export type MutationImportRosterArgs = {
 
 
 /** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationMatchReconciliationExceptionArgs = {
+  input: MatchReconciliationExceptionInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationPublishRuleSetArgs = {
   input: PublishRuleSetInput;
 };
@@ -558,6 +847,24 @@ export type MutationRejectClaimArgs = {
 
 
 /** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationRequestReconciliationArgs = {
+  account: Scalars['String']['input'];
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationRetryBankDocumentArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationRetryPayoutArgs = {
+  input: RetryPayoutInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationRetrySettlementRejectionArgs = {
   input: RetrySettlementRejectionInput;
 };
@@ -566,6 +873,12 @@ export type MutationRetrySettlementRejectionArgs = {
 /** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationRevealMemberPersonalDataArgs = {
   input: RevealMemberPersonalDataInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationSubmitPayoutBatchArgs = {
+  batchId: Scalars['ID']['input'];
 };
 
 
@@ -582,8 +895,20 @@ export type MutationUpdateUnitArgs = {
 
 
 /** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationUploadBankStatementArgs = {
+  input: UploadBankStatementInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationUploadSettlementsArgs = {
   input: UploadSettlementsInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationWriteOffReconciliationExceptionArgs = {
+  input: WriteOffReconciliationExceptionInput;
 };
 
 /** An object with a global ID that `Query.node` can fetch again. */
@@ -605,6 +930,276 @@ export type PageInfo = {
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
+/**
+ * Payouts (互助金支付): every approved claim becomes one payout to the member's bank account, its
+ * remittance text naming the programmes (each benefit line is paid through exactly one payout).
+ * Payouts travel in batches: one ISO 20022 pain.001.001.03 file from the union's paying account
+ * through one bank channel, sealed with the union's electronic seal (CMS, detached).
+ *
+ * A batch is created by ADMIN or FINANCE (DRAFT), approved by FINANCE — never by its creator, which
+ * the database enforces as well — then sealed by the workers (SEALED) and sent once someone asks
+ * (`submitPayoutBatch`). The bank's status reports (pain.002) settle each payment: PAID, or FAILED
+ * with the bank's reason (AC04 closed account ...). A FAILED payout can be retried: it goes into a
+ * later batch with a new attempt and a new EndToEndId. Nothing is ever sent twice: a bank that does
+ * not answer leaves the batch UNKNOWN until the bank is asked, by MsgId, what it did.
+ *
+ * Visibility: payouts like claims (a unit operator sees their unit's, a member their own); batches
+ * and their files only ADMIN, FINANCE and AUDITOR.
+ */
+export type Payout = Node & {
+  __typename?: 'Payout';
+  /** The sum of the claim's approved lines. */
+  amountFen: Scalars['Fen']['output'];
+  /** Every attempt to pay it, oldest first. */
+  attempts: Array<PayoutAttempt>;
+  /** The claim it pays (one payout per claim). */
+  claim: Claim;
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  member: Member;
+  /** When the bank credited the member (pain.002 ACSC). */
+  paidAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When its debit was matched on the bank statement. */
+  settledAt?: Maybe<Scalars['DateTime']['output']>;
+  status: PayoutStatus;
+  /** Why it is HELD, FAILED or CANCELLED (the bank's reason code and words for a rejection or return). */
+  statusReason?: Maybe<Scalars['String']['output']>;
+  unit: Unit;
+};
+
+/** One attempt to pay a payout: the transfer the bank knows by its EndToEndId. */
+export type PayoutAttempt = {
+  __typename?: 'PayoutAttempt';
+  amountFen: Scalars['Fen']['output'];
+  /** 1 for the first attempt, 2 after one retry ... */
+  attemptNo: Scalars['Int']['output'];
+  /** The bank's reference of the credit. */
+  bankReference?: Maybe<Scalars['String']['output']>;
+  /** The ISO status the bank last reported (ACSC, ACSP, RJCT ...). */
+  bankStatus?: Maybe<Scalars['String']['output']>;
+  /** The batch that carried it (null when the caller may not see batches). */
+  batch?: Maybe<PayoutBatch>;
+  /** The card number sent, masked. */
+  creditorAccountMasked: Scalars['String']['output'];
+  /** The creditor bank's 12-digit CNAPS code. */
+  creditorAgent: Scalars['String']['output'];
+  /** The account holder's name as sent. */
+  creditorName: Scalars['String']['output'];
+  /** The pain.001 EndToEndId (≤ 35 characters), stored before the file was sent. */
+  endToEndId: Scalars['String']['output'];
+  /** The bank's words. */
+  reason?: Maybe<Scalars['String']['output']>;
+  /** The bank's reason code for a rejection or return (AC04, AC01 ...). */
+  reasonCode?: Maybe<Scalars['String']['output']>;
+  /** The remittance text (附言) the member sees. */
+  remittanceInfo: Scalars['String']['output'];
+  status: PayoutAttemptStatus;
+  /** When the status last changed. */
+  statusAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+/** How many attempts of a batch are in a status. */
+export type PayoutAttemptCount = {
+  __typename?: 'PayoutAttemptCount';
+  count: Scalars['Int']['output'];
+  status: PayoutAttemptStatus;
+};
+
+/** Where an attempt stands. */
+export type PayoutAttemptStatus =
+  /** The bank accepted it and is executing it. */
+  | 'ACCEPTED'
+  /** Its batch was cancelled before sealing. */
+  | 'CANCELLED'
+  /** The bank credited the member. */
+  | 'PAID'
+  /** In a batch, not sent. */
+  | 'PLANNED'
+  /** The bank rejected it (see reasonCode). */
+  | 'REJECTED'
+  /** Credited, then sent back by the member's bank (退票). */
+  | 'RETURNED'
+  /** Sent; the bank's answer is awaited. */
+  | 'SENT'
+  /** Sent, but the bank gave no answer: it is being asked what it did. Never sent again before it answers. */
+  | 'UNKNOWN';
+
+/** A batch of payouts: one pain.001 file. */
+export type PayoutBatch = Node & {
+  __typename?: 'PayoutBatch';
+  approvedAt?: Maybe<Scalars['DateTime']['output']>;
+  approvedBy?: Maybe<Scalars['String']['output']>;
+  /** Its attempts by status (e.g. PAID 120, REJECTED 2). */
+  attemptCounts: Array<PayoutAttemptCount>;
+  /** Why the bank refused the whole file (code and words), when it did. */
+  bankCode?: Maybe<Scalars['String']['output']>;
+  bankReason?: Maybe<Scalars['String']['output']>;
+  /** The bank's reference for the file. */
+  bankReference?: Maybe<Scalars['String']['output']>;
+  /** Why it was cancelled. */
+  cancelReason?: Maybe<Scalars['String']['output']>;
+  /** The bank channel it goes through. */
+  channel: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  createdBy: Scalars['String']['output'];
+  /** The union's paying account. */
+  debtorAccount: Scalars['String']['output'];
+  debtorName: Scalars['String']['output'];
+  /** The sealed pain.001 exactly as sent (UTF-8 XML), once sealed. */
+  file?: Maybe<Scalars['String']['output']>;
+  /** File name of the sealed pain.001 (`<MsgId>.xml`; the seal is `<MsgId>.xml.p7s`), once sealed. */
+  fileName?: Maybe<Scalars['String']['output']>;
+  /** When the bank's final word arrived. */
+  finalAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  /** GrpHdr/MsgId: the name the bank knows the file by (≤ 35 characters). */
+  msgId: Scalars['String']['output'];
+  /** Number of payments (NbOfTxs). */
+  paymentCount: Scalars['Int']['output'];
+  /** The payouts it carries. */
+  payouts: PayoutConnection;
+  /** ReqdExctnDt. */
+  requestedExecutionDate: Scalars['Date']['output'];
+  /** Its detached CMS seal (DER), base64; verify with `hub seal verify` or `openssl cms -verify`. */
+  sealBase64?: Maybe<Scalars['String']['output']>;
+  sealedAt?: Maybe<Scalars['DateTime']['output']>;
+  status: PayoutBatchStatus;
+  /** What we know of the hand-over to the bank. */
+  submission: PayoutSubmission;
+  submitRequestedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Who asked for it to be sent, and when. */
+  submitRequestedBy?: Maybe<Scalars['String']['output']>;
+  submittedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Their total (CtrlSum). */
+  totalFen: Scalars['Fen']['output'];
+};
+
+
+/** A batch of payouts: one pain.001 file. */
+export type PayoutBatchPayoutsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type PayoutBatchConnection = {
+  __typename?: 'PayoutBatchConnection';
+  edges: Array<PayoutBatchEdge>;
+  pageInfo: PageInfo;
+  /** Number of batches matching the filter (costs one count query). */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type PayoutBatchEdge = {
+  __typename?: 'PayoutBatchEdge';
+  cursor: Scalars['String']['output'];
+  node: PayoutBatch;
+};
+
+export type PayoutBatchFilter = {
+  status?: InputMaybe<PayoutBatchStatus>;
+};
+
+/** Where a batch stands. */
+export type PayoutBatchStatus =
+  /** The bank paid every payment. */
+  | 'ACCEPTED'
+  /** Approved; the workers seal it. */
+  | 'APPROVED'
+  /** Withdrawn before sealing; its payouts went back to READY. */
+  | 'CANCELLED'
+  /** Created; waiting for FINANCE's approval. */
+  | 'DRAFT'
+  /** The bank paid some payments and rejected others. */
+  | 'PARTIALLY_ACCEPTED'
+  /** The bank paid nothing (the file or every payment refused). */
+  | 'REJECTED'
+  /** Its file is written and sealed; sent once submitted. */
+  | 'SEALED'
+  /** Every paid payment is matched on the bank statement. */
+  | 'SETTLED'
+  /** Sent to the bank. */
+  | 'SUBMITTED';
+
+export type PayoutConnection = {
+  __typename?: 'PayoutConnection';
+  edges: Array<PayoutEdge>;
+  pageInfo: PageInfo;
+  /** Number of payouts matching the filter (costs one count query). */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type PayoutEdge = {
+  __typename?: 'PayoutEdge';
+  cursor: Scalars['String']['output'];
+  node: Payout;
+};
+
+export type PayoutFilter = {
+  /** Only payouts with an attempt in this batch (global ID). */
+  batchId?: InputMaybe<Scalars['ID']['input']>;
+  /** Only this member's payouts (global ID). */
+  memberId?: InputMaybe<Scalars['ID']['input']>;
+  status?: InputMaybe<PayoutStatus>;
+  /** Only this unit's payouts (global ID). */
+  unitId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** What turning approved claims into payouts did. */
+export type PayoutPlan = {
+  __typename?: 'PayoutPlan';
+  /** Payouts cancelled because their claim is no longer approved. */
+  cancelled: Scalars['Int']['output'];
+  /** New payouts. */
+  created: Scalars['Int']['output'];
+  /** Of them, held for want of a bank account. */
+  held: Scalars['Int']['output'];
+  /** Held payouts released (the member now has an account). */
+  released: Scalars['Int']['output'];
+};
+
+/** Where a payout stands. */
+export type PayoutStatus =
+  /** Its claim was reversed or rejected before it was sent. */
+  | 'CANCELLED'
+  /** Rejected or returned by the bank; see statusReason; may be retried. */
+  | 'FAILED'
+  /** Approved, but the member has no bank account on record; released when one is added. */
+  | 'HELD'
+  /** In a batch not yet sent. */
+  | 'IN_BATCH'
+  /** Credited to the member. */
+  | 'PAID'
+  /** Waiting for a batch. */
+  | 'READY'
+  /** Sent to the bank; its answer is awaited. */
+  | 'SENT'
+  /** Paid and matched on the bank statement. */
+  | 'SETTLED';
+
+/** A payout whose status changed. */
+export type PayoutStatusChange = {
+  __typename?: 'PayoutStatusChange';
+  /** When the change was committed. */
+  at: Scalars['DateTime']['output'];
+  /** The payout as it is now. */
+  payout: Payout;
+  /** The status it changed to. */
+  status: PayoutStatus;
+};
+
+/** The hand-over of a batch's file to the bank. */
+export type PayoutSubmission =
+  /** Not handed to the bank yet. */
+  | 'NOT_SENT'
+  /** The bank has the file. */
+  | 'RECEIVED'
+  /** The bank refused the file (see bankCode). */
+  | 'REFUSED'
+  /** Being sent (or the sender stopped mid-call: the bank is asked first). */
+  | 'SENDING'
+  /** No answer: the bank is asked by MsgId what it did before anything else. */
+  | 'UNKNOWN';
+
 /** The programme's plan types; contributions per person and year: PUBLIC 100 CNY, PRIVATE 48 CNY. */
 export type PlanType =
   /** 非公企业: private enterprises. */
@@ -620,6 +1215,10 @@ export type PublishRuleSetInput = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type Query = {
   __typename?: 'Query';
+  /** Bank documents received, newest first. */
+  bankDocuments: BankDocumentConnection;
+  /** Daily statements, newest day first. */
+  bankStatements: BankStatementConnection;
   /**
    * What a settlement would get under a rule set, stored nowhere. `input` is the JSON of
    * `hub benefits preview --input FILE` (settlement in the platform's field names, plan, specialDisease,
@@ -638,6 +1237,22 @@ export type Query = {
   node?: Maybe<Node>;
   /** Fetches several objects by global ID, in the same order; null for each one not visible. */
   nodes: Array<Maybe<Node>>;
+  /** One payout (NOT_FOUND when not visible). */
+  payout: Payout;
+  /** One payout batch (ADMIN, FINANCE, AUDITOR). */
+  payoutBatch: PayoutBatch;
+  /** Payout batches, newest first (ADMIN, FINANCE, AUDITOR). */
+  payoutBatches: PayoutBatchConnection;
+  /** Payouts visible to the caller, newest first. */
+  payouts: PayoutConnection;
+  /** Exceptions (open ones unless the filter says otherwise), oldest first: the work queue. */
+  reconciliationExceptions: ReconciliationExceptionConnection;
+  /** Matches, newest first. */
+  reconciliationMatches: ReconciliationMatchConnection;
+  /** The reconciliation of one account and day: its proof, entries and open exceptions. */
+  reconciliationReport: ReconciliationReport;
+  /** Reconciliation runs of an account (or all), newest first, with their progress counts. */
+  reconciliationRuns: ReconciliationRunConnection;
   /** A roster import started with `importRoster`. */
   rosterImport: RosterImport;
   /** One rule set version; the newest when `version` is omitted. */
@@ -658,12 +1273,30 @@ export type Query = {
   settlementSources: Array<SettlementSource>;
   /** Settlements the caller may see, newest first. */
   settlements: SettlementConnection;
+  /** Statement entries, newest first. */
+  statementEntries: StatementEntryConnection;
   /** A unit by global ID; `NOT_FOUND` when it does not exist or is out of the caller's scope. */
   unit: Unit;
   /** Units, ordered by registration. */
   units: UnitConnection;
   /** The caller. */
   viewer: Viewer;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryBankDocumentsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<BankDocumentFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryBankStatementsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<BankStatementFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -712,6 +1345,65 @@ export type QueryNodeArgs = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryPayoutArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryPayoutBatchArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryPayoutBatchesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<PayoutBatchFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryPayoutsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<PayoutFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryReconciliationExceptionsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ReconciliationExceptionFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryReconciliationMatchesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ReconciliationMatchFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryReconciliationReportArgs = {
+  account: Scalars['String']['input'];
+  date: Scalars['Date']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryReconciliationRunsArgs = {
+  account?: InputMaybe<Scalars['String']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -777,6 +1469,14 @@ export type QuerySettlementsArgs = {
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryStatementEntriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<StatementEntryFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryUnitArgs = {
   id: Scalars['ID']['input'];
 };
@@ -787,6 +1487,224 @@ export type QueryUnitsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<UnitFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** Something a person must look at, with what the matcher saw. */
+export type ReconciliationException = Node & {
+  __typename?: 'ReconciliationException';
+  account: Scalars['String']['output'];
+  /** Whole days since it was detected. */
+  ageDays: Scalars['Int']['output'];
+  /** The money in question. */
+  amountFen: Scalars['Fen']['output'];
+  detectedAt: Scalars['DateTime']['output'];
+  /** The payout attempt's EndToEndId, when a payout is concerned. */
+  endToEndId?: Maybe<Scalars['String']['output']>;
+  /** The statement entry (null for MISSING_DEBIT). */
+  entry?: Maybe<StatementEntry>;
+  /** Everything the matcher saw (references, expected amounts, candidates), as a JSON object. */
+  evidence: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  kind: ReconciliationExceptionKind;
+  /** The entry's booking date, or the day a missing debit's payout was credited. */
+  occurredOn: Scalars['Date']['output'];
+  /** The payout concerned, when one is. */
+  payout?: Maybe<Payout>;
+  /** What is wrong, in words. */
+  reason: Scalars['String']['output'];
+  resolution?: Maybe<ReconciliationResolution>;
+  /** The write-off reason, or the note given with a manual match. */
+  resolutionReason?: Maybe<Scalars['String']['output']>;
+  resolvedAt?: Maybe<Scalars['DateTime']['output']>;
+  resolvedBy?: Maybe<Scalars['String']['output']>;
+  status: ReconciliationExceptionStatus;
+  /** Which transaction of the entry (0: the whole entry). */
+  transactionIndex?: Maybe<Scalars['Int']['output']>;
+};
+
+export type ReconciliationExceptionConnection = {
+  __typename?: 'ReconciliationExceptionConnection';
+  edges: Array<ReconciliationExceptionEdge>;
+  pageInfo: PageInfo;
+  /** Their total amount. */
+  totalAmountFen: Scalars['Fen']['output'];
+  /** Number of exceptions matching the filter. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** Open exceptions of one kind. */
+export type ReconciliationExceptionCount = {
+  __typename?: 'ReconciliationExceptionCount';
+  amountFen: Scalars['Fen']['output'];
+  count: Scalars['Int']['output'];
+  kind: ReconciliationExceptionKind;
+};
+
+export type ReconciliationExceptionEdge = {
+  __typename?: 'ReconciliationExceptionEdge';
+  cursor: Scalars['String']['output'];
+  node: ReconciliationException;
+};
+
+export type ReconciliationExceptionFilter = {
+  account?: InputMaybe<Scalars['String']['input']>;
+  kind?: InputMaybe<ReconciliationExceptionKind>;
+  /** At most this amount. */
+  maxAmountFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** Detected at least this many days ago. */
+  minAgeDays?: InputMaybe<Scalars['Int']['input']>;
+  /** At least this amount. */
+  minAmountFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** Default: OPEN. */
+  status?: InputMaybe<ReconciliationExceptionStatus>;
+};
+
+/** The kinds of exception reconciliation raises. */
+export type ReconciliationExceptionKind =
+  /** The references match, the amounts do not (to the fen). */
+  | 'AMOUNT_MISMATCH'
+  /** A second debit for a payout already debited. */
+  | 'DUPLICATE_DEBIT'
+  /** The bank credited a payout (pain.002) but no debit is on the statements after T+2 business days. */
+  | 'MISSING_DEBIT'
+  /** A payout settled against the statement came back (退票); the payout is FAILED again. */
+  | 'RETURN_AFTER_SETTLEMENT'
+  /** Money in that is no return of ours and no unit's contribution the hub can identify. */
+  | 'UNKNOWN_CREDIT'
+  /** A bank debit the hub cannot tie to a payout it sent (or one the hub holds as not to be paid). */
+  | 'UNMATCHED_DEBIT';
+
+/** Whether an exception still needs a person. */
+export type ReconciliationExceptionStatus =
+  /** Waiting for a person. */
+  | 'OPEN'
+  /** Resolved; see `resolution`. */
+  | 'RESOLVED';
+
+/** A statement transaction tied to what it pays. */
+export type ReconciliationMatch = Node & {
+  __typename?: 'ReconciliationMatch';
+  amountFen: Scalars['Fen']['output'];
+  /** CONTRIBUTION: the unit's contribution for that year, with its status. */
+  contribution?: Maybe<Contribution>;
+  createdAt: Scalars['DateTime']['output'];
+  /** PAYOUT and RETURN: the payout attempt's EndToEndId. */
+  endToEndId?: Maybe<Scalars['String']['output']>;
+  entry: StatementEntry;
+  id: Scalars['ID']['output'];
+  kind: ReconciliationMatchKind;
+  /** `reconciliation` (the matching job) or the subject of the person who matched it. */
+  matchedBy: Scalars['String']['output'];
+  /** PAYOUT and RETURN: the payout. */
+  payout?: Maybe<Payout>;
+  /** CONTRIBUTION: the plan year paid. */
+  planYear?: Maybe<Scalars['Int']['output']>;
+  rule: ReconciliationMatchRule;
+  /** 0: the whole entry; n: the n-th transaction of a batch booking. */
+  transactionIndex: Scalars['Int']['output'];
+  /** CONTRIBUTION: the unit that paid. */
+  unit?: Maybe<Unit>;
+};
+
+export type ReconciliationMatchConnection = {
+  __typename?: 'ReconciliationMatchConnection';
+  edges: Array<ReconciliationMatchEdge>;
+  pageInfo: PageInfo;
+  /** Number of matches matching the filter. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ReconciliationMatchEdge = {
+  __typename?: 'ReconciliationMatchEdge';
+  cursor: Scalars['String']['output'];
+  node: ReconciliationMatch;
+};
+
+export type ReconciliationMatchFilter = {
+  account?: InputMaybe<Scalars['String']['input']>;
+  kind?: InputMaybe<ReconciliationMatchKind>;
+  rule?: InputMaybe<ReconciliationMatchRule>;
+};
+
+/** What a match ties a transaction to. */
+export type ReconciliationMatchKind =
+  /** A credit paying a unit's contribution for a plan year. */
+  | 'CONTRIBUTION'
+  /** A debit paying a payout: the payout becomes SETTLED. */
+  | 'PAYOUT'
+  /** A credit returning a payout (退票): the payout is FAILED again. */
+  | 'RETURN';
+
+/** How a match was found, strongest first. */
+export type ReconciliationMatchRule =
+  /** Same amount and payee name, within the date window around the day the payout was credited. */
+  | 'AMOUNT_DATE_NAME'
+  /** The bank's reference of the credit (pain.002 AcctSvcrRef) is on the debit. */
+  | 'BANK_REFERENCE'
+  /** One debit for a whole payment batch (PmtInf), equal to its credited payments to the fen. */
+  | 'BATCH'
+  /** The reference the unit was told to quote (MAH + plan year + credit code). */
+  | 'CONTRIBUTION_REFERENCE'
+  /** The payout's EndToEndId is on the transaction. */
+  | 'END_TO_END_ID'
+  /** Matched by a person resolving an exception. */
+  | 'MANUAL'
+  /** No reference; an account the unit paid from before, and exactly what it still owed. */
+  | 'PAYER_ACCOUNT'
+  /** A contribution payment a clerk recorded by hand under the bank's reference. */
+  | 'RECORDED_PAYMENT';
+
+/** Reconciliation of one account and day: the proof and where its entries and exceptions stand. */
+export type ReconciliationReport = {
+  __typename?: 'ReconciliationReport';
+  account: Scalars['String']['output'];
+  date: Scalars['Date']['output'];
+  /** Booked entries of the day (statement or notifications). */
+  entries: Scalars['Int']['output'];
+  matched: Scalars['Int']['output'];
+  /** Open exceptions about the day's entries or payouts credited that day, by kind. */
+  openExceptions: Array<ReconciliationExceptionCount>;
+  pending: Scalars['Int']['output'];
+  /** Null when the hub has no statement for the day. */
+  proof?: Maybe<DailyProof>;
+};
+
+/** How an exception was resolved. */
+export type ReconciliationResolution =
+  /** The condition went away by itself (the missing debit arrived). */
+  | 'CLEARED'
+  /** Matched by hand (`matchReconciliationException`). */
+  | 'MATCHED'
+  /** Accepted as it is, with the reason (`writeOffReconciliationException`). */
+  | 'WRITTEN_OFF';
+
+/** One reconciliation of an account (the matching job, a command or the demo), with its progress counts. */
+export type ReconciliationRun = Node & {
+  __typename?: 'ReconciliationRun';
+  account: Scalars['String']['output'];
+  entries: Scalars['Int']['output'];
+  exceptions: Scalars['Int']['output'];
+  failure?: Maybe<Scalars['String']['output']>;
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  id: Scalars['ID']['output'];
+  matched: Scalars['Int']['output'];
+  startedAt: Scalars['DateTime']['output'];
+  /** `schedule`, `cli`, `upload`, `demo` or a user's subject. */
+  startedBy: Scalars['String']['output'];
+  /** RUNNING, DONE or FAILED. */
+  status: Scalars['String']['output'];
+};
+
+export type ReconciliationRunConnection = {
+  __typename?: 'ReconciliationRunConnection';
+  edges: Array<ReconciliationRunEdge>;
+  pageInfo: PageInfo;
+};
+
+export type ReconciliationRunEdge = {
+  __typename?: 'ReconciliationRunEdge';
+  cursor: Scalars['String']['output'];
+  node: ReconciliationRun;
 };
 
 export type RecordContributionPaymentInput = {
@@ -801,6 +1719,12 @@ export type RecordContributionPaymentInput = {
 export type RejectClaimInput = {
   claimId: Scalars['ID']['input'];
   /** Why (at least 4 characters); shown to the member. */
+  reason: Scalars['String']['input'];
+};
+
+export type RetryPayoutInput = {
+  payoutId: Scalars['ID']['input'];
+  /** Why it is tried again (e.g. the member gave a new account), at least 4 characters; audited. */
   reason: Scalars['String']['input'];
 };
 
@@ -1257,6 +2181,114 @@ export type SettlementUnmatchedReason =
   /** A reversal whose settlement has not arrived (it is matched again when it does). */
   | 'ORIGINAL_NOT_FOUND';
 
+/** A booking on one of our accounts, once per account servicer reference (流水号), however many documents report it. */
+export type StatementEntry = Node & {
+  __typename?: 'StatementEntry';
+  account: Scalars['String']['output'];
+  /** The bank's reference of the booking (AcctSvcrRef): what makes it unique. */
+  accountServicerRef: Scalars['String']['output'];
+  /** Always positive; the direction is `creditDebit`. */
+  amountFen: Scalars['Fen']['output'];
+  bookingDate: Scalars['Date']['output'];
+  /** The payee (debits, returns) or payer (credits) name as the bank reports it. */
+  counterpartyName?: Maybe<Scalars['String']['output']>;
+  creditDebit: CreditDebit;
+  /** EndToEndIds of the transactions it carries. */
+  endToEndIds: Array<Scalars['String']['output']>;
+  exceptions: Array<ReconciliationException>;
+  id: Scalars['ID']['output'];
+  matches: Array<ReconciliationMatch>;
+  /** Remittance information (附言) of its transactions. */
+  remittanceInfo: Array<Scalars['String']['output']>;
+  state: StatementEntryState;
+  /** The statement listing it; null while only a notification reported it. */
+  statement?: Maybe<BankStatement>;
+  /** ISO bank transaction code `Domain/Family/SubFamily` (PMNT/ICDT/DMCT a payout, PMNT/ICDT/RRTN a return) or the bank's own. */
+  transactionCode?: Maybe<Scalars['String']['output']>;
+  valueDate?: Maybe<Scalars['Date']['output']>;
+};
+
+export type StatementEntryConnection = {
+  __typename?: 'StatementEntryConnection';
+  edges: Array<StatementEntryEdge>;
+  pageInfo: PageInfo;
+  /** Number of entries matching the filter. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type StatementEntryEdge = {
+  __typename?: 'StatementEntryEdge';
+  cursor: Scalars['String']['output'];
+  node: StatementEntry;
+};
+
+export type StatementEntryFilter = {
+  account?: InputMaybe<Scalars['String']['input']>;
+  bookedFrom?: InputMaybe<Scalars['Date']['input']>;
+  bookedTo?: InputMaybe<Scalars['Date']['input']>;
+  creditDebit?: InputMaybe<CreditDebit>;
+  state?: InputMaybe<StatementEntryState>;
+};
+
+/** Where an entry stands in reconciliation. */
+export type StatementEntryState =
+  /** An exception on it is open. */
+  | 'EXCEPTION'
+  /** Every transaction in it is matched to a payout, a return or contributions. */
+  | 'MATCHED'
+  /** Stored; the matching job has not looked at it yet. */
+  | 'PENDING'
+  /** Its exceptions were resolved by a person (matched by hand or written off). */
+  | 'RESOLVED';
+
+/**
+ * Live status changes, over WebSocket with the `graphql-transport-ws` protocol (library
+ * `graphql-ws`) at the same `/graphql` URL. Send the bearer token in the connection-init payload:
+ * `{"authorization": "Bearer <token>"}`. Visibility is the same as for queries: a member follows only
+ * their own claims, a unit operator only their unit's; everyone else names the member or unit they
+ * follow. A change is sent after it is committed; after a reconnect, query again to catch up.
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * Status changes of the claims of one member (`memberId`) or of one unit's members (`unitId`).
+   * A MEMBER may omit both (their own claims), a UNIT_OPERATOR too (their unit's); other roles name one.
+   */
+  claimStatusChanged: ClaimStatusChange;
+  /**
+   * Status changes of the payouts of one member (`memberId`) or of one unit's members (`unitId`):
+   * sent to the bank, paid, failed (with the bank's reason), retried. Same visibility and arguments as
+   * `claimStatusChanged`.
+   */
+  payoutStatusChanged: PayoutStatusChange;
+};
+
+
+/**
+ * Live status changes, over WebSocket with the `graphql-transport-ws` protocol (library
+ * `graphql-ws`) at the same `/graphql` URL. Send the bearer token in the connection-init payload:
+ * `{"authorization": "Bearer <token>"}`. Visibility is the same as for queries: a member follows only
+ * their own claims, a unit operator only their unit's; everyone else names the member or unit they
+ * follow. A change is sent after it is committed; after a reconnect, query again to catch up.
+ */
+export type SubscriptionClaimStatusChangedArgs = {
+  memberId?: InputMaybe<Scalars['ID']['input']>;
+  unitId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/**
+ * Live status changes, over WebSocket with the `graphql-transport-ws` protocol (library
+ * `graphql-ws`) at the same `/graphql` URL. Send the bearer token in the connection-init payload:
+ * `{"authorization": "Bearer <token>"}`. Visibility is the same as for queries: a member follows only
+ * their own claims, a unit operator only their unit's; everyone else names the member or unit they
+ * follow. A change is sent after it is committed; after a reconnect, query again to catch up.
+ */
+export type SubscriptionPayoutStatusChangedArgs = {
+  memberId?: InputMaybe<Scalars['ID']['input']>;
+  unitId?: InputMaybe<Scalars['ID']['input']>;
+};
+
 /** A unit (基层工会): an employer's union branch that enrols its employees once a year. */
 export type Unit = Node & {
   __typename?: 'Unit';
@@ -1331,6 +2363,13 @@ export type UpdateUnitInput = {
   planType?: InputMaybe<PlanType>;
 };
 
+export type UploadBankStatementInput = {
+  /** The camt.053.001.02 or camt.054.001.02 XML (UTF-8). */
+  content: Scalars['String']['input'];
+  /** The file's name (kept with it). */
+  fileName: Scalars['String']['input'];
+};
+
 export type UploadSettlementsInput = {
   /** The file's text (up to 20 MB). */
   content: Scalars['String']['input'];
@@ -1351,6 +2390,13 @@ export type Viewer = {
   subject: Scalars['String']['output'];
   /** For `UNIT_OPERATOR`: the unit they operate. */
   unit?: Maybe<Unit>;
+};
+
+export type WriteOffReconciliationExceptionInput = {
+  /** The exception (global ID). */
+  id: Scalars['ID']['input'];
+  /** Why it is accepted as it is (kept in the audit log), at least 4 characters. */
+  reason: Scalars['String']['input'];
 };
 
 
@@ -1426,14 +2472,22 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   Node:
+    | ( BankDocumentRow )
+    | ( BankStatementRow )
     | ( BenefitLineRow )
     | ( ClaimRow )
     | ( EnrolmentRow )
     | ( MemberRow )
+    | ( PayoutRow )
+    | ( BatchRow )
+    | ( ReconciliationExceptionRow )
+    | ( ReconciliationMatchRow )
+    | ( ReconciliationRunRow )
     | ( RosterImportRow )
     | ( SettlementRow )
     | ( IngestionRunRow )
     | ( RejectionRow )
+    | ( StatementEntryRow )
     | ( UnitRow )
   ;
 };
@@ -1444,6 +2498,18 @@ export type ResolversTypes = {
   ApproveClaimInput: ApproveClaimInput;
   BankAccount: ResolverTypeWrapper<BankAccount>;
   BankAccountInput: BankAccountInput;
+  BankDocument: ResolverTypeWrapper<BankDocumentRow>;
+  BankDocumentConnection: ResolverTypeWrapper<BankDocumentConnectionResult>;
+  BankDocumentEdge: ResolverTypeWrapper<Omit<BankDocumentEdge, 'node'> & { node: ResolversTypes['BankDocument'] }>;
+  BankDocumentFilter: BankDocumentFilter;
+  BankDocumentKind: BankDocumentKind;
+  BankDocumentProblem: ResolverTypeWrapper<BankDocumentProblem>;
+  BankDocumentSource: BankDocumentSource;
+  BankDocumentStatus: BankDocumentStatus;
+  BankStatement: ResolverTypeWrapper<BankStatementRow>;
+  BankStatementConnection: ResolverTypeWrapper<BankStatementConnectionResult>;
+  BankStatementEdge: ResolverTypeWrapper<Omit<BankStatementEdge, 'node'> & { node: ResolversTypes['BankStatement'] }>;
+  BankStatementFilter: BankStatementFilter;
   BenefitCap: BenefitCap;
   BenefitLine: ResolverTypeWrapper<BenefitLineRow>;
   BenefitLineStatus: BenefitLineStatus;
@@ -1452,16 +2518,22 @@ export type ResolversTypes = {
   BenefitProgramme: BenefitProgramme;
   BenefitTotals: ResolverTypeWrapper<BenefitTotalsRow>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CancelPayoutBatchInput: CancelPayoutBatchInput;
   Claim: ResolverTypeWrapper<ClaimRow>;
   ClaimConnection: ResolverTypeWrapper<ClaimConnectionResult>;
   ClaimEdge: ResolverTypeWrapper<Omit<ClaimEdge, 'node'> & { node: ResolversTypes['Claim'] }>;
   ClaimFilter: ClaimFilter;
   ClaimStatus: ClaimStatus;
+  ClaimStatusChange: ResolverTypeWrapper<ClaimStatusChangeRow>;
   Contribution: ResolverTypeWrapper<ContributionKey>;
+  ContributionAllocationInput: ContributionAllocationInput;
   ContributionPayment: ResolverTypeWrapper<ContributionPayment>;
   ContributionStatus: ContributionStatus;
   CreateMemberInput: CreateMemberInput;
+  CreatePayoutBatchInput: CreatePayoutBatchInput;
   CreateUnitInput: CreateUnitInput;
+  CreditDebit: CreditDebit;
+  DailyProof: ResolverTypeWrapper<DailyProofRow>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   EnrolMemberInput: EnrolMemberInput;
@@ -1473,6 +2545,7 @@ export type ResolversTypes = {
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   ImportRosterInput: ImportRosterInput;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  MatchReconciliationExceptionInput: MatchReconciliationExceptionInput;
   Member: ResolverTypeWrapper<MemberRow>;
   MemberClaimsFilter: MemberClaimsFilter;
   MemberConnection: ResolverTypeWrapper<MemberConnectionResult>;
@@ -1482,11 +2555,46 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  Payout: ResolverTypeWrapper<PayoutRow>;
+  PayoutAttempt: ResolverTypeWrapper<AttemptRow>;
+  PayoutAttemptCount: ResolverTypeWrapper<PayoutAttemptCount>;
+  PayoutAttemptStatus: PayoutAttemptStatus;
+  PayoutBatch: ResolverTypeWrapper<BatchRow>;
+  PayoutBatchConnection: ResolverTypeWrapper<BatchConnectionResult>;
+  PayoutBatchEdge: ResolverTypeWrapper<Omit<PayoutBatchEdge, 'node'> & { node: ResolversTypes['PayoutBatch'] }>;
+  PayoutBatchFilter: PayoutBatchFilter;
+  PayoutBatchStatus: PayoutBatchStatus;
+  PayoutConnection: ResolverTypeWrapper<PayoutConnectionResult>;
+  PayoutEdge: ResolverTypeWrapper<Omit<PayoutEdge, 'node'> & { node: ResolversTypes['Payout'] }>;
+  PayoutFilter: PayoutFilter;
+  PayoutPlan: ResolverTypeWrapper<PayoutPlan>;
+  PayoutStatus: PayoutStatus;
+  PayoutStatusChange: ResolverTypeWrapper<PayoutStatusChangeRow>;
+  PayoutSubmission: PayoutSubmission;
   PlanType: PlanType;
   PublishRuleSetInput: PublishRuleSetInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  ReconciliationException: ResolverTypeWrapper<ReconciliationExceptionRow>;
+  ReconciliationExceptionConnection: ResolverTypeWrapper<ReconciliationExceptionConnectionResult>;
+  ReconciliationExceptionCount: ResolverTypeWrapper<ReconciliationExceptionCount>;
+  ReconciliationExceptionEdge: ResolverTypeWrapper<Omit<ReconciliationExceptionEdge, 'node'> & { node: ResolversTypes['ReconciliationException'] }>;
+  ReconciliationExceptionFilter: ReconciliationExceptionFilter;
+  ReconciliationExceptionKind: ReconciliationExceptionKind;
+  ReconciliationExceptionStatus: ReconciliationExceptionStatus;
+  ReconciliationMatch: ResolverTypeWrapper<ReconciliationMatchRow>;
+  ReconciliationMatchConnection: ResolverTypeWrapper<ReconciliationMatchConnectionResult>;
+  ReconciliationMatchEdge: ResolverTypeWrapper<Omit<ReconciliationMatchEdge, 'node'> & { node: ResolversTypes['ReconciliationMatch'] }>;
+  ReconciliationMatchFilter: ReconciliationMatchFilter;
+  ReconciliationMatchKind: ReconciliationMatchKind;
+  ReconciliationMatchRule: ReconciliationMatchRule;
+  ReconciliationReport: ResolverTypeWrapper<ReconciliationReportRow>;
+  ReconciliationResolution: ReconciliationResolution;
+  ReconciliationRun: ResolverTypeWrapper<ReconciliationRunRow>;
+  ReconciliationRunConnection: ResolverTypeWrapper<ReconciliationRunConnectionResult>;
+  ReconciliationRunEdge: ResolverTypeWrapper<Omit<ReconciliationRunEdge, 'node'> & { node: ResolversTypes['ReconciliationRun'] }>;
   RecordContributionPaymentInput: RecordContributionPaymentInput;
   RejectClaimInput: RejectClaimInput;
+  RetryPayoutInput: RetryPayoutInput;
   RetrySettlementRejectionInput: RetrySettlementRejectionInput;
   RetrySettlementRejectionPayload: ResolverTypeWrapper<RetryResult>;
   RevealMemberPersonalDataInput: RevealMemberPersonalDataInput;
@@ -1520,7 +2628,13 @@ export type ResolversTypes = {
   SettlementSourceKind: SettlementSourceKind;
   SettlementStatus: SettlementStatus;
   SettlementUnmatchedReason: SettlementUnmatchedReason;
+  StatementEntry: ResolverTypeWrapper<StatementEntryRow>;
+  StatementEntryConnection: ResolverTypeWrapper<StatementEntryConnectionResult>;
+  StatementEntryEdge: ResolverTypeWrapper<Omit<StatementEntryEdge, 'node'> & { node: ResolversTypes['StatementEntry'] }>;
+  StatementEntryFilter: StatementEntryFilter;
+  StatementEntryState: StatementEntryState;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Unit: ResolverTypeWrapper<UnitRow>;
   UnitConnection: ResolverTypeWrapper<UnitConnectionResult>;
   UnitEdge: ResolverTypeWrapper<Omit<UnitEdge, 'node'> & { node: ResolversTypes['Unit'] }>;
@@ -1528,8 +2642,10 @@ export type ResolversTypes = {
   UnitMembersFilter: UnitMembersFilter;
   UpdateMemberInput: UpdateMemberInput;
   UpdateUnitInput: UpdateUnitInput;
+  UploadBankStatementInput: UploadBankStatementInput;
   UploadSettlementsInput: UploadSettlementsInput;
   Viewer: ResolverTypeWrapper<Principal>;
+  WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1538,19 +2654,33 @@ export type ResolversParentTypes = {
   ApproveClaimInput: ApproveClaimInput;
   BankAccount: BankAccount;
   BankAccountInput: BankAccountInput;
+  BankDocument: BankDocumentRow;
+  BankDocumentConnection: BankDocumentConnectionResult;
+  BankDocumentEdge: Omit<BankDocumentEdge, 'node'> & { node: ResolversParentTypes['BankDocument'] };
+  BankDocumentFilter: BankDocumentFilter;
+  BankDocumentProblem: BankDocumentProblem;
+  BankStatement: BankStatementRow;
+  BankStatementConnection: BankStatementConnectionResult;
+  BankStatementEdge: Omit<BankStatementEdge, 'node'> & { node: ResolversParentTypes['BankStatement'] };
+  BankStatementFilter: BankStatementFilter;
   BenefitLine: BenefitLineRow;
   BenefitPreview: BenefitResult;
   BenefitPreviewLine: EngineBenefitLine;
   BenefitTotals: BenefitTotalsRow;
   Boolean: Scalars['Boolean']['output'];
+  CancelPayoutBatchInput: CancelPayoutBatchInput;
   Claim: ClaimRow;
   ClaimConnection: ClaimConnectionResult;
   ClaimEdge: Omit<ClaimEdge, 'node'> & { node: ResolversParentTypes['Claim'] };
   ClaimFilter: ClaimFilter;
+  ClaimStatusChange: ClaimStatusChangeRow;
   Contribution: ContributionKey;
+  ContributionAllocationInput: ContributionAllocationInput;
   ContributionPayment: ContributionPayment;
   CreateMemberInput: CreateMemberInput;
+  CreatePayoutBatchInput: CreatePayoutBatchInput;
   CreateUnitInput: CreateUnitInput;
+  DailyProof: DailyProofRow;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
   EnrolMemberInput: EnrolMemberInput;
@@ -1562,6 +2692,7 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   ImportRosterInput: ImportRosterInput;
   Int: Scalars['Int']['output'];
+  MatchReconciliationExceptionInput: MatchReconciliationExceptionInput;
   Member: MemberRow;
   MemberClaimsFilter: MemberClaimsFilter;
   MemberConnection: MemberConnectionResult;
@@ -1571,10 +2702,36 @@ export type ResolversParentTypes = {
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
+  Payout: PayoutRow;
+  PayoutAttempt: AttemptRow;
+  PayoutAttemptCount: PayoutAttemptCount;
+  PayoutBatch: BatchRow;
+  PayoutBatchConnection: BatchConnectionResult;
+  PayoutBatchEdge: Omit<PayoutBatchEdge, 'node'> & { node: ResolversParentTypes['PayoutBatch'] };
+  PayoutBatchFilter: PayoutBatchFilter;
+  PayoutConnection: PayoutConnectionResult;
+  PayoutEdge: Omit<PayoutEdge, 'node'> & { node: ResolversParentTypes['Payout'] };
+  PayoutFilter: PayoutFilter;
+  PayoutPlan: PayoutPlan;
+  PayoutStatusChange: PayoutStatusChangeRow;
   PublishRuleSetInput: PublishRuleSetInput;
   Query: Record<PropertyKey, never>;
+  ReconciliationException: ReconciliationExceptionRow;
+  ReconciliationExceptionConnection: ReconciliationExceptionConnectionResult;
+  ReconciliationExceptionCount: ReconciliationExceptionCount;
+  ReconciliationExceptionEdge: Omit<ReconciliationExceptionEdge, 'node'> & { node: ResolversParentTypes['ReconciliationException'] };
+  ReconciliationExceptionFilter: ReconciliationExceptionFilter;
+  ReconciliationMatch: ReconciliationMatchRow;
+  ReconciliationMatchConnection: ReconciliationMatchConnectionResult;
+  ReconciliationMatchEdge: Omit<ReconciliationMatchEdge, 'node'> & { node: ResolversParentTypes['ReconciliationMatch'] };
+  ReconciliationMatchFilter: ReconciliationMatchFilter;
+  ReconciliationReport: ReconciliationReportRow;
+  ReconciliationRun: ReconciliationRunRow;
+  ReconciliationRunConnection: ReconciliationRunConnectionResult;
+  ReconciliationRunEdge: Omit<ReconciliationRunEdge, 'node'> & { node: ResolversParentTypes['ReconciliationRun'] };
   RecordContributionPaymentInput: RecordContributionPaymentInput;
   RejectClaimInput: RejectClaimInput;
+  RetryPayoutInput: RetryPayoutInput;
   RetrySettlementRejectionInput: RetrySettlementRejectionInput;
   RetrySettlementRejectionPayload: RetryResult;
   RevealMemberPersonalDataInput: RevealMemberPersonalDataInput;
@@ -1599,7 +2756,12 @@ export type ResolversParentTypes = {
   SettlementRejectionFilter: SettlementRejectionFilter;
   SettlementSource: SettlementSourceRow;
   SettlementSourceCounts: SourceCounts;
+  StatementEntry: StatementEntryRow;
+  StatementEntryConnection: StatementEntryConnectionResult;
+  StatementEntryEdge: Omit<StatementEntryEdge, 'node'> & { node: ResolversParentTypes['StatementEntry'] };
+  StatementEntryFilter: StatementEntryFilter;
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   Unit: UnitRow;
   UnitConnection: UnitConnectionResult;
   UnitEdge: Omit<UnitEdge, 'node'> & { node: ResolversParentTypes['Unit'] };
@@ -1607,13 +2769,74 @@ export type ResolversParentTypes = {
   UnitMembersFilter: UnitMembersFilter;
   UpdateMemberInput: UpdateMemberInput;
   UpdateUnitInput: UpdateUnitInput;
+  UploadBankStatementInput: UploadBankStatementInput;
   UploadSettlementsInput: UploadSettlementsInput;
   Viewer: Principal;
+  WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
 };
 
 export type BankAccountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankAccount'] = ResolversParentTypes['BankAccount']> = {
   bankCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   cardNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type BankDocumentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankDocument'] = ResolversParentTypes['BankDocument']> = {
+  entries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  fileName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<Maybe<ResolversTypes['BankDocumentKind']>, ParentType, ContextType>;
+  msgId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  newEntries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  problems?: Resolver<Array<ResolversTypes['BankDocumentProblem']>, ParentType, ContextType>;
+  processedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  receivedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sealedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['BankDocumentSource'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['BankDocumentStatus'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type BankDocumentConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankDocumentConnection'] = ResolversParentTypes['BankDocumentConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['BankDocumentEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type BankDocumentEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankDocumentEdge'] = ResolversParentTypes['BankDocumentEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['BankDocument'], ParentType, ContextType>;
+};
+
+export type BankDocumentProblemResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankDocumentProblem'] = ResolversParentTypes['BankDocumentProblem']> = {
+  field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type BankStatementResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankStatement'] = ResolversParentTypes['BankStatement']> = {
+  account?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  bankCreatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  closingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  date?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  document?: Resolver<ResolversTypes['BankDocument'], ParentType, ContextType>;
+  entries?: Resolver<ResolversTypes['StatementEntryConnection'], ParentType, ContextType, RequireFields<BankStatementEntriesArgs, 'first'>>;
+  final?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  openingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  proof?: Resolver<Maybe<ResolversTypes['DailyProof']>, ParentType, ContextType>;
+  statementRef?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type BankStatementConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankStatementConnection'] = ResolversParentTypes['BankStatementConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['BankStatementEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type BankStatementEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankStatementEdge'] = ResolversParentTypes['BankStatementEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['BankStatement'], ParentType, ContextType>;
 };
 
 export type BenefitLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BenefitLine'] = ResolversParentTypes['BenefitLine']> = {
@@ -1676,6 +2899,7 @@ export type ClaimResolvers<ContextType = Context, ParentType extends ResolversPa
   lines?: Resolver<Array<ResolversTypes['BenefitLine']>, ParentType, ContextType>;
   member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
   memberPaysFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType>;
   personBurdenFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   reasonCodes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1701,6 +2925,12 @@ export type ClaimEdgeResolvers<ContextType = Context, ParentType extends Resolve
   node?: Resolver<ResolversTypes['Claim'], ParentType, ContextType>;
 };
 
+export type ClaimStatusChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClaimStatusChange'] = ResolversParentTypes['ClaimStatusChange']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  claim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
+};
+
 export type ContributionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Contribution'] = ResolversParentTypes['Contribution']> = {
   enrolled?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   owedFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
@@ -1717,6 +2947,29 @@ export type ContributionPaymentResolvers<ContextType = Context, ParentType exten
   paidOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   reference?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type DailyProofResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DailyProof'] = ResolversParentTypes['DailyProof']> = {
+  account?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  balanced?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  closingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  computedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  continuous?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  creditsFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  date?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  debitsFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  differenceFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  entries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  expectedClosingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  openingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  previousClosingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  previousDate?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
+  problems?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  proven?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  recognizedCreditsFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  recognizedDebitsFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  statement?: Resolver<ResolversTypes['BankStatement'], ParentType, ContextType>;
+  unrecognizedEntries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {
@@ -1768,6 +3021,7 @@ export type MemberResolvers<ContextType = Context, ParentType extends ResolversP
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   idNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, RequireFields<MemberPayoutsArgs, 'first'>>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   settlements?: Resolver<ResolversTypes['SettlementConnection'], ParentType, ContextType, RequireFields<MemberSettlementsArgs, 'first'>>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
@@ -1789,22 +3043,33 @@ export type MemberEdgeResolvers<ContextType = Context, ParentType extends Resolv
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   adjustClaimLine?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationAdjustClaimLineArgs, 'input'>>;
   approveClaim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationApproveClaimArgs, 'input'>>;
+  approvePayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<MutationApprovePayoutBatchArgs, 'batchId'>>;
+  cancelPayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<MutationCancelPayoutBatchArgs, 'input'>>;
   createMember?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationCreateMemberArgs, 'input'>>;
+  createPayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, Partial<MutationCreatePayoutBatchArgs>>;
   createUnit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<MutationCreateUnitArgs, 'input'>>;
   enrolMember?: Resolver<ResolversTypes['Enrolment'], ParentType, ContextType, RequireFields<MutationEnrolMemberArgs, 'input'>>;
   importRoster?: Resolver<ResolversTypes['RosterImport'], ParentType, ContextType, RequireFields<MutationImportRosterArgs, 'input'>>;
+  matchReconciliationException?: Resolver<ResolversTypes['ReconciliationException'], ParentType, ContextType, RequireFields<MutationMatchReconciliationExceptionArgs, 'input'>>;
+  planPayouts?: Resolver<ResolversTypes['PayoutPlan'], ParentType, ContextType>;
   publishRuleSet?: Resolver<ResolversTypes['RuleSet'], ParentType, ContextType, RequireFields<MutationPublishRuleSetArgs, 'input'>>;
   recordContributionPayment?: Resolver<ResolversTypes['Contribution'], ParentType, ContextType, RequireFields<MutationRecordContributionPaymentArgs, 'input'>>;
   rejectClaim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationRejectClaimArgs, 'input'>>;
+  requestReconciliation?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRequestReconciliationArgs, 'account'>>;
+  retryBankDocument?: Resolver<ResolversTypes['BankDocument'], ParentType, ContextType, RequireFields<MutationRetryBankDocumentArgs, 'id'>>;
+  retryPayout?: Resolver<ResolversTypes['Payout'], ParentType, ContextType, RequireFields<MutationRetryPayoutArgs, 'input'>>;
   retrySettlementRejection?: Resolver<ResolversTypes['RetrySettlementRejectionPayload'], ParentType, ContextType, RequireFields<MutationRetrySettlementRejectionArgs, 'input'>>;
   revealMemberPersonalData?: Resolver<ResolversTypes['RevealedPersonalData'], ParentType, ContextType, RequireFields<MutationRevealMemberPersonalDataArgs, 'input'>>;
+  submitPayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<MutationSubmitPayoutBatchArgs, 'batchId'>>;
   updateMember?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationUpdateMemberArgs, 'input'>>;
   updateUnit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<MutationUpdateUnitArgs, 'input'>>;
+  uploadBankStatement?: Resolver<ResolversTypes['BankDocument'], ParentType, ContextType, RequireFields<MutationUploadBankStatementArgs, 'input'>>;
   uploadSettlements?: Resolver<ResolversTypes['SettlementIngestionRun'], ParentType, ContextType, RequireFields<MutationUploadSettlementsArgs, 'input'>>;
+  writeOffReconciliationException?: Resolver<ResolversTypes['ReconciliationException'], ParentType, ContextType, RequireFields<MutationWriteOffReconciliationExceptionArgs, 'input'>>;
 };
 
 export type NodeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'BenefitLine' | 'Claim' | 'Enrolment' | 'Member' | 'RosterImport' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'Unit', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Enrolment' | 'Member' | 'Payout' | 'PayoutBatch' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -1814,7 +3079,113 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
   startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type PayoutResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Payout'] = ResolversParentTypes['Payout']> = {
+  amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  attempts?: Resolver<Array<ResolversTypes['PayoutAttempt']>, ParentType, ContextType>;
+  claim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
+  paidAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  settledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PayoutStatus'], ParentType, ContextType>;
+  statusReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type PayoutAttemptResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutAttempt'] = ResolversParentTypes['PayoutAttempt']> = {
+  amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  attemptNo?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  bankReference?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  bankStatus?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  batch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType>;
+  creditorAccountMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  creditorAgent?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  creditorName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  endToEndId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  reasonCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  remittanceInfo?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PayoutAttemptStatus'], ParentType, ContextType>;
+  statusAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+};
+
+export type PayoutAttemptCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutAttemptCount'] = ResolversParentTypes['PayoutAttemptCount']> = {
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PayoutAttemptStatus'], ParentType, ContextType>;
+};
+
+export type PayoutBatchResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutBatch'] = ResolversParentTypes['PayoutBatch']> = {
+  approvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  approvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  attemptCounts?: Resolver<Array<ResolversTypes['PayoutAttemptCount']>, ParentType, ContextType>;
+  bankCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  bankReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  bankReference?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  cancelReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  createdBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  debtorAccount?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  debtorName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  file?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  fileName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  finalAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  msgId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  paymentCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, RequireFields<PayoutBatchPayoutsArgs, 'first'>>;
+  requestedExecutionDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  sealBase64?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  sealedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PayoutBatchStatus'], ParentType, ContextType>;
+  submission?: Resolver<ResolversTypes['PayoutSubmission'], ParentType, ContextType>;
+  submitRequestedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  submitRequestedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  submittedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  totalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type PayoutBatchConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutBatchConnection'] = ResolversParentTypes['PayoutBatchConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['PayoutBatchEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type PayoutBatchEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutBatchEdge'] = ResolversParentTypes['PayoutBatchEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType>;
+};
+
+export type PayoutConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutConnection'] = ResolversParentTypes['PayoutConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['PayoutEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type PayoutEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutEdge'] = ResolversParentTypes['PayoutEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Payout'], ParentType, ContextType>;
+};
+
+export type PayoutPlanResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutPlan'] = ResolversParentTypes['PayoutPlan']> = {
+  cancelled?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  created?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  held?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  released?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type PayoutStatusChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutStatusChange'] = ResolversParentTypes['PayoutStatusChange']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  payout?: Resolver<ResolversTypes['Payout'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PayoutStatus'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  bankDocuments?: Resolver<ResolversTypes['BankDocumentConnection'], ParentType, ContextType, RequireFields<QueryBankDocumentsArgs, 'first'>>;
+  bankStatements?: Resolver<ResolversTypes['BankStatementConnection'], ParentType, ContextType, RequireFields<QueryBankStatementsArgs, 'first'>>;
   benefitPreview?: Resolver<ResolversTypes['BenefitPreview'], ParentType, ContextType, RequireFields<QueryBenefitPreviewArgs, 'input' | 'ruleSetId'>>;
   claim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<QueryClaimArgs, 'id'>>;
   claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, RequireFields<QueryClaimsArgs, 'first'>>;
@@ -1822,6 +3193,14 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, RequireFields<QueryMembersArgs, 'first'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
+  payout?: Resolver<ResolversTypes['Payout'], ParentType, ContextType, RequireFields<QueryPayoutArgs, 'id'>>;
+  payoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<QueryPayoutBatchArgs, 'id'>>;
+  payoutBatches?: Resolver<ResolversTypes['PayoutBatchConnection'], ParentType, ContextType, RequireFields<QueryPayoutBatchesArgs, 'first'>>;
+  payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, RequireFields<QueryPayoutsArgs, 'first'>>;
+  reconciliationExceptions?: Resolver<ResolversTypes['ReconciliationExceptionConnection'], ParentType, ContextType, RequireFields<QueryReconciliationExceptionsArgs, 'first'>>;
+  reconciliationMatches?: Resolver<ResolversTypes['ReconciliationMatchConnection'], ParentType, ContextType, RequireFields<QueryReconciliationMatchesArgs, 'first'>>;
+  reconciliationReport?: Resolver<ResolversTypes['ReconciliationReport'], ParentType, ContextType, RequireFields<QueryReconciliationReportArgs, 'account' | 'date'>>;
+  reconciliationRuns?: Resolver<ResolversTypes['ReconciliationRunConnection'], ParentType, ContextType, RequireFields<QueryReconciliationRunsArgs, 'first'>>;
   rosterImport?: Resolver<ResolversTypes['RosterImport'], ParentType, ContextType, RequireFields<QueryRosterImportArgs, 'id'>>;
   ruleSet?: Resolver<ResolversTypes['RuleSet'], ParentType, ContextType, RequireFields<QueryRuleSetArgs, 'ruleSetId'>>;
   ruleSets?: Resolver<Array<ResolversTypes['RuleSet']>, ParentType, ContextType, Partial<QueryRuleSetsArgs>>;
@@ -1832,9 +3211,112 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   settlementRejections?: Resolver<ResolversTypes['SettlementRejectionConnection'], ParentType, ContextType, RequireFields<QuerySettlementRejectionsArgs, 'first'>>;
   settlementSources?: Resolver<Array<ResolversTypes['SettlementSource']>, ParentType, ContextType>;
   settlements?: Resolver<ResolversTypes['SettlementConnection'], ParentType, ContextType, RequireFields<QuerySettlementsArgs, 'first'>>;
+  statementEntries?: Resolver<ResolversTypes['StatementEntryConnection'], ParentType, ContextType, RequireFields<QueryStatementEntriesArgs, 'first'>>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<QueryUnitArgs, 'id'>>;
   units?: Resolver<ResolversTypes['UnitConnection'], ParentType, ContextType, RequireFields<QueryUnitsArgs, 'first'>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
+};
+
+export type ReconciliationExceptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationException'] = ResolversParentTypes['ReconciliationException']> = {
+  account?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ageDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  detectedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  endToEndId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  entry?: Resolver<Maybe<ResolversTypes['StatementEntry']>, ParentType, ContextType>;
+  evidence?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['ReconciliationExceptionKind'], ParentType, ContextType>;
+  occurredOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  resolution?: Resolver<Maybe<ResolversTypes['ReconciliationResolution']>, ParentType, ContextType>;
+  resolutionReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  resolvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  resolvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReconciliationExceptionStatus'], ParentType, ContextType>;
+  transactionIndex?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ReconciliationExceptionConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationExceptionConnection'] = ResolversParentTypes['ReconciliationExceptionConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ReconciliationExceptionEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalAmountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ReconciliationExceptionCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationExceptionCount'] = ResolversParentTypes['ReconciliationExceptionCount']> = {
+  amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['ReconciliationExceptionKind'], ParentType, ContextType>;
+};
+
+export type ReconciliationExceptionEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationExceptionEdge'] = ResolversParentTypes['ReconciliationExceptionEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['ReconciliationException'], ParentType, ContextType>;
+};
+
+export type ReconciliationMatchResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationMatch'] = ResolversParentTypes['ReconciliationMatch']> = {
+  amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  contribution?: Resolver<Maybe<ResolversTypes['Contribution']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  endToEndId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  entry?: Resolver<ResolversTypes['StatementEntry'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['ReconciliationMatchKind'], ParentType, ContextType>;
+  matchedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType>;
+  planYear?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  rule?: Resolver<ResolversTypes['ReconciliationMatchRule'], ParentType, ContextType>;
+  transactionIndex?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ReconciliationMatchConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationMatchConnection'] = ResolversParentTypes['ReconciliationMatchConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ReconciliationMatchEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ReconciliationMatchEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationMatchEdge'] = ResolversParentTypes['ReconciliationMatchEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['ReconciliationMatch'], ParentType, ContextType>;
+};
+
+export type ReconciliationReportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationReport'] = ResolversParentTypes['ReconciliationReport']> = {
+  account?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  date?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  entries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  matched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  openExceptions?: Resolver<Array<ResolversTypes['ReconciliationExceptionCount']>, ParentType, ContextType>;
+  pending?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  proof?: Resolver<Maybe<ResolversTypes['DailyProof']>, ParentType, ContextType>;
+};
+
+export type ReconciliationRunResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationRun'] = ResolversParentTypes['ReconciliationRun']> = {
+  account?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  entries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  exceptions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failure?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  matched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  startedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ReconciliationRunConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationRunConnection'] = ResolversParentTypes['ReconciliationRunConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ReconciliationRunEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type ReconciliationRunEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationRunEdge'] = ResolversParentTypes['ReconciliationRunEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['ReconciliationRun'], ParentType, ContextType>;
 };
 
 export type RetrySettlementRejectionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetrySettlementRejectionPayload'] = ResolversParentTypes['RetrySettlementRejectionPayload']> = {
@@ -2040,6 +3522,41 @@ export type SettlementSourceCountsResolvers<ContextType = Context, ParentType ex
   unmatched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type StatementEntryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StatementEntry'] = ResolversParentTypes['StatementEntry']> = {
+  account?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  accountServicerRef?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  bookingDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  counterpartyName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  creditDebit?: Resolver<ResolversTypes['CreditDebit'], ParentType, ContextType>;
+  endToEndIds?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  exceptions?: Resolver<Array<ResolversTypes['ReconciliationException']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  matches?: Resolver<Array<ResolversTypes['ReconciliationMatch']>, ParentType, ContextType>;
+  remittanceInfo?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['StatementEntryState'], ParentType, ContextType>;
+  statement?: Resolver<Maybe<ResolversTypes['BankStatement']>, ParentType, ContextType>;
+  transactionCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  valueDate?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type StatementEntryConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StatementEntryConnection'] = ResolversParentTypes['StatementEntryConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['StatementEntryEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type StatementEntryEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StatementEntryEdge'] = ResolversParentTypes['StatementEntryEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['StatementEntry'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  claimStatusChanged?: SubscriptionResolver<ResolversTypes['ClaimStatusChange'], "claimStatusChanged", ParentType, ContextType, Partial<SubscriptionClaimStatusChangedArgs>>;
+  payoutStatusChanged?: SubscriptionResolver<ResolversTypes['PayoutStatusChange'], "payoutStatusChanged", ParentType, ContextType, Partial<SubscriptionPayoutStatusChangedArgs>>;
+};
+
 export type UnitResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Unit'] = ResolversParentTypes['Unit']> = {
   contribution?: Resolver<ResolversTypes['Contribution'], ParentType, ContextType, RequireFields<UnitContributionArgs, 'planYear'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -2072,6 +3589,13 @@ export type ViewerResolvers<ContextType = Context, ParentType extends ResolversP
 
 export type Resolvers<ContextType = Context> = {
   BankAccount?: BankAccountResolvers<ContextType>;
+  BankDocument?: BankDocumentResolvers<ContextType>;
+  BankDocumentConnection?: BankDocumentConnectionResolvers<ContextType>;
+  BankDocumentEdge?: BankDocumentEdgeResolvers<ContextType>;
+  BankDocumentProblem?: BankDocumentProblemResolvers<ContextType>;
+  BankStatement?: BankStatementResolvers<ContextType>;
+  BankStatementConnection?: BankStatementConnectionResolvers<ContextType>;
+  BankStatementEdge?: BankStatementEdgeResolvers<ContextType>;
   BenefitLine?: BenefitLineResolvers<ContextType>;
   BenefitPreview?: BenefitPreviewResolvers<ContextType>;
   BenefitPreviewLine?: BenefitPreviewLineResolvers<ContextType>;
@@ -2079,8 +3603,10 @@ export type Resolvers<ContextType = Context> = {
   Claim?: ClaimResolvers<ContextType>;
   ClaimConnection?: ClaimConnectionResolvers<ContextType>;
   ClaimEdge?: ClaimEdgeResolvers<ContextType>;
+  ClaimStatusChange?: ClaimStatusChangeResolvers<ContextType>;
   Contribution?: ContributionResolvers<ContextType>;
   ContributionPayment?: ContributionPaymentResolvers<ContextType>;
+  DailyProof?: DailyProofResolvers<ContextType>;
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
   Enrolment?: EnrolmentResolvers<ContextType>;
@@ -2093,7 +3619,28 @@ export type Resolvers<ContextType = Context> = {
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  Payout?: PayoutResolvers<ContextType>;
+  PayoutAttempt?: PayoutAttemptResolvers<ContextType>;
+  PayoutAttemptCount?: PayoutAttemptCountResolvers<ContextType>;
+  PayoutBatch?: PayoutBatchResolvers<ContextType>;
+  PayoutBatchConnection?: PayoutBatchConnectionResolvers<ContextType>;
+  PayoutBatchEdge?: PayoutBatchEdgeResolvers<ContextType>;
+  PayoutConnection?: PayoutConnectionResolvers<ContextType>;
+  PayoutEdge?: PayoutEdgeResolvers<ContextType>;
+  PayoutPlan?: PayoutPlanResolvers<ContextType>;
+  PayoutStatusChange?: PayoutStatusChangeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  ReconciliationException?: ReconciliationExceptionResolvers<ContextType>;
+  ReconciliationExceptionConnection?: ReconciliationExceptionConnectionResolvers<ContextType>;
+  ReconciliationExceptionCount?: ReconciliationExceptionCountResolvers<ContextType>;
+  ReconciliationExceptionEdge?: ReconciliationExceptionEdgeResolvers<ContextType>;
+  ReconciliationMatch?: ReconciliationMatchResolvers<ContextType>;
+  ReconciliationMatchConnection?: ReconciliationMatchConnectionResolvers<ContextType>;
+  ReconciliationMatchEdge?: ReconciliationMatchEdgeResolvers<ContextType>;
+  ReconciliationReport?: ReconciliationReportResolvers<ContextType>;
+  ReconciliationRun?: ReconciliationRunResolvers<ContextType>;
+  ReconciliationRunConnection?: ReconciliationRunConnectionResolvers<ContextType>;
+  ReconciliationRunEdge?: ReconciliationRunEdgeResolvers<ContextType>;
   RetrySettlementRejectionPayload?: RetrySettlementRejectionPayloadResolvers<ContextType>;
   RevealedPersonalData?: RevealedPersonalDataResolvers<ContextType>;
   RosterImport?: RosterImportResolvers<ContextType>;
@@ -2113,6 +3660,10 @@ export type Resolvers<ContextType = Context> = {
   SettlementRejectionEdge?: SettlementRejectionEdgeResolvers<ContextType>;
   SettlementSource?: SettlementSourceResolvers<ContextType>;
   SettlementSourceCounts?: SettlementSourceCountsResolvers<ContextType>;
+  StatementEntry?: StatementEntryResolvers<ContextType>;
+  StatementEntryConnection?: StatementEntryConnectionResolvers<ContextType>;
+  StatementEntryEdge?: StatementEntryEdgeResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   Unit?: UnitResolvers<ContextType>;
   UnitConnection?: UnitConnectionResolvers<ContextType>;
   UnitEdge?: UnitEdgeResolvers<ContextType>;

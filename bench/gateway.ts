@@ -1,0 +1,123 @@
+/**
+ * Gateway throughput, with autocannon on loopback, in one run:
+ *  (a) a trivial query (`{ hello }`) on a bare Apollo Server on express (the ceiling of the stack);
+ *  (b) a page of 50 members with their unit and enrolments on the hub gateway, with everything a
+ *      production request goes through: token check, the Redis rate limit (set high enough not to
+ *      refuse), document limits, metrics, request logs (at warn level, as the bench runs), DataLoaders.
+ * Also (c), for the record: `{ viewer { role } }` on the hub, the cost of its layers without data.
+ * Target: (b) reaches at least 50% of (a)'s requests per second. Each server runs in a process of
+ * its own so the load generator does not share its event loop, both with NODE_ENV=production (as
+ * deployed: graphql-js then skips its development checks).
+ * `npx tsx bench/gateway.ts` (CONNECTIONS=n, SECONDS=n to change the load).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
+import autocannon from 'autocannon';
+import express from 'express';
+import { pino } from 'pino';
+import { Redis } from 'ioredis';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { config, parseConfig } from '../src/config.ts';
+import { createPool } from '../src/db/pool.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { createGateway } from '../src/gateway/server.ts';
+import { signDevelopmentToken } from '../src/gateway/auth.ts';
+import { personalDataKeys } from '../src/privacy/personalData.ts';
+import { createQueues } from '../jobs/queues.ts';
+
+const PAGE_QUERY = `query MembersPage {
+  members(first: 50) {
+    edges { node { id name idNumberMasked unit { id name creditCode } enrolments { edges { node { id planYear plan specialDisease enrolledOn } } } } }
+  }
+}`;
+
+// Production refuses the development keys: the bench brings its own.
+const PRODUCTION = { NODE_ENV: 'production', PII_KEY: Buffer.alloc(32, 5).toString('base64'), JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0000' };
+
+/** Child process: one server, printing `port N` once it listens. */
+async function serve(kind: string, schema: string, prefix: string): Promise<void> {
+  const app = express();
+  if (kind === 'bare') {
+    const apollo = new ApolloServer({ typeDefs: 'type Query { hello: String }', resolvers: { Query: { hello: () => 'world' } } });
+    await apollo.start();
+    app.use('/graphql', express.json(), expressMiddleware(apollo));
+    const server = app.listen(0, '127.0.0.1', () => console.log(`port ${(server.address() as { port: number }).port}`));
+    return;
+  }
+  const hubConfig = parseConfig({ ...process.env, QUEUE_PREFIX: prefix, RATE_LIMIT_POINTS: '1000000000', LOG_LEVEL: 'warn' });
+  const redis = new Redis(hubConfig.REDIS_URL, { maxRetriesPerRequest: null });
+  const db = createPool({ connectionString: hubConfig.DATABASE_URL, schema });
+  const gateway = await createGateway(
+    { db, keys: personalDataKeys(hubConfig.PII_KEY), queues: createQueues(redis, prefix), redis }, hubConfig, pino({ level: 'warn' }, pino.destination(2)),
+  );
+  console.log(`port ${await gateway.listen(0)}`);
+}
+
+interface Figures { requestsPerSecond: number; p99: number; errors: number }
+
+async function measure(kind: string, schema: string, prefix: string, body: string, token: string | null): Promise<Figures> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve', kind, schema, prefix], {
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...PRODUCTION },
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        const match = /port (\d+)/.exec(chunk.toString());
+        if (match) resolve(Number(match[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`the ${kind} server exited with ${code}`)));
+    });
+    const options = {
+      url: `http://127.0.0.1:${port}/graphql`, method: 'POST' as const, body,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      connections: Number(process.env.CONNECTIONS ?? 20),
+    };
+    await autocannon({ ...options, duration: 3 }); // warm-up: JIT, pools, caches
+    const result = await autocannon({ ...options, duration: Number(process.env.SECONDS ?? 15) });
+    return { requestsPerSecond: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+if (process.argv[2] === 'serve') {
+  await serve(process.argv[3]!, process.argv[4]!, process.argv[5]!);
+} else {
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const prefix = `bench-${randomBytes(4).toString('hex')}`;
+  const databaseUrl = config().DATABASE_URL;
+  await migrate({ databaseUrl, schema });
+  const db = createPool({ connectionString: databaseUrl, schema, max: 2 });
+  try {
+    // 200 members in 20 units, each enrolled in 2024 and 2025.
+    await db.query(`INSERT INTO units (credit_code, name, plan_type) SELECT lpad(i::text, 18, '0'), 'unit ' || i, 'PUBLIC' FROM generate_series(1, 20) i`);
+    await db.query(`INSERT INTO members (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender)
+                    SELECT 1 + i % 20, 'member ' || i, '\\x00', sha256(i::text::bytea), '3505**********0000', '1980-01-01', 'F'
+                      FROM generate_series(1, 200) i`);
+    await db.query(`INSERT INTO enrolments (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on)
+                    SELECT m.id, m.unit_id, y, 'PUBLIC', false, make_date(y, 1, 1), '2024-01-01' FROM members m, generate_series(2024, 2025) y`);
+    await db.query('ANALYZE');
+    const token = await signDevelopmentToken(parseConfig({ ...process.env, ...PRODUCTION }), { sub: 'bench', role: 'ADMIN' });
+
+    const bare = await measure('bare', schema, prefix, JSON.stringify({ query: '{ hello }' }), null);
+    const hub = await measure('hub', schema, prefix, JSON.stringify({ query: PAGE_QUERY }), token);
+    const layers = await measure('hub', schema, prefix, JSON.stringify({ query: '{ viewer { role } }' }), token);
+    const line = (name: string, f: Figures) => `${name}: ${Math.round(f.requestsPerSecond)} req/s, p99 ${f.p99} ms${f.errors ? `, ${f.errors} errors or non-2xx` : ''}`;
+    console.log(line('(a) bare Apollo Server, { hello }', bare));
+    console.log(line('(b) hub gateway, 50 members with unit and enrolments', hub));
+    console.log(line('(c) hub gateway, { viewer { role } } (token, rate limit, limits, metrics; no data)', layers));
+    console.log(`(b)/(a) = ${((100 * hub.requestsPerSecond) / bare.requestsPerSecond).toFixed(1)}% (target ≥ 50%); ` +
+      `${process.env.CONNECTIONS ?? 20} connections, ${process.env.SECONDS ?? 15} s each; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    if (bare.errors || hub.errors) process.exitCode = 1;
+  } finally {
+    await db.query(`DROP SCHEMA ${schema} CASCADE`);
+    await db.end();
+    const redis = new Redis(config().REDIS_URL);
+    const left = await redis.keys(`${prefix}:*`);
+    if (left.length) await redis.del(...left);
+    redis.disconnect();
+  }
+}

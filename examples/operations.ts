@@ -1,0 +1,63 @@
+import { graphql } from './generated/index.ts';
+
+/**
+ * The operations of an example front-end, written as a team would: with the `graphql()` function
+ * codegen's client preset generates from the published schema. `npm run codegen` types them
+ * (examples/generated/) and lists them in the trusted-documents manifest
+ * (examples/generated/persisted-documents.json); a schema change that breaks one fails codegen and
+ * the typecheck of `npm test`.
+ */
+
+export const ViewerQuery = graphql(`
+  query Viewer {
+    viewer { subject role unit { id name } member { id name } }
+  }
+`);
+
+/** A unit operator's roster screen: a page of members with their unit and enrolments. */
+export const MembersPageQuery = graphql(`
+  query MembersPage($first: Int!, $after: String) {
+    members(first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges {
+        node {
+          id name idNumberMasked
+          unit { id name creditCode }
+          enrolments { edges { node { id planYear plan specialDisease enrolledOn contributionPaid } } }
+        }
+      }
+    }
+  }
+`);
+
+/** A member's claims with their benefit lines. */
+export const MemberClaimsQuery = graphql(`
+  query MemberClaims($memberId: ID!, $first: Int) {
+    member(id: $memberId) {
+      id name
+      claims(first: $first) {
+        edges {
+          node {
+            id status planYear settledAt personBurdenFen totalFen memberPaysFen reasons
+            lines { programme amountFen explanation status }
+          }
+        }
+      }
+    }
+  }
+`);
+
+/** A reviewer's decision. */
+export const ApproveClaimMutation = graphql(`
+  mutation ApproveClaim($claimId: ID!, $note: String) {
+    approveClaim(input: { claimId: $claimId, note: $note }) { id status decidedBy decidedAt }
+  }
+`);
+
+/** Live claim status for a member's screen (graphql-ws). */
+export const ClaimStatusChangedSubscription = graphql(`
+  subscription ClaimStatusChanged($memberId: ID, $unitId: ID) {
+    claimStatusChanged(memberId: $memberId, unitId: $unitId) { status at claim { id status totalFen } }
+  }
+`);

@@ -1,0 +1,47 @@
+import type express from 'express';
+import type pg from 'pg';
+import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+
+/**
+ * `/healthz`: the process is up (liveness). `/readyz`: it can do its work — PostgreSQL answers,
+ * Redis answers and every queue can be read — and it is not shutting down (readiness; load
+ * balancers stop sending traffic while it drains). Each check has a deadline, so a hung dependency
+ * makes the probe fail rather than hang.
+ */
+export interface ReadinessDeps {
+  db: pg.Pool;
+  redis: Redis;
+  queues: readonly Queue[];
+  draining(): boolean;
+}
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+function withDeadline<T>(work: Promise<T>): Promise<T> {
+  return Promise.race([work, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS).unref())]);
+}
+
+export const healthz: express.RequestHandler = (_req, res) => {
+  res.json({ status: 'ok' });
+};
+
+export function readyz(deps: ReadinessDeps): express.RequestHandler {
+  return async (_req, res) => {
+    if (deps.draining()) {
+      res.status(503).json({ status: 'draining' });
+      return;
+    }
+    const checks: Record<string, () => Promise<unknown>> = {
+      database: () => deps.db.query('SELECT 1'),
+      redis: () => deps.redis.ping(),
+      queues: () => Promise.all(deps.queues.map((q) => q.getJobCounts('waiting'))),
+    };
+    const results: Record<string, string> = {};
+    await Promise.all(Object.entries(checks).map(async ([name, check]) => {
+      results[name] = await withDeadline(check()).then(() => 'ok', (error: Error) => `failed: ${error.message}`);
+    }));
+    const ready = Object.values(results).every((r) => r === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: results });
+  };
+}
