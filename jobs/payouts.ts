@@ -1,9 +1,9 @@
-import { DelayedError, Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, Worker, type ConnectionOptions, type Job, type Queue } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { planPayouts } from '../src/payouts/plan.ts';
 import { advanceBatch, readStatusFeed, type SubmissionContext } from '../src/payouts/submission.ts';
-import { clearStaleJobIds, DEFAULT_JOB_OPTIONS, QUEUE_NAMES } from './queues.ts';
+import { clearStaleJobIds, QUEUE_NAMES } from './queues.ts';
 
 /**
  * Payout jobs. `payout-batch-<id>` carries a batch through sealing, sending and the bank's answers
@@ -33,7 +33,9 @@ async function unfinishedBatchIds(db: pg.Pool): Promise<number[]> {
   return rows.map((r) => r.id);
 }
 
-export async function sweepPayouts(db: pg.Pool, queue: Queue): Promise<number> {
+/** Re-adds the jobs of unfinished batches, and the schedules (a flushed Redis lost them). */
+export async function sweepPayouts(db: pg.Pool, queue: Queue, options: PayoutWorkerOptions): Promise<number> {
+  await schedulePayoutJobs(queue, options);
   const ids = await unfinishedBatchIds(db);
   await clearStaleJobIds(queue, ids.map(payoutBatchJobId));
   for (const id of ids) await enqueuePayoutBatch(queue, id);
@@ -70,13 +72,21 @@ export async function startPayoutWorker(
       log.info({ batchId, status: progress.status }, 'payout batch advanced');
       return progress;
     },
-    // Batches are few and each holds a connection while it talks to the bank.
-    { connection, prefix, concurrency: 4, lockDuration: options.lockMs },
+    // One at a time per process: a batch holds a connection (its advisory lock) and takes another
+    // for each transaction, so several at once could take the whole pool and wait on each other.
+    // Batches are few and large; more processes give more at once.
+    { connection, prefix, concurrency: 1, lockDuration: options.lockMs },
   );
-  const queue = new Queue(QUEUE_NAMES.payouts, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
-  const scheduled = { removeOnComplete: true, removeOnFail: 100 };
-  await queue.upsertJobScheduler('plan-payouts', { every: options.planEveryMs }, { name: 'plan', opts: scheduled });
-  await queue.upsertJobScheduler('status-feed', { every: options.pollMs * 6 }, { name: 'status-feed', opts: scheduled });
-  await queue.close();
   return worker;
+}
+
+const SCHEDULED = { removeOnComplete: true, removeOnFail: 100 };
+
+/** The payout schedules; upserted only when missing or changed (upserting starts a run at once). */
+async function schedulePayoutJobs(queue: Queue, options: PayoutWorkerOptions): Promise<void> {
+  const existing = new Map((await queue.getJobSchedulers()).map((s) => [s.key, s.every]));
+  const wanted = [['plan-payouts', 'plan', options.planEveryMs], ['status-feed', 'status-feed', options.pollMs * 6]] as const;
+  for (const [key, name, every] of wanted) {
+    if (existing.get(key) !== every) await queue.upsertJobScheduler(key, { every }, { name, opts: SCHEDULED });
+  }
 }

@@ -10,12 +10,16 @@ import { ensureDemoServices, MissingServiceError } from './services.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from './sampleData.ts';
 import { ingestDemoSettlements } from '../settlements/demo.ts';
 import { unadjudicatedSettlementIds } from '../benefits/adjudicate.ts';
+import { approveClaim } from '../benefits/review.ts';
 import { fenToCnyGrouped } from '../money.ts';
+import { payDemoClaims, startDemoBank } from '../payouts/demo.ts';
+import { reconcileDemo, type DemoReconciliation } from '../reconciliation/demo.ts';
 
 /**
  * `hub demo`: everything a newcomer needs to see the hub work, on a fresh machine.
- * At this stage: sample units and members enrolled for two plan years, contributions, the
- * gateway and workers, a token and a query that works. Last line: one JSON object of counts.
+ * Sample units and members enrolled for two plan years, contributions, settlements from the
+ * platform simulator, claims, payouts paid through the bank simulator, the gateway and workers, a
+ * token and a query that works. Last line: one JSON object of counts.
  */
 export interface DemoOptions {
   once: boolean;
@@ -53,10 +57,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   console.log(`sample registry: ${loaded.units} units, ${loaded.members} members (${loaded.inserted} new), ` +
     `enrolled for ${loaded.years.join(' and ')}`);
 
-  const workers = await startRuntimeWorkers(runtime);
+  const bank = await startDemoBank(runtime);
+  console.log(`bank simulator: ${bank.simulator.url} (BANK_URL for \`hub work\`; its ledger: ${bank.simulator.url}/ledger)`);
+  const workers = await startRuntimeWorkers(runtime, bank.payouts);
   const settlements = await ingestDemoSettlements(runtime, workers.queues, loaded.sample);
   console.log(settlements.summary);
   console.log(await awaitAdjudication(runtime));
+  console.log(await reviewDemoClaims(runtime));
+  console.log(await payDemoClaims(runtime, workers.queues));
+  const reconciliation = await reconcileDemo(runtime, { url: bank.simulator.url, adapter: bank.payouts.adapter });
+  console.log(reconciliation.summary);
+  for (const line of reconciliation.proofLines) console.log(`  ${line}`);
   let server;
   try {
     server = await startGateway(runtime, config.PORT, '127.0.0.1');
@@ -80,10 +91,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   console.log(`    -d '${JSON.stringify({ query: SAMPLE_QUERY.replace(/\s+/g, ' ') })}'`);
   console.log(`The sample query answered with ${shown} of ${answer.data.members.totalCount} members.`);
 
-  const summary = await countSummary(runtime);
+  const summary = await countSummary(runtime, reconciliation);
   console.log(JSON.stringify(summary));
 
-  const parts = [server, settlements, workers, { close: services.stop }];
+  const parts = [server, settlements, workers, bank, { close: services.stop }];
   if (options.once) {
     for (const part of parts) await part.close();
     await runtime.close();
@@ -99,7 +110,8 @@ export function demoSample(memberCount: number) {
   return { units, members: [...sampleMembers(memberCount, units)] };
 }
 
-async function loadSampleRegistry(runtime: Runtime, memberCount: number) {
+/** The sample units and members (two plan years) and their contributions, as `hub demo` loads them. */
+export async function loadSampleRegistry(runtime: Pick<Runtime, "db" | "keys">, memberCount: number) {
   const { units, members } = demoSample(memberCount);
   await runtime.db.query(
     `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
@@ -166,14 +178,22 @@ async function awaitAdjudication(runtime: Runtime): Promise<string> {
   return `claims: ${rows.map((r) => `${r.status} ${r.claims} (${fenToCnyGrouped(r.totalFen)} CNY)`).join(', ') || 'none'}`;
 }
 
+/** Plays the REVIEWER: claims above the automatic-approval threshold are approved, one by one, audited. */
+async function reviewDemoClaims(runtime: Runtime): Promise<string> {
+  const { rows } = await runtime.db.query<{ id: number }>(`SELECT id FROM claims WHERE status = 'PENDING_REVIEW' ORDER BY id`);
+  for (const { id } of rows) {
+    await approveClaim(runtime.db, { subject: 'demo-reviewer', role: 'REVIEWER' }, { unitId: null, memberId: null }, id, 'demo: reviewed and approved');
+  }
+  return `review: ${rows.length} claim(s) above the automatic-approval threshold approved by demo-reviewer`;
+}
+
 /** The demo's closing line (DESIGN.md contract): counts over the whole pipeline. */
-async function countSummary(runtime: Runtime) {
+async function countSummary(runtime: Runtime, reconciliation: Pick<DemoReconciliation, 'reconciled' | 'exceptions'>) {
   const { rows } = await runtime.db.query<{ members: number; settlements: number; claims: number; paid: number }>(
     `SELECT (SELECT count(*)::int FROM members) AS members,
             (SELECT count(*)::int FROM settlements WHERE status <> 'DUPLICATE') AS settlements,
             (SELECT count(*)::int FROM claims) AS claims,
             (SELECT count(DISTINCT claim_id)::int FROM benefit_lines WHERE status = 'PAID') AS paid`,
   );
-  // Reconciliation (a later stage) fills the remaining counts.
-  return { ...rows[0]!, reconciled: 0, exceptions: 0 };
+  return { ...rows[0]!, reconciled: reconciliation.reconciled, exceptions: reconciliation.exceptions };
 }

@@ -5,6 +5,7 @@ import { inTransaction } from '../db/pool.ts';
 import { BankError, type BankAdapter, type BankDocument } from '../banks/adapter.ts';
 import type { Pain002Parsed } from '../banks/iso20022/pain002.ts';
 import { sealBatch, type SealingContext } from './batches.ts';
+import type { StatusChange } from '../events/statusEvents.ts';
 import { finalBatchStatus, readStatusReport, type AttemptState, type AttemptUpdate } from './statusReport.ts';
 
 /**
@@ -25,6 +26,11 @@ export interface PayoutChange {
   memberId: number;
   unitId: number;
   status: string;
+}
+
+/** The announcement of a payout's new status, for subscribers (published after the commit). */
+export function payoutStatusChange(change: PayoutChange): StatusChange {
+  return { kind: 'PAYOUT', id: change.payoutId, memberId: change.memberId, unitId: change.unitId, status: change.status, at: new Date().toISOString() };
 }
 
 export interface SubmissionContext {

@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 describe('hub demo --once', () => {
-  it('runs the pipeline on sample data, exits 0 and ends with one JSON line of counts', () => {
+  it('runs the pipeline on sample data, exits 0 and ends with one JSON line of counts', async () => {
     const hub = fileURLToPath(new URL('../../bin/hub.mjs', import.meta.url));
     const run = spawnSync(process.execPath, [hub, 'demo', '--once', '--members', '300'], {
       encoding: 'utf8',
@@ -40,5 +40,23 @@ describe('hub demo --once', () => {
     expect(summary.members).toBe(300);
     expect(run.stdout).toMatch(/GraphQL gateway: http:\/\/127\.0\.0\.1:\d+\/graphql/);
     expect(run.stdout).toContain('The sample query answered with 5 of 300 members.');
+
+    // Every approved benefit went out through the bank simulator and was paid (sample members all have open accounts).
+    expect(run.stdout).toMatch(/payouts: \d+ from approved claims, \d+ batch\(es\) sealed and sent to the bank simulator/);
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        `SELECT (SELECT count(*)::int FROM claims c WHERE c.status = 'APPROVED' AND c.total_fen > 0) AS approved,
+                (SELECT count(*)::int FROM payouts WHERE status = 'PAID') AS paid,
+                (SELECT count(*)::int FROM payouts WHERE status <> 'PAID') AS other,
+                (SELECT coalesce(sum(total_fen), 0)::bigint FROM claims WHERE status = 'APPROVED') AS "approvedFen",
+                (SELECT coalesce(sum(amount_fen), 0)::bigint FROM payouts) AS "paidFen"`,
+      );
+      expect(rows[0].paid).toBeGreaterThan(0);
+      expect(rows[0]).toEqual({ approved: rows[0].paid, paid: summary.paid, other: 0, approvedFen: rows[0].paidFen, paidFen: rows[0].approvedFen });
+    } finally {
+      await client.end();
+    }
   }, 300_000);
 });

@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { writeDevCertificates } from '../../certs/devCa.ts';
+import type { Runtime } from '../runtime.ts';
+import type { Queues } from '../../jobs/queues.ts';
+import { enqueuePayoutBatch } from '../../jobs/payouts.ts';
+import { configuredBankAdapter } from '../banks/httpAdapter.ts';
+import { simulatorCertificates } from '../banks/simulator/certificates.ts';
+import { startBankSimulator, type BankSimulator } from '../banks/simulator/server.ts';
+import { fenToCnyGrouped } from '../money.ts';
+import { configuredSeal } from '../seals/configured.ts';
+import { DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../seals/settings.ts';
+import { approveBatch, createBatch, payingAccount, requestSubmission } from './batches.ts';
+import { UNION_PARTY, type PayoutServices } from './configured.ts';
+import { planPayouts } from './plan.ts';
+
+/**
+ * For `hub demo`: development certificates (made once, under CERTS_DIR), the bank simulator as a
+ * real HTTP server, and the payout services the workers use with it. After adjudication
+ * `payDemoClaims` plays the two people of a payout run: a clerk creates the batches, FINANCE
+ * approves and submits them; the workers seal, send and read the bank's answers.
+ */
+
+export interface BankDemo {
+  simulator: BankSimulator;
+  payouts: PayoutServices;
+  close(): Promise<void>;
+}
+
+const DEMO_CLERK = { subject: 'demo-clerk', role: 'ADMIN' };
+const DEMO_FINANCE = { subject: 'demo-finance', role: 'FINANCE' };
+const WAIT_MS = 120_000;
+
+export async function startDemoBank(runtime: Runtime): Promise<BankDemo> {
+  const seals = parseSealSettings();
+  const certificates = writeDevCertificates(seals.certsDir, { p12Passphrase: DEV_SEAL_P12_PASSPHRASE });
+  if (certificates.created) console.log(`development certificates written to ${seals.certsDir} (CA, union seal, bank seal, CRL)`);
+  // The bank's books outlive the demo, one file per database: run again, the bank remembers what it
+  // paid and booked (its statements and feeds continue where the hub's cursors stopped).
+  const stateFile = path.resolve('.data', `bank-sim-${createHash('sha256').update(runtime.config.DATABASE_URL).digest('hex').slice(0, 12)}.json`);
+  const simulator = await startBankSimulator({ ...simulatorCertificates(seals.certsDir), defaultAccount: runtime.config.PAYOUT_ACCOUNT, stateFile });
+  return {
+    simulator,
+    payouts: {
+      adapter: configuredBankAdapter({ ...runtime.config, BANK_URL: simulator.url }, seals),
+      sealing: { keys: runtime.keys, seal: configuredSeal(seals), outDir: runtime.config.PAYOUT_OUT_DIR, initiatingParty: UNION_PARTY },
+      pollMs: 200,
+      planEveryMs: runtime.config.PAYOUT_PLAN_SECONDS * 1000,
+      lockMs: runtime.config.PAYOUT_JOB_LOCK_MS,
+    },
+    close: () => simulator.close(),
+  };
+}
+
+/** Pays every approved claim through the simulator; resolves with one line for the demo's output. */
+export async function payDemoClaims(runtime: Runtime, queues: Queues): Promise<string> {
+  const planned = await planPayouts(runtime.db);
+  const batchIds: number[] = [];
+  for (;;) {
+    const batch = await createBatch(runtime.db, DEMO_CLERK, payingAccount(runtime.config), runtime.config.PAYOUT_BATCH_MAX);
+    if (!batch) break;
+    await approveBatch(runtime.db, DEMO_FINANCE, batch.id);
+    await requestSubmission(runtime.db, DEMO_FINANCE, batch.id);
+    await enqueuePayoutBatch(queues.payouts, batch.id);
+    batchIds.push(batch.id);
+  }
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const { rows } = await runtime.db.query<{ open: number }>(
+      `SELECT count(*)::int AS open FROM payout_batches WHERE id = ANY($1::bigint[]) AND status IN ('APPROVED', 'SEALED', 'SUBMITTED')`,
+      [batchIds],
+    );
+    if (rows[0]!.open === 0) break;
+    if (Date.now() > deadline) throw new Error(`payout batches did not finish within ${WAIT_MS / 1000} s`);
+    await sleep(200);
+  }
+  const { rows } = await runtime.db.query<{ status: string; payouts: number; totalFen: number }>(
+    `SELECT status, count(*)::int AS payouts, coalesce(sum(amount_fen), 0)::bigint AS "totalFen" FROM payouts GROUP BY status ORDER BY status`,
+  );
+  const byStatus = rows.map((r) => `${r.status} ${r.payouts} (${fenToCnyGrouped(r.totalFen)} CNY)`).join(', ') || 'none';
+  return `payouts: ${planned.created} from approved claims, ${batchIds.length} batch(es) sealed and sent to the bank simulator; ${byStatus}; ` +
+    `files in ${runtime.config.PAYOUT_OUT_DIR}/`;
+}

@@ -1,0 +1,28 @@
+import DataLoader from 'dataloader';
+import type { Queryable } from '../db/pool.ts';
+import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
+import type { Page } from '../gateway/connection.ts';
+import type { Scope } from '../members/store.ts';
+import { attemptCountsOfBatches, attemptsOfPayouts, batchesByIds, payoutsByIds, payoutsOfClaims, payoutsOfMembers, type AttemptRow, type BatchRow, type PayoutRow } from './store.ts';
+
+export interface PayoutLoaders {
+  /** Payouts by id, within the caller's scope. */
+  payout: DataLoader<number, PayoutRow | null>;
+  payoutOfClaim: DataLoader<number, PayoutRow | null>;
+  payoutsOfMember: DataLoader<ParentKey<Page>, PayoutRow[], string>;
+  attemptsOfPayout: DataLoader<number, AttemptRow[]>;
+  /** Batches by id (the resolvers check the caller may see batches). */
+  payoutBatch: DataLoader<number, BatchRow | null>;
+  attemptCountsOfBatch: DataLoader<number, { status: string; count: number }[]>;
+}
+
+export function createPayoutLoaders(db: Queryable, scope: Scope): PayoutLoaders {
+  return {
+    payout: byId((ids) => payoutsByIds(db, ids, scope)),
+    payoutOfClaim: new DataLoader((ids) => payoutsOfClaims(db, ids, scope)),
+    payoutsOfMember: byParent((memberIds, page) => payoutsOfMembers(db, memberIds, scope, page)),
+    attemptsOfPayout: new DataLoader((ids) => attemptsOfPayouts(db, ids)),
+    payoutBatch: byId((ids) => batchesByIds(db, ids)),
+    attemptCountsOfBatch: new DataLoader((ids) => attemptCountsOfBatches(db, ids)),
+  };
+}
