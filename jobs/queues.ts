@@ -11,6 +11,7 @@ export const QUEUE_NAMES = {
   settlementMatch: 'settlement-match',
   claimAdjudication: 'claim-adjudication',
   payouts: 'payouts',
+  reconciliation: 'reconciliation',
 } as const;
 
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
@@ -27,6 +28,7 @@ export interface Queues {
   settlementMatch: Queue;
   claimAdjudication: Queue;
   payouts: Queue;
+  reconciliation: Queue;
 }
 
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
@@ -36,6 +38,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     settlementMatch: new Queue(QUEUE_NAMES.settlementMatch, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
     claimAdjudication: new Queue(QUEUE_NAMES.claimAdjudication, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
     payouts: new Queue(QUEUE_NAMES.payouts, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
+    reconciliation: new Queue(QUEUE_NAMES.reconciliation, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
   };
 }
 

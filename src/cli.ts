@@ -7,6 +7,7 @@ import { registerBankSimulatorCommands } from './banks/simulator/cli.ts';
 import { registerSealCommands } from './seals/cli.ts';
 import { registerBenefitsCommands } from './benefits/previewCli.ts';
 import { registerSettlementCommands } from './settlements/cli.ts';
+import { registerStatementCommands } from './reconciliation/cli.ts';
 
 /** The `hub` command: operators' entry point (DESIGN.md, Contracts other tools rely on). */
 const program = new Command('hub').description('Mutual Aid Hub (职工医疗互助) — gateway, workers and operator commands');
@@ -97,6 +98,7 @@ registerBankSimulatorCommands(program);
 registerSealCommands(program);
 registerBenefitsCommands(program);
 registerSettlementCommands(program);
+registerStatementCommands(program);
 
 function parsePort(value: string): number {
   const port = Number(value);

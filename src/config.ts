@@ -23,6 +23,30 @@ const schema = z.object({
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]+$/).default('hub'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Gateway abuse limits (src/gateway/limits.ts); each refusal names the limit and its value.
+  /** Deepest selection nesting an operation may have. */
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
+  /** Static cost of an operation (graphql-armor: objects 2, scalars 1, ×1.5 per level of depth). */
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(30_000),
+  /** Aliases in one operation. */
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
+  /** Lexical tokens in one document (bounds parsing work before anything else runs). */
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(1).default(2_000),
+  /** Directives in one operation. */
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(20),
+  /** Objects one request may ask for: the product of `first` along nested connections, summed. */
+  GRAPHQL_MAX_NODES: z.coerce.number().int().min(1).default(10_000),
+  /** Largest request body in bytes (settlement uploads are up to 20 MB of text). */
+  GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(21 * 1024 * 1024),
+  /** An operation still running after this long is answered with OPERATION_TIMEOUT. */
+  GRAPHQL_TIMEOUT_MS: z.coerce.number().int().min(1).default(60_000),
+  /** Requests per client (token subject) per window, counted in Redis across gateway instances; 0 turns the limit off. */
+  RATE_LIMIT_POINTS: z.coerce.number().int().min(0).default(1_200),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** Trusted-documents manifest (`{ "sha256:<hash>": "<document>" }`, from codegen's client preset); in production only these operations run. */
+  TRUSTED_DOCUMENTS: z.string().optional(),
+  /** Port of `hub work`'s operations endpoints (/healthz, /readyz, /metrics); 0 picks a free one. */
+  WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(4001),
   /** AES-256-GCM key for ID and bank card numbers at rest. */
   PII_KEY: base64Key.default(DEV_PII_KEY),
   /** Optional separate key for the lookup hash (HMAC-SHA256); derived from PII_KEY when absent. */
@@ -54,6 +78,8 @@ const schema = z.object({
   SETTLEMENT_JOB_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
   /** Settlement match jobs run at once per worker process (they are matched in batches). */
   SETTLEMENT_MATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Seconds between a worker process's sweeps, which re-add from PostgreSQL any work Redis lost. */
+  SWEEP_SECONDS: z.coerce.number().int().min(1).default(60),
   /** The union's account payouts are paid from (its number at the bank, ≤ 34 characters; the simulator's by default). */
   PAYOUT_ACCOUNT: z.string().regex(/^[0-9A-Za-z]{1,34}$/, 'must be 1 to 34 letters or digits').default('1408010109024561234'),
   /** The account holder's name as the bank knows it (Dbtr/Nm of every pain.001). */
@@ -78,6 +104,19 @@ const schema = z.object({
   PAYOUT_BATCH_MAX: z.coerce.number().int().min(1).max(100_000).default(5_000),
   /** Where batch files and their seals are written (`<MsgId>.xml`, `<MsgId>.xml.p7s`). */
   PAYOUT_OUT_DIR: z.string().default('.data/out'),
+  // Reconciliation (src/reconciliation/settings.ts).
+  /** Our accounts whose statements are fetched and reconciled, comma-separated (default PAYOUT_ACCOUNT; accounts of payout batches are added). */
+  RECONCILIATION_ACCOUNTS: z.string().regex(/^[0-9A-Za-z]{1,34}(,[0-9A-Za-z]{1,34})*$/, 'must be account numbers separated by commas').transform((v) => v.split(',')).optional(),
+  /** How often statements and notifications are fetched from the bank (s). */
+  RECONCILIATION_FETCH_SECONDS: z.coerce.number().int().min(10).default(300),
+  /** How many days back a fetch asks for statements the hub has no final version of. */
+  RECONCILIATION_LOOKBACK_DAYS: z.coerce.number().int().min(0).max(90).default(3),
+  /** T+N: business days the bank has to show a credited payout's debit before it is a MISSING_DEBIT exception. */
+  RECONCILIATION_DEBIT_DAYS: z.coerce.number().int().min(0).max(30).default(2),
+  /** Bank holidays (yyyy-MM-dd, comma-separated) that are not business days. */
+  BANK_HOLIDAYS: z.string().regex(/^\d{4}-\d{2}-\d{2}(,\d{4}-\d{2}-\d{2})*$/, 'must be dates yyyy-MM-dd separated by commas').transform((v) => v.split(',')).default([]),
+  /** Directory of the ISO 20022 XSDs statements are validated against (default ../shared/iso20022 beside the repository). */
+  ISO20022_XSD_DIR: z.string().optional(),
 });
 
 export type Config = z.infer<typeof schema>;

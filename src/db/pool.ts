@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { config } from '../config.ts';
+import { log } from '../log.ts';
 
 // bigint (int8) columns hold fen and ids: parse them as JS numbers only when safe, never silently round.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => {
@@ -22,12 +23,17 @@ export interface PoolOptions {
 
 export function createPool(options: PoolOptions = {}): pg.Pool {
   const { connectionString = config().DATABASE_URL, schema, max = config().DATABASE_POOL_SIZE } = options;
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString,
     max,
     options: schema ? `-c search_path=${schema},public` : undefined,
     application_name: 'mutual-aid-hub',
   });
+  // A connection the server dropped (restart, failover) fails its query and is replaced; its
+  // 'error' event, unhandled, would end the process (idle ones reach the pool's, checked-out ones their own).
+  pool.on('error', (error) => log.warn({ reason: error.message }, 'an idle database connection was lost'));
+  pool.on('connect', (client) => client.on('error', (error) => log.warn({ reason: error.message }, 'a database connection in use was lost')));
+  return pool;
 }
 
 /** Runs `work` in one transaction; rolls back on any error so a batch is never half-written. */

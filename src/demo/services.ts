@@ -87,6 +87,20 @@ function findPostgresBin(name: string): string | null {
 }
 
 async function startThrowawayPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const cluster = postgresCluster(`${DATA_DIR}/pg`, THROWAWAY_PG_PORT);
+  cluster.start();
+  return { url: cluster.url, stop: async () => cluster.stop('fast') };
+}
+
+/** A PostgreSQL cluster of our own (initdb once), for the demo and the fault harness, which stops it hard on purpose. */
+export interface PostgresCluster {
+  url: string;
+  start(): void;
+  /** `immediate`: as if the machine lost power (no checkpoint; recovery on the next start). */
+  stop(mode: 'fast' | 'immediate'): void;
+}
+
+export function postgresCluster(dir: string, port: number): PostgresCluster {
   const initdb = findPostgresBin('initdb');
   const pgCtl = findPostgresBin('pg_ctl');
   if (!initdb || !pgCtl) {
@@ -95,48 +109,69 @@ async function startThrowawayPostgres(): Promise<{ url: string; stop: () => Prom
         'and start it, or set DATABASE_URL to a running server.',
     );
   }
-  const dir = `${DATA_DIR}/pg`;
   // PostgreSQL refuses to run as root: run it as the postgres user when we are root.
   const asRoot = process.getuid?.() === 0;
-  const runAs = (cmd: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] as const : [cmd, args] as const);
-  mkdirSync(dir, { recursive: true });
-  if (asRoot) chownSync(dir, uidOf('postgres'), gidOf('postgres'));
-  if (!existsSync(`${dir}/PG_VERSION`)) {
-    const [cmd, args] = runAs(initdb, ['-D', dir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-instructions']);
-    const init = spawnSync(cmd, args, { encoding: 'utf8' });
-    if (init.status !== 0) throw new MissingServiceError(`initdb failed: ${init.stderr || init.stdout}`);
-  }
-  const [cmd, args] = runAs(pgCtl, ['-D', dir, '-w', '-t', '30', '-l', `${dir}/server.log`, '-o',
-    `-p ${THROWAWAY_PG_PORT} -c listen_addresses=127.0.0.1 -k ${dir}`, 'start']);
-  const start = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (start.status !== 0) throw new MissingServiceError(`pg_ctl start failed: ${start.stderr || start.stdout} (see ${dir}/server.log)`);
+  const run = (cmd: string, args: string[]) => (asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' }));
   return {
-    url: `postgres://postgres@127.0.0.1:${THROWAWAY_PG_PORT}/postgres`,
-    stop: async () => {
-      const [c, a] = runAs(pgCtl, ['-D', dir, '-m', 'fast', 'stop']);
-      spawnSync(c, a);
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    start() {
+      mkdirSync(dir, { recursive: true });
+      if (asRoot) chownSync(dir, uidOf('postgres'), gidOf('postgres'));
+      if (!existsSync(`${dir}/PG_VERSION`)) {
+        const init = run(initdb, ['-D', dir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-instructions']);
+        if (init.status !== 0) throw new MissingServiceError(`initdb failed: ${init.stderr || init.stdout}`);
+      }
+      const start = run(pgCtl, ['-D', dir, '-w', '-t', '30', '-l', `${dir}/server.log`, '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir}`, 'start']);
+      if (start.status !== 0) throw new MissingServiceError(`pg_ctl start failed: ${start.stderr || start.stdout} (see ${dir}/server.log)`);
+    },
+    stop(mode) {
+      run(pgCtl, ['-D', dir, '-m', mode, '-w', 'stop']);
     },
   };
 }
 
 async function startThrowawayRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const server = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
-  if (!server) {
+  const server = redisServer(THROWAWAY_REDIS_PORT);
+  await server.start();
+  return { url: server.url, stop: async () => server.stop() };
+}
+
+/** A redis-server of our own that keeps nothing on disk: stopping it loses every key (a flush). */
+export interface RedisServer {
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function redisServer(port: number): RedisServer {
+  const binary = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
+  if (!binary) {
     throw new MissingServiceError(
       'Redis is not answering and redis-server was not found. Install it (Debian: apt-get install -y redis-server) ' +
         'and start it, or set REDIS_URL to a running server.',
     );
   }
-  const child: ChildProcess = spawn(server, ['--port', String(THROWAWAY_REDIS_PORT), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  const url = `redis://127.0.0.1:${THROWAWAY_REDIS_PORT}`;
-  for (let i = 0; i < 50; i++) {
-    if (await portOpen(THROWAWAY_REDIS_PORT)) return { url, stop: async () => void child.kill('SIGTERM') };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new MissingServiceError(`redis-server did not start on port ${THROWAWAY_REDIS_PORT}`);
+  let child: ChildProcess | null = null;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      for (let i = 0; i < 50; i++) {
+        if (await portOpen(port)) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGKILL');
+      throw new MissingServiceError(`redis-server did not start on port ${port}`);
+    },
+    async stop() {
+      const stopping = child;
+      child = null;
+      if (!stopping || stopping.exitCode !== null) return;
+      const exited = new Promise((r) => stopping.once('exit', r));
+      stopping.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
 
 function portOpen(port: number): Promise<boolean> {
