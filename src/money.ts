@@ -32,7 +32,8 @@ export function parseFen(value: unknown, field: string, { allowNegative = false 
   const fen = Number(yuan) * 100 + Number(cents.padEnd(2, '0'));
   if (!Number.isSafeInteger(fen)) throw new AmountError(field, 'is out of range');
   if (sign && fen !== 0 && !allowNegative) throw new AmountError(field, 'must not be negative');
-  return sign ? -fen : fen;
+  // "-0" and "-0.00" are zero, not JavaScript's -0 (which Object.is and toEqual tell from 0).
+  return sign && fen !== 0 ? -fen : fen;
 }
 
 /** 1680000 -> "16800.00" (CNY with 2 decimals, no grouping: for files and JSON). */

@@ -5,6 +5,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type pg from 'pg';
 import { inTransaction } from '../db/pool.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
+import { csvFileProblem, utf8Only } from '../csv.ts';
+import { storableText } from '../text.ts';
 import type { FieldProblem } from './memberFields.ts';
 import type { RosterImportRow } from './rows.ts';
 import { protectMember } from './memberFields.ts';
@@ -40,7 +42,12 @@ export interface RowError {
   reason: string;
 }
 
-export class RosterFileError extends Error {}
+/** The file cannot be imported at all. Its message is stored (roster_imports.failure): kept storable text. */
+export class RosterFileError extends Error {
+  constructor(message: string) {
+    super(storableText(message));
+  }
+}
 
 // Rows per staging round: big enough to amortise statements, small enough that PostgreSQL merges
 // one chunk while Node checks and encrypts the next (the two then use both cores).
@@ -74,8 +81,10 @@ export async function importRoster(
         return names;
       },
     });
+    const utf8 = utf8Only((reason) => new RosterFileError(reason));
     source.on('error', (error) => parser.destroy(error));
-    source.pipe(parser);
+    utf8.on('error', (error) => parser.destroy(error));
+    source.pipe(utf8).pipe(parser);
 
     const errors: RowError[] = [];
     const totals = { rowsTotal: 0, rowsRejected: 0, rowsInserted: 0, rowsUpdated: 0, enrolmentsCreated: 0 };
@@ -137,9 +146,8 @@ export async function importRoster(
     } catch (error) {
       await merging.catch(() => undefined);
       if (error instanceof RosterFileError) throw error;
-      const csvError = error as { code?: string; message: string };
-      if (csvError.code?.startsWith('CSV_')) throw new RosterFileError(`CSV: ${csvError.message}`);
-      throw error;
+      const problem = csvFileProblem(error);
+      throw problem === null ? error : new RosterFileError(problem);
     }
     options.onProgress?.(totals.rowsTotal);
 

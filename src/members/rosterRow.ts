@@ -1,5 +1,7 @@
 import { validateMemberFields, type FieldProblem, type MemberField, type MemberFields } from './memberFields.ts';
 import type { PlanType } from './contributions.ts';
+import { repeatedColumns } from '../csv.ts';
+import { textProblem } from '../text.ts';
 
 /**
  * A roster CSV row (a unit's yearly list of employees) checked field by field. Pure: the caller
@@ -42,6 +44,14 @@ export function parseRosterRow(
   record: Partial<Record<RosterColumn, string>>,
   ctx: RosterContext,
 ): { row: RosterRow | null; problems: FieldProblem<RosterColumn>[] } {
+  // A cell PostgreSQL cannot store (U+0000) is reported alone: other reasons may quote the cell.
+  const unstorable: FieldProblem<RosterColumn>[] = [];
+  for (const field of ROSTER_COLUMNS) {
+    const reason = record[field] === undefined ? null : textProblem(record[field]);
+    if (reason) unstorable.push({ field, reason });
+  }
+  if (unstorable.length) return { row: null, problems: unstorable };
+
   const { value, problems: memberProblems } = validateMemberFields({
     name: record.name, idNumber: record.id_number, phone: record.phone, bankCard: record.bank_card, bankCode: record.bank_code,
   });
@@ -97,11 +107,16 @@ export function rosterHeaderProblems(header: string[], hasDefaultUnit: boolean):
   for (const column of REQUIRED_ROSTER_COLUMNS) if (!header.includes(column)) problems.push(`missing column ${column}`);
   if (!hasDefaultUnit && !header.includes('unit_credit_code')) problems.push('missing column unit_credit_code (or give a default unit)');
   for (const column of header) if (!known.has(column)) problems.push(`unknown column ${column}`);
+  for (const column of repeatedColumns(header)) problems.push(`column ${column} is repeated`);
   return problems;
 }
 
+/**
+ * A calendar date yyyy-MM-dd in the years 1900 to 2999: enrolments, payments, statements and birth
+ * dates all fall there, and PostgreSQL has no year 0 (JavaScript has).
+ */
 export function isIsoDate(text: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  if (!/^(19|2\d)\d{2}-\d{2}-\d{2}$/.test(text)) return false;
   const date = new Date(`${text}T00:00:00Z`);
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(text);
 }

@@ -104,6 +104,9 @@ export function importCommand(path: string, sourceName: string, format?: FileFor
     const file = createReadStream(path);
     let bytes = 0;
     file.on('data', (chunk) => bar.update((bytes += chunk.length)));
+    // The listener alone starts the flow at once, before the reader pipes the file (after the run is
+    // created): a small file was then read by nobody (0 records, or a hang). Paused, it waits for the pipe.
+    file.pause();
     try {
       const outcome = await importFromSource(runtime.db, runtime.keys, fileSource(file, fileFormat), {
         source: source.name, fileName: basename(path), startedBy: 'cli',

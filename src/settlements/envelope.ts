@@ -69,7 +69,8 @@ export class PlatformError extends Error {}
 export function readResponse(body: unknown): unknown {
   if (typeof body !== 'object' || body === null || !('infcode' in body)) throw new PlatformError('the answer is not a platform envelope (no infcode)');
   const envelope = body as Partial<ResponseEnvelope>;
-  if (Number(envelope.infcode) !== 0) throw new PlatformError(`infcode ${String(envelope.infcode)}: ${envelope.err_msg || 'no err_msg given'}`);
+  // Only 0 (or "0") is success: Number() would also read null, "", " ", false and [] as 0.
+  if (envelope.infcode !== 0 && (envelope.infcode as unknown) !== '0') throw new PlatformError(`infcode ${String(envelope.infcode)}: ${envelope.err_msg || 'no err_msg given'}`);
   return envelope.output;
 }
 

@@ -1,4 +1,5 @@
 import { encrypt, lookupHash, maskIdNumber, type PersonalDataKeys } from '../privacy/personalData.ts';
+import { storableJson, storableText, textProblem } from '../text.ts';
 import type { Amounts, Infno, ParsedSettlement, SettlementKind } from './model.ts';
 import type { SourceRecord } from './records.ts';
 import type { SettlementProblem } from './validation.ts';
@@ -50,24 +51,28 @@ export function protectRejection(keys: PersonalDataKeys, record: SourceRecord, p
   const setlId = typeof record.fields.setl_id === 'string' || typeof record.fields.setl_id === 'number'
     ? String(record.fields.setl_id).trim() : '';
   const raw = record.unreadable ? record.unreadable.text : JSON.stringify(record.fields);
-  const usableId = setlId.length >= 1 && setlId.length <= 30;
+  const usableId = setlId.length >= 1 && setlId.length <= 30 && textProblem(setlId) === null;
   return {
     // Keyed, so the key of a record without setl_id reveals nothing of the ID number inside it.
     recordKey: usableId ? setlId : `hmac:${lookupHash(keys, canonicalJson(record)).toString('hex').slice(0, 40)}`,
     setlId: usableId ? setlId : null,
     position: record.position,
     rawEnc: encrypt(keys, raw),
-    rawMasked: record.unreadable ? { unreadable: maskDigitRuns(record.unreadable.text) } : maskedFields(record.fields),
-    problems,
+    rawMasked: record.unreadable ? { unreadable: storableText(maskDigitRuns(record.unreadable.text)) } : maskedFields(record.fields),
+    // A reason may quote what was received (JSON.parse's message quotes the line).
+    problems: storableJson(problems),
   };
 }
 
-/** The fields with the ID number and name masked: what operators see of a rejected record. */
+/**
+ * The fields with the ID number and name masked: what operators see of a rejected record. Stored as
+ * jsonb, so U+0000 and unpaired surrogates (the record's problems say where) become U+FFFD.
+ */
 export function maskedFields(fields: Record<string, unknown>): Record<string, unknown> {
   const masked = { ...fields };
   if (typeof masked.certno === 'string' && masked.certno) masked.certno = maskCertno(masked.certno.trim());
   if (typeof masked.psn_name === 'string' && masked.psn_name) masked.psn_name = maskName(masked.psn_name.trim());
-  return masked;
+  return storableJson(masked);
 }
 
 /** `张伟` -> `张*`, `欧阳娜娜` -> `欧**娜`: enough to recognise, not to identify. */

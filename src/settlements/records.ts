@@ -1,6 +1,8 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
+import { csvFileProblem, repeatedColumns } from '../csv.ts';
+import { storableText } from '../text.ts';
 import type { SettlementFields } from './validation.ts';
 
 /**
@@ -58,7 +60,12 @@ export function applyCorrections(fields: SettlementFields, corrections: readonly
   return corrected;
 }
 
-export class SettlementFileError extends Error {}
+/** The file cannot be read at all. Its message is stored as the run's failure: kept storable text. */
+export class SettlementFileError extends Error {
+  constructor(message: string) {
+    super(storableText(message));
+  }
+}
 
 /** Streams the records of a file; a line that is not a JSON object becomes an unreadable record. */
 export async function* readSettlementFile(input: Readable, format: FileFormat): AsyncGenerator<SourceRecord> {
@@ -83,7 +90,12 @@ export async function* readSettlementFile(input: Readable, format: FileFormat): 
   }
   const parser = input.pipe(parse({
     bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, info: true,
-    columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
+    columns: (header: string[]) => {
+      const names = header.map((h) => h.trim().toLowerCase());
+      const repeated = repeatedColumns(names);
+      if (repeated.length) throw new SettlementFileError(`header: ${repeated.map((c) => `column ${c} is repeated`).join('; ')}`);
+      return names;
+    },
   }));
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
@@ -92,9 +104,8 @@ export async function* readSettlementFile(input: Readable, format: FileFormat): 
       yield { fields, position: `line ${info.lines}` };
     }
   } catch (error) {
-    const csvError = error as { code?: string; message: string };
-    if (csvError.code?.startsWith('CSV_')) throw new SettlementFileError(`CSV: ${csvError.message}`);
-    throw error;
+    const problem = csvFileProblem(error);
+    throw problem === null ? error : new SettlementFileError(problem);
   }
 }
 

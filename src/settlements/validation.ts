@@ -1,5 +1,6 @@
 import { AmountError, fenToCny, parseFen } from '../money.ts';
 import { residentIdProblem } from '../members/identifiers.ts';
+import { jsonTextProblem, textProblem } from '../text.ts';
 import type { FieldProblem } from '../members/memberFields.ts';
 import {
   AMOUNT_FIELDS, isInpatient, parseChinaTime, SETTLEMENT_INFNOS, TEXT_FIELDS,
@@ -24,6 +25,17 @@ export function validateSettlement(fields: SettlementFields): { value: ParsedSet
   const problems: SettlementProblem[] = [];
   const problem = (field: string, reason: string) => problems.push({ field, reason });
 
+  // PostgreSQL cannot store U+0000 or an unpaired surrogate (the record travels as jsonb): any field
+  // or field name holding one would fail the whole page it came in.
+  for (const [key, value] of Object.entries(fields)) {
+    const keyProblem = textProblem(key);
+    if (keyProblem) problem(JSON.stringify(key), `the field name ${keyProblem}`);
+    else {
+      const valueProblem = jsonTextProblem(value);
+      if (valueProblem) problem(key, valueProblem);
+    }
+  }
+
   const texts = {} as Record<TextField, string>;
   for (const { field, maxLength } of TEXT_FIELDS) {
     const value = text(fields[field]);
@@ -35,7 +47,7 @@ export function validateSettlement(fields: SettlementFields): { value: ParsedSet
   const reversesSetlId = text(fields.init_setl_id);
   const infnoText = text(fields.infno);
   let infno: Infno | null = null;
-  if (infnoText !== null && !(infnoText in SETTLEMENT_INFNOS)) {
+  if (infnoText !== null && !Object.hasOwn(SETTLEMENT_INFNOS, infnoText)) {
     problem('infno', 'must be 2207 or 2304 (settlement), 2208 or 2305 (reversal)');
   } else if (infnoText !== null) {
     infno = infnoText as Infno;
@@ -132,11 +144,12 @@ function parseDiagnoses(raw: unknown, problem: (field: string, reason: string) =
   if (raw === undefined || raw === null || raw === '') return [];
   // Files write them as one cell ("C34.1;I10"); the JSON forms as a list.
   const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(/[;,|\s]+/) : null;
-  if (!list) {
+  // Codes are text; String() of anything else would give no code (and throws on {"toString": 1}).
+  if (!list || !list.every((c) => typeof c === 'string')) {
     problem('diagnoses', 'must be a list of ICD-10 codes');
     return [];
   }
-  const codes = list.map((c) => (typeof c === 'string' ? c.trim() : String(c))).filter((c) => c !== '');
+  const codes = list.map((c) => c.trim()).filter((c) => c !== '');
   const wrong = codes.find((c) => !ICD10.test(c));
   if (wrong !== undefined) problem('diagnoses', `${JSON.stringify(wrong)} is not an ICD-10 code`);
   else if (codes.length > MAX_DIAGNOSES) problem('diagnoses', `at most ${MAX_DIAGNOSES} codes`);

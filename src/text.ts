@@ -1,0 +1,43 @@
+/**
+ * Text PostgreSQL can store. It refuses U+0000 in any text (and in jsonb), and jsonb also refuses an
+ * unpaired UTF-16 surrogate, which a JavaScript string can hold (JSON "\ud800") but Unicode cannot.
+ * One check for every entry point, so such text is refused with the field's name instead of failing
+ * a whole statement (or page) deep in SQL.
+ */
+
+// Without the u flag: the regexes see UTF-16 code units, so a lone half of a pair is visible.
+const SUSPECT = /[\u0000\ud800-\udfff]/; // one quick pass; most text has neither
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Why PostgreSQL cannot store this text, or null when it can. */
+export function textProblem(text: string): string | null {
+  if (!SUSPECT.test(text)) return null;
+  if (text.includes('\u0000')) return 'must not contain U+0000 (NUL)';
+  if (LONE_SURROGATE.test(text)) return 'must not contain an unpaired surrogate (not Unicode text)';
+  return null;
+}
+
+/** The text with U+0000 and unpaired surrogates replaced by U+FFFD: to keep or show what was received. */
+export function storableText(text: string): string {
+  return text.replace(UNSTORABLE, '\uFFFD');
+}
+
+/** Why some string or key inside a JSON value cannot be stored, or null when all can. */
+export function jsonTextProblem(value: unknown): string | null {
+  if (typeof value === 'string') return textProblem(value);
+  if (typeof value !== 'object' || value === null) return null;
+  for (const [key, inner] of Object.entries(value)) {
+    const problem = (Array.isArray(value) ? null : textProblem(key)) ?? jsonTextProblem(inner);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+/** A JSON value with every string and key made storable (see storableText), for a jsonb column. */
+export function storableJson<T>(value: T): T {
+  if (typeof value === 'string') return storableText(value) as T;
+  if (Array.isArray(value)) return value.map(storableJson) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), storableJson(v)])) as T;
+}
