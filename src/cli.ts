@@ -40,12 +40,13 @@ program
 
 program
   .command('demo')
-  .description('migrate, load sample units and members, start gateway and workers, print how to use them')
+  .description('migrate, make dev certificates, load sample data, start simulators, gateway and workers, pay and reconcile sample claims, print how to use them')
   .option('--once', 'print the summary and exit instead of serving')
   .option('--members <n>', 'number of sample members', parseCount, 3000)
-  .action(async (options: { once?: boolean; members: number }) => {
+  .option('--bank-faults', 'after the happy path, the bank returns a paid payout (退票) and books an unannounced credit: reconciliation shows them as exceptions')
+  .action(async (options: { once?: boolean; members: number; bankFaults?: boolean }) => {
     const { runDemo } = await import('./demo/demo.ts');
-    await runDemo({ once: Boolean(options.once), members: options.members });
+    await runDemo({ once: Boolean(options.once), members: options.members, bankFaults: Boolean(options.bankFaults) });
   });
 
 const members = program.command('members').description('member registry');

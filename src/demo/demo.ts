@@ -24,6 +24,8 @@ import { reconcileDemo, type DemoReconciliation } from '../reconciliation/demo.t
 export interface DemoOptions {
   once: boolean;
   members: number;
+  /** Inject bank faults after the happy path (a return of a paid payout, an unannounced credit). */
+  bankFaults?: boolean;
 }
 
 const SAMPLE_QUERY = `query DemoMembers {
@@ -65,7 +67,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   console.log(await awaitAdjudication(runtime));
   console.log(await reviewDemoClaims(runtime));
   console.log(await payDemoClaims(runtime, workers.queues));
-  const reconciliation = await reconcileDemo(runtime, { url: bank.simulator.url, adapter: bank.payouts.adapter });
+  const reconciliation = await reconcileDemo(runtime, { url: bank.simulator.url, adapter: bank.payouts.adapter }, { faults: options.bankFaults });
   console.log(reconciliation.summary);
   for (const line of reconciliation.proofLines) console.log(`  ${line}`);
   let server;
