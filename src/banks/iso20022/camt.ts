@@ -1,7 +1,7 @@
 import { fenToCny } from '../../money.ts';
-import { accountIdTree, amountTree, cnapsAgentTree, dateChoiceTree, readAccountId, readAgent, readDateChoice } from './components.ts';
-import { CREDIT_DEBIT, entryTree, readEntry, signedFen, type CamtEntry, type CreditDebit } from './camtEntry.ts';
-import { FieldChecks } from './fields.ts';
+import { accountIdTree, amountTree, cnapsAgentTree, dateChoiceTree, readAccountId, readAgent } from './components.ts';
+import { CREDIT_DEBIT, entryTree, readDateOrDateTime, readEntry, signedFen, type CamtEntry, type CreditDebit } from './camtEntry.ts';
+import { dateTimeProblem, FieldChecks } from './fields.ts';
 import { buildDocument, CURRENCY, NAMESPACES, optional, readDocument, type XmlElement, type XmlTree } from './xml.ts';
 
 /**
@@ -185,14 +185,15 @@ function readCamt(kind: CamtKind, xml: string): { header: CamtHeader; reports: {
   const root = readDocument(xml, kind.namespace, kind.root, { name: 'Ntry', read: readEntry });
   const header = root.need('GrpHdr');
   const pagination = header.child('MsgPgntn');
-  return {
-    header: {
-      msgId: header.needText('MsgId'),
-      createdAt: header.needText('CreDtTm'),
-      ...optional('pagination', pagination && { page: pagination.need('PgNb').count(), last: pagination.need('LastPgInd').boolean() }),
-    },
-    reports: root.all(kind.report).map((element) => ({ element, report: readReport(kind, element) })),
+  const headerRead: CamtHeader = {
+    msgId: header.needText('MsgId'),
+    createdAt: header.need('CreDtTm').checkedText(dateTimeProblem),
+    ...optional('pagination', pagination && { page: pagination.need('PgNb').count(), last: pagination.need('LastPgInd').boolean() }),
   };
+  // The XSD requires at least one report (minOccurs 1), as writeCamt does.
+  const elements = root.all(kind.report);
+  if (elements.length === 0) root.fail('is required', `${root.path}/${kind.report}`);
+  return { header: headerRead, reports: elements.map((element) => ({ element, report: readReport(kind, element) })) };
 }
 
 function readReport(kind: CamtKind, report: XmlElement): CamtReport {
@@ -203,8 +204,8 @@ function readReport(kind: CamtKind, report: XmlElement): CamtReport {
     id: report.needText('Id'),
     ...optional('electronicSeqNb', report.child('ElctrncSeqNb')?.count()),
     ...optional('legalSeqNb', report.child('LglSeqNb')?.count()),
-    createdAt: report.needText('CreDtTm'),
-    ...optional('fromToDate', period && { from: period.needText('FrDtTm'), to: period.needText('ToDtTm') }),
+    createdAt: report.need('CreDtTm').checkedText(dateTimeProblem),
+    ...optional('fromToDate', period && { from: period.need('FrDtTm').checkedText(dateTimeProblem), to: period.need('ToDtTm').checkedText(dateTimeProblem) }),
     account: {
       id: readAccountId(account),
       ...optional('currency', account.textOf('Ccy')),
@@ -223,6 +224,6 @@ function readBalance(balance: XmlElement): Balance {
     type: type.textOf('Cd') ?? type.needText('Prtry'),
     amountFen: balance.need('Amt').amountFen(),
     creditDebit: balance.need('CdtDbtInd').code(CREDIT_DEBIT),
-    date: readDateChoice(balance.need('Dt')),
+    date: readDateOrDateTime(balance.need('Dt')),
   };
 }

@@ -1,8 +1,8 @@
 import {
-  accountIdTree, amountTree, cnapsAgentTree, dateChoiceTree, readAccountId, readAgent, readDateChoice, readReason, reasonTree,
+  accountIdTree, amountTree, cnapsAgentTree, dateChoiceTree, readAccountId, readAgent, readReason, reasonTree,
   type StatusReason,
 } from './components.ts';
-import type { FieldChecks } from './fields.ts';
+import { dateProblem, dateTimeProblem, type FieldChecks } from './fields.ts';
 import { optional, type XmlElement, type XmlTree } from './xml.ts';
 
 /**
@@ -163,14 +163,20 @@ export function readEntry(entry: XmlElement): CamtEntry {
     creditDebit: entry.need('CdtDbtInd').code(CREDIT_DEBIT),
     ...optional('reversal', entry.child('RvslInd')?.boolean()),
     status: entry.need('Sts').code(ENTRY_STATUSES),
-    ...optional('bookingDate', booking && readDateChoice(booking)),
-    ...optional('valueDate', value && readDateChoice(value)),
+    ...optional('bookingDate', booking && readDateOrDateTime(booking)),
+    ...optional('valueDate', value && readDateOrDateTime(value)),
     ...optional('accountServicerRef', entry.textOf('AcctSvcrRef')),
     bankTransactionCode: readBankTransactionCode(entry.need('BkTxCd')),
     ...optional('batch', batch && readBatch(batch)),
     details: entryDetails.flatMap((d) => d.all('TxDtls')).map(readDetails),
     ...optional('additionalInfo', entry.textOf('AddtlNtryInf')),
   };
+}
+
+/** A `DateAndDateTimeChoice` (BookgDt, ValDt, Bal/Dt): `Dt` an ISODate or `DtTm` an ISODateTime, checked as the writers check them. */
+export function readDateOrDateTime(choice: XmlElement): string {
+  const date = choice.child('Dt');
+  return date ? date.checkedText(dateProblem) : choice.need('DtTm').checkedText(dateTimeProblem);
 }
 
 function readBankTransactionCode(code: XmlElement): BankTransactionCode {

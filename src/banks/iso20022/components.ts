@@ -35,10 +35,6 @@ export function dateChoiceTree(value: string): XmlTree {
   return value.length === 10 ? { Dt: value } : { DtTm: value };
 }
 
-export function readDateChoice(choice: XmlElement): string {
-  return choice.textOf('Dt') ?? choice.needText('DtTm');
-}
-
 export interface StatusReason {
   /** ISO external code (AC04 closed account, AC01 wrong account number, ...) or the bank's own code. */
   reasonCode?: string;

@@ -7,6 +7,8 @@ import { Iso20022Error, type Iso20022Problem } from './xml.ts';
  * Field checks for the writers: what the XSD checks (so the caller gets the input's field path
  * instead of an xmllint line number) and what it cannot (2-decimal amounts, reference characters,
  * the bank's byte limits on names). Each check returns the text to write and records a problem.
+ * The date checks are also the readers' (`dateProblem`, `dateTimeProblem`): what the hub refuses
+ * to write, it refuses to read.
  */
 
 /** How the receiving bank counts the bytes of a name: UTF-8, or GBK/GB18030 (2 bytes a CJK character). */
@@ -37,6 +39,27 @@ const REFERENCE = /^[A-Za-z0-9/\-?:().,'+]+$/;
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-](0\d|1[0-4]):[0-5]\d)?$/;
 // XML 1.0 forbids most C0 controls; line breaks in names and remittance break banks' screens.
 const CONTROL = /[\u0000-\u001f\u007f]/;
+
+// The entries of a statement share a few dates: the last date found good is not checked again
+// (isIsoDate builds a Date, about 1 µs; a statement reads two dates an entry).
+let lastGoodDate = '';
+function isCalendarDate(text: string): boolean {
+  if (text === lastGoodDate) return true;
+  if (!isIsoDate(text)) return false;
+  lastGoodDate = text;
+  return true;
+}
+
+/** ISODate (xs:date without a time zone): a real calendar date `yyyy-MM-dd`; why not, or null. */
+export function dateProblem(value: unknown): string | null {
+  return typeof value === 'string' && isCalendarDate(value) ? null : 'must be a date yyyy-MM-dd';
+}
+
+/** ISODateTime (xs:dateTime): a real calendar date, a time and an optional zone; why not, or null. */
+export function dateTimeProblem(value: unknown): string | null {
+  const match = typeof value === 'string' ? DATE_TIME.exec(value) : null;
+  return match && isCalendarDate(match[1]!) ? null : 'must be a date and time like 2025-06-03T09:30:00+08:00';
+}
 
 /** `2025-06-03T09:30:00+08:00`: China Standard Time, the banks' local time (no daylight saving). */
 export function chinaDateTime(instant: Date): string {
@@ -127,13 +150,14 @@ export class FieldChecks {
   }
 
   date(field: string, value: string): string {
-    if (typeof value !== 'string' || !isIsoDate(value)) this.add(field, 'must be a date yyyy-MM-dd');
+    const problem = dateProblem(value);
+    if (problem !== null) this.add(field, problem);
     return value;
   }
 
   dateTime(field: string, value: string): string {
-    const match = typeof value === 'string' ? DATE_TIME.exec(value) : null;
-    if (!match || !isIsoDate(match[1]!)) this.add(field, 'must be a date and time like 2025-06-03T09:30:00+08:00');
+    const problem = dateTimeProblem(value);
+    if (problem !== null) this.add(field, problem);
     return value;
   }
 

@@ -1,5 +1,5 @@
 import { readReason, reasonTree, type StatusReason } from './components.ts';
-import { FieldChecks } from './fields.ts';
+import { dateTimeProblem, FieldChecks } from './fields.ts';
 import { buildDocument, NAMESPACES, optional, readDocument, type XmlElement, type XmlTree } from './xml.ts';
 
 /**
@@ -104,10 +104,10 @@ export function parsePain002(xml: string): Pain002Parsed {
   }));
   return {
     msgId: header.needText('MsgId'),
-    createdAt: header.needText('CreDtTm'),
+    createdAt: header.need('CreDtTm').checkedText(dateTimeProblem),
     originalMsgId: group.needText('OrgnlMsgId'),
     originalMsgNameId: group.needText('OrgnlMsgNmId'),
-    ...optional('originalCreatedAt', group.textOf('OrgnlCreDtTm')),
+    ...optional('originalCreatedAt', group.child('OrgnlCreDtTm')?.checkedText(dateTimeProblem)),
     ...optional('originalNbOfTxs', group.child('OrgnlNbOfTxs')?.count()),
     ...optional('originalCtrlSumFen', group.child('OrgnlCtrlSum')?.decimalFen()),
     ...optional('groupStatus', group.child('GrpSts')?.code(GROUP_STATUSES)),
@@ -124,7 +124,7 @@ function readTransactionStatus(tx: XmlElement): Pain002TransactionStatus {
     ...optional('originalInstructionId', tx.textOf('OrgnlInstrId')),
     ...optional('status', tx.child('TxSts')?.code(TRANSACTION_STATUSES)),
     ...statusReason(tx),
-    ...optional('acceptedAt', tx.textOf('AccptncDtTm')),
+    ...optional('acceptedAt', tx.child('AccptncDtTm')?.checkedText(dateTimeProblem)),
     ...optional('accountServicerRef', tx.textOf('AcctSvcrRef')),
   };
 }

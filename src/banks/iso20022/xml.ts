@@ -86,6 +86,7 @@ export function optional<K extends string, V>(key: K, value: V | undefined): { [
 export interface XmlNode {
   name: string;
   prefix: string;
+  /** Own properties only (a prototype-less object), so any name can be looked up. */
   attributes: Record<string, string> | undefined;
   children: XmlNode[];
   text: string;
@@ -119,7 +120,8 @@ export class XmlSyntaxError extends Error {
   }
 }
 
-const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+// A Map, not an object: a reference is untrusted text, and `&constructor;` must not find Object.prototype's.
+const ENTITIES = new Map([['lt', '<'], ['gt', '>'], ['amp', '&'], ['quot', '"'], ['apos', "'"]]);
 
 /**
  * A strict, single-pass XML reader: well-formedness (nesting, names, attributes, entity and
@@ -157,7 +159,7 @@ export function parseXml(xml: string, stream?: NodeStream): XmlNode {
       let char: string | undefined;
       if (ref.startsWith('#x')) char = codePoint(/^[0-9a-fA-F]{1,6}$/.test(ref.slice(2)) ? parseInt(ref.slice(2), 16) : NaN);
       else if (ref.startsWith('#')) char = codePoint(/^[0-9]{1,7}$/.test(ref.slice(1)) ? Number(ref.slice(1)) : NaN);
-      else char = ENTITIES[ref];
+      else char = ENTITIES.get(ref);
       if (char === undefined) fail(at + amp, `"${raw.slice(amp, semi === -1 ? amp + 12 : semi + 1)}" is not a valid entity or character reference`);
       out += raw.slice(last, amp) + char;
       last = semi + 1;
@@ -258,8 +260,9 @@ export function parseXml(xml: string, stream?: NodeStream): XmlNode {
         if (close === -1) fail(j, `the value of attribute ${attr} is not closed`);
         const raw = xml.slice(j + 1, close);
         if (raw.includes('<')) fail(j, `the value of attribute ${attr} contains "<"`);
-        node.attributes ??= {};
-        if (attr in node.attributes) fail(afterSpace, `attribute ${attr} is repeated`);
+        // No prototype: attribute names are untrusted (`toString`, `__proto__` are ordinary names here).
+        node.attributes ??= Object.create(null) as Record<string, string>;
+        if (Object.hasOwn(node.attributes, attr)) fail(afterSpace, `attribute ${attr} is repeated`);
         node.attributes[attr] = decode(raw, j + 1);
         i = close + 1;
       }
@@ -339,6 +342,14 @@ export class XmlElement {
   text(): string {
     const value = this.node.text;
     if (value === '') this.fail('must contain text');
+    return value;
+  }
+
+  /** The text, refused under this element's path with the reason `problem` gives (null: accepted). */
+  checkedText(problem: (value: string) => string | null): string {
+    const value = this.text();
+    const reason = problem(value);
+    if (reason !== null) this.fail(reason);
     return value;
   }
 
