@@ -11,7 +11,20 @@ export interface MigrateOptions {
 }
 
 /** Applies pending migrations; a no-op when the database is current. Returns the names applied. */
-export async function migrate({ databaseUrl, schema = 'public', log = () => undefined }: MigrateOptions): Promise<string[]> {
+export async function migrate(options: MigrateOptions): Promise<string[]> {
+  // node-pg-migrate's lock is one per database and it gives up at once when it is taken: another
+  // process (a test file migrating its own schema, a second worker starting) is waited for instead.
+  for (let waited = 0; ; waited += 250) {
+    try {
+      return await migrateOnce(options);
+    } catch (error) {
+      if (!/Another migration is already running/.test((error as Error).message) || waited > 120_000) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+async function migrateOnce({ databaseUrl, schema = 'public', log = () => undefined }: MigrateOptions): Promise<string[]> {
   const applied = await runner({
     databaseUrl,
     dir: migrationsDir,

@@ -41,15 +41,19 @@ describe('hub demo --once', () => {
     expect(run.stdout).toMatch(/GraphQL gateway: http:\/\/127\.0\.0\.1:\d+\/graphql/);
     expect(run.stdout).toContain('The sample query answered with 5 of 300 members.');
 
-    // Every approved benefit went out through the bank simulator and was paid (sample members all have open accounts).
+    // Every approved benefit went out through the bank simulator and was paid (sample members all have
+    // open accounts), and the day's statement reconciled with nothing left over.
+    expect(summary.exceptions).toBe(0);
+    expect(summary.reconciled).toBeGreaterThanOrEqual(summary.paid);
+    expect(run.stdout).toMatch(/PROVEN/);
     expect(run.stdout).toMatch(/payouts: \d+ from approved claims, \d+ batch\(es\) sealed and sent to the bank simulator/);
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
       const { rows } = await client.query(
         `SELECT (SELECT count(*)::int FROM claims c WHERE c.status = 'APPROVED' AND c.total_fen > 0) AS approved,
-                (SELECT count(*)::int FROM payouts WHERE status = 'PAID') AS paid,
-                (SELECT count(*)::int FROM payouts WHERE status <> 'PAID') AS other,
+                (SELECT count(*)::int FROM payouts WHERE status IN ('PAID', 'SETTLED')) AS paid,
+                (SELECT count(*)::int FROM payouts WHERE status NOT IN ('PAID', 'SETTLED')) AS other,
                 (SELECT coalesce(sum(total_fen), 0)::bigint FROM claims WHERE status = 'APPROVED') AS "approvedFen",
                 (SELECT coalesce(sum(amount_fen), 0)::bigint FROM payouts) AS "paidFen"`,
       );
