@@ -193,11 +193,12 @@ export interface SealingContext {
 
 /**
  * Writes and seals an APPROVED batch's pain.001 (worker side: the seal key lives with the workers).
- * Refuses, naming them, when a claim in it was reversed or rejected since: cancel the batch and
- * make a new one. The files are written before the row commits; a crash between leaves files that
- * the next sealing overwrites, and the row is the record.
+ * A payment whose claim was reversed or rejected since the approval leaves the batch first (a batch
+ * only ever loses payments after its approval, never gains one); with none left the batch is
+ * cancelled and `file` is null. The files are written before the row commits; a crash between
+ * leaves files that the next sealing overwrites, and the row is the record.
  */
-export async function sealBatch(db: pg.Pool, sealing: SealingContext, batchId: number, now = new Date()): Promise<{ msgId: string; file: string }> {
+export async function sealBatch(db: pg.Pool, sealing: SealingContext, batchId: number, now = new Date()): Promise<{ msgId: string; file: string | null }> {
   return inTransaction(db, async (tx) => {
     const batch = await lockBatch(tx, batchId);
     expectStatus(batch, ['APPROVED'], 'seal');
@@ -206,21 +207,21 @@ export async function sealBatch(db: pg.Pool, sealing: SealingContext, batchId: n
          FROM payout_batches WHERE id = $1`,
       [batchId],
     );
-    const { rows: attempts } = await tx.query<{
-      endToEndId: string; amountFen: number; creditorName: string; accountEnc: Buffer; creditorAgent: string; remittanceInfo: string;
-      claimId: number; claimStatus: string;
+    const { rows: planned } = await tx.query<{
+      attemptId: number; endToEndId: string; amountFen: number; creditorName: string; accountEnc: Buffer; creditorAgent: string;
+      remittanceInfo: string; claimId: number; claimStatus: string;
     }>(
-      `SELECT a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen", a.creditor_name AS "creditorName",
+      `SELECT a.id AS "attemptId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen", a.creditor_name AS "creditorName",
               a.creditor_account_enc AS "accountEnc", a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo",
               c.id AS "claimId", c.status AS "claimStatus"
          FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id JOIN claims c ON c.id = p.claim_id
         WHERE a.batch_id = $1 AND a.status = 'PLANNED' ORDER BY a.id`,
       [batchId],
     );
-    const withdrawn = attempts.filter((a) => a.claimStatus !== 'APPROVED');
-    if (withdrawn.length > 0) {
-      throw new PayoutError(`batch ${batch.msgId} cannot be sealed: claim(s) ${withdrawn.map((a) => `${a.claimId} (${a.claimStatus})`).join(', ')} are no longer approved; cancel the batch and create a new one`);
-    }
+    const withdrawn = planned.filter((a) => a.claimStatus !== 'APPROVED');
+    const attempts = planned.filter((a) => a.claimStatus === 'APPROVED');
+    if (withdrawn.length > 0) await withdrawPayments(tx, batch, withdrawn, attempts.length);
+    if (attempts.length === 0) return { msgId: batch.msgId, file: null };
     const xml = batchDocument({
       msgId: batch.msgId,
       pmtInfId: head!.pmtInfId,
@@ -241,6 +242,36 @@ export async function sealBatch(db: pg.Pool, sealing: SealingContext, batchId: n
       details: { batchId, sha256: createHash('sha256').update(content).digest('hex'), signer: subjectLine(sealing.seal.certificate) },
     });
     return { msgId: batch.msgId, file };
+  });
+}
+
+/** Payments of claims no longer approved leave the batch (cancelled), its totals follow; audited. */
+async function withdrawPayments(
+  tx: pg.PoolClient, batch: BatchRow, withdrawn: { attemptId: number; amountFen: number; claimId: number; claimStatus: string }[], remaining: number,
+): Promise<void> {
+  const attemptIds = withdrawn.map((a) => a.attemptId);
+  await tx.query(`UPDATE payout_attempts SET status = 'CANCELLED', status_at = now() WHERE id = ANY($1::bigint[])`, [attemptIds]);
+  await tx.query(
+    `UPDATE payouts p SET status = 'CANCELLED', updated_at = now(),
+            status_reason = 'its claim was ' || lower(c.status) || ' after the batch was approved, before it was sealed'
+       FROM payout_attempts a, claims c WHERE a.id = ANY($1::bigint[]) AND p.id = a.payout_id AND c.id = p.claim_id`,
+    [attemptIds],
+  );
+  if (remaining === 0) {
+    await tx.query(
+      `UPDATE payout_batches SET status = 'CANCELLED', cancelled_by = 'payout-worker', cancel_reason = 'every claim in it was reversed or rejected before sealing' WHERE id = $1`,
+      [batch.id],
+    );
+  } else {
+    await tx.query(
+      `UPDATE payout_batches SET nb_of_txs = nb_of_txs - $2, ctrl_sum_fen = ctrl_sum_fen - $3 WHERE id = $1`,
+      [batch.id, withdrawn.length, withdrawn.reduce((sum, a) => sum + a.amountFen, 0)],
+    );
+  }
+  await recordAudit(tx, { subject: 'payout-worker', role: 'SERVICE' }, {
+    action: 'payout.batch.withdraw', targetType: 'PayoutBatch', targetId: batch.msgId,
+    reason: 'claims no longer approved',
+    details: { batchId: batch.id, claims: withdrawn.map((a) => ({ claimId: a.claimId, status: a.claimStatus, amountFen: a.amountFen })), remaining },
   });
 }
 

@@ -138,3 +138,34 @@ describe('four eyes and the state machine', () => {
     expect(rows[0]).toEqual({ status: 'APPROVED', approved_by: 'finance-wang' });
   });
 });
+
+describe('a claim reversed after its batch was approved', () => {
+  it('leaves the batch before sealing: the rest is paid, it is never sent, the totals follow', async () => {
+    await clear();
+    const claims = await approvedClaims(db.pool, 3);
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    try {
+      await planPayouts(db.pool);
+      const batch = (await createBatch(db.pool, clerk, account, 10))!;
+      await approveBatch(db.pool, finance, batch.id);
+      await requestSubmission(db.pool, finance, batch.id);
+      // The settlement is reversed (2305) before the workers seal: its claim and unpaid lines are cancelled.
+      await db.pool.query(`UPDATE claims SET status = 'CANCELLED', decided_by = 'reversal', decision_reason = 'settlement reversed' WHERE id = $1`, [claims[1]!.claimId]);
+      await db.pool.query(`UPDATE benefit_lines SET status = 'CANCELLED' WHERE claim_id = $1`, [claims[1]!.claimId]);
+
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      const { rows: [sealed] } = await db.pool.query(`SELECT nb_of_txs AS n, ctrl_sum_fen AS sum, file_xml AS xml FROM payout_batches WHERE id = $1`, [batch.id]);
+      expect(sealed).toMatchObject({ n: 2, sum: claims[0]!.totalFen + claims[2]!.totalFen });
+      expect(checkPain001(sealed.xml)).toMatchObject({ nbOfTxs: 2, ctrlSumFen: sealed.sum, problems: [] });
+      const payouts = new Map((await payoutsOf(db.pool)).map((p) => [p.claimId, p]));
+      expect(payouts.get(claims[1]!.claimId)).toMatchObject({ status: 'CANCELLED', statusReason: expect.stringContaining('cancelled after the batch was approved') });
+      const credited = await creditedByPayout(db.pool, bank);
+      expect([...credited.values()].sort()).toEqual([claims[0]!.totalFen, claims[2]!.totalFen].sort());
+      const { rows: audit } = await db.pool.query(`SELECT details FROM audit_log WHERE action = 'payout.batch.withdraw'`);
+      expect(audit[0].details.claims).toEqual([{ claimId: claims[1]!.claimId, status: 'CANCELLED', amountFen: claims[1]!.totalFen }]);
+    } finally {
+      ctx.remove();
+    }
+  });
+});
