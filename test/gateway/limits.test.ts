@@ -157,6 +157,8 @@ describe('rate limit per client, held in Redis across gateway instances', () => 
     const one = await startTestGateway(db, shared);
     const two = await startTestGateway(db, shared);
     try {
+      // Until its Redis connection is ready a gateway counts in memory (the limiter's fallback): wait for both.
+      await Promise.all([one.redis.ping(), two.redis.ping()]);
       const client = await one.token({ role: 'SERVICE', sub: 'crm' });
       const ask = (g: TestGateway) => fetch(g.url, {
         method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${client}` }, body: JSON.stringify({ query: '{ viewer { role } }' }),
