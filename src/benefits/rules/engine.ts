@@ -310,7 +310,8 @@ function majorDiseaseLine(
       steps.push({ zh: `${group.name.zh}（${code}）此前已发放过一次性补助`, en: `${group.name.en} (${code}): lump sum already granted` });
       continue;
     }
-    paid.push(group.code);
+    // A group whose lump sum is 0 pays nothing, so it is never granted (whatever else the line pays).
+    if (group.lumpSumFen > 0) paid.push(group.code);
     fixedFen += group.lumpSumFen;
     steps.push({ zh: `首次确诊${group.name.zh}（${code}）一次性补助 ${cny(group.lumpSumFen)}`, en: `first diagnosis of ${group.name.en} (${code}): lump sum ${cny(group.lumpSumFen)}` });
   }
