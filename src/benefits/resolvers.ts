@@ -1,6 +1,6 @@
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
-import { check, FieldError, notFound } from '../gateway/errors.ts';
+import { check, FieldError, notFound, reasonOf } from '../gateway/errors.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { inTransaction } from '../db/pool.ts';
@@ -17,12 +17,6 @@ const REVIEW = ['REVIEWER', 'ADMIN'] as const;
 
 function checkYear(field: string, year: number): void {
   check(field, year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
-}
-
-function reasonOf(field: string, text: string): string {
-  const reason = text.trim();
-  check(field, reason.length >= 4 ? null : 'say why (at least 4 characters)');
-  return reason;
 }
 
 async function visibleClaim(ctx: Context, id: number) {

@@ -23,3 +23,10 @@ export const conflict = (message: string, field?: string) =>
 export function check(field: string, problem: string | null): void {
   if (problem) throw new FieldError(field, problem);
 }
+
+/** A person's reason for a decision (audited), trimmed: at least 4 characters, else a FieldError on `field`. */
+export function reasonOf(field: string, text: string): string {
+  const reason = text.trim();
+  check(field, reason.length >= 4 ? null : 'say why (at least 4 characters)');
+  return reason;
+}

@@ -3,7 +3,7 @@ import type { Queryable } from '../db/pool.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
 import type { Page } from '../gateway/connection.ts';
 import type { Scope } from '../members/store.ts';
-import { attemptCountsOfBatches, attemptsOfPayouts, batchesByIds, payoutsByIds, payoutsOfClaims, payoutsOfMembers, type AttemptRow, type BatchRow, type PayoutRow } from './store.ts';
+import { attemptCountsOfBatches, attemptsOfPayouts, batchesByIds, batchFiles, payoutsByIds, payoutsOfClaims, payoutsOfMembers, type AttemptRow, type BatchRow, type PayoutRow } from './store.ts';
 
 export interface PayoutLoaders {
   /** Payouts by id, within the caller's scope. */
@@ -14,6 +14,8 @@ export interface PayoutLoaders {
   /** Batches by id (the resolvers check the caller may see batches). */
   payoutBatch: DataLoader<number, BatchRow | null>;
   attemptCountsOfBatch: DataLoader<number, { status: string; count: number }[]>;
+  /** A batch's sealed file and seal (one query whether a request asks for the file, the seal or both). */
+  payoutBatchFile: DataLoader<number, { xml: string; seal: Buffer } | null>;
 }
 
 export function createPayoutLoaders(db: Queryable, scope: Scope): PayoutLoaders {
@@ -24,5 +26,6 @@ export function createPayoutLoaders(db: Queryable, scope: Scope): PayoutLoaders 
     attemptsOfPayout: new DataLoader((ids) => attemptsOfPayouts(db, ids)),
     payoutBatch: byId((ids) => batchesByIds(db, ids)),
     attemptCountsOfBatch: new DataLoader((ids) => attemptCountsOfBatches(db, ids)),
+    payoutBatchFile: new DataLoader((ids) => batchFiles(db, ids)),
   };
 }

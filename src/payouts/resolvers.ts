@@ -1,6 +1,6 @@
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
-import { check, conflict, forbidden, notFound } from '../gateway/errors.ts';
+import { check, conflict, forbidden, notFound, reasonOf } from '../gateway/errors.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { config } from '../config.ts';
@@ -51,27 +51,23 @@ async function batchFor(ctx: Context, id: number) {
   return batch;
 }
 
-function reasonOf(field: string, text: string): string {
-  const reason = text.trim();
-  check(field, reason.length >= 4 ? null : 'say why (at least 4 characters)');
-  return reason;
+/** A page of payouts visible to the caller (newest first), primed into the loader, counted on demand. */
+async function payoutConnection(ctx: Context, args: { first?: number | null; after?: string | null }, filter: store.PayoutFilter) {
+  const page = readPage(args);
+  const scope = scopeOf(ctx.principal);
+  const rows = await store.listPayouts(ctx.db, scope, filter, page);
+  for (const row of rows) ctx.loaders.payout.prime(row.id, row);
+  return { ...toConnection(rows, page, (p) => p.id), count: () => store.countPayouts(ctx.db, scope, filter) };
 }
 
 export const payoutResolvers: Resolvers = {
   Query: {
-    payouts: async (_root, { first, after, filter }, ctx) => {
-      const page = readPage({ first, after });
-      const payoutFilter: store.PayoutFilter = {
-        status: filter?.status,
-        memberId: filter?.memberId ? localId('filter.memberId', filter.memberId, 'Member') : null,
-        unitId: filter?.unitId ? localId('filter.unitId', filter.unitId, 'Unit') : null,
-        batchId: filter?.batchId ? localId('filter.batchId', filter.batchId, 'PayoutBatch') : null,
-      };
-      const scope = scopeOf(ctx.principal);
-      const rows = await store.listPayouts(ctx.db, scope, payoutFilter, page);
-      for (const row of rows) ctx.loaders.payout.prime(row.id, row);
-      return { ...toConnection(rows, page, (p) => p.id), count: () => store.countPayouts(ctx.db, scope, payoutFilter) };
-    },
+    payouts: (_root, { first, after, filter }, ctx) => payoutConnection(ctx, { first, after }, {
+      status: filter?.status,
+      memberId: filter?.memberId ? localId('filter.memberId', filter.memberId, 'Member') : null,
+      unitId: filter?.unitId ? localId('filter.unitId', filter.unitId, 'Unit') : null,
+      batchId: filter?.batchId ? localId('filter.batchId', filter.batchId, 'PayoutBatch') : null,
+    }),
     payout: (_root, { id }, ctx) => visiblePayout(ctx, localId('id', id, 'Payout')),
     payoutBatches: async (_root, { first, after, filter }, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading payout batches');
@@ -154,16 +150,10 @@ export const payoutResolvers: Resolvers = {
     status: (batch) => batch.status as never,
     submission: (batch) => batch.submission as never,
     attemptCounts: (batch, _args, ctx) => ctx.loaders.attemptCountsOfBatch.load(batch.id) as never,
-    payouts: async (batch, { first, after }, ctx) => {
-      const page = readPage({ first, after });
-      const filter = { batchId: batch.id };
-      const scope = scopeOf(ctx.principal);
-      const rows = await store.listPayouts(ctx.db, scope, filter, page);
-      return { ...toConnection(rows, page, (p) => p.id), count: () => store.countPayouts(ctx.db, scope, filter) };
-    },
+    payouts: (batch, { first, after }, ctx) => payoutConnection(ctx, { first, after }, { batchId: batch.id }),
     fileName: (batch) => (batch.sealedAt ? `${batch.msgId}.xml` : null),
-    file: async (batch, _args, ctx) => (await store.batchFile(ctx.db, batch.id))?.xml ?? null,
-    sealBase64: async (batch, _args, ctx) => (await store.batchFile(ctx.db, batch.id))?.seal.toString('base64') ?? null,
+    file: async (batch, _args, ctx) => (await ctx.loaders.payoutBatchFile.load(batch.id))?.xml ?? null,
+    sealBase64: async (batch, _args, ctx) => (await ctx.loaders.payoutBatchFile.load(batch.id))?.seal.toString('base64') ?? null,
   },
 
   PayoutConnection: {

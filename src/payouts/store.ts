@@ -192,9 +192,12 @@ export async function attemptCountsOfBatches(db: Queryable, batchIds: readonly n
   return batchIds.map((id) => (grouped.get(id) ?? []).map(({ status, count }) => ({ status, count })));
 }
 
-/** The sealed file and seal of a batch (null before sealing). */
-export async function batchFile(db: Queryable, batchId: number): Promise<{ xml: string; seal: Buffer } | null> {
-  const { rows } = await db.query<{ xml: string | null; seal: Buffer | null }>(`SELECT file_xml AS xml, seal FROM payout_batches WHERE id = $1`, [batchId]);
-  const row = rows[0];
-  return row?.xml && row.seal ? { xml: row.xml, seal: row.seal } : null;
+/** The sealed file and seal of each batch (null before sealing), in the order asked. */
+export async function batchFiles(db: Queryable, batchIds: readonly number[]): Promise<({ xml: string; seal: Buffer } | null)[]> {
+  const { rows } = await db.query<{ id: number; xml: string | null; seal: Buffer | null }>(
+    `SELECT id, file_xml AS xml, seal FROM payout_batches WHERE id = ANY($1::bigint[])`,
+    [batchIds],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r.xml && r.seal ? { xml: r.xml, seal: r.seal } : null]));
+  return batchIds.map((id) => byId.get(id) ?? null);
 }

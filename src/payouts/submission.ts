@@ -209,7 +209,8 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
     await markLinesPaid(tx, changes.filter((c) => c.status === 'PAID').map((c) => c.payoutId));
     await describeRejections(tx, idsWith(reading.updates, 'REJECTED'));
 
-    const statuses = attempts.map((a) => reading.updates.find((u) => u.id === a.id)?.status ?? a.status);
+    const updated = new Map(reading.updates.map((u) => [u.id, u.status]));
+    const statuses = attempts.map((a) => updated.get(a.id) ?? a.status);
     const final = finalBatchStatus(statuses);
     if (!final) return { status: 'SUBMITTED', changes };
     const { rows: [batch] } = await tx.query<{ msgId: string }>(

@@ -269,15 +269,15 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
       if (now >= faultsUntil) bank.setFaults(NO_FAULTS);
       try {
         await drive();
-        quiet = now >= faultsUntil && (await finished(db, options.settlements)) ? quiet + 1 : 0;
+        quiet = now >= faultsUntil && finished(await pipelineState(db), options.settlements) ? quiet + 1 : 0;
       } catch (error) {
         quiet = 0;
         trace(`driver step failed: ${(error as Error).message}`);
       }
-      if (process.env.FAULTS_TRACE && Math.floor(now / 3000) !== Math.floor((now - 300) / 3000)) trace(await describeUnfinished(db, options.settlements));
+      if (process.env.FAULTS_TRACE && Math.floor(now / 3000) !== Math.floor((now - 300) / 3000)) trace(describeState(await pipelineState(db), options.settlements));
       if (quiet >= 3) break;
       if (Date.now() > deadline) {
-        result.problems.push(`not finished ${options.settleMs / 1000} s after the last fault: ${await describeUnfinished(db, options.settlements)}`);
+        result.problems.push(`not finished ${options.settleMs / 1000} s after the last fault: ${describeState(await pipelineState(db), options.settlements)}`);
         break;
       }
       await sleep(300);
@@ -303,29 +303,40 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
   return result;
 }
 
-/** Nothing left to do anywhere in the pipeline. */
-async function finished(db: pg.Pool, settlements: number): Promise<boolean> {
-  const { rows: [s] } = await db.query<{ cursor: string | null; received: number; pending: number; open: number; batches: number }>(
-    `SELECT (SELECT cursor FROM settlement_sources WHERE name = 'simulator') AS cursor,
-            (SELECT count(*)::int FROM settlements WHERE status = 'RECEIVED') AS received,
-            (SELECT count(*)::int FROM claims WHERE status = 'PENDING_REVIEW') AS pending,
-            (SELECT count(*)::int FROM payouts WHERE status IN ('READY', 'IN_BATCH', 'SENT')) AS open,
-            (SELECT count(*)::int FROM payout_batches WHERE status IN ('DRAFT', 'APPROVED', 'SEALED', 'SUBMITTED')) AS batches`,
-  );
-  if (s!.cursor !== String(settlements) || s!.received || s!.pending || s!.open || s!.batches) return false;
-  return (await unadjudicatedSettlementIds(db, 0, 1)).length === 0;
+interface PipelineState {
+  cursor: string | null;
+  received: number;
+  pending: number;
+  /** Payouts by status, and batches by status/submission. */
+  payouts: Record<string, number> | null;
+  batches: Record<string, number> | null;
+  unadjudicated: number;
 }
 
-async function describeUnfinished(db: pg.Pool, settlements: number): Promise<string> {
-  const { rows: [s] } = await db.query(
+/** Where the pipeline stands: what the driver waits on, and what a trace or a failure shows. */
+async function pipelineState(db: pg.Pool): Promise<PipelineState> {
+  const { rows: [s] } = await db.query<Omit<PipelineState, 'unadjudicated'>>(
     `SELECT (SELECT cursor FROM settlement_sources WHERE name = 'simulator') AS cursor,
             (SELECT count(*)::int FROM settlements WHERE status = 'RECEIVED') AS received,
             (SELECT count(*)::int FROM claims WHERE status = 'PENDING_REVIEW') AS pending,
-            (SELECT json_object_agg(status, n) FROM (SELECT status, count(*) AS n FROM payouts GROUP BY status) p) AS payouts,
-            (SELECT json_object_agg(status || '/' || submission, n) FROM (SELECT status, submission, count(*) AS n FROM payout_batches GROUP BY 1, 2) b) AS batches`,
+            (SELECT json_object_agg(status, n) FROM (SELECT status, count(*)::int AS n FROM payouts GROUP BY status) p) AS payouts,
+            (SELECT json_object_agg(status || '/' || submission, n) FROM (SELECT status, submission, count(*)::int AS n FROM payout_batches GROUP BY 1, 2) b) AS batches`,
   );
-  const unadjudicated = (await unadjudicatedSettlementIds(db, 0, 1000)).length;
-  return JSON.stringify({ ...s, expectedCursor: String(settlements), unadjudicated });
+  return { ...s!, unadjudicated: (await unadjudicatedSettlementIds(db, 0, 1000)).length };
+}
+
+const OPEN_PAYOUTS = ['READY', 'IN_BATCH', 'SENT'];
+const OPEN_BATCHES = ['DRAFT', 'APPROVED', 'SEALED', 'SUBMITTED'];
+
+/** Nothing left to do anywhere in the pipeline. */
+function finished(state: PipelineState, settlements: number): boolean {
+  return state.cursor === String(settlements) && !state.received && !state.pending && !state.unadjudicated
+    && !Object.keys(state.payouts ?? {}).some((status) => OPEN_PAYOUTS.includes(status))
+    && !Object.keys(state.batches ?? {}).some((key) => OPEN_BATCHES.includes(key.split('/')[0]!));
+}
+
+function describeState(state: PipelineState, settlements: number): string {
+  return JSON.stringify({ ...state, expectedCursor: String(settlements) });
 }
 
 /** The oracle. */

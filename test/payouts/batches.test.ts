@@ -9,7 +9,7 @@ import { approveBatch, cancelBatch, createBatch, PayoutError, requestSubmission,
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { checkPain001 } from '../../src/banks/iso20022/pain001.ts';
 import {
-  account, advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, payoutsOf, setBankCard, submissionContext,
+  account, advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, payoutsOf, resetPayouts, setBankCard, submissionContext,
 } from './support.ts';
 
 /**
@@ -27,11 +27,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function clear() {
-  await db.pool.query(`TRUNCATE bank_status_reports, payout_attempts, payout_lines, payouts, payout_batches, bank_feed_cursors RESTART IDENTITY CASCADE`);
-  await db.pool.query(`UPDATE benefit_lines SET status = 'CANCELLED', paid_at = NULL WHERE status IN ('APPROVED', 'PAID')`);
-  await db.pool.query(`UPDATE claims SET status = 'CANCELLED', decision_reason = 'test reset' WHERE status = 'APPROVED'`);
-}
+const clear = () => resetPayouts(db.pool);
 
 describe('a batch through the bank', () => {
   it('pays every approved claim once; rejected accounts fail with the bank reason and are paid after a retry', async () => {

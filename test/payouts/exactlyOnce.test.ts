@@ -3,7 +3,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startBank, testFilePki, type RunningBank } from '../banks/simulator/support.ts';
 import { BankTimeoutError } from '../../src/banks/adapter.ts';
 import { advanceBatch, readStatusFeed } from '../../src/payouts/submission.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, creditedByPayout, payoutsOf, submissionContext } from './support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, creditedByPayout, payoutsOf, resetPayouts, submissionContext } from './support.ts';
 
 /**
  * Exactly once under the bank's faults. The oracle is the simulator's ledger: whatever happened on
@@ -18,11 +18,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await db.drop();
 });
-beforeEach(async () => {
-  await db.pool.query(`TRUNCATE bank_status_reports, payout_attempts, payout_lines, payouts, payout_batches, bank_feed_cursors RESTART IDENTITY CASCADE`);
-  await db.pool.query(`UPDATE benefit_lines SET status = 'CANCELLED', paid_at = NULL WHERE status IN ('APPROVED', 'PAID')`);
-  await db.pool.query(`UPDATE claims SET status = 'CANCELLED', decision_reason = 'test reset' WHERE status = 'APPROVED'`);
-});
+beforeEach(() => resetPayouts(db.pool));
 
 async function batchState(batchId: number) {
   const { rows } = await db.pool.query<{ status: string; submission: string; attempts: string[] }>(

@@ -58,6 +58,13 @@ export async function approvedClaims(db: pg.Pool, count: number, cards: Record<n
   });
 }
 
+/** No payouts, batches or approved claims left: each test starts from its own claims. */
+export async function resetPayouts(db: pg.Pool): Promise<void> {
+  await db.query(`TRUNCATE bank_status_reports, payout_attempts, payout_lines, payouts, payout_batches, bank_feed_cursors RESTART IDENTITY CASCADE`);
+  await db.query(`UPDATE benefit_lines SET status = 'CANCELLED', paid_at = NULL WHERE status IN ('APPROVED', 'PAID')`);
+  await db.query(`UPDATE claims SET status = 'CANCELLED', decision_reason = 'test reset' WHERE status = 'APPROVED'`);
+}
+
 /** A directory for batch files, and the context the payout worker would use with this bank. */
 export function submissionContext(db: pg.Pool, pki: Pki, bank: RunningBank): SubmissionContext & { outDir: string; remove(): void } {
   const outDir = mkdtempSync(path.join(tmpdir(), 'hub-payouts-'));
