@@ -1,4 +1,6 @@
+import { createSecretKey } from 'node:crypto';
 import { createRemoteJWKSet, importSPKI, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { GraphQLError } from 'graphql';
 import type pg from 'pg';
@@ -31,6 +33,8 @@ const claimsSchema = z
 
 export type TokenClaims = z.infer<typeof claimsSchema>;
 
+const VERIFIED_FOR_MS = 5 * 60_000;
+
 export interface TokenVerifier {
   verify(token: string): Promise<TokenClaims>;
 }
@@ -47,11 +51,17 @@ export async function createTokenVerifier(config: Config): Promise<TokenVerifier
     const publicKey = await importSPKI(config.JWT_PUBLIC_KEY, config.JWT_PUBLIC_KEY_ALG);
     verifySignature = (token) => jwtVerify(token, publicKey, idp);
   } else {
-    const secret = new TextEncoder().encode(config.JWT_SECRET);
+    // A KeyObject, not bytes: jose then imports the key once, not on every verification.
+    const secret = createSecretKey(Buffer.from(config.JWT_SECRET, 'utf8'));
     verifySignature = (token) => jwtVerify(token, secret, { ...idp, algorithms: ['HS256'] });
   }
+  // A client sends the same token with every request until it expires: its verified claims are
+  // kept (at most VERIFIED_FOR_MS, never past exp) instead of checking the signature each time.
+  const verified = new LRUCache<string, { claims: TokenClaims; until: number }>({ max: 10_000 });
   return {
     async verify(token) {
+      const known = verified.get(token);
+      if (known && Date.now() < known.until) return known.claims;
       let payload: JWTPayload;
       try {
         ({ payload } = await verifySignature(token));
@@ -63,6 +73,7 @@ export async function createTokenVerifier(config: Config): Promise<TokenVerifier
         const issue = claims.error.issues[0]!;
         throw unauthenticated(`invalid token claim ${issue.path.join('.') || '(token)'}: ${issue.message}`);
       }
+      verified.set(token, { claims: claims.data, until: Math.min(payload.exp! * 1000, Date.now() + VERIFIED_FOR_MS) });
       return claims.data;
     },
   };

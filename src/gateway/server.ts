@@ -16,6 +16,8 @@ import type { Context, Principal, Services } from './context.ts';
 import { scopeOf } from './context.ts';
 import { allResolvers } from './resolvers.ts';
 import { createMemberLoaders } from '../members/loaders.ts';
+import { UNSCOPED, type Scope } from '../members/store.ts';
+import { lazyLoaders } from './loaders.ts';
 import { createSettlementLoaders } from '../settlements/loaders.ts';
 import { createBenefitLoaders } from '../benefits/loaders.ts';
 import { createPayoutLoaders } from '../payouts/loaders.ts';
@@ -86,9 +88,14 @@ export async function createGateway(services: Services, config: Config, log: Log
   const statusFeed = createStatusFeed(services.redis, config.QUEUE_PREFIX);
   let draining = false;
 
+  const loadersFor = lazyLoaders<Scope, Context['loaders']>([
+    (scope) => createMemberLoaders(services.db, scope), (scope) => createSettlementLoaders(services.db, scope),
+    (scope) => createBenefitLoaders(services.db, scope), (scope) => createPayoutLoaders(services.db, scope),
+    () => createReconciliationLoaders(services.db),
+  ], UNSCOPED);
   const contextFor = (principal: Principal): Context => {
     const scope = scopeOf(principal);
-    const newLoaders = () => ({ ...createMemberLoaders(services.db, scope), ...createSettlementLoaders(services.db, scope), ...createBenefitLoaders(services.db, scope), ...createPayoutLoaders(services.db, scope), ...createReconciliationLoaders(services.db) });
+    const newLoaders = () => loadersFor(scope);
     return {
       ...services, principal, loaders: newLoaders(), newLoaders, statusFeed,
       publishStatusChanges: (changes) => publishStatusChanges(services.redis, config.QUEUE_PREFIX, changes),

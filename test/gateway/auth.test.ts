@@ -35,6 +35,17 @@ describe('bearer tokens', () => {
     await expect(verifier.verify(await signDevelopmentToken(config, { sub: 'u1', role: 'ADMIN' }, '-1s'))).rejects.toThrow(/invalid token/);
   });
 
+  it('keeps a verified token\'s claims for the next request, but never past its expiry', async () => {
+    const config = parseConfig({});
+    const verifier = await createTokenVerifier(config);
+    const token = await signDevelopmentToken(config, { sub: 'short', role: 'REVIEWER' }, '2s');
+    const exp = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp as number;
+    expect(await verifier.verify(token)).toMatchObject({ sub: 'short' });
+    expect(await verifier.verify(token)).toMatchObject({ sub: 'short' });
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+    await expect(verifier.verify(token)).rejects.toThrow(/invalid token.*exp/);
+  });
+
   it('verifies an identity provider\'s RS256 tokens with its public key, checking issuer and audience', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const config = parseConfig({
