@@ -43,6 +43,8 @@ const schema = z.object({
   /** Requests per client (token subject) per window, counted in Redis across gateway instances; 0 turns the limit off. */
   RATE_LIMIT_POINTS: z.coerce.number().int().min(0).default(1_200),
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** Memory for whole answers to roster queries (src/gateway/responseCache.ts), in MiB; 0 turns the cache off. */
+  RESPONSE_CACHE_MB: z.coerce.number().int().min(0).max(4096).default(64),
   /** Trusted-documents manifest (`{ "sha256:<hash>": "<document>" }`, from codegen's client preset); in production only these operations run. */
   TRUSTED_DOCUMENTS: z.string().optional(),
   /** Port of `hub work`'s operations endpoints (/healthz, /readyz, /metrics); 0 picks a free one. */

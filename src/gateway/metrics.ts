@@ -34,6 +34,7 @@ export function createMetrics(): HubMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],
   });
   const errors = new Counter({ name: 'hub_graphql_errors_total', help: 'GraphQL errors by operation and extensions.code', labelNames: ['operation', 'code'], registers: [registry] });
+  const cacheHits = new Counter({ name: 'hub_graphql_cache_hits_total', help: 'GraphQL operations answered from the roster response cache, by name', labelNames: ['operation'], registers: [registry] });
   const jobs = new Counter({ name: 'hub_jobs_total', help: 'Jobs finished by queue and outcome (completed, failed)', labelNames: ['queue', 'outcome'], registers: [registry] });
   const jobDuration = new Histogram({
     name: 'hub_job_duration_seconds', help: 'Job processing time by queue and outcome', labelNames: ['queue', 'outcome'],
@@ -73,7 +74,8 @@ export function createMetrics(): HubMetrics {
           async didEncounterErrors({ errors: list }) {
             for (const error of list) errors.inc({ operation, code: String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR') });
           },
-          async willSendResponse({ response }) {
+          async willSendResponse({ response, metrics }) {
+            if (metrics.responseCacheHit) cacheHits.inc({ operation });
             const failed = response.body.kind === 'single' && Boolean(response.body.singleResult.errors?.length);
             requests.inc({ operation, outcome: failed ? 'error' : 'ok' });
             latency.observe({ operation }, Number(process.hrtime.bigint() - started) / 1e9);

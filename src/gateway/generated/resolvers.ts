@@ -296,6 +296,19 @@ export type BenefitTotals = {
   planYear: Scalars['Int']['output'];
 };
 
+/**
+ * Whether the gateway may answer a query from its memory instead of executing it (Apollo's cache
+ * hints). Only roster data (units, members, enrolments) is marked: the gateway keeps such an answer
+ * per caller scope and drops it the moment any unit, member or enrolment change commits, so an
+ * answer is never older than your request. Anything else (claims, payouts, payments) is always
+ * read afresh. Nothing for clients to do: no HTTP cache headers are sent.
+ */
+export type CacheControlScope =
+  /** An answer for one caller scope (role, unit, member). */
+  | 'PRIVATE'
+  /** The same answer for every caller (not used here). */
+  | 'PUBLIC';
+
 export type CancelPayoutBatchInput = {
   batchId: Scalars['ID']['input'];
   /** Why (at least 4 characters); audited. */
@@ -534,7 +547,7 @@ export type Enrolment = Node & {
   __typename?: 'Enrolment';
   /** Contribution owed by the member's unit for this enrolment. */
   contributionFen: Scalars['Fen']['output'];
-  /** Whether the unit's contribution for this plan year is fully paid (a condition for benefits). */
+  /** Whether the unit's contribution for this plan year is fully paid (a condition for benefits). Read afresh: payments arrive from bank statements. */
   contributionPaid: Scalars['Boolean']['output'];
   enrolledOn: Scalars['Date']['output'];
   /** Start of the continuous enrolment chain; renewals without a gap keep it. */
@@ -2518,6 +2531,7 @@ export type ResolversTypes = {
   BenefitProgramme: BenefitProgramme;
   BenefitTotals: ResolverTypeWrapper<BenefitTotalsRow>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CacheControlScope: CacheControlScope;
   CancelPayoutBatchInput: CancelPayoutBatchInput;
   Claim: ResolverTypeWrapper<ClaimRow>;
   ClaimConnection: ResolverTypeWrapper<ClaimConnectionResult>;
@@ -2774,6 +2788,14 @@ export type ResolversParentTypes = {
   Viewer: Principal;
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
 };
+
+export type CacheControlDirectiveArgs = {
+  inheritMaxAge?: Maybe<Scalars['Boolean']['input']>;
+  maxAge?: Maybe<Scalars['Int']['input']>;
+  scope?: Maybe<CacheControlScope>;
+};
+
+export type CacheControlDirectiveResolver<Result, Parent, ContextType = Context, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type BankAccountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankAccount'] = ResolversParentTypes['BankAccount']> = {
   bankCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -3670,3 +3692,6 @@ export type Resolvers<ContextType = Context> = {
   Viewer?: ViewerResolvers<ContextType>;
 };
 
+export type DirectiveResolvers<ContextType = Context> = {
+  cacheControl?: CacheControlDirectiveResolver<any, any, ContextType>;
+};
