@@ -2,7 +2,7 @@ import type { Queryable } from '../db/pool.ts';
 import { Params } from '../db/sql.ts';
 import { groupBy } from '../gateway/loaders.ts';
 import type { Page } from '../gateway/connection.ts';
-import type { Scope } from '../members/store.ts';
+import { memberRowScopeSql, type Scope } from '../members/store.ts';
 import type { Programme } from './rules/ruleSet.ts';
 import type { BenefitLineRow, BenefitTotalsRow, ClaimRow, ClaimStatus } from './rows.ts';
 
@@ -22,13 +22,6 @@ export const LINE_COLUMNS = `l.id, l.claim_id AS "claimId", l.programme, l.basis
   l.adjusted_fen AS "adjustedFen", l.adjustment_reason AS "adjustmentReason", l.adjusted_by AS "adjustedBy",
   l.adjusted_at AS "adjustedAt", l.disease_groups AS "diseaseGroups", l.explanation, l.status, l.paid_at AS "paidAt"`;
 
-function claimScopeSql(p: Params, scope: Scope): string {
-  const parts: string[] = [];
-  if (scope.unitId !== null) parts.push(`EXISTS (SELECT 1 FROM members m WHERE m.id = c.member_id AND m.unit_id = ${p.add(scope.unitId)})`);
-  if (scope.memberId !== null) parts.push(`c.member_id = ${p.add(scope.memberId)}`);
-  return parts.length ? parts.join(' AND ') : 'true';
-}
-
 export interface ClaimFilter {
   status?: ClaimStatus | null;
   memberId?: number | null;
@@ -43,7 +36,7 @@ export interface ClaimFilter {
 }
 
 function claimFilterSql(p: Params, scope: Scope, f: ClaimFilter): string {
-  const where = [claimScopeSql(p, scope)];
+  const where = [memberRowScopeSql(p, scope, 'c')];
   if (f.status) where.push(`c.status = ${p.add(f.status)}`);
   if (f.memberId != null) where.push(`c.member_id = ${p.add(f.memberId)}`);
   if (f.unitId != null) where.push(`c.unit_id = ${p.add(f.unitId)}`);
@@ -62,7 +55,7 @@ function claimFilterSql(p: Params, scope: Scope, f: ClaimFilter): string {
 export async function claimsByIds(db: Queryable, ids: readonly number[], scope: Scope): Promise<ClaimRow[]> {
   const p = new Params();
   const { rows } = await db.query<ClaimRow>(
-    `SELECT ${CLAIM_COLUMNS} FROM claims c WHERE c.id = ANY(${p.add(ids)}) AND ${claimScopeSql(p, scope)}`,
+    `SELECT ${CLAIM_COLUMNS} FROM claims c WHERE c.id = ANY(${p.add(ids)}) AND ${memberRowScopeSql(p, scope, 'c')}`,
     p.values,
   );
   return rows;
@@ -71,7 +64,7 @@ export async function claimsByIds(db: Queryable, ids: readonly number[], scope: 
 export async function claimsOfSettlements(db: Queryable, settlementIds: readonly number[], scope: Scope): Promise<(ClaimRow | null)[]> {
   const p = new Params();
   const { rows } = await db.query<ClaimRow>(
-    `SELECT ${CLAIM_COLUMNS} FROM claims c WHERE c.settlement_id = ANY(${p.add(settlementIds)}) AND ${claimScopeSql(p, scope)}`,
+    `SELECT ${CLAIM_COLUMNS} FROM claims c WHERE c.settlement_id = ANY(${p.add(settlementIds)}) AND ${memberRowScopeSql(p, scope, 'c')}`,
     p.values,
   );
   const bySettlement = new Map(rows.map((r) => [r.settlementId, r]));
@@ -121,7 +114,7 @@ export async function linesByIds(db: Queryable, ids: readonly number[], scope: S
   const p = new Params();
   const { rows } = await db.query<BenefitLineRow>(
     `SELECT ${LINE_COLUMNS} FROM benefit_lines l JOIN claims c ON c.id = l.claim_id
-      WHERE l.id = ANY(${p.add(ids)}) AND ${claimScopeSql(p, scope)}`,
+      WHERE l.id = ANY(${p.add(ids)}) AND ${memberRowScopeSql(p, scope, 'c')}`,
     p.values,
   );
   return rows;

@@ -24,7 +24,7 @@ export function createRosterEpoch(db: Queryable): RosterEpoch {
       [snapshot],
     );
     const [{ snapshot: taken, changed }] = rows as [{ snapshot: string; changed: boolean }];
-    // Looks overlap only through `freshLook`, which runs one at a time: snapshots arrive in order.
+    // Looks never overlap (`freshLook` runs one at a time), so each compares with the one before.
     if (changed) epoch += 1;
     snapshot = taken;
     return epoch;

@@ -113,16 +113,25 @@ export async function createBatch(db: pg.Pool, actor: Actor, account: PayingAcco
   });
 }
 
+/** A batch as locked for a change: its state and what its file's payment information says. */
 interface BatchRow {
   id: number;
   msgId: string;
   status: string;
   createdBy: string;
+  pmtInfId: string;
+  requestedExecutionDate: string;
+  debtorAccount: string;
+  debtorName: string;
+  debtorAgent: string;
 }
 
 async function lockBatch(tx: pg.PoolClient, batchId: number): Promise<BatchRow> {
   const { rows } = await tx.query<BatchRow>(
-    `SELECT id, msg_id AS "msgId", status, created_by AS "createdBy" FROM payout_batches WHERE id = $1 FOR UPDATE`,
+    `SELECT id, msg_id AS "msgId", status, created_by AS "createdBy", pmt_inf_id AS "pmtInfId",
+            requested_execution_date AS "requestedExecutionDate", debtor_account AS "debtorAccount",
+            debtor_name AS "debtorName", debtor_agent AS "debtorAgent"
+       FROM payout_batches WHERE id = $1 FOR UPDATE`,
     [batchId],
   );
   if (!rows[0]) throw new PayoutError(`payout batch ${batchId} does not exist`, 'NOT_FOUND', 'id');
@@ -202,11 +211,6 @@ export async function sealBatch(db: pg.Pool, sealing: SealingContext, batchId: n
   return inTransaction(db, async (tx) => {
     const batch = await lockBatch(tx, batchId);
     expectStatus(batch, ['APPROVED'], 'seal');
-    const { rows: [head] } = await tx.query<{ pmtInfId: string; date: string; account: string; name: string; agent: string }>(
-      `SELECT pmt_inf_id AS "pmtInfId", requested_execution_date AS date, debtor_account AS account, debtor_name AS name, debtor_agent AS agent
-         FROM payout_batches WHERE id = $1`,
-      [batchId],
-    );
     const { rows: planned } = await tx.query<{
       attemptId: number; endToEndId: string; amountFen: number; creditorName: string; accountEnc: Buffer; creditorAgent: string;
       remittanceInfo: string; claimId: number; claimStatus: string;
@@ -224,9 +228,9 @@ export async function sealBatch(db: pg.Pool, sealing: SealingContext, batchId: n
     if (attempts.length === 0) return { msgId: batch.msgId, file: null };
     const xml = batchDocument({
       msgId: batch.msgId,
-      pmtInfId: head!.pmtInfId,
-      requestedExecutionDate: head!.date,
-      debtor: { name: head!.name, account: head!.account, agent: head!.agent },
+      pmtInfId: batch.pmtInfId,
+      requestedExecutionDate: batch.requestedExecutionDate,
+      debtor: { name: batch.debtorName, account: batch.debtorAccount, agent: batch.debtorAgent },
       initiatingParty: sealing.initiatingParty,
       attempts: attempts.map((a) => ({ ...a, creditorAccount: decrypt(sealing.keys, a.accountEnc) })),
     }, now);

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/pool.ts';
 import { Params } from '../db/sql.ts';
 import { groupBy } from '../gateway/loaders.ts';
 import type { Page } from '../gateway/connection.ts';
-import type { Scope } from '../members/store.ts';
+import { memberRowScopeSql, type Scope } from '../members/store.ts';
 import type { CountedConnection } from '../members/rows.ts';
 
 /** Reads of the payouts domain. Payouts are scoped like claims; batches are for ADMIN, FINANCE and AUDITOR (checked by the resolvers). */
@@ -83,13 +83,6 @@ const BATCH_COLUMNS = `b.id, b.msg_id AS "msgId", b.status, b.submission, b.chan
   b.submit_requested_at AS "submitRequestedAt", b.submitted_at AS "submittedAt", b.bank_reference AS "bankReference",
   b.bank_code AS "bankCode", b.bank_reason AS "bankReason", b.final_at AS "finalAt", b.cancel_reason AS "cancelReason"`;
 
-function payoutScopeSql(p: Params, scope: Scope): string {
-  const parts: string[] = [];
-  if (scope.unitId !== null) parts.push(`EXISTS (SELECT 1 FROM members m WHERE m.id = p.member_id AND m.unit_id = ${p.add(scope.unitId)})`);
-  if (scope.memberId !== null) parts.push(`p.member_id = ${p.add(scope.memberId)}`);
-  return parts.length ? parts.join(' AND ') : 'true';
-}
-
 export interface PayoutFilter {
   status?: string | null;
   memberId?: number | null;
@@ -98,7 +91,7 @@ export interface PayoutFilter {
 }
 
 function payoutFilterSql(p: Params, scope: Scope, f: PayoutFilter): string {
-  const where = [payoutScopeSql(p, scope)];
+  const where = [memberRowScopeSql(p, scope, 'p')];
   if (f.status) where.push(`p.status = ${p.add(f.status)}`);
   if (f.memberId != null) where.push(`p.member_id = ${p.add(f.memberId)}`);
   if (f.unitId != null) where.push(`p.unit_id = ${p.add(f.unitId)}`);
@@ -125,14 +118,14 @@ export async function countPayouts(db: Queryable, scope: Scope, filter: PayoutFi
 
 export async function payoutsByIds(db: Queryable, ids: readonly number[], scope: Scope): Promise<PayoutRow[]> {
   const p = new Params();
-  const { rows } = await db.query<PayoutRow>(`SELECT ${PAYOUT_COLUMNS} FROM payouts p WHERE p.id = ANY(${p.add(ids)}) AND ${payoutScopeSql(p, scope)}`, p.values);
+  const { rows } = await db.query<PayoutRow>(`SELECT ${PAYOUT_COLUMNS} FROM payouts p WHERE p.id = ANY(${p.add(ids)}) AND ${memberRowScopeSql(p, scope, 'p')}`, p.values);
   return rows;
 }
 
 export async function payoutsOfClaims(db: Queryable, claimIds: readonly number[], scope: Scope): Promise<(PayoutRow | null)[]> {
   const p = new Params();
   const { rows } = await db.query<PayoutRow>(
-    `SELECT ${PAYOUT_COLUMNS} FROM payouts p WHERE p.claim_id = ANY(${p.add(claimIds)}) AND ${payoutScopeSql(p, scope)}`,
+    `SELECT ${PAYOUT_COLUMNS} FROM payouts p WHERE p.claim_id = ANY(${p.add(claimIds)}) AND ${memberRowScopeSql(p, scope, 'p')}`,
     p.values,
   );
   const byClaim = new Map(rows.map((r) => [r.claimId, r]));
@@ -146,7 +139,7 @@ export async function payoutsOfMembers(db: Queryable, memberIds: number[], scope
   const { rows } = await db.query<PayoutRow>(
     `SELECT x.* FROM unnest(${p.add(memberIds)}::bigint[]) AS k(member_id)
      CROSS JOIN LATERAL (SELECT ${PAYOUT_COLUMNS} FROM payouts p
-                          WHERE p.member_id = k.member_id AND ${payoutScopeSql(p, scope)} ${after}
+                          WHERE p.member_id = k.member_id AND ${memberRowScopeSql(p, scope, 'p')} ${after}
                           ORDER BY p.id DESC LIMIT ${p.add(page.limit)}) x`,
     p.values,
   );

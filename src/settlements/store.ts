@@ -2,7 +2,7 @@ import type { Queryable } from '../db/pool.ts';
 import { Params } from '../db/sql.ts';
 import { groupBy } from '../gateway/loaders.ts';
 import type { Page } from '../gateway/connection.ts';
-import type { Scope } from '../members/store.ts';
+import { memberRowScopeSql, type Scope } from '../members/store.ts';
 import { AMOUNT_FIELDS, type SettlementKind, type SettlementStatus, type SourceKind, type UnmatchedReason, type RejectionStatus } from './model.ts';
 import type { MatchDecision, MatchFacts } from './matching.ts';
 import type { RejectionWrite, SettlementWrite } from './protect.ts';
@@ -35,13 +35,6 @@ const RUN_COLUMNS = `id, source, kind, file_name AS "fileName", status, started_
 const REJECTION_COLUMNS = `id, source, run_id AS "runId", setl_id AS "setlId", position, raw_masked AS "rawMasked",
   problems, status, settlement_id AS "settlementId", retries, received_at AS "receivedAt",
   resolved_at AS "resolvedAt", resolved_by AS "resolvedBy"`;
-
-function settlementScopeSql(p: Params, scope: Scope): string {
-  const parts: string[] = [];
-  if (scope.unitId !== null) parts.push(`EXISTS (SELECT 1 FROM members m WHERE m.id = s.member_id AND m.unit_id = ${p.add(scope.unitId)})`);
-  if (scope.memberId !== null) parts.push(`s.member_id = ${p.add(scope.memberId)}`);
-  return parts.length ? parts.join(' AND ') : 'true';
-}
 
 /**
  * A transaction whose loss in a database crash is harmless: a page goes with its cursor (the page is
@@ -436,7 +429,7 @@ export interface SettlementFilter {
 }
 
 function settlementFilterSql(p: Params, scope: Scope, f: SettlementFilter): string {
-  const where = [settlementScopeSql(p, scope)];
+  const where = [memberRowScopeSql(p, scope, 's')];
   if (f.memberId != null) where.push(`s.member_id = ${p.add(f.memberId)}`);
   if (f.unitId != null) where.push(`s.unit_id = ${p.add(f.unitId)}`);
   if (f.settledFrom) where.push(`s.setl_time >= (${p.add(f.settledFrom)}::date::timestamp AT TIME ZONE 'Asia/Shanghai')`);
@@ -451,7 +444,7 @@ function settlementFilterSql(p: Params, scope: Scope, f: SettlementFilter): stri
 export async function settlementsByIds(db: Queryable, ids: readonly number[], scope: Scope): Promise<SettlementRow[]> {
   const p = new Params();
   const { rows } = await db.query<SettlementRow>(
-    `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE s.id = ANY(${p.add(ids)}) AND ${settlementScopeSql(p, scope)}`,
+    `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE s.id = ANY(${p.add(ids)}) AND ${memberRowScopeSql(p, scope, 's')}`,
     p.values,
   );
   return rows;
@@ -503,7 +496,7 @@ export async function settlementsOfMembers(
 export async function reversalsOf(db: Queryable, ids: readonly number[], scope: Scope): Promise<SettlementRow[][]> {
   const p = new Params();
   const { rows } = await db.query<SettlementRow>(
-    `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE s.reverses_id = ANY(${p.add(ids)}) AND ${settlementScopeSql(p, scope)} ORDER BY s.id`,
+    `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE s.reverses_id = ANY(${p.add(ids)}) AND ${memberRowScopeSql(p, scope, 's')} ORDER BY s.id`,
     p.values,
   );
   const byOriginal = groupBy(rows, (r) => r.reversesId!);
