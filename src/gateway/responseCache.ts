@@ -35,7 +35,7 @@ export function responseCachePlugins(rosterEpoch: RosterEpoch, maxBytes: number)
     async requestDidStart() {
       let key: string | null = null;
       return {
-        async responseForOperation({ operation, contextValue, source, request, metrics }) {
+        async responseForOperation({ operation, contextValue, queryHash, request, metrics }) {
           if (!mayBeKept(operation, keptRootFields)) return null;
           const epoch = await rosterEpoch.current().catch(() => null);
           if (epoch === null) return null; // the database did not answer: execute (and fail there, clearly)
@@ -43,8 +43,9 @@ export function responseCachePlugins(rosterEpoch: RosterEpoch, maxBytes: number)
             latest = epoch;
             answers.clear(); // unreachable now: no reason to keep personal data in memory
           }
+          // The document by Apollo's own hash of it (queryHash); the variables hashed, not kept in clear.
           key = createHash('sha256')
-            .update(JSON.stringify([scopeKey(contextValue.principal), epoch, source, request.operationName ?? null, request.variables ?? {}]))
+            .update(JSON.stringify([scopeKey(contextValue.principal), epoch, queryHash, request.operationName ?? null, request.variables ?? {}]))
             .digest('base64');
           const json = answers.get(key);
           if (json === undefined) return null;
@@ -88,16 +89,22 @@ function mayBeKept(operation: OperationDefinitionNode | undefined, keptRootField
   return operation?.operation === 'query' && operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && keptRootFields.has(s.name.value));
 }
 
+/**
+ * The `@cacheControl` hint written on a schema element: undefined when it has none; `maxAge`
+ * undefined when the hint gives none (inheritMaxAge).
+ */
+export function cacheHint(node: { directives?: readonly ConstDirectiveNode[] } | null | undefined): { maxAge?: number } | undefined {
+  const hint = node?.directives?.find((d) => d.name.value === 'cacheControl');
+  if (!hint) return undefined;
+  const value = hint.arguments?.find((a) => a.name.value === 'maxAge')?.value;
+  return { maxAge: value?.kind === Kind.INT ? Number(value.value) : undefined };
+}
+
 /** Query fields that carry a positive maxAge themselves or through the type they return. */
 function rootFieldsWithMaxAge(schema: GraphQLSchema): Set<string> {
-  const maxAge = (node: { directives?: readonly ConstDirectiveNode[] } | null | undefined) => {
-    const hint = node?.directives?.find((d) => d.name.value === 'cacheControl');
-    const value = hint?.arguments?.find((a) => a.name.value === 'maxAge')?.value;
-    return value?.kind === Kind.INT ? Number(value.value) : undefined;
-  };
   const kept = new Set<string>();
   for (const field of Object.values(schema.getQueryType()?.getFields() ?? {})) {
-    const age = maxAge(field.astNode) ?? maxAge(getNamedType(field.type).astNode);
+    const age = cacheHint(field.astNode)?.maxAge ?? cacheHint(getNamedType(field.type).astNode)?.maxAge;
     if (age !== undefined && age > 0) kept.add(field.name);
   }
   return kept;
