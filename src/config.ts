@@ -117,6 +117,17 @@ const schema = z.object({
   RECONCILIATION_DEBIT_DAYS: z.coerce.number().int().min(0).max(30).default(2),
   /** Bank holidays (yyyy-MM-dd, comma-separated) that are not business days. */
   BANK_HOLIDAYS: z.string().regex(/^\d{4}-\d{2}-\d{2}(,\d{4}-\d{2}-\d{2})*$/, 'must be dates yyyy-MM-dd separated by commas').transform((v) => v.split(',')).default([]),
+  // Trust boundaries (docs/trust-model.md).
+  /** Hours a bearer token may live at most (exp − iat, or exp − now without iat); a longer one is refused. */
+  TOKEN_MAX_LIFETIME_HOURS: z.coerce.number().int().min(1).max(24 * 31).default(24),
+  /** Days a replaced bank card waits before payouts go to it, unless a second person confirms it; 0 pays at once. */
+  BANK_CARD_COOLING_OFF_DAYS: z.coerce.number().int().min(0).max(365).default(7),
+  /** Manual contribution payments, exception matches and write-offs above this many fen need a second person's confirmation. */
+  FOUR_EYES_ABOVE_FEN: z.coerce.number().int().min(0).default(100_000),
+  /** How far (hours) a seal's signingTime may lie from the moment the hub receives the document. */
+  SEAL_SIGNING_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(72),
+  /** Largest body of an upload operation (roster, settlement file, bank statement) in bytes; other requests keep GRAPHQL_MAX_BODY_BYTES. */
+  GRAPHQL_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1_024).default(21 * 1024 * 1024),
   /** Directory of the ISO 20022 XSDs statements are validated against (default ../shared/iso20022 beside the repository). */
   ISO20022_XSD_DIR: z.string().optional(),
 });
