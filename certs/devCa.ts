@@ -48,6 +48,10 @@ export interface CertificateRequest {
   keyUsage?: KeyUsage[];
   /** Reuse a key (tests issue many certificates; RSA key generation dominates their time). */
   key?: KeyObject;
+  /** A CA's basicConstraints pathLenConstraint: how many CA certificates may follow it. */
+  pathLength?: number;
+  /** Further extensions in node-forge's form, e.g. `{ id, critical, value }` with `value` the DER as a binary string. */
+  extensions?: object[];
 }
 
 const DAY_MS = 86_400_000;
@@ -63,7 +67,7 @@ export function newRsaKey(): KeyObject {
 export function createCertificateAuthority(request: CertificateRequest, issuer?: Credential): Credential {
   const key = request.key ?? newRsaKey();
   const certificate = buildCertificate(request, key, issuer, [
-    { name: 'basicConstraints', critical: true, cA: true },
+    { name: 'basicConstraints', critical: true, cA: true, ...(request.pathLength === undefined ? {} : { pathLenConstraint: request.pathLength }) },
     keyUsageExtension(request.keyUsage ?? ['keyCertSign', 'cRLSign']),
   ]);
   return { certificate, key };
@@ -99,6 +103,7 @@ function buildCertificate(request: CertificateRequest, key: KeyObject, issuer: C
   certificate.setIssuer(issuer ? issuerCertificate.subject.attributes : subject);
   certificate.setExtensions([
     ...extensions,
+    ...(request.extensions ?? []),
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: issuerCertificate.generateSubjectKeyIdentifier().getBytes() },
   ]);

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { inTransaction, type Queryable } from '../db/pool.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
-import { conflict, FieldError, notFound } from '../gateway/errors.ts';
+import { conflict, FieldError, forbidden, notFound } from '../gateway/errors.ts';
 import type { Scope } from '../members/store.ts';
 import { TOTAL_COLUMNS } from './adjudicate.ts';
 import type { Programme } from './rules/ruleSet.ts';
@@ -11,7 +11,8 @@ import type { ClaimStatus } from './rows.ts';
  * Review (maker-checker) of claims in PENDING_REVIEW. Each decision runs in one transaction that
  * locks the member-year totals row first (the same order as adjudication), then the claim, and
  * records the audit entry. Rules decided here:
- * - approve: the claim and its lines become APPROVED.
+ * - approve: the claim and its lines become APPROVED; not by anyone who adjusted one of its lines
+ *   (four eyes: claims.adjusted_by, kept by the database, whose CHECK claims_four_eyes also refuses it).
  * - reject (reason required): REJECTED; its line amounts and its out-of-pocket contribution leave
  *   the member-year totals and its first-diagnosis grants are released (the claim no longer counts).
  * - adjust a line (reason required): only downwards, 0 ≤ amount ≤ computed (raising would bypass
@@ -25,6 +26,8 @@ interface LockedClaim {
   planYear: number;
   status: ClaimStatus;
   outOfPocketFen: number;
+  /** Everyone who adjusted a line of the claim. */
+  adjustedBy: string[];
 }
 
 async function lockClaim(tx: Queryable, claimId: number, scope: Scope, field: string): Promise<LockedClaim> {
@@ -37,7 +40,7 @@ async function lockClaim(tx: Queryable, claimId: number, scope: Scope, field: st
   if (!found) throw notFound('claim');
   await tx.query(`SELECT 1 FROM member_year_totals WHERE member_id = $1 AND plan_year = $2 FOR UPDATE`, [found.memberId, found.planYear]);
   const { rows: [claim] } = await tx.query<LockedClaim>(
-    `SELECT id, member_id AS "memberId", plan_year AS "planYear", status, out_of_pocket_fen AS "outOfPocketFen"
+    `SELECT id, member_id AS "memberId", plan_year AS "planYear", status, out_of_pocket_fen AS "outOfPocketFen", adjusted_by AS "adjustedBy"
        FROM claims WHERE id = $1 FOR UPDATE`,
     [claimId],
   );
@@ -47,7 +50,10 @@ async function lockClaim(tx: Queryable, claimId: number, scope: Scope, field: st
 
 export async function approveClaim(db: pg.Pool, actor: Actor, scope: Scope, claimId: number, note: string | null): Promise<void> {
   await inTransaction(db, async (tx) => {
-    await lockClaim(tx, claimId, scope, 'input.claimId');
+    const claim = await lockClaim(tx, claimId, scope, 'input.claimId');
+    if (claim.adjustedBy.includes(actor.subject)) {
+      throw forbidden(`approveClaim: ${actor.subject} adjusted this claim and cannot also approve it; another REVIEWER or ADMIN must (four eyes)`);
+    }
     await tx.query(
       `UPDATE claims SET status = 'APPROVED', decided_by = $2, decided_at = now(), decision_reason = $3, updated_at = now() WHERE id = $1`,
       [claimId, actor.subject, note],

@@ -23,13 +23,14 @@ export function registerSealCommands(program: Command): void {
   seal
     .command('verify <file> <p7s>')
     .description('check a seal against SEAL_TRUST_ANCHORS and SEAL_CRLS; exits 0 when valid, 1 with the reason when not')
-    .action(async (file: string, p7s: string) => {
+    .option('--received <time>', 'when the hub received the file (ISO 8601), for a file kept since; default now', receivedTime)
+    .action(async (file: string, p7s: string, options: { received?: Date }) => {
       const [{ verifySeal }, { configuredTrust }, { parseSealSettings }] = await Promise.all([
         import('./verify.ts'),
         import('./configured.ts'),
         import('./settings.ts'),
       ]);
-      const result = verifySeal(readArgument(file), readArgument(p7s), configuredTrust(parseSealSettings()));
+      const result = verifySeal(readArgument(file), readArgument(p7s), configuredTrust(parseSealSettings()), options.received);
       if (result.valid) {
         console.log(`valid: ${result.signer}, signed ${result.signingTime.toISOString()}`);
       } else {
@@ -54,6 +55,12 @@ export function registerSealCommands(program: Command): void {
           : `development certificates already exist in ${settings.certsDir} (--force replaces them)`,
       );
     });
+}
+
+function receivedTime(value: string): Date {
+  const time = new Date(value);
+  if (Number.isNaN(time.getTime())) throw new InvalidArgumentError(`not a time: ${value} (ISO 8601 expected, e.g. 2025-06-01T10:00:00Z)`);
+  return time;
 }
 
 /** A file named on the command line; unreadable is a usage error (exit 2), not an invalid seal (exit 1). */

@@ -39,7 +39,7 @@ export function configuredTrust(settings: SealSettings): Trust {
   const anchors = certificatesFromPem(readText(settings.trustAnchorsPath, `set SEAL_TRUST_ANCHORS or ${RUN_CERTS_DEV}`));
   if (anchors.length === 0) throw new ConfigError(`SEAL_TRUST_ANCHORS: no certificate in ${settings.trustAnchorsPath}`);
   const crls = parseCrlsPem(readText(settings.crlsPath, `set SEAL_CRLS or ${RUN_CERTS_DEV}`));
-  return { anchors, crls };
+  return { anchors, crls, signingWindowHours: settings.signingWindowHours };
 }
 
 function readText(file: string, hint: string): string {

@@ -15,10 +15,12 @@ export const sealConfigShape = {
   /** The production seal as PKCS#12; without it the development seal in CERTS_DIR signs. */
   SEAL_P12_PATH: z.string().optional(),
   SEAL_P12_PASSPHRASE: z.string().default(DEV_SEAL_P12_PASSPHRASE),
-  /** PEM bundle of the CA certificates whose seals are trusted (default CERTS_DIR/ca.pem). */
+  /** PEM bundle of the CA certificates whose seals are trusted (default outside production: CERTS_DIR/ca.pem). */
   SEAL_TRUST_ANCHORS: z.string().optional(),
-  /** PEM file of the CRLs those CAs publish (default CERTS_DIR/crl.pem). */
+  /** PEM file of the CRLs those CAs publish (default outside production: CERTS_DIR/crl.pem). */
   SEAL_CRLS: z.string().optional(),
+  /** Hours a seal's signingTime may lie before the hub receives the document (as in src/config.ts). */
+  SEAL_SIGNING_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(72),
 };
 
 export interface SealSettings {
@@ -29,6 +31,7 @@ export interface SealSettings {
   p12Passphrase: string;
   trustAnchorsPath: string;
   crlsPath: string;
+  signingWindowHours: number;
   production: boolean;
 }
 
@@ -40,6 +43,12 @@ export function parseSealSettings(env: NodeJS.ProcessEnv = process.env): SealSet
     throw new ConfigError(`Invalid configuration:\n${result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
   }
   const s = result.data;
+  const production = env.NODE_ENV === 'production';
+  // The development CA's key lies beside its certificate: in production it would trust anyone's seal.
+  const unset = production ? (['SEAL_TRUST_ANCHORS', 'SEAL_CRLS'] as const).filter((name) => !s[name]) : [];
+  if (unset.length) {
+    throw new ConfigError(unset.map((name) => `${name}: must be set in production (the development CA and CRL in CERTS_DIR are not trusted there)`).join('\n'));
+  }
   const certsDir = path.resolve(s.CERTS_DIR);
   return {
     certsDir,
@@ -47,7 +56,8 @@ export function parseSealSettings(env: NodeJS.ProcessEnv = process.env): SealSet
     p12Passphrase: s.SEAL_P12_PASSPHRASE,
     trustAnchorsPath: path.resolve(s.SEAL_TRUST_ANCHORS ?? devCertificateFiles(certsDir).ca),
     crlsPath: path.resolve(s.SEAL_CRLS ?? devCertificateFiles(certsDir).crl),
-    production: env.NODE_ENV === 'production',
+    signingWindowHours: s.SEAL_SIGNING_WINDOW_HOURS,
+    production,
   };
 }
 

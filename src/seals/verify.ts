@@ -9,7 +9,6 @@ import {
   MalformedError,
   node,
   OID,
-  oneLine,
   readOctets,
   readOid,
   readSerial,
@@ -23,13 +22,17 @@ import {
   type Asn1,
 } from './asn1.ts';
 import { crlSignatureValid, type RevocationList } from './crl.ts';
+import { certificationPath, describe, iso, pathProblem } from './path.ts';
 
-/** Whom a verifier trusts: CA certificates, the CRLs they publish, and the time "now" (for tests). */
+/** Whom a verifier trusts: CA certificates, the CRLs they publish, and how old a seal may arrive. */
 export interface Trust {
   anchors: X509Certificate[];
   crls: RevocationList[];
-  now?: Date;
+  /** How many hours a seal's signingTime may lie before its receipt (SEAL_SIGNING_WINDOW_HOURS; default 72). */
+  signingWindowHours?: number;
 }
+
+const DEFAULT_SIGNING_WINDOW_HOURS = 72;
 
 export type SealVerification =
   | { valid: true; signer: string; signingTime: Date; certificate: X509Certificate }
@@ -37,20 +40,22 @@ export type SealVerification =
 
 // Signers' clocks are not ours; a seal a few minutes "from the future" is still plausible.
 const CLOCK_SKEW_MS = 5 * 60_000;
-const MAX_CHAIN_LENGTH = 8;
 
 /**
  * Verifies a detached CMS seal over `content` the way a careful relying party does (node-forge
  * cannot verify CMS; this reads the ASN.1 with forge and checks with node:crypto): the content
- * digest, the signature over the DER signed attributes, the signer certificate's key usage, its
- * chain to a trust anchor, every certificate's validity at the signing time, and revocation in a
- * current CRL signed by each issuing CA. The first failed check is the reason.
+ * digest, the signature over the DER signed attributes, a signing time within the window before
+ * `receivedAt`, the signer certificate's key usage, its chain to a trust anchor (path.ts), and
+ * revocation in a current CRL signed by each issuing CA. The first failed check is the reason.
+ *
+ * Everything is judged at `receivedAt`, when the hub received the document (default: now, as
+ * documents are verified on arrival), never at the signing time the signer wrote: a leaked key
+ * of an expired certificate could write any signing time.
  *
  * `certificate` in the result is the signer's: callers that expect a particular sealer (a bank)
  * check it is that one.
  */
-export function verifySeal(content: Buffer, p7s: Buffer, trust: Trust): SealVerification {
-  const now = trust.now ?? new Date();
+export function verifySeal(content: Buffer, p7s: Buffer, trust: Trust, receivedAt: Date = new Date()): SealVerification {
   let seal: ParsedSeal;
   try {
     seal = parseSeal(p7s);
@@ -61,9 +66,9 @@ export function verifySeal(content: Buffer, p7s: Buffer, trust: Trust): SealVeri
   const reason =
     contentProblem(content, seal) ??
     signatureProblem(seal) ??
-    (signingTime.getTime() > now.getTime() + CLOCK_SKEW_MS ? `signing time ${iso(signingTime)} is in the future` : undefined) ??
+    signingTimeProblem(signingTime, receivedAt, trust.signingWindowHours ?? DEFAULT_SIGNING_WINDOW_HOURS) ??
     usageProblem(signer) ??
-    trustProblem(seal, trust, now);
+    trustProblem(seal, trust, receivedAt);
   return reason ? invalid(reason) : { valid: true, signer: subjectLine(signer), signingTime, certificate: signer };
 }
 
@@ -169,6 +174,14 @@ function signatureProblem(seal: ParsedSeal): string | undefined {
   return ok ? undefined : 'the signature does not verify with the signer certificate';
 }
 
+function signingTimeProblem(signingTime: Date, receivedAt: Date, windowHours: number): string | undefined {
+  if (signingTime.getTime() > receivedAt.getTime() + CLOCK_SKEW_MS) return `signing time ${iso(signingTime)} is in the future (received ${iso(receivedAt)})`;
+  if (receivedAt.getTime() - signingTime.getTime() > windowHours * 3_600_000) {
+    return `signing time ${iso(signingTime)} is more than ${windowHours} hours before receipt (${iso(receivedAt)}, SEAL_SIGNING_WINDOW_HOURS)`;
+  }
+  return undefined;
+}
+
 /** A seal certificate is an end-entity certificate meant for signatures (DESIGN.md, Seals). */
 function usageProblem(signer: X509Certificate): string | undefined {
   if (signer.ca) return 'signer certificate is a CA certificate';
@@ -188,68 +201,29 @@ function usageProblem(signer: X509Certificate): string | undefined {
 
 const KEY_USAGES = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
 
-function trustProblem(seal: ParsedSeal, trust: Trust, now: Date): string | undefined {
+function trustProblem(seal: ParsedSeal, trust: Trust, receivedAt: Date): string | undefined {
   const path = certificationPath(seal.signer, seal.certificates, trust.anchors);
   if (typeof path === 'string') return path;
-  for (const certificate of path) {
-    const problem = validityProblem(certificate, seal.signingTime, describe(certificate, seal.signer));
-    if (problem) return problem;
-  }
+  const problem = pathProblem(path, receivedAt);
+  if (problem) return problem;
   // Trust anchors are trusted as configured; everything below them must be unrevoked.
   for (let i = 0; i < path.length - 1; i++) {
-    const problem = revocationProblem(path[i]!, path[i + 1]!, trust.crls, now, describe(path[i]!, seal.signer));
+    const problem = revocationProblem(path[i]!, path[i + 1]!, trust.crls, receivedAt, describe(path[i]!, seal.signer));
     if (problem) return problem;
   }
   return undefined;
 }
 
-/** [signer, intermediates..., anchor], each signed by the next; or why there is no such path. */
-function certificationPath(signer: X509Certificate, embedded: X509Certificate[], anchors: X509Certificate[]): X509Certificate[] | string {
-  const path = [signer];
-  for (let current = signer; path.length <= MAX_CHAIN_LENGTH; ) {
-    const anchor = anchors.find((candidate) => issuedBy(current, candidate));
-    if (anchor) return [...path, anchor];
-    const intermediate = embedded.find((candidate) => candidate.ca && !path.includes(candidate) && issuedBy(current, candidate));
-    if (!intermediate) {
-      return `${describe(current, signer)} is not issued by a trusted CA (issuer: ${oneLine(current.issuer)})`;
-    }
-    path.push(intermediate);
-    current = intermediate;
-  }
-  return `certificate chain is longer than ${MAX_CHAIN_LENGTH}`;
-}
-
-function issuedBy(certificate: X509Certificate, issuer: X509Certificate): boolean {
-  return certificate.checkIssued(issuer) && certificate.verify(issuer.publicKey);
-}
-
-/** Validity at the signing time, so a seal made while the certificate was valid stays verifiable. */
-function validityProblem(certificate: X509Certificate, signingTime: Date, label: string): string | undefined {
-  const notBefore = new Date(certificate.validFrom);
-  const notAfter = new Date(certificate.validTo);
-  if (signingTime > notAfter) return `${label} expired on ${iso(notAfter)} (sealed ${iso(signingTime)})`;
-  if (signingTime < notBefore) return `${label} is not valid before ${iso(notBefore)} (sealed ${iso(signingTime)})`;
-  return undefined;
-}
-
-function revocationProblem(certificate: X509Certificate, issuer: X509Certificate, crls: RevocationList[], now: Date, label: string): string | undefined {
+function revocationProblem(certificate: X509Certificate, issuer: X509Certificate, crls: RevocationList[], receivedAt: Date, label: string): string | undefined {
   const ca = subjectLine(issuer);
   const fromIssuer = crls.filter((crl) => crl.issuer.equals(certificateNames(issuer).subject));
   if (fromIssuer.length === 0) return `no CRL from ${ca} to check whether the ${label} is revoked`;
   const signed = fromIssuer.filter((crl) => crlSignatureValid(crl, issuer));
   if (signed.length === 0) return `the CRL from ${ca} does not verify with the CA's key`;
   const latest = signed.reduce((a, b) => (b.thisUpdate > a.thisUpdate ? b : a));
-  if (!latest.nextUpdate || latest.nextUpdate < now) {
+  if (!latest.nextUpdate || latest.nextUpdate < receivedAt) {
     return `the CRL from ${ca} is out of date (next update ${latest.nextUpdate ? iso(latest.nextUpdate) : 'not given'})`;
   }
   const revokedOn = latest.revoked.get(serialOf(certificate));
   return revokedOn ? `${label} (serial ${serialOf(certificate)}) was revoked on ${iso(revokedOn)}` : undefined;
-}
-
-function describe(certificate: X509Certificate, signer: X509Certificate): string {
-  return certificate === signer ? 'signer certificate' : `CA certificate "${subjectLine(certificate)}"`;
-}
-
-function iso(date: Date): string {
-  return date.toISOString().replace('.000Z', 'Z');
 }

@@ -44,6 +44,13 @@ describe('hub certs dev / seal sign / seal verify', () => {
     const verified = await hub('seal', 'verify', 'batch.xml', 'batch.xml.p7s');
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/^valid: C=CN, O=Mutual Aid Hub City Trade Union \(DEV\), CN=Mutual Aid Hub Union Seal \(DEV\), signed \d{4}-\d\d-\d\dT[\d:.]+Z\n$/);
+
+    // A kept file is judged at the time it was received: a week later its seal is too old.
+    const weekLater = new Date(Date.now() + 7 * 86_400_000).toISOString();
+    expect(await hub('seal', 'verify', '--received', weekLater, 'batch.xml', 'batch.xml.p7s')).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^invalid: signing time \S+ is more than 72 hours before receipt/),
+    });
   });
 
   it('seal verify exits 1 with the reason after tampering, 2 for a missing file', async () => {

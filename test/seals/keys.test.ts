@@ -90,7 +90,8 @@ describe('seal settings', () => {
     const p12 = path.join(work.dir, 'seal.p12');
     expect(configuredSeal(parseSealSettings({ SEAL_P12_PATH: p12, SEAL_P12_PASSPHRASE: 's3cret' })).certificate.subject).toContain('Production-like Seal');
     expect(() => configuredSeal(parseSealSettings({ SEAL_P12_PATH: p12, SEAL_P12_PASSPHRASE: 'nope' }))).toThrow(ConfigError);
-    expect(() => configuredSeal(parseSealSettings({ NODE_ENV: 'production', CERTS_DIR: work.dir }))).toThrow(/SEAL_P12_PATH: production seals/);
-    expect(() => configuredSeal(parseSealSettings({ NODE_ENV: 'production', SEAL_P12_PATH: p12 }))).toThrow(/development passphrase/);
+    const productionTrust = { NODE_ENV: 'production', SEAL_TRUST_ANCHORS: path.join(work.dir, 'ca.pem'), SEAL_CRLS: path.join(work.dir, 'crl.pem') };
+    expect(() => configuredSeal(parseSealSettings({ ...productionTrust, CERTS_DIR: work.dir }))).toThrow(/SEAL_P12_PATH: production seals/);
+    expect(() => configuredSeal(parseSealSettings({ ...productionTrust, SEAL_P12_PATH: p12 }))).toThrow(/development passphrase/);
   });
 });
