@@ -14,6 +14,7 @@ import { reconciliationSettings, type ReconciliationSettings } from '../src/reco
 import { config } from '../src/config.ts';
 import { configuredPayoutServices, type PayoutServices } from '../src/payouts/configured.ts';
 import { payoutStatusChange } from '../src/payouts/submission.ts';
+import { encryptClearBatchFiles } from '../src/payouts/batches.ts';
 
 
 export interface WorkerServices {
@@ -72,6 +73,13 @@ export async function startWorkers(services: WorkerServices): Promise<RunningWor
     return added;
   };
 
+  if (payouts) {
+    // Batch files sealed before they were kept encrypted: encrypted once, by whichever worker starts first.
+    await encryptClearBatchFiles(db, keys).then(
+      (encrypted) => { if (encrypted) log.info({ encrypted }, 'batch files kept in clear are now encrypted'); },
+      (error: unknown) => log.error({ err: error }, 'batch files kept in clear were not all encrypted'),
+    );
+  }
   const workers = [
     new Worker(QUEUE_NAMES.rosterImport, rosterImportProcessor(db, keys, log), { connection, prefix, concurrency: 1 }),
     ...(await startSettlementWorkers(services, queues)),

@@ -1,6 +1,7 @@
 import { chinaDateTime } from '../banks/iso20022/fields.ts';
 import { writePain001, type Pain001Batch } from '../banks/iso20022/pain001.ts';
 import type { Programme } from '../benefits/rules/ruleSet.ts';
+import { decrypt, maskBankCard, type PersonalDataKeys } from '../privacy/personalData.ts';
 
 /**
  * A payout batch as the bank receives it (pure): one pain.001.001.03 with one payment
@@ -61,4 +62,23 @@ const PROGRAMME_NAMES: Record<Programme, string> = {
 /** The 附言 the member sees on the credit: the programme(s) and the claim number to ask about. */
 export function remittanceInfo(claimId: number, programmes: readonly Programme[]): string {
   return `职工医疗互助 ${programmes.map((p) => PROGRAMME_NAMES[p]).join('+')} 理赔号${claimId}`;
+}
+
+/**
+ * The file with each creditor's account masked as everywhere else in the API (`6222 **** **** 0123`):
+ * for reading by those who may not see card numbers. Not the bytes the seal covers.
+ */
+export function maskCreditorAccounts(xml: string): string {
+  return xml.replace(/(<CdtrAcct>\s*<Id>\s*<Othr>\s*<Id>)([^<]+)(<\/Id>)/g, (_all, open: string, account: string, close: string) => open + maskBankCard(account) + close);
+}
+
+/** A sealed batch's file as stored: encrypted (file_enc), or in clear when sealed before migration 0010 (file_xml). */
+export interface StoredBatchFile {
+  fileEnc: Buffer | null;
+  fileXml: string | null;
+}
+
+/** The clear pain.001 of a sealed batch, exactly as sealed. */
+export function clearBatchFile(keys: PersonalDataKeys, stored: StoredBatchFile): string | null {
+  return stored.fileEnc ? decrypt(keys, stored.fileEnc) : stored.fileXml;
 }

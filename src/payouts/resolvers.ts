@@ -5,7 +5,11 @@ import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { config } from '../config.ts';
 import { enqueuePayoutBatch } from '../../jobs/payouts.ts';
+import { createHash } from 'node:crypto';
+import { recordAudit } from '../audit/audit.ts';
+import { inTransaction } from '../db/pool.ts';
 import { approveBatch, cancelBatch, createBatch, payingAccount, PayoutError, requestSubmission, retryPayout } from './batches.ts';
+import { clearBatchFile, maskCreditorAccounts } from './document.ts';
 import { planPayouts } from './plan.ts';
 import { payoutStatusChange } from './submission.ts';
 import * as store from './store.ts';
@@ -21,6 +25,8 @@ export interface PayoutStatusChangeRow {
 
 const BATCH_READERS = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;
 const BATCH_MAKERS = ['ADMIN', 'FINANCE'] as const;
+/** Only FINANCE sees a batch file's card numbers in clear, and says why (audited). */
+const FILE_REVEALERS = ['FINANCE'] as const;
 
 /** Domain refusals as API errors with their stable codes. */
 async function asApiErrors<T>(work: () => Promise<T>): Promise<T> {
@@ -115,11 +121,32 @@ export const payoutResolvers: Resolvers = {
       requireRole(ctx, BATCH_MAKERS, 'retrying a payout');
       const id = localId('input.payoutId', input.payoutId, 'Payout');
       await visiblePayout(ctx, id);
-      await asApiErrors(() => retryPayout(ctx.db, actorOf(ctx.principal), id, reasonOf('input.reason', input.reason)));
+      const outcome = await asApiErrors(() => retryPayout(ctx.db, actorOf(ctx.principal), id, reasonOf('input.reason', input.reason)));
       ctx.loaders.payout.clear(id);
       const payout = await visiblePayout(ctx, id);
-      await ctx.publishStatusChanges([payoutStatusChange({ payoutId: payout.id, memberId: payout.memberId, unitId: payout.unitId, status: payout.status })]);
+      if (outcome === 'RETRIED') {
+        await ctx.publishStatusChanges([payoutStatusChange({ payoutId: payout.id, memberId: payout.memberId, unitId: payout.unitId, status: payout.status })]);
+      }
       return payout;
+    },
+    revealPayoutBatchFile: async (_root, { input }, ctx) => {
+      requireRole(ctx, FILE_REVEALERS, 'revealPayoutBatchFile');
+      const reason = reasonOf('input.reason', input.reason);
+      const batch = await batchFor(ctx, localId('input.batchId', input.batchId, 'PayoutBatch'));
+      return inTransaction(ctx.db, async (tx) => {
+        const [stored] = await store.batchFiles(tx, [batch.id]);
+        if (!stored) throw conflict(`batch ${batch.msgId} is ${batch.status}: it has no sealed file`, 'input.batchId');
+        const file = clearBatchFile(ctx.keys, stored)!;
+        // What is handed out is what the seal covers, or nothing.
+        if (!createHash('sha256').update(file, 'utf8').digest().equals(stored.sha256)) {
+          throw new Error(`payout batch ${batch.msgId}: its stored file does not match its sealed hash`);
+        }
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: 'payout.batch.reveal', targetType: 'PayoutBatch', targetId: batch.msgId, reason,
+          details: { batchId: batch.id, sha256: stored.sha256.toString('hex') },
+        });
+        return { batch, fileName: `${batch.msgId}.xml`, file, sealBase64: stored.seal.toString('base64'), sha256: stored.sha256.toString('hex') };
+      });
     },
   },
 
@@ -138,6 +165,7 @@ export const payoutResolvers: Resolvers = {
     unit: async (payout, _args, ctx) => (await ctx.loaders.unit.load(payout.unitId))!,
     status: (payout) => payout.status as never,
     attempts: (payout, _args, ctx) => ctx.loaders.attemptsOfPayout.load(payout.id),
+    retryProposal: (payout, _args, ctx) => (payout.status === 'FAILED' && canSeeBatches(ctx) ? ctx.loaders.retryProposalOfPayout.load(payout.id) : null),
   },
 
   PayoutAttempt: {
@@ -152,7 +180,10 @@ export const payoutResolvers: Resolvers = {
     attemptCounts: (batch, _args, ctx) => ctx.loaders.attemptCountsOfBatch.load(batch.id) as never,
     payouts: (batch, { first, after }, ctx) => payoutConnection(ctx, { first, after }, { batchId: batch.id }),
     fileName: (batch) => (batch.sealedAt ? `${batch.msgId}.xml` : null),
-    file: async (batch, _args, ctx) => (await ctx.loaders.payoutBatchFile.load(batch.id))?.xml ?? null,
+    file: async (batch, _args, ctx) => {
+      const stored = await ctx.loaders.payoutBatchFile.load(batch.id);
+      return stored ? maskCreditorAccounts(clearBatchFile(ctx.keys, stored)!) : null;
+    },
     sealBase64: async (batch, _args, ctx) => (await ctx.loaders.payoutBatchFile.load(batch.id))?.seal.toString('base64') ?? null,
   },
 

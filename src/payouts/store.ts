@@ -4,6 +4,7 @@ import { groupBy } from '../gateway/loaders.ts';
 import type { Page } from '../gateway/connection.ts';
 import { memberRowScopeSql, type Scope } from '../members/store.ts';
 import type { CountedConnection } from '../members/rows.ts';
+import type { StoredBatchFile } from './document.ts';
 
 /** Reads of the payouts domain. Payouts are scoped like claims; batches are for ADMIN, FINANCE and AUDITOR (checked by the resolvers). */
 
@@ -63,6 +64,12 @@ export interface BatchRow {
   bankReason: string | null;
   finalAt: Date | null;
   cancelReason: string | null;
+}
+
+export interface SealedBatchFile extends StoredBatchFile {
+  seal: Buffer;
+  /** SHA-256 of the clear file, which the seal covers. */
+  sha256: Buffer;
 }
 
 export type PayoutConnectionResult = CountedConnection<PayoutRow>;
@@ -185,12 +192,30 @@ export async function attemptCountsOfBatches(db: Queryable, batchIds: readonly n
   return batchIds.map((id) => (grouped.get(id) ?? []).map(({ status, count }) => ({ status, count })));
 }
 
-/** The sealed file and seal of each batch (null before sealing), in the order asked. */
-export async function batchFiles(db: Queryable, batchIds: readonly number[]): Promise<({ xml: string; seal: Buffer } | null)[]> {
-  const { rows } = await db.query<{ id: number; xml: string | null; seal: Buffer | null }>(
-    `SELECT id, file_xml AS xml, seal FROM payout_batches WHERE id = ANY($1::bigint[])`,
+/** The sealed file (as stored: encrypted, or in clear before migration 0010) and seal of each batch (null before sealing), in the order asked. */
+export async function batchFiles(db: Queryable, batchIds: readonly number[]): Promise<(SealedBatchFile | null)[]> {
+  const { rows } = await db.query<SealedBatchFile & { id: number }>(
+    `SELECT id, file_enc AS "fileEnc", file_xml AS "fileXml", seal, file_sha256 AS sha256 FROM payout_batches WHERE id = ANY($1::bigint[]) AND seal IS NOT NULL`,
     [batchIds],
   );
-  const byId = new Map(rows.map((r) => [r.id, r.xml && r.seal ? { xml: r.xml, seal: r.seal } : null]));
+  const byId = new Map(rows.map(({ id, ...file }) => [id, file]));
   return batchIds.map((id) => byId.get(id) ?? null);
+}
+
+export interface RetryProposalRow {
+  proposedBy: string;
+  proposedAt: Date;
+  reason: string;
+}
+
+/** The unconfirmed retry proposal following each payout's latest attempt (null when none), in the order asked. */
+export async function retryProposalsOfPayouts(db: Queryable, payoutIds: readonly number[]): Promise<(RetryProposalRow | null)[]> {
+  const { rows } = await db.query<RetryProposalRow & { payoutId: number }>(
+    `SELECT r.payout_id AS "payoutId", r.proposed_by AS "proposedBy", r.proposed_at AS "proposedAt", r.reason
+       FROM payout_retries r JOIN payouts p ON p.id = r.payout_id AND r.after_attempt = p.attempts
+      WHERE r.payout_id = ANY($1::bigint[]) AND r.confirmed_at IS NULL`,
+    [payoutIds],
+  );
+  const byPayout = new Map(rows.map(({ payoutId, ...proposal }) => [payoutId, proposal]));
+  return payoutIds.map((id) => byPayout.get(id) ?? null);
 }

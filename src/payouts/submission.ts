@@ -5,6 +5,7 @@ import { inTransaction } from '../db/pool.ts';
 import { BankError, type BankAdapter, type BankDocument } from '../banks/adapter.ts';
 import type { Pain002Parsed } from '../banks/iso20022/pain002.ts';
 import { sealBatch, type SealingContext } from './batches.ts';
+import { clearBatchFile } from './document.ts';
 import type { StatusChange } from '../events/statusEvents.ts';
 import { finalBatchStatus, readStatusReport, type AttemptState, type AttemptUpdate } from './statusReport.ts';
 
@@ -70,23 +71,26 @@ interface BatchState {
   status: string;
   submission: string;
   submitRequested: boolean;
+  /** The sealed file in clear (decrypted here: only the bank gets it). */
   xml: string | null;
   seal: Buffer | null;
 }
 
-async function readBatch(db: pg.Pool, batchId: number): Promise<BatchState> {
-  const { rows } = await db.query<BatchState>(
-    `SELECT msg_id AS "msgId", status, submission, submit_requested_at IS NOT NULL AS "submitRequested", file_xml AS xml, seal
+async function readBatch(ctx: SubmissionContext, batchId: number): Promise<BatchState> {
+  const { rows: [row] } = await ctx.db.query<Omit<BatchState, 'xml'> & { fileEnc: Buffer | null; fileXml: string | null }>(
+    `SELECT msg_id AS "msgId", status, submission, submit_requested_at IS NOT NULL AS "submitRequested",
+            file_enc AS "fileEnc", file_xml AS "fileXml", seal
        FROM payout_batches WHERE id = $1`,
     [batchId],
   );
-  if (!rows[0]) throw new Error(`payout batch ${batchId} does not exist`);
-  return rows[0];
+  if (!row) throw new Error(`payout batch ${batchId} does not exist`);
+  const { fileEnc, fileXml, ...state } = row;
+  return { ...state, xml: clearBatchFile(ctx.sealing.keys, { fileEnc, fileXml }) };
 }
 
 async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<BatchProgress> {
   for (;;) {
-    const batch = await readBatch(ctx.db, batchId);
+    const batch = await readBatch(ctx, batchId);
     if (batch.status === 'APPROVED') {
       await sealBatch(ctx.db, ctx.sealing, batchId);
       continue;

@@ -9,7 +9,7 @@ import { approveBatch, cancelBatch, createBatch, PayoutError, requestSubmission,
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { checkPain001 } from '../../src/banks/iso20022/pain001.ts';
 import {
-  account, advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, payoutsOf, resetPayouts, setBankCard, submissionContext,
+  account, advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, payoutsOf, resetPayouts, sealedFile, setBankCard, submissionContext,
 } from './support.ts';
 
 /**
@@ -151,9 +151,9 @@ describe('a claim reversed after its batch was approved', () => {
       await db.pool.query(`UPDATE benefit_lines SET status = 'CANCELLED' WHERE claim_id = $1`, [claims[1]!.claimId]);
 
       expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
-      const { rows: [sealed] } = await db.pool.query(`SELECT nb_of_txs AS n, ctrl_sum_fen AS sum, file_xml AS xml FROM payout_batches WHERE id = $1`, [batch.id]);
+      const { rows: [sealed] } = await db.pool.query(`SELECT nb_of_txs AS n, ctrl_sum_fen AS sum FROM payout_batches WHERE id = $1`, [batch.id]);
       expect(sealed).toMatchObject({ n: 2, sum: claims[0]!.totalFen + claims[2]!.totalFen });
-      expect(checkPain001(sealed.xml)).toMatchObject({ nbOfTxs: 2, ctrlSumFen: sealed.sum, problems: [] });
+      expect(checkPain001((await sealedFile(db.pool, batch.id))!)).toMatchObject({ nbOfTxs: 2, ctrlSumFen: sealed.sum, problems: [] });
       const payouts = new Map((await payoutsOf(db.pool)).map((p) => [p.claimId, p]));
       expect(payouts.get(claims[1]!.claimId)).toMatchObject({ status: 'CANCELLED', statusReason: expect.stringContaining('cancelled after the batch was approved') });
       const credited = await creditedByPayout(db.pool, bank);

@@ -9,7 +9,7 @@ import { createClient } from 'graphql-ws';
 import { publishStatusChanges } from '../../src/events/statusEvents.ts';
 import { payoutStatusChange } from '../../src/payouts/submission.ts';
 import { waitFor } from '../settlements/support.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, setBankCard, submissionContext, type ApprovedClaim } from './support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, keys, setBankCard, submissionContext, type ApprovedClaim } from './support.ts';
 
 /** Payouts and batches as front-end teams and finance staff use them, over HTTP. */
 const pki = testFilePki();
@@ -23,7 +23,8 @@ const BATCH = `id msgId status submission paymentCount totalFen createdBy approv
 
 beforeAll(async () => {
   db = await freshDatabase();
-  gw = await startTestGateway(db);
+  // The gateway and the payout worker share the personal-data key (the file is kept encrypted).
+  gw = await startTestGateway(db, { PII_KEY: keys.encryptionKey.toString('base64') });
   claims = await approvedClaims(db.pool, 3, { 1: `${openAccount().slice(0, -4)}0004` });
 });
 afterAll(async () => {
@@ -68,8 +69,13 @@ describe('payout batches in GraphQL', () => {
     const shown = after.data.payoutBatch;
     expect(shown).toMatchObject({ status: 'PARTIALLY_ACCEPTED', submission: 'RECEIVED', fileName: `${shown.msgId}.xml` });
     expect(shown.attemptCounts).toEqual([{ status: 'PAID', count: 2 }, { status: 'REJECTED', count: 1 }]);
-    const seal = verifySeal(Buffer.from(shown.file, 'utf8'), Buffer.from(shown.sealBase64, 'base64'), pki.bank.trust);
+    // The file as sealed comes through the audited reveal; `file` is the masked copy.
+    const revealed = await gw.query(finance, `mutation($id: ID!) { revealPayoutBatchFile(input: { batchId: $id, reason: "bank asked for the file" }) { fileName file sealBase64 } }`, { id: batch.id });
+    expect(revealed.data.revealPayoutBatchFile).toMatchObject({ fileName: shown.fileName, sealBase64: shown.sealBase64 });
+    const seal = verifySeal(Buffer.from(revealed.data.revealPayoutBatchFile.file, 'utf8'), Buffer.from(shown.sealBase64, 'base64'), pki.bank.trust);
     expect(seal.valid).toBe(true);
+    expect(shown.file).toContain('<CdtrAcct>');
+    for (const claim of claims) expect(shown.file).not.toContain(claim.card);
 
     const failed = await gw.query(clerk, `query { payouts(filter: { status: FAILED }) { totalCount edges { node { id statusReason amountFen
       attempts { attemptNo endToEndId status reasonCode creditorAccountMasked batch { msgId } } claim { id } } } } }`);

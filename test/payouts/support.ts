@@ -4,7 +4,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import pino from 'pino';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
-import { encrypt, lookupHash, maskBankCard, personalDataKeys } from '../../src/privacy/personalData.ts';
+import { decrypt, encrypt, lookupHash, maskBankCard, personalDataKeys } from '../../src/privacy/personalData.ts';
 import { approveBatch, createBatch, requestSubmission, type PayingAccount } from '../../src/payouts/batches.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { advanceBatch, type SubmissionContext } from '../../src/payouts/submission.ts';
@@ -134,4 +134,10 @@ export async function creditedByPayout(db: pg.Pool, bank: RunningBank): Promise<
     credited.set(payoutId, credit.amountFen);
   }
   return credited;
+}
+
+/** A batch's sealed pain.001 in clear (the row keeps it encrypted); null before sealing. */
+export async function sealedFile(db: pg.Pool, batchId: number): Promise<string | null> {
+  const { rows: [row] } = await db.query<{ fileEnc: Buffer | null }>(`SELECT file_enc AS "fileEnc" FROM payout_batches WHERE id = $1`, [batchId]);
+  return row?.fileEnc ? decrypt(keys, row.fileEnc) : null;
 }
