@@ -40,7 +40,7 @@ const PAGE_QUERY = `query MembersPage {
 }`;
 
 // Production refuses the development keys: the bench brings its own.
-const PRODUCTION = { NODE_ENV: 'production', PII_KEY: Buffer.alloc(32, 5).toString('base64'), JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0000' };
+const PRODUCTION = { NODE_ENV: 'production', PII_KEY: randomBytes(32).toString('base64'), JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0000' };
 
 /** Child process: one server, printing `port N` once it listens. */
 async function serve(kind: string, schema: string, prefix: string): Promise<void> {

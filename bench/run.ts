@@ -16,7 +16,7 @@ const benches = readdirSync(dir)
 let failed = 0;
 for (const file of benches) {
   console.log(`\n== ${file}`);
-  const run = spawnSync(process.execPath, ['--import', 'tsx', `${dir}/${file}`], { stdio: 'inherit', env: { LOG_LEVEL: 'warn', ...process.env } });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', `${dir}/${file}`], { stdio: 'inherit', env: { LOG_LEVEL: 'warn', NODE_ENV: 'development', ...process.env } });
   if (run.status !== 0) failed += 1;
 }
 process.exit(failed ? 1 : 0);

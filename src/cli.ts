@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { config, ConfigError } from './config.ts';
-import { ROLES, signDevelopmentToken, type Role } from './gateway/auth.ts';
+import { decodeJwt } from 'jose';
+import { config, ConfigError, requireNodeEnv } from './config.ts';
+import { ROLES, signDevelopmentToken, tokenLifetimeProblem, type Role } from './gateway/auth.ts';
 import { migrate } from './db/migrate.ts';
 import { verifyAuditChain } from './audit/audit.ts';
 import { registerBankSimulatorCommands } from './banks/simulator/cli.ts';
@@ -11,6 +12,16 @@ import { registerStatementCommands } from './reconciliation/cli.ts';
 
 /** The `hub` command: operators' entry point (DESIGN.md, Contracts other tools rely on). */
 const program = new Command('hub').description('Mutual Aid Hub (职工医疗互助) — gateway, workers and operator commands');
+
+// Development helpers run as development when NODE_ENV is unset, and never in production: they
+// sign tokens, write a CA or use the public development keys. Every other command needs NODE_ENV.
+const DEVELOPMENT_COMMANDS = new Set(['demo', 'token', 'certs dev', 'sim bank', 'sim insurance']);
+program.hook('preAction', (_program, command) => {
+  const path = command.parent && command.parent !== program ? `${command.parent.name()} ${command.name()}` : command.name();
+  if (!DEVELOPMENT_COMMANDS.has(path)) return requireNodeEnv(process.env);
+  if (!process.env.NODE_ENV) process.env.NODE_ENV = 'development';
+  if (process.env.NODE_ENV === 'production') throw new ConfigError(`hub ${path} is a development helper: it does not run with NODE_ENV=production`);
+});
 
 program
   .command('migrate')
@@ -67,11 +78,16 @@ program
   .option('--subject <sub>', 'subject (user id)', 'dev-user')
   .option('--unit <creditCode>', 'unit (UNIT_OPERATOR)')
   .option('--member <memberId>', 'member global ID (MEMBER)')
-  .option('--expires <span>', 'lifetime, e.g. 12h or 7d', '12h')
+  .option('--expires <span>', 'lifetime, e.g. 12h or 90m; at most TOKEN_MAX_LIFETIME_HOURS (24 h by default)', '12h')
   .action(async (options: { role: Role; subject: string; unit?: string; member?: string; expires: string }) => {
     if (options.role === 'UNIT_OPERATOR' && !options.unit) throw new InvalidArgumentError('--unit is required for UNIT_OPERATOR');
     if (options.role === 'MEMBER' && !options.member) throw new InvalidArgumentError('--member is required for MEMBER');
-    console.log(await signDevelopmentToken(config(), { sub: options.subject, role: options.role, unit: options.unit, member: options.member }, options.expires));
+    const token = await signDevelopmentToken(config(), { sub: options.subject, role: options.role, unit: options.unit, member: options.member }, options.expires);
+    // The gateway would refuse a longer-lived token: say so now rather than print one that never works.
+    const { exp, iat } = decodeJwt(token);
+    const tooLong = tokenLifetimeProblem(config(), exp!, iat);
+    if (tooLong) throw new InvalidArgumentError(`--expires ${options.expires}: ${tooLong}`);
+    console.log(token);
   });
 
 const audit = program.command('audit').description('the hash-chained audit log');

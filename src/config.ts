@@ -2,27 +2,58 @@ import { z } from 'zod';
 
 /**
  * All configuration comes from environment variables, parsed and validated once.
- * Development defaults exist so `npm run demo` works on a fresh machine; production
- * (`NODE_ENV=production`) refuses to start without real secrets.
+ * NODE_ENV must be set: `production`, or `development` for local work (`hub demo` and the
+ * development helpers set it themselves; tests use `test`). Development defaults exist so
+ * `npm run demo` works on a fresh machine; production refuses to start without real secrets.
  */
 
 // Fixed, public development keys: never valid in production (checked below).
 const DEV_PII_KEY = Buffer.alloc(32, 0x11).toString('base64');
 const DEV_JWT_SECRET = 'mutual-aid-hub-development-secret-not-for-production';
 
+/** Least estimated entropy (bits, `estimatedEntropyBits`) of a production secret or key. */
+export const MIN_SECRET_BITS = 128;
+
+/**
+ * A conservative estimate of a secret's entropy in bits: the Shannon entropy of its symbols'
+ * frequencies times their number, and the same over the differences of neighbouring symbols,
+ * whichever is lower. Repeated characters (`aaaa…`), few distinct ones (`abab…`) and runs
+ * (`abcd…`, bytes 0, 1, 2…) score low; `openssl rand -base64 32` scores about 210 bits (a
+ * PII key's 32 random bytes about 150). It cannot see a dictionary phrase: it is a floor, not a proof.
+ */
+export function estimatedEntropyBits(symbols: ArrayLike<number>): number {
+  const bits = (values: number[]) => {
+    const counts = new Map<number, number>();
+    for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+    let total = 0;
+    for (const c of counts.values()) total -= c * Math.log2(c / values.length);
+    return total;
+  };
+  const values = Array.from(symbols);
+  return Math.min(bits(values), bits(values.slice(1).map((v, i) => v - values[i]!)));
+}
+
+// Canonical base64 only: no missing padding, white space or stray characters, which Node's decoder
+// would silently skip (the development key without its `=` decodes to the same bytes).
 const base64Key = z
   .string()
-  .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)');
+  .refine((v) => {
+    const bytes = Buffer.from(v, 'base64');
+    return bytes.length === 32 && bytes.toString('base64') === v;
+  }, 'must be 32 bytes, base64-encoded with its padding and nothing else (openssl rand -base64 32)');
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** Required (see parseConfig): production, development (local work) or test. */
+  NODE_ENV: z.enum(['development', 'test', 'production']),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/postgres'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   /** Prefix of every BullMQ key, so several hubs (or tests) can share one Redis. */
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]+$/).default('hub'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   // Gateway abuse limits (src/gateway/limits.ts); each refusal names the limit and its value.
   /** Deepest selection nesting an operation may have. */
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
@@ -36,8 +67,8 @@ const schema = z.object({
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(20),
   /** Objects one request may ask for: the product of `first` along nested connections, summed. */
   GRAPHQL_MAX_NODES: z.coerce.number().int().min(1).default(10_000),
-  /** Largest request body in bytes (settlement uploads are up to 20 MB of text). */
-  GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(21 * 1024 * 1024),
+  /** Largest request body in bytes; upload operations have GRAPHQL_MAX_UPLOAD_BYTES (src/gateway/limits.ts). */
+  GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(1024 * 1024),
   /** An operation still running after this long is answered with OPERATION_TIMEOUT. */
   GRAPHQL_TIMEOUT_MS: z.coerce.number().int().min(1).default(60_000),
   /** Requests per client (token subject) per window, counted in Redis across gateway instances; 0 turns the limit off. */
@@ -54,7 +85,11 @@ const schema = z.object({
   /** Optional separate key for the lookup hash (HMAC-SHA256); derived from PII_KEY when absent. */
   PII_HASH_KEY: base64Key.optional(),
   /** HS256 secret for bearer tokens (development and simple deployments). */
-  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
+  JWT_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .refine((v) => v.trim() === v, 'must not begin or end with white space')
+    .default(DEV_JWT_SECRET),
   /** PEM public key (RS256/ES256) of an identity provider; replaces JWT_SECRET when set. */
   JWT_PUBLIC_KEY: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be a PEM public key' }).optional(),
   /** JWKS endpoint of an identity provider; replaces JWT_SECRET when set. */
@@ -124,8 +159,6 @@ const schema = z.object({
   BANK_CARD_COOLING_OFF_DAYS: z.coerce.number().int().min(0).max(365).default(7),
   /** Manual contribution payments, exception matches and write-offs above this many fen need a second person's confirmation. */
   FOUR_EYES_ABOVE_FEN: z.coerce.number().int().min(0).default(100_000),
-  /** How far (hours) a seal's signingTime may lie from the moment the hub receives the document. */
-  SEAL_SIGNING_WINDOW_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(72),
   /** Largest body of an upload operation (roster, settlement file, bank statement) in bytes; other requests keep GRAPHQL_MAX_BODY_BYTES. */
   GRAPHQL_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1_024).default(21 * 1024 * 1024),
   /** Directory of the ISO 20022 XSDs statements are validated against (default ../shared/iso20022 beside the repository). */
@@ -136,9 +169,15 @@ export type Config = z.infer<typeof schema>;
 
 export class ConfigError extends Error {}
 
+/** Without NODE_ENV a production host would quietly run with the development secrets: refused, in one line. */
+export function requireNodeEnv(env: NodeJS.ProcessEnv): void {
+  if (!env.NODE_ENV) throw new ConfigError('NODE_ENV is not set: set NODE_ENV=production (or NODE_ENV=development for local work)');
+}
+
 export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty variables count as unset, as operators expect from shell files.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  requireNodeEnv(present);
   const result = schema.safeParse(present);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -146,15 +185,33 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const config = result.data;
   if (config.NODE_ENV === 'production') {
-    const problems: string[] = [];
-    if (config.PII_KEY === DEV_PII_KEY) problems.push('  PII_KEY: the development key cannot be used in production');
-    const externalIdp = config.JWT_PUBLIC_KEY || config.JWT_JWKS_URL;
-    if (!externalIdp && config.JWT_SECRET === DEV_JWT_SECRET) {
-      problems.push('  JWT_SECRET: the development secret cannot be used in production (or set JWT_PUBLIC_KEY / JWT_JWKS_URL)');
-    }
-    if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+    const problems = productionSecretProblems(config);
+    if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   }
   return config;
+}
+
+/** Production refuses the public development secrets and guessable ones (MIN_SECRET_BITS). */
+function productionSecretProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const devKey = Buffer.from(DEV_PII_KEY, 'base64');
+  for (const name of ['PII_KEY', 'PII_HASH_KEY'] as const) {
+    const value = config[name];
+    if (value === undefined) continue;
+    // Compared as bytes: another spelling of the development key is still the development key.
+    const key = Buffer.from(value, 'base64');
+    if (key.equals(devKey)) problems.push(`${name}: the development key cannot be used in production`);
+    else if (estimatedEntropyBits(key) < MIN_SECRET_BITS) problems.push(`${name}: too predictable (under ${MIN_SECRET_BITS} bits estimated: repeated, few distinct or sequential bytes); use openssl rand -base64 32`);
+  }
+  if (!config.JWT_PUBLIC_KEY && !config.JWT_JWKS_URL) {
+    const secret = Buffer.from(config.JWT_SECRET, 'utf8');
+    if (config.JWT_SECRET.includes(DEV_JWT_SECRET)) {
+      problems.push('JWT_SECRET: the development secret cannot be used in production (or set JWT_PUBLIC_KEY / JWT_JWKS_URL)');
+    } else if (estimatedEntropyBits(secret) < MIN_SECRET_BITS) {
+      problems.push(`JWT_SECRET: too predictable (under ${MIN_SECRET_BITS} bits estimated: repeated, few distinct or sequential characters); use openssl rand -base64 32`);
+    }
+  }
+  return problems;
 }
 
 let cached: Config | undefined;

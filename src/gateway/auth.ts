@@ -33,10 +33,23 @@ const claimsSchema = z
 
 export type TokenClaims = z.infer<typeof claimsSchema>;
 
+/** Verified claims and when the token expires (epoch ms). */
+export type VerifiedToken = TokenClaims & { expiresAt: number };
+
 const VERIFIED_FOR_MS = 5 * 60_000;
 
 export interface TokenVerifier {
-  verify(token: string): Promise<TokenClaims>;
+  verify(token: string): Promise<VerifiedToken>;
+}
+
+/**
+ * Why a token lives too long, or null: exp − iat over TOKEN_MAX_LIFETIME_HOURS, measured from now
+ * when there is no iat or it lies ahead (a forged iat must not stretch the limit).
+ */
+export function tokenLifetimeProblem(config: Pick<Config, 'TOKEN_MAX_LIFETIME_HOURS'>, exp: number, iat: number | undefined, nowSeconds = Date.now() / 1000): string | null {
+  const lifetime = exp - Math.min(iat ?? nowSeconds, nowSeconds);
+  const max = config.TOKEN_MAX_LIFETIME_HOURS * 3600;
+  return lifetime > max ? `the token lives ${Math.ceil(lifetime / 3600)} h; at most ${config.TOKEN_MAX_LIFETIME_HOURS} h are accepted (TOKEN_MAX_LIFETIME_HOURS)` : null;
 }
 
 /** HS256 with JWT_SECRET by default; an identity provider's key (PEM or JWKS) when configured. */
@@ -57,7 +70,8 @@ export async function createTokenVerifier(config: Config): Promise<TokenVerifier
   }
   // A client sends the same token with every request until it expires: its verified claims are
   // kept (at most VERIFIED_FOR_MS, never past exp) instead of checking the signature each time.
-  const verified = new LRUCache<string, { claims: TokenClaims; until: number }>({ max: 10_000 });
+  // The lifetime is checked with the signature, so a kept token costs no more than before.
+  const verified = new LRUCache<string, { claims: VerifiedToken; until: number }>({ max: 10_000 });
   return {
     async verify(token) {
       const known = verified.get(token);
@@ -73,8 +87,11 @@ export async function createTokenVerifier(config: Config): Promise<TokenVerifier
         const issue = claims.error.issues[0]!;
         throw unauthenticated(`invalid token claim ${issue.path.join('.') || '(token)'}: ${issue.message}`);
       }
-      verified.set(token, { claims: claims.data, until: Math.min(payload.exp! * 1000, Date.now() + VERIFIED_FOR_MS) });
-      return claims.data;
+      const tooLong = tokenLifetimeProblem(config, payload.exp!, payload.iat);
+      if (tooLong) throw unauthenticated(`invalid token: ${tooLong}`);
+      const result = { ...claims.data, expiresAt: payload.exp! * 1000 };
+      verified.set(token, { claims: result, until: Math.min(result.expiresAt, Date.now() + VERIFIED_FOR_MS) });
+      return result;
     },
   };
 }
@@ -106,7 +123,7 @@ export async function createAuthenticator(config: Config, db: pg.Pool): Promise<
       if (!parsed || parsed.type !== 'Member') throw unauthenticated401('the token\'s member claim is not a Member ID');
       memberId = parsed.id;
     }
-    return { subject: claims.sub, role: claims.role, unitId, memberId };
+    return { subject: claims.sub, role: claims.role, unitId, memberId, expiresAt: claims.expiresAt };
   };
 }
 
@@ -114,7 +131,7 @@ function unauthenticated401(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }
 
-/** A development token signed with JWT_SECRET (`hub token`). */
+/** A development token signed with JWT_SECRET (`hub token`); `expiresIn` as jose reads it (`12h`, `90m`, `-1s`). */
 export async function signDevelopmentToken(
   config: Config,
   claims: TokenClaims,

@@ -19,6 +19,8 @@ export interface Principal {
   role: Role;
   unitId: number | null;
   memberId: number | null;
+  /** When the token expires (epoch ms): a WebSocket holding it closes then. */
+  expiresAt: number;
 }
 
 /** What the gateway's resolvers share; built once per process (services) and per request. */

@@ -1,13 +1,15 @@
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
-  GraphQLError, Kind, getNamedType, isInterfaceType, isObjectType, valueFromAST,
-  type DocumentNode, type FragmentDefinitionNode, type ValidationContext, type GraphQLNamedType, type GraphQLSchema, type SelectionSetNode, type ValidationRule,
+  GraphQLError, Kind, getNamedType, getNullableType, getOperationAST, isInterfaceType, isListType, isObjectType, parse, valueFromAST,
+  type ArgumentNode, type DocumentNode, type FragmentDefinitionNode, type GraphQLField, type ValidationContext, type GraphQLNamedType, type GraphQLSchema, type SelectionSetNode, type ValidationRule,
 } from 'graphql';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Redis } from 'ioredis';
-import type express from 'express';
+import express from 'express';
 import type { Config } from '../config.ts';
+import type { Role } from './auth.ts';
+import type { Principal } from './context.ts';
 import { DEFAULT_PAGE_SIZE } from './connection.ts';
 
 /**
@@ -15,6 +17,10 @@ import { DEFAULT_PAGE_SIZE } from './connection.ts';
  * naming the limit: tokens (parser), depth, cost, aliases and directives (validation rules, shared by
  * HTTP and WebSocket), objects per request (after variables are known), body size, time per
  * operation and requests per client.
+ *
+ * Bodies: the token is checked before any byte of the body is read (server.ts). A body is then read
+ * up to GRAPHQL_MAX_BODY_BYTES, or up to GRAPHQL_MAX_UPLOAD_BYTES when the caller's role may call an
+ * upload operation (UPLOAD_ROLES); a body over GRAPHQL_MAX_BODY_BYTES must be one of those operations.
  */
 
 /** Validation rules of graphql-armor; the token limit is the parser's own (`parseOptions.maxTokens`). */
@@ -38,29 +44,50 @@ export function limitRules(config: Config): ValidationRule[] {
   return validationRules as ValidationRule[];
 }
 
+/** IDs one `ids` argument (`nodes(ids:)`) may list, as `first` may ask for at most 100 (connection.ts). */
+export const MAX_IDS = 100;
+
 /**
  * Objects an operation may ask for: each connection field counts `first` (its default when left
  * out) times the connections around it, so `members(first: 100) { claims(first: 100) }` asks for
- * 10,100. The per-field bound (1–100) stays with the connection code (connection.ts).
+ * 10,100; a list of IDs (`nodes(ids:)`) counts its length the same way. Refused (as a GraphQLError
+ * naming the limit) over GRAPHQL_MAX_NODES, or when an `ids` list is longer than MAX_IDS.
  */
-export function requestedObjects(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>): number {
+export function requestedObjectsError(
+  schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>, max: number,
+): GraphQLError | null {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
   const operation = document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName));
-  if (!operation || operation.kind !== Kind.OPERATION_DEFINITION) return 0;
+  if (!operation || operation.kind !== Kind.OPERATION_DEFINITION) return null;
+  let tooManyIds: { field: string; count: number } | undefined;
 
+  // How many objects a field multiplies what it contains by: its page size or its number of IDs.
+  const fanOut = (field: GraphQLField<unknown, unknown>, args: readonly ArgumentNode[] | undefined, name: string): number | null => {
+    const first = field.args.find((a) => a.name === 'first');
+    if (first) {
+      const given = args?.find((a) => a.name.value === 'first');
+      const value = given ? valueFromAST(given.value, first.type, variables) : first.defaultValue;
+      return typeof value === 'number' ? value : DEFAULT_PAGE_SIZE;
+    }
+    const ids = field.args.find((a) => a.name === 'ids' && isListType(getNullableType(a.type)));
+    const given = ids && args?.find((a) => a.name.value === 'ids');
+    if (!ids || !given) return null;
+    const value = valueFromAST(given.value, ids.type, variables);
+    const count = Array.isArray(value) ? value.length : 1;
+    if (count > MAX_IDS) tooManyIds ??= { field: name, count };
+    return count;
+  };
   const walk = (selectionSet: SelectionSetNode, parent: GraphQLNamedType | undefined, multiplier: number): number => {
     let total = 0;
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
-        const field = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[selection.name.value] : undefined;
+        const field = fieldOf(parent, selection.name.value);
         if (!field) continue;
         let inner = multiplier;
-        const first = field.args.find((a) => a.name === 'first');
-        if (first) {
-          const given = selection.arguments?.find((a) => a.name.value === 'first');
-          const value = given ? valueFromAST(given.value, first.type, variables) : first.defaultValue;
-          inner = multiplier * (typeof value === 'number' ? value : DEFAULT_PAGE_SIZE);
+        const factor = fanOut(field, selection.arguments, selection.name.value);
+        if (factor !== null) {
+          inner = multiplier * factor;
           total += inner;
         }
         if (selection.selectionSet) total += walk(selection.selectionSet, getNamedType(field.type), inner);
@@ -74,15 +101,15 @@ export function requestedObjects(schema: GraphQLSchema, document: DocumentNode, 
     return total;
   };
   const root = operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
-  return walk(operation.selectionSet, root ?? undefined, 1);
+  const asked = walk(operation.selectionSet, root ?? undefined, 1);
+  const refuse = (message: string) => new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'GRAPHQL_MAX_NODES', http: { status: 400 } } });
+  if (tooManyIds) return refuse(`${tooManyIds.field}(ids:) lists ${tooManyIds.count} IDs; at most ${MAX_IDS} per request field`);
+  if (asked > max) return refuse(`the operation asks for up to ${asked} objects (connection pages and ID lists multiplied along their nesting); the limit is ${max} (GRAPHQL_MAX_NODES)`);
+  return null;
 }
 
-export function objectLimitError(max: number, asked: number): GraphQLError {
-  return new GraphQLError(
-    `the operation asks for up to ${asked} objects (connection pages multiplied along their nesting); the limit is ${max} (GRAPHQL_MAX_NODES)`,
-    { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'GRAPHQL_MAX_NODES', http: { status: 400 } } },
-  );
-}
+const fieldOf = (parent: GraphQLNamedType | undefined, name: string) =>
+  parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[name] : undefined;
 
 /** The object limit, checked once variables are known. */
 export function objectLimitPlugin<C extends object>(max: number): ApolloServerPlugin<C> {
@@ -90,12 +117,60 @@ export function objectLimitPlugin<C extends object>(max: number): ApolloServerPl
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, operationName, request }) {
-          const asked = requestedObjects(schema, document, operationName, request.variables ?? {});
-          if (asked > max) throw objectLimitError(max, asked);
+          const error = requestedObjectsError(schema, document, operationName, request.variables ?? {}, max);
+          if (error) throw error;
         },
       };
     },
   };
+}
+
+/** Mutations that carry a file (schema: ImportRosterInput.csv, UploadSettlementsInput.content, UploadBankStatementInput.content). */
+export const UPLOAD_OPERATIONS = new Set(['importRoster', 'uploadSettlements', 'uploadBankStatement']);
+/** Roles that may call one of them (members MANAGE_MEMBERS, settlements INGEST, reconciliation WRITE): only their bodies are read up to GRAPHQL_MAX_UPLOAD_BYTES. */
+export const UPLOAD_ROLES: ReadonlySet<Role> = new Set<Role>(['ADMIN', 'SERVICE', 'UNIT_OPERATOR', 'FINANCE']);
+
+/**
+ * The JSON body of an authenticated request (`res.locals.principal`), bounded by the caller's role:
+ * GRAPHQL_MAX_UPLOAD_BYTES for UPLOAD_ROLES, GRAPHQL_MAX_BODY_BYTES otherwise. A body over
+ * GRAPHQL_MAX_BODY_BYTES is then let through only when its operation is an upload (413 otherwise):
+ * `onlyUploadsAreLarge` runs once trusted documents have put the document's text in the body.
+ */
+export function jsonBody(config: Config): { parse: express.RequestHandler; onlyUploadsAreLarge: express.RequestHandler } {
+  const small = express.json({ limit: config.GRAPHQL_MAX_BODY_BYTES });
+  const large = express.json({
+    limit: Math.max(config.GRAPHQL_MAX_UPLOAD_BYTES, config.GRAPHQL_MAX_BODY_BYTES),
+    verify: (_req, res, buffer) => {
+      (res as express.Response).locals.bodyBytes = buffer.length;
+    },
+  });
+  const parseBody: express.RequestHandler = (req, res, next) => {
+    const mayUpload = UPLOAD_ROLES.has((res.locals.principal as Principal).role);
+    res.locals.bodyLimit = mayUpload ? 'GRAPHQL_MAX_UPLOAD_BYTES' : 'GRAPHQL_MAX_BODY_BYTES';
+    (mayUpload ? large : small)(req, res, next);
+  };
+  const onlyUploadsAreLarge: express.RequestHandler = (req, res, next) => {
+    const bytes = res.locals.bodyBytes as number | undefined;
+    if (bytes === undefined || bytes <= config.GRAPHQL_MAX_BODY_BYTES || isUpload(req.body, config.GRAPHQL_MAX_TOKENS)) return next();
+    sendGraphQLError(res, 413,
+      `the request body is larger than ${config.GRAPHQL_MAX_BODY_BYTES} bytes (GRAPHQL_MAX_BODY_BYTES); only ${[...UPLOAD_OPERATIONS].join(', ')} may send up to ${config.GRAPHQL_MAX_UPLOAD_BYTES} bytes (GRAPHQL_MAX_UPLOAD_BYTES)`,
+      { code: 'PAYLOAD_TOO_LARGE', limit: 'GRAPHQL_MAX_BODY_BYTES' });
+  };
+  return { parse: parseBody, onlyUploadsAreLarge };
+}
+
+/** Whether a request body's operation is a mutation of upload fields only (parsed once more: large bodies are rare). */
+function isUpload(body: { query?: unknown; operationName?: unknown } | undefined, maxTokens: number): boolean {
+  if (typeof body?.query !== 'string') return false;
+  let document: DocumentNode;
+  try {
+    document = parse(body.query, { maxTokens });
+  } catch {
+    return false;
+  }
+  const operation = getOperationAST(document, typeof body.operationName === 'string' ? body.operationName : undefined);
+  return operation?.operation === 'mutation'
+    && operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && UPLOAD_OPERATIONS.has(s.name.value));
 }
 
 /** A GraphQL-shaped error response for refusals made outside Apollo (body size, timeout). */
@@ -106,7 +181,8 @@ export function sendGraphQLError(res: express.Response, status: number, message:
 /** Body-parser failures (too large, not JSON) as GraphQL errors rather than an HTML page. */
 export const bodyErrors: express.ErrorRequestHandler = (error: { type?: string; status?: number; limit?: number }, _req, res, next) => {
   if (error.type === 'entity.too.large') {
-    sendGraphQLError(res, 413, `the request body is larger than ${error.limit} bytes (GRAPHQL_MAX_BODY_BYTES)`, { code: 'PAYLOAD_TOO_LARGE', limit: 'GRAPHQL_MAX_BODY_BYTES' });
+    const setting = (res.locals.bodyLimit as string | undefined) ?? 'GRAPHQL_MAX_BODY_BYTES';
+    sendGraphQLError(res, 413, `the request body is larger than ${error.limit} bytes (${setting})`, { code: 'PAYLOAD_TOO_LARGE', limit: setting });
   } else if (error.type === 'entity.parse.failed') {
     sendGraphQLError(res, 400, 'the request body is not valid JSON', { code: 'BAD_REQUEST' });
   } else {

@@ -8,7 +8,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { buildSchema, lexicographicSortSchema, printSchema, type GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { buildSchema, GraphQLError, lexicographicSortSchema, printSchema, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { createAuthenticator } from './auth.ts';
@@ -23,7 +23,7 @@ import { createBenefitLoaders } from '../benefits/loaders.ts';
 import { createPayoutLoaders } from '../payouts/loaders.ts';
 import { createReconciliationLoaders } from '../reconciliation/loaders.ts';
 import { createStatusFeed, publishStatusChanges } from '../events/statusEvents.ts';
-import { bodyErrors, createRateLimiter, limitRules, objectLimitPlugin, operationTimeout } from './limits.ts';
+import { bodyErrors, createRateLimiter, jsonBody, limitRules, objectLimitPlugin, operationTimeout, sendGraphQLError } from './limits.ts';
 import { loadTrustedDocuments, trustedDocumentsMiddleware } from './trustedDocuments.ts';
 import { createMetrics, type HubMetrics } from './metrics.ts';
 import { healthz, readyz } from './health.ts';
@@ -173,6 +173,29 @@ export async function createGateway(services: Services, config: Config, log: Log
   await apollo.start();
 
   const timeout = operationTimeout(config.GRAPHQL_TIMEOUT_MS);
+  const body = jsonBody(config);
+  // The token (and the rate limit) are checked before any byte of the body is read: an
+  // unauthenticated client gets its 401 without the gateway reading, let alone parsing, its body.
+  const authenticateFirst: express.RequestHandler = async (req, res, next) => {
+    try {
+      const principal = await authenticate(req.headers.authorization);
+      requestInfo(res).role = principal.role;
+      await rateLimit?.(principal.subject);
+      res.locals.principal = principal;
+      next();
+    } catch (error) {
+      // Whatever body follows is not read: the connection closes after the answer rather than drain it.
+      if (!req.complete) res.setHeader('connection', 'close');
+      if (!(error instanceof GraphQLError)) {
+        const reference = logUnexpected(error as GraphQLError, requestInfo(res).requestId);
+        sendGraphQLError(res, 500, `internal error (reference ${reference})`, { code: 'INTERNAL_SERVER_ERROR', reference });
+        return;
+      }
+      const { http: head, ...extensions } = error.extensions as { http?: { status?: number; headers?: Map<string, string> } };
+      for (const [name, value] of head?.headers ?? []) res.setHeader(name, value);
+      sendGraphQLError(res, head?.status ?? 401, error.message, extensions);
+    }
+  };
   app.use(requestLog(log));
   app.get('/healthz', healthz);
   app.get('/readyz', readyz({ db: services.db, redis: services.redis, queues, draining: () => draining }));
@@ -182,20 +205,19 @@ export async function createGateway(services: Services, config: Config, log: Log
   app.use(
     '/graphql',
     timeout.start,
-    express.json({ limit: config.GRAPHQL_MAX_BODY_BYTES }),
+    authenticateFirst,
+    body.parse,
     (req: express.Request, _res: express.Response, next: express.NextFunction) => {
       // A body of another content type stays unparsed: Apollo then answers it (400/415), not the integration (500).
       req.body ??= undefined;
       next();
     },
     ...(trusted ? [trustedDocumentsMiddleware(trusted)] : []),
+    body.onlyUploadsAreLarge,
     expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const principal = await authenticate(req.headers.authorization);
-        const info = requestInfo(res);
-        info.role = principal.role;
-        await rateLimit?.(principal.subject);
-        requests.set(principal, info);
+      context: async ({ res }) => {
+        const principal = res.locals.principal as Principal;
+        requests.set(principal, requestInfo(res));
         return contextFor(principal);
       },
     }),

@@ -1,20 +1,24 @@
 import type http from 'node:http';
 import {
-  GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule,
+  GraphQLError, NoSchemaIntrospectionCustomRule, getOperationAST, parse, specifiedRules, validate,
+  type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema, type ValidationRule,
 } from 'graphql';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Config } from '../config.ts';
 import type { Authenticate } from './auth.ts';
 import type { Context, Principal } from './context.ts';
-import { objectLimitError, requestedObjects } from './limits.ts';
+import { requestedObjectsError } from './limits.ts';
 import type { TrustedDocuments } from './trustedDocuments.ts';
 
 /**
  * GraphQL subscriptions over WebSocket (`graphql-transport-ws`, library graphql-ws) on the HTTP
- * server's `/graphql`. The same token check, rate limit, trusted documents and document limits as
- * HTTP apply: the token comes in the connection-init payload (`authorization`), each subscribe
- * message is parsed with the token limit and validated with the limit rules.
+ * server's `/graphql`. Subscriptions only: queries and mutations go over HTTP, where body limits,
+ * timeouts and request logs apply. The same token check, rate limit, trusted documents and
+ * document limits as HTTP apply: the token comes in the connection-init payload (`authorization`),
+ * each subscribe message is parsed with the token limit and validated with the limit rules (and,
+ * in production, without introspection). A socket lives no longer than its token: it is closed
+ * with 4401 when the token expires, and nothing runs or is sent on it after that.
  */
 export interface SubscriptionServerOptions {
   httpServer: http.Server;
@@ -36,23 +40,47 @@ export interface SubscriptionServer {
 
 type Extra = { principal?: Principal };
 
+/** Close code of a socket whose token expired (graphql-ws clients treat 4401 as final: connect again with a new token). */
+export const TOKEN_EXPIRED_CLOSE = 4401;
+// setTimeout's longest delay; a longer wait (TOKEN_MAX_LIFETIME_HOURS allows 31 days) is taken in steps.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function startSubscriptions(options: SubscriptionServerOptions): SubscriptionServer {
-  const { schema, rules, config, authenticate, rateLimit, trusted, contextFor, formatError } = options;
+  const { schema, config, authenticate, rateLimit, trusted, contextFor, formatError } = options;
   const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql', maxPayload: 64 * 1024 });
   const production = config.NODE_ENV === 'production';
+  // HTTP turns introspection off in production through Apollo's `introspection: false`; the same here.
+  const rules = [...specifiedRules, ...options.rules, ...(production ? [NoSchemaIntrospectionCustomRule] : [])];
+  /** Closes the socket once its token has expired; true when it did. */
+  const closeIfExpired = (socket: WebSocket, principal: Principal) => {
+    if (Date.now() < principal.expiresAt) return false;
+    socket.close(TOKEN_EXPIRED_CLOSE, 'token expired');
+    return true;
+  };
   const cleanup = useServer<Record<string, unknown>, Extra>({
     // Refusing a token closes the socket with 4403 (graphql-ws); the reason is not echoed.
     async onConnect(ctx) {
       const authorization = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+      let principal: Principal;
       try {
-        ctx.extra.principal = await authenticate(typeof authorization === 'string' ? authorization : undefined);
-        return true;
+        principal = await authenticate(typeof authorization === 'string' ? authorization : undefined);
       } catch {
         return false;
       }
+      ctx.extra.principal = principal;
+      const { socket } = ctx.extra;
+      let timer: NodeJS.Timeout;
+      const closeAtExpiry = () => {
+        if (!closeIfExpired(socket, principal)) timer = setTimeout(closeAtExpiry, Math.min(principal.expiresAt - Date.now(), MAX_TIMER_MS));
+      };
+      closeAtExpiry();
+      socket.once('close', () => clearTimeout(timer));
+      return true;
     },
     async onSubscribe(ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
       const principal = ctx.extra.principal!;
+      // The timer closes the socket at expiry; a message already on its way is refused here.
+      if (closeIfExpired(ctx.extra.socket, principal)) return [new GraphQLError('the token has expired', { extensions: { code: 'UNAUTHENTICATED' } })];
       try {
         await rateLimit?.(principal.subject);
       } catch (error) {
@@ -66,14 +94,19 @@ export function startSubscriptions(options: SubscriptionServerOptions): Subscrip
       } catch (error) {
         return [error as GraphQLError];
       }
-      const errors = validate(schema, document, [...specifiedRules, ...rules]);
+      const errors = validate(schema, document, rules);
       if (errors.length) return production ? errors.map((e) => new GraphQLError(e.message.replace(/ Did you mean .*$/, ''))) : errors;
+      if (getOperationAST(document, payload.operationName)?.operation !== 'subscription') {
+        return [new GraphQLError('this socket serves subscriptions only: send queries and mutations over HTTP (POST /graphql)', { extensions: { code: 'BAD_REQUEST' } })];
+      }
       const variables = payload.variables ?? {};
-      const asked = requestedObjects(schema, document, payload.operationName, variables);
-      if (asked > config.GRAPHQL_MAX_NODES) return [objectLimitError(config.GRAPHQL_MAX_NODES, asked)];
+      const tooMany = requestedObjectsError(schema, document, payload.operationName, variables, config.GRAPHQL_MAX_NODES);
+      if (tooMany) return [tooMany];
       return { schema, document, variableValues: variables, operationName: payload.operationName, contextValue: contextFor(principal) };
     },
-    onNext(_ctx, _id, _payload, _args, result) {
+    onNext(ctx, _id, _payload, _args, result) {
+      // An event after expiry is not sent: the socket is closing, and graphql-ws sends nothing on it.
+      closeIfExpired(ctx.extra.socket, ctx.extra.principal!);
       if (result.errors) return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
     },
   }, wsServer);

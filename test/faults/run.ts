@@ -19,6 +19,7 @@ const options: Omit<RunOptions, 'seed'> = values.short
   ? { members: 150, settlements: 200, workers: 2, faultPhaseMs: 12_000, faultEveryMs: 1_200, settleMs: 90_000, batchSize: 5 }
   : { members: 600, settlements: 800, workers: 3, faultPhaseMs: 30_000, faultEveryMs: 1_500, settleMs: 120_000, batchSize: 10 };
 
+process.env.NODE_ENV ??= 'test'; // `npm run faults` configures itself as the tests do (src/config.ts needs NODE_ENV)
 const infra = await startInfrastructure();
 let faults = 0;
 let lost = 0;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -17,7 +18,7 @@ import { loadTypeDefs, publishedSchema } from '../../src/gateway/server.ts';
  */
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const MANIFEST = `${root}examples/generated/persisted-documents.json`;
-const PRODUCTION = { NODE_ENV: 'production', PII_KEY: Buffer.alloc(32, 7).toString('base64'), JWT_SECRET: 'a-production-secret-of-at-least-32-characters' };
+const PRODUCTION = { NODE_ENV: 'production', PII_KEY: randomBytes(32).toString('base64'), JWT_SECRET: 'a-production-secret-of-at-least-32-characters' };
 
 let db: TestDatabase;
 let dev: TestGateway;

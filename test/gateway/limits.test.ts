@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
@@ -183,7 +184,7 @@ describe('rate limit per client, held in Redis across gateway instances', () => 
 describe('production', () => {
   it('turns introspection and field suggestions off (they stay on in development)', async () => {
     const production = await startTestGateway(db, {
-      NODE_ENV: 'production', PII_KEY: Buffer.alloc(32, 7).toString('base64'), JWT_SECRET: 'a-production-secret-of-at-least-32-characters',
+      NODE_ENV: 'production', PII_KEY: randomBytes(32).toString('base64'), JWT_SECRET: 'a-production-secret-of-at-least-32-characters',
     });
     try {
       const introspection = await production.query(admin, '{ __schema { types { name } } }');
