@@ -3,9 +3,9 @@ import DataLoaderClass from 'dataloader';
 import type { Queryable } from '../db/pool.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
 import type { Page } from '../gateway/connection.ts';
-import type { ContributionKey, EnrolmentRow, MemberRow, RosterImportRow, UnitRow } from './rows.ts';
+import type { ContributionKey, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './rows.ts';
 import {
-  contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits,
+  changesOfMembers, contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits,
   rosterImportsByIds, unitsByIds, UNSCOPED, type ContributionFigures, type ContributionPaymentRow, type EnrolmentFilter,
   type MemberFilter, type Scope,
 } from './store.ts';
@@ -18,6 +18,8 @@ export interface MemberLoaders {
   rosterImport: DataLoader<number, RosterImportRow | null>;
   membersOfUnit: DataLoader<ParentKey<{ filter: MemberFilter; page: Page }>, MemberRow[], string>;
   enrolmentsOfMember: DataLoader<ParentKey<{ filter: EnrolmentFilter; page: Page }>, EnrolmentRow[], string>;
+  /** Unscoped: asked only for an already visible member, by roles that may read its changes. */
+  changesOfMember: DataLoader<ParentKey<{ page: Page }>, MemberChangeRow[], string>;
   contribution: DataLoader<ContributionKey, ContributionFigures, string>;
   contributionPayments: DataLoader<ContributionKey, ContributionPaymentRow[], string>;
 }
@@ -32,6 +34,7 @@ export function createMemberLoaders(db: Queryable, scope: Scope): MemberLoaders 
     rosterImport: byId((ids) => rosterImportsByIds(db, ids)),
     membersOfUnit: byParent((unitIds, { filter, page }) => membersOfUnits(db, unitIds, scope, filter, page)),
     enrolmentsOfMember: byParent((memberIds, { filter, page }) => enrolmentsOfMembers(db, memberIds, filter, page)),
+    changesOfMember: byParent((memberIds, { page }) => changesOfMembers(db, memberIds, page)),
     contribution: new DataLoaderClass((keys) => contributionFigures(db, keys), { cacheKeyFn: contributionKey }),
     contributionPayments: new DataLoaderClass((keys) => contributionPayments(db, keys), { cacheKeyFn: contributionKey }),
   };

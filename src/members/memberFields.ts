@@ -24,6 +24,12 @@ export interface MemberFields {
   bankCode: string | null;
 }
 
+/**
+ * Why an ID number is refused when its member belongs to another unit (import row, createMember).
+ * Worded so it names no unit and does not say the member exists: only the refusal itself shows.
+ */
+export const REGISTERED_ELSEWHERE = 'cannot be registered by this unit — the city union (ADMIN) moves members between units';
+
 export interface FieldProblem<F extends string = MemberField> {
   field: F;
   reason: string;

@@ -1,24 +1,28 @@
 import { createHash } from 'node:crypto';
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
-import { check, conflict, FieldError, forbidden, notFound } from '../gateway/errors.ts';
+import { check, conflict, FieldError, forbidden, notFound, reasonOf } from '../gateway/errors.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { inTransaction } from '../db/pool.ts';
+import { config } from '../config.ts';
 import { recordAudit } from '../audit/audit.ts';
 import { decrypt, encrypt, lookupHash } from '../privacy/personalData.ts';
-import { contributionReference, contributionStatus, enrolmentContributionFen } from './contributions.ts';
+import { deciding } from '../reconciliation/resolvers.ts';
+import { contributionReference, contributionStatus, enrolmentContributionFen, recordManualPayment } from './contributions.ts';
 import { creditCodeProblem, residentIdProblem } from './identifiers.ts';
-import { protectBankCard, protectMember, validateMemberFields, type FieldProblem, type MemberField, type MemberFields } from './memberFields.ts';
+import { protectBankCard, protectMember, REGISTERED_ELSEWHERE, validateMemberFields, type FieldProblem, type MemberField, type MemberFields } from './memberFields.ts';
 import { chinaToday } from './rosterImport.ts';
 import { isIsoDate } from './rosterRow.ts';
 import { enqueueRosterImport } from '../../jobs/queues.ts';
 import * as store from './store.ts';
-import type { MemberRow, UnitRow } from './rows.ts';
+import type { MemberChangeRow, MemberRow, UnitRow } from './rows.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
 const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
 const REVEAL = ['ADMIN', 'AUDITOR', 'UNIT_OPERATOR', 'MEMBER'] as const;
+// FINANCE confirms replaced bank accounts, so it sees what was replaced; a unit operator only reaches its own members.
+const READ_CHANGES = ['ADMIN', 'AUDITOR', 'FINANCE', 'UNIT_OPERATOR'] as const;
 
 // ---- visibility: scoped lookups that answer NOT_FOUND for rows out of the caller's scope ----
 
@@ -132,11 +136,16 @@ export const memberResolvers: Resolvers = {
       });
       throwProblems(problems, (f) => INPUT_FIELD[f]);
       const fields = value as MemberFields;
+      const protectedMember = protectMember(ctx.keys, unit.id, {
+        ...fields, phone: fields.phone ?? null, bankCard: fields.bankCard ?? null, bankCode: fields.bankCode ?? null,
+      });
       return inTransaction(ctx.db, async (tx) => {
-        const member = await store.insertMember(tx, protectMember(ctx.keys, unit.id, {
-          ...fields, phone: fields.phone ?? null, bankCard: fields.bankCard ?? null, bankCode: fields.bankCode ?? null,
-        }));
-        if (!member) throw conflict('a member with this ID number already exists', 'input.idNumber');
+        const member = await store.insertMember(tx, protectedMember);
+        if (!member) {
+          // An operator may learn that the member is in their own unit, never that another unit has them.
+          const elsewhere = ctx.principal.role === 'UNIT_OPERATOR' && (await store.unitOfIdNumber(tx, protectedMember.idNumberHash)) !== unit.id;
+          throw conflict(elsewhere ? `input.idNumber: ${REGISTERED_ELSEWHERE}` : 'a member with this ID number already exists', 'input.idNumber');
+        }
         await recordAudit(tx, actorOf(ctx.principal), { action: 'member.create', targetType: 'Member', targetId: String(member.id), details: { unitId: unit.id } });
         return member;
       });
@@ -144,24 +153,61 @@ export const memberResolvers: Resolvers = {
     updateMember: async (_root, { input }, ctx) => {
       requireRole(ctx, MANAGE_MEMBERS, 'updateMember');
       const member = await visibleMember(ctx, 'input.id', input.id);
-      const unitId = input.unitId ? (await visibleUnit(ctx, 'input.unitId', input.unitId)).id : null;
-      if (unitId !== null) requireOwnUnit(ctx, unitId);
       const { value, problems } = validateMemberFields(
         { name: input.name, phone: input.phone, bankCard: input.bankAccount?.cardNumber, bankCode: input.bankAccount?.bankCode },
         { partial: true },
       );
       throwProblems(problems, (f) => INPUT_FIELD[f]);
       return inTransaction(ctx.db, async (tx) => {
-        const updated = await store.updateMember(tx, member.id, {
-          name: value.name, phone: value.phone, unitId,
+        const updated = await store.changeMember(tx, member.id, {
+          name: value.name, phone: value.phone,
           bankCard: value.bankCard && value.bankCode ? protectBankCard(ctx.keys, value.bankCard, value.bankCode) : null,
-        });
+        }, { actor: actorOf(ctx.principal), action: 'member.update' });
         if (!updated) throw notFound('member');
         await recordAudit(tx, actorOf(ctx.principal), {
-          action: 'member.update', targetType: 'Member', targetId: String(member.id),
-          details: { changed: Object.keys(value).concat(unitId !== null ? ['unitId'] : []) },
+          action: 'member.update', targetType: 'Member', targetId: String(member.id), details: changeDetails(updated.changes),
         });
-        return updated;
+        return updated.member;
+      });
+    },
+    moveMember: async (_root, { input }, ctx) => {
+      requireRole(ctx, ['ADMIN'], 'moveMember');
+      const reason = reasonOf('input.reason', input.reason);
+      const member = await visibleMember(ctx, 'input.memberId', input.memberId);
+      const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
+      check('input.unitId', unit.id === member.unitId ? 'is already the member\'s unit' : null);
+      return inTransaction(ctx.db, async (tx) => {
+        const moved = await store.changeMember(tx, member.id, { unitId: unit.id }, { actor: actorOf(ctx.principal), action: 'member.move', reason });
+        if (!moved) throw notFound('member');
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: 'member.move', targetType: 'Member', targetId: String(member.id), reason,
+          details: { fromUnitId: member.unitId, toUnitId: unit.id, ...changeDetails(moved.changes) },
+        });
+        return moved.member;
+      });
+    },
+    confirmBankCardChange: async (_root, { input }, ctx) => {
+      requireRole(ctx, ['ADMIN', 'FINANCE'], 'confirmBankCardChange');
+      const reason = reasonOf('input.reason', input.reason);
+      const member = await visibleMember(ctx, 'input.memberId', input.memberId);
+      return inTransaction(ctx.db, async (tx) => {
+        let confirmed: MemberRow | null;
+        try {
+          confirmed = await store.confirmBankCardChange(tx, member.id, ctx.principal.subject);
+        } catch (error) {
+          // The database's four-eyes check (0007): the person who replaced the account cannot confirm it.
+          if ((error as { constraint?: string }).constraint !== 'members_bank_card_confirmation') throw error;
+          throw forbidden('you replaced this bank account: another ADMIN or FINANCE must confirm it');
+        }
+        if (!confirmed) throw conflict('no replaced bank account of this member is waiting for confirmation', 'input.memberId');
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: 'member.confirmBankCard', targetType: 'Member', targetId: String(member.id), reason,
+          details: {
+            bankAccount: `${confirmed.bankCardMasked} / ${confirmed.bankCode}`,
+            changedBy: confirmed.bankCardChangedBy, changedAt: confirmed.bankCardChangedAt,
+          },
+        });
+        return confirmed;
       });
     },
     enrolMember: async (_root, { input }, ctx) => {
@@ -191,17 +237,10 @@ export const memberResolvers: Resolvers = {
       const reference = input.reference.trim();
       check('input.reference', reference.length >= 1 && reference.length <= 35 ? null : 'must be 1 to 35 characters');
       check('input.paidOn', isIsoDate(input.paidOn) ? null : 'must be a date yyyy-MM-dd');
-      await inTransaction(ctx.db, async (tx) => {
-        const recorded = await store.insertContributionPayment(tx, {
-          unitId: unit.id, planYear: input.planYear, amountFen: input.amountFen, reference, paidOn: input.paidOn,
-          source: 'MANUAL', recordedBy: ctx.principal.subject,
-        });
-        if (!recorded) throw conflict(`a payment with reference ${reference} is already recorded`, 'input.reference');
-        await recordAudit(tx, actorOf(ctx.principal), {
-          action: 'contribution.payment', targetType: 'Unit', targetId: String(unit.id),
-          details: { planYear: input.planYear, amountFen: input.amountFen, reference },
-        });
-      });
+      // Above FOUR_EYES_ABOVE_FEN only proposed: the contribution shows it once a second person confirms.
+      await deciding('unit', () => recordManualPayment(ctx.db, actorOf(ctx.principal), {
+        unitId: unit.id, planYear: input.planYear, amountFen: input.amountFen, reference, paidOn: input.paidOn,
+      }, config().FOUR_EYES_ABOVE_FEN));
       return { unitId: unit.id, planYear: input.planYear };
     },
     revealMemberPersonalData: async (_root, { input }, ctx) => {
@@ -231,10 +270,10 @@ export const memberResolvers: Resolvers = {
       const fileName = input.fileName.trim();
       check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
       const { rows } = await ctx.db.query<{ id: number }>(
-        `INSERT INTO roster_imports (file_name, sha256, content_enc, default_unit_id, only_unit_id, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+        `INSERT INTO roster_imports (file_name, sha256, content_enc, default_unit_id, only_unit_id, created_by, created_by_role)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
         [fileName, createHash('sha256').update(input.csv).digest(), encrypt(ctx.keys, input.csv), unitId,
-         ctx.principal.role === 'UNIT_OPERATOR' ? ctx.principal.unitId : null, ctx.principal.subject],
+         ctx.principal.role === 'UNIT_OPERATOR' ? ctx.principal.unitId : null, ctx.principal.subject, ctx.principal.role],
       );
       const importId = rows[0]!.id;
       await enqueueRosterImport(ctx.queues.rosterImport, importId);
@@ -255,9 +294,9 @@ export const memberResolvers: Resolvers = {
     },
     contribution: (unit, { planYear }, ctx) => {
       checkPlanYear('planYear', planYear);
-      const { role, unitId, memberId } = ctx.principal;
+      const { role, unitId } = ctx.principal;
       if (role === 'UNIT_OPERATOR' && unitId !== unit.id) throw forbidden('you may only see your own unit\'s contribution');
-      if (role === 'MEMBER' && memberId === null) throw forbidden('no member in token');
+      if (role === 'MEMBER') throw forbidden('a member sees their own records, not their unit\'s finances');
       return { unitId: unit.id, planYear };
     },
   },
@@ -272,7 +311,21 @@ export const memberResolvers: Resolvers = {
   Member: {
     id: (member) => toGlobalId('Member', member.id),
     bankAccount: (member) =>
-      member.bankCardMasked && member.bankCode ? { cardNumberMasked: member.bankCardMasked, bankCode: member.bankCode } : null,
+      member.bankCardMasked && member.bankCode
+        ? {
+            cardNumberMasked: member.bankCardMasked, bankCode: member.bankCode,
+            changedAt: member.bankCardChangedAt, changedBy: member.bankCardChangedBy,
+            confirmedAt: member.bankCardConfirmedAt, confirmedBy: member.bankCardConfirmedBy,
+            payableFrom: payableFrom(member),
+          }
+        : null,
+    changes: async (member, { first, after }, ctx) => {
+      requireRole(ctx, READ_CHANGES, 'Member.changes');
+      const page = readPage({ first, after });
+      const rows = await ctx.loaders.changesOfMember.load({ parentId: member.id, args: { page } });
+      const connection = toConnection(rows, page, (c) => c.id);
+      return { ...connection, edges: connection.edges.map((e) => ({ ...e, node: memberChangeNode(e.node) })) };
+    },
     unit: async (member, _args, ctx) => (await ctx.loaders.unit.load(member.unitId))!,
     enrolments: async (member, { first, after, filter }, ctx) => {
       const page = readPage({ first, after });
@@ -331,6 +384,33 @@ async function requireRosterImportAccess(ctx: Context, importId: number): Promis
     if (rows.length) return;
   }
   throw notFound('roster import');
+}
+
+/** Audit details of a member's changes: the fields, the bank account masked, and the member_changes rows. */
+function changeDetails(changes: store.RecordedChange[]): Record<string, unknown> {
+  const account = changes.find((c) => c.field === 'BANK_ACCOUNT');
+  return {
+    changed: changes.map((c) => c.field),
+    ...(account ? { bankAccount: { before: account.before, after: account.after } } : {}),
+    memberChanges: changes.map((c) => c.id),
+  };
+}
+
+/**
+ * When payouts to a member's account may go out: a replaced account waits BANK_CARD_COOLING_OFF_DAYS
+ * after the change, or until a second person confirmed it, whichever comes first.
+ */
+function payableFrom(member: MemberRow): Date | null {
+  if (!member.bankCardChangedAt) return null;
+  const cooled = new Date(member.bankCardChangedAt.getTime() + config().BANK_CARD_COOLING_OFF_DAYS * 86_400_000);
+  return member.bankCardConfirmedAt && member.bankCardConfirmedAt < cooled ? member.bankCardConfirmedAt : cooled;
+}
+
+function memberChangeNode(row: MemberChangeRow) {
+  return {
+    at: row.at, field: row.field, before: row.before, after: row.after, actor: row.actor, actorRole: row.role,
+    action: row.action, reason: row.reason, rosterImportId: row.importId === null ? null : toGlobalId('RosterImport', row.importId),
+  };
 }
 
 function addDays(date: string, days: number): string {

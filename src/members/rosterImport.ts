@@ -4,19 +4,24 @@ import { parse } from 'csv-parse';
 import { from as copyFrom } from 'pg-copy-streams';
 import type pg from 'pg';
 import { inTransaction } from '../db/pool.ts';
+import { Params } from '../db/sql.ts';
+import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, utf8Only } from '../csv.ts';
 import { storableText } from '../text.ts';
 import type { FieldProblem } from './memberFields.ts';
 import type { RosterImportRow } from './rows.ts';
-import { protectMember } from './memberFields.ts';
+import { protectMember, REGISTERED_ELSEWHERE } from './memberFields.ts';
+import { bankCardCoolingOffSetSql, CHANGE_COLUMNS, memberChangesCteSql, type ChangeAuthor } from './store.ts';
 import { parseRosterRow, rosterHeaderProblems, type RosterColumn, type RosterContext, type RosterUnit } from './rosterRow.ts';
 
 /**
  * Bulk import of a roster CSV. Rows are checked and encrypted while they stream into a staging
  * table (COPY), then merged into members and enrolments in the same transaction: the file lands
  * whole or not at all, good rows are kept, bad rows are reported with row number, field and
- * reason, and importing the same file again changes nothing.
+ * reason, and importing the same file again changes nothing. An import never moves a member between
+ * units (a row for another unit's member is rejected); every change it makes is written to
+ * member_changes and the import to the audit log, under the uploader of roster_imports.
  */
 export interface RosterImportOptions {
   importId: number;
@@ -63,6 +68,7 @@ export async function importRoster(
   const source = typeof csv === 'string' ? Readable.from([csv]) : csv;
   return inTransaction(db, async (client) => {
     const ctx = await rosterContext(client, options);
+    const author: ChangeAuthor = { actor: await uploaderOf(client, options.importId), action: 'roster.import', importId: options.importId };
     await client.query(`CREATE TEMP TABLE roster_stage (
         row_number int, unit_id bigint, name text, id_number_enc bytea, id_number_hash bytea,
         id_number_masked text, birth_date date, gender char(1), phone text, bank_card_enc bytea,
@@ -88,6 +94,7 @@ export async function importRoster(
 
     const errors: RowError[] = [];
     const totals = { rowsTotal: 0, rowsRejected: 0, rowsInserted: 0, rowsUpdated: 0, enrolmentsCreated: 0 };
+    const changedFields: Record<string, number> = {};
     const timings = { stageMs: 0, membersMs: 0, enrolmentsMs: 0 };
     const firstRowOf = new Map<string, number>();
     let lines: string[] = [];
@@ -99,10 +106,15 @@ export async function importRoster(
       await pipeline(Readable.from([chunk.join('')]), client.query(copyFrom('COPY roster_stage FROM STDIN')));
       await client.query('ANALYZE roster_stage');
       const t1 = performance.now();
-      const members = await mergeMembers(client);
+      for (const row of await refuseOtherUnitsMembers(client)) {
+        totals.rowsRejected += 1;
+        errors.push({ row, field: 'id_number', reason: REGISTERED_ELSEWHERE });
+      }
+      const members = await mergeMembers(client, author);
       const t2 = performance.now();
       totals.rowsInserted += members.inserted;
       totals.rowsUpdated += members.updated;
+      for (const [field, n] of Object.entries(members.changes)) changedFields[field] = (changedFields[field] ?? 0) + n;
       totals.enrolmentsCreated += await mergeEnrolments(client);
       timings.stageMs += t1 - t0;
       timings.membersMs += t2 - t1;
@@ -150,6 +162,7 @@ export async function importRoster(
       throw problem === null ? error : new RosterFileError(problem);
     }
     options.onProgress?.(totals.rowsTotal);
+    errors.sort((x, y) => x.row - y.row); // rows refused at merge arrive after later rows' parse errors
 
     const valid = totals.rowsTotal - totals.rowsRejected;
     const counts = {
@@ -169,6 +182,10 @@ export async function importRoster(
       [options.importId, counts.rowsTotal, counts.rowsInserted, counts.rowsUpdated, counts.rowsUnchanged,
        counts.rowsRejected, counts.enrolmentsCreated],
     );
+    await recordAudit(client, author.actor, {
+      action: 'roster.import', targetType: 'RosterImport', targetId: String(options.importId),
+      details: { ...counts, changedFields },
+    });
     return {
       ...counts,
       errors,
@@ -177,29 +194,56 @@ export async function importRoster(
   });
 }
 
-/** Staged rows into members; only a real change updates a member (same file again = no writes). */
-async function mergeMembers(client: pg.PoolClient): Promise<{ inserted: number; updated: number }> {
-  const { rows } = await client.query<{ inserted: boolean }>(`
-    INSERT INTO members AS m (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender,
-                              phone, bank_card_enc, bank_card_hash, bank_card_masked, bank_code)
-    SELECT unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender,
-           phone, bank_card_enc, bank_card_hash, bank_card_masked, bank_code
-      FROM roster_stage
-    ON CONFLICT (id_number_hash) DO UPDATE
-       SET unit_id = excluded.unit_id, name = excluded.name,
-           phone = coalesce(excluded.phone, m.phone),
-           bank_card_enc = coalesce(excluded.bank_card_enc, m.bank_card_enc),
-           bank_card_hash = coalesce(excluded.bank_card_hash, m.bank_card_hash),
-           bank_card_masked = coalesce(excluded.bank_card_masked, m.bank_card_masked),
-           bank_code = coalesce(excluded.bank_code, m.bank_code),
-           updated_at = now()
-     WHERE (m.unit_id, m.name) IS DISTINCT FROM (excluded.unit_id, excluded.name)
-        OR (excluded.phone IS NOT NULL AND excluded.phone IS DISTINCT FROM m.phone)
-        OR (excluded.bank_card_hash IS NOT NULL
-            AND (excluded.bank_card_hash, excluded.bank_code) IS DISTINCT FROM (m.bank_card_hash, m.bank_code))
-    RETURNING (xmax = 0) AS inserted`);
-  const inserted = rows.filter((r) => r.inserted).length;
-  return { inserted, updated: rows.length - inserted };
+/**
+ * Takes out of the stage the rows whose ID number belongs to a member of another unit: no import
+ * moves a member (ADMIN does, with moveMember). Returns their row numbers.
+ */
+async function refuseOtherUnitsMembers(client: pg.PoolClient): Promise<number[]> {
+  const { rows } = await client.query<{ rowNumber: number }>(
+    `DELETE FROM roster_stage s USING members m
+      WHERE m.id_number_hash = s.id_number_hash AND m.unit_id <> s.unit_id
+     RETURNING s.row_number AS "rowNumber"`,
+  );
+  return rows.map((r) => r.rowNumber);
+}
+
+/**
+ * Staged rows into members; only a real change updates a member (same file again = no writes), and
+ * each changed field is written to member_changes in the same statement.
+ */
+async function mergeMembers(
+  client: pg.PoolClient,
+  author: ChangeAuthor,
+): Promise<{ inserted: number; updated: number; changes: Record<string, number> }> {
+  const p = new Params();
+  const { rows } = await client.query<{ inserted: number; updated: number; changes: Record<string, number> }>(`
+    WITH a AS (
+      INSERT INTO members AS m (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender,
+                                phone, bank_card_enc, bank_card_hash, bank_card_masked, bank_code)
+      SELECT unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender,
+             phone, bank_card_enc, bank_card_hash, bank_card_masked, bank_code
+        FROM roster_stage
+      ON CONFLICT (id_number_hash) DO UPDATE
+         SET name = excluded.name,
+             phone = coalesce(excluded.phone, m.phone),
+             bank_card_enc = coalesce(excluded.bank_card_enc, m.bank_card_enc),
+             bank_card_hash = coalesce(excluded.bank_card_hash, m.bank_card_hash),
+             bank_card_masked = coalesce(excluded.bank_card_masked, m.bank_card_masked),
+             bank_code = coalesce(excluded.bank_code, m.bank_code),
+             ${bankCardCoolingOffSetSql('excluded.bank_card_hash', 'excluded.bank_code', p.add(author.actor.subject))},
+             updated_at = now()
+       -- Never across units: a member registered meanwhile by another unit stays as it is.
+       WHERE m.unit_id = excluded.unit_id
+         AND (m.name IS DISTINCT FROM excluded.name
+              OR (excluded.phone IS NOT NULL AND excluded.phone IS DISTINCT FROM m.phone)
+              OR (excluded.bank_card_hash IS NOT NULL
+                  AND (excluded.bank_card_hash, excluded.bank_code) IS DISTINCT FROM (m.bank_card_hash, m.bank_code)))
+      RETURNING ${CHANGE_COLUMNS}, (xmax = 0) AS inserted),
+    ${memberChangesCteSql(p, author, 'NOT a.inserted')}
+    SELECT (SELECT count(*) FROM a WHERE inserted)::int AS inserted, (SELECT count(*) FROM a WHERE NOT inserted)::int AS updated,
+           (SELECT coalesce(jsonb_object_agg(field, n), '{}') FROM (SELECT field, count(*)::int AS n FROM logged GROUP BY field) f) AS changes`,
+    p.values);
+  return rows[0]!;
 }
 
 /** Staged enrolments; a renewal directly after last year's enrolment keeps its chain start (no new waiting period). */
@@ -209,7 +253,7 @@ async function mergeEnrolments(client: pg.PoolClient): Promise<number> {
     SELECT m.id, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
            coalesce(prev.first_enrolled_on, s.enrolled_on)
       FROM roster_stage s
-      JOIN members m ON m.id_number_hash = s.id_number_hash
+      JOIN members m ON m.id_number_hash = s.id_number_hash AND m.unit_id = s.unit_id
       LEFT JOIN enrolments prev ON prev.member_id = m.id AND prev.plan_year = s.plan_year - 1
      WHERE s.plan_year IS NOT NULL
     ON CONFLICT (member_id, plan_year) DO UPDATE
@@ -218,6 +262,16 @@ async function mergeEnrolments(client: pg.PoolClient): Promise<number> {
      WHERE (e.unit_id, e.plan, e.special_disease) IS DISTINCT FROM (excluded.unit_id, excluded.plan, excluded.special_disease)
     RETURNING (xmax = 0) AS created`);
   return rows.filter((r) => r.created).length;
+}
+
+/** Whoever uploaded the roster (roster_imports): the author of its changes. */
+async function uploaderOf(client: pg.PoolClient, importId: number): Promise<Actor> {
+  const { rows } = await client.query<Actor>(
+    `SELECT created_by AS subject, created_by_role AS role FROM roster_imports WHERE id = $1`,
+    [importId],
+  );
+  if (!rows[0]) throw new Error(`roster import ${importId} does not exist`);
+  return rows[0];
 }
 
 async function rosterContext(client: pg.PoolClient, options: RosterImportOptions): Promise<RosterContext> {

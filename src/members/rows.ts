@@ -20,8 +20,28 @@ export interface MemberRow {
   phone: string | null;
   bankCardMasked: string | null;
   bankCode: string | null;
+  /** Set when a card replaced a different one (not for a first card); payouts wait until confirmed or cooled off. */
+  bankCardChangedAt: Date | null;
+  bankCardChangedBy: string | null;
+  bankCardConfirmedAt: Date | null;
+  bankCardConfirmedBy: string | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** One changed field of a member (member_changes): values masked as staff see them. */
+export interface MemberChangeRow {
+  id: number;
+  memberId: number;
+  at: Date;
+  actor: string;
+  role: string;
+  action: 'roster.import' | 'member.update' | 'member.move';
+  importId: number | null;
+  reason: string | null;
+  field: 'UNIT' | 'NAME' | 'PHONE' | 'BANK_ACCOUNT';
+  before: string | null;
+  after: string | null;
 }
 
 export interface EnrolmentRow {

@@ -1,9 +1,10 @@
 import type { Queryable } from '../db/pool.ts';
 import { Params } from '../db/sql.ts';
+import type { Actor } from '../audit/audit.ts';
 import { groupBy } from '../gateway/loaders.ts';
 import type { Page } from '../gateway/connection.ts';
 import { CONTRIBUTION_FEN, type PlanType } from './contributions.ts';
-import type { ContributionKey, EnrolmentRow, MemberRow, RosterImportRow, UnitRow } from './rows.ts';
+import type { ContributionKey, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './rows.ts';
 
 /**
  * SQL of the members domain. Every read takes a `Scope`: the rows a caller may see, enforced in
@@ -23,7 +24,9 @@ const UNIT_COLUMNS = `u.id, u.credit_code AS "creditCode", u.name, u.plan_type A
 
 const MEMBER_COLUMNS = `m.id, m.unit_id AS "unitId", m.name, m.id_number_masked AS "idNumberMasked",
   m.birth_date AS "birthDate", m.gender, m.phone, m.bank_card_masked AS "bankCardMasked",
-  m.bank_code AS "bankCode", m.created_at AS "createdAt", m.updated_at AS "updatedAt"`;
+  m.bank_code AS "bankCode", m.bank_card_changed_at AS "bankCardChangedAt", m.bank_card_changed_by AS "bankCardChangedBy",
+  m.bank_card_confirmed_at AS "bankCardConfirmedAt", m.bank_card_confirmed_by AS "bankCardConfirmedBy",
+  m.created_at AS "createdAt", m.updated_at AS "updatedAt"`;
 
 const ENROLMENT_COLUMNS = `e.id, e.member_id AS "memberId", e.unit_id AS "unitId", e.plan_year AS "planYear",
   e.plan, e.special_disease AS "specialDisease", e.enrolled_on AS "enrolledOn",
@@ -232,19 +235,129 @@ export interface MemberChanges {
   bankCard?: MemberWrite['bankCard'];
 }
 
-export async function updateMember(db: Queryable, id: number, c: MemberChanges): Promise<MemberRow | null> {
+/** Who changes a member, through which operation and why: written with every change (member_changes). */
+export interface ChangeAuthor {
+  actor: Actor;
+  action: 'roster.import' | 'member.update' | 'member.move';
+  /** Set for `roster.import`, and only then. */
+  importId?: number | null;
+  reason?: string | null;
+}
+
+/**
+ * SET clauses of members (alias m) for a write bringing the bank account (`hash`, `code`, null when
+ * none): when it replaces a different account (card or bank code), the cooling-off of migration
+ * 0007 starts: changed now by `changedBy`, unconfirmed. A member's first account starts none.
+ */
+export function bankCardCoolingOffSetSql(hash: string, code: string, changedBy: string): string {
+  const replaced = `(m.bank_card_hash IS NOT NULL AND ${hash} IS NOT NULL
+                     AND (${hash}, ${code}) IS DISTINCT FROM (m.bank_card_hash, m.bank_code))`;
+  return `bank_card_changed_at = CASE WHEN ${replaced} THEN now() ELSE m.bank_card_changed_at END,
+          bank_card_changed_by = CASE WHEN ${replaced} THEN ${changedBy} ELSE m.bank_card_changed_by END,
+          bank_card_confirmed_at = CASE WHEN ${replaced} THEN NULL ELSE m.bank_card_confirmed_at END,
+          bank_card_confirmed_by = CASE WHEN ${replaced} THEN NULL ELSE m.bank_card_confirmed_by END`;
+}
+
+/** A member_changes row as a write returns it. */
+export type RecordedChange = Pick<MemberChangeRow, 'id' | 'field' | 'before' | 'after'>;
+
+/** Columns a change is compared on: the CTE `a` of a member write returns them. */
+export const CHANGE_COLUMNS = 'm.id, m.unit_id, m.name, m.phone, m.bank_card_hash, m.bank_card_masked, m.bank_code';
+
+/**
+ * SQL: a data-modifying CTE `logged` writing one member_changes row per changed field of the members
+ * in `a` (after the write, filtered by `where`), in the statement that writes them. The rows before
+ * are read from members itself: every part of one statement sees the snapshot taken before it.
+ * Values as staff see them: the unit by credit code, the bank account masked with its bank code.
+ */
+export function memberChangesCteSql(p: Params, by: ChangeAuthor, where = 'true'): string {
+  const account = (t: string) => `${t}.bank_card_masked || ' / ' || ${t}.bank_code`;
+  const unitCode = (t: string) => `(SELECT credit_code FROM units WHERE id = ${t}.unit_id)`;
+  return `logged AS (
+    INSERT INTO member_changes (member_id, actor, role, action, import_id, reason, field, before, after)
+    SELECT a.id, ${p.add(by.actor.subject)}, ${p.add(by.actor.role)}, ${p.add(by.action)}, ${p.add(by.importId ?? null)}::bigint,
+           ${p.add(by.reason ?? null)}, c.field, c.before, c.after
+      FROM a JOIN members b ON b.id = a.id
+     CROSS JOIN LATERAL (VALUES
+       ('UNIT', CASE WHEN a.unit_id <> b.unit_id THEN ${unitCode('b')} END,
+                CASE WHEN a.unit_id <> b.unit_id THEN ${unitCode('a')} END, a.unit_id <> b.unit_id),
+       ('NAME', b.name, a.name, a.name IS DISTINCT FROM b.name),
+       ('PHONE', b.phone, a.phone, a.phone IS DISTINCT FROM b.phone),
+       ('BANK_ACCOUNT', ${account('b')}, ${account('a')},
+        (a.bank_card_hash, a.bank_code) IS DISTINCT FROM (b.bank_card_hash, b.bank_code))
+     ) AS c(field, before, after, changed)
+     WHERE ${where} AND c.changed
+    RETURNING id, field, before, after)`;
+}
+
+/**
+ * Changes a member's fields (null ones are kept) and records each changed field in member_changes,
+ * in one statement. A replaced bank account starts the cooling-off. Null when the member is gone.
+ */
+export async function changeMember(
+  db: Queryable,
+  id: number,
+  c: MemberChanges,
+  by: ChangeAuthor,
+): Promise<{ member: MemberRow; changes: RecordedChange[] } | null> {
+  const p = new Params();
   const card = c.bankCard;
+  const hash = `${p.add(card?.hash ?? null)}::bytea`;
+  const code = `${p.add(card?.bankCode ?? null)}::char(12)`;
+  const { rows } = await db.query<MemberRow & { changes: RecordedChange[] }>(
+    `WITH a AS (
+       UPDATE members AS m
+          SET name = coalesce(${p.add(c.name ?? null)}, m.name), phone = coalesce(${p.add(c.phone ?? null)}, m.phone),
+              unit_id = coalesce(${p.add(c.unitId ?? null)}::bigint, m.unit_id),
+              bank_card_enc = coalesce(${p.add(card?.enc ?? null)}::bytea, m.bank_card_enc), bank_card_hash = coalesce(${hash}, m.bank_card_hash),
+              bank_card_masked = coalesce(${p.add(card?.masked ?? null)}, m.bank_card_masked), bank_code = coalesce(${code}, m.bank_code),
+              ${bankCardCoolingOffSetSql(hash, code, p.add(by.actor.subject))},
+              updated_at = now()
+        WHERE m.id = ${p.add(id)}
+       RETURNING m.*),
+     ${memberChangesCteSql(p, by)}
+     SELECT ${MEMBER_COLUMNS}, (SELECT coalesce(json_agg(logged ORDER BY logged.id), '[]') FROM logged) AS changes FROM a AS m`,
+    p.values,
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const { changes, ...member } = row;
+  return { member, changes };
+}
+
+/**
+ * A second person confirms a member's replaced bank account, ending its cooling-off. Refused by the
+ * database (CHECK) for the one who changed it; null when no change is waiting.
+ */
+export async function confirmBankCardChange(db: Queryable, id: number, confirmedBy: string): Promise<MemberRow | null> {
   const { rows } = await db.query<MemberRow>(
-    `UPDATE members AS m SET name = coalesce($2, m.name), phone = coalesce($3, m.phone),
-            unit_id = coalesce($4, m.unit_id),
-            bank_card_enc = coalesce($5, m.bank_card_enc), bank_card_hash = coalesce($6, m.bank_card_hash),
-            bank_card_masked = coalesce($7, m.bank_card_masked), bank_code = coalesce($8, m.bank_code),
-            updated_at = now()
-      WHERE m.id = $1 RETURNING ${MEMBER_COLUMNS}`,
-    [id, c.name ?? null, c.phone ?? null, c.unitId ?? null, card?.enc ?? null, card?.hash ?? null,
-     card?.masked ?? null, card?.bankCode ?? null],
+    `UPDATE members AS m SET bank_card_confirmed_at = now(), bank_card_confirmed_by = $2
+      WHERE m.id = $1 AND m.bank_card_changed_at IS NOT NULL AND m.bank_card_confirmed_by IS NULL
+      RETURNING ${MEMBER_COLUMNS}`,
+    [id, confirmedBy],
   );
   return rows[0] ?? null;
+}
+
+/** A member's changes, newest first (keyset on id, descending), for several members in one query. */
+export async function changesOfMembers(db: Queryable, memberIds: number[], page: Page): Promise<Map<number, MemberChangeRow[]>> {
+  const p = new Params();
+  const after = page.afterKey === null ? '' : `AND c.id < ${p.add(page.afterKey)}`;
+  const { rows } = await db.query<MemberChangeRow>(
+    `SELECT page.* FROM unnest(${p.add(memberIds)}::bigint[]) AS parent(id)
+     CROSS JOIN LATERAL (SELECT c.id, c.member_id AS "memberId", c.at, c.actor, c.role, c.action, c.import_id AS "importId",
+                                c.reason, c.field, c.before, c.after
+                           FROM member_changes c WHERE c.member_id = parent.id ${after}
+                          ORDER BY c.id DESC LIMIT ${p.add(page.limit)}) page`,
+    p.values,
+  );
+  return groupBy(rows, (row) => row.memberId);
+}
+
+/** The unit a member belongs to, whoever asks: only to word a refusal, never shown. */
+export async function unitOfIdNumber(db: Queryable, idNumberHash: Buffer): Promise<number | null> {
+  const { rows } = await db.query<{ unitId: number }>(`SELECT unit_id AS "unitId" FROM members WHERE id_number_hash = $1`, [idNumberHash]);
+  return rows[0]?.unitId ?? null;
 }
 
 export async function memberSecrets(

@@ -168,7 +168,8 @@ describe('what the schema lets the gateway keep', () => {
       }
     }
     expect(kept.sort()).toEqual([
-      'BankAccount.bankCode', 'BankAccount.cardNumberMasked',
+      'BankAccount.bankCode', 'BankAccount.cardNumberMasked', 'BankAccount.changedAt', 'BankAccount.changedBy',
+      'BankAccount.confirmedAt', 'BankAccount.confirmedBy', 'BankAccount.payableFrom',
       'Enrolment.contributionFen', 'Enrolment.enrolledOn', 'Enrolment.firstEnrolledOn', 'Enrolment.id', 'Enrolment.plan',
       'Enrolment.planYear', 'Enrolment.specialDisease', 'Enrolment.waitingPeriodEndsOn',
       'EnrolmentEdge.cursor',

@@ -1,0 +1,266 @@
+import type { Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/members/identifiers.ts';
+import { lookupHash, maskBankCard } from '../../src/privacy/personalData.ts';
+import { localId } from '../../src/gateway/globalId.ts';
+import { verifyAuditChain } from '../../src/audit/audit.ts';
+import { log } from '../../src/log.ts';
+import { rosterImportProcessor } from '../../jobs/rosterImport.ts';
+import type { RosterImportJob } from '../../jobs/queues.ts';
+
+/**
+ * Issue 13, members: no unit operator (nor any import) takes over another unit's member, every
+ * change to a member is recorded masked and audited, a replaced bank card waits for a cooling-off
+ * or a second person, and a member reads only their own records.
+ */
+
+let db: TestDatabase;
+let gw: TestGateway;
+const UNIT_A = { code: withCreditCodeCheck('91350500MA0000013'), name: '晋江某鞋业有限公司' };
+const UNIT_B = { code: withCreditCodeCheck('12350500MB0000013'), name: '泉州市某医院' };
+const BANK = '102397000011';
+const OTHER_BANK = '104397000010';
+const card = (n: number) => withLuhnCheck(`62220213${String(n).padStart(10, '0')}`);
+const idNumber = (n: number) => withResidentIdCheck(`35052119850312${String(n).padStart(3, '0')}`);
+
+const ADMIN = { role: 'ADMIN', sub: 'admin-zhang' } as const;
+const OTHER_ADMIN = { role: 'ADMIN', sub: 'admin-chen' } as const;
+const FINANCE = { role: 'FINANCE', sub: 'finance-wang' } as const;
+const AUDITOR = { role: 'AUDITOR', sub: 'auditor-lin' } as const;
+const OPERATOR_A = { role: 'UNIT_OPERATOR', unit: UNIT_A.code, sub: 'operator-a' } as const;
+const OPERATOR_B = { role: 'UNIT_OPERATOR', unit: UNIT_B.code, sub: 'operator-b' } as const;
+let unitA: string;
+let unitB: string;
+
+const MEMBER_FIELDS = 'id name phone unit { creditCode } bankAccount { cardNumberMasked bankCode changedAt changedBy confirmedAt confirmedBy payableFrom }';
+const CREATE = `mutation($input: CreateMemberInput!) { createMember(input: $input) { ${MEMBER_FIELDS} } }`;
+const UPDATE = `mutation($input: UpdateMemberInput!) { updateMember(input: $input) { ${MEMBER_FIELDS} } }`;
+const MOVE = `mutation($input: MoveMemberInput!) { moveMember(input: $input) { ${MEMBER_FIELDS} } }`;
+const CONFIRM = `mutation($input: ConfirmBankCardChangeInput!) { confirmBankCardChange(input: $input) { ${MEMBER_FIELDS} } }`;
+const IMPORT = `mutation($input: ImportRosterInput!) { importRoster(input: $input) { id } }`;
+const IMPORT_STATUS = `query($id: ID!) { rosterImport(id: $id) { status rowsRejected rowsUpdated errors { row field reason } } }`;
+const CHANGES = `query($id: ID!) { member(id: $id) { changes { edges { node { field before after actor actorRole action rosterImportId reason } } } } }`;
+
+/** A member of unit A registered by ADMIN, with a first bank card. */
+async function memberOfA(n: number, withCard = true): Promise<{ id: string; idNumber: string; card: string }> {
+  const input = {
+    unitId: unitA, name: `会员${n}`, idNumber: idNumber(n), phone: '13800000001',
+    ...(withCard ? { bankAccount: { cardNumber: card(n), bankCode: BANK } } : {}),
+  };
+  const created = await gw.query(ADMIN, CREATE, { input });
+  expect(created.errors).toBeUndefined();
+  return { id: created.data.createMember.id, idNumber: idNumber(n), card: card(n) };
+}
+
+/** The stored row, as a payout would read it. */
+async function stored(memberId: string) {
+  const { rows } = await db.pool.query(
+    `SELECT m.unit_id, u.credit_code, m.name, m.phone, m.bank_card_hash, m.bank_code, m.updated_at,
+            m.bank_card_changed_at, m.bank_card_changed_by, m.bank_card_confirmed_at, m.bank_card_confirmed_by
+       FROM members m JOIN units u ON u.id = m.unit_id WHERE m.id = $1`,
+    [localId('id', memberId, 'Member')],
+  );
+  return rows[0];
+}
+
+/** Uploads a roster as `who` and runs the worker on it; returns the import's result. */
+async function importAs(who: Record<string, string>, csv: string, unitId?: string) {
+  const started = await gw.query(who as typeof ADMIN, IMPORT, { input: { fileName: 'roster.csv', csv, unitId } });
+  expect(started.errors).toBeUndefined();
+  const id = started.data.importRoster.id as string;
+  await rosterImportProcessor(db.pool, gw.keys, log)({ data: { importId: localId('id', id, 'RosterImport') } } as Job<RosterImportJob>);
+  return { id, ...(await gw.query(ADMIN, IMPORT_STATUS, { id })).data.rosterImport };
+}
+
+/** What a refusal must not reveal to another unit: where the member is, or that they exist. */
+function expectDiscreet(text: string): void {
+  for (const secret of [UNIT_A.code, UNIT_A.name, unitA]) expect(text).not.toContain(secret);
+  expect(text).not.toMatch(/exist|already|another unit|other unit/i);
+}
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
+  for (const unit of [UNIT_A, UNIT_B]) {
+    const created = await gw.query(ADMIN, `mutation($c: String!, $n: String!) { createUnit(input: { creditCode: $c, name: $n, planType: PRIVATE }) { id } }`, { c: unit.code, n: unit.name });
+    if (unit === UNIT_A) unitA = created.data.createUnit.id;
+    else unitB = created.data.createUnit.id;
+  }
+});
+afterAll(async () => {
+  await gw?.close();
+  await db?.drop();
+});
+
+describe('attack 1: member takeover across units', () => {
+  it('an operator\'s roster import with another unit\'s member is a rejected row; the member keeps unit, name and card', async () => {
+    const victim = await memberOfA(1);
+    const before = await stored(victim.id);
+    const attack = `name,id_number,phone,bank_card,bank_code,plan_year\n冒名顶替,${victim.idNumber},13999999999,${card(901)},${OTHER_BANK},2025\n`;
+
+    const result = await importAs(OPERATOR_B, attack);
+    expect(result).toMatchObject({ status: 'DONE', rowsRejected: 1, rowsUpdated: 0 });
+    expect(result.errors).toEqual([{ row: 2, field: 'id_number', reason: 'cannot be registered by this unit — the city union (ADMIN) moves members between units' }]);
+    expectDiscreet(result.errors[0].reason);
+    // Kept like any rejected row: the operator sees it on their import.
+    const own = await gw.query(OPERATOR_B, IMPORT_STATUS, { id: result.id });
+    expect(own.data.rosterImport.errors).toHaveLength(1);
+
+    // No import moves a member, ADMIN's included: moving is moveMember, with a reason.
+    const byAdmin = await importAs(ADMIN, `name,id_number,unit_credit_code\n会员1,${victim.idNumber},${UNIT_B.code}\n`);
+    expect(byAdmin.errors).toEqual([{ row: 2, field: 'id_number', reason: expect.stringContaining('cannot be registered by this unit') }]);
+
+    expect(await stored(victim.id)).toEqual(before);
+    const enrolments = await db.pool.query(`SELECT count(*)::int AS n FROM enrolments WHERE member_id = $1`, [localId('id', victim.id, 'Member')]);
+    expect(enrolments.rows[0].n).toBe(0);
+    const changes = await db.pool.query(`SELECT count(*)::int AS n FROM member_changes WHERE member_id = $1`, [localId('id', victim.id, 'Member')]);
+    expect(changes.rows[0].n).toBe(0);
+  });
+
+  it('createMember and updateMember by another unit\'s operator change nothing and reveal nothing', async () => {
+    const victim = await memberOfA(2);
+    const before = await stored(victim.id);
+
+    const create = await gw.query(OPERATOR_B, CREATE, { input: { unitId: unitB, name: '冒名顶替', idNumber: victim.idNumber, bankAccount: { cardNumber: card(902), bankCode: BANK } } });
+    expect(create.errors![0]!.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.idNumber' });
+    expect(create.errors![0]!.message).toContain('cannot be registered by this unit');
+    expectDiscreet(create.errors![0]!.message);
+
+    const update = await gw.query(OPERATOR_B, UPDATE, { input: { id: victim.id, name: '冒名顶替', bankAccount: { cardNumber: card(902), bankCode: BANK } } });
+    expect(update.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+    // updateMember no longer takes a unit, from anyone.
+    const moveByUpdate = await gw.query(ADMIN, `mutation($id: ID!, $u: ID!) { updateMember(input: { id: $id, unitId: $u }) { id } }`, { id: victim.id, u: unitB });
+    expect(moveByUpdate.errors![0]!.message).toContain('unitId');
+
+    expect(await stored(victim.id)).toEqual(before);
+  });
+
+  it('moveMember is ADMIN only, needs a reason, and is audited and recorded', async () => {
+    const member = await memberOfA(3);
+    for (const who of [OPERATOR_A, OPERATOR_B, FINANCE]) {
+      const refused = await gw.query(who, MOVE, { input: { memberId: member.id, unitId: unitB, reason: '调动到新单位' } });
+      expect(refused.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+    }
+    const noReason = await gw.query(ADMIN, MOVE, { input: { memberId: member.id, unitId: unitB, reason: '  ' } });
+    expect(noReason.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.reason' });
+    expect((await stored(member.id)).credit_code).toBe(UNIT_A.code);
+
+    const moved = await gw.query(ADMIN, MOVE, { input: { memberId: member.id, unitId: unitB, reason: '劳动关系转入泉州市某医院' } });
+    expect(moved.errors).toBeUndefined();
+    expect(moved.data.moveMember.unit.creditCode).toBe(UNIT_B.code);
+    const history = await gw.query(ADMIN, CHANGES, { id: member.id });
+    expect(history.data.member.changes.edges.map((e: any) => e.node)).toEqual([{
+      field: 'UNIT', before: UNIT_A.code, after: UNIT_B.code, actor: 'admin-zhang', actorRole: 'ADMIN',
+      action: 'member.move', rosterImportId: null, reason: '劳动关系转入泉州市某医院',
+    }]);
+    const audit = await db.pool.query(`SELECT actor, reason, details FROM audit_log WHERE action = 'member.move' AND target_id = $1`, [String(localId('id', member.id, 'Member'))]);
+    expect(audit.rows).toEqual([expect.objectContaining({ actor: 'admin-zhang', reason: '劳动关系转入泉州市某医院' })]);
+  });
+
+  it('every change (mutation or import) is recorded with masked before/after values and audited, never a clear ID or card number', async () => {
+    const member = await memberOfA(4);
+    const memberId = localId('id', member.id, 'Member');
+    const newCard = card(904);
+    const renamed = await gw.query(OPERATOR_A, UPDATE, { input: { id: member.id, name: '会员四', phone: '13800000004' } });
+    expect(renamed.errors).toBeUndefined();
+    const recarded = await gw.query(ADMIN, UPDATE, { input: { id: member.id, bankAccount: { cardNumber: newCard, bankCode: BANK } } });
+    expect(recarded.errors).toBeUndefined();
+    const imported = await importAs(OPERATOR_A, `name,id_number\n会员肆,${member.idNumber}\n`);
+    expect(imported).toMatchObject({ status: 'DONE', rowsUpdated: 1, rowsRejected: 0 });
+
+    const history = await gw.query(AUDITOR, CHANGES, { id: member.id });
+    expect(history.errors).toBeUndefined();
+    expect(history.data.member.changes.edges.map((e: any) => e.node)).toEqual([
+      { field: 'NAME', before: '会员四', after: '会员肆', actor: 'operator-a', actorRole: 'UNIT_OPERATOR', action: 'roster.import', rosterImportId: imported.id, reason: null },
+      { field: 'BANK_ACCOUNT', before: `${maskBankCard(member.card)} / ${BANK}`, after: `${maskBankCard(newCard)} / ${BANK}`, actor: 'admin-zhang', actorRole: 'ADMIN', action: 'member.update', rosterImportId: null, reason: null },
+      { field: 'PHONE', before: '13800000001', after: '13800000004', actor: 'operator-a', actorRole: 'UNIT_OPERATOR', action: 'member.update', rosterImportId: null, reason: null },
+      { field: 'NAME', before: '会员4', after: '会员四', actor: 'operator-a', actorRole: 'UNIT_OPERATOR', action: 'member.update', rosterImportId: null, reason: null },
+    ]);
+    // One audit entry per mutation and per import, pointing at the recorded changes.
+    const audit = await db.pool.query(
+      `SELECT action, actor, target_type, target_id, details FROM audit_log
+        WHERE (target_type = 'Member' AND target_id = $1 AND action = 'member.update') OR (target_type = 'RosterImport' AND target_id = $2) ORDER BY seq`,
+      [String(memberId), String(localId('id', imported.id, 'RosterImport'))],
+    );
+    expect(audit.rows.map((r) => [r.action, r.actor])).toEqual([['member.update', 'operator-a'], ['member.update', 'admin-zhang'], ['roster.import', 'operator-a']]);
+    expect(audit.rows[1].details.bankAccount).toEqual({ before: `${maskBankCard(member.card)} / ${BANK}`, after: `${maskBankCard(newCard)} / ${BANK}` });
+    expect(audit.rows[2].details).toMatchObject({ rowsUpdated: 1, changedFields: { NAME: 1 } });
+    const recorded = await db.pool.query(`SELECT id FROM member_changes WHERE member_id = $1 AND action = 'member.update' ORDER BY id`, [memberId]);
+    expect([...audit.rows[0].details.memberChanges, ...audit.rows[1].details.memberChanges]).toEqual(recorded.rows.map((r) => Number(r.id)));
+
+    const everything = await db.pool.query(`SELECT (SELECT json_agg(c)::text FROM member_changes c) || (SELECT json_agg(a)::text FROM audit_log a) AS t`);
+    for (const secret of [member.idNumber, member.card, newCard]) expect(everything.rows[0].t).not.toContain(secret);
+    expect((await verifyAuditChain(db.pool)).firstBroken).toBeNull();
+
+    // The history is for staff who may read the member: not for the member, nor another unit.
+    const self = await gw.query({ role: 'MEMBER', member: member.id }, CHANGES, { id: member.id });
+    expect(self.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+    const otherUnit = await gw.query(OPERATOR_B, CHANGES, { id: member.id });
+    expect(otherUnit.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+    expect((await gw.query(OPERATOR_A, CHANGES, { id: member.id })).data.member.changes.edges).toHaveLength(4);
+    // Recorded changes stay as written.
+    await expect(db.pool.query(`UPDATE member_changes SET after = 'x' WHERE member_id = $1`, [memberId])).rejects.toThrow('append-only');
+  });
+
+  it('a replaced bank card waits: the changer cannot confirm it, another person can; a first card does not wait', async () => {
+    const member = await memberOfA(5, false);
+    const first = await gw.query(OPERATOR_A, UPDATE, { input: { id: member.id, bankAccount: { cardNumber: card(5), bankCode: BANK } } });
+    expect(first.data.updateMember.bankAccount).toMatchObject({ changedAt: null, confirmedAt: null, payableFrom: null });
+    const nothingToConfirm = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, reason: '电话核实本人' } });
+    expect(nothingToConfirm.errors![0]!.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.memberId' });
+
+    const replaced = await gw.query(ADMIN, UPDATE, { input: { id: member.id, bankAccount: { cardNumber: card(905), bankCode: BANK } } });
+    const account = replaced.data.updateMember.bankAccount;
+    expect(account).toMatchObject({ cardNumberMasked: maskBankCard(card(905)), changedBy: 'admin-zhang', confirmedAt: null, confirmedBy: null });
+    expect(Date.parse(account.payableFrom) - Date.parse(account.changedAt)).toBe(gw.config.BANK_CARD_COOLING_OFF_DAYS * 86_400_000);
+    expect(await stored(member.id)).toMatchObject({ bank_card_changed_by: 'admin-zhang', bank_card_confirmed_by: null });
+
+    const bySelf = await gw.query(ADMIN, CONFIRM, { input: { memberId: member.id, reason: '我自己确认' } });
+    expect(bySelf.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+    const byOperator = await gw.query(OPERATOR_A, CONFIRM, { input: { memberId: member.id, reason: '单位确认' } });
+    expect(byOperator.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+    const noReason = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, reason: '' } });
+    expect(noReason.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.reason' });
+    expect((await stored(member.id)).bank_card_confirmed_by).toBeNull();
+
+    const confirmed = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, reason: '电话核实本人并核对银行卡' } });
+    expect(confirmed.errors).toBeUndefined();
+    expect(confirmed.data.confirmBankCardChange.bankAccount).toMatchObject({ confirmedBy: 'finance-wang', payableFrom: confirmed.data.confirmBankCardChange.bankAccount.confirmedAt });
+    const audit = await db.pool.query(`SELECT actor, reason FROM audit_log WHERE action = 'member.confirmBankCard' AND target_id = $1`, [String(localId('id', member.id, 'Member'))]);
+    expect(audit.rows).toEqual([{ actor: 'finance-wang', reason: '电话核实本人并核对银行卡' }]);
+    const again = await gw.query(OTHER_ADMIN, CONFIRM, { input: { memberId: member.id, reason: '再确认一次' } });
+    expect(again.errors![0]!.extensions!.code).toBe('CONFLICT');
+
+    // An import replacing the card starts the cooling-off again, under the uploader, unconfirmed.
+    const reimport = await importAs(OPERATOR_A, `name,id_number,bank_card,bank_code\n会员5,${member.idNumber},${card(915)},${OTHER_BANK}\n`);
+    expect(reimport).toMatchObject({ rowsUpdated: 1, rowsRejected: 0 });
+    const after = await stored(member.id);
+    expect(after).toMatchObject({ bank_card_hash: lookupHash(gw.keys, card(915)), bank_card_changed_by: 'operator-a', bank_card_confirmed_by: null, bank_card_confirmed_at: null });
+    // The database refuses a self-confirmation whatever the code path.
+    await expect(db.pool.query(
+      `UPDATE members SET bank_card_confirmed_at = now(), bank_card_confirmed_by = bank_card_changed_by WHERE id = $1`,
+      [localId('id', member.id, 'Member')],
+    )).rejects.toThrow('members_bank_card_confirmation');
+    const byOtherAdmin = await gw.query(OTHER_ADMIN, CONFIRM, { input: { memberId: member.id, reason: '电话核实本人' } });
+    expect(byOtherAdmin.data.confirmBankCardChange.bankAccount.confirmedBy).toBe('admin-chen');
+  });
+});
+
+describe('attack 9: a member reads only their own records', () => {
+  it('a MEMBER cannot read their unit\'s contributions; the unit\'s operator can', async () => {
+    const member = await memberOfA(6);
+    const me = { role: 'MEMBER', member: member.id } as const;
+    const viaUnits = await gw.query(me, `{ units { edges { node { name contribution(planYear: 2025) { owedFen paidFen payments { reference } } } } } }`);
+    expect(viaUnits.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+    expect(JSON.stringify(viaUnits.data ?? null)).not.toContain('owedFen');
+    const viaMember = await gw.query(me, `query($id: ID!) { member(id: $id) { unit { contribution(planYear: 2025) { owedFen } } } }`, { id: member.id });
+    expect(viaMember.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+    // Their own record stays readable.
+    const own = await gw.query(me, `query($id: ID!) { member(id: $id) { name bankAccount { cardNumberMasked } } }`, { id: member.id });
+    expect(own.data.member).toEqual({ name: '会员6', bankAccount: { cardNumberMasked: maskBankCard(member.card) } });
+    const operator = await gw.query(OPERATOR_A, `query($id: ID!) { unit(id: $id) { contribution(planYear: 2025) { owedFen } } }`, { id: unitA });
+    expect(operator.errors).toBeUndefined();
+  });
+});
