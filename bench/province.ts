@@ -57,7 +57,7 @@ import { configuredSeal } from '../src/seals/configured.ts';
 import { configuredBankAdapter } from '../src/banks/httpAdapter.ts';
 import { writeCamt053 } from '../src/banks/iso20022/camt.ts';
 import type { CamtEntry } from '../src/banks/iso20022/camtEntry.ts';
-import { receiveDocument } from '../src/reconciliation/ingest.ts';
+import { importConfirmed } from './_statementImport.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
 import {
   ActivitySampler, activityText, installSqlTiming, loadText, mark, mb, mergeStatements, n0, processCpuSeconds, processPeakRss, since, sqlText, startSampler,
@@ -484,7 +484,7 @@ async function main(): Promise<void> {
       t = performance.now();
 
       let m = mark(sampler, activity);
-      const stored = await receiveDocument(db, { xml, source: 'FILE', fileName: 'province.xml', receivedBy: 'bench' });
+      const stored = await importConfirmed(db, xml, 'province.xml');
       const storedEvidence = since(m, sampler, activity);
       if (stored.status !== 'ACCEPTED') throw new Error(`the statement was rejected: ${JSON.stringify(stored.problems.slice(0, 3))}`);
       print({ step: 'statement stored', count: stored.entriesNew, unit: 'entries', evidence: storedEvidence });

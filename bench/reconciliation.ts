@@ -14,7 +14,7 @@ import { parseCamt053, writeCamt053 } from '../src/banks/iso20022/camt.ts';
 import { config } from '../src/config.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
-import { receiveDocument } from '../src/reconciliation/ingest.ts';
+import { importConfirmed } from './_statementImport.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
 import type { CamtEntry } from '../src/banks/iso20022/camtEntry.ts';
 import { matchEntries } from '../src/reconciliation/match.ts';
@@ -140,7 +140,7 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<void>
       client.release();
     }
     let started = performance.now();
-    const stored = await receiveDocument(db, { xml, source: 'FILE', fileName: 'bench.xml', receivedBy: 'bench' });
+    const stored = await importConfirmed(db, xml, 'bench.xml');
     const storeS = (performance.now() - started) / 1000;
     if (stored.status !== 'ACCEPTED') throw new Error(`the statement was rejected: ${JSON.stringify(stored.problems.slice(0, 3))}`);
     started = performance.now();

@@ -12,7 +12,7 @@ export function registerStatementCommands(program: Command): void {
 
   statements
     .command('import <files...>')
-    .description('import camt.053 / camt.054 files (checked against the XSDs) and reconcile their accounts')
+    .description('import camt.053 / camt.054 files (checked against the XSDs) and reconcile their accounts; a file without the bank\'s seal beside it (<file>.p7s) waits for a second person to confirm it')
     .option('--no-reconcile', 'only store the entries')
     .action(async (files: string[], options: { reconcile: boolean }) => {
       const { importCommand } = await import('./cliActions.ts');

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { config } from '../config.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
@@ -7,12 +7,12 @@ import { chinaToday } from '../members/rosterImport.ts';
 import { fenToCny } from '../money.ts';
 import { addDays } from './calendar.ts';
 import { fetchFromBank } from './fetch.ts';
-import { processDocument, receiveDocument, type DocumentOutcome } from './ingest.ts';
+import { handedInSeal, processDocument, receiveDocument, type DocumentOutcome } from './ingest.ts';
 import type { ExceptionKind } from './model.ts';
 import { proofLine } from './proof.ts';
 import * as reads from './reads.ts';
 import { reconcileAccount } from './run.ts';
-import { reconciliationSettings, type ReconciliationSettings } from './settings.ts';
+import { bankSealedBy, reconciliationSettings, type ReconciliationSettings } from './settings.ts';
 import { XsdUnavailableError } from './xsd.ts';
 import { knownAccounts } from './store.ts';
 
@@ -31,6 +31,9 @@ function printDocument(name: string, d: DocumentOutcome): void {
   if (d.status === 'REJECTED') {
     console.error(`${name}: REJECTED (document ${d.documentId}; fix and import again, or \`hub statements retry ${d.documentId}\`):`);
     for (const p of d.problems) console.error(`  ${p.field}: ${p.reason}`);
+  } else if (d.status === 'AWAITING_CONFIRMATION') {
+    console.log(`${name}: ${d.kind} ${d.msgId}: ${d.entries} booked entries, not sealed by the bank: nothing stored until a second person ` +
+      `confirms document ${d.documentId} (confirmBankDocument in the API)`);
   } else {
     console.log(`${name}: ${d.duplicate ? 'already imported, nothing changed' : `${d.kind} ${d.msgId}: ${d.entries} booked entries, ${d.entriesNew} new`} (document ${d.documentId})`);
   }
@@ -67,10 +70,14 @@ export function importCommand(files: string[], reconcile: boolean): Promise<numb
   return withRuntime(async (runtime, settings) => {
     const accounts = new Set<string>();
     let rejected = 0;
+    let waiting = 0;
     for (const file of files) {
       let outcome: DocumentOutcome;
+      const xml = readFileSync(file, 'utf8');
+      // The bank's detached seal, when it came with the file, lies beside it as <file>.p7s.
+      const seal = handedInSeal(xml, existsSync(`${file}.p7s`) ? readFileSync(`${file}.p7s`) : null, () => bankSealedBy(runtime.config));
       try {
-        outcome = await receiveDocument(runtime.db, { xml: readFileSync(file, 'utf8'), source: 'FILE', fileName: basename(file), receivedBy: 'cli' }, { xsdDir: settings.xsdDir });
+        outcome = await receiveDocument(runtime.db, { xml, source: 'FILE', fileName: basename(file), receivedBy: 'cli', role: 'CLI', ...seal }, { xsdDir: settings.xsdDir });
       } catch (error) {
         if (!(error instanceof XsdUnavailableError)) throw error;
         console.error(`${basename(file)}: cannot be checked: ${error.message}; stored as document ${error.documentId}, processed by the workers or \`hub statements retry ${error.documentId}\``);
@@ -78,11 +85,12 @@ export function importCommand(files: string[], reconcile: boolean): Promise<numb
       }
       printDocument(basename(file), outcome);
       if (outcome.status === 'REJECTED') rejected += 1;
+      if (outcome.status === 'AWAITING_CONFIRMATION') waiting += 1;
       for (const account of outcome.accounts) accounts.add(account);
     }
     const attention = reconcile && accounts.size > 0 ? await reconcileAll(runtime, settings, [...accounts].sort(), 'cli') : 0;
     if (rejected === files.length) return 2;
-    return rejected > 0 || attention > 0 ? 1 : 0;
+    return rejected > 0 || waiting > 0 || attention > 0 ? 1 : 0;
   });
 }
 

@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { checkSealedBy, type SealCheck, type SealedBy } from '../banks/adapter.ts';
 import { parseCamt053, parseCamt054, type Camt053Message, type Camt054Message } from '../banks/iso20022/camt.ts';
-import { Iso20022Error, type Iso20022Problem } from '../banks/iso20022/xml.ts';
+import { declarationProblem, Iso20022Error, type Iso20022Problem } from '../banks/iso20022/xml.ts';
+import { recordAudit, type Actor } from '../audit/audit.ts';
+import { ConfigError } from '../config.ts';
 import { inTransaction, type Queryable } from '../db/pool.ts';
 import { documentKind, recordsOf, type DocumentKind, type DocumentRecords, type EntryRecord } from './documents.ts';
+import { ResolutionError } from './resolve.ts';
 import { lockAccounts } from './store.ts';
 import { validateAgainstXsd, XsdUnavailableError } from './xsd.ts';
 
@@ -13,6 +17,10 @@ import { validateAgainstXsd, XsdUnavailableError } from './xsd.ts';
  * fails is kept REJECTED with every problem and can be processed again; one that succeeds is
  * ACCEPTED. The same bytes again change nothing; another document reporting the same bookings
  * (the day's camt.054 notifications, then its camt.053) adds only what is new.
+ *
+ * Documents are evidence, not commands: one without the bank's verified seal (an upload or a file
+ * without one) is checked and parsed, then waits AWAITING_CONFIRMATION with nothing of it stored,
+ * until a second person confirms it (`confirmDocument`). Every upload and import is audited.
  */
 
 export type DocumentSource = 'BANK' | 'UPLOAD' | 'FILE';
@@ -23,9 +31,14 @@ export interface IncomingDocument {
   fileName?: string | null;
   /** Who handed it in: the uploader's subject, `cli`, or `bank` for the channel. */
   receivedBy: string;
-  /** The bank's detached seal and its signer, when it came over the (verified) channel. */
+  /** Their role, for the audit log (uploads and imports). */
+  role?: string;
+  /** The detached seal that came with it. */
   seal?: Buffer;
+  /** The bank certificate's subject, only when `seal` was verified as the bank's (the adapter does for the channel). */
   sealedBy?: string;
+  /** Why `seal` was refused. */
+  sealProblem?: string;
 }
 
 export interface IngestOptions {
@@ -33,9 +46,12 @@ export interface IngestOptions {
   xsdDir?: string;
 }
 
+export type DocumentStatus = 'RECEIVED' | 'AWAITING_CONFIRMATION' | 'ACCEPTED' | 'REJECTED';
+
 export interface DocumentOutcome {
   documentId: number;
-  status: 'ACCEPTED' | 'REJECTED';
+  /** AWAITING_CONFIRMATION: valid, not sealed by the bank; nothing of it is stored until a second person confirms it. */
+  status: Exclude<DocumentStatus, 'RECEIVED'>;
   /** The same bytes were accepted before: nothing changed. */
   duplicate: boolean;
   kind: DocumentKind | null;
@@ -43,31 +59,89 @@ export interface DocumentOutcome {
   /** Booked entries in the document, and how many of them the hub had not seen. */
   entries: number;
   entriesNew: number;
-  /** Accounts whose entries it carries (to reconcile next). */
+  /** Accounts whose entries it stored (to reconcile next). */
   accounts: string[];
   problems: Iso20022Problem[];
+}
+
+/** A detached seal a person handed in with a document: verified as the bank's, or kept with why it is not. */
+export function handedInSeal(xml: string, seal: Buffer | null, bank: () => SealedBy): Pick<IncomingDocument, 'seal' | 'sealedBy' | 'sealProblem'> {
+  if (!seal) return {};
+  let check: SealCheck;
+  try {
+    check = checkSealedBy(Buffer.from(xml, 'utf8'), seal, bank());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    check = { valid: false, reason: `cannot be checked here: ${error.message}` };
+  }
+  return check.valid ? { seal, sealedBy: check.signer } : { seal, sealProblem: check.reason };
 }
 
 /** Stores and processes a document; the same bytes twice are one document (a rejected one is processed again). */
 export async function receiveDocument(db: pg.Pool, document: IncomingDocument, options: IngestOptions = {}): Promise<DocumentOutcome> {
   const sha256 = createHash('sha256').update(document.xml, 'utf8').digest();
-  const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO bank_documents (kind, xml, sha256, seal, sealed_by, source, file_name, received_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sha256) DO NOTHING RETURNING id`,
-    [documentKind(document.xml), document.xml, sha256, document.seal ?? null, document.sealedBy ?? null, document.source, document.fileName ?? null, document.receivedBy],
-  );
-  if (rows[0]) return processDocument(db, rows[0].id, options);
-  const existing = (await db.query<{ id: number; status: string }>('SELECT id, status FROM bank_documents WHERE sha256 = $1', [sha256])).rows[0]!;
-  if (existing.status !== 'ACCEPTED') return processDocument(db, existing.id, options);
-  return { ...(await documentOutcome(db, existing.id)), duplicate: true };
+  const stored = await inTransaction(db, async (tx) => {
+    // The same bytes arriving with the bank's verified seal make a waiting copy sealed (and so trusted).
+    const { rows } = await tx.query<{ id: number; status: DocumentStatus; inserted: boolean }>(
+      `INSERT INTO bank_documents (kind, xml, sha256, seal, sealed_by, seal_problem, source, file_name, received_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (sha256) DO UPDATE SET seal = excluded.seal, sealed_by = excluded.sealed_by, seal_problem = NULL
+        WHERE bank_documents.sealed_by IS NULL AND excluded.sealed_by IS NOT NULL
+       RETURNING id, status, xmax = 0 AS inserted`,
+      [documentKind(document.xml), document.xml, sha256, document.seal ?? null, document.sealedBy ?? null, document.sealProblem ?? null,
+        document.source, document.fileName ?? null, document.receivedBy],
+    );
+    const row = rows[0] ?? (await tx.query<{ id: number; status: DocumentStatus }>('SELECT id, status FROM bank_documents WHERE sha256 = $1', [sha256])).rows[0]!;
+    if (document.source !== 'BANK') {
+      await recordAudit(tx, { subject: document.receivedBy, role: document.role ?? 'CLI' }, {
+        action: document.source === 'UPLOAD' ? 'bank_document.upload' : 'bank_document.import', targetType: 'BankDocument', targetId: String(row.id),
+        details: {
+          sha256: sha256.toString('hex'), kind: documentKind(document.xml), fileName: document.fileName ?? null, duplicate: rows[0]?.inserted !== true,
+          seal: document.sealedBy ? `verified: ${document.sealedBy}` : document.sealProblem ? `refused: ${document.sealProblem}` : 'none',
+        },
+      });
+    }
+    return row;
+  });
+  if (stored.status !== 'ACCEPTED') return processDocument(db, stored.id, options);
+  return { ...(await documentOutcome(db, stored.id)), duplicate: true };
+}
+
+/**
+ * A second person vouches for a document that waits without the bank's seal (they checked it
+ * against the bank's own records); audited with the reason. It is then processed as a sealed one.
+ */
+export async function confirmDocument(db: pg.Pool, actor: Actor, documentId: number, reason: string, options: IngestOptions = {}): Promise<DocumentOutcome> {
+  if (reason.trim().length < 4) throw new ResolutionError('input.reason', 'say how the document was checked against the bank (at least 4 characters)');
+  await inTransaction(db, async (tx) => {
+    const row = (await tx.query<{ status: DocumentStatus; receivedBy: string; sha256: Buffer; kind: DocumentKind | null; msgId: string | null; entries: number }>(
+      `SELECT status, received_by AS "receivedBy", sha256, kind, msg_id AS "msgId", entries FROM bank_documents WHERE id = $1 FOR UPDATE`, [documentId],
+    )).rows[0];
+    if (!row) throw new ResolutionError('input.id', 'no such bank document', 'NOT_FOUND');
+    if (row.status !== 'AWAITING_CONFIRMATION') throw new ResolutionError('input.id', `is ${row.status}: only a document AWAITING_CONFIRMATION is confirmed`, 'CONFLICT');
+    if (row.receivedBy === actor.subject) throw new ResolutionError('input.id', 'you handed this document in: a second person must confirm it', 'FORBIDDEN');
+    await tx.query(
+      `UPDATE bank_documents SET status = 'RECEIVED', confirmed_by = $2, confirmed_at = now(), confirmation_reason = $3 WHERE id = $1`,
+      [documentId, actor.subject, reason.trim()],
+    );
+    await recordAudit(tx, actor, {
+      action: 'bank_document.confirm', targetType: 'BankDocument', targetId: String(documentId), reason: reason.trim(),
+      details: { sha256: row.sha256.toString('hex'), kind: row.kind, msgId: row.msgId, entries: row.entries, receivedBy: row.receivedBy },
+    });
+  });
+  return processDocument(db, documentId, options);
 }
 
 /** Checks, parses and stores a stored document (RECEIVED, or REJECTED being retried); ACCEPTED ones are left as they are. */
 export async function processDocument(db: pg.Pool, documentId: number, options: IngestOptions = {}): Promise<DocumentOutcome> {
-  const row = (await db.query<{ xml: string; status: string }>('SELECT xml, status FROM bank_documents WHERE id = $1', [documentId])).rows[0];
+  const row = (await db.query<{ xml: string; status: DocumentStatus; trusted: boolean }>(
+    'SELECT xml, status, (sealed_by IS NOT NULL OR confirmed_by IS NOT NULL) AS trusted FROM bank_documents WHERE id = $1', [documentId],
+  )).rows[0];
   if (!row) throw new Error(`no bank document ${documentId}`);
   if (row.status === 'ACCEPTED') return { ...(await documentOutcome(db, documentId)), duplicate: true };
   const { xml } = row;
+  const declared = declarationProblem(xml);
+  if (declared) return reject(db, documentId, null, null, [declared]);
   const kind = documentKind(xml);
   if (!kind) return reject(db, documentId, null, null, [{ field: 'Document', reason: 'is not a camt.053.001.02 statement nor a camt.054.001.02 notification (by its namespace)' }]);
 
@@ -88,6 +162,13 @@ export async function processDocument(db: pg.Pool, documentId: number, options: 
   }
   const { records, problems } = recordsOf(kind, message);
   if (problems.length > 0) return reject(db, documentId, kind, message.msgId, problems);
+  if (!row.trusted) {
+    await db.query(
+      `UPDATE bank_documents SET status = 'AWAITING_CONFIRMATION', kind = $2, msg_id = $3, problems = '[]', entries = $4, processed_at = now() WHERE id = $1`,
+      [documentId, kind, records.msgId, records.entries.length],
+    );
+    return { documentId, status: 'AWAITING_CONFIRMATION', duplicate: false, kind, msgId: records.msgId, entries: records.entries.length, entriesNew: 0, accounts: [], problems: [] };
+  }
   try {
     const stored = await inTransaction(db, (tx) => storeRecords(tx, documentId, kind, records));
     // A large statement changes the table's make-up at once: let the planner know before it is matched.
@@ -228,7 +309,7 @@ async function reject(db: Queryable, documentId: number, kind: DocumentKind | nu
 }
 
 async function documentOutcome(db: Queryable, documentId: number): Promise<Omit<DocumentOutcome, 'duplicate'>> {
-  const { rows } = await db.query<{ status: 'ACCEPTED' | 'REJECTED'; kind: DocumentKind | null; msgId: string | null; entries: number; entriesNew: number; problems: Iso20022Problem[] }>(
+  const { rows } = await db.query<{ status: DocumentOutcome['status']; kind: DocumentKind | null; msgId: string | null; entries: number; entriesNew: number; problems: Iso20022Problem[] }>(
     'SELECT status, kind, msg_id AS "msgId", entries, entries_new AS "entriesNew", problems FROM bank_documents WHERE id = $1',
     [documentId],
   );

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Queryable } from '../db/pool.ts';
 import { byId } from '../gateway/loaders.ts';
+import { pendingProposalsOfExceptions, proposalsByIds, type ProposalRow } from './fourEyes.ts';
 import * as reads from './reads.ts';
 import type {
   BankDocumentRow, BankStatementRow, DailyProofRow, ReconciliationExceptionRow, ReconciliationMatchRow, ReconciliationRunRow, StatementEntryRow,
@@ -17,6 +18,8 @@ export interface ReconciliationLoaders {
   matchesOfEntry: DataLoader<number, ReconciliationMatchRow[]>;
   exceptionsOfEntry: DataLoader<number, ReconciliationExceptionRow[]>;
   proofOfStatement: DataLoader<number, DailyProofRow | null>;
+  fourEyesProposal: DataLoader<number, ProposalRow | null>;
+  pendingProposalOfException: DataLoader<number, ProposalRow | null>;
 }
 
 export function createReconciliationLoaders(db: Queryable): ReconciliationLoaders {
@@ -30,5 +33,7 @@ export function createReconciliationLoaders(db: Queryable): ReconciliationLoader
     matchesOfEntry: new DataLoader((ids) => reads.matchesOfEntries(db, ids)),
     exceptionsOfEntry: new DataLoader((ids) => reads.exceptionsOfEntries(db, ids)),
     proofOfStatement: new DataLoader((ids) => reads.proofsOfStatements(db, ids)),
+    fourEyesProposal: byId((ids) => proposalsByIds(db, ids)),
+    pendingProposalOfException: new DataLoader((ids) => pendingProposalsOfExceptions(db, ids)),
   };
 }

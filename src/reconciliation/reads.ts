@@ -10,7 +10,7 @@ import type {
 /** What the API and the commands read: pages (keyset on id), rows by id, the day's report. */
 
 const DOCUMENT_COLUMNS = `id, kind, msg_id AS "msgId", source, file_name AS "fileName", received_by AS "receivedBy", sealed_by AS "sealedBy",
-  status, problems, entries, entries_new AS "newEntries", received_at AS "receivedAt", processed_at AS "processedAt"`;
+  seal_problem AS "sealProblem", confirmed_by AS "confirmedBy", confirmed_at AS "confirmedAt", confirmation_reason AS "confirmationReason", status, problems, entries, entries_new AS "newEntries", received_at AS "receivedAt", processed_at AS "processedAt"`;
 const STATEMENT_COLUMNS = `id, account, statement_date::text AS date, statement_ref AS "statementRef", final, opening_fen AS "openingFen",
   closing_fen AS "closingFen", bank_created_at AS "bankCreatedAt", document_id AS "documentId"`;
 const ENTRY_COLUMNS = `e.id, e.account, e.account_servicer_ref AS "accountServicerRef", e.credit_debit AS "creditDebit", e.amount_fen AS "amountFen",

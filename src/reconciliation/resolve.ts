@@ -4,6 +4,7 @@ import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
 import { fenToCny } from '../money.ts';
 import { settlePayoutAttempts } from '../payouts/bankEvents.ts';
+import { decideOrPropose } from './fourEyes.ts';
 import { isReturn } from './match.ts';
 import type { EntryToMatch, MatchDecision } from './model.ts';
 import { recordReturns } from './run.ts';
@@ -12,11 +13,13 @@ import * as store from './store.ts';
 /**
  * A person resolving an exception: matching its transaction by hand (to payouts by EndToEndId, or
  * to units' plan years), or writing it off with a reason. Amounts must agree to the fen. The
- * decision and its audit record commit together; the day's proof is recomputed with them.
+ * decision and its audit record commit together; the day's proof is recomputed with them. Above
+ * FOUR_EYES_ABOVE_FEN the decision is a proposal a second person confirms (fourEyes.ts).
  */
 
+/** A decision refused: the input field and why; the kind says how the API answers. */
 export class ResolutionError extends Error {
-  constructor(readonly field: string, readonly reason: string, readonly kind: 'INPUT' | 'CONFLICT' | 'NOT_FOUND' = 'INPUT') {
+  constructor(readonly field: string, readonly reason: string, readonly kind: 'INPUT' | 'CONFLICT' | 'NOT_FOUND' | 'FORBIDDEN' = 'INPUT') {
     super(`${field}: ${reason}`);
   }
 }
@@ -29,7 +32,7 @@ export interface ManualMatch {
   note?: string | null;
 }
 
-interface OpenException {
+export interface OpenException {
   id: number;
   kind: string;
   account: string;
@@ -42,88 +45,103 @@ interface OpenException {
 
 const DEBITABLE = ['SENT', 'UNKNOWN', 'ACCEPTED', 'PAID', 'RETURNED'];
 
-export async function writeOffException(db: pg.Pool, actor: Actor, exceptionId: number, reason: string): Promise<void> {
-  if (reason.trim().length < 4) throw new ResolutionError('input.reason', 'say why it is written off (at least 4 characters)');
-  await resolving(db, exceptionId, async (tx, x) => {
-    await close(tx, x, 'WRITTEN_OFF', reason.trim(), actor);
-    await recordAudit(tx, actor, {
-      action: 'reconciliation.exception.write_off', targetType: 'ReconciliationException', targetId: String(x.id), reason: reason.trim(),
-      details: { kind: x.kind, account: x.account, entryId: x.entryId, amountFen: x.amountFen },
-    });
+/** Who proposed a decision a second person confirmed, for its audit record. */
+export interface Confirmed {
+  proposalId: number;
+  proposedBy: string;
+}
+
+/** Writes the exception off at once, or (above `aboveFen`) proposes it: the proposal's id, else null. */
+export async function writeOffException(db: pg.Pool, actor: Actor, exceptionId: number, reason: string, aboveFen: number): Promise<number | null> {
+  const why = reason.trim();
+  if (why.length < 4) throw new ResolutionError('input.reason', 'say why it is written off (at least 4 characters)');
+  return inTransaction(db, (tx) => withOpenException(tx, exceptionId, (x) => decideOrPropose(
+    tx, actor, aboveFen, { kind: 'EXCEPTION_WRITE_OFF', exceptionId: x.id, amountFen: x.amountFen, decision: { reason: why } }, () => applyWriteOff(tx, actor, x, why),
+  )));
+}
+
+export async function applyWriteOff(tx: pg.PoolClient, actor: Actor, x: OpenException, reason: string, confirmed?: Confirmed): Promise<void> {
+  await close(tx, x, 'WRITTEN_OFF', reason, actor);
+  await recordAudit(tx, actor, {
+    action: 'reconciliation.exception.write_off', targetType: 'ReconciliationException', targetId: String(x.id), reason,
+    details: { kind: x.kind, account: x.account, entryId: x.entryId, amountFen: x.amountFen, ...confirmed },
   });
 }
 
-export async function matchException(db: pg.Pool, actor: Actor, exceptionId: number, target: ManualMatch): Promise<void> {
-  await resolving(db, exceptionId, async (tx, x) => {
-    if (x.entryId === null || x.kind === 'RETURN_AFTER_SETTLEMENT') {
-      throw new ResolutionError('input.id', `a ${x.kind} has no statement transaction to match: write it off with the reason once it is dealt with`);
-    }
-    const entry = (await tx.query<EntryToMatch>(
-      'SELECT id, account, booking_date AS "bookingDate", entry FROM statement_entries WHERE id = $1', [x.entryId],
-    )).rows[0]!;
-    const base = { entryId: entry.id, txIndex: x.txIndex ?? 0, rule: 'MANUAL' as const };
-    const endToEndIds = target.endToEndIds ?? [];
-    const contributions = target.contributions ?? [];
-    if ((endToEndIds.length > 0) === (contributions.length > 0)) throw new ResolutionError('input', 'give either endToEndIds or contributions');
+/** Matches the exception's transaction at once, or (above `aboveFen`) proposes it: the proposal's id, else null. */
+export async function matchException(db: pg.Pool, actor: Actor, exceptionId: number, target: ManualMatch, aboveFen: number): Promise<number | null> {
+  return inTransaction(db, (tx) => withOpenException(tx, exceptionId, (x) => decideOrPropose(
+    tx, actor, aboveFen, { kind: 'EXCEPTION_MATCH', exceptionId: x.id, amountFen: x.amountFen, decision: target }, () => applyMatch(tx, actor, x, target),
+  )));
+}
 
-    let details: Record<string, unknown>;
-    if (endToEndIds.length > 0) {
-      const credit = entry.entry.creditDebit === 'CRDT';
-      if (credit && (!isReturn(entry.entry) || endToEndIds.length > 1)) {
-        throw new ResolutionError('input.endToEndIds', 'a credit matches one payout only as its return (退票); match contributions instead');
-      }
-      const attempts = await attemptsOf(tx, endToEndIds, credit ? 'RETURN' : 'PAYOUT');
-      const sum = attempts.reduce((total, a) => total + a.amountFen, 0);
-      if (sum !== x.amountFen) throw new ResolutionError('input.endToEndIds', `the payouts add up to ${fenToCny(sum)}; the bank's transaction is ${fenToCny(x.amountFen)}`);
-      if (credit) {
-        const a = attempts[0]!;
-        const info = returnInfo(entry.entry, base.txIndex);
-        const match: MatchDecision & { kind: 'RETURN' } = { ...base, kind: 'RETURN', amountFen: a.amountFen, attemptId: a.id, endToEndId: a.endToEndId, ...info };
-        await store.insertMatches(tx, [{ ...match, contributionPaymentId: null }], actor.subject, x.id);
-        await recordReturns(tx, x.account, [match], new Map([[entry.id, entry.bookingDate]]));
-      } else {
-        await store.insertMatches(tx, attempts.map((a) => ({ ...base, kind: 'PAYOUT' as const, amountFen: a.amountFen, attemptId: a.id, contributionPaymentId: null })), actor.subject, x.id);
-        await settlePayoutAttempts(tx, attempts.map((a) => a.id));
-      }
-      details = { endToEndIds };
-    } else {
-      if (entry.entry.creditDebit !== 'CRDT') throw new ResolutionError('input.contributions', 'a debit pays payouts, not contributions');
-      contributions.forEach((c, i) => {
-        if (!Number.isSafeInteger(c.amountFen) || c.amountFen <= 0) throw new ResolutionError(`input.contributions[${i}].amountFen`, 'must be a positive whole number of fen');
-        if (!Number.isInteger(c.planYear) || c.planYear < 2000 || c.planYear > 2100) throw new ResolutionError(`input.contributions[${i}].planYear`, 'must be a plan year like 2025');
-      });
-      const sum = contributions.reduce((total, c) => total + c.amountFen, 0);
-      if (sum !== x.amountFen) throw new ResolutionError('input.contributions', `add up to ${fenToCny(sum)}; the bank's transaction is ${fenToCny(x.amountFen)}`);
-      const { rows: units } = await tx.query<{ id: number }>('SELECT id FROM units WHERE id = ANY($1::bigint[])', [contributions.map((c) => c.unitId)]);
-      const missing = contributions.findIndex((c) => !units.some((u) => u.id === c.unitId));
-      if (missing >= 0) throw new ResolutionError(`input.contributions[${missing}].unitId`, 'is not a unit', 'NOT_FOUND');
-      const matches = contributions.map((c) => ({ ...base, kind: 'CONTRIBUTION' as const, amountFen: c.amountFen, unitId: c.unitId, planYear: c.planYear, recordedPaymentId: null }));
-      const ids = await store.recordContributionPayments(tx, matches, new Map([[entry.id, entry]]), actor.subject);
-      await store.insertMatches(tx, matches.map((m) => ({ ...m, contributionPaymentId: ids.get(m)! })), actor.subject, x.id);
-      details = { contributions };
+export async function applyMatch(tx: pg.PoolClient, actor: Actor, x: OpenException, target: ManualMatch, confirmed?: Confirmed): Promise<void> {
+  if (x.entryId === null || x.kind === 'RETURN_AFTER_SETTLEMENT') {
+    throw new ResolutionError('input.id', `a ${x.kind} has no statement transaction to match: write it off with the reason once it is dealt with`);
+  }
+  const entry = (await tx.query<EntryToMatch>(
+    'SELECT id, account, booking_date AS "bookingDate", entry FROM statement_entries WHERE id = $1', [x.entryId],
+  )).rows[0]!;
+  const base = { entryId: entry.id, txIndex: x.txIndex ?? 0, rule: 'MANUAL' as const };
+  const endToEndIds = target.endToEndIds ?? [];
+  const contributions = target.contributions ?? [];
+  if ((endToEndIds.length > 0) === (contributions.length > 0)) throw new ResolutionError('input', 'give either endToEndIds or contributions');
+
+  let details: Record<string, unknown>;
+  if (endToEndIds.length > 0) {
+    const credit = entry.entry.creditDebit === 'CRDT';
+    if (credit && (!isReturn(entry.entry) || endToEndIds.length > 1)) {
+      throw new ResolutionError('input.endToEndIds', 'a credit matches one payout only as its return (退票); match contributions instead');
     }
-    await close(tx, x, 'MATCHED', target.note?.trim() || null, actor);
-    await recordAudit(tx, actor, {
-      action: 'reconciliation.exception.match', targetType: 'ReconciliationException', targetId: String(x.id), reason: target.note?.trim() || null,
-      details: { kind: x.kind, account: x.account, entryId: x.entryId, amountFen: x.amountFen, ...details },
+    const attempts = await attemptsOf(tx, endToEndIds, credit ? 'RETURN' : 'PAYOUT');
+    const sum = attempts.reduce((total, a) => total + a.amountFen, 0);
+    if (sum !== x.amountFen) throw new ResolutionError('input.endToEndIds', `the payouts add up to ${fenToCny(sum)}; the bank's transaction is ${fenToCny(x.amountFen)}`);
+    if (credit) {
+      const a = attempts[0]!;
+      const info = returnInfo(entry.entry, base.txIndex);
+      const match: MatchDecision & { kind: 'RETURN' } = { ...base, kind: 'RETURN', amountFen: a.amountFen, attemptId: a.id, endToEndId: a.endToEndId, ...info };
+      await store.insertMatches(tx, [{ ...match, contributionPaymentId: null }], actor.subject, x.id);
+      await recordReturns(tx, x.account, [match], new Map([[entry.id, entry.bookingDate]]));
+    } else {
+      await store.insertMatches(tx, attempts.map((a) => ({ ...base, kind: 'PAYOUT' as const, amountFen: a.amountFen, attemptId: a.id, contributionPaymentId: null })), actor.subject, x.id);
+      await settlePayoutAttempts(tx, attempts.map((a) => a.id));
+    }
+    details = { endToEndIds };
+  } else {
+    if (entry.entry.creditDebit !== 'CRDT') throw new ResolutionError('input.contributions', 'a debit pays payouts, not contributions');
+    contributions.forEach((c, i) => {
+      if (!Number.isSafeInteger(c.amountFen) || c.amountFen <= 0) throw new ResolutionError(`input.contributions[${i}].amountFen`, 'must be a positive whole number of fen');
+      if (!Number.isInteger(c.planYear) || c.planYear < 2000 || c.planYear > 2100) throw new ResolutionError(`input.contributions[${i}].planYear`, 'must be a plan year like 2025');
     });
+    const sum = contributions.reduce((total, c) => total + c.amountFen, 0);
+    if (sum !== x.amountFen) throw new ResolutionError('input.contributions', `add up to ${fenToCny(sum)}; the bank's transaction is ${fenToCny(x.amountFen)}`);
+    const { rows: units } = await tx.query<{ id: number }>('SELECT id FROM units WHERE id = ANY($1::bigint[])', [contributions.map((c) => c.unitId)]);
+    const missing = contributions.findIndex((c) => !units.some((u) => u.id === c.unitId));
+    if (missing >= 0) throw new ResolutionError(`input.contributions[${missing}].unitId`, 'is not a unit', 'NOT_FOUND');
+    const matches = contributions.map((c) => ({ ...base, kind: 'CONTRIBUTION' as const, amountFen: c.amountFen, unitId: c.unitId, planYear: c.planYear, recordedPaymentId: null }));
+    const ids = await store.recordContributionPayments(tx, matches, new Map([[entry.id, entry]]), actor.subject);
+    await store.insertMatches(tx, matches.map((m) => ({ ...m, contributionPaymentId: ids.get(m)! })), actor.subject, x.id);
+    details = { contributions };
+  }
+  await close(tx, x, 'MATCHED', target.note?.trim() || null, actor);
+  await recordAudit(tx, actor, {
+    action: 'reconciliation.exception.match', targetType: 'ReconciliationException', targetId: String(x.id), reason: target.note?.trim() || null,
+    details: { kind: x.kind, account: x.account, entryId: x.entryId, amountFen: x.amountFen, ...details, ...confirmed },
   });
 }
 
 /** Runs `work` on an OPEN exception with its account locked (the lock first, as reconciliation runs take it). */
-async function resolving(db: pg.Pool, exceptionId: number, work: (tx: pg.PoolClient, x: OpenException) => Promise<void>): Promise<void> {
-  await inTransaction(db, async (tx) => {
-    const account = (await tx.query<{ account: string }>('SELECT account FROM reconciliation_exceptions WHERE id = $1', [exceptionId])).rows[0]?.account;
-    if (account === undefined) throw new ResolutionError('input.id', 'no such exception', 'NOT_FOUND');
-    await store.lockAccounts(tx, [account]);
-    const x = (await tx.query<OpenException>(
-      `SELECT id, kind, account, entry_id AS "entryId", tx_index AS "txIndex", amount_fen AS "amountFen", occurred_on::text AS "occurredOn", status
-         FROM reconciliation_exceptions WHERE id = $1 FOR UPDATE`,
-      [exceptionId],
-    )).rows[0]!;
-    if (x.status !== 'OPEN') throw new ResolutionError('input.id', 'is resolved already', 'CONFLICT');
-    await work(tx, x);
-  });
+export async function withOpenException<T>(tx: pg.PoolClient, exceptionId: number, work: (x: OpenException) => Promise<T>): Promise<T> {
+  const account = (await tx.query<{ account: string }>('SELECT account FROM reconciliation_exceptions WHERE id = $1', [exceptionId])).rows[0]?.account;
+  if (account === undefined) throw new ResolutionError('input.id', 'no such exception', 'NOT_FOUND');
+  await store.lockAccounts(tx, [account]);
+  const x = (await tx.query<OpenException>(
+    `SELECT id, kind, account, entry_id AS "entryId", tx_index AS "txIndex", amount_fen AS "amountFen", occurred_on::text AS "occurredOn", status
+       FROM reconciliation_exceptions WHERE id = $1 FOR UPDATE`,
+    [exceptionId],
+  )).rows[0]!;
+  if (x.status !== 'OPEN') throw new ResolutionError('input.id', 'is resolved already', 'CONFLICT');
+  return work(x);
 }
 
 async function close(tx: pg.PoolClient, x: OpenException, resolution: 'MATCHED' | 'WRITTEN_OFF', reason: string | null, actor: Actor): Promise<void> {

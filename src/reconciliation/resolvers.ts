@@ -1,15 +1,17 @@
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, type Context } from '../gateway/context.ts';
-import { check, conflict, FieldError, notFound } from '../gateway/errors.ts';
+import { check, conflict, FieldError, forbidden, notFound } from '../gateway/errors.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { isIsoDate } from '../members/rosterRow.ts';
 import { enqueueDocument, enqueueReconciliation } from '../../jobs/reconciliation.ts';
 import { config } from '../config.ts';
-import { processDocument, receiveDocument } from './ingest.ts';
+import { decideProposal, listProposals, type ProposalRow } from './fourEyes.ts';
+import { confirmDocument, handedInSeal, processDocument, receiveDocument } from './ingest.ts';
 import * as reads from './reads.ts';
 import { matchException, ResolutionError, writeOffException } from './resolve.ts';
 import type { ReconciliationExceptionRow } from './rows.ts';
+import { bankSealedBy } from './settings.ts';
 import { XsdUnavailableError } from './xsd.ts';
 
 /** Reconciliation is money evidence: read by ADMIN, FINANCE and AUDITOR; changed by ADMIN and FINANCE. */
@@ -19,6 +21,7 @@ const WRITE = ['ADMIN', 'FINANCE'] as const;
 const ACCOUNT = /^[0-9A-Za-z]{1,34}$/;
 const DAY_MS = 86_400_000;
 const MAX_UPLOAD_CHARS = 20 * 1024 * 1024;
+const MAX_SEAL_CHARS = 64 * 1024;
 
 function canRead(ctx: Context): boolean {
   return (READ as readonly string[]).includes(ctx.principal.role);
@@ -36,16 +39,34 @@ function dateArgument(field: string, date: string | null | undefined): string | 
   return date;
 }
 
-/** Resolution errors as the API's: field errors, NOT_FOUND, CONFLICT. */
-async function resolving(work: () => Promise<void>): Promise<void> {
+/** Refused decisions as the API's errors: field errors, NOT_FOUND (of `what`, for the decision's `input.id`), CONFLICT, FORBIDDEN. */
+export async function deciding<T>(what: string, work: () => Promise<T>): Promise<T> {
   try {
-    await work();
+    return await work();
   } catch (error) {
     if (!(error instanceof ResolutionError)) throw error;
-    if (error.kind === 'NOT_FOUND' && error.field === 'input.id') throw notFound('reconciliation exception');
+    if (error.kind === 'NOT_FOUND' && error.field === 'input.id') throw notFound(what);
     if (error.kind === 'CONFLICT') throw conflict(error.message, error.field);
+    if (error.kind === 'FORBIDDEN') throw forbidden(error.message);
     throw new FieldError(error.field, error.reason);
   }
+}
+
+/** A proposal as the API shows it (its unit and exception loaded). */
+async function proposalView(p: ProposalRow, ctx: Context) {
+  return {
+    ...p, id: toGlobalId('FourEyesProposal', p.id), decision: JSON.stringify(p.decision),
+    unit: p.unitId === null ? null : await ctx.loaders.unit.load(p.unitId),
+    exception: p.exceptionId === null ? null : await ctx.loaders.reconciliationException.load(p.exceptionId),
+  };
+}
+
+function sealArgument(sealBase64: string | null | undefined): Buffer | null {
+  if (sealBase64 === null || sealBase64 === undefined) return null;
+  const seal = Buffer.from(sealBase64, 'base64');
+  check('input.sealBase64', sealBase64.length <= MAX_SEAL_CHARS && seal.length > 0 && /^[A-Za-z0-9+/=\s]+$/.test(sealBase64)
+    ? null : `must be a detached CMS seal in base64 (at most ${MAX_SEAL_CHARS} characters)`);
+  return seal;
 }
 
 const ingestOptions = () => ({ xsdDir: config().ISO20022_XSD_DIR });
@@ -111,6 +132,13 @@ export const reconciliationResolvers: Resolvers = {
       const rows = await reads.listRuns(ctx.db, accountArgument('account', account), page);
       return toConnection(rows, page, (r) => r.id);
     },
+    fourEyesProposals: async (_root, { first, after, filter }, ctx) => {
+      requireRole(ctx, READ, 'fourEyesProposals');
+      const page = readPage({ first, after });
+      const rows = await listProposals(ctx.db, { status: filter?.status ?? 'PENDING', kind: filter?.kind }, page);
+      const connection = toConnection(rows, page, (r) => r.id);
+      return { ...connection, edges: await Promise.all(connection.edges.map(async (e) => ({ ...e, node: await proposalView(e.node, ctx) }))) };
+    },
   },
 
   Mutation: {
@@ -119,9 +147,12 @@ export const reconciliationResolvers: Resolvers = {
       const fileName = input.fileName.trim();
       check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
       check('input.content', input.content.length > 0 && input.content.length <= MAX_UPLOAD_CHARS ? null : `must be a file of 1 to ${MAX_UPLOAD_CHARS} characters`);
+      const seal = handedInSeal(input.content, sealArgument(input.sealBase64), () => bankSealedBy(config()));
       let documentId: number;
       try {
-        const outcome = await receiveDocument(ctx.db, { xml: input.content, source: 'UPLOAD', fileName, receivedBy: ctx.principal.subject }, ingestOptions());
+        const outcome = await receiveDocument(ctx.db, {
+          xml: input.content, source: 'UPLOAD', fileName, receivedBy: ctx.principal.subject, role: ctx.principal.role, ...seal,
+        }, ingestOptions());
         await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
         documentId = outcome.documentId;
       } catch (error) {
@@ -130,6 +161,20 @@ export const reconciliationResolvers: Resolvers = {
         await enqueueDocument(ctx.queues.reconciliation, error.documentId);
         documentId = error.documentId;
       }
+      return (await ctx.loaders.bankDocument.load(documentId))!;
+    },
+    confirmBankDocument: async (_root, { input }, ctx) => {
+      requireRole(ctx, WRITE, 'confirmBankDocument');
+      const documentId = localId('input.id', input.id, 'BankDocument');
+      try {
+        const outcome = await deciding('bank document', () => confirmDocument(ctx.db, actorOf(ctx.principal), documentId, input.reason, ingestOptions()));
+        await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
+      } catch (error) {
+        // Confirmed, not checkable now: it stays RECEIVED and the workers take it up.
+        if (!(error instanceof XsdUnavailableError)) throw error;
+        await enqueueDocument(ctx.queues.reconciliation, documentId);
+      }
+      ctx.loaders.bankDocument.clear(documentId);
       return (await ctx.loaders.bankDocument.load(documentId))!;
     },
     retryBankDocument: async (_root, { id }, ctx) => {
@@ -152,19 +197,21 @@ export const reconciliationResolvers: Resolvers = {
       requireRole(ctx, WRITE, 'matchReconciliationException');
       const id = localId('input.id', input.id, 'ReconciliationException');
       const contributions = input.contributions?.map((c, i) => ({ unitId: localId(`input.contributions[${i}].unitId`, c.unitId, 'Unit'), planYear: c.planYear, amountFen: c.amountFen }));
-      await resolving(() => matchException(ctx.db, actorOf(ctx.principal), id, {
+      await deciding('reconciliation exception', () => matchException(ctx.db, actorOf(ctx.principal), id, {
         ...(input.endToEndIds ? { endToEndIds: input.endToEndIds.map((e) => e.trim()) } : {}), ...(contributions ? { contributions } : {}), note: input.note ?? null,
-      }));
+      }, config().FOUR_EYES_ABOVE_FEN));
       ctx.loaders.reconciliationException.clear(id);
       return (await ctx.loaders.reconciliationException.load(id))!;
     },
     writeOffReconciliationException: async (_root, { input }, ctx) => {
       requireRole(ctx, WRITE, 'writeOffReconciliationException');
       const id = localId('input.id', input.id, 'ReconciliationException');
-      await resolving(() => writeOffException(ctx.db, actorOf(ctx.principal), id, input.reason));
+      await deciding('reconciliation exception', () => writeOffException(ctx.db, actorOf(ctx.principal), id, input.reason, config().FOUR_EYES_ABOVE_FEN));
       ctx.loaders.reconciliationException.clear(id);
       return (await ctx.loaders.reconciliationException.load(id))!;
     },
+    confirmFourEyesProposal: async (_root, { input }, ctx) => decided(ctx, 'confirmFourEyesProposal', input, true),
+    rejectFourEyesProposal: async (_root, { input }, ctx) => decided(ctx, 'rejectFourEyesProposal', input, false),
   },
 
   BankDocument: {
@@ -215,6 +262,10 @@ export const reconciliationResolvers: Resolvers = {
     reason: (x) => String(x.evidence.reason ?? x.kind),
     evidence: (x) => JSON.stringify(x.evidence),
     ageDays: (x: ReconciliationExceptionRow) => Math.floor((Date.now() - new Date(x.detectedAt).getTime()) / DAY_MS),
+    pendingProposal: async (x, _args, ctx) => {
+      const p = await ctx.loaders.pendingProposalOfException.load(x.id);
+      return p && proposalView(p, ctx);
+    },
   },
   ReconciliationExceptionConnection: {
     totalCount: (c) => c.count?.() ?? c.edges.length,
@@ -230,6 +281,15 @@ export const reconciliationResolvers: Resolvers = {
   },
 };
 
+async function decided(ctx: Context, operation: string, input: { id: string; reason?: string | null }, confirm: boolean) {
+  requireRole(ctx, WRITE, operation);
+  const id = localId('input.id', input.id, 'FourEyesProposal');
+  const reason = input.reason?.trim() || null;
+  await deciding('four-eyes proposal', () => decideProposal(ctx.db, actorOf(ctx.principal), id, confirm, reason));
+  for (const loader of [ctx.loaders.fourEyesProposal, ctx.loaders.pendingProposalOfException, ctx.loaders.reconciliationException]) loader.clearAll();
+  return proposalView((await ctx.loaders.fourEyesProposal.load(id))!, ctx);
+}
+
 /** Node types of this domain, for `Query.node`; null for roles that may not read reconciliation. */
 export const reconciliationNodes = {
   BankDocument: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.bankDocument.load(id) : null),
@@ -238,4 +298,8 @@ export const reconciliationNodes = {
   ReconciliationMatch: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.reconciliationMatch.load(id) : null),
   ReconciliationException: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.reconciliationException.load(id) : null),
   ReconciliationRun: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.reconciliationRun.load(id) : null),
+  FourEyesProposal: async (ctx: Context, id: number) => {
+    const p = canRead(ctx) ? await ctx.loaders.fourEyesProposal.load(id) : null;
+    return p && proposalView(p, ctx);
+  },
 };

@@ -14,7 +14,11 @@ export interface BankDocumentRow {
   fileName: string | null;
   receivedBy: string;
   sealedBy: string | null;
-  status: 'RECEIVED' | 'ACCEPTED' | 'REJECTED';
+  sealProblem: string | null;
+  confirmedBy: string | null;
+  confirmedAt: Date | null;
+  confirmationReason: string | null;
+  status: 'RECEIVED' | 'AWAITING_CONFIRMATION' | 'ACCEPTED' | 'REJECTED';
   problems: Iso20022Problem[];
   entries: number;
   newEntries: number;

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { parseCamt053, parseCamt054, writeCamt053, writeCamt054, type Camt053Message, type Camt054Message } from '../../src/banks/iso20022/camt.ts';
 import type { CamtEntry } from '../../src/banks/iso20022/camtEntry.ts';
 import { parsePain002, writePain002, TRANSACTION_STATUSES, type Pain002Report } from '../../src/banks/iso20022/pain002.ts';
-import { Iso20022Error, NAMESPACES } from '../../src/banks/iso20022/xml.ts';
+import { declarationProblem, Iso20022Error, NAMESPACES } from '../../src/banks/iso20022/xml.ts';
+import { validateAgainstXsd, withoutDocumentText } from '../../src/reconciliation/xsd.ts';
 import { malformedAmount, xmlText } from './support.ts';
 
 /**
@@ -257,10 +258,10 @@ ${doc('<GrpHdr><MsgId>&lol9;</MsgId></GrpHdr>')}`,
     'DOCTYPE after a comment': `<!-- x --><!DOCTYPE Document [<!ENTITY a "b">]>${doc('')}`,
   };
   for (const [name, xml] of Object.entries(attacks)) {
-    it(`${name}: refused as "must not declare a DOCTYPE", nothing resolved, fast`, () => {
+    it(`${name}: refused as "must not declare a DOCTYPE or an ENTITY", nothing resolved, fast`, () => {
       for (const parse of [parseCamt053, parseCamt054, parsePain002]) {
         const { problems, ms } = refusal(() => parse(xml));
-        expect(problems).toEqual([{ field: 'Document', reason: 'must not declare a DOCTYPE' }]);
+        expect(problems).toEqual([{ field: 'Document', reason: expect.stringMatching(/^must not declare a DOCTYPE or an ENTITY \(line \d+\): ISO 20022 messages have no DTD$/) }]);
         expect(ms).toBeLessThan(200);
       }
     });
@@ -361,5 +362,32 @@ describe('pain.002 status reports, corrupted', () => {
       { field: 'Document', reason: `namespace is "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10", expected ${NAMESPACES.pain002}` },
     ]);
     expect(refusal(() => parseCamt053(xml)).problems[0]!.field).toBe('Document');
+  });
+});
+
+describe('what a validator may see and say', () => {
+  it('refuses declarations anywhere and any encoding but UTF-8, naming the line, before xmllint runs', async () => {
+    const doc = `<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="${NAMESPACES.camt053}"><BkToCstmrStmt/></Document>`;
+    expect(declarationProblem(doc)).toBeNull();
+    expect(declarationProblem(doc.replace('<Document', '<!-- x -->\n<!doctype Document>\n<Document'))).toEqual({ field: 'Document', reason: 'must not declare a DOCTYPE or an ENTITY (line 3): ISO 20022 messages have no DTD' });
+    expect(declarationProblem(doc.replace('</Document>', '<![CDATA[<!ENTITY x "y">]]></Document>'))?.reason).toMatch(/^must not declare a DOCTYPE or an ENTITY/);
+    for (const encoding of ['UTF-7', 'UTF-16', 'ISO-8859-1', 'EBCDIC-CP-US']) {
+      expect(declarationProblem(doc.replace(/^<\?xml[^>]*\?>/, `<?xml version="1.0" encoding="${encoding}"?>`))?.reason, encoding).toBe('must be UTF-8: the XML declaration names another encoding (line 1)');
+    }
+    expect(declarationProblem(doc.replace(/^<\?xml[^>]*\?>/, `<?xml version='1.0' encoding='utf8'?>`))).toBeNull();
+    // Not even the schema's location is looked up: the problem comes back without xmllint.
+    expect(await validateAgainstXsd(`<!DOCTYPE d SYSTEM "http://127.0.0.1:9/x.dtd">${doc}`, 'camt.053', '/nonexistent')).toEqual([{ field: 'Document', reason: expect.stringMatching(/^must not declare/) }]);
+  });
+
+  it('keeps the rule of an xmllint message and leaves out the value it quotes', () => {
+    const cases: [string, string][] = [
+      ["Element '{urn:x}CreDtTm': 'SECRET it's is not a valid value' is not a valid value of the atomic type '{urn:x}ISODateTime'.", "Element 'CreDtTm': the value is not a valid value of the atomic type 'ISODateTime'."],
+      ["Element 'Amt', attribute 'Ccy': 'SECRET' is not a valid value of the atomic type 'ActiveOrHistoricCurrencyCode'.", "Element 'Amt', attribute 'Ccy': the value is not a valid value of the atomic type 'ActiveOrHistoricCurrencyCode'."],
+      ["Element 'Nm': [facet 'maxLength'] The value 'SECRET' has a length of '80'; this exceeds the allowed maximum length of '70'.", "Element 'Nm': [facet 'maxLength'] The value has a length of '80'; this exceeds the allowed maximum length of '70'."],
+      ["Element 'Cd': [facet 'enumeration'] The value 'SECRET' is not an element of the set {'BOOK', 'PDNG'}.", "Element 'Cd': [facet 'enumeration'] The value is not an element of the set {'BOOK', 'PDNG'}."],
+      ["Element 'Ccy': [facet 'pattern'] The value 'SECRET' is not accepted by the pattern '[A-Z]{3,3}'.", "Element 'Ccy': [facet 'pattern'] The value is not accepted by the pattern '[A-Z]{3,3}'."],
+      ["Element 'Stmt': Missing child element(s). Expected is ( ElctrncSeqNb ).", "Element 'Stmt': Missing child element(s). Expected is ( ElctrncSeqNb )."],
+    ];
+    for (const [message, expected] of cases) expect(withoutDocumentText(message)).toBe(expected);
   });
 });

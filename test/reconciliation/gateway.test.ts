@@ -20,6 +20,7 @@ let bank: RunningBank;
 let payouts: { id: number; e2e: string; amountFen: number; creditor: string }[];
 
 const FINANCE = { role: 'FINANCE' as const, sub: 'finance-chen' };
+const SECOND = { role: 'FINANCE' as const, sub: 'finance-li' };
 const AUDITOR = { role: 'AUDITOR' as const };
 const DAY = '2025-06-02';
 
@@ -43,6 +44,7 @@ afterAll(async () => {
 });
 
 const UPLOAD = `mutation($input: UploadBankStatementInput!) { uploadBankStatement(input: $input) { id kind status entries newEntries problems { field reason } } }`;
+const CONFIRM = `mutation($input: ConfirmBankDocumentInput!) { confirmBankDocument(input: $input) { id status entries newEntries confirmedBy } }`;
 const EXCEPTIONS = `query($filter: ReconciliationExceptionFilter) {
   reconciliationExceptions(first: 50, filter: $filter) { totalCount totalAmountFen edges { node { id kind amountFen reason endToEndId status ageDays entry { accountServicerRef state } } } }
 }`;
@@ -50,8 +52,24 @@ const REPORT = `query($account: String!, $date: Date!) {
   reconciliationReport(account: $account, date: $date) { entries matched pending openExceptions { kind count amountFen }
     proof { openingFen closingFen creditsFen debitsFen balanced expectedClosingFen differenceFen proven problems statement { final } } }
 }`;
-const MATCH = `mutation($input: MatchReconciliationExceptionInput!) { matchReconciliationException(input: $input) { id status resolution resolvedBy entry { state matches { kind rule amountFen endToEndId matchedBy } } } }`;
-const WRITE_OFF = `mutation($input: WriteOffReconciliationExceptionInput!) { writeOffReconciliationException(input: $input) { id status resolution resolutionReason } }`;
+const EXCEPTION_FIELDS = `id status resolution resolvedBy resolutionReason entry { state matches { kind rule amountFen endToEndId matchedBy } } pendingProposal { id proposedBy }`;
+const MATCH = `mutation($input: MatchReconciliationExceptionInput!) { matchReconciliationException(input: $input) { ${EXCEPTION_FIELDS} } }`;
+const WRITE_OFF = `mutation($input: WriteOffReconciliationExceptionInput!) { writeOffReconciliationException(input: $input) { ${EXCEPTION_FIELDS} } }`;
+const CONFIRM_PROPOSAL = `mutation($input: DecideFourEyesProposalInput!) { confirmFourEyesProposal(input: $input) { status exception { ${EXCEPTION_FIELDS} } } }`;
+
+/**
+ * FINANCE resolves; above FOUR_EYES_ABOVE_FEN (the payouts here are) that is a proposal the
+ * proposer cannot confirm and a second person does. The exception as it ends up.
+ */
+async function resolve(mutation: string, input: Record<string, unknown>) {
+  const { data } = await gw.query(FINANCE, mutation, { input });
+  const exception = Object.values(data)[0] as { status: string; pendingProposal: { id: string; proposedBy: string } | null };
+  if (!exception.pendingProposal) return exception;
+  expect(exception).toMatchObject({ status: 'OPEN', pendingProposal: { proposedBy: 'finance-chen' } });
+  const proposal = { input: { id: exception.pendingProposal.id } };
+  expect((await gw.query(FINANCE, CONFIRM_PROPOSAL, proposal)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  return (await gw.query(SECOND, CONFIRM_PROPOSAL, proposal)).data.confirmFourEyesProposal.exception;
+}
 
 describe('hand-written statements through the API', () => {
   it('raises every exception a statement can carry; FINANCE resolves them, audited, and the day is proven', async () => {
@@ -69,8 +87,11 @@ describe('hand-written statements through the API', () => {
     const xml = handStatement(DAY, 100_000_000, entries);
 
     expect((await gw.query(AUDITOR, UPLOAD, { input: { fileName: 'camt053-20250602.xml', content: xml } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // Hand-written, so without the bank's seal: it waits for a second person.
     const uploaded = await gw.query(FINANCE, UPLOAD, { input: { fileName: 'camt053-20250602.xml', content: xml } });
-    expect(uploaded.data.uploadBankStatement).toMatchObject({ kind: 'CAMT_053', status: 'ACCEPTED', entries: 6, newEntries: 6, problems: [] });
+    expect(uploaded.data.uploadBankStatement).toMatchObject({ kind: 'CAMT_053', status: 'AWAITING_CONFIRMATION', entries: 6, newEntries: 0, problems: [] });
+    const confirmed = await gw.query(SECOND, CONFIRM, { input: { id: uploaded.data.uploadBankStatement.id, reason: '已与网银流水核对' } });
+    expect(confirmed.data.confirmBankDocument).toMatchObject({ status: 'ACCEPTED', entries: 6, newEntries: 6, confirmedBy: 'finance-li' });
     expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 6, matched: 2, exceptions: 4 });
 
     const open = (await gw.query(AUDITOR, EXCEPTIONS)).data.reconciliationExceptions;
@@ -96,16 +117,17 @@ describe('hand-written statements through the API', () => {
     expect(already.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.endToEndIds[0]' });
 
     // Resolved: the unknown debit is the third payout, the unknown credit the silent unit's contribution.
-    const matched = await gw.query(FINANCE, MATCH, { input: { id: byKind.UNMATCHED_DEBIT, endToEndIds: [p2!.e2e], note: '银行未带回单号，核对回单后确认' } });
-    expect(matched.data.matchReconciliationException).toMatchObject({
-      status: 'RESOLVED', resolution: 'MATCHED', resolvedBy: 'finance-chen',
-      entry: { state: 'RESOLVED', matches: [{ kind: 'PAYOUT', rule: 'MANUAL', amountFen: p2!.amountFen, endToEndId: p2!.e2e, matchedBy: 'finance-chen' }] },
+    expect(p2!.amountFen).toBeGreaterThan(100_000);
+    const matched = await resolve(MATCH, { id: byKind.UNMATCHED_DEBIT, endToEndIds: [p2!.e2e], note: '银行未带回单号，核对回单后确认' });
+    expect(matched).toMatchObject({
+      status: 'RESOLVED', resolution: 'MATCHED', resolvedBy: 'finance-li',
+      entry: { state: 'RESOLVED', matches: [{ kind: 'PAYOUT', rule: 'MANUAL', amountFen: p2!.amountFen, endToEndId: p2!.e2e, matchedBy: 'finance-li' }] },
     });
-    const credit = await gw.query(FINANCE, MATCH, { input: { id: byKind.UNKNOWN_CREDIT, contributions: [{ unitId: toGlobalId('Unit', silent.id), planYear: 2025, amountFen: silent.owedFen }] } });
-    expect(credit.data.matchReconciliationException.entry.matches).toMatchObject([{ kind: 'CONTRIBUTION', rule: 'MANUAL' }]);
+    const credit = await resolve(MATCH, { id: byKind.UNKNOWN_CREDIT, contributions: [{ unitId: toGlobalId('Unit', silent.id), planYear: 2025, amountFen: silent.owedFen }] });
+    expect(credit).toMatchObject({ resolvedBy: 'finance-chen', entry: { matches: [{ kind: 'CONTRIBUTION', rule: 'MANUAL' }] } });
     for (const kind of ['DUPLICATE_DEBIT', 'AMOUNT_MISMATCH']) {
-      const off = await gw.query(FINANCE, WRITE_OFF, { input: { id: byKind[kind], reason: '银行差错，已书面通知银行冲正' } });
-      expect(off.data.writeOffReconciliationException).toMatchObject({ status: 'RESOLVED', resolution: 'WRITTEN_OFF' });
+      const off = await resolve(WRITE_OFF, { id: byKind[kind], reason: '银行差错，已书面通知银行冲正' });
+      expect(off).toMatchObject({ status: 'RESOLVED', resolution: 'WRITTEN_OFF' });
     }
     expect((await gw.query(FINANCE, WRITE_OFF, { input: { id: byKind.AMOUNT_MISMATCH, reason: 'again, once more' } })).errors?.[0]?.extensions?.code).toBe('CONFLICT');
 
@@ -114,8 +136,8 @@ describe('hand-written statements through the API', () => {
     expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['SETTLED', 'PAID', 'SETTLED']);
     const audit = await db.pool.query<{ action: string; actor: string }>(`SELECT action, actor FROM audit_log WHERE action LIKE 'reconciliation.%' ORDER BY seq`);
     expect(audit.rows).toEqual([
-      { action: 'reconciliation.exception.match', actor: 'finance-chen' }, { action: 'reconciliation.exception.match', actor: 'finance-chen' },
-      { action: 'reconciliation.exception.write_off', actor: 'finance-chen' }, { action: 'reconciliation.exception.write_off', actor: 'finance-chen' },
+      { action: 'reconciliation.exception.match', actor: 'finance-li' }, { action: 'reconciliation.exception.match', actor: 'finance-chen' },
+      ...[p0!.amountFen, p1!.amountFen + 1].map((fen) => ({ action: 'reconciliation.exception.write_off', actor: fen > 100_000 ? 'finance-li' : 'finance-chen' })),
     ]);
 
     // Both units' contributions are paid, fed by the bank's credits.
@@ -125,12 +147,12 @@ describe('hand-written statements through the API', () => {
       expect(c).toMatchObject({ owedFen: u.owedFen, paidFen: u.owedFen, status: 'PAID', payments: [{ source: 'BANK', amountFen: u.owedFen }] });
     }
 
-    // The same file again, through the API and as a file: nothing changes.
+    // The same file again, through the API and as a file: nothing changes but the audit log's record of both.
     const counts = await tableCounts(db.pool);
     expect((await gw.query(FINANCE, UPLOAD, { input: { fileName: 'again.xml', content: xml } })).data.uploadBankStatement).toMatchObject({ status: 'ACCEPTED' });
     expect(await receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'cli' })).toMatchObject({ duplicate: true });
     expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 0, exceptions: 0 });
-    expect(await tableCounts(db.pool)).toEqual(counts);
+    expect(await tableCounts(db.pool)).toEqual({ ...counts, audit_log: counts.audit_log! + 2 });
   });
 
   it('serves statements, entries, matches and runs as connections with global IDs, to the reading roles only', async () => {

@@ -76,7 +76,12 @@ describe('the reconciliation worker', () => {
       const today = chinaToday();
       const credit = bookedEntry('CRDT', 4_321, today, { details: [{ debtor: { name: '无名', account: '999' }, remittanceInfo: ['?'] }] });
       const xml = writeCamt054({ msgId: 'LOST054', createdAt: `${today}T10:00:00+08:00`, notifications: [{ id: 'LOST054', createdAt: `${today}T10:00:00+08:00`, account: { id: UNION_ACCOUNT }, entries: [credit] }] });
-      await db.pool.query(`INSERT INTO bank_documents (kind, xml, sha256, source, received_by) VALUES ('camt.054', $1, sha256(convert_to($1, 'UTF8')), 'UPLOAD', 'test')`, [xml]);
+      // An upload a second person confirmed, left RECEIVED by a worker that died before processing it.
+      await db.pool.query(
+        `INSERT INTO bank_documents (kind, xml, sha256, source, received_by, confirmed_by, confirmed_at, confirmation_reason)
+         VALUES ('camt.054', $1, sha256(convert_to($1, 'UTF8')), 'UPLOAD', 'test', 'test-second', now(), 'checked with the bank')`,
+        [xml],
+      );
 
       worker = await startReconciliationWorker(db.pool, redis, prefix, { ...settings, adapter: null }, silent);
       expect(await sweepReconciliation(db.pool, queue, { ...settings, adapter: null })).toBe(1);

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { writeCamt053, type AccountStatement } from '../../src/banks/iso20022/camt.ts';
 import { signedFen, type CamtEntry } from '../../src/banks/iso20022/camtEntry.ts';
 import { contributionReference } from '../../src/members/contributions.ts';
+import { confirmDocument, receiveDocument, type DocumentOutcome, type IngestOptions } from '../../src/reconciliation/ingest.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { seedEnrolment, seedMember, seedUnit } from '../benefits/seed.ts';
 
@@ -12,6 +13,16 @@ export async function owingUnit(db: pg.Pool, members: number, year = 2025): Prom
   const unit = await seedUnit(db, 'PUBLIC');
   for (let i = 0; i < members; i += 1) await seedEnrolment(db, await seedMember(db, unit.id), unit.id, { year });
   return { ...unit, reference: contributionReference(unit.creditCode, year), owedFen: members * 10_000 };
+}
+
+/**
+ * A file a clerk imports and, as it has no bank seal, a second person confirms: the way a
+ * hand-written statement moves money. Refused or already accepted documents need no confirmation.
+ */
+export async function importConfirmed(db: pg.Pool, xml: string, options: IngestOptions = {}): Promise<DocumentOutcome> {
+  const received = await receiveDocument(db, { xml, source: 'FILE', receivedBy: 'clerk-wang' }, options);
+  if (received.status !== 'AWAITING_CONFIRMATION') return received;
+  return confirmDocument(db, { subject: 'finance-li', role: 'FINANCE' }, received.documentId, 'checked against the bank portal', options);
 }
 
 let sequence = 0;

@@ -50,14 +50,14 @@ export function buildDocument(namespace: string, root: string, body: XmlTree): s
  * memory as XML nodes.
  */
 export function readDocument(xml: string, namespace: string, root: string, streamed?: StreamedElements): XmlElement {
+  const declared = declarationProblem(xml);
+  if (declared) throw new Iso20022Error([declared]);
   let document: XmlNode;
   try {
     document = parseXml(xml, streamed && { name: streamed.name, read: (node, index) => streamed.read(new XmlElement(node, null, streamed.name, index)) });
   } catch (error) {
     if (!(error instanceof XmlSyntaxError)) throw error;
-    // ISO 20022 messages have no DTD; one in a received file can only be an entity-expansion attack.
-    const reason = error.doctype ? 'must not declare a DOCTYPE' : `is not well-formed XML (line ${error.line}, column ${error.column}: ${error.reason})`;
-    throw new Iso20022Error([{ field: 'Document', reason }]);
+    throw new Iso20022Error([{ field: 'Document', reason: `is not well-formed XML (line ${error.line}, column ${error.column}: ${error.reason})` }]);
   }
   if (document.name !== 'Document') throw new Iso20022Error([{ field: 'Document', reason: 'the root element must be a single Document' }]);
   const actual = document.attributes?.[document.prefix ? `xmlns:${document.prefix}` : 'xmlns'];
@@ -65,6 +65,35 @@ export function readDocument(xml: string, namespace: string, root: string, strea
     throw new Iso20022Error([{ field: 'Document', reason: `namespace is ${JSON.stringify(actual ?? null)}, expected ${namespace}` }]);
   }
   return new XmlElement(document, null, 'Document', 0).need(root);
+}
+
+const DECLARATION = /<!(?:DOCTYPE|ENTITY)/i;
+const ENCODING = /^\uFEFF?<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"']*)["']/;
+
+/**
+ * What every received XML document must pass before any parser or validator (ours or xmllint)
+ * reads it. ISO 20022 messages have no DTD: a DOCTYPE or ENTITY declaration can only be an attack
+ * (entity expansion, external entities reading files or URLs). The hub holds documents as text and
+ * hands them on as UTF-8, so another declared encoding (UTF-7 can spell "<!DOCTYPE" without "<")
+ * would make a validator read other characters than the hub checked. The problem names the line
+ * and the rule, never the document's text.
+ */
+export function declarationProblem(xml: string): Iso20022Problem | null {
+  const declaration = DECLARATION.exec(xml);
+  if (declaration) {
+    return { field: 'Document', reason: `must not declare a DOCTYPE or an ENTITY (line ${lineAt(xml, declaration.index)}): ISO 20022 messages have no DTD` };
+  }
+  const encoding = ENCODING.exec(xml.slice(0, 500))?.[1];
+  if (encoding !== undefined && !/^utf-?8$/i.test(encoding)) {
+    return { field: 'Document', reason: 'must be UTF-8: the XML declaration names another encoding (line 1)' };
+  }
+  return null;
+}
+
+function lineAt(xml: string, at: number): number {
+  let line = 1;
+  for (let i = xml.indexOf('\n'); i !== -1 && i < at; i = xml.indexOf('\n', i + 1)) line += 1;
+  return line;
 }
 
 /** Elements read while the document is parsed; `read` gets each with a path relative to its parent (`Ntry[3]`). */
@@ -107,7 +136,7 @@ export class XmlSyntaxError extends Error {
   readonly line: number;
   readonly column: number;
 
-  constructor(xml: string, at: number, readonly reason: string, readonly doctype = false) {
+  constructor(xml: string, at: number, readonly reason: string) {
     let line = 1;
     let lineStart = 0;
     for (let i = xml.indexOf('\n'); i !== -1 && i < at; i = xml.indexOf('\n', i + 1)) {
@@ -218,7 +247,7 @@ export function parseXml(xml: string, stream?: NodeStream): XmlNode {
         top!.node.text += xml.slice(lt + 9, close);
         pos = close + 3;
       } else if (xml.startsWith('<!DOCTYPE', lt)) {
-        throw new XmlSyntaxError(xml, lt, 'DOCTYPE', true);
+        fail(lt, 'a DOCTYPE is not allowed (ISO 20022 messages have no DTD)');
       } else {
         fail(lt, 'unexpected "<!"');
       }
