@@ -178,11 +178,10 @@ function describe(error: unknown): string {
 export type BankSettings = Pick<Config, 'BANK_URL' | 'BANK_CERT' | 'BANK_TIMEOUT_MS'>;
 
 /**
- * The adapter BANK_URL, BANK_CERT and BANK_TIMEOUT_MS describe, trusting what SEAL_TRUST_ANCHORS
- * and SEAL_CRLS name.
+ * The bank's seal as BANK_CERT names its certificate(s), trusting what SEAL_TRUST_ANCHORS and
+ * SEAL_CRLS name: for the channel adapter, and for documents a person hands in with the bank's seal.
  */
-export function configuredBankAdapter(settings: BankSettings, seals: SealSettings = parseSealSettings()): HttpBankAdapter {
-  if (!settings.BANK_URL) throw new ConfigError('BANK_URL: the bank channel is not configured (for the simulator: `hub sim bank`, then BANK_URL=http://127.0.0.1:4800)');
+export function configuredBankSeal(settings: Pick<Config, 'BANK_CERT'>, seals: SealSettings = parseSealSettings()): SealedBy {
   const certificateFile = path.resolve(settings.BANK_CERT ?? devCertificateFiles(seals.certsDir).bank);
   let certificates;
   try {
@@ -191,5 +190,11 @@ export function configuredBankAdapter(settings: BankSettings, seals: SealSetting
     throw new ConfigError(`BANK_CERT: cannot read ${certificateFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   if (certificates.length === 0) throw new ConfigError(`BANK_CERT: no certificate in ${certificateFile}`);
-  return new HttpBankAdapter({ url: settings.BANK_URL, bank: { trust: configuredTrust(seals), certificates }, timeoutMs: settings.BANK_TIMEOUT_MS });
+  return { trust: configuredTrust(seals), certificates };
+}
+
+/** The adapter BANK_URL, BANK_CERT and BANK_TIMEOUT_MS describe. */
+export function configuredBankAdapter(settings: BankSettings, seals: SealSettings = parseSealSettings()): HttpBankAdapter {
+  if (!settings.BANK_URL) throw new ConfigError('BANK_URL: the bank channel is not configured (for the simulator: `hub sim bank`, then BANK_URL=http://127.0.0.1:4800)');
+  return new HttpBankAdapter({ url: settings.BANK_URL, bank: configuredBankSeal(settings, seals), timeoutMs: settings.BANK_TIMEOUT_MS });
 }

@@ -12,7 +12,8 @@ import type { ExceptionKind } from './model.ts';
 import { proofLine } from './proof.ts';
 import * as reads from './reads.ts';
 import { reconcileAccount } from './run.ts';
-import { bankSealedBy, reconciliationSettings, type ReconciliationSettings } from './settings.ts';
+import { reconciliationSettings, type ReconciliationSettings } from './settings.ts';
+import { configuredBankSeal } from '../banks/httpAdapter.ts';
 import { XsdUnavailableError } from './xsd.ts';
 import { knownAccounts } from './store.ts';
 
@@ -75,7 +76,7 @@ export function importCommand(files: string[], reconcile: boolean): Promise<numb
       let outcome: DocumentOutcome;
       const xml = readFileSync(file, 'utf8');
       // The bank's detached seal, when it came with the file, lies beside it as <file>.p7s.
-      const seal = handedInSeal(xml, existsSync(`${file}.p7s`) ? readFileSync(`${file}.p7s`) : null, () => bankSealedBy(runtime.config));
+      const seal = handedInSeal(xml, existsSync(`${file}.p7s`) ? readFileSync(`${file}.p7s`) : null, () => configuredBankSeal(runtime.config));
       try {
         outcome = await receiveDocument(runtime.db, { xml, source: 'FILE', fileName: basename(file), receivedBy: 'cli', role: 'CLI', ...seal }, { xsdDir: settings.xsdDir });
       } catch (error) {

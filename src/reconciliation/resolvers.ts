@@ -11,7 +11,7 @@ import { confirmDocument, handedInSeal, processDocument, receiveDocument } from 
 import * as reads from './reads.ts';
 import { matchException, ResolutionError, writeOffException } from './resolve.ts';
 import type { ReconciliationExceptionRow } from './rows.ts';
-import { bankSealedBy } from './settings.ts';
+import { configuredBankSeal } from '../banks/httpAdapter.ts';
 import { XsdUnavailableError } from './xsd.ts';
 
 /** Reconciliation is money evidence: read by ADMIN, FINANCE and AUDITOR; changed by ADMIN and FINANCE. */
@@ -147,7 +147,7 @@ export const reconciliationResolvers: Resolvers = {
       const fileName = input.fileName.trim();
       check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
       check('input.content', input.content.length > 0 && input.content.length <= MAX_UPLOAD_CHARS ? null : `must be a file of 1 to ${MAX_UPLOAD_CHARS} characters`);
-      const seal = handedInSeal(input.content, sealArgument(input.sealBase64), () => bankSealedBy(config()));
+      const seal = handedInSeal(input.content, sealArgument(input.sealBase64), () => configuredBankSeal(config()));
       let documentId: number;
       try {
         const outcome = await receiveDocument(ctx.db, {

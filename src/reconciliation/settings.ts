@@ -1,11 +1,6 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { ConfigError, type Config } from '../config.ts';
-import type { BankAdapter, SealedBy } from '../banks/adapter.ts';
+import type { Config } from '../config.ts';
+import type { BankAdapter } from '../banks/adapter.ts';
 import { configuredBankAdapter } from '../banks/httpAdapter.ts';
-import { configuredTrust } from '../seals/configured.ts';
-import { certificatesFromPem } from '../seals/keys.ts';
-import { devCertificateFiles, parseSealSettings, type SealSettings } from '../seals/settings.ts';
 
 /** What reconciliation's workers and commands need beyond the database. */
 export interface ReconciliationSettings {
@@ -32,19 +27,4 @@ export function reconciliationSettings(config: Config, adapter: BankAdapter | nu
     holidays: new Set(config.BANK_HOLIDAYS),
     xsdDir: config.ISO20022_XSD_DIR,
   };
-}
-
-/**
- * The bank's seal as the channel adapter recognises it (BANK_CERT, SEAL_TRUST_ANCHORS, SEAL_CRLS),
- * for a document a person hands in with the bank's detached seal.
- */
-export function bankSealedBy(config: Config, seals: SealSettings = parseSealSettings()): SealedBy {
-  const file = path.resolve(config.BANK_CERT ?? devCertificateFiles(seals.certsDir).bank);
-  let certificates;
-  try {
-    certificates = certificatesFromPem(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(`BANK_CERT: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  return { trust: configuredTrust(seals), certificates };
 }
