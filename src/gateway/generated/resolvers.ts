@@ -43,13 +43,32 @@ export type ApproveClaimInput = {
   note?: InputMaybe<Scalars['String']['input']>;
 };
 
-/** Where a member's payouts go. */
+/**
+ * Where a member's payouts go. An account that replaced a different one (another card number or
+ * bank code; a member's first account replaces nothing) is not paid at once: payouts to it are HELD until `payableFrom`, the end of the cooling-off period
+ * (`BANK_CARD_COOLING_OFF_DAYS` after the change), unless a second person confirmed the new account
+ * earlier (`confirmBankCardChange`).
+ */
 export type BankAccount = {
   __typename?: 'BankAccount';
   /** 12-digit CNAPS code (大额支付系统行号) of the member's bank branch. */
   bankCode: Scalars['String']['output'];
   /** Card or account number, masked: `6222 **** **** 0123`. */
   cardNumberMasked: Scalars['String']['output'];
+  /** When this account replaced a different one; null for a member's first account. */
+  changedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Who replaced it (token subject, or `cli` for a file imported on the server); they may not confirm it. */
+  changedBy?: Maybe<Scalars['String']['output']>;
+  /** When a second person confirmed the replacement; null until then (and for a first account). */
+  confirmedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Who confirmed the replacement. */
+  confirmedBy?: Maybe<Scalars['String']['output']>;
+  /**
+   * From when payouts to this account may go out: null for a first account (no change on record);
+   * otherwise the end of the cooling-off period after `changedAt`, or the confirmation if that came
+   * earlier. Payouts due before it are HELD, with the reason, until then.
+   */
+  payableFrom?: Maybe<Scalars['DateTime']['output']>;
 };
 
 export type BankAccountInput = {
@@ -64,10 +83,19 @@ export type BankAccountInput = {
  * readable fields, consistency with what the bank reported before) is REJECTED with every problem
  * and can be retried; nothing of it is stored until it passes.
  *
+ * Documents are evidence, not commands: only one carrying the bank's verified seal (the bank channel,
+ * or an upload with `sealBase64`) moves money by itself. Any other waits AWAITING_CONFIRMATION,
+ * parsed and shown, with nothing of it stored, until a second person confirms it
+ * (`confirmBankDocument`). XML with a DOCTYPE or ENTITY declaration is refused before it is parsed.
+ *
  * Reconciliation is for ADMIN, FINANCE and AUDITOR (read); ADMIN and FINANCE upload and resolve.
  */
 export type BankDocument = Node & {
   __typename?: 'BankDocument';
+  confirmationReason?: Maybe<Scalars['String']['output']>;
+  confirmedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Who vouched for a document without the bank's seal (never the one who handed it in), when, and how they checked it. */
+  confirmedBy?: Maybe<Scalars['String']['output']>;
   /** Booked entries it carries. */
   entries: Scalars['Int']['output'];
   /** The uploaded or imported file's name. */
@@ -85,7 +113,9 @@ export type BankDocument = Node & {
   receivedAt: Scalars['DateTime']['output'];
   /** Who handed it in: the uploader's subject, `cli`, or `bank` for the channel. */
   receivedBy: Scalars['String']['output'];
-  /** The certificate subject of the bank seal verified on receipt (documents from the bank channel). */
+  /** Why the seal that came with an upload was refused (the document then waits for confirmation). */
+  sealProblem?: Maybe<Scalars['String']['output']>;
+  /** The certificate subject of the bank seal verified on receipt (the bank channel, or an upload's `sealBase64`). */
   sealedBy?: Maybe<Scalars['String']['output']>;
   source: BankDocumentSource;
   status: BankDocumentStatus;
@@ -138,6 +168,8 @@ export type BankDocumentSource =
 export type BankDocumentStatus =
   /** Checked and its entries stored. */
   | 'ACCEPTED'
+  /** Valid, but without the bank's verified seal: nothing of it is stored until a second person confirms it (`confirmBankDocument`). */
+  | 'AWAITING_CONFIRMATION'
   /** Stored, not processed yet (a worker picks it up). */
   | 'RECEIVED'
   /** Refused; see `problems`. Kept, and can be retried with `retryBankDocument`. */
@@ -425,6 +457,19 @@ export type ClaimStatusChange = {
   status: ClaimStatus;
 };
 
+export type ConfirmBankCardChangeInput = {
+  memberId: Scalars['ID']['input'];
+  /** How the new account was checked (e.g. called the member back), at least 4 characters; audited. */
+  reason: Scalars['String']['input'];
+};
+
+export type ConfirmBankDocumentInput = {
+  /** The document (global ID), AWAITING_CONFIRMATION. */
+  id: Scalars['ID']['input'];
+  /** How it was checked against the bank (e.g. the bank's portal, a call to the branch), at least 4 characters; audited. */
+  reason: Scalars['String']['input'];
+};
+
 /** What a unit owes for one plan year: per person 100 CNY (PUBLIC) or 48 CNY (PRIVATE), plus 25 CNY for 职工特病. */
 export type Contribution = {
   __typename?: 'Contribution';
@@ -532,6 +577,13 @@ export type DailyProof = {
   unrecognizedEntries: Scalars['Int']['output'];
 };
 
+export type DecideFourEyesProposalInput = {
+  /** The proposal (global ID). */
+  id: Scalars['ID']['input'];
+  /** Kept with the decision and in the audit log. */
+  reason?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type EnrolMemberInput = {
   /** Defaults to today. */
   enrolledOn?: InputMaybe<Scalars['Date']['input']>;
@@ -581,6 +633,67 @@ export type EnrolmentFilter = {
   planYear?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/**
+ * A money decision above FOUR_EYES_ABOVE_FEN (a manual contribution payment, a manual match or a
+ * write-off) that one person made: checked as if made, it takes effect only when a second person
+ * (ADMIN or FINANCE, not the proposer) confirms it. Every step is audited.
+ */
+export type FourEyesProposal = Node & {
+  __typename?: 'FourEyesProposal';
+  amountFen: Scalars['Fen']['output'];
+  decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  decidedBy?: Maybe<Scalars['String']['output']>;
+  /** The decision as proposed (the mutation's input, local IDs), as a JSON object. */
+  decision: Scalars['String']['output'];
+  /** Why it was confirmed or rejected, when given. */
+  decisionReason?: Maybe<Scalars['String']['output']>;
+  /** EXCEPTION_MATCH, EXCEPTION_WRITE_OFF: the exception. */
+  exception?: Maybe<ReconciliationException>;
+  id: Scalars['ID']['output'];
+  kind: FourEyesProposalKind;
+  proposedAt: Scalars['DateTime']['output'];
+  proposedBy: Scalars['String']['output'];
+  status: FourEyesProposalStatus;
+  /** CONTRIBUTION_PAYMENT: the unit paying. */
+  unit?: Maybe<Unit>;
+};
+
+export type FourEyesProposalConnection = {
+  __typename?: 'FourEyesProposalConnection';
+  edges: Array<FourEyesProposalEdge>;
+  pageInfo: PageInfo;
+};
+
+export type FourEyesProposalEdge = {
+  __typename?: 'FourEyesProposalEdge';
+  cursor: Scalars['String']['output'];
+  node: FourEyesProposal;
+};
+
+export type FourEyesProposalFilter = {
+  kind?: InputMaybe<FourEyesProposalKind>;
+  /** Default: PENDING. */
+  status?: InputMaybe<FourEyesProposalStatus>;
+};
+
+/** A money decision made by hand above FOUR_EYES_ABOVE_FEN. */
+export type FourEyesProposalKind =
+  /** `recordContributionPayment`. */
+  | 'CONTRIBUTION_PAYMENT'
+  /** `matchReconciliationException`. */
+  | 'EXCEPTION_MATCH'
+  /** `writeOffReconciliationException`. */
+  | 'EXCEPTION_WRITE_OFF';
+
+/** Where a four-eyes proposal stands. */
+export type FourEyesProposalStatus =
+  /** Confirmed by a second person: the decision took effect. */
+  | 'CONFIRMED'
+  /** Waiting for a second person. */
+  | 'PENDING'
+  /** Rejected by a second person, or withdrawn by the proposer: nothing happened. */
+  | 'REJECTED';
+
 export type ImportRosterInput = {
   /** CSV text: header `name,id_number,phone,bank_card,bank_code,unit_credit_code,plan_year,special_disease`. */
   csv: Scalars['String']['input'];
@@ -612,6 +725,13 @@ export type Member = Node & {
   benefitTotals: BenefitTotals;
   /** Birth date read from the ID number. */
   birthDate: Scalars['Date']['output'];
+  /**
+   * Every change to the member's name, phone, bank account or unit, newest first: by whom, through
+   * which operation (a roster import, `updateMember`, `moveMember`), with the values before and after
+   * as staff see them (bank account masked). ADMIN, AUDITOR, FINANCE and the member's unit operator;
+   * `FORBIDDEN` for other roles. The member's registration itself is not listed.
+   */
+  changes: MemberChangeConnection;
   /** The member's claims, newest first. */
   claims: ClaimConnection;
   createdAt: Scalars['DateTime']['output'];
@@ -641,6 +761,16 @@ export type Member = Node & {
  */
 export type MemberBenefitTotalsArgs = {
   year: Scalars['Int']['input'];
+};
+
+
+/**
+ * A member of the programme (an employee of a unit). ID and bank card numbers are shown masked;
+ * `revealMemberPersonalData` returns them in clear to roles that may see them, and is audited.
+ */
+export type MemberChangesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -686,6 +816,50 @@ export type MemberSettlementsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** One changed field of a member (append-only record, written with the change itself). */
+export type MemberChange = {
+  __typename?: 'MemberChange';
+  /** `roster.import`, `member.update` or `member.move`: the operation that made the change. */
+  action: Scalars['String']['output'];
+  /** Who made the change: token subject (for an import, whoever uploaded it; `cli` on the server). */
+  actor: Scalars['String']['output'];
+  /** The actor's role. */
+  actorRole: Scalars['String']['output'];
+  /** The value after, as staff see it. */
+  after?: Maybe<Scalars['String']['output']>;
+  at: Scalars['DateTime']['output'];
+  /** The value before, as staff see it (never a clear ID or card number); null when there was none. */
+  before?: Maybe<Scalars['String']['output']>;
+  field: MemberChangeField;
+  /** The reason given (`moveMember`). */
+  reason?: Maybe<Scalars['String']['output']>;
+  /** The roster import that made the change (global ID), for `roster.import`. */
+  rosterImportId?: Maybe<Scalars['ID']['output']>;
+};
+
+export type MemberChangeConnection = {
+  __typename?: 'MemberChangeConnection';
+  edges: Array<MemberChangeEdge>;
+  pageInfo: PageInfo;
+};
+
+export type MemberChangeEdge = {
+  __typename?: 'MemberChangeEdge';
+  cursor: Scalars['String']['output'];
+  node: MemberChange;
+};
+
+/** A field of a member that changes are recorded for. */
+export type MemberChangeField =
+  /** The bank account, shown masked with its bank code: `6222 **** **** 0123 / 102397000011`. */
+  | 'BANK_ACCOUNT'
+  /** The member's name as registered. */
+  | 'NAME'
+  /** The member's mobile phone number. */
+  | 'PHONE'
+  /** The member's unit, shown by Unified Social Credit Code (changed only by `moveMember`). */
+  | 'UNIT';
+
 export type MemberClaimsFilter = {
   planYear?: InputMaybe<Scalars['Int']['input']>;
   status?: InputMaybe<ClaimStatus>;
@@ -725,6 +899,14 @@ export type MemberSettlementsFilter = {
   status?: InputMaybe<SettlementStatus>;
 };
 
+export type MoveMemberInput = {
+  memberId: Scalars['ID']['input'];
+  /** Why the member changes unit (kept in the audit log and the member's changes), at least 4 characters. */
+  reason: Scalars['String']['input'];
+  /** The member's new unit (global ID); future enrolments are made by that unit. */
+  unitId: Scalars['ID']['input'];
+};
+
 /** Everything a caller can change. Every decision is written to the audit log. */
 export type Mutation = {
   __typename?: 'Mutation';
@@ -736,7 +918,21 @@ export type Mutation = {
   approvePayoutBatch: PayoutBatch;
   /** Withdraws a DRAFT or APPROVED batch (ADMIN, FINANCE); its payouts become READY again; audited. */
   cancelPayoutBatch: PayoutBatch;
-  /** Registers a member. ADMIN, SERVICE, or the unit's operator. */
+  /**
+   * Confirms a member's replaced bank account, so payouts to it need not wait for the cooling-off.
+   * ADMIN or FINANCE, never the person who replaced it (`FORBIDDEN`); `CONFLICT` when no replacement
+   * is waiting. Audited.
+   */
+  confirmBankCardChange: Member;
+  /** Vouches for a document AWAITING_CONFIRMATION, which is then processed as a sealed one; not by whoever handed it in. Audited. ADMIN, FINANCE. */
+  confirmBankDocument: BankDocument;
+  /** Confirms another person's proposal: the decision takes effect now. Audited. ADMIN, FINANCE. */
+  confirmFourEyesProposal: FourEyesProposal;
+  /**
+   * Registers a member. ADMIN, SERVICE, or the unit's operator. An ID number already registered is
+   * refused (`CONFLICT` on `input.idNumber`); a unit operator learns whether the member is already
+   * in their own unit, never which other unit has them.
+   */
   createMember: Member;
   /** A DRAFT batch of the oldest READY payouts (ADMIN, FINANCE); CONFLICT when none is ready; audited. */
   createPayoutBatch: PayoutBatch;
@@ -744,39 +940,66 @@ export type Mutation = {
   createUnit: Unit;
   /** Enrols a member for a plan year (or changes that year's enrolment). */
   enrolMember: Enrolment;
-  /** Queues a roster CSV for import by the workers; poll `rosterImport` for the result. */
+  /**
+   * Queues a roster CSV for import by the workers; poll `rosterImport` for the result. ADMIN, SERVICE,
+   * or a unit operator for their own unit. A row whose ID number cannot be registered by the row's
+   * unit (the member belongs elsewhere) is rejected like any bad row, on `id_number`: imports never
+   * move members. Changes are recorded per member (`Member.changes`) and the import is audited.
+   */
   importRoster: RosterImport;
-  /** Resolves an exception by matching its transaction by hand; audited. ADMIN, FINANCE. */
+  /** Resolves an exception by matching its transaction by hand; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal` for a second person. Audited. ADMIN, FINANCE. */
   matchReconciliationException: ReconciliationException;
+  /** Moves a member to another unit, with a reason. ADMIN only (no import or other mutation moves members). Audited. */
+  moveMember: Member;
   /** Turns approved claims into payouts now (the workers also do it on a schedule) (ADMIN, FINANCE). */
   planPayouts: PayoutPlan;
   /** Publishes a rule set as a new version (ADMIN); validated, errors name the field as `input.definition.<path>`. */
   publishRuleSet: RuleSet;
-  /** Records a unit's contribution payment. ADMIN or FINANCE. Audited. */
+  /** Records a unit's contribution payment. ADMIN or FINANCE. Audited. Above FOUR_EYES_ABOVE_FEN it is only proposed (`fourEyesProposals`) and counts once a second person confirms it. */
   recordContributionPayment: Contribution;
   /** Rejects a claim waiting for review with a reason (REVIEWER, ADMIN); its amounts leave the member's totals; audited. */
   rejectClaim: Claim;
+  /** Rejects a proposal (the proposer may withdraw their own): nothing happens. Audited. ADMIN, FINANCE. */
+  rejectFourEyesProposal: FourEyesProposal;
   /** Asks the workers to reconcile an account now (idempotent). ADMIN, FINANCE. */
   requestReconciliation: Scalars['Boolean']['output'];
   /** Processes a REJECTED (or stuck RECEIVED) document again. ADMIN, FINANCE. */
   retryBankDocument: BankDocument;
-  /** Tries a FAILED payout again in a later batch, with a new attempt (ADMIN, FINANCE); audited. */
+  /**
+   * Tries a FAILED payout again in a later batch, with a new attempt (ADMIN, FINANCE); audited. A
+   * payout the bank had paid before its money came back (a return, perhaps after settlement) takes
+   * two FINANCE people: the first call records a proposal (the payout stays FAILED, see
+   * `retryProposal`), a call by another FINANCE person confirms it; the proposer cannot.
+   */
   retryPayout: Payout;
   /** Corrects a rejected record and validates it again; stored when it passes. ADMIN, SERVICE. Audited. */
   retrySettlementRejection: RetrySettlementRejectionPayload;
   /** Returns a member's ID and bank card numbers in clear. ADMIN, AUDITOR, the unit's operator, the member. Audited. */
   revealMemberPersonalData: RevealedPersonalData;
+  /**
+   * The sealed file of a batch with the card numbers in clear, with its seal (FINANCE only; the
+   * reason is audited). Everyone else reads `PayoutBatch.file`, masked.
+   */
+  revealPayoutBatchFile: RevealedPayoutBatchFile;
   /** Asks for an approved or sealed batch to be sent to the bank (FINANCE, ADMIN); audited. */
   submitPayoutBatch: PayoutBatch;
-  /** Changes a member's contact, bank account or unit. */
+  /**
+   * Changes a member's name, phone or bank account. ADMIN, SERVICE, or the member's unit operator.
+   * Each changed field is recorded (`Member.changes`) and audited; a replaced bank account starts the
+   * cooling-off (`BankAccount.payableFrom`).
+   */
   updateMember: Member;
   /** Renames a unit or changes its plan type. ADMIN only. */
   updateUnit: Unit;
-  /** Stores and processes a camt.053 or camt.054 file; its accounts are reconciled by the workers. ADMIN, FINANCE. */
+  /**
+   * Stores and checks a camt.053 or camt.054 file (audited: who, its hash, the seal verdict). With
+   * the bank's verified seal its entries are stored and its accounts reconciled by the workers;
+   * without, it waits AWAITING_CONFIRMATION for a second person. ADMIN, FINANCE.
+   */
   uploadBankStatement: BankDocument;
   /** Stores a file of settlements now (the workers then match them) and returns its run. ADMIN, SERVICE. Audited. */
   uploadSettlements: SettlementIngestionRun;
-  /** Resolves an exception by accepting it as it is, with the reason; audited. ADMIN, FINANCE. */
+  /** Resolves an exception by accepting it as it is, with the reason; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal`. Audited. ADMIN, FINANCE. */
   writeOffReconciliationException: ReconciliationException;
 };
 
@@ -802,6 +1025,24 @@ export type MutationApprovePayoutBatchArgs = {
 /** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationCancelPayoutBatchArgs = {
   input: CancelPayoutBatchInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationConfirmBankCardChangeArgs = {
+  input: ConfirmBankCardChangeInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationConfirmBankDocumentArgs = {
+  input: ConfirmBankDocumentInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationConfirmFourEyesProposalArgs = {
+  input: DecideFourEyesProposalInput;
 };
 
 
@@ -842,6 +1083,12 @@ export type MutationMatchReconciliationExceptionArgs = {
 
 
 /** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationMoveMemberArgs = {
+  input: MoveMemberInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationPublishRuleSetArgs = {
   input: PublishRuleSetInput;
 };
@@ -856,6 +1103,12 @@ export type MutationRecordContributionPaymentArgs = {
 /** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationRejectClaimArgs = {
   input: RejectClaimInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationRejectFourEyesProposalArgs = {
+  input: DecideFourEyesProposalInput;
 };
 
 
@@ -886,6 +1139,12 @@ export type MutationRetrySettlementRejectionArgs = {
 /** Everything a caller can change. Every decision is written to the audit log. */
 export type MutationRevealMemberPersonalDataArgs = {
   input: RevealMemberPersonalDataInput;
+};
+
+
+/** Everything a caller can change. Every decision is written to the audit log. */
+export type MutationRevealPayoutBatchFileArgs = {
+  input: RevealPayoutBatchFileInput;
 };
 
 
@@ -953,11 +1212,18 @@ export type PageInfo = {
  * the database enforces as well — then sealed by the workers (SEALED) and sent once someone asks
  * (`submitPayoutBatch`). The bank's status reports (pain.002) settle each payment: PAID, or FAILED
  * with the bank's reason (AC04 closed account ...). A FAILED payout can be retried: it goes into a
- * later batch with a new attempt and a new EndToEndId. Nothing is ever sent twice: a bank that does
- * not answer leaves the batch UNKNOWN until the bank is asked, by MsgId, what it did.
+ * later batch with a new attempt and a new EndToEndId; one the bank had paid before its money came
+ * back takes two FINANCE people (`retryPayout`). Nothing is ever sent twice: a bank that does not
+ * answer leaves the batch UNKNOWN until the bank is asked, by MsgId, what it did.
+ *
+ * A bank card that replaced another is not paid at once: the member's payouts are HELD until
+ * BANK_CARD_COOLING_OFF_DAYS have passed or a second person has confirmed the new card. A payout
+ * whose member's card changes after it entered a batch leaves the batch before sealing: the file
+ * carries only cards its approver saw.
  *
  * Visibility: payouts like claims (a unit operator sees their unit's, a member their own); batches
- * and their files only ADMIN, FINANCE and AUDITOR.
+ * only ADMIN, FINANCE and AUDITOR, their files with card numbers masked; the sealed file with card
+ * numbers in clear only to FINANCE, through the audited `revealPayoutBatchFile`.
  */
 export type Payout = Node & {
   __typename?: 'Payout';
@@ -972,10 +1238,19 @@ export type Payout = Node & {
   member: Member;
   /** When the bank credited the member (pain.002 ACSC). */
   paidAt?: Maybe<Scalars['DateTime']['output']>;
+  /**
+   * A retry proposed by one FINANCE person, awaiting another's confirmation (a payout the bank had
+   * paid before its money came back); null otherwise, and for roles that may not see batches.
+   */
+  retryProposal?: Maybe<PayoutRetryProposal>;
   /** When its debit was matched on the bank statement. */
   settledAt?: Maybe<Scalars['DateTime']['output']>;
   status: PayoutStatus;
-  /** Why it is HELD, FAILED or CANCELLED (the bank's reason code and words for a rejection or return). */
+  /**
+   * Why it is HELD (no bank account; or the card was replaced on … and waits until … or a second
+   * person's confirmation), FAILED (the bank's reason code and words for a rejection or return) or
+   * CANCELLED.
+   */
   statusReason?: Maybe<Scalars['String']['output']>;
   unit: Unit;
 };
@@ -1058,7 +1333,11 @@ export type PayoutBatch = Node & {
   /** The union's paying account. */
   debtorAccount: Scalars['String']['output'];
   debtorName: Scalars['String']['output'];
-  /** The sealed pain.001 exactly as sent (UTF-8 XML), once sealed. */
+  /**
+   * The sealed pain.001 (UTF-8 XML), once sealed, with each creditor's card number masked as
+   * elsewhere in the API. A copy for reading: it is NOT what the seal covers. The file as sealed and
+   * sent, card numbers in clear, only through `revealPayoutBatchFile` (FINANCE, audited).
+   */
   file?: Maybe<Scalars['String']['output']>;
   /** File name of the sealed pain.001 (`<MsgId>.xml`; the seal is `<MsgId>.xml.p7s`), once sealed. */
   fileName?: Maybe<Scalars['String']['output']>;
@@ -1073,7 +1352,7 @@ export type PayoutBatch = Node & {
   payouts: PayoutConnection;
   /** ReqdExctnDt. */
   requestedExecutionDate: Scalars['Date']['output'];
-  /** Its detached CMS seal (DER), base64; verify with `hub seal verify` or `openssl cms -verify`. */
+  /** Its detached CMS seal (DER), base64; it verifies against the file from `revealPayoutBatchFile` (`hub seal verify`, `openssl cms -verify`). */
   sealBase64?: Maybe<Scalars['String']['output']>;
   sealedAt?: Maybe<Scalars['DateTime']['output']>;
   status: PayoutBatchStatus;
@@ -1164,19 +1443,34 @@ export type PayoutPlan = {
   cancelled: Scalars['Int']['output'];
   /** New payouts. */
   created: Scalars['Int']['output'];
-  /** Of them, held for want of a bank account. */
+  /** Of them, held: no bank account, or a replaced card cooling off. */
   held: Scalars['Int']['output'];
-  /** Held payouts released (the member now has an account). */
+  /** Held payouts released (the member now has an account, the cooling-off is over or the card confirmed). */
   released: Scalars['Int']['output'];
+  /** Ready payouts held again: their member's card was replaced (cooling off) or removed. */
+  withheld: Scalars['Int']['output'];
+};
+
+/** A proposal to retry a payout the bank had paid, awaiting a second FINANCE person. */
+export type PayoutRetryProposal = {
+  __typename?: 'PayoutRetryProposal';
+  proposedAt: Scalars['DateTime']['output'];
+  /** The FINANCE user who proposed it; another FINANCE user confirms it with `retryPayout`. */
+  proposedBy: Scalars['String']['output'];
+  /** Why the proposer wants it paid again. */
+  reason: Scalars['String']['output'];
 };
 
 /** Where a payout stands. */
 export type PayoutStatus =
   /** Its claim was reversed or rejected before it was sent. */
   | 'CANCELLED'
-  /** Rejected or returned by the bank; see statusReason; may be retried. */
+  /** Rejected or returned by the bank; see statusReason; may be retried (see retryPayout). */
   | 'FAILED'
-  /** Approved, but the member has no bank account on record; released when one is added. */
+  /**
+   * Approved, but not payable yet (see statusReason): the member has no bank account on record, or
+   * their card was replaced and is cooling off. Released when that is no longer so.
+   */
   | 'HELD'
   /** In a batch not yet sent. */
   | 'IN_BATCH'
@@ -1242,13 +1536,18 @@ export type Query = {
   claim: Claim;
   /** Claims visible to the caller, newest first. */
   claims: ClaimConnection;
+  /** Four-eyes proposals (pending ones unless the filter says otherwise), oldest first: the work queue. ADMIN, FINANCE, AUDITOR. */
+  fourEyesProposals: FourEyesProposalConnection;
   /** A member by global ID; `NOT_FOUND` when it does not exist or is out of the caller's scope. */
   member: Member;
   /** Members, ordered by registration. */
   members: MemberConnection;
   /** Fetches any object by its global ID; null when it does not exist or the caller may not see it. */
   node?: Maybe<Node>;
-  /** Fetches several objects by global ID, in the same order; null for each one not visible. */
+  /**
+   * Fetches several objects by global ID, in the same order; null for each one not visible. At most
+   * 100 IDs; each counts toward the objects a request may ask for (GRAPHQL_MAX_NODES).
+   */
   nodes: Array<Maybe<Node>>;
   /** One payout (NOT_FOUND when not visible). */
   payout: Payout;
@@ -1331,6 +1630,14 @@ export type QueryClaimArgs = {
 export type QueryClaimsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ClaimFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryFourEyesProposalsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<FourEyesProposalFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -1523,6 +1830,8 @@ export type ReconciliationException = Node & {
   occurredOn: Scalars['Date']['output'];
   /** The payout concerned, when one is. */
   payout?: Maybe<Payout>;
+  /** A match or write-off above FOUR_EYES_ABOVE_FEN waiting for a second person. */
+  pendingProposal?: Maybe<FourEyesProposal>;
   /** What is wrong, in words. */
   reason: Scalars['String']['output'];
   resolution?: Maybe<ReconciliationResolution>;
@@ -1760,6 +2069,26 @@ export type RevealMemberPersonalDataInput = {
   memberId: Scalars['ID']['input'];
   /** Why the clear values are needed (kept in the audit log), at least 4 characters. */
   reason: Scalars['String']['input'];
+};
+
+export type RevealPayoutBatchFileInput = {
+  batchId: Scalars['ID']['input'];
+  /** Why you need the card numbers in clear (at least 4 characters); audited. */
+  reason: Scalars['String']['input'];
+};
+
+/** A batch's file exactly as sealed and sent: every creditor's card number in clear. */
+export type RevealedPayoutBatchFile = {
+  __typename?: 'RevealedPayoutBatchFile';
+  batch: PayoutBatch;
+  /** The pain.001 (UTF-8 XML) the seal covers. */
+  file: Scalars['String']['output'];
+  /** `<MsgId>.xml`. */
+  fileName: Scalars['String']['output'];
+  /** Its detached CMS seal (DER), base64. */
+  sealBase64: Scalars['String']['output'];
+  /** SHA-256 of the file (hex). */
+  sha256: Scalars['String']['output'];
 };
 
 /** A member's personal data in clear, returned once per audited request. */
@@ -2305,7 +2634,11 @@ export type SubscriptionPayoutStatusChangedArgs = {
 /** A unit (基层工会): an employer's union branch that enrols its employees once a year. */
 export type Unit = Node & {
   __typename?: 'Unit';
-  /** What the unit owes and has paid for one plan year. */
+  /**
+   * What the unit owes and has paid for one plan year. Staff and the unit's own operator only:
+   * `FORBIDDEN` for another unit's operator and for members (a member sees their own records, not
+   * the unit's finances).
+   */
   contribution: Contribution;
   createdAt: Scalars['DateTime']['output'];
   /** Unified Social Credit Code (统一社会信用代码), 18 characters, GB 32100 check character. */
@@ -2362,12 +2695,11 @@ export type UnitMembersFilter = {
 };
 
 export type UpdateMemberInput = {
+  /** A new account: when it replaces a different one, payouts to it wait for the cooling-off or a confirmation. */
   bankAccount?: InputMaybe<BankAccountInput>;
   id: Scalars['ID']['input'];
   name?: InputMaybe<Scalars['String']['input']>;
   phone?: InputMaybe<Scalars['String']['input']>;
-  /** Moves the member to another unit (future enrolments are made by that unit). */
-  unitId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 export type UpdateUnitInput = {
@@ -2377,10 +2709,12 @@ export type UpdateUnitInput = {
 };
 
 export type UploadBankStatementInput = {
-  /** The camt.053.001.02 or camt.054.001.02 XML (UTF-8). */
+  /** The camt.053.001.02 or camt.054.001.02 XML (UTF-8; no DOCTYPE or ENTITY declarations). */
   content: Scalars['String']['input'];
   /** The file's name (kept with it). */
   fileName: Scalars['String']['input'];
+  /** The bank's detached CMS seal over `content` (base64 DER), when the bank gave one: verified, the document needs no confirmation. */
+  sealBase64?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type UploadSettlementsInput = {
@@ -2490,6 +2824,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( BenefitLineRow )
     | ( ClaimRow )
     | ( EnrolmentRow )
+    | ( Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<_RefType['ReconciliationException']>, unit?: Maybe<_RefType['Unit']> } )
     | ( MemberRow )
     | ( PayoutRow )
     | ( BatchRow )
@@ -2539,6 +2874,8 @@ export type ResolversTypes = {
   ClaimFilter: ClaimFilter;
   ClaimStatus: ClaimStatus;
   ClaimStatusChange: ResolverTypeWrapper<ClaimStatusChangeRow>;
+  ConfirmBankCardChangeInput: ConfirmBankCardChangeInput;
+  ConfirmBankDocumentInput: ConfirmBankDocumentInput;
   Contribution: ResolverTypeWrapper<ContributionKey>;
   ContributionAllocationInput: ContributionAllocationInput;
   ContributionPayment: ResolverTypeWrapper<ContributionPayment>;
@@ -2550,22 +2887,34 @@ export type ResolversTypes = {
   DailyProof: ResolverTypeWrapper<DailyProofRow>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DecideFourEyesProposalInput: DecideFourEyesProposalInput;
   EnrolMemberInput: EnrolMemberInput;
   Enrolment: ResolverTypeWrapper<EnrolmentRow>;
   EnrolmentConnection: ResolverTypeWrapper<Omit<EnrolmentConnection, 'edges'> & { edges: Array<ResolversTypes['EnrolmentEdge']> }>;
   EnrolmentEdge: ResolverTypeWrapper<Omit<EnrolmentEdge, 'node'> & { node: ResolversTypes['Enrolment'] }>;
   EnrolmentFilter: EnrolmentFilter;
   Fen: ResolverTypeWrapper<Scalars['Fen']['output']>;
+  FourEyesProposal: ResolverTypeWrapper<Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<ResolversTypes['ReconciliationException']>, unit?: Maybe<ResolversTypes['Unit']> }>;
+  FourEyesProposalConnection: ResolverTypeWrapper<Omit<FourEyesProposalConnection, 'edges'> & { edges: Array<ResolversTypes['FourEyesProposalEdge']> }>;
+  FourEyesProposalEdge: ResolverTypeWrapper<Omit<FourEyesProposalEdge, 'node'> & { node: ResolversTypes['FourEyesProposal'] }>;
+  FourEyesProposalFilter: FourEyesProposalFilter;
+  FourEyesProposalKind: FourEyesProposalKind;
+  FourEyesProposalStatus: FourEyesProposalStatus;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   ImportRosterInput: ImportRosterInput;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   MatchReconciliationExceptionInput: MatchReconciliationExceptionInput;
   Member: ResolverTypeWrapper<MemberRow>;
+  MemberChange: ResolverTypeWrapper<MemberChange>;
+  MemberChangeConnection: ResolverTypeWrapper<MemberChangeConnection>;
+  MemberChangeEdge: ResolverTypeWrapper<MemberChangeEdge>;
+  MemberChangeField: MemberChangeField;
   MemberClaimsFilter: MemberClaimsFilter;
   MemberConnection: ResolverTypeWrapper<MemberConnectionResult>;
   MemberEdge: ResolverTypeWrapper<Omit<MemberEdge, 'node'> & { node: ResolversTypes['Member'] }>;
   MemberFilter: MemberFilter;
   MemberSettlementsFilter: MemberSettlementsFilter;
+  MoveMemberInput: MoveMemberInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -2582,6 +2931,7 @@ export type ResolversTypes = {
   PayoutEdge: ResolverTypeWrapper<Omit<PayoutEdge, 'node'> & { node: ResolversTypes['Payout'] }>;
   PayoutFilter: PayoutFilter;
   PayoutPlan: ResolverTypeWrapper<PayoutPlan>;
+  PayoutRetryProposal: ResolverTypeWrapper<PayoutRetryProposal>;
   PayoutStatus: PayoutStatus;
   PayoutStatusChange: ResolverTypeWrapper<PayoutStatusChangeRow>;
   PayoutSubmission: PayoutSubmission;
@@ -2612,6 +2962,8 @@ export type ResolversTypes = {
   RetrySettlementRejectionInput: RetrySettlementRejectionInput;
   RetrySettlementRejectionPayload: ResolverTypeWrapper<RetryResult>;
   RevealMemberPersonalDataInput: RevealMemberPersonalDataInput;
+  RevealPayoutBatchFileInput: RevealPayoutBatchFileInput;
+  RevealedPayoutBatchFile: ResolverTypeWrapper<Omit<RevealedPayoutBatchFile, 'batch'> & { batch: ResolversTypes['PayoutBatch'] }>;
   RevealedPersonalData: ResolverTypeWrapper<RevealedRow>;
   Role: Role;
   RosterImport: ResolverTypeWrapper<RosterImportRow>;
@@ -2688,6 +3040,8 @@ export type ResolversParentTypes = {
   ClaimEdge: Omit<ClaimEdge, 'node'> & { node: ResolversParentTypes['Claim'] };
   ClaimFilter: ClaimFilter;
   ClaimStatusChange: ClaimStatusChangeRow;
+  ConfirmBankCardChangeInput: ConfirmBankCardChangeInput;
+  ConfirmBankDocumentInput: ConfirmBankDocumentInput;
   Contribution: ContributionKey;
   ContributionAllocationInput: ContributionAllocationInput;
   ContributionPayment: ContributionPayment;
@@ -2697,22 +3051,31 @@ export type ResolversParentTypes = {
   DailyProof: DailyProofRow;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
+  DecideFourEyesProposalInput: DecideFourEyesProposalInput;
   EnrolMemberInput: EnrolMemberInput;
   Enrolment: EnrolmentRow;
   EnrolmentConnection: Omit<EnrolmentConnection, 'edges'> & { edges: Array<ResolversParentTypes['EnrolmentEdge']> };
   EnrolmentEdge: Omit<EnrolmentEdge, 'node'> & { node: ResolversParentTypes['Enrolment'] };
   EnrolmentFilter: EnrolmentFilter;
   Fen: Scalars['Fen']['output'];
+  FourEyesProposal: Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<ResolversParentTypes['ReconciliationException']>, unit?: Maybe<ResolversParentTypes['Unit']> };
+  FourEyesProposalConnection: Omit<FourEyesProposalConnection, 'edges'> & { edges: Array<ResolversParentTypes['FourEyesProposalEdge']> };
+  FourEyesProposalEdge: Omit<FourEyesProposalEdge, 'node'> & { node: ResolversParentTypes['FourEyesProposal'] };
+  FourEyesProposalFilter: FourEyesProposalFilter;
   ID: Scalars['ID']['output'];
   ImportRosterInput: ImportRosterInput;
   Int: Scalars['Int']['output'];
   MatchReconciliationExceptionInput: MatchReconciliationExceptionInput;
   Member: MemberRow;
+  MemberChange: MemberChange;
+  MemberChangeConnection: MemberChangeConnection;
+  MemberChangeEdge: MemberChangeEdge;
   MemberClaimsFilter: MemberClaimsFilter;
   MemberConnection: MemberConnectionResult;
   MemberEdge: Omit<MemberEdge, 'node'> & { node: ResolversParentTypes['Member'] };
   MemberFilter: MemberFilter;
   MemberSettlementsFilter: MemberSettlementsFilter;
+  MoveMemberInput: MoveMemberInput;
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
@@ -2727,6 +3090,7 @@ export type ResolversParentTypes = {
   PayoutEdge: Omit<PayoutEdge, 'node'> & { node: ResolversParentTypes['Payout'] };
   PayoutFilter: PayoutFilter;
   PayoutPlan: PayoutPlan;
+  PayoutRetryProposal: PayoutRetryProposal;
   PayoutStatusChange: PayoutStatusChangeRow;
   PublishRuleSetInput: PublishRuleSetInput;
   Query: Record<PropertyKey, never>;
@@ -2749,6 +3113,8 @@ export type ResolversParentTypes = {
   RetrySettlementRejectionInput: RetrySettlementRejectionInput;
   RetrySettlementRejectionPayload: RetryResult;
   RevealMemberPersonalDataInput: RevealMemberPersonalDataInput;
+  RevealPayoutBatchFileInput: RevealPayoutBatchFileInput;
+  RevealedPayoutBatchFile: Omit<RevealedPayoutBatchFile, 'batch'> & { batch: ResolversParentTypes['PayoutBatch'] };
   RevealedPersonalData: RevealedRow;
   RosterImport: RosterImportRow;
   RosterRowError: RosterRowError;
@@ -2800,9 +3166,17 @@ export type CacheControlDirectiveResolver<Result, Parent, ContextType = Context,
 export type BankAccountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankAccount'] = ResolversParentTypes['BankAccount']> = {
   bankCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   cardNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  changedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  changedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  confirmedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  confirmedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  payableFrom?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 };
 
 export type BankDocumentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankDocument'] = ResolversParentTypes['BankDocument']> = {
+  confirmationReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  confirmedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  confirmedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   entries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   fileName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -2813,6 +3187,7 @@ export type BankDocumentResolvers<ContextType = Context, ParentType extends Reso
   processedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   receivedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sealProblem?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sealedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   source?: Resolver<ResolversTypes['BankDocumentSource'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['BankDocumentStatus'], ParentType, ContextType>;
@@ -3031,10 +3406,37 @@ export interface FenScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes[
   name: 'Fen';
 }
 
+export type FourEyesProposalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FourEyesProposal'] = ResolversParentTypes['FourEyesProposal']> = {
+  amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  decidedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  decision?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  decisionReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  exception?: Resolver<Maybe<ResolversTypes['ReconciliationException']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['FourEyesProposalKind'], ParentType, ContextType>;
+  proposedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  proposedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['FourEyesProposalStatus'], ParentType, ContextType>;
+  unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type FourEyesProposalConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FourEyesProposalConnection'] = ResolversParentTypes['FourEyesProposalConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['FourEyesProposalEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type FourEyesProposalEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FourEyesProposalEdge'] = ResolversParentTypes['FourEyesProposalEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['FourEyesProposal'], ParentType, ContextType>;
+};
+
 export type MemberResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Member'] = ResolversParentTypes['Member']> = {
   bankAccount?: Resolver<Maybe<ResolversTypes['BankAccount']>, ParentType, ContextType>;
   benefitTotals?: Resolver<ResolversTypes['BenefitTotals'], ParentType, ContextType, RequireFields<MemberBenefitTotalsArgs, 'year'>>;
   birthDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  changes?: Resolver<ResolversTypes['MemberChangeConnection'], ParentType, ContextType, RequireFields<MemberChangesArgs, 'first'>>;
   claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, RequireFields<MemberClaimsArgs, 'first'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   enrolments?: Resolver<ResolversTypes['EnrolmentConnection'], ParentType, ContextType, RequireFields<MemberEnrolmentsArgs, 'first'>>;
@@ -3049,6 +3451,28 @@ export type MemberResolvers<ContextType = Context, ParentType extends ResolversP
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MemberChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MemberChange'] = ResolversParentTypes['MemberChange']> = {
+  action?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  actor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  actorRole?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  after?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  before?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  field?: Resolver<ResolversTypes['MemberChangeField'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  rosterImportId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+};
+
+export type MemberChangeConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MemberChangeConnection'] = ResolversParentTypes['MemberChangeConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['MemberChangeEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type MemberChangeEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MemberChangeEdge'] = ResolversParentTypes['MemberChangeEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['MemberChange'], ParentType, ContextType>;
 };
 
 export type MemberConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MemberConnection'] = ResolversParentTypes['MemberConnection']> = {
@@ -3067,21 +3491,27 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   approveClaim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationApproveClaimArgs, 'input'>>;
   approvePayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<MutationApprovePayoutBatchArgs, 'batchId'>>;
   cancelPayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<MutationCancelPayoutBatchArgs, 'input'>>;
+  confirmBankCardChange?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationConfirmBankCardChangeArgs, 'input'>>;
+  confirmBankDocument?: Resolver<ResolversTypes['BankDocument'], ParentType, ContextType, RequireFields<MutationConfirmBankDocumentArgs, 'input'>>;
+  confirmFourEyesProposal?: Resolver<ResolversTypes['FourEyesProposal'], ParentType, ContextType, RequireFields<MutationConfirmFourEyesProposalArgs, 'input'>>;
   createMember?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationCreateMemberArgs, 'input'>>;
   createPayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, Partial<MutationCreatePayoutBatchArgs>>;
   createUnit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<MutationCreateUnitArgs, 'input'>>;
   enrolMember?: Resolver<ResolversTypes['Enrolment'], ParentType, ContextType, RequireFields<MutationEnrolMemberArgs, 'input'>>;
   importRoster?: Resolver<ResolversTypes['RosterImport'], ParentType, ContextType, RequireFields<MutationImportRosterArgs, 'input'>>;
   matchReconciliationException?: Resolver<ResolversTypes['ReconciliationException'], ParentType, ContextType, RequireFields<MutationMatchReconciliationExceptionArgs, 'input'>>;
+  moveMember?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationMoveMemberArgs, 'input'>>;
   planPayouts?: Resolver<ResolversTypes['PayoutPlan'], ParentType, ContextType>;
   publishRuleSet?: Resolver<ResolversTypes['RuleSet'], ParentType, ContextType, RequireFields<MutationPublishRuleSetArgs, 'input'>>;
   recordContributionPayment?: Resolver<ResolversTypes['Contribution'], ParentType, ContextType, RequireFields<MutationRecordContributionPaymentArgs, 'input'>>;
   rejectClaim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationRejectClaimArgs, 'input'>>;
+  rejectFourEyesProposal?: Resolver<ResolversTypes['FourEyesProposal'], ParentType, ContextType, RequireFields<MutationRejectFourEyesProposalArgs, 'input'>>;
   requestReconciliation?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRequestReconciliationArgs, 'account'>>;
   retryBankDocument?: Resolver<ResolversTypes['BankDocument'], ParentType, ContextType, RequireFields<MutationRetryBankDocumentArgs, 'id'>>;
   retryPayout?: Resolver<ResolversTypes['Payout'], ParentType, ContextType, RequireFields<MutationRetryPayoutArgs, 'input'>>;
   retrySettlementRejection?: Resolver<ResolversTypes['RetrySettlementRejectionPayload'], ParentType, ContextType, RequireFields<MutationRetrySettlementRejectionArgs, 'input'>>;
   revealMemberPersonalData?: Resolver<ResolversTypes['RevealedPersonalData'], ParentType, ContextType, RequireFields<MutationRevealMemberPersonalDataArgs, 'input'>>;
+  revealPayoutBatchFile?: Resolver<ResolversTypes['RevealedPayoutBatchFile'], ParentType, ContextType, RequireFields<MutationRevealPayoutBatchFileArgs, 'input'>>;
   submitPayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<MutationSubmitPayoutBatchArgs, 'batchId'>>;
   updateMember?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationUpdateMemberArgs, 'input'>>;
   updateUnit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<MutationUpdateUnitArgs, 'input'>>;
@@ -3091,7 +3521,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type NodeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Enrolment' | 'Member' | 'Payout' | 'PayoutBatch' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Enrolment' | 'FourEyesProposal' | 'Member' | 'Payout' | 'PayoutBatch' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -3109,6 +3539,7 @@ export type PayoutResolvers<ContextType = Context, ParentType extends ResolversP
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
   paidAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  retryProposal?: Resolver<Maybe<ResolversTypes['PayoutRetryProposal']>, ParentType, ContextType>;
   settledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['PayoutStatus'], ParentType, ContextType>;
   statusReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -3197,6 +3628,13 @@ export type PayoutPlanResolvers<ContextType = Context, ParentType extends Resolv
   created?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   held?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   released?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  withheld?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type PayoutRetryProposalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutRetryProposal'] = ResolversParentTypes['PayoutRetryProposal']> = {
+  proposedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  proposedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type PayoutStatusChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutStatusChange'] = ResolversParentTypes['PayoutStatusChange']> = {
@@ -3211,6 +3649,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   benefitPreview?: Resolver<ResolversTypes['BenefitPreview'], ParentType, ContextType, RequireFields<QueryBenefitPreviewArgs, 'input' | 'ruleSetId'>>;
   claim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<QueryClaimArgs, 'id'>>;
   claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, RequireFields<QueryClaimsArgs, 'first'>>;
+  fourEyesProposals?: Resolver<ResolversTypes['FourEyesProposalConnection'], ParentType, ContextType, RequireFields<QueryFourEyesProposalsArgs, 'first'>>;
   member?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<QueryMemberArgs, 'id'>>;
   members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, RequireFields<QueryMembersArgs, 'first'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
@@ -3251,6 +3690,7 @@ export type ReconciliationExceptionResolvers<ContextType = Context, ParentType e
   kind?: Resolver<ResolversTypes['ReconciliationExceptionKind'], ParentType, ContextType>;
   occurredOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType>;
+  pendingProposal?: Resolver<Maybe<ResolversTypes['FourEyesProposal']>, ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   resolution?: Resolver<Maybe<ResolversTypes['ReconciliationResolution']>, ParentType, ContextType>;
   resolutionReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -3344,6 +3784,14 @@ export type ReconciliationRunEdgeResolvers<ContextType = Context, ParentType ext
 export type RetrySettlementRejectionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetrySettlementRejectionPayload'] = ResolversParentTypes['RetrySettlementRejectionPayload']> = {
   rejection?: Resolver<ResolversTypes['SettlementRejection'], ParentType, ContextType>;
   settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
+};
+
+export type RevealedPayoutBatchFileResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevealedPayoutBatchFile'] = ResolversParentTypes['RevealedPayoutBatchFile']> = {
+  batch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType>;
+  file?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  fileName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sealBase64?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type RevealedPersonalDataResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevealedPersonalData'] = ResolversParentTypes['RevealedPersonalData']> = {
@@ -3635,7 +4083,13 @@ export type Resolvers<ContextType = Context> = {
   EnrolmentConnection?: EnrolmentConnectionResolvers<ContextType>;
   EnrolmentEdge?: EnrolmentEdgeResolvers<ContextType>;
   Fen?: GraphQLScalarType;
+  FourEyesProposal?: FourEyesProposalResolvers<ContextType>;
+  FourEyesProposalConnection?: FourEyesProposalConnectionResolvers<ContextType>;
+  FourEyesProposalEdge?: FourEyesProposalEdgeResolvers<ContextType>;
   Member?: MemberResolvers<ContextType>;
+  MemberChange?: MemberChangeResolvers<ContextType>;
+  MemberChangeConnection?: MemberChangeConnectionResolvers<ContextType>;
+  MemberChangeEdge?: MemberChangeEdgeResolvers<ContextType>;
   MemberConnection?: MemberConnectionResolvers<ContextType>;
   MemberEdge?: MemberEdgeResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
@@ -3650,6 +4104,7 @@ export type Resolvers<ContextType = Context> = {
   PayoutConnection?: PayoutConnectionResolvers<ContextType>;
   PayoutEdge?: PayoutEdgeResolvers<ContextType>;
   PayoutPlan?: PayoutPlanResolvers<ContextType>;
+  PayoutRetryProposal?: PayoutRetryProposalResolvers<ContextType>;
   PayoutStatusChange?: PayoutStatusChangeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   ReconciliationException?: ReconciliationExceptionResolvers<ContextType>;
@@ -3664,6 +4119,7 @@ export type Resolvers<ContextType = Context> = {
   ReconciliationRunConnection?: ReconciliationRunConnectionResolvers<ContextType>;
   ReconciliationRunEdge?: ReconciliationRunEdgeResolvers<ContextType>;
   RetrySettlementRejectionPayload?: RetrySettlementRejectionPayloadResolvers<ContextType>;
+  RevealedPayoutBatchFile?: RevealedPayoutBatchFileResolvers<ContextType>;
   RevealedPersonalData?: RevealedPersonalDataResolvers<ContextType>;
   RosterImport?: RosterImportResolvers<ContextType>;
   RosterRowError?: RosterRowErrorResolvers<ContextType>;
