@@ -13,7 +13,7 @@ export interface ReconciliationSettings {
   /** T+N: business days the bank has to show a credited payout's debit. */
   debitDays: number;
   holidays: Set<string>;
-  /** ISO20022_XSD_DIR; undefined: the shared XSDs beside the repository. */
+  /** ISO20022_XSD_DIR; undefined: the XSDs vendored in src/banks/iso20022/xsd/. */
   xsdDir: string | undefined;
 }
 

@@ -1,64 +1,91 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { memoryPages, validateXML, type XMLFileInfo } from 'xmllint-wasm';
 import { declarationProblem, type Iso20022Problem } from '../banks/iso20022/xml.ts';
 import type { DocumentKind } from './documents.ts';
 
 /**
- * Validation of received statements against the official XSDs (ISO20022_XSD_DIR, by default
- * `../shared/iso20022/` beside the repository) with libxml2's `xmllint` in streaming mode: a
- * 150 MB statement validates in a few seconds, in its own process, while the hub parses it.
+ * Validation of received statements against the official XSDs (the copy vendored in
+ * src/banks/iso20022/xsd/, or ISO20022_XSD_DIR) in process: libxml2's xmllint compiled to
+ * WebAssembly (npm xmllint-wasm), in streaming mode, on a worker thread of its own that ends with
+ * the call, so a 150 MB statement neither blocks the event loop nor leaves its memory behind.
  *
- * The document is untrusted: one declaring a DOCTYPE or ENTITY never reaches xmllint, which runs
- * with `--nonet` (no network, whatever the document says), and its messages are cut down to the
- * line and the rule: xmllint quotes the offending text, which is not ours to echo.
+ * The document is untrusted: one declaring a DOCTYPE or ENTITY never reaches the validator, which
+ * sees only an in-memory file system holding the document and the schema (no host files, no
+ * network, and `--nonet` whatever the document says). Its messages are cut down to the line and
+ * the rule: xmllint quotes the offending text, which is not ours to echo.
  */
 
-export const DEFAULT_XSD_DIR = fileURLToPath(new URL('../../../shared/iso20022/', import.meta.url));
+export const DEFAULT_XSD_DIR = fileURLToPath(new URL('../banks/iso20022/xsd/', import.meta.url));
 
-/** xmllint is missing or the schemas cannot be read: the document is not at fault (it stays RECEIVED and is tried again). */
+/** The schemas cannot be read or compiled, or the validator failed: the document is not at fault (it stays RECEIVED and is tried again). */
 export class XsdUnavailableError extends Error {
   /** The stored document that waits for it, once known. */
   documentId: number | null = null;
 }
 
 const MAX_PROBLEMS = 20;
+/**
+ * The WebAssembly heap's cap. The document sits in the worker's in-memory file system, outside it;
+ * the streaming validator needs a few MB (a 155 MB statement validates within the default 32 MB),
+ * so this is headroom, not a reservation.
+ */
+const MAX_MEMORY_PAGES = 256 * memoryPages.MiB;
 
 /** The document's schema problems (empty when valid), each with its line. */
-export function validateAgainstXsd(xml: string, kind: DocumentKind, xsdDir = DEFAULT_XSD_DIR): Promise<Iso20022Problem[]> {
+export async function validateAgainstXsd(xml: string, kind: DocumentKind, xsdDir = DEFAULT_XSD_DIR): Promise<Iso20022Problem[]> {
   const declared = declarationProblem(xml);
-  if (declared) return Promise.resolve([declared]);
+  if (declared) return [declared];
   const schema = path.join(xsdDir, `${kind}.001.02.xsd`);
-  if (!existsSync(schema)) return Promise.reject(new XsdUnavailableError(`the schema ${schema} is missing (set ISO20022_XSD_DIR)`));
-  return new Promise((resolve, reject) => {
-    const child = spawn('xmllint', ['--noout', '--nonet', '--stream', '--schema', schema, '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let report = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      if (report.length < 64_000) report += chunk;
+  let xsd: Buffer;
+  try {
+    xsd = await readFile(schema);
+  } catch (error) {
+    throw new XsdUnavailableError(`the schema ${schema} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); set ISO20022_XSD_DIR to a folder holding it`);
+  }
+  // Fresh names each time: a line of the document that xmllint echoes cannot pass for one of its messages.
+  const run = randomUUID();
+  const files: Files = { document: { fileName: `${run}.xml`, contents: Buffer.from(xml) }, schema: { fileName: `${run}.xsd`, contents: xsd } };
+  const { status, report: validation } = await xmllintStream(files, true);
+  if (status === 0) return [];
+  const schemaTrouble = schemaLines(validation, files.schema.fileName);
+  if (schemaTrouble || ![1, 3, 4].includes(status)) throw new XsdUnavailableError(`xmllint exited with ${status} validating against ${schema}${schemaTrouble}`);
+  // Exit 1: the document does not parse. The validating reader does not say where; a plain streaming parse does.
+  const report = status === 1 ? (await xmllintStream(files, false)).report : validation;
+  const problems = report.split('\n')
+    .filter((line) => line.startsWith(`${files.document.fileName}:`))
+    .slice(0, MAX_PROBLEMS)
+    .map((line): Iso20022Problem => {
+      const match = /^[^:]+:(\d+): (?:.*?error : )?(.*)$/.exec(line);
+      return { field: match ? `line ${match[1]}` : 'Document', reason: `${kind} schema: ${match ? withoutDocumentText(match[2]!) : 'does not validate'}` };
     });
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      reject(new XsdUnavailableError(error.code === 'ENOENT' ? 'xmllint is not installed (Debian: apt-get install libxml2-utils)' : `xmllint failed: ${error.message}`));
+  if (problems.length > 0) return problems;
+  return [{ field: 'Document', reason: `${kind} schema: ${status === 1 ? 'is not readable XML' : 'does not validate'}` }];
+}
+
+interface Files {
+  document: XMLFileInfo;
+  schema: XMLFileInfo;
+}
+
+/** One streaming xmllint run, validating or only parsing: its exit status (0; 1: does not parse; 3, 4: invalid; more: xmllint's own trouble) and report. */
+async function xmllintStream(files: Files, validate: boolean): Promise<{ status: number; report: string }> {
+  try {
+    const result = await validateXML({
+      xml: files.document,
+      schema: files.schema,
+      maxMemoryPages: MAX_MEMORY_PAGES,
+      modifyArguments: () => ['--nonet', '--noout', '--stream', ...(validate ? ['--schema', files.schema.fileName] : []), files.document.fileName],
     });
-    child.stdin.on('error', () => undefined); // xmllint may stop reading early; its exit status says why
-    child.on('close', (code) => {
-      if (code === 0) return resolve([]);
-      // Lines not starting with "-:" are the document's own text xmllint echoes under a parser error.
-      const problems = report.split('\n')
-        .filter((line) => line.startsWith('-:'))
-        .slice(0, MAX_PROBLEMS)
-        .map((line): Iso20022Problem => {
-          const match = /^-:(\d+): (?:.*?error : )?(.*)$/.exec(line);
-          return { field: match ? `line ${match[1]}` : 'Document', reason: `${kind} schema: ${match ? withoutDocumentText(match[2]!) : 'does not validate'}` };
-        });
-      if (problems.length > 0) return resolve(problems);
-      // Exit 1..4 without a located message: unreadable input; anything else is xmllint's own trouble.
-      if (code !== null && code <= 4) return resolve([{ field: 'Document', reason: `${kind} schema: is not readable XML` }]);
-      reject(new XsdUnavailableError(`xmllint exited with ${code}${schemaLines(report, schema)}`));
-    });
-    child.stdin.end(xml);
-  });
+    return { status: result.valid ? 0 : 3, report: result.rawOutput };
+  } catch (error) {
+    // xmllint-wasm rejects on any exit status but 0, 3 and 4, with the status as `code` and xmllint's report as the message.
+    const status = (error as { code?: unknown }).code;
+    if (typeof status !== 'number') throw new XsdUnavailableError(`the XSD validator failed: ${String(error)}`);
+    return { status, report: (error as Error).message };
+  }
 }
 
 /**
@@ -75,7 +102,7 @@ export function withoutDocumentText(message: string): string {
 }
 
 /** xmllint's complaints about the schema itself (they name the XSD file), for the operator. */
-function schemaLines(report: string, schema: string): string {
-  const lines = report.split('\n').filter((line) => line.startsWith(schema)).slice(0, 3);
-  return lines.length > 0 ? `: ${lines.join('; ')}` : '';
+function schemaLines(report: string, schemaName: string): string {
+  const lines = report.split('\n').filter((line) => line.startsWith(`${schemaName}:`) || line.includes(`schema ${schemaName} failed to compile`)).slice(0, 3);
+  return lines.length > 0 ? `: ${lines.join('; ').replaceAll(schemaName, 'the XSD')}` : '';
 }

@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DEFAULT_XSD_DIR } from '../../../src/reconciliation/xsd.ts';
 
-/** The official XSDs live beside the repository (`../shared/iso20022/`), in CI as in a checkout. */
-export const SCHEMA_DIR = fileURLToPath(new URL('../../../../shared/iso20022/', import.meta.url));
+/** The official XSDs vendored in the repository; xmllint checks against them from outside the hub. */
+export const SCHEMA_DIR = DEFAULT_XSD_DIR;
 
 export type Schema = 'pain.001.001.03' | 'pain.002.001.03' | 'camt.053.001.02' | 'camt.054.001.02';
 
