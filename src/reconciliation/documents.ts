@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { Camt053Message, Camt054Message, AccountStatement } from '../banks/iso20022/camt.ts';
 import { signedFen, type CamtEntry } from '../banks/iso20022/camtEntry.ts';
+import { bankDay, bankInstant } from '../banks/iso20022/fields.ts';
 import type { Iso20022Problem } from '../banks/iso20022/xml.ts';
 
 /**
  * What a parsed camt.053 / camt.054 contributes (pure): statements (account, day, balances) and
- * booked entries, each keyed by the bank's account servicer reference (流水号). Entries without
- * that reference cannot be stored idempotently and are refused, naming the entry.
+ * booked entries, each with the key it is stored once by: the bank's account servicer reference
+ * (流水号), or, where the bank gave none, a key derived from the booking (`derivedKey`).
  */
 
 export type DocumentKind = 'camt.053' | 'camt.054';
@@ -22,6 +24,7 @@ export interface StatementRecord {
   account: string;
   date: string;
   ref: string;
+  /** The bank's creation time, with its zone (China time where the bank wrote none). */
   createdAt: string;
   final: boolean;
   /** Signed fen; null when the message has no such balance (a page without balances). */
@@ -31,9 +34,14 @@ export interface StatementRecord {
 
 export interface EntryRecord {
   account: string;
-  accountServicerRef: string;
+  /**
+   * What the booking is stored once by (per account, column account_servicer_ref): the bank's
+   * AcctSvcrRef, or `derivedKey` when it gave none. The entry itself keeps what the bank wrote.
+   */
+  key: string;
   creditDebit: CamtEntry['creditDebit'];
   amountFen: number;
+  /** The bank's day (China) the entry is booked on. */
   bookingDate: string;
   valueDate: string | null;
   transactionCode: string | null;
@@ -46,7 +54,7 @@ export interface DocumentRecords {
   msgId: string;
   statements: StatementRecord[];
   entries: EntryRecord[];
-  /** Entries not booked (PDNG, INFO): not on the account, not reconciled. */
+  /** Entries that move nothing on the account: not booked (PDNG, INFO) or of 0.00; not reconciled. */
   notBooked: number;
 }
 
@@ -55,6 +63,7 @@ export function recordsOf(kind: DocumentKind, message: Camt053Message | Camt054M
   const statements: StatementRecord[] = [];
   const entries: EntryRecord[] = [];
   const seen = new Map<string, string>();
+  const occurrences = new Map<string, number>();
   let notBooked = 0;
   const root = kind === 'camt.053' ? 'Document/BkToCstmrStmt/Stmt' : 'Document/BkToCstmrDbtCdtNtfctn/Ntfctn';
   const reports = kind === 'camt.053' ? (message as Camt053Message).statements : (message as Camt054Message).notifications;
@@ -62,58 +71,94 @@ export function recordsOf(kind: DocumentKind, message: Camt053Message | Camt054M
   reports.forEach((report, r) => {
     const at = `${root}[${r + 1}]`;
     const account = report.account.id;
-    let statement: number | null = null;
-    let fallbackDate = report.createdAt.slice(0, 10);
+    let statement: StatementRecord | null = null;
     if (kind === 'camt.053') {
       const record = statementRecord(report as AccountStatement);
-      statement = statements.push(record) - 1;
-      fallbackDate = record.date;
-      if (statements.some((s, i) => i !== statement && s.account === account && s.date === record.date)) {
+      if (statements.some((s) => s.account === account && s.date === record.date)) {
         problems.push({ field: `${at}`, reason: `a second statement of account ${account} for ${record.date} in the same message` });
       }
+      statements.push(record);
+      statement = record;
     }
     report.entries.forEach((entry, e) => {
-      if (entry.status !== 'BOOK') {
+      if (entry.status !== 'BOOK' || entry.amountFen === 0) {
         notBooked += 1;
         return;
       }
       const entryAt = `${at}/Ntry[${e + 1}]`;
       const ref = entry.accountServicerRef ?? (entry.details.length === 1 ? entry.details[0]!.accountServicerRef : undefined);
+      // Without the bank's reference the day is part of the key: it must be the bank's, not the day the document was made.
+      if (entry.bookingDate === undefined && statement === null && ref === undefined) {
+        problems.push({ field: `${entryAt}/BookgDt`, reason: 'is required for an entry without AcctSvcrRef: without either, the hub cannot tell which booking of which day it is' });
+        return;
+      }
+      const bookingDate = bankDay(entry.bookingDate ?? statement?.date ?? entry.valueDate ?? report.createdAt);
+      if (statement !== null && bookingDate !== statement.date) {
+        problems.push({ field: `${entryAt}/BookgDt`, reason: `${bookingDate} is not the statement's day ${statement.date}` });
+        return;
+      }
+      let key: string;
       if (ref === undefined) {
-        problems.push({ field: `${entryAt}/AcctSvcrRef`, reason: 'is required: the bank\'s reference is what keeps a booking from being counted twice' });
-        return;
-      }
-      const key = `${account} ${ref}`;
-      const earlier = seen.get(key);
-      if (earlier) {
-        problems.push({ field: `${entryAt}/AcctSvcrRef`, reason: `${ref} is also the reference of ${earlier}` });
-        return;
-      }
-      seen.set(key, entryAt);
-      const bookingDate = (entry.bookingDate ?? entry.valueDate ?? fallbackDate).slice(0, 10);
-      if (statement !== null && bookingDate !== statements[statement]!.date) {
-        problems.push({ field: `${entryAt}/BookgDt`, reason: `${bookingDate} is not the statement's day ${statements[statement]!.date}` });
-        return;
+        const fingerprint = bookingFingerprint(account, bookingDate, entry);
+        const occurrence = (occurrences.get(fingerprint) ?? 0) + 1;
+        occurrences.set(fingerprint, occurrence);
+        key = derivedKey(bookingDate, entry, fingerprint, occurrence);
+      } else {
+        const earlier = seen.get(`${account} ${ref}`);
+        if (earlier) {
+          problems.push({ field: `${entryAt}/AcctSvcrRef`, reason: `${ref} is also the reference of ${earlier}` });
+          return;
+        }
+        seen.set(`${account} ${ref}`, entryAt);
+        key = ref;
       }
       entries.push({
-        account, accountServicerRef: ref, creditDebit: entry.creditDebit, amountFen: entry.amountFen, bookingDate,
-        valueDate: entry.valueDate?.slice(0, 10) ?? null, transactionCode: transactionCode(entry), entry, statement,
+        account, key, creditDebit: entry.creditDebit, amountFen: entry.amountFen, bookingDate,
+        valueDate: entry.valueDate === undefined ? null : bankDay(entry.valueDate), transactionCode: transactionCode(entry), entry,
+        statement: statement === null ? null : statements.length - 1,
       });
     });
   });
   return { records: { msgId: message.msgId, statements, entries, notBooked }, problems };
 }
 
+/**
+ * What identifies a booking the bank gave no reference, in every document that reports it: the
+ * account, the bank's day, direction, amount, and what the payment itself carries (the batch's
+ * MsgId and PmtInfId; each transaction's MsgId, AcctSvcrRef, PmtInfId, InstrId, EndToEndId, TxId
+ * and the counterparty's account). Never what only one document numbers (NtryRef, the order in
+ * the file) nor text a bank may shorten (names, 附言): the same booking must give the same key.
+ */
+function bookingFingerprint(account: string, bookingDate: string, entry: CamtEntry): string {
+  const counterparty = entry.creditDebit === 'CRDT' ? 'debtor' : 'creditor';
+  const transactions = entry.details
+    .map((d) => JSON.stringify([d.msgId, d.accountServicerRef, d.pmtInfId, d.instructionId, d.endToEndId, d.txId, d[counterparty]?.account].map((v) => v ?? null)))
+    .sort();
+  return JSON.stringify([account, bookingDate, entry.creditDebit, entry.amountFen, entry.batch?.msgId ?? null, entry.batch?.pmtInfId ?? null, transactions]);
+}
+
+/**
+ * `NOREF 2025-06-03 DBIT 885 <hash> #2`: the fingerprint hashed, then the booking's occurrence
+ * among those alike in the document, so two identical transfers the same day stay two, and a
+ * document listing fewer of them than one stored before adds none. At least 36 characters: never
+ * a bank's reference (Max35Text).
+ */
+function derivedKey(bookingDate: string, entry: CamtEntry, fingerprint: string, occurrence: number): string {
+  const hash = createHash('sha256').update(fingerprint).digest('hex').slice(0, 24);
+  return `NOREF ${bookingDate} ${entry.creditDebit} ${entry.amountFen} ${hash} #${occurrence}`;
+}
+
 function statementRecord(statement: AccountStatement): StatementRecord {
   const balance = (...types: string[]) => statement.balances.find((b) => types.includes(b.type));
   const opening = balance('OPBD', 'PRCD');
   const closing = balance('CLBD');
-  const date = (statement.fromToDate?.from ?? closing?.date ?? opening?.date ?? statement.createdAt).slice(0, 10);
+  const date = bankDay(statement.fromToDate?.from ?? closing?.date ?? opening?.date ?? statement.createdAt);
+  const createdAt = bankInstant(statement.createdAt);
   // A statement made before its period ended is an intraday one: the day may still grow.
-  const end = statement.fromToDate ? Date.parse(statement.fromToDate.to) : Date.parse(`${date}T23:59:59+08:00`);
+  const end = statement.fromToDate ? bankInstant(statement.fromToDate.to) : bankInstant(`${date}T23:59:59`);
   return {
-    account: statement.account.id, date, ref: statement.id, createdAt: statement.createdAt,
-    final: Date.parse(statement.createdAt) >= end,
+    account: statement.account.id, date, ref: statement.id, createdAt: createdAt.toISOString(),
+    final: createdAt >= end,
     openingFen: opening ? signedFen(opening) : null,
     closingFen: closing ? signedFen(closing) : null,
   };

@@ -13,7 +13,8 @@ import { validateAgainstXsd, XsdUnavailableError } from './xsd.ts';
 
 /**
  * Statement ingestion: a document is stored first (whole, with its seal), then checked against
- * the XSD, parsed and its entries stored once per account servicer reference. A document that
+ * the XSD, parsed and its entries stored once per booking: by the bank's account servicer reference,
+ * or a key derived from the booking where the bank gave none (documents.ts). A document that
  * fails is kept REJECTED with every problem and can be processed again; one that succeeds is
  * ACCEPTED. The same bytes again change nothing; another document reporting the same bookings
  * (the day's camt.054 notifications, then its camt.053) adds only what is new.
@@ -197,7 +198,7 @@ async function storeRecords(tx: pg.PoolClient, documentId: number, kind: Documen
 
   const statementIds: number[] = [];
   for (const s of records.statements) {
-    const refs = records.entries.filter((e) => e.statement === statementIds.length).map((e) => e.accountServicerRef);
+    const keys = records.entries.filter((e) => e.statement === statementIds.length).map((e) => e.key);
     const existing = (await tx.query<{ id: number; final: boolean }>(
       'SELECT id, final FROM bank_statements WHERE account = $1 AND statement_date = $2 FOR UPDATE', [s.account, s.date],
     )).rows[0];
@@ -213,12 +214,12 @@ async function storeRecords(tx: pg.PoolClient, documentId: number, kind: Documen
     statementIds.push(existing.id);
     if (s.openingFen !== null && s.closingFen !== null) {
       // A full version of the day replaces the last one's figures, but may not lose a booking it listed.
-      const { rows: dropped } = await tx.query<{ ref: string }>(
-        `SELECT account_servicer_ref AS ref FROM statement_entries WHERE statement_id = $1 AND NOT (account_servicer_ref = ANY($2::text[])) ORDER BY id LIMIT 5`,
-        [existing.id, refs],
+      const { rows: dropped } = await tx.query<{ key: string }>(
+        `SELECT account_servicer_ref AS key FROM statement_entries WHERE statement_id = $1 AND NOT (account_servicer_ref = ANY($2::text[])) ORDER BY id LIMIT 5`,
+        [existing.id, keys],
       );
       if (dropped.length > 0) {
-        problems.push({ field: `statement ${s.account} ${s.date}`, reason: `no longer lists ${dropped.map((d) => d.ref).join(', ')}, which an earlier version of the day listed` });
+        problems.push({ field: `statement ${s.account} ${s.date}`, reason: `no longer lists ${dropped.map((d) => d.key).join(', ')}, which an earlier version of the day listed` });
       } else if (!existing.final || s.final) {
         await tx.query(
           `UPDATE bank_statements SET statement_ref = $2, document_id = $3, bank_created_at = $4, final = $5, opening_fen = $6, closing_fen = $7, updated_at = now()
@@ -233,25 +234,26 @@ async function storeRecords(tx: pg.PoolClient, documentId: number, kind: Documen
   for (let from = 0; from < records.entries.length; from += CHUNK) {
     const chunk = records.entries.slice(from, from + CHUNK);
     const statementOf = (e: EntryRecord) => (e.statement === null ? null : statementIds[e.statement]!);
-    const { rows: inserted } = await tx.query<{ account: string; ref: string }>(
+    const { rows: inserted } = await tx.query<{ account: string; key: string }>(
       `INSERT INTO statement_entries (account, account_servicer_ref, statement_id, document_id, credit_debit, amount_fen, booking_date, value_date, transaction_code, entry)
        SELECT account, ref, statement_id, $1, credit_debit, amount_fen, booking_date, value_date, code, entry
          FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::date[], $8::date[], $9::text[], $10::jsonb[])
               AS t(account, ref, statement_id, credit_debit, amount_fen, booking_date, value_date, code, entry)
        ON CONFLICT (account, account_servicer_ref) DO NOTHING
-       RETURNING account, account_servicer_ref AS ref`,
+       RETURNING account, account_servicer_ref AS key`,
       [
-        documentId, chunk.map((e) => e.account), chunk.map((e) => e.accountServicerRef), chunk.map(statementOf), chunk.map((e) => e.creditDebit),
+        documentId, chunk.map((e) => e.account), chunk.map((e) => e.key), chunk.map(statementOf), chunk.map((e) => e.creditDebit),
         chunk.map((e) => e.amountFen), chunk.map((e) => e.bookingDate), chunk.map((e) => e.valueDate), chunk.map((e) => e.transactionCode),
         chunk.map((e) => JSON.stringify(e.entry)),
       ],
     );
     entriesNew += inserted.length;
     if (inserted.length === chunk.length) continue;
-    const isNew = new Set(inserted.map((r) => `${r.account} ${r.ref}`));
-    const known = chunk.filter((e) => !isNew.has(`${e.account} ${e.accountServicerRef}`));
+    const isNew = new Set(inserted.map((r) => `${r.account} ${r.key}`));
+    const known = chunk.filter((e) => !isNew.has(`${e.account} ${e.key}`));
     problems.push(...await checkKnownEntries(tx, known, statementOf, kind));
   }
+  if (problems.length === 0) problems.push(...await unlistedBookings(tx, records));
   if (problems.length > 0) throw new RecordsRefused(problems);
   await tx.query(
     `UPDATE bank_documents SET status = 'ACCEPTED', kind = $2, msg_id = $3, problems = '[]', entries = $4, entries_new = $5, processed_at = now() WHERE id = $1`,
@@ -265,20 +267,20 @@ async function storeRecords(tx: pg.PoolClient, documentId: number, kind: Documen
  * reported the same way; a statement adopts those it lists that no statement listed yet.
  */
 async function checkKnownEntries(tx: Queryable, known: EntryRecord[], statementOf: (e: EntryRecord) => number | null, kind: DocumentKind): Promise<Iso20022Problem[]> {
-  const { rows } = await tx.query<{ id: number; account: string; ref: string; creditDebit: string; amountFen: number; bookingDate: string; statementId: number | null; statementDate: string | null }>(
-    `SELECT e.id, e.account, e.account_servicer_ref AS ref, e.credit_debit AS "creditDebit", e.amount_fen AS "amountFen",
+  const { rows } = await tx.query<{ id: number; account: string; key: string; creditDebit: string; amountFen: number; bookingDate: string; statementId: number | null; statementDate: string | null }>(
+    `SELECT e.id, e.account, e.account_servicer_ref AS key, e.credit_debit AS "creditDebit", e.amount_fen AS "amountFen",
             e.booking_date AS "bookingDate", e.statement_id AS "statementId", s.statement_date AS "statementDate"
        FROM statement_entries e LEFT JOIN bank_statements s ON s.id = e.statement_id
       WHERE (e.account, e.account_servicer_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-    [known.map((e) => e.account), known.map((e) => e.accountServicerRef)],
+    [known.map((e) => e.account), known.map((e) => e.key)],
   );
-  const stored = new Map(rows.map((r) => [`${r.account} ${r.ref}`, r]));
+  const stored = new Map(rows.map((r) => [`${r.account} ${r.key}`, r]));
   const problems: Iso20022Problem[] = [];
   const adopt: number[] = [];
   const adoptBy: number[] = [];
   for (const e of known) {
-    const s = stored.get(`${e.account} ${e.accountServicerRef}`)!;
-    const field = `entry ${e.accountServicerRef}`;
+    const s = stored.get(`${e.account} ${e.key}`)!;
+    const field = `entry ${e.key}`;
     if (s.creditDebit !== e.creditDebit || s.amountFen !== e.amountFen || s.bookingDate !== e.bookingDate) {
       problems.push({ field, reason: `is ${e.creditDebit} ${e.amountFen} fen on ${e.bookingDate} here, but was reported as ${s.creditDebit} ${s.amountFen} fen on ${s.bookingDate}` });
       continue;
@@ -298,6 +300,31 @@ async function checkKnownEntries(tx: Queryable, known: EntryRecord[], statementO
     );
   }
   return problems;
+}
+
+/**
+ * A day's final statement lists every booking of the day: one stored from a notification that it
+ * does not list means the two documents describe the booking differently (a reference only one of
+ * them gives), and keeping both would count it twice. Whichever of the two comes second is
+ * refused, naming the booking.
+ */
+async function unlistedBookings(tx: Queryable, records: DocumentRecords): Promise<Iso20022Problem[]> {
+  const days = new Map<string, { account: string; date: string }>();
+  for (const { account, date } of [...records.statements, ...records.entries.map((e) => ({ account: e.account, date: e.bookingDate }))]) {
+    days.set(`${account} ${date}`, { account, date });
+  }
+  const { rows } = await tx.query<{ key: string; account: string; date: string }>(
+    `SELECT e.account_servicer_ref AS key, e.account, e.booking_date::text AS date
+       FROM statement_entries e JOIN bank_statements s ON s.account = e.account AND s.statement_date = e.booking_date
+      WHERE e.statement_id IS NULL AND s.final AND s.opening_fen IS NOT NULL AND s.closing_fen IS NOT NULL
+        AND (e.account, e.booking_date) IN (SELECT * FROM unnest($1::text[], $2::date[]))
+      ORDER BY e.id LIMIT 5`,
+    [[...days.values()].map((d) => d.account), [...days.values()].map((d) => d.date)],
+  );
+  return rows.map((r) => ({
+    field: `entry ${r.key}`,
+    reason: `was notified as booked on ${r.date}, but the final statement of ${r.account} for that day does not list it: the bank's documents describe the booking differently, and keeping both would count it twice`,
+  }));
 }
 
 async function reject(db: Queryable, documentId: number, kind: DocumentKind | null, msgId: string | null, problems: Iso20022Problem[]): Promise<DocumentOutcome> {

@@ -41,6 +41,7 @@ export interface BankStatementRow {
 export interface StatementEntryRow {
   id: number;
   account: string;
+  /** The bank's AcctSvcrRef, or the key derived from the booking where it gave none (`NOREF …`, never a bank's). */
   accountServicerRef: string;
   creditDebit: 'CRDT' | 'DBIT';
   amountFen: number;

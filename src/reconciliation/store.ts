@@ -181,7 +181,7 @@ export async function insertMatches(tx: Queryable, matches: readonly MatchRow[],
 /**
  * Contribution payments (source BANK) for matched credits, so a unit's contribution status follows
  * the bank. The reference is the bank's (AcctSvcrRef); with several plan years in one transfer,
- * or where it is taken, one derived from the entry.
+ * where it is taken, or where the bank gave none, one derived from the entry.
  */
 export async function recordContributionPayments(
   tx: Queryable, matches: readonly (MatchDecision & { kind: 'CONTRIBUTION' })[], entries: ReadonlyMap<number, EntryToMatch>, recordedBy: string,
@@ -195,12 +195,17 @@ export async function recordContributionPayments(
   const perEntry = new Map<number, number>();
   for (const m of fresh) perEntry.set(m.entryId, (perEntry.get(m.entryId) ?? 0) + 1);
   const bankReference = (m: MatchDecision) => entries.get(m.entryId)!.entry.accountServicerRef;
-  const wanted = fresh.map((m) => (perEntry.get(m.entryId) === 1 && m.txIndex === 0 ? bankReference(m) : undefined) ?? `${bankReference(m)}/${m.planYear}`);
-  const { rows: taken } = await tx.query<{ reference: string }>('SELECT reference FROM contribution_payments WHERE reference = ANY($1::text[])', [wanted]);
+  // An entry the bank gave no reference has none to take: the one derived from the entry.
+  const wanted = fresh.map((m) => {
+    const reference = bankReference(m);
+    if (reference === undefined) return undefined;
+    return perEntry.get(m.entryId) === 1 && m.txIndex === 0 ? reference : `${reference}/${m.planYear}`;
+  });
+  const { rows: taken } = await tx.query<{ reference: string }>('SELECT reference FROM contribution_payments WHERE reference = ANY($1::text[])', [unique(wanted)]);
   const takenSet = new Set(taken.map((t) => t.reference));
   const references = fresh.map((m, i) => {
-    const reference = wanted[i]!;
-    return reference.length <= 35 && !takenSet.has(reference) ? reference : `HUB-E${m.entryId}-${m.txIndex}-${m.planYear}`;
+    const reference = wanted[i];
+    return reference !== undefined && reference.length <= 35 && !takenSet.has(reference) ? reference : `HUB-E${m.entryId}-${m.txIndex}-${m.planYear}`;
   });
   const { rows } = await tx.query<{ id: number; reference: string }>(
     `INSERT INTO contribution_payments (unit_id, plan_year, amount_fen, reference, paid_on, source, recorded_by)

@@ -202,13 +202,13 @@ function readReport(kind: CamtKind, report: XmlElement): CamtReport {
   const servicer = account.child('Svcr');
   return {
     id: report.needText('Id'),
-    ...optional('electronicSeqNb', report.child('ElctrncSeqNb')?.count()),
-    ...optional('legalSeqNb', report.child('LglSeqNb')?.count()),
+    ...optional('electronicSeqNb', report.child('ElctrncSeqNb')?.wholeNumber()),
+    ...optional('legalSeqNb', report.child('LglSeqNb')?.wholeNumber()),
     createdAt: report.need('CreDtTm').checkedText(dateTimeProblem),
     ...optional('fromToDate', period && { from: period.need('FrDtTm').checkedText(dateTimeProblem), to: period.need('ToDtTm').checkedText(dateTimeProblem) }),
     account: {
       id: readAccountId(account),
-      ...optional('currency', account.textOf('Ccy')),
+      ...optional('currency', account.child('Ccy')?.checkedText(accountCurrencyProblem)),
       ...optional('name', account.textOf('Nm')),
       ...optional('ownerName', account.child('Ownr')?.textOf('Nm')),
       ...optional('servicer', servicer && readAgent(servicer)),
@@ -216,6 +216,11 @@ function readReport(kind: CamtKind, report: XmlElement): CamtReport {
     entries: report.streamed<CamtEntry>('Ntry'),
     ...optional('additionalInfo', report.textOf(kind.reportInfo)),
   };
+}
+
+/** The hub's accounts are kept in CNY: a statement of an account in another currency is not one of them. */
+function accountCurrencyProblem(currency: string): string | null {
+  return currency === CURRENCY ? null : `is ${currency}: the hub's accounts are kept in ${CURRENCY}, another currency cannot be reconciled`;
 }
 
 function readBalance(balance: XmlElement): Balance {

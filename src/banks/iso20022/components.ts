@@ -32,7 +32,7 @@ export function readAccountId(account: XmlElement): string {
 }
 
 export function dateChoiceTree(value: string): XmlTree {
-  return value.length === 10 ? { Dt: value } : { DtTm: value };
+  return value.includes('T') ? { DtTm: value } : { Dt: value };
 }
 
 export interface StatusReason {

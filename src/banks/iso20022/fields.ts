@@ -7,8 +7,8 @@ import { Iso20022Error, type Iso20022Problem } from './xml.ts';
  * Field checks for the writers: what the XSD checks (so the caller gets the input's field path
  * instead of an xmllint line number) and what it cannot (2-decimal amounts, reference characters,
  * the bank's byte limits on names). Each check returns the text to write and records a problem.
- * The date checks are also the readers' (`dateProblem`, `dateTimeProblem`): what the hub refuses
- * to write, it refuses to read.
+ * The date checks are also the readers' (`dateProblem`, `dateTimeProblem`): every form the XSD
+ * allows, written or read.
  */
 
 /** How the receiving bank counts the bytes of a name: UTF-8, or GBK/GB18030 (2 bytes a CJK character). */
@@ -36,7 +36,9 @@ export function textBytes(text: string, counting: ByteCounting): number {
 
 // The SWIFT/EPC Latin set without the space, as Chinese banks' host-to-host channels accept in references.
 const REFERENCE = /^[A-Za-z0-9/\-?:().,'+]+$/;
-const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-](0\d|1[0-4]):[0-5]\d)?$/;
+// xs:date and xs:dateTime as banks write them: an optional zone, fractions of a second, 24:00:00 (the day's end).
+const DATE = /^(\d{4}-\d{2}-\d{2})(Z|[+-](?:0\d|1[0-4]):[0-5]\d)?$/;
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?|24:00:00(?:\.0+)?)(Z|[+-](?:0\d|1[0-4]):[0-5]\d)?$/;
 // XML 1.0 forbids most C0 controls; line breaks in names and remittance break banks' screens.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -50,9 +52,10 @@ function isCalendarDate(text: string): boolean {
   return true;
 }
 
-/** ISODate (xs:date without a time zone): a real calendar date `yyyy-MM-dd`; why not, or null. */
+/** ISODate (xs:date): a real calendar date `yyyy-MM-dd`, with an optional zone; why not, or null. */
 export function dateProblem(value: unknown): string | null {
-  return typeof value === 'string' && isCalendarDate(value) ? null : 'must be a date yyyy-MM-dd';
+  const match = typeof value === 'string' ? DATE.exec(value) : null;
+  return match && isCalendarDate(match[1]!) ? null : 'must be a date yyyy-MM-dd';
 }
 
 /** ISODateTime (xs:dateTime): a real calendar date, a time and an optional zone; why not, or null. */
@@ -61,9 +64,26 @@ export function dateTimeProblem(value: unknown): string | null {
   return match && isCalendarDate(match[1]!) ? null : 'must be a date and time like 2025-06-03T09:30:00+08:00';
 }
 
+const CHINA_OFFSET_MS = 8 * 3600_000;
+
+/** The instant of a checked ISODateTime; one without a zone is the bank's local time, China Standard Time. */
+export function bankInstant(dateTime: string): Date {
+  const zoned = DATE_TIME.exec(dateTime)![2] !== undefined;
+  return new Date(Date.parse(zoned ? dateTime : `${dateTime}+08:00`));
+}
+
+/**
+ * The bank's day (China) of a checked ISODate or ISODateTime: a date is that day whatever its zone;
+ * a date and time in another zone (`2025-06-02T17:30:00Z`) is converted (2025-06-03).
+ */
+export function bankDay(dateOrDateTime: string): string {
+  if (!dateOrDateTime.includes('T')) return dateOrDateTime.slice(0, 10);
+  return new Date(bankInstant(dateOrDateTime).getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 10);
+}
+
 /** `2025-06-03T09:30:00+08:00`: China Standard Time, the banks' local time (no daylight saving). */
 export function chinaDateTime(instant: Date): string {
-  return `${new Date(instant.getTime() + 8 * 3600_000).toISOString().slice(0, 19)}+08:00`;
+  return `${new Date(instant.getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
 }
 
 export class FieldChecks {
@@ -163,7 +183,7 @@ export class FieldChecks {
 
   /** A date (`yyyy-MM-dd`) or a date and time, as the choice `Dt`/`DtTm` allows. */
   dateOrDateTime(field: string, value: string): string {
-    return typeof value === 'string' && value.length === 10 ? this.date(field, value) : this.dateTime(field, value);
+    return typeof value === 'string' && !value.includes('T') ? this.date(field, value) : this.dateTime(field, value);
   }
 
   oneOf<C extends string>(field: string, value: C, allowed: readonly C[]): C {

@@ -1,6 +1,5 @@
 import { XMLBuilder } from 'fast-xml-parser';
 import type { FieldProblem } from '../../members/memberFields.ts';
-import { AmountError, parseFen } from '../../money.ts';
 
 /**
  * XML plumbing shared by the ISO 20022 writers and parsers: one error type that names every
@@ -16,7 +15,7 @@ export class Iso20022Error extends Error {
   }
 }
 
-/** Namespaces of the message versions the hub speaks (DESIGN.md "Payments"). */
+/** Namespaces of the message versions the hub speaks (docs/design.md, "Payments and statements"). */
 export const NAMESPACES = {
   pain001: 'urn:iso:std:iso:20022:tech:xsd:pain.001.001.03',
   pain002: 'urn:iso:std:iso:20022:tech:xsd:pain.002.001.03',
@@ -396,30 +395,31 @@ export class XmlElement {
     return streamed.results as T[];
   }
 
+  /** The text of an optional child; one holding only spaces (the XSD's text types allow it) is as absent. */
   textOf(name: string): string | undefined {
-    return this.child(name)?.text();
+    const child = this.child(name);
+    return child === undefined || child.node.text === '' ? undefined : child.text();
   }
 
   needText(name: string): string {
     return this.need(name).text();
   }
 
-  /** An `ActiveOrHistoricCurrencyAndAmount` in fen; CNY with at most 2 decimals. */
+  /**
+   * An `ActiveOrHistoricCurrencyAndAmount` in fen: the account's currency (CNY) and whole fen, written
+   * any way xs:decimal allows (`8.850`, `008.85`, `+8.85`, `.5`).
+   */
   amountFen(): number {
     const currency = this.attribute('Ccy');
     if (currency !== CURRENCY) this.fail(`currency is ${currency ?? 'missing'}, expected ${CURRENCY}`);
     return this.decimalFen();
   }
 
-  /** A `DecimalNumber` (CtrlSum, Sum) in fen. */
+  /** A decimal amount (an amount's value, `DecimalNumber` CtrlSum or Sum) in fen. */
   decimalFen(): number {
-    try {
-      // The field is named by fail() below: the path is built only for an error.
-      return parseFen(this.text(), 'amount');
-    } catch (error) {
-      if (error instanceof AmountError) this.fail(error.reason);
-      throw error;
-    }
+    const fen = decimalToFen(this.text());
+    if (typeof fen === 'string') this.fail(fen);
+    return fen;
   }
 
   /** One of the allowed codes, typed as such. */
@@ -440,4 +440,32 @@ export class XmlElement {
     if (!/^\d{1,15}$/.test(value)) this.fail(`${value} is not a count`);
     return Number(value);
   }
+
+  /** An XSD `Number` (a decimal without fraction: ElctrncSeqNb, LglSeqNb), e.g. `+007` or `12.0`. */
+  wholeNumber(): number {
+    const match = /^\+?0*(\d+)(?:\.0*)?$/.exec(this.text());
+    const value = match ? Number(match[1]) : NaN;
+    if (!Number.isSafeInteger(value)) this.fail(`${this.text()} is not a count`);
+    return value;
+  }
+}
+
+const XS_DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?$/;
+
+/**
+ * An xs:decimal (as the XSD's amounts are) in whole fen, digit by digit, never via a float; or why
+ * not. Leading and trailing zeros are the same value (`08.850` is 8.85); a third significant
+ * decimal is a fraction of a fen, which no CNY account holds.
+ */
+export function decimalToFen(text: string): number | string {
+  const match = XS_DECIMAL.exec(text);
+  const [, sign = '', whole = '', fraction = ''] = match ?? [];
+  if (!match || (whole === '' && fraction === '')) return `is not an amount in CNY (${JSON.stringify(text)})`;
+  const decimals = fraction.replace(/0+$/, '');
+  if (decimals.length > 2) return `has more than 2 decimals (${text})`;
+  const digits = `${whole.replace(/^0+/, '')}${decimals.padEnd(2, '0')}`.replace(/^0+/, '');
+  const fen = Number(digits === '' ? '0' : digits);
+  if (digits.length > 16 || !Number.isSafeInteger(fen)) return 'is out of range';
+  if (sign === '-' && fen !== 0) return 'must not be negative';
+  return fen;
 }
