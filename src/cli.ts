@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { decodeJwt } from 'jose';
+import { describeFailure } from './cliErrors.ts';
+import { jsonOption, result, say, useJson } from './cliOutput.ts';
 import { config, ConfigError, requireNodeEnv } from './config.ts';
+import { TEXT_ENCODINGS, type TextEncodingName } from './csv.ts';
 import { ROLES, signDevelopmentToken, tokenLifetimeProblem, type Role } from './gateway/auth.ts';
 import { migrate } from './db/migrate.ts';
 import { verifyAuditChain } from './audit/audit.ts';
@@ -10,13 +14,18 @@ import { registerBenefitsCommands } from './benefits/previewCli.ts';
 import { registerSettlementCommands } from './settlements/cli.ts';
 import { registerStatementCommands } from './reconciliation/cli.ts';
 
-/** The `hub` command: operators' entry point (DESIGN.md, Contracts other tools rely on). */
+/** The `hub` command: operators' entry point (docs/design.md, Contracts other tools rely on). */
 const program = new Command('hub').description('Mutual Aid Hub (职工医疗互助) — gateway, workers and operator commands');
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+// Commander's usage errors (unknown option, missing argument) throw instead of exiting 1, which means
+// "rejected rows" here: the failure is mapped below with everything else. Subcommands inherit it.
+program.version(version).exitOverride();
 
 // Development helpers run as development when NODE_ENV is unset, and never in production: they
 // sign tokens, write a CA or use the public development keys. Every other command needs NODE_ENV.
 const DEVELOPMENT_COMMANDS = new Set(['demo', 'token', 'certs dev', 'sim bank', 'sim insurance']);
 program.hook('preAction', (_program, command) => {
+  useJson(Boolean(command.opts().json));
   const path = command.parent && command.parent !== program ? `${command.parent.name()} ${command.name()}` : command.name();
   if (!DEVELOPMENT_COMMANDS.has(path)) return requireNodeEnv(process.env);
   if (!process.env.NODE_ENV) process.env.NODE_ENV = 'development';
@@ -26,9 +35,11 @@ program.hook('preAction', (_program, command) => {
 program
   .command('migrate')
   .description('apply pending database migrations (safe to repeat)')
+  .addOption(jsonOption())
   .action(async () => {
     const applied = await migrate({ databaseUrl: config().DATABASE_URL });
-    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+    say(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+    result({ applied });
   });
 
 program
@@ -38,7 +49,7 @@ program
   .option('--host <host>', 'address to bind', '127.0.0.1')
   .action(async (options: { port?: number; host: string }) => {
     const { serveGateway } = await import('./serve.ts');
-    await serveGateway({ port: options.port ?? config().PORT, host: options.host });
+    await serveGateway({ port: options.port ?? config().PORT, host: options.host, portSetting: options.port === undefined ? 'PORT' : '--port' });
   });
 
 program
@@ -65,9 +76,11 @@ members
   .command('import <file>')
   .description('import a roster CSV (name,id_number,phone,bank_card,bank_code,unit_credit_code,plan_year,plan,special_disease,enrolled_on)')
   .option('--unit <creditCode>', 'unit for rows without unit_credit_code')
-  .action(async (file: string, options: { unit?: string }) => {
+  .addOption(new Option('--encoding <encoding>', 'the file\'s encoding (Excel on Chinese Windows saves GBK); detected when left out').choices(TEXT_ENCODINGS))
+  .addOption(jsonOption())
+  .action(async (file: string, options: { unit?: string; encoding?: TextEncodingName }) => {
     const { importRosterFile } = await import('./members/rosterCli.ts');
-    const code = await importRosterFile(file, options.unit);
+    const code = await importRosterFile(file, options.unit, options.encoding);
     process.exitCode = code;
   });
 
@@ -78,7 +91,8 @@ program
   .option('--subject <sub>', 'subject (user id)', 'dev-user')
   .option('--unit <creditCode>', 'unit (UNIT_OPERATOR)')
   .option('--member <memberId>', 'member global ID (MEMBER)')
-  .option('--expires <span>', 'lifetime, e.g. 12h or 90m; at most TOKEN_MAX_LIFETIME_HOURS (24 h by default)', '12h')
+  .option('--expires <span>', 'lifetime, e.g. 12h or 90m; at most TOKEN_MAX_LIFETIME_HOURS (24 h by default)', parseSpan, '12h')
+  .addOption(jsonOption())
   .action(async (options: { role: Role; subject: string; unit?: string; member?: string; expires: string }) => {
     if (options.role === 'UNIT_OPERATOR' && !options.unit) throw new InvalidArgumentError('--unit is required for UNIT_OPERATOR');
     if (options.role === 'MEMBER' && !options.member) throw new InvalidArgumentError('--member is required for MEMBER');
@@ -87,24 +101,27 @@ program
     const { exp, iat } = decodeJwt(token);
     const tooLong = tokenLifetimeProblem(config(), exp!, iat);
     if (tooLong) throw new InvalidArgumentError(`--expires ${options.expires}: ${tooLong}`);
-    console.log(token);
+    say(token);
+    result({ token, role: options.role, subject: options.subject, expiresAt: new Date(exp! * 1000).toISOString() });
   });
 
 const audit = program.command('audit').description('the hash-chained audit log');
 audit
   .command('verify')
   .description('recompute the audit chain; exits 1 naming the first edited or missing row')
+  .addOption(jsonOption())
   .action(async () => {
     const { createPool } = await import('./db/pool.ts');
     const db = createPool({ max: 1 });
     try {
-      const result = await verifyAuditChain(db);
-      if (result.firstBroken) {
-        console.error(`audit chain broken at row ${result.firstBroken.seq}: ${result.firstBroken.problem}`);
+      const chain = await verifyAuditChain(db);
+      if (chain.firstBroken) {
+        console.error(`audit chain broken at row ${chain.firstBroken.seq}: ${chain.firstBroken.problem}`);
         process.exitCode = 1;
       } else {
-        console.log(`audit chain intact: ${result.rows} rows`);
+        say(`audit chain intact: ${chain.rows} rows`);
       }
+      result({ intact: !chain.firstBroken, rows: chain.rows, firstBroken: chain.firstBroken });
     } finally {
       await db.end();
     }
@@ -123,6 +140,12 @@ function parsePort(value: string): number {
   return port;
 }
 
+// Checked here: jose would refuse "forever" only when signing, with a stack trace.
+function parseSpan(value: string): string {
+  if (!/^[1-9]\d*(s|m|h|d)$/.test(value)) throw new InvalidArgumentError('must be a number and a unit s, m, h or d, e.g. 90m or 12h');
+  return value;
+}
+
 function parseCount(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
@@ -132,9 +155,9 @@ function parseCount(value: string): number {
 try {
   await program.parseAsync();
 } catch (error) {
-  if (error instanceof ConfigError || error instanceof InvalidArgumentError) {
-    console.error(error.message);
-    process.exit(2);
-  }
-  throw error;
+  const { line, exitCode } = describeFailure(error);
+  if (line) console.error(line);
+  if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') console.error(error);
+  // Exit now: connections (Redis reconnecting, a pool) would keep a failed command alive.
+  process.exit(exitCode);
 }

@@ -161,7 +161,7 @@ const schema = z.object({
   FOUR_EYES_ABOVE_FEN: z.coerce.number().int().min(0).default(100_000),
   /** Largest body of an upload operation (roster, settlement file, bank statement) in bytes; other requests keep GRAPHQL_MAX_BODY_BYTES. */
   GRAPHQL_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1_024).default(21 * 1024 * 1024),
-  /** Directory of the ISO 20022 XSDs statements are validated against (default ../shared/iso20022 beside the repository). */
+  /** Directory of the ISO 20022 XSDs statements are validated against (default: the copy vendored in src/banks/iso20022/xsd/). */
   ISO20022_XSD_DIR: z.string().optional(),
 });
 
@@ -180,7 +180,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   requireNodeEnv(present);
   const result = schema.safeParse(present);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    // zod's own wording for a non-number ("expected number, received NaN") tells an operator little.
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.code === 'invalid_type' && i.expected === 'number' ? 'must be a number' : i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const config = result.data;

@@ -1,8 +1,10 @@
 import http from 'node:http';
+import net from 'node:net';
 import express from 'express';
 import { config } from './config.ts';
 import { log } from './log.ts';
-import { createRuntime, type Runtime } from './runtime.ts';
+import { openRuntime, type Runtime } from './runtime.ts';
+import { fromSetting } from './cliErrors.ts';
 import { createGateway, type Gateway } from './gateway/server.ts';
 import { createMetrics, type HubMetrics } from './gateway/metrics.ts';
 import { healthz, readyz } from './gateway/health.ts';
@@ -55,11 +57,23 @@ export function closeOnSignal(runtime: Runtime, parts: { close(): Promise<void> 
   process.once('SIGINT', () => void stop('SIGINT'));
 }
 
-export async function serveGateway({ port, host }: { port: number; host: string }): Promise<void> {
-  const runtime = createRuntime(config());
-  const server = await startGateway(runtime, port, host);
+/** `portSetting`: where the port came from (PORT or --port), named if it is taken. */
+export async function serveGateway({ port, host, portSetting }: { port: number; host: string; portSetting: string }): Promise<void> {
+  // Tried before anything starts: once the gateway's WebSocket server is attached, a busy port is
+  // also printed by graphql-ws, with a stack trace, before the one-line refusal.
+  if (port !== 0) await fromSetting(portSetting, listenAndClose(port, host));
+  const runtime = await openRuntime(config());
+  const server = await fromSetting(portSetting, startGateway(runtime, port, host));
   log.info({ url: `http://${host}:${server.port}/graphql`, port: server.port }, 'gateway listening');
   closeOnSignal(runtime, [server]);
+}
+
+function listenAndClose(port: number, host: string): Promise<void> {
+  const probe = net.createServer();
+  return new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
 
 /**
@@ -68,7 +82,7 @@ export async function serveGateway({ port, host }: { port: number; host: string 
  * jobs finish before the process exits.
  */
 export async function runWorkers({ host = '127.0.0.1' }: { host?: string } = {}): Promise<void> {
-  const runtime = createRuntime(config());
+  const runtime = await openRuntime(config());
   const workers = await startRuntimeWorkers(runtime);
   const metrics = metricsOfProcess();
   metrics.watchQueues(Object.values(workers.queues));
@@ -78,7 +92,10 @@ export async function runWorkers({ host = '127.0.0.1' }: { host?: string } = {})
   app.get('/readyz', readyz({ db: runtime.db, redis: runtime.redis, queues: Object.values(workers.queues), draining: () => draining }));
   app.get('/metrics', metrics.handler);
   const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(runtime.config.WORKER_PORT, host, resolve));
+  await fromSetting('WORKER_PORT', new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(runtime.config.WORKER_PORT, host, resolve);
+  }));
   const port = (server.address() as { port: number }).port;
   log.info({ url: `http://${host}:${port}/metrics`, port }, 'workers running; operations endpoints listening');
   const endpoints = {

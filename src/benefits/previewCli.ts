@@ -6,7 +6,7 @@ import { evaluateBenefits } from './rules/engine.ts';
 import { replayBenefits } from './replayCli.ts';
 
 /**
- * `hub benefits preview --rules ID --input FILE` (DESIGN.md, Contracts): prints only the result
+ * `hub benefits preview --rules ID --input FILE` (docs/design.md, Contracts): prints only the result
  * JSON on stdout. An input problem, an unknown rule set or a usage error goes to stderr, naming
  * the field, with exit code 2.
  */
@@ -17,10 +17,6 @@ export function registerBenefitsCommands(program: Command): void {
     .description('compute the benefit lines of one settlement under a rule set, as JSON on stdout')
     .requiredOption('--rules <id>', 'rule set id, e.g. default-2025 or jinjiang-example')
     .requiredOption('--input <file>', 'preview input JSON (settlement, plan, specialDisease, firstEnrolledOn, planYearTotals, priorDiseaseGroups)')
-    // Usage errors are input errors too: exit 2, not commander's 1 (help still exits 0).
-    .exitOverride((error) => {
-      process.exit(error.exitCode === 0 ? 0 : 2);
-    })
     .action((options: { rules: string; input: string }) => {
       process.exitCode = previewBenefits(options.rules, options.input);
     });

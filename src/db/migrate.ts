@@ -1,5 +1,7 @@
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
+import type pg from 'pg';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -37,4 +39,24 @@ async function migrateOnce({ databaseUrl, schema = 'public', log = () => undefin
     log,
   });
   return applied.map((m) => m.name);
+}
+
+/** The database answers but lacks migrations this version of the hub needs. */
+export class NotMigratedError extends Error {}
+
+/**
+ * Refuses a database with migrations pending (or none at all), so a command or worker says
+ * "run `hub migrate`" before its first query fails on a missing table.
+ */
+export async function assertMigrated(db: pg.Pool): Promise<void> {
+  const names = readdirSync(migrationsDir).map((file) => file.replace(/\.[^.]+$/, ''));
+  let applied: Set<string>;
+  try {
+    applied = new Set((await db.query<{ name: string }>('SELECT name FROM pgmigrations')).rows.map((r) => r.name));
+  } catch (error) {
+    if ((error as { code?: string }).code !== '42P01') throw error;
+    throw new NotMigratedError('the database has no tables of the hub');
+  }
+  const pending = names.filter((name) => !applied.has(name));
+  if (pending.length) throw new NotMigratedError(`the database lacks ${pending.length} migration(s) (${pending.join(', ')})`);
 }

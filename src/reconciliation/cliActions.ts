@@ -1,8 +1,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { config } from '../config.ts';
-import { createRuntime, type Runtime } from '../runtime.ts';
+import { openRuntime, type Runtime } from '../runtime.ts';
 import { progressBar } from '../progress.ts';
+import { result, say } from '../cliOutput.ts';
 import { chinaToday } from '../members/rosterImport.ts';
 import { fenToCny } from '../money.ts';
 import { addDays } from './calendar.ts';
@@ -17,10 +18,13 @@ import { configuredBankSeal } from '../banks/httpAdapter.ts';
 import { XsdUnavailableError } from './xsd.ts';
 import { knownAccounts } from './store.ts';
 
-/** The `hub statements` commands (cli.ts). They reconcile inline: the counts printed are final. */
+/**
+ * The `hub statements` commands (cli.ts). They reconcile inline: the counts printed are final.
+ * With --json each prints one document: what it received and what reconciling found.
+ */
 
 async function withRuntime(work: (runtime: Runtime, settings: ReconciliationSettings) => Promise<number>, adapter = false): Promise<number> {
-  const runtime = createRuntime(config());
+  const runtime = await openRuntime(config());
   try {
     return await work(runtime, reconciliationSettings(runtime.config, adapter ? undefined : null));
   } finally {
@@ -33,15 +37,19 @@ function printDocument(name: string, d: DocumentOutcome): void {
     console.error(`${name}: REJECTED (document ${d.documentId}; fix and import again, or \`hub statements retry ${d.documentId}\`):`);
     for (const p of d.problems) console.error(`  ${p.field}: ${p.reason}`);
   } else if (d.status === 'AWAITING_CONFIRMATION') {
-    console.log(`${name}: ${d.kind} ${d.msgId}: ${d.entries} booked entries, not sealed by the bank: nothing stored until a second person ` +
+    say(`${name}: ${d.kind} ${d.msgId}: ${d.entries} booked entries, not sealed by the bank: nothing stored until a second person ` +
       `confirms document ${d.documentId} (confirmBankDocument in the API)`);
   } else {
-    console.log(`${name}: ${d.duplicate ? 'already imported, nothing changed' : `${d.kind} ${d.msgId}: ${d.entries} booked entries, ${d.entriesNew} new`} (document ${d.documentId})`);
+    say(`${name}: ${d.duplicate ? 'already imported, nothing changed' : `${d.kind} ${d.msgId}: ${d.entries} booked entries, ${d.entriesNew} new`} (document ${d.documentId})`);
   }
 }
 
-async function reconcileAll(runtime: Runtime, settings: ReconciliationSettings, accounts: readonly string[], startedBy: string, asOf?: string): Promise<number> {
+type Reconciled = Awaited<ReturnType<typeof reconcileAccount>>;
+
+/** Reconciles `accounts`; `attention` when a day is unproven or exceptions are open (exit 1). */
+async function reconcileAll(runtime: Runtime, settings: ReconciliationSettings, accounts: readonly string[], startedBy: string, asOf?: string): Promise<{ attention: boolean; accounts: Reconciled[]; openExceptions: number }> {
   let attention = 0;
+  const reconciled: Reconciled[] = [];
   for (const account of accounts) {
     let bar: ReturnType<typeof progressBar> | null = null;
     const pending = (await runtime.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statement_entries WHERE account = $1 AND state = 'PENDING'`, [account])).rows[0]!.n;
@@ -51,14 +59,15 @@ async function reconcileAll(runtime: Runtime, settings: ReconciliationSettings, 
       onProgress: (p) => bar?.update(p.entries),
     });
     bar?.done();
-    console.log(`${account}: ${result.entries} entries, ${result.matched} matched, ${result.exceptions} new exceptions ` +
+    reconciled.push(result);
+    say(`${account}: ${result.entries} entries, ${result.matched} matched, ${result.exceptions} new exceptions ` +
       `(${result.missingDebits} missing debits), ${result.settled} payouts settled, ${result.returned} returned, ${result.cleared} exceptions cleared`);
-    for (const proof of result.proofs) console.log(`  ${proofLine(proof)}`);
+    for (const proof of result.proofs) say(`  ${proofLine(proof)}`);
     if (result.exceptions > 0 || result.proofs.some((p) => !p.proven)) attention += 1;
   }
   const open = (await runtime.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM reconciliation_exceptions WHERE status = 'OPEN'`)).rows[0]!.n;
-  console.log(`open exceptions: ${open}${open ? ' (hub statements exceptions)' : ''}`);
-  return attention > 0 || open > 0 ? 1 : 0;
+  say(`open exceptions: ${open}${open ? ' (hub statements exceptions)' : ''}`);
+  return { attention: attention > 0 || open > 0, accounts: reconciled, openExceptions: open };
 }
 
 export function importCommand(files: string[], reconcile: boolean): Promise<number> {
@@ -72,6 +81,7 @@ export function importCommand(files: string[], reconcile: boolean): Promise<numb
     const accounts = new Set<string>();
     let rejected = 0;
     let waiting = 0;
+    const documents: (DocumentOutcome & { file: string })[] = [];
     for (const file of files) {
       let outcome: DocumentOutcome;
       const xml = readFileSync(file, 'utf8');
@@ -85,13 +95,15 @@ export function importCommand(files: string[], reconcile: boolean): Promise<numb
         return 2;
       }
       printDocument(basename(file), outcome);
+      documents.push({ file, ...outcome });
       if (outcome.status === 'REJECTED') rejected += 1;
       if (outcome.status === 'AWAITING_CONFIRMATION') waiting += 1;
       for (const account of outcome.accounts) accounts.add(account);
     }
-    const attention = reconcile && accounts.size > 0 ? await reconcileAll(runtime, settings, [...accounts].sort(), 'cli') : 0;
+    const reconciled = reconcile && accounts.size > 0 ? await reconcileAll(runtime, settings, [...accounts].sort(), 'cli') : null;
+    result({ documents, reconciled });
     if (rejected === files.length) return 2;
-    return rejected > 0 || waiting > 0 || attention > 0 ? 1 : 0;
+    return rejected > 0 || waiting > 0 || reconciled?.attention ? 1 : 0;
   });
 }
 
@@ -104,16 +116,19 @@ export function fetchCommand(options: { date?: string; days?: number }): Promise
     const accounts = await knownAccounts(runtime.db, settings.accounts);
     const fetched = await fetchFromBank(runtime.db, settings.adapter, accounts, options.date ?? chinaToday(), options.days ?? settings.lookbackDays, { xsdDir: settings.xsdDir });
     for (const d of fetched.documents) printDocument(`${d.kind ?? 'document'} ${d.msgId ?? d.documentId}`, d);
-    if (fetched.documents.length === 0) console.log('nothing new from the bank');
-    const attention = await reconcileAll(runtime, settings, accounts, 'cli');
-    return fetched.documents.some((d) => d.status === 'REJECTED') || attention > 0 ? 1 : 0;
+    if (fetched.documents.length === 0) say('nothing new from the bank');
+    const reconciled = await reconcileAll(runtime, settings, accounts, 'cli');
+    result({ documents: fetched.documents, reconciled });
+    return fetched.documents.some((d) => d.status === 'REJECTED') || reconciled.attention ? 1 : 0;
   }, true);
 }
 
 export function reconcileCommand(options: { account?: string; asOf?: string }): Promise<number> {
   return withRuntime(async (runtime, settings) => {
     const accounts = options.account ? [options.account] : await knownAccounts(runtime.db, settings.accounts);
-    return reconcileAll(runtime, settings, accounts, 'cli', options.asOf);
+    const reconciled = await reconcileAll(runtime, settings, accounts, 'cli', options.asOf);
+    result(reconciled);
+    return reconciled.attention ? 1 : 0;
   });
 }
 
@@ -123,14 +138,17 @@ export function proofCommand(options: { account?: string; from?: string; to?: st
     const from = options.from ?? addDays(to, -7);
     const accounts = options.account ? [options.account] : await knownAccounts(runtime.db, settings.accounts);
     let unproven = 0;
+    const all: Awaited<ReturnType<typeof reads.proofsOf>> = [];
     for (const account of accounts) {
       const proofs = await reads.proofsOf(runtime.db, account, from, to);
-      if (proofs.length === 0) console.log(`${account}: no statement from ${from} to ${to}`);
+      if (proofs.length === 0) say(`${account}: no statement from ${from} to ${to}`);
       for (const proof of proofs) {
-        console.log(proofLine(proof));
+        say(proofLine(proof));
         if (!proof.proven) unproven += 1;
       }
+      all.push(...proofs);
     }
+    result({ from, to, accounts, proofs: all });
     return unproven > 0 ? 1 : 0;
   });
 }
@@ -141,9 +159,10 @@ export function exceptionsCommand(options: { kind?: string; limit: number }): Pr
     const rows = await reads.listExceptions(runtime.db, filter, { size: options.limit, limit: options.limit, afterKey: null });
     const totals = await reads.exceptionTotals(runtime.db, filter);
     for (const x of rows) {
-      console.log(`#${x.id} ${x.kind} ${x.account} ${x.occurredOn} ${fenToCny(x.amountFen)}${x.endToEndId ? ` ${x.endToEndId}` : ''}: ${String(x.evidence.reason ?? '')}`);
+      say(`#${x.id} ${x.kind} ${x.account} ${x.occurredOn} ${fenToCny(x.amountFen)}${x.endToEndId ? ` ${x.endToEndId}` : ''}: ${String(x.evidence.reason ?? '')}`);
     }
-    console.log(`${totals.count} open exceptions, ${fenToCny(totals.amountFen)} in total${totals.count > rows.length ? ` (first ${rows.length} shown)` : ''}`);
+    say(`${totals.count} open exceptions, ${fenToCny(totals.amountFen)} in total${totals.count > rows.length ? ` (first ${rows.length} shown)` : ''}`);
+    result({ exceptions: rows, count: totals.count, amountFen: totals.amountFen });
     return totals.count > 0 ? 1 : 0;
   });
 }
@@ -153,9 +172,10 @@ export function documentsCommand(options: { rejected?: boolean; limit: number })
     const rows = await reads.listDocuments(runtime.db, { status: options.rejected ? 'REJECTED' : null }, { size: options.limit, limit: options.limit, afterKey: null });
     for (const d of rows) {
       const what = [d.kind ?? '?', d.msgId, d.source, d.fileName].filter((part) => part !== null).join(' ');
-      console.log(`#${d.id} ${what} ${d.status}: ${d.entries} entries, ${d.newEntries} new`);
-      for (const p of d.problems) console.log(`  ${p.field}: ${p.reason}`);
+      say(`#${d.id} ${what} ${d.status}: ${d.entries} entries, ${d.newEntries} new`);
+      for (const p of d.problems) say(`  ${p.field}: ${p.reason}`);
     }
+    result(rows);
     return 0;
   });
 }
@@ -169,7 +189,8 @@ export function retryCommand(documentId: number): Promise<number> {
     }
     const outcome = await processDocument(runtime.db, documentId, { xsdDir: settings.xsdDir });
     printDocument(`document ${documentId}`, outcome);
-    if (outcome.status === 'REJECTED') return 1;
-    return reconcileAll(runtime, settings, outcome.accounts, 'cli');
+    const reconciled = outcome.status === 'REJECTED' ? null : await reconcileAll(runtime, settings, outcome.accounts, 'cli');
+    result({ document: outcome, reconciled });
+    return outcome.status === 'REJECTED' || reconciled?.attention ? 1 : 0;
   });
 }

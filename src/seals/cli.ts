@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
+import { jsonOption, result, say } from '../cliOutput.ts';
 
 /**
- * `hub seal sign|verify` and `hub certs dev` (DESIGN.md, Contracts other tools rely on).
+ * `hub seal sign|verify` and `hub certs dev` (docs/design.md, Contracts other tools rely on).
  * Modules load inside the actions so other commands do not pay for node-forge.
  */
 export function registerSealCommands(program: Command): void {
@@ -10,6 +11,7 @@ export function registerSealCommands(program: Command): void {
   seal
     .command('sign <file>')
     .description('write FILE.p7s (DER), sealed with SEAL_P12_PATH or else the development seal')
+    .addOption(jsonOption())
     .action(async (file: string) => {
       const [{ sealDocument }, { configuredSeal }, { parseSealSettings }] = await Promise.all([
         import('./seal.ts'),
@@ -18,25 +20,28 @@ export function registerSealCommands(program: Command): void {
       ]);
       const p7s = sealDocument(readArgument(file), configuredSeal(parseSealSettings()));
       writeFileSync(`${file}.p7s`, p7s);
-      console.log(`sealed: ${file}.p7s`);
+      say(`sealed: ${file}.p7s`);
+      result({ file, p7s: `${file}.p7s` });
     });
   seal
     .command('verify <file> <p7s>')
     .description('check a seal against SEAL_TRUST_ANCHORS and SEAL_CRLS; exits 0 when valid, 1 with the reason when not')
     .option('--received <time>', 'when the hub received the file (ISO 8601), for a file kept since; default now', receivedTime)
+    .addOption(jsonOption())
     .action(async (file: string, p7s: string, options: { received?: Date }) => {
       const [{ verifySeal }, { configuredTrust }, { parseSealSettings }] = await Promise.all([
         import('./verify.ts'),
         import('./configured.ts'),
         import('./settings.ts'),
       ]);
-      const result = verifySeal(readArgument(file), readArgument(p7s), configuredTrust(parseSealSettings()), options.received);
-      if (result.valid) {
-        console.log(`valid: ${result.signer}, signed ${result.signingTime.toISOString()}`);
+      const verdict = verifySeal(readArgument(file), readArgument(p7s), configuredTrust(parseSealSettings()), options.received);
+      if (verdict.valid) {
+        say(`valid: ${verdict.signer}, signed ${verdict.signingTime.toISOString()}`);
       } else {
-        console.error(`invalid: ${result.reason}`);
+        console.error(`invalid: ${verdict.reason}`);
         process.exitCode = 1;
       }
+      result(verdict);
     });
 
   program
@@ -45,12 +50,14 @@ export function registerSealCommands(program: Command): void {
     .command('dev')
     .description('write a development CA, union and bank seal certificates and a CRL to CERTS_DIR (.data/certs)')
     .option('--force', 'replace existing certificates')
+    .addOption(jsonOption())
     .action(async (options: { force?: boolean }) => {
       const [{ writeDevCertificates }, { parseSealSettings }] = await Promise.all([import('../../certs/devCa.ts'), import('./settings.ts')]);
       const settings = parseSealSettings();
-      const result = writeDevCertificates(settings.certsDir, { force: options.force, p12Passphrase: settings.p12Passphrase });
-      console.log(
-        result.created
+      const written = writeDevCertificates(settings.certsDir, { force: options.force, p12Passphrase: settings.p12Passphrase });
+      result({ created: written.created, certsDir: settings.certsDir });
+      say(
+        written.created
           ? `wrote development certificates to ${settings.certsDir}`
           : `development certificates already exist in ${settings.certsDir} (--force replaces them)`,
       );

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { jsonOption } from '../cliOutput.ts';
 
 /**
  * `hub settlements ...` (sources, pulls, file imports, re-matching) and `hub sim insurance` (the
@@ -12,6 +13,7 @@ export function registerSettlementCommands(program: Command): void {
     .description('pull a source now, page by page from its stored cursor, and match what is new')
     .requiredOption('--source <name>', 'the source to pull (see `hub settlements sources`)')
     .option('--max-pages <n>', 'stop after this many pages', positive)
+    .addOption(jsonOption())
     .action(async (options: { source: string; maxPages?: number }) => {
       const { pullCommand } = await import('./cliActions.ts');
       process.exitCode = await pullCommand(options.source, options.maxPages);
@@ -22,6 +24,7 @@ export function registerSettlementCommands(program: Command): void {
     .description('import a file of settlements (JSON lines or CSV in the platform\'s field names) and match them')
     .option('--source <name>', 'the FILE source to record them under', 'file')
     .addOption(new Option('--format <format>', 'file format (default: from the file name)').choices(['jsonl', 'csv']))
+    .addOption(jsonOption())
     .action(async (file: string, options: { source: string; format?: 'jsonl' | 'csv' }) => {
       const { importCommand } = await import('./cliActions.ts');
       process.exitCode = await importCommand(file, options.source, options.format);
@@ -30,6 +33,7 @@ export function registerSettlementCommands(program: Command): void {
   settlements
     .command('sources')
     .description('list the sources, their cursors and counts')
+    .addOption(jsonOption())
     .action(async () => {
       const { sourcesCommand } = await import('./cliActions.ts');
       process.exitCode = await sourcesCommand();
@@ -43,6 +47,7 @@ export function registerSettlementCommands(program: Command): void {
     .option('--every <seconds>', 'pull every this many seconds (default: on demand only)', positive)
     .option('--page-size <n>', 'records per page', positive)
     .option('--disable', 'stop pulling it')
+    .addOption(jsonOption())
     .action(async (name: string, options: { url?: string; dir?: string; every?: number; pageSize?: number; disable?: boolean }) => {
       if (Boolean(options.url) === Boolean(options.dir)) throw new InvalidArgumentError('give exactly one of --url and --dir');
       const { sourceCommand } = await import('./cliActions.ts');
@@ -53,6 +58,7 @@ export function registerSettlementCommands(program: Command): void {
     .command('rematch')
     .description('match UNMATCHED settlements again (e.g. after a roster import registered their members)')
     .addOption(new Option('--reason <reason>', 'only those unmatched for this reason').choices(['NO_MEMBER', 'NO_ENROLMENT', 'ORIGINAL_NOT_FOUND']))
+    .addOption(jsonOption())
     .action(async (options: { reason?: 'NO_MEMBER' | 'NO_ENROLMENT' | 'ORIGINAL_NOT_FOUND' }) => {
       const { rematchCommand } = await import('./cliActions.ts');
       process.exitCode = await rematchCommand(options.reason ?? null);
@@ -67,10 +73,10 @@ export function registerSettlementCommands(program: Command): void {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--seed <n>', 'seed: same seed, same settlements', positive, 1)
     .option('--count <n>', 'settlements in the feed', positive, 1000)
-    .option('--demo-members <n>', 'settle for the members `hub demo --members n` registers')
+    .option('--demo-members <n>', 'settle for the members `hub demo --members n` registers', positive)
     .option('--roster <file>', 'settle for the members of a roster CSV (columns name, id_number)')
     .option('--today <date>', 'last day settlements fall on (default: today, China time)')
-    .action(async (options: { port: number; host: string; seed: number; count: number; demoMembers?: string; roster?: string; today?: string }) => {
+    .action(async (options: { port: number; host: string; seed: number; count: number; demoMembers?: number; roster?: string; today?: string }) => {
       const { simulatorCommand } = await import('./cliActions.ts');
       await simulatorCommand(options);
     });

@@ -1,9 +1,12 @@
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { parse } from 'csv-parse';
 import { config } from '../config.ts';
-import { createRuntime, type Runtime } from '../runtime.ts';
+import { openRuntime, type Runtime } from '../runtime.ts';
 import { progressBar } from '../progress.ts';
+import { result, say } from '../cliOutput.ts';
+import { fromSetting } from '../cliErrors.ts';
 import { chinaToday } from '../members/rosterImport.ts';
 import { isIsoDate } from '../members/rosterRow.ts';
 import { createQueues, closeQueues, type Queues } from '../../jobs/queues.ts';
@@ -21,11 +24,12 @@ import * as store from './store.ts';
 /**
  * The settlement commands. Pulls and imports store page by page and match inline (the same
  * idempotent step the workers run), so the counts at the end are final. Exit codes: 0 all stored,
- * 1 some records rejected (the rest stored; see the rejections in the API), 2 nothing could be done.
+ * 1 some records rejected (the rest stored; see the rejections in the API), 2 nothing could be done
+ * (a bad option or file), 3 the source stopped answering mid-pull (pages stored before stay stored).
  */
 
 async function withRuntime(work: (runtime: Runtime, queues: Queues) => Promise<number>): Promise<number> {
-  const runtime = createRuntime(config());
+  const runtime = await openRuntime(config());
   const queues = createQueues(runtime.redis, runtime.config.QUEUE_PREFIX);
   try {
     return await work(runtime, queues);
@@ -37,10 +41,11 @@ async function withRuntime(work: (runtime: Runtime, queues: Queues) => Promise<n
 
 async function printCounts(runtime: Runtime, totals: store.PageCounts, matched: readonly number[]): Promise<number> {
   const statuses = await store.statusCounts(runtime.db, matched);
-  console.log(
+  say(
     `received ${totals.received}: new ${totals.inserted}, duplicate ${totals.duplicates}, rejected ${totals.rejected}; ` +
       `matched ${statuses.MATCHED}, unmatched ${statuses.UNMATCHED}, duplicate of another source ${statuses.DUPLICATE}`,
   );
+  result({ ...totals, matched: statuses.MATCHED, unmatched: statuses.UNMATCHED, duplicateOfAnotherSource: statuses.DUPLICATE });
   return totals.rejected ? 1 : 0;
 }
 
@@ -76,7 +81,7 @@ export function pullCommand(sourceName: string, maxPages = Infinity): Promise<nu
       bar?.done();
       console.error(`pull ${sourceName} stopped: ${(error as Error).message} (pages stored before it stay stored)`);
       await printCounts(runtime, totals, toMatch);
-      return 2;
+      return 3;
     }
     bar?.done();
     return printCounts(runtime, totals, toMatch);
@@ -127,14 +132,15 @@ export function sourcesCommand(): Promise<number> {
   return withRuntime(async (runtime) => {
     const sources = await store.listSources(runtime.db);
     const counts = await store.sourceCounts(runtime.db, sources.map((s) => s.name));
-    if (!sources.length) console.log('no sources yet (hub settlements source NAME --url URL, or INSURANCE_PLATFORM_URL)');
+    if (!sources.length) say('no sources yet (hub settlements source NAME --url URL, or INSURANCE_PLATFORM_URL)');
     sources.forEach((s, i) => {
       const c = counts[i]!;
       const schedule = !s.enabled ? 'disabled' : s.pollSeconds ? `every ${s.pollSeconds} s` : 'on demand';
-      console.log(`${s.name} (${s.kind}${s.endpoint ? ` ${s.endpoint}` : ''}, ${schedule}): cursor ${s.cursor ?? '(start)'}; ` +
+      say(`${s.name} (${s.kind}${s.endpoint ? ` ${s.endpoint}` : ''}, ${schedule}): cursor ${s.cursor ?? '(start)'}; ` +
         `${c.total} settlements (${c.matched} matched, ${c.unmatched} unmatched, ${c.duplicate} duplicate, ${c.received} waiting), ` +
         `${c.openRejections} open rejections${s.lastError ? `; last error: ${s.lastError}` : ''}`);
     });
+    result(sources.map((s, i) => ({ ...s, counts: counts[i] })));
     return 0;
   });
 }
@@ -148,8 +154,9 @@ export function sourceCommand(name: string, o: { url?: string; dir?: string; eve
     const source = await store.upsertSource(runtime.db, {
       name, kind: o.url ? 'PLATFORM' : 'DROP', endpoint: o.url ?? o.dir!, pageSize: o.pageSize, pollSeconds: o.every, enabled: !o.disable,
     });
-    console.log(`${source.name}: ${source.kind} ${source.endpoint}, ${source.pollSeconds ? `pulled every ${source.pollSeconds} s` : 'pulled on demand'}` +
+    say(`${source.name}: ${source.kind} ${source.endpoint}, ${source.pollSeconds ? `pulled every ${source.pollSeconds} s` : 'pulled on demand'}` +
       `${source.enabled ? '' : ' (disabled)'}, cursor ${source.cursor ?? '(start)'}`);
+    result(source);
     return 0;
   });
 }
@@ -159,24 +166,25 @@ export function rematchCommand(reason: UnmatchedReason | null): Promise<number> 
     const ids = await store.releaseUnmatched(runtime.db, reason);
     await matchAndContinue(runtime.db, ids, afterMatchSteps(queues));
     const statuses = await store.statusCounts(runtime.db, ids);
-    console.log(`matched again ${ids.length}: matched ${statuses.MATCHED}, unmatched ${statuses.UNMATCHED}`);
+    say(`matched again ${ids.length}: matched ${statuses.MATCHED}, unmatched ${statuses.UNMATCHED}`);
+    result({ matchedAgain: ids.length, matched: statuses.MATCHED, unmatched: statuses.UNMATCHED });
     return 0;
   });
 }
 
-export async function simulatorCommand(o: { port: number; host: string; seed: number; count: number; demoMembers?: string; roster?: string; today?: string }): Promise<void> {
+export async function simulatorCommand(o: { port: number; host: string; seed: number; count: number; demoMembers?: number; roster?: string; today?: string }): Promise<void> {
   const today = o.today ?? chinaToday();
-  if (!isIsoDate(today)) throw new Error('--today must be a date yyyy-MM-dd');
+  if (!isIsoDate(today)) throw new InvalidArgumentError(`--today: must be a date yyyy-MM-dd (got ${today})`);
   let members: SimMember[] = [];
   if (o.demoMembers) {
     const { demoSample } = await import('../demo/demo.ts');
-    members = demoSample(Number(o.demoMembers)).members.map((m) => ({ idNumber: m.idNumber, name: m.name }));
+    members = demoSample(o.demoMembers).members.map((m) => ({ idNumber: m.idNumber, name: m.name }));
   } else if (o.roster) {
     members = await rosterMembers(o.roster);
   }
-  const simulator = await startInsuranceSimulator({
+  const simulator = await fromSetting('--port', startInsuranceSimulator({
     seed: o.seed, count: o.count, members, today, port: o.port, host: o.host, infno: config().INSURANCE_FEED_INFNO,
-  });
+  }));
   console.log(`medical-insurance platform simulator: ${simulator.url}`);
   console.log(`  ${o.count} settlements (seed ${o.seed}, up to ${today}) for ${members.length} members; POST /sim/members to change them`);
   console.log(`  register it: hub settlements source sim --url ${simulator.url} --every 30`);

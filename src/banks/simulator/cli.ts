@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { fromSetting } from '../../cliErrors.ts';
 
 /** `hub sim bank`: the bank simulator (server.ts), loaded only when the command runs. */
 export function registerBankSimulatorCommands(program: Command): void {
@@ -21,14 +22,14 @@ export function registerBankSimulatorCommands(program: Command): void {
         import('../../seals/settings.ts'),
       ]);
       const certsDir = options.certs ?? parseSealSettings().certsDir;
-      const simulator = await startBankSimulator({
+      const simulator = await fromSetting('--port', startBankSimulator({
         ...simulatorCertificates(certsDir, options.customerCert),
         port: options.port,
         host: options.host,
         seed: options.seed,
         stateFile: options.state,
         defaultAccount: options.account ?? DEFAULT_UNION_ACCOUNT,
-      });
+      }));
       console.log(`bank simulator: ${simulator.url} (certificates from ${certsDir}${options.state ? `, books in ${options.state}` : ', books in memory'})`);
       console.log(`  point the hub at it: BANK_URL=${simulator.url} BANK_CERT=${certsDir}/bank.pem`);
       console.log('  faults: POST /admin/faults {"timeoutNext":1}; the ledger: GET /ledger');
