@@ -125,7 +125,7 @@ export function objectLimitPlugin<C extends object>(max: number): ApolloServerPl
   };
 }
 
-/** Mutations that carry a file (schema: ImportRosterInput.csv, UploadSettlementsInput.content, UploadBankStatementInput.content). */
+/** Mutations that carry a file (schema: ImportRosterInput.csv or .contentBase64, UploadSettlementsInput.content, UploadBankStatementInput.content). */
 export const UPLOAD_OPERATIONS = new Set(['importRoster', 'uploadSettlements', 'uploadBankStatement']);
 /** Roles that may call one of them (members MANAGE_MEMBERS, settlements INGEST, reconciliation WRITE): only their bodies are read up to GRAPHQL_MAX_UPLOAD_BYTES. */
 export const UPLOAD_ROLES: ReadonlySet<Role> = new Set<Role>(['ADMIN', 'SERVICE', 'UNIT_OPERATOR', 'FINANCE']);

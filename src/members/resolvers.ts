@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Resolvers } from '../gateway/generated/resolvers.ts';
+import type { ImportRosterInput, Resolvers, TextEncoding } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { check, conflict, FieldError, forbidden, notFound, reasonOf } from '../gateway/errors.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
@@ -12,7 +12,8 @@ import { deciding } from '../reconciliation/resolvers.ts';
 import { contributionReference, contributionStatus, enrolmentContributionFen, recordManualPayment } from './contributions.ts';
 import { creditCodeProblem, residentIdProblem } from './identifiers.ts';
 import { protectBankCard, protectMember, REGISTERED_ELSEWHERE, validateMemberFields, type FieldProblem, type MemberField, type MemberFields } from './memberFields.ts';
-import { chinaToday } from './rosterImport.ts';
+import { chinaToday, RosterFileError } from './rosterImport.ts';
+import { decodedText, type TextEncodingName } from '../csv.ts';
 import { isIsoDate } from './rosterRow.ts';
 import { enqueueRosterImport } from '../../jobs/queues.ts';
 import * as store from './store.ts';
@@ -23,6 +24,34 @@ const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
 const REVEAL = ['ADMIN', 'AUDITOR', 'UNIT_OPERATOR', 'MEMBER'] as const;
 // FINANCE confirms replaced bank accounts, so it sees what was replaced; a unit operator only reaches its own members.
 const READ_CHANGES = ['ADMIN', 'AUDITOR', 'FINANCE', 'UNIT_OPERATOR'] as const;
+
+const ENCODING_OF: Record<TextEncoding, TextEncodingName> = { UTF_8: 'utf-8', GB18030: 'gb18030', GBK: 'gbk' };
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * The roster's bytes and UTF-8 text, from `input.csv` or `input.contentBase64`. Decoded here, where a
+ * refusal can say how to give the encoding (the worker reads the stored text); a file that is not
+ * text comes back as `failure` instead.
+ */
+async function rosterText(input: ImportRosterInput): Promise<{ bytes: Buffer; csv: string | null; failure: string | null }> {
+  const field = input.csv == null ? 'input.contentBase64' : 'input.csv';
+  check(field, (input.csv == null) === (input.contentBase64 == null) ? 'give exactly one of csv and contentBase64' : null);
+  check('input.encoding', input.encoding != null && input.csv != null ? 'goes with contentBase64 (csv is already text)' : null);
+  const base64 = input.contentBase64?.replace(/\s/g, '');
+  if (base64 !== undefined) check(field, base64.length % 4 === 0 && BASE64.test(base64) ? null : 'is not base64');
+  const bytes = base64 === undefined ? Buffer.from(input.csv!) : Buffer.from(base64, 'base64');
+  const decoded = await decodedText(bytes, {
+    encoding: input.csv != null ? 'utf-8' : input.encoding ? ENCODING_OF[input.encoding] : undefined,
+    declare: (encoding) => `contentBase64 with encoding ${encoding.toUpperCase().replace('-', '_')}`,
+    onInvalid: (reason) => new RosterFileError(reason),
+  }).catch((error: unknown) => {
+    if (error instanceof RosterFileError) return error;
+    throw error;
+  });
+  if (decoded instanceof RosterFileError) return { bytes, csv: null, failure: decoded.message };
+  check(field, decoded.trim() ? null : 'is empty');
+  return { bytes, csv: decoded, failure: null };
+}
 
 // ---- visibility: scoped lookups that answer NOT_FOUND for rows out of the caller's scope ----
 
@@ -266,17 +295,20 @@ export const memberResolvers: Resolvers = {
       requireRole(ctx, MANAGE_MEMBERS, 'importRoster');
       const unitId = input.unitId ? (await visibleUnit(ctx, 'input.unitId', input.unitId)).id : ctx.principal.unitId;
       if (unitId !== null) requireOwnUnit(ctx, unitId);
-      check('input.csv', input.csv.trim() ? null : 'is empty');
+      const { bytes, csv, failure } = await rosterText(input);
       const fileName = input.fileName.trim();
       check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
+      // A file that is not text is kept FAILED with its reason, like a file the worker refuses.
       const { rows } = await ctx.db.query<{ id: number }>(
-        `INSERT INTO roster_imports (file_name, sha256, content_enc, default_unit_id, only_unit_id, created_by, created_by_role)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-        [fileName, createHash('sha256').update(input.csv).digest(), encrypt(ctx.keys, input.csv), unitId,
-         ctx.principal.role === 'UNIT_OPERATOR' ? ctx.principal.unitId : null, ctx.principal.subject, ctx.principal.role],
+        `INSERT INTO roster_imports (file_name, sha256, content_enc, default_unit_id, only_unit_id, created_by, created_by_role,
+                                     status, failure, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::text IS NULL THEN 'PENDING' ELSE 'FAILED' END, $8,
+                 CASE WHEN $8::text IS NULL THEN NULL ELSE now() END) RETURNING id`,
+        [fileName, createHash('sha256').update(bytes).digest(), csv === null ? null : encrypt(ctx.keys, csv), unitId,
+         ctx.principal.role === 'UNIT_OPERATOR' ? ctx.principal.unitId : null, ctx.principal.subject, ctx.principal.role, failure],
       );
       const importId = rows[0]!.id;
-      await enqueueRosterImport(ctx.queues.rosterImport, importId);
+      if (failure === null) await enqueueRosterImport(ctx.queues.rosterImport, importId);
       return (await ctx.loaders.rosterImport.load(importId))!;
     },
   },

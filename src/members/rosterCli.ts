@@ -8,13 +8,15 @@ import { personalDataKeys } from '../privacy/personalData.ts';
 import { importRoster, RosterFileError } from './rosterImport.ts';
 import { unitByCreditCode } from './store.ts';
 import { progressBar } from '../progress.ts';
+import { result as output, say } from '../cliOutput.ts';
+import type { TextEncodingName } from '../csv.ts';
 
 /**
  * `hub members import FILE`: streams the file into the roster import, with a progress bar on a
  * terminal. Exit code 0 = every row imported, 1 = some rows rejected (good rows kept), 2 = the
  * file could not be imported at all (nothing changed).
  */
-export async function importRosterFile(path: string, unitCode?: string): Promise<number> {
+export async function importRosterFile(path: string, unitCode?: string, encoding?: TextEncodingName): Promise<number> {
   const stat = statSync(path, { throwIfNoEntry: false });
   if (!stat?.isFile()) {
     console.error(`${path}: no such file`);
@@ -51,13 +53,14 @@ export async function importRosterFile(path: string, unitCode?: string): Promise
     });
     try {
       const result = await importRoster(db, personalDataKeys(cfg.PII_KEY, cfg.PII_HASH_KEY), createReadStream(path).pipe(counting), {
-        importId, defaultUnitId,
+        importId, defaultUnitId, encoding,
       });
       bar.done();
       await db.query('UPDATE roster_imports SET sha256 = $2 WHERE id = $1', [importId, sha256.digest()]);
-      for (const e of result.errors.slice(0, 50)) console.log(`row ${e.row}: ${e.field}: ${e.reason}`);
-      if (result.errors.length > 50) console.log(`... ${result.errors.length - 50} more row errors (roster import ${importId})`);
-      console.log(
+      for (const e of result.errors.slice(0, 50)) say(`row ${e.row}: ${e.field}: ${e.reason}`);
+      if (result.errors.length > 50) say(`... ${result.errors.length - 50} more row errors (roster import ${importId})`);
+      output({ importId, ...result });
+      say(
         `rows ${result.rowsTotal}: inserted ${result.rowsInserted}, updated ${result.rowsUpdated}, ` +
           `unchanged ${result.rowsUnchanged}, rejected ${result.rowsRejected}; enrolments created ${result.enrolmentsCreated}`,
       );
@@ -66,6 +69,8 @@ export async function importRosterFile(path: string, unitCode?: string): Promise
       bar.done();
       const message = error instanceof RosterFileError ? error.message : String(error);
       await db.query(`UPDATE roster_imports SET status = 'FAILED', failure = $2, finished_at = now() WHERE id = $1`, [importId, message]);
+      // Anything but the file's own problem (a lost database) is the CLI's to explain (cliErrors.ts).
+      if (!(error instanceof RosterFileError)) throw error;
       console.error(`${basename(path)}: ${message}; nothing was imported`);
       return 2;
     }

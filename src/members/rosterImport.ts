@@ -7,7 +7,7 @@ import { inTransaction } from '../db/pool.ts';
 import { Params } from '../db/sql.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
-import { csvFileProblem, utf8Only } from '../csv.ts';
+import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import { storableText } from '../text.ts';
 import type { FieldProblem } from './memberFields.ts';
 import type { RosterImportRow } from './rows.ts';
@@ -27,6 +27,8 @@ export interface RosterImportOptions {
   importId: number;
   defaultUnitId?: number | null;
   onlyUnitId?: number | null;
+  /** The file's encoding (`--encoding`); detected when absent (decodeText). */
+  encoding?: TextEncodingName;
   /** Called every few thousand rows with the number of rows read so far. */
   onProgress?: (rowsRead: number) => void;
   today?: string;
@@ -75,6 +77,11 @@ export async function importRoster(
         bank_card_hash bytea, bank_card_masked text, bank_code char(12), plan_year int, plan text,
         special_disease boolean, enrolled_on date) ON COMMIT DROP`);
 
+    const decoding = decodeText({
+      encoding: options.encoding,
+      declare: (encoding) => `--encoding ${encoding}`,
+      onInvalid: (reason) => new RosterFileError(reason),
+    });
     const parser = parse({
       bom: true,
       trim: true,
@@ -83,14 +90,18 @@ export async function importRoster(
       columns: (header: string[]) => {
         const names = header.map((h) => h.trim().toLowerCase());
         const problems = rosterHeaderProblems(names, ctx.defaultUnit !== null);
-        if (problems.length) throw new RosterFileError(`header: ${problems.join('; ')}`);
+        if (problems.length) {
+          const message = `header: ${problems.join('; ')}`;
+          // A header of unknown Chinese-looking names is what a wrong GB18030 guess reads.
+          const misread = decoding.guessedGb18030 && names.some((name) => /[^\x00-\x7f]/.test(name));
+          throw new RosterFileError(misread ? decoding.notText(message) : message);
+        }
         return names;
       },
     });
-    const utf8 = utf8Only((reason) => new RosterFileError(reason));
     source.on('error', (error) => parser.destroy(error));
-    utf8.on('error', (error) => parser.destroy(error));
-    source.pipe(utf8).pipe(parser);
+    decoding.on('error', (error) => parser.destroy(error));
+    source.pipe(decoding).pipe(parser);
 
     const errors: RowError[] = [];
     const totals = { rowsTotal: 0, rowsRejected: 0, rowsInserted: 0, rowsUpdated: 0, enrolmentsCreated: 0 };

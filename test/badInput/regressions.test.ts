@@ -203,9 +203,10 @@ describe('CSV rosters', () => {
 
   // BUG 7. Input: a roster file in GBK/GB18030 (what Excel writes on Chinese Windows), e.g. the bytes of
   // "name,id_number,unit_credit_code\n张伟,<valid id>,<unit>\n" encoded in GBK. Before the fix: decoded as UTF-8,
-  // the name becomes "��ΰ" (U+FFFD replacement characters) and is imported; exit 0. Now: the
-  // file refused (RosterFileError, e.g. "row 2: is not UTF-8 text; save the file as CSV UTF-8"), nothing changed.
-  it('refuses a roster that is not UTF-8', async () => {
+  // the name becomes "��ΰ" (U+FFFD replacement characters) and is imported; exit 0. Now: without a declared
+  // encoding GBK is detected and imported (test/members/encoding.test.ts); declared UTF-8, the file is
+  // refused (RosterFileError naming the first byte that is not UTF-8), nothing changed.
+  it('refuses a roster declared UTF-8 that is not (GBK is detected and imported when no encoding is declared)', async () => {
     const { db: database, gw: g } = await gateway();
     await unit();
     const before = await fingerprints(database.pool, ['members', 'enrolments']);
@@ -214,7 +215,7 @@ describe('CSV rosters', () => {
       Buffer.from([0xd5, 0xc5, 0xce, 0xb0]), // 张伟 in GBK
       Buffer.from(`,${withResidentIdCheck('35052119850312002')},${UNIT}\n`),
     ]);
-    await expect(importRoster(database.pool, g.keys, Readable.from([gbk]), { importId: await newImport(database) })).rejects.toThrow(RosterFileError);
+    await expect(importRoster(database.pool, g.keys, Readable.from([gbk]), { importId: await newImport(database), encoding: 'utf-8' })).rejects.toThrow(RosterFileError);
     expect(await fingerprints(database.pool, ['members', 'enrolments'])).toEqual(before);
   });
 

@@ -127,16 +127,15 @@ describe('roster rows with a defect', () => {
     );
   });
 
-  it('report through a byte-order mark and a huge field, quickly', async () => {
+  it('report through a byte-order mark and a huge field', async () => {
     const before = await snapshot();
     const id = fc.sample(residentIdWrongCheck, { numRuns: 1, seed: 1 })[0]!;
     const csv = `\uFEFF${csvOf([
       { name: '赵'.repeat(2_000_000), id_number: existing[0]!, unit_credit_code: UNIT_A },
       { name: '钱', id_number: id.id, unit_credit_code: UNIT_A },
     ])}`;
-    const started = Date.now();
+    // Not timed (bench/members-import.ts measures the import); the answer names the field, not its 2,000,000 characters.
     const result = await importRoster(db.pool, gw.keys, Readable.from([Buffer.from(csv)]), { importId: await newImport(), today: TODAY });
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(result.errors).toEqual([
       { row: 2, field: 'name', reason: 'must be at most 100 characters' },
       { row: 3, field: 'id_number', reason: `check digit is ${id.id[17]}, expected ${id.expected}` },
@@ -250,6 +249,12 @@ describe('importRoster (GraphQL) and its worker', () => {
       [{ fileName: 'r'.repeat(256), csv: HEADER }, 'input.fileName', 'must be 1 to 255 characters'],
       [{ fileName: 'r.csv', csv: HEADER, unitId: 'not-an-id' }, 'input.unitId', 'is not a Unit ID'],
       [{ fileName: 'r.csv', csv: HEADER, unitId: toGlobalId('Member', 1) }, 'input.unitId', 'is not a Unit ID'],
+      [{ fileName: 'r.csv', csv: HEADER, contentBase64: Buffer.from(HEADER).toString('base64') }, 'input.csv', 'give exactly one of csv and contentBase64'],
+      [{ fileName: 'r.csv' }, 'input.contentBase64', 'give exactly one of csv and contentBase64'],
+      [{ fileName: 'r.csv', contentBase64: 'bm9!ZQ==' }, 'input.contentBase64', 'is not base64'],
+      [{ fileName: 'r.csv', contentBase64: 'bm9uZQ' }, 'input.contentBase64', 'is not base64'],
+      [{ fileName: 'r.csv', contentBase64: Buffer.from(' \r\n').toString('base64') }, 'input.contentBase64', 'is empty'],
+      [{ fileName: 'r.csv', csv: HEADER, encoding: 'GB18030' }, 'input.encoding', 'goes with contentBase64 (csv is already text)'],
     ];
     for (const [input, field, reason] of cases) {
       const result = await gw.query({ role: 'ADMIN' }, IMPORT, { input });
