@@ -1,12 +1,14 @@
 import { parseConfig } from '../config.ts';
 import { migrate } from '../db/migrate.ts';
 import { signDevelopmentToken } from '../gateway/auth.ts';
+import { GRAPHIQL_PATH } from '../gateway/graphiql.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
 import { closeOnSignal, startGateway, startRuntimeWorkers } from '../serve.ts';
 import { importRoster, chinaToday } from '../members/rosterImport.ts';
 import { contributionReference } from '../members/contributions.ts';
 import { contributionFigures } from '../members/store.ts';
-import { ensureDemoServices, MissingServiceError } from './services.ts';
+import { ensureDemoServices, MissingServiceError, redact } from './services.ts';
+import { DEMO_SCHEMA, DemoBusyError, resetDemoState } from './state.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from './sampleData.ts';
 import { ingestDemoSettlements } from '../settlements/demo.ts';
 import { unadjudicatedSettlementIds } from '../benefits/adjudicate.ts';
@@ -19,7 +21,8 @@ import { reconcileDemo, type DemoReconciliation } from '../reconciliation/demo.t
  * `hub demo`: everything a newcomer needs to see the hub work, on a fresh machine.
  * Sample units and members enrolled for two plan years, contributions, settlements from the
  * platform simulator, claims, payouts paid through the bank simulator, the gateway and workers, a
- * token and a query that works. Last line: one JSON object of counts.
+ * token and a query that works. Last line: one JSON object of counts. Each run starts from nothing in
+ * a schema and queue prefix of its own (state.ts), so a rerun after any crash ends the same way.
  */
 export interface DemoOptions {
   once: boolean;
@@ -49,10 +52,22 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     throw error;
   }
   for (const note of services.notes) console.log(note);
-  const config = parseConfig({ ...process.env, DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl });
+  let state;
+  try {
+    state = await resetDemoState({ ...base, DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl });
+  } catch (error) {
+    if (error instanceof DemoBusyError) {
+      console.error(`hub demo: ${error.message}`);
+      await services.stop();
+      process.exit(2);
+    }
+    throw error;
+  }
+  const config = parseConfig({ ...process.env, DATABASE_URL: state.databaseUrl, REDIS_URL: services.redisUrl, QUEUE_PREFIX: state.queuePrefix });
 
-  const applied = await migrate({ databaseUrl: config.DATABASE_URL });
-  console.log(applied.length ? `migrations applied: ${applied.join(', ')}` : 'database is up to date');
+  const applied = await migrate({ databaseUrl: services.databaseUrl, schema: DEMO_SCHEMA });
+  console.log(`demo data: schema ${DEMO_SCHEMA} and queue prefix ${state.queuePrefix}, reset at every start (${applied.length} migrations applied); ` +
+    `other commands on it: DATABASE_URL='${redact(state.databaseUrl)}' QUEUE_PREFIX=${state.queuePrefix}`);
 
   const runtime = createRuntime(config);
   const loaded = await loadSampleRegistry(runtime, options.members);
@@ -78,7 +93,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     server = await startGateway(runtime, 0, '127.0.0.1');
     console.log(`port ${config.PORT} is taken; using ${server.port}`);
   }
-  const url = `http://127.0.0.1:${server.port}/graphql`;
+  const origin = `http://127.0.0.1:${server.port}`;
+  const url = `${origin}/graphql`;
   const token = await signDevelopmentToken(config, { sub: 'demo-admin', role: 'ADMIN' });
 
   const answer = await postQuery(url, token, SAMPLE_QUERY);
@@ -87,8 +103,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   console.log('');
   console.log(`GraphQL gateway: ${url}`);
-  console.log(`Development token (ADMIN, 12h): ${token}`);
-  console.log('Try it:');
+  // In the fragment, the token stays in the browser: it is never sent to the server or written to its logs.
+  console.log(`GraphiQL, signed in: ${origin}${GRAPHIQL_PATH}#token=${token}`);
+  console.log('Development token (ADMIN, 12h); in a shell:');
+  console.log(`  export TOKEN=${token}`);
   console.log(`  curl -s ${url} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`);
   console.log(`    -d '${JSON.stringify({ query: SAMPLE_QUERY.replace(/\s+/g, ' ') })}'`);
   console.log(`The sample query answered with ${shown} of ${answer.data.members.totalCount} members.`);
@@ -96,7 +114,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const summary = await countSummary(runtime, reconciliation);
   console.log(JSON.stringify(summary));
 
-  const parts = [server, settlements, workers, bank, { close: services.stop }];
+  const parts = [server, settlements, workers, bank, { close: state.release }, { close: services.stop }];
   if (options.once) {
     for (const part of parts) await part.close();
     await runtime.close();
@@ -189,7 +207,7 @@ async function reviewDemoClaims(runtime: Runtime): Promise<string> {
   return `review: ${rows.length} claim(s) above the automatic-approval threshold approved by demo-reviewer`;
 }
 
-/** The demo's closing line (DESIGN.md contract): counts over the whole pipeline. */
+/** The demo's closing line (docs/design.md contract): counts over the whole pipeline. */
 async function countSummary(runtime: Runtime, reconciliation: Pick<DemoReconciliation, 'reconciled' | 'exceptions'>) {
   const { rows } = await runtime.db.query<{ members: number; settlements: number; claims: number; paid: number }>(
     `SELECT (SELECT count(*)::int FROM members) AS members,

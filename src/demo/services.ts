@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, chownSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import net from 'node:net';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -16,7 +18,6 @@ export interface DemoServices {
   stop(): Promise<void>;
 }
 
-const DATA_DIR = resolve('.data');
 const THROWAWAY_PG_PORT = 55432;
 const THROWAWAY_REDIS_PORT = 56379;
 
@@ -29,7 +30,7 @@ export async function ensureDemoServices(databaseUrl: string, redisUrl: string):
   try {
     if (!(await postgresAnswers(databaseUrl))) {
       const started = await startThrowawayPostgres();
-      notes.push(`PostgreSQL did not answer at ${redact(databaseUrl)}; started a throwaway one at ${started.url} (data in .data/pg)`);
+      notes.push(`PostgreSQL did not answer at ${redact(databaseUrl)}; started a throwaway one at ${started.url} (data in ${started.dir})`);
       databaseUrl = started.url;
       stops.push(started.stop);
     }
@@ -86,21 +87,24 @@ function findPostgresBin(name: string): string | null {
   return null;
 }
 
-async function startThrowawayPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const cluster = postgresCluster(`${DATA_DIR}/pg`, THROWAWAY_PG_PORT);
+/** The demo's throwaway PostgreSQL: `.data/pg` under the current directory (see `postgresCluster` for root). */
+export async function startThrowawayPostgres(port = THROWAWAY_PG_PORT): Promise<{ url: string; dir: string; stop: () => Promise<void> }> {
+  const cluster = postgresCluster(resolve('.data/pg'), port);
   cluster.start();
-  return { url: cluster.url, stop: async () => cluster.stop('fast') };
+  return { url: cluster.url, dir: cluster.dir, stop: async () => cluster.stop('fast') };
 }
 
 /** A PostgreSQL cluster of our own (initdb once), for the demo and the fault harness, which stops it hard on purpose. */
 export interface PostgresCluster {
   url: string;
+  /** Where its data lives: the directory asked for, or, as root, one the postgres user can reach. */
+  dir: string;
   start(): void;
   /** `immediate`: as if the machine lost power (no checkpoint; recovery on the next start). */
   stop(mode: 'fast' | 'immediate'): void;
 }
 
-export function postgresCluster(dir: string, port: number): PostgresCluster {
+export function postgresCluster(wanted: string, port: number): PostgresCluster {
   const initdb = findPostgresBin('initdb');
   const pgCtl = findPostgresBin('pg_ctl');
   if (!initdb || !pgCtl) {
@@ -109,23 +113,35 @@ export function postgresCluster(dir: string, port: number): PostgresCluster {
         'and start it, or set DATABASE_URL to a running server.',
     );
   }
-  // PostgreSQL refuses to run as root: run it as the postgres user when we are root.
-  const asRoot = process.getuid?.() === 0;
-  const run = (cmd: string, args: string[]) => (asRoot ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8' }) : spawnSync(cmd, args, { encoding: 'utf8' }));
+  // PostgreSQL refuses to run as root: as root it runs as the postgres user, who may not reach a
+  // checkout in a private (0700) folder, so its data goes to a folder of its own under the temp dir.
+  const owner = process.getuid?.() === 0 ? postgresUser() : null;
+  const dir = owner ? join(tmpdir(), `mutual-aid-hub-pg-${createHash('sha256').update(wanted).digest('hex').slice(0, 12)}`) : wanted;
+  // The working directory too: initdb and pg_ctl change back to it, and fail where they cannot.
+  const run = (cmd: string, args: string[]) =>
+    owner ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8', cwd: dir }) : spawnSync(cmd, args, { encoding: 'utf8', cwd: dir });
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    dir,
     start() {
-      mkdirSync(dir, { recursive: true });
-      if (asRoot) chownSync(dir, uidOf('postgres'), gidOf('postgres'));
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (owner) {
+        const found = lstatSync(dir);
+        if (!found.isDirectory() || (found.uid !== 0 && found.uid !== owner.uid)) throw new MissingServiceError(`${dir} is not a directory of root or postgres: remove it`);
+        chownSync(dir, owner.uid, owner.gid);
+        chmodSync(dir, 0o700);
+      }
       if (!existsSync(`${dir}/PG_VERSION`)) {
         const init = run(initdb, ['-D', dir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-instructions']);
         if (init.status !== 0) throw new MissingServiceError(`initdb failed: ${init.stderr || init.stdout}`);
       }
-      const start = run(pgCtl, ['-D', dir, '-w', '-t', '30', '-l', `${dir}/server.log`, '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir}`, 'start']);
+      // TCP only: a Unix socket path under a deep checkout can exceed the 107-byte limit.
+      const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
+      const start = run(pgCtl, ['-D', dir, '-w', '-t', '30', '-l', `${dir}/server.log`, '-o', options, 'start']);
       if (start.status !== 0) throw new MissingServiceError(`pg_ctl start failed: ${start.stderr || start.stdout} (see ${dir}/server.log)`);
     },
     stop(mode) {
-      run(pgCtl, ['-D', dir, '-m', mode, '-w', 'stop']);
+      if (existsSync(dir)) run(pgCtl, ['-D', dir, '-m', mode, '-w', 'stop']);
     },
   };
 }
@@ -185,14 +201,13 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-function uidOf(user: string): number {
-  return Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
+function postgresUser(): { uid: number; gid: number } {
+  const id = (flag: string) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
+  const uid = id('-u');
+  if (uid.status !== 0) throw new MissingServiceError('running as root, PostgreSQL needs the postgres user, and there is none (it comes with the postgresql package)');
+  return { uid: Number(uid.stdout.trim()), gid: Number(id('-g').stdout.trim()) };
 }
 
-function gidOf(user: string): number {
-  return Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim());
-}
-
-function redact(url: string): string {
+export function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
 }

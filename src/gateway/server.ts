@@ -157,6 +157,9 @@ export async function createGateway(services: Services, config: Config, log: Log
     // Automatic persisted queries would let any client register documents: trusted documents replace them.
     persistedQueries: false,
     includeStacktraceInErrorResponses: false,
+    // The process's own signal handling (closeOnSignal in src/serve.ts, the demo) stops the gateway with
+    // everything else; Apollo's would stop only itself and then kill the process before the rest closed.
+    stopOnTerminationSignals: false,
     // Compact JSON (Apollo indents by default): a 50-member page is a third smaller and quicker to write.
     stringifyResult,
     plugins: [

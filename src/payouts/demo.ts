@@ -32,14 +32,21 @@ const DEMO_CLERK = { subject: 'demo-clerk', role: 'ADMIN' };
 const DEMO_FINANCE = { subject: 'demo-finance', role: 'FINANCE' };
 const WAIT_MS = 120_000;
 
+/**
+ * The bank's books outlive a run, one file per database: run again, the bank remembers what it paid
+ * and booked (its statements and feeds continue where the hub's cursors stopped).
+ */
+export function bankBooksFile(databaseUrl: string): string {
+  return path.resolve('.data', `bank-sim-${createHash('sha256').update(databaseUrl).digest('hex').slice(0, 12)}.json`);
+}
+
 export async function startDemoBank(runtime: Runtime): Promise<BankDemo> {
   const seals = parseSealSettings();
   const certificates = writeDevCertificates(seals.certsDir, { p12Passphrase: DEV_SEAL_P12_PASSPHRASE });
   if (certificates.created) console.log(`development certificates written to ${seals.certsDir} (CA, union seal, bank seal, CRL)`);
-  // The bank's books outlive the demo, one file per database: run again, the bank remembers what it
-  // paid and booked (its statements and feeds continue where the hub's cursors stopped).
-  const stateFile = path.resolve('.data', `bank-sim-${createHash('sha256').update(runtime.config.DATABASE_URL).digest('hex').slice(0, 12)}.json`);
-  const simulator = await startBankSimulator({ ...simulatorCertificates(seals.certsDir), defaultAccount: runtime.config.PAYOUT_ACCOUNT, stateFile });
+  const simulator = await startBankSimulator({
+    ...simulatorCertificates(seals.certsDir), defaultAccount: runtime.config.PAYOUT_ACCOUNT, stateFile: bankBooksFile(runtime.config.DATABASE_URL),
+  });
   return {
     simulator,
     payouts: {

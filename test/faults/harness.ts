@@ -39,7 +39,7 @@ import { FaultyProxy } from './proxy.ts';
  * stopped immediately and restarted, bank timeouts, dropped, duplicated and reordered answers,
  * and a loopback proxy to the bank that stalls or resets connections.
  *
- * PostgreSQL and Redis are the harness's own (a cluster under .data/faults/pg, a redis-server on a
+ * PostgreSQL and Redis are the harness's own (a cluster under .data/faults/pg, under the temp dir as root, a redis-server on a
  * port of its own) so stopping them hurts nothing else. The oracle is the simulators' truth, the
  * rule engine (every claim recomputed) and the bank's ledger: every valid settlement stored once,
  * every matched one adjudicated once, every approved claim credited exactly once with its amount,
@@ -49,8 +49,10 @@ import { FaultyProxy } from './proxy.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HUB = path.join(ROOT, 'bin/hub.mjs');
 const WORK_DIR = path.join(ROOT, '.data/faults');
-const PG_PORT = 55_532;
-const REDIS_PORT = 56_479;
+// Below Linux's ephemeral range (32768–60999): a port there can be held at any moment as the local
+// end of one of the many connections a parallel test run opens, and the server would fail to bind.
+const PG_PORT = 25_532;
+const REDIS_PORT = 26_479;
 const LOCK_MS = 2_000;
 const BANK_TIMEOUT_MS = 2_000;
 /** A worker that exits sooner than this after it was started failed to start (e.g. PostgreSQL was down). */
@@ -408,7 +410,7 @@ async function judge(db: pg.Pool, result: RunResult, data: Parameters<typeof sim
     }
   }
   // A claim reversed after it was paid is not approved any more: the payment stands, and a recovery
-  // of exactly what was paid must be open against the member (DESIGN.md rule 5).
+  // of exactly what was paid must be open against the member (docs/design.md, Default benefit rules, rule 5).
   const { rows: recovered } = await db.query<{ claimId: number; amountFen: number }>(
     `SELECT claim_id AS "claimId", sum(amount_fen)::bigint AS "amountFen" FROM recoveries GROUP BY claim_id`,
   );

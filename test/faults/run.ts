@@ -3,23 +3,26 @@ import { describeRun, runOnce, startInfrastructure, type RunOptions } from './ha
 
 /**
  * `npm run faults -- [--runs N] [--seed S] [--short]`: a seeded fault campaign (harness.ts).
+ * The first seed is --seed, else FAULTS_SEED, else 1; it is printed first, so any run replays.
  * Prints one line per run and the summary `N runs, M faults injected, 0 lost, 0 duplicated, 0 wrong
  * amounts`; exits 1 naming the seed to replay when anything went wrong.
  */
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '20' },
-    seed: { type: 'string', default: '1' },
+    seed: { type: 'string', default: process.env.FAULTS_SEED ?? '1' },
     short: { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
 const firstSeed = Number(values.seed);
+if (!Number.isSafeInteger(firstSeed)) throw new Error(`the seed must be a whole number, not ${values.seed}`);
 const options: Omit<RunOptions, 'seed'> = values.short
   ? { members: 150, settlements: 200, workers: 2, faultPhaseMs: 12_000, faultEveryMs: 1_200, settleMs: 90_000, batchSize: 5 }
   : { members: 600, settlements: 800, workers: 3, faultPhaseMs: 30_000, faultEveryMs: 1_500, settleMs: 120_000, batchSize: 10 };
 
 process.env.NODE_ENV ??= 'test'; // `npm run faults` configures itself as the tests do (src/config.ts needs NODE_ENV)
+console.log(`fault campaign: seed ${firstSeed}, ${runs} run(s)${values.short ? ', short' : ''} (replay: FAULTS_SEED=${firstSeed} npm run faults -- --runs ${runs}${values.short ? ' --short' : ''})`);
 const infra = await startInfrastructure();
 let faults = 0;
 let lost = 0;
