@@ -46,7 +46,7 @@ export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q: Queue) => q.close()));
 }
 
-/** Job payloads carry ids only: never personal data (DESIGN.md). */
+/** Job payloads carry ids only: never personal data (docs/design.md). */
 export interface RosterImportJob {
   importId: number;
 }

@@ -1,5 +1,5 @@
 /**
- * Money is integer fen everywhere (DESIGN.md). Amounts arrive as CNY decimal strings or JSON
+ * Money is integer fen everywhere (docs/design.md). Amounts arrive as CNY decimal strings or JSON
  * numbers with at most 2 decimals; they are parsed exactly, digit by digit, never via a float.
  */
 export class AmountError extends Error {

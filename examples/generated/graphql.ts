@@ -46,7 +46,7 @@ export type PlanType =
   /** 机关事业单位/国有企业: public bodies and state-owned enterprises. */
   | 'PUBLIC';
 
-/** The roles a caller's token can carry (DESIGN.md, Roles). */
+/** The roles a caller's token can carry (docs/design.md, Roles). */
 export type Role =
   /** City union administrator: everything. */
   | 'ADMIN'

@@ -8,7 +8,7 @@ import { verifySeal, type Trust } from '../seals/verify.ts';
  * One interface to a bank's host-to-host channel (银企直连), whatever carries it: the HTTP adapter
  * (httpAdapter.ts) speaks to the bank simulator and to a real bank's front end alike.
  *
- * Exactly-once rules for callers (DESIGN.md, Rules of the house):
+ * Exactly-once rules for callers (docs/design.md, Rules of the house):
  * - Store the MsgId and every EndToEndId before `submitBatch`.
  * - `submitBatch` resolving `{ accepted: false }` is the bank's sealed evidence that it refused the
  *   file (nothing of it will be paid): only then may a new attempt be made.

@@ -8,7 +8,7 @@ import { isIcd10Code } from './rules/icd10.ts';
 import { PLANS, SETTLEMENT_AMOUNT_FIELDS, settlementFieldsUsed, type Plan, type RuleSet, type SettlementAmountField } from './rules/ruleSet.ts';
 
 /**
- * The `hub benefits preview` input (DESIGN.md, Contracts): a settlement in the platform's own
+ * The `hub benefits preview` input (docs/design.md, Contracts): a settlement in the platform's own
  * field names with CNY decimal strings, the member's plan facts and plan-year totals. Checked
  * field by field; every problem names its field; amounts must satisfy the platform's identities
  * (medfee_sumamt = fund_pay_sumamt + psn_part_amt (+ hosp_part_amt), psn_part_amt = acct_pay + psn_cash_pay)

@@ -6,7 +6,7 @@ import { ResolutionError, type Confirmed } from '../reconciliation/resolve.ts';
 import { insertContributionPayment } from './store.ts';
 
 /**
- * Yearly contributions per enrolled person (programme terms; DESIGN.md): PUBLIC 100 CNY,
+ * Yearly contributions per enrolled person (programme terms; docs/design.md): PUBLIC 100 CNY,
  * PRIVATE 48 CNY, the 职工特病 add-on 25 CNY: owed amounts and status from counts and payments
  * (pure), and payments recorded by hand.
  */

@@ -320,7 +320,7 @@ async function withdrawPayments(
 }
 
 /**
- * `<MsgId>.xml` and `<MsgId>.xml.p7s` (DESIGN.md contract), each written whole or not at all, and
+ * `<MsgId>.xml` and `<MsgId>.xml.p7s` (docs/design.md contract), each written whole or not at all, and
  * readable by the worker's user only: the file holds every creditor's card number in clear.
  */
 function writeBatchFiles(outDir: string, msgId: string, content: Buffer, seal: Buffer): string {

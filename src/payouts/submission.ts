@@ -10,7 +10,7 @@ import type { StatusChange } from '../events/statusEvents.ts';
 import { finalBatchStatus, readStatusReport, type AttemptState, type AttemptUpdate } from './statusReport.ts';
 
 /**
- * Moving a batch through the bank, exactly once (DESIGN.md, Rules of the house):
+ * Moving a batch through the bank, exactly once (docs/design.md, Rules of the house):
  * - APPROVED: sealed (batches.ts).
  * - SEALED and asked to be sent: `submission = SENDING` and every attempt SENT are committed
  *   before the call, so a worker killed mid-call leaves the trace.
@@ -259,7 +259,7 @@ async function describeRejections(tx: pg.PoolClient, attemptIds: number[]): Prom
 
 /**
  * The lines a paid payout covered are PAID. A line whose claim was reversed while the payment was
- * on its way was paid all the same: it becomes a recovery from the member (DESIGN.md rule 5).
+ * on its way was paid all the same: it becomes a recovery from the member (docs/design.md, Default benefit rules, rule 5).
  */
 async function markLinesPaid(tx: pg.PoolClient, payoutIds: number[]): Promise<void> {
   if (payoutIds.length === 0) return;

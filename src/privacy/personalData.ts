@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
- * Application-level protection of ID numbers and bank card numbers (DESIGN.md, Personal data):
+ * Application-level protection of ID numbers and bank card numbers (docs/design.md, Rules of the house: personal data):
  * AES-256-GCM at rest (12-byte random IV || ciphertext || 16-byte tag, one version byte first),
  * and an HMAC-SHA256 keyed hash for exact lookup without decrypting.
  */

@@ -156,7 +156,7 @@ export const reconciliationResolvers: Resolvers = {
         await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
         documentId = outcome.documentId;
       } catch (error) {
-        // Stored, not checkable now (no xmllint, no XSDs): it stays RECEIVED and the workers take it up.
+        // Stored, not checkable now (the XSDs cannot be read): it stays RECEIVED and the workers take it up.
         if (!(error instanceof XsdUnavailableError) || error.documentId === null) throw error;
         await enqueueDocument(ctx.queues.reconciliation, error.documentId);
         documentId = error.documentId;

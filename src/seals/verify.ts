@@ -182,7 +182,7 @@ function signingTimeProblem(signingTime: Date, receivedAt: Date, windowHours: nu
   return undefined;
 }
 
-/** A seal certificate is an end-entity certificate meant for signatures (DESIGN.md, Seals). */
+/** A seal certificate is an end-entity certificate meant for signatures (docs/design.md, Seals). */
 function usageProblem(signer: X509Certificate): string | undefined {
   if (signer.ca) return 'signer certificate is a CA certificate';
   let keyUsage: Record<string, unknown> | undefined;

@@ -70,7 +70,7 @@ export interface ParsedSettlement {
   amounts: Amounts;
 }
 
-/** Inpatient medical types start with 2 (DESIGN.md); 2304 / 2305 are the inpatient transactions. */
+/** Inpatient medical types start with 2 (docs/design.md); 2304 / 2305 are the inpatient transactions. */
 export function isInpatient(medType: string): boolean {
   return medType.startsWith('2');
 }

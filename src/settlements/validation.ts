@@ -96,7 +96,7 @@ export function validateSettlement(fields: SettlementFields): { value: ParsedSet
   };
 }
 
-/** The platform's consistency rules (DESIGN.md), on amounts already parsed. */
+/** The platform's consistency rules (docs/design.md), on amounts already parsed. */
 export function consistencyProblems(a: Amounts): SettlementProblem[] {
   const problems: SettlementProblem[] = [];
   const { medfee_sumamt: total, fund_pay_sumamt: funds, psn_part_amt: person, acct_pay: account, psn_cash_pay: cash } = a;

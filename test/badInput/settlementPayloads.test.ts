@@ -19,7 +19,7 @@ const CERTNO = '350521198503120019'; // a valid resident ID (check digit 9)
 const REQUIRED_AMOUNTS = AMOUNT_FIELDS.filter((f) => f.required).map((f) => f.field);
 const ALL_AMOUNTS = AMOUNT_FIELDS.map((f) => f.field);
 
-/** The Jinjiang case of DESIGN.md, as the platform writes it: consistent, valid. */
+/** The Jinjiang case of docs/design.md, as the platform writes it: consistent, valid. */
 const jinjiang = (): SettlementFields => ({
   infno: '2304', setl_id: 'S1', mdtrt_id: 'M1', psn_no: 'P1', psn_name: '张伟', certno: CERTNO, insutype: '310',
   med_type: '21', setl_time: '2025-06-01 10:00:00', medfee_sumamt: '243200.00', fulamt_ownpay_amt: '52700.00',

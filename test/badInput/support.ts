@@ -5,7 +5,7 @@ import { withLuhnCheck, withResidentIdCheck } from '../../src/members/identifier
 /**
  * What the bad-input sweep (issue 8) shares: table fingerprints for "nothing already stored
  * changes", generators of valid identifiers to corrupt, and arbitraries of malformed values.
- * The oracles here are written from the formats (DESIGN.md, README), not from the code under test.
+ * The oracles here are written from the formats (docs/design.md, README), not from the code under test.
  */
 
 /** Row count and md5 of every row of `table` as text, in a stable order: any insert, update or delete changes it. */

@@ -13,7 +13,7 @@ import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { fen } from './support.ts';
 import { claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from './seed.ts';
 
-/** Figures by hand from DESIGN.md's rules; `fen('16,800.00')` = 1,680,000 fen. */
+/** Figures by hand from docs/design.md's rules; `fen('16,800.00')` = 1,680,000 fen. */
 const OPTIONS = { autoApproveMaxFen: fen('10,000.00') };
 
 let db: TestDatabase;

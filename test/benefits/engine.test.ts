@@ -8,7 +8,7 @@ const defaults = loadRuleSet('default-2025');
 
 const amount = (result: BenefitResult, programme: string) => result.lines.find((l) => l.programme === programme)?.amountFen;
 
-/** The published Jinjiang 2025 case (DESIGN.md), as the settlement platform reports it. */
+/** The published Jinjiang 2025 case (docs/design.md), as the settlement platform reports it. */
 const jinjiangCase = () => ({
   settlement: {
     setlId: 'S1', medType: '21', setlTime: '2025-06-01 10:00:00', diagnoses: ['I34.0'],

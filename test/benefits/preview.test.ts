@@ -9,7 +9,7 @@ import { parsePreviewInput, PreviewInputError } from '../../src/benefits/preview
 import { loadRuleSet } from '../../src/benefits/rules/catalogue.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** The preview input of DESIGN.md (Contracts), verbatim. */
+/** The preview input of docs/design.md (Contracts), verbatim. */
 const EXAMPLE = fileURLToPath(new URL('./fixtures/jinjiang-preview.json', import.meta.url));
 const example = () => JSON.parse(readFileSync(EXAMPLE, 'utf8'));
 const rules = loadRuleSet('jinjiang-example');
@@ -35,7 +35,7 @@ function problemsOf(json: unknown): string[] {
 }
 
 describe('preview input', () => {
-  it('reads the DESIGN.md example into engine input, the contribution counted as paid', () => {
+  it('reads the docs/design.md example into engine input, the contribution counted as paid', () => {
     expect(parsePreviewInput(example(), rules)).toEqual({
       settlement: {
         setlId: 'S1', medType: '21', setlTime: '2025-06-01 10:00:00', diagnoses: ['I34.0'],
@@ -91,7 +91,7 @@ describe('preview input', () => {
 });
 
 describe('hub benefits preview', () => {
-  it('prints only the result JSON for the DESIGN.md example', async () => {
+  it('prints only the result JSON for the docs/design.md example', async () => {
     const { code, stdout } = await hub('benefits', 'preview', '--rules', 'jinjiang-example', '--input', EXAMPLE);
     expect(code).toBe(0);
     const result = JSON.parse(stdout);

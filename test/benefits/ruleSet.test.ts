@@ -18,7 +18,7 @@ describe('shipped rule sets', () => {
     expect(loadRuleSet('default-2025', 1)).toBe(rules);
     expect(rules.planYears).toEqual([2025]);
   });
-  it('default-2025 holds exactly the figures of DESIGN.md', () => {
+  it('default-2025 holds exactly the figures of docs/design.md', () => {
     const { eligibility, medTypePrefixes, programmes, stackingOrder, capAtPersonalPart } = loadRuleSet('default-2025');
     expect(eligibility).toEqual({ waitingDays: 90, requireContributionPaid: true });
     expect(medTypePrefixes).toEqual(['2']);

@@ -10,7 +10,7 @@ import { keys } from './support.ts';
 
 const CERTNO = withResidentIdCheck('35052119850312001');
 
-// The Jinjiang case of DESIGN.md: 243,200 = 106,500 + 136,700; the patient's 136,700 = 700 + 136,000.
+// The Jinjiang case of docs/design.md: 243,200 = 106,500 + 136,700; the patient's 136,700 = 700 + 136,000.
 const jinjiang = () => ({
   infno: '2304', setl_id: 'S1', mdtrt_id: 'M1', psn_no: 'P1', psn_name: '张伟', certno: CERTNO, insutype: '310',
   med_type: '21', setl_time: '2025-06-01 10:00:00', medfee_sumamt: '243200.00', fulamt_ownpay_amt: '52700.00',

@@ -4,7 +4,7 @@ import { AMOUNT_FIELDS, type AmountField } from '../../settlements/model.ts';
 import { isIcd10Code, normaliseIcd10 } from './icd10.ts';
 
 /**
- * A benefit rule set is versioned data the union can change (DESIGN.md, Default benefit rules):
+ * A benefit rule set is versioned data the union can change (docs/design.md, Default benefit rules):
  * validated here, interpreted by the engine. Money is integer fen, ratios are basis points
  * (1 bp = 0.01 %), so every computation stays in integers.
  */

@@ -694,9 +694,23 @@ export type FourEyesProposalStatus =
   /** Rejected by a second person, or withdrawn by the proposer: nothing happened. */
   | 'REJECTED';
 
+/**
+ * The roster file, given as exactly one of `csv` and `contentBase64`. A browser's
+ * `FileReader.readAsText` reads a GBK file as UTF-8 and turns every Chinese character into U+FFFD:
+ * send the file's bytes (`contentBase64`) unless you know it is UTF-8.
+ */
 export type ImportRosterInput = {
-  /** CSV text: header `name,id_number,phone,bank_card,bank_code,unit_credit_code,plan_year,special_disease`. */
-  csv: Scalars['String']['input'];
+  /**
+   * The file's bytes, base64 (counted against GRAPHQL_MAX_UPLOAD_BYTES as sent, a third larger than
+   * the file). Decoded by its byte-order mark, else `encoding`, else detected: valid UTF-8 is UTF-8,
+   * anything else is taken for GB18030 and refused when it does not read as Chinese text (a Big5 or
+   * Latin-1 file).
+   */
+  contentBase64?: InputMaybe<Scalars['String']['input']>;
+  /** CSV text (already decoded): header `name,id_number,phone,bank_card,bank_code,unit_credit_code,plan_year,plan,special_disease,enrolled_on`. */
+  csv?: InputMaybe<Scalars['String']['input']>;
+  /** Encoding of `contentBase64` when you know it; detected when absent. */
+  encoding?: InputMaybe<TextEncoding>;
   fileName: Scalars['String']['input'];
   /** Unit for rows without `unit_credit_code`. */
   unitId?: InputMaybe<Scalars['ID']['input']>;
@@ -942,7 +956,8 @@ export type Mutation = {
   enrolMember: Enrolment;
   /**
    * Queues a roster CSV for import by the workers; poll `rosterImport` for the result. ADMIN, SERVICE,
-   * or a unit operator for their own unit. A row whose ID number cannot be registered by the row's
+   * or a unit operator for their own unit. A file that is not UTF-8 or GB18030 text (or contains
+   * U+FFFD) is not queued: the import is returned `FAILED` with the reason in `failure`. A row whose ID number cannot be registered by the row's
    * unit (the member belongs elsewhere) is rejected like any bad row, on `id_number`: imports never
    * move members. Changes are recorded per member (`Member.changes`) and the import is audited.
    */
@@ -2099,7 +2114,7 @@ export type RevealedPersonalData = {
   member: Member;
 };
 
-/** The roles a caller's token can carry (DESIGN.md, Roles). */
+/** The roles a caller's token can carry (docs/design.md, Roles). */
 export type Role =
   /** City union administrator: everything. */
   | 'ADMIN'
@@ -2527,7 +2542,7 @@ export type SettlementUnmatchedReason =
 export type StatementEntry = Node & {
   __typename?: 'StatementEntry';
   account: Scalars['String']['output'];
-  /** The bank's reference of the booking (AcctSvcrRef): what makes it unique. */
+  /** The bank's reference of the booking (AcctSvcrRef) or, where the bank gave none, the key derived from the booking (`NOREF …`: day, direction, amount, a digest of its references, occurrence): what makes it unique. */
   accountServicerRef: Scalars['String']['output'];
   /** Always positive; the direction is `creditDebit`. */
   amountFen: Scalars['Fen']['output'];
@@ -2630,6 +2645,18 @@ export type SubscriptionPayoutStatusChangedArgs = {
   memberId?: InputMaybe<Scalars['ID']['input']>;
   unitId?: InputMaybe<Scalars['ID']['input']>;
 };
+
+/**
+ * Encodings a roster file may be in. Excel on Chinese Windows saves "CSV (逗号分隔)" as GB18030
+ * (GBK); its "CSV UTF-8" is UTF-8 with a byte-order mark.
+ */
+export type TextEncoding =
+  /** GB18030, with or without its byte-order mark (Excel's "CSV" on Chinese Windows). */
+  | 'GB18030'
+  /** GBK is read as GB18030, which contains it. */
+  | 'GBK'
+  /** UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8"). */
+  | 'UTF_8';
 
 /** A unit (基层工会): an employer's union branch that enrols its employees once a year. */
 export type Unit = Node & {
@@ -3001,6 +3028,7 @@ export type ResolversTypes = {
   StatementEntryState: StatementEntryState;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  TextEncoding: TextEncoding;
   Unit: ResolverTypeWrapper<UnitRow>;
   UnitConnection: ResolverTypeWrapper<UnitConnectionResult>;
   UnitEdge: ResolverTypeWrapper<Omit<UnitEdge, 'node'> & { node: ResolversTypes['Unit'] }>;

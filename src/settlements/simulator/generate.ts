@@ -164,7 +164,7 @@ function invalidItem(data: SimulatorData, index: number, rand: () => number): Si
 
 const AMOUNT_NAMES = new Set<string>(AMOUNT_FIELDS.map((f) => f.field));
 
-/** A stay's fees split the way the platform reports them; every identity of DESIGN.md holds. */
+/** A stay's fees split the way the platform reports them; every identity of docs/design.md holds. */
 function splitFees(rand: () => number, total: number, o: { deductible: number; ratio: number; cap: number; largeExpense: boolean }): Record<AmountField, number> {
   const share = (max: number) => Math.floor(total * rand() * max);
   const fullyOwn = share(0.08);
