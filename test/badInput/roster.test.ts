@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -17,6 +15,7 @@ import { log } from '../../src/log.ts';
 import { rosterImportProcessor } from '../../jobs/rosterImport.ts';
 import type { RosterImportJob } from '../../jobs/queues.ts';
 import { fingerprints, luhnCard, luhnCardWrong, residentId, residentIdWrongCheck } from './support.ts';
+import { hub } from '../support/hub.ts';
 
 /**
  * Issue 8, CSV rosters: `importRoster` (what the CLI and the workers run), `hub members import`
@@ -192,18 +191,12 @@ describe('roster files refused as a whole', () => {
 });
 
 describe('hub members import (exit codes)', () => {
-  const hub = fileURLToPath(new URL('../../bin/hub.mjs', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'bad-roster-'));
-  const run = (name: string, content: string | null, ...args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+  const run = (name: string, content: string | null, ...args: string[]) => {
     const file = join(dir, name);
     if (content !== null) writeFileSync(file, content);
-    const child = spawn(process.execPath, [hub, 'members', 'import', file, ...args], { env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+    return hub(['members', 'import', file, ...args], { DATABASE_URL: db.url, LOG_LEVEL: 'silent' }).then(({ code, stdout, stderr }) => ({ status: code, stdout, stderr }));
+  };
 
   it('exits 2 for a refused file, 1 for rejected rows, 0 for a clean file; refused and rejected change nothing', async () => {
     const before = await snapshot();

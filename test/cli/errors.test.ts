@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
-import { closedPort, hub, holdPort, type HubRun } from './hub.ts';
+import { closedPort, hub, holdPort, type HubRun } from '../support/hub.ts';
 
 /**
  * Issue 14: every failure of a `hub` command is one line on stderr saying what is wrong and what to

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
-import { hub } from './hub.ts';
+import { hub } from '../support/hub.ts';
 
 /** `--json`: one JSON document on stdout instead of the text, for scripts; the exit codes stay. */
 

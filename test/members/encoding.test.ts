@@ -1,9 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -17,6 +16,7 @@ import { log } from '../../src/log.ts';
 import { rosterImportProcessor } from '../../jobs/rosterImport.ts';
 import type { RosterImportJob } from '../../jobs/queues.ts';
 import { residentId } from '../badInput/support.ts';
+import { hub } from '../support/hub.ts';
 
 /**
  * Issue 14, rosters as people save them: Excel on Chinese Windows writes GBK / GB18030 (with or
@@ -28,7 +28,6 @@ import { residentId } from '../badInput/support.ts';
 let db: TestDatabase;
 let gw: TestGateway;
 const dir = mkdtempSync(join(tmpdir(), 'roster-encoding-'));
-const hub = fileURLToPath(new URL('../../bin/hub.mjs', import.meta.url));
 const UTF8_BOM = Buffer.of(0xef, 0xbb, 0xbf);
 const GB18030_BOM = Buffer.of(0x84, 0x31, 0x95, 0x33);
 // Everyday names, a rare character (喆, 堃: outside GB2312, inside GBK) and a minority name with its middle dot.
@@ -62,14 +61,7 @@ const refusal = (promise: Promise<unknown>) => promise.then(() => null, (e: unkn
 function runHub(name: string, content: Buffer, ...args: string[]) {
   const file = join(dir, name);
   writeFileSync(file, content);
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [hub, 'members', 'import', file, ...args], { env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return hub(['members', 'import', file, ...args], { DATABASE_URL: db.url, LOG_LEVEL: 'silent' }).then(({ code, stdout, stderr }) => ({ status: code, stdout, stderr }));
 }
 const lastImport = async () =>
   (await db.pool.query<{ status: string; failure: string | null }>('SELECT status, failure FROM roster_imports ORDER BY id DESC LIMIT 1')).rows[0]!;
