@@ -12,6 +12,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { verifyAuditChain } from '../src/audit/audit.ts';
 import { ensureShippedRuleSets } from '../src/benefits/ruleSetStore.ts';
 import { createAdjudicationQueue, enqueueAdjudications, startAdjudicationWorker } from '../jobs/adjudication.ts';
+import { reportFigures, rounded } from './_report.ts';
 
 const settlements = Number(process.env.SETTLEMENTS ?? 100_000);
 const members = Number(process.env.MEMBERS ?? 40_000);
@@ -59,13 +60,15 @@ try {
   );
   await db.query('ANALYZE');
   await ensureShippedRuleSets(db);
-  console.log(`seeded ${settlements} matched settlements of ${members} members in ${units} units in ${seconds(started).toFixed(1)} s`);
+  const seedSeconds = seconds(started);
+  console.log(`seeded ${settlements} matched settlements of ${members} members in ${units} units in ${seedSeconds.toFixed(1)} s`);
 
   const { rows: ids } = await db.query<{ id: number }>(`SELECT id FROM settlements ORDER BY id`);
   const queue = createAdjudicationQueue(redis, prefix);
   started = process.hrtime.bigint();
   await enqueueAdjudications(queue, ids.map((r) => r.id));
-  console.log(`enqueued ${ids.length} adjudication jobs in ${seconds(started).toFixed(1)} s`);
+  const enqueueSeconds = seconds(started);
+  console.log(`enqueued ${ids.length} adjudication jobs in ${enqueueSeconds.toFixed(1)} s`);
 
   started = process.hrtime.bigint();
   const worker = startAdjudicationWorker(db, redis, prefix, { concurrency, maxBatch, autoApproveMaxFen: 1_000_000 });
@@ -89,6 +92,13 @@ try {
   console.log(`claims by status: ${byStatus.map((r) => `${r.status} ${r.n} (${(r.total / 100).toFixed(2)} CNY)`).join(', ')}`);
   console.log(`members over an annual cap: ${overCap[0]!.n}; audit chain ${audit.rows} rows, ${audit.firstBroken ? `BROKEN at ${audit.firstBroken.seq}` : 'intact'}`);
   console.log(`adjudication through the job: ${settlements} settlements in ${elapsed.toFixed(1)} s = ${Math.round(settlements / elapsed)} adjudications/s (worker concurrency ${concurrency}, batches of at most ${maxBatch}, target ≥ 2,000/s)`);
+  reportFigures(import.meta.url, {
+    settlements, members, units, concurrency, maxBatch, seedSeconds: rounded(seedSeconds, 1), enqueueSeconds: rounded(enqueueSeconds, 1),
+    adjudicateSeconds: rounded(elapsed, 1), adjudicationsPerSecond: rounded(settlements / elapsed),
+    claimsByStatus: Object.fromEntries(byStatus.map((r) => [r.status, r.n])),
+    claimsCnyByStatus: Object.fromEntries(byStatus.map((r) => [r.status, rounded(r.total / 100, 2)])),
+    membersOverAnnualCap: overCap[0]!.n, auditRows: audit.rows, auditFirstBrokenSeq: audit.firstBroken ? audit.firstBroken.seq : null,
+  });
 } finally {
   await db.query(`DROP SCHEMA ${schema} CASCADE`);
   await db.end();

@@ -32,6 +32,7 @@ import { createGateway } from '../src/gateway/server.ts';
 import { signDevelopmentToken } from '../src/gateway/auth.ts';
 import { personalDataKeys } from '../src/privacy/personalData.ts';
 import { createQueues } from '../jobs/queues.ts';
+import { reportFigures, rounded, type Figure } from './_report.ts';
 
 const PAGE_QUERY = `query MembersPage {
   members(first: 50) {
@@ -144,10 +145,22 @@ if (process.argv[2] === 'serve') {
       const f = summary[i]!;
       console.log(`${row.label}: ${Math.round(f.requestsPerSecond)} req/s, p99 ${f.p99} ms (medians of ${rounds} rounds)${f.errors ? `, ${f.errors} errors or non-2xx` : ''}`);
     }
+    const loadAverage = loadavg();
     const ratios = figures[1]!.map((b, i) => (100 * b.requestsPerSecond) / figures[0]![i]!.requestsPerSecond);
     console.log(`(b)/(a) = ${((100 * summary[1]!.requestsPerSecond) / summary[0]!.requestsPerSecond).toFixed(1)}% of medians; per round ` +
       `${Math.min(...ratios).toFixed(1)}–${Math.max(...ratios).toFixed(1)}% (target ≥ 50%); ${process.env.CONNECTIONS ?? 20} connections, ` +
-      `${rounds} rounds of ${seconds} s; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+      `${rounds} rounds of ${seconds} s; load average ${loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
+    const [a, b, c, d] = summary as [Figures, Figures, Figures, Figures];
+    const rowFigures = (name: string, f: Figures): Record<string, Figure> => ({
+      [`${name}_reqPerSecond`]: rounded(f.requestsPerSecond), [`${name}_p99Ms`]: f.p99, [`${name}_errors`]: f.errors,
+    });
+    reportFigures(import.meta.url, {
+      ...rowFigures('a', a), ...rowFigures('b', b), ...rowFigures('c', c), ...rowFigures('d', d),
+      b_over_a: rounded(b.requestsPerSecond / a.requestsPerSecond, 3), c_over_a: rounded(c.requestsPerSecond / a.requestsPerSecond, 3),
+      d_over_a: rounded(d.requestsPerSecond / a.requestsPerSecond, 3),
+      b_over_a_perRoundMin: rounded(Math.min(...ratios) / 100, 3), b_over_a_perRoundMax: rounded(Math.max(...ratios) / 100, 3),
+      connections: Number(process.env.CONNECTIONS ?? 20), rounds, secondsPerRowAndRound: seconds, loadAverage1m: rounded(loadAverage[0]!, 2),
+    });
     if (summary.some((f) => f.errors)) process.exitCode = 1;
   } finally {
     await db.query(`DROP SCHEMA ${schema} CASCADE`);

@@ -16,6 +16,7 @@ import { sealDocument, type Seal } from '../src/seals/seal.ts';
 import { forgeSigner, nativeSigner, type SealSigner } from '../src/seals/signers.ts';
 import { verifySeal, type Trust } from '../src/seals/verify.ts';
 import { createCertificateAuthority, issueCertificate, issueCrl } from '../certs/devCa.ts';
+import { reportFigures, rounded, type Figure } from './_report.ts';
 
 const payouts = Number(process.env.PAYOUTS ?? 10_000);
 const secondsPerRate = Number(process.env.SEAL_SECONDS ?? 2.5);
@@ -115,13 +116,21 @@ if (!sealDocument(small, forgeSeal, at).equals(sealDocument(small, nativeSeal, a
 
 // The RSA operation alone, to tell the signer's share from sealDocument's own (forge ASN.1, SHA-256).
 const digest = Buffer.alloc(32, 7);
-const rates: Array<[string, (seal: Seal) => number]> = [
-  ['RSA signature alone', (seal) => perSecond(() => seal.signer.signDigest(digest))],
-  [`seal of a ${small.length}-byte pain.001 (1 payout)`, (seal) => perSecond(() => sealDocument(small, seal))],
-  [`seal of the ${payouts}-payout pain.001 (${mb(xml.length)})`, (seal) => perSecond(() => sealDocument(xml, seal))],
+const rates: Array<[string, string, (seal: Seal) => number]> = [
+  ['rsa', 'RSA signature alone', (seal) => perSecond(() => seal.signer.signDigest(digest))],
+  ['sealOnePayout', `seal of a ${small.length}-byte pain.001 (1 payout)`, (seal) => perSecond(() => sealDocument(small, seal))],
+  ['sealBatch', `seal of the ${payouts}-payout pain.001 (${mb(xml.length)})`, (seal) => perSecond(() => sealDocument(xml, seal))],
 ];
-for (const [label, rate] of rates) {
+const rateFigures: Record<string, Figure> = {};
+for (const [key, label, rate] of rates) {
   const nativeRate = rate(nativeSeal);
   const forgeRate = rate(forgeSeal);
   console.log(`${label}: native ${nativeRate.toFixed(1)}/s, node-forge ${forgeRate.toFixed(1)}/s; native is ${(nativeRate / forgeRate).toFixed(1)}x faster`);
+  rateFigures[`${key}NativePerSecond`] = rounded(nativeRate, 1);
+  rateFigures[`${key}ForgePerSecond`] = rounded(forgeRate, 1);
+  rateFigures[`${key}NativeOverForge`] = rounded(nativeRate / forgeRate, 1);
 }
+reportFigures(import.meta.url, {
+  payouts, pain001Bytes: xml.length, onePayoutPain001Bytes: small.length, writeMs: rounded(built.ms), checkMs: rounded(checked.ms), sealMs: rounded(sealed.ms),
+  p7sBytes: sealed.result.length, verifyMs: rounded(verified.ms), ...rateFigures,
+});

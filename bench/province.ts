@@ -58,6 +58,7 @@ import { configuredBankAdapter } from '../src/banks/httpAdapter.ts';
 import { writeCamt053 } from '../src/banks/iso20022/camt.ts';
 import type { CamtEntry } from '../src/banks/iso20022/camtEntry.ts';
 import { importConfirmed } from './_statementImport.ts';
+import { reportFigures, rounded, type Figure } from './_report.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
 import {
   ActivitySampler, activityText, installSqlTiming, loadText, mark, mb, mergeStatements, n0, processCpuSeconds, processPeakRss, since, sqlText, startSampler,
@@ -185,6 +186,24 @@ function print(line: StepLine): void {
   if (e.activity) console.log(`     its PostgreSQL backends, sampled: ${e.activity}`);
 }
 
+/** A step's name as a key: 'import roster' → importRoster, 'ingest, 2 worker(s)' → ingest2Workers. */
+const stepKey = (step: string) =>
+  step.replace('(s)', 's').split(/[^A-Za-z0-9]+/).filter(Boolean).map((w, i) => (i === 0 ? w : w[0]!.toUpperCase() + w.slice(1))).join('');
+
+/** Every step's figures of its STEP line, named by step and unit (e.g. importRosterRowsPerSecond). */
+function stepFigures(): Record<string, Figure> {
+  const figures: Record<string, Figure> = {};
+  for (const line of lines) {
+    const key = stepKey(line.step);
+    const unit = line.unit[0]!.toUpperCase() + line.unit.slice(1);
+    figures[`${key}${unit}`] = line.count;
+    figures[`${key}Seconds`] = rounded(line.evidence.seconds, 1);
+    figures[`${key}${unit}PerSecond`] = Math.round(line.count / line.evidence.seconds);
+    figures[`${key}PeakRssMb`] = Math.round(line.evidence.peakRss / 1e6);
+  }
+  return figures;
+}
+
 function workersText(reports: WorkerReport[], sim?: { cpu: number | null; peakRss: number | null }, simName = 'simulator') {
   const own = reports.reduce((s, r) => s + r.ownCpu, 0);
   const backends = reports.reduce((s, r) => s + r.backendCpu, 0);
@@ -256,6 +275,7 @@ async function main(): Promise<void> {
   await activity.start();
   const running: ChildProcess[] = [];
   let failed = false;
+  let figures: Record<string, Figure> = {};
   try {
     await db.query(
       `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
@@ -535,6 +555,11 @@ async function main(): Promise<void> {
     console.log(`slowest step: ${slowest.step} (${(slowest.measured * slowest.factor / 60).toFixed(1)} min at province scale)`);
     const evidenceOf = slowest.step === 'import' ? find('import roster') : slowest.step === 'ingest' ? find(`ingest, ${bestIngest.workers} worker(s)`)
       : slowest.step === 'adjudicate' ? find(`adjudicate, ${bestAdjudicate.workers} worker(s)`) : slowest.step === 'batch' ? find('batches written+sealed') : find('reconciled');
+    figures = {
+      members: MEMBERS, units: UNITS, stays: STAYS, sample: SAMPLE, workers: WORKERS, ...stepFigures(),
+      ...Object.fromEntries(summary.flatMap((s) => [[`${s.step}MeasuredSeconds`, rounded(s.measured, 1)], [`${s.step}ProjectedSeconds`, Math.round(s.measured * s.factor)]])),
+      slowestStep: slowest.step,
+    };
     const e = evidenceOf.evidence;
     console.log(`  why: ${evidenceOf.step}: bench CPU ${e.ownCpu.toFixed(1)} s, its PostgreSQL backends ${e.backendCpu.toFixed(1)} s${evidenceOf.otherCpu ? `, ${evidenceOf.otherCpu}` : ''} ` +
       `in ${e.seconds.toFixed(1)} s, machine ${(e.machineBusy * 100).toFixed(0)}% busy; top statements: ${sqlText(e.sql, 5)}` +
@@ -564,6 +589,7 @@ async function main(): Promise<void> {
       } else console.log(`dropped schema ${schema}; removed ${workDir}`);
     }
   }
+  reportFigures(import.meta.url, figures);
   process.exit(0);
 }
 

@@ -18,6 +18,7 @@ import { reconcileAccount } from '../src/reconciliation/run.ts';
 import { matchEntries } from '../src/reconciliation/match.ts';
 import type { EntryToMatch, ExpectedPayout } from '../src/reconciliation/model.ts';
 import { ACCOUNT, DATE, expectedPayouts, statementFile } from './_camtStatement.ts';
+import { reportFigures, rounded } from './_report.ts';
 
 const ENTRIES = Number(process.env.ENTRIES ?? 100_000);
 
@@ -42,7 +43,13 @@ async function main(): Promise<void> {
   const totalS = (parseMs + matchMs) / 1000;
   console.log(`parse ${(parseMs / 1000).toFixed(2)} s, match ${(matchMs / 1000).toFixed(2)} s (${[...byRule].map(([r, n]) => `${r} ${n}`).join(', ')})`);
   console.log(`parse + match ${totalS.toFixed(2)} s: ${Math.round(ENTRIES / totalS).toLocaleString('en')} entries/s (matching alone ${Math.round(ENTRIES / (matchMs / 1000)).toLocaleString('en')}/s); target under 10 s`);
-  if (process.env.BENCH_DB !== '0') await inPostgres(xml, payouts);
+  const inDb = process.env.BENCH_DB !== '0' ? await inPostgres(xml, payouts) : null;
+  reportFigures(import.meta.url, {
+    entries: ENTRIES, statementChars: xml.length, expectedPayouts: payouts.length, parseMs: rounded(parseMs), matchMs: rounded(matchMs),
+    matchesByRule: Object.fromEntries(byRule), entriesPerSecond: Math.round(ENTRIES / totalS), matchEntriesPerSecond: Math.round(ENTRIES / (matchMs / 1000)),
+    dbStoreMs: inDb && rounded(inDb.storeS * 1000), dbReconcileMs: inDb && rounded(inDb.reconcileS * 1000), dbEntriesStored: inDb && inDb.entriesNew,
+    dbMatched: inDb && inDb.matched, dbSettled: inDb && inDb.settled, dbEntriesPerSecond: inDb && Math.round(ENTRIES / (inDb.storeS + inDb.reconcileS)),
+  });
 }
 
 /**
@@ -51,7 +58,7 @@ async function main(): Promise<void> {
  * The payouts are written straight into the tables of a throwaway schema, their claims left out
  * (foreign keys not enforced while loading: this measures reconciliation, not the payout pipeline).
  */
-async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<void> {
+async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{ storeS: number; reconcileS: number; entriesNew: number; matched: number; settled: number }> {
   const cfg = config();
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   await migrate({ databaseUrl: cfg.DATABASE_URL, schema });
@@ -102,6 +109,7 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<void>
     console.log(`PostgreSQL: stored in ${storeS.toFixed(2)} s (XSD check, parse, ${stored.entriesNew.toLocaleString('en')} entries), ` +
       `reconciled in ${reconcileS.toFixed(2)} s (${run.matched.toLocaleString('en')} matched, ${run.settled.toLocaleString('en')} payouts settled, day proven): ` +
       `${Math.round(ENTRIES / (storeS + reconcileS)).toLocaleString('en')} entries/s end to end`);
+    return { storeS, reconcileS, entriesNew: stored.entriesNew, matched: run.matched, settled: run.settled };
   } finally {
     await db.end();
     const admin = new pg.Client({ connectionString: cfg.DATABASE_URL });

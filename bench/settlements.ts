@@ -30,6 +30,7 @@ import * as store from '../src/settlements/store.ts';
 import { closeQueues, createQueues } from '../jobs/queues.ts';
 import { startSettlementWorkers } from '../jobs/settlements.ts';
 import { enqueueSettlementPull } from '../jobs/settlementsQueue.ts';
+import { reportFigures, rounded, type Figure } from './_report.ts';
 
 const cfg = config();
 const keys = personalDataKeys(cfg.PII_KEY, cfg.PII_HASH_KEY);
@@ -103,6 +104,7 @@ async function main() {
   const workers = await runWorkers(schema, prefix);
   const queues = createQueues(redis, prefix);
   let exitCode = 0;
+  let figures: Record<string, Figure>;
   try {
     await store.upsertSource(db, { name: 'bench', kind: 'PLATFORM', endpoint: url, pageSize, pollSeconds: null });
     const started = performance.now();
@@ -120,6 +122,10 @@ async function main() {
     console.log(`settlements: ${settlements} records from the simulator over HTTP (pages of ${pageSize}) for ${memberCount} members, ${processes} worker processes`);
     console.log(`  stored ${counts.total} (matched ${counts.matched}, unmatched ${counts.unmatched}, duplicate ${counts.duplicate}), rejected ${counts.openRejections}`);
     console.log(`  ${seconds.toFixed(1)} s end to end: ${rate} settlements/s (target ≥ 2,000/s)`);
+    figures = {
+      settlements, members: memberCount, pageSize, workerProcesses: processes, stored: counts.total, matched: counts.matched, unmatched: counts.unmatched,
+      duplicate: counts.duplicate, rejected: counts.openRejections, seconds: rounded(seconds, 1), settlementsPerSecond: rate,
+    };
     if (counts.total + counts.openRejections !== settlements) throw new Error('some records are neither stored nor rejected');
     if (rate < 2000) exitCode = 1;
   } finally {
@@ -137,5 +143,7 @@ async function main() {
     await admin.query(`DROP SCHEMA ${schema} CASCADE`);
     await admin.end();
   }
+  // After the finally: the other worker processes (sharing this stdout) have exited.
+  reportFigures(import.meta.url, figures);
   process.exit(exitCode);
 }

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_XSD_DIR, validateAgainstXsd } from '../src/reconciliation/xsd.ts';
 import { statementFile } from './_camtStatement.ts';
+import { reportFigures, rounded } from './_report.ts';
 
 const ENTRIES = Number(process.env.ENTRIES ?? 100_000);
 const rssMb = () => process.resourceUsage().maxRSS / 1024;
@@ -39,8 +40,7 @@ if (baseline.error) {
   console.log(`xmllint --stream (system binary, own process): ${(xmllintMs / 1000).toFixed(2)} s, ${mbPerS(bytes, xmllintMs)} MB/s; in process / xmllint = ${(inProcessMs / xmllintMs).toFixed(2)}`);
 }
 
-const round = (n: number) => Math.round(n);
-console.log(JSON.stringify({
-  bench: 'xsd', entries: ENTRIES, bytes, inProcessMs: round(inProcessMs), xmllintMs: xmllintMs === null ? null : round(xmllintMs),
-  ratio: xmllintMs === null ? null : Number((inProcessMs / xmllintMs).toFixed(2)), peakRssMb: round(peakRssMb),
-}));
+reportFigures(import.meta.url, {
+  entries: ENTRIES, bytes, inProcessMs: rounded(inProcessMs), xmllintMs: xmllintMs === null ? null : rounded(xmllintMs),
+  ratio: xmllintMs === null ? null : rounded(inProcessMs / xmllintMs, 2), peakRssMb: rounded(peakRssMb),
+});
