@@ -117,16 +117,17 @@ export async function importRoster(
       await pipeline(Readable.from([chunk.join('')]), client.query(copyFrom('COPY roster_stage FROM STDIN')));
       await client.query('ANALYZE roster_stage');
       const t1 = performance.now();
-      for (const row of await refuseOtherUnitsMembers(client)) {
-        totals.rowsRejected += 1;
-        errors.push({ row, field: 'id_number', reason: REGISTERED_ELSEWHERE });
-      }
       const members = await mergeMembers(client, author);
       const t2 = performance.now();
       totals.rowsInserted += members.inserted;
       totals.rowsUpdated += members.updated;
       for (const [field, n] of Object.entries(members.changes)) changedFields[field] = (changedFields[field] ?? 0) + n;
-      totals.enrolmentsCreated += await mergeEnrolments(client);
+      const enrolments = await mergeEnrolments(client);
+      totals.enrolmentsCreated += enrolments.created;
+      for (const row of enrolments.elsewhere) {
+        totals.rowsRejected += 1;
+        errors.push({ row, field: 'id_number', reason: REGISTERED_ELSEWHERE });
+      }
       timings.stageMs += t1 - t0;
       timings.membersMs += t2 - t1;
       timings.enrolmentsMs += performance.now() - t2;
@@ -206,19 +207,6 @@ export async function importRoster(
 }
 
 /**
- * Takes out of the stage the rows whose ID number belongs to a member of another unit: no import
- * moves a member (ADMIN does, with moveMember). Returns their row numbers.
- */
-async function refuseOtherUnitsMembers(client: pg.PoolClient): Promise<number[]> {
-  const { rows } = await client.query<{ rowNumber: number }>(
-    `DELETE FROM roster_stage s USING members m
-      WHERE m.id_number_hash = s.id_number_hash AND m.unit_id <> s.unit_id
-     RETURNING s.row_number AS "rowNumber"`,
-  );
-  return rows.map((r) => r.rowNumber);
-}
-
-/**
  * Staged rows into members; only a real change updates a member (same file again = no writes), and
  * each changed field is written to member_changes in the same statement.
  */
@@ -243,7 +231,7 @@ async function mergeMembers(
              bank_code = coalesce(excluded.bank_code, m.bank_code),
              ${bankCardCoolingOffSetSql('excluded.bank_card_hash', 'excluded.bank_code', p.add(author.actor.subject))},
              updated_at = now()
-       -- Never across units: a member registered meanwhile by another unit stays as it is.
+       -- Never across units: a row for another unit's member changes nothing (mergeEnrolments reports it rejected).
        WHERE m.unit_id = excluded.unit_id
          AND (m.name IS DISTINCT FROM excluded.name
               OR (excluded.phone IS NOT NULL AND excluded.phone IS DISTINCT FROM m.phone)
@@ -257,22 +245,33 @@ async function mergeMembers(
   return rows[0]!;
 }
 
-/** Staged enrolments; a renewal directly after last year's enrolment keeps its chain start (no new waiting period). */
-async function mergeEnrolments(client: pg.PoolClient): Promise<number> {
-  const { rows } = await client.query<{ created: boolean }>(`
-    INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on)
-    SELECT m.id, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
-           coalesce(prev.first_enrolled_on, s.enrolled_on)
-      FROM roster_stage s
-      JOIN members m ON m.id_number_hash = s.id_number_hash AND m.unit_id = s.unit_id
-      LEFT JOIN enrolments prev ON prev.member_id = m.id AND prev.plan_year = s.plan_year - 1
-     WHERE s.plan_year IS NOT NULL
-    ON CONFLICT (member_id, plan_year) DO UPDATE
-       SET unit_id = excluded.unit_id, plan = excluded.plan, special_disease = excluded.special_disease,
-           updated_at = now()
-     WHERE (e.unit_id, e.plan, e.special_disease) IS DISTINCT FROM (excluded.unit_id, excluded.plan, excluded.special_disease)
-    RETURNING (xmax = 0) AS created`);
-  return rows.filter((r) => r.created).length;
+/**
+ * Staged enrolments; a renewal directly after last year's enrolment keeps its chain start (no new
+ * waiting period). Also returns the rows whose ID number belongs to a member of another unit: no
+ * import moves a member (ADMIN does, with moveMember), so mergeMembers left them untouched and they
+ * are reported as rejected. One look-up of the staged rows in members serves both.
+ */
+async function mergeEnrolments(client: pg.PoolClient): Promise<{ created: number; elsewhere: number[] }> {
+  const { rows } = await client.query<{ created: number; elsewhere: number[] }>(`
+    WITH staged AS MATERIALIZED (
+      SELECT s.row_number, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
+             m.id AS member_id, m.unit_id <> s.unit_id AS elsewhere
+        FROM roster_stage s JOIN members m ON m.id_number_hash = s.id_number_hash),
+    enrolled AS (
+      INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on)
+      SELECT s.member_id, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
+             coalesce(prev.first_enrolled_on, s.enrolled_on)
+        FROM staged s
+        LEFT JOIN enrolments prev ON prev.member_id = s.member_id AND prev.plan_year = s.plan_year - 1
+       WHERE NOT s.elsewhere AND s.plan_year IS NOT NULL
+      ON CONFLICT (member_id, plan_year) DO UPDATE
+         SET unit_id = excluded.unit_id, plan = excluded.plan, special_disease = excluded.special_disease,
+             updated_at = now()
+       WHERE (e.unit_id, e.plan, e.special_disease) IS DISTINCT FROM (excluded.unit_id, excluded.plan, excluded.special_disease)
+      RETURNING (xmax = 0) AS created)
+    SELECT (SELECT count(*)::int FROM enrolled WHERE created) AS created,
+           (SELECT coalesce(array_agg(row_number ORDER BY row_number), '{}') FROM staged WHERE elsewhere) AS elsewhere`);
+  return rows[0]!;
 }
 
 /** Whoever uploaded the roster (roster_imports): the author of its changes. */
