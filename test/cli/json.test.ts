@@ -38,7 +38,7 @@ describe('hub ... --json', () => {
       await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
       await admin.end();
     }
-  });
+  }, 240_000); // creating and dropping a database each wait for a checkpoint: slow on a loaded machine
 
   it('token: the token and its expiry', async () => {
     const run = await hub(['token', '--role', 'ADMIN', '--expires', '90m', '--json']);

@@ -21,12 +21,14 @@ beforeAll(async () => {
   await client.query(`CREATE DATABASE ${database}`);
   await client.end();
 });
+// Dropping a database waits for an immediate checkpoint: on a loaded machine that can outlast the default hook timeout.
+const DROP_TIMEOUT_MS = 240_000;
 afterAll(async () => {
   const client = admin();
   await client.connect();
   await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   await client.end();
-});
+}, DROP_TIMEOUT_MS);
 
 /** Starts `hub demo` serving; resolves with the process and its output once `until` shows in it. */
 function demoUntil(args: string[], until: RegExp) {
