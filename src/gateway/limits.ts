@@ -20,7 +20,7 @@ import { DEFAULT_PAGE_SIZE } from './connection.ts';
  *
  * Bodies: the token is checked before any byte of the body is read (server.ts). A body is then read
  * up to GRAPHQL_MAX_BODY_BYTES, or up to GRAPHQL_MAX_UPLOAD_BYTES when the caller's role may call an
- * upload operation (UPLOAD_ROLES); a body over GRAPHQL_MAX_BODY_BYTES must be one of those operations.
+ * upload operation (uploadRoles); a body over GRAPHQL_MAX_BODY_BYTES must be one of those operations.
  */
 
 /** Validation rules of graphql-armor; the token limit is the parser's own (`parseOptions.maxTokens`). */
@@ -127,16 +127,14 @@ export function objectLimitPlugin<C extends object>(max: number): ApolloServerPl
 
 /** Mutations that carry a file (schema: ImportRosterInput.csv or .contentBase64, UploadSettlementsInput.content, UploadBankStatementInput.content). */
 export const UPLOAD_OPERATIONS = new Set(['importRoster', 'uploadSettlements', 'uploadBankStatement']);
-/** Roles that may call one of them (members MANAGE_MEMBERS, settlements INGEST, reconciliation WRITE): only their bodies are read up to GRAPHQL_MAX_UPLOAD_BYTES. */
-export const UPLOAD_ROLES: ReadonlySet<Role> = new Set<Role>(['ADMIN', 'SERVICE', 'UNIT_OPERATOR', 'FINANCE']);
 
 /**
  * The JSON body of an authenticated request (`res.locals.principal`), bounded by the caller's role:
- * GRAPHQL_MAX_UPLOAD_BYTES for UPLOAD_ROLES, GRAPHQL_MAX_BODY_BYTES otherwise. A body over
+ * GRAPHQL_MAX_UPLOAD_BYTES for `uploadRoles` (the roles the upload resolvers allow), GRAPHQL_MAX_BODY_BYTES otherwise. A body over
  * GRAPHQL_MAX_BODY_BYTES is then let through only when its operation is an upload (413 otherwise):
  * `onlyUploadsAreLarge` runs once trusted documents have put the document's text in the body.
  */
-export function jsonBody(config: Config): { parse: express.RequestHandler; onlyUploadsAreLarge: express.RequestHandler } {
+export function jsonBody(config: Config, uploadRoles: ReadonlySet<Role>): { parse: express.RequestHandler; onlyUploadsAreLarge: express.RequestHandler } {
   const small = express.json({ limit: config.GRAPHQL_MAX_BODY_BYTES });
   const large = express.json({
     limit: Math.max(config.GRAPHQL_MAX_UPLOAD_BYTES, config.GRAPHQL_MAX_BODY_BYTES),
@@ -145,7 +143,7 @@ export function jsonBody(config: Config): { parse: express.RequestHandler; onlyU
     },
   });
   const parseBody: express.RequestHandler = (req, res, next) => {
-    const mayUpload = UPLOAD_ROLES.has((res.locals.principal as Principal).role);
+    const mayUpload = uploadRoles.has((res.locals.principal as Principal).role);
     res.locals.bodyLimit = mayUpload ? 'GRAPHQL_MAX_UPLOAD_BYTES' : 'GRAPHQL_MAX_BODY_BYTES';
     (mayUpload ? large : small)(req, res, next);
   };

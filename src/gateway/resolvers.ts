@@ -1,14 +1,15 @@
 import { GraphQLScalarType } from 'graphql';
 import type { Resolvers } from './generated/resolvers.ts';
+import type { Role } from './auth.ts';
 import { parseGlobalId } from './globalId.ts';
 import { withArgumentTextCheck } from './argumentText.ts';
 import type { Context } from './context.ts';
 import { DateScalar, DateTimeScalar, Fen } from './scalars.ts';
-import { memberNodes, memberResolvers } from '../members/resolvers.ts';
-import { settlementNodes, settlementResolvers } from '../settlements/resolvers.ts';
+import { MANAGE_MEMBERS, memberNodes, memberResolvers } from '../members/resolvers.ts';
+import { INGEST, settlementNodes, settlementResolvers } from '../settlements/resolvers.ts';
 import { benefitNodes, benefitResolvers } from '../benefits/resolvers.ts';
 import { payoutNodes, payoutResolvers } from '../payouts/resolvers.ts';
-import { reconciliationNodes, reconciliationResolvers } from '../reconciliation/resolvers.ts';
+import { reconciliationNodes, reconciliationResolvers, WRITE } from '../reconciliation/resolvers.ts';
 import { subscriptionResolvers } from '../events/resolvers.ts';
 
 type NodeFetcher = (ctx: Context, id: number) => Promise<object | null>;
@@ -51,3 +52,6 @@ export function allResolvers(): Resolvers {
   }
   return withArgumentTextCheck(merged) as Resolvers;
 }
+
+/** Roles that may call an upload operation (importRoster, uploadSettlements, uploadBankStatement), from those resolvers' own role lists: only their bodies are read up to GRAPHQL_MAX_UPLOAD_BYTES. */
+export const uploadRoles: ReadonlySet<Role> = new Set<Role>([...MANAGE_MEMBERS, ...INGEST, ...WRITE]);

@@ -14,7 +14,7 @@ import type { Config } from '../config.ts';
 import { createAuthenticator } from './auth.ts';
 import type { Context, Principal, Services } from './context.ts';
 import { scopeOf } from './context.ts';
-import { allResolvers } from './resolvers.ts';
+import { allResolvers, uploadRoles } from './resolvers.ts';
 import { createMemberLoaders } from '../members/loaders.ts';
 import { UNSCOPED, type Scope } from '../members/store.ts';
 import { lazyLoaders } from './loaders.ts';
@@ -176,7 +176,7 @@ export async function createGateway(services: Services, config: Config, log: Log
   await apollo.start();
 
   const timeout = operationTimeout(config.GRAPHQL_TIMEOUT_MS);
-  const body = jsonBody(config);
+  const body = jsonBody(config, uploadRoles);
   // The token (and the rate limit) are checked before any byte of the body is read: an
   // unauthenticated client gets its 401 without the gateway reading, let alone parsing, its body.
   const authenticateFirst: express.RequestHandler = async (req, res, next) => {

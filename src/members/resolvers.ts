@@ -20,7 +20,7 @@ import * as store from './store.ts';
 import type { MemberChangeRow, MemberRow, UnitRow } from './rows.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
-const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
+export const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
 const REVEAL = ['ADMIN', 'AUDITOR', 'UNIT_OPERATOR', 'MEMBER'] as const;
 // FINANCE confirms replaced bank accounts, so it sees what was replaced; a unit operator only reaches its own members.
 const READ_CHANGES = ['ADMIN', 'AUDITOR', 'FINANCE', 'UNIT_OPERATOR'] as const;

@@ -16,7 +16,7 @@ import { XsdUnavailableError } from './xsd.ts';
 
 /** Reconciliation is money evidence: read by ADMIN, FINANCE and AUDITOR; changed by ADMIN and FINANCE. */
 const READ = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;
-const WRITE = ['ADMIN', 'FINANCE'] as const;
+export const WRITE = ['ADMIN', 'FINANCE'] as const;
 
 const ACCOUNT = /^[0-9A-Za-z]{1,34}$/;
 const DAY_MS = 86_400_000;

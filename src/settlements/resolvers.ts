@@ -15,7 +15,7 @@ import * as store from './store.ts';
 
 /** Sources, runs and rejections are operations data. */
 const OPERATIONS = ['ADMIN', 'AUDITOR', 'SERVICE'] as const;
-const INGEST = ['ADMIN', 'SERVICE'] as const;
+export const INGEST = ['ADMIN', 'SERVICE'] as const;
 
 const SOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
