@@ -7,16 +7,16 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { chinaDateTime } from '../src/banks/iso20022/fields.ts';
 import { checkPain001, writePain001, type Pain001Transaction } from '../src/banks/iso20022/pain001.ts';
 import { prng, sampleMembers, sampleUnits } from '../src/demo/sampleData.ts';
-import { fenToCny } from '../src/money.ts';
 import { parseCrl } from '../src/seals/crl.ts';
 import { sealDocument, type Seal } from '../src/seals/seal.ts';
 import { forgeSigner, nativeSigner, type SealSigner } from '../src/seals/signers.ts';
 import { verifySeal, type Trust } from '../src/seals/verify.ts';
 import { createCertificateAuthority, issueCertificate, issueCrl } from '../certs/devCa.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
+import { chinaDateTime } from '../src/kernel/time.ts';
+import { fenToCny } from '../src/kernel/money.ts';
 
 const payouts = Number(process.env.PAYOUTS ?? 10_000);
 const secondsPerRate = Number(process.env.SEAL_SECONDS ?? 2.5);

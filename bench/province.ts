@@ -38,7 +38,7 @@ import { createPool, inTransaction } from '../src/db/pool.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { log } from '../src/log.ts';
 import { decrypt, personalDataKeys } from '../src/privacy/personalData.ts';
-import { chinaToday, importRoster } from '../src/members/rosterImport.ts';
+import { importRoster } from '../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../src/demo/sampleData.ts';
 import * as store from '../src/settlements/store.ts';
 import { closeQueues, createQueues } from '../jobs/queues.ts';
@@ -64,6 +64,7 @@ import {
   ActivitySampler, activityText, installSqlTiming, loadText, mark, mb, mergeStatements, n0, processCpuSeconds, processPeakRss, since, sqlText, startSampler,
   workerReport, type StepEvidence, type WorkerReport,
 } from './province/measure.ts';
+import { chinaToday } from '../src/kernel/time.ts';
 
 // Every pg.Client query of this process is timed (the prototype is patched, so every pool's clients are).
 installSqlTiming();

@@ -23,7 +23,7 @@ import { createPool } from '../src/db/pool.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { log } from '../src/log.ts';
 import { personalDataKeys } from '../src/privacy/personalData.ts';
-import { importRoster, chinaToday } from '../src/members/rosterImport.ts';
+import { importRoster } from '../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine } from '../src/demo/sampleData.ts';
 import { demoSample } from '../src/demo/demo.ts';
 import * as store from '../src/settlements/store.ts';
@@ -31,6 +31,7 @@ import { closeQueues, createQueues } from '../jobs/queues.ts';
 import { startSettlementWorkers } from '../jobs/settlements.ts';
 import { enqueueSettlementPull } from '../jobs/settlementsQueue.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
+import { chinaToday } from '../src/kernel/time.ts';
 
 const cfg = config();
 const keys = personalDataKeys(cfg.PII_KEY, cfg.PII_HASH_KEY);

@@ -1,13 +1,13 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { chinaToday } from '../src/members/rosterImport.ts';
 import { fetchFromBank } from '../src/reconciliation/fetch.ts';
 import { processDocument } from '../src/reconciliation/ingest.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
 import type { ReconciliationSettings } from '../src/reconciliation/settings.ts';
 import { accountsDue, accountsWithPendingEntries, knownAccounts } from '../src/reconciliation/store.ts';
 import { clearStaleJobIds, DEFAULT_JOB_OPTIONS, QUEUE_NAMES } from './queues.ts';
+import { chinaToday } from '../src/kernel/time.ts';
 
 /**
  * Reconciliation jobs on the `reconciliation` queue:

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AmountError, fenToCny, fenToCnyGrouped, parseFen } from '../src/money.ts';
+import { AmountError, fenToCny, fenToCnyGrouped, parseFen } from '../src/kernel/money.ts';
 
 describe('parseFen', () => {
   it('parses strings and numbers exactly', () => {

@@ -3,12 +3,13 @@ import { inTransaction, type Queryable } from '../db/pool.ts';
 import type { Actor } from '../audit/audit.ts';
 import { contributionFigures } from '../members/store.ts';
 import { contributionStatus } from '../members/contributions.ts';
-import { AMOUNT_FIELDS, formatChinaTime } from '../settlements/model.ts';
+import { AMOUNT_FIELDS } from '../settlements/model.ts';
 import { evaluateBenefits, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from './rules/engine.ts';
 import type { Plan, Programme, RuleSet } from './rules/ruleSet.ts';
 import { ensureShippedRuleSets, ruleSetOf, ruleSetsForYears } from './ruleSetStore.ts';
 import { recordAudits, type AuditRow } from './auditBatch.ts';
 import type { ClaimStatus } from './rows.ts';
+import { formatChinaTime } from '../kernel/time.ts';
 
 /**
  * The adjudication step: matched settlements in, claims with benefit lines out, in ONE transaction

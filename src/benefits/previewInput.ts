@@ -1,11 +1,11 @@
-import { AmountError, parseFen } from '../money.ts';
-import type { FieldProblem } from '../members/memberFields.ts';
-import { isIsoDate } from '../members/rosterRow.ts';
-import { parseChinaTime, type Amounts } from '../settlements/model.ts';
+import { type Amounts } from '../settlements/model.ts';
 import { consistencyProblems } from '../settlements/validation.ts';
 import { ZERO_TOTALS, type BenefitInput, type PlanYearTotals } from './rules/engine.ts';
 import { isIcd10Code } from './rules/icd10.ts';
 import { PLANS, SETTLEMENT_AMOUNT_FIELDS, settlementFieldsUsed, type Plan, type RuleSet, type SettlementAmountField } from './rules/ruleSet.ts';
+import { AmountError, parseFen } from '../kernel/money.ts';
+import type { FieldProblem } from '../kernel/problems.ts';
+import { isIsoDate, parseChinaTime } from '../kernel/time.ts';
 
 /**
  * The `hub benefits preview` input (docs/design.md, Contracts): a settlement in the platform's own

@@ -1,6 +1,5 @@
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
-import { check, FieldError, notFound, reasonOf } from '../gateway/errors.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { inTransaction } from '../db/pool.ts';
@@ -12,6 +11,7 @@ import * as ruleSets from './ruleSetStore.ts';
 import * as review from './review.ts';
 import * as store from './store.ts';
 import { payableFen, type ClaimRow } from './rows.ts';
+import { check, invalid, notFound, reasonOf } from '../kernel/errors.ts';
 
 const REVIEW = ['REVIEWER', 'ADMIN'] as const;
 
@@ -36,19 +36,19 @@ async function announced(ctx: Context, claim: ClaimRow): Promise<ClaimRow> {
 async function preview(ctx: Context, ruleSetId: string, version: number | null | undefined, input: string): Promise<BenefitResult> {
   await ruleSets.ensureShippedRuleSets(ctx.db);
   const row = await ruleSets.storedRuleSet(ctx.db, ruleSetId, version);
-  if (!row) throw new FieldError(version == null ? 'ruleSetId' : 'version', `no rule set ${ruleSetId}${version == null ? '' : ` version ${version}`}`);
+  if (!row) throw invalid(version == null ? 'ruleSetId' : 'version', `no rule set ${ruleSetId}${version == null ? '' : ` version ${version}`}`);
   const ruleSet = ruleSets.ruleSetOf(row);
   let json: unknown;
   try {
     json = JSON.parse(input);
   } catch (error) {
-    throw new FieldError('input', `cannot be read as JSON (${(error as Error).message})`);
+    throw invalid('input', `cannot be read as JSON (${(error as Error).message})`);
   }
   try {
     return evaluateBenefits(ruleSet, parsePreviewInput(json, ruleSet));
   } catch (error) {
-    if (error instanceof PreviewInputError) throw new FieldError(`input.${error.problems[0]!.field}`, error.problems[0]!.reason);
-    if (error instanceof BenefitInputError) throw new FieldError(`input.${error.field}`, error.reason);
+    if (error instanceof PreviewInputError) throw invalid(`input.${error.problems[0]!.field}`, error.problems[0]!.reason);
+    if (error instanceof BenefitInputError) throw invalid(`input.${error.field}`, error.reason);
     throw error;
   }
 }
@@ -58,7 +58,7 @@ export const benefitResolvers: Resolvers = {
     claims: async (_root, { first, after, filter }, ctx) => {
       const page = readPage({ first, after });
       if (filter?.minTotalFen != null && filter.maxTotalFen != null && filter.minTotalFen > filter.maxTotalFen) {
-        throw new FieldError('filter.maxTotalFen', 'must not be below minTotalFen');
+        throw invalid('filter.maxTotalFen', 'must not be below minTotalFen');
       }
       const claimFilter: store.ClaimFilter = {
         status: filter?.status,
@@ -93,21 +93,21 @@ export const benefitResolvers: Resolvers = {
       try {
         definition = JSON.parse(input.definition);
       } catch (error) {
-        throw new FieldError('input.definition', `cannot be read as JSON (${(error as Error).message})`);
+        throw invalid('input.definition', `cannot be read as JSON (${(error as Error).message})`);
       }
-      if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) throw new FieldError('input.definition', 'must be a JSON object');
+      if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) throw invalid('input.definition', 'must be a JSON object');
       const given = definition as Record<string, unknown>;
       if (typeof given.id !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(given.id)) {
-        throw new FieldError('input.definition.id', 'must be lower-case letters, digits and dashes');
+        throw invalid('input.definition.id', 'must be lower-case letters, digits and dashes');
       }
       await ruleSets.ensureShippedRuleSets(ctx.db);
       return inTransaction(ctx.db, async (tx) => {
         const next = await ruleSets.nextVersion(tx, given.id as string);
         if (given.version !== undefined && given.version !== next) {
-          throw new FieldError('input.definition.version', `must be ${next} (the next version of ${given.id as string}) or omitted`);
+          throw invalid('input.definition.version', `must be ${next} (the next version of ${given.id as string}) or omitted`);
         }
         const checked = validateRuleSet({ ...given, version: next });
-        if (!checked.ok) throw new FieldError(`input.definition.${checked.errors[0]!.field}`, checked.errors[0]!.reason);
+        if (!checked.ok) throw invalid(`input.definition.${checked.errors[0]!.field}`, checked.errors[0]!.reason);
         const row = await ruleSets.insertRuleSet(tx, checked.ruleSet, ctx.principal.subject);
         await recordAudit(tx, actorOf(ctx.principal), {
           action: 'ruleset.publish', targetType: 'RuleSet', targetId: `${row.ruleSetId}@${row.version}`,

@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import { inTransaction, type Queryable } from '../db/pool.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
-import { conflict, FieldError, forbidden, notFound } from '../gateway/errors.ts';
 import type { Scope } from '../members/store.ts';
 import { TOTAL_COLUMNS } from './adjudicate.ts';
 import type { Programme } from './rules/ruleSet.ts';
 import type { ClaimStatus } from './rows.ts';
+import { conflict, invalid, forbidden, notFound } from '../kernel/errors.ts';
 
 /**
  * Review (maker-checker) of claims in PENDING_REVIEW. Each decision runs in one transaction that
@@ -94,7 +94,7 @@ export async function rejectClaim(db: pg.Pool, actor: Actor, scope: Scope, claim
 
 /** Returns the claim id of the adjusted line. */
 export async function adjustClaimLine(db: pg.Pool, actor: Actor, scope: Scope, lineId: number, amountFen: number, reason: string): Promise<number> {
-  if (!Number.isSafeInteger(amountFen) || amountFen < 0) throw new FieldError('input.amountFen', 'must be a whole number of fen, not negative');
+  if (!Number.isSafeInteger(amountFen) || amountFen < 0) throw invalid('input.amountFen', 'must be a whole number of fen, not negative');
   return inTransaction(db, async (tx) => {
     const { rows: [line] } = await tx.query<{ claimId: number }>(`SELECT claim_id AS "claimId" FROM benefit_lines WHERE id = $1`, [lineId]);
     if (!line) throw notFound('benefit line');
@@ -104,7 +104,7 @@ export async function adjustClaimLine(db: pg.Pool, actor: Actor, scope: Scope, l
       [lineId],
     );
     if (amountFen > locked!.amountFen) {
-      throw new FieldError('input.amountFen', `must not exceed the computed amount ${locked!.amountFen} fen (adjustments only lower a line)`);
+      throw invalid('input.amountFen', `must not exceed the computed amount ${locked!.amountFen} fen (adjustments only lower a line)`);
     }
     const column = TOTAL_COLUMNS[locked!.programme];
     await tx.query(

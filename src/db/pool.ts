@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { config } from '../config.ts';
 import { log } from '../log.ts';
+import type { Tx } from '../kernel/transaction.ts';
 
 // bigint (int8) columns hold fen and ids: parse them as JS numbers only when safe, never silently round.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => {
@@ -11,8 +12,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => {
 // DATE columns stay 'yyyy-MM-dd' strings: no time zone can shift a calendar date.
 pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
 
-export type Db = pg.Pool;
-export type Queryable = pg.Pool | pg.PoolClient;
+export type { Db, Queryable, Tx } from '../kernel/transaction.ts';
 
 export interface PoolOptions {
   connectionString?: string;
@@ -36,18 +36,23 @@ export function createPool(options: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
-/** Runs `work` in one transaction; rolls back on any error so a batch is never half-written. */
-export async function inTransaction<T>(db: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` in one transaction; rolls back on any error so a batch is never half-written. A
+ * connection whose ROLLBACK failed may still hold the transaction open: it is closed, not returned
+ * to the pool for the next caller to inherit.
+ */
+export async function inTransaction<T>(db: pg.Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await db.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
-    const result = await work(client);
+    const result = await work(client as Tx);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError; });
     throw error;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }

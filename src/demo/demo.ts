@@ -4,7 +4,7 @@ import { signDevelopmentToken } from '../gateway/auth.ts';
 import { GRAPHIQL_PATH } from '../gateway/graphiql.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
 import { closeOnSignal, startGateway, startRuntimeWorkers } from '../serve.ts';
-import { importRoster, chinaToday } from '../members/rosterImport.ts';
+import { importRoster } from '../members/rosterImport.ts';
 import { contributionReference } from '../members/contributions.ts';
 import { contributionFigures } from '../members/store.ts';
 import { ensureDemoServices, MissingServiceError, redact } from './services.ts';
@@ -13,9 +13,10 @@ import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from './sampleD
 import { ingestDemoSettlements } from '../settlements/demo.ts';
 import { unadjudicatedSettlementIds } from '../benefits/adjudicate.ts';
 import { approveClaim } from '../benefits/review.ts';
-import { fenToCnyGrouped } from '../money.ts';
 import { payDemoClaims, startDemoBank } from '../payouts/demo.ts';
 import { reconcileDemo, type DemoReconciliation } from '../reconciliation/demo.ts';
+import { chinaToday } from '../kernel/time.ts';
+import { fenToCnyGrouped } from '../kernel/money.ts';
 
 /**
  * `hub demo`: everything a newcomer needs to see the hub work, on a fresh machine.

@@ -1,5 +1,5 @@
-import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../members/identifiers.ts';
 import type { PlanType } from '../members/contributions.ts';
+import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../kernel/identifiers.ts';
 
 /**
  * Deterministic, realistic-looking sample data for the demo and the benchmarks: valid credit

@@ -1,10 +1,10 @@
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { scopeOf, type Context } from '../gateway/context.ts';
 import { unitsByIds } from '../members/store.ts';
-import { FieldError, notFound } from '../gateway/errors.ts';
 import { localId } from '../gateway/globalId.ts';
 import type { ClaimRow, ClaimStatus } from '../benefits/rows.ts';
 import { filterMap, type StatusChange } from './statusEvents.ts';
+import { invalid, notFound } from '../kernel/errors.ts';
 
 /** What `ClaimStatusChange` resolves from. */
 export interface ClaimStatusChangeRow {
@@ -27,7 +27,7 @@ async function followed(ctx: Context, args: FollowArgs): Promise<{ memberId: num
   const memberId = args.memberId ? localId('memberId', args.memberId, 'Member') : principal.role === 'MEMBER' ? principal.memberId : null;
   const unitId = args.unitId ? localId('unitId', args.unitId, 'Unit')
     : principal.role === 'UNIT_OPERATOR' && memberId === null ? principal.unitId : null;
-  if (memberId === null && unitId === null) throw new FieldError('memberId', 'name the member (memberId) or the unit (unitId) to follow');
+  if (memberId === null && unitId === null) throw invalid('memberId', 'name the member (memberId) or the unit (unitId) to follow');
   if (memberId !== null && !(await ctx.loaders.member.load(memberId))) throw notFound('member');
   // The unit loader is unscoped (a visible member's unit); the unit itself is checked in scope, as Query.unit does.
   if (unitId !== null && !(await unitsByIds(ctx.db, [unitId], scopeOf(principal))).length) throw notFound('unit');

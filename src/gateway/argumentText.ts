@@ -2,8 +2,8 @@ import {
   getNullableType, GraphQLID, GraphQLScalarType, isInputObjectType, isListType,
   type GraphQLInputType, type GraphQLResolveInfo,
 } from 'graphql';
-import { textProblem } from '../text.ts';
-import { FieldError } from './errors.ts';
+import { textProblem } from '../kernel/text.ts';
+import { invalid } from '../kernel/errors.ts';
 
 /**
  * PostgreSQL refuses U+0000 in text (and jsonb also unpaired surrogates), so a string argument
@@ -25,7 +25,7 @@ export function checkArgumentText(value: unknown, type: GraphQLInputType, path: 
     }
   } else if (typeof value === 'string' && nullable !== GraphQLID) {
     const problem = textProblem(value);
-    if (problem) throw new FieldError(path, problem);
+    if (problem) throw invalid(path, problem);
   }
 }
 

@@ -9,7 +9,7 @@ import { unitByCreditCode } from '../members/store.ts';
 import type { Principal } from './context.ts';
 import { unauthenticated } from './errors.ts';
 import { parseGlobalId } from './globalId.ts';
-import { textProblem } from '../text.ts';
+import { textProblem } from '../kernel/text.ts';
 
 export const ROLES = ['ADMIN', 'UNIT_OPERATOR', 'REVIEWER', 'FINANCE', 'AUDITOR', 'MEMBER', 'SERVICE'] as const;
 export type Role = (typeof ROLES)[number];

@@ -1,4 +1,4 @@
-import { FieldError } from './errors.ts';
+import { invalid } from '../kernel/errors.ts';
 
 /**
  * Relay connections over keyset cursors. A cursor is the sort key of the last row seen, so
@@ -24,7 +24,7 @@ export interface Page {
 export function readPage({ first, after }: PageArgs): Page {
   const size = first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
-    throw new FieldError('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+    throw invalid('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
   }
   return { size, limit: size + 1, afterKey: after ? decodeCursor(after) : null };
 }
@@ -35,7 +35,7 @@ export function encodeCursor(key: number): string {
 
 function decodeCursor(cursor: string): number {
   const match = /^k:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new FieldError('after', 'is not a cursor returned by this connection');
+  if (!match) throw invalid('after', 'is not a cursor returned by this connection');
   return Number(match[1]);
 }
 

@@ -4,7 +4,6 @@ import type { Queues } from '../../jobs/queues.ts';
 import type { StatusChange, StatusFeed } from '../events/statusEvents.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import type { Role } from './auth.ts';
-import { forbidden } from './errors.ts';
 import type { MemberLoaders } from '../members/loaders.ts';
 import type { SettlementLoaders } from '../settlements/loaders.ts';
 import type { BenefitLoaders } from '../benefits/loaders.ts';
@@ -12,6 +11,7 @@ import type { PayoutLoaders } from '../payouts/loaders.ts';
 import type { ReconciliationLoaders } from '../reconciliation/loaders.ts';
 import type { Scope } from '../members/store.ts';
 import type { Actor } from '../audit/audit.ts';
+import { forbidden } from '../kernel/errors.ts';
 
 /** The authenticated caller. `unitId`/`memberId` bound what a UNIT_OPERATOR or MEMBER may see. */
 export interface Principal {

@@ -1,32 +1,31 @@
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { DomainError } from '../kernel/errors.ts';
 
-/** Errors the API shows to callers, each with a stable `extensions.code`. */
+/**
+ * Errors as the API shows them. Domain code throws the kernel's `DomainError`; this is the one place
+ * it becomes what a caller reads: its message and a stable `extensions.code` (with `field` and
+ * `reason` for bad input, `field` for a conflict that names one).
+ */
 
-/** Bad input: names the field (path in the input, e.g. `input.idNumber`) and the reason. */
-export class FieldError extends GraphQLError {
-  constructor(readonly field: string, readonly reason: string) {
-    super(`${field}: ${reason}`, { extensions: { code: 'BAD_USER_INPUT', field, reason } });
-  }
+/** The DomainError a resolver threw, when it was one (graphql-js wraps it with the path). */
+export function domainErrorOf(error: unknown): DomainError | null {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  return original instanceof DomainError ? original : null;
 }
 
+export function formatDomainError(error: DomainError, formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const extensions: Record<string, unknown> = { code: error.code };
+  if (error.field !== null) extensions.field = error.field;
+  if (error.reason !== null) extensions.reason = error.reason;
+  return { message: error.message, locations: formatted.locations, path: formatted.path, extensions };
+}
+
+/** No or a bad token: said before any resolver runs (transport, not domain). */
 export const unauthenticated = (message = 'a valid bearer token is required') =>
   new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED' } });
 
-export const forbidden = (message: string) => new GraphQLError(message, { extensions: { code: 'FORBIDDEN' } });
-
-export const notFound = (what: string) => new GraphQLError(`${what} not found`, { extensions: { code: 'NOT_FOUND' } });
-
-export const conflict = (message: string, field?: string) =>
-  new GraphQLError(message, { extensions: { code: 'CONFLICT', ...(field ? { field } : {}) } });
-
-/** Throws a FieldError when `problem` (from a validator) is not null. */
-export function check(field: string, problem: string | null): void {
-  if (problem) throw new FieldError(field, problem);
-}
-
-/** A person's reason for a decision (audited), trimmed: at least 4 characters, else a FieldError on `field`. */
-export function reasonOf(field: string, text: string): string {
-  const reason = text.trim();
-  check(field, reason.length >= 4 ? null : 'say why (at least 4 characters)');
-  return reason;
+/** The `extensions.code` a caller will read for this error (metrics count errors by it). */
+export function errorCodeOf(error: GraphQLError): string {
+  const code = domainErrorOf(error)?.code ?? error.extensions?.code;
+  return typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR';
 }

@@ -1,4 +1,4 @@
-import { FieldError } from './errors.ts';
+import { invalid } from '../kernel/errors.ts';
 
 /** Global IDs: base64url of `Type:localId`. Opaque to clients, checked on the way in. */
 export function toGlobalId(type: string, id: number | string): string {
@@ -14,6 +14,6 @@ export function parseGlobalId(globalId: string): { type: string; id: number } | 
 /** The local id behind a global ID of the expected type, or a field error naming `field`. */
 export function localId(field: string, globalId: string, type: string): number {
   const parsed = parseGlobalId(globalId);
-  if (!parsed || parsed.type !== type) throw new FieldError(field, `is not a ${type} ID`);
+  if (!parsed || parsed.type !== type) throw invalid(field, `is not a ${type} ID`);
   return parsed.id;
 }

@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Queue } from 'bullmq';
 import type express from 'express';
+import { errorCodeOf } from './errors.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -72,7 +73,7 @@ export function createMetrics(): HubMetrics {
             operation = label(operationName);
           },
           async didEncounterErrors({ errors: list }) {
-            for (const error of list) errors.inc({ operation, code: String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR') });
+            for (const error of list) errors.inc({ operation, code: errorCodeOf(error) });
           },
           async willSendResponse({ response, metrics }) {
             if (metrics.responseCacheHit) cacheHits.inc({ operation });

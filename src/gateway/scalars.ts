@@ -1,5 +1,5 @@
 import { GraphQLScalarType, Kind } from 'graphql';
-import { isIsoDate } from '../members/rosterRow.ts';
+import { isIsoDate } from '../kernel/time.ts';
 
 /** Whole fen as a JSON integer. Strings and floats are refused: money never passes through a float. */
 export const Fen = new GraphQLScalarType<number, number>({

@@ -33,6 +33,7 @@ import { startSubscriptions } from './subscriptions.ts';
 import { responseCachePlugins, stringifyResult } from './responseCache.ts';
 import { createRosterEpoch } from '../members/rosterEpoch.ts';
 import { loggableOperation, requestInfo, requestLog, type RequestInfo } from './requestLog.ts';
+import { domainErrorOf, errorCodeOf, formatDomainError } from './errors.ts';
 
 const schemaDir = fileURLToPath(new URL('../../schema', import.meta.url));
 
@@ -110,10 +111,7 @@ export async function createGateway(services: Services, config: Config, log: Log
   // Unexpected errors are logged in full (with the request id, by `requestLogPlugin`) and shown only
   // as an internal error with a reference.
   const references = new WeakMap<object, string>();
-  const unexpected = (error: GraphQLError) => {
-    const code = error.extensions?.code;
-    return !(typeof code === 'string' && KNOWN_CODES.has(code));
-  };
+  const unexpected = (error: GraphQLError) => !KNOWN_CODES.has(errorCodeOf(error));
   const logUnexpected = (error: GraphQLError, requestId?: string) => {
     const reference = randomUUID();
     references.set(error, reference);
@@ -121,6 +119,8 @@ export async function createGateway(services: Services, config: Config, log: Log
     return reference;
   };
   const formatError = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const domainError = domainErrorOf(error);
+    if (domainError) return formatDomainError(domainError, formatted);
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && KNOWN_CODES.has(code)) return formatted;
     const reference = references.get(error as object) ?? logUnexpected(error as GraphQLError);

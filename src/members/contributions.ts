@@ -1,3 +1,4 @@
+import type { Tx } from '../kernel/transaction.ts';
 import type pg from 'pg';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
@@ -55,7 +56,7 @@ export async function recordManualPayment(db: pg.Pool, actor: Actor, payment: Ma
   ));
 }
 
-export async function applyManualPayment(tx: pg.PoolClient, actor: Actor, payment: ManualPayment, confirmed?: Confirmed): Promise<void> {
+export async function applyManualPayment(tx: Tx, actor: Actor, payment: ManualPayment, confirmed?: Confirmed): Promise<void> {
   const { unitId, planYear, amountFen, reference, paidOn } = payment;
   const recorded = await insertContributionPayment(tx, { unitId, planYear, amountFen, reference, paidOn, source: 'MANUAL', recordedBy: actor.subject });
   if (!recorded) throw new ResolutionError('input.reference', `a payment with reference ${reference} is already recorded`, 'CONFLICT');

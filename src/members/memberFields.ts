@@ -1,6 +1,7 @@
+import type { FieldProblem } from '../kernel/problems.ts';
 import { encrypt, lookupHash, maskBankCard, maskIdNumber, type PersonalDataKeys } from '../privacy/personalData.ts';
-import { bankCardProblem, bankCodeProblem, phoneProblem, residentIdFacts, residentIdProblem } from './identifiers.ts';
 import type { MemberWrite } from './store.ts';
+import { bankCardProblem, bankCodeProblem, phoneProblem, residentIdFacts, residentIdProblem } from '../kernel/identifiers.ts';
 
 /**
  * One validation of a member's fields for every entry point (API, CSV roster). Problems are keyed
@@ -30,16 +31,12 @@ export interface MemberFields {
  */
 export const REGISTERED_ELSEWHERE = 'cannot be registered by this unit — the city union (ADMIN) moves members between units';
 
-export interface FieldProblem<F extends string = MemberField> {
-  field: F;
-  reason: string;
-}
 
 export function validateMemberFields(
   raw: RawMemberFields,
   { partial = false }: { partial?: boolean } = {},
-): { value: Partial<MemberFields>; problems: FieldProblem[] } {
-  const problems: FieldProblem[] = [];
+): { value: Partial<MemberFields>; problems: FieldProblem<MemberField>[] } {
+  const problems: FieldProblem<MemberField>[] = [];
   const value: Partial<MemberFields> = {};
   const text = (v: string | null | undefined) => (v == null ? null : v.trim() === '' ? null : v.trim());
 

@@ -1,7 +1,7 @@
+import { addDays, chinaToday, isIsoDate } from '../kernel/time.ts';
 import { createHash } from 'node:crypto';
 import type { ImportRosterInput, Resolvers, TextEncoding } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
-import { check, conflict, FieldError, forbidden, notFound, reasonOf } from '../gateway/errors.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { inTransaction } from '../db/pool.ts';
@@ -10,14 +10,15 @@ import { recordAudit } from '../audit/audit.ts';
 import { decrypt, encrypt, lookupHash } from '../privacy/personalData.ts';
 import { deciding } from '../reconciliation/resolvers.ts';
 import { contributionReference, contributionStatus, enrolmentContributionFen, recordManualPayment } from './contributions.ts';
-import { creditCodeProblem, residentIdProblem } from './identifiers.ts';
-import { protectBankCard, protectMember, REGISTERED_ELSEWHERE, validateMemberFields, type FieldProblem, type MemberField, type MemberFields } from './memberFields.ts';
-import { chinaToday, RosterFileError } from './rosterImport.ts';
+import { protectBankCard, protectMember, REGISTERED_ELSEWHERE, validateMemberFields, type MemberField, type MemberFields } from './memberFields.ts';
+import { RosterFileError } from './rosterImport.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
-import { isIsoDate } from './rosterRow.ts';
 import { enqueueRosterImport } from '../../jobs/queues.ts';
 import * as store from './store.ts';
 import type { MemberChangeRow, MemberRow, UnitRow } from './rows.ts';
+import { creditCodeProblem, residentIdProblem } from '../kernel/identifiers.ts';
+import type { FieldProblem } from '../kernel/problems.ts';
+import { check, conflict, invalid, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
 export const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
@@ -73,9 +74,9 @@ function requireOwnUnit(ctx: Context, unitId: number): void {
   if (ctx.principal.role === 'UNIT_OPERATOR' && ctx.principal.unitId !== unitId) throw forbidden('you may only act on your own unit');
 }
 
-function throwProblems(problems: FieldProblem[], fieldPath: (field: MemberField) => string): void {
+function throwProblems(problems: FieldProblem<MemberField>[], fieldPath: (field: MemberField) => string): void {
   const first = problems[0];
-  if (first) throw new FieldError(fieldPath(first.field), first.reason);
+  if (first) throw invalid(fieldPath(first.field), first.reason);
 }
 
 const INPUT_FIELD: Record<MemberField, string> = {
@@ -443,12 +444,6 @@ function memberChangeNode(row: MemberChangeRow) {
     at: row.at, field: row.field, before: row.before, after: row.after, actor: row.actor, actorRole: row.role,
     action: row.action, reason: row.reason, rosterImportId: row.importId === null ? null : toGlobalId('RosterImport', row.importId),
   };
-}
-
-function addDays(date: string, days: number): string {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
 }
 
 /** Node types of this domain, for `Query.node`. */

@@ -1,3 +1,5 @@
+import { chinaToday } from '../kernel/time.ts';
+import type { Tx } from '../kernel/transaction.ts';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse';
@@ -8,12 +10,12 @@ import { Params } from '../db/sql.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
-import { storableText } from '../text.ts';
-import type { FieldProblem } from './memberFields.ts';
 import type { RosterImportRow } from './rows.ts';
 import { protectMember, REGISTERED_ELSEWHERE } from './memberFields.ts';
 import { bankCardCoolingOffSetSql, CHANGE_COLUMNS, memberChangesCteSql, type ChangeAuthor } from './store.ts';
 import { parseRosterRow, rosterHeaderProblems, type RosterColumn, type RosterContext, type RosterUnit } from './rosterRow.ts';
+import { storableText } from '../kernel/text.ts';
+import type { FieldProblem } from '../kernel/problems.ts';
 
 /**
  * Bulk import of a roster CSV. Rows are checked and encrypted while they stream into a staging
@@ -211,7 +213,7 @@ export async function importRoster(
  * each changed field is written to member_changes in the same statement.
  */
 async function mergeMembers(
-  client: pg.PoolClient,
+  client: Tx,
   author: ChangeAuthor,
 ): Promise<{ inserted: number; updated: number; changes: Record<string, number> }> {
   const p = new Params();
@@ -251,7 +253,7 @@ async function mergeMembers(
  * import moves a member (ADMIN does, with moveMember), so mergeMembers left them untouched and they
  * are reported as rejected. One look-up of the staged rows in members serves both.
  */
-async function mergeEnrolments(client: pg.PoolClient): Promise<{ created: number; elsewhere: number[] }> {
+async function mergeEnrolments(client: Tx): Promise<{ created: number; elsewhere: number[] }> {
   const { rows } = await client.query<{ created: number; elsewhere: number[] }>(`
     WITH staged AS MATERIALIZED (
       SELECT s.row_number, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
@@ -275,7 +277,7 @@ async function mergeEnrolments(client: pg.PoolClient): Promise<{ created: number
 }
 
 /** Whoever uploaded the roster (roster_imports): the author of its changes. */
-async function uploaderOf(client: pg.PoolClient, importId: number): Promise<Actor> {
+async function uploaderOf(client: Tx, importId: number): Promise<Actor> {
   const { rows } = await client.query<Actor>(
     `SELECT created_by AS subject, created_by_role AS role FROM roster_imports WHERE id = $1`,
     [importId],
@@ -284,7 +286,7 @@ async function uploaderOf(client: pg.PoolClient, importId: number): Promise<Acto
   return rows[0];
 }
 
-async function rosterContext(client: pg.PoolClient, options: RosterImportOptions): Promise<RosterContext> {
+async function rosterContext(client: Tx, options: RosterImportOptions): Promise<RosterContext> {
   const { rows } = await client.query<RosterUnit & { creditCode: string }>(
     `SELECT id, credit_code AS "creditCode", plan_type AS "planType" FROM units`,
   );
@@ -297,11 +299,6 @@ async function rosterContext(client: pg.PoolClient, options: RosterImportOptions
     onlyUnitId: options.onlyUnitId ?? null,
     today: options.today ?? chinaToday(),
   };
-}
-
-/** Today's date in China Standard Time (UTC+8, no daylight saving). */
-export function chinaToday(now = new Date()): string {
-  return new Date(now.getTime() + 8 * 3600_000).toISOString().slice(0, 10);
 }
 
 function addErrors(errors: RowError[], row: number, problems: FieldProblem<RosterColumn>[]): void {

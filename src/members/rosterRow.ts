@@ -1,7 +1,9 @@
-import { validateMemberFields, type FieldProblem, type MemberField, type MemberFields } from './memberFields.ts';
+import { isIsoDate } from '../kernel/time.ts';
+import { validateMemberFields, type MemberField, type MemberFields } from './memberFields.ts';
 import type { PlanType } from './contributions.ts';
 import { repeatedColumns } from '../csv.ts';
-import { textProblem } from '../text.ts';
+import type { FieldProblem } from '../kernel/problems.ts';
+import { textProblem } from '../kernel/text.ts';
 
 /**
  * A roster CSV row (a unit's yearly list of employees) checked field by field. Pure: the caller
@@ -109,14 +111,4 @@ export function rosterHeaderProblems(header: string[], hasDefaultUnit: boolean):
   for (const column of header) if (!known.has(column)) problems.push(`unknown column ${column}`);
   for (const column of repeatedColumns(header)) problems.push(`column ${column} is repeated`);
   return problems;
-}
-
-/**
- * A calendar date yyyy-MM-dd in the years 1900 to 2999: enrolments, payments, statements and birth
- * dates all fall there, and PostgreSQL has no year 0 (JavaScript has).
- */
-export function isIsoDate(text: string): boolean {
-  if (!/^(19|2\d)\d{2}-\d{2}-\d{2}$/.test(text)) return false;
-  const date = new Date(`${text}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(text);
 }

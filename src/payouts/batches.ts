@@ -1,3 +1,4 @@
+import type { Tx } from '../kernel/transaction.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,12 +8,11 @@ import type { Config } from '../config.ts';
 import { inTransaction } from '../db/pool.ts';
 import type { Programme } from '../benefits/rules/ruleSet.ts';
 import { decrypt, encrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
-import { chinaToday } from '../members/rosterImport.ts';
 import { subjectLine } from '../seals/asn1.ts';
-import type { Seal } from '../seals/seal.ts';
-import { sealDocument } from '../seals/seal.ts';
+import { type Seal, sealDocument } from '../seals/seal.ts';
 import { batchDocument, remittanceInfo } from './document.ts';
 import { cardCoolingOff, coolingOffDays, followBankCards } from './plan.ts';
+import { chinaToday } from '../kernel/time.ts';
 
 /**
  * Payout batches: created from READY payouts (one attempt each, its EndToEndId stored now, long
@@ -131,7 +131,7 @@ interface BatchRow {
   debtorAgent: string;
 }
 
-async function lockBatch(tx: pg.PoolClient, batchId: number): Promise<BatchRow> {
+async function lockBatch(tx: Tx, batchId: number): Promise<BatchRow> {
   const { rows } = await tx.query<BatchRow>(
     `SELECT id, msg_id AS "msgId", status, created_by AS "createdBy", pmt_inf_id AS "pmtInfId",
             requested_execution_date AS "requestedExecutionDate", debtor_account AS "debtorAccount",
@@ -278,7 +278,7 @@ interface PlannedPayment {
  * approver sees the new card.
  */
 async function withdrawPayments(
-  tx: pg.PoolClient, batch: BatchRow, withdrawn: { reversed: PlannedPayment[]; cardChanged: PlannedPayment[] }, remaining: number,
+  tx: Tx, batch: BatchRow, withdrawn: { reversed: PlannedPayment[]; cardChanged: PlannedPayment[] }, remaining: number,
 ): Promise<void> {
   const all = [...withdrawn.reversed, ...withdrawn.cardChanged];
   await tx.query(`UPDATE payout_attempts SET status = 'CANCELLED', status_at = now() WHERE id = ANY($1::bigint[])`, [all.map((a) => a.attemptId)]);

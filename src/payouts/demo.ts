@@ -8,12 +8,12 @@ import { enqueuePayoutBatch } from '../../jobs/payouts.ts';
 import { configuredBankAdapter } from '../banks/httpAdapter.ts';
 import { simulatorCertificates } from '../banks/simulator/certificates.ts';
 import { startBankSimulator, type BankSimulator } from '../banks/simulator/server.ts';
-import { fenToCnyGrouped } from '../money.ts';
 import { configuredSeal } from '../seals/configured.ts';
 import { DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../seals/settings.ts';
 import { approveBatch, createBatch, payingAccount, requestSubmission } from './batches.ts';
 import { UNION_PARTY, type PayoutServices } from './configured.ts';
 import { planPayouts } from './plan.ts';
+import { fenToCnyGrouped } from '../kernel/money.ts';
 
 /**
  * For `hub demo`: development certificates (made once, under CERTS_DIR), the bank simulator as a

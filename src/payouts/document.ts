@@ -1,7 +1,7 @@
-import { chinaDateTime } from '../banks/iso20022/fields.ts';
 import { writePain001, type Pain001Batch } from '../banks/iso20022/pain001.ts';
 import type { Programme } from '../benefits/rules/ruleSet.ts';
 import { decrypt, maskBankCard, type PersonalDataKeys } from '../privacy/personalData.ts';
+import { chinaDateTime } from '../kernel/time.ts';
 
 /**
  * A payout batch as the bank receives it (pure): one pain.001.001.03 with one payment

@@ -1,6 +1,5 @@
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
-import { check, conflict, forbidden, notFound, reasonOf } from '../gateway/errors.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { config } from '../config.ts';
@@ -15,6 +14,7 @@ import { payoutStatusChange } from './submission.ts';
 import * as store from './store.ts';
 import { statusChanges } from '../events/resolvers.ts';
 import type { StatusChange } from '../events/statusEvents.ts';
+import { check, conflict, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
 
 /** What `PayoutStatusChange` resolves from. */
 export interface PayoutStatusChangeRow {

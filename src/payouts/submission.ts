@@ -1,3 +1,4 @@
+import type { Tx } from '../kernel/transaction.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { recordAudit } from '../audit/audit.ts';
@@ -175,7 +176,7 @@ async function send(ctx: SubmissionContext, batchId: number, batch: BatchState):
  * Payouts of the batch's attempts moved to `status` (those matching `where`), with their
  * member and unit for the status events.
  */
-async function payoutsTo(tx: pg.PoolClient, batchId: number, status: string, where: string, reason: string | null = null, attemptIds?: number[]): Promise<PayoutChange[]> {
+async function payoutsTo(tx: Tx, batchId: number, status: string, where: string, reason: string | null = null, attemptIds?: number[]): Promise<PayoutChange[]> {
   // Driven by the attempts' keys (a join would let stale statistics pick a per-payout probe of the
   // batch: quadratic, ~4 s per call at 40,000 payouts in flight).
   const { rows } = await tx.query<PayoutChange>(
@@ -235,7 +236,7 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
 
 const idsWith = (updates: AttemptUpdate[], status: AttemptUpdate['status']) => updates.filter((u) => u.status === status).map((u) => u.id);
 
-async function updateAttempts(tx: pg.PoolClient, updates: AttemptUpdate[]): Promise<void> {
+async function updateAttempts(tx: Tx, updates: AttemptUpdate[]): Promise<void> {
   if (updates.length === 0) return;
   await tx.query(
     `UPDATE payout_attempts a SET status = u.status, bank_status = u.bank_status, reason_code = u.reason_code, reason = u.reason,
@@ -248,7 +249,7 @@ async function updateAttempts(tx: pg.PoolClient, updates: AttemptUpdate[]): Prom
 }
 
 /** The bank's reason goes on the failed payout, for the person deciding whether to retry. */
-async function describeRejections(tx: pg.PoolClient, attemptIds: number[]): Promise<void> {
+async function describeRejections(tx: Tx, attemptIds: number[]): Promise<void> {
   if (attemptIds.length === 0) return;
   await tx.query(
     `UPDATE payouts p SET status_reason = 'rejected by the bank: ' || a.reason_code || coalesce(' ' || a.reason, '')
@@ -261,7 +262,7 @@ async function describeRejections(tx: pg.PoolClient, attemptIds: number[]): Prom
  * The lines a paid payout covered are PAID. A line whose claim was reversed while the payment was
  * on its way was paid all the same: it becomes a recovery from the member (docs/design.md, Default benefit rules, rule 5).
  */
-async function markLinesPaid(tx: pg.PoolClient, payoutIds: number[]): Promise<void> {
+async function markLinesPaid(tx: Tx, payoutIds: number[]): Promise<void> {
   if (payoutIds.length === 0) return;
   const { rows } = await tx.query<{ lineId: number; cancelled: boolean }>(
     `UPDATE benefit_lines l SET status = 'PAID', paid_at = now()

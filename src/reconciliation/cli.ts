@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { jsonOption } from '../cliOutput.ts';
-import { isIsoDate } from '../members/rosterRow.ts';
 import { EXCEPTION_KINDS } from './model.ts';
+import { isIsoDate } from '../kernel/time.ts';
 
 /**
  * `hub statements ...`: bank statements and reconciliation for clerks. The work lives in

@@ -4,9 +4,6 @@ import { config } from '../config.ts';
 import { openRuntime, type Runtime } from '../runtime.ts';
 import { progressBar } from '../progress.ts';
 import { result, say } from '../cliOutput.ts';
-import { chinaToday } from '../members/rosterImport.ts';
-import { fenToCny } from '../money.ts';
-import { addDays } from './calendar.ts';
 import { fetchFromBank } from './fetch.ts';
 import { handedInSeal, processDocument, receiveDocument, type DocumentOutcome } from './ingest.ts';
 import type { ExceptionKind } from './model.ts';
@@ -17,6 +14,8 @@ import { reconciliationSettings, type ReconciliationSettings } from './settings.
 import { configuredBankSeal } from '../banks/httpAdapter.ts';
 import { XsdUnavailableError } from './xsd.ts';
 import { knownAccounts } from './store.ts';
+import { addDays, chinaToday } from '../kernel/time.ts';
+import { fenToCny } from '../kernel/money.ts';
 
 /**
  * The `hub statements` commands (cli.ts). They reconcile inline: the counts printed are final.

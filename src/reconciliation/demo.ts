@@ -2,7 +2,6 @@ import type { BankAdapter } from '../banks/adapter.ts';
 import type { LedgerCredit } from '../banks/simulator/books.ts';
 import { contributionReference } from '../members/contributions.ts';
 import { contributionFigures } from '../members/store.ts';
-import { chinaToday } from '../members/rosterImport.ts';
 import type { Runtime } from '../runtime.ts';
 import { fetchFromBank } from './fetch.ts';
 import { proofLine } from './proof.ts';
@@ -10,6 +9,7 @@ import * as reads from './reads.ts';
 import { reconcileAccount } from './run.ts';
 import { reconciliationSettings } from './settings.ts';
 import { knownAccounts } from './store.ts';
+import { chinaToday } from '../kernel/time.ts';
 
 /**
  * For `hub demo`, after payouts are paid: units transfer what they still owe to the bank

@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import type { BankAdapter, BankDocument } from '../banks/adapter.ts';
 import type { Camt053Message } from '../banks/iso20022/camt.ts';
-import { addDays } from './calendar.ts';
 import { recordsOf } from './documents.ts';
 import { receiveDocument, type DocumentOutcome, type IngestOptions } from './ingest.ts';
+import { addDays } from '../kernel/time.ts';
 
 /**
  * Statements and notifications from the bank's channel: the daily camt.053 of each of our

@@ -1,3 +1,4 @@
+import type { Tx } from '../kernel/transaction.ts';
 import type pg from 'pg';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction, type Queryable } from '../db/pool.ts';
@@ -37,7 +38,7 @@ export type NewProposal =
   | { kind: 'EXCEPTION_WRITE_OFF'; exceptionId: number; amountFen: number; decision: { reason: string } };
 
 /** Makes the decision (`apply`) at once, or above `aboveFen` checks it and stores it as a proposal: its id, else null. */
-export async function decideOrPropose(tx: pg.PoolClient, actor: Actor, aboveFen: number, proposal: NewProposal, apply: () => Promise<void>): Promise<number | null> {
+export async function decideOrPropose(tx: Tx, actor: Actor, aboveFen: number, proposal: NewProposal, apply: () => Promise<void>): Promise<number | null> {
   if (proposal.amountFen <= aboveFen) {
     await apply();
     return null;

@@ -1,3 +1,4 @@
+import type { Tx } from '../kernel/transaction.ts';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { checkSealedBy, type SealCheck, type SealedBy } from '../banks/adapter.ts';
@@ -191,7 +192,7 @@ class RecordsRefused extends Error {
 const CHUNK = 2_000;
 const ANALYZE_AFTER = 10_000;
 
-async function storeRecords(tx: pg.PoolClient, documentId: number, kind: DocumentKind, records: DocumentRecords) {
+async function storeRecords(tx: Tx, documentId: number, kind: DocumentKind, records: DocumentRecords) {
   const accounts = [...new Set([...records.statements.map((s) => s.account), ...records.entries.map((e) => e.account)])].sort();
   await lockAccounts(tx, accounts);
   const problems: Iso20022Problem[] = [];

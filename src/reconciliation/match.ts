@@ -1,12 +1,12 @@
 import type { CamtEntry, EntryDetails } from '../banks/iso20022/camtEntry.ts';
-import { fenToCny } from '../money.ts';
 import { maskBankCard } from '../privacy/personalData.ts';
-import { dayNumber } from './calendar.ts';
 import {
   exceptionKey,
   type EntryState, type EntryToMatch, type ExceptionFinding, type ExceptionKind, type ExpectedPayout, type MatchBook, type MatchDecision,
   type MatchOutcome, type MatchRule, type RecordedPayment,
 } from './model.ts';
+import { fenToCny } from '../kernel/money.ts';
+import { dayNumber } from '../kernel/time.ts';
 
 /**
  * Matching (pure): booked statement entries against what the hub meant to move. Every lookup is a

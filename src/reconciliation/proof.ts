@@ -1,6 +1,6 @@
-import { fenToCny } from '../money.ts';
 import { addBusinessDays } from './calendar.ts';
 import { missingDebitKey, type ExceptionFinding } from './model.ts';
+import { fenToCny } from '../kernel/money.ts';
 
 /**
  * The daily proof (pure), per account and statement day:

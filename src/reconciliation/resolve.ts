@@ -1,14 +1,15 @@
+import type { Tx } from '../kernel/transaction.ts';
 import type pg from 'pg';
 import type { CamtEntry } from '../banks/iso20022/camtEntry.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
-import { fenToCny } from '../money.ts';
 import { settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { decideOrPropose } from './fourEyes.ts';
 import { isReturn } from './match.ts';
 import type { EntryToMatch, MatchDecision } from './model.ts';
 import { recordReturns } from './run.ts';
 import * as store from './store.ts';
+import { fenToCny } from '../kernel/money.ts';
 
 /**
  * A person resolving an exception: matching its transaction by hand (to payouts by EndToEndId, or
@@ -60,7 +61,7 @@ export async function writeOffException(db: pg.Pool, actor: Actor, exceptionId: 
   )));
 }
 
-export async function applyWriteOff(tx: pg.PoolClient, actor: Actor, x: OpenException, reason: string, confirmed?: Confirmed): Promise<void> {
+export async function applyWriteOff(tx: Tx, actor: Actor, x: OpenException, reason: string, confirmed?: Confirmed): Promise<void> {
   await close(tx, x, 'WRITTEN_OFF', reason, actor);
   await recordAudit(tx, actor, {
     action: 'reconciliation.exception.write_off', targetType: 'ReconciliationException', targetId: String(x.id), reason,
@@ -75,7 +76,7 @@ export async function matchException(db: pg.Pool, actor: Actor, exceptionId: num
   )));
 }
 
-export async function applyMatch(tx: pg.PoolClient, actor: Actor, x: OpenException, target: ManualMatch, confirmed?: Confirmed): Promise<void> {
+export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target: ManualMatch, confirmed?: Confirmed): Promise<void> {
   if (x.entryId === null || x.kind === 'RETURN_AFTER_SETTLEMENT') {
     throw new ResolutionError('input.id', `a ${x.kind} has no statement transaction to match: write it off with the reason once it is dealt with`);
   }
@@ -131,7 +132,7 @@ export async function applyMatch(tx: pg.PoolClient, actor: Actor, x: OpenExcepti
 }
 
 /** Runs `work` on an OPEN exception with its account locked (the lock first, as reconciliation runs take it). */
-export async function withOpenException<T>(tx: pg.PoolClient, exceptionId: number, work: (x: OpenException) => Promise<T>): Promise<T> {
+export async function withOpenException<T>(tx: Tx, exceptionId: number, work: (x: OpenException) => Promise<T>): Promise<T> {
   const account = (await tx.query<{ account: string }>('SELECT account FROM reconciliation_exceptions WHERE id = $1', [exceptionId])).rows[0]?.account;
   if (account === undefined) throw new ResolutionError('input.id', 'no such exception', 'NOT_FOUND');
   await store.lockAccounts(tx, [account]);
@@ -144,7 +145,7 @@ export async function withOpenException<T>(tx: pg.PoolClient, exceptionId: numbe
   return work(x);
 }
 
-async function close(tx: pg.PoolClient, x: OpenException, resolution: 'MATCHED' | 'WRITTEN_OFF', reason: string | null, actor: Actor): Promise<void> {
+async function close(tx: Tx, x: OpenException, resolution: 'MATCHED' | 'WRITTEN_OFF', reason: string | null, actor: Actor): Promise<void> {
   await tx.query(
     `UPDATE reconciliation_exceptions SET status = 'RESOLVED', resolution = $2, resolution_reason = $3, resolved_by = $4, resolved_at = now() WHERE id = $1`,
     [x.id, resolution, reason, actor.subject],
@@ -160,7 +161,7 @@ async function close(tx: pg.PoolClient, x: OpenException, resolution: 'MATCHED' 
   await store.refreshProofs(tx, x.account, x.occurredOn);
 }
 
-async function attemptsOf(tx: pg.PoolClient, endToEndIds: readonly string[], kind: 'PAYOUT' | 'RETURN') {
+async function attemptsOf(tx: Tx, endToEndIds: readonly string[], kind: 'PAYOUT' | 'RETURN') {
   const { rows } = await tx.query<{ id: number; endToEndId: string; amountFen: number; status: string; matched: boolean }>(
     `SELECT a.id, a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen", a.status,
             EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = $2) AS matched

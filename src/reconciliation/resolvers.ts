@@ -1,9 +1,7 @@
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, type Context } from '../gateway/context.ts';
-import { check, conflict, FieldError, forbidden, notFound } from '../gateway/errors.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
-import { isIsoDate } from '../members/rosterRow.ts';
 import { enqueueDocument, enqueueReconciliation } from '../../jobs/reconciliation.ts';
 import { config } from '../config.ts';
 import { decideProposal, listProposals, type ProposalRow } from './fourEyes.ts';
@@ -13,6 +11,8 @@ import { matchException, ResolutionError, writeOffException } from './resolve.ts
 import type { ReconciliationExceptionRow } from './rows.ts';
 import { configuredBankSeal } from '../banks/httpAdapter.ts';
 import { XsdUnavailableError } from './xsd.ts';
+import { isIsoDate } from '../kernel/time.ts';
+import { check, conflict, invalid, forbidden, notFound } from '../kernel/errors.ts';
 
 /** Reconciliation is money evidence: read by ADMIN, FINANCE and AUDITOR; changed by ADMIN and FINANCE. */
 const READ = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;
@@ -48,7 +48,7 @@ export async function deciding<T>(what: string, work: () => Promise<T>): Promise
     if (error.kind === 'NOT_FOUND' && error.field === 'input.id') throw notFound(what);
     if (error.kind === 'CONFLICT') throw conflict(error.message, error.field);
     if (error.kind === 'FORBIDDEN') throw forbidden(error.message);
-    throw new FieldError(error.field, error.reason);
+    throw invalid(error.field, error.reason);
   }
 }
 
@@ -182,7 +182,7 @@ export const reconciliationResolvers: Resolvers = {
       const documentId = localId('id', id, 'BankDocument');
       const existing = await ctx.loaders.bankDocument.load(documentId);
       if (!existing) throw notFound('bank document');
-      if (existing.status === 'ACCEPTED') throw new FieldError('id', 'is ACCEPTED already: nothing to retry');
+      if (existing.status === 'ACCEPTED') throw invalid('id', 'is ACCEPTED already: nothing to retry');
       const outcome = await processDocument(ctx.db, documentId, ingestOptions());
       await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
       ctx.loaders.bankDocument.clear(documentId);

@@ -1,11 +1,12 @@
+import type { Tx } from '../kernel/transaction.ts';
 import type pg from 'pg';
 import { inTransaction } from '../db/pool.ts';
-import { chinaToday } from '../members/rosterImport.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { matchEntries } from './match.ts';
 import { exceptionKey, type EntryToMatch, type MatchDecision } from './model.ts';
 import { missingDebits, type DailyProof } from './proof.ts';
 import * as store from './store.ts';
+import { chinaToday } from '../kernel/time.ts';
 
 /**
  * One reconciliation of an account: its pending entries matched chunk by chunk (each chunk one
@@ -108,7 +109,7 @@ export async function reconcileAccount(db: pg.Pool, account: string, options: Re
  * against a statement is also an exception: a person must see that settled money came back.
  */
 export async function recordReturns(
-  tx: pg.PoolClient, account: string, returns: readonly (MatchDecision & { kind: 'RETURN' })[], bookingDates: ReadonlyMap<number, string>,
+  tx: Tx, account: string, returns: readonly (MatchDecision & { kind: 'RETURN' })[], bookingDates: ReadonlyMap<number, string>,
 ): Promise<number> {
   if (returns.length === 0) return 0;
   const outcomes = await recordPayoutReturns(tx, returns.map((r) => ({ endToEndId: r.endToEndId, reasonCode: r.reasonCode, ...(r.reason ? { reason: r.reason } : {}) })));

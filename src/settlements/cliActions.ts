@@ -7,8 +7,6 @@ import { openRuntime, type Runtime } from '../runtime.ts';
 import { progressBar } from '../progress.ts';
 import { result, say } from '../cliOutput.ts';
 import { fromSetting } from '../cliErrors.ts';
-import { chinaToday } from '../members/rosterImport.ts';
-import { isIsoDate } from '../members/rosterRow.ts';
 import { createQueues, closeQueues, type Queues } from '../../jobs/queues.ts';
 import { afterMatchSteps } from '../../jobs/settlements.ts';
 import { matchAndContinue } from '../../jobs/settlementsMatch.ts';
@@ -20,6 +18,7 @@ import { startInsuranceSimulator } from './simulator/server.ts';
 import { fileSource } from './sources/files.ts';
 import { adapterFor } from './sources/forSource.ts';
 import * as store from './store.ts';
+import { chinaToday, isIsoDate } from '../kernel/time.ts';
 
 /**
  * The settlement commands. Pulls and imports store page by page and match inline (the same

@@ -1,4 +1,4 @@
-import { formatChinaTime } from './model.ts';
+import { formatChinaTime } from '../kernel/time.ts';
 
 /**
  * The national platform's message envelope, pure: request `{infno, msgid, ..., input}`, response

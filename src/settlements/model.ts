@@ -74,26 +74,3 @@ export interface ParsedSettlement {
 export function isInpatient(medType: string): boolean {
   return medType.startsWith('2');
 }
-
-const CHINA_OFFSET_MS = 8 * 3600_000;
-
-/** The plan year (calendar year in China Standard Time) an instant falls in. */
-export function planYearOf(instant: Date): number {
-  return new Date(instant.getTime() + CHINA_OFFSET_MS).getUTCFullYear();
-}
-
-/** `yyyy-MM-dd HH:mm:ss` in China Standard Time (UTC+8, no daylight saving) -> instant; null if invalid. */
-export function parseChinaTime(text: string): Date | null {
-  const match = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text);
-  if (!match) return null;
-  const [y, mo, d, h, mi, s] = match.slice(1).map(Number) as [number, number, number, number, number, number];
-  const local = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  const roundTrips = local.getUTCFullYear() === y && local.getUTCMonth() === mo - 1 && local.getUTCDate() === d
-    && local.getUTCHours() === h && local.getUTCMinutes() === mi && local.getUTCSeconds() === s;
-  return roundTrips ? new Date(local.getTime() - CHINA_OFFSET_MS) : null;
-}
-
-/** Instant -> `yyyy-MM-dd HH:mm:ss` in China Standard Time (the platform's format). */
-export function formatChinaTime(instant: Date): string {
-  return new Date(instant.getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' ');
-}

@@ -1,8 +1,8 @@
 import { encrypt, lookupHash, maskIdNumber, type PersonalDataKeys } from '../privacy/personalData.ts';
-import { storableJson, storableText, textProblem } from '../text.ts';
 import type { Amounts, Infno, ParsedSettlement, SettlementKind } from './model.ts';
 import type { SourceRecord } from './records.ts';
 import type { SettlementProblem } from './validation.ts';
+import { storableJson, storableText, textProblem } from '../kernel/text.ts';
 
 /**
  * Settlements and rejections as stored: the ID number and name encrypted (AES-GCM), hashed for

@@ -2,8 +2,8 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { csvFileProblem, repeatedColumns } from '../csv.ts';
-import { storableText } from '../text.ts';
 import type { SettlementFields } from './validation.ts';
+import { storableText } from '../kernel/text.ts';
 
 /**
  * Records as sources deliver them, reduced to one flat form in the platform's field names:

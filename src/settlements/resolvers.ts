@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Resolvers, SettlementAmountsResolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
-import { check, FieldError, notFound } from '../gateway/errors.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { recordAudit } from '../audit/audit.ts';
@@ -12,6 +11,7 @@ import { correctionProblem, formatOf, SettlementFileError, type FileFormat } fro
 import { retryRejection } from './retry.ts';
 import { fileSource } from './sources/files.ts';
 import * as store from './store.ts';
+import { check, invalid, notFound } from '../kernel/errors.ts';
 
 /** Sources, runs and rejections are operations data. */
 const OPERATIONS = ['ADMIN', 'AUDITOR', 'SERVICE'] as const;
@@ -87,7 +87,7 @@ export const settlementResolvers: Resolvers = {
       const result = await retryRejection(ctx.db, ctx.keys, id, corrections, actorOf(ctx.principal));
       if (!result) {
         const existing = await ctx.loaders.rejection.load(id);
-        throw existing ? new FieldError('input.id', `is ${existing.status}, not OPEN: nothing to retry`) : notFound('settlement rejection');
+        throw existing ? invalid('input.id', `is ${existing.status}, not OPEN: nothing to retry`) : notFound('settlement rejection');
       }
       await enqueueSettlementMatches(ctx.queues.settlementMatch, result.toMatch);
       ctx.loaders.rejection.clear(id);
@@ -100,11 +100,11 @@ export const settlementResolvers: Resolvers = {
       const fileName = input.fileName.trim();
       check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
       const format: FileFormat | null = input.format ? (input.format.toLowerCase() as FileFormat) : formatOf(fileName);
-      if (!format) throw new FieldError('input.format', 'is required when the file name does not end in .jsonl, .json or .csv');
+      if (!format) throw invalid('input.format', 'is required when the file name does not end in .jsonl, .json or .csv');
       const sourceName = (input.source ?? 'upload').trim();
       check('input.source', SOURCE_NAME.test(sourceName) ? null : 'must be lower-case letters, digits and dashes (1 to 40)');
       const source = await store.fileSourceNamed(ctx.db, sourceName);
-      if (!source) throw new FieldError('input.source', 'is a pulled source; uploads go to a FILE source');
+      if (!source) throw invalid('input.source', 'is a pulled source; uploads go to a FILE source');
       let outcome;
       try {
         outcome = await importFromSource(ctx.db, ctx.keys, fileSource(Readable.from([input.content]), format), {
@@ -112,7 +112,7 @@ export const settlementResolvers: Resolvers = {
           onStored: (ids) => enqueueSettlementMatches(ctx.queues.settlementMatch, ids),
         });
       } catch (error) {
-        if (error instanceof SettlementFileError) throw new FieldError('input.content', error.message);
+        if (error instanceof SettlementFileError) throw invalid('input.content', error.message);
         throw error;
       }
       const { runId, received, inserted, duplicates, rejected } = outcome;

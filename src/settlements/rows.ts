@@ -1,9 +1,7 @@
 /** Rows as the settlements domain reads them from SQL (camelCase aliases); resolvers map them to the schema. */
 import type { CountedConnection } from '../members/rows.ts';
 import type { SettlementProblem } from './validation.ts';
-import type {
-  Amounts, Infno, RejectionStatus, SettlementKind, SettlementStatus, SourceKind, UnmatchedReason,
-} from './model.ts';
+import type { Amounts, Infno, RejectionStatus, SettlementKind, SettlementStatus, SourceKind, UnmatchedReason } from './model.ts';
 
 export interface SettlementRow {
   id: number;

@@ -1,11 +1,9 @@
-import { AmountError, fenToCny, parseFen } from '../money.ts';
-import { residentIdProblem } from '../members/identifiers.ts';
-import { jsonTextProblem, textProblem } from '../text.ts';
-import type { FieldProblem } from '../members/memberFields.ts';
-import {
-  AMOUNT_FIELDS, isInpatient, parseChinaTime, SETTLEMENT_INFNOS, TEXT_FIELDS,
-  type Amounts, type Infno, type ParsedSettlement, type TextField,
-} from './model.ts';
+import { AMOUNT_FIELDS, isInpatient, SETTLEMENT_INFNOS, TEXT_FIELDS, type Amounts, type Infno, type ParsedSettlement, type TextField } from './model.ts';
+import { AmountError, fenToCny, parseFen } from '../kernel/money.ts';
+import { residentIdProblem } from '../kernel/identifiers.ts';
+import { jsonTextProblem, textProblem } from '../kernel/text.ts';
+import type { FieldProblem } from '../kernel/problems.ts';
+import { parseChinaTime } from '../kernel/time.ts';
 
 /**
  * Validation of one settlement record, flat, in the platform's field names (as a file row or a

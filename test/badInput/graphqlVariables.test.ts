@@ -3,9 +3,9 @@ import fc from 'fast-check';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type GraphQLResult, type TestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
-import { withCreditCodeCheck } from '../../src/members/identifiers.ts';
-import { textProblem } from '../../src/text.ts';
 import { fingerprints, luhnCard, luhnCardWrong, residentId, residentIdWrongCheck } from './support.ts';
+import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
+import { textProblem } from '../../src/kernel/text.ts';
 
 /**
  * Issue 8, GraphQL variables: wrong types, out-of-range `first`, malformed global IDs, bad

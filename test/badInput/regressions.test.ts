@@ -11,7 +11,6 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, TEST_REDIS_URL, type TestGateway } from '../support/gateway.ts';
 import { signDevelopmentToken } from '../../src/gateway/auth.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
-import { withCreditCodeCheck, withResidentIdCheck } from '../../src/members/identifiers.ts';
 import { importRoster, RosterFileError } from '../../src/members/rosterImport.ts';
 import { validateSettlement } from '../../src/settlements/validation.ts';
 import { PlatformError, readResponse } from '../../src/settlements/envelope.ts';
@@ -19,7 +18,6 @@ import { importFromSource } from '../../src/settlements/ingest.ts';
 import { fileSource } from '../../src/settlements/sources/files.ts';
 import { readSettlementFile, SettlementFileError } from '../../src/settlements/records.ts';
 import { fileSourceNamed } from '../../src/settlements/store.ts';
-import { parseFen } from '../../src/money.ts';
 import { parseCamt053, parseCamt054 } from '../../src/banks/iso20022/camt.ts';
 import { parsePain002, writePain002 } from '../../src/banks/iso20022/pain002.ts';
 import { Iso20022Error, NAMESPACES, parseXml } from '../../src/banks/iso20022/xml.ts';
@@ -27,6 +25,8 @@ import { log } from '../../src/log.ts';
 import { rosterImportProcessor } from '../../jobs/rosterImport.ts';
 import type { RosterImportJob } from '../../jobs/queues.ts';
 import { fingerprint, fingerprints } from './support.ts';
+import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
+import { parseFen } from '../../src/kernel/money.ts';
 
 /**
  * Bugs the bad-input sweep (issue 8) found in src/, now fixed: one regression test each. Each comment

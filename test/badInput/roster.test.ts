@@ -9,13 +9,13 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { importRoster, RosterFileError } from '../../src/members/rosterImport.ts';
 import { ROSTER_COLUMNS } from '../../src/members/rosterRow.ts';
-import { withCreditCodeCheck, withResidentIdCheck } from '../../src/members/identifiers.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { log } from '../../src/log.ts';
 import { rosterImportProcessor } from '../../jobs/rosterImport.ts';
 import type { RosterImportJob } from '../../jobs/queues.ts';
 import { fingerprints, luhnCard, luhnCardWrong, residentId, residentIdWrongCheck } from './support.ts';
 import { hub } from '../support/hub.ts';
+import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 
 /**
  * Issue 8, CSV rosters: `importRoster` (what the CLI and the workers run), `hub members import`

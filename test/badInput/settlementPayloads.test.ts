@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { AmountError, parseFen } from '../../src/money.ts';
 import { validateSettlement, type SettlementFields } from '../../src/settlements/validation.ts';
 import { AMOUNT_FIELDS, TEXT_FIELDS } from '../../src/settlements/model.ts';
 import { PlatformError, readFeedOutput, readFeedRequest, readResponse } from '../../src/settlements/envelope.ts';
 import { readSettlementFile, SettlementFileError, type SourceRecord } from '../../src/settlements/records.ts';
 import { cny, cnyShort, malformedAmount, residentId, residentIdWrongCheck } from './support.ts';
+import { AmountError, parseFen } from '../../src/kernel/money.ts';
 
 /**
  * Issue 8, settlement payloads (pure part): the validation of one record, the money parser behind

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type pg from 'pg';
-import { withLuhnCheck, withResidentIdCheck } from '../../src/members/identifiers.ts';
+import { withLuhnCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 
 /**
  * What the bad-input sweep (issue 8) shares: table fingerprints for "nothing already stored

@@ -6,8 +6,8 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { ROLES } from '../../src/gateway/auth.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
-import { withCreditCodeCheck } from '../../src/members/identifiers.ts';
 import { fingerprints } from './support.ts';
+import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
 
 /**
  * Issue 8, bearer tokens (src/gateway/auth.ts) through a running gateway configured with an issuer

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { withCreditCodeCheck } from '../../src/members/identifiers.ts';
 import { fen } from './support.ts';
+import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
 
 /**
  * Rows for adjudication tests, written directly with SQL (units, members, enrolments, contribution

@@ -1,5 +1,5 @@
-import { parseFen } from '../../src/money.ts';
 import { ZERO_TOTALS, type BenefitInput, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from '../../src/benefits/rules/engine.ts';
+import { parseFen } from '../../src/kernel/money.ts';
 
 /** CNY in test cases, written as people write them ("84,000.00"), to fen. */
 export const fen = (cny: string) => parseFen(cny.replaceAll(',', ''), 'test');

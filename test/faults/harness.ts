@@ -12,8 +12,6 @@ import { encrypt, lookupHash, maskBankCard, personalDataKeys } from '../../src/p
 import { postgresCluster, redisServer, type PostgresCluster, type RedisServer } from '../../src/demo/services.ts';
 import { demoSample, loadSampleRegistry } from '../../src/demo/demo.ts';
 import { prng } from '../../src/demo/sampleData.ts';
-import { withLuhnCheck } from '../../src/members/identifiers.ts';
-import { chinaToday } from '../../src/members/rosterImport.ts';
 import { simulatedItems } from '../../src/settlements/simulator/generate.ts';
 import { startInsuranceSimulator } from '../../src/settlements/simulator/server.ts';
 import { upsertSource } from '../../src/settlements/store.ts';
@@ -31,6 +29,8 @@ import { configuredBankAdapter } from '../../src/banks/httpAdapter.ts';
 import { reconcileDemo } from '../../src/reconciliation/demo.ts';
 import { DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../../src/seals/settings.ts';
 import { FaultyProxy } from './proxy.ts';
+import { withLuhnCheck } from '../../src/kernel/identifiers.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 
 /**
  * The fault harness: the whole pipeline (platform simulator → ingestion → adjudication → payouts →

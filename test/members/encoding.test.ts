@@ -9,7 +9,6 @@ import fc from 'fast-check';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { importRoster, RosterFileError } from '../../src/members/rosterImport.ts';
-import { withCreditCodeCheck } from '../../src/members/identifiers.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import type { TextEncodingName } from '../../src/csv.ts';
 import { log } from '../../src/log.ts';
@@ -17,6 +16,7 @@ import { rosterImportProcessor } from '../../jobs/rosterImport.ts';
 import type { RosterImportJob } from '../../jobs/queues.ts';
 import { residentId } from '../badInput/support.ts';
 import { hub } from '../support/hub.ts';
+import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
 
 /**
  * Issue 14, rosters as people save them: Excel on Chinese Windows writes GBK / GB18030 (with or

@@ -5,7 +5,7 @@ import { importRoster } from '../../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../../src/demo/sampleData.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
-import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/members/identifiers.ts';
+import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 
 let db: TestDatabase;
 let gw: TestGateway;

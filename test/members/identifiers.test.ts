@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { creditCodeProblem, residentIdProblem, residentIdFacts, bankCardProblem, withResidentIdCheck, withCreditCodeCheck } from '../../src/members/identifiers.ts';
+import { bankCardProblem, creditCodeProblem, residentIdFacts, residentIdProblem, withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 
 describe('resident ID number (GB 11643, MOD 11-2)', () => {
   it('accepts valid numbers, including an X check character', () => {

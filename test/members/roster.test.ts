@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { personalDataKeys, decrypt, lookupHash } from '../../src/privacy/personalData.ts';
-import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/members/identifiers.ts';
+import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 
 const keys = personalDataKeys(Buffer.alloc(32, 7).toString('base64'));
 const UNIT_A = withCreditCodeCheck('91350500MA0000001');

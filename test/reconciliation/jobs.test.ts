@@ -4,7 +4,6 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCamt054 } from '../../src/banks/iso20022/camt.ts';
-import { chinaToday } from '../../src/members/rosterImport.ts';
 import type { ReconciliationSettings } from '../../src/reconciliation/settings.ts';
 import { QUEUE_NAMES } from '../../jobs/queues.ts';
 import { startReconciliationWorker, sweepReconciliation } from '../../jobs/reconciliation.ts';
@@ -13,6 +12,7 @@ import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submission
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { bookedEntry } from './support.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 
 /**
  * The reconciliation worker on real Redis: the scheduled fetch pulls the simulator's documents and

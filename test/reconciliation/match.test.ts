@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { CamtEntry, EntryDetails } from '../../src/banks/iso20022/camtEntry.ts';
-import { withCreditCodeCheck } from '../../src/members/identifiers.ts';
 import { addBusinessDays } from '../../src/reconciliation/calendar.ts';
 import { contributionReferences, matchEntries } from '../../src/reconciliation/match.ts';
 import type { EntryToMatch, ExpectedPayout, MatchBook } from '../../src/reconciliation/model.ts';
 import { dailyProof, missingDebits } from '../../src/reconciliation/proof.ts';
+import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
 
 const ACCOUNT = '1408010109024561234';
 const UNIT_CODE = withCreditCodeCheck('91350500MA2YB1234');

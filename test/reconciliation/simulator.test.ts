@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contributionFigures } from '../../src/members/store.ts';
 import { contributionReference } from '../../src/members/contributions.ts';
-import { chinaToday } from '../../src/members/rosterImport.ts';
 import { addBusinessDays } from '../../src/reconciliation/calendar.ts';
 import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
 import { receiveDocument } from '../../src/reconciliation/ingest.ts';
@@ -11,6 +10,7 @@ import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/suppor
 import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { exceptionsOf, owingUnit, tableCounts } from './support.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 
 /**
  * The bank simulator's own documents (camt.054 notifications and the day's camt.053, sealed and

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCamt054 } from '../../src/banks/iso20022/camt.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
-import { chinaToday } from '../../src/members/rosterImport.ts';
 import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
@@ -16,6 +15,7 @@ import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submission
 import { bookedEntry, handStatement, importConfirmed, owingUnit } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 
 /**
  * Issue 13, bank documents: an uploaded statement is evidence, not a command. XML declarations

@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
-import { withCreditCodeCheck } from '../../src/members/identifiers.ts';
+import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
 
 /**
  * Issue 13, attacks 4, 5 and 7 against a running gateway: tokens that live for years, WebSockets

@@ -2,13 +2,13 @@ import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/members/identifiers.ts';
 import { lookupHash, maskBankCard } from '../../src/privacy/personalData.ts';
 import { localId } from '../../src/gateway/globalId.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { log } from '../../src/log.ts';
 import { rosterImportProcessor } from '../../jobs/rosterImport.ts';
 import type { RosterImportJob } from '../../jobs/queues.ts';
+import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 
 /**
  * Issue 13, members: no unit operator (nor any import) takes over another unit's member, every

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { withResidentIdCheck } from '../../src/members/identifiers.ts';
 import { decrypt } from '../../src/privacy/personalData.ts';
 import { validateSettlement } from '../../src/settlements/validation.ts';
-import { parseChinaTime, planYearOf } from '../../src/settlements/model.ts';
 import { decideMatch, type MatchFacts } from '../../src/settlements/matching.ts';
 import { maskName, protectRejection, protectSettlement } from '../../src/settlements/protect.ts';
 import { applyCorrections, flattenFeedItem } from '../../src/settlements/records.ts';
 import { keys } from './support.ts';
+import { withResidentIdCheck } from '../../src/kernel/identifiers.ts';
+import { parseChinaTime, planYearOf } from '../../src/kernel/time.ts';
 
 const CERTNO = withResidentIdCheck('35052119850312001');
 

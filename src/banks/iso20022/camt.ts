@@ -1,8 +1,8 @@
-import { fenToCny } from '../../money.ts';
 import { accountIdTree, amountTree, cnapsAgentTree, dateChoiceTree, readAccountId, readAgent } from './components.ts';
 import { CREDIT_DEBIT, entryTree, readDateOrDateTime, readEntry, signedFen, type CamtEntry, type CreditDebit } from './camtEntry.ts';
 import { dateTimeProblem, FieldChecks } from './fields.ts';
 import { buildDocument, CURRENCY, NAMESPACES, optional, readDocument, type XmlElement, type XmlTree } from './xml.ts';
+import { fenToCny } from '../../kernel/money.ts';
 
 /**
  * camt.053.001.02 statements and camt.054.001.02 debit/credit notifications. Both are a group

@@ -1,7 +1,7 @@
-import { bankCodeProblem } from '../../members/identifiers.ts';
-import { isIsoDate } from '../../members/rosterRow.ts';
-import { fenToCny } from '../../money.ts';
+import { bankCodeProblem } from '../../kernel/identifiers.ts';
+import { chinaToday, isIsoDate } from '../../kernel/time.ts';
 import { Iso20022Error, type Iso20022Problem } from './xml.ts';
+import { fenToCny } from '../../kernel/money.ts';
 
 /**
  * Field checks for the writers: what the XSD checks (so the caller gets the input's field path
@@ -42,29 +42,17 @@ const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\
 // XML 1.0 forbids most C0 controls; line breaks in names and remittance break banks' screens.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-// The entries of a statement share a few dates: the last date found good is not checked again
-// (isIsoDate builds a Date, about 1 µs; a statement reads two dates an entry).
-let lastGoodDate = '';
-function isCalendarDate(text: string): boolean {
-  if (text === lastGoodDate) return true;
-  if (!isIsoDate(text)) return false;
-  lastGoodDate = text;
-  return true;
-}
-
 /** ISODate (xs:date): a real calendar date `yyyy-MM-dd`, with an optional zone; why not, or null. */
 export function dateProblem(value: unknown): string | null {
   const match = typeof value === 'string' ? DATE.exec(value) : null;
-  return match && isCalendarDate(match[1]!) ? null : 'must be a date yyyy-MM-dd';
+  return match && isIsoDate(match[1]!) ? null : 'must be a date yyyy-MM-dd';
 }
 
 /** ISODateTime (xs:dateTime): a real calendar date, a time and an optional zone; why not, or null. */
 export function dateTimeProblem(value: unknown): string | null {
   const match = typeof value === 'string' ? DATE_TIME.exec(value) : null;
-  return match && isCalendarDate(match[1]!) ? null : 'must be a date and time like 2025-06-03T09:30:00+08:00';
+  return match && isIsoDate(match[1]!) ? null : 'must be a date and time like 2025-06-03T09:30:00+08:00';
 }
-
-const CHINA_OFFSET_MS = 8 * 3600_000;
 
 /** The instant of a checked ISODateTime; one without a zone is the bank's local time, China Standard Time. */
 export function bankInstant(dateTime: string): Date {
@@ -78,12 +66,7 @@ export function bankInstant(dateTime: string): Date {
  */
 export function bankDay(dateOrDateTime: string): string {
   if (!dateOrDateTime.includes('T')) return dateOrDateTime.slice(0, 10);
-  return new Date(bankInstant(dateOrDateTime).getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 10);
-}
-
-/** `2025-06-03T09:30:00+08:00`: China Standard Time, the banks' local time (no daylight saving). */
-export function chinaDateTime(instant: Date): string {
-  return `${new Date(instant.getTime() + CHINA_OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
+  return chinaToday(bankInstant(dateOrDateTime));
 }
 
 export class FieldChecks {

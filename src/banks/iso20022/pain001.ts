@@ -1,7 +1,7 @@
-import { fenToCny } from '../../money.ts';
 import { accountIdTree, amountTree, cnapsAgentTree } from './components.ts';
 import { DEFAULT_TEXT_RULES, FieldChecks, type BankTextRules } from './fields.ts';
 import { buildDocument, CURRENCY, Iso20022Error, NAMESPACES, readDocument, type Iso20022Problem, type XmlElement } from './xml.ts';
+import { fenToCny } from '../../kernel/money.ts';
 
 /**
  * pain.001.001.03 customer credit transfer initiation: one batch of payouts from the union's

@@ -1,5 +1,5 @@
 import { XMLBuilder } from 'fast-xml-parser';
-import type { FieldProblem } from '../../members/memberFields.ts';
+import type { FieldProblem } from '../../kernel/problems.ts';
 
 /**
  * XML plumbing shared by the ISO 20022 writers and parsers: one error type that names every

@@ -1,11 +1,9 @@
 import { checkSealedBy, type BatchAcknowledgement, type SealedBy } from '../adapter.ts';
 import { writeCamt053, writeCamt054 } from '../iso20022/camt.ts';
 import type { CamtEntry } from '../iso20022/camtEntry.ts';
-import { chinaDateTime } from '../iso20022/fields.ts';
 import { checkPain001, type Pain001Check } from '../iso20022/pain001.ts';
 import { writePain002, type Pain002Report } from '../iso20022/pain002.ts';
 import { Iso20022Error } from '../iso20022/xml.ts';
-import { isIsoDate } from '../../members/rosterRow.ts';
 import { sealDocument, type Seal } from '../../seals/seal.ts';
 import {
   loadBooks, saveBooks, seededInitialFen, sha256Hex,
@@ -16,6 +14,7 @@ import {
   type IncomingCredit, type TransferOutcome,
 } from './documents.ts';
 import { readPain001Payments, type Pain001Payments, type PaymentInfoRead, type TransferRead } from './pain001Reader.ts';
+import { chinaDateTime, isIsoDate } from '../../kernel/time.ts';
 
 /**
  * The simulated bank, without HTTP: receives sealed pain.001 files, credits payees at most once

@@ -1,5 +1,4 @@
-import { isIsoDate } from '../../members/rosterRow.ts';
-import { parseChinaTime } from '../../settlements/model.ts';
+import { addDays, isIsoDate, parseChinaTime } from '../../kernel/time.ts';
 import { bilingual, cny, formulaTerms, percent, type Step } from './explain.ts';
 import { icd10InRange, isIcd10Code } from './icd10.ts';
 import {
@@ -352,9 +351,4 @@ function settlementDate(setlTime: string): { planYear: number; date: string } {
   if (!parseChinaTime(setlTime)) throw new BenefitInputError('settlement.setl_time', 'must be yyyy-MM-dd HH:mm:ss');
   // The text is China time, so its own date and year are the member's.
   return { planYear: Number(setlTime.slice(0, 4)), date: setlTime.slice(0, 10) };
-}
-
-function addDays(isoDate: string, days: number): string {
-  const [y, m, d] = isoDate.split('-').map(Number);
-  return new Date(Date.UTC(y!, m! - 1, d! + days)).toISOString().slice(0, 10);
 }

@@ -1,5 +1,5 @@
-import { fenToCnyGrouped } from '../../money.ts';
 import { SETTLEMENT_AMOUNT_LABELS, type BasisFormula, type SettlementAmountField } from './ruleSet.ts';
+import { fenToCnyGrouped } from '../../kernel/money.ts';
 
 /**
  * Explanations are for members and reviewers: every step in plain Chinese and in English, the

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { FieldProblem } from '../../members/memberFields.ts';
 import { AMOUNT_FIELDS, type AmountField } from '../../settlements/model.ts';
 import { isIcd10Code, normaliseIcd10 } from './icd10.ts';
+import type { FieldProblem } from '../../kernel/problems.ts';
 
 /**
  * A benefit rule set is versioned data the union can change (docs/design.md, Default benefit rules):

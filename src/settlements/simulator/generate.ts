@@ -1,7 +1,8 @@
 import { prng } from '../../demo/sampleData.ts';
-import { residentIdFacts, withResidentIdCheck } from '../../members/identifiers.ts';
-import { fenToCny } from '../../money.ts';
-import { AMOUNT_FIELDS, formatChinaTime, parseChinaTime, type AmountField } from '../model.ts';
+import { AMOUNT_FIELDS, type AmountField } from '../model.ts';
+import { residentIdFacts, withResidentIdCheck } from '../../kernel/identifiers.ts';
+import { fenToCny } from '../../kernel/money.ts';
+import { formatChinaTime, parseChinaTime } from '../../kernel/time.ts';
 
 /**
  * The platform simulator's data, pure and deterministic: item `i` of a feed depends only on the
