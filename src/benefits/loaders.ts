@@ -1,10 +1,10 @@
 import DataLoader from 'dataloader';
 import type { Queryable } from '../db/pool.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
-import type { Page } from '../gateway/connection.ts';
 import type { Scope } from '../members/store.ts';
 import type { BenefitLineRow, BenefitTotalsRow, ClaimRow } from './rows.ts';
 import { claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, type ClaimFilter } from './store.ts';
+import type { Page } from '../kernel/page.ts';
 
 export interface BenefitLoaders {
   /** Claims by id, within the caller's scope. */

@@ -1,10 +1,9 @@
 import type { Queryable } from '../db/pool.ts';
 import { Params } from '../db/sql.ts';
-import { groupBy } from '../gateway/loaders.ts';
-import type { Page } from '../gateway/connection.ts';
 import { memberRowScopeSql, type Scope } from '../members/store.ts';
 import type { Programme } from './rules/ruleSet.ts';
 import type { BenefitLineRow, BenefitTotalsRow, ClaimRow, ClaimStatus } from './rows.ts';
+import { groupBy, type Page } from '../kernel/page.ts';
 
 /**
  * SQL of the benefits domain (reads). Every read takes the members' `Scope`: a unit operator sees

@@ -1,4 +1,5 @@
 import { invalid } from '../kernel/errors.ts';
+import type { Page } from '../kernel/page.ts';
 
 /**
  * Relay connections over keyset cursors. A cursor is the sort key of the last row seen, so
@@ -11,14 +12,6 @@ export const DEFAULT_PAGE_SIZE = 20;
 export interface PageArgs {
   first?: number | null;
   after?: string | null;
-}
-
-export interface Page {
-  /** Rows to fetch: one more than asked, to learn whether a next page exists. */
-  limit: number;
-  size: number;
-  /** Sort key after which the page starts (the cursor's content), or null for the first page. */
-  afterKey: number | null;
 }
 
 export function readPage({ first, after }: PageArgs): Page {

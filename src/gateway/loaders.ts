@@ -38,17 +38,6 @@ export function byParent<A, T>(
   );
 }
 
-/** Groups rows by a parent column, keeping the query's order. */
-export function groupBy<T>(rows: T[], parentOf: (row: T) => number): Map<number, T[]> {
-  const map = new Map<number, T[]>();
-  for (const row of rows) {
-    const list = map.get(parentOf(row));
-    if (list) list.push(row);
-    else map.set(parentOf(row), [row]);
-  }
-  return map;
-}
-
 /**
  * Per-request loader sets made on first use: a request reads one or two domains, and making every
  * domain's loaders for each request cost the gateway a tenth of its throughput. Returns a maker of

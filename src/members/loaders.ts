@@ -2,13 +2,13 @@ import type DataLoader from 'dataloader';
 import DataLoaderClass from 'dataloader';
 import type { Queryable } from '../db/pool.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
-import type { Page } from '../gateway/connection.ts';
 import type { ContributionKey, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './rows.ts';
 import {
   changesOfMembers, contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits,
   rosterImportsByIds, unitsByIds, UNSCOPED, type ContributionFigures, type ContributionPaymentRow, type EnrolmentFilter,
   type MemberFilter, type Scope,
 } from './store.ts';
+import type { Page } from '../kernel/page.ts';
 
 export interface MemberLoaders {
   /** Units by id. Unscoped: used for the unit of an already visible member or enrolment. */

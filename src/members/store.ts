@@ -1,10 +1,9 @@
 import type { Queryable } from '../db/pool.ts';
 import { Params } from '../db/sql.ts';
 import type { Actor } from '../audit/audit.ts';
-import { groupBy } from '../gateway/loaders.ts';
-import type { Page } from '../gateway/connection.ts';
 import { CONTRIBUTION_FEN, type PlanType } from './contributions.ts';
 import type { ContributionKey, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './rows.ts';
+import { groupBy, type Page } from '../kernel/page.ts';
 
 /**
  * SQL of the members domain. Every read takes a `Scope`: the rows a caller may see, enforced in

@@ -1,9 +1,9 @@
 import DataLoader from 'dataloader';
 import type { Queryable } from '../db/pool.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
-import type { Page } from '../gateway/connection.ts';
 import type { Scope } from '../members/store.ts';
 import { attemptCountsOfBatches, attemptsOfPayouts, batchesByIds, batchFiles, payoutsByIds, payoutsOfClaims, payoutsOfMembers, retryProposalsOfPayouts, type AttemptRow, type BatchRow, type PayoutRow, type RetryProposalRow, type SealedBatchFile } from './store.ts';
+import type { Page } from '../kernel/page.ts';
 
 export interface PayoutLoaders {
   /** Payouts by id, within the caller's scope. */

@@ -1,10 +1,9 @@
 import type { Queryable } from '../db/pool.ts';
 import { Params } from '../db/sql.ts';
-import { groupBy } from '../gateway/loaders.ts';
-import type { Page } from '../gateway/connection.ts';
 import { memberRowScopeSql, type Scope } from '../members/store.ts';
 import type { CountedConnection } from '../members/rows.ts';
 import type { StoredBatchFile } from './document.ts';
+import { groupBy, type Page } from '../kernel/page.ts';
 
 /** Reads of the payouts domain. Payouts are scoped like claims; batches are for ADMIN, FINANCE and AUDITOR (checked by the resolvers). */
 

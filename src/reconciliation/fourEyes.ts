@@ -2,9 +2,9 @@ import type { Tx } from '../kernel/transaction.ts';
 import type pg from 'pg';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction, type Queryable } from '../db/pool.ts';
-import type { Page } from '../gateway/connection.ts';
 import { applyManualPayment, type ManualPayment } from '../members/contributions.ts';
 import { applyMatch, applyWriteOff, ResolutionError, withOpenException, type ManualMatch } from './resolve.ts';
+import type { Page } from '../kernel/page.ts';
 
 /**
  * Four eyes on money decisions people make by hand (FOUR_EYES_ABOVE_FEN): a manual contribution

@@ -1,11 +1,11 @@
 import type { Queryable } from '../db/pool.ts';
 import { Params } from '../db/sql.ts';
-import type { Page } from '../gateway/connection.ts';
 import type { ExceptionKind, MatchKind, MatchRule } from './model.ts';
 import type {
   BankDocumentRow, BankStatementRow, DailyProofRow, ReconciliationExceptionRow, ReconciliationMatchRow, ReconciliationReportRow,
   ReconciliationRunRow, StatementEntryRow,
 } from './rows.ts';
+import type { Page } from '../kernel/page.ts';
 
 /** What the API and the commands read: pages (keyset on id), rows by id, the day's report. */
 

@@ -1,12 +1,11 @@
 import type { Queryable } from '../db/pool.ts';
 import { Params } from '../db/sql.ts';
-import { groupBy } from '../gateway/loaders.ts';
-import type { Page } from '../gateway/connection.ts';
 import { memberRowScopeSql, type Scope } from '../members/store.ts';
 import { AMOUNT_FIELDS, type SettlementKind, type SettlementStatus, type SourceKind, type UnmatchedReason, type RejectionStatus } from './model.ts';
 import type { MatchDecision, MatchFacts } from './matching.ts';
 import type { RejectionWrite, SettlementWrite } from './protect.ts';
 import type { IngestionRunRow, RejectionRow, SettlementRow, SettlementSourceRow, SourceCounts } from './rows.ts';
+import { groupBy, type Page } from '../kernel/page.ts';
 
 /**
  * SQL of the settlements domain. Reads take the members' `Scope`: a unit operator sees the
