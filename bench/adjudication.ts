@@ -11,8 +11,10 @@ import { createPool } from '../src/db/pool.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { verifyAuditChain } from '../src/audit/audit.ts';
 import { ensureShippedRuleSets } from '../src/benefits/ruleSetStore.ts';
-import { createAdjudicationQueue, enqueueAdjudications, startAdjudicationWorker } from '../jobs/adjudication.ts';
 import { reportFigures, rounded } from './_report.ts';
+import * as benefits from '../jobs/benefits.ts';
+import { closeQueues, createQueue, createQueues, QUEUE_NAMES } from '../src/queues.ts';
+import { enqueueAdjudications } from '../src/benefits/queue.ts';
 
 const settlements = Number(process.env.SETTLEMENTS ?? 100_000);
 const members = Number(process.env.MEMBERS ?? 40_000);
@@ -64,21 +66,26 @@ try {
   console.log(`seeded ${settlements} matched settlements of ${members} members in ${units} units in ${seedSeconds.toFixed(1)} s`);
 
   const { rows: ids } = await db.query<{ id: number }>(`SELECT id FROM settlements ORDER BY id`);
-  const queue = createAdjudicationQueue(redis, prefix);
+  const queue = createQueue(QUEUE_NAMES.claimAdjudication, redis, prefix);
   started = process.hrtime.bigint();
   await enqueueAdjudications(queue, ids.map((r) => r.id));
   const enqueueSeconds = seconds(started);
   console.log(`enqueued ${ids.length} adjudication jobs in ${enqueueSeconds.toFixed(1)} s`);
 
   started = process.hrtime.bigint();
-  const worker = startAdjudicationWorker(db, redis, prefix, { concurrency, maxBatch, autoApproveMaxFen: 1_000_000 });
+  const queues = createQueues(redis, prefix);
+  const [worker] = await benefits.start({
+    db, connection: redis, prefix, queues, announce: async () => undefined,
+    adjudication: { concurrency, maxBatch, autoApproveMaxFen: 1_000_000, onDecided: async () => undefined },
+  });
   for (;;) {
     const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM claims`);
     if (rows[0]!.n >= settlements) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   const elapsed = seconds(started);
-  await worker.close();
+  await worker!.close();
+  await closeQueues(queues);
   await queue.obliterate({ force: true });
   await queue.close();
 

@@ -31,8 +31,8 @@ import { migrate } from '../src/db/migrate.ts';
 import { createGateway } from '../src/gateway/server.ts';
 import { signDevelopmentToken } from '../src/gateway/auth.ts';
 import { personalDataKeys } from '../src/privacy/personalData.ts';
-import { createQueues } from '../jobs/queues.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
+import { createQueues } from '../src/queues.ts';
 
 const PAGE_QUERY = `query MembersPage {
   members(first: 50) {

@@ -41,10 +41,9 @@ import { decrypt, personalDataKeys } from '../src/privacy/personalData.ts';
 import { importRoster } from '../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../src/demo/sampleData.ts';
 import * as store from '../src/settlements/store.ts';
-import { closeQueues, createQueues } from '../jobs/queues.ts';
-import { startSettlementWorkers } from '../jobs/settlements.ts';
-import { enqueueSettlementPull } from '../jobs/settlementsQueue.ts';
-import { createAdjudicationQueue, startAdjudicationWorker } from '../jobs/adjudication.ts';
+import * as settlements from '../jobs/settlements.ts';
+import * as benefits from '../jobs/benefits.ts';
+import { workerServices } from '../jobs/services.ts';
 import { ensureShippedRuleSets, insertRuleSet, nextVersion } from '../src/benefits/ruleSetStore.ts';
 import { listRuleSets } from '../src/benefits/rules/catalogue.ts';
 import { planPayouts } from '../src/payouts/plan.ts';
@@ -52,9 +51,8 @@ import { approveBatch, createBatch, payingAccount, requestSubmission, sealBatch 
 import { advanceBatch } from '../src/payouts/submission.ts';
 import { UNION_PARTY } from '../src/payouts/configured.ts';
 import { writeDevCertificates } from '../certs/devCa.ts';
-import { DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../src/seals/settings.ts';
-import { configuredSeal } from '../src/seals/configured.ts';
-import { configuredBankAdapter } from '../src/banks/httpAdapter.ts';
+import { configuredSeal, DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../src/seals/settings.ts';
+import { configuredBankAdapter } from '../src/banks/settings.ts';
 import { writeCamt053 } from '../src/banks/iso20022/camt.ts';
 import type { CamtEntry } from '../src/banks/iso20022/camtEntry.ts';
 import { importConfirmed } from './_statementImport.ts';
@@ -65,6 +63,8 @@ import {
   workerReport, type StepEvidence, type WorkerReport,
 } from './province/measure.ts';
 import { chinaToday } from '../src/kernel/time.ts';
+import { closeQueues, createQueue, createQueues, QUEUE_NAMES } from '../src/queues.ts';
+import { enqueueSettlementPull } from '../src/settlements/queue.ts';
 
 // Every pg.Client query of this process is timed (the prototype is patched, so every pool's clients are).
 installSqlTiming();
@@ -90,17 +90,16 @@ async function workerProcess(spec: WorkerSpec): Promise<void> {
   const db = createPool({ connectionString: cfg.DATABASE_URL, schema: spec.schema, max: WORKER_POOL });
   const redis = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
   let close: () => Promise<void>;
-  if (spec.mode === 'settlements') {
-    const queues = createQueues(redis, spec.prefix);
-    const workers = await startSettlementWorkers({ db, keys, connection: redis, prefix: spec.prefix, log }, queues);
-    close = async () => {
-      await Promise.all(workers.map((w) => w.close()));
-      await closeQueues(queues);
-    };
-  } else {
-    const worker = startAdjudicationWorker(db, redis, spec.prefix, { autoApproveMaxFen: APPROVE_MAX_FEN });
-    close = () => worker.close();
-  }
+  // As before the worker contract: decided claims are not announced (nothing subscribes here).
+  const services = workerServices({
+    db, keys, connection: redis, prefix: spec.prefix, log, payouts: null,
+    adjudication: { autoApproveMaxFen: APPROVE_MAX_FEN, onDecided: async () => undefined },
+  });
+  const workers = await (spec.mode === 'settlements' ? settlements : benefits).start(services);
+  close = async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    await closeQueues(services.queues);
+  };
   process.send!('ready');
   process.once('SIGTERM', () => {
     void (async () => {
@@ -376,7 +375,7 @@ async function main(): Promise<void> {
     // ---- adjudication, per worker count: each round's queued jobs
     const adjudicated: { workers: number; jobs: number; seconds: number }[] = [];
     for (const round of rounds) {
-      const queue = createAdjudicationQueue(redis, round.prefix);
+      const queue = createQueue(QUEUE_NAMES.claimAdjudication, redis, round.prefix);
       await queue.pause();
       const before = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
       const jobs = Object.values(before).reduce((a, b) => a + b, 0);

@@ -24,14 +24,14 @@ import { migrate } from '../src/db/migrate.ts';
 import { log } from '../src/log.ts';
 import { personalDataKeys } from '../src/privacy/personalData.ts';
 import { importRoster } from '../src/members/rosterImport.ts';
-import { ROSTER_HEADER, rosterLine } from '../src/demo/sampleData.ts';
-import { demoSample } from '../src/demo/demo.ts';
+import { demoSample, ROSTER_HEADER, rosterLine } from '../src/demo/sampleData.ts';
 import * as store from '../src/settlements/store.ts';
-import { closeQueues, createQueues } from '../jobs/queues.ts';
-import { startSettlementWorkers } from '../jobs/settlements.ts';
-import { enqueueSettlementPull } from '../jobs/settlementsQueue.ts';
+import * as settlements from '../jobs/settlements.ts';
+import { workerServices } from '../jobs/services.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
 import { chinaToday } from '../src/kernel/time.ts';
+import { closeQueues, createQueues } from '../src/queues.ts';
+import { enqueueSettlementPull } from '../src/settlements/queue.ts';
 
 const cfg = config();
 const keys = personalDataKeys(cfg.PII_KEY, cfg.PII_HASH_KEY);
@@ -41,12 +41,12 @@ const self = fileURLToPath(import.meta.url);
 async function runWorkers(schema: string, prefix: string) {
   const db = createPool({ connectionString: cfg.DATABASE_URL, schema, max: 10 });
   const redis = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
-  const queues = createQueues(redis, prefix);
-  const workers = await startSettlementWorkers({ db, keys, connection: redis, prefix, log }, queues);
+  const services = workerServices({ db, keys, connection: redis, prefix, log, payouts: null });
+  const workers = await settlements.start(services);
   return {
     async close() {
       await Promise.all(workers.map((w) => w.close()));
-      await closeQueues(queues);
+      await closeQueues(services.queues);
       redis.disconnect();
       await db.end();
     },

@@ -19,8 +19,8 @@ import {
   toPem,
   Type,
   type Asn1,
-} from '../src/seals/asn1.ts';
-import { asForgeKey, nativeSigner, toForgePrivateKey } from '../src/seals/signers.ts';
+} from '../src/seals/cms/asn1.ts';
+import { asForgeKey, nativeSigner, toForgePrivateKey } from '../src/seals/cms/signers.ts';
 import { devCertificateFiles } from '../src/seals/settings.ts';
 
 /**

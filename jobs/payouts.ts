@@ -1,9 +1,12 @@
-import { DelayedError, Worker, type ConnectionOptions, type Job, type Queue } from 'bullmq';
+import { DelayedError, Worker, type Job, type Queue } from 'bullmq';
 import type pg from 'pg';
-import type { Logger } from 'pino';
+import type { PayoutServices } from '../src/payouts/configured.ts';
 import { planPayouts } from '../src/payouts/plan.ts';
-import { advanceBatch, readStatusFeed, type SubmissionContext } from '../src/payouts/submission.ts';
-import { clearStaleJobIds, QUEUE_NAMES } from './queues.ts';
+import { enqueuePayoutBatch, payoutBatchJobId, type PayoutBatchJob, type PayoutJobName } from '../src/payouts/queue.ts';
+import { advanceBatch, payoutStatusChange, readStatusFeed, type SubmissionContext } from '../src/payouts/submission.ts';
+import { encryptClearBatchFiles } from '../src/payouts/batches.ts';
+import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
+import type { WorkerServices } from './services.ts';
 
 /**
  * Payout jobs. `payout-batch-<id>` carries a batch through sealing, sending and the bank's answers
@@ -14,15 +17,7 @@ import { clearStaleJobIds, QUEUE_NAMES } from './queues.ts';
  * status reports (answers it sends on its own, duplicates and stale ones included).
  */
 
-export interface PayoutBatchJob {
-  batchId: number;
-}
-
-export const payoutBatchJobId = (batchId: number) => `payout-batch-${batchId}`;
-
-export function enqueuePayoutBatch(queue: Queue, batchId: number): Promise<unknown> {
-  return queue.add('advance', { batchId } satisfies PayoutBatchJob, { jobId: payoutBatchJobId(batchId) });
-}
+type PayoutWorkerServices = Pick<WorkerServices, 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'queues' | 'payouts' | 'announce'>;
 
 /** Batches whose row says work is left: to seal, to send (asked for), or awaiting the bank. */
 async function unfinishedBatchIds(db: pg.Pool): Promise<number[]> {
@@ -34,39 +29,38 @@ async function unfinishedBatchIds(db: pg.Pool): Promise<number[]> {
 }
 
 /** Re-adds the jobs of unfinished batches, and the schedules (a flushed Redis lost them). */
-export async function sweepPayouts(db: pg.Pool, queue: Queue, options: PayoutWorkerOptions): Promise<number> {
-  await schedulePayoutJobs(queue, options);
+export async function sweep({ db, queues, payouts }: PayoutWorkerServices): Promise<number> {
+  if (!payouts) return 0;
+  const queue = queues.payouts;
+  await schedulePayoutJobs(queue, payouts);
   const ids = await unfinishedBatchIds(db);
   await clearStaleJobIds(queue, ids.map(payoutBatchJobId));
   for (const id of ids) await enqueuePayoutBatch(queue, id);
   return ids.length;
 }
 
-export interface PayoutWorkerOptions {
-  /** Wait between status queries of a batch at the bank. */
-  pollMs: number;
-  /** How often approved claims are turned into payouts. */
-  planEveryMs: number;
-  /** Lock of a batch job: a job whose worker died runs again after about this long. */
-  lockMs: number;
-}
-
-export async function startPayoutWorker(
-  context: SubmissionContext,
-  connection: ConnectionOptions,
-  prefix: string,
-  options: PayoutWorkerOptions,
-  log: Logger,
-): Promise<Worker> {
+/** The payout worker, when a bank channel is configured (after encrypting batch files kept in clear). */
+export async function start({ db, keys, connection, prefix, log, payouts, announce }: PayoutWorkerServices): Promise<Worker[]> {
+  if (!payouts) return [];
+  // Batch files sealed before they were kept encrypted: encrypted once, by whichever worker starts first.
+  await encryptClearBatchFiles(db, keys).then(
+    (encrypted) => { if (encrypted) log.info({ encrypted }, 'batch files kept in clear are now encrypted'); },
+    (error: unknown) => log.error({ err: error }, 'batch files kept in clear were not all encrypted'),
+  );
+  const context: SubmissionContext = {
+    db, adapter: payouts.adapter, sealing: payouts.sealing, log,
+    onChanges: (changes) => announce(changes.map(payoutStatusChange)),
+  };
   const worker = new Worker(
     QUEUE_NAMES.payouts,
     async (job: Job, token?: string) => {
-      if (job.name === 'plan') return planPayouts(context.db);
-      if (job.name === 'status-feed') return readStatusFeed(context);
+      const name = job.name as PayoutJobName;
+      if (name === 'plan') return planPayouts(context.db);
+      if (name === 'status-feed') return readStatusFeed(context);
       const { batchId } = job.data as PayoutBatchJob;
       const progress = await advanceBatch(context, batchId);
       if (progress.waiting) {
-        await job.moveToDelayed(Date.now() + options.pollMs, token);
+        await job.moveToDelayed(Date.now() + payouts.pollMs, token);
         throw new DelayedError();
       }
       log.info({ batchId, status: progress.status }, 'payout batch advanced');
@@ -75,15 +69,15 @@ export async function startPayoutWorker(
     // One at a time per process: a batch holds a connection (its advisory lock) and takes another
     // for each transaction, so several at once could take the whole pool and wait on each other.
     // Batches are few and large; more processes give more at once.
-    { connection, prefix, concurrency: 1, lockDuration: options.lockMs },
+    { connection, prefix, concurrency: 1, lockDuration: payouts.lockMs },
   );
-  return worker;
+  return [worker];
 }
 
 const SCHEDULED = { removeOnComplete: true, removeOnFail: 100 };
 
 /** The payout schedules; upserted only when missing or changed (upserting starts a run at once). */
-async function schedulePayoutJobs(queue: Queue, options: PayoutWorkerOptions): Promise<void> {
+async function schedulePayoutJobs(queue: Queue, options: Pick<PayoutServices, 'planEveryMs' | 'pollMs'>): Promise<void> {
   const existing = new Map((await queue.getJobSchedulers()).map((s) => [s.key, s.every]));
   const wanted = [['plan-payouts', 'plan', options.planEveryMs], ['status-feed', 'status-feed', options.pollMs * 6]] as const;
   for (const [key, name, every] of wanted) {

@@ -1,36 +1,16 @@
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type pg from 'pg';
-import type { Logger } from 'pino';
+import { Worker, type Job, type Queue } from 'bullmq';
 import { fetchFromBank } from '../src/reconciliation/fetch.ts';
 import { processDocument } from '../src/reconciliation/ingest.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
 import type { ReconciliationSettings } from '../src/reconciliation/settings.ts';
 import { accountsDue, accountsWithPendingEntries, knownAccounts } from '../src/reconciliation/store.ts';
-import { clearStaleJobIds, DEFAULT_JOB_OPTIONS, QUEUE_NAMES } from './queues.ts';
+import { documentJobId, enqueueDocument, enqueueReconciliation, reconcileJobId, type ReconciliationJob, type ReconciliationJobName } from '../src/reconciliation/queue.ts';
+import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
+import type { WorkerServices } from './services.ts';
 import { chinaToday } from '../src/kernel/time.ts';
 
-/**
- * Reconciliation jobs on the `reconciliation` queue:
- *   fetch               (scheduled) statements and notifications from the bank, then reconcile every account
- *   bank-document-<id>  process a stored document the API or a dead worker left RECEIVED
- *   reconcile-<account> match an account's pending entries, check overdue debits, prove its days
- * Job ids are deterministic and every job is re-derived from rows by the sweep (RECEIVED documents,
- * PENDING entries), so losing Redis delays reconciliation and loses nothing. Payloads carry our own
- * account numbers and document ids only.
- */
-
-export type ReconciliationJob = { account: string } | { documentId: number } | Record<string, never>;
-
-export const reconcileJobId = (account: string) => `reconcile-${account}`;
-export const documentJobId = (documentId: number) => `bank-document-${documentId}`;
-
-export async function enqueueReconciliation(queue: Queue, accounts: readonly string[]): Promise<void> {
-  for (const account of accounts) await queue.add('reconcile', { account }, { jobId: reconcileJobId(account) });
-}
-
-export async function enqueueDocument(queue: Queue, documentId: number): Promise<void> {
-  await queue.add('document', { documentId }, { jobId: documentJobId(documentId) });
-}
+/** The reconciliation worker (its jobs: src/reconciliation/queue.ts). */
+type ReconciliationServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'log' | 'queues' | 'reconciliation'>;
 
 const FETCH_SCHEDULER = 'fetch-statements';
 
@@ -41,7 +21,8 @@ const CHECK_EVERY_MINUTES = 60;
  * Re-adds documents left RECEIVED, accounts with entries not matched yet or otherwise due, and the
  * fetch schedule when Redis lost it.
  */
-export async function sweepReconciliation(db: pg.Pool, queue: Queue, settings: ReconciliationSettings): Promise<number> {
+export async function sweep({ db, queues, reconciliation: settings }: ReconciliationServices): Promise<number> {
+  const queue = queues.reconciliation;
   const { rows } = await db.query<{ id: number }>(`SELECT id FROM bank_documents WHERE status = 'RECEIVED' ORDER BY id`);
   const accounts = [...new Set([...await accountsWithPendingEntries(db), ...await accountsDue(db, await knownAccounts(db, settings.accounts), CHECK_EVERY_MINUTES)])];
   await clearStaleJobIds(queue, [...rows.map((r) => documentJobId(r.id)), ...accounts.map(reconcileJobId)]);
@@ -60,21 +41,20 @@ async function scheduleFetch(queue: Queue, settings: ReconciliationSettings): Pr
   await queue.upsertJobScheduler(FETCH_SCHEDULER, { every }, { name: 'fetch', opts: { removeOnComplete: true, removeOnFail: 100 } });
 }
 
-export async function startReconciliationWorker(
-  db: pg.Pool, connection: ConnectionOptions, prefix: string, settings: ReconciliationSettings, log: Logger,
-): Promise<Worker> {
-  const queue = new Queue(QUEUE_NAMES.reconciliation, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+export async function start({ db, connection, prefix, log, queues, reconciliation: settings }: ReconciliationServices): Promise<Worker[]> {
+  const queue = queues.reconciliation;
   const ingest = { xsdDir: settings.xsdDir };
   const worker = new Worker<ReconciliationJob>(
     QUEUE_NAMES.reconciliation,
     async (job: Job<ReconciliationJob>) => {
-      if (job.name === 'fetch') {
+      const name = job.name as ReconciliationJobName;
+      if (name === 'fetch') {
         const accounts = await knownAccounts(db, settings.accounts);
         const fetched = await fetchFromBank(db, settings.adapter!, accounts, chinaToday(), settings.lookbackDays, ingest);
         await enqueueReconciliation(queue, [...new Set([...fetched.accounts, ...await accountsDue(db, accounts, CHECK_EVERY_MINUTES)])]);
         return { documents: fetched.documents.length, rejected: fetched.documents.filter((d) => d.status === 'REJECTED').length };
       }
-      if (job.name === 'document') {
+      if (name === 'document') {
         const outcome = await processDocument(db, (job.data as { documentId: number }).documentId, ingest);
         await enqueueReconciliation(queue, outcome.accounts);
         return { status: outcome.status, entries: outcome.entries, newEntries: outcome.entriesNew };
@@ -91,6 +71,5 @@ export async function startReconciliationWorker(
     { connection, prefix, concurrency: 1, lockDuration: 60_000 },
   );
   await scheduleFetch(queue, settings);
-  worker.on('closed', () => void queue.close());
-  return worker;
+  return [worker];
 }

@@ -5,12 +5,13 @@ import type { SettlementSourceRow } from '../src/settlements/rows.ts';
 import { adapterFor } from '../src/settlements/sources/forSource.ts';
 import type { SettlementSource } from '../src/settlements/sources/source.ts';
 import * as store from '../src/settlements/store.ts';
-import { enqueueAdjudication } from './adjudication.ts';
-import { clearStaleJobIds, QUEUE_NAMES, type Queues } from './queues.ts';
-import { matchProcessor, recordMatchFailure, type AfterMatch } from './settlementsMatch.ts';
+import { enqueueMatchedSettlements } from '../src/benefits/queue.ts';
+import type { AfterMatch } from '../src/settlements/matchStep.ts';
+import { enqueueSettlementMatches, matchJobId, pullSchedulerId, type SettlementMatchJob, type SettlementPullJob } from '../src/settlements/queue.ts';
+import { clearStaleJobIds, QUEUE_NAMES, type Queues } from '../src/queues.ts';
+import { matchProcessor, recordMatchFailure } from './settlementsMatch.ts';
 import { pullProcessor, recordPullFailure } from './settlementsPull.ts';
-import { enqueueSettlementMatches, matchJobId, pullSchedulerId, type SettlementMatchJob, type SettlementPullJob } from './settlementsQueue.ts';
-import type { WorkerServices } from './worker.ts';
+import type { WorkerServices } from './services.ts';
 
 /**
  * Settlement ingestion on BullMQ: a scheduler per pulled source, the pull job, the match job, and
@@ -20,14 +21,11 @@ export interface SettlementWorkerOptions {
   /** Job lock (ms); a job whose worker died is picked up again after about this long. */
   lockMs: number;
   matchConcurrency: number;
-  /** Called after the pipeline's own `afterMatchSteps` (tests observe the step this way). */
+  /** Called after the pipeline's own step, adjudication (tests observe the step this way). */
   afterMatch: AfterMatch[];
 }
 
-/** Steps that follow matching: adjudication of every settlement just MATCHED. */
-export function afterMatchSteps(queues: Queues): AfterMatch[] {
-  return [enqueueAdjudication(queues.claimAdjudication)];
-}
+type SettlementServices = Pick<WorkerServices, 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'queues' | 'settlements'>;
 
 /** The sources configuration names (INSURANCE_PLATFORM_URL, SETTLEMENT_DROP_DIR), registered or updated. */
 export async function registerConfiguredSources(db: pg.Pool, cfg: Config): Promise<void> {
@@ -60,7 +58,7 @@ const SWEEP_PAGE = 5000;
  * (a no-op for jobs Redis still has), reversals whose original has arrived since, and the source
  * schedulers. Returns the number of match jobs (re-)added.
  */
-export async function sweepSettlements(db: pg.Pool, queues: Queues): Promise<number> {
+export async function sweep({ db, queues }: Pick<WorkerServices, 'db' | 'queues'>): Promise<number> {
   await store.releaseStrandedReversals(db);
   let added = 0;
   for (let after = 0; ;) {
@@ -76,12 +74,8 @@ export async function sweepSettlements(db: pg.Pool, queues: Queues): Promise<num
 }
 
 /** The pull and match workers, after registering configured sources and their schedulers. */
-export async function startSettlementWorkers(services: WorkerServices, queues: Queues): Promise<Worker[]> {
-  const { db, keys, connection, prefix, log } = services;
+export async function start({ db, keys, connection, prefix, log, queues, settlements: options }: SettlementServices): Promise<Worker[]> {
   const cfg = config();
-  const options: SettlementWorkerOptions = {
-    lockMs: cfg.SETTLEMENT_JOB_LOCK_MS, matchConcurrency: cfg.SETTLEMENT_MATCH_CONCURRENCY, afterMatch: [], ...services.settlements,
-  };
   await registerConfiguredSources(db, cfg);
 
   // An adapter per source, kept while its endpoint stays the same (a drop directory caches its file).
@@ -98,7 +92,7 @@ export async function startSettlementWorkers(services: WorkerServices, queues: Q
   const pull = new Worker<SettlementPullJob>(QUEUE_NAMES.settlementPull, pullProcessor(db, keys, queues, adapterOf, log), {
     connection, prefix, concurrency: 2, ...locks,
   });
-  const match = new Worker<SettlementMatchJob>(QUEUE_NAMES.settlementMatch, matchProcessor(db, [...afterMatchSteps(queues), ...options.afterMatch]), {
+  const match = new Worker<SettlementMatchJob>(QUEUE_NAMES.settlementMatch, matchProcessor(db, [enqueueMatchedSettlements(queues.claimAdjudication), ...options.afterMatch]), {
     connection, prefix, concurrency: options.matchConcurrency, ...locks,
   });
   const onFailed = <T>(record: (db: pg.Pool, job: Job<T>, error: Error) => Promise<void>) => (job: Job<T> | undefined, error: Error) => {

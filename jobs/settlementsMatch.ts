@@ -1,31 +1,17 @@
 import type { Job } from 'bullmq';
 import DataLoader from 'dataloader';
 import type pg from 'pg';
-import { matchSettlements, type MatchedSettlement } from '../src/settlements/matchStep.ts';
+import { matchAndContinue, type AfterMatch, type MatchedSettlement } from '../src/settlements/matchStep.ts';
 import * as store from '../src/settlements/store.ts';
-import type { SettlementMatchJob } from './settlementsQueue.ts';
+import type { SettlementMatchJob } from '../src/settlements/queue.ts';
 
 /**
  * The downstream job of a stored settlement: match it to a member and enrolment (MATCHED,
- * UNMATCHED with the reason, or DUPLICATE of a copy from another source).
- *
- * Steps that follow matching (adjudication) hook in as `AfterMatch`: called once with the
- * settlements whose status changed in a committed batch. A hook should only enqueue its own job
- * with a deterministic id; since a crash between the commit and the hook loses the call, the next
- * step's sweeper re-derives its work from the rows (e.g. MATCHED settlements without a claim).
+ * UNMATCHED with the reason, or DUPLICATE of a copy from another source), then the steps that follow.
  */
-export type AfterMatch = (decided: MatchedSettlement[]) => Promise<void>;
-
 // Jobs arriving within this window are matched in one transaction.
 const BATCH_WINDOW_MS = 5;
 const MAX_BATCH = 500;
-
-/** Matches, then hands what was decided to the steps that follow (worker batches, CLI commands). */
-export async function matchAndContinue(db: pg.Pool, ids: readonly number[], afterMatch: readonly AfterMatch[]): Promise<MatchedSettlement[]> {
-  const decided = await matchSettlements(db, ids);
-  if (decided.length) for (const hook of afterMatch) await hook(decided);
-  return decided;
-}
 
 export function matchProcessor(db: pg.Pool, afterMatch: readonly AfterMatch[]) {
   const batches = new DataLoader<number, MatchedSettlement['status'] | null>(

@@ -6,7 +6,7 @@ import { fetchPage, storePulledPage, type FetchedPage } from '../src/settlements
 import type { SettlementSourceRow } from '../src/settlements/rows.ts';
 import type { SettlementSource } from '../src/settlements/sources/source.ts';
 import * as store from '../src/settlements/store.ts';
-import { enqueueSettlementMatches, enqueueSettlementPull, type SettlementPullJob } from './settlementsQueue.ts';
+import { enqueueSettlementMatches, enqueueSettlementPull, type SettlementPullJob } from '../src/settlements/queue.ts';
 
 /**
  * The pull job: pages from a source's stored cursor. Each page, its run counters and the new

@@ -1,40 +1,24 @@
-import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type pg from 'pg';
-import type { Logger } from 'pino';
-import type { PersonalDataKeys } from '../src/privacy/personalData.ts';
-import { createQueues, closeQueues, QUEUE_NAMES, type Queues } from './queues.ts';
-import { rosterImportProcessor, sweepRosterImports } from './rosterImport.ts';
-import { startSettlementWorkers, sweepSettlements, type SettlementWorkerOptions } from './settlements.ts';
-import { startAdjudicationWorker, sweepAdjudication } from './adjudication.ts';
-import { publishStatusChanges } from '../src/events/statusEvents.ts';
-import { startPayoutWorker, sweepPayouts } from './payouts.ts';
-import { startReconciliationWorker, sweepReconciliation } from './reconciliation.ts';
-import { reconciliationSettings, type ReconciliationSettings } from '../src/reconciliation/settings.ts';
+import type { Worker } from 'bullmq';
+import { closeQueues, type Queues } from '../src/queues.ts';
 import { config } from '../src/config.ts';
-import { configuredPayoutServices, type PayoutServices } from '../src/payouts/configured.ts';
-import { payoutStatusChange } from '../src/payouts/submission.ts';
-import { encryptClearBatchFiles } from '../src/payouts/batches.ts';
+import * as members from './members.ts';
+import * as settlements from './settlements.ts';
+import * as benefits from './benefits.ts';
+import * as payouts from './payouts.ts';
+import * as reconciliation from './reconciliation.ts';
+import { workerServices, type DomainWorkers, type WorkerServicesInput } from './services.ts';
 
-
-export interface WorkerServices {
-  db: pg.Pool;
-  keys: PersonalDataKeys;
-  /** Shared by BullMQ (which duplicates it for blocking reads) and the status-change announcements. */
-  connection: Redis;
-  prefix: string;
-  log: Logger;
-  /** Overrides of the settlement workers' settings (tests, benchmarks). */
-  settlements?: Partial<SettlementWorkerOptions>;
-  /** The bank channel and seal for payouts; default from configuration; null: no payout worker. */
-  payouts?: PayoutServices | null;
-  /** Reconciliation's bank channel and rules; default from configuration (the payouts' bank channel). */
-  reconciliation?: ReconciliationSettings;
+export interface StartWorkersInput extends WorkerServicesInput {
   /** Seconds between sweeps (default SWEEP_SECONDS). */
   sweepSeconds?: number;
   /** Called when a job finishes (metrics: job durations and failures). */
   onJobFinished?: (queue: string, outcome: 'completed' | 'failed', seconds: number) => void;
 }
+
+/** Every domain's workers, in the order their work flows. */
+const DOMAINS: [string, DomainWorkers][] = [
+  ['roster imports', members], ['settlements', settlements], ['adjudication', benefits], ['payouts', payouts], ['reconciliation', reconciliation],
+];
 
 export interface RunningWorkers {
   queues: Queues;
@@ -44,26 +28,17 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-export async function startWorkers(services: WorkerServices): Promise<RunningWorkers> {
-  const { db, keys, connection, prefix, log } = services;
-  const queues = createQueues(connection, prefix);
-  const payouts = services.payouts === undefined ? configuredPayoutServices(config(), keys, log) : services.payouts;
-  const reconciliation = services.reconciliation ?? reconciliationSettings(config(), payouts?.adapter ?? null);
-  const sweepers: [string, () => Promise<number>][] = [
-    ['roster imports', () => sweepRosterImports(db, queues)],
-    ['settlements', () => sweepSettlements(db, queues)],
-    ['adjudication', () => sweepAdjudication(db, queues.claimAdjudication)],
-    ['payouts', () => (payouts ? sweepPayouts(db, queues.payouts, payouts) : Promise.resolve(0))],
-    ['reconciliation', () => sweepReconciliation(db, queues.reconciliation, reconciliation)],
-  ];
+export async function startWorkers(input: StartWorkersInput): Promise<RunningWorkers> {
+  const services = workerServices(input);
+  const { queues, prefix, log } = services;
   // Each domain's sweeper on its own: one that fails (its database or queue unreachable for a
   // moment) must not keep the others from re-adding their work. Throws when any failed.
   const sweep = async () => {
     let added = 0;
     const failed: string[] = [];
-    for (const [name, sweeper] of sweepers) {
+    for (const [name, domain] of DOMAINS) {
       try {
-        added += await sweeper();
+        added += await domain.sweep(services);
       } catch (error) {
         failed.push(name);
         log.warn({ err: error, sweeper: name }, 'sweep failed');
@@ -73,41 +48,20 @@ export async function startWorkers(services: WorkerServices): Promise<RunningWor
     return added;
   };
 
-  if (payouts) {
-    // Batch files sealed before they were kept encrypted: encrypted once, by whichever worker starts first.
-    await encryptClearBatchFiles(db, keys).then(
-      (encrypted) => { if (encrypted) log.info({ encrypted }, 'batch files kept in clear are now encrypted'); },
-      (error: unknown) => log.error({ err: error }, 'batch files kept in clear were not all encrypted'),
-    );
-  }
-  const workers = [
-    new Worker(QUEUE_NAMES.rosterImport, rosterImportProcessor(db, keys, log), { connection, prefix, concurrency: 1 }),
-    ...(await startSettlementWorkers(services, queues)),
-    startAdjudicationWorker(db, connection, prefix, {
-      // Subscribers hear of decided claims after the commit; best effort (the rows are the truth).
-      onDecided: (outcomes) => publishStatusChanges(connection, prefix, outcomes.map((o) => ({
-        kind: 'CLAIM', id: o.claimId, memberId: o.memberId, unitId: o.unitId, status: o.status, at: new Date().toISOString(),
-      }))).catch((error: unknown) => log.warn({ err: error }, 'claim status changes not announced')),
-    }),
-    ...(payouts ? [await startPayoutWorker({
-      db, adapter: payouts.adapter, sealing: payouts.sealing, log,
-      onChanges: (changes) => publishStatusChanges(connection, prefix, changes.map(payoutStatusChange))
-        .catch((error: unknown) => log.warn({ err: error }, 'payout status changes not announced')),
-    }, connection, prefix, payouts, log)] : []),
-    await startReconciliationWorker(db, connection, prefix, reconciliation, log),
-  ];
+  const workers: Worker[] = [];
+  for (const [, domain] of DOMAINS) workers.push(...await domain.start(services));
   for (const worker of workers) {
     worker.on('failed', (job, error) => log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed'));
     worker.on('error', (error) => log.error({ queue: worker.name, err: error }, 'worker error'));
     const finished = (outcome: 'completed' | 'failed') => (job: { processedOn?: number; finishedOn?: number } | undefined) => {
-      if (job?.processedOn) services.onJobFinished?.(worker.name, outcome, ((job.finishedOn ?? Date.now()) - job.processedOn) / 1000);
+      if (job?.processedOn) input.onJobFinished?.(worker.name, outcome, ((job.finishedOn ?? Date.now()) - job.processedOn) / 1000);
     };
     worker.on('completed', finished('completed'));
     worker.on('failed', finished('failed'));
   }
   // Every worker process sweeps on its own timer, not through a Redis schedule: a flushed Redis
   // loses its schedules, and the sweep is what brings the work (and the schedules) back.
-  const sweepEveryMs = (services.sweepSeconds ?? config().SWEEP_SECONDS) * 1000;
+  const sweepEveryMs = (input.sweepSeconds ?? config().SWEEP_SECONDS) * 1000;
   const sweeper = setInterval(() => {
     sweep().catch((error: unknown) => log.warn({ err: error }, 'sweep failed; next one in a while'));
   }, sweepEveryMs);

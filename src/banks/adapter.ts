@@ -1,8 +1,8 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Camt053Message, Camt054Message } from './iso20022/camt.ts';
 import type { Pain002Parsed } from './iso20022/pain002.ts';
-import { subjectLine } from '../seals/asn1.ts';
-import { verifySeal, type Trust } from '../seals/verify.ts';
+import { subjectLine } from '../seals/cms/asn1.ts';
+import { verifySeal, type Trust } from '../seals/cms/verify.ts';
 
 /**
  * One interface to a bank's host-to-host channel (银企直连), whatever carries it: the HTTP adapter

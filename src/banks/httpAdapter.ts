@@ -1,9 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { ConfigError, type Config } from '../config.ts';
-import { configuredTrust } from '../seals/configured.ts';
-import { certificatesFromPem } from '../seals/keys.ts';
-import { devCertificateFiles, parseSealSettings, type SealSettings } from '../seals/settings.ts';
 import {
   BankProtocolError, BankSealError, BankTimeoutError, checkSealedBy, SEAL_HEADER,
   type BankAdapter, type BankDocument, type BankDocumentPage, type BatchAcknowledgement, type BatchSubmission, type SealedBy,
@@ -171,30 +165,4 @@ function describe(error: unknown): string {
   const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timed out';
   return [e.message, e.cause?.code ?? e.cause?.message].filter(Boolean).join(': ') || String(error);
-}
-
-// ---------------------------------------------------------------- configuration
-
-export type BankSettings = Pick<Config, 'BANK_URL' | 'BANK_CERT' | 'BANK_TIMEOUT_MS'>;
-
-/**
- * The bank's seal as BANK_CERT names its certificate(s), trusting what SEAL_TRUST_ANCHORS and
- * SEAL_CRLS name: for the channel adapter, and for documents a person hands in with the bank's seal.
- */
-export function configuredBankSeal(settings: Pick<Config, 'BANK_CERT'>, seals: SealSettings = parseSealSettings()): SealedBy {
-  const certificateFile = path.resolve(settings.BANK_CERT ?? devCertificateFiles(seals.certsDir).bank);
-  let certificates;
-  try {
-    certificates = certificatesFromPem(readFileSync(certificateFile, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(`BANK_CERT: cannot read ${certificateFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  if (certificates.length === 0) throw new ConfigError(`BANK_CERT: no certificate in ${certificateFile}`);
-  return { trust: configuredTrust(seals), certificates };
-}
-
-/** The adapter BANK_URL, BANK_CERT and BANK_TIMEOUT_MS describe. */
-export function configuredBankAdapter(settings: BankSettings, seals: SealSettings = parseSealSettings()): HttpBankAdapter {
-  if (!settings.BANK_URL) throw new ConfigError('BANK_URL: the bank channel is not configured (for the simulator: `hub sim bank`, then BANK_URL=http://127.0.0.1:4800)');
-  return new HttpBankAdapter({ url: settings.BANK_URL, bank: configuredBankSeal(settings, seals), timeoutMs: settings.BANK_TIMEOUT_MS });
 }

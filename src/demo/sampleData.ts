@@ -89,3 +89,9 @@ export const ROSTER_HEADER = 'name,id_number,phone,bank_card,bank_code,unit_cred
 export function rosterLine(m: SampleMember, planYear: number, specialDisease: boolean): string {
   return `${m.name},${m.idNumber},${m.phone},${m.bankCard},${m.bankCode},${m.unitCreditCode},${planYear},${specialDisease}\n`;
 }
+
+/** The sample units and members of `hub demo --members n` (`hub sim insurance --demo-members n` settles for them). */
+export function demoSample(memberCount: number) {
+  const units = sampleUnits(Math.max(3, Math.ceil(memberCount / 150)));
+  return { units, members: [...sampleMembers(memberCount, units)] };
+}

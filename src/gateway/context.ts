@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
-import type { Queues } from '../../jobs/queues.ts';
 import type { StatusChange, StatusFeed } from '../events/statusEvents.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import type { Role } from './auth.ts';
@@ -12,6 +11,7 @@ import type { ReconciliationLoaders } from '../reconciliation/loaders.ts';
 import type { Scope } from '../members/store.ts';
 import type { Actor } from '../audit/audit.ts';
 import { forbidden } from '../kernel/errors.ts';
+import type { Queues } from '../queues.ts';
 
 /** The authenticated caller. `unitId`/`memberId` bound what a UNIT_OPERATOR or MEMBER may see. */
 export interface Principal {

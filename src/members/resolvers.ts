@@ -13,12 +13,12 @@ import { contributionReference, contributionStatus, enrolmentContributionFen, re
 import { protectBankCard, protectMember, REGISTERED_ELSEWHERE, validateMemberFields, type MemberField, type MemberFields } from './memberFields.ts';
 import { RosterFileError } from './rosterImport.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
-import { enqueueRosterImport } from '../../jobs/queues.ts';
 import * as store from './store.ts';
 import type { MemberChangeRow, MemberRow, UnitRow } from './rows.ts';
 import { creditCodeProblem, residentIdProblem } from '../kernel/identifiers.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 import { check, conflict, invalid, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
+import { enqueueRosterImport } from './queue.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
 export const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;

@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { BankAdapter } from '../banks/adapter.ts';
-import { configuredBankAdapter } from '../banks/httpAdapter.ts';
+import { configuredBankAdapter } from '../banks/settings.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
-import { configuredSeal } from '../seals/configured.ts';
-import { parseSealSettings } from '../seals/settings.ts';
+import { configuredSeal, parseSealSettings } from '../seals/settings.ts';
 import type { SealingContext } from './batches.ts';
 
 /** What the payout worker needs beyond the database: the bank channel and the seal. */

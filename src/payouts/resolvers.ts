@@ -3,7 +3,6 @@ import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { config } from '../config.ts';
-import { enqueuePayoutBatch } from '../../jobs/payouts.ts';
 import { createHash } from 'node:crypto';
 import { recordAudit } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
@@ -15,6 +14,7 @@ import * as store from './store.ts';
 import { statusChanges } from '../events/resolvers.ts';
 import type { StatusChange } from '../events/statusEvents.ts';
 import { check, conflict, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
+import { enqueuePayoutBatch } from './queue.ts';
 
 /** What `PayoutStatusChange` resolves from. */
 export interface PayoutStatusChangeRow {

@@ -11,7 +11,7 @@ import { proofLine } from './proof.ts';
 import * as reads from './reads.ts';
 import { reconcileAccount } from './run.ts';
 import { reconciliationSettings, type ReconciliationSettings } from './settings.ts';
-import { configuredBankSeal } from '../banks/httpAdapter.ts';
+import { configuredBankSeal } from '../banks/settings.ts';
 import { XsdUnavailableError } from './xsd.ts';
 import { knownAccounts } from './store.ts';
 import { addDays, chinaToday } from '../kernel/time.ts';

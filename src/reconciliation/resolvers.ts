@@ -2,17 +2,17 @@ import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
-import { enqueueDocument, enqueueReconciliation } from '../../jobs/reconciliation.ts';
 import { config } from '../config.ts';
 import { decideProposal, listProposals, type ProposalRow } from './fourEyes.ts';
 import { confirmDocument, handedInSeal, processDocument, receiveDocument } from './ingest.ts';
 import * as reads from './reads.ts';
 import { matchException, ResolutionError, writeOffException } from './resolve.ts';
 import type { ReconciliationExceptionRow } from './rows.ts';
-import { configuredBankSeal } from '../banks/httpAdapter.ts';
+import { configuredBankSeal } from '../banks/settings.ts';
 import { XsdUnavailableError } from './xsd.ts';
 import { isIsoDate } from '../kernel/time.ts';
 import { check, conflict, invalid, forbidden, notFound } from '../kernel/errors.ts';
+import { enqueueDocument, enqueueReconciliation } from './queue.ts';
 
 /** Reconciliation is money evidence: read by ADMIN, FINANCE and AUDITOR; changed by ADMIN and FINANCE. */
 const READ = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;

@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import type { BankAdapter } from '../banks/adapter.ts';
-import { configuredBankAdapter } from '../banks/httpAdapter.ts';
+import { configuredBankAdapter } from '../banks/settings.ts';
 
 /** What reconciliation's workers and commands need beyond the database. */
 export interface ReconciliationSettings {

@@ -13,11 +13,7 @@ export function registerSealCommands(program: Command): void {
     .description('write FILE.p7s (DER), sealed with SEAL_P12_PATH or else the development seal')
     .addOption(jsonOption())
     .action(async (file: string) => {
-      const [{ sealDocument }, { configuredSeal }, { parseSealSettings }] = await Promise.all([
-        import('./seal.ts'),
-        import('./configured.ts'),
-        import('./settings.ts'),
-      ]);
+      const [{ sealDocument }, { configuredSeal, parseSealSettings }] = await Promise.all([import('./cms/seal.ts'), import('./settings.ts')]);
       const p7s = sealDocument(readArgument(file), configuredSeal(parseSealSettings()));
       writeFileSync(`${file}.p7s`, p7s);
       say(`sealed: ${file}.p7s`);
@@ -29,11 +25,7 @@ export function registerSealCommands(program: Command): void {
     .option('--received <time>', 'when the hub received the file (ISO 8601), for a file kept since; default now', receivedTime)
     .addOption(jsonOption())
     .action(async (file: string, p7s: string, options: { received?: Date }) => {
-      const [{ verifySeal }, { configuredTrust }, { parseSealSettings }] = await Promise.all([
-        import('./verify.ts'),
-        import('./configured.ts'),
-        import('./settings.ts'),
-      ]);
+      const [{ verifySeal }, { configuredTrust, parseSealSettings }] = await Promise.all([import('./cms/verify.ts'), import('./settings.ts')]);
       const verdict = verifySeal(readArgument(file), readArgument(p7s), configuredTrust(parseSealSettings()), options.received);
       if (verdict.valid) {
         say(`valid: ${verdict.signer}, signed ${verdict.signingTime.toISOString()}`);

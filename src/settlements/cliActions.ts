@@ -7,9 +7,7 @@ import { openRuntime, type Runtime } from '../runtime.ts';
 import { progressBar } from '../progress.ts';
 import { result, say } from '../cliOutput.ts';
 import { fromSetting } from '../cliErrors.ts';
-import { createQueues, closeQueues, type Queues } from '../../jobs/queues.ts';
-import { afterMatchSteps } from '../../jobs/settlements.ts';
-import { matchAndContinue } from '../../jobs/settlementsMatch.ts';
+import { enqueueMatchedSettlements } from '../benefits/queue.ts';
 import { importFromSource, pullPage } from './ingest.ts';
 import type { UnmatchedReason } from './model.ts';
 import { formatOf, SettlementFileError, type FileFormat } from './records.ts';
@@ -19,6 +17,8 @@ import { fileSource } from './sources/files.ts';
 import { adapterFor } from './sources/forSource.ts';
 import * as store from './store.ts';
 import { chinaToday, isIsoDate } from '../kernel/time.ts';
+import { closeQueues, createQueues, type Queues } from '../queues.ts';
+import { matchAndContinue } from './matchStep.ts';
 
 /**
  * The settlement commands. Pulls and imports store page by page and match inline (the same
@@ -71,7 +71,7 @@ export function pullCommand(sourceName: string, maxPages = Infinity): Promise<nu
         pages += 1;
         more = outcome.hasMore;
         for (const key of ['received', 'inserted', 'duplicates', 'rejected'] as const) totals[key] += outcome[key];
-        await matchAndContinue(runtime.db, outcome.toMatch, afterMatchSteps(queues));
+        await matchAndContinue(runtime.db, outcome.toMatch, [enqueueMatchedSettlements(queues.claimAdjudication)]);
         toMatch.push(...outcome.toMatch);
         if (!bar && outcome.remaining !== null) bar = progressBar(`pull ${sourceName}`, totals.received + outcome.remaining);
         bar?.update(totals.received);
@@ -114,7 +114,7 @@ export function importCommand(path: string, sourceName: string, format?: FileFor
     try {
       const outcome = await importFromSource(runtime.db, runtime.keys, fileSource(file, fileFormat), {
         source: source.name, fileName: basename(path), startedBy: 'cli',
-        onStored: async (ids) => void (await matchAndContinue(runtime.db, ids, afterMatchSteps(queues))),
+        onStored: async (ids) => void (await matchAndContinue(runtime.db, ids, [enqueueMatchedSettlements(queues.claimAdjudication)])),
       });
       bar.done();
       return await printCounts(runtime, outcome, outcome.toMatch);
@@ -163,7 +163,7 @@ export function sourceCommand(name: string, o: { url?: string; dir?: string; eve
 export function rematchCommand(reason: UnmatchedReason | null): Promise<number> {
   return withRuntime(async (runtime, queues) => {
     const ids = await store.releaseUnmatched(runtime.db, reason);
-    await matchAndContinue(runtime.db, ids, afterMatchSteps(queues));
+    await matchAndContinue(runtime.db, ids, [enqueueMatchedSettlements(queues.claimAdjudication)]);
     const statuses = await store.statusCounts(runtime.db, ids);
     say(`matched again ${ids.length}: matched ${statuses.MATCHED}, unmatched ${statuses.UNMATCHED}`);
     result({ matchedAgain: ids.length, matched: statuses.MATCHED, unmatched: statuses.UNMATCHED });
@@ -176,7 +176,7 @@ export async function simulatorCommand(o: { port: number; host: string; seed: nu
   if (!isIsoDate(today)) throw new InvalidArgumentError(`--today: must be a date yyyy-MM-dd (got ${today})`);
   let members: SimMember[] = [];
   if (o.demoMembers) {
-    const { demoSample } = await import('../demo/demo.ts');
+    const { demoSample } = await import('../demo/sampleData.ts');
     members = demoSample(o.demoMembers).members.map((m) => ({ idNumber: m.idNumber, name: m.name }));
   } else if (o.roster) {
     members = await rosterMembers(o.roster);

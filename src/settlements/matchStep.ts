@@ -23,3 +23,18 @@ export async function matchSettlements(db: pg.Pool, ids: readonly number[]): Pro
     return applied as MatchedSettlement[];
   });
 }
+
+/**
+ * A step that follows matching (adjudication): called once with the settlements whose status
+ * changed in a committed batch. A step should only enqueue its own job with a deterministic id;
+ * since a crash between the commit and the step loses the call, the next step's sweeper
+ * re-derives its work from the rows (e.g. MATCHED settlements without a claim).
+ */
+export type AfterMatch = (decided: MatchedSettlement[]) => Promise<void>;
+
+/** Matches, then hands what was decided to the steps that follow (worker batches, CLI commands). */
+export async function matchAndContinue(db: pg.Pool, ids: readonly number[], afterMatch: readonly AfterMatch[]): Promise<MatchedSettlement[]> {
+  const decided = await matchSettlements(db, ids);
+  if (decided.length) for (const step of afterMatch) await step(decided);
+  return decided;
+}

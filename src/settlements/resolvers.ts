@@ -4,7 +4,6 @@ import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { recordAudit } from '../audit/audit.ts';
-import { enqueueSettlementMatches } from '../../jobs/settlementsQueue.ts';
 import { importFromSource } from './ingest.ts';
 import { AMOUNT_FIELDS, isInpatient, type Amounts } from './model.ts';
 import { correctionProblem, formatOf, SettlementFileError, type FileFormat } from './records.ts';
@@ -12,6 +11,7 @@ import { retryRejection } from './retry.ts';
 import { fileSource } from './sources/files.ts';
 import * as store from './store.ts';
 import { check, invalid, notFound } from '../kernel/errors.ts';
+import { enqueueSettlementMatches } from './queue.ts';
 
 /** Sources, runs and rejections are operations data. */
 const OPERATIONS = ['ADMIN', 'AUDITOR', 'SERVICE'] as const;

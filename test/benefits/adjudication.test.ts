@@ -5,16 +5,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { createPool } from '../../src/db/pool.ts';
-import {
-  createAdjudicationQueue, enqueueAdjudication, startAdjudicationWorker, sweepAdjudication,
-} from '../../jobs/adjudication.ts';
 import { freshDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { fen } from './support.ts';
 import { claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from './seed.ts';
+import * as adjudication from '../../jobs/benefits.ts';
+import { enqueueMatchedSettlements } from '../../src/benefits/queue.ts';
+import { closeQueues, createQueues, type Queues } from '../../src/queues.ts';
 
 /** Figures by hand from docs/design.md's rules; `fen('16,800.00')` = 1,680,000 fen. */
 const OPTIONS = { autoApproveMaxFen: fen('10,000.00') };
+
+/** The adjudication worker's services over a pool of this test's schema. */
+const servicesOf = (pool: typeof db.pool, queues: Queues, options: { maxBatch?: number } = {}) => ({
+  db: pool, connection: redis, prefix, queues, adjudication: { concurrency: 1000, ...OPTIONS, ...options }, announce: async () => undefined,
+});
 
 let db: TestDatabase;
 let redis: Redis;
@@ -51,14 +56,14 @@ describe('adjudication job', () => {
       const id = await seedSettlement(db.pool, m, {
         psn: '136,700.00', funds: '106,500.00', ownpay: '52,700.00', overlmt: '0', diagnoses: ['I34.0'],
       });
-      const queue = createAdjudicationQueue(redis, prefix);
-      const worker = startAdjudicationWorker(db.pool, redis, prefix, OPTIONS);
+      const queues = createQueues(redis, prefix);
+      const [worker] = await adjudication.start(servicesOf(db.pool, queues));
       try {
-        await enqueueAdjudication(queue)([{ id, status: 'MATCHED' }]);
+        await enqueueMatchedSettlements(queues.claimAdjudication)([{ id, status: 'MATCHED' }]);
         await waitForClaims([id]);
       } finally {
-        await worker.close();
-        await queue.close();
+        await worker!.close();
+        await closeQueues(queues);
       }
       const claim = (await claimOf(db.pool, id))!;
       expect(claim.ruleSetId).toBe('jinjiang-example');
@@ -221,17 +226,16 @@ describe('adjudication job', () => {
     // Each stay: 40,000 × 50% = 20,000 INPATIENT; 9 of them would be 180,000 without the cap.
     const ids: number[] = [];
     for (let i = 0; i < 9; i++) ids.push(await seedSettlement(db.pool, m, { psn: '40,000.00', setlTime: `2025-08-${String(i + 1).padStart(2, '0')} 10:00:00` }));
-    const queue = createAdjudicationQueue(redis, prefix);
+    const queues = createQueues(redis, prefix);
     const pools = [0, 1, 2].map(() => createPool({ connectionString: TEST_DATABASE_URL, schema: db.schema, max: 3 }));
     // Small batches and three workers: the settlements of one member land in different transactions.
-    const workers: Worker[] = pools.map((p) => startAdjudicationWorker(p, redis, prefix, { ...OPTIONS, maxBatch: 2 }));
+    const workers: Worker[] = (await Promise.all(pools.map((p) => adjudication.start(servicesOf(p, queues, { maxBatch: 2 }))))).flat();
     try {
       // Nothing was enqueued (as if Redis lost the jobs): the sweep finds them from the rows.
-      expect(await sweepAdjudication(db.pool, queue)).toBeGreaterThanOrEqual(ids.length);
+      expect(await adjudication.sweep(servicesOf(db.pool, queues))).toBeGreaterThanOrEqual(ids.length);
       await waitForClaims(ids);
     } finally {
       await Promise.all(workers.map((w) => w.close()));
-      await queue.close();
       await Promise.all(pools.map((p) => p.end()));
     }
     const { rows } = await db.pool.query<{ sum: number }>(
@@ -239,7 +243,8 @@ describe('adjudication job', () => {
         WHERE c.member_id = $1 AND l.programme = 'INPATIENT'`, [m.memberId],
     );
     expect(rows[0]!.sum).toBe(fen('50,000.00'));
-    expect(await sweepAdjudication(db.pool, queue)).toBe(0);
+    expect(await adjudication.sweep(servicesOf(db.pool, queues))).toBe(0);
+    await closeQueues(queues);
   });
 
   it('audits every automatic decision in the hash chain', async () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { TEST_DATABASE_URL } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
-import { DEMO_SCHEMA } from '../../src/demo/state.ts';
+import { DEMO_SCHEMA } from '../../jobs/demo/state.ts';
 
 // `hub demo --once` on a database of its own: the contract operators and outside checks rely on.
 const database = `demo_${randomBytes(5).toString('hex')}`;

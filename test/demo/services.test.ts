@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { startThrowawayPostgres } from '../../src/demo/services.ts';
+import { startThrowawayPostgres } from '../../jobs/demo/services.ts';
 
 // A clone in a private folder (mktemp -d, 0700), as CI and many users make one: the demo's
 // throwaway PostgreSQL must start there, as root (CI) as well as not.

@@ -14,8 +14,9 @@ import { log } from '../../src/log.ts';
 import { createGateway } from '../../src/gateway/server.ts';
 import { createMetrics } from '../../src/gateway/metrics.ts';
 import { personalDataKeys } from '../../src/privacy/personalData.ts';
-import { createQueues, closeQueues, enqueueRosterImport } from '../../jobs/queues.ts';
 import { startWorkers } from '../../jobs/worker.ts';
+import { closeQueues, createQueues } from '../../src/queues.ts';
+import { enqueueRosterImport } from '../../src/members/queue.ts';
 
 /**
  * What operators rely on: liveness and readiness, Prometheus metrics, the queue dashboard for

@@ -12,11 +12,11 @@ import { importRoster, RosterFileError } from '../../src/members/rosterImport.ts
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import type { TextEncodingName } from '../../src/csv.ts';
 import { log } from '../../src/log.ts';
-import { rosterImportProcessor } from '../../jobs/rosterImport.ts';
-import type { RosterImportJob } from '../../jobs/queues.ts';
 import { residentId } from '../badInput/support.ts';
 import { hub } from '../support/hub.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
+import { rosterImportProcessor } from '../../jobs/members.ts';
+import type { RosterImportJob } from '../../src/members/queue.ts';
 
 /**
  * Issue 14, rosters as people save them: Excel on Chinese Windows writes GBK / GB18030 (with or

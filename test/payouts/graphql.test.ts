@@ -3,7 +3,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { openAccount, startBank, testFilePki } from '../banks/simulator/support.ts';
 import { parseGlobalId, toGlobalId } from '../../src/gateway/globalId.ts';
-import { verifySeal } from '../../src/seals/verify.ts';
+import { verifySeal } from '../../src/seals/cms/verify.ts';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { publishStatusChanges } from '../../src/events/statusEvents.ts';

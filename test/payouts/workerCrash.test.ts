@@ -8,9 +8,9 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { startBank, testFilePki } from '../banks/simulator/support.ts';
 import { waitFor } from '../settlements/support.ts';
-import { closeQueues, createQueues, type Queues } from '../../jobs/queues.ts';
-import { enqueuePayoutBatch } from '../../jobs/payouts.ts';
 import { approvedBatch, approvedClaims, creditedByPayout, keys, payoutsOf, submissionContext } from './support.ts';
+import { closeQueues, createQueues, type Queues } from '../../src/queues.ts';
+import { enqueuePayoutBatch } from '../../src/payouts/queue.ts';
 
 /**
  * A worker process killed (SIGKILL) while it waits for the bank's answer to a batch the bank has

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
-import { reconcileDemo } from '../../src/reconciliation/demo.ts';
+import { reconcileDemo } from '../../jobs/demo/reconciliation.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';

@@ -5,14 +5,14 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCamt054 } from '../../src/banks/iso20022/camt.ts';
 import type { ReconciliationSettings } from '../../src/reconciliation/settings.ts';
-import { QUEUE_NAMES } from '../../jobs/queues.ts';
-import { startReconciliationWorker, sweepReconciliation } from '../../jobs/reconciliation.ts';
+import * as reconciliation from '../../jobs/reconciliation.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { bookedEntry } from './support.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
+import { QUEUE_NAMES, type Queues } from '../../src/queues.ts';
 
 /**
  * The reconciliation worker on real Redis: the scheduled fetch pulls the simulator's documents and
@@ -59,9 +59,12 @@ describe('the reconciliation worker', () => {
       adapter: bank.adapter, accounts: [UNION_ACCOUNT], fetchEverySeconds: 3_600, lookbackDays: 0, debitDays: 2, holidays: new Set(), xsdDir: undefined,
     };
     const progress: unknown[] = [];
-    let worker: Worker = await startReconciliationWorker(db.pool, redis, prefix, settings, silent);
-    worker.on('progress', (_job, value) => progress.push(value));
     const queue = new Queue(QUEUE_NAMES.reconciliation, { connection: redis, prefix });
+    const servicesWith = (reconciliationSettings: ReconciliationSettings) => ({
+      db: db.pool, connection: redis, prefix, log: silent, queues: { reconciliation: queue } as Queues, reconciliation: reconciliationSettings,
+    });
+    let [worker] = await reconciliation.start(servicesWith(settings)) as [Worker];
+    worker.on('progress', (_job, value) => progress.push(value));
     try {
       // The schedule's first run fetches at once.
       const run = await until('a finished run', async () => (await db.pool.query(`SELECT status, started_by, matched FROM reconciliation_runs WHERE matched > 0 AND status <> 'RUNNING'`)).rows[0]);
@@ -83,8 +86,8 @@ describe('the reconciliation worker', () => {
         [xml],
       );
 
-      worker = await startReconciliationWorker(db.pool, redis, prefix, { ...settings, adapter: null }, silent);
-      expect(await sweepReconciliation(db.pool, queue, { ...settings, adapter: null })).toBe(1);
+      [worker] = await reconciliation.start(servicesWith({ ...settings, adapter: null })) as [Worker];
+      expect(await reconciliation.sweep(servicesWith({ ...settings, adapter: null }))).toBe(1);
       const exception = await until('the unknown credit', async () => (await db.pool.query(`SELECT kind, amount_fen FROM reconciliation_exceptions`)).rows[0]);
       expect(exception).toEqual({ kind: 'UNKNOWN_CREDIT', amount_fen: 4_321 });
       expect((await db.pool.query(`SELECT status FROM bank_documents WHERE msg_id = 'LOST054'`)).rows).toEqual([{ status: 'ACCEPTED' }]);

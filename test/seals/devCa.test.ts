@@ -2,11 +2,10 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeDevCertificates } from '../../certs/devCa.ts';
-import { configuredSeal, configuredTrust } from '../../src/seals/configured.ts';
-import { sealFromPem, sealFromPkcs12 } from '../../src/seals/keys.ts';
-import { sealDocument } from '../../src/seals/seal.ts';
-import { DEV_SEAL_P12_PASSPHRASE, devCertificateFiles, parseSealSettings } from '../../src/seals/settings.ts';
-import { verifySeal } from '../../src/seals/verify.ts';
+import { sealFromPem, sealFromPkcs12 } from '../../src/seals/cms/keys.ts';
+import { sealDocument } from '../../src/seals/cms/seal.ts';
+import { verifySeal } from '../../src/seals/cms/verify.ts';
+import { configuredSeal, configuredTrust, DEV_SEAL_P12_PASSPHRASE, devCertificateFiles, parseSealSettings } from '../../src/seals/settings.ts';
 import { openssl, SAMPLE_XML, tempDir } from './fixtures.ts';
 
 const work = tempDir();

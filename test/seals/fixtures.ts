@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createCertificateAuthority, issueCertificate, issueCrl, newRsaKey, type CertificateRequest, type Credential } from '../../certs/devCa.ts';
-import { parseCrl } from '../../src/seals/crl.ts';
-import type { Seal } from '../../src/seals/seal.ts';
-import { nativeSigner, type SealSigner } from '../../src/seals/signers.ts';
-import type { Trust } from '../../src/seals/verify.ts';
+import { parseCrl } from '../../src/seals/cms/crl.ts';
+import type { Seal } from '../../src/seals/cms/seal.ts';
+import { nativeSigner, type SealSigner } from '../../src/seals/cms/signers.ts';
+import type { Trust } from '../../src/seals/cms/verify.ts';
 
 export const DAY_MS = 86_400_000;
 export const now = new Date();

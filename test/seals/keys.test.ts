@@ -1,12 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueCertificate, issueCrl } from '../../certs/devCa.ts';
 import { ConfigError } from '../../src/config.ts';
-import { configuredSeal, configuredTrust } from '../../src/seals/configured.ts';
-import { parseCrl } from '../../src/seals/crl.ts';
-import { SealKeyError, sealFromPem, sealFromPkcs12 } from '../../src/seals/keys.ts';
-import { sealDocument } from '../../src/seals/seal.ts';
-import { parseSealSettings } from '../../src/seals/settings.ts';
-import { verifySeal } from '../../src/seals/verify.ts';
+import { parseCrl } from '../../src/seals/cms/crl.ts';
+import { SealKeyError, sealFromPem, sealFromPkcs12 } from '../../src/seals/cms/keys.ts';
+import { sealDocument } from '../../src/seals/cms/seal.ts';
+import { verifySeal } from '../../src/seals/cms/verify.ts';
+import { configuredSeal, configuredTrust, parseSealSettings } from '../../src/seals/settings.ts';
 import { openssl, opensslVerifiesSeal, SAMPLE_XML, tempDir, testPki, writeFiles } from './fixtures.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

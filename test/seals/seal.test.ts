@@ -1,11 +1,11 @@
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, crlToPem, issueCrl } from '../../certs/devCa.ts';
-import { children, fromDer, isDerSetOrder, signedDataFields, toDer, type Asn1 } from '../../src/seals/asn1.ts';
-import { parseCrl } from '../../src/seals/crl.ts';
-import { sealDocument } from '../../src/seals/seal.ts';
-import { forgeSigner, nativeSigner, sha256DigestInfo } from '../../src/seals/signers.ts';
-import { verifySeal } from '../../src/seals/verify.ts';
+import { children, fromDer, isDerSetOrder, signedDataFields, toDer, type Asn1 } from '../../src/seals/cms/asn1.ts';
+import { parseCrl } from '../../src/seals/cms/crl.ts';
+import { sealDocument } from '../../src/seals/cms/seal.ts';
+import { forgeSigner, nativeSigner, sha256DigestInfo } from '../../src/seals/cms/signers.ts';
+import { verifySeal } from '../../src/seals/cms/verify.ts';
 import { daysFromNow, openssl, opensslVerifiesSeal, SAMPLE_XML, sealOf, tempDir, testPki, writeFiles } from './fixtures.ts';
 
 const pki = testPki();

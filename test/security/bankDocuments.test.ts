@@ -9,7 +9,7 @@ import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
-import { sealDocument } from '../../src/seals/seal.ts';
+import { sealDocument } from '../../src/seals/cms/seal.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
 import { bookedEntry, handStatement, importConfirmed, owingUnit } from '../reconciliation/support.ts';

@@ -6,9 +6,9 @@ import { lookupHash, maskBankCard } from '../../src/privacy/personalData.ts';
 import { localId } from '../../src/gateway/globalId.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { log } from '../../src/log.ts';
-import { rosterImportProcessor } from '../../jobs/rosterImport.ts';
-import type { RosterImportJob } from '../../jobs/queues.ts';
 import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
+import { rosterImportProcessor } from '../../jobs/members.ts';
+import type { RosterImportJob } from '../../src/members/queue.ts';
 
 /**
  * Issue 13, members: no unit operator (nor any import) takes over another unit's member, every

@@ -5,7 +5,7 @@ import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { approveBatch, createBatch, encryptClearBatchFiles, requestSubmission } from '../../src/payouts/batches.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../../src/payouts/bankEvents.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
-import { verifySeal } from '../../src/seals/verify.ts';
+import { verifySeal } from '../../src/seals/cms/verify.ts';
 import { openAccount, startBank, testFilePki, type RunningBank } from '../banks/simulator/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';

@@ -4,11 +4,11 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import forge from 'node-forge';
 import { createCertificateAuthority, issueCertificate, issueCrl, newRsaKey, type CertificateRequest, type Credential } from '../../certs/devCa.ts';
-import { binary, Class, node, oidNode, sequence, toDer, Type } from '../../src/seals/asn1.ts';
-import { parseCrl } from '../../src/seals/crl.ts';
-import { sealDocument } from '../../src/seals/seal.ts';
+import { binary, Class, node, oidNode, sequence, toDer, Type } from '../../src/seals/cms/asn1.ts';
+import { parseCrl } from '../../src/seals/cms/crl.ts';
+import { sealDocument } from '../../src/seals/cms/seal.ts';
 import { parseSealSettings } from '../../src/seals/settings.ts';
-import { verifySeal, type Trust } from '../../src/seals/verify.ts';
+import { verifySeal, type Trust } from '../../src/seals/cms/verify.ts';
 import { daysFromNow, now, opensslVerifiesSeal, SAMPLE_XML, sealOf, tempDir, testPki, writeFiles } from '../seals/fixtures.ts';
 
 /**

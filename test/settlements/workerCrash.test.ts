@@ -7,12 +7,12 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
-import { closeQueues, createQueues, type Queues } from '../../jobs/queues.ts';
-import { enqueueSettlementPull } from '../../jobs/settlementsQueue.ts';
 import { simulatedItems } from '../../src/settlements/simulator/generate.ts';
 import { startInsuranceSimulator, type InsuranceSimulator } from '../../src/settlements/simulator/server.ts';
 import * as store from '../../src/settlements/store.ts';
 import { expectedOutcome, registerMembers, registerPlatformSource, sampleRegistry, simData, statusOf, waitFor } from './support.ts';
+import { closeQueues, createQueues, type Queues } from '../../src/queues.ts';
+import { enqueueSettlementPull } from '../../src/settlements/queue.ts';
 
 /**
  * A worker process killed (SIGKILL) in the middle of a pull job: the page was fetched, the

@@ -4,7 +4,7 @@ import type { CamtEntry } from '../iso20022/camtEntry.ts';
 import { checkPain001, type Pain001Check } from '../iso20022/pain001.ts';
 import { writePain002, type Pain002Report } from '../iso20022/pain002.ts';
 import { Iso20022Error } from '../iso20022/xml.ts';
-import { sealDocument, type Seal } from '../../seals/seal.ts';
+import { sealDocument, type Seal } from '../../seals/cms/seal.ts';
 import {
   loadBooks, saveBooks, seededInitialFen, sha256Hex,
   type BatchRecord, type Books, type CustomerAccount, type IssuedDocument, type LedgerCredit, type PayeeAccountStatus,

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../config.ts';
-import { parseCrlsPem } from '../../seals/crl.ts';
-import { certificatesFromPem, sealFromPem } from '../../seals/keys.ts';
-import type { Seal } from '../../seals/seal.ts';
+import { parseCrlsPem } from '../../seals/cms/crl.ts';
+import { certificatesFromPem, sealFromPem } from '../../seals/cms/keys.ts';
+import type { Seal } from '../../seals/cms/seal.ts';
 import { devCertificateFiles } from '../../seals/settings.ts';
 import type { SealedBy } from '../adapter.ts';
 

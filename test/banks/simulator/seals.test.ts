@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BankProtocolError, BankSealError, SEAL_HEADER } from '../../../src/banks/adapter.ts';
 import { HttpBankAdapter } from '../../../src/banks/httpAdapter.ts';
-import { sealDocument } from '../../../src/seals/seal.ts';
+import { sealDocument } from '../../../src/seals/cms/seal.ts';
 import { chinaToday, payout, sealedBatch, startBank, testFilePki, UNION_ACCOUNT } from './support.ts';
 
 const pki = testFilePki();

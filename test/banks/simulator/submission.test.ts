@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePain002 } from '../../../src/banks/iso20022/pain002.ts';
 import { SEAL_HEADER } from '../../../src/banks/adapter.ts';
 import { simulatorCertificates } from '../../../src/banks/simulator/certificates.ts';
-import { sealDocument } from '../../../src/seals/seal.ts';
+import { sealDocument } from '../../../src/seals/cms/seal.ts';
 import { expectSchemaValid } from '../iso20022/xmllint.ts';
 import { openAccount, pain001, payout, sealedBatch, startBank, testFilePki } from './support.ts';
 

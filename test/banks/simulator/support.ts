@@ -9,9 +9,9 @@ import { writePain001, type Pain001Transaction } from '../../../src/banks/iso200
 import type { LedgerCredit } from '../../../src/banks/simulator/books.ts';
 import { simulatorCertificates } from '../../../src/banks/simulator/certificates.ts';
 import { startBankSimulator, type BankSimulator, type BankSimulatorOptions } from '../../../src/banks/simulator/server.ts';
-import { certificatesFromPem, sealFromPem } from '../../../src/seals/keys.ts';
-import { parseCrlsPem } from '../../../src/seals/crl.ts';
-import { sealDocument, type Seal } from '../../../src/seals/seal.ts';
+import { certificatesFromPem, sealFromPem } from '../../../src/seals/cms/keys.ts';
+import { parseCrlsPem } from '../../../src/seals/cms/crl.ts';
+import { sealDocument, type Seal } from '../../../src/seals/cms/seal.ts';
 import { devCertificateFiles } from '../../../src/seals/settings.ts';
 
 export const UNION_ACCOUNT = '1408010109024561234';

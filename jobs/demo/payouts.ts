@@ -2,18 +2,17 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeDevCertificates } from '../../certs/devCa.ts';
-import type { Runtime } from '../runtime.ts';
-import type { Queues } from '../../jobs/queues.ts';
-import { enqueuePayoutBatch } from '../../jobs/payouts.ts';
-import { configuredBankAdapter } from '../banks/httpAdapter.ts';
-import { simulatorCertificates } from '../banks/simulator/certificates.ts';
-import { startBankSimulator, type BankSimulator } from '../banks/simulator/server.ts';
-import { configuredSeal } from '../seals/configured.ts';
-import { DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../seals/settings.ts';
-import { approveBatch, createBatch, payingAccount, requestSubmission } from './batches.ts';
-import { UNION_PARTY, type PayoutServices } from './configured.ts';
-import { planPayouts } from './plan.ts';
-import { fenToCnyGrouped } from '../kernel/money.ts';
+import type { Runtime } from '../../src/runtime.ts';
+import { configuredBankAdapter } from '../../src/banks/settings.ts';
+import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
+import { startBankSimulator, type BankSimulator } from '../../src/banks/simulator/server.ts';
+import { configuredSeal, DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../../src/seals/settings.ts';
+import { approveBatch, createBatch, payingAccount, requestSubmission } from '../../src/payouts/batches.ts';
+import { UNION_PARTY, type PayoutServices } from '../../src/payouts/configured.ts';
+import { planPayouts } from '../../src/payouts/plan.ts';
+import { fenToCnyGrouped } from '../../src/kernel/money.ts';
+import type { Queues } from '../../src/queues.ts';
+import { enqueuePayoutBatch } from '../../src/payouts/queue.ts';
 
 /**
  * For `hub demo`: development certificates (made once, under CERTS_DIR), the bank simulator as a

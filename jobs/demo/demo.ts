@@ -1,22 +1,22 @@
-import { parseConfig } from '../config.ts';
-import { migrate } from '../db/migrate.ts';
-import { signDevelopmentToken } from '../gateway/auth.ts';
-import { GRAPHIQL_PATH } from '../gateway/graphiql.ts';
-import { createRuntime, type Runtime } from '../runtime.ts';
+import { parseConfig } from '../../src/config.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { signDevelopmentToken } from '../../src/gateway/auth.ts';
+import { GRAPHIQL_PATH } from '../../src/gateway/graphiql.ts';
+import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { closeOnSignal, startGateway, startRuntimeWorkers } from '../serve.ts';
-import { importRoster } from '../members/rosterImport.ts';
-import { contributionReference } from '../members/contributions.ts';
-import { contributionFigures } from '../members/store.ts';
+import { importRoster } from '../../src/members/rosterImport.ts';
+import { contributionReference } from '../../src/members/contributions.ts';
+import { contributionFigures } from '../../src/members/store.ts';
 import { ensureDemoServices, MissingServiceError, redact } from './services.ts';
 import { DEMO_SCHEMA, DemoBusyError, resetDemoState } from './state.ts';
-import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from './sampleData.ts';
-import { ingestDemoSettlements } from '../settlements/demo.ts';
-import { unadjudicatedSettlementIds } from '../benefits/adjudicate.ts';
-import { approveClaim } from '../benefits/review.ts';
-import { payDemoClaims, startDemoBank } from '../payouts/demo.ts';
-import { reconcileDemo, type DemoReconciliation } from '../reconciliation/demo.ts';
-import { chinaToday } from '../kernel/time.ts';
-import { fenToCnyGrouped } from '../kernel/money.ts';
+import { demoSample, ROSTER_HEADER, rosterLine } from '../../src/demo/sampleData.ts';
+import { ingestDemoSettlements } from './settlements.ts';
+import { unadjudicatedSettlementIds } from '../../src/benefits/adjudicate.ts';
+import { approveClaim } from '../../src/benefits/review.ts';
+import { payDemoClaims, startDemoBank } from './payouts.ts';
+import { reconcileDemo, type DemoReconciliation } from './reconciliation.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
+import { fenToCnyGrouped } from '../../src/kernel/money.ts';
 
 /**
  * `hub demo`: everything a newcomer needs to see the hub work, on a fresh machine.
@@ -123,12 +123,6 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
   console.log('Serving; Ctrl-C to stop.');
   closeOnSignal(runtime, parts);
-}
-
-/** The sample units and members of `hub demo --members n` (`hub sim insurance --demo-members n` settles for them). */
-export function demoSample(memberCount: number) {
-  const units = sampleUnits(Math.max(3, Math.ceil(memberCount / 150)));
-  return { units, members: [...sampleMembers(memberCount, units)] };
 }
 
 /** The sample units and members (two plan years) and their contributions, as `hub demo` loads them. */

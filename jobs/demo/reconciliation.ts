@@ -1,15 +1,15 @@
-import type { BankAdapter } from '../banks/adapter.ts';
-import type { LedgerCredit } from '../banks/simulator/books.ts';
-import { contributionReference } from '../members/contributions.ts';
-import { contributionFigures } from '../members/store.ts';
-import type { Runtime } from '../runtime.ts';
-import { fetchFromBank } from './fetch.ts';
-import { proofLine } from './proof.ts';
-import * as reads from './reads.ts';
-import { reconcileAccount } from './run.ts';
-import { reconciliationSettings } from './settings.ts';
-import { knownAccounts } from './store.ts';
-import { chinaToday } from '../kernel/time.ts';
+import type { BankAdapter } from '../../src/banks/adapter.ts';
+import type { LedgerCredit } from '../../src/banks/simulator/books.ts';
+import { contributionReference } from '../../src/members/contributions.ts';
+import { contributionFigures } from '../../src/members/store.ts';
+import type { Runtime } from '../../src/runtime.ts';
+import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
+import { proofLine } from '../../src/reconciliation/proof.ts';
+import * as reads from '../../src/reconciliation/reads.ts';
+import { reconcileAccount } from '../../src/reconciliation/run.ts';
+import { reconciliationSettings } from '../../src/reconciliation/settings.ts';
+import { knownAccounts } from '../../src/reconciliation/store.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 
 /**
  * For `hub demo`, after payouts are paid: units transfer what they still owe to the bank

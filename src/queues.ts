@@ -1,9 +1,10 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 
 /**
- * Queue names and job options. Redis only carries work: every job is derived from a row in
+ * The queues and their job options. Redis only carries work: every job is derived from a row in
  * PostgreSQL, its id is deterministic (so adding it twice is a no-op), and a sweeper re-adds
- * work whose row says it is not done.
+ * work whose row says it is not done. Each domain's `queue.ts` holds its job payloads, ids and
+ * enqueue functions; its workers live in `jobs/`. Job payloads carry ids only, never personal data.
  */
 export const QUEUE_NAMES = {
   rosterImport: 'roster-import',
@@ -31,14 +32,19 @@ export interface Queues {
   reconciliation: Queue;
 }
 
+/** One queue with the hub's job options. */
+export function createQueue(name: (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES], connection: ConnectionOptions, prefix: string): Queue {
+  return new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+}
+
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
   return {
-    rosterImport: new Queue(QUEUE_NAMES.rosterImport, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
-    settlementPull: new Queue(QUEUE_NAMES.settlementPull, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
-    settlementMatch: new Queue(QUEUE_NAMES.settlementMatch, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
-    claimAdjudication: new Queue(QUEUE_NAMES.claimAdjudication, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
-    payouts: new Queue(QUEUE_NAMES.payouts, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
-    reconciliation: new Queue(QUEUE_NAMES.reconciliation, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
+    rosterImport: createQueue(QUEUE_NAMES.rosterImport, connection, prefix),
+    settlementPull: createQueue(QUEUE_NAMES.settlementPull, connection, prefix),
+    settlementMatch: createQueue(QUEUE_NAMES.settlementMatch, connection, prefix),
+    claimAdjudication: createQueue(QUEUE_NAMES.claimAdjudication, connection, prefix),
+    payouts: createQueue(QUEUE_NAMES.payouts, connection, prefix),
+    reconciliation: createQueue(QUEUE_NAMES.reconciliation, connection, prefix),
   };
 }
 
@@ -46,16 +52,7 @@ export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q: Queue) => q.close()));
 }
 
-/** Job payloads carry ids only: never personal data (docs/design.md). */
-export interface RosterImportJob {
-  importId: number;
-}
-
-export const rosterImportJobId = (importId: number) => `roster-import-${importId}`;
-
-export function enqueueRosterImport(queue: Queue, importId: number): Promise<unknown> {
-  return queue.add('import', { importId } satisfies RosterImportJob, { jobId: rosterImportJobId(importId) });
-}
+const STALE_CHECK_PAGE = 500;
 
 /**
  * Called by sweepers before they re-add work under deterministic ids. A job id whose job finished,
@@ -65,8 +62,12 @@ export function enqueueRosterImport(queue: Queue, importId: number): Promise<unk
  * effect never committed). Waiting, delayed and active jobs are left alone.
  */
 export async function clearStaleJobIds(queue: Queue, jobIds: readonly string[]): Promise<void> {
-  for (const id of jobIds) {
-    const state = await queue.getJobState(id);
-    if (state === 'completed' || state === 'failed' || state === 'unknown') await queue.remove(id).catch(() => undefined);
+  // A page of ids at a time, their look-ups sent together (one round trip a page, not one an id).
+  for (let i = 0; i < jobIds.length; i += STALE_CHECK_PAGE) {
+    const page = jobIds.slice(i, i + STALE_CHECK_PAGE);
+    const states = await Promise.all(page.map((id) => queue.getJobState(id)));
+    const stale = page.filter((_, k) => states[k] === 'completed' || states[k] === 'failed' || states[k] === 'unknown');
+    await Promise.all(stale.map((id) => queue.remove(id).catch(() => undefined)));
   }
 }
+

@@ -1,11 +1,14 @@
 import { Readable } from 'node:stream';
-import type { Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { decrypt, type PersonalDataKeys } from '../src/privacy/personalData.ts';
 import { importRoster, RosterFileError } from '../src/members/rosterImport.ts';
-import type { RosterImportJob } from './queues.ts';
-import { clearStaleJobIds, enqueueRosterImport, rosterImportJobId, type Queues } from './queues.ts';
+import { enqueueRosterImport, rosterImportJobId, type RosterImportJob } from '../src/members/queue.ts';
+import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
+import type { WorkerServices } from './services.ts';
+
+type MemberServices = Pick<WorkerServices, 'db' | 'keys' | 'log' | 'connection' | 'prefix' | 'queues'>;
 
 /** Processes a roster uploaded through the API. Safe to run twice: a finished import is skipped. */
 export function rosterImportProcessor(db: pg.Pool, keys: PersonalDataKeys, log: Logger) {
@@ -31,8 +34,12 @@ export function rosterImportProcessor(db: pg.Pool, keys: PersonalDataKeys, log: 
   };
 }
 
+export async function start({ db, keys, log, connection, prefix }: MemberServices): Promise<Worker[]> {
+  return [new Worker(QUEUE_NAMES.rosterImport, rosterImportProcessor(db, keys, log), { connection, prefix, concurrency: 1 })];
+}
+
 /** Re-adds every unfinished import, e.g. after Redis lost its jobs. */
-export async function sweepRosterImports(db: pg.Pool, queues: Queues): Promise<number> {
+export async function sweep({ db, queues }: MemberServices): Promise<number> {
   const { rows } = await db.query<{ id: number }>(`SELECT id FROM roster_imports WHERE status IN ('PENDING', 'RUNNING') AND content_enc IS NOT NULL`);
   await clearStaleJobIds(queues.rosterImport, rows.map(({ id }) => rosterImportJobId(id)));
   for (const { id } of rows) await enqueueRosterImport(queues.rosterImport, id);

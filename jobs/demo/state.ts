@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { bankBooksFile } from '../payouts/demo.ts';
+import { bankBooksFile } from './payouts.ts';
 
 /**
  * What a demo run owns, reset at every start: the schema `hub_demo` in the configured database,

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Runtime } from '../runtime.ts';
-import type { SampleMember } from '../demo/sampleData.ts';
-import type { Queues } from '../../jobs/queues.ts';
-import { scheduleSources } from '../../jobs/settlements.ts';
-import { enqueueSettlementPull } from '../../jobs/settlementsQueue.ts';
-import { startInsuranceSimulator } from './simulator/server.ts';
-import * as store from './store.ts';
-import { chinaToday } from '../kernel/time.ts';
+import type { Runtime } from '../../src/runtime.ts';
+import type { SampleMember } from '../../src/demo/sampleData.ts';
+import { scheduleSources } from '../settlements.ts';
+import { startInsuranceSimulator } from '../../src/settlements/simulator/server.ts';
+import * as store from '../../src/settlements/store.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
+import type { Queues } from '../../src/queues.ts';
+import { enqueueSettlementPull } from '../../src/settlements/queue.ts';
 
 /**
  * For `hub demo`: the platform simulator settles for the sample members, is registered as the

@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { decodeJwt } from 'jose';
-import { describeFailure } from './cliErrors.ts';
-import { jsonOption, result, say, useJson } from './cliOutput.ts';
-import { config, ConfigError, requireNodeEnv } from './config.ts';
-import { TEXT_ENCODINGS, type TextEncodingName } from './csv.ts';
-import { ROLES, signDevelopmentToken, tokenLifetimeProblem, type Role } from './gateway/auth.ts';
-import { migrate } from './db/migrate.ts';
-import { verifyAuditChain } from './audit/audit.ts';
-import { registerBankSimulatorCommands } from './banks/simulator/cli.ts';
-import { registerSealCommands } from './seals/cli.ts';
-import { registerBenefitsCommands } from './benefits/previewCli.ts';
-import { registerSettlementCommands } from './settlements/cli.ts';
-import { registerStatementCommands } from './reconciliation/cli.ts';
+import { describeFailure } from '../src/cliErrors.ts';
+import { jsonOption, result, say, useJson } from '../src/cliOutput.ts';
+import { config, ConfigError, requireNodeEnv } from '../src/config.ts';
+import { TEXT_ENCODINGS, type TextEncodingName } from '../src/csv.ts';
+import { ROLES, signDevelopmentToken, tokenLifetimeProblem, type Role } from '../src/gateway/auth.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { verifyAuditChain } from '../src/audit/audit.ts';
+import { registerBankSimulatorCommands } from '../src/banks/simulator/cli.ts';
+import { registerSealCommands } from '../src/seals/cli.ts';
+import { registerBenefitsCommands } from '../src/benefits/previewCli.ts';
+import { registerSettlementCommands } from '../src/settlements/cli.ts';
+import { registerStatementCommands } from '../src/reconciliation/cli.ts';
 
 /** The `hub` command: operators' entry point (docs/design.md, Contracts other tools rely on). */
 const program = new Command('hub').description('Mutual Aid Hub (职工医疗互助) — gateway, workers and operator commands');
@@ -79,7 +79,7 @@ members
   .addOption(new Option('--encoding <encoding>', 'the file\'s encoding (Excel on Chinese Windows saves GBK); detected when left out').choices(TEXT_ENCODINGS))
   .addOption(jsonOption())
   .action(async (file: string, options: { unit?: string; encoding?: TextEncodingName }) => {
-    const { importRosterFile } = await import('./members/rosterCli.ts');
+    const { importRosterFile } = await import('../src/members/rosterCli.ts');
     const code = await importRosterFile(file, options.unit, options.encoding);
     process.exitCode = code;
   });
@@ -111,7 +111,7 @@ audit
   .description('recompute the audit chain; exits 1 naming the first edited or missing row')
   .addOption(jsonOption())
   .action(async () => {
-    const { createPool } = await import('./db/pool.ts');
+    const { createPool } = await import('../src/db/pool.ts');
     const db = createPool({ max: 1 });
     try {
       const chain = await verifyAuditChain(db);

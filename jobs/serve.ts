@@ -1,16 +1,16 @@
 import http from 'node:http';
 import net from 'node:net';
 import express from 'express';
-import { config } from './config.ts';
-import { log } from './log.ts';
-import { openRuntime, type Runtime } from './runtime.ts';
-import { fromSetting } from './cliErrors.ts';
-import { createGateway, type Gateway } from './gateway/server.ts';
-import { createMetrics, type HubMetrics } from './gateway/metrics.ts';
-import { healthz, readyz } from './gateway/health.ts';
-import { createQueues, closeQueues } from '../jobs/queues.ts';
-import { startWorkers, type RunningWorkers } from '../jobs/worker.ts';
-import type { PayoutServices } from './payouts/configured.ts';
+import { config } from '../src/config.ts';
+import { log } from '../src/log.ts';
+import { openRuntime, type Runtime } from '../src/runtime.ts';
+import { fromSetting } from '../src/cliErrors.ts';
+import { createGateway, type Gateway } from '../src/gateway/server.ts';
+import { createMetrics, type HubMetrics } from '../src/gateway/metrics.ts';
+import { healthz, readyz } from '../src/gateway/health.ts';
+import { startWorkers, type RunningWorkers } from './worker.ts';
+import type { PayoutServices } from '../src/payouts/configured.ts';
+import { closeQueues, createQueues } from '../src/queues.ts';
 
 /** Long-running processes: gateway and workers, each stopping gracefully on SIGTERM/SIGINT. */
 

@@ -5,6 +5,9 @@ import type { Queue } from 'bullmq';
  * Settlement jobs and their deterministic ids. Payloads carry a source name or a settlement id,
  * never personal data. The rows in PostgreSQL say what work is due; a job only carries it.
  */
+export type SettlementPullJobName = 'pull';
+export type SettlementMatchJobName = 'match';
+
 export interface SettlementPullJob {
   source: string;
 }
@@ -23,7 +26,7 @@ const BULK = 1000;
 export async function enqueueSettlementMatches(queue: Queue, settlementIds: readonly number[]): Promise<void> {
   for (let i = 0; i < settlementIds.length; i += BULK) {
     await queue.addBulk(settlementIds.slice(i, i + BULK).map((settlementId) => ({
-      name: 'match', data: { settlementId } satisfies SettlementMatchJob, opts: { jobId: matchJobId(settlementId) },
+      name: 'match' satisfies SettlementMatchJobName, data: { settlementId } satisfies SettlementMatchJob, opts: { jobId: matchJobId(settlementId) },
     })));
   }
 }
@@ -31,5 +34,5 @@ export async function enqueueSettlementMatches(queue: Queue, settlementIds: read
 /** The pull of the page after `cursor`: one job per source and position, however often it is asked for. */
 export function enqueueSettlementPull(queue: Queue, source: string, cursor: string | null): Promise<unknown> {
   const position = createHash('sha256').update(cursor ?? '').digest('hex').slice(0, 16);
-  return queue.add('pull', { source } satisfies SettlementPullJob, { jobId: `settlement-pull-${source}-${position}` });
+  return queue.add('pull' satisfies SettlementPullJobName, { source } satisfies SettlementPullJob, { jobId: `settlement-pull-${source}-${position}` });
 }

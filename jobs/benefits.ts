@@ -1,0 +1,64 @@
+import { Worker, type Job } from 'bullmq';
+import DataLoader from 'dataloader';
+import type pg from 'pg';
+import { adjudicateSettlements, unadjudicatedSettlementIds, type AdjudicationOptions, type AdjudicationOutcome } from '../src/benefits/adjudicate.ts';
+import type { ClaimStatus } from '../src/benefits/rows.ts';
+import { adjudicationJobId, enqueueAdjudications, type AdjudicationJob } from '../src/benefits/queue.ts';
+import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
+import type { WorkerServices } from './services.ts';
+
+/**
+ * The adjudication worker. Jobs arriving together are adjudicated in batches, one transaction each
+ * (src/benefits/adjudicate.ts). Redis only carries the work: `sweep` re-derives it from the rows.
+ */
+export interface AdjudicationWorkerOptions extends AdjudicationOptions {
+  /** High: the jobs of one batch wait together for its transaction. */
+  concurrency: number;
+  maxBatch?: number;
+  /** Called with each batch's outcomes once its transaction committed (status-change announcements). */
+  onDecided?: (outcomes: AdjudicationOutcome[]) => Promise<void>;
+}
+
+type BenefitServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'queues' | 'adjudication' | 'announce'>;
+
+// Jobs arriving within this window are adjudicated in one transaction.
+const BATCH_WINDOW_MS = 2;
+export const MAX_ADJUDICATION_BATCH = 100;
+
+export function adjudicationProcessor(db: pg.Pool, options: AdjudicationOptions & Pick<AdjudicationWorkerOptions, 'maxBatch' | 'onDecided'>) {
+  const batches = new DataLoader<number, ClaimStatus | null>(
+    async (ids) => {
+      const outcomes = await adjudicateSettlements(db, ids, options);
+      await options.onDecided?.(outcomes);
+      const statusOf = new Map(outcomes.map((o) => [o.settlementId, o.status]));
+      return ids.map((id) => statusOf.get(id) ?? null);
+    },
+    { cache: false, maxBatchSize: options.maxBatch ?? MAX_ADJUDICATION_BATCH, batchScheduleFn: (run) => setTimeout(run, BATCH_WINDOW_MS) },
+  );
+  return async (job: Job<AdjudicationJob>) => ({ status: await batches.load(job.data.settlementId) });
+}
+
+export async function start({ db, connection, prefix, adjudication, announce }: BenefitServices): Promise<Worker[]> {
+  const { concurrency, ...options } = adjudication;
+  // Subscribers hear of decided claims after the commit.
+  const onDecided = options.onDecided ?? ((outcomes: AdjudicationOutcome[]) => announce(outcomes.map((o) => ({
+    kind: 'CLAIM', id: o.claimId, memberId: o.memberId, unitId: o.unitId, status: o.status, at: new Date().toISOString(),
+  }))));
+  return [new Worker<AdjudicationJob>(QUEUE_NAMES.claimAdjudication, adjudicationProcessor(db, { ...options, onDecided }), { connection, prefix, concurrency })];
+}
+
+const SWEEP_PAGE = 5000;
+
+/** Re-adds an adjudication job for every MATCHED settlement without a claim (and reversal not applied). */
+export async function sweep({ db, queues }: BenefitServices): Promise<number> {
+  let added = 0;
+  for (let after = 0; ;) {
+    const ids = await unadjudicatedSettlementIds(db, after, SWEEP_PAGE);
+    if (!ids.length) break;
+    await clearStaleJobIds(queues.claimAdjudication, ids.map(adjudicationJobId));
+    await enqueueAdjudications(queues.claimAdjudication, ids);
+    added += ids.length;
+    after = ids.at(-1)!;
+  }
+  return added;
+}

@@ -1,0 +1,76 @@
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { config } from '../src/config.ts';
+import type { PersonalDataKeys } from '../src/privacy/personalData.ts';
+import { createQueues, type Queues } from '../src/queues.ts';
+import { publishStatusChanges, type StatusChange } from '../src/events/statusEvents.ts';
+import { configuredPayoutServices, type PayoutServices } from '../src/payouts/configured.ts';
+import { reconciliationSettings, type ReconciliationSettings } from '../src/reconciliation/settings.ts';
+import { benefitSettings } from '../src/benefits/settings.ts';
+import type { AdjudicationWorkerOptions } from './benefits.ts';
+import type { SettlementWorkerOptions } from './settlements.ts';
+
+/**
+ * The one worker contract: each domain's module in jobs/ exports
+ *   start(services): Promise<Worker[]>  its BullMQ workers, started;
+ *   sweep(services): Promise<number>    re-adds its unfinished work from PostgreSQL (jobs added).
+ * Both take the services below (or the part of them they use); `jobs/worker.ts` starts and sweeps
+ * every domain with one set of them.
+ */
+export interface DomainWorkers<S = WorkerServices> {
+  start(services: S): Promise<Worker[]>;
+  sweep(services: S): Promise<number>;
+}
+
+export interface WorkerServices {
+  db: pg.Pool;
+  keys: PersonalDataKeys;
+  /** Shared by BullMQ (which duplicates it for blocking reads) and the status-change announcements. */
+  connection: Redis;
+  prefix: string;
+  log: Logger;
+  queues: Queues;
+  settlements: SettlementWorkerOptions;
+  adjudication: AdjudicationWorkerOptions;
+  /** The bank channel and seal for payouts; null: no payout worker. */
+  payouts: PayoutServices | null;
+  /** Reconciliation's bank channel and rules. */
+  reconciliation: ReconciliationSettings;
+  /** Tells subscribers of status changes after a commit; best effort (the rows are the truth). */
+  announce(changes: StatusChange[]): Promise<void>;
+}
+
+export interface WorkerServicesInput {
+  db: pg.Pool;
+  keys: PersonalDataKeys;
+  connection: Redis;
+  prefix: string;
+  log: Logger;
+  /** Overrides of the settlement workers' settings (tests, benchmarks). */
+  settlements?: Partial<SettlementWorkerOptions>;
+  /** Overrides of the adjudication worker's settings (tests, benchmarks). */
+  adjudication?: Partial<AdjudicationWorkerOptions>;
+  /** Default from configuration; null: no payout worker. */
+  payouts?: PayoutServices | null;
+  /** Default from configuration (the payouts' bank channel). */
+  reconciliation?: ReconciliationSettings;
+}
+
+/** The services with configuration's defaults for what the input leaves out. */
+export function workerServices(input: WorkerServicesInput): WorkerServices {
+  const { connection, prefix, log } = input;
+  const cfg = config();
+  const payouts = input.payouts === undefined ? configuredPayoutServices(cfg, input.keys, log) : input.payouts;
+  return {
+    ...input,
+    queues: createQueues(connection, prefix),
+    settlements: { lockMs: cfg.SETTLEMENT_JOB_LOCK_MS, matchConcurrency: cfg.SETTLEMENT_MATCH_CONCURRENCY, afterMatch: [], ...input.settlements },
+    adjudication: { concurrency: 1000, autoApproveMaxFen: benefitSettings().AUTO_APPROVE_MAX_FEN, ...input.adjudication },
+    payouts,
+    reconciliation: input.reconciliation ?? reconciliationSettings(cfg, payouts?.adapter ?? null),
+    announce: (changes) => publishStatusChanges(connection, prefix, changes)
+      .catch((error: unknown) => log.warn({ err: error }, 'status changes not announced')),
+  };
+}

@@ -1,0 +1,18 @@
+import type { Queue } from 'bullmq';
+
+/**
+ * Payout jobs. `payout-batch-<id>` ('advance') carries a batch through sealing, sending and the
+ * bank's answers; scheduled: 'plan' turns approved claims into payouts, 'status-feed' reads the
+ * bank's feed of status reports.
+ */
+export type PayoutJobName = 'advance' | 'plan' | 'status-feed';
+
+export interface PayoutBatchJob {
+  batchId: number;
+}
+
+export const payoutBatchJobId = (batchId: number) => `payout-batch-${batchId}`;
+
+export function enqueuePayoutBatch(queue: Queue, batchId: number): Promise<unknown> {
+  return queue.add('advance' satisfies PayoutJobName, { batchId } satisfies PayoutBatchJob, { jobId: payoutBatchJobId(batchId) });
+}
