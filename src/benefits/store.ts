@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/pool.ts';
+import type { Queryable, Tx } from '../kernel/transaction.ts';
 import { Params } from '../db/sql.ts';
 import { memberRowScopeSql, type Scope } from '../members/store.ts';
 import type { Programme } from './rules/ruleSet.ts';
@@ -130,4 +130,48 @@ export async function memberYearTotals(db: Queryable, keys: readonly { memberId:
   );
   const byKey = new Map(rows.map((r) => [`${r.memberId}:${r.planYear}`, r]));
   return keys.map((k) => byKey.get(`${k.memberId}:${k.planYear}`)!);
+}
+
+// Payouts change these rows through the two functions below (benefits owns benefit_lines and recoveries).
+
+/**
+ * The lines a paid payout covered are PAID. A line whose claim was reversed while the payment was
+ * on its way was paid all the same: it becomes a recovery from the member (docs/design.md, Default benefit rules, rule 5).
+ */
+export async function markPayoutLinesPaid(tx: Tx, payoutIds: readonly number[]): Promise<void> {
+  if (payoutIds.length === 0) return;
+  const { rows } = await tx.query<{ lineId: number; cancelled: boolean }>(
+    `UPDATE benefit_lines l SET status = 'PAID', paid_at = now()
+       FROM payout_lines pl, claims c
+      WHERE pl.payout_id = ANY($1::bigint[]) AND l.id = pl.benefit_line_id AND c.id = l.claim_id AND l.status IN ('APPROVED', 'CANCELLED')
+     RETURNING l.id AS "lineId", c.status = 'CANCELLED' AS cancelled`,
+    [payoutIds],
+  );
+  const reversed = rows.filter((r) => r.cancelled);
+  if (reversed.length === 0) return;
+  await tx.query(
+    `INSERT INTO recoveries (benefit_line_id, claim_id, member_id, reversal_settlement_id, amount_fen)
+     SELECT l.id, l.claim_id, c.member_id, r.reversal_settlement_id, pl.amount_fen
+       FROM benefit_lines l JOIN claims c ON c.id = l.claim_id JOIN payout_lines pl ON pl.benefit_line_id = l.id
+       JOIN claim_reversals r ON r.claim_id = c.id
+      WHERE l.id = ANY($1::bigint[])
+     ON CONFLICT (benefit_line_id) DO NOTHING`,
+    [reversed.map((r) => r.lineId)],
+  );
+}
+
+/** The lines a returned payout paid are owed again; where the claim was reversed meanwhile, nothing is owed and its recovery is moot. */
+export async function unpayPayoutLines(db: Queryable, payoutId: number): Promise<void> {
+  await db.query(
+    `UPDATE recoveries r SET status = 'RECOVERED'
+       FROM payout_lines pl WHERE pl.payout_id = $1 AND r.benefit_line_id = pl.benefit_line_id AND r.status = 'OPEN'`,
+    [payoutId],
+  );
+  await db.query(
+    `UPDATE benefit_lines l SET paid_at = NULL,
+            status = CASE WHEN c.status = 'CANCELLED' THEN 'CANCELLED' ELSE 'APPROVED' END
+       FROM payout_lines pl, claims c
+      WHERE pl.payout_id = $1 AND l.id = pl.benefit_line_id AND c.id = l.claim_id AND l.status = 'PAID'`,
+    [payoutId],
+  );
 }

@@ -1,3 +1,4 @@
+import { unpayPayoutLines } from '../benefits/store.ts';
 import type { Queryable } from '../db/pool.ts';
 
 /**
@@ -72,24 +73,9 @@ export async function recordPayoutReturns(db: Queryable, returns: readonly Payou
       [r.endToEndId, r.reasonCode, r.reason ?? null, r.bankReference ?? null],
     );
     const row = rows[0];
-    if (row) await unpayLines(db, row.payoutId);
+    if (row) await unpayPayoutLines(db, row.payoutId);
     outcomes.push({ endToEndId: r.endToEndId, payoutId: row?.payoutId ?? null, wasSettled: row?.wasSettled ?? false });
   }
   return outcomes;
 }
 
-/** The lines a returned payout paid are owed again; where the claim was reversed meanwhile, nothing is owed and its recovery is moot. */
-async function unpayLines(db: Queryable, payoutId: number): Promise<void> {
-  await db.query(
-    `UPDATE recoveries r SET status = 'RECOVERED'
-       FROM payout_lines pl WHERE pl.payout_id = $1 AND r.benefit_line_id = pl.benefit_line_id AND r.status = 'OPEN'`,
-    [payoutId],
-  );
-  await db.query(
-    `UPDATE benefit_lines l SET paid_at = NULL,
-            status = CASE WHEN c.status = 'CANCELLED' THEN 'CANCELLED' ELSE 'APPROVED' END
-       FROM payout_lines pl, claims c
-      WHERE pl.payout_id = $1 AND l.id = pl.benefit_line_id AND c.id = l.claim_id AND l.status = 'PAID'`,
-    [payoutId],
-  );
-}

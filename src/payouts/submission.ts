@@ -1,3 +1,5 @@
+import { feedCursor, saveFeedCursor } from '../banks/store.ts';
+import { markPayoutLinesPaid } from '../benefits/store.ts';
 import type { Tx } from '../kernel/transaction.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -211,7 +213,7 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
       ...await payoutsTo(tx, batchId, 'PAID', `status IN ('SENT', 'IN_BATCH')`, null, idsWith(reading.updates, 'PAID')),
       ...await payoutsTo(tx, batchId, 'FAILED', `status IN ('SENT', 'IN_BATCH')`, 'rejected by the bank', idsWith(reading.updates, 'REJECTED')),
     ];
-    await markLinesPaid(tx, changes.filter((c) => c.status === 'PAID').map((c) => c.payoutId));
+    await markPayoutLinesPaid(tx, changes.filter((c) => c.status === 'PAID').map((c) => c.payoutId));
     await describeRejections(tx, idsWith(reading.updates, 'REJECTED'));
 
     const updated = new Map(reading.updates.map((u) => [u.id, u.status]));
@@ -258,32 +260,6 @@ async function describeRejections(tx: Tx, attemptIds: number[]): Promise<void> {
   );
 }
 
-/**
- * The lines a paid payout covered are PAID. A line whose claim was reversed while the payment was
- * on its way was paid all the same: it becomes a recovery from the member (docs/design.md, Default benefit rules, rule 5).
- */
-async function markLinesPaid(tx: Tx, payoutIds: number[]): Promise<void> {
-  if (payoutIds.length === 0) return;
-  const { rows } = await tx.query<{ lineId: number; cancelled: boolean }>(
-    `UPDATE benefit_lines l SET status = 'PAID', paid_at = now()
-       FROM payout_lines pl, claims c
-      WHERE pl.payout_id = ANY($1::bigint[]) AND l.id = pl.benefit_line_id AND c.id = l.claim_id AND l.status IN ('APPROVED', 'CANCELLED')
-     RETURNING l.id AS "lineId", c.status = 'CANCELLED' AS cancelled`,
-    [payoutIds],
-  );
-  const reversed = rows.filter((r) => r.cancelled);
-  if (reversed.length === 0) return;
-  await tx.query(
-    `INSERT INTO recoveries (benefit_line_id, claim_id, member_id, reversal_settlement_id, amount_fen)
-     SELECT l.id, l.claim_id, c.member_id, r.reversal_settlement_id, pl.amount_fen
-       FROM benefit_lines l JOIN claims c ON c.id = l.claim_id JOIN payout_lines pl ON pl.benefit_line_id = l.id
-       JOIN claim_reversals r ON r.claim_id = c.id
-      WHERE l.id = ANY($1::bigint[])
-     ON CONFLICT (benefit_line_id) DO NOTHING`,
-    [reversed.map((r) => r.lineId)],
-  );
-}
-
 const STATUS_FEED = 'status-reports';
 
 /**
@@ -292,8 +268,7 @@ const STATUS_FEED = 'status-reports';
  * Returns how many were applied and how many are about files we do not know.
  */
 export async function readStatusFeed(ctx: SubmissionContext): Promise<{ applied: number; unknown: number }> {
-  const { rows } = await ctx.db.query<{ cursor: string }>(`SELECT cursor FROM bank_feed_cursors WHERE feed = $1`, [STATUS_FEED]);
-  const page = await ctx.adapter.statusReports(rows[0]?.cursor ?? null);
+  const page = await ctx.adapter.statusReports(await feedCursor(ctx.db, STATUS_FEED));
   let applied = 0;
   let unknown = 0;
   for (const document of page.documents) {
@@ -309,9 +284,6 @@ export async function readStatusFeed(ctx: SubmissionContext): Promise<{ applied:
     await applyReport(ctx, batch.id, document);
     applied += 1;
   }
-  await ctx.db.query(
-    `INSERT INTO bank_feed_cursors (feed, cursor) VALUES ($1, $2) ON CONFLICT (feed) DO UPDATE SET cursor = excluded.cursor, updated_at = now()`,
-    [STATUS_FEED, page.nextCursor],
-  );
+  await saveFeedCursor(ctx.db, STATUS_FEED, page.nextCursor);
   return { applied, unknown };
 }

@@ -1,3 +1,4 @@
+import { feedCursor, saveFeedCursor } from '../banks/store.ts';
 import type pg from 'pg';
 import type { BankAdapter, BankDocument } from '../banks/adapter.ts';
 import type { Camt053Message } from '../banks/iso20022/camt.ts';
@@ -48,16 +49,11 @@ export async function fetchStatements(db: pg.Pool, adapter: BankAdapter, account
 /** camt.054 notifications issued since the stored cursor, page by page; the cursor moves after each page is stored. */
 export async function fetchNotifications(db: pg.Pool, adapter: BankAdapter, options: IngestOptions = {}): Promise<FetchResult> {
   const documents: DocumentOutcome[] = [];
-  let cursor = (await db.query<{ cursor: string }>('SELECT cursor FROM bank_feed_cursors WHERE feed = $1', [NOTIFICATION_FEED])).rows[0]?.cursor ?? null;
+  let cursor = await feedCursor(db, NOTIFICATION_FEED);
   for (;;) {
     const page = await adapter.notifications(cursor);
     for (const document of page.documents) documents.push(await receiveDocument(db, bankDocument(document), options));
-    if (page.nextCursor !== cursor) {
-      await db.query(
-        `INSERT INTO bank_feed_cursors (feed, cursor) VALUES ($1, $2) ON CONFLICT (feed) DO UPDATE SET cursor = excluded.cursor, updated_at = now()`,
-        [NOTIFICATION_FEED, page.nextCursor],
-      );
-    }
+    if (page.nextCursor !== cursor) await saveFeedCursor(db, NOTIFICATION_FEED, page.nextCursor);
     if (page.documents.length === 0 || page.nextCursor === cursor) break;
     cursor = page.nextCursor;
   }
