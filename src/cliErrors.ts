@@ -2,6 +2,7 @@ import { CommanderError, InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { config, ConfigError } from './config.ts';
 import { NotMigratedError } from './db/migrate.ts';
+import { DomainError } from './kernel/errors.ts';
 
 /**
  * What a failed `hub` command says and how it exits: one line on stderr naming what is wrong and
@@ -55,6 +56,11 @@ export function describeFailure(error: unknown): Failure {
     // One line per variable; the "Invalid configuration:" heading would be a line that says nothing.
     const lines = error.message.split('\n').map((l) => l.trim()).filter((l) => l && l !== 'Invalid configuration:');
     return { line: lines.join('\n'), exitCode: EXIT.usage };
+  }
+  // A caller's mistake or a refused decision, in the same words the API uses (gateway/errors.ts).
+  if (error instanceof DomainError) {
+    const mistake = error.code === 'BAD_USER_INPUT' || error.code === 'NOT_FOUND';
+    return { line: error.message, exitCode: mistake ? EXIT.usage : EXIT.attention };
   }
   // Thrown by an action (a parser's are printed by commander, which then throws a plain CommanderError).
   if (error instanceof InvalidArgumentError) return { line: error.message, exitCode: EXIT.usage };

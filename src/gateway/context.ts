@@ -12,6 +12,7 @@ import type { Scope } from '../members/store.ts';
 import type { Actor } from '../audit/audit.ts';
 import { forbidden } from '../kernel/errors.ts';
 import type { Queues } from '../queues.ts';
+import type { Config } from '../config.ts';
 
 /** The authenticated caller. `unitId`/`memberId` bound what a UNIT_OPERATOR or MEMBER may see. */
 export interface Principal {
@@ -33,6 +34,8 @@ export interface Services {
 }
 
 export interface Context extends Services {
+  /** This gateway's configuration (resolvers read settings here, never the process-wide `config()`). */
+  config: Config;
   principal: Principal;
   loaders: MemberLoaders & SettlementLoaders & BenefitLoaders & PayoutLoaders & ReconciliationLoaders;
   /** A fresh set of loaders: a subscription takes one per event, so no row it shows is stale. */

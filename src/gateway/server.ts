@@ -103,7 +103,7 @@ export async function createGateway(services: Services, config: Config, log: Log
     const scope = scopeOf(principal);
     const newLoaders = () => loadersFor(scope);
     return {
-      ...services, principal, loaders: newLoaders(), newLoaders, statusFeed,
+      ...services, config, principal, loaders: newLoaders(), newLoaders, statusFeed,
       publishStatusChanges: (changes) => publishStatusChanges(services.redis, config.QUEUE_PREFIX, changes),
     };
   };

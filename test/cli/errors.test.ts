@@ -105,3 +105,14 @@ describe('hub: one line and an exit code per failure', () => {
     expect(await hub(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: '' });
   });
 });
+
+describe('errors of the domain, mapped once', () => {
+  it('a caller mistake is a usage line (2), a refused decision something to look at (1), in the API\'s words', async () => {
+    const { describeFailure, EXIT } = await import('../../src/cliErrors.ts');
+    const { conflict, forbidden, invalid, notFound } = await import('../../src/kernel/errors.ts');
+    expect(describeFailure(invalid('--rules', 'is not a known rule set'))).toEqual({ line: '--rules: is not a known rule set', exitCode: EXIT.usage });
+    expect(describeFailure(notFound('payout batch'))).toEqual({ line: 'payout batch not found', exitCode: EXIT.usage });
+    expect(describeFailure(conflict('the batch is already approved'))).toEqual({ line: 'the batch is already approved', exitCode: EXIT.attention });
+    expect(describeFailure(forbidden('only FINANCE approves'))).toEqual({ line: 'only FINANCE approves', exitCode: EXIT.attention });
+  });
+});
