@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type GraphQLResult, type TestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
-import { fingerprints, luhnCard, luhnCardWrong, residentId, residentIdWrongCheck } from './support.ts';
+import { fingerprints } from '../support/fingerprint.ts';
+import { luhnCard, luhnCardWrong, residentId, residentIdWrongCheck } from './support.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
 import { textProblem } from '../../src/kernel/text.ts';
 
@@ -117,7 +118,7 @@ describe('connection arguments', () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...CONNECTIONS), notCursor, async (field, after) => {
         const error = firstError(await gw.query(ADMIN, connectionQuery(field), { first: 5, after }), `after ${JSON.stringify(after)}`);
-        // A U+0000 or lone surrogate is refused first, by the guard on every String argument (regressions.test.ts, bug 10).
+        // A U+0000 or lone surrogate is refused first, by the guard on every String argument (test/gateway/argumentValues.test.ts).
         const reason = textProblem(after) ?? 'is not a cursor returned by this connection';
         expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after', reason });
       }),
@@ -155,7 +156,7 @@ describe('global IDs', () => {
     for (const [field, id] of [['member', toGlobalId('Member', 999_999_999)], ['member', toGlobalId('Member', '999999999999999')], ['unit', toGlobalId('Unit', 0)], ['claim', toGlobalId('Claim', 7)]]) {
       expect(firstError(await gw.query(ADMIN, `query($id: ID!) { ${field}(id: $id) { id } }`, { id }), id!).extensions!.code).toBe('NOT_FOUND');
     }
-    // Object.prototype names as types too (regressions.test.ts, bug 11).
+    // Object.prototype names as types too (test/gateway/prototypeNames.test.ts).
     const notAnyNode = fc.oneof(
       fc.tuple(fc.constantFrom('User', 'Node', 'member', 'MEMBER', 'Viewer', 'constructor', 'toString'), fc.integer({ min: 1, max: 1e9 })).map(([t, n]) => toGlobalId(t, n)),
       fc.constantFrom('-1', '1.5', '', '1'.repeat(16)).map((n) => toGlobalId('Member', n)),
@@ -250,7 +251,7 @@ describe('Fen', () => {
 });
 
 describe('dates, enums, numbers and input shapes', () => {
-  /** Not a calendar date written yyyy-MM-dd. Year 0000 (any year outside 1900–2999) is in regressions.test.ts. */
+  /** Not a calendar date written yyyy-MM-dd. Year 0000 (any year outside 1900–2999) is in test/gateway/argumentValues.test.ts. */
   const badDate = fc.oneof(
     fc.record({ y: fc.integer({ min: 1, max: 9999 }), m: fc.integer({ min: 0, max: 99 }), d: fc.integer({ min: 0, max: 99 }) })
       .filter(({ y, m, d }) => !(m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)))
@@ -326,7 +327,7 @@ describe('dates, enums, numbers and input shapes', () => {
   });
 
   it('no string a client sends makes an internal error', async () => {
-    // U+0000 included: it is BAD_USER_INPUT naming the argument (regressions.test.ts, bug 10).
+    // U+0000 included: it is BAD_USER_INPUT naming the argument (test/gateway/argumentValues.test.ts).
     const text = fc.string({ unit: 'binary', maxLength: 60 });
     const uses: [Parameters<TestGateway['query']>[0], string, (s: string) => Record<string, unknown>][] = [
       [ADMIN, `query($s: String) { members(filter: { name: $s }) { totalCount } }`, (s) => ({ s })],

@@ -278,7 +278,7 @@ ${doc('<GrpHdr><MsgId>&lol9;</MsgId></GrpHdr>')}`,
     });
   }
 
-  // Names of Object.prototype ("&constructor;") included: they once resolved to functions (regressions.test.ts).
+  // Names of Object.prototype ("&constructor;") included: they once resolved to functions (test/banks/iso20022/readers.test.ts).
   it('an entity used without a declaration is not well-formed, naming the reference', () => {
     fc.assert(fc.property(fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,10}$/).filter((n) => !['lt', 'gt', 'amp', 'quot', 'apos'].includes(n)), (name) => {
       const { problems } = refusal(() => parseCamt053(doc(`<GrpHdr><MsgId>x&${name};y</MsgId></GrpHdr>`)));

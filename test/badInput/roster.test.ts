@@ -11,11 +11,12 @@ import { importRoster, RosterFileError } from '../../src/members/rosterImport.ts
 import { ROSTER_COLUMNS } from '../../src/members/rosterRow.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { log } from '../../src/log.ts';
-import { rosterImportProcessor } from '../../jobs/rosterImport.ts';
-import type { RosterImportJob } from '../../jobs/queues.ts';
-import { fingerprints, luhnCard, luhnCardWrong, residentId, residentIdWrongCheck } from './support.ts';
+import { fingerprints } from '../support/fingerprint.ts';
+import { luhnCard, luhnCardWrong, residentId, residentIdWrongCheck } from './support.ts';
 import { hub } from '../support/hub.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
+import { rosterImportProcessor } from '../../jobs/members.ts';
+import type { RosterImportJob } from '../../src/members/queue.ts';
 
 /**
  * Issue 8, CSV rosters: `importRoster` (what the CLI and the workers run), `hub members import`

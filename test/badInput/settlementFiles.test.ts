@@ -8,7 +8,8 @@ import { fileSource } from '../../src/settlements/sources/files.ts';
 import { fileSourceNamed, upsertSource } from '../../src/settlements/store.ts';
 import { SettlementFileError } from '../../src/settlements/records.ts';
 import { AMOUNT_FIELDS, TEXT_FIELDS } from '../../src/settlements/model.ts';
-import { cny, fingerprint, malformedAmount, residentId, residentIdWrongCheck } from './support.ts';
+import { fingerprint } from '../support/fingerprint.ts';
+import { cny, malformedAmount, residentId, residentIdWrongCheck } from './support.ts';
 
 /**
  * Issue 8, settlement payloads stored: files (JSON lines, CSV) through the import every file

@@ -240,7 +240,7 @@ describe('settlement validation: identity, time and diagnoses', () => {
   it('refuses an unknown transaction code', () => {
     fc.assert(
       fc.property(
-        // Names of Object.prototype ("toString", "constructor") too (regressions.test.ts, bug 1).
+        // Names of Object.prototype ("toString", "constructor") too (test/settlements/platformPayloads.test.ts).
         fc.oneof(fc.constantFrom('toString', 'constructor', '__proto__', 'valueOf'), fc.string({ minLength: 1, maxLength: 8 }))
           .filter((s) => s.trim() !== '' && !['2207', '2304', '2208', '2305'].includes(s.trim())),
         (infno) => {
@@ -255,7 +255,7 @@ describe('settlement validation: identity, time and diagnoses', () => {
   it('never throws on any record: it is valid, or refused with at least one field and reason', () => {
     const FIELDS = ['infno', 'init_setl_id', 'psn_cert_type', 'certno', 'setl_time', 'diagnoses', ...TEXT_FIELDS.map((f) => f.field), ...ALL_AMOUNTS];
     // JSON values only (what a file or the platform can send), Object.prototype names and objects
-    // with an own "toString" included (regressions.test.ts, bugs 1 and 2).
+    // with an own "toString" included (test/settlements/platformPayloads.test.ts).
     const json = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom('toString', 'constructor', [{ toString: 1 }]));
     const record = fc.tuple(
       fc.subarray(FIELDS),

@@ -1,27 +1,11 @@
 import fc from 'fast-check';
-import type pg from 'pg';
 import { withLuhnCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 
 /**
- * What the bad-input sweep (issue 8) shares: table fingerprints for "nothing already stored
- * changes", generators of valid identifiers to corrupt, and arbitraries of malformed values.
+ * What the bad-input sweep (issue 8) shares: generators of valid identifiers to corrupt and
+ * arbitraries of malformed values (table fingerprints are in test/support/fingerprint.ts).
  * The oracles here are written from the formats (docs/design.md, README), not from the code under test.
  */
-
-/** Row count and md5 of every row of `table` as text, in a stable order: any insert, update or delete changes it. */
-export async function fingerprint(db: pg.Pool, table: string, order = 't::text'): Promise<{ rows: number; md5: string | null }> {
-  const { rows } = await db.query<{ rows: number; md5: string | null }>(
-    `SELECT count(*)::int AS rows, md5(string_agg(t::text, ',' ORDER BY ${order})) AS md5 FROM ${table} t`,
-  );
-  return rows[0]!;
-}
-
-/** Fingerprints of several tables at once, keyed by table name. */
-export async function fingerprints(db: pg.Pool, tables: readonly string[]): Promise<Record<string, { rows: number; md5: string | null }>> {
-  const out: Record<string, { rows: number; md5: string | null }> = {};
-  for (const table of tables) out[table] = await fingerprint(db, table);
-  return out;
-}
 
 // ---------------------------------------------------------------- identifiers
 
@@ -56,12 +40,12 @@ export const luhnCardWrong: fc.Arbitrary<string> = fc
 
 /** The only amounts the formats allow: up to 15 digits of CNY and at most 2 decimals (no sign: the payload must not be negative). */
 export const VALID_CNY = /^\d{1,15}(\.\d{1,2})?$/;
-/** "-0", "-0.00": negative zero, read as 0 (regressions.test.ts, bug 15). */
+/** "-0", "-0.00": negative zero, read as 0 (test/kernel/money.test.ts). */
 export const NEGATIVE_ZERO = /^-0+(\.0*)?$/;
 
 /**
  * Strings that are not an exact CNY amount with at most 2 decimals. Negative zero is left out
- * (it is 0: regressions.test.ts) and so are blanks (a blank optional amount is "not sent", by design).
+ * (it is 0: test/kernel/money.test.ts) and so are blanks (a blank optional amount is "not sent", by design).
  */
 export const malformedAmount: fc.Arbitrary<string> = fc
   .oneof(

@@ -6,7 +6,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { ROLES } from '../../src/gateway/auth.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
-import { fingerprints } from './support.ts';
+import { fingerprints } from '../support/fingerprint.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
 
 /**
@@ -189,7 +189,7 @@ describe('signed tokens with wrong claims', () => {
       }),
       { numRuns: 30 },
     );
-    // Well-formed codes of units that are not registered; printable ASCII only (U+0000 is in regressions.test.ts).
+    // Well-formed codes of units that are not registered; printable ASCII only (U+0000 is in test/gateway/tokenClaims.test.ts).
     const code = fc.oneof(fc.stringMatching(/^[0-9A-HJ-NPQRTUWXY]{17}$/).map(withCreditCodeCheck), fc.string({ minLength: 18, maxLength: 18 })).filter((c) => c !== UNIT);
     await fc.assert(
       fc.asyncProperty(code, fc.constantFrom(...ROLES), async (unit, role) => {

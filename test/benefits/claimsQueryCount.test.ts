@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { queriesPerPageSize, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { approvedClaims } from '../payouts/support.ts';
+import { planPayouts } from '../../src/payouts/plan.ts';
+
+/** A page of claims with what a claims list shows costs the same SQL statements for 5 claims as for 50. */
+
+let db: TestDatabase;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
+  await approvedClaims(db.pool, 55);
+  await planPayouts(db.pool);
+});
+afterAll(async () => {
+  await gw?.close();
+  await db?.drop();
+});
+
+const PAGE = `query($n: Int) { claims(first: $n) {
+  totalCount pageInfo { hasNextPage endCursor }
+  edges { cursor node {
+    id planYear settledAt status eligible reasons reasonCodes warnings personBurdenFen computedTotalFen totalFen memberPaysFen
+    decidedBy decidedAt decisionReason createdAt
+    settlement { id setlId status } member { id name } unit { id name }
+    lines { id programme basisFen amountFen capsHit status explanation diseaseGroups }
+    payout { id status amountFen }
+  } }
+} }`;
+
+describe('the claims connection', () => {
+  it('serves a page of claims with settlement, member, unit, lines and payout in a constant number of SQL statements', async () => {
+    const [small, large] = await queriesPerPageSize(db, gw, PAGE, [5, 50]);
+    expect(large!.result.errors).toBeUndefined();
+    expect(large!.result.data.claims.edges).toHaveLength(50);
+    expect(large!.result.data.claims.edges[0].node.lines.length).toBeGreaterThan(0);
+    expect(large!.result.data.claims.edges[0].node.payout).not.toBeNull();
+    expect(large!.queries).toBe(small!.queries);
+  });
+
+  // FOUND, open (skipped until fixed): Claim.ruleSet (src/benefits/resolvers.ts) reads
+  // storedRuleSet(ctx.db, ...) once per claim, without a DataLoader: 6 statements for a page of 5,
+  // 51 for a page of 50. Remove the skip once it reads through one.
+  it.skip('serves each claim\'s rule set in a constant number of SQL statements', async () => {
+    const [small, large] = await queriesPerPageSize(db, gw, `query($n: Int) { claims(first: $n) { edges { node { id ruleSet { ruleSetId version } } } } }`, [5, 50]);
+    expect(large!.result.errors).toBeUndefined();
+    expect(large!.result.data.claims.edges[0].node.ruleSet).not.toBeNull();
+    expect(large!.queries).toBe(small!.queries);
+  });
+});
