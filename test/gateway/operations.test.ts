@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, TEST_REDIS_URL, type TestGateway } from '../support/gateway.ts';
 import { claimOf, seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
-import { waitFor } from '../settlements/support.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { parseConfig } from '../../src/config.ts';
 import { log } from '../../src/log.ts';
 import { createGateway } from '../../src/gateway/server.ts';

@@ -4,7 +4,7 @@ import { createClient } from 'graphql-ws';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { claimOf, seedEnrolledMember, seedEnrolment, seedMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
-import { waitFor } from '../settlements/support.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { log } from '../../src/log.ts';
 import { startWorkers, type RunningWorkers } from '../../jobs/worker.ts';
 import { publishStatusChanges } from '../../src/events/statusEvents.ts';
