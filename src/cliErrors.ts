@@ -60,7 +60,9 @@ export function describeFailure(error: unknown): Failure {
   // A caller's mistake or a refused decision, in the same words the API uses (gateway/errors.ts).
   if (error instanceof DomainError) {
     const mistake = error.code === 'BAD_USER_INPUT' || error.code === 'NOT_FOUND';
-    return { line: error.message, exitCode: mistake ? EXIT.usage : EXIT.attention };
+    // Every problem of an input at once, one a line, so all can be fixed before the next try.
+    const lines = error.problems.length > 1 ? error.problems.map((p) => `${p.field}: ${p.reason}`) : [error.message];
+    return { line: lines.join('\n'), exitCode: mistake ? EXIT.usage : EXIT.attention };
   }
   // Thrown by an action (a parser's are printed by commander, which then throws a plain CommanderError).
   if (error instanceof InvalidArgumentError) return { line: error.message, exitCode: EXIT.usage };

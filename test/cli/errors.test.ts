@@ -114,5 +114,8 @@ describe('errors of the domain, mapped once', () => {
     expect(describeFailure(notFound('payout batch'))).toEqual({ line: 'payout batch not found', exitCode: EXIT.usage });
     expect(describeFailure(conflict('the batch is already approved'))).toEqual({ line: 'the batch is already approved', exitCode: EXIT.attention });
     expect(describeFailure(forbidden('only FINANCE approves'))).toEqual({ line: 'only FINANCE approves', exitCode: EXIT.attention });
+    const { invalidFields } = await import('../../src/kernel/errors.ts');
+    expect(describeFailure(invalidFields([{ field: 'psn', reason: 'is required' }, { field: 'funds', reason: 'must not be negative' }])))
+      .toEqual({ line: 'psn: is required\nfunds: must not be negative', exitCode: EXIT.usage });
   });
 });
