@@ -1,25 +1,17 @@
 import type { Tx } from '../kernel/transaction.ts';
-import type pg from 'pg';
+import { conflict } from '../kernel/errors.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
-import { inTransaction } from '../db/pool.ts';
-import { decideOrPropose } from '../reconciliation/fourEyes.ts';
-import { ResolutionError, type Confirmed } from '../reconciliation/resolve.ts';
+import { CONTRIBUTION_FEN, type ContributionStatus, type PlanType } from './model.ts';
 import { insertContributionPayment } from './store.ts';
 
 /**
- * Yearly contributions per enrolled person (programme terms; docs/design.md): PUBLIC 100 CNY,
- * PRIVATE 48 CNY, the 职工特病 add-on 25 CNY: owed amounts and status from counts and payments
- * (pure), and payments recorded by hand.
+ * Yearly contributions per enrolled person (programme terms, `CONTRIBUTION_FEN`; docs/design.md):
+ * owed amounts and status from counts and payments (pure), and payments recorded by hand.
  */
-export type PlanType = 'PUBLIC' | 'PRIVATE';
-
-export const CONTRIBUTION_FEN = { PUBLIC: 10_000, PRIVATE: 4_800, SPECIAL_DISEASE: 2_500 } as const;
 
 export function enrolmentContributionFen(plan: PlanType, specialDisease: boolean): number {
   return CONTRIBUTION_FEN[plan] + (specialDisease ? CONTRIBUTION_FEN.SPECIAL_DISEASE : 0);
 }
-
-export type ContributionStatus = 'OWED' | 'PARTIALLY_PAID' | 'PAID';
 
 export function contributionStatus(owedFen: number, paidFen: number): ContributionStatus {
   if (paidFen > 0 && paidFen >= owedFen) return 'PAID';
@@ -45,21 +37,18 @@ export interface ManualPayment {
 }
 
 /**
- * Records a manual payment at once, or above `aboveFen` (FOUR_EYES_ABOVE_FEN) proposes it for a
- * second person to confirm (reconciliation/fourEyes.ts): the proposal's id, else null. A recorded
- * payment is money the unit no longer owes, so it needs the same four eyes as money paid out.
+ * Records a manual payment, in the caller's transaction: at once (manualPayments.ts), or when a
+ * second person confirms its proposal (reconciliation/fourEyes.ts), with who proposed it.
  */
-export async function recordManualPayment(db: pg.Pool, actor: Actor, payment: ManualPayment, aboveFen: number): Promise<number | null> {
-  return inTransaction(db, (tx) => decideOrPropose(
-    tx, actor, aboveFen, { kind: 'CONTRIBUTION_PAYMENT', unitId: payment.unitId, amountFen: payment.amountFen, decision: payment },
-    () => applyManualPayment(tx, actor, payment),
-  ));
-}
-
-export async function applyManualPayment(tx: Tx, actor: Actor, payment: ManualPayment, confirmed?: Confirmed): Promise<void> {
+export async function applyManualPayment(
+  tx: Tx,
+  actor: Actor,
+  payment: ManualPayment,
+  confirmed?: { proposalId: number; proposedBy: string },
+): Promise<void> {
   const { unitId, planYear, amountFen, reference, paidOn } = payment;
   const recorded = await insertContributionPayment(tx, { unitId, planYear, amountFen, reference, paidOn, source: 'MANUAL', recordedBy: actor.subject });
-  if (!recorded) throw new ResolutionError('input.reference', `a payment with reference ${reference} is already recorded`, 'CONFLICT');
+  if (!recorded) throw conflict(`input.reference: a payment with reference ${reference} is already recorded`, 'input.reference');
   await recordAudit(tx, actor, {
     action: 'contribution.payment', targetType: 'Unit', targetId: String(unitId),
     details: { planYear, amountFen, reference, ...confirmed },

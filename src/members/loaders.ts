@@ -1,14 +1,11 @@
 import type DataLoader from 'dataloader';
 import DataLoaderClass from 'dataloader';
-import type { Queryable } from '../db/pool.ts';
+import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
-import type { ContributionKey, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './rows.ts';
-import {
-  changesOfMembers, contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits,
-  rosterImportsByIds, unitsByIds, UNSCOPED, type ContributionFigures, type ContributionPaymentRow, type EnrolmentFilter,
-  type MemberFilter, type Scope,
-} from './store.ts';
+import type { ContributionFigures, ContributionKey, ContributionPaymentRow, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './model.ts';
+import { changesOfMembers, contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits, rosterImportsByIds, unitsByIds, waitingDaysOfPlanYears, type EnrolmentFilter, type MemberFilter } from './store.ts';
 import type { Page } from '../kernel/page.ts';
+import { type Scope, UNSCOPED } from '../kernel/scope.ts';
 
 export interface MemberLoaders {
   /** Units by id. Unscoped: used for the unit of an already visible member or enrolment. */
@@ -22,6 +19,11 @@ export interface MemberLoaders {
   changesOfMember: DataLoader<ParentKey<{ page: Page }>, MemberChangeRow[], string>;
   contribution: DataLoader<ContributionKey, ContributionFigures, string>;
   contributionPayments: DataLoader<ContributionKey, ContributionPaymentRow[], string>;
+  /**
+   * The waiting days of the rule set governing a plan year (benefits' rule sets), by plan year. The
+   * shipped rule sets must be stored first (benefits' `ruleSets.ensureShipped`).
+   */
+  waitingDays: DataLoader<number, number>;
 }
 
 const contributionKey = (k: ContributionKey) => `${k.unitId}:${k.planYear}`;
@@ -37,5 +39,9 @@ export function createMemberLoaders(db: Queryable, scope: Scope): MemberLoaders 
     changesOfMember: byParent((memberIds, { page }) => changesOfMembers(db, memberIds, page)),
     contribution: new DataLoaderClass((keys) => contributionFigures(db, keys), { cacheKeyFn: contributionKey }),
     contributionPayments: new DataLoaderClass((keys) => contributionPayments(db, keys), { cacheKeyFn: contributionKey }),
+    waitingDays: new DataLoaderClass(async (years) => {
+      const days = await waitingDaysOfPlanYears(db, years);
+      return years.map((year) => days.get(year) ?? new Error(`no rule set is stored for plan year ${year}`));
+    }),
   };
 }

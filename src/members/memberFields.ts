@@ -1,6 +1,7 @@
 import type { FieldProblem } from '../kernel/problems.ts';
+import { DAY_MS } from '../kernel/time.ts';
 import { encrypt, lookupHash, maskBankCard, maskIdNumber, type PersonalDataKeys } from '../privacy/personalData.ts';
-import type { MemberWrite } from './store.ts';
+import type { MemberRow, MemberWrite } from './model.ts';
 import { bankCardProblem, bankCodeProblem, phoneProblem, residentIdFacts, residentIdProblem } from '../kernel/identifiers.ts';
 
 /**
@@ -94,4 +95,15 @@ export function protectMember(keys: PersonalDataKeys, unitId: number, fields: Me
     phone: fields.phone,
     bankCard: fields.bankCard && fields.bankCode ? protectBankCard(keys, fields.bankCard, fields.bankCode) : null,
   };
+}
+
+/**
+ * When payouts to a member's account may go out: a replaced account waits `coolingOffDays`
+ * (BANK_CARD_COOLING_OFF_DAYS) after the change, or until a second person confirmed it, whichever
+ * comes first. Null when the account replaced none.
+ */
+export function payableFrom(member: MemberRow, coolingOffDays: number): Date | null {
+  if (!member.bankCardChangedAt) return null;
+  const cooled = new Date(member.bankCardChangedAt.getTime() + coolingOffDays * DAY_MS);
+  return member.bankCardConfirmedAt && member.bankCardConfirmedAt < cooled ? member.bankCardConfirmedAt : cooled;
 }

@@ -1,23 +1,25 @@
-import { addDays, chinaToday, isIsoDate } from '../kernel/time.ts';
+import { chinaToday, isIsoDate } from '../kernel/time.ts';
 import { createHash } from 'node:crypto';
 import type { ImportRosterInput, Resolvers, TextEncoding } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { inTransaction } from '../db/pool.ts';
-import { config } from '../config.ts';
 import { recordAudit } from '../audit/audit.ts';
 import { decrypt, encrypt, lookupHash } from '../privacy/personalData.ts';
-import { deciding } from '../reconciliation/resolvers.ts';
-import { contributionReference, contributionStatus, enrolmentContributionFen, recordManualPayment } from './contributions.ts';
-import { protectBankCard, protectMember, REGISTERED_ELSEWHERE, validateMemberFields, type MemberField, type MemberFields } from './memberFields.ts';
+import { contributionReference, contributionStatus, enrolmentContributionFen } from './contributions.ts';
+import { recordManualPayment } from './manualPayments.ts';
+import { waitingPeriodEndsOn } from './enrolments.ts';
+import {
+  payableFrom, protectBankCard, protectMember, REGISTERED_ELSEWHERE, validateMemberFields, type MemberField, type MemberFields,
+  type RawMemberFields,
+} from './memberFields.ts';
 import { RosterFileError } from './rosterImport.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
 import * as store from './store.ts';
-import type { MemberChangeRow, MemberRow, UnitRow } from './rows.ts';
+import type { MemberChangeRow, MemberRow, RecordedChange, UnitRow } from './model.ts';
 import { creditCodeProblem, residentIdProblem } from '../kernel/identifiers.ts';
-import type { FieldProblem } from '../kernel/problems.ts';
-import { check, conflict, invalid, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
+import { check, conflict, forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';
 import { enqueueRosterImport } from './queue.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
@@ -74,15 +76,17 @@ function requireOwnUnit(ctx: Context, unitId: number): void {
   if (ctx.principal.role === 'UNIT_OPERATOR' && ctx.principal.unitId !== unitId) throw forbidden('you may only act on your own unit');
 }
 
-function throwProblems(problems: FieldProblem<MemberField>[], fieldPath: (field: MemberField) => string): void {
-  const first = problems[0];
-  if (first) throw invalid(fieldPath(first.field), first.reason);
-}
-
 const INPUT_FIELD: Record<MemberField, string> = {
   name: 'input.name', idNumber: 'input.idNumber', phone: 'input.phone',
   bankCard: 'input.bankAccount.cardNumber', bankCode: 'input.bankAccount.bankCode',
 };
+
+/** A member's fields from the input, checked: bad input names every problem by its input path (the first is the error's). */
+function checkedMemberFields(raw: RawMemberFields, options: { partial?: boolean } = {}): Partial<MemberFields> {
+  const { value, problems } = validateMemberFields(raw, options);
+  if (problems.length) throw invalidFields(problems.map((p) => ({ field: INPUT_FIELD[p.field], reason: p.reason })));
+  return value;
+}
 
 function checkPlanYear(field: string, year: number): void {
   check(field, year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
@@ -160,12 +164,10 @@ export const memberResolvers: Resolvers = {
       requireRole(ctx, MANAGE_MEMBERS, 'createMember');
       const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
       requireOwnUnit(ctx, unit.id);
-      const { value, problems } = validateMemberFields({
+      const fields = checkedMemberFields({
         name: input.name, idNumber: input.idNumber, phone: input.phone,
         bankCard: input.bankAccount?.cardNumber, bankCode: input.bankAccount?.bankCode,
-      });
-      throwProblems(problems, (f) => INPUT_FIELD[f]);
-      const fields = value as MemberFields;
+      }) as MemberFields;
       const protectedMember = protectMember(ctx.keys, unit.id, {
         ...fields, phone: fields.phone ?? null, bankCard: fields.bankCard ?? null, bankCode: fields.bankCode ?? null,
       });
@@ -183,11 +185,10 @@ export const memberResolvers: Resolvers = {
     updateMember: async (_root, { input }, ctx) => {
       requireRole(ctx, MANAGE_MEMBERS, 'updateMember');
       const member = await visibleMember(ctx, 'input.id', input.id);
-      const { value, problems } = validateMemberFields(
+      const value = checkedMemberFields(
         { name: input.name, phone: input.phone, bankCard: input.bankAccount?.cardNumber, bankCode: input.bankAccount?.bankCode },
         { partial: true },
       );
-      throwProblems(problems, (f) => INPUT_FIELD[f]);
       return inTransaction(ctx.db, async (tx) => {
         const updated = await store.changeMember(tx, member.id, {
           name: value.name, phone: value.phone,
@@ -268,9 +269,9 @@ export const memberResolvers: Resolvers = {
       check('input.reference', reference.length >= 1 && reference.length <= 35 ? null : 'must be 1 to 35 characters');
       check('input.paidOn', isIsoDate(input.paidOn) ? null : 'must be a date yyyy-MM-dd');
       // Above FOUR_EYES_ABOVE_FEN only proposed: the contribution shows it once a second person confirms.
-      await deciding('unit', () => recordManualPayment(ctx.db, actorOf(ctx.principal), {
+      await recordManualPayment(ctx.db, actorOf(ctx.principal), {
         unitId: unit.id, planYear: input.planYear, amountFen: input.amountFen, reference, paidOn: input.paidOn,
-      }, config().FOUR_EYES_ABOVE_FEN));
+      }, ctx.config.FOUR_EYES_ABOVE_FEN);
       return { unitId: unit.id, planYear: input.planYear };
     },
     revealMemberPersonalData: async (_root, { input }, ctx) => {
@@ -300,15 +301,11 @@ export const memberResolvers: Resolvers = {
       const fileName = input.fileName.trim();
       check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
       // A file that is not text is kept FAILED with its reason, like a file the worker refuses.
-      const { rows } = await ctx.db.query<{ id: number }>(
-        `INSERT INTO roster_imports (file_name, sha256, content_enc, default_unit_id, only_unit_id, created_by, created_by_role,
-                                     status, failure, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::text IS NULL THEN 'PENDING' ELSE 'FAILED' END, $8,
-                 CASE WHEN $8::text IS NULL THEN NULL ELSE now() END) RETURNING id`,
-        [fileName, createHash('sha256').update(bytes).digest(), csv === null ? null : encrypt(ctx.keys, csv), unitId,
-         ctx.principal.role === 'UNIT_OPERATOR' ? ctx.principal.unitId : null, ctx.principal.subject, ctx.principal.role, failure],
-      );
-      const importId = rows[0]!.id;
+      const importId = await store.insertUploadedRoster(ctx.db, {
+        fileName, sha256: createHash('sha256').update(bytes).digest(), contentEnc: csv === null ? null : encrypt(ctx.keys, csv),
+        defaultUnitId: unitId, onlyUnitId: ctx.principal.role === 'UNIT_OPERATOR' ? ctx.principal.unitId : null,
+        createdBy: actorOf(ctx.principal), failure,
+      });
       if (failure === null) await enqueueRosterImport(ctx.queues.rosterImport, importId);
       return (await ctx.loaders.rosterImport.load(importId))!;
     },
@@ -343,13 +340,13 @@ export const memberResolvers: Resolvers = {
 
   Member: {
     id: (member) => toGlobalId('Member', member.id),
-    bankAccount: (member) =>
+    bankAccount: (member, _args, ctx) =>
       member.bankCardMasked && member.bankCode
         ? {
             cardNumberMasked: member.bankCardMasked, bankCode: member.bankCode,
             changedAt: member.bankCardChangedAt, changedBy: member.bankCardChangedBy,
             confirmedAt: member.bankCardConfirmedAt, confirmedBy: member.bankCardConfirmedBy,
-            payableFrom: payableFrom(member),
+            payableFrom: payableFrom(member, ctx.config.BANK_CARD_COOLING_OFF_DAYS),
           }
         : null,
     changes: async (member, { first, after }, ctx) => {
@@ -381,8 +378,12 @@ export const memberResolvers: Resolvers = {
       return member;
     },
     unit: async (enrolment, _args, ctx) => (await ctx.loaders.unit.load(enrolment.unitId))!,
-    waitingPeriodEndsOn: (enrolment) =>
-      enrolment.firstEnrolledOn === enrolment.enrolledOn ? addDays(enrolment.firstEnrolledOn, 90) : null,
+    waitingPeriodEndsOn: async (enrolment, _args, ctx) => {
+      // The shipped rule sets stored first, as adjudication does: before any rule set is published,
+      // a plan year is governed by one of them.
+      await ctx.loaders.ruleSets.ensureShipped(ctx.db);
+      return waitingPeriodEndsOn(enrolment, await ctx.loaders.waitingDays.load(enrolment.planYear));
+    },
     contributionFen: (enrolment) => enrolmentContributionFen(enrolment.plan, enrolment.specialDisease),
     contributionPaid: async (enrolment, _args, ctx) => {
       const figures = await ctx.loaders.contribution.load({ unitId: enrolment.unitId, planYear: enrolment.planYear });
@@ -412,31 +413,18 @@ export const memberResolvers: Resolvers = {
 
 async function requireRosterImportAccess(ctx: Context, importId: number): Promise<void> {
   if (ctx.principal.role === 'ADMIN' || ctx.principal.role === 'SERVICE' || ctx.principal.role === 'AUDITOR') return;
-  if (ctx.principal.role === 'UNIT_OPERATOR') {
-    const { rows } = await ctx.db.query(`SELECT 1 FROM roster_imports WHERE id = $1 AND only_unit_id = $2`, [importId, ctx.principal.unitId]);
-    if (rows.length) return;
-  }
+  if (ctx.principal.role === 'UNIT_OPERATOR' && (await store.isRosterImportOfUnit(ctx.db, importId, ctx.principal.unitId))) return;
   throw notFound('roster import');
 }
 
 /** Audit details of a member's changes: the fields, the bank account masked, and the member_changes rows. */
-function changeDetails(changes: store.RecordedChange[]): Record<string, unknown> {
+function changeDetails(changes: RecordedChange[]): Record<string, unknown> {
   const account = changes.find((c) => c.field === 'BANK_ACCOUNT');
   return {
     changed: changes.map((c) => c.field),
     ...(account ? { bankAccount: { before: account.before, after: account.after } } : {}),
     memberChanges: changes.map((c) => c.id),
   };
-}
-
-/**
- * When payouts to a member's account may go out: a replaced account waits BANK_CARD_COOLING_OFF_DAYS
- * after the change, or until a second person confirmed it, whichever comes first.
- */
-function payableFrom(member: MemberRow): Date | null {
-  if (!member.bankCardChangedAt) return null;
-  const cooled = new Date(member.bankCardChangedAt.getTime() + config().BANK_CARD_COOLING_OFF_DAYS * 86_400_000);
-  return member.bankCardConfirmedAt && member.bankCardConfirmedAt < cooled ? member.bankCardConfirmedAt : cooled;
 }
 
 function memberChangeNode(row: MemberChangeRow) {

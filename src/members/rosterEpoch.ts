@@ -1,4 +1,5 @@
-import type { Queryable } from '../db/pool.ts';
+import type { Queryable } from '../kernel/transaction.ts';
+import { lookAtRosterChanges } from './store.ts';
 
 /**
  * The roster's epoch as this process sees it: a number that changes whenever a transaction that
@@ -16,16 +17,7 @@ export function createRosterEpoch(db: Queryable): RosterEpoch {
   let epoch = 0;
   let snapshot: string | null = null;
   const look = async () => {
-    // Named: prepared once per connection, since a busy gateway looks thousands of times a second.
-    const { rows } = await db.query<{ snapshot: string; changed: boolean }>({
-      name: 'roster-epoch-look',
-      text: `SELECT pg_current_snapshot()::text AS snapshot,
-                    $1::pg_snapshot IS NULL OR EXISTS (
-                      SELECT 1 FROM roster_changes
-                       WHERE xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)) AS changed`,
-      values: [snapshot],
-    });
-    const [{ snapshot: taken, changed }] = rows as [{ snapshot: string; changed: boolean }];
+    const { snapshot: taken, changed } = await lookAtRosterChanges(db, snapshot);
     // Looks never overlap (`freshLook` runs one at a time), so each compares with the one before.
     if (changed) epoch += 1;
     snapshot = taken;

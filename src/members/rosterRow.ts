@@ -1,6 +1,6 @@
 import { isIsoDate } from '../kernel/time.ts';
 import { validateMemberFields, type MemberField, type MemberFields } from './memberFields.ts';
-import type { PlanType } from './contributions.ts';
+import type { PlanType } from './model.ts';
 import { repeatedColumns } from '../csv.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 import { textProblem } from '../kernel/text.ts';

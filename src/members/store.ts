@@ -1,22 +1,22 @@
-import type { Queryable } from '../db/pool.ts';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Queryable, Tx } from '../kernel/transaction.ts';
 import { Params } from '../db/sql.ts';
 import type { Actor } from '../audit/audit.ts';
-import { CONTRIBUTION_FEN, type PlanType } from './contributions.ts';
-import type { ContributionKey, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './rows.ts';
+import { CONTRIBUTION_FEN, type ContributionFigures, type ContributionKey, type ContributionPaymentRow, type ContributionPaymentSource, type EnrolmentRow, type EnrolmentWrite, type MemberChangeAction, type MemberChangeRow, type MemberRow, type MemberWrite, type PlanType, type RecordedChange, type RosterCounts, type RosterImportRow, type RosterImportStatus, type RowError, type UnitRow } from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
+import type { Scope } from '../kernel/scope.ts';
 
 /**
- * SQL of the members domain. Every read takes a `Scope`: the rows a caller may see, enforced in
- * the WHERE clause so an out-of-scope row is never even loaded.
+ * SQL of the members domain: every statement on units, members, enrolments, member_changes,
+ * contribution_payments, unit_payer_accounts, roster_imports (and their errors, and the staging
+ * table of an import), and the members' reads of other tables. Every read of people takes a
+ * `Scope`: the rows a caller may see, enforced in the WHERE clause so an out-of-scope row is never
+ * even loaded.
  */
-export interface Scope {
-  /** Only this unit's members (UNIT_OPERATOR). */
-  unitId: number | null;
-  /** Only this member (MEMBER). */
-  memberId: number | null;
-}
 
-export const UNSCOPED: Scope = { unitId: null, memberId: null };
+/** The scope of a read that every row passes (staff roles; the unit of a row already visible). */
 
 const UNIT_COLUMNS = `u.id, u.credit_code AS "creditCode", u.name, u.plan_type AS "planType",
   u.created_at AS "createdAt", u.updated_at AS "updatedAt"`;
@@ -43,17 +43,6 @@ function memberScopeSql(p: Params, scope: Scope): string {
   const parts: string[] = [];
   if (scope.unitId !== null) parts.push(`m.unit_id = ${p.add(scope.unitId)}`);
   if (scope.memberId !== null) parts.push(`m.id = ${p.add(scope.memberId)}`);
-  return parts.length ? parts.join(' AND ') : 'true';
-}
-
-/**
- * The scope of rows that belong to a member (`<alias>.member_id`: settlements, claims, payouts): a
- * unit operator sees those of its unit's members, a member their own.
- */
-export function memberRowScopeSql(p: Params, scope: Scope, alias: string): string {
-  const parts: string[] = [];
-  if (scope.unitId !== null) parts.push(`EXISTS (SELECT 1 FROM members m WHERE m.id = ${alias}.member_id AND m.unit_id = ${p.add(scope.unitId)})`);
-  if (scope.memberId !== null) parts.push(`${alias}.member_id = ${p.add(scope.memberId)}`);
   return parts.length ? parts.join(' AND ') : 'true';
 }
 
@@ -87,6 +76,11 @@ export async function unitByCreditCode(db: Queryable, creditCode: string): Promi
   return rows[0] ?? null;
 }
 
+export async function unitsByCreditCodes(db: Queryable, creditCodes: readonly string[]): Promise<UnitRow[]> {
+  const { rows } = await db.query<UnitRow>(`SELECT ${UNIT_COLUMNS} FROM units u WHERE u.credit_code = ANY($1)`, [creditCodes]);
+  return rows;
+}
+
 export async function listUnits(db: Queryable, scope: Scope, filter: UnitFilter, page: Page): Promise<UnitRow[]> {
   const p = new Params();
   const where = unitFilterSql(p, scope, filter);
@@ -107,8 +101,8 @@ export async function countUnits(db: Queryable, scope: Scope, filter: UnitFilter
   return rows[0]!.n;
 }
 
-export async function insertUnit(db: Queryable, unit: { creditCode: string; name: string; planType: PlanType }): Promise<UnitRow | null> {
-  const { rows } = await db.query<UnitRow>(
+export async function insertUnit(tx: Tx, unit: { creditCode: string; name: string; planType: PlanType }): Promise<UnitRow | null> {
+  const { rows } = await tx.query<UnitRow>(
     `INSERT INTO units AS u (credit_code, name, plan_type) VALUES ($1, $2, $3)
      ON CONFLICT (credit_code) DO NOTHING RETURNING ${UNIT_COLUMNS}`,
     [unit.creditCode, unit.name, unit.planType],
@@ -116,12 +110,21 @@ export async function insertUnit(db: Queryable, unit: { creditCode: string; name
   return rows[0] ?? null;
 }
 
+/** Units in bulk; a credit code registered already is skipped (the sample data of `hub demo`). */
+export async function insertUnits(db: Queryable, units: readonly { creditCode: string; name: string; planType: PlanType }[]): Promise<void> {
+  await db.query(
+    `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+     ON CONFLICT (credit_code) DO NOTHING`,
+    [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType)],
+  );
+}
+
 export async function updateUnit(
-  db: Queryable,
+  tx: Tx,
   id: number,
   changes: { name?: string | null; planType?: PlanType | null },
 ): Promise<UnitRow | null> {
-  const { rows } = await db.query<UnitRow>(
+  const { rows } = await tx.query<UnitRow>(
     `UPDATE units AS u SET name = coalesce($2, u.name), plan_type = coalesce($3, u.plan_type), updated_at = now()
      WHERE u.id = $1 RETURNING ${UNIT_COLUMNS}`,
     [id, changes.name ?? null, changes.planType ?? null],
@@ -203,20 +206,8 @@ export async function membersOfUnits(
   return groupBy(rows, (row) => row.unitId);
 }
 
-export interface MemberWrite {
-  unitId: number;
-  name: string;
-  idNumberEnc: Buffer;
-  idNumberHash: Buffer;
-  idNumberMasked: string;
-  birthDate: string;
-  gender: 'M' | 'F';
-  phone: string | null;
-  bankCard: { enc: Buffer; hash: Buffer; masked: string; bankCode: string } | null;
-}
-
-export async function insertMember(db: Queryable, m: MemberWrite): Promise<MemberRow | null> {
-  const { rows } = await db.query<MemberRow>(
+export async function insertMember(tx: Tx, m: MemberWrite): Promise<MemberRow | null> {
+  const { rows } = await tx.query<MemberRow>(
     `INSERT INTO members AS m (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender,
                                phone, bank_card_enc, bank_card_hash, bank_card_masked, bank_code)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -237,7 +228,7 @@ export interface MemberChanges {
 /** Who changes a member, through which operation and why: written with every change (member_changes). */
 export interface ChangeAuthor {
   actor: Actor;
-  action: 'roster.import' | 'member.update' | 'member.move';
+  action: MemberChangeAction;
   /** Set for `roster.import`, and only then. */
   importId?: number | null;
   reason?: string | null;
@@ -248,7 +239,7 @@ export interface ChangeAuthor {
  * none): when it replaces a different account (card or bank code), the cooling-off of migration
  * 0007 starts: changed now by `changedBy`, unconfirmed. A member's first account starts none.
  */
-export function bankCardCoolingOffSetSql(hash: string, code: string, changedBy: string): string {
+function bankCardCoolingOffSetSql(hash: string, code: string, changedBy: string): string {
   const replaced = `(m.bank_card_hash IS NOT NULL AND ${hash} IS NOT NULL
                      AND (${hash}, ${code}) IS DISTINCT FROM (m.bank_card_hash, m.bank_code))`;
   return `bank_card_changed_at = CASE WHEN ${replaced} THEN now() ELSE m.bank_card_changed_at END,
@@ -257,11 +248,8 @@ export function bankCardCoolingOffSetSql(hash: string, code: string, changedBy: 
           bank_card_confirmed_by = CASE WHEN ${replaced} THEN NULL ELSE m.bank_card_confirmed_by END`;
 }
 
-/** A member_changes row as a write returns it. */
-export type RecordedChange = Pick<MemberChangeRow, 'id' | 'field' | 'before' | 'after'>;
-
 /** Columns a change is compared on: the CTE `a` of a member write returns them. */
-export const CHANGE_COLUMNS = 'm.id, m.unit_id, m.name, m.phone, m.bank_card_hash, m.bank_card_masked, m.bank_code';
+const CHANGE_COLUMNS = 'm.id, m.unit_id, m.name, m.phone, m.bank_card_hash, m.bank_card_masked, m.bank_code';
 
 /**
  * SQL: a data-modifying CTE `logged` writing one member_changes row per changed field of the members
@@ -269,7 +257,7 @@ export const CHANGE_COLUMNS = 'm.id, m.unit_id, m.name, m.phone, m.bank_card_has
  * are read from members itself: every part of one statement sees the snapshot taken before it.
  * Values as staff see them: the unit by credit code, the bank account masked with its bank code.
  */
-export function memberChangesCteSql(p: Params, by: ChangeAuthor, where = 'true'): string {
+function memberChangesCteSql(p: Params, by: ChangeAuthor, where = 'true'): string {
   const account = (t: string) => `${t}.bank_card_masked || ' / ' || ${t}.bank_code`;
   const unitCode = (t: string) => `(SELECT credit_code FROM units WHERE id = ${t}.unit_id)`;
   return `logged AS (
@@ -294,7 +282,7 @@ export function memberChangesCteSql(p: Params, by: ChangeAuthor, where = 'true')
  * in one statement. A replaced bank account starts the cooling-off. Null when the member is gone.
  */
 export async function changeMember(
-  db: Queryable,
+  tx: Tx,
   id: number,
   c: MemberChanges,
   by: ChangeAuthor,
@@ -303,7 +291,7 @@ export async function changeMember(
   const card = c.bankCard;
   const hash = `${p.add(card?.hash ?? null)}::bytea`;
   const code = `${p.add(card?.bankCode ?? null)}::char(12)`;
-  const { rows } = await db.query<MemberRow & { changes: RecordedChange[] }>(
+  const { rows } = await tx.query<MemberRow & { changes: RecordedChange[] }>(
     `WITH a AS (
        UPDATE members AS m
           SET name = coalesce(${p.add(c.name ?? null)}, m.name), phone = coalesce(${p.add(c.phone ?? null)}, m.phone),
@@ -328,8 +316,8 @@ export async function changeMember(
  * A second person confirms a member's replaced bank account, ending its cooling-off. Refused by the
  * database (CHECK) for the one who changed it; null when no change is waiting.
  */
-export async function confirmBankCardChange(db: Queryable, id: number, confirmedBy: string): Promise<MemberRow | null> {
-  const { rows } = await db.query<MemberRow>(
+export async function confirmBankCardChange(tx: Tx, id: number, confirmedBy: string): Promise<MemberRow | null> {
+  const { rows } = await tx.query<MemberRow>(
     `UPDATE members AS m SET bank_card_confirmed_at = now(), bank_card_confirmed_by = $2
       WHERE m.id = $1 AND m.bank_card_changed_at IS NOT NULL AND m.bank_card_confirmed_by IS NULL
       RETURNING ${MEMBER_COLUMNS}`,
@@ -409,14 +397,12 @@ export async function enrolmentsByIds(db: Queryable, ids: readonly number[], sco
   return rows;
 }
 
-export type EnrolmentWrite = Omit<EnrolmentRow, 'id' | 'firstEnrolledOn'>;
-
 /**
  * Enrols a member for a plan year, or changes that year's plan. A renewal directly after the
  * previous plan year keeps the chain's first-enrolment date (no new waiting period).
  */
-export async function upsertEnrolment(db: Queryable, e: EnrolmentWrite): Promise<{ row: EnrolmentRow; created: boolean }> {
-  const { rows } = await db.query<EnrolmentRow & { created: boolean }>(
+export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row: EnrolmentRow; created: boolean }> {
+  const { rows } = await tx.query<EnrolmentRow & { created: boolean }>(
     `INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on)
      SELECT $1, $2, $3, $4, $5, $6::date,
             coalesce((SELECT prev.first_enrolled_on FROM enrolments prev
@@ -432,12 +418,6 @@ export async function upsertEnrolment(db: Queryable, e: EnrolmentWrite): Promise
 }
 
 // ---- contributions ----
-
-export interface ContributionFigures {
-  enrolled: number;
-  owedFen: number;
-  paidFen: number;
-}
 
 export async function contributionFigures(db: Queryable, keys: readonly ContributionKey[]): Promise<ContributionFigures[]> {
   const { rows } = await db.query<ContributionFigures & { unitId: number; planYear: number }>(
@@ -459,15 +439,6 @@ function contributionRates(): number[] {
   return [CONTRIBUTION_FEN.PUBLIC, CONTRIBUTION_FEN.PRIVATE, CONTRIBUTION_FEN.SPECIAL_DISEASE];
 }
 
-export interface ContributionPaymentRow {
-  unitId: number;
-  planYear: number;
-  amountFen: number;
-  reference: string;
-  paidOn: string;
-  source: 'MANUAL' | 'BANK';
-}
-
 export async function contributionPayments(db: Queryable, keys: readonly ContributionKey[]): Promise<ContributionPaymentRow[][]> {
   const { rows } = await db.query<ContributionPaymentRow>(
     `SELECT unit_id AS "unitId", plan_year AS "planYear", amount_fen AS "amountFen", reference,
@@ -481,10 +452,10 @@ export async function contributionPayments(db: Queryable, keys: readonly Contrib
 }
 
 export async function insertContributionPayment(
-  db: Queryable,
-  payment: Omit<ContributionPaymentRow, 'source'> & { source: 'MANUAL' | 'BANK'; recordedBy: string },
+  tx: Tx,
+  payment: ContributionPaymentRow & { recordedBy: string },
 ): Promise<boolean> {
-  const { rowCount } = await db.query(
+  const { rowCount } = await tx.query(
     `INSERT INTO contribution_payments (unit_id, plan_year, amount_fen, reference, paid_on, source, recorded_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (reference) DO NOTHING`,
     [payment.unitId, payment.planYear, payment.amountFen, payment.reference, payment.paidOn, payment.source, payment.recordedBy],
@@ -492,7 +463,59 @@ export async function insertContributionPayment(
   return rowCount === 1;
 }
 
-// ---- roster imports ----
+/**
+ * Payments matched from bank statements (source BANK), in one statement: their ids by reference.
+ * No conflict is expected: the caller chose references not recorded yet (`recordedContributionReferences`).
+ */
+export async function insertBankContributionPayments(
+  tx: Tx,
+  payments: readonly Omit<ContributionPaymentRow, 'source'>[],
+  recordedBy: string,
+): Promise<Map<string, number>> {
+  const { rows } = await tx.query<{ id: number; reference: string }>(
+    `INSERT INTO contribution_payments (unit_id, plan_year, amount_fen, reference, paid_on, source, recorded_by)
+     SELECT unit_id, plan_year, amount_fen, reference, paid_on, 'BANK', $6
+       FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::date[]) AS t(unit_id, plan_year, amount_fen, reference, paid_on)
+     RETURNING id, reference`,
+    [payments.map((p) => p.unitId), payments.map((p) => p.planYear), payments.map((p) => p.amountFen),
+     payments.map((p) => p.reference), payments.map((p) => p.paidOn), recordedBy],
+  );
+  return new Map(rows.map((r) => [r.reference, r.id]));
+}
+
+/** Payments recorded in bulk where a repeated reference is skipped (the sample data of `hub demo`). */
+export async function insertContributionPayments(
+  db: Queryable,
+  payments: readonly Omit<ContributionPaymentRow, 'source'>[],
+  source: ContributionPaymentSource,
+  recordedBy: string,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO contribution_payments (unit_id, plan_year, amount_fen, reference, paid_on, source, recorded_by)
+     SELECT unit_id, plan_year, amount_fen, reference, paid_on, $6, $7
+       FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::date[]) AS t(unit_id, plan_year, amount_fen, reference, paid_on)
+     ON CONFLICT (reference) DO NOTHING`,
+    [payments.map((p) => p.unitId), payments.map((p) => p.planYear), payments.map((p) => p.amountFen),
+     payments.map((p) => p.reference), payments.map((p) => p.paidOn), source, recordedBy],
+  );
+}
+
+/** Which of `references` a recorded payment already has. */
+export async function recordedContributionReferences(db: Queryable, references: readonly string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ reference: string }>('SELECT reference FROM contribution_payments WHERE reference = ANY($1::text[])', [references]);
+  return new Set(rows.map((r) => r.reference));
+}
+
+/** Accounts units were seen paying from (unit_payer_accounts), learned by reconciliation; known ones are kept. */
+export async function learnUnitPayerAccounts(tx: Tx, payers: readonly { account: string; unitId: number }[]): Promise<void> {
+  if (payers.length === 0) return;
+  await tx.query(
+    'INSERT INTO unit_payer_accounts (account, unit_id) SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT DO NOTHING',
+    [payers.map((p) => p.account), payers.map((p) => p.unitId)],
+  );
+}
+
+// ---- roster imports: the record of an upload ----
 
 const ROSTER_IMPORT_COLUMNS = `id, file_name AS "fileName", status, rows_total AS "rowsTotal",
   rows_inserted AS "rowsInserted", rows_updated AS "rowsUpdated", rows_unchanged AS "rowsUnchanged",
@@ -507,17 +530,288 @@ export async function rosterImportsByIds(db: Queryable, ids: readonly number[]):
   return rows;
 }
 
-export async function rosterImportErrors(
-  db: Queryable,
-  importId: number,
-  limit = 1000,
-): Promise<{ row: number; field: string; reason: string }[]> {
-  const { rows } = await db.query<{ row: number; field: string; reason: string }>(
+export async function rosterImportErrors(db: Queryable, importId: number, limit = 1000): Promise<RowError[]> {
+  const { rows } = await db.query<RowError>(
     `SELECT row_number AS row, field, reason FROM roster_import_errors WHERE import_id = $1
       ORDER BY row_number, field LIMIT $2`,
     [importId, limit],
   );
   return rows;
+}
+
+/** Whether a unit operator's import (only_unit_id) is of `unitId`: the only imports an operator may see. */
+export async function isRosterImportOfUnit(db: Queryable, importId: number, unitId: number | null): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM roster_imports WHERE id = $1 AND only_unit_id = $2`, [importId, unitId]);
+  return rows.length > 0;
+}
+
+/** A roster uploaded through the API, for a worker to import: its content stored encrypted. */
+export interface UploadedRoster {
+  fileName: string;
+  sha256: Buffer;
+  /** The file's text, encrypted; null when it is not text (`failure` says why). */
+  contentEnc: Buffer | null;
+  defaultUnitId: number | null;
+  onlyUnitId: number | null;
+  createdBy: Actor;
+  /** Why the file cannot be imported at all: it is kept FAILED with this reason, like a file the worker refuses. */
+  failure: string | null;
+}
+
+/** Stores an upload: PENDING, or FAILED at once with its `failure`. Its id. */
+export async function insertUploadedRoster(db: Queryable, upload: UploadedRoster): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO roster_imports (file_name, sha256, content_enc, default_unit_id, only_unit_id, created_by, created_by_role,
+                                 status, failure, finished_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::text IS NULL THEN 'PENDING' ELSE 'FAILED' END, $8,
+             CASE WHEN $8::text IS NULL THEN NULL ELSE now() END) RETURNING id`,
+    [upload.fileName, upload.sha256, upload.contentEnc, upload.defaultUnitId, upload.onlyUnitId,
+     upload.createdBy.subject, upload.createdBy.role, upload.failure],
+  );
+  return rows[0]!.id;
+}
+
+/**
+ * An import started where the file is read (the `hub` CLI, the demo): RUNNING from the start, its
+ * checksum filled in once the file has been read (`setRosterImportSha256`). Its id.
+ */
+export async function insertRunningRosterImport(
+  db: Queryable,
+  start: { fileName: string; defaultUnitId: number | null; createdBy: string },
+): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO roster_imports (file_name, sha256, default_unit_id, status, created_by)
+     VALUES ($1, '\\x', $2, 'RUNNING', $3) RETURNING id`,
+    [start.fileName, start.defaultUnitId, start.createdBy],
+  );
+  return rows[0]!.id;
+}
+
+export async function setRosterImportSha256(db: Queryable, importId: number, sha256: Buffer): Promise<void> {
+  await db.query('UPDATE roster_imports SET sha256 = $2 WHERE id = $1', [importId, sha256]);
+}
+
+/** An uploaded roster as a worker takes it up. */
+export interface ClaimedRoster {
+  status: RosterImportStatus;
+  contentEnc: Buffer | null;
+  defaultUnitId: number | null;
+  onlyUnitId: number | null;
+}
+
+/** Marks an unfinished import RUNNING and returns what to import; null when it is DONE or FAILED already. */
+export async function claimRosterImport(db: Queryable, importId: number): Promise<ClaimedRoster | null> {
+  const { rows } = await db.query<ClaimedRoster>(
+    `UPDATE roster_imports SET status = 'RUNNING' WHERE id = $1 AND status IN ('PENDING', 'RUNNING')
+     RETURNING status, content_enc AS "contentEnc", default_unit_id AS "defaultUnitId", only_unit_id AS "onlyUnitId"`,
+    [importId],
+  );
+  return rows[0] ?? null;
+}
+
+/** The import could not read its file: FAILED, with the reason. */
+export async function failRosterImport(db: Queryable, importId: number, failure: string): Promise<void> {
+  await db.query(`UPDATE roster_imports SET status = 'FAILED', failure = $2, finished_at = now() WHERE id = $1`, [importId, failure]);
+}
+
+/** Uploaded imports not finished yet (a worker re-adds their jobs, e.g. after Redis lost them). */
+export async function unfinishedRosterImportIds(db: Queryable): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM roster_imports WHERE status IN ('PENDING', 'RUNNING') AND content_enc IS NOT NULL`);
+  return rows.map(({ id }) => id);
+}
+
+/** Whoever uploaded the roster (roster_imports): the author of its changes; null when there is no such import. */
+export async function rosterImportUploader(tx: Tx, importId: number): Promise<Actor | null> {
+  const { rows } = await tx.query<Actor>(
+    `SELECT created_by AS subject, created_by_role AS role FROM roster_imports WHERE id = $1`,
+    [importId],
+  );
+  return rows[0] ?? null;
+}
+
+/** The import's rejected rows and its counts: DONE. */
+export async function finishRosterImport(tx: Tx, importId: number, counts: RosterCounts, errors: readonly RowError[]): Promise<void> {
+  await tx.query(
+    `INSERT INTO roster_import_errors (import_id, row_number, field, reason)
+     SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[])`,
+    [importId, errors.map((e) => e.row), errors.map((e) => e.field), errors.map((e) => e.reason)],
+  );
+  await tx.query(
+    `UPDATE roster_imports SET status = 'DONE', rows_total = $2, rows_inserted = $3, rows_updated = $4,
+            rows_unchanged = $5, rows_rejected = $6, enrolments_created = $7, failure = NULL, finished_at = now()
+      WHERE id = $1`,
+    [importId, counts.rowsTotal, counts.rowsInserted, counts.rowsUpdated, counts.rowsUnchanged,
+     counts.rowsRejected, counts.enrolmentsCreated],
+  );
+}
+
+// ---- roster imports: staging and merging the rows ----
+
+/** Every unit, as a roster's rows name them (by credit code). */
+export async function rosterUnits(tx: Tx): Promise<Pick<UnitRow, 'id' | 'creditCode' | 'planType'>[]> {
+  const { rows } = await tx.query<Pick<UnitRow, 'id' | 'creditCode' | 'planType'>>(
+    `SELECT id, credit_code AS "creditCode", plan_type AS "planType" FROM units`,
+  );
+  return rows;
+}
+
+/** A checked roster row as staged: the member as stored (MemberWrite) and its enrolment, if any. */
+export interface StagedRosterRow {
+  rowNumber: number;
+  member: MemberWrite;
+  enrolment: { planYear: number; plan: PlanType; specialDisease: boolean; enrolledOn: string } | null;
+}
+
+/** The staging table of an import (this transaction's, dropped at its end). */
+export async function createRosterStage(tx: Tx): Promise<void> {
+  await tx.query(`CREATE TEMP TABLE roster_stage (
+      row_number int, unit_id bigint, name text, id_number_enc bytea, id_number_hash bytea,
+      id_number_masked text, birth_date date, gender char(1), phone text, bank_card_enc bytea,
+      bank_card_hash bytea, bank_card_masked text, bank_code char(12), plan_year int, plan text,
+      special_disease boolean, enrolled_on date) ON COMMIT DROP`);
+}
+
+/**
+ * One staged row as a line of COPY text (roster_stage's columns in order). Made while the file is
+ * read, so Node formats the next chunk while PostgreSQL merges the previous one.
+ */
+export function rosterStageLine({ rowNumber, member: m, enrolment: e }: StagedRosterRow): string {
+  return copyLine([
+    rowNumber, m.unitId, m.name, m.idNumberEnc, m.idNumberHash, m.idNumberMasked, m.birthDate, m.gender,
+    m.phone, m.bankCard?.enc ?? null, m.bankCard?.hash ?? null, m.bankCard?.masked ?? null,
+    m.bankCard?.bankCode ?? null, e?.planYear ?? null, e?.plan ?? null, e?.specialDisease ?? null,
+    e?.enrolledOn ?? null,
+  ]);
+}
+
+/** Replaces the staged rows with `lines` (from `rosterStageLine`), by COPY. */
+export async function stageRosterLines(tx: Tx, lines: readonly string[]): Promise<void> {
+  await tx.query('TRUNCATE roster_stage');
+  await pipeline(Readable.from([lines.join('')]), tx.query(copyFrom('COPY roster_stage FROM STDIN')));
+  await tx.query('ANALYZE roster_stage');
+}
+
+/**
+ * Staged rows into members; only a real change updates a member (same file again = no writes), and
+ * each changed field is written to member_changes in the same statement.
+ */
+export async function mergeStagedMembers(
+  tx: Tx,
+  author: ChangeAuthor,
+): Promise<{ inserted: number; updated: number; changes: Record<string, number> }> {
+  const p = new Params();
+  const { rows } = await tx.query<{ inserted: number; updated: number; changes: Record<string, number> }>(`
+    WITH a AS (
+      INSERT INTO members AS m (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender,
+                                phone, bank_card_enc, bank_card_hash, bank_card_masked, bank_code)
+      SELECT unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender,
+             phone, bank_card_enc, bank_card_hash, bank_card_masked, bank_code
+        FROM roster_stage
+      ON CONFLICT (id_number_hash) DO UPDATE
+         SET name = excluded.name,
+             phone = coalesce(excluded.phone, m.phone),
+             bank_card_enc = coalesce(excluded.bank_card_enc, m.bank_card_enc),
+             bank_card_hash = coalesce(excluded.bank_card_hash, m.bank_card_hash),
+             bank_card_masked = coalesce(excluded.bank_card_masked, m.bank_card_masked),
+             bank_code = coalesce(excluded.bank_code, m.bank_code),
+             ${bankCardCoolingOffSetSql('excluded.bank_card_hash', 'excluded.bank_code', p.add(author.actor.subject))},
+             updated_at = now()
+       -- Never across units: a row for another unit's member changes nothing (mergeStagedEnrolments reports it rejected).
+       WHERE m.unit_id = excluded.unit_id
+         AND (m.name IS DISTINCT FROM excluded.name
+              OR (excluded.phone IS NOT NULL AND excluded.phone IS DISTINCT FROM m.phone)
+              OR (excluded.bank_card_hash IS NOT NULL
+                  AND (excluded.bank_card_hash, excluded.bank_code) IS DISTINCT FROM (m.bank_card_hash, m.bank_code)))
+      RETURNING ${CHANGE_COLUMNS}, (xmax = 0) AS inserted),
+    ${memberChangesCteSql(p, author, 'NOT a.inserted')}
+    SELECT (SELECT count(*) FROM a WHERE inserted)::int AS inserted, (SELECT count(*) FROM a WHERE NOT inserted)::int AS updated,
+           (SELECT coalesce(jsonb_object_agg(field, n), '{}') FROM (SELECT field, count(*)::int AS n FROM logged GROUP BY field) f) AS changes`,
+    p.values);
+  return rows[0]!;
+}
+
+/**
+ * Staged enrolments; a renewal directly after last year's enrolment keeps its chain start (no new
+ * waiting period). Also returns the rows whose ID number belongs to a member of another unit: no
+ * import moves a member (ADMIN does, with moveMember), so mergeStagedMembers left them untouched and
+ * they are reported as rejected. One look-up of the staged rows in members serves both.
+ */
+export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number; elsewhere: number[] }> {
+  const { rows } = await tx.query<{ created: number; elsewhere: number[] }>(`
+    WITH staged AS MATERIALIZED (
+      SELECT s.row_number, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
+             m.id AS member_id, m.unit_id <> s.unit_id AS elsewhere
+        FROM roster_stage s JOIN members m ON m.id_number_hash = s.id_number_hash),
+    enrolled AS (
+      INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on)
+      SELECT s.member_id, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
+             coalesce(prev.first_enrolled_on, s.enrolled_on)
+        FROM staged s
+        LEFT JOIN enrolments prev ON prev.member_id = s.member_id AND prev.plan_year = s.plan_year - 1
+       WHERE NOT s.elsewhere AND s.plan_year IS NOT NULL
+      ON CONFLICT (member_id, plan_year) DO UPDATE
+         SET unit_id = excluded.unit_id, plan = excluded.plan, special_disease = excluded.special_disease,
+             updated_at = now()
+       WHERE (e.unit_id, e.plan, e.special_disease) IS DISTINCT FROM (excluded.unit_id, excluded.plan, excluded.special_disease)
+      RETURNING (xmax = 0) AS created)
+    SELECT (SELECT count(*)::int FROM enrolled WHERE created) AS created,
+           (SELECT coalesce(array_agg(row_number ORDER BY row_number), '{}') FROM staged WHERE elsewhere) AS elsewhere`);
+  return rows[0]!;
+}
+
+/** One line of COPY text format: tab-separated, \N for null, bytea as escaped hex. */
+function copyLine(values: (string | number | boolean | Buffer | null)[]): string {
+  return values.map(copyValue).join('\t') + '\n';
+}
+
+function copyValue(value: string | number | boolean | Buffer | null): string {
+  if (value === null) return '\\N';
+  if (Buffer.isBuffer(value)) return `\\\\x${value.toString('hex')}`;
+  if (typeof value === 'string') return value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
+  return String(value);
+}
+
+// ---- the roster's epoch (roster_changes) ----
+
+/**
+ * A snapshot of the database now, and whether a transaction that changed units, members or
+ * enrolments (roster_changes, filled by triggers) committed since `snapshot` (always, when null).
+ */
+export async function lookAtRosterChanges(db: Queryable, snapshot: string | null): Promise<{ snapshot: string; changed: boolean }> {
+  // Named: prepared once per connection, since a busy gateway looks thousands of times a second.
+  const { rows } = await db.query<{ snapshot: string; changed: boolean }>({
+    name: 'roster-epoch-look',
+    text: `SELECT pg_current_snapshot()::text AS snapshot,
+                  $1::pg_snapshot IS NULL OR EXISTS (
+                    SELECT 1 FROM roster_changes
+                     WHERE xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)) AS changed`,
+    values: [snapshot],
+  });
+  return rows[0]!;
+}
+
+// ---- benefits' rule sets, as enrolments read them ----
+
+/**
+ * The waiting days (`eligibility.waitingDays`) of the rule set governing each plan year, by year.
+ * Governing as benefits decides it (src/benefits/store.ts, ruleSetsForYears; rule_sets and
+ * plan_year_rule_sets are benefits' tables): the set assigned to the year at its newest version
+ * covering the year, else the most recently published set covering it, else the most recently
+ * published set of all. A year is missing only when no rule set is stored at all.
+ */
+export async function waitingDaysOfPlanYears(db: Queryable, years: readonly number[]): Promise<Map<number, number>> {
+  if (!years.length) return new Map();
+  const { rows } = await db.query<{ year: number; waitingDays: number }>(
+    `SELECT y.year, r.waiting_days AS "waitingDays" FROM unnest($1::int[]) AS y(year)
+     CROSS JOIN LATERAL (
+       SELECT (rs.definition -> 'eligibility' ->> 'waitingDays')::int AS waiting_days FROM rule_sets rs
+        LEFT JOIN plan_year_rule_sets a ON a.plan_year = y.year
+        ORDER BY (a.rule_set_id = rs.id AND y.year = ANY(rs.plan_years)) IS TRUE DESC,
+                 (y.year = ANY(rs.plan_years)) DESC, rs.published_at DESC, rs.version DESC, rs.id
+        LIMIT 1) r`,
+    [[...new Set(years)]],
+  );
+  return new Map(rows.map((r) => [r.year, r.waitingDays]));
 }
 
 function escapeLike(text: string): string {

@@ -199,7 +199,7 @@ describe('mutations', () => {
     expect(member.data.createMember).toMatchObject({ birthDate: '1988-08-08', gender: 'M', bankAccount: { bankCode: '104397000010' } });
 
     const enrol = await gw.query(ADMIN, `mutation($m: ID!) { enrolMember(input: { memberId: $m, planYear: 2025, specialDisease: true, enrolledOn: "2025-03-01" }) { plan specialDisease firstEnrolledOn waitingPeriodEndsOn contributionFen contributionPaid } }`, { m: member.data.createMember.id });
-    expect(enrol.data.enrolMember).toEqual({ plan: 'PUBLIC', specialDisease: true, firstEnrolledOn: '2025-03-01', waitingPeriodEndsOn: '2025-05-30', contributionFen: 12500, contributionPaid: false });
+    expect(enrol.data.enrolMember).toEqual({ plan: 'PUBLIC', specialDisease: true, firstEnrolledOn: '2025-03-01', waitingPeriodEndsOn: '2025-05-29', contributionFen: 12500, contributionPaid: false });
 
     const PAY = `mutation($u: ID!, $a: Fen!, $r: String!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: $a, reference: $r, paidOn: "2025-03-05" }) { owedFen paidFen status enrolled paymentReference payments { amountFen reference } } }`;
     const byReviewer = await gw.query({ role: 'REVIEWER' }, PAY, { u: unit.data.createUnit.id, a: 5000, r: 'BANKREF001' });

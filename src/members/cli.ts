@@ -6,7 +6,7 @@ import { config } from '../config.ts';
 import { createPool } from '../db/pool.ts';
 import { personalDataKeys } from '../privacy/personalData.ts';
 import { importRoster, RosterFileError } from './rosterImport.ts';
-import { unitByCreditCode } from './store.ts';
+import { failRosterImport, insertRunningRosterImport, setRosterImportSha256, unitByCreditCode } from './store.ts';
 import { progressBar } from '../progress.ts';
 import { result as output, say } from '../cliOutput.ts';
 import type { TextEncodingName } from '../csv.ts';
@@ -35,12 +35,7 @@ export async function importRosterFile(path: string, unitCode?: string, encoding
       defaultUnitId = unit.id;
     }
     const sha256 = createHash('sha256');
-    const { rows } = await db.query<{ id: number }>(
-      `INSERT INTO roster_imports (file_name, sha256, default_unit_id, status, created_by)
-       VALUES ($1, '\\x', $2, 'RUNNING', 'cli') RETURNING id`,
-      [basename(path), defaultUnitId],
-    );
-    const importId = rows[0]!.id;
+    const importId = await insertRunningRosterImport(db, { fileName: basename(path), defaultUnitId, createdBy: 'cli' });
     const bar = progressBar(basename(path), stat.size);
     let bytes = 0;
     const counting = new Transform({
@@ -56,7 +51,7 @@ export async function importRosterFile(path: string, unitCode?: string, encoding
         importId, defaultUnitId, encoding,
       });
       bar.done();
-      await db.query('UPDATE roster_imports SET sha256 = $2 WHERE id = $1', [importId, sha256.digest()]);
+      await setRosterImportSha256(db, importId, sha256.digest());
       for (const e of result.errors.slice(0, 50)) say(`row ${e.row}: ${e.field}: ${e.reason}`);
       if (result.errors.length > 50) say(`... ${result.errors.length - 50} more row errors (roster import ${importId})`);
       output({ importId, ...result });
@@ -68,7 +63,7 @@ export async function importRosterFile(path: string, unitCode?: string, encoding
     } catch (error) {
       bar.done();
       const message = error instanceof RosterFileError ? error.message : String(error);
-      await db.query(`UPDATE roster_imports SET status = 'FAILED', failure = $2, finished_at = now() WHERE id = $1`, [importId, message]);
+      await failRosterImport(db, importId, message);
       // Anything but the file's own problem (a lost database) is the CLI's to explain (cliErrors.ts).
       if (!(error instanceof RosterFileError)) throw error;
       console.error(`${basename(path)}: ${message}; nothing was imported`);

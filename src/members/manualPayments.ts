@@ -1,0 +1,21 @@
+import type { Db } from '../kernel/transaction.ts';
+import type { Actor } from '../audit/audit.ts';
+import { inTransaction } from '../db/pool.ts';
+import { decideOrPropose } from '../reconciliation/fourEyes.ts';
+import { applyManualPayment, type ManualPayment } from './contributions.ts';
+
+/**
+ * Records a manual payment at once, or above `aboveFen` (FOUR_EYES_ABOVE_FEN) proposes it for a
+ * second person to confirm (reconciliation/fourEyes.ts): the proposal's id, else null. A recorded
+ * payment is money the unit no longer owes, so it needs the same four eyes as money paid out.
+ *
+ * Apart from contributions.ts because four-eyes calls back into `applyManualPayment` when a
+ * proposal is confirmed: this file imports fourEyes, contributions.ts does not, so no import cycle
+ * runs between the two domains.
+ */
+export async function recordManualPayment(db: Db, actor: Actor, payment: ManualPayment, aboveFen: number): Promise<number | null> {
+  return inTransaction(db, (tx) => decideOrPropose(
+    tx, actor, aboveFen, { kind: 'CONTRIBUTION_PAYMENT', unitId: payment.unitId, amountFen: payment.amountFen, decision: payment },
+    () => applyManualPayment(tx, actor, payment),
+  ));
+}

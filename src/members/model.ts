@@ -1,0 +1,176 @@
+/**
+ * The members domain's types: units, members, enrolments, their changes, contributions and roster
+ * imports, as the store reads them from SQL (camelCase aliases) and resolvers map them to the
+ * schema. Pure: no I/O, nothing but types and the programme's constant terms.
+ */
+
+// ---- units and plans ----
+
+/** The plan of a unit and its enrolments (docs/design.md): PUBLIC (机关事业单位 / 国有企业) or PRIVATE (非公企业). */
+export type PlanType = 'PUBLIC' | 'PRIVATE';
+
+/**
+ * Yearly contributions per enrolled person (programme terms; docs/design.md): PUBLIC 100 CNY,
+ * PRIVATE 48 CNY, the 职工特病 add-on 25 CNY.
+ */
+export const CONTRIBUTION_FEN = { PUBLIC: 10_000, PRIVATE: 4_800, SPECIAL_DISEASE: 2_500 } as const;
+
+export type ContributionStatus = 'OWED' | 'PARTIALLY_PAID' | 'PAID';
+
+/** How a contribution payment arrived: recorded by a clerk, or matched from a bank statement. */
+export type ContributionPaymentSource = 'MANUAL' | 'BANK';
+
+/** From the resident ID number (its 17th digit). */
+export type Gender = 'M' | 'F';
+
+// ---- member changes (member_changes) ----
+
+/** The operation that changed a member. */
+export type MemberChangeAction = 'roster.import' | 'member.update' | 'member.move';
+
+/** A field of a member whose changes are recorded, one row each. */
+export type MemberChangeField = 'UNIT' | 'NAME' | 'PHONE' | 'BANK_ACCOUNT';
+
+// ---- roster imports (roster_imports) ----
+
+/**
+ * PENDING (uploaded, queued) → RUNNING (a worker or the CLI has it) → DONE or FAILED (the file could
+ * not be read: its reason in `failure`). An upload that is not text is stored FAILED at once.
+ */
+export type RosterImportStatus = 'PENDING' | 'RUNNING' | 'DONE' | 'FAILED';
+
+// ---- rows ----
+
+export interface UnitRow {
+  id: number;
+  creditCode: string;
+  name: string;
+  planType: PlanType;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface MemberRow {
+  id: number;
+  unitId: number;
+  name: string;
+  idNumberMasked: string;
+  birthDate: string;
+  gender: Gender;
+  phone: string | null;
+  bankCardMasked: string | null;
+  bankCode: string | null;
+  /** Set when a card replaced a different one (not for a first card); payouts wait until confirmed or cooled off. */
+  bankCardChangedAt: Date | null;
+  bankCardChangedBy: string | null;
+  bankCardConfirmedAt: Date | null;
+  bankCardConfirmedBy: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A member as written: personal data encrypted, hashed for lookup and masked for display. */
+export interface MemberWrite {
+  unitId: number;
+  name: string;
+  idNumberEnc: Buffer;
+  idNumberHash: Buffer;
+  idNumberMasked: string;
+  birthDate: string;
+  gender: Gender;
+  phone: string | null;
+  bankCard: { enc: Buffer; hash: Buffer; masked: string; bankCode: string } | null;
+}
+
+/** The clear values of a member's personal data, shown once to a caller who gave a reason. */
+export interface RevealedRow {
+  member: MemberRow;
+  idNumber: string;
+  bankCardNumber: string | null;
+}
+
+/** One changed field of a member (member_changes): values masked as staff see them. */
+export interface MemberChangeRow {
+  id: number;
+  memberId: number;
+  at: Date;
+  actor: string;
+  role: string;
+  action: MemberChangeAction;
+  importId: number | null;
+  reason: string | null;
+  field: MemberChangeField;
+  before: string | null;
+  after: string | null;
+}
+
+/** A member_changes row as a write returns it. */
+export type RecordedChange = Pick<MemberChangeRow, 'id' | 'field' | 'before' | 'after'>;
+
+export interface EnrolmentRow {
+  id: number;
+  memberId: number;
+  unitId: number;
+  planYear: number;
+  plan: PlanType;
+  specialDisease: boolean;
+  enrolledOn: string;
+  firstEnrolledOn: string;
+}
+
+export type EnrolmentWrite = Omit<EnrolmentRow, 'id' | 'firstEnrolledOn'>;
+
+/** A unit's contribution for one plan year (the schema's Contribution). */
+export interface ContributionKey {
+  unitId: number;
+  planYear: number;
+}
+
+export interface ContributionFigures {
+  enrolled: number;
+  owedFen: number;
+  paidFen: number;
+}
+
+export interface ContributionPaymentRow {
+  unitId: number;
+  planYear: number;
+  amountFen: number;
+  reference: string;
+  paidOn: string;
+  source: ContributionPaymentSource;
+}
+
+export interface RosterImportRow {
+  id: number;
+  fileName: string;
+  status: RosterImportStatus;
+  rowsTotal: number;
+  rowsInserted: number;
+  rowsUpdated: number;
+  rowsUnchanged: number;
+  rowsRejected: number;
+  enrolmentsCreated: number;
+  failure: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export type RosterCounts = Pick<RosterImportRow,
+  'rowsTotal' | 'rowsInserted' | 'rowsUpdated' | 'rowsUnchanged' | 'rowsRejected' | 'enrolmentsCreated'>;
+
+/** A rejected roster row: its number in the file (the header is row 1), the column and why. */
+export interface RowError {
+  row: number;
+  field: string;
+  reason: string;
+}
+
+/** A page of a connection plus a lazy count, run only when `totalCount` is selected. */
+export interface CountedConnection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+  count?: () => Promise<number>;
+}
+export type UnitConnectionResult = CountedConnection<UnitRow>;
+export type MemberConnectionResult = CountedConnection<MemberRow>;
