@@ -1,14 +1,15 @@
-import { Worker, type Job, type Queue } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type pg from 'pg';
-import { config, type Config } from '../src/config.ts';
-import type { SettlementSourceRow } from '../src/settlements/rows.ts';
+import { config } from '../src/config.ts';
+import type { SettlementSourceRow } from '../src/settlements/model.ts';
 import { adapterFor } from '../src/settlements/sources/forSource.ts';
+import { registerConfiguredSources, scheduleSources } from '../src/settlements/sources/registry.ts';
 import type { SettlementSource } from '../src/settlements/sources/source.ts';
 import * as store from '../src/settlements/store.ts';
 import { enqueueMatchedSettlements } from '../src/benefits/queue.ts';
-import type { AfterMatch } from '../src/settlements/matchStep.ts';
-import { enqueueSettlementMatches, matchJobId, pullSchedulerId, type SettlementMatchJob, type SettlementPullJob } from '../src/settlements/queue.ts';
-import { clearStaleJobIds, QUEUE_NAMES, type Queues } from '../src/queues.ts';
+import type { AfterMatch } from '../src/settlements/matchingStep.ts';
+import { enqueueSettlementMatches, matchJobId, type SettlementMatchJob, type SettlementPullJob } from '../src/settlements/queue.ts';
+import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import { matchProcessor, recordMatchFailure } from './settlementsMatch.ts';
 import { pullProcessor, recordPullFailure } from './settlementsPull.ts';
 import type { WorkerServices } from './services.ts';
@@ -26,30 +27,6 @@ export interface SettlementWorkerOptions {
 }
 
 type SettlementServices = Pick<WorkerServices, 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'queues' | 'settlements'>;
-
-/** The sources configuration names (INSURANCE_PLATFORM_URL, SETTLEMENT_DROP_DIR), registered or updated. */
-export async function registerConfiguredSources(db: pg.Pool, cfg: Config): Promise<void> {
-  const schedule = { pageSize: cfg.SETTLEMENT_PAGE_SIZE, pollSeconds: cfg.SETTLEMENT_PULL_SECONDS };
-  if (cfg.INSURANCE_PLATFORM_URL) await store.upsertSource(db, { name: 'platform', kind: 'PLATFORM', endpoint: cfg.INSURANCE_PLATFORM_URL, ...schedule });
-  if (cfg.SETTLEMENT_DROP_DIR) await store.upsertSource(db, { name: 'drop', kind: 'DROP', endpoint: cfg.SETTLEMENT_DROP_DIR, ...schedule });
-}
-
-/** One scheduler per enabled, polled source; schedulers of other sources are removed. Returns how many were (re)created. */
-export async function scheduleSources(db: pg.Pool, queue: Queue): Promise<number> {
-  const wanted = (await store.listSources(db)).filter((s) => s.enabled && s.kind !== 'FILE' && s.pollSeconds);
-  const existing = new Map((await queue.getJobSchedulers()).map((s) => [s.key, s.every]));
-  let created = 0;
-  for (const source of wanted) {
-    const every = source.pollSeconds! * 1000;
-    // Upserting starts a run at once: only missing or changed schedulers are upserted.
-    if (existing.get(pullSchedulerId(source.name)) === every) continue;
-    await queue.upsertJobScheduler(pullSchedulerId(source.name), { every }, { name: 'pull', data: { source: source.name } satisfies SettlementPullJob });
-    created += 1;
-  }
-  const keep = new Set(wanted.map((s) => pullSchedulerId(s.name)));
-  for (const key of existing.keys()) if (!keep.has(key)) await queue.removeJobScheduler(key);
-  return created;
-}
 
 const SWEEP_PAGE = 5000;
 

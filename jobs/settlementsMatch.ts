@@ -1,7 +1,8 @@
 import type { Job } from 'bullmq';
 import DataLoader from 'dataloader';
 import type pg from 'pg';
-import { matchAndContinue, type AfterMatch, type MatchedSettlement } from '../src/settlements/matchStep.ts';
+import { matchAndContinue, type AfterMatch } from '../src/settlements/matchingStep.ts';
+import type { MatchedSettlement } from '../src/settlements/model.ts';
 import * as store from '../src/settlements/store.ts';
 import type { SettlementMatchJob } from '../src/settlements/queue.ts';
 

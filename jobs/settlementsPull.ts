@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { PersonalDataKeys } from '../src/privacy/personalData.ts';
 import { fetchPage, storePulledPage, type FetchedPage } from '../src/settlements/ingest.ts';
-import type { SettlementSourceRow } from '../src/settlements/rows.ts';
+import type { SettlementSourceRow } from '../src/settlements/model.ts';
 import type { SettlementSource } from '../src/settlements/sources/source.ts';
 import * as store from '../src/settlements/store.ts';
 import { enqueueSettlementMatches, enqueueSettlementPull, type SettlementPullJob } from '../src/settlements/queue.ts';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Runtime } from '../../src/runtime.ts';
 import type { SampleMember } from '../../src/demo/sampleData.ts';
-import { scheduleSources } from '../settlements.ts';
+import { scheduleSources } from '../../src/settlements/sources/registry.ts';
 import { startInsuranceSimulator } from '../../src/settlements/simulator/server.ts';
 import * as store from '../../src/settlements/store.ts';
 import { chinaToday } from '../../src/kernel/time.ts';

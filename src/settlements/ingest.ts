@@ -1,9 +1,16 @@
+import { Readable } from 'node:stream';
+import type { Queue } from 'bullmq';
 import type pg from 'pg';
-import { inTransaction, type Queryable } from '../db/pool.ts';
+import { recordAudit, type Actor } from '../audit/audit.ts';
+import { inTransaction } from '../db/pool.ts';
+import { invalid } from '../kernel/errors.ts';
+import type { Tx } from '../kernel/transaction.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
-import { protectRejection, protectSettlement, type RejectionWrite, type SettlementWrite } from './protect.ts';
-import type { SourceRecord } from './records.ts';
-import type { SettlementSourceRow } from './rows.ts';
+import type { RejectionWrite, SettlementSourceRow, SettlementWrite } from './model.ts';
+import { protectRejection, protectSettlement } from './protect.ts';
+import { enqueueSettlementMatches } from './queue.ts';
+import { SettlementFileError, type FileFormat, type SourceRecord } from './records.ts';
+import { fileSource } from './sources/files.ts';
 import type { SettlementPage, SettlementSource } from './sources/source.ts';
 import * as store from './store.ts';
 import { validateSettlement } from './validation.ts';
@@ -39,7 +46,7 @@ export function preparePage(keys: PersonalDataKeys, records: SourceRecord[]): Pr
 }
 
 /** Stores a prepared page inside the caller's transaction. */
-export async function storePage(tx: Queryable, source: string, runId: number | null, page: PreparedPage): Promise<PageOutcome> {
+export async function storePage(tx: Tx, source: string, runId: number | null, page: PreparedPage): Promise<PageOutcome> {
   const inserted = await store.insertSettlements(tx, source, runId, page.settlements);
   const rejected = await store.insertRejections(tx, source, runId, page.rejections);
   await store.supersedeRejections(tx, source, inserted);
@@ -143,4 +150,38 @@ export async function importFromSource(db: pg.Pool, keys: PersonalDataKeys, adap
     throw error;
   }
   return totals;
+}
+
+export interface Upload {
+  /** The FILE source to record it under (created on first use). */
+  source: string;
+  fileName: string;
+  content: string;
+  format: FileFormat;
+}
+
+/**
+ * A file uploaded through the API: one FILE run, audited; each stored page's settlements go to the
+ * match queue. The file is the caller's input, so a source of another kind, or a file that cannot be
+ * read at all (its reason is also the run's failure), is bad input. Returns the run.
+ */
+export async function importUpload(db: pg.Pool, keys: PersonalDataKeys, matchQueue: Queue, upload: Upload, actor: Actor): Promise<number> {
+  const source = await store.fileSourceNamed(db, upload.source);
+  if (!source) throw invalid('input.source', 'is a pulled source; uploads go to a FILE source');
+  let outcome: FileImportOutcome;
+  try {
+    outcome = await importFromSource(db, keys, fileSource(Readable.from([upload.content]), upload.format), {
+      source: source.name, fileName: upload.fileName, startedBy: actor.subject,
+      onStored: (ids) => enqueueSettlementMatches(matchQueue, ids),
+    });
+  } catch (error) {
+    if (error instanceof SettlementFileError) throw invalid('input.content', error.message);
+    throw error;
+  }
+  const { runId, received, inserted, duplicates, rejected } = outcome;
+  await recordAudit(db, actor, {
+    action: 'settlements.upload', targetType: 'SettlementIngestionRun', targetId: String(runId),
+    details: { source: source.name, fileName: upload.fileName, received, inserted, duplicates, rejected },
+  });
+  return runId;
 }

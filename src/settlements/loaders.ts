@@ -1,13 +1,13 @@
 import DataLoader from 'dataloader';
 import type { Queryable } from '../db/pool.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
-import type { Scope } from '../members/store.ts';
-import type { IngestionRunRow, RejectionRow, SettlementRow, SourceCounts } from './rows.ts';
+import type { IngestionRunRow, RejectionRow, SettlementRow, SourceCounts } from './model.ts';
 import {
   rejectionsByIds, reversalsOf, runsByIds, runUnmatchedCounts, settlementsByIds, settlementsOfMembers, sourceCounts,
   type SettlementFilter,
 } from './store.ts';
 import type { Page } from '../kernel/page.ts';
+import type { Scope } from '../kernel/scope.ts';
 
 export interface SettlementLoaders {
   /** Settlements by id, within the caller's scope. */

@@ -1,33 +1,11 @@
-import type { SettlementKind, SettlementStatus, UnmatchedReason } from './model.ts';
+import type { MatchDecision, MatchFacts } from './model.ts';
 
 /**
- * Matching a stored settlement to a member and the enrolment of its plan year. Pure: SQL gathers
- * the facts (by keyed hash of the ID number, plan year = calendar year of setl_time in China time;
- * for a reversal, of the settlement it cancels), this decides.
+ * Matching a stored settlement to a member and the enrolment of its plan year. Pure: SQL gathers the
+ * facts (store.ts `lockMatchFacts`: by keyed hash of the ID number, plan year = calendar year of
+ * setl_time in China time; for a reversal, of the settlement it cancels), this decides. The match
+ * step (matchingStep.ts) runs it in a transaction.
  */
-export interface MatchFacts {
-  id: number;
-  kind: SettlementKind;
-  /** The same setl_id stored earlier from another source (the earliest copy is the one that counts). */
-  duplicateOfId: number | null;
-  memberId: number | null;
-  enrolmentId: number | null;
-  enrolmentUnitId: number | null;
-  /** For a reversal: the stored settlement it cancels. */
-  reversesId: number | null;
-}
-
-export interface MatchDecision {
-  id: number;
-  status: Exclude<SettlementStatus, 'RECEIVED'>;
-  unmatchedReason: UnmatchedReason | null;
-  memberId: number | null;
-  enrolmentId: number | null;
-  unitId: number | null;
-  duplicateOfId: number | null;
-  reversesId: number | null;
-}
-
 export function decideMatch(f: MatchFacts): MatchDecision {
   const none = { memberId: null, enrolmentId: null, unitId: null, duplicateOfId: null, reversesId: f.reversesId };
   if (f.duplicateOfId !== null) return { id: f.id, status: 'DUPLICATE', unmatchedReason: null, ...none, duplicateOfId: f.duplicateOfId };

@@ -1,6 +1,10 @@
+import type { FieldProblem } from '../kernel/problems.ts';
+
 /**
  * The settlement (结算) as the national medical-insurance platform reports it: the `setlinfo` of
- * transactions 2207 (outpatient) and 2304 (inpatient), reversed by 2208 / 2305. Pure definitions.
+ * transactions 2207 (outpatient) and 2304 (inpatient), reversed by 2208 / 2305; its sources, runs
+ * and rejections as the hub stores them. Pure definitions: types, status unions, the moves each
+ * status may make, and the rows as the store reads them.
  */
 
 /** Amount fields in the platform's own names; stored and computed as integer fen. */
@@ -51,6 +55,49 @@ export type SettlementStatus = 'RECEIVED' | 'MATCHED' | 'UNMATCHED' | 'DUPLICATE
 export type UnmatchedReason = 'NO_MEMBER' | 'NO_ENROLMENT' | 'ORIGINAL_NOT_FOUND';
 export type RejectionStatus = 'OPEN' | 'RESOLVED' | 'SUPERSEDED';
 export type SourceKind = 'PLATFORM' | 'DROP' | 'FILE';
+/** A run is a pull from a source's cursor until caught up (PULL), or one file (FILE). */
+export type RunKind = 'PULL' | 'FILE';
+export type RunStatus = 'RUNNING' | 'DONE' | 'FAILED';
+
+/*
+ * The moves each status may make. The database has no transition trigger on these tables (its
+ * CHECKs name the statuses, test/settlements/model.test.ts compares them with these unions): each
+ * of the store's UPDATEs names the status it moves from, and these tables are the list of them.
+ */
+
+/** Settlements: the match step moves a row out of RECEIVED once; UNMATCHED ones may be released to be matched again. */
+export const SETTLEMENT_TRANSITIONS = {
+  // applyMatches (the match step), only `WHERE status = 'RECEIVED'`.
+  RECEIVED: ['MATCHED', 'UNMATCHED', 'DUPLICATE'],
+  // releaseWaitingReversals / releaseStrandedReversals (a reversal's original arrived), releaseUnmatched (`hub settlements rematch`).
+  UNMATCHED: ['RECEIVED'],
+  MATCHED: [],
+  DUPLICATE: [],
+} as const satisfies Record<SettlementStatus, readonly SettlementStatus[]>;
+
+/** What the match step decides: every status a settlement can leave RECEIVED for. */
+export type DecidedStatus = (typeof SETTLEMENT_TRANSITIONS.RECEIVED)[number];
+
+/** Whether `status` is one the match step decides (not RECEIVED). */
+export function isDecided(status: SettlementStatus): status is DecidedStatus {
+  return (SETTLEMENT_TRANSITIONS.RECEIVED as readonly SettlementStatus[]).includes(status);
+}
+
+/** Rejections: closed once, by a retry that stored the record (RESOLVED) or by the source sending it again valid (SUPERSEDED). */
+export const REJECTION_TRANSITIONS = {
+  // resolveRejection (a retry, on the row lockOpenRejection locked OPEN), supersedeRejections (`WHERE status = 'OPEN'`).
+  OPEN: ['RESOLVED', 'SUPERSEDED'],
+  RESOLVED: [],
+  SUPERSEDED: [],
+} as const satisfies Record<RejectionStatus, readonly RejectionStatus[]>;
+
+/** Runs: finished once, by the page that says nothing more is there (DONE) or by a failure (FAILED). */
+export const RUN_TRANSITIONS = {
+  // addRunPage (the page that ends the open run), finishRun and failOpenPullRun (`WHERE status = 'RUNNING'`).
+  RUNNING: ['DONE', 'FAILED'],
+  DONE: [],
+  FAILED: [],
+} as const satisfies Record<RunStatus, readonly RunStatus[]>;
 
 /** A settlement that passed validation, personal data still in clear (never stored so). */
 export interface ParsedSettlement {
@@ -73,4 +120,162 @@ export interface ParsedSettlement {
 /** Inpatient medical types start with 2 (docs/design.md); 2304 / 2305 are the inpatient transactions. */
 export function isInpatient(medType: string): boolean {
   return medType.startsWith('2');
+}
+
+/**
+ * Settlements and rejections as stored: the ID number and name encrypted (AES-GCM), hashed for
+ * matching (keyed HMAC) and masked for display; the record as received only encrypted.
+ */
+export interface SettlementWrite {
+  setlId: string;
+  infno: Infno;
+  kind: SettlementKind;
+  reversesSetlId: string | null;
+  mdtrtId: string;
+  psnNo: string;
+  psnNameEnc: Buffer;
+  psnNameMasked: string;
+  certnoEnc: Buffer;
+  certnoHash: Buffer;
+  certnoMasked: string;
+  insutype: string;
+  medType: string;
+  setlTime: Date;
+  diagnoses: string[];
+  amounts: Amounts;
+  rawEnc: Buffer;
+}
+
+export interface RejectionWrite {
+  recordKey: string;
+  setlId: string | null;
+  position: string;
+  rawEnc: Buffer;
+  rawMasked: Record<string, unknown>;
+  problems: FieldProblem[];
+}
+
+/**
+ * Matching a stored settlement to a member and the enrolment of its plan year: SQL gathers the
+ * facts (by keyed hash of the ID number, plan year = calendar year of setl_time in China time; for a
+ * reversal, of the settlement it cancels), matching.ts decides.
+ */
+export interface MatchFacts {
+  id: number;
+  kind: SettlementKind;
+  /** The same setl_id stored earlier from another source (the earliest copy is the one that counts). */
+  duplicateOfId: number | null;
+  memberId: number | null;
+  enrolmentId: number | null;
+  enrolmentUnitId: number | null;
+  /** For a reversal: the stored settlement it cancels. */
+  reversesId: number | null;
+}
+
+export interface MatchDecision {
+  id: number;
+  status: DecidedStatus;
+  unmatchedReason: UnmatchedReason | null;
+  memberId: number | null;
+  enrolmentId: number | null;
+  unitId: number | null;
+  duplicateOfId: number | null;
+  reversesId: number | null;
+}
+
+/** A settlement the match step moved out of RECEIVED, and where to. */
+export interface MatchedSettlement {
+  id: number;
+  status: DecidedStatus;
+}
+
+// ---- rows as the store reads them (camelCase aliases); resolvers map them to the schema ----
+
+export interface SettlementRow {
+  id: number;
+  source: string;
+  runId: number | null;
+  setlId: string;
+  infno: Infno;
+  kind: SettlementKind;
+  reversesSetlId: string | null;
+  reversesId: number | null;
+  mdtrtId: string;
+  psnNo: string;
+  psnNameMasked: string;
+  certnoMasked: string;
+  insutype: string;
+  medType: string;
+  setlTime: Date;
+  planYear: number;
+  diagnoses: string[];
+  amounts: Amounts;
+  status: SettlementStatus;
+  unmatchedReason: UnmatchedReason | null;
+  memberId: number | null;
+  enrolmentId: number | null;
+  unitId: number | null;
+  duplicateOfId: number | null;
+  processingError: string | null;
+  receivedAt: Date;
+  matchedAt: Date | null;
+}
+
+export interface SettlementSourceRow {
+  name: string;
+  kind: SourceKind;
+  endpoint: string | null;
+  pageSize: number;
+  pollSeconds: number | null;
+  enabled: boolean;
+  cursor: string | null;
+  lastPolledAt: Date | null;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Settlements a source delivered, by status, and its open rejections. */
+export interface SourceCounts {
+  total: number;
+  received: number;
+  matched: number;
+  unmatched: number;
+  duplicate: number;
+  openRejections: number;
+}
+
+export interface IngestionRunRow {
+  id: number;
+  source: string;
+  kind: RunKind;
+  fileName: string | null;
+  status: RunStatus;
+  startedBy: string;
+  cursorBefore: string | null;
+  cursorAfter: string | null;
+  pages: number;
+  received: number;
+  inserted: number;
+  duplicates: number;
+  rejected: number;
+  failure: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface RejectionRow {
+  id: number;
+  source: string;
+  runId: number | null;
+  setlId: string | null;
+  position: string | null;
+  rawMasked: Record<string, unknown>;
+  problems: FieldProblem[];
+  status: RejectionStatus;
+  settlementId: number | null;
+  retries: number;
+  receivedAt: Date;
+  resolvedAt: Date | null;
+  resolvedBy: string | null;
 }

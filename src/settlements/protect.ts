@@ -1,42 +1,14 @@
 import { encrypt, lookupHash, maskIdNumber, type PersonalDataKeys } from '../privacy/personalData.ts';
-import type { Amounts, Infno, ParsedSettlement, SettlementKind } from './model.ts';
+import type { ParsedSettlement, RejectionWrite, SettlementWrite } from './model.ts';
 import type { SourceRecord } from './records.ts';
 import type { SettlementProblem } from './validation.ts';
 import { storableJson, storableText, textProblem } from '../kernel/text.ts';
 
 /**
- * Settlements and rejections as stored: the ID number and name encrypted (AES-GCM), hashed for
- * matching (keyed HMAC) and masked for display; the record as received only encrypted.
+ * Settlements and rejections as stored (model.ts `SettlementWrite`, `RejectionWrite`): the ID number
+ * and name encrypted (AES-GCM), hashed for matching (keyed HMAC) and masked for display; the record
+ * as received only encrypted.
  */
-export interface SettlementWrite {
-  setlId: string;
-  infno: Infno;
-  kind: SettlementKind;
-  reversesSetlId: string | null;
-  mdtrtId: string;
-  psnNo: string;
-  psnNameEnc: Buffer;
-  psnNameMasked: string;
-  certnoEnc: Buffer;
-  certnoHash: Buffer;
-  certnoMasked: string;
-  insutype: string;
-  medType: string;
-  setlTime: Date;
-  diagnoses: string[];
-  amounts: Amounts;
-  rawEnc: Buffer;
-}
-
-export interface RejectionWrite {
-  recordKey: string;
-  setlId: string | null;
-  position: string;
-  rawEnc: Buffer;
-  rawMasked: Record<string, unknown>;
-  problems: SettlementProblem[];
-}
-
 export function protectSettlement(keys: PersonalDataKeys, s: ParsedSettlement, fields: Record<string, unknown>): SettlementWrite {
   return {
     setlId: s.setlId, infno: s.infno, kind: s.kind, reversesSetlId: s.reversesSetlId, mdtrtId: s.mdtrtId, psnNo: s.psnNo,

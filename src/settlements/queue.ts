@@ -36,3 +36,24 @@ export function enqueueSettlementPull(queue: Queue, source: string, cursor: stri
   const position = createHash('sha256').update(cursor ?? '').digest('hex').slice(0, 16);
   return queue.add('pull' satisfies SettlementPullJobName, { source } satisfies SettlementPullJob, { jobId: `settlement-pull-${source}-${position}` });
 }
+
+/**
+ * One pull scheduler per source to poll, every `pollSeconds`; schedulers of other sources are
+ * removed. Returns how many were (re)created.
+ */
+export async function schedulePulls(queue: Queue, sources: readonly { name: string; pollSeconds: number }[]): Promise<number> {
+  const existing = new Map((await queue.getJobSchedulers()).map((s) => [s.key, s.every]));
+  let created = 0;
+  for (const source of sources) {
+    const every = source.pollSeconds * 1000;
+    // Upserting starts a run at once: only missing or changed schedulers are upserted.
+    if (existing.get(pullSchedulerId(source.name)) === every) continue;
+    await queue.upsertJobScheduler(pullSchedulerId(source.name), { every }, {
+      name: 'pull' satisfies SettlementPullJobName, data: { source: source.name } satisfies SettlementPullJob,
+    });
+    created += 1;
+  }
+  const keep = new Set(sources.map((s) => pullSchedulerId(s.name)));
+  for (const key of existing.keys()) if (!keep.has(key)) await queue.removeJobScheduler(key);
+  return created;
+}

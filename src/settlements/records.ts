@@ -50,6 +50,15 @@ export function correctionProblem(c: FieldCorrection): string | null {
   return FIELD_NAME.test(c.name) ? null : 'must be a field name of the platform (lower case, e.g. psn_cash_pay)';
 }
 
+/** Corrections as a retry stored them (JSON, encrypted in settlement_rejections.corrections_enc), checked. */
+export function readCorrections(json: string): FieldCorrection[] {
+  const parsed: unknown = JSON.parse(json);
+  const isCorrection = (c: unknown): c is FieldCorrection =>
+    isObject(c) && typeof c.name === 'string' && (c.value === null || typeof c.value === 'string');
+  if (!Array.isArray(parsed) || !parsed.every(isCorrection)) throw new TypeError('stored corrections are not a list of {name, value}');
+  return parsed;
+}
+
 /** The record with the corrections applied, in order (a later one for the same field wins). */
 export function applyCorrections(fields: SettlementFields, corrections: readonly FieldCorrection[]): SettlementFields {
   const corrected: SettlementFields = { ...fields };

@@ -1,17 +1,25 @@
-import { Readable } from 'node:stream';
 import type { Resolvers, SettlementAmountsResolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
-import { recordAudit } from '../audit/audit.ts';
-import { importFromSource } from './ingest.ts';
-import { AMOUNT_FIELDS, isInpatient, type Amounts } from './model.ts';
-import { correctionProblem, formatOf, SettlementFileError, type FileFormat } from './records.ts';
+import type { CountedConnection } from '../members/model.ts';
+import { importUpload } from './ingest.ts';
+import { AMOUNT_FIELDS, isInpatient, type Amounts, type IngestionRunRow, type RejectionRow, type SettlementRow } from './model.ts';
+import { correctionProblem, formatOf, type FileFormat } from './records.ts';
 import { retryRejection } from './retry.ts';
-import { fileSource } from './sources/files.ts';
 import * as store from './store.ts';
 import { check, invalid, notFound } from '../kernel/errors.ts';
 import { enqueueSettlementMatches } from './queue.ts';
+
+/** What `retrySettlementRejection` answers: the rejection as it now stands and, when valid, its settlement. */
+export interface RetryResult {
+  rejection: RejectionRow;
+  settlement: SettlementRow | null;
+}
+
+export type SettlementConnectionResult = CountedConnection<SettlementRow>;
+export type RejectionConnectionResult = CountedConnection<RejectionRow>;
+export type IngestionRunConnectionResult = CountedConnection<IngestionRunRow>;
 
 /** Sources, runs and rejections are operations data. */
 const OPERATIONS = ['ADMIN', 'AUDITOR', 'SERVICE'] as const;
@@ -103,23 +111,7 @@ export const settlementResolvers: Resolvers = {
       if (!format) throw invalid('input.format', 'is required when the file name does not end in .jsonl, .json or .csv');
       const sourceName = (input.source ?? 'upload').trim();
       check('input.source', SOURCE_NAME.test(sourceName) ? null : 'must be lower-case letters, digits and dashes (1 to 40)');
-      const source = await store.fileSourceNamed(ctx.db, sourceName);
-      if (!source) throw invalid('input.source', 'is a pulled source; uploads go to a FILE source');
-      let outcome;
-      try {
-        outcome = await importFromSource(ctx.db, ctx.keys, fileSource(Readable.from([input.content]), format), {
-          source: source.name, fileName, startedBy: ctx.principal.subject,
-          onStored: (ids) => enqueueSettlementMatches(ctx.queues.settlementMatch, ids),
-        });
-      } catch (error) {
-        if (error instanceof SettlementFileError) throw invalid('input.content', error.message);
-        throw error;
-      }
-      const { runId, received, inserted, duplicates, rejected } = outcome;
-      await recordAudit(ctx.db, actorOf(ctx.principal), {
-        action: 'settlements.upload', targetType: 'SettlementIngestionRun', targetId: String(runId),
-        details: { source: source.name, fileName, received, inserted, duplicates, rejected },
-      });
+      const runId = await importUpload(ctx.db, ctx.keys, ctx.queues.settlementMatch, { source: sourceName, fileName, content: input.content, format }, actorOf(ctx.principal));
       return (await ctx.loaders.ingestionRun.load(runId))!;
     },
   },

@@ -3,7 +3,7 @@ import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
 import { decrypt, encrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { maskedFields, protectSettlement } from './protect.ts';
-import { applyCorrections, type FieldCorrection } from './records.ts';
+import { applyCorrections, readCorrections, type FieldCorrection } from './records.ts';
 import * as store from './store.ts';
 import { validateSettlement, type SettlementFields, type SettlementProblem } from './validation.ts';
 
@@ -31,7 +31,7 @@ export async function retryRejection(
   return inTransaction(db, async (tx) => {
     const rejection = await store.lockOpenRejection(tx, rejectionId);
     if (!rejection) return null;
-    const earlier = rejection.correctionsEnc ? (JSON.parse(decrypt(keys, rejection.correctionsEnc)) as FieldCorrection[]) : [];
+    const earlier = rejection.correctionsEnc ? readCorrections(decrypt(keys, rejection.correctionsEnc)) : [];
     const allCorrections = [...earlier, ...corrections];
     const record = applyCorrections(receivedFields(decrypt(keys, rejection.rawEnc)), allCorrections);
     const { value, problems } = validateSettlement(record);

@@ -1,15 +1,20 @@
-import type { Queryable } from '../db/pool.ts';
+import type { Queryable, Tx } from '../kernel/transaction.ts';
+import type { FieldProblem } from '../kernel/problems.ts';
 import { Params } from '../db/sql.ts';
-import { memberRowScopeSql, type Scope } from '../members/store.ts';
-import { AMOUNT_FIELDS, type SettlementKind, type SettlementStatus, type SourceKind, type UnmatchedReason, type RejectionStatus } from './model.ts';
-import type { MatchDecision, MatchFacts } from './matching.ts';
-import type { RejectionWrite, SettlementWrite } from './protect.ts';
-import type { IngestionRunRow, RejectionRow, SettlementRow, SettlementSourceRow, SourceCounts } from './rows.ts';
+import {
+  AMOUNT_FIELDS, isDecided,
+  type Amounts, type IngestionRunRow, type MatchDecision, type MatchedSettlement, type MatchFacts, type RejectionRow,
+  type RejectionStatus, type RejectionWrite, type SettlementKind, type SettlementRow, type SettlementSourceRow,
+  type SettlementStatus, type SettlementWrite, type SourceCounts, type SourceKind, type UnmatchedReason,
+} from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
+import type { Scope } from '../kernel/scope.ts';
+import { memberRowScopeSql } from '../db/scope.ts';
 
 /**
  * SQL of the settlements domain. Reads take the members' `Scope`: a unit operator sees the
- * settlements of their unit's members, a member their own; others are never loaded.
+ * settlements of their unit's members, a member their own; others are never loaded. Statements that
+ * lock rows or must commit with others take a transaction (`Tx`); the rest take either.
  */
 
 // The plan year is the calendar year of setl_time in China Standard Time.
@@ -35,12 +40,52 @@ const REJECTION_COLUMNS = `id, source, run_id AS "runId", setl_id AS "setlId", p
   problems, status, settlement_id AS "settlementId", retries, received_at AS "receivedAt",
   resolved_at AS "resolvedAt", resolved_by AS "resolvedBy"`;
 
+// ---- rows checked where they enter ----
+// jsonb arrives as JSON.parse made it: no int8 parser guards its numbers (a fen beyond 2^53 would
+// silently round) and no column type its shape. Plain columns are typed and CHECKed by the table.
+
+type SettlementRecord = Omit<SettlementRow, 'amounts'> & { amounts: unknown };
+type RejectionRecord = Omit<RejectionRow, 'rawMasked' | 'problems'> & { rawMasked: unknown; problems: unknown };
+
+function settlementRow(record: SettlementRecord): SettlementRow {
+  return { ...record, amounts: amountsOf(record.id, record.amounts) };
+}
+
+function rejectionRow<R extends RejectionRecord>(record: R): Omit<R, 'rawMasked' | 'problems'> & Pick<RejectionRow, 'rawMasked' | 'problems'> {
+  return { ...record, rawMasked: maskedOf(record.id, record.rawMasked), problems: problemsOf(record.id, record.problems) };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function amountsOf(id: number, value: unknown): Amounts {
+  if (!isObject(value)) throw new TypeError(`settlement ${id}: amounts are not an object`);
+  for (const { field } of AMOUNT_FIELDS) {
+    const fen = value[field];
+    if (fen !== null && !Number.isSafeInteger(fen)) throw new TypeError(`settlement ${id}: ${field} is not a whole number of fen`);
+  }
+  // Checked above: every amount field present, a safe integer or null.
+  return value as Amounts;
+}
+
+function maskedOf(id: number, value: unknown): Record<string, unknown> {
+  if (!isObject(value)) throw new TypeError(`settlement rejection ${id}: raw_masked is not an object`);
+  return value;
+}
+
+function problemsOf(id: number, value: unknown): FieldProblem[] {
+  const isProblem = (p: unknown): p is FieldProblem => isObject(p) && typeof p.field === 'string' && typeof p.reason === 'string';
+  if (!Array.isArray(value) || !value.every(isProblem)) throw new TypeError(`settlement rejection ${id}: problems are not a list of {field, reason}`);
+  return value;
+}
+
 /**
  * A transaction whose loss in a database crash is harmless: a page goes with its cursor (the page is
  * pulled again), a match leaves its row RECEIVED (the sweeper matches it again). It need not wait
  * for its WAL flush, which is most of a small transaction's time.
  */
-export async function rederivableTransaction(tx: Queryable): Promise<void> {
+export async function rederivableTransaction(tx: Tx): Promise<void> {
   await tx.query(`SET LOCAL synchronous_commit = off`);
 }
 
@@ -89,8 +134,8 @@ export async function listSources(db: Queryable): Promise<SettlementSourceRow[]>
 }
 
 /** Compare-and-set of a source's cursor: false when another pull moved it first (its page is stale). */
-export async function advanceCursor(db: Queryable, name: string, from: string | null, to: string | null): Promise<boolean> {
-  const { rowCount } = await db.query(
+export async function advanceCursor(tx: Tx, name: string, from: string | null, to: string | null): Promise<boolean> {
+  const { rowCount } = await tx.query(
     `UPDATE settlement_sources SET cursor = $3, last_polled_at = now(), last_error = NULL
       WHERE name = $1 AND cursor IS NOT DISTINCT FROM $2`,
     [name, from, to],
@@ -129,8 +174,8 @@ export interface PageCounts {
 }
 
 /** The source's open pull run, or a new one. Called under the source's row lock (advanceCursor). */
-export async function openPullRun(db: Queryable, source: string, startedBy: string, cursorBefore: string | null): Promise<number> {
-  const { rows } = await db.query<{ id: number }>(
+export async function openPullRun(tx: Tx, source: string, startedBy: string, cursorBefore: string | null): Promise<number> {
+  const { rows } = await tx.query<{ id: number }>(
     `WITH open AS (SELECT id FROM settlement_runs WHERE source = $1 AND kind = 'PULL' AND status = 'RUNNING'),
           created AS (INSERT INTO settlement_runs (source, kind, started_by, cursor_before)
                       SELECT $1, 'PULL', $2, $3 WHERE NOT EXISTS (SELECT 1 FROM open) RETURNING id)
@@ -140,8 +185,9 @@ export async function openPullRun(db: Queryable, source: string, startedBy: stri
   return rows[0]!.id;
 }
 
-export async function openPullRunId(db: Queryable, source: string): Promise<number | null> {
-  const { rows } = await db.query<{ id: number }>(
+/** The source's open pull run, if any. Read under the source's row lock (advanceCursor), so no other pull opens one meanwhile. */
+export async function openPullRunId(tx: Tx, source: string): Promise<number | null> {
+  const { rows } = await tx.query<{ id: number }>(
     `SELECT id FROM settlement_runs WHERE source = $1 AND kind = 'PULL' AND status = 'RUNNING'`,
     [source],
   );
@@ -156,8 +202,9 @@ export async function createFileRun(db: Queryable, source: string, fileName: str
   return rows[0]!.id;
 }
 
-export async function addRunPage(db: Queryable, runId: number, counts: PageCounts, cursorAfter: string | null, finished: boolean): Promise<void> {
-  await db.query(
+/** A stored page's counts, in the transaction that stored it; the page that says nothing more is there ends the run. */
+export async function addRunPage(tx: Tx, runId: number, counts: PageCounts, cursorAfter: string | null, finished: boolean): Promise<void> {
+  await tx.query(
     `UPDATE settlement_runs SET pages = pages + 1, received = received + $2, inserted = inserted + $3,
             duplicates = duplicates + $4, rejected = rejected + $5, cursor_after = $6,
             status = CASE WHEN $7 THEN 'DONE' ELSE status END, finished_at = CASE WHEN $7 THEN now() END
@@ -280,11 +327,11 @@ export interface InsertedSettlement {
 }
 
 /** Stores a page of settlements; a (source, setl_id) already stored is skipped. Returns the new ones. */
-export async function insertSettlements(db: Queryable, source: string, runId: number | null, writes: SettlementWrite[]): Promise<InsertedSettlement[]> {
+export async function insertSettlements(tx: Tx, source: string, runId: number | null, writes: SettlementWrite[]): Promise<InsertedSettlement[]> {
   if (!writes.length) return [];
   const p = new Params();
   const sql = pageInsert('settlements', { source, run_id: runId }, SETTLEMENT_WRITE_COLUMNS, writes, p);
-  const { rows } = await db.query<InsertedSettlement>(
+  const { rows } = await tx.query<InsertedSettlement>(
     `${sql} ON CONFLICT (source, setl_id) DO NOTHING RETURNING id, setl_id AS "setlId", kind`,
     p.values,
   );
@@ -292,18 +339,18 @@ export async function insertSettlements(db: Queryable, source: string, runId: nu
 }
 
 /** Stores rejections; one already stored under the same key is skipped. Returns how many are new. */
-export async function insertRejections(db: Queryable, source: string, runId: number | null, writes: RejectionWrite[]): Promise<number> {
+export async function insertRejections(tx: Tx, source: string, runId: number | null, writes: RejectionWrite[]): Promise<number> {
   if (!writes.length) return 0;
   const p = new Params();
   const sql = pageInsert('settlement_rejections', { source, run_id: runId }, REJECTION_WRITE_COLUMNS, writes, p);
-  const { rowCount } = await db.query(`${sql} ON CONFLICT (source, record_key) DO NOTHING`, p.values);
+  const { rowCount } = await tx.query(`${sql} ON CONFLICT (source, record_key) DO NOTHING`, p.values);
   return rowCount ?? 0;
 }
 
 /** Open rejections the source has now sent again valid are closed, pointing at the stored settlement. */
-export async function supersedeRejections(db: Queryable, source: string, stored: InsertedSettlement[]): Promise<void> {
+export async function supersedeRejections(tx: Tx, source: string, stored: InsertedSettlement[]): Promise<void> {
   if (!stored.length) return;
-  await db.query(
+  await tx.query(
     `UPDATE settlement_rejections r SET status = 'SUPERSEDED', settlement_id = u.id, resolved_at = now(), resolved_by = 'source'
        FROM unnest($2::text[], $3::bigint[]) AS u(setl_id, id)
       WHERE r.source = $1 AND r.setl_id = ANY($2::text[]) AND r.setl_id = u.setl_id AND r.status = 'OPEN'`,
@@ -312,9 +359,9 @@ export async function supersedeRejections(db: Queryable, source: string, stored:
 }
 
 /** Reversals that waited for these settlements go back to RECEIVED; returns them for the match step. */
-export async function releaseWaitingReversals(db: Queryable, originalSetlIds: string[]): Promise<number[]> {
+export async function releaseWaitingReversals(tx: Tx, originalSetlIds: string[]): Promise<number[]> {
   if (!originalSetlIds.length) return [];
-  const { rows } = await db.query<{ id: number }>(
+  const { rows } = await tx.query<{ id: number }>(
     `UPDATE settlements SET status = 'RECEIVED', unmatched_reason = NULL, member_id = NULL, matched_at = NULL
       WHERE kind = 'REVERSAL' AND status = 'UNMATCHED' AND unmatched_reason = 'ORIGINAL_NOT_FOUND'
         AND reverses_setl_id = ANY($1) RETURNING id`,
@@ -350,8 +397,8 @@ export async function releaseUnmatched(db: Queryable, reason: UnmatchedReason | 
  * Locks the settlements still RECEIVED among `ids` (in id order, so concurrent batches cannot
  * deadlock) and gathers what matching needs; the others were decided already and are left alone.
  */
-export async function lockMatchFacts(db: Queryable, ids: readonly number[]): Promise<MatchFacts[]> {
-  const { rows } = await db.query<MatchFacts>(
+export async function lockMatchFacts(tx: Tx, ids: readonly number[]): Promise<MatchFacts[]> {
+  const { rows } = await tx.query<MatchFacts>(
     `SELECT s.id, s.kind,
             (SELECT min(d.id) FROM settlements d WHERE d.setl_id = s.setl_id AND d.id < s.id) AS "duplicateOfId",
             mem.id AS "memberId", e.id AS "enrolmentId", e.unit_id AS "enrolmentUnitId", orig.id AS "reversesId"
@@ -370,14 +417,14 @@ export async function lockMatchFacts(db: Queryable, ids: readonly number[]): Pro
   return rows;
 }
 
-/** The status transition out of RECEIVED; a row already decided is not touched again. */
-export async function applyMatches(db: Queryable, decisions: MatchDecision[]): Promise<{ id: number; status: SettlementStatus }[]> {
+/** The status transition out of RECEIVED; a row already decided is not touched again. Returns the rows moved now. */
+export async function applyMatches(tx: Tx, decisions: MatchDecision[]): Promise<MatchedSettlement[]> {
   if (!decisions.length) return [];
   const column = <K extends keyof MatchDecision>(key: K) => decisions.map((d) => d[key]);
   // Each row takes its values at its id's position: no join, so no plan can scan the whole RECEIVED
   // backlog (statistics lag behind a table that grows by thousands of rows a second).
   const at = (n: number, type: string) => `($${n}::${type}[])[array_position($1::bigint[], s.id)]`;
-  const { rows } = await db.query<{ id: number; status: SettlementStatus }>(
+  const { rows } = await tx.query<{ id: number; status: SettlementStatus }>(
     `UPDATE settlements s SET status = ${at(2, 'text')}, unmatched_reason = ${at(3, 'text')}, member_id = ${at(4, 'bigint')},
             enrolment_id = ${at(5, 'bigint')}, unit_id = ${at(6, 'bigint')}, duplicate_of_id = ${at(7, 'bigint')},
             reverses_id = ${at(8, 'bigint')}, processing_error = NULL, matched_at = now()
@@ -386,7 +433,10 @@ export async function applyMatches(db: Queryable, decisions: MatchDecision[]): P
     [column('id'), column('status'), column('unmatchedReason'), column('memberId'), column('enrolmentId'),
      column('unitId'), column('duplicateOfId'), column('reversesId')],
   );
-  return rows;
+  return rows.map(({ id, status }) => {
+    if (!isDecided(status)) throw new TypeError(`settlement ${id} is still ${status} after the match step`);
+    return { id, status };
+  });
 }
 
 /** Settlements whose match step has not happened, in id order, a batch at a time (the sweeper). */
@@ -442,11 +492,11 @@ function settlementFilterSql(p: Params, scope: Scope, f: SettlementFilter): stri
 
 export async function settlementsByIds(db: Queryable, ids: readonly number[], scope: Scope): Promise<SettlementRow[]> {
   const p = new Params();
-  const { rows } = await db.query<SettlementRow>(
+  const { rows } = await db.query<SettlementRecord>(
     `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE s.id = ANY(${p.add(ids)}) AND ${memberRowScopeSql(p, scope, 's')}`,
     p.values,
   );
-  return rows;
+  return rows.map(settlementRow);
 }
 
 /** Newest first (id descending); the cursor is the last id seen. */
@@ -454,11 +504,11 @@ export async function listSettlements(db: Queryable, scope: Scope, filter: Settl
   const p = new Params();
   const where = settlementFilterSql(p, scope, filter);
   const after = page.afterKey === null ? '' : `AND s.id < ${p.add(page.afterKey)}`;
-  const { rows } = await db.query<SettlementRow>(
+  const { rows } = await db.query<SettlementRecord>(
     `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE ${where} ${after} ORDER BY s.id DESC LIMIT ${p.add(page.limit)}`,
     p.values,
   );
-  return rows;
+  return rows.map(settlementRow);
 }
 
 export async function countSettlements(db: Queryable, scope: Scope, filter: SettlementFilter): Promise<number> {
@@ -481,24 +531,24 @@ export async function settlementsOfMembers(
   const p = new Params();
   const where = settlementFilterSql(p, scope, filter);
   const after = page.afterKey === null ? '' : `AND s.id < ${p.add(page.afterKey)}`;
-  const { rows } = await db.query<SettlementRow>(
+  const { rows } = await db.query<SettlementRecord>(
     `SELECT page.* FROM unnest(${p.add(memberIds)}::bigint[]) AS parent(id)
      CROSS JOIN LATERAL (SELECT ${SETTLEMENT_COLUMNS} FROM settlements s
                           WHERE s.member_id = parent.id AND ${where} ${after}
                           ORDER BY s.id DESC LIMIT ${p.add(page.limit)}) page`,
     p.values,
   );
-  return groupBy(rows, (row) => row.memberId!);
+  return groupBy(rows.map(settlementRow), (row) => row.memberId!);
 }
 
 /** The reversals pointing at each of `ids` (normally at most one each). */
 export async function reversalsOf(db: Queryable, ids: readonly number[], scope: Scope): Promise<SettlementRow[][]> {
   const p = new Params();
-  const { rows } = await db.query<SettlementRow>(
+  const { rows } = await db.query<SettlementRecord>(
     `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE s.reverses_id = ANY(${p.add(ids)}) AND ${memberRowScopeSql(p, scope, 's')} ORDER BY s.id`,
     p.values,
   );
-  const byOriginal = groupBy(rows, (r) => r.reversesId!);
+  const byOriginal = groupBy(rows.map(settlementRow), (r) => r.reversesId!);
   return ids.map((id) => byOriginal.get(id) ?? []);
 }
 
@@ -519,19 +569,19 @@ function rejectionFilterSql(p: Params, f: RejectionFilter): string {
 }
 
 export async function rejectionsByIds(db: Queryable, ids: readonly number[]): Promise<RejectionRow[]> {
-  const { rows } = await db.query<RejectionRow>(`SELECT ${REJECTION_COLUMNS} FROM settlement_rejections WHERE id = ANY($1)`, [ids]);
-  return rows;
+  const { rows } = await db.query<RejectionRecord>(`SELECT ${REJECTION_COLUMNS} FROM settlement_rejections WHERE id = ANY($1)`, [ids]);
+  return rows.map(rejectionRow);
 }
 
 export async function listRejections(db: Queryable, filter: RejectionFilter, page: Page): Promise<RejectionRow[]> {
   const p = new Params();
   const where = rejectionFilterSql(p, filter);
   const after = page.afterKey === null ? '' : `AND id < ${p.add(page.afterKey)}`;
-  const { rows } = await db.query<RejectionRow>(
+  const { rows } = await db.query<RejectionRecord>(
     `SELECT ${REJECTION_COLUMNS} FROM settlement_rejections WHERE ${where} ${after} ORDER BY id DESC LIMIT ${p.add(page.limit)}`,
     p.values,
   );
-  return rows;
+  return rows.map(rejectionRow);
 }
 
 export async function countRejections(db: Queryable, filter: RejectionFilter): Promise<number> {
@@ -546,29 +596,30 @@ export async function countRejections(db: Queryable, filter: RejectionFilter): P
 export type LockedRejection = RejectionRow & { rawEnc: Buffer; correctionsEnc: Buffer | null };
 
 /** An open rejection with its record as received and the corrections so far (encrypted), locked for a retry. */
-export async function lockOpenRejection(db: Queryable, id: number): Promise<LockedRejection | null> {
-  const { rows } = await db.query<LockedRejection>(
+export async function lockOpenRejection(tx: Tx, id: number): Promise<LockedRejection | null> {
+  const { rows } = await tx.query<RejectionRecord & { rawEnc: Buffer; correctionsEnc: Buffer | null }>(
     `SELECT ${REJECTION_COLUMNS}, raw_enc AS "rawEnc", corrections_enc AS "correctionsEnc"
        FROM settlement_rejections WHERE id = $1 AND status = 'OPEN' FOR UPDATE`,
     [id],
   );
-  return rows[0] ?? null;
+  return rows[0] ? rejectionRow(rows[0]) : null;
 }
 
 /** A retry that still fails: the corrections are kept and the record's problems replaced. */
 export async function updateRejection(
-  db: Queryable,
+  tx: Tx,
   id: number,
   w: { correctionsEnc: Buffer; rawMasked: Record<string, unknown>; problems: RejectionWrite['problems'] },
 ): Promise<void> {
-  await db.query(
+  await tx.query(
     `UPDATE settlement_rejections SET corrections_enc = $2, raw_masked = $3, problems = $4, retries = retries + 1 WHERE id = $1`,
     [id, w.correctionsEnc, JSON.stringify(w.rawMasked), JSON.stringify(w.problems)],
   );
 }
 
-export async function resolveRejection(db: Queryable, id: number, status: 'RESOLVED' | 'SUPERSEDED', settlementId: number, by: string): Promise<void> {
-  await db.query(
+/** Closes the rejection a retry locked (lockOpenRejection). */
+export async function resolveRejection(tx: Tx, id: number, status: Exclude<RejectionStatus, 'OPEN'>, settlementId: number, by: string): Promise<void> {
+  await tx.query(
     `UPDATE settlement_rejections SET status = $2, settlement_id = $3, resolved_at = now(), resolved_by = $4,
             retries = retries + CASE WHEN $2 = 'RESOLVED' THEN 1 ELSE 0 END
       WHERE id = $1`,
@@ -579,4 +630,10 @@ export async function resolveRejection(db: Queryable, id: number, status: 'RESOL
 export async function settlementIdBySourceKey(db: Queryable, source: string, setlId: string): Promise<number | null> {
   const { rows } = await db.query<{ id: number }>(`SELECT id FROM settlements WHERE source = $1 AND setl_id = $2`, [source, setlId]);
   return rows[0]?.id ?? null;
+}
+
+/** Settlements stored once each (duplicates of another source's copy left out). */
+export async function countDistinctSettlements(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM settlements WHERE status <> 'DUPLICATE'`);
+  return rows[0]!.n;
 }

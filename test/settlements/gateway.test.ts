@@ -4,7 +4,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { lookupHash, maskIdNumber } from '../../src/privacy/personalData.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { pullPage } from '../../src/settlements/ingest.ts';
-import { matchSettlements } from '../../src/settlements/matchStep.ts';
+import { matchSettlements } from '../../src/settlements/matchingStep.ts';
 import { simulatedItems, type SimItem } from '../../src/settlements/simulator/generate.ts';
 import { startInsuranceSimulator, type InsuranceSimulator } from '../../src/settlements/simulator/server.ts';
 import { platformSource } from '../../src/settlements/sources/platform.ts';

@@ -4,7 +4,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { inTransaction } from '../../src/db/pool.ts';
 import { PlatformError } from '../../src/settlements/envelope.ts';
 import { importFromSource, preparePage, pullPage, storePage } from '../../src/settlements/ingest.ts';
-import { matchSettlements } from '../../src/settlements/matchStep.ts';
+import { matchSettlements } from '../../src/settlements/matchingStep.ts';
 import { retryRejection } from '../../src/settlements/retry.ts';
 import { simulatedItems, type SimItem } from '../../src/settlements/simulator/generate.ts';
 import { startInsuranceSimulator, type InsuranceSimulator } from '../../src/settlements/simulator/server.ts';

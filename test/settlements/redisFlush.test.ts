@@ -6,13 +6,14 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { log } from '../../src/log.ts';
 import { startWorkers, type RunningWorkers } from '../../jobs/worker.ts';
-import type { MatchedSettlement } from '../../src/settlements/matchStep.ts';
+import type { MatchedSettlement } from '../../src/settlements/model.ts';
 import { simulatedItems } from '../../src/settlements/simulator/generate.ts';
 import { startInsuranceSimulator, type InsuranceSimulator } from '../../src/settlements/simulator/server.ts';
 import * as store from '../../src/settlements/store.ts';
 import { importFromSource } from '../../src/settlements/ingest.ts';
 import { fileSource } from '../../src/settlements/sources/files.ts';
-import { expectedOutcome, keys, registerMembers, registerPlatformSource, sampleRegistry, simData, statusOf, waitFor } from './support.ts';
+import { expectedOutcome, keys, registerMembers, registerPlatformSource, sampleRegistry, simData, statusOf } from './support.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 /**
  * Postgres is the record, Redis only carries work: the test prefix's keys are flushed while the

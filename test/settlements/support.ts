@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { parseConfig } from '../../src/config.ts';
 import { personalDataKeys } from '../../src/privacy/personalData.ts';
@@ -68,17 +67,6 @@ export function expectedOutcome(data: SimulatorData, registry: Registry, item: S
 
 export async function registerPlatformSource(db: pg.Pool, name: string, url: string, pageSize: number, pollSeconds: number | null = null) {
   return upsertSource(db, { name, kind: 'PLATFORM', endpoint: url, pageSize, pollSeconds });
-}
-
-/** Polls `probe` until it returns a value that is not false/null, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | false | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== false && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 export async function statusOf(db: pg.Pool): Promise<Map<string, { status: string; reason: string | null; count: number }>> {

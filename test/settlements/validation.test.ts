@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decrypt } from '../../src/privacy/personalData.ts';
 import { validateSettlement } from '../../src/settlements/validation.ts';
-import { decideMatch, type MatchFacts } from '../../src/settlements/matching.ts';
+import { decideMatch } from '../../src/settlements/matching.ts';
+import type { MatchFacts } from '../../src/settlements/model.ts';
 import { maskName, protectRejection, protectSettlement } from '../../src/settlements/protect.ts';
 import { applyCorrections, flattenFeedItem } from '../../src/settlements/records.ts';
 import { keys } from './support.ts';

@@ -10,7 +10,8 @@ import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { simulatedItems } from '../../src/settlements/simulator/generate.ts';
 import { startInsuranceSimulator, type InsuranceSimulator } from '../../src/settlements/simulator/server.ts';
 import * as store from '../../src/settlements/store.ts';
-import { expectedOutcome, registerMembers, registerPlatformSource, sampleRegistry, simData, statusOf, waitFor } from './support.ts';
+import { expectedOutcome, registerMembers, registerPlatformSource, sampleRegistry, simData, statusOf } from './support.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { closeQueues, createQueues, type Queues } from '../../src/queues.ts';
 import { enqueueSettlementPull } from '../../src/settlements/queue.ts';
 

@@ -42,6 +42,14 @@ interface DropCursor {
   offset: number;
 }
 
+/** The cursor this source stored (as JSON) after its last page, checked. */
+function readDropCursor(text: string): DropCursor {
+  const parsed: unknown = JSON.parse(text);
+  const { file, offset } = typeof parsed === 'object' && parsed !== null ? (parsed as Partial<Record<keyof DropCursor, unknown>>) : {};
+  if (typeof file !== 'string' || typeof offset !== 'number' || !Number.isInteger(offset)) throw new TypeError(`${text} is not a drop directory's cursor`);
+  return { file, offset };
+}
+
 /**
  * A drop directory: files are taken in name order, so name them to sort in arrival order
  * (e.g. `20250601-103000-hospital.jsonl`) and write them under a temporary name (`.part`, or a
@@ -61,7 +69,7 @@ export function dropDirectorySource(dir: string): SettlementSource {
   };
   return {
     async fetchPage(cursorText, limit): Promise<SettlementPage> {
-      const cursor: DropCursor | null = cursorText ? (JSON.parse(cursorText) as DropCursor) : null;
+      const cursor = cursorText ? readDropCursor(cursorText) : null;
       const files = (await readdir(dir)).filter((f) => !f.startsWith('.') && formatOf(f) !== null).sort();
       const file = cursor && cursor.offset >= 0 ? cursor.file : files.find((f) => !cursor || f > cursor.file);
       if (file === undefined) return { records: [], nextCursor: cursorText, hasMore: false, remaining: 0 };

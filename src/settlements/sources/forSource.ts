@@ -1,5 +1,5 @@
 import type { Config } from '../../config.ts';
-import type { SettlementSourceRow } from '../rows.ts';
+import type { SettlementSourceRow } from '../model.ts';
 import { dropDirectorySource } from './files.ts';
 import { platformSource } from './platform.ts';
 import type { SettlementSource } from './source.ts';

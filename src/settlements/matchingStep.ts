@@ -1,13 +1,8 @@
 import type pg from 'pg';
 import { inTransaction } from '../db/pool.ts';
 import { decideMatch } from './matching.ts';
-import type { SettlementStatus } from './model.ts';
+import type { MatchedSettlement, UnmatchedReason } from './model.ts';
 import * as store from './store.ts';
-
-export interface MatchedSettlement {
-  id: number;
-  status: Exclude<SettlementStatus, 'RECEIVED'>;
-}
 
 /**
  * The match step for a batch of settlements, in one transaction: lock those still RECEIVED, gather
@@ -19,8 +14,7 @@ export async function matchSettlements(db: pg.Pool, ids: readonly number[]): Pro
   return inTransaction(db, async (tx) => {
     await store.rederivableTransaction(tx);
     const facts = await store.lockMatchFacts(tx, ids);
-    const applied = await store.applyMatches(tx, facts.map(decideMatch));
-    return applied as MatchedSettlement[];
+    return store.applyMatches(tx, facts.map(decideMatch));
   });
 }
 
@@ -37,4 +31,14 @@ export async function matchAndContinue(db: pg.Pool, ids: readonly number[], afte
   const decided = await matchSettlements(db, ids);
   if (decided.length) for (const step of afterMatch) await step(decided);
   return decided;
+}
+
+/**
+ * UNMATCHED settlements (only those of `reason`, when given) matched again, e.g. after a roster
+ * import registered their members. Returns the settlements released for it.
+ */
+export async function rematchUnmatched(db: pg.Pool, reason: UnmatchedReason | null, afterMatch: readonly AfterMatch[]): Promise<number[]> {
+  const ids = await store.releaseUnmatched(db, reason);
+  await matchAndContinue(db, ids, afterMatch);
+  return ids;
 }
