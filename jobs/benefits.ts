@@ -1,8 +1,10 @@
 import { Worker, type Job } from 'bullmq';
 import DataLoader from 'dataloader';
 import type pg from 'pg';
-import { adjudicateSettlements, unadjudicatedSettlementIds, type AdjudicationOptions, type AdjudicationOutcome } from '../src/benefits/adjudicate.ts';
-import type { ClaimStatus } from '../src/benefits/rows.ts';
+import { adjudicateSettlements, type AdjudicationOptions, type AdjudicationOutcome } from '../src/benefits/adjudicate.ts';
+import { RuleSetCache } from '../src/benefits/catalogue.ts';
+import type { ClaimStatus } from '../src/benefits/model.ts';
+import { unadjudicatedSettlementIds } from '../src/benefits/store.ts';
 import { adjudicationJobId, enqueueAdjudications, type AdjudicationJob } from '../src/benefits/queue.ts';
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import type { WorkerServices } from './services.ts';
@@ -44,7 +46,9 @@ export async function start({ db, connection, prefix, adjudication, announce }: 
   const onDecided = options.onDecided ?? ((outcomes: AdjudicationOutcome[]) => announce(outcomes.map((o) => ({
     kind: 'CLAIM', id: o.claimId, memberId: o.memberId, unitId: o.unitId, status: o.status, at: new Date().toISOString(),
   }))));
-  return [new Worker<AdjudicationJob>(QUEUE_NAMES.claimAdjudication, adjudicationProcessor(db, { ...options, onDecided }), { connection, prefix, concurrency })];
+  // The worker's rule sets: the shipped ones inserted once, each stored version parsed once.
+  const ruleSets = options.ruleSets ?? new RuleSetCache();
+  return [new Worker<AdjudicationJob>(QUEUE_NAMES.claimAdjudication, adjudicationProcessor(db, { ...options, onDecided, ruleSets }), { connection, prefix, concurrency })];
 }
 
 const SWEEP_PAGE = 5000;

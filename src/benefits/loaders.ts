@@ -1,10 +1,11 @@
 import DataLoader from 'dataloader';
 import type { Queryable } from '../db/pool.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
-import type { Scope } from '../members/store.ts';
-import type { BenefitLineRow, BenefitTotalsRow, ClaimRow } from './rows.ts';
+import type { RuleSetCache } from './catalogue.ts';
+import type { BenefitLineRow, BenefitTotalsRow, ClaimRow } from './model.ts';
 import { claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, type ClaimFilter } from './store.ts';
 import type { Page } from '../kernel/page.ts';
+import type { Scope } from '../kernel/scope.ts';
 
 export interface BenefitLoaders {
   /** Claims by id, within the caller's scope. */
@@ -14,9 +15,12 @@ export interface BenefitLoaders {
   linesOfClaim: DataLoader<number, BenefitLineRow[]>;
   benefitLine: DataLoader<number, BenefitLineRow | null>;
   benefitTotals: DataLoader<{ memberId: number; planYear: number }, BenefitTotalsRow, string>;
+  /** The gateway's rule sets (shipped ones inserted, stored ones parsed): one per gateway, shared by every request. */
+  ruleSets: RuleSetCache;
 }
 
-export function createBenefitLoaders(db: Queryable, scope: Scope): BenefitLoaders {
+/** `ruleSets`: the gateway's cache (src/gateway/server.ts makes one); without it, one for this request. */
+export function createBenefitLoaders(db: Queryable, scope: Scope, ruleSets: RuleSetCache): BenefitLoaders {
   return {
     claim: byId((ids) => claimsByIds(db, ids, scope)),
     claimOfSettlement: new DataLoader((ids) => claimsOfSettlements(db, ids, scope)),
@@ -24,5 +28,6 @@ export function createBenefitLoaders(db: Queryable, scope: Scope): BenefitLoader
     linesOfClaim: new DataLoader((ids) => linesOfClaims(db, ids)),
     benefitLine: byId((ids) => linesByIds(db, ids, scope)),
     benefitTotals: new DataLoader((keys) => memberYearTotals(db, keys), { cacheKeyFn: (k) => `${k.memberId}:${k.planYear}` }),
+    ruleSets,
   };
 }

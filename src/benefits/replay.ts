@@ -1,7 +1,9 @@
-import type { Queryable } from '../db/pool.ts';
-import { AMOUNTS_SQL, settlementFacts } from './adjudicate.ts';
-import { evaluateBenefits, ZERO_TOTALS, type EnrolmentFacts, type PlanYearTotals } from './rules/engine.ts';
+import type { Queryable } from '../kernel/transaction.ts';
+import { settlementFacts } from './adjudicate.ts';
+import { evaluateBenefits, ZERO_TOTALS, type PlanYearTotals } from './rules/engine.ts';
 import { PROGRAMMES, type Programme, type RuleSet } from './rules/ruleSet.ts';
+import type { ClaimStatus } from './model.ts';
+import * as store from './store.ts';
 
 /**
  * What-if for a rule change: the decided claims of a plan year (INELIGIBLE, PENDING_REVIEW,
@@ -17,7 +19,7 @@ export interface ClaimDifference {
   claimId: number;
   settlementId: number;
   memberId: number;
-  status: string;
+  status: ClaimStatus;
   eligibleBefore: boolean;
   eligibleAfter: boolean;
   before: Figures;
@@ -35,20 +37,6 @@ export interface ReplayReport {
   differences: ClaimDifference[];
 }
 
-interface ReplayRow {
-  claimId: number;
-  settlementId: number;
-  memberId: number;
-  status: string;
-  eligible: boolean;
-  facts: EnrolmentFacts;
-  medType: string;
-  setlTime: Date;
-  diagnoses: string[];
-  amounts: Record<string, number | null>;
-  lines: { programme: Programme; payable: number }[];
-}
-
 const zero = (): Figures => ({ INPATIENT: 0, CRITICAL: 0, MAJOR_DISEASE: 0, total: 0 });
 const minus = (a: Figures, b: Figures): Figures => ({
   INPATIENT: a.INPATIENT - b.INPATIENT, CRITICAL: a.CRITICAL - b.CRITICAL, MAJOR_DISEASE: a.MAJOR_DISEASE - b.MAJOR_DISEASE, total: a.total - b.total,
@@ -58,24 +46,9 @@ const add = (into: Figures, f: Figures) => {
 };
 
 export async function replayYear(db: Queryable, ruleSet: RuleSet, planYear: number): Promise<ReplayReport> {
-  const { rows } = await db.query<ReplayRow>(
-    `SELECT c.id AS "claimId", c.settlement_id AS "settlementId", c.member_id AS "memberId", c.status, c.eligible, c.facts,
-            s.med_type AS "medType", s.setl_time AS "setlTime", s.diagnoses,
-            ${AMOUNTS_SQL} AS amounts,
-            coalesce((SELECT jsonb_agg(jsonb_build_object('programme', l.programme, 'payable', coalesce(l.adjusted_fen, l.amount_fen)))
-                        FROM benefit_lines l WHERE l.claim_id = c.id), '[]'::jsonb) AS lines
-       FROM claims c JOIN settlements s ON s.id = c.settlement_id
-      WHERE c.plan_year = $1 AND c.status IN ('INELIGIBLE', 'PENDING_REVIEW', 'APPROVED') AND c.rule_set_id IS NOT NULL
-      ORDER BY c.member_id, c.id`,
-    [planYear],
-  );
+  const rows = await store.decidedClaimsOfYear(db, planYear);
   // First-diagnosis grants from other plan years stay granted; this year's are recomputed.
-  const { rows: grants } = await db.query<{ memberId: number; groups: string[] }>(
-    `SELECT g.member_id AS "memberId", array_agg(g.disease_group) AS groups FROM disease_group_grants g
-       JOIN claims c ON c.id = g.claim_id WHERE c.plan_year <> $1 GROUP BY g.member_id`,
-    [planYear],
-  );
-  const priorOf = new Map(grants.map((g) => [g.memberId, g.groups]));
+  const priorOf = await store.diseaseGroupsGrantedOutside(db, planYear);
 
   const report: ReplayReport = {
     ruleSet: ruleSet.id, ruleSetVersion: ruleSet.version, planYear, claims: rows.length, changed: 0,

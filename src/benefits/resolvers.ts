@@ -2,16 +2,16 @@ import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
-import { inTransaction } from '../db/pool.ts';
-import { recordAudit } from '../audit/audit.ts';
-import { parsePreviewInput, PreviewInputError } from './previewInput.ts';
-import { BenefitInputError, evaluateBenefits, type BenefitResult } from './rules/engine.ts';
-import { validateRuleSet } from './rules/ruleSet.ts';
-import * as ruleSets from './ruleSetStore.ts';
+import type { CountedConnection } from '../members/model.ts';
+import { previewBenefits } from './preview.ts';
+import type { BenefitResult } from './rules/engine.ts';
+import { publishRuleSet } from './catalogue.ts';
 import * as review from './review.ts';
 import * as store from './store.ts';
-import { payableFen, type ClaimRow } from './rows.ts';
+import { payableFen, type ClaimRow } from './model.ts';
 import { check, invalid, notFound, reasonOf } from '../kernel/errors.ts';
+
+export type ClaimConnectionResult = CountedConnection<ClaimRow>;
 
 const REVIEW = ['REVIEWER', 'ADMIN'] as const;
 
@@ -32,10 +32,11 @@ async function announced(ctx: Context, claim: ClaimRow): Promise<ClaimRow> {
   return claim;
 }
 
-/** The preview the CLI prints, from the same parsing code (previewInput.ts) and a stored rule set. */
+/** The preview the CLI prints, from the same service (preview.ts) and a stored rule set. */
 async function preview(ctx: Context, ruleSetId: string, version: number | null | undefined, input: string): Promise<BenefitResult> {
-  await ruleSets.ensureShippedRuleSets(ctx.db);
-  const row = await ruleSets.storedRuleSet(ctx.db, ruleSetId, version);
+  const { ruleSets } = ctx.loaders;
+  await ruleSets.ensureShipped(ctx.db);
+  const row = await store.storedRuleSet(ctx.db, ruleSetId, version);
   if (!row) throw invalid(version == null ? 'ruleSetId' : 'version', `no rule set ${ruleSetId}${version == null ? '' : ` version ${version}`}`);
   const ruleSet = ruleSets.ruleSetOf(row);
   let json: unknown;
@@ -44,13 +45,7 @@ async function preview(ctx: Context, ruleSetId: string, version: number | null |
   } catch (error) {
     throw invalid('input', `cannot be read as JSON (${(error as Error).message})`);
   }
-  try {
-    return evaluateBenefits(ruleSet, parsePreviewInput(json, ruleSet));
-  } catch (error) {
-    if (error instanceof PreviewInputError) throw invalid(`input.${error.problems[0]!.field}`, error.problems[0]!.reason);
-    if (error instanceof BenefitInputError) throw invalid(`input.${error.field}`, error.reason);
-    throw error;
-  }
+  return previewBenefits(ruleSet, json, 'input');
 }
 
 export const benefitResolvers: Resolvers = {
@@ -74,12 +69,12 @@ export const benefitResolvers: Resolvers = {
     },
     claim: (_root, { id }, ctx) => visibleClaim(ctx, localId('id', id, 'Claim')),
     ruleSets: async (_root, { ruleSetId }, ctx) => {
-      await ruleSets.ensureShippedRuleSets(ctx.db);
-      return ruleSets.listStoredRuleSets(ctx.db, ruleSetId);
+      await ctx.loaders.ruleSets.ensureShipped(ctx.db);
+      return store.listStoredRuleSets(ctx.db, ruleSetId);
     },
     ruleSet: async (_root, { ruleSetId, version }, ctx) => {
-      await ruleSets.ensureShippedRuleSets(ctx.db);
-      const row = await ruleSets.storedRuleSet(ctx.db, ruleSetId, version);
+      await ctx.loaders.ruleSets.ensureShipped(ctx.db);
+      const row = await store.storedRuleSet(ctx.db, ruleSetId, version);
       if (!row) throw notFound('rule set');
       return row;
     },
@@ -96,25 +91,7 @@ export const benefitResolvers: Resolvers = {
         throw invalid('input.definition', `cannot be read as JSON (${(error as Error).message})`);
       }
       if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) throw invalid('input.definition', 'must be a JSON object');
-      const given = definition as Record<string, unknown>;
-      if (typeof given.id !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(given.id)) {
-        throw invalid('input.definition.id', 'must be lower-case letters, digits and dashes');
-      }
-      await ruleSets.ensureShippedRuleSets(ctx.db);
-      return inTransaction(ctx.db, async (tx) => {
-        const next = await ruleSets.nextVersion(tx, given.id as string);
-        if (given.version !== undefined && given.version !== next) {
-          throw invalid('input.definition.version', `must be ${next} (the next version of ${given.id as string}) or omitted`);
-        }
-        const checked = validateRuleSet({ ...given, version: next });
-        if (!checked.ok) throw invalid(`input.definition.${checked.errors[0]!.field}`, checked.errors[0]!.reason);
-        const row = await ruleSets.insertRuleSet(tx, checked.ruleSet, ctx.principal.subject);
-        await recordAudit(tx, actorOf(ctx.principal), {
-          action: 'ruleset.publish', targetType: 'RuleSet', targetId: `${row.ruleSetId}@${row.version}`,
-          details: { planYears: row.planYears },
-        });
-        return row;
-      });
+      return publishRuleSet(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), definition as Record<string, unknown>);
     },
     approveClaim: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'approveClaim');
@@ -151,7 +128,7 @@ export const benefitResolvers: Resolvers = {
     },
     unit: async (claim, _args, ctx) => (await ctx.loaders.unit.load(claim.unitId))!,
     settledAt: (claim) => claim.setlTime,
-    ruleSet: (claim, _args, ctx) => (claim.ruleSetId === null ? null : ruleSets.storedRuleSet(ctx.db, claim.ruleSetId, claim.ruleSetVersion)),
+    ruleSet: (claim, _args, ctx) => (claim.ruleSetId === null ? null : store.storedRuleSet(ctx.db, claim.ruleSetId, claim.ruleSetVersion)),
     personBurdenFen: (claim) => claim.psnPartAmt,
     memberPaysFen: (claim) => claim.psnPartAmt - claim.totalFen,
     lines: (claim, _args, ctx) => ctx.loaders.linesOfClaim.load(claim.id),
@@ -171,7 +148,7 @@ export const benefitResolvers: Resolvers = {
   RuleSet: {
     description: (row) => String((row.definition as { description?: string }).description ?? ''),
     definition: (row) => JSON.stringify(row.definition, null, 2),
-    assignedPlanYears: async (row, _args, ctx) => (await ruleSets.assignedYears(ctx.db, [row.ruleSetId])).get(row.ruleSetId) ?? [],
+    assignedPlanYears: async (row, _args, ctx) => (await store.assignedYears(ctx.db, [row.ruleSetId])).get(row.ruleSetId) ?? [],
   },
 
   BenefitPreview: {

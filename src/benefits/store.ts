@@ -1,13 +1,18 @@
 import type { Queryable, Tx } from '../kernel/transaction.ts';
 import { Params } from '../db/sql.ts';
-import { memberRowScopeSql, type Scope } from '../members/store.ts';
-import type { Programme } from './rules/ruleSet.ts';
-import type { BenefitLineRow, BenefitTotalsRow, ClaimRow, ClaimStatus } from './rows.ts';
+import type { CapHit, EnrolmentFacts, PlanYearTotals } from './rules/engine.ts';
+import { SETTLEMENT_AMOUNT_FIELDS, type Programme, type RuleSet } from './rules/ruleSet.ts';
+import type {
+  BenefitLineRow, BenefitTotalsRow, ClaimRow, ClaimStatus, LineStatus, PendingSettlementRow, ReplayClaimRow, ReversalOutcome, RuleSetRow,
+} from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
+import type { Scope } from '../kernel/scope.ts';
+import { memberRowScopeSql } from '../db/scope.ts';
 
 /**
- * SQL of the benefits domain (reads). Every read takes the members' `Scope`: a unit operator sees
- * the claims of their unit's members, a member their own; others are never loaded.
+ * All SQL of the benefits domain. Reads for the API take the members' `Scope`: a unit operator sees
+ * the claims of their unit's members, a member their own; others are never loaded. Functions that
+ * lock rows or write take the deciding transaction (`tx: Tx`).
  */
 export const CLAIM_COLUMNS = `c.id, c.settlement_id AS "settlementId", c.member_id AS "memberId", c.unit_id AS "unitId",
   c.enrolment_id AS "enrolmentId", c.plan_year AS "planYear", c.setl_time AS "setlTime", c.rule_set_id AS "ruleSetId",
@@ -132,6 +137,499 @@ export async function memberYearTotals(db: Queryable, keys: readonly { memberId:
   return keys.map((k) => byKey.get(`${k.memberId}:${k.planYear}`)!);
 }
 
+// ---- adjudication ----
+
+/** The settlement's amount fields the rule engine reads (alias `s`), as one JSON object of fen. */
+const AMOUNTS_SQL = `jsonb_build_object(${SETTLEMENT_AMOUNT_FIELDS.map((f) => `'${f}', s.${f}`).join(', ')})`;
+
+/** The member-year totals column of each programme. */
+const TOTAL_COLUMNS: Record<Programme, string> = {
+  INPATIENT: 'inpatient_fen', CRITICAL: 'critical_fen', MAJOR_DISEASE: 'major_disease_fen',
+};
+
+/** Ensures and locks the member-year totals of the matched settlements among `ids`, in key order. */
+export async function lockTotalsOfSettlements(tx: Tx, ids: readonly number[]): Promise<BenefitTotalsRow[]> {
+  const { rows } = await tx.query<BenefitTotalsRow>(
+    `WITH wanted AS (
+       SELECT DISTINCT s.member_id, e.plan_year FROM settlements s JOIN enrolments e ON e.id = s.enrolment_id
+        WHERE s.id = ANY($1) AND s.status = 'MATCHED')
+     INSERT INTO member_year_totals AS t (member_id, plan_year)
+     SELECT member_id, plan_year FROM wanted ORDER BY member_id, plan_year
+     ON CONFLICT (member_id, plan_year) DO UPDATE SET updated_at = t.updated_at
+     RETURNING t.member_id AS "memberId", t.plan_year AS "planYear", t.inpatient_fen AS "inpatientFen", t.critical_fen AS "criticalFen",
+               t.major_disease_fen AS "majorDiseaseFen", t.out_of_pocket_fen AS "outOfPocketFen", t.claims`,
+    [ids],
+  );
+  return rows;
+}
+
+/** The matched settlements among `ids` without a claim, and matched reversals not yet applied, in id order. */
+export async function pendingSettlements(tx: Tx, ids: readonly number[]): Promise<PendingSettlementRow[]> {
+  const { rows } = await tx.query<PendingSettlementRow>(
+    `SELECT s.id, s.kind, s.reverses_id AS "reversesId", s.member_id AS "memberId", s.unit_id AS "unitId",
+            s.enrolment_id AS "enrolmentId", e.plan_year AS "planYear", e.plan, e.special_disease AS "specialDisease",
+            e.first_enrolled_on AS "firstEnrolledOn", s.med_type AS "medType", s.setl_time AS "setlTime", s.diagnoses,
+            ${AMOUNTS_SQL} AS amounts
+       FROM settlements s JOIN enrolments e ON e.id = s.enrolment_id
+      WHERE s.id = ANY($1) AND s.status = 'MATCHED'
+        AND CASE s.kind WHEN 'SETTLEMENT' THEN NOT EXISTS (SELECT 1 FROM claims c WHERE c.settlement_id = s.id)
+                        ELSE NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.reversal_settlement_id = s.id) END
+      ORDER BY s.id`,
+    [ids],
+  );
+  return rows;
+}
+
+/** MATCHED settlements without a claim, and MATCHED reversals not yet applied, in id order (the sweeper). */
+export async function unadjudicatedSettlementIds(db: Queryable, afterId: number, limit: number): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT s.id FROM settlements s
+      WHERE s.status = 'MATCHED' AND s.id > $1
+        AND CASE s.kind WHEN 'SETTLEMENT' THEN NOT EXISTS (SELECT 1 FROM claims c WHERE c.settlement_id = s.id)
+                        ELSE NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.reversal_settlement_id = s.id) END
+      ORDER BY s.id LIMIT $2`,
+    [afterId, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** The disease groups each member was granted a first-diagnosis lump sum for, by member. */
+export async function grantedDiseaseGroups(tx: Tx, memberIds: readonly number[]): Promise<Map<number, string[]>> {
+  if (!memberIds.length) return new Map();
+  const { rows } = await tx.query<{ memberId: number; groups: string[] }>(
+    `SELECT member_id AS "memberId", array_agg(disease_group ORDER BY disease_group) AS groups
+       FROM disease_group_grants WHERE member_id = ANY($1) GROUP BY member_id`,
+    [memberIds],
+  );
+  return new Map(rows.map((r) => [r.memberId, r.groups]));
+}
+
+export interface NewClaim {
+  settlementId: number;
+  memberId: number;
+  unitId: number;
+  enrolmentId: number;
+  planYear: number;
+  setlTime: Date;
+  ruleSetId: string;
+  ruleSetVersion: number;
+  status: ClaimStatus;
+  eligible: boolean;
+  psnPartAmt: number;
+  totalFen: number;
+  reasons: string[];
+  reasonCodes: string[];
+  warnings: string[];
+  facts: EnrolmentFacts;
+  totalsBefore: PlanYearTotals;
+  outOfPocketFen: number;
+  /** Who decided it (an automatic approval), or null while it waits or when it is ineligible. */
+  decidedBy: string | null;
+}
+
+/** Inserts the claims (a settlement that has one already is skipped); returns the new claim ids by settlement id. */
+export async function insertClaims(tx: Tx, claims: readonly NewClaim[]): Promise<Map<number, number>> {
+  const { rows } = await tx.query<{ id: number; settlementId: number }>(
+    `INSERT INTO claims (settlement_id, member_id, unit_id, enrolment_id, plan_year, setl_time, rule_set_id, rule_set_version,
+                         status, eligible, psn_part_amt, computed_total_fen, total_fen, reasons, reason_codes, warnings, facts,
+                         totals_before, out_of_pocket_fen, decided_by, decided_at)
+     SELECT settlement_id, member_id, unit_id, enrolment_id, plan_year, setl_time, rule_set_id, rule_set_version,
+            status, eligible, psn_part_amt, total_fen, total_fen, reasons, reason_codes, warnings, facts,
+            totals_before, out_of_pocket_fen, decided_by, CASE WHEN decided_by IS NULL THEN NULL ELSE now() END
+       FROM jsonb_to_recordset($1::jsonb) AS r(settlement_id bigint, member_id bigint, unit_id bigint, enrolment_id bigint,
+            plan_year int, setl_time timestamptz, rule_set_id text, rule_set_version int, status text, eligible boolean,
+            psn_part_amt bigint, total_fen bigint, reasons text[], reason_codes text[], warnings text[], facts jsonb,
+            totals_before jsonb, out_of_pocket_fen bigint, decided_by text)
+     ON CONFLICT (settlement_id) DO NOTHING
+     RETURNING id, settlement_id AS "settlementId"`,
+    [JSON.stringify(claims.map((c) => ({
+      settlement_id: c.settlementId, member_id: c.memberId, unit_id: c.unitId, enrolment_id: c.enrolmentId, plan_year: c.planYear,
+      setl_time: c.setlTime.toISOString(), rule_set_id: c.ruleSetId, rule_set_version: c.ruleSetVersion, status: c.status,
+      eligible: c.eligible, psn_part_amt: c.psnPartAmt, total_fen: c.totalFen, reasons: c.reasons, reason_codes: c.reasonCodes,
+      warnings: c.warnings, facts: c.facts, totals_before: c.totalsBefore, out_of_pocket_fen: c.outOfPocketFen, decided_by: c.decidedBy,
+    })))],
+  );
+  return new Map(rows.map((r) => [r.settlementId, r.id]));
+}
+
+export interface NewBenefitLine {
+  claimId: number;
+  programme: Programme;
+  basisFen: number;
+  ratioBp: number | null;
+  fixedFen: number | null;
+  beforeCapsFen: number;
+  capsHit: CapHit[];
+  amountFen: number;
+  diseaseGroups: string[];
+  explanation: string;
+  status: LineStatus;
+}
+
+export async function insertBenefitLines(tx: Tx, lines: readonly NewBenefitLine[]): Promise<void> {
+  if (!lines.length) return;
+  await tx.query(
+    `INSERT INTO benefit_lines (claim_id, programme, basis_fen, ratio_bp, fixed_fen, before_caps_fen, caps_hit, amount_fen,
+                                disease_groups, explanation, status)
+     SELECT claim_id, programme, basis_fen, ratio_bp, fixed_fen, before_caps_fen, caps_hit, amount_fen, disease_groups, explanation, status
+       FROM jsonb_to_recordset($1::jsonb) AS r(claim_id bigint, programme text, basis_fen bigint, ratio_bp int, fixed_fen bigint,
+            before_caps_fen bigint, caps_hit text[], amount_fen bigint, disease_groups text[], explanation text, status text)`,
+    [JSON.stringify(lines.map((l) => ({
+      claim_id: l.claimId, programme: l.programme, basis_fen: l.basisFen, ratio_bp: l.ratioBp, fixed_fen: l.fixedFen,
+      before_caps_fen: l.beforeCapsFen, caps_hit: l.capsHit, amount_fen: l.amountFen, disease_groups: l.diseaseGroups,
+      explanation: l.explanation, status: l.status,
+    })))],
+  );
+}
+
+/** Grants the disease groups (a group a member holds already is skipped); returns how many were granted. */
+export async function grantDiseaseGroups(tx: Tx, grants: readonly { memberId: number; diseaseGroup: string; claimId: number }[]): Promise<number> {
+  if (!grants.length) return 0;
+  const { rowCount } = await tx.query(
+    `INSERT INTO disease_group_grants (member_id, disease_group, claim_id)
+     SELECT member_id, disease_group, claim_id FROM jsonb_to_recordset($1::jsonb) AS r(member_id bigint, disease_group text, claim_id bigint)
+     ON CONFLICT (member_id, disease_group) DO NOTHING`,
+    [JSON.stringify(grants.map((g) => ({ member_id: g.memberId, disease_group: g.diseaseGroup, claim_id: g.claimId })))],
+  );
+  return rowCount ?? 0;
+}
+
+/** Stores the member-year totals (rows locked by `lockTotalsOfSettlements`). */
+export async function writeTotals(tx: Tx, totals: readonly BenefitTotalsRow[]): Promise<void> {
+  await tx.query(
+    `UPDATE member_year_totals t SET inpatient_fen = r.i, critical_fen = r.c, major_disease_fen = r.m, out_of_pocket_fen = r.o,
+            claims = r.claims, updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS r(member_id bigint, plan_year int, i bigint, c bigint, m bigint, o bigint, claims int)
+      WHERE t.member_id = r.member_id AND t.plan_year = r.plan_year`,
+    [JSON.stringify(totals.map((t) => ({
+      member_id: t.memberId, plan_year: t.planYear, i: t.inpatientFen, c: t.criticalFen, m: t.majorDiseaseFen, o: t.outOfPocketFen, claims: t.claims,
+    })))],
+  );
+}
+
+// ---- reversals ----
+
+export interface ReversedClaim {
+  id: number;
+  status: ClaimStatus;
+  outOfPocketFen: number;
+  memberId: number;
+  planYear: number;
+}
+
+/** The claim of a settlement, locked; null when the settlement has none. */
+export async function lockClaimOfSettlement(tx: Tx, settlementId: number): Promise<ReversedClaim | null> {
+  const { rows: [claim] } = await tx.query<ReversedClaim>(
+    `SELECT id, status, out_of_pocket_fen AS "outOfPocketFen", member_id AS "memberId", plan_year AS "planYear"
+       FROM claims WHERE settlement_id = $1 FOR UPDATE`,
+    [settlementId],
+  );
+  return claim ?? null;
+}
+
+/** A CANCELLED claim without lines for a settlement reversed before it was adjudicated; returns its id. */
+export async function insertClaimCancelledBeforeAdjudication(tx: Tx, reversal: PendingSettlementRow): Promise<number> {
+  const { rows } = await tx.query<{ id: number }>(
+    `INSERT INTO claims (settlement_id, member_id, unit_id, enrolment_id, plan_year, setl_time, status, eligible, psn_part_amt,
+                         computed_total_fen, total_fen, decided_by, decided_at, decision_reason)
+     SELECT o.id, $2, $3, $4, $5, o.setl_time, 'CANCELLED', false, o.psn_part_amt, 0, 0, 'reversal', now(),
+            'reversed by settlement ' || $6 || ' before adjudication'
+       FROM settlements o WHERE o.id = $1
+     RETURNING id`,
+    [reversal.reversesId, reversal.memberId, reversal.unitId, reversal.enrolmentId, reversal.planYear, reversal.id],
+  );
+  return rows[0]!.id;
+}
+
+/** The lines of a claim, locked, with what each pays now. */
+export async function lockLinesOfClaim(tx: Tx, claimId: number): Promise<{ id: number; programme: Programme; payable: number; status: LineStatus }[]> {
+  const { rows } = await tx.query<{ id: number; programme: Programme; payable: number; status: LineStatus }>(
+    `SELECT id, programme, coalesce(adjusted_fen, amount_fen) AS payable, status FROM benefit_lines WHERE claim_id = $1 ORDER BY id FOR UPDATE`,
+    [claimId],
+  );
+  return rows;
+}
+
+/** A recovery from the member for each PAID line of the claim (what it pays now, when above 0). */
+export async function insertRecoveriesOfPaidLines(tx: Tx, claimId: number, memberId: number, reversalSettlementId: number): Promise<void> {
+  await tx.query(
+    `INSERT INTO recoveries (benefit_line_id, claim_id, member_id, reversal_settlement_id, amount_fen)
+     SELECT l.id, l.claim_id, $2, $3, coalesce(l.adjusted_fen, l.amount_fen) FROM benefit_lines l
+      WHERE l.claim_id = $1 AND l.status = 'PAID' AND coalesce(l.adjusted_fen, l.amount_fen) > 0
+     ON CONFLICT (benefit_line_id) DO NOTHING`,
+    [claimId, memberId, reversalSettlementId],
+  );
+}
+
+export async function cancelUnpaidLines(tx: Tx, claimId: number): Promise<void> {
+  await tx.query(`UPDATE benefit_lines SET status = 'CANCELLED' WHERE claim_id = $1 AND status <> 'PAID'`, [claimId]);
+}
+
+export async function cancelClaim(tx: Tx, claimId: number, reversalSettlementId: number): Promise<void> {
+  await tx.query(
+    `UPDATE claims SET status = 'CANCELLED', decided_by = 'reversal', decided_at = now(),
+            decision_reason = 'reversed by settlement ' || $2, updated_at = now() WHERE id = $1`,
+    [claimId, reversalSettlementId],
+  );
+}
+
+export async function insertClaimReversal(
+  tx: Tx,
+  reversal: { reversalSettlementId: number; claimId: number; outcome: ReversalOutcome; cancelledFen: number; recoveryFen: number },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO claim_reversals (reversal_settlement_id, claim_id, outcome, cancelled_fen, recovery_fen) VALUES ($1, $2, $3, $4, $5)`,
+    [reversal.reversalSettlementId, reversal.claimId, reversal.outcome, reversal.cancelledFen, reversal.recoveryFen],
+  );
+}
+
+/** Releases the first-diagnosis grants a claim took (reversed or rejected: it no longer counts). */
+export async function releaseDiseaseGroupGrants(tx: Tx, claimId: number): Promise<void> {
+  await tx.query(`DELETE FROM disease_group_grants WHERE claim_id = $1`, [claimId]);
+}
+
+// ---- review ----
+
+/** The member and plan year of a claim within the caller's scope; null when there is none. */
+export async function claimInScope(tx: Tx, claimId: number, scope: Scope): Promise<{ memberId: number; planYear: number } | null> {
+  const { rows: [found] } = await tx.query<{ memberId: number; planYear: number }>(
+    `SELECT c.member_id AS "memberId", c.plan_year AS "planYear" FROM claims c
+      WHERE c.id = $1 AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM members m WHERE m.id = c.member_id AND m.unit_id = $2))
+        AND ($3::bigint IS NULL OR c.member_id = $3)`,
+    [claimId, scope.unitId, scope.memberId],
+  );
+  return found ?? null;
+}
+
+/** Locks a member-year totals row (taken before the claim: the order adjudication locks in). */
+export async function lockMemberYear(tx: Tx, memberId: number, planYear: number): Promise<void> {
+  await tx.query(`SELECT 1 FROM member_year_totals WHERE member_id = $1 AND plan_year = $2 FOR UPDATE`, [memberId, planYear]);
+}
+
+export interface ReviewedClaim {
+  id: number;
+  memberId: number;
+  planYear: number;
+  status: ClaimStatus;
+  outOfPocketFen: number;
+  /** Everyone who adjusted a line of the claim. */
+  adjustedBy: string[];
+}
+
+export async function lockClaim(tx: Tx, claimId: number): Promise<ReviewedClaim> {
+  const { rows: [claim] } = await tx.query<ReviewedClaim>(
+    `SELECT id, member_id AS "memberId", plan_year AS "planYear", status, out_of_pocket_fen AS "outOfPocketFen", adjusted_by AS "adjustedBy"
+       FROM claims WHERE id = $1 FOR UPDATE`,
+    [claimId],
+  );
+  return claim!;
+}
+
+/** The claim and its PENDING lines become APPROVED; returns the claim's total. */
+export async function approveClaim(tx: Tx, claimId: number, decidedBy: string, note: string | null): Promise<number> {
+  await tx.query(
+    `UPDATE claims SET status = 'APPROVED', decided_by = $2, decided_at = now(), decision_reason = $3, updated_at = now() WHERE id = $1`,
+    [claimId, decidedBy, note],
+  );
+  await tx.query(`UPDATE benefit_lines SET status = 'APPROVED' WHERE claim_id = $1 AND status = 'PENDING'`, [claimId]);
+  const { rows } = await tx.query<{ total: number }>(`SELECT total_fen AS total FROM claims WHERE id = $1`, [claimId]);
+  return rows[0]!.total;
+}
+
+/** What each line of a claim pays now, by programme. */
+export async function payableLinesOfClaim(tx: Tx, claimId: number): Promise<{ programme: Programme; payable: number }[]> {
+  const { rows } = await tx.query<{ programme: Programme; payable: number }>(
+    `SELECT programme, coalesce(adjusted_fen, amount_fen) AS payable FROM benefit_lines WHERE claim_id = $1`,
+    [claimId],
+  );
+  return rows;
+}
+
+/** Takes a claim out of its member-year totals: its amounts per programme, its out-of-pocket and its count. */
+export async function releaseFromTotals(tx: Tx, memberId: number, planYear: number, released: PlanYearTotals): Promise<void> {
+  await tx.query(
+    `UPDATE member_year_totals SET inpatient_fen = greatest(0, inpatient_fen - $3), critical_fen = greatest(0, critical_fen - $4),
+            major_disease_fen = greatest(0, major_disease_fen - $5), out_of_pocket_fen = greatest(0, out_of_pocket_fen - $6),
+            claims = greatest(0, claims - 1), updated_at = now()
+      WHERE member_id = $1 AND plan_year = $2`,
+    [memberId, planYear, released.INPATIENT, released.CRITICAL, released.MAJOR_DISEASE, released.outOfPocket],
+  );
+}
+
+/** The claim and all its lines become REJECTED, with the reviewer and the reason. */
+export async function rejectClaim(tx: Tx, claimId: number, decidedBy: string, reason: string): Promise<void> {
+  await tx.query(`UPDATE benefit_lines SET status = 'REJECTED' WHERE claim_id = $1`, [claimId]);
+  await releaseDiseaseGroupGrants(tx, claimId);
+  await tx.query(
+    `UPDATE claims SET status = 'REJECTED', decided_by = $2, decided_at = now(), decision_reason = $3, updated_at = now() WHERE id = $1`,
+    [claimId, decidedBy, reason],
+  );
+}
+
+/** The claim a benefit line belongs to; null when there is no such line. */
+export async function claimOfLine(tx: Tx, lineId: number): Promise<number | null> {
+  const { rows: [line] } = await tx.query<{ claimId: number }>(`SELECT claim_id AS "claimId" FROM benefit_lines WHERE id = $1`, [lineId]);
+  return line?.claimId ?? null;
+}
+
+export async function lockLine(tx: Tx, lineId: number): Promise<{ programme: Programme; amountFen: number; payable: number }> {
+  const { rows: [line] } = await tx.query<{ programme: Programme; amountFen: number; payable: number }>(
+    `SELECT programme, amount_fen AS "amountFen", coalesce(adjusted_fen, amount_fen) AS payable FROM benefit_lines WHERE id = $1 FOR UPDATE`,
+    [lineId],
+  );
+  return line!;
+}
+
+/**
+ * A reviewer's adjustment of a line to `amountFen` (lower by `loweredFen` than it paid): the line
+ * keeps its computed amount beside it, the member-year total of its programme drops by the
+ * difference, the claim's total is summed again.
+ */
+export async function adjustLine(
+  tx: Tx,
+  line: { id: number; claimId: number; programme: Programme; memberId: number; planYear: number },
+  amountFen: number,
+  loweredFen: number,
+  reason: string,
+  adjustedBy: string,
+): Promise<void> {
+  const column = TOTAL_COLUMNS[line.programme];
+  await tx.query(
+    `UPDATE member_year_totals SET ${column} = greatest(0, ${column} - $3), updated_at = now() WHERE member_id = $1 AND plan_year = $2`,
+    [line.memberId, line.planYear, loweredFen],
+  );
+  await tx.query(
+    `UPDATE benefit_lines SET adjusted_fen = $2, adjustment_reason = $3, adjusted_by = $4, adjusted_at = now() WHERE id = $1`,
+    [line.id, amountFen, reason, adjustedBy],
+  );
+  await tx.query(
+    `UPDATE claims SET total_fen = (SELECT coalesce(sum(coalesce(adjusted_fen, amount_fen)), 0) FROM benefit_lines WHERE claim_id = $1),
+            updated_at = now() WHERE id = $1`,
+    [line.claimId],
+  );
+}
+
+// ---- rule sets ----
+
+/**
+ * Rule sets in PostgreSQL. The shipped JSON files (src/benefits/ruleSets/) are the source of truth
+ * for the shipped sets and are inserted idempotently (`insertShippedRuleSets`); published versions
+ * are added beside them and none is ever changed, so every claim can name the version it used.
+ *
+ * Which set governs a plan year: the rule set id assigned to the year in plan_year_rule_sets
+ * (2025 -> default-2025), at its newest version covering the year; a year without an assignment
+ * uses the most recently published set covering it; a year no set covers uses the most recently
+ * published set of all, and the engine's warning ("covers plan years ..., not ...") sends the claim
+ * to review.
+ */
+const RULE_SET_COLUMNS = `id AS "ruleSetId", version, plan_years AS "planYears", definition, shipped,
+  published_at AS "publishedAt", published_by AS "publishedBy"`;
+
+/** Inserts the shipped rule sets that are missing. */
+export async function insertShippedRuleSets(db: Queryable, sets: readonly RuleSet[]): Promise<void> {
+  await db.query(
+    `INSERT INTO rule_sets (id, version, plan_years, definition, shipped, published_by)
+     SELECT r.id, r.version, ARRAY(SELECT jsonb_array_elements_text(r.definition -> 'planYears')::int), r.definition, true, 'shipped'
+       FROM jsonb_to_recordset($1::jsonb) AS r(id text, version int, definition jsonb)
+     ON CONFLICT (id, version) DO NOTHING`,
+    [JSON.stringify(sets.map((rs) => ({ id: rs.id, version: rs.version, definition: rs })))],
+  );
+}
+
+export async function listStoredRuleSets(db: Queryable, id?: string | null): Promise<RuleSetRow[]> {
+  const { rows } = await db.query<RuleSetRow>(
+    `SELECT ${RULE_SET_COLUMNS} FROM rule_sets WHERE ($1::text IS NULL OR id = $1) ORDER BY id, version`,
+    [id ?? null],
+  );
+  return rows;
+}
+
+/** The given version, or the newest of `id` when version is null. */
+export async function storedRuleSet(db: Queryable, id: string, version?: number | null): Promise<RuleSetRow | null> {
+  const { rows } = await db.query<RuleSetRow>(
+    `SELECT ${RULE_SET_COLUMNS} FROM rule_sets WHERE id = $1 AND ($2::int IS NULL OR version = $2) ORDER BY version DESC LIMIT 1`,
+    [id, version ?? null],
+  );
+  return rows[0] ?? null;
+}
+
+/** The rule set governing each plan year (see above), by year. */
+export async function ruleSetsForYears(db: Queryable, years: readonly number[]): Promise<Map<number, RuleSetRow>> {
+  if (!years.length) return new Map();
+  const { rows } = await db.query<RuleSetRow & { year: number }>(
+    `SELECT y.year, r.* FROM unnest($1::int[]) AS y(year)
+     CROSS JOIN LATERAL (
+       SELECT ${RULE_SET_COLUMNS} FROM rule_sets rs
+        LEFT JOIN plan_year_rule_sets a ON a.plan_year = y.year
+        ORDER BY (a.rule_set_id = rs.id AND y.year = ANY(rs.plan_years)) IS TRUE DESC,
+                 (y.year = ANY(rs.plan_years)) DESC, rs.published_at DESC, rs.version DESC, rs.id
+        LIMIT 1) r`,
+    [[...new Set(years)]],
+  );
+  return new Map(rows.map(({ year, ...row }) => [year, row]));
+}
+
+/** Plan years each (id) is assigned to. */
+export async function assignedYears(db: Queryable, ids: readonly string[]): Promise<Map<string, number[]>> {
+  const { rows } = await db.query<{ id: string; years: number[] }>(
+    `SELECT rule_set_id AS id, array_agg(plan_year ORDER BY plan_year) AS years FROM plan_year_rule_sets
+      WHERE rule_set_id = ANY($1) GROUP BY rule_set_id`,
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, r.years]));
+}
+
+/** The next version of rule set `id`, locked until the transaction ends. */
+export async function nextVersion(tx: Tx, id: string): Promise<number> {
+  // The lock serialises publishers of one id: two publications can never take the same version.
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('rule_sets:' || $1))`, [id]);
+  const { rows } = await tx.query<{ v: number }>(`SELECT coalesce(max(version), 0) + 1 AS v FROM rule_sets WHERE id = $1`, [id]);
+  return rows[0]!.v;
+}
+
+export async function insertRuleSet(tx: Tx, ruleSet: RuleSet, publishedBy: string): Promise<RuleSetRow> {
+  const { rows } = await tx.query<RuleSetRow>(
+    `INSERT INTO rule_sets (id, version, plan_years, definition, published_by) VALUES ($1, $2, $3, $4, $5)
+     RETURNING ${RULE_SET_COLUMNS}`,
+    [ruleSet.id, ruleSet.version, ruleSet.planYears, JSON.stringify(ruleSet), publishedBy],
+  );
+  return rows[0]!;
+}
+
+// ---- replay ----
+
+/**
+ * The decided claims of a plan year (INELIGIBLE, PENDING_REVIEW, APPROVED; rejected and cancelled
+ * ones count for nothing) with their settlements and what each line pays now, per member in the
+ * order they were decided (claim id).
+ */
+export async function decidedClaimsOfYear(db: Queryable, planYear: number): Promise<ReplayClaimRow[]> {
+  const { rows } = await db.query<ReplayClaimRow>(
+    `SELECT c.id AS "claimId", c.settlement_id AS "settlementId", c.member_id AS "memberId", c.status, c.eligible, c.facts,
+            s.med_type AS "medType", s.setl_time AS "setlTime", s.diagnoses,
+            ${AMOUNTS_SQL} AS amounts,
+            coalesce((SELECT jsonb_agg(jsonb_build_object('programme', l.programme, 'payable', coalesce(l.adjusted_fen, l.amount_fen)))
+                        FROM benefit_lines l WHERE l.claim_id = c.id), '[]'::jsonb) AS lines
+       FROM claims c JOIN settlements s ON s.id = c.settlement_id
+      WHERE c.plan_year = $1 AND c.status IN ('INELIGIBLE', 'PENDING_REVIEW', 'APPROVED') AND c.rule_set_id IS NOT NULL
+      ORDER BY c.member_id, c.id`,
+    [planYear],
+  );
+  return rows;
+}
+
+/** The disease groups each member was granted by claims of other plan years than `planYear`, by member. */
+export async function diseaseGroupsGrantedOutside(db: Queryable, planYear: number): Promise<Map<number, string[]>> {
+  const { rows } = await db.query<{ memberId: number; groups: string[] }>(
+    `SELECT g.member_id AS "memberId", array_agg(g.disease_group) AS groups FROM disease_group_grants g
+       JOIN claims c ON c.id = g.claim_id WHERE c.plan_year <> $1 GROUP BY g.member_id`,
+    [planYear],
+  );
+  return new Map(rows.map((g) => [g.memberId, g.groups]));
+}
+
+// ---- payouts ----
+
 // Payouts change these rows through the two functions below (benefits owns benefit_lines and recoveries).
 
 /**
@@ -174,4 +672,23 @@ export async function unpayPayoutLines(db: Queryable, payoutId: number): Promise
       WHERE pl.payout_id = $1 AND l.id = pl.benefit_line_id AND c.id = l.claim_id AND l.status = 'PAID'`,
     [payoutId],
   );
+}
+
+/** Claims by status with their totals (the demo's and operators' overview). */
+export async function claimTotalsByStatus(db: Queryable): Promise<{ status: ClaimStatus; claims: number; totalFen: number }[]> {
+  const { rows } = await db.query<{ status: ClaimStatus; claims: number; totalFen: number }>(
+    `SELECT status, count(*)::int AS claims, coalesce(sum(total_fen), 0)::bigint AS "totalFen" FROM claims GROUP BY status ORDER BY status`,
+  );
+  return rows;
+}
+
+export async function claimIdsWithStatus(db: Queryable, status: ClaimStatus): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM claims WHERE status = $1 ORDER BY id`, [status]);
+  return rows.map((r) => r.id);
+}
+
+/** Claims with at least one line paid. */
+export async function paidClaimCount(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(DISTINCT claim_id)::int AS n FROM benefit_lines WHERE status = 'PAID'`);
+  return rows[0]!.n;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { queriesPerPageSize, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { approvedClaims } from '../payouts/support.ts';
+import { approvedClaims, settings } from '../payouts/support.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 
 /** A page of claims with what a claims list shows costs the same SQL statements for 5 claims as for 50. */
@@ -13,7 +13,7 @@ beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
   await approvedClaims(db.pool, 55);
-  await planPayouts(db.pool);
+  await planPayouts(db.pool, settings);
 });
 afterAll(async () => {
   await gw?.close();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { loadRuleSet } from '../../src/benefits/rules/catalogue.ts';
+import { loadRuleSet } from '../../src/benefits/catalogue.ts';
 import { evaluateBenefits, ZERO_TOTALS, type BenefitInput, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from '../../src/benefits/rules/engine.ts';
 import { PROGRAMMES, validateRuleSet, type RuleSet } from '../../src/benefits/rules/ruleSet.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadRuleSet } from '../../src/benefits/rules/catalogue.ts';
+import { loadRuleSet } from '../../src/benefits/catalogue.ts';
 import { BenefitInputError, evaluateBenefits, type BenefitResult } from '../../src/benefits/rules/engine.ts';
 import { enrolment, fen, input, settlement } from './support.ts';
 

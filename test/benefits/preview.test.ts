@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { parsePreviewInput, PreviewInputError } from '../../src/benefits/previewInput.ts';
-import { loadRuleSet } from '../../src/benefits/rules/catalogue.ts';
+import { parsePreviewInput } from '../../src/benefits/preview.ts';
+import { DomainError } from '../../src/kernel/errors.ts';
+import { loadRuleSet } from '../../src/benefits/catalogue.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The preview input of docs/design.md (Contracts), verbatim. */
@@ -29,7 +30,7 @@ function problemsOf(json: unknown): string[] {
     parsePreviewInput(json, rules);
     return [];
   } catch (error) {
-    if (!(error instanceof PreviewInputError)) throw error;
+    if (!(error instanceof DomainError)) throw error;
     return error.problems.map((p) => `${p.field}: ${p.reason}`);
   }
 }

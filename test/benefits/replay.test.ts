@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { replayYear } from '../../src/benefits/replay.ts';
-import { loadRuleSet } from '../../src/benefits/rules/catalogue.ts';
+import { loadRuleSet } from '../../src/benefits/catalogue.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { fen } from './support.ts';
 import { seedEnrolledMember, seedSettlement } from './seed.ts';

@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { listRuleSets, loadRuleSet, UnknownRuleSetError } from '../../src/benefits/rules/catalogue.ts';
+import { listRuleSets, loadRuleSet, RuleSetCache } from '../../src/benefits/catalogue.ts';
+import type { RuleSetRow } from '../../src/benefits/model.ts';
+import type { Queryable } from '../../src/kernel/transaction.ts';
 import { icd10InRange, isIcd10Code } from '../../src/benefits/rules/icd10.ts';
-import { settlementFieldsUsed, validateRuleSet } from '../../src/benefits/rules/ruleSet.ts';
+import { SETTLEMENT_AMOUNT_FIELDS, SETTLEMENT_AMOUNT_LABELS, settlementFieldsUsed, validateRuleSet } from '../../src/benefits/rules/ruleSet.ts';
+import { AMOUNT_FIELDS } from '../../src/settlements/model.ts';
+import { DomainError } from '../../src/kernel/errors.ts';
 import { percent } from '../../src/benefits/rules/explain.ts';
 
 const shipped = (name: string) => JSON.parse(readFileSync(new URL(`../../src/benefits/ruleSets/${name}.json`, import.meta.url), 'utf8'));
@@ -15,7 +19,7 @@ describe('shipped rule sets', () => {
   it('lists and loads default-2025 and jinjiang-example', () => {
     expect(listRuleSets().map((rs) => `${rs.id} v${rs.version}`)).toEqual(['default-2025 v1', 'jinjiang-example v1']);
     const rules = loadRuleSet('default-2025');
-    expect(loadRuleSet('default-2025', 1)).toBe(rules);
+    expect(loadRuleSet('default-2025', 1)).toEqual(rules);
     expect(rules.planYears).toEqual([2025]);
   });
   it('default-2025 holds exactly the figures of docs/design.md', () => {
@@ -33,8 +37,51 @@ describe('shipped rule sets', () => {
     expect(settlementFieldsUsed(loadRuleSet('default-2025')).sort()).toEqual(['fulamt_ownpay_amt', 'overlmt_selfpay', 'psn_part_amt']);
   });
   it('names the unknown rule set and the known ones', () => {
-    expect(() => loadRuleSet('nope')).toThrow(UnknownRuleSetError);
-    expect(() => loadRuleSet('default-2025', 7)).toThrow('unknown rule set default-2025 version 7 (known: default-2025, jinjiang-example)');
+    expect(() => loadRuleSet('nope')).toThrow(DomainError);
+    expect(() => loadRuleSet('nope')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', field: '--rules' }));
+    expect(() => loadRuleSet('default-2025', 7)).toThrow('--rules: unknown rule set default-2025 version 7 (known: default-2025, jinjiang-example)');
+  });
+  it('reads the settlement amount fields the settlements model stores, under the same labels', () => {
+    // The engine names them itself (a pure core imports no domain): the two lists must stay one.
+    expect(SETTLEMENT_AMOUNT_FIELDS).toEqual(AMOUNT_FIELDS.map((f) => f.field));
+    expect(Object.entries(SETTLEMENT_AMOUNT_LABELS).map(([field, { zh, en }]) => [field, `${zh} ${en}`])).toEqual(AMOUNT_FIELDS.map((f) => [f.field, f.label]));
+  });
+});
+
+describe('RuleSetCache', () => {
+  const row = (version: number): RuleSetRow => ({
+    ruleSetId: 'default-2025', version, planYears: [2025], definition: { ...shipped('default-2025'), version },
+    shipped: true, publishedAt: new Date(), publishedBy: 'shipped',
+  });
+
+  it('parses each stored version once', () => {
+    const cache = new RuleSetCache();
+    const first = cache.ruleSetOf(row(1));
+    expect(cache.ruleSetOf(row(1))).toBe(first);
+    expect(cache.ruleSetOf(row(2))).toMatchObject({ id: 'default-2025', version: 2 });
+    // Another cache (another process, another database) parses for itself.
+    expect(new RuleSetCache().ruleSetOf(row(1))).not.toBe(first);
+  });
+
+  it('inserts the shipped rule sets once, and again after a failed attempt', async () => {
+    const statements: string[] = [];
+    let down = true;
+    const db = {
+      query: async (text: string) => {
+        statements.push(text);
+        if (down) {
+          down = false;
+          throw new Error('connection refused');
+        }
+        return { rows: [], rowCount: 0 };
+      },
+    } as unknown as Queryable;
+    const cache = new RuleSetCache();
+    await expect(cache.ensureShipped(db)).rejects.toThrow('connection refused');
+    await cache.ensureShipped(db);
+    await cache.ensureShipped(db);
+    expect(statements).toHaveLength(2);
+    expect(statements[1]).toContain('INSERT INTO rule_sets');
   });
 });
 

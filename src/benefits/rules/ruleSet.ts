@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { AMOUNT_FIELDS, type AmountField } from '../../settlements/model.ts';
 import { isIcd10Code, normaliseIcd10 } from './icd10.ts';
 import type { FieldProblem } from '../../kernel/problems.ts';
 
@@ -15,13 +14,34 @@ export type Programme = (typeof PROGRAMMES)[number];
 export const PLANS = ['PUBLIC', 'PRIVATE'] as const;
 export type Plan = (typeof PLANS)[number];
 
-/** Settlement amount fields (the platform's names, from the settlements model) with labels for explanations. */
-export type SettlementAmountField = AmountField;
-export const SETTLEMENT_AMOUNT_FIELDS: SettlementAmountField[] = AMOUNT_FIELDS.map((f) => f.field);
-export const SETTLEMENT_AMOUNT_LABELS = Object.fromEntries(
-  // The model labels each field `中文 english`.
-  AMOUNT_FIELDS.map(({ field, label }) => [field, { zh: label.slice(0, label.indexOf(' ')), en: label.slice(label.indexOf(' ') + 1) }]),
-) as Record<SettlementAmountField, { zh: string; en: string }>;
+/**
+ * The settlement amount fields a rule set may read, in the platform's own names, with labels for
+ * explanations. The engine names them itself (a core imports no domain); they are the settlements
+ * model's AMOUNT_FIELDS (test/benefits/ruleSet.test.ts keeps the two lists one).
+ */
+export const SETTLEMENT_AMOUNT_LABELS = {
+  medfee_sumamt: { zh: '医疗费总额', en: 'total medical fees' },
+  fulamt_ownpay_amt: { zh: '全自费金额', en: 'fully self-funded' },
+  overlmt_selfpay: { zh: '超限价自费', en: 'above the price cap' },
+  preselfpay_amt: { zh: '先行自付金额', en: 'class-B upfront self-pay' },
+  inscp_scp_amt: { zh: '符合政策范围金额', en: 'in-policy amount' },
+  act_pay_dedc: { zh: '实际支付起付线', en: 'deductible applied' },
+  hifp_pay: { zh: '统筹基金支出', en: 'pooled fund' },
+  hifmi_pay: { zh: '居民大病保险', en: 'serious-illness insurance' },
+  hifob_pay: { zh: '职工大额医疗费用补助', en: 'large-expense subsidy' },
+  maf_pay: { zh: '医疗救助基金', en: 'medical assistance' },
+  cvlserv_pay: { zh: '公务员医疗补助', en: 'civil-servant subsidy' },
+  hifes_pay: { zh: '企业补充医疗保险', en: 'enterprise supplement' },
+  oth_pay: { zh: '其他支出', en: 'other funds' },
+  fund_pay_sumamt: { zh: '基金支付总额', en: 'all funds' },
+  psn_part_amt: { zh: '个人负担总金额', en: 'patient burden' },
+  acct_pay: { zh: '个人账户支出', en: 'personal account' },
+  psn_cash_pay: { zh: '个人现金支出', en: 'paid in cash' },
+  hosp_part_amt: { zh: '医院负担金额', en: 'borne by the hospital' },
+} as const satisfies Record<string, { zh: string; en: string }>;
+
+export type SettlementAmountField = keyof typeof SETTLEMENT_AMOUNT_LABELS;
+export const SETTLEMENT_AMOUNT_FIELDS = Object.keys(SETTLEMENT_AMOUNT_LABELS) as SettlementAmountField[];
 
 export const PROGRAMME_LABELS: Record<Programme, { zh: string; en: string }> = {
   INPATIENT: { zh: '住院医疗互助', en: 'INPATIENT' },

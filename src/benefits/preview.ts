@@ -1,31 +1,39 @@
 import { type Amounts } from '../settlements/model.ts';
 import { consistencyProblems } from '../settlements/validation.ts';
-import { ZERO_TOTALS, type BenefitInput, type PlanYearTotals } from './rules/engine.ts';
+import { evaluateBenefits, ZERO_TOTALS, type BenefitInput, type BenefitResult, type PlanYearTotals } from './rules/engine.ts';
 import { isIcd10Code } from './rules/icd10.ts';
 import { PLANS, SETTLEMENT_AMOUNT_FIELDS, settlementFieldsUsed, type Plan, type RuleSet, type SettlementAmountField } from './rules/ruleSet.ts';
+import { invalidFields } from '../kernel/errors.ts';
 import { AmountError, parseFen } from '../kernel/money.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 import { isIsoDate, parseChinaTime } from '../kernel/time.ts';
 
 /**
- * The `hub benefits preview` input (docs/design.md, Contracts): a settlement in the platform's own
- * field names with CNY decimal strings, the member's plan facts and plan-year totals. Checked
- * field by field; every problem names its field; amounts must satisfy the platform's identities
+ * The preview of one settlement's benefits under a rule set, changing nothing: `hub benefits
+ * preview` and the API's `benefitPreview` read the same input and print the same result.
+ *
+ * The input (docs/design.md, Contracts): a settlement in the platform's own field names with CNY
+ * decimal strings, the member's plan facts and plan-year totals. Checked field by field; every
+ * problem names its field; amounts must satisfy the platform's identities
  * (medfee_sumamt = fund_pay_sumamt + psn_part_amt (+ hosp_part_amt), psn_part_amt = acct_pay + psn_cash_pay)
  * where all their terms are given. The input has no contribution flag: a preview
  * treats the unit's contribution as paid unless `contributionPaid: false` is given.
  */
-export class PreviewInputError extends Error {
-  constructor(readonly problems: FieldProblem<string>[]) {
-    super(problems.map((p) => `${p.field}: ${p.reason}`).join('\n'));
-  }
+export function previewBenefits(ruleSet: RuleSet, json: unknown, at?: string): BenefitResult {
+  // Every fact the engine checks is checked here first, naming the caller's field.
+  return evaluateBenefits(ruleSet, parsePreviewInput(json, ruleSet, at));
 }
 
 const TOP_LEVEL = new Set(['settlement', 'plan', 'specialDisease', 'firstEnrolledOn', 'planYearTotals', 'priorDiseaseGroups', 'contributionPaid']);
 const TOTALS = ['INPATIENT', 'CRITICAL', 'MAJOR_DISEASE', 'outOfPocket'] as const;
 
-export function parsePreviewInput(json: unknown, ruleSet: RuleSet): BenefitInput {
+/**
+ * The engine's input from the preview input `json`. Bad input is a DomainError listing every
+ * problem; fields are named as the caller sent them, under `at` when given (`input` in the API).
+ */
+export function parsePreviewInput(json: unknown, ruleSet: RuleSet, at?: string): BenefitInput {
   const problems: FieldProblem<string>[] = [];
+  const fail = () => invalidFields(problems.map((p) => (at === undefined ? p : { field: `${at}.${p.field}`, reason: p.reason })));
   const problem = (field: string, reason: string) => problems.push({ field, reason });
   const fen = (value: unknown, field: string): number | undefined => {
     try {
@@ -37,7 +45,10 @@ export function parsePreviewInput(json: unknown, ruleSet: RuleSet): BenefitInput
     }
   };
 
-  if (!isObject(json)) throw new PreviewInputError([{ field: '(input)', reason: 'must be a JSON object' }]);
+  if (!isObject(json)) {
+    problem('(input)', 'must be a JSON object');
+    throw fail();
+  }
   for (const key of Object.keys(json)) if (!TOP_LEVEL.has(key)) problem(key, 'is not a preview input field');
 
   const settlement = isObject(json.settlement) ? json.settlement : {};
@@ -88,7 +99,7 @@ export function parsePreviewInput(json: unknown, ruleSet: RuleSet): BenefitInput
   const prior = json.priorDiseaseGroups ?? [];
   if (!Array.isArray(prior) || prior.some((g) => typeof g !== 'string')) problem('priorDiseaseGroups', 'must be a list of disease group codes');
 
-  if (problems.length) throw new PreviewInputError(problems);
+  if (problems.length) throw fail();
   return {
     settlement: {
       ...(typeof settlement.setl_id === 'string' ? { setlId: settlement.setl_id } : {}),

@@ -1,0 +1,146 @@
+import type { Plan, Programme } from './rules/ruleSet.ts';
+import type { CapHit, EnrolmentFacts, SettlementFacts } from './rules/engine.ts';
+
+/**
+ * The benefits domain's statuses and rows (as the store reads them from SQL, camelCase aliases;
+ * resolvers map them to the schema). Money is integer fen.
+ */
+
+export type ClaimStatus = 'INELIGIBLE' | 'PENDING_REVIEW' | 'APPROVED' | 'REJECTED' | 'CANCELLED';
+export type LineStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'CANCELLED' | 'PAID';
+export type RecoveryStatus = 'OPEN' | 'RECOVERED' | 'WAIVED';
+/** What a reversal settlement did to the claim of the settlement it reverses (claim_reversals.outcome). */
+export type ReversalOutcome = 'CANCELLED' | 'ALREADY_CANCELLED' | 'CANCELLED_BEFORE_ADJUDICATION';
+
+/**
+ * The status changes of a claim. Adjudication inserts a claim INELIGIBLE, PENDING_REVIEW or
+ * APPROVED (or CANCELLED, for a settlement reversed before it was adjudicated); a reviewer decides a
+ * PENDING_REVIEW claim; a reversal cancels any claim not already out (REJECTED, CANCELLED). The
+ * database checks the statuses (claims.status CHECK) but no trigger guards the changes: this table
+ * is the rule, and the code that changes a status reads it.
+ */
+export const CLAIM_TRANSITIONS: Readonly<Record<ClaimStatus, readonly ClaimStatus[]>> = {
+  INELIGIBLE: ['CANCELLED'],
+  PENDING_REVIEW: ['APPROVED', 'REJECTED', 'CANCELLED'],
+  APPROVED: ['CANCELLED'],
+  REJECTED: [],
+  CANCELLED: [],
+};
+
+export interface ClaimRow {
+  id: number;
+  settlementId: number;
+  memberId: number;
+  unitId: number;
+  enrolmentId: number;
+  planYear: number;
+  setlTime: Date;
+  ruleSetId: string | null;
+  ruleSetVersion: number | null;
+  status: ClaimStatus;
+  eligible: boolean;
+  psnPartAmt: number;
+  computedTotalFen: number;
+  totalFen: number;
+  reasons: string[];
+  reasonCodes: string[];
+  warnings: string[];
+  outOfPocketFen: number;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  decisionReason: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface BenefitLineRow {
+  id: number;
+  claimId: number;
+  programme: Programme;
+  basisFen: number;
+  ratioBp: number | null;
+  fixedFen: number | null;
+  beforeCapsFen: number;
+  capsHit: CapHit[];
+  amountFen: number;
+  adjustedFen: number | null;
+  adjustmentReason: string | null;
+  adjustedBy: string | null;
+  adjustedAt: Date | null;
+  diseaseGroups: string[];
+  explanation: string;
+  status: LineStatus;
+  paidAt: Date | null;
+}
+
+export interface RuleSetRow {
+  ruleSetId: string;
+  version: number;
+  planYears: number[];
+  /** The rule set JSON as stored; `ruleSetOf` (catalogue.ts) validates it. */
+  definition: unknown;
+  shipped: boolean;
+  publishedAt: Date;
+  publishedBy: string;
+}
+
+export interface BenefitTotalsRow {
+  memberId: number;
+  planYear: number;
+  inpatientFen: number;
+  criticalFen: number;
+  majorDiseaseFen: number;
+  outOfPocketFen: number;
+  claims: number;
+}
+
+export interface RecoveryRow {
+  id: number;
+  benefitLineId: number;
+  claimId: number;
+  memberId: number;
+  reversalSettlementId: number;
+  amountFen: number;
+  status: RecoveryStatus;
+  createdAt: Date;
+}
+
+/** The amounts of a settlement as the engine reads them, in fen (null: not sent). */
+export type SettlementAmounts = SettlementFacts['amountsFen'];
+
+/** A MATCHED settlement (or reversal) waiting for adjudication, with its enrolment's facts. */
+export interface PendingSettlementRow {
+  id: number;
+  kind: 'SETTLEMENT' | 'REVERSAL';
+  reversesId: number | null;
+  memberId: number;
+  unitId: number;
+  enrolmentId: number;
+  planYear: number;
+  plan: Plan;
+  specialDisease: boolean;
+  firstEnrolledOn: string;
+  medType: string;
+  setlTime: Date;
+  diagnoses: string[];
+  amounts: SettlementAmounts;
+}
+
+/** A decided claim with its settlement and payable lines, for replay. */
+export interface ReplayClaimRow {
+  claimId: number;
+  settlementId: number;
+  memberId: number;
+  status: ClaimStatus;
+  eligible: boolean;
+  /** The enrolment facts the rules saw (claims.facts). */
+  facts: EnrolmentFacts;
+  medType: string;
+  setlTime: Date;
+  diagnoses: string[];
+  amounts: SettlementAmounts;
+  lines: { programme: Programme; payable: number }[];
+}
+
+/** What a line pays now: the reviewer's adjustment when there is one, else the computed amount. */
+export const payableFen = (line: Pick<BenefitLineRow, 'amountFen' | 'adjustedFen'>): number => line.adjustedFen ?? line.amountFen;
