@@ -1,10 +1,10 @@
 import { DelayedError, Worker, type Job, type Queue } from 'bullmq';
-import type pg from 'pg';
-import type { PayoutServices } from '../src/payouts/configured.ts';
+import { encryptClearBatchFiles } from '../src/payouts/files.ts';
 import { planPayouts } from '../src/payouts/plan.ts';
 import { enqueuePayoutBatch, payoutBatchJobId, type PayoutBatchJob, type PayoutJobName } from '../src/payouts/queue.ts';
+import type { PayoutServices } from '../src/payouts/settings.ts';
+import { unfinishedBatchIds } from '../src/payouts/store/batches.ts';
 import { advanceBatch, payoutStatusChange, readStatusFeed, type SubmissionContext } from '../src/payouts/submission.ts';
-import { encryptClearBatchFiles } from '../src/payouts/batches.ts';
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import type { WorkerServices } from './services.ts';
 
@@ -18,15 +18,6 @@ import type { WorkerServices } from './services.ts';
  */
 
 type PayoutWorkerServices = Pick<WorkerServices, 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'queues' | 'payouts' | 'announce'>;
-
-/** Batches whose row says work is left: to seal, to send (asked for), or awaiting the bank. */
-async function unfinishedBatchIds(db: pg.Pool): Promise<number[]> {
-  const { rows } = await db.query<{ id: number }>(
-    `SELECT id FROM payout_batches
-      WHERE status IN ('APPROVED', 'SUBMITTED') OR (status = 'SEALED' AND submit_requested_at IS NOT NULL) ORDER BY id`,
-  );
-  return rows.map((r) => r.id);
-}
 
 /** Re-adds the jobs of unfinished batches, and the schedules (a flushed Redis lost them). */
 export async function sweep({ db, queues, payouts }: PayoutWorkerServices): Promise<number> {
@@ -48,14 +39,14 @@ export async function start({ db, keys, connection, prefix, log, payouts, announ
     (error: unknown) => log.error({ err: error }, 'batch files kept in clear were not all encrypted'),
   );
   const context: SubmissionContext = {
-    db, adapter: payouts.adapter, sealing: payouts.sealing, log,
+    db, adapter: payouts.adapter, sealing: payouts.sealing, settings: payouts.settings, log,
     onChanges: (changes) => announce(changes.map(payoutStatusChange)),
   };
   const worker = new Worker(
     QUEUE_NAMES.payouts,
     async (job: Job, token?: string) => {
       const name = job.name as PayoutJobName;
-      if (name === 'plan') return planPayouts(context.db);
+      if (name === 'plan') return planPayouts(context.db, payouts.settings);
       if (name === 'status-feed') return readStatusFeed(context);
       const { batchId } = job.data as PayoutBatchJob;
       const progress = await advanceBatch(context, batchId);

@@ -7,9 +7,11 @@ import { configuredBankAdapter } from '../../src/banks/settings.ts';
 import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
 import { startBankSimulator, type BankSimulator } from '../../src/banks/simulator/server.ts';
 import { configuredSeal, DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../../src/seals/settings.ts';
-import { approveBatch, createBatch, payingAccount, requestSubmission } from '../../src/payouts/batches.ts';
-import { UNION_PARTY, type PayoutServices } from '../../src/payouts/configured.ts';
+import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
+import { payoutSettings, UNION_PARTY, type PayoutServices } from '../../src/payouts/settings.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
+import { openBatchCount } from '../../src/payouts/store/batches.ts';
+import { payoutTotalsByStatus } from '../../src/payouts/store/payouts.ts';
 import { fenToCnyGrouped } from '../../src/kernel/money.ts';
 import type { Queues } from '../../src/queues.ts';
 import { enqueuePayoutBatch } from '../../src/payouts/queue.ts';
@@ -51,6 +53,7 @@ export async function startDemoBank(runtime: Runtime): Promise<BankDemo> {
     payouts: {
       adapter: configuredBankAdapter({ ...runtime.config, BANK_URL: simulator.url }, seals),
       sealing: { keys: runtime.keys, seal: configuredSeal(seals), outDir: runtime.config.PAYOUT_OUT_DIR, initiatingParty: UNION_PARTY },
+      settings: payoutSettings(runtime.config),
       pollMs: 200,
       planEveryMs: runtime.config.PAYOUT_PLAN_SECONDS * 1000,
       lockMs: runtime.config.PAYOUT_JOB_LOCK_MS,
@@ -61,10 +64,11 @@ export async function startDemoBank(runtime: Runtime): Promise<BankDemo> {
 
 /** Pays every approved claim through the simulator; resolves with one line for the demo's output. */
 export async function payDemoClaims(runtime: Runtime, queues: Queues): Promise<string> {
-  const planned = await planPayouts(runtime.db);
+  const settings = payoutSettings(runtime.config);
+  const planned = await planPayouts(runtime.db, settings);
   const batchIds: number[] = [];
   for (;;) {
-    const batch = await createBatch(runtime.db, DEMO_CLERK, payingAccount(runtime.config), runtime.config.PAYOUT_BATCH_MAX);
+    const batch = await createBatch(runtime.db, DEMO_CLERK, settings, settings.batchMax);
     if (!batch) break;
     await approveBatch(runtime.db, DEMO_FINANCE, batch.id);
     await requestSubmission(runtime.db, DEMO_FINANCE, batch.id);
@@ -72,19 +76,12 @@ export async function payDemoClaims(runtime: Runtime, queues: Queues): Promise<s
     batchIds.push(batch.id);
   }
   const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const { rows } = await runtime.db.query<{ open: number }>(
-      `SELECT count(*)::int AS open FROM payout_batches WHERE id = ANY($1::bigint[]) AND status IN ('APPROVED', 'SEALED', 'SUBMITTED')`,
-      [batchIds],
-    );
-    if (rows[0]!.open === 0) break;
+  while (await openBatchCount(runtime.db, batchIds) > 0) {
     if (Date.now() > deadline) throw new Error(`payout batches did not finish within ${WAIT_MS / 1000} s`);
     await sleep(200);
   }
-  const { rows } = await runtime.db.query<{ status: string; payouts: number; totalFen: number }>(
-    `SELECT status, count(*)::int AS payouts, coalesce(sum(amount_fen), 0)::bigint AS "totalFen" FROM payouts GROUP BY status ORDER BY status`,
-  );
-  const byStatus = rows.map((r) => `${r.status} ${r.payouts} (${fenToCnyGrouped(r.totalFen)} CNY)`).join(', ') || 'none';
+  const totals = await payoutTotalsByStatus(runtime.db);
+  const byStatus = totals.map((r) => `${r.status} ${r.payouts} (${fenToCnyGrouped(r.totalFen)} CNY)`).join(', ') || 'none';
   return `payouts: ${planned.created} from approved claims, ${batchIds.length} batch(es) sealed and sent to the bank simulator; ${byStatus}; ` +
     `files in ${runtime.config.PAYOUT_OUT_DIR}/`;
 }

@@ -1,9 +1,11 @@
 import DataLoader from 'dataloader';
-import type { Queryable } from '../db/pool.ts';
+import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
-import type { Scope } from '../members/store.ts';
-import { attemptCountsOfBatches, attemptsOfPayouts, batchesByIds, batchFiles, payoutsByIds, payoutsOfClaims, payoutsOfMembers, retryProposalsOfPayouts, type AttemptRow, type BatchRow, type PayoutRow, type RetryProposalRow, type SealedBatchFile } from './store.ts';
+import type { AttemptCount, AttemptRow, BatchRow, PayoutRow, RetryProposalRow, SealedBatchFile } from './model.ts';
+import { attemptCountsOfBatches, batchesByIds, batchFiles } from './store/batches.ts';
+import { attemptsOfPayouts, payoutsByIds, payoutsOfClaims, payoutsOfMembers, retryProposalsOfPayouts } from './store/payouts.ts';
 import type { Page } from '../kernel/page.ts';
+import type { Scope } from '../kernel/scope.ts';
 
 export interface PayoutLoaders {
   /** Payouts by id, within the caller's scope. */
@@ -15,7 +17,7 @@ export interface PayoutLoaders {
   retryProposalOfPayout: DataLoader<number, RetryProposalRow | null>;
   /** Batches by id (the resolvers check the caller may see batches). */
   payoutBatch: DataLoader<number, BatchRow | null>;
-  attemptCountsOfBatch: DataLoader<number, { status: string; count: number }[]>;
+  attemptCountsOfBatch: DataLoader<number, AttemptCount[]>;
   /** A batch's sealed file as stored and its seal (one query whether a request asks for the file, the seal or both). */
   payoutBatchFile: DataLoader<number, SealedBatchFile | null>;
 }

@@ -2,44 +2,34 @@ import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
-import { config } from '../config.ts';
-import { createHash } from 'node:crypto';
-import { recordAudit } from '../audit/audit.ts';
-import { inTransaction } from '../db/pool.ts';
-import { approveBatch, cancelBatch, createBatch, payingAccount, PayoutError, requestSubmission, retryPayout } from './batches.ts';
-import { clearBatchFile, maskCreditorAccounts } from './document.ts';
+import type { CountedConnection } from '../members/model.ts';
+import { approveBatch, cancelBatch, createBatch, requestSubmission, retryPayout } from './decisions.ts';
+import { batchFileName, clearBatchFile, maskCreditorAccounts, revealBatchFile } from './files.ts';
+import { payoutStatusOf, type BatchRow, type PayoutRow, type PayoutStatus } from './model.ts';
 import { planPayouts } from './plan.ts';
+import { payoutSettings } from './settings.ts';
+import { countBatches, listBatches } from './store/batches.ts';
+import { countPayouts, listPayouts, type PayoutFilter } from './store/payouts.ts';
 import { payoutStatusChange } from './submission.ts';
-import * as store from './store.ts';
 import { statusChanges } from '../events/resolvers.ts';
 import type { StatusChange } from '../events/statusEvents.ts';
-import { check, conflict, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
+import { check, conflict, notFound, reasonOf } from '../kernel/errors.ts';
 import { enqueuePayoutBatch } from './queue.ts';
 
 /** What `PayoutStatusChange` resolves from. */
 export interface PayoutStatusChangeRow {
-  payout: store.PayoutRow;
-  status: string;
+  payout: PayoutRow;
+  status: PayoutStatus;
   at: string;
 }
+
+export type PayoutConnectionResult = CountedConnection<PayoutRow>;
+export type BatchConnectionResult = CountedConnection<BatchRow>;
 
 const BATCH_READERS = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;
 const BATCH_MAKERS = ['ADMIN', 'FINANCE'] as const;
 /** Only FINANCE sees a batch file's card numbers in clear, and says why (audited). */
 const FILE_REVEALERS = ['FINANCE'] as const;
-
-/** Domain refusals as API errors with their stable codes. */
-async function asApiErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (!(error instanceof PayoutError)) throw error;
-    if (error.code === 'NOT_FOUND') throw notFound('payout batch');
-    if (error.code === 'FORBIDDEN') throw forbidden(error.message);
-    if (error.code === 'BAD_USER_INPUT') check(`input.${error.field ?? 'input'}`, error.message);
-    throw conflict(error.message, error.field);
-  }
-}
 
 const canSeeBatches = (ctx: Context) => (BATCH_READERS as readonly string[]).includes(ctx.principal.role);
 
@@ -58,12 +48,12 @@ async function batchFor(ctx: Context, id: number) {
 }
 
 /** A page of payouts visible to the caller (newest first), primed into the loader, counted on demand. */
-async function payoutConnection(ctx: Context, args: { first?: number | null; after?: string | null }, filter: store.PayoutFilter) {
+async function payoutConnection(ctx: Context, args: { first?: number | null; after?: string | null }, filter: PayoutFilter): Promise<PayoutConnectionResult> {
   const page = readPage(args);
   const scope = scopeOf(ctx.principal);
-  const rows = await store.listPayouts(ctx.db, scope, filter, page);
+  const rows = await listPayouts(ctx.db, scope, filter, page);
   for (const row of rows) ctx.loaders.payout.prime(row.id, row);
-  return { ...toConnection(rows, page, (p) => p.id), count: () => store.countPayouts(ctx.db, scope, filter) };
+  return { ...toConnection(rows, page, (p) => p.id), count: () => countPayouts(ctx.db, scope, filter) };
 }
 
 export const payoutResolvers: Resolvers = {
@@ -78,9 +68,9 @@ export const payoutResolvers: Resolvers = {
     payoutBatches: async (_root, { first, after, filter }, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading payout batches');
       const page = readPage({ first, after });
-      const rows = await store.listBatches(ctx.db, filter?.status, page);
+      const rows = await listBatches(ctx.db, filter?.status, page);
       for (const row of rows) ctx.loaders.payoutBatch.prime(row.id, row);
-      return { ...toConnection(rows, page, (b) => b.id), count: () => store.countBatches(ctx.db, filter?.status) };
+      return { ...toConnection(rows, page, (b) => b.id), count: () => countBatches(ctx.db, filter?.status) };
     },
     payoutBatch: (_root, { id }, ctx) => batchFor(ctx, localId('id', id, 'PayoutBatch')),
   },
@@ -88,40 +78,40 @@ export const payoutResolvers: Resolvers = {
   Mutation: {
     planPayouts: (_root, _args, ctx) => {
       requireRole(ctx, BATCH_MAKERS, 'planning payouts');
-      return planPayouts(ctx.db);
+      return planPayouts(ctx.db, payoutSettings(ctx.config));
     },
     createPayoutBatch: async (_root, { input }, ctx) => {
       requireRole(ctx, BATCH_MAKERS, 'creating a payout batch');
-      const cfg = config();
-      const max = input?.maxPayouts ?? cfg.PAYOUT_BATCH_MAX;
-      check('input.maxPayouts', max >= 1 && max <= cfg.PAYOUT_BATCH_MAX ? null : `must be between 1 and ${cfg.PAYOUT_BATCH_MAX}`);
-      const created = await asApiErrors(() => createBatch(ctx.db, actorOf(ctx.principal), payingAccount(cfg), max));
+      const settings = payoutSettings(ctx.config);
+      const max = input?.maxPayouts ?? settings.batchMax;
+      check('input.maxPayouts', max >= 1 && max <= settings.batchMax ? null : `must be between 1 and ${settings.batchMax}`);
+      const created = await createBatch(ctx.db, actorOf(ctx.principal), settings, max);
       if (!created) throw conflict('no payout is READY: approved claims become payouts on the workers\' schedule, or run planPayouts');
       return batchFor(ctx, created.id);
     },
     approvePayoutBatch: async (_root, { batchId }, ctx) => {
       const id = localId('batchId', batchId, 'PayoutBatch');
-      await asApiErrors(() => approveBatch(ctx.db, actorOf(ctx.principal), id));
+      await approveBatch(ctx.db, actorOf(ctx.principal), id);
       await enqueuePayoutBatch(ctx.queues.payouts, id);
       return batchFor(ctx, id);
     },
     submitPayoutBatch: async (_root, { batchId }, ctx) => {
       const id = localId('batchId', batchId, 'PayoutBatch');
-      await asApiErrors(() => requestSubmission(ctx.db, actorOf(ctx.principal), id));
+      await requestSubmission(ctx.db, actorOf(ctx.principal), id);
       await enqueuePayoutBatch(ctx.queues.payouts, id);
       return batchFor(ctx, id);
     },
     cancelPayoutBatch: async (_root, { input }, ctx) => {
       requireRole(ctx, BATCH_MAKERS, 'cancelling a payout batch');
       const id = localId('input.batchId', input.batchId, 'PayoutBatch');
-      await asApiErrors(() => cancelBatch(ctx.db, actorOf(ctx.principal), id, reasonOf('input.reason', input.reason)));
+      await cancelBatch(ctx.db, actorOf(ctx.principal), payoutSettings(ctx.config), id, reasonOf('input.reason', input.reason));
       return batchFor(ctx, id);
     },
     retryPayout: async (_root, { input }, ctx) => {
       requireRole(ctx, BATCH_MAKERS, 'retrying a payout');
       const id = localId('input.payoutId', input.payoutId, 'Payout');
       await visiblePayout(ctx, id);
-      const outcome = await asApiErrors(() => retryPayout(ctx.db, actorOf(ctx.principal), id, reasonOf('input.reason', input.reason)));
+      const outcome = await retryPayout(ctx.db, actorOf(ctx.principal), payoutSettings(ctx.config), id, reasonOf('input.reason', input.reason));
       ctx.loaders.payout.clear(id);
       const payout = await visiblePayout(ctx, id);
       if (outcome === 'RETRIED') {
@@ -133,20 +123,7 @@ export const payoutResolvers: Resolvers = {
       requireRole(ctx, FILE_REVEALERS, 'revealPayoutBatchFile');
       const reason = reasonOf('input.reason', input.reason);
       const batch = await batchFor(ctx, localId('input.batchId', input.batchId, 'PayoutBatch'));
-      return inTransaction(ctx.db, async (tx) => {
-        const [stored] = await store.batchFiles(tx, [batch.id]);
-        if (!stored) throw conflict(`batch ${batch.msgId} is ${batch.status}: it has no sealed file`, 'input.batchId');
-        const file = clearBatchFile(ctx.keys, stored)!;
-        // What is handed out is what the seal covers, or nothing.
-        if (!createHash('sha256').update(file, 'utf8').digest().equals(stored.sha256)) {
-          throw new Error(`payout batch ${batch.msgId}: its stored file does not match its sealed hash`);
-        }
-        await recordAudit(tx, actorOf(ctx.principal), {
-          action: 'payout.batch.reveal', targetType: 'PayoutBatch', targetId: batch.msgId, reason,
-          details: { batchId: batch.id, sha256: stored.sha256.toString('hex') },
-        });
-        return { batch, fileName: `${batch.msgId}.xml`, file, sealBase64: stored.seal.toString('base64'), sha256: stored.sha256.toString('hex') };
-      });
+      return { batch, ...await revealBatchFile(ctx.db, ctx.keys, actorOf(ctx.principal), batch, reason) };
     },
   },
 
@@ -163,23 +140,19 @@ export const payoutResolvers: Resolvers = {
       return member;
     },
     unit: async (payout, _args, ctx) => (await ctx.loaders.unit.load(payout.unitId))!,
-    status: (payout) => payout.status as never,
     attempts: (payout, _args, ctx) => ctx.loaders.attemptsOfPayout.load(payout.id),
     retryProposal: (payout, _args, ctx) => (payout.status === 'FAILED' && canSeeBatches(ctx) ? ctx.loaders.retryProposalOfPayout.load(payout.id) : null),
   },
 
   PayoutAttempt: {
-    status: (attempt) => attempt.status as never,
     batch: (attempt, _args, ctx) => (canSeeBatches(ctx) ? ctx.loaders.payoutBatch.load(attempt.batchId) : null),
   },
 
   PayoutBatch: {
     id: (batch) => toGlobalId('PayoutBatch', batch.id),
-    status: (batch) => batch.status as never,
-    submission: (batch) => batch.submission as never,
-    attemptCounts: (batch, _args, ctx) => ctx.loaders.attemptCountsOfBatch.load(batch.id) as never,
+    attemptCounts: (batch, _args, ctx) => ctx.loaders.attemptCountsOfBatch.load(batch.id),
     payouts: (batch, { first, after }, ctx) => payoutConnection(ctx, { first, after }, { batchId: batch.id }),
-    fileName: (batch) => (batch.sealedAt ? `${batch.msgId}.xml` : null),
+    fileName: (batch) => (batch.sealedAt ? batchFileName(batch.msgId) : null),
     file: async (batch, _args, ctx) => {
       const stored = await ctx.loaders.payoutBatchFile.load(batch.id);
       return stored ? maskCreditorAccounts(clearBatchFile(ctx.keys, stored)!) : null;
@@ -208,14 +181,10 @@ export const payoutResolvers: Resolvers = {
 
   Subscription: {
     payoutStatusChanged: {
-      subscribe: (_root, args, ctx) => statusChanges(ctx, 'PAYOUT', args, (c, id) => c.loaders.payout.load(id)) as never,
-      resolve: ({ row, change }: { row: store.PayoutRow; change: StatusChange }): PayoutStatusChangeRow =>
-        ({ payout: row, status: change.status, at: change.at }),
+      subscribe: (_root, args, ctx) => statusChanges(ctx, 'PAYOUT', args, (c, id) => c.loaders.payout.load(id)),
+      resolve: ({ row, change }: { row: PayoutRow; change: StatusChange }): PayoutStatusChangeRow =>
+        ({ payout: row, status: payoutStatusOf(change.status), at: change.at }),
     },
-  },
-
-  PayoutStatusChange: {
-    status: (change) => change.status as never,
   },
 };
 

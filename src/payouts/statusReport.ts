@@ -1,30 +1,11 @@
 import type { Pain002Parsed, TransactionStatus, GroupStatus } from '../banks/iso20022/pain002.ts';
+import type { AttemptState, AttemptStatus, AttemptUpdate } from './model.ts';
 
 /**
  * What a pain.002 means for a batch's attempts (pure). Bank answers may come twice and out of
  * order: an attempt only moves forward, and a final status (PAID, REJECTED) is never changed by a
  * report. The database's transition trigger refuses the same moves as a second line of defence.
  */
-
-export type AttemptStatus = 'PLANNED' | 'SENT' | 'UNKNOWN' | 'ACCEPTED' | 'PAID' | 'REJECTED' | 'RETURNED' | 'CANCELLED';
-
-export interface AttemptState {
-  id: number;
-  endToEndId: string;
-  status: AttemptStatus;
-}
-
-export interface AttemptUpdate {
-  id: number;
-  endToEndId: string;
-  status: 'ACCEPTED' | 'PAID' | 'REJECTED';
-  /** The ISO status the bank reported (ACSC, ACSP, RJCT ...). */
-  bankStatus: string;
-  reasonCode: string | null;
-  reason: string | null;
-  /** The bank's reference of the credit (AcctSvcrRef), when given. */
-  bankReference: string | null;
-}
 
 export interface ReportReading {
   updates: AttemptUpdate[];

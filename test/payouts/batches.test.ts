@@ -5,11 +5,12 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { openssl } from '../seals/fixtures.ts';
 import { xmllint } from '../banks/iso20022/xmllint.ts';
 import { openAccount, startBank, testFilePki } from '../banks/simulator/support.ts';
-import { approveBatch, cancelBatch, createBatch, PayoutError, requestSubmission, retryPayout } from '../../src/payouts/batches.ts';
+import { approveBatch, cancelBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
+import { DomainError } from '../../src/kernel/errors.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { checkPain001 } from '../../src/banks/iso20022/pain001.ts';
 import {
-  account, advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, payoutsOf, resetPayouts, sealedFile, setBankCard, submissionContext,
+  advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, payoutsOf, resetPayouts, sealedFile, setBankCard, settings, submissionContext,
 } from './support.ts';
 
 /**
@@ -38,9 +39,9 @@ describe('a batch through the bank', () => {
     const bank = await startBank(pki);
     const ctx = submissionContext(db.pool, pki, bank);
     try {
-      const planned = await planPayouts(db.pool);
+      const planned = await planPayouts(db.pool, settings);
       expect(planned).toMatchObject({ created: 6, held: 1 });
-      const batch = (await createBatch(db.pool, clerk, account, 100))!;
+      const batch = (await createBatch(db.pool, clerk, settings, 100))!;
       expect(batch.nbOfTxs).toBe(5);
       expect(batch.ctrlSumFen).toBe(claims.filter((_, i) => i !== 5).reduce((s, c) => s + c.totalFen, 0));
       await approveBatch(db.pool, finance, batch.id);
@@ -77,10 +78,10 @@ describe('a batch through the bank', () => {
 
       // Only the bank's rejection allows a new attempt; the members correct their accounts first.
       const paidOne = byClaim.get(claims[0]!.claimId)!;
-      await expect(retryPayout(db.pool, clerk, paidOne.id, 'again')).rejects.toThrow(/PAID: only a payout the bank rejected/);
+      await expect(retryPayout(db.pool, clerk, settings, paidOne.id, 'again')).rejects.toThrow(/PAID: only a payout the bank rejected/);
       for (const i of [2, 4]) {
         await setBankCard(db.pool, claims[i]!.memberId, openAccount());
-        await retryPayout(db.pool, clerk, byClaim.get(claims[i]!.claimId)!.id, 'member gave a new account');
+        await retryPayout(db.pool, clerk, settings, byClaim.get(claims[i]!.claimId)!.id, 'member gave a new account');
       }
       await setBankCard(db.pool, claims[5]!.memberId, openAccount());
       const second = await approvedBatch(db.pool);
@@ -102,9 +103,9 @@ describe('four eyes and the state machine', () => {
   it('refuses approval by the creator or by a non-FINANCE user, in code and in the database', async () => {
     await clear();
     await approvedClaims(db.pool, 2);
-    await planPayouts(db.pool);
+    await planPayouts(db.pool, settings);
     const creatorIsFinance = { subject: 'finance-zhao', role: 'FINANCE' };
-    const batch = (await createBatch(db.pool, creatorIsFinance, account, 10))!;
+    const batch = (await createBatch(db.pool, creatorIsFinance, settings, 10))!;
     await expect(approveBatch(db.pool, creatorIsFinance, batch.id)).rejects.toThrow(/created by you/);
     await expect(approveBatch(db.pool, clerk, batch.id)).rejects.toThrow(/needs the role FINANCE/);
     // The database refuses the same, whatever code runs.
@@ -125,10 +126,10 @@ describe('four eyes and the state machine', () => {
     )).rejects.toThrow(/payout_attempts_live/);
 
     // Cancelling puts the payouts back for another batch; a cancelled batch stays cancelled.
-    await cancelBatch(db.pool, clerk, batch.id, 'wrong value date');
+    await cancelBatch(db.pool, clerk, settings, batch.id, 'wrong value date');
     expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['READY', 'READY']);
-    await expect(approveBatch(db.pool, finance, batch.id)).rejects.toBeInstanceOf(PayoutError);
-    const again = (await createBatch(db.pool, creatorIsFinance, account, 10))!;
+    await expect(approveBatch(db.pool, finance, batch.id)).rejects.toSatisfy((e) => e instanceof DomainError && e.code === 'CONFLICT');
+    const again = (await createBatch(db.pool, creatorIsFinance, settings, 10))!;
     await approveBatch(db.pool, finance, again.id);
     const { rows } = await db.pool.query(`SELECT status, approved_by FROM payout_batches WHERE id = $1`, [again.id]);
     expect(rows[0]).toEqual({ status: 'APPROVED', approved_by: 'finance-wang' });
@@ -142,8 +143,8 @@ describe('a claim reversed after its batch was approved', () => {
     const bank = await startBank(pki);
     const ctx = submissionContext(db.pool, pki, bank);
     try {
-      await planPayouts(db.pool);
-      const batch = (await createBatch(db.pool, clerk, account, 10))!;
+      await planPayouts(db.pool, settings);
+      const batch = (await createBatch(db.pool, clerk, settings, 10))!;
       await approveBatch(db.pool, finance, batch.id);
       await requestSubmission(db.pool, finance, batch.id);
       // The settlement is reversed (2305) before the workers seal: its claim and unpaid lines are cancelled.

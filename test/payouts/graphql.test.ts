@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { publishStatusChanges } from '../../src/events/statusEvents.ts';
 import { payoutStatusChange } from '../../src/payouts/submission.ts';
-import { waitFor } from '../settlements/support.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, keys, setBankCard, submissionContext, type ApprovedClaim } from './support.ts';
 
 /** Payouts and batches as front-end teams and finance staff use them, over HTTP. */

@@ -5,10 +5,12 @@ import type pg from 'pg';
 import pino from 'pino';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { decrypt, encrypt, lookupHash, maskBankCard, personalDataKeys } from '../../src/privacy/personalData.ts';
-import { approveBatch, createBatch, requestSubmission, type PayingAccount } from '../../src/payouts/batches.ts';
+import { config } from '../../src/config.ts';
+import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
+import type { PayingAccount } from '../../src/payouts/model.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
+import { payoutSettings, UNION_PARTY, type PayoutSettings } from '../../src/payouts/settings.ts';
 import { advanceBatch, type SubmissionContext } from '../../src/payouts/submission.ts';
-import { UNION_PARTY } from '../../src/payouts/configured.ts';
 import { seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
 import { openAccount, PAYEE_BANK, UNION_ACCOUNT, UNION_BANK, type Pki, type RunningBank } from '../banks/simulator/support.ts';
 
@@ -17,6 +19,8 @@ export const silent = pino({ level: 'silent' });
 export const clerk = { subject: 'clerk-li', role: 'ADMIN' };
 export const finance = { subject: 'finance-wang', role: 'FINANCE' };
 export const account: PayingAccount = { channel: 'SIM', account: UNION_ACCOUNT, name: '泉州市总工会职工医疗互助专户', agent: UNION_BANK };
+/** The payout settings of the tests: configuration's (cooling-off days, batch size), paying from the simulator's union account. */
+export const settings: PayoutSettings = { ...payoutSettings(config()), account };
 
 export async function setBankCard(db: pg.Pool, memberId: number, card: string): Promise<void> {
   await db.query(
@@ -72,6 +76,7 @@ export function submissionContext(db: pg.Pool, pki: Pki, bank: RunningBank): Sub
     db,
     adapter: bank.adapter,
     sealing: { keys, seal: pki.union, outDir, initiatingParty: UNION_PARTY },
+    settings,
     log: silent,
     outDir,
     remove: () => rmSync(outDir, { recursive: true, force: true }),
@@ -80,8 +85,8 @@ export function submissionContext(db: pg.Pool, pki: Pki, bank: RunningBank): Sub
 
 /** Plan, create (clerk), approve (finance) and ask to send one batch of everything ready. */
 export async function approvedBatch(db: pg.Pool): Promise<{ id: number; msgId: string }> {
-  await planPayouts(db);
-  const batch = await createBatch(db, clerk, account, 1000);
+  await planPayouts(db, settings);
+  const batch = await createBatch(db, clerk, settings, 1000);
   if (!batch) throw new Error('test setup: no payout was ready');
   await approveBatch(db, finance, batch.id);
   await requestSubmission(db, finance, batch.id);

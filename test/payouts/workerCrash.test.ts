@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { startBank, testFilePki } from '../banks/simulator/support.ts';
-import { waitFor } from '../settlements/support.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { approvedBatch, approvedClaims, creditedByPayout, keys, payoutsOf, submissionContext } from './support.ts';
 import { closeQueues, createQueues, type Queues } from '../../src/queues.ts';
 import { enqueuePayoutBatch } from '../../src/payouts/queue.ts';

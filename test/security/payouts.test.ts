@@ -2,7 +2,8 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
-import { approveBatch, createBatch, encryptClearBatchFiles, requestSubmission } from '../../src/payouts/batches.ts';
+import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
+import { encryptClearBatchFiles } from '../../src/payouts/files.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../../src/payouts/bankEvents.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { verifySeal } from '../../src/seals/cms/verify.ts';
@@ -10,8 +11,8 @@ import { openAccount, startBank, testFilePki, type RunningBank } from '../banks/
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import {
-  account, advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, keys, payoutsOf, resetPayouts, sealedFile,
-  setBankCard, submissionContext,
+  advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, keys, payoutsOf, resetPayouts, sealedFile,
+  setBankCard, settings, submissionContext,
 } from '../payouts/support.ts';
 
 /**
@@ -61,9 +62,9 @@ const statusOf = async (payoutId: number) => (await payoutsOf(db.pool)).find((p)
 describe('attack 1: an insider replaces a member\'s bank card', () => {
   it('holds the payouts to the new card until it cools off or a second person confirms it, and takes the payout out of an approved batch before sealing', async () => {
     const claims = await approvedClaims(db.pool, 3);
-    await planPayouts(db.pool);
+    await planPayouts(db.pool, settings);
     const [inBatch, alsoInBatch, waiting] = (await payoutsOf(db.pool)).map((p) => p.id) as [number, number, number];
-    const batch = (await createBatch(db.pool, clerk, account, 2))!;
+    const batch = (await createBatch(db.pool, clerk, settings, 2))!;
     await approveBatch(db.pool, finance, batch.id);
     await requestSubmission(db.pool, finance, batch.id);
 
@@ -73,7 +74,7 @@ describe('attack 1: an insider replaces a member\'s bank card', () => {
     await replaceCard(claims[2]!.memberId, insiderCards[1]!, 'clerk-insider');
 
     // A new batch takes nothing: the READY payout is HELD, saying why and until when.
-    expect(await createBatch(db.pool, clerk, account, 10)).toBeNull();
+    expect(await createBatch(db.pool, clerk, settings, 10)).toBeNull();
     const held = await statusOf(waiting);
     expect(held).toMatchObject({ status: 'HELD', statusReason: expect.stringMatching(/^bank card changed on \d{4}-\d{2}-\d{2} \d{2}:\d{2} .*waits until \d{4}-\d{2}-\d{2} \d{2}:\d{2} or a second person's confirmation/) });
     const shown = await gw.query(ADMIN, `query($id: ID!) { payout(id: $id) { status statusReason } }`, { id: toGlobalId('Payout', waiting) });
@@ -90,12 +91,12 @@ describe('attack 1: an insider replaces a member\'s bank card', () => {
     expect(withdrawn.details.cardChanged).toEqual([expect.objectContaining({ payoutId: inBatch })]);
 
     // Planning keeps them held; a second person's confirmation releases them, and the next batch pays the new cards.
-    expect(await planPayouts(db.pool)).toMatchObject({ released: 0 });
+    expect(await planPayouts(db.pool, settings)).toMatchObject({ released: 0 });
     await db.pool.query(
       `UPDATE members SET bank_card_confirmed_at = now(), bank_card_confirmed_by = 'clerk-checker' WHERE id = ANY($1::bigint[])`,
       [[claims[0]!.memberId, claims[2]!.memberId]],
     );
-    expect(await planPayouts(db.pool)).toMatchObject({ released: 2 });
+    expect(await planPayouts(db.pool, settings)).toMatchObject({ released: 2 });
     const next = await approvedBatch(db.pool);
     expect(await advanceUntilFinal(ctx, next.id)).toBe('ACCEPTED');
     const credited = await creditedByPayout(db.pool, bank);

@@ -1,0 +1,294 @@
+/**
+ * The payouts domain's values: the statuses of payouts, batches, attempts and retry proposals (the
+ * CHECK constraints of migrations 0004 and 0010), the moves between them that the database allows
+ * (its transition triggers, mirrored here and checked against it by test/payouts/model.test.ts),
+ * and the rows as the store reads them.
+ */
+
+// ---- statuses ----
+
+/**
+ * Where a payout stands (one per approved claim).
+ *   HELD      approved, but not payable yet: no bank account on record, or a replaced card cooling off (status_reason says so)
+ *   READY     waiting for a batch
+ *   IN_BATCH  its live attempt is in a batch not yet sent
+ *   SENT      its live attempt went to the bank; the bank's final word is awaited
+ *   PAID      the bank credited the member (pain.002 ACSC)
+ *   SETTLED   the debit is matched on the bank statement (reconciliation)
+ *   FAILED    the bank rejected it or returned it (退票): a person may retry (a new attempt)
+ *   CANCELLED its claim was reversed or rejected before it was sent
+ */
+export const PAYOUT_STATUSES = ['HELD', 'READY', 'IN_BATCH', 'SENT', 'PAID', 'SETTLED', 'FAILED', 'CANCELLED'] as const;
+export type PayoutStatus = (typeof PAYOUT_STATUSES)[number];
+
+/**
+ * A batch: one pain.001 from one paying account through one bank channel.
+ *   DRAFT -> APPROVED (by FINANCE, not its creator) -> SEALED (file written and sealed)
+ *   -> SUBMITTED -> ACCEPTED | PARTIALLY_ACCEPTED | REJECTED -> SETTLED (every payment on the statement)
+ *   DRAFT or APPROVED -> CANCELLED (its payouts wait for another batch).
+ */
+export const BATCH_STATUSES = ['DRAFT', 'APPROVED', 'SEALED', 'SUBMITTED', 'ACCEPTED', 'PARTIALLY_ACCEPTED', 'REJECTED', 'SETTLED', 'CANCELLED'] as const;
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
+
+/**
+ * What we know of a batch's hand-over to the bank: SENDING is written before the call, so a worker
+ * that dies mid-call leaves a trace; UNKNOWN after no answer: the bank is asked by MsgId before
+ * anything else; RECEIVED the bank has the file; REFUSED the bank refused the whole file.
+ */
+export const SUBMISSION_STATUSES = ['NOT_SENT', 'SENDING', 'UNKNOWN', 'RECEIVED', 'REFUSED'] as const;
+export type SubmissionStatus = (typeof SUBMISSION_STATUSES)[number];
+
+/**
+ * An attempt to pay a payout, known to the bank by its EndToEndId.
+ *   PLANNED -> SENT -> (UNKNOWN: no answer) -> ACCEPTED (interim) -> PAID (ACSC) -> RETURNED (退票)
+ *   SENT | UNKNOWN | ACCEPTED -> REJECTED (RJCT, with the bank's reason);  PLANNED -> CANCELLED
+ */
+export const ATTEMPT_STATUSES = ['PLANNED', 'SENT', 'UNKNOWN', 'ACCEPTED', 'PAID', 'REJECTED', 'RETURNED', 'CANCELLED'] as const;
+export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
+
+/**
+ * A proposal to retry a payout the bank had paid (payout_retries): PROPOSED by one FINANCE person,
+ * CONFIRMED by another (confirmed_at set), once. The table has no status column: this is
+ * `confirmed_at IS NULL` read as a status.
+ */
+export const RETRY_STATUSES = ['PROPOSED', 'CONFIRMED'] as const;
+export type RetryStatus = (typeof RETRY_STATUSES)[number];
+
+// ---- transitions ----
+
+/** Each status, and the statuses a row in it may move to. */
+export type Transitions<S extends string> = Readonly<Record<S, readonly S[]>>;
+
+/** The payout_batch_transition trigger (0004, restated in 0010): any other change of status is refused. */
+export const BATCH_TRANSITIONS: Transitions<BatchStatus> = {
+  DRAFT: ['APPROVED', 'CANCELLED'],
+  APPROVED: ['SEALED', 'CANCELLED'],
+  SEALED: ['SUBMITTED'],
+  SUBMITTED: ['ACCEPTED', 'PARTIALLY_ACCEPTED', 'REJECTED'],
+  ACCEPTED: ['SETTLED'],
+  PARTIALLY_ACCEPTED: ['SETTLED'],
+  REJECTED: [],
+  SETTLED: [],
+  CANCELLED: [],
+};
+
+/** The payout_attempt_transition trigger (0004): bank answers only move an attempt forward. */
+export const ATTEMPT_TRANSITIONS: Transitions<AttemptStatus> = {
+  PLANNED: ['SENT', 'CANCELLED'],
+  SENT: ['UNKNOWN', 'ACCEPTED', 'PAID', 'REJECTED'],
+  UNKNOWN: ['SENT', 'ACCEPTED', 'PAID', 'REJECTED'],
+  ACCEPTED: ['PAID', 'REJECTED'],
+  PAID: ['RETURNED'],
+  REJECTED: [],
+  RETURNED: [],
+  CANCELLED: [],
+};
+
+/** The payout_retry_confirmation trigger (0010): a proposal is only ever confirmed, once; nothing else about it changes. */
+export const RETRY_TRANSITIONS: Transitions<RetryStatus> = {
+  PROPOSED: ['CONFIRMED'],
+  CONFIRMED: [],
+};
+
+/**
+ * The moves of a payout the code makes. Unlike batches and attempts, the database has no
+ * transition trigger for payouts: it refuses only FAILED -> READY or HELD of a payout the bank had
+ * paid (an attempt RETURNED) without a confirmed retry proposal (payout_retry_after_payment, 0010),
+ * and the CHECKs of each status (a reason for HELD, FAILED and CANCELLED; paid_at for PAID and
+ * SETTLED; settled_at exactly when SETTLED).
+ */
+export const PAYOUT_TRANSITIONS: Transitions<PayoutStatus> = {
+  // released once a card is on record and not cooling off; cancelled when its claim is no longer approved
+  HELD: ['READY', 'CANCELLED'],
+  // held again when the card is replaced or removed; taken into a batch
+  READY: ['HELD', 'IN_BATCH', 'CANCELLED'],
+  // back to wait when its batch is cancelled or its card changed before sealing; cancelled when its
+  // claim was reversed before sealing; sent; answered by a status report before SENT was recorded
+  IN_BATCH: ['READY', 'SENT', 'PAID', 'FAILED', 'CANCELLED'],
+  SENT: ['PAID', 'FAILED'],
+  // settled on the statement; returned (退票)
+  PAID: ['SETTLED', 'FAILED'],
+  SETTLED: ['FAILED'],
+  // retried (READY, or HELD as its card says); cancelled when its claim is no longer approved
+  FAILED: ['READY', 'HELD', 'CANCELLED'],
+  CANCELLED: [],
+};
+
+/** The statuses from which `to` may be reached, in the table's order. */
+export function statusesInto<S extends string>(transitions: Transitions<S>, to: S): S[] {
+  return (Object.keys(transitions) as S[]).filter((from) => transitions[from].includes(to));
+}
+
+export const isPayoutStatus = (value: string): value is PayoutStatus => (PAYOUT_STATUSES as readonly string[]).includes(value);
+
+/** A payout status given as text (a status announcement's), checked. */
+export function payoutStatusOf(value: string): PayoutStatus {
+  if (!isPayoutStatus(value)) throw new RangeError(`not a payout status: ${value}`);
+  return value;
+}
+
+// ---- rows ----
+
+export interface PayoutRow {
+  id: number;
+  claimId: number;
+  memberId: number;
+  unitId: number;
+  amountFen: number;
+  status: PayoutStatus;
+  statusReason: string | null;
+  paidAt: Date | null;
+  settledAt: Date | null;
+  createdAt: Date;
+}
+
+export interface AttemptRow {
+  id: number;
+  payoutId: number;
+  attemptNo: number;
+  batchId: number;
+  endToEndId: string;
+  status: AttemptStatus;
+  amountFen: number;
+  creditorName: string;
+  creditorAccountMasked: string;
+  creditorAgent: string;
+  remittanceInfo: string;
+  bankStatus: string | null;
+  reasonCode: string | null;
+  reason: string | null;
+  bankReference: string | null;
+  statusAt: Date | null;
+}
+
+/** A batch: its state, what its file's payment information says, and who did what when. */
+export interface BatchRow {
+  id: number;
+  msgId: string;
+  pmtInfId: string;
+  status: BatchStatus;
+  submission: SubmissionStatus;
+  channel: string;
+  debtorAccount: string;
+  debtorName: string;
+  debtorAgent: string;
+  /** China date (yyyy-MM-dd). */
+  requestedExecutionDate: string;
+  paymentCount: number;
+  totalFen: number;
+  createdBy: string;
+  createdAt: Date;
+  approvedBy: string | null;
+  approvedAt: Date | null;
+  sealedAt: Date | null;
+  submitRequestedBy: string | null;
+  submitRequestedAt: Date | null;
+  submittedAt: Date | null;
+  bankReference: string | null;
+  bankCode: string | null;
+  bankReason: string | null;
+  finalAt: Date | null;
+  cancelReason: string | null;
+}
+
+/** How many attempts of a batch are in a status. */
+export interface AttemptCount {
+  status: AttemptStatus;
+  count: number;
+}
+
+/** A sealed batch's file as stored: encrypted (file_enc), or in clear when sealed before migration 0010 (file_xml). */
+export interface StoredBatchFile {
+  fileEnc: Buffer | null;
+  fileXml: string | null;
+}
+
+export interface SealedBatchFile extends StoredBatchFile {
+  seal: Buffer;
+  /** SHA-256 of the clear file, which the seal covers. */
+  sha256: Buffer;
+}
+
+export interface RetryProposalRow {
+  proposedBy: string;
+  proposedAt: Date;
+  reason: string;
+}
+
+// ---- values of the decisions ----
+
+/** The paying account and channel (PAYOUT_* configuration). */
+export interface PayingAccount {
+  channel: string;
+  account: string;
+  name: string;
+  agent: string;
+}
+
+export interface CreatedBatch {
+  id: number;
+  msgId: string;
+  nbOfTxs: number;
+  ctrlSumFen: number;
+}
+
+export interface PlanCounts {
+  created: number;
+  held: number;
+  released: number;
+  withheld: number;
+  cancelled: number;
+}
+
+/** What a retry did: the payout waits for a batch again, or (paid before) a second FINANCE person must confirm. */
+export type RetryOutcome = 'RETRIED' | 'PROPOSED';
+
+/** A payout whose status changed, with its member and unit for the status events. */
+export interface PayoutChange {
+  payoutId: number;
+  memberId: number;
+  unitId: number;
+  status: PayoutStatus;
+}
+
+/** An attempt as a status report is read against it. */
+export interface AttemptState {
+  id: number;
+  endToEndId: string;
+  status: AttemptStatus;
+}
+
+/** What a status report says of one attempt (statusReport.ts). */
+export interface AttemptUpdate {
+  id: number;
+  endToEndId: string;
+  status: 'ACCEPTED' | 'PAID' | 'REJECTED';
+  /** The ISO status the bank reported (ACSC, ACSP, RJCT ...). */
+  bankStatus: string;
+  reasonCode: string | null;
+  reason: string | null;
+  /** The bank's reference of the credit (AcctSvcrRef), when given. */
+  bankReference: string | null;
+}
+
+export interface SettledPayout {
+  payoutId: number;
+  batchId: number;
+}
+
+export interface PayoutReturn {
+  endToEndId: string;
+  /** The bank's return reason code (AC04 closed account, ...). */
+  reasonCode: string;
+  reason?: string;
+  /** The bank's reference of the return entry. */
+  bankReference?: string;
+}
+
+export interface ReturnOutcome {
+  endToEndId: string;
+  /** Null: no paid attempt has this EndToEndId (already returned, or not ours). */
+  payoutId: number | null;
+  /** The payout had already been settled against the statement: a return after settlement. */
+  wasSettled: boolean;
+}

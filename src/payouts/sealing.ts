@@ -1,0 +1,109 @@
+import { recordAudit } from '../audit/audit.ts';
+import { inTransaction } from '../db/pool.ts';
+import type { Db, Tx } from '../kernel/transaction.ts';
+import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
+import { subjectLine } from '../seals/cms/asn1.ts';
+import { type Seal, sealDocument } from '../seals/cms/seal.ts';
+import { expectStatus, lockedBatch } from './decisions.ts';
+import { batchDocument, fileToKeep, writeBatchFiles } from './files.ts';
+import { BATCH_TRANSITIONS, statusesInto, type BatchRow } from './model.ts';
+import type { PayoutSettings } from './settings.ts';
+import {
+  cancelAttempts, cancelEmptiedBatch, markBatchSealed, plannedAttempts, reduceBatchTotals, type PlannedAttempt,
+} from './store/batches.ts';
+import { cancelPayoutsOfReversedClaims, followBankCards, payoutsWaitAgain } from './store/payouts.ts';
+
+/**
+ * Sealing an APPROVED batch (worker side: the seal key lives with the workers): the payments that
+ * may no longer go leave it, its pain.001 is written and sealed (CMS, src/seals/cms) under
+ * PAYOUT_OUT_DIR, readable by the worker's user only, and kept in the row encrypted.
+ */
+
+export interface SealingContext {
+  keys: PersonalDataKeys;
+  seal: Seal;
+  /** PAYOUT_OUT_DIR: `<MsgId>.xml` and `<MsgId>.xml.p7s` are written here. */
+  outDir: string;
+  /** The union as initiating party. */
+  initiatingParty: { name: string; id?: string };
+}
+
+const WORKER = { subject: 'payout-worker', role: 'SERVICE' };
+
+/**
+ * Writes and seals an APPROVED batch's pain.001.
+ * A payment leaves the batch first (a batch only ever loses payments after its approval, never
+ * gains one) when its claim was reversed or rejected since (the payout is CANCELLED), or when its
+ * member's bank card is no longer the one the attempt carries, the one the approver saw (the payout
+ * waits again, HELD while the new card cools off). With none left the batch is cancelled and
+ * `file` is null. The files are written before the row commits; a crash between leaves files that
+ * the next sealing overwrites, and the row is the record (its file encrypted).
+ */
+export async function sealBatch(
+  db: Db, sealing: SealingContext, settings: Pick<PayoutSettings, 'coolingOffDays'>, batchId: number, now = new Date(),
+): Promise<{ msgId: string; file: string | null }> {
+  return inTransaction(db, async (tx) => {
+    const batch = await lockedBatch(tx, batchId);
+    expectStatus(batch, statusesInto(BATCH_TRANSITIONS, 'SEALED'), 'seal');
+    const planned = await plannedAttempts(tx, batchId);
+    const reversed = planned.filter((a) => a.claimStatus !== 'APPROVED');
+    const approved = planned.filter((a) => a.claimStatus === 'APPROVED').map((a) => {
+      const creditorAccount = decrypt(sealing.keys, a.accountEnc);
+      return { ...a, creditorAccount, cardChanged: a.memberCardEnc === null || decrypt(sealing.keys, a.memberCardEnc) !== creditorAccount };
+    });
+    const cardChanged = approved.filter((a) => a.cardChanged);
+    const attempts = approved.filter((a) => !a.cardChanged);
+    if (reversed.length + cardChanged.length > 0) await withdrawPayments(tx, settings, batch, { reversed, cardChanged }, attempts.length);
+    if (attempts.length === 0) return { msgId: batch.msgId, file: null };
+    const xml = batchDocument({
+      msgId: batch.msgId,
+      pmtInfId: batch.pmtInfId,
+      requestedExecutionDate: batch.requestedExecutionDate,
+      debtor: { name: batch.debtorName, account: batch.debtorAccount, agent: batch.debtorAgent },
+      initiatingParty: sealing.initiatingParty,
+      attempts,
+    }, now);
+    const content = Buffer.from(xml, 'utf8');
+    const { fileEnc, sha256 } = fileToKeep(sealing.keys, xml, content);
+    const seal = sealDocument(content, sealing.seal, now);
+    const file = writeBatchFiles(sealing.outDir, batch.msgId, content, seal);
+    await markBatchSealed(tx, batchId, { fileEnc, sha256, seal, sealedAt: now });
+    await recordAudit(tx, WORKER, {
+      action: 'payout.batch.seal', targetType: 'PayoutBatch', targetId: batch.msgId,
+      details: { batchId, sha256: sha256.toString('hex'), signer: subjectLine(sealing.seal.certificate) },
+    });
+    return { msgId: batch.msgId, file };
+  });
+}
+
+/**
+ * Payments leave the batch (attempts cancelled) and its totals follow; audited. Payouts of claims
+ * no longer approved are CANCELLED; payouts whose card changed wait for a later batch, whose
+ * approver sees the new card.
+ */
+async function withdrawPayments(
+  tx: Tx, settings: Pick<PayoutSettings, 'coolingOffDays'>, batch: BatchRow,
+  withdrawn: { reversed: PlannedAttempt[]; cardChanged: PlannedAttempt[] }, remaining: number,
+): Promise<void> {
+  const all = [...withdrawn.reversed, ...withdrawn.cardChanged];
+  await cancelAttempts(tx, all.map((a) => a.attemptId));
+  if (withdrawn.reversed.length > 0) await cancelPayoutsOfReversedClaims(tx, withdrawn.reversed.map((a) => a.payoutId));
+  if (withdrawn.cardChanged.length > 0) {
+    const changedIds = withdrawn.cardChanged.map((a) => a.payoutId);
+    await payoutsWaitAgain(tx, changedIds);
+    await followBankCards(tx, settings.coolingOffDays, changedIds);
+  }
+  if (remaining === 0) await cancelEmptiedBatch(tx, batch.id);
+  else await reduceBatchTotals(tx, batch.id, all.length, all.reduce((sum, a) => sum + a.amountFen, 0));
+  await recordAudit(tx, WORKER, {
+    action: 'payout.batch.withdraw', targetType: 'PayoutBatch', targetId: batch.msgId,
+    reason: [withdrawn.reversed.length ? 'claims no longer approved' : null, withdrawn.cardChanged.length ? 'bank cards changed since the batch was created' : null]
+      .filter(Boolean).join('; '),
+    details: {
+      batchId: batch.id,
+      claims: withdrawn.reversed.map((a) => ({ claimId: a.claimId, status: a.claimStatus, amountFen: a.amountFen })),
+      cardChanged: withdrawn.cardChanged.map((a) => ({ payoutId: a.payoutId, claimId: a.claimId, amountFen: a.amountFen })),
+      remaining,
+    },
+  });
+}

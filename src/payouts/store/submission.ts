@@ -1,0 +1,167 @@
+import type { Db, Queryable, Tx } from '../../kernel/transaction.ts';
+import { isPayoutStatus, type AttemptState, type AttemptUpdate, type BatchRow, type BatchStatus, type PayoutChange, type PayoutStatus, type StoredBatchFile } from '../model.ts';
+
+/**
+ * SQL of a batch's way through the bank (submission.ts): the per-batch lock, what is recorded
+ * before and after each call, and the bank's status reports applied to attempts and payouts.
+ */
+
+const LOCK_SPACE = 7_405; // advisory lock key space of payout batches
+
+/**
+ * Runs `work` holding the batch's session advisory lock on a connection of its own (one worker at a
+ * time per batch, whatever the queue does); `busy` without running it when another holds the lock.
+ */
+export async function withBatchLock<T>(db: Db, batchId: number, busy: T, work: () => Promise<T>): Promise<T> {
+  const lock = await db.connect();
+  try {
+    const { rows: [locked] } = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2::int) AS ok', [LOCK_SPACE, batchId]);
+    if (!locked!.ok) return busy;
+    try {
+      return await work();
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1, $2::int)', [LOCK_SPACE, batchId]);
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/** A batch as its way through the bank needs it: its state, and its sealed file as stored (and seal). */
+export interface BatchToSend extends Pick<BatchRow, 'msgId' | 'status' | 'submission'>, StoredBatchFile {
+  submitRequested: boolean;
+  seal: Buffer | null;
+}
+
+export async function batchToSend(db: Queryable, batchId: number): Promise<BatchToSend | null> {
+  const { rows: [row] } = await db.query<BatchToSend>(
+    `SELECT msg_id AS "msgId", status, submission, submit_requested_at IS NOT NULL AS "submitRequested",
+            file_enc AS "fileEnc", file_xml AS "fileXml", seal
+       FROM payout_batches WHERE id = $1`,
+    [batchId],
+  );
+  return row ?? null;
+}
+
+/** Before the call: the batch SUBMITTED and SENDING, its attempts SENT (so a worker killed mid-call leaves the trace). */
+export async function markBatchSending(tx: Tx, batchId: number): Promise<void> {
+  await tx.query(`UPDATE payout_batches SET status = 'SUBMITTED', submission = 'SENDING', submitted_at = now() WHERE id = $1 AND status = 'SEALED'`, [batchId]);
+  await tx.query(`UPDATE payout_attempts SET status = 'SENT', status_at = now() WHERE batch_id = $1 AND status = 'PLANNED'`, [batchId]);
+}
+
+/** No usable answer from the bank: the hand-over and the sent attempts are UNKNOWN. */
+export async function markUnknown(tx: Tx, batchId: number): Promise<void> {
+  await tx.query(`UPDATE payout_batches SET submission = 'UNKNOWN' WHERE id = $1 AND submission = 'SENDING'`, [batchId]);
+  await tx.query(`UPDATE payout_attempts SET status = 'UNKNOWN', status_at = now() WHERE batch_id = $1 AND status = 'SENT'`, [batchId]);
+}
+
+/** The bank acknowledged the file. */
+export async function markReceived(db: Queryable, batchId: number, bankReference: string | null): Promise<void> {
+  await db.query(
+    `UPDATE payout_batches SET submission = 'RECEIVED', bank_reference = $2, answered_at = now() WHERE id = $1`,
+    [batchId, bankReference],
+  );
+}
+
+/** The bank refused the whole file: the batch REJECTED, every sent attempt REJECTED with `attemptReasonCode`. */
+export async function markRefused(tx: Tx, batchId: number, refusal: { code: string | null; reason: string | null; attemptReasonCode: string }): Promise<void> {
+  await tx.query(
+    `UPDATE payout_batches SET submission = 'REFUSED', status = 'REJECTED', bank_code = $2, bank_reason = $3, answered_at = now(), final_at = now() WHERE id = $1`,
+    [batchId, refusal.code, refusal.reason],
+  );
+  await tx.query(
+    `UPDATE payout_attempts SET status = 'REJECTED', bank_status = 'RJCT', reason_code = $2, reason = $3, status_at = now()
+      WHERE batch_id = $1 AND status IN ('SENT', 'UNKNOWN')`,
+    [batchId, refusal.attemptReasonCode, refusal.reason],
+  );
+}
+
+/**
+ * Payouts of the batch's attempts (all, or `attemptIds`) that are in one of `from` move to
+ * `status`, with their member and unit for the status events.
+ */
+export async function payoutsTo(
+  tx: Tx, batchId: number, status: PayoutStatus, from: readonly PayoutStatus[], reason: string | null = null, attemptIds?: readonly number[],
+): Promise<PayoutChange[]> {
+  // The statuses are written into the statement as constants (checked: a closed set), as the planner saw them before.
+  const statuses = from.map((s) => {
+    if (!isPayoutStatus(s)) throw new RangeError(`not a payout status: ${String(s)}`);
+    return `'${s}'`;
+  });
+  // Driven by the attempts' keys (a join would let stale statistics pick a per-payout probe of the
+  // batch: quadratic, ~4 s per call at 40,000 payouts in flight).
+  const { rows } = await tx.query<PayoutChange>(
+    `UPDATE payouts p SET status = $2, status_reason = $3, updated_at = now(),
+            paid_at = CASE WHEN $2 = 'PAID' THEN now() ELSE p.paid_at END
+      WHERE p.id = ANY(ARRAY(SELECT a.payout_id FROM payout_attempts a
+                              WHERE a.batch_id = $1 ${attemptIds ? 'AND a.id = ANY($4::bigint[])' : ''}))
+        AND p.status IN (${statuses.join(', ')})
+      RETURNING p.id AS "payoutId", p.member_id AS "memberId", p.unit_id AS "unitId", p.status`,
+    attemptIds ? [batchId, status, reason, attemptIds] : [batchId, status, reason],
+  );
+  return rows;
+}
+
+/** A pain.002 kept as evidence, once per its MsgId. */
+export async function insertStatusReport(
+  tx: Tx, batchId: number, report: { msgId: string; groupStatus: string | null; xml: string; seal: Buffer; sealedBy: string },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO bank_status_reports (msg_id, batch_id, group_status, xml, seal, sealed_by) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (msg_id) DO NOTHING`,
+    [report.msgId, batchId, report.groupStatus, report.xml, report.seal, report.sealedBy],
+  );
+}
+
+/** A status report came: the bank has the file. */
+export async function markReportReceived(tx: Tx, batchId: number): Promise<void> {
+  await tx.query(`UPDATE payout_batches SET submission = 'RECEIVED', answered_at = coalesce(answered_at, now()) WHERE id = $1 AND submission <> 'RECEIVED'`, [batchId]);
+}
+
+/** The batch's attempts that were not cancelled, locked while a report is applied. */
+export async function lockAttemptsOfBatch(tx: Tx, batchId: number): Promise<AttemptState[]> {
+  const { rows } = await tx.query<AttemptState>(
+    `SELECT id, end_to_end_id AS "endToEndId", status FROM payout_attempts WHERE batch_id = $1 AND status <> 'CANCELLED' ORDER BY id FOR UPDATE`,
+    [batchId],
+  );
+  return rows;
+}
+
+export async function updateAttempts(tx: Tx, updates: readonly AttemptUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  await tx.query(
+    `UPDATE payout_attempts a SET status = u.status, bank_status = u.bank_status, reason_code = u.reason_code, reason = u.reason,
+            bank_reference = coalesce(u.bank_reference, a.bank_reference), status_at = now()
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u(id, status, bank_status, reason_code, reason, bank_reference)
+      WHERE a.id = u.id`,
+    [updates.map((u) => u.id), updates.map((u) => u.status), updates.map((u) => u.bankStatus), updates.map((u) => u.reasonCode),
+     updates.map((u) => u.reason), updates.map((u) => u.bankReference)],
+  );
+}
+
+/** The bank's reason goes on the failed payout, for the person deciding whether to retry. */
+export async function describeRejections(tx: Tx, attemptIds: readonly number[]): Promise<void> {
+  if (attemptIds.length === 0) return;
+  await tx.query(
+    `UPDATE payouts p SET status_reason = 'rejected by the bank: ' || a.reason_code || coalesce(' ' || a.reason, '')
+       FROM payout_attempts a WHERE a.id = ANY($1::bigint[]) AND p.id = a.payout_id AND p.status = 'FAILED'`,
+    [attemptIds],
+  );
+}
+
+/** A SUBMITTED batch whose every attempt is final gets its final status; returns its MsgId, null when it was not SUBMITTED. */
+export async function finishBatch(tx: Tx, batchId: number, status: BatchStatus): Promise<string | null> {
+  const { rows: [batch] } = await tx.query<{ msgId: string }>(
+    `UPDATE payout_batches SET status = $2, final_at = now() WHERE id = $1 AND status = 'SUBMITTED' RETURNING msg_id AS "msgId"`,
+    [batchId, status],
+  );
+  return batch?.msgId ?? null;
+}
+
+/** The batch a status report is about (by the MsgId of the file), when we sent it; null otherwise. */
+export async function sentBatchId(db: Queryable, msgId: string): Promise<number | null> {
+  const { rows: [batch] } = await db.query<{ id: number }>(
+    `SELECT id FROM payout_batches WHERE msg_id = $1 AND status NOT IN ('DRAFT', 'APPROVED', 'SEALED', 'CANCELLED')`,
+    [msgId],
+  );
+  return batch?.id ?? null;
+}
