@@ -3,7 +3,8 @@ import { fetchFromBank } from '../src/reconciliation/fetch.ts';
 import { processDocument } from '../src/reconciliation/ingest.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
 import type { ReconciliationSettings } from '../src/reconciliation/settings.ts';
-import { accountsDue, accountsWithPendingEntries, knownAccounts } from '../src/reconciliation/store.ts';
+import { receivedDocumentIds } from '../src/reconciliation/store/documents.ts';
+import { accountsDue, accountsWithPendingEntries, knownAccounts } from '../src/reconciliation/store/runs.ts';
 import { documentJobId, enqueueDocument, enqueueReconciliation, reconcileJobId, type ReconciliationJob, type ReconciliationJobName } from '../src/reconciliation/queue.ts';
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import type { WorkerServices } from './services.ts';
@@ -23,13 +24,13 @@ const CHECK_EVERY_MINUTES = 60;
  */
 export async function sweep({ db, queues, reconciliation: settings }: ReconciliationServices): Promise<number> {
   const queue = queues.reconciliation;
-  const { rows } = await db.query<{ id: number }>(`SELECT id FROM bank_documents WHERE status = 'RECEIVED' ORDER BY id`);
+  const documents = await receivedDocumentIds(db);
   const accounts = [...new Set([...await accountsWithPendingEntries(db), ...await accountsDue(db, await knownAccounts(db, settings.accounts), CHECK_EVERY_MINUTES)])];
-  await clearStaleJobIds(queue, [...rows.map((r) => documentJobId(r.id)), ...accounts.map(reconcileJobId)]);
-  for (const { id } of rows) await enqueueDocument(queue, id);
+  await clearStaleJobIds(queue, [...documents.map(documentJobId), ...accounts.map(reconcileJobId)]);
+  for (const id of documents) await enqueueDocument(queue, id);
   await enqueueReconciliation(queue, accounts);
   await scheduleFetch(queue, settings);
-  return rows.length + accounts.length;
+  return documents.length + accounts.length;
 }
 
 /** The fetch schedule, when a bank channel is configured; upserted only when missing or changed (an upsert runs it at once). */

@@ -4,11 +4,11 @@ import { contributionReference } from '../../src/members/contributions.ts';
 import { contributionFigures } from '../../src/members/store.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
-import { proofLine } from '../../src/reconciliation/proof.ts';
-import * as reads from '../../src/reconciliation/reads.ts';
+import { proofLine } from '../../src/reconciliation/matching/proof.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { reconciliationSettings } from '../../src/reconciliation/settings.ts';
-import { knownAccounts } from '../../src/reconciliation/store.ts';
+import * as reads from '../../src/reconciliation/store/reads.ts';
+import { knownAccounts } from '../../src/reconciliation/store/runs.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 
 /**
@@ -49,27 +49,19 @@ export async function reconcileDemo(runtime: Pick<Runtime, 'db' | 'config'>, ban
     accounts = await round();
   }
 
-  const { rows: [counts] } = await runtime.db.query<{ reconciled: number; exceptions: number }>(
-    `SELECT (SELECT count(*)::int FROM statement_entries WHERE state IN ('MATCHED', 'RESOLVED')) AS reconciled,
-            (SELECT count(*)::int FROM reconciliation_exceptions WHERE status = 'OPEN') AS exceptions`,
-  );
+  const counts = await reads.reconciledCounts(runtime.db);
   const proofLines: string[] = [];
   for (const account of accounts) for (const proof of await reads.proofsOf(runtime.db, account, today, today)) proofLines.push(proofLine(proof));
-  const kinds = (await runtime.db.query<{ kind: string; n: number }>(
-    `SELECT kind, count(*)::int AS n FROM reconciliation_exceptions WHERE status = 'OPEN' GROUP BY kind ORDER BY kind`,
-  )).rows.map((r) => `${r.kind} ${r.n}`);
-  const summary = `reconciliation: ${payments} unit contribution transfer(s) to the bank; ${counts!.reconciled} statement entries accounted for; ` +
-    `${counts!.exceptions} open exception(s)${kinds.length ? ` (${kinds.join(', ')})` : ''}` +
+  const kinds = (await reads.openExceptionKinds(runtime.db)).map((r) => `${r.kind} ${r.n}`);
+  const summary = `reconciliation: ${payments} unit contribution transfer(s) to the bank; ${counts.reconciled} statement entries accounted for; ` +
+    `${counts.exceptions} open exception(s)${kinds.length ? ` (${kinds.join(', ')})` : ''}` +
     `${refused ? `; ${refused} bank document(s) refused (hub statements documents --rejected)` : ''}`;
-  return { ...counts!, proofLines, summary };
+  return { ...counts, proofLines, summary };
 }
 
 /** Every unit's outstanding contribution for the years it is enrolled in, transferred with its reference. */
 async function payOutstandingContributions(runtime: Pick<Runtime, 'db' | 'config'>, bankUrl: string): Promise<number> {
-  const { rows: keys } = await runtime.db.query<{ unitId: number; planYear: number; creditCode: string; name: string }>(
-    `SELECT DISTINCT e.unit_id AS "unitId", e.plan_year AS "planYear", u.credit_code AS "creditCode", u.name
-       FROM enrolments e JOIN units u ON u.id = e.unit_id ORDER BY 1, 2`,
-  );
+  const keys = await reads.enrolledUnitYears(runtime.db);
   const figures = await contributionFigures(runtime.db, keys);
   let transfers = 0;
   for (const [i, key] of keys.entries()) {

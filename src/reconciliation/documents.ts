@@ -3,6 +3,7 @@ import type { Camt053Message, Camt054Message, AccountStatement } from '../banks/
 import { signedFen, type CamtEntry } from '../banks/iso20022/camtEntry.ts';
 import { bankDay, bankInstant } from '../banks/iso20022/fields.ts';
 import type { Iso20022Problem } from '../banks/iso20022/xml.ts';
+import type { DocumentKind, DocumentRecords, EntryRecord, StatementRecord } from './model.ts';
 
 /**
  * What a parsed camt.053 / camt.054 contributes (pure): statements (account, day, balances) and
@@ -10,52 +11,12 @@ import type { Iso20022Problem } from '../banks/iso20022/xml.ts';
  * (流水号), or, where the bank gave none, a key derived from the booking (`derivedKey`).
  */
 
-export type DocumentKind = 'camt.053' | 'camt.054';
-
 /** The message type of a document, by its namespace (before it is parsed). */
 export function documentKind(xml: string): DocumentKind | null {
   const head = xml.slice(0, 4_000);
   if (head.includes('urn:iso:std:iso:20022:tech:xsd:camt.053.001.02')) return 'camt.053';
   if (head.includes('urn:iso:std:iso:20022:tech:xsd:camt.054.001.02')) return 'camt.054';
   return null;
-}
-
-export interface StatementRecord {
-  account: string;
-  date: string;
-  ref: string;
-  /** The bank's creation time, with its zone (China time where the bank wrote none). */
-  createdAt: string;
-  final: boolean;
-  /** Signed fen; null when the message has no such balance (a page without balances). */
-  openingFen: number | null;
-  closingFen: number | null;
-}
-
-export interface EntryRecord {
-  account: string;
-  /**
-   * What the booking is stored once by (per account, column account_servicer_ref): the bank's
-   * AcctSvcrRef, or `derivedKey` when it gave none. The entry itself keeps what the bank wrote.
-   */
-  key: string;
-  creditDebit: CamtEntry['creditDebit'];
-  amountFen: number;
-  /** The bank's day (China) the entry is booked on. */
-  bookingDate: string;
-  valueDate: string | null;
-  transactionCode: string | null;
-  entry: CamtEntry;
-  /** Index in `statements` of the statement listing it; null for a notification. */
-  statement: number | null;
-}
-
-export interface DocumentRecords {
-  msgId: string;
-  statements: StatementRecord[];
-  entries: EntryRecord[];
-  /** Entries that move nothing on the account: not booked (PDNG, INFO) or of 0.00; not reconciled. */
-  notBooked: number;
 }
 
 export function recordsOf(kind: DocumentKind, message: Camt053Message | Camt054Message): { records: DocumentRecords; problems: Iso20022Problem[] } {

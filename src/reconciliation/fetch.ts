@@ -1,9 +1,10 @@
 import { feedCursor, saveFeedCursor } from '../banks/store.ts';
-import type pg from 'pg';
 import type { BankAdapter, BankDocument } from '../banks/adapter.ts';
 import type { Camt053Message } from '../banks/iso20022/camt.ts';
+import type { Db } from '../kernel/transaction.ts';
 import { recordsOf } from './documents.ts';
 import { receiveDocument, type DocumentOutcome, type IngestOptions } from './ingest.ts';
+import { storedStatements } from './store/documents.ts';
 import { addDays } from '../kernel/time.ts';
 
 /**
@@ -26,15 +27,10 @@ export interface FetchResult {
  * An intraday statement identical in entries and closing balance to the stored one is not stored
  * again (the bank reissues it with a new creation time on every request).
  */
-export async function fetchStatements(db: pg.Pool, adapter: BankAdapter, accounts: readonly string[], from: string, to: string, options: IngestOptions = {}): Promise<FetchResult> {
+export async function fetchStatements(db: Db, adapter: BankAdapter, accounts: readonly string[], from: string, to: string, options: IngestOptions = {}): Promise<FetchResult> {
   const documents: DocumentOutcome[] = [];
   for (const account of accounts) {
-    const { rows } = await db.query<{ date: string; final: boolean; closingFen: number | null; entries: number }>(
-      `SELECT s.statement_date AS date, s.final, s.closing_fen AS "closingFen", (SELECT count(*)::int FROM statement_entries e WHERE e.statement_id = s.id) AS entries
-         FROM bank_statements s WHERE s.account = $1 AND s.statement_date BETWEEN $2 AND $3`,
-      [account, from, to],
-    );
-    const stored = new Map(rows.map((r) => [r.date, r]));
+    const stored = new Map((await storedStatements(db, account, from, to)).map((r) => [r.date, r]));
     for (let date = from; date <= to; date = addDays(date, 1)) {
       const known = stored.get(date);
       if (known?.final) continue;
@@ -47,7 +43,7 @@ export async function fetchStatements(db: pg.Pool, adapter: BankAdapter, account
 }
 
 /** camt.054 notifications issued since the stored cursor, page by page; the cursor moves after each page is stored. */
-export async function fetchNotifications(db: pg.Pool, adapter: BankAdapter, options: IngestOptions = {}): Promise<FetchResult> {
+export async function fetchNotifications(db: Db, adapter: BankAdapter, options: IngestOptions = {}): Promise<FetchResult> {
   const documents: DocumentOutcome[] = [];
   let cursor = await feedCursor(db, NOTIFICATION_FEED);
   for (;;) {
@@ -61,7 +57,7 @@ export async function fetchNotifications(db: pg.Pool, adapter: BankAdapter, opti
 }
 
 /** Statements of the last `lookbackDays` days up to `today`, then the notification feed. */
-export async function fetchFromBank(db: pg.Pool, adapter: BankAdapter, accounts: readonly string[], today: string, lookbackDays: number, options: IngestOptions = {}): Promise<FetchResult> {
+export async function fetchFromBank(db: Db, adapter: BankAdapter, accounts: readonly string[], today: string, lookbackDays: number, options: IngestOptions = {}): Promise<FetchResult> {
   const notifications = await fetchNotifications(db, adapter, options);
   const statements = await fetchStatements(db, adapter, accounts, addDays(today, -lookbackDays), today, options);
   const documents = [...notifications.documents, ...statements.documents];

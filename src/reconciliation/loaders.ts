@@ -1,11 +1,12 @@
 import DataLoader from 'dataloader';
-import type { Queryable } from '../db/pool.ts';
+import type { Queryable } from '../kernel/transaction.ts';
 import { byId } from '../gateway/loaders.ts';
-import { pendingProposalsOfExceptions, proposalsByIds, type ProposalRow } from './fourEyes.ts';
-import * as reads from './reads.ts';
 import type {
-  BankDocumentRow, BankStatementRow, DailyProofRow, ReconciliationExceptionRow, ReconciliationMatchRow, ReconciliationRunRow, StatementEntryRow,
-} from './rows.ts';
+  BankDocumentRow, BankStatementRow, DailyProofRow, ProposalRow, ReconciliationExceptionRow, ReconciliationMatchRow, ReconciliationRunRow,
+  StatementEntryRow,
+} from './model.ts';
+import * as reads from './store/reads.ts';
+import { pendingProposalsOfExceptions, proposalsByIds } from './store/resolutions.ts';
 
 /** Per-request loaders of reconciliation rows (the resolvers check the caller's role first). */
 export interface ReconciliationLoaders {

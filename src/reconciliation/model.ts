@@ -1,117 +1,295 @@
 import type { CamtEntry } from '../banks/iso20022/camtEntry.ts';
-import type { AttemptStatus } from '../payouts/statusReport.ts';
+import type { Iso20022Problem } from '../banks/iso20022/xml.ts';
+import type { DailyProof } from './matching/proof.ts';
+import type { EntryState, ExceptionKind, MatchKind, MatchRule } from './matching/types.ts';
 
 /**
- * What reconciliation works with: booked statement entries on one side, what the hub meant to
- * move on the other (payout attempts, units' contributions), and what matching concludes
- * (matches, exceptions). Plain values: the matcher (match.ts) and the proof (proof.ts) are pure.
+ * Reconciliation's vocabulary: the statuses of its rows and the moves between them, the decisions
+ * people make (manual matches, write-offs, four-eyes proposals), and its rows as the API reads
+ * them. What matching works with and concludes is the pure core's (matching/types.ts).
+ *
+ * The database checks each status column against its list (CHECK constraints, 0005 and 0009
+ * migrations; test/reconciliation/model.test.ts compares them); no trigger guards the moves, so the
+ * tables below are the moves the store's statements make, and the services check them before one.
  */
 
-export const EXCEPTION_KINDS = [
-  'UNMATCHED_DEBIT', 'DUPLICATE_DEBIT', 'MISSING_DEBIT', 'AMOUNT_MISMATCH', 'UNKNOWN_CREDIT', 'RETURN_AFTER_SETTLEMENT',
-] as const;
-export type ExceptionKind = (typeof EXCEPTION_KINDS)[number];
+// ---------------------------------------------------------------- bank documents
 
-export const MATCH_KINDS = ['PAYOUT', 'RETURN', 'CONTRIBUTION'] as const;
-export type MatchKind = (typeof MATCH_KINDS)[number];
+export type DocumentKind = 'camt.053' | 'camt.054';
+export type DocumentSource = 'BANK' | 'UPLOAD' | 'FILE';
 
-/** How a transaction was matched, strongest first. */
-export const MATCH_RULES = [
-  'END_TO_END_ID', 'BANK_REFERENCE', 'BATCH', 'AMOUNT_DATE_NAME', 'RECORDED_PAYMENT', 'CONTRIBUTION_REFERENCE', 'PAYER_ACCOUNT', 'MANUAL',
-] as const;
-export type MatchRule = (typeof MATCH_RULES)[number];
+/**
+ *   RECEIVED              stored, not processed yet (or confirmed by a second person, to process)
+ *   AWAITING_CONFIRMATION valid, not sealed by the bank: nothing of it stored until a second person confirms it
+ *   ACCEPTED              its statements and entries are stored (final)
+ *   REJECTED              refused with its problems; processed again on retry
+ */
+export type DocumentStatus = 'RECEIVED' | 'AWAITING_CONFIRMATION' | 'ACCEPTED' | 'REJECTED';
 
-/** A booked entry of one of our accounts, as stored (its id) and as the bank reported it. */
-export interface EntryToMatch {
-  id: number;
+export const DOCUMENT_MOVES: Readonly<Record<DocumentStatus, readonly DocumentStatus[]>> = {
+  RECEIVED: ['AWAITING_CONFIRMATION', 'ACCEPTED', 'REJECTED'],
+  // Confirmed (to RECEIVED, then processed), or processed again: sealed since, or retried.
+  AWAITING_CONFIRMATION: ['RECEIVED', 'AWAITING_CONFIRMATION', 'ACCEPTED', 'REJECTED'],
+  ACCEPTED: [],
+  REJECTED: ['AWAITING_CONFIRMATION', 'ACCEPTED', 'REJECTED'],
+};
+
+/** What a parsed camt.053 / camt.054 contributes (documents.ts `recordsOf`): statements and booked entries. */
+export interface DocumentRecords {
+  msgId: string;
+  statements: StatementRecord[];
+  entries: EntryRecord[];
+  /** Entries that move nothing on the account: not booked (PDNG, INFO) or of 0.00; not reconciled. */
+  notBooked: number;
+}
+
+export interface StatementRecord {
   account: string;
-  /** China date the bank booked it (yyyy-MM-dd). */
-  bookingDate: string;
-  entry: CamtEntry;
+  date: string;
+  ref: string;
+  /** The bank's creation time, with its zone (China time where the bank wrote none). */
+  createdAt: string;
+  final: boolean;
+  /** Signed fen; null when the message has no such balance (a page without balances). */
+  openingFen: number | null;
+  closingFen: number | null;
 }
 
-/** A payout attempt the bank may debit: what was sent, and what the hub knows of it. */
-export interface ExpectedPayout {
-  attemptId: number;
-  payoutId: number;
-  endToEndId: string;
-  /** AcctSvcrRef the bank gave in its pain.002 for the credit, when it did. */
-  bankReference: string | null;
-  amountFen: number;
-  creditorName: string;
-  debtorAccount: string;
-  batchMsgId: string;
-  pmtInfId: string;
-  status: AttemptStatus;
-  /** China date the debit is expected on: the day the bank reported the credit, else the requested execution date. */
-  expectedOn: string;
-  /** The entry that already debited it (an earlier run), if any. */
-  debitEntryId: number | null;
-  /** A return of it is already matched. */
-  returned: boolean;
-}
-
-/** One unit's plan year: what it owes and what is recorded as paid so far. */
-export interface ExpectedContribution {
-  unitId: number;
-  planYear: number;
-  owedFen: number;
-  paidFen: number;
-}
-
-/** A contribution payment a clerk recorded by hand with the bank's reference of the transfer. */
-export interface RecordedPayment {
-  id: number;
-  reference: string;
-  unitId: number;
-  planYear: number;
-  amountFen: number;
-}
-
-/** Everything the matcher may match entries against. */
-export interface MatchBook {
-  payouts: readonly ExpectedPayout[];
-  units: readonly { unitId: number; creditCode: string }[];
-  /** Every plan year of those units with enrolments or payments. */
-  contributions: readonly ExpectedContribution[];
-  /** Accounts units paid from before (learned from credits matched by reference). */
-  payers: readonly { account: string; unitId: number }[];
-  recordedPayments: readonly RecordedPayment[];
-}
-
-/** One match: a transaction of an entry (txIndex 0: the whole entry; n: its n-th TxDtls) to what it pays. */
-export type MatchDecision = {
-  entryId: number;
-  txIndex: number;
-  rule: MatchRule;
-  amountFen: number;
-} & (
-  | { kind: 'PAYOUT'; attemptId: number }
-  | { kind: 'RETURN'; attemptId: number; endToEndId: string; reasonCode: string; reason: string | null }
-  | { kind: 'CONTRIBUTION'; unitId: number; planYear: number; recordedPaymentId: number | null }
-);
-
-/** Something a person must look at, with what the matcher saw. `key` makes a re-run find the same one. */
-export interface ExceptionFinding {
+export interface EntryRecord {
+  account: string;
+  /**
+   * What the booking is stored once by (per account, column account_servicer_ref): the bank's
+   * AcctSvcrRef, or `derivedKey` when it gave none. The entry itself keeps what the bank wrote.
+   */
   key: string;
+  creditDebit: CamtEntry['creditDebit'];
+  amountFen: number;
+  /** The bank's day (China) the entry is booked on. */
+  bookingDate: string;
+  valueDate: string | null;
+  transactionCode: string | null;
+  entry: CamtEntry;
+  /** Index in `statements` of the statement listing it; null for a notification. */
+  statement: number | null;
+}
+
+// ---------------------------------------------------------------- statement entries
+
+/** PENDING: stored, not matched yet; MATCHED / EXCEPTION: as matching left it; RESOLVED: its exceptions resolved by a person. */
+export type EntryStatus = 'PENDING' | EntryState | 'RESOLVED';
+
+export const ENTRY_MOVES: Readonly<Record<EntryStatus, readonly EntryStatus[]>> = {
+  PENDING: ['MATCHED', 'EXCEPTION'],
+  MATCHED: [],
+  EXCEPTION: ['RESOLVED'],
+  RESOLVED: [],
+};
+
+// ---------------------------------------------------------------- exceptions
+
+export type ExceptionStatus = 'OPEN' | 'RESOLVED';
+/** MATCHED by hand; WRITTEN_OFF with the reason; CLEARED: the condition went away on its own (a missing debit arrived). */
+export type ExceptionResolution = 'MATCHED' | 'WRITTEN_OFF' | 'CLEARED';
+
+export const EXCEPTION_MOVES: Readonly<Record<ExceptionStatus, readonly ExceptionStatus[]>> = {
+  OPEN: ['RESOLVED'],
+  RESOLVED: [],
+};
+
+/** An OPEN exception, locked, as a person's decision on it sees it. */
+export interface OpenException {
+  id: number;
   kind: ExceptionKind;
+  account: string;
   entryId: number | null;
   txIndex: number | null;
-  attemptId: number | null;
   amountFen: number;
+  occurredOn: string;
+  status: ExceptionStatus;
+}
+
+export interface ManualMatch {
+  /** A debit (or a return credit): the payouts it pays, by the EndToEndId of their attempt. */
+  endToEndIds?: readonly string[];
+  /** A credit: the units' plan years it pays, with the amount of each. */
+  contributions?: readonly { unitId: number; planYear: number; amountFen: number }[];
+  note?: string | null;
+}
+
+// ---------------------------------------------------------------- reconciliation runs
+
+export type RunStatus = 'RUNNING' | 'DONE' | 'FAILED';
+
+export const RUN_MOVES: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+  RUNNING: ['DONE', 'FAILED'],
+  DONE: [],
+  FAILED: [],
+};
+
+// ---------------------------------------------------------------- four-eyes proposals
+
+export type ProposalKind = 'CONTRIBUTION_PAYMENT' | 'EXCEPTION_MATCH' | 'EXCEPTION_WRITE_OFF';
+/** The proposer may withdraw (REJECTED) a PENDING proposal, never confirm it (four_eyes_proposals CHECK). */
+export type ProposalStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED';
+
+export const PROPOSAL_MOVES: Readonly<Record<ProposalStatus, readonly ProposalStatus[]>> = {
+  PENDING: ['CONFIRMED', 'REJECTED'],
+  CONFIRMED: [],
+  REJECTED: [],
+};
+
+/** A contribution payment a clerk records by hand (src/members/contributions.ts), as a proposal keeps it. */
+export interface ManualPaymentDecision {
+  unitId: number;
+  planYear: number;
+  amountFen: number;
+  /** The bank's reference of the transfer: the same transfer is never recorded twice. */
+  reference: string;
+  paidOn: string;
+}
+
+/** A decision a proposal holds, by its kind (four_eyes_proposals.decision). */
+export type ProposalDecision =
+  | { kind: 'CONTRIBUTION_PAYMENT'; decision: ManualPaymentDecision }
+  | { kind: 'EXCEPTION_MATCH'; decision: ManualMatch }
+  | { kind: 'EXCEPTION_WRITE_OFF'; decision: { reason: string } };
+
+export type NewProposal =
+  | { kind: 'CONTRIBUTION_PAYMENT'; unitId: number; amountFen: number; decision: ManualPaymentDecision }
+  | { kind: 'EXCEPTION_MATCH'; exceptionId: number; amountFen: number; decision: ManualMatch }
+  | { kind: 'EXCEPTION_WRITE_OFF'; exceptionId: number; amountFen: number; decision: { reason: string } };
+
+/** Who proposed a decision a second person confirmed, for its audit record. */
+export interface Confirmed {
+  proposalId: number;
+  proposedBy: string;
+}
+
+export interface ProposalRow {
+  id: number;
+  kind: ProposalKind;
+  unitId: number | null;
+  exceptionId: number | null;
+  amountFen: number;
+  decision: Record<string, unknown>;
+  proposedBy: string;
+  proposedAt: Date;
+  status: ProposalStatus;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  decisionReason: string | null;
+}
+
+/** A proposal locked to decide on, its decision checked against its kind. */
+export type Proposal = Omit<ProposalRow, 'kind' | 'decision'> & ProposalDecision;
+
+// ---------------------------------------------------------------- rows as the GraphQL resolvers get them (codegen mappers)
+
+export interface BankDocumentRow {
+  id: number;
+  kind: DocumentKind | null;
+  msgId: string | null;
+  source: DocumentSource;
+  fileName: string | null;
+  receivedBy: string;
+  sealedBy: string | null;
+  sealProblem: string | null;
+  confirmedBy: string | null;
+  confirmedAt: Date | null;
+  confirmationReason: string | null;
+  status: DocumentStatus;
+  problems: Iso20022Problem[];
+  entries: number;
+  newEntries: number;
+  receivedAt: Date;
+  processedAt: Date | null;
+}
+
+export interface BankStatementRow {
+  id: number;
+  account: string;
+  date: string;
+  statementRef: string;
+  final: boolean;
+  openingFen: number | null;
+  closingFen: number | null;
+  bankCreatedAt: Date;
+  documentId: number;
+}
+
+export interface StatementEntryRow {
+  id: number;
+  account: string;
+  /** The bank's AcctSvcrRef, or the key derived from the booking where it gave none (`NOREF …`, never a bank's). */
+  accountServicerRef: string;
+  creditDebit: 'CRDT' | 'DBIT';
+  amountFen: number;
+  bookingDate: string;
+  valueDate: string | null;
+  transactionCode: string | null;
+  entry: CamtEntry;
+  state: EntryStatus;
+  statementId: number | null;
+}
+
+export interface ReconciliationMatchRow {
+  id: number;
+  entryId: number;
+  transactionIndex: number;
+  kind: MatchKind;
+  rule: MatchRule;
+  amountFen: number;
+  endToEndId: string | null;
+  payoutId: number | null;
+  unitId: number | null;
+  planYear: number | null;
+  matchedBy: string;
+  createdAt: Date;
+}
+
+export interface ReconciliationExceptionRow {
+  id: number;
+  kind: ExceptionKind;
+  account: string;
+  amountFen: number;
+  occurredOn: string;
+  entryId: number | null;
+  transactionIndex: number | null;
+  payoutId: number | null;
+  endToEndId: string | null;
   evidence: Record<string, unknown>;
+  status: ExceptionStatus;
+  resolution: ExceptionResolution | null;
+  resolutionReason: string | null;
+  resolvedBy: string | null;
+  resolvedAt: Date | null;
+  detectedAt: Date;
 }
 
-export type EntryState = 'MATCHED' | 'EXCEPTION';
-
-export interface MatchOutcome {
-  matches: MatchDecision[];
-  exceptions: ExceptionFinding[];
-  /** Every entry given: MATCHED when all its transactions matched. */
-  entryStates: Map<number, EntryState>;
-  /** Payer accounts newly seen paying for a unit (credits matched by reference). */
-  learnedPayers: { account: string; unitId: number }[];
+export interface DailyProofRow extends DailyProof {
+  statementId: number;
+  computedAt: Date;
 }
 
-export const exceptionKey = (kind: ExceptionKind, entryId: number, txIndex: number) => `${kind}:${entryId}:${txIndex}`;
-export const missingDebitKey = (attemptId: number) => `MISSING_DEBIT:${attemptId}`;
+export interface ReconciliationReportRow {
+  account: string;
+  date: string;
+  proof: DailyProofRow | null;
+  entries: number;
+  matched: number;
+  pending: number;
+  openExceptions: { kind: ExceptionKind; count: number; amountFen: number }[];
+}
+
+export interface ReconciliationRunRow {
+  id: number;
+  account: string;
+  startedBy: string;
+  status: RunStatus;
+  entries: number;
+  matched: number;
+  exceptions: number;
+  failure: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}

@@ -3,23 +3,34 @@ import { actorOf, requireRole, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
 import { config } from '../config.ts';
-import { decideProposal, listProposals, type ProposalRow } from './fourEyes.ts';
+import type { CountedConnection } from '../members/model.ts';
+import { decideProposal } from './fourEyes.ts';
 import { confirmDocument, handedInSeal, processDocument, receiveDocument } from './ingest.ts';
-import * as reads from './reads.ts';
-import { matchException, ResolutionError, writeOffException } from './resolve.ts';
-import type { ReconciliationExceptionRow } from './rows.ts';
+import type {
+  BankDocumentRow, BankStatementRow, ProposalRow, ReconciliationExceptionRow, ReconciliationMatchRow, ReconciliationRunRow, StatementEntryRow,
+} from './model.ts';
+import { matchException, writeOffException } from './resolve.ts';
+import * as reads from './store/reads.ts';
+import { listProposals } from './store/resolutions.ts';
 import { configuredBankSeal } from '../banks/settings.ts';
 import { XsdUnavailableError } from './xsd.ts';
-import { isIsoDate } from '../kernel/time.ts';
-import { check, conflict, invalid, forbidden, notFound } from '../kernel/errors.ts';
+import { DAY_MS, isIsoDate } from '../kernel/time.ts';
+import { check, invalid, notFound } from '../kernel/errors.ts';
 import { enqueueDocument, enqueueReconciliation } from './queue.ts';
+
+/** Connections as the GraphQL resolvers get them (codegen mappers): a page and a lazy count. */
+export type BankDocumentConnectionResult = CountedConnection<BankDocumentRow>;
+export type BankStatementConnectionResult = CountedConnection<BankStatementRow>;
+export type StatementEntryConnectionResult = CountedConnection<StatementEntryRow>;
+export type ReconciliationMatchConnectionResult = CountedConnection<ReconciliationMatchRow>;
+export type ReconciliationExceptionConnectionResult = CountedConnection<ReconciliationExceptionRow> & { total?: () => Promise<number> };
+export type ReconciliationRunConnectionResult = CountedConnection<ReconciliationRunRow>;
 
 /** Reconciliation is money evidence: read by ADMIN, FINANCE and AUDITOR; changed by ADMIN and FINANCE. */
 const READ = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;
 export const WRITE = ['ADMIN', 'FINANCE'] as const;
 
 const ACCOUNT = /^[0-9A-Za-z]{1,34}$/;
-const DAY_MS = 86_400_000;
 const MAX_UPLOAD_CHARS = 20 * 1024 * 1024;
 const MAX_SEAL_CHARS = 64 * 1024;
 
@@ -37,19 +48,6 @@ function dateArgument(field: string, date: string | null | undefined): string | 
   if (date === null || date === undefined) return null;
   check(field, isIsoDate(date) ? null : 'must be a date yyyy-MM-dd');
   return date;
-}
-
-/** Refused decisions as the API's errors: field errors, NOT_FOUND (of `what`, for the decision's `input.id`), CONFLICT, FORBIDDEN. */
-export async function deciding<T>(what: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (!(error instanceof ResolutionError)) throw error;
-    if (error.kind === 'NOT_FOUND' && error.field === 'input.id') throw notFound(what);
-    if (error.kind === 'CONFLICT') throw conflict(error.message, error.field);
-    if (error.kind === 'FORBIDDEN') throw forbidden(error.message);
-    throw invalid(error.field, error.reason);
-  }
 }
 
 /** A proposal as the API shows it (its unit and exception loaded). */
@@ -167,7 +165,7 @@ export const reconciliationResolvers: Resolvers = {
       requireRole(ctx, WRITE, 'confirmBankDocument');
       const documentId = localId('input.id', input.id, 'BankDocument');
       try {
-        const outcome = await deciding('bank document', () => confirmDocument(ctx.db, actorOf(ctx.principal), documentId, input.reason, ingestOptions()));
+        const outcome = await confirmDocument(ctx.db, actorOf(ctx.principal), documentId, input.reason, ingestOptions());
         await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
       } catch (error) {
         // Confirmed, not checkable now: it stays RECEIVED and the workers take it up.
@@ -197,16 +195,16 @@ export const reconciliationResolvers: Resolvers = {
       requireRole(ctx, WRITE, 'matchReconciliationException');
       const id = localId('input.id', input.id, 'ReconciliationException');
       const contributions = input.contributions?.map((c, i) => ({ unitId: localId(`input.contributions[${i}].unitId`, c.unitId, 'Unit'), planYear: c.planYear, amountFen: c.amountFen }));
-      await deciding('reconciliation exception', () => matchException(ctx.db, actorOf(ctx.principal), id, {
+      await matchException(ctx.db, actorOf(ctx.principal), id, {
         ...(input.endToEndIds ? { endToEndIds: input.endToEndIds.map((e) => e.trim()) } : {}), ...(contributions ? { contributions } : {}), note: input.note ?? null,
-      }, config().FOUR_EYES_ABOVE_FEN));
+      }, config().FOUR_EYES_ABOVE_FEN);
       ctx.loaders.reconciliationException.clear(id);
       return (await ctx.loaders.reconciliationException.load(id))!;
     },
     writeOffReconciliationException: async (_root, { input }, ctx) => {
       requireRole(ctx, WRITE, 'writeOffReconciliationException');
       const id = localId('input.id', input.id, 'ReconciliationException');
-      await deciding('reconciliation exception', () => writeOffException(ctx.db, actorOf(ctx.principal), id, input.reason, config().FOUR_EYES_ABOVE_FEN));
+      await writeOffException(ctx.db, actorOf(ctx.principal), id, input.reason, config().FOUR_EYES_ABOVE_FEN);
       ctx.loaders.reconciliationException.clear(id);
       return (await ctx.loaders.reconciliationException.load(id))!;
     },
@@ -285,7 +283,7 @@ async function decided(ctx: Context, operation: string, input: { id: string; rea
   requireRole(ctx, WRITE, operation);
   const id = localId('input.id', input.id, 'FourEyesProposal');
   const reason = input.reason?.trim() || null;
-  await deciding('four-eyes proposal', () => decideProposal(ctx.db, actorOf(ctx.principal), id, confirm, reason));
+  await decideProposal(ctx.db, actorOf(ctx.principal), id, confirm, reason);
   for (const loader of [ctx.loaders.fourEyesProposal, ctx.loaders.pendingProposalOfException, ctx.loaders.reconciliationException]) loader.clearAll();
   return proposalView((await ctx.loaders.fourEyesProposal.load(id))!, ctx);
 }

@@ -1,11 +1,12 @@
-import type { Tx } from '../kernel/transaction.ts';
-import type pg from 'pg';
+import type { Db, Tx } from '../kernel/transaction.ts';
 import { inTransaction } from '../db/pool.ts';
+import { contributionFigures, insertBankContributionPayments, learnUnitPayerAccounts, recordedContributionReferences } from '../members/store.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents.ts';
-import { matchEntries } from './match.ts';
-import { exceptionKey, type EntryToMatch, type MatchDecision } from './model.ts';
-import { missingDebits, type DailyProof } from './proof.ts';
-import * as store from './store.ts';
+import { contributionReferences, matchEntries } from './matching/matcher.ts';
+import { dailyProof, missingDebits, type DailyProof } from './matching/proof.ts';
+import { exceptionKey, type EntryToMatch, type ExceptionFinding, type MatchBook, type MatchDecision, type MatchOutcome } from './matching/types.ts';
+import * as proofs from './store/proofs.ts';
+import * as store from './store/runs.ts';
 import { chinaToday } from '../kernel/time.ts';
 
 /**
@@ -47,9 +48,8 @@ export interface ReconcileResult extends ReconcileProgress {
 
 const MATCHED_BY = 'reconciliation';
 
-export async function reconcileAccount(db: pg.Pool, account: string, options: ReconcileOptions): Promise<ReconcileResult> {
-  const { rows } = await db.query<{ id: number }>('INSERT INTO reconciliation_runs (account, started_by) VALUES ($1, $2) RETURNING id', [account, options.startedBy]);
-  const runId = rows[0]!.id;
+export async function reconcileAccount(db: Db, account: string, options: ReconcileOptions): Promise<ReconcileResult> {
+  const runId = await store.startRun(db, account, options.startedBy);
   const progress: ReconcileProgress = { entries: 0, matched: 0, exceptions: 0 };
   let settled = 0;
   let returned = 0;
@@ -62,14 +62,11 @@ export async function reconcileAccount(db: pg.Pool, account: string, options: Re
         const entries = await store.pendingEntries(tx, account, options.chunk ?? 5_000, last);
         if (entries.length === 0) return null;
         last = entries.at(-1)!;
-        const outcome = matchEntries(entries, await store.loadBook(tx, account, entries));
-        const written = await store.writeOutcome(tx, entries, outcome, MATCHED_BY);
+        const outcome = matchEntries(entries, await loadBook(tx, account, entries));
+        const written = await writeOutcome(tx, entries, outcome, MATCHED_BY);
         const settledNow = await settlePayoutAttempts(tx, written.debited);
         const afterSettlement = await recordReturns(tx, account, written.returns, new Map(entries.map((e) => [e.id, e.bookingDate])));
-        await tx.query(
-          'UPDATE reconciliation_runs SET entries = entries + $2, matched = matched + $3, exceptions = exceptions + $4 WHERE id = $1',
-          [runId, entries.length, written.matched, written.exceptions + afterSettlement],
-        );
+        await store.countRunChunk(tx, runId, entries.length, written.matched, written.exceptions + afterSettlement);
         return { entries: entries.length, matched: written.matched, exceptions: written.exceptions + afterSettlement, settled: settledNow.length, returned: written.returns.length, firstDate: entries[0]!.bookingDate };
       });
       if (!step) break;
@@ -88,20 +85,117 @@ export async function reconcileAccount(db: pg.Pool, account: string, options: Re
       const overdue = missingDebits(await store.undebitedPayouts(tx, account), options.asOf ?? chinaToday(), options.debitDays ?? 2, options.holidays ?? new Set());
       const missing = await store.insertExceptions(tx, overdue.map((f) => ({ ...f, account, occurredOn: String(f.evidence.creditedOn) })));
       const cleared = await store.clearMissingDebits(tx, account);
-      const stale = await store.staleProofDate(tx, account);
+      const stale = await proofs.staleProofDate(tx, account);
       const from = [fromDate, stale].filter((d): d is string => d !== null).sort()[0] ?? null;
-      const proofs = from === null ? [] : await store.refreshProofs(tx, account, from);
+      const refreshed = from === null ? [] : await refreshProofs(tx, account, from);
       progress.exceptions += missing;
-      await tx.query(
-        `UPDATE reconciliation_runs SET status = 'DONE', exceptions = $2, finished_at = now() WHERE id = $1`,
-        [runId, progress.exceptions],
-      );
-      return { runId, account, ...progress, settled, returned, missingDebits: missing, cleared, proofs };
+      await store.finishRun(tx, runId, progress.exceptions);
+      return { runId, account, ...progress, settled, returned, missingDebits: missing, cleared, proofs: refreshed };
     });
   } catch (error) {
-    await db.query(`UPDATE reconciliation_runs SET status = 'FAILED', failure = $2, finished_at = now() WHERE id = $1`, [runId, (error as Error).message]);
+    await store.failRun(db, runId, (error as Error).message);
     throw error;
   }
+}
+
+/** What the entries may match: payouts by their references and, for the amount + name rule, open ones of the account; units' contributions. */
+export async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[]): Promise<MatchBook> {
+  const details = entries.flatMap((e) => e.entry.details);
+  const endToEndIds = unique(details.map((d) => d.endToEndId));
+  const references = unique([...entries.map((e) => e.entry.accountServicerRef), ...details.map((d) => d.accountServicerRef)]);
+  // Whole batches only for debits the batch rule may match: those naming no EndToEndId.
+  const batchBookings = entries.filter((e) => e.entry.creditDebit === 'DBIT' && e.entry.details.every((d) => d.endToEndId === undefined));
+  const batchIds = unique(batchBookings.flatMap((e) => [e.entry.batch?.msgId, e.entry.batch?.pmtInfId, ...e.entry.details.flatMap((d) => [d.msgId, d.pmtInfId])]));
+  const debits = entries.filter((e) => e.entry.creditDebit === 'DBIT');
+  const amounts = unique([...debits.map((e) => e.entry.amountFen), ...debits.flatMap((e) => e.entry.details.map((d) => d.amountFen))]);
+  const payouts = await store.payoutCandidates(tx, account, { endToEndIds, references, batchIds, amounts });
+
+  const credits = entries.filter((e) => e.entry.creditDebit === 'CRDT');
+  if (credits.length === 0) return { payouts, units: [], contributions: [], payers: [], recordedPayments: [] };
+  const creditDetails = credits.flatMap((e) => e.entry.details);
+  const referenced = contributionReferences([...creditDetails.flatMap((d) => d.remittanceInfo), ...credits.map((e) => e.entry.additionalInfo ?? '')]);
+  const payers = await store.payerAccounts(tx, unique(creditDetails.map((d) => d.debtor?.account)));
+  const units = await store.unitsOf(tx, unique(referenced.map((r) => r.creditCode)), payers.map((p) => p.unitId));
+  const years = await store.contributionYears(tx, units.map((u) => u.unitId));
+  const figures = await contributionFigures(tx, years);
+  const recordedPayments = await store.unmatchedRecordedPayments(tx, unique(credits.map((e) => e.entry.accountServicerRef)));
+  return {
+    payouts, units, payers, recordedPayments,
+    contributions: years.map((y, i) => ({ ...y, owedFen: figures[i]!.owedFen, paidFen: figures[i]!.paidFen })),
+  };
+}
+
+export interface WrittenOutcome {
+  matched: number;
+  exceptions: number;
+  /** Payout attempts a debit matched (to settle) and returns to record. */
+  debited: number[];
+  returns: (MatchDecision & { kind: 'RETURN' })[];
+}
+
+/** Stores what the matcher concluded: contribution payments and matches, exceptions, entry states, learned payer accounts. */
+export async function writeOutcome(tx: Tx, entries: readonly EntryToMatch[], outcome: MatchOutcome, matchedBy: string): Promise<WrittenOutcome> {
+  const byId = new Map(entries.map((e) => [e.id, e]));
+  const contributions = outcome.matches.filter((m): m is MatchDecision & { kind: 'CONTRIBUTION' } => m.kind === 'CONTRIBUTION');
+  const paymentIds = await recordContributionPayments(tx, contributions, byId, matchedBy);
+  await store.insertMatches(tx, outcome.matches.map((m) => ({ ...m, contributionPaymentId: m.kind === 'CONTRIBUTION' ? paymentIds.get(m)! : null })), matchedBy, null);
+  const exceptions = await store.insertExceptions(tx, outcome.exceptions.map((f) => placed(f, byId.get(f.entryId!)!)));
+  const states = [...outcome.entryStates];
+  await store.setEntryStates(tx, states);
+  await learnUnitPayerAccounts(tx, outcome.learnedPayers);
+  return {
+    matched: states.filter(([, s]) => s === 'MATCHED').length,
+    exceptions,
+    debited: outcome.matches.flatMap((m) => (m.kind === 'PAYOUT' ? [m.attemptId] : [])),
+    returns: outcome.matches.filter((m): m is MatchDecision & { kind: 'RETURN' } => m.kind === 'RETURN'),
+  };
+}
+
+/**
+ * Contribution payments (source BANK) for matched credits, so a unit's contribution status follows
+ * the bank. The reference is the bank's (AcctSvcrRef); with several plan years in one transfer,
+ * where it is taken, or where the bank gave none, one derived from the entry.
+ */
+export async function recordContributionPayments(
+  tx: Tx, matches: readonly (MatchDecision & { kind: 'CONTRIBUTION' })[], entries: ReadonlyMap<number, EntryToMatch>, recordedBy: string,
+): Promise<Map<MatchDecision, number>> {
+  const ids = new Map<MatchDecision, number>();
+  const fresh = matches.filter((m) => {
+    if (m.recordedPaymentId !== null) ids.set(m, m.recordedPaymentId);
+    return m.recordedPaymentId === null;
+  });
+  if (fresh.length === 0) return ids;
+  const perEntry = new Map<number, number>();
+  for (const m of fresh) perEntry.set(m.entryId, (perEntry.get(m.entryId) ?? 0) + 1);
+  const bankReference = (m: MatchDecision) => entries.get(m.entryId)!.entry.accountServicerRef;
+  // An entry the bank gave no reference has none to take: the one derived from the entry.
+  const wanted = fresh.map((m) => {
+    const reference = bankReference(m);
+    if (reference === undefined) return undefined;
+    return perEntry.get(m.entryId) === 1 && m.txIndex === 0 ? reference : `${reference}/${m.planYear}`;
+  });
+  const taken = await recordedContributionReferences(tx, unique(wanted));
+  const references = fresh.map((m, i) => {
+    const reference = wanted[i];
+    return reference !== undefined && reference.length <= 35 && !taken.has(reference) ? reference : `HUB-E${m.entryId}-${m.txIndex}-${m.planYear}`;
+  });
+  const byReference = await insertBankContributionPayments(
+    tx, fresh.map((m, i) => ({ unitId: m.unitId, planYear: m.planYear, amountFen: m.amountFen, reference: references[i]!, paidOn: entries.get(m.entryId)!.bookingDate })), recordedBy,
+  );
+  fresh.forEach((m, i) => ids.set(m, byReference.get(references[i]!)!));
+  return ids;
+}
+
+function placed(finding: ExceptionFinding, entry: { account: string; bookingDate: string }): store.PlacedException {
+  return { ...finding, account: entry.account, occurredOn: entry.bookingDate };
+}
+
+/** Recomputes and stores the proofs of the account's statements from `fromDate` on. */
+export async function refreshProofs(tx: Tx, account: string, fromDate: string | null): Promise<DailyProof[]> {
+  const figures = await proofs.proofFigures(tx, account, fromDate);
+  const computed = figures.map(({ statementId, ...f }) => ({ statementId, proof: dailyProof(f) }));
+  for (const { statementId, proof } of computed) await proofs.saveProof(tx, statementId, proof);
+  return computed.map((p) => p.proof);
 }
 
 /**
@@ -126,4 +220,8 @@ export async function recordReturns(
     }];
   });
   return store.insertExceptions(tx, findings);
+}
+
+function unique<T>(values: readonly (T | undefined | null)[]): T[] {
+  return [...new Set(values.filter((v): v is T => v !== undefined && v !== null))];
 }

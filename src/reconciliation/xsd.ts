@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { memoryPages, validateXML, type XMLFileInfo } from 'xmllint-wasm';
 import { declarationProblem, type Iso20022Problem } from '../banks/iso20022/xml.ts';
-import type { DocumentKind } from './documents.ts';
+import type { DocumentKind } from './model.ts';
 
 /**
  * Validation of received statements against the official XSDs (the copy vendored in

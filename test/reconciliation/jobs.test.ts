@@ -13,6 +13,7 @@ import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { bookedEntry } from './support.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { QUEUE_NAMES, type Queues } from '../../src/queues.ts';
+import { waitFor } from '../support/waitFor.ts';
 
 /**
  * The reconciliation worker on real Redis: the scheduled fetch pulls the simulator's documents and
@@ -36,16 +37,6 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe('the reconciliation worker', () => {
   it('fetches on its schedule and reconciles; after a Redis flush the sweep brings back what the rows say is undone', async () => {
     await approvedClaims(db.pool, 2);
@@ -67,7 +58,7 @@ describe('the reconciliation worker', () => {
     worker.on('progress', (_job, value) => progress.push(value));
     try {
       // The schedule's first run fetches at once.
-      const run = await until('a finished run', async () => (await db.pool.query(`SELECT status, started_by, matched FROM reconciliation_runs WHERE matched > 0 AND status <> 'RUNNING'`)).rows[0]);
+      const run = await waitFor('a finished run', async () => (await db.pool.query(`SELECT status, started_by, matched FROM reconciliation_runs WHERE matched > 0 AND status <> 'RUNNING'`)).rows[0], 20_000);
       expect(run).toEqual({ status: 'DONE', started_by: 'schedule', matched: 2 });
       expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['SETTLED', 'SETTLED']);
       expect(progress).toContainEqual({ entries: 2, matched: 2, exceptions: 0 });
@@ -88,7 +79,7 @@ describe('the reconciliation worker', () => {
 
       [worker] = await reconciliation.start(servicesWith({ ...settings, adapter: null })) as [Worker];
       expect(await reconciliation.sweep(servicesWith({ ...settings, adapter: null }))).toBe(1);
-      const exception = await until('the unknown credit', async () => (await db.pool.query(`SELECT kind, amount_fen FROM reconciliation_exceptions`)).rows[0]);
+      const exception = await waitFor('the unknown credit', async () => (await db.pool.query(`SELECT kind, amount_fen FROM reconciliation_exceptions`)).rows[0], 20_000);
       expect(exception).toEqual({ kind: 'UNKNOWN_CREDIT', amount_fen: 4_321 });
       expect((await db.pool.query(`SELECT status FROM bank_documents WHERE msg_id = 'LOST054'`)).rows).toEqual([{ status: 'ACCEPTED' }]);
     } finally {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { CamtEntry, EntryDetails } from '../../src/banks/iso20022/camtEntry.ts';
-import { addBusinessDays } from '../../src/reconciliation/calendar.ts';
-import { contributionReferences, matchEntries } from '../../src/reconciliation/match.ts';
-import type { EntryToMatch, ExpectedPayout, MatchBook } from '../../src/reconciliation/model.ts';
-import { dailyProof, missingDebits } from '../../src/reconciliation/proof.ts';
+import { addBusinessDays } from '../../src/reconciliation/matching/calendar.ts';
+import { contributionReferences, matchEntries } from '../../src/reconciliation/matching/matcher.ts';
+import { dailyProof, missingDebits } from '../../src/reconciliation/matching/proof.ts';
+import type { EntryToMatch, ExpectedPayout, MatchBook } from '../../src/reconciliation/matching/types.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
 
 const ACCOUNT = '1408010109024561234';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contributionFigures } from '../../src/members/store.ts';
 import { contributionReference } from '../../src/members/contributions.ts';
-import { addBusinessDays } from '../../src/reconciliation/calendar.ts';
+import { addBusinessDays } from '../../src/reconciliation/matching/calendar.ts';
 import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
 import { receiveDocument } from '../../src/reconciliation/ingest.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';

@@ -1,6 +1,6 @@
 import { addBusinessDays } from './calendar.ts';
-import { missingDebitKey, type ExceptionFinding } from './model.ts';
-import { fenToCny } from '../kernel/money.ts';
+import { missingDebitKey, type ExceptionFinding } from './types.ts';
+import { fenToCny } from '../../kernel/money.ts';
 
 /**
  * The daily proof (pure), per account and statement day:

@@ -1,12 +1,10 @@
-import type { CamtEntry, EntryDetails } from '../banks/iso20022/camtEntry.ts';
-import { maskBankCard } from '../privacy/personalData.ts';
 import {
-  exceptionKey,
-  type EntryState, type EntryToMatch, type ExceptionFinding, type ExceptionKind, type ExpectedPayout, type MatchBook, type MatchDecision,
-  type MatchOutcome, type MatchRule, type RecordedPayment,
-} from './model.ts';
-import { fenToCny } from '../kernel/money.ts';
-import { dayNumber } from '../kernel/time.ts';
+  DEBITABLE, exceptionKey,
+  type BankEntry, type EntryState, type EntryToMatch, type EntryTransaction, type ExceptionFinding, type ExceptionKind, type ExpectedPayout,
+  type MatchBook, type MatchDecision, type MatchOutcome, type MatchRule, type RecordedPayment,
+} from './types.ts';
+import { fenToCny } from '../../kernel/money.ts';
+import { dayNumber } from '../../kernel/time.ts';
 
 /**
  * Matching (pure): booked statement entries against what the hub meant to move. Every lookup is a
@@ -28,8 +26,7 @@ export interface MatchOptions {
 
 export const DEFAULT_MATCH_OPTIONS: MatchOptions = { dateWindowDays: 3 };
 
-/** Attempts the bank may still debit (or has debited): sent, credited or later returned. */
-const DEBITABLE = new Set(['SENT', 'UNKNOWN', 'ACCEPTED', 'PAID', 'RETURNED']);
+const DEBITABLE_STATUSES = new Set<string>(DEBITABLE);
 /** The reference a unit quotes (src/members/contributions.ts): MAH + plan year + 18-character credit code. */
 const CONTRIBUTION_REFERENCE = /MAH(\d{4})([0-9A-HJ-NPQRTUWXY]{18})/gi;
 
@@ -38,7 +35,7 @@ interface Transaction {
   entry: EntryToMatch;
   index: number;
   amountFen: number;
-  details: EntryDetails | undefined;
+  details: EntryTransaction | undefined;
 }
 
 type Result = { matches: MatchDecision[] } | { exception: Omit<ExceptionFinding, 'key' | 'entryId' | 'txIndex'> };
@@ -65,7 +62,7 @@ export function contributionReferences(lines: readonly string[]): { planYear: nu
 }
 
 /** Whether a credit is a payout coming back (退票): the ISO return code, or return information. */
-export function isReturn(entry: CamtEntry): boolean {
+export function isReturn(entry: BankEntry): boolean {
   return entry.bankTransactionCode.domain?.subFamily === 'RRTN' || entry.details.some((d) => d.returnInfo !== undefined);
 }
 
@@ -92,7 +89,7 @@ class Matcher {
       for (const key of [`M:${payout.batchMsgId}`, `P:${payout.pmtInfId}`]) push(this.byBatch, key, payout);
       if (payout.debitEntryId !== null) this.debited.set(payout.attemptId, payout.debitEntryId);
       if (payout.returned) this.returned.add(payout.attemptId);
-      if (DEBITABLE.has(payout.status)) push(this.byAmountAndName, `${payout.amountFen}|${normalizeName(payout.creditorName)}`, payout);
+      if (DEBITABLE_STATUSES.has(payout.status)) push(this.byAmountAndName, `${payout.amountFen}|${normalizeName(payout.creditorName)}`, payout);
     }
     for (const unit of book.units) {
       this.unitByCreditCode.set(unit.creditCode.toUpperCase(), unit.unitId);
@@ -186,7 +183,7 @@ class Matcher {
     if (earlier !== undefined) {
       return exception('DUPLICATE_DEBIT', tx.amountFen, payout.attemptId, { ...evidence(), firstEntryId: earlier, reason: `the payout was already debited by entry ${earlier}` });
     }
-    if (!DEBITABLE.has(payout.status)) {
+    if (!DEBITABLE_STATUSES.has(payout.status)) {
       return exception('UNMATCHED_DEBIT', tx.amountFen, payout.attemptId, {
         ...evidence(), attemptStatus: payout.status, reason: `the hub holds this payment as ${payout.status}: the bank should not have debited it`,
       });
@@ -407,4 +404,12 @@ function counterparty(tx: Transaction): Record<string, unknown> | null {
   const party = payee ? d?.creditor : d?.debtor;
   if (!party) return null;
   return payee && party.account !== undefined ? { ...party, account: maskBankCard(party.account) } : { ...party };
+}
+
+/**
+ * `6222021234567890123` -> `6222 **** **** 0123`: bank and last four only, as on a receipt (the
+ * platform's src/privacy/personalData.ts masks cards the same way; a core cannot import it).
+ */
+function maskBankCard(card: string): string {
+  return `${card.slice(0, 4)} **** **** ${card.slice(-4)}`;
 }

@@ -1,4 +1,4 @@
-import { DAY_MS, dateOfDayNumber, dayNumber } from '../kernel/time.ts';
+import { DAY_MS, dateOfDayNumber, dayNumber } from '../../kernel/time.ts';
 
 /**
  * Bank calendar days (pure): dates are China dates `yyyy-MM-dd`; business days are Monday to

@@ -1,13 +1,13 @@
-import type { Queryable } from '../db/pool.ts';
-import { Params } from '../db/sql.ts';
-import type { ExceptionKind, MatchKind, MatchRule } from './model.ts';
+import { Params } from '../../db/sql.ts';
+import type { Page } from '../../kernel/page.ts';
+import type { Queryable } from '../../kernel/transaction.ts';
+import type { ExceptionKind, MatchKind, MatchRule } from '../matching/types.ts';
 import type {
-  BankDocumentRow, BankStatementRow, DailyProofRow, ReconciliationExceptionRow, ReconciliationMatchRow, ReconciliationReportRow,
+  BankDocumentRow, BankStatementRow, DailyProofRow, ExceptionStatus, ReconciliationExceptionRow, ReconciliationMatchRow, ReconciliationReportRow,
   ReconciliationRunRow, StatementEntryRow,
-} from './rows.ts';
-import type { Page } from '../kernel/page.ts';
+} from '../model.ts';
 
-/** What the API and the commands read: pages (keyset on id), rows by id, the day's report. */
+/** What the API, the commands and the demo read: pages (keyset on id), rows by id, the day's report, counts. */
 
 const DOCUMENT_COLUMNS = `id, kind, msg_id AS "msgId", source, file_name AS "fileName", received_by AS "receivedBy", sealed_by AS "sealedBy",
   seal_problem AS "sealProblem", confirmed_by AS "confirmedBy", confirmed_at AS "confirmedAt", confirmation_reason AS "confirmationReason", status, problems, entries, entries_new AS "newEntries", received_at AS "receivedAt", processed_at AS "processedAt"`;
@@ -178,7 +178,7 @@ export async function matchesOfEntries(db: Queryable, entryIds: readonly number[
 
 export interface ExceptionFilter {
   kind?: ExceptionKind | null;
-  status?: 'OPEN' | 'RESOLVED' | null;
+  status?: ExceptionStatus | null;
   account?: string | null;
   minAmountFen?: number | null;
   maxAmountFen?: number | null;
@@ -258,4 +258,38 @@ export async function listRuns(db: Queryable, account: string | null, page: Page
 
 export async function runsByIds(db: Queryable, ids: readonly number[]): Promise<ReconciliationRunRow[]> {
   return (await db.query<ReconciliationRunRow>(`SELECT ${RUN_COLUMNS} FROM reconciliation_runs WHERE id = ANY($1::bigint[])`, [ids])).rows;
+}
+
+// ---------------------------------------------------------------- counts
+
+export async function pendingEntryCount(db: Queryable, account: string): Promise<number> {
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statement_entries WHERE account = $1 AND state = 'PENDING'`, [account])).rows[0]!.n;
+}
+
+export async function openExceptionCount(db: Queryable): Promise<number> {
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM reconciliation_exceptions WHERE status = 'OPEN'`)).rows[0]!.n;
+}
+
+/** Entries accounted for (matched, or resolved by a person) and open exceptions, over all accounts. */
+export async function reconciledCounts(db: Queryable): Promise<{ reconciled: number; exceptions: number }> {
+  const { rows: [counts] } = await db.query<{ reconciled: number; exceptions: number }>(
+    `SELECT (SELECT count(*)::int FROM statement_entries WHERE state IN ('MATCHED', 'RESOLVED')) AS reconciled,
+            (SELECT count(*)::int FROM reconciliation_exceptions WHERE status = 'OPEN') AS exceptions`,
+  );
+  return counts!;
+}
+
+/** Open exceptions per kind, over all accounts. */
+export async function openExceptionKinds(db: Queryable): Promise<{ kind: ExceptionKind; n: number }[]> {
+  return (await db.query<{ kind: ExceptionKind; n: number }>(
+    `SELECT kind, count(*)::int AS n FROM reconciliation_exceptions WHERE status = 'OPEN' GROUP BY kind ORDER BY kind`,
+  )).rows;
+}
+
+/** Every unit's plan years with enrolments, with what the unit's transfer names (its credit code and name). */
+export async function enrolledUnitYears(db: Queryable): Promise<{ unitId: number; planYear: number; creditCode: string; name: string }[]> {
+  return (await db.query<{ unitId: number; planYear: number; creditCode: string; name: string }>(
+    `SELECT DISTINCT e.unit_id AS "unitId", e.plan_year AS "planYear", u.credit_code AS "creditCode", u.name
+       FROM enrolments e JOIN units u ON u.id = e.unit_id ORDER BY 1, 2`,
+  )).rows;
 }

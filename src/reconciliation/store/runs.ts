@@ -1,0 +1,261 @@
+import type { Queryable, Tx } from '../../kernel/transaction.ts';
+import type { UndebitedPayout } from '../matching/proof.ts';
+import type { EntryState, EntryToMatch, ExceptionFinding, ExpectedPayout, MatchDecision, RecordedPayment } from '../matching/types.ts';
+
+/** A reconciliation run's SQL: the account's lock, its pending entries, what they may match, and what matching concluded. */
+
+/** One reconciliation at a time per account (matching, resolving, storing its statements). */
+export async function lockAccounts(tx: Tx, accounts: readonly string[]): Promise<void> {
+  for (const account of [...accounts].sort()) await tx.query("SELECT pg_advisory_xact_lock(hashtext('reconciliation:' || $1))", [account]);
+}
+
+// ---------------------------------------------------------------- runs
+
+export async function startRun(db: Queryable, account: string, startedBy: string): Promise<number> {
+  const { rows } = await db.query<{ id: number }>('INSERT INTO reconciliation_runs (account, started_by) VALUES ($1, $2) RETURNING id', [account, startedBy]);
+  return rows[0]!.id;
+}
+
+/** Adds a chunk's counts to the run (committed with the chunk). */
+export async function countRunChunk(tx: Tx, runId: number, entries: number, matched: number, exceptions: number): Promise<void> {
+  await tx.query(
+    'UPDATE reconciliation_runs SET entries = entries + $2, matched = matched + $3, exceptions = exceptions + $4 WHERE id = $1',
+    [runId, entries, matched, exceptions],
+  );
+}
+
+export async function finishRun(tx: Tx, runId: number, exceptions: number): Promise<void> {
+  await tx.query(`UPDATE reconciliation_runs SET status = 'DONE', exceptions = $2, finished_at = now() WHERE id = $1`, [runId, exceptions]);
+}
+
+export async function failRun(db: Queryable, runId: number, failure: string): Promise<void> {
+  await db.query(`UPDATE reconciliation_runs SET status = 'FAILED', failure = $2, finished_at = now() WHERE id = $1`, [runId, failure]);
+}
+
+// ---------------------------------------------------------------- accounts and entries
+
+/**
+ * The next pending entries in booking order, after `after` (the last entry of the previous chunk):
+ * the keyset skips the index entries of rows matched a moment ago, which a plain "state = PENDING"
+ * scan would step over again on every chunk of a large statement.
+ */
+export async function pendingEntries(tx: Tx, account: string, limit: number, after: EntryToMatch | null = null): Promise<EntryToMatch[]> {
+  const { rows } = await tx.query<EntryToMatch>(
+    `SELECT id, account, booking_date::text AS "bookingDate", entry FROM statement_entries
+      WHERE account = $1 AND state = 'PENDING' AND ($3::date IS NULL OR (booking_date, id) > ($3::date, $4::bigint))
+      ORDER BY booking_date, id LIMIT $2`,
+    [account, limit, after?.bookingDate ?? null, after?.id ?? null],
+  );
+  return rows;
+}
+
+/** One entry as the matcher sees it (a person matching its exception by hand). */
+export async function entryToMatch(tx: Tx, entryId: number): Promise<EntryToMatch> {
+  return (await tx.query<EntryToMatch>(
+    'SELECT id, account, booking_date AS "bookingDate", entry FROM statement_entries WHERE id = $1', [entryId],
+  )).rows[0]!;
+}
+
+/** Accounts with entries waiting to be matched. */
+export async function accountsWithPendingEntries(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ account: string }>(
+    `SELECT DISTINCT account FROM statement_entries WHERE state = 'PENDING' ORDER BY account`,
+  );
+  return rows.map((r) => r.account);
+}
+
+/**
+ * Accounts with work a run would do without new entries: debits matched to payouts still PAID
+ * (the bank's ACSC came after the debit), or no run for `minutes` (overdue debits are found by time).
+ */
+export async function accountsDue(db: Queryable, accounts: readonly string[], minutes: number): Promise<string[]> {
+  const { rows } = await db.query<{ account: string }>(
+    `SELECT DISTINCT e.account FROM reconciliation_matches m JOIN payout_attempts a ON a.id = m.payout_attempt_id
+       JOIN payouts p ON p.id = a.payout_id JOIN statement_entries e ON e.id = m.entry_id
+      WHERE m.kind = 'PAYOUT' AND a.status = 'PAID' AND p.status = 'PAID'
+     UNION
+     SELECT c.account FROM unnest($1::text[]) AS c(account)
+      WHERE NOT EXISTS (SELECT 1 FROM reconciliation_runs r WHERE r.account = c.account AND r.started_at > now() - make_interval(mins => $2))
+     ORDER BY 1`,
+    [accounts, minutes],
+  );
+  return rows.map((r) => r.account);
+}
+
+/** Our accounts: those configured, those payouts are paid from, those statements came for. */
+export async function knownAccounts(db: Queryable, configured: readonly string[]): Promise<string[]> {
+  const { rows } = await db.query<{ account: string }>(
+    `SELECT account FROM unnest($1::text[]) AS c(account)
+     UNION SELECT DISTINCT debtor_account FROM payout_batches
+     UNION SELECT DISTINCT account FROM bank_statements ORDER BY 1`,
+    [configured],
+  );
+  return rows.map((r) => r.account);
+}
+
+/** Marks each entry (still PENDING) as matching left it. */
+export async function setEntryStates(tx: Tx, states: readonly (readonly [number, EntryState])[]): Promise<void> {
+  await tx.query(
+    `UPDATE statement_entries e SET state = t.state, matched_at = now() FROM unnest($1::bigint[], $2::text[]) AS t(id, state) WHERE e.id = t.id AND e.state = 'PENDING'`,
+    [states.map(([id]) => id), states.map(([, state]) => state)],
+  );
+}
+
+// ---------------------------------------------------------------- what entries may match
+
+const PAYOUT_COLUMNS = `a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.bank_reference AS "bankReference",
+  a.amount_fen AS "amountFen", a.creditor_name AS "creditorName", b.debtor_account AS "debtorAccount", b.msg_id AS "batchMsgId",
+  b.pmt_inf_id AS "pmtInfId", a.status,
+  COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date)::text AS "expectedOn"`;
+
+/** What payouts entries may name, by the matcher's rules. */
+export interface PayoutKeys {
+  endToEndIds: readonly string[];
+  /** AcctSvcrRef of entries and their transactions. */
+  references: readonly string[];
+  /** MsgId and PmtInfId of batch bookings. */
+  batchIds: readonly string[];
+  /** Debited amounts, for the amount + name rule over the account's open payouts. */
+  amounts: readonly number[];
+}
+
+/** Payouts by their references and, for the amount + name rule, open ones of the account of those amounts. */
+export async function payoutCandidates(tx: Tx, account: string, keys: PayoutKeys): Promise<ExpectedPayout[]> {
+  const { rows } = await tx.query<ExpectedPayout>(
+    `WITH candidates AS (
+       SELECT id FROM payout_attempts WHERE end_to_end_id = ANY($1::text[])
+       UNION SELECT id FROM payout_attempts WHERE bank_reference = ANY($2::text[])
+       UNION SELECT a.id FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE b.msg_id = ANY($3::text[]) OR b.pmt_inf_id = ANY($3::text[])
+       UNION SELECT a.id FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id
+              WHERE a.amount_fen = ANY($5::bigint[]) AND a.status IN ('SENT', 'UNKNOWN', 'ACCEPTED', 'PAID', 'RETURNED') AND b.debtor_account = $4
+                AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT'))
+     SELECT ${PAYOUT_COLUMNS},
+            (SELECT m.entry_id FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT') AS "debitEntryId",
+            EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'RETURN') AS returned
+       FROM candidates c JOIN payout_attempts a ON a.id = c.id JOIN payout_batches b ON b.id = a.batch_id`,
+    [keys.endToEndIds, keys.references, keys.batchIds, account, keys.amounts],
+  );
+  return rows;
+}
+
+/** The units these accounts paid contributions from before. */
+export async function payerAccounts(tx: Tx, accounts: readonly string[]): Promise<{ account: string; unitId: number }[]> {
+  const { rows } = await tx.query<{ account: string; unitId: number }>(
+    'SELECT account, unit_id AS "unitId" FROM unit_payer_accounts WHERE account = ANY($1::text[])', [accounts],
+  );
+  return rows;
+}
+
+/** Units by credit code or id. */
+export async function unitsOf(tx: Tx, creditCodes: readonly string[], unitIds: readonly number[]): Promise<{ unitId: number; creditCode: string }[]> {
+  const { rows } = await tx.query<{ unitId: number; creditCode: string }>(
+    'SELECT id AS "unitId", credit_code AS "creditCode" FROM units WHERE credit_code = ANY($1::text[]) OR id = ANY($2::bigint[])',
+    [creditCodes, unitIds],
+  );
+  return rows;
+}
+
+/** Every plan year of these units with enrolments or payments. */
+export async function contributionYears(tx: Tx, unitIds: readonly number[]): Promise<{ unitId: number; planYear: number }[]> {
+  const { rows } = await tx.query<{ unitId: number; planYear: number }>(
+    `SELECT DISTINCT unit_id AS "unitId", plan_year AS "planYear" FROM enrolments WHERE unit_id = ANY($1::bigint[])
+     UNION SELECT DISTINCT unit_id, plan_year FROM contribution_payments WHERE unit_id = ANY($1::bigint[])`,
+    [unitIds],
+  );
+  return rows;
+}
+
+/** Payments recorded (by hand) with one of these bank references that no credit matched yet. */
+export async function unmatchedRecordedPayments(tx: Tx, references: readonly string[]): Promise<RecordedPayment[]> {
+  const { rows } = await tx.query<RecordedPayment>(
+    `SELECT cp.id, cp.reference, cp.unit_id AS "unitId", cp.plan_year AS "planYear", cp.amount_fen AS "amountFen"
+       FROM contribution_payments cp
+      WHERE cp.reference = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.contribution_payment_id = cp.id)`,
+    [references],
+  );
+  return rows;
+}
+
+// ---------------------------------------------------------------- what matching concluded
+
+export type MatchRow = MatchDecision & { contributionPaymentId: number | null };
+
+export async function insertMatches(tx: Tx, matches: readonly MatchRow[], matchedBy: string, exceptionId: number | null): Promise<void> {
+  if (matches.length === 0) return;
+  const column = <T>(f: (m: MatchRow) => T) => matches.map(f);
+  await tx.query(
+    `INSERT INTO reconciliation_matches (entry_id, tx_index, kind, rule, payout_attempt_id, unit_id, plan_year, contribution_payment_id, amount_fen, matched_by, exception_id)
+     SELECT entry_id, tx_index, kind, rule, attempt_id, unit_id, plan_year, payment_id, amount_fen, $10, $11
+       FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::int[], $8::bigint[], $9::bigint[])
+            AS t(entry_id, tx_index, kind, rule, attempt_id, unit_id, plan_year, payment_id, amount_fen)`,
+    [
+      column((m) => m.entryId), column((m) => m.txIndex), column((m) => m.kind), column((m) => m.rule),
+      column((m) => (m.kind === 'CONTRIBUTION' ? null : m.attemptId)), column((m) => (m.kind === 'CONTRIBUTION' ? m.unitId : null)),
+      column((m) => (m.kind === 'CONTRIBUTION' ? m.planYear : null)), column((m) => m.contributionPaymentId), column((m) => m.amountFen),
+      matchedBy, exceptionId,
+    ],
+  );
+}
+
+/** An exception with the account and day it is shown under. */
+export interface PlacedException extends ExceptionFinding {
+  account: string;
+  occurredOn: string;
+}
+
+/** New exceptions only: a finding whose key is stored already (a re-run) changes nothing. Returns how many were new. */
+export async function insertExceptions(tx: Tx, findings: readonly PlacedException[]): Promise<number> {
+  if (findings.length === 0) return 0;
+  const { rowCount } = await tx.query(
+    `INSERT INTO reconciliation_exceptions (key, kind, account, entry_id, tx_index, payout_attempt_id, amount_fen, occurred_on, evidence)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $8::date[], $9::jsonb[])
+     ON CONFLICT (key) DO NOTHING`,
+    [
+      findings.map((f) => f.key), findings.map((f) => f.kind), findings.map((f) => f.account), findings.map((f) => f.entryId),
+      findings.map((f) => f.txIndex), findings.map((f) => f.attemptId), findings.map((f) => f.amountFen), findings.map((f) => f.occurredOn),
+      findings.map((f) => JSON.stringify(f.evidence)),
+    ],
+  );
+  return rowCount ?? 0;
+}
+
+// ---------------------------------------------------------------- payouts owed a debit
+
+/** Debits matched to payouts still PAID (their debit arrived before the bank's ACSC, or settling failed): to settle. */
+export async function unsettledDebitedAttempts(tx: Tx, account: string): Promise<number[]> {
+  const { rows } = await tx.query<{ id: number }>(
+    `SELECT a.id FROM reconciliation_matches m JOIN payout_attempts a ON a.id = m.payout_attempt_id JOIN payouts p ON p.id = a.payout_id
+       JOIN statement_entries e ON e.id = m.entry_id
+      WHERE m.kind = 'PAYOUT' AND a.status = 'PAID' AND p.status = 'PAID' AND e.account = $1`,
+    [account],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Payments the bank reported credited from this account whose debit no statement shows yet. */
+export async function undebitedPayouts(tx: Tx, account: string): Promise<UndebitedPayout[]> {
+  const { rows } = await tx.query<UndebitedPayout>(
+    `SELECT a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen",
+            b.debtor_account AS "debtorAccount",
+            COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date)::text AS "expectedOn"
+       FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id
+      WHERE a.status = 'PAID' AND b.debtor_account = $1
+        AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT')`,
+    [account],
+  );
+  return rows;
+}
+
+/** Missing-debit exceptions whose debit arrived, or whose payment is no longer credited: cleared. */
+export async function clearMissingDebits(tx: Tx, account: string): Promise<number> {
+  const { rowCount } = await tx.query(
+    `UPDATE reconciliation_exceptions x SET status = 'RESOLVED', resolution = 'CLEARED', resolved_by = 'system', resolved_at = now(),
+            resolution_reason = CASE WHEN EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = x.payout_attempt_id AND m.kind = 'PAYOUT')
+                                     THEN 'the debit arrived' ELSE 'the payment is no longer credited' END
+      WHERE x.kind = 'MISSING_DEBIT' AND x.status = 'OPEN' AND x.account = $1
+        AND (EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = x.payout_attempt_id AND m.kind = 'PAYOUT')
+             OR NOT EXISTS (SELECT 1 FROM payout_attempts a WHERE a.id = x.payout_attempt_id AND a.status = 'PAID'))`,
+    [account],
+  );
+  return rowCount ?? 0;
+}

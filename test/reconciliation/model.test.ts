@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXCEPTION_KINDS, MATCH_KINDS, MATCH_RULES } from '../../src/reconciliation/matching/types.ts';
+import { DOCUMENT_MOVES, ENTRY_MOVES, EXCEPTION_MOVES, PROPOSAL_MOVES, RUN_MOVES } from '../../src/reconciliation/model.ts';
+import { freshDatabase, type TestDatabase } from '../support/db.ts';
+
+/**
+ * The statuses and kinds reconciliation's code knows are exactly those its tables allow: each
+ * transition table of model.ts (and each of the matcher's kinds) against the column's CHECK.
+ */
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+/** The values a `column IN (…)` CHECK of `table` allows. */
+async function allowed(table: string, column: string): Promise<string[]> {
+  const { rows } = await db.pool.query<{ def: string }>(
+    `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+      WHERE c.contype = 'c' AND n.nspname = $1 AND t.relname = $2`,
+    [db.schema, table],
+  );
+  const lists = rows.flatMap(({ def }) => {
+    const match = new RegExp(`^CHECK \\(\\(${column} = ANY \\(ARRAY\\[(.*)\\]\\)\\)\\)$`).exec(def);
+    return match ? [[...match[1]!.matchAll(/'([^']*)'::text/g)].map((m) => m[1]!)] : [];
+  });
+  expect(lists, `one CHECK on ${table}.${column}`).toHaveLength(1);
+  return lists[0]!.sort();
+}
+
+describe('reconciliation model', () => {
+  it.each([
+    ['bank_documents', 'status', Object.keys(DOCUMENT_MOVES)],
+    ['statement_entries', 'state', Object.keys(ENTRY_MOVES)],
+    ['reconciliation_exceptions', 'status', Object.keys(EXCEPTION_MOVES)],
+    ['reconciliation_runs', 'status', Object.keys(RUN_MOVES)],
+    ['four_eyes_proposals', 'status', Object.keys(PROPOSAL_MOVES)],
+    ['reconciliation_exceptions', 'kind', [...EXCEPTION_KINDS]],
+    ['reconciliation_matches', 'kind', [...MATCH_KINDS]],
+    ['reconciliation_matches', 'rule', [...MATCH_RULES]],
+  ])('knows the values %s.%s allows', async (table, column, known) => {
+    expect(await allowed(table, column)).toEqual([...known].sort());
+  });
+});
