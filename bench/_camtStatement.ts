@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeCamt053 } from '../src/banks/iso20022/camt.ts';
 import type { CamtEntry } from '../src/banks/iso20022/camtEntry.ts';
-import type { ExpectedPayout } from '../src/reconciliation/model.ts';
+import type { ExpectedPayout } from '../src/reconciliation/matching/types.ts';
 
 /**
  * The bench statement: a camt.053 of `count` debit entries as the bank simulator writes them

@@ -10,11 +10,11 @@ import { config } from '../src/config.ts';
 import { createPool } from '../src/db/pool.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { verifyAuditChain } from '../src/audit/audit.ts';
-import { ensureShippedRuleSets } from '../src/benefits/ruleSetStore.ts';
 import { reportFigures, rounded } from './_report.ts';
 import * as benefits from '../jobs/benefits.ts';
 import { closeQueues, createQueue, createQueues, QUEUE_NAMES } from '../src/queues.ts';
 import { enqueueAdjudications } from '../src/benefits/queue.ts';
+import { ensureShippedRuleSets } from '../src/benefits/catalogue.ts';
 
 const settlements = Number(process.env.SETTLEMENTS ?? 100_000);
 const members = Number(process.env.MEMBERS ?? 40_000);

@@ -44,12 +44,11 @@ import * as store from '../src/settlements/store.ts';
 import * as settlements from '../jobs/settlements.ts';
 import * as benefits from '../jobs/benefits.ts';
 import { workerServices } from '../jobs/services.ts';
-import { ensureShippedRuleSets, insertRuleSet, nextVersion } from '../src/benefits/ruleSetStore.ts';
-import { listRuleSets } from '../src/benefits/rules/catalogue.ts';
 import { planPayouts } from '../src/payouts/plan.ts';
-import { approveBatch, createBatch, payingAccount, requestSubmission, sealBatch } from '../src/payouts/batches.ts';
+import { approveBatch, createBatch, requestSubmission } from '../src/payouts/decisions.ts';
+import { sealBatch } from '../src/payouts/sealing.ts';
 import { advanceBatch } from '../src/payouts/submission.ts';
-import { UNION_PARTY } from '../src/payouts/configured.ts';
+import { payoutSettings, UNION_PARTY } from '../src/payouts/settings.ts';
 import { writeDevCertificates } from '../certs/devCa.ts';
 import { configuredSeal, DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../src/seals/settings.ts';
 import { configuredBankAdapter } from '../src/banks/settings.ts';
@@ -65,6 +64,8 @@ import {
 import { chinaToday } from '../src/kernel/time.ts';
 import { closeQueues, createQueue, createQueues, QUEUE_NAMES } from '../src/queues.ts';
 import { enqueueSettlementPull } from '../src/settlements/queue.ts';
+import { ensureShippedRuleSets, listRuleSets } from '../src/benefits/catalogue.ts';
+import { insertRuleSet, nextVersion } from '../src/benefits/store.ts';
 
 // Every pg.Client query of this process is timed (the prototype is patched, so every pool's clients are).
 installSqlTiming();
@@ -415,13 +416,14 @@ async function main(): Promise<void> {
     writeDevCertificates(certsDir, { p12Passphrase: DEV_SEAL_P12_PASSPHRASE });
     const seals = parseSealSettings({ CERTS_DIR: certsDir });
     const sealing = { keys, seal: configuredSeal(seals), outDir, initiatingParty: UNION_PARTY };
-    const account = payingAccount(cfg);
+    const settings = payoutSettings(cfg);
+    const { account } = settings;
     const clerk = { subject: 'bench-clerk', role: 'ADMIN' };
     const finance = { subject: 'bench-finance', role: 'FINANCE' };
     let payouts = 0;
     {
       const m = mark(sampler, activity);
-      const planned = await planPayouts(db);
+      const planned = await planPayouts(db, settings);
       payouts = planned.created;
       print({ step: 'plan payouts', count: planned.created, unit: 'payouts', evidence: since(m, sampler, activity) });
       console.log(`     created ${n0(planned.created)} (held ${planned.held}: no bank account)`);
@@ -434,14 +436,14 @@ async function main(): Promise<void> {
       let inBatches = 0;
       for (;;) {
         let t = performance.now();
-        const batch = await createBatch(db, clerk, account, BATCH);
+        const batch = await createBatch(db, clerk, settings, BATCH);
         split.create += performance.now() - t;
         if (!batch) break;
         t = performance.now();
         await approveBatch(db, finance, batch.id);
         split.approve += performance.now() - t;
         t = performance.now();
-        await sealBatch(db, sealing, batch.id);
+        await sealBatch(db, sealing, settings, batch.id);
         split.seal += performance.now() - t;
         batchIds.push(batch.id);
         inBatches += batch.nbOfTxs;
@@ -459,7 +461,7 @@ async function main(): Promise<void> {
       const statuses = new Map<string, number>();
       for (const id of batchIds) {
         await requestSubmission(db, finance, id);
-        const progress = await advanceBatch({ db, adapter, sealing, log }, id);
+        const progress = await advanceBatch({ db, adapter, sealing, settings, log }, id);
         statuses.set(progress.status, (statuses.get(progress.status) ?? 0) + 1);
       }
       const evidence = since(m, sampler, activity);

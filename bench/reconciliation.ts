@@ -15,8 +15,8 @@ import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { importConfirmed } from './_statementImport.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
-import { matchEntries } from '../src/reconciliation/match.ts';
-import type { EntryToMatch, ExpectedPayout } from '../src/reconciliation/model.ts';
+import { matchEntries } from '../src/reconciliation/matching/matcher.ts';
+import type { EntryToMatch, ExpectedPayout } from '../src/reconciliation/matching/types.ts';
 import { ACCOUNT, DATE, expectedPayouts, statementFile } from './_camtStatement.ts';
 import { reportFigures, rounded } from './_report.ts';
 

@@ -10,7 +10,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { verifyAuditChain } from '../src/audit/audit.ts';
 import { registerBankSimulatorCommands } from '../src/banks/simulator/cli.ts';
 import { registerSealCommands } from '../src/seals/cli.ts';
-import { registerBenefitsCommands } from '../src/benefits/previewCli.ts';
+import { registerBenefitsCommands } from '../src/benefits/cli.ts';
 import { registerSettlementCommands } from '../src/settlements/cli.ts';
 import { registerStatementCommands } from '../src/reconciliation/cli.ts';
 
@@ -79,7 +79,7 @@ members
   .addOption(new Option('--encoding <encoding>', 'the file\'s encoding (Excel on Chinese Windows saves GBK); detected when left out').choices(TEXT_ENCODINGS))
   .addOption(jsonOption())
   .action(async (file: string, options: { unit?: string; encoding?: TextEncodingName }) => {
-    const { importRosterFile } = await import('../src/members/rosterCli.ts');
+    const { importRosterFile } = await import('../src/members/cli.ts');
     const code = await importRosterFile(file, options.unit, options.encoding);
     process.exitCode = code;
   });

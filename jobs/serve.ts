@@ -9,7 +9,7 @@ import { createGateway, type Gateway } from '../src/gateway/server.ts';
 import { createMetrics, type HubMetrics } from '../src/gateway/metrics.ts';
 import { healthz, readyz } from '../src/gateway/health.ts';
 import { startWorkers, type RunningWorkers } from './worker.ts';
-import type { PayoutServices } from '../src/payouts/configured.ts';
+import type { PayoutServices } from '../src/payouts/settings.ts';
 import { closeQueues, createQueues } from '../src/queues.ts';
 
 /** Long-running processes: gateway and workers, each stopping gracefully on SIGTERM/SIGINT. */

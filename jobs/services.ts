@@ -6,7 +6,7 @@ import { config } from '../src/config.ts';
 import type { PersonalDataKeys } from '../src/privacy/personalData.ts';
 import { createQueues, type Queues } from '../src/queues.ts';
 import { publishStatusChanges, type StatusChange } from '../src/events/statusEvents.ts';
-import { configuredPayoutServices, type PayoutServices } from '../src/payouts/configured.ts';
+import { configuredPayoutServices, type PayoutServices } from '../src/payouts/settings.ts';
 import { reconciliationSettings, type ReconciliationSettings } from '../src/reconciliation/settings.ts';
 import { benefitSettings } from '../src/benefits/settings.ts';
 import type { AdjudicationWorkerOptions } from './benefits.ts';

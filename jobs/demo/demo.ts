@@ -6,17 +6,19 @@ import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { closeOnSignal, startGateway, startRuntimeWorkers } from '../serve.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { contributionReference } from '../../src/members/contributions.ts';
-import { contributionFigures } from '../../src/members/store.ts';
+import { contributionFigures, countMembers, insertContributionPayments, insertRunningRosterImport, insertUnits, unitsByCreditCodes } from '../../src/members/store.ts';
 import { ensureDemoServices, MissingServiceError, redact } from './services.ts';
 import { DEMO_SCHEMA, DemoBusyError, resetDemoState } from './state.ts';
 import { demoSample, ROSTER_HEADER, rosterLine } from '../../src/demo/sampleData.ts';
 import { ingestDemoSettlements } from './settlements.ts';
-import { unadjudicatedSettlementIds } from '../../src/benefits/adjudicate.ts';
 import { approveClaim } from '../../src/benefits/review.ts';
 import { payDemoClaims, startDemoBank } from './payouts.ts';
 import { reconcileDemo, type DemoReconciliation } from './reconciliation.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { fenToCnyGrouped } from '../../src/kernel/money.ts';
+import { claimIdsWithStatus, claimTotalsByStatus, countClaims, paidClaimCount, unadjudicatedSettlementIds } from '../../src/benefits/store.ts';
+import { countDistinctSettlements } from '../../src/settlements/store.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
 
 /**
  * `hub demo`: everything a newcomer needs to see the hub work, on a fresh machine.
@@ -128,42 +130,26 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 /** The sample units and members (two plan years) and their contributions, as `hub demo` loads them. */
 export async function loadSampleRegistry(runtime: Pick<Runtime, "db" | "keys">, memberCount: number) {
   const { units, members } = demoSample(memberCount);
-  await runtime.db.query(
-    `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-     ON CONFLICT (credit_code) DO NOTHING`,
-    [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType)],
-  );
+  await insertUnits(runtime.db, units);
   const thisYear = Number(chinaToday().slice(0, 4));
   const years = [thisYear - 1, thisYear];
   let inserted = 0;
   for (const year of years) {
     // Most members renew (no new waiting period); every tenth joins only this year.
     const lines = members.filter((_, i) => year === thisYear || i % 10 !== 0).map((m, i) => rosterLine(m, year, i % 7 === 0));
-    const { rows } = await runtime.db.query<{ id: number }>(
-      `INSERT INTO roster_imports (file_name, sha256, status, created_by) VALUES ($1, '\\x', 'RUNNING', 'demo') RETURNING id`,
-      [`demo-roster-${year}.csv`],
-    );
-    const result = await importRoster(runtime.db, runtime.keys, ROSTER_HEADER + lines.join(''), {
-      importId: rows[0]!.id, today: `${year}-01-05`,
-    });
+    const importId = await insertRunningRosterImport(runtime.db, { fileName: `demo-roster-${year}.csv`, defaultUnitId: null, createdBy: 'demo' });
+    const result = await importRoster(runtime.db, runtime.keys, ROSTER_HEADER + lines.join(''), { importId, today: `${year}-01-05` });
     inserted += result.rowsInserted;
   }
   // Every unit paid last year; all but every fifth unit have paid this year too.
-  const { rows: unitRows } = await runtime.db.query<{ id: number; creditCode: string }>(
-    `SELECT id, credit_code AS "creditCode" FROM units WHERE credit_code = ANY($1)`,
-    [units.map((u) => u.creditCode)],
-  );
+  const unitRows = await unitsByCreditCodes(runtime.db, units.map((u) => u.creditCode));
   const keys = unitRows.flatMap((u) => years.map((planYear) => ({ unitId: u.id, planYear, creditCode: u.creditCode })));
   const figures = await contributionFigures(runtime.db, keys);
   const owed = { rows: keys.map((k, i) => ({ ...k, owedFen: figures[i]!.owedFen })).filter((r) => r.owedFen > 0) };
   const paid = owed.rows.filter((r) => r.planYear < thisYear || r.unitId % 5 !== 0);
-  await runtime.db.query(
-    `INSERT INTO contribution_payments (unit_id, plan_year, amount_fen, reference, paid_on, source, recorded_by)
-     SELECT u, y, a, r, make_date(y, 1, 20), 'MANUAL', 'demo' FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[]) AS t(u, y, a, r)
-     ON CONFLICT (reference) DO NOTHING`,
-    [paid.map((r) => r.unitId), paid.map((r) => r.planYear), paid.map((r) => r.owedFen),
-     paid.map((r) => contributionReference(r.creditCode, r.planYear))],
-  );
+  await insertContributionPayments(runtime.db, paid.map((r) => ({
+    unitId: r.unitId, planYear: r.planYear, amountFen: r.owedFen, reference: contributionReference(r.creditCode, r.planYear), paidOn: `${r.planYear}-01-20`,
+  })), 'MANUAL', 'demo');
   return { units: units.length, members: members.length, inserted, years, sample: members };
 }
 
@@ -187,28 +173,25 @@ async function awaitAdjudication(runtime: Runtime): Promise<string> {
     if (waited > 120_000) throw new Error('adjudication did not finish within 2 minutes');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const { rows } = await runtime.db.query<{ status: string; claims: number; totalFen: number }>(
-    `SELECT status, count(*)::int AS claims, coalesce(sum(total_fen), 0)::bigint AS "totalFen" FROM claims GROUP BY status ORDER BY status`,
-  );
+  const rows = await claimTotalsByStatus(runtime.db);
   return `claims: ${rows.map((r) => `${r.status} ${r.claims} (${fenToCnyGrouped(r.totalFen)} CNY)`).join(', ') || 'none'}`;
 }
 
 /** Plays the REVIEWER: claims above the automatic-approval threshold are approved, one by one, audited. */
 async function reviewDemoClaims(runtime: Runtime): Promise<string> {
-  const { rows } = await runtime.db.query<{ id: number }>(`SELECT id FROM claims WHERE status = 'PENDING_REVIEW' ORDER BY id`);
-  for (const { id } of rows) {
-    await approveClaim(runtime.db, { subject: 'demo-reviewer', role: 'REVIEWER' }, { unitId: null, memberId: null }, id, 'demo: reviewed and approved');
+  const ids = await claimIdsWithStatus(runtime.db, 'PENDING_REVIEW');
+  for (const id of ids) {
+    await approveClaim(runtime.db, { subject: 'demo-reviewer', role: 'REVIEWER' }, UNSCOPED, id, 'demo: reviewed and approved');
   }
-  return `review: ${rows.length} claim(s) above the automatic-approval threshold approved by demo-reviewer`;
+  return `review: ${ids.length} claim(s) above the automatic-approval threshold approved by demo-reviewer`;
 }
 
 /** The demo's closing line (docs/design.md contract): counts over the whole pipeline. */
 async function countSummary(runtime: Runtime, reconciliation: Pick<DemoReconciliation, 'reconciled' | 'exceptions'>) {
-  const { rows } = await runtime.db.query<{ members: number; settlements: number; claims: number; paid: number }>(
-    `SELECT (SELECT count(*)::int FROM members) AS members,
-            (SELECT count(*)::int FROM settlements WHERE status <> 'DUPLICATE') AS settlements,
-            (SELECT count(*)::int FROM claims) AS claims,
-            (SELECT count(DISTINCT claim_id)::int FROM benefit_lines WHERE status = 'PAID') AS paid`,
-  );
-  return { ...rows[0]!, reconciled: reconciliation.reconciled, exceptions: reconciliation.exceptions };
+  const { db } = runtime;
+  return {
+    members: await countMembers(db, UNSCOPED, {}), settlements: await countDistinctSettlements(db),
+    claims: await countClaims(db, UNSCOPED, {}), paid: await paidClaimCount(db),
+    reconciled: reconciliation.reconciled, exceptions: reconciliation.exceptions,
+  };
 }

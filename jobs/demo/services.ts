@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
 import pg from 'pg';
+import { ping } from '../../src/db/pool.ts';
 import { Redis } from 'ioredis';
 
 /**
@@ -53,7 +54,7 @@ async function postgresAnswers(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
-    await client.query('SELECT 1');
+    await ping(client);
     return true;
   } catch {
     return false;

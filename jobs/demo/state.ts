@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { bankBooksFile } from './payouts.ts';
+import { tryHoldLock } from '../../src/db/pool.ts';
 
 /**
  * What a demo run owns, reset at every start: the schema `hub_demo` in the configured database,
@@ -30,8 +31,7 @@ export async function resetDemoState(config: { DATABASE_URL: string; REDIS_URL: 
   holder.on('error', () => undefined); // a lost connection only ends the hold
   await holder.connect();
   try {
-    const { rows } = await holder.query<{ held: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS held`, [DEMO_SCHEMA]);
-    if (!rows[0]!.held) throw new DemoBusyError(`another hub demo is running on this database (schema ${DEMO_SCHEMA}); stop it first`);
+    if (!await tryHoldLock(holder, DEMO_SCHEMA)) throw new DemoBusyError(`another hub demo is running on this database (schema ${DEMO_SCHEMA}); stop it first`);
     await holder.query(`DROP SCHEMA IF EXISTS ${DEMO_SCHEMA} CASCADE`);
   } catch (error) {
     await holder.end();

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { config } from '../config.ts';
 import { log } from '../log.ts';
-import type { Tx } from '../kernel/transaction.ts';
+import type { Queryable, Tx } from '../kernel/transaction.ts';
 
 // bigint (int8) columns hold fen and ids: parse them as JS numbers only when safe, never silently round.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => {
@@ -55,4 +55,18 @@ export async function inTransaction<T>(db: pg.Pool, work: (tx: Tx) => Promise<T>
   } finally {
     client.release(broken);
   }
+}
+
+/** Resolves when the database answers a query (readiness checks). */
+export async function ping(db: Queryable | pg.ClientBase): Promise<void> {
+  await db.query('SELECT 1');
+}
+
+/**
+ * Takes the session-level advisory lock named `key` on this connection, if no other session holds
+ * it: held until the connection ends (one process owning a schema, e.g. the demo's).
+ */
+export async function tryHoldLock(client: pg.ClientBase, key: string): Promise<boolean> {
+  const { rows } = await client.query<{ held: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS held`, [key]);
+  return rows[0]!.held;
 }

@@ -1,4 +1,4 @@
-import type { PlanType } from '../members/contributions.ts';
+import type { PlanType } from '../members/model.ts';
 import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../kernel/identifiers.ts';
 
 /**

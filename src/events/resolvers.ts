@@ -2,7 +2,7 @@ import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { scopeOf, type Context } from '../gateway/context.ts';
 import { unitsByIds } from '../members/store.ts';
 import { localId } from '../gateway/globalId.ts';
-import type { ClaimRow, ClaimStatus } from '../benefits/rows.ts';
+import type { ClaimRow, ClaimStatus } from '../benefits/model.ts';
 import { filterMap, type StatusChange } from './statusEvents.ts';
 import { invalid, notFound } from '../kernel/errors.ts';
 

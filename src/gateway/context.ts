@@ -8,11 +8,11 @@ import type { SettlementLoaders } from '../settlements/loaders.ts';
 import type { BenefitLoaders } from '../benefits/loaders.ts';
 import type { PayoutLoaders } from '../payouts/loaders.ts';
 import type { ReconciliationLoaders } from '../reconciliation/loaders.ts';
-import type { Scope } from '../members/store.ts';
 import type { Actor } from '../audit/audit.ts';
 import { forbidden } from '../kernel/errors.ts';
 import type { Queues } from '../queues.ts';
 import type { Config } from '../config.ts';
+import type { Scope } from '../kernel/scope.ts';
 
 /** The authenticated caller. `unitId`/`memberId` bound what a UNIT_OPERATOR or MEMBER may see. */
 export interface Principal {

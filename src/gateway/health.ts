@@ -2,6 +2,7 @@ import type express from 'express';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
+import { ping } from '../db/pool.ts';
 
 /**
  * `/healthz`: the process is up (liveness). `/readyz`: it can do its work — PostgreSQL answers,
@@ -33,7 +34,7 @@ export function readyz(deps: ReadinessDeps): express.RequestHandler {
       return;
     }
     const checks: Record<string, () => Promise<unknown>> = {
-      database: () => deps.db.query('SELECT 1'),
+      database: () => ping(deps.db),
       redis: () => deps.redis.ping(),
       queues: () => Promise.all(deps.queues.map((q) => q.getJobCounts('waiting'))),
     };

@@ -16,10 +16,10 @@ import type { Context, Principal, Services } from './context.ts';
 import { scopeOf } from './context.ts';
 import { allResolvers, uploadRoles } from './resolvers.ts';
 import { createMemberLoaders } from '../members/loaders.ts';
-import { UNSCOPED, type Scope } from '../members/store.ts';
 import { lazyLoaders } from './loaders.ts';
 import { createSettlementLoaders } from '../settlements/loaders.ts';
 import { createBenefitLoaders } from '../benefits/loaders.ts';
+import { RuleSetCache } from '../benefits/catalogue.ts';
 import { createPayoutLoaders } from '../payouts/loaders.ts';
 import { createReconciliationLoaders } from '../reconciliation/loaders.ts';
 import { createStatusFeed, publishStatusChanges } from '../events/statusEvents.ts';
@@ -34,6 +34,7 @@ import { responseCachePlugins, stringifyResult } from './responseCache.ts';
 import { createRosterEpoch } from '../members/rosterEpoch.ts';
 import { loggableOperation, requestInfo, requestLog, type RequestInfo } from './requestLog.ts';
 import { domainErrorOf, errorCodeOf, formatDomainError } from './errors.ts';
+import { type Scope, UNSCOPED } from '../kernel/scope.ts';
 
 const schemaDir = fileURLToPath(new URL('../../schema', import.meta.url));
 
@@ -94,9 +95,11 @@ export async function createGateway(services: Services, config: Config, log: Log
   const statusFeed = createStatusFeed(services.redis, config.QUEUE_PREFIX);
   let draining = false;
 
+  // Rule sets are parsed once per gateway (and the shipped ones stored once), not per request.
+  const ruleSets = new RuleSetCache();
   const loadersFor = lazyLoaders<Scope, Context['loaders']>([
     (scope) => createMemberLoaders(services.db, scope), (scope) => createSettlementLoaders(services.db, scope),
-    (scope) => createBenefitLoaders(services.db, scope), (scope) => createPayoutLoaders(services.db, scope),
+    (scope) => createBenefitLoaders(services.db, scope, ruleSets), (scope) => createPayoutLoaders(services.db, scope),
     () => createReconciliationLoaders(services.db),
   ], UNSCOPED);
   const contextFor = (principal: Principal): Context => {
@@ -157,7 +160,7 @@ export async function createGateway(services: Services, config: Config, log: Log
     // Automatic persisted queries would let any client register documents: trusted documents replace them.
     persistedQueries: false,
     includeStacktraceInErrorResponses: false,
-    // The process's own signal handling (closeOnSignal in src/serve.ts, the demo) stops the gateway with
+    // The process's own signal handling (closeOnSignal in jobs/serve.ts, the demo) stops the gateway with
     // everything else; Apollo's would stop only itself and then kill the process before the rest closed.
     stopOnTerminationSignals: false,
     // Compact JSON (Apollo indents by default): a 50-member page is a third smaller and quicker to write.

@@ -15,11 +15,10 @@ import { demoSample, prng } from '../../src/demo/sampleData.ts';
 import { simulatedItems } from '../../src/settlements/simulator/generate.ts';
 import { startInsuranceSimulator } from '../../src/settlements/simulator/server.ts';
 import { upsertSource } from '../../src/settlements/store.ts';
-import { unadjudicatedSettlementIds } from '../../src/benefits/adjudicate.ts';
 import { approveClaim } from '../../src/benefits/review.ts';
 import { replayYear } from '../../src/benefits/replay.ts';
-import { ruleSetOf, ruleSetsForYears, ensureShippedRuleSets } from '../../src/benefits/ruleSetStore.ts';
-import { approveBatch, createBatch, payingAccount, requestSubmission, retryPayout } from '../../src/payouts/batches.ts';
+import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
+import { payoutSettings } from '../../src/payouts/settings.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
 import { NO_FAULTS, startBankSimulator, type BankSimulator } from '../../src/banks/simulator/server.ts';
@@ -31,6 +30,8 @@ import { DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../../src/seals/sett
 import { FaultyProxy } from './proxy.ts';
 import { withLuhnCheck } from '../../src/kernel/identifiers.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
+import { ruleSetsForYears, unadjudicatedSettlementIds } from '../../src/benefits/store.ts';
+import { ensureShippedRuleSets, ruleSetOf } from '../../src/benefits/catalogue.ts';
 
 /**
  * The fault harness: the whole pipeline (platform simulator → ingestion → adjudication → payouts →
@@ -247,10 +248,10 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
         `UPDATE members SET bank_card_enc = $2, bank_card_hash = $3, bank_card_masked = $4 WHERE id = $1`,
         [payout.memberId, encrypt(keys, luhn), lookupHash(keys, luhn), maskBankCard(luhn)],
       );
-      await retryPayout(db, { subject: 'fault-clerk', role: 'ADMIN' }, payout.id, 'member gave a new account');
+      await retryPayout(db, { subject: 'fault-clerk', role: 'ADMIN' }, payoutSettings(config), payout.id, 'member gave a new account');
     }
-    await planPayouts(db);
-    const batch = await createBatch(db, { subject: 'fault-clerk', role: 'ADMIN' }, payingAccount(config), options.batchSize);
+    await planPayouts(db, payoutSettings(config));
+    const batch = await createBatch(db, { subject: 'fault-clerk', role: 'ADMIN' }, payoutSettings(config), options.batchSize);
     if (batch) {
       await approveBatch(db, { subject: 'fault-finance', role: 'FINANCE' }, batch.id);
       await requestSubmission(db, { subject: 'fault-finance', role: 'FINANCE' }, batch.id);
