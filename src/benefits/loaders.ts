@@ -2,8 +2,8 @@ import DataLoader from 'dataloader';
 import type { Queryable } from '../db/pool.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
 import type { RuleSetCache } from './catalogue.ts';
-import type { BenefitLineRow, BenefitTotalsRow, ClaimRow } from './model.ts';
-import { claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, type ClaimFilter } from './store.ts';
+import type { BenefitLineRow, BenefitTotalsRow, ClaimRow, RuleSetRow } from './model.ts';
+import { claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, ruleSetVersions, type ClaimFilter } from './store.ts';
 import type { Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
 
@@ -15,6 +15,8 @@ export interface BenefitLoaders {
   linesOfClaim: DataLoader<number, BenefitLineRow[]>;
   benefitLine: DataLoader<number, BenefitLineRow | null>;
   benefitTotals: DataLoader<{ memberId: number; planYear: number }, BenefitTotalsRow, string>;
+  /** A stored rule set by id and version (the one that decided a claim). */
+  ruleSetVersion: DataLoader<{ id: string; version: number }, RuleSetRow | null, string>;
   /** The gateway's rule sets (shipped ones inserted, stored ones parsed): one per gateway, shared by every request. */
   ruleSets: RuleSetCache;
 }
@@ -28,6 +30,7 @@ export function createBenefitLoaders(db: Queryable, scope: Scope, ruleSets: Rule
     linesOfClaim: new DataLoader((ids) => linesOfClaims(db, ids)),
     benefitLine: byId((ids) => linesByIds(db, ids, scope)),
     benefitTotals: new DataLoader((keys) => memberYearTotals(db, keys), { cacheKeyFn: (k) => `${k.memberId}:${k.planYear}` }),
+    ruleSetVersion: new DataLoader((keys) => ruleSetVersions(db, keys), { cacheKeyFn: (k) => `${k.id}:${k.version}` }),
     ruleSets,
   };
 }

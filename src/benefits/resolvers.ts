@@ -128,7 +128,7 @@ export const benefitResolvers: Resolvers = {
     },
     unit: async (claim, _args, ctx) => (await ctx.loaders.unit.load(claim.unitId))!,
     settledAt: (claim) => claim.setlTime,
-    ruleSet: (claim, _args, ctx) => (claim.ruleSetId === null ? null : store.storedRuleSet(ctx.db, claim.ruleSetId, claim.ruleSetVersion)),
+    ruleSet: (claim, _args, ctx) => (claim.ruleSetId === null || claim.ruleSetVersion === null ? null : ctx.loaders.ruleSetVersion.load({ id: claim.ruleSetId, version: claim.ruleSetVersion })),
     personBurdenFen: (claim) => claim.psnPartAmt,
     memberPaysFen: (claim) => claim.psnPartAmt - claim.totalFen,
     lines: (claim, _args, ctx) => ctx.loaders.linesOfClaim.load(claim.id),

@@ -553,6 +553,16 @@ export async function storedRuleSet(db: Queryable, id: string, version?: number 
   return rows[0] ?? null;
 }
 
+/** Stored rule sets by id and version, in one query (the rule sets that decided a page of claims). */
+export async function ruleSetVersions(db: Queryable, keys: readonly { id: string; version: number }[]): Promise<(RuleSetRow | null)[]> {
+  const { rows } = await db.query<RuleSetRow>(
+    `SELECT ${RULE_SET_COLUMNS} FROM rule_sets WHERE (id, version) IN (SELECT * FROM unnest($1::text[], $2::int[]))`,
+    [keys.map((k) => k.id), keys.map((k) => k.version)],
+  );
+  const byKey = new Map(rows.map((r) => [`${r.ruleSetId}:${r.version}`, r]));
+  return keys.map((k) => byKey.get(`${k.id}:${k.version}`) ?? null);
+}
+
 /** The rule set governing each plan year (see above), by year. */
 export async function ruleSetsForYears(db: Queryable, years: readonly number[]): Promise<Map<number, RuleSetRow>> {
   if (!years.length) return new Map();

@@ -171,7 +171,7 @@ describe('what the schema lets the gateway keep', () => {
       'BankAccount.bankCode', 'BankAccount.cardNumberMasked', 'BankAccount.changedAt', 'BankAccount.changedBy',
       'BankAccount.confirmedAt', 'BankAccount.confirmedBy', 'BankAccount.payableFrom',
       'Enrolment.contributionFen', 'Enrolment.enrolledOn', 'Enrolment.firstEnrolledOn', 'Enrolment.id', 'Enrolment.plan',
-      'Enrolment.planYear', 'Enrolment.specialDisease', 'Enrolment.waitingPeriodEndsOn',
+      'Enrolment.planYear', 'Enrolment.specialDisease',
       'EnrolmentEdge.cursor',
       'Member.birthDate', 'Member.createdAt', 'Member.firstEnrolledOn', 'Member.gender', 'Member.id', 'Member.idNumberMasked',
       'Member.name', 'Member.phone', 'Member.updatedAt',

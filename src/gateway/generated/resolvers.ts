@@ -614,7 +614,12 @@ export type Enrolment = Node & {
   specialDisease: Scalars['Boolean']['output'];
   /** The unit that enrolled the member this year. */
   unit: Unit;
-  /** End of the 90-day waiting period of a first enrolment; null for a renewal without a gap. */
+  /**
+   * Last day of the waiting period of a first enrolment: the waiting days of the rule set governing
+   * its plan year, counted from the first enrolment; benefits are paid for stays from the next day.
+   * Null when the enrolment does not wait: a renewal without a gap, or a rule set without a waiting
+   * period. Read afresh: a newly published rule set can change it.
+   */
   waitingPeriodEndsOn?: Maybe<Scalars['Date']['output']>;
 };
 
