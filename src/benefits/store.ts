@@ -1,6 +1,6 @@
 import type { Queryable, Tx } from '../kernel/transaction.ts';
 import { Params } from '../db/sql.ts';
-import type { CapHit, EnrolmentFacts, PlanYearTotals } from './rules/engine.ts';
+import type { EnrolmentFacts, PlanYearTotals } from './rules/engine.ts';
 import { SETTLEMENT_AMOUNT_FIELDS, type Programme, type RuleSet } from './rules/ruleSet.ts';
 import type {
   BenefitLineRow, BenefitTotalsRow, ClaimRow, ClaimStatus, LineStatus, PendingSettlementRow, ReplayClaimRow, ReversalOutcome, RuleSetRow,
@@ -252,19 +252,8 @@ export async function insertClaims(tx: Tx, claims: readonly NewClaim[]): Promise
   return new Map(rows.map((r) => [r.settlementId, r.id]));
 }
 
-export interface NewBenefitLine {
-  claimId: number;
-  programme: Programme;
-  basisFen: number;
-  ratioBp: number | null;
-  fixedFen: number | null;
-  beforeCapsFen: number;
-  capsHit: CapHit[];
-  amountFen: number;
-  diseaseGroups: string[];
-  explanation: string;
-  status: LineStatus;
-}
+/** A line as adjudication decides it: no adjustment or payment yet. */
+export type NewBenefitLine = Omit<BenefitLineRow, 'id' | 'adjustedFen' | 'adjustmentReason' | 'adjustedBy' | 'adjustedAt' | 'paidAt'>;
 
 export async function insertBenefitLines(tx: Tx, lines: readonly NewBenefitLine[]): Promise<void> {
   if (!lines.length) return;

@@ -92,10 +92,6 @@ function checkPlanYear(field: string, year: number): void {
   check(field, year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
 }
 
-function uniqueViolation(error: unknown): boolean {
-  return (error as { code?: string }).code === '23505';
-}
-
 export const memberResolvers: Resolvers = {
   Query: {
     units: (_root, { first, after, filter }, ctx) => {

@@ -122,8 +122,6 @@ function replaceElement(xml: string, from: number, tag: string, replacement: (at
   return xml.slice(0, m.index) + replacement(m[1] ?? '', m[2]!) + xml.slice(m.index + m[0].length);
 }
 
-const count = (xml: string, tag: string) => xml.split(`<${tag}>`).length - 1;
-
 // ---------------------------------------------------------------- camt.053
 
 describe('camt.053 statements, corrupted', () => {
