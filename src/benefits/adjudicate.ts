@@ -1,3 +1,4 @@
+import { canMove } from '../kernel/transitions.ts';
 import { inTransaction, type Db, type Tx } from '../db/pool.ts';
 import { recordAudits, type Actor, type AuditRow } from '../audit/audit.ts';
 import { contributionFigures } from '../members/store.ts';
@@ -186,7 +187,7 @@ async function reverseClaim(tx: Tx, r: PendingSettlementRow, totals: Map<string,
   if (!claim) {
     claimId = await store.insertClaimCancelledBeforeAdjudication(tx, r);
     outcome = 'CANCELLED_BEFORE_ADJUDICATION';
-  } else if (!CLAIM_TRANSITIONS[claim.status].includes('CANCELLED')) {
+  } else if (!canMove(CLAIM_TRANSITIONS, claim.status, 'CANCELLED')) {
     // Rejected or cancelled already: nothing of it counts any more.
     claimId = claim.id;
     outcome = 'ALREADY_CANCELLED';

@@ -1,3 +1,4 @@
+import type { Transitions } from '../kernel/transitions.ts';
 import type { Plan, Programme } from './rules/ruleSet.ts';
 import type { CapHit, EnrolmentFacts, SettlementFacts } from './rules/engine.ts';
 
@@ -19,7 +20,7 @@ export type ReversalOutcome = 'CANCELLED' | 'ALREADY_CANCELLED' | 'CANCELLED_BEF
  * database checks the statuses (claims.status CHECK) but no trigger guards the changes: this table
  * is the rule, and the code that changes a status reads it.
  */
-export const CLAIM_TRANSITIONS: Readonly<Record<ClaimStatus, readonly ClaimStatus[]>> = {
+export const CLAIM_TRANSITIONS: Transitions<ClaimStatus> = {
   INELIGIBLE: ['CANCELLED'],
   PENDING_REVIEW: ['APPROVED', 'REJECTED', 'CANCELLED'],
   APPROVED: ['CANCELLED'],

@@ -5,7 +5,8 @@ import { conflict, forbidden, invalid, notFound } from '../kernel/errors.ts';
 import { chinaToday } from '../kernel/time.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { remittanceInfo } from './files.ts';
-import { BATCH_TRANSITIONS, statusesInto, type BatchRow, type BatchStatus, type CreatedBatch, type RetryOutcome } from './model.ts';
+import { statusesInto } from '../kernel/transitions.ts';
+import { BATCH_TRANSITIONS, type BatchRow, type BatchStatus, type CreatedBatch, type RetryOutcome } from './model.ts';
 import type { PayoutSettings } from './settings.ts';
 import {
   insertAttempts, insertBatch, lockBatch, markBatchApproved, markBatchCancelled, markSubmitRequested, nextBatchId, programmesOfPayouts,

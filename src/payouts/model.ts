@@ -5,6 +5,8 @@
  * and the rows as the store reads them.
  */
 
+import type { Transitions } from '../kernel/transitions.ts';
+
 // ---- statuses ----
 
 /**
@@ -55,9 +57,6 @@ export const RETRY_STATUSES = ['PROPOSED', 'CONFIRMED'] as const;
 export type RetryStatus = (typeof RETRY_STATUSES)[number];
 
 // ---- transitions ----
-
-/** Each status, and the statuses a row in it may move to. */
-export type Transitions<S extends string> = Readonly<Record<S, readonly S[]>>;
 
 /** The payout_batch_transition trigger (0004, restated in 0010): any other change of status is refused. */
 export const BATCH_TRANSITIONS: Transitions<BatchStatus> = {
@@ -113,11 +112,6 @@ export const PAYOUT_TRANSITIONS: Transitions<PayoutStatus> = {
   FAILED: ['READY', 'HELD', 'CANCELLED'],
   CANCELLED: [],
 };
-
-/** The statuses from which `to` may be reached, in the table's order. */
-export function statusesInto<S extends string>(transitions: Transitions<S>, to: S): S[] {
-  return (Object.keys(transitions) as S[]).filter((from) => transitions[from].includes(to));
-}
 
 export const isPayoutStatus = (value: string): value is PayoutStatus => (PAYOUT_STATUSES as readonly string[]).includes(value);
 

@@ -6,7 +6,8 @@ import { subjectLine } from '../seals/cms/asn1.ts';
 import { type Seal, sealDocument } from '../seals/cms/seal.ts';
 import { expectStatus, lockedBatch } from './decisions.ts';
 import { batchDocument, fileToKeep, writeBatchFiles } from './files.ts';
-import { BATCH_TRANSITIONS, statusesInto, type BatchRow } from './model.ts';
+import { statusesInto } from '../kernel/transitions.ts';
+import { BATCH_TRANSITIONS, type BatchRow } from './model.ts';
 import type { PayoutSettings } from './settings.ts';
 import {
   cancelAttempts, cancelEmptiedBatch, markBatchSealed, plannedAttempts, reduceBatchTotals, type PlannedAttempt,

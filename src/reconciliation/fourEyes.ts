@@ -1,9 +1,10 @@
+import { canMove } from '../kernel/transitions.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
 import { conflict, forbidden, notFound } from '../kernel/errors.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { applyManualPayment } from '../members/contributions.ts';
-import { PROPOSAL_MOVES, type NewProposal } from './model.ts';
+import { PROPOSAL_TRANSITIONS, type NewProposal } from './model.ts';
 import { applyMatch, applyWriteOff, withOpenException } from './resolve.ts';
 import * as store from './store/resolutions.ts';
 
@@ -46,7 +47,7 @@ export async function decideProposal(db: Db, actor: Actor, id: number, confirm: 
     const p = await store.lockProposal(tx, id);
     if (!p) throw notFound('four-eyes proposal');
     const status = confirm ? 'CONFIRMED' : 'REJECTED';
-    if (!PROPOSAL_MOVES[p.status].includes(status)) throw conflict(`input.id: is ${p.status} already`, 'input.id');
+    if (!canMove(PROPOSAL_TRANSITIONS, p.status, status)) throw conflict(`input.id: is ${p.status} already`, 'input.id');
     if (confirm && p.proposedBy === actor.subject) throw forbidden('input.id: you proposed this decision: a second person must confirm it');
     await store.markProposalDecided(tx, id, status, actor.subject, reason);
     await recordAudit(tx, actor, {

@@ -1,3 +1,4 @@
+import { canMove } from '../kernel/transitions.ts';
 import { createHash } from 'node:crypto';
 import { checkSealedBy, type SealCheck, type SealedBy } from '../banks/adapter.ts';
 import { parseCamt053, parseCamt054, type Camt053Message, type Camt054Message } from '../banks/iso20022/camt.ts';
@@ -8,7 +9,7 @@ import { inTransaction } from '../db/pool.ts';
 import { conflict, forbidden, invalid, notFound } from '../kernel/errors.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { documentKind, recordsOf } from './documents.ts';
-import { DOCUMENT_MOVES, type DocumentKind, type DocumentRecords, type DocumentSource, type DocumentStatus, type EntryRecord } from './model.ts';
+import { DOCUMENT_TRANSITIONS, type DocumentKind, type DocumentRecords, type DocumentSource, type DocumentStatus, type EntryRecord } from './model.ts';
 import * as store from './store/documents.ts';
 import { lockAccounts } from './store/runs.ts';
 import { validateAgainstXsd, XsdUnavailableError } from './xsd.ts';
@@ -108,7 +109,7 @@ export async function confirmDocument(db: Db, actor: Actor, documentId: number, 
   await inTransaction(db, async (tx) => {
     const row = await store.lockDocumentToConfirm(tx, documentId);
     if (!row) throw notFound('bank document');
-    if (!DOCUMENT_MOVES[row.status].includes('RECEIVED')) {
+    if (!canMove(DOCUMENT_TRANSITIONS, row.status, 'RECEIVED')) {
       throw conflict(`input.id: is ${row.status}: only a document AWAITING_CONFIRMATION is confirmed`, 'input.id');
     }
     if (row.receivedBy === actor.subject) throw forbidden('input.id: you handed this document in: a second person must confirm it');

@@ -1,3 +1,4 @@
+import type { Transitions } from '../kernel/transitions.ts';
 import type { CamtEntry } from '../banks/iso20022/camtEntry.ts';
 import type { Iso20022Problem } from '../banks/iso20022/xml.ts';
 import type { DailyProof } from './matching/proof.ts';
@@ -26,7 +27,7 @@ export type DocumentSource = 'BANK' | 'UPLOAD' | 'FILE';
  */
 export type DocumentStatus = 'RECEIVED' | 'AWAITING_CONFIRMATION' | 'ACCEPTED' | 'REJECTED';
 
-export const DOCUMENT_MOVES: Readonly<Record<DocumentStatus, readonly DocumentStatus[]>> = {
+export const DOCUMENT_TRANSITIONS: Transitions<DocumentStatus> = {
   RECEIVED: ['AWAITING_CONFIRMATION', 'ACCEPTED', 'REJECTED'],
   // Confirmed (to RECEIVED, then processed), or processed again: sealed since, or retried.
   AWAITING_CONFIRMATION: ['RECEIVED', 'AWAITING_CONFIRMATION', 'ACCEPTED', 'REJECTED'],
@@ -78,7 +79,7 @@ export interface EntryRecord {
 /** PENDING: stored, not matched yet; MATCHED / EXCEPTION: as matching left it; RESOLVED: its exceptions resolved by a person. */
 export type EntryStatus = 'PENDING' | EntryState | 'RESOLVED';
 
-export const ENTRY_MOVES: Readonly<Record<EntryStatus, readonly EntryStatus[]>> = {
+export const ENTRY_TRANSITIONS: Transitions<EntryStatus> = {
   PENDING: ['MATCHED', 'EXCEPTION'],
   MATCHED: [],
   EXCEPTION: ['RESOLVED'],
@@ -91,7 +92,7 @@ export type ExceptionStatus = 'OPEN' | 'RESOLVED';
 /** MATCHED by hand; WRITTEN_OFF with the reason; CLEARED: the condition went away on its own (a missing debit arrived). */
 export type ExceptionResolution = 'MATCHED' | 'WRITTEN_OFF' | 'CLEARED';
 
-export const EXCEPTION_MOVES: Readonly<Record<ExceptionStatus, readonly ExceptionStatus[]>> = {
+export const EXCEPTION_TRANSITIONS: Transitions<ExceptionStatus> = {
   OPEN: ['RESOLVED'],
   RESOLVED: [],
 };
@@ -120,7 +121,7 @@ export interface ManualMatch {
 
 export type RunStatus = 'RUNNING' | 'DONE' | 'FAILED';
 
-export const RUN_MOVES: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+export const RECONCILIATION_RUN_TRANSITIONS: Transitions<RunStatus> = {
   RUNNING: ['DONE', 'FAILED'],
   DONE: [],
   FAILED: [],
@@ -132,7 +133,7 @@ export type ProposalKind = 'CONTRIBUTION_PAYMENT' | 'EXCEPTION_MATCH' | 'EXCEPTI
 /** The proposer may withdraw (REJECTED) a PENDING proposal, never confirm it (four_eyes_proposals CHECK). */
 export type ProposalStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED';
 
-export const PROPOSAL_MOVES: Readonly<Record<ProposalStatus, readonly ProposalStatus[]>> = {
+export const PROPOSAL_TRANSITIONS: Transitions<ProposalStatus> = {
   PENDING: ['CONFIRMED', 'REJECTED'],
   CONFIRMED: [],
   REJECTED: [],

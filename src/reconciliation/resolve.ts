@@ -1,3 +1,4 @@
+import { canMove } from '../kernel/transitions.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
 import { conflict, invalid, notFound } from '../kernel/errors.ts';
@@ -7,7 +8,7 @@ import { settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { decideOrPropose } from './fourEyes.ts';
 import { isReturn } from './matching/matcher.ts';
 import { DEBITABLE, type BankEntry, type MatchDecision } from './matching/types.ts';
-import { EXCEPTION_MOVES, type Confirmed, type ManualMatch, type OpenException } from './model.ts';
+import { EXCEPTION_TRANSITIONS, type Confirmed, type ManualMatch, type OpenException } from './model.ts';
 import { recordContributionPayments, recordReturns, refreshProofs } from './run.ts';
 import * as store from './store/resolutions.ts';
 import { entryToMatch, insertMatches, lockAccounts } from './store/runs.ts';
@@ -107,7 +108,7 @@ export async function withOpenException<T>(tx: Tx, exceptionId: number, work: (x
   if (account === undefined) throw notFound('reconciliation exception');
   await lockAccounts(tx, [account]);
   const x = await store.lockException(tx, exceptionId);
-  if (!EXCEPTION_MOVES[x.status].includes('RESOLVED')) throw conflict('input.id: is resolved already', 'input.id');
+  if (!canMove(EXCEPTION_TRANSITIONS, x.status, 'RESOLVED')) throw conflict('input.id: is resolved already', 'input.id');
   return work(x);
 }
 

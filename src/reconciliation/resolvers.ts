@@ -2,7 +2,6 @@ import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { readPage, toConnection } from '../gateway/connection.ts';
-import { config } from '../config.ts';
 import type { CountedConnection } from '../members/model.ts';
 import { decideProposal } from './fourEyes.ts';
 import { confirmDocument, handedInSeal, processDocument, receiveDocument } from './ingest.ts';
@@ -67,7 +66,7 @@ function sealArgument(sealBase64: string | null | undefined): Buffer | null {
   return seal;
 }
 
-const ingestOptions = () => ({ xsdDir: config().ISO20022_XSD_DIR });
+const ingestOptions = (ctx: Context) => ({ xsdDir: ctx.config.ISO20022_XSD_DIR });
 
 export const reconciliationResolvers: Resolvers = {
   Query: {
@@ -145,12 +144,12 @@ export const reconciliationResolvers: Resolvers = {
       const fileName = input.fileName.trim();
       check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
       check('input.content', input.content.length > 0 && input.content.length <= MAX_UPLOAD_CHARS ? null : `must be a file of 1 to ${MAX_UPLOAD_CHARS} characters`);
-      const seal = handedInSeal(input.content, sealArgument(input.sealBase64), () => configuredBankSeal(config()));
+      const seal = handedInSeal(input.content, sealArgument(input.sealBase64), () => configuredBankSeal(ctx.config));
       let documentId: number;
       try {
         const outcome = await receiveDocument(ctx.db, {
           xml: input.content, source: 'UPLOAD', fileName, receivedBy: ctx.principal.subject, role: ctx.principal.role, ...seal,
-        }, ingestOptions());
+        }, ingestOptions(ctx));
         await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
         documentId = outcome.documentId;
       } catch (error) {
@@ -165,7 +164,7 @@ export const reconciliationResolvers: Resolvers = {
       requireRole(ctx, WRITE, 'confirmBankDocument');
       const documentId = localId('input.id', input.id, 'BankDocument');
       try {
-        const outcome = await confirmDocument(ctx.db, actorOf(ctx.principal), documentId, input.reason, ingestOptions());
+        const outcome = await confirmDocument(ctx.db, actorOf(ctx.principal), documentId, input.reason, ingestOptions(ctx));
         await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
       } catch (error) {
         // Confirmed, not checkable now: it stays RECEIVED and the workers take it up.
@@ -181,7 +180,7 @@ export const reconciliationResolvers: Resolvers = {
       const existing = await ctx.loaders.bankDocument.load(documentId);
       if (!existing) throw notFound('bank document');
       if (existing.status === 'ACCEPTED') throw invalid('id', 'is ACCEPTED already: nothing to retry');
-      const outcome = await processDocument(ctx.db, documentId, ingestOptions());
+      const outcome = await processDocument(ctx.db, documentId, ingestOptions(ctx));
       await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
       ctx.loaders.bankDocument.clear(documentId);
       return (await ctx.loaders.bankDocument.load(documentId))!;
@@ -197,14 +196,14 @@ export const reconciliationResolvers: Resolvers = {
       const contributions = input.contributions?.map((c, i) => ({ unitId: localId(`input.contributions[${i}].unitId`, c.unitId, 'Unit'), planYear: c.planYear, amountFen: c.amountFen }));
       await matchException(ctx.db, actorOf(ctx.principal), id, {
         ...(input.endToEndIds ? { endToEndIds: input.endToEndIds.map((e) => e.trim()) } : {}), ...(contributions ? { contributions } : {}), note: input.note ?? null,
-      }, config().FOUR_EYES_ABOVE_FEN);
+      }, ctx.config.FOUR_EYES_ABOVE_FEN);
       ctx.loaders.reconciliationException.clear(id);
       return (await ctx.loaders.reconciliationException.load(id))!;
     },
     writeOffReconciliationException: async (_root, { input }, ctx) => {
       requireRole(ctx, WRITE, 'writeOffReconciliationException');
       const id = localId('input.id', input.id, 'ReconciliationException');
-      await writeOffException(ctx.db, actorOf(ctx.principal), id, input.reason, config().FOUR_EYES_ABOVE_FEN);
+      await writeOffException(ctx.db, actorOf(ctx.principal), id, input.reason, ctx.config.FOUR_EYES_ABOVE_FEN);
       ctx.loaders.reconciliationException.clear(id);
       return (await ctx.loaders.reconciliationException.load(id))!;
     },

@@ -1,3 +1,4 @@
+import type { Transitions } from '../kernel/transitions.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 
 /**
@@ -73,7 +74,7 @@ export const SETTLEMENT_TRANSITIONS = {
   UNMATCHED: ['RECEIVED'],
   MATCHED: [],
   DUPLICATE: [],
-} as const satisfies Record<SettlementStatus, readonly SettlementStatus[]>;
+} as const satisfies Transitions<SettlementStatus>;
 
 /** What the match step decides: every status a settlement can leave RECEIVED for. */
 export type DecidedStatus = (typeof SETTLEMENT_TRANSITIONS.RECEIVED)[number];
@@ -89,7 +90,7 @@ export const REJECTION_TRANSITIONS = {
   OPEN: ['RESOLVED', 'SUPERSEDED'],
   RESOLVED: [],
   SUPERSEDED: [],
-} as const satisfies Record<RejectionStatus, readonly RejectionStatus[]>;
+} as const satisfies Transitions<RejectionStatus>;
 
 /** Runs: finished once, by the page that says nothing more is there (DONE) or by a failure (FAILED). */
 export const RUN_TRANSITIONS = {
@@ -97,7 +98,7 @@ export const RUN_TRANSITIONS = {
   RUNNING: ['DONE', 'FAILED'],
   DONE: [],
   FAILED: [],
-} as const satisfies Record<RunStatus, readonly RunStatus[]>;
+} as const satisfies Transitions<RunStatus>;
 
 /** A settlement that passed validation, personal data still in clear (never stored so). */
 export interface ParsedSettlement {

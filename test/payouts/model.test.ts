@@ -1,9 +1,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ATTEMPT_STATUSES, ATTEMPT_TRANSITIONS, BATCH_STATUSES, BATCH_TRANSITIONS, PAYOUT_STATUSES, PAYOUT_TRANSITIONS, RETRY_STATUSES,
-  RETRY_TRANSITIONS, SUBMISSION_STATUSES, type AttemptStatus, type BatchStatus, type PayoutStatus, type Transitions,
-} from '../../src/payouts/model.ts';
+import { ATTEMPT_STATUSES, ATTEMPT_TRANSITIONS, BATCH_STATUSES, BATCH_TRANSITIONS, PAYOUT_STATUSES, PAYOUT_TRANSITIONS, RETRY_STATUSES, RETRY_TRANSITIONS, SUBMISSION_STATUSES, type AttemptStatus, type BatchStatus, type PayoutStatus } from '../../src/payouts/model.ts';
+import type { Transitions } from '../../src/kernel/transitions.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { approvedClaims, settings } from './support.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXCEPTION_KINDS, MATCH_KINDS, MATCH_RULES } from '../../src/reconciliation/matching/types.ts';
-import { DOCUMENT_MOVES, ENTRY_MOVES, EXCEPTION_MOVES, PROPOSAL_MOVES, RUN_MOVES } from '../../src/reconciliation/model.ts';
+import { DOCUMENT_TRANSITIONS, ENTRY_TRANSITIONS, EXCEPTION_TRANSITIONS, PROPOSAL_TRANSITIONS, RECONCILIATION_RUN_TRANSITIONS } from '../../src/reconciliation/model.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
@@ -33,11 +33,11 @@ async function allowed(table: string, column: string): Promise<string[]> {
 
 describe('reconciliation model', () => {
   it.each([
-    ['bank_documents', 'status', Object.keys(DOCUMENT_MOVES)],
-    ['statement_entries', 'state', Object.keys(ENTRY_MOVES)],
-    ['reconciliation_exceptions', 'status', Object.keys(EXCEPTION_MOVES)],
-    ['reconciliation_runs', 'status', Object.keys(RUN_MOVES)],
-    ['four_eyes_proposals', 'status', Object.keys(PROPOSAL_MOVES)],
+    ['bank_documents', 'status', Object.keys(DOCUMENT_TRANSITIONS)],
+    ['statement_entries', 'state', Object.keys(ENTRY_TRANSITIONS)],
+    ['reconciliation_exceptions', 'status', Object.keys(EXCEPTION_TRANSITIONS)],
+    ['reconciliation_runs', 'status', Object.keys(RECONCILIATION_RUN_TRANSITIONS)],
+    ['four_eyes_proposals', 'status', Object.keys(PROPOSAL_TRANSITIONS)],
     ['reconciliation_exceptions', 'kind', [...EXCEPTION_KINDS]],
     ['reconciliation_matches', 'kind', [...MATCH_KINDS]],
     ['reconciliation_matches', 'rule', [...MATCH_RULES]],
