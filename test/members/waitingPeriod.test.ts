@@ -99,6 +99,16 @@ describe('waitingPeriodEndsOn', () => {
     expect(reasonCodes(shortWait, 2027, '2027-02-10', '2027-03-12 00:00:00')).toEqual([]);
   });
 
+  it('goes on into a renewal when the chain began within the waiting period, as the engine counts it', async () => {
+    const member = await newMember();
+    await enrol(member, 2024, '2024-12-01');
+    // The chain began 2024-12-01: 90 days end on 2025-02-28, inside the renewed plan year.
+    expect(await enrol(member, 2025, '2025-01-01')).toEqual({ firstEnrolledOn: '2024-12-01', waitingPeriodEndsOn: '2025-02-28' });
+    const rules = loadRuleSet('default-2025');
+    expect(reasonCodes(rules, 2025, '2024-12-01', '2025-02-28 23:59:59')).toEqual(['WAITING_PERIOD']);
+    expect(reasonCodes(rules, 2025, '2024-12-01', '2025-03-01 00:00:00')).toEqual([]);
+  });
+
   it('is null for a renewal without a gap, and under a rule set without a waiting period', async () => {
     const member = await newMember();
     await enrol(member, 2025, '2025-03-01');

@@ -615,10 +615,11 @@ export type Enrolment = Node & {
   /** The unit that enrolled the member this year. */
   unit: Unit;
   /**
-   * Last day of the waiting period of a first enrolment: the waiting days of the rule set governing
-   * its plan year, counted from the first enrolment; benefits are paid for stays from the next day.
-   * Null when the enrolment does not wait: a renewal without a gap, or a rule set without a waiting
-   * period. Read afresh: a newly published rule set can change it.
+   * Last day of the waiting period: the waiting days of the rule set governing the plan year, counted
+   * from the first enrolment of the chain (firstEnrolledOn); benefits are paid for stays from the next
+   * day. Null when the enrolment does not wait: the waiting ended before it began (a renewal of an
+   * older chain), or a rule set without a waiting period. Read afresh: a newly published rule set can
+   * change it.
    */
   waitingPeriodEndsOn?: Maybe<Scalars['Date']['output']>;
 };
