@@ -658,13 +658,13 @@ export async function markPayoutLinesPaid(tx: Tx, payoutIds: readonly number[]):
 }
 
 /** The lines a returned payout paid are owed again; where the claim was reversed meanwhile, nothing is owed and its recovery is moot. */
-export async function unpayPayoutLines(db: Queryable, payoutId: number): Promise<void> {
-  await db.query(
+export async function unpayPayoutLines(tx: Tx, payoutId: number): Promise<void> {
+  await tx.query(
     `UPDATE recoveries r SET status = 'RECOVERED'
        FROM payout_lines pl WHERE pl.payout_id = $1 AND r.benefit_line_id = pl.benefit_line_id AND r.status = 'OPEN'`,
     [payoutId],
   );
-  await db.query(
+  await tx.query(
     `UPDATE benefit_lines l SET paid_at = NULL,
             status = CASE WHEN c.status = 'CANCELLED' THEN 'CANCELLED' ELSE 'APPROVED' END
        FROM payout_lines pl, claims c

@@ -1,5 +1,5 @@
 import { unpayPayoutLines } from '../benefits/store.ts';
-import type { Queryable } from '../kernel/transaction.ts';
+import type { Tx } from '../kernel/transaction.ts';
 import type { PayoutReturn, ReturnOutcome, SettledPayout } from './model.ts';
 import { settleBatches } from './store/batches.ts';
 import { returnPaidAttempt, settlePaidPayouts } from './store/payouts.ts';
@@ -11,11 +11,11 @@ import { returnPaidAttempt, settlePaidPayouts } from './store/payouts.ts';
  */
 
 /** Paid attempts whose debit is on the statement: their payouts become SETTLED, and batches whose every paid payout is settled too. */
-export async function settlePayoutAttempts(db: Queryable, attemptIds: readonly number[]): Promise<SettledPayout[]> {
+export async function settlePayoutAttempts(tx: Tx, attemptIds: readonly number[]): Promise<SettledPayout[]> {
   if (attemptIds.length === 0) return [];
-  const settled = await settlePaidPayouts(db, attemptIds);
+  const settled = await settlePaidPayouts(tx, attemptIds);
   const batchIds = [...new Set(settled.map((r) => r.batchId))];
-  if (batchIds.length > 0) await settleBatches(db, batchIds);
+  if (batchIds.length > 0) await settleBatches(tx, batchIds);
   return settled;
 }
 
@@ -23,11 +23,11 @@ export async function settlePayoutAttempts(db: Queryable, attemptIds: readonly n
  * Money the bank sent back: the attempt becomes RETURNED, its payout FAILED (retryable), and the
  * benefit lines it paid are unpaid again. Idempotent: a return already recorded finds nothing.
  */
-export async function recordPayoutReturns(db: Queryable, returns: readonly PayoutReturn[]): Promise<ReturnOutcome[]> {
+export async function recordPayoutReturns(tx: Tx, returns: readonly PayoutReturn[]): Promise<ReturnOutcome[]> {
   const outcomes: ReturnOutcome[] = [];
   for (const r of returns) {
-    const returned = await returnPaidAttempt(db, r);
-    if (returned) await unpayPayoutLines(db, returned.payoutId);
+    const returned = await returnPaidAttempt(tx, r);
+    if (returned) await unpayPayoutLines(tx, returned.payoutId);
     outcomes.push({ endToEndId: r.endToEndId, payoutId: returned?.payoutId ?? null, wasSettled: returned?.wasSettled ?? false });
   }
   return outcomes;

@@ -1,3 +1,4 @@
+import { inTransaction } from '../../src/db/pool.ts';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -116,8 +117,9 @@ describe('attack 3: a forged return turns a settled payout FAILED', () => {
     const { rows: [attempt] } = await db.pool.query<{ id: number; endToEndId: string; payoutId: number }>(
       `SELECT id, end_to_end_id AS "endToEndId", payout_id AS "payoutId" FROM payout_attempts`,
     );
-    await settlePayoutAttempts(db.pool, [attempt!.id]);
-    expect(await recordPayoutReturns(db.pool, [{ endToEndId: attempt!.endToEndId, reasonCode: 'AC04', reason: 'closed account' }]))
+    // As reconciliation applies a statement: in its transaction.
+    await inTransaction(db.pool, (tx) => settlePayoutAttempts(tx, [attempt!.id]));
+    expect(await inTransaction(db.pool, (tx) => recordPayoutReturns(tx, [{ endToEndId: attempt!.endToEndId, reasonCode: 'AC04', reason: 'closed account' }])))
       .toEqual([{ endToEndId: attempt!.endToEndId, payoutId: attempt!.payoutId, wasSettled: true }]);
     const id = toGlobalId('Payout', attempt!.payoutId);
     const RETRY = `mutation($id: ID!, $reason: String!) { retryPayout(input: { payoutId: $id, reason: $reason }) { status } }`;
