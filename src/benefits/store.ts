@@ -204,28 +204,16 @@ export async function grantedDiseaseGroups(tx: Tx, memberIds: readonly number[])
   return new Map(rows.map((r) => [r.memberId, r.groups]));
 }
 
-export interface NewClaim {
-  settlementId: number;
-  memberId: number;
-  unitId: number;
-  enrolmentId: number;
-  planYear: number;
-  setlTime: Date;
+/** A claim as adjudication decides it (its rule set known), with the facts and totals it was decided on. */
+export type NewClaim = Pick<ClaimRow, 'settlementId' | 'memberId' | 'unitId' | 'enrolmentId' | 'planYear' | 'setlTime' | 'status'
+  | 'eligible' | 'psnPartAmt' | 'totalFen' | 'reasons' | 'reasonCodes' | 'warnings' | 'outOfPocketFen'> & {
   ruleSetId: string;
   ruleSetVersion: number;
-  status: ClaimStatus;
-  eligible: boolean;
-  psnPartAmt: number;
-  totalFen: number;
-  reasons: string[];
-  reasonCodes: string[];
-  warnings: string[];
   facts: EnrolmentFacts;
   totalsBefore: PlanYearTotals;
-  outOfPocketFen: number;
   /** Who decided it (an automatic approval), or null while it waits or when it is ineligible. */
   decidedBy: string | null;
-}
+};
 
 /** Inserts the claims (a settlement that has one already is skipped); returns the new claim ids by settlement id. */
 export async function insertClaims(tx: Tx, claims: readonly NewClaim[]): Promise<Map<number, number>> {
