@@ -82,7 +82,7 @@ export type MemberClaimsQueryVariables = Exact<{
 }>;
 
 
-export type MemberClaimsQuery = { member: { id: string, name: string, claims: { edges: Array<{ node: { id: string, status: ClaimStatus, planYear: number, settledAt: string, personBurdenFen: number, totalFen: number, memberPaysFen: number, reasons: Array<string>, lines: Array<{ programme: BenefitProgramme, amountFen: number, explanation: string, status: BenefitLineStatus }> } }> } } };
+export type MemberClaimsQuery = { member: { id: string, name: string, claims: { edges: Array<{ node: { id: string, status: ClaimStatus, planYear: number, settledAt: string, personBurdenFen: number, totalFen: number, memberPaysFen: number, reasons: Array<string>, lines: Array<{ programme: BenefitProgramme, amountFen: number, explanation: string, status: BenefitLineStatus }> } }> } } | null };
 
 export type ApproveClaimMutationVariables = Exact<{
   claimId: string | number;

@@ -67,16 +67,15 @@ export const benefitResolvers: Resolvers = {
       for (const row of rows) ctx.loaders.claim.prime(row.id, row);
       return { ...toConnection(rows, page, (c) => c.id), count: () => store.countClaims(ctx.db, scope, claimFilter) };
     },
-    claim: (_root, { id }, ctx) => visibleClaim(ctx, localId('id', id, 'Claim')),
+    // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
+    claim: (_root, { id }, ctx) => ctx.loaders.claim.load(localId('id', id, 'Claim')),
     ruleSets: async (_root, { ruleSetId }, ctx) => {
       await ctx.loaders.ruleSets.ensureShipped(ctx.db);
       return store.listStoredRuleSets(ctx.db, ruleSetId);
     },
     ruleSet: async (_root, { ruleSetId, version }, ctx) => {
       await ctx.loaders.ruleSets.ensureShipped(ctx.db);
-      const row = await store.storedRuleSet(ctx.db, ruleSetId, version);
-      if (!row) throw notFound('rule set');
-      return row;
+      return store.storedRuleSet(ctx.db, ruleSetId, version);
     },
     benefitPreview: (_root, { ruleSetId, version, input }, ctx) => preview(ctx, ruleSetId, version, input),
   },

@@ -104,7 +104,9 @@ export const memberResolvers: Resolvers = {
         count: () => store.countUnits(ctx.db, scope, unitFilter),
       }));
     },
-    unit: (_root, { id }, ctx) => visibleUnit(ctx, 'id', id),
+    // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
+    // (The unit loader is unscoped, for members' own units: this lookup reads within the caller's scope.)
+    unit: (_root, { id }, ctx) => memberNodes.Unit(ctx, localId('id', id, 'Unit')),
     members: async (_root, { first, after, filter }, ctx) => {
       const page = readPage({ first, after });
       if (filter?.idNumber) check('filter.idNumber', residentIdProblem(filter.idNumber.trim().toUpperCase()));
@@ -120,13 +122,11 @@ export const memberResolvers: Resolvers = {
       for (const row of rows) ctx.loaders.member.prime(row.id, row);
       return { ...toConnection(rows, page, (m) => m.id), count: () => store.countMembers(ctx.db, scope, memberFilter) };
     },
-    member: (_root, { id }, ctx) => visibleMember(ctx, 'id', id),
+    member: (_root, { id }, ctx) => ctx.loaders.member.load(localId('id', id, 'Member')),
     rosterImport: async (_root, { id }, ctx) => {
       const importId = localId('id', id, 'RosterImport');
       const row = await ctx.loaders.rosterImport.load(importId);
-      if (!row) throw notFound('roster import');
-      await requireRosterImportAccess(ctx, importId);
-      return row;
+      return row && (await mayReadRosterImport(ctx, importId)) ? row : null;
     },
   },
 
@@ -407,10 +407,9 @@ export const memberResolvers: Resolvers = {
   },
 };
 
-async function requireRosterImportAccess(ctx: Context, importId: number): Promise<void> {
-  if (ctx.principal.role === 'ADMIN' || ctx.principal.role === 'SERVICE' || ctx.principal.role === 'AUDITOR') return;
-  if (ctx.principal.role === 'UNIT_OPERATOR' && (await store.isRosterImportOfUnit(ctx.db, importId, ctx.principal.unitId))) return;
-  throw notFound('roster import');
+async function mayReadRosterImport(ctx: Context, importId: number): Promise<boolean> {
+  if (ctx.principal.role === 'ADMIN' || ctx.principal.role === 'SERVICE' || ctx.principal.role === 'AUDITOR') return true;
+  return ctx.principal.role === 'UNIT_OPERATOR' && store.isRosterImportOfUnit(ctx.db, importId, ctx.principal.unitId);
 }
 
 /** Audit details of a member's changes: the fields, the bank account masked, and the member_changes rows. */

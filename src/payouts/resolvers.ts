@@ -64,7 +64,8 @@ export const payoutResolvers: Resolvers = {
       unitId: filter?.unitId ? localId('filter.unitId', filter.unitId, 'Unit') : null,
       batchId: filter?.batchId ? localId('filter.batchId', filter.batchId, 'PayoutBatch') : null,
     }),
-    payout: (_root, { id }, ctx) => visiblePayout(ctx, localId('id', id, 'Payout')),
+    // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
+    payout: (_root, { id }, ctx) => ctx.loaders.payout.load(localId('id', id, 'Payout')),
     payoutBatches: async (_root, { first, after, filter }, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading payout batches');
       const page = readPage({ first, after });
@@ -72,7 +73,10 @@ export const payoutResolvers: Resolvers = {
       for (const row of rows) ctx.loaders.payoutBatch.prime(row.id, row);
       return { ...toConnection(rows, page, (b) => b.id), count: () => countBatches(ctx.db, filter?.status) };
     },
-    payoutBatch: (_root, { id }, ctx) => batchFor(ctx, localId('id', id, 'PayoutBatch')),
+    payoutBatch: (_root, { id }, ctx) => {
+      requireRole(ctx, BATCH_READERS, 'reading payout batches');
+      return ctx.loaders.payoutBatch.load(localId('id', id, 'PayoutBatch'));
+    },
   },
 
   Mutation: {

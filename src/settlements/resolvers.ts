@@ -50,11 +50,8 @@ export const settlementResolvers: Resolvers = {
       for (const row of rows) ctx.loaders.settlement.prime(row.id, row);
       return { ...toConnection(rows, page, (s) => s.id), count: () => store.countSettlements(ctx.db, scope, settlementFilter) };
     },
-    settlement: async (_root, { id }, ctx) => {
-      const row = await ctx.loaders.settlement.load(localId('id', id, 'Settlement'));
-      if (!row) throw notFound('settlement');
-      return row;
-    },
+    // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
+    settlement: (_root, { id }, ctx) => ctx.loaders.settlement.load(localId('id', id, 'Settlement')),
     settlementSources: (_root, _args, ctx) => {
       requireRole(ctx, OPERATIONS, 'settlementSources');
       return store.listSources(ctx.db);
@@ -67,9 +64,7 @@ export const settlementResolvers: Resolvers = {
     },
     settlementIngestionRun: async (_root, { id }, ctx) => {
       requireRole(ctx, OPERATIONS, 'settlementIngestionRun');
-      const row = await ctx.loaders.ingestionRun.load(localId('id', id, 'SettlementIngestionRun'));
-      if (!row) throw notFound('ingestion run');
-      return row;
+      return ctx.loaders.ingestionRun.load(localId('id', id, 'SettlementIngestionRun'));
     },
     settlementRejections: async (_root, { first, after, filter }, ctx) => {
       requireRole(ctx, OPERATIONS, 'settlementRejections');
@@ -80,9 +75,7 @@ export const settlementResolvers: Resolvers = {
     },
     settlementRejection: async (_root, { id }, ctx) => {
       requireRole(ctx, OPERATIONS, 'settlementRejection');
-      const row = await ctx.loaders.rejection.load(localId('id', id, 'SettlementRejection'));
-      if (!row) throw notFound('settlement rejection');
-      return row;
+      return ctx.loaders.rejection.load(localId('id', id, 'SettlementRejection'));
     },
   },
 

@@ -61,17 +61,17 @@ describe('claims in GraphQL', () => {
     expect(byUnit.data.claims.totalCount).toBe(1);
   });
 
-  it('scopes claims: a unit operator and a member see only their own; out of scope is NOT_FOUND', async () => {
+  it('scopes claims: a unit operator and a member see only their own; out of scope is null, as if it did not exist', async () => {
     const op = { role: 'UNIT_OPERATOR' as const, unit: a.creditCode };
     const list = await gw.query(op, `{ claims { totalCount } }`);
     expect(list.data.claims.totalCount).toBe(2);
-    const foreign = await gw.query(op, `query($id: ID!) { claim(id: $id) { id } }`, { id: await claimGid(other) });
-    expect(foreign.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const foreign = await gw.query(op, `query($id: ID!) { claim(id: $id) { id totalFen } }`, { id: await claimGid(other) });
+    expect(foreign).toEqual({ data: { claim: null } });
     const member = { role: 'MEMBER' as const, member: toGlobalId('Member', b.memberId) };
     const own = await gw.query(member, `{ claims { totalCount edges { node { totalFen } } } }`);
     expect(own.data.claims.totalCount).toBe(1);
-    const notOwn = await gw.query(member, `query($id: ID!) { claim(id: $id) { id } }`, { id: await claimGid(small) });
-    expect(notOwn.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const notOwn = await gw.query(member, `query($id: ID!) { claim(id: $id) { id totalFen } }`, { id: await claimGid(small) });
+    expect(notOwn).toEqual({ data: { claim: null } });
   });
 
   it('member.benefitTotals and settlement.claim', async () => {

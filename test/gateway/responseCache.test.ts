@@ -134,10 +134,11 @@ describe('other answers are not kept', () => {
   });
 
   it('an answer with errors is not kept, nor a mutation\'s', async () => {
-    const missing = `query Missing { member(id: "${toGlobalId('Member', 999_999)}") { name } }`;
+    // A unit's id where a member's is asked for: refused, with the members page beside it.
+    const refused = `query Refused { members(first: 1) { totalCount } member(id: "${toGlobalId('Unit', 1)}") { name } }`;
     for (let i = 0; i < 2; i++) {
-      const { result, queries } = await countQueries(db.pool, () => gw.query(ADMIN, missing));
-      expect(result.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+      const { result, queries } = await countQueries(db.pool, () => gw.query(ADMIN, refused));
+      expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       expect(queries).toBeGreaterThan(1);
     }
   });

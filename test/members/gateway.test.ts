@@ -125,7 +125,7 @@ describe('role scoping', () => {
   const memberOfA = () => members[0]!; // i % 3 === 0 -> unit 0
   const memberOfB = () => members[1]!;
 
-  it('a unit operator sees only their unit: another unit\'s member is NOT_FOUND, never shown', async () => {
+  it('a unit operator sees only their unit: another unit\'s member or unit is null, never shown', async () => {
     const operator = { role: 'UNIT_OPERATOR', unit: unitA() } as const;
     const list = await gw.query(operator, `{ members(first: 100) { totalCount edges { node { unit { creditCode } } } } }`);
     expect(list.data.members.totalCount).toBe(400);
@@ -133,8 +133,9 @@ describe('role scoping', () => {
 
     const otherId = await memberIdOf(memberOfB().idNumber);
     const other = await gw.query(operator, `query($id: ID!) { member(id: $id) { name } }`, { id: otherId });
-    expect(other.data).toBeNull();
-    expect(other.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+    expect(other).toEqual({ data: { member: null } });
+    const otherUnit = await gw.query(operator, `query($id: ID!) { unit(id: $id) { name } }`, { id: toGlobalId('Unit', unitIds.get(units[1]!.creditCode)!) });
+    expect(otherUnit).toEqual({ data: { unit: null } });
     const viaNode = await gw.query(operator, `query($id: ID!) { node(id: $id) { id ... on Member { name } } }`, { id: otherId });
     expect(viaNode.data.node).toBeNull();
     const byIdNumber = await gw.query(operator, `query($n: String) { members(filter: { idNumber: $n }) { totalCount } }`, { n: memberOfB().idNumber });
@@ -159,7 +160,7 @@ describe('role scoping', () => {
     expect(list.data.viewer).toEqual({ role: 'MEMBER', member: { name: memberOfA().name } });
     const otherId = await memberIdOf(memberOfB().idNumber);
     const other = await gw.query(me, `query($id: ID!) { member(id: $id) { name } }`, { id: otherId });
-    expect(other.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+    expect(other).toEqual({ data: { member: null } });
     const write = await gw.query(me, `mutation($id: ID!) { updateMember(input: { id: $id, phone: "13900000000" }) { id } }`, { id: selfId });
     expect(write.errors![0]!.extensions!.code).toBe('FORBIDDEN');
   });
@@ -235,7 +236,7 @@ describe('mutations', () => {
       expect(status.errors).toEqual([{ row: 3, field: 'id_number', reason: 'must be 17 digits followed by a digit or X (18 characters)' }]);
       // Another unit's operator cannot see the import.
       const other = await gw.query({ role: 'UNIT_OPERATOR', unit: units[1]!.creditCode }, `query($id: ID!) { rosterImport(id: $id) { status } }`, { id: started.data.importRoster.id });
-      expect(other.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+      expect(other).toEqual({ data: { rosterImport: null } });
     } finally {
       await workers.close();
     }

@@ -108,6 +108,13 @@ describe('payout batches in GraphQL', () => {
     const viaClaim = await gw.query(member, `query($id: ID!) { claim(id: $id) { payout { amountFen } } member: node(id: $m) { ... on Member { payouts { totalCount } } } }`.replace('query($id: ID!)', 'query($id: ID!, $m: ID!)'),
       { id: toGlobalId('Claim', mine.claimId), m: member.member });
     expect(viaClaim.data).toEqual({ claim: { payout: { amountFen: mine.totalFen } }, member: { payouts: { totalCount: 1 } } });
+    // Another member's payout or claim looked up by id is null beside the rest of the answer: no error that tells it exists.
+    const all = await gw.query({ role: 'ADMIN' }, `query { payouts(first: 50) { edges { node { id claim { id } } } } }`);
+    const theirs = all.data.payouts.edges.map((e: { node: { id: string; claim: { id: string } } }) => e.node)
+      .find((p: { claim: { id: string } }) => p.claim.id === toGlobalId('Claim', claims[1]!.claimId));
+    const lookups = await gw.query(member, `query($p: ID!, $c: ID!) { viewer { role } payout(id: $p) { amountFen } claim(id: $c) { totalFen } }`,
+      { p: theirs.id, c: toGlobalId('Claim', claims[1]!.claimId) });
+    expect(lookups).toEqual({ data: { viewer: { role: 'MEMBER' }, payout: null, claim: null } });
   });
 
   it('tells a member, over a subscription, when their payout is sent and paid', async () => {

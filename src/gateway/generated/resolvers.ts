@@ -1555,14 +1555,14 @@ export type Query = {
    * firstEnrolledOn, planYearTotals, priorDiseaseGroups); errors name the field as `input.<field>`.
    */
   benefitPreview: BenefitPreview;
-  /** One claim (NOT_FOUND when not visible). */
-  claim: Claim;
+  /** One claim; null when it does not exist or is out of the caller's scope (as `node`). */
+  claim?: Maybe<Claim>;
   /** Claims visible to the caller, newest first. */
   claims: ClaimConnection;
   /** Four-eyes proposals (pending ones unless the filter says otherwise), oldest first: the work queue. ADMIN, FINANCE, AUDITOR. */
   fourEyesProposals: FourEyesProposalConnection;
-  /** A member by global ID; `NOT_FOUND` when it does not exist or is out of the caller's scope. */
-  member: Member;
+  /** A member by global ID; null when it does not exist or is out of the caller's scope (as `node`). */
+  member?: Maybe<Member>;
   /** Members, ordered by registration. */
   members: MemberConnection;
   /** Fetches any object by its global ID; null when it does not exist or the caller may not see it. */
@@ -1572,10 +1572,10 @@ export type Query = {
    * 100 IDs; each counts toward the objects a request may ask for (GRAPHQL_MAX_NODES).
    */
   nodes: Array<Maybe<Node>>;
-  /** One payout (NOT_FOUND when not visible). */
-  payout: Payout;
-  /** One payout batch (ADMIN, FINANCE, AUDITOR). */
-  payoutBatch: PayoutBatch;
+  /** One payout; null when it does not exist or is out of the caller's scope (as `node`). */
+  payout?: Maybe<Payout>;
+  /** One payout batch (ADMIN, FINANCE, AUDITOR); null when it does not exist. */
+  payoutBatch?: Maybe<PayoutBatch>;
   /** Payout batches, newest first (ADMIN, FINANCE, AUDITOR). */
   payoutBatches: PayoutBatchConnection;
   /** Payouts visible to the caller, newest first. */
@@ -1588,20 +1588,20 @@ export type Query = {
   reconciliationReport: ReconciliationReport;
   /** Reconciliation runs of an account (or all), newest first, with their progress counts. */
   reconciliationRuns: ReconciliationRunConnection;
-  /** A roster import started with `importRoster`. */
-  rosterImport: RosterImport;
-  /** One rule set version; the newest when `version` is omitted. */
-  ruleSet: RuleSet;
+  /** A roster import started with `importRoster`; null when it does not exist or is out of the caller's scope. */
+  rosterImport?: Maybe<RosterImport>;
+  /** One rule set version (the newest when `version` is omitted); null when there is no such rule set or version. */
+  ruleSet?: Maybe<RuleSet>;
   /** Stored rule sets (shipped and published), every version, by id then version. */
   ruleSets: Array<RuleSet>;
-  /** A settlement by global ID; `NOT_FOUND` when it does not exist or is out of the caller's scope. */
-  settlement: Settlement;
-  /** An ingestion run, e.g. the one `uploadSettlements` returned. ADMIN, AUDITOR, SERVICE. */
-  settlementIngestionRun: SettlementIngestionRun;
+  /** A settlement by global ID; null when it does not exist or is out of the caller's scope (as `node`). */
+  settlement?: Maybe<Settlement>;
+  /** An ingestion run, e.g. the one `uploadSettlements` returned; null when it does not exist. ADMIN, AUDITOR, SERVICE. */
+  settlementIngestionRun?: Maybe<SettlementIngestionRun>;
   /** Ingestion runs, newest first, of one source or all. ADMIN, AUDITOR, SERVICE. */
   settlementIngestionRuns: SettlementIngestionRunConnection;
-  /** A rejected record by global ID. ADMIN, AUDITOR, SERVICE. */
-  settlementRejection: SettlementRejection;
+  /** A rejected record by global ID; null when it does not exist. ADMIN, AUDITOR, SERVICE. */
+  settlementRejection?: Maybe<SettlementRejection>;
   /** Rejected records, newest first. ADMIN, AUDITOR, SERVICE. */
   settlementRejections: SettlementRejectionConnection;
   /** Every settlement source and where its pulls stand. ADMIN, AUDITOR, SERVICE. */
@@ -1610,8 +1610,8 @@ export type Query = {
   settlements: SettlementConnection;
   /** Statement entries, newest first. */
   statementEntries: StatementEntryConnection;
-  /** A unit by global ID; `NOT_FOUND` when it does not exist or is out of the caller's scope. */
-  unit: Unit;
+  /** A unit by global ID; null when it does not exist or is out of the caller's scope (as `node`). */
+  unit?: Maybe<Unit>;
   /** Units, ordered by registration. */
   units: UnitConnection;
   /** The caller. */
@@ -3683,33 +3683,33 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   bankDocuments?: Resolver<ResolversTypes['BankDocumentConnection'], ParentType, ContextType, RequireFields<QueryBankDocumentsArgs, 'first'>>;
   bankStatements?: Resolver<ResolversTypes['BankStatementConnection'], ParentType, ContextType, RequireFields<QueryBankStatementsArgs, 'first'>>;
   benefitPreview?: Resolver<ResolversTypes['BenefitPreview'], ParentType, ContextType, RequireFields<QueryBenefitPreviewArgs, 'input' | 'ruleSetId'>>;
-  claim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<QueryClaimArgs, 'id'>>;
+  claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType, RequireFields<QueryClaimArgs, 'id'>>;
   claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, RequireFields<QueryClaimsArgs, 'first'>>;
   fourEyesProposals?: Resolver<ResolversTypes['FourEyesProposalConnection'], ParentType, ContextType, RequireFields<QueryFourEyesProposalsArgs, 'first'>>;
-  member?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<QueryMemberArgs, 'id'>>;
+  member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType, RequireFields<QueryMemberArgs, 'id'>>;
   members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, RequireFields<QueryMembersArgs, 'first'>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
-  payout?: Resolver<ResolversTypes['Payout'], ParentType, ContextType, RequireFields<QueryPayoutArgs, 'id'>>;
-  payoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<QueryPayoutBatchArgs, 'id'>>;
+  payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType, RequireFields<QueryPayoutArgs, 'id'>>;
+  payoutBatch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType, RequireFields<QueryPayoutBatchArgs, 'id'>>;
   payoutBatches?: Resolver<ResolversTypes['PayoutBatchConnection'], ParentType, ContextType, RequireFields<QueryPayoutBatchesArgs, 'first'>>;
   payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, RequireFields<QueryPayoutsArgs, 'first'>>;
   reconciliationExceptions?: Resolver<ResolversTypes['ReconciliationExceptionConnection'], ParentType, ContextType, RequireFields<QueryReconciliationExceptionsArgs, 'first'>>;
   reconciliationMatches?: Resolver<ResolversTypes['ReconciliationMatchConnection'], ParentType, ContextType, RequireFields<QueryReconciliationMatchesArgs, 'first'>>;
   reconciliationReport?: Resolver<ResolversTypes['ReconciliationReport'], ParentType, ContextType, RequireFields<QueryReconciliationReportArgs, 'account' | 'date'>>;
   reconciliationRuns?: Resolver<ResolversTypes['ReconciliationRunConnection'], ParentType, ContextType, RequireFields<QueryReconciliationRunsArgs, 'first'>>;
-  rosterImport?: Resolver<ResolversTypes['RosterImport'], ParentType, ContextType, RequireFields<QueryRosterImportArgs, 'id'>>;
-  ruleSet?: Resolver<ResolversTypes['RuleSet'], ParentType, ContextType, RequireFields<QueryRuleSetArgs, 'ruleSetId'>>;
+  rosterImport?: Resolver<Maybe<ResolversTypes['RosterImport']>, ParentType, ContextType, RequireFields<QueryRosterImportArgs, 'id'>>;
+  ruleSet?: Resolver<Maybe<ResolversTypes['RuleSet']>, ParentType, ContextType, RequireFields<QueryRuleSetArgs, 'ruleSetId'>>;
   ruleSets?: Resolver<Array<ResolversTypes['RuleSet']>, ParentType, ContextType, Partial<QueryRuleSetsArgs>>;
-  settlement?: Resolver<ResolversTypes['Settlement'], ParentType, ContextType, RequireFields<QuerySettlementArgs, 'id'>>;
-  settlementIngestionRun?: Resolver<ResolversTypes['SettlementIngestionRun'], ParentType, ContextType, RequireFields<QuerySettlementIngestionRunArgs, 'id'>>;
+  settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType, RequireFields<QuerySettlementArgs, 'id'>>;
+  settlementIngestionRun?: Resolver<Maybe<ResolversTypes['SettlementIngestionRun']>, ParentType, ContextType, RequireFields<QuerySettlementIngestionRunArgs, 'id'>>;
   settlementIngestionRuns?: Resolver<ResolversTypes['SettlementIngestionRunConnection'], ParentType, ContextType, RequireFields<QuerySettlementIngestionRunsArgs, 'first'>>;
-  settlementRejection?: Resolver<ResolversTypes['SettlementRejection'], ParentType, ContextType, RequireFields<QuerySettlementRejectionArgs, 'id'>>;
+  settlementRejection?: Resolver<Maybe<ResolversTypes['SettlementRejection']>, ParentType, ContextType, RequireFields<QuerySettlementRejectionArgs, 'id'>>;
   settlementRejections?: Resolver<ResolversTypes['SettlementRejectionConnection'], ParentType, ContextType, RequireFields<QuerySettlementRejectionsArgs, 'first'>>;
   settlementSources?: Resolver<Array<ResolversTypes['SettlementSource']>, ParentType, ContextType>;
   settlements?: Resolver<ResolversTypes['SettlementConnection'], ParentType, ContextType, RequireFields<QuerySettlementsArgs, 'first'>>;
   statementEntries?: Resolver<ResolversTypes['StatementEntryConnection'], ParentType, ContextType, RequireFields<QueryStatementEntriesArgs, 'first'>>;
-  unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<QueryUnitArgs, 'id'>>;
+  unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType, RequireFields<QueryUnitArgs, 'id'>>;
   units?: Resolver<ResolversTypes['UnitConnection'], ParentType, ContextType, RequireFields<QueryUnitsArgs, 'first'>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
 };
