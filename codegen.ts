@@ -59,6 +59,8 @@ const config: CodegenConfig = {
           ReconciliationReport: '../../reconciliation/model.ts#ReconciliationReportRow',
           ReconciliationRun: '../../reconciliation/model.ts#ReconciliationRunRow',
           ReconciliationRunConnection: '../../reconciliation/resolvers.ts#ReconciliationRunConnectionResult',
+          FourEyesProposalConnection: '../../reconciliation/resolvers.ts#FourEyesProposalConnectionResult',
+          MemberChangeConnection: '../../members/resolvers.ts#MemberChangeConnectionResult',
         },
         maybeValue: 'T | null',
         inputMaybeValue: 'T | null | undefined',

@@ -3,7 +3,7 @@ import DataLoaderClass from 'dataloader';
 import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
 import type { ContributionFigures, ContributionKey, ContributionPaymentRow, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './model.ts';
-import { changesOfMembers, contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits, rosterImportsByIds, unitsByIds, waitingDaysOfPlanYears, type EnrolmentFilter, type MemberFilter } from './store.ts';
+import { changeCountsOfMembers, changesOfMembers, contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits, rosterImportsByIds, unitsByIds, waitingDaysOfPlanYears, type EnrolmentFilter, type MemberFilter } from './store.ts';
 import type { Page } from '../kernel/page.ts';
 import { type Scope, UNSCOPED } from '../kernel/scope.ts';
 
@@ -17,6 +17,7 @@ export interface MemberLoaders {
   enrolmentsOfMember: DataLoader<ParentKey<{ filter: EnrolmentFilter; page: Page }>, EnrolmentRow[], string>;
   /** Unscoped: asked only for an already visible member, by roles that may read its changes. */
   changesOfMember: DataLoader<ParentKey<{ page: Page }>, MemberChangeRow[], string>;
+  changeCountOfMember: DataLoader<number, number>;
   contribution: DataLoader<ContributionKey, ContributionFigures, string>;
   contributionPayments: DataLoader<ContributionKey, ContributionPaymentRow[], string>;
   /**
@@ -37,6 +38,7 @@ export function createMemberLoaders(db: Queryable, scope: Scope): MemberLoaders 
     membersOfUnit: byParent((unitIds, { filter, page }) => membersOfUnits(db, unitIds, scope, filter, page)),
     enrolmentsOfMember: byParent((memberIds, { filter, page }) => enrolmentsOfMembers(db, memberIds, filter, page)),
     changesOfMember: byParent((memberIds, { page }) => changesOfMembers(db, memberIds, page)),
+    changeCountOfMember: new DataLoaderClass((memberIds) => changeCountsOfMembers(db, memberIds)),
     contribution: new DataLoaderClass((keys) => contributionFigures(db, keys), { cacheKeyFn: contributionKey }),
     contributionPayments: new DataLoaderClass((keys) => contributionPayments(db, keys), { cacheKeyFn: contributionKey }),
     waitingDays: new DataLoaderClass(async (years) => {

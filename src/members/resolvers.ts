@@ -17,7 +17,7 @@ import {
 import { RosterFileError } from './rosterImport.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
 import * as store from './store.ts';
-import type { MemberChangeRow, MemberRow, RecordedChange, UnitRow } from './model.ts';
+import type { CountedConnection, MemberChangeRow, MemberRow, RecordedChange, UnitRow } from './model.ts';
 import { creditCodeProblem, residentIdProblem } from '../kernel/identifiers.ts';
 import { check, conflict, forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';
 import { enqueueRosterImport } from './queue.ts';
@@ -333,6 +333,9 @@ export const memberResolvers: Resolvers = {
   MemberConnection: {
     totalCount: (connection) => connection.count?.() ?? connection.edges.length,
   },
+  MemberChangeConnection: {
+    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+  },
 
   Member: {
     id: (member) => toGlobalId('Member', member.id),
@@ -350,7 +353,10 @@ export const memberResolvers: Resolvers = {
       const page = readPage({ first, after });
       const rows = await ctx.loaders.changesOfMember.load({ parentId: member.id, args: { page } });
       const connection = toConnection(rows, page, (c) => c.id);
-      return { ...connection, edges: connection.edges.map((e) => ({ ...e, node: memberChangeNode(e.node) })) };
+      return {
+        ...connection, edges: connection.edges.map((e) => ({ ...e, node: memberChangeNode(e.node) })),
+        count: () => ctx.loaders.changeCountOfMember.load(member.id),
+      };
     },
     unit: async (member, _args, ctx) => (await ctx.loaders.unit.load(member.unitId))!,
     enrolments: async (member, { first, after, filter }, ctx) => {
@@ -421,6 +427,8 @@ function changeDetails(changes: RecordedChange[]): Record<string, unknown> {
     memberChanges: changes.map((c) => c.id),
   };
 }
+
+export type MemberChangeConnectionResult = CountedConnection<ReturnType<typeof memberChangeNode>>;
 
 function memberChangeNode(row: MemberChangeRow) {
   return {

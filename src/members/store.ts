@@ -341,6 +341,15 @@ export async function changesOfMembers(db: Queryable, memberIds: number[], page:
   return groupBy(rows, (row) => row.memberId);
 }
 
+/** How many changes each member has recorded (in the order of `memberIds`). */
+export async function changeCountsOfMembers(db: Queryable, memberIds: readonly number[]): Promise<number[]> {
+  const { rows } = await db.query<{ memberId: number; n: number }>(
+    `SELECT member_id AS "memberId", count(*)::int AS n FROM member_changes WHERE member_id = ANY($1::bigint[]) GROUP BY member_id`, [memberIds],
+  );
+  const counts = new Map(rows.map((r) => [r.memberId, r.n]));
+  return memberIds.map((id) => counts.get(id) ?? 0);
+}
+
 /** The unit a member belongs to, whoever asks: only to word a refusal, never shown. */
 export async function unitOfIdNumber(db: Queryable, idNumberHash: Buffer): Promise<number | null> {
   const { rows } = await db.query<{ unitId: number }>(`SELECT unit_id AS "unitId" FROM members WHERE id_number_hash = $1`, [idNumberHash]);

@@ -10,7 +10,7 @@ import type {
 } from './model.ts';
 import { matchException, writeOffException } from './resolve.ts';
 import * as reads from './store/reads.ts';
-import { listProposals } from './store/resolutions.ts';
+import { countProposals, listProposals } from './store/resolutions.ts';
 import { configuredBankSeal } from '../banks/settings.ts';
 import { XsdUnavailableError } from './xsd.ts';
 import { DAY_MS, isIsoDate } from '../kernel/time.ts';
@@ -24,6 +24,7 @@ export type StatementEntryConnectionResult = CountedConnection<StatementEntryRow
 export type ReconciliationMatchConnectionResult = CountedConnection<ReconciliationMatchRow>;
 export type ReconciliationExceptionConnectionResult = CountedConnection<ReconciliationExceptionRow> & { total?: () => Promise<number> };
 export type ReconciliationRunConnectionResult = CountedConnection<ReconciliationRunRow>;
+export type FourEyesProposalConnectionResult = CountedConnection<Awaited<ReturnType<typeof proposalView>>>;
 
 /** Reconciliation is money evidence: read by ADMIN, FINANCE and AUDITOR; changed by ADMIN and FINANCE. */
 const READ = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;
@@ -126,15 +127,20 @@ export const reconciliationResolvers: Resolvers = {
     reconciliationRuns: async (_root, { first, after, account }, ctx) => {
       requireRole(ctx, READ, 'reconciliationRuns');
       const page = readPage({ first, after });
-      const rows = await reads.listRuns(ctx.db, accountArgument('account', account), page);
-      return toConnection(rows, page, (r) => r.id);
+      const accountNo = accountArgument('account', account);
+      const rows = await reads.listRuns(ctx.db, accountNo, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countRuns(ctx.db, accountNo) };
     },
     fourEyesProposals: async (_root, { first, after, filter }, ctx) => {
       requireRole(ctx, READ, 'fourEyesProposals');
       const page = readPage({ first, after });
-      const rows = await listProposals(ctx.db, { status: filter?.status ?? 'PENDING', kind: filter?.kind }, page);
+      const proposals = { status: filter?.status ?? 'PENDING', kind: filter?.kind };
+      const rows = await listProposals(ctx.db, proposals, page);
       const connection = toConnection(rows, page, (r) => r.id);
-      return { ...connection, edges: await Promise.all(connection.edges.map(async (e) => ({ ...e, node: await proposalView(e.node, ctx) }))) };
+      return {
+        ...connection, edges: await Promise.all(connection.edges.map(async (e) => ({ ...e, node: await proposalView(e.node, ctx) }))),
+        count: () => countProposals(ctx.db, proposals),
+      };
     },
   },
 
@@ -216,6 +222,8 @@ export const reconciliationResolvers: Resolvers = {
     kind: (d) => (d.kind === null ? null : d.kind === 'camt.053' ? 'CAMT_053' : 'CAMT_054'),
   },
   BankDocumentConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
+  ReconciliationRunConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
+  FourEyesProposalConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
 
   BankStatement: {
     id: (s) => toGlobalId('BankStatement', s.id),

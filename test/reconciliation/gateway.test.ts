@@ -160,13 +160,15 @@ describe('hand-written statements through the API', () => {
       bankStatements(first: 5) { totalCount edges { node { id account date openingFen closingFen proof { proven } entries(first: 2) { totalCount edges { node { id } } pageInfo { hasNextPage } } } } }
       statementEntries(first: 3, filter: { creditDebit: CRDT }) { totalCount edges { node { id creditDebit counterpartyName remittanceInfo } } }
       reconciliationMatches(first: 10, filter: { kind: CONTRIBUTION }) { totalCount edges { node { id unit { id } planYear contribution { status } } } }
-      reconciliationRuns(first: 1) { edges { node { id status entries } } }
+      reconciliationRuns(first: 1) { totalCount edges { node { id status entries } } }
       bankDocuments(first: 5) { totalCount edges { node { id source receivedBy status } } }
     }`;
     const { data } = await gw.query(AUDITOR, query);
     const statement = data.bankStatements.edges[0].node;
     expect(statement).toMatchObject({ account: UNION_ACCOUNT, date: DAY, openingFen: 100_000_000, proof: { proven: true }, entries: { totalCount: 6, pageInfo: { hasNextPage: true } } });
     expect(data.statementEntries.totalCount).toBe(2);
+    expect(data.reconciliationRuns.totalCount).toBe((await db.pool.query(`SELECT count(*)::int AS n FROM reconciliation_runs`)).rows[0].n);
+    expect(data.reconciliationRuns.edges).toHaveLength(1);
     expect(data.reconciliationMatches.edges.map((e: any) => e.node.contribution.status)).toEqual(['PAID', 'PAID']);
     expect(data.bankDocuments.edges[0].node).toMatchObject({ source: 'UPLOAD', receivedBy: 'finance-chen', status: 'ACCEPTED' });
     const node = await gw.query(AUDITOR, `query($id: ID!) { node(id: $id) { ... on BankStatement { date } } }`, { id: statement.id });

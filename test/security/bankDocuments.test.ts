@@ -213,6 +213,8 @@ describe('attack 8: four eyes on manual money decisions above FOUR_EYES_ABOVE_FE
     const pending = (await gw.query(AUDITOR, PROPOSALS, { filter: { kind: 'CONTRIBUTION_PAYMENT' } })).data.fourEyesProposals.edges.map((e: any) => e.node);
     expect(pending).toMatchObject([{ kind: 'CONTRIBUTION_PAYMENT', amountFen: ABOVE + 1, proposedBy: 'finance-wang', status: 'PENDING', unit: { id: u } }]);
     expect(JSON.parse(pending[0].decision)).toMatchObject({ reference: 'TRANSFER-ABOVE', amountFen: ABOVE + 1 });
+    const counted = await gw.query(AUDITOR, `{ pending: fourEyesProposals(first: 1, filter: { kind: CONTRIBUTION_PAYMENT }) { totalCount } done: fourEyesProposals(filter: { status: CONFIRMED }) { totalCount } }`);
+    expect(counted.data).toEqual({ pending: { totalCount: 1 }, done: { totalCount: 0 } });
 
     const proposal = { input: { id: pending[0].id } };
     expect((await gw.query(FINANCE_A, CONFIRM, proposal)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');

@@ -200,6 +200,8 @@ describe('attack 1: member takeover across units', () => {
     const otherUnit = await gw.query(OPERATOR_B, CHANGES, { id: member.id });
     expect(otherUnit).toEqual({ data: { member: null } });
     expect((await gw.query(OPERATOR_A, CHANGES, { id: member.id })).data.member.changes.edges).toHaveLength(4);
+    const firstPage = await gw.query(OPERATOR_A, `query($id: ID!) { member(id: $id) { changes(first: 1) { totalCount edges { node { field } } } } }`, { id: member.id });
+    expect(firstPage.data.member.changes).toMatchObject({ totalCount: 4, edges: [{ node: { field: expect.any(String) } }] });
     // Recorded changes stay as written.
     await expect(db.pool.query(`UPDATE member_changes SET after = 'x' WHERE member_id = $1`, [memberId])).rejects.toThrow('append-only');
   });

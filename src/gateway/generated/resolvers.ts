@@ -11,7 +11,8 @@ import type { PayoutRow, AttemptRow, BatchRow } from '../../payouts/model.ts';
 import type { PayoutStatusChangeRow, PayoutConnectionResult, BatchConnectionResult } from '../../payouts/resolvers.ts';
 import type { BenefitResult, BenefitLine as EngineBenefitLine } from '../../benefits/rules/engine.ts';
 import type { BankDocumentRow, BankStatementRow, StatementEntryRow, ReconciliationMatchRow, ReconciliationExceptionRow, DailyProofRow, ReconciliationReportRow, ReconciliationRunRow } from '../../reconciliation/model.ts';
-import type { BankDocumentConnectionResult, BankStatementConnectionResult, StatementEntryConnectionResult, ReconciliationMatchConnectionResult, ReconciliationExceptionConnectionResult, ReconciliationRunConnectionResult } from '../../reconciliation/resolvers.ts';
+import type { BankDocumentConnectionResult, BankStatementConnectionResult, StatementEntryConnectionResult, ReconciliationMatchConnectionResult, ReconciliationExceptionConnectionResult, ReconciliationRunConnectionResult, FourEyesProposalConnectionResult } from '../../reconciliation/resolvers.ts';
+import type { MemberChangeConnectionResult } from '../../members/resolvers.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
@@ -670,6 +671,8 @@ export type FourEyesProposalConnection = {
   __typename?: 'FourEyesProposalConnection';
   edges: Array<FourEyesProposalEdge>;
   pageInfo: PageInfo;
+  /** All proposals the filter selects, across pages. */
+  totalCount: Scalars['Int']['output'];
 };
 
 export type FourEyesProposalEdge = {
@@ -863,6 +866,8 @@ export type MemberChangeConnection = {
   __typename?: 'MemberChangeConnection';
   edges: Array<MemberChangeEdge>;
   pageInfo: PageInfo;
+  /** All of the member's recorded changes, across pages. */
+  totalCount: Scalars['Int']['output'];
 };
 
 export type MemberChangeEdge = {
@@ -2044,6 +2049,8 @@ export type ReconciliationRunConnection = {
   __typename?: 'ReconciliationRunConnection';
   edges: Array<ReconciliationRunEdge>;
   pageInfo: PageInfo;
+  /** All runs of the account (or all accounts), across pages. */
+  totalCount: Scalars['Int']['output'];
 };
 
 export type ReconciliationRunEdge = {
@@ -2930,7 +2937,7 @@ export type ResolversTypes = {
   EnrolmentFilter: EnrolmentFilter;
   Fen: ResolverTypeWrapper<Scalars['Fen']['output']>;
   FourEyesProposal: ResolverTypeWrapper<Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<ResolversTypes['ReconciliationException']>, unit?: Maybe<ResolversTypes['Unit']> }>;
-  FourEyesProposalConnection: ResolverTypeWrapper<Omit<FourEyesProposalConnection, 'edges'> & { edges: Array<ResolversTypes['FourEyesProposalEdge']> }>;
+  FourEyesProposalConnection: ResolverTypeWrapper<FourEyesProposalConnectionResult>;
   FourEyesProposalEdge: ResolverTypeWrapper<Omit<FourEyesProposalEdge, 'node'> & { node: ResolversTypes['FourEyesProposal'] }>;
   FourEyesProposalFilter: FourEyesProposalFilter;
   FourEyesProposalKind: FourEyesProposalKind;
@@ -2941,7 +2948,7 @@ export type ResolversTypes = {
   MatchReconciliationExceptionInput: MatchReconciliationExceptionInput;
   Member: ResolverTypeWrapper<MemberRow>;
   MemberChange: ResolverTypeWrapper<MemberChange>;
-  MemberChangeConnection: ResolverTypeWrapper<MemberChangeConnection>;
+  MemberChangeConnection: ResolverTypeWrapper<MemberChangeConnectionResult>;
   MemberChangeEdge: ResolverTypeWrapper<MemberChangeEdge>;
   MemberChangeField: MemberChangeField;
   MemberClaimsFilter: MemberClaimsFilter;
@@ -3095,7 +3102,7 @@ export type ResolversParentTypes = {
   EnrolmentFilter: EnrolmentFilter;
   Fen: Scalars['Fen']['output'];
   FourEyesProposal: Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<ResolversParentTypes['ReconciliationException']>, unit?: Maybe<ResolversParentTypes['Unit']> };
-  FourEyesProposalConnection: Omit<FourEyesProposalConnection, 'edges'> & { edges: Array<ResolversParentTypes['FourEyesProposalEdge']> };
+  FourEyesProposalConnection: FourEyesProposalConnectionResult;
   FourEyesProposalEdge: Omit<FourEyesProposalEdge, 'node'> & { node: ResolversParentTypes['FourEyesProposal'] };
   FourEyesProposalFilter: FourEyesProposalFilter;
   ID: Scalars['ID']['output'];
@@ -3104,7 +3111,7 @@ export type ResolversParentTypes = {
   MatchReconciliationExceptionInput: MatchReconciliationExceptionInput;
   Member: MemberRow;
   MemberChange: MemberChange;
-  MemberChangeConnection: MemberChangeConnection;
+  MemberChangeConnection: MemberChangeConnectionResult;
   MemberChangeEdge: MemberChangeEdge;
   MemberClaimsFilter: MemberClaimsFilter;
   MemberConnection: MemberConnectionResult;
@@ -3461,6 +3468,7 @@ export type FourEyesProposalResolvers<ContextType = Context, ParentType extends 
 export type FourEyesProposalConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FourEyesProposalConnection'] = ResolversParentTypes['FourEyesProposalConnection']> = {
   edges?: Resolver<Array<ResolversTypes['FourEyesProposalEdge']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type FourEyesProposalEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FourEyesProposalEdge'] = ResolversParentTypes['FourEyesProposalEdge']> = {
@@ -3504,6 +3512,7 @@ export type MemberChangeResolvers<ContextType = Context, ParentType extends Reso
 export type MemberChangeConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MemberChangeConnection'] = ResolversParentTypes['MemberChangeConnection']> = {
   edges?: Resolver<Array<ResolversTypes['MemberChangeEdge']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type MemberChangeEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MemberChangeEdge'] = ResolversParentTypes['MemberChangeEdge']> = {
@@ -3810,6 +3819,7 @@ export type ReconciliationRunResolvers<ContextType = Context, ParentType extends
 export type ReconciliationRunConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationRunConnection'] = ResolversParentTypes['ReconciliationRunConnection']> = {
   edges?: Resolver<Array<ResolversTypes['ReconciliationRunEdge']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type ReconciliationRunEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationRunEdge'] = ResolversParentTypes['ReconciliationRunEdge']> = {

@@ -256,6 +256,11 @@ export async function listRuns(db: Queryable, account: string | null, page: Page
   )).rows;
 }
 
+export async function countRuns(db: Queryable, account: string | null): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM reconciliation_runs WHERE $1::text IS NULL OR account = $1`, [account]);
+  return rows[0]!.n;
+}
+
 export async function runsByIds(db: Queryable, ids: readonly number[]): Promise<ReconciliationRunRow[]> {
   return (await db.query<ReconciliationRunRow>(`SELECT ${RUN_COLUMNS} FROM reconciliation_runs WHERE id = ANY($1::bigint[])`, [ids])).rows;
 }

@@ -143,6 +143,14 @@ export async function listProposals(db: Queryable, filter: { status?: ProposalSt
   )).rows;
 }
 
+export async function countProposals(db: Queryable, filter: { status?: ProposalStatus | null; kind?: ProposalKind | null }): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM four_eyes_proposals WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2)`,
+    [filter.status ?? null, filter.kind ?? null],
+  );
+  return rows[0]!.n;
+}
+
 /** The pending proposal on each exception, if any. */
 export async function pendingProposalsOfExceptions(db: Queryable, exceptionIds: readonly number[]): Promise<(ProposalRow | null)[]> {
   const { rows } = await db.query<ProposalRow>(
