@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/pool.ts';
+import type { Queryable } from '../kernel/transaction.ts';
 
 /** Who did something: the authenticated principal, as stored in the audit log. */
 export interface Actor {

@@ -1,5 +1,6 @@
 import { canMove } from '../kernel/transitions.ts';
-import { inTransaction, type Db, type Tx } from '../db/pool.ts';
+import { inTransaction } from '../db/pool.ts';
+import type { Db, Tx } from '../kernel/transaction.ts';
 import { recordAudits, type Actor, type AuditRow } from '../audit/audit.ts';
 import { contributionFigures } from '../members/store.ts';
 import { contributionStatus } from '../members/contributions.ts';

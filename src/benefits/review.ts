@@ -1,4 +1,5 @@
-import { inTransaction, type Db, type Tx } from '../db/pool.ts';
+import { inTransaction } from '../db/pool.ts';
+import type { Db, Tx } from '../kernel/transaction.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { Programme } from './rules/ruleSet.ts';
 import * as store from './store.ts';

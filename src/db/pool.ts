@@ -12,7 +12,6 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => {
 // DATE columns stay 'yyyy-MM-dd' strings: no time zone can shift a calendar date.
 pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
 
-export type { Db, Queryable, Tx } from '../kernel/transaction.ts';
 
 export interface PoolOptions {
   connectionString?: string;

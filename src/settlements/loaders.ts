@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { Queryable } from '../db/pool.ts';
+import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
 import type { IngestionRunRow, RejectionRow, SettlementRow, SourceCounts } from './model.ts';
 import {
