@@ -3,7 +3,8 @@ import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
 import type { RuleSetCache } from './catalogue.ts';
 import type { BenefitLineRow, BenefitTotalsRow, ClaimRow, RuleSetRow } from './model.ts';
-import { claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, ruleSetVersions, type ClaimFilter } from './store.ts';
+import type { RuleSet } from './rules/ruleSet.ts';
+import { claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, ruleSetsForYears, ruleSetVersions, type ClaimFilter } from './store.ts';
 import type { Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
 
@@ -17,11 +18,13 @@ export interface BenefitLoaders {
   benefitTotals: DataLoader<{ memberId: number; planYear: number }, BenefitTotalsRow, string>;
   /** A stored rule set by id and version (the one that decided a claim). */
   ruleSetVersion: DataLoader<{ id: string; version: number }, RuleSetRow | null, string>;
+  /** The rule set governing a plan year, as adjudication picks it (the shipped ones stored first). */
+  ruleSetOfYear: DataLoader<number, RuleSet>;
   /** The gateway's rule sets (shipped ones inserted, stored ones parsed): one per gateway, shared by every request. */
   ruleSets: RuleSetCache;
 }
 
-/** `ruleSets`: the gateway's cache (src/gateway/server.ts makes one); without it, one for this request. */
+/** `ruleSets`: the gateway's cache (src/gateway/server.ts makes one). */
 export function createBenefitLoaders(db: Queryable, scope: Scope, ruleSets: RuleSetCache): BenefitLoaders {
   return {
     claim: byId((ids) => claimsByIds(db, ids, scope)),
@@ -31,6 +34,15 @@ export function createBenefitLoaders(db: Queryable, scope: Scope, ruleSets: Rule
     benefitLine: byId((ids) => linesByIds(db, ids, scope)),
     benefitTotals: new DataLoader((keys) => memberYearTotals(db, keys), { cacheKeyFn: (k) => `${k.memberId}:${k.planYear}` }),
     ruleSetVersion: new DataLoader((keys) => ruleSetVersions(db, keys), { cacheKeyFn: (k) => `${k.id}:${k.version}` }),
+    ruleSetOfYear: new DataLoader(async (years) => {
+      // Before any rule set is published, a plan year is governed by a shipped one.
+      await ruleSets.ensureShipped(db);
+      const governing = await ruleSetsForYears(db, years);
+      return years.map((year) => {
+        const row = governing.get(year);
+        return row ? ruleSets.ruleSetOf(row) : new Error(`no rule set is stored for plan year ${year}`);
+      });
+    }),
     ruleSets,
   };
 }

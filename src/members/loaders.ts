@@ -3,7 +3,7 @@ import DataLoaderClass from 'dataloader';
 import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
 import type { ContributionFigures, ContributionKey, ContributionPaymentRow, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './model.ts';
-import { changeCountsOfMembers, changesOfMembers, contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits, rosterImportsByIds, unitsByIds, waitingDaysOfPlanYears, type EnrolmentFilter, type MemberFilter } from './store.ts';
+import { changeCountsOfMembers, changesOfMembers, contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits, rosterImportsByIds, unitsByIds, type EnrolmentFilter, type MemberFilter } from './store.ts';
 import type { Page } from '../kernel/page.ts';
 import { type Scope, UNSCOPED } from '../kernel/scope.ts';
 
@@ -20,11 +20,6 @@ export interface MemberLoaders {
   changeCountOfMember: DataLoader<number, number>;
   contribution: DataLoader<ContributionKey, ContributionFigures, string>;
   contributionPayments: DataLoader<ContributionKey, ContributionPaymentRow[], string>;
-  /**
-   * The waiting days of the rule set governing a plan year (benefits' rule sets), by plan year. The
-   * shipped rule sets must be stored first (benefits' `ruleSets.ensureShipped`).
-   */
-  waitingDays: DataLoader<number, number>;
 }
 
 const contributionKey = (k: ContributionKey) => `${k.unitId}:${k.planYear}`;
@@ -41,9 +36,5 @@ export function createMemberLoaders(db: Queryable, scope: Scope): MemberLoaders 
     changeCountOfMember: new DataLoaderClass((memberIds) => changeCountsOfMembers(db, memberIds)),
     contribution: new DataLoaderClass((keys) => contributionFigures(db, keys), { cacheKeyFn: contributionKey }),
     contributionPayments: new DataLoaderClass((keys) => contributionPayments(db, keys), { cacheKeyFn: contributionKey }),
-    waitingDays: new DataLoaderClass(async (years) => {
-      const days = await waitingDaysOfPlanYears(db, years);
-      return years.map((year) => days.get(year) ?? new Error(`no rule set is stored for plan year ${year}`));
-    }),
   };
 }

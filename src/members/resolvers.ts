@@ -380,12 +380,8 @@ export const memberResolvers: Resolvers = {
       return member;
     },
     unit: async (enrolment, _args, ctx) => (await ctx.loaders.unit.load(enrolment.unitId))!,
-    waitingPeriodEndsOn: async (enrolment, _args, ctx) => {
-      // The shipped rule sets stored first, as adjudication does: before any rule set is published,
-      // a plan year is governed by one of them.
-      await ctx.loaders.ruleSets.ensureShipped(ctx.db);
-      return waitingPeriodEndsOn(enrolment, await ctx.loaders.waitingDays.load(enrolment.planYear));
-    },
+    waitingPeriodEndsOn: async (enrolment, _args, ctx) =>
+      waitingPeriodEndsOn(enrolment, (await ctx.loaders.ruleSetOfYear.load(enrolment.planYear)).eligibility.waitingDays),
     contributionFen: (enrolment) => enrolmentContributionFen(enrolment.plan, enrolment.specialDisease),
     contributionPaid: async (enrolment, _args, ctx) => {
       const figures = await ctx.loaders.contribution.load({ unitId: enrolment.unitId, planYear: enrolment.planYear });

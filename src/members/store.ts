@@ -799,30 +799,6 @@ export async function lookAtRosterChanges(db: Queryable, snapshot: string | null
   return rows[0]!;
 }
 
-// ---- benefits' rule sets, as enrolments read them ----
-
-/**
- * The waiting days (`eligibility.waitingDays`) of the rule set governing each plan year, by year.
- * Governing as benefits decides it (src/benefits/store.ts, ruleSetsForYears; rule_sets and
- * plan_year_rule_sets are benefits' tables): the set assigned to the year at its newest version
- * covering the year, else the most recently published set covering it, else the most recently
- * published set of all. A year is missing only when no rule set is stored at all.
- */
-export async function waitingDaysOfPlanYears(db: Queryable, years: readonly number[]): Promise<Map<number, number>> {
-  if (!years.length) return new Map();
-  const { rows } = await db.query<{ year: number; waitingDays: number }>(
-    `SELECT y.year, r.waiting_days AS "waitingDays" FROM unnest($1::int[]) AS y(year)
-     CROSS JOIN LATERAL (
-       SELECT (rs.definition -> 'eligibility' ->> 'waitingDays')::int AS waiting_days FROM rule_sets rs
-        LEFT JOIN plan_year_rule_sets a ON a.plan_year = y.year
-        ORDER BY (a.rule_set_id = rs.id AND y.year = ANY(rs.plan_years)) IS TRUE DESC,
-                 (y.year = ANY(rs.plan_years)) DESC, rs.published_at DESC, rs.version DESC, rs.id
-        LIMIT 1) r`,
-    [[...new Set(years)]],
-  );
-  return new Map(rows.map((r) => [r.year, r.waitingDays]));
-}
-
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

@@ -3,11 +3,9 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { addDays } from '../../src/kernel/time.ts';
-import { ensureShippedRuleSets, loadRuleSet } from '../../src/benefits/catalogue.ts';
+import { loadRuleSet } from '../../src/benefits/catalogue.ts';
 import { evaluateBenefits, ZERO_TOTALS } from '../../src/benefits/rules/engine.ts';
 import { validateRuleSet, type RuleSet } from '../../src/benefits/rules/ruleSet.ts';
-import { ruleSetsForYears } from '../../src/benefits/store.ts';
-import { waitingDaysOfPlanYears } from '../../src/members/store.ts';
 
 /**
  * Enrolment.waitingPeriodEndsOn is the last day of the waiting period, with the waiting days of the
@@ -116,17 +114,5 @@ describe('waitingPeriodEndsOn', () => {
 
     await publish(variant('no-wait', [2028], 0));
     expect(await enrol(await newMember(), 2028, '2028-01-05')).toEqual({ firstEnrolledOn: '2028-01-05', waitingPeriodEndsOn: null });
-  });
-
-  it('reads the rule set benefits would apply to each plan year (assigned, covering, or the newest)', async () => {
-    await ensureShippedRuleSets(db.pool);
-    const years = [2024, 2025, 2026, 2027, 2028, 2031];
-    const governing = await ruleSetsForYears(db.pool, years);
-    const days = await waitingDaysOfPlanYears(db.pool, years);
-    for (const year of years) {
-      expect(days.get(year), `plan year ${year}`).toBe((governing.get(year)!.definition as RuleSet).eligibility.waitingDays);
-    }
-    expect(days.get(2027)).toBe(30);
-    expect(days.get(2028)).toBe(0);
   });
 });
