@@ -1,24 +1,21 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { configuredBankSeal } from '../banks/settings.ts';
 import { jsonOption, result, say } from '../cliOutput.ts';
 import { config } from '../config.ts';
 import { fenToCny } from '../kernel/money.ts';
 import { addDays, chinaToday, isIsoDate } from '../kernel/time.ts';
 import { progressBar } from '../progress.ts';
-import { openRuntime, type Runtime } from '../runtime.ts';
-import { fetchFromBank } from './fetch.ts';
-import { handedInSeal, processDocument, receiveDocument, type DocumentOutcome } from './ingest.ts';
+import type { Runtime } from '../runtime.ts';
+import type { DocumentOutcome } from './ingest.ts';
 import { proofLine } from './matching/proof.ts';
 import { EXCEPTION_KINDS, type ExceptionKind } from './matching/types.ts';
 import type { DailyProofRow } from './model.ts';
-import { reconcileAccount, type ReconcileResult } from './run.ts';
-import { reconciliationSettings, type ReconciliationSettings } from './settings.ts';
+import type { ReconcileResult } from './run.ts';
+import type { ReconciliationSettings } from './settings.ts';
 import { documentExists } from './store/documents.ts';
 import * as reads from './store/reads.ts';
 import { knownAccounts } from './store/runs.ts';
-import { XsdUnavailableError } from './xsd.ts';
 
 /**
  * `hub statements ...`: bank statements and reconciliation for clerks. They reconcile inline: the
@@ -110,7 +107,10 @@ function count(value: string): number {
   return n;
 }
 
+// The work of a command (database and Redis clients, the XML reader and XSDs, the seal libraries)
+// is imported when a command runs, not when `hub` starts: every other command would wait for it.
 async function withRuntime(work: (runtime: Runtime, settings: ReconciliationSettings) => Promise<number>, adapter = false): Promise<number> {
+  const [{ openRuntime }, { reconciliationSettings }] = await Promise.all([import('../runtime.ts'), import('./settings.ts')]);
   const runtime = await openRuntime(config());
   try {
     return await work(runtime, reconciliationSettings(runtime.config, adapter ? undefined : null));
@@ -133,6 +133,7 @@ function printDocument(name: string, d: DocumentOutcome): void {
 
 /** Reconciles `accounts`; `attention` when a day is unproven or exceptions are open (exit 1). */
 async function reconcileAll(runtime: Runtime, settings: ReconciliationSettings, accounts: readonly string[], startedBy: string, asOf?: string): Promise<{ attention: boolean; accounts: ReconcileResult[]; openExceptions: number }> {
+  const { reconcileAccount } = await import('./run.ts');
   let attention = 0;
   const reconciled: ReconcileResult[] = [];
   for (const account of accounts) {
@@ -163,6 +164,8 @@ function importCommand(files: string[], reconcile: boolean): Promise<number> {
     }
   }
   return withRuntime(async (runtime, settings) => {
+    const [{ handedInSeal, receiveDocument }, { configuredBankSeal }, { XsdUnavailableError }] =
+      await Promise.all([import('./ingest.ts'), import('../banks/settings.ts'), import('./xsd.ts')]);
     const accounts = new Set<string>();
     let rejected = 0;
     let waiting = 0;
@@ -199,6 +202,7 @@ function fetchCommand(options: { date?: string; days?: number }): Promise<number
       return 2;
     }
     const accounts = await knownAccounts(runtime.db, settings.accounts);
+    const { fetchFromBank } = await import('./fetch.ts');
     const fetched = await fetchFromBank(runtime.db, settings.adapter, accounts, options.date ?? chinaToday(), options.days ?? settings.lookbackDays, { xsdDir: settings.xsdDir });
     for (const d of fetched.documents) printDocument(`${d.kind ?? 'document'} ${d.msgId ?? d.documentId}`, d);
     if (fetched.documents.length === 0) say('nothing new from the bank');
@@ -271,6 +275,7 @@ function retryCommand(documentId: number): Promise<number> {
       console.error(`no document ${documentId} (hub statements documents)`);
       return 2;
     }
+    const { processDocument } = await import('./ingest.ts');
     const outcome = await processDocument(runtime.db, documentId, { xsdDir: settings.xsdDir });
     printDocument(`document ${documentId}`, outcome);
     const reconciled = outcome.status === 'REJECTED' ? null : await reconcileAll(runtime, settings, outcome.accounts, 'cli');
