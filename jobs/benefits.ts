@@ -25,9 +25,9 @@ type BenefitServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'qu
 
 // Jobs arriving within this window are adjudicated in one transaction.
 const BATCH_WINDOW_MS = 2;
-export const MAX_ADJUDICATION_BATCH = 100;
+const MAX_ADJUDICATION_BATCH = 100;
 
-export function adjudicationProcessor(db: pg.Pool, options: AdjudicationOptions & Pick<AdjudicationWorkerOptions, 'maxBatch' | 'onDecided'>) {
+function adjudicationProcessor(db: pg.Pool, options: AdjudicationOptions & Pick<AdjudicationWorkerOptions, 'maxBatch' | 'onDecided'>) {
   const batches = new DataLoader<number, ClaimStatus | null>(
     async (ids) => {
       const outcomes = await adjudicateSettlements(db, ids, options);

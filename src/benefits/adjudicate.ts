@@ -50,10 +50,10 @@ export async function adjudicateSettlements(db: Db, ids: readonly number[], opti
   if (!ids.length) return [];
   const ruleSets = options.ruleSets ?? new RuleSetCache();
   await ruleSets.ensureShipped(db);
-  return inTransaction(db, (tx) => adjudicateInTransaction(tx, ids, { ...options, ruleSets }));
+  return inTransaction(db, (tx) => adjudicateInTransaction(tx, ids, options, ruleSets));
 }
 
-export async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: AdjudicationOptions): Promise<AdjudicationOutcome[]> {
+async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: AdjudicationOptions, ruleSetCache: RuleSetCache): Promise<AdjudicationOutcome[]> {
   const actor = options.actor ?? ADJUDICATION_ACTOR;
   const totals = new Map((await store.lockTotalsOfSettlements(tx, ids)).map((r) => [key(r.memberId, r.planYear), {
     INPATIENT: r.inpatientFen, CRITICAL: r.criticalFen, MAJOR_DISEASE: r.majorDiseaseFen, outOfPocket: r.outOfPocketFen, claims: r.claims,
@@ -67,7 +67,7 @@ export async function adjudicateInTransaction(tx: Tx, ids: readonly number[], op
   const memberIds = [...new Set(settlements.map((s) => s.memberId))];
   const paid = await contributionsPaid(tx, settlements);
   const prior = await store.grantedDiseaseGroups(tx, memberIds);
-  const ruleSets = await ruleSetsByYear(tx, options.ruleSets ?? new RuleSetCache(), settlements.map((s) => s.planYear));
+  const ruleSets = await ruleSetsByYear(tx, ruleSetCache, settlements.map((s) => s.planYear));
 
   // Decide each claim in settlement order, carrying each member-year's running totals along.
   const decided: { s: PendingSettlementRow; ruleSet: RuleSet; result: BenefitResult; status: ClaimStatus; facts: EnrolmentFacts; before: PlanYearTotals }[] = [];

@@ -95,17 +95,6 @@ export interface BenefitTotalsRow {
   claims: number;
 }
 
-export interface RecoveryRow {
-  id: number;
-  benefitLineId: number;
-  claimId: number;
-  memberId: number;
-  reversalSettlementId: number;
-  amountFen: number;
-  status: RecoveryStatus;
-  createdAt: Date;
-}
-
 /** The amounts of a settlement as the engine reads them, in fen (null: not sent). */
 export type SettlementAmounts = SettlementFacts['amountsFen'];
 

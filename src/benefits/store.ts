@@ -163,6 +163,10 @@ export async function lockTotalsOfSettlements(tx: Tx, ids: readonly number[]): P
   return rows;
 }
 
+/** A matched settlement still to adjudicate: a settlement without its claim, a reversal not applied yet. */
+const UNADJUDICATED = `CASE s.kind WHEN 'SETTLEMENT' THEN NOT EXISTS (SELECT 1 FROM claims c WHERE c.settlement_id = s.id)
+                        ELSE NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.reversal_settlement_id = s.id) END`;
+
 /** The matched settlements among `ids` without a claim, and matched reversals not yet applied, in id order. */
 export async function pendingSettlements(tx: Tx, ids: readonly number[]): Promise<PendingSettlementRow[]> {
   const { rows } = await tx.query<PendingSettlementRow>(
@@ -172,8 +176,7 @@ export async function pendingSettlements(tx: Tx, ids: readonly number[]): Promis
             ${AMOUNTS_SQL} AS amounts
        FROM settlements s JOIN enrolments e ON e.id = s.enrolment_id
       WHERE s.id = ANY($1) AND s.status = 'MATCHED'
-        AND CASE s.kind WHEN 'SETTLEMENT' THEN NOT EXISTS (SELECT 1 FROM claims c WHERE c.settlement_id = s.id)
-                        ELSE NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.reversal_settlement_id = s.id) END
+        AND ${UNADJUDICATED}
       ORDER BY s.id`,
     [ids],
   );
@@ -185,8 +188,7 @@ export async function unadjudicatedSettlementIds(db: Queryable, afterId: number,
   const { rows } = await db.query<{ id: number }>(
     `SELECT s.id FROM settlements s
       WHERE s.status = 'MATCHED' AND s.id > $1
-        AND CASE s.kind WHEN 'SETTLEMENT' THEN NOT EXISTS (SELECT 1 FROM claims c WHERE c.settlement_id = s.id)
-                        ELSE NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.reversal_settlement_id = s.id) END
+        AND ${UNADJUDICATED}
       ORDER BY s.id LIMIT $2`,
     [afterId, limit],
   );
@@ -369,11 +371,10 @@ export async function releaseDiseaseGroupGrants(tx: Tx, claimId: number): Promis
 
 /** The member and plan year of a claim within the caller's scope; null when there is none. */
 export async function claimInScope(tx: Tx, claimId: number, scope: Scope): Promise<{ memberId: number; planYear: number } | null> {
+  const p = new Params();
   const { rows: [found] } = await tx.query<{ memberId: number; planYear: number }>(
-    `SELECT c.member_id AS "memberId", c.plan_year AS "planYear" FROM claims c
-      WHERE c.id = $1 AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM members m WHERE m.id = c.member_id AND m.unit_id = $2))
-        AND ($3::bigint IS NULL OR c.member_id = $3)`,
-    [claimId, scope.unitId, scope.memberId],
+    `SELECT c.member_id AS "memberId", c.plan_year AS "planYear" FROM claims c WHERE c.id = ${p.add(claimId)} AND ${memberRowScopeSql(p, scope, 'c')}`,
+    p.values,
   );
   return found ?? null;
 }

@@ -16,8 +16,6 @@ import type { Scope } from '../kernel/scope.ts';
  * even loaded.
  */
 
-/** The scope of a read that every row passes (staff roles; the unit of a row already visible). */
-
 const UNIT_COLUMNS = `u.id, u.credit_code AS "creditCode", u.name, u.plan_type AS "planType",
   u.created_at AS "createdAt", u.updated_at AS "updatedAt"`;
 
