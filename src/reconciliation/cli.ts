@@ -151,7 +151,8 @@ async function reconcileAll(runtime: Runtime, settings: ReconciliationSettings, 
     for (const proof of result.proofs) say(`  ${proofLine(proof)}`);
     if (result.exceptions > 0 || result.proofs.some((p) => !p.proven)) attention += 1;
   }
-  const open = await reads.openExceptionCount(runtime.db);
+  // Open ones: the exceptions filter's default.
+  const open = (await reads.exceptionTotals(runtime.db, {})).count;
   say(`open exceptions: ${open}${open ? ' (hub statements exceptions)' : ''}`);
   return { attention: attention > 0 || open > 0, accounts: reconciled, openExceptions: open };
 }

@@ -99,7 +99,7 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
 }
 
 /** What the entries may match: payouts by their references and, for the amount + name rule, open ones of the account; units' contributions. */
-export async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[]): Promise<MatchBook> {
+async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[]): Promise<MatchBook> {
   const details = entries.flatMap((e) => e.entry.details);
   const endToEndIds = unique(details.map((d) => d.endToEndId));
   const references = unique([...entries.map((e) => e.entry.accountServicerRef), ...details.map((d) => d.accountServicerRef)]);
@@ -125,7 +125,7 @@ export async function loadBook(tx: Tx, account: string, entries: readonly EntryT
   };
 }
 
-export interface WrittenOutcome {
+interface WrittenOutcome {
   matched: number;
   exceptions: number;
   /** Payout attempts a debit matched (to settle) and returns to record. */
@@ -134,7 +134,7 @@ export interface WrittenOutcome {
 }
 
 /** Stores what the matcher concluded: contribution payments and matches, exceptions, entry states, learned payer accounts. */
-export async function writeOutcome(tx: Tx, entries: readonly EntryToMatch[], outcome: MatchOutcome, matchedBy: string): Promise<WrittenOutcome> {
+async function writeOutcome(tx: Tx, entries: readonly EntryToMatch[], outcome: MatchOutcome, matchedBy: string): Promise<WrittenOutcome> {
   const byId = new Map(entries.map((e) => [e.id, e]));
   const contributions = outcome.matches.filter((m): m is MatchDecision & { kind: 'CONTRIBUTION' } => m.kind === 'CONTRIBUTION');
   const paymentIds = await recordContributionPayments(tx, contributions, byId, matchedBy);

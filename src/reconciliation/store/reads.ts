@@ -271,10 +271,6 @@ export async function pendingEntryCount(db: Queryable, account: string): Promise
   return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statement_entries WHERE account = $1 AND state = 'PENDING'`, [account])).rows[0]!.n;
 }
 
-export async function openExceptionCount(db: Queryable): Promise<number> {
-  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM reconciliation_exceptions WHERE status = 'OPEN'`)).rows[0]!.n;
-}
-
 /** Entries accounted for (matched, or resolved by a person) and open exceptions, over all accounts. */
 export async function reconciledCounts(db: Queryable): Promise<{ reconciled: number; exceptions: number }> {
   const { rows: [counts] } = await db.query<{ reconciled: number; exceptions: number }>(

@@ -1,6 +1,6 @@
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
 import type { UndebitedPayout } from '../matching/proof.ts';
-import type { EntryState, EntryToMatch, ExceptionFinding, ExpectedPayout, MatchDecision, RecordedPayment } from '../matching/types.ts';
+import { DEBITABLE, type EntryState, type EntryToMatch, type ExceptionFinding, type ExpectedPayout, type MatchDecision, type RecordedPayment } from '../matching/types.ts';
 
 /** A reconciliation run's SQL: the account's lock, its pending entries, what they may match, and what matching concluded. */
 
@@ -127,13 +127,13 @@ export async function payoutCandidates(tx: Tx, account: string, keys: PayoutKeys
        UNION SELECT id FROM payout_attempts WHERE bank_reference = ANY($2::text[])
        UNION SELECT a.id FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE b.msg_id = ANY($3::text[]) OR b.pmt_inf_id = ANY($3::text[])
        UNION SELECT a.id FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id
-              WHERE a.amount_fen = ANY($5::bigint[]) AND a.status IN ('SENT', 'UNKNOWN', 'ACCEPTED', 'PAID', 'RETURNED') AND b.debtor_account = $4
+              WHERE a.amount_fen = ANY($5::bigint[]) AND a.status = ANY($6::text[]) AND b.debtor_account = $4
                 AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT'))
      SELECT ${PAYOUT_COLUMNS},
             (SELECT m.entry_id FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT') AS "debitEntryId",
             EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'RETURN') AS returned
        FROM candidates c JOIN payout_attempts a ON a.id = c.id JOIN payout_batches b ON b.id = a.batch_id`,
-    [keys.endToEndIds, keys.references, keys.batchIds, account, keys.amounts],
+    [keys.endToEndIds, keys.references, keys.batchIds, account, keys.amounts, DEBITABLE],
   );
   return rows;
 }
