@@ -3,12 +3,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeDevCertificates } from '../../certs/devCa.ts';
 import type { Runtime } from '../../src/runtime.ts';
-import { configuredBankAdapter } from '../../src/banks/settings.ts';
 import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
 import { startBankSimulator, type BankSimulator } from '../../src/banks/simulator/server.ts';
-import { configuredSeal, DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../../src/seals/settings.ts';
+import { DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../../src/seals/settings.ts';
 import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
-import { payoutSettings, UNION_PARTY, type PayoutServices } from '../../src/payouts/settings.ts';
+import { configuredPayoutServices, payoutSettings, type PayoutServices } from '../../src/payouts/settings.ts';
+import { log } from '../../src/log.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { openBatchCount } from '../../src/payouts/store/batches.ts';
 import { payoutTotalsByStatus } from '../../src/payouts/store/payouts.ts';
@@ -48,18 +48,9 @@ export async function startDemoBank(runtime: Runtime): Promise<BankDemo> {
   const simulator = await startBankSimulator({
     ...simulatorCertificates(seals.certsDir), defaultAccount: runtime.config.PAYOUT_ACCOUNT, stateFile: bankBooksFile(runtime.config.DATABASE_URL),
   });
-  return {
-    simulator,
-    payouts: {
-      adapter: configuredBankAdapter({ ...runtime.config, BANK_URL: simulator.url }, seals),
-      sealing: { keys: runtime.keys, seal: configuredSeal(seals), outDir: runtime.config.PAYOUT_OUT_DIR, initiatingParty: UNION_PARTY },
-      settings: payoutSettings(runtime.config),
-      pollMs: 200,
-      planEveryMs: runtime.config.PAYOUT_PLAN_SECONDS * 1000,
-      lockMs: runtime.config.PAYOUT_JOB_LOCK_MS,
-    },
-    close: () => simulator.close(),
-  };
+  // The services a worker makes from configuration, pointed at the simulator (so never null), asking it often.
+  const payouts = configuredPayoutServices({ ...runtime.config, BANK_URL: simulator.url }, runtime.keys, log)!;
+  return { simulator, payouts: { ...payouts, pollMs: 200 }, close: () => simulator.close() };
 }
 
 /** Pays every approved claim through the simulator; resolves with one line for the demo's output. */

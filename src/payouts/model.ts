@@ -113,7 +113,7 @@ export const PAYOUT_TRANSITIONS: Transitions<PayoutStatus> = {
   CANCELLED: [],
 };
 
-export const isPayoutStatus = (value: string): value is PayoutStatus => (PAYOUT_STATUSES as readonly string[]).includes(value);
+const isPayoutStatus = (value: string): value is PayoutStatus => (PAYOUT_STATUSES as readonly string[]).includes(value);
 
 /** A payout status given as text (a status announcement's), checked. */
 export function payoutStatusOf(value: string): PayoutStatus {

@@ -22,7 +22,7 @@ export interface PayoutSettings {
   batchMax: number;
 }
 
-export function payingAccount(config: Pick<Config, 'PAYOUT_CHANNEL' | 'PAYOUT_ACCOUNT' | 'PAYOUT_ACCOUNT_NAME' | 'PAYOUT_AGENT'>): PayingAccount {
+function payingAccount(config: Pick<Config, 'PAYOUT_CHANNEL' | 'PAYOUT_ACCOUNT' | 'PAYOUT_ACCOUNT_NAME' | 'PAYOUT_AGENT'>): PayingAccount {
   return { channel: config.PAYOUT_CHANNEL, account: config.PAYOUT_ACCOUNT, name: config.PAYOUT_ACCOUNT_NAME, agent: config.PAYOUT_AGENT };
 }
 

@@ -1,5 +1,5 @@
 import type { Db, Queryable, Tx } from '../../kernel/transaction.ts';
-import { isPayoutStatus, type AttemptState, type AttemptUpdate, type BatchRow, type BatchStatus, type PayoutChange, type PayoutStatus, type StoredBatchFile } from '../model.ts';
+import { payoutStatusOf, type AttemptState, type AttemptUpdate, type BatchRow, type BatchStatus, type PayoutChange, type PayoutStatus, type StoredBatchFile } from '../model.ts';
 
 /**
  * SQL of a batch's way through the bank (submission.ts): the per-batch lock, what is recorded
@@ -84,10 +84,7 @@ export async function payoutsTo(
   tx: Tx, batchId: number, status: PayoutStatus, from: readonly PayoutStatus[], reason: string | null = null, attemptIds?: readonly number[],
 ): Promise<PayoutChange[]> {
   // The statuses are written into the statement as constants (checked: a closed set), as the planner saw them before.
-  const statuses = from.map((s) => {
-    if (!isPayoutStatus(s)) throw new RangeError(`not a payout status: ${String(s)}`);
-    return `'${s}'`;
-  });
+  const statuses = from.map((s) => `'${payoutStatusOf(s)}'`);
   // Driven by the attempts' keys (a join would let stale statistics pick a per-payout probe of the
   // batch: quadratic, ~4 s per call at 40,000 payouts in flight).
   const { rows } = await tx.query<PayoutChange>(
