@@ -1,8 +1,7 @@
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
-import { readPage, toConnection } from '../gateway/connection.ts';
-import type { CountedConnection } from '../members/model.ts';
+import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { previewBenefits } from './preview.ts';
 import type { BenefitResult } from './rules/engine.ts';
 import { publishRuleSet } from './catalogue.ts';
@@ -134,7 +133,7 @@ export const benefitResolvers: Resolvers = {
   },
 
   ClaimConnection: {
-    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+    totalCount: countedTotal,
   },
 
   BenefitLine: {

@@ -37,6 +37,14 @@ export interface Connection<T> {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
+/** A connection whose total is counted only when a client asks for `totalCount`. */
+export interface CountedConnection<T> extends Connection<T> {
+  count?: () => Promise<number>;
+}
+
+/** The `totalCount` resolver of every counted connection: the count when it has one, else its edges. */
+export const countedTotal = (connection: CountedConnection<unknown>): number | Promise<number> => connection.count?.() ?? connection.edges.length;
+
 /** Builds a connection from up to `page.limit` rows ordered by `key`. */
 export function toConnection<T>(rows: T[], page: Page, key: (row: T) => number): Connection<T> {
   const edges = rows.slice(0, page.size).map((node) => ({ cursor: encodeCursor(key(node)), node }));

@@ -166,11 +166,3 @@ export interface RowError {
   reason: string;
 }
 
-/** A page of a connection plus a lazy count, run only when `totalCount` is selected. */
-export interface CountedConnection<T> {
-  edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
-  count?: () => Promise<number>;
-}
-export type UnitConnectionResult = CountedConnection<UnitRow>;
-export type MemberConnectionResult = CountedConnection<MemberRow>;

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { ImportRosterInput, Resolvers, TextEncoding } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
-import { readPage, toConnection } from '../gateway/connection.ts';
+import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { inTransaction } from '../db/pool.ts';
 import { recordAudit } from '../audit/audit.ts';
 import { decrypt, encrypt, lookupHash } from '../privacy/personalData.ts';
@@ -17,7 +17,7 @@ import {
 import { RosterFileError } from './rosterImport.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
 import * as store from './store.ts';
-import type { CountedConnection, MemberChangeRow, MemberRow, RecordedChange, UnitRow } from './model.ts';
+import type { MemberChangeRow, MemberRow, RecordedChange, UnitRow } from './model.ts';
 import { creditCodeProblem, residentIdProblem } from '../kernel/identifiers.ts';
 import { check, conflict, forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';
 import { enqueueRosterImport } from './queue.ts';
@@ -328,13 +328,13 @@ export const memberResolvers: Resolvers = {
   },
 
   UnitConnection: {
-    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+    totalCount: countedTotal,
   },
   MemberConnection: {
-    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+    totalCount: countedTotal,
   },
   MemberChangeConnection: {
-    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+    totalCount: countedTotal,
   },
 
   Member: {
@@ -424,6 +424,8 @@ function changeDetails(changes: RecordedChange[]): Record<string, unknown> {
   };
 }
 
+export type UnitConnectionResult = CountedConnection<UnitRow>;
+export type MemberConnectionResult = CountedConnection<MemberRow>;
 export type MemberChangeConnectionResult = CountedConnection<ReturnType<typeof memberChangeNode>>;
 
 function memberChangeNode(row: MemberChangeRow) {

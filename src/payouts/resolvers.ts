@@ -1,8 +1,7 @@
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
-import { readPage, toConnection } from '../gateway/connection.ts';
-import type { CountedConnection } from '../members/model.ts';
+import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { approveBatch, cancelBatch, createBatch, requestSubmission, retryPayout } from './decisions.ts';
 import { batchFileName, clearBatchFile, maskCreditorAccounts, revealBatchFile } from './files.ts';
 import { payoutStatusOf, type BatchRow, type PayoutRow, type PayoutStatus } from './model.ts';
@@ -165,10 +164,10 @@ export const payoutResolvers: Resolvers = {
   },
 
   PayoutConnection: {
-    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+    totalCount: countedTotal,
   },
   PayoutBatchConnection: {
-    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+    totalCount: countedTotal,
   },
 
   Member: {

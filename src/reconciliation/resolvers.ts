@@ -1,8 +1,7 @@
 import type { Resolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
-import { readPage, toConnection } from '../gateway/connection.ts';
-import type { CountedConnection } from '../members/model.ts';
+import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { decideProposal } from './fourEyes.ts';
 import { confirmDocument, handedInSeal, processDocument, receiveDocument } from './ingest.ts';
 import type {
@@ -221,9 +220,9 @@ export const reconciliationResolvers: Resolvers = {
     id: (d) => toGlobalId('BankDocument', d.id),
     kind: (d) => (d.kind === null ? null : d.kind === 'camt.053' ? 'CAMT_053' : 'CAMT_054'),
   },
-  BankDocumentConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
-  ReconciliationRunConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
-  FourEyesProposalConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
+  BankDocumentConnection: { totalCount: countedTotal },
+  ReconciliationRunConnection: { totalCount: countedTotal },
+  FourEyesProposalConnection: { totalCount: countedTotal },
 
   BankStatement: {
     id: (s) => toGlobalId('BankStatement', s.id),
@@ -235,7 +234,7 @@ export const reconciliationResolvers: Resolvers = {
     },
     proof: (s, _args, ctx) => ctx.loaders.proofOfStatement.load(s.id),
   },
-  BankStatementConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
+  BankStatementConnection: { totalCount: countedTotal },
 
   StatementEntry: {
     id: (e) => toGlobalId('StatementEntry', e.id),
@@ -249,7 +248,7 @@ export const reconciliationResolvers: Resolvers = {
     matches: (e, _args, ctx) => ctx.loaders.matchesOfEntry.load(e.id),
     exceptions: (e, _args, ctx) => ctx.loaders.exceptionsOfEntry.load(e.id),
   },
-  StatementEntryConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
+  StatementEntryConnection: { totalCount: countedTotal },
 
   ReconciliationMatch: {
     id: (m) => toGlobalId('ReconciliationMatch', m.id),
@@ -258,7 +257,7 @@ export const reconciliationResolvers: Resolvers = {
     unit: (m, _args, ctx) => (m.unitId === null ? null : ctx.loaders.unit.load(m.unitId)),
     contribution: (m) => (m.unitId === null || m.planYear === null ? null : { unitId: m.unitId, planYear: m.planYear }),
   },
-  ReconciliationMatchConnection: { totalCount: (c) => c.count?.() ?? c.edges.length },
+  ReconciliationMatchConnection: { totalCount: countedTotal },
 
   ReconciliationException: {
     id: (x) => toGlobalId('ReconciliationException', x.id),
@@ -273,7 +272,7 @@ export const reconciliationResolvers: Resolvers = {
     },
   },
   ReconciliationExceptionConnection: {
-    totalCount: (c) => c.count?.() ?? c.edges.length,
+    totalCount: countedTotal,
     totalAmountFen: (c) => c.total?.() ?? c.edges.reduce((sum, e) => sum + e.node.amountFen, 0),
   },
 

@@ -1,8 +1,7 @@
 import type { Resolvers, SettlementAmountsResolvers } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
-import { readPage, toConnection } from '../gateway/connection.ts';
-import type { CountedConnection } from '../members/model.ts';
+import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { importUpload } from './ingest.ts';
 import { AMOUNT_FIELDS, isInpatient, type Amounts, type IngestionRunRow, type RejectionRow, type SettlementRow } from './model.ts';
 import { correctionProblem, formatOf, type FileFormat } from './records.ts';
@@ -143,7 +142,7 @@ export const settlementResolvers: Resolvers = {
   SettlementAmounts: amountResolvers,
 
   SettlementConnection: {
-    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+    totalCount: countedTotal,
   },
 
   SettlementSource: {
@@ -161,7 +160,7 @@ export const settlementResolvers: Resolvers = {
     unmatched: (run, _args, ctx) => ctx.loaders.runUnmatched.load(run.id),
   },
   SettlementIngestionRunConnection: {
-    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+    totalCount: countedTotal,
   },
 
   SettlementRejection: {
@@ -172,7 +171,7 @@ export const settlementResolvers: Resolvers = {
     settlement: (r, _args, ctx) => (r.settlementId === null ? null : ctx.loaders.settlement.load(r.settlementId)),
   },
   SettlementRejectionConnection: {
-    totalCount: (connection) => connection.count?.() ?? connection.edges.length,
+    totalCount: countedTotal,
   },
 };
 
