@@ -1,3 +1,4 @@
+import { isObject } from '../kernel/text.ts';
 import { type Amounts } from '../settlements/model.ts';
 import { consistencyProblems } from '../settlements/validation.ts';
 import { evaluateBenefits, ZERO_TOTALS, type BenefitInput, type BenefitResult, type PlanYearTotals } from './rules/engine.ts';
@@ -118,8 +119,4 @@ export function parsePreviewInput(json: unknown, ruleSet: RuleSet, at?: string):
     planYearTotals,
     priorDiseaseGroups: prior as string[],
   };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { csvFileProblem, repeatedColumns } from '../csv.ts';
 import type { SettlementFields } from './validation.ts';
-import { storableText } from '../kernel/text.ts';
+import { isObject, storableText } from '../kernel/text.ts';
 
 /**
  * Records as sources deliver them, reduced to one flat form in the platform's field names:
@@ -116,8 +116,4 @@ export async function* readSettlementFile(input: Readable, format: FileFormat): 
     const problem = csvFileProblem(error);
     throw problem === null ? error : new SettlementFileError(problem);
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

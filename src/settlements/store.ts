@@ -1,3 +1,4 @@
+import { isObject } from '../kernel/text.ts';
 import type { Queryable, Tx } from '../kernel/transaction.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 import { Params } from '../db/sql.ts';
@@ -53,10 +54,6 @@ function settlementRow(record: SettlementRecord): SettlementRow {
 
 function rejectionRow<R extends RejectionRecord>(record: R): Omit<R, 'rawMasked' | 'problems'> & Pick<RejectionRow, 'rawMasked' | 'problems'> {
   return { ...record, rawMasked: maskedOf(record.id, record.rawMasked), problems: problemsOf(record.id, record.problems) };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function amountsOf(id: number, value: unknown): Amounts {
