@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTEMPT_STATUSES, ATTEMPT_TRANSITIONS, BATCH_STATUSES, BATCH_TRANSITIONS, PAYOUT_STATUSES, PAYOUT_TRANSITIONS, RETRY_STATUSES, RETRY_TRANSITIONS, SUBMISSION_STATUSES, type AttemptStatus, type BatchStatus, type PayoutStatus } from '../../src/payouts/model.ts';
 import type { Transitions } from '../../src/kernel/transitions.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
-import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { checkedValues, freshDatabase, type TestDatabase } from '../support/db.ts';
 import { approvedClaims, settings } from './support.ts';
 
 /**
@@ -44,16 +44,6 @@ async function attempt(work: () => Promise<unknown>): Promise<Error | null> {
   }
 }
 
-/** The values of a `<column> IN (…)` CHECK (PostgreSQL shows it as `= ANY (ARRAY[…])`). */
-async function checkedValues(table: string, column: string): Promise<string[]> {
-  const { rows: [row] } = await client.query<{ def: string }>(
-    `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND conname = $2`,
-    [table, `${table}_${column}_check`],
-  );
-  const list = /^CHECK \(\(\w+ = ANY \(ARRAY\[(.*)\]\)\)\)$/.exec(row!.def)![1]!;
-  return [...list.matchAll(/'([^']*)'::text/g)].map((m) => m[1]!);
-}
-
 /** Every move between two different statuses, and whether the table allows it. */
 function moves<S extends string>(statuses: readonly S[], transitions: Transitions<S>): { from: S; to: S; allowed: boolean }[] {
   return statuses.flatMap((from) => statuses.filter((to) => to !== from).map((to) => ({ from, to, allowed: transitions[from].includes(to) })));
@@ -72,10 +62,10 @@ async function insertBatch(msgId: string, status: BatchStatus): Promise<number> 
 
 describe('the status unions', () => {
   it('are the CHECK constraints of their columns', async () => {
-    expect(new Set(await checkedValues('payouts', 'status'))).toEqual(new Set(PAYOUT_STATUSES));
-    expect(new Set(await checkedValues('payout_batches', 'status'))).toEqual(new Set(BATCH_STATUSES));
-    expect(new Set(await checkedValues('payout_batches', 'submission'))).toEqual(new Set(SUBMISSION_STATUSES));
-    expect(new Set(await checkedValues('payout_attempts', 'status'))).toEqual(new Set(ATTEMPT_STATUSES));
+    expect(new Set(await checkedValues(db, 'payouts', 'status'))).toEqual(new Set(PAYOUT_STATUSES));
+    expect(new Set(await checkedValues(db, 'payout_batches', 'status'))).toEqual(new Set(BATCH_STATUSES));
+    expect(new Set(await checkedValues(db, 'payout_batches', 'submission'))).toEqual(new Set(SUBMISSION_STATUSES));
+    expect(new Set(await checkedValues(db, 'payout_attempts', 'status'))).toEqual(new Set(ATTEMPT_STATUSES));
   });
 });
 

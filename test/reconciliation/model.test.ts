@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXCEPTION_KINDS, MATCH_KINDS, MATCH_RULES } from '../../src/reconciliation/matching/types.ts';
 import { DOCUMENT_TRANSITIONS, ENTRY_TRANSITIONS, EXCEPTION_TRANSITIONS, PROPOSAL_TRANSITIONS, RECONCILIATION_RUN_TRANSITIONS } from '../../src/reconciliation/model.ts';
-import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { checkedValues, freshDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
  * The statuses and kinds reconciliation's code knows are exactly those its tables allow: each
@@ -16,21 +16,6 @@ afterAll(async () => {
   await db.drop();
 });
 
-/** The values a `column IN (…)` CHECK of `table` allows. */
-async function allowed(table: string, column: string): Promise<string[]> {
-  const { rows } = await db.pool.query<{ def: string }>(
-    `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-      WHERE c.contype = 'c' AND n.nspname = $1 AND t.relname = $2`,
-    [db.schema, table],
-  );
-  const lists = rows.flatMap(({ def }) => {
-    const match = new RegExp(`^CHECK \\(\\(${column} = ANY \\(ARRAY\\[(.*)\\]\\)\\)\\)$`).exec(def);
-    return match ? [[...match[1]!.matchAll(/'([^']*)'::text/g)].map((m) => m[1]!)] : [];
-  });
-  expect(lists, `one CHECK on ${table}.${column}`).toHaveLength(1);
-  return lists[0]!.sort();
-}
-
 describe('reconciliation model', () => {
   it.each([
     ['bank_documents', 'status', Object.keys(DOCUMENT_TRANSITIONS)],
@@ -42,6 +27,6 @@ describe('reconciliation model', () => {
     ['reconciliation_matches', 'kind', [...MATCH_KINDS]],
     ['reconciliation_matches', 'rule', [...MATCH_RULES]],
   ])('knows the values %s.%s allows', async (table, column, known) => {
-    expect(await allowed(table, column)).toEqual([...known].sort());
+    expect(await checkedValues(db, table, column)).toEqual([...known].sort());
   });
 });

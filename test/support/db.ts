@@ -58,3 +58,21 @@ export async function countQueries<T>(pool: pg.Pool, work: () => Promise<T>): Pr
     for (const [client, original] of originals) (client as unknown as { query: unknown }).query = original;
   }
 }
+
+/**
+ * The values the one `column IN (…)` CHECK of `table` allows, sorted (PostgreSQL shows it as
+ * `column = ANY (ARRAY[…])`): model tests hold their status unions against it.
+ */
+export async function checkedValues(db: TestDatabase, table: string, column: string): Promise<string[]> {
+  const { rows } = await db.pool.query<{ def: string }>(
+    `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+      WHERE c.contype = 'c' AND n.nspname = $1 AND t.relname = $2`,
+    [db.schema, table],
+  );
+  const lists = rows.flatMap(({ def }) => {
+    const match = new RegExp(`^CHECK \\(\\(${column} = ANY \\(ARRAY\\[(.*)\\]\\)\\)\\)$`).exec(def);
+    return match ? [[...match[1]!.matchAll(/'([^']*)'::text/g)].map((m) => m[1]!)] : [];
+  });
+  if (lists.length !== 1) throw new Error(`expected one CHECK on ${table}.${column}, found ${lists.length}`);
+  return lists[0]!.sort();
+}
