@@ -39,8 +39,8 @@ export const MemberClaimsQuery = graphql(`
       claims(first: $first) {
         edges {
           node {
-            id status planYear settledAt personBurdenFen totalFen memberPaysFen reasons
-            lines { programme amountFen explanation status }
+            id status planYear settledAt personBurdenFen totalFen memberPaysFen reasons { code text { zh en } }
+            lines { programme amountFen explanation { zh en } status }
           }
         }
       }
@@ -48,10 +48,23 @@ export const MemberClaimsQuery = graphql(`
   }
 `);
 
-/** A reviewer's decision. */
+/** A reviewer's decision: the claim, or what to show beside the form when it was refused. */
 export const ApproveClaimMutation = graphql(`
   mutation ApproveClaim($claimId: ID!, $note: String) {
-    approveClaim(input: { claimId: $claimId, note: $note }) { id status decidedBy decidedAt }
+    approveClaim(input: { claimId: $claimId, note: $note }) {
+      claim { id status decidedBy decidedAt }
+      userErrors { field code message }
+    }
+  }
+`);
+
+/** A reviewer's selection approved at once: one result per claim, refused ones with their reasons. */
+export const ApproveClaimsMutation = graphql(`
+  mutation ApproveClaims($claimIds: [ID!]!, $note: String) {
+    approveClaims(input: { claimIds: $claimIds, note: $note }) {
+      results { claimId claim { id status decidedBy } userErrors { code message } }
+      userErrors { field code message }
+    }
   }
 `);
 

@@ -13,6 +13,7 @@ import { registerSealCommands } from '../src/seals/cli.ts';
 import { registerBenefitsCommands } from '../src/benefits/cli.ts';
 import { registerSettlementCommands } from '../src/settlements/cli.ts';
 import { registerStatementCommands } from '../src/reconciliation/cli.ts';
+import { SUBGRAPHS } from '../src/gateway/federation/subgraphs.ts';
 
 /** The `hub` command: operators' entry point (docs/design.md, Contracts other tools rely on). */
 const program = new Command('hub').description('Mutual Aid Hub (职工医疗互助) — gateway, workers and operator commands');
@@ -23,7 +24,7 @@ program.version(version).exitOverride();
 
 // Development helpers run as development when NODE_ENV is unset, and never in production: they
 // sign tokens, write a CA or use the public development keys. Every other command needs NODE_ENV.
-const DEVELOPMENT_COMMANDS = new Set(['demo', 'token', 'certs dev', 'sim bank', 'sim insurance']);
+const DEVELOPMENT_COMMANDS = new Set(['demo', 'mock', 'token', 'certs dev', 'sim bank', 'sim insurance']);
 program.hook('preAction', (_program, command) => {
   useJson(Boolean(command.opts().json));
   const path = command.parent && command.parent !== program ? `${command.parent.name()} ${command.name()}` : command.name();
@@ -44,12 +45,21 @@ program
 
 program
   .command('serve')
-  .description('run the GraphQL gateway')
+  .description('run the GraphQL gateway: the whole API in-process (default), one subgraph, or a federation gateway over subgraph URLs (docs/federation.md)')
   .option('--port <port>', 'port to listen on (default: PORT)', parsePort)
   .option('--host <host>', 'address to bind', '127.0.0.1')
-  .action(async (options: { port?: number; host: string }) => {
+  .addOption(new Option('--subgraph <name>', 'serve one subgraph (with _entities) instead of the whole API').choices(SUBGRAPHS.map((s) => s.name)).conflicts('gateway'))
+  .option('--gateway', 'plan each operation over remote subgraphs with @apollo/gateway (needs their URLs)')
+  .option('--subgraph-urls <list>', 'gateway mode: where each subgraph listens, name=url,... (default: SUBGRAPH_URLS)')
+  .option('--supergraph <file>', 'gateway mode: the composed supergraph SDL', 'schema/published/supergraph.graphql')
+  .action(async (options: { port?: number; host: string; subgraph?: string; gateway?: boolean; subgraphUrls?: string; supergraph: string }) => {
     const { serveGateway } = await import('./serve.ts');
-    await serveGateway({ port: options.port ?? config().PORT, host: options.host, portSetting: options.port === undefined ? 'PORT' : '--port' });
+    const urls = options.subgraphUrls ?? process.env.SUBGRAPH_URLS;
+    if (options.gateway && !urls) throw new InvalidArgumentError('--gateway needs the subgraphs\' URLs: --subgraph-urls or SUBGRAPH_URLS (name=url,...)');
+    await serveGateway({
+      port: options.port ?? config().PORT, host: options.host, portSetting: options.port === undefined ? 'PORT' : '--port',
+      subgraph: options.subgraph, remote: options.gateway ? { supergraphFile: options.supergraph, urls: urls! } : undefined,
+    });
   });
 
 program
@@ -69,6 +79,17 @@ program
   .action(async (options: { once?: boolean; members: number; bankFaults?: boolean }) => {
     const { runDemo } = await import('./demo/demo.ts');
     await runDemo({ once: Boolean(options.once), members: options.members, bankFaults: Boolean(options.bankFaults) });
+  });
+
+program
+  .command('mock')
+  .description('serve the published schema with made-up data for front-end work: POST /graphql, no database, no token')
+  .option('--port <port>', 'port to listen on (0 picks a free one)', parsePort, 4001)
+  .option('--seed <n>', 'the same seed gives the same answers to the same requests', parseCount, 1)
+  .action(async (options: { port: number; seed: number }) => {
+    const { serveMock } = await import('../src/gateway/mock.ts');
+    const mock = await serveMock({ port: options.port, seed: options.seed, config: config() });
+    say(`mock API (seed ${options.seed}): POST ${mock.url}`);
   });
 
 const members = program.command('members').description('member registry');

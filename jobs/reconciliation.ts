@@ -9,6 +9,8 @@ import { documentJobId, enqueueDocument, enqueueReconciliation, reconcileJobId, 
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import type { WorkerServices } from './services.ts';
 import { chinaToday } from '../src/kernel/time.ts';
+import { publishJobProgress } from '../src/events/statusEvents.ts';
+import { every as atMostEvery, PROGRESS_INTERVAL_MS } from '../src/progress.ts';
 
 /** The reconciliation worker (its jobs: src/reconciliation/queue.ts). */
 type ReconciliationServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'log' | 'queues' | 'reconciliation'>;
@@ -61,10 +63,27 @@ export async function start({ db, connection, prefix, log, queues, reconciliatio
         return { status: outcome.status, entries: outcome.entries, newEntries: outcome.entriesNew };
       }
       const { account } = job.data as { account: string };
-      const result = await reconcileAccount(db, account, {
-        startedBy: 'schedule', debitDays: settings.debitDays, holidays: settings.holidays,
-        onProgress: (progress) => job.updateProgress(progress),
-      });
+      // Subscribers (reconciliationRunProgress) hear the run at most every PROGRESS_INTERVAL_MS, and at its end.
+      const due = atMostEvery(PROGRESS_INTERVAL_MS);
+      let runId: number | null = null;
+      const announce = (done: number, final: boolean) => (runId === null ? Promise.resolve() : publishJobProgress(connection, prefix, {
+        kind: 'RECONCILIATION_RUN', id: runId, done, total: final ? done : null, final,
+      }).catch((error: unknown) => log.warn({ err: error, runId }, 'reconciliation progress not announced')));
+      let result;
+      try {
+        result = await reconcileAccount(db, account, {
+          startedBy: 'schedule', debitDays: settings.debitDays, holidays: settings.holidays,
+          onProgress: async ({ runId: id, ...counts }) => {
+            runId = id;
+            await job.updateProgress(counts);
+            if (due()) await announce(counts.entries, false);
+          },
+        });
+      } catch (error) {
+        await announce(0, true);
+        throw error;
+      }
+      await announce(result.entries, true);
       log.info({ account, entries: result.entries, matched: result.matched, exceptions: result.exceptions }, 'account reconciled');
       return { entries: result.entries, matched: result.matched, exceptions: result.exceptions, settled: result.settled };
     },

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import express from 'express';
@@ -6,6 +7,7 @@ import { log } from '../src/log.ts';
 import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { fromSetting } from '../src/cliErrors.ts';
 import { createGateway, type Gateway } from '../src/gateway/server.ts';
+import { parseSubgraphUrls, remoteGateway } from '../src/gateway/federation/remote.ts';
 import { createMetrics, type HubMetrics } from '../src/gateway/metrics.ts';
 import { healthz, readyz } from '../src/gateway/health.ts';
 import { startWorkers, type RunningWorkers } from './worker.ts';
@@ -18,9 +20,17 @@ import { closeQueues, createQueues } from '../src/queues.ts';
 let processMetrics: HubMetrics | undefined;
 const metricsOfProcess = () => (processMetrics ??= createMetrics());
 
-export async function startGateway(runtime: Runtime, port: number, host: string): Promise<{ gateway: Gateway; port: number; close(): Promise<void> }> {
+/** Which API a gateway serves: the whole one in-process (default), one subgraph, or remote subgraphs. */
+export interface ServeMode {
+  subgraph?: string;
+  /** Gateway mode: the supergraph SDL file and where its subgraphs listen (`name=url,…`). */
+  remote?: { supergraphFile: string; urls: string };
+}
+
+export async function startGateway(runtime: Runtime, port: number, host: string, mode: ServeMode = {}): Promise<{ gateway: Gateway; port: number; close(): Promise<void> }> {
   const queues = createQueues(runtime.redis, runtime.config.QUEUE_PREFIX);
-  const gateway = await createGateway({ db: runtime.db, keys: runtime.keys, queues, redis: runtime.redis }, runtime.config, log, { metrics: metricsOfProcess() });
+  const remote = mode.remote && remoteGateway({ supergraphSdl: readFileSync(mode.remote.supergraphFile, 'utf8'), urls: parseSubgraphUrls(mode.remote.urls) });
+  const gateway = await createGateway({ db: runtime.db, keys: runtime.keys, queues, redis: runtime.redis }, runtime.config, log, { metrics: metricsOfProcess(), subgraph: mode.subgraph, remote });
   const bound = await gateway.listen(port, host);
   return {
     gateway,
@@ -58,13 +68,14 @@ export function closeOnSignal(runtime: Runtime, parts: { close(): Promise<void> 
 }
 
 /** `portSetting`: where the port came from (PORT or --port), named if it is taken. */
-export async function serveGateway({ port, host, portSetting }: { port: number; host: string; portSetting: string }): Promise<void> {
+export async function serveGateway({ port, host, portSetting, ...mode }: { port: number; host: string; portSetting: string } & ServeMode): Promise<void> {
   // Tried before anything starts: once the gateway's WebSocket server is attached, a busy port is
   // also printed by graphql-ws, with a stack trace, before the one-line refusal.
   if (port !== 0) await fromSetting(portSetting, listenAndClose(port, host));
   const runtime = await openRuntime(config());
-  const server = await fromSetting(portSetting, startGateway(runtime, port, host));
-  log.info({ url: `http://${host}:${server.port}/graphql`, port: server.port }, 'gateway listening');
+  const server = await fromSetting(portSetting, startGateway(runtime, port, host, mode));
+  const serves = mode.subgraph ? `subgraph ${mode.subgraph}` : mode.remote ? 'gateway over remote subgraphs' : 'whole API';
+  log.info({ url: `http://${host}:${server.port}/graphql`, port: server.port, serves }, 'gateway listening');
   closeOnSignal(runtime, [server]);
 }
 

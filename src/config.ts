@@ -161,6 +161,14 @@ const schema = z.object({
   FOUR_EYES_ABOVE_FEN: z.coerce.number().int().min(0).default(100_000),
   /** Largest body of an upload operation (roster, settlement file, bank statement) in bytes; other requests keep GRAPHQL_MAX_BODY_BYTES. */
   GRAPHQL_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1_024).default(21 * 1024 * 1024),
+  /** HMAC-SHA256 key of signed file URLs (uploads, batch files and seals); derived from PII_KEY when absent. Whoever holds it can mint URLs. */
+  FILE_URL_KEY: base64Key.optional(),
+  /** How long a signed file URL stays valid, in seconds. */
+  FILE_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(3_600).default(300),
+  /** Largest file sent to an upload URL, in bytes (its own limit: the URL's route reads no JSON). */
+  FILE_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1_024).default(64 * 1024 * 1024),
+  /** Where uploaded files wait, encrypted, for the mutation that uses them (shared by every gateway instance behind one address). */
+  FILE_UPLOAD_DIR: z.string().default('.data/uploads'),
   /** Directory of the ISO 20022 XSDs statements are validated against (default: the copy vendored in src/banks/iso20022/xsd/). */
   ISO20022_XSD_DIR: z.string().optional(),
 });
@@ -196,7 +204,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
 function productionSecretProblems(config: Config): string[] {
   const problems: string[] = [];
   const devKey = Buffer.from(DEV_PII_KEY, 'base64');
-  for (const name of ['PII_KEY', 'PII_HASH_KEY'] as const) {
+  for (const name of ['PII_KEY', 'PII_HASH_KEY', 'FILE_URL_KEY'] as const) {
     const value = config[name];
     if (value === undefined) continue;
     // Compared as bytes: another spelling of the development key is still the development key.

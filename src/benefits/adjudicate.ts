@@ -6,6 +6,7 @@ import { contributionFigures } from '../members/store.ts';
 import { contributionStatus } from '../members/contributions.ts';
 import { evaluateBenefits, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from './rules/engine.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
+import { bilingual } from './rules/explain.ts';
 import { RuleSetCache } from './catalogue.ts';
 import { CLAIM_TRANSITIONS, type BenefitTotalsRow, type ClaimStatus, type PendingSettlementRow, type ReversalOutcome } from './model.ts';
 import * as store from './store.ts';
@@ -98,7 +99,7 @@ async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: 
       settlementId: s.id, memberId: s.memberId, unitId: s.unitId, enrolmentId: s.enrolmentId, planYear: s.planYear,
       setlTime: s.setlTime, ruleSetId: ruleSet.id, ruleSetVersion: ruleSet.version, status,
       eligible: result.eligible, psnPartAmt: s.amounts.psn_part_amt ?? 0, totalFen: result.totalFen,
-      reasons: result.reasons, reasonCodes: result.reasonCodes, warnings: result.warnings, facts, totalsBefore: before,
+      reasons: result.reasons.map((r) => bilingual(r.text)), reasonCodes: result.reasonCodes, warnings: result.warnings, facts, totalsBefore: before,
       outOfPocketFen: result.planYearTotalsAfter.outOfPocket - before.outOfPocket,
       decidedBy: status === 'APPROVED' ? actor.subject : null,
     })));
@@ -113,7 +114,7 @@ async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: 
         lines.push({
           claimId, programme: l.programme, basisFen: l.basisFen, ratioBp: l.ratioBp, fixedFen: l.fixedFen,
           beforeCapsFen: l.computedFen, capsHit: l.capsHit, amountFen: l.amountFen, diseaseGroups: l.diseaseGroups ?? [],
-          explanation: l.explanation, status: status === 'APPROVED' ? 'APPROVED' : 'PENDING',
+          explanation: bilingual(l.explanation), status: status === 'APPROVED' ? 'APPROVED' : 'PENDING',
         });
       }
       for (const group of result.diseaseGroupsGranted) grants.push({ memberId: s.memberId, diseaseGroup: group, claimId });

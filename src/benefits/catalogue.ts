@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inTransaction } from '../db/pool.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
-import { invalid } from '../kernel/errors.ts';
+import { invalid, invalidFields } from '../kernel/errors.ts';
 import type { Db, Queryable } from '../kernel/transaction.ts';
 import { validateRuleSet, type RuleSet } from './rules/ruleSet.ts';
 import type { RuleSetRow } from './model.ts';
@@ -95,11 +95,13 @@ export async function publishRuleSet(db: Db, ruleSets: RuleSetCache, actor: Acto
   await ruleSets.ensureShipped(db);
   return inTransaction(db, async (tx) => {
     const next = await store.nextVersion(tx, id);
-    if (definition.version !== undefined && definition.version !== next) {
-      throw invalid('input.definition.version', `must be ${next} (the next version of ${id}) or omitted`);
-    }
+    // Every problem of the definition at once: the version and whatever the rule-set schema refuses.
     const checked = validateRuleSet({ ...definition, version: next });
-    if (!checked.ok) throw invalid(`input.definition.${checked.errors[0]!.field}`, checked.errors[0]!.reason);
+    const problems = [
+      ...(definition.version !== undefined && definition.version !== next ? [{ field: 'version', reason: `must be ${next} (the next version of ${id}) or omitted` }] : []),
+      ...(checked.ok ? [] : checked.errors),
+    ];
+    if (!checked.ok || problems.length) throw invalidFields(problems.map((p) => ({ field: `input.definition.${p.field}`, reason: p.reason })));
     const row = await store.insertRuleSet(tx, checked.ruleSet, actor.subject);
     await recordAudit(tx, actor, {
       action: 'ruleset.publish', targetType: 'RuleSet', targetId: `${row.ruleSetId}@${row.version}`,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createPool } from '../db/pool.ts';
 import { DomainError, invalid } from '../kernel/errors.ts';
-import { previewBenefits } from './preview.ts';
+import { previewBenefits, printedPreview } from './preview.ts';
 import { replayYear } from './replay.ts';
 import { ensureShippedRuleSets, loadRuleSet, ruleSetOf } from './catalogue.ts';
 import { storedRuleSet } from './store.ts';
@@ -22,7 +22,7 @@ export function registerBenefitsCommands(program: Command): void {
     .action((options: { rules: string; input: string }) => {
       const json = readInput(options.input);
       const result = previewBenefits(loadRuleSet(options.rules), json);
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(printedPreview(result), null, 2)}\n`);
     });
   benefits
     .command('replay')

@@ -50,6 +50,8 @@ export interface ClaimRow {
   decidedBy: string | null;
   decidedAt: Date | null;
   decisionReason: string | null;
+  /** Everyone who adjusted a line of the claim (they may not approve it). */
+  adjustedBy: string[];
   createdAt: Date;
   updatedAt: Date;
 }

@@ -3,6 +3,7 @@ import { type Amounts } from '../settlements/model.ts';
 import { consistencyProblems } from '../settlements/validation.ts';
 import { evaluateBenefits, ZERO_TOTALS, type BenefitInput, type BenefitResult, type PlanYearTotals } from './rules/engine.ts';
 import { isIcd10Code } from './rules/icd10.ts';
+import { bilingual } from './rules/explain.ts';
 import { PLANS, SETTLEMENT_AMOUNT_FIELDS, settlementFieldsUsed, type Plan, type RuleSet, type SettlementAmountField } from './rules/ruleSet.ts';
 import { invalidFields } from '../kernel/errors.ts';
 import { AmountError, parseFen } from '../kernel/money.ts';
@@ -23,6 +24,15 @@ import { isIsoDate, parseChinaTime } from '../kernel/time.ts';
 export function previewBenefits(ruleSet: RuleSet, json: unknown, at?: string): BenefitResult {
   // Every fact the engine checks is checked here first, naming the caller's field.
   return evaluateBenefits(ruleSet, parsePreviewInput(json, ruleSet, at));
+}
+
+/** A preview as `hub benefits preview` prints it (and `BenefitPreview.json` shows it): each reason and explanation one `zh / en` string. */
+export function printedPreview(result: BenefitResult) {
+  return {
+    ...result,
+    reasons: result.reasons.map((r) => bilingual(r.text)),
+    lines: result.lines.map((l) => ({ ...l, explanation: bilingual(l.explanation) })),
+  };
 }
 
 const TOP_LEVEL = new Set(['settlement', 'plan', 'specialDisease', 'firstEnrolledOn', 'planYearTotals', 'priorDiseaseGroups', 'contributionPaid']);

@@ -1,18 +1,21 @@
-import type { Resolvers } from '../gateway/generated/resolvers.ts';
+import type { ClaimReasonCode } from '../gateway/generated/resolvers.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
-import { previewBenefits } from './preview.ts';
+import { previewBenefits, printedPreview } from './preview.ts';
+import { localizedText } from './rules/explain.ts';
 import type { BenefitResult } from './rules/engine.ts';
 import { publishRuleSet } from './catalogue.ts';
 import * as review from './review.ts';
+import { userErrorsOf, type DomainResolvers } from '../gateway/payloads.ts';
+import { MAX_IDS } from '../gateway/limits.ts';
 import * as store from './store.ts';
 import { payableFen, type ClaimRow } from './model.ts';
 import { check, invalid, notFound, reasonOf } from '../kernel/errors.ts';
 
 export type ClaimConnectionResult = CountedConnection<ClaimRow>;
 
-const REVIEW = ['REVIEWER', 'ADMIN'] as const;
+const REVIEW = review.REVIEWERS;
 
 function checkYear(field: string, year: number): void {
   check(field, year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
@@ -32,25 +35,18 @@ async function announced(ctx: Context, claim: ClaimRow): Promise<ClaimRow> {
 }
 
 /** The preview the CLI prints, from the same service (preview.ts) and a stored rule set. */
-async function preview(ctx: Context, ruleSetId: string, version: number | null | undefined, input: string): Promise<BenefitResult> {
+async function preview(ctx: Context, ruleSetId: string, version: number | null | undefined, input: unknown): Promise<BenefitResult> {
   const { ruleSets } = ctx.loaders;
   await ruleSets.ensureShipped(ctx.db);
   const row = await store.storedRuleSet(ctx.db, ruleSetId, version);
   if (!row) throw invalid(version == null ? 'ruleSetId' : 'version', `no rule set ${ruleSetId}${version == null ? '' : ` version ${version}`}`);
-  const ruleSet = ruleSets.ruleSetOf(row);
-  let json: unknown;
-  try {
-    json = JSON.parse(input);
-  } catch (error) {
-    throw invalid('input', `cannot be read as JSON (${(error as Error).message})`);
-  }
-  return previewBenefits(ruleSet, json, 'input');
+  return previewBenefits(ruleSets.ruleSetOf(row), input, 'input');
 }
 
-export const benefitResolvers: Resolvers = {
+export const benefitResolvers: DomainResolvers = {
   Query: {
-    claims: async (_root, { first, after, filter }, ctx) => {
-      const page = readPage({ first, after });
+    claims: async (_root, { filter, ...args }, ctx) => {
+      const page = readPage(args, store.CLAIM_ORDER);
       if (filter?.minTotalFen != null && filter.maxTotalFen != null && filter.minTotalFen > filter.maxTotalFen) {
         throw invalid('filter.maxTotalFen', 'must not be below minTotalFen');
       }
@@ -89,26 +85,41 @@ export const benefitResolvers: Resolvers = {
         throw invalid('input.definition', `cannot be read as JSON (${(error as Error).message})`);
       }
       if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) throw invalid('input.definition', 'must be a JSON object');
-      return publishRuleSet(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), definition as Record<string, unknown>);
+      return { ruleSet: await publishRuleSet(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), definition as Record<string, unknown>) };
     },
     approveClaim: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'approveClaim');
       const id = localId('input.claimId', input.claimId, 'Claim');
       await review.approveClaim(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, input.note?.trim() || null);
-      return announced(ctx, await visibleClaim(ctx, id));
+      return { claim: await announced(ctx, await visibleClaim(ctx, id)) };
+    },
+    approveClaims: async (_root, { input }, ctx) => {
+      requireRole(ctx, REVIEW, 'approveClaims');
+      check('input.claimIds', input.claimIds.length >= 1 && input.claimIds.length <= MAX_IDS ? null : `must list 1 to ${MAX_IDS} claims`);
+      const claims = input.claimIds.map((claimId, i) => ({ id: localId(`input.claimIds[${i}]`, claimId, 'Claim'), field: `input.claimIds[${i}]` }));
+      const refusals = await review.approveClaims(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), claims, input.note?.trim() || null);
+      const results = await Promise.all(claims.map(async ({ id }, i) => {
+        const refusal = refusals[i];
+        if (!refusal) return { claimId: input.claimIds[i]!, claim: await announced(ctx, await visibleClaim(ctx, id)), userErrors: [] };
+        // A refusal no payload may carry (none is expected once the role passed) fails the whole operation.
+        const userErrors = userErrorsOf(refusal);
+        if (!userErrors) throw refusal;
+        return { claimId: input.claimIds[i]!, claim: null, userErrors };
+      }));
+      return { results };
     },
     rejectClaim: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'rejectClaim');
       const id = localId('input.claimId', input.claimId, 'Claim');
       await review.rejectClaim(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, reasonOf('input.reason', input.reason));
-      return announced(ctx, await visibleClaim(ctx, id));
+      return { claim: await announced(ctx, await visibleClaim(ctx, id)) };
     },
     adjustClaimLine: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'adjustClaimLine');
       const lineId = localId('input.lineId', input.lineId, 'BenefitLine');
       const reason = reasonOf('input.reason', input.reason);
       const claimId = await review.adjustClaimLine(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), lineId, input.amountFen, reason);
-      return visibleClaim(ctx, claimId);
+      return { claim: await visibleClaim(ctx, claimId) };
     },
   },
 
@@ -130,6 +141,12 @@ export const benefitResolvers: Resolvers = {
     personBurdenFen: (claim) => claim.psnPartAmt,
     memberPaysFen: (claim) => claim.psnPartAmt - claim.totalFen,
     lines: (claim, _args, ctx) => ctx.loaders.linesOfClaim.load(claim.id),
+    // Stored as one `zh / en` text per reason, beside its code.
+    reasons: (claim) => claim.reasons.map((text, i) => ({ code: claim.reasonCodes[i] as ClaimReasonCode, text: localizedText(text) })),
+    reasonCodes: (claim) => claim.reasonCodes as ClaimReasonCode[],
+    viewerCanApprove: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'approve') === null,
+    viewerCanReject: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'reject') === null,
+    viewerCanAdjust: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'adjust') === null,
   },
 
   ClaimConnection: {
@@ -141,16 +158,18 @@ export const benefitResolvers: Resolvers = {
     ratioBasisPoints: (line) => line.ratioBp,
     computedFen: (line) => line.amountFen,
     amountFen: (line) => payableFen(line),
+    explanation: (line) => localizedText(line.explanation),
   },
 
   RuleSet: {
+    id: (row) => toGlobalId('RuleSet', ruleSetKey(row.ruleSetId, row.version)),
     description: (row) => String((row.definition as { description?: string }).description ?? ''),
-    definition: (row) => JSON.stringify(row.definition, null, 2),
+    definition: (row) => row.definition,
     assignedPlanYears: async (row, _args, ctx) => (await store.assignedYears(ctx.db, [row.ruleSetId])).get(row.ruleSetId) ?? [],
   },
 
   BenefitPreview: {
-    json: (result) => JSON.stringify(result, null, 2),
+    json: (result) => JSON.stringify(printedPreview(result), null, 2),
   },
 
   BenefitPreviewLine: {
@@ -158,8 +177,8 @@ export const benefitResolvers: Resolvers = {
   },
 
   Member: {
-    claims: async (member, { first, after, filter }, ctx) => {
-      const page = readPage({ first, after });
+    claims: async (member, { filter, ...args }, ctx) => {
+      const page = readPage(args, store.CLAIM_ORDER);
       const claimFilter = { status: filter?.status, planYear: filter?.planYear };
       const rows = await ctx.loaders.claimsOfMember.load({ parentId: member.id, args: { filter: claimFilter, page } });
       return {
@@ -182,4 +201,17 @@ export const benefitResolvers: Resolvers = {
 export const benefitNodes = {
   Claim: (ctx: Context, id: number) => ctx.loaders.claim.load(id),
   BenefitLine: (ctx: Context, id: number) => ctx.loaders.benefitLine.load(id),
+};
+
+/** A rule set version's key in its global ID: `default-2025@3`. */
+const ruleSetKey = (ruleSetId: string, version: number) => `${ruleSetId}@${version}`;
+
+/** Node types of this domain known by a text key; rule sets are read by every role, like `Query.ruleSets`. */
+export const benefitKeyedNodes = {
+  RuleSet: async (ctx: Context, key: string) => {
+    const match = /^([a-z0-9][a-z0-9-]*)@(\d{1,9})$/.exec(key);
+    if (!match) return null;
+    await ctx.loaders.ruleSets.ensureShipped(ctx.db);
+    return store.storedRuleSet(ctx.db, match[1]!, Number(match[2]));
+  },
 };

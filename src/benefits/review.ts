@@ -3,7 +3,7 @@ import type { Db, Tx } from '../kernel/transaction.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { Programme } from './rules/ruleSet.ts';
 import * as store from './store.ts';
-import { conflict, invalid, forbidden, notFound } from '../kernel/errors.ts';
+import { conflict, DomainError, invalid, forbidden, notFound } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
 
 /**
@@ -19,29 +19,67 @@ import type { Scope } from '../kernel/scope.ts';
  *   stays beside the adjusted one; the member-year totals drop by the difference; the running
  *   out-of-pocket total keeps the computed figures. The claim stays PENDING_REVIEW for a decision.
  */
-async function lockClaim(tx: Tx, claimId: number, scope: Scope, field: string): Promise<store.ReviewedClaim> {
+/** Who reviews claims (the review mutations' role check). */
+export const REVIEWERS = ['REVIEWER', 'ADMIN'] as const;
+
+export type ReviewDecision = 'approve' | 'reject' | 'adjust';
+
+/**
+ * Why `actor` may not make `decision` on a claim now, or null: a REVIEWER or ADMIN, the claim
+ * PENDING_REVIEW, and (approval) not one who adjusted a line of it (four eyes). The decisions below
+ * throw it; the API's hints (Claim.viewerCan…) show whether it is null for the caller.
+ */
+export function reviewRefusal(
+  actor: Actor, claim: Pick<store.ReviewedClaim, 'status' | 'adjustedBy'>, decision: ReviewDecision, field = 'input.claimId',
+): DomainError | null {
+  if (!(REVIEWERS as readonly string[]).includes(actor.role)) return forbidden(`reviewing claims needs the role REVIEWER or ADMIN; you are ${actor.role}`);
+  if (claim.status !== 'PENDING_REVIEW') return conflict(`the claim is ${claim.status}, not PENDING_REVIEW`, field);
+  if (decision === 'approve' && claim.adjustedBy.includes(actor.subject)) {
+    // The claim's own record refuses it (whoever adjusted it), not the caller's role: a CONFLICT, reported with the claim.
+    return conflict(`${actor.subject} adjusted this claim and cannot also approve it; another REVIEWER or ADMIN must (four eyes)`, field);
+  }
+  return null;
+}
+
+async function lockClaim(tx: Tx, actor: Actor, claimId: number, scope: Scope, decision: ReviewDecision, field: string): Promise<store.ReviewedClaim> {
   const found = await store.claimInScope(tx, claimId, scope);
-  if (!found) throw notFound('claim');
+  if (!found) throw notFound('claim', field);
   await store.lockMemberYear(tx, found.memberId, found.planYear);
   const claim = await store.lockClaim(tx, claimId);
-  if (claim.status !== 'PENDING_REVIEW') throw conflict(`the claim is ${claim.status}, not PENDING_REVIEW`, field);
+  const refusal = reviewRefusal(actor, claim, decision, field);
+  if (refusal) throw refusal;
   return claim;
 }
 
-export async function approveClaim(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null): Promise<void> {
+export async function approveClaim(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null, field = 'input.claimId'): Promise<void> {
   await inTransaction(db, async (tx) => {
-    const claim = await lockClaim(tx, claimId, scope, 'input.claimId');
-    if (claim.adjustedBy.includes(actor.subject)) {
-      throw forbidden(`approveClaim: ${actor.subject} adjusted this claim and cannot also approve it; another REVIEWER or ADMIN must (four eyes)`);
-    }
+    await lockClaim(tx, actor, claimId, scope, 'approve', field);
     const totalFen = await store.approveClaim(tx, claimId, actor.subject, note);
     await recordAudit(tx, actor, { action: 'claim.approve', targetType: 'Claim', targetId: String(claimId), reason: note, details: { totalFen } });
   });
 }
 
+/**
+ * Approves each claim as `approveClaim` does, each in its own transaction (same rules, four eyes,
+ * audit): one refused does not stop the others. Returns each claim's refusal, in order; null for an
+ * approved one. A claim missing or out of `scope` is the same NOT_FOUND.
+ */
+export async function approveClaims(
+  db: Db, actor: Actor, scope: Scope, claims: readonly { id: number; field: string }[], note: string | null,
+): Promise<(DomainError | null)[]> {
+  const refusals: (DomainError | null)[] = [];
+  for (const { id, field } of claims) {
+    refusals.push(await approveClaim(db, actor, scope, id, note, field).then(() => null, (error: unknown) => {
+      if (error instanceof DomainError) return error;
+      throw error;
+    }));
+  }
+  return refusals;
+}
+
 export async function rejectClaim(db: Db, actor: Actor, scope: Scope, claimId: number, reason: string): Promise<void> {
   await inTransaction(db, async (tx) => {
-    const claim = await lockClaim(tx, claimId, scope, 'input.claimId');
+    const claim = await lockClaim(tx, actor, claimId, scope, 'reject', 'input.claimId');
     const lines = await store.payableLinesOfClaim(tx, claimId);
     const released = (p: Programme) => lines.filter((l) => l.programme === p).reduce((sum, l) => sum + l.payable, 0);
     await store.releaseFromTotals(tx, claim.memberId, claim.planYear, {
@@ -61,7 +99,7 @@ export async function adjustClaimLine(db: Db, actor: Actor, scope: Scope, lineId
   return inTransaction(db, async (tx) => {
     const claimId = await store.claimOfLine(tx, lineId);
     if (claimId === null) throw notFound('benefit line');
-    const claim = await lockClaim(tx, claimId, scope, 'input.lineId');
+    const claim = await lockClaim(tx, actor, claimId, scope, 'adjust', 'input.lineId');
     const locked = await store.lockLine(tx, lineId);
     if (amountFen > locked.amountFen) {
       throw invalid('input.amountFen', `must not exceed the computed amount ${locked.amountFen} fen (adjustments only lower a line)`);

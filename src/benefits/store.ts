@@ -8,6 +8,7 @@ import type {
 import { groupBy, type Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { memberRowScopeSql } from '../db/scope.ts';
+import { keysetSql, type Ordering } from '../db/keyset.ts';
 
 /**
  * All SQL of the benefits domain. Reads for the API take the members' `Scope`: a unit operator sees
@@ -19,7 +20,7 @@ export const CLAIM_COLUMNS = `c.id, c.settlement_id AS "settlementId", c.member_
   c.rule_set_version AS "ruleSetVersion", c.status, c.eligible, c.psn_part_amt AS "psnPartAmt",
   c.computed_total_fen AS "computedTotalFen", c.total_fen AS "totalFen", c.reasons, c.reason_codes AS "reasonCodes",
   c.warnings, c.out_of_pocket_fen AS "outOfPocketFen", c.decided_by AS "decidedBy", c.decided_at AS "decidedAt",
-  c.decision_reason AS "decisionReason", c.created_at AS "createdAt", c.updated_at AS "updatedAt"`;
+  c.decision_reason AS "decisionReason", c.adjusted_by AS "adjustedBy", c.created_at AS "createdAt", c.updated_at AS "updatedAt"`;
 
 export const LINE_COLUMNS = `l.id, l.claim_id AS "claimId", l.programme, l.basis_fen AS "basisFen", l.ratio_bp AS "ratioBp",
   l.fixed_fen AS "fixedFen", l.before_caps_fen AS "beforeCapsFen", l.caps_hit AS "capsHit", l.amount_fen AS "amountFen",
@@ -75,13 +76,23 @@ export async function claimsOfSettlements(db: Queryable, settlementIds: readonly
   return settlementIds.map((id) => bySettlement.get(id) ?? null);
 }
 
-/** Newest first (id descending); the cursor is the last id seen. */
+/** Claims newest first, or by one of these fields (the API's ClaimOrderField). */
+export const CLAIM_ORDER: Ordering<'DECIDED_AT' | 'TOTAL' | 'SETTLED_AT'> = {
+  key: 'c.id',
+  direction: 'DESC',
+  fields: {
+    DECIDED_AT: { sql: 'c.decided_at', kind: 'timestamp', nullable: true },
+    TOTAL: { sql: 'c.total_fen', kind: 'integer' },
+    SETTLED_AT: { sql: 'c.setl_time', kind: 'timestamp' },
+  },
+};
+
 export async function listClaims(db: Queryable, scope: Scope, filter: ClaimFilter, page: Page): Promise<ClaimRow[]> {
   const p = new Params();
   const where = claimFilterSql(p, scope, filter);
-  const after = page.afterKey === null ? '' : `AND c.id < ${p.add(page.afterKey)}`;
+  const keyset = keysetSql(p, CLAIM_ORDER, page);
   const { rows } = await db.query<ClaimRow>(
-    `SELECT ${CLAIM_COLUMNS} FROM claims c WHERE ${where} ${after} ORDER BY c.id DESC LIMIT ${p.add(page.limit)}`,
+    `SELECT ${CLAIM_COLUMNS}${keyset.pageKey} FROM claims c WHERE ${where} AND ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
     p.values,
   );
   return rows;
@@ -97,11 +108,11 @@ export async function countClaims(db: Queryable, scope: Scope, filter: ClaimFilt
 export async function claimsOfMembers(db: Queryable, memberIds: number[], scope: Scope, filter: ClaimFilter, page: Page): Promise<Map<number, ClaimRow[]>> {
   const p = new Params();
   const where = claimFilterSql(p, scope, filter);
-  const after = page.afterKey === null ? '' : `AND c.id < ${p.add(page.afterKey)}`;
+  const keyset = keysetSql(p, CLAIM_ORDER, page);
   const { rows } = await db.query<ClaimRow>(
     `SELECT page.* FROM unnest(${p.add(memberIds)}::bigint[]) AS parent(id)
-     CROSS JOIN LATERAL (SELECT ${CLAIM_COLUMNS} FROM claims c WHERE c.member_id = parent.id AND ${where} ${after}
-                          ORDER BY c.id DESC LIMIT ${p.add(page.limit)}) page`,
+     CROSS JOIN LATERAL (SELECT ${CLAIM_COLUMNS}${keyset.pageKey} FROM claims c WHERE c.member_id = parent.id AND ${where} AND ${keyset.where}
+                          ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}) page`,
     p.values,
   );
   return groupBy(rows, (r) => r.memberId);

@@ -1,11 +1,17 @@
 import { EventEmitter, on } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { invalid } from '../kernel/errors.ts';
 
 /**
- * Status changes of claims and payouts, for GraphQL subscriptions. Whoever changes a status
- * publishes it on Redis pub/sub after the transaction commits; every gateway instance listens and
- * hands each change to its subscribers. Best effort by design: PostgreSQL holds the truth, so a
- * change lost while Redis is away is seen by the client's next query, never lost as data.
+ * Status changes of claims and payouts, and progress of long jobs, for GraphQL subscriptions.
+ * Whoever changes a status appends it, after the transaction commits, to a Redis stream of its kind
+ * (one for claims, one for payouts); the stream's entry id is the event's sequence. Every gateway
+ * instance reads the streams from their end and hands each event to its subscribers; a subscriber
+ * that names the last sequence it saw (`after`) is first sent what it missed from the stream, then
+ * the live events after it, so the seam has neither gap nor duplicate. Best effort by design:
+ * PostgreSQL holds the truth, so a change lost while Redis is away is seen by the client's next
+ * query, never lost as data.
  */
 export interface StatusChange {
   kind: 'CLAIM' | 'PAYOUT';
@@ -16,40 +22,182 @@ export interface StatusChange {
   at: string;
 }
 
-export const statusChannel = (prefix: string) => `${prefix}:status-changes`;
+/** A change as read back from its stream: `sequence` is its entry id there. */
+export interface StatusEvent extends StatusChange {
+  sequence: string;
+}
+
+/**
+ * How far a long job has got, announced by its worker at most every PROGRESS_INTERVAL_MS and once
+ * when it ends (`final`). `done` and `total` count the job's own units (roster rows, statement entries).
+ */
+export interface JobProgress {
+  kind: 'ROSTER_IMPORT' | 'RECONCILIATION_RUN';
+  id: number;
+  done: number;
+  total: number | null;
+  final: boolean;
+  at: string;
+}
+
+/** Events each status stream keeps, about (Redis trims whole nodes, `MAXLEN ~`); older ones cannot be replayed. */
+const STATUS_EVENTS_KEPT = 100_000;
+/** Most events one replay sends; a client further behind is told to query again. */
+const MAX_REPLAY = 1_000;
+/** Progress events kept: only live subscribers read them. */
+const PROGRESS_EVENTS_KEPT = 1_000;
+// Entries read per XRANGE while replaying.
+const REPLAY_CHUNK = 1_000;
+
+const KINDS = ['CLAIM', 'PAYOUT', 'PROGRESS'] as const;
+type StreamKind = (typeof KINDS)[number];
+const statusStream = (prefix: string, kind: StreamKind) => `${prefix}:events:${kind.toLowerCase()}`;
 
 export async function publishStatusChanges(redis: Redis, prefix: string, changes: StatusChange[]): Promise<void> {
   if (!changes.length) return;
   const pipeline = redis.pipeline();
-  for (const change of changes) pipeline.publish(statusChannel(prefix), JSON.stringify(change));
+  for (const change of changes) {
+    pipeline.xadd(statusStream(prefix, change.kind), 'MAXLEN', '~', STATUS_EVENTS_KEPT, '*', 'event', JSON.stringify(change));
+  }
   await pipeline.exec();
 }
 
-/** A gateway's single Redis subscription, fanned out to its GraphQL subscriptions. */
+export async function publishJobProgress(redis: Redis, prefix: string, progress: Omit<JobProgress, 'at'>): Promise<void> {
+  await redis.xadd(statusStream(prefix, 'PROGRESS'), 'MAXLEN', '~', PROGRESS_EVENTS_KEPT, '*', 'event', JSON.stringify({ ...progress, at: new Date().toISOString() }));
+}
+
+/** A gateway's single reader of the event streams, fanned out to its GraphQL subscriptions. */
 export interface StatusFeed {
-  /** Changes of `kind` from now on; `return()` ends the subscription at once. */
-  changes(kind: StatusChange['kind']): AsyncIterableIterator<StatusChange>;
+  /**
+   * Changes of `kind` that `accept` lets through: with `after`, first those after it still in the
+   * stream (at most MAX_REPLAY, else BAD_USER_INPUT on `after`), then live ones. `return()` ends it at once.
+   */
+  changes(kind: StatusChange['kind'], options?: { after?: string | null; accept?: (change: StatusChange) => boolean }): Promise<AsyncIterableIterator<StatusEvent>>;
+  /** Progress events of one job from now on. */
+  progress(kind: JobProgress['kind'], id: number): AsyncIterableIterator<JobProgress>;
   close(): Promise<void>;
 }
 
 export function createStatusFeed(redis: Redis, prefix: string): StatusFeed {
-  // A connection in subscriber mode can do nothing else: it gets its own.
-  const subscriber = redis.duplicate();
-  // Connection trouble shows in /readyz and the main connection's errors; ioredis reconnects and resubscribes.
-  subscriber.on('error', () => undefined);
+  // A blocking XREAD holds its connection: the reader gets its own.
+  const reader = redis.duplicate();
+  // Connection trouble shows in /readyz and the main connection's errors; ioredis reconnects.
+  reader.on('error', () => undefined);
   const emitter = new EventEmitter().setMaxListeners(0);
-  subscriber.on('message', (_channel: string, message: string) => {
-    const change = JSON.parse(message) as StatusChange;
-    emitter.emit(change.kind, change);
-  });
-  // Not awaited: a gateway starts (and answers /readyz) while Redis is away; ioredis subscribes once it connects.
-  subscriber.subscribe(statusChannel(prefix)).catch(() => undefined);
+  const keys = KINDS.map((kind) => statusStream(prefix, kind));
+  let closed = false;
+  // Where the reader is in each stream; set once, so a reconnect resumes without a gap.
+  let positions: string[] | null = null;
+  let markReady: () => void;
+  const ready = new Promise<void>((resolve) => { markReady = resolve; });
+  const read = async () => {
+    // Events before the reader starts are for replays, not for live subscribers.
+    positions ??= await Promise.all(keys.map(async (key) => (await reader.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'));
+    markReady();
+    while (!closed) {
+      const streams = await reader.xread('BLOCK', 0, 'STREAMS', ...keys, ...positions);
+      for (const [key, entries] of streams ?? []) {
+        const i = keys.indexOf(key);
+        for (const [id, fields] of entries) {
+          positions[i] = id;
+          emitter.emit(KINDS[i]!, { ...JSON.parse(fields[1]!), sequence: id });
+        }
+      }
+    }
+  };
+  // Not awaited: a gateway starts (and answers /readyz) while Redis is away; the reader retries.
+  void (async () => {
+    while (!closed) await read().catch(() => (closed ? undefined : sleep(1_000)));
+  })();
+
+  const live = <T>(kind: StreamKind) => filterMap(on(emitter, kind) as AsyncIterator<[T]>, ([event]) => event);
   return {
-    changes: (kind) => filterMap(on(emitter, kind) as AsyncIterator<[StatusChange]>, ([change]) => change),
+    async changes(kind, { after, accept = () => true } = {}) {
+      // Listening starts before the replay is read: what arrives meanwhile waits here, and is
+      // dropped up to the replay's last sequence.
+      const events = live<StatusEvent>(kind);
+      if (after == null) return filterMap(events, (event) => (accept(event) ? event : null));
+      try {
+        await ready;
+        const missed = await missedEvents(redis, statusStream(prefix, kind), after, accept);
+        const seam = missed.at(-1)?.sequence ?? after;
+        return prepend(missed, filterMap(events, (event) => (accept(event) && compareSequences(event.sequence, seam) > 0 ? event : null)));
+      } catch (error) {
+        await events.return?.();
+        throw error;
+      }
+    },
+    progress: (kind, id) => filterMap(live<JobProgress>('PROGRESS'), (event) => (event.kind === kind && event.id === id ? event : null)),
     async close() {
-      subscriber.disconnect();
+      closed = true;
+      reader.disconnect();
     },
   };
+}
+
+const SEQUENCE = /^(\d{1,20})-(\d{1,20})$/;
+
+function parseSequence(sequence: string): [bigint, bigint] | null {
+  const match = SEQUENCE.exec(sequence);
+  return match ? [BigInt(match[1]!), BigInt(match[2]!)] : null;
+}
+
+function compareSequences(a: string, b: string): number {
+  const [x, y] = [parseSequence(a)!, parseSequence(b)!];
+  return x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] === y[1] ? 0 : x[1] < y[1] ? -1 : 1;
+}
+
+const REQUERY = 'query again for the current state and subscribe without `after`';
+
+/** The events of `key` after `after` that `accept` lets through; refused when some may be gone or too many. */
+async function missedEvents(redis: Redis, key: string, after: string, accept: (change: StatusChange) => boolean): Promise<StatusEvent[]> {
+  if (!parseSequence(after)) throw invalid('after', `is not a sequence this subscription sent; ${REQUERY}`);
+  const info = await streamInfo(redis, key);
+  // Unknown to this stream (another deployment's, or Redis lost it): nothing can be replayed from it.
+  if (!info || compareSequences(after, info.lastId) > 0) throw invalid('after', `is not a sequence this subscription sent; ${REQUERY}`);
+  // The stream keeps the last STATUS_EVENTS_KEPT events: before its first one, some may be gone.
+  if (info.firstId !== null && compareSequences(after, info.firstId) < 0) {
+    throw invalid('after', `is older than the events kept for replay (about ${STATUS_EVENTS_KEPT}); ${REQUERY}`);
+  }
+  const missed: StatusEvent[] = [];
+  for (let from = after; ;) {
+    const entries = await redis.xrange(key, `(${from}`, '+', 'COUNT', REPLAY_CHUNK);
+    for (const [id, fields] of entries) {
+      const event = { ...JSON.parse(fields[1]!), sequence: id } as StatusEvent;
+      if (!accept(event)) continue;
+      if (missed.length === MAX_REPLAY) throw invalid('after', `more than ${MAX_REPLAY} events happened since it; ${REQUERY}`);
+      missed.push(event);
+    }
+    if (entries.length < REPLAY_CHUNK) return missed;
+    from = entries.at(-1)![0];
+  }
+}
+
+async function streamInfo(redis: Redis, key: string): Promise<{ firstId: string | null; lastId: string } | null> {
+  let fields: unknown[];
+  try {
+    fields = await redis.xinfo('STREAM', key) as unknown[];
+  } catch (error) {
+    if (/no such key/i.test((error as Error).message)) return null;
+    throw error;
+  }
+  const field = (name: string) => fields[fields.indexOf(name) + 1];
+  const first = field('first-entry') as [string, string[]] | null;
+  return { firstId: first?.[0] ?? null, lastId: field('last-generated-id') as string };
+}
+
+/** `first`'s values, then `rest`'s; `return()` ends both. */
+function prepend<T>(first: T[], rest: AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+  const queue = [...first];
+  const iterator: AsyncIterableIterator<T> = {
+    next: async () => (queue.length ? { done: false, value: queue.shift()! } : rest.next()),
+    async return() {
+      queue.length = 0;
+      return rest.return!();
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }
 
 /**

@@ -1,35 +1,79 @@
 import { invalid } from '../kernel/errors.ts';
-import type { Page } from '../kernel/page.ts';
+import { isSortValue, type Page, type PagePosition, type SortDirection } from '../kernel/page.ts';
+import type { Ordering, SortField } from '../db/keyset.ts';
 
 /**
- * Relay connections over keyset cursors. A cursor is the sort key of the last row seen, so
- * pages never skip or repeat rows while others insert (unlike OFFSET).
+ * Relay connections over keyset cursors, both ways. A cursor holds the order it was read in and the
+ * row's place in it (sort value and key), so pages never skip or repeat rows while others insert
+ * (unlike OFFSET), and a cursor of another order is refused rather than misread.
  */
 export const MAX_PAGE_SIZE = 100;
-/** `first` when a client leaves it out (the schema's connection fields declare the same default). */
+/** `first` (or `last`) when a client gives neither. */
 export const DEFAULT_PAGE_SIZE = 20;
 
 export interface PageArgs {
   first?: number | null;
   after?: string | null;
+  last?: number | null;
+  before?: string | null;
+  orderBy?: { field: string; direction?: SortDirection | null } | null;
 }
 
-export function readPage({ first, after }: PageArgs): Page {
-  const size = first ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
-    throw invalid('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+/**
+ * The page a connection field's arguments ask for: `first`/`after` forward, `last`/`before` backward
+ * (the page just before the cursor, in the same order as forward pages), in `orderBy` when the
+ * connection offers orders (`ordering`).
+ */
+export function readPage(args: PageArgs, ordering?: Ordering): Page {
+  const { first, after, last, before } = args;
+  if (first != null && last != null) throw invalid('last', 'cannot be given with first: first/after read forward, last/before backward');
+  if (before != null && (first != null || after != null)) throw invalid('before', `cannot be given with ${first != null ? 'first' : 'after'}: first/after read forward, last/before backward`);
+  if (after != null && last != null) throw invalid('after', 'cannot be given with last: first/after read forward, last/before backward');
+  const backward = last != null || before != null;
+  const size = (backward ? last : first) ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw invalid(backward ? 'last' : 'first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+
+  let order: Page['order'] = null;
+  let field: SortField | undefined;
+  if (args.orderBy) {
+    field = (ordering?.fields as Record<string, SortField | undefined> | undefined)?.[args.orderBy.field];
+    if (!field) throw invalid('orderBy.field', 'is not an order of this connection');
+    order = { field: args.orderBy.field, direction: args.orderBy.direction ?? 'ASC' };
   }
-  return { size, limit: size + 1, afterKey: after ? decodeCursor(after) : null };
+  const cursor = backward ? before : after;
+  const from = cursor ? decodeCursor(backward ? 'before' : 'after', cursor, order, field) : null;
+  return { size, limit: size + 1, order, backward, from };
 }
 
-export function encodeCursor(key: number): string {
-  return Buffer.from(`k:${key}`).toString('base64url');
+function encodeCursor(order: Page['order'], position: PagePosition): string {
+  const text = order ? `o:${JSON.stringify([order.field, order.direction, position.value, position.key])}` : `k:${position.key}`;
+  return Buffer.from(text).toString('base64url');
 }
 
-function decodeCursor(cursor: string): number {
-  const match = /^k:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw invalid('after', 'is not a cursor returned by this connection');
-  return Number(match[1]);
+function decodeCursor(arg: string, cursor: string, order: Page['order'], field: SortField | undefined): PagePosition {
+  const notOurs = () => invalid(arg, 'is not a cursor returned by this connection');
+  const otherOrder = () => invalid(arg, 'is not a cursor of this ordering');
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const byKey = /^k:(\d{1,15})$/.exec(text);
+  if (byKey) {
+    if (order) throw otherOrder();
+    return { value: null, key: Number(byKey[1]) };
+  }
+  if (!text.startsWith('o:')) throw notOurs();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.slice(2));
+  } catch {
+    throw notOurs();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 4) throw notOurs();
+  const [name, direction, value, key] = parsed as unknown[];
+  if (typeof name !== 'string' || (direction !== 'ASC' && direction !== 'DESC') || (value !== null && typeof value !== 'string')
+    || typeof key !== 'number' || !Number.isSafeInteger(key) || key < 0) throw notOurs();
+  if (!order || !field || name !== order.field || direction !== order.direction) throw otherOrder();
+  // The value becomes a SQL parameter of the field's type: one that would not read back is refused here.
+  if (value === null ? !field.nullable : !isSortValue(field.kind, value)) throw notOurs();
+  return { value, key };
 }
 
 export interface Connection<T> {
@@ -45,16 +89,26 @@ export interface CountedConnection<T> extends Connection<T> {
 /** The `totalCount` resolver of every counted connection: the count when it has one, else its edges. */
 export const countedTotal = (connection: CountedConnection<unknown>): number | Promise<number> => connection.count?.() ?? connection.edges.length;
 
-/** Builds a connection from up to `page.limit` rows ordered by `key`. */
-export function toConnection<T>(rows: T[], page: Page, key: (row: T) => number): Connection<T> {
-  const edges = rows.slice(0, page.size).map((node) => ({ cursor: encodeCursor(key(node)), node }));
+/**
+ * Builds a connection from up to `page.limit` rows as the store read them (src/db/keyset.ts: in the
+ * page's order, nearest the cursor first when backward, each with its `pageKey` when sorted by a
+ * field); `key` is the row's unique key.
+ */
+export function toConnection<T extends object>(rows: T[], page: Page, key: (row: T) => number): Connection<T> {
+  const taken = rows.slice(0, page.size);
+  if (page.backward) taken.reverse();
+  const edges = taken.map((node) => ({ cursor: encodeCursor(page.order, { value: sortValueOf(node), key: key(node) }), node }));
+  const more = rows.length > page.size;
   return {
     edges,
     pageInfo: {
-      hasNextPage: rows.length > page.size,
-      hasPreviousPage: false,
+      // The far side is read (one row more); the near side is the cursor's, seen by the client before.
+      hasNextPage: page.backward ? page.from !== null : more,
+      hasPreviousPage: page.backward ? more : page.from !== null,
       startCursor: edges[0]?.cursor ?? null,
       endCursor: edges.at(-1)?.cursor ?? null,
     },
   };
 }
+
+const sortValueOf = (row: object): string | null => ('pageKey' in row && typeof row.pageKey === 'string' ? row.pageKey : null);

@@ -56,9 +56,19 @@ export function actorOf(principal: Principal): Actor {
   return { subject: principal.subject, role: principal.role };
 }
 
+/** Whether the caller holds one of `roles`: the check `requireRole` makes, for the API's permission hints. */
+export function hasRole(ctx: Pick<Context, 'principal'>, roles: readonly Role[]): boolean {
+  return roles.includes(ctx.principal.role);
+}
+
 /** Refuses the operation unless the caller holds one of `roles`. */
 export function requireRole(ctx: Pick<Context, 'principal'>, roles: readonly Role[], operation: string): void {
-  if (!roles.includes(ctx.principal.role)) {
+  if (!hasRole(ctx, roles)) {
     throw forbidden(`${operation} needs one of the roles ${roles.join(', ')}; you are ${ctx.principal.role}`);
   }
+}
+
+/** Who did something, as the API shows them (`Actor`): the recorded subject and role, and whether it is the caller. */
+export function actorView(ctx: Pick<Context, 'principal'>, subject: string, role: Role | null = null) {
+  return { subject, role, isViewer: subject === ctx.principal.subject };
 }

@@ -17,3 +17,13 @@ export function localId(field: string, globalId: string, type: string): number {
   if (!parsed || parsed.type !== type) throw invalid(field, `is not a ${type} ID`);
   return parsed.id;
 }
+
+/**
+ * The text key behind a global ID of an object known by a name or a composite key rather than one
+ * number (`toGlobalId('SettlementSource', 'sim')`, `toGlobalId('RuleSet', 'default-2025@3')`).
+ */
+export function parseGlobalKey(globalId: string): { type: string; key: string } | null {
+  const decoded = Buffer.from(globalId, 'base64url').toString('utf8');
+  const match = /^([A-Za-z]+):([a-z0-9][a-z0-9@.-]{0,99})$/.exec(decoded);
+  return match ? { type: match[1]!, key: match[2]! } : null;
+}

@@ -1,7 +1,7 @@
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
-  GraphQLError, Kind, getNamedType, getNullableType, getOperationAST, isInterfaceType, isListType, isObjectType, parse, valueFromAST,
+  GraphQLError, GraphQLID, Kind, getNamedType, getNullableType, getOperationAST, isInputObjectType, isInterfaceType, isListType, isObjectType, parse, valueFromAST,
   type ArgumentNode, type DocumentNode, type FragmentDefinitionNode, type GraphQLField, type ValidationContext, type GraphQLNamedType, type GraphQLSchema, type SelectionSetNode, type ValidationRule,
 } from 'graphql';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
@@ -44,14 +44,15 @@ export function limitRules(config: Config): ValidationRule[] {
   return validationRules as ValidationRule[];
 }
 
-/** IDs one `ids` argument (`nodes(ids:)`) may list, as `first` may ask for at most 100 (connection.ts). */
+/** IDs one list may hold (`nodes(ids:)`, `approveClaims(input: { claimIds })`), as `first` may ask for at most 100 (connection.ts). */
 export const MAX_IDS = 100;
 
 /**
- * Objects an operation may ask for: each connection field counts `first` (its default when left
- * out) times the connections around it, so `members(first: 100) { claims(first: 100) }` asks for
- * 10,100; a list of IDs (`nodes(ids:)`) counts its length the same way. Refused (as a GraphQLError
- * naming the limit) over GRAPHQL_MAX_NODES, or when an `ids` list is longer than MAX_IDS.
+ * Objects an operation may ask for: each connection field counts `first` or `last` (the default
+ * page size when neither is given) times the connections around it, so `members(first: 100) { claims(first: 100) }` asks for
+ * 10,100; a list of IDs (`nodes(ids:)`, `approveClaims(input: { claimIds })`) counts its length the
+ * same way. Refused (as a GraphQLError naming the limit) over GRAPHQL_MAX_NODES, or when a list of
+ * IDs is longer than MAX_IDS.
  */
 export function requestedObjectsError(
   schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>, max: number,
@@ -64,18 +65,20 @@ export function requestedObjectsError(
 
   // How many objects a field multiplies what it contains by: its page size or its number of IDs.
   const fanOut = (field: GraphQLField<unknown, unknown>, args: readonly ArgumentNode[] | undefined, name: string): number | null => {
-    const first = field.args.find((a) => a.name === 'first');
-    if (first) {
-      const given = args?.find((a) => a.name.value === 'first');
-      const value = given ? valueFromAST(given.value, first.type, variables) : first.defaultValue;
-      return typeof value === 'number' ? value : DEFAULT_PAGE_SIZE;
+    const sizes = field.args.filter((a) => a.name === 'first' || a.name === 'last');
+    if (sizes.length) {
+      // A page backward is as large as one forward: `last` counts like `first` (the larger when both are given).
+      const asked = sizes.map((size) => {
+        const given = args?.find((a) => a.name.value === size.name);
+        const value = given ? valueFromAST(given.value, size.type, variables) : size.defaultValue;
+        return typeof value === 'number' ? value : 0;
+      });
+      return Math.max(...asked) || DEFAULT_PAGE_SIZE;
     }
-    const ids = field.args.find((a) => a.name === 'ids' && isListType(getNullableType(a.type)));
-    const given = ids && args?.find((a) => a.name.value === 'ids');
-    if (!ids || !given) return null;
-    const value = valueFromAST(given.value, ids.type, variables);
-    const count = Array.isArray(value) ? value.length : 1;
-    if (count > MAX_IDS) tooManyIds ??= { field: name, count };
+    const ids = idList(field, args, variables);
+    if (!ids) return null;
+    const count = Array.isArray(ids.value) ? ids.value.length : 1;
+    if (count > MAX_IDS) tooManyIds ??= { field: `${name}(${ids.argument})`, count };
     return count;
   };
   const walk = (selectionSet: SelectionSetNode, parent: GraphQLNamedType | undefined, multiplier: number): number => {
@@ -103,9 +106,28 @@ export function requestedObjectsError(
   const root = operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
   const asked = walk(operation.selectionSet, root ?? undefined, 1);
   const refuse = (message: string) => new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'GRAPHQL_MAX_NODES', http: { status: 400 } } });
-  if (tooManyIds) return refuse(`${tooManyIds.field}(ids:) lists ${tooManyIds.count} IDs; at most ${MAX_IDS} per request field`);
+  if (tooManyIds) return refuse(`${tooManyIds.field} lists ${tooManyIds.count} IDs; at most ${MAX_IDS} per request field`);
   if (asked > max) return refuse(`the operation asks for up to ${asked} objects (connection pages and ID lists multiplied along their nesting); the limit is ${max} (GRAPHQL_MAX_NODES)`);
   return null;
+}
+
+/**
+ * A field's list of IDs, as given: its `ids` argument (`nodes(ids:)`), or a list of IDs named `ids`
+ * or `…Ids` in its `input` (`approveClaims(input: { claimIds })`). Null when it has none.
+ */
+function idList(field: GraphQLField<unknown, unknown>, args: readonly ArgumentNode[] | undefined, variables: Record<string, unknown>): { argument: string; value: unknown } | null {
+  const ids = field.args.find((a) => a.name === 'ids' && isListType(getNullableType(a.type)));
+  const givenIds = ids && args?.find((a) => a.name.value === 'ids');
+  if (ids && givenIds) return { argument: 'ids:', value: valueFromAST(givenIds.value, ids.type, variables) };
+  const input = field.args.find((a) => a.name === 'input');
+  const inputType = input && getNullableType(input.type);
+  const givenInput = args?.find((a) => a.name.value === 'input');
+  if (!input || !isInputObjectType(inputType) || !givenInput) return null;
+  const list = Object.values(inputType.getFields())
+    .find((f) => /^ids$|Ids$/.test(f.name) && isListType(getNullableType(f.type)) && getNamedType(f.type) === GraphQLID);
+  if (!list) return null;
+  const value = valueFromAST(givenInput.value, input.type, variables) as Record<string, unknown> | undefined;
+  return { argument: `input.${list.name}`, value: value?.[list.name] };
 }
 
 const fieldOf = (parent: GraphQLNamedType | undefined, name: string) =>

@@ -19,6 +19,18 @@ export interface ParentKey<A> {
 export function byParent<A, T>(
   fetch: (parentIds: number[], args: A) => Promise<Map<number, T[]>>,
 ): DataLoader<ParentKey<A>, T[], string> {
+  return perParent(fetch, []);
+}
+
+/** Counts of children (a connection's `totalCount` per parent), batched as `byParent` batches pages. */
+export function countByParent<A>(fetch: (parentIds: number[], args: A) => Promise<Map<number, number>>): DataLoader<ParentKey<A>, number, string> {
+  return perParent(fetch, 0);
+}
+
+function perParent<A, V>(
+  fetch: (parentIds: number[], args: A) => Promise<Map<number, V>>,
+  none: V,
+): DataLoader<ParentKey<A>, V, string> {
   return new DataLoader(
     async (keys) => {
       const groups = new Map<string, { args: A; parentIds: number[] }>();
@@ -28,11 +40,11 @@ export function byParent<A, T>(
         group.parentIds.push(key.parentId);
         groups.set(argsKey, group);
       }
-      const results = new Map<string, Map<number, T[]>>();
+      const results = new Map<string, Map<number, V>>();
       await Promise.all(
         [...groups].map(async ([argsKey, group]) => results.set(argsKey, await fetch(group.parentIds, group.args))),
       );
-      return keys.map((key) => results.get(JSON.stringify(key.args))?.get(key.parentId) ?? []);
+      return keys.map((key) => results.get(JSON.stringify(key.args))?.get(key.parentId) ?? none);
     },
     { cacheKeyFn: (key) => `${key.parentId}|${JSON.stringify(key.args)}` },
   );

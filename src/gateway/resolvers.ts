@@ -1,23 +1,33 @@
 import { GraphQLScalarType } from 'graphql';
 import type { Resolvers } from './generated/resolvers.ts';
 import type { Role } from './auth.ts';
-import { parseGlobalId } from './globalId.ts';
+import { parseGlobalId, parseGlobalKey } from './globalId.ts';
 import { withArgumentTextCheck } from './argumentText.ts';
+import { withPayloads } from './payloads.ts';
 import type { Context } from './context.ts';
-import { DateScalar, DateTimeScalar, Fen } from './scalars.ts';
-import { MANAGE_MEMBERS, memberNodes, memberResolvers } from '../members/resolvers.ts';
-import { INGEST, settlementNodes, settlementResolvers } from '../settlements/resolvers.ts';
-import { benefitNodes, benefitResolvers } from '../benefits/resolvers.ts';
+import { DateScalar, DateTimeScalar, Fen, JsonScalar } from './scalars.ts';
+import { MANAGE_MEMBERS, memberKeyedNodes, memberNodes, memberResolvers } from '../members/resolvers.ts';
+import { INGEST, settlementKeyedNodes, settlementNodes, settlementResolvers } from '../settlements/resolvers.ts';
+import { benefitKeyedNodes, benefitNodes, benefitResolvers } from '../benefits/resolvers.ts';
 import { payoutNodes, payoutResolvers } from '../payouts/resolvers.ts';
 import { reconciliationNodes, reconciliationResolvers, WRITE } from '../reconciliation/resolvers.ts';
 import { subscriptionResolvers } from '../events/resolvers.ts';
 
 type NodeFetcher = (ctx: Context, id: number) => Promise<object | null>;
+type KeyedNodeFetcher = (ctx: Context, key: string) => Promise<object | null>;
 
 /** Every Node type, by the type name inside its global ID. */
 const nodeFetchers: Record<string, NodeFetcher> = { ...memberNodes, ...settlementNodes, ...benefitNodes, ...payoutNodes, ...reconciliationNodes };
+/** Node types known by a text key (a name, or parts of a composite key). */
+const keyedNodeFetchers: Record<string, KeyedNodeFetcher> = { ...memberKeyedNodes, ...settlementKeyedNodes, ...benefitKeyedNodes };
 
-async function fetchNode(ctx: Context, globalId: string): Promise<object | null> {
+/** The object behind a global ID (with its `__typename`), or null: unknown, malformed or outside the caller's scope. */
+export async function fetchNode(ctx: Context, globalId: string): Promise<object | null> {
+  const keyed = parseGlobalKey(globalId);
+  if (keyed && Object.hasOwn(keyedNodeFetchers, keyed.type)) {
+    const row = await keyedNodeFetchers[keyed.type]!(ctx, keyed.key);
+    return row && { ...row, __typename: keyed.type };
+  }
   const parsed = parseGlobalId(globalId);
   // Own keys only: "constructor", "toString"... are no Node types.
   const fetcher = parsed && Object.hasOwn(nodeFetchers, parsed.type) ? nodeFetchers[parsed.type] : undefined;
@@ -31,6 +41,7 @@ const gatewayResolvers: Resolvers = {
   Fen,
   Date: DateScalar,
   DateTime: DateTimeScalar,
+  JSON: JsonScalar,
   Query: {
     node: (_root, { id }, ctx) => fetchNode(ctx, id) as never,
     nodes: (_root, { ids }, ctx) => Promise.all(ids.map((id) => fetchNode(ctx, id))) as never,
@@ -50,7 +61,7 @@ export function allResolvers(): Resolvers {
       merged[type] = fields instanceof GraphQLScalarType ? (fields as never) : Object.assign(merged[type] ?? {}, fields);
     }
   }
-  return withArgumentTextCheck(merged) as Resolvers;
+  return withPayloads(withArgumentTextCheck(merged)) as Resolvers;
 }
 
 /** Roles that may call an upload operation (importRoster, uploadSettlements, uploadBankStatement), from those resolvers' own role lists: only their bodies are read up to GRAPHQL_MAX_UPLOAD_BYTES. */

@@ -1,20 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { makeExecutableSchema } from '@graphql-tools/schema';
-import { buildSchema, GraphQLError, lexicographicSortSchema, printSchema, type GraphQLFormattedError } from 'graphql';
+import type { ApolloGateway } from '@apollo/gateway';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { createAuthenticator } from './auth.ts';
 import type { Context, Principal, Services } from './context.ts';
 import { scopeOf } from './context.ts';
-import { allResolvers, uploadRoles } from './resolvers.ts';
+import { uploadRoles } from './resolvers.ts';
 import { createMemberLoaders } from '../members/loaders.ts';
 import { lazyLoaders } from './loaders.ts';
 import { createSettlementLoaders } from '../settlements/loaders.ts';
@@ -30,29 +28,21 @@ import { healthz, readyz } from './health.ts';
 import { graphiql, GRAPHIQL_PATH } from './graphiql.ts';
 import { queueDashboard, QUEUE_DASHBOARD_PATH } from './queueDashboard.ts';
 import { startSubscriptions } from './subscriptions.ts';
+import { fileRoutes } from './files.ts';
 import { responseCachePlugins, stringifyResult } from './responseCache.ts';
 import { createRosterEpoch } from '../members/rosterEpoch.ts';
 import { loggableOperation, requestInfo, requestLog, type RequestInfo } from './requestLog.ts';
 import { domainErrorOf, errorCodeOf, formatDomainError } from './errors.ts';
 import { type Scope, UNSCOPED } from '../kernel/scope.ts';
-
-const schemaDir = fileURLToPath(new URL('../../schema', import.meta.url));
-
-/** The SDL front-end teams read: every schema/*.graphql file, in name order. */
-export function loadTypeDefs(): string {
-  return readdirSync(schemaDir)
-    .filter((f) => f.endsWith('.graphql'))
-    .sort()
-    .map((f) => readFileSync(`${schemaDir}/${f}`, 'utf8'))
-    .join('\n');
-}
+import { hubComposition } from './federation/compose.ts';
+import { hubSchema, noServiceSdl, subgraphSchema } from './federation/schema.ts';
 
 /**
- * The SDL as published for front-end teams (`npm run schema:print`): schema/*.graphql merged into
- * one document, extensions applied, sorted so that diffs between releases read well.
+ * The SDL clients see: the API schema composed from the subgraphs (schema/*.graphql, see
+ * src/gateway/federation), with its `@cacheControl` hints.
  */
-export function publishedSchema(): string {
-  return `${printSchema(lexicographicSortSchema(buildSchema(loadTypeDefs())))}\n`;
+export function loadTypeDefs(): string {
+  return hubComposition().apiSdl;
 }
 
 const KNOWN_CODES = new Set([
@@ -74,6 +64,14 @@ export interface Gateway {
 export interface GatewayOptions {
   /** The process's metrics, when the workers run in the same process (`hub demo`). */
   metrics?: HubMetrics;
+  /** Serve one subgraph (`hub serve --subgraph NAME`, with `_entities`) instead of the whole API. */
+  subgraph?: string;
+  /**
+   * Gateway mode (`hub serve --gateway`): each operation is planned by @apollo/gateway over remote
+   * subgraphs (federation/remote.ts) instead of executed here. No subscriptions, no response cache:
+   * the subgraphs keep theirs.
+   */
+  remote?: ApolloGateway;
 }
 
 export async function createGateway(services: Services, config: Config, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
@@ -85,8 +83,8 @@ export async function createGateway(services: Services, config: Config, log: Log
   app.disable('etag');
   const httpServer = http.createServer(app);
   const authenticate = await createAuthenticator(config, services.db);
-  const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers: allResolvers() as never });
-  const rules = limitRules(config);
+  const schema = options.remote ? null : options.subgraph ? subgraphSchema(options.subgraph, config.GRAPHQL_MAX_NODES) : hubSchema();
+  const rules = [...limitRules(config), ...(options.subgraph && production ? [noServiceSdl] : [])];
   const trusted = loadTrustedDocuments(config.TRUSTED_DOCUMENTS, production);
   const rateLimit = createRateLimiter(config, services.redis);
   const metrics = options.metrics ?? createMetrics();
@@ -122,6 +120,11 @@ export async function createGateway(services: Services, config: Config, log: Log
     return reference;
   };
   const formatError = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    // Gateway mode: a subgraph's error names the subgraph; clients are not shown the topology.
+    if (formatted.extensions?.serviceName !== undefined) {
+      const { serviceName: _, ...extensions } = formatted.extensions;
+      formatted = { ...formatted, extensions };
+    }
     const domainError = domainErrorOf(error);
     if (domainError) return formatDomainError(domainError, formatted);
     const code = formatted.extensions?.code;
@@ -146,10 +149,10 @@ export async function createGateway(services: Services, config: Config, log: Log
     },
   };
 
-  const subscriptions = startSubscriptions({ httpServer, schema, rules, config, authenticate, rateLimit, trusted, contextFor, formatError });
+  const subscriptions = schema ? startSubscriptions({ httpServer, schema, rules, config, authenticate, rateLimit, trusted, contextFor, formatError }) : null;
 
   const apollo = new ApolloServer<Context>({
-    schema,
+    ...(schema ? { schema } : { gateway: options.remote! }),
     validationRules: rules,
     parseOptions: { maxTokens: config.GRAPHQL_MAX_TOKENS },
     introspection: !production,
@@ -169,7 +172,7 @@ export async function createGateway(services: Services, config: Config, log: Log
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Apollo's own landing page loads from a CDN; the explorer is GraphiQL at /graphiql.
       ApolloServerPluginLandingPageDisabled(),
-      ...responseCachePlugins(createRosterEpoch(services.db), config.RESPONSE_CACHE_MB * 2 ** 20),
+      ...responseCachePlugins(createRosterEpoch(services.db), schema ? config.RESPONSE_CACHE_MB * 2 ** 20 : 0),
       objectLimitPlugin(config.GRAPHQL_MAX_NODES),
       metrics.apolloPlugin(),
       requestLogPlugin,
@@ -206,6 +209,7 @@ export async function createGateway(services: Services, config: Config, log: Log
   app.get('/healthz', healthz);
   app.get('/readyz', readyz({ db: services.db, redis: services.redis, queues, draining: () => draining }));
   app.get('/metrics', metrics.handler);
+  app.use('/files', fileRoutes(services, config, log));
   if (!production) app.use(GRAPHIQL_PATH, graphiql());
   app.use(QUEUE_DASHBOARD_PATH, queueDashboard(queues, authenticate));
   app.use(
@@ -242,7 +246,7 @@ export async function createGateway(services: Services, config: Config, log: Log
       }),
     async stop() {
       draining = true;
-      await subscriptions.close();
+      await subscriptions?.close();
       await apollo.stop();
       await statusFeed.close();
     },

@@ -53,6 +53,12 @@ export function check(field: string, problem: string | null): void {
   if (problem) throw invalid(field, problem);
 }
 
+/** Throws bad input naming every field whose problem (from a validator) is not null: `check` for several fields at once. */
+export function checkAll(problems: Record<string, string | null>): void {
+  const found = Object.entries(problems).flatMap(([field, reason]) => (reason ? [{ field, reason }] : []));
+  if (found.length) throw invalidFields(found);
+}
+
 /** A person's reason for a decision (audited), trimmed: at least 4 characters, else bad input on `field`. */
 export function reasonOf(field: string, text: string): string {
   const reason = text.trim();

@@ -1,9 +1,9 @@
 import type DataLoader from 'dataloader';
 import DataLoaderClass from 'dataloader';
 import type { Queryable } from '../kernel/transaction.ts';
-import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
+import { byId, byParent, countByParent, type ParentKey } from '../gateway/loaders.ts';
 import type { ContributionFigures, ContributionKey, ContributionPaymentRow, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './model.ts';
-import { changeCountsOfMembers, changesOfMembers, contributionFigures, contributionPayments, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits, rosterImportsByIds, unitsByIds, type EnrolmentFilter, type MemberFilter } from './store.ts';
+import { changeCountsOfMembers, changesOfMembers, contributionFigures, contributionPayments, enrolmentCountsOfMembers, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits, rosterImportsByIds, unitsByIds, type EnrolmentFilter, type MemberFilter } from './store.ts';
 import type { Page } from '../kernel/page.ts';
 import { type Scope, UNSCOPED } from '../kernel/scope.ts';
 
@@ -15,6 +15,7 @@ export interface MemberLoaders {
   rosterImport: DataLoader<number, RosterImportRow | null>;
   membersOfUnit: DataLoader<ParentKey<{ filter: MemberFilter; page: Page }>, MemberRow[], string>;
   enrolmentsOfMember: DataLoader<ParentKey<{ filter: EnrolmentFilter; page: Page }>, EnrolmentRow[], string>;
+  enrolmentCountOfMember: DataLoader<ParentKey<EnrolmentFilter>, number, string>;
   /** Unscoped: asked only for an already visible member, by roles that may read its changes. */
   changesOfMember: DataLoader<ParentKey<{ page: Page }>, MemberChangeRow[], string>;
   changeCountOfMember: DataLoader<number, number>;
@@ -32,6 +33,7 @@ export function createMemberLoaders(db: Queryable, scope: Scope): MemberLoaders 
     rosterImport: byId((ids) => rosterImportsByIds(db, ids)),
     membersOfUnit: byParent((unitIds, { filter, page }) => membersOfUnits(db, unitIds, scope, filter, page)),
     enrolmentsOfMember: byParent((memberIds, { filter, page }) => enrolmentsOfMembers(db, memberIds, filter, page)),
+    enrolmentCountOfMember: countByParent((memberIds, filter) => enrolmentCountsOfMembers(db, memberIds, filter)),
     changesOfMember: byParent((memberIds, { page }) => changesOfMembers(db, memberIds, page)),
     changeCountOfMember: new DataLoaderClass((memberIds) => changeCountsOfMembers(db, memberIds)),
     contribution: new DataLoaderClass((keys) => contributionFigures(db, keys), { cacheKeyFn: contributionKey }),

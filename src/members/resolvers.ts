@@ -1,7 +1,9 @@
 import { chinaToday, isIsoDate } from '../kernel/time.ts';
 import { createHash } from 'node:crypto';
-import type { ImportRosterInput, Resolvers, TextEncoding } from '../gateway/generated/resolvers.ts';
-import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import type { ImportRosterInput, TextEncoding } from '../gateway/generated/resolvers.ts';
+import type { DomainResolvers } from '../gateway/payloads.ts';
+import { actorOf, hasRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import type { MemberChangeAction, Role } from '../gateway/generated/resolvers.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { inTransaction } from '../db/pool.ts';
@@ -17,10 +19,12 @@ import {
 import { RosterFileError } from './rosterImport.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
 import * as store from './store.ts';
-import type { MemberChangeRow, MemberRow, RecordedChange, UnitRow } from './model.ts';
+import type { EnrolmentRow, MemberChangeRow, MemberRow, RecordedChange, UnitRow } from './model.ts';
+import { firstRows } from '../kernel/page.ts';
 import { creditCodeProblem, residentIdProblem } from '../kernel/identifiers.ts';
-import { check, conflict, forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';
+import { check, checkAll, conflict, forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';
 import { enqueueRosterImport } from './queue.ts';
+import { takeUpload, uploadUrl } from '../gateway/files.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
 export const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
@@ -31,21 +35,29 @@ const READ_CHANGES = ['ADMIN', 'AUDITOR', 'FINANCE', 'UNIT_OPERATOR'] as const;
 const ENCODING_OF: Record<TextEncoding, TextEncodingName> = { UTF_8: 'utf-8', GB18030: 'gb18030', GBK: 'gbk' };
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+const rosterField = (input: ImportRosterInput) => (input.csv != null ? 'input.csv' : input.uploadId != null ? 'input.uploadId' : 'input.contentBase64');
+
+/** What is wrong with how the roster file is given (for `checkAll`, with the input's other fields). */
+function rosterFileProblems(input: ImportRosterInput): Record<string, string | null> {
+  return {
+    [rosterField(input)]: [input.csv, input.contentBase64, input.uploadId].filter((v) => v != null).length !== 1 ? 'give exactly one of csv, contentBase64 and uploadId' : null,
+    'input.encoding': input.encoding != null && input.csv != null ? 'goes with contentBase64 or uploadId (csv is already text)' : null,
+  };
+}
+
 /**
- * The roster's bytes and UTF-8 text, from `input.csv` or `input.contentBase64`. Decoded here, where a
- * refusal can say how to give the encoding (the worker reads the stored text); a file that is not
- * text comes back as `failure` instead.
+ * The roster's bytes and UTF-8 text, from `input.csv`, `input.contentBase64` or the upload's
+ * bytes (given as `rosterFileProblems` checks). Decoded here, where a refusal can say how to give the encoding (the
+ * worker reads the stored text); a file that is not text comes back as `failure` instead.
  */
-async function rosterText(input: ImportRosterInput): Promise<{ bytes: Buffer; csv: string | null; failure: string | null }> {
-  const field = input.csv == null ? 'input.contentBase64' : 'input.csv';
-  check(field, (input.csv == null) === (input.contentBase64 == null) ? 'give exactly one of csv and contentBase64' : null);
-  check('input.encoding', input.encoding != null && input.csv != null ? 'goes with contentBase64 (csv is already text)' : null);
+async function rosterText(input: ImportRosterInput, uploaded: Buffer | null): Promise<{ bytes: Buffer; csv: string | null; failure: string | null }> {
+  const field = rosterField(input);
   const base64 = input.contentBase64?.replace(/\s/g, '');
   if (base64 !== undefined) check(field, base64.length % 4 === 0 && BASE64.test(base64) ? null : 'is not base64');
-  const bytes = base64 === undefined ? Buffer.from(input.csv!) : Buffer.from(base64, 'base64');
+  const bytes = uploaded ?? (base64 === undefined ? Buffer.from(input.csv!) : Buffer.from(base64, 'base64'));
   const decoded = await decodedText(bytes, {
     encoding: input.csv != null ? 'utf-8' : input.encoding ? ENCODING_OF[input.encoding] : undefined,
-    declare: (encoding) => `contentBase64 with encoding ${encoding.toUpperCase().replace('-', '_')}`,
+    declare: (encoding) => `${uploaded ? 'uploadId' : 'contentBase64'} with encoding ${encoding.toUpperCase().replace('-', '_')}`,
     onInvalid: (reason) => new RosterFileError(reason),
   }).catch((error: unknown) => {
     if (error instanceof RosterFileError) return error;
@@ -61,13 +73,13 @@ async function rosterText(input: ImportRosterInput): Promise<{ bytes: Buffer; cs
 async function visibleUnit(ctx: Context, field: string, globalId: string): Promise<UnitRow> {
   const id = localId(field, globalId, 'Unit');
   const [unit] = await store.unitsByIds(ctx.db, [id], scopeOf(ctx.principal));
-  if (!unit) throw notFound('unit');
+  if (!unit) throw notFound('unit', field);
   return unit;
 }
 
 async function visibleMember(ctx: Context, field: string, globalId: string): Promise<MemberRow> {
   const member = await ctx.loaders.member.load(localId(field, globalId, 'Member'));
-  if (!member) throw notFound('member');
+  if (!member) throw notFound('member', field);
   return member;
 }
 
@@ -88,15 +100,14 @@ function checkedMemberFields(raw: RawMemberFields, options: { partial?: boolean 
   return value;
 }
 
-function checkPlanYear(field: string, year: number): void {
-  check(field, year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
-}
+const planYearProblem = (year: number) => (year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
+const unitNameProblem = (name: string) => (name.length >= 1 && name.length <= 200 ? null : 'must be 1 to 200 characters');
 
-export const memberResolvers: Resolvers = {
+export const memberResolvers: DomainResolvers = {
   Query: {
-    units: (_root, { first, after, filter }, ctx) => {
+    units: (_root, { filter, ...args }, ctx) => {
       if (ctx.principal.role !== 'UNIT_OPERATOR' && ctx.principal.role !== 'MEMBER') requireRole(ctx, READ_ALL, 'units');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const unitFilter = { name: filter?.name, planType: filter?.planType, creditCode: filter?.creditCode };
       const scope = scopeOf(ctx.principal);
       return store.listUnits(ctx.db, scope, unitFilter, page).then((rows) => ({
@@ -107,8 +118,8 @@ export const memberResolvers: Resolvers = {
     // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
     // (The unit loader is unscoped, for members' own units: this lookup reads within the caller's scope.)
     unit: (_root, { id }, ctx) => memberNodes.Unit(ctx, localId('id', id, 'Unit')),
-    members: async (_root, { first, after, filter }, ctx) => {
-      const page = readPage({ first, after });
+    members: async (_root, { filter, ...args }, ctx) => {
+      const page = readPage(args, store.MEMBER_ORDER);
       if (filter?.idNumber) check('filter.idNumber', residentIdProblem(filter.idNumber.trim().toUpperCase()));
       const memberFilter: store.MemberFilter = {
         name: filter?.name,
@@ -131,39 +142,44 @@ export const memberResolvers: Resolvers = {
   },
 
   Mutation: {
+    requestUpload: (_root, { input }, ctx) => {
+      // Rosters are the only purpose so far: the roles of importRoster.
+      requireRole(ctx, MANAGE_MEMBERS, `requestUpload for ${input.purpose}`);
+      return { upload: uploadUrl(ctx, input.purpose) };
+    },
     createUnit: async (_root, { input }, ctx) => {
       requireRole(ctx, ['ADMIN'], 'createUnit');
       const creditCode = input.creditCode.trim().toUpperCase();
-      check('input.creditCode', creditCodeProblem(creditCode));
       const name = input.name.trim();
-      check('input.name', name.length >= 1 && name.length <= 200 ? null : 'must be 1 to 200 characters');
+      checkAll({ 'input.creditCode': creditCodeProblem(creditCode), 'input.name': unitNameProblem(name) });
       return inTransaction(ctx.db, async (tx) => {
         const unit = await store.insertUnit(tx, { creditCode, name, planType: input.planType });
         if (!unit) throw conflict(`a unit with credit code ${creditCode} already exists`, 'input.creditCode');
         await recordAudit(tx, actorOf(ctx.principal), { action: 'unit.create', targetType: 'Unit', targetId: String(unit.id), details: { creditCode, planType: unit.planType } });
-        return unit;
+        return { unit };
       });
     },
     updateUnit: async (_root, { input }, ctx) => {
       requireRole(ctx, ['ADMIN'], 'updateUnit');
-      const id = localId('input.id', input.id, 'Unit');
+      const id = localId('input.unitId', input.unitId, 'Unit');
       const name = input.name?.trim();
-      if (name !== undefined) check('input.name', name.length >= 1 && name.length <= 200 ? null : 'must be 1 to 200 characters');
+      if (name !== undefined) check('input.name', unitNameProblem(name));
       return inTransaction(ctx.db, async (tx) => {
         const unit = await store.updateUnit(tx, id, { name, planType: input.planType });
-        if (!unit) throw notFound('unit');
+        if (!unit) throw notFound('unit', 'input.unitId');
         await recordAudit(tx, actorOf(ctx.principal), { action: 'unit.update', targetType: 'Unit', targetId: String(id), details: { name: name ?? null, planType: input.planType ?? null } });
-        return unit;
+        return { unit };
       });
     },
     createMember: async (_root, { input }, ctx) => {
       requireRole(ctx, MANAGE_MEMBERS, 'createMember');
-      const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
-      requireOwnUnit(ctx, unit.id);
+      // Every bad field at once, before the unit is looked up.
       const fields = checkedMemberFields({
         name: input.name, idNumber: input.idNumber, phone: input.phone,
         bankCard: input.bankAccount?.cardNumber, bankCode: input.bankAccount?.bankCode,
       }) as MemberFields;
+      const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
+      requireOwnUnit(ctx, unit.id);
       const protectedMember = protectMember(ctx.keys, unit.id, {
         ...fields, phone: fields.phone ?? null, bankCard: fields.bankCard ?? null, bankCode: fields.bankCode ?? null,
       });
@@ -175,26 +191,26 @@ export const memberResolvers: Resolvers = {
           throw conflict(elsewhere ? `input.idNumber: ${REGISTERED_ELSEWHERE}` : 'a member with this ID number already exists', 'input.idNumber');
         }
         await recordAudit(tx, actorOf(ctx.principal), { action: 'member.create', targetType: 'Member', targetId: String(member.id), details: { unitId: unit.id } });
-        return member;
+        return { member };
       });
     },
     updateMember: async (_root, { input }, ctx) => {
       requireRole(ctx, MANAGE_MEMBERS, 'updateMember');
-      const member = await visibleMember(ctx, 'input.id', input.id);
       const value = checkedMemberFields(
         { name: input.name, phone: input.phone, bankCard: input.bankAccount?.cardNumber, bankCode: input.bankAccount?.bankCode },
         { partial: true },
       );
+      const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       return inTransaction(ctx.db, async (tx) => {
         const updated = await store.changeMember(tx, member.id, {
           name: value.name, phone: value.phone,
           bankCard: value.bankCard && value.bankCode ? protectBankCard(ctx.keys, value.bankCard, value.bankCode) : null,
         }, { actor: actorOf(ctx.principal), action: 'member.update' });
-        if (!updated) throw notFound('member');
+        if (!updated) throw notFound('member', 'input.memberId');
         await recordAudit(tx, actorOf(ctx.principal), {
           action: 'member.update', targetType: 'Member', targetId: String(member.id), details: changeDetails(updated.changes),
         });
-        return updated.member;
+        return { member: updated.member };
       });
     },
     moveMember: async (_root, { input }, ctx) => {
@@ -205,12 +221,12 @@ export const memberResolvers: Resolvers = {
       check('input.unitId', unit.id === member.unitId ? 'is already the member\'s unit' : null);
       return inTransaction(ctx.db, async (tx) => {
         const moved = await store.changeMember(tx, member.id, { unitId: unit.id }, { actor: actorOf(ctx.principal), action: 'member.move', reason });
-        if (!moved) throw notFound('member');
+        if (!moved) throw notFound('member', 'input.memberId');
         await recordAudit(tx, actorOf(ctx.principal), {
           action: 'member.move', targetType: 'Member', targetId: String(member.id), reason,
           details: { fromUnitId: member.unitId, toUnitId: unit.id, ...changeDetails(moved.changes) },
         });
-        return moved.member;
+        return { member: moved.member };
       });
     },
     confirmBankCardChange: async (_root, { input }, ctx) => {
@@ -234,15 +250,14 @@ export const memberResolvers: Resolvers = {
             changedBy: confirmed.bankCardChangedBy, changedAt: confirmed.bankCardChangedAt,
           },
         });
-        return confirmed;
+        return { member: confirmed };
       });
     },
     enrolMember: async (_root, { input }, ctx) => {
       requireRole(ctx, MANAGE_MEMBERS, 'enrolMember');
-      const member = await visibleMember(ctx, 'input.memberId', input.memberId);
-      checkPlanYear('input.planYear', input.planYear);
       const enrolledOn = input.enrolledOn ?? chinaToday();
-      check('input.enrolledOn', isIsoDate(enrolledOn) ? null : 'must be a date yyyy-MM-dd');
+      checkAll({ 'input.planYear': planYearProblem(input.planYear), 'input.enrolledOn': isIsoDate(enrolledOn) ? null : 'must be a date yyyy-MM-dd' });
+      const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       const unit = (await ctx.loaders.unit.load(member.unitId))!;
       return inTransaction(ctx.db, async (tx) => {
         const { row, created } = await store.upsertEnrolment(tx, {
@@ -253,22 +268,24 @@ export const memberResolvers: Resolvers = {
           action: created ? 'enrolment.create' : 'enrolment.update', targetType: 'Enrolment', targetId: String(row.id),
           details: { memberId: member.id, planYear: row.planYear, plan: row.plan, specialDisease: row.specialDisease },
         });
-        return row;
+        return { enrolment: row };
       });
     },
     recordContributionPayment: async (_root, { input }, ctx) => {
       requireRole(ctx, ['ADMIN', 'FINANCE'], 'recordContributionPayment');
-      const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
-      checkPlanYear('input.planYear', input.planYear);
-      check('input.amountFen', Number.isSafeInteger(input.amountFen) && input.amountFen > 0 ? null : 'must be a positive whole number of fen');
       const reference = input.reference.trim();
-      check('input.reference', reference.length >= 1 && reference.length <= 35 ? null : 'must be 1 to 35 characters');
-      check('input.paidOn', isIsoDate(input.paidOn) ? null : 'must be a date yyyy-MM-dd');
+      checkAll({
+        'input.planYear': planYearProblem(input.planYear),
+        'input.amountFen': Number.isSafeInteger(input.amountFen) && input.amountFen > 0 ? null : 'must be a positive whole number of fen',
+        'input.reference': reference.length >= 1 && reference.length <= 35 ? null : 'must be 1 to 35 characters',
+        'input.paidOn': isIsoDate(input.paidOn) ? null : 'must be a date yyyy-MM-dd',
+      });
+      const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
       // Above FOUR_EYES_ABOVE_FEN only proposed: the contribution shows it once a second person confirms.
       await recordManualPayment(ctx.db, actorOf(ctx.principal), {
         unitId: unit.id, planYear: input.planYear, amountFen: input.amountFen, reference, paidOn: input.paidOn,
       }, ctx.config.FOUR_EYES_ABOVE_FEN);
-      return { unitId: unit.id, planYear: input.planYear };
+      return { contribution: { unitId: unit.id, planYear: input.planYear } };
     },
     revealMemberPersonalData: async (_root, { input }, ctx) => {
       requireRole(ctx, REVEAL, 'revealMemberPersonalData');
@@ -277,25 +294,27 @@ export const memberResolvers: Resolvers = {
       const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       return inTransaction(ctx.db, async (tx) => {
         const secrets = await store.memberSecrets(tx, member.id);
-        if (!secrets) throw notFound('member');
+        if (!secrets) throw notFound('member', 'input.memberId');
         await recordAudit(tx, actorOf(ctx.principal), {
           action: 'member.reveal', targetType: 'Member', targetId: String(member.id), reason,
           details: { fields: secrets.bankCardEnc ? ['idNumber', 'bankCardNumber'] : ['idNumber'] },
         });
-        return {
+        const personalData = {
           member,
           idNumber: decrypt(ctx.keys, secrets.idNumberEnc),
           bankCardNumber: secrets.bankCardEnc ? decrypt(ctx.keys, secrets.bankCardEnc) : null,
         };
+        return { personalData };
       });
     },
     importRoster: async (_root, { input }, ctx) => {
       requireRole(ctx, MANAGE_MEMBERS, 'importRoster');
       const unitId = input.unitId ? (await visibleUnit(ctx, 'input.unitId', input.unitId)).id : ctx.principal.unitId;
       if (unitId !== null) requireOwnUnit(ctx, unitId);
-      const { bytes, csv, failure } = await rosterText(input);
       const fileName = input.fileName.trim();
-      check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
+      checkAll({ 'input.fileName': fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters', ...rosterFileProblems(input) });
+      const upload = input.uploadId == null ? null : await takeUpload(ctx, 'input.uploadId', input.uploadId, 'ROSTER_IMPORT');
+      const { bytes, csv, failure } = await rosterText(input, upload?.bytes ?? null);
       // A file that is not text is kept FAILED with its reason, like a file the worker refuses.
       const importId = await store.insertUploadedRoster(ctx.db, {
         fileName, sha256: createHash('sha256').update(bytes).digest(), contentEnc: csv === null ? null : encrypt(ctx.keys, csv),
@@ -303,14 +322,15 @@ export const memberResolvers: Resolvers = {
         createdBy: actorOf(ctx.principal), failure,
       });
       if (failure === null) await enqueueRosterImport(ctx.queues.rosterImport, importId);
-      return (await ctx.loaders.rosterImport.load(importId))!;
+      await upload?.discard();
+      return { rosterImport: (await ctx.loaders.rosterImport.load(importId))! };
     },
   },
 
   Unit: {
     id: (unit) => toGlobalId('Unit', unit.id),
-    members: async (unit, { first, after, filter }, ctx) => {
-      const page = readPage({ first, after });
+    members: async (unit, { filter, ...args }, ctx) => {
+      const page = readPage(args, store.MEMBER_ORDER);
       const memberFilter = { name: filter?.name, planYear: filter?.planYear, plan: filter?.plan };
       const rows = await ctx.loaders.membersOfUnit.load({ parentId: unit.id, args: { filter: memberFilter, page } });
       return {
@@ -319,10 +339,9 @@ export const memberResolvers: Resolvers = {
       };
     },
     contribution: (unit, { planYear }, ctx) => {
-      checkPlanYear('planYear', planYear);
-      const { role, unitId } = ctx.principal;
-      if (role === 'UNIT_OPERATOR' && unitId !== unit.id) throw forbidden('you may only see your own unit\'s contribution');
-      if (role === 'MEMBER') throw forbidden('a member sees their own records, not their unit\'s finances');
+      check('planYear', planYearProblem(planYear));
+      const refusal = contributionRefusal(ctx, unit.id);
+      if (refusal) throw refusal;
       return { unitId: unit.id, planYear };
     },
   },
@@ -336,21 +355,16 @@ export const memberResolvers: Resolvers = {
   MemberChangeConnection: {
     totalCount: countedTotal,
   },
+  EnrolmentConnection: {
+    totalCount: countedTotal,
+  },
 
   Member: {
     id: (member) => toGlobalId('Member', member.id),
-    bankAccount: (member, _args, ctx) =>
-      member.bankCardMasked && member.bankCode
-        ? {
-            cardNumberMasked: member.bankCardMasked, bankCode: member.bankCode,
-            changedAt: member.bankCardChangedAt, changedBy: member.bankCardChangedBy,
-            confirmedAt: member.bankCardConfirmedAt, confirmedBy: member.bankCardConfirmedBy,
-            payableFrom: payableFrom(member, ctx.config.BANK_CARD_COOLING_OFF_DAYS),
-          }
-        : null,
-    changes: async (member, { first, after }, ctx) => {
+    bankAccount: (member, _args, ctx) => bankAccountOf(ctx, member),
+    changes: async (member, args, ctx) => {
       requireRole(ctx, READ_CHANGES, 'Member.changes');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const rows = await ctx.loaders.changesOfMember.load({ parentId: member.id, args: { page } });
       const connection = toConnection(rows, page, (c) => c.id);
       return {
@@ -359,17 +373,22 @@ export const memberResolvers: Resolvers = {
       };
     },
     unit: async (member, _args, ctx) => (await ctx.loaders.unit.load(member.unitId))!,
-    enrolments: async (member, { first, after, filter }, ctx) => {
-      const page = readPage({ first, after });
-      const rows = await ctx.loaders.enrolmentsOfMember.load({
-        parentId: member.id, args: { filter: { planYear: filter?.planYear, plan: filter?.plan }, page },
-      });
-      return toConnection(rows, page, (e) => e.planYear);
+    enrolments: async (member, { filter, ...args }, ctx) => {
+      const page = readPage(args);
+      const enrolmentFilter = { planYear: filter?.planYear, plan: filter?.plan };
+      const rows = await ctx.loaders.enrolmentsOfMember.load({ parentId: member.id, args: { filter: enrolmentFilter, page } });
+      return {
+        ...toConnection(rows, page, (e) => e.planYear),
+        count: () => ctx.loaders.enrolmentCountOfMember.load({ parentId: member.id, args: enrolmentFilter }),
+      };
     },
     firstEnrolledOn: async (member, _args, ctx) => {
-      const [latest] = await ctx.loaders.enrolmentsOfMember.load({ parentId: member.id, args: { filter: {}, page: readPage({ first: 1 }) } });
+      const [latest] = await ctx.loaders.enrolmentsOfMember.load({ parentId: member.id, args: { filter: {}, page: firstRows(1) } });
       return latest?.firstEnrolledOn ?? null;
     },
+    // The member is in the caller's scope (it was read through it): the role decides, as in the mutations.
+    viewerCanRevealPersonalData: (_member, _args, ctx) => hasRole(ctx, REVEAL),
+    viewerCanEdit: (_member, _args, ctx) => hasRole(ctx, MANAGE_MEMBERS),
   },
 
   Enrolment: {
@@ -390,6 +409,7 @@ export const memberResolvers: Resolvers = {
   },
 
   Contribution: {
+    id: (key) => toGlobalId('Contribution', contributionKey(key)),
     unit: async (key, _args, ctx) => (await ctx.loaders.unit.load(key.unitId))!,
     planYear: (key) => key.planYear,
     enrolled: async (key, _args, ctx) => (await ctx.loaders.contribution.load(key)).enrolled,
@@ -409,7 +429,7 @@ export const memberResolvers: Resolvers = {
   },
 };
 
-async function mayReadRosterImport(ctx: Context, importId: number): Promise<boolean> {
+export async function mayReadRosterImport(ctx: Context, importId: number): Promise<boolean> {
   if (ctx.principal.role === 'ADMIN' || ctx.principal.role === 'SERVICE' || ctx.principal.role === 'AUDITOR') return true;
   return ctx.principal.role === 'UNIT_OPERATOR' && store.isRosterImportOfUnit(ctx.db, importId, ctx.principal.unitId);
 }
@@ -427,17 +447,61 @@ function changeDetails(changes: RecordedChange[]): Record<string, unknown> {
 export type UnitConnectionResult = CountedConnection<UnitRow>;
 export type MemberConnectionResult = CountedConnection<MemberRow>;
 export type MemberChangeConnectionResult = CountedConnection<ReturnType<typeof memberChangeNode>>;
+export type EnrolmentConnectionResult = CountedConnection<EnrolmentRow>;
 
 function memberChangeNode(row: MemberChangeRow) {
   return {
-    at: row.at, field: row.field, before: row.before, after: row.after, actor: row.actor, actorRole: row.role,
-    action: row.action, reason: row.reason, rosterImportId: row.importId === null ? null : toGlobalId('RosterImport', row.importId),
+    at: row.at, field: row.field, before: row.before, after: row.after, actor: row.actor, actorRole: row.role as Role,
+    action: CHANGE_ACTION[row.action], reason: row.reason, rosterImportId: row.importId === null ? null : toGlobalId('RosterImport', row.importId),
   };
 }
+
+const CHANGE_ACTION: Record<MemberChangeRow['action'], MemberChangeAction> = {
+  'roster.import': 'ROSTER_IMPORT', 'member.update': 'MEMBER_UPDATE', 'member.move': 'MEMBER_MOVE',
+};
+
+/** The member's account as the API shows it (masked), with an id of its own from the member's; null without one. */
+function bankAccountOf(ctx: Context, member: MemberRow) {
+  return member.bankCardMasked && member.bankCode
+    ? {
+        id: toGlobalId('BankAccount', member.id),
+        cardNumberMasked: member.bankCardMasked, bankCode: member.bankCode,
+        changedAt: member.bankCardChangedAt, changedBy: member.bankCardChangedBy,
+        confirmedAt: member.bankCardConfirmedAt, confirmedBy: member.bankCardConfirmedBy,
+        payableFrom: payableFrom(member, ctx.config.BANK_CARD_COOLING_OFF_DAYS),
+      }
+    : null;
+}
+
+/** Who may read a unit's contribution: staff, and a unit operator only their own unit's (a member reads their own records only). */
+function contributionRefusal(ctx: Context, unitId: number) {
+  const { role, unitId: ownUnit } = ctx.principal;
+  if (role === 'UNIT_OPERATOR' && ownUnit !== unitId) return forbidden('you may only see your own unit\'s contribution');
+  if (role === 'MEMBER') return forbidden('a member sees their own records, not their unit\'s finances');
+  return null;
+}
+
+/** A contribution's key in its global ID: `<unit id>-<plan year>`. */
+const contributionKey = (key: { unitId: number; planYear: number }) => `${key.unitId}-${key.planYear}`;
+
+/** Node types of this domain known by a text key: a contribution, for whoever may read it through its unit. */
+export const memberKeyedNodes = {
+  Contribution: async (ctx: Context, key: string) => {
+    const match = /^(\d{1,15})-(\d{4})$/.exec(key);
+    if (!match) return null;
+    const [unit] = await store.unitsByIds(ctx.db, [Number(match[1])], scopeOf(ctx.principal));
+    return unit && contributionRefusal(ctx, unit.id) === null ? { unitId: unit.id, planYear: Number(match[2]) } : null;
+  },
+};
 
 /** Node types of this domain, for `Query.node`. */
 export const memberNodes = {
   Unit: (ctx: Context, id: number) => store.unitsByIds(ctx.db, [id], scopeOf(ctx.principal)).then((r) => r[0] ?? null),
   Member: (ctx: Context, id: number) => ctx.loaders.member.load(id),
   Enrolment: (ctx: Context, id: number) => ctx.loaders.enrolment.load(id),
+  // A member's account, by the member's id: visible with the member.
+  BankAccount: async (ctx: Context, id: number) => {
+    const member = await ctx.loaders.member.load(id);
+    return member && bankAccountOf(ctx, member);
+  },
 };

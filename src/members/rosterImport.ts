@@ -209,18 +209,31 @@ function addErrors(errors: RowError[], row: number, problems: FieldProblem<Roste
  * Imports a roster uploaded through the API (stored encrypted in roster_imports): a worker's job.
  * Safe to run twice: a finished import is skipped (null). A file that cannot be read leaves the
  * import FAILED with the reason (null); any other error is thrown, for the job to be retried.
+ * `onProgress` hears rows read so far against the file's lines after its header (an upper bound of its rows).
  */
-export async function importUploadedRoster(db: Db, keys: PersonalDataKeys, importId: number): Promise<RosterImportResult | null> {
+export async function importUploadedRoster(
+  db: Db, keys: PersonalDataKeys, importId: number, onProgress?: (rowsRead: number, lines: number) => void,
+): Promise<RosterImportResult | null> {
   const claimed = await claimRosterImport(db, importId);
   if (!claimed) return null; // already DONE or FAILED
   if (!claimed.contentEnc) throw new Error(`roster import ${importId} has no stored content`);
+  const csv = decrypt(keys, claimed.contentEnc);
+  const lines = lineCount(csv) - 1;
+  onProgress?.(0, lines);
   try {
-    return await importRoster(db, keys, Readable.from([decrypt(keys, claimed.contentEnc)]), {
+    return await importRoster(db, keys, Readable.from([csv]), {
       importId, defaultUnitId: claimed.defaultUnitId, onlyUnitId: claimed.onlyUnitId,
+      onProgress: onProgress && ((rowsRead) => onProgress(rowsRead, lines)),
     });
   } catch (error) {
     if (!(error instanceof RosterFileError)) throw error; // retried with backoff
     await failRosterImport(db, importId, error.message);
     return null;
   }
+}
+
+function lineCount(text: string): number {
+  let count = text.length > 0 && !text.endsWith('\n') ? 1 : 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) count += 1;
+  return count;
 }

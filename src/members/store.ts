@@ -6,6 +6,7 @@ import { Params } from '../db/sql.ts';
 import type { Actor } from '../audit/audit.ts';
 import { CONTRIBUTION_FEN, type ContributionFigures, type ContributionKey, type ContributionPaymentRow, type ContributionPaymentSource, type EnrolmentRow, type EnrolmentWrite, type MemberChangeAction, type MemberChangeRow, type MemberRow, type MemberWrite, type PlanType, type RecordedChange, type RosterCounts, type RosterImportRow, type RosterImportStatus, type RowError, type UnitRow } from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
+import { byKey, keysetSql, type Ordering } from '../db/keyset.ts';
 import type { Scope } from '../kernel/scope.ts';
 
 /**
@@ -79,12 +80,15 @@ export async function unitsByCreditCodes(db: Queryable, creditCodes: readonly st
   return rows;
 }
 
+/** Units in the order they were registered. */
+export const UNIT_ORDER = byKey('u.id', 'ASC');
+
 export async function listUnits(db: Queryable, scope: Scope, filter: UnitFilter, page: Page): Promise<UnitRow[]> {
   const p = new Params();
   const where = unitFilterSql(p, scope, filter);
-  const after = page.afterKey === null ? '' : `AND u.id > ${p.add(page.afterKey)}`;
+  const keyset = keysetSql(p, UNIT_ORDER, page);
   const { rows } = await db.query<UnitRow>(
-    `SELECT ${UNIT_COLUMNS} FROM units u WHERE ${where} ${after} ORDER BY u.id LIMIT ${p.add(page.limit)}`,
+    `SELECT ${UNIT_COLUMNS} FROM units u WHERE ${where} AND ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
     p.values,
   );
   return rows;
@@ -163,12 +167,19 @@ export async function membersByIds(db: Queryable, ids: readonly number[], scope:
   return rows;
 }
 
+/** Members in the order they were registered, or by one of these fields (the API's MemberOrderField). */
+export const MEMBER_ORDER: Ordering<'NAME' | 'REGISTERED_AT'> = {
+  key: 'm.id',
+  direction: 'ASC',
+  fields: { NAME: { sql: 'm.name', kind: 'text' }, REGISTERED_AT: { sql: 'm.created_at', kind: 'timestamp' } },
+};
+
 export async function listMembers(db: Queryable, scope: Scope, filter: MemberFilter, page: Page): Promise<MemberRow[]> {
   const p = new Params();
   const where = memberFilterSql(p, scope, filter);
-  const after = page.afterKey === null ? '' : `AND m.id > ${p.add(page.afterKey)}`;
+  const keyset = keysetSql(p, MEMBER_ORDER, page);
   const { rows } = await db.query<MemberRow>(
-    `SELECT ${MEMBER_COLUMNS} FROM members m WHERE ${where} ${after} ORDER BY m.id LIMIT ${p.add(page.limit)}`,
+    `SELECT ${MEMBER_COLUMNS}${keyset.pageKey} FROM members m WHERE ${where} AND ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
     p.values,
   );
   return rows;
@@ -193,12 +204,12 @@ export async function membersOfUnits(
 ): Promise<Map<number, MemberRow[]>> {
   const p = new Params();
   const where = memberFilterSql(p, scope, filter);
-  const after = page.afterKey === null ? '' : `AND m.id > ${p.add(page.afterKey)}`;
+  const keyset = keysetSql(p, MEMBER_ORDER, page);
   const { rows } = await db.query<MemberRow>(
     `SELECT page.* FROM unnest(${p.add(unitIds)}::bigint[]) AS parent(id)
-     CROSS JOIN LATERAL (SELECT ${MEMBER_COLUMNS} FROM members m
-                          WHERE m.unit_id = parent.id AND ${where} ${after}
-                          ORDER BY m.id LIMIT ${p.add(page.limit)}) page`,
+     CROSS JOIN LATERAL (SELECT ${MEMBER_COLUMNS}${keyset.pageKey} FROM members m
+                          WHERE m.unit_id = parent.id AND ${where} AND ${keyset.where}
+                          ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}) page`,
     p.values,
   );
   return groupBy(rows, (row) => row.unitId);
@@ -324,16 +335,19 @@ export async function confirmBankCardChange(tx: Tx, id: number, confirmedBy: str
   return rows[0] ?? null;
 }
 
-/** A member's changes, newest first (keyset on id, descending), for several members in one query. */
+/** A member's changes, newest first. */
+export const CHANGE_ORDER = byKey('c.id', 'DESC');
+
+/** A page of changes for each of several members, in one query. */
 export async function changesOfMembers(db: Queryable, memberIds: number[], page: Page): Promise<Map<number, MemberChangeRow[]>> {
   const p = new Params();
-  const after = page.afterKey === null ? '' : `AND c.id < ${p.add(page.afterKey)}`;
+  const keyset = keysetSql(p, CHANGE_ORDER, page);
   const { rows } = await db.query<MemberChangeRow>(
     `SELECT page.* FROM unnest(${p.add(memberIds)}::bigint[]) AS parent(id)
      CROSS JOIN LATERAL (SELECT c.id, c.member_id AS "memberId", c.at, c.actor, c.role, c.action, c.import_id AS "importId",
                                 c.reason, c.field, c.before, c.after
-                           FROM member_changes c WHERE c.member_id = parent.id ${after}
-                          ORDER BY c.id DESC LIMIT ${p.add(page.limit)}) page`,
+                           FROM member_changes c WHERE c.member_id = parent.id AND ${keyset.where}
+                          ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}) page`,
     p.values,
   );
   return groupBy(rows, (row) => row.memberId);
@@ -372,7 +386,17 @@ export interface EnrolmentFilter {
   plan?: PlanType | null;
 }
 
-/** One page of enrolments (newest plan year first) for each of several members, in one query. */
+/** A member's enrolments, newest plan year first: the plan year is unique per member, so it is the key. */
+export const ENROLMENT_ORDER = byKey('e.plan_year', 'DESC');
+
+function enrolmentFilterSql(p: Params, filter: EnrolmentFilter): string {
+  const where = ['true'];
+  if (filter.planYear != null) where.push(`e.plan_year = ${p.add(filter.planYear)}`);
+  if (filter.plan) where.push(`e.plan = ${p.add(filter.plan)}`);
+  return where.join(' AND ');
+}
+
+/** One page of enrolments for each of several members, in one query. */
 export async function enrolmentsOfMembers(
   db: Queryable,
   memberIds: number[],
@@ -380,18 +404,26 @@ export async function enrolmentsOfMembers(
   page: Page,
 ): Promise<Map<number, EnrolmentRow[]>> {
   const p = new Params();
-  const where = ['e.member_id = parent.id'];
-  if (filter.planYear != null) where.push(`e.plan_year = ${p.add(filter.planYear)}`);
-  if (filter.plan) where.push(`e.plan = ${p.add(filter.plan)}`);
-  // Plan year is unique per member, so it is the keyset (descending).
-  if (page.afterKey !== null) where.push(`e.plan_year < ${p.add(page.afterKey)}`);
+  const keyset = keysetSql(p, ENROLMENT_ORDER, page);
   const { rows } = await db.query<EnrolmentRow>(
     `SELECT page.* FROM unnest(${p.add(memberIds)}::bigint[]) AS parent(id)
-     CROSS JOIN LATERAL (SELECT ${ENROLMENT_COLUMNS} FROM enrolments e WHERE ${where.join(' AND ')}
-                          ORDER BY e.plan_year DESC LIMIT ${p.add(page.limit)}) page`,
+     CROSS JOIN LATERAL (SELECT ${ENROLMENT_COLUMNS} FROM enrolments e
+                          WHERE e.member_id = parent.id AND ${enrolmentFilterSql(p, filter)} AND ${keyset.where}
+                          ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}) page`,
     p.values,
   );
   return groupBy(rows, (row) => row.memberId);
+}
+
+/** How many enrolments matching `filter` each member has (none: absent), in one query. */
+export async function enrolmentCountsOfMembers(db: Queryable, memberIds: readonly number[], filter: EnrolmentFilter): Promise<Map<number, number>> {
+  const p = new Params();
+  const { rows } = await db.query<{ memberId: number; n: number }>(
+    `SELECT e.member_id AS "memberId", count(*)::int AS n FROM enrolments e
+      WHERE e.member_id = ANY(${p.add(memberIds)}::bigint[]) AND ${enrolmentFilterSql(p, filter)} GROUP BY e.member_id`,
+    p.values,
+  );
+  return new Map(rows.map((r) => [r.memberId, r.n]));
 }
 
 export async function enrolmentsByIds(db: Queryable, ids: readonly number[], scope: Scope): Promise<EnrolmentRow[]> {

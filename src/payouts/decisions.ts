@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
-import { conflict, forbidden, invalid, notFound } from '../kernel/errors.ts';
+import { conflict, forbidden, invalid, notFound, type DomainError } from '../kernel/errors.ts';
 import { chinaToday } from '../kernel/time.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { remittanceInfo } from './files.ts';
 import { statusesInto } from '../kernel/transitions.ts';
-import { BATCH_TRANSITIONS, type BatchRow, type BatchStatus, type CreatedBatch, type RetryOutcome } from './model.ts';
+import { BATCH_TRANSITIONS, type BatchRow, type BatchStatus, type CreatedBatch, type PayoutStatus, type RetryOutcome } from './model.ts';
 import type { PayoutSettings } from './settings.ts';
 import {
   insertAttempts, insertBatch, lockBatch, markBatchApproved, markBatchCancelled, markSubmitRequested, nextBatchId, programmesOfPayouts,
@@ -70,26 +70,69 @@ export async function createBatch(
 /** The batch, locked for a change. */
 export async function lockedBatch(tx: Tx, batchId: number): Promise<BatchRow> {
   const batch = await lockBatch(tx, batchId);
-  if (!batch) throw notFound('payout batch');
+  if (!batch) throw notFound('payout batch', 'input.batchId');
   return batch;
+}
+
+type BatchFacts = Pick<BatchRow, 'msgId' | 'status' | 'createdBy'>;
+
+/** Why `doing` is refused for a batch not in one of `allowed`, or null. */
+function statusRefusal(batch: Pick<BatchRow, 'msgId' | 'status'>, allowed: readonly BatchStatus[], doing: string): DomainError | null {
+  return allowed.includes(batch.status) ? null : conflict(`cannot ${doing} batch ${batch.msgId}: it is ${batch.status} (only ${allowed.join(' or ')} can be)`);
 }
 
 /** Refuses `doing` unless the batch is in one of `allowed`. */
 export function expectStatus(batch: Pick<BatchRow, 'msgId' | 'status'>, allowed: readonly BatchStatus[], doing: string): void {
-  if (!allowed.includes(batch.status)) {
-    throw conflict(`cannot ${doing} batch ${batch.msgId}: it is ${batch.status} (only ${allowed.join(' or ')} can be)`);
-  }
+  const refusal = statusRefusal(batch, allowed, doing);
+  if (refusal) throw refusal;
+}
+
+/*
+ * The rules of the decisions below, each once: the decision throws what they return, and the API's
+ * permission hints (PayoutBatch.viewerCan…) show whether they return null for the caller.
+ */
+
+const APPROVERS = ['FINANCE'] as const;
+const SUBMITTERS = ['FINANCE', 'ADMIN'] as const;
+const CANCELLERS = ['ADMIN', 'FINANCE'] as const;
+const RETRIERS = ['ADMIN', 'FINANCE'] as const;
+
+/** The role part of a rule: checked before the batch is read as well, so a wrong role learns nothing of which batches exist. */
+function roleRefusal(actor: Actor, roles: readonly string[], doing: string): DomainError | null {
+  return roles.includes(actor.role) ? null : forbidden(`${doing} needs the role ${roles.join(' or ')}; you are ${actor.role}`);
+}
+
+/** FINANCE approves a DRAFT batch it did not create. */
+export function approvalRefusal(actor: Actor, batch: BatchFacts): DomainError | null {
+  return roleRefusal(actor, APPROVERS, 'approving a payout batch')
+    ?? statusRefusal(batch, statusesInto(BATCH_TRANSITIONS, 'APPROVED'), 'approve')
+    ?? (batch.createdBy === actor.subject ? forbidden(`batch ${batch.msgId} was created by you: another FINANCE user must approve it (four eyes)`) : null);
+}
+
+/** FINANCE or ADMIN asks for an APPROVED or SEALED batch to be sent. */
+export function submissionRefusal(actor: Actor, batch: BatchFacts): DomainError | null {
+  return roleRefusal(actor, SUBMITTERS, 'submitting a payout batch') ?? statusRefusal(batch, ['APPROVED', 'SEALED'], 'submit');
+}
+
+/** ADMIN or FINANCE withdraws a batch not yet sealed. */
+export function cancellationRefusal(actor: Actor, batch: BatchFacts): DomainError | null {
+  return roleRefusal(actor, CANCELLERS, 'cancelling a payout batch') ?? statusRefusal(batch, statusesInto(BATCH_TRANSITIONS, 'CANCELLED'), 'cancel');
+}
+
+/** Throws the refusal of `rule` for the locked batch, the role part before the batch is read. */
+async function decidedBatch(tx: Tx, actor: Actor, batchId: number, roles: readonly string[], doing: string, rule: (actor: Actor, batch: BatchFacts) => DomainError | null): Promise<BatchRow> {
+  const early = roleRefusal(actor, roles, doing);
+  if (early) throw early;
+  const batch = await lockedBatch(tx, batchId);
+  const refusal = rule(actor, batch);
+  if (refusal) throw refusal;
+  return batch;
 }
 
 /** FINANCE approves a DRAFT batch it did not create (the database checks both as well). */
 export async function approveBatch(db: Db, actor: Actor, batchId: number): Promise<void> {
-  if (actor.role !== 'FINANCE') throw forbidden(`approving a payout batch needs the role FINANCE; you are ${actor.role}`);
   await inTransaction(db, async (tx) => {
-    const batch = await lockedBatch(tx, batchId);
-    expectStatus(batch, statusesInto(BATCH_TRANSITIONS, 'APPROVED'), 'approve');
-    if (batch.createdBy === actor.subject) {
-      throw forbidden(`batch ${batch.msgId} was created by you: another FINANCE user must approve it (four eyes)`);
-    }
+    const batch = await decidedBatch(tx, actor, batchId, APPROVERS, 'approving a payout batch', approvalRefusal);
     await markBatchApproved(tx, batchId, actor);
     await recordAudit(tx, actor, { action: 'payout.batch.approve', targetType: 'PayoutBatch', targetId: batch.msgId, details: { batchId } });
   });
@@ -97,10 +140,8 @@ export async function approveBatch(db: Db, actor: Actor, batchId: number): Promi
 
 /** FINANCE or ADMIN asks for a sealed (or about to be sealed) batch to be sent; the worker sends it. */
 export async function requestSubmission(db: Db, actor: Actor, batchId: number): Promise<void> {
-  if (actor.role !== 'FINANCE' && actor.role !== 'ADMIN') throw forbidden(`submitting a payout batch needs the role FINANCE or ADMIN; you are ${actor.role}`);
   await inTransaction(db, async (tx) => {
-    const batch = await lockedBatch(tx, batchId);
-    expectStatus(batch, ['APPROVED', 'SEALED'], 'submit');
+    const batch = await decidedBatch(tx, actor, batchId, SUBMITTERS, 'submitting a payout batch', submissionRefusal);
     if (await markSubmitRequested(tx, batchId, actor.subject)) {
       await recordAudit(tx, actor, { action: 'payout.batch.submit', targetType: 'PayoutBatch', targetId: batch.msgId, details: { batchId } });
     }
@@ -113,13 +154,38 @@ export async function cancelBatch(
 ): Promise<void> {
   if (!reason.trim()) throw invalid('input.reason', 'say why the batch is cancelled');
   await inTransaction(db, async (tx) => {
-    const batch = await lockedBatch(tx, batchId);
-    expectStatus(batch, statusesInto(BATCH_TRANSITIONS, 'CANCELLED'), 'cancel');
+    const batch = await decidedBatch(tx, actor, batchId, CANCELLERS, 'cancelling a payout batch', cancellationRefusal);
     const payoutIds = await markBatchCancelled(tx, batchId, actor.subject, reason);
     await payoutsOutOfBatch(tx, payoutIds);
     await followBankCards(tx, settings.coolingOffDays, payoutIds);
     await recordAudit(tx, actor, { action: 'payout.batch.cancel', targetType: 'PayoutBatch', targetId: batch.msgId, reason, details: { batchId, payouts: payoutIds.length } });
   });
+}
+
+/** What decides whether a payout may be retried: its state, whether the bank had paid it, and who proposed its retry (if anyone). */
+export interface RetryFacts {
+  id: number;
+  status: PayoutStatus;
+  claimStatus: string;
+  wasPaid: boolean;
+  proposedBy: string | null;
+}
+
+/**
+ * Why `actor` may not retry the payout now, or null: ADMIN or FINANCE, the payout FAILED and its
+ * claim approved; one the bank had paid, FINANCE only and not the person who proposed it. retryPayout
+ * throws it; Payout.viewerCanRetry shows it.
+ */
+export function retryRefusal(actor: Actor, payout: RetryFacts): DomainError | null {
+  const role = roleRefusal(actor, RETRIERS, 'retrying a payout');
+  if (role) return role;
+  if (payout.status !== 'FAILED') return conflict(`payout ${payout.id} is ${payout.status}: only a payout the bank rejected or returned (FAILED) can be tried again`);
+  if (payout.claimStatus !== 'APPROVED') return conflict(`payout ${payout.id}: its claim is ${payout.claimStatus}, not approved`);
+  if (!payout.wasPaid) return null;
+  if (actor.role !== 'FINANCE') {
+    return forbidden(`payout ${payout.id} was paid by the bank before its money came back: retrying it needs FINANCE (one proposes, another confirms); you are ${actor.role}`);
+  }
+  return payout.proposedBy === actor.subject ? forbidden(`you proposed retrying payout ${payout.id}: another FINANCE person must confirm it (four eyes)`) : null;
 }
 
 /**
@@ -137,21 +203,15 @@ export async function retryPayout(
   return inTransaction(db, async (tx) => {
     const payout = await lockPayoutForRetry(tx, payoutId);
     if (!payout) throw notFound('payout');
-    if (payout.status !== 'FAILED') throw conflict(`payout ${payoutId} is ${payout.status}: only a payout the bank rejected or returned (FAILED) can be tried again`);
-    if (payout.claimStatus !== 'APPROVED') throw conflict(`payout ${payoutId}: its claim is ${payout.claimStatus}, not approved`);
+    const proposal = payout.wasPaid ? await lockRetryProposal(tx, payoutId, payout.attempts) : null;
+    const refusal = retryRefusal(actor, { id: payoutId, ...payout, proposedBy: proposal?.proposedBy ?? null });
+    if (refusal) throw refusal;
     const target = { targetType: 'Payout', targetId: String(payoutId), reason };
     if (payout.wasPaid) {
-      if (actor.role !== 'FINANCE') {
-        throw forbidden(`payout ${payoutId} was paid by the bank before its money came back: retrying it needs FINANCE (one proposes, another confirms); you are ${actor.role}`);
-      }
-      const proposal = await lockRetryProposal(tx, payoutId, payout.attempts);
       if (!proposal) {
         await proposeRetry(tx, payoutId, payout.attempts, actor, reason);
         await recordAudit(tx, actor, { action: 'payout.retry.propose', ...target, details: { afterAttempt: payout.attempts } });
         return 'PROPOSED';
-      }
-      if (proposal.proposedBy === actor.subject) {
-        throw forbidden(`you proposed retrying payout ${payoutId}: another FINANCE person must confirm it (four eyes)`);
       }
       await confirmRetry(tx, proposal.id, actor, reason);
       await recordAudit(tx, actor, { action: 'payout.retry.confirm', ...target, details: { afterAttempt: payout.attempts, proposedBy: proposal.proposedBy } });

@@ -1,9 +1,9 @@
 import DataLoader from 'dataloader';
 import type { Queryable } from '../kernel/transaction.ts';
-import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
+import { byId, byParent, countByParent, type ParentKey } from '../gateway/loaders.ts';
 import type { AttemptCount, AttemptRow, BatchRow, PayoutRow, RetryProposalRow, SealedBatchFile } from './model.ts';
 import { attemptCountsOfBatches, batchesByIds, batchFiles } from './store/batches.ts';
-import { attemptsOfPayouts, payoutsByIds, payoutsOfClaims, payoutsOfMembers, retryProposalsOfPayouts } from './store/payouts.ts';
+import { attemptsOfPayouts, payoutCountsOfMembers, payoutsByIds, payoutsOfClaims, payoutsOfMembers, retryProposalsOfPayouts } from './store/payouts.ts';
 import type { Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
 
@@ -12,6 +12,7 @@ export interface PayoutLoaders {
   payout: DataLoader<number, PayoutRow | null>;
   payoutOfClaim: DataLoader<number, PayoutRow | null>;
   payoutsOfMember: DataLoader<ParentKey<Page>, PayoutRow[], string>;
+  payoutCountOfMember: DataLoader<ParentKey<null>, number, string>;
   attemptsOfPayout: DataLoader<number, AttemptRow[]>;
   /** A payout's retry proposal awaiting a second FINANCE person. */
   retryProposalOfPayout: DataLoader<number, RetryProposalRow | null>;
@@ -27,6 +28,7 @@ export function createPayoutLoaders(db: Queryable, scope: Scope): PayoutLoaders 
     payout: byId((ids) => payoutsByIds(db, ids, scope)),
     payoutOfClaim: new DataLoader((ids) => payoutsOfClaims(db, ids, scope)),
     payoutsOfMember: byParent((memberIds, page) => payoutsOfMembers(db, memberIds, scope, page)),
+    payoutCountOfMember: countByParent<null>((memberIds) => payoutCountsOfMembers(db, memberIds, scope)),
     attemptsOfPayout: new DataLoader((ids) => attemptsOfPayouts(db, ids)),
     retryProposalOfPayout: new DataLoader((ids) => retryProposalsOfPayouts(db, ids)),
     payoutBatch: byId((ids) => batchesByIds(db, ids)),

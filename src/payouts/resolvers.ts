@@ -1,25 +1,29 @@
-import type { Resolvers } from '../gateway/generated/resolvers.ts';
-import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import type { DomainResolvers } from '../gateway/payloads.ts';
+import { actorOf, actorView, hasRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
-import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
-import { approveBatch, cancelBatch, createBatch, requestSubmission, retryPayout } from './decisions.ts';
+import { type CountedConnection, countedTotal, type PageArgs, readPage, toConnection } from '../gateway/connection.ts';
+import {
+  approvalRefusal, approveBatch, cancelBatch, cancellationRefusal, createBatch, requestSubmission, retryPayout, retryRefusal, submissionRefusal,
+} from './decisions.ts';
 import { batchFileName, clearBatchFile, maskCreditorAccounts, revealBatchFile } from './files.ts';
 import { payoutStatusOf, type BatchRow, type PayoutRow, type PayoutStatus } from './model.ts';
 import { planPayouts } from './plan.ts';
 import { payoutSettings } from './settings.ts';
 import { countBatches, listBatches } from './store/batches.ts';
-import { countPayouts, listPayouts, type PayoutFilter } from './store/payouts.ts';
+import { countPayouts, listPayouts, PAYOUT_ORDER, type PayoutFilter } from './store/payouts.ts';
 import { payoutStatusChange } from './submission.ts';
 import { statusChanges } from '../events/resolvers.ts';
-import type { StatusChange } from '../events/statusEvents.ts';
+import type { StatusEvent } from '../events/statusEvents.ts';
 import { check, conflict, notFound, reasonOf } from '../kernel/errors.ts';
 import { enqueuePayoutBatch } from './queue.ts';
+import { downloadUrl } from '../gateway/files.ts';
 
 /** What `PayoutStatusChange` resolves from. */
 export interface PayoutStatusChangeRow {
   payout: PayoutRow;
   status: PayoutStatus;
   at: string;
+  sequence: string;
 }
 
 export type PayoutConnectionResult = CountedConnection<PayoutRow>;
@@ -34,7 +38,7 @@ const canSeeBatches = (ctx: Context) => (BATCH_READERS as readonly string[]).inc
 
 async function visiblePayout(ctx: Context, id: number) {
   const payout = await ctx.loaders.payout.load(id);
-  if (!payout) throw notFound('payout');
+  if (!payout) throw notFound('payout', 'input.payoutId');
   return payout;
 }
 
@@ -42,22 +46,22 @@ async function batchFor(ctx: Context, id: number) {
   requireRole(ctx, BATCH_READERS, 'reading payout batches');
   ctx.loaders.payoutBatch.clear(id);
   const batch = await ctx.loaders.payoutBatch.load(id);
-  if (!batch) throw notFound('payout batch');
+  if (!batch) throw notFound('payout batch', 'input.batchId');
   return batch;
 }
 
-/** A page of payouts visible to the caller (newest first), primed into the loader, counted on demand. */
-async function payoutConnection(ctx: Context, args: { first?: number | null; after?: string | null }, filter: PayoutFilter): Promise<PayoutConnectionResult> {
-  const page = readPage(args);
+/** A page of payouts visible to the caller, primed into the loader, counted on demand. */
+async function payoutConnection(ctx: Context, args: PageArgs, filter: PayoutFilter): Promise<PayoutConnectionResult> {
+  const page = readPage(args, PAYOUT_ORDER);
   const scope = scopeOf(ctx.principal);
   const rows = await listPayouts(ctx.db, scope, filter, page);
   for (const row of rows) ctx.loaders.payout.prime(row.id, row);
   return { ...toConnection(rows, page, (p) => p.id), count: () => countPayouts(ctx.db, scope, filter) };
 }
 
-export const payoutResolvers: Resolvers = {
+export const payoutResolvers: DomainResolvers = {
   Query: {
-    payouts: (_root, { first, after, filter }, ctx) => payoutConnection(ctx, { first, after }, {
+    payouts: (_root, { filter, ...args }, ctx) => payoutConnection(ctx, args, {
       status: filter?.status,
       memberId: filter?.memberId ? localId('filter.memberId', filter.memberId, 'Member') : null,
       unitId: filter?.unitId ? localId('filter.unitId', filter.unitId, 'Unit') : null,
@@ -65,9 +69,9 @@ export const payoutResolvers: Resolvers = {
     }),
     // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
     payout: (_root, { id }, ctx) => ctx.loaders.payout.load(localId('id', id, 'Payout')),
-    payoutBatches: async (_root, { first, after, filter }, ctx) => {
+    payoutBatches: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading payout batches');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const rows = await listBatches(ctx.db, filter?.status, page);
       for (const row of rows) ctx.loaders.payoutBatch.prime(row.id, row);
       return { ...toConnection(rows, page, (b) => b.id), count: () => countBatches(ctx.db, filter?.status) };
@@ -79,36 +83,36 @@ export const payoutResolvers: Resolvers = {
   },
 
   Mutation: {
-    planPayouts: (_root, _args, ctx) => {
+    planPayouts: async (_root, _args, ctx) => {
       requireRole(ctx, BATCH_MAKERS, 'planning payouts');
-      return planPayouts(ctx.db, payoutSettings(ctx.config));
+      return { plan: await planPayouts(ctx.db, payoutSettings(ctx.config)) };
     },
     createPayoutBatch: async (_root, { input }, ctx) => {
       requireRole(ctx, BATCH_MAKERS, 'creating a payout batch');
       const settings = payoutSettings(ctx.config);
-      const max = input?.maxPayouts ?? settings.batchMax;
+      const max = input.maxPayouts ?? settings.batchMax;
       check('input.maxPayouts', max >= 1 && max <= settings.batchMax ? null : `must be between 1 and ${settings.batchMax}`);
       const created = await createBatch(ctx.db, actorOf(ctx.principal), settings, max);
       if (!created) throw conflict('no payout is READY: approved claims become payouts on the workers\' schedule, or run planPayouts');
-      return batchFor(ctx, created.id);
+      return { batch: await batchFor(ctx, created.id) };
     },
-    approvePayoutBatch: async (_root, { batchId }, ctx) => {
-      const id = localId('batchId', batchId, 'PayoutBatch');
+    approvePayoutBatch: async (_root, { input }, ctx) => {
+      const id = localId('input.batchId', input.batchId, 'PayoutBatch');
       await approveBatch(ctx.db, actorOf(ctx.principal), id);
       await enqueuePayoutBatch(ctx.queues.payouts, id);
-      return batchFor(ctx, id);
+      return { batch: await batchFor(ctx, id) };
     },
-    submitPayoutBatch: async (_root, { batchId }, ctx) => {
-      const id = localId('batchId', batchId, 'PayoutBatch');
+    submitPayoutBatch: async (_root, { input }, ctx) => {
+      const id = localId('input.batchId', input.batchId, 'PayoutBatch');
       await requestSubmission(ctx.db, actorOf(ctx.principal), id);
       await enqueuePayoutBatch(ctx.queues.payouts, id);
-      return batchFor(ctx, id);
+      return { batch: await batchFor(ctx, id) };
     },
     cancelPayoutBatch: async (_root, { input }, ctx) => {
       requireRole(ctx, BATCH_MAKERS, 'cancelling a payout batch');
       const id = localId('input.batchId', input.batchId, 'PayoutBatch');
       await cancelBatch(ctx.db, actorOf(ctx.principal), payoutSettings(ctx.config), id, reasonOf('input.reason', input.reason));
-      return batchFor(ctx, id);
+      return { batch: await batchFor(ctx, id) };
     },
     retryPayout: async (_root, { input }, ctx) => {
       requireRole(ctx, BATCH_MAKERS, 'retrying a payout');
@@ -120,13 +124,14 @@ export const payoutResolvers: Resolvers = {
       if (outcome === 'RETRIED') {
         await ctx.publishStatusChanges([payoutStatusChange({ payoutId: payout.id, memberId: payout.memberId, unitId: payout.unitId, status: payout.status })]);
       }
-      return payout;
+      return { payout };
     },
     revealPayoutBatchFile: async (_root, { input }, ctx) => {
       requireRole(ctx, FILE_REVEALERS, 'revealPayoutBatchFile');
       const reason = reasonOf('input.reason', input.reason);
       const batch = await batchFor(ctx, localId('input.batchId', input.batchId, 'PayoutBatch'));
-      return { batch, ...await revealBatchFile(ctx.db, ctx.keys, actorOf(ctx.principal), batch, reason) };
+      const revealed = await revealBatchFile(ctx.db, ctx.keys, actorOf(ctx.principal), batch, reason);
+      return { file: { batch, ...revealed, fileUrl: downloadUrl(ctx, 'PAYOUT_BATCH_FILE', batch.id) } };
     },
   },
 
@@ -145,6 +150,17 @@ export const payoutResolvers: Resolvers = {
     unit: async (payout, _args, ctx) => (await ctx.loaders.unit.load(payout.unitId))!,
     attempts: (payout, _args, ctx) => ctx.loaders.attemptsOfPayout.load(payout.id),
     retryProposal: (payout, _args, ctx) => (payout.status === 'FAILED' && canSeeBatches(ctx) ? ctx.loaders.retryProposalOfPayout.load(payout.id) : null),
+    viewerCanRetry: async (payout, _args, ctx) => {
+      const actor = actorOf(ctx.principal);
+      // Cheap refusals first: most payouts are not FAILED, most callers not ADMIN or FINANCE.
+      if (retryRefusal(actor, { ...payout, claimStatus: 'APPROVED', wasPaid: false, proposedBy: null })) return false;
+      const [claim, attempts, proposal] = await Promise.all([
+        ctx.loaders.claim.load(payout.claimId), ctx.loaders.attemptsOfPayout.load(payout.id), ctx.loaders.retryProposalOfPayout.load(payout.id),
+      ]);
+      return retryRefusal(actor, {
+        ...payout, claimStatus: claim?.status ?? 'UNKNOWN', wasPaid: attempts.some((a) => a.status === 'RETURNED'), proposedBy: proposal?.proposedBy ?? null,
+      }) === null;
+    },
   },
 
   PayoutAttempt: {
@@ -154,13 +170,24 @@ export const payoutResolvers: Resolvers = {
   PayoutBatch: {
     id: (batch) => toGlobalId('PayoutBatch', batch.id),
     attemptCounts: (batch, _args, ctx) => ctx.loaders.attemptCountsOfBatch.load(batch.id),
-    payouts: (batch, { first, after }, ctx) => payoutConnection(ctx, { first, after }, { batchId: batch.id }),
+    payouts: (batch, args, ctx) => payoutConnection(ctx, args, { batchId: batch.id }),
     fileName: (batch) => (batch.sealedAt ? batchFileName(batch.msgId) : null),
     file: async (batch, _args, ctx) => {
       const stored = await ctx.loaders.payoutBatchFile.load(batch.id);
       return stored ? maskCreditorAccounts(clearBatchFile(ctx.keys, stored)!) : null;
     },
     sealBase64: async (batch, _args, ctx) => (await ctx.loaders.payoutBatchFile.load(batch.id))?.seal.toString('base64') ?? null,
+    fileUrl: (batch, _args, ctx) => (batch.sealedAt ? downloadUrl(ctx, 'PAYOUT_BATCH_FILE_MASKED', batch.id) : null),
+    sealUrl: (batch, _args, ctx) => (batch.sealedAt ? downloadUrl(ctx, 'PAYOUT_BATCH_SEAL', batch.id) : null),
+    creator: (batch, _args, ctx) => actorView(ctx, batch.createdBy),
+    // The database lets only FINANCE approve (payout_batches CHECK).
+    approver: (batch, _args, ctx) => (batch.approvedBy === null ? null : actorView(ctx, batch.approvedBy, 'FINANCE')),
+    submitRequester: (batch, _args, ctx) => (batch.submitRequestedBy === null ? null : actorView(ctx, batch.submitRequestedBy)),
+    viewerCanApprove: (batch, _args, ctx) => approvalRefusal(actorOf(ctx.principal), batch) === null,
+    viewerCanSubmit: (batch, _args, ctx) => submissionRefusal(actorOf(ctx.principal), batch) === null,
+    viewerCanCancel: (batch, _args, ctx) => cancellationRefusal(actorOf(ctx.principal), batch) === null,
+    // revealBatchFile answers CONFLICT until the batch has its sealed file.
+    viewerCanRevealFile: (batch, _args, ctx) => hasRole(ctx, FILE_REVEALERS) && batch.sealedAt !== null,
   },
 
   PayoutConnection: {
@@ -171,10 +198,10 @@ export const payoutResolvers: Resolvers = {
   },
 
   Member: {
-    payouts: async (member, { first, after }, ctx) => {
-      const page = readPage({ first, after });
+    payouts: async (member, args, ctx) => {
+      const page = readPage(args, PAYOUT_ORDER);
       const rows = await ctx.loaders.payoutsOfMember.load({ parentId: member.id, args: page });
-      return toConnection(rows, page, (p) => p.id);
+      return { ...toConnection(rows, page, (p) => p.id), count: () => ctx.loaders.payoutCountOfMember.load({ parentId: member.id, args: null }) };
     },
   },
 
@@ -185,8 +212,8 @@ export const payoutResolvers: Resolvers = {
   Subscription: {
     payoutStatusChanged: {
       subscribe: (_root, args, ctx) => statusChanges(ctx, 'PAYOUT', args, (c, id) => c.loaders.payout.load(id)),
-      resolve: ({ row, change }: { row: PayoutRow; change: StatusChange }): PayoutStatusChangeRow =>
-        ({ payout: row, status: payoutStatusOf(change.status), at: change.at }),
+      resolve: ({ row, change }: { row: PayoutRow; change: StatusEvent }): PayoutStatusChangeRow =>
+        ({ payout: row, status: payoutStatusOf(change.status), at: change.at, sequence: change.sequence }),
     },
   },
 };

@@ -4,6 +4,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { jsonOption, result, say } from '../cliOutput.ts';
 import { config } from '../config.ts';
 import { fenToCny } from '../kernel/money.ts';
+import { firstRows } from '../kernel/page.ts';
 import { addDays, chinaToday, isIsoDate } from '../kernel/time.ts';
 import { progressBar } from '../progress.ts';
 import type { Runtime } from '../runtime.ts';
@@ -246,7 +247,7 @@ function proofCommand(options: { account?: string; from?: string; to?: string })
 function exceptionsCommand(options: { kind?: string; limit: number }): Promise<number> {
   return withRuntime(async (runtime) => {
     const filter = { kind: (options.kind as ExceptionKind | undefined) ?? null };
-    const rows = await reads.listExceptions(runtime.db, filter, { size: options.limit, limit: options.limit, afterKey: null });
+    const rows = await reads.listExceptions(runtime.db, filter, firstRows(options.limit));
     const totals = await reads.exceptionTotals(runtime.db, filter);
     for (const x of rows) {
       say(`#${x.id} ${x.kind} ${x.account} ${x.occurredOn} ${fenToCny(x.amountFen)}${x.endToEndId ? ` ${x.endToEndId}` : ''}: ${String(x.evidence.reason ?? '')}`);
@@ -259,7 +260,7 @@ function exceptionsCommand(options: { kind?: string; limit: number }): Promise<n
 
 function documentsCommand(options: { rejected?: boolean; limit: number }): Promise<number> {
   return withRuntime(async (runtime) => {
-    const rows = await reads.listDocuments(runtime.db, { status: options.rejected ? 'REJECTED' : null }, { size: options.limit, limit: options.limit, afterKey: null });
+    const rows = await reads.listDocuments(runtime.db, { status: options.rejected ? 'REJECTED' : null }, firstRows(options.limit));
     for (const d of rows) {
       const what = [d.kind ?? '?', d.msgId, d.source, d.fileName].filter((part) => part !== null).join(' ');
       say(`#${d.id} ${what} ${d.status}: ${d.entries} entries, ${d.newEntries} new`);

@@ -1,10 +1,10 @@
 import { canMove } from '../kernel/transitions.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
-import { conflict, forbidden, notFound } from '../kernel/errors.ts';
+import { conflict, forbidden, notFound, type DomainError } from '../kernel/errors.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { applyManualPayment } from '../members/contributions.ts';
-import { PROPOSAL_TRANSITIONS, type NewProposal } from './model.ts';
+import { PROPOSAL_TRANSITIONS, type NewProposal, type ProposalStatus } from './model.ts';
 import { applyMatch, applyWriteOff, withOpenException } from './resolve.ts';
 import * as store from './store/resolutions.ts';
 
@@ -28,7 +28,7 @@ export async function decideOrPropose(tx: Tx, actor: Actor, aboveFen: number, pr
   if (id === null) {
     throw proposal.kind === 'CONTRIBUTION_PAYMENT'
       ? conflict(`input.reference: a payment with reference ${proposal.decision.reference} already waits for a second person`, 'input.reference')
-      : conflict('input.id: a decision on this exception already waits for a second person', 'input.id');
+      : conflict('input.exceptionId: a decision on this exception already waits for a second person', 'input.exceptionId');
   }
   await recordAudit(tx, actor, {
     action: 'four_eyes.propose', targetType: 'FourEyesProposal', targetId: String(id),
@@ -39,16 +39,26 @@ export async function decideOrPropose(tx: Tx, actor: Actor, aboveFen: number, pr
 }
 
 /**
+ * Why `actor` may not confirm (or reject) a proposal now, or null: it is PENDING and, to confirm,
+ * they did not propose it. decideProposal throws it; FourEyesProposal.viewerCanDecide shows it.
+ */
+export function decisionRefusal(actor: Pick<Actor, 'subject'>, proposal: { status: ProposalStatus; proposedBy: string }, confirm: boolean): DomainError | null {
+  const status = confirm ? 'CONFIRMED' : 'REJECTED';
+  if (!canMove(PROPOSAL_TRANSITIONS, proposal.status, status)) return conflict(`input.proposalId: is ${proposal.status} already`, 'input.proposalId');
+  return confirm && proposal.proposedBy === actor.subject ? forbidden('input.proposalId: you proposed this decision: a second person must confirm it') : null;
+}
+
+/**
  * A second person confirms (the decision takes effect, in the same transaction) or rejects a
  * pending proposal; the proposer may only reject (withdraw) their own.
  */
 export async function decideProposal(db: Db, actor: Actor, id: number, confirm: boolean, reason: string | null): Promise<void> {
   await inTransaction(db, async (tx) => {
     const p = await store.lockProposal(tx, id);
-    if (!p) throw notFound('four-eyes proposal');
+    if (!p) throw notFound('four-eyes proposal', 'input.proposalId');
     const status = confirm ? 'CONFIRMED' : 'REJECTED';
-    if (!canMove(PROPOSAL_TRANSITIONS, p.status, status)) throw conflict(`input.id: is ${p.status} already`, 'input.id');
-    if (confirm && p.proposedBy === actor.subject) throw forbidden('input.id: you proposed this decision: a second person must confirm it');
+    const refusal = decisionRefusal(actor, p, confirm);
+    if (refusal) throw refusal;
     await store.markProposalDecided(tx, id, status, actor.subject, reason);
     await recordAudit(tx, actor, {
       action: confirm ? 'four_eyes.confirm' : 'four_eyes.reject', targetType: 'FourEyesProposal', targetId: String(id), reason,

@@ -6,7 +6,7 @@ import { declarationProblem, Iso20022Error, type Iso20022Problem } from '../bank
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { ConfigError } from '../config.ts';
 import { inTransaction } from '../db/pool.ts';
-import { conflict, forbidden, invalid, notFound } from '../kernel/errors.ts';
+import { conflict, forbidden, invalid, notFound, type DomainError } from '../kernel/errors.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { documentKind, recordsOf } from './documents.ts';
 import { DOCUMENT_TRANSITIONS, type DocumentKind, type DocumentRecords, type DocumentSource, type DocumentStatus, type EntryRecord } from './model.ts';
@@ -101,6 +101,17 @@ export async function receiveDocument(db: Db, document: IncomingDocument, option
 }
 
 /**
+ * Why `actor` may not confirm a document now, or null: it waits AWAITING_CONFIRMATION and they did
+ * not hand it in. confirmDocument throws it; BankDocument.viewerCanConfirm shows it (with the role).
+ */
+export function confirmationRefusal(actor: Pick<Actor, 'subject'>, document: { status: DocumentStatus; receivedBy: string }): DomainError | null {
+  if (!canMove(DOCUMENT_TRANSITIONS, document.status, 'RECEIVED')) {
+    return conflict(`input.documentId: is ${document.status}: only a document AWAITING_CONFIRMATION is confirmed`, 'input.documentId');
+  }
+  return document.receivedBy === actor.subject ? forbidden('input.documentId: you handed this document in: a second person must confirm it') : null;
+}
+
+/**
  * A second person vouches for a document that waits without the bank's seal (they checked it
  * against the bank's own records); audited with the reason. It is then processed as a sealed one.
  */
@@ -108,11 +119,9 @@ export async function confirmDocument(db: Db, actor: Actor, documentId: number, 
   if (reason.trim().length < 4) throw invalid('input.reason', 'say how the document was checked against the bank (at least 4 characters)');
   await inTransaction(db, async (tx) => {
     const row = await store.lockDocumentToConfirm(tx, documentId);
-    if (!row) throw notFound('bank document');
-    if (!canMove(DOCUMENT_TRANSITIONS, row.status, 'RECEIVED')) {
-      throw conflict(`input.id: is ${row.status}: only a document AWAITING_CONFIRMATION is confirmed`, 'input.id');
-    }
-    if (row.receivedBy === actor.subject) throw forbidden('input.id: you handed this document in: a second person must confirm it');
+    if (!row) throw notFound('bank document', 'input.documentId');
+    const refusal = confirmationRefusal(actor, row);
+    if (refusal) throw refusal;
     await store.markDocumentConfirmed(tx, documentId, actor.subject, reason.trim());
     await recordAudit(tx, actor, {
       action: 'bank_document.confirm', targetType: 'BankDocument', targetId: String(documentId), reason: reason.trim(),

@@ -1,14 +1,14 @@
 import { canMove } from '../kernel/transitions.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
-import { conflict, invalid, notFound } from '../kernel/errors.ts';
+import { conflict, invalid, notFound, type DomainError } from '../kernel/errors.ts';
 import { fenToCny } from '../kernel/money.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { decideOrPropose } from './fourEyes.ts';
 import { isReturn } from './matching/matcher.ts';
 import { DEBITABLE, type BankEntry, type MatchDecision } from './matching/types.ts';
-import { EXCEPTION_TRANSITIONS, type Confirmed, type ManualMatch, type OpenException } from './model.ts';
+import { EXCEPTION_TRANSITIONS, type Confirmed, type ExceptionStatus, type ManualMatch, type OpenException } from './model.ts';
 import { recordContributionPayments, recordReturns, refreshProofs } from './run.ts';
 import * as store from './store/resolutions.ts';
 import { entryToMatch, insertMatches, lockAccounts } from './store/runs.ts';
@@ -47,7 +47,7 @@ export async function matchException(db: Db, actor: Actor, exceptionId: number, 
 
 export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target: ManualMatch, confirmed?: Confirmed): Promise<void> {
   if (x.entryId === null || x.kind === 'RETURN_AFTER_SETTLEMENT') {
-    throw invalid('input.id', `a ${x.kind} has no statement transaction to match: write it off with the reason once it is dealt with`);
+    throw invalid('input.exceptionId', `a ${x.kind} has no statement transaction to match: write it off with the reason once it is dealt with`);
   }
   const entry = await entryToMatch(tx, x.entryId);
   const base = { entryId: entry.id, txIndex: x.txIndex ?? 0, rule: 'MANUAL' as const };
@@ -99,16 +99,22 @@ export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target:
   });
 }
 
+/** Why an exception cannot be resolved (matched or written off) now, or null: it must be OPEN. ReconciliationException.viewerCanResolve shows it. */
+export function resolutionRefusal(x: { status: ExceptionStatus }): DomainError | null {
+  return canMove(EXCEPTION_TRANSITIONS, x.status, 'RESOLVED') ? null : conflict('input.exceptionId: is resolved already', 'input.exceptionId');
+}
+
 /**
  * Runs `work` on an OPEN exception with its account locked (the lock first, as reconciliation runs
  * take it). Its proposals reference an existing exception, so "not found" is always the exception's.
  */
 export async function withOpenException<T>(tx: Tx, exceptionId: number, work: (x: OpenException) => Promise<T>): Promise<T> {
   const account = await store.exceptionAccount(tx, exceptionId);
-  if (account === undefined) throw notFound('reconciliation exception');
+  if (account === undefined) throw notFound('reconciliation exception', 'input.exceptionId');
   await lockAccounts(tx, [account]);
   const x = await store.lockException(tx, exceptionId);
-  if (!canMove(EXCEPTION_TRANSITIONS, x.status, 'RESOLVED')) throw conflict('input.id: is resolved already', 'input.id');
+  const refusal = resolutionRefusal(x);
+  if (refusal) throw refusal;
   return work(x);
 }
 

@@ -1,19 +1,19 @@
-import type { Resolvers } from '../gateway/generated/resolvers.ts';
-import { actorOf, requireRole, type Context } from '../gateway/context.ts';
+import type { DomainResolvers } from '../gateway/payloads.ts';
+import { actorOf, actorView, hasRole, requireRole, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
-import { decideProposal } from './fourEyes.ts';
-import { confirmDocument, handedInSeal, processDocument, receiveDocument } from './ingest.ts';
+import { decideProposal, decisionRefusal } from './fourEyes.ts';
+import { confirmationRefusal, confirmDocument, handedInSeal, processDocument, receiveDocument } from './ingest.ts';
 import type {
   BankDocumentRow, BankStatementRow, ProposalRow, ReconciliationExceptionRow, ReconciliationMatchRow, ReconciliationRunRow, StatementEntryRow,
 } from './model.ts';
-import { matchException, writeOffException } from './resolve.ts';
+import { matchException, resolutionRefusal, writeOffException } from './resolve.ts';
 import * as reads from './store/reads.ts';
 import { countProposals, listProposals } from './store/resolutions.ts';
 import { configuredBankSeal } from '../banks/settings.ts';
 import { XsdUnavailableError } from './xsd.ts';
 import { DAY_MS, isIsoDate } from '../kernel/time.ts';
-import { check, invalid, notFound } from '../kernel/errors.ts';
+import { check, checkAll, conflict, notFound } from '../kernel/errors.ts';
 import { enqueueDocument, enqueueReconciliation } from './queue.ts';
 
 /** Connections as the GraphQL resolvers get them (codegen mappers): a page and a lazy count. */
@@ -52,41 +52,43 @@ function dateArgument(field: string, date: string | null | undefined): string | 
 /** A proposal as the API shows it (its unit and exception loaded). */
 async function proposalView(p: ProposalRow, ctx: Context) {
   return {
-    ...p, id: toGlobalId('FourEyesProposal', p.id), decision: JSON.stringify(p.decision),
+    ...p, id: toGlobalId('FourEyesProposal', p.id),
+    proposer: actorView(ctx, p.proposedBy),
+    decider: p.decidedBy === null ? null : actorView(ctx, p.decidedBy),
+    viewerCanDecide: hasRole(ctx, WRITE) && decisionRefusal(actorOf(ctx.principal), p, true) === null,
     unit: p.unitId === null ? null : await ctx.loaders.unit.load(p.unitId),
     exception: p.exceptionId === null ? null : await ctx.loaders.reconciliationException.load(p.exceptionId),
   };
 }
 
-function sealArgument(sealBase64: string | null | undefined): Buffer | null {
+/** What is wrong with a handed-in seal, or null (none is fine: the document then waits for a second person). */
+function sealProblem(sealBase64: string | null | undefined): string | null {
   if (sealBase64 === null || sealBase64 === undefined) return null;
-  const seal = Buffer.from(sealBase64, 'base64');
-  check('input.sealBase64', sealBase64.length <= MAX_SEAL_CHARS && seal.length > 0 && /^[A-Za-z0-9+/=\s]+$/.test(sealBase64)
-    ? null : `must be a detached CMS seal in base64 (at most ${MAX_SEAL_CHARS} characters)`);
-  return seal;
+  return sealBase64.length <= MAX_SEAL_CHARS && Buffer.from(sealBase64, 'base64').length > 0 && /^[A-Za-z0-9+/=\s]+$/.test(sealBase64)
+    ? null : `must be a detached CMS seal in base64 (at most ${MAX_SEAL_CHARS} characters)`;
 }
 
 const ingestOptions = (ctx: Context) => ({ xsdDir: ctx.config.ISO20022_XSD_DIR });
 
-export const reconciliationResolvers: Resolvers = {
+export const reconciliationResolvers: DomainResolvers = {
   Query: {
-    bankDocuments: async (_root, { first, after, filter }, ctx) => {
+    bankDocuments: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'bankDocuments');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const f = { status: filter?.status, kind: filter?.kind && (filter.kind === 'CAMT_053' ? 'camt.053' : 'camt.054') };
       const rows = await reads.listDocuments(ctx.db, f, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countDocuments(ctx.db, f) };
     },
-    bankStatements: async (_root, { first, after, filter }, ctx) => {
+    bankStatements: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'bankStatements');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const f = { account: accountArgument('filter.account', filter?.account), from: dateArgument('filter.from', filter?.from), to: dateArgument('filter.to', filter?.to) };
       const rows = await reads.listStatements(ctx.db, f, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countStatements(ctx.db, f) };
     },
-    statementEntries: async (_root, { first, after, filter }, ctx) => {
+    statementEntries: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'statementEntries');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const f = {
         account: accountArgument('filter.account', filter?.account), state: filter?.state, creditDebit: filter?.creditDebit,
         bookedFrom: dateArgument('filter.bookedFrom', filter?.bookedFrom), bookedTo: dateArgument('filter.bookedTo', filter?.bookedTo),
@@ -94,16 +96,16 @@ export const reconciliationResolvers: Resolvers = {
       const rows = await reads.listEntries(ctx.db, f, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countEntries(ctx.db, f) };
     },
-    reconciliationMatches: async (_root, { first, after, filter }, ctx) => {
+    reconciliationMatches: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'reconciliationMatches');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const f = { account: accountArgument('filter.account', filter?.account), kind: filter?.kind, rule: filter?.rule };
       const rows = await reads.listMatches(ctx.db, f, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countMatches(ctx.db, f) };
     },
-    reconciliationExceptions: async (_root, { first, after, filter }, ctx) => {
+    reconciliationExceptions: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'reconciliationExceptions');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const amount = (field: string, fen: number | null | undefined) => {
         if (fen !== null && fen !== undefined) check(field, Number.isSafeInteger(fen) && fen >= 0 ? null : 'must be a whole number of fen, 0 or more');
         return fen ?? null;
@@ -123,16 +125,16 @@ export const reconciliationResolvers: Resolvers = {
       requireRole(ctx, READ, 'reconciliationReport');
       return reads.report(ctx.db, accountArgument('account', account)!, dateArgument('date', date)!);
     },
-    reconciliationRuns: async (_root, { first, after, account }, ctx) => {
+    reconciliationRuns: async (_root, { account, ...args }, ctx) => {
       requireRole(ctx, READ, 'reconciliationRuns');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const accountNo = accountArgument('account', account);
       const rows = await reads.listRuns(ctx.db, accountNo, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countRuns(ctx.db, accountNo) };
     },
-    fourEyesProposals: async (_root, { first, after, filter }, ctx) => {
+    fourEyesProposals: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'fourEyesProposals');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const proposals = { status: filter?.status ?? 'PENDING', kind: filter?.kind };
       const rows = await listProposals(ctx.db, proposals, page);
       const connection = toConnection(rows, page, (r) => r.id);
@@ -147,9 +149,12 @@ export const reconciliationResolvers: Resolvers = {
     uploadBankStatement: async (_root, { input }, ctx) => {
       requireRole(ctx, WRITE, 'uploadBankStatement');
       const fileName = input.fileName.trim();
-      check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
-      check('input.content', input.content.length > 0 && input.content.length <= MAX_UPLOAD_CHARS ? null : `must be a file of 1 to ${MAX_UPLOAD_CHARS} characters`);
-      const seal = handedInSeal(input.content, sealArgument(input.sealBase64), () => configuredBankSeal(ctx.config));
+      checkAll({
+        'input.fileName': fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters',
+        'input.content': input.content.length > 0 && input.content.length <= MAX_UPLOAD_CHARS ? null : `must be a file of 1 to ${MAX_UPLOAD_CHARS} characters`,
+        'input.sealBase64': sealProblem(input.sealBase64),
+      });
+      const seal = handedInSeal(input.content, input.sealBase64 == null ? null : Buffer.from(input.sealBase64, 'base64'), () => configuredBankSeal(ctx.config));
       let documentId: number;
       try {
         const outcome = await receiveDocument(ctx.db, {
@@ -163,11 +168,11 @@ export const reconciliationResolvers: Resolvers = {
         await enqueueDocument(ctx.queues.reconciliation, error.documentId);
         documentId = error.documentId;
       }
-      return (await ctx.loaders.bankDocument.load(documentId))!;
+      return { document: (await ctx.loaders.bankDocument.load(documentId))! };
     },
     confirmBankDocument: async (_root, { input }, ctx) => {
       requireRole(ctx, WRITE, 'confirmBankDocument');
-      const documentId = localId('input.id', input.id, 'BankDocument');
+      const documentId = localId('input.documentId', input.documentId, 'BankDocument');
       try {
         const outcome = await confirmDocument(ctx.db, actorOf(ctx.principal), documentId, input.reason, ingestOptions(ctx));
         await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
@@ -177,40 +182,41 @@ export const reconciliationResolvers: Resolvers = {
         await enqueueDocument(ctx.queues.reconciliation, documentId);
       }
       ctx.loaders.bankDocument.clear(documentId);
-      return (await ctx.loaders.bankDocument.load(documentId))!;
+      return { document: (await ctx.loaders.bankDocument.load(documentId))! };
     },
-    retryBankDocument: async (_root, { id }, ctx) => {
+    retryBankDocument: async (_root, { input }, ctx) => {
       requireRole(ctx, WRITE, 'retryBankDocument');
-      const documentId = localId('id', id, 'BankDocument');
+      const documentId = localId('input.documentId', input.documentId, 'BankDocument');
       const existing = await ctx.loaders.bankDocument.load(documentId);
-      if (!existing) throw notFound('bank document');
-      if (existing.status === 'ACCEPTED') throw invalid('id', 'is ACCEPTED already: nothing to retry');
+      if (!existing) throw notFound('bank document', 'input.documentId');
+      if (existing.status === 'ACCEPTED') throw conflict('input.documentId: is ACCEPTED already: nothing to retry', 'input.documentId');
       const outcome = await processDocument(ctx.db, documentId, ingestOptions(ctx));
       await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
       ctx.loaders.bankDocument.clear(documentId);
-      return (await ctx.loaders.bankDocument.load(documentId))!;
+      return { document: (await ctx.loaders.bankDocument.load(documentId))! };
     },
-    requestReconciliation: async (_root, { account }, ctx) => {
+    requestReconciliation: async (_root, { input }, ctx) => {
       requireRole(ctx, WRITE, 'requestReconciliation');
-      await enqueueReconciliation(ctx.queues.reconciliation, [accountArgument('account', account)!]);
-      return true;
+      const account = accountArgument('input.account', input.account)!;
+      await enqueueReconciliation(ctx.queues.reconciliation, [account]);
+      return { account, queued: true };
     },
     matchReconciliationException: async (_root, { input }, ctx) => {
       requireRole(ctx, WRITE, 'matchReconciliationException');
-      const id = localId('input.id', input.id, 'ReconciliationException');
+      const id = localId('input.exceptionId', input.exceptionId, 'ReconciliationException');
       const contributions = input.contributions?.map((c, i) => ({ unitId: localId(`input.contributions[${i}].unitId`, c.unitId, 'Unit'), planYear: c.planYear, amountFen: c.amountFen }));
       await matchException(ctx.db, actorOf(ctx.principal), id, {
         ...(input.endToEndIds ? { endToEndIds: input.endToEndIds.map((e) => e.trim()) } : {}), ...(contributions ? { contributions } : {}), note: input.note ?? null,
       }, ctx.config.FOUR_EYES_ABOVE_FEN);
       ctx.loaders.reconciliationException.clear(id);
-      return (await ctx.loaders.reconciliationException.load(id))!;
+      return { exception: (await ctx.loaders.reconciliationException.load(id))! };
     },
     writeOffReconciliationException: async (_root, { input }, ctx) => {
       requireRole(ctx, WRITE, 'writeOffReconciliationException');
-      const id = localId('input.id', input.id, 'ReconciliationException');
+      const id = localId('input.exceptionId', input.exceptionId, 'ReconciliationException');
       await writeOffException(ctx.db, actorOf(ctx.principal), id, input.reason, ctx.config.FOUR_EYES_ABOVE_FEN);
       ctx.loaders.reconciliationException.clear(id);
-      return (await ctx.loaders.reconciliationException.load(id))!;
+      return { exception: (await ctx.loaders.reconciliationException.load(id))! };
     },
     confirmFourEyesProposal: async (_root, { input }, ctx) => decided(ctx, 'confirmFourEyesProposal', input, true),
     rejectFourEyesProposal: async (_root, { input }, ctx) => decided(ctx, 'rejectFourEyesProposal', input, false),
@@ -219,6 +225,9 @@ export const reconciliationResolvers: Resolvers = {
   BankDocument: {
     id: (d) => toGlobalId('BankDocument', d.id),
     kind: (d) => (d.kind === null ? null : d.kind === 'camt.053' ? 'CAMT_053' : 'CAMT_054'),
+    receiver: (d, _args, ctx) => actorView(ctx, d.receivedBy),
+    confirmer: (d, _args, ctx) => (d.confirmedBy === null ? null : actorView(ctx, d.confirmedBy)),
+    viewerCanConfirm: (d, _args, ctx) => hasRole(ctx, WRITE) && confirmationRefusal(actorOf(ctx.principal), d) === null,
   },
   BankDocumentConnection: { totalCount: countedTotal },
   ReconciliationRunConnection: { totalCount: countedTotal },
@@ -227,8 +236,8 @@ export const reconciliationResolvers: Resolvers = {
   BankStatement: {
     id: (s) => toGlobalId('BankStatement', s.id),
     document: async (s, _args, ctx) => (await ctx.loaders.bankDocument.load(s.documentId))!,
-    entries: async (s, { first, after }, ctx) => {
-      const page = readPage({ first, after });
+    entries: async (s, args, ctx) => {
+      const page = readPage(args);
       const rows = await reads.listEntries(ctx.db, { statementId: s.id }, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countEntries(ctx.db, { statementId: s.id }) };
     },
@@ -264,7 +273,9 @@ export const reconciliationResolvers: Resolvers = {
     entry: (x, _args, ctx) => (x.entryId === null ? null : ctx.loaders.statementEntry.load(x.entryId)),
     payout: (x, _args, ctx) => (x.payoutId === null ? null : ctx.loaders.payout.load(x.payoutId)),
     reason: (x) => String(x.evidence.reason ?? x.kind),
-    evidence: (x) => JSON.stringify(x.evidence),
+    evidence: (x) => x.evidence,
+    viewerCanResolve: async (x, _args, ctx) =>
+      hasRole(ctx, WRITE) && resolutionRefusal(x) === null && (await ctx.loaders.pendingProposalOfException.load(x.id)) === null,
     ageDays: (x: ReconciliationExceptionRow) => Math.floor((Date.now() - new Date(x.detectedAt).getTime()) / DAY_MS),
     pendingProposal: async (x, _args, ctx) => {
       const p = await ctx.loaders.pendingProposalOfException.load(x.id);
@@ -277,6 +288,7 @@ export const reconciliationResolvers: Resolvers = {
   },
 
   DailyProof: {
+    id: (p) => toGlobalId('DailyProof', p.statementId),
     statement: async (p, _args, ctx) => (await ctx.loaders.bankStatement.load(p.statementId))!,
   },
 
@@ -285,13 +297,13 @@ export const reconciliationResolvers: Resolvers = {
   },
 };
 
-async function decided(ctx: Context, operation: string, input: { id: string; reason?: string | null }, confirm: boolean) {
+async function decided(ctx: Context, operation: string, input: { proposalId: string; reason?: string | null }, confirm: boolean) {
   requireRole(ctx, WRITE, operation);
-  const id = localId('input.id', input.id, 'FourEyesProposal');
+  const id = localId('input.proposalId', input.proposalId, 'FourEyesProposal');
   const reason = input.reason?.trim() || null;
   await decideProposal(ctx.db, actorOf(ctx.principal), id, confirm, reason);
   for (const loader of [ctx.loaders.fourEyesProposal, ctx.loaders.pendingProposalOfException, ctx.loaders.reconciliationException]) loader.clearAll();
-  return proposalView((await ctx.loaders.fourEyesProposal.load(id))!, ctx);
+  return { proposal: await proposalView((await ctx.loaders.fourEyesProposal.load(id))!, ctx) };
 }
 
 /** Node types of this domain, for `Query.node`; null for roles that may not read reconciliation. */
@@ -302,6 +314,8 @@ export const reconciliationNodes = {
   ReconciliationMatch: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.reconciliationMatch.load(id) : null),
   ReconciliationException: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.reconciliationException.load(id) : null),
   ReconciliationRun: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.reconciliationRun.load(id) : null),
+  // A statement's proof, by the statement's id.
+  DailyProof: async (ctx: Context, id: number) => (canRead(ctx) ? ctx.loaders.proofOfStatement.load(id) : null),
   FourEyesProposal: async (ctx: Context, id: number) => {
     const p = canRead(ctx) ? await ctx.loaders.fourEyesProposal.load(id) : null;
     return p && proposalView(p, ctx);

@@ -26,7 +26,8 @@ export interface ReconcileOptions {
   holidays?: ReadonlySet<string>;
   /** Entries matched per transaction. */
   chunk?: number;
-  onProgress?: (progress: ReconcileProgress) => void | Promise<void>;
+  /** Called once the run is started (all counts 0), then after each chunk. */
+  onProgress?: (progress: ReconcileProgress & { runId: number }) => void | Promise<void>;
 }
 
 export interface ReconcileProgress {
@@ -51,6 +52,7 @@ const MATCHED_BY = 'reconciliation';
 export async function reconcileAccount(db: Db, account: string, options: ReconcileOptions): Promise<ReconcileResult> {
   const runId = await store.startRun(db, account, options.startedBy);
   const progress: ReconcileProgress = { entries: 0, matched: 0, exceptions: 0 };
+  await options.onProgress?.({ runId, ...progress });
   let settled = 0;
   let returned = 0;
   let fromDate: string | null = null;
@@ -76,7 +78,7 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
       settled += step.settled;
       returned += step.returned;
       if (fromDate === null || step.firstDate < fromDate) fromDate = step.firstDate;
-      await options.onProgress?.({ ...progress });
+      await options.onProgress?.({ runId, ...progress });
     }
 
     return await inTransaction(db, async (tx) => {

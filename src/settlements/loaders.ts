@@ -1,9 +1,9 @@
 import DataLoader from 'dataloader';
 import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
-import type { IngestionRunRow, RejectionRow, SettlementRow, SourceCounts } from './model.ts';
+import type { IngestionRunRow, RejectionRow, SettlementRow, SettlementSourceRow, SourceCounts } from './model.ts';
 import {
-  rejectionsByIds, reversalsOf, runsByIds, runUnmatchedCounts, settlementsByIds, settlementsOfMembers, sourceCounts,
+  listSources, rejectionsByIds, reversalsOf, runsByIds, runUnmatchedCounts, settlementsByIds, settlementsOfMembers, sourceCounts,
   type SettlementFilter,
 } from './store.ts';
 import type { Page } from '../kernel/page.ts';
@@ -19,6 +19,8 @@ export interface SettlementLoaders {
   runUnmatched: DataLoader<number, number>;
   rejection: DataLoader<number, RejectionRow | null>;
   sourceCounts: DataLoader<string, SourceCounts>;
+  /** Sources by name (a handful: one query reads them all). */
+  source: DataLoader<string, SettlementSourceRow | null>;
 }
 
 export function createSettlementLoaders(db: Queryable, scope: Scope): SettlementLoaders {
@@ -30,5 +32,9 @@ export function createSettlementLoaders(db: Queryable, scope: Scope): Settlement
     runUnmatched: new DataLoader((ids) => runUnmatchedCounts(db, ids)),
     rejection: byId((ids) => rejectionsByIds(db, ids)),
     sourceCounts: new DataLoader((names) => sourceCounts(db, names)),
+    source: new DataLoader(async (names) => {
+      const sources = await listSources(db);
+      return names.map((name) => sources.find((s) => s.name === name) ?? null);
+    }),
   };
 }

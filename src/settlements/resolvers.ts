@@ -1,4 +1,5 @@
-import type { Resolvers, SettlementAmountsResolvers } from '../gateway/generated/resolvers.ts';
+import type { SettlementAmountsResolvers } from '../gateway/generated/resolvers.ts';
+import type { DomainResolvers } from '../gateway/payloads.ts';
 import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
@@ -7,7 +8,7 @@ import { AMOUNT_FIELDS, isInpatient, type Amounts, type IngestionRunRow, type Re
 import { correctionProblem, formatOf, type FileFormat } from './records.ts';
 import { retryRejection } from './retry.ts';
 import * as store from './store.ts';
-import { check, invalid, notFound } from '../kernel/errors.ts';
+import { checkAll, conflict, notFound } from '../kernel/errors.ts';
 import { enqueueSettlementMatches } from './queue.ts';
 
 /** What `retrySettlementRejection` answers: the rejection as it now stands and, when valid, its settlement. */
@@ -35,10 +36,10 @@ const amountResolvers = Object.fromEntries(
   AMOUNT_FIELDS.map((f) => [f.name, (amounts: Amounts) => amounts[f.field]]),
 ) as SettlementAmountsResolvers<Context, Amounts>;
 
-export const settlementResolvers: Resolvers = {
+export const settlementResolvers: DomainResolvers = {
   Query: {
-    settlements: async (_root, { first, after, filter }, ctx) => {
-      const page = readPage({ first, after });
+    settlements: async (_root, { filter, ...args }, ctx) => {
+      const page = readPage(args);
       const settlementFilter: store.SettlementFilter = {
         memberId: filter?.memberId ? localId('filter.memberId', filter.memberId, 'Member') : null,
         unitId: filter?.unitId ? localId('filter.unitId', filter.unitId, 'Unit') : null,
@@ -55,9 +56,9 @@ export const settlementResolvers: Resolvers = {
       requireRole(ctx, OPERATIONS, 'settlementSources');
       return store.listSources(ctx.db);
     },
-    settlementIngestionRuns: async (_root, { first, after, source }, ctx) => {
+    settlementIngestionRuns: async (_root, { source, ...args }, ctx) => {
       requireRole(ctx, OPERATIONS, 'settlementIngestionRuns');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const rows = await store.listRuns(ctx.db, source ?? null, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRuns(ctx.db, source ?? null) };
     },
@@ -65,9 +66,9 @@ export const settlementResolvers: Resolvers = {
       requireRole(ctx, OPERATIONS, 'settlementIngestionRun');
       return ctx.loaders.ingestionRun.load(localId('id', id, 'SettlementIngestionRun'));
     },
-    settlementRejections: async (_root, { first, after, filter }, ctx) => {
+    settlementRejections: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, OPERATIONS, 'settlementRejections');
-      const page = readPage({ first, after });
+      const page = readPage(args);
       const rejectionFilter = { source: filter?.source, status: filter?.status };
       const rows = await store.listRejections(ctx.db, rejectionFilter, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRejections(ctx.db, rejectionFilter) };
@@ -81,13 +82,15 @@ export const settlementResolvers: Resolvers = {
   Mutation: {
     retrySettlementRejection: async (_root, { input }, ctx) => {
       requireRole(ctx, INGEST, 'retrySettlementRejection');
-      const id = localId('input.id', input.id, 'SettlementRejection');
+      const id = localId('input.rejectionId', input.rejectionId, 'SettlementRejection');
       const corrections = input.corrections.map((c) => ({ name: c.name.trim(), value: c.value ?? null }));
-      corrections.forEach((c, i) => check(`input.corrections[${i}].name`, correctionProblem(c)));
+      checkAll(Object.fromEntries(corrections.map((c, i) => [`input.corrections[${i}].name`, correctionProblem(c)])));
       const result = await retryRejection(ctx.db, ctx.keys, id, corrections, actorOf(ctx.principal));
       if (!result) {
         const existing = await ctx.loaders.rejection.load(id);
-        throw existing ? invalid('input.id', `is ${existing.status}, not OPEN: nothing to retry`) : notFound('settlement rejection');
+        throw existing
+          ? conflict(`input.rejectionId: is ${existing.status}, not OPEN: nothing to retry`, 'input.rejectionId')
+          : notFound('settlement rejection', 'input.rejectionId');
       }
       await enqueueSettlementMatches(ctx.queues.settlementMatch, result.toMatch);
       ctx.loaders.rejection.clear(id);
@@ -98,19 +101,21 @@ export const settlementResolvers: Resolvers = {
     uploadSettlements: async (_root, { input }, ctx) => {
       requireRole(ctx, INGEST, 'uploadSettlements');
       const fileName = input.fileName.trim();
-      check('input.fileName', fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters');
       const format: FileFormat | null = input.format ? (input.format.toLowerCase() as FileFormat) : formatOf(fileName);
-      if (!format) throw invalid('input.format', 'is required when the file name does not end in .jsonl, .json or .csv');
       const sourceName = (input.source ?? 'upload').trim();
-      check('input.source', SOURCE_NAME.test(sourceName) ? null : 'must be lower-case letters, digits and dashes (1 to 40)');
-      const runId = await importUpload(ctx.db, ctx.keys, ctx.queues.settlementMatch, { source: sourceName, fileName, content: input.content, format }, actorOf(ctx.principal));
-      return (await ctx.loaders.ingestionRun.load(runId))!;
+      checkAll({
+        'input.fileName': fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters',
+        'input.format': format ? null : 'is required when the file name does not end in .jsonl, .json or .csv',
+        'input.source': SOURCE_NAME.test(sourceName) ? null : 'must be lower-case letters, digits and dashes (1 to 40)',
+      });
+      const runId = await importUpload(ctx.db, ctx.keys, ctx.queues.settlementMatch, { source: sourceName, fileName, content: input.content, format: format! }, actorOf(ctx.principal));
+      return { run: (await ctx.loaders.ingestionRun.load(runId))! };
     },
   },
 
   Member: {
-    settlements: async (member, { first, after, filter }, ctx) => {
-      const page = readPage({ first, after });
+    settlements: async (member, { filter, ...args }, ctx) => {
+      const page = readPage(args);
       const settlementFilter = { settledFrom: filter?.settledFrom, settledTo: filter?.settledTo, status: filter?.status, kind: filter?.kind };
       const rows = await ctx.loaders.settlementsOfMember.load({ parentId: member.id, args: { filter: settlementFilter, page } });
       return {
@@ -137,6 +142,7 @@ export const settlementResolvers: Resolvers = {
     enrolment: (s, _args, ctx) => (s.enrolmentId === null ? null : ctx.loaders.enrolment.load(s.enrolmentId)),
     unit: (s, _args, ctx) => (s.unitId === null ? null : ctx.loaders.unit.load(s.unitId)),
     duplicateOf: (s, _args, ctx) => (s.duplicateOfId === null ? null : ctx.loaders.settlement.load(s.duplicateOfId)),
+    settlementSource: (s, _args, ctx) => settlementKeyedNodes.SettlementSource(ctx, s.source),
   },
 
   SettlementAmounts: amountResolvers,
@@ -146,9 +152,10 @@ export const settlementResolvers: Resolvers = {
   },
 
   SettlementSource: {
+    id: (source) => toGlobalId('SettlementSource', source.name),
     counts: (source, _args, ctx) => ctx.loaders.sourceCounts.load(source.name),
-    runs: async (source, { first, after }, ctx) => {
-      const page = readPage({ first, after });
+    runs: async (source, args, ctx) => {
+      const page = readPage(args);
       const rows = await store.listRuns(ctx.db, source.name, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRuns(ctx.db, source.name) };
     },
@@ -157,6 +164,7 @@ export const settlementResolvers: Resolvers = {
   SettlementIngestionRun: {
     id: (run) => toGlobalId('SettlementIngestionRun', run.id),
     newSettlements: (run) => run.inserted,
+    settlementSource: async (run, _args, ctx) => (await ctx.loaders.source.load(run.source))!,
     unmatched: (run, _args, ctx) => ctx.loaders.runUnmatched.load(run.id),
   },
   SettlementIngestionRunConnection: {
@@ -169,6 +177,7 @@ export const settlementResolvers: Resolvers = {
       name, value: value === null || value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value),
     })),
     settlement: (r, _args, ctx) => (r.settlementId === null ? null : ctx.loaders.settlement.load(r.settlementId)),
+    settlementSource: async (r, _args, ctx) => (await ctx.loaders.source.load(r.source))!,
   },
   SettlementRejectionConnection: {
     totalCount: countedTotal,
@@ -180,4 +189,9 @@ export const settlementNodes = {
   Settlement: (ctx: Context, id: number) => ctx.loaders.settlement.load(id),
   SettlementRejection: async (ctx: Context, id: number) => (canOperate(ctx) ? ctx.loaders.rejection.load(id) : null),
   SettlementIngestionRun: async (ctx: Context, id: number) => (canOperate(ctx) ? ctx.loaders.ingestionRun.load(id) : null),
+};
+
+/** Node types of this domain known by a text key: sources by name, operations data like `settlementSources`. */
+export const settlementKeyedNodes = {
+  SettlementSource: async (ctx: Context, name: string) => (canOperate(ctx) ? ctx.loaders.source.load(name) : null),
 };

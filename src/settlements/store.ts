@@ -9,6 +9,7 @@ import {
   type SettlementStatus, type SettlementWrite, type SourceCounts, type SourceKind, type UnmatchedReason,
 } from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
+import { byKey, keysetSql } from '../db/keyset.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { memberRowScopeSql } from '../db/scope.ts';
 
@@ -232,12 +233,16 @@ export async function runsByIds(db: Queryable, ids: readonly number[]): Promise<
   return rows;
 }
 
+/** Runs, rejections and settlements newest first (settlement_runs and settlement_rejections are read unaliased). */
+const NEWEST_FIRST = byKey('id', 'DESC');
+const SETTLEMENT_ORDER = byKey('s.id', 'DESC');
+
 export async function listRuns(db: Queryable, source: string | null, page: Page): Promise<IngestionRunRow[]> {
   const p = new Params();
-  const where = [source ? `source = ${p.add(source)}` : 'true'];
-  if (page.afterKey !== null) where.push(`id < ${p.add(page.afterKey)}`);
+  const where = source ? `source = ${p.add(source)}` : 'true';
+  const keyset = keysetSql(p, NEWEST_FIRST, page);
   const { rows } = await db.query<IngestionRunRow>(
-    `SELECT ${RUN_COLUMNS} FROM settlement_runs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ${p.add(page.limit)}`,
+    `SELECT ${RUN_COLUMNS} FROM settlement_runs WHERE ${where} AND ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
     p.values,
   );
   return rows;
@@ -496,13 +501,12 @@ export async function settlementsByIds(db: Queryable, ids: readonly number[], sc
   return rows.map(settlementRow);
 }
 
-/** Newest first (id descending); the cursor is the last id seen. */
 export async function listSettlements(db: Queryable, scope: Scope, filter: SettlementFilter, page: Page): Promise<SettlementRow[]> {
   const p = new Params();
   const where = settlementFilterSql(p, scope, filter);
-  const after = page.afterKey === null ? '' : `AND s.id < ${p.add(page.afterKey)}`;
+  const keyset = keysetSql(p, SETTLEMENT_ORDER, page);
   const { rows } = await db.query<SettlementRecord>(
-    `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE ${where} ${after} ORDER BY s.id DESC LIMIT ${p.add(page.limit)}`,
+    `SELECT ${SETTLEMENT_COLUMNS} FROM settlements s WHERE ${where} AND ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
     p.values,
   );
   return rows.map(settlementRow);
@@ -527,12 +531,12 @@ export async function settlementsOfMembers(
 ): Promise<Map<number, SettlementRow[]>> {
   const p = new Params();
   const where = settlementFilterSql(p, scope, filter);
-  const after = page.afterKey === null ? '' : `AND s.id < ${p.add(page.afterKey)}`;
+  const keyset = keysetSql(p, SETTLEMENT_ORDER, page);
   const { rows } = await db.query<SettlementRecord>(
     `SELECT page.* FROM unnest(${p.add(memberIds)}::bigint[]) AS parent(id)
      CROSS JOIN LATERAL (SELECT ${SETTLEMENT_COLUMNS} FROM settlements s
-                          WHERE s.member_id = parent.id AND ${where} ${after}
-                          ORDER BY s.id DESC LIMIT ${p.add(page.limit)}) page`,
+                          WHERE s.member_id = parent.id AND ${where} AND ${keyset.where}
+                          ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}) page`,
     p.values,
   );
   return groupBy(rows.map(settlementRow), (row) => row.memberId!);
@@ -573,9 +577,9 @@ export async function rejectionsByIds(db: Queryable, ids: readonly number[]): Pr
 export async function listRejections(db: Queryable, filter: RejectionFilter, page: Page): Promise<RejectionRow[]> {
   const p = new Params();
   const where = rejectionFilterSql(p, filter);
-  const after = page.afterKey === null ? '' : `AND id < ${p.add(page.afterKey)}`;
+  const keyset = keysetSql(p, NEWEST_FIRST, page);
   const { rows } = await db.query<RejectionRecord>(
-    `SELECT ${REJECTION_COLUMNS} FROM settlement_rejections WHERE ${where} ${after} ORDER BY id DESC LIMIT ${p.add(page.limit)}`,
+    `SELECT ${REJECTION_COLUMNS} FROM settlement_rejections WHERE ${where} AND ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
     p.values,
   );
   return rows.map(rejectionRow);

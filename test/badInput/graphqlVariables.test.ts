@@ -31,7 +31,18 @@ const leap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 const daysIn = (y: number, m: number) => [31, leap(y) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
 
 /** The first error, checked to be one a client can act on (never an internal error). */
-function firstError(result: GraphQLResult, what: string) {
+/**
+ * The first refusal of a request, as a top-level error reads: a mutation reports a caller's mistake
+ * in its payload (`userErrors`, INVALID), which reads here as BAD_USER_INPUT with its field and
+ * reason; a query, and a variable the schema refuses, in `errors`.
+ */
+function firstError(result: GraphQLResult, what: string): { message: string; extensions?: Record<string, unknown> } {
+  const payload = result.data && (Object.values(result.data)[0] as { userErrors?: { field: string; code: string; message: string }[] } | null);
+  const [userError] = payload?.userErrors ?? [];
+  if (userError) {
+    expect(userError.code, what).toBe('INVALID');
+    return { message: userError.message, extensions: { code: 'BAD_USER_INPUT', field: userError.field, reason: userError.message.slice(userError.field.length + 2) } };
+  }
   expect(result.errors, `${what}: expected an error, got ${JSON.stringify(result.data)}`).toBeDefined();
   for (const e of result.errors!) expect(e.extensions?.code, `${what}: ${e.message}`).not.toBe('INTERNAL_SERVER_ERROR');
   return result.errors![0]!;
@@ -41,17 +52,17 @@ beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
   // Good data first.
-  const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州市某中学", planType: PUBLIC }) { id } }`, { c: withCreditCodeCheck('12350500MB0000002') });
-  unitId = unit.data.createUnit.id;
+  const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州市某中学", planType: PUBLIC }) { unit { id } } }`, { c: withCreditCodeCheck('12350500MB0000002') });
+  unitId = unit.data.createUnit.unit.id;
   const [id] = fc.sample(residentId, { numRuns: 1, seed: 9 });
   const [card] = fc.sample(luhnCard, { numRuns: 1, seed: 9 });
   const member = await gw.query(ADMIN, `mutation($u: ID!, $id: String!, $card: String!) {
-    createMember(input: { unitId: $u, name: "陈静", idNumber: $id, phone: "13800000001", bankAccount: { cardNumber: $card, bankCode: "102397000011" } }) { id } }`, { u: unitId, id, card });
-  memberId = member.data.createMember.id;
-  const enrol = await gw.query(ADMIN, `mutation($m: ID!) { enrolMember(input: { memberId: $m, planYear: 2025, enrolledOn: "2025-01-02" }) { id } }`, { m: memberId });
-  expect(enrol.errors).toBeUndefined();
-  const pay = await gw.query(FINANCE, `mutation($u: ID!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 10000, reference: "BANKREF0001", paidOn: "2025-01-05" }) { paidFen } }`, { u: unitId });
-  expect(pay.data.recordContributionPayment.paidFen).toBe(10000);
+    createMember(input: { unitId: $u, name: "陈静", idNumber: $id, phone: "13800000001", bankAccount: { cardNumber: $card, bankCode: "102397000011" } }) { member { id } } }`, { u: unitId, id, card });
+  memberId = member.data.createMember.member.id;
+  const enrol = await gw.query(ADMIN, `mutation($m: ID!) { enrolMember(input: { memberId: $m, planYear: 2025, enrolledOn: "2025-01-02" }) { userErrors { message } } }`, { m: memberId });
+  expect(enrol.data.enrolMember.userErrors).toEqual([]);
+  const pay = await gw.query(FINANCE, `mutation($u: ID!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 10000, reference: "BANKREF0001", paidOn: "2025-01-05" }) { contribution { paidFen } } }`, { u: unitId });
+  expect(pay.data.recordContributionPayment.contribution.paidFen).toBe(10000);
   before = await fingerprints(db.pool, TABLES);
 });
 afterAll(async () => {
@@ -179,10 +190,10 @@ describe('global IDs', () => {
       ['query($v: ID) { members(filter: { unitId: $v }) { totalCount } }', {}, 'filter.unitId', 'Unit'],
       ['query($v: ID) { settlements(filter: { memberId: $v }) { totalCount } }', {}, 'filter.memberId', 'Member'],
       ['query($v: ID) { claims(filter: { memberId: $v }) { totalCount } }', {}, 'filter.memberId', 'Member'],
-      ['mutation($v: ID!) { createMember(input: { unitId: $v, name: "李四", idNumber: "350521198503120019" }) { id } }', {}, 'input.unitId', 'Unit'],
-      ['mutation($v: ID!) { enrolMember(input: { memberId: $v, planYear: 2025 }) { id } }', {}, 'input.memberId', 'Member'],
-      ['mutation($v: ID!) { revealMemberPersonalData(input: { memberId: $v, reason: "audit check" }) { idNumber } }', {}, 'input.memberId', 'Member'],
-      ['mutation($v: ID!) { recordContributionPayment(input: { unitId: $v, planYear: 2025, amountFen: 1, reference: "X1", paidOn: "2025-01-01" }) { paidFen } }', {}, 'input.unitId', 'Unit'],
+      ['mutation($v: ID!) { createMember(input: { unitId: $v, name: "李四", idNumber: "350521198503120019" }) { userErrors { field code message } } }', {}, 'input.unitId', 'Unit'],
+      ['mutation($v: ID!) { enrolMember(input: { memberId: $v, planYear: 2025 }) { userErrors { field code message } } }', {}, 'input.memberId', 'Member'],
+      ['mutation($v: ID!) { revealMemberPersonalData(input: { memberId: $v, reason: "audit check" }) { userErrors { field code message } } }', {}, 'input.memberId', 'Member'],
+      ['mutation($v: ID!) { recordContributionPayment(input: { unitId: $v, planYear: 2025, amountFen: 1, reference: "X1", paidOn: "2025-01-01" }) { userErrors { field code message } } }', {}, 'input.unitId', 'Unit'],
     ];
     await fc.assert(
       // An empty string is taken as "no filter" by the list filters (left out here, see the report).
@@ -196,7 +207,7 @@ describe('global IDs', () => {
 });
 
 describe('Fen', () => {
-  const PAY = `mutation($u: ID!, $a: Fen!, $r: String!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: $a, reference: $r, paidOn: "2025-03-05" }) { paidFen } }`;
+  const PAY = `mutation($u: ID!, $a: Fen!, $r: String!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: $a, reference: $r, paidOn: "2025-03-05" }) { userErrors { field code message } } }`;
   const notFen = fc.oneof(
     fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Number.isInteger(d)),
     fc.oneof(fc.double({ min: 2 ** 53, max: 1e300, noNaN: true }), fc.double({ min: -1e300, max: -(2 ** 53), noNaN: true })),
@@ -236,7 +247,7 @@ describe('Fen', () => {
 
   it('Fen literals and Fen filters are checked the same way', async () => {
     for (const literal of ['1.5', '"100"', '99999999999999999999', 'true', '1e3']) {
-      const error = firstError(await gw.query(FINANCE, `mutation($u: ID!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: ${literal}, reference: "BANKREF9", paidOn: "2025-03-05" }) { paidFen } }`, { u: unitId }), literal);
+      const error = firstError(await gw.query(FINANCE, `mutation($u: ID!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: ${literal}, reference: "BANKREF9", paidOn: "2025-03-05" }) { userErrors { field code message } } }`, { u: unitId }), literal);
       expect(error.extensions!.code).toBe('GRAPHQL_VALIDATION_FAILED');
       expect(error.message).toMatch(/Fen/);
     }
@@ -265,8 +276,8 @@ describe('dates, enums, numbers and input shapes', () => {
 
   it('a bad Date is a variable error, wherever it is used', async () => {
     const uses: [string, Parameters<TestGateway['query']>[0], (d: unknown) => Record<string, unknown>, string][] = [
-      [`mutation($u: ID!, $d: Date!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 100, reference: "BANKREF8", paidOn: $d }) { paidFen } }`, FINANCE, (d) => ({ u: unitId, d }), '$d'],
-      [`mutation($m: ID!, $d: Date) { enrolMember(input: { memberId: $m, planYear: 2026, enrolledOn: $d }) { id } }`, ADMIN, (d) => ({ m: memberId, d }), '$d'],
+      [`mutation($u: ID!, $d: Date!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 100, reference: "BANKREF8", paidOn: $d }) { userErrors { field code message } } }`, FINANCE, (d) => ({ u: unitId, d }), '$d'],
+      [`mutation($m: ID!, $d: Date) { enrolMember(input: { memberId: $m, planYear: 2026, enrolledOn: $d }) { userErrors { field code message } } }`, ADMIN, (d) => ({ m: memberId, d }), '$d'],
       [`query($f: SettlementFilter) { settlements(filter: $f) { totalCount } }`, ADMIN, (d) => ({ f: { settledFrom: d } }), '$f'],
       [`query($f: SettlementFilter) { settlements(filter: $f) { totalCount } }`, ADMIN, (d) => ({ f: { settledTo: d } }), '$f'],
     ];
@@ -282,21 +293,21 @@ describe('dates, enums, numbers and input shapes', () => {
 
   it('wrong enum values, out-of-range Ints and malformed inputs are refused; domain checks name the input field', async () => {
     const refusals: [Parameters<TestGateway['query']>[0], string, Record<string, unknown>, Record<string, unknown> | null][] = [
-      [ADMIN, `mutation($t: PlanType!) { createUnit(input: { creditCode: "91350500MA0000003X", name: "x", planType: $t }) { id } }`, { t: 'public' }, null],
+      [ADMIN, `mutation($t: PlanType!) { createUnit(input: { creditCode: "91350500MA0000003X", name: "x", planType: $t }) { userErrors { field code message } } }`, { t: 'public' }, null],
       [ADMIN, `query($s: SettlementStatus) { settlements(filter: { status: $s }) { totalCount } }`, { s: 'NOPE' }, null],
       [ADMIN, `query($y: Int) { members(filter: { planYear: $y }) { totalCount } }`, { y: 2 ** 31 }, null],
       [ADMIN, `query($y: Int) { members(filter: { planYear: $y }) { totalCount } }`, { y: '2025' }, null],
-      [ADMIN, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { id } }`, { i: null }, null],
-      [ADMIN, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { id } }`, { i: 'unit' }, null],
-      [ADMIN, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { id } }`, { i: [] }, null],
-      [ADMIN, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { id } }`, { i: { creditCode: withCreditCodeCheck('91350500MA0000003'), name: 'x', planType: 'PUBLIC', admin: true } }, null],
-      [ADMIN, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { id } }`, { i: { name: 'x', planType: 'PUBLIC' } }, null],
-      [ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "x", planType: PUBLIC }) { id } }`, { c: '91350500MA0000003' }, { field: 'input.creditCode', reason: 'must be 18 characters, got 17' }],
-      [ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "x", planType: PUBLIC }) { id } }`, { c: '91350500MA000000IO' }, { field: 'input.creditCode', reason: 'may only contain digits and the letters A-Y without I, O, S, V, Z' }],
-      [ADMIN, `mutation($n: String!) { createUnit(input: { creditCode: "${withCreditCodeCheck('91350500MA0000003')}", name: $n, planType: PUBLIC }) { id } }`, { n: '   ' }, { field: 'input.name', reason: 'must be 1 to 200 characters' }],
-      [ADMIN, `mutation($n: String!) { createUnit(input: { creditCode: "${withCreditCodeCheck('91350500MA0000003')}", name: $n, planType: PUBLIC }) { id } }`, { n: '单'.repeat(201) }, { field: 'input.name', reason: 'must be 1 to 200 characters' }],
-      [FINANCE, `mutation($u: ID!, $y: Int!) { recordContributionPayment(input: { unitId: $u, planYear: $y, amountFen: 100, reference: "BANKREF7", paidOn: "2025-01-01" }) { paidFen } }`, { u: '', y: 1999 }, { field: 'input.unitId', reason: 'is not a Unit ID' }],
-      [ADMIN, `mutation($m: ID!, $r: String!) { revealMemberPersonalData(input: { memberId: $m, reason: $r }) { idNumber } }`, { r: ' ok ' }, { field: 'input.reason', reason: 'say why you need the clear values (at least 4 characters)' }],
+      [ADMIN, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { userErrors { field code message } } }`, { i: null }, null],
+      [ADMIN, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { userErrors { field code message } } }`, { i: 'unit' }, null],
+      [ADMIN, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { userErrors { field code message } } }`, { i: [] }, null],
+      [ADMIN, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { userErrors { field code message } } }`, { i: { creditCode: withCreditCodeCheck('91350500MA0000003'), name: 'x', planType: 'PUBLIC', admin: true } }, null],
+      [ADMIN, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { userErrors { field code message } } }`, { i: { name: 'x', planType: 'PUBLIC' } }, null],
+      [ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "x", planType: PUBLIC }) { userErrors { field code message } } }`, { c: '91350500MA0000003' }, { field: 'input.creditCode', reason: 'must be 18 characters, got 17' }],
+      [ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "x", planType: PUBLIC }) { userErrors { field code message } } }`, { c: '91350500MA000000IO' }, { field: 'input.creditCode', reason: 'may only contain digits and the letters A-Y without I, O, S, V, Z' }],
+      [ADMIN, `mutation($n: String!) { createUnit(input: { creditCode: "${withCreditCodeCheck('91350500MA0000003')}", name: $n, planType: PUBLIC }) { userErrors { field code message } } }`, { n: '   ' }, { field: 'input.name', reason: 'must be 1 to 200 characters' }],
+      [ADMIN, `mutation($n: String!) { createUnit(input: { creditCode: "${withCreditCodeCheck('91350500MA0000003')}", name: $n, planType: PUBLIC }) { userErrors { field code message } } }`, { n: '单'.repeat(201) }, { field: 'input.name', reason: 'must be 1 to 200 characters' }],
+      [FINANCE, `mutation($u: ID!, $y: Int!) { recordContributionPayment(input: { unitId: $u, planYear: $y, amountFen: 100, reference: "BANKREF7", paidOn: "2025-01-01" }) { userErrors { field code message } } }`, { u: '', y: 2025 }, { field: 'input.unitId', reason: 'is not a Unit ID' }],
+      [ADMIN, `mutation($m: ID!, $r: String!) { revealMemberPersonalData(input: { memberId: $m, reason: $r }) { userErrors { field code message } } }`, { r: ' ok ' }, { field: 'input.reason', reason: 'say why you need the clear values (at least 4 characters)' }],
     ];
     for (const [auth, query, variables, expected] of refusals) {
       const vars = 'm' in variables || query.includes('$m') ? { m: memberId, ...variables } : variables;
@@ -304,15 +315,15 @@ describe('dates, enums, numbers and input shapes', () => {
       expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', ...(expected ?? {}) });
     }
     for (const y of [1999, 2101, 0, -2025, 2 ** 31 - 1]) {
-      const error = firstError(await gw.query(FINANCE, `mutation($u: ID!, $y: Int!) { recordContributionPayment(input: { unitId: $u, planYear: $y, amountFen: 100, reference: "BANKREF7", paidOn: "2025-01-01" }) { paidFen } }`, { u: unitId, y }), `year ${y}`);
+      const error = firstError(await gw.query(FINANCE, `mutation($u: ID!, $y: Int!) { recordContributionPayment(input: { unitId: $u, planYear: $y, amountFen: 100, reference: "BANKREF7", paidOn: "2025-01-01" }) { userErrors { field code message } } }`, { u: unitId, y }), `year ${y}`);
       expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.planYear' });
-      const enrol = firstError(await gw.query(ADMIN, `mutation($m: ID!, $y: Int!) { enrolMember(input: { memberId: $m, planYear: $y }) { id } }`, { m: memberId, y }), `enrol ${y}`);
+      const enrol = firstError(await gw.query(ADMIN, `mutation($m: ID!, $y: Int!) { enrolMember(input: { memberId: $m, planYear: $y }) { userErrors { field code message } } }`, { m: memberId, y }), `enrol ${y}`);
       expect(enrol.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.planYear' });
     }
   });
 
   it('member fields are checked with the roster rules: ID check digit, Luhn, CNAPS, phone', async () => {
-    const CREATE = `mutation($i: CreateMemberInput!) { createMember(input: $i) { id } }`;
+    const CREATE = `mutation($i: CreateMemberInput!) { createMember(input: $i) { userErrors { field code message } } }`;
     const bad = fc.oneof(
       residentIdWrongCheck.map(({ id, expected }) => ({ patch: { idNumber: id }, field: 'input.idNumber', reason: `check digit is ${id[17]}, expected ${expected}` })),
       fc.tuple(residentId, luhnCardWrong).map(([idNumber, cardNumber]) => ({ patch: { idNumber, bankAccount: { cardNumber, bankCode: '102397000011' } }, field: 'input.bankAccount.cardNumber', reason: 'card number check digit (Luhn) is wrong' })),
@@ -337,11 +348,12 @@ describe('dates, enums, numbers and input shapes', () => {
       [ADMIN, `query($s: String) { settlements(filter: { source: $s }) { totalCount } }`, (s) => ({ s })],
       [ADMIN, `query($s: String) { settlementRejections(filter: { source: $s }) { totalCount } }`, (s) => ({ s })],
       [ADMIN, `query($s: String) { settlementIngestionRuns(source: $s) { totalCount } }`, (s) => ({ s })],
-      [ADMIN, `query($s: String!) { benefitPreview(ruleSetId: "default-2025", input: $s) { eligible } }`, (s) => ({ s })],
+      [ADMIN, `query($s: JSON!) { benefitPreview(ruleSetId: "default-2025", input: $s) { eligible } }`, (s) => ({ s })],
+      [ADMIN, `query($s: JSON!) { benefitPreview(ruleSetId: "default-2025", input: $s) { eligible } }`, (s) => ({ s: { settlement: { setl_id: s, medfee_sumamt: s }, plan: s, [s]: s } })],
       [ADMIN, `query($s: String!) { ruleSet(ruleSetId: $s) { version } }`, (s) => ({ s })],
-      [ADMIN, `mutation($s: String!) { createUnit(input: { creditCode: $s, name: "x", planType: PUBLIC }) { id } }`, (s) => ({ s: `Ω${s}` })],
-      [ADMIN, `mutation($m: ID!, $s: String!) { revealMemberPersonalData(input: { memberId: $m, reason: $s }) { idNumber } }`, (s) => ({ m: memberId, s: s.trim().length >= 4 ? s.slice(0, 3) : s })],
-      [FINANCE, `mutation($u: ID!, $s: String!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 100, reference: $s, paidOn: "2025-01-01" }) { paidFen } }`, (s) => ({ u: unitId, s: `${s}${'x'.repeat(40)}` })],
+      [ADMIN, `mutation($s: String!) { createUnit(input: { creditCode: $s, name: "x", planType: PUBLIC }) { userErrors { field code message } } }`, (s) => ({ s: `Ω${s}` })],
+      [ADMIN, `mutation($m: ID!, $s: String!) { revealMemberPersonalData(input: { memberId: $m, reason: $s }) { userErrors { field code message } } }`, (s) => ({ m: memberId, s: s.trim().length >= 4 ? s.slice(0, 3) : s })],
+      [FINANCE, `mutation($u: ID!, $s: String!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 100, reference: $s, paidOn: "2025-01-01" }) { userErrors { field code message } } }`, (s) => ({ u: unitId, s: `${s}${'x'.repeat(40)}` })],
     ];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...uses), text, async ([auth, query, variables], s) => {

@@ -226,7 +226,7 @@ describe('hub members import (exit codes)', () => {
 });
 
 describe('importRoster (GraphQL) and its worker', () => {
-  const IMPORT = `mutation($input: ImportRosterInput!) { importRoster(input: $input) { id status } }`;
+  const IMPORT = `mutation($input: ImportRosterInput!) { importRoster(input: $input) { rosterImport { id status } userErrors { field code message } } }`;
   const STATUS = `query($id: ID!) { rosterImport(id: $id) { status failure rowsTotal rowsRejected rowsInserted errors { row field reason } } }`;
   const processImport = async (globalId: string) => {
     const importId = Number(Buffer.from(globalId, 'base64url').toString().split(':')[1]);
@@ -243,17 +243,21 @@ describe('importRoster (GraphQL) and its worker', () => {
       [{ fileName: 'r'.repeat(256), csv: HEADER }, 'input.fileName', 'must be 1 to 255 characters'],
       [{ fileName: 'r.csv', csv: HEADER, unitId: 'not-an-id' }, 'input.unitId', 'is not a Unit ID'],
       [{ fileName: 'r.csv', csv: HEADER, unitId: toGlobalId('Member', 1) }, 'input.unitId', 'is not a Unit ID'],
-      [{ fileName: 'r.csv', csv: HEADER, contentBase64: Buffer.from(HEADER).toString('base64') }, 'input.csv', 'give exactly one of csv and contentBase64'],
-      [{ fileName: 'r.csv' }, 'input.contentBase64', 'give exactly one of csv and contentBase64'],
+      [{ fileName: 'r.csv', csv: HEADER, contentBase64: Buffer.from(HEADER).toString('base64') }, 'input.csv', 'give exactly one of csv, contentBase64 and uploadId'],
+      [{ fileName: 'r.csv' }, 'input.contentBase64', 'give exactly one of csv, contentBase64 and uploadId'],
       [{ fileName: 'r.csv', contentBase64: 'bm9!ZQ==' }, 'input.contentBase64', 'is not base64'],
       [{ fileName: 'r.csv', contentBase64: 'bm9uZQ' }, 'input.contentBase64', 'is not base64'],
       [{ fileName: 'r.csv', contentBase64: Buffer.from(' \r\n').toString('base64') }, 'input.contentBase64', 'is empty'],
-      [{ fileName: 'r.csv', csv: HEADER, encoding: 'GB18030' }, 'input.encoding', 'goes with contentBase64 (csv is already text)'],
+      [{ fileName: 'r.csv', csv: HEADER, encoding: 'GB18030' }, 'input.encoding', 'goes with contentBase64 or uploadId (csv is already text)'],
     ];
     for (const [input, field, reason] of cases) {
       const result = await gw.query({ role: 'ADMIN' }, IMPORT, { input });
-      expect(result.errors?.[0]?.extensions, JSON.stringify(input).slice(0, 80)).toMatchObject({ code: 'BAD_USER_INPUT', field, reason });
+      expect(result.data.importRoster.rosterImport, JSON.stringify(input).slice(0, 80)).toBeNull();
+      expect(result.data.importRoster.userErrors, JSON.stringify(input).slice(0, 80)).toContainEqual({ field, code: 'INVALID', message: `${field}: ${reason}` });
     }
+    // Every problem of how the file is given at once, with the file name's.
+    const several = await gw.query({ role: 'ADMIN' }, IMPORT, { input: { fileName: ' ', csv: HEADER, contentBase64: 'eA==', encoding: 'GB18030' } });
+    expect(several.data.importRoster.userErrors.map((e: { field: string }) => e.field)).toEqual(['input.fileName', 'input.csv', 'input.encoding']);
     expect((await gw.query({ role: 'REVIEWER' }, IMPORT, { input: { fileName: 'r.csv', csv: HEADER } })).errors![0]!.extensions!.code).toBe('FORBIDDEN');
     expect((await gw.query({ role: 'ADMIN' }, IMPORT, { input: { fileName: 'r.csv', csv: 5 } })).errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
     expect((await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM roster_imports`)).rows[0]!.n).toBe(imports);
@@ -264,25 +268,25 @@ describe('importRoster (GraphQL) and its worker', () => {
     const before = await snapshot();
     const fresh = fc.sample(residentId, { numRuns: 4, seed: 4321 }).filter((id) => !existing.includes(id));
     const wrongHeader = await gw.query({ role: 'ADMIN' }, IMPORT, { input: { fileName: 'r.csv', csv: `name,id_number,unit\n新人,${fresh[0]},${UNIT_A}\n` } });
-    expect(wrongHeader.data.importRoster.status).toBe('PENDING');
-    await processImport(wrongHeader.data.importRoster.id);
-    const failed = await gw.query({ role: 'ADMIN' }, STATUS, { id: wrongHeader.data.importRoster.id });
+    expect(wrongHeader.data.importRoster.rosterImport.status).toBe('PENDING');
+    await processImport(wrongHeader.data.importRoster.rosterImport.id);
+    const failed = await gw.query({ role: 'ADMIN' }, STATUS, { id: wrongHeader.data.importRoster.rosterImport.id });
     expect(failed.data.rosterImport).toMatchObject({
       status: 'FAILED', failure: 'header: missing column unit_credit_code (or give a default unit); unknown column unit', rowsTotal: 0, errors: [],
     });
 
     const operator = { role: 'UNIT_OPERATOR', unit: UNIT_A } as const;
     const otherUnit = await gw.query(operator, IMPORT, { input: { fileName: 'r.csv', csv: `name,id_number,unit_credit_code\n新人,${fresh[1]},${UNIT_B}\n旧人,${existing[0]},${UNIT_B}\n` } });
-    expect(otherUnit.errors).toBeUndefined();
-    await processImport(otherUnit.data.importRoster.id);
-    const done = await gw.query(operator, STATUS, { id: otherUnit.data.importRoster.id });
+    expect(otherUnit.data.importRoster.userErrors).toEqual([]);
+    await processImport(otherUnit.data.importRoster.rosterImport.id);
+    const done = await gw.query(operator, STATUS, { id: otherUnit.data.importRoster.rosterImport.id });
     expect(done.data.rosterImport).toMatchObject({
       status: 'DONE', rowsTotal: 2, rowsRejected: 2, rowsInserted: 0,
       errors: [{ row: 2, field: 'unit_credit_code', reason: 'is not your unit' }, { row: 3, field: 'unit_credit_code', reason: 'is not your unit' }],
     });
     // The operator cannot name another unit as the default either.
     const foreign = await gw.query(operator, IMPORT, { input: { fileName: 'r.csv', csv: HEADER, unitId: toGlobalId('Unit', unitB) } });
-    expect(['NOT_FOUND', 'FORBIDDEN']).toContain(foreign.errors![0]!.extensions!.code);
+    expect(foreign.data.importRoster).toEqual({ rosterImport: null, userErrors: [{ field: 'input.unitId', code: 'NOT_FOUND', message: 'unit not found' }] });
     expect(await snapshot()).toEqual(before);
   });
 });

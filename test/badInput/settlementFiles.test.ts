@@ -203,11 +203,11 @@ describe('a batch of bad settlement records', () => {
 
 describe('uploadSettlements (GraphQL)', () => {
   const UPLOAD = `mutation($input: UploadSettlementsInput!) {
-    uploadSettlements(input: $input) { id status received newSettlements duplicates rejected failure }
+    uploadSettlements(input: $input) { run { id status received newSettlements duplicates rejected failure } userErrors { field code message } }
   }`;
   const upload = (input: Record<string, unknown>, auth: Parameters<TestGateway['query']>[0] = ADMIN) => gw.query(auth, UPLOAD, { input });
 
-  it('refuses bad arguments with BAD_USER_INPUT naming the field, and stores nothing', async () => {
+  it('refuses bad arguments with userErrors naming the field, and stores nothing', async () => {
     const before = await settlementsFingerprint();
     const rejections = await fingerprint(db.pool, 'settlement_rejections');
     const runs = await fingerprint(db.pool, 'settlement_runs');
@@ -222,9 +222,9 @@ describe('uploadSettlements (GraphQL)', () => {
       [{ fileName: 'a.jsonl', content: '{}', source: 'platform' }, 'input.source', 'is a pulled source; uploads go to a FILE source'],
     ];
     for (const [input, field, reason] of cases) {
-      const result = await upload(input);
-      expect(result.data ?? null, JSON.stringify(input).slice(0, 60)).toBeNull();
-      expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field, reason });
+      const { run, userErrors } = (await upload(input)).data.uploadSettlements;
+      expect(run, JSON.stringify(input).slice(0, 60)).toBeNull();
+      expect(userErrors).toContainEqual({ field, code: 'INVALID', message: `${field}: ${reason}` });
     }
     // Wrong types and values the schema refuses before any resolver runs.
     for (const input of [{ fileName: 'a.jsonl' }, { fileName: 'a.jsonl', content: null }, { fileName: 'a.jsonl', content: 5 }, { fileName: 'a.jsonl', content: '{}', format: 'XML' }, { fileName: ['a'], content: '{}' }]) {
@@ -245,9 +245,9 @@ describe('uploadSettlements (GraphQL)', () => {
   it('refuses an unreadable CSV file naming input.content, storing no settlement', async () => {
     const before = await settlementsFingerprint();
     const result = await upload({ fileName: 'bad.csv', content: `setl_id,psn_name\n"S1,unclosed\n` });
-    expect(result.errors![0]!.extensions).toMatchObject({
-      code: 'BAD_USER_INPUT', field: 'input.content', reason: expect.stringMatching(/^CSV: Quote Not Closed: .* at line 2$/),
-    });
+    expect(result.data.uploadSettlements).toEqual({ run: null, userErrors: [{
+      field: 'input.content', code: 'INVALID', message: expect.stringMatching(/^input\.content: CSV: Quote Not Closed: .* at line 2$/),
+    }] });
     expect(await settlementsFingerprint()).toEqual(before);
   });
 
@@ -256,8 +256,8 @@ describe('uploadSettlements (GraphQL)', () => {
     const batch = fc.sample(corruption(fc.constant(null).map(() => nextId('API')), 'jsonl'), { numRuns: 8, seed: 99 });
     const content = toFile(batch.map((c) => c.record), 'jsonl');
     const result = await upload({ fileName: 'bad.jsonl', content, source: 'api-bad' });
-    expect(result.errors).toBeUndefined();
-    expect(result.data.uploadSettlements).toMatchObject({ status: 'DONE', received: 8, newSettlements: 0, rejected: 8, failure: null });
+    expect(result.data.uploadSettlements.userErrors).toEqual([]);
+    expect(result.data.uploadSettlements.run).toMatchObject({ status: 'DONE', received: 8, newSettlements: 0, rejected: 8, failure: null });
     expect(await settlementsFingerprint()).toEqual(before);
     const listed = await gw.query(ADMIN, `{ settlementRejections(first: 20, filter: { source: "api-bad" }) {
       totalCount edges { node { setlId position status problems { field reason } } } } }`);

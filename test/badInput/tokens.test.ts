@@ -27,7 +27,7 @@ const TABLES = ['units', 'members', 'audit_log'] as const;
 let before: Awaited<ReturnType<typeof fingerprints>>;
 
 // A mutation: were a bad token let through, the table fingerprints would show it.
-const CREATE_UNIT = `mutation { createUnit(input: { creditCode: "${withCreditCodeCheck('12350500MB0000009')}", name: "不该存在", planType: PUBLIC }) { id } }`;
+const CREATE_UNIT = `mutation { createUnit(input: { creditCode: "${withCreditCodeCheck('12350500MB0000009')}", name: "不该存在", planType: PUBLIC }) { unit { id } } }`;
 
 async function send(authorization: string | undefined, query = CREATE_UNIT): Promise<{ status: number; code?: unknown; message?: string; body: string }> {
   const response = await fetch(gw.url, {

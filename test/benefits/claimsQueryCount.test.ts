@@ -23,10 +23,10 @@ afterAll(async () => {
 const PAGE = `query($n: Int) { claims(first: $n) {
   totalCount pageInfo { hasNextPage endCursor }
   edges { cursor node {
-    id planYear settledAt status eligible reasons reasonCodes warnings personBurdenFen computedTotalFen totalFen memberPaysFen
+    id planYear settledAt status eligible reasons { code text { zh en } } reasonCodes warnings personBurdenFen computedTotalFen totalFen memberPaysFen
     decidedBy decidedAt decisionReason createdAt
     settlement { id setlId status } member { id name } unit { id name }
-    lines { id programme basisFen amountFen capsHit status explanation diseaseGroups }
+    lines { id programme basisFen amountFen capsHit status explanation { zh en } diseaseGroups }
     payout { id status amountFen }
   } }
 } }`;

@@ -47,16 +47,16 @@ describe('jinjiang-example reproduces the published case', () => {
 
   it('explains every step in Chinese and English', () => {
     const [inpatient, critical, major] = evaluateBenefits(jinjiang, jinjiangCase()).lines;
-    expect(inpatient!.explanation).toContain('基数 84,000.00 × 20% = 16,800.00');
-    expect(inpatient!.explanation).toContain('basis 84,000.00 × 20% = 16,800.00');
+    expect(inpatient!.explanation.zh).toContain('基数 84,000.00 × 20% = 16,800.00');
+    expect(inpatient!.explanation.en).toContain('basis 84,000.00 × 20% = 16,800.00');
     // the basis from the settlement fields, named by the settlements model
-    expect(inpatient!.explanation).toMatch(/基数 = \S+ 136,700\.00 − \S+ 52,700\.00 − \S+ 0\.00 = 84,000\.00/);
-    expect(inpatient!.explanation).toMatch(/basis = [a-z ]+ 136,700\.00 − [a-z -]+ 52,700\.00 − [a-z ]+ 0\.00 = 84,000\.00/);
-    expect(critical!.explanation).toContain('基数 90,000.00 × 80% = 72,000.00');
-    expect(critical!.explanation).toContain('basis 90,000.00 × 80% = 72,000.00');
-    expect(critical!.explanation).toContain('119,900.00');
-    expect(major!.explanation).toContain('I34.0');
-    expect(major!.explanation).toContain('10,000.00');
+    expect(inpatient!.explanation.zh).toMatch(/基数 = \S+ 136,700\.00 − \S+ 52,700\.00 − \S+ 0\.00 = 84,000\.00/);
+    expect(inpatient!.explanation.en).toMatch(/basis = [a-z ]+ 136,700\.00 − [a-z -]+ 52,700\.00 − [a-z ]+ 0\.00 = 84,000\.00/);
+    expect(critical!.explanation.zh).toContain('基数 90,000.00 × 80% = 72,000.00');
+    expect(critical!.explanation.en).toContain('basis 90,000.00 × 80% = 72,000.00');
+    expect(critical!.explanation.zh).toContain('119,900.00');
+    expect(major!.explanation.zh).toContain('I34.0');
+    expect(major!.explanation.zh).toContain('10,000.00');
   });
 
   it('pays the same 20% under PRIVATE, and no lump sum without the add-on', () => {
@@ -104,7 +104,8 @@ describe('default-2025', () => {
       const result = evaluateBenefits(defaults, input({ setlTime: '2025-05-29 23:59:59' }, { firstEnrolledOn: '2025-03-01' }));
       expect(result.eligible).toBe(false);
       expect(result.reasonCodes).toEqual(['WAITING_PERIOD']);
-      expect(result.reasons[0]).toContain('2025-05-30');
+      expect(result.reasons[0]!.text.zh).toContain('2025-05-30');
+      expect(result.reasons[0]!.text.en).toContain('2025-05-30');
       expect(result.lines).toEqual([]);
       expect(result.totalFen).toBe(0);
       expect(result.memberPaysFen).toBe(fen('10,000.00'));
@@ -122,7 +123,7 @@ describe('default-2025', () => {
     it('refuses when the unit has not paid the contribution', () => {
       const result = evaluateBenefits(defaults, input({}, { contributionPaid: false }));
       expect(result).toMatchObject({ eligible: false, reasonCodes: ['CONTRIBUTION_UNPAID'], lines: [], totalFen: 0 });
-      expect(result.reasons[0]).toMatch(/互助金未缴清 \/ the unit's contribution for plan year 2025 is not paid/);
+      expect(result.reasons[0]).toEqual({ code: 'CONTRIBUTION_UNPAID', text: { zh: expect.stringContaining('互助金未缴清'), en: 'the unit\'s contribution for plan year 2025 is not paid' } });
     });
     it('refuses without an enrolment for the plan year of setl_time', () => {
       expect(evaluateBenefits(defaults, { ...input(), enrolment: null }).reasonCodes).toEqual(['NO_ENROLMENT']);
@@ -151,7 +152,7 @@ describe('default-2025', () => {
       expect(amount(result, 'MAJOR_DISEASE')).toBe(fen('6,000.00'));
       expect(result.totalFen).toBe(fen('18,000.00'));
       expect(result.diseaseGroupsGranted).toEqual(['CANCER']);
-      expect(result.lines[2]!.explanation).toContain('C34.1');
+      expect(result.lines[2]!.explanation.zh).toContain('C34.1');
     });
     it('pays once per group, however many codes of the group a claim has', () => {
       const result = evaluateBenefits(defaults, input({ ...cancer, diagnoses: ['C34.1', 'C78.0', 'C97'] }, { specialDisease: true }));
@@ -182,7 +183,7 @@ describe('default-2025', () => {
       expect(result.lines[0]).toMatchObject({ programme: 'INPATIENT', computedFen: fen('6,000.00'), amountFen: fen('2,000.00'), capsHit: ['ANNUAL_CAP'] });
       expect(result.planYearTotalsAfter.INPATIENT).toBe(fen('50,000.00'));
       expect(result.planYearTotalsAfter.outOfPocket).toBe(fen('8,000.00')); // 10,000 − 2,000
-      expect(result.lines[0]!.explanation).toContain('年度封顶 50,000.00');
+      expect(result.lines[0]!.explanation.zh).toContain('年度封顶 50,000.00');
     });
     it('pays CRITICAL on the growth of R above 50,000 until 150,000 is reached', () => {
       // basis 0 (all self-funded), R 400,000 -> 410,000: excess 350,000 -> 360,000, × 50% = 5,000;
@@ -214,7 +215,7 @@ describe('default-2025', () => {
       ]);
       expect(result.totalFen).toBe(fen('5,000.00'));
       expect(result.memberPaysFen).toBe(0);
-      expect(result.lines[2]!.explanation).toContain('个人负担 5,000.00');
+      expect(result.lines[2]!.explanation.zh).toContain('个人负担 5,000.00');
       expect(result.diseaseGroupsGranted).toEqual(['CANCER']);
     });
     it('leaves the group open when the lump sum is cut to nothing', () => {

@@ -24,7 +24,7 @@ let big: number;
 let other: number;
 
 const CLAIM = `id status totalFen computedTotalFen memberPaysFen decidedBy decisionReason
-  lines { id programme computedFen adjustedFen adjustmentReason amountFen status explanation }`;
+  lines { id programme computedFen adjustedFen adjustmentReason amountFen status explanation { zh en } }`;
 
 beforeAll(async () => {
   db = await freshDatabase();
@@ -48,12 +48,14 @@ const claimGid = async (settlementId: number) => toGlobalId('Claim', (await clai
 
 describe('claims in GraphQL', () => {
   it('lists claims with filters and explanations', async () => {
-    const res = await gw.query({ role: 'ADMIN' }, `query($f: ClaimFilter) { claims(filter: $f) { totalCount edges { node { status totalFen settlement { setlId } lines { programme explanation } } } } }`,
+    const res = await gw.query({ role: 'ADMIN' }, `query($f: ClaimFilter) { claims(filter: $f) { totalCount edges { node { status totalFen settlement { setlId } lines { programme explanation { zh en } } } } } }`,
       { f: { memberId: toGlobalId('Member', a.memberId) } });
     expect(res.errors).toBeUndefined();
     expect(res.data.claims.totalCount).toBe(2);
     expect(res.data.claims.edges.map((e: any) => e.node.status)).toEqual(['PENDING_REVIEW', 'APPROVED']);
-    expect(res.data.claims.edges[1].node.lines[0].explanation).toContain('基数 8,000.00 × 60% = 4,800.00');
+    expect(res.data.claims.edges[1].node.lines[0].explanation.zh).toContain('基数 8,000.00 × 60% = 4,800.00');
+    expect(res.data.claims.edges[1].node.lines[0].explanation.en).toContain('basis 8,000.00 × 60% = 4,800.00');
+    expect(res.data.claims.edges[1].node.lines[0].explanation.en).not.toMatch(/[\u4e00-\u9fff]/);
     const ranged = await gw.query({ role: 'ADMIN' }, `query($f: ClaimFilter) { claims(filter: $f) { totalCount } }`,
       { f: { minTotalFen: fen('20,000.00'), programme: 'INPATIENT', status: 'PENDING_REVIEW', settledFrom: '2025-04-01', settledTo: '2025-04-01' } });
     expect(ranged.data.claims.totalCount).toBe(2);
@@ -88,7 +90,7 @@ describe('review', () => {
   it('only REVIEWER and ADMIN may decide', async () => {
     for (const role of ['UNIT_OPERATOR', 'FINANCE', 'AUDITOR', 'SERVICE'] as const) {
       const res = await gw.query({ role, unit: role === 'UNIT_OPERATOR' ? a.creditCode : undefined },
-        `mutation($id: ID!) { approveClaim(input: { claimId: $id }) { id } }`, { id: await claimGid(big) });
+        `mutation($id: ID!) { approveClaim(input: { claimId: $id }) { claim { id } } }`, { id: await claimGid(big) });
       expect(res.errors?.[0]?.extensions?.code, role).toBe('FORBIDDEN');
     }
   });
@@ -96,27 +98,26 @@ describe('review', () => {
   it('adjusts a line downwards with a reason, keeps the computed amount, updates totals, then approves', async () => {
     const claim = (await gw.query({ role: 'REVIEWER' }, `query($id: ID!) { claim(id: $id) { ${CLAIM} } }`, { id: await claimGid(big) })).data.claim;
     const inpatient = claim.lines.find((l: any) => l.programme === 'INPATIENT');
-    const tooMuch = await gw.query({ role: 'REVIEWER' }, `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { id } }`,
-      { i: { lineId: inpatient.id, amountFen: fen('24,000.01'), reason: 'more than computed' } });
-    expect(tooMuch.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.amountFen' });
-    const noReason = await gw.query({ role: 'REVIEWER' }, `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { id } }`,
-      { i: { lineId: inpatient.id, amountFen: 0, reason: ' ' } });
-    expect(noReason.errors?.[0]?.extensions).toMatchObject({ field: 'input.reason' });
+    const ADJUST = `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { claim { ${CLAIM} } userErrors { field code } } }`;
+    const tooMuch = await gw.query({ role: 'REVIEWER' }, ADJUST, { i: { lineId: inpatient.id, amountFen: fen('24,000.01'), reason: 'more than computed' } });
+    expect(tooMuch.data.adjustClaimLine).toEqual({ claim: null, userErrors: [{ field: 'input.amountFen', code: 'INVALID' }] });
+    const noReason = await gw.query({ role: 'REVIEWER' }, ADJUST, { i: { lineId: inpatient.id, amountFen: 0, reason: ' ' } });
+    expect(noReason.data.adjustClaimLine.userErrors).toEqual([{ field: 'input.reason', code: 'INVALID' }]);
 
-    const adjusted = await gw.query({ role: 'REVIEWER', sub: 'rev-1' }, `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { ${CLAIM} } }`,
-      { i: { lineId: inpatient.id, amountFen: fen('20,000.00'), reason: 'items not covered by the programme' } });
-    expect(adjusted.errors).toBeUndefined();
-    const line = adjusted.data.adjustClaimLine.lines.find((l: any) => l.programme === 'INPATIENT');
+    const adjusted = await gw.query({ role: 'REVIEWER', sub: 'rev-1' }, ADJUST, { i: { lineId: inpatient.id, amountFen: fen('20,000.00'), reason: 'items not covered by the programme' } });
+    expect(adjusted.data.adjustClaimLine.userErrors).toEqual([]);
+    const adjustedClaim = adjusted.data.adjustClaimLine.claim;
+    const line = adjustedClaim.lines.find((l: any) => l.programme === 'INPATIENT');
     expect(line).toMatchObject({ computedFen: fen('24,000.00'), adjustedFen: fen('20,000.00'), amountFen: fen('20,000.00'), adjustmentReason: 'items not covered by the programme' });
-    expect(adjusted.data.adjustClaimLine).toMatchObject({ status: 'PENDING_REVIEW', computedTotalFen: fen('24,000.00'), totalFen: fen('20,000.00'), memberPaysFen: fen('20,000.00') });
+    expect(adjustedClaim).toMatchObject({ status: 'PENDING_REVIEW', computedTotalFen: fen('24,000.00'), totalFen: fen('20,000.00'), memberPaysFen: fen('20,000.00') });
     // 4,800 + 20,000.
     expect((await totalsOf(db.pool, a.memberId)).INPATIENT).toBe(fen('24,800.00'));
 
-    const approved = await gw.query({ role: 'REVIEWER', sub: 'rev-2' }, `mutation($id: ID!) { approveClaim(input: { claimId: $id, note: "checked" }) { ${CLAIM} } }`, { id: await claimGid(big) });
-    expect(approved.data.approveClaim).toMatchObject({ status: 'APPROVED', decidedBy: 'rev-2', decisionReason: 'checked' });
-    expect(approved.data.approveClaim.lines.every((l: any) => l.status === 'APPROVED')).toBe(true);
-    const again = await gw.query({ role: 'REVIEWER' }, `mutation($id: ID!) { approveClaim(input: { claimId: $id }) { id } }`, { id: await claimGid(big) });
-    expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const approved = await gw.query({ role: 'REVIEWER', sub: 'rev-2' }, `mutation($id: ID!) { approveClaim(input: { claimId: $id, note: "checked" }) { claim { ${CLAIM} } } }`, { id: await claimGid(big) });
+    expect(approved.data.approveClaim.claim).toMatchObject({ status: 'APPROVED', decidedBy: 'rev-2', decisionReason: 'checked' });
+    expect(approved.data.approveClaim.claim.lines.every((l: any) => l.status === 'APPROVED')).toBe(true);
+    const again = await gw.query({ role: 'REVIEWER' }, `mutation($id: ID!) { approveClaim(input: { claimId: $id }) { claim { id } userErrors { field code message } } }`, { id: await claimGid(big) });
+    expect(again.data.approveClaim).toEqual({ claim: null, userErrors: [{ field: 'input.claimId', code: 'CONFLICT', message: 'the claim is APPROVED, not PENDING_REVIEW' }] });
 
     const { rows } = await db.pool.query(`SELECT actor, action, reason FROM audit_log WHERE action IN ('claim.adjust_line', 'claim.approve') ORDER BY seq`);
     expect(rows).toEqual([
@@ -127,9 +128,9 @@ describe('review', () => {
 
   it('rejects with a reason and releases the amounts from the totals', async () => {
     expect((await totalsOf(db.pool, b.memberId))).toMatchObject({ INPATIENT: fen('24,000.00'), outOfPocket: fen('16,000.00'), claims: 1 });
-    const res = await gw.query({ role: 'ADMIN', sub: 'admin-1' }, `mutation($id: ID!) { rejectClaim(input: { claimId: $id, reason: "not a covered stay" }) { ${CLAIM} } }`, { id: await claimGid(other) });
-    expect(res.data.rejectClaim).toMatchObject({ status: 'REJECTED', decisionReason: 'not a covered stay', decidedBy: 'admin-1' });
-    expect(res.data.rejectClaim.lines.every((l: any) => l.status === 'REJECTED')).toBe(true);
+    const res = await gw.query({ role: 'ADMIN', sub: 'admin-1' }, `mutation($id: ID!) { rejectClaim(input: { claimId: $id, reason: "not a covered stay" }) { claim { ${CLAIM} } } }`, { id: await claimGid(other) });
+    expect(res.data.rejectClaim.claim).toMatchObject({ status: 'REJECTED', decisionReason: 'not a covered stay', decidedBy: 'admin-1' });
+    expect(res.data.rejectClaim.claim.lines.every((l: any) => l.status === 'REJECTED')).toBe(true);
     expect(await totalsOf(db.pool, b.memberId)).toMatchObject({ INPATIENT: 0, outOfPocket: 0, claims: 0 });
     const { rows } = await db.pool.query(`SELECT reason FROM audit_log WHERE action = 'claim.reject'`);
     expect(rows).toEqual([{ reason: 'not a covered stay' }]);
@@ -140,7 +141,7 @@ describe('rule sets and preview', () => {
   it('benefitPreview returns what the CLI prints for the same input', async () => {
     const input = readFileSync(EXAMPLE, 'utf8');
     const res = await gw.query({ role: 'MEMBER', member: toGlobalId('Member', a.memberId) },
-      `query($input: String!) { benefitPreview(ruleSetId: "jinjiang-example", input: $input) { ruleSet eligible totalFen memberPaysFen lines { programme amountFen } json } }`, { input });
+      `query($input: JSON!) { benefitPreview(ruleSetId: "jinjiang-example", input: $input) { ruleSet eligible totalFen memberPaysFen lines { programme amountFen } json } }`, { input: JSON.parse(input) });
     expect(res.errors).toBeUndefined();
     const { stdout } = await promisify(execFile)('node', ['bin/hub.mjs', 'benefits', 'preview', '--rules', 'jinjiang-example', '--input', EXAMPLE], { cwd: ROOT });
     expect(JSON.parse(res.data.benefitPreview.json)).toEqual(JSON.parse(stdout));
@@ -148,25 +149,29 @@ describe('rule sets and preview', () => {
     expect(res.data.benefitPreview.lines.map((l: any) => l.amountFen)).toEqual([fen('16,800.00'), fen('72,000.00'), fen('10,000.00')]);
     const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM claims`);
     expect(rows[0].n).toBe(3);
-    const bad = await gw.query({ role: 'ADMIN' }, `query($input: String!) { benefitPreview(ruleSetId: "jinjiang-example", input: $input) { totalFen } }`,
-      { input: JSON.stringify({ ...JSON.parse(input), plan: 'GOLD' }) });
+    const bad = await gw.query({ role: 'ADMIN' }, `query($input: JSON!) { benefitPreview(ruleSetId: "jinjiang-example", input: $input) { totalFen } }`,
+      { input: { ...JSON.parse(input), plan: 'GOLD' } });
     expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.plan' });
   });
 
   it('publishRuleSet adds a version and keeps the old ones; only ADMIN; errors name the field', async () => {
     const v1 = (await gw.query({ role: 'ADMIN' }, `{ ruleSet(ruleSetId: "default-2025") { version definition shipped assignedPlanYears } }`)).data.ruleSet;
     expect(v1).toMatchObject({ version: 1, shipped: true, assignedPlanYears: [2025] });
-    const definition = JSON.parse(v1.definition);
+    const definition = structuredClone(v1.definition);
     definition.version = undefined;
     definition.programmes.INPATIENT.ratioBp.PUBLIC = 7000;
-    const denied = await gw.query({ role: 'REVIEWER' }, `mutation($d: String!) { publishRuleSet(input: { definition: $d }) { version } }`, { d: JSON.stringify(definition) });
+    const denied = await gw.query({ role: 'REVIEWER' }, `mutation($d: String!) { publishRuleSet(input: { definition: $d }) { ruleSet { version } } }`, { d: JSON.stringify(definition) });
     expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const invalid = structuredClone(definition);
     invalid.programmes.INPATIENT.ratioBp.PUBLIC = 20000;
-    const bad = await gw.query({ role: 'ADMIN' }, `mutation($d: String!) { publishRuleSet(input: { definition: $d }) { version } }`, { d: JSON.stringify(invalid) });
-    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.definition.programmes.INPATIENT.ratioBp.PUBLIC' });
-    const published = await gw.query({ role: 'ADMIN' }, `mutation($d: String!) { publishRuleSet(input: { definition: $d }) { ruleSetId version shipped } }`, { d: JSON.stringify(definition) });
-    expect(published.data.publishRuleSet).toEqual({ ruleSetId: 'default-2025', version: 2, shipped: false });
+    invalid.version = 7;
+    const bad = await gw.query({ role: 'ADMIN' }, `mutation($d: String!) { publishRuleSet(input: { definition: $d }) { ruleSet { version } userErrors { field code } } }`, { d: JSON.stringify(invalid) });
+    // Every problem at once: the version and the ratio.
+    expect(bad.data.publishRuleSet).toEqual({ ruleSet: null, userErrors: [
+      { field: 'input.definition.version', code: 'INVALID' }, { field: 'input.definition.programmes.INPATIENT.ratioBp.PUBLIC', code: 'INVALID' },
+    ] });
+    const published = await gw.query({ role: 'ADMIN' }, `mutation($d: String!) { publishRuleSet(input: { definition: $d }) { ruleSet { ruleSetId version shipped } } }`, { d: JSON.stringify(definition) });
+    expect(published.data.publishRuleSet.ruleSet).toEqual({ ruleSetId: 'default-2025', version: 2, shipped: false });
     const all = await gw.query({ role: 'AUDITOR' }, `{ ruleSets(ruleSetId: "default-2025") { version } }`);
     expect(all.data.ruleSets).toEqual([{ version: 1 }, { version: 2 }]);
     // Claims decided before keep naming version 1; a new 2025 claim uses version 2 (70%).

@@ -24,7 +24,7 @@ describe('GraphQL variables', () => {
     const answers = [
       await g.query({ role: 'ADMIN' }, `query($d: Date) { settlements(filter: { settledFrom: $d }) { totalCount } }`, { d: '0000-01-01' }),
       await g.query({ role: 'ADMIN' }, `query($d: Date) { settlements(filter: { settledTo: $d }) { totalCount } }`, { d: '0000-12-31' }),
-      await g.query({ role: 'FINANCE' }, `mutation($u: ID!, $d: Date!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 5, reference: "B9", paidOn: $d }) { paidFen } }`, { u, d: '0000-01-01' }),
+      await g.query({ role: 'FINANCE' }, `mutation($u: ID!, $d: Date!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 5, reference: "B9", paidOn: $d }) { contribution { paidFen } } }`, { u, d: '0000-01-01' }),
     ];
     for (const a of answers) expect(a.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
   });
@@ -47,13 +47,15 @@ describe('GraphQL variables', () => {
       [`query($s: String) { settlementRejections(filter: { source: $s }) { totalCount } }`, { s: 'a\u0000' }, 'filter.source'],
       [`query($s: String) { settlementIngestionRuns(source: $s) { totalCount } }`, { s: 'a\u0000' }, 'source'],
       [`query($s: String) { settlementIngestionRuns(source: $s) { totalCount } }`, { s: 'a\ud800' }, 'source'],
-      [`mutation($s: String!) { createUnit(input: { creditCode: "${withCreditCodeCheck('91350500MA0000008')}", name: $s, planType: PUBLIC }) { id } }`, { s: 'a\u0000b' }, 'input.name'],
-      [`mutation($u: ID!, $s: String!) { createMember(input: { unitId: $u, name: $s, idNumber: "${withResidentIdCheck('35052119850312005')}" }) { id } }`, { u, s: 'a\u0000' }, 'input.name'],
-      [`mutation($s: String!) { uploadSettlements(input: { fileName: $s, content: "{}" }) { id } }`, { s: 'a\u0000.jsonl' }, 'input.fileName'],
+      [`mutation($s: String!) { createUnit(input: { creditCode: "${withCreditCodeCheck('91350500MA0000008')}", name: $s, planType: PUBLIC }) { userErrors { field code } } }`, { s: 'a\u0000b' }, 'input.name'],
+      [`mutation($u: ID!, $s: String!) { createMember(input: { unitId: $u, name: $s, idNumber: "${withResidentIdCheck('35052119850312005')}" }) { userErrors { field code } } }`, { u, s: 'a\u0000' }, 'input.name'],
+      [`mutation($s: String!) { uploadSettlements(input: { fileName: $s, content: "{}" }) { userErrors { field code } } }`, { s: 'a\u0000.jsonl' }, 'input.fileName'],
     ];
     for (const [query, variables, field] of cases) {
       const result = await g.query({ role: 'ADMIN' }, query, variables);
-      expect(result.errors?.[0]?.extensions, query).toMatchObject({ code: 'BAD_USER_INPUT', field });
+      // A mutation reports it in its payload's userErrors, a query as a top-level error.
+      if (query.startsWith('mutation')) expect(Object.values(result.data)[0], query).toEqual({ userErrors: [{ field, code: 'INVALID' }] });
+      else expect(result.errors?.[0]?.extensions, query).toMatchObject({ code: 'BAD_USER_INPUT', field });
     }
   });
 });

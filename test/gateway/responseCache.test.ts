@@ -170,10 +170,10 @@ describe('what the schema lets the gateway keep', () => {
     }
     expect(kept.sort()).toEqual([
       'BankAccount.bankCode', 'BankAccount.cardNumberMasked', 'BankAccount.changedAt', 'BankAccount.changedBy',
-      'BankAccount.confirmedAt', 'BankAccount.confirmedBy', 'BankAccount.payableFrom',
+      'BankAccount.confirmedAt', 'BankAccount.confirmedBy', 'BankAccount.id', 'BankAccount.payableFrom',
       'Enrolment.contributionFen', 'Enrolment.enrolledOn', 'Enrolment.firstEnrolledOn', 'Enrolment.id', 'Enrolment.plan',
       'Enrolment.planYear', 'Enrolment.specialDisease',
-      'EnrolmentEdge.cursor',
+      'EnrolmentConnection.totalCount', 'EnrolmentEdge.cursor',
       'Member.birthDate', 'Member.createdAt', 'Member.firstEnrolledOn', 'Member.gender', 'Member.id', 'Member.idNumberMasked',
       'Member.name', 'Member.phone', 'Member.updatedAt',
       'MemberConnection.totalCount', 'MemberEdge.cursor',

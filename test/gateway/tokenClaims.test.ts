@@ -24,7 +24,7 @@ describe('bearer tokens', () => {
       const token = await signDevelopmentToken(g.config, claims);
       const response = await fetch(g.url, {
         method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: `mutation { createUnit(input: { creditCode: "${withCreditCodeCheck('91350500MA0000009')}", name: "x", planType: PUBLIC }) { id } }` }),
+        body: JSON.stringify({ query: `mutation { createUnit(input: { creditCode: "${withCreditCodeCheck('91350500MA0000009')}", name: "x", planType: PUBLIC }) { unit { id } } }` }),
       });
       expect(response.status).toBe(401);
       expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('UNAUTHENTICATED');

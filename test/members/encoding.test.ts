@@ -172,7 +172,7 @@ describe('a file not in the encoding declared or guessed is refused, nothing imp
 });
 
 describe('importRoster (GraphQL): the file as bytes', () => {
-  const IMPORT = `mutation($input: ImportRosterInput!) { importRoster(input: $input) { id status failure } }`;
+  const IMPORT = `mutation($input: ImportRosterInput!) { importRoster(input: $input) { rosterImport { id status failure } userErrors { message } } }`;
   const STATUS = `query($id: ID!) { rosterImport(id: $id) { status failure rowsInserted } }`;
   const processImport = async (globalId: string) => {
     const importId = Number(Buffer.from(globalId, 'base64url').toString().split(':')[1]);
@@ -184,10 +184,10 @@ describe('importRoster (GraphQL): the file as bytes', () => {
       const unit = await newUnit();
       const input = { fileName: 'gbk.csv', contentBase64: iconv(roster(), 'GB18030').toString('base64'), unitId: toGlobalId('Unit', unit.id), encoding };
       const queued = await gw.query({ role: 'ADMIN' }, IMPORT, { input });
-      expect(queued.errors).toBeUndefined();
-      expect(queued.data.importRoster).toMatchObject({ status: 'PENDING', failure: null });
-      await processImport(queued.data.importRoster.id);
-      expect((await gw.query({ role: 'ADMIN' }, STATUS, { id: queued.data.importRoster.id })).data.rosterImport).toMatchObject({ status: 'DONE', rowsInserted: NAMES.length });
+      expect(queued.data.importRoster.userErrors).toEqual([]);
+      expect(queued.data.importRoster.rosterImport).toMatchObject({ status: 'PENDING', failure: null });
+      await processImport(queued.data.importRoster.rosterImport.id);
+      expect((await gw.query({ role: 'ADMIN' }, STATUS, { id: queued.data.importRoster.rosterImport.id })).data.rosterImport).toMatchObject({ status: 'DONE', rowsInserted: NAMES.length });
       expect(await namesOf(unit.id)).toEqual(NAMES);
     }
   });
@@ -196,15 +196,15 @@ describe('importRoster (GraphQL): the file as bytes', () => {
     const before = await memberCount();
     const unitId = toGlobalId('Unit', (await newUnit()).id);
     const big5 = await gw.query({ role: 'ADMIN' }, IMPORT, { input: { fileName: 'big5.csv', contentBase64: iconv(roster(['王芳']), 'BIG5').toString('base64'), unitId } });
-    expect(big5.data.importRoster).toEqual({
+    expect(big5.data.importRoster.rosterImport).toEqual({
       id: expect.any(String), status: 'FAILED',
       failure: 'the file is not UTF-8 or GB18030 text: line 2 has U+E77B (a private-use character); save it as CSV UTF-8 (or use contentBase64 with encoding GB18030 if it is GB18030)',
     });
     const declared = await gw.query({ role: 'ADMIN' }, IMPORT, { input: { fileName: 'gbk.csv', contentBase64: iconv(roster(), 'GB18030').toString('base64'), encoding: 'UTF_8', unitId } });
-    expect(declared.data.importRoster).toMatchObject({ status: 'FAILED', failure: expect.stringMatching(/^the file is not UTF-8 text: byte \d+ \(line 2\) is not UTF-8; .*contentBase64 with encoding GB18030/) });
+    expect(declared.data.importRoster.rosterImport).toMatchObject({ status: 'FAILED', failure: expect.stringMatching(/^the file is not UTF-8 text: byte \d+ \(line 2\) is not UTF-8; .*contentBase64 with encoding GB18030/) });
     // What FileReader.readAsText makes of a GBK file.
     const misread = await gw.query({ role: 'ADMIN' }, IMPORT, { input: { fileName: 'r.csv', csv: new TextDecoder().decode(iconv(roster(), 'GB18030')), unitId } });
-    expect(misread.data.importRoster).toMatchObject({ status: 'FAILED', failure: expect.stringMatching(/^the file is not UTF-8 text: line 2 has U\+FFFD/) });
+    expect(misread.data.importRoster.rosterImport).toMatchObject({ status: 'FAILED', failure: expect.stringMatching(/^the file is not UTF-8 text: line 2 has U\+FFFD/) });
     expect(await memberCount()).toBe(before);
   });
 });

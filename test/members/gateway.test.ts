@@ -102,16 +102,16 @@ describe('masking and audited reveal', () => {
     });
     expect(JSON.stringify(masked)).not.toContain(m.idNumber);
 
-    const REVEAL = `mutation($id: ID!, $reason: String!) { revealMemberPersonalData(input: { memberId: $id, reason: $reason }) { idNumber bankCardNumber member { name } } }`;
+    const REVEAL = `mutation($id: ID!, $reason: String!) { revealMemberPersonalData(input: { memberId: $id, reason: $reason }) { personalData { idNumber bankCardNumber member { name } } userErrors { field code } } }`;
     const noReason = await gw.query(ADMIN, REVEAL, { id, reason: ' ' });
-    expect(noReason.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.reason' });
+    expect(noReason.data.revealMemberPersonalData).toEqual({ personalData: null, userErrors: [{ field: 'input.reason', code: 'INVALID' }] });
 
     const reviewer = await gw.query({ role: 'REVIEWER' }, REVEAL, { id, reason: 'checking a claim' });
     expect(reviewer.errors![0]!.extensions!.code).toBe('FORBIDDEN');
 
     const auditBefore = (await db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'member.reveal'`)).rows[0].n;
     const revealed = await gw.query({ role: 'ADMIN', sub: 'clerk-li' }, REVEAL, { id, reason: 'bank returned the payout (AC04)' });
-    expect(revealed.data.revealMemberPersonalData).toEqual({ idNumber: m.idNumber, bankCardNumber: m.bankCard, member: { name: m.name } });
+    expect(revealed.data.revealMemberPersonalData).toEqual({ personalData: { idNumber: m.idNumber, bankCardNumber: m.bankCard, member: { name: m.name } }, userErrors: [] });
     const audit = await db.pool.query(`SELECT * FROM audit_log WHERE action = 'member.reveal' ORDER BY seq DESC LIMIT 1`);
     expect(auditBefore + 1).toBe((await db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'member.reveal'`)).rows[0].n);
     expect(audit.rows[0]).toMatchObject({ actor: 'clerk-li', role: 'ADMIN', target_type: 'Member', reason: 'bank returned the payout (AC04)' });
@@ -146,9 +146,9 @@ describe('role scoping', () => {
     const ownId = await memberIdOf(memberOfA().idNumber);
     const own = await gw.query(operator, `query($id: ID!) { member(id: $id) { name } }`, { id: ownId });
     expect(own.data.member.name).toBe(memberOfA().name);
-    const createElsewhere = await gw.query(operator, `mutation($u: ID!) { createMember(input: { unitId: $u, name: "x", idNumber: "${withResidentIdCheck('35052119800101009')}" }) { id } }`,
+    const createElsewhere = await gw.query(operator, `mutation($u: ID!) { createMember(input: { unitId: $u, name: "x", idNumber: "${withResidentIdCheck('35052119800101009')}" }) { member { id } userErrors { field code } } }`,
       { u: toGlobalId('Unit', unitIds.get(units[1]!.creditCode)!) });
-    expect(createElsewhere.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+    expect(createElsewhere.data.createMember).toEqual({ member: null, userErrors: [{ field: 'input.unitId', code: 'NOT_FOUND' }] });
   });
 
   it('a member sees only themself', async () => {
@@ -161,8 +161,9 @@ describe('role scoping', () => {
     const otherId = await memberIdOf(memberOfB().idNumber);
     const other = await gw.query(me, `query($id: ID!) { member(id: $id) { name } }`, { id: otherId });
     expect(other).toEqual({ data: { member: null } });
-    const write = await gw.query(me, `mutation($id: ID!) { updateMember(input: { id: $id, phone: "13900000000" }) { id } }`, { id: selfId });
+    const write = await gw.query(me, `mutation($id: ID!) { updateMember(input: { memberId: $id, phone: "13900000000" }) { member { id } } }`, { id: selfId });
     expect(write.errors![0]!.extensions!.code).toBe('FORBIDDEN');
+    expect(write.data).toBeNull();
   });
 
   it('refuses missing, forged and incomplete tokens', async () => {
@@ -178,42 +179,49 @@ describe('role scoping', () => {
 
 describe('mutations', () => {
   it('creates a unit, a member and an enrolment, with field errors for bad input', async () => {
-    const bad = await gw.query(ADMIN, `mutation { createUnit(input: { creditCode: "91350100M000100Y44", name: "某公司", planType: PUBLIC }) { id } }`);
-    expect(bad.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.creditCode', reason: 'check character is 4, expected 3' });
-    const asOperator = await gw.query({ role: 'UNIT_OPERATOR', unit: units[0]!.creditCode }, `mutation { createUnit(input: { creditCode: "91350100M000100Y43", name: "某公司", planType: PUBLIC }) { id } }`);
+    const bad = await gw.query(ADMIN, `mutation { createUnit(input: { creditCode: "91350100M000100Y44", name: " ", planType: PUBLIC }) { unit { id } userErrors { field code message } } }`);
+    expect(bad.data.createUnit).toEqual({ unit: null, userErrors: [
+      { field: 'input.creditCode', code: 'INVALID', message: 'input.creditCode: check character is 4, expected 3' },
+      { field: 'input.name', code: 'INVALID', message: 'input.name: must be 1 to 200 characters' },
+    ] });
+    const asOperator = await gw.query({ role: 'UNIT_OPERATOR', unit: units[0]!.creditCode }, `mutation { createUnit(input: { creditCode: "91350100M000100Y43", name: "某公司", planType: PUBLIC }) { unit { id } } }`);
     expect(asOperator.errors![0]!.extensions!.code).toBe('FORBIDDEN');
 
     const code = withCreditCodeCheck('12350500MB7654321');
-    const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州市第九中学", planType: PUBLIC }) { id creditCode planType } }`, { c: code });
-    expect(unit.data.createUnit).toMatchObject({ creditCode: code, planType: 'PUBLIC' });
-    const again = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "重复", planType: PUBLIC }) { id } }`, { c: code });
-    expect(again.errors![0]!.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.creditCode' });
+    const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州市第九中学", planType: PUBLIC }) { unit { id creditCode planType } } }`, { c: code });
+    expect(unit.data.createUnit.unit).toMatchObject({ creditCode: code, planType: 'PUBLIC' });
+    const unitId = unit.data.createUnit.unit.id;
+    const again = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "重复", planType: PUBLIC }) { unit { id } userErrors { field code } } }`, { c: code });
+    expect(again.data.createUnit).toEqual({ unit: null, userErrors: [{ field: 'input.creditCode', code: 'CONFLICT' }] });
 
     const idNumber = withResidentIdCheck('35050219880808001');
-    const badId = await gw.query(ADMIN, `mutation($u: ID!) { createMember(input: { unitId: $u, name: "林芳", idNumber: "350502198808080010" }) { id } }`, { u: unit.data.createUnit.id });
-    expect(badId.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.idNumber' });
-    const badCard = await gw.query(ADMIN, `mutation($u: ID!, $n: String!) { createMember(input: { unitId: $u, name: "林芳", idNumber: $n, bankAccount: { cardNumber: "6222021234567890", bankCode: "10239700001" } }) { id } }`, { u: unit.data.createUnit.id, n: idNumber });
-    expect(badCard.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.bankAccount.cardNumber' });
+    const badId = await gw.query(ADMIN, `mutation($u: ID!) { createMember(input: { unitId: $u, name: "林芳", idNumber: "350502198808080010" }) { userErrors { field code } } }`, { u: unitId });
+    expect(badId.data.createMember.userErrors).toEqual([{ field: 'input.idNumber', code: 'INVALID' }]);
+    const badCard = await gw.query(ADMIN, `mutation($u: ID!, $n: String!) { createMember(input: { unitId: $u, name: "林芳", idNumber: $n, bankAccount: { cardNumber: "6222021234567890", bankCode: "10239700001" } }) { userErrors { field code } } }`, { u: unitId, n: idNumber });
+    expect(badCard.data.createMember.userErrors).toEqual([
+      { field: 'input.bankAccount.cardNumber', code: 'INVALID' }, { field: 'input.bankAccount.bankCode', code: 'INVALID' },
+    ]);
 
     const card = withLuhnCheck('621661000012345678');
-    const member = await gw.query(ADMIN, `mutation($u: ID!, $n: String!, $c: String!) { createMember(input: { unitId: $u, name: "林芳", idNumber: $n, phone: "13805951234", bankAccount: { cardNumber: $c, bankCode: "104397000010" } }) { id birthDate gender bankAccount { bankCode } } }`, { u: unit.data.createUnit.id, n: idNumber, c: card });
-    expect(member.data.createMember).toMatchObject({ birthDate: '1988-08-08', gender: 'M', bankAccount: { bankCode: '104397000010' } });
+    const member = await gw.query(ADMIN, `mutation($u: ID!, $n: String!, $c: String!) { createMember(input: { unitId: $u, name: "林芳", idNumber: $n, phone: "13805951234", bankAccount: { cardNumber: $c, bankCode: "104397000010" } }) { member { id birthDate gender bankAccount { bankCode } } } }`, { u: unitId, n: idNumber, c: card });
+    expect(member.data.createMember.member).toMatchObject({ birthDate: '1988-08-08', gender: 'M', bankAccount: { bankCode: '104397000010' } });
 
-    const enrol = await gw.query(ADMIN, `mutation($m: ID!) { enrolMember(input: { memberId: $m, planYear: 2025, specialDisease: true, enrolledOn: "2025-03-01" }) { plan specialDisease firstEnrolledOn waitingPeriodEndsOn contributionFen contributionPaid } }`, { m: member.data.createMember.id });
-    expect(enrol.data.enrolMember).toEqual({ plan: 'PUBLIC', specialDisease: true, firstEnrolledOn: '2025-03-01', waitingPeriodEndsOn: '2025-05-29', contributionFen: 12500, contributionPaid: false });
+    const enrol = await gw.query(ADMIN, `mutation($m: ID!) { enrolMember(input: { memberId: $m, planYear: 2025, specialDisease: true, enrolledOn: "2025-03-01" }) { enrolment { plan specialDisease firstEnrolledOn waitingPeriodEndsOn contributionFen contributionPaid } } }`, { m: member.data.createMember.member.id });
+    expect(enrol.data.enrolMember.enrolment).toEqual({ plan: 'PUBLIC', specialDisease: true, firstEnrolledOn: '2025-03-01', waitingPeriodEndsOn: '2025-05-29', contributionFen: 12500, contributionPaid: false });
 
-    const PAY = `mutation($u: ID!, $a: Fen!, $r: String!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: $a, reference: $r, paidOn: "2025-03-05" }) { owedFen paidFen status enrolled paymentReference payments { amountFen reference } } }`;
-    const byReviewer = await gw.query({ role: 'REVIEWER' }, PAY, { u: unit.data.createUnit.id, a: 5000, r: 'BANKREF001' });
+    const PAY = `mutation($u: ID!, $a: Fen!, $r: String!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: $a, reference: $r, paidOn: "2025-03-05" }) { contribution { owedFen paidFen status enrolled paymentReference payments { amountFen reference } } userErrors { field code } } }`;
+    const byReviewer = await gw.query({ role: 'REVIEWER' }, PAY, { u: unitId, a: 5000, r: 'BANKREF001' });
     expect(byReviewer.errors![0]!.extensions!.code).toBe('FORBIDDEN');
-    const floatAmount = await gw.query({ role: 'FINANCE' }, PAY, { u: unit.data.createUnit.id, a: 50.5, r: 'BANKREF001' });
+    // Not a Fen: refused by the scalar before any resolver, as a request error.
+    const floatAmount = await gw.query({ role: 'FINANCE' }, PAY, { u: unitId, a: 50.5, r: 'BANKREF001' });
     expect(floatAmount.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
-    const part = await gw.query({ role: 'FINANCE' }, PAY, { u: unit.data.createUnit.id, a: 5000, r: 'BANKREF001' });
-    expect(part.data.recordContributionPayment).toMatchObject({ owedFen: 12500, paidFen: 5000, status: 'PARTIALLY_PAID', enrolled: 1, paymentReference: `MAH2025${code}` });
-    const dup = await gw.query({ role: 'FINANCE' }, PAY, { u: unit.data.createUnit.id, a: 5000, r: 'BANKREF001' });
-    expect(dup.errors![0]!.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.reference' });
-    const rest = await gw.query({ role: 'FINANCE' }, PAY, { u: unit.data.createUnit.id, a: 7500, r: 'BANKREF002' });
-    expect(rest.data.recordContributionPayment).toMatchObject({ paidFen: 12500, status: 'PAID' });
-    const paid = await gw.query(ADMIN, `query($m: ID!) { member(id: $m) { enrolments { edges { node { contributionPaid } } } } }`, { m: member.data.createMember.id });
+    const part = await gw.query({ role: 'FINANCE' }, PAY, { u: unitId, a: 5000, r: 'BANKREF001' });
+    expect(part.data.recordContributionPayment.contribution).toMatchObject({ owedFen: 12500, paidFen: 5000, status: 'PARTIALLY_PAID', enrolled: 1, paymentReference: `MAH2025${code}` });
+    const dup = await gw.query({ role: 'FINANCE' }, PAY, { u: unitId, a: 5000, r: 'BANKREF001' });
+    expect(dup.data.recordContributionPayment).toEqual({ contribution: null, userErrors: [{ field: 'input.reference', code: 'CONFLICT' }] });
+    const rest = await gw.query({ role: 'FINANCE' }, PAY, { u: unitId, a: 7500, r: 'BANKREF002' });
+    expect(rest.data.recordContributionPayment.contribution).toMatchObject({ paidFen: 12500, status: 'PAID' });
+    const paid = await gw.query(ADMIN, `query($m: ID!) { member(id: $m) { enrolments { edges { node { contributionPaid } } } } }`, { m: member.data.createMember.member.id });
     expect(paid.data.member.enrolments.edges[0].node.contributionPaid).toBe(true);
   });
 
@@ -224,18 +232,19 @@ describe('mutations', () => {
     try {
       const operator = { role: 'UNIT_OPERATOR', unit: units[2]!.creditCode } as const;
       const csv = `name,id_number,plan_year\n蔡明,${withResidentIdCheck('35058319910101001')},2026\n坏行,35058319910101,2026\n`;
-      const started = await gw.query(operator, `mutation($csv: String!) { importRoster(input: { fileName: "roster.csv", csv: $csv }) { id status } }`, { csv });
+      const started = await gw.query(operator, `mutation($csv: String!) { importRoster(input: { fileName: "roster.csv", csv: $csv }) { rosterImport { id status } userErrors { message } } }`, { csv });
       expect(started.errors).toBeUndefined();
+      expect(started.data.importRoster.userErrors).toEqual([]);
       let status: any;
       for (let i = 0; i < 100; i++) {
-        status = (await gw.query(operator, `query($id: ID!) { rosterImport(id: $id) { status rowsTotal rowsInserted rowsRejected errors { row field reason } } }`, { id: started.data.importRoster.id })).data.rosterImport;
+        status = (await gw.query(operator, `query($id: ID!) { rosterImport(id: $id) { status rowsTotal rowsInserted rowsRejected errors { row field reason } } }`, { id: started.data.importRoster.rosterImport.id })).data.rosterImport;
         if (status.status === 'DONE' || status.status === 'FAILED') break;
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(status).toMatchObject({ status: 'DONE', rowsTotal: 2, rowsInserted: 1, rowsRejected: 1 });
       expect(status.errors).toEqual([{ row: 3, field: 'id_number', reason: 'must be 17 digits followed by a digit or X (18 characters)' }]);
       // Another unit's operator cannot see the import.
-      const other = await gw.query({ role: 'UNIT_OPERATOR', unit: units[1]!.creditCode }, `query($id: ID!) { rosterImport(id: $id) { status } }`, { id: started.data.importRoster.id });
+      const other = await gw.query({ role: 'UNIT_OPERATOR', unit: units[1]!.creditCode }, `query($id: ID!) { rosterImport(id: $id) { status } }`, { id: started.data.importRoster.rosterImport.id });
       expect(other).toEqual({ data: { rosterImport: null } });
     } finally {
       await workers.close();

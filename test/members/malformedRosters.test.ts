@@ -41,8 +41,8 @@ describe('CSV rosters', () => {
     const before = await fingerprints(database.pool, ['members', 'enrolments']);
     const csv = `name,id_number,unit_credit_code\n张"伟,${CERTNO},${UNIT}\n`;
     await expect(importRoster(database.pool, g.keys, csv, { importId: await newImport(database) })).rejects.toThrow(RosterFileError);
-    const started = await g.query({ role: 'ADMIN' }, `mutation($csv: String!) { importRoster(input: { fileName: "r.csv", csv: $csv }) { id } }`, { csv });
-    const importId = Number(Buffer.from(started.data.importRoster.id, 'base64url').toString().split(':')[1]);
+    const started = await g.query({ role: 'ADMIN' }, `mutation($csv: String!) { importRoster(input: { fileName: "r.csv", csv: $csv }) { rosterImport { id } } }`, { csv });
+    const importId = Number(Buffer.from(started.data.importRoster.rosterImport.id, 'base64url').toString().split(':')[1]);
     await rosterImportProcessor(database.pool, g.keys, log)({ data: { importId } } as Job<RosterImportJob>);
     const row = await database.pool.query(`SELECT status, failure FROM roster_imports WHERE id = $1`, [importId]);
     expect(row.rows[0]).toMatchObject({ status: 'FAILED', failure: expect.stringMatching(/^CSV: .*line 2/) });

@@ -19,7 +19,7 @@ let unitId: string;
 const ADMIN = { role: 'ADMIN' } as const;
 
 const ENROL = `mutation($m: ID!, $y: Int!, $on: Date!) {
-  enrolMember(input: { memberId: $m, planYear: $y, enrolledOn: $on }) { firstEnrolledOn waitingPeriodEndsOn } }`;
+  enrolMember(input: { memberId: $m, planYear: $y, enrolledOn: $on }) { enrolment { firstEnrolledOn waitingPeriodEndsOn } userErrors { message } } }`;
 
 /** A rule set like default-2025, for `planYears`, with another waiting period. */
 function variant(id: string, planYears: number[], waitingDays: number): RuleSet {
@@ -44,15 +44,15 @@ let serial = 0;
 async function newMember(): Promise<string> {
   serial += 1;
   const idNumber = withResidentIdCheck(`35050219880808${String(serial).padStart(3, '0')}`);
-  const r = await gw.query(ADMIN, `mutation($u: ID!, $n: String!) { createMember(input: { unitId: $u, name: "林芳", idNumber: $n }) { id } }`, { u: unitId, n: idNumber });
-  expect(r.errors).toBeUndefined();
-  return r.data.createMember.id;
+  const r = await gw.query(ADMIN, `mutation($u: ID!, $n: String!) { createMember(input: { unitId: $u, name: "林芳", idNumber: $n }) { member { id } userErrors { message } } }`, { u: unitId, n: idNumber });
+  expect(r.data.createMember.userErrors).toEqual([]);
+  return r.data.createMember.member.id;
 }
 
 async function enrol(memberId: string, planYear: number, enrolledOn: string) {
   const r = await gw.query(ADMIN, ENROL, { m: memberId, y: planYear, on: enrolledOn });
-  expect(r.errors).toBeUndefined();
-  return r.data.enrolMember as { firstEnrolledOn: string; waitingPeriodEndsOn: string | null };
+  expect(r.data.enrolMember.userErrors).toEqual([]);
+  return r.data.enrolMember.enrolment as { firstEnrolledOn: string; waitingPeriodEndsOn: string | null };
 }
 
 /** The engine's eligibility reasons for a settlement at `setlTime` under `ruleSet`. */
@@ -68,9 +68,9 @@ function reasonCodes(ruleSet: RuleSet, planYear: number, firstEnrolledOn: string
 beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db);
-  const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州市第九中学", planType: PUBLIC }) { id } }`,
+  const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州市第九中学", planType: PUBLIC }) { unit { id } } }`,
     { c: withCreditCodeCheck('12350500MB7654321') });
-  unitId = unit.data.createUnit.id;
+  unitId = unit.data.createUnit.unit.id;
 });
 afterAll(async () => {
   await gw?.close();

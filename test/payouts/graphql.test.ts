@@ -34,26 +34,26 @@ afterAll(async () => {
 
 describe('payout batches in GraphQL', () => {
   it('plans, creates, approves with four eyes, submits, and shows what the bank did', async () => {
-    const plan = await gw.query(clerk, `mutation { planPayouts { created held released cancelled } }`);
-    expect(plan.data.planPayouts).toEqual({ created: 3, held: 0, released: 0, cancelled: 0 });
+    const plan = await gw.query(clerk, `mutation { planPayouts { plan { created held released cancelled } } }`);
+    expect(plan.data.planPayouts.plan).toEqual({ created: 3, held: 0, released: 0, cancelled: 0 });
 
-    const created = await gw.query(clerk, `mutation { createPayoutBatch(input: { maxPayouts: 10 }) { ${BATCH} } }`);
-    expect(created.errors).toBeUndefined();
-    const batch = created.data.createPayoutBatch;
+    const created = await gw.query(clerk, `mutation { createPayoutBatch(input: { maxPayouts: 10 }) { batch { ${BATCH} } userErrors { message } } }`);
+    expect(created.data.createPayoutBatch.userErrors).toEqual([]);
+    const batch = created.data.createPayoutBatch.batch;
     expect(batch).toMatchObject({ status: 'DRAFT', paymentCount: 3, totalFen: claims.reduce((s, c) => s + c.totalFen, 0), createdBy: 'clerk-li', fileName: null });
     expect(batch.attemptCounts).toEqual([{ status: 'PLANNED', count: 3 }]);
 
     // Nothing else is READY: a second batch is a clear conflict.
-    const none = await gw.query(clerk, `mutation { createPayoutBatch { id } }`);
-    expect(none.errors?.[0]).toMatchObject({ extensions: { code: 'CONFLICT' }, message: expect.stringContaining('no payout is READY') });
+    const none = await gw.query(clerk, `mutation { createPayoutBatch(input: {}) { batch { id } userErrors { field code message } } }`);
+    expect(none.data.createPayoutBatch).toEqual({ batch: null, userErrors: [{ field: null, code: 'CONFLICT', message: expect.stringContaining('no payout is READY') }] });
 
     // Four eyes: the clerk may not approve; FINANCE may, unless FINANCE created it.
-    const byClerk = await gw.query(clerk, `mutation($id: ID!) { approvePayoutBatch(batchId: $id) { status } }`, { id: batch.id });
+    const byClerk = await gw.query(clerk, `mutation($id: ID!) { approvePayoutBatch(input: { batchId: $id }) { batch { status } } }`, { id: batch.id });
     expect(byClerk.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const approved = await gw.query(finance, `mutation($id: ID!) { approvePayoutBatch(batchId: $id) { status approvedBy } }`, { id: batch.id });
-    expect(approved.data.approvePayoutBatch).toEqual({ status: 'APPROVED', approvedBy: 'finance-wang' });
-    const submitted = await gw.query(finance, `mutation($id: ID!) { submitPayoutBatch(batchId: $id) { status } }`, { id: batch.id });
-    expect(submitted.errors).toBeUndefined();
+    const approved = await gw.query(finance, `mutation($id: ID!) { approvePayoutBatch(input: { batchId: $id }) { batch { status approvedBy } } }`, { id: batch.id });
+    expect(approved.data.approvePayoutBatch.batch).toEqual({ status: 'APPROVED', approvedBy: 'finance-wang' });
+    const submitted = await gw.query(finance, `mutation($id: ID!) { submitPayoutBatch(input: { batchId: $id }) { batch { status } userErrors { message } } }`, { id: batch.id });
+    expect(submitted.data.submitPayoutBatch.userErrors).toEqual([]);
     expect(await gw.queues.payouts.getJob(`payout-batch-${parseGlobalId(batch.id)!.id}`)).toBeTruthy();
 
     // What the worker does with the job (sealing, sending, reading the bank's answer).
@@ -70,9 +70,9 @@ describe('payout batches in GraphQL', () => {
     expect(shown).toMatchObject({ status: 'PARTIALLY_ACCEPTED', submission: 'RECEIVED', fileName: `${shown.msgId}.xml` });
     expect(shown.attemptCounts).toEqual([{ status: 'PAID', count: 2 }, { status: 'REJECTED', count: 1 }]);
     // The file as sealed comes through the audited reveal; `file` is the masked copy.
-    const revealed = await gw.query(finance, `mutation($id: ID!) { revealPayoutBatchFile(input: { batchId: $id, reason: "bank asked for the file" }) { fileName file sealBase64 } }`, { id: batch.id });
-    expect(revealed.data.revealPayoutBatchFile).toMatchObject({ fileName: shown.fileName, sealBase64: shown.sealBase64 });
-    const seal = verifySeal(Buffer.from(revealed.data.revealPayoutBatchFile.file, 'utf8'), Buffer.from(shown.sealBase64, 'base64'), pki.bank.trust);
+    const revealed = await gw.query(finance, `mutation($id: ID!) { revealPayoutBatchFile(input: { batchId: $id, reason: "bank asked for the file" }) { file { fileName file sealBase64 } } }`, { id: batch.id });
+    expect(revealed.data.revealPayoutBatchFile.file).toMatchObject({ fileName: shown.fileName, sealBase64: shown.sealBase64 });
+    const seal = verifySeal(Buffer.from(revealed.data.revealPayoutBatchFile.file.file, 'utf8'), Buffer.from(shown.sealBase64, 'base64'), pki.bank.trust);
     expect(seal.valid).toBe(true);
     expect(shown.file).toContain('<CdtrAcct>');
     for (const claim of claims) expect(shown.file).not.toContain(claim.card);
@@ -86,13 +86,14 @@ describe('payout batches in GraphQL', () => {
     expect(payout.attempts).toEqual([expect.objectContaining({ attemptNo: 1, status: 'REJECTED', reasonCode: 'AC04', batch: { msgId: shown.msgId } })]);
     expect(payout.attempts[0].creditorAccountMasked).not.toMatch(/^\d{16,}$/);
 
-    const tooShort = await gw.query(clerk, `mutation($id: ID!) { retryPayout(input: { payoutId: $id, reason: "x" }) { status } }`, { id: payout.id });
-    expect(tooShort.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.reason' });
+    const RETRY = `mutation($id: ID!, $reason: String!) { retryPayout(input: { payoutId: $id, reason: $reason }) { payout { status } userErrors { field code message } } }`;
+    const tooShort = await gw.query(clerk, RETRY, { id: payout.id, reason: 'x' });
+    expect(tooShort.data.retryPayout).toMatchObject({ payout: null, userErrors: [{ field: 'input.reason', code: 'INVALID' }] });
     await setBankCard(db.pool, claims[1]!.memberId, openAccount());
-    const retried = await gw.query(clerk, `mutation($id: ID!) { retryPayout(input: { payoutId: $id, reason: "member gave a new card" }) { status } }`, { id: payout.id });
-    expect(retried.data.retryPayout.status).toBe('READY');
-    const paidAgain = await gw.query(clerk, `mutation($id: ID!) { retryPayout(input: { payoutId: $id, reason: "once more please" }) { status } }`, { id: payout.id });
-    expect(paidAgain.errors?.[0]).toMatchObject({ extensions: { code: 'CONFLICT' }, message: expect.stringContaining('only a payout the bank rejected') });
+    const retried = await gw.query(clerk, RETRY, { id: payout.id, reason: 'member gave a new card' });
+    expect(retried.data.retryPayout.payout.status).toBe('READY');
+    const paidAgain = await gw.query(clerk, RETRY, { id: payout.id, reason: 'once more please' });
+    expect(paidAgain.data.retryPayout).toMatchObject({ payout: null, userErrors: [{ code: 'CONFLICT', message: expect.stringContaining('only a payout the bank rejected') }] });
   });
 
   it('shows a member only their own payouts and keeps batches from everyone but ADMIN, FINANCE and AUDITOR', async () => {

@@ -43,8 +43,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-const UPLOAD = `mutation($input: UploadBankStatementInput!) { uploadBankStatement(input: $input) { id kind status entries newEntries problems { field reason } } }`;
-const CONFIRM = `mutation($input: ConfirmBankDocumentInput!) { confirmBankDocument(input: $input) { id status entries newEntries confirmedBy } }`;
+const UPLOAD = `mutation($input: UploadBankStatementInput!) { uploadBankStatement(input: $input) { document { id kind status entries newEntries problems { field reason } } } }`;
+const CONFIRM = `mutation($input: ConfirmBankDocumentInput!) { confirmBankDocument(input: $input) { document { id status entries newEntries confirmedBy } } }`;
 const EXCEPTIONS = `query($filter: ReconciliationExceptionFilter) {
   reconciliationExceptions(first: 50, filter: $filter) { totalCount totalAmountFen edges { node { id kind amountFen reason endToEndId status ageDays entry { accountServicerRef state } } } }
 }`;
@@ -53,9 +53,10 @@ const REPORT = `query($account: String!, $date: Date!) {
     proof { openingFen closingFen creditsFen debitsFen balanced expectedClosingFen differenceFen proven problems statement { final } } }
 }`;
 const EXCEPTION_FIELDS = `id status resolution resolvedBy resolutionReason entry { state matches { kind rule amountFen endToEndId matchedBy } } pendingProposal { id proposedBy }`;
-const MATCH = `mutation($input: MatchReconciliationExceptionInput!) { matchReconciliationException(input: $input) { ${EXCEPTION_FIELDS} } }`;
-const WRITE_OFF = `mutation($input: WriteOffReconciliationExceptionInput!) { writeOffReconciliationException(input: $input) { ${EXCEPTION_FIELDS} } }`;
-const CONFIRM_PROPOSAL = `mutation($input: DecideFourEyesProposalInput!) { confirmFourEyesProposal(input: $input) { status exception { ${EXCEPTION_FIELDS} } } }`;
+const USER_ERRORS = 'userErrors { field code message }';
+const MATCH = `mutation($input: MatchReconciliationExceptionInput!) { matchReconciliationException(input: $input) { exception { ${EXCEPTION_FIELDS} } ${USER_ERRORS} } }`;
+const WRITE_OFF = `mutation($input: WriteOffReconciliationExceptionInput!) { writeOffReconciliationException(input: $input) { exception { ${EXCEPTION_FIELDS} } ${USER_ERRORS} } }`;
+const CONFIRM_PROPOSAL = `mutation($input: DecideFourEyesProposalInput!) { confirmFourEyesProposal(input: $input) { proposal { status exception { ${EXCEPTION_FIELDS} } } } }`;
 
 /**
  * FINANCE resolves; above FOUR_EYES_ABOVE_FEN (the payouts here are) that is a proposal the
@@ -63,12 +64,14 @@ const CONFIRM_PROPOSAL = `mutation($input: DecideFourEyesProposalInput!) { confi
  */
 async function resolve(mutation: string, input: Record<string, unknown>) {
   const { data } = await gw.query(FINANCE, mutation, { input });
-  const exception = Object.values(data)[0] as { status: string; pendingProposal: { id: string; proposedBy: string } | null };
+  const payload = Object.values(data)[0] as { exception: { status: string; pendingProposal: { id: string; proposedBy: string } | null }; userErrors: unknown[] };
+  expect(payload.userErrors).toEqual([]);
+  const { exception } = payload;
   if (!exception.pendingProposal) return exception;
   expect(exception).toMatchObject({ status: 'OPEN', pendingProposal: { proposedBy: 'finance-chen' } });
-  const proposal = { input: { id: exception.pendingProposal.id } };
+  const proposal = { input: { proposalId: exception.pendingProposal.id } };
   expect((await gw.query(FINANCE, CONFIRM_PROPOSAL, proposal)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-  return (await gw.query(SECOND, CONFIRM_PROPOSAL, proposal)).data.confirmFourEyesProposal.exception;
+  return (await gw.query(SECOND, CONFIRM_PROPOSAL, proposal)).data.confirmFourEyesProposal.proposal.exception;
 }
 
 describe('hand-written statements through the API', () => {
@@ -89,9 +92,9 @@ describe('hand-written statements through the API', () => {
     expect((await gw.query(AUDITOR, UPLOAD, { input: { fileName: 'camt053-20250602.xml', content: xml } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     // Hand-written, so without the bank's seal: it waits for a second person.
     const uploaded = await gw.query(FINANCE, UPLOAD, { input: { fileName: 'camt053-20250602.xml', content: xml } });
-    expect(uploaded.data.uploadBankStatement).toMatchObject({ kind: 'CAMT_053', status: 'AWAITING_CONFIRMATION', entries: 6, newEntries: 0, problems: [] });
-    const confirmed = await gw.query(SECOND, CONFIRM, { input: { id: uploaded.data.uploadBankStatement.id, reason: '已与网银流水核对' } });
-    expect(confirmed.data.confirmBankDocument).toMatchObject({ status: 'ACCEPTED', entries: 6, newEntries: 6, confirmedBy: 'finance-li' });
+    expect(uploaded.data.uploadBankStatement.document).toMatchObject({ kind: 'CAMT_053', status: 'AWAITING_CONFIRMATION', entries: 6, newEntries: 0, problems: [] });
+    const confirmed = await gw.query(SECOND, CONFIRM, { input: { documentId: uploaded.data.uploadBankStatement.document.id, reason: '已与网银流水核对' } });
+    expect(confirmed.data.confirmBankDocument.document).toMatchObject({ status: 'ACCEPTED', entries: 6, newEntries: 6, confirmedBy: 'finance-li' });
     expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 6, matched: 2, exceptions: 4 });
 
     const open = (await gw.query(AUDITOR, EXCEPTIONS)).data.reconciliationExceptions;
@@ -109,27 +112,28 @@ describe('hand-written statements through the API', () => {
     expect(before.proof.differenceFen).toBe(silent.owedFen - (p0!.amountFen + p1!.amountFen + 1 + p2!.amountFen));
 
     // Refusals first: the wrong role, a short reason, a sum off by a fen.
-    expect((await gw.query(AUDITOR, WRITE_OFF, { input: { id: byKind.DUPLICATE_DEBIT, reason: '银行重复扣款' } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    expect((await gw.query(FINANCE, WRITE_OFF, { input: { id: byKind.DUPLICATE_DEBIT, reason: 'ok' } })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.reason' });
-    const offByOne = await gw.query(FINANCE, MATCH, { input: { id: byKind.UNKNOWN_CREDIT, contributions: [{ unitId: toGlobalId('Unit', silent.id), planYear: 2025, amountFen: silent.owedFen - 1 }] } });
-    expect(offByOne.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.contributions' });
-    const already = await gw.query(FINANCE, MATCH, { input: { id: byKind.DUPLICATE_DEBIT, endToEndIds: [p0!.e2e] } });
-    expect(already.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.endToEndIds[0]' });
+    expect((await gw.query(AUDITOR, WRITE_OFF, { input: { exceptionId: byKind.DUPLICATE_DEBIT, reason: '银行重复扣款' } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await gw.query(FINANCE, WRITE_OFF, { input: { exceptionId: byKind.DUPLICATE_DEBIT, reason: 'ok' } })).data.writeOffReconciliationException.userErrors).toMatchObject([{ code: 'INVALID', field: 'input.reason' }]);
+    const offByOne = await gw.query(FINANCE, MATCH, { input: { exceptionId: byKind.UNKNOWN_CREDIT, contributions: [{ unitId: toGlobalId('Unit', silent.id), planYear: 2025, amountFen: silent.owedFen - 1 }] } });
+    expect(offByOne.data.matchReconciliationException).toMatchObject({ exception: null, userErrors: [{ code: 'INVALID', field: 'input.contributions' }] });
+    const already = await gw.query(FINANCE, MATCH, { input: { exceptionId: byKind.DUPLICATE_DEBIT, endToEndIds: [p0!.e2e] } });
+    expect(already.data.matchReconciliationException).toMatchObject({ exception: null, userErrors: [{ code: 'CONFLICT', field: 'input.endToEndIds[0]' }] });
 
     // Resolved: the unknown debit is the third payout, the unknown credit the silent unit's contribution.
     expect(p2!.amountFen).toBeGreaterThan(100_000);
-    const matched = await resolve(MATCH, { id: byKind.UNMATCHED_DEBIT, endToEndIds: [p2!.e2e], note: '银行未带回单号，核对回单后确认' });
+    const matched = await resolve(MATCH, { exceptionId: byKind.UNMATCHED_DEBIT, endToEndIds: [p2!.e2e], note: '银行未带回单号，核对回单后确认' });
     expect(matched).toMatchObject({
       status: 'RESOLVED', resolution: 'MATCHED', resolvedBy: 'finance-li',
       entry: { state: 'RESOLVED', matches: [{ kind: 'PAYOUT', rule: 'MANUAL', amountFen: p2!.amountFen, endToEndId: p2!.e2e, matchedBy: 'finance-li' }] },
     });
-    const credit = await resolve(MATCH, { id: byKind.UNKNOWN_CREDIT, contributions: [{ unitId: toGlobalId('Unit', silent.id), planYear: 2025, amountFen: silent.owedFen }] });
+    const credit = await resolve(MATCH, { exceptionId: byKind.UNKNOWN_CREDIT, contributions: [{ unitId: toGlobalId('Unit', silent.id), planYear: 2025, amountFen: silent.owedFen }] });
     expect(credit).toMatchObject({ resolvedBy: 'finance-chen', entry: { matches: [{ kind: 'CONTRIBUTION', rule: 'MANUAL' }] } });
     for (const kind of ['DUPLICATE_DEBIT', 'AMOUNT_MISMATCH']) {
-      const off = await resolve(WRITE_OFF, { id: byKind[kind], reason: '银行差错，已书面通知银行冲正' });
+      const off = await resolve(WRITE_OFF, { exceptionId: byKind[kind], reason: '银行差错，已书面通知银行冲正' });
       expect(off).toMatchObject({ status: 'RESOLVED', resolution: 'WRITTEN_OFF' });
     }
-    expect((await gw.query(FINANCE, WRITE_OFF, { input: { id: byKind.AMOUNT_MISMATCH, reason: 'again, once more' } })).errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect((await gw.query(FINANCE, WRITE_OFF, { input: { exceptionId: byKind.AMOUNT_MISMATCH, reason: 'again, once more' } })).data.writeOffReconciliationException.userErrors)
+      .toEqual([{ field: 'input.exceptionId', code: 'CONFLICT', message: 'input.exceptionId: is resolved already' }]);
 
     const after = (await gw.query(AUDITOR, REPORT, { account: UNION_ACCOUNT, date: DAY })).data.reconciliationReport;
     expect(after).toMatchObject({ matched: 6, openExceptions: [], proof: { proven: true, differenceFen: 0, problems: [] } });
@@ -149,7 +153,7 @@ describe('hand-written statements through the API', () => {
 
     // The same file again, through the API and as a file: nothing changes but the audit log's record of both.
     const counts = await tableCounts(db.pool);
-    expect((await gw.query(FINANCE, UPLOAD, { input: { fileName: 'again.xml', content: xml } })).data.uploadBankStatement).toMatchObject({ status: 'ACCEPTED' });
+    expect((await gw.query(FINANCE, UPLOAD, { input: { fileName: 'again.xml', content: xml } })).data.uploadBankStatement.document).toMatchObject({ status: 'ACCEPTED' });
     expect(await receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'cli' })).toMatchObject({ duplicate: true });
     expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 0, exceptions: 0 });
     expect(await tableCounts(db.pool)).toEqual({ ...counts, audit_log: counts.audit_log! + 2 });
@@ -179,11 +183,11 @@ describe('hand-written statements through the API', () => {
 
   it('keeps a refused document with every reason, lists it, and processes it again on retry', async () => {
     const broken = handStatement('2025-06-03', 100_000_000, [bookedEntry('CRDT', 100, '2025-06-03')]).replace('<Ccy>CNY</Ccy>', '<Ccy>cny</Ccy>');
-    const rejected = (await gw.query(FINANCE, UPLOAD, { input: { fileName: 'broken.xml', content: broken } })).data.uploadBankStatement;
+    const rejected = (await gw.query(FINANCE, UPLOAD, { input: { fileName: 'broken.xml', content: broken } })).data.uploadBankStatement.document;
     expect(rejected).toMatchObject({ status: 'REJECTED', entries: 0, problems: [{ field: expect.stringMatching(/^line \d+$/), reason: expect.stringContaining('camt.053 schema') }] });
     const listed = await gw.query(AUDITOR, `{ bankDocuments(filter: { status: REJECTED }) { edges { node { id fileName problems { reason } } } } }`);
     expect(listed.data.bankDocuments.edges.map((e: any) => e.node.id)).toEqual([rejected.id]);
-    const retried = await gw.query(FINANCE, `mutation($id: ID!) { retryBankDocument(id: $id) { id status } }`, { id: rejected.id });
-    expect(retried.data.retryBankDocument).toEqual({ id: rejected.id, status: 'REJECTED' });
+    const retried = await gw.query(FINANCE, `mutation($id: ID!) { retryBankDocument(input: { documentId: $id }) { document { id status } } }`, { id: rejected.id });
+    expect(retried.data.retryBankDocument.document).toEqual({ id: rejected.id, status: 'REJECTED' });
   });
 });

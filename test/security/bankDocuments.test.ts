@@ -33,10 +33,10 @@ const FINANCE_B = { role: 'FINANCE' as const, sub: 'finance-zhao' };
 const AUDITOR = { role: 'AUDITOR' as const, sub: 'auditor-chen' };
 const ABOVE = 100_000;
 
-const UPLOAD = `mutation($input: UploadBankStatementInput!) { uploadBankStatement(input: $input) { id status entries newEntries problems { field reason } } }`;
-const CONFIRM_DOCUMENT = `mutation($input: ConfirmBankDocumentInput!) { confirmBankDocument(input: $input) { id status newEntries confirmedBy } }`;
+const UPLOAD = `mutation($input: UploadBankStatementInput!) { uploadBankStatement(input: $input) { document { id status entries newEntries problems { field reason } } } }`;
+const CONFIRM_DOCUMENT = `mutation($input: ConfirmBankDocumentInput!) { confirmBankDocument(input: $input) { document { id status newEntries confirmedBy } } }`;
 const EXCEPTION = `id status resolution resolvedBy pendingProposal { id kind amountFen proposedBy status }`;
-const CONFIRM = `mutation($input: DecideFourEyesProposalInput!) { confirmFourEyesProposal(input: $input) { status decidedBy exception { ${EXCEPTION} } } }`;
+const CONFIRM = `mutation($input: DecideFourEyesProposalInput!) { confirmFourEyesProposal(input: $input) { proposal { status decidedBy exception { ${EXCEPTION} } } userErrors { field code } } }`;
 const PROPOSALS = `query($filter: FourEyesProposalFilter) { fourEyesProposals(filter: $filter) { edges { node { id kind amountFen proposedBy status decision unit { id } } } } }`;
 
 beforeAll(async () => {
@@ -91,15 +91,15 @@ describe('attack 2: XXE and SSRF through an uploaded statement', () => {
     };
     for (const [name, content] of Object.entries(attacks)) {
       const { data } = await gw.query(FINANCE_A, UPLOAD, { input: { fileName: `${name}.xml`, content } });
-      const document = data.uploadBankStatement;
+      const document = data.uploadBankStatement.document;
       expect(document, name).toMatchObject({ status: 'REJECTED', entries: 0, newEntries: 0 });
       expect(document.problems, name).toEqual([{
         field: 'Document',
         reason: name === 'UTF-7' ? 'must be UTF-8: the XML declaration names another encoding (line 1)' : expect.stringMatching(/^must not declare a DOCTYPE or an ENTITY \(line 2\): ISO 20022 messages have no DTD$/),
       }]);
       // Kept, and retryable, with the same answer.
-      const retried = await gw.query(FINANCE_A, `mutation($id: ID!) { retryBankDocument(id: $id) { status problems { reason } } }`, { id: document.id });
-      expect(retried.data.retryBankDocument.status, name).toBe('REJECTED');
+      const retried = await gw.query(FINANCE_A, `mutation($id: ID!) { retryBankDocument(input: { documentId: $id }) { document { status problems { reason } } } }`, { id: document.id });
+      expect(retried.data.retryBankDocument.document.status, name).toBe('REJECTED');
     }
     expect(requests).toEqual([]);
     const stored = JSON.stringify((await db.pool.query(`SELECT problems FROM bank_documents`)).rows);
@@ -111,11 +111,11 @@ describe('attack 2: XXE and SSRF through an uploaded statement', () => {
     const statement = handStatement('2025-07-02', 10_000, [bookedEntry('CRDT', 100, '2025-07-02')]);
     const content = statement.replace(/<CreDtTm>[^<]*<\/CreDtTm>/, `<CreDtTm>${CANARY} it's is not a valid value</CreDtTm>`);
     const { data } = await gw.query(FINANCE_A, UPLOAD, { input: { fileName: 'bad-date.xml', content } });
-    expect(data.uploadBankStatement.status).toBe('REJECTED');
-    expect(data.uploadBankStatement.problems[0]).toEqual({
+    expect(data.uploadBankStatement.document.status).toBe('REJECTED');
+    expect(data.uploadBankStatement.document.problems[0]).toEqual({
       field: expect.stringMatching(/^line \d+$/), reason: "camt.053 schema: Element 'CreDtTm': the value is not a valid value of the atomic type 'ISODateTime'.",
     });
-    expect(JSON.stringify(data.uploadBankStatement.problems)).not.toContain('CANARY');
+    expect(JSON.stringify(data.uploadBankStatement.document.problems)).not.toContain('CANARY');
   });
 });
 
@@ -142,7 +142,7 @@ describe('attack 3: a forged, unsealed statement re-opens a settled payout', () 
     });
     const createdAt = `${today}T15:00:00+08:00`;
     const xml = writeCamt054({ msgId: 'FORGED054', createdAt, notifications: [{ id: 'FORGED054', createdAt, account: { id: UNION_ACCOUNT }, entries: [forgedReturn] }] });
-    const uploaded = (await gw.query(FINANCE_A, UPLOAD, { input: { fileName: 'return.xml', content: xml } })).data.uploadBankStatement;
+    const uploaded = (await gw.query(FINANCE_A, UPLOAD, { input: { fileName: 'return.xml', content: xml } })).data.uploadBankStatement.document;
     expect(uploaded).toMatchObject({ status: 'AWAITING_CONFIRMATION', entries: 1, newEntries: 0, problems: [] });
 
     // Stored and shown, but nothing of it moves money: reconciling finds no entry of it.
@@ -153,13 +153,13 @@ describe('attack 3: a forged, unsealed statement re-opens a settled payout', () 
     expect(shown.data.bankDocuments.edges.map((e: any) => e.node)).toEqual([{ id: uploaded.id, status: 'AWAITING_CONFIRMATION', entries: 1, receivedBy: 'finance-wang', sealedBy: null }]);
 
     // The uploader cannot confirm it; neither can the database be talked into it.
-    const own = await gw.query(FINANCE_A, CONFIRM_DOCUMENT, { input: { id: uploaded.id, reason: 'I checked it myself' } });
+    const own = await gw.query(FINANCE_A, CONFIRM_DOCUMENT, { input: { documentId: uploaded.id, reason: 'I checked it myself' } });
     expect(own.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const id = Number(Buffer.from(uploaded.id, 'base64url').toString().split(':')[1]);
     await expect(db.pool.query(`UPDATE bank_documents SET confirmed_by = received_by, confirmed_at = now(), confirmation_reason = 'self' WHERE id = $1`, [id]))
       .rejects.toThrow(/bank_documents_four_eyes/);
     await expect(db.pool.query(`UPDATE bank_documents SET status = 'ACCEPTED' WHERE id = $1`, [id])).rejects.toThrow(/bank_documents_trusted/);
-    expect((await gw.query(AUDITOR, CONFIRM_DOCUMENT, { input: { id: uploaded.id, reason: 'looks fine' } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await gw.query(AUDITOR, CONFIRM_DOCUMENT, { input: { documentId: uploaded.id, reason: 'looks fine' } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['SETTLED']);
 
     // Every upload is in the audit log: who, the document's hash, kind and seal verdict.
@@ -167,8 +167,8 @@ describe('attack 3: a forged, unsealed statement re-opens a settled payout', () 
     expect(upload).toMatchObject({ actor: 'finance-wang', details: { kind: 'camt.054', seal: 'none', duplicate: false, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
 
     // A second person who checked it with the bank confirms: only now does it count.
-    const confirmed = await gw.query(FINANCE_B, CONFIRM_DOCUMENT, { input: { id: uploaded.id, reason: '已电话核实：银行确认退票' } });
-    expect(confirmed.data.confirmBankDocument).toMatchObject({ status: 'ACCEPTED', newEntries: 1, confirmedBy: 'finance-zhao' });
+    const confirmed = await gw.query(FINANCE_B, CONFIRM_DOCUMENT, { input: { documentId: uploaded.id, reason: '已电话核实：银行确认退票' } });
+    expect(confirmed.data.confirmBankDocument.document).toMatchObject({ status: 'ACCEPTED', newEntries: 1, confirmedBy: 'finance-zhao' });
     expect(await auditActions(['bank_document.confirm'])).toMatchObject([{ actor: 'finance-zhao', target_id: String(id) }]);
     await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
     expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['FAILED']);
@@ -180,43 +180,43 @@ describe('attack 3: an upload with its seal', () => {
     const date = '2025-07-20';
     const sealed = handStatement(date, 0, [bookedEntry('CRDT', 500, date)]);
     const bankSeal = sealDocument(Buffer.from(sealed, 'utf8'), simulatorCertificates(pki.certsDir).bankSeal).toString('base64');
-    const UPLOAD_SEALED = `mutation($input: UploadBankStatementInput!) { uploadBankStatement(input: $input) { status newEntries sealedBy sealProblem } }`;
+    const UPLOAD_SEALED = `mutation($input: UploadBankStatementInput!) { uploadBankStatement(input: $input) { document { status newEntries sealedBy sealProblem } userErrors { field code } } }`;
     const accepted = await gw.query(FINANCE_A, UPLOAD_SEALED, { input: { fileName: 'sealed.xml', content: sealed, sealBase64: bankSeal } });
-    expect(accepted.data.uploadBankStatement).toMatchObject({ status: 'ACCEPTED', newEntries: 1, sealedBy: expect.any(String), sealProblem: null });
+    expect(accepted.data.uploadBankStatement.document).toMatchObject({ status: 'ACCEPTED', newEntries: 1, sealedBy: expect.any(String), sealProblem: null });
 
     // The bank's seal over other bytes, and our own union seal, are no bank seal.
     const other = handStatement('2025-07-21', 0, [bookedEntry('CRDT', 600, '2025-07-21')]);
     const union = sealDocument(Buffer.from(other, 'utf8'), pki.union).toString('base64');
     for (const sealBase64 of [bankSeal, union]) {
       const waiting = await gw.query(FINANCE_A, UPLOAD_SEALED, { input: { fileName: 'other.xml', content: other, sealBase64 } });
-      expect(waiting.data.uploadBankStatement).toMatchObject({ status: 'AWAITING_CONFIRMATION', newEntries: 0, sealedBy: null, sealProblem: expect.any(String) });
+      expect(waiting.data.uploadBankStatement.document).toMatchObject({ status: 'AWAITING_CONFIRMATION', newEntries: 0, sealedBy: null, sealProblem: expect.any(String) });
     }
-    expect((await gw.query(FINANCE_A, UPLOAD_SEALED, { input: { fileName: 'x.xml', content: other, sealBase64: '%%%' } })).errors?.[0]?.extensions)
-      .toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.sealBase64' });
+    expect((await gw.query(FINANCE_A, UPLOAD_SEALED, { input: { fileName: 'x.xml', content: other, sealBase64: '%%%' } })).data.uploadBankStatement)
+      .toEqual({ document: null, userErrors: [{ code: 'INVALID', field: 'input.sealBase64' }] });
     const seals = (await auditActions(['bank_document.upload'])).map((r) => String(r.details.seal)).slice(-3);
     expect(seals).toEqual([expect.stringMatching(/^verified: /), expect.stringMatching(/^refused: /), expect.stringMatching(/^refused: /)]);
   });
 });
 
 describe('attack 8: four eyes on manual money decisions above FOUR_EYES_ABOVE_FEN', () => {
-  const PAY = `mutation($u: ID!, $a: Fen!, $r: String!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: $a, reference: $r, paidOn: "2025-03-05" }) { paidFen } }`;
+  const PAY = `mutation($u: ID!, $a: Fen!, $r: String!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: $a, reference: $r, paidOn: "2025-03-05" }) { contribution { paidFen } userErrors { field code } } }`;
 
   it('a manual contribution payment above it is pending until another person confirms; the proposer cannot', async () => {
     const unit = await owingUnit(db.pool, 30);
     const u = toGlobalId('Unit', unit.id);
     // At the threshold: at once, as before.
-    expect((await gw.query(FINANCE_A, PAY, { u, a: ABOVE, r: 'TRANSFER-AT' })).data.recordContributionPayment.paidFen).toBe(ABOVE);
+    expect((await gw.query(FINANCE_A, PAY, { u, a: ABOVE, r: 'TRANSFER-AT' })).data.recordContributionPayment.contribution.paidFen).toBe(ABOVE);
     // Above: nothing is paid yet.
-    expect((await gw.query(FINANCE_A, PAY, { u, a: ABOVE + 1, r: 'TRANSFER-ABOVE' })).data.recordContributionPayment.paidFen).toBe(ABOVE);
+    expect((await gw.query(FINANCE_A, PAY, { u, a: ABOVE + 1, r: 'TRANSFER-ABOVE' })).data.recordContributionPayment.contribution.paidFen).toBe(ABOVE);
     const again = await gw.query(FINANCE_A, PAY, { u, a: ABOVE + 1, r: 'TRANSFER-ABOVE' });
-    expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.reference' });
+    expect(again.data.recordContributionPayment).toEqual({ contribution: null, userErrors: [{ code: 'CONFLICT', field: 'input.reference' }] });
     const pending = (await gw.query(AUDITOR, PROPOSALS, { filter: { kind: 'CONTRIBUTION_PAYMENT' } })).data.fourEyesProposals.edges.map((e: any) => e.node);
     expect(pending).toMatchObject([{ kind: 'CONTRIBUTION_PAYMENT', amountFen: ABOVE + 1, proposedBy: 'finance-wang', status: 'PENDING', unit: { id: u } }]);
-    expect(JSON.parse(pending[0].decision)).toMatchObject({ reference: 'TRANSFER-ABOVE', amountFen: ABOVE + 1 });
+    expect(pending[0].decision).toMatchObject({ reference: 'TRANSFER-ABOVE', amountFen: ABOVE + 1 });
     const counted = await gw.query(AUDITOR, `{ pending: fourEyesProposals(first: 1, filter: { kind: CONTRIBUTION_PAYMENT }) { totalCount } done: fourEyesProposals(filter: { status: CONFIRMED }) { totalCount } }`);
     expect(counted.data).toEqual({ pending: { totalCount: 1 }, done: { totalCount: 0 } });
 
-    const proposal = { input: { id: pending[0].id } };
+    const proposal = { input: { proposalId: pending[0].id } };
     expect((await gw.query(FINANCE_A, CONFIRM, proposal)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const proposalId = Number(Buffer.from(pending[0].id, 'base64url').toString().split(':')[1]);
     await expect(db.pool.query(`UPDATE four_eyes_proposals SET status = 'CONFIRMED', decided_by = proposed_by, decided_at = now() WHERE id = $1`, [proposalId]))
@@ -224,9 +224,9 @@ describe('attack 8: four eyes on manual money decisions above FOUR_EYES_ABOVE_FE
     const paidFen = async () => (await db.pool.query(`SELECT coalesce(sum(amount_fen), 0)::int AS n FROM contribution_payments WHERE unit_id = $1`, [unit.id])).rows[0].n;
     expect(await paidFen()).toBe(ABOVE);
 
-    expect((await gw.query(FINANCE_B, CONFIRM, { input: { id: pending[0].id, reason: '核对网银回单' } })).data.confirmFourEyesProposal).toMatchObject({ status: 'CONFIRMED', decidedBy: 'finance-zhao' });
+    expect((await gw.query(FINANCE_B, CONFIRM, { input: { proposalId: pending[0].id, reason: '核对网银回单' } })).data.confirmFourEyesProposal.proposal).toMatchObject({ status: 'CONFIRMED', decidedBy: 'finance-zhao' });
     expect(await paidFen()).toBe(2 * ABOVE + 1);
-    expect((await gw.query(FINANCE_B, CONFIRM, proposal)).errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect((await gw.query(FINANCE_B, CONFIRM, proposal)).data.confirmFourEyesProposal).toEqual({ proposal: null, userErrors: [{ code: 'CONFLICT', field: 'input.proposalId' }] });
     const audit = await auditActions(['four_eyes.propose', 'four_eyes.confirm', 'contribution.payment']);
     expect(audit.map((r) => [r.action, r.actor])).toEqual([
       ['contribution.payment', 'finance-wang'], ['four_eyes.propose', 'finance-wang'], ['four_eyes.confirm', 'finance-zhao'], ['contribution.payment', 'finance-zhao'],
@@ -245,17 +245,17 @@ describe('attack 8: four eyes on manual money decisions above FOUR_EYES_ABOVE_FE
     );
     const [toMatch, toWriteOff] = rows.map((r) => toGlobalId('ReconciliationException', r.id));
 
-    const match = await gw.query(FINANCE_A, `mutation($input: MatchReconciliationExceptionInput!) { matchReconciliationException(input: $input) { ${EXCEPTION} } }`,
-      { input: { id: toMatch, contributions: [{ unitId: toGlobalId('Unit', unit.id), planYear: 2025, amountFen: 200_000 }] } });
-    expect(match.data.matchReconciliationException).toMatchObject({ status: 'OPEN', pendingProposal: { kind: 'EXCEPTION_MATCH', amountFen: 200_000, proposedBy: 'finance-wang' } });
-    const writeOff = await gw.query(FINANCE_A, `mutation($input: WriteOffReconciliationExceptionInput!) { writeOffReconciliationException(input: $input) { ${EXCEPTION} } }`,
-      { input: { id: toWriteOff, reason: '银行差错，已通知银行' } });
-    expect(writeOff.data.writeOffReconciliationException).toMatchObject({ status: 'OPEN', pendingProposal: { kind: 'EXCEPTION_WRITE_OFF', amountFen: 300_000 } });
+    const match = await gw.query(FINANCE_A, `mutation($input: MatchReconciliationExceptionInput!) { matchReconciliationException(input: $input) { exception { ${EXCEPTION} } } }`,
+      { input: { exceptionId: toMatch, contributions: [{ unitId: toGlobalId('Unit', unit.id), planYear: 2025, amountFen: 200_000 }] } });
+    expect(match.data.matchReconciliationException.exception).toMatchObject({ status: 'OPEN', pendingProposal: { kind: 'EXCEPTION_MATCH', amountFen: 200_000, proposedBy: 'finance-wang' } });
+    const writeOff = await gw.query(FINANCE_A, `mutation($input: WriteOffReconciliationExceptionInput!) { writeOffReconciliationException(input: $input) { exception { ${EXCEPTION} } } }`,
+      { input: { exceptionId: toWriteOff, reason: '银行差错，已通知银行' } });
+    expect(writeOff.data.writeOffReconciliationException.exception).toMatchObject({ status: 'OPEN', pendingProposal: { kind: 'EXCEPTION_WRITE_OFF', amountFen: 300_000 } });
     expect((await db.pool.query(`SELECT count(*)::int AS n FROM contribution_payments WHERE unit_id = $1`, [unit.id])).rows[0].n).toBe(0);
 
-    for (const [proposal, resolution] of [[match.data.matchReconciliationException.pendingProposal, 'MATCHED'], [writeOff.data.writeOffReconciliationException.pendingProposal, 'WRITTEN_OFF']]) {
-      expect((await gw.query(FINANCE_A, CONFIRM, { input: { id: proposal.id } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-      const confirmed = (await gw.query(FINANCE_B, CONFIRM, { input: { id: proposal.id, reason: '复核无误' } })).data.confirmFourEyesProposal;
+    for (const [proposal, resolution] of [[match.data.matchReconciliationException.exception.pendingProposal, 'MATCHED'], [writeOff.data.writeOffReconciliationException.exception.pendingProposal, 'WRITTEN_OFF']]) {
+      expect((await gw.query(FINANCE_A, CONFIRM, { input: { proposalId: proposal.id } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      const confirmed = (await gw.query(FINANCE_B, CONFIRM, { input: { proposalId: proposal.id, reason: '复核无误' } })).data.confirmFourEyesProposal.proposal;
       expect(confirmed).toMatchObject({ status: 'CONFIRMED', exception: { status: 'RESOLVED', resolution, resolvedBy: 'finance-zhao', pendingProposal: null } });
     }
     expect((await db.pool.query(`SELECT sum(amount_fen)::int AS n FROM contribution_payments WHERE unit_id = $1`, [unit.id])).rows[0].n).toBe(200_000);

@@ -14,8 +14,8 @@ let gw: TestGateway;
 let first: number;
 let second: number;
 
-const ADJUST = `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { id lines { id programme } } }`;
-const APPROVE = `mutation($id: ID!) { approveClaim(input: { claimId: $id, note: "checked" }) { status decidedBy } }`;
+const ADJUST = `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { claim { id lines { id programme } } userErrors { message } } }`;
+const APPROVE = `mutation($id: ID!) { approveClaim(input: { claimId: $id, note: "checked" }) { claim { status decidedBy } userErrors { field code message } } }`;
 const STATUS = `query($id: ID!) { claim(id: $id) { status decidedBy } }`;
 
 beforeAll(async () => {
@@ -39,7 +39,7 @@ async function adjustInpatient(sub: string, claimId: number, amount: string) {
   const claim = await gw.query({ role: 'REVIEWER', sub }, `query($id: ID!) { claim(id: $id) { lines { id programme } } }`, { id: toGlobalId('Claim', claimId) });
   const line = claim.data.claim.lines.find((l: { programme: string }) => l.programme === 'INPATIENT');
   const res = await gw.query({ role: 'REVIEWER', sub }, ADJUST, { i: { lineId: line.id, amountFen: fen(amount), reason: 'items not covered by the programme' } });
-  expect(res.errors).toBeUndefined();
+  expect(res.data.adjustClaimLine.userErrors).toEqual([]);
 }
 
 describe('four eyes on claims', () => {
@@ -48,13 +48,14 @@ describe('four eyes on claims', () => {
     await adjustInpatient('rev-maker', first, '20,000.00');
 
     const own = await gw.query({ role: 'REVIEWER', sub: 'rev-maker' }, APPROVE, { id });
-    expect(own.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    expect(own.errors?.[0]?.message).toMatch(/rev-maker adjusted this claim and cannot also approve it; another REVIEWER or ADMIN must/);
+    // Refused by the claim's own record (who adjusted it), reported with the claim.
+    expect(own.data.approveClaim).toEqual({ claim: null, userErrors: [{
+      field: 'input.claimId', code: 'CONFLICT', message: expect.stringMatching(/rev-maker adjusted this claim and cannot also approve it; another REVIEWER or ADMIN must/),
+    }] });
     expect((await gw.query({ role: 'ADMIN' }, STATUS, { id })).data.claim).toEqual({ status: 'PENDING_REVIEW', decidedBy: null });
 
     const checker = await gw.query({ role: 'REVIEWER', sub: 'rev-checker' }, APPROVE, { id });
-    expect(checker.errors).toBeUndefined();
-    expect(checker.data.approveClaim).toEqual({ status: 'APPROVED', decidedBy: 'rev-checker' });
+    expect(checker.data.approveClaim).toEqual({ claim: { status: 'APPROVED', decidedBy: 'rev-checker' }, userErrors: [] });
     const { rows } = await db.pool.query(`SELECT actor, action FROM audit_log WHERE action IN ('claim.adjust_line', 'claim.approve') AND target_id IN ($1, $2) ORDER BY seq`, [
       String(first),
       // the adjustment is audited on its line
@@ -72,7 +73,7 @@ describe('four eyes on claims', () => {
     await adjustInpatient('rev-late', second, '21,000.00');
     for (const sub of ['rev-early', 'rev-late']) {
       const res = await gw.query({ role: 'REVIEWER', sub }, APPROVE, { id });
-      expect(res.errors?.[0]?.extensions?.code, sub).toBe('FORBIDDEN');
+      expect(res.data.approveClaim.userErrors, sub).toMatchObject([{ code: 'CONFLICT', message: expect.stringContaining('four eyes') }]);
     }
   });
 

@@ -217,12 +217,13 @@ describe('attack 7: unbounded work', () => {
       expect(big.body.errors?.[0]).toMatchObject({ message: expect.stringMatching(/larger than 1048576 bytes \(GRAPHQL_MAX_BODY_BYTES\)/), extensions: { code: 'PAYLOAD_TOO_LARGE', limit: 'GRAPHQL_MAX_BODY_BYTES' } });
     }
     const csv = `name,id_number,phone,bank_card,bank_code,unit_credit_code,plan_year,plan,special_disease,enrolled_on\n${'# padding\n'.repeat(200_000)}`;
-    const IMPORT = 'mutation($csv: String!) { importRoster(input: { fileName: "big.csv", csv: $csv }) { id status } }';
+    const IMPORT = 'mutation($csv: String!) { importRoster(input: { fileName: "big.csv", csv: $csv }) { rosterImport { id status } userErrors { message } } }';
     const upload = await post('ADMIN', { query: IMPORT, variables: { csv } });
     expect(upload.status, JSON.stringify(upload.body).slice(0, 300)).toBe(200);
     expect(upload.body.errors).toBeUndefined();
+    expect(upload.body.data).toEqual({ importRoster: { rosterImport: expect.anything(), userErrors: [] } });
     // An upload beside another field is not an upload: 413.
-    const smuggled = await post('ADMIN', { query: 'mutation($csv: String!) { importRoster(input: { fileName: "big.csv", csv: $csv }) { id } requestReconciliation(account: "1") }', variables: { csv } });
+    const smuggled = await post('ADMIN', { query: 'mutation($csv: String!) { importRoster(input: { fileName: "big.csv", csv: $csv }) { rosterImport { id } } requestReconciliation(input: { account: "1" }) { queued } }', variables: { csv } });
     expect(smuggled.status).toBe(413);
     // A role that cannot upload gets no large body at all.
     expect((await post('REVIEWER', { query: IMPORT, variables: { csv } })).status).toBe(413);

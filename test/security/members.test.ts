@@ -35,11 +35,12 @@ let unitA: string;
 let unitB: string;
 
 const MEMBER_FIELDS = 'id name phone unit { creditCode } bankAccount { cardNumberMasked bankCode changedAt changedBy confirmedAt confirmedBy payableFrom }';
-const CREATE = `mutation($input: CreateMemberInput!) { createMember(input: $input) { ${MEMBER_FIELDS} } }`;
-const UPDATE = `mutation($input: UpdateMemberInput!) { updateMember(input: $input) { ${MEMBER_FIELDS} } }`;
-const MOVE = `mutation($input: MoveMemberInput!) { moveMember(input: $input) { ${MEMBER_FIELDS} } }`;
-const CONFIRM = `mutation($input: ConfirmBankCardChangeInput!) { confirmBankCardChange(input: $input) { ${MEMBER_FIELDS} } }`;
-const IMPORT = `mutation($input: ImportRosterInput!) { importRoster(input: $input) { id } }`;
+const USER_ERRORS = 'userErrors { field code message }';
+const CREATE = `mutation($input: CreateMemberInput!) { createMember(input: $input) { member { ${MEMBER_FIELDS} } ${USER_ERRORS} } }`;
+const UPDATE = `mutation($input: UpdateMemberInput!) { updateMember(input: $input) { member { ${MEMBER_FIELDS} } ${USER_ERRORS} } }`;
+const MOVE = `mutation($input: MoveMemberInput!) { moveMember(input: $input) { member { ${MEMBER_FIELDS} } ${USER_ERRORS} } }`;
+const CONFIRM = `mutation($input: ConfirmBankCardChangeInput!) { confirmBankCardChange(input: $input) { member { ${MEMBER_FIELDS} } ${USER_ERRORS} } }`;
+const IMPORT = `mutation($input: ImportRosterInput!) { importRoster(input: $input) { rosterImport { id } ${USER_ERRORS} } }`;
 const IMPORT_STATUS = `query($id: ID!) { rosterImport(id: $id) { status rowsRejected rowsUpdated errors { row field reason } } }`;
 const CHANGES = `query($id: ID!) { member(id: $id) { changes { edges { node { field before after actor actorRole action rosterImportId reason } } } } }`;
 
@@ -50,8 +51,8 @@ async function memberOfA(n: number, withCard = true): Promise<{ id: string; idNu
     ...(withCard ? { bankAccount: { cardNumber: card(n), bankCode: BANK } } : {}),
   };
   const created = await gw.query(ADMIN, CREATE, { input });
-  expect(created.errors).toBeUndefined();
-  return { id: created.data.createMember.id, idNumber: idNumber(n), card: card(n) };
+  expect(created.data.createMember.userErrors).toEqual([]);
+  return { id: created.data.createMember.member.id, idNumber: idNumber(n), card: card(n) };
 }
 
 /** The stored row, as a payout would read it. */
@@ -68,8 +69,8 @@ async function stored(memberId: string) {
 /** Uploads a roster as `who` and runs the worker on it; returns the import's result. */
 async function importAs(who: Record<string, string>, csv: string, unitId?: string) {
   const started = await gw.query(who as typeof ADMIN, IMPORT, { input: { fileName: 'roster.csv', csv, unitId } });
-  expect(started.errors).toBeUndefined();
-  const id = started.data.importRoster.id as string;
+  expect(started.data.importRoster.userErrors).toEqual([]);
+  const id = started.data.importRoster.rosterImport.id as string;
   await rosterImportProcessor(db.pool, gw.keys, log)({ data: { importId: localId('id', id, 'RosterImport') } } as Job<RosterImportJob>);
   return { id, ...(await gw.query(ADMIN, IMPORT_STATUS, { id })).data.rosterImport };
 }
@@ -84,9 +85,9 @@ beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
   for (const unit of [UNIT_A, UNIT_B]) {
-    const created = await gw.query(ADMIN, `mutation($c: String!, $n: String!) { createUnit(input: { creditCode: $c, name: $n, planType: PRIVATE }) { id } }`, { c: unit.code, n: unit.name });
-    if (unit === UNIT_A) unitA = created.data.createUnit.id;
-    else unitB = created.data.createUnit.id;
+    const created = await gw.query(ADMIN, `mutation($c: String!, $n: String!) { createUnit(input: { creditCode: $c, name: $n, planType: PRIVATE }) { unit { id } } }`, { c: unit.code, n: unit.name });
+    if (unit === UNIT_A) unitA = created.data.createUnit.unit.id;
+    else unitB = created.data.createUnit.unit.id;
   }
 });
 afterAll(async () => {
@@ -124,14 +125,13 @@ describe('attack 1: member takeover across units', () => {
     const before = await stored(victim.id);
 
     const create = await gw.query(OPERATOR_B, CREATE, { input: { unitId: unitB, name: '冒名顶替', idNumber: victim.idNumber, bankAccount: { cardNumber: card(902), bankCode: BANK } } });
-    expect(create.errors![0]!.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.idNumber' });
-    expect(create.errors![0]!.message).toContain('cannot be registered by this unit');
-    expectDiscreet(create.errors![0]!.message);
+    expect(create.data.createMember).toEqual({ member: null, userErrors: [{ field: 'input.idNumber', code: 'CONFLICT', message: expect.stringContaining('cannot be registered by this unit') }] });
+    expectDiscreet(create.data.createMember.userErrors[0].message);
 
-    const update = await gw.query(OPERATOR_B, UPDATE, { input: { id: victim.id, name: '冒名顶替', bankAccount: { cardNumber: card(902), bankCode: BANK } } });
-    expect(update.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+    const update = await gw.query(OPERATOR_B, UPDATE, { input: { memberId: victim.id, name: '冒名顶替', bankAccount: { cardNumber: card(902), bankCode: BANK } } });
+    expect(update.data.updateMember).toEqual({ member: null, userErrors: [{ field: 'input.memberId', code: 'NOT_FOUND', message: 'member not found' }] });
     // updateMember no longer takes a unit, from anyone.
-    const moveByUpdate = await gw.query(ADMIN, `mutation($id: ID!, $u: ID!) { updateMember(input: { id: $id, unitId: $u }) { id } }`, { id: victim.id, u: unitB });
+    const moveByUpdate = await gw.query(ADMIN, `mutation($id: ID!, $u: ID!) { updateMember(input: { memberId: $id, unitId: $u }) { member { id } } }`, { id: victim.id, u: unitB });
     expect(moveByUpdate.errors![0]!.message).toContain('unitId');
 
     expect(await stored(victim.id)).toEqual(before);
@@ -144,16 +144,16 @@ describe('attack 1: member takeover across units', () => {
       expect(refused.errors![0]!.extensions!.code).toBe('FORBIDDEN');
     }
     const noReason = await gw.query(ADMIN, MOVE, { input: { memberId: member.id, unitId: unitB, reason: '  ' } });
-    expect(noReason.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.reason' });
+    expect(noReason.data.moveMember).toMatchObject({ member: null, userErrors: [{ field: 'input.reason', code: 'INVALID' }] });
     expect((await stored(member.id)).credit_code).toBe(UNIT_A.code);
 
     const moved = await gw.query(ADMIN, MOVE, { input: { memberId: member.id, unitId: unitB, reason: '劳动关系转入泉州市某医院' } });
-    expect(moved.errors).toBeUndefined();
-    expect(moved.data.moveMember.unit.creditCode).toBe(UNIT_B.code);
+    expect(moved.data.moveMember.userErrors).toEqual([]);
+    expect(moved.data.moveMember.member.unit.creditCode).toBe(UNIT_B.code);
     const history = await gw.query(ADMIN, CHANGES, { id: member.id });
     expect(history.data.member.changes.edges.map((e: any) => e.node)).toEqual([{
       field: 'UNIT', before: UNIT_A.code, after: UNIT_B.code, actor: 'admin-zhang', actorRole: 'ADMIN',
-      action: 'member.move', rosterImportId: null, reason: '劳动关系转入泉州市某医院',
+      action: 'MEMBER_MOVE', rosterImportId: null, reason: '劳动关系转入泉州市某医院',
     }]);
     const audit = await db.pool.query(`SELECT actor, reason, details FROM audit_log WHERE action = 'member.move' AND target_id = $1`, [String(localId('id', member.id, 'Member'))]);
     expect(audit.rows).toEqual([expect.objectContaining({ actor: 'admin-zhang', reason: '劳动关系转入泉州市某医院' })]);
@@ -163,20 +163,20 @@ describe('attack 1: member takeover across units', () => {
     const member = await memberOfA(4);
     const memberId = localId('id', member.id, 'Member');
     const newCard = card(904);
-    const renamed = await gw.query(OPERATOR_A, UPDATE, { input: { id: member.id, name: '会员四', phone: '13800000004' } });
-    expect(renamed.errors).toBeUndefined();
-    const recarded = await gw.query(ADMIN, UPDATE, { input: { id: member.id, bankAccount: { cardNumber: newCard, bankCode: BANK } } });
-    expect(recarded.errors).toBeUndefined();
+    const renamed = await gw.query(OPERATOR_A, UPDATE, { input: { memberId: member.id, name: '会员四', phone: '13800000004' } });
+    expect(renamed.data.updateMember.userErrors).toEqual([]);
+    const recarded = await gw.query(ADMIN, UPDATE, { input: { memberId: member.id, bankAccount: { cardNumber: newCard, bankCode: BANK } } });
+    expect(recarded.data.updateMember.userErrors).toEqual([]);
     const imported = await importAs(OPERATOR_A, `name,id_number\n会员肆,${member.idNumber}\n`);
     expect(imported).toMatchObject({ status: 'DONE', rowsUpdated: 1, rowsRejected: 0 });
 
     const history = await gw.query(AUDITOR, CHANGES, { id: member.id });
     expect(history.errors).toBeUndefined();
     expect(history.data.member.changes.edges.map((e: any) => e.node)).toEqual([
-      { field: 'NAME', before: '会员四', after: '会员肆', actor: 'operator-a', actorRole: 'UNIT_OPERATOR', action: 'roster.import', rosterImportId: imported.id, reason: null },
-      { field: 'BANK_ACCOUNT', before: `${maskBankCard(member.card)} / ${BANK}`, after: `${maskBankCard(newCard)} / ${BANK}`, actor: 'admin-zhang', actorRole: 'ADMIN', action: 'member.update', rosterImportId: null, reason: null },
-      { field: 'PHONE', before: '13800000001', after: '13800000004', actor: 'operator-a', actorRole: 'UNIT_OPERATOR', action: 'member.update', rosterImportId: null, reason: null },
-      { field: 'NAME', before: '会员4', after: '会员四', actor: 'operator-a', actorRole: 'UNIT_OPERATOR', action: 'member.update', rosterImportId: null, reason: null },
+      { field: 'NAME', before: '会员四', after: '会员肆', actor: 'operator-a', actorRole: 'UNIT_OPERATOR', action: 'ROSTER_IMPORT', rosterImportId: imported.id, reason: null },
+      { field: 'BANK_ACCOUNT', before: `${maskBankCard(member.card)} / ${BANK}`, after: `${maskBankCard(newCard)} / ${BANK}`, actor: 'admin-zhang', actorRole: 'ADMIN', action: 'MEMBER_UPDATE', rosterImportId: null, reason: null },
+      { field: 'PHONE', before: '13800000001', after: '13800000004', actor: 'operator-a', actorRole: 'UNIT_OPERATOR', action: 'MEMBER_UPDATE', rosterImportId: null, reason: null },
+      { field: 'NAME', before: '会员4', after: '会员四', actor: 'operator-a', actorRole: 'UNIT_OPERATOR', action: 'MEMBER_UPDATE', rosterImportId: null, reason: null },
     ]);
     // One audit entry per mutation and per import, pointing at the recorded changes.
     const audit = await db.pool.query(
@@ -208,13 +208,13 @@ describe('attack 1: member takeover across units', () => {
 
   it('a replaced bank card waits: the changer cannot confirm it, another person can; a first card does not wait', async () => {
     const member = await memberOfA(5, false);
-    const first = await gw.query(OPERATOR_A, UPDATE, { input: { id: member.id, bankAccount: { cardNumber: card(5), bankCode: BANK } } });
-    expect(first.data.updateMember.bankAccount).toMatchObject({ changedAt: null, confirmedAt: null, payableFrom: null });
+    const first = await gw.query(OPERATOR_A, UPDATE, { input: { memberId: member.id, bankAccount: { cardNumber: card(5), bankCode: BANK } } });
+    expect(first.data.updateMember.member.bankAccount).toMatchObject({ changedAt: null, confirmedAt: null, payableFrom: null });
     const nothingToConfirm = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, reason: '电话核实本人' } });
-    expect(nothingToConfirm.errors![0]!.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.memberId' });
+    expect(nothingToConfirm.data.confirmBankCardChange).toMatchObject({ member: null, userErrors: [{ field: 'input.memberId', code: 'CONFLICT' }] });
 
-    const replaced = await gw.query(ADMIN, UPDATE, { input: { id: member.id, bankAccount: { cardNumber: card(905), bankCode: BANK } } });
-    const account = replaced.data.updateMember.bankAccount;
+    const replaced = await gw.query(ADMIN, UPDATE, { input: { memberId: member.id, bankAccount: { cardNumber: card(905), bankCode: BANK } } });
+    const account = replaced.data.updateMember.member.bankAccount;
     expect(account).toMatchObject({ cardNumberMasked: maskBankCard(card(905)), changedBy: 'admin-zhang', confirmedAt: null, confirmedBy: null });
     expect(Date.parse(account.payableFrom) - Date.parse(account.changedAt)).toBe(gw.config.BANK_CARD_COOLING_OFF_DAYS * 86_400_000);
     expect(await stored(member.id)).toMatchObject({ bank_card_changed_by: 'admin-zhang', bank_card_confirmed_by: null });
@@ -224,16 +224,16 @@ describe('attack 1: member takeover across units', () => {
     const byOperator = await gw.query(OPERATOR_A, CONFIRM, { input: { memberId: member.id, reason: '单位确认' } });
     expect(byOperator.errors![0]!.extensions!.code).toBe('FORBIDDEN');
     const noReason = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, reason: '' } });
-    expect(noReason.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.reason' });
+    expect(noReason.data.confirmBankCardChange.userErrors).toMatchObject([{ field: 'input.reason', code: 'INVALID' }]);
     expect((await stored(member.id)).bank_card_confirmed_by).toBeNull();
 
     const confirmed = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, reason: '电话核实本人并核对银行卡' } });
-    expect(confirmed.errors).toBeUndefined();
-    expect(confirmed.data.confirmBankCardChange.bankAccount).toMatchObject({ confirmedBy: 'finance-wang', payableFrom: confirmed.data.confirmBankCardChange.bankAccount.confirmedAt });
+    expect(confirmed.data.confirmBankCardChange.userErrors).toEqual([]);
+    expect(confirmed.data.confirmBankCardChange.member.bankAccount).toMatchObject({ confirmedBy: 'finance-wang', payableFrom: confirmed.data.confirmBankCardChange.member.bankAccount.confirmedAt });
     const audit = await db.pool.query(`SELECT actor, reason FROM audit_log WHERE action = 'member.confirmBankCard' AND target_id = $1`, [String(localId('id', member.id, 'Member'))]);
     expect(audit.rows).toEqual([{ actor: 'finance-wang', reason: '电话核实本人并核对银行卡' }]);
     const again = await gw.query(OTHER_ADMIN, CONFIRM, { input: { memberId: member.id, reason: '再确认一次' } });
-    expect(again.errors![0]!.extensions!.code).toBe('CONFLICT');
+    expect(again.data.confirmBankCardChange.userErrors).toMatchObject([{ code: 'CONFLICT' }]);
 
     // An import replacing the card starts the cooling-off again, under the uploader, unconfirmed.
     const reimport = await importAs(OPERATOR_A, `name,id_number,bank_card,bank_code\n会员5,${member.idNumber},${card(915)},${OTHER_BANK}\n`);
@@ -246,7 +246,7 @@ describe('attack 1: member takeover across units', () => {
       [localId('id', member.id, 'Member')],
     )).rejects.toThrow('members_bank_card_confirmation');
     const byOtherAdmin = await gw.query(OTHER_ADMIN, CONFIRM, { input: { memberId: member.id, reason: '电话核实本人' } });
-    expect(byOtherAdmin.data.confirmBankCardChange.bankAccount.confirmedBy).toBe('admin-chen');
+    expect(byOtherAdmin.data.confirmBankCardChange.member.bankAccount.confirmedBy).toBe('admin-chen');
   });
 });
 

@@ -122,13 +122,13 @@ describe('attack 3: a forged return turns a settled payout FAILED', () => {
     expect(await inTransaction(db.pool, (tx) => recordPayoutReturns(tx, [{ endToEndId: attempt!.endToEndId, reasonCode: 'AC04', reason: 'closed account' }])))
       .toEqual([{ endToEndId: attempt!.endToEndId, payoutId: attempt!.payoutId, wasSettled: true }]);
     const id = toGlobalId('Payout', attempt!.payoutId);
-    const RETRY = `mutation($id: ID!, $reason: String!) { retryPayout(input: { payoutId: $id, reason: $reason }) { status } }`;
+    const RETRY = `mutation($id: ID!, $reason: String!) { retryPayout(input: { payoutId: $id, reason: $reason }) { payout { status } } }`;
     const PROPOSAL = `query($id: ID!) { payout(id: $id) { status retryProposal { proposedBy reason } } }`;
 
     const byAdmin = await gw.query(ADMIN, RETRY, { id, reason: 'member gave a new card' });
     expect(byAdmin.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: expect.stringContaining('was paid by the bank before') });
     const proposed = await gw.query(FINANCE_A, RETRY, { id, reason: 'the bank says it came back' });
-    expect(proposed.data.retryPayout).toEqual({ status: 'FAILED' });
+    expect(proposed.data.retryPayout).toEqual({ payout: { status: 'FAILED' } });
     expect((await gw.query(FINANCE_B, PROPOSAL, { id })).data.payout)
       .toEqual({ status: 'FAILED', retryProposal: { proposedBy: 'finance-wang', reason: 'the bank says it came back' } });
     const again = await gw.query(FINANCE_A, RETRY, { id, reason: 'really, pay it again' });
@@ -143,7 +143,7 @@ describe('attack 3: a forged return turns a settled payout FAILED', () => {
     )).rejects.toThrow(/check constraint/);
 
     const confirmed = await gw.query(FINANCE_B, RETRY, { id, reason: 'checked the statement with the bank' });
-    expect(confirmed.data.retryPayout).toEqual({ status: 'READY' });
+    expect(confirmed.data.retryPayout).toEqual({ payout: { status: 'READY' } });
     expect((await gw.query(FINANCE_B, PROPOSAL, { id })).data.payout).toEqual({ status: 'READY', retryProposal: null });
     const { rows: audit } = await db.pool.query(`SELECT actor, action, reason FROM audit_log WHERE action LIKE 'payout.retry%' ORDER BY seq`);
     expect(audit).toEqual([
@@ -156,7 +156,7 @@ describe('attack 3: a forged return turns a settled payout FAILED', () => {
 
 describe('attack 6: card numbers in batch files', () => {
   const BATCH_FILE = `query($id: ID!) { payoutBatch(id: $id) { file sealBase64 } }`;
-  const REVEAL = `mutation($id: ID!, $reason: String!) { revealPayoutBatchFile(input: { batchId: $id, reason: $reason }) { fileName file sealBase64 sha256 } }`;
+  const REVEAL = `mutation($id: ID!, $reason: String!) { revealPayoutBatchFile(input: { batchId: $id, reason: $reason }) { file { fileName file sealBase64 sha256 } userErrors { field code } } }`;
 
   it('are masked for every reader, in clear only through FINANCE\'s audited reveal; encrypted in the row; files on disk 0600 in a 0700 directory', async () => {
     const claims = await approvedClaims(db.pool, 2);
@@ -175,9 +175,9 @@ describe('attack 6: card numbers in batch files', () => {
     for (const reader of [AUDITOR, ADMIN]) {
       expect((await gw.query(reader, REVEAL, { id, reason: 'audit sample 2026' })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     }
-    expect((await gw.query(FINANCE_A, REVEAL, { id, reason: 'x' })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.reason' });
+    expect((await gw.query(FINANCE_A, REVEAL, { id, reason: 'x' })).data.revealPayoutBatchFile).toEqual({ file: null, userErrors: [{ field: 'input.reason', code: 'INVALID' }] });
 
-    const revealed = (await gw.query(FINANCE_A, REVEAL, { id, reason: 'the bank asked for the file' })).data.revealPayoutBatchFile;
+    const revealed = (await gw.query(FINANCE_A, REVEAL, { id, reason: 'the bank asked for the file' })).data.revealPayoutBatchFile.file;
     for (const claim of claims) expect(revealed.file).toContain(claim.card);
     expect(verifySeal(Buffer.from(revealed.file, 'utf8'), Buffer.from(revealed.sealBase64, 'base64'), pki.bank.trust).valid).toBe(true);
     const { rows: audit } = await db.pool.query(`SELECT actor, role, reason, target_id AS "targetId" FROM audit_log WHERE action = 'payout.batch.reveal'`);

@@ -24,11 +24,11 @@ describe('settlement CSV files', () => {
   // INTERNAL_SERVER_ERROR; `hub settlements import` crashes with a stack trace instead of exit 2.
   // Now: BAD_USER_INPUT on input.content ("CSV: Invalid Opening Quote: ... line 2") / exit 2.
   // (The roster side: test/members/malformedRosters.test.ts.)
-  it('refuses a CSV settlement file with a quote inside a field as BAD_USER_INPUT / exit 2', async () => {
+  it('refuses a CSV settlement file with a quote inside a field as a userError / exit 2', async () => {
     const { db: database, gw: g } = await gateway();
     const content = 'setl_id,psn_name\nS1,A"B\n';
-    const result = await g.query({ role: 'ADMIN' }, `mutation($c: String!) { uploadSettlements(input: { fileName: "bad.csv", content: $c }) { id } }`, { c: content });
-    expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.content', reason: expect.stringMatching(/^CSV: .*line 2/) });
+    const result = await g.query({ role: 'ADMIN' }, `mutation($c: String!) { uploadSettlements(input: { fileName: "bad.csv", content: $c }) { run { id } userErrors { field code message } } }`, { c: content });
+    expect(result.data.uploadSettlements).toEqual({ run: null, userErrors: [{ field: 'input.content', code: 'INVALID', message: expect.stringMatching(/^input\.content: CSV: .*line 2/) }] });
 
     const dir = mkdtempSync(join(tmpdir(), 'found-bugs-'));
     writeFileSync(join(dir, 'bad.csv'), content);

@@ -199,20 +199,23 @@ describe('operations: sources, runs, rejections', () => {
     const { rows } = await db.pool.query<{ id: number }>(`SELECT id FROM settlement_rejections WHERE setl_id = $1`, [setlIdOf(bad)]);
     const id = toGlobalId('SettlementRejection', rows[0]!.id);
     const mutation = `mutation($input: RetrySettlementRejectionInput!) { retrySettlementRejection(input: $input) {
-      rejection { status retries problems { field } } settlement { setlId status settledAt } } }`;
+      rejection { status retries problems { field } } settlement { setlId status settledAt } userErrors { field code message } } }`;
     // The defect wrote 2025/03/04 10:11 for 2025-03-04 10:11:xx: the operator restores the format.
     const fixed = `${String(bad.item.setlinfo.setl_time).replaceAll('/', '-')}:00`;
-    const denied = await gw.query({ role: 'REVIEWER' }, mutation, { input: { id, corrections: [{ name: 'setl_time', value: fixed }] } });
+    const denied = await gw.query({ role: 'REVIEWER' }, mutation, { input: { rejectionId: id, corrections: [{ name: 'setl_time', value: fixed }] } });
     expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const { data: answer, errors } = await gw.query({ role: 'ADMIN' }, mutation, { input: { id, corrections: [{ name: 'setl_time', value: fixed }] } });
+    const { data: answer, errors } = await gw.query({ role: 'ADMIN' }, mutation, { input: { rejectionId: id, corrections: [{ name: 'setl_time', value: fixed }] } });
     expect(errors).toBeUndefined();
     expect(answer.retrySettlementRejection).toEqual({
       rejection: { status: 'RESOLVED', retries: 1, problems: [{ field: 'setl_time' }] },
       settlement: { setlId: setlIdOf(bad), status: 'RECEIVED', settledAt: new Date(`${fixed.replace(' ', 'T')}+08:00`).toISOString() },
+      userErrors: [],
     });
     expect(await gw.queues.settlementMatch.getJob(`settlement-match-${await store.settlementIdBySourceKey(db.pool, 'sim', setlIdOf(bad))}`)).toBeDefined();
-    const again = await gw.query({ role: 'ADMIN' }, mutation, { input: { id, corrections: [] } });
-    expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.id' });
+    const again = await gw.query({ role: 'ADMIN' }, mutation, { input: { rejectionId: id, corrections: [] } });
+    expect(again.data.retrySettlementRejection).toEqual({ rejection: null, settlement: null, userErrors: [
+      { field: 'input.rejectionId', code: 'CONFLICT', message: 'input.rejectionId: is RESOLVED, not OPEN: nothing to retry' },
+    ] });
   });
 
   it('uploads a file: stored at once (matching follows in the workers), the same file again is all duplicates', async () => {
@@ -225,20 +228,20 @@ describe('operations: sources, runs, rejections', () => {
     // 60 + 40 = 100: the third record's 99.00 is rejected.
     const content = [record('UP-1', '100.00'), record('UP-2', '100.00'), record('UP-3', '99.00')].map((r) => JSON.stringify(r)).join('\n');
     const mutation = `mutation($input: UploadSettlementsInput!) { uploadSettlements(input: $input) {
-      id kind fileName status received newSettlements duplicates rejected source } }`;
+      run { id kind fileName status received newSettlements duplicates rejected source } userErrors { field code message } } }`;
     const denied = await gw.query({ role: 'UNIT_OPERATOR', unit: registry.units[0]!.creditCode }, mutation, { input: { fileName: 'h.jsonl', content } });
     expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const first = await gw.query({ role: 'SERVICE' }, mutation, { input: { fileName: 'h.jsonl', content } });
-    expect(first.errors).toBeUndefined();
-    expect(first.data.uploadSettlements).toMatchObject({
+    expect(first.data.uploadSettlements.userErrors).toEqual([]);
+    expect(first.data.uploadSettlements.run).toMatchObject({
       kind: 'FILE', fileName: 'h.jsonl', status: 'DONE', received: 3, newSettlements: 2, duplicates: 0, rejected: 1, source: 'upload',
     });
     const again = await gw.query({ role: 'SERVICE' }, mutation, { input: { fileName: 'h.jsonl', content } });
-    expect(again.data.uploadSettlements).toMatchObject({ received: 3, newSettlements: 0, duplicates: 3, rejected: 0 });
+    expect(again.data.uploadSettlements.run).toMatchObject({ received: 3, newSettlements: 0, duplicates: 3, rejected: 0 });
     const id = (await store.settlementIdBySourceKey(db.pool, 'upload', 'UP-1'))!;
     expect(await gw.queues.settlementMatch.getJob(`settlement-match-${id}`)).toBeDefined();
     const wrongSource = await gw.query({ role: 'SERVICE' }, mutation, { input: { fileName: 'h.jsonl', content, source: 'sim' } });
-    expect(wrongSource.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.source' });
+    expect(wrongSource.data.uploadSettlements).toMatchObject({ run: null, userErrors: [{ field: 'input.source', code: 'INVALID' }] });
   });
 
   it('fetches operations nodes only for the roles that may see them', async () => {

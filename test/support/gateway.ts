@@ -93,8 +93,8 @@ export function lazyTestGateway(env: Record<string, string> = {}): () => Promise
 
 /** The global ID of the unit with `creditCode`, created through the API (as ADMIN) the first time. */
 export async function ensureUnit(gw: TestGateway, creditCode: string, name = '晋江某纺织有限公司'): Promise<string> {
-  const created = await gw.query({ role: 'ADMIN' }, `mutation($c: String!, $n: String!) { createUnit(input: { creditCode: $c, name: $n, planType: PRIVATE }) { id } }`, { c: creditCode, n: name });
-  if (created.data?.createUnit) return created.data.createUnit.id;
+  const created = await gw.query({ role: 'ADMIN' }, `mutation($c: String!, $n: String!) { createUnit(input: { creditCode: $c, name: $n, planType: PRIVATE }) { unit { id } } }`, { c: creditCode, n: name });
+  if (created.data?.createUnit.unit) return created.data.createUnit.unit.id;
   const listed = await gw.query({ role: 'ADMIN' }, `query($c: String) { units(first: 1, filter: { creditCode: $c }) { edges { node { id } } } }`, { c: creditCode });
   return listed.data.units.edges[0].node.id;
 }

@@ -1,5 +1,5 @@
 import { addDays, isIsoDate, parseChinaTime } from '../../kernel/time.ts';
-import { bilingual, cny, formulaTerms, percent, type Step } from './explain.ts';
+import { cny, formulaTerms, joinedSteps, percent, type Step } from './explain.ts';
 import { icd10InRange, isIcd10Code } from './icd10.ts';
 import {
   PROGRAMME_LABELS, settlementFieldsUsed,
@@ -62,7 +62,8 @@ export interface BenefitLine {
   computedFen: number;
   capsHit: CapHit[];
   amountFen: number;
-  explanation: string;
+  /** Every step, one text per language. */
+  explanation: Step;
   /** MAJOR_DISEASE: the groups this line pays for. */
   diseaseGroups?: string[];
 }
@@ -73,8 +74,8 @@ export interface BenefitResult {
   ruleSet: string;
   ruleSetVersion: number;
   eligible: boolean;
-  /** Why the claim is ineligible, or why an eligible claim gets less than it might (bilingual). */
-  reasons: string[];
+  /** Why the claim is ineligible, or why an eligible claim gets less than it might: a code and its words in each language. */
+  reasons: Reason[];
   reasonCodes: ReasonCode[];
   lines: BenefitLine[];
   totalFen: number;
@@ -93,8 +94,9 @@ export class BenefitInputError extends Error {
   }
 }
 
-interface Reason extends Step {
+export interface Reason {
   code: ReasonCode;
+  text: Step;
 }
 
 /** What a programme would pay before caps and cuts, or null when it does not apply to the claim. */
@@ -129,7 +131,7 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
     if (totalFen > psnPart) warnings.push(`lines total ${cny(totalFen)} exceeds psn_part_amt ${cny(psnPart)} (capAtPersonalPart is off)`);
     return {
       ruleSet: ruleSet.id, ruleSetVersion: ruleSet.version, eligible,
-      reasons: reasons.map((r) => `${r.zh} / ${r.en}`), reasonCodes: reasons.map((r) => r.code),
+      reasons, reasonCodes: reasons.map((r) => r.code),
       lines, totalFen, memberPaysFen: psnPart - totalFen, planYearTotalsAfter: after, diseaseGroupsGranted: granted, warnings,
     };
   };
@@ -140,8 +142,10 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
   if (!ruleSet.medTypePrefixes.some((prefix) => settlement.medType.startsWith(prefix))) {
     return result(true, [{
       code: 'MED_TYPE_NOT_COVERED',
-      zh: `医疗类别 ${settlement.medType} 不在本规则适用范围（${ruleSet.medTypePrefixes.join('、')} 开头），不予补助`,
-      en: `med_type ${settlement.medType} is not covered by this rule set (only types starting with ${ruleSet.medTypePrefixes.join(', ')}): no benefit lines`,
+      text: {
+        zh: `医疗类别 ${settlement.medType} 不在本规则适用范围（${ruleSet.medTypePrefixes.join('、')} 开头），不予补助`,
+        en: `med_type ${settlement.medType} is not covered by this rule set (only types starting with ${ruleSet.medTypePrefixes.join(', ')}): no benefit lines`,
+      },
     }]);
   }
 
@@ -167,8 +171,10 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
         const label = PROGRAMME_LABELS[programme];
         reasons.push({
           code: 'NEEDS_SPECIAL_DISEASE',
-          zh: `${label.zh}须参加职工特病互助（SPECIAL_DISEASE），本次不予发放`,
-          en: `${label.en} requires the SPECIAL_DISEASE add-on, which the member does not have`,
+          text: {
+            zh: `${label.zh}须参加职工特病互助（SPECIAL_DISEASE），本次不予发放`,
+            en: `${label.en} requires the SPECIAL_DISEASE add-on, which the member does not have`,
+          },
         });
       }
       continue;
@@ -179,7 +185,7 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
     paidThisClaim.set(programme, amountFen);
     lines.push({
       programme, basisFen: computed.basisFen, ratioBp: computed.ratioBp, fixedFen: computed.fixedFen,
-      computedFen: computed.computedFen, capsHit, amountFen, explanation: bilingual(steps),
+      computedFen: computed.computedFen, capsHit, amountFen, explanation: joinedSteps(steps),
       ...(computed.diseaseGroups ? { diseaseGroups: computed.diseaseGroups } : {}),
     });
   }
@@ -216,19 +222,21 @@ function capped(computed: Computed, annualCapFen: number | null, paidBefore: num
 function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null, planYear: number, date: string): Reason[] {
   if (enrolment && !isIsoDate(enrolment.firstEnrolledOn)) throw new BenefitInputError('enrolment.firstEnrolledOn', 'must be a date yyyy-MM-dd');
   if (!enrolment || enrolment.planYear !== planYear) {
-    return [{ code: 'NO_ENROLMENT', zh: `${planYear} 年度未参加互助`, en: `no enrolment for plan year ${planYear}` }];
+    return [{ code: 'NO_ENROLMENT', text: { zh: `${planYear} 年度未参加互助`, en: `no enrolment for plan year ${planYear}` } }];
   }
   const problems: Reason[] = [];
   if (ruleSet.eligibility.requireContributionPaid && !enrolment.contributionPaid) {
-    problems.push({ code: 'CONTRIBUTION_UNPAID', zh: `单位 ${planYear} 年度互助金未缴清`, en: `the unit's contribution for plan year ${planYear} is not paid` });
+    problems.push({ code: 'CONTRIBUTION_UNPAID', text: { zh: `单位 ${planYear} 年度互助金未缴清`, en: `the unit's contribution for plan year ${planYear} is not paid` } });
   }
   const { waitingDays } = ruleSet.eligibility;
   const coveredFrom = addDays(enrolment.firstEnrolledOn, waitingDays);
   if (date < coveredFrom) {
     problems.push({
       code: 'WAITING_PERIOD',
-      zh: `首次参加互助 ${enrolment.firstEnrolledOn}，${waitingDays} 天等待期内（${coveredFrom} 起享受），结算日 ${date}`,
-      en: `settled ${date}, within the ${waitingDays}-day waiting period after first enrolment on ${enrolment.firstEnrolledOn} (covered from ${coveredFrom})`,
+      text: {
+        zh: `首次参加互助 ${enrolment.firstEnrolledOn}，${waitingDays} 天等待期内（${coveredFrom} 起享受），结算日 ${date}`,
+        en: `settled ${date}, within the ${waitingDays}-day waiting period after first enrolment on ${enrolment.firstEnrolledOn} (covered from ${coveredFrom})`,
+      },
     });
   }
   return problems;

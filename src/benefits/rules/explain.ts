@@ -3,15 +3,32 @@ import { fenToCnyGrouped } from '../../kernel/money.ts';
 
 /**
  * Explanations are for members and reviewers: every step in plain Chinese and in English, the
- * same numbers in both, e.g. `基数 84,000.00 × 20% = 16,800.00 / basis 84,000.00 × 20% = 16,800.00`.
+ * same numbers in both, e.g. `基数 84,000.00 × 20% = 16,800.00` and `basis 84,000.00 × 20% = 16,800.00`.
+ * The engine keeps the two languages apart (a screen shows one); stored rows and the CLI keep the
+ * joined text `zh / en` (bilingual), which `localizedText` splits again.
  */
 export interface Step {
   zh: string;
   en: string;
 }
 
-export function bilingual(steps: Step[]): string {
-  return `${steps.map((s) => s.zh).join('；')} / ${steps.map((s) => s.en).join('; ')}`;
+/** Steps in one text per language. */
+export function joinedSteps(steps: Step[]): Step {
+  return { zh: steps.map((s) => s.zh).join('；'), en: steps.map((s) => s.en).join('; ') };
+}
+
+/** Both languages in one string, Chinese first: what claims store and the CLI prints. */
+export function bilingual(text: Step): string {
+  return `${text.zh} / ${text.en}`;
+}
+
+/**
+ * The two languages of a `bilingual` text. The Chinese half never contains ` / ` (its figures and
+ * labels have no spaced slash), so the first one is the seam; a text without it is shown whole in both.
+ */
+export function localizedText(joined: string): Step {
+  const seam = joined.indexOf(' / ');
+  return seam < 0 ? { zh: joined, en: joined } : { zh: joined.slice(0, seam), en: joined.slice(seam + 3) };
 }
 
 export const cny = fenToCnyGrouped;

@@ -2,7 +2,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { UnitRow, MemberRow, EnrolmentRow, ContributionKey, RosterImportRow, RevealedRow } from '../../members/model.ts';
 import type { Principal, Context } from '../context.ts';
-import type { UnitConnectionResult, MemberConnectionResult, MemberChangeConnectionResult } from '../../members/resolvers.ts';
+import type { UnitConnectionResult, MemberConnectionResult, MemberChangeConnectionResult, EnrolmentConnectionResult } from '../../members/resolvers.ts';
 import type { SettlementRow, Amounts, SettlementSourceRow, SourceCounts, IngestionRunRow, RejectionRow } from '../../settlements/model.ts';
 import type { SettlementConnectionResult, IngestionRunConnectionResult, RejectionConnectionResult, RetryResult } from '../../settlements/resolvers.ts';
 import type { ClaimRow, BenefitLineRow, BenefitTotalsRow, RuleSetRow } from '../../benefits/model.ts';
@@ -30,20 +30,107 @@ export type Scalars = {
   DateTime: { input: Date | string; output: Date | string; }
   /** An amount of money in fen (分), a whole number; 12345 fen = 123.45 CNY. Serialized as a JSON integer. */
   Fen: { input: number; output: number; }
+  /**
+   * Any JSON value (object, array, string, number, boolean or null), sent and read as JSON itself, not
+   * as text inside a string. Structured data with a documented shape of its own (a rule set's
+   * definition, a reconciliation exception's evidence, a preview's input). Bounded by the request body
+   * limit; object keys such as `__proto__` are refused on the way in.
+   */
+  JSON: { input: unknown; output: unknown; }
 };
 
+/**
+ * Who did something: the subject of the caller's token (a user or client id, as the token names
+ * them) or a system step (`schedule`, `cli`, `bank`, `adjudication`, `reconciliation`). Nothing
+ * more about the person is shown: no name, phone or unit.
+ */
+export type Actor = {
+  __typename?: 'Actor';
+  /** True when it is the caller (same token subject): e.g. the creator of a batch, who may not approve it. */
+  isViewer: Scalars['Boolean']['output'];
+  /** The role they acted in, when it was recorded with the decision; null otherwise (and for system steps). */
+  role?: Maybe<Role>;
+  /** The token subject, or the system step's name. */
+  subject: Scalars['String']['output'];
+};
+
+/** A lower amount for one benefit line of a claim waiting for review. */
 export type AdjustClaimLineInput = {
   /** The new amount: at least 0 and at most what the rules computed. */
   amountFen: Scalars['Fen']['input'];
+  /** The line (`BenefitLine.id`). */
   lineId: Scalars['ID']['input'];
   /** Why (at least 4 characters). */
   reason: Scalars['String']['input'];
 };
 
+/** What `adjustClaimLine` answers. */
+export type AdjustClaimLinePayload = {
+  __typename?: 'AdjustClaimLinePayload';
+  /** The claim of the adjusted line, still waiting for review; null when refused. */
+  claim?: Maybe<Claim>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A claim's approval. */
 export type ApproveClaimInput = {
+  /** The claim, waiting for review (`PENDING_REVIEW`). */
   claimId: Scalars['ID']['input'];
   /** An optional note kept with the decision. */
   note?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** What `approveClaim` answers. */
+export type ApproveClaimPayload = {
+  __typename?: 'ApproveClaimPayload';
+  /** The approved claim; null when refused. */
+  claim?: Maybe<Claim>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** What became of one claim of `approveClaims`. */
+export type ApproveClaimResult = {
+  __typename?: 'ApproveClaimResult';
+  /** The approved claim; null when this claim was refused. */
+  claim?: Maybe<Claim>;
+  /** The claim's ID as it was sent. */
+  claimId: Scalars['ID']['output'];
+  /** Why this claim was refused (fields name `input.claimIds[i]`); empty when it was approved. */
+  userErrors: Array<UserError>;
+};
+
+/** The approval of several claims at once, each decided on its own. */
+export type ApproveClaimsInput = {
+  /** The claims, 1 to 100, each waiting for review; each counts toward the objects a request may ask for (GRAPHQL_MAX_NODES). */
+  claimIds: Array<Scalars['ID']['input']>;
+  /** An optional note kept with each decision. */
+  note?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** What `approveClaims` answers: one result per requested claim, in the order asked. */
+export type ApproveClaimsPayload = {
+  __typename?: 'ApproveClaimsPayload';
+  /** Each claim's outcome, in the order asked; null when the input itself was refused. */
+  results?: Maybe<Array<ApproveClaimResult>>;
+  /** Problems of the input as a whole (e.g. no IDs); each claim's own refusal is in its result. */
+  userErrors: Array<UserError>;
+};
+
+/** A batch's approval. */
+export type ApprovePayoutBatchInput = {
+  /** The DRAFT batch. */
+  batchId: Scalars['ID']['input'];
+};
+
+/** What `approvePayoutBatch` answers. */
+export type ApprovePayoutBatchPayload = {
+  __typename?: 'ApprovePayoutBatchPayload';
+  /** The approved batch; null when refused. */
+  batch?: Maybe<PayoutBatch>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 /**
@@ -52,7 +139,7 @@ export type ApproveClaimInput = {
  * (`BANK_CARD_COOLING_OFF_DAYS` after the change), unless a second person confirmed the new account
  * earlier (`confirmBankCardChange`).
  */
-export type BankAccount = {
+export type BankAccount = Node & {
   __typename?: 'BankAccount';
   /** 12-digit CNAPS code (大额支付系统行号) of the member's bank branch. */
   bankCode: Scalars['String']['output'];
@@ -67,6 +154,11 @@ export type BankAccount = {
   /** Who confirmed the replacement. */
   confirmedBy?: Maybe<Scalars['String']['output']>;
   /**
+   * The account of this member: one id per member, whatever card is on record (a replaced account is
+   * the same object with new values). Visible to whoever sees the member; fetch it with `node`.
+   */
+  id: Scalars['ID']['output'];
+  /**
    * From when payouts to this account may go out: null for a first account (no change on record);
    * otherwise the end of the cooling-off period after `changedAt`, or the confirmation if that came
    * earlier. Payouts due before it are HELD, with the reason, until then.
@@ -74,8 +166,11 @@ export type BankAccount = {
   payableFrom?: Maybe<Scalars['DateTime']['output']>;
 };
 
+/** A bank account for payouts. */
 export type BankAccountInput = {
+  /** 12-digit CNAPS code (大额支付系统行号) of the account's branch. */
   bankCode: Scalars['String']['input'];
+  /** Card or account number, 12 to 30 digits (a 16- to 19-digit card number passes its Luhn check). */
   cardNumber: Scalars['String']['input'];
 };
 
@@ -97,8 +192,13 @@ export type BankDocument = Node & {
   __typename?: 'BankDocument';
   confirmationReason?: Maybe<Scalars['String']['output']>;
   confirmedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Who vouched for a document without the bank's seal (never the one who handed it in), when, and how they checked it. */
+  /**
+   * Who vouched for a document without the bank's seal (never the one who handed it in), when, and how they checked it.
+   * @deprecated use confirmer.subject; removal not before 2027-06-01
+   */
   confirmedBy?: Maybe<Scalars['String']['output']>;
+  /** Who vouched for a document without the bank's seal. */
+  confirmer?: Maybe<Actor>;
   /** Booked entries it carries. */
   entries: Scalars['Int']['output'];
   /** The uploaded or imported file's name. */
@@ -114,14 +214,21 @@ export type BankDocument = Node & {
   problems: Array<BankDocumentProblem>;
   processedAt?: Maybe<Scalars['DateTime']['output']>;
   receivedAt: Scalars['DateTime']['output'];
-  /** Who handed it in: the uploader's subject, `cli`, or `bank` for the channel. */
+  /**
+   * Who handed it in: the uploader's subject, `cli`, or `bank` for the channel.
+   * @deprecated use receiver.subject; removal not before 2027-06-01
+   */
   receivedBy: Scalars['String']['output'];
+  /** Who handed it in (`cli`, or `bank` for the channel); they may not confirm it. */
+  receiver: Actor;
   /** Why the seal that came with an upload was refused (the document then waits for confirmation). */
   sealProblem?: Maybe<Scalars['String']['output']>;
   /** The certificate subject of the bank seal verified on receipt (the bank channel, or an upload's `sealBase64`). */
   sealedBy?: Maybe<Scalars['String']['output']>;
   source: BankDocumentSource;
   status: BankDocumentStatus;
+  /** Whether `confirmBankDocument` would accept the caller's confirmation now: ADMIN or FINANCE, not whoever handed it in, the document AWAITING_CONFIRMATION. */
+  viewerCanConfirm: Scalars['Boolean']['output'];
 };
 
 export type BankDocumentConnection = {
@@ -207,7 +314,9 @@ export type BankStatement = Node & {
 /** One account's statement for one day (camt.053 `Stmt`): the latest version the bank sent. */
 export type BankStatementEntriesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type BankStatementConnection = {
@@ -259,8 +368,8 @@ export type BenefitLine = Node & {
   computedFen: Scalars['Fen']['output'];
   /** MAJOR_DISEASE: the disease groups paid. */
   diseaseGroups: Array<Scalars['String']['output']>;
-  /** Every step, in Chinese then English. */
-  explanation: Scalars['String']['output'];
+  /** Every step with its figures, in Chinese and in English (steps separated by `；` and `; `). */
+  explanation: LocalizedText;
   /** The lump sum; null for ratio lines. */
   fixedFen?: Maybe<Scalars['Fen']['output']>;
   id: Scalars['ID']['output'];
@@ -291,7 +400,8 @@ export type BenefitPreview = {
   json: Scalars['String']['output'];
   lines: Array<BenefitPreviewLine>;
   memberPaysFen: Scalars['Fen']['output'];
-  reasons: Array<Scalars['String']['output']>;
+  /** Why it would be ineligible or pay less than it might. */
+  reasons: Array<ClaimReason>;
   ruleSet: Scalars['String']['output'];
   ruleSetVersion: Scalars['Int']['output'];
   totalFen: Scalars['Fen']['output'];
@@ -304,7 +414,8 @@ export type BenefitPreviewLine = {
   amountFen: Scalars['Fen']['output'];
   basisFen: Scalars['Fen']['output'];
   capsHit: Array<BenefitCap>;
-  explanation: Scalars['String']['output'];
+  /** Every step with its figures, in Chinese and in English. */
+  explanation: LocalizedText;
   programme: BenefitProgramme;
   ratioBasisPoints?: Maybe<Scalars['Int']['output']>;
 };
@@ -344,16 +455,27 @@ export type CacheControlScope =
   /** The same answer for every caller (not used here). */
   | 'PUBLIC';
 
+/** A batch to withdraw. */
 export type CancelPayoutBatchInput = {
+  /** The DRAFT or APPROVED batch. */
   batchId: Scalars['ID']['input'];
   /** Why (at least 4 characters); audited. */
   reason: Scalars['String']['input'];
 };
 
+/** What `cancelPayoutBatch` answers. */
+export type CancelPayoutBatchPayload = {
+  __typename?: 'CancelPayoutBatchPayload';
+  /** The cancelled batch; null when refused. */
+  batch?: Maybe<PayoutBatch>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /**
  * Benefits (互助金): each matched settlement becomes a claim, adjudicated under the benefit rule set of
  * its plan year into benefit lines, one per programme, each with a bilingual explanation
- * (`基数 84,000.00 × 20% = 16,800.00 / basis 84,000.00 × 20% = 16,800.00`). Claims with a total at
+ * (`基数 84,000.00 × 20% = 16,800.00` and `basis 84,000.00 × 20% = 16,800.00`). Claims with a total at
  * most the automatic-approval threshold and no warnings are approved at once; the others wait for a
  * REVIEWER, who approves, rejects with a reason, or lowers a line with a reason.
  *
@@ -384,10 +506,13 @@ export type Claim = Node & {
   personBurdenFen: Scalars['Fen']['output'];
   /** Plan year: the calendar year of the settlement (China time). */
   planYear: Scalars['Int']['output'];
-  /** Machine codes of `reasons`: NO_ENROLMENT, CONTRIBUTION_UNPAID, WAITING_PERIOD, MED_TYPE_NOT_COVERED, NEEDS_SPECIAL_DISEASE. */
-  reasonCodes: Array<Scalars['String']['output']>;
-  /** Why the claim is ineligible or pays less than it might, in Chinese and English. */
-  reasons: Array<Scalars['String']['output']>;
+  /**
+   * The codes of `reasons`, in the same order.
+   * @deprecated use reasons.code; removal not before 2027-06-01
+   */
+  reasonCodes: Array<ClaimReasonCode>;
+  /** Why the claim is ineligible or pays less than it might: a code and the words in Chinese and in English. */
+  reasons: Array<ClaimReason>;
   /** The rule set used; null for a claim cancelled before it was adjudicated. */
   ruleSet?: Maybe<RuleSet>;
   /** When the settlement was settled. */
@@ -399,6 +524,12 @@ export type Claim = Node & {
   totalFen: Scalars['Fen']['output'];
   /** The unit of the enrolment the claim falls under. */
   unit: Unit;
+  /** Whether `adjustClaimLine` would accept the caller's change to a line of this claim now: REVIEWER or ADMIN, the claim PENDING_REVIEW. */
+  viewerCanAdjust: Scalars['Boolean']['output'];
+  /** Whether `approveClaim` would accept the caller's approval now: REVIEWER or ADMIN, the claim PENDING_REVIEW, and the caller did not adjust one of its lines (four eyes). */
+  viewerCanApprove: Scalars['Boolean']['output'];
+  /** Whether `rejectClaim` would accept the caller's rejection now: REVIEWER or ADMIN, the claim PENDING_REVIEW. */
+  viewerCanReject: Scalars['Boolean']['output'];
   /** Why a person must look at it (a warning always sends the claim to review). */
   warnings: Array<Scalars['String']['output']>;
 };
@@ -436,6 +567,44 @@ export type ClaimFilter = {
   unitId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+/** How to sort claims; claims with the same value keep the order they were made in. */
+export type ClaimOrder = {
+  /** Which way; ascending when left out. */
+  direction?: OrderDirection;
+  /** What to sort by. */
+  field: ClaimOrderField;
+};
+
+/** What claims can be sorted by. */
+export type ClaimOrderField =
+  /** When the claim was decided (`decidedAt`); claims not decided yet come after all others (ASC), first with DESC. */
+  | 'DECIDED_AT'
+  /** When the settlement was settled (`settledAt`). */
+  | 'SETTLED_AT'
+  /** The lines' total now (`totalFen`). */
+  | 'TOTAL';
+
+/** One reason of a claim (or a preview): its code and the words for the member, in both languages. */
+export type ClaimReason = {
+  __typename?: 'ClaimReason';
+  code: ClaimReasonCode;
+  /** The reason with its figures (plan year, dates), e.g. 2025 年度未参加互助 / no enrolment for plan year 2025. */
+  text: LocalizedText;
+};
+
+/** Why a claim is ineligible or pays less than it might. */
+export type ClaimReasonCode =
+  /** 互助金未缴清: the unit's contribution for the plan year is not fully paid. */
+  | 'CONTRIBUTION_UNPAID'
+  /** 医疗类别不适用: the settlement's medical type is not covered by the rule set. */
+  | 'MED_TYPE_NOT_COVERED'
+  /** 职工特病: a disease group that pays only with the special-disease add-on, which the member lacks. */
+  | 'NEEDS_SPECIAL_DISEASE'
+  /** 未参加互助: no enrolment for the plan year. */
+  | 'NO_ENROLMENT'
+  /** 等待期: the stay falls in the member's waiting period. */
+  | 'WAITING_PERIOD';
+
 /** Where a claim stands. */
 export type ClaimStatus =
   /** Approved (automatically or by a reviewer); its lines go to payout. */
@@ -456,28 +625,56 @@ export type ClaimStatusChange = {
   at: Scalars['DateTime']['output'];
   /** The claim as it is now. */
   claim: Claim;
+  /**
+   * Where this event stands among the claim status events: opaque, increasing. Keep the last one you
+   * received and pass it as `after` when you subscribe again.
+   */
+  sequence: Scalars['String']['output'];
   /** The status it changed to. */
   status: ClaimStatus;
 };
 
+/** The confirmation of a member's replaced bank account. */
 export type ConfirmBankCardChangeInput = {
+  /** The member whose new account is confirmed. */
   memberId: Scalars['ID']['input'];
   /** How the new account was checked (e.g. called the member back), at least 4 characters; audited. */
   reason: Scalars['String']['input'];
 };
 
+/** What `confirmBankCardChange` answers. */
+export type ConfirmBankCardChangePayload = {
+  __typename?: 'ConfirmBankCardChangePayload';
+  /** The member with the confirmed account; null when refused. */
+  member?: Maybe<Member>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A second person's confirmation of a document handed in without the bank's seal. */
 export type ConfirmBankDocumentInput = {
-  /** The document (global ID), AWAITING_CONFIRMATION. */
-  id: Scalars['ID']['input'];
+  /** The document, AWAITING_CONFIRMATION. */
+  documentId: Scalars['ID']['input'];
   /** How it was checked against the bank (e.g. the bank's portal, a call to the branch), at least 4 characters; audited. */
   reason: Scalars['String']['input'];
 };
 
+/** What `confirmBankDocument` answers. */
+export type ConfirmBankDocumentPayload = {
+  __typename?: 'ConfirmBankDocumentPayload';
+  /** The confirmed document; null when refused. */
+  document?: Maybe<BankDocument>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /** What a unit owes for one plan year: per person 100 CNY (PUBLIC) or 48 CNY (PRIVATE), plus 25 CNY for 职工特病. */
-export type Contribution = {
+export type Contribution = Node & {
   __typename?: 'Contribution';
   /** Number of enrolments in the plan year. */
   enrolled: Scalars['Int']['output'];
+  /** One per unit and plan year; same visibility as `Unit.contribution`. */
+  id: Scalars['ID']['output'];
   owedFen: Scalars['Fen']['output'];
   paidFen: Scalars['Fen']['output'];
   /** The reference the unit must quote on its bank transfer, so the payment matches automatically. */
@@ -488,10 +685,13 @@ export type Contribution = {
   unit: Unit;
 };
 
+/** The part of a credit that pays one unit's contribution for one plan year. */
 export type ContributionAllocationInput = {
+  /** The part of the credit, more than 0. */
   amountFen: Scalars['Fen']['input'];
+  /** The plan year paid for. */
   planYear: Scalars['Int']['input'];
-  /** The unit (global ID). */
+  /** The paying unit. */
   unitId: Scalars['ID']['input'];
 };
 
@@ -502,9 +702,15 @@ export type ContributionPayment = {
   paidOn: Scalars['Date']['output'];
   /** The bank's reference of the transfer; recording it twice is refused. */
   reference: Scalars['String']['output'];
-  /** MANUAL (recorded by staff) or BANK (matched from a statement). */
-  source: Scalars['String']['output'];
+  source: ContributionPaymentSource;
 };
+
+/** How a contribution payment was recorded. */
+export type ContributionPaymentSource =
+  /** Matched from a bank statement (对账). */
+  | 'BANK'
+  /** Recorded by staff (`recordContributionPayment`). */
+  | 'MANUAL';
 
 /** How much of a plan year's contribution a unit has paid. */
 export type ContributionStatus =
@@ -515,24 +721,61 @@ export type ContributionStatus =
   /** Some but not all paid. */
   | 'PARTIALLY_PAID';
 
+/** A member to register. */
 export type CreateMemberInput = {
+  /** Account for payouts; may be given later with `updateMember`. */
   bankAccount?: InputMaybe<BankAccountInput>;
   /** 18-character resident ID number; checked (MOD 11-2, birth date). */
   idNumber: Scalars['String']['input'];
+  /** Full name as on the ID card, at most 100 characters. */
   name: Scalars['String']['input'];
+  /** A mobile number (11 digits) or a landline with area code. */
   phone?: InputMaybe<Scalars['String']['input']>;
+  /** The member's unit. */
   unitId: Scalars['ID']['input'];
 };
 
+/** What `createMember` answers. */
+export type CreateMemberPayload = {
+  __typename?: 'CreateMemberPayload';
+  /** The new member; null when refused. */
+  member?: Maybe<Member>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A new payout batch. */
 export type CreatePayoutBatchInput = {
   /** Most payouts to put in it (default and upper bound: PAYOUT_BATCH_MAX). */
   maxPayouts?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** What `createPayoutBatch` answers. */
+export type CreatePayoutBatchPayload = {
+  __typename?: 'CreatePayoutBatchPayload';
+  /** The new DRAFT batch; null when refused. */
+  batch?: Maybe<PayoutBatch>;
+  /** Why it was refused (e.g. `CONFLICT`: no payout is ready); empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** Registers a unit (基层工会). */
 export type CreateUnitInput = {
+  /** 18-character unified social credit code (统一社会信用代码); checked, upper-cased. */
   creditCode: Scalars['String']['input'];
+  /** The unit's name, 1 to 200 characters. */
   name: Scalars['String']['input'];
+  /** The plan its members are enrolled in by default. */
   planType: PlanType;
+};
+
+/** What `createUnit` answers. */
+export type CreateUnitPayload = {
+  __typename?: 'CreateUnitPayload';
+  /** The new unit; null when refused. */
+  unit?: Maybe<Unit>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 /** Credit or debit, from our account's point of view. */
@@ -547,7 +790,7 @@ export type CreditDebit =
  * closing; (2) continuity, the opening is the previous statement's closing; (3) the hub's
  * expectation, opening + what the hub recognizes (matched or resolved entries) = the bank's closing.
  */
-export type DailyProof = {
+export type DailyProof = Node & {
   __typename?: 'DailyProof';
   account: Scalars['String']['output'];
   /** opening + credits − debits = closing; null without balances. */
@@ -566,6 +809,8 @@ export type DailyProof = {
   entries: Scalars['Int']['output'];
   /** What the hub expects the closing balance to be. */
   expectedClosingFen?: Maybe<Scalars['Fen']['output']>;
+  /** One per statement (account and day); recomputed in place. */
+  id: Scalars['ID']['output'];
   openingFen?: Maybe<Scalars['Fen']['output']>;
   previousClosingFen?: Maybe<Scalars['Fen']['output']>;
   previousDate?: Maybe<Scalars['Date']['output']>;
@@ -580,21 +825,44 @@ export type DailyProof = {
   unrecognizedEntries: Scalars['Int']['output'];
 };
 
+/** A decision on a four-eyes proposal. */
 export type DecideFourEyesProposalInput = {
-  /** The proposal (global ID). */
-  id: Scalars['ID']['input'];
+  /** The PENDING proposal. */
+  proposalId: Scalars['ID']['input'];
   /** Kept with the decision and in the audit log. */
   reason?: InputMaybe<Scalars['String']['input']>;
 };
 
+/** What `confirmFourEyesProposal` and `rejectFourEyesProposal` answer. */
+export type DecideFourEyesProposalPayload = {
+  __typename?: 'DecideFourEyesProposalPayload';
+  /** The decided proposal; null when refused. */
+  proposal?: Maybe<FourEyesProposal>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A member's enrolment for one plan year. */
 export type EnrolMemberInput = {
   /** Defaults to today. */
   enrolledOn?: InputMaybe<Scalars['Date']['input']>;
+  /** The member to enrol. */
   memberId: Scalars['ID']['input'];
   /** Defaults to the unit's plan type. */
   plan?: InputMaybe<PlanType>;
+  /** The plan year, 2000 to 2100. */
   planYear: Scalars['Int']['input'];
+  /** Enrolled in 职工特病 (special diseases) too. */
   specialDisease?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+/** What `enrolMember` answers. */
+export type EnrolMemberPayload = {
+  __typename?: 'EnrolMemberPayload';
+  /** The enrolment as it now stands; null when refused. */
+  enrolment?: Maybe<Enrolment>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 /** A member's enrolment for one plan year (calendar year). */
@@ -629,6 +897,8 @@ export type EnrolmentConnection = {
   __typename?: 'EnrolmentConnection';
   edges: Array<EnrolmentEdge>;
   pageInfo: PageInfo;
+  /** Number of the member's enrolments matching the filter, across pages. */
+  totalCount: Scalars['Int']['output'];
 };
 
 export type EnrolmentEdge = {
@@ -651,9 +921,12 @@ export type FourEyesProposal = Node & {
   __typename?: 'FourEyesProposal';
   amountFen: Scalars['Fen']['output'];
   decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** @deprecated use decider.subject; removal not before 2027-06-01 */
   decidedBy?: Maybe<Scalars['String']['output']>;
-  /** The decision as proposed (the mutation's input, local IDs), as a JSON object. */
-  decision: Scalars['String']['output'];
+  /** Who confirmed or rejected it. */
+  decider?: Maybe<Actor>;
+  /** The decision as proposed (the mutation's input, local IDs): a JSON object. */
+  decision: Scalars['JSON']['output'];
   /** Why it was confirmed or rejected, when given. */
   decisionReason?: Maybe<Scalars['String']['output']>;
   /** EXCEPTION_MATCH, EXCEPTION_WRITE_OFF: the exception. */
@@ -661,10 +934,15 @@ export type FourEyesProposal = Node & {
   id: Scalars['ID']['output'];
   kind: FourEyesProposalKind;
   proposedAt: Scalars['DateTime']['output'];
+  /** @deprecated use proposer.subject; removal not before 2027-06-01 */
   proposedBy: Scalars['String']['output'];
+  /** Who proposed it; they may withdraw it, not confirm it. */
+  proposer: Actor;
   status: FourEyesProposalStatus;
   /** CONTRIBUTION_PAYMENT: the unit paying. */
   unit?: Maybe<Unit>;
+  /** Whether `confirmFourEyesProposal` would accept the caller's confirmation now: ADMIN or FINANCE, not the proposer, the proposal PENDING. */
+  viewerCanDecide: Scalars['Boolean']['output'];
 };
 
 export type FourEyesProposalConnection = {
@@ -705,6 +983,13 @@ export type FourEyesProposalStatus =
   /** Rejected by a second person, or withdrawn by the proposer: nothing happened. */
   | 'REJECTED';
 
+/** A member's gender (性别), read from the ID number's 17th digit. */
+export type Gender =
+  /** 女: female (even 17th digit). */
+  | 'F'
+  /** 男: male (odd 17th digit). */
+  | 'M';
+
 /**
  * The roster file, given as exactly one of `csv` and `contentBase64`. A browser's
  * `FileReader.readAsText` reads a GBK file as UTF-8 and turns every Chinese character into U+FFFD:
@@ -720,22 +1005,83 @@ export type ImportRosterInput = {
   contentBase64?: InputMaybe<Scalars['String']['input']>;
   /** CSV text (already decoded): header `name,id_number,phone,bank_card,bank_code,unit_credit_code,plan_year,plan,special_disease,enrolled_on`. */
   csv?: InputMaybe<Scalars['String']['input']>;
-  /** Encoding of `contentBase64` when you know it; detected when absent. */
+  /** Encoding of `contentBase64` or of the upload (`uploadId`) when you know it; detected when absent. */
   encoding?: InputMaybe<TextEncoding>;
+  /** The file's name (kept with the import), 1 to 255 characters. */
   fileName: Scalars['String']['input'];
   /** Unit for rows without `unit_credit_code`. */
   unitId?: InputMaybe<Scalars['ID']['input']>;
+  /**
+   * A file you sent to an upload URL (`requestUpload` with purpose ROSTER_IMPORT), instead of `csv`
+   * or `contentBase64`: for large rosters. Decoded as `contentBase64` is. Give exactly one of the three.
+   */
+  uploadId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+/** What `importRoster` answers. */
+export type ImportRosterPayload = {
+  __typename?: 'ImportRosterPayload';
+  /** The queued import (or the `FAILED` one when the file is not text); null when refused. */
+  rosterImport?: Maybe<RosterImport>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/**
+ * How far a long job has got (a roster import, a reconciliation run). Sent a few times a second at
+ * most while the job runs, and once when it ends; the subscription then completes.
+ */
+export type JobProgress = {
+  __typename?: 'JobProgress';
+  /** When the progress was reported. */
+  at: Scalars['DateTime']['output'];
+  /** Units of work done so far: rows read (roster import) or statement entries matched (reconciliation run). */
+  done: Scalars['Int']['output'];
+  /** The job: a `RosterImport` or a `ReconciliationRun` (fetch it with `node`). */
+  jobId: Scalars['ID']['output'];
+  /** Whether the job is still working, finished or failed. */
+  state: JobState;
+  /** Units of work in all when known: a roster import counts the file's lines (an upper bound) until it ends; null while unknown. */
+  total?: Maybe<Scalars['Int']['output']>;
+};
+
+/** Where a long job stands. */
+export type JobState =
+  /** Finished; this is the last event. Query the job for its counts and findings. */
+  | 'DONE'
+  /** Stopped without finishing; this is the last event. Query the job for the reason. */
+  | 'FAILED'
+  /** Still working; more progress events follow. */
+  | 'RUNNING';
+
+/** A text in Chinese and in English, the same content and figures in both: show the one your user reads. */
+export type LocalizedText = {
+  __typename?: 'LocalizedText';
+  /** English. */
+  en: Scalars['String']['output'];
+  /** 简体中文. */
+  zh: Scalars['String']['output'];
+};
+
+/** An exception resolved by matching its transaction by hand: give `endToEndIds` for a debit or a return, `contributions` for a credit. */
 export type MatchReconciliationExceptionInput = {
   /** A credit: the units' plan years it pays, adding up to the fen. */
   contributions?: InputMaybe<Array<ContributionAllocationInput>>;
   /** A debit: the payouts it pays (EndToEndIds of their attempts), adding up to the fen; a return credit: its one payout. */
   endToEndIds?: InputMaybe<Array<Scalars['String']['input']>>;
-  /** The exception (global ID). */
-  id: Scalars['ID']['input'];
+  /** The OPEN exception. */
+  exceptionId: Scalars['ID']['input'];
   /** A note kept with the resolution and in the audit log. */
   note?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** What `matchReconciliationException` answers. */
+export type MatchReconciliationExceptionPayload = {
+  __typename?: 'MatchReconciliationExceptionPayload';
+  /** The exception: RESOLVED (matched), or OPEN with a `pendingProposal`; null when refused. */
+  exception?: Maybe<ReconciliationException>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 /**
@@ -757,26 +1103,33 @@ export type Member = Node & {
    * `FORBIDDEN` for other roles. The member's registration itself is not listed.
    */
   changes: MemberChangeConnection;
-  /** The member's claims, newest first. */
+  /** The member's claims, newest first unless `orderBy` says otherwise. */
   claims: ClaimConnection;
   createdAt: Scalars['DateTime']['output'];
   /** Yearly enrolments, newest plan year first. */
   enrolments: EnrolmentConnection;
   /** Date the member's current continuous enrolment began (start of their waiting period). */
   firstEnrolledOn?: Maybe<Scalars['Date']['output']>;
-  /** M or F, read from the ID number. */
-  gender: Scalars['String']['output'];
+  /** Read from the ID number. */
+  gender: Gender;
   id: Scalars['ID']['output'];
   /** Resident ID number, masked: `3505**********1234`. */
   idNumberMasked: Scalars['String']['output'];
   name: Scalars['String']['output'];
-  /** The member's payouts, newest first. */
+  /** The member's payouts, newest first unless `orderBy` says otherwise. */
   payouts: PayoutConnection;
   phone?: Maybe<Scalars['String']['output']>;
   /** The member's settlements, newest first. */
   settlements: SettlementConnection;
   unit: Unit;
   updatedAt: Scalars['DateTime']['output'];
+  /** Whether `updateMember` would accept a change of this member from the caller: ADMIN, SERVICE or the operator of the member's unit. */
+  viewerCanEdit: Scalars['Boolean']['output'];
+  /**
+   * Whether `revealMemberPersonalData` would show the caller this member's ID and card numbers: ADMIN,
+   * AUDITOR, the operator of the member's unit, or the member themself.
+   */
+  viewerCanRevealPersonalData: Scalars['Boolean']['output'];
 };
 
 
@@ -795,7 +1148,9 @@ export type MemberBenefitTotalsArgs = {
  */
 export type MemberChangesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -805,8 +1160,11 @@ export type MemberChangesArgs = {
  */
 export type MemberClaimsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<MemberClaimsFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ClaimOrder>;
 };
 
 
@@ -816,8 +1174,10 @@ export type MemberClaimsArgs = {
  */
 export type MemberEnrolmentsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<EnrolmentFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -827,7 +1187,10 @@ export type MemberEnrolmentsArgs = {
  */
 export type MemberPayoutsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<PayoutOrder>;
 };
 
 
@@ -837,19 +1200,21 @@ export type MemberPayoutsArgs = {
  */
 export type MemberSettlementsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<MemberSettlementsFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /** One changed field of a member (append-only record, written with the change itself). */
 export type MemberChange = {
   __typename?: 'MemberChange';
-  /** `roster.import`, `member.update` or `member.move`: the operation that made the change. */
-  action: Scalars['String']['output'];
+  /** The operation that made the change. */
+  action: MemberChangeAction;
   /** Who made the change: token subject (for an import, whoever uploaded it; `cli` on the server). */
   actor: Scalars['String']['output'];
   /** The actor's role. */
-  actorRole: Scalars['String']['output'];
+  actorRole: Role;
   /** The value after, as staff see it. */
   after?: Maybe<Scalars['String']['output']>;
   at: Scalars['DateTime']['output'];
@@ -861,6 +1226,15 @@ export type MemberChange = {
   /** The roster import that made the change (global ID), for `roster.import`. */
   rosterImportId?: Maybe<Scalars['ID']['output']>;
 };
+
+/** The operation that changed a member. */
+export type MemberChangeAction =
+  /** `moveMember`: another unit, with a reason. */
+  | 'MEMBER_MOVE'
+  /** `updateMember`: name, phone or bank account. */
+  | 'MEMBER_UPDATE'
+  /** A roster file import (名册导入), see `rosterImportId`. */
+  | 'ROSTER_IMPORT';
 
 export type MemberChangeConnection = {
   __typename?: 'MemberChangeConnection';
@@ -919,6 +1293,21 @@ export type MemberFilter = {
   unitId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+/** How to sort members; members with the same value keep the order they were registered in. */
+export type MemberOrder = {
+  /** Which way; ascending when left out. */
+  direction?: OrderDirection;
+  /** What to sort by. */
+  field: MemberOrderField;
+};
+
+/** What members can be sorted by. */
+export type MemberOrderField =
+  /** The name, character by character in Unicode order (not by pinyin). */
+  | 'NAME'
+  /** When the member was registered (`createdAt`). */
+  | 'REGISTERED_AT';
+
 export type MemberSettlementsFilter = {
   kind?: InputMaybe<SettlementKind>;
   settledFrom?: InputMaybe<Scalars['Date']['input']>;
@@ -926,47 +1315,70 @@ export type MemberSettlementsFilter = {
   status?: InputMaybe<SettlementStatus>;
 };
 
+/** A member's move to another unit. */
 export type MoveMemberInput = {
+  /** The member to move. */
   memberId: Scalars['ID']['input'];
   /** Why the member changes unit (kept in the audit log and the member's changes), at least 4 characters. */
   reason: Scalars['String']['input'];
-  /** The member's new unit (global ID); future enrolments are made by that unit. */
+  /** The member's new unit; future enrolments are made by that unit. */
   unitId: Scalars['ID']['input'];
 };
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/** What `moveMember` answers. */
+export type MoveMemberPayload = {
+  __typename?: 'MoveMemberPayload';
+  /** The member in their new unit; null when refused. */
+  member?: Maybe<Member>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type Mutation = {
   __typename?: 'Mutation';
   /** Lowers one line of a claim waiting for review, with a reason (REVIEWER, ADMIN); the computed amount is kept beside it; audited. */
-  adjustClaimLine: Claim;
-  /** Approves a claim waiting for review (REVIEWER, ADMIN); audited. */
-  approveClaim: Claim;
+  adjustClaimLine: AdjustClaimLinePayload;
+  /** Approves a claim waiting for review (REVIEWER, ADMIN), never by a reviewer who adjusted one of its lines (`CONFLICT`: four eyes); audited. */
+  approveClaim: ApproveClaimPayload;
+  /**
+   * Approves up to 100 claims waiting for review (REVIEWER, ADMIN), each in its own decision with the
+   * rules of `approveClaim` (four eyes, audit): one refused claim does not stop the others. Each result
+   * says what became of its claim; a claim that does not exist or is out of the caller's scope is
+   * `NOT_FOUND` alike.
+   */
+  approveClaims: ApproveClaimsPayload;
   /** Approves a DRAFT batch (FINANCE, not its creator); the workers then seal it; audited. */
-  approvePayoutBatch: PayoutBatch;
+  approvePayoutBatch: ApprovePayoutBatchPayload;
   /** Withdraws a DRAFT or APPROVED batch (ADMIN, FINANCE); its payouts become READY again; audited. */
-  cancelPayoutBatch: PayoutBatch;
+  cancelPayoutBatch: CancelPayoutBatchPayload;
   /**
    * Confirms a member's replaced bank account, so payouts to it need not wait for the cooling-off.
    * ADMIN or FINANCE, never the person who replaced it (`FORBIDDEN`); `CONFLICT` when no replacement
    * is waiting. Audited.
    */
-  confirmBankCardChange: Member;
+  confirmBankCardChange: ConfirmBankCardChangePayload;
   /** Vouches for a document AWAITING_CONFIRMATION, which is then processed as a sealed one; not by whoever handed it in. Audited. ADMIN, FINANCE. */
-  confirmBankDocument: BankDocument;
+  confirmBankDocument: ConfirmBankDocumentPayload;
   /** Confirms another person's proposal: the decision takes effect now. Audited. ADMIN, FINANCE. */
-  confirmFourEyesProposal: FourEyesProposal;
+  confirmFourEyesProposal: DecideFourEyesProposalPayload;
   /**
-   * Registers a member. ADMIN, SERVICE, or the unit's operator. An ID number already registered is
-   * refused (`CONFLICT` on `input.idNumber`); a unit operator learns whether the member is already
-   * in their own unit, never which other unit has them.
+   * Registers a member. ADMIN, SERVICE, or the unit's operator. Every bad field is reported at once.
+   * An ID number already registered is refused (`CONFLICT` on `input.idNumber`); a unit operator
+   * learns whether the member is already in their own unit, never which other unit has them.
    */
-  createMember: Member;
+  createMember: CreateMemberPayload;
   /** A DRAFT batch of the oldest READY payouts (ADMIN, FINANCE); CONFLICT when none is ready; audited. */
-  createPayoutBatch: PayoutBatch;
+  createPayoutBatch: CreatePayoutBatchPayload;
   /** Registers a unit. ADMIN only. */
-  createUnit: Unit;
-  /** Enrols a member for a plan year (or changes that year's enrolment). */
-  enrolMember: Enrolment;
+  createUnit: CreateUnitPayload;
+  /** Enrols a member for a plan year (or changes that year's enrolment). ADMIN, SERVICE, or the member's unit operator. Audited. */
+  enrolMember: EnrolMemberPayload;
   /**
    * Queues a roster CSV for import by the workers; poll `rosterImport` for the result. ADMIN, SERVICE,
    * or a unit operator for their own unit. A file that is not UTF-8 or GB18030 text (or contains
@@ -974,239 +1386,417 @@ export type Mutation = {
    * unit (the member belongs elsewhere) is rejected like any bad row, on `id_number`: imports never
    * move members. Changes are recorded per member (`Member.changes`) and the import is audited.
    */
-  importRoster: RosterImport;
+  importRoster: ImportRosterPayload;
   /** Resolves an exception by matching its transaction by hand; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal` for a second person. Audited. ADMIN, FINANCE. */
-  matchReconciliationException: ReconciliationException;
+  matchReconciliationException: MatchReconciliationExceptionPayload;
   /** Moves a member to another unit, with a reason. ADMIN only (no import or other mutation moves members). Audited. */
-  moveMember: Member;
-  /** Turns approved claims into payouts now (the workers also do it on a schedule) (ADMIN, FINANCE). */
-  planPayouts: PayoutPlan;
-  /** Publishes a rule set as a new version (ADMIN); validated, errors name the field as `input.definition.<path>`. */
-  publishRuleSet: RuleSet;
+  moveMember: MoveMemberPayload;
+  /** Turns approved claims into payouts now (the workers also do it on a schedule) (ADMIN, FINANCE). Nothing to say, so no input. */
+  planPayouts: PlanPayoutsPayload;
+  /** Publishes a rule set as a new version (ADMIN); validated, problems name the field as `input.definition.<path>`. */
+  publishRuleSet: PublishRuleSetPayload;
   /** Records a unit's contribution payment. ADMIN or FINANCE. Audited. Above FOUR_EYES_ABOVE_FEN it is only proposed (`fourEyesProposals`) and counts once a second person confirms it. */
-  recordContributionPayment: Contribution;
+  recordContributionPayment: RecordContributionPaymentPayload;
   /** Rejects a claim waiting for review with a reason (REVIEWER, ADMIN); its amounts leave the member's totals; audited. */
-  rejectClaim: Claim;
+  rejectClaim: RejectClaimPayload;
   /** Rejects a proposal (the proposer may withdraw their own): nothing happens. Audited. ADMIN, FINANCE. */
-  rejectFourEyesProposal: FourEyesProposal;
+  rejectFourEyesProposal: DecideFourEyesProposalPayload;
   /** Asks the workers to reconcile an account now (idempotent). ADMIN, FINANCE. */
-  requestReconciliation: Scalars['Boolean']['output'];
+  requestReconciliation: RequestReconciliationPayload;
+  /**
+   * An address to upload one file to, as raw bytes rather than a string inside JSON: for large files
+   * (a roster of tens of megabytes). The mutations keep accepting small files inline (`csv`,
+   * `contentBase64`). `FORBIDDEN` for a role the purpose's mutation does not allow.
+   */
+  requestUpload: RequestUploadPayload;
   /** Processes a REJECTED (or stuck RECEIVED) document again. ADMIN, FINANCE. */
-  retryBankDocument: BankDocument;
+  retryBankDocument: RetryBankDocumentPayload;
   /**
    * Tries a FAILED payout again in a later batch, with a new attempt (ADMIN, FINANCE); audited. A
    * payout the bank had paid before its money came back (a return, perhaps after settlement) takes
    * two FINANCE people: the first call records a proposal (the payout stays FAILED, see
    * `retryProposal`), a call by another FINANCE person confirms it; the proposer cannot.
    */
-  retryPayout: Payout;
+  retryPayout: RetryPayoutPayload;
   /** Corrects a rejected record and validates it again; stored when it passes. ADMIN, SERVICE. Audited. */
   retrySettlementRejection: RetrySettlementRejectionPayload;
   /** Returns a member's ID and bank card numbers in clear. ADMIN, AUDITOR, the unit's operator, the member. Audited. */
-  revealMemberPersonalData: RevealedPersonalData;
+  revealMemberPersonalData: RevealMemberPersonalDataPayload;
   /**
    * The sealed file of a batch with the card numbers in clear, with its seal (FINANCE only; the
    * reason is audited). Everyone else reads `PayoutBatch.file`, masked.
    */
-  revealPayoutBatchFile: RevealedPayoutBatchFile;
+  revealPayoutBatchFile: RevealPayoutBatchFilePayload;
   /** Asks for an approved or sealed batch to be sent to the bank (FINANCE, ADMIN); audited. */
-  submitPayoutBatch: PayoutBatch;
+  submitPayoutBatch: SubmitPayoutBatchPayload;
   /**
    * Changes a member's name, phone or bank account. ADMIN, SERVICE, or the member's unit operator.
    * Each changed field is recorded (`Member.changes`) and audited; a replaced bank account starts the
    * cooling-off (`BankAccount.payableFrom`).
    */
-  updateMember: Member;
+  updateMember: UpdateMemberPayload;
   /** Renames a unit or changes its plan type. ADMIN only. */
-  updateUnit: Unit;
+  updateUnit: UpdateUnitPayload;
   /**
    * Stores and checks a camt.053 or camt.054 file (audited: who, its hash, the seal verdict). With
    * the bank's verified seal its entries are stored and its accounts reconciled by the workers;
    * without, it waits AWAITING_CONFIRMATION for a second person. ADMIN, FINANCE.
    */
-  uploadBankStatement: BankDocument;
+  uploadBankStatement: UploadBankStatementPayload;
   /** Stores a file of settlements now (the workers then match them) and returns its run. ADMIN, SERVICE. Audited. */
-  uploadSettlements: SettlementIngestionRun;
+  uploadSettlements: UploadSettlementsPayload;
   /** Resolves an exception by accepting it as it is, with the reason; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal`. Audited. ADMIN, FINANCE. */
-  writeOffReconciliationException: ReconciliationException;
+  writeOffReconciliationException: WriteOffReconciliationExceptionPayload;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationAdjustClaimLineArgs = {
   input: AdjustClaimLineInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationApproveClaimArgs = {
   input: ApproveClaimInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
-export type MutationApprovePayoutBatchArgs = {
-  batchId: Scalars['ID']['input'];
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationApproveClaimsArgs = {
+  input: ApproveClaimsInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationApprovePayoutBatchArgs = {
+  input: ApprovePayoutBatchInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationCancelPayoutBatchArgs = {
   input: CancelPayoutBatchInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationConfirmBankCardChangeArgs = {
   input: ConfirmBankCardChangeInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationConfirmBankDocumentArgs = {
   input: ConfirmBankDocumentInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationConfirmFourEyesProposalArgs = {
   input: DecideFourEyesProposalInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationCreateMemberArgs = {
   input: CreateMemberInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationCreatePayoutBatchArgs = {
-  input?: InputMaybe<CreatePayoutBatchInput>;
+  input: CreatePayoutBatchInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationCreateUnitArgs = {
   input: CreateUnitInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationEnrolMemberArgs = {
   input: EnrolMemberInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationImportRosterArgs = {
   input: ImportRosterInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationMatchReconciliationExceptionArgs = {
   input: MatchReconciliationExceptionInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationMoveMemberArgs = {
   input: MoveMemberInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationPublishRuleSetArgs = {
   input: PublishRuleSetInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRecordContributionPaymentArgs = {
   input: RecordContributionPaymentInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRejectClaimArgs = {
   input: RejectClaimInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRejectFourEyesProposalArgs = {
   input: DecideFourEyesProposalInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRequestReconciliationArgs = {
-  account: Scalars['String']['input'];
+  input: RequestReconciliationInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationRequestUploadArgs = {
+  input: RequestUploadInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRetryBankDocumentArgs = {
-  id: Scalars['ID']['input'];
+  input: RetryBankDocumentInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRetryPayoutArgs = {
   input: RetryPayoutInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRetrySettlementRejectionArgs = {
   input: RetrySettlementRejectionInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRevealMemberPersonalDataArgs = {
   input: RevealMemberPersonalDataInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRevealPayoutBatchFileArgs = {
   input: RevealPayoutBatchFileInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationSubmitPayoutBatchArgs = {
-  batchId: Scalars['ID']['input'];
+  input: SubmitPayoutBatchInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationUpdateMemberArgs = {
   input: UpdateMemberInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationUpdateUnitArgs = {
   input: UpdateUnitInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationUploadBankStatementArgs = {
   input: UploadBankStatementInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationUploadSettlementsArgs = {
   input: UploadSettlementsInput;
 };
 
 
-/** Everything a caller can change. Every decision is written to the audit log. */
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationWriteOffReconciliationExceptionArgs = {
   input: WriteOffReconciliationExceptionInput;
 };
@@ -1217,16 +1807,34 @@ export type Node = {
   id: Scalars['ID']['output'];
 };
 
-/** Where a page of a connection sits in the whole list. */
+/** The direction of a sort. */
+export type OrderDirection =
+  /** Smallest first: A to Z, oldest first, least first. */
+  | 'ASC'
+  /** Largest first: Z to A, newest first, most first. */
+  | 'DESC';
+
+/**
+ * Where a page of a connection sits in the whole list. The side a page was read towards is counted
+ * exactly; the side of its cursor is the one the client came from.
+ */
 export type PageInfo = {
   __typename?: 'PageInfo';
-  /** Pass as `after` to get the next page. */
+  /** Cursor of the last item of this page: pass as `after` (with `first`) for the page after it. */
   endCursor?: Maybe<Scalars['String']['output']>;
-  /** True when `first` more items exist after `endCursor`. */
+  /**
+   * Read forward (`first`): true when more items exist after `endCursor`. Read backward (`last`):
+   * true when `before` was given (its item, seen on an earlier page, follows this one); false
+   * without `before`, as the page ends the list.
+   */
   hasNextPage: Scalars['Boolean']['output'];
-  /** Always false: connections page forward only (keyset cursors). */
+  /**
+   * Read backward (`last`): true when more items exist before `startCursor`. Read forward (`first`):
+   * true when `after` was given (its item, seen on an earlier page, precedes this one); false without
+   * `after`, as the page starts the list.
+   */
   hasPreviousPage: Scalars['Boolean']['output'];
-  /** Cursor of the first item of this page. */
+  /** Cursor of the first item of this page: pass as `before` (with `last`) for the page before it. */
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
@@ -1281,6 +1889,12 @@ export type Payout = Node & {
    */
   statusReason?: Maybe<Scalars['String']['output']>;
   unit: Unit;
+  /**
+   * Whether `retryPayout` would accept the caller's retry now: ADMIN or FINANCE, the payout FAILED and
+   * its claim approved; one the bank had paid before its money came back, FINANCE only, and not the
+   * person whose proposal awaits a second FINANCE person.
+   */
+  viewerCanRetry: Scalars['Boolean']['output'];
 };
 
 /** One attempt to pay a payout: the transfer the bank knows by its EndToEndId. */
@@ -1344,7 +1958,10 @@ export type PayoutAttemptStatus =
 export type PayoutBatch = Node & {
   __typename?: 'PayoutBatch';
   approvedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** @deprecated use approver.subject; removal not before 2027-06-01 */
   approvedBy?: Maybe<Scalars['String']['output']>;
+  /** The FINANCE person who approved it. */
+  approver?: Maybe<Actor>;
   /** Its attempts by status (e.g. PAID 120, REJECTED 2). */
   attemptCounts: Array<PayoutAttemptCount>;
   /** Why the bank refused the whole file (code and words), when it did. */
@@ -1357,7 +1974,10 @@ export type PayoutBatch = Node & {
   /** The bank channel it goes through. */
   channel: Scalars['String']['output'];
   createdAt: Scalars['DateTime']['output'];
+  /** @deprecated use creator.subject; removal not before 2027-06-01 */
   createdBy: Scalars['String']['output'];
+  /** Who created it (ADMIN or FINANCE); they may not approve it. */
+  creator: Actor;
   /** The union's paying account. */
   debtorAccount: Scalars['String']['output'];
   debtorName: Scalars['String']['output'];
@@ -1369,6 +1989,11 @@ export type PayoutBatch = Node & {
   file?: Maybe<Scalars['String']['output']>;
   /** File name of the sealed pain.001 (`<MsgId>.xml`; the seal is `<MsgId>.xml.p7s`), once sealed. */
   fileName?: Maybe<Scalars['String']['output']>;
+  /**
+   * A link to download `file` (masked, as that field) as a file, once sealed: fetch it with GET, once,
+   * before it expires. Prefer it to `file` for large batches. Each read of this field issues a new link.
+   */
+  fileUrl?: Maybe<SignedUrl>;
   /** When the bank's final word arrived. */
   finalAt?: Maybe<Scalars['DateTime']['output']>;
   id: Scalars['ID']['output'];
@@ -1376,29 +2001,47 @@ export type PayoutBatch = Node & {
   msgId: Scalars['String']['output'];
   /** Number of payments (NbOfTxs). */
   paymentCount: Scalars['Int']['output'];
-  /** The payouts it carries. */
+  /** The payouts it carries, newest first unless `orderBy` says otherwise. */
   payouts: PayoutConnection;
   /** ReqdExctnDt. */
   requestedExecutionDate: Scalars['Date']['output'];
   /** Its detached CMS seal (DER), base64; it verifies against the file from `revealPayoutBatchFile` (`hub seal verify`, `openssl cms -verify`). */
   sealBase64?: Maybe<Scalars['String']['output']>;
+  /** A link to download the detached CMS seal (DER, `<MsgId>.xml.p7s`) as a file, once sealed; as `fileUrl`. */
+  sealUrl?: Maybe<SignedUrl>;
   sealedAt?: Maybe<Scalars['DateTime']['output']>;
   status: PayoutBatchStatus;
   /** What we know of the hand-over to the bank. */
   submission: PayoutSubmission;
   submitRequestedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Who asked for it to be sent, and when. */
+  /**
+   * Who asked for it to be sent, and when.
+   * @deprecated use submitRequester.subject; removal not before 2027-06-01
+   */
   submitRequestedBy?: Maybe<Scalars['String']['output']>;
+  /** Who asked for it to be sent. */
+  submitRequester?: Maybe<Actor>;
   submittedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Their total (CtrlSum). */
   totalFen: Scalars['Fen']['output'];
+  /** Whether `approvePayoutBatch` would accept the caller's approval now: FINANCE, not the batch's creator (four eyes), the batch DRAFT. */
+  viewerCanApprove: Scalars['Boolean']['output'];
+  /** Whether `cancelPayoutBatch` would withdraw it for the caller now: ADMIN or FINANCE, the batch DRAFT or APPROVED. */
+  viewerCanCancel: Scalars['Boolean']['output'];
+  /** Whether `revealPayoutBatchFile` would give the caller the file in clear: FINANCE, the batch sealed. */
+  viewerCanRevealFile: Scalars['Boolean']['output'];
+  /** Whether `submitPayoutBatch` would accept the caller's request now: FINANCE or ADMIN, the batch APPROVED or SEALED. */
+  viewerCanSubmit: Scalars['Boolean']['output'];
 };
 
 
 /** A batch of payouts: one pain.001 file. */
 export type PayoutBatchPayoutsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<PayoutOrder>;
 };
 
 export type PayoutBatchConnection = {
@@ -1464,6 +2107,23 @@ export type PayoutFilter = {
   unitId?: InputMaybe<Scalars['ID']['input']>;
 };
 
+/** How to sort payouts; payouts with the same value keep the order they were created in. */
+export type PayoutOrder = {
+  /** Which way; ascending when left out. */
+  direction?: OrderDirection;
+  /** What to sort by. */
+  field: PayoutOrderField;
+};
+
+/** What payouts can be sorted by. */
+export type PayoutOrderField =
+  /** The amount (`amountFen`). */
+  | 'AMOUNT'
+  /** When the payout was planned (`createdAt`). */
+  | 'CREATED_AT'
+  /** The status, by its name (ASC: CANCELLED, FAILED, HELD, …): groups payouts of one status together. */
+  | 'STATUS';
+
 /** What turning approved claims into payouts did. */
 export type PayoutPlan = {
   __typename?: 'PayoutPlan';
@@ -1518,6 +2178,8 @@ export type PayoutStatusChange = {
   at: Scalars['DateTime']['output'];
   /** The payout as it is now. */
   payout: Payout;
+  /** Where this event stands among the payout status events: opaque, increasing; pass the last one as `after` to resume. */
+  sequence: Scalars['String']['output'];
   /** The status it changed to. */
   status: PayoutStatus;
 };
@@ -1535,6 +2197,15 @@ export type PayoutSubmission =
   /** No answer: the bank is asked by MsgId what it did before anything else. */
   | 'UNKNOWN';
 
+/** What `planPayouts` answers. */
+export type PlanPayoutsPayload = {
+  __typename?: 'PlanPayoutsPayload';
+  /** What was planned; null when refused. */
+  plan?: Maybe<PayoutPlan>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /** The programme's plan types; contributions per person and year: PUBLIC 100 CNY, PRIVATE 48 CNY. */
 export type PlanType =
   /** 非公企业: private enterprises. */
@@ -1542,9 +2213,19 @@ export type PlanType =
   /** 机关事业单位/国有企业: public bodies and state-owned enterprises. */
   | 'PUBLIC';
 
+/** A rule set to publish. */
 export type PublishRuleSetInput = {
   /** The rule set as JSON text; its `version` may be omitted (the next version is taken) or must be the next one. */
   definition: Scalars['String']['input'];
+};
+
+/** What `publishRuleSet` answers. */
+export type PublishRuleSetPayload = {
+  __typename?: 'PublishRuleSetPayload';
+  /** The published version; null when refused. */
+  ruleSet?: Maybe<RuleSet>;
+  /** Why it was refused (every problem of the definition); empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
@@ -1555,20 +2236,20 @@ export type Query = {
   /** Daily statements, newest day first. */
   bankStatements: BankStatementConnection;
   /**
-   * What a settlement would get under a rule set, stored nowhere. `input` is the JSON of
+   * What a settlement would get under a rule set, stored nowhere. `input` is the JSON object of
    * `hub benefits preview --input FILE` (settlement in the platform's field names, plan, specialDisease,
    * firstEnrolledOn, planYearTotals, priorDiseaseGroups); errors name the field as `input.<field>`.
    */
   benefitPreview: BenefitPreview;
   /** One claim; null when it does not exist or is out of the caller's scope (as `node`). */
   claim?: Maybe<Claim>;
-  /** Claims visible to the caller, newest first. */
+  /** Claims visible to the caller, newest first unless `orderBy` says otherwise. */
   claims: ClaimConnection;
   /** Four-eyes proposals (pending ones unless the filter says otherwise), oldest first: the work queue. ADMIN, FINANCE, AUDITOR. */
   fourEyesProposals: FourEyesProposalConnection;
   /** A member by global ID; null when it does not exist or is out of the caller's scope (as `node`). */
   member?: Maybe<Member>;
-  /** Members, ordered by registration. */
+  /** Members, in the order they were registered unless `orderBy` says otherwise. */
   members: MemberConnection;
   /** Fetches any object by its global ID; null when it does not exist or the caller may not see it. */
   node?: Maybe<Node>;
@@ -1583,7 +2264,7 @@ export type Query = {
   payoutBatch?: Maybe<PayoutBatch>;
   /** Payout batches, newest first (ADMIN, FINANCE, AUDITOR). */
   payoutBatches: PayoutBatchConnection;
-  /** Payouts visible to the caller, newest first. */
+  /** Payouts visible to the caller, newest first unless `orderBy` says otherwise. */
   payouts: PayoutConnection;
   /** Exceptions (open ones unless the filter says otherwise), oldest first: the work queue. */
   reconciliationExceptions: ReconciliationExceptionConnection;
@@ -1627,22 +2308,26 @@ export type Query = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryBankDocumentsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<BankDocumentFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryBankStatementsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<BankStatementFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryBenefitPreviewArgs = {
-  input: Scalars['String']['input'];
+  input: Scalars['JSON']['input'];
   ruleSetId: Scalars['String']['input'];
   version?: InputMaybe<Scalars['Int']['input']>;
 };
@@ -1657,16 +2342,21 @@ export type QueryClaimArgs = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryClaimsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ClaimFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<ClaimOrder>;
 };
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryFourEyesProposalsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<FourEyesProposalFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -1679,8 +2369,11 @@ export type QueryMemberArgs = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryMembersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<MemberFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<MemberOrder>;
 };
 
 
@@ -1711,32 +2404,41 @@ export type QueryPayoutBatchArgs = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryPayoutBatchesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<PayoutBatchFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryPayoutsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<PayoutFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<PayoutOrder>;
 };
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryReconciliationExceptionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ReconciliationExceptionFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryReconciliationMatchesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ReconciliationMatchFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -1751,7 +2453,9 @@ export type QueryReconciliationReportArgs = {
 export type QueryReconciliationRunsArgs = {
   account?: InputMaybe<Scalars['String']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -1789,7 +2493,9 @@ export type QuerySettlementIngestionRunArgs = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QuerySettlementIngestionRunsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
   source?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -1803,24 +2509,30 @@ export type QuerySettlementRejectionArgs = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QuerySettlementRejectionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<SettlementRejectionFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QuerySettlementsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<SettlementFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryStatementEntriesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<StatementEntryFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -1833,8 +2545,10 @@ export type QueryUnitArgs = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryUnitsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<UnitFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /** Something a person must look at, with what the matcher saw. */
@@ -1850,8 +2564,8 @@ export type ReconciliationException = Node & {
   endToEndId?: Maybe<Scalars['String']['output']>;
   /** The statement entry (null for MISSING_DEBIT). */
   entry?: Maybe<StatementEntry>;
-  /** Everything the matcher saw (references, expected amounts, candidates), as a JSON object. */
-  evidence: Scalars['String']['output'];
+  /** Everything the matcher saw (references, expected amounts, candidates): a JSON object. */
+  evidence: Scalars['JSON']['output'];
   id: Scalars['ID']['output'];
   kind: ReconciliationExceptionKind;
   /** The entry's booking date, or the day a missing debit's payout was credited. */
@@ -1870,6 +2584,8 @@ export type ReconciliationException = Node & {
   status: ReconciliationExceptionStatus;
   /** Which transaction of the entry (0: the whole entry). */
   transactionIndex?: Maybe<Scalars['Int']['output']>;
+  /** Whether `matchReconciliationException` and `writeOffReconciliationException` would take a resolution from the caller now: ADMIN or FINANCE, the exception OPEN and no decision on it waiting for a second person. */
+  viewerCanResolve: Scalars['Boolean']['output'];
 };
 
 export type ReconciliationExceptionConnection = {
@@ -2041,8 +2757,7 @@ export type ReconciliationRun = Node & {
   startedAt: Scalars['DateTime']['output'];
   /** `schedule`, `cli`, `upload`, `demo` or a user's subject. */
   startedBy: Scalars['String']['output'];
-  /** RUNNING, DONE or FAILED. */
-  status: Scalars['String']['output'];
+  status: ReconciliationRunStatus;
 };
 
 export type ReconciliationRunConnection = {
@@ -2059,52 +2774,169 @@ export type ReconciliationRunEdge = {
   node: ReconciliationRun;
 };
 
+/** Where a reconciliation run stands. */
+export type ReconciliationRunStatus =
+  /** Finished; see the counts. */
+  | 'DONE'
+  /** Stopped by an error (see `failure`). */
+  | 'FAILED'
+  /** Matching the account's entries. */
+  | 'RUNNING';
+
+/** A unit's contribution payment, recorded by hand. */
 export type RecordContributionPaymentInput = {
+  /** The amount received, more than 0. */
   amountFen: Scalars['Fen']['input'];
+  /** The day the money arrived. */
   paidOn: Scalars['Date']['input'];
+  /** The plan year paid for, 2000 to 2100. */
   planYear: Scalars['Int']['input'];
   /** The bank's reference of the transfer (1–35 characters). */
   reference: Scalars['String']['input'];
+  /** The paying unit. */
   unitId: Scalars['ID']['input'];
 };
 
+/** What `recordContributionPayment` answers. */
+export type RecordContributionPaymentPayload = {
+  __typename?: 'RecordContributionPaymentPayload';
+  /** The unit's contribution for the plan year (a payment above FOUR_EYES_ABOVE_FEN counts once confirmed); null when refused. */
+  contribution?: Maybe<Contribution>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A claim's rejection. */
 export type RejectClaimInput = {
+  /** The claim, waiting for review (`PENDING_REVIEW`). */
   claimId: Scalars['ID']['input'];
   /** Why (at least 4 characters); shown to the member. */
   reason: Scalars['String']['input'];
 };
 
+/** What `rejectClaim` answers. */
+export type RejectClaimPayload = {
+  __typename?: 'RejectClaimPayload';
+  /** The rejected claim; null when refused. */
+  claim?: Maybe<Claim>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** An account to reconcile now. */
+export type RequestReconciliationInput = {
+  /** Our account number (1 to 34 letters or digits). */
+  account: Scalars['String']['input'];
+};
+
+/** What `requestReconciliation` answers. */
+export type RequestReconciliationPayload = {
+  __typename?: 'RequestReconciliationPayload';
+  /** The account queued for reconciliation; its run shows in `reconciliationRuns(account:)` once the workers start it. Null when refused. */
+  account?: Maybe<Scalars['String']['output']>;
+  /** True when the account is queued (a request while one is waiting joins it); null when refused. */
+  queued?: Maybe<Scalars['Boolean']['output']>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+export type RequestUploadInput = {
+  /** What the file is for. */
+  purpose: UploadPurpose;
+};
+
+/** What `requestUpload` answers. */
+export type RequestUploadPayload = {
+  __typename?: 'RequestUploadPayload';
+  /** Where to send the file; null when refused. */
+  upload?: Maybe<UploadTicket>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A bank document to process again. */
+export type RetryBankDocumentInput = {
+  /** The REJECTED or RECEIVED document. */
+  documentId: Scalars['ID']['input'];
+};
+
+/** What `retryBankDocument` answers. */
+export type RetryBankDocumentPayload = {
+  __typename?: 'RetryBankDocumentPayload';
+  /** The document after its new processing; null when refused. */
+  document?: Maybe<BankDocument>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A payout to try again. */
 export type RetryPayoutInput = {
+  /** The FAILED payout. */
   payoutId: Scalars['ID']['input'];
   /** Why it is tried again (e.g. the member gave a new account), at least 4 characters; audited. */
   reason: Scalars['String']['input'];
 };
 
+/** What `retryPayout` answers. */
+export type RetryPayoutPayload = {
+  __typename?: 'RetryPayoutPayload';
+  /** The payout: READY again, or still FAILED with a `retryProposal` waiting for a second person; null when refused. */
+  payout?: Maybe<Payout>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A rejected record, corrected. */
 export type RetrySettlementRejectionInput = {
   /** Fields to set on the record before it is validated again (the ID number may be among them). */
   corrections: Array<SettlementFieldInput>;
-  id: Scalars['ID']['input'];
+  /** The OPEN rejection. */
+  rejectionId: Scalars['ID']['input'];
 };
 
 /** The outcome of retrying a corrected rejection. */
 export type RetrySettlementRejectionPayload = {
   __typename?: 'RetrySettlementRejectionPayload';
-  /** The rejection as it stands now: `RESOLVED`, or still `OPEN` with the problems left. */
-  rejection: SettlementRejection;
+  /** The rejection as it stands now: `RESOLVED`, or still `OPEN` with the problems left; null when refused. */
+  rejection?: Maybe<SettlementRejection>;
   /** The stored settlement when the corrected record passed (it is then matched by the workers). */
   settlement?: Maybe<Settlement>;
+  /** Why it was refused (every bad correction); empty when it was done. A record that still fails its checks is no refusal: see `rejection`. */
+  userErrors: Array<UserError>;
 };
 
+/** A request to see a member's ID and bank card numbers in clear. */
 export type RevealMemberPersonalDataInput = {
+  /** The member whose numbers are shown. */
   memberId: Scalars['ID']['input'];
   /** Why the clear values are needed (kept in the audit log), at least 4 characters. */
   reason: Scalars['String']['input'];
 };
 
+/** What `revealMemberPersonalData` answers. */
+export type RevealMemberPersonalDataPayload = {
+  __typename?: 'RevealMemberPersonalDataPayload';
+  /** The clear values; null when refused. */
+  personalData?: Maybe<RevealedPersonalData>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A request for a batch's file in clear. */
 export type RevealPayoutBatchFileInput = {
+  /** The sealed batch. */
   batchId: Scalars['ID']['input'];
   /** Why you need the card numbers in clear (at least 4 characters); audited. */
   reason: Scalars['String']['input'];
+};
+
+/** What `revealPayoutBatchFile` answers. */
+export type RevealPayoutBatchFilePayload = {
+  __typename?: 'RevealPayoutBatchFilePayload';
+  /** The file in clear; null when refused. */
+  file?: Maybe<RevealedPayoutBatchFile>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 /** A batch's file exactly as sealed and sent: every creditor's card number in clear. */
@@ -2115,6 +2947,11 @@ export type RevealedPayoutBatchFile = {
   file: Scalars['String']['output'];
   /** `<MsgId>.xml`. */
   fileName: Scalars['String']['output'];
+  /**
+   * A link to download the file in clear (`<MsgId>.xml`), exactly as sealed, for the FINANCE person
+   * who revealed it: GET it once, before it expires. The download is audited as well.
+   */
+  fileUrl: SignedUrl;
   /** Its detached CMS seal (DER), base64. */
   sealBase64: Scalars['String']['output'];
   /** SHA-256 of the file (hex). */
@@ -2129,7 +2966,7 @@ export type RevealedPersonalData = {
   member: Member;
 };
 
-/** The roles a caller's token can carry (docs/design.md, Roles). */
+/** The roles a caller's token can carry; each value says what the role may see and do. */
 export type Role =
   /** City union administrator: everything. */
   | 'ADMIN'
@@ -2163,9 +3000,19 @@ export type RosterImport = Node & {
   rowsTotal: Scalars['Int']['output'];
   rowsUnchanged: Scalars['Int']['output'];
   rowsUpdated: Scalars['Int']['output'];
-  /** PENDING, RUNNING, DONE or FAILED. */
-  status: Scalars['String']['output'];
+  status: RosterImportStatus;
 };
+
+/** Where a roster import stands. */
+export type RosterImportStatus =
+  /** Read to its end; rejected rows are in `errors`. */
+  | 'DONE'
+  /** The whole file was refused (see `failure`). */
+  | 'FAILED'
+  /** Queued for the workers. */
+  | 'PENDING'
+  /** Being read. */
+  | 'RUNNING';
 
 /** A rejected roster row: fix the field and import the file again (good rows are kept). */
 export type RosterRowError = {
@@ -2177,13 +3024,15 @@ export type RosterRowError = {
 };
 
 /** A version of a benefit rule set (versioned data; older versions stay for the claims decided under them). */
-export type RuleSet = {
+export type RuleSet = Node & {
   __typename?: 'RuleSet';
   /** Plan years assigned to this rule set id (it then governs them at its newest version covering the year). */
   assignedPlanYears: Array<Scalars['Int']['output']>;
-  /** The full definition as JSON text (the format of src/benefits/ruleSets/*.json). */
-  definition: Scalars['String']['output'];
+  /** The full definition (the same shape `publishRuleSet` takes), as JSON. */
+  definition: Scalars['JSON']['output'];
   description: Scalars['String']['output'];
+  /** Global ID of this version. */
+  id: Scalars['ID']['output'];
   /** Plan years it may govern. */
   planYears: Array<Scalars['Int']['output']>;
   publishedAt: Scalars['DateTime']['output'];
@@ -2250,7 +3099,9 @@ export type Settlement = Node & {
   setlId: Scalars['String']['output'];
   /** When the platform settled it (`setl_time`, given in China time). */
   settledAt: Scalars['DateTime']['output'];
-  /** The source it came from (see `settlementSources`). */
+  /** The source it came from, for roles that may read sources (ADMIN, AUDITOR, SERVICE); null for others. */
+  settlementSource?: Maybe<SettlementSource>;
+  /** The name of the source it came from (see `settlementSources`). */
   source: Scalars['String']['output'];
   status: SettlementStatus;
   /** The platform transaction it came from (`infno`): 2207, 2304, 2208 or 2305. */
@@ -2373,6 +3224,9 @@ export type SettlementIngestionRun = Node & {
   received: Scalars['Int']['output'];
   /** Records that failed validation (see `settlementRejections`). */
   rejected: Scalars['Int']['output'];
+  /** The source it read. */
+  settlementSource: SettlementSource;
+  /** The name of the source it read. */
   source: Scalars['String']['output'];
   startedAt: Scalars['DateTime']['output'];
   /** Who started it: `schedule`, `cli`, or the uploader's subject. */
@@ -2452,6 +3306,9 @@ export type SettlementRejection = Node & {
   setlId?: Maybe<Scalars['String']['output']>;
   /** The settlement stored once it was corrected or sent again. */
   settlement?: Maybe<Settlement>;
+  /** The source that sent it. */
+  settlementSource: SettlementSource;
+  /** The name of the source that sent it. */
   source: Scalars['String']['output'];
   status: SettlementRejectionStatus;
 };
@@ -2484,7 +3341,7 @@ export type SettlementRejectionStatus =
   | 'SUPERSEDED';
 
 /** A source of settlements, with where its pulls stand. */
-export type SettlementSource = {
+export type SettlementSource = Node & {
   __typename?: 'SettlementSource';
   counts: SettlementSourceCounts;
   /** The source's position after the last stored page (its own format, opaque). */
@@ -2492,6 +3349,8 @@ export type SettlementSource = {
   enabled: Scalars['Boolean']['output'];
   /** PLATFORM: the interface URL; DROP: the directory; FILE: null. */
   endpoint?: Maybe<Scalars['String']['output']>;
+  /** Global ID (from the source's name). */
+  id: Scalars['ID']['output'];
   kind: SettlementSourceKind;
   /** The last failed pull's error; cleared when a page is stored. */
   lastError?: Maybe<Scalars['String']['output']>;
@@ -2510,7 +3369,9 @@ export type SettlementSource = {
 /** A source of settlements, with where its pulls stand. */
 export type SettlementSourceRunsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /** Settlements a source delivered, by status, and its open rejections. */
@@ -2552,6 +3413,19 @@ export type SettlementUnmatchedReason =
   | 'NO_MEMBER'
   /** A reversal whose settlement has not arrived (it is matched again when it does). */
   | 'ORIGINAL_NOT_FOUND';
+
+/**
+ * A short-lived link to a file: fetch it with a plain GET (no `authorization` header), once, before
+ * `expiresAt`. The link itself is the permission: do not log or share it. A used or expired link answers
+ * 410 or 403; ask the API for a new one.
+ */
+export type SignedUrl = {
+  __typename?: 'SignedUrl';
+  /** When the link stops working (a few minutes after it was issued). */
+  expiresAt: Scalars['DateTime']['output'];
+  /** The file's address, relative to the API's origin (`/files/downloads?token=…`). */
+  url: Scalars['String']['output'];
+};
 
 /** A booking on one of our accounts, once per account servicer reference (流水号), however many documents report it. */
 export type StatementEntry = Node & {
@@ -2613,52 +3487,140 @@ export type StatementEntryState =
   /** Its exceptions were resolved by a person (matched by hand or written off). */
   | 'RESOLVED';
 
+/** A batch to send to the bank. */
+export type SubmitPayoutBatchInput = {
+  /** The APPROVED or SEALED batch. */
+  batchId: Scalars['ID']['input'];
+};
+
+/** What `submitPayoutBatch` answers. */
+export type SubmitPayoutBatchPayload = {
+  __typename?: 'SubmitPayoutBatchPayload';
+  /** The batch, queued for the bank; null when refused. */
+  batch?: Maybe<PayoutBatch>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /**
- * Live status changes, over WebSocket with the `graphql-transport-ws` protocol (library
- * `graphql-ws`) at the same `/graphql` URL. Send the bearer token in the connection-init payload:
+ * Live events, over WebSocket with the `graphql-transport-ws` protocol (library `graphql-ws`) at the
+ * same `/graphql` URL. Send the bearer token in the connection-init payload:
  * `{"authorization": "Bearer <token>"}`. Visibility is the same as for queries: a member follows only
  * their own claims, a unit operator only their unit's; everyone else names the member or unit they
- * follow. A change is sent after it is committed; after a reconnect, query again to catch up.
+ * follow. A change is sent after it is committed.
+ *
+ * Resuming: status events carry a `sequence`. After a reconnect, subscribe with `after` set to the last
+ * sequence you received: you first get the events you missed (with the same visibility as live ones),
+ * in order, then live events, with none missing or repeated in between. The hub keeps about the last
+ * 100,000 events of each kind and replays at most 1,000 per subscription; when `after` is older than
+ * that, or more than 1,000 events matching the subscription happened since, the subscription is
+ * refused with `BAD_USER_INPUT` on `after`: query the current state, then subscribe without `after`.
  */
 export type Subscription = {
   __typename?: 'Subscription';
   /**
    * Status changes of the claims of one member (`memberId`) or of one unit's members (`unitId`).
    * A MEMBER may omit both (their own claims), a UNIT_OPERATOR too (their unit's); other roles name one.
+   * `after`: the last `sequence` you received, to get what you missed first.
    */
   claimStatusChanged: ClaimStatusChange;
   /**
    * Status changes of the payouts of one member (`memberId`) or of one unit's members (`unitId`):
-   * sent to the bank, paid, failed (with the bank's reason), retried. Same visibility and arguments as
-   * `claimStatusChanged`.
+   * sent to the bank, paid, failed (with the bank's reason), retried. Same visibility and arguments
+   * (`after` to resume) as `claimStatusChanged`.
    */
   payoutStatusChanged: PayoutStatusChange;
+  /**
+   * Progress of a reconciliation run (`reconciliationRuns` lists those RUNNING): ADMIN, FINANCE,
+   * AUDITOR; `NOT_FOUND` otherwise. A run already finished sends its final event at once.
+   */
+  reconciliationRunProgress: JobProgress;
+  /**
+   * Progress of a roster import (`importRoster`), for whoever may read the import: ADMIN, SERVICE,
+   * AUDITOR, or the operator of the unit it was uploaded for. `NOT_FOUND` otherwise. An import
+   * already finished sends its final event at once.
+   */
+  rosterImportProgress: JobProgress;
 };
 
 
 /**
- * Live status changes, over WebSocket with the `graphql-transport-ws` protocol (library
- * `graphql-ws`) at the same `/graphql` URL. Send the bearer token in the connection-init payload:
+ * Live events, over WebSocket with the `graphql-transport-ws` protocol (library `graphql-ws`) at the
+ * same `/graphql` URL. Send the bearer token in the connection-init payload:
  * `{"authorization": "Bearer <token>"}`. Visibility is the same as for queries: a member follows only
  * their own claims, a unit operator only their unit's; everyone else names the member or unit they
- * follow. A change is sent after it is committed; after a reconnect, query again to catch up.
+ * follow. A change is sent after it is committed.
+ *
+ * Resuming: status events carry a `sequence`. After a reconnect, subscribe with `after` set to the last
+ * sequence you received: you first get the events you missed (with the same visibility as live ones),
+ * in order, then live events, with none missing or repeated in between. The hub keeps about the last
+ * 100,000 events of each kind and replays at most 1,000 per subscription; when `after` is older than
+ * that, or more than 1,000 events matching the subscription happened since, the subscription is
+ * refused with `BAD_USER_INPUT` on `after`: query the current state, then subscribe without `after`.
  */
 export type SubscriptionClaimStatusChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   memberId?: InputMaybe<Scalars['ID']['input']>;
   unitId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
 /**
- * Live status changes, over WebSocket with the `graphql-transport-ws` protocol (library
- * `graphql-ws`) at the same `/graphql` URL. Send the bearer token in the connection-init payload:
+ * Live events, over WebSocket with the `graphql-transport-ws` protocol (library `graphql-ws`) at the
+ * same `/graphql` URL. Send the bearer token in the connection-init payload:
  * `{"authorization": "Bearer <token>"}`. Visibility is the same as for queries: a member follows only
  * their own claims, a unit operator only their unit's; everyone else names the member or unit they
- * follow. A change is sent after it is committed; after a reconnect, query again to catch up.
+ * follow. A change is sent after it is committed.
+ *
+ * Resuming: status events carry a `sequence`. After a reconnect, subscribe with `after` set to the last
+ * sequence you received: you first get the events you missed (with the same visibility as live ones),
+ * in order, then live events, with none missing or repeated in between. The hub keeps about the last
+ * 100,000 events of each kind and replays at most 1,000 per subscription; when `after` is older than
+ * that, or more than 1,000 events matching the subscription happened since, the subscription is
+ * refused with `BAD_USER_INPUT` on `after`: query the current state, then subscribe without `after`.
  */
 export type SubscriptionPayoutStatusChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   memberId?: InputMaybe<Scalars['ID']['input']>;
   unitId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/**
+ * Live events, over WebSocket with the `graphql-transport-ws` protocol (library `graphql-ws`) at the
+ * same `/graphql` URL. Send the bearer token in the connection-init payload:
+ * `{"authorization": "Bearer <token>"}`. Visibility is the same as for queries: a member follows only
+ * their own claims, a unit operator only their unit's; everyone else names the member or unit they
+ * follow. A change is sent after it is committed.
+ *
+ * Resuming: status events carry a `sequence`. After a reconnect, subscribe with `after` set to the last
+ * sequence you received: you first get the events you missed (with the same visibility as live ones),
+ * in order, then live events, with none missing or repeated in between. The hub keeps about the last
+ * 100,000 events of each kind and replays at most 1,000 per subscription; when `after` is older than
+ * that, or more than 1,000 events matching the subscription happened since, the subscription is
+ * refused with `BAD_USER_INPUT` on `after`: query the current state, then subscribe without `after`.
+ */
+export type SubscriptionReconciliationRunProgressArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * Live events, over WebSocket with the `graphql-transport-ws` protocol (library `graphql-ws`) at the
+ * same `/graphql` URL. Send the bearer token in the connection-init payload:
+ * `{"authorization": "Bearer <token>"}`. Visibility is the same as for queries: a member follows only
+ * their own claims, a unit operator only their unit's; everyone else names the member or unit they
+ * follow. A change is sent after it is committed.
+ *
+ * Resuming: status events carry a `sequence`. After a reconnect, subscribe with `after` set to the last
+ * sequence you received: you first get the events you missed (with the same visibility as live ones),
+ * in order, then live events, with none missing or repeated in between. The hub keeps about the last
+ * 100,000 events of each kind and replays at most 1,000 per subscription; when `after` is older than
+ * that, or more than 1,000 events matching the subscription happened since, the subscription is
+ * refused with `BAD_USER_INPUT` on `after`: query the current state, then subscribe without `after`.
+ */
+export type SubscriptionRosterImportProgressArgs = {
+  id: Scalars['ID']['input'];
 };
 
 /**
@@ -2686,7 +3648,7 @@ export type Unit = Node & {
   /** Unified Social Credit Code (统一社会信用代码), 18 characters, GB 32100 check character. */
   creditCode: Scalars['String']['output'];
   id: Scalars['ID']['output'];
-  /** The unit's members, in the order they were registered. */
+  /** The unit's members, in the order they were registered unless `orderBy` says otherwise. */
   members: MemberConnection;
   name: Scalars['String']['output'];
   /** The plan the unit's employees are enrolled in by default. */
@@ -2704,8 +3666,11 @@ export type UnitContributionArgs = {
 /** A unit (基层工会): an employer's union branch that enrols its employees once a year. */
 export type UnitMembersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<UnitMembersFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  orderBy?: InputMaybe<MemberOrder>;
 };
 
 export type UnitConnection = {
@@ -2736,20 +3701,47 @@ export type UnitMembersFilter = {
   planYear?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A member's new name, phone or bank account; an absent field is left as it is. */
 export type UpdateMemberInput = {
   /** A new account: when it replaces a different one, payouts to it wait for the cooling-off or a confirmation. */
   bankAccount?: InputMaybe<BankAccountInput>;
-  id: Scalars['ID']['input'];
+  /** The member to change. */
+  memberId: Scalars['ID']['input'];
+  /** New full name. */
   name?: InputMaybe<Scalars['String']['input']>;
+  /** New mobile number (11 digits) or landline with area code. */
   phone?: InputMaybe<Scalars['String']['input']>;
 };
 
-export type UpdateUnitInput = {
-  id: Scalars['ID']['input'];
-  name?: InputMaybe<Scalars['String']['input']>;
-  planType?: InputMaybe<PlanType>;
+/** What `updateMember` answers. */
+export type UpdateMemberPayload = {
+  __typename?: 'UpdateMemberPayload';
+  /** The member as changed; null when refused. */
+  member?: Maybe<Member>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
+/** Renames a unit or changes its plan type; an absent field is left as it is. */
+export type UpdateUnitInput = {
+  /** New name, 1 to 200 characters. */
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** New default plan for later enrolments. */
+  planType?: InputMaybe<PlanType>;
+  /** The unit to change. */
+  unitId: Scalars['ID']['input'];
+};
+
+/** What `updateUnit` answers. */
+export type UpdateUnitPayload = {
+  __typename?: 'UpdateUnitPayload';
+  /** The unit as changed; null when refused. */
+  unit?: Maybe<Unit>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A camt.053 or camt.054 file handed in by hand. */
 export type UploadBankStatementInput = {
   /** The camt.053.001.02 or camt.054.001.02 XML (UTF-8; no DOCTYPE or ENTITY declarations). */
   content: Scalars['String']['input'];
@@ -2759,15 +3751,85 @@ export type UploadBankStatementInput = {
   sealBase64?: InputMaybe<Scalars['String']['input']>;
 };
 
+/** What `uploadBankStatement` answers. */
+export type UploadBankStatementPayload = {
+  __typename?: 'UploadBankStatementPayload';
+  /** The stored document with its verdict; null when refused. */
+  document?: Maybe<BankDocument>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** What an uploaded file is for, which decides who may upload it and which mutation takes it. */
+export type UploadPurpose =
+  /** A roster CSV for `importRoster` (`input.uploadId`): ADMIN, SERVICE, UNIT_OPERATOR. */
+  | 'ROSTER_IMPORT';
+
+/** A file of settlement records handed in by hand. */
 export type UploadSettlementsInput = {
   /** The file's text (up to 20 MB). */
   content: Scalars['String']['input'];
+  /** The file's name, 1 to 255 characters; its ending gives the format when `format` is absent. */
   fileName: Scalars['String']['input'];
   /** Defaults to the one the file name says (.jsonl, .json, .csv). */
   format?: InputMaybe<SettlementFileFormat>;
-  /** The FILE source to record them under. */
+  /** The FILE source to record them under: lower-case letters, digits and dashes (1 to 40). */
   source?: InputMaybe<Scalars['String']['input']>;
 };
+
+/** What `uploadSettlements` answers. */
+export type UploadSettlementsPayload = {
+  __typename?: 'UploadSettlementsPayload';
+  /** The file's ingestion run with its counts; null when refused. */
+  run?: Maybe<SettlementIngestionRun>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/**
+ * Where to send a file's bytes. PUT the raw bytes (no JSON, no form encoding, no `authorization`
+ * header) to `url`, once, before `expiresAt`; the answer is 201 with `{ uploadId, bytes, sha256 }`.
+ * Then call the purpose's mutation with `uploadId`, within an hour: only you (the same subject and
+ * role) can, for this purpose, and the upload is removed once the mutation has used it.
+ */
+export type UploadTicket = {
+  __typename?: 'UploadTicket';
+  /** When `url` stops accepting the upload. */
+  expiresAt: Scalars['DateTime']['output'];
+  /** Largest file `url` accepts, in bytes; a larger one is refused with 413 and nothing is kept. */
+  maxBytes: Scalars['Int']['output'];
+  /** Names the upload in the mutation that uses it (e.g. `ImportRosterInput.uploadId`). */
+  uploadId: Scalars['ID']['output'];
+  /** Where to PUT the bytes, relative to the API's origin (`/files/uploads?token=…`). Good for one upload. */
+  url: Scalars['String']['output'];
+};
+
+/**
+ * A caller's mistake or a refused decision, reported in a mutation's payload instead of `errors`:
+ * correct the input (or let the object's state change) and send it again.
+ */
+export type UserError = {
+  __typename?: 'UserError';
+  /** What kind of problem it is. */
+  code: UserErrorCode;
+  /**
+   * Where the problem is, as a path in the mutation's arguments: `input.idNumber`,
+   * `input.bankAccount.cardNumber`, `input.claimIds[3]`, `input.corrections[0].name`. Null when it
+   * is about the request as a whole.
+   */
+  field?: Maybe<Scalars['String']['output']>;
+  /** What is wrong, for people, naming the field: `input.idNumber: check digit is 3, expected X`. */
+  message: Scalars['String']['output'];
+};
+
+/** Kinds of `UserError`. */
+export type UserErrorCode =
+  /** The object's state, or another person's decision, refuses this now (already decided, nothing waiting, a duplicate, four eyes). */
+  | 'CONFLICT'
+  /** The value of `field` is not acceptable: the message says why. Every such problem of an input is reported at once. */
+  | 'INVALID'
+  /** The object named by `field` does not exist, or the caller may not know it does (the same answer in both cases). */
+  | 'NOT_FOUND';
 
 /** Who is calling, as the gateway understood the bearer token. */
 export type Viewer = {
@@ -2781,11 +3843,21 @@ export type Viewer = {
   unit?: Maybe<Unit>;
 };
 
+/** An exception accepted as it is. */
 export type WriteOffReconciliationExceptionInput = {
-  /** The exception (global ID). */
-  id: Scalars['ID']['input'];
+  /** The OPEN exception. */
+  exceptionId: Scalars['ID']['input'];
   /** Why it is accepted as it is (kept in the audit log), at least 4 characters. */
   reason: Scalars['String']['input'];
+};
+
+/** What `writeOffReconciliationException` answers. */
+export type WriteOffReconciliationExceptionPayload = {
+  __typename?: 'WriteOffReconciliationExceptionPayload';
+  /** The exception: RESOLVED (written off), or OPEN with a `pendingProposal`; null when refused. */
+  exception?: Maybe<ReconciliationException>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 
@@ -2861,10 +3933,13 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   Node:
+    | ( BankAccount )
     | ( BankDocumentRow )
     | ( BankStatementRow )
     | ( BenefitLineRow )
     | ( ClaimRow )
+    | ( ContributionKey )
+    | ( DailyProofRow )
     | ( EnrolmentRow )
     | ( Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<_RefType['ReconciliationException']>, unit?: Maybe<_RefType['Unit']> } )
     | ( MemberRow )
@@ -2874,9 +3949,11 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( ReconciliationMatchRow )
     | ( ReconciliationRunRow )
     | ( RosterImportRow )
+    | ( RuleSetRow )
     | ( SettlementRow )
     | ( IngestionRunRow )
     | ( RejectionRow )
+    | ( SettlementSourceRow )
     | ( StatementEntryRow )
     | ( UnitRow )
   ;
@@ -2884,8 +3961,16 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  Actor: ResolverTypeWrapper<Actor>;
   AdjustClaimLineInput: AdjustClaimLineInput;
+  AdjustClaimLinePayload: ResolverTypeWrapper<Omit<AdjustClaimLinePayload, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
   ApproveClaimInput: ApproveClaimInput;
+  ApproveClaimPayload: ResolverTypeWrapper<Omit<ApproveClaimPayload, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
+  ApproveClaimResult: ResolverTypeWrapper<Omit<ApproveClaimResult, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
+  ApproveClaimsInput: ApproveClaimsInput;
+  ApproveClaimsPayload: ResolverTypeWrapper<Omit<ApproveClaimsPayload, 'results'> & { results?: Maybe<Array<ResolversTypes['ApproveClaimResult']>> }>;
+  ApprovePayoutBatchInput: ApprovePayoutBatchInput;
+  ApprovePayoutBatchPayload: ResolverTypeWrapper<Omit<ApprovePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversTypes['PayoutBatch']> }>;
   BankAccount: ResolverTypeWrapper<BankAccount>;
   BankAccountInput: BankAccountInput;
   BankDocument: ResolverTypeWrapper<BankDocumentRow>;
@@ -2910,29 +3995,42 @@ export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CacheControlScope: CacheControlScope;
   CancelPayoutBatchInput: CancelPayoutBatchInput;
+  CancelPayoutBatchPayload: ResolverTypeWrapper<Omit<CancelPayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversTypes['PayoutBatch']> }>;
   Claim: ResolverTypeWrapper<ClaimRow>;
   ClaimConnection: ResolverTypeWrapper<ClaimConnectionResult>;
   ClaimEdge: ResolverTypeWrapper<Omit<ClaimEdge, 'node'> & { node: ResolversTypes['Claim'] }>;
   ClaimFilter: ClaimFilter;
+  ClaimOrder: ClaimOrder;
+  ClaimOrderField: ClaimOrderField;
+  ClaimReason: ResolverTypeWrapper<ClaimReason>;
+  ClaimReasonCode: ClaimReasonCode;
   ClaimStatus: ClaimStatus;
   ClaimStatusChange: ResolverTypeWrapper<ClaimStatusChangeRow>;
   ConfirmBankCardChangeInput: ConfirmBankCardChangeInput;
+  ConfirmBankCardChangePayload: ResolverTypeWrapper<Omit<ConfirmBankCardChangePayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
   ConfirmBankDocumentInput: ConfirmBankDocumentInput;
+  ConfirmBankDocumentPayload: ResolverTypeWrapper<Omit<ConfirmBankDocumentPayload, 'document'> & { document?: Maybe<ResolversTypes['BankDocument']> }>;
   Contribution: ResolverTypeWrapper<ContributionKey>;
   ContributionAllocationInput: ContributionAllocationInput;
   ContributionPayment: ResolverTypeWrapper<ContributionPayment>;
+  ContributionPaymentSource: ContributionPaymentSource;
   ContributionStatus: ContributionStatus;
   CreateMemberInput: CreateMemberInput;
+  CreateMemberPayload: ResolverTypeWrapper<Omit<CreateMemberPayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
   CreatePayoutBatchInput: CreatePayoutBatchInput;
+  CreatePayoutBatchPayload: ResolverTypeWrapper<Omit<CreatePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversTypes['PayoutBatch']> }>;
   CreateUnitInput: CreateUnitInput;
+  CreateUnitPayload: ResolverTypeWrapper<Omit<CreateUnitPayload, 'unit'> & { unit?: Maybe<ResolversTypes['Unit']> }>;
   CreditDebit: CreditDebit;
   DailyProof: ResolverTypeWrapper<DailyProofRow>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   DecideFourEyesProposalInput: DecideFourEyesProposalInput;
+  DecideFourEyesProposalPayload: ResolverTypeWrapper<Omit<DecideFourEyesProposalPayload, 'proposal'> & { proposal?: Maybe<ResolversTypes['FourEyesProposal']> }>;
   EnrolMemberInput: EnrolMemberInput;
+  EnrolMemberPayload: ResolverTypeWrapper<Omit<EnrolMemberPayload, 'enrolment'> & { enrolment?: Maybe<ResolversTypes['Enrolment']> }>;
   Enrolment: ResolverTypeWrapper<EnrolmentRow>;
-  EnrolmentConnection: ResolverTypeWrapper<Omit<EnrolmentConnection, 'edges'> & { edges: Array<ResolversTypes['EnrolmentEdge']> }>;
+  EnrolmentConnection: ResolverTypeWrapper<EnrolmentConnectionResult>;
   EnrolmentEdge: ResolverTypeWrapper<Omit<EnrolmentEdge, 'node'> & { node: ResolversTypes['Enrolment'] }>;
   EnrolmentFilter: EnrolmentFilter;
   Fen: ResolverTypeWrapper<Scalars['Fen']['output']>;
@@ -2942,12 +4040,20 @@ export type ResolversTypes = {
   FourEyesProposalFilter: FourEyesProposalFilter;
   FourEyesProposalKind: FourEyesProposalKind;
   FourEyesProposalStatus: FourEyesProposalStatus;
+  Gender: Gender;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   ImportRosterInput: ImportRosterInput;
+  ImportRosterPayload: ResolverTypeWrapper<Omit<ImportRosterPayload, 'rosterImport'> & { rosterImport?: Maybe<ResolversTypes['RosterImport']> }>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
+  JobProgress: ResolverTypeWrapper<JobProgress>;
+  JobState: JobState;
+  LocalizedText: ResolverTypeWrapper<LocalizedText>;
   MatchReconciliationExceptionInput: MatchReconciliationExceptionInput;
+  MatchReconciliationExceptionPayload: ResolverTypeWrapper<Omit<MatchReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversTypes['ReconciliationException']> }>;
   Member: ResolverTypeWrapper<MemberRow>;
   MemberChange: ResolverTypeWrapper<MemberChange>;
+  MemberChangeAction: MemberChangeAction;
   MemberChangeConnection: ResolverTypeWrapper<MemberChangeConnectionResult>;
   MemberChangeEdge: ResolverTypeWrapper<MemberChangeEdge>;
   MemberChangeField: MemberChangeField;
@@ -2955,10 +4061,14 @@ export type ResolversTypes = {
   MemberConnection: ResolverTypeWrapper<MemberConnectionResult>;
   MemberEdge: ResolverTypeWrapper<Omit<MemberEdge, 'node'> & { node: ResolversTypes['Member'] }>;
   MemberFilter: MemberFilter;
+  MemberOrder: MemberOrder;
+  MemberOrderField: MemberOrderField;
   MemberSettlementsFilter: MemberSettlementsFilter;
   MoveMemberInput: MoveMemberInput;
+  MoveMemberPayload: ResolverTypeWrapper<Omit<MoveMemberPayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
+  OrderDirection: OrderDirection;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Payout: ResolverTypeWrapper<PayoutRow>;
   PayoutAttempt: ResolverTypeWrapper<AttemptRow>;
@@ -2972,13 +4082,17 @@ export type ResolversTypes = {
   PayoutConnection: ResolverTypeWrapper<PayoutConnectionResult>;
   PayoutEdge: ResolverTypeWrapper<Omit<PayoutEdge, 'node'> & { node: ResolversTypes['Payout'] }>;
   PayoutFilter: PayoutFilter;
+  PayoutOrder: PayoutOrder;
+  PayoutOrderField: PayoutOrderField;
   PayoutPlan: ResolverTypeWrapper<PayoutPlan>;
   PayoutRetryProposal: ResolverTypeWrapper<PayoutRetryProposal>;
   PayoutStatus: PayoutStatus;
   PayoutStatusChange: ResolverTypeWrapper<PayoutStatusChangeRow>;
   PayoutSubmission: PayoutSubmission;
+  PlanPayoutsPayload: ResolverTypeWrapper<PlanPayoutsPayload>;
   PlanType: PlanType;
   PublishRuleSetInput: PublishRuleSetInput;
+  PublishRuleSetPayload: ResolverTypeWrapper<Omit<PublishRuleSetPayload, 'ruleSet'> & { ruleSet?: Maybe<ResolversTypes['RuleSet']> }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ReconciliationException: ResolverTypeWrapper<ReconciliationExceptionRow>;
   ReconciliationExceptionConnection: ResolverTypeWrapper<ReconciliationExceptionConnectionResult>;
@@ -2998,17 +4112,30 @@ export type ResolversTypes = {
   ReconciliationRun: ResolverTypeWrapper<ReconciliationRunRow>;
   ReconciliationRunConnection: ResolverTypeWrapper<ReconciliationRunConnectionResult>;
   ReconciliationRunEdge: ResolverTypeWrapper<Omit<ReconciliationRunEdge, 'node'> & { node: ResolversTypes['ReconciliationRun'] }>;
+  ReconciliationRunStatus: ReconciliationRunStatus;
   RecordContributionPaymentInput: RecordContributionPaymentInput;
+  RecordContributionPaymentPayload: ResolverTypeWrapper<Omit<RecordContributionPaymentPayload, 'contribution'> & { contribution?: Maybe<ResolversTypes['Contribution']> }>;
   RejectClaimInput: RejectClaimInput;
+  RejectClaimPayload: ResolverTypeWrapper<Omit<RejectClaimPayload, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
+  RequestReconciliationInput: RequestReconciliationInput;
+  RequestReconciliationPayload: ResolverTypeWrapper<RequestReconciliationPayload>;
+  RequestUploadInput: RequestUploadInput;
+  RequestUploadPayload: ResolverTypeWrapper<RequestUploadPayload>;
+  RetryBankDocumentInput: RetryBankDocumentInput;
+  RetryBankDocumentPayload: ResolverTypeWrapper<Omit<RetryBankDocumentPayload, 'document'> & { document?: Maybe<ResolversTypes['BankDocument']> }>;
   RetryPayoutInput: RetryPayoutInput;
+  RetryPayoutPayload: ResolverTypeWrapper<Omit<RetryPayoutPayload, 'payout'> & { payout?: Maybe<ResolversTypes['Payout']> }>;
   RetrySettlementRejectionInput: RetrySettlementRejectionInput;
   RetrySettlementRejectionPayload: ResolverTypeWrapper<RetryResult>;
   RevealMemberPersonalDataInput: RevealMemberPersonalDataInput;
+  RevealMemberPersonalDataPayload: ResolverTypeWrapper<Omit<RevealMemberPersonalDataPayload, 'personalData'> & { personalData?: Maybe<ResolversTypes['RevealedPersonalData']> }>;
   RevealPayoutBatchFileInput: RevealPayoutBatchFileInput;
+  RevealPayoutBatchFilePayload: ResolverTypeWrapper<Omit<RevealPayoutBatchFilePayload, 'file'> & { file?: Maybe<ResolversTypes['RevealedPayoutBatchFile']> }>;
   RevealedPayoutBatchFile: ResolverTypeWrapper<Omit<RevealedPayoutBatchFile, 'batch'> & { batch: ResolversTypes['PayoutBatch'] }>;
   RevealedPersonalData: ResolverTypeWrapper<RevealedRow>;
   Role: Role;
   RosterImport: ResolverTypeWrapper<RosterImportRow>;
+  RosterImportStatus: RosterImportStatus;
   RosterRowError: ResolverTypeWrapper<RosterRowError>;
   RuleSet: ResolverTypeWrapper<RuleSetRow>;
   Settlement: ResolverTypeWrapper<SettlementRow>;
@@ -3036,12 +4163,15 @@ export type ResolversTypes = {
   SettlementSourceKind: SettlementSourceKind;
   SettlementStatus: SettlementStatus;
   SettlementUnmatchedReason: SettlementUnmatchedReason;
+  SignedUrl: ResolverTypeWrapper<SignedUrl>;
   StatementEntry: ResolverTypeWrapper<StatementEntryRow>;
   StatementEntryConnection: ResolverTypeWrapper<StatementEntryConnectionResult>;
   StatementEntryEdge: ResolverTypeWrapper<Omit<StatementEntryEdge, 'node'> & { node: ResolversTypes['StatementEntry'] }>;
   StatementEntryFilter: StatementEntryFilter;
   StatementEntryState: StatementEntryState;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  SubmitPayoutBatchInput: SubmitPayoutBatchInput;
+  SubmitPayoutBatchPayload: ResolverTypeWrapper<Omit<SubmitPayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversTypes['PayoutBatch']> }>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   TextEncoding: TextEncoding;
   Unit: ResolverTypeWrapper<UnitRow>;
@@ -3050,17 +4180,34 @@ export type ResolversTypes = {
   UnitFilter: UnitFilter;
   UnitMembersFilter: UnitMembersFilter;
   UpdateMemberInput: UpdateMemberInput;
+  UpdateMemberPayload: ResolverTypeWrapper<Omit<UpdateMemberPayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
   UpdateUnitInput: UpdateUnitInput;
+  UpdateUnitPayload: ResolverTypeWrapper<Omit<UpdateUnitPayload, 'unit'> & { unit?: Maybe<ResolversTypes['Unit']> }>;
   UploadBankStatementInput: UploadBankStatementInput;
+  UploadBankStatementPayload: ResolverTypeWrapper<Omit<UploadBankStatementPayload, 'document'> & { document?: Maybe<ResolversTypes['BankDocument']> }>;
+  UploadPurpose: UploadPurpose;
   UploadSettlementsInput: UploadSettlementsInput;
+  UploadSettlementsPayload: ResolverTypeWrapper<Omit<UploadSettlementsPayload, 'run'> & { run?: Maybe<ResolversTypes['SettlementIngestionRun']> }>;
+  UploadTicket: ResolverTypeWrapper<UploadTicket>;
+  UserError: ResolverTypeWrapper<UserError>;
+  UserErrorCode: UserErrorCode;
   Viewer: ResolverTypeWrapper<Principal>;
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
+  WriteOffReconciliationExceptionPayload: ResolverTypeWrapper<Omit<WriteOffReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversTypes['ReconciliationException']> }>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  Actor: Actor;
   AdjustClaimLineInput: AdjustClaimLineInput;
+  AdjustClaimLinePayload: Omit<AdjustClaimLinePayload, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
   ApproveClaimInput: ApproveClaimInput;
+  ApproveClaimPayload: Omit<ApproveClaimPayload, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
+  ApproveClaimResult: Omit<ApproveClaimResult, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
+  ApproveClaimsInput: ApproveClaimsInput;
+  ApproveClaimsPayload: Omit<ApproveClaimsPayload, 'results'> & { results?: Maybe<Array<ResolversParentTypes['ApproveClaimResult']>> };
+  ApprovePayoutBatchInput: ApprovePayoutBatchInput;
+  ApprovePayoutBatchPayload: Omit<ApprovePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversParentTypes['PayoutBatch']> };
   BankAccount: BankAccount;
   BankAccountInput: BankAccountInput;
   BankDocument: BankDocumentRow;
@@ -3078,26 +4225,36 @@ export type ResolversParentTypes = {
   BenefitTotals: BenefitTotalsRow;
   Boolean: Scalars['Boolean']['output'];
   CancelPayoutBatchInput: CancelPayoutBatchInput;
+  CancelPayoutBatchPayload: Omit<CancelPayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversParentTypes['PayoutBatch']> };
   Claim: ClaimRow;
   ClaimConnection: ClaimConnectionResult;
   ClaimEdge: Omit<ClaimEdge, 'node'> & { node: ResolversParentTypes['Claim'] };
   ClaimFilter: ClaimFilter;
+  ClaimOrder: ClaimOrder;
+  ClaimReason: ClaimReason;
   ClaimStatusChange: ClaimStatusChangeRow;
   ConfirmBankCardChangeInput: ConfirmBankCardChangeInput;
+  ConfirmBankCardChangePayload: Omit<ConfirmBankCardChangePayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
   ConfirmBankDocumentInput: ConfirmBankDocumentInput;
+  ConfirmBankDocumentPayload: Omit<ConfirmBankDocumentPayload, 'document'> & { document?: Maybe<ResolversParentTypes['BankDocument']> };
   Contribution: ContributionKey;
   ContributionAllocationInput: ContributionAllocationInput;
   ContributionPayment: ContributionPayment;
   CreateMemberInput: CreateMemberInput;
+  CreateMemberPayload: Omit<CreateMemberPayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
   CreatePayoutBatchInput: CreatePayoutBatchInput;
+  CreatePayoutBatchPayload: Omit<CreatePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversParentTypes['PayoutBatch']> };
   CreateUnitInput: CreateUnitInput;
+  CreateUnitPayload: Omit<CreateUnitPayload, 'unit'> & { unit?: Maybe<ResolversParentTypes['Unit']> };
   DailyProof: DailyProofRow;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
   DecideFourEyesProposalInput: DecideFourEyesProposalInput;
+  DecideFourEyesProposalPayload: Omit<DecideFourEyesProposalPayload, 'proposal'> & { proposal?: Maybe<ResolversParentTypes['FourEyesProposal']> };
   EnrolMemberInput: EnrolMemberInput;
+  EnrolMemberPayload: Omit<EnrolMemberPayload, 'enrolment'> & { enrolment?: Maybe<ResolversParentTypes['Enrolment']> };
   Enrolment: EnrolmentRow;
-  EnrolmentConnection: Omit<EnrolmentConnection, 'edges'> & { edges: Array<ResolversParentTypes['EnrolmentEdge']> };
+  EnrolmentConnection: EnrolmentConnectionResult;
   EnrolmentEdge: Omit<EnrolmentEdge, 'node'> & { node: ResolversParentTypes['Enrolment'] };
   EnrolmentFilter: EnrolmentFilter;
   Fen: Scalars['Fen']['output'];
@@ -3107,8 +4264,13 @@ export type ResolversParentTypes = {
   FourEyesProposalFilter: FourEyesProposalFilter;
   ID: Scalars['ID']['output'];
   ImportRosterInput: ImportRosterInput;
+  ImportRosterPayload: Omit<ImportRosterPayload, 'rosterImport'> & { rosterImport?: Maybe<ResolversParentTypes['RosterImport']> };
   Int: Scalars['Int']['output'];
+  JSON: Scalars['JSON']['output'];
+  JobProgress: JobProgress;
+  LocalizedText: LocalizedText;
   MatchReconciliationExceptionInput: MatchReconciliationExceptionInput;
+  MatchReconciliationExceptionPayload: Omit<MatchReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversParentTypes['ReconciliationException']> };
   Member: MemberRow;
   MemberChange: MemberChange;
   MemberChangeConnection: MemberChangeConnectionResult;
@@ -3117,8 +4279,10 @@ export type ResolversParentTypes = {
   MemberConnection: MemberConnectionResult;
   MemberEdge: Omit<MemberEdge, 'node'> & { node: ResolversParentTypes['Member'] };
   MemberFilter: MemberFilter;
+  MemberOrder: MemberOrder;
   MemberSettlementsFilter: MemberSettlementsFilter;
   MoveMemberInput: MoveMemberInput;
+  MoveMemberPayload: Omit<MoveMemberPayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
@@ -3132,10 +4296,13 @@ export type ResolversParentTypes = {
   PayoutConnection: PayoutConnectionResult;
   PayoutEdge: Omit<PayoutEdge, 'node'> & { node: ResolversParentTypes['Payout'] };
   PayoutFilter: PayoutFilter;
+  PayoutOrder: PayoutOrder;
   PayoutPlan: PayoutPlan;
   PayoutRetryProposal: PayoutRetryProposal;
   PayoutStatusChange: PayoutStatusChangeRow;
+  PlanPayoutsPayload: PlanPayoutsPayload;
   PublishRuleSetInput: PublishRuleSetInput;
+  PublishRuleSetPayload: Omit<PublishRuleSetPayload, 'ruleSet'> & { ruleSet?: Maybe<ResolversParentTypes['RuleSet']> };
   Query: Record<PropertyKey, never>;
   ReconciliationException: ReconciliationExceptionRow;
   ReconciliationExceptionConnection: ReconciliationExceptionConnectionResult;
@@ -3151,12 +4318,23 @@ export type ResolversParentTypes = {
   ReconciliationRunConnection: ReconciliationRunConnectionResult;
   ReconciliationRunEdge: Omit<ReconciliationRunEdge, 'node'> & { node: ResolversParentTypes['ReconciliationRun'] };
   RecordContributionPaymentInput: RecordContributionPaymentInput;
+  RecordContributionPaymentPayload: Omit<RecordContributionPaymentPayload, 'contribution'> & { contribution?: Maybe<ResolversParentTypes['Contribution']> };
   RejectClaimInput: RejectClaimInput;
+  RejectClaimPayload: Omit<RejectClaimPayload, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
+  RequestReconciliationInput: RequestReconciliationInput;
+  RequestReconciliationPayload: RequestReconciliationPayload;
+  RequestUploadInput: RequestUploadInput;
+  RequestUploadPayload: RequestUploadPayload;
+  RetryBankDocumentInput: RetryBankDocumentInput;
+  RetryBankDocumentPayload: Omit<RetryBankDocumentPayload, 'document'> & { document?: Maybe<ResolversParentTypes['BankDocument']> };
   RetryPayoutInput: RetryPayoutInput;
+  RetryPayoutPayload: Omit<RetryPayoutPayload, 'payout'> & { payout?: Maybe<ResolversParentTypes['Payout']> };
   RetrySettlementRejectionInput: RetrySettlementRejectionInput;
   RetrySettlementRejectionPayload: RetryResult;
   RevealMemberPersonalDataInput: RevealMemberPersonalDataInput;
+  RevealMemberPersonalDataPayload: Omit<RevealMemberPersonalDataPayload, 'personalData'> & { personalData?: Maybe<ResolversParentTypes['RevealedPersonalData']> };
   RevealPayoutBatchFileInput: RevealPayoutBatchFileInput;
+  RevealPayoutBatchFilePayload: Omit<RevealPayoutBatchFilePayload, 'file'> & { file?: Maybe<ResolversParentTypes['RevealedPayoutBatchFile']> };
   RevealedPayoutBatchFile: Omit<RevealedPayoutBatchFile, 'batch'> & { batch: ResolversParentTypes['PayoutBatch'] };
   RevealedPersonalData: RevealedRow;
   RosterImport: RosterImportRow;
@@ -3179,11 +4357,14 @@ export type ResolversParentTypes = {
   SettlementRejectionFilter: SettlementRejectionFilter;
   SettlementSource: SettlementSourceRow;
   SettlementSourceCounts: SourceCounts;
+  SignedUrl: SignedUrl;
   StatementEntry: StatementEntryRow;
   StatementEntryConnection: StatementEntryConnectionResult;
   StatementEntryEdge: Omit<StatementEntryEdge, 'node'> & { node: ResolversParentTypes['StatementEntry'] };
   StatementEntryFilter: StatementEntryFilter;
   String: Scalars['String']['output'];
+  SubmitPayoutBatchInput: SubmitPayoutBatchInput;
+  SubmitPayoutBatchPayload: Omit<SubmitPayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversParentTypes['PayoutBatch']> };
   Subscription: Record<PropertyKey, never>;
   Unit: UnitRow;
   UnitConnection: UnitConnectionResult;
@@ -3191,11 +4372,18 @@ export type ResolversParentTypes = {
   UnitFilter: UnitFilter;
   UnitMembersFilter: UnitMembersFilter;
   UpdateMemberInput: UpdateMemberInput;
+  UpdateMemberPayload: Omit<UpdateMemberPayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
   UpdateUnitInput: UpdateUnitInput;
+  UpdateUnitPayload: Omit<UpdateUnitPayload, 'unit'> & { unit?: Maybe<ResolversParentTypes['Unit']> };
   UploadBankStatementInput: UploadBankStatementInput;
+  UploadBankStatementPayload: Omit<UploadBankStatementPayload, 'document'> & { document?: Maybe<ResolversParentTypes['BankDocument']> };
   UploadSettlementsInput: UploadSettlementsInput;
+  UploadSettlementsPayload: Omit<UploadSettlementsPayload, 'run'> & { run?: Maybe<ResolversParentTypes['SettlementIngestionRun']> };
+  UploadTicket: UploadTicket;
+  UserError: UserError;
   Viewer: Principal;
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
+  WriteOffReconciliationExceptionPayload: Omit<WriteOffReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversParentTypes['ReconciliationException']> };
 };
 
 export type CacheControlDirectiveArgs = {
@@ -3206,6 +4394,38 @@ export type CacheControlDirectiveArgs = {
 
 export type CacheControlDirectiveResolver<Result, Parent, ContextType = Context, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type ActorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Actor'] = ResolversParentTypes['Actor']> = {
+  isViewer?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  role?: Resolver<Maybe<ResolversTypes['Role']>, ParentType, ContextType>;
+  subject?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type AdjustClaimLinePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AdjustClaimLinePayload'] = ResolversParentTypes['AdjustClaimLinePayload']> = {
+  claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type ApproveClaimPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApproveClaimPayload'] = ResolversParentTypes['ApproveClaimPayload']> = {
+  claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type ApproveClaimResultResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApproveClaimResult'] = ResolversParentTypes['ApproveClaimResult']> = {
+  claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
+  claimId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type ApproveClaimsPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApproveClaimsPayload'] = ResolversParentTypes['ApproveClaimsPayload']> = {
+  results?: Resolver<Maybe<Array<ResolversTypes['ApproveClaimResult']>>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type ApprovePayoutBatchPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApprovePayoutBatchPayload'] = ResolversParentTypes['ApprovePayoutBatchPayload']> = {
+  batch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type BankAccountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankAccount'] = ResolversParentTypes['BankAccount']> = {
   bankCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   cardNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -3213,13 +4433,16 @@ export type BankAccountResolvers<ContextType = Context, ParentType extends Resol
   changedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   confirmedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   confirmedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   payableFrom?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type BankDocumentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankDocument'] = ResolversParentTypes['BankDocument']> = {
   confirmationReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   confirmedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   confirmedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  confirmer?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
   entries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   fileName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -3230,10 +4453,12 @@ export type BankDocumentResolvers<ContextType = Context, ParentType extends Reso
   processedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   receivedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  receiver?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
   sealProblem?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sealedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   source?: Resolver<ResolversTypes['BankDocumentSource'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['BankDocumentStatus'], ParentType, ContextType>;
+  viewerCanConfirm?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -3259,7 +4484,7 @@ export type BankStatementResolvers<ContextType = Context, ParentType extends Res
   closingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
   date?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   document?: Resolver<ResolversTypes['BankDocument'], ParentType, ContextType>;
-  entries?: Resolver<ResolversTypes['StatementEntryConnection'], ParentType, ContextType, RequireFields<BankStatementEntriesArgs, 'first'>>;
+  entries?: Resolver<ResolversTypes['StatementEntryConnection'], ParentType, ContextType, Partial<BankStatementEntriesArgs>>;
   final?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   openingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
@@ -3289,7 +4514,7 @@ export type BenefitLineResolvers<ContextType = Context, ParentType extends Resol
   capsHit?: Resolver<Array<ResolversTypes['BenefitCap']>, ParentType, ContextType>;
   computedFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   diseaseGroups?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
-  explanation?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  explanation?: Resolver<ResolversTypes['LocalizedText'], ParentType, ContextType>;
   fixedFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   programme?: Resolver<ResolversTypes['BenefitProgramme'], ParentType, ContextType>;
@@ -3303,7 +4528,7 @@ export type BenefitPreviewResolvers<ContextType = Context, ParentType extends Re
   json?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   lines?: Resolver<Array<ResolversTypes['BenefitPreviewLine']>, ParentType, ContextType>;
   memberPaysFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
-  reasons?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  reasons?: Resolver<Array<ResolversTypes['ClaimReason']>, ParentType, ContextType>;
   ruleSet?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   ruleSetVersion?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   totalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
@@ -3314,7 +4539,7 @@ export type BenefitPreviewLineResolvers<ContextType = Context, ParentType extend
   amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   basisFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   capsHit?: Resolver<Array<ResolversTypes['BenefitCap']>, ParentType, ContextType>;
-  explanation?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  explanation?: Resolver<ResolversTypes['LocalizedText'], ParentType, ContextType>;
   programme?: Resolver<ResolversTypes['BenefitProgramme'], ParentType, ContextType>;
   ratioBasisPoints?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
@@ -3326,6 +4551,11 @@ export type BenefitTotalsResolvers<ContextType = Context, ParentType extends Res
   majorDiseaseFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   outOfPocketFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type CancelPayoutBatchPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CancelPayoutBatchPayload'] = ResolversParentTypes['CancelPayoutBatchPayload']> = {
+  batch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type ClaimResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Claim'] = ResolversParentTypes['Claim']> = {
@@ -3342,14 +4572,17 @@ export type ClaimResolvers<ContextType = Context, ParentType extends ResolversPa
   payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType>;
   personBurdenFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  reasonCodes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
-  reasons?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  reasonCodes?: Resolver<Array<ResolversTypes['ClaimReasonCode']>, ParentType, ContextType>;
+  reasons?: Resolver<Array<ResolversTypes['ClaimReason']>, ParentType, ContextType>;
   ruleSet?: Resolver<Maybe<ResolversTypes['RuleSet']>, ParentType, ContextType>;
   settledAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   settlement?: Resolver<ResolversTypes['Settlement'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
   totalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
+  viewerCanAdjust?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  viewerCanApprove?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  viewerCanReject?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   warnings?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -3365,14 +4598,31 @@ export type ClaimEdgeResolvers<ContextType = Context, ParentType extends Resolve
   node?: Resolver<ResolversTypes['Claim'], ParentType, ContextType>;
 };
 
+export type ClaimReasonResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClaimReason'] = ResolversParentTypes['ClaimReason']> = {
+  code?: Resolver<ResolversTypes['ClaimReasonCode'], ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['LocalizedText'], ParentType, ContextType>;
+};
+
 export type ClaimStatusChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClaimStatusChange'] = ResolversParentTypes['ClaimStatusChange']> = {
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   claim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType>;
+  sequence?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
+};
+
+export type ConfirmBankCardChangePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConfirmBankCardChangePayload'] = ResolversParentTypes['ConfirmBankCardChangePayload']> = {
+  member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type ConfirmBankDocumentPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConfirmBankDocumentPayload'] = ResolversParentTypes['ConfirmBankDocumentPayload']> = {
+  document?: Resolver<Maybe<ResolversTypes['BankDocument']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type ContributionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Contribution'] = ResolversParentTypes['Contribution']> = {
   enrolled?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   owedFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   paidFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   paymentReference?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -3380,13 +4630,29 @@ export type ContributionResolvers<ContextType = Context, ParentType extends Reso
   planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ContributionStatus'], ParentType, ContextType>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type ContributionPaymentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ContributionPayment'] = ResolversParentTypes['ContributionPayment']> = {
   amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   paidOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   reference?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['ContributionPaymentSource'], ParentType, ContextType>;
+};
+
+export type CreateMemberPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreateMemberPayload'] = ResolversParentTypes['CreateMemberPayload']> = {
+  member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type CreatePayoutBatchPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreatePayoutBatchPayload'] = ResolversParentTypes['CreatePayoutBatchPayload']> = {
+  batch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type CreateUnitPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreateUnitPayload'] = ResolversParentTypes['CreateUnitPayload']> = {
+  unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type DailyProofResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DailyProof'] = ResolversParentTypes['DailyProof']> = {
@@ -3401,6 +4667,7 @@ export type DailyProofResolvers<ContextType = Context, ParentType extends Resolv
   differenceFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
   entries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   expectedClosingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   openingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
   previousClosingFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
   previousDate?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
@@ -3410,6 +4677,7 @@ export type DailyProofResolvers<ContextType = Context, ParentType extends Resolv
   recognizedDebitsFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   statement?: Resolver<ResolversTypes['BankStatement'], ParentType, ContextType>;
   unrecognizedEntries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {
@@ -3419,6 +4687,16 @@ export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type DecideFourEyesProposalPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DecideFourEyesProposalPayload'] = ResolversParentTypes['DecideFourEyesProposalPayload']> = {
+  proposal?: Resolver<Maybe<ResolversTypes['FourEyesProposal']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type EnrolMemberPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EnrolMemberPayload'] = ResolversParentTypes['EnrolMemberPayload']> = {
+  enrolment?: Resolver<Maybe<ResolversTypes['Enrolment']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
 
 export type EnrolmentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Enrolment'] = ResolversParentTypes['Enrolment']> = {
   contributionFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
@@ -3438,6 +4716,7 @@ export type EnrolmentResolvers<ContextType = Context, ParentType extends Resolve
 export type EnrolmentConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EnrolmentConnection'] = ResolversParentTypes['EnrolmentConnection']> = {
   edges?: Resolver<Array<ResolversTypes['EnrolmentEdge']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type EnrolmentEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EnrolmentEdge'] = ResolversParentTypes['EnrolmentEdge']> = {
@@ -3453,15 +4732,18 @@ export type FourEyesProposalResolvers<ContextType = Context, ParentType extends 
   amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   decidedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  decision?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  decider?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  decision?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   decisionReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   exception?: Resolver<Maybe<ResolversTypes['ReconciliationException']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['FourEyesProposalKind'], ParentType, ContextType>;
   proposedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   proposedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  proposer?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['FourEyesProposalStatus'], ParentType, ContextType>;
   unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
+  viewerCanDecide?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -3476,31 +4758,60 @@ export type FourEyesProposalEdgeResolvers<ContextType = Context, ParentType exte
   node?: Resolver<ResolversTypes['FourEyesProposal'], ParentType, ContextType>;
 };
 
+export type ImportRosterPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ImportRosterPayload'] = ResolversParentTypes['ImportRosterPayload']> = {
+  rosterImport?: Resolver<Maybe<ResolversTypes['RosterImport']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
+  name: 'JSON';
+}
+
+export type JobProgressResolvers<ContextType = Context, ParentType extends ResolversParentTypes['JobProgress'] = ResolversParentTypes['JobProgress']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  done?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  jobId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['JobState'], ParentType, ContextType>;
+  total?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type LocalizedTextResolvers<ContextType = Context, ParentType extends ResolversParentTypes['LocalizedText'] = ResolversParentTypes['LocalizedText']> = {
+  en?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  zh?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type MatchReconciliationExceptionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MatchReconciliationExceptionPayload'] = ResolversParentTypes['MatchReconciliationExceptionPayload']> = {
+  exception?: Resolver<Maybe<ResolversTypes['ReconciliationException']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type MemberResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Member'] = ResolversParentTypes['Member']> = {
   bankAccount?: Resolver<Maybe<ResolversTypes['BankAccount']>, ParentType, ContextType>;
   benefitTotals?: Resolver<ResolversTypes['BenefitTotals'], ParentType, ContextType, RequireFields<MemberBenefitTotalsArgs, 'year'>>;
   birthDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
-  changes?: Resolver<ResolversTypes['MemberChangeConnection'], ParentType, ContextType, RequireFields<MemberChangesArgs, 'first'>>;
-  claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, RequireFields<MemberClaimsArgs, 'first'>>;
+  changes?: Resolver<ResolversTypes['MemberChangeConnection'], ParentType, ContextType, Partial<MemberChangesArgs>>;
+  claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, Partial<MemberClaimsArgs>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
-  enrolments?: Resolver<ResolversTypes['EnrolmentConnection'], ParentType, ContextType, RequireFields<MemberEnrolmentsArgs, 'first'>>;
+  enrolments?: Resolver<ResolversTypes['EnrolmentConnection'], ParentType, ContextType, Partial<MemberEnrolmentsArgs>>;
   firstEnrolledOn?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
-  gender?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  gender?: Resolver<ResolversTypes['Gender'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   idNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, RequireFields<MemberPayoutsArgs, 'first'>>;
+  payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, Partial<MemberPayoutsArgs>>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  settlements?: Resolver<ResolversTypes['SettlementConnection'], ParentType, ContextType, RequireFields<MemberSettlementsArgs, 'first'>>;
+  settlements?: Resolver<ResolversTypes['SettlementConnection'], ParentType, ContextType, Partial<MemberSettlementsArgs>>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  viewerCanEdit?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  viewerCanRevealPersonalData?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type MemberChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MemberChange'] = ResolversParentTypes['MemberChange']> = {
-  action?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  action?: Resolver<ResolversTypes['MemberChangeAction'], ParentType, ContextType>;
   actor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  actorRole?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  actorRole?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
   after?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   before?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -3531,42 +4842,49 @@ export type MemberEdgeResolvers<ContextType = Context, ParentType extends Resolv
   node?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
 };
 
+export type MoveMemberPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MoveMemberPayload'] = ResolversParentTypes['MoveMemberPayload']> = {
+  member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
-  adjustClaimLine?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationAdjustClaimLineArgs, 'input'>>;
-  approveClaim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationApproveClaimArgs, 'input'>>;
-  approvePayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<MutationApprovePayoutBatchArgs, 'batchId'>>;
-  cancelPayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<MutationCancelPayoutBatchArgs, 'input'>>;
-  confirmBankCardChange?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationConfirmBankCardChangeArgs, 'input'>>;
-  confirmBankDocument?: Resolver<ResolversTypes['BankDocument'], ParentType, ContextType, RequireFields<MutationConfirmBankDocumentArgs, 'input'>>;
-  confirmFourEyesProposal?: Resolver<ResolversTypes['FourEyesProposal'], ParentType, ContextType, RequireFields<MutationConfirmFourEyesProposalArgs, 'input'>>;
-  createMember?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationCreateMemberArgs, 'input'>>;
-  createPayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, Partial<MutationCreatePayoutBatchArgs>>;
-  createUnit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<MutationCreateUnitArgs, 'input'>>;
-  enrolMember?: Resolver<ResolversTypes['Enrolment'], ParentType, ContextType, RequireFields<MutationEnrolMemberArgs, 'input'>>;
-  importRoster?: Resolver<ResolversTypes['RosterImport'], ParentType, ContextType, RequireFields<MutationImportRosterArgs, 'input'>>;
-  matchReconciliationException?: Resolver<ResolversTypes['ReconciliationException'], ParentType, ContextType, RequireFields<MutationMatchReconciliationExceptionArgs, 'input'>>;
-  moveMember?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationMoveMemberArgs, 'input'>>;
-  planPayouts?: Resolver<ResolversTypes['PayoutPlan'], ParentType, ContextType>;
-  publishRuleSet?: Resolver<ResolversTypes['RuleSet'], ParentType, ContextType, RequireFields<MutationPublishRuleSetArgs, 'input'>>;
-  recordContributionPayment?: Resolver<ResolversTypes['Contribution'], ParentType, ContextType, RequireFields<MutationRecordContributionPaymentArgs, 'input'>>;
-  rejectClaim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType, RequireFields<MutationRejectClaimArgs, 'input'>>;
-  rejectFourEyesProposal?: Resolver<ResolversTypes['FourEyesProposal'], ParentType, ContextType, RequireFields<MutationRejectFourEyesProposalArgs, 'input'>>;
-  requestReconciliation?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRequestReconciliationArgs, 'account'>>;
-  retryBankDocument?: Resolver<ResolversTypes['BankDocument'], ParentType, ContextType, RequireFields<MutationRetryBankDocumentArgs, 'id'>>;
-  retryPayout?: Resolver<ResolversTypes['Payout'], ParentType, ContextType, RequireFields<MutationRetryPayoutArgs, 'input'>>;
+  adjustClaimLine?: Resolver<ResolversTypes['AdjustClaimLinePayload'], ParentType, ContextType, RequireFields<MutationAdjustClaimLineArgs, 'input'>>;
+  approveClaim?: Resolver<ResolversTypes['ApproveClaimPayload'], ParentType, ContextType, RequireFields<MutationApproveClaimArgs, 'input'>>;
+  approveClaims?: Resolver<ResolversTypes['ApproveClaimsPayload'], ParentType, ContextType, RequireFields<MutationApproveClaimsArgs, 'input'>>;
+  approvePayoutBatch?: Resolver<ResolversTypes['ApprovePayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationApprovePayoutBatchArgs, 'input'>>;
+  cancelPayoutBatch?: Resolver<ResolversTypes['CancelPayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationCancelPayoutBatchArgs, 'input'>>;
+  confirmBankCardChange?: Resolver<ResolversTypes['ConfirmBankCardChangePayload'], ParentType, ContextType, RequireFields<MutationConfirmBankCardChangeArgs, 'input'>>;
+  confirmBankDocument?: Resolver<ResolversTypes['ConfirmBankDocumentPayload'], ParentType, ContextType, RequireFields<MutationConfirmBankDocumentArgs, 'input'>>;
+  confirmFourEyesProposal?: Resolver<ResolversTypes['DecideFourEyesProposalPayload'], ParentType, ContextType, RequireFields<MutationConfirmFourEyesProposalArgs, 'input'>>;
+  createMember?: Resolver<ResolversTypes['CreateMemberPayload'], ParentType, ContextType, RequireFields<MutationCreateMemberArgs, 'input'>>;
+  createPayoutBatch?: Resolver<ResolversTypes['CreatePayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationCreatePayoutBatchArgs, 'input'>>;
+  createUnit?: Resolver<ResolversTypes['CreateUnitPayload'], ParentType, ContextType, RequireFields<MutationCreateUnitArgs, 'input'>>;
+  enrolMember?: Resolver<ResolversTypes['EnrolMemberPayload'], ParentType, ContextType, RequireFields<MutationEnrolMemberArgs, 'input'>>;
+  importRoster?: Resolver<ResolversTypes['ImportRosterPayload'], ParentType, ContextType, RequireFields<MutationImportRosterArgs, 'input'>>;
+  matchReconciliationException?: Resolver<ResolversTypes['MatchReconciliationExceptionPayload'], ParentType, ContextType, RequireFields<MutationMatchReconciliationExceptionArgs, 'input'>>;
+  moveMember?: Resolver<ResolversTypes['MoveMemberPayload'], ParentType, ContextType, RequireFields<MutationMoveMemberArgs, 'input'>>;
+  planPayouts?: Resolver<ResolversTypes['PlanPayoutsPayload'], ParentType, ContextType>;
+  publishRuleSet?: Resolver<ResolversTypes['PublishRuleSetPayload'], ParentType, ContextType, RequireFields<MutationPublishRuleSetArgs, 'input'>>;
+  recordContributionPayment?: Resolver<ResolversTypes['RecordContributionPaymentPayload'], ParentType, ContextType, RequireFields<MutationRecordContributionPaymentArgs, 'input'>>;
+  rejectClaim?: Resolver<ResolversTypes['RejectClaimPayload'], ParentType, ContextType, RequireFields<MutationRejectClaimArgs, 'input'>>;
+  rejectFourEyesProposal?: Resolver<ResolversTypes['DecideFourEyesProposalPayload'], ParentType, ContextType, RequireFields<MutationRejectFourEyesProposalArgs, 'input'>>;
+  requestReconciliation?: Resolver<ResolversTypes['RequestReconciliationPayload'], ParentType, ContextType, RequireFields<MutationRequestReconciliationArgs, 'input'>>;
+  requestUpload?: Resolver<ResolversTypes['RequestUploadPayload'], ParentType, ContextType, RequireFields<MutationRequestUploadArgs, 'input'>>;
+  retryBankDocument?: Resolver<ResolversTypes['RetryBankDocumentPayload'], ParentType, ContextType, RequireFields<MutationRetryBankDocumentArgs, 'input'>>;
+  retryPayout?: Resolver<ResolversTypes['RetryPayoutPayload'], ParentType, ContextType, RequireFields<MutationRetryPayoutArgs, 'input'>>;
   retrySettlementRejection?: Resolver<ResolversTypes['RetrySettlementRejectionPayload'], ParentType, ContextType, RequireFields<MutationRetrySettlementRejectionArgs, 'input'>>;
-  revealMemberPersonalData?: Resolver<ResolversTypes['RevealedPersonalData'], ParentType, ContextType, RequireFields<MutationRevealMemberPersonalDataArgs, 'input'>>;
-  revealPayoutBatchFile?: Resolver<ResolversTypes['RevealedPayoutBatchFile'], ParentType, ContextType, RequireFields<MutationRevealPayoutBatchFileArgs, 'input'>>;
-  submitPayoutBatch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType, RequireFields<MutationSubmitPayoutBatchArgs, 'batchId'>>;
-  updateMember?: Resolver<ResolversTypes['Member'], ParentType, ContextType, RequireFields<MutationUpdateMemberArgs, 'input'>>;
-  updateUnit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType, RequireFields<MutationUpdateUnitArgs, 'input'>>;
-  uploadBankStatement?: Resolver<ResolversTypes['BankDocument'], ParentType, ContextType, RequireFields<MutationUploadBankStatementArgs, 'input'>>;
-  uploadSettlements?: Resolver<ResolversTypes['SettlementIngestionRun'], ParentType, ContextType, RequireFields<MutationUploadSettlementsArgs, 'input'>>;
-  writeOffReconciliationException?: Resolver<ResolversTypes['ReconciliationException'], ParentType, ContextType, RequireFields<MutationWriteOffReconciliationExceptionArgs, 'input'>>;
+  revealMemberPersonalData?: Resolver<ResolversTypes['RevealMemberPersonalDataPayload'], ParentType, ContextType, RequireFields<MutationRevealMemberPersonalDataArgs, 'input'>>;
+  revealPayoutBatchFile?: Resolver<ResolversTypes['RevealPayoutBatchFilePayload'], ParentType, ContextType, RequireFields<MutationRevealPayoutBatchFileArgs, 'input'>>;
+  submitPayoutBatch?: Resolver<ResolversTypes['SubmitPayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationSubmitPayoutBatchArgs, 'input'>>;
+  updateMember?: Resolver<ResolversTypes['UpdateMemberPayload'], ParentType, ContextType, RequireFields<MutationUpdateMemberArgs, 'input'>>;
+  updateUnit?: Resolver<ResolversTypes['UpdateUnitPayload'], ParentType, ContextType, RequireFields<MutationUpdateUnitArgs, 'input'>>;
+  uploadBankStatement?: Resolver<ResolversTypes['UploadBankStatementPayload'], ParentType, ContextType, RequireFields<MutationUploadBankStatementArgs, 'input'>>;
+  uploadSettlements?: Resolver<ResolversTypes['UploadSettlementsPayload'], ParentType, ContextType, RequireFields<MutationUploadSettlementsArgs, 'input'>>;
+  writeOffReconciliationException?: Resolver<ResolversTypes['WriteOffReconciliationExceptionPayload'], ParentType, ContextType, RequireFields<MutationWriteOffReconciliationExceptionArgs, 'input'>>;
 };
 
 export type NodeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Enrolment' | 'FourEyesProposal' | 'Member' | 'Payout' | 'PayoutBatch' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'BankAccount' | 'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Contribution' | 'DailyProof' | 'Enrolment' | 'FourEyesProposal' | 'Member' | 'Payout' | 'PayoutBatch' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'RuleSet' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'SettlementSource' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -3589,6 +4907,7 @@ export type PayoutResolvers<ContextType = Context, ParentType extends ResolversP
   status?: Resolver<ResolversTypes['PayoutStatus'], ParentType, ContextType>;
   statusReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
+  viewerCanRetry?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -3617,6 +4936,7 @@ export type PayoutAttemptCountResolvers<ContextType = Context, ParentType extend
 export type PayoutBatchResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutBatch'] = ResolversParentTypes['PayoutBatch']> = {
   approvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   approvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  approver?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
   attemptCounts?: Resolver<Array<ResolversTypes['PayoutAttemptCount']>, ParentType, ContextType>;
   bankCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   bankReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -3625,24 +4945,32 @@ export type PayoutBatchResolvers<ContextType = Context, ParentType extends Resol
   channel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   createdBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  creator?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
   debtorAccount?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   debtorName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   file?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   fileName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  fileUrl?: Resolver<Maybe<ResolversTypes['SignedUrl']>, ParentType, ContextType>;
   finalAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   msgId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   paymentCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, RequireFields<PayoutBatchPayoutsArgs, 'first'>>;
+  payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, Partial<PayoutBatchPayoutsArgs>>;
   requestedExecutionDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   sealBase64?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  sealUrl?: Resolver<Maybe<ResolversTypes['SignedUrl']>, ParentType, ContextType>;
   sealedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['PayoutBatchStatus'], ParentType, ContextType>;
   submission?: Resolver<ResolversTypes['PayoutSubmission'], ParentType, ContextType>;
   submitRequestedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   submitRequestedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  submitRequester?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
   submittedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   totalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  viewerCanApprove?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  viewerCanCancel?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  viewerCanRevealFile?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  viewerCanSubmit?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -3685,41 +5013,52 @@ export type PayoutRetryProposalResolvers<ContextType = Context, ParentType exten
 export type PayoutStatusChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutStatusChange'] = ResolversParentTypes['PayoutStatusChange']> = {
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   payout?: Resolver<ResolversTypes['Payout'], ParentType, ContextType>;
+  sequence?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['PayoutStatus'], ParentType, ContextType>;
 };
 
+export type PlanPayoutsPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PlanPayoutsPayload'] = ResolversParentTypes['PlanPayoutsPayload']> = {
+  plan?: Resolver<Maybe<ResolversTypes['PayoutPlan']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type PublishRuleSetPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PublishRuleSetPayload'] = ResolversParentTypes['PublishRuleSetPayload']> = {
+  ruleSet?: Resolver<Maybe<ResolversTypes['RuleSet']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
-  bankDocuments?: Resolver<ResolversTypes['BankDocumentConnection'], ParentType, ContextType, RequireFields<QueryBankDocumentsArgs, 'first'>>;
-  bankStatements?: Resolver<ResolversTypes['BankStatementConnection'], ParentType, ContextType, RequireFields<QueryBankStatementsArgs, 'first'>>;
+  bankDocuments?: Resolver<ResolversTypes['BankDocumentConnection'], ParentType, ContextType, Partial<QueryBankDocumentsArgs>>;
+  bankStatements?: Resolver<ResolversTypes['BankStatementConnection'], ParentType, ContextType, Partial<QueryBankStatementsArgs>>;
   benefitPreview?: Resolver<ResolversTypes['BenefitPreview'], ParentType, ContextType, RequireFields<QueryBenefitPreviewArgs, 'input' | 'ruleSetId'>>;
   claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType, RequireFields<QueryClaimArgs, 'id'>>;
-  claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, RequireFields<QueryClaimsArgs, 'first'>>;
-  fourEyesProposals?: Resolver<ResolversTypes['FourEyesProposalConnection'], ParentType, ContextType, RequireFields<QueryFourEyesProposalsArgs, 'first'>>;
+  claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, Partial<QueryClaimsArgs>>;
+  fourEyesProposals?: Resolver<ResolversTypes['FourEyesProposalConnection'], ParentType, ContextType, Partial<QueryFourEyesProposalsArgs>>;
   member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType, RequireFields<QueryMemberArgs, 'id'>>;
-  members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, RequireFields<QueryMembersArgs, 'first'>>;
+  members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, Partial<QueryMembersArgs>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
   payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType, RequireFields<QueryPayoutArgs, 'id'>>;
   payoutBatch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType, RequireFields<QueryPayoutBatchArgs, 'id'>>;
-  payoutBatches?: Resolver<ResolversTypes['PayoutBatchConnection'], ParentType, ContextType, RequireFields<QueryPayoutBatchesArgs, 'first'>>;
-  payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, RequireFields<QueryPayoutsArgs, 'first'>>;
-  reconciliationExceptions?: Resolver<ResolversTypes['ReconciliationExceptionConnection'], ParentType, ContextType, RequireFields<QueryReconciliationExceptionsArgs, 'first'>>;
-  reconciliationMatches?: Resolver<ResolversTypes['ReconciliationMatchConnection'], ParentType, ContextType, RequireFields<QueryReconciliationMatchesArgs, 'first'>>;
+  payoutBatches?: Resolver<ResolversTypes['PayoutBatchConnection'], ParentType, ContextType, Partial<QueryPayoutBatchesArgs>>;
+  payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, Partial<QueryPayoutsArgs>>;
+  reconciliationExceptions?: Resolver<ResolversTypes['ReconciliationExceptionConnection'], ParentType, ContextType, Partial<QueryReconciliationExceptionsArgs>>;
+  reconciliationMatches?: Resolver<ResolversTypes['ReconciliationMatchConnection'], ParentType, ContextType, Partial<QueryReconciliationMatchesArgs>>;
   reconciliationReport?: Resolver<ResolversTypes['ReconciliationReport'], ParentType, ContextType, RequireFields<QueryReconciliationReportArgs, 'account' | 'date'>>;
-  reconciliationRuns?: Resolver<ResolversTypes['ReconciliationRunConnection'], ParentType, ContextType, RequireFields<QueryReconciliationRunsArgs, 'first'>>;
+  reconciliationRuns?: Resolver<ResolversTypes['ReconciliationRunConnection'], ParentType, ContextType, Partial<QueryReconciliationRunsArgs>>;
   rosterImport?: Resolver<Maybe<ResolversTypes['RosterImport']>, ParentType, ContextType, RequireFields<QueryRosterImportArgs, 'id'>>;
   ruleSet?: Resolver<Maybe<ResolversTypes['RuleSet']>, ParentType, ContextType, RequireFields<QueryRuleSetArgs, 'ruleSetId'>>;
   ruleSets?: Resolver<Array<ResolversTypes['RuleSet']>, ParentType, ContextType, Partial<QueryRuleSetsArgs>>;
   settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType, RequireFields<QuerySettlementArgs, 'id'>>;
   settlementIngestionRun?: Resolver<Maybe<ResolversTypes['SettlementIngestionRun']>, ParentType, ContextType, RequireFields<QuerySettlementIngestionRunArgs, 'id'>>;
-  settlementIngestionRuns?: Resolver<ResolversTypes['SettlementIngestionRunConnection'], ParentType, ContextType, RequireFields<QuerySettlementIngestionRunsArgs, 'first'>>;
+  settlementIngestionRuns?: Resolver<ResolversTypes['SettlementIngestionRunConnection'], ParentType, ContextType, Partial<QuerySettlementIngestionRunsArgs>>;
   settlementRejection?: Resolver<Maybe<ResolversTypes['SettlementRejection']>, ParentType, ContextType, RequireFields<QuerySettlementRejectionArgs, 'id'>>;
-  settlementRejections?: Resolver<ResolversTypes['SettlementRejectionConnection'], ParentType, ContextType, RequireFields<QuerySettlementRejectionsArgs, 'first'>>;
+  settlementRejections?: Resolver<ResolversTypes['SettlementRejectionConnection'], ParentType, ContextType, Partial<QuerySettlementRejectionsArgs>>;
   settlementSources?: Resolver<Array<ResolversTypes['SettlementSource']>, ParentType, ContextType>;
-  settlements?: Resolver<ResolversTypes['SettlementConnection'], ParentType, ContextType, RequireFields<QuerySettlementsArgs, 'first'>>;
-  statementEntries?: Resolver<ResolversTypes['StatementEntryConnection'], ParentType, ContextType, RequireFields<QueryStatementEntriesArgs, 'first'>>;
+  settlements?: Resolver<ResolversTypes['SettlementConnection'], ParentType, ContextType, Partial<QuerySettlementsArgs>>;
+  statementEntries?: Resolver<ResolversTypes['StatementEntryConnection'], ParentType, ContextType, Partial<QueryStatementEntriesArgs>>;
   unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType, RequireFields<QueryUnitArgs, 'id'>>;
-  units?: Resolver<ResolversTypes['UnitConnection'], ParentType, ContextType, RequireFields<QueryUnitsArgs, 'first'>>;
+  units?: Resolver<ResolversTypes['UnitConnection'], ParentType, ContextType, Partial<QueryUnitsArgs>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
 };
 
@@ -3730,7 +5069,7 @@ export type ReconciliationExceptionResolvers<ContextType = Context, ParentType e
   detectedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   endToEndId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   entry?: Resolver<Maybe<ResolversTypes['StatementEntry']>, ParentType, ContextType>;
-  evidence?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  evidence?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['ReconciliationExceptionKind'], ParentType, ContextType>;
   occurredOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
@@ -3743,6 +5082,7 @@ export type ReconciliationExceptionResolvers<ContextType = Context, ParentType e
   resolvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ReconciliationExceptionStatus'], ParentType, ContextType>;
   transactionIndex?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  viewerCanResolve?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -3812,7 +5152,7 @@ export type ReconciliationRunResolvers<ContextType = Context, ParentType extends
   matched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   startedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReconciliationRunStatus'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -3827,15 +5167,58 @@ export type ReconciliationRunEdgeResolvers<ContextType = Context, ParentType ext
   node?: Resolver<ResolversTypes['ReconciliationRun'], ParentType, ContextType>;
 };
 
+export type RecordContributionPaymentPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RecordContributionPaymentPayload'] = ResolversParentTypes['RecordContributionPaymentPayload']> = {
+  contribution?: Resolver<Maybe<ResolversTypes['Contribution']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RejectClaimPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RejectClaimPayload'] = ResolversParentTypes['RejectClaimPayload']> = {
+  claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RequestReconciliationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RequestReconciliationPayload'] = ResolversParentTypes['RequestReconciliationPayload']> = {
+  account?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  queued?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RequestUploadPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RequestUploadPayload'] = ResolversParentTypes['RequestUploadPayload']> = {
+  upload?: Resolver<Maybe<ResolversTypes['UploadTicket']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RetryBankDocumentPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetryBankDocumentPayload'] = ResolversParentTypes['RetryBankDocumentPayload']> = {
+  document?: Resolver<Maybe<ResolversTypes['BankDocument']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RetryPayoutPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetryPayoutPayload'] = ResolversParentTypes['RetryPayoutPayload']> = {
+  payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type RetrySettlementRejectionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetrySettlementRejectionPayload'] = ResolversParentTypes['RetrySettlementRejectionPayload']> = {
-  rejection?: Resolver<ResolversTypes['SettlementRejection'], ParentType, ContextType>;
+  rejection?: Resolver<Maybe<ResolversTypes['SettlementRejection']>, ParentType, ContextType>;
   settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RevealMemberPersonalDataPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevealMemberPersonalDataPayload'] = ResolversParentTypes['RevealMemberPersonalDataPayload']> = {
+  personalData?: Resolver<Maybe<ResolversTypes['RevealedPersonalData']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RevealPayoutBatchFilePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevealPayoutBatchFilePayload'] = ResolversParentTypes['RevealPayoutBatchFilePayload']> = {
+  file?: Resolver<Maybe<ResolversTypes['RevealedPayoutBatchFile']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type RevealedPayoutBatchFileResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevealedPayoutBatchFile'] = ResolversParentTypes['RevealedPayoutBatchFile']> = {
   batch?: Resolver<ResolversTypes['PayoutBatch'], ParentType, ContextType>;
   file?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   fileName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  fileUrl?: Resolver<ResolversTypes['SignedUrl'], ParentType, ContextType>;
   sealBase64?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
@@ -3859,7 +5242,7 @@ export type RosterImportResolvers<ContextType = Context, ParentType extends Reso
   rowsTotal?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   rowsUnchanged?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   rowsUpdated?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['RosterImportStatus'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
@@ -3871,14 +5254,16 @@ export type RosterRowErrorResolvers<ContextType = Context, ParentType extends Re
 
 export type RuleSetResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RuleSet'] = ResolversParentTypes['RuleSet']> = {
   assignedPlanYears?: Resolver<Array<ResolversTypes['Int']>, ParentType, ContextType>;
-  definition?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  definition?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   planYears?: Resolver<Array<ResolversTypes['Int']>, ParentType, ContextType>;
   publishedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   publishedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   ruleSetId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   shipped?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type SettlementResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Settlement'] = ResolversParentTypes['Settlement']> = {
@@ -3905,6 +5290,7 @@ export type SettlementResolvers<ContextType = Context, ParentType extends Resolv
   reversesSetlId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   setlId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   settledAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  settlementSource?: Resolver<Maybe<ResolversTypes['SettlementSource']>, ParentType, ContextType>;
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['SettlementStatus'], ParentType, ContextType>;
   transaction?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -3959,6 +5345,7 @@ export type SettlementIngestionRunResolvers<ContextType = Context, ParentType ex
   pages?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   received?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   rejected?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  settlementSource?: Resolver<ResolversTypes['SettlementSource'], ParentType, ContextType>;
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   startedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -3999,6 +5386,7 @@ export type SettlementRejectionResolvers<ContextType = Context, ParentType exten
   retries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   setlId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
+  settlementSource?: Resolver<ResolversTypes['SettlementSource'], ParentType, ContextType>;
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['SettlementRejectionStatus'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -4020,13 +5408,15 @@ export type SettlementSourceResolvers<ContextType = Context, ParentType extends 
   cursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   endpoint?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['SettlementSourceKind'], ParentType, ContextType>;
   lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   lastPolledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   pageSize?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   pollSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
-  runs?: Resolver<ResolversTypes['SettlementIngestionRunConnection'], ParentType, ContextType, RequireFields<SettlementSourceRunsArgs, 'first'>>;
+  runs?: Resolver<ResolversTypes['SettlementIngestionRunConnection'], ParentType, ContextType, Partial<SettlementSourceRunsArgs>>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type SettlementSourceCountsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SettlementSourceCounts'] = ResolversParentTypes['SettlementSourceCounts']> = {
@@ -4036,6 +5426,11 @@ export type SettlementSourceCountsResolvers<ContextType = Context, ParentType ex
   received?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   unmatched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SignedUrlResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SignedUrl'] = ResolversParentTypes['SignedUrl']> = {
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type StatementEntryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StatementEntry'] = ResolversParentTypes['StatementEntry']> = {
@@ -4068,9 +5463,16 @@ export type StatementEntryEdgeResolvers<ContextType = Context, ParentType extend
   node?: Resolver<ResolversTypes['StatementEntry'], ParentType, ContextType>;
 };
 
+export type SubmitPayoutBatchPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SubmitPayoutBatchPayload'] = ResolversParentTypes['SubmitPayoutBatchPayload']> = {
+  batch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
   claimStatusChanged?: SubscriptionResolver<ResolversTypes['ClaimStatusChange'], "claimStatusChanged", ParentType, ContextType, Partial<SubscriptionClaimStatusChangedArgs>>;
   payoutStatusChanged?: SubscriptionResolver<ResolversTypes['PayoutStatusChange'], "payoutStatusChanged", ParentType, ContextType, Partial<SubscriptionPayoutStatusChangedArgs>>;
+  reconciliationRunProgress?: SubscriptionResolver<ResolversTypes['JobProgress'], "reconciliationRunProgress", ParentType, ContextType, RequireFields<SubscriptionReconciliationRunProgressArgs, 'id'>>;
+  rosterImportProgress?: SubscriptionResolver<ResolversTypes['JobProgress'], "rosterImportProgress", ParentType, ContextType, RequireFields<SubscriptionRosterImportProgressArgs, 'id'>>;
 };
 
 export type UnitResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Unit'] = ResolversParentTypes['Unit']> = {
@@ -4078,7 +5480,7 @@ export type UnitResolvers<ContextType = Context, ParentType extends ResolversPar
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   creditCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, RequireFields<UnitMembersArgs, 'first'>>;
+  members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, Partial<UnitMembersArgs>>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   planType?: Resolver<ResolversTypes['PlanType'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -4096,6 +5498,39 @@ export type UnitEdgeResolvers<ContextType = Context, ParentType extends Resolver
   node?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
 };
 
+export type UpdateMemberPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateMemberPayload'] = ResolversParentTypes['UpdateMemberPayload']> = {
+  member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type UpdateUnitPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateUnitPayload'] = ResolversParentTypes['UpdateUnitPayload']> = {
+  unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type UploadBankStatementPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UploadBankStatementPayload'] = ResolversParentTypes['UploadBankStatementPayload']> = {
+  document?: Resolver<Maybe<ResolversTypes['BankDocument']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type UploadSettlementsPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UploadSettlementsPayload'] = ResolversParentTypes['UploadSettlementsPayload']> = {
+  run?: Resolver<Maybe<ResolversTypes['SettlementIngestionRun']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type UploadTicketResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UploadTicket'] = ResolversParentTypes['UploadTicket']> = {
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  maxBytes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  uploadId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type UserErrorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = {
+  code?: Resolver<ResolversTypes['UserErrorCode'], ParentType, ContextType>;
+  field?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type ViewerResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = {
   member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType>;
   role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
@@ -4103,7 +5538,18 @@ export type ViewerResolvers<ContextType = Context, ParentType extends ResolversP
   unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
 };
 
+export type WriteOffReconciliationExceptionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WriteOffReconciliationExceptionPayload'] = ResolversParentTypes['WriteOffReconciliationExceptionPayload']> = {
+  exception?: Resolver<Maybe<ResolversTypes['ReconciliationException']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = Context> = {
+  Actor?: ActorResolvers<ContextType>;
+  AdjustClaimLinePayload?: AdjustClaimLinePayloadResolvers<ContextType>;
+  ApproveClaimPayload?: ApproveClaimPayloadResolvers<ContextType>;
+  ApproveClaimResult?: ApproveClaimResultResolvers<ContextType>;
+  ApproveClaimsPayload?: ApproveClaimsPayloadResolvers<ContextType>;
+  ApprovePayoutBatchPayload?: ApprovePayoutBatchPayloadResolvers<ContextType>;
   BankAccount?: BankAccountResolvers<ContextType>;
   BankDocument?: BankDocumentResolvers<ContextType>;
   BankDocumentConnection?: BankDocumentConnectionResolvers<ContextType>;
@@ -4116,15 +5562,24 @@ export type Resolvers<ContextType = Context> = {
   BenefitPreview?: BenefitPreviewResolvers<ContextType>;
   BenefitPreviewLine?: BenefitPreviewLineResolvers<ContextType>;
   BenefitTotals?: BenefitTotalsResolvers<ContextType>;
+  CancelPayoutBatchPayload?: CancelPayoutBatchPayloadResolvers<ContextType>;
   Claim?: ClaimResolvers<ContextType>;
   ClaimConnection?: ClaimConnectionResolvers<ContextType>;
   ClaimEdge?: ClaimEdgeResolvers<ContextType>;
+  ClaimReason?: ClaimReasonResolvers<ContextType>;
   ClaimStatusChange?: ClaimStatusChangeResolvers<ContextType>;
+  ConfirmBankCardChangePayload?: ConfirmBankCardChangePayloadResolvers<ContextType>;
+  ConfirmBankDocumentPayload?: ConfirmBankDocumentPayloadResolvers<ContextType>;
   Contribution?: ContributionResolvers<ContextType>;
   ContributionPayment?: ContributionPaymentResolvers<ContextType>;
+  CreateMemberPayload?: CreateMemberPayloadResolvers<ContextType>;
+  CreatePayoutBatchPayload?: CreatePayoutBatchPayloadResolvers<ContextType>;
+  CreateUnitPayload?: CreateUnitPayloadResolvers<ContextType>;
   DailyProof?: DailyProofResolvers<ContextType>;
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
+  DecideFourEyesProposalPayload?: DecideFourEyesProposalPayloadResolvers<ContextType>;
+  EnrolMemberPayload?: EnrolMemberPayloadResolvers<ContextType>;
   Enrolment?: EnrolmentResolvers<ContextType>;
   EnrolmentConnection?: EnrolmentConnectionResolvers<ContextType>;
   EnrolmentEdge?: EnrolmentEdgeResolvers<ContextType>;
@@ -4132,12 +5587,18 @@ export type Resolvers<ContextType = Context> = {
   FourEyesProposal?: FourEyesProposalResolvers<ContextType>;
   FourEyesProposalConnection?: FourEyesProposalConnectionResolvers<ContextType>;
   FourEyesProposalEdge?: FourEyesProposalEdgeResolvers<ContextType>;
+  ImportRosterPayload?: ImportRosterPayloadResolvers<ContextType>;
+  JSON?: GraphQLScalarType;
+  JobProgress?: JobProgressResolvers<ContextType>;
+  LocalizedText?: LocalizedTextResolvers<ContextType>;
+  MatchReconciliationExceptionPayload?: MatchReconciliationExceptionPayloadResolvers<ContextType>;
   Member?: MemberResolvers<ContextType>;
   MemberChange?: MemberChangeResolvers<ContextType>;
   MemberChangeConnection?: MemberChangeConnectionResolvers<ContextType>;
   MemberChangeEdge?: MemberChangeEdgeResolvers<ContextType>;
   MemberConnection?: MemberConnectionResolvers<ContextType>;
   MemberEdge?: MemberEdgeResolvers<ContextType>;
+  MoveMemberPayload?: MoveMemberPayloadResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
@@ -4152,6 +5613,8 @@ export type Resolvers<ContextType = Context> = {
   PayoutPlan?: PayoutPlanResolvers<ContextType>;
   PayoutRetryProposal?: PayoutRetryProposalResolvers<ContextType>;
   PayoutStatusChange?: PayoutStatusChangeResolvers<ContextType>;
+  PlanPayoutsPayload?: PlanPayoutsPayloadResolvers<ContextType>;
+  PublishRuleSetPayload?: PublishRuleSetPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   ReconciliationException?: ReconciliationExceptionResolvers<ContextType>;
   ReconciliationExceptionConnection?: ReconciliationExceptionConnectionResolvers<ContextType>;
@@ -4164,7 +5627,15 @@ export type Resolvers<ContextType = Context> = {
   ReconciliationRun?: ReconciliationRunResolvers<ContextType>;
   ReconciliationRunConnection?: ReconciliationRunConnectionResolvers<ContextType>;
   ReconciliationRunEdge?: ReconciliationRunEdgeResolvers<ContextType>;
+  RecordContributionPaymentPayload?: RecordContributionPaymentPayloadResolvers<ContextType>;
+  RejectClaimPayload?: RejectClaimPayloadResolvers<ContextType>;
+  RequestReconciliationPayload?: RequestReconciliationPayloadResolvers<ContextType>;
+  RequestUploadPayload?: RequestUploadPayloadResolvers<ContextType>;
+  RetryBankDocumentPayload?: RetryBankDocumentPayloadResolvers<ContextType>;
+  RetryPayoutPayload?: RetryPayoutPayloadResolvers<ContextType>;
   RetrySettlementRejectionPayload?: RetrySettlementRejectionPayloadResolvers<ContextType>;
+  RevealMemberPersonalDataPayload?: RevealMemberPersonalDataPayloadResolvers<ContextType>;
+  RevealPayoutBatchFilePayload?: RevealPayoutBatchFilePayloadResolvers<ContextType>;
   RevealedPayoutBatchFile?: RevealedPayoutBatchFileResolvers<ContextType>;
   RevealedPersonalData?: RevealedPersonalDataResolvers<ContextType>;
   RosterImport?: RosterImportResolvers<ContextType>;
@@ -4184,14 +5655,23 @@ export type Resolvers<ContextType = Context> = {
   SettlementRejectionEdge?: SettlementRejectionEdgeResolvers<ContextType>;
   SettlementSource?: SettlementSourceResolvers<ContextType>;
   SettlementSourceCounts?: SettlementSourceCountsResolvers<ContextType>;
+  SignedUrl?: SignedUrlResolvers<ContextType>;
   StatementEntry?: StatementEntryResolvers<ContextType>;
   StatementEntryConnection?: StatementEntryConnectionResolvers<ContextType>;
   StatementEntryEdge?: StatementEntryEdgeResolvers<ContextType>;
+  SubmitPayoutBatchPayload?: SubmitPayoutBatchPayloadResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   Unit?: UnitResolvers<ContextType>;
   UnitConnection?: UnitConnectionResolvers<ContextType>;
   UnitEdge?: UnitEdgeResolvers<ContextType>;
+  UpdateMemberPayload?: UpdateMemberPayloadResolvers<ContextType>;
+  UpdateUnitPayload?: UpdateUnitPayloadResolvers<ContextType>;
+  UploadBankStatementPayload?: UploadBankStatementPayloadResolvers<ContextType>;
+  UploadSettlementsPayload?: UploadSettlementsPayloadResolvers<ContextType>;
+  UploadTicket?: UploadTicketResolvers<ContextType>;
+  UserError?: UserErrorResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
+  WriteOffReconciliationExceptionPayload?: WriteOffReconciliationExceptionPayloadResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = Context> = {

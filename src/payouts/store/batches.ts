@@ -2,6 +2,7 @@ import type { Actor } from '../../audit/audit.ts';
 import type { Programme } from '../../benefits/rules/ruleSet.ts';
 import { Params } from '../../db/sql.ts';
 import { groupBy, type Page } from '../../kernel/page.ts';
+import { byKey, keysetSql } from '../../db/keyset.ts';
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
 import type { AttemptCount, BatchRow, BatchStatus, PayingAccount, SealedBatchFile } from '../model.ts';
 
@@ -25,12 +26,15 @@ export async function batchesByIds(db: Queryable, ids: readonly number[]): Promi
   return rows;
 }
 
+/** Batches newest first. */
+export const BATCH_ORDER = byKey('b.id', 'DESC');
+
 export async function listBatches(db: Queryable, status: BatchStatus | null | undefined, page: Page): Promise<BatchRow[]> {
   const p = new Params();
-  const where = [status ? `b.status = ${p.add(status)}` : 'true'];
-  if (page.afterKey !== null) where.push(`b.id < ${p.add(page.afterKey)}`);
+  const where = status ? `b.status = ${p.add(status)}` : 'true';
+  const keyset = keysetSql(p, BATCH_ORDER, page);
   const { rows } = await db.query<BatchRow>(
-    `SELECT ${BATCH_COLUMNS} FROM payout_batches b WHERE ${where.join(' AND ')} ORDER BY b.id DESC LIMIT ${p.add(page.limit)}`,
+    `SELECT ${BATCH_COLUMNS} FROM payout_batches b WHERE ${where} AND ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
     p.values,
   );
   return rows;

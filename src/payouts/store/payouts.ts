@@ -5,6 +5,7 @@ import type { Queryable, Tx } from '../../kernel/transaction.ts';
 import type { AttemptRow, PayoutRow, PayoutReturn, PayoutStatus, RetryProposalRow, SettledPayout } from '../model.ts';
 import type { Scope } from '../../kernel/scope.ts';
 import { memberRowScopeSql } from '../../db/scope.ts';
+import { keysetSql, type Ordering } from '../../db/keyset.ts';
 
 /**
  * SQL of payouts and their attempts: reads (scoped like claims), planning (a payout per approved
@@ -37,12 +38,23 @@ function payoutFilterSql(p: Params, scope: Scope, f: PayoutFilter): string {
   return where.join(' AND ');
 }
 
-/** Newest first, keyset on id. */
+/** Payouts newest first, or by one of these fields (the API's PayoutOrderField). */
+export const PAYOUT_ORDER: Ordering<'STATUS' | 'CREATED_AT' | 'AMOUNT'> = {
+  key: 'p.id',
+  direction: 'DESC',
+  fields: {
+    STATUS: { sql: 'p.status', kind: 'text' },
+    CREATED_AT: { sql: 'p.created_at', kind: 'timestamp' },
+    AMOUNT: { sql: 'p.amount_fen', kind: 'integer' },
+  },
+};
+
 export async function listPayouts(db: Queryable, scope: Scope, filter: PayoutFilter, page: Page): Promise<PayoutRow[]> {
   const p = new Params();
-  const after = page.afterKey === null ? '' : `AND p.id < ${p.add(page.afterKey)}`;
+  const where = payoutFilterSql(p, scope, filter);
+  const keyset = keysetSql(p, PAYOUT_ORDER, page);
   const { rows } = await db.query<PayoutRow>(
-    `SELECT ${PAYOUT_COLUMNS} FROM payouts p WHERE ${payoutFilterSql(p, scope, filter)} ${after} ORDER BY p.id DESC LIMIT ${p.add(page.limit)}`,
+    `SELECT ${PAYOUT_COLUMNS}${keyset.pageKey} FROM payouts p WHERE ${where} AND ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
     p.values,
   );
   return rows;
@@ -70,18 +82,29 @@ export async function payoutsOfClaims(db: Queryable, claimIds: readonly number[]
   return claimIds.map((id) => byClaim.get(id) ?? null);
 }
 
-/** One page of payouts for each member (newest first), in one query. */
+/** One page of payouts for each member, in one query. */
 export async function payoutsOfMembers(db: Queryable, memberIds: number[], scope: Scope, page: Page): Promise<Map<number, PayoutRow[]>> {
   const p = new Params();
-  const after = page.afterKey === null ? '' : `AND p.id < ${p.add(page.afterKey)}`;
+  const keyset = keysetSql(p, PAYOUT_ORDER, page);
   const { rows } = await db.query<PayoutRow>(
     `SELECT x.* FROM unnest(${p.add(memberIds)}::bigint[]) AS k(member_id)
-     CROSS JOIN LATERAL (SELECT ${PAYOUT_COLUMNS} FROM payouts p
-                          WHERE p.member_id = k.member_id AND ${memberRowScopeSql(p, scope, 'p')} ${after}
-                          ORDER BY p.id DESC LIMIT ${p.add(page.limit)}) x`,
+     CROSS JOIN LATERAL (SELECT ${PAYOUT_COLUMNS}${keyset.pageKey} FROM payouts p
+                          WHERE p.member_id = k.member_id AND ${memberRowScopeSql(p, scope, 'p')} AND ${keyset.where}
+                          ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}) x`,
     p.values,
   );
   return groupBy(rows, (r) => r.memberId);
+}
+
+/** How many payouts each member has within the caller's scope (none: absent), in one query. */
+export async function payoutCountsOfMembers(db: Queryable, memberIds: number[], scope: Scope): Promise<Map<number, number>> {
+  const p = new Params();
+  const { rows } = await db.query<{ memberId: number; n: number }>(
+    `SELECT p.member_id AS "memberId", count(*)::int AS n FROM payouts p
+      WHERE p.member_id = ANY(${p.add(memberIds)}::bigint[]) AND ${memberRowScopeSql(p, scope, 'p')} GROUP BY p.member_id`,
+    p.values,
+  );
+  return new Map(rows.map((r) => [r.memberId, r.n]));
 }
 
 export async function attemptsOfPayouts(db: Queryable, payoutIds: readonly number[]): Promise<AttemptRow[][]> {

@@ -1,5 +1,6 @@
 import { Params } from '../../db/sql.ts';
 import type { Page } from '../../kernel/page.ts';
+import { byKey, keysetSql } from '../../db/keyset.ts';
 import type { Queryable } from '../../kernel/transaction.ts';
 import type { ExceptionKind, MatchKind, MatchRule } from '../matching/types.ts';
 import type {
@@ -29,14 +30,24 @@ const PROOF_COLUMNS = `account, statement_date::text AS date, statement_id AS "s
   proven, problems, computed_at AS "computedAt"`;
 const RUN_COLUMNS = `id, account, started_by AS "startedBy", status, entries, matched, exceptions, failure, started_at AS "startedAt", finished_at AS "finishedAt"`;
 
-/** WHERE clauses of a filter, and the page's keyset condition (newest first unless `ascending`). */
-function where(p: Params, conditions: (string | null)[], page: Page | null, idColumn: string, ascending = false): string {
+/** WHERE clauses of a filter, and a page's keyset condition (src/db/keyset.ts). */
+function where(p: Params, conditions: (string | null)[], keyset: Keyset | null): string {
   const all = conditions.filter((c): c is string => c !== null);
-  if (page?.afterKey != null) all.push(`${idColumn} ${ascending ? '>' : '<'} ${p.add(page.afterKey)}`);
+  if (keyset) all.push(keyset.where);
   return all.length ? `WHERE ${all.join(' AND ')}` : '';
 }
 
-const limit = (p: Params, page: Page) => `LIMIT ${p.add(page.limit)}`;
+type Keyset = ReturnType<typeof keysetSql>;
+
+/** A page's order and size. */
+const orderAndLimit = (p: Params, keyset: Keyset, page: Page) => `ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`;
+
+// Newest first, but exceptions (the work queue) oldest first, and a statement's entries in booking order.
+const NEWEST_FIRST = byKey('id', 'DESC');
+const ENTRIES_NEWEST_FIRST = byKey('e.id', 'DESC');
+const ENTRIES_IN_BOOKING_ORDER = byKey('e.id', 'ASC');
+const MATCHES_NEWEST_FIRST = byKey('m.id', 'DESC');
+const EXCEPTIONS_OLDEST_FIRST = byKey('x.id', 'ASC');
 
 // ---------------------------------------------------------------- documents
 
@@ -45,13 +56,14 @@ export interface DocumentFilter {
   kind?: string | null;
 }
 
-function documentWhere(p: Params, f: DocumentFilter, page: Page | null): string {
-  return where(p, [f.status ? `status = ${p.add(f.status)}` : null, f.kind ? `kind = ${p.add(f.kind)}` : null], page, 'id');
+function documentWhere(p: Params, f: DocumentFilter, keyset: Keyset | null): string {
+  return where(p, [f.status ? `status = ${p.add(f.status)}` : null, f.kind ? `kind = ${p.add(f.kind)}` : null], keyset);
 }
 
 export async function listDocuments(db: Queryable, filter: DocumentFilter, page: Page): Promise<BankDocumentRow[]> {
   const p = new Params();
-  return (await db.query<BankDocumentRow>(`SELECT ${DOCUMENT_COLUMNS} FROM bank_documents ${documentWhere(p, filter, page)} ORDER BY id DESC ${limit(p, page)}`, p.values)).rows;
+  const keyset = keysetSql(p, NEWEST_FIRST, page);
+  return (await db.query<BankDocumentRow>(`SELECT ${DOCUMENT_COLUMNS} FROM bank_documents ${documentWhere(p, filter, keyset)} ${orderAndLimit(p, keyset, page)}`, p.values)).rows;
 }
 
 export async function countDocuments(db: Queryable, filter: DocumentFilter): Promise<number> {
@@ -71,17 +83,18 @@ export interface StatementFilter {
   to?: string | null;
 }
 
-function statementWhere(p: Params, f: StatementFilter, page: Page | null): string {
+function statementWhere(p: Params, f: StatementFilter, keyset: Keyset | null): string {
   return where(p, [
     f.account ? `account = ${p.add(f.account)}` : null,
     f.from ? `statement_date >= ${p.add(f.from)}::date` : null,
     f.to ? `statement_date <= ${p.add(f.to)}::date` : null,
-  ], page, 'id');
+  ], keyset);
 }
 
 export async function listStatements(db: Queryable, filter: StatementFilter, page: Page): Promise<BankStatementRow[]> {
   const p = new Params();
-  return (await db.query<BankStatementRow>(`SELECT ${STATEMENT_COLUMNS} FROM bank_statements ${statementWhere(p, filter, page)} ORDER BY id DESC ${limit(p, page)}`, p.values)).rows;
+  const keyset = keysetSql(p, NEWEST_FIRST, page);
+  return (await db.query<BankStatementRow>(`SELECT ${STATEMENT_COLUMNS} FROM bank_statements ${statementWhere(p, filter, keyset)} ${orderAndLimit(p, keyset, page)}`, p.values)).rows;
 }
 
 export async function countStatements(db: Queryable, filter: StatementFilter): Promise<number> {
@@ -108,7 +121,7 @@ export interface EntryFilter {
   statementId?: number | null;
 }
 
-function entryWhere(p: Params, f: EntryFilter, page: Page | null, ascending = false): string {
+function entryWhere(p: Params, f: EntryFilter, keyset: Keyset | null): string {
   return where(p, [
     f.account ? `e.account = ${p.add(f.account)}` : null,
     f.state ? `e.state = ${p.add(f.state)}` : null,
@@ -116,15 +129,15 @@ function entryWhere(p: Params, f: EntryFilter, page: Page | null, ascending = fa
     f.bookedFrom ? `e.booking_date >= ${p.add(f.bookedFrom)}::date` : null,
     f.bookedTo ? `e.booking_date <= ${p.add(f.bookedTo)}::date` : null,
     f.statementId != null ? `e.statement_id = ${p.add(f.statementId)}` : null,
-  ], page, 'e.id', ascending);
+  ], keyset);
 }
 
 /** Entries newest first; a statement's entries in booking order. */
 export async function listEntries(db: Queryable, filter: EntryFilter, page: Page): Promise<StatementEntryRow[]> {
   const p = new Params();
-  const ascending = filter.statementId != null;
+  const keyset = keysetSql(p, filter.statementId != null ? ENTRIES_IN_BOOKING_ORDER : ENTRIES_NEWEST_FIRST, page);
   return (await db.query<StatementEntryRow>(
-    `SELECT ${ENTRY_COLUMNS} FROM statement_entries e ${entryWhere(p, filter, page, ascending)} ORDER BY e.id ${ascending ? 'ASC' : 'DESC'} ${limit(p, page)}`, p.values,
+    `SELECT ${ENTRY_COLUMNS} FROM statement_entries e ${entryWhere(p, filter, keyset)} ${orderAndLimit(p, keyset, page)}`, p.values,
   )).rows;
 }
 
@@ -145,19 +158,20 @@ export interface MatchFilter {
   rule?: MatchRule | null;
 }
 
-function matchWhere(p: Params, f: MatchFilter, page: Page | null): string {
+function matchWhere(p: Params, f: MatchFilter, keyset: Keyset | null): string {
   return where(p, [
     f.account ? `e.account = ${p.add(f.account)}` : null,
     f.kind ? `m.kind = ${p.add(f.kind)}` : null,
     f.rule ? `m.rule = ${p.add(f.rule)}` : null,
-  ], page, 'm.id');
+  ], keyset);
 }
 
 const MATCH_FROM = `reconciliation_matches m JOIN statement_entries e ON e.id = m.entry_id LEFT JOIN payout_attempts a ON a.id = m.payout_attempt_id`;
 
 export async function listMatches(db: Queryable, filter: MatchFilter, page: Page): Promise<ReconciliationMatchRow[]> {
   const p = new Params();
-  return (await db.query<ReconciliationMatchRow>(`SELECT ${MATCH_COLUMNS} FROM ${MATCH_FROM} ${matchWhere(p, filter, page)} ORDER BY m.id DESC ${limit(p, page)}`, p.values)).rows;
+  const keyset = keysetSql(p, MATCHES_NEWEST_FIRST, page);
+  return (await db.query<ReconciliationMatchRow>(`SELECT ${MATCH_COLUMNS} FROM ${MATCH_FROM} ${matchWhere(p, filter, keyset)} ${orderAndLimit(p, keyset, page)}`, p.values)).rows;
 }
 
 export async function countMatches(db: Queryable, filter: MatchFilter): Promise<number> {
@@ -185,7 +199,7 @@ export interface ExceptionFilter {
   minAgeDays?: number | null;
 }
 
-function exceptionWhere(p: Params, f: ExceptionFilter, page: Page | null): string {
+function exceptionWhere(p: Params, f: ExceptionFilter, keyset: Keyset | null): string {
   return where(p, [
     `x.status = ${p.add(f.status ?? 'OPEN')}`,
     f.kind ? `x.kind = ${p.add(f.kind)}` : null,
@@ -193,15 +207,15 @@ function exceptionWhere(p: Params, f: ExceptionFilter, page: Page | null): strin
     f.minAmountFen != null ? `x.amount_fen >= ${p.add(f.minAmountFen)}` : null,
     f.maxAmountFen != null ? `x.amount_fen <= ${p.add(f.maxAmountFen)}` : null,
     f.minAgeDays != null ? `x.detected_at <= now() - make_interval(days => ${p.add(f.minAgeDays)})` : null,
-  ], page, 'x.id', true);
+  ], keyset);
 }
 
 const EXCEPTION_FROM = 'reconciliation_exceptions x LEFT JOIN payout_attempts a ON a.id = x.payout_attempt_id';
 
-/** The work queue: oldest first. */
 export async function listExceptions(db: Queryable, filter: ExceptionFilter, page: Page): Promise<ReconciliationExceptionRow[]> {
   const p = new Params();
-  return (await db.query<ReconciliationExceptionRow>(`SELECT ${EXCEPTION_COLUMNS} FROM ${EXCEPTION_FROM} ${exceptionWhere(p, filter, page)} ORDER BY x.id ${limit(p, page)}`, p.values)).rows;
+  const keyset = keysetSql(p, EXCEPTIONS_OLDEST_FIRST, page);
+  return (await db.query<ReconciliationExceptionRow>(`SELECT ${EXCEPTION_COLUMNS} FROM ${EXCEPTION_FROM} ${exceptionWhere(p, filter, keyset)} ${orderAndLimit(p, keyset, page)}`, p.values)).rows;
 }
 
 export async function exceptionTotals(db: Queryable, filter: ExceptionFilter): Promise<{ count: number; amountFen: number }> {
@@ -251,8 +265,9 @@ export async function report(db: Queryable, account: string, date: string): Prom
 
 export async function listRuns(db: Queryable, account: string | null, page: Page): Promise<ReconciliationRunRow[]> {
   const p = new Params();
+  const keyset = keysetSql(p, NEWEST_FIRST, page);
   return (await db.query<ReconciliationRunRow>(
-    `SELECT ${RUN_COLUMNS} FROM reconciliation_runs ${where(p, [account ? `account = ${p.add(account)}` : null], page, 'id')} ORDER BY id DESC ${limit(p, page)}`, p.values,
+    `SELECT ${RUN_COLUMNS} FROM reconciliation_runs ${where(p, [account ? `account = ${p.add(account)}` : null], keyset)} ${orderAndLimit(p, keyset, page)}`, p.values,
   )).rows;
 }
 

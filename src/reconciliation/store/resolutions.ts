@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { Page } from '../../kernel/page.ts';
+import { Params } from '../../db/sql.ts';
+import { byKey, keysetSql } from '../../db/keyset.ts';
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
 import type { AttemptStatus } from '../matching/types.ts';
 import type {
@@ -133,13 +135,19 @@ export async function proposalsByIds(db: Queryable, ids: readonly number[]): Pro
   return (await db.query<ProposalRow>(`SELECT ${PROPOSAL_COLUMNS} FROM four_eyes_proposals WHERE id = ANY($1::bigint[])`, [ids])).rows;
 }
 
-/** Proposals, oldest first (the work queue), after `afterId`. */
+/** Proposals, oldest first (the work queue). */
+const PROPOSAL_ORDER = byKey('id', 'ASC');
+
 export async function listProposals(db: Queryable, filter: { status?: ProposalStatus | null; kind?: ProposalKind | null }, page: Page): Promise<ProposalRow[]> {
+  const p = new Params();
+  const status = p.add(filter.status ?? null);
+  const kind = p.add(filter.kind ?? null);
+  const keyset = keysetSql(p, PROPOSAL_ORDER, page);
   return (await db.query<ProposalRow>(
     `SELECT ${PROPOSAL_COLUMNS} FROM four_eyes_proposals
-      WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2) AND ($3::bigint IS NULL OR id > $3)
-      ORDER BY id LIMIT $4`,
-    [filter.status ?? null, filter.kind ?? null, page.afterKey, page.limit],
+      WHERE (${status}::text IS NULL OR status = ${status}) AND (${kind}::text IS NULL OR kind = ${kind}) AND ${keyset.where}
+      ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
+    p.values,
   )).rows;
 }
 
