@@ -7,7 +7,10 @@
  * (b) is answered from the gateway's roster response cache after its first request (the roster epoch
  * is still read for every request), as when staff page through members; for the record, (d) is the
  * same page with the cache off (RESPONSE_CACHE_MB=0): every request executed, three SQL queries.
- * Also (c), for the record: `{ viewer { role } }` on the hub, the cost of its layers without data.
+ * Also (c), for the record: `{ viewer { role } }` on the hub, the cost of its layers without data;
+ * and (g), the page of (d) in gateway mode: the six subgraphs and the federation gateway each a
+ * `hub serve` process, as deployed (`--subgraph NAME`; `--gateway --subgraph-urls …` over the
+ * committed supergraph), the response cache off in all of them: query planning and one more hop.
  * Target: (b) reaches at least 50% of (a)'s requests per second. Each server runs in a process of
  * its own so the load generator does not share its event loop, all with NODE_ENV=production (as
  * deployed: graphql-js then skips its development checks). The rows are measured in turns over several
@@ -15,10 +18,11 @@
  * `npx tsx bench/gateway.ts` (CONNECTIONS=n, ROUNDS=n, SECONDS=n per row and round; CPU_PROF=dir writes
  * each server's CPU profile there).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
+import net from 'node:net';
 import autocannon from 'autocannon';
 import express from 'express';
 import { pino } from 'pino';
@@ -33,6 +37,7 @@ import { signDevelopmentToken } from '../src/gateway/auth.ts';
 import { personalDataKeys } from '../src/privacy/personalData.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
 import { createQueues } from '../src/queues.ts';
+import { SUBGRAPHS } from '../src/gateway/federation/subgraphs.ts';
 
 const PAGE_QUERY = `query MembersPage {
   members(first: 50) {
@@ -67,21 +72,91 @@ async function serve(kind: string, schema: string, prefix: string): Promise<void
 
 interface Figures { requestsPerSecond: number; p99: number; errors: number }
 
-interface Server { kind: string; port: number; stop(): void }
+interface Server { kind: string; port: number; stop(): Promise<void> }
+
+/** Node running `args` (with a CPU profile when CPU_PROF is set); stdout as `stdout` says. */
+function node(args: string[], env: NodeJS.ProcessEnv, stdout: 'pipe' | 'ignore'): ChildProcess {
+  const profile = process.env.CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.CPU_PROF] : [];
+  return spawn(process.execPath, [...profile, ...args], { stdio: ['ignore', stdout, 'inherit'], env, cwd: fileURLToPath(new URL('..', import.meta.url)) });
+}
+
+const exited = (child: ChildProcess, kind: string) =>
+  new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the ${kind} server exited with ${code}`))));
+
+/** SIGTERM, resolved once the process is gone (a hub finishes its requests first). */
+function stopper(child: ChildProcess): () => Promise<void> {
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return () => {
+    child.kill('SIGTERM');
+    return gone;
+  };
+}
 
 async function start(kind: string, schema: string, prefix: string): Promise<Server> {
-  const profile = process.env.CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.CPU_PROF] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(import.meta.url), 'serve', kind, schema, prefix], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...PRODUCTION },
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
+  const child = node(['--import', 'tsx', fileURLToPath(import.meta.url), 'serve', kind, schema, prefix], { ...process.env, ...PRODUCTION }, 'pipe');
+  const port = await Promise.race([
+    exited(child, kind),
+    new Promise<number>((resolve) => child.stdout!.on('data', (chunk: Buffer) => {
       const match = /port (\d+)/.exec(chunk.toString());
       if (match) resolve(Number(match[1]));
+    })),
+  ]);
+  return { kind, port, stop: stopper(child) };
+}
+
+/** A loopback port free now: `hub serve` is given its port, as in a deployment. */
+function freePort(): Promise<number> {
+  const probe = net.createServer();
+  return new Promise((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
     });
-    child.once('exit', (code) => reject(new Error(`the ${kind} server exited with ${code}`)));
   });
-  return { kind, port, stop: () => child.kill('SIGTERM') };
+}
+
+/** `hub serve ARGS` on a free port, once its /readyz says it can serve (as a load balancer waits). */
+async function startHub(kind: string, args: string[], env: NodeJS.ProcessEnv): Promise<Server> {
+  const port = await freePort();
+  const child = node([fileURLToPath(new URL('../bin/hub.mjs', import.meta.url)), 'serve', '--port', String(port), ...args], env, 'ignore');
+  const ready = async () => {
+    while (child.exitCode === null && child.signalCode === null) {
+      const status = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
+      if (status === 200) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+  await Promise.race([exited(child, kind), ready()]);
+  return { kind, port, stop: stopper(child) };
+}
+
+/**
+ * Gateway mode as deployed: each subgraph a `hub serve --subgraph NAME` process, and `hub serve
+ * --gateway` over them; each joins `running` once it is ready (so that it is stopped whatever fails).
+ */
+async function startFederation(schema: string, prefix: string, running: Server[]): Promise<void> {
+  // `hub serve` takes its database from the environment alone: libpq's PGOPTIONS points it at the bench's schema.
+  const env = {
+    ...process.env, ...PRODUCTION, PGOPTIONS: `-c search_path=${schema},public`, QUEUE_PREFIX: prefix,
+    RATE_LIMIT_POINTS: '1000000000', LOG_LEVEL: 'warn', RESPONSE_CACHE_MB: '0',
+  };
+  const started = await Promise.allSettled(SUBGRAPHS.map(async ({ name }) => {
+    const server = await startHub(`subgraph ${name}`, ['--subgraph', name], env);
+    running.push(server);
+    return `${name}=http://127.0.0.1:${server.port}/graphql`;
+  }));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  const urls = started.map((s) => (s as PromiseFulfilledResult<string>).value).join(',');
+  running.push(await startHub('gateway-mode', ['--gateway', '--subgraph-urls', urls], env));
+}
+
+async function answer(server: Server, body: string, token: string): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${server.port}/graphql`, {
+    method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+  });
+  return response.text();
 }
 
 async function load(server: Server, body: string, token: string | null, seconds: number): Promise<Figures> {
@@ -116,27 +191,34 @@ if (process.argv[2] === 'serve') {
 
     // All servers up at once, then measured in turns, round after round: whatever else the machine
     // does (it is shared) falls on every row alike, and the medians are reported.
-    const servers = {
-      bare: await start('bare', schema, prefix), hub: await start('hub', schema, prefix), uncached: await start('hub-uncached', schema, prefix),
-    };
+    const page = JSON.stringify({ query: PAGE_QUERY });
     const rows = [
-      { label: '(a) bare Apollo Server, { hello }', server: servers.bare, body: JSON.stringify({ query: '{ hello }' }), token: null },
-      { label: '(b) hub gateway, 50 members with unit and enrolments (response cache on, as deployed)', server: servers.hub, body: JSON.stringify({ query: PAGE_QUERY }), token },
-      { label: '(c) hub gateway, { viewer { role } } (token, rate limit, limits, metrics; no data)', server: servers.hub, body: JSON.stringify({ query: '{ viewer { role } }' }), token },
-      { label: '(d) hub gateway, the page of (b) with the response cache off (executed every time)', server: servers.uncached, body: JSON.stringify({ query: PAGE_QUERY }), token },
+      { label: '(a) bare Apollo Server, { hello }', server: 'bare', body: JSON.stringify({ query: '{ hello }' }), token: null },
+      { label: '(b) hub gateway, 50 members with unit and enrolments (response cache on, as deployed)', server: 'hub', body: page, token },
+      { label: '(c) hub gateway, { viewer { role } } (token, rate limit, limits, metrics; no data)', server: 'hub', body: JSON.stringify({ query: '{ viewer { role } }' }), token },
+      { label: '(d) hub gateway, the page of (b) with the response cache off (executed every time)', server: 'hub-uncached', body: page, token },
+      { label: '(g) gateway mode over the six subgraphs, each a process, the page of (d) (response cache off)', server: 'gateway-mode', body: page, token },
     ];
     const rounds = Number(process.env.ROUNDS ?? 5);
     const seconds = Number(process.env.SECONDS ?? 5);
     const figures = rows.map(() => [] as Figures[]);
+    const running: Server[] = [];
     try {
-      for (const row of rows) await load(row.server, row.body, row.token, 3); // warm-up: JIT, pools, caches
+      for (const kind of ['bare', 'hub', 'hub-uncached']) running.push(await start(kind, schema, prefix));
+      await startFederation(schema, prefix, running);
+      const servers = Object.fromEntries(running.map((s) => [s.kind, s]));
+      // Gateway mode must answer what in-process does, or its figure measures something else (errors come with status 200).
+      const [executed, federated] = [await answer(servers['hub-uncached']!, page, token), await answer(servers['gateway-mode']!, page, token)];
+      if (federated !== executed || !executed.includes('"enrolments"')) throw new Error(`gateway mode answered otherwise than in-process:\n${federated.slice(0, 300)}\n${executed.slice(0, 300)}`);
+      for (const row of rows) await load(servers[row.server]!, row.body, row.token, 3); // warm-up: JIT, pools, caches
       for (let round = 0; round < rounds; round++) {
-        for (const [i, row] of rows.entries()) figures[i]!.push(await load(row.server, row.body, row.token, seconds));
+        for (const [i, row] of rows.entries()) figures[i]!.push(await load(servers[row.server]!, row.body, row.token, seconds));
         const [a, b] = [figures[0]!.at(-1)!, figures[1]!.at(-1)!];
         console.log(`round ${round + 1}: (a) ${Math.round(a.requestsPerSecond)}, (b) ${Math.round(b.requestsPerSecond)} req/s, (b)/(a) ${((100 * b.requestsPerSecond) / a.requestsPerSecond).toFixed(1)}%`);
       }
     } finally {
-      for (const server of Object.values(servers)) server.stop();
+      // Last started first: the gateway before the subgraphs it forwards to, all gone before the schema is dropped.
+      for (const server of running.reverse()) await server.stop();
     }
     const summary = figures.map((list) => ({
       requestsPerSecond: median(list.map((f) => f.requestsPerSecond)), p99: median(list.map((f) => f.p99)), errors: list.reduce((n, f) => n + f.errors, 0),
@@ -150,14 +232,14 @@ if (process.argv[2] === 'serve') {
     console.log(`(b)/(a) = ${((100 * summary[1]!.requestsPerSecond) / summary[0]!.requestsPerSecond).toFixed(1)}% of medians; per round ` +
       `${Math.min(...ratios).toFixed(1)}–${Math.max(...ratios).toFixed(1)}% (target ≥ 50%); ${process.env.CONNECTIONS ?? 20} connections, ` +
       `${rounds} rounds of ${seconds} s; load average ${loadAverage.map((l) => l.toFixed(2)).join(' ')}`);
-    const [a, b, c, d] = summary as [Figures, Figures, Figures, Figures];
+    const [a, b, c, d, g] = summary as [Figures, Figures, Figures, Figures, Figures];
     const rowFigures = (name: string, f: Figures): Record<string, Figure> => ({
       [`${name}_reqPerSecond`]: rounded(f.requestsPerSecond), [`${name}_p99Ms`]: f.p99, [`${name}_errors`]: f.errors,
     });
     reportFigures(import.meta.url, {
-      ...rowFigures('a', a), ...rowFigures('b', b), ...rowFigures('c', c), ...rowFigures('d', d),
+      ...rowFigures('a', a), ...rowFigures('b', b), ...rowFigures('c', c), ...rowFigures('d', d), ...rowFigures('g', g),
       b_over_a: rounded(b.requestsPerSecond / a.requestsPerSecond, 3), c_over_a: rounded(c.requestsPerSecond / a.requestsPerSecond, 3),
-      d_over_a: rounded(d.requestsPerSecond / a.requestsPerSecond, 3),
+      d_over_a: rounded(d.requestsPerSecond / a.requestsPerSecond, 3), g_over_a: rounded(g.requestsPerSecond / a.requestsPerSecond, 3),
       b_over_a_perRoundMin: rounded(Math.min(...ratios) / 100, 3), b_over_a_perRoundMax: rounded(Math.max(...ratios) / 100, 3),
       connections: Number(process.env.CONNECTIONS ?? 20), rounds, secondsPerRowAndRound: seconds, loadAverage1m: rounded(loadAverage[0]!, 2),
     });

@@ -1,5 +1,5 @@
 import type { ClaimReasonCode } from '../gateway/generated/resolvers.ts';
-import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { previewBenefits, printedPreview } from './preview.ts';
@@ -12,6 +12,7 @@ import { MAX_IDS } from '../gateway/limits.ts';
 import * as store from './store.ts';
 import { payableFen, type ClaimRow } from './model.ts';
 import { check, invalid, notFound, reasonOf } from '../kernel/errors.ts';
+import { isObject } from '../kernel/text.ts';
 
 export type ClaimConnectionResult = CountedConnection<ClaimRow>;
 
@@ -78,14 +79,9 @@ export const benefitResolvers: DomainResolvers = {
   Mutation: {
     publishRuleSet: async (_root, { input }, ctx) => {
       requireRole(ctx, ['ADMIN'], 'publishRuleSet');
-      let definition: unknown;
-      try {
-        definition = JSON.parse(input.definition);
-      } catch (error) {
-        throw invalid('input.definition', `cannot be read as JSON (${(error as Error).message})`);
-      }
-      if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) throw invalid('input.definition', 'must be a JSON object');
-      return { ruleSet: await publishRuleSet(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), definition as Record<string, unknown>) };
+      const { definition } = input;
+      if (!isObject(definition)) throw invalid('input.definition', 'must be a JSON object');
+      return { ruleSet: await publishRuleSet(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), definition) };
     },
     approveClaim: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'approveClaim');
@@ -144,6 +140,7 @@ export const benefitResolvers: DomainResolvers = {
     // Stored as one `zh / en` text per reason, beside its code.
     reasons: (claim) => claim.reasons.map((text, i) => ({ code: claim.reasonCodes[i] as ClaimReasonCode, text: localizedText(text) })),
     reasonCodes: (claim) => claim.reasonCodes as ClaimReasonCode[],
+    decider: (claim, _args, ctx) => (claim.decidedBy === null ? null : actorView(ctx, claim.decidedBy)),
     viewerCanApprove: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'approve') === null,
     viewerCanReject: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'reject') === null,
     viewerCanAdjust: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'adjust') === null,
@@ -159,12 +156,14 @@ export const benefitResolvers: DomainResolvers = {
     computedFen: (line) => line.amountFen,
     amountFen: (line) => payableFen(line),
     explanation: (line) => localizedText(line.explanation),
+    adjuster: (line, _args, ctx) => (line.adjustedBy === null ? null : actorView(ctx, line.adjustedBy)),
   },
 
   RuleSet: {
     id: (row) => toGlobalId('RuleSet', ruleSetKey(row.ruleSetId, row.version)),
     description: (row) => String((row.definition as { description?: string }).description ?? ''),
     definition: (row) => row.definition,
+    publisher: (row, _args, ctx) => actorView(ctx, row.publishedBy),
     assignedPlanYears: async (row, _args, ctx) => (await store.assignedYears(ctx.db, [row.ruleSetId])).get(row.ruleSetId) ?? [],
   },
 

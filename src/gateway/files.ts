@@ -8,7 +8,8 @@ import express from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { recordAudit } from '../audit/audit.ts';
-import { invalid } from '../kernel/errors.ts';
+import { check, invalid } from '../kernel/errors.ts';
+import { textProblem } from '../kernel/text.ts';
 import { batchFileName, clearBatchFile, maskCreditorAccounts } from '../payouts/files.ts';
 import { batchesByIds, batchFiles } from '../payouts/store/batches.ts';
 import type { Role } from './auth.ts';
@@ -28,18 +29,19 @@ import { sendGraphQLError } from './limits.ts';
  * streams them, encrypted, to FILE_UPLOAD_DIR with FILE_UPLOAD_MAX_BYTES as its own limit (a body
  * declared or found larger is refused and nothing is kept). The mutation the purpose names then
  * takes `uploadId`: only the subject and role the URL was issued to, for that purpose, within
- * UPLOAD_KEPT_MS of the upload. It is removed once the mutation has used it.
+ * UPLOAD_KEPT_MS of the upload. It is removed once the mutation has used it, and kept for another
+ * try when the mutation refuses.
  *
  * Downloads: a payout batch's file (masked for batch readers, in clear for FINANCE after the
  * audited `revealPayoutBatchFile`) and its seal. The role in the token is checked again when the
  * file is fetched, and fetching the clear file is audited under the subject it was issued to.
  */
 
-export type UploadPurpose = 'ROSTER_IMPORT';
+export type UploadPurpose = 'ROSTER_IMPORT' | 'SETTLEMENTS' | 'BANK_STATEMENT';
 export type DownloadPurpose = 'PAYOUT_BATCH_FILE' | 'PAYOUT_BATCH_FILE_MASKED' | 'PAYOUT_BATCH_SEAL';
 type Purpose = UploadPurpose | DownloadPurpose;
 
-const UPLOAD_PURPOSES: ReadonlySet<Purpose> = new Set<UploadPurpose>(['ROSTER_IMPORT']);
+const UPLOAD_PURPOSES: ReadonlySet<Purpose> = new Set<UploadPurpose>(['ROSTER_IMPORT', 'SETTLEMENTS', 'BANK_STATEMENT']);
 // The roles of the payouts' resolvers (batch readers; FINANCE alone reveals), checked again when a URL is used.
 const BATCH_READERS: readonly Role[] = ['ADMIN', 'FINANCE', 'AUDITOR'];
 const DOWNLOAD_ROLES: Record<DownloadPurpose, readonly Role[]> = {
@@ -145,6 +147,22 @@ export async function takeUpload(
   decipher.setAuthTag(Buffer.from(record.tag, 'base64'));
   const bytes = Buffer.concat([decipher.update(await readFile(paths.data)), decipher.final()]);
   return { bytes, discard: () => removeUpload(paths) };
+}
+
+/**
+ * An upload's bytes as the text a string argument would have given: UTF-8 (a byte-order mark kept,
+ * so the text encodes back to the very bytes a seal covers) that the argument check would pass.
+ * Otherwise BAD_USER_INPUT on `field`.
+ */
+export function uploadedText(field: string, bytes: Buffer): string {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw invalid(field, 'is not UTF-8 text');
+  }
+  check(field, textProblem(text));
+  return text;
 }
 
 async function removeUpload(paths: ReturnType<typeof uploadPaths>): Promise<void> {

@@ -2,7 +2,7 @@ import type DataLoader from 'dataloader';
 import DataLoaderClass from 'dataloader';
 import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, countByParent, type ParentKey } from '../gateway/loaders.ts';
-import type { ContributionFigures, ContributionKey, ContributionPaymentRow, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, UnitRow } from './model.ts';
+import type { ContributionFigures, ContributionKey, EnrolmentRow, MemberChangeRow, MemberRow, RosterImportRow, StoredContributionPayment, UnitRow } from './model.ts';
 import { changeCountsOfMembers, changesOfMembers, contributionFigures, contributionPayments, enrolmentCountsOfMembers, enrolmentsByIds, enrolmentsOfMembers, membersByIds, membersOfUnits, rosterImportsByIds, unitsByIds, type EnrolmentFilter, type MemberFilter } from './store.ts';
 import type { Page } from '../kernel/page.ts';
 import { type Scope, UNSCOPED } from '../kernel/scope.ts';
@@ -20,7 +20,7 @@ export interface MemberLoaders {
   changesOfMember: DataLoader<ParentKey<{ page: Page }>, MemberChangeRow[], string>;
   changeCountOfMember: DataLoader<number, number>;
   contribution: DataLoader<ContributionKey, ContributionFigures, string>;
-  contributionPayments: DataLoader<ContributionKey, ContributionPaymentRow[], string>;
+  contributionPayments: DataLoader<ContributionKey, StoredContributionPayment[], string>;
 }
 
 const contributionKey = (k: ContributionKey) => `${k.unitId}:${k.planYear}`;

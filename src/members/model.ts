@@ -141,6 +141,11 @@ export interface ContributionPaymentRow {
   source: ContributionPaymentSource;
 }
 
+/** A payment as stored, with its id. */
+export interface StoredContributionPayment extends ContributionPaymentRow {
+  id: number;
+}
+
 export interface RosterImportRow {
   id: number;
   fileName: string;

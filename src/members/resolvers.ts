@@ -2,7 +2,7 @@ import { chinaToday, isIsoDate } from '../kernel/time.ts';
 import { createHash } from 'node:crypto';
 import type { ImportRosterInput, TextEncoding } from '../gateway/generated/resolvers.ts';
 import type { DomainResolvers } from '../gateway/payloads.ts';
-import { actorOf, hasRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, hasRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import type { MemberChangeAction, Role } from '../gateway/generated/resolvers.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
@@ -19,18 +19,22 @@ import {
 import { RosterFileError } from './rosterImport.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
 import * as store from './store.ts';
-import type { EnrolmentRow, MemberChangeRow, MemberRow, RecordedChange, UnitRow } from './model.ts';
+import type { EnrolmentRow, MemberChangeRow, MemberRow, RecordedChange, StoredContributionPayment, UnitRow } from './model.ts';
 import { firstRows } from '../kernel/page.ts';
 import { creditCodeProblem, residentIdProblem } from '../kernel/identifiers.ts';
 import { check, checkAll, conflict, forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';
 import { enqueueRosterImport } from './queue.ts';
-import { takeUpload, uploadUrl } from '../gateway/files.ts';
+import { takeUpload, uploadUrl, type UploadPurpose } from '../gateway/files.ts';
+import { INGEST } from '../settlements/resolvers.ts';
+import { WRITE } from '../reconciliation/resolvers.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
 export const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
 const REVEAL = ['ADMIN', 'AUDITOR', 'UNIT_OPERATOR', 'MEMBER'] as const;
 // FINANCE confirms replaced bank accounts, so it sees what was replaced; a unit operator only reaches its own members.
 const READ_CHANGES = ['ADMIN', 'AUDITOR', 'FINANCE', 'UNIT_OPERATOR'] as const;
+/** Who may ask for an upload URL: the roles of the mutation that takes the upload. */
+const UPLOAD_ROLES: Record<UploadPurpose, readonly Role[]> = { ROSTER_IMPORT: MANAGE_MEMBERS, SETTLEMENTS: INGEST, BANK_STATEMENT: WRITE };
 
 const ENCODING_OF: Record<TextEncoding, TextEncodingName> = { UTF_8: 'utf-8', GB18030: 'gb18030', GBK: 'gbk' };
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -143,8 +147,7 @@ export const memberResolvers: DomainResolvers = {
 
   Mutation: {
     requestUpload: (_root, { input }, ctx) => {
-      // Rosters are the only purpose so far: the roles of importRoster.
-      requireRole(ctx, MANAGE_MEMBERS, `requestUpload for ${input.purpose}`);
+      requireRole(ctx, UPLOAD_ROLES[input.purpose], `requestUpload for ${input.purpose}`);
       return { upload: uploadUrl(ctx, input.purpose) };
     },
     createUnit: async (_root, { input }, ctx) => {
@@ -420,7 +423,7 @@ export const memberResolvers: DomainResolvers = {
       return contributionStatus(figures.owedFen, figures.paidFen);
     },
     paymentReference: async (key, _args, ctx) => contributionReference((await ctx.loaders.unit.load(key.unitId))!.creditCode, key.planYear),
-    payments: (key, _args, ctx) => ctx.loaders.contributionPayments.load(key),
+    payments: async (key, _args, ctx) => (await ctx.loaders.contributionPayments.load(key)).map(paymentNode),
   },
 
   RosterImport: {
@@ -451,7 +454,7 @@ export type EnrolmentConnectionResult = CountedConnection<EnrolmentRow>;
 
 function memberChangeNode(row: MemberChangeRow) {
   return {
-    at: row.at, field: row.field, before: row.before, after: row.after, actor: row.actor, actorRole: row.role as Role,
+    id: toGlobalId('MemberChange', row.id), at: row.at, field: row.field, before: row.before, after: row.after, actor: row.actor, actorRole: row.role as Role,
     action: CHANGE_ACTION[row.action], reason: row.reason, rosterImportId: row.importId === null ? null : toGlobalId('RosterImport', row.importId),
   };
 }
@@ -467,7 +470,9 @@ function bankAccountOf(ctx: Context, member: MemberRow) {
         id: toGlobalId('BankAccount', member.id),
         cardNumberMasked: member.bankCardMasked, bankCode: member.bankCode,
         changedAt: member.bankCardChangedAt, changedBy: member.bankCardChangedBy,
+        changer: member.bankCardChangedBy === null ? null : actorView(ctx, member.bankCardChangedBy),
         confirmedAt: member.bankCardConfirmedAt, confirmedBy: member.bankCardConfirmedBy,
+        confirmer: member.bankCardConfirmedBy === null ? null : actorView(ctx, member.bankCardConfirmedBy),
         payableFrom: payableFrom(member, ctx.config.BANK_CARD_COOLING_OFF_DAYS),
       }
     : null;
@@ -480,6 +485,8 @@ function contributionRefusal(ctx: Context, unitId: number) {
   if (role === 'MEMBER') return forbidden('a member sees their own records, not their unit\'s finances');
   return null;
 }
+
+const paymentNode = (payment: StoredContributionPayment) => ({ ...payment, id: toGlobalId('ContributionPayment', payment.id) });
 
 /** A contribution's key in its global ID: `<unit id>-<plan year>`. */
 const contributionKey = (key: { unitId: number; planYear: number }) => `${key.unitId}-${key.planYear}`;
@@ -496,6 +503,18 @@ export const memberKeyedNodes = {
 
 /** Node types of this domain, for `Query.node`. */
 export const memberNodes = {
+  // Seen where `Member.changes` shows it: the member in scope, and a role that reads changes.
+  MemberChange: async (ctx: Context, id: number) => {
+    if (!hasRole(ctx, READ_CHANGES)) return null;
+    const change = await store.memberChangeById(ctx.db, id);
+    return change && (await ctx.loaders.member.load(change.memberId)) ? memberChangeNode(change) : null;
+  },
+  // Seen where `Contribution.payments` shows it: whoever may read the unit's contribution.
+  ContributionPayment: async (ctx: Context, id: number) => {
+    const payment = await store.contributionPaymentById(ctx.db, id);
+    const contribution = payment && await memberKeyedNodes.Contribution(ctx, contributionKey(payment));
+    return payment && contribution ? paymentNode(payment) : null;
+  },
   Unit: (ctx: Context, id: number) => store.unitsByIds(ctx.db, [id], scopeOf(ctx.principal)).then((r) => r[0] ?? null),
   Member: (ctx: Context, id: number) => ctx.loaders.member.load(id),
   Enrolment: (ctx: Context, id: number) => ctx.loaders.enrolment.load(id),

@@ -4,7 +4,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Queryable, Tx } from '../kernel/transaction.ts';
 import { Params } from '../db/sql.ts';
 import type { Actor } from '../audit/audit.ts';
-import { CONTRIBUTION_FEN, type ContributionFigures, type ContributionKey, type ContributionPaymentRow, type ContributionPaymentSource, type EnrolmentRow, type EnrolmentWrite, type MemberChangeAction, type MemberChangeRow, type MemberRow, type MemberWrite, type PlanType, type RecordedChange, type RosterCounts, type RosterImportRow, type RosterImportStatus, type RowError, type UnitRow } from './model.ts';
+import { CONTRIBUTION_FEN, type ContributionFigures, type ContributionKey, type ContributionPaymentRow, type ContributionPaymentSource, type EnrolmentRow, type EnrolmentWrite, type MemberChangeAction, type MemberChangeRow, type MemberRow, type MemberWrite, type PlanType, type RecordedChange, type RosterCounts, type RosterImportRow, type RosterImportStatus, type RowError, type StoredContributionPayment, type UnitRow } from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
 import { byKey, keysetSql, type Ordering } from '../db/keyset.ts';
 import type { Scope } from '../kernel/scope.ts';
@@ -338,19 +338,30 @@ export async function confirmBankCardChange(tx: Tx, id: number, confirmedBy: str
 /** A member's changes, newest first. */
 export const CHANGE_ORDER = byKey('c.id', 'DESC');
 
+/** A member_changes row (alias `c`) as MemberChangeRow. */
+const CHANGE_ROW_COLUMNS = `c.id, c.member_id AS "memberId", c.at, c.actor, c.role, c.action, c.import_id AS "importId", c.reason, c.field, c.before, c.after`;
+
 /** A page of changes for each of several members, in one query. */
 export async function changesOfMembers(db: Queryable, memberIds: number[], page: Page): Promise<Map<number, MemberChangeRow[]>> {
   const p = new Params();
   const keyset = keysetSql(p, CHANGE_ORDER, page);
   const { rows } = await db.query<MemberChangeRow>(
     `SELECT page.* FROM unnest(${p.add(memberIds)}::bigint[]) AS parent(id)
-     CROSS JOIN LATERAL (SELECT c.id, c.member_id AS "memberId", c.at, c.actor, c.role, c.action, c.import_id AS "importId",
-                                c.reason, c.field, c.before, c.after
+     CROSS JOIN LATERAL (SELECT ${CHANGE_ROW_COLUMNS}
                            FROM member_changes c WHERE c.member_id = parent.id AND ${keyset.where}
                           ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}) page`,
     p.values,
   );
   return groupBy(rows, (row) => row.memberId);
+}
+
+/** One change by its id (for `node`; the caller checks who may see its member). */
+export async function memberChangeById(db: Queryable, id: number): Promise<MemberChangeRow | null> {
+  const { rows } = await db.query<MemberChangeRow>(
+    `SELECT ${CHANGE_ROW_COLUMNS} FROM member_changes c WHERE c.id = $1`,
+    [id],
+  );
+  return rows[0] ?? null;
 }
 
 /** How many changes each member has recorded (in the order of `memberIds`). */
@@ -478,16 +489,23 @@ function contributionRates(): number[] {
   return [CONTRIBUTION_FEN.PUBLIC, CONTRIBUTION_FEN.PRIVATE, CONTRIBUTION_FEN.SPECIAL_DISEASE];
 }
 
-export async function contributionPayments(db: Queryable, keys: readonly ContributionKey[]): Promise<ContributionPaymentRow[][]> {
-  const { rows } = await db.query<ContributionPaymentRow>(
-    `SELECT unit_id AS "unitId", plan_year AS "planYear", amount_fen AS "amountFen", reference,
-            paid_on AS "paidOn", source
+const PAYMENT_COLUMNS = `id, unit_id AS "unitId", plan_year AS "planYear", amount_fen AS "amountFen", reference, paid_on AS "paidOn", source`;
+
+export async function contributionPayments(db: Queryable, keys: readonly ContributionKey[]): Promise<StoredContributionPayment[][]> {
+  const { rows } = await db.query<StoredContributionPayment>(
+    `SELECT ${PAYMENT_COLUMNS}
        FROM contribution_payments
       WHERE (unit_id, plan_year) IN (SELECT * FROM unnest($1::bigint[], $2::int[]))
       ORDER BY paid_on, id`,
     [keys.map((k) => k.unitId), keys.map((k) => k.planYear)],
   );
   return keys.map((k) => rows.filter((r) => r.unitId === k.unitId && r.planYear === k.planYear));
+}
+
+/** One payment by its id (for `node`; the caller checks who may see its unit's contribution). */
+export async function contributionPaymentById(db: Queryable, id: number): Promise<StoredContributionPayment | null> {
+  const { rows } = await db.query<StoredContributionPayment>(`SELECT ${PAYMENT_COLUMNS} FROM contribution_payments WHERE id = $1`, [id]);
+  return rows[0] ?? null;
 }
 
 export async function insertContributionPayment(

@@ -204,6 +204,7 @@ export interface SealedBatchFile extends StoredBatchFile {
 }
 
 export interface RetryProposalRow {
+  id: number;
   proposedBy: string;
   proposedAt: Date;
   reason: string;

@@ -10,7 +10,7 @@ import { payoutStatusOf, type BatchRow, type PayoutRow, type PayoutStatus } from
 import { planPayouts } from './plan.ts';
 import { payoutSettings } from './settings.ts';
 import { countBatches, listBatches } from './store/batches.ts';
-import { countPayouts, listPayouts, PAYOUT_ORDER, type PayoutFilter } from './store/payouts.ts';
+import { countPayouts, listPayouts, PAYOUT_ORDER, payoutIdOf, type PayoutFilter } from './store/payouts.ts';
 import { payoutStatusChange } from './submission.ts';
 import { statusChanges } from '../events/resolvers.ts';
 import type { StatusEvent } from '../events/statusEvents.ts';
@@ -149,7 +149,7 @@ export const payoutResolvers: DomainResolvers = {
     },
     unit: async (payout, _args, ctx) => (await ctx.loaders.unit.load(payout.unitId))!,
     attempts: (payout, _args, ctx) => ctx.loaders.attemptsOfPayout.load(payout.id),
-    retryProposal: (payout, _args, ctx) => (payout.status === 'FAILED' && canSeeBatches(ctx) ? ctx.loaders.retryProposalOfPayout.load(payout.id) : null),
+    retryProposal: (payout, _args, ctx) => retryProposalOf(ctx, payout),
     viewerCanRetry: async (payout, _args, ctx) => {
       const actor = actorOf(ctx.principal);
       // Cheap refusals first: most payouts are not FAILED, most callers not ADMIN or FINANCE.
@@ -164,6 +164,7 @@ export const payoutResolvers: DomainResolvers = {
   },
 
   PayoutAttempt: {
+    id: (attempt) => toGlobalId('PayoutAttempt', attempt.id),
     batch: (attempt, _args, ctx) => (canSeeBatches(ctx) ? ctx.loaders.payoutBatch.load(attempt.batchId) : null),
   },
 
@@ -219,7 +220,29 @@ export const payoutResolvers: DomainResolvers = {
 };
 
 
+/** The retry proposal `Payout.retryProposal` shows: one awaiting confirmation of a FAILED payout, to those who see batches. */
+async function retryProposalOf(ctx: Context, payout: PayoutRow) {
+  const proposal = payout.status === 'FAILED' && canSeeBatches(ctx) ? await ctx.loaders.retryProposalOfPayout.load(payout.id) : null;
+  // The database lets only FINANCE propose (payout_retries CHECK).
+  return proposal && { ...proposal, id: toGlobalId('PayoutRetryProposal', proposal.id), proposer: actorView(ctx, proposal.proposedBy, 'FINANCE') };
+}
+
+/** The payout a part of it belongs to, when the caller may see that payout. */
+async function visibleParent(ctx: Context, kind: 'attempt' | 'retryProposal', id: number) {
+  const payoutId = await payoutIdOf(ctx.db, kind, id);
+  return payoutId === null ? null : ctx.loaders.payout.load(payoutId);
+}
+
 export const payoutNodes = {
   Payout: (ctx: Context, id: number) => ctx.loaders.payout.load(id),
+  PayoutAttempt: async (ctx: Context, id: number) => {
+    const payout = await visibleParent(ctx, 'attempt', id);
+    return payout && ((await ctx.loaders.attemptsOfPayout.load(payout.id)).find((a) => a.id === id) ?? null);
+  },
+  PayoutRetryProposal: async (ctx: Context, id: number) => {
+    const payout = await visibleParent(ctx, 'retryProposal', id);
+    const proposal = payout && await retryProposalOf(ctx, payout);
+    return proposal?.id === toGlobalId('PayoutRetryProposal', id) ? proposal : null;
+  },
   PayoutBatch: (ctx: Context, id: number) => (canSeeBatches(ctx) ? ctx.loaders.payoutBatch.load(id) : Promise.resolve(null)),
 };

@@ -15,6 +15,7 @@ import { XsdUnavailableError } from './xsd.ts';
 import { DAY_MS, isIsoDate } from '../kernel/time.ts';
 import { check, checkAll, conflict, notFound } from '../kernel/errors.ts';
 import { enqueueDocument, enqueueReconciliation } from './queue.ts';
+import { takeUpload, uploadedText } from '../gateway/files.ts';
 
 /** Connections as the GraphQL resolvers get them (codegen mappers): a page and a lazy count. */
 export type BankDocumentConnectionResult = CountedConnection<BankDocumentRow>;
@@ -59,6 +60,11 @@ async function proposalView(p: ProposalRow, ctx: Context) {
     unit: p.unitId === null ? null : await ctx.loaders.unit.load(p.unitId),
     exception: p.exceptionId === null ? null : await ctx.loaders.reconciliationException.load(p.exceptionId),
   };
+}
+
+/** What is wrong with a statement's size, inline or uploaded, or null. */
+function documentProblem(xml: string): string | null {
+  return xml.length > 0 && xml.length <= MAX_UPLOAD_CHARS ? null : `must be a file of 1 to ${MAX_UPLOAD_CHARS} characters`;
 }
 
 /** What is wrong with a handed-in seal, or null (none is fine: the document then waits for a second person). */
@@ -149,16 +155,22 @@ export const reconciliationResolvers: DomainResolvers = {
     uploadBankStatement: async (_root, { input }, ctx) => {
       requireRole(ctx, WRITE, 'uploadBankStatement');
       const fileName = input.fileName.trim();
+      const contentField = input.uploadId != null ? 'input.uploadId' : 'input.content';
       checkAll({
         'input.fileName': fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters',
-        'input.content': input.content.length > 0 && input.content.length <= MAX_UPLOAD_CHARS ? null : `must be a file of 1 to ${MAX_UPLOAD_CHARS} characters`,
+        [contentField]: (input.content == null) === (input.uploadId == null) ? 'give exactly one of content and uploadId'
+          : input.content != null ? documentProblem(input.content) : null,
         'input.sealBase64': sealProblem(input.sealBase64),
       });
-      const seal = handedInSeal(input.content, input.sealBase64 == null ? null : Buffer.from(input.sealBase64, 'base64'), () => configuredBankSeal(ctx.config));
+      const upload = input.uploadId == null ? null : await takeUpload(ctx, contentField, input.uploadId, 'BANK_STATEMENT');
+      // Uploaded bytes become the very text `content` would have been, then take the same path.
+      const xml = upload ? uploadedText(contentField, upload.bytes) : input.content!;
+      if (upload) check(contentField, documentProblem(xml));
+      const seal = handedInSeal(xml, input.sealBase64 == null ? null : Buffer.from(input.sealBase64, 'base64'), () => configuredBankSeal(ctx.config));
       let documentId: number;
       try {
         const outcome = await receiveDocument(ctx.db, {
-          xml: input.content, source: 'UPLOAD', fileName, receivedBy: ctx.principal.subject, role: ctx.principal.role, ...seal,
+          xml, source: 'UPLOAD', fileName, receivedBy: ctx.principal.subject, role: ctx.principal.role, ...seal,
         }, ingestOptions(ctx));
         await enqueueReconciliation(ctx.queues.reconciliation, outcome.accounts);
         documentId = outcome.documentId;
@@ -168,6 +180,8 @@ export const reconciliationResolvers: DomainResolvers = {
         await enqueueDocument(ctx.queues.reconciliation, error.documentId);
         documentId = error.documentId;
       }
+      // Stored (even REJECTED, kept with its problems): the upload is spent; after a refusal it waits for another try.
+      await upload?.discard();
       return { document: (await ctx.loaders.bankDocument.load(documentId))! };
     },
     confirmBankDocument: async (_root, { input }, ctx) => {
@@ -265,6 +279,7 @@ export const reconciliationResolvers: DomainResolvers = {
     payout: (m, _args, ctx) => (m.payoutId === null ? null : ctx.loaders.payout.load(m.payoutId)),
     unit: (m, _args, ctx) => (m.unitId === null ? null : ctx.loaders.unit.load(m.unitId)),
     contribution: (m) => (m.unitId === null || m.planYear === null ? null : { unitId: m.unitId, planYear: m.planYear }),
+    matcher: (m, _args, ctx) => actorView(ctx, m.matchedBy),
   },
   ReconciliationMatchConnection: { totalCount: countedTotal },
 
@@ -274,6 +289,7 @@ export const reconciliationResolvers: DomainResolvers = {
     payout: (x, _args, ctx) => (x.payoutId === null ? null : ctx.loaders.payout.load(x.payoutId)),
     reason: (x) => String(x.evidence.reason ?? x.kind),
     evidence: (x) => x.evidence,
+    resolver: (x, _args, ctx) => (x.resolvedBy === null ? null : actorView(ctx, x.resolvedBy)),
     viewerCanResolve: async (x, _args, ctx) =>
       hasRole(ctx, WRITE) && resolutionRefusal(x) === null && (await ctx.loaders.pendingProposalOfException.load(x.id)) === null,
     ageDays: (x: ReconciliationExceptionRow) => Math.floor((Date.now() - new Date(x.detectedAt).getTime()) / DAY_MS),
@@ -294,6 +310,7 @@ export const reconciliationResolvers: DomainResolvers = {
 
   ReconciliationRun: {
     id: (r) => toGlobalId('ReconciliationRun', r.id),
+    starter: (r, _args, ctx) => actorView(ctx, r.startedBy),
   },
 };
 

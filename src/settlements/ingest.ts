@@ -157,6 +157,8 @@ export interface Upload {
   source: string;
   fileName: string;
   content: string;
+  /** The input field the content came from (inline or an upload), named when the file cannot be read. */
+  contentField: string;
   format: FileFormat;
 }
 
@@ -175,7 +177,7 @@ export async function importUpload(db: pg.Pool, keys: PersonalDataKeys, matchQue
       onStored: (ids) => enqueueSettlementMatches(matchQueue, ids),
     });
   } catch (error) {
-    if (error instanceof SettlementFileError) throw invalid('input.content', error.message);
+    if (error instanceof SettlementFileError) throw invalid(upload.contentField, error.message);
     throw error;
   }
   const { runId, received, inserted, duplicates, rejected } = outcome;

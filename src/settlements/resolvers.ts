@@ -1,8 +1,9 @@
 import type { SettlementAmountsResolvers } from '../gateway/generated/resolvers.ts';
 import type { DomainResolvers } from '../gateway/payloads.ts';
-import { actorOf, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
+import { takeUpload, uploadedText } from '../gateway/files.ts';
 import { importUpload } from './ingest.ts';
 import { AMOUNT_FIELDS, isInpatient, type Amounts, type IngestionRunRow, type RejectionRow, type SettlementRow } from './model.ts';
 import { correctionProblem, formatOf, type FileFormat } from './records.ts';
@@ -103,12 +104,18 @@ export const settlementResolvers: DomainResolvers = {
       const fileName = input.fileName.trim();
       const format: FileFormat | null = input.format ? (input.format.toLowerCase() as FileFormat) : formatOf(fileName);
       const sourceName = (input.source ?? 'upload').trim();
+      const contentField = input.uploadId != null ? 'input.uploadId' : 'input.content';
       checkAll({
         'input.fileName': fileName.length >= 1 && fileName.length <= 255 ? null : 'must be 1 to 255 characters',
+        [contentField]: (input.content == null) !== (input.uploadId == null) ? null : 'give exactly one of content and uploadId',
         'input.format': format ? null : 'is required when the file name does not end in .jsonl, .json or .csv',
         'input.source': SOURCE_NAME.test(sourceName) ? null : 'must be lower-case letters, digits and dashes (1 to 40)',
       });
-      const runId = await importUpload(ctx.db, ctx.keys, ctx.queues.settlementMatch, { source: sourceName, fileName, content: input.content, format: format! }, actorOf(ctx.principal));
+      const upload = input.uploadId == null ? null : await takeUpload(ctx, contentField, input.uploadId, 'SETTLEMENTS');
+      const content = upload ? uploadedText(contentField, upload.bytes) : input.content!;
+      const runId = await importUpload(ctx.db, ctx.keys, ctx.queues.settlementMatch, { source: sourceName, fileName, content, contentField, format: format! }, actorOf(ctx.principal));
+      // Only a stored file spends the upload: after a refusal it waits for another try.
+      await upload?.discard();
       return { run: (await ctx.loaders.ingestionRun.load(runId))! };
     },
   },
@@ -166,6 +173,7 @@ export const settlementResolvers: DomainResolvers = {
     newSettlements: (run) => run.inserted,
     settlementSource: async (run, _args, ctx) => (await ctx.loaders.source.load(run.source))!,
     unmatched: (run, _args, ctx) => ctx.loaders.runUnmatched.load(run.id),
+    starter: (run, _args, ctx) => actorView(ctx, run.startedBy),
   },
   SettlementIngestionRunConnection: {
     totalCount: countedTotal,
@@ -178,6 +186,7 @@ export const settlementResolvers: DomainResolvers = {
     })),
     settlement: (r, _args, ctx) => (r.settlementId === null ? null : ctx.loaders.settlement.load(r.settlementId)),
     settlementSource: async (r, _args, ctx) => (await ctx.loaders.source.load(r.source))!,
+    resolver: (r, _args, ctx) => (r.resolvedBy === null ? null : actorView(ctx, r.resolvedBy)),
   },
   SettlementRejectionConnection: {
     totalCount: countedTotal,

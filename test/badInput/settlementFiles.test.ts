@@ -220,6 +220,8 @@ describe('uploadSettlements (GraphQL)', () => {
       [{ fileName: 'a.jsonl', content: '{}', source: '' }, 'input.source', 'must be lower-case letters, digits and dashes (1 to 40)'],
       [{ fileName: 'a.jsonl', content: '{}', source: 'x'.repeat(41) }, 'input.source', 'must be lower-case letters, digits and dashes (1 to 40)'],
       [{ fileName: 'a.jsonl', content: '{}', source: 'platform' }, 'input.source', 'is a pulled source; uploads go to a FILE source'],
+      [{ fileName: 'a.jsonl' }, 'input.content', 'give exactly one of content and uploadId'],
+      [{ fileName: 'a.jsonl', content: null }, 'input.content', 'give exactly one of content and uploadId'],
     ];
     for (const [input, field, reason] of cases) {
       const { run, userErrors } = (await upload(input)).data.uploadSettlements;
@@ -227,7 +229,7 @@ describe('uploadSettlements (GraphQL)', () => {
       expect(userErrors).toContainEqual({ field, code: 'INVALID', message: `${field}: ${reason}` });
     }
     // Wrong types and values the schema refuses before any resolver runs.
-    for (const input of [{ fileName: 'a.jsonl' }, { fileName: 'a.jsonl', content: null }, { fileName: 'a.jsonl', content: 5 }, { fileName: 'a.jsonl', content: '{}', format: 'XML' }, { fileName: ['a'], content: '{}' }]) {
+    for (const input of [{ fileName: 'a.jsonl', content: 5 }, { fileName: 'a.jsonl', content: '{}', format: 'XML' }, { fileName: ['a'], content: '{}' }]) {
       const result = await upload(input);
       expect(result.errors![0]!.extensions!.code, JSON.stringify(input)).toBe('BAD_USER_INPUT');
       expect(result.errors![0]!.message).toMatch(/^Variable "\$input" /);

@@ -160,18 +160,21 @@ describe('rule sets and preview', () => {
     const definition = structuredClone(v1.definition);
     definition.version = undefined;
     definition.programmes.INPATIENT.ratioBp.PUBLIC = 7000;
-    const denied = await gw.query({ role: 'REVIEWER' }, `mutation($d: String!) { publishRuleSet(input: { definition: $d }) { ruleSet { version } } }`, { d: JSON.stringify(definition) });
+    const denied = await gw.query({ role: 'REVIEWER' }, `mutation($d: JSON!) { publishRuleSet(input: { definition: $d }) { ruleSet { version } } }`, { d: definition });
     expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const invalid = structuredClone(definition);
     invalid.programmes.INPATIENT.ratioBp.PUBLIC = 20000;
     invalid.version = 7;
-    const bad = await gw.query({ role: 'ADMIN' }, `mutation($d: String!) { publishRuleSet(input: { definition: $d }) { ruleSet { version } userErrors { field code } } }`, { d: JSON.stringify(invalid) });
+    const bad = await gw.query({ role: 'ADMIN' }, `mutation($d: JSON!) { publishRuleSet(input: { definition: $d }) { ruleSet { version } userErrors { field code } } }`, { d: invalid });
     // Every problem at once: the version and the ratio.
     expect(bad.data.publishRuleSet).toEqual({ ruleSet: null, userErrors: [
       { field: 'input.definition.version', code: 'INVALID' }, { field: 'input.definition.programmes.INPATIENT.ratioBp.PUBLIC', code: 'INVALID' },
     ] });
-    const published = await gw.query({ role: 'ADMIN' }, `mutation($d: String!) { publishRuleSet(input: { definition: $d }) { ruleSet { ruleSetId version shipped } } }`, { d: JSON.stringify(definition) });
+    const published = await gw.query({ role: 'ADMIN' }, `mutation($d: JSON!) { publishRuleSet(input: { definition: $d }) { ruleSet { ruleSetId version shipped } } }`, { d: definition });
     expect(published.data.publishRuleSet.ruleSet).toEqual({ ruleSetId: 'default-2025', version: 2, shipped: false });
+    // JSON that is not an object (the old JSON-in-a-string included) is refused on the field.
+    const text = await gw.query({ role: 'ADMIN' }, `mutation($d: JSON!) { publishRuleSet(input: { definition: $d }) { ruleSet { version } userErrors { field code } } }`, { d: JSON.stringify(definition) });
+    expect(text.data.publishRuleSet).toEqual({ ruleSet: null, userErrors: [{ field: 'input.definition', code: 'INVALID' }] });
     const all = await gw.query({ role: 'AUDITOR' }, `{ ruleSets(ruleSetId: "default-2025") { version } }`);
     expect(all.data.ruleSets).toEqual([{ version: 1 }, { version: 2 }]);
     // Claims decided before keep naming version 1; a new 2025 claim uses version 2 (70%).

@@ -17,18 +17,26 @@ import { withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { rosterImportProcessor } from '../../jobs/members.ts';
 import type { RosterImportJob } from '../../src/members/queue.ts';
 import { log } from '../../src/log.ts';
+import { upsertSource } from '../../src/settlements/store.ts';
+import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
+import { sealDocument } from '../../src/seals/cms/seal.ts';
+import { testFilePki } from '../banks/simulator/support.ts';
+import { bookedEntry, handStatement } from '../reconciliation/support.ts';
 
 /**
- * Files as files (issue 16): a roster PUT as raw bytes to a signed upload URL and imported by
- * `uploadId`; a batch file and its seal fetched from signed download URLs, once each, masked for
+ * Files as files (issue 16): a roster, a settlements file and a bank statement PUT as raw bytes to
+ * a signed upload URL and taken by `uploadId`; a batch file and its seal fetched from signed download URLs, once each, masked for
  * readers and in clear for FINANCE after the audited reveal.
  */
 let db: TestDatabase;
 let gw: TestGateway;
 let uploadDir: string;
 let origin: string;
+const pki = testFilePki();
 
 beforeAll(async () => {
+  // The gateway recognises the bank's seal: this file's development certificates.
+  process.env.CERTS_DIR = pki.certsDir;
   db = await freshDatabase();
   uploadDir = mkdtempSync(path.join(tmpdir(), 'hub-uploads-'));
   // The gateway reads batch files the payouts' test key encrypted.
@@ -43,8 +51,21 @@ afterAll(async () => {
 
 const REQUEST_UPLOAD = 'mutation { requestUpload(input: { purpose: ROSTER_IMPORT }) { upload { uploadId url expiresAt maxBytes } userErrors { field message } } }';
 const IMPORT = 'mutation($input: ImportRosterInput!) { importRoster(input: $input) { rosterImport { id status } userErrors { field code message } } }';
+const UPLOAD_SETTLEMENTS = `mutation($input: UploadSettlementsInput!) { uploadSettlements(input: $input) {
+  run { id status received newSettlements duplicates rejected } userErrors { field code message } } }`;
+const UPLOAD_STATEMENT = `mutation($input: UploadBankStatementInput!) { uploadBankStatement(input: $input) {
+  document { id kind status entries newEntries sealedBy } userErrors { field code message } } }`;
 
 const idNumber = (n: number) => withResidentIdCheck(`35052119800101${String(n).padStart(3, '0')}`);
+const filesOf = (uploadId: string) => readdirSync(uploadDir).filter((f) => f.startsWith(uploadId));
+
+/** An upload id for `bytes`, PUT to the URL `who` was given for `purpose`. */
+async function put(who: Parameters<TestGateway['query']>[0], purpose: string, bytes: string | Buffer): Promise<string> {
+  const ticket = (await gw.query(who, 'mutation($p: UploadPurpose!) { requestUpload(input: { purpose: $p }) { upload { uploadId url } } }', { p: purpose })).data.requestUpload.upload;
+  const sent = await fetch(origin + ticket.url, { method: 'PUT', body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes) });
+  expect(sent.status).toBe(201);
+  return ticket.uploadId;
+}
 
 describe('uploads by URL', () => {
   it('imports a roster PUT to its URL as the same roster sent inline would be, and uses the upload once', async () => {
@@ -79,6 +100,74 @@ describe('uploads by URL', () => {
   it('takes exactly one of csv, contentBase64 and uploadId', async () => {
     const result = await gw.query({ role: 'ADMIN' }, IMPORT, { input: { fileName: 'r.csv', csv: 'name,id_number\n', uploadId: 'f'.repeat(32) } });
     expect(result.data.importRoster.userErrors).toEqual([expect.objectContaining({ code: 'INVALID', message: expect.stringMatching(/exactly one of csv, contentBase64 and uploadId/) })]);
+  });
+
+  it('stores a settlements file PUT to its URL as the same file sent inline, and keeps it for another try after a refusal', async () => {
+    const service = { role: 'SERVICE' as const, sub: 'platform-feed' };
+    const record = (setlId: string, total: string) => ({
+      setl_id: setlId, mdtrt_id: `M-${setlId}`, psn_no: 'P9', psn_name: '会员九', certno: idNumber(9), insutype: '310',
+      med_type: '11', setl_time: '2025-05-05 08:30:00', medfee_sumamt: total, fulamt_ownpay_amt: '0', overlmt_selfpay: '0',
+      fund_pay_sumamt: '60.00', psn_part_amt: '40.00', acct_pay: '40.00', psn_cash_pay: '0.00',
+    });
+    // 60 + 40 = 100: the third record's 99.00 is rejected.
+    const content = [record('URL-1', '100.00'), record('URL-2', '100.00'), record('URL-3', '99.00')].map((r) => JSON.stringify(r)).join('\n');
+    const uploadId = await put(service, 'SETTLEMENTS', content);
+
+    // Refused after the upload was taken (a pulled source takes no file): it waits for another try.
+    await upsertSource(db.pool, { name: 'pulled', kind: 'PLATFORM', endpoint: 'http://127.0.0.1:9/none', pageSize: 10 });
+    const refused = (await gw.query(service, UPLOAD_SETTLEMENTS, { input: { fileName: 'h.jsonl', uploadId, source: 'pulled' } })).data.uploadSettlements;
+    expect(refused).toMatchObject({ run: null, userErrors: [{ field: 'input.source', code: 'INVALID' }] });
+    expect(filesOf(uploadId)).toHaveLength(2);
+
+    const byUrl = (await gw.query(service, UPLOAD_SETTLEMENTS, { input: { fileName: 'h.jsonl', uploadId, source: 'by-url' } })).data.uploadSettlements;
+    expect(byUrl.userErrors).toEqual([]);
+    expect(byUrl.run).toMatchObject({ status: 'DONE', received: 3, newSettlements: 2, duplicates: 0, rejected: 1 });
+    expect(filesOf(uploadId)).toEqual([]);
+    // The same file inline, under another source, is read alike; under the same source it is the same records again.
+    const counts = (r: { run: Record<string, unknown> }) => ({ status: r.run.status, received: r.run.received, newSettlements: r.run.newSettlements, rejected: r.run.rejected });
+    const inline = (await gw.query(service, UPLOAD_SETTLEMENTS, { input: { fileName: 'h.jsonl', content, source: 'inline' } })).data.uploadSettlements;
+    expect(counts(inline)).toEqual(counts(byUrl));
+    const again = (await gw.query(service, UPLOAD_SETTLEMENTS, { input: { fileName: 'h.jsonl', content, source: 'by-url' } })).data.uploadSettlements;
+    expect(again.run).toMatchObject({ received: 3, newSettlements: 0, duplicates: 3, rejected: 0 });
+
+    const spent = (await gw.query(service, UPLOAD_SETTLEMENTS, { input: { fileName: 'h.jsonl', uploadId, source: 'by-url' } })).data.uploadSettlements;
+    expect(spent).toMatchObject({ run: null, userErrors: [{ field: 'input.uploadId', code: 'INVALID' }] });
+  });
+
+  it('takes a camt.053 PUT to its URL as the same document sent inline, the seal checked over the bytes PUT', async () => {
+    const finance = { role: 'FINANCE' as const, sub: 'finance-wang' };
+    const unsealed = handStatement('2025-08-01', 0, [bookedEntry('CRDT', 700, '2025-08-01')]);
+    const uploadId = await put(finance, 'BANK_STATEMENT', unsealed);
+    const byUrl = (await gw.query(finance, UPLOAD_STATEMENT, { input: { fileName: 'aug.xml', uploadId } })).data.uploadBankStatement;
+    expect(byUrl).toMatchObject({ userErrors: [], document: { kind: 'CAMT_053', status: 'AWAITING_CONFIRMATION', entries: 1, newEntries: 0, sealedBy: null } });
+    expect(filesOf(uploadId)).toEqual([]);
+    // One document per SHA-256 of its bytes: the same text inline is that document.
+    const inline = (await gw.query(finance, UPLOAD_STATEMENT, { input: { fileName: 'aug.xml', content: unsealed } })).data.uploadBankStatement;
+    expect(inline.document).toEqual(byUrl.document);
+
+    // The bank's seal over the very bytes PUT, byte-order mark included: verified, accepted at once.
+    const bytes = Buffer.from(`\uFEFF${handStatement('2025-08-02', 0, [bookedEntry('CRDT', 800, '2025-08-02')])}`, 'utf8');
+    const seal = sealDocument(bytes, simulatorCertificates(pki.certsDir).bankSeal).toString('base64');
+    const sealed = (await gw.query(finance, UPLOAD_STATEMENT, { input: { fileName: 'aug2.xml', uploadId: await put(finance, 'BANK_STATEMENT', bytes), sealBase64: seal } })).data.uploadBankStatement;
+    expect(sealed).toMatchObject({ userErrors: [], document: { status: 'ACCEPTED', entries: 1, newEntries: 1, sealedBy: expect.any(String) } });
+  });
+
+  it('takes exactly one of content and uploadId for settlements and statements, and only UTF-8 text by URL', async () => {
+    const admin = { role: 'ADMIN' as const, sub: 'admin-he' };
+    for (const input of [{ fileName: 'a.jsonl' }, { fileName: 'a.jsonl', content: '{}', uploadId: 'f'.repeat(32) }]) {
+      expect((await gw.query(admin, UPLOAD_SETTLEMENTS, { input })).data.uploadSettlements)
+        .toMatchObject({ run: null, userErrors: [{ code: 'INVALID', message: expect.stringMatching(/: give exactly one of content and uploadId$/) }] });
+      expect((await gw.query(admin, UPLOAD_STATEMENT, { input })).data.uploadBankStatement)
+        .toMatchObject({ document: null, userErrors: [{ code: 'INVALID', message: expect.stringMatching(/: give exactly one of content and uploadId$/) }] });
+    }
+    // GB18030 text, and a NUL no string argument may carry: refused by name, kept for the caller to see.
+    const notUtf8 = await put(admin, 'SETTLEMENTS', Buffer.from([0x7b, 0xbb, 0xe1, 0x7d]));
+    expect((await gw.query(admin, UPLOAD_SETTLEMENTS, { input: { fileName: 'a.jsonl', uploadId: notUtf8 } })).data.uploadSettlements)
+      .toEqual({ run: null, userErrors: [{ field: 'input.uploadId', code: 'INVALID', message: 'input.uploadId: is not UTF-8 text' }] });
+    const withNul = await put(admin, 'BANK_STATEMENT', '<Document>\u0000</Document>');
+    expect((await gw.query(admin, UPLOAD_STATEMENT, { input: { fileName: 'a.xml', uploadId: withNul } })).data.uploadBankStatement)
+      .toEqual({ document: null, userErrors: [{ field: 'input.uploadId', code: 'INVALID', message: 'input.uploadId: must not contain U+0000 (NUL)' }] });
+    expect(filesOf(notUtf8)).toHaveLength(2);
   });
 });
 

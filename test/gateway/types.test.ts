@@ -7,7 +7,7 @@ import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { payContribution, seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { setBankCard } from '../payouts/support.ts';
-import { bookedEntry, handStatement, importConfirmed } from '../reconciliation/support.ts';
+import { bookedEntry, handStatement, importConfirmed, owingUnit } from '../reconciliation/support.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 
@@ -26,6 +26,14 @@ let refusedSettlement: number;
 const ADMIN = { role: 'ADMIN' } as const;
 const CJK = /[\u4e00-\u9fff]/;
 
+/** A change to a member's phone, as the members domain records it. */
+async function recordPhoneChange(memberId: number): Promise<void> {
+  await db.pool.query(
+    `INSERT INTO member_changes (member_id, actor, role, action, field, before, after) VALUES ($1, 'admin-chen', 'ADMIN', 'member.update', 'PHONE', '138****0000', '139****1111')`,
+    [memberId],
+  );
+}
+
 function publishedSchema(): GraphQLSchema {
   return buildSchema(readFileSync(new URL('../../schema/published/schema.graphql', import.meta.url), 'utf8'));
 }
@@ -41,6 +49,9 @@ beforeAll(async () => {
   refusedSettlement = await seedSettlement(db.pool, b, { psn: '5,000.00' });
   await adjudicateSettlements(db.pool, [await seedSettlement(db.pool, a, { psn: '5,000.00' }), refusedSettlement], { autoApproveMaxFen: 0 });
   await payContribution(db.pool, a.unitId);
+  await payContribution(db.pool, b.unitId);
+  await recordPhoneChange(a.memberId);
+  await recordPhoneChange(b.memberId);
 });
 
 afterAll(async () => {
@@ -166,15 +177,24 @@ describe('bilingual text in its two languages', () => {
 describe('ids on cached types', () => {
   it('every cached object has an id that node() fetches back as the same object', async () => {
     const res = await gw.query(ADMIN, `query($m: ID!) {
-      member(id: $m) { bankAccount { id cardNumberMasked } unit { contribution(planYear: 2025) { id owedFen } } }
+      member(id: $m) {
+        bankAccount { id cardNumberMasked }
+        changes { edges { node { id field after actor } } }
+        unit { contribution(planYear: 2025) { id owedFen payments { id reference amountFen } } }
+      }
       ruleSets { id ruleSetId version }
       settlementSources { id name }
       bankStatements { edges { node { proof { id date differenceFen } } } }
     }`, { m: toGlobalId('Member', a.memberId) });
     expect(res.errors).toBeUndefined();
+    const { payments, ...contribution } = res.data.member.unit.contribution;
+    expect(payments.length).toBe(2);
     const objects: [string, Record<string, unknown>][] = [
       ['BankAccount { cardNumberMasked }', res.data.member.bankAccount],
-      ['Contribution { owedFen }', res.data.member.unit.contribution],
+      ['MemberChange { field after actor }', res.data.member.changes.edges[0].node],
+      ['Contribution { owedFen }', contribution],
+      ['ContributionPayment { reference amountFen }', payments[0]],
+      ['ContributionPayment { reference amountFen }', payments[1]],
       ['RuleSet { ruleSetId version }', res.data.ruleSets[0]],
       ['SettlementSource { name }', res.data.settlementSources[0]],
       ['DailyProof { date differenceFen }', res.data.bankStatements.edges[0].node.proof],
@@ -220,13 +240,20 @@ describe('objects instead of string links', () => {
       expect(own.data.settlements.edges.length, auth.role).toBeGreaterThan(0);
       for (const edge of own.data.settlements.edges) expect(edge.node.settlementSource, auth.role).toBeNull();
     }
-    const admin = await gw.query(ADMIN, `query($m: ID!) { member(id: $m) { bankAccount { id } unit { contribution(planYear: 2025) { id } } } settlementSources { id } ruleSets { id } }`,
-      { m: toGlobalId('Member', b.memberId) });
-    const otherUnitsIds = [admin.data.member.bankAccount.id, admin.data.member.unit.contribution.id, admin.data.settlementSources[0].id];
+    const admin = await gw.query(ADMIN, `query($m: ID!) {
+      member(id: $m) { bankAccount { id } changes { edges { node { id } } } unit { contribution(planYear: 2025) { id payments { id } } } }
+      settlementSources { id } ruleSets { id }
+    }`, { m: toGlobalId('Member', b.memberId) });
+    expect(admin.errors).toBeUndefined();
+    const otherUnitsIds = [
+      admin.data.member.bankAccount.id, admin.data.member.unit.contribution.id, admin.data.settlementSources[0].id,
+      admin.data.member.changes.edges[0].node.id, ...admin.data.member.unit.contribution.payments.map((p: { id: string }) => p.id),
+    ];
+    expect(otherUnitsIds).toHaveLength(5);
     for (const auth of [operator, member]) {
       const nodes = await gw.query(auth, `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: otherUnitsIds });
       expect(nodes.errors, auth.role).toBeUndefined();
-      expect(nodes.data.nodes, auth.role).toEqual([null, null, null]);
+      expect(nodes.data.nodes, auth.role).toEqual(otherUnitsIds.map(() => null));
     }
     // Their own unit's contribution: the operator may, a member may not (as Unit.contribution).
     const ownContribution = toGlobalId('Contribution', `${a.unitId}-2025`);
@@ -234,5 +261,103 @@ describe('objects instead of string links', () => {
     expect((await gw.query(member, `query($id: ID!) { node(id: $id) { id } }`, { id: ownContribution })).data.node).toBeNull();
     // Rule sets are public to every role, as `ruleSets` is.
     expect((await gw.query(member, `query($id: ID!) { node(id: $id) { id } }`, { id: admin.data.ruleSets[0].id })).data.node).toEqual({ id: admin.data.ruleSets[0].id });
+  });
+});
+
+describe('who did something, as Actor objects', () => {
+  const REVIEWER = { role: 'REVIEWER', sub: 'reviewer-qian' } as const;
+  /** Every actor the API shows for `by` (a recorded subject): that subject, no role recorded, the viewer when it is the caller. */
+  const actor = (by: string, viewer: string) => ({ subject: by, role: null, isViewer: by === viewer });
+
+  it('shows who decided and who adjusted a claim, beside the deprecated strings', async () => {
+    const c = await seedEnrolledMember(db.pool, { plan: 'PUBLIC' });
+    await adjudicateSettlements(db.pool, [await seedSettlement(db.pool, c, { psn: '8,000.00' })], { autoApproveMaxFen: 0 });
+    const id = toGlobalId('Claim', (await db.pool.query<{ id: number }>(`SELECT id FROM claims WHERE member_id = $1`, [c.memberId])).rows[0]!.id);
+    const CLAIM = `query($id: ID!) { claim(id: $id) { status decidedBy decider { subject role isViewer } lines { id amountFen adjustedBy adjuster { subject role isViewer } } } }`;
+    const pending = (await gw.query(REVIEWER, CLAIM, { id })).data.claim;
+    expect(pending).toMatchObject({ status: 'PENDING_REVIEW', decidedBy: null, decider: null });
+    const [line] = pending.lines;
+    expect(line).toMatchObject({ adjustedBy: null, adjuster: null });
+    const adjusted = await gw.query({ role: 'REVIEWER', sub: 'reviewer-zhao' }, `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { userErrors { field } } }`,
+      { i: { lineId: line.id, amountFen: line.amountFen - 100, reason: 'one item not covered' } });
+    expect(adjusted.data.adjustClaimLine.userErrors).toEqual([]);
+    const approved = await gw.query(REVIEWER, `mutation($id: ID!) { approveClaim(input: { claimId: $id }) { userErrors { field } } }`, { id });
+    expect(approved.data.approveClaim.userErrors).toEqual([]);
+
+    const decided = (await gw.query(REVIEWER, CLAIM, { id })).data.claim;
+    expect(decided).toMatchObject({ status: 'APPROVED', decidedBy: 'reviewer-qian', decider: actor('reviewer-qian', 'reviewer-qian') });
+    expect(decided.lines[0]).toMatchObject({ adjustedBy: 'reviewer-zhao', adjuster: actor('reviewer-zhao', 'reviewer-qian') });
+  });
+
+  it('shows who published a rule set and who replaced and confirmed a bank account', async () => {
+    const ruleSets = (await gw.query(ADMIN, `{ ruleSets { publishedBy publisher { subject role isViewer } } }`)).data.ruleSets;
+    expect(ruleSets.length).toBeGreaterThan(0);
+    for (const r of ruleSets) expect(r).toEqual({ publishedBy: 'shipped', publisher: actor('shipped', '') });
+
+    const c = await seedEnrolledMember(db.pool, { plan: 'PUBLIC' });
+    await setBankCard(db.pool, c.memberId, '6222020200112233460');
+    const ACCOUNT = `query($m: ID!) { member(id: $m) { bankAccount { changedBy changer { subject role isViewer } confirmedBy confirmer { subject role isViewer } } } }`;
+    const FINANCE = { role: 'FINANCE', sub: 'finance-li' } as const;
+    expect((await gw.query(FINANCE, ACCOUNT, { m: toGlobalId('Member', c.memberId) })).data.member.bankAccount)
+      .toEqual({ changedBy: null, changer: null, confirmedBy: null, confirmer: null });
+    await db.pool.query(
+      `UPDATE members SET bank_card_changed_at = now(), bank_card_changed_by = 'admin-chen', bank_card_confirmed_at = now(), bank_card_confirmed_by = 'finance-li' WHERE id = $1`,
+      [c.memberId],
+    );
+    expect((await gw.query(FINANCE, ACCOUNT, { m: toGlobalId('Member', c.memberId) })).data.member.bankAccount).toEqual({
+      changedBy: 'admin-chen', changer: actor('admin-chen', 'finance-li'), confirmedBy: 'finance-li', confirmer: actor('finance-li', 'finance-li'),
+    });
+  });
+
+  it('shows who matched, resolved and started reconciliation and ingestion work', async () => {
+    const date = '2025-06-09';
+    const unit = await owingUnit(db.pool, 1);
+    await importConfirmed(db.pool, handStatement(date, 1_000_000, [
+      bookedEntry('CRDT', unit.owedFen, date, { details: [{ debtor: { name: '某公司工会', account: '35050164620700000456' }, remittanceInfo: [unit.reference] }] }),
+      bookedEntry('DBIT', 23_456, date),
+    ]));
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'schedule', asOf: date });
+    const FINANCE = { role: 'FINANCE', sub: 'finance-zhou' } as const;
+    const exceptions = (await gw.query(FINANCE, `{ reconciliationExceptions(filter: { status: OPEN }) { edges { node { id amountFen } } } }`)).data.reconciliationExceptions.edges;
+    const exception = exceptions.map((e: { node: { id: string; amountFen: number } }) => e.node).find((x: { amountFen: number }) => x.amountFen === 23_456);
+    const writeOff = await gw.query(FINANCE, `mutation($id: ID!) { writeOffReconciliationException(input: { exceptionId: $id, reason: "bank fee, booked by hand" }) {
+      exception { status resolvedBy resolver { subject role isViewer } } userErrors { field } } }`, { id: exception.id });
+    expect(writeOff.errors).toBeUndefined();
+    expect(writeOff.data.writeOffReconciliationException).toEqual({
+      exception: { status: 'RESOLVED', resolvedBy: 'finance-zhou', resolver: actor('finance-zhou', 'finance-zhou') }, userErrors: [],
+    });
+
+    const res = await gw.query(FINANCE, `{
+      reconciliationMatches { edges { node { amountFen matchedBy matcher { subject role isViewer } } } }
+      reconciliationRuns { edges { node { startedBy starter { subject role isViewer } } } }
+    }`);
+    expect(res.errors).toBeUndefined();
+    const match = res.data.reconciliationMatches.edges.map((e: { node: { amountFen: number } }) => e.node).find((m: { amountFen: number }) => m.amountFen === unit.owedFen);
+    expect(match).toEqual({ amountFen: unit.owedFen, matchedBy: 'reconciliation', matcher: actor('reconciliation', 'finance-zhou') });
+    const runs = res.data.reconciliationRuns.edges.map((e: { node: unknown }) => e.node);
+    expect(runs).toContainEqual({ startedBy: 'schedule', starter: actor('schedule', 'finance-zhou') });
+    for (const run of runs) expect(run.starter).toEqual(actor(run.startedBy, 'finance-zhou'));
+  });
+
+  it('shows who started a settlement ingestion and who resolved a rejected record', async () => {
+    const { rows: [source] } = await db.pool.query<{ name: string }>(`SELECT name FROM settlement_sources ORDER BY name LIMIT 1`);
+    const { rows: [run] } = await db.pool.query<{ id: number }>(
+      `INSERT INTO settlement_runs (source, kind, file_name, status, started_by, finished_at) VALUES ($1, 'FILE', 'setl.csv', 'DONE', 'uploader-he', now()) RETURNING id`, [source!.name],
+    );
+    await db.pool.query(
+      `INSERT INTO settlement_rejections (source, run_id, record_key, setl_id, raw_enc, raw_masked, problems, status, settlement_id, resolved_at, resolved_by)
+       VALUES ($1, $2, 'S-ACTOR-1', 'S-ACTOR-1', '\\x00', '{}', '[{"field": "certno", "reason": "check digit"}]', 'RESOLVED', $3, now(), 'clerk-lin')`,
+      [source!.name, run!.id, refusedSettlement],
+    );
+    const UPLOADER = { role: 'ADMIN', sub: 'uploader-he' } as const;
+    const res = await gw.query(UPLOADER, `{
+      settlementIngestionRuns { edges { node { fileName startedBy starter { subject role isViewer } } } }
+      settlementRejections(filter: { status: RESOLVED }) { edges { node { setlId resolvedBy resolver { subject role isViewer } } } }
+    }`);
+    expect(res.errors).toBeUndefined();
+    expect(res.data.settlementIngestionRuns.edges.map((e: { node: unknown }) => e.node))
+      .toContainEqual({ fileName: 'setl.csv', startedBy: 'uploader-he', starter: actor('uploader-he', 'uploader-he') });
+    expect(res.data.settlementRejections.edges.map((e: { node: unknown }) => e.node))
+      .toContainEqual({ setlId: 'S-ACTOR-1', resolvedBy: 'clerk-lin', resolver: actor('clerk-lin', 'uploader-he') });
   });
 });

@@ -12,19 +12,27 @@ import { markBatchSealed } from '../../src/payouts/store/batches.ts';
 import { fileToKeep } from '../../src/payouts/files.ts';
 import { signFileToken } from '../../src/gateway/files.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
+import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
+import { sealDocument } from '../../src/seals/cms/seal.ts';
+import { testFilePki } from '../banks/simulator/support.ts';
+import { bookedEntry, handStatement } from '../reconciliation/support.ts';
 
 /**
  * Signed file URLs (issue 16) as an attacker tries them: a URL is bound to its purpose, subject,
  * role and object, expires, works once, and cannot be edited; the upload route refuses an oversize
- * body without keeping any of it; only the roles of a purpose's mutation get an upload URL.
+ * body without keeping any of it; only the roles of a purpose's mutation get an upload URL; an
+ * upload serves its own purpose only; a statement by URL is no more trusted than one inline.
  */
 let db: TestDatabase;
 let gw: TestGateway;
 let uploadDir: string;
 let origin: string;
 const MAX = 4_096;
+const pki = testFilePki();
 
 beforeAll(async () => {
+  // The gateway recognises the bank's seal: this file's development certificates.
+  process.env.CERTS_DIR = pki.certsDir;
   db = await freshDatabase();
   uploadDir = mkdtempSync(path.join(tmpdir(), 'hub-uploads-'));
   gw = await startTestGateway(db, { PII_KEY: keys.encryptionKey.toString('base64'), FILE_UPLOAD_DIR: uploadDir, FILE_UPLOAD_MAX_BYTES: String(MAX) });
@@ -55,6 +63,18 @@ function tampered(url: string, change: Record<string, unknown>): string {
 }
 
 const filesOf = (uploadId: string) => readdirSync(uploadDir).filter((f) => f.startsWith(uploadId));
+
+const REQUEST = 'mutation($p: UploadPurpose!) { requestUpload(input: { purpose: $p }) { upload { uploadId url } userErrors { message } } }';
+const UPLOAD_STATEMENT = `mutation($input: UploadBankStatementInput!) { uploadBankStatement(input: $input) {
+  document { id status entries newEntries sealedBy sealProblem problems { field reason } } userErrors { field code } } }`;
+const UPLOAD_SETTLEMENTS = 'mutation($input: UploadSettlementsInput!) { uploadSettlements(input: $input) { run { id } userErrors { field code } } }';
+
+/** An upload id for `body`, PUT to the URL `who` was given for `purpose`. */
+async function put(who: Parameters<TestGateway['query']>[0], purpose: string, body: string | Buffer): Promise<string> {
+  const { upload } = (await gw.query(who, REQUEST, { p: purpose })).data.requestUpload;
+  expect((await fetch(origin + upload.url, { method: 'PUT', body: typeof body === 'string' ? body : new Uint8Array(body) })).status).toBe(201);
+  return upload.uploadId;
+}
 
 describe('upload URLs', () => {
   it('are not issued to roles that may not import rosters', async () => {
@@ -127,6 +147,83 @@ describe('upload URLs', () => {
       const imported = (await gw.query(admin, IMPORT, { input: { fileName: 'r.csv', uploadId: u.uploadId } })).data.importRoster;
       expect(imported.userErrors).toMatchObject([{ field: 'input.uploadId', code: 'INVALID' }]);
     }
+  });
+});
+
+describe('settlement and statement uploads', () => {
+  it('are issued only to the roles of uploadSettlements (ADMIN, SERVICE) and uploadBankStatement (ADMIN, FINANCE)', async () => {
+    const unit = await seedUnit(db.pool);
+    const asRole = (role: string) => ({
+      role: role as 'ADMIN', sub: `${role.toLowerCase()}-1`,
+      ...(role === 'MEMBER' ? { member: toGlobalId('Member', 1) } : {}), ...(role === 'UNIT_OPERATOR' ? { unit: unit.creditCode } : {}),
+    });
+    const allowed = { SETTLEMENTS: ['ADMIN', 'SERVICE'], BANK_STATEMENT: ['ADMIN', 'FINANCE'] };
+    for (const [purpose, roles] of Object.entries(allowed)) {
+      for (const role of ['ADMIN', 'SERVICE', 'FINANCE', 'UNIT_OPERATOR', 'AUDITOR', 'REVIEWER', 'MEMBER']) {
+        const result = await gw.query(asRole(role), REQUEST, { p: purpose });
+        if (roles.includes(role)) expect(result.data.requestUpload.upload, `${role} ${purpose}`).toMatchObject({ url: expect.stringMatching(/^\/files\/uploads\?token=/) });
+        else {
+          expect(result.errors?.[0]?.extensions?.code, `${role} ${purpose}`).toBe('FORBIDDEN');
+          expect(result.data?.requestUpload ?? null).toBeNull();
+        }
+      }
+    }
+  });
+
+  it('serve their own purpose only: a roster is not a statement nor a settlements file, and is kept for its own mutation', async () => {
+    const admin = { role: 'ADMIN' as const, sub: 'admin-he' };
+    const roster = await put(admin, 'ROSTER_IMPORT', ROSTER);
+    const statement = await put(admin, 'BANK_STATEMENT', handStatement('2025-09-01', 0, [bookedEntry('CRDT', 100, '2025-09-01')]));
+    const refusals = [
+      (await gw.query(admin, UPLOAD_STATEMENT, { input: { fileName: 'r.xml', uploadId: roster } })).data.uploadBankStatement,
+      (await gw.query(admin, UPLOAD_SETTLEMENTS, { input: { fileName: 'r.csv', uploadId: roster } })).data.uploadSettlements,
+      (await gw.query(admin, UPLOAD_SETTLEMENTS, { input: { fileName: 's.csv', uploadId: statement } })).data.uploadSettlements,
+      (await gw.query(admin, IMPORT, { input: { fileName: 's.csv', uploadId: statement } })).data.importRoster,
+    ];
+    for (const refused of refusals) expect(refused.userErrors).toMatchObject([{ field: 'input.uploadId', code: 'INVALID' }]);
+    // Nor is a token signed for one purpose good for another's upload: the purpose is in the signature.
+    const ticket = (await gw.query({ role: 'FINANCE', sub: 'finance-wang' }, REQUEST, { p: 'BANK_STATEMENT' })).data.requestUpload.upload;
+    expect((await fetch(origin + tampered(ticket.url, { purpose: 'SETTLEMENTS' }), { method: 'PUT', body: '{}' })).status).toBe(403);
+
+    expect(filesOf(roster)).toHaveLength(2);
+    expect(filesOf(statement)).toHaveLength(2);
+    expect((await gw.query(admin, IMPORT, { input: { fileName: 'r.csv', uploadId: roster } })).data.importRoster.userErrors).toEqual([]);
+    expect((await gw.query(admin, UPLOAD_STATEMENT, { input: { fileName: 's.xml', uploadId: statement } })).data.uploadBankStatement.userErrors).toEqual([]);
+  });
+
+  it('leave a forged statement by URL waiting for a second person unless the bank sealed the bytes PUT', async () => {
+    const finance = { role: 'FINANCE' as const, sub: 'finance-wang' };
+    // Statements crediting a large sum nobody paid: with no seal, with the union's own seal, with the bank's seal over other bytes.
+    const forged = (day: number) => handStatement(`2025-09-1${day}`, 0, [bookedEntry('CRDT', 99_000_000, `2025-09-1${day}`)]);
+    const genuine = handStatement('2025-09-03', 0, [bookedEntry('CRDT', 100, '2025-09-03')]);
+    const seals = [
+      undefined,
+      sealDocument(Buffer.from(forged(1), 'utf8'), pki.union).toString('base64'),
+      sealDocument(Buffer.from(genuine, 'utf8'), simulatorCertificates(pki.certsDir).bankSeal).toString('base64'),
+    ];
+    for (const [day, sealBase64] of seals.entries()) {
+      const uploadId = await put(finance, 'BANK_STATEMENT', forged(day));
+      const { document } = (await gw.query(finance, UPLOAD_STATEMENT, { input: { fileName: 'forged.xml', uploadId, sealBase64 } })).data.uploadBankStatement;
+      expect(document).toMatchObject({ status: 'AWAITING_CONFIRMATION', entries: 1, newEntries: 0, sealedBy: null });
+      expect(document.sealProblem === null).toBe(sealBase64 === undefined);
+    }
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM statement_entries WHERE amount_fen = 99000000`);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('refuse a DOCTYPE by URL as inline, and a statement in another encoding (where "<!DOCTYPE" is not ASCII) before any parser', async () => {
+    const finance = { role: 'FINANCE' as const, sub: 'finance-wang' };
+    const statement = handStatement('2025-09-04', 0, [bookedEntry('CRDT', 100, '2025-09-04')]);
+    const withDoctype = statement.replace('<Document', '<!DOCTYPE Document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<Document').replace(/<MsgId>[^<]*<\/MsgId>/, '<MsgId>&xxe;</MsgId>');
+    const byUrl = (await gw.query(finance, UPLOAD_STATEMENT, { input: { fileName: 'x.xml', uploadId: await put(finance, 'BANK_STATEMENT', withDoctype) } })).data.uploadBankStatement.document;
+    expect(byUrl).toMatchObject({ status: 'REJECTED', entries: 0, newEntries: 0, problems: [{ field: 'Document', reason: expect.stringMatching(/^must not declare a DOCTYPE or an ENTITY/) }] });
+    const inline = (await gw.query(finance, UPLOAD_STATEMENT, { input: { fileName: 'x.xml', content: withDoctype } })).data.uploadBankStatement.document;
+    expect(inline).toEqual(byUrl);
+
+    const utf16 = Buffer.concat([Buffer.of(0xff, 0xfe), Buffer.from(withDoctype.replace('UTF-8', 'UTF-16'), 'utf16le')]);
+    const uploadId = await put(finance, 'BANK_STATEMENT', utf16.subarray(0, MAX));
+    expect((await gw.query(finance, UPLOAD_STATEMENT, { input: { fileName: 'x.xml', uploadId } })).data.uploadBankStatement)
+      .toEqual({ document: null, userErrors: [{ field: 'input.uploadId', code: 'INVALID' }] });
   });
 });
 

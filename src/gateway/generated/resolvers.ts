@@ -41,8 +41,8 @@ export type Scalars = {
 
 /**
  * Who did something: the subject of the caller's token (a user or client id, as the token names
- * them) or a system step (`schedule`, `cli`, `bank`, `adjudication`, `reconciliation`). Nothing
- * more about the person is shown: no name, phone or unit.
+ * them) or a system step (such as `schedule`, `cli`, `bank`, `adjudication`, `reconciliation`,
+ * `shipped`). Nothing more about the person is shown: no name, phone or unit.
  */
 export type Actor = {
   __typename?: 'Actor';
@@ -147,12 +147,16 @@ export type BankAccount = Node & {
   cardNumberMasked: Scalars['String']['output'];
   /** When this account replaced a different one; null for a member's first account. */
   changedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Who replaced it (token subject, or `cli` for a file imported on the server); they may not confirm it. */
+  /** @deprecated use changer.subject; removal not before 2027-06-01 */
   changedBy?: Maybe<Scalars['String']['output']>;
+  /** Who replaced it (`cli` for a file imported on the server); they may not confirm it. The role is not recorded with the change: null (the member's changes list has it). */
+  changer?: Maybe<Actor>;
   /** When a second person confirmed the replacement; null until then (and for a first account). */
   confirmedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Who confirmed the replacement. */
+  /** @deprecated use confirmer.subject; removal not before 2027-06-01 */
   confirmedBy?: Maybe<Scalars['String']['output']>;
+  /** Who confirmed the replacement. The role is not recorded with the confirmation: null. */
+  confirmer?: Maybe<Actor>;
   /**
    * The account of this member: one id per member, whatever card is on record (a replaced account is
    * the same object with new values). Visible to whoever sees the member; fetch it with `node`.
@@ -351,9 +355,12 @@ export type BenefitCap =
 /** One programme's benefit in a claim. */
 export type BenefitLine = Node & {
   __typename?: 'BenefitLine';
+  /** @deprecated use adjuster.subject; removal not before 2027-06-01 */
   adjustedBy?: Maybe<Scalars['String']['output']>;
   /** A reviewer's adjusted amount (never above computedFen), or null. */
   adjustedFen?: Maybe<Scalars['Fen']['output']>;
+  /** The reviewer who adjusted it; they may not approve its claim. The role is not recorded with the adjustment: null. */
+  adjuster?: Maybe<Actor>;
   /** Why it was adjusted. */
   adjustmentReason?: Maybe<Scalars['String']['output']>;
   /** What it pays: adjustedFen when set, else computedFen. */
@@ -488,8 +495,10 @@ export type Claim = Node & {
   computedTotalFen: Scalars['Fen']['output'];
   createdAt: Scalars['DateTime']['output'];
   decidedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Who decided (a reviewer, `adjudication` for automatic approvals, `reversal`). */
+  /** @deprecated use decider.subject; removal not before 2027-06-01 */
   decidedBy?: Maybe<Scalars['String']['output']>;
+  /** Who decided: a reviewer, `adjudication` (automatic approvals) or `reversal`. The role is not recorded with the decision: null. */
+  decider?: Maybe<Actor>;
   /** The reviewer's reason (rejection) or note, or why it was cancelled. */
   decisionReason?: Maybe<Scalars['String']['output']>;
   /** Whether the member was eligible (enrolled, contribution paid, past the waiting period). */
@@ -696,9 +705,11 @@ export type ContributionAllocationInput = {
 };
 
 /** One payment received from a unit. */
-export type ContributionPayment = {
+export type ContributionPayment = Node & {
   __typename?: 'ContributionPayment';
   amountFen: Scalars['Fen']['output'];
+  /** Global ID; `node` returns it to whoever may read the unit's contribution. */
+  id: Scalars['ID']['output'];
   paidOn: Scalars['Date']['output'];
   /** The bank's reference of the transfer; recording it twice is refused. */
   reference: Scalars['String']['output'];
@@ -1207,7 +1218,7 @@ export type MemberSettlementsArgs = {
 };
 
 /** One changed field of a member (append-only record, written with the change itself). */
-export type MemberChange = {
+export type MemberChange = Node & {
   __typename?: 'MemberChange';
   /** The operation that made the change. */
   action: MemberChangeAction;
@@ -1221,6 +1232,8 @@ export type MemberChange = {
   /** The value before, as staff see it (never a clear ID or card number); null when there was none. */
   before?: Maybe<Scalars['String']['output']>;
   field: MemberChangeField;
+  /** Global ID; `node` returns it to whoever may read the member's changes (`Member.changes`). */
+  id: Scalars['ID']['output'];
   /** The reason given (`moveMember`). */
   reason?: Maybe<Scalars['String']['output']>;
   /** The roster import that made the change (global ID), for `roster.import`. */
@@ -1405,8 +1418,9 @@ export type Mutation = {
   requestReconciliation: RequestReconciliationPayload;
   /**
    * An address to upload one file to, as raw bytes rather than a string inside JSON: for large files
-   * (a roster of tens of megabytes). The mutations keep accepting small files inline (`csv`,
-   * `contentBase64`). `FORBIDDEN` for a role the purpose's mutation does not allow.
+   * (a roster of tens of megabytes, a month of settlements or bank statements). The mutations keep
+   * accepting small files inline (`csv`, `contentBase64`, `content`). `FORBIDDEN` for a role the
+   * purpose's mutation does not allow.
    */
   requestUpload: RequestUploadPayload;
   /** Processes a REJECTED (or stuck RECEIVED) document again. ADMIN, FINANCE. */
@@ -1898,7 +1912,7 @@ export type Payout = Node & {
 };
 
 /** One attempt to pay a payout: the transfer the bank knows by its EndToEndId. */
-export type PayoutAttempt = {
+export type PayoutAttempt = Node & {
   __typename?: 'PayoutAttempt';
   amountFen: Scalars['Fen']['output'];
   /** 1 for the first attempt, 2 after one retry ... */
@@ -1917,6 +1931,8 @@ export type PayoutAttempt = {
   creditorName: Scalars['String']['output'];
   /** The pain.001 EndToEndId (≤ 35 characters), stored before the file was sent. */
   endToEndId: Scalars['String']['output'];
+  /** Global ID; `node` returns it to whoever may see its payout. */
+  id: Scalars['ID']['output'];
   /** The bank's words. */
   reason?: Maybe<Scalars['String']['output']>;
   /** The bank's reason code for a rejection or return (AC04, AC01 ...). */
@@ -2140,11 +2156,15 @@ export type PayoutPlan = {
 };
 
 /** A proposal to retry a payout the bank had paid, awaiting a second FINANCE person. */
-export type PayoutRetryProposal = {
+export type PayoutRetryProposal = Node & {
   __typename?: 'PayoutRetryProposal';
+  /** Global ID; `node` returns it while it awaits confirmation, to whoever sees it on its payout (`Payout.retryProposal`). */
+  id: Scalars['ID']['output'];
   proposedAt: Scalars['DateTime']['output'];
-  /** The FINANCE user who proposed it; another FINANCE user confirms it with `retryPayout`. */
+  /** @deprecated use proposer.subject; removal not before 2027-06-01 */
   proposedBy: Scalars['String']['output'];
+  /** The FINANCE user who proposed it (role always FINANCE); another FINANCE user confirms it with `retryPayout`. */
+  proposer: Actor;
   /** Why the proposer wants it paid again. */
   reason: Scalars['String']['output'];
 };
@@ -2215,8 +2235,8 @@ export type PlanType =
 
 /** A rule set to publish. */
 export type PublishRuleSetInput = {
-  /** The rule set as JSON text; its `version` may be omitted (the next version is taken) or must be the next one. */
-  definition: Scalars['String']['input'];
+  /** The rule set, a JSON object (the shape `RuleSet.definition` shows); its `version` may be omitted (the next version is taken) or must be the next one. */
+  definition: Scalars['JSON']['input'];
 };
 
 /** What `publishRuleSet` answers. */
@@ -2580,7 +2600,10 @@ export type ReconciliationException = Node & {
   /** The write-off reason, or the note given with a manual match. */
   resolutionReason?: Maybe<Scalars['String']['output']>;
   resolvedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** @deprecated use resolver.subject; removal not before 2027-06-01 */
   resolvedBy?: Maybe<Scalars['String']['output']>;
+  /** Who matched it or wrote it off, or `system` when a later statement cleared it. The role is not recorded with the resolution: null. */
+  resolver?: Maybe<Actor>;
   status: ReconciliationExceptionStatus;
   /** Which transaction of the entry (0: the whole entry). */
   transactionIndex?: Maybe<Scalars['Int']['output']>;
@@ -2659,8 +2682,10 @@ export type ReconciliationMatch = Node & {
   entry: StatementEntry;
   id: Scalars['ID']['output'];
   kind: ReconciliationMatchKind;
-  /** `reconciliation` (the matching job) or the subject of the person who matched it. */
+  /** @deprecated use matcher.subject; removal not before 2027-06-01 */
   matchedBy: Scalars['String']['output'];
+  /** `reconciliation` (the matching job) or the person who matched it by hand. The role is not recorded with the match: null. */
+  matcher: Actor;
   /** PAYOUT and RETURN: the payout. */
   payout?: Maybe<Payout>;
   /** CONTRIBUTION: the plan year paid. */
@@ -2720,7 +2745,11 @@ export type ReconciliationMatchRule =
   /** A contribution payment a clerk recorded by hand under the bank's reference. */
   | 'RECORDED_PAYMENT';
 
-/** Reconciliation of one account and day: the proof and where its entries and exceptions stand. */
+/**
+ * Reconciliation of one account and day: the proof and where its entries and exceptions stand.
+ * A figure computed when asked, not a stored object: it has no id of its own (its account and date
+ * name it) and its counts change as entries arrive, so ask again rather than cache it.
+ */
 export type ReconciliationReport = {
   __typename?: 'ReconciliationReport';
   account: Scalars['String']['output'];
@@ -2755,8 +2784,10 @@ export type ReconciliationRun = Node & {
   id: Scalars['ID']['output'];
   matched: Scalars['Int']['output'];
   startedAt: Scalars['DateTime']['output'];
-  /** `schedule`, `cli`, `upload`, `demo` or a user's subject. */
+  /** @deprecated use starter.subject; removal not before 2027-06-01 */
   startedBy: Scalars['String']['output'];
+  /** Who started it: `schedule`, `cli`, `upload`, `demo` or a user. The role is not recorded with the run: null. */
+  starter: Actor;
   status: ReconciliationRunStatus;
 };
 
@@ -3036,7 +3067,10 @@ export type RuleSet = Node & {
   /** Plan years it may govern. */
   planYears: Array<Scalars['Int']['output']>;
   publishedAt: Scalars['DateTime']['output'];
+  /** @deprecated use publisher.subject; removal not before 2027-06-01 */
   publishedBy: Scalars['String']['output'];
+  /** Who published it (`shipped` for the versions that come with the hub). The role is not recorded: null. */
+  publisher: Actor;
   /** Its id, e.g. default-2025. */
   ruleSetId: Scalars['String']['output'];
   /** Shipped with the code (true) or published through the API. */
@@ -3229,8 +3263,10 @@ export type SettlementIngestionRun = Node & {
   /** The name of the source it read. */
   source: Scalars['String']['output'];
   startedAt: Scalars['DateTime']['output'];
-  /** Who started it: `schedule`, `cli`, or the uploader's subject. */
+  /** @deprecated use starter.subject; removal not before 2027-06-01 */
   startedBy: Scalars['String']['output'];
+  /** Who started it: `schedule`, `cli`, or the uploader. The role is not recorded with the run: null. */
+  starter: Actor;
   status: SettlementIngestionRunStatus;
   /** Settlements of this run that are `UNMATCHED` now. */
   unmatched: Scalars['Int']['output'];
@@ -3299,7 +3335,10 @@ export type SettlementRejection = Node & {
   problems: Array<SettlementProblem>;
   receivedAt: Scalars['DateTime']['output'];
   resolvedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** @deprecated use resolver.subject; removal not before 2027-06-01 */
   resolvedBy?: Maybe<Scalars['String']['output']>;
+  /** Who corrected it, or `source` when the source sent the record again valid. The role is not recorded: null. */
+  resolver?: Maybe<Actor>;
   /** Corrections tried so far. */
   retries: Scalars['Int']['output'];
   /** The record's `setl_id`, when it had a usable one. */
@@ -3743,12 +3782,19 @@ export type UpdateUnitPayload = {
 
 /** A camt.053 or camt.054 file handed in by hand. */
 export type UploadBankStatementInput = {
-  /** The camt.053.001.02 or camt.054.001.02 XML (UTF-8; no DOCTYPE or ENTITY declarations). */
-  content: Scalars['String']['input'];
+  /** The camt.053.001.02 or camt.054.001.02 XML (UTF-8; no DOCTYPE or ENTITY declarations). Give exactly one of `content` and `uploadId`. */
+  content?: InputMaybe<Scalars['String']['input']>;
   /** The file's name (kept with it). */
   fileName: Scalars['String']['input'];
-  /** The bank's detached CMS seal over `content` (base64 DER), when the bank gave one: verified, the document needs no confirmation. */
+  /** The bank's detached CMS seal over the document's bytes (base64 DER), when the bank gave one: verified, the document needs no confirmation. */
   sealBase64?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * The same XML sent to an upload URL (`requestUpload` with purpose BANK_STATEMENT), instead of
+   * `content`: for large statements. Its bytes must be UTF-8 and are checked exactly as `content` is
+   * (declarations refused, the seal verified over these bytes). Removed once the document is stored;
+   * kept for another try when refused.
+   */
+  uploadId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 /** What `uploadBankStatement` answers. */
@@ -3762,19 +3808,29 @@ export type UploadBankStatementPayload = {
 
 /** What an uploaded file is for, which decides who may upload it and which mutation takes it. */
 export type UploadPurpose =
+  /** A camt.053 or camt.054 XML document (UTF-8) for `uploadBankStatement` (`input.uploadId`): ADMIN, FINANCE. */
+  | 'BANK_STATEMENT'
   /** A roster CSV for `importRoster` (`input.uploadId`): ADMIN, SERVICE, UNIT_OPERATOR. */
-  | 'ROSTER_IMPORT';
+  | 'ROSTER_IMPORT'
+  /** A settlements file (.jsonl, .json or .csv, UTF-8) for `uploadSettlements` (`input.uploadId`): ADMIN, SERVICE. */
+  | 'SETTLEMENTS';
 
 /** A file of settlement records handed in by hand. */
 export type UploadSettlementsInput = {
-  /** The file's text (up to 20 MB). */
-  content: Scalars['String']['input'];
+  /** The file's text (up to 20 MB). Give exactly one of `content` and `uploadId`. */
+  content?: InputMaybe<Scalars['String']['input']>;
   /** The file's name, 1 to 255 characters; its ending gives the format when `format` is absent. */
   fileName: Scalars['String']['input'];
   /** Defaults to the one the file name says (.jsonl, .json, .csv). */
   format?: InputMaybe<SettlementFileFormat>;
   /** The FILE source to record them under: lower-case letters, digits and dashes (1 to 40). */
   source?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * A file you sent to an upload URL (`requestUpload` with purpose SETTLEMENTS), instead of
+   * `content`: for large files. Its bytes must be UTF-8 text; they are then read exactly as `content`
+   * is. Removed once stored; kept for another try when refused.
+   */
+  uploadId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 /** What `uploadSettlements` answers. */
@@ -3939,12 +3995,16 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( BenefitLineRow )
     | ( ClaimRow )
     | ( ContributionKey )
+    | ( ContributionPayment )
     | ( DailyProofRow )
     | ( EnrolmentRow )
     | ( Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<_RefType['ReconciliationException']>, unit?: Maybe<_RefType['Unit']> } )
     | ( MemberRow )
+    | ( MemberChange )
     | ( PayoutRow )
+    | ( AttemptRow )
     | ( BatchRow )
+    | ( PayoutRetryProposal )
     | ( ReconciliationExceptionRow )
     | ( ReconciliationMatchRow )
     | ( ReconciliationRunRow )
@@ -4431,8 +4491,10 @@ export type BankAccountResolvers<ContextType = Context, ParentType extends Resol
   cardNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   changedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   changedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  changer?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
   confirmedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   confirmedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  confirmer?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   payableFrom?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -4507,6 +4569,7 @@ export type BankStatementEdgeResolvers<ContextType = Context, ParentType extends
 export type BenefitLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BenefitLine'] = ResolversParentTypes['BenefitLine']> = {
   adjustedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   adjustedFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  adjuster?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
   adjustmentReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   basisFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
@@ -4563,6 +4626,7 @@ export type ClaimResolvers<ContextType = Context, ParentType extends ResolversPa
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   decidedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  decider?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
   decisionReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   eligible?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -4635,9 +4699,11 @@ export type ContributionResolvers<ContextType = Context, ParentType extends Reso
 
 export type ContributionPaymentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ContributionPayment'] = ResolversParentTypes['ContributionPayment']> = {
   amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   paidOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   reference?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   source?: Resolver<ResolversTypes['ContributionPaymentSource'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type CreateMemberPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreateMemberPayload'] = ResolversParentTypes['CreateMemberPayload']> = {
@@ -4816,8 +4882,10 @@ export type MemberChangeResolvers<ContextType = Context, ParentType extends Reso
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   before?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   field?: Resolver<ResolversTypes['MemberChangeField'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   rosterImportId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type MemberChangeConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MemberChangeConnection'] = ResolversParentTypes['MemberChangeConnection']> = {
@@ -4884,7 +4952,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type NodeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'BankAccount' | 'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Contribution' | 'DailyProof' | 'Enrolment' | 'FourEyesProposal' | 'Member' | 'Payout' | 'PayoutBatch' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'RuleSet' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'SettlementSource' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'BankAccount' | 'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Contribution' | 'ContributionPayment' | 'DailyProof' | 'Enrolment' | 'FourEyesProposal' | 'Member' | 'MemberChange' | 'Payout' | 'PayoutAttempt' | 'PayoutBatch' | 'PayoutRetryProposal' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'RuleSet' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'SettlementSource' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -4921,11 +4989,13 @@ export type PayoutAttemptResolvers<ContextType = Context, ParentType extends Res
   creditorAgent?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   creditorName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   endToEndId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   reasonCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   remittanceInfo?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['PayoutAttemptStatus'], ParentType, ContextType>;
   statusAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type PayoutAttemptCountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutAttemptCount'] = ResolversParentTypes['PayoutAttemptCount']> = {
@@ -5005,9 +5075,12 @@ export type PayoutPlanResolvers<ContextType = Context, ParentType extends Resolv
 };
 
 export type PayoutRetryProposalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutRetryProposal'] = ResolversParentTypes['PayoutRetryProposal']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   proposedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   proposedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  proposer?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type PayoutStatusChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutStatusChange'] = ResolversParentTypes['PayoutStatusChange']> = {
@@ -5080,6 +5153,7 @@ export type ReconciliationExceptionResolvers<ContextType = Context, ParentType e
   resolutionReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   resolvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   resolvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  resolver?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ReconciliationExceptionStatus'], ParentType, ContextType>;
   transactionIndex?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   viewerCanResolve?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -5113,6 +5187,7 @@ export type ReconciliationMatchResolvers<ContextType = Context, ParentType exten
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['ReconciliationMatchKind'], ParentType, ContextType>;
   matchedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  matcher?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
   payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType>;
   planYear?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   rule?: Resolver<ResolversTypes['ReconciliationMatchRule'], ParentType, ContextType>;
@@ -5152,6 +5227,7 @@ export type ReconciliationRunResolvers<ContextType = Context, ParentType extends
   matched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   startedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  starter?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ReconciliationRunStatus'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -5260,6 +5336,7 @@ export type RuleSetResolvers<ContextType = Context, ParentType extends Resolvers
   planYears?: Resolver<Array<ResolversTypes['Int']>, ParentType, ContextType>;
   publishedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   publishedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  publisher?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
   ruleSetId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   shipped?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -5349,6 +5426,7 @@ export type SettlementIngestionRunResolvers<ContextType = Context, ParentType ex
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   startedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  starter?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['SettlementIngestionRunStatus'], ParentType, ContextType>;
   unmatched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -5383,6 +5461,7 @@ export type SettlementRejectionResolvers<ContextType = Context, ParentType exten
   receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   resolvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   resolvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  resolver?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
   retries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   setlId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;

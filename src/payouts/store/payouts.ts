@@ -116,10 +116,17 @@ export async function attemptsOfPayouts(db: Queryable, payoutIds: readonly numbe
   return payoutIds.map((id) => grouped.get(id) ?? []);
 }
 
+/** The payout an attempt or a retry proposal belongs to (for `node`, which then shows it as its payout does); null when none. */
+export async function payoutIdOf(db: Queryable, kind: 'attempt' | 'retryProposal', id: number): Promise<number | null> {
+  const table = kind === 'attempt' ? 'payout_attempts' : 'payout_retries';
+  const { rows } = await db.query<{ payoutId: number }>(`SELECT payout_id AS "payoutId" FROM ${table} WHERE id = $1`, [id]);
+  return rows[0]?.payoutId ?? null;
+}
+
 /** The unconfirmed retry proposal following each payout's latest attempt (null when none), in the order asked. */
 export async function retryProposalsOfPayouts(db: Queryable, payoutIds: readonly number[]): Promise<(RetryProposalRow | null)[]> {
   const { rows } = await db.query<RetryProposalRow & { payoutId: number }>(
-    `SELECT r.payout_id AS "payoutId", r.proposed_by AS "proposedBy", r.proposed_at AS "proposedAt", r.reason
+    `SELECT r.id, r.payout_id AS "payoutId", r.proposed_by AS "proposedBy", r.proposed_at AS "proposedAt", r.reason
        FROM payout_retries r JOIN payouts p ON p.id = r.payout_id AND r.after_attempt = p.attempts
       WHERE r.payout_id = ANY($1::bigint[]) AND r.confirmed_at IS NULL`,
     [payoutIds],
