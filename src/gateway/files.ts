@@ -12,6 +12,7 @@ import { check, invalid } from '../kernel/errors.ts';
 import { textProblem } from '../kernel/text.ts';
 import { batchFileName, clearBatchFile, maskCreditorAccounts } from '../payouts/files.ts';
 import { batchesByIds, batchFiles } from '../payouts/store/batches.ts';
+import { BATCH_READERS, FILE_REVEALERS } from '../payouts/model.ts';
 import type { Role } from './auth.ts';
 import type { Context, Services } from './context.ts';
 import { sendGraphQLError } from './limits.ts';
@@ -42,10 +43,9 @@ export type DownloadPurpose = 'PAYOUT_BATCH_FILE' | 'PAYOUT_BATCH_FILE_MASKED' |
 type Purpose = UploadPurpose | DownloadPurpose;
 
 const UPLOAD_PURPOSES: ReadonlySet<Purpose> = new Set<UploadPurpose>(['ROSTER_IMPORT', 'SETTLEMENTS', 'BANK_STATEMENT']);
-// The roles of the payouts' resolvers (batch readers; FINANCE alone reveals), checked again when a URL is used.
-const BATCH_READERS: readonly Role[] = ['ADMIN', 'FINANCE', 'AUDITOR'];
+// The roles of the payouts' resolvers, checked again when a URL is used.
 const DOWNLOAD_ROLES: Record<DownloadPurpose, readonly Role[]> = {
-  PAYOUT_BATCH_FILE: ['FINANCE'],
+  PAYOUT_BATCH_FILE: FILE_REVEALERS,
   PAYOUT_BATCH_FILE_MASKED: BATCH_READERS,
   PAYOUT_BATCH_SEAL: BATCH_READERS,
 };

@@ -6,7 +6,7 @@ import { chinaToday } from '../kernel/time.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { remittanceInfo } from './files.ts';
 import { statusesInto } from '../kernel/transitions.ts';
-import { BATCH_TRANSITIONS, type BatchRow, type BatchStatus, type CreatedBatch, type PayoutStatus, type RetryOutcome } from './model.ts';
+import { BATCH_MAKERS, BATCH_TRANSITIONS, type BatchRow, type BatchStatus, type CreatedBatch, type PayoutStatus, type RetryOutcome } from './model.ts';
 import type { PayoutSettings } from './settings.ts';
 import {
   insertAttempts, insertBatch, lockBatch, markBatchApproved, markBatchCancelled, markSubmitRequested, nextBatchId, programmesOfPayouts,
@@ -94,8 +94,6 @@ export function expectStatus(batch: Pick<BatchRow, 'msgId' | 'status'>, allowed:
 
 const APPROVERS = ['FINANCE'] as const;
 const SUBMITTERS = ['FINANCE', 'ADMIN'] as const;
-const CANCELLERS = ['ADMIN', 'FINANCE'] as const;
-const RETRIERS = ['ADMIN', 'FINANCE'] as const;
 
 /** The role part of a rule: checked before the batch is read as well, so a wrong role learns nothing of which batches exist. */
 function roleRefusal(actor: Actor, roles: readonly string[], doing: string): DomainError | null {
@@ -116,7 +114,7 @@ export function submissionRefusal(actor: Actor, batch: BatchFacts): DomainError 
 
 /** ADMIN or FINANCE withdraws a batch not yet sealed. */
 export function cancellationRefusal(actor: Actor, batch: BatchFacts): DomainError | null {
-  return roleRefusal(actor, CANCELLERS, 'cancelling a payout batch') ?? statusRefusal(batch, statusesInto(BATCH_TRANSITIONS, 'CANCELLED'), 'cancel');
+  return roleRefusal(actor, BATCH_MAKERS, 'cancelling a payout batch') ?? statusRefusal(batch, statusesInto(BATCH_TRANSITIONS, 'CANCELLED'), 'cancel');
 }
 
 /** Throws the refusal of `rule` for the locked batch, the role part before the batch is read. */
@@ -154,7 +152,7 @@ export async function cancelBatch(
 ): Promise<void> {
   if (!reason.trim()) throw invalid('input.reason', 'say why the batch is cancelled');
   await inTransaction(db, async (tx) => {
-    const batch = await decidedBatch(tx, actor, batchId, CANCELLERS, 'cancelling a payout batch', cancellationRefusal);
+    const batch = await decidedBatch(tx, actor, batchId, BATCH_MAKERS, 'cancelling a payout batch', cancellationRefusal);
     const payoutIds = await markBatchCancelled(tx, batchId, actor.subject, reason);
     await payoutsOutOfBatch(tx, payoutIds);
     await followBankCards(tx, settings.coolingOffDays, payoutIds);
@@ -177,7 +175,7 @@ export interface RetryFacts {
  * throws it; Payout.viewerCanRetry shows it.
  */
 export function retryRefusal(actor: Actor, payout: RetryFacts): DomainError | null {
-  const role = roleRefusal(actor, RETRIERS, 'retrying a payout');
+  const role = roleRefusal(actor, BATCH_MAKERS, 'retrying a payout');
   if (role) return role;
   if (payout.status !== 'FAILED') return conflict(`payout ${payout.id} is ${payout.status}: only a payout the bank rejected or returned (FAILED) can be tried again`);
   if (payout.claimStatus !== 'APPROVED') return conflict(`payout ${payout.id}: its claim is ${payout.claimStatus}, not approved`);

@@ -287,3 +287,10 @@ export interface ReturnOutcome {
   /** The payout had already been settled against the statement: a return after settlement. */
   wasSettled: boolean;
 }
+
+/** Who may plan payouts, make, cancel and retry batches (ADMIN or FINANCE). */
+export const BATCH_MAKERS = ['ADMIN', 'FINANCE'] as const;
+/** Who may read payout batches (their files masked, their seals). */
+export const BATCH_READERS = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;
+/** Only FINANCE sees a batch file's card numbers in clear, and says why (audited). */
+export const FILE_REVEALERS = ['FINANCE'] as const;

@@ -6,7 +6,7 @@ import {
   approvalRefusal, approveBatch, cancelBatch, cancellationRefusal, createBatch, requestSubmission, retryPayout, retryRefusal, submissionRefusal,
 } from './decisions.ts';
 import { batchFileName, clearBatchFile, maskCreditorAccounts, revealBatchFile } from './files.ts';
-import { payoutStatusOf, type BatchRow, type PayoutRow, type PayoutStatus } from './model.ts';
+import { BATCH_MAKERS, BATCH_READERS, FILE_REVEALERS, payoutStatusOf, type BatchRow, type PayoutRow, type PayoutStatus } from './model.ts';
 import { planPayouts } from './plan.ts';
 import { payoutSettings } from './settings.ts';
 import { countBatches, listBatches } from './store/batches.ts';
@@ -29,10 +29,6 @@ export interface PayoutStatusChangeRow {
 export type PayoutConnectionResult = CountedConnection<PayoutRow>;
 export type BatchConnectionResult = CountedConnection<BatchRow>;
 
-const BATCH_READERS = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;
-const BATCH_MAKERS = ['ADMIN', 'FINANCE'] as const;
-/** Only FINANCE sees a batch file's card numbers in clear, and says why (audited). */
-const FILE_REVEALERS = ['FINANCE'] as const;
 
 const canSeeBatches = (ctx: Context) => (BATCH_READERS as readonly string[]).includes(ctx.principal.role);
 

@@ -95,6 +95,8 @@ describe('metrics', () => {
     try {
       await enqueueRosterImport(workers.queues.rosterImport, lost.id);
       await waitFor('the claim', () => claimOf(db.pool, settlement));
+      // The claim commits before its job is reported finished: wait for the count, then check it is one.
+      await waitFor('the adjudication to be counted', async () => /^hub_jobs_total\{queue="claim-adjudication",outcome="completed"\} [1-9]/m.test(await metrics.registry.metrics()));
       await waitFor('the failed job to be counted', async () => /^hub_jobs_total\{queue="roster-import",outcome="failed"\} [1-9]/m.test(await metrics.registry.metrics()));
       const text = await metrics.registry.metrics();
       expect(text).toMatch(/^hub_job_duration_seconds_count\{queue="claim-adjudication",outcome="completed"\} 1$/m);
