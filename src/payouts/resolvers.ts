@@ -30,7 +30,7 @@ export type PayoutConnectionResult = CountedConnection<PayoutRow>;
 export type BatchConnectionResult = CountedConnection<BatchRow>;
 
 
-const canSeeBatches = (ctx: Context) => (BATCH_READERS as readonly string[]).includes(ctx.principal.role);
+const canSeeBatches = (ctx: Context) => hasRole(ctx, BATCH_READERS);
 
 async function visiblePayout(ctx: Context, id: number) {
   const payout = await ctx.loaders.payout.load(id);

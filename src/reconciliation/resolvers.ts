@@ -34,9 +34,7 @@ const ACCOUNT = /^[0-9A-Za-z]{1,34}$/;
 const MAX_UPLOAD_CHARS = 20 * 1024 * 1024;
 const MAX_SEAL_CHARS = 64 * 1024;
 
-function canRead(ctx: Context): boolean {
-  return (READ as readonly string[]).includes(ctx.principal.role);
-}
+const canRead = (ctx: Context) => hasRole(ctx, READ);
 
 function accountArgument(field: string, account: string | null | undefined): string | null {
   if (account === null || account === undefined) return null;

@@ -1,6 +1,6 @@
 import type { SettlementAmountsResolvers } from '../gateway/generated/resolvers.ts';
 import type { DomainResolvers } from '../gateway/payloads.ts';
-import { actorOf, actorView, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, hasRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { takeUpload, uploadedText } from '../gateway/files.ts';
@@ -28,9 +28,7 @@ export const INGEST = ['ADMIN', 'SERVICE'] as const;
 
 const SOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
-function canOperate(ctx: Context): boolean {
-  return (OPERATIONS as readonly string[]).includes(ctx.principal.role);
-}
+const canOperate = (ctx: Context) => hasRole(ctx, OPERATIONS);
 
 // Each amount under its English name, read from the row's platform field.
 const amountResolvers = Object.fromEntries(
