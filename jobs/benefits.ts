@@ -5,7 +5,8 @@ import { adjudicateSettlements, type AdjudicationOptions, type AdjudicationOutco
 import { RuleSetCache } from '../src/benefits/catalogue.ts';
 import type { ClaimStatus } from '../src/benefits/model.ts';
 import { unadjudicatedSettlementIds } from '../src/benefits/store.ts';
-import { adjudicationJobId, enqueueAdjudications, type AdjudicationJob } from '../src/benefits/queue.ts';
+import { adjudicationJobId, enqueueAdjudications, type AdjudicationJob, type RedecisionJob } from '../src/benefits/queue.ts';
+import { enqueueDueRedecisions, redecideIfFactsChanged, type RedecisionOutcome } from '../src/benefits/redecide.ts';
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import type { WorkerServices } from './services.ts';
 
@@ -27,7 +28,12 @@ type BenefitServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'qu
 const BATCH_WINDOW_MS = 2;
 const MAX_ADJUDICATION_BATCH = 100;
 
-function adjudicationProcessor(db: pg.Pool, options: AdjudicationOptions & Pick<AdjudicationWorkerOptions, 'maxBatch' | 'onDecided'>) {
+type Redecided = RedecisionOutcome & { memberId: number; unitId: number };
+
+function adjudicationProcessor(
+  db: pg.Pool,
+  options: AdjudicationOptions & Pick<AdjudicationWorkerOptions, 'maxBatch' | 'onDecided'> & { ruleSets: RuleSetCache; onRedecided: (outcome: Redecided) => Promise<void> },
+) {
   const batches = new DataLoader<number, ClaimStatus | null>(
     async (ids) => {
       const outcomes = await adjudicateSettlements(db, ids, options);
@@ -37,7 +43,15 @@ function adjudicationProcessor(db: pg.Pool, options: AdjudicationOptions & Pick<
     },
     { cache: false, maxBatchSize: options.maxBatch ?? MAX_ADJUDICATION_BATCH, batchScheduleFn: (run) => setTimeout(run, BATCH_WINDOW_MS) },
   );
-  return async (job: Job<AdjudicationJob>) => ({ status: await batches.load(job.data.settlementId) });
+  return async (job: Job<AdjudicationJob | RedecisionJob>) => {
+    // Re-decisions share the queue: one claim per job, its own transaction (src/benefits/redecide.ts).
+    if ('claimId' in job.data) {
+      const outcome = await redecideIfFactsChanged(db, job.data.claimId, options);
+      if (outcome && outcome.after !== outcome.before) await options.onRedecided(outcome);
+      return { status: outcome?.after ?? null };
+    }
+    return { status: await batches.load(job.data.settlementId) };
+  };
 }
 
 export async function start({ db, connection, prefix, adjudication, announce }: BenefitServices): Promise<Worker[]> {
@@ -48,14 +62,22 @@ export async function start({ db, connection, prefix, adjudication, announce }: 
   }))));
   // The worker's rule sets: the shipped ones inserted once, each stored version parsed once.
   const ruleSets = options.ruleSets ?? new RuleSetCache();
-  return [new Worker<AdjudicationJob>(QUEUE_NAMES.claimAdjudication, adjudicationProcessor(db, { ...options, onDecided, ruleSets }), { connection, prefix, concurrency })];
+  const onRedecided = (o: Redecided) => announce([{ kind: 'CLAIM', id: o.claimId, memberId: o.memberId, unitId: o.unitId, status: o.after, at: new Date().toISOString() }]);
+  return [new Worker<AdjudicationJob | RedecisionJob>(
+    QUEUE_NAMES.claimAdjudication, adjudicationProcessor(db, { ...options, onDecided, ruleSets, onRedecided }), { connection, prefix, concurrency },
+  )];
 }
 
 const SWEEP_PAGE = 5000;
 
-/** Re-adds an adjudication job for every MATCHED settlement without a claim (and reversal not applied). */
-export async function sweep({ db, queues }: BenefitServices): Promise<number> {
-  let added = 0;
+/**
+ * Re-adds an adjudication job for every MATCHED settlement without a claim (and reversal not
+ * applied), and a re-decision job for every refused claim whose facts changed: whatever path
+ * changed them (a payment by hand, confirmed by four eyes or read from a bank statement, a roster
+ * import, an enrolment corrected through the API), the sweep finds it from the rows.
+ */
+export async function sweep({ db, queues, adjudication }: BenefitServices): Promise<number> {
+  let added = await enqueueDueRedecisions(db, queues.claimAdjudication, adjudication.ruleSets ?? new RuleSetCache());
   for (let after = 0; ;) {
     const ids = await unadjudicatedSettlementIds(db, after, SWEEP_PAGE);
     if (!ids.length) break;

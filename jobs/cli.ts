@@ -11,6 +11,8 @@ import { verifyAuditChain } from '../src/audit/audit.ts';
 import { registerBankSimulatorCommands } from '../src/banks/simulator/cli.ts';
 import { registerSealCommands } from '../src/seals/cli.ts';
 import { registerBenefitsCommands } from '../src/benefits/cli.ts';
+import { registerNoticeCommands } from '../src/notices/cli.ts';
+import { registerNotificationCommands } from '../src/notifications/cli.ts';
 import { registerSettlementCommands } from '../src/settlements/cli.ts';
 import { registerStatementCommands } from '../src/reconciliation/cli.ts';
 import { SUBGRAPHS } from '../src/gateway/federation/subgraphs.ts';
@@ -152,6 +154,8 @@ audit
 registerBankSimulatorCommands(program);
 registerSealCommands(program);
 registerBenefitsCommands(program);
+registerNoticeCommands(program);
+registerNotificationCommands(program);
 registerSettlementCommands(program);
 registerStatementCommands(program);
 

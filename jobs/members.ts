@@ -9,6 +9,10 @@ import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import { publishJobProgress, type JobProgress } from '../src/events/statusEvents.ts';
 import { every, PROGRESS_INTERVAL_MS } from '../src/progress.ts';
 import type { WorkerServices } from './services.ts';
+import { rematchResolvable } from '../src/settlements/matchingStep.ts';
+import { enqueueMatchedSettlements } from '../src/benefits/queue.ts';
+import { RuleSetCache } from '../src/benefits/catalogue.ts';
+import { enqueueDueRedecisions } from '../src/benefits/redecide.ts';
 
 type MemberServices = Pick<WorkerServices, 'db' | 'keys' | 'log' | 'connection' | 'prefix' | 'queues'>;
 
@@ -16,7 +20,11 @@ type MemberServices = Pick<WorkerServices, 'db' | 'keys' | 'log' | 'connection' 
  * Processes a roster uploaded through the API. Safe to run twice: a finished import is skipped.
  * Its progress goes to `announce` (subscriptions) at most every PROGRESS_INTERVAL_MS, and once at the end.
  */
-export function rosterImportProcessor(db: pg.Pool, keys: PersonalDataKeys, log: Logger, announce?: (progress: Omit<JobProgress, 'at'>) => Promise<void>) {
+export function rosterImportProcessor(
+  db: pg.Pool, keys: PersonalDataKeys, log: Logger, announce?: (progress: Omit<JobProgress, 'at'>) => Promise<void>,
+  /** After an import that did something: the steps waiting for the people it registered. */
+  afterImport?: () => Promise<void>,
+) {
   return async (job: Job<RosterImportJob>): Promise<void> => {
     const { importId } = job.data;
     const due = every(PROGRESS_INTERVAL_MS);
@@ -28,12 +36,26 @@ export function rosterImportProcessor(db: pg.Pool, keys: PersonalDataKeys, log: 
     });
     await report(result?.rowsTotal ?? 0, result?.rowsTotal ?? null, true);
     if (result) log.info({ importId, ...result, errors: result.errors.length }, 'roster import done');
+    if (result) await afterImport?.();
   };
 }
 
-export async function start({ db, keys, log, connection, prefix }: MemberServices): Promise<Worker[]> {
+/**
+ * What follows a roster import: settlements waiting for its members are matched (then
+ * adjudicated), and claims refused for their enrolments' facts are decided again. The members
+ * domain knows neither; the composition root does.
+ */
+export function afterRosterImport(db: pg.Pool, queues: Pick<WorkerServices['queues'], 'claimAdjudication'>, ruleSets: RuleSetCache) {
+  return async (): Promise<void> => {
+    await rematchResolvable(db, [enqueueMatchedSettlements(queues.claimAdjudication)]);
+    await enqueueDueRedecisions(db, queues.claimAdjudication, ruleSets);
+  };
+}
+
+export async function start({ db, keys, log, connection, prefix, queues }: MemberServices): Promise<Worker[]> {
   const announce = (progress: Omit<JobProgress, 'at'>) => publishJobProgress(connection, prefix, progress);
-  return [new Worker(QUEUE_NAMES.rosterImport, rosterImportProcessor(db, keys, log, announce), { connection, prefix, concurrency: 1 })];
+  const afterImport = afterRosterImport(db, queues, new RuleSetCache());
+  return [new Worker(QUEUE_NAMES.rosterImport, rosterImportProcessor(db, keys, log, announce, afterImport), { connection, prefix, concurrency: 1 })];
 }
 
 /** Re-adds every unfinished import, e.g. after Redis lost its jobs. */

@@ -8,6 +8,8 @@ import { accountsDue, accountsWithPendingEntries, knownAccounts } from '../src/r
 import { documentJobId, enqueueDocument, enqueueReconciliation, reconcileJobId, type ReconciliationJob, type ReconciliationJobName } from '../src/reconciliation/queue.ts';
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import type { WorkerServices } from './services.ts';
+import { enqueueDueRedecisions } from '../src/benefits/redecide.ts';
+import { RuleSetCache } from '../src/benefits/catalogue.ts';
 import { chinaToday } from '../src/kernel/time.ts';
 import { publishJobProgress } from '../src/events/statusEvents.ts';
 import { every as atMostEvery, PROGRESS_INTERVAL_MS } from '../src/progress.ts';
@@ -46,6 +48,7 @@ async function scheduleFetch(queue: Queue, settings: ReconciliationSettings): Pr
 
 export async function start({ db, connection, prefix, log, queues, reconciliation: settings }: ReconciliationServices): Promise<Worker[]> {
   const queue = queues.reconciliation;
+  const ruleSets = new RuleSetCache();
   const ingest = { xsdDir: settings.xsdDir };
   const worker = new Worker<ReconciliationJob>(
     QUEUE_NAMES.reconciliation,
@@ -84,6 +87,8 @@ export async function start({ db, connection, prefix, log, queues, reconciliatio
         throw error;
       }
       await announce(result.entries, true);
+      // Contributions read from the statement may cover enrolments whose claims were refused unpaid.
+      if (result.matched) await enqueueDueRedecisions(db, queues.claimAdjudication, ruleSets);
       log.info({ account, entries: result.entries, matched: result.matched, exceptions: result.exceptions }, 'account reconciled');
       return { entries: result.entries, matched: result.matched, exceptions: result.exceptions, settled: result.settled };
     },

@@ -1,4 +1,4 @@
-import type { Worker } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -11,6 +11,12 @@ import { reconciliationSettings, type ReconciliationSettings } from '../src/reco
 import { benefitSettings } from '../src/benefits/settings.ts';
 import type { AdjudicationWorkerOptions } from './benefits.ts';
 import type { SettlementWorkerOptions } from './settlements.ts';
+import type { NotificationWorkerOptions } from './notifications.ts';
+import { createNotificationQueue } from '../src/notifications/queue.ts';
+import { notificationSettings, type NotificationSettings } from '../src/notifications/settings.ts';
+import type { NoticeSettings } from '../src/notices/issue.ts';
+import { createNoticeQueue } from '../src/notices/queue.ts';
+import { configuredNoticeSettings } from '../src/notices/settings.ts';
 
 /**
  * The one worker contract: each domain's module in jobs/ exports
@@ -38,6 +44,10 @@ export interface WorkerServices {
   payouts: PayoutServices | null;
   /** Reconciliation's bank channel and rules. */
   reconciliation: ReconciliationSettings;
+  /** The notification channels and retry policy, and the queue of the delivery schedule. */
+  notifications: NotificationWorkerOptions;
+  /** The union seal for sealed notices and the notices' queue; null: no notice worker (no seal configured). */
+  notices: { settings: NoticeSettings; queue: Queue } | null;
   /** Tells subscribers of status changes after a commit; best effort (the rows are the truth). */
   announce(changes: StatusChange[]): Promise<void>;
 }
@@ -56,7 +66,14 @@ export interface WorkerServicesInput {
   payouts?: PayoutServices | null;
   /** Default from configuration (the payouts' bank channel). */
   reconciliation?: ReconciliationSettings;
+  /** Overrides of the notification settings (tests: the simulator's channels, short waits). */
+  notifications?: Partial<NotificationSettings>;
+  /** Default from configuration (the union seal); null: no notice worker. */
+  notices?: NoticeSettings | null;
 }
+
+const noticeServices = (settings: NoticeSettings | null, connection: Redis, prefix: string) =>
+  settings && { settings, queue: createNoticeQueue(connection, prefix) };
 
 /** The services with configuration's defaults for what the input leaves out. */
 export function workerServices(input: WorkerServicesInput): WorkerServices {
@@ -70,6 +87,8 @@ export function workerServices(input: WorkerServicesInput): WorkerServices {
     adjudication: { concurrency: 1000, autoApproveMaxFen: benefitSettings().AUTO_APPROVE_MAX_FEN, ...input.adjudication },
     payouts,
     reconciliation: input.reconciliation ?? reconciliationSettings(cfg, payouts?.adapter ?? null),
+    notifications: { settings: { ...notificationSettings(cfg), ...input.notifications }, queue: createNotificationQueue(connection, prefix) },
+    notices: noticeServices(input.notices === undefined ? configuredNoticeSettings(cfg, input.keys, log) : input.notices, connection, prefix),
     announce: (changes) => publishStatusChanges(connection, prefix, changes)
       .catch((error: unknown) => log.warn({ err: error }, 'status changes not announced')),
   };

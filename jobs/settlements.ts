@@ -6,6 +6,7 @@ import { adapterFor } from '../src/settlements/sources/forSource.ts';
 import { registerConfiguredSources, scheduleSources } from '../src/settlements/sources/registry.ts';
 import type { SettlementSource } from '../src/settlements/sources/source.ts';
 import * as store from '../src/settlements/store.ts';
+import { releaseResolvableUnmatched } from '../src/settlements/store/rematch.ts';
 import { enqueueMatchedSettlements } from '../src/benefits/queue.ts';
 import type { AfterMatch } from '../src/settlements/matchingStep.ts';
 import { enqueueSettlementMatches, matchJobId, type SettlementMatchJob, type SettlementPullJob } from '../src/settlements/queue.ts';
@@ -37,6 +38,8 @@ const SWEEP_PAGE = 5000;
  */
 export async function sweep({ db, queues }: Pick<WorkerServices, 'db' | 'queues'>): Promise<number> {
   await store.releaseStrandedReversals(db);
+  // Settlements whose member or enrolment was registered since (by any path) are matched again.
+  await releaseResolvableUnmatched(db);
   let added = 0;
   for (let after = 0; ;) {
     const ids = await store.receivedSettlementIds(db, after, SWEEP_PAGE);

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { PersonalDataKeys } from '../src/privacy/personalData.ts';
 import { fetchPage, storePulledPage, type FetchedPage } from '../src/settlements/ingest.ts';
-import type { SettlementSourceRow } from '../src/settlements/model.ts';
+import { isPulledKind, type SettlementSourceRow } from '../src/settlements/model.ts';
 import type { SettlementSource } from '../src/settlements/sources/source.ts';
 import * as store from '../src/settlements/store.ts';
 import { enqueueSettlementMatches, enqueueSettlementPull, type SettlementPullJob } from '../src/settlements/queue.ts';
@@ -26,7 +26,7 @@ export function pullProcessor(
 ) {
   return async (job: Job<SettlementPullJob>) => {
     const source = await store.sourceByName(db, job.data.source);
-    if (!source || !source.enabled || source.kind === 'FILE') return { skipped: true };
+    if (!source || !source.enabled || !isPulledKind(source.kind)) return { skipped: true };
     const adapter = adapterOf(source);
     const prefetch = (from: string | null) => {
       const fetched = fetchPage(keys, adapter, from, source.pageSize);

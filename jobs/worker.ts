@@ -6,6 +6,8 @@ import * as settlements from './settlements.ts';
 import * as benefits from './benefits.ts';
 import * as payouts from './payouts.ts';
 import * as reconciliation from './reconciliation.ts';
+import * as notifications from './notifications.ts';
+import * as notices from './notices.ts';
 import { workerServices, type DomainWorkers, type WorkerServicesInput } from './services.ts';
 
 export interface StartWorkersInput extends WorkerServicesInput {
@@ -17,7 +19,7 @@ export interface StartWorkersInput extends WorkerServicesInput {
 
 /** Every domain's workers, in the order their work flows. */
 const DOMAINS: [string, DomainWorkers][] = [
-  ['roster imports', members], ['settlements', settlements], ['adjudication', benefits], ['payouts', payouts], ['reconciliation', reconciliation],
+  ['roster imports', members], ['settlements', settlements], ['adjudication', benefits], ['payouts', payouts], ['reconciliation', reconciliation], ['notifications', notifications], ['notices', notices],
 ];
 
 export interface RunningWorkers {
@@ -79,6 +81,8 @@ export async function startWorkers(input: StartWorkersInput): Promise<RunningWor
       clearInterval(sweeper);
       await Promise.all(workers.map((w) => w.close()));
       await closeQueues(queues);
+      await services.notifications.queue.close();
+      await services.notices?.queue.close();
     },
   };
 }

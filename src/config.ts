@@ -141,6 +141,8 @@ const schema = z.object({
   PAYOUT_BATCH_MAX: z.coerce.number().int().min(1).max(100_000).default(5_000),
   /** Where batch files and their seals are written (`<MsgId>.xml`, `<MsgId>.xml.p7s`). */
   PAYOUT_OUT_DIR: z.string().default('.data/out'),
+  /** The union's name on sealed notices and around their seal image (src/notices). */
+  NOTICE_UNION_NAME: z.string().trim().min(2).max(16).default('某市总工会'),
   // Reconciliation (src/reconciliation/settings.ts).
   /** Our accounts whose statements are fetched and reconciled, comma-separated (default PAYOUT_ACCOUNT; accounts of payout batches are added). */
   RECONCILIATION_ACCOUNTS: z.string().regex(/^[0-9A-Za-z]{1,34}(,[0-9A-Za-z]{1,34})*$/, 'must be account numbers separated by commas').transform((v) => v.split(',')).optional(),
@@ -152,6 +154,41 @@ const schema = z.object({
   RECONCILIATION_DEBIT_DAYS: z.coerce.number().int().min(0).max(30).default(2),
   /** Bank holidays (yyyy-MM-dd, comma-separated) that are not business days. */
   BANK_HOLIDAYS: z.string().regex(/^\d{4}-\d{2}-\d{2}(,\d{4}-\d{2}-\d{2})*$/, 'must be dates yyyy-MM-dd separated by commas').transform((v) => v.split(',')).default([]),
+  // Notifications (src/notifications/settings.ts): without a channel's URL nothing is sent on it (deliveries wait).
+  /** Base URL of the SMS provider (template SMS); the simulator: `hub sim notify`. */
+  NOTIFY_SMS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** The registered SMS signature (签名) of every SMS. */
+  NOTIFY_SMS_SIGN: z.string().min(1).max(20).default('职工医疗互助'),
+  /** SMS template codes by kind as JSON ({"PAYOUT_PAID": "SMS_123"}); a kind not named uses SMS_MAH_<KIND>. */
+  NOTIFY_SMS_TEMPLATES: z.string().refine((v) => {
+    try {
+      const parsed: unknown = JSON.parse(v);
+      return !!parsed && typeof parsed === 'object' && !Array.isArray(parsed) && Object.values(parsed).every((code) => typeof code === 'string' && code !== '');
+    } catch {
+      return false;
+    }
+  }, 'must be a JSON object of kind -> template code ({"PAYOUT_PAID": "SMS_123"})').optional(),
+  /** Base URL of the WeChat message API (template/subscribe messages). */
+  NOTIFY_WECHAT_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** The WeChat template id every notification is sent with (keywords thing1, amount2, character_string3, phrase4). */
+  NOTIFY_WECHAT_TEMPLATE_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('MAH-NOTICE-001'),
+  /** The mini-program page a tap on a WeChat message opens. */
+  NOTIFY_WECHAT_PAGE: z.string().max(128).default('pages/notifications/index'),
+  /** How long one call to a channel may take before its outcome counts as unknown (ms). */
+  NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Sends of one delivery that certainly failed before it is FAILED (staff may retry it). */
+  NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  /** First wait before a failed or unknown delivery is tried (or asked about) again; doubles each time, at most an hour (ms). */
+  NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(10).default(30_000),
+  /** How often the notification worker looks for due deliveries (ms). */
+  NOTIFY_POLL_MS: z.coerce.number().int().min(50).default(5_000),
+  // Turnaround promise (src/kernel/workingDays.ts): counted in working days from receipt.
+  /** Working days from receipt within which a claim or application is promised a decision. */
+  DECISION_PROMISE_WORKING_DAYS: z.coerce.number().int().min(0).max(365).default(5),
+  /** Working days from receipt within which an approved claim or application is promised its payment. */
+  PAYMENT_PROMISE_WORKING_DAYS: z.coerce.number().int().min(0).max(365).default(10),
+  /** Public holidays (yyyy-MM-dd, comma-separated) that the promise does not count as working days. */
+  PROMISE_HOLIDAYS: z.string().regex(/^\d{4}-\d{2}-\d{2}(,\d{4}-\d{2}-\d{2})*$/, 'must be dates yyyy-MM-dd separated by commas').transform((v) => v.split(',')).default([]),
   // Trust boundaries (docs/trust-model.md).
   /** Hours a bearer token may live at most (exp − iat, or exp − now without iat); a longer one is refused. */
   TOKEN_MAX_LIFETIME_HOURS: z.coerce.number().int().min(1).max(24 * 31).default(24),
@@ -169,6 +206,10 @@ const schema = z.object({
   FILE_UPLOAD_MAX_BYTES: z.coerce.number().int().min(1_024).default(64 * 1024 * 1024),
   /** Where uploaded files wait, encrypted, for the mutation that uses them (shared by every gateway instance behind one address). */
   FILE_UPLOAD_DIR: z.string().default('.data/uploads'),
+  /** Largest document a member attaches (PDF, JPEG, PNG), in bytes; a larger upload is refused by the mutation that takes it. */
+  ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1_024).default(10 * 1024 * 1024),
+  /** Days after a claim's decision within which its member may appeal it (复核申请期限). */
+  APPEAL_PERIOD_DAYS: z.coerce.number().int().min(1).max(3_650).default(60),
   /** Directory of the ISO 20022 XSDs statements are validated against (default: the copy vendored in src/banks/iso20022/xsd/). */
   ISO20022_XSD_DIR: z.string().optional(),
 });

@@ -12,7 +12,7 @@ const SECRET_FIELDS = new Set([
   'idnumber', 'idno', 'certno', 'bankcard', 'cardno', 'cardnumber', 'phone', 'mobile', 'telephone', 'tel',
   'name', 'fullname', 'membername', 'psnname', 'holdername', 'accountname', 'nm',
   'authorization', 'token', 'accesstoken', 'bearer', 'jwt', 'password', 'passphrase', 'secret', 'piikey',
-  'csv', 'content', 'xml', 'body', 'file', 'rawbody',
+  'csv', 'content', 'xml', 'body', 'file', 'rawbody', 'openid', 'wechatopenid', 'touser',
 ]);
 // The same data inside free text (error messages, PostgreSQL's `detail`): ID numbers and bank cards
 // (15–19 digits, an ID may end in X), mainland mobile numbers, JWTs.

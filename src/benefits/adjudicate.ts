@@ -1,9 +1,11 @@
 import { canMove } from '../kernel/transitions.ts';
 import { inTransaction } from '../db/pool.ts';
-import type { Db, Tx } from '../kernel/transaction.ts';
+import type { Db, Queryable, Tx } from '../kernel/transaction.ts';
 import { recordAudits, type Actor, type AuditRow } from '../audit/audit.ts';
-import { contributionFigures } from '../members/store.ts';
-import { contributionStatus } from '../members/contributions.ts';
+import { enrolmentCoverageFigures } from '../members/store/coverage.ts';
+import { contributionCovered } from '../members/contributions.ts';
+import { recordNotifications } from '../notifications/store.ts';
+import type { NewNotification } from '../notifications/model.ts';
 import { evaluateBenefits, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from './rules/engine.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
 import { bilingual } from './rules/explain.ts';
@@ -66,26 +68,22 @@ async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: 
   const settlements = pending.filter((s) => s.kind === 'SETTLEMENT');
   const reversals = pending.filter((s) => s.kind === 'REVERSAL');
   const memberIds = [...new Set(settlements.map((s) => s.memberId))];
-  const paid = await contributionsPaid(tx, settlements);
-  const prior = await store.grantedDiseaseGroups(tx, memberIds);
   const ruleSets = await ruleSetsByYear(tx, ruleSetCache, settlements.map((s) => s.planYear));
+  const covered = await enrolmentsCovered(tx, settlements, ruleSets);
+  const prior = await store.grantedDiseaseGroups(tx, memberIds);
 
-  // Decide each claim in settlement order, carrying each member-year's running totals along.
+  // Decide each claim in settlement order (time, then id), carrying each member-year's running totals along.
   const decided: { s: PendingSettlementRow; ruleSet: RuleSet; result: BenefitResult; status: ClaimStatus; facts: EnrolmentFacts; before: PlanYearTotals }[] = [];
   for (const s of settlements) {
     const state = totals.get(key(s.memberId, s.planYear))!;
     const ruleSet = ruleSets.get(s.planYear)!;
-    const facts: EnrolmentFacts = {
-      planYear: s.planYear, plan: s.plan, specialDisease: s.specialDisease, firstEnrolledOn: s.firstEnrolledOn,
-      contributionPaid: paid.get(key(s.unitId, s.planYear)) ?? false,
-    };
+    const facts = enrolmentFactsOf(s, covered.get(s.enrolmentId) ?? false);
     const before: PlanYearTotals = { INPATIENT: state.INPATIENT, CRITICAL: state.CRITICAL, MAJOR_DISEASE: state.MAJOR_DISEASE, outOfPocket: state.outOfPocket };
     const groups = prior.get(s.memberId) ?? [];
     const result = evaluateBenefits(ruleSet, {
       settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups,
     });
-    const status: ClaimStatus = !result.eligible ? 'INELIGIBLE'
-      : result.warnings.length || result.totalFen > options.autoApproveMaxFen ? 'PENDING_REVIEW' : 'APPROVED';
+    const status = claimStatusOf(result, options.autoApproveMaxFen);
     Object.assign(state, result.planYearTotalsAfter);
     state.claims += 1;
     if (result.diseaseGroupsGranted.length) prior.set(s.memberId, [...groups, ...result.diseaseGroupsGranted]);
@@ -108,19 +106,17 @@ async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: 
     const lines: store.NewBenefitLine[] = [];
     const decisions: [number, number, ClaimStatus, number, string, string[], number][] = [];
     const grants: { memberId: number; diseaseGroup: string; claimId: number }[] = [];
+    const told: NewNotification[] = [];
     for (const { s, result, status, ruleSet } of decided) {
       const claimId = claimIds.get(s.id)!;
-      for (const l of result.lines) {
-        lines.push({
-          claimId, programme: l.programme, basisFen: l.basisFen, ratioBp: l.ratioBp, fixedFen: l.fixedFen,
-          beforeCapsFen: l.computedFen, capsHit: l.capsHit, amountFen: l.amountFen, diseaseGroups: l.diseaseGroups ?? [],
-          explanation: bilingual(l.explanation), status: status === 'APPROVED' ? 'APPROVED' : 'PENDING',
-        });
-      }
+      lines.push(...benefitLinesOf(claimId, result, status));
       for (const group of result.diseaseGroupsGranted) grants.push({ memberId: s.memberId, diseaseGroup: group, claimId });
       outcomes.push({ settlementId: s.id, claimId, status, reversal: false, memberId: s.memberId, unitId: s.unitId });
       decisions.push([claimId, s.id, status, result.totalFen, `${ruleSet.id}@${ruleSet.version}`, result.reasonCodes, result.warnings.length]);
+      // A claim waiting for review is not decided yet: the reviewer's decision tells the member.
+      if (status !== 'PENDING_REVIEW') told.push(claimDecidedNotification(s.memberId, claimId, s.planYear, status, result.totalFen, result.reasonCodes));
     }
+    await recordNotifications(tx, told);
     // One audit entry per batch names every claim decided with its facts (target_id lists the claim
     // ids): the audit chain takes one lock and one hash per transaction, not one per claim.
     audits.push({
@@ -154,16 +150,58 @@ export function settlementFacts(s: Pick<PendingSettlementRow, 'id' | 'medType' |
   return { setlId: String(s.id), medType: s.medType, setlTime: formatChinaTime(s.setlTime), diagnoses: s.diagnoses, amountsFen: s.amounts };
 }
 
-/** Whether each unit's contribution for the plan year is paid in full (keyed unitId:planYear). */
-async function contributionsPaid(tx: Tx, settlements: PendingSettlementRow[]): Promise<Map<string, boolean>> {
-  const keys = [...new Map(settlements.map((s) => [key(s.unitId, s.planYear), { unitId: s.unitId, planYear: s.planYear }])).values()];
-  if (!keys.length) return new Map();
-  const figures = await contributionFigures(tx, keys);
-  return new Map(keys.map((k, i) => [key(k.unitId, k.planYear), contributionStatus(figures[i]!.owedFen, figures[i]!.paidFen) === 'PAID']));
+/** The status a decided claim takes: refused, waiting for a reviewer, or approved at once. `approve`: a reviewer upheld it (an appeal). */
+export function claimStatusOf(result: BenefitResult, autoApproveMaxFen: number, approve = false): ClaimStatus {
+  if (!result.eligible) return 'INELIGIBLE';
+  if (approve) return 'APPROVED';
+  return result.warnings.length || result.totalFen > autoApproveMaxFen ? 'PENDING_REVIEW' : 'APPROVED';
 }
 
-async function ruleSetsByYear(tx: Tx, cache: RuleSetCache, years: number[]): Promise<Map<number, RuleSet>> {
-  const rows = await store.ruleSetsForYears(tx, years);
+/** The enrolment facts the rules read for a settlement; `covered`: the unit's contribution covers this enrolment. */
+export function enrolmentFactsOf(s: PendingSettlementRow, covered: boolean): EnrolmentFacts {
+  return { planYear: s.planYear, plan: s.plan, specialDisease: s.specialDisease, firstEnrolledOn: s.firstEnrolledOn, contributionPaid: covered };
+}
+
+/** The stored lines of a decided claim. */
+export function benefitLinesOf(claimId: number, result: BenefitResult, status: ClaimStatus): store.NewBenefitLine[] {
+  return result.lines.map((l) => ({
+    claimId, programme: l.programme, basisFen: l.basisFen, ratioBp: l.ratioBp, fixedFen: l.fixedFen,
+    beforeCapsFen: l.computedFen, capsHit: l.capsHit, amountFen: l.amountFen, diseaseGroups: l.diseaseGroups ?? [],
+    explanation: bilingual(l.explanation), status: status === 'APPROVED' ? 'APPROVED' : 'PENDING',
+  }));
+}
+
+/** What the member is told of a decided claim: figures and codes only. */
+export function claimDecidedNotification(
+  memberId: number, claimId: number, planYear: number, status: ClaimStatus, totalFen: number, reasonCodes: readonly string[], eventKey = '',
+): NewNotification {
+  return {
+    memberId, kind: 'CLAIM_DECIDED', subjectType: 'Claim', subjectId: claimId, eventKey,
+    // The message's convention (src/notifications/messages.ts): `status`, `amountFen`, `reasonCode`.
+    facts: { status, amountFen: totalFen, planYear, reasonCodes: reasonCodes.join(','), reasonCode: reasonCodes[0] ?? null },
+  };
+}
+
+/**
+ * Whether the unit's contribution covers each settlement's enrolment (by enrolment id), under the
+ * coverage rule of its plan year's rule set (src/members/contributions.ts `contributionCovered`).
+ */
+export async function enrolmentsCovered(
+  tx: Tx, settlements: readonly Pick<PendingSettlementRow, 'enrolmentId' | 'planYear'>[], ruleSets: Map<number, RuleSet>,
+): Promise<Map<number, boolean>> {
+  const ids = [...new Set(settlements.map((s) => s.enrolmentId))];
+  const figures = await enrolmentCoverageFigures(tx, ids);
+  const covered = new Map<number, boolean>();
+  for (const f of figures) {
+    if (!f) continue;
+    const ruleSet = ruleSets.get(f.planYear);
+    covered.set(f.enrolmentId, ruleSet ? contributionCovered(ruleSet.eligibility.coverage, f) : false);
+  }
+  return covered;
+}
+
+export async function ruleSetsByYear(db: Queryable, cache: RuleSetCache, years: number[]): Promise<Map<number, RuleSet>> {
+  const rows = await store.ruleSetsForYears(db, years);
   const result = new Map<number, RuleSet>();
   for (const year of new Set(years)) {
     const row = rows.get(year);

@@ -16,17 +16,31 @@ export type ReversalOutcome = 'CANCELLED' | 'ALREADY_CANCELLED' | 'CANCELLED_BEF
 /**
  * The status changes of a claim. Adjudication inserts a claim INELIGIBLE, PENDING_REVIEW or
  * APPROVED (or CANCELLED, for a settlement reversed before it was adjudicated); a reviewer decides a
- * PENDING_REVIEW claim; a reversal cancels any claim not already out (REJECTED, CANCELLED). The
- * database checks the statuses (claims.status CHECK) but no trigger guards the changes: this table
- * is the rule, and the code that changes a status reads it.
+ * PENDING_REVIEW claim; a reversal cancels any claim not already out (REJECTED, CANCELLED).
+ * Re-decision (redecide.ts) moves a refused claim (INELIGIBLE, or REJECTED on appeal) to
+ * PENDING_REVIEW or APPROVED when a fact it was refused for changed; the database lets it only in
+ * a transaction that wrote the claim's claim_redecisions row (trigger claims_guard_redecision,
+ * migration 0018). The database checks the statuses (claims.status CHECK); this table is the rest
+ * of the rule, and the code that changes a status reads it.
  */
 export const CLAIM_TRANSITIONS: Transitions<ClaimStatus> = {
-  INELIGIBLE: ['CANCELLED'],
+  INELIGIBLE: ['PENDING_REVIEW', 'APPROVED', 'CANCELLED'],
   PENDING_REVIEW: ['APPROVED', 'REJECTED', 'CANCELLED'],
   APPROVED: ['CANCELLED'],
-  REJECTED: [],
+  REJECTED: ['PENDING_REVIEW', 'APPROVED'],
   CANCELLED: [],
 };
+
+/** Why a claim was decided again (claim_redecisions.cause). */
+export const REDECISION_CAUSES = ['CONTRIBUTION_PAID', 'ENROLMENT_CHANGED', 'MEMBER_MATCHED', 'CORRECTION', 'APPEAL'] as const;
+export type RedecisionCause = (typeof REDECISION_CAUSES)[number];
+
+/**
+ * The reasons for refusal that rest on facts that can change later (the unit pays, the enrolment is
+ * corrected): a claim INELIGIBLE for one of them is decided again when its facts change.
+ * MED_TYPE_NOT_COVERED and the like rest on the settlement itself and never change.
+ */
+export const MUTABLE_REFUSALS = ['CONTRIBUTION_UNPAID', 'WAITING_PERIOD', 'NO_ENROLMENT'] as const;
 
 export interface ClaimRow {
   id: number;
@@ -54,6 +68,8 @@ export interface ClaimRow {
   adjustedBy: string[];
   createdAt: Date;
   updatedAt: Date;
+  /** Whether the unit's contribution covered the enrolment when the claim was last decided (claims.facts). */
+  contributionCovered: boolean;
 }
 
 export interface BenefitLineRow {
@@ -136,3 +152,20 @@ export interface ReplayClaimRow {
 
 /** What a line pays now: the reviewer's adjustment when there is one, else the computed amount. */
 export const payableFen = (line: Pick<BenefitLineRow, 'amountFen' | 'adjustedFen'>): number => line.adjustedFen ?? line.amountFen;
+
+/** One re-decision of a claim (claim_redecisions), as the API shows it. */
+export interface RedecisionRow {
+  id: number;
+  claimId: number;
+  cause: RedecisionCause;
+  previousStatus: ClaimStatus;
+  previousReasonCodes: string[];
+  previousTotalFen: number;
+  newStatus: ClaimStatus;
+  newReasonCodes: string[];
+  newTotalFen: number;
+  ruleSetId: string;
+  ruleSetVersion: number;
+  decidedBy: string;
+  decidedAt: Date;
+}

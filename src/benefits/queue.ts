@@ -6,6 +6,19 @@ import type { Queue } from 'bullmq';
  */
 export type AdjudicationJobName = 'adjudicate';
 
+/**
+ * Re-decision jobs share the adjudication queue (and its worker): one per refused claim whose facts
+ * changed (`claim-redecide-<id>`), carrying only the claim id; the worker checks under the claim's
+ * lock whether anything is still to do, so a repeated job is a no-op.
+ */
+export type RedecisionJobName = 'redecide';
+
+export interface RedecisionJob {
+  claimId: number;
+}
+
+export const redecisionJobId = (claimId: number) => `claim-redecide-${claimId}`;
+
 export interface AdjudicationJob {
   settlementId: number;
 }
@@ -19,6 +32,14 @@ export async function enqueueAdjudications(queue: Queue, settlementIds: readonly
   for (let i = 0; i < settlementIds.length; i += BULK) {
     await queue.addBulk(settlementIds.slice(i, i + BULK).map((settlementId) => ({
       name: 'adjudicate' satisfies AdjudicationJobName, data: { settlementId } satisfies AdjudicationJob, opts: { jobId: adjudicationJobId(settlementId) },
+    })));
+  }
+}
+
+export async function enqueueRedecisions(queue: Queue, claimIds: readonly number[]): Promise<void> {
+  for (let i = 0; i < claimIds.length; i += BULK) {
+    await queue.addBulk(claimIds.slice(i, i + BULK).map((claimId) => ({
+      name: 'redecide' satisfies RedecisionJobName, data: { claimId } satisfies RedecisionJob, opts: { jobId: redecisionJobId(claimId) },
     })));
   }
 }

@@ -7,9 +7,13 @@ import { localizedText } from './rules/explain.ts';
 import type { BenefitResult } from './rules/engine.ts';
 import { publishRuleSet } from './catalogue.ts';
 import * as review from './review.ts';
+import { REDECIDERS, redecideInScope } from './redecide.ts';
+import { contributionCovered } from '../members/contributions.ts';
 import { userErrorsOf, type DomainResolvers } from '../gateway/payloads.ts';
 import { MAX_IDS } from '../gateway/limits.ts';
 import * as store from './store.ts';
+import * as turnaround from './turnaround.ts';
+import { BREACH_ORDER } from './store/turnaround.ts';
 import { payableFen, type ClaimRow } from './model.ts';
 import { check, invalid, notFound, reasonOf } from '../kernel/errors.ts';
 import { isObject } from '../kernel/text.ts';
@@ -74,6 +78,13 @@ export const benefitResolvers: DomainResolvers = {
       return store.storedRuleSet(ctx.db, ruleSetId, version);
     },
     benefitPreview: (_root, { ruleSetId, version, input }, ctx) => preview(ctx, ruleSetId, version, input),
+    claimTurnaroundBreaches: async (_root, { kinds, ...args }, ctx) => {
+      requireRole(ctx, turnaround.READ_BREACHES, 'claimTurnaroundBreaches');
+      const page = readPage(args, BREACH_ORDER);
+      const { rows, count } = await turnaround.claimBreaches(ctx.db, kinds, turnaround.promiseOf(ctx.config), page);
+      for (const row of rows) ctx.loaders.claim.prime(row.id, row);
+      return { ...toConnection(rows, page, (c) => c.id), count };
+    },
   },
 
   Mutation: {
@@ -117,10 +128,20 @@ export const benefitResolvers: DomainResolvers = {
       const claimId = await review.adjustClaimLine(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), lineId, input.amountFen, reason);
       return { claim: await visibleClaim(ctx, claimId) };
     },
+    redecideClaim: async (_root, { input }, ctx) => {
+      requireRole(ctx, REDECIDERS, 'redecideClaim');
+      const id = localId('input.claimId', input.claimId, 'Claim');
+      const outcome = await redecideInScope(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, ctx.loaders.ruleSets);
+      const changed = outcome.after !== outcome.before;
+      const claim = await visibleClaim(ctx, id);
+      return { claim: changed ? await announced(ctx, claim) : claim, changed };
+    },
   },
 
   Claim: {
     id: (claim) => toGlobalId('Claim', claim.id),
+    turnaround: (claim, _args, ctx) => turnaround.claimTurnaround(ctx.db, ctx.loaders, claim.id, turnaround.promiseOf(ctx.config)),
+    stage: (claim, _args, ctx) => turnaround.claimStage(ctx.db, ctx.loaders, claim.id),
     settlement: async (claim, _args, ctx) => {
       const settlement = await ctx.loaders.settlement.load(claim.settlementId);
       if (!settlement) throw notFound('settlement');
@@ -144,6 +165,22 @@ export const benefitResolvers: DomainResolvers = {
     viewerCanApprove: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'approve') === null,
     viewerCanReject: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'reject') === null,
     viewerCanAdjust: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'adjust') === null,
+    redecisions: (claim, _args, ctx) => ctx.loaders.redecisionsOfClaim.load(claim.id),
+  },
+
+  ClaimRedecision: {
+    previousReasonCodes: (r) => r.previousReasonCodes as ClaimReasonCode[],
+    newReasonCodes: (r) => r.newReasonCodes as ClaimReasonCode[],
+    ruleSet: (r, _args, ctx) => ctx.loaders.ruleSetVersion.load({ id: r.ruleSetId, version: r.ruleSetVersion }),
+    decider: (r, _args, ctx) => actorView(ctx, r.decidedBy),
+  },
+
+  Enrolment: {
+    // Under the coverage rule of the rule set governing the plan year (src/members/contributions.ts).
+    contributionCovered: async (enrolment, _args, ctx) => {
+      const [figures, ruleSet] = await Promise.all([ctx.loaders.enrolmentCoverage.load(enrolment.id), ctx.loaders.ruleSetOfYear.load(enrolment.planYear)]);
+      return figures !== null && contributionCovered(ruleSet.eligibility.coverage, figures);
+    },
   },
 
   ClaimConnection: {

@@ -5,6 +5,8 @@ import type { Programme } from './rules/ruleSet.ts';
 import * as store from './store.ts';
 import { conflict, DomainError, invalid, forbidden, notFound } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
+import { recordNotifications } from '../notifications/store.ts';
+import { claimDecidedNotification } from './adjudicate.ts';
 
 /**
  * Review (maker-checker) of claims in PENDING_REVIEW. Each decision runs in one transaction that
@@ -51,10 +53,17 @@ async function lockClaim(tx: Tx, actor: Actor, claimId: number, scope: Scope, de
   return claim;
 }
 
+/** A claim is reviewed once per decision of it: the first review, then once after each re-decision (an appeal). */
+async function reviewEventKey(tx: Tx, claimId: number): Promise<string> {
+  const n = await store.redecisionCount(tx, claimId);
+  return n ? `after-redecision-${n}` : '';
+}
+
 export async function approveClaim(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null, field = 'input.claimId'): Promise<void> {
   await inTransaction(db, async (tx) => {
-    await lockClaim(tx, actor, claimId, scope, 'approve', field);
+    const claim = await lockClaim(tx, actor, claimId, scope, 'approve', field);
     const totalFen = await store.approveClaim(tx, claimId, actor.subject, note);
+    await recordNotifications(tx, [claimDecidedNotification(claim.memberId, claimId, claim.planYear, 'APPROVED', totalFen, [], await reviewEventKey(tx, claimId))]);
     await recordAudit(tx, actor, { action: 'claim.approve', targetType: 'Claim', targetId: String(claimId), reason: note, details: { totalFen } });
   });
 }
@@ -86,6 +95,8 @@ export async function rejectClaim(db: Db, actor: Actor, scope: Scope, claimId: n
       INPATIENT: released('INPATIENT'), CRITICAL: released('CRITICAL'), MAJOR_DISEASE: released('MAJOR_DISEASE'), outOfPocket: claim.outOfPocketFen,
     });
     await store.rejectClaim(tx, claimId, actor.subject, reason);
+    // The reviewer's words stay out of the notification (they may name people); the member reads them on the claim.
+    await recordNotifications(tx, [claimDecidedNotification(claim.memberId, claimId, claim.planYear, 'REJECTED', 0, [], await reviewEventKey(tx, claimId))]);
     await recordAudit(tx, actor, {
       action: 'claim.reject', targetType: 'Claim', targetId: String(claimId), reason,
       details: { releasedFen: lines.reduce((sum, l) => sum + l.payable, 0) },

@@ -3,7 +3,7 @@ import { Params } from '../db/sql.ts';
 import type { EnrolmentFacts, PlanYearTotals } from './rules/engine.ts';
 import { SETTLEMENT_AMOUNT_FIELDS, type Programme, type RuleSet } from './rules/ruleSet.ts';
 import type {
-  BenefitLineRow, BenefitTotalsRow, ClaimRow, ClaimStatus, LineStatus, PendingSettlementRow, ReplayClaimRow, ReversalOutcome, RuleSetRow,
+  BenefitLineRow, BenefitTotalsRow, ClaimRow, ClaimStatus, LineStatus, PendingSettlementRow, RedecisionRow, ReplayClaimRow, ReversalOutcome, RuleSetRow,
 } from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
@@ -20,7 +20,8 @@ export const CLAIM_COLUMNS = `c.id, c.settlement_id AS "settlementId", c.member_
   c.rule_set_version AS "ruleSetVersion", c.status, c.eligible, c.psn_part_amt AS "psnPartAmt",
   c.computed_total_fen AS "computedTotalFen", c.total_fen AS "totalFen", c.reasons, c.reason_codes AS "reasonCodes",
   c.warnings, c.out_of_pocket_fen AS "outOfPocketFen", c.decided_by AS "decidedBy", c.decided_at AS "decidedAt",
-  c.decision_reason AS "decisionReason", c.adjusted_by AS "adjustedBy", c.created_at AS "createdAt", c.updated_at AS "updatedAt"`;
+  c.decision_reason AS "decisionReason", c.adjusted_by AS "adjustedBy", c.created_at AS "createdAt", c.updated_at AS "updatedAt",
+  coalesce((c.facts ->> 'contributionPaid')::boolean, false) AS "contributionCovered"`;
 
 export const LINE_COLUMNS = `l.id, l.claim_id AS "claimId", l.programme, l.basis_fen AS "basisFen", l.ratio_bp AS "ratioBp",
   l.fixed_fen AS "fixedFen", l.before_caps_fen AS "beforeCapsFen", l.caps_hit AS "capsHit", l.amount_fen AS "amountFen",
@@ -178,20 +179,38 @@ export async function lockTotalsOfSettlements(tx: Tx, ids: readonly number[]): P
 const UNADJUDICATED = `CASE s.kind WHEN 'SETTLEMENT' THEN NOT EXISTS (SELECT 1 FROM claims c WHERE c.settlement_id = s.id)
                         ELSE NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.reversal_settlement_id = s.id) END`;
 
-/** The matched settlements among `ids` without a claim, and matched reversals not yet applied, in id order. */
+/** A settlement (alias `s`) with its enrolment's facts (alias `e`) as `PendingSettlementRow`. */
+const PENDING_COLUMNS = `s.id, s.kind, s.reverses_id AS "reversesId", s.member_id AS "memberId", s.unit_id AS "unitId",
+  s.enrolment_id AS "enrolmentId", e.plan_year AS "planYear", e.plan, e.special_disease AS "specialDisease",
+  e.first_enrolled_on AS "firstEnrolledOn", s.med_type AS "medType", s.setl_time AS "setlTime", s.diagnoses,
+  ${AMOUNTS_SQL} AS amounts`;
+
+/**
+ * The matched settlements among `ids` without a claim, and matched reversals not yet applied, in
+ * the order they are decided: settlement time, then id. The order is the settlements' own, not the
+ * order their ids arrive in, so the same settlements split the caps the same way in any run.
+ */
 export async function pendingSettlements(tx: Tx, ids: readonly number[]): Promise<PendingSettlementRow[]> {
   const { rows } = await tx.query<PendingSettlementRow>(
-    `SELECT s.id, s.kind, s.reverses_id AS "reversesId", s.member_id AS "memberId", s.unit_id AS "unitId",
-            s.enrolment_id AS "enrolmentId", e.plan_year AS "planYear", e.plan, e.special_disease AS "specialDisease",
-            e.first_enrolled_on AS "firstEnrolledOn", s.med_type AS "medType", s.setl_time AS "setlTime", s.diagnoses,
-            ${AMOUNTS_SQL} AS amounts
+    `SELECT ${PENDING_COLUMNS}
        FROM settlements s JOIN enrolments e ON e.id = s.enrolment_id
       WHERE s.id = ANY($1) AND s.status = 'MATCHED'
         AND ${UNADJUDICATED}
-      ORDER BY s.id`,
+      ORDER BY s.setl_time, s.id`,
     [ids],
   );
   return rows;
+}
+
+/** The settlement of a claim with its enrolment's facts as they are now (re-decision). */
+export async function settlementOfClaim(tx: Tx, claimId: number): Promise<PendingSettlementRow | null> {
+  const { rows } = await tx.query<PendingSettlementRow>(
+    `SELECT ${PENDING_COLUMNS}
+       FROM claims c JOIN settlements s ON s.id = c.settlement_id JOIN enrolments e ON e.id = s.enrolment_id
+      WHERE c.id = $1 AND s.status = 'MATCHED'`,
+    [claimId],
+  );
+  return rows[0] ?? null;
 }
 
 /** MATCHED settlements without a claim, and MATCHED reversals not yet applied, in id order (the sweeper). */
@@ -381,10 +400,10 @@ export async function releaseDiseaseGroupGrants(tx: Tx, claimId: number): Promis
 // ---- review ----
 
 /** The member and plan year of a claim within the caller's scope; null when there is none. */
-export async function claimInScope(tx: Tx, claimId: number, scope: Scope): Promise<{ memberId: number; planYear: number } | null> {
+export async function claimInScope(tx: Tx, claimId: number, scope: Scope): Promise<{ memberId: number; planYear: number; status: ClaimStatus } | null> {
   const p = new Params();
-  const { rows: [found] } = await tx.query<{ memberId: number; planYear: number }>(
-    `SELECT c.member_id AS "memberId", c.plan_year AS "planYear" FROM claims c WHERE c.id = ${p.add(claimId)} AND ${memberRowScopeSql(p, scope, 'c')}`,
+  const { rows: [found] } = await tx.query<{ memberId: number; planYear: number; status: ClaimStatus }>(
+    `SELECT c.member_id AS "memberId", c.plan_year AS "planYear", c.status FROM claims c WHERE c.id = ${p.add(claimId)} AND ${memberRowScopeSql(p, scope, 'c')}`,
     p.values,
   );
   return found ?? null;
@@ -496,6 +515,148 @@ export async function adjustLine(
             updated_at = now() WHERE id = $1`,
     [line.claimId],
   );
+}
+
+// ---- re-decision ----
+
+/** A claim as re-decision reads it, locked: what it was decided on and what it pays. */
+export interface RedecidedClaim {
+  id: number;
+  settlementId: number;
+  memberId: number;
+  planYear: number;
+  status: ClaimStatus;
+  reasonCodes: string[];
+  totalFen: number;
+  outOfPocketFen: number;
+  /** The enrolment facts it was decided on. */
+  facts: Partial<EnrolmentFacts>;
+}
+
+/** Who and which member-year a claim belongs to, unlocked (the member-year row is locked before the claim). */
+export async function claimKey(db: Queryable, claimId: number): Promise<{ settlementId: number; memberId: number; unitId: number; planYear: number } | null> {
+  const { rows } = await db.query<{ settlementId: number; memberId: number; unitId: number; planYear: number }>(
+    `SELECT settlement_id AS "settlementId", member_id AS "memberId", unit_id AS "unitId", plan_year AS "planYear" FROM claims WHERE id = $1`,
+    [claimId],
+  );
+  return rows[0] ?? null;
+}
+
+export async function lockClaimForRedecision(tx: Tx, claimId: number): Promise<RedecidedClaim> {
+  const { rows: [claim] } = await tx.query<RedecidedClaim>(
+    `SELECT id, settlement_id AS "settlementId", member_id AS "memberId", plan_year AS "planYear", status, reason_codes AS "reasonCodes",
+            total_fen AS "totalFen", out_of_pocket_fen AS "outOfPocketFen", facts
+       FROM claims WHERE id = $1 FOR UPDATE`,
+    [claimId],
+  );
+  return claim!;
+}
+
+/** The lines of a claim as they were (kept in its re-decision history). */
+export async function linesOfClaimForHistory(tx: Tx, claimId: number): Promise<{ programme: Programme; amountFen: number; adjustedFen: number | null; status: LineStatus }[]> {
+  const { rows } = await tx.query<{ programme: Programme; amountFen: number; adjustedFen: number | null; status: LineStatus }>(
+    `SELECT programme, amount_fen AS "amountFen", adjusted_fen AS "adjustedFen", status FROM benefit_lines WHERE claim_id = $1 ORDER BY id`,
+    [claimId],
+  );
+  return rows;
+}
+
+/** A history row to write: the row as the API shows it, with the claim's lines as they were. */
+export type NewRedecision = Omit<RedecisionRow, 'id' | 'decidedAt'> & { previousLines: unknown[] };
+
+/** The history row of a re-decision; written before the claim changes (the claims trigger checks it). Returns its id. */
+export async function insertRedecision(tx: Tx, r: NewRedecision): Promise<number> {
+  const { rows } = await tx.query<{ id: number }>(
+    `INSERT INTO claim_redecisions (claim_id, cause, previous_status, previous_reason_codes, previous_total_fen, previous_lines,
+                                    new_status, new_reason_codes, new_total_fen, rule_set_id, rule_set_version, decided_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+    [r.claimId, r.cause, r.previousStatus, r.previousReasonCodes, r.previousTotalFen, JSON.stringify(r.previousLines),
+     r.newStatus, r.newReasonCodes, r.newTotalFen, r.ruleSetId, r.ruleSetVersion, r.decidedBy],
+  );
+  return rows[0]!.id;
+}
+
+/** The claim decided again: its status, figures, reasons and the facts and totals it was decided on. */
+export async function updateRedecidedClaim(
+  tx: Tx, claimId: number,
+  c: Pick<NewClaim, 'status' | 'eligible' | 'totalFen' | 'reasons' | 'reasonCodes' | 'warnings' | 'outOfPocketFen' | 'ruleSetId' | 'ruleSetVersion'
+    | 'facts' | 'totalsBefore' | 'decidedBy'> & { decisionReason: string },
+): Promise<void> {
+  await tx.query(
+    `UPDATE claims SET status = $2, eligible = $3, computed_total_fen = $4, total_fen = $4, reasons = $5, reason_codes = $6, warnings = $7,
+            out_of_pocket_fen = $8, rule_set_id = $9, rule_set_version = $10, facts = $11, totals_before = $12,
+            decided_by = $13, decided_at = CASE WHEN $13::text IS NULL THEN NULL ELSE now() END, decision_reason = $14, updated_at = now()
+      WHERE id = $1`,
+    [claimId, c.status, c.eligible, c.totalFen, c.reasons, c.reasonCodes, c.warnings, c.outOfPocketFen, c.ruleSetId, c.ruleSetVersion,
+     JSON.stringify(c.facts), JSON.stringify(c.totalsBefore), c.decidedBy, c.decisionReason],
+  );
+}
+
+/** Only the facts a claim was decided on (a fact changed but the decision did not). */
+export async function updateClaimFacts(tx: Tx, claimId: number, facts: EnrolmentFacts): Promise<void> {
+  await tx.query(`UPDATE claims SET facts = $2, updated_at = now() WHERE id = $1`, [claimId, JSON.stringify(facts)]);
+}
+
+/**
+ * Removes the lines of a refused claim before its new ones are written (UNIQUE (claim_id,
+ * programme)); they are kept in the history row. Lines that were paid or are in a payout never
+ * belong to a refused claim; the guard keeps it so.
+ */
+export async function deleteRefusedLines(tx: Tx, claimId: number): Promise<void> {
+  await tx.query(
+    `DELETE FROM benefit_lines l WHERE l.claim_id = $1 AND l.status IN ('PENDING', 'REJECTED')
+        AND NOT EXISTS (SELECT 1 FROM payout_lines pl WHERE pl.benefit_line_id = l.id)`,
+    [claimId],
+  );
+}
+
+/** Adds a re-decided claim's amounts to its member-year totals (row locked by the caller). */
+export async function addToTotals(tx: Tx, memberId: number, planYear: number, added: PlanYearTotals & { claims: number }): Promise<void> {
+  await tx.query(
+    `UPDATE member_year_totals SET inpatient_fen = inpatient_fen + $3, critical_fen = critical_fen + $4,
+            major_disease_fen = major_disease_fen + $5, out_of_pocket_fen = out_of_pocket_fen + $6, claims = claims + $7, updated_at = now()
+      WHERE member_id = $1 AND plan_year = $2`,
+    [memberId, planYear, added.INPATIENT, added.CRITICAL, added.MAJOR_DISEASE, added.outOfPocket, added.claims],
+  );
+}
+
+/** How many times a claim was decided again (tells apart its decisions in notifications). */
+export async function redecisionCount(tx: Tx, claimId: number): Promise<number> {
+  const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM claim_redecisions WHERE claim_id = $1`, [claimId]);
+  return rows[0]!.n;
+}
+
+/**
+ * INELIGIBLE claims refused for a fact that can change (`codes`), with the facts they were
+ * decided on and the enrolment as it is now; `afterId` and `limit` page them (the sweeper).
+ */
+export async function refusedClaimsWithFacts(
+  db: Queryable, codes: readonly string[], afterId: number, limit: number,
+): Promise<{ claimId: number; enrolmentId: number; planYear: number; facts: Partial<EnrolmentFacts>; current: Omit<EnrolmentFacts, 'contributionPaid'> }[]> {
+  const { rows } = await db.query<{ claimId: number; enrolmentId: number; planYear: number; facts: Partial<EnrolmentFacts>; current: Omit<EnrolmentFacts, 'contributionPaid'> }>(
+    `SELECT c.id AS "claimId", e.id AS "enrolmentId", e.plan_year AS "planYear", c.facts,
+            jsonb_build_object('planYear', e.plan_year, 'plan', e.plan, 'specialDisease', e.special_disease,
+                               'firstEnrolledOn', to_char(e.first_enrolled_on, 'YYYY-MM-DD')) AS current
+       FROM claims c JOIN settlements s ON s.id = c.settlement_id JOIN enrolments e ON e.id = s.enrolment_id
+      WHERE c.status = 'INELIGIBLE' AND c.reason_codes && $1::text[] AND c.id > $2 AND s.status = 'MATCHED'
+      ORDER BY c.id LIMIT $3`,
+    [codes, afterId, limit],
+  );
+  return rows;
+}
+
+/** The re-decisions of each claim, oldest first. */
+export async function redecisionsOfClaims(db: Queryable, claimIds: readonly number[]): Promise<RedecisionRow[][]> {
+  const { rows } = await db.query<RedecisionRow>(
+    `SELECT id, claim_id AS "claimId", cause, previous_status AS "previousStatus", previous_reason_codes AS "previousReasonCodes",
+            previous_total_fen AS "previousTotalFen", new_status AS "newStatus", new_reason_codes AS "newReasonCodes",
+            new_total_fen AS "newTotalFen", rule_set_id AS "ruleSetId", rule_set_version AS "ruleSetVersion",
+            decided_by AS "decidedBy", decided_at AS "decidedAt"
+       FROM claim_redecisions WHERE claim_id = ANY($1::bigint[]) ORDER BY id`,
+    [claimIds],
+  );
+  const byClaim = groupBy(rows, (r) => r.claimId);
+  return claimIds.map((id) => byClaim.get(id) ?? []);
 }
 
 // ---- rule sets ----

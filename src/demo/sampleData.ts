@@ -59,18 +59,20 @@ export function sampleUnits(count: number, seed = 1): SampleUnit[] {
   }));
 }
 
-const BIRTH_DAYS = 14_600; // 1965-01-01 plus about 40 years
+// Born 1975-01-01 plus 30 years: of working age (default-2025's enrolment rules) in every plan year
+// from 2021 to 2029, so sample rosters pass eligibility at enrolment.
+const BIRTH_DAYS = 10_950;
 const ID_SPACE = DIVISIONS.length * 1000 * BIRTH_DAYS;
 
 /** Members spread over `units`, each with a distinct valid ID number. */
 export function* sampleMembers(count: number, units: SampleUnit[], seed = 2): Generator<SampleMember> {
   const rand = prng(seed);
   for (let i = 0; i < count; i++) {
-    // A bijection of i onto (division, birth day, sequence): IDs never collide below 160 million.
+    // A bijection of i onto (division, birth day, sequence): IDs never collide below ID_SPACE (120 million).
     const n = (i * 7919 + 12345) % ID_SPACE;
     const division = DIVISIONS[n % DIVISIONS.length]!;
     const sequence = String(Math.floor(n / DIVISIONS.length) % 1000).padStart(3, '0');
-    const birth = new Date(Date.UTC(1965, 0, 1 + Math.floor(n / DIVISIONS.length / 1000)));
+    const birth = new Date(Date.UTC(1975, 0, 1 + Math.floor(n / DIVISIONS.length / 1000)));
     const idNumber = withResidentIdCheck(`${division}${birth.toISOString().slice(0, 10).replaceAll('-', '')}${sequence}`);
     const bank = pick(rand, BANKS);
     yield {

@@ -13,8 +13,13 @@ import { textProblem } from '../kernel/text.ts';
 import { batchFileName, clearBatchFile, maskCreditorAccounts } from '../payouts/files.ts';
 import { batchesByIds, batchFiles } from '../payouts/store/batches.ts';
 import { BATCH_READERS, FILE_REVEALERS } from '../payouts/model.ts';
+import { ATTACHMENT_READERS } from '../attachments/model.ts';
+import { attachmentForDownload } from '../attachments/service.ts';
+import { NOTICE_READERS } from '../notices/model.ts';
+import { noticeForDownload } from '../notices/issue.ts';
+import type { Scope } from '../kernel/scope.ts';
 import type { Role } from './auth.ts';
-import type { Context, Services } from './context.ts';
+import { scopeOf, type Context, type Services } from './context.ts';
 import { sendGraphQLError } from './limits.ts';
 
 /**
@@ -36,20 +41,27 @@ import { sendGraphQLError } from './limits.ts';
  * Downloads: a payout batch's file (masked for batch readers, in clear for FINANCE after the
  * audited `revealPayoutBatchFile`) and its seal. The role in the token is checked again when the
  * file is fetched, and fetching the clear file is audited under the subject it was issued to.
+ * A member's document (`Attachment.downloadUrl`, purpose ATTACHMENT_FILE) also carries the scope it
+ * was issued for (a member's own): role and scope are checked again at fetch time, and the fetch audited.
  */
 
+/** The purposes of `requestUpload`. */
 export type UploadPurpose = 'ROSTER_IMPORT' | 'SETTLEMENTS' | 'BANK_STATEMENT';
-export type DownloadPurpose = 'PAYOUT_BATCH_FILE' | 'PAYOUT_BATCH_FILE_MASKED' | 'PAYOUT_BATCH_SEAL';
-type Purpose = UploadPurpose | DownloadPurpose;
+/** Every upload purpose: `requestUpload`'s and a member's documents (`requestAttachmentUpload`). */
+export type FileUploadPurpose = UploadPurpose | 'ATTACHMENT';
+export type DownloadPurpose = 'PAYOUT_BATCH_FILE' | 'PAYOUT_BATCH_FILE_MASKED' | 'PAYOUT_BATCH_SEAL' | 'ATTACHMENT_FILE' | 'NOTICE';
+type Purpose = FileUploadPurpose | DownloadPurpose;
 
-const UPLOAD_PURPOSES: ReadonlySet<Purpose> = new Set<UploadPurpose>(['ROSTER_IMPORT', 'SETTLEMENTS', 'BANK_STATEMENT']);
+const UPLOAD_PURPOSES: ReadonlySet<Purpose> = new Set<FileUploadPurpose>(['ROSTER_IMPORT', 'SETTLEMENTS', 'BANK_STATEMENT', 'ATTACHMENT']);
 // The roles of the payouts' resolvers, checked again when a URL is used.
 const DOWNLOAD_ROLES: Record<DownloadPurpose, readonly Role[]> = {
   PAYOUT_BATCH_FILE: FILE_REVEALERS,
   PAYOUT_BATCH_FILE_MASKED: BATCH_READERS,
   PAYOUT_BATCH_SEAL: BATCH_READERS,
+  ATTACHMENT_FILE: ATTACHMENT_READERS,
+  NOTICE: NOTICE_READERS,
 };
-const isUploadPurpose = (purpose: Purpose): purpose is UploadPurpose => UPLOAD_PURPOSES.has(purpose);
+const isUploadPurpose = (purpose: Purpose): purpose is FileUploadPurpose => UPLOAD_PURPOSES.has(purpose);
 
 /** How long an uploaded file waits for its mutation. */
 const UPLOAD_KEPT_MS = 60 * 60 * 1000;
@@ -62,6 +74,8 @@ export interface FileClaims {
   objectId: string;
   /** Epoch ms. */
   expiresAt: number;
+  /** The rows the subject could see when it was issued (an attachment's download), checked again at fetch time. */
+  scope?: Scope;
 }
 
 export interface SignedUrl {
@@ -99,8 +113,24 @@ export function downloadUrl(ctx: Pick<Context, 'config' | 'principal'>, purpose:
   return { url: `/files/downloads?token=${token}`, expiresAt };
 }
 
+/** A download URL of a member's attachment, bound to the caller's scope as well (a member's own, a unit's). */
+export function attachmentDownloadUrl(ctx: Pick<Context, 'config' | 'principal'>, attachmentId: number): SignedUrl {
+  const { token, expiresAt } = signFileToken(ctx.config, {
+    purpose: 'ATTACHMENT_FILE', subject: ctx.principal.subject, role: ctx.principal.role, objectId: String(attachmentId), scope: scopeOf(ctx.principal),
+  });
+  return { url: `/files/downloads?token=${token}`, expiresAt };
+}
+
+/** A download URL of a sealed notice's PDF, bound to the caller's scope (a member's own notices). */
+export function noticeDownloadUrl(ctx: Pick<Context, 'config' | 'principal'>, noticeId: number): SignedUrl {
+  const { token, expiresAt } = signFileToken(ctx.config, {
+    purpose: 'NOTICE', subject: ctx.principal.subject, role: ctx.principal.role, objectId: String(noticeId), scope: scopeOf(ctx.principal),
+  });
+  return { url: `/files/downloads?token=${token}`, expiresAt };
+}
+
 /** A new upload id and the URL to PUT its bytes to, for the caller (whose role the purpose's resolver checked). */
-export function uploadUrl(ctx: Pick<Context, 'config' | 'principal'>, purpose: UploadPurpose): SignedUrl & { uploadId: string; maxBytes: number } {
+export function uploadUrl(ctx: Pick<Context, 'config' | 'principal'>, purpose: FileUploadPurpose): SignedUrl & { uploadId: string; maxBytes: number } {
   const uploadId = randomBytes(16).toString('hex');
   const { token, expiresAt } = signFileToken(ctx.config, { purpose, subject: ctx.principal.subject, role: ctx.principal.role, objectId: uploadId });
   return { uploadId, url: `/files/uploads?token=${token}`, expiresAt, maxBytes: ctx.config.FILE_UPLOAD_MAX_BYTES };
@@ -108,7 +138,7 @@ export function uploadUrl(ctx: Pick<Context, 'config' | 'principal'>, purpose: U
 
 /** What is kept beside an uploaded file's encrypted bytes. */
 interface UploadRecord {
-  purpose: UploadPurpose;
+  purpose: FileUploadPurpose;
   subject: string;
   role: Role;
   bytes: number;
@@ -134,7 +164,7 @@ const uploadKey = (ctx: Pick<Services, 'keys'>) =>
  * unknown one: BAD_USER_INPUT on `field`, the same for each.
  */
 export async function takeUpload(
-  ctx: Pick<Context, 'config' | 'keys' | 'principal'>, field: string, uploadId: string, purpose: UploadPurpose,
+  ctx: Pick<Context, 'config' | 'keys' | 'principal'>, field: string, uploadId: string, purpose: FileUploadPurpose,
 ): Promise<{ bytes: Buffer; discard(): Promise<void> }> {
   const refusal = invalid(field, `names no ${purpose} upload of yours that is waiting: upload again (requestUpload)`);
   if (!UPLOAD_ID.test(uploadId)) throw refusal;
@@ -214,11 +244,14 @@ export function fileRoutes(services: Services, config: Config, log: Logger): exp
   router.put('/uploads', async (req, res) => {
     try {
       const declared = Number(req.headers['content-length'] ?? 0);
-      const tooLarge = () => refuse(req, res, 413, `the file is larger than ${config.FILE_UPLOAD_MAX_BYTES} bytes (FILE_UPLOAD_MAX_BYTES)`, 'PAYLOAD_TOO_LARGE', { limit: 'FILE_UPLOAD_MAX_BYTES' });
       // The token first, then the declared size: neither reads a byte of the body.
       const claims = await firstUse(req, res, true);
       if (!claims) return;
-      if (declared > config.FILE_UPLOAD_MAX_BYTES) return tooLarge();
+      // A member's document has its own, smaller limit, kept here too so nothing larger is stored.
+      const [limit, limitName] = claims.purpose === 'ATTACHMENT' && config.ATTACHMENT_MAX_BYTES < config.FILE_UPLOAD_MAX_BYTES
+        ? [config.ATTACHMENT_MAX_BYTES, 'ATTACHMENT_MAX_BYTES'] : [config.FILE_UPLOAD_MAX_BYTES, 'FILE_UPLOAD_MAX_BYTES'];
+      const tooLarge = () => refuse(req, res, 413, `the file is larger than ${limit} bytes (${limitName})`, 'PAYLOAD_TOO_LARGE', { limit: limitName });
+      if (declared > limit) return tooLarge();
       const paths = uploadPaths(config, claims.objectId);
       await mkdir(config.FILE_UPLOAD_DIR, { recursive: true, mode: 0o700 });
       const iv = randomBytes(12);
@@ -228,7 +261,7 @@ export function fileRoutes(services: Services, config: Config, log: Logger): exp
       const counted = new Transform({
         transform(chunk: Buffer, _encoding, done) {
           bytes += chunk.length;
-          if (bytes > config.FILE_UPLOAD_MAX_BYTES) return done(new TooLarge());
+          if (bytes > limit) return done(new TooLarge());
           hash.update(chunk);
           done(null, chunk);
         },
@@ -241,7 +274,7 @@ export function fileRoutes(services: Services, config: Config, log: Logger): exp
         throw error;
       }
       const record: UploadRecord = {
-        purpose: claims.purpose as UploadPurpose, subject: claims.subject, role: claims.role, bytes, sha256: hash.digest('hex'),
+        purpose: claims.purpose as FileUploadPurpose, subject: claims.subject, role: claims.role, bytes, sha256: hash.digest('hex'),
         iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), keptUntil: Date.now() + UPLOAD_KEPT_MS,
       };
       await rename(paths.partial, paths.data);
@@ -260,6 +293,24 @@ export function fileRoutes(services: Services, config: Config, log: Logger): exp
       const purpose = claims.purpose as DownloadPurpose;
       // The role may have been taken away from the subject since; the token's own role must still allow it.
       if (!DOWNLOAD_ROLES[purpose].includes(claims.role)) return refuse(req, res, 403, 'the URL is not valid', 'FORBIDDEN');
+      if (purpose === 'ATTACHMENT_FILE') {
+        const found = claims.scope && await attachmentForDownload(services.db, services.keys, { subject: claims.subject, role: claims.role }, claims.scope, Number(claims.objectId));
+        if (!found) return refuse(req, res, 404, 'no such attachment of yours', 'NOT_FOUND');
+        res.setHeader('cache-control', 'no-store');
+        // Served as a download of its checked type, never rendered in the API's origin (nor run if opened there).
+        res.setHeader('x-content-type-options', 'nosniff');
+        res.setHeader('content-security-policy', "default-src 'none'; sandbox");
+        res.attachment(found.attachment.fileName).type(found.attachment.contentType).send(found.bytes);
+        return;
+      }
+      if (purpose === 'NOTICE') {
+        const found = claims.scope && await noticeForDownload(services.db, services.keys, { subject: claims.subject, role: claims.role }, claims.scope, Number(claims.objectId));
+        if (!found) return refuse(req, res, 404, 'no such notice of yours', 'NOT_FOUND');
+        res.setHeader('cache-control', 'no-store');
+        res.setHeader('x-content-type-options', 'nosniff');
+        res.attachment(`${found.notice.number}.pdf`).type('application/pdf').send(found.pdf);
+        return;
+      }
       const batchId = Number(claims.objectId);
       const [batch] = await batchesByIds(services.db, [batchId]);
       const [stored] = await batchFiles(services.db, [batchId]);

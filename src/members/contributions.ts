@@ -3,6 +3,7 @@ import { conflict } from '../kernel/errors.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { CONTRIBUTION_FEN, type ContributionStatus, type PlanType } from './model.ts';
 import { insertContributionPayment } from './store.ts';
+import type { EnrolmentCoverageFigures } from './store/coverage.ts';
 
 /**
  * Yearly contributions per enrolled person (programme terms, `CONTRIBUTION_FEN`; docs/design.md):
@@ -16,6 +17,20 @@ export function enrolmentContributionFen(plan: PlanType, specialDisease: boolean
 export function contributionStatus(owedFen: number, paidFen: number): ContributionStatus {
   if (paidFen > 0 && paidFen >= owedFen) return 'PAID';
   return paidFen > 0 ? 'PARTIALLY_PAID' : 'OWED';
+}
+
+/** How a unit's payments cover its enrolments (the rule set's `eligibility.coverage`). */
+export type CoverageRule = 'ENROLMENT_ORDER' | 'WHOLE_UNIT';
+
+/**
+ * Whether the unit's contribution covers one enrolment. ENROLMENT_ORDER: the payments cover the
+ * enrolments in the order they were owed (store/coverage.ts), so an enrolment is covered once the
+ * unit paid at least what it owes for it and every enrolment owed before it. WHOLE_UNIT: only when
+ * the unit's plan year is paid in full.
+ */
+export function contributionCovered(rule: CoverageRule, f: Pick<EnrolmentCoverageFigures, 'owedThroughFen' | 'owedFen' | 'paidFen'>): boolean {
+  if (rule === 'WHOLE_UNIT') return contributionStatus(f.owedFen, f.paidFen) === 'PAID';
+  return f.paidFen > 0 && f.owedThroughFen <= f.paidFen;
 }
 
 /**

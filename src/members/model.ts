@@ -4,6 +4,8 @@
  * schema. Pure: no I/O, nothing but types and the programme's constant terms.
  */
 
+import type { EnrolmentRule } from '../benefits/rules/enrolment.ts';
+
 // ---- units and plans ----
 
 /** The plan of a unit and its enrolments (docs/design.md): PUBLIC (机关事业单位 / 国有企业) or PRIVATE (非公企业). */
@@ -116,9 +118,24 @@ export interface EnrolmentRow {
   specialDisease: boolean;
   enrolledOn: string;
   firstEnrolledOn: string;
+  /** The eligibility rules an ADMIN overrode for it (src/benefits/rules/enrolment.ts); null when none. */
+  override: EnrolmentOverride | null;
 }
 
-export type EnrolmentWrite = Omit<EnrolmentRow, 'id' | 'firstEnrolledOn'>;
+/** An ADMIN's override of eligibility rules, as stored with the enrolment. */
+export interface EnrolmentOverride {
+  rules: EnrolmentRule[];
+  reason: string;
+  /** The ADMIN's token subject. */
+  by: string;
+  /** When (timestamptz as JSON text). */
+  at: string;
+}
+
+/** An enrolment as written; `override` only when this write lets broken rules through. */
+export type EnrolmentWrite = Omit<EnrolmentRow, 'id' | 'firstEnrolledOn' | 'override'> & {
+  override: Pick<EnrolmentOverride, 'rules' | 'reason' | 'by'> | null;
+};
 
 /** A unit's contribution for one plan year (the schema's Contribution). */
 export interface ContributionKey {

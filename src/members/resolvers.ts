@@ -12,11 +12,13 @@ import { decrypt, encrypt, lookupHash } from '../privacy/personalData.ts';
 import { contributionReference, contributionStatus, enrolmentContributionFen } from './contributions.ts';
 import { recordManualPayment } from './manualPayments.ts';
 import { waitingPeriodEndsOn } from './enrolments.ts';
+import { enrol } from './eligibility.ts';
 import {
   payableFrom, protectBankCard, protectMember, REGISTERED_ELSEWHERE, validateMemberFields, type MemberField, type MemberFields,
   type RawMemberFields,
 } from './memberFields.ts';
 import { RosterFileError } from './rosterImport.ts';
+import { changeOwnBankAccount, recordBankAccountChanged } from './selfService.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
 import * as store from './store.ts';
 import type { EnrolmentRow, MemberChangeRow, MemberRow, RecordedChange, StoredContributionPayment, UnitRow } from './model.ts';
@@ -27,6 +29,7 @@ import { enqueueRosterImport } from './queue.ts';
 import { takeUpload, uploadUrl, type UploadPurpose } from '../gateway/files.ts';
 import { INGEST } from '../settlements/resolvers.ts';
 import { WRITE } from '../reconciliation/resolvers.ts';
+import { enqueueDueRedecisions } from '../benefits/redecide.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
 export const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
@@ -213,6 +216,7 @@ export const memberResolvers: DomainResolvers = {
         await recordAudit(tx, actorOf(ctx.principal), {
           action: 'member.update', targetType: 'Member', targetId: String(member.id), details: changeDetails(updated.changes),
         });
+        await recordBankAccountChanged(tx, updated.member, updated.changes, actorOf(ctx.principal), ctx.config.BANK_CARD_COOLING_OFF_DAYS);
         return { member: updated.member };
       });
     },
@@ -231,6 +235,13 @@ export const memberResolvers: DomainResolvers = {
         });
         return { member: moved.member };
       });
+    },
+    changeMyBankAccount: async (_root, { input }, ctx) => {
+      requireRole(ctx, ['MEMBER'], 'changeMyBankAccount');
+      const member = await changeOwnBankAccount(
+        ctx.db, ctx.keys, actorOf(ctx.principal), ctx.principal.memberId!, input, ctx.config.BANK_CARD_COOLING_OFF_DAYS,
+      );
+      return { member };
     },
     confirmBankCardChange: async (_root, { input }, ctx) => {
       requireRole(ctx, ['ADMIN', 'FINANCE'], 'confirmBankCardChange');
@@ -258,21 +269,17 @@ export const memberResolvers: DomainResolvers = {
     },
     enrolMember: async (_root, { input }, ctx) => {
       requireRole(ctx, MANAGE_MEMBERS, 'enrolMember');
-      const enrolledOn = input.enrolledOn ?? chinaToday();
+      const today = chinaToday(); // back-dating is measured from the day it is recorded, never from the caller's
+      const enrolledOn = input.enrolledOn ?? today;
       checkAll({ 'input.planYear': planYearProblem(input.planYear), 'input.enrolledOn': isIsoDate(enrolledOn) ? null : 'must be a date yyyy-MM-dd' });
       const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       const unit = (await ctx.loaders.unit.load(member.unitId))!;
-      return inTransaction(ctx.db, async (tx) => {
-        const { row, created } = await store.upsertEnrolment(tx, {
-          memberId: member.id, unitId: unit.id, planYear: input.planYear, plan: input.plan ?? unit.planType,
-          specialDisease: input.specialDisease ?? false, enrolledOn,
-        });
-        await recordAudit(tx, actorOf(ctx.principal), {
-          action: created ? 'enrolment.create' : 'enrolment.update', targetType: 'Enrolment', targetId: String(row.id),
-          details: { memberId: member.id, planYear: row.planYear, plan: row.plan, specialDisease: row.specialDisease },
-        });
-        return { enrolment: row };
-      });
+      const rules = (await ctx.loaders.ruleSetOfYear.load(input.planYear)).enrolment;
+      const { row } = await enrol(ctx.db, actorOf(ctx.principal), rules, {
+        member, unit, planYear: input.planYear, plan: input.plan ?? null, specialDisease: input.specialDisease ?? false,
+        enrolledOn, inService: input.inService ?? true, override: input.override ?? null,
+      }, today);
+      return { enrolment: row };
     },
     recordContributionPayment: async (_root, { input }, ctx) => {
       requireRole(ctx, ['ADMIN', 'FINANCE'], 'recordContributionPayment');
@@ -288,6 +295,8 @@ export const memberResolvers: DomainResolvers = {
       await recordManualPayment(ctx.db, actorOf(ctx.principal), {
         unitId: unit.id, planYear: input.planYear, amountFen: input.amountFen, reference, paidOn: input.paidOn,
       }, ctx.config.FOUR_EYES_ABOVE_FEN);
+      // Claims refused while this unit owed are decided again now, not at the next sweep.
+      await enqueueDueRedecisions(ctx.db, ctx.queues.claimAdjudication, ctx.loaders.ruleSets);
       return { contribution: { unitId: unit.id, planYear: input.planYear } };
     },
     revealMemberPersonalData: async (_root, { input }, ctx) => {
@@ -405,6 +414,10 @@ export const memberResolvers: DomainResolvers = {
     waitingPeriodEndsOn: async (enrolment, _args, ctx) =>
       waitingPeriodEndsOn(enrolment, (await ctx.loaders.ruleSetOfYear.load(enrolment.planYear)).eligibility.waitingDays),
     contributionFen: (enrolment) => enrolmentContributionFen(enrolment.plan, enrolment.specialDisease),
+    // Staff's record of why an ADMIN let it through: not the member's to read.
+    override: ({ override }, _args, ctx) => (override && ctx.principal.role !== 'MEMBER'
+      ? { rules: override.rules, reason: override.reason, by: actorView(ctx, override.by, 'ADMIN'), at: new Date(override.at) }
+      : null),
     contributionPaid: async (enrolment, _args, ctx) => {
       const figures = await ctx.loaders.contribution.load({ unitId: enrolment.unitId, planYear: enrolment.planYear });
       return contributionStatus(figures.owedFen, figures.paidFen) === 'PAID';

@@ -9,8 +9,11 @@ import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import type { RosterCounts, RowError } from './model.ts';
 import { protectMember, REGISTERED_ELSEWHERE } from './memberFields.ts';
 import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, mergeStagedEnrolments, mergeStagedMembers, rosterImportUploader, rosterStageLine, rosterUnits, stageRosterLines, type ChangeAuthor } from './store.ts';
+import { recordRosterBankAccountChanges } from '../notifications/store.ts';
 import { parseRosterRow, rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
 import { storableText } from '../kernel/text.ts';
+import { RuleSetCache } from '../benefits/catalogue.ts';
+import { rosterEligibility } from './eligibility.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 
 /**
@@ -29,6 +32,7 @@ export interface RosterImportOptions {
   encoding?: TextEncodingName;
   /** Called every few thousand rows with the number of rows read so far. */
   onProgress?: (rowsRead: number) => void;
+  /** The day the import is recorded (default: China's today): default enrolled_on, and what back-dating is measured from. In-process callers only. */
   today?: string;
 }
 
@@ -65,6 +69,8 @@ export async function importRoster(
     const ctx = await rosterContext(tx, options);
     const author: ChangeAuthor = { actor: await uploaderOf(tx, options.importId), action: 'roster.import', importId: options.importId };
     await createRosterStage(tx);
+    const planOfUnit = new Map([...ctx.unitsByCode.values()].map((u) => [u.id, u.planType]));
+    const eligibility = rosterEligibility(tx, new RuleSetCache(), ctx.today);
 
     const decoding = decodeText({
       encoding: options.encoding,
@@ -138,8 +144,16 @@ export async function importRoster(
           addErrors(errors, rowNumber, problems);
           continue;
         }
+        const member = protectMember(keys, row.unitId, row);
+        // Eligibility at enrolment, once the row is otherwise good: rejected like any bad row, the rule named.
+        const refusals = await eligibility(row, member.idNumberHash, planOfUnit.get(row.unitId)!);
+        if (refusals.length) {
+          totals.rowsRejected += 1;
+          addErrors(errors, rowNumber, refusals);
+          continue;
+        }
         firstRowOf.set(row.idNumber, rowNumber);
-        lines.push(rosterStageLine({ rowNumber, member: protectMember(keys, row.unitId, row), enrolment: row.enrolment }));
+        lines.push(rosterStageLine({ rowNumber, member, enrolment: row.enrolment }));
         if (lines.length >= CHUNK_ROWS) {
           await startMerge(lines);
           lines = [];
@@ -162,6 +176,7 @@ export async function importRoster(
       rowsUnchanged: valid - totals.rowsInserted - totals.rowsUpdated, rowsRejected: totals.rowsRejected,
       enrolmentsCreated: totals.enrolmentsCreated,
     };
+    await recordRosterBankAccountChanges(tx, options.importId);
     await finishRosterImport(tx, options.importId, counts, errors);
     await recordAudit(tx, author.actor, {
       action: 'roster.import', targetType: 'RosterImport', targetId: String(options.importId),

@@ -11,6 +11,7 @@ import { textProblem } from '../kernel/text.ts';
  */
 export const ROSTER_COLUMNS = [
   'name', 'id_number', 'phone', 'bank_card', 'bank_code', 'unit_credit_code', 'plan_year', 'plan', 'special_disease', 'enrolled_on',
+  'in_service',
 ] as const;
 export const REQUIRED_ROSTER_COLUMNS = ['name', 'id_number'] as const;
 
@@ -27,7 +28,8 @@ export interface RosterUnit {
 
 export interface RosterRow extends MemberFields {
   unitId: number;
-  enrolment: { planYear: number; plan: PlanType; specialDisease: boolean; enrolledOn: string } | null;
+  /** `inService`: 在职 on the enrolment date (column in_service, true when empty); checked by eligibility.ts. */
+  enrolment: { planYear: number; plan: PlanType; specialDisease: boolean; enrolledOn: string; inService: boolean } | null;
 }
 
 export interface RosterContext {
@@ -82,6 +84,10 @@ export function parseRosterRow(
     if (!TRUE_WORDS.has(specialText) && !FALSE_WORDS.has(specialText)) {
       problems.push({ field: 'special_disease', reason: 'must be true or false' });
     }
+    const inServiceText = record.in_service?.trim().toLowerCase() ?? '';
+    if (!TRUE_WORDS.has(inServiceText) && !FALSE_WORDS.has(inServiceText)) {
+      problems.push({ field: 'in_service', reason: 'must be true or false' });
+    }
     const enrolledOn = record.enrolled_on?.trim() || ctx.today;
     if (!isIsoDate(enrolledOn)) problems.push({ field: 'enrolled_on', reason: 'must be a date yyyy-MM-dd' });
     if (unit) {
@@ -90,10 +96,11 @@ export function parseRosterRow(
         plan: (planText || unit.planType) as PlanType,
         specialDisease: TRUE_WORDS.has(specialText),
         enrolledOn,
+        inService: inServiceText === '' || TRUE_WORDS.has(inServiceText),
       };
     }
   } else {
-    for (const column of ['plan', 'special_disease', 'enrolled_on'] as const) {
+    for (const column of ['plan', 'special_disease', 'enrolled_on', 'in_service'] as const) {
       if (record[column]?.trim()) problems.push({ field: column, reason: 'needs plan_year' });
     }
   }

@@ -28,7 +28,20 @@ const MEMBER_COLUMNS = `m.id, m.unit_id AS "unitId", m.name, m.id_number_masked 
 
 const ENROLMENT_COLUMNS = `e.id, e.member_id AS "memberId", e.unit_id AS "unitId", e.plan_year AS "planYear",
   e.plan, e.special_disease AS "specialDisease", e.enrolled_on AS "enrolledOn",
-  e.first_enrolled_on AS "firstEnrolledOn"`;
+  e.first_enrolled_on AS "firstEnrolledOn",
+  CASE WHEN e.override_reason IS NOT NULL THEN json_build_object('rules', e.override_rules, 'reason', e.override_reason,
+    'by', e.override_by, 'at', e.override_at) END AS override`;
+
+// The overrides an enrolment keeps when it is written again: BACKDATED stays (its enrolled_on does
+// not change), PLAN_MISMATCH only when this write overrides it again (`excluded` carries this write's).
+const KEPT_OVERRIDES = `array_remove(e.override_rules, 'PLAN_MISMATCH')`;
+const OVERRIDE_ON_CONFLICT_SQL = `override_rules = ${KEPT_OVERRIDES} || excluded.override_rules,
+            override_reason = CASE WHEN excluded.override_reason IS NOT NULL THEN excluded.override_reason
+                                   WHEN cardinality(${KEPT_OVERRIDES}) > 0 THEN e.override_reason END,
+            override_by = CASE WHEN excluded.override_reason IS NOT NULL THEN excluded.override_by
+                               WHEN cardinality(${KEPT_OVERRIDES}) > 0 THEN e.override_by END,
+            override_at = CASE WHEN excluded.override_reason IS NOT NULL THEN excluded.override_at
+                               WHEN cardinality(${KEPT_OVERRIDES}) > 0 THEN e.override_at END`;
 
 // A unit is visible to a member or operator only when it is their own.
 function unitScopeSql(p: Params, scope: Scope): string {
@@ -449,19 +462,24 @@ export async function enrolmentsByIds(db: Queryable, ids: readonly number[], sco
 
 /**
  * Enrols a member for a plan year, or changes that year's plan. A renewal directly after the
- * previous plan year keeps the chain's first-enrolment date (no new waiting period).
+ * previous plan year keeps the chain's first-enrolment date (no new waiting period). `override`
+ * (eligibility rules an ADMIN let through) is kept with it; see OVERRIDE_ON_CONFLICT_SQL for a change.
  */
 export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row: EnrolmentRow; created: boolean }> {
   const { rows } = await tx.query<EnrolmentRow & { created: boolean }>(
-    `INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on)
+    `INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on,
+                                  override_rules, override_reason, override_by, override_at)
      SELECT $1, $2, $3, $4, $5, $6::date,
             coalesce((SELECT prev.first_enrolled_on FROM enrolments prev
-                       WHERE prev.member_id = $1 AND prev.plan_year = $3 - 1), $6::date)
+                       WHERE prev.member_id = $1 AND prev.plan_year = $3 - 1), $6::date),
+            $7::text[], $8, $9, CASE WHEN $8::text IS NOT NULL THEN now() END
      ON CONFLICT (member_id, plan_year) DO UPDATE
         SET unit_id = excluded.unit_id, plan = excluded.plan, special_disease = excluded.special_disease,
+            ${OVERRIDE_ON_CONFLICT_SQL},
             updated_at = now()
      RETURNING ${ENROLMENT_COLUMNS}, (xmax = 0) AS created`,
-    [e.memberId, e.unitId, e.planYear, e.plan, e.specialDisease, e.enrolledOn],
+    [e.memberId, e.unitId, e.planYear, e.plan, e.specialDisease, e.enrolledOn,
+     e.override?.rules ?? [], e.override?.reason ?? null, e.override?.by ?? null],
   );
   const { created, ...row } = rows[0]!;
   return { row, created };
@@ -808,6 +826,7 @@ export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number; 
        WHERE NOT s.elsewhere AND s.plan_year IS NOT NULL
       ON CONFLICT (member_id, plan_year) DO UPDATE
          SET unit_id = excluded.unit_id, plan = excluded.plan, special_disease = excluded.special_disease,
+             ${OVERRIDE_ON_CONFLICT_SQL}, -- a roster overrides nothing: the row passed eligibility (rosterImport.ts)
              updated_at = now()
        WHERE (e.unit_id, e.plan, e.special_disease) IS DISTINCT FROM (excluded.unit_id, excluded.plan, excluded.special_disease)
       RETURNING (xmax = 0) AS created)

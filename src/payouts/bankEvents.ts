@@ -1,5 +1,6 @@
 import { unpayPayoutLines } from '../benefits/store.ts';
 import type { Tx } from '../kernel/transaction.ts';
+import { recordPayoutNotifications } from '../notifications/store.ts';
 import type { PayoutReturn, ReturnOutcome, SettledPayout } from './model.ts';
 import { settleBatches } from './store/batches.ts';
 import { returnPaidAttempt, settlePaidPayouts } from './store/payouts.ts';
@@ -27,7 +28,10 @@ export async function recordPayoutReturns(tx: Tx, returns: readonly PayoutReturn
   const outcomes: ReturnOutcome[] = [];
   for (const r of returns) {
     const returned = await returnPaidAttempt(tx, r);
-    if (returned) await unpayPayoutLines(tx, returned.payoutId);
+    if (returned) {
+      await unpayPayoutLines(tx, returned.payoutId);
+      await recordPayoutNotifications(tx, 'PAYOUT_RETURNED', [returned.payoutId]);
+    }
     outcomes.push({ endToEndId: r.endToEndId, payoutId: returned?.payoutId ?? null, wasSettled: returned?.wasSettled ?? false });
   }
   return outcomes;

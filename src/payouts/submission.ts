@@ -16,6 +16,7 @@ import {
   markBatchSending, markUnknown, payoutsTo, sentBatchId, updateAttempts, withBatchLock, type BatchToSend,
 } from './store/submission.ts';
 import type { StatusChange } from '../events/statusEvents.ts';
+import { recordPayoutNotifications } from '../notifications/store.ts';
 
 /**
  * Moving a batch through the bank, exactly once (docs/design.md, Rules of the house):
@@ -131,7 +132,9 @@ async function send(ctx: SubmissionContext, batchId: number, batch: BatchState):
     await recordAudit(tx, { subject: 'bank', role: 'SERVICE' }, {
       action: 'payout.batch.refused', targetType: 'PayoutBatch', targetId: batch.msgId, reason: `${ack.code ?? ''} ${ack.reason ?? ''}`.trim(), details: { batchId },
     });
-    return payoutsTo(tx, batchId, 'FAILED', ['SENT'], `the bank refused the whole file: ${ack.code ?? ''} ${ack.reason ?? ''}`.trim());
+    const failed = await payoutsTo(tx, batchId, 'FAILED', ['SENT'], `the bank refused the whole file: ${ack.code ?? ''} ${ack.reason ?? ''}`.trim());
+    await recordPayoutNotifications(tx, 'PAYOUT_FAILED', failed.map((c) => c.payoutId));
+    return failed;
   });
   ctx.log.warn({ batchId, code: ack.code, reason: ack.reason }, 'the bank refused the batch file');
   await ctx.onChanges?.(changes);
@@ -152,6 +155,9 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
       ...await payoutsTo(tx, batchId, 'FAILED', ['SENT', 'IN_BATCH'], 'rejected by the bank', idsWith(reading.updates, 'REJECTED')),
     ];
     await markPayoutLinesPaid(tx, changes.filter((c) => c.status === 'PAID').map((c) => c.payoutId));
+    // The members are told in this transaction (the outbox): once per payout and attempt.
+    await recordPayoutNotifications(tx, 'PAYOUT_PAID', changes.filter((c) => c.status === 'PAID').map((c) => c.payoutId));
+    await recordPayoutNotifications(tx, 'PAYOUT_FAILED', changes.filter((c) => c.status === 'FAILED').map((c) => c.payoutId));
     await describeRejections(tx, idsWith(reading.updates, 'REJECTED'));
 
     const updated = new Map(reading.updates.map((u) => [u.id, u.status]));

@@ -38,19 +38,28 @@ function nextIv(): Buffer {
 }
 
 export function encrypt(keys: PersonalDataKeys, plain: string): Buffer {
-  const iv = nextIv();
-  const cipher = createCipheriv('aes-256-gcm', keys.encryptionKey, iv);
-  const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-  return Buffer.concat([Buffer.of(VERSION), iv, body, cipher.getAuthTag()]);
+  return encryptBytes(keys, Buffer.from(plain, 'utf8'));
 }
 
 export function decrypt(keys: PersonalDataKeys, sealed: Buffer): string {
+  return decryptBytes(keys, sealed).toString('utf8');
+}
+
+/** `encrypt` for bytes (a member's documents): the same envelope. */
+export function encryptBytes(keys: PersonalDataKeys, plain: Buffer): Buffer {
+  const iv = nextIv();
+  const cipher = createCipheriv('aes-256-gcm', keys.encryptionKey, iv);
+  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return Buffer.concat([Buffer.of(VERSION), iv, body, cipher.getAuthTag()]);
+}
+
+export function decryptBytes(keys: PersonalDataKeys, sealed: Buffer): Buffer {
   if (sealed[0] !== VERSION) throw new Error(`unknown personal-data envelope version ${sealed[0]}`);
   const iv = sealed.subarray(1, 13);
   const tag = sealed.subarray(sealed.length - 16);
   const decipher = createDecipheriv('aes-256-gcm', keys.encryptionKey, iv);
   decipher.setAuthTag(tag);
-  return Buffer.concat([decipher.update(sealed.subarray(13, sealed.length - 16)), decipher.final()]).toString('utf8');
+  return Buffer.concat([decipher.update(sealed.subarray(13, sealed.length - 16)), decipher.final()]);
 }
 
 /** Keyed hash for exact lookup; the value is normalised first so `x` and `X` check digits agree. */

@@ -16,6 +16,7 @@ import { DAY_MS, isIsoDate } from '../kernel/time.ts';
 import { check, checkAll, conflict, notFound } from '../kernel/errors.ts';
 import { enqueueDocument, enqueueReconciliation } from './queue.ts';
 import { takeUpload, uploadedText } from '../gateway/files.ts';
+import { enqueueDueRedecisions } from '../benefits/redecide.ts';
 
 /** Connections as the GraphQL resolvers get them (codegen mappers): a page and a lazy count. */
 export type BankDocumentConnectionResult = CountedConnection<BankDocumentRow>;
@@ -317,6 +318,8 @@ async function decided(ctx: Context, operation: string, input: { proposalId: str
   const id = localId('input.proposalId', input.proposalId, 'FourEyesProposal');
   const reason = input.reason?.trim() || null;
   await decideProposal(ctx.db, actorOf(ctx.principal), id, confirm, reason);
+  // A confirmed manual payment may cover enrolments whose claims were refused: decided again now.
+  if (confirm) await enqueueDueRedecisions(ctx.db, ctx.queues.claimAdjudication, ctx.loaders.ruleSets);
   for (const loader of [ctx.loaders.fourEyesProposal, ctx.loaders.pendingProposalOfException, ctx.loaders.reconciliationException]) loader.clearAll();
   return { proposal: await proposalView((await ctx.loaders.fourEyesProposal.load(id))!, ctx) };
 }

@@ -11,7 +11,7 @@ import { fromSetting } from '../cliErrors.ts';
 import { enqueueMatchedSettlements } from '../benefits/queue.ts';
 import { importFromSource, pullPage } from './ingest.ts';
 import { matchAndContinue, rematchUnmatched } from './matchingStep.ts';
-import type { UnmatchedReason } from './model.ts';
+import { isPulledKind, type UnmatchedReason } from './model.ts';
 import { formatOf, SettlementFileError, type FileFormat } from './records.ts';
 import type { SimMember } from './simulator/generate.ts';
 import { startInsuranceSimulator } from './simulator/server.ts';
@@ -128,8 +128,8 @@ function pullCommand(sourceName: string, maxPages = Infinity): Promise<number> {
       console.error(`--source: no source is named ${sourceName} (see hub settlements sources)`);
       return 2;
     }
-    if (first.kind === 'FILE') {
-      console.error(`--source: ${sourceName} receives files (hub settlements import); it cannot be pulled`);
+    if (!isPulledKind(first.kind)) {
+      console.error(`--source: ${sourceName} receives ${first.kind === 'FILE' ? 'files (hub settlements import)' : 'accepted applications'}; it cannot be pulled`);
       return 2;
     }
     const adapter = adapterFor(first, runtime.config);

@@ -7,6 +7,7 @@ import { invalid } from '../kernel/errors.ts';
 import type { Tx } from '../kernel/transaction.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import type { RejectionWrite, SettlementSourceRow, SettlementWrite } from './model.ts';
+import { catchApplicationDuplicates } from './fromApplication.ts';
 import { protectRejection, protectSettlement } from './protect.ts';
 import { enqueueSettlementMatches } from './queue.ts';
 import { SettlementFileError, type FileFormat, type SourceRecord } from './records.ts';
@@ -50,6 +51,9 @@ export async function storePage(tx: Tx, source: string, runId: number | null, pa
   const inserted = await store.insertSettlements(tx, source, runId, page.settlements);
   const rejected = await store.insertRejections(tx, source, runId, page.rejections);
   await store.supersedeRejections(tx, source, inserted);
+  // A stay an accepted application already settled is not paid again (fromApplication.ts).
+  const named = new Set(page.settlements.filter((s) => s.stay.hospitalCode !== null).map((s) => s.setlId));
+  const duplicates = new Set(await catchApplicationDuplicates(tx, inserted.filter((s) => named.has(s.setlId)).map((s) => s.id)));
   const originals = inserted.filter((s) => s.kind === 'SETTLEMENT').map((s) => s.setlId);
   const released = await store.releaseWaitingReversals(tx, originals);
   const received = page.settlements.length + page.rejections.length;
@@ -58,7 +62,7 @@ export async function storePage(tx: Tx, source: string, runId: number | null, pa
     inserted: inserted.length,
     rejected,
     duplicates: received - inserted.length - rejected,
-    toMatch: [...inserted.map((s) => s.id), ...released],
+    toMatch: [...inserted.filter((s) => !duplicates.has(s.id)).map((s) => s.id), ...released],
   };
 }
 

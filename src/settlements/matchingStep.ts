@@ -3,6 +3,7 @@ import { inTransaction } from '../db/pool.ts';
 import { decideMatch } from './matching.ts';
 import type { MatchedSettlement, UnmatchedReason } from './model.ts';
 import * as store from './store.ts';
+import { releaseResolvableUnmatched } from './store/rematch.ts';
 
 /**
  * The match step for a batch of settlements, in one transaction: lock those still RECEIVED, gather
@@ -39,6 +40,17 @@ export async function matchAndContinue(db: pg.Pool, ids: readonly number[], afte
  */
 export async function rematchUnmatched(db: pg.Pool, reason: UnmatchedReason | null, afterMatch: readonly AfterMatch[]): Promise<number[]> {
   const ids = await store.releaseUnmatched(db, reason);
+  await matchAndContinue(db, ids, afterMatch);
+  return ids;
+}
+
+/**
+ * UNMATCHED settlements whose member or enrolment exists now, matched again and handed on (they
+ * then adjudicate). Run after a roster import, after members or enrolments are created, and by the
+ * sweeper; a settlement still unresolvable is not touched. Returns the settlements released.
+ */
+export async function rematchResolvable(db: pg.Pool, afterMatch: readonly AfterMatch[]): Promise<number[]> {
+  const ids = await releaseResolvableUnmatched(db);
   await matchAndContinue(db, ids, afterMatch);
   return ids;
 }

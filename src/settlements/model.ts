@@ -55,7 +55,11 @@ export type SettlementKind = (typeof SETTLEMENT_INFNOS)[Infno];
 export type SettlementStatus = 'RECEIVED' | 'MATCHED' | 'UNMATCHED' | 'DUPLICATE';
 export type UnmatchedReason = 'NO_MEMBER' | 'NO_ENROLMENT' | 'ORIGINAL_NOT_FOUND';
 export type RejectionStatus = 'OPEN' | 'RESOLVED' | 'SUPERSEDED';
-export type SourceKind = 'PLATFORM' | 'DROP' | 'FILE';
+/** APPLICATION: the settlements of accepted applications (src/settlements/fromApplication.ts). */
+export type SourceKind = 'PLATFORM' | 'DROP' | 'FILE' | 'APPLICATION';
+
+/** Whether a source is pulled (PLATFORM, DROP); FILE and APPLICATION sources are pushed to. */
+export const isPulledKind = (kind: SourceKind): boolean => kind === 'PLATFORM' || kind === 'DROP';
 /** A run is a pull from a source's cursor until caught up (PULL), or one file (FILE). */
 export type RunKind = 'PULL' | 'FILE';
 export type RunStatus = 'RUNNING' | 'DONE' | 'FAILED';
@@ -100,6 +104,18 @@ export const RUN_TRANSITIONS = {
   FAILED: [],
 } as const satisfies Transitions<RunStatus>;
 
+/**
+ * The stay a settlement pays for, as far as the sender tells it: the hospital (fixmedins_code) and
+ * the admission and discharge dates (China dates). The feed may leave them out; an application
+ * always has them. They tell a feed settlement and an application for the same stay apart
+ * (src/settlements/fromApplication.ts).
+ */
+export interface Stay {
+  hospitalCode: string | null;
+  admittedOn: string | null;
+  dischargedOn: string | null;
+}
+
 /** A settlement that passed validation, personal data still in clear (never stored so). */
 export interface ParsedSettlement {
   infno: Infno;
@@ -116,6 +132,7 @@ export interface ParsedSettlement {
   setlTime: Date;
   diagnoses: string[];
   amounts: Amounts;
+  stay: Stay;
 }
 
 /** Inpatient medical types start with 2 (docs/design.md); 2304 / 2305 are the inpatient transactions. */
@@ -144,6 +161,7 @@ export interface SettlementWrite {
   setlTime: Date;
   diagnoses: string[];
   amounts: Amounts;
+  stay: Stay;
   rawEnc: Buffer;
 }
 
@@ -211,6 +229,10 @@ export interface SettlementRow {
   planYear: number;
   diagnoses: string[];
   amounts: Amounts;
+  /** The stay as the sender told it (fixmedins_code, begndate, enddate); null where it did not. */
+  hospitalCode: string | null;
+  admittedOn: string | null;
+  dischargedOn: string | null;
   status: SettlementStatus;
   unmatchedReason: UnmatchedReason | null;
   memberId: number | null;

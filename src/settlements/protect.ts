@@ -14,7 +14,7 @@ export function protectSettlement(keys: PersonalDataKeys, s: ParsedSettlement, f
     setlId: s.setlId, infno: s.infno, kind: s.kind, reversesSetlId: s.reversesSetlId, mdtrtId: s.mdtrtId, psnNo: s.psnNo,
     psnNameEnc: encrypt(keys, s.psnName), psnNameMasked: maskName(s.psnName),
     certnoEnc: encrypt(keys, s.certno), certnoHash: lookupHash(keys, s.certno), certnoMasked: maskCertno(s.certno),
-    insutype: s.insutype, medType: s.medType, setlTime: s.setlTime, diagnoses: s.diagnoses, amounts: s.amounts,
+    insutype: s.insutype, medType: s.medType, setlTime: s.setlTime, diagnoses: s.diagnoses, amounts: s.amounts, stay: s.stay,
     rawEnc: encrypt(keys, JSON.stringify(fields)),
   };
 }

@@ -4,6 +4,7 @@ import { inTransaction } from '../db/pool.ts';
 import { decrypt, encrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { maskedFields, protectSettlement } from './protect.ts';
 import { applyCorrections, readCorrections, type FieldCorrection } from './records.ts';
+import { catchApplicationDuplicates } from './fromApplication.ts';
 import * as store from './store.ts';
 import { validateSettlement, type SettlementFields, type SettlementProblem } from './validation.ts';
 
@@ -47,7 +48,10 @@ export async function retryRejection(
       if (stored) {
         await store.resolveRejection(tx, rejection.id, 'RESOLVED', stored.id, actor.subject);
         const released = stored.kind === 'SETTLEMENT' ? await store.releaseWaitingReversals(tx, [stored.setlId]) : [];
-        result = { outcome: 'STORED', settlementId: stored.id, problems: [], toMatch: [stored.id, ...released] };
+        // A corrected record may be a stay an accepted application already paid: caught as its duplicate, never matched.
+        const caught = value.stay.hospitalCode ? await catchApplicationDuplicates(tx, [stored.id]) : [];
+        const own = caught.includes(stored.id) ? [] : [stored.id];
+        result = { outcome: 'STORED', settlementId: stored.id, problems: [], toMatch: [...own, ...released] };
       } else {
         // The source sent it again meanwhile: that copy stands.
         const existing = (await store.settlementIdBySourceKey(tx, rejection.source, value.setlId))!;

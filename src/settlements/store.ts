@@ -27,6 +27,7 @@ const SETTLEMENT_COLUMNS = `s.id, s.source, s.run_id AS "runId", s.setl_id AS "s
   s.psn_name_masked AS "psnNameMasked", s.certno_masked AS "certnoMasked", s.insutype, s.med_type AS "medType",
   s.setl_time AS "setlTime", ${planYearSql('s.setl_time')} AS "planYear", s.diagnoses,
   jsonb_build_object(${AMOUNT_FIELDS.map((f) => `'${f.field}', s.${f.field}`).join(', ')}) AS amounts,
+  s.fixmedins_code AS "hospitalCode", to_char(s.begndate, 'YYYY-MM-DD') AS "admittedOn", to_char(s.enddate, 'YYYY-MM-DD') AS "dischargedOn",
   s.status, s.unmatched_reason AS "unmatchedReason", s.member_id AS "memberId", s.enrolment_id AS "enrolmentId",
   s.unit_id AS "unitId", s.duplicate_of_id AS "duplicateOfId", s.processing_error AS "processingError",
   s.received_at AS "receivedAt", s.matched_at AS "matchedAt"`;
@@ -116,7 +117,8 @@ export async function upsertSource(db: Queryable, s: SourceWrite): Promise<Settl
 
 /** The FILE source `name`, created on first use; null when `name` is a source of another kind. */
 export async function fileSourceNamed(db: Queryable, name: string): Promise<SettlementSourceRow | null> {
-  await db.query(`INSERT INTO settlement_sources (name, kind) VALUES ($1, 'FILE') ON CONFLICT (name) DO NOTHING`, [name]);
+  // The table reserves the applications' source name (CHECK): never a FILE source.
+  await db.query(`INSERT INTO settlement_sources (name, kind) SELECT $1, 'FILE' WHERE $1 <> 'applications' ON CONFLICT (name) DO NOTHING`, [name]);
   const source = await sourceByName(db, name);
   return source?.kind === 'FILE' ? source : null;
 }
@@ -310,6 +312,9 @@ const SETTLEMENT_WRITE_COLUMNS: Column<SettlementWrite>[] = [
   { name: 'setl_time', type: 'timestamptz', value: (w) => w.setlTime },
   { name: 'diagnoses', type: 'text[]', value: (w) => w.diagnoses },
   ...AMOUNT_FIELDS.map((f): Column<SettlementWrite> => ({ name: f.field, type: 'bigint', value: (w) => w.amounts[f.field] })),
+  { name: 'fixmedins_code', type: 'text', value: (w) => w.stay.hospitalCode },
+  { name: 'begndate', type: 'date', value: (w) => w.stay.admittedOn },
+  { name: 'enddate', type: 'date', value: (w) => w.stay.dischargedOn },
   bytea('raw_enc', (w) => w.rawEnc),
 ];
 

@@ -1,9 +1,9 @@
-import { AMOUNT_FIELDS, isInpatient, SETTLEMENT_INFNOS, TEXT_FIELDS, type Amounts, type Infno, type ParsedSettlement, type TextField } from './model.ts';
+import { AMOUNT_FIELDS, isInpatient, SETTLEMENT_INFNOS, TEXT_FIELDS, type Amounts, type Infno, type ParsedSettlement, type Stay, type TextField } from './model.ts';
 import { AmountError, fenToCny, parseFen } from '../kernel/money.ts';
 import { residentIdProblem } from '../kernel/identifiers.ts';
 import { jsonTextProblem, textProblem } from '../kernel/text.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
-import { parseChinaTime } from '../kernel/time.ts';
+import { isIsoDate, parseChinaTime } from '../kernel/time.ts';
 
 /**
  * Validation of one settlement record, flat, in the platform's field names (as a file row or a
@@ -82,13 +82,14 @@ export function validateSettlement(fields: SettlementFields): { value: ParsedSet
   }
 
   const diagnoses = parseDiagnoses(fields.diagnoses, problem);
+  const stay = parseStay(fields, problem);
 
   if (problems.length || !infno || !kind || !certno || !setlTime || !amounts) return { value: null, problems };
   return {
     value: {
       infno, kind, setlId: texts.setl_id, reversesSetlId: kind === 'REVERSAL' ? reversesSetlId : null,
       mdtrtId: texts.mdtrt_id, psnNo: texts.psn_no, psnName: texts.psn_name, certno,
-      insutype: texts.insutype, medType: texts.med_type, setlTime, diagnoses, amounts,
+      insutype: texts.insutype, medType: texts.med_type, setlTime, diagnoses, amounts, stay,
     },
     problems,
   };
@@ -138,7 +139,8 @@ function parseAmounts(fields: SettlementFields, reversal: boolean, problem: (fie
   return complete ? amounts : null;
 }
 
-function parseDiagnoses(raw: unknown, problem: (field: string, reason: string) => void): string[] {
+/** ICD-10 codes as a list or one cell ("C34.1;I10"); each problem is reported on `diagnoses`. */
+export function parseDiagnoses(raw: unknown, problem: (field: string, reason: string) => void): string[] {
   if (raw === undefined || raw === null || raw === '') return [];
   // Files write them as one cell ("C34.1;I10"); the JSON forms as a list.
   const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(/[;,|\s]+/) : null;
@@ -152,6 +154,30 @@ function parseDiagnoses(raw: unknown, problem: (field: string, reason: string) =
   if (wrong !== undefined) problem('diagnoses', `${JSON.stringify(wrong)} is not an ICD-10 code`);
   else if (codes.length > MAX_DIAGNOSES) problem('diagnoses', `at most ${MAX_DIAGNOSES} codes`);
   return codes;
+}
+
+/**
+ * The stay, when the sender tells it (optional: the feed often does not): the hospital's code
+ * (fixmedins_code) and the admission and discharge dates (begndate, enddate; a time after the date is
+ * ignored, the platform writes both forms).
+ */
+function parseStay(fields: SettlementFields, problem: (field: string, reason: string) => void): Stay {
+  const hospitalCode = text(fields.fixmedins_code);
+  if (hospitalCode !== null && hospitalCode.length > 30) problem('fixmedins_code', 'must be at most 30 characters');
+  const date = (field: 'begndate' | 'enddate') => {
+    const value = text(fields[field]);
+    if (value === null) return null;
+    const day = value.slice(0, 10);
+    if (!isIsoDate(day) || (value.length > 10 && !parseChinaTime(value))) {
+      problem(field, 'must be a date yyyy-MM-dd (China time)');
+      return null;
+    }
+    return day;
+  };
+  const admittedOn = date('begndate');
+  const dischargedOn = date('enddate');
+  if (admittedOn && dischargedOn && admittedOn > dischargedOn) problem('enddate', `is before begndate ${admittedOn}`);
+  return { hospitalCode, admittedOn, dischargedOn };
 }
 
 function text(value: unknown): string | null {

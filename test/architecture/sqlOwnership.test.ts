@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-const DOMAINS = ['members', 'settlements', 'benefits', 'payouts', 'reconciliation', 'banks', 'seals', 'events'];
+const DOMAINS = ['members', 'settlements', 'benefits', 'payouts', 'reconciliation', 'banks', 'seals', 'events', 'notifications', 'notices', 'attachments', 'applications', 'appeals'];
 
 /** The owner of each table; 'audit' is the platform's src/audit/. */
 const OWNERS: Record<string, string> = Object.fromEntries(
@@ -24,7 +24,7 @@ const OWNERS: Record<string, string> = Object.fromEntries(
     settlements: ['settlement_sources', 'settlement_runs', 'settlements', 'settlement_rejections'],
     benefits: [
       'claims', 'claim_reversals', 'benefit_lines', 'recoveries', 'disease_group_grants', 'member_year_totals',
-      'rule_sets', 'plan_year_rule_sets',
+      'rule_sets', 'plan_year_rule_sets', 'claim_redecisions',
     ],
     payouts: ['payout_batches', 'payouts', 'payout_lines', 'payout_attempts', 'payout_retries', 'bank_status_reports'],
     reconciliation: [
@@ -32,6 +32,11 @@ const OWNERS: Record<string, string> = Object.fromEntries(
       'reconciliation_matches', 'daily_proofs', 'four_eyes_proposals',
     ],
     banks: ['bank_feed_cursors'],
+    attachments: ['attachment_blobs', 'attachments'],
+    appeals: ['appeals', 'appeal_attachments'],
+    applications: ['applications', 'application_attachments'],
+    notices: ['notices'],
+    notifications: ['notifications', 'notification_preferences', 'notification_deliveries'],
     audit: ['audit_log'],
   }).flatMap(([owner, tables]) => tables.map((t) => [t, owner])),
 );

@@ -59,7 +59,7 @@ beforeAll(async () => {
   const member = await gw.query(ADMIN, `mutation($u: ID!, $id: String!, $card: String!) {
     createMember(input: { unitId: $u, name: "陈静", idNumber: $id, phone: "13800000001", bankAccount: { cardNumber: $card, bankCode: "102397000011" } }) { member { id } } }`, { u: unitId, id, card });
   memberId = member.data.createMember.member.id;
-  const enrol = await gw.query(ADMIN, `mutation($m: ID!) { enrolMember(input: { memberId: $m, planYear: 2025, enrolledOn: "2025-01-02" }) { userErrors { message } } }`, { m: memberId });
+  const enrol = await gw.query(ADMIN, `mutation($m: ID!) { enrolMember(input: { memberId: $m, planYear: 2025, enrolledOn: "2025-01-02", override: { rules: [BACKDATED], reason: "test: a past plan year" } }) { userErrors { message } } }`, { m: memberId });
   expect(enrol.data.enrolMember.userErrors).toEqual([]);
   const pay = await gw.query(FINANCE, `mutation($u: ID!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 10000, reference: "BANKREF0001", paidOn: "2025-01-05" }) { contribution { paidFen } } }`, { u: unitId });
   expect(pay.data.recordContributionPayment.contribution.paidFen).toBe(10000);

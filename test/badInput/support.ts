@@ -15,7 +15,8 @@ const pad = (n: number, width: number) => String(n).padStart(width, '0');
 export const residentId: fc.Arbitrary<string> = fc
   .record({
     region: fc.constantFrom('350521', '350582', '350503', '350102', '110101'),
-    birth: fc.date({ min: new Date('1950-01-01T00:00:00Z'), max: new Date('2004-12-31T00:00:00Z'), noInvalidDate: true }),
+    // Of working age (default-2025's enrolment rules) in plan years 2021 to 2029: enrolments need it.
+    birth: fc.date({ min: new Date('1975-01-01T00:00:00Z'), max: new Date('2004-12-31T00:00:00Z'), noInvalidDate: true }),
     seq: fc.integer({ min: 0, max: 999 }),
   })
   .map(({ region, birth, seq }) => withResidentIdCheck(`${region}${birth.toISOString().slice(0, 10).replaceAll('-', '')}${pad(seq, 3)}`));

@@ -23,8 +23,12 @@ describe('shipped rule sets', () => {
     expect(rules.planYears).toEqual([2025]);
   });
   it('default-2025 holds exactly the figures of docs/design.md', () => {
-    const { eligibility, medTypePrefixes, programmes, stackingOrder, capAtPersonalPart } = loadRuleSet('default-2025');
-    expect(eligibility).toEqual({ waitingDays: 90, requireContributionPaid: true });
+    const { eligibility, enrolment, medTypePrefixes, programmes, stackingOrder, capAtPersonalPart } = loadRuleSet('default-2025');
+    expect(eligibility).toEqual({ waitingDays: 90, requireContributionPaid: true, coverage: 'ENROLMENT_ORDER' });
+    expect(enrolment).toEqual({
+      minimumAge: { years: 16, months: 0 }, maximumAge: { M: { years: 60, months: 3 }, F: { years: 55, months: 3 } },
+      requireInService: true, maxBackdatingDays: 30, planFollowsUnit: true,
+    });
     expect(medTypePrefixes).toEqual(['2']);
     expect(programmes.INPATIENT).toMatchObject({ ratioBp: { PUBLIC: 6000, PRIVATE: 5000 }, annualCapFen: 50_000_00 });
     expect(programmes.CRITICAL).toMatchObject({ ratioBp: { PUBLIC: 5000, PRIVATE: 5000 }, thresholdFen: 50_000_00, annualCapFen: 150_000_00 });

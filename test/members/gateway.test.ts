@@ -206,7 +206,7 @@ describe('mutations', () => {
     const member = await gw.query(ADMIN, `mutation($u: ID!, $n: String!, $c: String!) { createMember(input: { unitId: $u, name: "林芳", idNumber: $n, phone: "13805951234", bankAccount: { cardNumber: $c, bankCode: "104397000010" } }) { member { id birthDate gender bankAccount { bankCode } } } }`, { u: unitId, n: idNumber, c: card });
     expect(member.data.createMember.member).toMatchObject({ birthDate: '1988-08-08', gender: 'M', bankAccount: { bankCode: '104397000010' } });
 
-    const enrol = await gw.query(ADMIN, `mutation($m: ID!) { enrolMember(input: { memberId: $m, planYear: 2025, specialDisease: true, enrolledOn: "2025-03-01" }) { enrolment { plan specialDisease firstEnrolledOn waitingPeriodEndsOn contributionFen contributionPaid } } }`, { m: member.data.createMember.member.id });
+    const enrol = await gw.query(ADMIN, `mutation($m: ID!) { enrolMember(input: { memberId: $m, planYear: 2025, specialDisease: true, enrolledOn: "2025-03-01", override: { rules: [BACKDATED], reason: "test: a past plan year" } }) { enrolment { plan specialDisease firstEnrolledOn waitingPeriodEndsOn contributionFen contributionPaid } } }`, { m: member.data.createMember.member.id });
     expect(enrol.data.enrolMember.enrolment).toEqual({ plan: 'PUBLIC', specialDisease: true, firstEnrolledOn: '2025-03-01', waitingPeriodEndsOn: '2025-05-29', contributionFen: 12500, contributionPaid: false });
 
     const PAY = `mutation($u: ID!, $a: Fen!, $r: String!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: $a, reference: $r, paidOn: "2025-03-05" }) { contribution { owedFen paidFen status enrolled paymentReference payments { amountFen reference } } userErrors { field code } } }`;

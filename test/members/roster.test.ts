@@ -132,7 +132,7 @@ describe('roster import', () => {
   it('imports with the CLI and reports counts and row errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'roster-'));
     const file = join(dir, 'roster.csv');
-    writeFileSync(file, `name,id_number,plan_year\n黄磊,${withResidentIdCheck('35052119700101008')},2025\n何洁,123,2025\n`);
+    writeFileSync(file, `name,id_number,plan_year\n黄磊,${withResidentIdCheck('35052119800101008')},2025\n何洁,123,2025\n`);
     const hub = fileURLToPath(new URL('../../bin/hub.mjs', import.meta.url));
     const run = spawnSync(process.execPath, [hub, 'members', 'import', file, '--unit', UNIT_A], {
       encoding: 'utf8', env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent' },

@@ -19,7 +19,7 @@ let unitId: string;
 const ADMIN = { role: 'ADMIN' } as const;
 
 const ENROL = `mutation($m: ID!, $y: Int!, $on: Date!) {
-  enrolMember(input: { memberId: $m, planYear: $y, enrolledOn: $on }) { enrolment { firstEnrolledOn waitingPeriodEndsOn } userErrors { message } } }`;
+  enrolMember(input: { memberId: $m, planYear: $y, enrolledOn: $on, override: { rules: [BACKDATED], reason: "test: enrols in past plan years" } }) { enrolment { firstEnrolledOn waitingPeriodEndsOn } userErrors { message } } }`;
 
 /** A rule set like default-2025, for `planYears`, with another waiting period. */
 function variant(id: string, planYears: number[], waitingDays: number): RuleSet {

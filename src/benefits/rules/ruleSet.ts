@@ -99,6 +99,38 @@ const majorDisease = z.strictObject({
   diseaseGroups: z.array(diseaseGroup).min(1),
 });
 
+/** An age in whole years and months (法定年龄): reached on the anniversary, see enrolment.ts `reachesAge`. */
+const age = z.strictObject({ years: z.int().min(0).max(100), months: z.int().min(0).max(11).default(0) });
+
+/**
+ * Who may be enrolled (docs/design.md, Eligibility at enrolment), checked by enrolment.ts. A rule
+ * set without the section gets the defaults below, so the shipped files and every version stored
+ * before the section existed read alike (a stored version never changes): aged 16 to the highest
+ * statutory retirement age reached in 2025 under the gradual raise that began on 2025-01-01 (men
+ * 60 years 3 months, women 55 years 3 months), in service, back-dated at most 30 days, in the plan
+ * of the unit's type. A later rule-set version states its own values.
+ */
+const enrolment = z.strictObject({
+  /** 法定劳动年龄: the youngest a member may be on the enrolment date. */
+  minimumAge: age,
+  /** 法定退休年龄 by gender: a member who has reached it on the enrolment date is refused. */
+  maximumAge: z.strictObject({ M: age, F: age }),
+  /** Only employees in service (在职) with their unit on the enrolment date. */
+  requireInService: z.boolean(),
+  /** Days the enrolment date may lie before the day it is recorded; earlier only by ADMIN with a reason. */
+  maxBackdatingDays: z.int().min(0).max(366),
+  /** The plan must be the unit's plan type, unless ADMIN overrides it with a reason. */
+  planFollowsUnit: z.boolean(),
+});
+
+const ENROLMENT_DEFAULTS: z.input<typeof enrolment> = {
+  minimumAge: { years: 16 },
+  maximumAge: { M: { years: 60, months: 3 }, F: { years: 55, months: 3 } },
+  requireInService: true,
+  maxBackdatingDays: 30,
+  planFollowsUnit: true,
+};
+
 const ruleSetSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes'),
@@ -108,7 +140,15 @@ const ruleSetSchema = z
     eligibility: z.strictObject({
       waitingDays: z.int().min(0).max(3650),
       requireContributionPaid: z.boolean(),
+      /**
+       * What "contribution paid" means for one enrolment. ENROLMENT_ORDER: the unit's payments for
+       * the plan year cover its enrolments in the order they were owed (enrolled_on, then id), so a
+       * late addition never uncovers members already paid for. WHOLE_UNIT: only a unit paid in full
+       * covers anyone.
+       */
+      coverage: z.enum(['ENROLMENT_ORDER', 'WHOLE_UNIT']).default('ENROLMENT_ORDER'),
     }),
+    enrolment: enrolment.default(() => enrolment.parse(ENROLMENT_DEFAULTS)),
     /** Settlements whose med_type starts with one of these get benefits (`["2"]`: inpatient only). */
     medTypePrefixes: z.array(z.string().regex(/^\d+$/, 'must be digits')).min(1),
     programmes: z.strictObject({
@@ -153,6 +193,8 @@ const ruleSetSchema = z
 export type RuleSet = z.output<typeof ruleSetSchema>;
 export type BasisFormula = z.output<typeof formula>;
 export type DiseaseGroup = z.output<typeof diseaseGroup>;
+export type EnrolmentRules = z.output<typeof enrolment>;
+export type Age = z.output<typeof age>;
 
 export type RuleSetValidation = { ok: true; ruleSet: RuleSet } | { ok: false; errors: FieldProblem<string>[] };
 

@@ -32,6 +32,11 @@ export const SUBGRAPHS: readonly SubgraphSpec[] = [
   { name: 'benefits', files: ['benefits.graphql', 'subscriptions.graphql'] },
   { name: 'payouts', files: ['payouts.graphql'] },
   { name: 'reconciliation', files: ['reconciliation.graphql'] },
+  { name: 'notifications', files: ['notifications.graphql'] },
+  { name: 'attachments', files: ['attachments.graphql'] },
+  { name: 'notices', files: ['notices.graphql'] },
+  { name: 'appeals', files: ['appeals.graphql'] },
+  { name: 'applications', files: ['applications.graphql'] },
 ];
 
 export const schemaDir = fileURLToPath(new URL('../../../schema', import.meta.url));

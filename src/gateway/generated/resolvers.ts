@@ -5,7 +5,7 @@ import type { Principal, Context } from '../context.ts';
 import type { UnitConnectionResult, MemberConnectionResult, MemberChangeConnectionResult, EnrolmentConnectionResult } from '../../members/resolvers.ts';
 import type { SettlementRow, Amounts, SettlementSourceRow, SourceCounts, IngestionRunRow, RejectionRow } from '../../settlements/model.ts';
 import type { SettlementConnectionResult, IngestionRunConnectionResult, RejectionConnectionResult, RetryResult } from '../../settlements/resolvers.ts';
-import type { ClaimRow, BenefitLineRow, BenefitTotalsRow, RuleSetRow } from '../../benefits/model.ts';
+import type { ClaimRow, RedecisionRow, BenefitLineRow, BenefitTotalsRow, RuleSetRow } from '../../benefits/model.ts';
 import type { ClaimConnectionResult } from '../../benefits/resolvers.ts';
 import type { ClaimStatusChangeRow } from '../../events/resolvers.ts';
 import type { PayoutRow, AttemptRow, BatchRow } from '../../payouts/model.ts';
@@ -13,6 +13,14 @@ import type { PayoutStatusChangeRow, PayoutConnectionResult, BatchConnectionResu
 import type { BenefitResult, BenefitLine as EngineBenefitLine } from '../../benefits/rules/engine.ts';
 import type { BankDocumentRow, BankStatementRow, StatementEntryRow, ReconciliationMatchRow, ReconciliationExceptionRow, DailyProofRow, ReconciliationReportRow, ReconciliationRunRow } from '../../reconciliation/model.ts';
 import type { BankDocumentConnectionResult, BankStatementConnectionResult, StatementEntryConnectionResult, ReconciliationMatchConnectionResult, ReconciliationExceptionConnectionResult, ReconciliationRunConnectionResult, FourEyesProposalConnectionResult } from '../../reconciliation/resolvers.ts';
+import type { NotificationRow, DeliveryRow, NotificationPreferencesRow } from '../../notifications/model.ts';
+import type { NotificationConnectionResult, DeliveryConnectionResult } from '../../notifications/resolvers.ts';
+import type { ApplicationRow } from '../../applications/store.ts';
+import type { ApplicationConnectionResult } from '../../applications/resolvers.ts';
+import type { AttachmentRow } from '../../attachments/model.ts';
+import type { NoticeRow } from '../../notices/model.ts';
+import type { AppealRow } from '../../appeals/model.ts';
+import type { AppealConnectionResult } from '../../appeals/resolvers.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
@@ -37,6 +45,20 @@ export type Scalars = {
    * limit; object keys such as `__proto__` are refused on the way in.
    */
   JSON: { input: unknown; output: unknown; }
+};
+
+export type AcceptApplicationInput = {
+  /** A `SUBMITTED` application. */
+  applicationId: Scalars['ID']['input'];
+};
+
+/** What `acceptApplication` answers. */
+export type AcceptApplicationPayload = {
+  __typename?: 'AcceptApplicationPayload';
+  /** The application, `ACCEPTED`, with its settlement; null when refused. */
+  application?: Maybe<Application>;
+  /** Why it was refused (a duplicate names the settlement of the same stay); empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 /**
@@ -71,6 +93,242 @@ export type AdjustClaimLinePayload = {
   claim?: Maybe<Claim>;
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
+};
+
+/**
+ * A member's request for reconsideration of a decided claim. Seen by the member (its own), the
+ * member's unit operator, REVIEWER, ADMIN and AUDITOR.
+ */
+export type Appeal = Node & {
+  __typename?: 'Appeal';
+  /** Documents filed with the appeal. */
+  attachments: Array<Attachment>;
+  /** The claim appealed against. */
+  claim: Claim;
+  /** The claim's status when the appeal was filed (INELIGIBLE, APPROVED or REJECTED). */
+  claimStatusWhenFiled: ClaimStatus;
+  /** When it was decided; null while OPEN. */
+  decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The reviewer who decided it; null while OPEN. */
+  decider?: Maybe<Actor>;
+  /** The decision's reason, as the reviewer gave it; null while OPEN. */
+  decisionReason?: Maybe<Scalars['String']['output']>;
+  /** When it was filed. */
+  filedAt: Scalars['DateTime']['output'];
+  /** Who filed it: the member, or staff on its behalf. */
+  filedBy: Actor;
+  id: Scalars['ID']['output'];
+  /** Why the member asks for reconsideration. */
+  reason: Scalars['String']['output'];
+  /** Where the appeal stands. */
+  status: AppealStatus;
+  /**
+   * Whether the caller may decide this appeal now: a REVIEWER or ADMIN, the appeal OPEN, and the caller
+   * neither the person who decided the claim nor the one who filed the appeal.
+   */
+  viewerCanDecide: Scalars['Boolean']['output'];
+};
+
+export type AppealConnection = {
+  __typename?: 'AppealConnection';
+  edges: Array<AppealEdge>;
+  pageInfo: PageInfo;
+  /** How many appeals the whole list holds (of the status asked for), not only this page. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** A reviewer's decision on an appeal. */
+export type AppealDecision =
+  /** The claim's decision stands. */
+  | 'DISMISS'
+  /** The member is right: the claim is decided again and approved (when the rules allow it on its facts). */
+  | 'UPHOLD';
+
+export type AppealEdge = {
+  __typename?: 'AppealEdge';
+  cursor: Scalars['String']['output'];
+  node: Appeal;
+};
+
+/** Where an appeal stands. */
+export type AppealStatus =
+  /** Dismissed: the claim's decision stands. */
+  | 'DISMISSED'
+  /** Filed, waiting for a reviewer's decision. */
+  | 'OPEN'
+  /** Upheld: the claim was decided again (and approved) on the appeal. */
+  | 'UPHELD';
+
+/**
+ * A member's application for a stay the feed does not carry. Seen by the member it belongs to, its
+ * unit's operator, and REVIEWER, ADMIN, AUDITOR; no one else learns it exists.
+ */
+export type Application = Node & {
+  __typename?: 'Application';
+  /** 入院日期: the first day of the stay (an outpatient visit's day). */
+  admittedOn: Scalars['Date']['output'];
+  /** The settlement sheet's figures, in the platform's terms (integer fen). */
+  amounts: SettlementAmounts;
+  /** The documents of every round, oldest first. */
+  attachments: Array<Attachment>;
+  /** How it reached the programme. */
+  channel: ApplicationChannel;
+  /** When it was accepted or returned last; null while waiting. */
+  decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Who accepted or returned it last; null while waiting. */
+  decidedBy?: Maybe<Actor>;
+  /** ICD-10 diagnosis codes, main diagnosis first. */
+  diagnoses: Array<Scalars['String']['output']>;
+  /** 出院日期: the last day of the stay; its year is the plan year. */
+  dischargedOn: Scalars['Date']['output'];
+  /** When it was first submitted (the turnaround runs from here). */
+  firstSubmittedAt: Scalars['DateTime']['output'];
+  /** 定点医药机构编号 (`fixmedins_code`) of the hospital: `H` and 11 digits. */
+  hospitalCode: Scalars['String']['output'];
+  /** The hospital's name as on the settlement sheet. */
+  hospitalName: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  /** Whether it is an inpatient stay (`med_type` starting with 2). */
+  inpatient: Scalars['Boolean']['output'];
+  /** 医疗类别 (`med_type`), e.g. 11 outpatient, 21 inpatient. */
+  medicalType: Scalars['String']['output'];
+  /** The member it is for. */
+  member: Member;
+  /** The reviewer's note to the member on what to fix (while `RETURNED`). */
+  returnNote?: Maybe<Scalars['String']['output']>;
+  /** Why it was returned (while `RETURNED`). */
+  returnReason?: Maybe<ApplicationReturnReason>;
+  /** Submissions so far (1, then one more per resubmission after a return). */
+  round: Scalars['Int']['output'];
+  /** The settlement it became (once `ACCEPTED`); its `claim` is the decision on the benefit. */
+  settlement?: Maybe<Settlement>;
+  status: ApplicationStatus;
+  /** When it was last submitted. */
+  submittedAt: Scalars['DateTime']['output'];
+  /** Who submitted it last (the member, or staff on the member's behalf). */
+  submittedBy: Actor;
+  /**
+   * Time from the first submission to the decision (accepted or returned) and to the payment of the
+   * claim it became, against the programme's promise.
+   */
+  turnaround: Turnaround;
+};
+
+/**
+ * A stay's settlement figures as on the settlement sheet, integer fen, each at least 0 and at most
+ * 10,000,000.00 CNY. They must add up as the platform's do: totalFeesFen = fundsTotalFen +
+ * personBurdenFen (+ hospitalBorneFen), personBurdenFen = personalAccountFen + cashPaidFen.
+ */
+export type ApplicationAmountsInput = {
+  /** 个人现金支出 `psn_cash_pay`: paid in cash. */
+  cashPaidFen: Scalars['Fen']['input'];
+  /** 公务员医疗补助 `cvlserv_pay`: civil-servant subsidy. */
+  civilServantSubsidyFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 实际支付起付线 `act_pay_dedc`: deductible applied. */
+  deductibleFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 企业补充医疗保险 `hifes_pay`: enterprise supplement. */
+  enterpriseSupplementFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 全自费金额 `fulamt_ownpay_amt`: fully self-funded. */
+  fullyOwnPayFen: Scalars['Fen']['input'];
+  /** 基金支付总额 `fund_pay_sumamt`: all funds. */
+  fundsTotalFen: Scalars['Fen']['input'];
+  /** 医院负担金额 `hosp_part_amt`: borne by the hospital. */
+  hospitalBorneFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 符合政策范围金额 `inscp_scp_amt`: in-policy amount. */
+  inPolicyFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 职工大额医疗费用补助 `hifob_pay`: large-expense subsidy. */
+  largeExpenseSubsidyFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 医疗救助基金 `maf_pay`: medical assistance. */
+  medicalAssistanceFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 其他支出 `oth_pay`: other funds. */
+  otherFundsFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 超限价自费 `overlmt_selfpay`: above the price cap. */
+  overLimitSelfPayFen: Scalars['Fen']['input'];
+  /** 个人负担总金额 `psn_part_amt`: patient burden. */
+  personBurdenFen: Scalars['Fen']['input'];
+  /** 个人账户支出 `acct_pay`: personal account. */
+  personalAccountFen: Scalars['Fen']['input'];
+  /** 统筹基金支出 `hifp_pay`: pooled fund. */
+  pooledFundFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 先行自付金额 `preselfpay_amt`: class-B upfront self-pay. */
+  preSelfPayFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 居民大病保险 `hifmi_pay`: serious-illness insurance. */
+  seriousIllnessInsuranceFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** 医疗费总额 `medfee_sumamt`: total medical fees (more than 0). */
+  totalFeesFen: Scalars['Fen']['input'];
+};
+
+/** How an application reached the programme. */
+export type ApplicationChannel =
+  /** Handed in at a counter; entered by staff on the member's behalf. */
+  | 'COUNTER'
+  /** Sent by post; entered by staff on the member's behalf. */
+  | 'MAIL'
+  /** The member filed it themselves (hub app or website). */
+  | 'ONLINE';
+
+/** A page of applications, newest first. */
+export type ApplicationConnection = {
+  __typename?: 'ApplicationConnection';
+  edges: Array<ApplicationEdge>;
+  pageInfo: PageInfo;
+  /** Number of applications matching the filter (costs one count query; ask only when shown). */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ApplicationEdge = {
+  __typename?: 'ApplicationEdge';
+  cursor: Scalars['String']['output'];
+  node: Application;
+};
+
+/** Which applications to list. */
+export type ApplicationFilter = {
+  channel?: InputMaybe<ApplicationChannel>;
+  status?: InputMaybe<ApplicationStatus>;
+};
+
+/** Why a reviewer returned an application: what the member should fix. */
+export type ApplicationReturnReason =
+  /** The admission or discharge date differs from the documents. */
+  | 'DATES_DIFFER'
+  /** The stay was already settled (from the feed or another application). */
+  | 'DUPLICATE'
+  /** The figures differ from the settlement sheet or invoice. */
+  | 'FIGURES_DIFFER'
+  /** The hospital differs from the documents. */
+  | 'HOSPITAL_DIFFERS'
+  /** A document the figures need is missing (settlement sheet, invoice, discharge summary). */
+  | 'MISSING_DOCUMENT'
+  /** Something else; the note says what. */
+  | 'OTHER'
+  /** A document cannot be read (blurred, cut off). */
+  | 'UNREADABLE_DOCUMENT';
+
+/** Where an application stands. */
+export type ApplicationStatus =
+  /** Accepted: it became a settlement (`settlement`), which is matched and adjudicated like one from the feed. Final. */
+  | 'ACCEPTED'
+  /** Sent back to the member with a reason (`returnReason`, `returnNote`); it can be fixed and resubmitted. */
+  | 'RETURNED'
+  /** Waiting for a reviewer (again, after a resubmission). */
+  | 'SUBMITTED';
+
+/** The stay and its figures, as the documents show them. */
+export type ApplicationStayInput = {
+  /** 入院日期 (an outpatient visit: its day). Not in the future, not before 2000. */
+  admittedOn: Scalars['Date']['input'];
+  amounts: ApplicationAmountsInput;
+  /** ICD-10 diagnosis codes, main diagnosis first (at most 20). */
+  diagnoses?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** 出院日期: on or after `admittedOn`, not in the future; an outpatient visit is one day. */
+  dischargedOn: Scalars['Date']['input'];
+  /** 定点医药机构编号 (`fixmedins_code`) of the hospital, as on the settlement sheet: `H` and 11 digits. */
+  hospitalCode: Scalars['String']['input'];
+  /** The hospital's name as on the settlement sheet (at most 100 characters). */
+  hospitalName: Scalars['String']['input'];
+  /** 医疗类别 (`med_type`): 2 to 6 digits, e.g. 11 outpatient, 21 inpatient. */
+  medicalType: Scalars['String']['input'];
 };
 
 /** A claim's approval. */
@@ -132,6 +390,64 @@ export type ApprovePayoutBatchPayload = {
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
 };
+
+/**
+ * A member's document. Seen by the member and by staff who may see the member; its bytes
+ * (`downloadUrl`) only by the member, REVIEWER, ADMIN and AUDITOR — a unit operator sees that it
+ * exists, never its content.
+ */
+export type Attachment = Node & {
+  __typename?: 'Attachment';
+  /** Its type, as its content shows: `application/pdf`, `image/jpeg` or `image/png`. */
+  contentType: Scalars['String']['output'];
+  /**
+   * A link to download the document: GET it once, before it expires; each read of this field issues
+   * a new link. Null for a caller who may not read its content (a unit operator). Who you are and
+   * whether the document is still yours is checked again when the link is used; the download is audited.
+   */
+  downloadUrl?: Maybe<SignedUrl>;
+  /** The name it is shown and downloaded under. */
+  fileName: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  /** What the document is. */
+  kind: AttachmentKind;
+  /** Its size in bytes. */
+  sizeBytes: Scalars['Int']['output'];
+  /** When it was attached. */
+  uploadedAt: Scalars['DateTime']['output'];
+  /** Who attached it (the member or staff acting for them). */
+  uploadedBy: Actor;
+};
+
+/**
+ * A document to attach: a file you sent to the URL of `requestAttachmentUpload`. Only PDF, JPEG and
+ * PNG are accepted, as their bytes show (a file name or declared type that does not match is refused),
+ * up to ATTACHMENT_MAX_BYTES each and 10 per request.
+ */
+export type AttachmentInput = {
+  /**
+   * The name to show (at most 200 characters; its extension, when it has one, must match the
+   * content: `.pdf`, `.jpg`/`.jpeg`, `.png`). Default: `<kind>.<extension of the content>`.
+   */
+  fileName?: InputMaybe<Scalars['String']['input']>;
+  /** What the document is. */
+  kind: AttachmentKind;
+  /** The `uploadId` of `requestAttachmentUpload`, after the bytes were PUT to its URL. Only you (same subject and role) can use it. */
+  uploadId: Scalars['ID']['input'];
+};
+
+/** What a document is. */
+export type AttachmentKind =
+  /** Evidence for an appeal (复核材料). */
+  | 'APPEAL_EVIDENCE'
+  /** A discharge summary (出院小结). */
+  | 'DISCHARGE_SUMMARY'
+  /** An invoice or receipt (发票). */
+  | 'INVOICE'
+  /** Any other supporting document. */
+  | 'OTHER'
+  /** The hospital's settlement sheet (结算单). */
+  | 'SETTLEMENT_SHEET';
 
 /**
  * Where a member's payouts go. An account that replaced a different one (another card number or
@@ -479,6 +795,25 @@ export type CancelPayoutBatchPayload = {
   userErrors: Array<UserError>;
 };
 
+/** A member's own bank card for payouts (the member is the caller: no member is named here). */
+export type ChangeMyBankAccountInput = {
+  /** The card holder's name: must be the member's own name as registered (a card in someone else's name is refused). */
+  accountHolderName: Scalars['String']['input'];
+  /** 12-digit CNAPS code (大额支付系统行号) of the card's branch. */
+  bankCode: Scalars['String']['input'];
+  /** The number of the member's own bank card: 16 to 19 digits, passing its Luhn check; spaces are ignored. */
+  cardNumber: Scalars['String']['input'];
+};
+
+/** What `changeMyBankAccount` answers. */
+export type ChangeMyBankAccountPayload = {
+  __typename?: 'ChangeMyBankAccountPayload';
+  /** The member with the new account (see `bankAccount.payableFrom`); null when refused. */
+  member?: Maybe<Member>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /**
  * Benefits (互助金): each matched settlement becomes a claim, adjudicated under the benefit rule set of
  * its plan year into benefit lines, one per programme, each with a bilingual explanation
@@ -491,8 +826,22 @@ export type CancelPayoutBatchPayload = {
  */
 export type Claim = Node & {
   __typename?: 'Claim';
+  /**
+   * Until when the claim may be appealed (APPEAL_PERIOD_DAYS after its decision); null when it cannot
+   * be (not decided, or cancelled).
+   */
+  appealableUntil?: Maybe<Scalars['DateTime']['output']>;
+  /** Appeals against this claim, oldest first (at most one OPEN). */
+  appeals: Array<Appeal>;
   /** The lines' total as the rules computed it. */
   computedTotalFen: Scalars['Fen']['output'];
+  /**
+   * Whether the unit's contribution covered the claim's enrolment when the claim was last decided (the
+   * fact the rules read). Under the rule set's coverage rule ENROLMENT_ORDER (the default) a unit's
+   * payments for a plan year cover its enrolments in the order they were owed, so one member can be
+   * covered while a later addition is not; under WHOLE_UNIT only a unit paid in full covers anyone.
+   */
+  contributionCovered: Scalars['Boolean']['output'];
   createdAt: Scalars['DateTime']['output'];
   decidedAt?: Maybe<Scalars['DateTime']['output']>;
   /** @deprecated use decider.subject; removal not before 2027-06-01 */
@@ -509,6 +858,8 @@ export type Claim = Node & {
   member: Member;
   /** What the member still pays: personBurdenFen − totalFen. */
   memberPaysFen: Scalars['Fen']['output'];
+  /** Sealed notices about this claim and its payouts, newest first. Empty for a caller who may not read notices (a unit operator). */
+  notices: Array<Notice>;
   /** The payout of this claim, once approved. */
   payout?: Maybe<Payout>;
   /** What the patient bore (`psn_part_amt`). */
@@ -522,15 +873,24 @@ export type Claim = Node & {
   reasonCodes: Array<ClaimReasonCode>;
   /** Why the claim is ineligible or pays less than it might: a code and the words in Chinese and in English. */
   reasons: Array<ClaimReason>;
+  /** Each time the claim was decided again (a refused claim whose facts changed, or an appeal), oldest first; empty when never. */
+  redecisions: Array<ClaimRedecision>;
   /** The rule set used; null for a claim cancelled before it was adjudicated. */
   ruleSet?: Maybe<RuleSet>;
   /** When the settlement was settled. */
   settledAt: Scalars['DateTime']['output'];
   /** The settlement the claim was made from (one claim per settlement). */
   settlement: Settlement;
+  /**
+   * Where the claim stands, in words for the member (受理中 / under review, approved and waiting for
+   * payment, paid, payment held…): its status and its payout's together.
+   */
+  stage: LocalizedText;
   status: ClaimStatus;
   /** The lines' total now (after any adjustment). */
   totalFen: Scalars['Fen']['output'];
+  /** Time from receipt to decision and to payment, against the programme's promise (see `Turnaround`). */
+  turnaround: Turnaround;
   /** The unit of the enrolment the claim falls under. */
   unit: Unit;
   /** Whether `adjustClaimLine` would accept the caller's change to a line of this claim now: REVIEWER or ADMIN, the claim PENDING_REVIEW. */
@@ -613,6 +973,44 @@ export type ClaimReasonCode =
   | 'NO_ENROLMENT'
   /** 等待期: the stay falls in the member's waiting period. */
   | 'WAITING_PERIOD';
+
+/** One re-decision of a claim (重新核定): what it was, what it became, why, when and by whom. */
+export type ClaimRedecision = {
+  __typename?: 'ClaimRedecision';
+  /** What changed. */
+  cause: ClaimRedecisionCause;
+  /** When. */
+  decidedAt: Scalars['DateTime']['output'];
+  /** Who decided it again: `redecision` (automatic), the staff member who asked, or the reviewer of an appeal. */
+  decider?: Maybe<Actor>;
+  /** The reasons after (codes); empty when eligible with nothing cut. */
+  newReasonCodes: Array<ClaimReasonCode>;
+  /** The status it took. */
+  newStatus: ClaimStatus;
+  /** What it pays after, as the rules computed it. */
+  newTotalFen: Scalars['Fen']['output'];
+  /** The reasons before (codes). */
+  previousReasonCodes: Array<ClaimReasonCode>;
+  /** The status before: INELIGIBLE, or REJECTED (an appeal). */
+  previousStatus: ClaimStatus;
+  /** What the claim paid before. */
+  previousTotalFen: Scalars['Fen']['output'];
+  /** The rule set that decided it again. */
+  ruleSet?: Maybe<RuleSet>;
+};
+
+/** Why a claim was decided again. */
+export type ClaimRedecisionCause =
+  /** An appeal was upheld. */
+  | 'APPEAL'
+  /** The unit's contribution now covers the enrolment. */
+  | 'CONTRIBUTION_PAID'
+  /** A correction of the facts by staff. */
+  | 'CORRECTION'
+  /** The enrolment was added or corrected (plan, add-on, first enrolment date). */
+  | 'ENROLMENT_CHANGED'
+  /** The member was matched to the settlement. */
+  | 'MEMBER_MATCHED';
 
 /** Where a claim stands. */
 export type ClaimStatus =
@@ -836,6 +1234,25 @@ export type DailyProof = Node & {
   unrecognizedEntries: Scalars['Int']['output'];
 };
 
+/** A decision on an appeal. */
+export type DecideAppealInput = {
+  /** The OPEN appeal. */
+  appealId: Scalars['ID']['input'];
+  /** Uphold or dismiss. */
+  decision: AppealDecision;
+  /** Why (4 to 2000 characters); shown to the member and audited. */
+  reason: Scalars['String']['input'];
+};
+
+/** What `decideAppeal` answers. */
+export type DecideAppealPayload = {
+  __typename?: 'DecideAppealPayload';
+  /** The decided appeal (with its claim as now decided); null when refused. */
+  appeal?: Maybe<Appeal>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /** A decision on a four-eyes proposal. */
 export type DecideFourEyesProposalInput = {
   /** The PENDING proposal. */
@@ -855,10 +1272,14 @@ export type DecideFourEyesProposalPayload = {
 
 /** A member's enrolment for one plan year. */
 export type EnrolMemberInput = {
-  /** Defaults to today. */
+  /** Defaults to today. More than the rule set's `maxBackdatingDays` before today is refused (BACKDATED) unless overridden. */
   enrolledOn?: InputMaybe<Scalars['Date']['input']>;
+  /** Whether the member works for the unit (在职) on the enrolment date; false is refused (IN_SERVICE). */
+  inService?: InputMaybe<Scalars['Boolean']['input']>;
   /** The member to enrol. */
   memberId: Scalars['ID']['input'];
+  /** ADMIN only (`FORBIDDEN` for other roles): enrols although the named rules are broken, with a reason. */
+  override?: InputMaybe<EnrolmentOverrideInput>;
   /** Defaults to the unit's plan type. */
   plan?: InputMaybe<PlanType>;
   /** The plan year, 2000 to 2100. */
@@ -879,6 +1300,14 @@ export type EnrolMemberPayload = {
 /** A member's enrolment for one plan year (calendar year). */
 export type Enrolment = Node & {
   __typename?: 'Enrolment';
+  /**
+   * Whether the unit's contribution for the plan year covers this enrolment, under the coverage rule
+   * of the rule set governing the plan year (see `Claim.contributionCovered`): with ENROLMENT_ORDER,
+   * the unit's payments cover its enrolments in the order they were owed (enrolledOn, then the order
+   * they were registered), so a member added late is covered only once the unit paid for them too,
+   * and never uncovers those paid for before. Read afresh: payments arrive from bank statements.
+   */
+  contributionCovered: Scalars['Boolean']['output'];
   /** Contribution owed by the member's unit for this enrolment. */
   contributionFen: Scalars['Fen']['output'];
   /** Whether the unit's contribution for this plan year is fully paid (a condition for benefits). Read afresh: payments arrive from bank statements. */
@@ -888,6 +1317,11 @@ export type Enrolment = Node & {
   firstEnrolledOn: Scalars['Date']['output'];
   id: Scalars['ID']['output'];
   member: Member;
+  /**
+   * The eligibility rules an ADMIN overrode for this enrolment (`EnrolMemberInput.override`), with the
+   * reason; null when it broke none. Staff's record: null for the member themself.
+   */
+  override?: Maybe<EnrolmentOverride>;
   plan: PlanType;
   planYear: Scalars['Int']['output'];
   /** Whether the 职工特病 add-on (25 CNY) is included. */
@@ -921,6 +1355,60 @@ export type EnrolmentEdge = {
 export type EnrolmentFilter = {
   plan?: InputMaybe<PlanType>;
   planYear?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** An ADMIN's override of eligibility rules for one enrolment (kept with the enrolment and in the audit log). */
+export type EnrolmentOverride = {
+  __typename?: 'EnrolmentOverride';
+  /** When. */
+  at: Scalars['DateTime']['output'];
+  /** Who overrode them (an ADMIN). */
+  by: Actor;
+  /** Why, as the ADMIN gave it. */
+  reason: Scalars['String']['output'];
+  /** The rules the enrolment breaks and was let through for. */
+  rules: Array<EnrolmentRule>;
+};
+
+/** Rules to override for one enrolment, and why. */
+export type EnrolmentOverrideInput = {
+  /** Why (kept with the enrolment and in the audit log), 4 to 500 characters. */
+  reason: Scalars['String']['input'];
+  /** The rules to let through: BACKDATED and PLAN_MISMATCH only (others are refused). Only those the enrolment does break are recorded. */
+  rules: Array<EnrolmentRule>;
+};
+
+/**
+ * A rule of eligibility at enrolment (入会资格), stated by the rule set governing the plan year
+ * (`enrolment` section). A refused enrolment names the rules it breaks in its user errors.
+ */
+export type EnrolmentRule =
+  /** 倒签: the enrolment date lies more than the rule set's days before the day it is recorded (a new enrolment only; it would shorten the waiting period). ADMIN may override with a reason. */
+  | 'BACKDATED'
+  /** 在职: only employees in service with the unit on the enrolment date (`inService`). Never overridden. */
+  | 'IN_SERVICE'
+  /** The plan is not the unit's plan type. ADMIN may override with a reason. */
+  | 'PLAN_MISMATCH'
+  /** 法定劳动年龄: on the enrolment date the member (birth date and gender from the ID number) is under the minimum age or has reached the retirement age for their gender. Never overridden. */
+  | 'WORKING_AGE';
+
+/** An appeal to file. */
+export type FileAppealInput = {
+  /** Supporting documents (see `AttachmentInput`). */
+  attachments?: InputMaybe<Array<AttachmentInput>>;
+  /** The decided claim (INELIGIBLE, APPROVED or REJECTED), within APPEAL_PERIOD_DAYS of its decision. A member may appeal only its own. */
+  claimId: Scalars['ID']['input'];
+  /** Why the decision should be reconsidered: 4 to 2000 characters. */
+  reason: Scalars['String']['input'];
+};
+
+/** What `fileAppeal` answers. */
+export type FileAppealPayload = {
+  __typename?: 'FileAppealPayload';
+  /** The new appeal; null when refused. */
+  appeal?: Maybe<Appeal>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 /**
@@ -1014,7 +1502,12 @@ export type ImportRosterInput = {
    * Latin-1 file).
    */
   contentBase64?: InputMaybe<Scalars['String']['input']>;
-  /** CSV text (already decoded): header `name,id_number,phone,bank_card,bank_code,unit_credit_code,plan_year,plan,special_disease,enrolled_on`. */
+  /**
+   * CSV text (already decoded): header `name,id_number,phone,bank_card,bank_code,unit_credit_code,plan_year,plan,special_disease,enrolled_on,in_service`
+   * (`in_service` is optional, true when empty). A row with `plan_year` must pass eligibility at
+   * enrolment (`EnrolmentRule`): a row that breaks a rule is rejected with the rule in its reason;
+   * rosters override nothing (ADMIN uses `enrolMember`).
+   */
   csv?: InputMaybe<Scalars['String']['input']>;
   /** Encoding of `contentBase64` or of the upload (`uploadId`) when you know it; detected when absent. */
   encoding?: InputMaybe<TextEncoding>;
@@ -1035,6 +1528,21 @@ export type ImportRosterPayload = {
   /** The queued import (or the `FAILED` one when the file is not text); null when refused. */
   rosterImport?: Maybe<RosterImport>;
   /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** The member whose pending notices to issue now. */
+export type IssueNoticesInput = {
+  /** The member (a Member ID). */
+  memberId: Scalars['ID']['input'];
+};
+
+/** What `issueNotices` answers. */
+export type IssueNoticesPayload = {
+  __typename?: 'IssueNoticesPayload';
+  /** The notices issued by this call, oldest first (none when none was pending); null when refused. */
+  notices?: Maybe<Array<Notice>>;
+  /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
 };
 
@@ -1101,6 +1609,10 @@ export type MatchReconciliationExceptionPayload = {
  */
 export type Member = Node & {
   __typename?: 'Member';
+  /** The member's appeals, newest first. */
+  appeals: Array<Appeal>;
+  /** The member's applications, newest first. */
+  applications: ApplicationConnection;
   /** Bank account for payouts; null until the member gives one. */
   bankAccount?: Maybe<BankAccount>;
   /** Paid so far per programme and the running out-of-pocket total in a plan year (zeros before any claim). */
@@ -1127,6 +1639,12 @@ export type Member = Node & {
   /** Resident ID number, masked: `3505**********1234`. */
   idNumberMasked: Scalars['String']['output'];
   name: Scalars['String']['output'];
+  /** The member's sealed notices, newest first. Empty for a caller who may not read notices (a unit operator). */
+  notices: Array<Notice>;
+  /** How the member is told (the member; ADMIN and AUDITOR read-only). */
+  notificationPreferences: NotificationPreferences;
+  /** The member's notifications, newest first (the member; ADMIN and AUDITOR read-only). */
+  notifications: NotificationConnection;
   /** The member's payouts, newest first unless `orderBy` says otherwise. */
   payouts: PayoutConnection;
   phone?: Maybe<Scalars['String']['output']>;
@@ -1141,6 +1659,19 @@ export type Member = Node & {
    * AUDITOR, the operator of the member's unit, or the member themself.
    */
   viewerCanRevealPersonalData: Scalars['Boolean']['output'];
+};
+
+
+/**
+ * A member of the programme (an employee of a unit). ID and bank card numbers are shown masked;
+ * `revealMemberPersonalData` returns them in clear to roles that may see them, and is audited.
+ */
+export type MemberApplicationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ApplicationFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -1187,6 +1718,18 @@ export type MemberEnrolmentsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<EnrolmentFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * A member of the programme (an employee of a unit). ID and bank card numbers are shown masked;
+ * `revealMemberPersonalData` returns them in clear to roles that may see them, and is audited.
+ */
+export type MemberNotificationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
 };
@@ -1355,6 +1898,13 @@ export type MoveMemberPayload = {
  */
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Accepts a `SUBMITTED` application: it becomes a settlement (source `applications`) that is matched
+   * and adjudicated like any other, and the member is told. REVIEWER or ADMIN, never whoever filed it
+   * on the member's behalf. Refused (`CONFLICT`) when a settlement of the same stay exists. Accepting
+   * an accepted application again changes nothing. Audited.
+   */
+  acceptApplication: AcceptApplicationPayload;
   /** Lowers one line of a claim waiting for review, with a reason (REVIEWER, ADMIN); the computed amount is kept beside it; audited. */
   adjustClaimLine: AdjustClaimLinePayload;
   /** Approves a claim waiting for review (REVIEWER, ADMIN), never by a reviewer who adjusted one of its lines (`CONFLICT`: four eyes); audited. */
@@ -1370,6 +1920,16 @@ export type Mutation = {
   approvePayoutBatch: ApprovePayoutBatchPayload;
   /** Withdraws a DRAFT or APPROVED batch (ADMIN, FINANCE); its payouts become READY again; audited. */
   cancelPayoutBatch: CancelPayoutBatchPayload;
+  /**
+   * The calling member gives its own bank card for payouts. MEMBER only: the member is the token's,
+   * never the input's. Every bad field at once: a holder name that is not the member's, a card number
+   * failing its Luhn check, a bank code that is not 12 digits. The change is recorded
+   * (`Member.changes`), audited, and told to the member. A card that replaces another waits out the
+   * cooling-off (`BankAccount.payableFrom`), payouts to it HELD until then, unless an ADMIN or FINANCE
+   * person confirms it earlier (`confirmBankCardChange`); the member cannot confirm its own change.
+   * The same card again is a `CONFLICT`.
+   */
+  changeMyBankAccount: ChangeMyBankAccountPayload;
   /**
    * Confirms a member's replaced bank account, so payouts to it need not wait for the cooling-off.
    * ADMIN or FINANCE, never the person who replaced it (`FORBIDDEN`); `CONFLICT` when no replacement
@@ -1390,8 +1950,28 @@ export type Mutation = {
   createPayoutBatch: CreatePayoutBatchPayload;
   /** Registers a unit. ADMIN only. */
   createUnit: CreateUnitPayload;
-  /** Enrols a member for a plan year (or changes that year's enrolment). ADMIN, SERVICE, or the member's unit operator. Audited. */
+  /**
+   * Decides an OPEN appeal. REVIEWER or ADMIN, never the person who decided the claim nor the one who
+   * filed the appeal (four eyes, kept by the database as well). UPHOLD decides a refused (INELIGIBLE or
+   * REJECTED) claim again and approves it, never by someone who adjusted one of its lines; when the
+   * rules still find it ineligible on its facts, UPHOLD is refused (`CONFLICT`): correct the facts first,
+   * or dismiss. An APPROVED claim cannot be upheld (its amounts follow the rules): dismiss. The member
+   * is told; audited.
+   */
+  decideAppeal: DecideAppealPayload;
+  /**
+   * Enrols a member for a plan year (or changes that year's enrolment). ADMIN, SERVICE, or the member's
+   * unit operator. Eligibility at enrolment is checked against the rule set governing the plan year:
+   * each broken rule is a user error whose message starts with the rule (`EnrolmentRule`). Audited.
+   */
   enrolMember: EnrolMemberPayload;
+  /**
+   * Asks for reconsideration of a decided claim. The MEMBER itself (its own claims only), or its unit
+   * operator or an ADMIN on its behalf. Refused (`userErrors`): a claim not INELIGIBLE, APPROVED or
+   * REJECTED, after APPEAL_PERIOD_DAYS from its decision, or with an appeal still OPEN (`CONFLICT`).
+   * Audited.
+   */
+  fileAppeal: FileAppealPayload;
   /**
    * Queues a roster CSV for import by the workers; poll `rosterImport` for the result. ADMIN, SERVICE,
    * or a unit operator for their own unit. A file that is not UTF-8 or GB18030 text (or contains
@@ -1400,6 +1980,13 @@ export type Mutation = {
    * move members. Changes are recorded per member (`Member.changes`) and the import is audited.
    */
   importRoster: ImportRosterPayload;
+  /**
+   * Issues now the notices of a member's decisions and payments that the notice worker has not issued
+   * yet (at most 100), instead of waiting for its next sweep. ADMIN only; `FORBIDDEN` otherwise (an
+   * AUDITOR reads notices but never issues them). Issuing twice issues nothing more: each decision or
+   * payment has exactly one notice. Audited per notice.
+   */
+  issueNotices: IssueNoticesPayload;
   /** Resolves an exception by matching its transaction by hand; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal` for a second person. Audited. ADMIN, FINANCE. */
   matchReconciliationException: MatchReconciliationExceptionPayload;
   /** Moves a member to another unit, with a reason. ADMIN only (no import or other mutation moves members). Audited. */
@@ -1410,10 +1997,24 @@ export type Mutation = {
   publishRuleSet: PublishRuleSetPayload;
   /** Records a unit's contribution payment. ADMIN or FINANCE. Audited. Above FOUR_EYES_ABOVE_FEN it is only proposed (`fourEyesProposals`) and counts once a second person confirms it. */
   recordContributionPayment: RecordContributionPaymentPayload;
+  /**
+   * Decides an INELIGIBLE claim again under the facts as they are now (ADMIN, REVIEWER; a
+   * UNIT_OPERATOR for their unit's members), e.g. after a correction. Claims refused for a fact
+   * that later changes are decided again automatically; this asks at once. The same decision as
+   * before changes nothing; a changed one is kept in `Claim.redecisions`, audited and told to the
+   * member. A claim that is not INELIGIBLE is a `CONFLICT`; one out of the caller's scope `NOT_FOUND`.
+   */
+  redecideClaim: RedecideClaimPayload;
   /** Rejects a claim waiting for review with a reason (REVIEWER, ADMIN); its amounts leave the member's totals; audited. */
   rejectClaim: RejectClaimPayload;
   /** Rejects a proposal (the proposer may withdraw their own): nothing happens. Audited. ADMIN, FINANCE. */
   rejectFourEyesProposal: DecideFourEyesProposalPayload;
+  /**
+   * An address to upload one document to (raw bytes, PUT once), for an `AttachmentInput` of the
+   * mutation that takes it (an application, an appeal) within an hour. MEMBER, UNIT_OPERATOR, ADMIN,
+   * SERVICE; `FORBIDDEN` otherwise. Nothing to say, so no input.
+   */
+  requestAttachmentUpload: RequestAttachmentUploadPayload;
   /** Asks the workers to reconcile an account now (idempotent). ADMIN, FINANCE. */
   requestReconciliation: RequestReconciliationPayload;
   /**
@@ -1423,8 +2024,12 @@ export type Mutation = {
    * purpose's mutation does not allow.
    */
   requestUpload: RequestUploadPayload;
+  /** Resubmits a `RETURNED` application with the stay fixed and documents added; same roles and checks as `submitApplication`. Audited. */
+  resubmitApplication: ResubmitApplicationPayload;
   /** Processes a REJECTED (or stuck RECEIVED) document again. ADMIN, FINANCE. */
   retryBankDocument: RetryBankDocumentPayload;
+  /** Sends a FAILED delivery again (ADMIN); never a SENT one; audited. */
+  retryNotificationDelivery: RetryNotificationDeliveryPayload;
   /**
    * Tries a FAILED payout again in a later batch, with a new attempt (ADMIN, FINANCE); audited. A
    * payout the bank had paid before its money came back (a return, perhaps after settlement) takes
@@ -1434,6 +2039,8 @@ export type Mutation = {
   retryPayout: RetryPayoutPayload;
   /** Corrects a rejected record and validates it again; stored when it passes. ADMIN, SERVICE. Audited. */
   retrySettlementRejection: RetrySettlementRejectionPayload;
+  /** Returns a `SUBMITTED` application to the member with what to fix; the member is told. REVIEWER or ADMIN. Audited. */
+  returnApplication: ReturnApplicationPayload;
   /** Returns a member's ID and bank card numbers in clear. ADMIN, AUDITOR, the unit's operator, the member. Audited. */
   revealMemberPersonalData: RevealMemberPersonalDataPayload;
   /**
@@ -1441,6 +2048,15 @@ export type Mutation = {
    * reason is audited). Everyone else reads `PayoutBatch.file`, masked.
    */
   revealPayoutBatchFile: RevealPayoutBatchFilePayload;
+  /** Sets the caller's own channels (MEMBER only: the member is the token's); audited. */
+  setMyNotificationPreferences: SetMyNotificationPreferencesPayload;
+  /**
+   * Applies for a stay the feed does not carry. A MEMBER for themselves (ONLINE); UNIT_OPERATOR (its
+   * unit's members) or ADMIN on a member's behalf (MAIL, COUNTER). Refused when the stay duplicates
+   * a settlement from the feed or another application of the member (same hospital, dates and
+   * total). Audited.
+   */
+  submitApplication: SubmitApplicationPayload;
   /** Asks for an approved or sealed batch to be sent to the bank (FINANCE, ADMIN); audited. */
   submitPayoutBatch: SubmitPayoutBatchPayload;
   /**
@@ -1461,6 +2077,17 @@ export type Mutation = {
   uploadSettlements: UploadSettlementsPayload;
   /** Resolves an exception by accepting it as it is, with the reason; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal`. Audited. ADMIN, FINANCE. */
   writeOffReconciliationException: WriteOffReconciliationExceptionPayload;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationAcceptApplicationArgs = {
+  input: AcceptApplicationInput;
 };
 
 
@@ -1516,6 +2143,17 @@ export type MutationApprovePayoutBatchArgs = {
  */
 export type MutationCancelPayoutBatchArgs = {
   input: CancelPayoutBatchInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationChangeMyBankAccountArgs = {
+  input: ChangeMyBankAccountInput;
 };
 
 
@@ -1591,6 +2229,17 @@ export type MutationCreateUnitArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationDecideAppealArgs = {
+  input: DecideAppealInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationEnrolMemberArgs = {
   input: EnrolMemberInput;
 };
@@ -1602,8 +2251,30 @@ export type MutationEnrolMemberArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationFileAppealArgs = {
+  input: FileAppealInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationImportRosterArgs = {
   input: ImportRosterInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationIssueNoticesArgs = {
+  input: IssueNoticesInput;
 };
 
 
@@ -1657,6 +2328,17 @@ export type MutationRecordContributionPaymentArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationRedecideClaimArgs = {
+  input: RedecideClaimInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRejectClaimArgs = {
   input: RejectClaimInput;
 };
@@ -1701,8 +2383,30 @@ export type MutationRequestUploadArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationResubmitApplicationArgs = {
+  input: ResubmitApplicationInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRetryBankDocumentArgs = {
   input: RetryBankDocumentInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationRetryNotificationDeliveryArgs = {
+  input: RetryNotificationDeliveryInput;
 };
 
 
@@ -1734,6 +2438,17 @@ export type MutationRetrySettlementRejectionArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationReturnApplicationArgs = {
+  input: ReturnApplicationInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRevealMemberPersonalDataArgs = {
   input: RevealMemberPersonalDataInput;
 };
@@ -1747,6 +2462,28 @@ export type MutationRevealMemberPersonalDataArgs = {
  */
 export type MutationRevealPayoutBatchFileArgs = {
   input: RevealPayoutBatchFileInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationSetMyNotificationPreferencesArgs = {
+  input: SetMyNotificationPreferencesInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationSubmitApplicationArgs = {
+  input: SubmitApplicationInput;
 };
 
 
@@ -1819,6 +2556,183 @@ export type MutationWriteOffReconciliationExceptionArgs = {
 export type Node = {
   /** Global, opaque ID. Do not parse it; pass it back as is. */
   id: Scalars['ID']['output'];
+};
+
+/**
+ * A sealed PDF notice. Seen by the member it was issued to (its own only) and by ADMIN, REVIEWER,
+ * FINANCE and AUDITOR; never by a unit operator (it shows an employee's medical costs). A notice
+ * never changes: a later decision or payment brings a notice of its own.
+ */
+export type Notice = Node & {
+  __typename?: 'Notice';
+  /**
+   * A link to download the PDF (`application/pdf`): GET it once, before it expires; each read of this
+   * field issues a new link. Who you are and whether the notice is still yours is checked again when
+   * the link is used; the download is audited.
+   */
+  downloadUrl: SignedUrl;
+  id: Scalars['ID']['output'];
+  /** When it was issued and sealed. */
+  issuedAt: Scalars['DateTime']['output'];
+  /** What it tells of. */
+  kind: NoticeKind;
+  /** The number printed on it (通知书编号), e.g. `HZ2025-00000042`. */
+  number: Scalars['String']['output'];
+  /** SHA-256 of the PDF as downloaded (64 hex digits): compare it with the file you received. */
+  sha256: Scalars['String']['output'];
+  /** Its title as printed, e.g. `职工医疗互助金核定通知书`. */
+  title: Scalars['String']['output'];
+};
+
+/** What a notice tells of: the decision or payment notification it was issued for. */
+export type NoticeKind =
+  /** An appeal was decided (复核决定通知书). */
+  | 'APPEAL_DECIDED'
+  /** An application for mutual aid was accepted (受理通知书). */
+  | 'APPLICATION_ACCEPTED'
+  /** An application was returned to the member (退回通知书). */
+  | 'APPLICATION_RETURNED'
+  /** A claim was decided (核定通知书): the calculation of each benefit line, the total and the decision. */
+  | 'CLAIM_DECIDED'
+  /** A claim was decided again (重新核定通知书), e.g. after a correction or an upheld appeal. */
+  | 'CLAIM_REDECIDED'
+  /** A payout could not be paid (支付未成功通知书). */
+  | 'PAYOUT_FAILED'
+  /** A payout was paid (支付通知书): amount, masked card, date, with the claim's calculation. */
+  | 'PAYOUT_PAID'
+  /** A paid payout came back from the bank (退票通知书). */
+  | 'PAYOUT_RETURNED';
+
+/**
+ * A notification (告知): what a member is told of a decision or payment concerning them — a claim
+ * decided or re-decided, an application accepted or returned, an appeal decided, a payout paid,
+ * failed or returned, their bank account changed. It is recorded in the same transaction as the
+ * decision (a transactional outbox), so it exists exactly when the decision does, once per event;
+ * the workers then deliver it on the member's channels (`deliveries`). Nothing creates one through
+ * the API. It holds figures only (amounts, statuses, reason codes): never a name, ID number, card or
+ * phone. Visible to its member and, read-only, to ADMIN and AUDITOR.
+ */
+export type Notification = Node & {
+  __typename?: 'Notification';
+  /** When the decision it tells of was committed. */
+  createdAt: Scalars['DateTime']['output'];
+  /** Its delivery on each channel the member had chosen when it was recorded; empty when told in the hub only. */
+  deliveries: Array<NotificationDelivery>;
+  /** The figures it shows: `amountFen`, `status`, `reasonCode` and the like, by kind. */
+  facts: Scalars['JSON']['output'];
+  id: Scalars['ID']['output'];
+  /** What it tells of. */
+  kind: NotificationKind;
+  /** The global ID of the object it tells of (a Claim, Application, Appeal, Payout or Member). */
+  subjectId: Scalars['ID']['output'];
+  /** The message as an SMS shows it (Chinese). */
+  text: Scalars['String']['output'];
+};
+
+/** A channel a member can be told on besides the hub itself. */
+export type NotificationChannel =
+  /** A template SMS to the phone number on record. */
+  | 'SMS'
+  /** A WeChat template/subscribe message to the bound openid. */
+  | 'WECHAT';
+
+export type NotificationConnection = {
+  __typename?: 'NotificationConnection';
+  edges: Array<NotificationEdge>;
+  pageInfo: PageInfo;
+  /** Number of the member's notifications (costs one count query). */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** One notification on one channel. Sent at most once: every send carries the delivery's idempotency key. */
+export type NotificationDelivery = Node & {
+  __typename?: 'NotificationDelivery';
+  /** Calls made to the channel (sends and status queries). */
+  attempts: Scalars['Int']['output'];
+  channel: NotificationChannel;
+  id: Scalars['ID']['output'];
+  /** The channel's answer to the last failed call (ADMIN and AUDITOR; null for members). */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** When it is next tried or asked about (PENDING, UNKNOWN). */
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The notification delivered. */
+  notification: Notification;
+  /** The channel's message id (SMS BizId, WeChat msgid), once SENT. */
+  providerMessageId?: Maybe<Scalars['String']['output']>;
+  /** When the channel took it. */
+  sentAt?: Maybe<Scalars['DateTime']['output']>;
+  status: NotificationDeliveryStatus;
+  updatedAt: Scalars['DateTime']['output'];
+  /** Whether `retryNotificationDelivery` would accept the caller's retry now: ADMIN and the delivery FAILED. */
+  viewerCanRetry: Scalars['Boolean']['output'];
+};
+
+export type NotificationDeliveryConnection = {
+  __typename?: 'NotificationDeliveryConnection';
+  edges: Array<NotificationDeliveryEdge>;
+  pageInfo: PageInfo;
+  /** Number of deliveries in the status asked for (costs one count query). */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type NotificationDeliveryEdge = {
+  __typename?: 'NotificationDeliveryEdge';
+  cursor: Scalars['String']['output'];
+  node: NotificationDelivery;
+};
+
+/** Where a delivery stands. */
+export type NotificationDeliveryStatus =
+  /** Refused for good, or failed NOTIFY_MAX_ATTEMPTS times; see lastError. ADMIN may retry it. */
+  | 'FAILED'
+  /** Waiting to be sent (again, after a failure the channel certainly did not take). */
+  | 'PENDING'
+  /** Being sent, or its worker stopped mid-call: the channel is asked before anything is sent again. */
+  | 'SENDING'
+  /** Taken by the channel; never sent again. */
+  | 'SENT'
+  /** The channel gave no usable answer: it is asked, by the delivery's key, before it is ever sent again. */
+  | 'UNKNOWN';
+
+export type NotificationEdge = {
+  __typename?: 'NotificationEdge';
+  cursor: Scalars['String']['output'];
+  node: Notification;
+};
+
+/** What a notification tells of. */
+export type NotificationKind =
+  /** An appeal was decided. */
+  | 'APPEAL_DECIDED'
+  /** An application was accepted. */
+  | 'APPLICATION_ACCEPTED'
+  /** An application was returned for correction. */
+  | 'APPLICATION_RETURNED'
+  /** The member's bank account was changed. */
+  | 'BANK_ACCOUNT_CHANGED'
+  /** A claim was decided (approved, partly approved or rejected). */
+  | 'CLAIM_DECIDED'
+  /** A decided claim was decided again (its facts changed). */
+  | 'CLAIM_REDECIDED'
+  /** A payout was rejected by the bank. */
+  | 'PAYOUT_FAILED'
+  /** A payout was credited by the bank. */
+  | 'PAYOUT_PAID'
+  /** A paid payout came back from the bank (退票). */
+  | 'PAYOUT_RETURNED';
+
+/** How a member is told. The bound openid is never shown, only whether there is one. */
+export type NotificationPreferences = {
+  __typename?: 'NotificationPreferences';
+  /** The channels notifications are sent on; empty: told in the hub only. */
+  channels: Array<NotificationChannel>;
+  /**
+   * Whether the member chose: false means the default applies (SMS when a phone number is on
+   * record, else the hub only).
+   */
+  chosen: Scalars['Boolean']['output'];
+  /** Whether a WeChat openid is bound. */
+  wechatBound: Scalars['Boolean']['output'];
 };
 
 /** The direction of a sort. */
@@ -2251,6 +3165,15 @@ export type PublishRuleSetPayload = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type Query = {
   __typename?: 'Query';
+  /** Appeals, oldest first (a queue), optionally of one status. REVIEWER, ADMIN, AUDITOR. */
+  appeals: AppealConnection;
+  /** One application; null when it does not exist or is not the caller's to see. */
+  application?: Maybe<Application>;
+  /**
+   * Applications, newest first: REVIEWER, ADMIN, AUDITOR all; a UNIT_OPERATOR its unit's members';
+   * a MEMBER its own. `FORBIDDEN` for other roles.
+   */
+  applications: ApplicationConnection;
   /** Bank documents received, newest first. */
   bankDocuments: BankDocumentConnection;
   /** Daily statements, newest day first. */
@@ -2263,6 +3186,13 @@ export type Query = {
   benefitPreview: BenefitPreview;
   /** One claim; null when it does not exist or is out of the caller's scope (as `node`). */
   claim?: Maybe<Claim>;
+  /**
+   * Claims that have broken the programme's promise and are still open: undecided past their
+   * `turnaround.decisionDueBy`, or (payable and) unpaid past their `turnaround.paymentDueBy`; oldest
+   * claim first. `kinds` narrows to one promise (default both). ADMIN, REVIEWER, FINANCE and
+   * AUDITOR; `FORBIDDEN` for other roles.
+   */
+  claimTurnaroundBreaches: ClaimConnection;
   /** Claims visible to the caller, newest first unless `orderBy` says otherwise. */
   claims: ClaimConnection;
   /** Four-eyes proposals (pending ones unless the filter says otherwise), oldest first: the work queue. ADMIN, FINANCE, AUDITOR. */
@@ -2278,6 +3208,8 @@ export type Query = {
    * 100 IDs; each counts toward the objects a request may ask for (GRAPHQL_MAX_NODES).
    */
   nodes: Array<Maybe<Node>>;
+  /** Notification deliveries, newest first, in one status or all (ADMIN, AUDITOR): FAILED and UNKNOWN ones need a person. */
+  notificationDeliveries: NotificationDeliveryConnection;
   /** One payout; null when it does not exist or is out of the caller's scope (as `node`). */
   payout?: Maybe<Payout>;
   /** One payout batch (ADMIN, FINANCE, AUDITOR); null when it does not exist. */
@@ -2326,6 +3258,32 @@ export type Query = {
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryAppealsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<AppealStatus>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryApplicationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryApplicationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ApplicationFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryBankDocumentsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   before?: InputMaybe<Scalars['String']['input']>;
@@ -2356,6 +3314,16 @@ export type QueryBenefitPreviewArgs = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryClaimArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryClaimTurnaroundBreachesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  kinds?: InputMaybe<Array<TurnaroundBreachKind>>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -2406,6 +3374,16 @@ export type QueryNodeArgs = {
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryNodesArgs = {
   ids: Array<Scalars['ID']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryNotificationDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<NotificationDeliveryStatus>;
 };
 
 
@@ -2837,6 +3815,23 @@ export type RecordContributionPaymentPayload = {
   userErrors: Array<UserError>;
 };
 
+/** A request to decide a refused claim again. */
+export type RedecideClaimInput = {
+  /** The claim, INELIGIBLE (a rejected claim is reconsidered only by appeal). */
+  claimId: Scalars['ID']['input'];
+};
+
+/** What `redecideClaim` answers. */
+export type RedecideClaimPayload = {
+  __typename?: 'RedecideClaimPayload';
+  /** Whether its decision changed; null when refused. */
+  changed?: Maybe<Scalars['Boolean']['output']>;
+  /** The claim as it stands after (unchanged when the facts still refuse it for the same reasons); null when refused. */
+  claim?: Maybe<Claim>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /** A claim's rejection. */
 export type RejectClaimInput = {
   /** The claim, waiting for review (`PENDING_REVIEW`). */
@@ -2850,6 +3845,15 @@ export type RejectClaimPayload = {
   __typename?: 'RejectClaimPayload';
   /** The rejected claim; null when refused. */
   claim?: Maybe<Claim>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** What `requestAttachmentUpload` answers. */
+export type RequestAttachmentUploadPayload = {
+  __typename?: 'RequestAttachmentUploadPayload';
+  /** Where to send the file; null when refused. `maxBytes` is ATTACHMENT_MAX_BYTES. */
+  upload?: Maybe<UploadTicket>;
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
 };
@@ -2885,6 +3889,24 @@ export type RequestUploadPayload = {
   userErrors: Array<UserError>;
 };
 
+export type ResubmitApplicationInput = {
+  /** A `RETURNED` application. */
+  applicationId: Scalars['ID']['input'];
+  /** Documents to add (the earlier rounds' documents stay attached); may be empty when only figures changed. */
+  attachments: Array<AttachmentInput>;
+  /** The stay and figures as they now stand (they replace the earlier ones). */
+  stay: ApplicationStayInput;
+};
+
+/** What `resubmitApplication` answers. */
+export type ResubmitApplicationPayload = {
+  __typename?: 'ResubmitApplicationPayload';
+  /** The application, `SUBMITTED` again; null when refused. */
+  application?: Maybe<Application>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /** A bank document to process again. */
 export type RetryBankDocumentInput = {
   /** The REJECTED or RECEIVED document. */
@@ -2897,6 +3919,23 @@ export type RetryBankDocumentPayload = {
   /** The document after its new processing; null when refused. */
   document?: Maybe<BankDocument>;
   /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A failed delivery to try again. */
+export type RetryNotificationDeliveryInput = {
+  /** The FAILED delivery. */
+  deliveryId: Scalars['ID']['input'];
+  /** Why (e.g. the member's phone number was corrected), at least 4 characters; audited. */
+  reason: Scalars['String']['input'];
+};
+
+/** What `retryNotificationDelivery` answers. */
+export type RetryNotificationDeliveryPayload = {
+  __typename?: 'RetryNotificationDeliveryPayload';
+  /** The delivery, PENDING again; null when refused. */
+  delivery?: Maybe<NotificationDelivery>;
+  /** Why it was refused (CONFLICT: it is not FAILED); empty when it was done. */
   userErrors: Array<UserError>;
 };
 
@@ -2933,6 +3972,24 @@ export type RetrySettlementRejectionPayload = {
   /** The stored settlement when the corrected record passed (it is then matched by the workers). */
   settlement?: Maybe<Settlement>;
   /** Why it was refused (every bad correction); empty when it was done. A record that still fails its checks is no refusal: see `rejection`. */
+  userErrors: Array<UserError>;
+};
+
+export type ReturnApplicationInput = {
+  /** A `SUBMITTED` application. */
+  applicationId: Scalars['ID']['input'];
+  /** The note the member reads: what exactly to fix (4 to 500 characters). */
+  note: Scalars['String']['input'];
+  /** What the member should fix. */
+  reason: ApplicationReturnReason;
+};
+
+/** What `returnApplication` answers. */
+export type ReturnApplicationPayload = {
+  __typename?: 'ReturnApplicationPayload';
+  /** The application, `RETURNED`; null when refused. */
+  application?: Maybe<Application>;
+  /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
 };
 
@@ -3078,6 +4135,26 @@ export type RuleSet = Node & {
   version: Scalars['Int']['output'];
 };
 
+/** A member's choice of channels. */
+export type SetMyNotificationPreferencesInput = {
+  /** The channels to be told on (SMS needs a phone number on record, WECHAT a bound openid); empty: the hub only. */
+  channels: Array<NotificationChannel>;
+  /**
+   * A WeChat openid to bind (kept encrypted, never shown again); null unbinds it (then WECHAT cannot be
+   * chosen); absent keeps the bound one.
+   */
+  wechatOpenid?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** What `setMyNotificationPreferences` answers. */
+export type SetMyNotificationPreferencesPayload = {
+  __typename?: 'SetMyNotificationPreferencesPayload';
+  /** The preferences as saved; null when refused. */
+  preferences?: Maybe<NotificationPreferences>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /**
  * Medical-insurance settlements (结算), as the national platform reports them: the `setlinfo` of
  * transactions 2207 (outpatient) and 2304 (inpatient), and their reversals 2208 / 2305. The hub pulls
@@ -3091,15 +4168,21 @@ export type RuleSet = Node & {
  */
 export type Settlement = Node & {
   __typename?: 'Settlement';
+  /** 入院日期 (`begndate`), when the sender gave it. */
+  admittedOn?: Maybe<Scalars['Date']['output']>;
   amounts: SettlementAmounts;
   /** The claim made from this settlement, once adjudicated. */
   claim?: Maybe<Claim>;
   /** ICD-10 diagnosis codes, main diagnosis first (as given; may be empty). */
   diagnoses: Array<Scalars['String']['output']>;
-  /** For a `DUPLICATE`: the copy that arrived first from another source. */
+  /** 出院日期 (`enddate`), when the sender gave it. */
+  dischargedOn?: Maybe<Scalars['Date']['output']>;
+  /** For a `DUPLICATE`: the copy that arrived first from another source, or the settlement of an accepted application for the same stay (same hospital, dates and total: the application's claim stands, this one pays nothing). */
   duplicateOf?: Maybe<Settlement>;
   /** The member's enrolment for the plan year (set when `MATCHED`). */
   enrolment?: Maybe<Enrolment>;
+  /** 定点医药机构编号 (`fixmedins_code`) of the hospital, when the sender gave it (an application always does). */
+  hospitalCode?: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   /** The patient's resident ID number (`certno`), masked: `3505**********1234`. */
   idNumberMasked: Scalars['String']['output'];
@@ -3426,6 +4509,8 @@ export type SettlementSourceCounts = {
 
 /** Where settlements come from. */
 export type SettlementSourceKind =
+  /** Members' own applications a reviewer accepted (source `applications`): one settlement per application, setl_id `APP-<application>`. */
+  | 'APPLICATION'
   /** A directory hospitals drop files into (JSON lines or CSV), pulled file by file. */
   | 'DROP'
   /** Files imported with `hub settlements import` or `uploadSettlements`. */
@@ -3525,6 +4610,28 @@ export type StatementEntryState =
   | 'PENDING'
   /** Its exceptions were resolved by a person (matched by hand or written off). */
   | 'RESOLVED';
+
+export type SubmitApplicationInput = {
+  /** The documents (at least one SETTLEMENT_SHEET or INVOICE), uploaded by the caller with `requestAttachmentUpload`. */
+  attachments: Array<AttachmentInput>;
+  /** How it arrived. A MEMBER: ONLINE (the default for a member). Staff: MAIL or COUNTER (required). */
+  channel?: InputMaybe<ApplicationChannel>;
+  /**
+   * The member it is for. Staff filing on a member's behalf name the member (ADMIN any, UNIT_OPERATOR
+   * one of their unit); a MEMBER leaves it out (or names themselves): a member applies only for themselves.
+   */
+  memberId?: InputMaybe<Scalars['ID']['input']>;
+  stay: ApplicationStayInput;
+};
+
+/** What `submitApplication` answers. */
+export type SubmitApplicationPayload = {
+  __typename?: 'SubmitApplicationPayload';
+  /** The new application; null when refused. */
+  application?: Maybe<Application>;
+  /** Why it was refused (every bad field; a duplicate names the settlement or application of the same stay); empty when it was done. */
+  userErrors: Array<UserError>;
+};
 
 /** A batch to send to the bank. */
 export type SubmitPayoutBatchInput = {
@@ -3673,6 +4780,42 @@ export type TextEncoding =
   | 'GBK'
   /** UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8"). */
   | 'UTF_8';
+
+/**
+ * How long an item (a claim, an application) took, against the programme's promise (办理时限):
+ * decided within DECISION_PROMISE_WORKING_DAYS and paid within PAYMENT_PROMISE_WORKING_DAYS working
+ * days of receipt (default 5 and 10). Working days are Monday to Friday in China time, less the
+ * PROMISE_HOLIDAYS; the day of receipt does not count. A step is late when it happened after its due
+ * date, or has not happened and the due date is past.
+ */
+export type Turnaround = {
+  __typename?: 'Turnaround';
+  /** When it was decided; null while undecided. */
+  decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Whether the decision came, or is still missing, after `decisionDueBy`. */
+  decisionBreached: Scalars['Boolean']['output'];
+  /** The last day (China time) the decision is promised by. */
+  decisionDueBy: Scalars['Date']['output'];
+  /** When the money reached the bank's books as paid; null while unpaid (and when nothing is to be paid). */
+  paidAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Whether the payment came, or is still missing, after `paymentDueBy` (false when nothing is to be paid). */
+  paymentBreached: Scalars['Boolean']['output'];
+  /** The last day (China time) the payment is promised by; null when nothing is to be paid (not eligible, rejected, cancelled, nothing payable). */
+  paymentDueBy?: Maybe<Scalars['Date']['output']>;
+  /** When the item was received (a claim: when its settlement reached the hub). */
+  receivedAt: Scalars['DateTime']['output'];
+  /** Working days from receipt to decision; null while undecided. */
+  toDecisionWorkingDays?: Maybe<Scalars['Int']['output']>;
+  /** Working days from receipt to payment; null while unpaid. */
+  toPaymentWorkingDays?: Maybe<Scalars['Int']['output']>;
+};
+
+/** Which promise an open item has broken. */
+export type TurnaroundBreachKind =
+  /** Still undecided after its `decisionDueBy`. */
+  | 'DECISION'
+  /** Still unpaid after its `paymentDueBy` (whether decided or not). */
+  | 'PAYMENT';
 
 /** A unit (基层工会): an employer's union branch that enrols its employees once a year. */
 export type Unit = Node & {
@@ -3989,6 +5132,9 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
   Node:
+    | ( AppealRow )
+    | ( ApplicationRow )
+    | ( AttachmentRow )
     | ( BankAccount )
     | ( BankDocumentRow )
     | ( BankStatementRow )
@@ -4001,6 +5147,9 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<_RefType['ReconciliationException']>, unit?: Maybe<_RefType['Unit']> } )
     | ( MemberRow )
     | ( MemberChange )
+    | ( NoticeRow )
+    | ( NotificationRow )
+    | ( DeliveryRow )
     | ( PayoutRow )
     | ( AttemptRow )
     | ( BatchRow )
@@ -4021,9 +5170,25 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  AcceptApplicationInput: AcceptApplicationInput;
+  AcceptApplicationPayload: ResolverTypeWrapper<Omit<AcceptApplicationPayload, 'application'> & { application?: Maybe<ResolversTypes['Application']> }>;
   Actor: ResolverTypeWrapper<Actor>;
   AdjustClaimLineInput: AdjustClaimLineInput;
   AdjustClaimLinePayload: ResolverTypeWrapper<Omit<AdjustClaimLinePayload, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
+  Appeal: ResolverTypeWrapper<AppealRow>;
+  AppealConnection: ResolverTypeWrapper<AppealConnectionResult>;
+  AppealDecision: AppealDecision;
+  AppealEdge: ResolverTypeWrapper<Omit<AppealEdge, 'node'> & { node: ResolversTypes['Appeal'] }>;
+  AppealStatus: AppealStatus;
+  Application: ResolverTypeWrapper<ApplicationRow>;
+  ApplicationAmountsInput: ApplicationAmountsInput;
+  ApplicationChannel: ApplicationChannel;
+  ApplicationConnection: ResolverTypeWrapper<ApplicationConnectionResult>;
+  ApplicationEdge: ResolverTypeWrapper<Omit<ApplicationEdge, 'node'> & { node: ResolversTypes['Application'] }>;
+  ApplicationFilter: ApplicationFilter;
+  ApplicationReturnReason: ApplicationReturnReason;
+  ApplicationStatus: ApplicationStatus;
+  ApplicationStayInput: ApplicationStayInput;
   ApproveClaimInput: ApproveClaimInput;
   ApproveClaimPayload: ResolverTypeWrapper<Omit<ApproveClaimPayload, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
   ApproveClaimResult: ResolverTypeWrapper<Omit<ApproveClaimResult, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
@@ -4031,6 +5196,9 @@ export type ResolversTypes = {
   ApproveClaimsPayload: ResolverTypeWrapper<Omit<ApproveClaimsPayload, 'results'> & { results?: Maybe<Array<ResolversTypes['ApproveClaimResult']>> }>;
   ApprovePayoutBatchInput: ApprovePayoutBatchInput;
   ApprovePayoutBatchPayload: ResolverTypeWrapper<Omit<ApprovePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversTypes['PayoutBatch']> }>;
+  Attachment: ResolverTypeWrapper<AttachmentRow>;
+  AttachmentInput: AttachmentInput;
+  AttachmentKind: AttachmentKind;
   BankAccount: ResolverTypeWrapper<BankAccount>;
   BankAccountInput: BankAccountInput;
   BankDocument: ResolverTypeWrapper<BankDocumentRow>;
@@ -4056,6 +5224,8 @@ export type ResolversTypes = {
   CacheControlScope: CacheControlScope;
   CancelPayoutBatchInput: CancelPayoutBatchInput;
   CancelPayoutBatchPayload: ResolverTypeWrapper<Omit<CancelPayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversTypes['PayoutBatch']> }>;
+  ChangeMyBankAccountInput: ChangeMyBankAccountInput;
+  ChangeMyBankAccountPayload: ResolverTypeWrapper<Omit<ChangeMyBankAccountPayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
   Claim: ResolverTypeWrapper<ClaimRow>;
   ClaimConnection: ResolverTypeWrapper<ClaimConnectionResult>;
   ClaimEdge: ResolverTypeWrapper<Omit<ClaimEdge, 'node'> & { node: ResolversTypes['Claim'] }>;
@@ -4064,6 +5234,8 @@ export type ResolversTypes = {
   ClaimOrderField: ClaimOrderField;
   ClaimReason: ResolverTypeWrapper<ClaimReason>;
   ClaimReasonCode: ClaimReasonCode;
+  ClaimRedecision: ResolverTypeWrapper<RedecisionRow>;
+  ClaimRedecisionCause: ClaimRedecisionCause;
   ClaimStatus: ClaimStatus;
   ClaimStatusChange: ResolverTypeWrapper<ClaimStatusChangeRow>;
   ConfirmBankCardChangeInput: ConfirmBankCardChangeInput;
@@ -4085,6 +5257,8 @@ export type ResolversTypes = {
   DailyProof: ResolverTypeWrapper<DailyProofRow>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DecideAppealInput: DecideAppealInput;
+  DecideAppealPayload: ResolverTypeWrapper<Omit<DecideAppealPayload, 'appeal'> & { appeal?: Maybe<ResolversTypes['Appeal']> }>;
   DecideFourEyesProposalInput: DecideFourEyesProposalInput;
   DecideFourEyesProposalPayload: ResolverTypeWrapper<Omit<DecideFourEyesProposalPayload, 'proposal'> & { proposal?: Maybe<ResolversTypes['FourEyesProposal']> }>;
   EnrolMemberInput: EnrolMemberInput;
@@ -4093,7 +5267,12 @@ export type ResolversTypes = {
   EnrolmentConnection: ResolverTypeWrapper<EnrolmentConnectionResult>;
   EnrolmentEdge: ResolverTypeWrapper<Omit<EnrolmentEdge, 'node'> & { node: ResolversTypes['Enrolment'] }>;
   EnrolmentFilter: EnrolmentFilter;
+  EnrolmentOverride: ResolverTypeWrapper<EnrolmentOverride>;
+  EnrolmentOverrideInput: EnrolmentOverrideInput;
+  EnrolmentRule: EnrolmentRule;
   Fen: ResolverTypeWrapper<Scalars['Fen']['output']>;
+  FileAppealInput: FileAppealInput;
+  FileAppealPayload: ResolverTypeWrapper<Omit<FileAppealPayload, 'appeal'> & { appeal?: Maybe<ResolversTypes['Appeal']> }>;
   FourEyesProposal: ResolverTypeWrapper<Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<ResolversTypes['ReconciliationException']>, unit?: Maybe<ResolversTypes['Unit']> }>;
   FourEyesProposalConnection: ResolverTypeWrapper<FourEyesProposalConnectionResult>;
   FourEyesProposalEdge: ResolverTypeWrapper<Omit<FourEyesProposalEdge, 'node'> & { node: ResolversTypes['FourEyesProposal'] }>;
@@ -4105,6 +5284,8 @@ export type ResolversTypes = {
   ImportRosterInput: ImportRosterInput;
   ImportRosterPayload: ResolverTypeWrapper<Omit<ImportRosterPayload, 'rosterImport'> & { rosterImport?: Maybe<ResolversTypes['RosterImport']> }>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  IssueNoticesInput: IssueNoticesInput;
+  IssueNoticesPayload: ResolverTypeWrapper<Omit<IssueNoticesPayload, 'notices'> & { notices?: Maybe<Array<ResolversTypes['Notice']>> }>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   JobProgress: ResolverTypeWrapper<JobProgress>;
   JobState: JobState;
@@ -4128,6 +5309,18 @@ export type ResolversTypes = {
   MoveMemberPayload: ResolverTypeWrapper<Omit<MoveMemberPayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
+  Notice: ResolverTypeWrapper<NoticeRow>;
+  NoticeKind: NoticeKind;
+  Notification: ResolverTypeWrapper<NotificationRow>;
+  NotificationChannel: NotificationChannel;
+  NotificationConnection: ResolverTypeWrapper<NotificationConnectionResult>;
+  NotificationDelivery: ResolverTypeWrapper<DeliveryRow>;
+  NotificationDeliveryConnection: ResolverTypeWrapper<DeliveryConnectionResult>;
+  NotificationDeliveryEdge: ResolverTypeWrapper<Omit<NotificationDeliveryEdge, 'node'> & { node: ResolversTypes['NotificationDelivery'] }>;
+  NotificationDeliveryStatus: NotificationDeliveryStatus;
+  NotificationEdge: ResolverTypeWrapper<Omit<NotificationEdge, 'node'> & { node: ResolversTypes['Notification'] }>;
+  NotificationKind: NotificationKind;
+  NotificationPreferences: ResolverTypeWrapper<NotificationPreferencesRow>;
   OrderDirection: OrderDirection;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Payout: ResolverTypeWrapper<PayoutRow>;
@@ -4175,18 +5368,27 @@ export type ResolversTypes = {
   ReconciliationRunStatus: ReconciliationRunStatus;
   RecordContributionPaymentInput: RecordContributionPaymentInput;
   RecordContributionPaymentPayload: ResolverTypeWrapper<Omit<RecordContributionPaymentPayload, 'contribution'> & { contribution?: Maybe<ResolversTypes['Contribution']> }>;
+  RedecideClaimInput: RedecideClaimInput;
+  RedecideClaimPayload: ResolverTypeWrapper<Omit<RedecideClaimPayload, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
   RejectClaimInput: RejectClaimInput;
   RejectClaimPayload: ResolverTypeWrapper<Omit<RejectClaimPayload, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
+  RequestAttachmentUploadPayload: ResolverTypeWrapper<RequestAttachmentUploadPayload>;
   RequestReconciliationInput: RequestReconciliationInput;
   RequestReconciliationPayload: ResolverTypeWrapper<RequestReconciliationPayload>;
   RequestUploadInput: RequestUploadInput;
   RequestUploadPayload: ResolverTypeWrapper<RequestUploadPayload>;
+  ResubmitApplicationInput: ResubmitApplicationInput;
+  ResubmitApplicationPayload: ResolverTypeWrapper<Omit<ResubmitApplicationPayload, 'application'> & { application?: Maybe<ResolversTypes['Application']> }>;
   RetryBankDocumentInput: RetryBankDocumentInput;
   RetryBankDocumentPayload: ResolverTypeWrapper<Omit<RetryBankDocumentPayload, 'document'> & { document?: Maybe<ResolversTypes['BankDocument']> }>;
+  RetryNotificationDeliveryInput: RetryNotificationDeliveryInput;
+  RetryNotificationDeliveryPayload: ResolverTypeWrapper<Omit<RetryNotificationDeliveryPayload, 'delivery'> & { delivery?: Maybe<ResolversTypes['NotificationDelivery']> }>;
   RetryPayoutInput: RetryPayoutInput;
   RetryPayoutPayload: ResolverTypeWrapper<Omit<RetryPayoutPayload, 'payout'> & { payout?: Maybe<ResolversTypes['Payout']> }>;
   RetrySettlementRejectionInput: RetrySettlementRejectionInput;
   RetrySettlementRejectionPayload: ResolverTypeWrapper<RetryResult>;
+  ReturnApplicationInput: ReturnApplicationInput;
+  ReturnApplicationPayload: ResolverTypeWrapper<Omit<ReturnApplicationPayload, 'application'> & { application?: Maybe<ResolversTypes['Application']> }>;
   RevealMemberPersonalDataInput: RevealMemberPersonalDataInput;
   RevealMemberPersonalDataPayload: ResolverTypeWrapper<Omit<RevealMemberPersonalDataPayload, 'personalData'> & { personalData?: Maybe<ResolversTypes['RevealedPersonalData']> }>;
   RevealPayoutBatchFileInput: RevealPayoutBatchFileInput;
@@ -4198,6 +5400,8 @@ export type ResolversTypes = {
   RosterImportStatus: RosterImportStatus;
   RosterRowError: ResolverTypeWrapper<RosterRowError>;
   RuleSet: ResolverTypeWrapper<RuleSetRow>;
+  SetMyNotificationPreferencesInput: SetMyNotificationPreferencesInput;
+  SetMyNotificationPreferencesPayload: ResolverTypeWrapper<Omit<SetMyNotificationPreferencesPayload, 'preferences'> & { preferences?: Maybe<ResolversTypes['NotificationPreferences']> }>;
   Settlement: ResolverTypeWrapper<SettlementRow>;
   SettlementAmounts: ResolverTypeWrapper<Amounts>;
   SettlementConnection: ResolverTypeWrapper<SettlementConnectionResult>;
@@ -4230,10 +5434,14 @@ export type ResolversTypes = {
   StatementEntryFilter: StatementEntryFilter;
   StatementEntryState: StatementEntryState;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  SubmitApplicationInput: SubmitApplicationInput;
+  SubmitApplicationPayload: ResolverTypeWrapper<Omit<SubmitApplicationPayload, 'application'> & { application?: Maybe<ResolversTypes['Application']> }>;
   SubmitPayoutBatchInput: SubmitPayoutBatchInput;
   SubmitPayoutBatchPayload: ResolverTypeWrapper<Omit<SubmitPayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversTypes['PayoutBatch']> }>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   TextEncoding: TextEncoding;
+  Turnaround: ResolverTypeWrapper<Turnaround>;
+  TurnaroundBreachKind: TurnaroundBreachKind;
   Unit: ResolverTypeWrapper<UnitRow>;
   UnitConnection: ResolverTypeWrapper<UnitConnectionResult>;
   UnitEdge: ResolverTypeWrapper<Omit<UnitEdge, 'node'> & { node: ResolversTypes['Unit'] }>;
@@ -4258,9 +5466,20 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  AcceptApplicationInput: AcceptApplicationInput;
+  AcceptApplicationPayload: Omit<AcceptApplicationPayload, 'application'> & { application?: Maybe<ResolversParentTypes['Application']> };
   Actor: Actor;
   AdjustClaimLineInput: AdjustClaimLineInput;
   AdjustClaimLinePayload: Omit<AdjustClaimLinePayload, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
+  Appeal: AppealRow;
+  AppealConnection: AppealConnectionResult;
+  AppealEdge: Omit<AppealEdge, 'node'> & { node: ResolversParentTypes['Appeal'] };
+  Application: ApplicationRow;
+  ApplicationAmountsInput: ApplicationAmountsInput;
+  ApplicationConnection: ApplicationConnectionResult;
+  ApplicationEdge: Omit<ApplicationEdge, 'node'> & { node: ResolversParentTypes['Application'] };
+  ApplicationFilter: ApplicationFilter;
+  ApplicationStayInput: ApplicationStayInput;
   ApproveClaimInput: ApproveClaimInput;
   ApproveClaimPayload: Omit<ApproveClaimPayload, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
   ApproveClaimResult: Omit<ApproveClaimResult, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
@@ -4268,6 +5487,8 @@ export type ResolversParentTypes = {
   ApproveClaimsPayload: Omit<ApproveClaimsPayload, 'results'> & { results?: Maybe<Array<ResolversParentTypes['ApproveClaimResult']>> };
   ApprovePayoutBatchInput: ApprovePayoutBatchInput;
   ApprovePayoutBatchPayload: Omit<ApprovePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversParentTypes['PayoutBatch']> };
+  Attachment: AttachmentRow;
+  AttachmentInput: AttachmentInput;
   BankAccount: BankAccount;
   BankAccountInput: BankAccountInput;
   BankDocument: BankDocumentRow;
@@ -4286,12 +5507,15 @@ export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
   CancelPayoutBatchInput: CancelPayoutBatchInput;
   CancelPayoutBatchPayload: Omit<CancelPayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversParentTypes['PayoutBatch']> };
+  ChangeMyBankAccountInput: ChangeMyBankAccountInput;
+  ChangeMyBankAccountPayload: Omit<ChangeMyBankAccountPayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
   Claim: ClaimRow;
   ClaimConnection: ClaimConnectionResult;
   ClaimEdge: Omit<ClaimEdge, 'node'> & { node: ResolversParentTypes['Claim'] };
   ClaimFilter: ClaimFilter;
   ClaimOrder: ClaimOrder;
   ClaimReason: ClaimReason;
+  ClaimRedecision: RedecisionRow;
   ClaimStatusChange: ClaimStatusChangeRow;
   ConfirmBankCardChangeInput: ConfirmBankCardChangeInput;
   ConfirmBankCardChangePayload: Omit<ConfirmBankCardChangePayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
@@ -4309,6 +5533,8 @@ export type ResolversParentTypes = {
   DailyProof: DailyProofRow;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
+  DecideAppealInput: DecideAppealInput;
+  DecideAppealPayload: Omit<DecideAppealPayload, 'appeal'> & { appeal?: Maybe<ResolversParentTypes['Appeal']> };
   DecideFourEyesProposalInput: DecideFourEyesProposalInput;
   DecideFourEyesProposalPayload: Omit<DecideFourEyesProposalPayload, 'proposal'> & { proposal?: Maybe<ResolversParentTypes['FourEyesProposal']> };
   EnrolMemberInput: EnrolMemberInput;
@@ -4317,7 +5543,11 @@ export type ResolversParentTypes = {
   EnrolmentConnection: EnrolmentConnectionResult;
   EnrolmentEdge: Omit<EnrolmentEdge, 'node'> & { node: ResolversParentTypes['Enrolment'] };
   EnrolmentFilter: EnrolmentFilter;
+  EnrolmentOverride: EnrolmentOverride;
+  EnrolmentOverrideInput: EnrolmentOverrideInput;
   Fen: Scalars['Fen']['output'];
+  FileAppealInput: FileAppealInput;
+  FileAppealPayload: Omit<FileAppealPayload, 'appeal'> & { appeal?: Maybe<ResolversParentTypes['Appeal']> };
   FourEyesProposal: Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<ResolversParentTypes['ReconciliationException']>, unit?: Maybe<ResolversParentTypes['Unit']> };
   FourEyesProposalConnection: FourEyesProposalConnectionResult;
   FourEyesProposalEdge: Omit<FourEyesProposalEdge, 'node'> & { node: ResolversParentTypes['FourEyesProposal'] };
@@ -4326,6 +5556,8 @@ export type ResolversParentTypes = {
   ImportRosterInput: ImportRosterInput;
   ImportRosterPayload: Omit<ImportRosterPayload, 'rosterImport'> & { rosterImport?: Maybe<ResolversParentTypes['RosterImport']> };
   Int: Scalars['Int']['output'];
+  IssueNoticesInput: IssueNoticesInput;
+  IssueNoticesPayload: Omit<IssueNoticesPayload, 'notices'> & { notices?: Maybe<Array<ResolversParentTypes['Notice']>> };
   JSON: Scalars['JSON']['output'];
   JobProgress: JobProgress;
   LocalizedText: LocalizedText;
@@ -4345,6 +5577,14 @@ export type ResolversParentTypes = {
   MoveMemberPayload: Omit<MoveMemberPayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
+  Notice: NoticeRow;
+  Notification: NotificationRow;
+  NotificationConnection: NotificationConnectionResult;
+  NotificationDelivery: DeliveryRow;
+  NotificationDeliveryConnection: DeliveryConnectionResult;
+  NotificationDeliveryEdge: Omit<NotificationDeliveryEdge, 'node'> & { node: ResolversParentTypes['NotificationDelivery'] };
+  NotificationEdge: Omit<NotificationEdge, 'node'> & { node: ResolversParentTypes['Notification'] };
+  NotificationPreferences: NotificationPreferencesRow;
   PageInfo: PageInfo;
   Payout: PayoutRow;
   PayoutAttempt: AttemptRow;
@@ -4379,18 +5619,27 @@ export type ResolversParentTypes = {
   ReconciliationRunEdge: Omit<ReconciliationRunEdge, 'node'> & { node: ResolversParentTypes['ReconciliationRun'] };
   RecordContributionPaymentInput: RecordContributionPaymentInput;
   RecordContributionPaymentPayload: Omit<RecordContributionPaymentPayload, 'contribution'> & { contribution?: Maybe<ResolversParentTypes['Contribution']> };
+  RedecideClaimInput: RedecideClaimInput;
+  RedecideClaimPayload: Omit<RedecideClaimPayload, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
   RejectClaimInput: RejectClaimInput;
   RejectClaimPayload: Omit<RejectClaimPayload, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
+  RequestAttachmentUploadPayload: RequestAttachmentUploadPayload;
   RequestReconciliationInput: RequestReconciliationInput;
   RequestReconciliationPayload: RequestReconciliationPayload;
   RequestUploadInput: RequestUploadInput;
   RequestUploadPayload: RequestUploadPayload;
+  ResubmitApplicationInput: ResubmitApplicationInput;
+  ResubmitApplicationPayload: Omit<ResubmitApplicationPayload, 'application'> & { application?: Maybe<ResolversParentTypes['Application']> };
   RetryBankDocumentInput: RetryBankDocumentInput;
   RetryBankDocumentPayload: Omit<RetryBankDocumentPayload, 'document'> & { document?: Maybe<ResolversParentTypes['BankDocument']> };
+  RetryNotificationDeliveryInput: RetryNotificationDeliveryInput;
+  RetryNotificationDeliveryPayload: Omit<RetryNotificationDeliveryPayload, 'delivery'> & { delivery?: Maybe<ResolversParentTypes['NotificationDelivery']> };
   RetryPayoutInput: RetryPayoutInput;
   RetryPayoutPayload: Omit<RetryPayoutPayload, 'payout'> & { payout?: Maybe<ResolversParentTypes['Payout']> };
   RetrySettlementRejectionInput: RetrySettlementRejectionInput;
   RetrySettlementRejectionPayload: RetryResult;
+  ReturnApplicationInput: ReturnApplicationInput;
+  ReturnApplicationPayload: Omit<ReturnApplicationPayload, 'application'> & { application?: Maybe<ResolversParentTypes['Application']> };
   RevealMemberPersonalDataInput: RevealMemberPersonalDataInput;
   RevealMemberPersonalDataPayload: Omit<RevealMemberPersonalDataPayload, 'personalData'> & { personalData?: Maybe<ResolversParentTypes['RevealedPersonalData']> };
   RevealPayoutBatchFileInput: RevealPayoutBatchFileInput;
@@ -4400,6 +5649,8 @@ export type ResolversParentTypes = {
   RosterImport: RosterImportRow;
   RosterRowError: RosterRowError;
   RuleSet: RuleSetRow;
+  SetMyNotificationPreferencesInput: SetMyNotificationPreferencesInput;
+  SetMyNotificationPreferencesPayload: Omit<SetMyNotificationPreferencesPayload, 'preferences'> & { preferences?: Maybe<ResolversParentTypes['NotificationPreferences']> };
   Settlement: SettlementRow;
   SettlementAmounts: Amounts;
   SettlementConnection: SettlementConnectionResult;
@@ -4423,9 +5674,12 @@ export type ResolversParentTypes = {
   StatementEntryEdge: Omit<StatementEntryEdge, 'node'> & { node: ResolversParentTypes['StatementEntry'] };
   StatementEntryFilter: StatementEntryFilter;
   String: Scalars['String']['output'];
+  SubmitApplicationInput: SubmitApplicationInput;
+  SubmitApplicationPayload: Omit<SubmitApplicationPayload, 'application'> & { application?: Maybe<ResolversParentTypes['Application']> };
   SubmitPayoutBatchInput: SubmitPayoutBatchInput;
   SubmitPayoutBatchPayload: Omit<SubmitPayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversParentTypes['PayoutBatch']> };
   Subscription: Record<PropertyKey, never>;
+  Turnaround: Turnaround;
   Unit: UnitRow;
   UnitConnection: UnitConnectionResult;
   UnitEdge: Omit<UnitEdge, 'node'> & { node: ResolversParentTypes['Unit'] };
@@ -4454,6 +5708,11 @@ export type CacheControlDirectiveArgs = {
 
 export type CacheControlDirectiveResolver<Result, Parent, ContextType = Context, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type AcceptApplicationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AcceptApplicationPayload'] = ResolversParentTypes['AcceptApplicationPayload']> = {
+  application?: Resolver<Maybe<ResolversTypes['Application']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type ActorResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Actor'] = ResolversParentTypes['Actor']> = {
   isViewer?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   role?: Resolver<Maybe<ResolversTypes['Role']>, ParentType, ContextType>;
@@ -4463,6 +5722,71 @@ export type ActorResolvers<ContextType = Context, ParentType extends ResolversPa
 export type AdjustClaimLinePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AdjustClaimLinePayload'] = ResolversParentTypes['AdjustClaimLinePayload']> = {
   claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type AppealResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Appeal'] = ResolversParentTypes['Appeal']> = {
+  attachments?: Resolver<Array<ResolversTypes['Attachment']>, ParentType, ContextType>;
+  claim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType>;
+  claimStatusWhenFiled?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
+  decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  decider?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  decisionReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  filedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  filedBy?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['AppealStatus'], ParentType, ContextType>;
+  viewerCanDecide?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type AppealConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AppealConnection'] = ResolversParentTypes['AppealConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['AppealEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type AppealEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AppealEdge'] = ResolversParentTypes['AppealEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Appeal'], ParentType, ContextType>;
+};
+
+export type ApplicationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Application'] = ResolversParentTypes['Application']> = {
+  admittedOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  amounts?: Resolver<ResolversTypes['SettlementAmounts'], ParentType, ContextType>;
+  attachments?: Resolver<Array<ResolversTypes['Attachment']>, ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['ApplicationChannel'], ParentType, ContextType>;
+  decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  decidedBy?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  diagnoses?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  dischargedOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  firstSubmittedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  hospitalCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  hospitalName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  inpatient?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  medicalType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
+  returnNote?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  returnReason?: Resolver<Maybe<ResolversTypes['ApplicationReturnReason']>, ParentType, ContextType>;
+  round?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ApplicationStatus'], ParentType, ContextType>;
+  submittedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  submittedBy?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
+  turnaround?: Resolver<ResolversTypes['Turnaround'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ApplicationConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApplicationConnection'] = ResolversParentTypes['ApplicationConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ApplicationEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ApplicationEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApplicationEdge'] = ResolversParentTypes['ApplicationEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Application'], ParentType, ContextType>;
 };
 
 export type ApproveClaimPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApproveClaimPayload'] = ResolversParentTypes['ApproveClaimPayload']> = {
@@ -4484,6 +5808,18 @@ export type ApproveClaimsPayloadResolvers<ContextType = Context, ParentType exte
 export type ApprovePayoutBatchPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApprovePayoutBatchPayload'] = ResolversParentTypes['ApprovePayoutBatchPayload']> = {
   batch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type AttachmentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Attachment'] = ResolversParentTypes['Attachment']> = {
+  contentType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  downloadUrl?: Resolver<Maybe<ResolversTypes['SignedUrl']>, ParentType, ContextType>;
+  fileName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['AttachmentKind'], ParentType, ContextType>;
+  sizeBytes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  uploadedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  uploadedBy?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
 export type BankAccountResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BankAccount'] = ResolversParentTypes['BankAccount']> = {
@@ -4621,8 +5957,16 @@ export type CancelPayoutBatchPayloadResolvers<ContextType = Context, ParentType 
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type ChangeMyBankAccountPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ChangeMyBankAccountPayload'] = ResolversParentTypes['ChangeMyBankAccountPayload']> = {
+  member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type ClaimResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Claim'] = ResolversParentTypes['Claim']> = {
+  appealableUntil?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  appeals?: Resolver<Array<ResolversTypes['Appeal']>, ParentType, ContextType>;
   computedTotalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  contributionCovered?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   decidedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -4633,16 +5977,20 @@ export type ClaimResolvers<ContextType = Context, ParentType extends ResolversPa
   lines?: Resolver<Array<ResolversTypes['BenefitLine']>, ParentType, ContextType>;
   member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
   memberPaysFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  notices?: Resolver<Array<ResolversTypes['Notice']>, ParentType, ContextType>;
   payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType>;
   personBurdenFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   reasonCodes?: Resolver<Array<ResolversTypes['ClaimReasonCode']>, ParentType, ContextType>;
   reasons?: Resolver<Array<ResolversTypes['ClaimReason']>, ParentType, ContextType>;
+  redecisions?: Resolver<Array<ResolversTypes['ClaimRedecision']>, ParentType, ContextType>;
   ruleSet?: Resolver<Maybe<ResolversTypes['RuleSet']>, ParentType, ContextType>;
   settledAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   settlement?: Resolver<ResolversTypes['Settlement'], ParentType, ContextType>;
+  stage?: Resolver<ResolversTypes['LocalizedText'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
   totalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  turnaround?: Resolver<ResolversTypes['Turnaround'], ParentType, ContextType>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
   viewerCanAdjust?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   viewerCanApprove?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -4665,6 +6013,19 @@ export type ClaimEdgeResolvers<ContextType = Context, ParentType extends Resolve
 export type ClaimReasonResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClaimReason'] = ResolversParentTypes['ClaimReason']> = {
   code?: Resolver<ResolversTypes['ClaimReasonCode'], ParentType, ContextType>;
   text?: Resolver<ResolversTypes['LocalizedText'], ParentType, ContextType>;
+};
+
+export type ClaimRedecisionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClaimRedecision'] = ResolversParentTypes['ClaimRedecision']> = {
+  cause?: Resolver<ResolversTypes['ClaimRedecisionCause'], ParentType, ContextType>;
+  decidedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  decider?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  newReasonCodes?: Resolver<Array<ResolversTypes['ClaimReasonCode']>, ParentType, ContextType>;
+  newStatus?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
+  newTotalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  previousReasonCodes?: Resolver<Array<ResolversTypes['ClaimReasonCode']>, ParentType, ContextType>;
+  previousStatus?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
+  previousTotalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  ruleSet?: Resolver<Maybe<ResolversTypes['RuleSet']>, ParentType, ContextType>;
 };
 
 export type ClaimStatusChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClaimStatusChange'] = ResolversParentTypes['ClaimStatusChange']> = {
@@ -4754,6 +6115,11 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type DecideAppealPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DecideAppealPayload'] = ResolversParentTypes['DecideAppealPayload']> = {
+  appeal?: Resolver<Maybe<ResolversTypes['Appeal']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type DecideFourEyesProposalPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DecideFourEyesProposalPayload'] = ResolversParentTypes['DecideFourEyesProposalPayload']> = {
   proposal?: Resolver<Maybe<ResolversTypes['FourEyesProposal']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -4765,12 +6131,14 @@ export type EnrolMemberPayloadResolvers<ContextType = Context, ParentType extend
 };
 
 export type EnrolmentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Enrolment'] = ResolversParentTypes['Enrolment']> = {
+  contributionCovered?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   contributionFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   contributionPaid?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   enrolledOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   firstEnrolledOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
+  override?: Resolver<Maybe<ResolversTypes['EnrolmentOverride']>, ParentType, ContextType>;
   plan?: Resolver<ResolversTypes['PlanType'], ParentType, ContextType>;
   planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   specialDisease?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -4790,9 +6158,21 @@ export type EnrolmentEdgeResolvers<ContextType = Context, ParentType extends Res
   node?: Resolver<ResolversTypes['Enrolment'], ParentType, ContextType>;
 };
 
+export type EnrolmentOverrideResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EnrolmentOverride'] = ResolversParentTypes['EnrolmentOverride']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  by?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rules?: Resolver<Array<ResolversTypes['EnrolmentRule']>, ParentType, ContextType>;
+};
+
 export interface FenScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Fen'], any> {
   name: 'Fen';
 }
+
+export type FileAppealPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FileAppealPayload'] = ResolversParentTypes['FileAppealPayload']> = {
+  appeal?: Resolver<Maybe<ResolversTypes['Appeal']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
 
 export type FourEyesProposalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FourEyesProposal'] = ResolversParentTypes['FourEyesProposal']> = {
   amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
@@ -4829,6 +6209,11 @@ export type ImportRosterPayloadResolvers<ContextType = Context, ParentType exten
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type IssueNoticesPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['IssueNoticesPayload'] = ResolversParentTypes['IssueNoticesPayload']> = {
+  notices?: Resolver<Maybe<Array<ResolversTypes['Notice']>>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
@@ -4852,6 +6237,8 @@ export type MatchReconciliationExceptionPayloadResolvers<ContextType = Context, 
 };
 
 export type MemberResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Member'] = ResolversParentTypes['Member']> = {
+  appeals?: Resolver<Array<ResolversTypes['Appeal']>, ParentType, ContextType>;
+  applications?: Resolver<ResolversTypes['ApplicationConnection'], ParentType, ContextType, Partial<MemberApplicationsArgs>>;
   bankAccount?: Resolver<Maybe<ResolversTypes['BankAccount']>, ParentType, ContextType>;
   benefitTotals?: Resolver<ResolversTypes['BenefitTotals'], ParentType, ContextType, RequireFields<MemberBenefitTotalsArgs, 'year'>>;
   birthDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
@@ -4864,6 +6251,9 @@ export type MemberResolvers<ContextType = Context, ParentType extends ResolversP
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   idNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  notices?: Resolver<Array<ResolversTypes['Notice']>, ParentType, ContextType>;
+  notificationPreferences?: Resolver<ResolversTypes['NotificationPreferences'], ParentType, ContextType>;
+  notifications?: Resolver<ResolversTypes['NotificationConnection'], ParentType, ContextType, Partial<MemberNotificationsArgs>>;
   payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, Partial<MemberPayoutsArgs>>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   settlements?: Resolver<ResolversTypes['SettlementConnection'], ParentType, ContextType, Partial<MemberSettlementsArgs>>;
@@ -4916,33 +6306,45 @@ export type MoveMemberPayloadResolvers<ContextType = Context, ParentType extends
 };
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  acceptApplication?: Resolver<ResolversTypes['AcceptApplicationPayload'], ParentType, ContextType, RequireFields<MutationAcceptApplicationArgs, 'input'>>;
   adjustClaimLine?: Resolver<ResolversTypes['AdjustClaimLinePayload'], ParentType, ContextType, RequireFields<MutationAdjustClaimLineArgs, 'input'>>;
   approveClaim?: Resolver<ResolversTypes['ApproveClaimPayload'], ParentType, ContextType, RequireFields<MutationApproveClaimArgs, 'input'>>;
   approveClaims?: Resolver<ResolversTypes['ApproveClaimsPayload'], ParentType, ContextType, RequireFields<MutationApproveClaimsArgs, 'input'>>;
   approvePayoutBatch?: Resolver<ResolversTypes['ApprovePayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationApprovePayoutBatchArgs, 'input'>>;
   cancelPayoutBatch?: Resolver<ResolversTypes['CancelPayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationCancelPayoutBatchArgs, 'input'>>;
+  changeMyBankAccount?: Resolver<ResolversTypes['ChangeMyBankAccountPayload'], ParentType, ContextType, RequireFields<MutationChangeMyBankAccountArgs, 'input'>>;
   confirmBankCardChange?: Resolver<ResolversTypes['ConfirmBankCardChangePayload'], ParentType, ContextType, RequireFields<MutationConfirmBankCardChangeArgs, 'input'>>;
   confirmBankDocument?: Resolver<ResolversTypes['ConfirmBankDocumentPayload'], ParentType, ContextType, RequireFields<MutationConfirmBankDocumentArgs, 'input'>>;
   confirmFourEyesProposal?: Resolver<ResolversTypes['DecideFourEyesProposalPayload'], ParentType, ContextType, RequireFields<MutationConfirmFourEyesProposalArgs, 'input'>>;
   createMember?: Resolver<ResolversTypes['CreateMemberPayload'], ParentType, ContextType, RequireFields<MutationCreateMemberArgs, 'input'>>;
   createPayoutBatch?: Resolver<ResolversTypes['CreatePayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationCreatePayoutBatchArgs, 'input'>>;
   createUnit?: Resolver<ResolversTypes['CreateUnitPayload'], ParentType, ContextType, RequireFields<MutationCreateUnitArgs, 'input'>>;
+  decideAppeal?: Resolver<ResolversTypes['DecideAppealPayload'], ParentType, ContextType, RequireFields<MutationDecideAppealArgs, 'input'>>;
   enrolMember?: Resolver<ResolversTypes['EnrolMemberPayload'], ParentType, ContextType, RequireFields<MutationEnrolMemberArgs, 'input'>>;
+  fileAppeal?: Resolver<ResolversTypes['FileAppealPayload'], ParentType, ContextType, RequireFields<MutationFileAppealArgs, 'input'>>;
   importRoster?: Resolver<ResolversTypes['ImportRosterPayload'], ParentType, ContextType, RequireFields<MutationImportRosterArgs, 'input'>>;
+  issueNotices?: Resolver<ResolversTypes['IssueNoticesPayload'], ParentType, ContextType, RequireFields<MutationIssueNoticesArgs, 'input'>>;
   matchReconciliationException?: Resolver<ResolversTypes['MatchReconciliationExceptionPayload'], ParentType, ContextType, RequireFields<MutationMatchReconciliationExceptionArgs, 'input'>>;
   moveMember?: Resolver<ResolversTypes['MoveMemberPayload'], ParentType, ContextType, RequireFields<MutationMoveMemberArgs, 'input'>>;
   planPayouts?: Resolver<ResolversTypes['PlanPayoutsPayload'], ParentType, ContextType>;
   publishRuleSet?: Resolver<ResolversTypes['PublishRuleSetPayload'], ParentType, ContextType, RequireFields<MutationPublishRuleSetArgs, 'input'>>;
   recordContributionPayment?: Resolver<ResolversTypes['RecordContributionPaymentPayload'], ParentType, ContextType, RequireFields<MutationRecordContributionPaymentArgs, 'input'>>;
+  redecideClaim?: Resolver<ResolversTypes['RedecideClaimPayload'], ParentType, ContextType, RequireFields<MutationRedecideClaimArgs, 'input'>>;
   rejectClaim?: Resolver<ResolversTypes['RejectClaimPayload'], ParentType, ContextType, RequireFields<MutationRejectClaimArgs, 'input'>>;
   rejectFourEyesProposal?: Resolver<ResolversTypes['DecideFourEyesProposalPayload'], ParentType, ContextType, RequireFields<MutationRejectFourEyesProposalArgs, 'input'>>;
+  requestAttachmentUpload?: Resolver<ResolversTypes['RequestAttachmentUploadPayload'], ParentType, ContextType>;
   requestReconciliation?: Resolver<ResolversTypes['RequestReconciliationPayload'], ParentType, ContextType, RequireFields<MutationRequestReconciliationArgs, 'input'>>;
   requestUpload?: Resolver<ResolversTypes['RequestUploadPayload'], ParentType, ContextType, RequireFields<MutationRequestUploadArgs, 'input'>>;
+  resubmitApplication?: Resolver<ResolversTypes['ResubmitApplicationPayload'], ParentType, ContextType, RequireFields<MutationResubmitApplicationArgs, 'input'>>;
   retryBankDocument?: Resolver<ResolversTypes['RetryBankDocumentPayload'], ParentType, ContextType, RequireFields<MutationRetryBankDocumentArgs, 'input'>>;
+  retryNotificationDelivery?: Resolver<ResolversTypes['RetryNotificationDeliveryPayload'], ParentType, ContextType, RequireFields<MutationRetryNotificationDeliveryArgs, 'input'>>;
   retryPayout?: Resolver<ResolversTypes['RetryPayoutPayload'], ParentType, ContextType, RequireFields<MutationRetryPayoutArgs, 'input'>>;
   retrySettlementRejection?: Resolver<ResolversTypes['RetrySettlementRejectionPayload'], ParentType, ContextType, RequireFields<MutationRetrySettlementRejectionArgs, 'input'>>;
+  returnApplication?: Resolver<ResolversTypes['ReturnApplicationPayload'], ParentType, ContextType, RequireFields<MutationReturnApplicationArgs, 'input'>>;
   revealMemberPersonalData?: Resolver<ResolversTypes['RevealMemberPersonalDataPayload'], ParentType, ContextType, RequireFields<MutationRevealMemberPersonalDataArgs, 'input'>>;
   revealPayoutBatchFile?: Resolver<ResolversTypes['RevealPayoutBatchFilePayload'], ParentType, ContextType, RequireFields<MutationRevealPayoutBatchFileArgs, 'input'>>;
+  setMyNotificationPreferences?: Resolver<ResolversTypes['SetMyNotificationPreferencesPayload'], ParentType, ContextType, RequireFields<MutationSetMyNotificationPreferencesArgs, 'input'>>;
+  submitApplication?: Resolver<ResolversTypes['SubmitApplicationPayload'], ParentType, ContextType, RequireFields<MutationSubmitApplicationArgs, 'input'>>;
   submitPayoutBatch?: Resolver<ResolversTypes['SubmitPayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationSubmitPayoutBatchArgs, 'input'>>;
   updateMember?: Resolver<ResolversTypes['UpdateMemberPayload'], ParentType, ContextType, RequireFields<MutationUpdateMemberArgs, 'input'>>;
   updateUnit?: Resolver<ResolversTypes['UpdateUnitPayload'], ParentType, ContextType, RequireFields<MutationUpdateUnitArgs, 'input'>>;
@@ -4952,7 +6354,72 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type NodeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'BankAccount' | 'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Contribution' | 'ContributionPayment' | 'DailyProof' | 'Enrolment' | 'FourEyesProposal' | 'Member' | 'MemberChange' | 'Payout' | 'PayoutAttempt' | 'PayoutBatch' | 'PayoutRetryProposal' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'RuleSet' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'SettlementSource' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'Appeal' | 'Application' | 'Attachment' | 'BankAccount' | 'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Contribution' | 'ContributionPayment' | 'DailyProof' | 'Enrolment' | 'FourEyesProposal' | 'Member' | 'MemberChange' | 'Notice' | 'Notification' | 'NotificationDelivery' | 'Payout' | 'PayoutAttempt' | 'PayoutBatch' | 'PayoutRetryProposal' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'RuleSet' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'SettlementSource' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
+};
+
+export type NoticeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Notice'] = ResolversParentTypes['Notice']> = {
+  downloadUrl?: Resolver<ResolversTypes['SignedUrl'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  issuedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['NoticeKind'], ParentType, ContextType>;
+  number?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type NotificationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Notification'] = ResolversParentTypes['Notification']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deliveries?: Resolver<Array<ResolversTypes['NotificationDelivery']>, ParentType, ContextType>;
+  facts?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['NotificationKind'], ParentType, ContextType>;
+  subjectId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type NotificationConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationConnection'] = ResolversParentTypes['NotificationConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['NotificationEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type NotificationDeliveryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationDelivery'] = ResolversParentTypes['NotificationDelivery']> = {
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['NotificationChannel'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  nextAttemptAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  notification?: Resolver<ResolversTypes['Notification'], ParentType, ContextType>;
+  providerMessageId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  sentAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['NotificationDeliveryStatus'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  viewerCanRetry?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type NotificationDeliveryConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationDeliveryConnection'] = ResolversParentTypes['NotificationDeliveryConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['NotificationDeliveryEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type NotificationDeliveryEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationDeliveryEdge'] = ResolversParentTypes['NotificationDeliveryEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['NotificationDelivery'], ParentType, ContextType>;
+};
+
+export type NotificationEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationEdge'] = ResolversParentTypes['NotificationEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Notification'], ParentType, ContextType>;
+};
+
+export type NotificationPreferencesResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotificationPreferences'] = ResolversParentTypes['NotificationPreferences']> = {
+  channels?: Resolver<Array<ResolversTypes['NotificationChannel']>, ParentType, ContextType>;
+  chosen?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  wechatBound?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -5101,16 +6568,21 @@ export type PublishRuleSetPayloadResolvers<ContextType = Context, ParentType ext
 };
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  appeals?: Resolver<ResolversTypes['AppealConnection'], ParentType, ContextType, Partial<QueryAppealsArgs>>;
+  application?: Resolver<Maybe<ResolversTypes['Application']>, ParentType, ContextType, RequireFields<QueryApplicationArgs, 'id'>>;
+  applications?: Resolver<ResolversTypes['ApplicationConnection'], ParentType, ContextType, Partial<QueryApplicationsArgs>>;
   bankDocuments?: Resolver<ResolversTypes['BankDocumentConnection'], ParentType, ContextType, Partial<QueryBankDocumentsArgs>>;
   bankStatements?: Resolver<ResolversTypes['BankStatementConnection'], ParentType, ContextType, Partial<QueryBankStatementsArgs>>;
   benefitPreview?: Resolver<ResolversTypes['BenefitPreview'], ParentType, ContextType, RequireFields<QueryBenefitPreviewArgs, 'input' | 'ruleSetId'>>;
   claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType, RequireFields<QueryClaimArgs, 'id'>>;
+  claimTurnaroundBreaches?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, Partial<QueryClaimTurnaroundBreachesArgs>>;
   claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, Partial<QueryClaimsArgs>>;
   fourEyesProposals?: Resolver<ResolversTypes['FourEyesProposalConnection'], ParentType, ContextType, Partial<QueryFourEyesProposalsArgs>>;
   member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType, RequireFields<QueryMemberArgs, 'id'>>;
   members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, Partial<QueryMembersArgs>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
+  notificationDeliveries?: Resolver<ResolversTypes['NotificationDeliveryConnection'], ParentType, ContextType, Partial<QueryNotificationDeliveriesArgs>>;
   payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType, RequireFields<QueryPayoutArgs, 'id'>>;
   payoutBatch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType, RequireFields<QueryPayoutBatchArgs, 'id'>>;
   payoutBatches?: Resolver<ResolversTypes['PayoutBatchConnection'], ParentType, ContextType, Partial<QueryPayoutBatchesArgs>>;
@@ -5248,8 +6720,19 @@ export type RecordContributionPaymentPayloadResolvers<ContextType = Context, Par
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type RedecideClaimPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RedecideClaimPayload'] = ResolversParentTypes['RedecideClaimPayload']> = {
+  changed?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type RejectClaimPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RejectClaimPayload'] = ResolversParentTypes['RejectClaimPayload']> = {
   claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RequestAttachmentUploadPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RequestAttachmentUploadPayload'] = ResolversParentTypes['RequestAttachmentUploadPayload']> = {
+  upload?: Resolver<Maybe<ResolversTypes['UploadTicket']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -5264,8 +6747,18 @@ export type RequestUploadPayloadResolvers<ContextType = Context, ParentType exte
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type ResubmitApplicationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ResubmitApplicationPayload'] = ResolversParentTypes['ResubmitApplicationPayload']> = {
+  application?: Resolver<Maybe<ResolversTypes['Application']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type RetryBankDocumentPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetryBankDocumentPayload'] = ResolversParentTypes['RetryBankDocumentPayload']> = {
   document?: Resolver<Maybe<ResolversTypes['BankDocument']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RetryNotificationDeliveryPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetryNotificationDeliveryPayload'] = ResolversParentTypes['RetryNotificationDeliveryPayload']> = {
+  delivery?: Resolver<Maybe<ResolversTypes['NotificationDelivery']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -5277,6 +6770,11 @@ export type RetryPayoutPayloadResolvers<ContextType = Context, ParentType extend
 export type RetrySettlementRejectionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RetrySettlementRejectionPayload'] = ResolversParentTypes['RetrySettlementRejectionPayload']> = {
   rejection?: Resolver<Maybe<ResolversTypes['SettlementRejection']>, ParentType, ContextType>;
   settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type ReturnApplicationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReturnApplicationPayload'] = ResolversParentTypes['ReturnApplicationPayload']> = {
+  application?: Resolver<Maybe<ResolversTypes['Application']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -5343,12 +6841,20 @@ export type RuleSetResolvers<ContextType = Context, ParentType extends Resolvers
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type SetMyNotificationPreferencesPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SetMyNotificationPreferencesPayload'] = ResolversParentTypes['SetMyNotificationPreferencesPayload']> = {
+  preferences?: Resolver<Maybe<ResolversTypes['NotificationPreferences']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type SettlementResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Settlement'] = ResolversParentTypes['Settlement']> = {
+  admittedOn?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
   amounts?: Resolver<ResolversTypes['SettlementAmounts'], ParentType, ContextType>;
   claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
   diagnoses?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  dischargedOn?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
   duplicateOf?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType>;
   enrolment?: Resolver<Maybe<ResolversTypes['Enrolment']>, ParentType, ContextType>;
+  hospitalCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   idNumberMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   inpatient?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -5542,6 +7048,11 @@ export type StatementEntryEdgeResolvers<ContextType = Context, ParentType extend
   node?: Resolver<ResolversTypes['StatementEntry'], ParentType, ContextType>;
 };
 
+export type SubmitApplicationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SubmitApplicationPayload'] = ResolversParentTypes['SubmitApplicationPayload']> = {
+  application?: Resolver<Maybe<ResolversTypes['Application']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type SubmitPayoutBatchPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SubmitPayoutBatchPayload'] = ResolversParentTypes['SubmitPayoutBatchPayload']> = {
   batch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -5552,6 +7063,18 @@ export type SubscriptionResolvers<ContextType = Context, ParentType extends Reso
   payoutStatusChanged?: SubscriptionResolver<ResolversTypes['PayoutStatusChange'], "payoutStatusChanged", ParentType, ContextType, Partial<SubscriptionPayoutStatusChangedArgs>>;
   reconciliationRunProgress?: SubscriptionResolver<ResolversTypes['JobProgress'], "reconciliationRunProgress", ParentType, ContextType, RequireFields<SubscriptionReconciliationRunProgressArgs, 'id'>>;
   rosterImportProgress?: SubscriptionResolver<ResolversTypes['JobProgress'], "rosterImportProgress", ParentType, ContextType, RequireFields<SubscriptionRosterImportProgressArgs, 'id'>>;
+};
+
+export type TurnaroundResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Turnaround'] = ResolversParentTypes['Turnaround']> = {
+  decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  decisionBreached?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  decisionDueBy?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  paidAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  paymentBreached?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  paymentDueBy?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
+  receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  toDecisionWorkingDays?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  toPaymentWorkingDays?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
 
 export type UnitResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Unit'] = ResolversParentTypes['Unit']> = {
@@ -5623,12 +7146,20 @@ export type WriteOffReconciliationExceptionPayloadResolvers<ContextType = Contex
 };
 
 export type Resolvers<ContextType = Context> = {
+  AcceptApplicationPayload?: AcceptApplicationPayloadResolvers<ContextType>;
   Actor?: ActorResolvers<ContextType>;
   AdjustClaimLinePayload?: AdjustClaimLinePayloadResolvers<ContextType>;
+  Appeal?: AppealResolvers<ContextType>;
+  AppealConnection?: AppealConnectionResolvers<ContextType>;
+  AppealEdge?: AppealEdgeResolvers<ContextType>;
+  Application?: ApplicationResolvers<ContextType>;
+  ApplicationConnection?: ApplicationConnectionResolvers<ContextType>;
+  ApplicationEdge?: ApplicationEdgeResolvers<ContextType>;
   ApproveClaimPayload?: ApproveClaimPayloadResolvers<ContextType>;
   ApproveClaimResult?: ApproveClaimResultResolvers<ContextType>;
   ApproveClaimsPayload?: ApproveClaimsPayloadResolvers<ContextType>;
   ApprovePayoutBatchPayload?: ApprovePayoutBatchPayloadResolvers<ContextType>;
+  Attachment?: AttachmentResolvers<ContextType>;
   BankAccount?: BankAccountResolvers<ContextType>;
   BankDocument?: BankDocumentResolvers<ContextType>;
   BankDocumentConnection?: BankDocumentConnectionResolvers<ContextType>;
@@ -5642,10 +7173,12 @@ export type Resolvers<ContextType = Context> = {
   BenefitPreviewLine?: BenefitPreviewLineResolvers<ContextType>;
   BenefitTotals?: BenefitTotalsResolvers<ContextType>;
   CancelPayoutBatchPayload?: CancelPayoutBatchPayloadResolvers<ContextType>;
+  ChangeMyBankAccountPayload?: ChangeMyBankAccountPayloadResolvers<ContextType>;
   Claim?: ClaimResolvers<ContextType>;
   ClaimConnection?: ClaimConnectionResolvers<ContextType>;
   ClaimEdge?: ClaimEdgeResolvers<ContextType>;
   ClaimReason?: ClaimReasonResolvers<ContextType>;
+  ClaimRedecision?: ClaimRedecisionResolvers<ContextType>;
   ClaimStatusChange?: ClaimStatusChangeResolvers<ContextType>;
   ConfirmBankCardChangePayload?: ConfirmBankCardChangePayloadResolvers<ContextType>;
   ConfirmBankDocumentPayload?: ConfirmBankDocumentPayloadResolvers<ContextType>;
@@ -5657,16 +7190,20 @@ export type Resolvers<ContextType = Context> = {
   DailyProof?: DailyProofResolvers<ContextType>;
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
+  DecideAppealPayload?: DecideAppealPayloadResolvers<ContextType>;
   DecideFourEyesProposalPayload?: DecideFourEyesProposalPayloadResolvers<ContextType>;
   EnrolMemberPayload?: EnrolMemberPayloadResolvers<ContextType>;
   Enrolment?: EnrolmentResolvers<ContextType>;
   EnrolmentConnection?: EnrolmentConnectionResolvers<ContextType>;
   EnrolmentEdge?: EnrolmentEdgeResolvers<ContextType>;
+  EnrolmentOverride?: EnrolmentOverrideResolvers<ContextType>;
   Fen?: GraphQLScalarType;
+  FileAppealPayload?: FileAppealPayloadResolvers<ContextType>;
   FourEyesProposal?: FourEyesProposalResolvers<ContextType>;
   FourEyesProposalConnection?: FourEyesProposalConnectionResolvers<ContextType>;
   FourEyesProposalEdge?: FourEyesProposalEdgeResolvers<ContextType>;
   ImportRosterPayload?: ImportRosterPayloadResolvers<ContextType>;
+  IssueNoticesPayload?: IssueNoticesPayloadResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   JobProgress?: JobProgressResolvers<ContextType>;
   LocalizedText?: LocalizedTextResolvers<ContextType>;
@@ -5680,6 +7217,14 @@ export type Resolvers<ContextType = Context> = {
   MoveMemberPayload?: MoveMemberPayloadResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
+  Notice?: NoticeResolvers<ContextType>;
+  Notification?: NotificationResolvers<ContextType>;
+  NotificationConnection?: NotificationConnectionResolvers<ContextType>;
+  NotificationDelivery?: NotificationDeliveryResolvers<ContextType>;
+  NotificationDeliveryConnection?: NotificationDeliveryConnectionResolvers<ContextType>;
+  NotificationDeliveryEdge?: NotificationDeliveryEdgeResolvers<ContextType>;
+  NotificationEdge?: NotificationEdgeResolvers<ContextType>;
+  NotificationPreferences?: NotificationPreferencesResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Payout?: PayoutResolvers<ContextType>;
   PayoutAttempt?: PayoutAttemptResolvers<ContextType>;
@@ -5707,12 +7252,17 @@ export type Resolvers<ContextType = Context> = {
   ReconciliationRunConnection?: ReconciliationRunConnectionResolvers<ContextType>;
   ReconciliationRunEdge?: ReconciliationRunEdgeResolvers<ContextType>;
   RecordContributionPaymentPayload?: RecordContributionPaymentPayloadResolvers<ContextType>;
+  RedecideClaimPayload?: RedecideClaimPayloadResolvers<ContextType>;
   RejectClaimPayload?: RejectClaimPayloadResolvers<ContextType>;
+  RequestAttachmentUploadPayload?: RequestAttachmentUploadPayloadResolvers<ContextType>;
   RequestReconciliationPayload?: RequestReconciliationPayloadResolvers<ContextType>;
   RequestUploadPayload?: RequestUploadPayloadResolvers<ContextType>;
+  ResubmitApplicationPayload?: ResubmitApplicationPayloadResolvers<ContextType>;
   RetryBankDocumentPayload?: RetryBankDocumentPayloadResolvers<ContextType>;
+  RetryNotificationDeliveryPayload?: RetryNotificationDeliveryPayloadResolvers<ContextType>;
   RetryPayoutPayload?: RetryPayoutPayloadResolvers<ContextType>;
   RetrySettlementRejectionPayload?: RetrySettlementRejectionPayloadResolvers<ContextType>;
+  ReturnApplicationPayload?: ReturnApplicationPayloadResolvers<ContextType>;
   RevealMemberPersonalDataPayload?: RevealMemberPersonalDataPayloadResolvers<ContextType>;
   RevealPayoutBatchFilePayload?: RevealPayoutBatchFilePayloadResolvers<ContextType>;
   RevealedPayoutBatchFile?: RevealedPayoutBatchFileResolvers<ContextType>;
@@ -5720,6 +7270,7 @@ export type Resolvers<ContextType = Context> = {
   RosterImport?: RosterImportResolvers<ContextType>;
   RosterRowError?: RosterRowErrorResolvers<ContextType>;
   RuleSet?: RuleSetResolvers<ContextType>;
+  SetMyNotificationPreferencesPayload?: SetMyNotificationPreferencesPayloadResolvers<ContextType>;
   Settlement?: SettlementResolvers<ContextType>;
   SettlementAmounts?: SettlementAmountsResolvers<ContextType>;
   SettlementConnection?: SettlementConnectionResolvers<ContextType>;
@@ -5738,8 +7289,10 @@ export type Resolvers<ContextType = Context> = {
   StatementEntry?: StatementEntryResolvers<ContextType>;
   StatementEntryConnection?: StatementEntryConnectionResolvers<ContextType>;
   StatementEntryEdge?: StatementEntryEdgeResolvers<ContextType>;
+  SubmitApplicationPayload?: SubmitApplicationPayloadResolvers<ContextType>;
   SubmitPayoutBatchPayload?: SubmitPayoutBatchPayloadResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
+  Turnaround?: TurnaroundResolvers<ContextType>;
   Unit?: UnitResolvers<ContextType>;
   UnitConnection?: UnitConnectionResolvers<ContextType>;
   UnitEdge?: UnitEdgeResolvers<ContextType>;

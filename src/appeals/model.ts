@@ -1,0 +1,53 @@
+import type { Transitions } from '../kernel/transitions.ts';
+
+/**
+ * Appeals (复核申请): a member asks for reconsideration of a decided claim within APPEAL_PERIOD_DAYS
+ * of its decision; a second reviewer decides. Rules (kept by the service and by the database,
+ * migration 0017):
+ * - only a decided claim (APPEALABLE_CLAIM_STATUSES), one OPEN appeal per claim;
+ * - the decider is a REVIEWER or ADMIN who neither decided the claim (claims.decided_by when the
+ *   appeal was filed, copied by a trigger) nor filed the appeal (four eyes);
+ * - OPEN → UPHELD | DISMISSED, once.
+ */
+
+export type AppealStatus = 'OPEN' | 'UPHELD' | 'DISMISSED';
+export type AppealDecision = 'UPHOLD' | 'DISMISS';
+
+/** Mirrors the trigger appeals_guard_update (0017): a decided appeal never changes again. */
+export const APPEAL_TRANSITIONS: Transitions<AppealStatus> = {
+  OPEN: ['UPHELD', 'DISMISSED'],
+  UPHELD: [],
+  DISMISSED: [],
+};
+
+/** Claim statuses an appeal may be filed against: decided ones (not waiting for review, not cancelled by a reversal). */
+export const APPEALABLE_CLAIM_STATUSES = ['INELIGIBLE', 'APPROVED', 'REJECTED'] as const;
+export type AppealableClaimStatus = (typeof APPEALABLE_CLAIM_STATUSES)[number];
+
+/** Who may file an appeal: the member itself, or staff on its behalf. */
+export const APPEAL_FILERS = ['MEMBER', 'UNIT_OPERATOR', 'ADMIN'] as const;
+/** Who decides appeals (as claims are reviewed). */
+export const APPEAL_DECIDERS = ['REVIEWER', 'ADMIN'] as const;
+/** Who may list every appeal. */
+export const APPEAL_READERS = ['REVIEWER', 'ADMIN', 'AUDITOR'] as const;
+
+/** Longest reason (a member's or a reviewer's), in characters. */
+export const APPEAL_REASON_MAX = 2000;
+
+export interface AppealRow {
+  id: number;
+  claimId: number;
+  memberId: number;
+  status: AppealStatus;
+  claimStatusWhenFiled: AppealableClaimStatus;
+  /** Who decided the claim when the appeal was filed (may not decide the appeal); null for an automatic decision without a person. */
+  claimDecidedBy: string | null;
+  reason: string;
+  filedBy: string;
+  filedRole: string;
+  filedAt: Date;
+  decidedBy: string | null;
+  decidedRole: string | null;
+  decidedAt: Date | null;
+  decisionReason: string | null;
+}

@@ -1,0 +1,226 @@
+import type { Queue } from 'bullmq';
+import { inTransaction } from '../db/pool.ts';
+import { clearStaleJobIds } from '../queues.ts';
+import { enqueueRedecisions, redecisionJobId } from './queue.ts';
+import type { Db, Queryable, Tx } from '../kernel/transaction.ts';
+import { conflict, forbidden, notFound } from '../kernel/errors.ts';
+import type { Scope } from '../kernel/scope.ts';
+import { recordAudit, type Actor } from '../audit/audit.ts';
+import { recordNotifications } from '../notifications/store.ts';
+import { enrolmentCoverageFigures } from '../members/store/coverage.ts';
+import { contributionCovered } from '../members/contributions.ts';
+import { evaluateBenefits, type EnrolmentFacts, type PlanYearTotals } from './rules/engine.ts';
+import { bilingual } from './rules/explain.ts';
+import type { RuleSetCache } from './catalogue.ts';
+import { benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, ruleSetsByYear, settlementFacts } from './adjudicate.ts';
+import { benefitSettings } from './settings.ts';
+import { MUTABLE_REFUSALS, type ClaimStatus, type PendingSettlementRow, type RedecisionCause } from './model.ts';
+import * as store from './store.ts';
+
+/**
+ * Re-decision (重新核定): a refused claim decided again when a fact it was refused for changed (the
+ * unit paid, the enrolment was added or corrected), or on appeal. One transaction per claim, with
+ * the locks of adjudication in its order (the member-year totals row, then the claim), so a
+ * re-decision and a batch of the same member never interleave. It writes, together: the history row
+ * (claim_redecisions, which the claims trigger requires before a refused claim may become payable),
+ * the claim's new status, figures and facts, its new lines, the member-year totals, the
+ * first-diagnosis grants, the audit entry and the CLAIM_REDECIDED notification.
+ *
+ * A re-decided claim is decided against the member-year totals as they stand now: claims decided
+ * while it was refused keep their amounts, and it takes what room the caps have left.
+ */
+export interface RedecisionOptions {
+  actor: Actor;
+  cause: RedecisionCause;
+  /** An appeal upheld by a reviewer: an eligible result is APPROVED even above the automatic-approval limit, decided by `actor`. */
+  approve?: boolean;
+  ruleSets: RuleSetCache;
+  /** Eligible claims up to this (and no warnings) are APPROVED; default AUTO_APPROVE_MAX_FEN. */
+  autoApproveMaxFen?: number;
+}
+
+export interface RedecisionOutcome {
+  claimId: number;
+  before: ClaimStatus;
+  after: ClaimStatus;
+}
+
+export const REDECISION_ACTOR: Actor = { subject: 'redecision', role: 'SERVICE' };
+
+/** The claim, locked, with its settlement and member-year totals (locked first); null when the claim does not exist. */
+async function lockForRedecision(tx: Tx, claimId: number) {
+  const key = await store.claimKey(tx, claimId);
+  if (!key) return null;
+  const [totals] = await store.lockTotalsOfSettlements(tx, [key.settlementId]);
+  const claim = await store.lockClaimForRedecision(tx, claimId);
+  const settlement = await store.settlementOfClaim(tx, claimId);
+  // A claim's settlement stays MATCHED; a reversal cancels the claim instead.
+  if (!totals || !settlement) throw conflict(`the settlement of claim ${claimId} is no longer matched`, 'input.claimId');
+  return { claim, settlement, totals };
+}
+
+const sameFacts = (a: Partial<EnrolmentFacts>, b: EnrolmentFacts) =>
+  a.planYear === b.planYear && a.plan === b.plan && a.specialDisease === b.specialDisease
+  && a.firstEnrolledOn === b.firstEnrolledOn && a.contributionPaid === b.contributionPaid;
+
+const sameCodes = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((code, i) => code === b[i]);
+
+/**
+ * Decides the claim again (helper D's appeals call this), in the caller's transaction. Allowed from
+ * INELIGIBLE and REJECTED; any other status is a CONFLICT. When the new decision is the old one
+ * (still refused for the same reasons), nothing but the claim's facts changes and no history is
+ * written: `after` equals `before`.
+ */
+export async function redecideClaim(tx: Tx, claimId: number, options: RedecisionOptions): Promise<RedecisionOutcome> {
+  // A claim exists, so its plan year's rule sets are stored already (no ensureShipped inside the caller's transaction).
+  const locked = await lockForRedecision(tx, claimId);
+  if (!locked) throw notFound('claim', 'input.claimId');
+  if (locked.claim.status !== 'INELIGIBLE' && locked.claim.status !== 'REJECTED') {
+    throw conflict(`the claim is ${locked.claim.status}; only an INELIGIBLE or REJECTED claim is decided again`, 'input.claimId');
+  }
+  return decideAgain(tx, locked, options, await currentFacts(tx, locked.settlement, options.ruleSets));
+}
+
+/**
+ * Decides a claim again if it is still INELIGIBLE for a reason that can change and the facts it was
+ * decided on have changed since, in its own transaction; null when there is nothing to do (already
+ * re-decided, facts unchanged, not refused any more). The cause is read from the facts: the
+ * contribution became paid, else the enrolment changed. Safe to call any number of times.
+ */
+export async function redecideIfFactsChanged(
+  db: Db, claimId: number, options: Omit<RedecisionOptions, 'cause' | 'approve' | 'actor'> & { actor?: Actor },
+): Promise<(RedecisionOutcome & { memberId: number; unitId: number }) | null> {
+  await options.ruleSets.ensureShipped(db);
+  return inTransaction(db, async (tx) => {
+    const locked = await lockForRedecision(tx, claimId);
+    if (!locked || locked.claim.status !== 'INELIGIBLE') return null;
+    if (!locked.claim.reasonCodes.some((c) => (MUTABLE_REFUSALS as readonly string[]).includes(c))) return null;
+    const facts = await currentFacts(tx, locked.settlement, options.ruleSets);
+    if (sameFacts(locked.claim.facts, facts)) return null;
+    const cause: RedecisionCause = !locked.claim.facts.contributionPaid && facts.contributionPaid ? 'CONTRIBUTION_PAID' : 'ENROLMENT_CHANGED';
+    const outcome = await decideAgain(tx, locked, { ...options, actor: options.actor ?? REDECISION_ACTOR, cause }, facts);
+    return { ...outcome, memberId: locked.settlement.memberId, unitId: locked.settlement.unitId };
+  });
+}
+
+async function currentFacts(tx: Tx, s: PendingSettlementRow, cache: RuleSetCache): Promise<EnrolmentFacts> {
+  const ruleSets = await ruleSetsByYear(tx, cache, [s.planYear]);
+  const covered = await enrolmentsCovered(tx, [s], ruleSets);
+  return enrolmentFactsOf(s, covered.get(s.enrolmentId) ?? false);
+}
+
+/** Decides the locked claim again on `facts` (its enrolment's facts now). */
+async function decideAgain(
+  tx: Tx, { claim, settlement: s, totals }: NonNullable<Awaited<ReturnType<typeof lockForRedecision>>>, options: RedecisionOptions, facts: EnrolmentFacts,
+): Promise<RedecisionOutcome> {
+  const { actor, cause } = options;
+  const ruleSet = (await ruleSetsByYear(tx, options.ruleSets, [s.planYear])).get(s.planYear)!;
+  const before: PlanYearTotals = { INPATIENT: totals.inpatientFen, CRITICAL: totals.criticalFen, MAJOR_DISEASE: totals.majorDiseaseFen, outOfPocket: totals.outOfPocketFen };
+  const groups = (await store.grantedDiseaseGroups(tx, [s.memberId])).get(s.memberId) ?? [];
+  const result = evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups });
+  const status = claimStatusOf(result, options.autoApproveMaxFen ?? benefitSettings().AUTO_APPROVE_MAX_FEN, options.approve);
+
+  // Still refused: an INELIGIBLE claim whose reasons are the same keeps its decision (only its facts
+  // move on, so the change is not seen again); a REJECTED one stays REJECTED.
+  if (status === 'INELIGIBLE' && (claim.status === 'REJECTED' || sameCodes(claim.reasonCodes, result.reasonCodes))) {
+    if (claim.status === 'INELIGIBLE') await store.updateClaimFacts(tx, claim.id, facts);
+    return { claimId: claim.id, before: claim.status, after: claim.status };
+  }
+
+  const redecisionId = await store.insertRedecision(tx, {
+    claimId: claim.id, cause, previousStatus: claim.status, previousReasonCodes: claim.reasonCodes, previousTotalFen: claim.totalFen,
+    previousLines: await store.linesOfClaimForHistory(tx, claim.id), newStatus: status, newReasonCodes: result.reasonCodes,
+    newTotalFen: result.totalFen, ruleSetId: ruleSet.id, ruleSetVersion: ruleSet.version, decidedBy: actor.subject,
+  });
+  await store.deleteRefusedLines(tx, claim.id);
+  await store.updateRedecidedClaim(tx, claim.id, {
+    status, eligible: result.eligible, totalFen: result.totalFen, reasons: result.reasons.map((r) => bilingual(r.text)),
+    reasonCodes: result.reasonCodes, warnings: result.warnings, outOfPocketFen: result.planYearTotalsAfter.outOfPocket - before.outOfPocket,
+    ruleSetId: ruleSet.id, ruleSetVersion: ruleSet.version, facts, totalsBefore: before,
+    decidedBy: status === 'APPROVED' ? actor.subject : null, decisionReason: `decided again: ${cause}`,
+  });
+  await store.insertBenefitLines(tx, benefitLinesOf(claim.id, result, status));
+  const grants = result.diseaseGroupsGranted.map((diseaseGroup) => ({ memberId: s.memberId, diseaseGroup, claimId: claim.id }));
+  if ((await store.grantDiseaseGroups(tx, grants)) !== grants.length) {
+    throw new Error('a first-diagnosis grant was taken concurrently by another plan year; retrying the re-decision');
+  }
+  const after = result.planYearTotalsAfter;
+  await store.addToTotals(tx, s.memberId, s.planYear, {
+    INPATIENT: after.INPATIENT - before.INPATIENT, CRITICAL: after.CRITICAL - before.CRITICAL, MAJOR_DISEASE: after.MAJOR_DISEASE - before.MAJOR_DISEASE,
+    outOfPocket: after.outOfPocket - before.outOfPocket,
+    // A rejected claim left the count when it was rejected; an ineligible one never did.
+    claims: claim.status === 'REJECTED' ? 1 : 0,
+  });
+  await recordNotifications(tx, [{
+    memberId: s.memberId, kind: 'CLAIM_REDECIDED', subjectType: 'Claim', subjectId: claim.id, eventKey: String(redecisionId),
+    facts: {
+      cause, before: claim.status, after: status, status, amountFen: result.totalFen, planYear: s.planYear,
+      reasonCodes: result.reasonCodes.join(','), reasonCode: result.reasonCodes[0] ?? null,
+    },
+  }]);
+  await recordAudit(tx, actor, {
+    action: 'claim.redecide', targetType: 'Claim', targetId: String(claim.id),
+    details: {
+      cause, redecisionId, before: claim.status, after: status, totalFen: result.totalFen, ruleSet: `${ruleSet.id}@${ruleSet.version}`,
+      previousReasonCodes: claim.reasonCodes, reasonCodes: result.reasonCodes, approve: options.approve ?? false,
+    },
+  });
+  return { claimId: claim.id, before: claim.status, after: status };
+}
+
+const DUE_PAGE = 1000;
+
+/**
+ * The INELIGIBLE claims refused for a reason that can change whose facts differ now from those they
+ * were decided on (the unit's payments cover the enrolment now, the enrolment was corrected): the
+ * work of the re-decision sweeper, read without locks (each is checked again under its lock).
+ */
+export async function redecisionsDue(db: Queryable, cache: RuleSetCache): Promise<number[]> {
+  await cache.ensureShipped(db);
+  const due: number[] = [];
+  for (let after = 0; ;) {
+    const refused = await store.refusedClaimsWithFacts(db, MUTABLE_REFUSALS, after, DUE_PAGE);
+    if (!refused.length) break;
+    const ruleSets = await ruleSetsByYear(db, cache, refused.map((r) => r.planYear));
+    const figures = await enrolmentCoverageFigures(db, [...new Set(refused.map((r) => r.enrolmentId))]);
+    const covered = new Map(figures.flatMap((f) => (f ? [[f.enrolmentId, contributionCovered(ruleSets.get(f.planYear)!.eligibility.coverage, f)] as const] : [])));
+    for (const r of refused) {
+      if (!sameFacts(r.facts, { ...r.current, contributionPaid: covered.get(r.enrolmentId) ?? false })) due.push(r.claimId);
+    }
+    after = refused.at(-1)!.claimId;
+  }
+  return due;
+}
+
+/** Who may ask for a re-decision through the API (a UNIT_OPERATOR within their unit). */
+export const REDECIDERS = ['ADMIN', 'REVIEWER', 'UNIT_OPERATOR'] as const;
+
+/**
+ * A re-decision asked for by staff (cause CORRECTION), of an INELIGIBLE claim within `scope`: out of
+ * scope is NOT_FOUND as if it did not exist; a REJECTED claim is reconsidered only by appeal (a
+ * reviewer's rejection is not undone by asking again), any other status is a CONFLICT.
+ */
+export async function redecideInScope(db: Db, actor: Actor, scope: Scope, claimId: number, ruleSets: RuleSetCache): Promise<RedecisionOutcome> {
+  if (!(REDECIDERS as readonly string[]).includes(actor.role)) throw forbidden(`deciding a claim again needs the role ${REDECIDERS.join(', ')}; you are ${actor.role}`);
+  await ruleSets.ensureShipped(db);
+  return inTransaction(db, async (tx) => {
+    const found = await store.claimInScope(tx, claimId, scope);
+    if (!found) throw notFound('claim', 'input.claimId');
+    // Read unlocked (the member-year row is locked before the claim); an INELIGIBLE claim never becomes REJECTED meanwhile.
+    const { status } = found;
+    if (status !== 'INELIGIBLE') throw conflict(`the claim is ${status}; only an INELIGIBLE claim is decided again on request (a rejected one by appeal)`, 'input.claimId');
+    return redecideClaim(tx, claimId, { actor, cause: 'CORRECTION', ruleSets });
+  });
+}
+
+/**
+ * A re-decision job for each refused claim whose facts changed; returns how many. Called by the
+ * benefits sweep and, for promptness, right after a step that changes the facts (a roster import, a
+ * reconciliation run, a payment recorded through the API): the worker decides each under its lock.
+ */
+export async function enqueueDueRedecisions(db: Queryable, queue: Queue, ruleSets: RuleSetCache): Promise<number> {
+  const due = await redecisionsDue(db, ruleSets);
+  await clearStaleJobIds(queue, due.map(redecisionJobId));
+  await enqueueRedecisions(queue, due);
+  return due.length;
+}

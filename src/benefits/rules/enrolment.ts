@@ -1,0 +1,103 @@
+import { dayNumber } from '../../kernel/time.ts';
+import type { Age, EnrolmentRules, Plan } from './ruleSet.ts';
+
+/**
+ * Eligibility at enrolment (入会资格), decided from the rule set's `enrolment` section: working age
+ * from the ID number's birth date, in service with the unit, no back-dating beyond the limit, the
+ * plan of the unit's type. Pure: the caller reads the member, the unit and the day. A refusal names
+ * its rule; BACKDATED and PLAN_MISMATCH yield to an ADMIN's override (with a reason, checked by the
+ * caller), WORKING_AGE and IN_SERVICE never do.
+ */
+
+export const ENROLMENT_RULES = ['WORKING_AGE', 'IN_SERVICE', 'BACKDATED', 'PLAN_MISMATCH'] as const;
+export type EnrolmentRule = (typeof ENROLMENT_RULES)[number];
+
+/** The rules an ADMIN may override with a reason. */
+export const OVERRIDABLE_RULES: readonly EnrolmentRule[] = ['BACKDATED', 'PLAN_MISMATCH'];
+
+export interface EnrolmentCandidate {
+  /** yyyy-MM-dd, from the ID number. */
+  birthDate: string;
+  gender: 'M' | 'F';
+  /** 在职: the unit says the member works for it on `enrolledOn`. */
+  inService: boolean;
+  enrolledOn: string;
+  /** The day the enrolment is recorded (China time); back-dating is measured from it. */
+  today: string;
+  /** False when the enrolment exists already: its date was decided then and is not changed. */
+  newEnrolment: boolean;
+  unitPlan: Plan;
+  plan: Plan;
+  /** Rules the caller (an ADMIN, with a reason) overrides; only OVERRIDABLE_RULES take effect. */
+  override: readonly EnrolmentRule[];
+}
+
+export interface EnrolmentRefusal {
+  rule: EnrolmentRule;
+  zh: string;
+  en: string;
+}
+
+export interface EnrolmentDecision {
+  /** Broken rules not overridden: the enrolment is refused when there is any. */
+  refusals: EnrolmentRefusal[];
+  /** Broken rules the override lets through (recorded on the enrolment). */
+  overridden: EnrolmentRefusal[];
+}
+
+/** The day someone born on `birthDate` reaches `age`; an anniversary a month lacks (29 Feb, 31 Nov) is that month's last day. */
+export function reachesAge(birthDate: string, age: Age): string {
+  const [y, m, d] = birthDate.split('-').map(Number) as [number, number, number];
+  const months = (m - 1) + age.years * 12 + age.months;
+  const year = y + Math.floor(months / 12);
+  const month = months % 12;
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  return `${String(year).padStart(4, '0')}-${String(month + 1).padStart(2, '0')}-${String(Math.min(d, lastDay)).padStart(2, '0')}`;
+}
+
+const ageText = (age: Age) => ({
+  zh: age.months ? `${age.years}岁${age.months}个月` : `${age.years}岁`,
+  en: age.months ? `${age.years} years ${age.months} months` : `${age.years} years`,
+});
+
+/** Every rule the candidate breaks, split into refusals and what the override lets through. */
+export function decideEnrolment(rules: EnrolmentRules, c: EnrolmentCandidate): EnrolmentDecision {
+  const broken: EnrolmentRefusal[] = [];
+  const youngest = reachesAge(c.birthDate, rules.minimumAge);
+  const maximum = rules.maximumAge[c.gender];
+  const retires = reachesAge(c.birthDate, maximum);
+  if (c.enrolledOn < youngest) {
+    const min = ageText(rules.minimumAge);
+    broken.push({
+      rule: 'WORKING_AGE',
+      zh: `入会日${c.enrolledOn}未满法定劳动年龄${min.zh}（${youngest}年满）`,
+      en: `under working age on ${c.enrolledOn}: reaches ${min.en} on ${youngest}`,
+    });
+  } else if (c.enrolledOn >= retires) {
+    const max = ageText(maximum);
+    broken.push({
+      rule: 'WORKING_AGE',
+      zh: `入会日${c.enrolledOn}已达法定退休年龄${max.zh}（${retires}）`,
+      en: `past working age on ${c.enrolledOn}: reached the retirement age of ${max.en} on ${retires}`,
+    });
+  }
+  if (rules.requireInService && !c.inService) {
+    broken.push({ rule: 'IN_SERVICE', zh: '非在职职工不能入会', en: 'only employees in service with the unit may be enrolled' });
+  }
+  const daysBack = dayNumber(c.today) - dayNumber(c.enrolledOn);
+  if (c.newEnrolment && daysBack > rules.maxBackdatingDays) {
+    broken.push({
+      rule: 'BACKDATED',
+      zh: `入会日期${c.enrolledOn}早于录入日${c.today}共${daysBack}天，超过${rules.maxBackdatingDays}天`,
+      en: `${c.enrolledOn} is ${daysBack} days before ${c.today}, more than the ${rules.maxBackdatingDays} days allowed`,
+    });
+  }
+  if (rules.planFollowsUnit && c.plan !== c.unitPlan) {
+    broken.push({ rule: 'PLAN_MISMATCH', zh: `方案${c.plan}与单位类型${c.unitPlan}不符`, en: `plan ${c.plan} is not the unit's plan type ${c.unitPlan}` });
+  }
+  const lets = (r: EnrolmentRefusal) => OVERRIDABLE_RULES.includes(r.rule) && c.override.includes(r.rule);
+  return { refusals: broken.filter((r) => !lets(r)), overridden: broken.filter(lets) };
+}
+
+/** A refusal as one line of text, rule first: a roster row's reason, a user error's. */
+export const refusalText = (r: EnrolmentRefusal) => `${r.rule}: ${r.en} (${r.zh})`;

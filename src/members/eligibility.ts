@@ -1,0 +1,140 @@
+import type { Db, Queryable } from '../kernel/transaction.ts';
+import type { FieldProblem } from '../kernel/problems.ts';
+import { forbidden, invalidFields, reasonOf } from '../kernel/errors.ts';
+import { residentIdFacts } from '../kernel/identifiers.ts';
+import { textProblem } from '../kernel/text.ts';
+import { inTransaction } from '../db/pool.ts';
+import { recordAudit, type Actor } from '../audit/audit.ts';
+import type { RuleSetCache } from '../benefits/catalogue.ts';
+import { ruleSetsForYears } from '../benefits/store.ts';
+import type { EnrolmentRules } from '../benefits/rules/ruleSet.ts';
+import { decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, refusalText, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
+import type { EnrolmentRow, MemberRow, PlanType, UnitRow } from './model.ts';
+import type { RosterColumn, RosterRow } from './rosterRow.ts';
+import { upsertEnrolment } from './store.ts';
+import { enrolmentDateByIdNumber, lockedEnrolmentDate } from './store/eligibility.ts';
+
+/**
+ * Eligibility at enrolment for every path that enrols (enrolMember, roster rows with a plan year):
+ * the rule set governing the plan year decides (src/benefits/rules/enrolment.ts). Back-dating is
+ * measured from the day the enrolment is recorded: China's today for the API and the workers; only
+ * an in-process caller (tests, the demo) may name another day.
+ */
+
+/** Where each rule points in EnrolMemberInput. */
+const INPUT_FIELD: Record<EnrolmentRule, string> = {
+  WORKING_AGE: 'input.memberId', IN_SERVICE: 'input.inService', BACKDATED: 'input.enrolledOn', PLAN_MISMATCH: 'input.plan',
+};
+
+/** Where each rule points in a roster row. */
+const ROSTER_FIELD: Record<EnrolmentRule, RosterColumn> = {
+  WORKING_AGE: 'id_number', IN_SERVICE: 'in_service', BACKDATED: 'enrolled_on', PLAN_MISMATCH: 'plan',
+};
+
+const MAX_REASON = 500;
+
+/** The `enrolment` rules of the rule set governing each plan year, as adjudication picks it. */
+export async function enrolmentRulesOfYears(db: Queryable, ruleSets: RuleSetCache, years: readonly number[]): Promise<Map<number, EnrolmentRules>> {
+  await ruleSets.ensureShipped(db);
+  const governing = await ruleSetsForYears(db, years);
+  return new Map(years.map((year) => {
+    const row = governing.get(year);
+    if (!row) throw new Error(`no rule set is stored for plan year ${year}`);
+    return [year, ruleSets.ruleSetOf(row).enrolment];
+  }));
+}
+
+export interface EnrolmentRequest {
+  member: MemberRow;
+  unit: UnitRow;
+  planYear: number;
+  /** Null: the unit's plan type. */
+  plan: PlanType | null;
+  specialDisease: boolean;
+  enrolledOn: string;
+  inService: boolean;
+  override: { rules: readonly EnrolmentRule[]; reason: string } | null;
+}
+
+/** An override as given, checked: ADMIN only (whatever the entry point), known overridable rules, a real reason. */
+function checkedOverride(actor: Actor, override: EnrolmentRequest['override']): { rules: EnrolmentRule[]; reason: string } | null {
+  if (!override) return null;
+  if (actor.role !== 'ADMIN') throw forbidden('only ADMIN may override an eligibility rule');
+  const reason = reasonOf('input.override.reason', override.reason);
+  const problems: FieldProblem[] = [];
+  const reasonProblem = reason.length > MAX_REASON ? `must be at most ${MAX_REASON} characters` : textProblem(reason);
+  if (reasonProblem) problems.push({ field: 'input.override.reason', reason: reasonProblem });
+  const rules = [...new Set(override.rules)];
+  if (!rules.length) problems.push({ field: 'input.override.rules', reason: 'name the rules to override' });
+  for (const rule of rules) {
+    if (!ENROLMENT_RULES.includes(rule)) problems.push({ field: 'input.override.rules', reason: `${String(rule)} is not a rule` });
+    else if (!OVERRIDABLE_RULES.includes(rule)) problems.push({ field: 'input.override.rules', reason: `${rule} is never overridden` });
+  }
+  if (problems.length) throw invalidFields(problems);
+  return { rules, reason };
+}
+
+/**
+ * Enrols a member for a plan year, or changes that year's enrolment, if eligible under `rules`
+ * (the plan year's): every broken rule not overridden is bad input on its field, the rule first in
+ * the reason. The check, the write and the audit are one transaction; the enrolment is locked
+ * while it is decided, so "new" and "existing" cannot change under the decision.
+ */
+export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request: EnrolmentRequest, today: string): Promise<{ row: EnrolmentRow; created: boolean }> {
+  const override = checkedOverride(actor, request.override);
+  const { member, unit } = request;
+  const plan = request.plan ?? unit.planType;
+  return inTransaction(db, async (tx) => {
+    const existingDate = await lockedEnrolmentDate(tx, member.id, request.planYear);
+    const decision = decideEnrolment(rules, {
+      birthDate: member.birthDate, gender: member.gender, inService: request.inService,
+      enrolledOn: existingDate ?? request.enrolledOn, today, newEnrolment: existingDate === null,
+      unitPlan: unit.planType, plan, override: override?.rules ?? [],
+    });
+    if (decision.refusals.length) throw invalidFields(decision.refusals.map((r) => ({ field: INPUT_FIELD[r.rule], reason: refusalText(r) })));
+    // Only the rules this enrolment does break are recorded as overridden; naming another changes nothing.
+    const overridden = decision.overridden.map((r) => r.rule);
+    const { row, created } = await upsertEnrolment(tx, {
+      memberId: member.id, unitId: unit.id, planYear: request.planYear, plan, specialDisease: request.specialDisease,
+      enrolledOn: request.enrolledOn, override: override && overridden.length ? { rules: overridden, reason: override.reason, by: actor.subject } : null,
+    });
+    await recordAudit(tx, actor, {
+      action: created ? 'enrolment.create' : 'enrolment.update', targetType: 'Enrolment', targetId: String(row.id),
+      reason: override?.reason,
+      details: {
+        memberId: member.id, planYear: row.planYear, plan: row.plan, specialDisease: row.specialDisease,
+        ...(override ? { overridden: decision.overridden.map((r) => ({ rule: r.rule, refusal: r.en })) } : {}),
+      },
+    });
+    return { row, created };
+  });
+}
+
+/**
+ * Eligibility of checked roster rows (one import, one day): rows with a plan year are judged by
+ * that year's rules; a roster overrides nothing. Back-dating counts only for an enrolment the row
+ * would create (an existing one keeps its date), so importing the same file again changes nothing.
+ */
+export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: string) {
+  const rulesOfYear = new Map<number, EnrolmentRules>();
+  return async (row: RosterRow, idNumberHash: Buffer, unitPlan: PlanType): Promise<FieldProblem<RosterColumn>[]> => {
+    const e = row.enrolment;
+    if (!e) return [];
+    let rules = rulesOfYear.get(e.planYear);
+    if (!rules) {
+      rules = (await enrolmentRulesOfYears(db, ruleSets, [e.planYear])).get(e.planYear)!;
+      rulesOfYear.set(e.planYear, rules);
+    }
+    const { birthDate, gender } = residentIdFacts(row.idNumber);
+    const candidate = {
+      birthDate, gender, inService: e.inService, enrolledOn: e.enrolledOn, today, newEnrolment: true,
+      unitPlan, plan: e.plan, override: [],
+    };
+    let { refusals } = decideEnrolment(rules, candidate);
+    // Only now ask the database, and only for a back-dated row: most rows are not.
+    if (refusals.some((r) => r.rule === 'BACKDATED') && (await enrolmentDateByIdNumber(db, idNumberHash, e.planYear)) !== null) {
+      refusals = decideEnrolment(rules, { ...candidate, newEnrolment: false }).refusals;
+    }
+    return refusals.map((r) => ({ field: ROSTER_FIELD[r.rule], reason: refusalText(r) }));
+  };
+}

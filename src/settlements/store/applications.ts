@@ -1,0 +1,90 @@
+import type { Queryable, Tx } from '../../kernel/transaction.ts';
+
+/**
+ * SQL of the settlements that accepted applications become (source `applications`), and of the
+ * same-stay rule that keeps one stay from being paid twice: two settlements are the same stay when
+ * they are of the same person (keyed hash of the ID number), at the same hospital (fixmedins_code),
+ * for the same total (medfee_sumamt), ending on the same day (enddate, or the China date of setl_time
+ * when the sender left it out: the platform settles a stay at discharge), and — when both say — starting
+ * on the same day. A reversed settlement no longer stands for its stay.
+ */
+
+export const APPLICATION_SOURCE = 'applications';
+
+/** The source of application settlements, created on first use (its name is reserved for it by the table). */
+export async function ensureApplicationSource(tx: Tx): Promise<void> {
+  await tx.query(`INSERT INTO settlement_sources (name, kind) VALUES ('${APPLICATION_SOURCE}', 'APPLICATION') ON CONFLICT (name) DO NOTHING`);
+}
+
+/** Key of the advisory lock that orders a feed page's same-stay check against an acceptance's. */
+const STAY_LOCK = `hashtextextended('settlement-stays', 0)`;
+
+/**
+ * Feed pages take the lock shared (they run side by side), an acceptance exclusive: whichever
+ * commits first, the other's check (after the lock) sees its settlement.
+ */
+export async function lockStays(tx: Tx, mode: 'shared' | 'exclusive'): Promise<void> {
+  await tx.query(mode === 'shared' ? `SELECT pg_advisory_xact_lock_shared(${STAY_LOCK})` : `SELECT pg_advisory_xact_lock(${STAY_LOCK})`);
+}
+
+const dischargeDay = (s: string) => `coalesce(${s}.enddate, (${s}.setl_time AT TIME ZONE 'Asia/Shanghai')::date)`;
+
+const standing = (s: string) => `${s}.kind = 'SETTLEMENT' AND ${s}.status <> 'DUPLICATE'
+  AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.reverses_setl_id = ${s}.setl_id AND r.kind = 'REVERSAL')`;
+
+export interface StayKey {
+  memberId: number;
+  hospitalCode: string;
+  admittedOn: string;
+  dischargedOn: string;
+  totalFen: number;
+}
+
+/** Standing settlements (from any source) of the member's stay, oldest first. */
+export async function sameStaySettlements(db: Queryable, key: StayKey): Promise<{ id: number; source: string }[]> {
+  const { rows } = await db.query<{ id: number; source: string }>(
+    `SELECT s.id, s.source FROM members m
+       JOIN settlements s ON s.certno_hash = m.id_number_hash AND s.medfee_sumamt = $3 AND s.fixmedins_code = $2
+      WHERE m.id = $1 AND ${dischargeDay('s')} = $5::date AND (s.begndate IS NULL OR s.begndate = $4::date) AND ${standing('s')}
+      ORDER BY s.id`,
+    [key.memberId, key.hospitalCode, key.totalFen, key.admittedOn, key.dischargedOn],
+  );
+  return rows;
+}
+
+/**
+ * New feed settlements among `ids` whose stay an accepted application already settled become
+ * DUPLICATE of that application's settlement (before any match: they get no claim). Returns them.
+ */
+export async function markApplicationDuplicates(tx: Tx, ids: readonly number[]): Promise<{ id: number; duplicateOfId: number }[]> {
+  const { rows } = await tx.query<{ id: number; duplicateOfId: number }>(
+    `UPDATE settlements f SET status = 'DUPLICATE', duplicate_of_id = a.id, matched_at = now(),
+            member_id = (SELECT m.id FROM members m WHERE m.id_number_hash = f.certno_hash)
+       FROM settlements a
+      WHERE f.id = ANY($1::bigint[]) AND f.status = 'RECEIVED' AND f.kind = 'SETTLEMENT' AND f.source <> '${APPLICATION_SOURCE}'
+        AND f.fixmedins_code IS NOT NULL
+        AND a.source = '${APPLICATION_SOURCE}' AND a.fixmedins_code = f.fixmedins_code AND a.certno_hash = f.certno_hash
+        AND a.medfee_sumamt = f.medfee_sumamt AND a.enddate = ${dischargeDay('f')} AND (f.begndate IS NULL OR f.begndate = a.begndate)
+        AND ${standing('a')}
+     RETURNING f.id, a.id AS "duplicateOfId"`,
+    [ids],
+  );
+  return rows;
+}
+
+export interface MemberIdentity {
+  name: string;
+  idNumberEnc: Buffer;
+  idNumberHash: Buffer;
+  idNumberMasked: string;
+}
+
+/** The member's name and ID number as the members table keeps them (encrypted, hashed, masked). */
+export async function memberIdentity(db: Queryable, memberId: number): Promise<MemberIdentity | null> {
+  const { rows } = await db.query<MemberIdentity>(
+    `SELECT name, id_number_enc AS "idNumberEnc", id_number_hash AS "idNumberHash", id_number_masked AS "idNumberMasked"
+       FROM members WHERE id = $1`,
+    [memberId],
+  );
+  return rows[0] ?? null;
+}

@@ -1,0 +1,25 @@
+import type { Queryable } from '../../kernel/transaction.ts';
+
+/**
+ * UNMATCHED settlements whose missing piece exists now go back to RECEIVED for the match step: a
+ * NO_MEMBER one whose member (by keyed hash of the ID number) is registered since, a NO_ENROLMENT
+ * one whose member has an enrolment of its plan year since (the calendar year of setl_time in China
+ * time, as lockMatchFacts reads it). Derived from the rows, so a roster import, a member or an
+ * enrolment created through the API, or the sweeper all find the same work. Returns the ids released.
+ */
+export async function releaseResolvableUnmatched(db: Queryable): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `UPDATE settlements s SET status = 'RECEIVED', unmatched_reason = NULL, member_id = NULL, matched_at = NULL
+      WHERE s.status = 'UNMATCHED'
+        AND CASE s.unmatched_reason
+              WHEN 'NO_MEMBER' THEN EXISTS (SELECT 1 FROM members m WHERE m.id_number_hash = s.certno_hash)
+              -- A reversal is matched in its original's plan year: it waits for its original instead.
+              WHEN 'NO_ENROLMENT' THEN s.kind = 'SETTLEMENT' AND EXISTS (
+                SELECT 1 FROM members m JOIN enrolments e ON e.member_id = m.id
+                 WHERE m.id_number_hash = s.certno_hash
+                   AND e.plan_year = extract(year FROM s.setl_time AT TIME ZONE 'Asia/Shanghai')::int)
+              ELSE false END
+     RETURNING s.id`,
+  );
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,67 @@
+import fontkit from '@pdf-lib/fontkit';
+import { PDFDocument } from 'pdf-lib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { noticeFonts } from '../../src/notices/font.ts';
+import type { NoticeContent } from '../../src/notices/model.ts';
+import { renderNotice } from '../../src/notices/render.ts';
+import { poppler, squeezed, tempFile } from './support.ts';
+
+/** The renderer and its typeface without a database: what any content comes out as. */
+const files: { remove(): void }[] = [];
+afterAll(() => files.forEach((f) => f.remove()));
+
+const content = (reasons: string[]): NoticeContent => ({
+  number: 'HZ2025-00000007', kind: 'CLAIM_DECIDED', title: '职工医疗互助金核定通知书', unionName: '某市总工会', issuedOn: '2025-06-05',
+  member: { name: '陈静', idNumberMasked: '3505**********0021', unitName: '某市第一医院' },
+  claim: {
+    reference: 'C7', settledOn: '2025-06-01', stay: { hospital: '某市第一医院', from: '2025-05-20', to: '2025-06-01' }, medicalTotalFen: 100_000_00, fundPaidFen: 60_000_00, personalPartFen: 40_000_00, ownPayFen: 0, overLimitFen: 0,
+    status: '不予给付', lines: [], totalFen: 0, reasons, decisionReason: '材料不全',
+  },
+  application: null,
+  appeal: null,
+  payout: null,
+  facts: [],
+});
+
+async function text(pdf: Uint8Array): Promise<string> {
+  const file = tempFile('notice.pdf', Buffer.from(pdf));
+  files.push(file);
+  return poppler('pdftotext', ['-enc', 'UTF-8', file.file, '-']).output;
+}
+
+describe('renderNotice', () => {
+  it('goes on over further pages when the content is long, every line kept', async () => {
+    const reasons = Array.from({ length: 70 }, (_, i) => `第${i + 1}条：参保缴费未满一年，按互助章程第${i + 1}条不予给付`);
+    const doc = await renderNotice(content(reasons), noticeFonts());
+    expect(doc.getPageCount()).toBeGreaterThan(1);
+    const all = squeezed(await text(await doc.save()));
+    for (const reason of reasons) expect(all).toContain(squeezed(reason));
+    expect(all).toContain('职工医疗互助金核定通知书（续）');
+    expect(all).toContain('审核意见：材料不全');
+  });
+
+  it('embeds only the glyphs it uses, with every glyph of the typeface at an even offset (the subsetter halves them)', async () => {
+    const pdf = await (await renderNotice(content(['参保缴费未满一年']), noticeFonts())).save();
+    // Two subset fonts of a few thousand glyphs' worth at most, not the 10 MB typeface.
+    expect(pdf.length).toBeLessThan(200_000);
+    const loaded = await PDFDocument.load(pdf);
+    expect(loaded.getPageCount()).toBe(1);
+    const font = fontkit.create(Buffer.from(noticeFonts().regular));
+    const offsets: number[] = (font as unknown as { loca: { offsets: number[] } }).loca.offsets;
+    expect(offsets.length).toBe(font.numGlyphs + 1);
+    expect(offsets.filter((o) => o % 2 !== 0)).toEqual([]);
+    // Through fontkit's subsetter (what pdf-lib embeds) every glyph keeps its outline.
+    const glyphs = font.layout('职工医疗互助金核定通知书 2026').glyphs;
+    const subset = font.createSubset();
+    const ids = glyphs.map((glyph) => subset.includeGlyph(glyph) as unknown as number);
+    const parts: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      (subset as unknown as NodeJS.ReadableStream & { encodeStream(): NodeJS.ReadableStream }).encodeStream()
+        .on('data', (chunk: Uint8Array) => parts.push(Buffer.from(chunk))).on('end', resolve).on('error', reject);
+    });
+    const embedded = fontkit.create(Buffer.concat(parts));
+    glyphs.forEach((glyph, i) => {
+      expect(embedded.getGlyph(ids[i]!).path.toSVG()).toBe(glyph.path.toSVG());
+    });
+  });
+});

@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { lazyTestGateway } from '../support/gateway.ts';
+import { decidedClaim, DECIDE_APPEAL, FILE_APPEAL, memberToken } from '../appeals/support.ts';
+import { localId } from '../../src/gateway/globalId.ts';
+
+/**
+ * Appeals as an attacker tries them: another member's or unit's claim, the wrong role, the claim's
+ * own reviewer going round the service straight to the database, forged or oversized input, a
+ * decision replayed, two filings racing.
+ */
+const started = lazyTestGateway();
+const reason = 'please look again at the bill';
+
+async function filedAppeal(reviewer = 'reviewer-a') {
+  const { db, gw } = await started();
+  const claim = await decidedClaim(db.pool, gw, 'REJECTED', reviewer);
+  const filed = await gw.query(memberToken(claim.member), FILE_APPEAL, { input: { claimId: claim.claimGid, reason } });
+  expect(filed.data.fileAppeal.userErrors).toEqual([]);
+  return { ...claim, appealGid: filed.data.fileAppeal.appeal.id as string, appealId: localId('id', filed.data.fileAppeal.appeal.id, 'Appeal') };
+}
+
+describe('filing', () => {
+  it('a member cannot appeal another member\'s claim, nor a unit operator another unit\'s: NOT_FOUND, as for no claim', async () => {
+    const { db, gw } = await started();
+    const a = await decidedClaim(db.pool, gw, 'REJECTED');
+    const b = await decidedClaim(db.pool, gw, 'REJECTED');
+    for (const who of [memberToken(b.member), { role: 'UNIT_OPERATOR' as const, unit: b.member.creditCode }]) {
+      const answer = await gw.query(who, FILE_APPEAL, { input: { claimId: a.claimGid, reason } });
+      expect(answer.data.fileAppeal.userErrors).toEqual([expect.objectContaining({ field: 'input.claimId', code: 'NOT_FOUND' })]);
+    }
+    const own = await gw.query({ role: 'UNIT_OPERATOR', unit: a.member.creditCode, sub: 'op-a' }, FILE_APPEAL, { input: { claimId: a.claimGid, reason } });
+    expect(own.data.fileAppeal.appeal).toMatchObject({ status: 'OPEN', filedBy: { subject: 'op-a', role: 'UNIT_OPERATOR' } });
+  });
+
+  it('is refused to roles that do not file for members', async () => {
+    const { db, gw } = await started();
+    const { claimGid } = await decidedClaim(db.pool, gw, 'REJECTED');
+    for (const role of ['REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const) {
+      const answer = await gw.query({ role }, FILE_APPEAL, { input: { claimId: claimGid, reason } });
+      expect(answer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+  });
+
+  it('refuses a reason too short or too long, and an ID of another type', async () => {
+    const { db, gw } = await started();
+    const { member, claimGid } = await decidedClaim(db.pool, gw, 'REJECTED');
+    const long = await gw.query(memberToken(member), FILE_APPEAL, { input: { claimId: claimGid, reason: '长'.repeat(2001) } });
+    expect(long.data.fileAppeal.userErrors).toEqual([expect.objectContaining({ field: 'input.reason', message: expect.stringContaining('at most 2000') })]);
+    const short = await gw.query(memberToken(member), FILE_APPEAL, { input: { claimId: claimGid, reason: ' no ' } });
+    expect(short.data.fileAppeal.userErrors).toEqual([expect.objectContaining({ field: 'input.reason' })]);
+    const memberAsClaim = await gw.query(memberToken(member), FILE_APPEAL, { input: { claimId: memberToken(member).member, reason } });
+    expect(memberAsClaim.data.fileAppeal.userErrors).toEqual([expect.objectContaining({ field: 'input.claimId', message: expect.stringContaining('not a Claim ID') })]);
+  });
+
+  it('two filings at once: exactly one appeal', async () => {
+    const { db, gw } = await started();
+    const { member, claimGid, claimId } = await decidedClaim(db.pool, gw, 'REJECTED');
+    const answers = await Promise.all(Array.from({ length: 4 }, () => gw.query(memberToken(member), FILE_APPEAL, { input: { claimId: claimGid, reason } })));
+    expect(answers.filter((a) => a.data.fileAppeal.appeal).length).toBe(1);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM appeals WHERE claim_id = $1', [claimId]);
+    expect(rows[0].n).toBe(1);
+  });
+});
+
+describe('deciding', () => {
+  it('is refused to every role but REVIEWER and ADMIN', async () => {
+    const { gw } = await started();
+    const { appealGid, member } = await filedAppeal();
+    for (const who of [memberToken(member), { role: 'UNIT_OPERATOR' as const, unit: member.creditCode }, { role: 'FINANCE' as const }, { role: 'AUDITOR' as const }, { role: 'SERVICE' as const }]) {
+      const answer = await gw.query(who, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'UPHOLD', reason: 'looks right' } });
+      expect(answer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+  });
+
+  it('replayed: the second decision is refused and the claim is decided again once', async () => {
+    const { db, gw } = await started();
+    const { appealGid, claimId } = await filedAppeal();
+    const input = { appealId: appealGid, decision: 'UPHOLD', reason: 'documents confirm' };
+    const [first, second] = await Promise.all([gw.query({ role: 'REVIEWER', sub: 'r-b' }, DECIDE_APPEAL, { input }), gw.query({ role: 'REVIEWER', sub: 'r-c' }, DECIDE_APPEAL, { input })]);
+    const decided = [first, second].filter((a) => a.data.decideAppeal.appeal);
+    expect(decided).toHaveLength(1);
+    const refused = [first, second].find((a) => !a.data.decideAppeal.appeal)!;
+    expect(refused.data.decideAppeal.userErrors).toEqual([expect.objectContaining({ code: 'CONFLICT', message: expect.stringContaining('UPHELD already') })]);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM claim_redecisions WHERE claim_id = $1', [claimId]);
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('members and other members\' appeals: a member sees only its own; staff lists are for REVIEWER, ADMIN, AUDITOR', async () => {
+    const { db, gw } = await started();
+    const { appealGid } = await filedAppeal();
+    const other = await decidedClaim(db.pool, gw, 'REJECTED');
+    expect((await gw.query(memberToken(other.member), 'query($id: ID!) { node(id: $id) { id } }', { id: appealGid })).data.node).toBeNull();
+    expect((await gw.query({ role: 'FINANCE' }, 'query($id: ID!) { node(id: $id) { id } }', { id: appealGid })).data.node).toBeNull();
+    for (const role of ['MEMBER', 'UNIT_OPERATOR', 'FINANCE'] as const) {
+      const who = role === 'MEMBER' ? memberToken(other.member) : role === 'UNIT_OPERATOR' ? { role, unit: other.member.creditCode } : { role };
+      expect((await gw.query(who, '{ appeals { edges { node { id } } } }')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+  });
+});
+
+describe('the database', () => {
+  it('refuses a decision by the claim\'s decider or the appeal\'s filer, whoever writes it (four eyes)', async () => {
+    const { db } = await started();
+    const { appealId } = await filedAppeal('reviewer-q');
+    const decide = (by: string) => db.pool.query(
+      `UPDATE appeals SET status = 'UPHELD', decided_by = $2, decided_role = 'REVIEWER', decided_at = now(), decision_reason = 'ok ok' WHERE id = $1`, [appealId, by]);
+    await expect(decide('reviewer-q')).rejects.toMatchObject({ code: '23514', constraint: 'appeals_four_eyes' });
+    const { rows: [{ filed_by: filer }] } = await db.pool.query('SELECT filed_by FROM appeals WHERE id = $1', [appealId]);
+    await expect(decide(filer)).rejects.toMatchObject({ code: '23514', constraint: 'appeals_four_eyes' });
+    await decide('reviewer-z');
+  });
+
+  it('takes the claim\'s decider and status from the claim, never from the writer', async () => {
+    const { db, gw } = await started();
+    const { claimId } = await decidedClaim(db.pool, gw, 'REJECTED', 'reviewer-real');
+    const { rows: [row] } = await db.pool.query(
+      `INSERT INTO appeals (claim_id, member_id, claim_status_when_filed, claim_decided_by, reason, filed_by, filed_role)
+       VALUES ($1, 1, 'APPROVED', 'somebody-else', 'forged row', 'x', 'MEMBER') RETURNING claim_decided_by, claim_status_when_filed, member_id`, [claimId]);
+    const { rows: [claim] } = await db.pool.query('SELECT member_id FROM claims WHERE id = $1', [claimId]);
+    expect(row).toEqual({ claim_decided_by: 'reviewer-real', claim_status_when_filed: 'REJECTED', member_id: claim.member_id });
+  });
+
+  it('keeps a decided appeal as decided, and refuses an appeal of an undecided claim', async () => {
+    const { db, gw } = await started();
+    const { appealGid, appealId } = await filedAppeal();
+    await gw.query({ role: 'REVIEWER', sub: 'r-x' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'DISMISS', reason: 'not covered' } });
+    await expect(db.pool.query(`UPDATE appeals SET status = 'UPHELD' WHERE id = $1`, [appealId])).rejects.toMatchObject({ code: '23514' });
+    await expect(db.pool.query(`UPDATE appeals SET decision_reason = 'rewritten' WHERE id = $1`, [appealId])).rejects.toMatchObject({ code: '23514' });
+    const pending = await decidedClaim(db.pool, gw, 'PENDING_REVIEW');
+    await expect(db.pool.query(`INSERT INTO appeals (claim_id, reason, filed_by, filed_role) VALUES ($1, 'why not', 'x', 'MEMBER')`, [pending.claimId]))
+      .rejects.toMatchObject({ code: '23514' });
+  });
+});

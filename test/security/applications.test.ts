@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
+import { lazyTestGateway } from '../support/gateway.ts';
+import { seedSettlement } from '../benefits/seed.ts';
+import { ACCEPT, memberOf, pdf, RESUBMIT, RETURN, seedApplicant, stay, submit, SUBMIT, uploadAttachment } from '../applications/support.ts';
+
+/**
+ * Applications: who may file, see and decide them, and what input is refused. A member acts only for
+ * itself; staff who filed for a member do not also accept; figures, hospital codes and dates are
+ * checked before anything is stored; an acceptance happens once.
+ */
+const started = lazyTestGateway();
+const reviewer = (sub = 'reviewer-sun') => ({ role: 'REVIEWER' as const, sub });
+const READ = `query($id: ID!) { application(id: $id) { id } node(id: $id) { id } }`;
+
+async function twoMembers() {
+  const { db, gw } = await started();
+  return { a: await seedApplicant(db.pool, gw.keys), b: await seedApplicant(db.pool, gw.keys) };
+}
+
+describe('another member', () => {
+  it('cannot read, submit for, resubmit or attach to member B', async () => {
+    const { gw } = await started();
+    const { a, b } = await twoMembers();
+    const ofB = await submit(gw, memberOf(b), { stay: stay() });
+    expect(ofB.userErrors).toEqual([]);
+    const id = ofB.application.id;
+
+    // Reading: as if it did not exist.
+    expect((await gw.query(memberOf(a), READ, { id })).data).toEqual({ application: null, node: null });
+    const list = await gw.query(memberOf(a), `{ applications { totalCount edges { node { id } } } }`);
+    expect(list.data.applications).toEqual({ totalCount: 0, edges: [] });
+    const viaMember = await gw.query(memberOf(a), `query($m: ID!) { node(id: $m) { ... on Member { applications { totalCount } } } }`, { m: toGlobalId('Member', b.memberId) });
+    expect(viaMember.data.node).toBeNull();
+
+    // Submitting for B: refused outright, nothing stored.
+    const uploadId = await uploadAttachment(gw, memberOf(a), pdf());
+    const forB = await gw.query(memberOf(a), SUBMIT, { input: { memberId: toGlobalId('Member', b.memberId), stay: stay({ dischargedOn: '2025-06-02' }), attachments: [{ uploadId, kind: 'SETTLEMENT_SHEET' }] } });
+    expect(forB.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(forB.errors?.[0]?.message).toMatch(/a member applies only for themselves/);
+
+    // Resubmitting B's (returned) application: not found for A.
+    await gw.query(reviewer(), RETURN, { input: { applicationId: id, reason: 'OTHER', note: 'please sign the form' } });
+    const resubmitted = await gw.query(memberOf(a), RESUBMIT, { input: { applicationId: id, stay: stay(), attachments: [] } });
+    expect(resubmitted.data.resubmitApplication).toEqual({ application: null, userErrors: [{ field: 'input.applicationId', code: 'NOT_FOUND', message: 'Application not found' }] });
+
+    // B's upload cannot be attached by A.
+    const uploadOfB = await uploadAttachment(gw, memberOf(b), pdf(321));
+    const stolen = await gw.query(memberOf(a), SUBMIT, { input: { stay: stay({ dischargedOn: '2025-06-03' }), attachments: [{ uploadId: uploadOfB, kind: 'SETTLEMENT_SHEET' }] } });
+    expect(stolen.data.submitApplication.application).toBeNull();
+    expect(stolen.data.submitApplication.userErrors).toEqual([expect.objectContaining({ field: 'input.attachments.0.uploadId' })]);
+    const { db } = await started();
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM applications WHERE member_id = $1`, [a.memberId]);
+    expect(rows[0].n).toBe(0);
+  });
+});
+
+describe('staff', () => {
+  it('a unit operator cannot accept or return, nor file for or see another unit\'s member', async () => {
+    const { gw } = await started();
+    const { a, b } = await twoMembers();
+    const filed = await submit(gw, memberOf(a), { stay: stay() });
+    const ofA = { role: 'UNIT_OPERATOR' as const, sub: 'op-a', unit: a.creditCode };
+    const ofB = { role: 'UNIT_OPERATOR' as const, sub: 'op-b', unit: b.creditCode };
+
+    for (const [query, variables] of [
+      [ACCEPT, { id: filed.application.id }],
+      [RETURN, { input: { applicationId: filed.application.id, reason: 'OTHER', note: 'not my call to make' } }],
+    ] as const) {
+      const answer = await gw.query(ofA, query, variables);
+      expect(answer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+    expect((await gw.query(ofA, READ, { id: filed.application.id })).data.application).toEqual({ id: filed.application.id });
+    expect((await gw.query(ofB, READ, { id: filed.application.id })).data).toEqual({ application: null, node: null });
+
+    const uploadId = await uploadAttachment(gw, ofB, pdf());
+    const forA = await gw.query(ofB, SUBMIT, { input: { memberId: toGlobalId('Member', a.memberId), channel: 'MAIL', stay: stay({ dischargedOn: '2025-06-04' }), attachments: [{ uploadId, kind: 'SETTLEMENT_SHEET' }] } });
+    expect(forA.data.submitApplication).toEqual({ application: null, userErrors: [{ field: 'input.memberId', code: 'NOT_FOUND', message: 'Member not found' }] });
+  });
+
+  it('a reviewer cannot file (it does not shape what it decides on); roles outside the list are refused', async () => {
+    const { gw } = await started();
+    const { a } = await twoMembers();
+    for (const role of ['REVIEWER', 'FINANCE', 'AUDITOR'] as const) {
+      const answer = await gw.query({ role, sub: `x-${role}` }, SUBMIT, { input: { memberId: toGlobalId('Member', a.memberId), channel: 'COUNTER', stay: stay(), attachments: [] } });
+      expect(answer.errors?.[0]?.extensions?.code, role).toBe('FORBIDDEN');
+    }
+    const filed = await submit(gw, memberOf(a), { stay: stay() });
+    const finance = await gw.query({ role: 'FINANCE', sub: 'f' }, ACCEPT, { id: filed.application.id });
+    expect(finance.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const list = await gw.query({ role: 'FINANCE', sub: 'f' }, `{ applications { totalCount } }`);
+    expect(list.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('who filed for the member cannot accept it: refused by the service and by the database', async () => {
+    const { db, gw } = await started();
+    const { a } = await twoMembers();
+    const admin = { role: 'ADMIN' as const, sub: 'admin-filer' };
+    const filed = await submit(gw, admin, { memberId: toGlobalId('Member', a.memberId), channel: 'COUNTER', stay: stay() });
+    expect(filed.userErrors).toEqual([]);
+    const own = (await gw.query(admin, ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    expect(own).toEqual({ application: null, userErrors: [{ field: 'input.applicationId', code: 'CONFLICT', message: expect.stringMatching(/admin-filer filed this application for the member and cannot also accept it/) }] });
+
+    const id = localId('id', filed.application.id, 'Application');
+    // Every other rule of the row holds (a settlement to point at), so only four eyes can refuse it.
+    const settlementId = await seedSettlement(db.pool, a);
+    const direct = db.pool.query(`UPDATE applications SET status = 'ACCEPTED', decided_by = 'admin-filer', decided_at = now(), settlement_id = $2 WHERE id = $1`, [id, settlementId]);
+    await expect(direct).rejects.toThrow(/applications_four_eyes/);
+    await db.pool.query(`DELETE FROM settlements WHERE id = $1`, [settlementId]);
+
+    // A member's own filing is no one's: any reviewer may accept it; so may another person for staff's.
+    const other = (await gw.query(reviewer('reviewer-other'), ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    expect(other.userErrors).toEqual([]);
+    expect(other.application.status).toBe('ACCEPTED');
+  });
+
+  it('accepting twice makes one settlement, one notification, one audit entry', async () => {
+    const { db, gw } = await started();
+    const { a } = await twoMembers();
+    const filed = await submit(gw, memberOf(a), { stay: stay() });
+    const answers = await Promise.all([reviewer('r1'), reviewer('r2'), reviewer('r1')].map((who) => gw.query(who, ACCEPT, { id: filed.application.id })));
+    for (const answer of answers) expect(answer.data.acceptApplication.userErrors).toEqual([]);
+    const settlementIds = new Set(answers.map((x) => x.data.acceptApplication.application.settlement.id));
+    expect(settlementIds.size).toBe(1);
+    const id = localId('id', filed.application.id, 'Application');
+    const counts = await db.pool.query(
+      `SELECT (SELECT count(*)::int FROM settlements WHERE source = 'applications' AND setl_id = $2) AS settlements,
+              (SELECT count(*)::int FROM notifications WHERE kind = 'APPLICATION_ACCEPTED' AND subject_id = $1) AS notifications,
+              (SELECT count(*)::int FROM audit_log WHERE action = 'application.accept' AND target_id = $3) AS audits`,
+      [id, `APP-${id}`, String(id)],
+    );
+    expect(counts.rows[0]).toEqual({ settlements: 1, notifications: 1, audits: 1 });
+  });
+});
+
+describe('forged or absurd input', () => {
+  async function refused(input: Record<string, unknown>) {
+    const { gw } = await started();
+    const { a } = await twoMembers();
+    const answer = await submit(gw, memberOf(a), input);
+    expect(answer.application).toBeNull();
+    return answer.userErrors.map((e: { field: string; code: string }) => `${e.code} ${e.field}`).sort();
+  }
+
+  it('refuses negative, absurd and inconsistent amounts, naming each field', async () => {
+    expect(await refused({ stay: stay({}, { totalFeesFen: -5, cashPaidFen: -1 }) })).toEqual(['INVALID input.stay.amounts.cashPaidFen', 'INVALID input.stay.amounts.totalFeesFen']);
+    expect(await refused({ stay: stay({}, { fundsTotalFen: 5_000_000_000, totalFeesFen: 5_001_234_567 }) })).toEqual(['INVALID input.stay.amounts.fundsTotalFen', 'INVALID input.stay.amounts.totalFeesFen']);
+    // The parts do not add up to the total / the burden.
+    expect(await refused({ stay: stay({}, { totalFeesFen: 9_999_999 }) })).toEqual(['INVALID input.stay.amounts.totalFeesFen']);
+    expect(await refused({ stay: stay({}, { cashPaidFen: 1 }) })).toEqual(['INVALID input.stay.amounts.personBurdenFen']);
+    expect(await refused({ stay: stay({}, { fullyOwnPayFen: 2_000_000 }) })).toEqual(['INVALID input.stay.amounts.fullyOwnPayFen']);
+    expect(await refused({ stay: stay({}, { totalFeesFen: 0, fundsTotalFen: 0, personBurdenFen: 0, cashPaidFen: 0 }) })).toEqual(['INVALID input.stay.amounts.totalFeesFen']);
+  });
+
+  it('refuses forged hospital codes, impossible dates and bad diagnoses', async () => {
+    expect(await refused({ stay: stay({ hospitalCode: 'X123' }) })).toEqual(['INVALID input.stay.hospitalCode']);
+    expect(await refused({ stay: stay({ hospitalCode: 'H99010600001' }) })).toEqual(['INVALID input.stay.hospitalCode']);
+    expect(await refused({ stay: stay({ hospitalCode: "H4401060000'; DROP TABLE applications; --" }) })).toEqual(['INVALID input.stay.hospitalCode']);
+    expect(await refused({ stay: stay({ admittedOn: '2025-06-02', dischargedOn: '2025-06-01' }) })).toEqual(['INVALID input.stay.dischargedOn']);
+    expect(await refused({ stay: stay({ admittedOn: '2099-01-01', dischargedOn: '2099-01-02' }) })).toEqual(['INVALID input.stay.admittedOn', 'INVALID input.stay.dischargedOn']);
+    expect(await refused({ stay: stay({ admittedOn: '1999-12-30', dischargedOn: '2000-01-02' }) })).toEqual(['INVALID input.stay.admittedOn']);
+    expect(await refused({ stay: stay({ admittedOn: '2023-01-01', dischargedOn: '2025-01-02' }) })).toEqual(['INVALID input.stay.dischargedOn']);
+    // An outpatient visit is one day.
+    expect(await refused({ stay: stay({ medicalType: '11', admittedOn: '2025-06-01', dischargedOn: '2025-06-03' }) })).toEqual(['INVALID input.stay.dischargedOn']);
+    expect(await refused({ stay: stay({ medicalType: '2x' }) })).toEqual(['INVALID input.stay.medicalType']);
+    expect(await refused({ stay: stay({ diagnoses: ['not-icd'] }) })).toEqual(['INVALID input.stay.diagnoses']);
+    expect(await refused({ stay: stay({ hospitalName: ' ' }) })).toEqual(['INVALID input.stay.hospitalName']);
+  });
+
+  it('refuses an application without a document showing the figures, and a channel that does not fit the caller', async () => {
+    const { gw } = await started();
+    const { a } = await twoMembers();
+    const onlySummary = await submit(gw, memberOf(a), { stay: stay() }, [{ kind: 'DISCHARGE_SUMMARY', bytes: pdf() }]);
+    expect(onlySummary.userErrors).toEqual([{ field: 'input.attachments', code: 'INVALID', message: expect.stringMatching(/SETTLEMENT_SHEET.*INVOICE/) }]);
+    const atCounter = await submit(gw, memberOf(a), { stay: stay(), channel: 'COUNTER' });
+    expect(atCounter.userErrors).toEqual([expect.objectContaining({ field: 'input.channel', code: 'INVALID' })]);
+    const admin = { role: 'ADMIN' as const, sub: 'adm' };
+    const online = await submit(gw, admin, { memberId: toGlobalId('Member', a.memberId), channel: 'ONLINE', stay: stay() });
+    expect(online.userErrors).toEqual([expect.objectContaining({ field: 'input.channel', code: 'INVALID' })]);
+    const nobody = await submit(gw, admin, { channel: 'MAIL', stay: stay() });
+    expect(nobody.userErrors).toEqual([expect.objectContaining({ field: 'input.memberId', code: 'INVALID' })]);
+    const notAMember = await submit(gw, admin, { memberId: toGlobalId('Claim', a.memberId), channel: 'MAIL', stay: stay() });
+    expect(notAMember.userErrors).toEqual([expect.objectContaining({ field: 'input.memberId', code: 'INVALID' })]);
+  });
+
+  it('a return needs a reason the member can act on', async () => {
+    const { gw } = await started();
+    const { a } = await twoMembers();
+    const filed = await submit(gw, memberOf(a), { stay: stay() });
+    const short = (await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'OTHER', note: ' no ' } })).data.returnApplication;
+    expect(short.userErrors).toEqual([expect.objectContaining({ field: 'input.note', code: 'INVALID' })]);
+    const long = (await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'OTHER', note: 'x'.repeat(501) } })).data.returnApplication;
+    expect(long.userErrors).toEqual([expect.objectContaining({ field: 'input.note', code: 'INVALID' })]);
+    const bad = await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'BECAUSE', note: 'valid note here' } });
+    expect(bad.errors).toBeDefined();
+  });
+});

@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import { toGlobalId } from '../../src/gateway/globalId.ts';
+import { lazyTestGateway } from '../support/gateway.ts';
+import { record, seedPerson, type TestMember } from '../notifications/support.ts';
+
+/**
+ * Notifications as an attacker tries them: another member's notifications and preferences, the
+ * member's own unit reading them, a member retrying deliveries, the bound openid read back, a
+ * notification forged through the API, oversized or malformed preferences.
+ */
+const started = lazyTestGateway();
+const OPENID = 'oSecretOpenid_0123456789abcd';
+
+const memberToken = (m: TestMember) => ({ role: 'MEMBER' as const, sub: `member-${m.id}`, member: toGlobalId('Member', m.id) });
+
+const MY_NOTIFICATIONS = `{ viewer { member { id notifications(first: 10) { totalCount edges { node { id kind text subjectId
+  deliveries { id channel status lastError } } } } notificationPreferences { channels wechatBound chosen } } } }`;
+const MEMBER_NOTIFICATIONS = `query($id: ID!) { node(id: $id) { ... on Member { notifications(first: 10) { edges { node { id kind } } }
+  notificationPreferences { channels wechatBound } } } }`;
+const SET_PREFERENCES = `mutation($input: SetMyNotificationPreferencesInput!) { setMyNotificationPreferences(input: $input) {
+  preferences { channels wechatBound chosen } userErrors { field code message } } }`;
+const RETRY = `mutation($input: RetryNotificationDeliveryInput!) { retryNotificationDelivery(input: $input) {
+  delivery { id status } userErrors { field code message } } }`;
+
+async function memberWithNotification() {
+  const { db } = await started();
+  const m = await seedPerson(db.pool);
+  await record(db.pool, [{ memberId: m.id, kind: 'PAYOUT_PAID', subjectType: 'Payout', subjectId: m.id * 10, eventKey: 'attempt-1', facts: { amountFen: 4_200 } }]);
+  // A delivery the channel refused for good, as the worker leaves it.
+  await db.pool.query(`UPDATE notifications SET planned_at = now() WHERE member_id = $1`, [m.id]);
+  const { rows } = await db.pool.query<{ id: number }>(
+    `INSERT INTO notification_deliveries (notification_id, channel, status, attempts, last_error)
+     SELECT id, 'SMS', 'FAILED', 1, 'HTTP 400: refused' FROM notifications WHERE member_id = $1 RETURNING id`,
+    [m.id],
+  );
+  return { member: m, deliveryGid: toGlobalId('NotificationDelivery', rows[0]!.id) };
+}
+
+describe('reading notifications', () => {
+  it('a member reads its own, newest first, with the delivery status per channel (and no staff-only error text)', async () => {
+    const { gw } = await started();
+    const { member } = await memberWithNotification();
+    const answer = await gw.query(memberToken(member), MY_NOTIFICATIONS);
+    expect(answer.errors).toBeUndefined();
+    const notifications = answer.data.viewer.member.notifications;
+    expect(notifications.totalCount).toBe(1);
+    expect(notifications.edges[0].node).toMatchObject({ kind: 'PAYOUT_PAID', text: expect.stringContaining('42.00 元'), deliveries: [{ channel: 'SMS', status: 'FAILED', lastError: null }] });
+  });
+
+  it('member B cannot read A\'s notifications, deliveries or preferences: by member, by node id, or by list', async () => {
+    const { gw } = await started();
+    const a = await memberWithNotification();
+    const b = await memberWithNotification();
+    const own = await gw.query(memberToken(a.member), MY_NOTIFICATIONS);
+    const notificationGid = own.data.viewer.member.notifications.edges[0].node.id;
+
+    const viaMember = await gw.query(memberToken(b.member), MEMBER_NOTIFICATIONS, { id: toGlobalId('Member', a.member.id) });
+    expect(viaMember.data?.node ?? null).toBeNull();
+    const viaNodes = await gw.query(memberToken(b.member), `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: [notificationGid, a.deliveryGid] });
+    expect(viaNodes.data.nodes).toEqual([null, null]);
+    const list = await gw.query(memberToken(b.member), `{ notificationDeliveries(first: 10) { edges { node { id } } } }`);
+    expect(list.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('the member\'s own unit operator sees the member but not its notifications', async () => {
+    const { gw } = await started();
+    const { member } = await memberWithNotification();
+    const answer = await gw.query({ role: 'UNIT_OPERATOR', unit: member.unitCreditCode }, MEMBER_NOTIFICATIONS, { id: toGlobalId('Member', member.id) });
+    expect(answer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(JSON.stringify(answer.data ?? {})).not.toContain('PAYOUT_PAID');
+  });
+
+  it('ADMIN and AUDITOR read (with the error text), and list FAILED deliveries', async () => {
+    const { gw } = await started();
+    const { member, deliveryGid } = await memberWithNotification();
+    for (const role of ['ADMIN', 'AUDITOR'] as const) {
+      const read = await gw.query({ role }, MEMBER_NOTIFICATIONS, { id: toGlobalId('Member', member.id) });
+      expect(read.data.node.notifications.edges).toHaveLength(1);
+      const listed = await gw.query({ role }, `{ notificationDeliveries(status: FAILED, first: 100) { totalCount edges { node { id lastError viewerCanRetry } } } }`);
+      const mine = listed.data.notificationDeliveries.edges.find((e: { node: { id: string } }) => e.node.id === deliveryGid);
+      expect(mine.node).toEqual({ id: deliveryGid, lastError: 'HTTP 400: refused', viewerCanRetry: role === 'ADMIN' });
+    }
+  });
+});
+
+describe('preferences', () => {
+  it('a member sets only its own: there is no member argument, and B\'s stay as they were', async () => {
+    const { gw } = await started();
+    const { member: a } = await memberWithNotification();
+    const { member: b } = await memberWithNotification();
+    const forged = await gw.query(memberToken(a), SET_PREFERENCES, { input: { channels: ['SMS'], memberId: toGlobalId('Member', b.id) } });
+    expect(forged.errors?.[0]?.message).toMatch(/memberId/);
+    const set = await gw.query(memberToken(a), SET_PREFERENCES, { input: { channels: ['WECHAT'], wechatOpenid: OPENID } });
+    expect(set.data.setMyNotificationPreferences).toEqual({ preferences: { channels: ['WECHAT'], wechatBound: true, chosen: true }, userErrors: [] });
+    const bPrefs = await gw.query(memberToken(b), MY_NOTIFICATIONS);
+    expect(bPrefs.data.viewer.member.notificationPreferences).toEqual({ channels: ['SMS'], wechatBound: false, chosen: false });
+  });
+
+  it('staff cannot set a member\'s preferences', async () => {
+    const { gw } = await started();
+    const { member } = await memberWithNotification();
+    for (const role of ['ADMIN', 'UNIT_OPERATOR', 'AUDITOR', 'SERVICE'] as const) {
+      const answer = await gw.query({ role, unit: role === 'UNIT_OPERATOR' ? member.unitCreditCode : undefined }, SET_PREFERENCES, { input: { channels: [] } });
+      expect(answer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+  });
+
+  it('the openid is kept encrypted and never shown again, to staff or the member', async () => {
+    const { db, gw } = await started();
+    const { member } = await memberWithNotification();
+    await gw.query(memberToken(member), SET_PREFERENCES, { input: { channels: ['SMS', 'WECHAT'], wechatOpenid: OPENID } });
+    const answers = [
+      await gw.query({ role: 'ADMIN' }, MEMBER_NOTIFICATIONS, { id: toGlobalId('Member', member.id) }),
+      await gw.query({ role: 'AUDITOR' }, MEMBER_NOTIFICATIONS, { id: toGlobalId('Member', member.id) }),
+      await gw.query(memberToken(member), MY_NOTIFICATIONS),
+    ];
+    for (const answer of answers) {
+      expect(answer.errors).toBeUndefined();
+      expect(JSON.stringify(answer)).not.toContain(OPENID);
+    }
+    const { rows } = await db.pool.query<{ enc: Buffer }>(`SELECT wechat_openid_enc AS enc FROM notification_preferences WHERE member_id = $1`, [member.id]);
+    expect(rows[0]!.enc.toString('latin1')).not.toContain(OPENID);
+    const audit = await db.pool.query(`SELECT details::text AS d FROM audit_log WHERE action = 'notification.preferences.set' AND target_id = $1`, [String(member.id)]);
+    expect(audit.rows.length).toBeGreaterThan(0);
+    for (const row of audit.rows) expect(row.d).not.toContain(OPENID);
+  });
+
+  it('refuses malformed and oversized input, naming the field', async () => {
+    const { gw, db } = await started();
+    const { member } = await memberWithNotification();
+    const noPhone = await seedPerson(db.pool, { phone: null });
+    const cases: [TestMember, Record<string, unknown>, string][] = [
+      [member, { channels: ['WECHAT'] }, 'input.channels'],
+      [member, { channels: ['SMS', 'SMS'] }, 'input.channels'],
+      [member, { channels: ['WECHAT'], wechatOpenid: 'x'.repeat(5_000) }, 'input.wechatOpenid'],
+      [member, { channels: [], wechatOpenid: 'bad openid!' }, 'input.wechatOpenid'],
+      [noPhone, { channels: ['SMS'] }, 'input.channels'],
+    ];
+    for (const [who, input, field] of cases) {
+      const answer = await gw.query(memberToken(who), SET_PREFERENCES, { input });
+      const errors = answer.data?.setMyNotificationPreferences?.userErrors ?? answer.errors;
+      expect(JSON.stringify(errors), JSON.stringify(input).slice(0, 80)).toContain(field);
+    }
+    const unknownChannel = await gw.query(memberToken(member), SET_PREFERENCES, { input: { channels: ['EMAIL'] } });
+    expect(unknownChannel.errors?.[0]?.message).toMatch(/EMAIL/);
+  });
+});
+
+describe('deliveries and the outbox', () => {
+  it('a MEMBER (even the delivery\'s own), FINANCE or AUDITOR cannot retry; ADMIN can, once', async () => {
+    const { gw } = await started();
+    const { member, deliveryGid } = await memberWithNotification();
+    for (const who of [memberToken(member), { role: 'FINANCE' as const }, { role: 'AUDITOR' as const }]) {
+      const answer = await gw.query(who, RETRY, { input: { deliveryId: deliveryGid, reason: 'try again' } });
+      expect(answer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+    const retried = await gw.query({ role: 'ADMIN' }, RETRY, { input: { deliveryId: deliveryGid, reason: 'phone corrected' } });
+    expect(retried.data.retryNotificationDelivery).toEqual({ delivery: { id: deliveryGid, status: 'PENDING' }, userErrors: [] });
+    const replayed = await gw.query({ role: 'ADMIN' }, RETRY, { input: { deliveryId: deliveryGid, reason: 'phone corrected' } });
+    expect(replayed.data.retryNotificationDelivery.userErrors).toEqual([expect.objectContaining({ field: 'input.deliveryId', code: 'CONFLICT' })]);
+    const otherType = await gw.query({ role: 'ADMIN' }, RETRY, { input: { deliveryId: toGlobalId('Member', member.id), reason: 'phone corrected' } });
+    expect(otherType.data.retryNotificationDelivery.userErrors).toEqual([expect.objectContaining({ field: 'input.deliveryId' })]);
+  });
+
+  it('no mutation creates or changes a notification: the outbox is written only by the decisions themselves', async () => {
+    const { gw } = await started();
+    const answer = await gw.query({ role: 'ADMIN' }, `{ __schema { mutationType { fields { name args { type { ofType { name } } } } } } }`);
+    const mutations = answer.data.__schema.mutationType.fields as { name: string }[];
+    const touching = mutations.map((m) => m.name).filter((n) => /notif/i.test(n)).sort();
+    expect(touching).toEqual(['retryNotificationDelivery', 'setMyNotificationPreferences']);
+    const forged = await gw.query({ role: 'ADMIN' }, `mutation { createNotification(input: { kind: PAYOUT_PAID }) { notification { id } } }`);
+    expect(forged.errors?.[0]?.message).toMatch(/createNotification/);
+  });
+});
