@@ -14,6 +14,7 @@ import { ingestDemoSettlements } from './settlements.ts';
 import { approveClaim } from '../../src/benefits/review.ts';
 import { payDemoClaims, startDemoBank } from './payouts.ts';
 import { reconcileDemo, type DemoReconciliation } from './reconciliation.ts';
+import { playMemberChannel } from './channel.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { fenToCnyGrouped } from '../../src/kernel/money.ts';
 import { claimIdsWithStatus, claimTotalsByStatus, countClaims, paidClaimCount, unadjudicatedSettlementIds } from '../../src/benefits/store.ts';
@@ -24,8 +25,9 @@ import { UNSCOPED } from '../../src/kernel/scope.ts';
  * `hub demo`: everything a newcomer needs to see the hub work, on a fresh machine.
  * Sample units and members enrolled for two plan years, contributions, settlements from the
  * platform simulator, claims, payouts paid through the bank simulator, the gateway and workers, a
- * token and a query that works. Last line: one JSON object of counts. Each run starts from nothing in
- * a schema and queue prefix of its own (state.ts), so a rerun after any crash ends the same way.
+ * token and a query that works, and one member's own channel (application, appeal, sealed
+ * notice). Last line: one JSON object of counts. Each run starts from nothing in a schema and queue
+ * prefix of its own (state.ts), so a rerun after any crash ends the same way.
  */
 export interface DemoOptions {
   once: boolean;
@@ -84,10 +86,6 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   console.log(settlements.summary);
   console.log(await awaitAdjudication(runtime));
   console.log(await reviewDemoClaims(runtime));
-  console.log(await payDemoClaims(runtime, workers.queues));
-  const reconciliation = await reconcileDemo(runtime, { url: bank.simulator.url, adapter: bank.payouts.adapter }, { faults: options.bankFaults });
-  console.log(reconciliation.summary);
-  for (const line of reconciliation.proofLines) console.log(`  ${line}`);
   let server;
   try {
     server = await startGateway(runtime, config.PORT, '127.0.0.1');
@@ -99,6 +97,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const origin = `http://127.0.0.1:${server.port}`;
   const url = `${origin}/graphql`;
   const token = await signDevelopmentToken(config, { sub: 'demo-admin', role: 'ADMIN' });
+  // Before the payout run, so the member's claim is paid and reconciled with the others.
+  for (const line of (await playMemberChannel(config, origin, token)).lines) console.log(line);
+  console.log(await payDemoClaims(runtime, workers.queues));
+  const reconciliation = await reconcileDemo(runtime, { url: bank.simulator.url, adapter: bank.payouts.adapter }, { faults: options.bankFaults });
+  console.log(reconciliation.summary);
+  for (const line of reconciliation.proofLines) console.log(`  ${line}`);
 
   const answer = await postQuery(url, token, SAMPLE_QUERY);
   const shown = answer.data?.members?.edges?.length ?? 0;
