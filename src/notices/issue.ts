@@ -36,6 +36,8 @@ export interface NoticeSettings {
   seal: Seal;
   /** The union's name as printed and as the seal's text (NOTICE_UNION_NAME). */
   unionName: string;
+  /** Days after a claim's decision within which it may be appealed (APPEAL_PERIOD_DAYS), as the notice tells the member. */
+  appealPeriodDays: number;
 }
 
 export const NOTICE_ACTOR: Actor = { subject: 'notices', role: 'SERVICE' };
@@ -95,7 +97,7 @@ async function noticeContent(
     throw new Error(`notification ${source.notificationId}: its subject belongs to another member`);
   }
   return {
-    number, kind, title: NOTICE_TITLES[kind], unionName: settings.unionName, issuedOn: chinaToday(now),
+    number, kind, title: NOTICE_TITLES[kind], unionName: settings.unionName, appealPeriodDays: settings.appealPeriodDays, issuedOn: chinaToday(now),
     member: { name: source.memberName, idNumberMasked: source.idNumberMasked, unitName: source.unitName },
     claim: claim && {
       reference: `C${claim.id}`,

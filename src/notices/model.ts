@@ -81,6 +81,8 @@ export interface NoticeContent {
   kind: NoticeKind;
   title: string;
   unionName: string;
+  /** APPEAL_PERIOD_DAYS: the appeal the notice offers, counted from the claim's decision. */
+  appealPeriodDays: number;
   /** China date the notice is issued, yyyy-MM-dd. */
   issuedOn: string;
   member: { name: string; idNumberMasked: string; unitName: string };

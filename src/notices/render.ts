@@ -139,7 +139,8 @@ export async function renderNotice(content: NoticeContent, fonts: NoticeFonts): 
   if (content.facts.length) rows(content.facts);
 
   y -= 8;
-  line(`如对本通知有异议，可自收到本通知之日起六十日内向${content.unionName}申请复核。`, { size: 9.5, color: GREY });
+  // An appeal's decision is final here; any other notice offers the appeal the rules allow (from the claim's decision).
+  if (content.kind !== 'APPEAL_DECIDED') line(`如对核定结果有异议，可自核定之日起${content.appealPeriodDays}日内向${content.unionName}申请复核。`, { size: 9.5, color: GREY });
   line('本通知书加盖电子印章（PDF 数字签名），可用 PDF 阅读器或 pdfsig 验证其真实性与完整性；内容被改动后签名即失效。', { size: 9.5, color: GREY });
 
   // Signature block: the union's name and the date, the seal over them.

@@ -5,15 +5,15 @@ import { configuredSeal, parseSealSettings } from '../seals/settings.ts';
 import type { NoticeSettings } from './issue.ts';
 
 /** The notices' settings from configuration: the union seal (as for bank files) and NOTICE_UNION_NAME. */
-export function noticeSettings(config: Pick<Config, 'NOTICE_UNION_NAME'>, keys: PersonalDataKeys): NoticeSettings {
-  return { keys, seal: configuredSeal(parseSealSettings()), unionName: config.NOTICE_UNION_NAME };
+export function noticeSettings(config: Pick<Config, 'NOTICE_UNION_NAME' | 'APPEAL_PERIOD_DAYS'>, keys: PersonalDataKeys): NoticeSettings {
+  return { keys, seal: configuredSeal(parseSealSettings()), unionName: config.NOTICE_UNION_NAME, appealPeriodDays: config.APPEAL_PERIOD_DAYS };
 }
 
 /**
  * The notice worker's settings, or null (and a warning) when the seal cannot be loaded, so the
  * other workers still run; the notices wait in the outbox until a seal is configured.
  */
-export function configuredNoticeSettings(config: Pick<Config, 'NOTICE_UNION_NAME'>, keys: PersonalDataKeys, log: Logger): NoticeSettings | null {
+export function configuredNoticeSettings(config: Pick<Config, 'NOTICE_UNION_NAME' | 'APPEAL_PERIOD_DAYS'>, keys: PersonalDataKeys, log: Logger): NoticeSettings | null {
   try {
     return noticeSettings(config, keys);
   } catch (error) {

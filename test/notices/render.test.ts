@@ -11,7 +11,7 @@ const files: { remove(): void }[] = [];
 afterAll(() => files.forEach((f) => f.remove()));
 
 const content = (reasons: string[]): NoticeContent => ({
-  number: 'HZ2025-00000007', kind: 'CLAIM_DECIDED', title: '职工医疗互助金核定通知书', unionName: '某市总工会', issuedOn: '2025-06-05',
+  number: 'HZ2025-00000007', kind: 'CLAIM_DECIDED', title: '职工医疗互助金核定通知书', unionName: '某市总工会', appealPeriodDays: 60, issuedOn: '2025-06-05',
   member: { name: '陈静', idNumberMasked: '3505**********0021', unitName: '某市第一医院' },
   claim: {
     reference: 'C7', settledOn: '2025-06-01', stay: { hospital: '某市第一医院', from: '2025-05-20', to: '2025-06-01' }, medicalTotalFen: 100_000_00, fundPaidFen: 60_000_00, personalPartFen: 40_000_00, ownPayFen: 0, overLimitFen: 0,

@@ -101,6 +101,8 @@ describe('a sealed claim notice', () => {
     }
     expect(text).toContain(`互助金合计：${grouped(claim.totalFen)}元`);
     expect(text).toContain('某市总工会');
+    // The appeal it offers is the configured period (45 days in these settings), from the decision.
+    expect(text).toContain('可自核定之日起45日内');
   });
 
   it('is stored encrypted, under the hash of the exported bytes, and issued once however often it is asked for', async () => {

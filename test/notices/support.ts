@@ -17,7 +17,7 @@ import { sealOf, testPki } from '../seals/fixtures.ts';
 export const keys = personalDataKeys(Buffer.alloc(32, 9).toString('base64'));
 export function noticeTestSettings(): NoticeSettings & { caPem: string } {
   const pki = testPki();
-  return { keys, seal: sealOf(pki.seal), unionName: '某市总工会', caPem: pki.ca.certificate.toString() };
+  return { keys, seal: sealOf(pki.seal), unionName: '某市总工会', appealPeriodDays: 45, caPem: pki.ca.certificate.toString() };
 }
 
 export const MEMBER_NAME = '王小明';
