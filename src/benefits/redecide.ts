@@ -66,7 +66,7 @@ const sameFacts = (a: Partial<EnrolmentFacts>, b: EnrolmentFacts) =>
 const sameCodes = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((code, i) => code === b[i]);
 
 /**
- * Decides the claim again (helper D's appeals call this), in the caller's transaction. Allowed from
+ * Decides the claim again (an upheld appeal calls this), in the caller's transaction. Allowed from
  * INELIGIBLE and REJECTED; any other status is a CONFLICT. When the new decision is the old one
  * (still refused for the same reasons), nothing but the claim's facts changes and no history is
  * written: `after` equals `before`.

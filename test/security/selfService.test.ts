@@ -122,7 +122,7 @@ describe('a member reads only its own records', () => {
     expect(result.errors).toBeUndefined();
     const me = result.data.viewer.member;
     expect(me.id).toBe(toGlobalId('Member', b.memberId));
-    // Its claim was approved, so its unit's contribution covers it (helper A's coverage rule).
+    // Its claim was approved, so its unit's contribution covers it (coverage per enrolment).
     expect(me.enrolments.edges.map((e: { node: { contributionCovered: boolean } }) => e.node.contributionCovered)).toEqual([true]);
     expect(me.claims.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([toGlobalId('Claim', b.claimId)]);
     const [claim] = me.claims.edges.map((e: { node: unknown }) => e.node);
