@@ -187,10 +187,10 @@ export function claimDecidedNotification(
  * coverage rule of its plan year's rule set (src/members/contributions.ts `contributionCovered`).
  */
 export async function enrolmentsCovered(
-  tx: Tx, settlements: readonly Pick<PendingSettlementRow, 'enrolmentId' | 'planYear'>[], ruleSets: Map<number, RuleSet>,
+  db: Queryable, settlements: readonly Pick<PendingSettlementRow, 'enrolmentId' | 'planYear'>[], ruleSets: Map<number, RuleSet>,
 ): Promise<Map<number, boolean>> {
   const ids = [...new Set(settlements.map((s) => s.enrolmentId))];
-  const figures = await enrolmentCoverageFigures(tx, ids);
+  const figures = await enrolmentCoverageFigures(db, ids);
   const covered = new Map<number, boolean>();
   for (const f of figures) {
     if (!f) continue;

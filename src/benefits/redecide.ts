@@ -7,9 +7,8 @@ import { conflict, forbidden, notFound } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { recordNotifications } from '../notifications/store.ts';
-import { enrolmentCoverageFigures } from '../members/store/coverage.ts';
-import { contributionCovered } from '../members/contributions.ts';
 import { evaluateBenefits, type EnrolmentFacts, type PlanYearTotals } from './rules/engine.ts';
+import type { RuleSet } from './rules/ruleSet.ts';
 import { bilingual } from './rules/explain.ts';
 import type { RuleSetCache } from './catalogue.ts';
 import { benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, ruleSetsByYear, settlementFacts } from './adjudicate.ts';
@@ -78,7 +77,8 @@ export async function redecideClaim(tx: Tx, claimId: number, options: Redecision
   if (locked.claim.status !== 'INELIGIBLE' && locked.claim.status !== 'REJECTED') {
     throw conflict(`the claim is ${locked.claim.status}; only an INELIGIBLE or REJECTED claim is decided again`, 'input.claimId');
   }
-  return decideAgain(tx, locked, options, await currentFacts(tx, locked.settlement, options.ruleSets));
+  const { ruleSet, facts } = await currentFacts(tx, locked.settlement, options.ruleSets);
+  return decideAgain(tx, locked, options, ruleSet, facts);
 }
 
 /**
@@ -95,26 +95,27 @@ export async function redecideIfFactsChanged(
     const locked = await lockForRedecision(tx, claimId);
     if (!locked || locked.claim.status !== 'INELIGIBLE') return null;
     if (!locked.claim.reasonCodes.some((c) => (MUTABLE_REFUSALS as readonly string[]).includes(c))) return null;
-    const facts = await currentFacts(tx, locked.settlement, options.ruleSets);
+    const { ruleSet, facts } = await currentFacts(tx, locked.settlement, options.ruleSets);
     if (sameFacts(locked.claim.facts, facts)) return null;
     const cause: RedecisionCause = !locked.claim.facts.contributionPaid && facts.contributionPaid ? 'CONTRIBUTION_PAID' : 'ENROLMENT_CHANGED';
-    const outcome = await decideAgain(tx, locked, { ...options, actor: options.actor ?? REDECISION_ACTOR, cause }, facts);
+    const outcome = await decideAgain(tx, locked, { ...options, actor: options.actor ?? REDECISION_ACTOR, cause }, ruleSet, facts);
     return { ...outcome, memberId: locked.settlement.memberId, unitId: locked.settlement.unitId };
   });
 }
 
-async function currentFacts(tx: Tx, s: PendingSettlementRow, cache: RuleSetCache): Promise<EnrolmentFacts> {
+/** The rule set governing the settlement's plan year, and its enrolment's facts now under it. */
+async function currentFacts(tx: Tx, s: PendingSettlementRow, cache: RuleSetCache): Promise<{ ruleSet: RuleSet; facts: EnrolmentFacts }> {
   const ruleSets = await ruleSetsByYear(tx, cache, [s.planYear]);
   const covered = await enrolmentsCovered(tx, [s], ruleSets);
-  return enrolmentFactsOf(s, covered.get(s.enrolmentId) ?? false);
+  return { ruleSet: ruleSets.get(s.planYear)!, facts: enrolmentFactsOf(s, covered.get(s.enrolmentId) ?? false) };
 }
 
-/** Decides the locked claim again on `facts` (its enrolment's facts now). */
+/** Decides the locked claim again on `facts` (its enrolment's facts now) under `ruleSet`. */
 async function decideAgain(
-  tx: Tx, { claim, settlement: s, totals }: NonNullable<Awaited<ReturnType<typeof lockForRedecision>>>, options: RedecisionOptions, facts: EnrolmentFacts,
+  tx: Tx, { claim, settlement: s, totals }: NonNullable<Awaited<ReturnType<typeof lockForRedecision>>>, options: RedecisionOptions,
+  ruleSet: RuleSet, facts: EnrolmentFacts,
 ): Promise<RedecisionOutcome> {
   const { actor, cause } = options;
-  const ruleSet = (await ruleSetsByYear(tx, options.ruleSets, [s.planYear])).get(s.planYear)!;
   const before: PlanYearTotals = { INPATIENT: totals.inpatientFen, CRITICAL: totals.criticalFen, MAJOR_DISEASE: totals.majorDiseaseFen, outOfPocket: totals.outOfPocketFen };
   const groups = (await store.grantedDiseaseGroups(tx, [s.memberId])).get(s.memberId) ?? [];
   const result = evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups });
@@ -181,9 +182,7 @@ export async function redecisionsDue(db: Queryable, cache: RuleSetCache): Promis
   for (let after = 0; ;) {
     const refused = await store.refusedClaimsWithFacts(db, MUTABLE_REFUSALS, after, DUE_PAGE);
     if (!refused.length) break;
-    const ruleSets = await ruleSetsByYear(db, cache, refused.map((r) => r.planYear));
-    const figures = await enrolmentCoverageFigures(db, [...new Set(refused.map((r) => r.enrolmentId))]);
-    const covered = new Map(figures.flatMap((f) => (f ? [[f.enrolmentId, contributionCovered(ruleSets.get(f.planYear)!.eligibility.coverage, f)] as const] : [])));
+    const covered = await enrolmentsCovered(db, refused, await ruleSetsByYear(db, cache, refused.map((r) => r.planYear)));
     for (const r of refused) {
       if (!sameFacts(r.facts, { ...r.current, contributionPaid: covered.get(r.enrolmentId) ?? false })) due.push(r.claimId);
     }
