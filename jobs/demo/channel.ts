@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import type { Config } from '../../src/config.ts';
 import { signDevelopmentToken, type TokenClaims } from '../../src/gateway/auth.ts';
 import { addDays, chinaToday } from '../../src/kernel/time.ts';
 import { fenToCnyGrouped } from '../../src/kernel/money.ts';
+import { DEMO_WAIT_MS, pollUntil } from './wait.ts';
 
 /**
  * For `hub demo`: one member's own channel (网上办), played through the GraphQL API as the
@@ -17,7 +17,6 @@ import { fenToCnyGrouped } from '../../src/kernel/money.ts';
  * member downloads its sealed notice, which the demo writes under `.data/demo/`.
  */
 
-const WAIT_MS = 120_000;
 const NOTICE_DIR = '.data/demo';
 
 // A 1×1 PNG: the invoice photo a phone would take, as small as a valid PNG gets.
@@ -79,10 +78,10 @@ export async function playMemberChannel(config: Config, origin: string, adminTok
 
   await call(reviewerLi, `mutation($id: ID!) { acceptApplication(input: { applicationId: $id }) { application { status } userErrors { field code message } } }`,
     { id: application.id }, 'acceptApplication');
-  const claim = await waitFor('the accepted application to be adjudicated', async () => {
+  const claim = await pollUntil(async () => {
     const data = await call(member, `query($id: ID!) { node(id: $id) { ... on Application { status settlement { claim { id status totalFen } } } } }`, { id: application.id });
     return data.node?.settlement?.claim ?? null;
-  });
+  }, () => `the member channel demo failed: waited ${DEMO_WAIT_MS / 1000} s for the accepted application to be adjudicated`);
   lines.push(`  demo-reviewer-li accepted it; it became a settlement of its own source and was adjudicated: claim ${claim.id} ${claim.status} (${fenToCnyGrouped(claim.totalFen)} CNY)`);
 
   if (claim.status === 'PENDING_REVIEW') {
@@ -131,13 +130,4 @@ async function demoPdf(title: string): Promise<Buffer> {
   const page = doc.addPage([420, 300]);
   page.drawText(title, { x: 40, y: 240, size: 16, font: await doc.embedFont(StandardFonts.Helvetica) });
   return Buffer.from(await doc.save());
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null>): Promise<T> {
-  for (let waited = 0; waited <= WAIT_MS; waited += 250) {
-    const value = await probe();
-    if (value !== null) return value;
-    await sleep(250);
-  }
-  throw new Error(`the member channel demo failed: waited ${WAIT_MS / 1000} s for ${what}`);
 }

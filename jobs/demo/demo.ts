@@ -15,6 +15,7 @@ import { approveClaim } from '../../src/benefits/review.ts';
 import { payDemoClaims, startDemoBank } from './payouts.ts';
 import { reconcileDemo, type DemoReconciliation } from './reconciliation.ts';
 import { playMemberChannel } from './channel.ts';
+import { pollUntil } from './wait.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { fenToCnyGrouped } from '../../src/kernel/money.ts';
 import { claimIdsWithStatus, claimTotalsByStatus, countClaims, paidClaimCount, unadjudicatedSettlementIds } from '../../src/benefits/store.ts';
@@ -173,10 +174,8 @@ async function postQuery(url: string, token: string, query: string): Promise<Gra
 
 /** Waits until every matched settlement has its claim (or its reversal applied), then reports claims by status. */
 async function awaitAdjudication(runtime: Runtime): Promise<string> {
-  for (let waited = 0; (await unadjudicatedSettlementIds(runtime.db, 0, 1)).length > 0; waited += 200) {
-    if (waited > 120_000) throw new Error('adjudication did not finish within 2 minutes');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await pollUntil(async () => ((await unadjudicatedSettlementIds(runtime.db, 0, 1)).length > 0 ? null : true),
+    () => 'adjudication did not finish within 2 minutes');
   const rows = await claimTotalsByStatus(runtime.db);
   return `claims: ${rows.map((r) => `${r.status} ${r.claims} (${fenToCnyGrouped(r.totalFen)} CNY)`).join(', ') || 'none'}`;
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { writeDevCertificates } from '../../certs/devCa.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
@@ -15,6 +14,7 @@ import { payoutTotalsByStatus } from '../../src/payouts/store/payouts.ts';
 import { fenToCnyGrouped } from '../../src/kernel/money.ts';
 import type { Queues } from '../../src/queues.ts';
 import { enqueuePayoutBatch } from '../../src/payouts/queue.ts';
+import { DEMO_WAIT_MS, pollUntil } from './wait.ts';
 
 /**
  * For `hub demo`: development certificates (made once, under CERTS_DIR), the bank simulator as a
@@ -31,7 +31,6 @@ export interface BankDemo {
 
 const DEMO_CLERK = { subject: 'demo-clerk', role: 'ADMIN' };
 const DEMO_FINANCE = { subject: 'demo-finance', role: 'FINANCE' };
-const WAIT_MS = 120_000;
 
 /**
  * The bank's books outlive a run, one file per database: run again, the bank remembers what it paid
@@ -66,11 +65,8 @@ export async function payDemoClaims(runtime: Runtime, queues: Queues): Promise<s
     await enqueuePayoutBatch(queues.payouts, batch.id);
     batchIds.push(batch.id);
   }
-  const deadline = Date.now() + WAIT_MS;
-  while (await openBatchCount(runtime.db, batchIds) > 0) {
-    if (Date.now() > deadline) throw new Error(`payout batches did not finish within ${WAIT_MS / 1000} s`);
-    await sleep(200);
-  }
+  await pollUntil(async () => (await openBatchCount(runtime.db, batchIds) > 0 ? null : true),
+    () => `payout batches did not finish within ${DEMO_WAIT_MS / 1000} s`);
   const totals = await payoutTotalsByStatus(runtime.db);
   const byStatus = totals.map((r) => `${r.status} ${r.payouts} (${fenToCnyGrouped(r.totalFen)} CNY)`).join(', ') || 'none';
   return `payouts: ${planned.created} from approved claims, ${batchIds.length} batch(es) sealed and sent to the bank simulator; ${byStatus}; ` +

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Runtime } from '../../src/runtime.ts';
 import type { SampleMember } from '../../src/demo/sampleData.ts';
 import { scheduleSources } from '../../src/settlements/sources/registry.ts';
@@ -7,6 +6,8 @@ import * as store from '../../src/settlements/store.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import type { Queues } from '../../src/queues.ts';
 import { enqueueSettlementPull } from '../../src/settlements/queue.ts';
+import type { SourceCounts } from '../../src/settlements/model.ts';
+import { pollUntil } from './wait.ts';
 
 /**
  * For `hub demo`: the platform simulator settles for the sample members, is registered as the
@@ -39,23 +40,19 @@ export async function ingestDemoSettlements(runtime: Runtime, queues: Queues, me
     const registered = await store.upsertSource(runtime.db, { ...source, pollSeconds: 30 });
     await scheduleSources(runtime.db, queues.settlementPull);
     await enqueueSettlementPull(queues.settlementPull, SOURCE, registered.cursor);
-    const deadline = Date.now() + WAIT_MS;
-    for (;;) {
+    let seen: { counts?: SourceCounts; lastError?: string | null } = {}; // what the last look found, for the error
+    const counts = await pollUntil(async () => {
       const [counts] = await store.sourceCounts(runtime.db, [SOURCE]);
       const now = await store.sourceByName(runtime.db, SOURCE);
+      seen = { counts, lastError: now?.lastError };
       // Done when the cursor is at the feed's end and nothing waits for the match step.
-      if (now?.cursor === String(count) && counts!.received === 0) {
-        return {
-          summary: `settlements from the platform simulator: ${counts!.total} stored (${counts!.matched} matched, ` +
-            `${counts!.unmatched} unmatched), ${counts!.openRejections} rejected by validation`,
-          close,
-        };
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`the settlement pipeline did not finish in ${WAIT_MS / 1000} s: ${JSON.stringify(counts)}, last error: ${now?.lastError ?? 'none'}`);
-      }
-      await sleep(200);
-    }
+      return now?.cursor === String(count) && counts!.received === 0 ? counts! : null;
+    }, () => `the settlement pipeline did not finish in ${WAIT_MS / 1000} s: ${JSON.stringify(seen.counts)}, last error: ${seen.lastError ?? 'none'}`, WAIT_MS);
+    return {
+      summary: `settlements from the platform simulator: ${counts.total} stored (${counts.matched} matched, ` +
+        `${counts.unmatched} unmatched), ${counts.openRejections} rejected by validation`,
+      close,
+    };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;
