@@ -51,14 +51,18 @@ export function startRuntimeWorkers(runtime: Runtime, payouts?: PayoutServices |
   });
 }
 
-/** Stops `parts` in order on the first SIGTERM or SIGINT, then the runtime; exits 0. */
-export function closeOnSignal(runtime: Runtime, parts: { close(): Promise<void> }[]): void {
+/**
+ * Stops `parts` in order on the first SIGTERM or SIGINT, then the runtime; exits 0. `parts` may still
+ * be starting: a signal that arrives meanwhile waits for them, so a worker that already took a job
+ * finishes it rather than dying mid-call.
+ */
+export function closeOnSignal(runtime: Runtime, parts: { close(): Promise<void> }[] | Promise<{ close(): Promise<void> }[]>): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    for (const part of parts) await part.close().catch((err: unknown) => log.error({ err }, 'error while shutting down'));
+    for (const part of await parts) await part.close().catch((err: unknown) => log.error({ err }, 'error while shutting down'));
     await runtime.close();
     log.info('stopped');
     process.exit(0);
@@ -94,6 +98,9 @@ function listenAndClose(port: number, host: string): Promise<void> {
  */
 export async function runWorkers({ host = '127.0.0.1' }: { host?: string } = {}): Promise<void> {
   const runtime = await openRuntime(config());
+  // Installed before the workers start: they take jobs at once, before the endpoints listen.
+  let started!: (parts: { close(): Promise<void> }[]) => void;
+  closeOnSignal(runtime, new Promise((resolve) => { started = resolve; }));
   const workers = await startRuntimeWorkers(runtime);
   const metrics = metricsOfProcess();
   metrics.watchQueues(Object.values(workers.queues));
@@ -116,5 +123,5 @@ export async function runWorkers({ host = '127.0.0.1' }: { host?: string } = {})
       await new Promise((resolve) => server.close(resolve));
     },
   };
-  closeOnSignal(runtime, [endpoints, workers]);
+  started([endpoints, workers]);
 }
