@@ -12,7 +12,7 @@ const ROOT = '^(?:test/architecture/fixtures/)?';
 const SRC = `${ROOT}src/`;
 const JOBS = `${ROOT}jobs/`;
 
-const DOMAINS = 'members|settlements|benefits|payouts|reconciliation|banks|seals|events|notifications|notices|attachments|applications|appeals';
+const DOMAINS = 'members|settlements|benefits|payouts|reconciliation|banks|seals|events|notifications|notices|attachments|applications|appeals|organisations|condolences|figures';
 
 // 1. kernel
 const KERNEL = `${SRC}kernel/`;

@@ -5,16 +5,19 @@ import { describeFailure } from '../src/cliErrors.ts';
 import { jsonOption, result, say, useJson } from '../src/cliOutput.ts';
 import { config, ConfigError, requireNodeEnv } from '../src/config.ts';
 import { TEXT_ENCODINGS, type TextEncodingName } from '../src/csv.ts';
-import { ROLES, signDevelopmentToken, tokenLifetimeProblem, type Role } from '../src/gateway/auth.ts';
+import { ORGANISATION_SCOPED_ROLES, ROLES, signDevelopmentToken, tokenLifetimeProblem, type Role } from '../src/gateway/auth.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { verifyAuditChain } from '../src/audit/audit.ts';
 import { registerBankSimulatorCommands } from '../src/banks/simulator/cli.ts';
 import { registerSealCommands } from '../src/seals/cli.ts';
 import { registerBenefitsCommands } from '../src/benefits/cli.ts';
 import { registerNoticeCommands } from '../src/notices/cli.ts';
+import { registerFiguresCommands } from '../src/figures/cli.ts';
 import { registerNotificationCommands } from '../src/notifications/cli.ts';
 import { registerSettlementCommands } from '../src/settlements/cli.ts';
 import { registerStatementCommands } from '../src/reconciliation/cli.ts';
+import { registerOrganisationCommands } from '../src/organisations/cli.ts';
+import { registerFunderCommands } from '../src/payouts/cli.ts';
 import { SUBGRAPHS } from '../src/gateway/federation/subgraphs.ts';
 
 /** The `hub` command: operators' entry point (docs/design.md, Contracts other tools rely on). */
@@ -114,12 +117,18 @@ program
   .option('--subject <sub>', 'subject (user id)', 'dev-user')
   .option('--unit <creditCode>', 'unit (UNIT_OPERATOR)')
   .option('--member <memberId>', 'member global ID (MEMBER)')
+  .option('--org <code>', 'organisation code (ADMIN, REVIEWER, FINANCE, AUDITOR): they then work only inside its subtree')
   .option('--expires <span>', 'lifetime, e.g. 12h or 90m; at most TOKEN_MAX_LIFETIME_HOURS (24 h by default)', parseSpan, '12h')
   .addOption(jsonOption())
-  .action(async (options: { role: Role; subject: string; unit?: string; member?: string; expires: string }) => {
+  .action(async (options: { role: Role; subject: string; unit?: string; member?: string; org?: string; expires: string }) => {
     if (options.role === 'UNIT_OPERATOR' && !options.unit) throw new InvalidArgumentError('--unit is required for UNIT_OPERATOR');
     if (options.role === 'MEMBER' && !options.member) throw new InvalidArgumentError('--member is required for MEMBER');
-    const token = await signDevelopmentToken(config(), { sub: options.subject, role: options.role, unit: options.unit, member: options.member }, options.expires);
+    if (options.org !== undefined && !ORGANISATION_SCOPED_ROLES.includes(options.role)) {
+      throw new InvalidArgumentError(`--org goes with ${ORGANISATION_SCOPED_ROLES.join(', ')} only`);
+    }
+    const token = await signDevelopmentToken(config(), {
+      sub: options.subject, role: options.role, unit: options.unit, member: options.member, org: options.org?.toUpperCase(),
+    }, options.expires);
     // The gateway would refuse a longer-lived token: say so now rather than print one that never works.
     const { exp, iat } = decodeJwt(token);
     const tooLong = tokenLifetimeProblem(config(), exp!, iat);
@@ -155,9 +164,12 @@ registerBankSimulatorCommands(program);
 registerSealCommands(program);
 registerBenefitsCommands(program);
 registerNoticeCommands(program);
+registerFiguresCommands(program);
 registerNotificationCommands(program);
 registerSettlementCommands(program);
 registerStatementCommands(program);
+registerOrganisationCommands(program);
+registerFunderCommands(program);
 
 function parsePort(value: string): number {
   const port = Number(value);

@@ -104,6 +104,7 @@ export async function runWorkers({ host = '127.0.0.1' }: { host?: string } = {})
   const workers = await startRuntimeWorkers(runtime);
   const metrics = metricsOfProcess();
   metrics.watchQueues(Object.values(workers.queues));
+  metrics.watchOperations(runtime.db, runtime.config);
   let draining = false;
   const app = express();
   app.get('/healthz', healthz);

@@ -24,7 +24,9 @@ export type BenefitProgramme =
   /** 住院医疗互助: a ratio of the in-policy personal part of an inpatient stay. */
   | 'INPATIENT'
   /** 重大疾病一次性补助: a lump sum on the first diagnosis of a disease group. */
-  | 'MAJOR_DISEASE';
+  | 'MAJOR_DISEASE'
+  /** 省总工会大病补助: a provincial union's subsidy stacked on the city's lines, a ratio of the growth of the year's out-of-pocket total (less the programmes it names) above its own threshold; paid from the province's account. */
+  | 'PROVINCIAL_SUBSIDY';
 
 /** Why a claim is ineligible or pays less than it might. */
 export type ClaimReasonCode =
@@ -36,6 +38,8 @@ export type ClaimReasonCode =
   | 'NEEDS_SPECIAL_DISEASE'
   /** 未参加互助: no enrolment for the plan year. */
   | 'NO_ENROLMENT'
+  /** 适用条件: a programme applies only to members of some unit types or member categories, and this member is not one of them (the claim itself stands). */
+  | 'PROGRAMME_CONDITION_NOT_MET'
   /** 等待期: the stay falls in the member's waiting period. */
   | 'WAITING_PERIOD';
 

@@ -7,6 +7,7 @@ import { signDevelopmentToken, type TokenClaims } from '../../src/gateway/auth.t
 import { addDays, chinaToday } from '../../src/kernel/time.ts';
 import { fenToCnyGrouped } from '../../src/kernel/money.ts';
 import { DEMO_WAIT_MS, pollUntil } from './wait.ts';
+import { apiCaller, type ApiCall } from './api.ts';
 
 /**
  * For `hub demo`: one member's own channel (网上办), played through the GraphQL API as the
@@ -22,11 +23,6 @@ const NOTICE_DIR = '.data/demo';
 // A 1×1 PNG: the invoice photo a phone would take, as small as a valid PNG gets.
 const INVOICE_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 
-interface Answer {
-  data?: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the demo reads what came back
-  errors?: { message: string }[];
-}
-
 export interface ChannelDemo {
   lines: string[];
   noticePath: string;
@@ -34,15 +30,7 @@ export interface ChannelDemo {
 
 export async function playMemberChannel(config: Config, origin: string, adminToken: string): Promise<ChannelDemo> {
   const token = (claims: Partial<TokenClaims> & Pick<TokenClaims, 'role' | 'sub'>) => signDevelopmentToken(config, claims);
-  const call = async (bearer: string, query: string, variables: Record<string, unknown> = {}, payload?: string): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const response = await fetch(`${origin}/graphql`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` }, body: JSON.stringify({ query, variables }),
-    });
-    const answer = (await response.json()) as Answer;
-    const errors = answer.errors ?? (payload ? answer.data?.[payload]?.userErrors : []) ?? [];
-    if (errors.length) throw new Error(`the member channel demo failed: ${JSON.stringify(errors)}`);
-    return payload ? answer.data[payload] : answer.data;
-  };
+  const call = apiCaller(origin, 'the member channel demo');
 
   const memberId = await renewedCoveredMember(call, adminToken);
   const member = await token({ sub: 'demo-member', role: 'MEMBER', member: memberId });
@@ -115,7 +103,7 @@ export async function playMemberChannel(config: Config, origin: string, adminTok
 }
 
 /** A member enrolled last year and this year (no waiting period) whose unit's payment covers it. */
-async function renewedCoveredMember(call: (bearer: string, query: string) => Promise<any>, adminToken: string): Promise<string> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function renewedCoveredMember(call: ApiCall, adminToken: string): Promise<string> {
   const year = Number(chinaToday().slice(0, 4));
   const data = await call(adminToken, `{ members(first: 100) { edges { node { id enrolments(first: 2) { edges { node { planYear contributionCovered } } } } } } }`);
   for (const { node } of data.members.edges as { node: { id: string; enrolments: { edges: { node: { planYear: number; contributionCovered: boolean } }[] } } }[]) {

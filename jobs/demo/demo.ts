@@ -9,7 +9,9 @@ import { contributionReference } from '../../src/members/contributions.ts';
 import { contributionFigures, countMembers, insertContributionPayments, insertRunningRosterImport, insertUnits, unitsByCreditCodes } from '../../src/members/store.ts';
 import { ensureDemoServices, MissingServiceError, redact } from './services.ts';
 import { DEMO_SCHEMA, DemoBusyError, resetDemoState } from './state.ts';
-import { demoSample, ROSTER_HEADER, rosterLine } from '../../src/demo/sampleData.ts';
+import { demoSample, ROSTER_HEADER, rosterLine, sampleCategories, sampleMembers } from '../../src/demo/sampleData.ts';
+import { playCondolence, proposeNextYear, publishDemoFigures, setUpProgrammes } from './programmes.ts';
+import { DASHBOARD_PATH } from '../../src/gateway/dashboard.ts';
 import { ingestDemoSettlements } from './settlements.ts';
 import { approveClaim } from '../../src/benefits/review.ts';
 import { payDemoClaims, startDemoBank } from './payouts.ts';
@@ -77,8 +79,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   const runtime = createRuntime(config);
   const loaded = await loadSampleRegistry(runtime, options.members);
-  console.log(`sample registry: ${loaded.units} units, ${loaded.members} members (${loaded.inserted} new), ` +
+  console.log(`sample registry: ${loaded.units.length} units, ${loaded.members} members (${loaded.inserted} new), ` +
     `enrolled for ${loaded.years.join(' and ')}`);
+  const thisYear = loaded.years.at(-1)!;
+  const programmes = await setUpProgrammes(runtime, loaded.units, thisYear);
+  for (const line of programmes.lines) console.log(line);
 
   const bank = await startDemoBank(runtime);
   console.log(`bank simulator: ${bank.simulator.url} (BANK_URL for \`hub work\`; its ledger: ${bank.simulator.url}/ledger)`);
@@ -87,6 +92,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   console.log(settlements.summary);
   console.log(await awaitAdjudication(runtime));
   console.log(await reviewDemoClaims(runtime));
+  console.log(await proposeNextYear(runtime, thisYear));
   let server;
   try {
     server = await startGateway(runtime, config.PORT, '127.0.0.1');
@@ -100,10 +106,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const token = await signDevelopmentToken(config, { sub: 'demo-admin', role: 'ADMIN' });
   // Before the payout run, so the member's claim is paid and reconciled with the others.
   for (const line of (await playMemberChannel(config, origin, token)).lines) console.log(line);
+  // A worker on the city unit's roster, never enrolled: one beyond the sample (so a distinct ID number).
+  const worker = [...sampleMembers(options.members + 1, loaded.units)].at(-1)!;
+  console.log(await playCondolence(config, origin, programmes.cityUnit, worker));
   console.log(await payDemoClaims(runtime, workers.queues));
   const reconciliation = await reconcileDemo(runtime, { url: bank.simulator.url, adapter: bank.payouts.adapter }, { faults: options.bankFaults });
   console.log(reconciliation.summary);
   for (const line of reconciliation.proofLines) console.log(`  ${line}`);
+  for (const line of await publishDemoFigures(runtime, thisYear)) console.log(line);
 
   const answer = await postQuery(url, token, SAMPLE_QUERY);
   const shown = answer.data?.members?.edges?.length ?? 0;
@@ -113,6 +123,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   console.log(`GraphQL gateway: ${url}`);
   // In the fragment, the token stays in the browser: it is never sent to the server or written to its logs.
   console.log(`GraphiQL, signed in: ${origin}${GRAPHIQL_PATH}#token=${token}`);
+  console.log(`Dashboard (figures, drill-down by organisation, reconciliation calendar), signed in: ${origin}${DASHBOARD_PATH}#token=${token}`);
   console.log('Development token (ADMIN, 12h); in a shell:');
   console.log(`  export TOKEN=${token}`);
   console.log(`  curl -s ${url} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`);
@@ -141,7 +152,8 @@ export async function loadSampleRegistry(runtime: Pick<Runtime, "db" | "keys">, 
   let inserted = 0;
   for (const year of years) {
     // Most members renew (no new waiting period); every tenth joins only this year.
-    const lines = members.filter((_, i) => year === thisYear || i % 10 !== 0).map((m, i) => rosterLine(m, year, i % 7 === 0));
+    const listed = members.map((m, i) => [m, i] as const).filter(([, i]) => year === thisYear || i % 10 !== 0);
+    const lines = listed.map(([m, i], j) => rosterLine(m, year, j % 7 === 0, sampleCategories(i)));
     const importId = await insertRunningRosterImport(runtime.db, { fileName: `demo-roster-${year}.csv`, defaultUnitId: null, createdBy: 'demo' });
     const result = await importRoster(runtime.db, runtime.keys, ROSTER_HEADER + lines.join(''), { importId, today: `${year}-01-05` });
     inserted += result.rowsInserted;
@@ -155,7 +167,7 @@ export async function loadSampleRegistry(runtime: Pick<Runtime, "db" | "keys">, 
   await insertContributionPayments(runtime.db, paid.map((r) => ({
     unitId: r.unitId, planYear: r.planYear, amountFen: r.owedFen, reference: contributionReference(r.creditCode, r.planYear), paidOn: `${r.planYear}-01-20`,
   })), 'MANUAL', 'demo');
-  return { units: units.length, members: members.length, inserted, years, sample: members };
+  return { units, members: members.length, inserted, years, sample: members };
 }
 
 interface GraphQLAnswer {

@@ -24,7 +24,8 @@ export const appealResolvers: DomainResolvers = {
     appeals: async (_root, { status, ...args }, ctx) => {
       requireRole(ctx, APPEAL_READERS, 'appeals');
       const page = readPage(args);
-      return { ...toConnection(await appealsPage(ctx.db, status ?? null, page), page, (a) => a.id), count: () => countAppeals(ctx.db, status ?? null) };
+      const scope = scopeOf(ctx.principal);
+      return { ...toConnection(await appealsPage(ctx.db, scope, status ?? null, page), page, (a) => a.id), count: () => countAppeals(ctx.db, scope, status ?? null) };
     },
   },
   Mutation: {
@@ -40,7 +41,7 @@ export const appealResolvers: DomainResolvers = {
     },
     decideAppeal: async (_root, { input }, ctx) => {
       const appealId = localId('input.appealId', input.appealId, 'Appeal');
-      const appeal = await decideAppeal(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), appealId, input.decision, input.reason);
+      const appeal = await decideAppeal(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), scopeOf(ctx.principal), appealId, input.decision, input.reason);
       // The claim was decided again in that transaction: read afresh.
       ctx.loaders.claim.clear(appeal.claimId);
       return { appeal };

@@ -93,14 +93,15 @@ export function decideRefusal(actor: Actor, appeal: Pick<AppealRow, 'status' | '
  * ineligible; DISMISS leaves the claim as it is. The member is told (APPEAL_DECIDED); audited.
  */
 export async function decideAppeal(
-  db: Db, ruleSets: RuleSetCache, actor: Actor, appealId: number, decision: AppealDecision, reasonText: string,
+  db: Db, ruleSets: RuleSetCache, actor: Actor, scope: Scope, appealId: number, decision: AppealDecision, reasonText: string,
 ): Promise<AppealRow> {
   const notDecider = roleRefusal(actor);
   if (notDecider) throw notDecider;
   const reason = appealReason('input.reason', reasonText);
   await ruleSets.ensureShipped(db);
   return inTransaction(db, async (tx) => {
-    const appeal = await store.lockAppeal(tx, appealId, UNSCOPED);
+    // Out of the decider's scope (another organisation's member) answers as a missing appeal.
+    const appeal = await store.lockAppeal(tx, appealId, scope);
     if (!appeal) throw notFound('appeal', 'input.appealId');
     const refusal = decideRefusal(actor, appeal);
     if (refusal) throw refusal;

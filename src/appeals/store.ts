@@ -111,20 +111,23 @@ export async function appealsOfMembers(db: Queryable, memberIds: readonly number
 
 const ORDERING = byKey('a.id', 'ASC');
 
-/** How many appeals there are, of one status or all. */
-export async function countAppeals(db: Queryable, status: AppealStatus | null): Promise<number> {
+/** How many appeals in `scope` there are, of one status or all. */
+export async function countAppeals(db: Queryable, scope: Scope, status: AppealStatus | null): Promise<number> {
+  const p = new Params();
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM appeals WHERE ${status === null ? 'true' : 'status = $1'}`, status === null ? [] : [status]);
+    `SELECT count(*)::int AS n FROM appeals a WHERE ${status === null ? 'true' : `a.status = ${p.add(status)}`} AND ${memberRowScopeSql(p, scope, 'a')}`,
+    p.values,
+  );
   return rows[0]!.n;
 }
 
-/** A keyset page of appeals, oldest first (a queue), of one status or all. */
-export async function appealsPage(db: Queryable, status: AppealStatus | null, page: Page): Promise<AppealRow[]> {
+/** A keyset page of appeals in `scope`, oldest first (a queue), of one status or all. */
+export async function appealsPage(db: Queryable, scope: Scope, status: AppealStatus | null, page: Page): Promise<AppealRow[]> {
   const p = new Params();
   const { where, orderBy } = keysetSql(p, ORDERING, page);
   const { rows } = await db.query<AppealRow>(
     `SELECT ${COLUMNS} FROM appeals a
-      WHERE ${status === null ? 'true' : `a.status = ${p.add(status)}`} AND ${where}
+      WHERE ${status === null ? 'true' : `a.status = ${p.add(status)}`} AND ${memberRowScopeSql(p, scope, 'a')} AND ${where}
       ORDER BY ${orderBy} LIMIT ${p.add(page.limit)}`,
     p.values,
   );

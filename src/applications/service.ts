@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
 import { conflict, invalid, notFound, reasonOf } from '../kernel/errors.ts';
-import type { Scope } from '../kernel/scope.ts';
+import { UNSCOPED, type Scope } from '../kernel/scope.ts';
 import type { Tx } from '../kernel/transaction.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import { storeAttachments } from '../attachments/service.ts';
@@ -53,7 +53,7 @@ const stayFacts = (stay: ApplicationStay) => ({
 });
 
 async function reload(tx: Tx, id: number): Promise<ApplicationRow> {
-  const [row] = await store.applicationsByIds(tx, [id], { unitId: null, memberId: null });
+  const [row] = await store.applicationsByIds(tx, [id], UNSCOPED);
   return row!;
 }
 
@@ -104,9 +104,9 @@ export interface Acceptance {
  * commit, by the caller's enqueue), the member told, the decision audited. Accepting an ACCEPTED one
  * again does nothing. Four eyes: staff who filed it for the member may not accept it.
  */
-export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id: number, actor: Actor): Promise<Acceptance> {
+export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id: number, scope: Scope, actor: Actor): Promise<Acceptance> {
   return inTransaction(db, async (tx) => {
-    const current = await store.lockApplication(tx, id, { unitId: null, memberId: null });
+    const current = await store.lockApplication(tx, id, scope);
     if (!current) throw notFound('Application', 'input.applicationId');
     if (current.status === 'ACCEPTED') return { application: current, newSettlementId: null };
     if (current.status !== 'SUBMITTED') throw conflict(`input.applicationId: the application is ${current.status}; only a SUBMITTED one is accepted`, 'input.applicationId');
@@ -135,12 +135,12 @@ export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id:
 
 /** Returns a SUBMITTED application to the member with what to fix; the member is told. */
 export async function returnApplication(
-  db: pg.Pool, id: number, reason: ApplicationReturnReason, noteText: string, actor: Actor,
+  db: pg.Pool, id: number, scope: Scope, reason: ApplicationReturnReason, noteText: string, actor: Actor,
 ): Promise<ApplicationRow> {
   const note = reasonOf('input.note', noteText);
   if (note.length > 500) throw invalid('input.note', 'must be at most 500 characters');
   return inTransaction(db, async (tx) => {
-    const current = await store.lockApplication(tx, id, { unitId: null, memberId: null });
+    const current = await store.lockApplication(tx, id, scope);
     if (!current) throw notFound('Application', 'input.applicationId');
     if (current.status !== 'SUBMITTED') throw conflict(`input.applicationId: the application is ${current.status}; only a SUBMITTED one is returned`, 'input.applicationId');
     await store.returnApplication(tx, id, actor.subject, reason, note);

@@ -185,7 +185,7 @@ export async function claimPaymentsOf(db: Queryable, settlementIds: readonly num
   const { rows } = await db.query<ClaimPayment>(
     `SELECT c.settlement_id AS "settlementId", CASE WHEN p.status IN ('PAID', 'SETTLED') THEN p.paid_at END AS "paidAt",
             (c.status IN ('PENDING_REVIEW', 'APPROVED') AND c.total_fen > 0) AS "paymentExpected"
-       FROM claims c LEFT JOIN payouts p ON p.claim_id = c.id
+       FROM claims c LEFT JOIN claim_payments p ON p.claim_id = c.id
       WHERE c.settlement_id = ANY($1::bigint[])`,
     [settlementIds],
   );

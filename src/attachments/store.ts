@@ -1,5 +1,5 @@
 import type { Queryable, Tx } from '../kernel/transaction.ts';
-import type { Scope } from '../kernel/scope.ts';
+import { UNSCOPED, type Scope } from '../kernel/scope.ts';
 import { Params } from '../db/sql.ts';
 import { memberRowScopeSql } from '../db/scope.ts';
 import type { AttachmentContentType, AttachmentKind, AttachmentRow } from './model.ts';
@@ -37,7 +37,7 @@ export async function insertAttachment(tx: Tx, row: NewAttachmentRow): Promise<A
 }
 
 /** The attachments with these ids that `scope` may see, in no particular order. */
-export async function attachmentsByIds(db: Queryable, ids: readonly number[], scope: Scope = { unitId: null, memberId: null }): Promise<AttachmentRow[]> {
+export async function attachmentsByIds(db: Queryable, ids: readonly number[], scope: Scope = UNSCOPED): Promise<AttachmentRow[]> {
   if (!ids.length) return [];
   const p = new Params();
   const { rows } = await db.query<AttachmentRow>(

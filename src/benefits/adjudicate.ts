@@ -6,10 +6,11 @@ import { enrolmentCoverageFigures } from '../members/store/coverage.ts';
 import { contributionCovered } from '../members/contributions.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import type { NewNotification } from '../notifications/model.ts';
-import { evaluateBenefits, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from './rules/engine.ts';
+import { evaluateBenefits, paidSoFar, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from './rules/engine.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
 import { bilingual } from './rules/explain.ts';
 import { RuleSetCache } from './catalogue.ts';
+import { governingRuleSets, settledOn } from './governing.ts';
 import { CLAIM_TRANSITIONS, type BenefitTotalsRow, type ClaimStatus, type PendingSettlementRow, type ReversalOutcome } from './model.ts';
 import * as store from './store.ts';
 import { formatChinaTime } from '../kernel/time.ts';
@@ -44,6 +45,7 @@ export interface AdjudicationOutcome {
 export const ADJUDICATION_ACTOR: Actor = { subject: 'adjudication', role: 'SERVICE' };
 
 interface TotalsState extends PlanYearTotals {
+  PROVINCIAL_SUBSIDY: number;
   claims: number;
 }
 
@@ -59,7 +61,7 @@ export async function adjudicateSettlements(db: Db, ids: readonly number[], opti
 async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: AdjudicationOptions, ruleSetCache: RuleSetCache): Promise<AdjudicationOutcome[]> {
   const actor = options.actor ?? ADJUDICATION_ACTOR;
   const totals = new Map((await store.lockTotalsOfSettlements(tx, ids)).map((r) => [key(r.memberId, r.planYear), {
-    INPATIENT: r.inpatientFen, CRITICAL: r.criticalFen, MAJOR_DISEASE: r.majorDiseaseFen, outOfPocket: r.outOfPocketFen, claims: r.claims,
+    ...totalsOf(r), claims: r.claims,
   } satisfies TotalsState]));
   if (!totals.size) return [];
   const pending = await store.pendingSettlements(tx, ids);
@@ -68,23 +70,25 @@ async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: 
   const settlements = pending.filter((s) => s.kind === 'SETTLEMENT');
   const reversals = pending.filter((s) => s.kind === 'REVERSAL');
   const memberIds = [...new Set(settlements.map((s) => s.memberId))];
-  const ruleSets = await ruleSetsByYear(tx, ruleSetCache, settlements.map((s) => s.planYear));
-  const covered = await enrolmentsCovered(tx, settlements, ruleSets);
+  const ruleSetOf = await governingRuleSets(tx, ruleSetCache, settlements.map(governingKeyOf));
+  const covered = await enrolmentsCovered(tx, settlements.map((s) => ({ enrolmentId: s.enrolmentId, ruleSet: ruleSetOf(governingKeyOf(s)) })));
   const prior = await store.grantedDiseaseGroups(tx, memberIds);
 
   // Decide each claim in settlement order (time, then id), carrying each member-year's running totals along.
   const decided: { s: PendingSettlementRow; ruleSet: RuleSet; result: BenefitResult; status: ClaimStatus; facts: EnrolmentFacts; before: PlanYearTotals }[] = [];
   for (const s of settlements) {
     const state = totals.get(key(s.memberId, s.planYear))!;
-    const ruleSet = ruleSets.get(s.planYear)!;
+    const ruleSet = ruleSetOf(governingKeyOf(s));
     const facts = enrolmentFactsOf(s, covered.get(s.enrolmentId) ?? false);
-    const before: PlanYearTotals = { INPATIENT: state.INPATIENT, CRITICAL: state.CRITICAL, MAJOR_DISEASE: state.MAJOR_DISEASE, outOfPocket: state.outOfPocket };
+    const before: PlanYearTotals = {
+      INPATIENT: state.INPATIENT, CRITICAL: state.CRITICAL, MAJOR_DISEASE: state.MAJOR_DISEASE, PROVINCIAL_SUBSIDY: state.PROVINCIAL_SUBSIDY, outOfPocket: state.outOfPocket,
+    };
     const groups = prior.get(s.memberId) ?? [];
     const result = evaluateBenefits(ruleSet, {
       settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups,
     });
     const status = claimStatusOf(result, options.autoApproveMaxFen);
-    Object.assign(state, result.planYearTotalsAfter);
+    Object.assign(state, result.planYearTotalsAfter, { PROVINCIAL_SUBSIDY: paidSoFar(result.planYearTotalsAfter, 'PROVINCIAL_SUBSIDY') });
     state.claims += 1;
     if (result.diseaseGroupsGranted.length) prior.set(s.memberId, [...groups, ...result.diseaseGroupsGranted]);
     decided.push({ s, ruleSet, result, status, facts, before });
@@ -139,7 +143,10 @@ async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: 
 
   await store.writeTotals(tx, [...totals].map(([k, t]): BenefitTotalsRow => {
     const [memberId, planYear] = k.split(':').map(Number) as [number, number];
-    return { memberId, planYear, inpatientFen: t.INPATIENT, criticalFen: t.CRITICAL, majorDiseaseFen: t.MAJOR_DISEASE, outOfPocketFen: t.outOfPocket, claims: t.claims };
+    return {
+      memberId, planYear, inpatientFen: t.INPATIENT, criticalFen: t.CRITICAL, majorDiseaseFen: t.MAJOR_DISEASE,
+      provincialSubsidyFen: t.PROVINCIAL_SUBSIDY, outOfPocketFen: t.outOfPocket, claims: t.claims,
+    };
   }));
   await recordAudits(tx, audits);
   return outcomes;
@@ -159,13 +166,29 @@ export function claimStatusOf(result: BenefitResult, autoApproveMaxFen: number, 
 
 /** The enrolment facts the rules read for a settlement; `covered`: the unit's contribution covers this enrolment. */
 export function enrolmentFactsOf(s: PendingSettlementRow, covered: boolean): EnrolmentFacts {
-  return { planYear: s.planYear, plan: s.plan, specialDisease: s.specialDisease, firstEnrolledOn: s.firstEnrolledOn, contributionPaid: covered };
+  return {
+    planYear: s.planYear, plan: s.plan, specialDisease: s.specialDisease, firstEnrolledOn: s.firstEnrolledOn, contributionPaid: covered,
+    unitType: s.unitType, memberCategories: s.memberCategories,
+  };
+}
+
+/** The member-year totals the rules read, from a stored row. */
+export function totalsOf(r: BenefitTotalsRow): PlanYearTotals & { PROVINCIAL_SUBSIDY: number } {
+  return {
+    INPATIENT: r.inpatientFen, CRITICAL: r.criticalFen, MAJOR_DISEASE: r.majorDiseaseFen, PROVINCIAL_SUBSIDY: r.provincialSubsidyFen,
+    outOfPocket: r.outOfPocketFen,
+  };
+}
+
+/** What decides which rule set governs the settlement's claim: its unit's organisation, plan year and date. */
+export function governingKeyOf(s: Pick<PendingSettlementRow, 'organisationId' | 'planYear' | 'setlTime'>) {
+  return { organisationId: s.organisationId, planYear: s.planYear, on: settledOn(s.setlTime) };
 }
 
 /** The stored lines of a decided claim. */
 export function benefitLinesOf(claimId: number, result: BenefitResult, status: ClaimStatus): store.NewBenefitLine[] {
   return result.lines.map((l) => ({
-    claimId, programme: l.programme, basisFen: l.basisFen, ratioBp: l.ratioBp, fixedFen: l.fixedFen,
+    claimId, programme: l.programme, funder: l.funder, basisFen: l.basisFen, ratioBp: l.ratioBp, fixedFen: l.fixedFen,
     beforeCapsFen: l.computedFen, capsHit: l.capsHit, amountFen: l.amountFen, diseaseGroups: l.diseaseGroups ?? [],
     explanation: bilingual(l.explanation), status: status === 'APPROVED' ? 'APPROVED' : 'PENDING',
   }));
@@ -183,32 +206,18 @@ export function claimDecidedNotification(
 }
 
 /**
- * Whether the unit's contribution covers each settlement's enrolment (by enrolment id), under the
- * coverage rule of its plan year's rule set (src/members/contributions.ts `contributionCovered`).
+ * Whether the unit's contribution covers each enrolment (by enrolment id), under the coverage rule
+ * of the rule set governing its claim (src/members/contributions.ts `contributionCovered`).
  */
-export async function enrolmentsCovered(
-  db: Queryable, settlements: readonly Pick<PendingSettlementRow, 'enrolmentId' | 'planYear'>[], ruleSets: Map<number, RuleSet>,
-): Promise<Map<number, boolean>> {
-  const ids = [...new Set(settlements.map((s) => s.enrolmentId))];
-  const figures = await enrolmentCoverageFigures(db, ids);
+export async function enrolmentsCovered(db: Queryable, enrolments: readonly { enrolmentId: number; ruleSet: RuleSet }[]): Promise<Map<number, boolean>> {
+  const ruleSets = new Map(enrolments.map((e) => [e.enrolmentId, e.ruleSet]));
+  const figures = await enrolmentCoverageFigures(db, [...ruleSets.keys()]);
   const covered = new Map<number, boolean>();
   for (const f of figures) {
     if (!f) continue;
-    const ruleSet = ruleSets.get(f.planYear);
-    covered.set(f.enrolmentId, ruleSet ? contributionCovered(ruleSet.eligibility.coverage, f) : false);
+    covered.set(f.enrolmentId, contributionCovered(ruleSets.get(f.enrolmentId)!.eligibility.coverage, f));
   }
   return covered;
-}
-
-export async function ruleSetsByYear(db: Queryable, cache: RuleSetCache, years: number[]): Promise<Map<number, RuleSet>> {
-  const rows = await store.ruleSetsForYears(db, years);
-  const result = new Map<number, RuleSet>();
-  for (const year of new Set(years)) {
-    const row = rows.get(year);
-    if (!row) throw new Error(`no rule set is stored (plan year ${year})`);
-    result.set(year, cache.ruleSetOf(row));
-  }
-  return result;
 }
 
 /**

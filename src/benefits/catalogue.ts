@@ -1,9 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { inTransaction } from '../db/pool.ts';
-import { recordAudit, type Actor } from '../audit/audit.ts';
-import { invalid, invalidFields } from '../kernel/errors.ts';
-import type { Db, Queryable } from '../kernel/transaction.ts';
+import { invalid } from '../kernel/errors.ts';
+import type { Queryable } from '../kernel/transaction.ts';
 import { validateRuleSet, type RuleSet } from './rules/ruleSet.ts';
 import type { RuleSetRow } from './model.ts';
 import * as store from './store.ts';
@@ -11,7 +9,7 @@ import * as store from './store.ts';
 /**
  * The rule sets the hub knows: those shipped with the code (src/benefits/ruleSets/*.json, the
  * source of truth for the shipped sets, inserted into rule_sets where missing) and those the union
- * publishes beside them. Several versions of one id may ship; without a version the highest one is
+ * publishes beside them, under four eyes (ruleSetProposals.ts). Several versions of one id may ship; without a version the highest one is
  * meant. Stored versions are never changed, so every claim can name the version it used.
  */
 const DIRECTORY = fileURLToPath(new URL('./ruleSets/', import.meta.url));
@@ -80,33 +78,4 @@ export class RuleSetCache {
     if (!parsed) this.#parsed.set(key, (parsed = ruleSetOf(row)));
     return parsed;
   }
-}
-
-/**
- * Publishes the next version of a rule set (`publishRuleSet`): the definition is checked as a
- * whole, its version must be the next one (or left out), and the publication is audited. Problems
- * name their field under `input.definition`.
- */
-export async function publishRuleSet(db: Db, ruleSets: RuleSetCache, actor: Actor, definition: Record<string, unknown>): Promise<RuleSetRow> {
-  const { id } = definition;
-  if (typeof id !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(id)) {
-    throw invalid('input.definition.id', 'must be lower-case letters, digits and dashes');
-  }
-  await ruleSets.ensureShipped(db);
-  return inTransaction(db, async (tx) => {
-    const next = await store.nextVersion(tx, id);
-    // Every problem of the definition at once: the version and whatever the rule-set schema refuses.
-    const checked = validateRuleSet({ ...definition, version: next });
-    const problems = [
-      ...(definition.version !== undefined && definition.version !== next ? [{ field: 'version', reason: `must be ${next} (the next version of ${id}) or omitted` }] : []),
-      ...(checked.ok ? [] : checked.errors),
-    ];
-    if (!checked.ok || problems.length) throw invalidFields(problems.map((p) => ({ field: `input.definition.${p.field}`, reason: p.reason })));
-    const row = await store.insertRuleSet(tx, checked.ruleSet, actor.subject);
-    await recordAudit(tx, actor, {
-      action: 'ruleset.publish', targetType: 'RuleSet', targetId: `${row.ruleSetId}@${row.version}`,
-      details: { planYears: row.planYears },
-    });
-    return row;
-  });
 }

@@ -1,5 +1,5 @@
 import type { Transitions } from '../kernel/transitions.ts';
-import type { Plan, Programme } from './rules/ruleSet.ts';
+import type { MemberCategory, Plan, Programme, UnitType } from './rules/ruleSet.ts';
 import type { CapHit, EnrolmentFacts, SettlementFacts } from './rules/engine.ts';
 
 /**
@@ -81,6 +81,8 @@ export interface BenefitLineRow {
   fixedFen: number | null;
   beforeCapsFen: number;
   capsHit: CapHit[];
+  /** Whose money the line is (funders.code). */
+  funder: string;
   amountFen: number;
   adjustedFen: number | null;
   adjustmentReason: string | null;
@@ -109,6 +111,7 @@ export interface BenefitTotalsRow {
   inpatientFen: number;
   criticalFen: number;
   majorDiseaseFen: number;
+  provincialSubsidyFen: number;
   outOfPocketFen: number;
   claims: number;
 }
@@ -128,6 +131,10 @@ export interface PendingSettlementRow {
   plan: Plan;
   specialDisease: boolean;
   firstEnrolledOn: string;
+  /** The unit's type and organisation now, and the categories on the enrolment (programme conditions, governing rule set). */
+  unitType: UnitType;
+  organisationId: number;
+  memberCategories: MemberCategory[];
   medType: string;
   setlTime: Date;
   diagnoses: string[];
@@ -143,11 +150,13 @@ export interface ReplayClaimRow {
   eligible: boolean;
   /** The enrolment facts the rules saw (claims.facts). */
   facts: EnrolmentFacts;
+  /** The unit's type and the enrolment's categories now (for facts stored before programme conditions). */
+  current: Pick<EnrolmentFacts, 'unitType' | 'memberCategories'>;
   medType: string;
   setlTime: Date;
   diagnoses: string[];
   amounts: SettlementAmounts;
-  lines: { programme: Programme; payable: number }[];
+  lines: { programme: Programme; payable: number; funder: string }[];
 }
 
 /** What a line pays now: the reviewer's adjustment when there is one, else the computed amount. */
@@ -168,4 +177,32 @@ export interface RedecisionRow {
   ruleSetVersion: number;
   decidedBy: string;
   decidedAt: Date;
+}
+
+export const RULE_SET_PROPOSAL_KINDS = ['PUBLICATION', 'ASSIGNMENT'] as const;
+export type RuleSetProposalKind = (typeof RULE_SET_PROPOSAL_KINDS)[number];
+export const RULE_SET_PROPOSAL_STATUSES = ['PROPOSED', 'APPROVED', 'REJECTED'] as const;
+export type RuleSetProposalStatus = (typeof RULE_SET_PROPOSAL_STATUSES)[number];
+
+/** A proposed rule-set change waiting for (or decided by) a second ADMIN (rule_set_proposals). */
+export interface RuleSetProposalRow {
+  id: number;
+  kind: RuleSetProposalKind;
+  status: RuleSetProposalStatus;
+  ruleSetId: string;
+  /** ASSIGNMENT: the version assigned; PUBLICATION: the version it became (null until approved). */
+  ruleSetVersion: number | null;
+  /** PUBLICATION: the definition proposed. */
+  definition: Record<string, unknown> | null;
+  /** ASSIGNMENT: the organisation assigned for; PUBLICATION: the proposer's organisation (null: hub-wide staff). */
+  organisationId: number | null;
+  planYear: number | null;
+  /** yyyy-MM-dd */
+  effectiveFrom: string | null;
+  note: string;
+  proposedBy: string;
+  proposedAt: Date;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  decisionNote: string | null;
 }

@@ -4,7 +4,10 @@ import { consistencyProblems } from '../settlements/validation.ts';
 import { evaluateBenefits, ZERO_TOTALS, type BenefitInput, type BenefitResult, type PlanYearTotals } from './rules/engine.ts';
 import { isIcd10Code } from './rules/icd10.ts';
 import { bilingual } from './rules/explain.ts';
-import { PLANS, SETTLEMENT_AMOUNT_FIELDS, settlementFieldsUsed, type Plan, type RuleSet, type SettlementAmountField } from './rules/ruleSet.ts';
+import {
+  MEMBER_CATEGORIES, PLANS, SETTLEMENT_AMOUNT_FIELDS, settlementFieldsUsed, UNIT_TYPES,
+  type MemberCategory, type Plan, type RuleSet, type SettlementAmountField, type UnitType,
+} from './rules/ruleSet.ts';
 import { invalidFields } from '../kernel/errors.ts';
 import { AmountError, parseFen } from '../kernel/money.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
@@ -35,8 +38,10 @@ export function printedPreview(result: BenefitResult) {
   };
 }
 
-const TOP_LEVEL = new Set(['settlement', 'plan', 'specialDisease', 'firstEnrolledOn', 'planYearTotals', 'priorDiseaseGroups', 'contributionPaid']);
-const TOTALS = ['INPATIENT', 'CRITICAL', 'MAJOR_DISEASE', 'outOfPocket'] as const;
+const TOP_LEVEL = new Set([
+  'settlement', 'plan', 'specialDisease', 'firstEnrolledOn', 'planYearTotals', 'priorDiseaseGroups', 'contributionPaid', 'unitType', 'memberCategories',
+]);
+const TOTALS = ['INPATIENT', 'CRITICAL', 'MAJOR_DISEASE', 'PROVINCIAL_SUBSIDY', 'outOfPocket'] as const;
 
 /**
  * The engine's input from the preview input `json`. Bad input is a DomainError listing every
@@ -107,6 +112,14 @@ export function parsePreviewInput(json: unknown, ruleSet: RuleSet, at?: string):
     for (const key of TOTALS) if (totals[key] !== undefined) planYearTotals[key] = fen(totals[key], `planYearTotals.${key}`) ?? 0;
   }
 
+  // The unit's type and the member's categories, read by programme conditions (absent: no condition is met by them).
+  const unitType = json.unitType;
+  if (unitType !== undefined && !(UNIT_TYPES as readonly unknown[]).includes(unitType)) problem('unitType', `must be one of ${UNIT_TYPES.join(', ')}`);
+  const categories = json.memberCategories ?? [];
+  if (!Array.isArray(categories) || categories.some((c) => !(MEMBER_CATEGORIES as readonly unknown[]).includes(c))) {
+    problem('memberCategories', `must be a list of ${MEMBER_CATEGORIES.join(', ')}`);
+  }
+
   const prior = json.priorDiseaseGroups ?? [];
   if (!Array.isArray(prior) || prior.some((g) => typeof g !== 'string')) problem('priorDiseaseGroups', 'must be a list of disease group codes');
 
@@ -125,6 +138,8 @@ export function parsePreviewInput(json: unknown, ruleSet: RuleSet, at?: string):
       specialDisease: specialDisease as boolean,
       firstEnrolledOn: firstEnrolledOn as string,
       contributionPaid: contributionPaid as boolean,
+      ...(unitType === undefined ? {} : { unitType: unitType as UnitType }),
+      ...(json.memberCategories === undefined ? {} : { memberCategories: categories as MemberCategory[] }),
     },
     planYearTotals,
     priorDiseaseGroups: prior as string[],

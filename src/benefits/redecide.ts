@@ -7,11 +7,12 @@ import { conflict, forbidden, notFound } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { recordNotifications } from '../notifications/store.ts';
-import { evaluateBenefits, type EnrolmentFacts, type PlanYearTotals } from './rules/engine.ts';
+import { evaluateBenefits, paidSoFar, type EnrolmentFacts, type PlanYearTotals } from './rules/engine.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
 import { bilingual } from './rules/explain.ts';
 import type { RuleSetCache } from './catalogue.ts';
-import { benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, ruleSetsByYear, settlementFacts } from './adjudicate.ts';
+import { benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, governingKeyOf, settlementFacts, totalsOf } from './adjudicate.ts';
+import { governingRuleSets } from './governing.ts';
 import { benefitSettings } from './settings.ts';
 import { MUTABLE_REFUSALS, type ClaimStatus, type PendingSettlementRow, type RedecisionCause } from './model.ts';
 import * as store from './store.ts';
@@ -103,11 +104,11 @@ export async function redecideIfFactsChanged(
   });
 }
 
-/** The rule set governing the settlement's plan year, and its enrolment's facts now under it. */
+/** The rule set governing the settlement's claim, and its enrolment's facts now under it. */
 async function currentFacts(tx: Tx, s: PendingSettlementRow, cache: RuleSetCache): Promise<{ ruleSet: RuleSet; facts: EnrolmentFacts }> {
-  const ruleSets = await ruleSetsByYear(tx, cache, [s.planYear]);
-  const covered = await enrolmentsCovered(tx, [s], ruleSets);
-  return { ruleSet: ruleSets.get(s.planYear)!, facts: enrolmentFactsOf(s, covered.get(s.enrolmentId) ?? false) };
+  const ruleSet = (await governingRuleSets(tx, cache, [governingKeyOf(s)]))(governingKeyOf(s));
+  const covered = await enrolmentsCovered(tx, [{ enrolmentId: s.enrolmentId, ruleSet }]);
+  return { ruleSet, facts: enrolmentFactsOf(s, covered.get(s.enrolmentId) ?? false) };
 }
 
 /** Decides the locked claim again on `facts` (its enrolment's facts now) under `ruleSet`. */
@@ -116,7 +117,7 @@ async function decideAgain(
   ruleSet: RuleSet, facts: EnrolmentFacts,
 ): Promise<RedecisionOutcome> {
   const { actor, cause } = options;
-  const before: PlanYearTotals = { INPATIENT: totals.inpatientFen, CRITICAL: totals.criticalFen, MAJOR_DISEASE: totals.majorDiseaseFen, outOfPocket: totals.outOfPocketFen };
+  const before: PlanYearTotals = totalsOf(totals);
   const groups = (await store.grantedDiseaseGroups(tx, [s.memberId])).get(s.memberId) ?? [];
   const result = evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups });
   const status = claimStatusOf(result, options.autoApproveMaxFen ?? benefitSettings().AUTO_APPROVE_MAX_FEN, options.approve);
@@ -148,7 +149,7 @@ async function decideAgain(
   const after = result.planYearTotalsAfter;
   await store.addToTotals(tx, s.memberId, s.planYear, {
     INPATIENT: after.INPATIENT - before.INPATIENT, CRITICAL: after.CRITICAL - before.CRITICAL, MAJOR_DISEASE: after.MAJOR_DISEASE - before.MAJOR_DISEASE,
-    outOfPocket: after.outOfPocket - before.outOfPocket,
+    PROVINCIAL_SUBSIDY: paidSoFar(after, 'PROVINCIAL_SUBSIDY') - paidSoFar(before, 'PROVINCIAL_SUBSIDY'), outOfPocket: after.outOfPocket - before.outOfPocket,
     // A rejected claim left the count when it was rejected; an ineligible one never did.
     claims: claim.status === 'REJECTED' ? 1 : 0,
   });
@@ -182,7 +183,8 @@ export async function redecisionsDue(db: Queryable, cache: RuleSetCache): Promis
   for (let after = 0; ;) {
     const refused = await store.refusedClaimsWithFacts(db, MUTABLE_REFUSALS, after, DUE_PAGE);
     if (!refused.length) break;
-    const covered = await enrolmentsCovered(db, refused, await ruleSetsByYear(db, cache, refused.map((r) => r.planYear)));
+    const ruleSetOf = await governingRuleSets(db, cache, refused.map(governingKeyOf));
+    const covered = await enrolmentsCovered(db, refused.map((r) => ({ enrolmentId: r.enrolmentId, ruleSet: ruleSetOf(governingKeyOf(r)) })));
     for (const r of refused) {
       if (!sameFacts(r.facts, { ...r.current, contributionPaid: covered.get(r.enrolmentId) ?? false })) due.push(r.claimId);
     }

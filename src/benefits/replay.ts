@@ -13,7 +13,7 @@ import * as store from './store.ts';
  * benefits are never re-decided), with the running totals recomputed from zero, against what is
  * stored now (computed amounts, or a reviewer's adjustment). Reads only; changes nothing.
  */
-export type Figures = Record<Programme, number> & { total: number };
+export type Figures = Record<Exclude<Programme, 'PROVINCIAL_SUBSIDY'>, number> & { PROVINCIAL_SUBSIDY?: number; total: number };
 
 export interface ClaimDifference {
   claimId: number;
@@ -27,6 +27,13 @@ export interface ClaimDifference {
   difference: Figures;
 }
 
+/** What one funder's lines paid before and would pay after. */
+export interface FunderFigures {
+  funder: string;
+  before: number;
+  after: number;
+}
+
 export interface ReplayReport {
   ruleSet: string;
   ruleSetVersion: number;
@@ -34,25 +41,61 @@ export interface ReplayReport {
   claims: number;
   changed: number;
   totals: { before: Figures; after: Figures; difference: Figures };
+  /** Per funder code, by code. */
+  funders: FunderFigures[];
+  /** The changed claims, the first `maxDifferences` of them (all when no bound is given). */
   differences: ClaimDifference[];
 }
 
+export interface ReplayOptions {
+  /** Only claims of members of units in this organisation's subtree. */
+  organisationId?: number | null;
+  /** Refuse (ReplayTooLarge) a replay of more decided claims than this. */
+  maxClaims?: number;
+  /** Keep at most this many changed claims in `differences` (the counts cover all). */
+  maxDifferences?: number;
+}
+
+/** The plan year has more decided claims than a replay may read at once. */
+export class ReplayTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`more than ${limit} decided claims`);
+  }
+}
+
+// A programme added later (PROVINCIAL_SUBSIDY) appears in figures only where it pays, so reports
+// of rule sets without it read as before.
 const zero = (): Figures => ({ INPATIENT: 0, CRITICAL: 0, MAJOR_DISEASE: 0, total: 0 });
-const minus = (a: Figures, b: Figures): Figures => ({
-  INPATIENT: a.INPATIENT - b.INPATIENT, CRITICAL: a.CRITICAL - b.CRITICAL, MAJOR_DISEASE: a.MAJOR_DISEASE - b.MAJOR_DISEASE, total: a.total - b.total,
-});
+const addTo = (into: Figures, programme: Programme, fen: number) => {
+  into[programme] = (into[programme] ?? 0) + fen;
+  into.total += fen;
+};
+const minus = (a: Figures, b: Figures): Figures => {
+  const d = zero();
+  for (const p of PROGRAMMES) if (a[p] !== undefined || b[p] !== undefined) d[p] = (a[p] ?? 0) - (b[p] ?? 0);
+  d.total = a.total - b.total;
+  return d;
+};
 const add = (into: Figures, f: Figures) => {
-  for (const k of [...PROGRAMMES, 'total'] as const) into[k] += f[k];
+  for (const p of PROGRAMMES) if (f[p] !== undefined) into[p] = (into[p] ?? 0) + f[p];
+  into.total += f.total;
 };
 
-export async function replayYear(db: Queryable, ruleSet: RuleSet, planYear: number): Promise<ReplayReport> {
-  const rows = await store.decidedClaimsOfYear(db, planYear);
+export async function replayYear(db: Queryable, ruleSet: RuleSet, planYear: number, options: ReplayOptions = {}): Promise<ReplayReport> {
+  const rows = await store.decidedClaimsOfYear(db, planYear, options.organisationId ?? null, options.maxClaims);
+  if (options.maxClaims !== undefined && rows.length > options.maxClaims) throw new ReplayTooLarge(options.maxClaims);
   // First-diagnosis grants from other plan years stay granted; this year's are recomputed.
   const priorOf = await store.diseaseGroupsGrantedOutside(db, planYear);
 
   const report: ReplayReport = {
     ruleSet: ruleSet.id, ruleSetVersion: ruleSet.version, planYear, claims: rows.length, changed: 0,
-    totals: { before: zero(), after: zero(), difference: zero() }, differences: [],
+    totals: { before: zero(), after: zero(), difference: zero() }, funders: [], differences: [],
+  };
+  const funders = new Map<string, FunderFigures>();
+  const funder = (code: string) => {
+    let f = funders.get(code);
+    if (!f) funders.set(code, (f = { funder: code, before: 0, after: 0 }));
+    return f;
   };
   let member: number | null = null;
   let totals: PlanYearTotals = { ...ZERO_TOTALS };
@@ -65,27 +108,35 @@ export async function replayYear(db: Queryable, ruleSet: RuleSet, planYear: numb
     }
     const result = evaluateBenefits(ruleSet, {
       settlement: settlementFacts({ id: row.settlementId, medType: row.medType, setlTime: row.setlTime, diagnoses: row.diagnoses, amounts: row.amounts }),
-      enrolment: row.facts, planYearTotals: totals, priorDiseaseGroups: prior,
+      // Facts stored before programme conditions existed lack the unit's type and categories: today's stand in.
+      enrolment: { ...row.current, ...row.facts }, planYearTotals: totals, priorDiseaseGroups: prior,
     });
     totals = result.planYearTotalsAfter;
     prior = [...prior, ...result.diseaseGroupsGranted];
     const before = zero();
-    for (const l of row.lines) before[l.programme] += l.payable;
-    before.total = before.INPATIENT + before.CRITICAL + before.MAJOR_DISEASE;
+    for (const l of row.lines) {
+      addTo(before, l.programme, l.payable);
+      funder(l.funder).before += l.payable;
+    }
     const after = zero();
-    for (const l of result.lines) after[l.programme] += l.amountFen;
-    after.total = result.totalFen;
+    for (const l of result.lines) {
+      addTo(after, l.programme, l.amountFen);
+      funder(l.funder).after += l.amountFen;
+    }
     add(report.totals.before, before);
     add(report.totals.after, after);
     const difference = minus(after, before);
-    if (difference.INPATIENT || difference.CRITICAL || difference.MAJOR_DISEASE || result.eligible !== row.eligible) {
+    if (PROGRAMMES.some((p) => difference[p]) || result.eligible !== row.eligible) {
       report.changed += 1;
-      report.differences.push({
-        claimId: row.claimId, settlementId: row.settlementId, memberId: row.memberId, status: row.status,
-        eligibleBefore: row.eligible, eligibleAfter: result.eligible, before, after, difference,
-      });
+      if (options.maxDifferences === undefined || report.differences.length < options.maxDifferences) {
+        report.differences.push({
+          claimId: row.claimId, settlementId: row.settlementId, memberId: row.memberId, status: row.status,
+          eligibleBefore: row.eligible, eligibleAfter: result.eligible, before, after, difference,
+        });
+      }
     }
   }
   report.totals.difference = minus(report.totals.after, report.totals.before);
+  report.funders = [...funders.values()].sort((a, b) => a.funder.localeCompare(b.funder));
   return report;
 }

@@ -1,11 +1,13 @@
 import type { ClaimReasonCode } from '../gateway/generated/resolvers.ts';
-import { actorOf, actorView, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, hasRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { previewBenefits, printedPreview } from './preview.ts';
 import { localizedText } from './rules/explain.ts';
 import type { BenefitResult } from './rules/engine.ts';
-import { publishRuleSet } from './catalogue.ts';
+import * as proposals from './ruleSetProposals.ts';
+import { proposalsByIds, countProposals, listProposals, PROPOSAL_ORDER } from './store/ruleSetProposals.ts';
+import { PROGRAMMES } from './rules/ruleSet.ts';
 import * as review from './review.ts';
 import { REDECIDERS, redecideInScope } from './redecide.ts';
 import { contributionCovered } from '../members/contributions.ts';
@@ -14,11 +16,19 @@ import { MAX_IDS } from '../gateway/limits.ts';
 import * as store from './store.ts';
 import * as turnaround from './turnaround.ts';
 import { BREACH_ORDER } from './store/turnaround.ts';
-import { payableFen, type ClaimRow } from './model.ts';
+import { payableFen, type ClaimRow, type RuleSetProposalRow } from './model.ts';
 import { check, invalid, notFound, reasonOf } from '../kernel/errors.ts';
 import { isObject } from '../kernel/text.ts';
 
 export type ClaimConnectionResult = CountedConnection<ClaimRow>;
+export type RuleSetProposalConnectionResult = CountedConnection<RuleSetProposalRow>;
+
+const ORGANISATION = 'Organisation';
+
+function proposalInput(ctx: Context, definition: unknown, note: string | null | undefined) {
+  if (!isObject(definition)) throw invalid('input.definition', 'must be a JSON object');
+  return proposals.proposeRuleSet(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), scopeOf(ctx.principal), { definition, note });
+}
 
 const REVIEW = review.REVIEWERS;
 
@@ -78,21 +88,50 @@ export const benefitResolvers: DomainResolvers = {
       return store.storedRuleSet(ctx.db, ruleSetId, version);
     },
     benefitPreview: (_root, { ruleSetId, version, input }, ctx) => preview(ctx, ruleSetId, version, input),
+    ruleSetProposals: async (_root, { status, ...args }, ctx) => {
+      requireRole(ctx, proposals.RULE_SET_APPROVERS, 'ruleSetProposals');
+      const page = readPage(args, PROPOSAL_ORDER);
+      const scope = scopeOf(ctx.principal);
+      const rows = await listProposals(ctx.db, scope, status ?? null, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => countProposals(ctx.db, scope, status ?? null) };
+    },
     claimTurnaroundBreaches: async (_root, { kinds, ...args }, ctx) => {
       requireRole(ctx, turnaround.READ_BREACHES, 'claimTurnaroundBreaches');
       const page = readPage(args, BREACH_ORDER);
-      const { rows, count } = await turnaround.claimBreaches(ctx.db, kinds, turnaround.promiseOf(ctx.config), page);
+      const { rows, count } = await turnaround.claimBreaches(ctx.db, scopeOf(ctx.principal), kinds, turnaround.promiseOf(ctx.config), page);
       for (const row of rows) ctx.loaders.claim.prime(row.id, row);
       return { ...toConnection(rows, page, (c) => c.id), count };
     },
   },
 
   Mutation: {
+    // Kept for old clients: it proposes, as proposeRuleSet does; nothing is published by one person.
     publishRuleSet: async (_root, { input }, ctx) => {
-      requireRole(ctx, ['ADMIN'], 'publishRuleSet');
-      const { definition } = input;
-      if (!isObject(definition)) throw invalid('input.definition', 'must be a JSON object');
-      return { ruleSet: await publishRuleSet(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), definition) };
+      requireRole(ctx, proposals.RULE_SET_PROPOSERS, 'publishRuleSet');
+      return { ruleSet: null, proposal: await proposalInput(ctx, input.definition, null) };
+    },
+    proposeRuleSet: async (_root, { input }, ctx) => {
+      requireRole(ctx, proposals.RULE_SET_PROPOSERS, 'proposeRuleSet');
+      return { proposal: await proposalInput(ctx, input.definition, input.note) };
+    },
+    proposeRuleSetAssignment: async (_root, { input }, ctx) => {
+      requireRole(ctx, proposals.RULE_SET_PROPOSERS, 'proposeRuleSetAssignment');
+      const proposal = await proposals.proposeRuleSetAssignment(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), scopeOf(ctx.principal), {
+        organisationId: localId('input.organisationId', input.organisationId, ORGANISATION), planYear: input.planYear,
+        ruleSetId: input.ruleSetId, version: input.version, effectiveFrom: input.effectiveFrom, note: input.note,
+      });
+      return { proposal };
+    },
+    approveRuleSetProposal: async (_root, { input }, ctx) => {
+      requireRole(ctx, proposals.RULE_SET_APPROVERS, 'approveRuleSetProposal');
+      const proposalId = localId('input.proposalId', input.proposalId, 'RuleSetProposal');
+      const proposal = await proposals.approveRuleSetProposal(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), scopeOf(ctx.principal), { proposalId, note: input.note });
+      return { proposal };
+    },
+    rejectRuleSetProposal: async (_root, { input }, ctx) => {
+      requireRole(ctx, proposals.RULE_SET_APPROVERS, 'rejectRuleSetProposal');
+      const proposalId = localId('input.proposalId', input.proposalId, 'RuleSetProposal');
+      return { proposal: await proposals.rejectRuleSetProposal(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), { proposalId, reason: input.reason }) };
     },
     approveClaim: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'approveClaim');
@@ -189,6 +228,7 @@ export const benefitResolvers: DomainResolvers = {
 
   BenefitLine: {
     id: (line) => toGlobalId('BenefitLine', line.id),
+    funderCode: (line) => line.funder,
     ratioBasisPoints: (line) => line.ratioBp,
     computedFen: (line) => line.amountFen,
     amountFen: (line) => payableFen(line),
@@ -204,12 +244,42 @@ export const benefitResolvers: DomainResolvers = {
     assignedPlanYears: async (row, _args, ctx) => (await store.assignedYears(ctx.db, [row.ruleSetId])).get(row.ruleSetId) ?? [],
   },
 
+  RuleSetProposal: {
+    id: (row) => toGlobalId('RuleSetProposal', row.id),
+    ruleSet: (row, _args, ctx) => (row.ruleSetVersion === null ? null : ctx.loaders.ruleSetVersion.load({ id: row.ruleSetId, version: row.ruleSetVersion })),
+    organisationId: (row) => (row.organisationId === null ? null : toGlobalId(ORGANISATION, row.organisationId)),
+    proposer: (row, _args, ctx) => actorView(ctx, row.proposedBy, 'ADMIN'),
+    decider: (row, _args, ctx) => (row.decidedBy === null ? null : actorView(ctx, row.decidedBy, 'ADMIN')),
+    // Only ADMINs in scope read a proposal at all (the query, the node).
+    viewerCanDecide: (row, _args, ctx) => row.status === 'PROPOSED' && row.proposedBy !== ctx.principal.subject,
+    whatIf: async (row, { planYear, first }, ctx) => {
+      const report = await proposals.proposalWhatIf(ctx.db, ctx.loaders.ruleSets, row, { planYear, first });
+      return {
+        planYear: report.planYear, claimsReplayed: report.claims, claimsChanged: report.changed,
+        programmes: PROGRAMMES.map((programme) => ({
+          programme, beforeFen: report.totals.before[programme] ?? 0, afterFen: report.totals.after[programme] ?? 0,
+        })),
+        funders: report.funders.map((f) => ({ funder: f.funder, beforeFen: f.before, afterFen: f.after })),
+        totalBeforeFen: report.totals.before.total, totalAfterFen: report.totals.after.total,
+        changedClaims: report.differences.map((d) => ({
+          claimId: toGlobalId('Claim', d.claimId), status: d.status, eligibleBefore: d.eligibleBefore, eligibleAfter: d.eligibleAfter,
+          totalBeforeFen: d.before.total, totalAfterFen: d.after.total,
+        })),
+      };
+    },
+  },
+
+  RuleSetProposalConnection: {
+    totalCount: countedTotal,
+  },
+
   BenefitPreview: {
     json: (result) => JSON.stringify(printedPreview(result), null, 2),
   },
 
   BenefitPreviewLine: {
     ratioBasisPoints: (line) => line.ratioBp,
+    funderCode: (line) => line.funder,
   },
 
   Member: {
@@ -237,6 +307,11 @@ export const benefitResolvers: DomainResolvers = {
 export const benefitNodes = {
   Claim: (ctx: Context, id: number) => ctx.loaders.claim.load(id),
   BenefitLine: (ctx: Context, id: number) => ctx.loaders.benefitLine.load(id),
+  RuleSetProposal: async (ctx: Context, id: number) => {
+    if (!hasRole(ctx, proposals.RULE_SET_APPROVERS)) return null;
+    const [row] = await proposalsByIds(ctx.db, [id], scopeOf(ctx.principal));
+    return row ?? null;
+  },
 };
 
 /** A rule set version's key in its global ID: `default-2025@3`. */

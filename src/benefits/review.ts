@@ -92,7 +92,8 @@ export async function rejectClaim(db: Db, actor: Actor, scope: Scope, claimId: n
     const lines = await store.payableLinesOfClaim(tx, claimId);
     const released = (p: Programme) => lines.filter((l) => l.programme === p).reduce((sum, l) => sum + l.payable, 0);
     await store.releaseFromTotals(tx, claim.memberId, claim.planYear, {
-      INPATIENT: released('INPATIENT'), CRITICAL: released('CRITICAL'), MAJOR_DISEASE: released('MAJOR_DISEASE'), outOfPocket: claim.outOfPocketFen,
+      INPATIENT: released('INPATIENT'), CRITICAL: released('CRITICAL'), MAJOR_DISEASE: released('MAJOR_DISEASE'),
+      PROVINCIAL_SUBSIDY: released('PROVINCIAL_SUBSIDY'), outOfPocket: claim.outOfPocketFen,
     });
     await store.rejectClaim(tx, claimId, actor.subject, reason);
     // The reviewer's words stay out of the notification (they may name people); the member reads them on the claim.

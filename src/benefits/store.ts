@@ -25,6 +25,7 @@ export const CLAIM_COLUMNS = `c.id, c.settlement_id AS "settlementId", c.member_
 
 export const LINE_COLUMNS = `l.id, l.claim_id AS "claimId", l.programme, l.basis_fen AS "basisFen", l.ratio_bp AS "ratioBp",
   l.fixed_fen AS "fixedFen", l.before_caps_fen AS "beforeCapsFen", l.caps_hit AS "capsHit", l.amount_fen AS "amountFen",
+  (SELECT f.code FROM funders f WHERE f.id = l.funder_id) AS funder,
   l.adjusted_fen AS "adjustedFen", l.adjustment_reason AS "adjustmentReason", l.adjusted_by AS "adjustedBy",
   l.adjusted_at AS "adjustedAt", l.disease_groups AS "diseaseGroups", l.explanation, l.status, l.paid_at AS "paidAt"`;
 
@@ -140,6 +141,7 @@ export async function memberYearTotals(db: Queryable, keys: readonly { memberId:
   const { rows } = await db.query<BenefitTotalsRow>(
     `SELECT k.member_id AS "memberId", k.plan_year AS "planYear", coalesce(t.inpatient_fen, 0) AS "inpatientFen",
             coalesce(t.critical_fen, 0) AS "criticalFen", coalesce(t.major_disease_fen, 0) AS "majorDiseaseFen",
+            coalesce(t.provincial_subsidy_fen, 0) AS "provincialSubsidyFen",
             coalesce(t.out_of_pocket_fen, 0) AS "outOfPocketFen", coalesce(t.claims, 0) AS claims
        FROM unnest($1::bigint[], $2::int[]) AS k(member_id, plan_year)
        LEFT JOIN member_year_totals t ON t.member_id = k.member_id AND t.plan_year = k.plan_year`,
@@ -156,7 +158,7 @@ const AMOUNTS_SQL = `jsonb_build_object(${SETTLEMENT_AMOUNT_FIELDS.map((f) => `'
 
 /** The member-year totals column of each programme. */
 const TOTAL_COLUMNS: Record<Programme, string> = {
-  INPATIENT: 'inpatient_fen', CRITICAL: 'critical_fen', MAJOR_DISEASE: 'major_disease_fen',
+  INPATIENT: 'inpatient_fen', CRITICAL: 'critical_fen', MAJOR_DISEASE: 'major_disease_fen', PROVINCIAL_SUBSIDY: 'provincial_subsidy_fen',
 };
 
 /** Ensures and locks the member-year totals of the matched settlements among `ids`, in key order. */
@@ -169,7 +171,8 @@ export async function lockTotalsOfSettlements(tx: Tx, ids: readonly number[]): P
      SELECT member_id, plan_year FROM wanted ORDER BY member_id, plan_year
      ON CONFLICT (member_id, plan_year) DO UPDATE SET updated_at = t.updated_at
      RETURNING t.member_id AS "memberId", t.plan_year AS "planYear", t.inpatient_fen AS "inpatientFen", t.critical_fen AS "criticalFen",
-               t.major_disease_fen AS "majorDiseaseFen", t.out_of_pocket_fen AS "outOfPocketFen", t.claims`,
+               t.major_disease_fen AS "majorDiseaseFen", t.provincial_subsidy_fen AS "provincialSubsidyFen",
+               t.out_of_pocket_fen AS "outOfPocketFen", t.claims`,
     [ids],
   );
   return rows;
@@ -182,8 +185,10 @@ const UNADJUDICATED = `CASE s.kind WHEN 'SETTLEMENT' THEN NOT EXISTS (SELECT 1 F
 /** A settlement (alias `s`) with its enrolment's facts (alias `e`) as `PendingSettlementRow`. */
 const PENDING_COLUMNS = `s.id, s.kind, s.reverses_id AS "reversesId", s.member_id AS "memberId", s.unit_id AS "unitId",
   s.enrolment_id AS "enrolmentId", e.plan_year AS "planYear", e.plan, e.special_disease AS "specialDisease",
-  e.first_enrolled_on AS "firstEnrolledOn", s.med_type AS "medType", s.setl_time AS "setlTime", s.diagnoses,
-  ${AMOUNTS_SQL} AS amounts`;
+  e.first_enrolled_on AS "firstEnrolledOn", e.member_categories AS "memberCategories",
+  (SELECT u.unit_type FROM units u WHERE u.id = s.unit_id) AS "unitType",
+  (SELECT u.organisation_id FROM units u WHERE u.id = s.unit_id) AS "organisationId",
+  s.med_type AS "medType", s.setl_time AS "setlTime", s.diagnoses, ${AMOUNTS_SQL} AS amounts`;
 
 /**
  * The matched settlements among `ids` without a claim, and matched reversals not yet applied, in
@@ -275,20 +280,26 @@ export async function insertClaims(tx: Tx, claims: readonly NewClaim[]): Promise
 /** A line as adjudication decides it: no adjustment or payment yet. */
 export type NewBenefitLine = Omit<BenefitLineRow, 'id' | 'adjustedFen' | 'adjustmentReason' | 'adjustedBy' | 'adjustedAt' | 'paidAt'>;
 
+/** Inserts the lines, each with its funder's id; a funder code with no funders row is a fault (rule sets naming one are refused). */
 export async function insertBenefitLines(tx: Tx, lines: readonly NewBenefitLine[]): Promise<void> {
   if (!lines.length) return;
-  await tx.query(
-    `INSERT INTO benefit_lines (claim_id, programme, basis_fen, ratio_bp, fixed_fen, before_caps_fen, caps_hit, amount_fen,
+  const { rowCount } = await tx.query(
+    `INSERT INTO benefit_lines (claim_id, programme, funder_id, basis_fen, ratio_bp, fixed_fen, before_caps_fen, caps_hit, amount_fen,
                                 disease_groups, explanation, status)
-     SELECT claim_id, programme, basis_fen, ratio_bp, fixed_fen, before_caps_fen, caps_hit, amount_fen, disease_groups, explanation, status
-       FROM jsonb_to_recordset($1::jsonb) AS r(claim_id bigint, programme text, basis_fen bigint, ratio_bp int, fixed_fen bigint,
-            before_caps_fen bigint, caps_hit text[], amount_fen bigint, disease_groups text[], explanation text, status text)`,
+     SELECT claim_id, programme, f.id, basis_fen, ratio_bp, fixed_fen, before_caps_fen, caps_hit, amount_fen, disease_groups, explanation, status
+       FROM jsonb_to_recordset($1::jsonb) AS r(claim_id bigint, programme text, funder text, basis_fen bigint, ratio_bp int, fixed_fen bigint,
+            before_caps_fen bigint, caps_hit text[], amount_fen bigint, disease_groups text[], explanation text, status text)
+       JOIN funders f ON f.code = r.funder`,
     [JSON.stringify(lines.map((l) => ({
-      claim_id: l.claimId, programme: l.programme, basis_fen: l.basisFen, ratio_bp: l.ratioBp, fixed_fen: l.fixedFen,
+      claim_id: l.claimId, programme: l.programme, funder: l.funder, basis_fen: l.basisFen, ratio_bp: l.ratioBp, fixed_fen: l.fixedFen,
       before_caps_fen: l.beforeCapsFen, caps_hit: l.capsHit, amount_fen: l.amountFen, disease_groups: l.diseaseGroups,
       explanation: l.explanation, status: l.status,
     })))],
   );
+  if (rowCount !== lines.length) {
+    const missing = [...new Set(lines.map((l) => l.funder))].join(', ');
+    throw new Error(`a benefit line names a funder with no funders row (one of ${missing})`);
+  }
 }
 
 /** Grants the disease groups (a group a member holds already is skipped); returns how many were granted. */
@@ -306,12 +317,13 @@ export async function grantDiseaseGroups(tx: Tx, grants: readonly { memberId: nu
 /** Stores the member-year totals (rows locked by `lockTotalsOfSettlements`). */
 export async function writeTotals(tx: Tx, totals: readonly BenefitTotalsRow[]): Promise<void> {
   await tx.query(
-    `UPDATE member_year_totals t SET inpatient_fen = r.i, critical_fen = r.c, major_disease_fen = r.m, out_of_pocket_fen = r.o,
-            claims = r.claims, updated_at = now()
-       FROM jsonb_to_recordset($1::jsonb) AS r(member_id bigint, plan_year int, i bigint, c bigint, m bigint, o bigint, claims int)
+    `UPDATE member_year_totals t SET inpatient_fen = r.i, critical_fen = r.c, major_disease_fen = r.m, provincial_subsidy_fen = r.p,
+            out_of_pocket_fen = r.o, claims = r.claims, updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS r(member_id bigint, plan_year int, i bigint, c bigint, m bigint, p bigint, o bigint, claims int)
       WHERE t.member_id = r.member_id AND t.plan_year = r.plan_year`,
     [JSON.stringify(totals.map((t) => ({
-      member_id: t.memberId, plan_year: t.planYear, i: t.inpatientFen, c: t.criticalFen, m: t.majorDiseaseFen, o: t.outOfPocketFen, claims: t.claims,
+      member_id: t.memberId, plan_year: t.planYear, i: t.inpatientFen, c: t.criticalFen, m: t.majorDiseaseFen, p: t.provincialSubsidyFen,
+      o: t.outOfPocketFen, claims: t.claims,
     })))],
   );
 }
@@ -458,9 +470,9 @@ export async function releaseFromTotals(tx: Tx, memberId: number, planYear: numb
   await tx.query(
     `UPDATE member_year_totals SET inpatient_fen = greatest(0, inpatient_fen - $3), critical_fen = greatest(0, critical_fen - $4),
             major_disease_fen = greatest(0, major_disease_fen - $5), out_of_pocket_fen = greatest(0, out_of_pocket_fen - $6),
-            claims = greatest(0, claims - 1), updated_at = now()
+            provincial_subsidy_fen = greatest(0, provincial_subsidy_fen - $7), claims = greatest(0, claims - 1), updated_at = now()
       WHERE member_id = $1 AND plan_year = $2`,
-    [memberId, planYear, released.INPATIENT, released.CRITICAL, released.MAJOR_DISEASE, released.outOfPocket],
+    [memberId, planYear, released.INPATIENT, released.CRITICAL, released.MAJOR_DISEASE, released.outOfPocket, released.PROVINCIAL_SUBSIDY ?? 0],
   );
 }
 
@@ -614,9 +626,10 @@ export async function deleteRefusedLines(tx: Tx, claimId: number): Promise<void>
 export async function addToTotals(tx: Tx, memberId: number, planYear: number, added: PlanYearTotals & { claims: number }): Promise<void> {
   await tx.query(
     `UPDATE member_year_totals SET inpatient_fen = inpatient_fen + $3, critical_fen = critical_fen + $4,
-            major_disease_fen = major_disease_fen + $5, out_of_pocket_fen = out_of_pocket_fen + $6, claims = claims + $7, updated_at = now()
+            major_disease_fen = major_disease_fen + $5, out_of_pocket_fen = out_of_pocket_fen + $6, claims = claims + $7,
+            provincial_subsidy_fen = provincial_subsidy_fen + $8, updated_at = now()
       WHERE member_id = $1 AND plan_year = $2`,
-    [memberId, planYear, added.INPATIENT, added.CRITICAL, added.MAJOR_DISEASE, added.outOfPocket, added.claims],
+    [memberId, planYear, added.INPATIENT, added.CRITICAL, added.MAJOR_DISEASE, added.outOfPocket, added.claims, added.PROVINCIAL_SUBSIDY ?? 0],
   );
 }
 
@@ -626,15 +639,27 @@ export async function redecisionCount(tx: Tx, claimId: number): Promise<number> 
   return rows[0]!.n;
 }
 
+/** A refused claim's decided facts beside its enrolment now, with what picks its governing rule set. */
+export interface RefusedClaimFacts {
+  claimId: number;
+  enrolmentId: number;
+  planYear: number;
+  organisationId: number;
+  setlTime: Date;
+  facts: Partial<EnrolmentFacts>;
+  current: Omit<EnrolmentFacts, 'contributionPaid'>;
+}
+
 /**
  * INELIGIBLE claims refused for a fact that can change (`codes`), with the facts they were
  * decided on and the enrolment as it is now; `afterId` and `limit` page them (the sweeper).
  */
 export async function refusedClaimsWithFacts(
   db: Queryable, codes: readonly string[], afterId: number, limit: number,
-): Promise<{ claimId: number; enrolmentId: number; planYear: number; facts: Partial<EnrolmentFacts>; current: Omit<EnrolmentFacts, 'contributionPaid'> }[]> {
-  const { rows } = await db.query<{ claimId: number; enrolmentId: number; planYear: number; facts: Partial<EnrolmentFacts>; current: Omit<EnrolmentFacts, 'contributionPaid'> }>(
-    `SELECT c.id AS "claimId", e.id AS "enrolmentId", e.plan_year AS "planYear", c.facts,
+): Promise<RefusedClaimFacts[]> {
+  const { rows } = await db.query<RefusedClaimFacts>(
+    `SELECT c.id AS "claimId", e.id AS "enrolmentId", e.plan_year AS "planYear", c.facts, s.setl_time AS "setlTime",
+            (SELECT u.organisation_id FROM units u WHERE u.id = s.unit_id) AS "organisationId",
             jsonb_build_object('planYear', e.plan_year, 'plan', e.plan, 'specialDisease', e.special_disease,
                                'firstEnrolledOn', to_char(e.first_enrolled_on, 'YYYY-MM-DD')) AS current
        FROM claims c JOIN settlements s ON s.id = c.settlement_id JOIN enrolments e ON e.id = s.enrolment_id
@@ -729,6 +754,41 @@ export async function ruleSetsForYears(db: Queryable, years: readonly number[]):
   return new Map(rows.map(({ year, ...row }) => [year, row]));
 }
 
+/** One lookup of the rule set governing claims: an organisation's plan year on a day (yyyy-MM-dd). */
+export interface AssignmentKey {
+  organisationId: number;
+  planYear: number;
+  on: string;
+}
+
+/**
+ * The rule set version assigned to each key's organisation or, failing that, to the nearest
+ * organisation above it (its path read leaf first), for the plan year, effective on or before the
+ * day; among one organisation's assignments the latest effective_from wins. Null where none is.
+ */
+export async function assignedRuleSets(db: Queryable, keys: readonly AssignmentKey[]): Promise<(RuleSetRow | null)[]> {
+  if (!keys.length) return [];
+  const { rows } = await db.query<RuleSetRow & { i: number }>(
+    `SELECT k.i::int AS i, r.* FROM unnest($1::bigint[], $2::int[], $3::date[]) WITH ORDINALITY AS k(organisation_id, plan_year, on_date, i)
+       JOIN organisations o ON o.id = k.organisation_id
+      CROSS JOIN LATERAL (
+        SELECT ${RULE_SET_COLUMNS} FROM rule_sets
+         WHERE (id, version) = (
+           SELECT a.rule_set_id, a.rule_set_version FROM organisation_rule_sets a
+            WHERE a.organisation_id = ANY(o.path) AND a.plan_year = k.plan_year AND a.effective_from <= k.on_date
+            ORDER BY array_position(o.path, a.organisation_id) DESC, a.effective_from DESC, a.id DESC LIMIT 1)) r`,
+    [keys.map((k) => k.organisationId), keys.map((k) => k.planYear), keys.map((k) => k.on)],
+  );
+  const byIndex = new Map(rows.map(({ i, ...row }) => [i, row]));
+  return keys.map((_k, i) => byIndex.get(i + 1) ?? null);
+}
+
+/** The organisation a unit belongs to, or null when there is no such unit. */
+export async function organisationOfUnit(db: Queryable, unitId: number): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>(`SELECT organisation_id AS id FROM units WHERE id = $1`, [unitId]);
+  return rows[0]?.id ?? null;
+}
+
 /** Plan years each (id) is assigned to. */
 export async function assignedYears(db: Queryable, ids: readonly string[]): Promise<Map<string, number[]>> {
   const { rows } = await db.query<{ id: string; years: number[] }>(
@@ -763,17 +823,26 @@ export async function insertRuleSet(tx: Tx, ruleSet: RuleSet, publishedBy: strin
  * ones count for nothing) with their settlements and what each line pays now, per member in the
  * order they were decided (claim id).
  */
-export async function decidedClaimsOfYear(db: Queryable, planYear: number): Promise<ReplayClaimRow[]> {
+export async function decidedClaimsOfYear(db: Queryable, planYear: number, organisationId: number | null = null, limit?: number): Promise<ReplayClaimRow[]> {
+  const p = new Params();
+  const year = p.add(planYear);
+  const subtree = organisationId === null ? 'true'
+    : `EXISTS (SELECT 1 FROM units u JOIN organisations o ON o.id = u.organisation_id WHERE u.id = c.unit_id AND ${p.add(organisationId)}::bigint = ANY(o.path))`;
+  // One more than the limit tells the caller the year is too large.
+  const limitSql = limit === undefined ? '' : `LIMIT ${p.add(limit + 1)}`;
   const { rows } = await db.query<ReplayClaimRow>(
     `SELECT c.id AS "claimId", c.settlement_id AS "settlementId", c.member_id AS "memberId", c.status, c.eligible, c.facts,
+            jsonb_build_object('unitType', (SELECT u.unit_type FROM units u WHERE u.id = c.unit_id),
+                               'memberCategories', (SELECT e.member_categories FROM enrolments e WHERE e.id = c.enrolment_id)) AS current,
             s.med_type AS "medType", s.setl_time AS "setlTime", s.diagnoses,
             ${AMOUNTS_SQL} AS amounts,
-            coalesce((SELECT jsonb_agg(jsonb_build_object('programme', l.programme, 'payable', coalesce(l.adjusted_fen, l.amount_fen)))
+            coalesce((SELECT jsonb_agg(jsonb_build_object('programme', l.programme, 'payable', coalesce(l.adjusted_fen, l.amount_fen),
+                                                          'funder', (SELECT f.code FROM funders f WHERE f.id = l.funder_id)))
                         FROM benefit_lines l WHERE l.claim_id = c.id), '[]'::jsonb) AS lines
        FROM claims c JOIN settlements s ON s.id = c.settlement_id
-      WHERE c.plan_year = $1 AND c.status IN ('INELIGIBLE', 'PENDING_REVIEW', 'APPROVED') AND c.rule_set_id IS NOT NULL
-      ORDER BY c.member_id, c.id`,
-    [planYear],
+      WHERE c.plan_year = ${year} AND c.status IN ('INELIGIBLE', 'PENDING_REVIEW', 'APPROVED') AND c.rule_set_id IS NOT NULL AND ${subtree}
+      ORDER BY c.member_id, c.id ${limitSql}`,
+    p.values,
   );
   return rows;
 }

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { Page } from '../kernel/page.ts';
 import { addDays, chinaToday, parseChinaTime } from '../kernel/time.ts';
 import type { Queryable } from '../kernel/transaction.ts';
+import type { Scope } from '../kernel/scope.ts';
 import { lastLateReceiptDate, turnaroundOf, type Turnaround, type TurnaroundPromise } from '../kernel/workingDays.ts';
 
 export { promiseOf } from '../kernel/workingDays.ts';
@@ -64,7 +65,7 @@ function lateBefore(today: string, days: number, holidays: ReadonlySet<string>):
 
 /** A page of the open claims that broke the promise (`kinds`, default both), and their count. */
 export async function claimBreaches(
-  db: Queryable, kinds: readonly BreachKind[] | null | undefined, promise: TurnaroundPromise, page: Page, now = new Date(),
+  db: Queryable, scope: Scope, kinds: readonly BreachKind[] | null | undefined, promise: TurnaroundPromise, page: Page, now = new Date(),
 ): Promise<{ rows: ClaimRow[]; count: () => Promise<number> }> {
   const wanted = new Set<BreachKind>(kinds?.length ? kinds : ['DECISION', 'PAYMENT']);
   const holidays = new Set(promise.holidays);
@@ -73,5 +74,5 @@ export async function claimBreaches(
     decisionLateBefore: wanted.has('DECISION') ? lateBefore(today, promise.decisionWorkingDays, holidays) : null,
     paymentLateBefore: wanted.has('PAYMENT') ? lateBefore(today, promise.paymentWorkingDays, holidays) : null,
   };
-  return { rows: await listClaimBreaches(db, bounds, page), count: () => countClaimBreaches(db, bounds) };
+  return { rows: await listClaimBreaches(db, scope, bounds, page), count: () => countClaimBreaches(db, scope, bounds) };
 }

@@ -1,13 +1,53 @@
 import type { Scope } from '../kernel/scope.ts';
 import type { Params } from './sql.ts';
 
+// `organisationId` is compared loosely (`!= null`): scopes signed into download links before
+// organisations existed carry no such field and mean "no organisation restriction". Subqueries alias
+// their tables scope_*, so an outer alias passed in (`u.id`, `m.unit_id`) is never shadowed.
+
 /**
  * The scope of rows that belong to a member (`<alias>.member_id`: settlements, claims, payouts): a
- * unit operator sees those of its unit's members, a member their own.
+ * unit operator sees those of its unit's members, a member their own, an organisation's staff those
+ * of members of units in its subtree.
  */
 export function memberRowScopeSql(p: Params, scope: Scope, alias: string): string {
   const parts: string[] = [];
   if (scope.unitId !== null) parts.push(`EXISTS (SELECT 1 FROM members m WHERE m.id = ${alias}.member_id AND m.unit_id = ${p.add(scope.unitId)})`);
   if (scope.memberId !== null) parts.push(`${alias}.member_id = ${p.add(scope.memberId)}`);
+  if (scope.organisationId != null) {
+    parts.push(`EXISTS (SELECT 1 FROM members scope_m JOIN units scope_u ON scope_u.id = scope_m.unit_id
+                          JOIN organisations scope_o ON scope_o.id = scope_u.organisation_id
+                         WHERE scope_m.id = ${alias}.member_id AND ${p.add(scope.organisationId)}::bigint = ANY(scope_o.path))`);
+  }
+  return parts.length ? parts.join(' AND ') : 'true';
+}
+
+/**
+ * The scope of rows that belong to a unit (`unitIdExpr`, an SQL expression such as `u.id` or
+ * `m.unit_id`): a unit operator its own unit, a member their unit, an organisation's staff the units
+ * in its subtree.
+ */
+export function unitRowScopeSql(p: Params, scope: Scope, unitIdExpr: string): string {
+  const parts: string[] = [];
+  if (scope.unitId !== null) parts.push(`${unitIdExpr} = ${p.add(scope.unitId)}`);
+  if (scope.memberId !== null) parts.push(`${unitIdExpr} = (SELECT scope_m.unit_id FROM members scope_m WHERE scope_m.id = ${p.add(scope.memberId)})`);
+  if (scope.organisationId != null) {
+    parts.push(`EXISTS (SELECT 1 FROM units scope_u JOIN organisations scope_o ON scope_o.id = scope_u.organisation_id
+                         WHERE scope_u.id = ${unitIdExpr} AND ${p.add(scope.organisationId)}::bigint = ANY(scope_o.path))`);
+  }
+  return parts.length ? parts.join(' AND ') : 'true';
+}
+
+/**
+ * The scope of rows owned by an organisation (`organisationIdExpr`: funders, organisations): an
+ * organisation's staff see their organisation and those below it. Unit operators and members own no
+ * organisation's rows, so for them nothing is in scope.
+ */
+export function organisationRowScopeSql(p: Params, scope: Scope, organisationIdExpr: string): string {
+  const parts: string[] = [];
+  if (scope.unitId !== null || scope.memberId !== null) parts.push('false');
+  if (scope.organisationId != null) {
+    parts.push(`EXISTS (SELECT 1 FROM organisations scope_o WHERE scope_o.id = ${organisationIdExpr} AND ${p.add(scope.organisationId)}::bigint = ANY(scope_o.path))`);
+  }
   return parts.length ? parts.join(' AND ') : 'true';
 }

@@ -86,10 +86,16 @@ export function* sampleMembers(count: number, units: SampleUnit[], seed = 2): Ge
   }
 }
 
-export const ROSTER_HEADER = 'name,id_number,phone,bank_card,bank_code,unit_credit_code,plan_year,special_disease\n';
+export const ROSTER_HEADER = 'name,id_number,phone,bank_card,bank_code,unit_credit_code,plan_year,special_disease,member_categories\n';
 
-export function rosterLine(m: SampleMember, planYear: number, specialDisease: boolean): string {
-  return `${m.name},${m.idNumber},${m.phone},${m.bankCard},${m.bankCode},${m.unitCreditCode},${planYear},${specialDisease}\n`;
+/** One roster row; `categories` are the member's targeted groups (an empty cell keeps those recorded). */
+export function rosterLine(m: SampleMember, planYear: number, specialDisease: boolean, categories: readonly string[] = []): string {
+  return `${m.name},${m.idNumber},${m.phone},${m.bankCard},${m.bankCode},${m.unitCreditCode},${planYear},${specialDisease},${categories.join(';')}\n`;
+}
+
+/** The sample's targeted groups: every ninth member a new-employment-form worker, every thirteenth a sanitation worker. */
+export function sampleCategories(index: number): string[] {
+  return [...(index % 9 === 0 ? ['NEW_EMPLOYMENT_FORM'] : []), ...(index % 13 === 0 ? ['SANITATION'] : [])];
 }
 
 /** The sample units and members of `hub demo --members n` (`hub sim insurance --demo-members n` settles for them). */

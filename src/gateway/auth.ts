@@ -6,6 +6,7 @@ import { GraphQLError } from 'graphql';
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { unitByCreditCode } from '../members/store.ts';
+import { organisationByCode } from '../organisations/store.ts';
 import type { Principal } from './context.ts';
 import { unauthenticated } from './errors.ts';
 import { parseGlobalId } from './globalId.ts';
@@ -17,9 +18,13 @@ export type Role = (typeof ROLES)[number];
 // Claims reach SQL (the unit lookup, every audit entry): text PostgreSQL refuses is refused here, as 401.
 const claimText = () => z.string().refine((s) => textProblem(s) === null, 'must not contain U+0000 (NUL) or an unpaired surrogate');
 
+/** Staff roles a token may bind to an organisation (`org`): unit operators and members have their own scope. */
+export const ORGANISATION_SCOPED_ROLES: readonly Role[] = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR'];
+
 /**
  * The claims a bearer token carries. `unit` is the unit's Unified Social Credit Code (what an
- * identity provider knows), `member` the member's global ID.
+ * identity provider knows), `member` the member's global ID, `org` the code of the organisation
+ * whose subtree a staff member works in.
  */
 const claimsSchema = z
   .object({
@@ -27,9 +32,13 @@ const claimsSchema = z
     role: z.enum(ROLES),
     unit: claimText().length(18).optional(),
     member: claimText().min(1).optional(),
+    org: claimText().min(1).max(32).optional(),
   })
   .refine((c) => c.role !== 'UNIT_OPERATOR' || c.unit, { message: 'a UNIT_OPERATOR token needs the unit claim', path: ['unit'] })
-  .refine((c) => c.role !== 'MEMBER' || c.member, { message: 'a MEMBER token needs the member claim', path: ['member'] });
+  .refine((c) => c.role !== 'MEMBER' || c.member, { message: 'a MEMBER token needs the member claim', path: ['member'] })
+  .refine((c) => c.org === undefined || ORGANISATION_SCOPED_ROLES.includes(c.role), {
+    message: `only ${ORGANISATION_SCOPED_ROLES.join(', ')} tokens may name an organisation`, path: ['org'],
+  });
 
 export type TokenClaims = z.infer<typeof claimsSchema>;
 
@@ -123,7 +132,13 @@ export async function createAuthenticator(config: Config, db: pg.Pool): Promise<
       if (!parsed || parsed.type !== 'Member') throw unauthenticated401('the token\'s member claim is not a Member ID');
       memberId = parsed.id;
     }
-    return { subject: claims.sub, role: claims.role, unitId, memberId, expiresAt: claims.expiresAt };
+    let organisationId: number | null = null;
+    if (claims.org !== undefined) {
+      const organisation = await organisationByCode(db, claims.org);
+      if (!organisation) throw unauthenticated401(`the token's organisation ${claims.org} is not registered`);
+      organisationId = organisation.id;
+    }
+    return { subject: claims.sub, role: claims.role, unitId, memberId, organisationId, expiresAt: claims.expiresAt };
   };
 }
 
@@ -137,7 +152,7 @@ export async function signDevelopmentToken(
   claims: TokenClaims,
   expiresIn = '12h',
 ): Promise<string> {
-  const jwt = new SignJWT({ role: claims.role, unit: claims.unit, member: claims.member })
+  const jwt = new SignJWT({ role: claims.role, unit: claims.unit, member: claims.member, org: claims.org })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(claims.sub)
     .setIssuedAt()

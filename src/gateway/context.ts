@@ -14,12 +14,17 @@ import type { Queues } from '../queues.ts';
 import type { Config } from '../config.ts';
 import type { Scope } from '../kernel/scope.ts';
 
-/** The authenticated caller. `unitId`/`memberId` bound what a UNIT_OPERATOR or MEMBER may see. */
+/**
+ * The authenticated caller. `unitId`/`memberId` bound what a UNIT_OPERATOR or MEMBER may see,
+ * `organisationId` what staff of an organisation may see (that organisation and everything below it).
+ */
 export interface Principal {
   subject: string;
   role: Role;
   unitId: number | null;
   memberId: number | null;
+  /** The organisation named by the token's `org` claim (staff roles only); null or absent for staff of the whole hub. */
+  organisationId?: number | null;
   /** When the token expires (epoch ms): a WebSocket holding it closes then. */
   expiresAt: number;
 }
@@ -47,9 +52,9 @@ export interface Context extends Services {
 }
 
 export function scopeOf(principal: Principal): Scope {
-  if (principal.role === 'UNIT_OPERATOR') return { unitId: principal.unitId, memberId: null };
-  if (principal.role === 'MEMBER') return { unitId: null, memberId: principal.memberId };
-  return { unitId: null, memberId: null };
+  if (principal.role === 'UNIT_OPERATOR') return { unitId: principal.unitId, memberId: null, organisationId: null };
+  if (principal.role === 'MEMBER') return { unitId: null, memberId: principal.memberId, organisationId: null };
+  return { unitId: null, memberId: null, organisationId: principal.organisationId ?? null };
 }
 
 export function actorOf(principal: Principal): Actor {

@@ -17,7 +17,10 @@ import { ATTACHMENT_READERS } from '../attachments/model.ts';
 import { attachmentForDownload } from '../attachments/service.ts';
 import { NOTICE_READERS } from '../notices/model.ts';
 import { noticeForDownload } from '../notices/issue.ts';
-import type { Scope } from '../kernel/scope.ts';
+import { FIGURES_READERS } from '../figures/model.ts';
+import { yearlyReportForDownload } from '../figures/download.ts';
+import { reportSettings } from '../figures/settings.ts';
+import { UNSCOPED, type Scope } from '../kernel/scope.ts';
 import type { Role } from './auth.ts';
 import { scopeOf, type Context, type Services } from './context.ts';
 import { sendGraphQLError } from './limits.ts';
@@ -49,7 +52,7 @@ import { sendGraphQLError } from './limits.ts';
 export type UploadPurpose = 'ROSTER_IMPORT' | 'SETTLEMENTS' | 'BANK_STATEMENT';
 /** Every upload purpose: `requestUpload`'s and a member's documents (`requestAttachmentUpload`). */
 export type FileUploadPurpose = UploadPurpose | 'ATTACHMENT';
-export type DownloadPurpose = 'PAYOUT_BATCH_FILE' | 'PAYOUT_BATCH_FILE_MASKED' | 'PAYOUT_BATCH_SEAL' | 'ATTACHMENT_FILE' | 'NOTICE';
+export type DownloadPurpose = 'PAYOUT_BATCH_FILE' | 'PAYOUT_BATCH_FILE_MASKED' | 'PAYOUT_BATCH_SEAL' | 'ATTACHMENT_FILE' | 'NOTICE' | 'YEARLY_REPORT';
 type Purpose = FileUploadPurpose | DownloadPurpose;
 
 const UPLOAD_PURPOSES: ReadonlySet<Purpose> = new Set<FileUploadPurpose>(['ROSTER_IMPORT', 'SETTLEMENTS', 'BANK_STATEMENT', 'ATTACHMENT']);
@@ -60,6 +63,7 @@ const DOWNLOAD_ROLES: Record<DownloadPurpose, readonly Role[]> = {
   PAYOUT_BATCH_SEAL: BATCH_READERS,
   ATTACHMENT_FILE: ATTACHMENT_READERS,
   NOTICE: NOTICE_READERS,
+  YEARLY_REPORT: FIGURES_READERS,
 };
 const isUploadPurpose = (purpose: Purpose): purpose is FileUploadPurpose => UPLOAD_PURPOSES.has(purpose);
 
@@ -125,6 +129,17 @@ export function attachmentDownloadUrl(ctx: Pick<Context, 'config' | 'principal'>
 export function noticeDownloadUrl(ctx: Pick<Context, 'config' | 'principal'>, noticeId: number): SignedUrl {
   const { token, expiresAt } = signFileToken(ctx.config, {
     purpose: 'NOTICE', subject: ctx.principal.subject, role: ctx.principal.role, objectId: String(noticeId), scope: scopeOf(ctx.principal),
+  });
+  return { url: `/files/downloads?token=${token}`, expiresAt };
+}
+
+/**
+ * A download URL of a yearly report (`objectId`: organisation, year, format), bound to the caller's
+ * scope: the figures are read at fetch time in that scope.
+ */
+export function yearlyReportDownloadUrl(ctx: Pick<Context, 'config' | 'principal'>, objectId: string): SignedUrl {
+  const { token, expiresAt } = signFileToken(ctx.config, {
+    purpose: 'YEARLY_REPORT', subject: ctx.principal.subject, role: ctx.principal.role, objectId, scope: scopeOf(ctx.principal),
   });
   return { url: `/files/downloads?token=${token}`, expiresAt };
 }
@@ -311,8 +326,17 @@ export function fileRoutes(services: Services, config: Config, log: Logger): exp
         res.attachment(`${found.notice.number}.pdf`).type('application/pdf').send(found.pdf);
         return;
       }
+      if (purpose === 'YEARLY_REPORT') {
+        const found = claims.scope && await yearlyReportForDownload(services.db, reportSettings(config), { subject: claims.subject, role: claims.role }, claims.scope, claims.objectId);
+        if (!found) return refuse(req, res, 404, 'no such report of yours', 'NOT_FOUND');
+        res.setHeader('cache-control', 'no-store');
+        res.setHeader('x-content-type-options', 'nosniff');
+        res.attachment(found.fileName).type(found.contentType).send(found.bytes);
+        return;
+      }
       const batchId = Number(claims.objectId);
-      const [batch] = await batchesByIds(services.db, [batchId]);
+      // Batch URLs are issued only with a batch the caller could read in its scope.
+      const [batch] = await batchesByIds(services.db, [batchId], UNSCOPED);
       const [stored] = await batchFiles(services.db, [batchId]);
       if (!batch || !stored) return refuse(req, res, 404, 'the batch has no sealed file', 'NOT_FOUND');
       const name = batchFileName(batch.msgId);

@@ -3,6 +3,13 @@ import type { Queue } from 'bullmq';
 import type express from 'express';
 import { errorCodeOf } from './errors.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Config } from '../config.ts';
+import { log } from '../log.ts';
+import { operationsFigures, type CountAndAge, type OperationsFigures } from '../figures/store/operations.ts';
+import { reconciliationSettings } from '../reconciliation/settings.ts';
+import { addDays, chinaToday, parseChinaTime } from '../kernel/time.ts';
+import type { Queryable } from '../kernel/transaction.ts';
+import { isWorkingDay, lastLateReceiptDate } from '../kernel/workingDays.ts';
 
 /**
  * Prometheus metrics of one process: GraphQL requests by operation (rate, latency, errors by code),
@@ -16,10 +23,20 @@ export interface HubMetrics {
   apolloPlugin<C extends object>(): ApolloServerPlugin<C>;
   /** Depth of each queue by state, read at scrape time. */
   watchQueues(queues: readonly Queue[]): void;
+  /**
+   * The operations figures (`hub_ops_*`: what someone must act on), read from the database at scrape
+   * time, at most once per OPERATIONS_CACHE_MS however often Prometheus (or anyone) scrapes.
+   */
+  watchOperations(db: Queryable, config: Config): void;
   /** A job finished (the workers call it). */
   jobFinished(queue: string, outcome: 'completed' | 'failed', seconds: number): void;
   handler: express.RequestHandler;
 }
+
+/** How long one read of the operations figures serves scrapes: a scrape storm costs one query per window. */
+export const OPERATIONS_CACHE_MS = 15_000;
+/** Bank working days, up to yesterday, whose statements must each be proven. */
+export const PROVEN_DAYS_WINDOW = 7;
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children'] as const;
 // Operation names come from clients: a bounded set keeps a flood of invented names from growing the series.
@@ -52,6 +69,64 @@ export function createMetrics(): HubMetrics {
       }));
     },
   });
+
+  let readOperations: (() => Promise<OperationsFigures>) | undefined;
+  let cached: { at: number; figures: Promise<OperationsFigures | null> } | undefined;
+  // Every hub_ops_* gauge reads the same cached answer; a failed read shows as hub_ops_figures_up 0 and leaves the rest out.
+  const operations = (): Promise<OperationsFigures | null> => {
+    if (!readOperations) return Promise.resolve(null);
+    if (!cached || Date.now() - cached.at >= OPERATIONS_CACHE_MS) {
+      cached = {
+        at: Date.now(),
+        figures: readOperations().catch((err: unknown) => {
+          log.error({ err }, 'could not read the operations figures');
+          return null;
+        }),
+      };
+    }
+    return cached.figures;
+  };
+  const opsGauge = (name: string, help: string, labelNames: string[], set: (gauge: Gauge, figures: OperationsFigures) => void) =>
+    new Gauge({
+      name, help, labelNames, registers: [registry],
+      async collect() {
+        this.reset();
+        const figures = await operations();
+        if (figures) set(this, figures);
+      },
+    });
+  const countAndAge = (name: string, what: string, act: string, pick: (f: OperationsFigures) => CountAndAge) => {
+    opsGauge(name, `${what}. ${act}`, [], (g, f) => g.set(pick(f).count));
+    opsGauge(`${name}_oldest_seconds`, `Age in seconds of the oldest of ${name} (0 when none). ${act}`, [], (g, f) => g.set(pick(f).oldestSeconds));
+  };
+  const byLabel = <K extends string>(name: string, label: string, help: string, pick: (f: OperationsFigures) => Record<K, CountAndAge>) => {
+    opsGauge(name, help, [label], (g, f) => { for (const [key, v] of Object.entries<CountAndAge>(pick(f))) g.set({ [label]: key }, v.count); });
+    opsGauge(`${name}_oldest_seconds`, `Age in seconds of the oldest of ${name}, by ${label} (0 when none). ${help}`, [label],
+      (g, f) => { for (const [key, v] of Object.entries<CountAndAge>(pick(f))) g.set({ [label]: key }, v.oldestSeconds); });
+  };
+  new Gauge({
+    name: 'hub_ops_figures_up', help: '1 when the hub_ops_* figures were read from the database, 0 when that failed (see the process log).', registers: [registry],
+    async collect() {
+      this.reset();
+      if (readOperations) this.set((await operations()) ? 1 : 0);
+    },
+  });
+  countAndAge('hub_ops_claims_pending_review', 'Claims waiting for a reviewer (PENDING_REVIEW), age from receipt of the settlement',
+    'Reviewers should decide them, oldest first (claimBreaches lists the late ones).', (f) => f.claimsPendingReview);
+  countAndAge('hub_ops_applications_past_promise', 'Members\' applications still SUBMITTED past their promised decision date (DECISION_PROMISE_WORKING_DAYS)',
+    'A reviewer should accept or return them today.', (f) => f.applicationsPastPromise);
+  byLabel('hub_ops_payout_batches_in_doubt', 'submission',
+    'Payout batches being sent (SENDING) or sent without an answer from the bank (UNKNOWN). FINANCE should ask the bank whether it has the file before anything is resent.',
+    (f) => f.batchesInDoubt);
+  opsGauge('hub_ops_settlement_source_lag_seconds',
+    'Seconds since each enabled settlement source last finished a pull successfully. Check the source\'s last error (hub settlements sources) and the platform\'s interface.',
+    ['source'], (g, f) => { for (const { source, seconds } of f.sourceLagSeconds) g.set({ source }, seconds); });
+  byLabel('hub_ops_reconciliation_exceptions_open', 'kind',
+    'Open reconciliation exceptions by kind. FINANCE should match or write them off (four eyes) so the statement days can be proven.',
+    (f) => f.openExceptions);
+  opsGauge('hub_ops_statement_days_unproven',
+    `Bank working days among the last ${PROVEN_DAYS_WINDOW} up to yesterday without a proven daily proof, by account. Fetch the statement, reconcile and resolve the exceptions.`,
+    ['account'], (g, f) => { for (const { account, days } of f.unprovenStatementDays) g.set({ account }, days); });
 
   const seen = new Set<string>();
   const label = (name: string | null | undefined) => {
@@ -86,6 +161,23 @@ export function createMetrics(): HubMetrics {
     }),
     watchQueues(queues) {
       for (const queue of queues) watched.set(queue.name, queue);
+    },
+    watchOperations(db, config) {
+      const holidays = new Set(config.BANK_HOLIDAYS);
+      const promiseHolidays = new Set(config.PROMISE_HOLIDAYS);
+      const accounts = reconciliationSettings(config, null).accounts;
+      readOperations = () => {
+        const today = chinaToday();
+        const statementDays: string[] = [];
+        for (let day = addDays(today, -1); statementDays.length < PROVEN_DAYS_WINDOW; day = addDays(day, -1)) {
+          if (isWorkingDay(day, holidays)) statementDays.push(day);
+        }
+        // Received on or before the last late receipt date and still undecided: late today (as claims' breaches count).
+        const lastLate = lastLateReceiptDate(today, config.DECISION_PROMISE_WORKING_DAYS, promiseHolidays);
+        const applicationsLateBefore = parseChinaTime(`${addDays(lastLate, 1)} 00:00:00`)!;
+        return operationsFigures(db, { applicationsLateBefore, statementDays, accounts });
+      };
+      cached = undefined;
     },
     jobFinished(queue, outcome, seconds) {
       jobs.inc({ queue, outcome });

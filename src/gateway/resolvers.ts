@@ -17,12 +17,15 @@ import { attachmentNodes, attachmentResolvers } from '../attachments/resolvers.t
 import { appealNodes, appealResolvers } from '../appeals/resolvers.ts';
 import { noticeNodes, noticeResolvers } from '../notices/resolvers.ts';
 import { notificationNodes, notificationResolvers } from '../notifications/resolvers.ts';
+import { organisationNodes, organisationResolvers } from '../organisations/resolvers.ts';
+import { condolenceNodes, condolenceResolvers } from '../condolences/resolvers.ts';
+import { figuresResolvers } from '../figures/resolvers.ts';
 
 type NodeFetcher = (ctx: Context, id: number) => Promise<object | null>;
 type KeyedNodeFetcher = (ctx: Context, key: string) => Promise<object | null>;
 
 /** Every Node type, by the type name inside its global ID. */
-const nodeFetchers: Record<string, NodeFetcher> = { ...memberNodes, ...settlementNodes, ...benefitNodes, ...payoutNodes, ...reconciliationNodes, ...applicationNodes, ...attachmentNodes, ...appealNodes, ...noticeNodes, ...notificationNodes };
+const nodeFetchers: Record<string, NodeFetcher> = { ...memberNodes, ...settlementNodes, ...benefitNodes, ...payoutNodes, ...reconciliationNodes, ...applicationNodes, ...attachmentNodes, ...appealNodes, ...noticeNodes, ...notificationNodes, ...condolenceNodes, ...organisationNodes };
 /** Node types known by a text key (a name, or parts of a composite key). */
 const keyedNodeFetchers: Record<string, KeyedNodeFetcher> = { ...memberKeyedNodes, ...settlementKeyedNodes, ...benefitKeyedNodes };
 
@@ -61,7 +64,7 @@ const gatewayResolvers: Resolvers = {
 /** All resolvers: the gateway's own and each domain's, merged per type. */
 export function allResolvers(): Resolvers {
   const merged: Record<string, Record<string, unknown>> = {};
-  for (const part of [gatewayResolvers, memberResolvers, settlementResolvers, benefitResolvers, payoutResolvers, reconciliationResolvers, subscriptionResolvers, applicationResolvers, attachmentResolvers, appealResolvers, noticeResolvers, notificationResolvers]) {
+  for (const part of [gatewayResolvers, memberResolvers, settlementResolvers, benefitResolvers, payoutResolvers, reconciliationResolvers, subscriptionResolvers, applicationResolvers, attachmentResolvers, appealResolvers, noticeResolvers, notificationResolvers, condolenceResolvers, organisationResolvers, figuresResolvers]) {
     for (const [type, fields] of Object.entries(part)) {
       merged[type] = fields instanceof GraphQLScalarType ? (fields as never) : Object.assign(merged[type] ?? {}, fields);
     }

@@ -82,7 +82,8 @@ export function stringifyResult(result: FormattedExecutionResult): string {
   return JSON.stringify(result);
 }
 
-const scopeKey = (principal: Principal) => `${principal.role}:${principal.unitId ?? '-'}:${principal.memberId ?? '-'}`;
+// The organisation too: staff of two organisations with the same role see different rows.
+const scopeKey = (principal: Principal) => `${principal.role}:${principal.unitId ?? '-'}:${principal.memberId ?? '-'}:${principal.organisationId ?? '-'}`;
 
 /** A query whose every root field can be kept (any other has maxAge 0, so its answer never is). */
 function mayBeKept(operation: OperationDefinitionNode | undefined, keptRootFields: Set<string>): boolean {

@@ -27,6 +27,7 @@ import { createMetrics, type HubMetrics } from './metrics.ts';
 import { healthz, readyz } from './health.ts';
 import { graphiql, GRAPHIQL_PATH } from './graphiql.ts';
 import { queueDashboard, QUEUE_DASHBOARD_PATH } from './queueDashboard.ts';
+import { dashboard, DASHBOARD_DOCUMENTS, DASHBOARD_PATH } from './dashboard.ts';
 import { startSubscriptions } from './subscriptions.ts';
 import { fileRoutes } from './files.ts';
 import { responseCachePlugins, stringifyResult } from './responseCache.ts';
@@ -85,11 +86,12 @@ export async function createGateway(services: Services, config: Config, log: Log
   const authenticate = await createAuthenticator(config, services.db);
   const schema = options.remote ? null : options.subgraph ? subgraphSchema(options.subgraph, config.GRAPHQL_MAX_NODES) : hubSchema();
   const rules = [...limitRules(config), ...(options.subgraph && production ? [noServiceSdl] : [])];
-  const trusted = loadTrustedDocuments(config.TRUSTED_DOCUMENTS, production);
+  const trusted = loadTrustedDocuments(config.TRUSTED_DOCUMENTS, production, DASHBOARD_DOCUMENTS);
   const rateLimit = createRateLimiter(config, services.redis);
   const metrics = options.metrics ?? createMetrics();
   const queues = Object.values(services.queues);
   metrics.watchQueues(queues);
+  metrics.watchOperations(services.db, config);
   const statusFeed = createStatusFeed(services.redis, config.QUEUE_PREFIX);
   let draining = false;
 
@@ -211,6 +213,8 @@ export async function createGateway(services: Services, config: Config, log: Log
   app.get('/metrics', metrics.handler);
   app.use('/files', fileRoutes(services, config, log));
   if (!production) app.use(GRAPHIQL_PATH, graphiql());
+  // The staff dashboard holds no data (it reads /graphql with the caller's token): served in production too.
+  app.use(DASHBOARD_PATH, dashboard());
   app.use(QUEUE_DASHBOARD_PATH, queueDashboard(queues, authenticate));
   app.use(
     '/graphql',

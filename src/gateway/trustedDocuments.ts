@@ -18,9 +18,10 @@ export interface TrustedDocuments {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-export function loadTrustedDocuments(path: string | undefined, strict: boolean): TrustedDocuments | null {
+/** `builtIn`: the hub's own pages' operations (the dashboard's), trusted wherever a manifest is. */
+export function loadTrustedDocuments(path: string | undefined, strict: boolean, builtIn: Record<string, string> = {}): TrustedDocuments | null {
   if (!path) return null;
-  const entries = Object.entries(JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>);
+  const entries = Object.entries({ ...builtIn, ...(JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>) });
   const manifest = new Map(entries.map(([id, document]) => [id.replace(/^sha256:/, ''), document]));
   const refused = (message: string) =>
     new GraphQLError(message, { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND', http: { status: 400 } } });

@@ -9,7 +9,7 @@ import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { ruleSetsForYears } from '../benefits/store.ts';
 import type { EnrolmentRules } from '../benefits/rules/ruleSet.ts';
 import { decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, refusalText, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
-import type { EnrolmentRow, MemberRow, PlanType, UnitRow } from './model.ts';
+import type { EnrolmentRow, MemberCategory, MemberRow, PlanType, UnitRow } from './model.ts';
 import type { RosterColumn, RosterRow } from './rosterRow.ts';
 import { upsertEnrolment } from './store.ts';
 import { enrolmentDateByIdNumber, lockedEnrolmentDate } from './store/eligibility.ts';
@@ -54,6 +54,8 @@ export interface EnrolmentRequest {
   enrolledOn: string;
   inService: boolean;
   override: { rules: readonly EnrolmentRule[]; reason: string } | null;
+  /** Null: none for a new enrolment, those recorded kept for a changed one. */
+  memberCategories: readonly MemberCategory[] | null;
 }
 
 /** An override as given, checked: ADMIN only (whatever the entry point), known overridable rules, a real reason. */
@@ -97,12 +99,13 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
     const { row, created } = await upsertEnrolment(tx, {
       memberId: member.id, unitId: unit.id, planYear: request.planYear, plan, specialDisease: request.specialDisease,
       enrolledOn: request.enrolledOn, override: override && overridden.length ? { rules: overridden, reason: override.reason, by: actor.subject } : null,
+      memberCategories: request.memberCategories,
     });
     await recordAudit(tx, actor, {
       action: created ? 'enrolment.create' : 'enrolment.update', targetType: 'Enrolment', targetId: String(row.id),
       reason: override?.reason,
       details: {
-        memberId: member.id, planYear: row.planYear, plan: row.plan, specialDisease: row.specialDisease,
+        memberId: member.id, planYear: row.planYear, plan: row.plan, specialDisease: row.specialDisease, memberCategories: row.memberCategories,
         ...(override ? { overridden: decision.overridden.map((r) => ({ rule: r.rule, refusal: r.en })) } : {}),
       },
     });

@@ -11,6 +11,14 @@ import type { EnrolmentRule } from '../benefits/rules/enrolment.ts';
 /** The plan of a unit and its enrolments (docs/design.md): PUBLIC (机关事业单位 / 国有企业) or PRIVATE (非公企业). */
 export type PlanType = 'PUBLIC' | 'PRIVATE';
 
+/** A unit's type (单位性质): 机关, 事业单位, 国有企业, 非公企业, 社会组织. Refines PlanType; rule sets may condition on it. */
+export const UNIT_TYPES = ['GOVERNMENT', 'PUBLIC_INSTITUTION', 'STATE_OWNED', 'NON_PUBLIC', 'SOCIAL_ORGANISATION'] as const;
+export type UnitType = (typeof UNIT_TYPES)[number];
+
+/** Targeted groups a member is recorded in at enrolment (see schema MemberCategory). */
+export const MEMBER_CATEGORIES = ['NEW_EMPLOYMENT_FORM', 'SANITATION', 'MIGRANT_WORKER', 'HARDSHIP', 'MODEL_WORKER'] as const;
+export type MemberCategory = (typeof MEMBER_CATEGORIES)[number];
+
 /**
  * Yearly contributions per enrolled person (programme terms; docs/design.md): PUBLIC 100 CNY,
  * PRIVATE 48 CNY, the 职工特病 add-on 25 CNY.
@@ -48,6 +56,10 @@ export interface UnitRow {
   creditCode: string;
   name: string;
   planType: PlanType;
+  organisationId: number;
+  unitType: UnitType;
+  /** A small or micro firm (小微企业). */
+  smallMicro: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -116,6 +128,8 @@ export interface EnrolmentRow {
   planYear: number;
   plan: PlanType;
   specialDisease: boolean;
+  /** Targeted groups recorded with the enrolment (MEMBER_CATEGORIES). */
+  memberCategories: MemberCategory[];
   enrolledOn: string;
   firstEnrolledOn: string;
   /** The eligibility rules an ADMIN overrode for it (src/benefits/rules/enrolment.ts); null when none. */
@@ -133,8 +147,10 @@ export interface EnrolmentOverride {
 }
 
 /** An enrolment as written; `override` only when this write lets broken rules through. */
-export type EnrolmentWrite = Omit<EnrolmentRow, 'id' | 'firstEnrolledOn' | 'override'> & {
+export type EnrolmentWrite = Omit<EnrolmentRow, 'id' | 'firstEnrolledOn' | 'override' | 'memberCategories'> & {
   override: Pick<EnrolmentOverride, 'rules' | 'reason' | 'by'> | null;
+  /** Null: none for a new enrolment, those recorded kept for a changed one. */
+  memberCategories: readonly MemberCategory[] | null;
 };
 
 /** A unit's contribution for one plan year (the schema's Contribution). */

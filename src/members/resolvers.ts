@@ -21,7 +21,7 @@ import { RosterFileError } from './rosterImport.ts';
 import { changeOwnBankAccount, recordBankAccountChanged } from './selfService.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
 import * as store from './store.ts';
-import type { EnrolmentRow, MemberChangeRow, MemberRow, RecordedChange, StoredContributionPayment, UnitRow } from './model.ts';
+import type { EnrolmentRow, MemberCategory, MemberChangeRow, MemberRow, RecordedChange, StoredContributionPayment, UnitRow } from './model.ts';
 import { firstRows } from '../kernel/page.ts';
 import { creditCodeProblem, residentIdProblem } from '../kernel/identifiers.ts';
 import { check, checkAll, conflict, forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';
@@ -107,6 +107,16 @@ function checkedMemberFields(raw: RawMemberFields, options: { partial?: boolean 
   return value;
 }
 
+/** Who corrects an enrolment's targeted groups (staff, each in its scope). */
+const CATEGORY_EDITORS = ['ADMIN', 'REVIEWER'] as const;
+
+/** The categories, each once: a repeated one is a mistake worth naming. */
+function distinctCategories(field: string, categories: readonly MemberCategory[]): MemberCategory[] {
+  const repeated = categories.find((c, i) => categories.indexOf(c) !== i);
+  check(field, repeated === undefined ? null : `names ${repeated} twice`);
+  return [...categories];
+}
+
 const planYearProblem = (year: number) => (year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
 const unitNameProblem = (name: string) => (name.length >= 1 && name.length <= 200 ? null : 'must be 1 to 200 characters');
 
@@ -158,10 +168,19 @@ export const memberResolvers: DomainResolvers = {
       const creditCode = input.creditCode.trim().toUpperCase();
       const name = input.name.trim();
       checkAll({ 'input.creditCode': creditCodeProblem(creditCode), 'input.name': unitNameProblem(name) });
+      const scope = scopeOf(ctx.principal);
+      // An organisation's ADMIN registers units inside its subtree only: its own organisation unless it names one below.
+      const organisationId = input.organisationId == null ? scope.organisationId : localId('input.organisationId', input.organisationId, 'Organisation');
+      if (organisationId !== null && !(await store.organisationVisible(ctx.db, scope, organisationId))) throw notFound('organisation', 'input.organisationId');
       return inTransaction(ctx.db, async (tx) => {
-        const unit = await store.insertUnit(tx, { creditCode, name, planType: input.planType });
+        const unit = await store.insertUnit(tx, {
+          creditCode, name, planType: input.planType, unitType: input.unitType, smallMicro: input.smallMicro ?? false, organisationId,
+        });
         if (!unit) throw conflict(`a unit with credit code ${creditCode} already exists`, 'input.creditCode');
-        await recordAudit(tx, actorOf(ctx.principal), { action: 'unit.create', targetType: 'Unit', targetId: String(unit.id), details: { creditCode, planType: unit.planType } });
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: 'unit.create', targetType: 'Unit', targetId: String(unit.id),
+          details: { creditCode, planType: unit.planType, unitType: unit.unitType, smallMicro: unit.smallMicro, organisationId: unit.organisationId },
+        });
         return { unit };
       });
     },
@@ -171,9 +190,12 @@ export const memberResolvers: DomainResolvers = {
       const name = input.name?.trim();
       if (name !== undefined) check('input.name', unitNameProblem(name));
       return inTransaction(ctx.db, async (tx) => {
-        const unit = await store.updateUnit(tx, id, { name, planType: input.planType });
+        const unit = await store.updateUnit(tx, id, scopeOf(ctx.principal), { name, planType: input.planType, unitType: input.unitType, smallMicro: input.smallMicro });
         if (!unit) throw notFound('unit', 'input.unitId');
-        await recordAudit(tx, actorOf(ctx.principal), { action: 'unit.update', targetType: 'Unit', targetId: String(id), details: { name: name ?? null, planType: input.planType ?? null } });
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: 'unit.update', targetType: 'Unit', targetId: String(id),
+          details: { name: name ?? null, planType: input.planType ?? null, unitType: input.unitType ?? null, smallMicro: input.smallMicro ?? null },
+        });
         return { unit };
       });
     },
@@ -278,8 +300,26 @@ export const memberResolvers: DomainResolvers = {
       const { row } = await enrol(ctx.db, actorOf(ctx.principal), rules, {
         member, unit, planYear: input.planYear, plan: input.plan ?? null, specialDisease: input.specialDisease ?? false,
         enrolledOn, inService: input.inService ?? true, override: input.override ?? null,
+        memberCategories: input.memberCategories == null ? null : distinctCategories('input.memberCategories', input.memberCategories),
       }, today);
       return { enrolment: row };
+    },
+    setEnrolmentCategories: async (_root, { input }, ctx) => {
+      requireRole(ctx, CATEGORY_EDITORS, 'setEnrolmentCategories');
+      const enrolmentId = localId('input.enrolmentId', input.enrolmentId, 'Enrolment');
+      const categories = distinctCategories('input.memberCategories', input.memberCategories);
+      const reason = reasonOf('input.reason', input.reason);
+      check('input.reason', reason.length <= 500 ? null : 'must be at most 500 characters');
+      return inTransaction(ctx.db, async (tx) => {
+        const changed = await store.setEnrolmentCategories(tx, enrolmentId, scopeOf(ctx.principal), categories);
+        if (!changed) throw notFound('enrolment', 'input.enrolmentId');
+        await recordAudit(tx, actorOf(ctx.principal), {
+          action: 'enrolment.categories', targetType: 'Enrolment', targetId: String(enrolmentId), reason,
+          details: { memberId: changed.row.memberId, before: changed.before, after: changed.row.memberCategories },
+        });
+        ctx.loaders.enrolment.clear(enrolmentId);
+        return { enrolment: changed.row };
+      });
     },
     recordContributionPayment: async (_root, { input }, ctx) => {
       requireRole(ctx, ['ADMIN', 'FINANCE'], 'recordContributionPayment');
@@ -331,6 +371,7 @@ export const memberResolvers: DomainResolvers = {
       const importId = await store.insertUploadedRoster(ctx.db, {
         fileName, sha256: createHash('sha256').update(bytes).digest(), contentEnc: csv === null ? null : encrypt(ctx.keys, csv),
         defaultUnitId: unitId, onlyUnitId: ctx.principal.role === 'UNIT_OPERATOR' ? ctx.principal.unitId : null,
+        onlyOrganisationId: scopeOf(ctx.principal).organisationId,
         createdBy: actorOf(ctx.principal), failure,
       });
       if (failure === null) await enqueueRosterImport(ctx.queues.rosterImport, importId);
@@ -446,6 +487,9 @@ export const memberResolvers: DomainResolvers = {
 };
 
 export async function mayReadRosterImport(ctx: Context, importId: number): Promise<boolean> {
+  const scope = scopeOf(ctx.principal);
+  // An organisation's staff see the imports made inside their subtree only.
+  if (scope.organisationId !== null && hasRole(ctx, ['ADMIN', 'AUDITOR'])) return store.isRosterImportInScope(ctx.db, importId, scope);
   if (ctx.principal.role === 'ADMIN' || ctx.principal.role === 'SERVICE' || ctx.principal.role === 'AUDITOR') return true;
   return ctx.principal.role === 'UNIT_OPERATOR' && store.isRosterImportOfUnit(ctx.db, importId, ctx.principal.unitId);
 }

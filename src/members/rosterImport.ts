@@ -28,6 +28,8 @@ export interface RosterImportOptions {
   importId: number;
   defaultUnitId?: number | null;
   onlyUnitId?: number | null;
+  /** Staff of an organisation: rows may name only units in its subtree (others read as unknown). */
+  onlyOrganisationId?: number | null;
   /** The file's encoding (`--encoding`); detected when absent (decodeText). */
   encoding?: TextEncodingName;
   /** Called every few thousand rows with the number of rows read so far. */
@@ -198,7 +200,7 @@ async function uploaderOf(tx: Tx, importId: number): Promise<Actor> {
 }
 
 async function rosterContext(tx: Tx, options: RosterImportOptions): Promise<RosterContext> {
-  const rows = await rosterUnits(tx);
+  const rows = await rosterUnits(tx, options.onlyOrganisationId ?? null);
   const unitsByCode = new Map(rows.map((u) => [u.creditCode, { id: u.id, planType: u.planType }]));
   const defaultUnit = options.defaultUnitId == null ? null : rows.find((u) => u.id === options.defaultUnitId) ?? null;
   if (options.defaultUnitId != null && !defaultUnit) throw new RosterFileError(`unit ${options.defaultUnitId} does not exist`);
@@ -237,7 +239,7 @@ export async function importUploadedRoster(
   onProgress?.(0, lines);
   try {
     return await importRoster(db, keys, Readable.from([csv]), {
-      importId, defaultUnitId: claimed.defaultUnitId, onlyUnitId: claimed.onlyUnitId,
+      importId, defaultUnitId: claimed.defaultUnitId, onlyUnitId: claimed.onlyUnitId, onlyOrganisationId: claimed.onlyOrganisationId,
       onProgress: onProgress && ((rowsRead) => onProgress(rowsRead, lines)),
     });
   } catch (error) {

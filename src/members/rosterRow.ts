@@ -1,6 +1,6 @@
 import { isIsoDate } from '../kernel/time.ts';
 import { validateMemberFields, type MemberField, type MemberFields } from './memberFields.ts';
-import type { PlanType } from './model.ts';
+import { MEMBER_CATEGORIES, type MemberCategory, type PlanType } from './model.ts';
 import { repeatedColumns } from '../csv.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 import { textProblem } from '../kernel/text.ts';
@@ -11,7 +11,7 @@ import { textProblem } from '../kernel/text.ts';
  */
 export const ROSTER_COLUMNS = [
   'name', 'id_number', 'phone', 'bank_card', 'bank_code', 'unit_credit_code', 'plan_year', 'plan', 'special_disease', 'enrolled_on',
-  'in_service',
+  'in_service', 'member_categories',
 ] as const;
 export const REQUIRED_ROSTER_COLUMNS = ['name', 'id_number'] as const;
 
@@ -29,7 +29,10 @@ export interface RosterUnit {
 export interface RosterRow extends MemberFields {
   unitId: number;
   /** `inService`: 在职 on the enrolment date (column in_service, true when empty); checked by eligibility.ts. */
-  enrolment: { planYear: number; plan: PlanType; specialDisease: boolean; enrolledOn: string; inService: boolean } | null;
+  /** `memberCategories`: column member_categories, `;`-separated; null (an empty cell) keeps those recorded. */
+  enrolment: {
+    planYear: number; plan: PlanType; specialDisease: boolean; enrolledOn: string; inService: boolean; memberCategories: MemberCategory[] | null;
+  } | null;
 }
 
 export interface RosterContext {
@@ -88,6 +91,8 @@ export function parseRosterRow(
     if (!TRUE_WORDS.has(inServiceText) && !FALSE_WORDS.has(inServiceText)) {
       problems.push({ field: 'in_service', reason: 'must be true or false' });
     }
+    const categories = memberCategoriesOf(record.member_categories ?? '');
+    if (typeof categories === 'string') problems.push({ field: 'member_categories', reason: categories });
     const enrolledOn = record.enrolled_on?.trim() || ctx.today;
     if (!isIsoDate(enrolledOn)) problems.push({ field: 'enrolled_on', reason: 'must be a date yyyy-MM-dd' });
     if (unit) {
@@ -97,16 +102,28 @@ export function parseRosterRow(
         specialDisease: TRUE_WORDS.has(specialText),
         enrolledOn,
         inService: inServiceText === '' || TRUE_WORDS.has(inServiceText),
+        memberCategories: typeof categories === 'string' ? null : categories,
       };
     }
   } else {
-    for (const column of ['plan', 'special_disease', 'enrolled_on', 'in_service'] as const) {
+    for (const column of ['plan', 'special_disease', 'enrolled_on', 'in_service', 'member_categories'] as const) {
       if (record[column]?.trim()) problems.push({ field: column, reason: 'needs plan_year' });
     }
   }
 
   if (problems.length || !unit) return { row: null, problems };
   return { row: { ...(value as MemberFields), phone: value.phone ?? null, bankCard: value.bankCard ?? null, bankCode: value.bankCode ?? null, unitId: unit.id, enrolment }, problems };
+}
+
+/** The categories of a member_categories cell (`;`-separated, e.g. `SANITATION;HARDSHIP`), null when empty, or why not. */
+function memberCategoriesOf(cell: string): MemberCategory[] | null | string {
+  const names = cell.split(';').map((c) => c.trim().toUpperCase()).filter((c) => c !== '');
+  if (!names.length) return null;
+  const unknown = names.find((c) => !(MEMBER_CATEGORIES as readonly string[]).includes(c));
+  if (unknown !== undefined) return `unknown category ${unknown}; known: ${MEMBER_CATEGORIES.join(', ')}`;
+  const repeated = names.find((c, i) => names.indexOf(c) !== i);
+  if (repeated !== undefined) return `names ${repeated} twice`;
+  return names as MemberCategory[];
 }
 
 /** Header check: names the missing and unknown columns before any row is read. */

@@ -58,7 +58,7 @@ function ownAccountProblems(member: MemberRow, input: OwnBankAccountInput): Reco
 export async function changeOwnBankAccount(
   db: Db, keys: PersonalDataKeys, actor: Actor, memberId: number, input: OwnBankAccountInput, coolingOffDays: number,
 ): Promise<MemberRow> {
-  const [member] = await store.membersByIds(db, [memberId], { unitId: null, memberId });
+  const [member] = await store.membersByIds(db, [memberId], { unitId: null, memberId, organisationId: null });
   if (!member) throw notFound('member');
   checkAll(ownAccountProblems(member, input));
   const card = protectBankCard(keys, input.cardNumber.replace(/[\s-]/g, ''), input.bankCode.trim());

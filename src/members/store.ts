@@ -4,10 +4,11 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Queryable, Tx } from '../kernel/transaction.ts';
 import { Params } from '../db/sql.ts';
 import type { Actor } from '../audit/audit.ts';
-import { CONTRIBUTION_FEN, type ContributionFigures, type ContributionKey, type ContributionPaymentRow, type ContributionPaymentSource, type EnrolmentRow, type EnrolmentWrite, type MemberChangeAction, type MemberChangeRow, type MemberRow, type MemberWrite, type PlanType, type RecordedChange, type RosterCounts, type RosterImportRow, type RosterImportStatus, type RowError, type StoredContributionPayment, type UnitRow } from './model.ts';
+import { CONTRIBUTION_FEN, type ContributionFigures, type ContributionKey, type ContributionPaymentRow, type ContributionPaymentSource, type EnrolmentRow, type EnrolmentWrite, type MemberChangeAction, type MemberChangeRow, type MemberRow, type MemberWrite, type PlanType, type RecordedChange, type RosterCounts, type RosterImportRow, type RosterImportStatus, type RowError, type StoredContributionPayment, type UnitRow, type UnitType, type MemberCategory } from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
 import { byKey, keysetSql, type Ordering } from '../db/keyset.ts';
 import type { Scope } from '../kernel/scope.ts';
+import { organisationRowScopeSql, unitRowScopeSql } from '../db/scope.ts';
 
 /**
  * SQL of the members domain: every statement on units, members, enrolments, member_changes,
@@ -18,6 +19,7 @@ import type { Scope } from '../kernel/scope.ts';
  */
 
 const UNIT_COLUMNS = `u.id, u.credit_code AS "creditCode", u.name, u.plan_type AS "planType",
+  u.organisation_id AS "organisationId", u.unit_type AS "unitType", u.small_micro AS "smallMicro",
   u.created_at AS "createdAt", u.updated_at AS "updatedAt"`;
 
 const MEMBER_COLUMNS = `m.id, m.unit_id AS "unitId", m.name, m.id_number_masked AS "idNumberMasked",
@@ -27,7 +29,7 @@ const MEMBER_COLUMNS = `m.id, m.unit_id AS "unitId", m.name, m.id_number_masked 
   m.created_at AS "createdAt", m.updated_at AS "updatedAt"`;
 
 const ENROLMENT_COLUMNS = `e.id, e.member_id AS "memberId", e.unit_id AS "unitId", e.plan_year AS "planYear",
-  e.plan, e.special_disease AS "specialDisease", e.enrolled_on AS "enrolledOn",
+  e.plan, e.special_disease AS "specialDisease", e.member_categories AS "memberCategories", e.enrolled_on AS "enrolledOn",
   e.first_enrolled_on AS "firstEnrolledOn",
   CASE WHEN e.override_reason IS NOT NULL THEN json_build_object('rules', e.override_rules, 'reason', e.override_reason,
     'by', e.override_by, 'at', e.override_at) END AS override`;
@@ -44,17 +46,13 @@ const OVERRIDE_ON_CONFLICT_SQL = `override_rules = ${KEPT_OVERRIDES} || excluded
                                WHEN cardinality(${KEPT_OVERRIDES}) > 0 THEN e.override_at END`;
 
 // A unit is visible to a member or operator only when it is their own.
-function unitScopeSql(p: Params, scope: Scope): string {
-  const parts: string[] = [];
-  if (scope.unitId !== null) parts.push(`u.id = ${p.add(scope.unitId)}`);
-  if (scope.memberId !== null) parts.push(`u.id = (SELECT unit_id FROM members WHERE id = ${p.add(scope.memberId)})`);
-  return parts.length ? parts.join(' AND ') : 'true';
-}
+const unitScopeSql = (p: Params, scope: Scope): string => unitRowScopeSql(p, scope, 'u.id');
 
 function memberScopeSql(p: Params, scope: Scope): string {
   const parts: string[] = [];
   if (scope.unitId !== null) parts.push(`m.unit_id = ${p.add(scope.unitId)}`);
   if (scope.memberId !== null) parts.push(`m.id = ${p.add(scope.memberId)}`);
+  if (scope.organisationId != null) parts.push(unitRowScopeSql(p, { ...scope, unitId: null, memberId: null }, 'm.unit_id'));
   return parts.length ? parts.join(' AND ') : 'true';
 }
 
@@ -64,6 +62,8 @@ export interface UnitFilter {
   name?: string | null;
   planType?: PlanType | null;
   creditCode?: string | null;
+  /** Only the units directly in this organisation. */
+  organisationId?: number | null;
 }
 
 function unitFilterSql(p: Params, scope: Scope, filter: UnitFilter): string {
@@ -71,6 +71,7 @@ function unitFilterSql(p: Params, scope: Scope, filter: UnitFilter): string {
   if (filter.name) where.push(`u.name ILIKE ${p.add(`%${escapeLike(filter.name)}%`)}`);
   if (filter.planType) where.push(`u.plan_type = ${p.add(filter.planType)}`);
   if (filter.creditCode) where.push(`u.credit_code = ${p.add(filter.creditCode)}`);
+  if (filter.organisationId != null) where.push(`u.organisation_id = ${p.add(filter.organisationId)}`);
   return where.join(' AND ');
 }
 
@@ -116,11 +117,14 @@ export async function countUnits(db: Queryable, scope: Scope, filter: UnitFilter
   return rows[0]!.n;
 }
 
-export async function insertUnit(tx: Tx, unit: { creditCode: string; name: string; planType: PlanType }): Promise<UnitRow | null> {
+/** A new unit; `unitType` and `organisationId` null take the database's defaults (the plan's type, UNION). */
+export async function insertUnit(
+  tx: Tx, unit: { creditCode: string; name: string; planType: PlanType; unitType?: UnitType | null; smallMicro?: boolean; organisationId?: number | null },
+): Promise<UnitRow | null> {
   const { rows } = await tx.query<UnitRow>(
-    `INSERT INTO units AS u (credit_code, name, plan_type) VALUES ($1, $2, $3)
+    `INSERT INTO units AS u (credit_code, name, plan_type, unit_type, small_micro, organisation_id) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (credit_code) DO NOTHING RETURNING ${UNIT_COLUMNS}`,
-    [unit.creditCode, unit.name, unit.planType],
+    [unit.creditCode, unit.name, unit.planType, unit.unitType ?? null, unit.smallMicro ?? false, unit.organisationId ?? null],
   );
   return rows[0] ?? null;
 }
@@ -134,17 +138,37 @@ export async function insertUnits(db: Queryable, units: readonly { creditCode: s
   );
 }
 
+/** Changes the unit in `scope`; null when there is none there. */
 export async function updateUnit(
   tx: Tx,
   id: number,
-  changes: { name?: string | null; planType?: PlanType | null },
+  scope: Scope,
+  changes: { name?: string | null; planType?: PlanType | null; unitType?: UnitType | null; smallMicro?: boolean | null },
 ): Promise<UnitRow | null> {
+  const p = new Params();
   const { rows } = await tx.query<UnitRow>(
-    `UPDATE units AS u SET name = coalesce($2, u.name), plan_type = coalesce($3, u.plan_type), updated_at = now()
-     WHERE u.id = $1 RETURNING ${UNIT_COLUMNS}`,
-    [id, changes.name ?? null, changes.planType ?? null],
+    `UPDATE units AS u SET name = coalesce(${p.add(changes.name ?? null)}, u.name), plan_type = coalesce(${p.add(changes.planType ?? null)}, u.plan_type),
+            unit_type = coalesce(${p.add(changes.unitType ?? null)}, u.unit_type), small_micro = coalesce(${p.add(changes.smallMicro ?? null)}::boolean, u.small_micro),
+            updated_at = now()
+     WHERE u.id = ${p.add(id)} AND ${unitScopeSql(p, scope)} RETURNING ${UNIT_COLUMNS}`,
+    p.values,
   );
   return rows[0] ?? null;
+}
+
+/** Whether the organisation exists and lies in `scope` (where a unit may be registered). */
+export async function organisationVisible(db: Queryable, scope: Scope, organisationId: number): Promise<boolean> {
+  const p = new Params();
+  const { rows } = await db.query(
+    `SELECT 1 FROM organisations o WHERE o.id = ${p.add(organisationId)} AND ${organisationRowScopeSql(p, scope, 'o.id')}`, p.values);
+  return rows.length > 0;
+}
+
+/** Moves the unit to another organisation (a confirmed unit move); the unit's row is locked until the commit. */
+export async function setUnitOrganisation(tx: Tx, unitId: number, organisationId: number): Promise<UnitRow> {
+  const { rows } = await tx.query<UnitRow>(
+    `UPDATE units AS u SET organisation_id = $2, updated_at = now() WHERE u.id = $1 RETURNING ${UNIT_COLUMNS}`, [unitId, organisationId]);
+  return rows[0]!;
 }
 
 // ---- members ----
@@ -468,21 +492,40 @@ export async function enrolmentsByIds(db: Queryable, ids: readonly number[], sco
 export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row: EnrolmentRow; created: boolean }> {
   const { rows } = await tx.query<EnrolmentRow & { created: boolean }>(
     `INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on,
-                                  override_rules, override_reason, override_by, override_at)
+                                  override_rules, override_reason, override_by, override_at, member_categories)
      SELECT $1, $2, $3, $4, $5, $6::date,
             coalesce((SELECT prev.first_enrolled_on FROM enrolments prev
                        WHERE prev.member_id = $1 AND prev.plan_year = $3 - 1), $6::date),
-            $7::text[], $8, $9, CASE WHEN $8::text IS NOT NULL THEN now() END
+            $7::text[], $8, $9, CASE WHEN $8::text IS NOT NULL THEN now() END, coalesce($10::text[], '{}')
      ON CONFLICT (member_id, plan_year) DO UPDATE
         SET unit_id = excluded.unit_id, plan = excluded.plan, special_disease = excluded.special_disease,
+            member_categories = coalesce($10::text[], e.member_categories),
             ${OVERRIDE_ON_CONFLICT_SQL},
             updated_at = now()
      RETURNING ${ENROLMENT_COLUMNS}, (xmax = 0) AS created`,
     [e.memberId, e.unitId, e.planYear, e.plan, e.specialDisease, e.enrolledOn,
-     e.override?.rules ?? [], e.override?.reason ?? null, e.override?.by ?? null],
+     e.override?.rules ?? [], e.override?.reason ?? null, e.override?.by ?? null, e.memberCategories],
   );
   const { created, ...row } = rows[0]!;
   return { row, created };
+}
+
+/** Replaces the categories of the enrolment in `scope`; the categories before, or null when there is no such enrolment there. */
+export async function setEnrolmentCategories(
+  tx: Tx, enrolmentId: number, scope: Scope, categories: readonly MemberCategory[],
+): Promise<{ before: MemberCategory[]; row: EnrolmentRow } | null> {
+  const p = new Params();
+  const { rows } = await tx.query<{ before: MemberCategory[] }>(
+    `SELECT e.member_categories AS before FROM enrolments e JOIN members m ON m.id = e.member_id
+      WHERE e.id = ${p.add(enrolmentId)} AND ${memberScopeSql(p, scope)} FOR UPDATE OF e`,
+    p.values,
+  );
+  if (!rows[0]) return null;
+  const updated = await tx.query<EnrolmentRow>(
+    `UPDATE enrolments AS e SET member_categories = $2::text[], updated_at = now() WHERE e.id = $1 RETURNING ${ENROLMENT_COLUMNS}`,
+    [enrolmentId, categories],
+  );
+  return { before: rows[0].before, row: updated.rows[0]! };
 }
 
 // ---- contributions ----
@@ -614,6 +657,15 @@ export async function rosterImportErrors(db: Queryable, importId: number, limit 
   return rows;
 }
 
+/** Whether an organisation's staff's import (only_organisation_id) lies in `scope`: the only imports they may see. */
+export async function isRosterImportInScope(db: Queryable, importId: number, scope: Scope): Promise<boolean> {
+  const p = new Params();
+  const { rows } = await db.query(
+    `SELECT 1 FROM roster_imports r WHERE r.id = ${p.add(importId)} AND r.only_organisation_id IS NOT NULL
+        AND ${organisationRowScopeSql(p, scope, 'r.only_organisation_id')}`, p.values);
+  return rows.length > 0;
+}
+
 /** Whether a unit operator's import (only_unit_id) is of `unitId`: the only imports an operator may see. */
 export async function isRosterImportOfUnit(db: Queryable, importId: number, unitId: number | null): Promise<boolean> {
   const { rows } = await db.query(`SELECT 1 FROM roster_imports WHERE id = $1 AND only_unit_id = $2`, [importId, unitId]);
@@ -628,6 +680,8 @@ export interface UploadedRoster {
   contentEnc: Buffer | null;
   defaultUnitId: number | null;
   onlyUnitId: number | null;
+  /** Staff of an organisation: only units in its subtree. */
+  onlyOrganisationId: number | null;
   createdBy: Actor;
   /** Why the file cannot be imported at all: it is kept FAILED with this reason, like a file the worker refuses. */
   failure: string | null;
@@ -637,11 +691,11 @@ export interface UploadedRoster {
 export async function insertUploadedRoster(db: Queryable, upload: UploadedRoster): Promise<number> {
   const { rows } = await db.query<{ id: number }>(
     `INSERT INTO roster_imports (file_name, sha256, content_enc, default_unit_id, only_unit_id, created_by, created_by_role,
-                                 status, failure, finished_at)
+                                 status, failure, finished_at, only_organisation_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::text IS NULL THEN 'PENDING' ELSE 'FAILED' END, $8,
-             CASE WHEN $8::text IS NULL THEN NULL ELSE now() END) RETURNING id`,
+             CASE WHEN $8::text IS NULL THEN NULL ELSE now() END, $9) RETURNING id`,
     [upload.fileName, upload.sha256, upload.contentEnc, upload.defaultUnitId, upload.onlyUnitId,
-     upload.createdBy.subject, upload.createdBy.role, upload.failure],
+     upload.createdBy.subject, upload.createdBy.role, upload.failure, upload.onlyOrganisationId],
   );
   return rows[0]!.id;
 }
@@ -672,13 +726,15 @@ export interface ClaimedRoster {
   contentEnc: Buffer | null;
   defaultUnitId: number | null;
   onlyUnitId: number | null;
+  onlyOrganisationId: number | null;
 }
 
 /** Marks an unfinished import RUNNING and returns what to import; null when it is DONE or FAILED already. */
 export async function claimRosterImport(db: Queryable, importId: number): Promise<ClaimedRoster | null> {
   const { rows } = await db.query<ClaimedRoster>(
     `UPDATE roster_imports SET status = 'RUNNING' WHERE id = $1 AND status IN ('PENDING', 'RUNNING')
-     RETURNING status, content_enc AS "contentEnc", default_unit_id AS "defaultUnitId", only_unit_id AS "onlyUnitId"`,
+     RETURNING status, content_enc AS "contentEnc", default_unit_id AS "defaultUnitId", only_unit_id AS "onlyUnitId",
+               only_organisation_id AS "onlyOrganisationId"`,
     [importId],
   );
   return rows[0] ?? null;
@@ -722,10 +778,13 @@ export async function finishRosterImport(tx: Tx, importId: number, counts: Roste
 
 // ---- roster imports: staging and merging the rows ----
 
-/** Every unit, as a roster's rows name them (by credit code). */
-export async function rosterUnits(tx: Tx): Promise<Pick<UnitRow, 'id' | 'creditCode' | 'planType'>[]> {
+/** Every unit a roster may name (by credit code): those in the subtree of `organisationId` when given. */
+export async function rosterUnits(tx: Tx, organisationId: number | null = null): Promise<Pick<UnitRow, 'id' | 'creditCode' | 'planType'>[]> {
+  const p = new Params();
+  const scope: Scope = { unitId: null, memberId: null, organisationId };
   const { rows } = await tx.query<Pick<UnitRow, 'id' | 'creditCode' | 'planType'>>(
-    `SELECT id, credit_code AS "creditCode", plan_type AS "planType" FROM units`,
+    `SELECT u.id, u.credit_code AS "creditCode", u.plan_type AS "planType" FROM units u WHERE ${unitScopeSql(p, scope)}`,
+    p.values,
   );
   return rows;
 }
@@ -734,7 +793,7 @@ export async function rosterUnits(tx: Tx): Promise<Pick<UnitRow, 'id' | 'creditC
 export interface StagedRosterRow {
   rowNumber: number;
   member: MemberWrite;
-  enrolment: { planYear: number; plan: PlanType; specialDisease: boolean; enrolledOn: string } | null;
+  enrolment: { planYear: number; plan: PlanType; specialDisease: boolean; enrolledOn: string; memberCategories: readonly MemberCategory[] | null } | null;
 }
 
 /** The staging table of an import (this transaction's, dropped at its end). */
@@ -743,7 +802,7 @@ export async function createRosterStage(tx: Tx): Promise<void> {
       row_number int, unit_id bigint, name text, id_number_enc bytea, id_number_hash bytea,
       id_number_masked text, birth_date date, gender char(1), phone text, bank_card_enc bytea,
       bank_card_hash bytea, bank_card_masked text, bank_code char(12), plan_year int, plan text,
-      special_disease boolean, enrolled_on date) ON COMMIT DROP`);
+      special_disease boolean, enrolled_on date, member_categories text[]) ON COMMIT DROP`);
 }
 
 /**
@@ -755,7 +814,7 @@ export function rosterStageLine({ rowNumber, member: m, enrolment: e }: StagedRo
     rowNumber, m.unitId, m.name, m.idNumberEnc, m.idNumberHash, m.idNumberMasked, m.birthDate, m.gender,
     m.phone, m.bankCard?.enc ?? null, m.bankCard?.hash ?? null, m.bankCard?.masked ?? null,
     m.bankCard?.bankCode ?? null, e?.planYear ?? null, e?.plan ?? null, e?.specialDisease ?? null,
-    e?.enrolledOn ?? null,
+    e?.enrolledOn ?? null, e?.memberCategories ? `{${e.memberCategories.join(',')}}` : null,
   ]);
 }
 
@@ -811,24 +870,31 @@ export async function mergeStagedMembers(
  * import moves a member (ADMIN does, with moveMember), so mergeStagedMembers left them untouched and
  * they are reported as rejected. One look-up of the staged rows in members serves both.
  */
+// The row's categories (a cell given replaces them), or those recorded (an empty cell keeps them):
+// `excluded` cannot tell an empty cell from "none", so the staged row is read again.
+const ROSTER_CATEGORIES = `coalesce((SELECT st.member_categories FROM staged st
+  WHERE st.member_id = e.member_id AND st.plan_year = e.plan_year AND NOT st.elsewhere LIMIT 1), e.member_categories)`;
+
 export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number; elsewhere: number[] }> {
   const { rows } = await tx.query<{ created: number; elsewhere: number[] }>(`
     WITH staged AS MATERIALIZED (
-      SELECT s.row_number, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
+      SELECT s.row_number, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on, s.member_categories,
              m.id AS member_id, m.unit_id <> s.unit_id AS elsewhere
         FROM roster_stage s JOIN members m ON m.id_number_hash = s.id_number_hash),
     enrolled AS (
-      INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on)
+      INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on, member_categories)
       SELECT s.member_id, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
-             coalesce(prev.first_enrolled_on, s.enrolled_on)
+             coalesce(prev.first_enrolled_on, s.enrolled_on), coalesce(s.member_categories, '{}')
         FROM staged s
         LEFT JOIN enrolments prev ON prev.member_id = s.member_id AND prev.plan_year = s.plan_year - 1
        WHERE NOT s.elsewhere AND s.plan_year IS NOT NULL
       ON CONFLICT (member_id, plan_year) DO UPDATE
          SET unit_id = excluded.unit_id, plan = excluded.plan, special_disease = excluded.special_disease,
+             member_categories = ${ROSTER_CATEGORIES},
              ${OVERRIDE_ON_CONFLICT_SQL}, -- a roster overrides nothing: the row passed eligibility (rosterImport.ts)
              updated_at = now()
-       WHERE (e.unit_id, e.plan, e.special_disease) IS DISTINCT FROM (excluded.unit_id, excluded.plan, excluded.special_disease)
+       WHERE (e.unit_id, e.plan, e.special_disease, e.member_categories)
+             IS DISTINCT FROM (excluded.unit_id, excluded.plan, excluded.special_disease, ${ROSTER_CATEGORIES})
       RETURNING (xmax = 0) AS created)
     SELECT (SELECT count(*)::int FROM enrolled WHERE created) AS created,
            (SELECT coalesce(array_agg(row_number ORDER BY row_number), '{}') FROM staged WHERE elsewhere) AS elsewhere`);

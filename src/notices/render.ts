@@ -156,7 +156,7 @@ export async function renderNotice(content: NoticeContent, fonts: NoticeFonts): 
 }
 
 /** The round seal: a red ring, a five-pointed star, the union's name along the upper arc, the seal's use below. */
-function drawSeal(page: PDFPage, font: PDFFont, cx: number, cy: number, radius: number, unionName: string): void {
+export function drawSeal(page: PDFPage, font: PDFFont, cx: number, cy: number, radius: number, unionName: string): void {
   const opacity = 0.85;
   page.drawCircle({ x: cx, y: cy, size: radius, borderColor: SEAL_RED, borderWidth: 3.2, opacity: 0, borderOpacity: opacity });
   // The star in SVG coordinates (y down), drawn at the centre.

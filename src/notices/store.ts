@@ -92,7 +92,8 @@ export async function claimForNotice(db: Queryable, claimId: number): Promise<No
 
 export interface NoticePayoutRow {
   id: number;
-  claimId: number;
+  /** Null for a condolence payment's payout (it pays no claim). */
+  claimId: number | null;
   memberId: number;
   amountFen: number;
   status: string;

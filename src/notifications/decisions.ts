@@ -3,6 +3,7 @@ import { recordAudit } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
 import { checkAll, conflict, notFound } from '../kernel/errors.ts';
 import type { Db } from '../kernel/transaction.ts';
+import { UNSCOPED, type Scope } from '../kernel/scope.ts';
 import { encrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { NOTIFICATION_CHANNELS, type NotificationChannel, type NotificationPreferencesRow } from './model.ts';
 import { lockDelivery, memberHasPhone, readPreferences, reopenDelivery, savePreferences, wechatBound } from './store.ts';
@@ -45,9 +46,9 @@ export async function setPreferences(db: Db, keys: PersonalDataKeys, actor: Acto
 }
 
 /** An ADMIN's retry of a FAILED delivery: due again at once, its attempts counted afresh; audited. Never a SENT one. */
-export async function retryDelivery(db: Db, actor: Actor, deliveryId: number, reason: string): Promise<void> {
+export async function retryDelivery(db: Db, actor: Actor, deliveryId: number, reason: string, scope: Scope = UNSCOPED): Promise<void> {
   await inTransaction(db, async (tx) => {
-    const delivery = await lockDelivery(tx, deliveryId);
+    const delivery = await lockDelivery(tx, deliveryId, scope);
     if (!delivery) throw notFound('notification delivery', 'input.deliveryId');
     if (delivery.status !== 'FAILED') throw conflict(`delivery ${deliveryId} is ${delivery.status}: only a FAILED delivery can be retried`, 'input.deliveryId');
     await reopenDelivery(tx, deliveryId);

@@ -17,6 +17,7 @@ const TITLES: Record<NotificationKind, string> = {
   PAYOUT_FAILED: '您的医疗互助金支付未成功',
   PAYOUT_RETURNED: '您的医疗互助金被银行退回',
   BANK_ACCOUNT_CHANGED: '您的收款银行账户已变更，如非本人操作请联系工会',
+  CONDOLENCE_APPROVED: '工会为您申请的慰问金已审批通过，将转入您的收款账户',
 };
 
 /** Chinese words of the statuses facts may carry; anything else is shown as its code. */
@@ -25,7 +26,7 @@ const STATUS_WORDS: Record<string, string> = {
   INELIGIBLE: '不符合互助条件', PENDING_REVIEW: '待人工审核',
 };
 
-const REFERENCE_PREFIX: Record<NotificationRow['subjectType'], string> = { Claim: 'C', Application: 'A', Appeal: 'R', Payout: 'P', Member: 'M' };
+const REFERENCE_PREFIX: Record<NotificationRow['subjectType'], string> = { Claim: 'C', Application: 'A', Appeal: 'R', Payout: 'P', Member: 'M', Condolence: 'K' };
 
 export interface RenderedMessage {
   /** The whole text, as an SMS shows it. */
@@ -36,8 +37,15 @@ export interface RenderedMessage {
 
 const fact = (facts: NotificationRow['facts'], key: string) => facts[key];
 
+/** A condolence payment's payout (facts `condolence: true`) is told of as 慰问金, not 医疗互助金. */
+const CONDOLENCE_PAYOUT_TITLES: Partial<Record<NotificationKind, string>> = {
+  PAYOUT_PAID: '您的工会慰问金已支付到账',
+  PAYOUT_FAILED: '您的工会慰问金支付未成功',
+  PAYOUT_RETURNED: '您的工会慰问金被银行退回',
+};
+
 export function renderMessage(n: Pick<NotificationRow, 'kind' | 'subjectType' | 'subjectId' | 'facts'>): RenderedMessage {
-  const title = TITLES[n.kind];
+  const title = (fact(n.facts, 'condolence') === true ? CONDOLENCE_PAYOUT_TITLES[n.kind] : undefined) ?? TITLES[n.kind];
   const amountFen = fact(n.facts, 'amountFen');
   const amount = typeof amountFen === 'number' && Number.isSafeInteger(amountFen) ? fenToCny(amountFen) : '';
   const status = fact(n.facts, 'status');

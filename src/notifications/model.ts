@@ -7,12 +7,12 @@ import type { Transitions } from '../kernel/transitions.ts';
 
 export const NOTIFICATION_KINDS = [
   'CLAIM_DECIDED', 'CLAIM_REDECIDED', 'APPLICATION_ACCEPTED', 'APPLICATION_RETURNED', 'APPEAL_DECIDED',
-  'PAYOUT_PAID', 'PAYOUT_FAILED', 'PAYOUT_RETURNED', 'BANK_ACCOUNT_CHANGED',
+  'PAYOUT_PAID', 'PAYOUT_FAILED', 'PAYOUT_RETURNED', 'BANK_ACCOUNT_CHANGED', 'CONDOLENCE_APPROVED',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 /** The object a notification tells of. */
-export type NotificationSubject = 'Claim' | 'Application' | 'Appeal' | 'Payout' | 'Member';
+export type NotificationSubject = 'Claim' | 'Application' | 'Appeal' | 'Payout' | 'Member' | 'Condolence';
 
 /**
  * A notification to record. `facts` are the figures the message shows (amounts in fen, statuses,

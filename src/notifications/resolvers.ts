@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { DomainResolvers } from '../gateway/payloads.ts';
-import { actorOf, hasRole, requireRole, type Context } from '../gateway/context.ts';
+import { actorOf, hasRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { forbidden, notFound, reasonOf } from '../kernel/errors.ts';
@@ -43,8 +43,8 @@ function loaders(ctx: Context): NotificationLoaders {
       return ids.map((id) => rows.get(id) ?? null);
     });
     found = {
-      notification: byId((ids) => notificationsByIds(ctx.db, ids)),
-      delivery: byId((ids) => deliveriesByIds(ctx.db, ids)),
+      notification: byId((ids) => notificationsByIds(ctx.db, ids, scopeOf(ctx.principal))),
+      delivery: byId((ids) => deliveriesByIds(ctx.db, ids, scopeOf(ctx.principal))),
       deliveriesOf: new DataLoader(async (ids) => {
         const rows = await deliveriesOfNotifications(ctx.db, ids);
         return ids.map((id) => rows.filter((r) => r.notificationId === id));
@@ -76,9 +76,9 @@ export const notificationResolvers: DomainResolvers = {
     notificationDeliveries: async (_root, { status, ...args }, ctx) => {
       requireRole(ctx, DELIVERY_READERS, 'reading notification deliveries');
       const page = readPage(args);
-      const rows = await listDeliveries(ctx.db, status ?? null, page);
+      const rows = await listDeliveries(ctx.db, scopeOf(ctx.principal), status ?? null, page);
       for (const row of rows) loaders(ctx).delivery.prime(row.id, row);
-      return { ...toConnection(rows, page, (d) => d.id), count: () => countDeliveries(ctx.db, status ?? null) };
+      return { ...toConnection(rows, page, (d) => d.id), count: () => countDeliveries(ctx.db, scopeOf(ctx.principal), status ?? null) };
     },
   },
 
@@ -92,7 +92,7 @@ export const notificationResolvers: DomainResolvers = {
     retryNotificationDelivery: async (_root, { input }, ctx) => {
       requireRole(ctx, DELIVERY_RETRIERS, 'retrying a notification delivery');
       const id = localId('input.deliveryId', input.deliveryId, 'NotificationDelivery');
-      await retryDelivery(ctx.db, actorOf(ctx.principal), id, reasonOf('input.reason', input.reason));
+      await retryDelivery(ctx.db, actorOf(ctx.principal), id, reasonOf('input.reason', input.reason), scopeOf(ctx.principal));
       loaders(ctx).delivery.clear(id);
       const delivery = await visibleDelivery(ctx, id);
       if (!delivery) throw notFound('notification delivery', 'input.deliveryId');

@@ -2,6 +2,8 @@ import type { Queryable, Tx } from '../kernel/transaction.ts';
 import type { Page } from '../kernel/page.ts';
 import { byKey, keysetSql } from '../db/keyset.ts';
 import { Params } from '../db/sql.ts';
+import { memberRowScopeSql } from '../db/scope.ts';
+import type { Scope } from '../kernel/scope.ts';
 import type {
   ClaimedDelivery, DeliveryRow, DeliveryStatus, NewNotification, NotificationChannel, NotificationPreferencesRow, NotificationRow,
 } from './model.ts';
@@ -27,14 +29,16 @@ export async function recordNotifications(tx: Tx, rows: readonly NewNotification
 /**
  * Payout notifications, one per payout event: `kind` for each payout, its latest attempt's amount
  * and bank reason code as the facts, the attempt's number as the event key (a retried payout's
- * second payment is another event; the same report applied twice is not).
+ * second payment is another event; the same report applied twice is not). A condolence payment's
+ * payout says so (`condolence: true`), so its message names 慰问金.
  */
 export async function recordPayoutNotifications(tx: Tx, kind: 'PAYOUT_PAID' | 'PAYOUT_FAILED' | 'PAYOUT_RETURNED', payoutIds: readonly number[]): Promise<void> {
   if (!payoutIds.length) return;
   await tx.query(
     `INSERT INTO notifications (member_id, kind, subject_type, subject_id, event_key, facts)
      SELECT p.member_id, $1, 'Payout', p.id, 'attempt-' || a.attempt_no,
-            jsonb_strip_nulls(jsonb_build_object('amountFen', a.amount_fen, 'reasonCode', a.reason_code, 'attemptNo', a.attempt_no))
+            jsonb_strip_nulls(jsonb_build_object('amountFen', a.amount_fen, 'reasonCode', a.reason_code, 'attemptNo', a.attempt_no,
+              'condolence', CASE WHEN p.condolence_id IS NOT NULL THEN true END))
        FROM payouts p
        CROSS JOIN LATERAL (SELECT * FROM payout_attempts x WHERE x.payout_id = p.id ORDER BY x.attempt_no DESC LIMIT 1) a
       WHERE p.id = ANY($2::bigint[])
@@ -205,9 +209,9 @@ export async function deliveriesOfNotifications(db: Queryable, notificationIds: 
 }
 
 /** Deliveries (in `status`, or all), newest first. */
-export async function listDeliveries(db: Queryable, status: DeliveryStatus | null, page: Page): Promise<DeliveryRow[]> {
+export async function listDeliveries(db: Queryable, scope: Scope, status: DeliveryStatus | null, page: Page): Promise<DeliveryRow[]> {
   const p = new Params();
-  const where = status ? `d.status = ${p.add(status)}` : 'true';
+  const where = `${status ? `d.status = ${p.add(status)}` : 'true'} AND ${memberRowScopeSql(p, scope, 'n')}`;
   const keyset = keysetSql(p, DELIVERY_ORDER, page);
   const { rows } = await db.query<DeliveryRow>(
     `SELECT ${DELIVERY_COLUMNS} FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id
@@ -217,16 +221,23 @@ export async function listDeliveries(db: Queryable, status: DeliveryStatus | nul
   return rows;
 }
 
-export async function countDeliveries(db: Queryable, status: DeliveryStatus | null): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM notification_deliveries WHERE $1::text IS NULL OR status = $1`, [status]);
+export async function countDeliveries(db: Queryable, scope: Scope, status: DeliveryStatus | null): Promise<number> {
+  const p = new Params();
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id
+      WHERE (${p.add(status)}::text IS NULL OR d.status = ${p.add(status)}) AND ${memberRowScopeSql(p, scope, 'n')}`,
+    p.values,
+  );
   return rows[0]!.n;
 }
 
-/** One delivery, locked for a staff decision. */
-export async function lockDelivery(tx: Tx, id: number): Promise<DeliveryRow | null> {
+/** One delivery in `scope`, locked for a staff decision. */
+export async function lockDelivery(tx: Tx, id: number, scope: Scope): Promise<DeliveryRow | null> {
+  const p = new Params();
   const { rows } = await tx.query<DeliveryRow>(
-    `SELECT ${DELIVERY_COLUMNS} FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id WHERE d.id = $1 FOR UPDATE OF d`,
-    [id],
+    `SELECT ${DELIVERY_COLUMNS} FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id
+      WHERE d.id = ${p.add(id)} AND ${memberRowScopeSql(p, scope, 'n')} FOR UPDATE OF d`,
+    p.values,
   );
   return rows[0] ?? null;
 }
@@ -240,16 +251,20 @@ export async function reopenDelivery(tx: Tx, id: number): Promise<void> {
 }
 
 /** Notifications by id (any member's: the caller checks who may see them). */
-export async function notificationsByIds(db: Queryable, ids: readonly number[]): Promise<NotificationRow[]> {
-  const { rows } = await db.query<NotificationRow>(`SELECT ${NOTIFICATION_COLUMNS} FROM notifications n WHERE n.id = ANY($1::bigint[])`, [ids]);
+export async function notificationsByIds(db: Queryable, ids: readonly number[], scope: Scope): Promise<NotificationRow[]> {
+  const p = new Params();
+  const { rows } = await db.query<NotificationRow>(
+    `SELECT ${NOTIFICATION_COLUMNS} FROM notifications n WHERE n.id = ANY(${p.add(ids)}::bigint[]) AND ${memberRowScopeSql(p, scope, 'n')}`, p.values);
   return rows;
 }
 
-/** Deliveries by id (any member's: the caller checks who may see them). */
-export async function deliveriesByIds(db: Queryable, ids: readonly number[]): Promise<DeliveryRow[]> {
+/** Deliveries by id, of members in `scope` (the caller checks who may see them). */
+export async function deliveriesByIds(db: Queryable, ids: readonly number[], scope: Scope): Promise<DeliveryRow[]> {
+  const p = new Params();
   const { rows } = await db.query<DeliveryRow>(
-    `SELECT ${DELIVERY_COLUMNS} FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id WHERE d.id = ANY($1::bigint[])`,
-    [ids],
+    `SELECT ${DELIVERY_COLUMNS} FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id
+      WHERE d.id = ANY(${p.add(ids)}::bigint[]) AND ${memberRowScopeSql(p, scope, 'n')}`,
+    p.values,
   );
   return rows;
 }

@@ -4,10 +4,11 @@ import { inTransaction } from '../db/pool.ts';
 import { conflict, forbidden, invalid, notFound, type DomainError } from '../kernel/errors.ts';
 import { chinaToday } from '../kernel/time.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
-import { remittanceInfo } from './files.ts';
+import { condolenceRemittanceInfo, remittanceInfo } from './files.ts';
 import { statusesInto } from '../kernel/transitions.ts';
-import { BATCH_MAKERS, BATCH_TRANSITIONS, type BatchRow, type BatchStatus, type CreatedBatch, type PayoutStatus, type RetryOutcome } from './model.ts';
-import type { PayoutSettings } from './settings.ts';
+import { BATCH_MAKERS, BATCH_TRANSITIONS, type BatchRow, type FunderRow, type BatchStatus, type CreatedBatch, type PayoutStatus, type RetryOutcome } from './model.ts';
+import { funderPayingAccount, type PayoutSettings } from './settings.ts';
+import { funderOfOldestReadyPayout, fundersByIds } from './store/funders.ts';
 import {
   insertAttempts, insertBatch, lockBatch, markBatchApproved, markBatchCancelled, markSubmitRequested, nextBatchId, programmesOfPayouts,
 } from './store/batches.ts';
@@ -29,39 +30,46 @@ import {
 const tag = () => randomBytes(3).toString('hex').toUpperCase();
 
 /**
- * A DRAFT batch of up to `max` READY payouts (oldest first), each with a new PLANNED attempt, from
- * the paying account. Null when no payout is ready. Payouts locked by a concurrent creation are
- * skipped, not waited for. Payouts whose member's card was replaced and is cooling off are HELD
- * first, never taken.
+ * A DRAFT batch of up to `max` READY payouts (oldest first) of one funder, each with a new PLANNED
+ * attempt, paid from that funder's account (UNION: the configured one): of the funders `funderIds`
+ * (all when null) the one whose READY payout is oldest. Null when none of theirs is ready. Payouts locked by a
+ * concurrent creation are skipped, not waited for. Payouts whose member's card was replaced and is
+ * cooling off are HELD first, never taken.
  */
 export async function createBatch(
-  db: Db, actor: Actor, settings: Pick<PayoutSettings, 'account' | 'coolingOffDays'>, max: number, now = new Date(),
+  db: Db, actor: Actor, settings: Pick<PayoutSettings, 'account' | 'coolingOffDays'>, max: number, funderIds: readonly number[] | null = null, now = new Date(),
 ): Promise<CreatedBatch | null> {
   if (!Number.isSafeInteger(max) || max < 1) throw invalid('input.maxPayouts', 'must be a whole number of at least 1');
-  const { account, coolingOffDays } = settings;
+  const { coolingOffDays } = settings;
   return inTransaction(db, async (tx) => {
     await followBankCards(tx, coolingOffDays);
-    const payouts = await lockReadyPayouts(tx, max, coolingOffDays);
+    const fundedBy = await funderOfOldestReadyPayout(tx, funderIds);
+    if (fundedBy === null) return null;
+    const [funder] = (await fundersByIds(tx, [fundedBy])) as [FunderRow];
+    const payouts = await lockReadyPayouts(tx, max, coolingOffDays, funder.id);
     if (payouts.length === 0) return null;
+    const account = funderPayingAccount(settings, funder);
     const id = await nextBatchId(tx);
     const today = chinaToday(now);
     const msgId = `MAH-${today.replaceAll('-', '')}-B${id}-${tag()}`;
     const ctrlSumFen = payouts.reduce((sum, p) => sum + p.amountFen, 0);
     await insertBatch(tx, {
-      id, msgId, pmtInfId: `${msgId}-1`, account, requestedExecutionDate: today, nbOfTxs: payouts.length, ctrlSumFen, createdBy: actor,
+      id, msgId, pmtInfId: `${msgId}-1`, funderId: funder.id, account, requestedExecutionDate: today, nbOfTxs: payouts.length, ctrlSumFen, createdBy: actor,
     });
     const programmesOf = await programmesOfPayouts(tx, payouts.map((p) => p.id));
     // The creditor is copied from the member now: what FINANCE approves is what the bank pays.
     await insertAttempts(tx, id, payouts.map((p) => {
       const attemptNo = p.attempts + 1;
       return {
-        payoutId: p.id, attemptNo, endToEndId: `MAH-P${p.id}-A${attemptNo}-${tag()}`, remittanceInfo: remittanceInfo(p.claimId, programmesOf.get(p.id) ?? []),
+        payoutId: p.id, attemptNo, endToEndId: `MAH-P${p.id}-A${attemptNo}-${tag()}`, remittanceInfo: p.condolenceId !== null
+          ? condolenceRemittanceInfo(p.condolenceId, p.condolenceReason!)
+          : remittanceInfo(p.claimId!, programmesOf.get(p.id) ?? []),
       };
     }));
     await markPayoutsInBatch(tx, payouts.map((p) => p.id));
     await recordAudit(tx, actor, {
       action: 'payout.batch.create', targetType: 'PayoutBatch', targetId: msgId,
-      details: { batchId: id, nbOfTxs: payouts.length, ctrlSumFen, channel: account.channel, debtorAccount: account.account },
+      details: { batchId: id, funder: funder.code, nbOfTxs: payouts.length, ctrlSumFen, channel: account.channel, debtorAccount: account.account },
     });
     return { id, msgId, nbOfTxs: payouts.length, ctrlSumFen };
   });

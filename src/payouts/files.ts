@@ -4,6 +4,7 @@ import path from 'node:path';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { writePain001, type Pain001Batch } from '../banks/iso20022/pain001.ts';
 import type { Programme } from '../benefits/rules/ruleSet.ts';
+import { CONDOLENCE_REASON_NAMES, type CondolenceReason } from '../condolences/model.ts';
 import { inTransaction } from '../db/pool.ts';
 import { conflict } from '../kernel/errors.ts';
 import { chinaDateTime } from '../kernel/time.ts';
@@ -68,11 +69,17 @@ const PROGRAMME_NAMES: Record<Programme, string> = {
   INPATIENT: '住院医疗互助',
   CRITICAL: '大病补助',
   MAJOR_DISEASE: '重大疾病补助',
+  PROVINCIAL_SUBSIDY: '省总工会大病补助',
 };
 
 /** The 附言 the member sees on the credit: the programme(s) and the claim number to ask about. */
 export function remittanceInfo(claimId: number, programmes: readonly Programme[]): string {
   return `职工医疗互助 ${programmes.map((p) => PROGRAMME_NAMES[p]).join('+')} 理赔号${claimId}`;
+}
+
+/** The 附言 of a condolence payment (慰问金): its reason and the number to ask about. */
+export function condolenceRemittanceInfo(condolenceId: number, reason: CondolenceReason): string {
+  return `工会慰问金 ${CONDOLENCE_REASON_NAMES[reason]} 慰问号${condolenceId}`;
 }
 
 /**

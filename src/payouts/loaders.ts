@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
 import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, countByParent, type ParentKey } from '../gateway/loaders.ts';
-import type { AttemptCount, AttemptRow, BatchRow, PayoutRow, RetryProposalRow, SealedBatchFile } from './model.ts';
+import type { AttemptCount, AttemptRow, BatchRow, FunderRow, PayoutRow, RetryProposalRow, SealedBatchFile } from './model.ts';
+import { fundersByIds } from './store/funders.ts';
 import { attemptCountsOfBatches, batchesByIds, batchFiles } from './store/batches.ts';
 import { attemptsOfPayouts, payoutCountsOfMembers, payoutsByIds, payoutsOfClaims, payoutsOfMembers, retryProposalsOfPayouts } from './store/payouts.ts';
 import type { Page } from '../kernel/page.ts';
@@ -10,29 +11,33 @@ import type { Scope } from '../kernel/scope.ts';
 export interface PayoutLoaders {
   /** Payouts by id, within the caller's scope. */
   payout: DataLoader<number, PayoutRow | null>;
-  payoutOfClaim: DataLoader<number, PayoutRow | null>;
+  /** A claim's payouts, one per funder of its approved lines. */
+  payoutsOfClaim: DataLoader<number, PayoutRow[]>;
   payoutsOfMember: DataLoader<ParentKey<Page>, PayoutRow[], string>;
   payoutCountOfMember: DataLoader<ParentKey<null>, number, string>;
   attemptsOfPayout: DataLoader<number, AttemptRow[]>;
   /** A payout's retry proposal awaiting a second FINANCE person. */
   retryProposalOfPayout: DataLoader<number, RetryProposalRow | null>;
-  /** Batches by id (the resolvers check the caller may see batches). */
+  /** Batches by id, within the caller's scope (the resolvers check the caller may see batches). */
   payoutBatch: DataLoader<number, BatchRow | null>;
   attemptCountsOfBatch: DataLoader<number, AttemptCount[]>;
   /** A batch's sealed file as stored and its seal (one query whether a request asks for the file, the seal or both). */
   payoutBatchFile: DataLoader<number, SealedBatchFile | null>;
+  /** Funders by id (a payout's or a batch's: whoever may see those may see whose money they are). */
+  funder: DataLoader<number, FunderRow | null>;
 }
 
 export function createPayoutLoaders(db: Queryable, scope: Scope): PayoutLoaders {
   return {
     payout: byId((ids) => payoutsByIds(db, ids, scope)),
-    payoutOfClaim: new DataLoader((ids) => payoutsOfClaims(db, ids, scope)),
+    payoutsOfClaim: new DataLoader((ids) => payoutsOfClaims(db, ids, scope)),
     payoutsOfMember: byParent((memberIds, page) => payoutsOfMembers(db, memberIds, scope, page)),
     payoutCountOfMember: countByParent<null>((memberIds) => payoutCountsOfMembers(db, memberIds, scope)),
     attemptsOfPayout: new DataLoader((ids) => attemptsOfPayouts(db, ids)),
     retryProposalOfPayout: new DataLoader((ids) => retryProposalsOfPayouts(db, ids)),
-    payoutBatch: byId((ids) => batchesByIds(db, ids)),
+    payoutBatch: byId((ids) => batchesByIds(db, ids, scope)),
     attemptCountsOfBatch: new DataLoader((ids) => attemptCountsOfBatches(db, ids)),
     payoutBatchFile: new DataLoader((ids) => batchFiles(db, ids)),
+    funder: byId((ids) => fundersByIds(db, ids)),
   };
 }

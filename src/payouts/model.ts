@@ -125,7 +125,10 @@ export function payoutStatusOf(value: string): PayoutStatus {
 
 export interface PayoutRow {
   id: number;
-  claimId: number;
+  /** Null for the payout of a condolence payment (payouts.condolence_id), which pays no claim. */
+  claimId: number | null;
+  /** Whose money it is: the funder of the lines it pays, whose account pays it. */
+  funderId: number;
   memberId: number;
   unitId: number;
   amountFen: number;
@@ -159,6 +162,8 @@ export interface AttemptRow {
 export interface BatchRow {
   id: number;
   msgId: string;
+  /** The funder whose payouts it holds and whose account it is paid from. */
+  funderId: number;
   pmtInfId: string;
   status: BatchStatus;
   submission: SubmissionStatus;
@@ -211,6 +216,45 @@ export interface RetryProposalRow {
 }
 
 // ---- values of the decisions ----
+
+/**
+ * A funder (出资方): whose money a benefit line and its payout are. `account` is where its payouts
+ * are paid from and reconciled against; null for the hub's own union (UNION), which pays from the
+ * configured account (PAYOUT_ACCOUNT …).
+ */
+export interface FunderRow {
+  id: number;
+  code: string;
+  name: string;
+  organisationId: number;
+  account: string | null;
+  accountName: string | null;
+  agent: string | null;
+  createdAt: Date;
+}
+
+/** The funder of a payout made before funders existed, and of lines whose programme names none. */
+export const UNION_FUNDER = 'UNION';
+
+/**
+ * A funder's figures for a plan year (fen), each from the rows: what was approved of its lines,
+ * what its payouts came to (and how far each got), what its account's statements show settled.
+ * The equation: approvedFen = payoutsFen + unpaidApprovedFen, and of the payouts on their way,
+ * settledFen + unreconciledFen = paidFen; differenceFen = approvedFen − payoutsFen − unpaidApprovedFen
+ * + (paidFen − settledFen − unreconciledFen), zero when the funder's books balance.
+ */
+export interface FunderBalanceRow {
+  funderId: number;
+  planYear: number;
+  approvedFen: number;
+  payoutsFen: number;
+  unpaidApprovedFen: number;
+  payoutsByStatus: { status: PayoutStatus; payouts: number; totalFen: number }[];
+  paidFen: number;
+  settledFen: number;
+  unreconciledFen: number;
+  differenceFen: number;
+}
 
 /** The paying account and channel (PAYOUT_* configuration). */
 export interface PayingAccount {

@@ -2,10 +2,12 @@ import type { Queryable } from '../kernel/transaction.ts';
 import type { PlanCounts } from './model.ts';
 import type { PayoutSettings } from './settings.ts';
 import { cancelPayoutsOfUnapprovedClaims, createPayoutsOfApprovedClaims, followBankCards } from './store/payouts.ts';
+import { createPayoutsOfApprovedCondolences } from './store/condolences.ts';
 
 /**
  * Payouts from approved claims, derived from the rows alone (so re-running is harmless):
  * a payout for every APPROVED claim with approved lines that has none yet (UNIQUE(claim_id));
+ * a payout for every APPROVED condolence payment (慰问金) that has none yet;
  * payouts waiting for a batch (HELD, READY) follow their member's bank card (HELD without a card
  * on record, or while a replaced card cools off: BANK_CARD_COOLING_OFF_DAYS, `coolingOffDays`);
  * payouts not yet on their way whose claim is no longer approved (reversed, rejected on review)
@@ -19,6 +21,9 @@ export async function planPayouts(db: Queryable, settings: Pick<PayoutSettings, 
     counts.held += page.held;
     if (!page.more) break;
   }
+  const condolences = await createPayoutsOfApprovedCondolences(db, settings.coolingOffDays);
+  counts.created += condolences.created;
+  counts.held += condolences.held;
   const moved = await followBankCards(db, settings.coolingOffDays);
   counts.released = moved.released;
   counts.withheld = moved.withheld;

@@ -8,8 +8,11 @@ import {
 import { batchFileName, clearBatchFile, maskCreditorAccounts, revealBatchFile } from './files.ts';
 import { BATCH_MAKERS, BATCH_READERS, FILE_REVEALERS, payoutStatusOf, type BatchRow, type PayoutRow, type PayoutStatus } from './model.ts';
 import { planPayouts } from './plan.ts';
-import { payoutSettings } from './settings.ts';
+import { funderPayingAccount, payoutSettings } from './settings.ts';
 import { countBatches, listBatches } from './store/batches.ts';
+import { funderBalances, listFunders } from './store/funders.ts';
+import { maskBankCard } from '../privacy/personalData.ts';
+import { organisationLoaders } from '../organisations/loaders.ts';
 import { countPayouts, listPayouts, PAYOUT_ORDER, payoutIdOf, type PayoutFilter } from './store/payouts.ts';
 import { payoutStatusChange } from './submission.ts';
 import { statusChanges } from '../events/resolvers.ts';
@@ -36,6 +39,15 @@ async function visiblePayout(ctx: Context, id: number) {
   const payout = await ctx.loaders.payout.load(id);
   if (!payout) throw notFound('payout', 'input.payoutId');
   return payout;
+}
+
+/**
+ * Refuses a decision on a batch outside the caller's organisation (its funder's organisation is not
+ * theirs nor below it) as if it did not exist; for the hub's own staff every batch is in scope.
+ */
+async function batchInScope(ctx: Context, id: number): Promise<void> {
+  if (scopeOf(ctx.principal).organisationId == null) return;
+  if (!(await ctx.loaders.payoutBatch.load(id))) throw notFound('payout batch', 'input.batchId');
 }
 
 async function batchFor(ctx: Context, id: number) {
@@ -68,13 +80,19 @@ export const payoutResolvers: DomainResolvers = {
     payoutBatches: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading payout batches');
       const page = readPage(args);
-      const rows = await listBatches(ctx.db, filter?.status, page);
+      const scope = scopeOf(ctx.principal);
+      const f = { status: filter?.status, funderId: filter?.funderId ? localId('filter.funderId', filter.funderId, 'Funder') : null };
+      const rows = await listBatches(ctx.db, scope, f, page);
       for (const row of rows) ctx.loaders.payoutBatch.prime(row.id, row);
-      return { ...toConnection(rows, page, (b) => b.id), count: () => countBatches(ctx.db, filter?.status) };
+      return { ...toConnection(rows, page, (b) => b.id), count: () => countBatches(ctx.db, scope, f) };
     },
     payoutBatch: (_root, { id }, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading payout batches');
       return ctx.loaders.payoutBatch.load(localId('id', id, 'PayoutBatch'));
+    },
+    funders: (_root, _args, ctx) => {
+      requireRole(ctx, BATCH_READERS, 'reading funders');
+      return listFunders(ctx.db, scopeOf(ctx.principal));
     },
   },
 
@@ -88,18 +106,21 @@ export const payoutResolvers: DomainResolvers = {
       const settings = payoutSettings(ctx.config);
       const max = input.maxPayouts ?? settings.batchMax;
       check('input.maxPayouts', max >= 1 && max <= settings.batchMax ? null : `must be between 1 and ${settings.batchMax}`);
-      const created = await createBatch(ctx.db, actorOf(ctx.principal), settings, max);
+      const funderIds = await fundersArgument(ctx, input.funderId);
+      const created = await createBatch(ctx.db, actorOf(ctx.principal), settings, max, funderIds);
       if (!created) throw conflict('no payout is READY: approved claims become payouts on the workers\' schedule, or run planPayouts');
       return { batch: await batchFor(ctx, created.id) };
     },
     approvePayoutBatch: async (_root, { input }, ctx) => {
       const id = localId('input.batchId', input.batchId, 'PayoutBatch');
+      await batchInScope(ctx, id);
       await approveBatch(ctx.db, actorOf(ctx.principal), id);
       await enqueuePayoutBatch(ctx.queues.payouts, id);
       return { batch: await batchFor(ctx, id) };
     },
     submitPayoutBatch: async (_root, { input }, ctx) => {
       const id = localId('input.batchId', input.batchId, 'PayoutBatch');
+      await batchInScope(ctx, id);
       await requestSubmission(ctx.db, actorOf(ctx.principal), id);
       await enqueuePayoutBatch(ctx.queues.payouts, id);
       return { batch: await batchFor(ctx, id) };
@@ -107,6 +128,7 @@ export const payoutResolvers: DomainResolvers = {
     cancelPayoutBatch: async (_root, { input }, ctx) => {
       requireRole(ctx, BATCH_MAKERS, 'cancelling a payout batch');
       const id = localId('input.batchId', input.batchId, 'PayoutBatch');
+      await batchInScope(ctx, id);
       await cancelBatch(ctx.db, actorOf(ctx.principal), payoutSettings(ctx.config), id, reasonOf('input.reason', input.reason));
       return { batch: await batchFor(ctx, id) };
     },
@@ -133,7 +155,9 @@ export const payoutResolvers: DomainResolvers = {
 
   Payout: {
     id: (payout) => toGlobalId('Payout', payout.id),
+    funder: async (payout, _args, ctx) => (await ctx.loaders.funder.load(payout.funderId))!,
     claim: async (payout, _args, ctx) => {
+      if (payout.claimId === null) return null;
       const claim = await ctx.loaders.claim.load(payout.claimId);
       if (!claim) throw notFound('claim');
       return claim;
@@ -151,10 +175,10 @@ export const payoutResolvers: DomainResolvers = {
       // Cheap refusals first: most payouts are not FAILED, most callers not ADMIN or FINANCE.
       if (retryRefusal(actor, { ...payout, claimStatus: 'APPROVED', wasPaid: false, proposedBy: null })) return false;
       const [claim, attempts, proposal] = await Promise.all([
-        ctx.loaders.claim.load(payout.claimId), ctx.loaders.attemptsOfPayout.load(payout.id), ctx.loaders.retryProposalOfPayout.load(payout.id),
+        payout.claimId === null ? null : ctx.loaders.claim.load(payout.claimId), ctx.loaders.attemptsOfPayout.load(payout.id), ctx.loaders.retryProposalOfPayout.load(payout.id),
       ]);
       return retryRefusal(actor, {
-        ...payout, claimStatus: claim?.status ?? 'UNKNOWN', wasPaid: attempts.some((a) => a.status === 'RETURNED'), proposedBy: proposal?.proposedBy ?? null,
+        ...payout, claimStatus: payout.claimId === null ? 'APPROVED' : claim?.status ?? 'UNKNOWN', wasPaid: attempts.some((a) => a.status === 'RETURNED'), proposedBy: proposal?.proposedBy ?? null,
       }) === null;
     },
   },
@@ -166,6 +190,7 @@ export const payoutResolvers: DomainResolvers = {
 
   PayoutBatch: {
     id: (batch) => toGlobalId('PayoutBatch', batch.id),
+    funder: async (batch, _args, ctx) => (await ctx.loaders.funder.load(batch.funderId))!,
     attemptCounts: (batch, _args, ctx) => ctx.loaders.attemptCountsOfBatch.load(batch.id),
     payouts: (batch, args, ctx) => payoutConnection(ctx, args, { batchId: batch.id }),
     fileName: (batch) => (batch.sealedAt ? batchFileName(batch.msgId) : null),
@@ -203,7 +228,25 @@ export const payoutResolvers: DomainResolvers = {
   },
 
   Claim: {
-    payout: (claim, _args, ctx) => ctx.loaders.payoutOfClaim.load(claim.id),
+    payout: async (claim, _args, ctx) => (await ctx.loaders.payoutsOfClaim.load(claim.id))[0] ?? null,
+    payouts: (claim, _args, ctx) => ctx.loaders.payoutsOfClaim.load(claim.id),
+  },
+
+  Funder: {
+    id: (funder) => toGlobalId('Funder', funder.id),
+    organisation: async (funder, _args, ctx) => (await organisationLoaders(ctx).organisation.load(funder.organisationId))!,
+    // UNION pays from the configured account.
+    accountMasked: (funder, _args, ctx) => maskBankCard(funderPayingAccount(payoutSettings(ctx.config), funder).account),
+    balance: async (funder, { planYear }, ctx) => {
+      if (!canSeeBatches(ctx)) return null;
+      check('planYear', Number.isSafeInteger(planYear) && planYear >= 2000 && planYear <= 2100 ? null : 'must be a year between 2000 and 2100');
+      const [balance] = await funderBalances(ctx.db, [funder.id], planYear, payoutSettings(ctx.config).account.account);
+      return balance!;
+    },
+  },
+
+  FunderBalance: {
+    balanced: (balance) => balance.differenceFen === 0,
   },
 
   Subscription: {
@@ -241,4 +284,18 @@ export const payoutNodes = {
     return proposal?.id === toGlobalId('PayoutRetryProposal', id) ? proposal : null;
   },
   PayoutBatch: (ctx: Context, id: number) => (canSeeBatches(ctx) ? ctx.loaders.payoutBatch.load(id) : Promise.resolve(null)),
+  Funder: async (ctx: Context, id: number) => (canSeeBatches(ctx) ? (await listFunders(ctx.db, scopeOf(ctx.principal), [id]))[0] ?? null : null),
 };
+
+/**
+ * The funders `createPayoutBatch` may take payouts of: the one it names, which the caller must see;
+ * else, for an organisation's staff, those of their tree (null: any, for the hub's own staff).
+ */
+async function fundersArgument(ctx: Context, funderId: string | null | undefined): Promise<number[] | null> {
+  const scope = scopeOf(ctx.principal);
+  if (!funderId) return scope.organisationId == null ? null : (await listFunders(ctx.db, scope)).map((f) => f.id);
+  const id = localId('input.funderId', funderId, 'Funder');
+  const [funder] = await listFunders(ctx.db, scope, [id]);
+  if (!funder) throw notFound('funder', 'input.funderId');
+  return [funder.id];
+}

@@ -4,7 +4,7 @@ import type { BankAdapter } from '../banks/adapter.ts';
 import { configuredBankAdapter } from '../banks/settings.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import { configuredSeal, parseSealSettings } from '../seals/settings.ts';
-import type { PayingAccount } from './model.ts';
+import type { FunderRow, PayingAccount } from './model.ts';
 import type { SealingContext } from './sealing.ts';
 
 /**
@@ -30,6 +30,15 @@ export function payoutSettings(
   config: Pick<Config, 'PAYOUT_CHANNEL' | 'PAYOUT_ACCOUNT' | 'PAYOUT_ACCOUNT_NAME' | 'PAYOUT_AGENT' | 'BANK_CARD_COOLING_OFF_DAYS' | 'PAYOUT_BATCH_MAX'>,
 ): PayoutSettings {
   return { account: payingAccount(config), coolingOffDays: config.BANK_CARD_COOLING_OFF_DAYS, batchMax: config.PAYOUT_BATCH_MAX };
+}
+
+/**
+ * The account a funder's batches are paid from, through the configured channel: the funder's own,
+ * or for the hub's own union (no account of its own in the table) the configured one.
+ */
+export function funderPayingAccount(settings: Pick<PayoutSettings, 'account'>, funder: Pick<FunderRow, 'account' | 'accountName' | 'agent'>): PayingAccount {
+  if (funder.account === null || funder.accountName === null || funder.agent === null) return settings.account;
+  return { channel: settings.account.channel, account: funder.account, name: funder.accountName, agent: funder.agent };
 }
 
 /** What the payout worker needs beyond the database: the bank channel and the seal, and the payout settings. */

@@ -1,5 +1,6 @@
 import type { DomainResolvers } from '../gateway/payloads.ts';
-import { actorOf, actorView, hasRole, requireRole, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, hasRole, requireRole as requireStaffRole, scopeOf, type Context } from '../gateway/context.ts';
+import type { Role } from '../gateway/auth.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { decideProposal, decisionRefusal } from './fourEyes.ts';
@@ -13,7 +14,7 @@ import { countProposals, listProposals } from './store/resolutions.ts';
 import { configuredBankSeal } from '../banks/settings.ts';
 import { XsdUnavailableError } from './xsd.ts';
 import { DAY_MS, isIsoDate } from '../kernel/time.ts';
-import { check, checkAll, conflict, notFound } from '../kernel/errors.ts';
+import { check, checkAll, conflict, forbidden, notFound } from '../kernel/errors.ts';
 import { enqueueDocument, enqueueReconciliation } from './queue.ts';
 import { takeUpload, uploadedText } from '../gateway/files.ts';
 import { enqueueDueRedecisions } from '../benefits/redecide.ts';
@@ -35,7 +36,19 @@ const ACCOUNT = /^[0-9A-Za-z]{1,34}$/;
 const MAX_UPLOAD_CHARS = 20 * 1024 * 1024;
 const MAX_SEAL_CHARS = 64 * 1024;
 
-const canRead = (ctx: Context) => hasRole(ctx, READ);
+/**
+ * Statements, entries and exceptions are per account and hold every funder's money movements:
+ * they are the hub's own staff's (tokens naming no organisation). Staff of an organisation see
+ * their funders' figures instead (`funders { balance }`).
+ */
+const hubStaff = (ctx: Pick<Context, 'principal'>) => scopeOf(ctx.principal).organisationId == null;
+
+function requireRole(ctx: Pick<Context, 'principal'>, roles: readonly Role[], operation: string): void {
+  requireStaffRole(ctx, roles, operation);
+  if (!hubStaff(ctx)) throw forbidden(`${operation} is for the hub's own staff; an organisation's staff see their funders' figures (funders { balance })`);
+}
+
+const canRead = (ctx: Context) => hasRole(ctx, READ) && hubStaff(ctx);
 
 function accountArgument(field: string, account: string | null | undefined): string | null {
   if (account === null || account === undefined) return null;

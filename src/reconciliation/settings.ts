@@ -6,7 +6,7 @@ import { configuredBankAdapter } from '../banks/settings.ts';
 export interface ReconciliationSettings {
   /** The bank channel statements are fetched from; null: only uploaded and imported files. */
   adapter: BankAdapter | null;
-  /** Our accounts (RECONCILIATION_ACCOUNTS), besides those payouts are paid from. */
+  /** Our accounts (RECONCILIATION_ACCOUNTS, default the configured paying account), besides every funder's and those payouts are paid from. */
   accounts: string[];
   fetchEverySeconds: number;
   lookbackDays: number;

@@ -9,6 +9,7 @@ import { AMOUNT_FIELDS, isInpatient, type Amounts, type IngestionRunRow, type Re
 import { correctionProblem, formatOf, type FileFormat } from './records.ts';
 import { retryRejection } from './retry.ts';
 import * as store from './store.ts';
+import { UNSCOPED } from '../kernel/scope.ts';
 import { checkAll, conflict, notFound } from '../kernel/errors.ts';
 import { enqueueSettlementMatches } from './queue.ts';
 
@@ -94,7 +95,7 @@ export const settlementResolvers: DomainResolvers = {
       await enqueueSettlementMatches(ctx.queues.settlementMatch, result.toMatch);
       ctx.loaders.rejection.clear(id);
       const rejection = (await ctx.loaders.rejection.load(id))!;
-      const settlement = result.settlementId === null ? null : await store.settlementsByIds(ctx.db, [result.settlementId], { unitId: null, memberId: null });
+      const settlement = result.settlementId === null ? null : await store.settlementsByIds(ctx.db, [result.settlementId], UNSCOPED);
       return { rejection, settlement: settlement?.[0] ?? null };
     },
     uploadSettlements: async (_root, { input }, ctx) => {

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-const DOMAINS = ['members', 'settlements', 'benefits', 'payouts', 'reconciliation', 'banks', 'seals', 'events', 'notifications', 'notices', 'attachments', 'applications', 'appeals'];
+const DOMAINS = ['members', 'settlements', 'benefits', 'payouts', 'reconciliation', 'banks', 'seals', 'events', 'notifications', 'notices', 'attachments', 'applications', 'appeals', 'organisations', 'condolences', 'figures'];
 
 /** The owner of each table; 'audit' is the platform's src/audit/. */
 const OWNERS: Record<string, string> = Object.fromEntries(
@@ -24,9 +24,9 @@ const OWNERS: Record<string, string> = Object.fromEntries(
     settlements: ['settlement_sources', 'settlement_runs', 'settlements', 'settlement_rejections'],
     benefits: [
       'claims', 'claim_reversals', 'benefit_lines', 'recoveries', 'disease_group_grants', 'member_year_totals',
-      'rule_sets', 'plan_year_rule_sets', 'claim_redecisions',
+      'rule_sets', 'plan_year_rule_sets', 'claim_redecisions', 'rule_set_proposals', 'organisation_rule_sets',
     ],
-    payouts: ['payout_batches', 'payouts', 'payout_lines', 'payout_attempts', 'payout_retries', 'bank_status_reports'],
+    payouts: ['payout_batches', 'payouts', 'payout_lines', 'payout_attempts', 'payout_retries', 'bank_status_reports', 'funders'],
     reconciliation: [
       'bank_documents', 'bank_statements', 'statement_entries', 'reconciliation_runs', 'reconciliation_exceptions',
       'reconciliation_matches', 'daily_proofs', 'four_eyes_proposals',
@@ -34,6 +34,9 @@ const OWNERS: Record<string, string> = Object.fromEntries(
     banks: ['bank_feed_cursors'],
     attachments: ['attachment_blobs', 'attachments'],
     appeals: ['appeals', 'appeal_attachments'],
+    condolences: ['condolences'],
+    organisations: ['organisations', 'unit_moves'],
+    figures: ['enrolment_targets'],
     applications: ['applications', 'application_attachments'],
     notices: ['notices'],
     notifications: ['notifications', 'notification_preferences', 'notification_deliveries'],

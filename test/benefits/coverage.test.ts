@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
-import { publishRuleSet, RuleSetCache } from '../../src/benefits/catalogue.ts';
+import { RuleSetCache } from '../../src/benefits/catalogue.ts';
+import { approveRuleSetProposal, proposeRuleSet } from '../../src/benefits/ruleSetProposals.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { redecideIfFactsChanged, redecisionsDue } from '../../src/benefits/redecide.ts';
 import { contributionCovered } from '../../src/members/contributions.ts';
 import { applyManualPayment } from '../../src/members/contributions.ts';
@@ -102,9 +104,10 @@ describe('coverage per enrolment', () => {
   });
 
   it('WHOLE_UNIT in the rule set keeps the old rule: nobody is covered until the unit has paid in full', async () => {
-    await publishRuleSet(db.pool, ruleSets, { subject: 'admin', role: 'ADMIN' }, {
+    const proposal = await proposeRuleSet(db.pool, ruleSets, { subject: 'admin', role: 'ADMIN' }, UNSCOPED, { definition: {
       ...defaultRuleSet, id: 'whole-unit-2025', version: 1, eligibility: { ...defaultRuleSet.eligibility, coverage: 'WHOLE_UNIT' },
-    });
+    } });
+    await approveRuleSetProposal(db.pool, ruleSets, { subject: 'second-admin', role: 'ADMIN' }, UNSCOPED, { proposalId: proposal.id });
     await db.pool.query(`UPDATE plan_year_rule_sets SET rule_set_id = 'whole-unit-2025' WHERE plan_year = 2025`);
     try {
       const unit = await seedUnit(db.pool);

@@ -154,7 +154,7 @@ describe('rule sets and preview', () => {
     expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.plan' });
   });
 
-  it('publishRuleSet adds a version and keeps the old ones; only ADMIN; errors name the field', async () => {
+  it('publishRuleSet proposes a version that another ADMIN approves, keeping the old ones; only ADMIN; errors name the field', async () => {
     const v1 = (await gw.query({ role: 'ADMIN' }, `{ ruleSet(ruleSetId: "default-2025") { version definition shipped assignedPlanYears } }`)).data.ruleSet;
     expect(v1).toMatchObject({ version: 1, shipped: true, assignedPlanYears: [2025] });
     const definition = structuredClone(v1.definition);
@@ -170,8 +170,11 @@ describe('rule sets and preview', () => {
     expect(bad.data.publishRuleSet).toEqual({ ruleSet: null, userErrors: [
       { field: 'input.definition.version', code: 'INVALID' }, { field: 'input.definition.programmes.INPATIENT.ratioBp.PUBLIC', code: 'INVALID' },
     ] });
-    const published = await gw.query({ role: 'ADMIN' }, `mutation($d: JSON!) { publishRuleSet(input: { definition: $d }) { ruleSet { ruleSetId version shipped } } }`, { d: definition });
-    expect(published.data.publishRuleSet.ruleSet).toEqual({ ruleSetId: 'default-2025', version: 2, shipped: false });
+    const proposed = await gw.query({ role: 'ADMIN' }, `mutation($d: JSON!) { publishRuleSet(input: { definition: $d }) { ruleSet { version } proposal { id status } } }`, { d: definition });
+    expect(proposed.data.publishRuleSet).toMatchObject({ ruleSet: null, proposal: { status: 'PROPOSED' } });
+    const approved = await gw.query({ role: 'ADMIN', sub: 'second-admin' }, `mutation($id: ID!) { approveRuleSetProposal(input: { proposalId: $id }) { proposal { ruleSet { ruleSetId version shipped } } userErrors { field } } }`,
+      { id: proposed.data.publishRuleSet.proposal.id });
+    expect(approved.data.approveRuleSetProposal.proposal.ruleSet).toEqual({ ruleSetId: 'default-2025', version: 2, shipped: false });
     // JSON that is not an object (the old JSON-in-a-string included) is refused on the field.
     const text = await gw.query({ role: 'ADMIN' }, `mutation($d: JSON!) { publishRuleSet(input: { definition: $d }) { ruleSet { version } userErrors { field code } } }`, { d: JSON.stringify(definition) });
     expect(text.data.publishRuleSet).toEqual({ ruleSet: null, userErrors: [{ field: 'input.definition', code: 'INVALID' }] });

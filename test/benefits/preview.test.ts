@@ -73,7 +73,7 @@ describe('preview input', () => {
       'settlement.fulamt_ownpay_amt: is required (rule set jinjiang-example uses it)',
       'settlement.diagnoses[1]: must be an ICD-10 code such as I34.0',
       'plan: must be PUBLIC or PRIVATE',
-      'planYearTotals.INPATEINT: is not a total (INPATIENT, CRITICAL, MAJOR_DISEASE, outOfPocket)',
+      'planYearTotals.INPATEINT: is not a total (INPATIENT, CRITICAL, MAJOR_DISEASE, PROVINCIAL_SUBSIDY, outOfPocket)',
       'planYearTotals.CRITICAL: must not be negative',
     ]);
   });

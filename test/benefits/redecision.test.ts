@@ -154,7 +154,7 @@ describe('redecideClaim for appeals', () => {
     await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
     const { id } = (await claimOf(db.pool, settlementId))!;
     const reviewer = { subject: 'rev-1', role: 'REVIEWER' as const };
-    await rejectClaim(db.pool, reviewer, { unitId: null, memberId: null }, id, 'receipts missing');
+    await rejectClaim(db.pool, reviewer, { unitId: null, memberId: null, organisationId: null }, id, 'receipts missing');
     expect(await totalsOf(db.pool, m.memberId)).toMatchObject({ INPATIENT: 0, claims: 0 });
     const rejectedTold = await db.pool.query(`SELECT facts ->> 'status' AS status FROM notifications WHERE kind = 'CLAIM_DECIDED' AND subject_id = $1`, [id]);
     expect(rejectedTold.rows).toEqual([{ status: 'REJECTED' }]);
@@ -186,7 +186,7 @@ describe('redecideClaim for appeals', () => {
     const settlementId = await seedSettlement(db.pool, m, { psn: '40,000.00' });
     await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
     const { id } = (await claimOf(db.pool, settlementId))!;
-    await rejectClaim(db.pool, { subject: 'rev-1', role: 'REVIEWER' }, { unitId: null, memberId: null }, id, 'receipts missing');
+    await rejectClaim(db.pool, { subject: 'rev-1', role: 'REVIEWER' }, { unitId: null, memberId: null, organisationId: null }, id, 'receipts missing');
     const outcome = await inTransaction(db.pool, (tx) => redecideClaim(tx, id, { actor: { subject: 'rev-2', role: 'REVIEWER' }, cause: 'APPEAL', ruleSets, ...OPTIONS }));
     expect(outcome.after).toBe('PENDING_REVIEW');
     expect(await totalsOf(db.pool, m.memberId)).toMatchObject({ INPATIENT: fen('24,000.00'), claims: 1 });

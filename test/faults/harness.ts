@@ -236,7 +236,7 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
   // The people: a reviewer approves what waits for review; a clerk batches ready payouts; FINANCE approves and submits.
   const drive = async () => {
     const { rows } = await db.query<{ id: number }>(`SELECT id FROM claims WHERE status = 'PENDING_REVIEW' ORDER BY id LIMIT 50`);
-    for (const { id } of rows) await approveClaim(db, { subject: 'fault-reviewer', role: 'REVIEWER' }, { unitId: null, memberId: null }, id, 'harness');
+    for (const { id } of rows) await approveClaim(db, { subject: 'fault-reviewer', role: 'REVIEWER' }, { unitId: null, memberId: null, organisationId: null }, id, 'harness');
     // A payout the bank refused for the account: the member gives a new one, the clerk retries.
     const { rows: refused } = await db.query<{ id: number; memberId: number }>(
       `SELECT id, member_id AS "memberId" FROM payouts WHERE status = 'FAILED' ORDER BY id LIMIT 20`,

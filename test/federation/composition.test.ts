@@ -94,8 +94,8 @@ describe('the supergraph', () => {
     const dir = mkdtempSync(`${tmpdir()}/hub-schema-`);
     try {
       cpSync(schemaDir, dir, { recursive: true });
-      writeFileSync(`${dir}/organisations.graphql`, 'type Organisation { name: String }\n');
-      expect(() => buildSubgraphs(dir)).toThrow(/organisations\.graphql/);
+      writeFileSync(`${dir}/orphans.graphql`, 'type Orphan { name: String }\n');
+      expect(() => buildSubgraphs(dir)).toThrow(/orphans\.graphql/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

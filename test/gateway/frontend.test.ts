@@ -10,6 +10,7 @@ import { seedEnrolledMember, seedEnrolment, seedMember } from '../benefits/seed.
 import { hubClient, HubError } from '../../examples/client.ts';
 import { MembersPageQuery, ViewerQuery } from '../../examples/operations.ts';
 import { loadTypeDefs } from '../../src/gateway/server.ts';
+import { DASHBOARD_OPERATIONS } from '../../src/gateway/dashboard.ts';
 
 /**
  * What front-end teams get: the published SDL, the example operations typed by codegen's client
@@ -113,6 +114,16 @@ describe('trusted documents in production', () => {
       headers: { authorization: `Bearer ${await prod.token({ role: 'ADMIN' })}`, 'apollo-require-preflight': 'true' },
     });
     expect((await get.json()).data.viewer.role).toBe('ADMIN');
+  });
+
+  it('runs the staff dashboard\'s own operations, which no manifest lists, and nothing else', async () => {
+    expect(Object.values(manifest)).not.toContain(DASHBOARD_OPERATIONS.figures);
+    const answer = await post({ query: DASHBOARD_OPERATIONS.figures, variables: { filter: { planYear: 2026 } } });
+    expect(answer.status).toBe(200);
+    expect(answer.body.errors).toBeUndefined();
+    expect(answer.body.data.figures.planYear).toBe(2026);
+    const edited = await post({ query: `${DASHBOARD_OPERATIONS.figures} `, variables: { filter: { planYear: 2026 } } });
+    expect(edited.body.errors![0]!.extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
   });
 
   it('refuses any other document and unknown ids with PERSISTED_QUERY_NOT_FOUND', async () => {

@@ -171,14 +171,15 @@ describe('what the schema lets the gateway keep', () => {
     expect(kept.sort()).toEqual([
       'BankAccount.bankCode', 'BankAccount.cardNumberMasked', 'BankAccount.changedAt', 'BankAccount.changedBy',
       'BankAccount.confirmedAt', 'BankAccount.confirmedBy', 'BankAccount.id', 'BankAccount.payableFrom',
-      'Enrolment.contributionFen', 'Enrolment.enrolledOn', 'Enrolment.firstEnrolledOn', 'Enrolment.id', 'Enrolment.plan',
+      'Enrolment.contributionFen', 'Enrolment.enrolledOn', 'Enrolment.firstEnrolledOn', 'Enrolment.id', 'Enrolment.memberCategories', 'Enrolment.plan',
       'Enrolment.planYear', 'Enrolment.specialDisease',
       'EnrolmentConnection.totalCount', 'EnrolmentEdge.cursor',
       'Member.birthDate', 'Member.createdAt', 'Member.firstEnrolledOn', 'Member.gender', 'Member.id', 'Member.idNumberMasked',
       'Member.name', 'Member.phone', 'Member.updatedAt',
       'MemberConnection.totalCount', 'MemberEdge.cursor',
       'PageInfo.endCursor', 'PageInfo.hasNextPage', 'PageInfo.hasPreviousPage', 'PageInfo.startCursor',
-      'Unit.createdAt', 'Unit.creditCode', 'Unit.id', 'Unit.name', 'Unit.planType', 'Unit.updatedAt',
+      'Unit.createdAt', 'Unit.creditCode', 'Unit.id', 'Unit.name', 'Unit.planType', 'Unit.smallMicro', 'Unit.unitType',
+      'Unit.updatedAt',
       'UnitConnection.totalCount', 'UnitEdge.cursor',
     ]);
   });

@@ -167,9 +167,9 @@ describe('serving', () => {
     const id = String(localId('id', a.attachmentId, 'Attachment'));
     const fetchToken = (claims: Parameters<typeof signFileToken>[1]) => fetch(`${origin}/files/downloads?token=${signFileToken(gw.config, claims).token}`);
     // Signed tokens (as if issued): B's scope on A's document, a role that may not read, no scope at all.
-    expect((await fetchToken({ purpose: 'ATTACHMENT_FILE', subject: 'b', role: 'MEMBER', objectId: id, scope: { unitId: null, memberId: b.member.memberId } })).status).toBe(404);
-    expect((await fetchToken({ purpose: 'ATTACHMENT_FILE', subject: 'f', role: 'FINANCE', objectId: id, scope: { unitId: null, memberId: null } })).status).toBe(403);
-    expect((await fetchToken({ purpose: 'ATTACHMENT_FILE', subject: 'o', role: 'UNIT_OPERATOR', objectId: id, scope: { unitId: a.member.unitId, memberId: null } })).status).toBe(403);
+    expect((await fetchToken({ purpose: 'ATTACHMENT_FILE', subject: 'b', role: 'MEMBER', objectId: id, scope: { unitId: null, memberId: b.member.memberId, organisationId: null } })).status).toBe(404);
+    expect((await fetchToken({ purpose: 'ATTACHMENT_FILE', subject: 'f', role: 'FINANCE', objectId: id, scope: { unitId: null, memberId: null, organisationId: null } })).status).toBe(403);
+    expect((await fetchToken({ purpose: 'ATTACHMENT_FILE', subject: 'o', role: 'UNIT_OPERATOR', objectId: id, scope: { unitId: a.member.unitId, memberId: null, organisationId: null } })).status).toBe(403);
     expect((await fetchToken({ purpose: 'ATTACHMENT_FILE', subject: 'a', role: 'MEMBER', objectId: id })).status).toBe(404);
     // A's real URL with B's member put in: the signature no longer holds.
     const { url } = (await gw.query(memberToken(a.member), DOCUMENT, { id: a.attachmentId })).data.node.downloadUrl;

@@ -80,7 +80,7 @@ describe('bulk review', () => {
   it('answers a claim out of the caller\'s scope exactly as a missing one: NOT_FOUND, nothing decided', async () => {
     const reviewer = { subject: 'rev-scoped', role: 'REVIEWER' } as const;
     const otherUnit = member.unitId + 1_000;
-    const refusals = await approveClaims(db.pool, reviewer, { unitId: otherUnit, memberId: null }, [
+    const refusals = await approveClaims(db.pool, reviewer, { unitId: otherUnit, memberId: null, organisationId: null }, [
       { id: claims[2]!, field: 'input.claimIds[0]' }, { id: 999_999, field: 'input.claimIds[1]' },
     ], null);
     expect(refusals.map((r) => r && { code: r.code, message: r.message })).toEqual([

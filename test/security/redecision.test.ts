@@ -57,7 +57,7 @@ describe('who may ask for a re-decision', () => {
     const settlementId = await seedSettlement(db.pool, member, { psn: '40,000.00' });
     await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
     const { id } = (await claimOf(db.pool, settlementId))!;
-    await rejectClaim(db.pool, { subject: 'rev', role: 'REVIEWER' }, { unitId: null, memberId: null }, id, 'receipts missing');
+    await rejectClaim(db.pool, { subject: 'rev', role: 'REVIEWER' }, { unitId: null, memberId: null, organisationId: null }, id, 'receipts missing');
     const answer = await gw.query({ role: 'ADMIN' }, REDECIDE, { id: toGlobalId('Claim', id) });
     expect(answer.data.redecideClaim.userErrors).toEqual([expect.objectContaining({ field: 'input.claimId', code: 'CONFLICT' })]);
     expect((await claimOf(db.pool, settlementId))!.status).toBe('REJECTED');

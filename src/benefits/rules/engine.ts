@@ -3,7 +3,7 @@ import { cny, formulaTerms, joinedSteps, percent, type Step } from './explain.ts
 import { icd10InRange, isIcd10Code } from './icd10.ts';
 import {
   PROGRAMME_LABELS, settlementFieldsUsed,
-  type BasisFormula, type Plan, type Programme, type RuleSet, type SettlementAmountField,
+  type BasisFormula, type MemberCategory, type Plan, type Programme, type ProgrammeCondition, type RuleSet, type SettlementAmountField, type UnitType,
 } from './ruleSet.ts';
 
 /**
@@ -32,12 +32,22 @@ export interface EnrolmentFacts {
   firstEnrolledOn: string;
   /** Whether the unit's contribution for this plan year is paid. */
   contributionPaid: boolean;
+  /** The unit's type (单位性质), read by programme conditions; absent in facts stored before conditions existed. */
+  unitType?: UnitType;
+  /** The categories on the enrolment (targeted groups), read by programme conditions. */
+  memberCategories?: readonly MemberCategory[];
 }
 
-/** Paid per programme so far this plan year, and the running out-of-pocket total R, all in fen. */
-export type PlanYearTotals = Record<Programme, number> & { outOfPocket: number };
+/**
+ * Paid per programme so far this plan year, and the running out-of-pocket total R, all in fen.
+ * PROVINCIAL_SUBSIDY came later: absent means 0 (totals stored and previews written before it).
+ */
+export type PlanYearTotals = Record<Exclude<Programme, 'PROVINCIAL_SUBSIDY'>, number> & { PROVINCIAL_SUBSIDY?: number; outOfPocket: number };
 
 export const ZERO_TOTALS: PlanYearTotals = Object.freeze({ INPATIENT: 0, CRITICAL: 0, MAJOR_DISEASE: 0, outOfPocket: 0 });
+
+/** What the plan year paid so far under `programme`. */
+export const paidSoFar = (totals: PlanYearTotals, programme: Programme): number => totals[programme] ?? 0;
 
 export interface BenefitInput {
   settlement: SettlementFacts;
@@ -53,6 +63,8 @@ export type CapHit = 'ANNUAL_CAP' | 'PERSONAL_PART';
 
 export interface BenefitLine {
   programme: Programme;
+  /** Whose money the line is: the programme's funder code in the rule set. */
+  funder: string;
   basisFen: number;
   /** Ratio lines (INPATIENT, CRITICAL); null for lump sums. */
   ratioBp: number | null;
@@ -68,7 +80,8 @@ export interface BenefitLine {
   diseaseGroups?: string[];
 }
 
-export type ReasonCode = 'NO_ENROLMENT' | 'CONTRIBUTION_UNPAID' | 'WAITING_PERIOD' | 'MED_TYPE_NOT_COVERED' | 'NEEDS_SPECIAL_DISEASE';
+export type ReasonCode = 'NO_ENROLMENT' | 'CONTRIBUTION_UNPAID' | 'WAITING_PERIOD' | 'MED_TYPE_NOT_COVERED' | 'NEEDS_SPECIAL_DISEASE'
+  | 'PROGRAMME_CONDITION_NOT_MET';
 
 export interface BenefitResult {
   ruleSet: string;
@@ -127,7 +140,7 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
   const result = (eligible: boolean, reasons: Reason[], lines: BenefitLine[] = [], outOfPocketFen = 0, granted: string[] = []): BenefitResult => {
     const totalFen = lines.reduce((sum, l) => sum + l.amountFen, 0);
     const after = { ...before, outOfPocket: before.outOfPocket + outOfPocketFen };
-    for (const line of lines) after[line.programme] += line.amountFen;
+    for (const line of lines) after[line.programme] = paidSoFar(after, line.programme) + line.amountFen;
     if (totalFen > psnPart) warnings.push(`lines total ${cny(totalFen)} exceeds psn_part_amt ${cny(psnPart)} (capAtPersonalPart is off)`);
     return {
       ruleSet: ruleSet.id, ruleSetVersion: ruleSet.version, eligible,
@@ -161,6 +174,8 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
       const critical = criticalLine(ruleSet.programmes.CRITICAL!, enrolment.plan, amounts, paidThisClaim, before.outOfPocket);
       outOfPocketFen = critical.outOfPocketFen;
       computed = critical;
+    } else if (programme === 'PROVINCIAL_SUBSIDY') {
+      computed = provincialLine(ruleSet.programmes.PROVINCIAL_SUBSIDY!, enrolment.plan, before, outOfPocketFen, paidThisClaim);
     } else {
       computed = majorDiseaseLine(ruleSet.programmes.MAJOR_DISEASE!.diseaseGroups, diagnoses, input.priorDiseaseGroups);
     }
@@ -179,12 +194,20 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
       }
       continue;
     }
+    const unmet = config.when && unmetCondition(config.when, enrolment);
+    if (unmet) {
+      if (computed.computedFen > 0) {
+        const label = PROGRAMME_LABELS[programme];
+        reasons.push({ code: 'PROGRAMME_CONDITION_NOT_MET', text: { zh: `${label.zh}${unmet.zh}，本次不予发放`, en: `${label.en} ${unmet.en}` } });
+      }
+      continue;
+    }
 
     const room = ruleSet.capAtPersonalPart ? psnPart - lines.reduce((sum, l) => sum + l.amountFen, 0) : Infinity;
-    const { amountFen, capsHit, steps } = capped(computed, config.annualCapFen, before[programme], room, psnPart);
+    const { amountFen, capsHit, steps } = capped(computed, config.annualCapFen, paidSoFar(before, programme), room, psnPart);
     paidThisClaim.set(programme, amountFen);
     lines.push({
-      programme, basisFen: computed.basisFen, ratioBp: computed.ratioBp, fixedFen: computed.fixedFen,
+      programme, funder: config.funder, basisFen: computed.basisFen, ratioBp: computed.ratioBp, fixedFen: computed.fixedFen,
       computedFen: computed.computedFen, capsHit, amountFen, explanation: joinedSteps(steps),
       ...(computed.diseaseGroups ? { diseaseGroups: computed.diseaseGroups } : {}),
     });
@@ -268,23 +291,56 @@ function criticalLine(
   paidThisClaim: ReadonlyMap<Programme, number>,
   rBefore: number,
 ): Computed & { outOfPocketFen: number } {
-  const { outOfPocket: oop, thresholdFen } = config;
+  const { outOfPocket: oop } = config;
   const deducted = oop.lessProgrammes.map((p) => ({ p, fen: paidThisClaim.get(p) ?? 0 }));
   const outOfPocketFen = Math.max(0, formulaValue(oop, amounts) - deducted.reduce((sum, d) => sum + d.fen, 0));
   const rAfter = rBefore + outOfPocketFen;
-  const excessBefore = Math.max(0, rBefore - thresholdFen);
-  const excessAfter = Math.max(0, rAfter - thresholdFen);
-  const ratioBp = config.ratioBp[plan];
-  const entitledBefore = applyRatio(excessBefore, ratioBp);
-  const entitledAfter = applyRatio(excessAfter, ratioBp);
-  const basisFen = excessAfter - excessBefore;
-  const computedFen = entitledAfter - entitledBefore;
-
   const terms = formulaTerms(oop, amounts);
   const less = (lang: 'zh' | 'en') => deducted.map((d) => ` − ${PROGRAMME_LABELS[d.p][lang]} ${cny(d.fen)}`).join('');
   const steps: Step[] = [
     { zh: `本次自付 = ${terms.zh}${less('zh')} = ${cny(outOfPocketFen)}`, en: `out-of-pocket = ${terms.en}${less('en')} = ${cny(outOfPocketFen)}` },
     { zh: `本年累计自付 ${cny(rBefore)} + ${cny(outOfPocketFen)} = ${cny(rAfter)}`, en: `running out-of-pocket ${cny(rBefore)} + ${cny(outOfPocketFen)} = ${cny(rAfter)}` },
+  ];
+  return { ...aboveThreshold(config.thresholdFen, config.ratioBp[plan], rBefore, rAfter, steps), outOfPocketFen };
+}
+
+/**
+ * PROVINCIAL_SUBSIDY: CRITICAL's rule on R_p = R − what `lessProgrammes` paid this plan year, before
+ * this claim and after it (ruleSet.ts, provincialSubsidy). R_p never falls: a claim's own lines are
+ * at most what it added to R, but a reviewer's later change could make it, and a fall pays nothing.
+ */
+function provincialLine(
+  config: NonNullable<RuleSet['programmes']['PROVINCIAL_SUBSIDY']>,
+  plan: Plan,
+  before: PlanYearTotals,
+  outOfPocketFen: number,
+  paidThisClaim: ReadonlyMap<Programme, number>,
+): Computed {
+  const paidBefore = config.lessProgrammes.reduce((sum, p) => sum + paidSoFar(before, p), 0);
+  const paidNow = config.lessProgrammes.reduce((sum, p) => sum + (paidThisClaim.get(p) ?? 0), 0);
+  const rBefore = Math.max(0, before.outOfPocket - paidBefore);
+  const rAfter = Math.max(rBefore, before.outOfPocket + outOfPocketFen - paidBefore - paidNow);
+  const less = (lang: 'zh' | 'en') => config.lessProgrammes.map((p) => ` − ${PROGRAMME_LABELS[p][lang]}`).join('');
+  const steps: Step[] = [{
+    zh: `省级累计自付 = 本年累计自付${less('zh')}（本年合计）= ${cny(rAfter)}（此前 ${cny(rBefore)}）`,
+    en: `provincial running out-of-pocket = running out-of-pocket${less('en')} (this plan year) = ${cny(rAfter)} (before ${cny(rBefore)})`,
+  }];
+  return aboveThreshold(config.thresholdFen, config.ratioBp[plan], rBefore, rAfter, steps);
+}
+
+/**
+ * The ratio of the growth of a running total above a threshold. Rounding is cumulative: the
+ * entitlement to date is rounded down, the line is its growth.
+ */
+function aboveThreshold(thresholdFen: number, ratioBp: number, rBefore: number, rAfter: number, leading: Step[]): Computed {
+  const excessBefore = Math.max(0, rBefore - thresholdFen);
+  const excessAfter = Math.max(0, rAfter - thresholdFen);
+  const entitledBefore = applyRatio(excessBefore, ratioBp);
+  const entitledAfter = applyRatio(excessAfter, ratioBp);
+  const basisFen = excessAfter - excessBefore;
+  const computedFen = entitledAfter - entitledBefore;
+  const steps: Step[] = [
+    ...leading,
     {
       zh: `超过起付线 ${cny(thresholdFen)} 的部分由 ${cny(excessBefore)} 增至 ${cny(excessAfter)}，基数 ${cny(basisFen)}`,
       en: `above the threshold ${cny(thresholdFen)}: ${cny(excessBefore)} -> ${cny(excessAfter)}, basis ${cny(basisFen)}`,
@@ -298,7 +354,25 @@ function criticalLine(
       en: `to date ${cny(excessAfter)} × ${percent(ratioBp)} = ${cny(entitledAfter)}, less before ${cny(excessBefore)} × ${percent(ratioBp)} = ${cny(entitledBefore)}: ${cny(computedFen)}`,
     });
   }
-  return { basisFen, ratioBp, fixedFen: null, computedFen, steps, outOfPocketFen };
+  return { basisFen, ratioBp, fixedFen: null, computedFen, steps };
+}
+
+/** Why the member falls outside a programme's condition (in each language), or null when they are within it. */
+function unmetCondition(when: ProgrammeCondition, enrolment: EnrolmentFacts): Step | null {
+  if (when.unitTypes && !(enrolment.unitType && when.unitTypes.includes(enrolment.unitType))) {
+    return {
+      zh: `仅适用于单位性质为 ${when.unitTypes.join('、')} 的会员（本单位 ${enrolment.unitType ?? '未知'}）`,
+      en: `applies only to members of units of type ${when.unitTypes.join(', ')} (this unit: ${enrolment.unitType ?? 'unknown'})`,
+    };
+  }
+  const categories = enrolment.memberCategories ?? [];
+  if (when.memberCategories && !when.memberCategories.some((c) => categories.includes(c))) {
+    return {
+      zh: `仅适用于 ${when.memberCategories.join('、')} 类会员（本会员 ${categories.join('、') || '无'}）`,
+      en: `applies only to members in the categories ${when.memberCategories.join(', ')} (this member: ${categories.join(', ') || 'none'})`,
+    };
+  }
+  return null;
 }
 
 /** A line only when a diagnosis falls in one of the programme's disease groups. */

@@ -8,8 +8,23 @@ import type { FieldProblem } from '../../kernel/problems.ts';
  * (1 bp = 0.01 %), so every computation stays in integers.
  */
 
-export const PROGRAMMES = ['INPATIENT', 'CRITICAL', 'MAJOR_DISEASE'] as const;
+export const PROGRAMMES = ['INPATIENT', 'CRITICAL', 'MAJOR_DISEASE', 'PROVINCIAL_SUBSIDY'] as const;
 export type Programme = (typeof PROGRAMMES)[number];
+
+/** 单位性质: what a programme's `when.unitTypes` may name (units.unit_type). */
+export const UNIT_TYPES = ['GOVERNMENT', 'PUBLIC_INSTITUTION', 'STATE_OWNED', 'NON_PUBLIC', 'SOCIAL_ORGANISATION'] as const;
+export type UnitType = (typeof UNIT_TYPES)[number];
+
+/** Targeted groups recorded at enrolment (enrolments.member_categories): what `when.memberCategories` may name. */
+export const MEMBER_CATEGORIES = ['NEW_EMPLOYMENT_FORM', 'SANITATION', 'MIGRANT_WORKER', 'HARDSHIP', 'MODEL_WORKER'] as const;
+export type MemberCategory = (typeof MEMBER_CATEGORIES)[number];
+
+/** Why a condolence payment (慰问金) is made. */
+export const CONDOLENCE_REASONS = ['SERIOUS_ILLNESS', 'DEATH', 'HARDSHIP', 'ACCIDENT'] as const;
+export type CondolenceReason = (typeof CONDOLENCE_REASONS)[number];
+
+/** The funder (出资方) of a programme a rule set names none for: the hub's own union. */
+export const DEFAULT_FUNDER = 'UNION';
 
 export const PLANS = ['PUBLIC', 'PRIVATE'] as const;
 export type Plan = (typeof PLANS)[number];
@@ -47,6 +62,7 @@ export const PROGRAMME_LABELS: Record<Programme, { zh: string; en: string }> = {
   INPATIENT: { zh: '住院医疗互助', en: 'INPATIENT' },
   CRITICAL: { zh: '大病补助', en: 'CRITICAL' },
   MAJOR_DISEASE: { zh: '重大疾病一次性补助', en: 'MAJOR_DISEASE' },
+  PROVINCIAL_SUBSIDY: { zh: '省总工会大病补助', en: 'PROVINCIAL_SUBSIDY' },
 };
 
 const fen = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -62,11 +78,28 @@ const formula = z.strictObject({
 
 const ratioPerPlan = z.strictObject({ PUBLIC: basisPoints, PRIVATE: basisPoints });
 
+/** A funder's code (funders.code); a rule set naming one without a funders row is refused when proposed or approved. */
+const funderCode = z.string().regex(/^[A-Z][A-Z0-9-]{0,31}$/, 'must be a funder code such as UNION or FJ');
+
+/**
+ * Who a programme applies to: members of a unit of one of `unitTypes` and, when given, enrolled
+ * with one of `memberCategories`. Anyone else gets no line of it (an explanation says why); the
+ * claim itself is not refused.
+ */
+const condition = z.strictObject({
+  unitTypes: z.array(z.enum(UNIT_TYPES)).min(1).optional(),
+  memberCategories: z.array(z.enum(MEMBER_CATEGORIES)).min(1).optional(),
+});
+
 const programmeCommon = {
   /** Only members with the SPECIAL_DISEASE (职工特病) add-on get this programme. */
   requiresSpecialDisease: z.boolean().default(false),
   /** Per member and plan year, across all claims; null = no cap. */
   annualCapFen: fen.nullable().default(null),
+  /** Whose money the programme's lines are (funders.code); versions stored before funders existed read as UNION. */
+  funder: funderCode.default(DEFAULT_FUNDER),
+  /** Absent: the programme applies to every member. */
+  when: condition.optional(),
 };
 
 const inpatient = z.strictObject({
@@ -83,6 +116,21 @@ const critical = z.strictObject({
     subtract: formula.shape.subtract,
     lessProgrammes: z.array(z.enum(PROGRAMMES)).default([]),
   }),
+  thresholdFen: fen,
+  ratioBp: ratioPerPlan,
+});
+
+/**
+ * 省总工会大病补助, stacked on the city's lines: the shape of CRITICAL, on an out-of-pocket total
+ * derived from CRITICAL's running total R rather than kept apart: R_p = R − what `lessProgrammes`
+ * paid this plan year (their member-year totals, this claim's lines included). So reversals,
+ * rejections and adjustments move it with R and the lines they release, with no total of its own;
+ * it needs CRITICAL configured and evaluated before it. The threshold, ratio and cumulative rounding
+ * are CRITICAL's.
+ */
+const provincialSubsidy = z.strictObject({
+  ...programmeCommon,
+  lessProgrammes: z.array(z.enum(PROGRAMMES)).default([]),
   thresholdFen: fen,
   ratioBp: ratioPerPlan,
 });
@@ -131,6 +179,18 @@ const ENROLMENT_DEFAULTS: z.input<typeof enrolment> = {
   planFollowsUnit: true,
 };
 
+/**
+ * 慰问金 for workers who are not enrolled, applied for by their unit union: the caps of one case
+ * and of one worker's plan year, whose money it is and the reasons it is paid for. A rule set
+ * without the section pays no condolence.
+ */
+const condolence = z.strictObject({
+  perCaseCapFen: fen,
+  annualCapFenPerWorker: fen,
+  funder: funderCode.default(DEFAULT_FUNDER),
+  reasons: z.array(z.enum(CONDOLENCE_REASONS)).min(1).default([...CONDOLENCE_REASONS]),
+});
+
 const ruleSetSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes'),
@@ -155,10 +215,12 @@ const ruleSetSchema = z
       INPATIENT: inpatient.optional(),
       CRITICAL: critical.optional(),
       MAJOR_DISEASE: majorDisease.optional(),
+      PROVINCIAL_SUBSIDY: provincialSubsidy.optional(),
     }),
     /** Evaluation and cutting order: later programmes are cut first when lines exceed psn_part_amt. */
     stackingOrder: z.array(z.enum(PROGRAMMES)).min(1),
     capAtPersonalPart: z.boolean(),
+    condolence: condolence.optional(),
   })
   .superRefine((rs, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -177,6 +239,20 @@ const ruleSetSchema = z
         issue(['programmes', 'CRITICAL', 'outOfPocket', 'lessProgrammes', i], `${p} must come before CRITICAL in stackingOrder`);
       }
     });
+    const provincial = rs.programmes.PROVINCIAL_SUBSIDY;
+    if (provincial) {
+      const at = order.indexOf('PROVINCIAL_SUBSIDY');
+      // R_p is derived from CRITICAL's R, so CRITICAL must be configured and decided first.
+      if (!rs.programmes.CRITICAL || !(order.indexOf('CRITICAL') >= 0 && order.indexOf('CRITICAL') < at)) {
+        issue(['programmes', 'PROVINCIAL_SUBSIDY'], 'needs CRITICAL configured and before it in stackingOrder (it reads the running out-of-pocket total R)');
+      }
+      provincial.lessProgrammes.forEach((p, i) => {
+        const field = ['programmes', 'PROVINCIAL_SUBSIDY', 'lessProgrammes', i];
+        if (!(order.indexOf(p) >= 0 && order.indexOf(p) < at)) issue(field, `${p} must come before PROVINCIAL_SUBSIDY in stackingOrder`);
+        // R already excludes CRITICAL's deductions: taking them off again would count them twice.
+        if (rs.programmes.CRITICAL?.outOfPocket.lessProgrammes.includes(p)) issue(field, `${p} is already deducted from R by CRITICAL`);
+      });
+    }
     const groups = rs.programmes.MAJOR_DISEASE?.diseaseGroups ?? [];
     const seen = new Set<string>();
     groups.forEach((g, i) => {
@@ -195,6 +271,18 @@ export type BasisFormula = z.output<typeof formula>;
 export type DiseaseGroup = z.output<typeof diseaseGroup>;
 export type EnrolmentRules = z.output<typeof enrolment>;
 export type Age = z.output<typeof age>;
+export type CondolenceRules = z.output<typeof condolence>;
+export type ProgrammeCondition = z.output<typeof condition>;
+
+/** The funder code of each programme the rule set configures (and of its condolence section), with the field that names it. */
+export function fundersNamed(ruleSet: RuleSet): { field: string; code: string }[] {
+  const named = PROGRAMMES.flatMap((p) => {
+    const config = ruleSet.programmes[p];
+    return config ? [{ field: `programmes.${p}.funder`, code: config.funder }] : [];
+  });
+  if (ruleSet.condolence) named.push({ field: 'condolence.funder', code: ruleSet.condolence.funder });
+  return named;
+}
 
 export type RuleSetValidation = { ok: true; ruleSet: RuleSet } | { ok: false; errors: FieldProblem<string>[] };
 

@@ -1,5 +1,7 @@
 import type { Queryable } from '../../kernel/transaction.ts';
 import { Params } from '../../db/sql.ts';
+import { memberRowScopeSql } from '../../db/scope.ts';
+import type { Scope } from '../../kernel/scope.ts';
 import { byKey, keysetSql } from '../../db/keyset.ts';
 import type { Page } from '../../kernel/page.ts';
 import type { PayoutStatus } from '../../payouts/model.ts';
@@ -33,7 +35,7 @@ export async function claimTimes(db: Queryable, claimIds: readonly number[]): Pr
   const { rows } = await db.query<ClaimTimes>(
     `SELECT c.id AS "claimId", c.status, s.received_at AS "receivedAt", ${DECIDED_AT} AS "decidedAt", ${PAID_AT} AS "paidAt",
             ${PAYMENT_EXPECTED} AS "paymentExpected", p.status AS "payoutStatus"
-       FROM claims c JOIN settlements s ON s.id = c.settlement_id LEFT JOIN payouts p ON p.claim_id = c.id
+       FROM claims c JOIN settlements s ON s.id = c.settlement_id LEFT JOIN claim_payments p ON p.claim_id = c.id
       WHERE c.id = ANY($1::bigint[])`,
     [claimIds],
   );
@@ -52,19 +54,19 @@ export interface BreachBounds {
 /** Oldest receipt first; the claim id follows receipt closely enough, and is what a cursor keeps. */
 export const BREACH_ORDER = byKey('c.id', 'ASC');
 
-function breachSql(p: Params, bounds: BreachBounds): string {
+function breachSql(p: Params, scope: Scope, bounds: BreachBounds): string {
   const parts = ['false'];
   if (bounds.decisionLateBefore) parts.push(`(c.status = 'PENDING_REVIEW' AND s.received_at < ${p.add(bounds.decisionLateBefore)})`);
   if (bounds.paymentLateBefore) parts.push(`(${PAYMENT_EXPECTED} AND ${PAID_AT} IS NULL AND s.received_at < ${p.add(bounds.paymentLateBefore)})`);
-  return `(${parts.join(' OR ')})`;
+  return `(${parts.join(' OR ')}) AND ${memberRowScopeSql(p, scope, 'c')}`;
 }
 
-const BREACH_FROM = `claims c JOIN settlements s ON s.id = c.settlement_id LEFT JOIN payouts p ON p.claim_id = c.id`;
+const BREACH_FROM = `claims c JOIN settlements s ON s.id = c.settlement_id LEFT JOIN claim_payments p ON p.claim_id = c.id`;
 
-/** A page of the claims past their promise and still open (staff only: unscoped). */
-export async function listClaimBreaches(db: Queryable, bounds: BreachBounds, page: Page): Promise<ClaimRow[]> {
+/** A page of the claims in `scope` past their promise and still open (staff only). */
+export async function listClaimBreaches(db: Queryable, scope: Scope, bounds: BreachBounds, page: Page): Promise<ClaimRow[]> {
   const p = new Params();
-  const where = breachSql(p, bounds);
+  const where = breachSql(p, scope, bounds);
   const keyset = keysetSql(p, BREACH_ORDER, page);
   const { rows } = await db.query<ClaimRow>(
     `SELECT ${CLAIM_COLUMNS} FROM ${BREACH_FROM} WHERE ${where} AND ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
@@ -73,8 +75,8 @@ export async function listClaimBreaches(db: Queryable, bounds: BreachBounds, pag
   return rows;
 }
 
-export async function countClaimBreaches(db: Queryable, bounds: BreachBounds): Promise<number> {
+export async function countClaimBreaches(db: Queryable, scope: Scope, bounds: BreachBounds): Promise<number> {
   const p = new Params();
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${BREACH_FROM} WHERE ${breachSql(p, bounds)}`, p.values);
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${BREACH_FROM} WHERE ${breachSql(p, scope, bounds)}`, p.values);
   return rows[0]!.n;
 }

@@ -37,6 +37,9 @@ export const SUBGRAPHS: readonly SubgraphSpec[] = [
   { name: 'notices', files: ['notices.graphql'] },
   { name: 'appeals', files: ['appeals.graphql'] },
   { name: 'applications', files: ['applications.graphql'] },
+  { name: 'condolences', files: ['condolences.graphql'] },
+  { name: 'organisations', files: ['organisations.graphql'] },
+  { name: 'figures', files: ['figures.graphql'] },
 ];
 
 export const schemaDir = fileURLToPath(new URL('../../../schema', import.meta.url));

@@ -5,10 +5,10 @@ import type { Principal, Context } from '../context.ts';
 import type { UnitConnectionResult, MemberConnectionResult, MemberChangeConnectionResult, EnrolmentConnectionResult } from '../../members/resolvers.ts';
 import type { SettlementRow, Amounts, SettlementSourceRow, SourceCounts, IngestionRunRow, RejectionRow } from '../../settlements/model.ts';
 import type { SettlementConnectionResult, IngestionRunConnectionResult, RejectionConnectionResult, RetryResult } from '../../settlements/resolvers.ts';
-import type { ClaimRow, RedecisionRow, BenefitLineRow, BenefitTotalsRow, RuleSetRow } from '../../benefits/model.ts';
-import type { ClaimConnectionResult } from '../../benefits/resolvers.ts';
+import type { ClaimRow, RedecisionRow, BenefitLineRow, BenefitTotalsRow, RuleSetRow, RuleSetProposalRow } from '../../benefits/model.ts';
+import type { ClaimConnectionResult, RuleSetProposalConnectionResult } from '../../benefits/resolvers.ts';
 import type { ClaimStatusChangeRow } from '../../events/resolvers.ts';
-import type { PayoutRow, AttemptRow, BatchRow } from '../../payouts/model.ts';
+import type { PayoutRow, AttemptRow, BatchRow, FunderRow, FunderBalanceRow } from '../../payouts/model.ts';
 import type { PayoutStatusChangeRow, PayoutConnectionResult, BatchConnectionResult } from '../../payouts/resolvers.ts';
 import type { BenefitResult, BenefitLine as EngineBenefitLine } from '../../benefits/rules/engine.ts';
 import type { BankDocumentRow, BankStatementRow, StatementEntryRow, ReconciliationMatchRow, ReconciliationExceptionRow, DailyProofRow, ReconciliationReportRow, ReconciliationRunRow } from '../../reconciliation/model.ts';
@@ -21,6 +21,11 @@ import type { AttachmentRow } from '../../attachments/model.ts';
 import type { NoticeRow } from '../../notices/model.ts';
 import type { AppealRow } from '../../appeals/model.ts';
 import type { AppealConnectionResult } from '../../appeals/resolvers.ts';
+import type { CondolenceRow } from '../../condolences/model.ts';
+import type { CondolenceConnectionResult } from '../../condolences/resolvers.ts';
+import type { OrganisationRow, UnitMoveRow } from '../../organisations/model.ts';
+import type { OrganisationConnectionResult } from '../../organisations/resolvers.ts';
+import type { FiguresReportResult, EnrolmentTargetRow } from '../../figures/model.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
@@ -331,6 +336,31 @@ export type ApplicationStayInput = {
   medicalType: Scalars['String']['input'];
 };
 
+/** A condolence payment to apply for. */
+export type ApplyForCondolenceInput = {
+  /** The amount asked: above 0, at most the rule set's per-case cap and what is left of the worker's annual cap. */
+  amountFen: Scalars['Fen']['input'];
+  /** What happened: 4 to 2000 characters. */
+  description: Scalars['String']['input'];
+  /** The worker: on the roster of a unit in the caller's scope, not enrolled in `planYear`. */
+  memberId: Scalars['ID']['input'];
+  /** When it happened: within `planYear`, not after today. */
+  occurredOn: Scalars['Date']['input'];
+  /** The plan year whose rule set and caps apply. */
+  planYear: Scalars['Int']['input'];
+  /** Why it is paid; the rule set may pay only some reasons. */
+  reason: CondolenceReason;
+};
+
+/** What `applyForCondolence` answers. */
+export type ApplyForCondolencePayload = {
+  __typename?: 'ApplyForCondolencePayload';
+  /** The new application; null when refused. */
+  condolence?: Maybe<Condolence>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /** A claim's approval. */
 export type ApproveClaimInput = {
   /** The claim, waiting for review (`PENDING_REVIEW`). */
@@ -376,6 +406,25 @@ export type ApproveClaimsPayload = {
   userErrors: Array<UserError>;
 };
 
+/** An approval of a condolence payment. */
+export type ApproveCondolenceInput = {
+  /** The amount approved, at most the amount applied for; the amount applied for when omitted. */
+  amountFen?: InputMaybe<Scalars['Fen']['input']>;
+  /** The PENDING condolence. */
+  condolenceId: Scalars['ID']['input'];
+  /** Why (4 to 2000 characters); audited. */
+  note: Scalars['String']['input'];
+};
+
+/** What `approveCondolence` answers. */
+export type ApproveCondolencePayload = {
+  __typename?: 'ApproveCondolencePayload';
+  /** The approved condolence; null when refused. */
+  condolence?: Maybe<Condolence>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /** A batch's approval. */
 export type ApprovePayoutBatchInput = {
   /** The DRAFT batch. */
@@ -389,6 +438,14 @@ export type ApprovePayoutBatchPayload = {
   batch?: Maybe<PayoutBatch>;
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
+};
+
+/** The approval of a rule-set proposal. */
+export type ApproveRuleSetProposalInput = {
+  /** An optional note kept with the decision. */
+  note?: InputMaybe<Scalars['String']['input']>;
+  /** The proposal (`RuleSetProposal.id`). */
+  proposalId: Scalars['ID']['input'];
 };
 
 /**
@@ -695,6 +752,8 @@ export type BenefitLine = Node & {
   explanation: LocalizedText;
   /** The lump sum; null for ratio lines. */
   fixedFen?: Maybe<Scalars['Fen']['output']>;
+  /** Whose money the line is: the funder's code (UNION for the hub's own union, e.g. FJ for a provincial union). */
+  funderCode: Scalars['String']['output'];
   id: Scalars['ID']['output'];
   programme: BenefitProgramme;
   /** Ratio in basis points (6000 = 60%); null for lump sums. */
@@ -739,6 +798,8 @@ export type BenefitPreviewLine = {
   capsHit: Array<BenefitCap>;
   /** Every step with its figures, in Chinese and in English. */
   explanation: LocalizedText;
+  /** Whose money the line would be: the funder's code the rule set names for the programme. */
+  funderCode: Scalars['String']['output'];
   programme: BenefitProgramme;
   ratioBasisPoints?: Maybe<Scalars['Int']['output']>;
 };
@@ -750,7 +811,9 @@ export type BenefitProgramme =
   /** 住院医疗互助: a ratio of the in-policy personal part of an inpatient stay. */
   | 'INPATIENT'
   /** 重大疾病一次性补助: a lump sum on the first diagnosis of a disease group. */
-  | 'MAJOR_DISEASE';
+  | 'MAJOR_DISEASE'
+  /** 省总工会大病补助: a provincial union's subsidy stacked on the city's lines, a ratio of the growth of the year's out-of-pocket total (less the programmes it names) above its own threshold; paid from the province's account. */
+  | 'PROVINCIAL_SUBSIDY';
 
 /** A member's running figures for a plan year: paid (or reserved while under review) per programme. */
 export type BenefitTotals = {
@@ -763,6 +826,8 @@ export type BenefitTotals = {
   /** The running out-of-pocket total R the CRITICAL programme works from. */
   outOfPocketFen: Scalars['Fen']['output'];
   planYear: Scalars['Int']['output'];
+  /** Paid under PROVINCIAL_SUBSIDY this plan year. */
+  provincialSubsidyFen: Scalars['Fen']['output'];
 };
 
 /**
@@ -860,8 +925,13 @@ export type Claim = Node & {
   memberPaysFen: Scalars['Fen']['output'];
   /** Sealed notices about this claim and its payouts, newest first. Empty for a caller who may not read notices (a unit operator). */
   notices: Array<Notice>;
-  /** The payout of this claim, once approved. */
+  /**
+   * The first of `payouts` (the one funder's, when one funder pays the claim).
+   * @deprecated use payouts (one per funder); removal not before 2027-06-01
+   */
   payout?: Maybe<Payout>;
+  /** The payouts of this claim once approved: one per funder of its approved lines, in the order the funders were registered. */
+  payouts: Array<Payout>;
   /** What the patient bore (`psn_part_amt`). */
   personBurdenFen: Scalars['Fen']['output'];
   /** Plan year: the calendar year of the settlement (China time). */
@@ -971,6 +1041,8 @@ export type ClaimReasonCode =
   | 'NEEDS_SPECIAL_DISEASE'
   /** 未参加互助: no enrolment for the plan year. */
   | 'NO_ENROLMENT'
+  /** 适用条件: a programme applies only to members of some unit types or member categories, and this member is not one of them (the claim itself stands). */
+  | 'PROGRAMME_CONDITION_NOT_MET'
   /** 等待期: the stay falls in the member's waiting period. */
   | 'WAITING_PERIOD';
 
@@ -1041,6 +1113,100 @@ export type ClaimStatusChange = {
   status: ClaimStatus;
 };
 
+/**
+ * A condolence payment (慰问金) for a worker who was not enrolled in the plan year. Seen by REVIEWER,
+ * ADMIN, AUDITOR and FINANCE (staff of an organisation: its part only), the worker's unit operator,
+ * and the worker.
+ */
+export type Condolence = Node & {
+  __typename?: 'Condolence';
+  /** When it was applied for. */
+  appliedAt: Scalars['DateTime']['output'];
+  /** Who applied: the unit operator, or staff for the unit. */
+  appliedBy: Actor;
+  /** The amount approved (at most the amount applied for); null unless APPROVED. */
+  approvedFen?: Maybe<Scalars['Fen']['output']>;
+  /** When it was approved, rejected or withdrawn; null while PENDING. */
+  decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Who approved or rejected it; null while PENDING or when withdrawn. */
+  decider?: Maybe<Actor>;
+  /** The decider's note, or the reason for the rejection or withdrawal; null while PENDING. */
+  decisionNote?: Maybe<Scalars['String']['output']>;
+  /** What happened, as the applicant told it. */
+  description: Scalars['String']['output'];
+  /** Whose money pays it: the funder the governing rule set's condolence section names. */
+  funder: Funder;
+  id: Scalars['ID']['output'];
+  /** The worker it is for. */
+  member: Member;
+  /** When it happened. */
+  occurredOn: Scalars['Date']['output'];
+  /** The payout that pays it, once payout planning has made it (approved only); null before. */
+  payout?: Maybe<Payout>;
+  /** The plan year whose caps it counts against. */
+  planYear: Scalars['Int']['output'];
+  /** Why it is paid. */
+  reason: CondolenceReason;
+  /** The amount applied for. */
+  requestedFen: Scalars['Fen']['output'];
+  /** The governing rule set when it was applied for (`id vN`). */
+  ruleSet: Scalars['String']['output'];
+  /** Where it stands. */
+  status: CondolenceStatus;
+  /** The worker's unit when it was applied for. */
+  unit: Unit;
+  /** Whether the caller may approve or reject it now: a REVIEWER or ADMIN, it PENDING, and the caller not its applicant. */
+  viewerCanDecide: Scalars['Boolean']['output'];
+  /** Whether the caller may withdraw it now: its applicant, while PENDING. */
+  viewerCanWithdraw: Scalars['Boolean']['output'];
+};
+
+export type CondolenceConnection = {
+  __typename?: 'CondolenceConnection';
+  edges: Array<CondolenceEdge>;
+  pageInfo: PageInfo;
+  /** How many condolences the whole list holds (with the filter asked for), not only this page. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type CondolenceEdge = {
+  __typename?: 'CondolenceEdge';
+  cursor: Scalars['String']['output'];
+  node: Condolence;
+};
+
+/** Which condolences to list; every field narrows. */
+export type CondolenceFilter = {
+  /** Only those counting against this plan year. */
+  planYear?: InputMaybe<Scalars['Int']['input']>;
+  /** Only those in this status. */
+  status?: InputMaybe<CondolenceStatus>;
+  /** Only those of workers of this unit. */
+  unitId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** Why a condolence payment is made. */
+export type CondolenceReason =
+  /** An accident (意外伤害). */
+  | 'ACCIDENT'
+  /** The worker's death (身故): paid to the account on the worker's record. */
+  | 'DEATH'
+  /** Hardship (生活困难). */
+  | 'HARDSHIP'
+  /** A serious illness (重病). */
+  | 'SERIOUS_ILLNESS';
+
+/** Where a condolence payment stands. */
+export type CondolenceStatus =
+  /** Approved (for the amount asked or less): a payout of its funder pays it. */
+  | 'APPROVED'
+  /** Applied for, waiting for a reviewer's decision; the applicant may still withdraw it. */
+  | 'PENDING'
+  /** Rejected by a reviewer. */
+  | 'REJECTED'
+  /** Withdrawn by its applicant before a decision. */
+  | 'WITHDRAWN';
+
 /** The confirmation of a member's replaced bank account. */
 export type ConfirmBankCardChangeInput = {
   /** The member whose new account is confirmed. */
@@ -1071,6 +1237,21 @@ export type ConfirmBankDocumentPayload = {
   __typename?: 'ConfirmBankDocumentPayload';
   /** The confirmed document; null when refused. */
   document?: Maybe<BankDocument>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A proposed unit move to confirm. */
+export type ConfirmUnitMoveInput = {
+  /** The unit whose waiting move is confirmed. */
+  unitId: Scalars['ID']['input'];
+};
+
+/** What `confirmUnitMove` answers. */
+export type ConfirmUnitMovePayload = {
+  __typename?: 'ConfirmUnitMovePayload';
+  /** The confirmed move (the unit now belongs to its new organisation); null when refused. */
+  move?: Maybe<UnitMove>;
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
 };
@@ -1153,8 +1334,31 @@ export type CreateMemberPayload = {
   userErrors: Array<UserError>;
 };
 
+/** An organisation to create. */
+export type CreateOrganisationInput = {
+  /** Its code: a capital letter, then capital letters, digits or '-'; at most 32 characters; unique. */
+  code: Scalars['String']['input'];
+  /** Its level: below its parent's (a city under a province, a county under a city or a province). */
+  level: OrganisationLevel;
+  /** Its name: 1 to 200 characters. */
+  name: Scalars['String']['input'];
+  /** The organisation directly above it; omit for the top of a new tree (staff of the whole hub only). */
+  parentId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** What `createOrganisation` answers. */
+export type CreateOrganisationPayload = {
+  __typename?: 'CreateOrganisationPayload';
+  /** The new organisation; null when refused. */
+  organisation?: Maybe<Organisation>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /** A new payout batch. */
 export type CreatePayoutBatchInput = {
+  /** Whose payouts (global ID of a Funder); left out: the funder whose ready payout is oldest. */
+  funderId?: InputMaybe<Scalars['ID']['input']>;
   /** Most payouts to put in it (default and upper bound: PAYOUT_BATCH_MAX). */
   maxPayouts?: InputMaybe<Scalars['Int']['input']>;
 };
@@ -1174,8 +1378,17 @@ export type CreateUnitInput = {
   creditCode: Scalars['String']['input'];
   /** The unit's name, 1 to 200 characters. */
   name: Scalars['String']['input'];
+  /**
+   * The organisation it belongs to: the caller's own subtree only (`NOT_FOUND` otherwise). Defaults to
+   * the caller's organisation, or the hub's own union (UNION) for staff of the whole hub.
+   */
+  organisationId?: InputMaybe<Scalars['ID']['input']>;
   /** The plan its members are enrolled in by default. */
   planType: PlanType;
+  /** Whether it is a small or micro firm (小微企业); defaults to false. */
+  smallMicro?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The unit's type; defaults to the one its plan implies (PUBLIC → PUBLIC_INSTITUTION, PRIVATE → NON_PUBLIC). */
+  unitType?: InputMaybe<UnitType>;
 };
 
 /** What `createUnit` answers. */
@@ -1276,6 +1489,8 @@ export type EnrolMemberInput = {
   enrolledOn?: InputMaybe<Scalars['Date']['input']>;
   /** Whether the member works for the unit (在职) on the enrolment date; false is refused (IN_SERVICE). */
   inService?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The targeted groups the member belongs to (each at most once); omitted: none, or kept as they are when the year's enrolment is changed. */
+  memberCategories?: InputMaybe<Array<MemberCategory>>;
   /** The member to enrol. */
   memberId: Scalars['ID']['input'];
   /** ADMIN only (`FORBIDDEN` for other roles): enrols although the named rules are broken, with a reason. */
@@ -1317,6 +1532,8 @@ export type Enrolment = Node & {
   firstEnrolledOn: Scalars['Date']['output'];
   id: Scalars['ID']['output'];
   member: Member;
+  /** The targeted groups the member was recorded in for this enrolment; empty when none. */
+  memberCategories: Array<MemberCategory>;
   /**
    * The eligibility rules an ADMIN overrode for this enrolment (`EnrolMemberInput.override`), with the
    * reason; null when it broke none. Staff's record: null for the member themself.
@@ -1391,6 +1608,212 @@ export type EnrolmentRule =
   | 'PLAN_MISMATCH'
   /** 法定劳动年龄: on the enrolment date the member (birth date and gender from the ID number) is under the minimum age or has reached the retirement age for their gender. Never overridden. */
   | 'WORKING_AGE';
+
+/** An organisation's target for one plan year (last set wins; every setting is audited). */
+export type EnrolmentTarget = {
+  __typename?: 'EnrolmentTarget';
+  /** Contributions to raise, in fen. */
+  contributionsTargetFen: Scalars['Fen']['output'];
+  /** Members to enrol. */
+  membersTarget: Scalars['Int']['output'];
+  /** The organisation. */
+  organisationId: Scalars['ID']['output'];
+  /** The plan year. */
+  planYear: Scalars['Int']['output'];
+  /** When it was set. */
+  setAt: Scalars['DateTime']['output'];
+  /** Who set it (as the audit trail names them). */
+  setBy: Scalars['String']['output'];
+  /** Units to enrol. */
+  unitsTarget: Scalars['Int']['output'];
+};
+
+/** Open reconciliation exceptions' age class. */
+export type ExceptionAge =
+  /** 0 to 2 days old. */
+  | 'DAYS_0_TO_2'
+  /** 3 to 7 days old. */
+  | 'DAYS_3_TO_7'
+  /** 8 to 30 days old. */
+  | 'DAYS_8_TO_30'
+  /** More than 30 days old. */
+  | 'OVER_30_DAYS';
+
+/** Open reconciliation exceptions by age (days since the entry's booking date, or since a missing debit was due). */
+export type ExceptionAgeBuckets = {
+  __typename?: 'ExceptionAgeBuckets';
+  /** 0 to 2 days old. */
+  days0To2: Scalars['Int']['output'];
+  /** 3 to 7 days old. */
+  days3To7: Scalars['Int']['output'];
+  /** 8 to 30 days old. */
+  days8To30: Scalars['Int']['output'];
+  /** More than 30 days old. */
+  over30Days: Scalars['Int']['output'];
+  /** All open exceptions counted. */
+  total: Scalars['Int']['output'];
+};
+
+/** How the rows of `FiguresReport.breakdown` are grouped. */
+export type FiguresBreakdown =
+  /** One row per targeted group of members (member category), each member counted in every category of its enrolment. Contributions are per unit, not per member: null in these rows. */
+  | 'MEMBER_CATEGORY'
+  /** One row per calendar month of the plan year (1–12): what happened in that month. Enrolments and contributions of the plan year dated outside its calendar year count in the totals only. */
+  | 'MONTH'
+  /** One row per child organisation of the report's organisation (at most 200), then one for units directly under it. */
+  | 'ORGANISATION'
+  /** One row per benefit programme. Enrolment and contribution figures are not split by programme: null (units 0) in these rows; claims count those with a line of the programme, amounts are that programme's lines. */
+  | 'PROGRAMME'
+  /** One row per unit type (单位性质). */
+  | 'UNIT_TYPE';
+
+/** What to count. */
+export type FiguresFilter = {
+  /** Only members whose enrolment of the year carries this category (their units, enrolments, claims and payouts); contributions are not split by member and are null. */
+  memberCategory?: InputMaybe<MemberCategory>;
+  /**
+   * Only this calendar month of the plan year (1–12): members enrolled, contributions paid, claims
+   * decided and payouts paid in that month. Targets stay yearly.
+   */
+  month?: InputMaybe<Scalars['Int']['input']>;
+  /**
+   * The organisation whose subtree (itself and everything below it) is counted. Default: the caller's
+   * own organisation, or the whole hub for staff not bound to one. An organisation outside the caller's
+   * subtree is refused as not found.
+   */
+  organisationId?: InputMaybe<Scalars['ID']['input']>;
+  /** The plan year (calendar year, 2000–2100). */
+  planYear: Scalars['Int']['input'];
+  /** Only claims with a line of this programme (and only that line's amounts). Enrolment and contribution figures are not affected. */
+  programme?: InputMaybe<BenefitProgramme>;
+};
+
+/** The same figures for the previous plan year, for comparison. */
+export type FiguresPreviousYear = {
+  __typename?: 'FiguresPreviousYear';
+  /** Claims decided in the previous year (人次). */
+  claims: Scalars['Int']['output'];
+  /** Contributions paid for the previous year, in fen; null where contributions are not counted (see the filter). */
+  contributionsRaisedFen?: Maybe<Scalars['Fen']['output']>;
+  /** Members enrolled in the previous year; null in PROGRAMME rows. */
+  membersEnrolled?: Maybe<Scalars['Int']['output']>;
+  /** Paid to members in the previous year, in fen. */
+  paidFen: Scalars['Fen']['output'];
+  /** Units with at least one enrolment in the previous year. */
+  units: Scalars['Int']['output'];
+};
+
+/** The figures of one organisation subtree for one plan year (and optionally one month). */
+export type FiguresReport = {
+  __typename?: 'FiguresReport';
+  /** The same figures split into groups, in a fixed order (organisations by code, months, programmes, categories, unit types in their enum order). */
+  breakdown: Array<FiguresRow>;
+  /** The month, when one was asked. */
+  month?: Maybe<Scalars['Int']['output']>;
+  /** Reconciliation exceptions open now on the accounts of the subtree's funders (today, not as of the year). */
+  openExceptions: ExceptionAgeBuckets;
+  /** Its code; `HUB` for the whole hub. */
+  organisationCode: Scalars['String']['output'];
+  /** The organisation counted (with everything below it); null for the whole hub. */
+  organisationId?: Maybe<Scalars['ID']['output']>;
+  /** Its name; 全部 for the whole hub. */
+  organisationName: Scalars['String']['output'];
+  /** The plan year. */
+  planYear: Scalars['Int']['output'];
+  /** The figures of the whole subtree. */
+  totals: FiguresRow;
+  /** How fast the year's claims were decided and paid. */
+  turnaround: FiguresTurnaround;
+};
+
+
+/** The figures of one organisation subtree for one plan year (and optionally one month). */
+export type FiguresReportBreakdownArgs = {
+  by: FiguresBreakdown;
+};
+
+/** One row of figures: the whole report (`totals`) or one group of a breakdown. */
+export type FiguresRow = {
+  __typename?: 'FiguresRow';
+  /** Claims decided in the year (China time) with at least one benefit line (人次), cancelled ones excluded. */
+  claims: Scalars['Int']['output'];
+  /** Approved on those claims, in fen (after reviewers' adjustments). */
+  claimsApprovedFen: Scalars['Fen']['output'];
+  /** membersEnrolled / enrolmentTarget (1.0 = 100 %); null without a target. */
+  completionRate?: Maybe<Scalars['Float']['output']>;
+  /** Condolence payments (慰问金, for workers not enrolled) approved in the year; 0 in PROGRAMME and MEMBER_CATEGORY rows. */
+  condolences: Scalars['Int']['output'];
+  /** What those condolences approved, in fen. */
+  condolencesApprovedFen: Scalars['Fen']['output'];
+  /** contributionsRaisedFen / contributionsTargetFen; null without a target. */
+  contributionsCompletionRate?: Maybe<Scalars['Float']['output']>;
+  /** Contributions owed for the year by the enrolments counted (yearly rate per plan, plus the special-disease rate), in fen. Null in PROGRAMME and MEMBER_CATEGORY rows and under a member-category filter. */
+  contributionsOwedFen?: Maybe<Scalars['Fen']['output']>;
+  /** Contributions paid by the units counted for the year (in the month: paid that month), in fen. Null in PROGRAMME and MEMBER_CATEGORY rows and under a member-category filter. */
+  contributionsRaisedFen?: Maybe<Scalars['Fen']['output']>;
+  /** The contributions target in fen; null without a target, and in rows that are not organisations. */
+  contributionsTargetFen?: Maybe<Scalars['Fen']['output']>;
+  /** The members target set for the organisation and year; null without a target, and in rows that are not organisations. */
+  enrolmentTarget?: Maybe<Scalars['Int']['output']>;
+  /**
+   * The group's key: the organisation's code (`-` for units directly under the report's organisation),
+   * the month `1`–`12`, the programme, the member category or the unit type. `TOTAL` for the totals.
+   */
+  key: Scalars['String']['output'];
+  /** The group's name in Chinese, as printed in the published figures (组织名称, 1月, 住院互助 …). */
+  label: Scalars['String']['output'];
+  /** Members enrolled in the plan year (in the month: enrolled that month). Null in PROGRAMME rows. */
+  membersEnrolled?: Maybe<Scalars['Int']['output']>;
+  /** What those payouts paid, in fen. */
+  paidFen: Scalars['Fen']['output'];
+  /** Payouts paid to members (PAID or SETTLED) in the year (by payment date, China time), on claims. */
+  payouts: Scalars['Int']['output'];
+  /** The previous plan year's figures for the same group (same month when a month is asked). */
+  previousYear: FiguresPreviousYear;
+  /** Units with at least one enrolment in the plan year (in the month: enrolled that month); 0 in PROGRAMME rows. */
+  units: Scalars['Int']['output'];
+  /** units / unitsTarget; null without a target. */
+  unitsCompletionRate?: Maybe<Scalars['Float']['output']>;
+  /** The units target; null without a target, and in rows that are not organisations. */
+  unitsTarget?: Maybe<Scalars['Int']['output']>;
+  /** Change against the previous year. */
+  yearOnYear: FiguresYearOnYear;
+};
+
+/** Median and 90th percentile of working days (工作日, holidays excluded), over the claims counted. */
+export type FiguresTurnaround = {
+  __typename?: 'FiguresTurnaround';
+  /** Claims with a decision (the count the decision figures are over). */
+  decided: Scalars['Int']['output'];
+  /** Median working days from the settlement's receipt to the claim's decision; null without decided claims. */
+  decisionMedianDays?: Maybe<Scalars['Float']['output']>;
+  /** 90th percentile working days from receipt to decision; null without decided claims. */
+  decisionP90Days?: Maybe<Scalars['Float']['output']>;
+  /** Claims paid (the count the payment figures are over). */
+  paid: Scalars['Int']['output'];
+  /** Median working days from the claim's decision to its payout's payment; null without paid claims. */
+  paymentMedianDays?: Maybe<Scalars['Float']['output']>;
+  /** 90th percentile working days from decision to payment; null without paid claims. */
+  paymentP90Days?: Maybe<Scalars['Float']['output']>;
+};
+
+/**
+ * Year-on-year change: (this year − previous year) / previous year, e.g. 0.125 = 12.5 % growth. Null
+ * when the previous year's figure is 0 (or not counted).
+ */
+export type FiguresYearOnYear = {
+  __typename?: 'FiguresYearOnYear';
+  /** Change in claims (人次). */
+  claims?: Maybe<Scalars['Float']['output']>;
+  /** Change in contributions raised. */
+  contributionsRaised?: Maybe<Scalars['Float']['output']>;
+  /** Change in members enrolled. */
+  membersEnrolled?: Maybe<Scalars['Float']['output']>;
+  /** Change in the amount paid. */
+  paid?: Maybe<Scalars['Float']['output']>;
+  /** Change in units. */
+  units?: Maybe<Scalars['Float']['output']>;
+};
 
 /** An appeal to file. */
 export type FileAppealInput = {
@@ -1481,6 +1904,85 @@ export type FourEyesProposalStatus =
   | 'PENDING'
   /** Rejected by a second person, or withdrawn by the proposer: nothing happened. */
   | 'REJECTED';
+
+/**
+ * A funder (出资方): whose money a benefit line and its payout are — the hub's own union (code UNION),
+ * or another union organisation's fund, such as a provincial union's subsidy stacked on the city's.
+ * Each funder's payouts are paid from its own account and reconciled against that account's
+ * statements. Visible to ADMIN, FINANCE and AUDITOR (staff of an organisation: the funders of their
+ * organisation and those below it), and as the funder of a payout to whoever sees that payout.
+ */
+export type Funder = Node & {
+  __typename?: 'Funder';
+  /** The account its payouts are paid from, masked (first and last four digits). */
+  accountMasked: Scalars['String']['output'];
+  /**
+   * The funder's figures for the claims of one plan year (ADMIN, FINANCE, AUDITOR; null for anyone
+   * else): what was approved, paid and settled on its own account's statements, and whether they
+   * balance.
+   */
+  balance?: Maybe<FunderBalance>;
+  /** Its code, as operators name it (UNION: the hub's own union). */
+  code: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  /** Its name, e.g. 福建省总工会职工医疗互助补助资金. */
+  name: Scalars['String']['output'];
+  /** The union organisation whose fund it is. */
+  organisation: Organisation;
+};
+
+
+/**
+ * A funder (出资方): whose money a benefit line and its payout are — the hub's own union (code UNION),
+ * or another union organisation's fund, such as a provincial union's subsidy stacked on the city's.
+ * Each funder's payouts are paid from its own account and reconciled against that account's
+ * statements. Visible to ADMIN, FINANCE and AUDITOR (staff of an organisation: the funders of their
+ * organisation and those below it), and as the funder of a payout to whoever sees that payout.
+ */
+export type FunderBalanceArgs = {
+  planYear: Scalars['Int']['input'];
+};
+
+/**
+ * A funder's figures for one plan year, in fen, each counted from the records. They balance when
+ * approvedFen = payoutsFen + unpaidApprovedFen (every approved line is in a payout or still waits for
+ * one) and paidFen = settledFen + unreconciledFen (every paid payout's debit is matched on the
+ * funder's own account, or still awaited); differenceFen is the sum of both gaps.
+ */
+export type FunderBalance = {
+  __typename?: 'FunderBalance';
+  /** The funder's approved (and paid) benefit lines of that year's claims. */
+  approvedFen: Scalars['Fen']['output'];
+  /** Whether the figures balance (differenceFen is zero). */
+  balanced: Scalars['Boolean']['output'];
+  /** What keeps the figures from balancing; zero when they do. */
+  differenceFen: Scalars['Fen']['output'];
+  /** Payouts the bank credited (PAID or SETTLED). */
+  paidFen: Scalars['Fen']['output'];
+  /** Its payouts by status: how many and how much in each. */
+  payoutsByStatus: Array<FunderPayoutTotal>;
+  /** Its payouts of those claims, all but CANCELLED ones. */
+  payoutsFen: Scalars['Fen']['output'];
+  /** The plan year counted. */
+  planYear: Scalars['Int']['output'];
+  /** Debits matched on the funder's own account's statements for its SETTLED payouts. */
+  settledFen: Scalars['Fen']['output'];
+  /** Approved lines in no payout yet (or only in a cancelled one). */
+  unpaidApprovedFen: Scalars['Fen']['output'];
+  /** Payouts credited whose debit is not matched yet (PAID). */
+  unreconciledFen: Scalars['Fen']['output'];
+};
+
+/** How many of a funder's payouts are in one status, and their total. */
+export type FunderPayoutTotal = {
+  __typename?: 'FunderPayoutTotal';
+  /** How many payouts. */
+  payouts: Scalars['Int']['output'];
+  /** The status. */
+  status: PayoutStatus;
+  /** Their total. */
+  totalFen: Scalars['Fen']['output'];
+};
 
 /** A member's gender (性别), read from the ID number's 17th digit. */
 export type Gender =
@@ -1628,6 +2130,8 @@ export type Member = Node & {
   changes: MemberChangeConnection;
   /** The member's claims, newest first unless `orderBy` says otherwise. */
   claims: ClaimConnection;
+  /** The worker's condolence payments, newest first (in the caller's scope). */
+  condolences: Array<Condolence>;
   createdAt: Scalars['DateTime']['output'];
   /** Yearly enrolments, newest plan year first. */
   enrolments: EnrolmentConnection;
@@ -1760,6 +2264,19 @@ export type MemberSettlementsArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A targeted group (重点群体) a member is recorded in at enrolment; rule sets may condition a programme on it. */
+export type MemberCategory =
+  /** 困难职工: workers in hardship, on the union's register of workers in difficulty. */
+  | 'HARDSHIP'
+  /** 农民工: migrant workers from the countryside. */
+  | 'MIGRANT_WORKER'
+  /** 劳动模范: model workers. */
+  | 'MODEL_WORKER'
+  /** 新就业形态劳动者: workers in new forms of employment (couriers, delivery riders, ride-hailing and freight drivers). */
+  | 'NEW_EMPLOYMENT_FORM'
+  /** 环卫工人: sanitation workers. */
+  | 'SANITATION';
+
 /** One changed field of a member (append-only record, written with the change itself). */
 export type MemberChange = Node & {
   __typename?: 'MemberChange';
@@ -1890,6 +2407,25 @@ export type MoveMemberPayload = {
   userErrors: Array<UserError>;
 };
 
+/** A unit to move to another organisation. */
+export type MoveUnitInput = {
+  /** The organisation it is to belong to. */
+  organisationId: Scalars['ID']['input'];
+  /** Why (4 to 2000 characters); audited. */
+  reason: Scalars['String']['input'];
+  /** The unit to move. */
+  unitId: Scalars['ID']['input'];
+};
+
+/** What `moveUnit` answers. */
+export type MoveUnitPayload = {
+  __typename?: 'MoveUnitPayload';
+  /** The proposal, waiting for a second ADMIN; null when refused. */
+  move?: Maybe<UnitMove>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /**
  * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
  * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
@@ -1907,6 +2443,14 @@ export type Mutation = {
   acceptApplication: AcceptApplicationPayload;
   /** Lowers one line of a claim waiting for review, with a reason (REVIEWER, ADMIN); the computed amount is kept beside it; audited. */
   adjustClaimLine: AdjustClaimLinePayload;
+  /**
+   * Applies for a condolence payment (慰问金) for a worker who is not enrolled in the plan year. The
+   * worker's UNIT_OPERATOR, or a REVIEWER or ADMIN (staff of an organisation: for its part only).
+   * Refused (`userErrors`): a worker enrolled in the plan year (claim instead), a rule set without a
+   * condolence programme or not paying this reason, an amount over the per-case cap or over what is
+   * left of the worker's annual cap. Audited.
+   */
+  applyForCondolence: ApplyForCondolencePayload;
   /** Approves a claim waiting for review (REVIEWER, ADMIN), never by a reviewer who adjusted one of its lines (`CONFLICT`: four eyes); audited. */
   approveClaim: ApproveClaimPayload;
   /**
@@ -1916,8 +2460,17 @@ export type Mutation = {
    * `NOT_FOUND` alike.
    */
   approveClaims: ApproveClaimsPayload;
+  /**
+   * Approves a PENDING condolence, for the amount asked or less. A REVIEWER or ADMIN who did not apply
+   * (four eyes, kept by the database as well). The caps are checked again: two approvals never pass
+   * the worker's annual cap together. The worker is told; the payout follows with payout planning
+   * (HELD while the worker has no bank account on record). Audited.
+   */
+  approveCondolence: ApproveCondolencePayload;
   /** Approves a DRAFT batch (FINANCE, not its creator); the workers then seal it; audited. */
   approvePayoutBatch: ApprovePayoutBatchPayload;
+  /** Approves a proposal (ADMIN, never its proposer: four eyes): publishes the version or adds the assignment; audited. */
+  approveRuleSetProposal: RuleSetProposalPayload;
   /** Withdraws a DRAFT or APPROVED batch (ADMIN, FINANCE); its payouts become READY again; audited. */
   cancelPayoutBatch: CancelPayoutBatchPayload;
   /**
@@ -1941,14 +2494,27 @@ export type Mutation = {
   /** Confirms another person's proposal: the decision takes effect now. Audited. ADMIN, FINANCE. */
   confirmFourEyesProposal: DecideFourEyesProposalPayload;
   /**
+   * Confirms a unit's waiting move: the unit then belongs to the new organisation. ADMIN only, never the
+   * proposer (four eyes, kept by the database as well); the unit and both organisations must be in the
+   * caller's subtree (`NOT_FOUND` otherwise). Audited.
+   */
+  confirmUnitMove: ConfirmUnitMovePayload;
+  /**
    * Registers a member. ADMIN, SERVICE, or the unit's operator. Every bad field is reported at once.
    * An ID number already registered is refused (`CONFLICT` on `input.idNumber`); a unit operator
    * learns whether the member is already in their own unit, never which other unit has them.
    */
   createMember: CreateMemberPayload;
+  /**
+   * Creates an organisation. ADMIN only; an ADMIN whose token names an organisation only inside its
+   * subtree (the parent must be that organisation or below it; `NOT_FOUND` otherwise), never a new top
+   * of a tree. Refused (`userErrors`): a bad or taken code (`CONFLICT`), a level not below the parent's.
+   * Audited.
+   */
+  createOrganisation: CreateOrganisationPayload;
   /** A DRAFT batch of the oldest READY payouts (ADMIN, FINANCE); CONFLICT when none is ready; audited. */
   createPayoutBatch: CreatePayoutBatchPayload;
-  /** Registers a unit. ADMIN only. */
+  /** Registers a unit. ADMIN only; an ADMIN whose token names an organisation only inside its subtree. */
   createUnit: CreateUnitPayload;
   /**
    * Decides an OPEN appeal. REVIEWER or ADMIN, never the person who decided the claim nor the one who
@@ -1991,9 +2557,24 @@ export type Mutation = {
   matchReconciliationException: MatchReconciliationExceptionPayload;
   /** Moves a member to another unit, with a reason. ADMIN only (no import or other mutation moves members). Audited. */
   moveMember: MoveMemberPayload;
+  /**
+   * Proposes to move a unit to another organisation: who sees its members and which rules decide their
+   * claims change with it, so a second ADMIN must confirm (`confirmUnitMove`). ADMIN only; the unit and
+   * the target organisation must both be in the caller's subtree (`NOT_FOUND` otherwise). Refused: the
+   * unit already belongs there, or has a move waiting (`CONFLICT`). Audited.
+   */
+  moveUnit: MoveUnitPayload;
   /** Turns approved claims into payouts now (the workers also do it on a schedule) (ADMIN, FINANCE). Nothing to say, so no input. */
   planPayouts: PlanPayoutsPayload;
-  /** Publishes a rule set as a new version (ADMIN); validated, problems name the field as `input.definition.<path>`. */
+  /** Proposes a new rule-set version (ADMIN); published when another ADMIN approves it. Problems name the field as `input.definition.<path>`; audited. */
+  proposeRuleSet: RuleSetProposalPayload;
+  /** Proposes that a stored rule-set version govern an organisation's plan year from a date (ADMIN, within the caller's organisation); audited. */
+  proposeRuleSetAssignment: RuleSetProposalPayload;
+  /**
+   * Proposes a rule set as a new version (ADMIN), as `proposeRuleSet` does: it is published only when
+   * another ADMIN approves it. Validated; problems name the field as `input.definition.<path>`.
+   * @deprecated use proposeRuleSet; removal not before 2027-06-01
+   */
   publishRuleSet: PublishRuleSetPayload;
   /** Records a unit's contribution payment. ADMIN or FINANCE. Audited. Above FOUR_EYES_ABOVE_FEN it is only proposed (`fourEyesProposals`) and counts once a second person confirms it. */
   recordContributionPayment: RecordContributionPaymentPayload;
@@ -2007,8 +2588,12 @@ export type Mutation = {
   redecideClaim: RedecideClaimPayload;
   /** Rejects a claim waiting for review with a reason (REVIEWER, ADMIN); its amounts leave the member's totals; audited. */
   rejectClaim: RejectClaimPayload;
+  /** Rejects a PENDING condolence. A REVIEWER or ADMIN who did not apply. Audited. */
+  rejectCondolence: RejectCondolencePayload;
   /** Rejects a proposal (the proposer may withdraw their own): nothing happens. Audited. ADMIN, FINANCE. */
   rejectFourEyesProposal: DecideFourEyesProposalPayload;
+  /** Rejects a proposal with a reason (ADMIN, never its proposer); audited. */
+  rejectRuleSetProposal: RuleSetProposalPayload;
   /**
    * An address to upload one document to (raw bytes, PUT once), for an `AttachmentInput` of the
    * mutation that takes it (an application, an appeal) within an hour. MEMBER, UNIT_OPERATOR, ADMIN,
@@ -2024,6 +2609,11 @@ export type Mutation = {
    * purpose's mutation does not allow.
    */
   requestUpload: RequestUploadPayload;
+  /**
+   * The yearly report (年度数据公布) of an organisation subtree as a workbook or a sealed PDF, behind a
+   * signed one-use URL bound to the caller. Same roles and scope as `figures`. Audited.
+   */
+  requestYearlyReport: RequestYearlyReportPayload;
   /** Resubmits a `RETURNED` application with the stay fixed and documents added; same roles and checks as `submitApplication`. Audited. */
   resubmitApplication: ResubmitApplicationPayload;
   /** Processes a REJECTED (or stuck RECEIVED) document again. ADMIN, FINANCE. */
@@ -2048,6 +2638,16 @@ export type Mutation = {
    * reason is audited). Everyone else reads `PayoutBatch.file`, masked.
    */
   revealPayoutBatchFile: RevealPayoutBatchFilePayload;
+  /**
+   * Replaces the targeted groups (`memberCategories`) recorded with an enrolment. ADMIN or REVIEWER, in
+   * their scope (`NOT_FOUND` otherwise). Audited with the groups before and after.
+   */
+  setEnrolmentCategories: SetEnrolmentCategoriesPayload;
+  /**
+   * Sets (replaces) an organisation's targets for a plan year. ADMIN; an ADMIN bound to an organisation
+   * only for organisations strictly below its own. Audited with the previous values.
+   */
+  setEnrolmentTarget: SetEnrolmentTargetPayload;
   /** Sets the caller's own channels (MEMBER only: the member is the token's); audited. */
   setMyNotificationPreferences: SetMyNotificationPreferencesPayload;
   /**
@@ -2065,7 +2665,10 @@ export type Mutation = {
    * cooling-off (`BankAccount.payableFrom`).
    */
   updateMember: UpdateMemberPayload;
-  /** Renames a unit or changes its plan type. ADMIN only. */
+  /**
+   * Renames a unit or changes its plan type, unit type or small-firm mark. ADMIN only; an ADMIN whose
+   * token names an organisation only for units in its subtree (`NOT_FOUND` otherwise).
+   */
   updateUnit: UpdateUnitPayload;
   /**
    * Stores and checks a camt.053 or camt.054 file (audited: who, its hash, the seal verdict). With
@@ -2075,6 +2678,8 @@ export type Mutation = {
   uploadBankStatement: UploadBankStatementPayload;
   /** Stores a file of settlements now (the workers then match them) and returns its run. ADMIN, SERVICE. Audited. */
   uploadSettlements: UploadSettlementsPayload;
+  /** Withdraws a PENDING condolence: only the person who applied. Audited. */
+  withdrawCondolence: WithdrawCondolencePayload;
   /** Resolves an exception by accepting it as it is, with the reason; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal`. Audited. ADMIN, FINANCE. */
   writeOffReconciliationException: WriteOffReconciliationExceptionPayload;
 };
@@ -2108,6 +2713,17 @@ export type MutationAdjustClaimLineArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationApplyForCondolenceArgs = {
+  input: ApplyForCondolenceInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationApproveClaimArgs = {
   input: ApproveClaimInput;
 };
@@ -2130,8 +2746,30 @@ export type MutationApproveClaimsArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationApproveCondolenceArgs = {
+  input: ApproveCondolenceInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationApprovePayoutBatchArgs = {
   input: ApprovePayoutBatchInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationApproveRuleSetProposalArgs = {
+  input: ApproveRuleSetProposalInput;
 };
 
 
@@ -2196,8 +2834,30 @@ export type MutationConfirmFourEyesProposalArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationConfirmUnitMoveArgs = {
+  input: ConfirmUnitMoveInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationCreateMemberArgs = {
   input: CreateMemberInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationCreateOrganisationArgs = {
+  input: CreateOrganisationInput;
 };
 
 
@@ -2306,6 +2966,39 @@ export type MutationMoveMemberArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationMoveUnitArgs = {
+  input: MoveUnitInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationProposeRuleSetArgs = {
+  input: ProposeRuleSetInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationProposeRuleSetAssignmentArgs = {
+  input: ProposeRuleSetAssignmentInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationPublishRuleSetArgs = {
   input: PublishRuleSetInput;
 };
@@ -2350,8 +3043,30 @@ export type MutationRejectClaimArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationRejectCondolenceArgs = {
+  input: RejectCondolenceInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationRejectFourEyesProposalArgs = {
   input: DecideFourEyesProposalInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationRejectRuleSetProposalArgs = {
+  input: RejectRuleSetProposalInput;
 };
 
 
@@ -2374,6 +3089,17 @@ export type MutationRequestReconciliationArgs = {
  */
 export type MutationRequestUploadArgs = {
   input: RequestUploadInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationRequestYearlyReportArgs = {
+  input: RequestYearlyReportInput;
 };
 
 
@@ -2471,6 +3197,28 @@ export type MutationRevealPayoutBatchFileArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationSetEnrolmentCategoriesArgs = {
+  input: SetEnrolmentCategoriesInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationSetEnrolmentTargetArgs = {
+  input: SetEnrolmentTargetInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationSetMyNotificationPreferencesArgs = {
   input: SetMyNotificationPreferencesInput;
 };
@@ -2539,6 +3287,17 @@ export type MutationUploadBankStatementArgs = {
  */
 export type MutationUploadSettlementsArgs = {
   input: UploadSettlementsInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationWithdrawCondolenceArgs = {
+  input: WithdrawCondolenceInput;
 };
 
 
@@ -2623,7 +3382,7 @@ export type Notification = Node & {
   id: Scalars['ID']['output'];
   /** What it tells of. */
   kind: NotificationKind;
-  /** The global ID of the object it tells of (a Claim, Application, Appeal, Payout or Member). */
+  /** The global ID of the object it tells of (a Claim, Application, Appeal, Payout, Member or Condolence). */
   subjectId: Scalars['ID']['output'];
   /** The message as an SMS shows it (Chinese). */
   text: Scalars['String']['output'];
@@ -2714,6 +3473,8 @@ export type NotificationKind =
   | 'CLAIM_DECIDED'
   /** A decided claim was decided again (its facts changed). */
   | 'CLAIM_REDECIDED'
+  /** A condolence payment (慰问金) the worker's unit union applied for was approved; its payout follows. */
+  | 'CONDOLENCE_APPROVED'
   /** A payout was rejected by the bank. */
   | 'PAYOUT_FAILED'
   /** A payout was credited by the bank. */
@@ -2743,6 +3504,73 @@ export type OrderDirection =
   | 'DESC';
 
 /**
+ * A union organisation (工会组织) and the units (基层工会) that belong to it. Staff whose token names an
+ * organisation see it and everything below it in full; of the organisations above it only the code,
+ * name and level (through `parent` and `ancestors`), with no children or units. Unit operators and
+ * members see their own unit's organisation the same way.
+ */
+export type Organisation = Node & {
+  __typename?: 'Organisation';
+  /** Every organisation above this one, from the top of the tree down to its parent; empty at the top. */
+  ancestors: Array<Organisation>;
+  /** The organisations directly below, in the order they were created; empty when the caller may not see below this one. */
+  children: Array<Organisation>;
+  /** The organisation's code, as tokens (`org` claim) and operators name it: capital letters, digits and '-', at most 32. */
+  code: Scalars['String']['output'];
+  /** When it was created. */
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  /** Province, city or county. */
+  level: OrganisationLevel;
+  /** Its name, e.g. 泉州市总工会. */
+  name: Scalars['String']['output'];
+  /** The organisation directly above; null at the top of a tree. */
+  parent?: Maybe<Organisation>;
+  /**
+   * The units that belong directly to this organisation (not those of the organisations below it), in
+   * the order they were registered; empty when the caller may not see this organisation's units.
+   */
+  units: UnitConnection;
+};
+
+
+/**
+ * A union organisation (工会组织) and the units (基层工会) that belong to it. Staff whose token names an
+ * organisation see it and everything below it in full; of the organisations above it only the code,
+ * name and level (through `parent` and `ancestors`), with no children or units. Unit operators and
+ * members see their own unit's organisation the same way.
+ */
+export type OrganisationUnitsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type OrganisationConnection = {
+  __typename?: 'OrganisationConnection';
+  edges: Array<OrganisationEdge>;
+  pageInfo: PageInfo;
+  /** How many organisations the whole list holds, not only this page. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type OrganisationEdge = {
+  __typename?: 'OrganisationEdge';
+  cursor: Scalars['String']['output'];
+  node: Organisation;
+};
+
+/** Where an organisation sits in the union hierarchy. A level sits below its parent's. */
+export type OrganisationLevel =
+  /** A city's federation of trade unions (市总工会), below a province or on its own. */
+  | 'CITY'
+  /** A county's or district's federation of trade unions (县区总工会), below a city or a province. */
+  | 'COUNTY'
+  /** A province's federation of trade unions (省总工会): the top of a tree. */
+  | 'PROVINCE';
+
+/**
  * Where a page of a connection sits in the whole list. The side a page was read towards is counted
  * exactly; the side of its cursor is the one the client came from.
  */
@@ -2767,10 +3595,11 @@ export type PageInfo = {
 };
 
 /**
- * Payouts (互助金支付): every approved claim becomes one payout to the member's bank account, its
- * remittance text naming the programmes (each benefit line is paid through exactly one payout).
- * Payouts travel in batches: one ISO 20022 pain.001.001.03 file from the union's paying account
- * through one bank channel, sealed with the union's electronic seal (CMS, detached).
+ * Payouts (互助金支付): every approved claim becomes one payout to the member's bank account per
+ * funder (出资方) of its approved lines, its remittance text naming that funder's programmes (each
+ * benefit line is paid through exactly one payout). Payouts travel in batches: one ISO 20022
+ * pain.001.001.03 file of one funder's payouts from that funder's paying account through one bank
+ * channel, sealed with the union's electronic seal (CMS, detached).
  *
  * A batch is created by ADMIN or FINANCE (DRAFT), approved by FINANCE — never by its creator, which
  * the database enforces as well — then sealed by the workers (SEALED) and sent once someone asks
@@ -2791,13 +3620,17 @@ export type PageInfo = {
  */
 export type Payout = Node & {
   __typename?: 'Payout';
-  /** The sum of the claim's approved lines. */
+  /** The sum of the claim's approved lines of its funder. */
   amountFen: Scalars['Fen']['output'];
   /** Every attempt to pay it, oldest first. */
   attempts: Array<PayoutAttempt>;
-  /** The claim it pays (one payout per claim). */
-  claim: Claim;
+  /** The claim it pays (one payout per claim and funder); null for the payout of a condolence payment (see `condolence`). */
+  claim?: Maybe<Claim>;
+  /** The condolence payment this payout pays; null for a claim's payout. */
+  condolence?: Maybe<Condolence>;
   createdAt: Scalars['DateTime']['output'];
+  /** Whose money it is: the funder of the lines it pays, whose account it is paid from. */
+  funder: Funder;
   id: Scalars['ID']['output'];
   member: Member;
   /** When the bank credited the member (pain.002 ACSC). */
@@ -2908,7 +3741,7 @@ export type PayoutBatch = Node & {
   createdBy: Scalars['String']['output'];
   /** Who created it (ADMIN or FINANCE); they may not approve it. */
   creator: Actor;
-  /** The union's paying account. */
+  /** The funder's paying account. */
   debtorAccount: Scalars['String']['output'];
   debtorName: Scalars['String']['output'];
   /**
@@ -2926,6 +3759,8 @@ export type PayoutBatch = Node & {
   fileUrl?: Maybe<SignedUrl>;
   /** When the bank's final word arrived. */
   finalAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The funder whose payouts it holds (only that funder's), paid from its account. */
+  funder: Funder;
   id: Scalars['ID']['output'];
   /** GrpHdr/MsgId: the name the bank knows the file by (≤ 35 characters). */
   msgId: Scalars['String']['output'];
@@ -2989,6 +3824,8 @@ export type PayoutBatchEdge = {
 };
 
 export type PayoutBatchFilter = {
+  /** Only this funder's batches (global ID of a Funder). */
+  funderId?: InputMaybe<Scalars['ID']['input']>;
   status?: InputMaybe<PayoutBatchStatus>;
 };
 
@@ -3147,6 +3984,30 @@ export type PlanType =
   /** 机关事业单位/国有企业: public bodies and state-owned enterprises. */
   | 'PUBLIC';
 
+/** A stored rule-set version to govern an organisation's plan year. */
+export type ProposeRuleSetAssignmentInput = {
+  /** The first settlement date (yyyy-MM-dd) it governs; earlier settlements keep what governed them. */
+  effectiveFrom: Scalars['Date']['input'];
+  /** Why (optional, at most 2,000 characters). */
+  note?: InputMaybe<Scalars['String']['input']>;
+  /** The organisation (`Organisation.id`); it and the organisations below it without their own assignment follow it. */
+  organisationId: Scalars['ID']['input'];
+  /** The plan year it governs (the rule set must cover it). */
+  planYear: Scalars['Int']['input'];
+  /** The rule set's id, e.g. quanzhou-2026. */
+  ruleSetId: Scalars['String']['input'];
+  /** The stored version assigned. */
+  version: Scalars['Int']['input'];
+};
+
+/** A rule set to propose for publication. */
+export type ProposeRuleSetInput = {
+  /** The rule set, a JSON object (the shape `RuleSet.definition` shows); its `version` may be omitted or must be the next one. Every funder it names must be known. */
+  definition: Scalars['JSON']['input'];
+  /** Why (optional, at most 2,000 characters). */
+  note?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** A rule set to publish. */
 export type PublishRuleSetInput = {
   /** The rule set, a JSON object (the shape `RuleSet.definition` shows); its `version` may be omitted (the next version is taken) or must be the next one. */
@@ -3156,7 +4017,12 @@ export type PublishRuleSetInput = {
 /** What `publishRuleSet` answers. */
 export type PublishRuleSetPayload = {
   __typename?: 'PublishRuleSetPayload';
-  /** The published version; null when refused. */
+  /** The proposal made; null when refused. */
+  proposal?: Maybe<RuleSetProposal>;
+  /**
+   * Always null: a rule set is published only when a second ADMIN approves the proposal (see `proposal`).
+   * @deprecated use proposal.ruleSet; removal not before 2027-06-01
+   */
   ruleSet?: Maybe<RuleSet>;
   /** Why it was refused (every problem of the definition); empty when it was done. */
   userErrors: Array<UserError>;
@@ -3181,7 +4047,8 @@ export type Query = {
   /**
    * What a settlement would get under a rule set, stored nowhere. `input` is the JSON object of
    * `hub benefits preview --input FILE` (settlement in the platform's field names, plan, specialDisease,
-   * firstEnrolledOn, planYearTotals, priorDiseaseGroups); errors name the field as `input.<field>`.
+   * firstEnrolledOn, planYearTotals, priorDiseaseGroups, and for programme conditions unitType and
+   * memberCategories); errors name the field as `input.<field>`.
    */
   benefitPreview: BenefitPreview;
   /** One claim; null when it does not exist or is out of the caller's scope (as `node`). */
@@ -3195,8 +4062,26 @@ export type Query = {
   claimTurnaroundBreaches: ClaimConnection;
   /** Claims visible to the caller, newest first unless `orderBy` says otherwise. */
   claims: ClaimConnection;
+  /**
+   * Condolence payments, oldest first (a queue). REVIEWER, ADMIN, AUDITOR, FINANCE (staff of an
+   * organisation: its part only); a UNIT_OPERATOR its unit's; a MEMBER its own.
+   */
+  condolences: CondolenceConnection;
+  /** The targets set for one plan year in the caller's subtree (at most 500), by organisation code. Same roles as `figures`. */
+  enrolmentTargets: Array<EnrolmentTarget>;
+  /**
+   * The figures of an organisation subtree for a plan year. ADMIN, REVIEWER, FINANCE and AUDITOR; staff
+   * bound to an organisation only for it and below it. A UNIT_OPERATOR and a MEMBER are refused
+   * (`FORBIDDEN`): unit operators see their own members, not published aggregates.
+   */
+  figures: FiguresReport;
   /** Four-eyes proposals (pending ones unless the filter says otherwise), oldest first: the work queue. ADMIN, FINANCE, AUDITOR. */
   fourEyesProposals: FourEyesProposalConnection;
+  /**
+   * The funders, by code (ADMIN, FINANCE, AUDITOR; staff of an organisation see the funders of their
+   * organisation and of those below it).
+   */
+  funders: Array<Funder>;
   /** A member by global ID; null when it does not exist or is out of the caller's scope (as `node`). */
   member?: Maybe<Member>;
   /** Members, in the order they were registered unless `orderBy` says otherwise. */
@@ -3210,6 +4095,18 @@ export type Query = {
   nodes: Array<Maybe<Node>>;
   /** Notification deliveries, newest first, in one status or all (ADMIN, AUDITOR): FAILED and UNKNOWN ones need a person. */
   notificationDeliveries: NotificationDeliveryConnection;
+  /**
+   * One organisation by its code; null when there is none or it lies outside the caller's subtree
+   * (an organisation above the caller's is seen only through `parent` and `ancestors`). ADMIN, REVIEWER,
+   * FINANCE, AUDITOR and SERVICE; `FORBIDDEN` for other roles.
+   */
+  organisation?: Maybe<Organisation>;
+  /**
+   * The organisations in the caller's subtree (every one for staff of the whole hub), in the order they
+   * were created; only those directly below `parentId` when given. ADMIN, REVIEWER, FINANCE, AUDITOR and
+   * SERVICE; `FORBIDDEN` for other roles.
+   */
+  organisations: OrganisationConnection;
   /** One payout; null when it does not exist or is out of the caller's scope (as `node`). */
   payout?: Maybe<Payout>;
   /** One payout batch (ADMIN, FINANCE, AUDITOR); null when it does not exist. */
@@ -3218,6 +4115,11 @@ export type Query = {
   payoutBatches: PayoutBatchConnection;
   /** Payouts visible to the caller, newest first unless `orderBy` says otherwise. */
   payouts: PayoutConnection;
+  /**
+   * Per account and day: statement present, proven, open exceptions. ADMIN, FINANCE and AUDITOR (staff
+   * bound to an organisation: only the accounts of its subtree's funders).
+   */
+  reconciliationCalendar: ReconciliationCalendar;
   /** Exceptions (open ones unless the filter says otherwise), oldest first: the work queue. */
   reconciliationExceptions: ReconciliationExceptionConnection;
   /** Matches, newest first. */
@@ -3230,6 +4132,8 @@ export type Query = {
   rosterImport?: Maybe<RosterImport>;
   /** One rule set version (the newest when `version` is omitted); null when there is no such rule set or version. */
   ruleSet?: Maybe<RuleSet>;
+  /** Rule-set proposals in the caller's scope, newest first (ADMIN). */
+  ruleSetProposals: RuleSetProposalConnection;
   /** Stored rule sets (shipped and published), every version, by id then version. */
   ruleSets: Array<RuleSet>;
   /** A settlement by global ID; null when it does not exist or is out of the caller's scope (as `node`). */
@@ -3339,6 +4243,28 @@ export type QueryClaimsArgs = {
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryCondolencesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<CondolenceFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryEnrolmentTargetsArgs = {
+  planYear: Scalars['Int']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryFiguresArgs = {
+  filter: FiguresFilter;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryFourEyesProposalsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   before?: InputMaybe<Scalars['String']['input']>;
@@ -3388,6 +4314,22 @@ export type QueryNotificationDeliveriesArgs = {
 
 
 /** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryOrganisationArgs = {
+  code: Scalars['String']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryOrganisationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  parentId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
 export type QueryPayoutArgs = {
   id: Scalars['ID']['input'];
 };
@@ -3417,6 +4359,12 @@ export type QueryPayoutsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<PayoutOrder>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryReconciliationCalendarArgs = {
+  filter: ReconciliationCalendarFilter;
 };
 
 
@@ -3467,6 +4415,16 @@ export type QueryRosterImportArgs = {
 export type QueryRuleSetArgs = {
   ruleSetId: Scalars['String']['input'];
   version?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryRuleSetProposalsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<RuleSetProposalStatus>;
 };
 
 
@@ -3547,6 +4505,44 @@ export type QueryUnitsArgs = {
   filter?: InputMaybe<UnitFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** The reconciliation calendar: per account and day, a statement, a proof, open exceptions. */
+export type ReconciliationCalendar = {
+  __typename?: 'ReconciliationCalendar';
+  /** The accounts shown. */
+  accounts: Array<Scalars['String']['output']>;
+  /** One entry per account and day from `from` to `to`, by day then account. */
+  days: Array<ReconciliationCalendarDay>;
+  /** The open exceptions of these days and accounts, by age. */
+  openExceptions: ExceptionAgeBuckets;
+};
+
+/** One account's day in the reconciliation calendar. */
+export type ReconciliationCalendarDay = {
+  __typename?: 'ReconciliationCalendarDay';
+  /** The account. */
+  account: Scalars['String']['output'];
+  /** How old this day's open exceptions are (the day's age today); null when none is open. */
+  age?: Maybe<ExceptionAge>;
+  /** The day (statement date). */
+  date: Scalars['Date']['output'];
+  /** Exceptions dated this day that are still open. */
+  openExceptions: Scalars['Int']['output'];
+  /** Whether the day's proof holds (balances continue, every entry recognized); null without a proof. */
+  proven?: Maybe<Scalars['Boolean']['output']>;
+  /** Whether the bank's statement for this day was received. */
+  statementPresent: Scalars['Boolean']['output'];
+};
+
+/** Which days of the reconciliation calendar. */
+export type ReconciliationCalendarFilter = {
+  /** One of the caller's funders' accounts; default every account the caller may see. */
+  account?: InputMaybe<Scalars['String']['input']>;
+  /** First day (China date). */
+  from: Scalars['Date']['input'];
+  /** Last day (China date), at most 366 days after `from`. */
+  to: Scalars['Date']['input'];
 };
 
 /** Something a person must look at, with what the matcher saw. */
@@ -3849,6 +4845,31 @@ export type RejectClaimPayload = {
   userErrors: Array<UserError>;
 };
 
+/** A rejection of a condolence payment. */
+export type RejectCondolenceInput = {
+  /** The PENDING condolence. */
+  condolenceId: Scalars['ID']['input'];
+  /** Why (4 to 2000 characters); audited. */
+  reason: Scalars['String']['input'];
+};
+
+/** What `rejectCondolence` answers. */
+export type RejectCondolencePayload = {
+  __typename?: 'RejectCondolencePayload';
+  /** The rejected condolence; null when refused. */
+  condolence?: Maybe<Condolence>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** The rejection of a rule-set proposal. */
+export type RejectRuleSetProposalInput = {
+  /** The proposal (`RuleSetProposal.id`). */
+  proposalId: Scalars['ID']['input'];
+  /** Why (at least 4 characters). */
+  reason: Scalars['String']['input'];
+};
+
 /** What `requestAttachmentUpload` answers. */
 export type RequestAttachmentUploadPayload = {
   __typename?: 'RequestAttachmentUploadPayload';
@@ -3885,6 +4906,29 @@ export type RequestUploadPayload = {
   __typename?: 'RequestUploadPayload';
   /** Where to send the file; null when refused. */
   upload?: Maybe<UploadTicket>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A yearly report to produce. */
+export type RequestYearlyReportInput = {
+  /** Workbook or sealed PDF. */
+  format: YearlyReportFormat;
+  /** The organisation whose subtree is reported; default the caller's organisation or the whole hub. */
+  organisationId?: InputMaybe<Scalars['ID']['input']>;
+  /** The plan year. */
+  planYear: Scalars['Int']['input'];
+};
+
+/** What `requestYearlyReport` answers. */
+export type RequestYearlyReportPayload = {
+  __typename?: 'RequestYearlyReportPayload';
+  /** When the URL stops working; null when refused. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The file's name. */
+  fileName?: Maybe<Scalars['String']['output']>;
+  /** A signed download URL, good for one download by the caller within FILE_URL_TTL_SECONDS; null when refused. */
+  url?: Maybe<Scalars['String']['output']>;
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
 };
@@ -4133,6 +5177,215 @@ export type RuleSet = Node & {
   /** Shipped with the code (true) or published through the API. */
   shipped: Scalars['Boolean']['output'];
   version: Scalars['Int']['output'];
+};
+
+/**
+ * A rule-set change under four eyes (四眼原则): one ADMIN proposes it, another approves or rejects it;
+ * the proposer can never decide it. Staff of an organisation see and decide only the proposals of
+ * their organisation and those below it.
+ */
+export type RuleSetProposal = Node & {
+  __typename?: 'RuleSetProposal';
+  /** When it was decided; null while proposed. */
+  decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Who approved or rejected it; null while proposed. */
+  decider?: Maybe<Actor>;
+  /** The approver's note or the rejection's reason. */
+  decisionNote?: Maybe<Scalars['String']['output']>;
+  /** PUBLICATION: the definition proposed (without its version, taken when approved), as JSON; null for an assignment. */
+  definition?: Maybe<Scalars['JSON']['output']>;
+  /** ASSIGNMENT: the first settlement date it governs; null for a publication. */
+  effectiveFrom?: Maybe<Scalars['Date']['output']>;
+  /** Global ID of the proposal. */
+  id: Scalars['ID']['output'];
+  /** A publication or an assignment. */
+  kind: RuleSetProposalKind;
+  /** The proposer's note (may be empty). */
+  note: Scalars['String']['output'];
+  /** ASSIGNMENT: the organisation assigned for; PUBLICATION: the proposer's organisation (null for hub-wide staff). */
+  organisationId?: Maybe<Scalars['ID']['output']>;
+  /** ASSIGNMENT: the plan year it governs; null for a publication. */
+  planYear?: Maybe<Scalars['Int']['output']>;
+  /** When it was proposed. */
+  proposedAt: Scalars['DateTime']['output'];
+  /** Who proposed it. */
+  proposer: Actor;
+  /** The stored version once there is one (an assignment's, or an approved publication's). */
+  ruleSet?: Maybe<RuleSet>;
+  /** The rule set's id, e.g. quanzhou-2026. */
+  ruleSetId: Scalars['String']['output'];
+  /** ASSIGNMENT: the version assigned; PUBLICATION: the version it became once approved (null before). */
+  ruleSetVersion?: Maybe<Scalars['Int']['output']>;
+  /** Where it stands. */
+  status: RuleSetProposalStatus;
+  /** Whether the caller may approve or reject it now (an ADMIN in scope who did not propose it, while PROPOSED). */
+  viewerCanDecide: Scalars['Boolean']['output'];
+  /**
+   * What-if: the decided claims of a plan year (by default the year before the one the proposal
+   * governs: its plan year, or a publication's first plan year) of members of units in the
+   * proposal's organisation and below it, decided again under the proposed rule set and set against
+   * what was decided. Reads only. At most 20,000 claims (more is a BAD_USER_INPUT on `planYear`);
+   * `first` (1 to 100, default 20) changed claims are listed.
+   */
+  whatIf: RuleSetWhatIf;
+};
+
+
+/**
+ * A rule-set change under four eyes (四眼原则): one ADMIN proposes it, another approves or rejects it;
+ * the proposer can never decide it. Staff of an organisation see and decide only the proposals of
+ * their organisation and those below it.
+ */
+export type RuleSetProposalWhatIfArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  planYear?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** A page of rule-set proposals. */
+export type RuleSetProposalConnection = {
+  __typename?: 'RuleSetProposalConnection';
+  /** The proposals of this page. */
+  edges: Array<RuleSetProposalEdge>;
+  /** Where this page is. */
+  pageInfo: PageInfo;
+  /** Proposals matching the filter in the caller's scope. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** One proposal of a page. */
+export type RuleSetProposalEdge = {
+  __typename?: 'RuleSetProposalEdge';
+  /** Where this proposal is, for `after`/`before`. */
+  cursor: Scalars['String']['output'];
+  /** The proposal. */
+  node: RuleSetProposal;
+};
+
+/** What a rule-set proposal would change. */
+export type RuleSetProposalKind =
+  /** A stored rule-set version to govern an organisation's plan year (and the organisations below it) from a date. */
+  | 'ASSIGNMENT'
+  /** A new version of a rule set (its definition), published when approved. */
+  | 'PUBLICATION';
+
+/** What a rule-set proposal mutation answers. */
+export type RuleSetProposalPayload = {
+  __typename?: 'RuleSetProposalPayload';
+  /** The proposal as it stands after the mutation; null when refused. */
+  proposal?: Maybe<RuleSetProposal>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** Where a rule-set proposal stands. */
+export type RuleSetProposalStatus =
+  /** Approved by a second ADMIN: published or assigned. */
+  | 'APPROVED'
+  /** Waiting for a second ADMIN. */
+  | 'PROPOSED'
+  /** Rejected by a second ADMIN, with the reason. */
+  | 'REJECTED';
+
+/** A replay of decided claims under a proposed rule set, against what was decided. */
+export type RuleSetWhatIf = {
+  __typename?: 'RuleSetWhatIf';
+  /** The first changed claims (at most `first`), per member in the order they were decided. */
+  changedClaims: Array<RuleSetWhatIfClaim>;
+  /** Claims whose eligibility or any line's amount would change. */
+  claimsChanged: Scalars['Int']['output'];
+  /** Decided claims replayed (ineligible, waiting for review and approved; rejected and cancelled ones count for nothing). */
+  claimsReplayed: Scalars['Int']['output'];
+  /** Before and after per funder, by funder code. */
+  funders: Array<RuleSetWhatIfFunder>;
+  /** The plan year replayed. */
+  planYear: Scalars['Int']['output'];
+  /** Before and after per programme, every programme listed. */
+  programmes: Array<RuleSetWhatIfProgramme>;
+  /** What the replayed claims would pay in total under the proposed rule set. */
+  totalAfterFen: Scalars['Fen']['output'];
+  /** Before and after in total. */
+  totalBeforeFen: Scalars['Fen']['output'];
+};
+
+/** One changed claim in a what-if. */
+export type RuleSetWhatIfClaim = {
+  __typename?: 'RuleSetWhatIfClaim';
+  /** The claim's global ID. */
+  claimId: Scalars['ID']['output'];
+  /** Eligible under the proposed rule set. */
+  eligibleAfter: Scalars['Boolean']['output'];
+  /** Eligible as decided. */
+  eligibleBefore: Scalars['Boolean']['output'];
+  /** Its status now. */
+  status: ClaimStatus;
+  /** What it would pay. */
+  totalAfterFen: Scalars['Fen']['output'];
+  /** What it pays now. */
+  totalBeforeFen: Scalars['Fen']['output'];
+};
+
+/** One funder's figures in a what-if. */
+export type RuleSetWhatIfFunder = {
+  __typename?: 'RuleSetWhatIfFunder';
+  /** What they would pay under the proposed rule set. */
+  afterFen: Scalars['Fen']['output'];
+  /** What the replayed claims' lines of this funder pay now. */
+  beforeFen: Scalars['Fen']['output'];
+  /** The funder's code, e.g. UNION or FJ. */
+  funder: Scalars['String']['output'];
+};
+
+/** One programme's figures in a what-if. */
+export type RuleSetWhatIfProgramme = {
+  __typename?: 'RuleSetWhatIfProgramme';
+  /** What they would pay under the proposed rule set. */
+  afterFen: Scalars['Fen']['output'];
+  /** What the replayed claims pay now under it. */
+  beforeFen: Scalars['Fen']['output'];
+  /** The programme. */
+  programme: BenefitProgramme;
+};
+
+/** Corrects the targeted groups recorded with an enrolment. */
+export type SetEnrolmentCategoriesInput = {
+  /** The enrolment. */
+  enrolmentId: Scalars['ID']['input'];
+  /** Every group the member belongs to (replacing those recorded); empty for none. */
+  memberCategories: Array<MemberCategory>;
+  /** Why they change (4 to 500 characters); audited. */
+  reason: Scalars['String']['input'];
+};
+
+/** What `setEnrolmentCategories` answers. */
+export type SetEnrolmentCategoriesPayload = {
+  __typename?: 'SetEnrolmentCategoriesPayload';
+  /** The enrolment as now recorded; null when refused. */
+  enrolment?: Maybe<Enrolment>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A target to set. */
+export type SetEnrolmentTargetInput = {
+  /** Contributions to raise, in fen (0 to 10^14). */
+  contributionsTargetFen: Scalars['Fen']['input'];
+  /** Members to enrol (0 to 100,000,000). */
+  membersTarget: Scalars['Int']['input'];
+  /** The organisation: for an ADMIN bound to an organisation, one strictly below its own (targets are set from above). */
+  organisationId: Scalars['ID']['input'];
+  /** The plan year (2000–2100). */
+  planYear: Scalars['Int']['input'];
+  /** Units to enrol (0 to 10,000,000). */
+  unitsTarget: Scalars['Int']['input'];
+};
+
+/** What `setEnrolmentTarget` answers. */
+export type SetEnrolmentTargetPayload = {
+  __typename?: 'SetEnrolmentTargetPayload';
+  /** The target as now set; null when refused. */
+  target?: Maybe<EnrolmentTarget>;
+  /** Why it was refused (every bad field); empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 /** A member's choice of channels. */
@@ -4833,8 +6086,16 @@ export type Unit = Node & {
   /** The unit's members, in the order they were registered unless `orderBy` says otherwise. */
   members: MemberConnection;
   name: Scalars['String']['output'];
+  /** The organisation the unit belongs to. */
+  organisation: Organisation;
+  /** The unit's move to another organisation waiting for confirmation; null when there is none. ADMIN only (null for others). */
+  pendingMove?: Maybe<UnitMove>;
   /** The plan the unit's employees are enrolled in by default. */
   planType: PlanType;
+  /** Whether the unit is a small or micro firm (小微企业). */
+  smallMicro: Scalars['Boolean']['output'];
+  /** The unit's type (单位性质); when not given at registration, the one its plan implies (PUBLIC → PUBLIC_INSTITUTION, PRIVATE → NON_PUBLIC). */
+  unitType: UnitType;
   updatedAt: Scalars['DateTime']['output'];
 };
 
@@ -4883,6 +6144,45 @@ export type UnitMembersFilter = {
   planYear?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/**
+ * A proposal to move a unit to another organisation (单位划转). It takes effect only when a second ADMIN
+ * confirms it (four eyes).
+ */
+export type UnitMove = {
+  __typename?: 'UnitMove';
+  /** True once confirmed (the unit has moved); false while it waits for a second ADMIN. */
+  confirmed: Scalars['Boolean']['output'];
+  /** When it was confirmed; null while it waits. */
+  confirmedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The ADMIN who confirmed it; null while it waits. */
+  confirmedBy?: Maybe<Actor>;
+  /** The organisation the unit belonged to when the move was proposed. */
+  from: Organisation;
+  /** When it was proposed. */
+  proposedAt: Scalars['DateTime']['output'];
+  /** The ADMIN who proposed it. */
+  proposedBy: Actor;
+  /** Why, as the proposer gave it. */
+  reason: Scalars['String']['output'];
+  /** The organisation the unit moves to. */
+  to: Organisation;
+  /** The unit to move. */
+  unit: Unit;
+};
+
+/** A unit's type (单位性质). It refines `PlanType` (which keeps choosing the plan); rule sets may condition a programme on it. */
+export type UnitType =
+  /** 机关: a government body. */
+  | 'GOVERNMENT'
+  /** 非公企业: a private (non-public) enterprise. */
+  | 'NON_PUBLIC'
+  /** 事业单位: a public institution. */
+  | 'PUBLIC_INSTITUTION'
+  /** 社会组织: a social organisation (association, foundation, private non-enterprise unit). */
+  | 'SOCIAL_ORGANISATION'
+  /** 国有企业: a state-owned enterprise. */
+  | 'STATE_OWNED';
+
 /** A member's new name, phone or bank account; an absent field is left as it is. */
 export type UpdateMemberInput = {
   /** A new account: when it replaces a different one, payouts to it wait for the cooling-off or a confirmation. */
@@ -4904,14 +6204,18 @@ export type UpdateMemberPayload = {
   userErrors: Array<UserError>;
 };
 
-/** Renames a unit or changes its plan type; an absent field is left as it is. */
+/** Changes a unit's name, plan type, unit type or small-firm mark; an absent field is left as it is. */
 export type UpdateUnitInput = {
   /** New name, 1 to 200 characters. */
   name?: InputMaybe<Scalars['String']['input']>;
   /** New default plan for later enrolments. */
   planType?: InputMaybe<PlanType>;
+  /** Whether it is a small or micro firm (小微企业). */
+  smallMicro?: InputMaybe<Scalars['Boolean']['input']>;
   /** The unit to change. */
   unitId: Scalars['ID']['input'];
+  /** New unit type. */
+  unitType?: InputMaybe<UnitType>;
 };
 
 /** What `updateUnit` answers. */
@@ -5042,6 +6346,23 @@ export type Viewer = {
   unit?: Maybe<Unit>;
 };
 
+/** A withdrawal of a condolence application. */
+export type WithdrawCondolenceInput = {
+  /** The PENDING condolence the caller applied for. */
+  condolenceId: Scalars['ID']['input'];
+  /** Why (4 to 2000 characters); audited. */
+  reason: Scalars['String']['input'];
+};
+
+/** What `withdrawCondolence` answers. */
+export type WithdrawCondolencePayload = {
+  __typename?: 'WithdrawCondolencePayload';
+  /** The withdrawn condolence; null when refused. */
+  condolence?: Maybe<Condolence>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /** An exception accepted as it is. */
 export type WriteOffReconciliationExceptionInput = {
   /** The OPEN exception. */
@@ -5058,6 +6379,13 @@ export type WriteOffReconciliationExceptionPayload = {
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
 };
+
+/** The yearly report's file format. */
+export type YearlyReportFormat =
+  /** A PDF of the same figures, sealed with the union's seal (a PDF signature any reader can check). */
+  | 'PDF'
+  /** An Excel workbook (sheets 概览, 分组织, 分项目, 分人群, 月度), money in CNY with two decimals. */
+  | 'XLSX';
 
 
 
@@ -5140,16 +6468,19 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( BankStatementRow )
     | ( BenefitLineRow )
     | ( ClaimRow )
+    | ( CondolenceRow )
     | ( ContributionKey )
     | ( ContributionPayment )
     | ( DailyProofRow )
     | ( EnrolmentRow )
     | ( Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<_RefType['ReconciliationException']>, unit?: Maybe<_RefType['Unit']> } )
+    | ( FunderRow )
     | ( MemberRow )
     | ( MemberChange )
     | ( NoticeRow )
     | ( NotificationRow )
     | ( DeliveryRow )
+    | ( OrganisationRow )
     | ( PayoutRow )
     | ( AttemptRow )
     | ( BatchRow )
@@ -5159,6 +6490,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( ReconciliationRunRow )
     | ( RosterImportRow )
     | ( RuleSetRow )
+    | ( RuleSetProposalRow )
     | ( SettlementRow )
     | ( IngestionRunRow )
     | ( RejectionRow )
@@ -5189,13 +6521,18 @@ export type ResolversTypes = {
   ApplicationReturnReason: ApplicationReturnReason;
   ApplicationStatus: ApplicationStatus;
   ApplicationStayInput: ApplicationStayInput;
+  ApplyForCondolenceInput: ApplyForCondolenceInput;
+  ApplyForCondolencePayload: ResolverTypeWrapper<Omit<ApplyForCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversTypes['Condolence']> }>;
   ApproveClaimInput: ApproveClaimInput;
   ApproveClaimPayload: ResolverTypeWrapper<Omit<ApproveClaimPayload, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
   ApproveClaimResult: ResolverTypeWrapper<Omit<ApproveClaimResult, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
   ApproveClaimsInput: ApproveClaimsInput;
   ApproveClaimsPayload: ResolverTypeWrapper<Omit<ApproveClaimsPayload, 'results'> & { results?: Maybe<Array<ResolversTypes['ApproveClaimResult']>> }>;
+  ApproveCondolenceInput: ApproveCondolenceInput;
+  ApproveCondolencePayload: ResolverTypeWrapper<Omit<ApproveCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversTypes['Condolence']> }>;
   ApprovePayoutBatchInput: ApprovePayoutBatchInput;
   ApprovePayoutBatchPayload: ResolverTypeWrapper<Omit<ApprovePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversTypes['PayoutBatch']> }>;
+  ApproveRuleSetProposalInput: ApproveRuleSetProposalInput;
   Attachment: ResolverTypeWrapper<AttachmentRow>;
   AttachmentInput: AttachmentInput;
   AttachmentKind: AttachmentKind;
@@ -5238,10 +6575,18 @@ export type ResolversTypes = {
   ClaimRedecisionCause: ClaimRedecisionCause;
   ClaimStatus: ClaimStatus;
   ClaimStatusChange: ResolverTypeWrapper<ClaimStatusChangeRow>;
+  Condolence: ResolverTypeWrapper<CondolenceRow>;
+  CondolenceConnection: ResolverTypeWrapper<CondolenceConnectionResult>;
+  CondolenceEdge: ResolverTypeWrapper<Omit<CondolenceEdge, 'node'> & { node: ResolversTypes['Condolence'] }>;
+  CondolenceFilter: CondolenceFilter;
+  CondolenceReason: CondolenceReason;
+  CondolenceStatus: CondolenceStatus;
   ConfirmBankCardChangeInput: ConfirmBankCardChangeInput;
   ConfirmBankCardChangePayload: ResolverTypeWrapper<Omit<ConfirmBankCardChangePayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
   ConfirmBankDocumentInput: ConfirmBankDocumentInput;
   ConfirmBankDocumentPayload: ResolverTypeWrapper<Omit<ConfirmBankDocumentPayload, 'document'> & { document?: Maybe<ResolversTypes['BankDocument']> }>;
+  ConfirmUnitMoveInput: ConfirmUnitMoveInput;
+  ConfirmUnitMovePayload: ResolverTypeWrapper<Omit<ConfirmUnitMovePayload, 'move'> & { move?: Maybe<ResolversTypes['UnitMove']> }>;
   Contribution: ResolverTypeWrapper<ContributionKey>;
   ContributionAllocationInput: ContributionAllocationInput;
   ContributionPayment: ResolverTypeWrapper<ContributionPayment>;
@@ -5249,6 +6594,8 @@ export type ResolversTypes = {
   ContributionStatus: ContributionStatus;
   CreateMemberInput: CreateMemberInput;
   CreateMemberPayload: ResolverTypeWrapper<Omit<CreateMemberPayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
+  CreateOrganisationInput: CreateOrganisationInput;
+  CreateOrganisationPayload: ResolverTypeWrapper<Omit<CreateOrganisationPayload, 'organisation'> & { organisation?: Maybe<ResolversTypes['Organisation']> }>;
   CreatePayoutBatchInput: CreatePayoutBatchInput;
   CreatePayoutBatchPayload: ResolverTypeWrapper<Omit<CreatePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversTypes['PayoutBatch']> }>;
   CreateUnitInput: CreateUnitInput;
@@ -5270,15 +6617,29 @@ export type ResolversTypes = {
   EnrolmentOverride: ResolverTypeWrapper<EnrolmentOverride>;
   EnrolmentOverrideInput: EnrolmentOverrideInput;
   EnrolmentRule: EnrolmentRule;
+  EnrolmentTarget: ResolverTypeWrapper<EnrolmentTargetRow>;
+  ExceptionAge: ExceptionAge;
+  ExceptionAgeBuckets: ResolverTypeWrapper<ExceptionAgeBuckets>;
   Fen: ResolverTypeWrapper<Scalars['Fen']['output']>;
+  FiguresBreakdown: FiguresBreakdown;
+  FiguresFilter: FiguresFilter;
+  FiguresPreviousYear: ResolverTypeWrapper<FiguresPreviousYear>;
+  FiguresReport: ResolverTypeWrapper<FiguresReportResult>;
+  FiguresRow: ResolverTypeWrapper<FiguresRow>;
+  FiguresTurnaround: ResolverTypeWrapper<FiguresTurnaround>;
+  FiguresYearOnYear: ResolverTypeWrapper<FiguresYearOnYear>;
   FileAppealInput: FileAppealInput;
   FileAppealPayload: ResolverTypeWrapper<Omit<FileAppealPayload, 'appeal'> & { appeal?: Maybe<ResolversTypes['Appeal']> }>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   FourEyesProposal: ResolverTypeWrapper<Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<ResolversTypes['ReconciliationException']>, unit?: Maybe<ResolversTypes['Unit']> }>;
   FourEyesProposalConnection: ResolverTypeWrapper<FourEyesProposalConnectionResult>;
   FourEyesProposalEdge: ResolverTypeWrapper<Omit<FourEyesProposalEdge, 'node'> & { node: ResolversTypes['FourEyesProposal'] }>;
   FourEyesProposalFilter: FourEyesProposalFilter;
   FourEyesProposalKind: FourEyesProposalKind;
   FourEyesProposalStatus: FourEyesProposalStatus;
+  Funder: ResolverTypeWrapper<FunderRow>;
+  FunderBalance: ResolverTypeWrapper<FunderBalanceRow>;
+  FunderPayoutTotal: ResolverTypeWrapper<FunderPayoutTotal>;
   Gender: Gender;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   ImportRosterInput: ImportRosterInput;
@@ -5293,6 +6654,7 @@ export type ResolversTypes = {
   MatchReconciliationExceptionInput: MatchReconciliationExceptionInput;
   MatchReconciliationExceptionPayload: ResolverTypeWrapper<Omit<MatchReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversTypes['ReconciliationException']> }>;
   Member: ResolverTypeWrapper<MemberRow>;
+  MemberCategory: MemberCategory;
   MemberChange: ResolverTypeWrapper<MemberChange>;
   MemberChangeAction: MemberChangeAction;
   MemberChangeConnection: ResolverTypeWrapper<MemberChangeConnectionResult>;
@@ -5307,6 +6669,8 @@ export type ResolversTypes = {
   MemberSettlementsFilter: MemberSettlementsFilter;
   MoveMemberInput: MoveMemberInput;
   MoveMemberPayload: ResolverTypeWrapper<Omit<MoveMemberPayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
+  MoveUnitInput: MoveUnitInput;
+  MoveUnitPayload: ResolverTypeWrapper<Omit<MoveUnitPayload, 'move'> & { move?: Maybe<ResolversTypes['UnitMove']> }>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   Notice: ResolverTypeWrapper<NoticeRow>;
@@ -5322,6 +6686,10 @@ export type ResolversTypes = {
   NotificationKind: NotificationKind;
   NotificationPreferences: ResolverTypeWrapper<NotificationPreferencesRow>;
   OrderDirection: OrderDirection;
+  Organisation: ResolverTypeWrapper<OrganisationRow>;
+  OrganisationConnection: ResolverTypeWrapper<OrganisationConnectionResult>;
+  OrganisationEdge: ResolverTypeWrapper<Omit<OrganisationEdge, 'node'> & { node: ResolversTypes['Organisation'] }>;
+  OrganisationLevel: OrganisationLevel;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Payout: ResolverTypeWrapper<PayoutRow>;
   PayoutAttempt: ResolverTypeWrapper<AttemptRow>;
@@ -5344,9 +6712,14 @@ export type ResolversTypes = {
   PayoutSubmission: PayoutSubmission;
   PlanPayoutsPayload: ResolverTypeWrapper<PlanPayoutsPayload>;
   PlanType: PlanType;
+  ProposeRuleSetAssignmentInput: ProposeRuleSetAssignmentInput;
+  ProposeRuleSetInput: ProposeRuleSetInput;
   PublishRuleSetInput: PublishRuleSetInput;
-  PublishRuleSetPayload: ResolverTypeWrapper<Omit<PublishRuleSetPayload, 'ruleSet'> & { ruleSet?: Maybe<ResolversTypes['RuleSet']> }>;
+  PublishRuleSetPayload: ResolverTypeWrapper<Omit<PublishRuleSetPayload, 'proposal' | 'ruleSet'> & { proposal?: Maybe<ResolversTypes['RuleSetProposal']>, ruleSet?: Maybe<ResolversTypes['RuleSet']> }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  ReconciliationCalendar: ResolverTypeWrapper<ReconciliationCalendar>;
+  ReconciliationCalendarDay: ResolverTypeWrapper<ReconciliationCalendarDay>;
+  ReconciliationCalendarFilter: ReconciliationCalendarFilter;
   ReconciliationException: ResolverTypeWrapper<ReconciliationExceptionRow>;
   ReconciliationExceptionConnection: ResolverTypeWrapper<ReconciliationExceptionConnectionResult>;
   ReconciliationExceptionCount: ResolverTypeWrapper<ReconciliationExceptionCount>;
@@ -5372,11 +6745,16 @@ export type ResolversTypes = {
   RedecideClaimPayload: ResolverTypeWrapper<Omit<RedecideClaimPayload, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
   RejectClaimInput: RejectClaimInput;
   RejectClaimPayload: ResolverTypeWrapper<Omit<RejectClaimPayload, 'claim'> & { claim?: Maybe<ResolversTypes['Claim']> }>;
+  RejectCondolenceInput: RejectCondolenceInput;
+  RejectCondolencePayload: ResolverTypeWrapper<Omit<RejectCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversTypes['Condolence']> }>;
+  RejectRuleSetProposalInput: RejectRuleSetProposalInput;
   RequestAttachmentUploadPayload: ResolverTypeWrapper<RequestAttachmentUploadPayload>;
   RequestReconciliationInput: RequestReconciliationInput;
   RequestReconciliationPayload: ResolverTypeWrapper<RequestReconciliationPayload>;
   RequestUploadInput: RequestUploadInput;
   RequestUploadPayload: ResolverTypeWrapper<RequestUploadPayload>;
+  RequestYearlyReportInput: RequestYearlyReportInput;
+  RequestYearlyReportPayload: ResolverTypeWrapper<RequestYearlyReportPayload>;
   ResubmitApplicationInput: ResubmitApplicationInput;
   ResubmitApplicationPayload: ResolverTypeWrapper<Omit<ResubmitApplicationPayload, 'application'> & { application?: Maybe<ResolversTypes['Application']> }>;
   RetryBankDocumentInput: RetryBankDocumentInput;
@@ -5400,6 +6778,20 @@ export type ResolversTypes = {
   RosterImportStatus: RosterImportStatus;
   RosterRowError: ResolverTypeWrapper<RosterRowError>;
   RuleSet: ResolverTypeWrapper<RuleSetRow>;
+  RuleSetProposal: ResolverTypeWrapper<RuleSetProposalRow>;
+  RuleSetProposalConnection: ResolverTypeWrapper<RuleSetProposalConnectionResult>;
+  RuleSetProposalEdge: ResolverTypeWrapper<Omit<RuleSetProposalEdge, 'node'> & { node: ResolversTypes['RuleSetProposal'] }>;
+  RuleSetProposalKind: RuleSetProposalKind;
+  RuleSetProposalPayload: ResolverTypeWrapper<Omit<RuleSetProposalPayload, 'proposal'> & { proposal?: Maybe<ResolversTypes['RuleSetProposal']> }>;
+  RuleSetProposalStatus: RuleSetProposalStatus;
+  RuleSetWhatIf: ResolverTypeWrapper<RuleSetWhatIf>;
+  RuleSetWhatIfClaim: ResolverTypeWrapper<RuleSetWhatIfClaim>;
+  RuleSetWhatIfFunder: ResolverTypeWrapper<RuleSetWhatIfFunder>;
+  RuleSetWhatIfProgramme: ResolverTypeWrapper<RuleSetWhatIfProgramme>;
+  SetEnrolmentCategoriesInput: SetEnrolmentCategoriesInput;
+  SetEnrolmentCategoriesPayload: ResolverTypeWrapper<Omit<SetEnrolmentCategoriesPayload, 'enrolment'> & { enrolment?: Maybe<ResolversTypes['Enrolment']> }>;
+  SetEnrolmentTargetInput: SetEnrolmentTargetInput;
+  SetEnrolmentTargetPayload: ResolverTypeWrapper<Omit<SetEnrolmentTargetPayload, 'target'> & { target?: Maybe<ResolversTypes['EnrolmentTarget']> }>;
   SetMyNotificationPreferencesInput: SetMyNotificationPreferencesInput;
   SetMyNotificationPreferencesPayload: ResolverTypeWrapper<Omit<SetMyNotificationPreferencesPayload, 'preferences'> & { preferences?: Maybe<ResolversTypes['NotificationPreferences']> }>;
   Settlement: ResolverTypeWrapper<SettlementRow>;
@@ -5447,6 +6839,8 @@ export type ResolversTypes = {
   UnitEdge: ResolverTypeWrapper<Omit<UnitEdge, 'node'> & { node: ResolversTypes['Unit'] }>;
   UnitFilter: UnitFilter;
   UnitMembersFilter: UnitMembersFilter;
+  UnitMove: ResolverTypeWrapper<UnitMoveRow>;
+  UnitType: UnitType;
   UpdateMemberInput: UpdateMemberInput;
   UpdateMemberPayload: ResolverTypeWrapper<Omit<UpdateMemberPayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
   UpdateUnitInput: UpdateUnitInput;
@@ -5460,8 +6854,11 @@ export type ResolversTypes = {
   UserError: ResolverTypeWrapper<UserError>;
   UserErrorCode: UserErrorCode;
   Viewer: ResolverTypeWrapper<Principal>;
+  WithdrawCondolenceInput: WithdrawCondolenceInput;
+  WithdrawCondolencePayload: ResolverTypeWrapper<Omit<WithdrawCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversTypes['Condolence']> }>;
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
   WriteOffReconciliationExceptionPayload: ResolverTypeWrapper<Omit<WriteOffReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversTypes['ReconciliationException']> }>;
+  YearlyReportFormat: YearlyReportFormat;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -5480,13 +6877,18 @@ export type ResolversParentTypes = {
   ApplicationEdge: Omit<ApplicationEdge, 'node'> & { node: ResolversParentTypes['Application'] };
   ApplicationFilter: ApplicationFilter;
   ApplicationStayInput: ApplicationStayInput;
+  ApplyForCondolenceInput: ApplyForCondolenceInput;
+  ApplyForCondolencePayload: Omit<ApplyForCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversParentTypes['Condolence']> };
   ApproveClaimInput: ApproveClaimInput;
   ApproveClaimPayload: Omit<ApproveClaimPayload, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
   ApproveClaimResult: Omit<ApproveClaimResult, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
   ApproveClaimsInput: ApproveClaimsInput;
   ApproveClaimsPayload: Omit<ApproveClaimsPayload, 'results'> & { results?: Maybe<Array<ResolversParentTypes['ApproveClaimResult']>> };
+  ApproveCondolenceInput: ApproveCondolenceInput;
+  ApproveCondolencePayload: Omit<ApproveCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversParentTypes['Condolence']> };
   ApprovePayoutBatchInput: ApprovePayoutBatchInput;
   ApprovePayoutBatchPayload: Omit<ApprovePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversParentTypes['PayoutBatch']> };
+  ApproveRuleSetProposalInput: ApproveRuleSetProposalInput;
   Attachment: AttachmentRow;
   AttachmentInput: AttachmentInput;
   BankAccount: BankAccount;
@@ -5517,15 +6919,23 @@ export type ResolversParentTypes = {
   ClaimReason: ClaimReason;
   ClaimRedecision: RedecisionRow;
   ClaimStatusChange: ClaimStatusChangeRow;
+  Condolence: CondolenceRow;
+  CondolenceConnection: CondolenceConnectionResult;
+  CondolenceEdge: Omit<CondolenceEdge, 'node'> & { node: ResolversParentTypes['Condolence'] };
+  CondolenceFilter: CondolenceFilter;
   ConfirmBankCardChangeInput: ConfirmBankCardChangeInput;
   ConfirmBankCardChangePayload: Omit<ConfirmBankCardChangePayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
   ConfirmBankDocumentInput: ConfirmBankDocumentInput;
   ConfirmBankDocumentPayload: Omit<ConfirmBankDocumentPayload, 'document'> & { document?: Maybe<ResolversParentTypes['BankDocument']> };
+  ConfirmUnitMoveInput: ConfirmUnitMoveInput;
+  ConfirmUnitMovePayload: Omit<ConfirmUnitMovePayload, 'move'> & { move?: Maybe<ResolversParentTypes['UnitMove']> };
   Contribution: ContributionKey;
   ContributionAllocationInput: ContributionAllocationInput;
   ContributionPayment: ContributionPayment;
   CreateMemberInput: CreateMemberInput;
   CreateMemberPayload: Omit<CreateMemberPayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
+  CreateOrganisationInput: CreateOrganisationInput;
+  CreateOrganisationPayload: Omit<CreateOrganisationPayload, 'organisation'> & { organisation?: Maybe<ResolversParentTypes['Organisation']> };
   CreatePayoutBatchInput: CreatePayoutBatchInput;
   CreatePayoutBatchPayload: Omit<CreatePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversParentTypes['PayoutBatch']> };
   CreateUnitInput: CreateUnitInput;
@@ -5545,13 +6955,25 @@ export type ResolversParentTypes = {
   EnrolmentFilter: EnrolmentFilter;
   EnrolmentOverride: EnrolmentOverride;
   EnrolmentOverrideInput: EnrolmentOverrideInput;
+  EnrolmentTarget: EnrolmentTargetRow;
+  ExceptionAgeBuckets: ExceptionAgeBuckets;
   Fen: Scalars['Fen']['output'];
+  FiguresFilter: FiguresFilter;
+  FiguresPreviousYear: FiguresPreviousYear;
+  FiguresReport: FiguresReportResult;
+  FiguresRow: FiguresRow;
+  FiguresTurnaround: FiguresTurnaround;
+  FiguresYearOnYear: FiguresYearOnYear;
   FileAppealInput: FileAppealInput;
   FileAppealPayload: Omit<FileAppealPayload, 'appeal'> & { appeal?: Maybe<ResolversParentTypes['Appeal']> };
+  Float: Scalars['Float']['output'];
   FourEyesProposal: Omit<FourEyesProposal, 'exception' | 'unit'> & { exception?: Maybe<ResolversParentTypes['ReconciliationException']>, unit?: Maybe<ResolversParentTypes['Unit']> };
   FourEyesProposalConnection: FourEyesProposalConnectionResult;
   FourEyesProposalEdge: Omit<FourEyesProposalEdge, 'node'> & { node: ResolversParentTypes['FourEyesProposal'] };
   FourEyesProposalFilter: FourEyesProposalFilter;
+  Funder: FunderRow;
+  FunderBalance: FunderBalanceRow;
+  FunderPayoutTotal: FunderPayoutTotal;
   ID: Scalars['ID']['output'];
   ImportRosterInput: ImportRosterInput;
   ImportRosterPayload: Omit<ImportRosterPayload, 'rosterImport'> & { rosterImport?: Maybe<ResolversParentTypes['RosterImport']> };
@@ -5575,6 +6997,8 @@ export type ResolversParentTypes = {
   MemberSettlementsFilter: MemberSettlementsFilter;
   MoveMemberInput: MoveMemberInput;
   MoveMemberPayload: Omit<MoveMemberPayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
+  MoveUnitInput: MoveUnitInput;
+  MoveUnitPayload: Omit<MoveUnitPayload, 'move'> & { move?: Maybe<ResolversParentTypes['UnitMove']> };
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   Notice: NoticeRow;
@@ -5585,6 +7009,9 @@ export type ResolversParentTypes = {
   NotificationDeliveryEdge: Omit<NotificationDeliveryEdge, 'node'> & { node: ResolversParentTypes['NotificationDelivery'] };
   NotificationEdge: Omit<NotificationEdge, 'node'> & { node: ResolversParentTypes['Notification'] };
   NotificationPreferences: NotificationPreferencesRow;
+  Organisation: OrganisationRow;
+  OrganisationConnection: OrganisationConnectionResult;
+  OrganisationEdge: Omit<OrganisationEdge, 'node'> & { node: ResolversParentTypes['Organisation'] };
   PageInfo: PageInfo;
   Payout: PayoutRow;
   PayoutAttempt: AttemptRow;
@@ -5601,9 +7028,14 @@ export type ResolversParentTypes = {
   PayoutRetryProposal: PayoutRetryProposal;
   PayoutStatusChange: PayoutStatusChangeRow;
   PlanPayoutsPayload: PlanPayoutsPayload;
+  ProposeRuleSetAssignmentInput: ProposeRuleSetAssignmentInput;
+  ProposeRuleSetInput: ProposeRuleSetInput;
   PublishRuleSetInput: PublishRuleSetInput;
-  PublishRuleSetPayload: Omit<PublishRuleSetPayload, 'ruleSet'> & { ruleSet?: Maybe<ResolversParentTypes['RuleSet']> };
+  PublishRuleSetPayload: Omit<PublishRuleSetPayload, 'proposal' | 'ruleSet'> & { proposal?: Maybe<ResolversParentTypes['RuleSetProposal']>, ruleSet?: Maybe<ResolversParentTypes['RuleSet']> };
   Query: Record<PropertyKey, never>;
+  ReconciliationCalendar: ReconciliationCalendar;
+  ReconciliationCalendarDay: ReconciliationCalendarDay;
+  ReconciliationCalendarFilter: ReconciliationCalendarFilter;
   ReconciliationException: ReconciliationExceptionRow;
   ReconciliationExceptionConnection: ReconciliationExceptionConnectionResult;
   ReconciliationExceptionCount: ReconciliationExceptionCount;
@@ -5623,11 +7055,16 @@ export type ResolversParentTypes = {
   RedecideClaimPayload: Omit<RedecideClaimPayload, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
   RejectClaimInput: RejectClaimInput;
   RejectClaimPayload: Omit<RejectClaimPayload, 'claim'> & { claim?: Maybe<ResolversParentTypes['Claim']> };
+  RejectCondolenceInput: RejectCondolenceInput;
+  RejectCondolencePayload: Omit<RejectCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversParentTypes['Condolence']> };
+  RejectRuleSetProposalInput: RejectRuleSetProposalInput;
   RequestAttachmentUploadPayload: RequestAttachmentUploadPayload;
   RequestReconciliationInput: RequestReconciliationInput;
   RequestReconciliationPayload: RequestReconciliationPayload;
   RequestUploadInput: RequestUploadInput;
   RequestUploadPayload: RequestUploadPayload;
+  RequestYearlyReportInput: RequestYearlyReportInput;
+  RequestYearlyReportPayload: RequestYearlyReportPayload;
   ResubmitApplicationInput: ResubmitApplicationInput;
   ResubmitApplicationPayload: Omit<ResubmitApplicationPayload, 'application'> & { application?: Maybe<ResolversParentTypes['Application']> };
   RetryBankDocumentInput: RetryBankDocumentInput;
@@ -5649,6 +7086,18 @@ export type ResolversParentTypes = {
   RosterImport: RosterImportRow;
   RosterRowError: RosterRowError;
   RuleSet: RuleSetRow;
+  RuleSetProposal: RuleSetProposalRow;
+  RuleSetProposalConnection: RuleSetProposalConnectionResult;
+  RuleSetProposalEdge: Omit<RuleSetProposalEdge, 'node'> & { node: ResolversParentTypes['RuleSetProposal'] };
+  RuleSetProposalPayload: Omit<RuleSetProposalPayload, 'proposal'> & { proposal?: Maybe<ResolversParentTypes['RuleSetProposal']> };
+  RuleSetWhatIf: RuleSetWhatIf;
+  RuleSetWhatIfClaim: RuleSetWhatIfClaim;
+  RuleSetWhatIfFunder: RuleSetWhatIfFunder;
+  RuleSetWhatIfProgramme: RuleSetWhatIfProgramme;
+  SetEnrolmentCategoriesInput: SetEnrolmentCategoriesInput;
+  SetEnrolmentCategoriesPayload: Omit<SetEnrolmentCategoriesPayload, 'enrolment'> & { enrolment?: Maybe<ResolversParentTypes['Enrolment']> };
+  SetEnrolmentTargetInput: SetEnrolmentTargetInput;
+  SetEnrolmentTargetPayload: Omit<SetEnrolmentTargetPayload, 'target'> & { target?: Maybe<ResolversParentTypes['EnrolmentTarget']> };
   SetMyNotificationPreferencesInput: SetMyNotificationPreferencesInput;
   SetMyNotificationPreferencesPayload: Omit<SetMyNotificationPreferencesPayload, 'preferences'> & { preferences?: Maybe<ResolversParentTypes['NotificationPreferences']> };
   Settlement: SettlementRow;
@@ -5685,6 +7134,7 @@ export type ResolversParentTypes = {
   UnitEdge: Omit<UnitEdge, 'node'> & { node: ResolversParentTypes['Unit'] };
   UnitFilter: UnitFilter;
   UnitMembersFilter: UnitMembersFilter;
+  UnitMove: UnitMoveRow;
   UpdateMemberInput: UpdateMemberInput;
   UpdateMemberPayload: Omit<UpdateMemberPayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
   UpdateUnitInput: UpdateUnitInput;
@@ -5696,6 +7146,8 @@ export type ResolversParentTypes = {
   UploadTicket: UploadTicket;
   UserError: UserError;
   Viewer: Principal;
+  WithdrawCondolenceInput: WithdrawCondolenceInput;
+  WithdrawCondolencePayload: Omit<WithdrawCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversParentTypes['Condolence']> };
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
   WriteOffReconciliationExceptionPayload: Omit<WriteOffReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversParentTypes['ReconciliationException']> };
 };
@@ -5789,6 +7241,11 @@ export type ApplicationEdgeResolvers<ContextType = Context, ParentType extends R
   node?: Resolver<ResolversTypes['Application'], ParentType, ContextType>;
 };
 
+export type ApplyForCondolencePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApplyForCondolencePayload'] = ResolversParentTypes['ApplyForCondolencePayload']> = {
+  condolence?: Resolver<Maybe<ResolversTypes['Condolence']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type ApproveClaimPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApproveClaimPayload'] = ResolversParentTypes['ApproveClaimPayload']> = {
   claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -5802,6 +7259,11 @@ export type ApproveClaimResultResolvers<ContextType = Context, ParentType extend
 
 export type ApproveClaimsPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApproveClaimsPayload'] = ResolversParentTypes['ApproveClaimsPayload']> = {
   results?: Resolver<Maybe<Array<ResolversTypes['ApproveClaimResult']>>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type ApproveCondolencePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApproveCondolencePayload'] = ResolversParentTypes['ApproveCondolencePayload']> = {
+  condolence?: Resolver<Maybe<ResolversTypes['Condolence']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -5915,6 +7377,7 @@ export type BenefitLineResolvers<ContextType = Context, ParentType extends Resol
   diseaseGroups?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   explanation?: Resolver<ResolversTypes['LocalizedText'], ParentType, ContextType>;
   fixedFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  funderCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   programme?: Resolver<ResolversTypes['BenefitProgramme'], ParentType, ContextType>;
   ratioBasisPoints?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
@@ -5939,6 +7402,7 @@ export type BenefitPreviewLineResolvers<ContextType = Context, ParentType extend
   basisFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   capsHit?: Resolver<Array<ResolversTypes['BenefitCap']>, ParentType, ContextType>;
   explanation?: Resolver<ResolversTypes['LocalizedText'], ParentType, ContextType>;
+  funderCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   programme?: Resolver<ResolversTypes['BenefitProgramme'], ParentType, ContextType>;
   ratioBasisPoints?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
@@ -5950,6 +7414,7 @@ export type BenefitTotalsResolvers<ContextType = Context, ParentType extends Res
   majorDiseaseFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   outOfPocketFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  provincialSubsidyFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
 };
 
 export type CancelPayoutBatchPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CancelPayoutBatchPayload'] = ResolversParentTypes['CancelPayoutBatchPayload']> = {
@@ -5979,6 +7444,7 @@ export type ClaimResolvers<ContextType = Context, ParentType extends ResolversPa
   memberPaysFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   notices?: Resolver<Array<ResolversTypes['Notice']>, ParentType, ContextType>;
   payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType>;
+  payouts?: Resolver<Array<ResolversTypes['Payout']>, ParentType, ContextType>;
   personBurdenFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   reasonCodes?: Resolver<Array<ResolversTypes['ClaimReasonCode']>, ParentType, ContextType>;
@@ -6035,6 +7501,41 @@ export type ClaimStatusChangeResolvers<ContextType = Context, ParentType extends
   status?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
 };
 
+export type CondolenceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Condolence'] = ResolversParentTypes['Condolence']> = {
+  appliedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  appliedBy?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
+  approvedFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  decider?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  decisionNote?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  funder?: Resolver<ResolversTypes['Funder'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
+  occurredOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType>;
+  planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['CondolenceReason'], ParentType, ContextType>;
+  requestedFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  ruleSet?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['CondolenceStatus'], ParentType, ContextType>;
+  unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
+  viewerCanDecide?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  viewerCanWithdraw?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type CondolenceConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CondolenceConnection'] = ResolversParentTypes['CondolenceConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['CondolenceEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type CondolenceEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CondolenceEdge'] = ResolversParentTypes['CondolenceEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Condolence'], ParentType, ContextType>;
+};
+
 export type ConfirmBankCardChangePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConfirmBankCardChangePayload'] = ResolversParentTypes['ConfirmBankCardChangePayload']> = {
   member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -6042,6 +7543,11 @@ export type ConfirmBankCardChangePayloadResolvers<ContextType = Context, ParentT
 
 export type ConfirmBankDocumentPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConfirmBankDocumentPayload'] = ResolversParentTypes['ConfirmBankDocumentPayload']> = {
   document?: Resolver<Maybe<ResolversTypes['BankDocument']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type ConfirmUnitMovePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConfirmUnitMovePayload'] = ResolversParentTypes['ConfirmUnitMovePayload']> = {
+  move?: Resolver<Maybe<ResolversTypes['UnitMove']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -6069,6 +7575,11 @@ export type ContributionPaymentResolvers<ContextType = Context, ParentType exten
 
 export type CreateMemberPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreateMemberPayload'] = ResolversParentTypes['CreateMemberPayload']> = {
   member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type CreateOrganisationPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CreateOrganisationPayload'] = ResolversParentTypes['CreateOrganisationPayload']> = {
+  organisation?: Resolver<Maybe<ResolversTypes['Organisation']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -6138,6 +7649,7 @@ export type EnrolmentResolvers<ContextType = Context, ParentType extends Resolve
   firstEnrolledOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
+  memberCategories?: Resolver<Array<ResolversTypes['MemberCategory']>, ParentType, ContextType>;
   override?: Resolver<Maybe<ResolversTypes['EnrolmentOverride']>, ParentType, ContextType>;
   plan?: Resolver<ResolversTypes['PlanType'], ParentType, ContextType>;
   planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -6165,9 +7677,87 @@ export type EnrolmentOverrideResolvers<ContextType = Context, ParentType extends
   rules?: Resolver<Array<ResolversTypes['EnrolmentRule']>, ParentType, ContextType>;
 };
 
+export type EnrolmentTargetResolvers<ContextType = Context, ParentType extends ResolversParentTypes['EnrolmentTarget'] = ResolversParentTypes['EnrolmentTarget']> = {
+  contributionsTargetFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  membersTarget?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  organisationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  setAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  setBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  unitsTarget?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ExceptionAgeBucketsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ExceptionAgeBuckets'] = ResolversParentTypes['ExceptionAgeBuckets']> = {
+  days0To2?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  days3To7?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  days8To30?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  over30Days?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
 export interface FenScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Fen'], any> {
   name: 'Fen';
 }
+
+export type FiguresPreviousYearResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FiguresPreviousYear'] = ResolversParentTypes['FiguresPreviousYear']> = {
+  claims?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  contributionsRaisedFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  membersEnrolled?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  paidFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  units?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type FiguresReportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FiguresReport'] = ResolversParentTypes['FiguresReport']> = {
+  breakdown?: Resolver<Array<ResolversTypes['FiguresRow']>, ParentType, ContextType, RequireFields<FiguresReportBreakdownArgs, 'by'>>;
+  month?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  openExceptions?: Resolver<ResolversTypes['ExceptionAgeBuckets'], ParentType, ContextType>;
+  organisationCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  organisationId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  organisationName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totals?: Resolver<ResolversTypes['FiguresRow'], ParentType, ContextType>;
+  turnaround?: Resolver<ResolversTypes['FiguresTurnaround'], ParentType, ContextType>;
+};
+
+export type FiguresRowResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FiguresRow'] = ResolversParentTypes['FiguresRow']> = {
+  claims?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  claimsApprovedFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  completionRate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  condolences?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  condolencesApprovedFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  contributionsCompletionRate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  contributionsOwedFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  contributionsRaisedFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  contributionsTargetFen?: Resolver<Maybe<ResolversTypes['Fen']>, ParentType, ContextType>;
+  enrolmentTarget?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  label?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  membersEnrolled?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  paidFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  payouts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  previousYear?: Resolver<ResolversTypes['FiguresPreviousYear'], ParentType, ContextType>;
+  units?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  unitsCompletionRate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  unitsTarget?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  yearOnYear?: Resolver<ResolversTypes['FiguresYearOnYear'], ParentType, ContextType>;
+};
+
+export type FiguresTurnaroundResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FiguresTurnaround'] = ResolversParentTypes['FiguresTurnaround']> = {
+  decided?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  decisionMedianDays?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  decisionP90Days?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  paid?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  paymentMedianDays?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  paymentP90Days?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+};
+
+export type FiguresYearOnYearResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FiguresYearOnYear'] = ResolversParentTypes['FiguresYearOnYear']> = {
+  claims?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  contributionsRaised?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  membersEnrolled?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  paid?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  units?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+};
 
 export type FileAppealPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FileAppealPayload'] = ResolversParentTypes['FileAppealPayload']> = {
   appeal?: Resolver<Maybe<ResolversTypes['Appeal']>, ParentType, ContextType>;
@@ -6202,6 +7792,35 @@ export type FourEyesProposalConnectionResolvers<ContextType = Context, ParentTyp
 export type FourEyesProposalEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FourEyesProposalEdge'] = ResolversParentTypes['FourEyesProposalEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['FourEyesProposal'], ParentType, ContextType>;
+};
+
+export type FunderResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Funder'] = ResolversParentTypes['Funder']> = {
+  accountMasked?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  balance?: Resolver<Maybe<ResolversTypes['FunderBalance']>, ParentType, ContextType, RequireFields<FunderBalanceArgs, 'planYear'>>;
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  organisation?: Resolver<ResolversTypes['Organisation'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type FunderBalanceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FunderBalance'] = ResolversParentTypes['FunderBalance']> = {
+  approvedFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  balanced?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  differenceFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  paidFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  payoutsByStatus?: Resolver<Array<ResolversTypes['FunderPayoutTotal']>, ParentType, ContextType>;
+  payoutsFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  settledFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  unpaidApprovedFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  unreconciledFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+};
+
+export type FunderPayoutTotalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FunderPayoutTotal'] = ResolversParentTypes['FunderPayoutTotal']> = {
+  payouts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PayoutStatus'], ParentType, ContextType>;
+  totalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
 };
 
 export type ImportRosterPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ImportRosterPayload'] = ResolversParentTypes['ImportRosterPayload']> = {
@@ -6244,6 +7863,7 @@ export type MemberResolvers<ContextType = Context, ParentType extends ResolversP
   birthDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   changes?: Resolver<ResolversTypes['MemberChangeConnection'], ParentType, ContextType, Partial<MemberChangesArgs>>;
   claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, Partial<MemberClaimsArgs>>;
+  condolences?: Resolver<Array<ResolversTypes['Condolence']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   enrolments?: Resolver<ResolversTypes['EnrolmentConnection'], ParentType, ContextType, Partial<MemberEnrolmentsArgs>>;
   firstEnrolledOn?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
@@ -6305,18 +7925,28 @@ export type MoveMemberPayloadResolvers<ContextType = Context, ParentType extends
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type MoveUnitPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['MoveUnitPayload'] = ResolversParentTypes['MoveUnitPayload']> = {
+  move?: Resolver<Maybe<ResolversTypes['UnitMove']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   acceptApplication?: Resolver<ResolversTypes['AcceptApplicationPayload'], ParentType, ContextType, RequireFields<MutationAcceptApplicationArgs, 'input'>>;
   adjustClaimLine?: Resolver<ResolversTypes['AdjustClaimLinePayload'], ParentType, ContextType, RequireFields<MutationAdjustClaimLineArgs, 'input'>>;
+  applyForCondolence?: Resolver<ResolversTypes['ApplyForCondolencePayload'], ParentType, ContextType, RequireFields<MutationApplyForCondolenceArgs, 'input'>>;
   approveClaim?: Resolver<ResolversTypes['ApproveClaimPayload'], ParentType, ContextType, RequireFields<MutationApproveClaimArgs, 'input'>>;
   approveClaims?: Resolver<ResolversTypes['ApproveClaimsPayload'], ParentType, ContextType, RequireFields<MutationApproveClaimsArgs, 'input'>>;
+  approveCondolence?: Resolver<ResolversTypes['ApproveCondolencePayload'], ParentType, ContextType, RequireFields<MutationApproveCondolenceArgs, 'input'>>;
   approvePayoutBatch?: Resolver<ResolversTypes['ApprovePayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationApprovePayoutBatchArgs, 'input'>>;
+  approveRuleSetProposal?: Resolver<ResolversTypes['RuleSetProposalPayload'], ParentType, ContextType, RequireFields<MutationApproveRuleSetProposalArgs, 'input'>>;
   cancelPayoutBatch?: Resolver<ResolversTypes['CancelPayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationCancelPayoutBatchArgs, 'input'>>;
   changeMyBankAccount?: Resolver<ResolversTypes['ChangeMyBankAccountPayload'], ParentType, ContextType, RequireFields<MutationChangeMyBankAccountArgs, 'input'>>;
   confirmBankCardChange?: Resolver<ResolversTypes['ConfirmBankCardChangePayload'], ParentType, ContextType, RequireFields<MutationConfirmBankCardChangeArgs, 'input'>>;
   confirmBankDocument?: Resolver<ResolversTypes['ConfirmBankDocumentPayload'], ParentType, ContextType, RequireFields<MutationConfirmBankDocumentArgs, 'input'>>;
   confirmFourEyesProposal?: Resolver<ResolversTypes['DecideFourEyesProposalPayload'], ParentType, ContextType, RequireFields<MutationConfirmFourEyesProposalArgs, 'input'>>;
+  confirmUnitMove?: Resolver<ResolversTypes['ConfirmUnitMovePayload'], ParentType, ContextType, RequireFields<MutationConfirmUnitMoveArgs, 'input'>>;
   createMember?: Resolver<ResolversTypes['CreateMemberPayload'], ParentType, ContextType, RequireFields<MutationCreateMemberArgs, 'input'>>;
+  createOrganisation?: Resolver<ResolversTypes['CreateOrganisationPayload'], ParentType, ContextType, RequireFields<MutationCreateOrganisationArgs, 'input'>>;
   createPayoutBatch?: Resolver<ResolversTypes['CreatePayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationCreatePayoutBatchArgs, 'input'>>;
   createUnit?: Resolver<ResolversTypes['CreateUnitPayload'], ParentType, ContextType, RequireFields<MutationCreateUnitArgs, 'input'>>;
   decideAppeal?: Resolver<ResolversTypes['DecideAppealPayload'], ParentType, ContextType, RequireFields<MutationDecideAppealArgs, 'input'>>;
@@ -6326,15 +7956,21 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   issueNotices?: Resolver<ResolversTypes['IssueNoticesPayload'], ParentType, ContextType, RequireFields<MutationIssueNoticesArgs, 'input'>>;
   matchReconciliationException?: Resolver<ResolversTypes['MatchReconciliationExceptionPayload'], ParentType, ContextType, RequireFields<MutationMatchReconciliationExceptionArgs, 'input'>>;
   moveMember?: Resolver<ResolversTypes['MoveMemberPayload'], ParentType, ContextType, RequireFields<MutationMoveMemberArgs, 'input'>>;
+  moveUnit?: Resolver<ResolversTypes['MoveUnitPayload'], ParentType, ContextType, RequireFields<MutationMoveUnitArgs, 'input'>>;
   planPayouts?: Resolver<ResolversTypes['PlanPayoutsPayload'], ParentType, ContextType>;
+  proposeRuleSet?: Resolver<ResolversTypes['RuleSetProposalPayload'], ParentType, ContextType, RequireFields<MutationProposeRuleSetArgs, 'input'>>;
+  proposeRuleSetAssignment?: Resolver<ResolversTypes['RuleSetProposalPayload'], ParentType, ContextType, RequireFields<MutationProposeRuleSetAssignmentArgs, 'input'>>;
   publishRuleSet?: Resolver<ResolversTypes['PublishRuleSetPayload'], ParentType, ContextType, RequireFields<MutationPublishRuleSetArgs, 'input'>>;
   recordContributionPayment?: Resolver<ResolversTypes['RecordContributionPaymentPayload'], ParentType, ContextType, RequireFields<MutationRecordContributionPaymentArgs, 'input'>>;
   redecideClaim?: Resolver<ResolversTypes['RedecideClaimPayload'], ParentType, ContextType, RequireFields<MutationRedecideClaimArgs, 'input'>>;
   rejectClaim?: Resolver<ResolversTypes['RejectClaimPayload'], ParentType, ContextType, RequireFields<MutationRejectClaimArgs, 'input'>>;
+  rejectCondolence?: Resolver<ResolversTypes['RejectCondolencePayload'], ParentType, ContextType, RequireFields<MutationRejectCondolenceArgs, 'input'>>;
   rejectFourEyesProposal?: Resolver<ResolversTypes['DecideFourEyesProposalPayload'], ParentType, ContextType, RequireFields<MutationRejectFourEyesProposalArgs, 'input'>>;
+  rejectRuleSetProposal?: Resolver<ResolversTypes['RuleSetProposalPayload'], ParentType, ContextType, RequireFields<MutationRejectRuleSetProposalArgs, 'input'>>;
   requestAttachmentUpload?: Resolver<ResolversTypes['RequestAttachmentUploadPayload'], ParentType, ContextType>;
   requestReconciliation?: Resolver<ResolversTypes['RequestReconciliationPayload'], ParentType, ContextType, RequireFields<MutationRequestReconciliationArgs, 'input'>>;
   requestUpload?: Resolver<ResolversTypes['RequestUploadPayload'], ParentType, ContextType, RequireFields<MutationRequestUploadArgs, 'input'>>;
+  requestYearlyReport?: Resolver<ResolversTypes['RequestYearlyReportPayload'], ParentType, ContextType, RequireFields<MutationRequestYearlyReportArgs, 'input'>>;
   resubmitApplication?: Resolver<ResolversTypes['ResubmitApplicationPayload'], ParentType, ContextType, RequireFields<MutationResubmitApplicationArgs, 'input'>>;
   retryBankDocument?: Resolver<ResolversTypes['RetryBankDocumentPayload'], ParentType, ContextType, RequireFields<MutationRetryBankDocumentArgs, 'input'>>;
   retryNotificationDelivery?: Resolver<ResolversTypes['RetryNotificationDeliveryPayload'], ParentType, ContextType, RequireFields<MutationRetryNotificationDeliveryArgs, 'input'>>;
@@ -6343,6 +7979,8 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   returnApplication?: Resolver<ResolversTypes['ReturnApplicationPayload'], ParentType, ContextType, RequireFields<MutationReturnApplicationArgs, 'input'>>;
   revealMemberPersonalData?: Resolver<ResolversTypes['RevealMemberPersonalDataPayload'], ParentType, ContextType, RequireFields<MutationRevealMemberPersonalDataArgs, 'input'>>;
   revealPayoutBatchFile?: Resolver<ResolversTypes['RevealPayoutBatchFilePayload'], ParentType, ContextType, RequireFields<MutationRevealPayoutBatchFileArgs, 'input'>>;
+  setEnrolmentCategories?: Resolver<ResolversTypes['SetEnrolmentCategoriesPayload'], ParentType, ContextType, RequireFields<MutationSetEnrolmentCategoriesArgs, 'input'>>;
+  setEnrolmentTarget?: Resolver<ResolversTypes['SetEnrolmentTargetPayload'], ParentType, ContextType, RequireFields<MutationSetEnrolmentTargetArgs, 'input'>>;
   setMyNotificationPreferences?: Resolver<ResolversTypes['SetMyNotificationPreferencesPayload'], ParentType, ContextType, RequireFields<MutationSetMyNotificationPreferencesArgs, 'input'>>;
   submitApplication?: Resolver<ResolversTypes['SubmitApplicationPayload'], ParentType, ContextType, RequireFields<MutationSubmitApplicationArgs, 'input'>>;
   submitPayoutBatch?: Resolver<ResolversTypes['SubmitPayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationSubmitPayoutBatchArgs, 'input'>>;
@@ -6350,11 +7988,12 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   updateUnit?: Resolver<ResolversTypes['UpdateUnitPayload'], ParentType, ContextType, RequireFields<MutationUpdateUnitArgs, 'input'>>;
   uploadBankStatement?: Resolver<ResolversTypes['UploadBankStatementPayload'], ParentType, ContextType, RequireFields<MutationUploadBankStatementArgs, 'input'>>;
   uploadSettlements?: Resolver<ResolversTypes['UploadSettlementsPayload'], ParentType, ContextType, RequireFields<MutationUploadSettlementsArgs, 'input'>>;
+  withdrawCondolence?: Resolver<ResolversTypes['WithdrawCondolencePayload'], ParentType, ContextType, RequireFields<MutationWithdrawCondolenceArgs, 'input'>>;
   writeOffReconciliationException?: Resolver<ResolversTypes['WriteOffReconciliationExceptionPayload'], ParentType, ContextType, RequireFields<MutationWriteOffReconciliationExceptionArgs, 'input'>>;
 };
 
 export type NodeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'Appeal' | 'Application' | 'Attachment' | 'BankAccount' | 'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Contribution' | 'ContributionPayment' | 'DailyProof' | 'Enrolment' | 'FourEyesProposal' | 'Member' | 'MemberChange' | 'Notice' | 'Notification' | 'NotificationDelivery' | 'Payout' | 'PayoutAttempt' | 'PayoutBatch' | 'PayoutRetryProposal' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'RuleSet' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'SettlementSource' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'Appeal' | 'Application' | 'Attachment' | 'BankAccount' | 'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Condolence' | 'Contribution' | 'ContributionPayment' | 'DailyProof' | 'Enrolment' | 'FourEyesProposal' | 'Funder' | 'Member' | 'MemberChange' | 'Notice' | 'Notification' | 'NotificationDelivery' | 'Organisation' | 'Payout' | 'PayoutAttempt' | 'PayoutBatch' | 'PayoutRetryProposal' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'RuleSet' | 'RuleSetProposal' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'SettlementSource' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
 };
 
 export type NoticeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Notice'] = ResolversParentTypes['Notice']> = {
@@ -6422,6 +8061,30 @@ export type NotificationPreferencesResolvers<ContextType = Context, ParentType e
   wechatBound?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
+export type OrganisationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Organisation'] = ResolversParentTypes['Organisation']> = {
+  ancestors?: Resolver<Array<ResolversTypes['Organisation']>, ParentType, ContextType>;
+  children?: Resolver<Array<ResolversTypes['Organisation']>, ParentType, ContextType>;
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  level?: Resolver<ResolversTypes['OrganisationLevel'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  parent?: Resolver<Maybe<ResolversTypes['Organisation']>, ParentType, ContextType>;
+  units?: Resolver<ResolversTypes['UnitConnection'], ParentType, ContextType, Partial<OrganisationUnitsArgs>>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type OrganisationConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrganisationConnection'] = ResolversParentTypes['OrganisationConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['OrganisationEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type OrganisationEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrganisationEdge'] = ResolversParentTypes['OrganisationEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Organisation'], ParentType, ContextType>;
+};
+
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -6432,8 +8095,10 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 export type PayoutResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Payout'] = ResolversParentTypes['Payout']> = {
   amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   attempts?: Resolver<Array<ResolversTypes['PayoutAttempt']>, ParentType, ContextType>;
-  claim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType>;
+  claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType>;
+  condolence?: Resolver<Maybe<ResolversTypes['Condolence']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  funder?: Resolver<ResolversTypes['Funder'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
   paidAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -6489,6 +8154,7 @@ export type PayoutBatchResolvers<ContextType = Context, ParentType extends Resol
   fileName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   fileUrl?: Resolver<Maybe<ResolversTypes['SignedUrl']>, ParentType, ContextType>;
   finalAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  funder?: Resolver<ResolversTypes['Funder'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   msgId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   paymentCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -6563,6 +8229,7 @@ export type PlanPayoutsPayloadResolvers<ContextType = Context, ParentType extend
 };
 
 export type PublishRuleSetPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PublishRuleSetPayload'] = ResolversParentTypes['PublishRuleSetPayload']> = {
+  proposal?: Resolver<Maybe<ResolversTypes['RuleSetProposal']>, ParentType, ContextType>;
   ruleSet?: Resolver<Maybe<ResolversTypes['RuleSet']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
@@ -6577,22 +8244,30 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   claim?: Resolver<Maybe<ResolversTypes['Claim']>, ParentType, ContextType, RequireFields<QueryClaimArgs, 'id'>>;
   claimTurnaroundBreaches?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, Partial<QueryClaimTurnaroundBreachesArgs>>;
   claims?: Resolver<ResolversTypes['ClaimConnection'], ParentType, ContextType, Partial<QueryClaimsArgs>>;
+  condolences?: Resolver<ResolversTypes['CondolenceConnection'], ParentType, ContextType, Partial<QueryCondolencesArgs>>;
+  enrolmentTargets?: Resolver<Array<ResolversTypes['EnrolmentTarget']>, ParentType, ContextType, RequireFields<QueryEnrolmentTargetsArgs, 'planYear'>>;
+  figures?: Resolver<ResolversTypes['FiguresReport'], ParentType, ContextType, RequireFields<QueryFiguresArgs, 'filter'>>;
   fourEyesProposals?: Resolver<ResolversTypes['FourEyesProposalConnection'], ParentType, ContextType, Partial<QueryFourEyesProposalsArgs>>;
+  funders?: Resolver<Array<ResolversTypes['Funder']>, ParentType, ContextType>;
   member?: Resolver<Maybe<ResolversTypes['Member']>, ParentType, ContextType, RequireFields<QueryMemberArgs, 'id'>>;
   members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, Partial<QueryMembersArgs>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
   nodes?: Resolver<Array<Maybe<ResolversTypes['Node']>>, ParentType, ContextType, RequireFields<QueryNodesArgs, 'ids'>>;
   notificationDeliveries?: Resolver<ResolversTypes['NotificationDeliveryConnection'], ParentType, ContextType, Partial<QueryNotificationDeliveriesArgs>>;
+  organisation?: Resolver<Maybe<ResolversTypes['Organisation']>, ParentType, ContextType, RequireFields<QueryOrganisationArgs, 'code'>>;
+  organisations?: Resolver<ResolversTypes['OrganisationConnection'], ParentType, ContextType, Partial<QueryOrganisationsArgs>>;
   payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType, RequireFields<QueryPayoutArgs, 'id'>>;
   payoutBatch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType, RequireFields<QueryPayoutBatchArgs, 'id'>>;
   payoutBatches?: Resolver<ResolversTypes['PayoutBatchConnection'], ParentType, ContextType, Partial<QueryPayoutBatchesArgs>>;
   payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, Partial<QueryPayoutsArgs>>;
+  reconciliationCalendar?: Resolver<ResolversTypes['ReconciliationCalendar'], ParentType, ContextType, RequireFields<QueryReconciliationCalendarArgs, 'filter'>>;
   reconciliationExceptions?: Resolver<ResolversTypes['ReconciliationExceptionConnection'], ParentType, ContextType, Partial<QueryReconciliationExceptionsArgs>>;
   reconciliationMatches?: Resolver<ResolversTypes['ReconciliationMatchConnection'], ParentType, ContextType, Partial<QueryReconciliationMatchesArgs>>;
   reconciliationReport?: Resolver<ResolversTypes['ReconciliationReport'], ParentType, ContextType, RequireFields<QueryReconciliationReportArgs, 'account' | 'date'>>;
   reconciliationRuns?: Resolver<ResolversTypes['ReconciliationRunConnection'], ParentType, ContextType, Partial<QueryReconciliationRunsArgs>>;
   rosterImport?: Resolver<Maybe<ResolversTypes['RosterImport']>, ParentType, ContextType, RequireFields<QueryRosterImportArgs, 'id'>>;
   ruleSet?: Resolver<Maybe<ResolversTypes['RuleSet']>, ParentType, ContextType, RequireFields<QueryRuleSetArgs, 'ruleSetId'>>;
+  ruleSetProposals?: Resolver<ResolversTypes['RuleSetProposalConnection'], ParentType, ContextType, Partial<QueryRuleSetProposalsArgs>>;
   ruleSets?: Resolver<Array<ResolversTypes['RuleSet']>, ParentType, ContextType, Partial<QueryRuleSetsArgs>>;
   settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType, RequireFields<QuerySettlementArgs, 'id'>>;
   settlementIngestionRun?: Resolver<Maybe<ResolversTypes['SettlementIngestionRun']>, ParentType, ContextType, RequireFields<QuerySettlementIngestionRunArgs, 'id'>>;
@@ -6605,6 +8280,21 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType, RequireFields<QueryUnitArgs, 'id'>>;
   units?: Resolver<ResolversTypes['UnitConnection'], ParentType, ContextType, Partial<QueryUnitsArgs>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
+};
+
+export type ReconciliationCalendarResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationCalendar'] = ResolversParentTypes['ReconciliationCalendar']> = {
+  accounts?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  days?: Resolver<Array<ResolversTypes['ReconciliationCalendarDay']>, ParentType, ContextType>;
+  openExceptions?: Resolver<ResolversTypes['ExceptionAgeBuckets'], ParentType, ContextType>;
+};
+
+export type ReconciliationCalendarDayResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationCalendarDay'] = ResolversParentTypes['ReconciliationCalendarDay']> = {
+  account?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  age?: Resolver<Maybe<ResolversTypes['ExceptionAge']>, ParentType, ContextType>;
+  date?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  openExceptions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  proven?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  statementPresent?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type ReconciliationExceptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationException'] = ResolversParentTypes['ReconciliationException']> = {
@@ -6731,6 +8421,11 @@ export type RejectClaimPayloadResolvers<ContextType = Context, ParentType extend
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type RejectCondolencePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RejectCondolencePayload'] = ResolversParentTypes['RejectCondolencePayload']> = {
+  condolence?: Resolver<Maybe<ResolversTypes['Condolence']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type RequestAttachmentUploadPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RequestAttachmentUploadPayload'] = ResolversParentTypes['RequestAttachmentUploadPayload']> = {
   upload?: Resolver<Maybe<ResolversTypes['UploadTicket']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -6744,6 +8439,13 @@ export type RequestReconciliationPayloadResolvers<ContextType = Context, ParentT
 
 export type RequestUploadPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RequestUploadPayload'] = ResolversParentTypes['RequestUploadPayload']> = {
   upload?: Resolver<Maybe<ResolversTypes['UploadTicket']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RequestYearlyReportPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RequestYearlyReportPayload'] = ResolversParentTypes['RequestYearlyReportPayload']> = {
+  expiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  fileName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -6839,6 +8541,86 @@ export type RuleSetResolvers<ContextType = Context, ParentType extends Resolvers
   shipped?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type RuleSetProposalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RuleSetProposal'] = ResolversParentTypes['RuleSetProposal']> = {
+  decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  decider?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  decisionNote?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  definition?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  effectiveFrom?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['RuleSetProposalKind'], ParentType, ContextType>;
+  note?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  organisationId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  planYear?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  proposedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  proposer?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
+  ruleSet?: Resolver<Maybe<ResolversTypes['RuleSet']>, ParentType, ContextType>;
+  ruleSetId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ruleSetVersion?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['RuleSetProposalStatus'], ParentType, ContextType>;
+  viewerCanDecide?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  whatIf?: Resolver<ResolversTypes['RuleSetWhatIf'], ParentType, ContextType, Partial<RuleSetProposalWhatIfArgs>>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type RuleSetProposalConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RuleSetProposalConnection'] = ResolversParentTypes['RuleSetProposalConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['RuleSetProposalEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type RuleSetProposalEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RuleSetProposalEdge'] = ResolversParentTypes['RuleSetProposalEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['RuleSetProposal'], ParentType, ContextType>;
+};
+
+export type RuleSetProposalPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RuleSetProposalPayload'] = ResolversParentTypes['RuleSetProposalPayload']> = {
+  proposal?: Resolver<Maybe<ResolversTypes['RuleSetProposal']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type RuleSetWhatIfResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RuleSetWhatIf'] = ResolversParentTypes['RuleSetWhatIf']> = {
+  changedClaims?: Resolver<Array<ResolversTypes['RuleSetWhatIfClaim']>, ParentType, ContextType>;
+  claimsChanged?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  claimsReplayed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  funders?: Resolver<Array<ResolversTypes['RuleSetWhatIfFunder']>, ParentType, ContextType>;
+  planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  programmes?: Resolver<Array<ResolversTypes['RuleSetWhatIfProgramme']>, ParentType, ContextType>;
+  totalAfterFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  totalBeforeFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+};
+
+export type RuleSetWhatIfClaimResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RuleSetWhatIfClaim'] = ResolversParentTypes['RuleSetWhatIfClaim']> = {
+  claimId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  eligibleAfter?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  eligibleBefore?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
+  totalAfterFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  totalBeforeFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+};
+
+export type RuleSetWhatIfFunderResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RuleSetWhatIfFunder'] = ResolversParentTypes['RuleSetWhatIfFunder']> = {
+  afterFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  beforeFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  funder?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type RuleSetWhatIfProgrammeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RuleSetWhatIfProgramme'] = ResolversParentTypes['RuleSetWhatIfProgramme']> = {
+  afterFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  beforeFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  programme?: Resolver<ResolversTypes['BenefitProgramme'], ParentType, ContextType>;
+};
+
+export type SetEnrolmentCategoriesPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SetEnrolmentCategoriesPayload'] = ResolversParentTypes['SetEnrolmentCategoriesPayload']> = {
+  enrolment?: Resolver<Maybe<ResolversTypes['Enrolment']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type SetEnrolmentTargetPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SetEnrolmentTargetPayload'] = ResolversParentTypes['SetEnrolmentTargetPayload']> = {
+  target?: Resolver<Maybe<ResolversTypes['EnrolmentTarget']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type SetMyNotificationPreferencesPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SetMyNotificationPreferencesPayload'] = ResolversParentTypes['SetMyNotificationPreferencesPayload']> = {
@@ -7084,7 +8866,11 @@ export type UnitResolvers<ContextType = Context, ParentType extends ResolversPar
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   members?: Resolver<ResolversTypes['MemberConnection'], ParentType, ContextType, Partial<UnitMembersArgs>>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  organisation?: Resolver<ResolversTypes['Organisation'], ParentType, ContextType>;
+  pendingMove?: Resolver<Maybe<ResolversTypes['UnitMove']>, ParentType, ContextType>;
   planType?: Resolver<ResolversTypes['PlanType'], ParentType, ContextType>;
+  smallMicro?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  unitType?: Resolver<ResolversTypes['UnitType'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -7098,6 +8884,18 @@ export type UnitConnectionResolvers<ContextType = Context, ParentType extends Re
 export type UnitEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UnitEdge'] = ResolversParentTypes['UnitEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
+};
+
+export type UnitMoveResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UnitMove'] = ResolversParentTypes['UnitMove']> = {
+  confirmed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  confirmedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  confirmedBy?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['Organisation'], ParentType, ContextType>;
+  proposedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  proposedBy?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['Organisation'], ParentType, ContextType>;
+  unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
 };
 
 export type UpdateMemberPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateMemberPayload'] = ResolversParentTypes['UpdateMemberPayload']> = {
@@ -7140,6 +8938,11 @@ export type ViewerResolvers<ContextType = Context, ParentType extends ResolversP
   unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
 };
 
+export type WithdrawCondolencePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WithdrawCondolencePayload'] = ResolversParentTypes['WithdrawCondolencePayload']> = {
+  condolence?: Resolver<Maybe<ResolversTypes['Condolence']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type WriteOffReconciliationExceptionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WriteOffReconciliationExceptionPayload'] = ResolversParentTypes['WriteOffReconciliationExceptionPayload']> = {
   exception?: Resolver<Maybe<ResolversTypes['ReconciliationException']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -7155,9 +8958,11 @@ export type Resolvers<ContextType = Context> = {
   Application?: ApplicationResolvers<ContextType>;
   ApplicationConnection?: ApplicationConnectionResolvers<ContextType>;
   ApplicationEdge?: ApplicationEdgeResolvers<ContextType>;
+  ApplyForCondolencePayload?: ApplyForCondolencePayloadResolvers<ContextType>;
   ApproveClaimPayload?: ApproveClaimPayloadResolvers<ContextType>;
   ApproveClaimResult?: ApproveClaimResultResolvers<ContextType>;
   ApproveClaimsPayload?: ApproveClaimsPayloadResolvers<ContextType>;
+  ApproveCondolencePayload?: ApproveCondolencePayloadResolvers<ContextType>;
   ApprovePayoutBatchPayload?: ApprovePayoutBatchPayloadResolvers<ContextType>;
   Attachment?: AttachmentResolvers<ContextType>;
   BankAccount?: BankAccountResolvers<ContextType>;
@@ -7180,11 +8985,16 @@ export type Resolvers<ContextType = Context> = {
   ClaimReason?: ClaimReasonResolvers<ContextType>;
   ClaimRedecision?: ClaimRedecisionResolvers<ContextType>;
   ClaimStatusChange?: ClaimStatusChangeResolvers<ContextType>;
+  Condolence?: CondolenceResolvers<ContextType>;
+  CondolenceConnection?: CondolenceConnectionResolvers<ContextType>;
+  CondolenceEdge?: CondolenceEdgeResolvers<ContextType>;
   ConfirmBankCardChangePayload?: ConfirmBankCardChangePayloadResolvers<ContextType>;
   ConfirmBankDocumentPayload?: ConfirmBankDocumentPayloadResolvers<ContextType>;
+  ConfirmUnitMovePayload?: ConfirmUnitMovePayloadResolvers<ContextType>;
   Contribution?: ContributionResolvers<ContextType>;
   ContributionPayment?: ContributionPaymentResolvers<ContextType>;
   CreateMemberPayload?: CreateMemberPayloadResolvers<ContextType>;
+  CreateOrganisationPayload?: CreateOrganisationPayloadResolvers<ContextType>;
   CreatePayoutBatchPayload?: CreatePayoutBatchPayloadResolvers<ContextType>;
   CreateUnitPayload?: CreateUnitPayloadResolvers<ContextType>;
   DailyProof?: DailyProofResolvers<ContextType>;
@@ -7197,11 +9007,21 @@ export type Resolvers<ContextType = Context> = {
   EnrolmentConnection?: EnrolmentConnectionResolvers<ContextType>;
   EnrolmentEdge?: EnrolmentEdgeResolvers<ContextType>;
   EnrolmentOverride?: EnrolmentOverrideResolvers<ContextType>;
+  EnrolmentTarget?: EnrolmentTargetResolvers<ContextType>;
+  ExceptionAgeBuckets?: ExceptionAgeBucketsResolvers<ContextType>;
   Fen?: GraphQLScalarType;
+  FiguresPreviousYear?: FiguresPreviousYearResolvers<ContextType>;
+  FiguresReport?: FiguresReportResolvers<ContextType>;
+  FiguresRow?: FiguresRowResolvers<ContextType>;
+  FiguresTurnaround?: FiguresTurnaroundResolvers<ContextType>;
+  FiguresYearOnYear?: FiguresYearOnYearResolvers<ContextType>;
   FileAppealPayload?: FileAppealPayloadResolvers<ContextType>;
   FourEyesProposal?: FourEyesProposalResolvers<ContextType>;
   FourEyesProposalConnection?: FourEyesProposalConnectionResolvers<ContextType>;
   FourEyesProposalEdge?: FourEyesProposalEdgeResolvers<ContextType>;
+  Funder?: FunderResolvers<ContextType>;
+  FunderBalance?: FunderBalanceResolvers<ContextType>;
+  FunderPayoutTotal?: FunderPayoutTotalResolvers<ContextType>;
   ImportRosterPayload?: ImportRosterPayloadResolvers<ContextType>;
   IssueNoticesPayload?: IssueNoticesPayloadResolvers<ContextType>;
   JSON?: GraphQLScalarType;
@@ -7215,6 +9035,7 @@ export type Resolvers<ContextType = Context> = {
   MemberConnection?: MemberConnectionResolvers<ContextType>;
   MemberEdge?: MemberEdgeResolvers<ContextType>;
   MoveMemberPayload?: MoveMemberPayloadResolvers<ContextType>;
+  MoveUnitPayload?: MoveUnitPayloadResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   Notice?: NoticeResolvers<ContextType>;
@@ -7225,6 +9046,9 @@ export type Resolvers<ContextType = Context> = {
   NotificationDeliveryEdge?: NotificationDeliveryEdgeResolvers<ContextType>;
   NotificationEdge?: NotificationEdgeResolvers<ContextType>;
   NotificationPreferences?: NotificationPreferencesResolvers<ContextType>;
+  Organisation?: OrganisationResolvers<ContextType>;
+  OrganisationConnection?: OrganisationConnectionResolvers<ContextType>;
+  OrganisationEdge?: OrganisationEdgeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Payout?: PayoutResolvers<ContextType>;
   PayoutAttempt?: PayoutAttemptResolvers<ContextType>;
@@ -7240,6 +9064,8 @@ export type Resolvers<ContextType = Context> = {
   PlanPayoutsPayload?: PlanPayoutsPayloadResolvers<ContextType>;
   PublishRuleSetPayload?: PublishRuleSetPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  ReconciliationCalendar?: ReconciliationCalendarResolvers<ContextType>;
+  ReconciliationCalendarDay?: ReconciliationCalendarDayResolvers<ContextType>;
   ReconciliationException?: ReconciliationExceptionResolvers<ContextType>;
   ReconciliationExceptionConnection?: ReconciliationExceptionConnectionResolvers<ContextType>;
   ReconciliationExceptionCount?: ReconciliationExceptionCountResolvers<ContextType>;
@@ -7254,9 +9080,11 @@ export type Resolvers<ContextType = Context> = {
   RecordContributionPaymentPayload?: RecordContributionPaymentPayloadResolvers<ContextType>;
   RedecideClaimPayload?: RedecideClaimPayloadResolvers<ContextType>;
   RejectClaimPayload?: RejectClaimPayloadResolvers<ContextType>;
+  RejectCondolencePayload?: RejectCondolencePayloadResolvers<ContextType>;
   RequestAttachmentUploadPayload?: RequestAttachmentUploadPayloadResolvers<ContextType>;
   RequestReconciliationPayload?: RequestReconciliationPayloadResolvers<ContextType>;
   RequestUploadPayload?: RequestUploadPayloadResolvers<ContextType>;
+  RequestYearlyReportPayload?: RequestYearlyReportPayloadResolvers<ContextType>;
   ResubmitApplicationPayload?: ResubmitApplicationPayloadResolvers<ContextType>;
   RetryBankDocumentPayload?: RetryBankDocumentPayloadResolvers<ContextType>;
   RetryNotificationDeliveryPayload?: RetryNotificationDeliveryPayloadResolvers<ContextType>;
@@ -7270,6 +9098,16 @@ export type Resolvers<ContextType = Context> = {
   RosterImport?: RosterImportResolvers<ContextType>;
   RosterRowError?: RosterRowErrorResolvers<ContextType>;
   RuleSet?: RuleSetResolvers<ContextType>;
+  RuleSetProposal?: RuleSetProposalResolvers<ContextType>;
+  RuleSetProposalConnection?: RuleSetProposalConnectionResolvers<ContextType>;
+  RuleSetProposalEdge?: RuleSetProposalEdgeResolvers<ContextType>;
+  RuleSetProposalPayload?: RuleSetProposalPayloadResolvers<ContextType>;
+  RuleSetWhatIf?: RuleSetWhatIfResolvers<ContextType>;
+  RuleSetWhatIfClaim?: RuleSetWhatIfClaimResolvers<ContextType>;
+  RuleSetWhatIfFunder?: RuleSetWhatIfFunderResolvers<ContextType>;
+  RuleSetWhatIfProgramme?: RuleSetWhatIfProgrammeResolvers<ContextType>;
+  SetEnrolmentCategoriesPayload?: SetEnrolmentCategoriesPayloadResolvers<ContextType>;
+  SetEnrolmentTargetPayload?: SetEnrolmentTargetPayloadResolvers<ContextType>;
   SetMyNotificationPreferencesPayload?: SetMyNotificationPreferencesPayloadResolvers<ContextType>;
   Settlement?: SettlementResolvers<ContextType>;
   SettlementAmounts?: SettlementAmountsResolvers<ContextType>;
@@ -7296,6 +9134,7 @@ export type Resolvers<ContextType = Context> = {
   Unit?: UnitResolvers<ContextType>;
   UnitConnection?: UnitConnectionResolvers<ContextType>;
   UnitEdge?: UnitEdgeResolvers<ContextType>;
+  UnitMove?: UnitMoveResolvers<ContextType>;
   UpdateMemberPayload?: UpdateMemberPayloadResolvers<ContextType>;
   UpdateUnitPayload?: UpdateUnitPayloadResolvers<ContextType>;
   UploadBankStatementPayload?: UploadBankStatementPayloadResolvers<ContextType>;
@@ -7303,6 +9142,7 @@ export type Resolvers<ContextType = Context> = {
   UploadTicket?: UploadTicketResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
+  WithdrawCondolencePayload?: WithdrawCondolencePayloadResolvers<ContextType>;
   WriteOffReconciliationExceptionPayload?: WriteOffReconciliationExceptionPayloadResolvers<ContextType>;
 };
 

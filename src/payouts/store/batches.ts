@@ -1,9 +1,11 @@
 import type { Actor } from '../../audit/audit.ts';
-import type { Programme } from '../../benefits/rules/ruleSet.ts';
+import { PROGRAMMES, type Programme } from '../../benefits/rules/ruleSet.ts';
 import { Params } from '../../db/sql.ts';
 import { groupBy, type Page } from '../../kernel/page.ts';
 import { byKey, keysetSql } from '../../db/keyset.ts';
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
+import type { Scope } from '../../kernel/scope.ts';
+import { organisationRowScopeSql } from '../../db/scope.ts';
 import type { AttemptCount, BatchRow, BatchStatus, PayingAccount, SealedBatchFile } from '../model.ts';
 
 /**
@@ -12,7 +14,7 @@ import type { AttemptCount, BatchRow, BatchStatus, PayingAccount, SealedBatchFil
  * cancelled, payments withdrawn, sealed.
  */
 
-const BATCH_COLUMNS = `b.id, b.msg_id AS "msgId", b.pmt_inf_id AS "pmtInfId", b.status, b.submission, b.channel, b.debtor_account AS "debtorAccount",
+const BATCH_COLUMNS = `b.id, b.msg_id AS "msgId", b.funder_id AS "funderId", b.pmt_inf_id AS "pmtInfId", b.status, b.submission, b.channel, b.debtor_account AS "debtorAccount",
   b.debtor_name AS "debtorName", b.debtor_agent AS "debtorAgent", b.requested_execution_date AS "requestedExecutionDate", b.nb_of_txs AS "paymentCount",
   b.ctrl_sum_fen AS "totalFen", b.created_by AS "createdBy", b.created_at AS "createdAt", b.approved_by AS "approvedBy",
   b.approved_at AS "approvedAt", b.sealed_at AS "sealedAt", b.submit_requested_by AS "submitRequestedBy",
@@ -21,17 +23,36 @@ const BATCH_COLUMNS = `b.id, b.msg_id AS "msgId", b.pmt_inf_id AS "pmtInfId", b.
 
 // ---- reads ----
 
-export async function batchesByIds(db: Queryable, ids: readonly number[]): Promise<BatchRow[]> {
-  const { rows } = await db.query<BatchRow>(`SELECT ${BATCH_COLUMNS} FROM payout_batches b WHERE b.id = ANY($1::bigint[])`, [ids]);
+export interface BatchFilter {
+  status?: BatchStatus | null;
+  funderId?: number | null;
+}
+
+/** Batches the caller may see: staff of an organisation those of the funders of their organisation and of those below it. */
+function batchScopeSql(p: Params, scope: Scope): string {
+  return scope.organisationId == null ? 'true'
+    : `EXISTS (SELECT 1 FROM funders f WHERE f.id = b.funder_id AND ${organisationRowScopeSql(p, scope, 'f.organisation_id')})`;
+}
+
+function batchFilterSql(p: Params, scope: Scope, f: BatchFilter): string {
+  const where = [batchScopeSql(p, scope)];
+  if (f.status) where.push(`b.status = ${p.add(f.status)}`);
+  if (f.funderId != null) where.push(`b.funder_id = ${p.add(f.funderId)}`);
+  return where.join(' AND ');
+}
+
+export async function batchesByIds(db: Queryable, ids: readonly number[], scope: Scope): Promise<BatchRow[]> {
+  const p = new Params();
+  const { rows } = await db.query<BatchRow>(`SELECT ${BATCH_COLUMNS} FROM payout_batches b WHERE b.id = ANY(${p.add(ids)}::bigint[]) AND ${batchScopeSql(p, scope)}`, p.values);
   return rows;
 }
 
 /** Batches newest first. */
 export const BATCH_ORDER = byKey('b.id', 'DESC');
 
-export async function listBatches(db: Queryable, status: BatchStatus | null | undefined, page: Page): Promise<BatchRow[]> {
+export async function listBatches(db: Queryable, scope: Scope, filter: BatchFilter, page: Page): Promise<BatchRow[]> {
   const p = new Params();
-  const where = status ? `b.status = ${p.add(status)}` : 'true';
+  const where = batchFilterSql(p, scope, filter);
   const keyset = keysetSql(p, BATCH_ORDER, page);
   const { rows } = await db.query<BatchRow>(
     `SELECT ${BATCH_COLUMNS} FROM payout_batches b WHERE ${where} AND ${keyset.where} ORDER BY ${keyset.orderBy} LIMIT ${p.add(page.limit)}`,
@@ -40,8 +61,9 @@ export async function listBatches(db: Queryable, status: BatchStatus | null | un
   return rows;
 }
 
-export async function countBatches(db: Queryable, status: BatchStatus | null | undefined): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM payout_batches WHERE $1::text IS NULL OR status = $1`, [status ?? null]);
+export async function countBatches(db: Queryable, scope: Scope, filter: BatchFilter): Promise<number> {
+  const p = new Params();
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM payout_batches b WHERE ${batchFilterSql(p, scope, filter)}`, p.values);
   return rows[0]!.n;
 }
 
@@ -94,6 +116,8 @@ export interface NewBatch {
   id: number;
   msgId: string;
   pmtInfId: string;
+  funderId: number;
+  /** The funder's paying account (funderPayingAccount). */
   account: PayingAccount;
   /** China date (yyyy-MM-dd). */
   requestedExecutionDate: string;
@@ -104,10 +128,10 @@ export interface NewBatch {
 
 export async function insertBatch(tx: Tx, batch: NewBatch): Promise<void> {
   await tx.query(
-    `INSERT INTO payout_batches (id, msg_id, pmt_inf_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date,
+    `INSERT INTO payout_batches (id, msg_id, pmt_inf_id, funder_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date,
                                  nb_of_txs, ctrl_sum_fen, created_by, created_by_role)
-     OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-    [batch.id, batch.msgId, batch.pmtInfId, batch.account.channel, batch.account.account, batch.account.name, batch.account.agent,
+     OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    [batch.id, batch.msgId, batch.pmtInfId, batch.funderId, batch.account.channel, batch.account.account, batch.account.name, batch.account.agent,
      batch.requestedExecutionDate, batch.nbOfTxs, batch.ctrlSumFen, batch.createdBy.subject, batch.createdBy.role],
   );
 }
@@ -115,9 +139,9 @@ export async function insertBatch(tx: Tx, batch: NewBatch): Promise<void> {
 /** The programmes each payout pays (for its remittance text), in the rules' order. */
 export async function programmesOfPayouts(tx: Tx, payoutIds: readonly number[]): Promise<Map<number, Programme[]>> {
   const { rows } = await tx.query<{ payoutId: number; programmes: Programme[] }>(
-    `SELECT pl.payout_id AS "payoutId", array_agg(l.programme ORDER BY array_position(ARRAY['INPATIENT', 'CRITICAL', 'MAJOR_DISEASE'], l.programme)) AS programmes
+    `SELECT pl.payout_id AS "payoutId", array_agg(l.programme ORDER BY array_position($2::text[], l.programme)) AS programmes
        FROM payout_lines pl JOIN benefit_lines l ON l.id = pl.benefit_line_id WHERE pl.payout_id = ANY($1::bigint[]) GROUP BY pl.payout_id`,
-    [payoutIds],
+    [payoutIds, PROGRAMMES],
   );
   return new Map(rows.map((r) => [r.payoutId, r.programmes]));
 }
@@ -190,7 +214,8 @@ export interface PlannedAttempt {
   memberCardEnc: Buffer | null;
   creditorAgent: string;
   remittanceInfo: string;
-  claimId: number;
+  /** Null for a condolence payment's payout: its condolence stays approved, so its status reads APPROVED. */
+  claimId: number | null;
   claimStatus: string;
 }
 
@@ -199,8 +224,9 @@ export async function plannedAttempts(tx: Tx, batchId: number): Promise<PlannedA
   const { rows } = await tx.query<PlannedAttempt>(
     `SELECT a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen",
             a.creditor_name AS "creditorName", a.creditor_account_enc AS "accountEnc", m.bank_card_enc AS "memberCardEnc",
-            a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo", c.id AS "claimId", c.status AS "claimStatus"
-       FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id JOIN claims c ON c.id = p.claim_id JOIN members m ON m.id = p.member_id
+            a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo", p.claim_id AS "claimId",
+            CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE c.status END AS "claimStatus"
+       FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id LEFT JOIN claims c ON c.id = p.claim_id JOIN members m ON m.id = p.member_id
       WHERE a.batch_id = $1 AND a.status = 'PLANNED' ORDER BY a.id FOR SHARE OF m`,
     [batchId],
   );

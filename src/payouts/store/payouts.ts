@@ -3,6 +3,7 @@ import { Params } from '../../db/sql.ts';
 import { groupBy, type Page } from '../../kernel/page.ts';
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
 import type { AttemptRow, PayoutRow, PayoutReturn, PayoutStatus, RetryProposalRow, SettledPayout } from '../model.ts';
+import type { CondolenceReason } from '../../condolences/model.ts';
 import type { Scope } from '../../kernel/scope.ts';
 import { memberRowScopeSql } from '../../db/scope.ts';
 import { keysetSql, type Ordering } from '../../db/keyset.ts';
@@ -12,7 +13,7 @@ import { keysetSql, type Ordering } from '../../db/keyset.ts';
  * claim, where it waits for a batch), retries and what the bank's statements tell them.
  */
 
-const PAYOUT_COLUMNS = `p.id, p.claim_id AS "claimId", p.member_id AS "memberId", p.unit_id AS "unitId", p.amount_fen AS "amountFen",
+const PAYOUT_COLUMNS = `p.id, p.claim_id AS "claimId", p.funder_id AS "funderId", p.member_id AS "memberId", p.unit_id AS "unitId", p.amount_fen AS "amountFen",
   p.status, p.status_reason AS "statusReason", p.paid_at AS "paidAt", p.settled_at AS "settledAt", p.created_at AS "createdAt"`;
 
 const ATTEMPT_COLUMNS = `a.id, a.payout_id AS "payoutId", a.attempt_no AS "attemptNo", a.batch_id AS "batchId", a.end_to_end_id AS "endToEndId",
@@ -72,14 +73,16 @@ export async function payoutsByIds(db: Queryable, ids: readonly number[], scope:
   return rows;
 }
 
-export async function payoutsOfClaims(db: Queryable, claimIds: readonly number[], scope: Scope): Promise<(PayoutRow | null)[]> {
+/** Each claim's payouts (one per funder of its approved lines; none yet: empty), funder order, in the order asked. */
+export async function payoutsOfClaims(db: Queryable, claimIds: readonly number[], scope: Scope): Promise<PayoutRow[][]> {
   const p = new Params();
   const { rows } = await db.query<PayoutRow>(
-    `SELECT ${PAYOUT_COLUMNS} FROM payouts p WHERE p.claim_id = ANY(${p.add(claimIds)}) AND ${memberRowScopeSql(p, scope, 'p')}`,
+    `SELECT ${PAYOUT_COLUMNS} FROM payouts p WHERE p.claim_id = ANY(${p.add(claimIds)}) AND ${memberRowScopeSql(p, scope, 'p')} ORDER BY p.claim_id, p.funder_id`,
     p.values,
   );
-  const byClaim = new Map(rows.map((r) => [r.claimId, r]));
-  return claimIds.map((id) => byClaim.get(id) ?? null);
+  // Every row has the claim asked for: claim_id = ANY(...).
+  const byClaim = groupBy(rows, (r) => r.claimId!);
+  return claimIds.map((id) => byClaim.get(id) ?? []);
 }
 
 /** One page of payouts for each member, in one query. */
@@ -145,7 +148,7 @@ export async function payoutTotalsByStatus(db: Queryable): Promise<{ status: Pay
 
 // ---- planning: where a payout waits ----
 
-const NO_BANK_ACCOUNT = 'the member has no bank account on record: add one (roster import) and the payout is released';
+export const NO_BANK_ACCOUNT = 'the member has no bank account on record: add one (roster import) and the payout is released';
 
 /**
  * A card that replaced another (BANK_CARD_COOLING_OFF_DAYS, migration 0007) is not paid until the
@@ -162,7 +165,7 @@ const chinaMinute = (at: string) => `to_char((${at}) AT TIME ZONE 'Asia/Shanghai
  * while a replaced card cools off, else READY. `days` and `noAccount` are placeholders of the
  * cooling-off days and NO_BANK_ACCOUNT.
  */
-function waitingState(days: string, noAccount: string): { status: string; reason: string } {
+export function waitingState(days: string, noAccount: string): { status: string; reason: string } {
   return {
     status: `CASE WHEN m.bank_card_enc IS NULL OR ${cardCoolingOff(days)} THEN 'HELD' ELSE 'READY' END`,
     reason: `CASE WHEN m.bank_card_enc IS NULL THEN ${noAccount}
@@ -174,31 +177,32 @@ function waitingState(days: string, noAccount: string): { status: string; reason
 const PLAN_PAGE = 10_000;
 
 /**
- * A payout for each of up to PLAN_PAGE APPROVED claims with approved lines that have none yet
- * (UNIQUE(claim_id)), HELD or READY as its member's card says, and its payout lines. `more`: the
+ * A payout for each of up to PLAN_PAGE (APPROVED claim, funder) pairs with approved lines of that
+ * funder that have none yet (UNIQUE(claim_id, funder_id)): the member gets one transfer per stay
+ * from each funder. HELD or READY as its member's card says, with its payout lines. `more`: the
  * page was full, call again.
  */
 export async function createPayoutsOfApprovedClaims(db: Queryable, coolingOffDays: number): Promise<{ created: number; held: number; more: boolean }> {
   const waiting = waitingState('$2', '$1');
   const { rows } = await db.query<{ status: PayoutStatus; n: number }>(
     `WITH candidates AS (
-       SELECT c.id AS claim_id, c.member_id, c.unit_id
-         FROM claims c
-        WHERE c.status = 'APPROVED' AND NOT EXISTS (SELECT 1 FROM payouts p WHERE p.claim_id = c.id)
-          AND EXISTS (SELECT 1 FROM benefit_lines l WHERE l.claim_id = c.id AND l.status = 'APPROVED' AND coalesce(l.adjusted_fen, l.amount_fen) > 0)
-        ORDER BY c.id LIMIT ${PLAN_PAGE}),
+       SELECT c.id AS claim_id, c.member_id, c.unit_id, l.funder_id, sum(coalesce(l.adjusted_fen, l.amount_fen)) AS amount_fen
+         FROM claims c JOIN benefit_lines l ON l.claim_id = c.id AND l.status = 'APPROVED'
+        WHERE c.status = 'APPROVED' AND NOT EXISTS (SELECT 1 FROM payouts p WHERE p.claim_id = c.id AND p.funder_id = l.funder_id)
+        GROUP BY c.id, l.funder_id
+       HAVING bool_or(coalesce(l.adjusted_fen, l.amount_fen) > 0)
+        ORDER BY c.id, l.funder_id LIMIT ${PLAN_PAGE}),
      inserted AS (
-       INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, status_reason)
-       SELECT k.claim_id, k.member_id, k.unit_id,
-              (SELECT sum(coalesce(l.adjusted_fen, l.amount_fen)) FROM benefit_lines l WHERE l.claim_id = k.claim_id AND l.status = 'APPROVED'),
-              ${waiting.status}, ${waiting.reason}
+       INSERT INTO payouts (claim_id, funder_id, member_id, unit_id, amount_fen, status, status_reason)
+       SELECT k.claim_id, k.funder_id, k.member_id, k.unit_id, k.amount_fen, ${waiting.status}, ${waiting.reason}
          FROM candidates k JOIN members m ON m.id = k.member_id
-       ON CONFLICT (claim_id) DO NOTHING
-       RETURNING id, claim_id, status),
+       ON CONFLICT (claim_id, funder_id) DO NOTHING
+       RETURNING id, claim_id, funder_id, status),
      lines AS (
        INSERT INTO payout_lines (benefit_line_id, payout_id, amount_fen)
        SELECT l.id, i.id, coalesce(l.adjusted_fen, l.amount_fen)
-         FROM inserted i JOIN benefit_lines l ON l.claim_id = i.claim_id AND l.status = 'APPROVED' AND coalesce(l.adjusted_fen, l.amount_fen) > 0)
+         FROM inserted i JOIN benefit_lines l ON l.claim_id = i.claim_id AND l.funder_id = i.funder_id AND l.status = 'APPROVED'
+                                             AND coalesce(l.adjusted_fen, l.amount_fen) > 0)
      SELECT status, count(*)::int AS n FROM inserted GROUP BY status`,
     [NO_BANK_ACCOUNT, coolingOffDays],
   );
@@ -252,23 +256,27 @@ export interface ReadyPayout {
   amountFen: number;
   /** Attempts so far: the next is numbered one more. */
   attempts: number;
-  claimId: number;
+  /** Null for a condolence payment's payout, which has its condolence and reason instead. */
+  claimId: number | null;
+  condolenceId: number | null;
+  condolenceReason: CondolenceReason | null;
 }
 
 /**
- * Up to `max` READY payouts (oldest first) of members with a card on record that is not cooling
+ * Up to `max` READY payouts of the funder (oldest first) of members with a card on record that is not cooling
  * off, locked; payouts locked by a concurrent creation are skipped, not waited for. The members are
  * locked (shared) until the commit: a card changed meanwhile is rechecked here, and the attempts
  * copy the card that was checked.
  */
-export async function lockReadyPayouts(tx: Tx, max: number, coolingOffDays: number): Promise<ReadyPayout[]> {
+export async function lockReadyPayouts(tx: Tx, max: number, coolingOffDays: number, funderId: number): Promise<ReadyPayout[]> {
   const { rows } = await tx.query<ReadyPayout>(
-    `SELECT p.id, p.amount_fen AS "amountFen", p.attempts, p.claim_id AS "claimId"
+    `SELECT p.id, p.amount_fen AS "amountFen", p.attempts, p.claim_id AS "claimId", p.condolence_id AS "condolenceId",
+            (SELECT k.reason FROM condolences k WHERE k.id = p.condolence_id) AS "condolenceReason"
        FROM payouts p JOIN members m ON m.id = p.member_id
-      WHERE p.status = 'READY' AND m.bank_card_enc IS NOT NULL
+      WHERE p.status = 'READY' AND p.funder_id = $3 AND m.bank_card_enc IS NOT NULL
         AND NOT ${cardCoolingOff('$2')}
       ORDER BY p.id LIMIT $1 FOR UPDATE OF p SKIP LOCKED FOR SHARE OF m`,
-    [max, coolingOffDays],
+    [max, coolingOffDays, funderId],
   );
   return rows;
 }
@@ -313,9 +321,11 @@ export interface PayoutForRetry {
 
 export async function lockPayoutForRetry(tx: Tx, payoutId: number): Promise<PayoutForRetry | null> {
   const { rows } = await tx.query<PayoutForRetry>(
-    `SELECT p.status, p.attempts, c.status AS "claimStatus",
+    `SELECT p.status, p.attempts,
+            -- An approved condolence (a payout without a claim) stays approved: it pays like an approved claim.
+            CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE (SELECT c.status FROM claims c WHERE c.id = p.claim_id) END AS "claimStatus",
             EXISTS (SELECT 1 FROM payout_attempts a WHERE a.payout_id = p.id AND a.status = 'RETURNED') AS "wasPaid"
-       FROM payouts p JOIN claims c ON c.id = p.claim_id WHERE p.id = $1 FOR UPDATE OF p`,
+       FROM payouts p WHERE p.id = $1 FOR UPDATE OF p`,
     [payoutId],
   );
   return rows[0] ?? null;

@@ -174,6 +174,12 @@ class Matcher {
   private payoutDebit(tx: Transaction, payout: ExpectedPayout, rule: MatchRule): Result {
     // Evidence is built only for an exception: most debits match.
     const evidence = () => ({ ...transactionEvidence(tx), endToEndId: payout.endToEndId, matchedBy: rule, payoutId: payout.payoutId });
+    // Each funder's payouts leave its own account: a debit elsewhere is not that payment's.
+    if (payout.debtorAccount !== tx.entry.account) {
+      return exception('UNMATCHED_DEBIT', tx.amountFen, payout.attemptId, {
+        ...evidence(), debtorAccount: payout.debtorAccount, reason: `the payout is paid from account ${payout.debtorAccount}, not from ${tx.entry.account}`,
+      });
+    }
     if (payout.amountFen !== tx.amountFen) {
       return exception('AMOUNT_MISMATCH', tx.amountFen, payout.attemptId, {
         ...evidence(), expectedFen: payout.amountFen, reason: `the payout is ${fenToCny(payout.amountFen)}, the bank debited ${fenToCny(tx.amountFen)}`,
@@ -197,6 +203,11 @@ class Matcher {
     const open = payouts.filter((p) => p.status === 'PAID' && !this.debited.has(p.attemptId));
     const expectedFen = open.reduce((sum, p) => sum + p.amountFen, 0);
     const evidence = { ...transactionEvidence(tx), batchMsgId: payouts[0]!.batchMsgId, pmtInfId: payouts[0]!.pmtInfId, matchedBy: 'BATCH' };
+    if (payouts[0]!.debtorAccount !== tx.entry.account) {
+      return exception('UNMATCHED_DEBIT', tx.amountFen, null, {
+        ...evidence, debtorAccount: payouts[0]!.debtorAccount, reason: `the batch is paid from account ${payouts[0]!.debtorAccount}, not from ${tx.entry.account}`,
+      });
+    }
     if (open.length === 0) {
       return exception('DUPLICATE_DEBIT', tx.amountFen, null, { ...evidence, reason: 'every credited payment of this batch is already debited' });
     }
@@ -253,6 +264,11 @@ class Matcher {
       });
     }
     const about = { ...evidence, endToEndId: payout.endToEndId, payoutId: payout.payoutId };
+    if (payout.debtorAccount !== tx.entry.account) {
+      return exception('UNKNOWN_CREDIT', tx.amountFen, payout.attemptId, {
+        ...about, debtorAccount: payout.debtorAccount, reason: `a return (退票) of a payout paid from account ${payout.debtorAccount}, credited to ${tx.entry.account}`,
+      });
+    }
     if (payout.amountFen !== tx.amountFen) {
       return exception('AMOUNT_MISMATCH', tx.amountFen, payout.attemptId, {
         ...about, expectedFen: payout.amountFen, reason: `the payout was ${fenToCny(payout.amountFen)}, the bank returned ${fenToCny(tx.amountFen)}`,

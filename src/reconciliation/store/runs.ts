@@ -82,10 +82,11 @@ export async function accountsDue(db: Queryable, accounts: readonly string[], mi
   return rows.map((r) => r.account);
 }
 
-/** Our accounts: those configured, those payouts are paid from, those statements came for. */
+/** Our accounts: those configured, every funder's, those payouts are paid from, those statements came for. */
 export async function knownAccounts(db: Queryable, configured: readonly string[]): Promise<string[]> {
   const { rows } = await db.query<{ account: string }>(
     `SELECT account FROM unnest($1::text[]) AS c(account)
+     UNION SELECT account FROM funders WHERE account IS NOT NULL
      UNION SELECT DISTINCT debtor_account FROM payout_batches
      UNION SELECT DISTINCT account FROM bank_statements ORDER BY 1`,
     [configured],

@@ -1,0 +1,8 @@
+import type { Config } from '../config.ts';
+import { configuredSeal, parseSealSettings } from '../seals/settings.ts';
+import type { ReportSettings } from './download.ts';
+
+/** The yearly report's settings: the union's seal (as for notices and bank files), its name, the promise's holidays. */
+export function reportSettings(config: Pick<Config, 'NOTICE_UNION_NAME' | 'PROMISE_HOLIDAYS'>): ReportSettings {
+  return { seal: () => configuredSeal(parseSealSettings()), unionName: config.NOTICE_UNION_NAME, holidays: config.PROMISE_HOLIDAYS };
+}

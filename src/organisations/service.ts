@@ -1,0 +1,134 @@
+import { inTransaction } from '../db/pool.ts';
+import type { Db, Tx } from '../kernel/transaction.ts';
+import type { Scope } from '../kernel/scope.ts';
+import { check, checkAll, conflict, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
+import { textProblem } from '../kernel/text.ts';
+import { recordAudit, type Actor } from '../audit/audit.ts';
+import { setUnitOrganisation, unitsByIds } from '../members/store.ts';
+import type { UnitRow } from '../members/model.ts';
+import {
+  ORGANISATION_ADMINS, ORGANISATION_CODE, ORGANISATION_NAME_MAX, UNIT_MOVE_REASON_MAX,
+  type OrganisationLevel, type OrganisationRow, type UnitMoveRow,
+} from './model.ts';
+import * as store from './store.ts';
+
+/** Whether `organisation` lies in `scope`: its subtree for staff of an organisation, everything for staff of the whole hub. */
+export function organisationInScope(scope: Scope, organisation: Pick<OrganisationRow, 'path'>): boolean {
+  if (scope.unitId !== null || scope.memberId !== null) return false;
+  return scope.organisationId == null || organisation.path.includes(scope.organisationId);
+}
+
+function requireAdmin(actor: Actor, operation: string): void {
+  if (!(ORGANISATION_ADMINS as readonly string[]).includes(actor.role)) {
+    throw forbidden(`${operation} needs one of the roles ${ORGANISATION_ADMINS.join(', ')}; you are ${actor.role}`);
+  }
+}
+
+/** The organisation if it is in `scope`; otherwise NOT_FOUND on `field`, as for one that does not exist. */
+async function organisationInScopeOrMissing(db: Db | Tx, scope: Scope, id: number, field: string): Promise<OrganisationRow> {
+  const [organisation] = await store.organisationsByIds(db, [id], scope);
+  if (!organisation) throw notFound('organisation', field);
+  return organisation;
+}
+
+export interface NewOrganisation {
+  code: string;
+  name: string;
+  level: OrganisationLevel;
+  parentId: number | null;
+}
+
+/**
+ * Creates an organisation below `parentId` (a new tree when null). An ADMIN of an organisation
+ * creates only inside its subtree and never a new tree. Audited.
+ */
+export async function createOrganisation(db: Db, actor: Actor, scope: Scope, input: NewOrganisation): Promise<OrganisationRow> {
+  requireAdmin(actor, 'createOrganisation');
+  const code = input.code.trim().toUpperCase();
+  const name = input.name.trim();
+  checkAll({
+    'input.code': ORGANISATION_CODE.test(code) ? null : 'must be a capital letter, then capital letters, digits or "-", at most 32 characters',
+    'input.name': textProblem(name) ?? (name.length >= 1 && name.length <= ORGANISATION_NAME_MAX ? null : `must be 1 to ${ORGANISATION_NAME_MAX} characters`),
+  });
+  if (input.parentId === null && scope.organisationId != null) throw notFound('organisation', 'input.parentId');
+  return inTransaction(db, async (tx) => {
+    const parent = input.parentId === null ? null : await organisationInScopeOrMissing(tx, scope, input.parentId, 'input.parentId');
+    if (parent && !levelBelow(input.level, parent.level)) {
+      throw conflict(`input.level: a ${input.level} organisation cannot sit below a ${parent.level} organisation`, 'input.level');
+    }
+    const organisation = await store.insertOrganisation(tx, { code, name, level: input.level, parentId: parent?.id ?? null, createdBy: actor.subject });
+    if (!organisation) throw conflict(`input.code: an organisation with code ${code} already exists`, 'input.code');
+    await recordAudit(tx, actor, {
+      action: 'organisation.create', targetType: 'Organisation', targetId: String(organisation.id),
+      details: { code, name, level: input.level, parentId: parent?.id ?? null },
+    });
+    return organisation;
+  });
+}
+
+const RANK: Record<OrganisationLevel, number> = { PROVINCE: 0, CITY: 1, COUNTY: 2 };
+/** Mirrors the trigger organisations_path (0021): a level sits below its parent's. */
+export const levelBelow = (level: OrganisationLevel, parentLevel: OrganisationLevel): boolean => RANK[level] > RANK[parentLevel];
+
+function moveReason(text: string): string {
+  const reason = reasonOf('input.reason', text);
+  check('input.reason', textProblem(reason) ?? (reason.length > UNIT_MOVE_REASON_MAX ? `must be at most ${UNIT_MOVE_REASON_MAX} characters` : null));
+  return reason;
+}
+
+async function unitInScope(tx: Tx, scope: Scope, unitId: number): Promise<UnitRow> {
+  const [unit] = await unitsByIds(tx, [unitId], scope);
+  if (!unit) throw notFound('unit', 'input.unitId');
+  return unit;
+}
+
+/**
+ * Proposes to move a unit to another organisation; a second ADMIN confirms (`confirmUnitMove`).
+ * The unit and the target must be in the proposer's scope. Audited.
+ */
+export async function proposeUnitMove(
+  db: Db, actor: Actor, scope: Scope, input: { unitId: number; organisationId: number; reason: string },
+): Promise<UnitMoveRow> {
+  requireAdmin(actor, 'moveUnit');
+  const reason = moveReason(input.reason);
+  return inTransaction(db, async (tx) => {
+    const unit = await unitInScope(tx, scope, input.unitId);
+    const target = await organisationInScopeOrMissing(tx, scope, input.organisationId, 'input.organisationId');
+    if (unit.organisationId === target.id) throw conflict(`input.organisationId: the unit already belongs to ${target.code}`, 'input.organisationId');
+    const move = await store.insertUnitMove(tx, {
+      unitId: unit.id, fromOrganisationId: unit.organisationId, toOrganisationId: target.id, reason, proposedBy: actor.subject,
+    });
+    if (!move) throw conflict('input.unitId: the unit has a move waiting for confirmation already', 'input.unitId');
+    await recordAudit(tx, actor, {
+      action: 'unit.move.propose', targetType: 'Unit', targetId: String(unit.id), reason,
+      details: { moveId: move.id, fromOrganisationId: unit.organisationId, toOrganisationId: target.id },
+    });
+    return move;
+  });
+}
+
+/**
+ * Confirms a unit's waiting move: the unit then belongs to the new organisation. Never by its
+ * proposer (four eyes: unit_moves_four_eyes keeps it too). The unit and both organisations must be
+ * in the confirmer's scope. Audited.
+ */
+export async function confirmUnitMove(db: Db, actor: Actor, scope: Scope, unitId: number): Promise<UnitMoveRow> {
+  requireAdmin(actor, 'confirmUnitMove');
+  return inTransaction(db, async (tx) => {
+    await unitInScope(tx, scope, unitId);
+    const move = await store.lockOpenUnitMove(tx, unitId);
+    if (!move) throw notFound('unit move waiting for confirmation', 'input.unitId');
+    const organisations = await store.organisationsByIds(tx, [move.fromOrganisationId, move.toOrganisationId], scope);
+    if (organisations.length !== 2) throw notFound('unit move waiting for confirmation', 'input.unitId');
+    if (move.proposedBy === actor.subject) {
+      throw conflict(`input.unitId: ${actor.subject} proposed this move and cannot also confirm it; another ADMIN must`, 'input.unitId');
+    }
+    const confirmed = await store.confirmUnitMove(tx, move.id, actor.subject);
+    await setUnitOrganisation(tx, unitId, move.toOrganisationId);
+    await recordAudit(tx, actor, {
+      action: 'unit.move.confirm', targetType: 'Unit', targetId: String(unitId),
+      details: { moveId: move.id, fromOrganisationId: move.fromOrganisationId, toOrganisationId: move.toOrganisationId, proposedBy: move.proposedBy },
+    });
+    return confirmed;
+  });
+}

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RuleSetCache } from '../../src/benefits/catalogue.ts';
+import { applyForCondolence, approveCondolence, rejectCondolence, withdrawCondolence } from '../../src/condolences/service.ts';
+import { CONDOLENCE_REASON_NAMES, CONDOLENCE_REASONS, CONDOLENCE_STATUSES, CONDOLENCE_TRANSITIONS } from '../../src/condolences/model.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
+import { statusesInto } from '../../src/kernel/transitions.ts';
+import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
+import { planPayouts } from '../../src/payouts/plan.ts';
+import { funderBalances } from '../../src/payouts/store/funders.ts';
+import { renderMessage } from '../../src/notifications/messages.ts';
+import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
+import { reconcileAccount } from '../../src/reconciliation/run.ts';
+import { startBank, testFilePki } from '../banks/simulator/support.ts';
+import { PROVINCE_ACCOUNT, provinceFunder } from '../payouts/fundersSupport.ts';
+import { advanceUntilFinal, clerk, creditedByPayout, finance, sealedFile, settings, submissionContext } from '../payouts/support.ts';
+import { checkedValues, freshDatabase, type TestDatabase } from '../support/db.ts';
+import { application, CAPS, governWithCondolence, operator, reviewer, secondReviewer, worker, YEAR } from './support.ts';
+
+/**
+ * Condolence payments (慰问金) end to end: a unit operator applies for a worker who is not
+ * enrolled, a reviewer approves, payout planning pays it from the funder the rule set names (the
+ * province's own account here), the bank credits it and the funder's statement settles it. And
+ * the refusals: an enrolled worker, the caps per case and per year (two approvals at once too).
+ */
+const pki = testFilePki();
+let db: TestDatabase;
+const ruleSets = new RuleSetCache();
+let provinceId: number;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  provinceId = (await provinceFunder(db.pool)).id;
+  await governWithCondolence(db.pool, { ...CAPS, funder: 'FJ' });
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+describe('the condolences model', () => {
+  it('names exactly the statuses and reasons the database allows, and the trigger allows only its transitions', async () => {
+    expect(await checkedValues(db, 'condolences', 'status')).toEqual([...CONDOLENCE_STATUSES].sort());
+    expect(await checkedValues(db, 'condolences', 'reason')).toEqual([...CONDOLENCE_REASONS].sort());
+    expect(statusesInto(CONDOLENCE_TRANSITIONS, 'PENDING')).toEqual([]);
+    const w = await worker(db.pool);
+    const rejected = await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, 10_000));
+    await rejectCondolence(db.pool, reviewer, UNSCOPED, { condolenceId: rejected.id, reason: 'not a hardship case' });
+    await expect(db.pool.query(`UPDATE condolences SET status = 'PENDING', decided_at = NULL, decided_by = NULL, decided_role = NULL, decision_note = NULL WHERE id = $1`, [rejected.id]))
+      .rejects.toThrow(/cannot change/);
+  });
+});
+
+describe('a condolence for a worker who is not enrolled', () => {
+  it('is applied for by the unit operator, approved by a reviewer, paid from its funder\'s account and settled on that account\'s statement', async () => {
+    const w = await worker(db.pool);
+    const applied = await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, 300_000));
+    expect(applied).toMatchObject({ status: 'PENDING', memberId: w.memberId, unitId: w.unitId, requestedFen: 300_000, funderId: provinceId, ruleSetId: 'condolence-test' });
+    const approved = await approveCondolence(db.pool, ruleSets, reviewer, UNSCOPED, { condolenceId: applied.id, amountFen: 250_000, note: '核实属实，批准' });
+    expect(approved).toMatchObject({ status: 'APPROVED', approvedFen: 250_000, decidedBy: reviewer.subject });
+    const { rows: told } = await db.pool.query(`SELECT kind, facts FROM notifications WHERE subject_type = 'Condolence' AND subject_id = $1`, [applied.id]);
+    expect(told).toEqual([{ kind: 'CONDOLENCE_APPROVED', facts: { amountFen: 250_000, reason: 'SERIOUS_ILLNESS' } }]);
+
+    await planPayouts(db.pool, settings);
+    await planPayouts(db.pool, settings); // again: nothing more
+    const { rows: payouts } = await db.pool.query(
+      `SELECT id, claim_id AS "claimId", funder_id AS "funderId", amount_fen AS "amountFen", status FROM payouts WHERE condolence_id = $1`, [applied.id],
+    );
+    expect(payouts).toEqual([{ id: expect.any(Number), claimId: null, funderId: provinceId, amountFen: approved.approvedFen, status: 'READY' }]);
+    const payoutId = payouts[0].id as number;
+
+    const batch = (await createBatch(db.pool, clerk, settings, 100, [provinceId]))!;
+    expect(batch.nbOfTxs).toBe(1);
+    await approveBatch(db.pool, finance, batch.id);
+    await requestSubmission(db.pool, finance, batch.id);
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    try {
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      const file = (await sealedFile(db.pool, batch.id))!;
+      expect(file).toContain(`<Ustrd>工会慰问金 ${CONDOLENCE_REASON_NAMES.SERIOUS_ILLNESS} 慰问号${applied.id}</Ustrd>`);
+      expect(file).toMatch(new RegExp(`<DbtrAcct>\\s*<Id>\\s*<Othr>\\s*<Id>${PROVINCE_ACCOUNT}</Id>`));
+      expect((await creditedByPayout(db.pool, bank)).get(payoutId)).toBe(approved.approvedFen);
+      const paid = await db.pool.query(`SELECT kind, subject_type AS "subjectType", subject_id AS "subjectId", facts FROM notifications WHERE subject_type = 'Payout' AND subject_id = $1`, [payoutId]);
+      expect(paid.rows).toEqual([{ kind: 'PAYOUT_PAID', subjectType: 'Payout', subjectId: payoutId, facts: { amountFen: approved.approvedFen, attemptNo: 1, condolence: true } }]);
+      expect(renderMessage(paid.rows[0]).text).toContain('工会慰问金已支付到账');
+
+      await fetchFromBank(db.pool, bank.adapter, [PROVINCE_ACCOUNT], chinaToday(), 0);
+      expect(await reconcileAccount(db.pool, PROVINCE_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1, exceptions: 0 });
+      const { rows: [settled] } = await db.pool.query(`SELECT status FROM payouts WHERE id = $1`, [payoutId]);
+      expect(settled.status).toBe('SETTLED');
+      // The province's fund balances with the condolence in it: approved = paid = settled on its own account.
+      const [balance] = await funderBalances(db.pool, [provinceId], YEAR, settings.account.account);
+      expect(balance).toMatchObject({ approvedFen: approved.approvedFen, payoutsFen: approved.approvedFen, paidFen: approved.approvedFen, settledFen: approved.approvedFen, differenceFen: 0 });
+    } finally {
+      ctx.remove();
+    }
+  });
+
+  it('waits HELD for a worker without a bank account, as a claim\'s payout does', async () => {
+    const w = await worker(db.pool, { card: null });
+    const applied = await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, 20_000));
+    await approveCondolence(db.pool, ruleSets, reviewer, UNSCOPED, { condolenceId: applied.id, note: '情况属实' });
+    await planPayouts(db.pool, settings);
+    const { rows } = await db.pool.query(`SELECT status, status_reason AS reason FROM payouts WHERE condolence_id = $1`, [applied.id]);
+    expect(rows).toEqual([{ status: 'HELD', reason: expect.stringContaining('no bank account') }]);
+  });
+
+  it('is refused for an enrolled worker, who claims instead', async () => {
+    const w = await worker(db.pool, { enrolled: true });
+    await expect(applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, 10_000)))
+      .rejects.toMatchObject({ code: 'CONFLICT', field: 'input.memberId', message: expect.stringMatching(/enrolled.*claimed/) });
+  });
+
+  it('is refused over the per-case cap, at application and at approval', async () => {
+    const w = await worker(db.pool);
+    await expect(applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, CAPS.perCaseCapFen + 1)))
+      .rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.amountFen', message: expect.stringContaining(`per-case cap of ${CAPS.perCaseCapFen}`) });
+    const atCap = await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, CAPS.perCaseCapFen));
+    await expect(approveCondolence(db.pool, ruleSets, reviewer, UNSCOPED, { condolenceId: atCap.id, amountFen: CAPS.perCaseCapFen + 1, note: 'more than asked' }))
+      .rejects.toMatchObject({ field: 'input.amountFen' });
+  });
+
+  it('is refused over the worker\'s annual cap, counting what was approved before', async () => {
+    const w = await worker(db.pool);
+    const first = await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, CAPS.perCaseCapFen));
+    await approveCondolence(db.pool, ruleSets, reviewer, UNSCOPED, { condolenceId: first.id, note: '情况属实' });
+    const left = CAPS.annualCapFenPerWorker - CAPS.perCaseCapFen;
+    await expect(applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, left + 1, { reason: 'HARDSHIP' })))
+      .rejects.toMatchObject({ code: 'CONFLICT', field: 'input.amountFen', message: expect.stringContaining(`at most ${left} left`) });
+    const rest = await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, left, { reason: 'HARDSHIP' }));
+    expect(rest.status).toBe('PENDING');
+  });
+
+  it('two approvals at once never pass the annual cap together: one is refused', async () => {
+    const w = await worker(db.pool);
+    const amount = CAPS.annualCapFenPerWorker / 2 + 1;
+    const a = await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, amount));
+    const b = await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, amount, { reason: 'ACCIDENT' }));
+    const outcomes = await Promise.allSettled([
+      approveCondolence(db.pool, ruleSets, reviewer, UNSCOPED, { condolenceId: a.id, note: '情况属实' }),
+      approveCondolence(db.pool, ruleSets, secondReviewer, UNSCOPED, { condolenceId: b.id, note: '情况属实' }),
+    ]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({ reason: { code: 'CONFLICT', field: 'input.amountFen' } });
+    const { rows: [total] } = await db.pool.query(`SELECT sum(approved_fen)::bigint AS fen FROM condolences WHERE member_id = $1 AND status = 'APPROVED'`, [w.memberId]);
+    expect(total.fen).toBeLessThanOrEqual(CAPS.annualCapFenPerWorker);
+  });
+
+  it('is refused when the governing rule set has no condolence programme, naming the organisation and year', async () => {
+    const w = await worker(db.pool);
+    await db.pool.query(`UPDATE plan_year_rule_sets SET rule_set_id = 'default-2025' WHERE plan_year = $1`, [YEAR]);
+    try {
+      await expect(applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, 10_000)))
+        .rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(new RegExp(`^the rule set of .+ ${YEAR} has no condolence programme$`)) });
+    } finally {
+      await db.pool.query(`UPDATE plan_year_rule_sets SET rule_set_id = 'condolence-test' WHERE plan_year = $1`, [YEAR]);
+    }
+  });
+
+  it('is refused for a reason the rule set does not pay', async () => {
+    const w = await worker(db.pool);
+    await governWithCondolence(db.pool, { ...CAPS, funder: 'FJ', reasons: ['DEATH'] }, 'condolence-death-only');
+    try {
+      await expect(applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, 10_000, { reason: 'HARDSHIP' })))
+        .rejects.toMatchObject({ code: 'CONFLICT', field: 'input.reason', message: expect.stringContaining('only for DEATH') });
+      expect(await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, 10_000, { reason: 'DEATH' })))
+        .toMatchObject({ status: 'PENDING', ruleSetId: 'condolence-death-only' });
+    } finally {
+      await db.pool.query(`UPDATE plan_year_rule_sets SET rule_set_id = 'condolence-test' WHERE plan_year = $1`, [YEAR]);
+    }
+  });
+
+  it('can be withdrawn by its applicant only, while pending', async () => {
+    const w = await worker(db.pool);
+    const applied = await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, 10_000));
+    await expect(withdrawCondolence(db.pool, { subject: 'op-other', role: 'UNIT_OPERATOR' }, w.unitScope, { condolenceId: applied.id, reason: 'not needed' }))
+      .rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await withdrawCondolence(db.pool, operator(w), w.unitScope, { condolenceId: applied.id, reason: '家属不再申请' })).toMatchObject({ status: 'WITHDRAWN', decidedBy: null });
+    await expect(approveCondolence(db.pool, ruleSets, reviewer, UNSCOPED, { condolenceId: applied.id, note: 'too late now' }))
+      .rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('WITHDRAWN') });
+  });
+});

@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { lazyTestGateway, type TestGateway } from '../support/gateway.ts';
+import type { TestDatabase } from '../support/db.ts';
+import { toGlobalId } from '../../src/gateway/globalId.ts';
+import { decidedClaim, FILE_APPEAL, DECIDE_APPEAL, memberToken } from '../appeals/support.ts';
+import { ACCEPT, memberOf, seedApplicant, stay, submit } from '../applications/support.ts';
+import { approvedClaims } from '../payouts/support.ts';
+import { planPayouts } from '../../src/payouts/plan.ts';
+import { CONFIRM_UNIT_MOVE, CREATE_ORGANISATION, fujianTree, MOVE_UNIT, placeUnit } from '../organisations/support.ts';
+
+/**
+ * Organisation-scoped staff as an attacker would use them: staff of county JJ (under city QZ under
+ * province FJ) reaching for a member of a unit that belongs to QZ itself, outside JJ — by ID, in
+ * lists, and by deciding on it; a forged or misplaced `org` claim; creating or moving outside the
+ * caller's subtree; the proposer of a unit move confirming it.
+ */
+const started = lazyTestGateway();
+
+interface Side {
+  unitId: number;
+  memberGid: string;
+  pendingClaimGid: string;
+  appealGid: string;
+  applicationGid: string;
+  payoutGid: string;
+}
+
+let world: Promise<{ db: TestDatabase; gw: TestGateway; tree: Awaited<ReturnType<typeof fujianTree>>; jj: Side; qz: Side }> | undefined;
+
+/** One member of a JJ unit and one of a QZ unit, each with a claim waiting for review, an open appeal, a submitted application and a payout. */
+async function side(db: TestDatabase, gw: TestGateway, code: string): Promise<Side> {
+  const pending = await decidedClaim(db.pool, gw, 'PENDING_REVIEW');
+  const { member } = pending;
+  // The same member's second claim, rejected and appealed.
+  const rejected = await decidedClaim(db.pool, gw, 'REJECTED');
+  await db.pool.query('UPDATE members SET unit_id = $1 WHERE id = $2', [member.unitId, rejected.member.memberId]);
+  const filed = await gw.query(memberToken(rejected.member), FILE_APPEAL, { input: { claimId: rejected.claimGid, reason: 'please look again' } });
+  expect(filed.data.fileAppeal.userErrors).toEqual([]);
+  const applicant = await seedApplicant(db.pool, gw.keys, member.unitId);
+  const application = await submit(gw, memberOf(applicant), { stay: stay() });
+  expect(application.userErrors).toEqual([]);
+  const [paid] = await approvedClaims(db.pool, 1);
+  await db.pool.query('UPDATE members SET unit_id = $1 WHERE id = $2', [member.unitId, paid!.memberId]);
+  await planPayouts(db.pool, { coolingOffDays: 0 });
+  const { rows } = await db.pool.query<{ id: number }>('SELECT id FROM payouts WHERE claim_id = $1', [paid!.claimId]);
+  expect(rows).toHaveLength(1);
+  await placeUnit(db.pool, member.unitId, code);
+  return {
+    unitId: member.unitId,
+    memberGid: toGlobalId('Member', member.memberId),
+    pendingClaimGid: pending.claimGid,
+    appealGid: filed.data.fileAppeal.appeal.id,
+    applicationGid: application.application.id,
+    payoutGid: toGlobalId('Payout', rows[0]!.id),
+  };
+}
+
+const setUp = () => (world ??= (async () => {
+  const { db, gw } = await started();
+  const tree = await fujianTree(gw);
+  return { db, gw, tree, jj: await side(db, gw, 'JJ'), qz: await side(db, gw, 'QZ') };
+})());
+
+const READ = `query($member: ID!, $claim: ID!, $appeal: ID!, $application: ID!, $payout: ID!) {
+  member: node(id: $member) { id } claim: node(id: $claim) { id } appeal: node(id: $appeal) { id }
+  application: node(id: $application) { id } payout: node(id: $payout) { id } }`;
+const readVars = (s: Side) => ({ member: s.memberGid, claim: s.pendingClaimGid, appeal: s.appealGid, application: s.applicationGid, payout: s.payoutGid });
+const seesAll = (s: Side) => ({ member: { id: s.memberGid }, claim: { id: s.pendingClaimGid }, appeal: { id: s.appealGid }, application: { id: s.applicationGid }, payout: { id: s.payoutGid } });
+const seesNothing = { member: null, claim: null, appeal: null, application: null, payout: null };
+
+const LISTS = `{ members(first: 100) { edges { node { id } } totalCount } claims(first: 100) { edges { node { id } } totalCount }
+  appeals(first: 100) { edges { node { id } } totalCount } applications(first: 100) { edges { node { id } } totalCount }
+  payouts(first: 100) { edges { node { id } } totalCount } }`;
+
+describe('an organisation\'s staff read only their subtree', () => {
+  it('JJ staff see JJ\'s member, claim, appeal, application and payout, and none of QZ\'s (null, as for a missing object)', async () => {
+    const { gw, jj, qz } = await setUp();
+    for (const role of ['ADMIN', 'REVIEWER', 'AUDITOR'] as const) {
+      const own = await gw.query({ role, org: 'JJ' }, READ, readVars(jj));
+      expect(own.data, `${role} ${JSON.stringify(own.errors)}`).toEqual(seesAll(jj));
+      const other = await gw.query({ role, org: 'JJ' }, READ, readVars(qz));
+      expect(other.data, role).toEqual(seesNothing);
+    }
+  });
+
+  it('QZ staff see JJ\'s too; FJ staff see both; XM staff see neither', async () => {
+    const { gw, jj, qz } = await setUp();
+    for (const side of [jj, qz]) {
+      expect((await gw.query({ role: 'REVIEWER', org: 'QZ' }, READ, readVars(side))).data).toEqual(seesAll(side));
+      expect((await gw.query({ role: 'AUDITOR', org: 'FJ' }, READ, readVars(side))).data).toEqual(seesAll(side));
+      expect((await gw.query({ role: 'AUDITOR', org: 'XM' }, READ, readVars(side))).data).toEqual(seesNothing);
+    }
+  });
+
+  it('lists hold only the subtree\'s rows, and count only those', async () => {
+    const { gw, jj, qz } = await setUp();
+    const ids = (answer: { data?: Record<string, { edges: { node: { id: string } }[]; totalCount: number }> }) =>
+      new Set(Object.values(answer.data!).flatMap((c) => c.edges.map((e) => e.node.id)));
+    const county = await gw.query({ role: 'ADMIN', org: 'JJ' }, LISTS);
+    expect(county.errors).toBeUndefined();
+    const countyIds = ids(county);
+    for (const id of Object.values(readVars(jj))) expect(countyIds.has(id), id).toBe(true);
+    for (const id of Object.values(readVars(qz))) expect(countyIds.has(id), id).toBe(false);
+    for (const connection of Object.values(county.data as Record<string, { edges: unknown[]; totalCount: number }>)) {
+      expect(connection.totalCount).toBe(connection.edges.length);
+    }
+    const cityIds = ids(await gw.query({ role: 'ADMIN', org: 'QZ' }, LISTS));
+    for (const id of [...Object.values(readVars(jj)), ...Object.values(readVars(qz))]) expect(cityIds.has(id), id).toBe(true);
+  });
+});
+
+describe('an organisation\'s staff act only inside their subtree', () => {
+  const userErrors = (answer: { data?: Record<string, { userErrors: unknown[] }> }) => Object.values(answer.data ?? {})[0]?.userErrors;
+
+  it('a JJ reviewer cannot approve, reject or adjust a QZ claim, decide its appeal or accept its application: NOT_FOUND, nothing changed', async () => {
+    const { db, gw, qz } = await setUp();
+    const reviewer = { role: 'REVIEWER' as const, org: 'JJ', sub: 'jj-reviewer' };
+    const line = await gw.query({ role: 'ADMIN' }, 'query($id: ID!) { claim(id: $id) { lines { id } } }', { id: qz.pendingClaimGid });
+    const lineId = line.data.claim.lines[0].id;
+    const attempts = [
+      [`mutation($id: ID!) { approveClaim(input: { claimId: $id }) { claim { status } userErrors { field code } } }`, { id: qz.pendingClaimGid }, 'input.claimId'],
+      [`mutation($id: ID!) { rejectClaim(input: { claimId: $id, reason: "no discharge summary" }) { claim { status } userErrors { field code } } }`, { id: qz.pendingClaimGid }, 'input.claimId'],
+      [`mutation($id: ID!) { adjustClaimLine(input: { lineId: $id, amountFen: 1, reason: "capped by the fund" }) { claim { status } userErrors { field code } } }`, { id: lineId }, 'input.lineId'],
+      [DECIDE_APPEAL, { input: { appealId: qz.appealGid, decision: 'DISMISS', reason: 'the decision stands' } }, 'input.appealId'],
+      [ACCEPT, { id: qz.applicationGid }, 'input.applicationId'],
+    ] as const;
+    const audited = async () => (await db.pool.query('SELECT count(*)::int AS n FROM audit_log')).rows[0].n;
+    const before = await audited();
+    for (const [mutation, variables, field] of attempts) {
+      const answer = await gw.query(reviewer, mutation, variables);
+      expect(userErrors(answer), mutation).toEqual([expect.objectContaining({ field, code: 'NOT_FOUND' })]);
+    }
+    expect(await audited()).toBe(before);
+    const still = await gw.query({ role: 'ADMIN' }, READ, readVars(qz));
+    expect(still.data).toEqual(seesAll(qz));
+    const states = await gw.query({ role: 'ADMIN' }, 'query($c: ID!, $a: ID!) { claim(id: $c) { status } node(id: $a) { ... on Appeal { status } } }', { c: qz.pendingClaimGid, a: qz.appealGid });
+    expect(states.data).toEqual({ claim: { status: 'PENDING_REVIEW' }, node: { status: 'OPEN' } });
+  });
+
+  it('the same reviewer decides a JJ claim; a QZ reviewer decides a JJ appeal', async () => {
+    const { gw, jj } = await setUp();
+    const rejected = await gw.query({ role: 'REVIEWER', org: 'JJ', sub: 'jj-reviewer' },
+      `mutation($id: ID!) { rejectClaim(input: { claimId: $id, reason: "no discharge summary" }) { claim { status } userErrors { field code } } }`, { id: jj.pendingClaimGid });
+    expect(rejected.data.rejectClaim).toEqual({ claim: { status: 'REJECTED' }, userErrors: [] });
+    const decided = await gw.query({ role: 'REVIEWER', org: 'QZ', sub: 'qz-reviewer' }, DECIDE_APPEAL, { input: { appealId: jj.appealGid, decision: 'DISMISS', reason: 'the decision stands' } });
+    expect(decided.data.decideAppeal.userErrors).toEqual([]);
+    expect(decided.data.decideAppeal.appeal.status).toBe('DISMISSED');
+  });
+});
+
+describe('the org claim', () => {
+  it('an unknown organisation, or one on a UNIT_OPERATOR or MEMBER token: 401', async () => {
+    const { gw, jj } = await setUp();
+    const { rows } = await (await setUp()).db.pool.query<{ credit_code: string }>('SELECT credit_code FROM units WHERE id = $1', [jj.unitId]);
+    for (const claims of [
+      { role: 'ADMIN' as const, org: 'NOPE' },
+      { role: 'REVIEWER' as const, org: 'jj\u0000' },
+      { role: 'UNIT_OPERATOR' as const, unit: rows[0]!.credit_code, org: 'JJ' },
+      { role: 'MEMBER' as const, member: jj.memberGid, org: 'JJ' },
+      { role: 'SERVICE' as const, org: 'JJ' },
+    ]) {
+      const response = await fetch(gw.url, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await gw.token(claims)}` }, body: JSON.stringify({ query: '{ viewer { role } }' }),
+      });
+      expect(response.status, JSON.stringify(claims)).toBe(401);
+      expect((await response.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    }
+  });
+});
+
+describe('the tree and unit moves', () => {
+  it('an organisation\'s ADMIN creates only inside its subtree, never a new tree; other roles not at all', async () => {
+    const { gw, tree } = await setUp();
+    const jjAdmin = { role: 'ADMIN' as const, org: 'JJ' };
+    const outside = await gw.query(jjAdmin, CREATE_ORGANISATION, { input: { code: 'NA', name: '南安市总工会', level: 'COUNTY', parentId: tree.QZ } });
+    expect(outside.data.createOrganisation.userErrors).toEqual([expect.objectContaining({ field: 'input.parentId', code: 'NOT_FOUND' })]);
+    const top = await gw.query(jjAdmin, CREATE_ORGANISATION, { input: { code: 'ZJ', name: '浙江省总工会', level: 'PROVINCE' } });
+    expect(top.data.createOrganisation.userErrors).toEqual([expect.objectContaining({ field: 'input.parentId', code: 'NOT_FOUND' })]);
+    const reviewer = await gw.query({ role: 'REVIEWER' }, CREATE_ORGANISATION, { input: { code: 'NA', name: '南安市总工会', level: 'COUNTY', parentId: tree.QZ } });
+    expect(reviewer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const inside = await gw.query({ role: 'ADMIN', org: 'QZ' }, CREATE_ORGANISATION, { input: { code: 'NA', name: '南安市总工会', level: 'COUNTY', parentId: tree.QZ } });
+    expect(inside.data.createOrganisation.organisation).toMatchObject({ code: 'NA', parent: { code: 'QZ' }, ancestors: [{ code: 'FJ' }, { code: 'QZ' }] });
+  });
+
+  it('moving a unit: both organisations in the caller\'s subtree, and never confirmed by its proposer (code and database)', async () => {
+    const { db, gw, tree, jj, qz } = await setUp();
+    const unit = toGlobalId('Unit', qz.unitId);
+    // JJ's ADMIN cannot take a QZ unit, nor send a JJ unit to XM.
+    const take = await gw.query({ role: 'ADMIN', org: 'JJ' }, MOVE_UNIT, { input: { unitId: unit, organisationId: tree.JJ, reason: 'the firm moved' } });
+    expect(take.data.moveUnit.userErrors).toEqual([expect.objectContaining({ field: 'input.unitId', code: 'NOT_FOUND' })]);
+    const send = await gw.query({ role: 'ADMIN', org: 'QZ' }, MOVE_UNIT, { input: { unitId: toGlobalId('Unit', jj.unitId), organisationId: tree.XM, reason: 'the firm moved' } });
+    expect(send.data.moveUnit.userErrors).toEqual([expect.objectContaining({ field: 'input.organisationId', code: 'NOT_FOUND' })]);
+
+    const proposed = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, MOVE_UNIT, { input: { unitId: unit, organisationId: tree.JJ, reason: 'the firm moved to Jinjiang' } });
+    expect(proposed.data.moveUnit).toMatchObject({ move: { confirmed: false, from: { code: 'QZ' }, to: { code: 'JJ' } }, userErrors: [] });
+    const own = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, CONFIRM_UNIT_MOVE, { unitId: unit });
+    expect(own.data.confirmUnitMove.userErrors).toEqual([expect.objectContaining({ field: 'input.unitId', code: 'CONFLICT' })]);
+    // Going round the service: the database refuses the proposer as confirmer too.
+    await expect(db.pool.query(`UPDATE unit_moves SET status = 'CONFIRMED', confirmed_by = proposed_by, confirmed_at = now() WHERE unit_id = $1`, [qz.unitId]))
+      .rejects.toThrow(/unit_moves_four_eyes/);
+    // JJ's ADMIN cannot confirm it either: the unit is not (yet) in JJ.
+    const county = await gw.query({ role: 'ADMIN', org: 'JJ', sub: 'jj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit });
+    expect(county.data.confirmUnitMove.userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND' })]);
+    expect((await gw.query({ role: 'REVIEWER', org: 'JJ' }, READ, readVars(qz))).data).toEqual(seesNothing);
+
+    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit });
+    expect(confirmed.data.confirmUnitMove).toEqual({ move: { confirmed: true, confirmedBy: { subject: 'fj-admin' }, unit: { organisation: { code: 'JJ' } } }, userErrors: [] });
+    // Now JJ's staff see the moved unit's rows; move it back for the other tests.
+    expect((await gw.query({ role: 'REVIEWER', org: 'JJ' }, READ, readVars(qz))).data).toEqual(seesAll(qz));
+    await placeUnit(db.pool, qz.unitId, 'QZ');
+    const audit = await db.pool.query(`SELECT action, actor AS subject FROM audit_log WHERE action LIKE 'unit.move.%' ORDER BY seq`);
+    expect(audit.rows).toEqual([{ action: 'unit.move.propose', subject: 'qz-admin-a' }, { action: 'unit.move.confirm', subject: 'fj-admin' }]);
+  });
+});
