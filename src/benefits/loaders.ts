@@ -2,11 +2,12 @@ import DataLoader from 'dataloader';
 import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, type ParentKey } from '../gateway/loaders.ts';
 import type { RuleSetCache } from './catalogue.ts';
+import { governingRuleSets } from './governing.ts';
 import type { BenefitLineRow, BenefitTotalsRow, ClaimRow, RedecisionRow, RuleSetRow } from './model.ts';
 import { enrolmentCoverageFigures, type EnrolmentCoverageFigures } from '../members/store/coverage.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
 import {
-  claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, redecisionsOfClaims, ruleSetsForYears, ruleSetVersions,
+  claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, organisationsOfUnits, redecisionsOfClaims, ruleSetVersions,
   type ClaimFilter,
 } from './store.ts';
 import type { Page } from '../kernel/page.ts';
@@ -27,7 +28,8 @@ export interface BenefitLoaders {
   /** A stored rule set by id and version (the one that decided a claim). */
   ruleSetVersion: DataLoader<{ id: string; version: number }, RuleSetRow | null, string>;
   /** The rule set governing a plan year, as adjudication picks it (the shipped ones stored first). */
-  ruleSetOfYear: DataLoader<number, RuleSet>;
+  /** The rule set governing an enrolment: its unit's organisation's for the plan year, effective `on` its date (as for a claim). */
+  ruleSetOfEnrolment: DataLoader<{ unitId: number; planYear: number; on: string }, RuleSet, string>;
   /** The gateway's rule sets (shipped ones inserted, stored ones parsed): one per gateway, shared by every request. */
   ruleSets: RuleSetCache;
 }
@@ -44,15 +46,14 @@ export function createBenefitLoaders(db: Queryable, scope: Scope, ruleSets: Rule
     benefitLine: byId((ids) => linesByIds(db, ids, scope)),
     benefitTotals: new DataLoader((keys) => memberYearTotals(db, keys), { cacheKeyFn: (k) => `${k.memberId}:${k.planYear}` }),
     ruleSetVersion: new DataLoader((keys) => ruleSetVersions(db, keys), { cacheKeyFn: (k) => `${k.id}:${k.version}` }),
-    ruleSetOfYear: new DataLoader(async (years) => {
+    ruleSetOfEnrolment: new DataLoader(async (keys) => {
       // Before any rule set is published, a plan year is governed by a shipped one.
       await ruleSets.ensureShipped(db);
-      const governing = await ruleSetsForYears(db, years);
-      return years.map((year) => {
-        const row = governing.get(year);
-        return row ? ruleSets.ruleSetOf(row) : new Error(`no rule set is stored for plan year ${year}`);
-      });
-    }),
+      const organisations = await organisationsOfUnits(db, [...new Set(keys.map((k) => k.unitId))]);
+      const governing = keys.map((k) => ({ organisationId: organisations.get(k.unitId)!, planYear: k.planYear, on: k.on }));
+      const lookup = await governingRuleSets(db, ruleSets, governing);
+      return governing.map((k) => lookup(k));
+    }, { cacheKeyFn: (k) => `${k.unitId}:${k.planYear}:${k.on}` }),
     ruleSets,
   };
 }

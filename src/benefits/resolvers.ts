@@ -215,9 +215,12 @@ export const benefitResolvers: DomainResolvers = {
   },
 
   Enrolment: {
-    // Under the coverage rule of the rule set governing the plan year (src/members/contributions.ts).
+    // Under the coverage rule of the rule set governing the enrolment, as for its claims (src/members/contributions.ts).
     contributionCovered: async (enrolment, _args, ctx) => {
-      const [figures, ruleSet] = await Promise.all([ctx.loaders.enrolmentCoverage.load(enrolment.id), ctx.loaders.ruleSetOfYear.load(enrolment.planYear)]);
+      const [figures, ruleSet] = await Promise.all([
+        ctx.loaders.enrolmentCoverage.load(enrolment.id),
+        ctx.loaders.ruleSetOfEnrolment.load({ unitId: enrolment.unitId, planYear: enrolment.planYear, on: enrolment.enrolledOn }),
+      ]);
       return figures !== null && contributionCovered(ruleSet.eligibility.coverage, figures);
     },
   },

@@ -785,8 +785,14 @@ export async function assignedRuleSets(db: Queryable, keys: readonly AssignmentK
 
 /** The organisation a unit belongs to, or null when there is no such unit. */
 export async function organisationOfUnit(db: Queryable, unitId: number): Promise<number | null> {
-  const { rows } = await db.query<{ id: number }>(`SELECT organisation_id AS id FROM units WHERE id = $1`, [unitId]);
-  return rows[0]?.id ?? null;
+  return (await organisationsOfUnits(db, [unitId])).get(unitId) ?? null;
+}
+
+/** Each unit's organisation (absent: no such unit). */
+export async function organisationsOfUnits(db: Queryable, unitIds: readonly number[]): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ unitId: number; organisationId: number }>(
+    `SELECT id AS "unitId", organisation_id AS "organisationId" FROM units WHERE id = ANY($1::bigint[])`, [unitIds]);
+  return new Map(rows.map((r) => [r.unitId, r.organisationId]));
 }
 
 /** Plan years each (id) is assigned to. */

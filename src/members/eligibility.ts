@@ -6,7 +6,7 @@ import { textProblem } from '../kernel/text.ts';
 import { inTransaction } from '../db/pool.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { RuleSetCache } from '../benefits/catalogue.ts';
-import { ruleSetsForYears } from '../benefits/store.ts';
+import { governingRuleSets, type GoverningKey } from '../benefits/governing.ts';
 import type { EnrolmentRules } from '../benefits/rules/ruleSet.ts';
 import { decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, refusalText, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
 import type { EnrolmentRow, MemberCategory, MemberRow, PlanType, UnitRow } from './model.ts';
@@ -33,15 +33,14 @@ const ROSTER_FIELD: Record<EnrolmentRule, RosterColumn> = {
 
 const MAX_REASON = 500;
 
-/** The `enrolment` rules of the rule set governing each plan year, as adjudication picks it. */
-export async function enrolmentRulesOfYears(db: Queryable, ruleSets: RuleSetCache, years: readonly number[]): Promise<Map<number, EnrolmentRules>> {
+/**
+ * The `enrolment` rules of the rule set governing an enrolment: its unit's organisation's (or the
+ * nearest above it) for the plan year, effective on the enrolment date — as adjudication picks the
+ * set for a claim.
+ */
+export async function enrolmentRules(db: Queryable, ruleSets: RuleSetCache, key: GoverningKey): Promise<EnrolmentRules> {
   await ruleSets.ensureShipped(db);
-  const governing = await ruleSetsForYears(db, years);
-  return new Map(years.map((year) => {
-    const row = governing.get(year);
-    if (!row) throw new Error(`no rule set is stored for plan year ${year}`);
-    return [year, ruleSets.ruleSetOf(row).enrolment];
-  }));
+  return (await governingRuleSets(db, ruleSets, [key]))(key).enrolment;
 }
 
 export interface EnrolmentRequest {
@@ -119,14 +118,18 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
  * would create (an existing one keeps its date), so importing the same file again changes nothing.
  */
 export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: string) {
-  const rulesOfYear = new Map<number, EnrolmentRules>();
-  return async (row: RosterRow, idNumberHash: Buffer, unitPlan: PlanType): Promise<FieldProblem<RosterColumn>[]> => {
+  // Looked up once per organisation, year and enrolment date: a roster has few of each.
+  const known = new Map<string, EnrolmentRules>();
+  return async (row: RosterRow, idNumberHash: Buffer, unit: Pick<UnitRow, 'planType' | 'organisationId'>): Promise<FieldProblem<RosterColumn>[]> => {
     const e = row.enrolment;
     if (!e) return [];
-    let rules = rulesOfYear.get(e.planYear);
+    const unitPlan = unit.planType;
+    const key = { organisationId: unit.organisationId, planYear: e.planYear, on: e.enrolledOn };
+    const cacheKey = `${key.organisationId}:${key.planYear}:${key.on}`;
+    let rules = known.get(cacheKey);
     if (!rules) {
-      rules = (await enrolmentRulesOfYears(db, ruleSets, [e.planYear])).get(e.planYear)!;
-      rulesOfYear.set(e.planYear, rules);
+      rules = await enrolmentRules(db, ruleSets, key);
+      known.set(cacheKey, rules);
     }
     const { birthDate, gender } = residentIdFacts(row.idNumber);
     const candidate = {

@@ -296,7 +296,7 @@ export const memberResolvers: DomainResolvers = {
       checkAll({ 'input.planYear': planYearProblem(input.planYear), 'input.enrolledOn': isIsoDate(enrolledOn) ? null : 'must be a date yyyy-MM-dd' });
       const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       const unit = (await ctx.loaders.unit.load(member.unitId))!;
-      const rules = (await ctx.loaders.ruleSetOfYear.load(input.planYear)).enrolment;
+      const rules = (await ctx.loaders.ruleSetOfEnrolment.load({ unitId: member.unitId, planYear: input.planYear, on: enrolledOn })).enrolment;
       const { row } = await enrol(ctx.db, actorOf(ctx.principal), rules, {
         member, unit, planYear: input.planYear, plan: input.plan ?? null, specialDisease: input.specialDisease ?? false,
         enrolledOn, inService: input.inService ?? true, override: input.override ?? null,
@@ -453,7 +453,7 @@ export const memberResolvers: DomainResolvers = {
     },
     unit: async (enrolment, _args, ctx) => (await ctx.loaders.unit.load(enrolment.unitId))!,
     waitingPeriodEndsOn: async (enrolment, _args, ctx) =>
-      waitingPeriodEndsOn(enrolment, (await ctx.loaders.ruleSetOfYear.load(enrolment.planYear)).eligibility.waitingDays),
+      waitingPeriodEndsOn(enrolment, (await ctx.loaders.ruleSetOfEnrolment.load({ unitId: enrolment.unitId, planYear: enrolment.planYear, on: enrolment.enrolledOn })).eligibility.waitingDays),
     contributionFen: (enrolment) => enrolmentContributionFen(enrolment.plan, enrolment.specialDisease),
     // Staff's record of why an ADMIN let it through: not the member's to read.
     override: ({ override }, _args, ctx) => (override && ctx.principal.role !== 'MEMBER'

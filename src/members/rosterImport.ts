@@ -71,7 +71,7 @@ export async function importRoster(
     const ctx = await rosterContext(tx, options);
     const author: ChangeAuthor = { actor: await uploaderOf(tx, options.importId), action: 'roster.import', importId: options.importId };
     await createRosterStage(tx);
-    const planOfUnit = new Map([...ctx.unitsByCode.values()].map((u) => [u.id, u.planType]));
+    const unitById = new Map([...ctx.unitsByCode.values()].map((u) => [u.id, u]));
     const eligibility = rosterEligibility(tx, new RuleSetCache(), ctx.today);
 
     const decoding = decodeText({
@@ -148,7 +148,7 @@ export async function importRoster(
         }
         const member = protectMember(keys, row.unitId, row);
         // Eligibility at enrolment, once the row is otherwise good: rejected like any bad row, the rule named.
-        const refusals = await eligibility(row, member.idNumberHash, planOfUnit.get(row.unitId)!);
+        const refusals = await eligibility(row, member.idNumberHash, unitById.get(row.unitId)!);
         if (refusals.length) {
           totals.rowsRejected += 1;
           addErrors(errors, rowNumber, refusals);
@@ -201,7 +201,7 @@ async function uploaderOf(tx: Tx, importId: number): Promise<Actor> {
 
 async function rosterContext(tx: Tx, options: RosterImportOptions): Promise<RosterContext> {
   const rows = await rosterUnits(tx, options.onlyOrganisationId ?? null);
-  const unitsByCode = new Map(rows.map((u) => [u.creditCode, { id: u.id, planType: u.planType }]));
+  const unitsByCode = new Map(rows.map((u) => [u.creditCode, { id: u.id, planType: u.planType, organisationId: u.organisationId }]));
   const defaultUnit = options.defaultUnitId == null ? null : rows.find((u) => u.id === options.defaultUnitId) ?? null;
   if (options.defaultUnitId != null && !defaultUnit) throw new RosterFileError(`unit ${options.defaultUnitId} does not exist`);
   return {

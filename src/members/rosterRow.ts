@@ -24,6 +24,8 @@ const COLUMN_OF: Record<MemberField, RosterColumn> = {
 export interface RosterUnit {
   id: number;
   planType: PlanType;
+  /** Whose rule set judges its enrolments. */
+  organisationId: number;
 }
 
 export interface RosterRow extends MemberFields {

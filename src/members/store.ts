@@ -779,11 +779,11 @@ export async function finishRosterImport(tx: Tx, importId: number, counts: Roste
 // ---- roster imports: staging and merging the rows ----
 
 /** Every unit a roster may name (by credit code): those in the subtree of `organisationId` when given. */
-export async function rosterUnits(tx: Tx, organisationId: number | null = null): Promise<Pick<UnitRow, 'id' | 'creditCode' | 'planType'>[]> {
+export async function rosterUnits(tx: Tx, organisationId: number | null = null): Promise<Pick<UnitRow, 'id' | 'creditCode' | 'planType' | 'organisationId'>[]> {
   const p = new Params();
   const scope: Scope = { unitId: null, memberId: null, organisationId };
-  const { rows } = await tx.query<Pick<UnitRow, 'id' | 'creditCode' | 'planType'>>(
-    `SELECT u.id, u.credit_code AS "creditCode", u.plan_type AS "planType" FROM units u WHERE ${unitScopeSql(p, scope)}`,
+  const { rows } = await tx.query<Pick<UnitRow, 'id' | 'creditCode' | 'planType' | 'organisationId'>>(
+    `SELECT u.id, u.credit_code AS "creditCode", u.plan_type AS "planType", u.organisation_id AS "organisationId" FROM units u WHERE ${unitScopeSql(p, scope)}`,
     p.values,
   );
   return rows;
