@@ -70,9 +70,12 @@ describe('hub demo --once', () => {
     const lines = run.stdout.trim().split('\n');
     const summary = JSON.parse(lines.at(-1)!);
     expect(Object.keys(summary)).toEqual(['members', 'settlements', 'claims', 'paid', 'reconciled', 'exceptions']);
-    expect(summary.members).toBe(300);
+    // The sample, and the worker a unit union registers for its condolence payment.
+    expect(summary.members).toBe(Number(MEMBERS) + 1);
     expect(run.stdout).toMatch(/GraphQL gateway: http:\/\/127\.0\.0\.1:\d+\/graphql/);
-    expect(run.stdout).toContain('The sample query answered with 5 of 300 members.');
+    expect(run.stdout).toContain(`The sample query answered with 5 of ${Number(MEMBERS) + 1} members.`);
+    expect(run.stdout).toMatch(/^rule set quanzhou-\d{4} v1 published and assigned to QZ/m);
+    expect(run.stdout).toMatch(/^condolence \(慰问金\): .* APPROVED 2,000\.00 CNY/m);
 
     // Every approved benefit went out through the bank simulator and was paid (sample members all have
     // open accounts), and the day's statement reconciled with nothing left over.
@@ -84,14 +87,21 @@ describe('hub demo --once', () => {
     await client.connect();
     try {
       const { rows } = await client.query(
+        // A claim is paid by one payout per funder of its lines; the condolence payment by one of its own.
         `SELECT (SELECT count(*)::int FROM claims c WHERE c.status = 'APPROVED' AND c.total_fen > 0) AS approved,
-                (SELECT count(*)::int FROM payouts WHERE status IN ('PAID', 'SETTLED')) AS paid,
+                (SELECT count(DISTINCT claim_id)::int FROM payouts WHERE status IN ('PAID', 'SETTLED')) AS paid,
                 (SELECT count(*)::int FROM payouts WHERE status NOT IN ('PAID', 'SETTLED')) AS other,
                 (SELECT coalesce(sum(total_fen), 0)::bigint FROM claims WHERE status = 'APPROVED') AS "approvedFen",
-                (SELECT coalesce(sum(amount_fen), 0)::bigint FROM payouts) AS "paidFen"`,
+                (SELECT coalesce(sum(amount_fen), 0)::bigint FROM payouts WHERE claim_id IS NOT NULL) AS "paidFen",
+                (SELECT coalesce(sum(approved_fen), 0)::bigint FROM condolences WHERE status = 'APPROVED') AS "condolenceFen",
+                (SELECT coalesce(sum(amount_fen), 0)::bigint FROM payouts WHERE condolence_id IS NOT NULL AND status IN ('PAID', 'SETTLED')) AS "condolencePaidFen"`,
       );
       expect(rows[0].paid).toBeGreaterThan(0);
-      expect(rows[0]).toEqual({ approved: rows[0].paid, paid: summary.paid, other: 0, approvedFen: rows[0].paidFen, paidFen: rows[0].approvedFen });
+      expect(Number(rows[0].condolenceFen)).toBe(200_000);
+      expect(rows[0]).toEqual({
+        approved: rows[0].paid, paid: summary.paid, other: 0, approvedFen: rows[0].paidFen, paidFen: rows[0].approvedFen,
+        condolenceFen: rows[0].condolencePaidFen, condolencePaidFen: rows[0].condolenceFen,
+      });
     } finally {
       await client.end();
     }
@@ -106,6 +116,7 @@ describe('hub demo --once', () => {
       const token = lines[exportAt]!.trim().slice('export TOKEN='.length);
       expect(output).toMatch(new RegExp(`^GraphiQL, signed in: http://127\\.0\\.0\\.1:\\d+/graphiql#token=${token.replaceAll('.', '\\.')}$`, 'm'));
       expect(output).not.toMatch(/graphiql\?/);
+      expect(output).toMatch(new RegExp(`^Dashboard .*, signed in: http://127\\.0\\.0\\.1:\\d+/dashboard#token=${token.replaceAll('.', '\\.')}$`, 'm'));
       // What a newcomer pastes: the export, then the curl (two lines, joined by its backslash).
       const pasted = lines.slice(exportAt, exportAt + 3).join('\n');
       expect(pasted).toMatch(/curl -s http:\/\/127\.0\.0\.1:\d+\/graphql .*\$TOKEN/);
@@ -113,7 +124,7 @@ describe('hub demo --once', () => {
       expect(curl.status, curl.stderr).toBe(0);
       const answer = JSON.parse(curl.stdout);
       expect(answer.errors).toBeUndefined();
-      expect(answer.data.members.totalCount).toBe(Number(MEMBERS));
+      expect(answer.data.members.totalCount).toBe(Number(MEMBERS) + 1); // with the condolence payment's worker
       expect(answer.data.members.edges).toHaveLength(5);
     } finally {
       await kill(child, 'SIGTERM');
