@@ -26,10 +26,11 @@ import { UNSCOPED } from '../../src/kernel/scope.ts';
 
 /**
  * `hub demo`: everything a newcomer needs to see the hub work, on a fresh machine.
- * Sample units and members enrolled for two plan years, contributions, settlements from the
- * platform simulator, claims, payouts paid through the bank simulator, the gateway and workers, a
- * token and a query that works, and one member's own channel (application, appeal, sealed
- * notice). Last line: one JSON object of counts. Each run starts from nothing in a schema and queue
+ * Sample units and members enrolled for two plan years, contributions, the organisations with this
+ * year's rule sets (programmes.ts), settlements from the platform simulator, claims, payouts paid
+ * through the bank simulator from each funder's account, the gateway and workers, a token and a
+ * query that works, one member's own channel (application, appeal, sealed notice), a condolence
+ * payment, and the year's figures and report. Last line: one JSON object of counts. Each run starts from nothing in a schema and queue
  * prefix of its own (state.ts), so a rerun after any crash ends the same way.
  */
 export interface DemoOptions {
