@@ -4,15 +4,20 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Authenticate } from './auth.ts';
+import type { Principal } from './context.ts';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 const COOKIE = 'hub_admin_token';
+const REFUSED = "the queue dashboard is for the hub's own ADMIN only (not an organisation's)";
+
+/** The queues are the whole hub's work: an ADMIN bound to an organisation does not manage them. */
+const mayManageQueues = (principal: Principal) => principal.role === 'ADMIN' && principal.organisationId == null;
 
 /**
  * Bull Board, for ADMIN only. Its page calls its own API without our bearer header, so the token
  * travels in an HttpOnly, SameSite=Strict cookie set by the small login form at
  * `/admin/queues/login` (or in `Authorization: Bearer` for scripts). Refusals: 401 without a valid
- * token, 403 for any other role.
+ * token, 403 for any other role and for an organisation's ADMIN.
  */
 export function queueDashboard(queues: readonly Queue[], authenticate: Authenticate): express.Router {
   const board = new ExpressAdapter().setBasePath(QUEUE_DASHBOARD_PATH);
@@ -28,8 +33,8 @@ export function queueDashboard(queues: readonly Queue[], authenticate: Authentic
   router.post('/login', express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
     const token = String((req.body as { token?: unknown }).token ?? '').trim();
     const principal = await authenticate(`Bearer ${token}`).catch(() => null);
-    if (principal?.role !== 'ADMIN') {
-      res.status(principal ? 403 : 401).type('text').send(principal ? 'the queue dashboard is for ADMIN only' : 'invalid token');
+    if (!principal || !mayManageQueues(principal)) {
+      res.status(principal ? 403 : 401).type('text').send(principal ? REFUSED : 'invalid token');
       return;
     }
     res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: QUEUE_DASHBOARD_PATH });
@@ -45,7 +50,7 @@ export function queueDashboard(queues: readonly Queue[], authenticate: Authentic
     }
     const principal = await authenticate(authorization).catch(() => null);
     if (!principal) res.status(401).type('text').send('invalid token');
-    else if (principal.role !== 'ADMIN') res.status(403).type('text').send('the queue dashboard is for ADMIN only');
+    else if (!mayManageQueues(principal)) res.status(403).type('text').send(REFUSED);
     else next();
   });
   router.use(board.getRouter() as express.Router);

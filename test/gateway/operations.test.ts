@@ -122,6 +122,10 @@ describe('queue dashboard (Bull Board)', () => {
       const refused = await fetch(`${base}${dashboard}/api/queues`, { headers: { authorization: `Bearer ${await gw.token({ role })}` } });
       expect(refused.status, role).toBe(403);
     }
+    // The queues are the whole hub's: an ADMIN of one organisation does not manage them.
+    await db.pool.query(`INSERT INTO organisations (code, name, level, created_by) VALUES ('JJ', '晋江市总工会', 'COUNTY', 'test') ON CONFLICT DO NOTHING`);
+    const countyAdmin = await fetch(`${base}${dashboard}/api/queues`, { headers: { authorization: `Bearer ${await gw.token({ role: 'ADMIN', org: 'JJ' })}` } });
+    expect(countyAdmin.status).toBe(403);
     const admin = await fetch(`${base}${dashboard}/api/queues`, { headers: { authorization: `Bearer ${await gw.token({ role: 'ADMIN' })}` } });
     expect(admin.status).toBe(200);
     const names = ((await admin.json()) as { queues: { name: string }[] }).queues.map((q) => q.name);
