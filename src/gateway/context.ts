@@ -61,6 +61,20 @@ export function actorOf(principal: Principal): Actor {
   return { subject: principal.subject, role: principal.role };
 }
 
+/** Whether the caller is the hub's own staff (a token naming no organisation): work spanning every organisation is theirs. */
+export function isHubStaff(principal: Pick<Principal, 'organisationId'>): boolean {
+  return principal.organisationId == null;
+}
+
+/**
+ * `requireRole`, and refused to staff bound to an organisation: for the hub's own work across every
+ * organisation (settlement sources and ingestion, bank statements and reconciliation, the queues).
+ */
+export function requireHubRole(ctx: Pick<Context, 'principal'>, roles: readonly Role[], operation: string): void {
+  requireRole(ctx, roles, operation);
+  if (!isHubStaff(ctx.principal)) throw forbidden(`${operation} is the hub's own work, across every organisation; your token is bound to one`);
+}
+
 /** Whether the caller holds one of `roles`: the check `requireRole` makes, for the API's permission hints. */
 export function hasRole(ctx: Pick<Context, 'principal'>, roles: readonly Role[]): boolean {
   return roles.includes(ctx.principal.role);

@@ -4,14 +4,14 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Authenticate } from './auth.ts';
-import type { Principal } from './context.ts';
+import { isHubStaff, type Principal } from './context.ts';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 const COOKIE = 'hub_admin_token';
 const REFUSED = "the queue dashboard is for the hub's own ADMIN only (not an organisation's)";
 
 /** The queues are the whole hub's work: an ADMIN bound to an organisation does not manage them. */
-const mayManageQueues = (principal: Principal) => principal.role === 'ADMIN' && principal.organisationId == null;
+const mayManageQueues = (principal: Principal) => principal.role === 'ADMIN' && isHubStaff(principal);
 
 /**
  * Bull Board, for ADMIN only. Its page calls its own API without our bearer header, so the token

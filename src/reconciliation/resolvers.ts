@@ -1,5 +1,5 @@
 import type { DomainResolvers } from '../gateway/payloads.ts';
-import { actorOf, actorView, hasRole, requireRole as requireStaffRole, scopeOf, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, hasRole, isHubStaff, requireRole as requireStaffRole, scopeOf, type Context } from '../gateway/context.ts';
 import type { Role } from '../gateway/auth.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
@@ -41,14 +41,12 @@ const MAX_SEAL_CHARS = 64 * 1024;
  * they are the hub's own staff's (tokens naming no organisation). Staff of an organisation see
  * their funders' figures instead (`funders { balance }`).
  */
-const hubStaff = (ctx: Pick<Context, 'principal'>) => scopeOf(ctx.principal).organisationId == null;
-
 function requireRole(ctx: Pick<Context, 'principal'>, roles: readonly Role[], operation: string): void {
   requireStaffRole(ctx, roles, operation);
-  if (!hubStaff(ctx)) throw forbidden(`${operation} is for the hub's own staff; an organisation's staff see their funders' figures (funders { balance })`);
+  if (!isHubStaff(ctx.principal)) throw forbidden(`${operation} is for the hub's own staff; an organisation's staff see their funders' figures (funders { balance })`);
 }
 
-const canRead = (ctx: Context) => hasRole(ctx, READ) && hubStaff(ctx);
+const canRead = (ctx: Context) => hasRole(ctx, READ) && isHubStaff(ctx.principal);
 
 function accountArgument(field: string, account: string | null | undefined): string | null {
   if (account === null || account === undefined) return null;

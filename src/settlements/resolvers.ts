@@ -1,6 +1,6 @@
 import type { SettlementAmountsResolvers } from '../gateway/generated/resolvers.ts';
 import type { DomainResolvers } from '../gateway/payloads.ts';
-import { actorOf, actorView, hasRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, hasRole, requireHubRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { takeUpload, uploadedText } from '../gateway/files.ts';
@@ -53,35 +53,35 @@ export const settlementResolvers: DomainResolvers = {
     // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
     settlement: (_root, { id }, ctx) => ctx.loaders.settlement.load(localId('id', id, 'Settlement')),
     settlementSources: (_root, _args, ctx) => {
-      requireRole(ctx, OPERATIONS, 'settlementSources');
+      requireHubRole(ctx, OPERATIONS, 'settlementSources');
       return store.listSources(ctx.db);
     },
     settlementIngestionRuns: async (_root, { source, ...args }, ctx) => {
-      requireRole(ctx, OPERATIONS, 'settlementIngestionRuns');
+      requireHubRole(ctx, OPERATIONS, 'settlementIngestionRuns');
       const page = readPage(args);
       const rows = await store.listRuns(ctx.db, source ?? null, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRuns(ctx.db, source ?? null) };
     },
     settlementIngestionRun: async (_root, { id }, ctx) => {
-      requireRole(ctx, OPERATIONS, 'settlementIngestionRun');
+      requireHubRole(ctx, OPERATIONS, 'settlementIngestionRun');
       return ctx.loaders.ingestionRun.load(localId('id', id, 'SettlementIngestionRun'));
     },
     settlementRejections: async (_root, { filter, ...args }, ctx) => {
-      requireRole(ctx, OPERATIONS, 'settlementRejections');
+      requireHubRole(ctx, OPERATIONS, 'settlementRejections');
       const page = readPage(args);
       const rejectionFilter = { source: filter?.source, status: filter?.status };
       const rows = await store.listRejections(ctx.db, rejectionFilter, page);
       return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRejections(ctx.db, rejectionFilter) };
     },
     settlementRejection: async (_root, { id }, ctx) => {
-      requireRole(ctx, OPERATIONS, 'settlementRejection');
+      requireHubRole(ctx, OPERATIONS, 'settlementRejection');
       return ctx.loaders.rejection.load(localId('id', id, 'SettlementRejection'));
     },
   },
 
   Mutation: {
     retrySettlementRejection: async (_root, { input }, ctx) => {
-      requireRole(ctx, INGEST, 'retrySettlementRejection');
+      requireHubRole(ctx, INGEST, 'retrySettlementRejection');
       const id = localId('input.rejectionId', input.rejectionId, 'SettlementRejection');
       const corrections = input.corrections.map((c) => ({ name: c.name.trim(), value: c.value ?? null }));
       checkAll(Object.fromEntries(corrections.map((c, i) => [`input.corrections[${i}].name`, correctionProblem(c)])));
@@ -99,7 +99,7 @@ export const settlementResolvers: DomainResolvers = {
       return { rejection, settlement: settlement?.[0] ?? null };
     },
     uploadSettlements: async (_root, { input }, ctx) => {
-      requireRole(ctx, INGEST, 'uploadSettlements');
+      requireHubRole(ctx, INGEST, 'uploadSettlements');
       const fileName = input.fileName.trim();
       const format: FileFormat | null = input.format ? (input.format.toLowerCase() as FileFormat) : formatOf(fileName);
       const sourceName = (input.source ?? 'upload').trim();

@@ -149,6 +149,20 @@ describe('an organisation\'s staff act only inside their subtree', () => {
 });
 
 describe('the org claim', () => {
+  it('the hub\'s own work across every organisation (settlement sources, ingestion and its rejections) is refused to them: FORBIDDEN', async () => {
+    const { gw } = await setUp();
+    for (const [role, query] of [
+      ['ADMIN', '{ settlementSources { name } }'],
+      ['AUDITOR', '{ settlementRejections(first: 5) { totalCount } }'],
+      ['ADMIN', '{ settlementIngestionRuns(first: 5) { totalCount } }'],
+    ] as const) {
+      const bound = await gw.query({ role, org: 'FJ' }, query);
+      expect(bound.errors?.[0]?.extensions?.code, `${role} ${query}`).toBe('FORBIDDEN');
+      const hub = await gw.query({ role }, query);
+      expect(hub.errors, `${role} ${query}`).toBeUndefined();
+    }
+  });
+
   it('an unknown organisation, or one on a UNIT_OPERATOR or MEMBER token: 401', async () => {
     const { gw, jj } = await setUp();
     const { rows } = await (await setUp()).db.pool.query<{ credit_code: string }>('SELECT credit_code FROM units WHERE id = $1', [jj.unitId]);
