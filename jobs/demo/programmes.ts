@@ -13,7 +13,7 @@ import { organisationByCode } from '../../src/organisations/store.ts';
 import { apiCaller } from './api.ts';
 import type { Actor } from '../../src/audit/audit.ts';
 import { inTransaction } from '../../src/db/pool.ts';
-import { UNSCOPED } from '../../src/kernel/scope.ts';
+import { UNSCOPED, type Scope } from '../../src/kernel/scope.ts';
 import { fenToCnyGrouped } from '../../src/kernel/money.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { createOrganisation } from '../../src/organisations/service.ts';
@@ -36,6 +36,8 @@ export const DEMO_PROVINCE_ACCOUNT = '6222000000351000';
 
 const proposer: Actor = { subject: 'demo-admin', role: 'ADMIN' };
 const approver: Actor = { subject: 'demo-admin-2', role: 'ADMIN' };
+/** Where an organisation's own ADMINs work: their rule sets govern only where assigned within it. */
+const staffOf = (organisationId: number): Scope => ({ unitId: null, memberId: null, organisationId });
 
 const example = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../src/benefits/ruleSets/examples/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -64,16 +66,18 @@ export async function setUpProgrammes(runtime: Runtime, units: readonly SampleUn
 
   const cache = new RuleSetCache();
   const lines = [`organisations: 福建省总工会 FJ → 泉州市总工会 QZ (${rows.length - inJinjiang} units) → 晋江市总工会 JJ (${inJinjiang} units); funder FJ pays from ${DEMO_PROVINCE_ACCOUNT}`];
+  // Each organisation's own ADMINs publish and assign its rule set: it governs their subtree only.
   for (const [name, organisation] of [['quanzhou', city], ['jinjiang', county]] as const) {
+    const scope = staffOf(organisation.id);
     const definition = { ...example(`${name}-2026`), id: `${name}-${thisYear}`, planYears: [thisYear] };
-    const publication = await proposeRuleSet(db, cache, proposer, UNSCOPED, { definition, note: `${organisation.name} ${thisYear} 年度方案` });
-    const published = await approveRuleSetProposal(db, cache, approver, UNSCOPED, { proposalId: publication.id, note: 'demo: checked' });
-    const assignment = await proposeRuleSetAssignment(db, cache, proposer, UNSCOPED, {
+    const publication = await proposeRuleSet(db, cache, proposer, scope, { definition, note: `${organisation.name} ${thisYear} 年度方案` });
+    const published = await approveRuleSetProposal(db, cache, approver, scope, { proposalId: publication.id, note: 'demo: checked' });
+    const assignment = await proposeRuleSetAssignment(db, cache, proposer, scope, {
       organisationId: organisation.id, planYear: thisYear, ruleSetId: published.ruleSetId, version: published.ruleSetVersion!, effectiveFrom: `${thisYear}-01-01`,
     });
-    await approveRuleSetProposal(db, cache, approver, UNSCOPED, { proposalId: assignment.id, note: 'demo: checked' });
-    lines.push(`rule set ${published.ruleSetId} v${published.ruleSetVersion} published and assigned to ${organisation.code} for ${thisYear} from ${thisYear}-01-01: ` +
-      `each step proposed by ${proposer.subject}, approved by ${approver.subject}`);
+    await approveRuleSetProposal(db, cache, approver, scope, { proposalId: assignment.id, note: 'demo: checked' });
+    lines.push(`rule set ${published.ruleSetId} v${published.ruleSetVersion} published and assigned to ${organisation.code} for ${thisYear} from ${thisYear}-01-01 ` +
+      `by ${organisation.code}'s ADMINs: each step proposed by ${proposer.subject}, approved by ${approver.subject}`);
   }
   return { lines, cityUnit: rows.find((u) => !u.name.startsWith('晋江'))! };
 }
@@ -85,14 +89,15 @@ export async function setUpProgrammes(runtime: Runtime, units: readonly SampleUn
  */
 export async function proposeNextYear(runtime: Runtime, thisYear: number): Promise<string> {
   const cache = new RuleSetCache();
+  const city = (await organisationByCode(runtime.db, 'QZ'))!;
   const draft = example('quanzhou-2026') as { programmes: { INPATIENT: { ratioBp: Record<string, number> } } };
   draft.programmes.INPATIENT.ratioBp.PRIVATE = 5500;
-  const proposal = await proposeRuleSet(runtime.db, cache, proposer, UNSCOPED, {
+  const proposal = await proposeRuleSet(runtime.db, cache, proposer, staffOf(city.id), {
     definition: { ...draft, id: `quanzhou-${thisYear + 1}`, planYears: [thisYear + 1] }, note: '私营单位住院互助比例提高至 55%',
   });
   const whatIf = await proposalWhatIf(runtime.db, cache, proposal, { first: 1 });
-  return `rule set quanzhou-${thisYear + 1} proposed by ${proposer.subject} (private plans' inpatient ratio 55 %), waiting for a second ADMIN; ` +
-    `its what-if over the ${whatIf.claims} decided claim(s) of ${whatIf.planYear}: ${whatIf.changed} would change, ` +
+  return `rule set quanzhou-${thisYear + 1} proposed by QZ's ${proposer.subject} (private plans' inpatient ratio 55 %), waiting for a second ADMIN; ` +
+    `its what-if over the ${whatIf.claims} decided claim(s) of ${whatIf.planYear} in QZ and below: ${whatIf.changed} would change, ` +
     `${fenToCnyGrouped(whatIf.totals.before.total)} → ${fenToCnyGrouped(whatIf.totals.after.total)} CNY`;
 }
 

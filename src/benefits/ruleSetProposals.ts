@@ -45,9 +45,14 @@ async function unknownFunders(db: Queryable, ruleSet: RuleSet, at: string): Prom
 }
 
 /** The definition checked as the next version of its id would be; problems name their field under `input.definition`. */
-async function checkedDefinition(tx: Tx, definition: Record<string, unknown>, at: string): Promise<RuleSet> {
+async function checkedDefinition(tx: Tx, definition: Record<string, unknown>, at: string, publisher: number | null): Promise<RuleSet> {
   const { id } = definition;
   if (typeof id !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(id)) throw invalid(`${at}id`, 'must be lower-case letters, digits and dashes');
+  // An organisation's staff publish their own rule sets: a new version of one the hub or another
+  // organisation published would change how claims outside their subtree are decided.
+  if (publisher !== null && await store.ruleSetPublishedOutside(tx, id, publisher)) {
+    throw invalid(`${at}id`, `rule set ${id} was published by the hub or another organisation; publish your own under a new id`);
+  }
   const next = await store.nextVersion(tx, id);
   const checked = validateRuleSet({ ...definition, version: next });
   const problems = [
@@ -70,7 +75,7 @@ export async function proposeRuleSet(
   const note = noteOf('input.note', input.note);
   await cache.ensureShipped(db);
   return inTransaction(db, async (tx) => {
-    const ruleSet = await checkedDefinition(tx, input.definition, 'input.definition.');
+    const ruleSet = await checkedDefinition(tx, input.definition, 'input.definition.', scope.organisationId);
     const { version: _taken, ...definition } = ruleSet;
     const row = await proposals.insertProposal(tx, {
       kind: 'PUBLICATION', ruleSetId: ruleSet.id, ruleSetVersion: null, definition, organisationId: scope.organisationId,
@@ -150,8 +155,8 @@ export async function approveRuleSetProposal(
     const proposal = await decidable(tx, actor, scope, input.proposalId);
     if (proposal.kind === 'PUBLICATION') {
       // Checked again: the next version, the funders, the schema may all have moved since it was proposed.
-      const ruleSet = await checkedDefinition(tx, proposal.definition!, '');
-      const published = await store.insertRuleSet(tx, ruleSet, proposal.proposedBy);
+      const ruleSet = await checkedDefinition(tx, proposal.definition!, '', proposal.organisationId);
+      const published = await store.insertRuleSet(tx, ruleSet, proposal.proposedBy, proposal.organisationId);
       const decided = await proposals.decideProposal(tx, proposal.id, { status: 'APPROVED', decidedBy: actor.subject, note, ruleSetVersion: published.version });
       await recordAudit(tx, actor, {
         action: 'ruleset.publish', targetType: 'RuleSet', targetId: `${published.ruleSetId}@${published.version}`,

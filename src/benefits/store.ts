@@ -700,6 +700,20 @@ export async function redecisionsOfClaims(db: Queryable, claimIds: readonly numb
 const RULE_SET_COLUMNS = `id AS "ruleSetId", version, plan_years AS "planYears", definition, shipped,
   published_at AS "publishedAt", published_by AS "publishedBy"`;
 
+/**
+ * Whether a version of rule set `id` was published outside `organisationId`'s subtree — by the hub's
+ * own staff, shipped, or by an organisation not at or below it: then that organisation may not
+ * publish the next version (it would change decisions outside its subtree).
+ */
+export async function ruleSetPublishedOutside(tx: Tx, id: string, organisationId: number): Promise<boolean> {
+  const { rows } = await tx.query<{ outside: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM rule_sets rs LEFT JOIN organisations o ON o.id = rs.organisation_id
+                     WHERE rs.id = $1 AND (o.id IS NULL OR NOT $2 = ANY(o.path))) AS outside`,
+    [id, organisationId],
+  );
+  return rows[0]!.outside;
+}
+
 /** Inserts the shipped rule sets that are missing. */
 export async function insertShippedRuleSets(db: Queryable, sets: readonly RuleSet[]): Promise<void> {
   await db.query(
@@ -746,6 +760,7 @@ export async function ruleSetsForYears(db: Queryable, years: readonly number[]):
      CROSS JOIN LATERAL (
        SELECT ${RULE_SET_COLUMNS} FROM rule_sets rs
         LEFT JOIN plan_year_rule_sets a ON a.plan_year = y.year
+        WHERE rs.organisation_id IS NULL -- an organisation's own versions govern only where assigned
         ORDER BY (a.rule_set_id = rs.id AND y.year = ANY(rs.plan_years)) IS TRUE DESC,
                  (y.year = ANY(rs.plan_years)) DESC, rs.published_at DESC, rs.version DESC, rs.id
         LIMIT 1) r`,
@@ -813,11 +828,12 @@ export async function nextVersion(tx: Tx, id: string): Promise<number> {
   return rows[0]!.v;
 }
 
-export async function insertRuleSet(tx: Tx, ruleSet: RuleSet, publishedBy: string): Promise<RuleSetRow> {
+/** A published version; `organisationId`: the organisation whose staff published it (null: the hub's own staff). */
+export async function insertRuleSet(tx: Tx, ruleSet: RuleSet, publishedBy: string, organisationId: number | null = null): Promise<RuleSetRow> {
   const { rows } = await tx.query<RuleSetRow>(
-    `INSERT INTO rule_sets (id, version, plan_years, definition, published_by) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO rule_sets (id, version, plan_years, definition, published_by, organisation_id) VALUES ($1, $2, $3, $4, $5, $6)
      RETURNING ${RULE_SET_COLUMNS}`,
-    [ruleSet.id, ruleSet.version, ruleSet.planYears, JSON.stringify(ruleSet), publishedBy],
+    [ruleSet.id, ruleSet.version, ruleSet.planYears, JSON.stringify(ruleSet), publishedBy, organisationId],
   );
   return rows[0]!;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
+import { ruleSetsForYears } from '../../src/benefits/store.ts';
 
 /**
  * Rule-set proposals as an attacker tries them: the wrong role, the proposer approving their own
@@ -120,6 +121,30 @@ describe('organisation scope', () => {
     expect(countyProposal.userErrors).toEqual([]);
     const decided = await gw.query(city, APPROVE, { id: countyProposal.proposal.id });
     expect(decided.data.approveRuleSetProposal).toMatchObject({ proposal: { status: 'APPROVED' }, userErrors: [] });
+  });
+});
+
+describe('an organisation\'s own rule sets', () => {
+  it('govern only where assigned: never the plan year\'s hub-wide fallback, and no version of the hub\'s rule sets', async () => {
+    const { gw, db } = await started();
+    await tree();
+    const county = { role: 'ADMIN' as const, org: 'JJ-RS', sub: 'jj-admin' };
+    const countyOther = { role: 'ADMIN' as const, org: 'JJ-RS', sub: 'jj-admin-2' };
+    const { version: _first, ...definition } = example('jinjiang-2026');
+    // The next version of the hub's default-2025 would change every organisation's 2025 claims.
+    const hubs = await gw.query(county, PROPOSE, { input: { definition: { ...definition, id: 'default-2025', planYears: [2025] } } });
+    expect(hubs.data.proposeRuleSet).toEqual({ proposal: null, userErrors: [{ field: 'input.definition.id', code: 'INVALID' }] });
+    // Its own rule set covering 2025, published by two of its ADMINs, is not the hub's 2025.
+    const own = (await gw.query(county, PROPOSE, { input: { definition: { ...example('jinjiang-2026'), id: 'jj-rs-own', planYears: [2025] } } })).data.proposeRuleSet;
+    expect(own.userErrors).toEqual([]);
+    expect((await gw.query(countyOther, APPROVE, { id: own.proposal.id })).data.approveRuleSetProposal.userErrors).toEqual([]);
+    const { rows } = await db.pool.query<{ id: string; organisation: string | null }>(
+      `SELECT rs.id, o.code AS organisation FROM rule_sets rs LEFT JOIN organisations o ON o.id = rs.organisation_id WHERE rs.id = 'jj-rs-own'`);
+    expect(rows).toEqual([{ id: 'jj-rs-own', organisation: 'JJ-RS' }]);
+    expect((await ruleSetsForYears(db.pool, [2025])).get(2025)!.ruleSetId).toBe('default-2025');
+    // Its next version is the county's to publish.
+    const next = await gw.query(county, PROPOSE, { input: { definition: { ...definition, id: 'jj-rs-own', planYears: [2025] } } });
+    expect(next.data.proposeRuleSet.userErrors, JSON.stringify(next)).toEqual([]);
   });
 });
 

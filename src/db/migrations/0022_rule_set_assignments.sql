@@ -67,7 +67,15 @@ END $$;
 CREATE TRIGGER organisation_rule_sets_history BEFORE UPDATE OR DELETE ON organisation_rule_sets
   FOR EACH ROW EXECUTE FUNCTION organisation_rule_sets_history();
 
+-- Who published each version: an organisation's staff (its id), or the hub's own staff and the
+-- shipped files (NULL). A version an organisation published governs only where it is assigned, never
+-- as a plan year's hub-wide fallback, and only that organisation's subtree publishes further versions
+-- of its id (src/benefits/ruleSetProposals.ts).
+ALTER TABLE rule_sets ADD COLUMN organisation_id bigint REFERENCES organisations (id);
+
 -- Down Migration
+
+ALTER TABLE rule_sets DROP COLUMN organisation_id;
 
 DROP TRIGGER organisation_rule_sets_history ON organisation_rule_sets;
 DROP FUNCTION organisation_rule_sets_history();
