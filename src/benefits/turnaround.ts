@@ -1,9 +1,9 @@
 import DataLoader from 'dataloader';
 import type { Page } from '../kernel/page.ts';
-import { addDays, chinaToday, parseChinaTime } from '../kernel/time.ts';
+import { chinaToday } from '../kernel/time.ts';
 import type { Queryable } from '../kernel/transaction.ts';
 import type { Scope } from '../kernel/scope.ts';
-import { lastLateReceiptDate, turnaroundOf, type Turnaround, type TurnaroundPromise } from '../kernel/workingDays.ts';
+import { lateReceivedBefore, turnaroundOf, type Turnaround, type TurnaroundPromise } from '../kernel/workingDays.ts';
 
 export { promiseOf } from '../kernel/workingDays.ts';
 import type { ClaimRow } from './model.ts';
@@ -58,11 +58,6 @@ export async function claimStage(db: Queryable, request: object, claimId: number
   }
 }
 
-/** Items still open and received before this instant (midnight, China time) are late today. */
-function lateBefore(today: string, days: number, holidays: ReadonlySet<string>): Date {
-  return parseChinaTime(`${addDays(lastLateReceiptDate(today, days, holidays), 1)} 00:00:00`)!;
-}
-
 /** A page of the open claims that broke the promise (`kinds`, default both), and their count. */
 export async function claimBreaches(
   db: Queryable, scope: Scope, kinds: readonly BreachKind[] | null | undefined, promise: TurnaroundPromise, page: Page, now = new Date(),
@@ -71,8 +66,8 @@ export async function claimBreaches(
   const holidays = new Set(promise.holidays);
   const today = chinaToday(now);
   const bounds: BreachBounds = {
-    decisionLateBefore: wanted.has('DECISION') ? lateBefore(today, promise.decisionWorkingDays, holidays) : null,
-    paymentLateBefore: wanted.has('PAYMENT') ? lateBefore(today, promise.paymentWorkingDays, holidays) : null,
+    decisionLateBefore: wanted.has('DECISION') ? lateReceivedBefore(today, promise.decisionWorkingDays, holidays) : null,
+    paymentLateBefore: wanted.has('PAYMENT') ? lateReceivedBefore(today, promise.paymentWorkingDays, holidays) : null,
   };
   return { rows: await listClaimBreaches(db, scope, bounds, page), count: () => countClaimBreaches(db, scope, bounds) };
 }

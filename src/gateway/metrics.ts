@@ -7,9 +7,9 @@ import type { Config } from '../config.ts';
 import { log } from '../log.ts';
 import { operationsFigures, type CountAndAge, type OperationsFigures } from '../figures/store/operations.ts';
 import { reconciliationSettings } from '../reconciliation/settings.ts';
-import { addDays, chinaToday, parseChinaTime } from '../kernel/time.ts';
+import { addDays, chinaToday } from '../kernel/time.ts';
 import type { Queryable } from '../kernel/transaction.ts';
-import { isWorkingDay, lastLateReceiptDate } from '../kernel/workingDays.ts';
+import { isWorkingDay, lateReceivedBefore } from '../kernel/workingDays.ts';
 
 /**
  * Prometheus metrics of one process: GraphQL requests by operation (rate, latency, errors by code),
@@ -172,9 +172,8 @@ export function createMetrics(): HubMetrics {
         for (let day = addDays(today, -1); statementDays.length < PROVEN_DAYS_WINDOW; day = addDays(day, -1)) {
           if (isWorkingDay(day, holidays)) statementDays.push(day);
         }
-        // Received on or before the last late receipt date and still undecided: late today (as claims' breaches count).
-        const lastLate = lastLateReceiptDate(today, config.DECISION_PROMISE_WORKING_DAYS, promiseHolidays);
-        const applicationsLateBefore = parseChinaTime(`${addDays(lastLate, 1)} 00:00:00`)!;
+        // Still undecided and received before this: late today (as claims' breaches count).
+        const applicationsLateBefore = lateReceivedBefore(today, config.DECISION_PROMISE_WORKING_DAYS, promiseHolidays);
         return operationsFigures(db, { applicationsLateBefore, statementDays, accounts });
       };
       cached = undefined;

@@ -1,4 +1,4 @@
-import { DAY_MS, addDays, chinaToday, dateOfDayNumber, dayNumber } from './time.ts';
+import { DAY_MS, addDays, chinaToday, dateOfDayNumber, dayNumber, parseChinaTime } from './time.ts';
 
 /**
  * Working days (工作日) and the programme's turnaround promise (pure). Dates are China dates
@@ -40,6 +40,11 @@ export function lastLateReceiptDate(today: string, days: number, holidays: Reado
   let date = addDays(today, -1);
   while (addWorkingDays(date, days, holidays) >= today) date = addDays(date, -1);
   return date;
+}
+
+/** Items still open and received before this instant (midnight after `lastLateReceiptDate`, China time) are late today. */
+export function lateReceivedBefore(today: string, days: number, holidays: ReadonlySet<string>): Date {
+  return parseChinaTime(`${addDays(lastLateReceiptDate(today, days, holidays), 1)} 00:00:00`)!;
 }
 
 /** The programme's promise: decided, and paid, within so many working days of receipt. */
