@@ -89,8 +89,8 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
          AND ${monthSql(p, s.month, 'e.enrolled_on', 'e.plan_year')}
        GROUP BY 1, 2`;
     const contributionsCounted = s.grouping !== 'MEMBER_CATEGORY' && s.memberCategory === null;
-    reads.push(db.query<{ year: number; key: string; units: number; members: number; owed: string }>(sql, p.values).then(({ rows }) => {
-      for (const r of rows) put(out, r.year, r.key, { units: r.units, membersEnrolled: r.members, contributionsOwedFen: contributionsCounted ? Number(r.owed) : null });
+    reads.push(db.query<{ year: number; key: string; units: number; members: number; owed: number }>(sql, p.values).then(({ rows }) => {
+      for (const r of rows) put(out, r.year, r.key, { units: r.units, membersEnrolled: r.members, contributionsOwedFen: contributionsCounted ? r.owed : null });
     }));
   }
 
@@ -104,8 +104,8 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
          AND ${s.grouping === 'MONTH' ? 'extract(year FROM cp.paid_on) = cp.plan_year' : 'true'}
          AND ${monthSql(p, s.month, 'cp.paid_on', 'cp.plan_year')}
        GROUP BY 1, 2`;
-    reads.push(db.query<{ year: number; key: string; raised: string }>(sql, p.values).then(({ rows }) => {
-      for (const r of rows) put(out, r.year, r.key, { contributionsRaisedFen: Number(r.raised) });
+    reads.push(db.query<{ year: number; key: string; raised: number }>(sql, p.values).then(({ rows }) => {
+      for (const r of rows) put(out, r.year, r.key, { contributionsRaisedFen: r.raised });
     }));
   }
 
@@ -126,8 +126,8 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
          AND ${needsEnrolment ? categoryFilter(p, 'e') : 'true'}
          AND ${s.month === null ? 'true' : `extract(month FROM ${decided}) = ${p.add(s.month)}`}
        GROUP BY 1, 2`;
-    reads.push(db.query<{ year: number; key: string; claims: number; approved: string }>(sql, p.values).then(({ rows }) => {
-      for (const r of rows) put(out, r.year, r.key, { claims: r.claims, claimsApprovedFen: Number(r.approved) });
+    reads.push(db.query<{ year: number; key: string; claims: number; approved: number }>(sql, p.values).then(({ rows }) => {
+      for (const r of rows) put(out, r.year, r.key, { claims: r.claims, claimsApprovedFen: r.approved });
     }));
   }
 
@@ -150,8 +150,8 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
          AND ${needsEnrolment ? categoryFilter(p, 'e') : 'true'}
          AND ${s.month === null ? 'true' : `extract(month FROM ${paid}) = ${p.add(s.month)}`}
        GROUP BY 1, 2`;
-    reads.push(db.query<{ year: number; key: string; payouts: number; paid: string }>(sql, p.values).then(({ rows }) => {
-      for (const r of rows) put(out, r.year, r.key, { payouts: r.payouts, paidFen: Number(r.paid) });
+    reads.push(db.query<{ year: number; key: string; payouts: number; paid: number }>(sql, p.values).then(({ rows }) => {
+      for (const r of rows) put(out, r.year, r.key, { payouts: r.payouts, paidFen: r.paid });
     }));
   }
 
@@ -166,8 +166,8 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
        WHERE k.status = 'APPROVED' AND ${inYearsSql(p, 'k.decided_at', s.planYear - 1, s.planYear)}
          AND ${s.month === null ? 'true' : `extract(month FROM ${decided}) = ${p.add(s.month)}`}
        GROUP BY 1, 2`;
-    reads.push(db.query<{ year: number; key: string; condolences: number; approved: string }>(sql, p.values).then(({ rows }) => {
-      for (const r of rows) put(out, r.year, r.key, { condolences: r.condolences, condolencesApprovedFen: Number(r.approved) });
+    reads.push(db.query<{ year: number; key: string; condolences: number; approved: number }>(sql, p.values).then(({ rows }) => {
+      for (const r of rows) put(out, r.year, r.key, { condolences: r.condolences, condolencesApprovedFen: r.approved });
     }));
   }
 
@@ -178,14 +178,14 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
 /** The children of `organisationId` (the roots for the whole hub) in the caller's scope, by code, at most `limit`. */
 export async function childOrganisations(db: Queryable, organisationId: number | null, scope: Scope, limit: number): Promise<{ id: number; code: string; name: string }[]> {
   const p = new Params();
-  const { rows } = await db.query<{ id: string; code: string; name: string }>(
+  const { rows } = await db.query<{ id: number; code: string; name: string }>(
     `SELECT o.id, o.code, o.name FROM organisations o
       WHERE ${organisationId === null ? 'o.parent_id IS NULL' : `o.parent_id = ${p.add(organisationId)}`}
         AND ${organisationRowScopeSql(p, scope, 'o.id')}
       ORDER BY o.code LIMIT ${p.add(limit)}`,
     p.values,
   );
-  return rows.map((r) => ({ id: Number(r.id), code: r.code, name: r.name }));
+  return rows;
 }
 
 /** Received, decided and paid China dates of the claims decided in the year (one row per distinct triple, with its count). */
@@ -264,37 +264,35 @@ const TARGET_COLUMNS = `t.organisation_id AS "organisationId", o.code AS "organi
   t.members_target AS "membersTarget", t.units_target AS "unitsTarget", t.contributions_target_fen::bigint AS "contributionsTargetFen",
   t.set_by AS "setBy", t.set_at AS "setAt"`;
 
-type StoredTarget = Omit<EnrolmentTargetRow, 'organisationId' | 'contributionsTargetFen'> & { organisationId: string; contributionsTargetFen: string };
-const targetRow = (r: StoredTarget): EnrolmentTargetRow => ({ ...r, organisationId: Number(r.organisationId), contributionsTargetFen: Number(r.contributionsTargetFen) });
 
 /** The targets of these organisations for the year (none for an organisation without one). */
 export async function targetsOf(db: Queryable, organisationIds: readonly number[], planYear: number): Promise<EnrolmentTargetRow[]> {
   if (!organisationIds.length) return [];
-  const { rows } = await db.query<StoredTarget>(
+  const { rows } = await db.query<EnrolmentTargetRow>(
     `SELECT ${TARGET_COLUMNS} FROM enrolment_targets t JOIN organisations o ON o.id = t.organisation_id
       WHERE t.organisation_id = ANY($1::bigint[]) AND t.plan_year = $2`,
     [organisationIds, planYear],
   );
-  return rows.map(targetRow);
+  return rows;
 }
 
 /** The targets of the year in the caller's scope, by organisation code, at most `limit`. */
 export async function targetsOfYear(db: Queryable, planYear: number, scope: Scope, limit: number): Promise<EnrolmentTargetRow[]> {
   const p = new Params();
-  const { rows } = await db.query<StoredTarget>(
+  const { rows } = await db.query<EnrolmentTargetRow>(
     `SELECT ${TARGET_COLUMNS} FROM enrolment_targets t JOIN organisations o ON o.id = t.organisation_id
       WHERE t.plan_year = ${p.add(planYear)} AND ${organisationRowScopeSql(p, scope, 't.organisation_id')}
       ORDER BY o.code LIMIT ${p.add(limit)}`,
     p.values,
   );
-  return rows.map(targetRow);
+  return rows;
 }
 
 /** Sets the target (last wins); the values it replaced, or null when there were none. Locks the row for the audit. */
 export async function upsertTarget(
   tx: Tx, organisationId: number, planYear: number, t: TargetFigures, setBy: string,
 ): Promise<{ row: EnrolmentTargetRow; previous: TargetFigures | null }> {
-  const { rows: before } = await tx.query<{ membersTarget: number; unitsTarget: number; contributionsTargetFen: string }>(
+  const { rows: before } = await tx.query<TargetFigures>(
     `SELECT members_target AS "membersTarget", units_target AS "unitsTarget", contributions_target_fen AS "contributionsTargetFen"
        FROM enrolment_targets WHERE organisation_id = $1 AND plan_year = $2 FOR UPDATE`,
     [organisationId, planYear],
@@ -308,6 +306,5 @@ export async function upsertTarget(
     [organisationId, planYear, t.membersTarget, t.unitsTarget, t.contributionsTargetFen, setBy],
   );
   const [row] = await targetsOf(tx, [organisationId], planYear);
-  const previous = before[0] ? { ...before[0], contributionsTargetFen: Number(before[0].contributionsTargetFen) } : null;
-  return { row: row!, previous };
+  return { row: row!, previous: before[0] ?? null };
 }
