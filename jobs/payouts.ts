@@ -1,6 +1,8 @@
 import { DelayedError, Worker, type Job, type Queue } from 'bullmq';
 import { encryptClearBatchFiles } from '../src/payouts/files.ts';
 import { planPayouts } from '../src/payouts/plan.ts';
+import { releaseUnderPolicies } from '../src/payouts/policies.ts';
+import { policiesInForce } from '../src/payouts/store/policies.ts';
 import { enqueuePayoutBatch, payoutBatchJobId, type PayoutBatchJob, type PayoutJobName } from '../src/payouts/queue.ts';
 import type { PayoutServices } from '../src/payouts/settings.ts';
 import { unfinishedBatchIds } from '../src/payouts/store/batches.ts';
@@ -13,11 +15,12 @@ import type { WorkerServices } from './services.ts';
  * (src/payouts/submission.ts); while the bank's final word is awaited the same job waits
  * (delayed) and asks again. A failure (no answer from the bank) retries with backoff; when the
  * retries are spent the sweeper re-adds the job, because the batch row says it is not finished.
- * Scheduled: `plan` turns approved claims into payouts; `status-feed` reads the bank's feed of
- * status reports (answers it sends on its own, duplicates and stale ones included).
+ * Scheduled: `plan` turns approved claims into payouts; `release` releases batches under payment
+ * policies in force (即时办); `status-feed` reads the bank's feed of status reports (answers it
+ * sends on its own, duplicates and stale ones included).
  */
 
-type PayoutWorkerServices = Pick<WorkerServices, 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'queues' | 'payouts' | 'announce'>;
+type PayoutWorkerServices = Pick<WorkerServices, 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'queues' | 'payouts' | 'announce' | 'claimsWaited'>;
 
 /** Re-adds the jobs of unfinished batches, and the schedules (a flushed Redis lost them). */
 export async function sweep({ db, queues, payouts }: PayoutWorkerServices): Promise<number> {
@@ -31,7 +34,7 @@ export async function sweep({ db, queues, payouts }: PayoutWorkerServices): Prom
 }
 
 /** The payout worker, when a bank channel is configured (after encrypting batch files kept in clear). */
-export async function start({ db, keys, connection, prefix, log, payouts, announce }: PayoutWorkerServices): Promise<Worker[]> {
+export async function start({ db, keys, connection, prefix, log, payouts, announce, claimsWaited, queues }: PayoutWorkerServices): Promise<Worker[]> {
   if (!payouts) return [];
   // Batch files sealed before they were kept encrypted: encrypted once, by whichever worker starts first.
   await encryptClearBatchFiles(db, keys).then(
@@ -40,13 +43,18 @@ export async function start({ db, keys, connection, prefix, log, payouts, announ
   );
   const context: SubmissionContext = {
     db, adapter: payouts.adapter, sealing: payouts.sealing, settings: payouts.settings, log,
-    onChanges: (changes) => announce(changes.map(payoutStatusChange)),
+    onChanges: async (changes) => {
+      await announce(changes.map(payoutStatusChange));
+      // Claims whose last payout was credited: their waits (measured waiting) are observed.
+      await claimsWaited(changes.filter((c) => c.status === 'PAID').map((c) => c.payoutId), 'CREDITED');
+    },
   };
   const worker = new Worker(
     QUEUE_NAMES.payouts,
     async (job: Job, token?: string) => {
       const name = job.name as PayoutJobName;
       if (name === 'plan') return planPayouts(context.db, payouts.settings);
+      if (name === 'release') return release(context.db, queues.payouts, payouts);
       if (name === 'status-feed') return readStatusFeed(context);
       const { batchId } = job.data as PayoutBatchJob;
       const progress = await advanceBatch(context, batchId);
@@ -65,12 +73,26 @@ export async function start({ db, keys, connection, prefix, log, payouts, announ
   return [worker];
 }
 
+/**
+ * 即时办: while a payment policy is in force, approved claims become payouts and those within a
+ * policy go to the bank in small batches at once (each batch's own job seals and sends it).
+ */
+async function release(db: PayoutWorkerServices['db'], queue: Queue, payouts: PayoutServices): Promise<{ released: number }> {
+  if ((await policiesInForce(db)).length === 0) return { released: 0 };
+  await planPayouts(db, payouts.settings);
+  const batches = await releaseUnderPolicies(db, payouts.settings);
+  for (const batch of batches) await enqueuePayoutBatch(queue, batch.id);
+  return { released: batches.length };
+}
+
 const SCHEDULED = { removeOnComplete: true, removeOnFail: 100 };
 
 /** The payout schedules; upserted only when missing or changed (upserting starts a run at once). */
-async function schedulePayoutJobs(queue: Queue, options: Pick<PayoutServices, 'planEveryMs' | 'pollMs'>): Promise<void> {
+async function schedulePayoutJobs(queue: Queue, options: Pick<PayoutServices, 'planEveryMs' | 'releaseEveryMs' | 'pollMs'>): Promise<void> {
   const existing = new Map((await queue.getJobSchedulers()).map((s) => [s.key, s.every]));
-  const wanted = [['plan-payouts', 'plan', options.planEveryMs], ['status-feed', 'status-feed', options.pollMs * 6]] as const;
+  const wanted = [
+    ['plan-payouts', 'plan', options.planEveryMs], ['release-payouts', 'release', options.releaseEveryMs], ['status-feed', 'status-feed', options.pollMs * 6],
+  ] as const;
   for (const [key, name, every] of wanted) {
     if (existing.get(key) !== every) await queue.upsertJobScheduler(key, { every }, { name, opts: SCHEDULED });
   }

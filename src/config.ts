@@ -133,6 +133,13 @@ const schema = z.object({
   BANK_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   /** How often approved claims are turned into payouts (s). */
   PAYOUT_PLAN_SECONDS: z.coerce.number().int().min(1).default(60),
+  /**
+   * How often the payout worker, while a standing payment policy is in force, turns approved claims
+   * into payouts and releases those within the policy to the bank (s; 即时办).
+   */
+  PAYOUT_RELEASE_SECONDS: z.coerce.number().int().min(1).default(10),
+  /** Most payouts in one batch released under a payment policy: small batches, sent continuously. */
+  PAYOUT_RELEASE_BATCH_MAX: z.coerce.number().int().min(1).max(100_000).default(200),
   /** How long to wait between status queries of a batch sent to the bank (ms). */
   PAYOUT_POLL_MS: z.coerce.number().int().min(100).default(5_000),
   /** Lock of a payout batch job (ms): a job whose worker died is run again after about this long. */

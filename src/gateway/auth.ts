@@ -22,6 +22,13 @@ const claimText = () => z.string().refine((s) => textProblem(s) === null, 'must 
 export const ORGANISATION_SCOPED_ROLES: readonly Role[] = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR'];
 
 /**
+ * Subjects the hub's own services act as. A person never does: a claim decided by `adjudication` or
+ * `redecision` counts as approved by the rules alone, which a payment policy pays without a
+ * per-batch approval (claim_approved_by_rules, migration 0027).
+ */
+const SERVICE_SUBJECTS = /^(adjudication|redecision|reversal|payout-worker|bank|notices|payment-policy-\d+)$/;
+
+/**
  * The claims a bearer token carries. `unit` is the unit's Unified Social Credit Code (what an
  * identity provider knows), `member` the member's global ID, `org` the code of the organisation
  * whose subtree a staff member works in.
@@ -34,6 +41,7 @@ const claimsSchema = z
     member: claimText().min(1).optional(),
     org: claimText().min(1).max(32).optional(),
   })
+  .refine((c) => !SERVICE_SUBJECTS.test(c.sub), { message: 'the subject is one of the hub\'s own services, never a person', path: ['sub'] })
   .refine((c) => c.role !== 'UNIT_OPERATOR' || c.unit, { message: 'a UNIT_OPERATOR token needs the unit claim', path: ['unit'] })
   .refine((c) => c.role !== 'MEMBER' || c.member, { message: 'a MEMBER token needs the member claim', path: ['member'] })
   .refine((c) => c.org === undefined || ORGANISATION_SCOPED_ROLES.includes(c.role), {

@@ -6,7 +6,9 @@ import { chinaToday } from '../kernel/time.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { condolenceRemittanceInfo, remittanceInfo } from './files.ts';
 import { statusesInto } from '../kernel/transitions.ts';
-import { BATCH_MAKERS, BATCH_TRANSITIONS, type BatchRow, type FunderRow, type BatchStatus, type CreatedBatch, type PayoutStatus, type RetryOutcome } from './model.ts';
+import {
+  BATCH_MAKERS, BATCH_TRANSITIONS, type BatchRow, type FunderRow, type BatchStatus, type CreatedBatch, type PayingAccount, type PayoutStatus, type RetryOutcome,
+} from './model.ts';
 import { funderPayingAccount, type PayoutSettings } from './settings.ts';
 import { funderOfOldestReadyPayout, fundersByIds } from './store/funders.ts';
 import {
@@ -14,7 +16,7 @@ import {
 } from './store/batches.ts';
 import {
   confirmRetry, followBankCards, lockPayoutForRetry, lockReadyPayouts, lockRetryProposal, markPayoutsInBatch, payoutsOutOfBatch,
-  payoutsWaitAgain, proposeRetry,
+  payoutsWaitAgain, proposeRetry, type ReadyPayout,
 } from './store/payouts.ts';
 
 /**
@@ -48,31 +50,41 @@ export async function createBatch(
     const [funder] = (await fundersByIds(tx, [fundedBy])) as [FunderRow];
     const payouts = await lockReadyPayouts(tx, max, coolingOffDays, funder.id);
     if (payouts.length === 0) return null;
-    const account = funderPayingAccount(settings, funder);
-    const id = await nextBatchId(tx);
-    const today = chinaToday(now);
-    const msgId = `MAH-${today.replaceAll('-', '')}-B${id}-${tag()}`;
-    const ctrlSumFen = payouts.reduce((sum, p) => sum + p.amountFen, 0);
-    await insertBatch(tx, {
-      id, msgId, pmtInfId: `${msgId}-1`, funderId: funder.id, account, requestedExecutionDate: today, nbOfTxs: payouts.length, ctrlSumFen, createdBy: actor,
-    });
-    const programmesOf = await programmesOfPayouts(tx, payouts.map((p) => p.id));
-    // The creditor is copied from the member now: what FINANCE approves is what the bank pays.
-    await insertAttempts(tx, id, payouts.map((p) => {
-      const attemptNo = p.attempts + 1;
-      return {
-        payoutId: p.id, attemptNo, endToEndId: `MAH-P${p.id}-A${attemptNo}-${tag()}`, remittanceInfo: p.condolenceId !== null
-          ? condolenceRemittanceInfo(p.condolenceId, p.condolenceReason!)
-          : remittanceInfo(p.claimId!, programmesOf.get(p.id) ?? []),
-      };
-    }));
-    await markPayoutsInBatch(tx, payouts.map((p) => p.id));
-    await recordAudit(tx, actor, {
-      action: 'payout.batch.create', targetType: 'PayoutBatch', targetId: msgId,
-      details: { batchId: id, funder: funder.code, nbOfTxs: payouts.length, ctrlSumFen, channel: account.channel, debtorAccount: account.account },
-    });
-    return { id, msgId, nbOfTxs: payouts.length, ctrlSumFen };
+    return draftBatch(tx, actor, funderPayingAccount(settings, funder), funder, payouts, null, now);
   });
+}
+
+/**
+ * A DRAFT batch of the locked READY payouts of one funder, paid from `account`, each with a new
+ * PLANNED attempt (its EndToEndId and creditor fixed now); audited. `policyId`: the payment policy
+ * that is to release it (in the same transaction), else null.
+ */
+export async function draftBatch(
+  tx: Tx, actor: Actor, account: PayingAccount, funder: FunderRow, payouts: readonly ReadyPayout[], policyId: number | null, now: Date,
+): Promise<CreatedBatch> {
+  const id = await nextBatchId(tx);
+  const today = chinaToday(now);
+  const msgId = `MAH-${today.replaceAll('-', '')}-B${id}-${tag()}`;
+  const ctrlSumFen = payouts.reduce((sum, p) => sum + p.amountFen, 0);
+  await insertBatch(tx, {
+    id, msgId, pmtInfId: `${msgId}-1`, funderId: funder.id, account, requestedExecutionDate: today, nbOfTxs: payouts.length, ctrlSumFen, createdBy: actor, policyId,
+  });
+  const programmesOf = await programmesOfPayouts(tx, payouts.map((p) => p.id));
+  // The creditor is copied from the member now: what FINANCE approves (or the policy releases) is what the bank pays.
+  await insertAttempts(tx, id, payouts.map((p) => {
+    const attemptNo = p.attempts + 1;
+    return {
+      payoutId: p.id, attemptNo, endToEndId: `MAH-P${p.id}-A${attemptNo}-${tag()}`, remittanceInfo: p.condolenceId !== null
+        ? condolenceRemittanceInfo(p.condolenceId, p.condolenceReason!)
+        : remittanceInfo(p.claimId!, programmesOf.get(p.id) ?? []),
+    };
+  }));
+  await markPayoutsInBatch(tx, payouts.map((p) => p.id));
+  await recordAudit(tx, actor, {
+    action: 'payout.batch.create', targetType: 'PayoutBatch', targetId: msgId,
+    details: { batchId: id, funder: funder.code, nbOfTxs: payouts.length, ctrlSumFen, channel: account.channel, debtorAccount: account.account, policyId },
+  });
+  return { id, msgId, nbOfTxs: payouts.length, ctrlSumFen };
 }
 
 /** The batch, locked for a change. */
@@ -104,7 +116,7 @@ const APPROVERS = ['FINANCE'] as const;
 const SUBMITTERS = ['FINANCE', 'ADMIN'] as const;
 
 /** The role part of a rule: checked before the batch is read as well, so a wrong role learns nothing of which batches exist. */
-function roleRefusal(actor: Actor, roles: readonly string[], doing: string): DomainError | null {
+export function roleRefusal(actor: Actor, roles: readonly string[], doing: string): DomainError | null {
   return roles.includes(actor.role) ? null : forbidden(`${doing} needs the role ${roles.join(' or ')}; you are ${actor.role}`);
 }
 

@@ -1,9 +1,10 @@
 import DataLoader from 'dataloader';
 import type { Queryable } from '../kernel/transaction.ts';
 import { byId, byParent, countByParent, type ParentKey } from '../gateway/loaders.ts';
-import type { AttemptCount, AttemptRow, BatchRow, FunderRow, PayoutRow, RetryProposalRow, SealedBatchFile } from './model.ts';
+import type { AttemptCount, AttemptRow, BatchRow, FunderRow, PaymentPolicyRow, PayoutRow, ReleaseRow, RetryProposalRow, ReleasedToday, SealedBatchFile } from './model.ts';
+import { policiesByIds, releasedTodayFrom } from './store/policies.ts';
 import { fundersByIds } from './store/funders.ts';
-import { attemptCountsOfBatches, batchesByIds, batchFiles } from './store/batches.ts';
+import { attemptCountsOfBatches, batchesByIds, batchFiles, releasesOfBatches } from './store/batches.ts';
 import { attemptsOfPayouts, payoutCountsOfMembers, payoutsByIds, payoutsOfClaims, payoutsOfMembers, retryProposalsOfPayouts } from './store/payouts.ts';
 import type { Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
@@ -25,6 +26,12 @@ export interface PayoutLoaders {
   payoutBatchFile: DataLoader<number, SealedBatchFile | null>;
   /** Funders by id (a payout's or a batch's: whoever may see those may see whose money they are). */
   funder: DataLoader<number, FunderRow | null>;
+  /** How a batch was released (approval or policy), for whoever sees one of its payments. */
+  releaseOfBatch: DataLoader<number, ReleaseRow | null>;
+  /** Payment policies by id, within the caller's scope (the resolvers check the caller may see batches). */
+  paymentPolicy: DataLoader<number, PaymentPolicyRow | null>;
+  /** What policies released today from a paying account. */
+  releasedTodayFromAccount: DataLoader<string, ReleasedToday>;
 }
 
 export function createPayoutLoaders(db: Queryable, scope: Scope): PayoutLoaders {
@@ -39,5 +46,11 @@ export function createPayoutLoaders(db: Queryable, scope: Scope): PayoutLoaders 
     attemptCountsOfBatch: new DataLoader((ids) => attemptCountsOfBatches(db, ids)),
     payoutBatchFile: new DataLoader((ids) => batchFiles(db, ids)),
     funder: byId((ids) => fundersByIds(db, ids)),
+    releaseOfBatch: new DataLoader((ids) => releasesOfBatches(db, ids)),
+    paymentPolicy: byId((ids) => policiesByIds(db, ids, scope)),
+    releasedTodayFromAccount: new DataLoader(async (accounts) => {
+      const today = await releasedTodayFrom(db, accounts);
+      return accounts.map((a) => today.get(a) ?? { payouts: 0, totalFen: 0 });
+    }),
   };
 }

@@ -156,6 +156,10 @@ export interface AttemptRow {
   reason: string | null;
   bankReference: string | null;
   statusAt: Date | null;
+  /** When it was first handed to the bank. */
+  sentAt: Date | null;
+  /** When the bank first accepted it (ACCP or ACSC). */
+  acceptedAt: Date | null;
 }
 
 /** A batch: its state, what its file's payment information says, and who did what when. */
@@ -188,6 +192,10 @@ export interface BatchRow {
   bankReason: string | null;
   finalAt: Date | null;
   cancelReason: string | null;
+  /** The standing payment policy that released it (null: a person approved it). */
+  policyId: number | null;
+  /** When its policy released it (null: a person approved it). */
+  releasedAt: Date | null;
 }
 
 /** How many attempts of a batch are in a status. */
@@ -338,3 +346,61 @@ export const BATCH_MAKERS = ['ADMIN', 'FINANCE'] as const;
 export const BATCH_READERS = ['ADMIN', 'FINANCE', 'AUDITOR'] as const;
 /** Only FINANCE sees a batch file's card numbers in clear, and says why (audited). */
 export const FILE_REVEALERS = ['FINANCE'] as const;
+
+// ---- standing payment policies (即时办, migration 0027) ----
+
+/**
+ * Where a payment policy stands, read from its row (the table has no status column):
+ *   PROPOSED  one FINANCE person proposed it; another must approve it
+ *   SCHEDULED approved, not yet valid
+ *   ACTIVE    approved and valid now: the worker releases payouts within it
+ *   ENDED     its validity is over (or it was never approved before its end)
+ *   REVOKED   stopped by a FINANCE person (also before approval: withdrawn)
+ */
+export const POLICY_STATUSES = ['PROPOSED', 'SCHEDULED', 'ACTIVE', 'ENDED', 'REVOKED'] as const;
+export type PolicyStatus = (typeof POLICY_STATUSES)[number];
+
+/** What a policy lets out without a per-batch approval, and for how long. */
+export interface PolicyLimits {
+  funderId: number;
+  maxPayoutFen: number;
+  dailySumFen: number;
+  dailyCount: number;
+  accountUnchangedDays: number;
+  validFrom: Date;
+  validUntil: Date;
+}
+
+export interface PaymentPolicyRow extends PolicyLimits {
+  id: number;
+  reason: string;
+  proposedBy: string;
+  proposedAt: Date;
+  approvedBy: string | null;
+  approvedAt: Date | null;
+  revokedBy: string | null;
+  revokedAt: Date | null;
+  revokeReason: string | null;
+}
+
+/** A policy's status at `now`. */
+export function policyStatus(policy: Pick<PaymentPolicyRow, 'approvedAt' | 'revokedAt' | 'validFrom' | 'validUntil'>, now = new Date()): PolicyStatus {
+  if (policy.revokedAt) return 'REVOKED';
+  if (now >= policy.validUntil) return 'ENDED';
+  if (!policy.approvedAt) return 'PROPOSED';
+  return now < policy.validFrom ? 'SCHEDULED' : 'ACTIVE';
+}
+
+/** What a policy has released from its paying account today (China day): payouts and their sum. */
+export interface ReleasedToday {
+  payouts: number;
+  totalFen: number;
+}
+
+/** How a batch was released to the bank (PayoutRelease): a FINANCE person's approval, or a policy. */
+export interface ReleaseRow {
+  kind: 'APPROVAL' | 'POLICY';
+  at: Date;
+  approvedBy: string | null;
+  policyId: number | null;
+}

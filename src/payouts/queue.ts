@@ -2,10 +2,11 @@ import type { Queue } from 'bullmq';
 
 /**
  * Payout jobs. `payout-batch-<id>` ('advance') carries a batch through sealing, sending and the
- * bank's answers; scheduled: 'plan' turns approved claims into payouts, 'status-feed' reads the
+ * bank's answers; scheduled: 'plan' turns approved claims into payouts, 'release' (while a payment
+ * policy is in force) does so too and releases batches within the policies, 'status-feed' reads the
  * bank's feed of status reports.
  */
-export type PayoutJobName = 'advance' | 'plan' | 'status-feed';
+export type PayoutJobName = 'advance' | 'plan' | 'release' | 'status-feed';
 
 export interface PayoutBatchJob {
   batchId: number;

@@ -6,10 +6,16 @@ import {
   approvalRefusal, approveBatch, cancelBatch, cancellationRefusal, createBatch, requestSubmission, retryPayout, retryRefusal, submissionRefusal,
 } from './decisions.ts';
 import { batchFileName, clearBatchFile, maskCreditorAccounts, revealBatchFile } from './files.ts';
-import { BATCH_MAKERS, BATCH_READERS, FILE_REVEALERS, payoutStatusOf, type BatchRow, type PayoutRow, type PayoutStatus } from './model.ts';
+import {
+  BATCH_MAKERS, BATCH_READERS, FILE_REVEALERS, payoutStatusOf, policyStatus, type BatchRow, type PaymentPolicyRow, type PayoutRow, type PayoutStatus, type ReleaseRow,
+} from './model.ts';
+import {
+  approvePaymentPolicy, policyApprovalRefusal, policyRevocationRefusal, proposePaymentPolicy, revokePaymentPolicy,
+} from './policies.ts';
+import { countPolicies, listPolicies, POLICY_ORDER, type PolicyFilter } from './store/policies.ts';
 import { planPayouts } from './plan.ts';
 import { funderPayingAccount, payoutSettings } from './settings.ts';
-import { countBatches, listBatches } from './store/batches.ts';
+import { countBatches, listBatches, type BatchFilter } from './store/batches.ts';
 import { funderBalances, listFunders } from './store/funders.ts';
 import { maskBankCard } from '../privacy/personalData.ts';
 import { organisationLoaders } from '../organisations/loaders.ts';
@@ -31,6 +37,7 @@ export interface PayoutStatusChangeRow {
 
 export type PayoutConnectionResult = CountedConnection<PayoutRow>;
 export type BatchConnectionResult = CountedConnection<BatchRow>;
+export type PolicyConnectionResult = CountedConnection<PaymentPolicyRow>;
 
 
 const canSeeBatches = (ctx: Context) => hasRole(ctx, BATCH_READERS);
@@ -58,6 +65,29 @@ async function batchFor(ctx: Context, id: number) {
   return batch;
 }
 
+/** A page of batches visible to the caller (who must see batches), primed into the loader, counted on demand. */
+async function batchConnection(ctx: Context, args: PageArgs, filter: BatchFilter): Promise<BatchConnectionResult> {
+  requireRole(ctx, BATCH_READERS, 'reading payout batches');
+  const page = readPage(args);
+  const scope = scopeOf(ctx.principal);
+  const rows = await listBatches(ctx.db, scope, filter, page);
+  for (const row of rows) ctx.loaders.payoutBatch.prime(row.id, row);
+  return { ...toConnection(rows, page, (b) => b.id), count: () => countBatches(ctx.db, scope, filter) };
+}
+
+async function policyFor(ctx: Context, id: number): Promise<PaymentPolicyRow> {
+  ctx.loaders.paymentPolicy.clear(id);
+  const policy = await ctx.loaders.paymentPolicy.load(id);
+  if (!policy) throw notFound('payment policy', 'input.policyId');
+  return policy;
+}
+
+/** A payment's release as the caller may see it: who approved it or which policy, only to those who see batches. */
+function releaseView(ctx: Context, release: ReleaseRow | null) {
+  if (!release) return null;
+  return canSeeBatches(ctx) ? release : { ...release, approvedBy: null, policyId: null };
+}
+
 /** A page of payouts visible to the caller, primed into the loader, counted on demand. */
 async function payoutConnection(ctx: Context, args: PageArgs, filter: PayoutFilter): Promise<PayoutConnectionResult> {
   const page = readPage(args, PAYOUT_ORDER);
@@ -77,15 +107,11 @@ export const payoutResolvers: DomainResolvers = {
     }),
     // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
     payout: (_root, { id }, ctx) => ctx.loaders.payout.load(localId('id', id, 'Payout')),
-    payoutBatches: async (_root, { filter, ...args }, ctx) => {
-      requireRole(ctx, BATCH_READERS, 'reading payout batches');
-      const page = readPage(args);
-      const scope = scopeOf(ctx.principal);
-      const f = { status: filter?.status, funderId: filter?.funderId ? localId('filter.funderId', filter.funderId, 'Funder') : null };
-      const rows = await listBatches(ctx.db, scope, f, page);
-      for (const row of rows) ctx.loaders.payoutBatch.prime(row.id, row);
-      return { ...toConnection(rows, page, (b) => b.id), count: () => countBatches(ctx.db, scope, f) };
-    },
+    payoutBatches: (_root, { filter, ...args }, ctx) => batchConnection(ctx, args, {
+      status: filter?.status,
+      funderId: filter?.funderId ? localId('filter.funderId', filter.funderId, 'Funder') : null,
+      policyId: filter?.policyId ? localId('filter.policyId', filter.policyId, 'PaymentPolicy') : null,
+    }),
     payoutBatch: (_root, { id }, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading payout batches');
       return ctx.loaders.payoutBatch.load(localId('id', id, 'PayoutBatch'));
@@ -93,6 +119,19 @@ export const payoutResolvers: DomainResolvers = {
     funders: (_root, _args, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading funders');
       return listFunders(ctx.db, scopeOf(ctx.principal));
+    },
+    paymentPolicies: async (_root, { filter, ...args }, ctx) => {
+      requireRole(ctx, BATCH_READERS, 'reading payment policies');
+      const page = readPage(args);
+      const scope = scopeOf(ctx.principal);
+      const f: PolicyFilter = { status: filter?.status, funderId: filter?.funderId ? localId('filter.funderId', filter.funderId, 'Funder') : null };
+      const rows = await listPolicies(ctx.db, scope, f, page);
+      for (const row of rows) ctx.loaders.paymentPolicy.prime(row.id, row);
+      return { ...toConnection(rows, page, (p) => p.id), count: () => countPolicies(ctx.db, scope, f) };
+    },
+    paymentPolicy: (_root, { id }, ctx) => {
+      requireRole(ctx, BATCH_READERS, 'reading payment policies');
+      return ctx.loaders.paymentPolicy.load(localId('id', id, 'PaymentPolicy'));
     },
   },
 
@@ -144,6 +183,25 @@ export const payoutResolvers: DomainResolvers = {
       }
       return { payout };
     },
+    proposePaymentPolicy: async (_root, { input }, ctx) => {
+      const funderId = localId('input.funderId', input.funderId, 'Funder');
+      const policy = await proposePaymentPolicy(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), payoutSettings(ctx.config), {
+        funderId, maxPayoutFen: input.maxPayoutFen, dailySumFen: input.dailySumFen, dailyCount: input.dailyCount,
+        accountUnchangedDays: input.accountUnchangedDays, validFrom: new Date(input.validFrom), validUntil: new Date(input.validUntil), reason: input.reason,
+      });
+      return { policy };
+    },
+    approvePaymentPolicy: async (_root, { input }, ctx) => {
+      const id = localId('input.policyId', input.policyId, 'PaymentPolicy');
+      await approvePaymentPolicy(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id);
+      return { policy: await policyFor(ctx, id) };
+    },
+    revokePaymentPolicy: async (_root, { input }, ctx) => {
+      const id = localId('input.policyId', input.policyId, 'PaymentPolicy');
+      const reason = reasonOf('input.reason', input.reason);
+      const { cancelledBatches } = await revokePaymentPolicy(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), payoutSettings(ctx.config), id, reason);
+      return { policy: await policyFor(ctx, id), cancelledBatchCount: cancelledBatches };
+    },
     revealPayoutBatchFile: async (_root, { input }, ctx) => {
       requireRole(ctx, FILE_REVEALERS, 'revealPayoutBatchFile');
       const reason = reasonOf('input.reason', input.reason);
@@ -170,6 +228,10 @@ export const payoutResolvers: DomainResolvers = {
     unit: async (payout, _args, ctx) => (await ctx.loaders.unit.load(payout.unitId))!,
     attempts: (payout, _args, ctx) => ctx.loaders.attemptsOfPayout.load(payout.id),
     retryProposal: (payout, _args, ctx) => retryProposalOf(ctx, payout),
+    release: async (payout, _args, ctx) => {
+      const latest = (await ctx.loaders.attemptsOfPayout.load(payout.id)).at(-1);
+      return latest ? releaseView(ctx, await ctx.loaders.releaseOfBatch.load(latest.batchId)) : null;
+    },
     viewerCanRetry: async (payout, _args, ctx) => {
       const actor = actorOf(ctx.principal);
       // Cheap refusals first: most payouts are not FAILED, most callers not ADMIN or FINANCE.
@@ -186,6 +248,35 @@ export const payoutResolvers: DomainResolvers = {
   PayoutAttempt: {
     id: (attempt) => toGlobalId('PayoutAttempt', attempt.id),
     batch: (attempt, _args, ctx) => (canSeeBatches(ctx) ? ctx.loaders.payoutBatch.load(attempt.batchId) : null),
+    release: async (attempt, _args, ctx) => releaseView(ctx, await ctx.loaders.releaseOfBatch.load(attempt.batchId)),
+  },
+
+  PayoutRelease: {
+    // The database lets only FINANCE approve a batch (payout_batches CHECK).
+    approver: (release, _args, ctx) => (release.approvedBy === null ? null : actorView(ctx, release.approvedBy, 'FINANCE')),
+    policy: (release, _args, ctx) => (release.policyId === null ? null : ctx.loaders.paymentPolicy.load(release.policyId)),
+  },
+
+  PaymentPolicy: {
+    id: (policy) => toGlobalId('PaymentPolicy', policy.id),
+    funder: async (policy, _args, ctx) => (await ctx.loaders.funder.load(policy.funderId))!,
+    status: (policy) => policyStatus(policy),
+    // The database lets only FINANCE propose, approve and revoke (payment_policies CHECKs).
+    proposer: (policy, _args, ctx) => actorView(ctx, policy.proposedBy, 'FINANCE'),
+    approver: (policy, _args, ctx) => (policy.approvedBy === null ? null : actorView(ctx, policy.approvedBy, 'FINANCE')),
+    revoker: (policy, _args, ctx) => (policy.revokedBy === null ? null : actorView(ctx, policy.revokedBy, 'FINANCE')),
+    releasedToday: async (policy, _args, ctx) => {
+      const funder = (await ctx.loaders.funder.load(policy.funderId))!;
+      const today = await ctx.loaders.releasedTodayFromAccount.load(funderPayingAccount(payoutSettings(ctx.config), funder).account);
+      return { payoutCount: today.payouts, totalFen: today.totalFen };
+    },
+    batches: (policy, args, ctx) => batchConnection(ctx, args, { policyId: policy.id }),
+    viewerCanApprove: (policy, _args, ctx) => policyApprovalRefusal(actorOf(ctx.principal), policy) === null,
+    viewerCanRevoke: (policy, _args, ctx) => policyRevocationRefusal(actorOf(ctx.principal), policy) === null,
+  },
+
+  PaymentPolicyConnection: {
+    totalCount: countedTotal,
   },
 
   PayoutBatch: {
@@ -204,6 +295,7 @@ export const payoutResolvers: DomainResolvers = {
     creator: (batch, _args, ctx) => actorView(ctx, batch.createdBy),
     // The database lets only FINANCE approve (payout_batches CHECK).
     approver: (batch, _args, ctx) => (batch.approvedBy === null ? null : actorView(ctx, batch.approvedBy, 'FINANCE')),
+    policy: (batch, _args, ctx) => (batch.policyId === null ? null : ctx.loaders.paymentPolicy.load(batch.policyId)),
     submitRequester: (batch, _args, ctx) => (batch.submitRequestedBy === null ? null : actorView(ctx, batch.submitRequestedBy)),
     viewerCanApprove: (batch, _args, ctx) => approvalRefusal(actorOf(ctx.principal), batch) === null,
     viewerCanSubmit: (batch, _args, ctx) => submissionRefusal(actorOf(ctx.principal), batch) === null,
@@ -284,6 +376,7 @@ export const payoutNodes = {
     return proposal?.id === toGlobalId('PayoutRetryProposal', id) ? proposal : null;
   },
   PayoutBatch: (ctx: Context, id: number) => (canSeeBatches(ctx) ? ctx.loaders.payoutBatch.load(id) : Promise.resolve(null)),
+  PaymentPolicy: (ctx: Context, id: number) => (canSeeBatches(ctx) ? ctx.loaders.paymentPolicy.load(id) : Promise.resolve(null)),
   Funder: async (ctx: Context, id: number) => (canSeeBatches(ctx) ? (await listFunders(ctx.db, scopeOf(ctx.principal), [id]))[0] ?? null : null),
 };
 

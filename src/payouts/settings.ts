@@ -20,6 +20,8 @@ export interface PayoutSettings {
   coolingOffDays: number;
   /** PAYOUT_BATCH_MAX: the most payouts in one batch. */
   batchMax: number;
+  /** PAYOUT_RELEASE_BATCH_MAX: the most payouts in one batch a payment policy releases. */
+  releaseBatchMax: number;
 }
 
 function payingAccount(config: Pick<Config, 'PAYOUT_CHANNEL' | 'PAYOUT_ACCOUNT' | 'PAYOUT_ACCOUNT_NAME' | 'PAYOUT_AGENT'>): PayingAccount {
@@ -27,9 +29,11 @@ function payingAccount(config: Pick<Config, 'PAYOUT_CHANNEL' | 'PAYOUT_ACCOUNT' 
 }
 
 export function payoutSettings(
-  config: Pick<Config, 'PAYOUT_CHANNEL' | 'PAYOUT_ACCOUNT' | 'PAYOUT_ACCOUNT_NAME' | 'PAYOUT_AGENT' | 'BANK_CARD_COOLING_OFF_DAYS' | 'PAYOUT_BATCH_MAX'>,
+  config: Pick<Config, 'PAYOUT_CHANNEL' | 'PAYOUT_ACCOUNT' | 'PAYOUT_ACCOUNT_NAME' | 'PAYOUT_AGENT' | 'BANK_CARD_COOLING_OFF_DAYS' | 'PAYOUT_BATCH_MAX' | 'PAYOUT_RELEASE_BATCH_MAX'>,
 ): PayoutSettings {
-  return { account: payingAccount(config), coolingOffDays: config.BANK_CARD_COOLING_OFF_DAYS, batchMax: config.PAYOUT_BATCH_MAX };
+  return {
+    account: payingAccount(config), coolingOffDays: config.BANK_CARD_COOLING_OFF_DAYS, batchMax: config.PAYOUT_BATCH_MAX, releaseBatchMax: config.PAYOUT_RELEASE_BATCH_MAX,
+  };
 }
 
 /**
@@ -48,6 +52,8 @@ export interface PayoutServices {
   settings: PayoutSettings;
   pollMs: number;
   planEveryMs: number;
+  /** PAYOUT_RELEASE_SECONDS in ms: how often payouts are released under payment policies. */
+  releaseEveryMs: number;
   lockMs: number;
 }
 
@@ -70,6 +76,7 @@ export function configuredPayoutServices(config: Config, keys: PersonalDataKeys,
     settings: payoutSettings(config),
     pollMs: config.PAYOUT_POLL_MS,
     planEveryMs: config.PAYOUT_PLAN_SECONDS * 1000,
+    releaseEveryMs: config.PAYOUT_RELEASE_SECONDS * 1000,
     lockMs: config.PAYOUT_JOB_LOCK_MS,
   };
 }

@@ -17,6 +17,13 @@ import {
 } from './store/submission.ts';
 import type { StatusChange } from '../events/statusEvents.ts';
 import { recordPayoutNotifications } from '../notifications/store.ts';
+import { policyStatus } from './model.ts';
+import { lockPolicy } from './store/policies.ts';
+import { markBatchCancelled } from './store/batches.ts';
+import { followBankCards, payoutsOutOfBatch } from './store/payouts.ts';
+import { UNSCOPED } from '../kernel/scope.ts';
+
+const WORKER = { subject: 'payout-worker', role: 'SERVICE' } as const;
 
 /**
  * Moving a batch through the bank, exactly once (docs/design.md, Rules of the house):
@@ -79,8 +86,7 @@ async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<B
     }
     if (batch.status === 'SEALED') {
       if (!batch.submitRequested) return { status: batch.status, waiting: false };
-      await markSending(ctx, batchId);
-      await send(ctx, batchId, batch);
+      if (await markSending(ctx, batchId, batch.policyId)) await send(ctx, batchId, batch);
       continue;
     }
     if (batch.status !== 'SUBMITTED') return { status: batch.status, waiting: false };
@@ -100,12 +106,27 @@ async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<B
   }
 }
 
-async function markSending(ctx: SubmissionContext, batchId: number): Promise<void> {
-  const changes = await inTransaction(ctx.db, async (tx) => {
-    await markBatchSending(tx, batchId);
-    return payoutsTo(tx, batchId, 'SENT', ['IN_BATCH']);
+/**
+ * Commits the hand-over before the call; false when the batch may not go: cancelled meanwhile, or
+ * released under a payment policy that is no longer in force — then it is cancelled here and its
+ * payouts wait for the ordinary batch. The policy is locked before the batch, as a revocation does.
+ */
+async function markSending(ctx: SubmissionContext, batchId: number, policyId: number | null): Promise<boolean> {
+  const { sending, changes } = await inTransaction(ctx.db, async (tx) => {
+    const policy = policyId === null ? null : await lockPolicy(tx, policyId, UNSCOPED, 'SHARE');
+    if (policy && policyStatus(policy) !== 'ACTIVE') {
+      const reason = `payment policy ${policyId} is ${policyStatus(policy)}: the batch was not sent`;
+      const payoutIds = await markBatchCancelled(tx, batchId, WORKER.subject, reason);
+      await payoutsOutOfBatch(tx, payoutIds);
+      await followBankCards(tx, ctx.settings.coolingOffDays, payoutIds);
+      await recordAudit(tx, WORKER, { action: 'payout.batch.cancel', targetType: 'PayoutBatch', targetId: String(batchId), reason, details: { batchId, payouts: payoutIds.length } });
+      return { sending: false, changes: [] };
+    }
+    if (!(await markBatchSending(tx, batchId))) return { sending: false, changes: [] };
+    return { sending: true, changes: await payoutsTo(tx, batchId, 'SENT', ['IN_BATCH']) };
   });
   await ctx.onChanges?.(changes);
+  return sending;
 }
 
 /** A call whose failure leaves the outcome unknown: recorded as UNKNOWN, then thrown (the job retries). */

@@ -26,7 +26,7 @@ const OWNERS: Record<string, string> = Object.fromEntries(
       'claims', 'claim_reversals', 'benefit_lines', 'recoveries', 'disease_group_grants', 'member_year_totals',
       'rule_sets', 'plan_year_rule_sets', 'claim_redecisions', 'rule_set_proposals', 'organisation_rule_sets',
     ],
-    payouts: ['payout_batches', 'payouts', 'payout_lines', 'payout_attempts', 'payout_retries', 'bank_status_reports', 'funders'],
+    payouts: ['payout_batches', 'payouts', 'payout_lines', 'payout_attempts', 'payout_retries', 'payment_policies', 'bank_status_reports', 'funders'],
     reconciliation: [
       'bank_documents', 'bank_statements', 'statement_entries', 'reconciliation_runs', 'reconciliation_exceptions',
       'reconciliation_matches', 'daily_proofs', 'four_eyes_proposals',

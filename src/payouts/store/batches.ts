@@ -6,7 +6,7 @@ import { byKey, keysetSql } from '../../db/keyset.ts';
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
 import type { Scope } from '../../kernel/scope.ts';
 import { organisationRowScopeSql } from '../../db/scope.ts';
-import type { AttemptCount, BatchRow, BatchStatus, PayingAccount, SealedBatchFile } from '../model.ts';
+import type { AttemptCount, BatchRow, BatchStatus, PayingAccount, ReleaseRow, SealedBatchFile } from '../model.ts';
 
 /**
  * SQL of payout batches: reads (for ADMIN, FINANCE and AUDITOR, checked by the resolvers), and a
@@ -19,13 +19,15 @@ const BATCH_COLUMNS = `b.id, b.msg_id AS "msgId", b.funder_id AS "funderId", b.p
   b.ctrl_sum_fen AS "totalFen", b.created_by AS "createdBy", b.created_at AS "createdAt", b.approved_by AS "approvedBy",
   b.approved_at AS "approvedAt", b.sealed_at AS "sealedAt", b.submit_requested_by AS "submitRequestedBy",
   b.submit_requested_at AS "submitRequestedAt", b.submitted_at AS "submittedAt", b.bank_reference AS "bankReference",
-  b.bank_code AS "bankCode", b.bank_reason AS "bankReason", b.final_at AS "finalAt", b.cancel_reason AS "cancelReason"`;
+  b.bank_code AS "bankCode", b.bank_reason AS "bankReason", b.final_at AS "finalAt", b.cancel_reason AS "cancelReason",
+  b.policy_id AS "policyId", b.released_at AS "releasedAt"`;
 
 // ---- reads ----
 
 export interface BatchFilter {
   status?: BatchStatus | null;
   funderId?: number | null;
+  policyId?: number | null;
 }
 
 /** Batches the caller may see: staff of an organisation those of the funders of their organisation and of those below it. */
@@ -38,6 +40,7 @@ function batchFilterSql(p: Params, scope: Scope, f: BatchFilter): string {
   const where = [batchScopeSql(p, scope)];
   if (f.status) where.push(`b.status = ${p.add(f.status)}`);
   if (f.funderId != null) where.push(`b.funder_id = ${p.add(f.funderId)}`);
+  if (f.policyId != null) where.push(`b.policy_id = ${p.add(f.policyId)}`);
   return where.join(' AND ');
 }
 
@@ -76,6 +79,18 @@ export async function attemptCountsOfBatches(db: Queryable, batchIds: readonly n
   return batchIds.map((id) => (grouped.get(id) ?? []).map(({ status, count }) => ({ status, count })));
 }
 
+/** How each batch was released (null: not yet), whoever asks: a payment's release is shown to whoever sees the payment. */
+export async function releasesOfBatches(db: Queryable, batchIds: readonly number[]): Promise<(ReleaseRow | null)[]> {
+  const { rows } = await db.query<ReleaseRow & { id: number }>(
+    `SELECT id, CASE WHEN policy_id IS NULL THEN 'APPROVAL' ELSE 'POLICY' END AS kind, coalesce(released_at, approved_at) AS at,
+            approved_by AS "approvedBy", policy_id AS "policyId"
+       FROM payout_batches WHERE id = ANY($1::bigint[]) AND (approved_at IS NOT NULL OR released_at IS NOT NULL)`,
+    [batchIds],
+  );
+  const byId = new Map(rows.map(({ id, ...release }) => [id, release]));
+  return batchIds.map((id) => byId.get(id) ?? null);
+}
+
 /** The sealed file (as stored: encrypted, or in clear before migration 0010) and seal of each batch (null before sealing), in the order asked. */
 export async function batchFiles(db: Queryable, batchIds: readonly number[]): Promise<(SealedBatchFile | null)[]> {
   const { rows } = await db.query<SealedBatchFile & { id: number }>(
@@ -93,6 +108,24 @@ export async function unfinishedBatchIds(db: Queryable): Promise<number[]> {
       WHERE status IN ('APPROVED', 'SUBMITTED') OR (status = 'SEALED' AND submit_requested_at IS NOT NULL) ORDER BY id`,
   );
   return rows.map((r) => r.id);
+}
+
+export interface ReleaseCounts {
+  batchIds: number[];
+  byPolicy: { batches: number; payouts: number };
+  byApproval: { batches: number; payouts: number };
+}
+
+/** Every batch released to the bank and not cancelled, and how many were released by a policy or by a person's approval (the demo's summary). */
+export async function releaseCounts(db: Queryable): Promise<ReleaseCounts> {
+  const { rows } = await db.query<{ id: number; byPolicy: boolean; payouts: number }>(
+    `SELECT id, policy_id IS NOT NULL AS "byPolicy", nb_of_txs AS payouts FROM payout_batches WHERE status NOT IN ('DRAFT', 'CANCELLED') ORDER BY id`,
+  );
+  const count = (byPolicy: boolean) => {
+    const batches = rows.filter((r) => r.byPolicy === byPolicy);
+    return { batches: batches.length, payouts: batches.reduce((n, r) => n + r.payouts, 0) };
+  };
+  return { batchIds: rows.map((r) => r.id), byPolicy: count(true), byApproval: count(false) };
 }
 
 /** How many of the given batches are still on their way (approved, sealed or submitted). */
@@ -124,15 +157,17 @@ export interface NewBatch {
   nbOfTxs: number;
   ctrlSumFen: number;
   createdBy: Actor;
+  /** The standing payment policy that is to release it (null: a person approves it). */
+  policyId: number | null;
 }
 
 export async function insertBatch(tx: Tx, batch: NewBatch): Promise<void> {
   await tx.query(
     `INSERT INTO payout_batches (id, msg_id, pmt_inf_id, funder_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date,
-                                 nb_of_txs, ctrl_sum_fen, created_by, created_by_role)
-     OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+                                 nb_of_txs, ctrl_sum_fen, created_by, created_by_role, policy_id)
+     OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
     [batch.id, batch.msgId, batch.pmtInfId, batch.funderId, batch.account.channel, batch.account.account, batch.account.name, batch.account.agent,
-     batch.requestedExecutionDate, batch.nbOfTxs, batch.ctrlSumFen, batch.createdBy.subject, batch.createdBy.role],
+     batch.requestedExecutionDate, batch.nbOfTxs, batch.ctrlSumFen, batch.createdBy.subject, batch.createdBy.role, batch.policyId],
   );
 }
 

@@ -2,7 +2,7 @@ import type { Actor } from '../../audit/audit.ts';
 import { Params } from '../../db/sql.ts';
 import { groupBy, type Page } from '../../kernel/page.ts';
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
-import type { AttemptRow, PayoutRow, PayoutReturn, PayoutStatus, RetryProposalRow, SettledPayout } from '../model.ts';
+import type { AttemptRow, PayoutRow, PayoutReturn, PayoutStatus, PolicyLimits, RetryProposalRow, SettledPayout } from '../model.ts';
 import type { CondolenceReason } from '../../condolences/model.ts';
 import type { Scope } from '../../kernel/scope.ts';
 import { memberRowScopeSql } from '../../db/scope.ts';
@@ -19,7 +19,7 @@ const PAYOUT_COLUMNS = `p.id, p.claim_id AS "claimId", p.funder_id AS "funderId"
 const ATTEMPT_COLUMNS = `a.id, a.payout_id AS "payoutId", a.attempt_no AS "attemptNo", a.batch_id AS "batchId", a.end_to_end_id AS "endToEndId",
   a.status, a.amount_fen AS "amountFen", a.creditor_name AS "creditorName", a.creditor_account_masked AS "creditorAccountMasked",
   a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo", a.bank_status AS "bankStatus", a.reason_code AS "reasonCode",
-  a.reason, a.bank_reference AS "bankReference", a.status_at AS "statusAt"`;
+  a.reason, a.bank_reference AS "bankReference", a.status_at AS "statusAt", a.sent_at AS "sentAt", a.accepted_at AS "acceptedAt"`;
 
 // ---- reads ----
 
@@ -268,15 +268,20 @@ export interface ReadyPayout {
  * locked (shared) until the commit: a card changed meanwhile is rechecked here, and the attempts
  * copy the card that was checked.
  */
-export async function lockReadyPayouts(tx: Tx, max: number, coolingOffDays: number, funderId: number): Promise<ReadyPayout[]> {
+export async function lockReadyPayouts(
+  tx: Tx, max: number, coolingOffDays: number, funderId: number, within: Pick<PolicyLimits, 'maxPayoutFen' | 'accountUnchangedDays'> | null = null,
+): Promise<ReadyPayout[]> {
+  // Under a payment policy: claims approved by the rules alone, within its amount, to a card unchanged for its days.
+  const policy = within === null ? '' : `AND p.claim_id IS NOT NULL AND claim_approved_by_rules(p.claim_id) AND p.amount_fen <= $4
+        AND (m.bank_card_changed_at IS NULL OR m.bank_card_changed_at <= now() - make_interval(days => $5::int))`;
   const { rows } = await tx.query<ReadyPayout>(
     `SELECT p.id, p.amount_fen AS "amountFen", p.attempts, p.claim_id AS "claimId", p.condolence_id AS "condolenceId",
             (SELECT k.reason FROM condolences k WHERE k.id = p.condolence_id) AS "condolenceReason"
        FROM payouts p JOIN members m ON m.id = p.member_id
       WHERE p.status = 'READY' AND p.funder_id = $3 AND m.bank_card_enc IS NOT NULL
-        AND NOT ${cardCoolingOff('$2')}
+        AND NOT ${cardCoolingOff('$2')} ${policy}
       ORDER BY p.id LIMIT $1 FOR UPDATE OF p SKIP LOCKED FOR SHARE OF m`,
-    [max, coolingOffDays, funderId],
+    within === null ? [max, coolingOffDays, funderId] : [max, coolingOffDays, funderId, within.maxPayoutFen, within.accountUnchangedDays],
   );
   return rows;
 }

@@ -28,14 +28,14 @@ export async function withBatchLock<T>(db: Db, batchId: number, busy: T, work: (
 }
 
 /** A batch as its way through the bank needs it: its state, and its sealed file as stored (and seal). */
-export interface BatchToSend extends Pick<BatchRow, 'msgId' | 'status' | 'submission'>, StoredBatchFile {
+export interface BatchToSend extends Pick<BatchRow, 'msgId' | 'status' | 'submission' | 'policyId'>, StoredBatchFile {
   submitRequested: boolean;
   seal: Buffer | null;
 }
 
 export async function batchToSend(db: Queryable, batchId: number): Promise<BatchToSend | null> {
   const { rows: [row] } = await db.query<BatchToSend>(
-    `SELECT msg_id AS "msgId", status, submission, submit_requested_at IS NOT NULL AS "submitRequested",
+    `SELECT msg_id AS "msgId", status, submission, policy_id AS "policyId", submit_requested_at IS NOT NULL AS "submitRequested",
             file_enc AS "fileEnc", file_xml AS "fileXml", seal
        FROM payout_batches WHERE id = $1`,
     [batchId],
@@ -44,9 +44,14 @@ export async function batchToSend(db: Queryable, batchId: number): Promise<Batch
 }
 
 /** Before the call: the batch SUBMITTED and SENDING, its attempts SENT (so a worker killed mid-call leaves the trace). */
-export async function markBatchSending(tx: Tx, batchId: number): Promise<void> {
-  await tx.query(`UPDATE payout_batches SET status = 'SUBMITTED', submission = 'SENDING', submitted_at = now() WHERE id = $1 AND status = 'SEALED'`, [batchId]);
+export async function markBatchSending(tx: Tx, batchId: number): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE payout_batches SET status = 'SUBMITTED', submission = 'SENDING', submitted_at = now() WHERE id = $1 AND status = 'SEALED'`, [batchId],
+  );
+  // Not SEALED any more (a revoked policy's batch, cancelled since it was read): nothing is sent.
+  if (!rowCount) return false;
   await tx.query(`UPDATE payout_attempts SET status = 'SENT', status_at = now() WHERE batch_id = $1 AND status = 'PLANNED'`, [batchId]);
+  return true;
 }
 
 /** No usable answer from the bank: the hand-over and the sent attempts are UNKNOWN. */
