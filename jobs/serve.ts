@@ -48,6 +48,7 @@ export function startRuntimeWorkers(runtime: Runtime, payouts?: PayoutServices |
   return startWorkers({
     db: runtime.db, keys: runtime.keys, connection: runtime.redis, prefix: runtime.config.QUEUE_PREFIX, log, payouts,
     onJobFinished: (queue, outcome, seconds) => metrics.jobFinished(queue, outcome, seconds),
+    onClaimsWaited: (observations) => metrics.claimsWaited(observations),
   });
 }
 

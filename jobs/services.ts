@@ -17,6 +17,7 @@ import { notificationSettings, type NotificationSettings } from '../src/notifica
 import type { NoticeSettings } from '../src/notices/issue.ts';
 import { createNoticeQueue } from '../src/notices/queue.ts';
 import { configuredNoticeSettings } from '../src/notices/settings.ts';
+import { completedWaits, type WaitObservation } from '../src/figures/waiting.ts';
 
 /**
  * The one worker contract: each domain's module in jobs/ exports
@@ -50,6 +51,8 @@ export interface WorkerServices {
   notices: { settings: NoticeSettings; queue: Queue } | null;
   /** Tells subscribers of status changes after a commit; best effort (the rows are the truth). */
   announce(changes: StatusChange[]): Promise<void>;
+  /** After a commit: the claims' waits these payouts completed (CREDITED: paid, SETTLED: settled) go to onClaimsWaited; best effort. */
+  claimsWaited(payoutIds: readonly number[], until: 'CREDITED' | 'SETTLED'): Promise<void>;
 }
 
 export interface WorkerServicesInput {
@@ -70,6 +73,8 @@ export interface WorkerServicesInput {
   notifications?: Partial<NotificationSettings>;
   /** Default from configuration (the union seal); null: no notice worker. */
   notices?: NoticeSettings | null;
+  /** Called with the claims' waits completed by payouts credited or settled (metrics); without it they are not read. */
+  onClaimsWaited?: (observations: WaitObservation[]) => void;
 }
 
 const noticeServices = (settings: NoticeSettings | null, connection: Redis, prefix: string) =>
@@ -80,6 +85,11 @@ export function workerServices(input: WorkerServicesInput): WorkerServices {
   const { connection, prefix, log } = input;
   const cfg = config();
   const payouts = input.payouts === undefined ? configuredPayoutServices(cfg, input.keys, log) : input.payouts;
+  const { onClaimsWaited } = input;
+  const claimsWaited = async (payoutIds: readonly number[], until: 'CREDITED' | 'SETTLED') => {
+    if (!onClaimsWaited || !payoutIds.length) return;
+    await completedWaits(input.db, payoutIds, until).then(onClaimsWaited).catch((error: unknown) => log.warn({ err: error, until }, 'claims\' waits not measured'));
+  };
   return {
     ...input,
     queues: createQueues(connection, prefix),
@@ -91,5 +101,6 @@ export function workerServices(input: WorkerServicesInput): WorkerServices {
     notices: noticeServices(input.notices === undefined ? configuredNoticeSettings(cfg, input.keys, log) : input.notices, connection, prefix),
     announce: (changes) => publishStatusChanges(connection, prefix, changes)
       .catch((error: unknown) => log.warn({ err: error }, 'status changes not announced')),
+    claimsWaited,
   };
 }

@@ -8,8 +8,12 @@ import { reportObjectId } from './download.ts';
 import { CALENDAR_READERS, FIGURES_READERS, TARGET_SETTERS } from './model.ts';
 import { reportFileName } from './report.ts';
 import { breakdown, enrolmentTargets, figures, figuresQuery, openExceptions, reconciliationCalendar, setEnrolmentTarget, turnaround } from './service.ts';
+import { figuresLoaders } from './loaders.ts';
+import { paymentWaiting, type WaitingRow } from './waiting.ts';
+import type { BenefitProgramme } from '../gateway/generated/resolvers.ts';
 
 const organisationIdOf = (field: string, id: string | null | undefined) => (id == null ? null : localId(field, id, 'Organisation'));
+const programmeRow = (r: WaitingRow) => ({ programme: r.key as BenefitProgramme, claims: r.claims, stages: r.stages });
 
 export const figuresResolvers: DomainResolvers = {
   Query: {
@@ -29,6 +33,20 @@ export const figuresResolvers: DomainResolvers = {
     reconciliationCalendar: (_root, { filter }, ctx) => {
       requireRole(ctx, CALENDAR_READERS, 'reconciliationCalendar');
       return reconciliationCalendar(ctx.db, scopeOf(ctx.principal), filter, ctx.config.PAYOUT_ACCOUNT);
+    },
+    paymentWaiting: async (_root, { filter }, ctx) => {
+      requireRole(ctx, FIGURES_READERS, 'paymentWaiting');
+      const w = await paymentWaiting(ctx.db, scopeOf(ctx.principal), {
+        from: filter.from, to: filter.to, programme: filter.programme, approvedByRulesOnly: filter.approvedByRulesOnly,
+        organisationId: organisationIdOf('filter.organisationId', filter.organisationId),
+      });
+      return {
+        from: w.from, to: w.to, programme: w.programme as BenefitProgramme | null, approvedByRulesOnly: w.approvedByRulesOnly,
+        organisationId: w.organisation ? toGlobalId('Organisation', w.organisation.id) : null,
+        claims: w.overall.claims, overall: w.overall.stages,
+        days: w.days.map((d) => ({ date: d.key, claims: d.claims, stages: d.stages })),
+        programmes: w.programmes.map(programmeRow),
+      };
     },
   },
   Mutation: {
@@ -64,6 +82,9 @@ export const figuresResolvers: DomainResolvers = {
     breakdown: (r, { by }, ctx) => breakdown(ctx.db, r, by),
     turnaround: (r, _args, ctx) => turnaround(ctx.db, r, ctx.config.PROMISE_HOLIDAYS),
     openExceptions: (r, _args, ctx) => openExceptions(ctx.db, r, ctx.config.PAYOUT_ACCOUNT),
+  },
+  Claim: {
+    timeline: (claim, _args, ctx) => figuresLoaders(ctx).claimTimeline.load(claim.id),
   },
   EnrolmentTarget: {
     organisationId: (t) => toGlobalId('Organisation', t.organisationId),

@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Config } from '../config.ts';
 import { log } from '../log.ts';
 import { operationsFigures, type CountAndAge, type OperationsFigures } from '../figures/store/operations.ts';
+import type { WaitObservation } from '../figures/waiting.ts';
 import { reconciliationSettings } from '../reconciliation/settings.ts';
 import { addDays, chinaToday } from '../kernel/time.ts';
 import type { Queryable } from '../kernel/transaction.ts';
@@ -30,6 +31,8 @@ export interface HubMetrics {
   watchOperations(db: Queryable, config: Config): void;
   /** A job finished (the workers call it). */
   jobFinished(queue: string, outcome: 'completed' | 'failed', seconds: number): void;
+  /** Claims' waits completed (the payout and reconciliation workers call it, once per claim and stage). */
+  claimsWaited(observations: readonly WaitObservation[]): void;
   handler: express.RequestHandler;
 }
 
@@ -41,6 +44,8 @@ export const PROVEN_DAYS_WINDOW = 7;
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children'] as const;
 // Operation names come from clients: a bounded set keeps a flood of invented names from growing the series.
 const MAX_OPERATION_LABELS = 200;
+/** Seconds to a month: a claim decided by the rules waits seconds, one reviewed or paid by batch hours or days. */
+export const WAIT_BUCKETS = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 86_400, 3 * 86_400, 7 * 86_400, 30 * 86_400];
 const OPERATION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 export function createMetrics(): HubMetrics {
@@ -57,6 +62,12 @@ export function createMetrics(): HubMetrics {
   const jobDuration = new Histogram({
     name: 'hub_job_duration_seconds', help: 'Job processing time by queue and outcome', labelNames: ['queue', 'outcome'],
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300], registers: [registry],
+  });
+  const waits = new Histogram({
+    name: 'hub_claim_wait_seconds',
+    help: 'Seconds each claim waited per stage (RECEIVED_TO_DECIDED … RECEIVED_TO_SETTLED), observed once when the stage completes; '
+      + 'programme: of the claim\'s largest approved line; decided_by: RULES (approved by the rules alone) or PERSON',
+    labelNames: ['stage', 'programme', 'decided_by'], buckets: WAIT_BUCKETS, registers: [registry],
   });
   const watched = new Map<string, Queue>();
   new Gauge({
@@ -181,6 +192,9 @@ export function createMetrics(): HubMetrics {
     jobFinished(queue, outcome, seconds) {
       jobs.inc({ queue, outcome });
       jobDuration.observe({ queue, outcome }, seconds);
+    },
+    claimsWaited(observations) {
+      for (const o of observations) waits.observe({ stage: o.stage, programme: o.programme, decided_by: o.approvedByRules ? 'RULES' : 'PERSON' }, o.seconds);
     },
     async handler(_req, res) {
       res.setHeader('content-type', registry.contentType);

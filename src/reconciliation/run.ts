@@ -28,6 +28,8 @@ export interface ReconcileOptions {
   chunk?: number;
   /** Called once the run is started (all counts 0), then after each chunk. */
   onProgress?: (progress: ReconcileProgress & { runId: number }) => void | Promise<void>;
+  /** Called after each commit that settled payouts, with their ids (measured waiting); must not throw. */
+  onSettled?: (payoutIds: number[]) => Promise<void>;
 }
 
 export interface ReconcileProgress {
@@ -69,21 +71,23 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
         const settledNow = await settlePayoutAttempts(tx, written.debited);
         const afterSettlement = await recordReturns(tx, account, written.returns, new Map(entries.map((e) => [e.id, e.bookingDate])));
         await store.countRunChunk(tx, runId, entries.length, written.matched, written.exceptions + afterSettlement);
-        return { entries: entries.length, matched: written.matched, exceptions: written.exceptions + afterSettlement, settled: settledNow.length, returned: written.returns.length, firstDate: entries[0]!.bookingDate };
+        return { entries: entries.length, matched: written.matched, exceptions: written.exceptions + afterSettlement, settled: settledNow.map((s) => s.payoutId), returned: written.returns.length, firstDate: entries[0]!.bookingDate };
       });
       if (!step) break;
       progress.entries += step.entries;
       progress.matched += step.matched;
       progress.exceptions += step.exceptions;
-      settled += step.settled;
+      settled += step.settled.length;
+      if (step.settled.length) await options.onSettled?.(step.settled);
       returned += step.returned;
       if (fromDate === null || step.firstDate < fromDate) fromDate = step.firstDate;
       await options.onProgress?.({ runId, ...progress });
     }
 
-    return await inTransaction(db, async (tx) => {
+    const closing = await inTransaction(db, async (tx) => {
       await store.lockAccounts(tx, [account]);
-      settled += (await settlePayoutAttempts(tx, await store.unsettledDebitedAttempts(tx, account))).length;
+      const settledNow = await settlePayoutAttempts(tx, await store.unsettledDebitedAttempts(tx, account));
+      settled += settledNow.length;
       const overdue = missingDebits(await store.undebitedPayouts(tx, account), options.asOf ?? chinaToday(), options.debitDays ?? 2, options.holidays ?? new Set());
       const missing = await store.insertExceptions(tx, overdue.map((f) => ({ ...f, account, occurredOn: String(f.evidence.creditedOn) })));
       const cleared = await store.clearMissingDebits(tx, account);
@@ -92,8 +96,10 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
       const refreshed = from === null ? [] : await refreshProofs(tx, account, from);
       progress.exceptions += missing;
       await store.finishRun(tx, runId, progress.exceptions);
-      return { runId, account, ...progress, settled, returned, missingDebits: missing, cleared, proofs: refreshed };
+      return { result: { runId, account, ...progress, settled, returned, missingDebits: missing, cleared, proofs: refreshed }, settledNow };
     });
+    if (closing.settledNow.length) await options.onSettled?.(closing.settledNow.map((s) => s.payoutId));
+    return closing.result;
   } catch (error) {
     await store.failRun(db, runId, (error as Error).message);
     throw error;
