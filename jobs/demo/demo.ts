@@ -14,7 +14,7 @@ import { playCondolence, proposeNextYear, publishDemoFigures, setUpProgrammes } 
 import { DASHBOARD_PATH } from '../../src/gateway/dashboard.ts';
 import { ingestDemoSettlements } from './settlements.ts';
 import { approveClaim } from '../../src/benefits/review.ts';
-import { payDemoClaims, startDemoBank } from './payouts.ts';
+import { memberWaitLine, payDemoClaims, setUpStandingPolicy, startDemoBank } from './payouts.ts';
 import { reconcileDemo, type DemoReconciliation } from './reconciliation.ts';
 import { playMemberChannel } from './channel.ts';
 import { pollUntil } from './wait.ts';
@@ -88,6 +88,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   const bank = await startDemoBank(runtime);
   console.log(`bank simulator: ${bank.simulator.url} (BANK_URL for \`hub work\`; its ledger: ${bank.simulator.url}/ledger)`);
+  console.log(await setUpStandingPolicy(runtime));
   const workers = await startRuntimeWorkers(runtime, bank.payouts);
   const settlements = await ingestDemoSettlements(runtime, workers.queues, loaded.sample);
   console.log(settlements.summary);
@@ -111,6 +112,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const worker = [...sampleMembers(options.members + 1, loaded.units)].at(-1)!;
   console.log(await playCondolence(config, origin, programmes.cityUnit, worker));
   console.log(await payDemoClaims(runtime, workers.queues));
+  console.log(await memberWaitLine(runtime));
   const reconciliation = await reconcileDemo(runtime, { url: bank.simulator.url, adapter: bank.payouts.adapter }, { faults: options.bankFaults });
   console.log(reconciliation.summary);
   for (const line of reconciliation.proofLines) console.log(`  ${line}`);

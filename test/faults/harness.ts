@@ -20,6 +20,8 @@ import { replayYear } from '../../src/benefits/replay.ts';
 import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
 import { payoutSettings } from '../../src/payouts/settings.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
+import { approvePaymentPolicy, proposePaymentPolicy } from '../../src/payouts/policies.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
 import { NO_FAULTS, startBankSimulator, type BankSimulator } from '../../src/banks/simulator/server.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
@@ -95,12 +97,16 @@ export interface RunResult {
   wrongAmounts: number;
   /** Statement entries matched by reconciliation at the end. */
   reconciled: number;
+  /** Payouts the bank credited that a standing payment policy released (the rest a FINANCE person approved). */
+  releasedByPolicy: number;
   /** Workers that failed to start (PostgreSQL or Redis down at the time) and were started again. */
   restarts: number;
   /** What went wrong, in words (empty when nothing did). */
   problems: string[];
   seconds: number;
 }
+
+const CLERK_EVERY_MS = 3_000;
 
 /** FAULTS_TRACE=1 prints each fault and each state of the pipeline as the run goes (for a replayed seed). */
 const trace = (line: string) => {
@@ -144,7 +150,7 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
   const started = Date.now();
   const rng = prng(options.seed); // the same seed, the same faults in the same order
   const result: RunResult = {
-    seed: options.seed, faults: {}, faultCount: 0, settlements: 0, claimsPaid: 0, paidFen: 0, lost: 0, duplicated: 0, wrongAmounts: 0, restarts: 0, reconciled: 0, problems: [], seconds: 0,
+    seed: options.seed, faults: {}, faultCount: 0, settlements: 0, claimsPaid: 0, paidFen: 0, lost: 0, duplicated: 0, wrongAmounts: 0, restarts: 0, reconciled: 0, releasedByPolicy: 0, problems: [], seconds: 0,
   };
   const database = `faults_${options.seed}`;
   const admin = new pg.Client({ connectionString: infra.postgres.url });
@@ -167,6 +173,9 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
   const insurance = await startInsuranceSimulator({ ...simulatorData, infno: config.INSURANCE_FEED_INFNO });
   await upsertSource(db, { name: 'simulator', kind: 'PLATFORM', endpoint: insurance.url, pageSize: 50, pollSeconds: 2 });
   const bank: BankSimulator = await startBankSimulator({ ...simulatorCertificates(infra.certsDir), seed: options.seed, defaultAccount: config.PAYOUT_ACCOUNT });
+  // 即时办 in force throughout: claims approved by the rules up to 3,000 CNY go out under a standing
+  // policy the workers apply; larger ones, and reviewed ones, through the people's batches below.
+  await standingPolicy(db, config);
   const proxy = new FaultyProxy(Number(new URL(bank.url).port));
   const bankUrl = await proxy.listen();
 
@@ -174,7 +183,7 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
     ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, REDIS_URL: infra.redis.url, QUEUE_PREFIX: `faults-${options.seed}`,
     LOG_LEVEL: process.env.FAULTS_LOG_LEVEL ?? 'silent', BANK_URL: bankUrl, BANK_TIMEOUT_MS: String(BANK_TIMEOUT_MS), CERTS_DIR: infra.certsDir,
     PAYOUT_OUT_DIR: outDir, PAYOUT_JOB_LOCK_MS: String(LOCK_MS), SETTLEMENT_JOB_LOCK_MS: String(LOCK_MS), PAYOUT_POLL_MS: '300',
-    PAYOUT_PLAN_SECONDS: '2', SWEEP_SECONDS: '3', DATABASE_POOL_SIZE: '4', WORKER_PORT: '0', PORT: '0',
+    PAYOUT_PLAN_SECONDS: '2', PAYOUT_RELEASE_SECONDS: '1', SWEEP_SECONDS: '3', DATABASE_POOL_SIZE: '4', WORKER_PORT: '0', PORT: '0',
   };
   const workers: WorkerProcess[] = [];
   const spawnWorker = (slot: number) => {
@@ -234,6 +243,7 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
   };
 
   // The people: a reviewer approves what waits for review; a clerk batches ready payouts; FINANCE approves and submits.
+  let clerkAt = 0;
   const drive = async () => {
     const { rows } = await db.query<{ id: number }>(`SELECT id FROM claims WHERE status = 'PENDING_REVIEW' ORDER BY id LIMIT 50`);
     for (const { id } of rows) await approveClaim(db, { subject: 'fault-reviewer', role: 'REVIEWER' }, { unitId: null, memberId: null, organisationId: null }, id, 'harness');
@@ -250,6 +260,9 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
       );
       await retryPayout(db, { subject: 'fault-clerk', role: 'ADMIN' }, payoutSettings(config), payout.id, 'member gave a new account');
     }
+    // The clerk batches every few seconds: what the policy releases within a second is gone by then.
+    if (Date.now() - clerkAt < CLERK_EVERY_MS) return;
+    clerkAt = Date.now();
     await planPayouts(db, payoutSettings(config));
     const batch = await createBatch(db, { subject: 'fault-clerk', role: 'ADMIN' }, payoutSettings(config), options.batchSize);
     if (batch) {
@@ -343,6 +356,17 @@ function describeState(state: PipelineState, settlements: number): string {
 }
 
 /** The oracle. */
+/** A payment policy for the union's payouts, proposed by one FINANCE person and approved by another. */
+async function standingPolicy(db: pg.Pool, config: Config): Promise<void> {
+  const { rows: [union] } = await db.query<{ id: number }>(`SELECT id FROM funders WHERE code = 'UNION'`);
+  const now = Date.now();
+  const policy = await proposePaymentPolicy(db, { subject: 'fault-finance', role: 'FINANCE' }, UNSCOPED, payoutSettings(config), {
+    funderId: union!.id, maxPayoutFen: 300_000, dailySumFen: 1_000_000_000, dailyCount: 100_000, accountUnchangedDays: config.BANK_CARD_COOLING_OFF_DAYS,
+    validFrom: new Date(now - 60_000), validUntil: new Date(now + 86_400_000), reason: 'fault campaign: 即时办 in force',
+  });
+  await approvePaymentPolicy(db, { subject: 'fault-finance-2', role: 'FINANCE' }, UNSCOPED, policy.id);
+}
+
 async function judge(db: pg.Pool, result: RunResult, data: Parameters<typeof simulatedItems>[0], bank: BankSimulator): Promise<void> {
   // Every valid settlement of the feed stored exactly once (UNIQUE(source, setl_id) forbids more).
   const valid = [...simulatedItems(data)].filter((i) => i.truth.kind !== 'INVALID').map((i) => String(i.item.setlinfo.setl_id));
@@ -372,10 +396,13 @@ async function judge(db: pg.Pool, result: RunResult, data: Parameters<typeof sim
     }
   }
   // The bank's ledger: each approved claim credited exactly once, with its amount; nothing else credited.
-  const { rows: attempts } = await db.query<{ e2e: string; claimId: number }>(
-    `SELECT a.end_to_end_id AS e2e, p.claim_id AS "claimId" FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id`,
+  const { rows: attempts } = await db.query<{ e2e: string; claimId: number; byPolicy: boolean }>(
+    `SELECT a.end_to_end_id AS e2e, p.claim_id AS "claimId", b.policy_id IS NOT NULL AS "byPolicy"
+       FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id JOIN payout_batches b ON b.id = a.batch_id`,
   );
   const claimOf = new Map(attempts.map((a) => [a.e2e, a.claimId]));
+  const byPolicy = new Set(attempts.filter((a) => a.byPolicy).map((a) => a.e2e));
+  result.releasedByPolicy = bank.bank.ledger().filter((c) => !c.returned && byPolicy.has(c.endToEndId)).length;
   const credited = new Map<number, number[]>();
   for (const credit of bank.bank.ledger()) {
     if (credit.returned) continue;
@@ -437,7 +464,7 @@ async function judgeReconciliation(runtime: { db: pg.Pool; config: Config }, res
 
 export function describeRun(r: RunResult): string {
   const faults = Object.entries(r.faults).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-  return `seed ${r.seed}: ${r.faultCount} faults (${faults}); ${r.settlements} settlements, ${r.claimsPaid} claims paid ` +
+  return `seed ${r.seed}: ${r.faultCount} faults (${faults}); ${r.settlements} settlements, ${r.claimsPaid} claims paid, ${r.releasedByPolicy} payouts released by the standing policy ` +
     `(${(r.paidFen / 100).toFixed(2)} CNY), ${r.reconciled} statement entries reconciled; ${r.lost} lost, ${r.duplicated} duplicated, ${r.wrongAmounts} wrong amounts; ` +
     `${r.restarts} worker start(s) failed and retried; ${r.seconds.toFixed(1)} s`;
 }

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('fault harness, short run', () => {
-  it('loses nothing, pays nothing twice and no wrong amount while faults are injected', () => {
+  it('loses nothing, pays nothing twice and no wrong amount while faults are injected, a standing payment policy in force', () => {
     const seed = process.env.FAULTS_SEED ? Number(process.env.FAULTS_SEED) : 1 + Math.floor(Math.random() * 100_000);
     const replay = `seed ${seed}; replay: FAULTS_SEED=${seed} npx vitest run test/faults/short.test.ts`;
     console.log(`fault run: ${replay}`);
@@ -23,6 +23,8 @@ describe('fault harness, short run', () => {
     const output = `${replay}\n${run.error ? `${run.error.message}\n` : ''}${run.stdout}${run.stderr}`;
     expect(output, output).toContain('1 runs');
     expect(output, output).toMatch(/1 runs, [1-9]\d* faults injected, 0 lost, 0 duplicated, 0 wrong amounts/);
+    // A standing payment policy was in force: some payouts went out under it, the rest by approval.
+    expect(output, output).toMatch(/claims paid, [1-9]\d* payouts released by the standing policy/);
     expect(run.status, output).toBe(0);
   }, 300_000);
 });

@@ -8,8 +8,8 @@ import type { SettlementConnectionResult, IngestionRunConnectionResult, Rejectio
 import type { ClaimRow, RedecisionRow, BenefitLineRow, BenefitTotalsRow, RuleSetRow, RuleSetProposalRow } from '../../benefits/model.ts';
 import type { ClaimConnectionResult, RuleSetProposalConnectionResult } from '../../benefits/resolvers.ts';
 import type { ClaimStatusChangeRow } from '../../events/resolvers.ts';
-import type { PayoutRow, AttemptRow, BatchRow, FunderRow, FunderBalanceRow } from '../../payouts/model.ts';
-import type { PayoutStatusChangeRow, PayoutConnectionResult, BatchConnectionResult } from '../../payouts/resolvers.ts';
+import type { PayoutRow, AttemptRow, BatchRow, PaymentPolicyRow, ReleaseRow, FunderRow, FunderBalanceRow } from '../../payouts/model.ts';
+import type { PolicyConnectionResult, PayoutStatusChangeRow, PayoutConnectionResult, BatchConnectionResult } from '../../payouts/resolvers.ts';
 import type { BenefitResult, BenefitLine as EngineBenefitLine } from '../../benefits/rules/engine.ts';
 import type { BankDocumentRow, BankStatementRow, StatementEntryRow, ReconciliationMatchRow, ReconciliationExceptionRow, DailyProofRow, ReconciliationReportRow, ReconciliationRunRow } from '../../reconciliation/model.ts';
 import type { BankDocumentConnectionResult, BankStatementConnectionResult, StatementEntryConnectionResult, ReconciliationMatchConnectionResult, ReconciliationExceptionConnectionResult, ReconciliationRunConnectionResult, FourEyesProposalConnectionResult } from '../../reconciliation/resolvers.ts';
@@ -421,6 +421,19 @@ export type ApproveCondolencePayload = {
   __typename?: 'ApproveCondolencePayload';
   /** The approved condolence; null when refused. */
   condolence?: Maybe<Condolence>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+export type ApprovePaymentPolicyInput = {
+  policyId: Scalars['ID']['input'];
+};
+
+/** What `approvePaymentPolicy` answers. */
+export type ApprovePaymentPolicyPayload = {
+  __typename?: 'ApprovePaymentPolicyPayload';
+  /** The approved policy; null when refused. */
+  policy?: Maybe<PaymentPolicy>;
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
 };
@@ -957,6 +970,8 @@ export type Claim = Node & {
    */
   stage: LocalizedText;
   status: ClaimStatus;
+  /** When the claim passed each stage to the member's money; seen by whoever may see the claim. */
+  timeline?: Maybe<ClaimTimeline>;
   /** The lines' total now (after any adjustment). */
   totalFen: Scalars['Fen']['output'];
   /** Time from receipt to decision and to payment, against the programme's promise (see `Turnaround`). */
@@ -1111,6 +1126,29 @@ export type ClaimStatusChange = {
   sequence: Scalars['String']['output'];
   /** The status it changed to. */
   status: ClaimStatus;
+};
+
+/**
+ * When a claim passed each stage of its way to the member's money. Null fields: not (yet) reached,
+ * e.g. a refused claim has no payment stages. For several payouts (one per funder) a payment stage is
+ * when the last one reached it (each payout's latest attempt that got that far); null while any has not.
+ */
+export type ClaimTimeline = {
+  __typename?: 'ClaimTimeline';
+  /** The bank first accepted the payment (ACCP or ACSC). */
+  acceptedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Whether the claim was approved by the rules alone (no reviewer, no adjusted line). */
+  approvedByRules: Scalars['Boolean']['output'];
+  /** The member was credited (the bank's ACSC reached the hub). */
+  creditedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The claim was decided; null while it waits for a reviewer. */
+  decidedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The hub received the settlement from the medical-insurance platform. */
+  receivedAt: Scalars['DateTime']['output'];
+  /** The payment was first handed to the bank. */
+  sentAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The payment was matched on the bank's statement. */
+  settledAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
 /**
@@ -2467,6 +2505,8 @@ export type Mutation = {
    * (HELD while the worker has no bank account on record). Audited.
    */
   approveCondolence: ApproveCondolencePayload;
+  /** Approves a PROPOSED policy (FINANCE, not its proposer: four eyes, enforced by the database too); from `validFrom` the workers release payouts within it. Audited. */
+  approvePaymentPolicy: ApprovePaymentPolicyPayload;
   /** Approves a DRAFT batch (FINANCE, not its creator); the workers then seal it; audited. */
   approvePayoutBatch: ApprovePayoutBatchPayload;
   /** Approves a proposal (ADMIN, never its proposer: four eyes): publishes the version or adds the assignment; audited. */
@@ -2566,6 +2606,13 @@ export type Mutation = {
   moveUnit: MoveUnitPayload;
   /** Turns approved claims into payouts now (the workers also do it on a schedule) (ADMIN, FINANCE). Nothing to say, so no input. */
   planPayouts: PlanPayoutsPayload;
+  /**
+   * Proposes a standing payment policy (FINANCE, for a funder the caller may see); it releases
+   * nothing until another FINANCE person approves it. Every field is checked and named on refusal:
+   * `dailySumFen` at least `maxPayoutFen`, `accountUnchangedDays` at least the cooling-off period of a
+   * changed card, `validUntil` in the future and at most 366 days after `validFrom`. Audited.
+   */
+  proposePaymentPolicy: ProposePaymentPolicyPayload;
   /** Proposes a new rule-set version (ADMIN); published when another ADMIN approves it. Problems name the field as `input.definition.<path>`; audited. */
   proposeRuleSet: RuleSetProposalPayload;
   /** Proposes that a stored rule-set version govern an organisation's plan year from a date (ADMIN, within the caller's organisation); audited. */
@@ -2638,6 +2685,12 @@ export type Mutation = {
    * reason is audited). Everyone else reads `PayoutBatch.file`, masked.
    */
   revealPayoutBatchFile: RevealPayoutBatchFilePayload;
+  /**
+   * Revokes a policy at once (any FINANCE person; a proposal is withdrawn the same way): nothing more
+   * is released or handed to the bank under it from the commit, and the batches it released that had
+   * not reached the bank are cancelled, their payouts READY again for an ordinary batch. Audited.
+   */
+  revokePaymentPolicy: RevokePaymentPolicyPayload;
   /**
    * Replaces the targeted groups (`memberCategories`) recorded with an enrolment. ADMIN or REVIEWER, in
    * their scope (`NOT_FOUND` otherwise). Audited with the groups before and after.
@@ -2748,6 +2801,17 @@ export type MutationApproveClaimsArgs = {
  */
 export type MutationApproveCondolenceArgs = {
   input: ApproveCondolenceInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationApprovePaymentPolicyArgs = {
+  input: ApprovePaymentPolicyInput;
 };
 
 
@@ -2977,6 +3041,17 @@ export type MutationMoveUnitArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationProposePaymentPolicyArgs = {
+  input: ProposePaymentPolicyInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationProposeRuleSetArgs = {
   input: ProposeRuleSetInput;
 };
@@ -3188,6 +3263,17 @@ export type MutationRevealMemberPersonalDataArgs = {
  */
 export type MutationRevealPayoutBatchFileArgs = {
   input: RevealPayoutBatchFileInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationRevokePaymentPolicyArgs = {
+  input: RevokePaymentPolicyInput;
 };
 
 
@@ -3595,6 +3681,173 @@ export type PageInfo = {
 };
 
 /**
+ * A standing payment policy (即时办): which payouts may go to the bank without a per-batch approval.
+ * While it is ACTIVE the workers turn approved claims into payouts every PAYOUT_RELEASE_SECONDS and
+ * release, in small batches, the READY payouts of its funder that are all of: a claim approved by the
+ * rules alone (no review, no adjusted line), at most `maxPayoutFen`, to a bank card on record unchanged
+ * for `accountUnchangedDays` (a member's first card is no change), within the paying account's day
+ * (`dailyCount` payouts and `dailySumFen` released under policies since 00:00 China time). Everything
+ * else waits for an ordinary batch and its approval. The database checks every limit at each release.
+ */
+export type PaymentPolicy = Node & {
+  __typename?: 'PaymentPolicy';
+  /** Only to bank cards unchanged for at least this many days. */
+  accountUnchangedDays: Scalars['Int']['output'];
+  approvedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The second FINANCE person, who approved it. */
+  approver?: Maybe<Actor>;
+  /** The batches it released, newest first. */
+  batches: PayoutBatchConnection;
+  /** At most this many payouts released per China day from the paying account (under any policy). */
+  dailyCount: Scalars['Int']['output'];
+  /** At most this much released per China day from the paying account (under any policy). */
+  dailySumFen: Scalars['Fen']['output'];
+  /** Whose payouts it releases, from that funder's paying account. */
+  funder: Funder;
+  id: Scalars['ID']['output'];
+  /** Each payout at most this much. */
+  maxPayoutFen: Scalars['Fen']['output'];
+  proposedAt: Scalars['DateTime']['output'];
+  /** The FINANCE person who proposed it; they may not approve it. */
+  proposer: Actor;
+  /** Why it was proposed. */
+  reason: Scalars['String']['output'];
+  /** What policies released today (China day) from its paying account: what its daily limits count. */
+  releasedToday: PaymentPolicyDay;
+  revokeReason?: Maybe<Scalars['String']['output']>;
+  revokedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The FINANCE person who revoked it (or withdrew the proposal). */
+  revoker?: Maybe<Actor>;
+  status: PaymentPolicyStatus;
+  validFrom: Scalars['DateTime']['output'];
+  validUntil: Scalars['DateTime']['output'];
+  /** Whether `approvePaymentPolicy` would accept the caller's approval now: FINANCE, not its proposer, the policy PROPOSED. */
+  viewerCanApprove: Scalars['Boolean']['output'];
+  /** Whether `revokePaymentPolicy` would accept the caller's revocation now: FINANCE, the policy not REVOKED or ENDED. */
+  viewerCanRevoke: Scalars['Boolean']['output'];
+};
+
+
+/**
+ * A standing payment policy (即时办): which payouts may go to the bank without a per-batch approval.
+ * While it is ACTIVE the workers turn approved claims into payouts every PAYOUT_RELEASE_SECONDS and
+ * release, in small batches, the READY payouts of its funder that are all of: a claim approved by the
+ * rules alone (no review, no adjusted line), at most `maxPayoutFen`, to a bank card on record unchanged
+ * for `accountUnchangedDays` (a member's first card is no change), within the paying account's day
+ * (`dailyCount` payouts and `dailySumFen` released under policies since 00:00 China time). Everything
+ * else waits for an ordinary batch and its approval. The database checks every limit at each release.
+ */
+export type PaymentPolicyBatchesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type PaymentPolicyConnection = {
+  __typename?: 'PaymentPolicyConnection';
+  edges: Array<PaymentPolicyEdge>;
+  pageInfo: PageInfo;
+  /** Number of policies matching the filter (costs one count query). */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** What a paying account released under payment policies today (China day). */
+export type PaymentPolicyDay = {
+  __typename?: 'PaymentPolicyDay';
+  payoutCount: Scalars['Int']['output'];
+  totalFen: Scalars['Fen']['output'];
+};
+
+export type PaymentPolicyEdge = {
+  __typename?: 'PaymentPolicyEdge';
+  cursor: Scalars['String']['output'];
+  node: PaymentPolicy;
+};
+
+export type PaymentPolicyFilter = {
+  /** Only this funder's policies (global ID of a Funder). */
+  funderId?: InputMaybe<Scalars['ID']['input']>;
+  status?: InputMaybe<PaymentPolicyStatus>;
+};
+
+/** Where a payment policy stands. */
+export type PaymentPolicyStatus =
+  /** Approved and valid now: the workers release payouts within it. */
+  | 'ACTIVE'
+  /** Its validity is over (or it was not approved in time). */
+  | 'ENDED'
+  /** Proposed by one FINANCE person; awaits another's approval. */
+  | 'PROPOSED'
+  /** Revoked by a FINANCE person (or withdrawn before approval). */
+  | 'REVOKED'
+  /** Approved; valid from a later time. */
+  | 'SCHEDULED';
+
+/** How long claims waited for their money, per day of receipt, per programme and overall. */
+export type PaymentWaiting = {
+  __typename?: 'PaymentWaiting';
+  /** Whether only claims approved by the rules alone are counted. */
+  approvedByRulesOnly: Scalars['Boolean']['output'];
+  /** Claims counted in all. */
+  claims: Scalars['Int']['output'];
+  /** Every day from `from` to `to` in order, days without claims included (zero counts). */
+  days: Array<PaymentWaitingDay>;
+  /** First day of receipt. */
+  from: Scalars['Date']['output'];
+  /** The organisation asked for; null when none was. */
+  organisationId?: Maybe<Scalars['ID']['output']>;
+  /** Every stage over all claims counted, in the order of WaitingStage. */
+  overall: Array<WaitingFigures>;
+  /** The programme asked for; null when none was. */
+  programme?: Maybe<BenefitProgramme>;
+  /** Every programme (only the one asked, when one is), in the order of BenefitProgramme. */
+  programmes: Array<PaymentWaitingProgramme>;
+  /** Last day of receipt. */
+  to: Scalars['Date']['output'];
+};
+
+/** The claims of one day of receipt. */
+export type PaymentWaitingDay = {
+  __typename?: 'PaymentWaitingDay';
+  /** Claims received that day. */
+  claims: Scalars['Int']['output'];
+  /** The day the settlements were received (China date). */
+  date: Scalars['Date']['output'];
+  /** Every stage, in the order of WaitingStage. */
+  stages: Array<WaitingFigures>;
+};
+
+/** Which claims `paymentWaiting` measures: those whose settlement the hub received in the range. */
+export type PaymentWaitingFilter = {
+  /** Only claims approved by the rules alone (no reviewer, no adjusted line): the ones a standing payment policy may pay. */
+  approvedByRulesOnly?: InputMaybe<Scalars['Boolean']['input']>;
+  /** First day of receipt (China date). */
+  from: Scalars['Date']['input'];
+  /**
+   * Only claims of units in this organisation's subtree. Default: every claim the caller may see
+   * (staff bound to an organisation: its subtree). An organisation outside the caller's subtree is
+   * refused as not found.
+   */
+  organisationId?: InputMaybe<Scalars['ID']['input']>;
+  /** Only claims with an approved line of this programme. */
+  programme?: InputMaybe<BenefitProgramme>;
+  /** Last day of receipt (China date), at most 365 days after `from` (366 days in all). */
+  to: Scalars['Date']['input'];
+};
+
+/** The claims with an approved line of one programme (a claim with lines of two programmes is in both). */
+export type PaymentWaitingProgramme = {
+  __typename?: 'PaymentWaitingProgramme';
+  /** Claims with an approved line of it. */
+  claims: Scalars['Int']['output'];
+  /** The programme. */
+  programme: BenefitProgramme;
+  /** Every stage, in the order of WaitingStage. */
+  stages: Array<WaitingFigures>;
+};
+
+/**
  * Payouts (互助金支付): every approved claim becomes one payout to the member's bank account per
  * funder (出资方) of its approved lines, its remittance text naming that funder's programmes (each
  * benefit line is paid through exactly one payout). Payouts travel in batches: one ISO 20022
@@ -3635,6 +3888,8 @@ export type Payout = Node & {
   member: Member;
   /** When the bank credited the member (pain.002 ACSC). */
   paidAt?: Maybe<Scalars['DateTime']['output']>;
+  /** What released its latest attempt to the bank: a FINANCE person's approval of the batch, or a standing payment policy; null before either. */
+  release?: Maybe<PayoutRelease>;
   /**
    * A retry proposed by one FINANCE person, awaiting another's confirmation (a payout the bank had
    * paid before its money came back); null otherwise, and for roles that may not see batches.
@@ -3661,6 +3916,8 @@ export type Payout = Node & {
 /** One attempt to pay a payout: the transfer the bank knows by its EndToEndId. */
 export type PayoutAttempt = Node & {
   __typename?: 'PayoutAttempt';
+  /** When the bank first accepted it (ACCP, or ACSC at once). */
+  acceptedAt?: Maybe<Scalars['DateTime']['output']>;
   amountFen: Scalars['Fen']['output'];
   /** 1 for the first attempt, 2 after one retry ... */
   attemptNo: Scalars['Int']['output'];
@@ -3684,8 +3941,12 @@ export type PayoutAttempt = Node & {
   reason?: Maybe<Scalars['String']['output']>;
   /** The bank's reason code for a rejection or return (AC04, AC01 ...). */
   reasonCode?: Maybe<Scalars['String']['output']>;
+  /** What released it to the bank: its batch's approval by a FINANCE person, or the standing payment policy that released its batch; null before either. */
+  release?: Maybe<PayoutRelease>;
   /** The remittance text (附言) the member sees. */
   remittanceInfo: Scalars['String']['output'];
+  /** When it was first handed to the bank. */
+  sentAt?: Maybe<Scalars['DateTime']['output']>;
   status: PayoutAttemptStatus;
   /** When the status last changed. */
   statusAt?: Maybe<Scalars['DateTime']['output']>;
@@ -3723,7 +3984,7 @@ export type PayoutBatch = Node & {
   approvedAt?: Maybe<Scalars['DateTime']['output']>;
   /** @deprecated use approver.subject; removal not before 2027-06-01 */
   approvedBy?: Maybe<Scalars['String']['output']>;
-  /** The FINANCE person who approved it. */
+  /** The FINANCE person who approved it; null for a batch a payment policy released (see `policy`). */
   approver?: Maybe<Actor>;
   /** Its attempts by status (e.g. PAID 120, REJECTED 2). */
   attemptCounts: Array<PayoutAttemptCount>;
@@ -3768,6 +4029,10 @@ export type PayoutBatch = Node & {
   paymentCount: Scalars['Int']['output'];
   /** The payouts it carries, newest first unless `orderBy` says otherwise. */
   payouts: PayoutConnection;
+  /** The standing payment policy that released it without a per-batch approval (即时办); null when a person approved it. */
+  policy?: Maybe<PaymentPolicy>;
+  /** When its policy released it (it was then asked to be sent at once); null when a person approved it. */
+  releasedAt?: Maybe<Scalars['DateTime']['output']>;
   /** ReqdExctnDt. */
   requestedExecutionDate: Scalars['Date']['output'];
   /** Its detached CMS seal (DER), base64; it verifies against the file from `revealPayoutBatchFile` (`hub seal verify`, `openssl cms -verify`). */
@@ -3826,6 +4091,8 @@ export type PayoutBatchEdge = {
 export type PayoutBatchFilter = {
   /** Only this funder's batches (global ID of a Funder). */
   funderId?: InputMaybe<Scalars['ID']['input']>;
+  /** Only the batches this payment policy released (global ID of a PaymentPolicy). */
+  policyId?: InputMaybe<Scalars['ID']['input']>;
   status?: InputMaybe<PayoutBatchStatus>;
 };
 
@@ -3906,6 +4173,28 @@ export type PayoutPlan = {
   withheld: Scalars['Int']['output'];
 };
 
+/**
+ * How a payment was released to the bank: by a FINANCE person's approval of its batch (four eyes per
+ * batch), or by a standing payment policy two FINANCE people approved beforehand (即时办).
+ */
+export type PayoutRelease = {
+  __typename?: 'PayoutRelease';
+  /** The FINANCE person who approved the batch (kind APPROVAL); null for a policy, and for roles that may not see batches. */
+  approver?: Maybe<Actor>;
+  /** When: the batch's approval, or its release under the policy. */
+  at: Scalars['DateTime']['output'];
+  kind: PayoutReleaseKind;
+  /** The policy that released the batch (kind POLICY); null for an approval, and for roles that may not see batches. */
+  policy?: Maybe<PaymentPolicy>;
+};
+
+/** Who released a payment to the bank. */
+export type PayoutReleaseKind =
+  /** A FINANCE person, not the batch's creator, approved the batch. */
+  | 'APPROVAL'
+  /** A standing payment policy released the batch within its limits, without a per-batch approval. */
+  | 'POLICY';
+
 /** A proposal to retry a payout the bank had paid, awaiting a second FINANCE person. */
 export type PayoutRetryProposal = Node & {
   __typename?: 'PayoutRetryProposal';
@@ -3983,6 +4272,28 @@ export type PlanType =
   | 'PRIVATE'
   /** 机关事业单位/国有企业: public bodies and state-owned enterprises. */
   | 'PUBLIC';
+
+export type ProposePaymentPolicyInput = {
+  accountUnchangedDays: Scalars['Int']['input'];
+  dailyCount: Scalars['Int']['input'];
+  dailySumFen: Scalars['Fen']['input'];
+  /** The funder whose payouts it releases (global ID of a Funder). */
+  funderId: Scalars['ID']['input'];
+  maxPayoutFen: Scalars['Fen']['input'];
+  /** Why (at least 4 characters); audited. */
+  reason: Scalars['String']['input'];
+  validFrom: Scalars['DateTime']['input'];
+  validUntil: Scalars['DateTime']['input'];
+};
+
+/** What `proposePaymentPolicy` answers. */
+export type ProposePaymentPolicyPayload = {
+  __typename?: 'ProposePaymentPolicyPayload';
+  /** The PROPOSED policy; null when refused. */
+  policy?: Maybe<PaymentPolicy>;
+  /** Why it was refused (each field named); empty when it was done. */
+  userErrors: Array<UserError>;
+};
 
 /** A stored rule-set version to govern an organisation's plan year. */
 export type ProposeRuleSetAssignmentInput = {
@@ -4107,6 +4418,17 @@ export type Query = {
    * SERVICE; `FORBIDDEN` for other roles.
    */
   organisations: OrganisationConnection;
+  /** Standing payment policies, newest first (ADMIN, FINANCE, AUDITOR; staff of an organisation: those of its funders and of those below it). */
+  paymentPolicies: PaymentPolicyConnection;
+  /** One payment policy (null when missing or out of scope). */
+  paymentPolicy?: Maybe<PaymentPolicy>;
+  /**
+   * Measured waiting: how long claims received in a range of days waited for each stage to the
+   * member's money (median, p90, p95, max), per day, per programme and overall. Same roles and scope
+   * as `figures`: ADMIN, REVIEWER, FINANCE and AUDITOR; a UNIT_OPERATOR and a MEMBER are refused
+   * (`FORBIDDEN`). A range longer than 366 days is refused naming `filter.to`.
+   */
+  paymentWaiting: PaymentWaiting;
   /** One payout; null when it does not exist or is out of the caller's scope (as `node`). */
   payout?: Maybe<Payout>;
   /** One payout batch (ADMIN, FINANCE, AUDITOR); null when it does not exist. */
@@ -4326,6 +4648,28 @@ export type QueryOrganisationsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
   last?: InputMaybe<Scalars['Int']['input']>;
   parentId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryPaymentPoliciesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<PaymentPolicyFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryPaymentPolicyArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Everything a caller can read. Domains add their entry points with `extend type Query`. */
+export type QueryPaymentWaitingArgs = {
+  filter: PaymentWaitingFilter;
 };
 
 
@@ -5096,6 +5440,23 @@ export type RevealedPersonalData = {
   bankCardNumber?: Maybe<Scalars['String']['output']>;
   idNumber: Scalars['String']['output'];
   member: Member;
+};
+
+export type RevokePaymentPolicyInput = {
+  policyId: Scalars['ID']['input'];
+  /** Why (at least 4 characters); audited. */
+  reason: Scalars['String']['input'];
+};
+
+/** What `revokePaymentPolicy` answers. */
+export type RevokePaymentPolicyPayload = {
+  __typename?: 'RevokePaymentPolicyPayload';
+  /** How many of its batches that had not reached the bank were cancelled; null when refused. */
+  cancelledBatchCount?: Maybe<Scalars['Int']['output']>;
+  /** The revoked policy; null when refused. */
+  policy?: Maybe<PaymentPolicy>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
 };
 
 /** The roles a caller's token can carry; each value says what the role may see and do. */
@@ -6346,6 +6707,49 @@ export type Viewer = {
   unit?: Maybe<Unit>;
 };
 
+/**
+ * One stage's waiting over a group of claims, in seconds: percentiles by linear interpolation between
+ * the claims' values (as PostgreSQL's percentile_cont). Null without claims that passed the stage.
+ */
+export type WaitingFigures = {
+  __typename?: 'WaitingFigures';
+  /** Claims of the group that passed the stage. */
+  count: Scalars['Int']['output'];
+  /** The longest wait, in seconds. */
+  maxSeconds?: Maybe<Scalars['Float']['output']>;
+  /** Median seconds. */
+  p50Seconds?: Maybe<Scalars['Float']['output']>;
+  /** 90th percentile seconds. */
+  p90Seconds?: Maybe<Scalars['Float']['output']>;
+  /** 95th percentile seconds. */
+  p95Seconds?: Maybe<Scalars['Float']['output']>;
+  /** The stage. */
+  stage: WaitingStage;
+};
+
+/**
+ * One interval of a claim's way to the member's money (measured waiting, 即时办), from one stage to a
+ * later one. Stages: the settlement received by the hub → the claim decided → the payment handed to
+ * the bank → accepted by the bank (ACCP or ACSC) → credited (the bank's ACSC reached the hub) → settled
+ * (matched on the bank's statement). A claim with several payouts (one per funder) reaches a payment
+ * stage when its last payout does.
+ */
+export type WaitingStage =
+  /** Accepted by the bank → the member credited. */
+  | 'ACCEPTED_TO_CREDITED'
+  /** Credited → matched on the bank's statement. */
+  | 'CREDITED_TO_SETTLED'
+  /** Claim decided → payment first handed to the bank. */
+  | 'DECIDED_TO_SENT'
+  /** Settlement received → the member credited: what the member waits. */
+  | 'RECEIVED_TO_CREDITED'
+  /** Settlement received → claim decided (by the rules at once, or by a reviewer). */
+  | 'RECEIVED_TO_DECIDED'
+  /** Settlement received → matched on the statement. */
+  | 'RECEIVED_TO_SETTLED'
+  /** Handed to the bank → accepted by it. */
+  | 'SENT_TO_ACCEPTED';
+
 /** A withdrawal of a condolence application. */
 export type WithdrawCondolenceInput = {
   /** The PENDING condolence the caller applied for. */
@@ -6481,6 +6885,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( NotificationRow )
     | ( DeliveryRow )
     | ( OrganisationRow )
+    | ( PaymentPolicyRow )
     | ( PayoutRow )
     | ( AttemptRow )
     | ( BatchRow )
@@ -6530,6 +6935,8 @@ export type ResolversTypes = {
   ApproveClaimsPayload: ResolverTypeWrapper<Omit<ApproveClaimsPayload, 'results'> & { results?: Maybe<Array<ResolversTypes['ApproveClaimResult']>> }>;
   ApproveCondolenceInput: ApproveCondolenceInput;
   ApproveCondolencePayload: ResolverTypeWrapper<Omit<ApproveCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversTypes['Condolence']> }>;
+  ApprovePaymentPolicyInput: ApprovePaymentPolicyInput;
+  ApprovePaymentPolicyPayload: ResolverTypeWrapper<Omit<ApprovePaymentPolicyPayload, 'policy'> & { policy?: Maybe<ResolversTypes['PaymentPolicy']> }>;
   ApprovePayoutBatchInput: ApprovePayoutBatchInput;
   ApprovePayoutBatchPayload: ResolverTypeWrapper<Omit<ApprovePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversTypes['PayoutBatch']> }>;
   ApproveRuleSetProposalInput: ApproveRuleSetProposalInput;
@@ -6575,6 +6982,7 @@ export type ResolversTypes = {
   ClaimRedecisionCause: ClaimRedecisionCause;
   ClaimStatus: ClaimStatus;
   ClaimStatusChange: ResolverTypeWrapper<ClaimStatusChangeRow>;
+  ClaimTimeline: ResolverTypeWrapper<ClaimTimeline>;
   Condolence: ResolverTypeWrapper<CondolenceRow>;
   CondolenceConnection: ResolverTypeWrapper<CondolenceConnectionResult>;
   CondolenceEdge: ResolverTypeWrapper<Omit<CondolenceEdge, 'node'> & { node: ResolversTypes['Condolence'] }>;
@@ -6691,6 +7099,16 @@ export type ResolversTypes = {
   OrganisationEdge: ResolverTypeWrapper<Omit<OrganisationEdge, 'node'> & { node: ResolversTypes['Organisation'] }>;
   OrganisationLevel: OrganisationLevel;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PaymentPolicy: ResolverTypeWrapper<PaymentPolicyRow>;
+  PaymentPolicyConnection: ResolverTypeWrapper<PolicyConnectionResult>;
+  PaymentPolicyDay: ResolverTypeWrapper<PaymentPolicyDay>;
+  PaymentPolicyEdge: ResolverTypeWrapper<Omit<PaymentPolicyEdge, 'node'> & { node: ResolversTypes['PaymentPolicy'] }>;
+  PaymentPolicyFilter: PaymentPolicyFilter;
+  PaymentPolicyStatus: PaymentPolicyStatus;
+  PaymentWaiting: ResolverTypeWrapper<PaymentWaiting>;
+  PaymentWaitingDay: ResolverTypeWrapper<PaymentWaitingDay>;
+  PaymentWaitingFilter: PaymentWaitingFilter;
+  PaymentWaitingProgramme: ResolverTypeWrapper<PaymentWaitingProgramme>;
   Payout: ResolverTypeWrapper<PayoutRow>;
   PayoutAttempt: ResolverTypeWrapper<AttemptRow>;
   PayoutAttemptCount: ResolverTypeWrapper<PayoutAttemptCount>;
@@ -6706,12 +7124,16 @@ export type ResolversTypes = {
   PayoutOrder: PayoutOrder;
   PayoutOrderField: PayoutOrderField;
   PayoutPlan: ResolverTypeWrapper<PayoutPlan>;
+  PayoutRelease: ResolverTypeWrapper<ReleaseRow>;
+  PayoutReleaseKind: PayoutReleaseKind;
   PayoutRetryProposal: ResolverTypeWrapper<PayoutRetryProposal>;
   PayoutStatus: PayoutStatus;
   PayoutStatusChange: ResolverTypeWrapper<PayoutStatusChangeRow>;
   PayoutSubmission: PayoutSubmission;
   PlanPayoutsPayload: ResolverTypeWrapper<PlanPayoutsPayload>;
   PlanType: PlanType;
+  ProposePaymentPolicyInput: ProposePaymentPolicyInput;
+  ProposePaymentPolicyPayload: ResolverTypeWrapper<Omit<ProposePaymentPolicyPayload, 'policy'> & { policy?: Maybe<ResolversTypes['PaymentPolicy']> }>;
   ProposeRuleSetAssignmentInput: ProposeRuleSetAssignmentInput;
   ProposeRuleSetInput: ProposeRuleSetInput;
   PublishRuleSetInput: PublishRuleSetInput;
@@ -6773,6 +7195,8 @@ export type ResolversTypes = {
   RevealPayoutBatchFilePayload: ResolverTypeWrapper<Omit<RevealPayoutBatchFilePayload, 'file'> & { file?: Maybe<ResolversTypes['RevealedPayoutBatchFile']> }>;
   RevealedPayoutBatchFile: ResolverTypeWrapper<Omit<RevealedPayoutBatchFile, 'batch'> & { batch: ResolversTypes['PayoutBatch'] }>;
   RevealedPersonalData: ResolverTypeWrapper<RevealedRow>;
+  RevokePaymentPolicyInput: RevokePaymentPolicyInput;
+  RevokePaymentPolicyPayload: ResolverTypeWrapper<Omit<RevokePaymentPolicyPayload, 'policy'> & { policy?: Maybe<ResolversTypes['PaymentPolicy']> }>;
   Role: Role;
   RosterImport: ResolverTypeWrapper<RosterImportRow>;
   RosterImportStatus: RosterImportStatus;
@@ -6854,6 +7278,8 @@ export type ResolversTypes = {
   UserError: ResolverTypeWrapper<UserError>;
   UserErrorCode: UserErrorCode;
   Viewer: ResolverTypeWrapper<Principal>;
+  WaitingFigures: ResolverTypeWrapper<WaitingFigures>;
+  WaitingStage: WaitingStage;
   WithdrawCondolenceInput: WithdrawCondolenceInput;
   WithdrawCondolencePayload: ResolverTypeWrapper<Omit<WithdrawCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversTypes['Condolence']> }>;
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
@@ -6886,6 +7312,8 @@ export type ResolversParentTypes = {
   ApproveClaimsPayload: Omit<ApproveClaimsPayload, 'results'> & { results?: Maybe<Array<ResolversParentTypes['ApproveClaimResult']>> };
   ApproveCondolenceInput: ApproveCondolenceInput;
   ApproveCondolencePayload: Omit<ApproveCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversParentTypes['Condolence']> };
+  ApprovePaymentPolicyInput: ApprovePaymentPolicyInput;
+  ApprovePaymentPolicyPayload: Omit<ApprovePaymentPolicyPayload, 'policy'> & { policy?: Maybe<ResolversParentTypes['PaymentPolicy']> };
   ApprovePayoutBatchInput: ApprovePayoutBatchInput;
   ApprovePayoutBatchPayload: Omit<ApprovePayoutBatchPayload, 'batch'> & { batch?: Maybe<ResolversParentTypes['PayoutBatch']> };
   ApproveRuleSetProposalInput: ApproveRuleSetProposalInput;
@@ -6919,6 +7347,7 @@ export type ResolversParentTypes = {
   ClaimReason: ClaimReason;
   ClaimRedecision: RedecisionRow;
   ClaimStatusChange: ClaimStatusChangeRow;
+  ClaimTimeline: ClaimTimeline;
   Condolence: CondolenceRow;
   CondolenceConnection: CondolenceConnectionResult;
   CondolenceEdge: Omit<CondolenceEdge, 'node'> & { node: ResolversParentTypes['Condolence'] };
@@ -7013,6 +7442,15 @@ export type ResolversParentTypes = {
   OrganisationConnection: OrganisationConnectionResult;
   OrganisationEdge: Omit<OrganisationEdge, 'node'> & { node: ResolversParentTypes['Organisation'] };
   PageInfo: PageInfo;
+  PaymentPolicy: PaymentPolicyRow;
+  PaymentPolicyConnection: PolicyConnectionResult;
+  PaymentPolicyDay: PaymentPolicyDay;
+  PaymentPolicyEdge: Omit<PaymentPolicyEdge, 'node'> & { node: ResolversParentTypes['PaymentPolicy'] };
+  PaymentPolicyFilter: PaymentPolicyFilter;
+  PaymentWaiting: PaymentWaiting;
+  PaymentWaitingDay: PaymentWaitingDay;
+  PaymentWaitingFilter: PaymentWaitingFilter;
+  PaymentWaitingProgramme: PaymentWaitingProgramme;
   Payout: PayoutRow;
   PayoutAttempt: AttemptRow;
   PayoutAttemptCount: PayoutAttemptCount;
@@ -7025,9 +7463,12 @@ export type ResolversParentTypes = {
   PayoutFilter: PayoutFilter;
   PayoutOrder: PayoutOrder;
   PayoutPlan: PayoutPlan;
+  PayoutRelease: ReleaseRow;
   PayoutRetryProposal: PayoutRetryProposal;
   PayoutStatusChange: PayoutStatusChangeRow;
   PlanPayoutsPayload: PlanPayoutsPayload;
+  ProposePaymentPolicyInput: ProposePaymentPolicyInput;
+  ProposePaymentPolicyPayload: Omit<ProposePaymentPolicyPayload, 'policy'> & { policy?: Maybe<ResolversParentTypes['PaymentPolicy']> };
   ProposeRuleSetAssignmentInput: ProposeRuleSetAssignmentInput;
   ProposeRuleSetInput: ProposeRuleSetInput;
   PublishRuleSetInput: PublishRuleSetInput;
@@ -7083,6 +7524,8 @@ export type ResolversParentTypes = {
   RevealPayoutBatchFilePayload: Omit<RevealPayoutBatchFilePayload, 'file'> & { file?: Maybe<ResolversParentTypes['RevealedPayoutBatchFile']> };
   RevealedPayoutBatchFile: Omit<RevealedPayoutBatchFile, 'batch'> & { batch: ResolversParentTypes['PayoutBatch'] };
   RevealedPersonalData: RevealedRow;
+  RevokePaymentPolicyInput: RevokePaymentPolicyInput;
+  RevokePaymentPolicyPayload: Omit<RevokePaymentPolicyPayload, 'policy'> & { policy?: Maybe<ResolversParentTypes['PaymentPolicy']> };
   RosterImport: RosterImportRow;
   RosterRowError: RosterRowError;
   RuleSet: RuleSetRow;
@@ -7146,6 +7589,7 @@ export type ResolversParentTypes = {
   UploadTicket: UploadTicket;
   UserError: UserError;
   Viewer: Principal;
+  WaitingFigures: WaitingFigures;
   WithdrawCondolenceInput: WithdrawCondolenceInput;
   WithdrawCondolencePayload: Omit<WithdrawCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversParentTypes['Condolence']> };
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
@@ -7264,6 +7708,11 @@ export type ApproveClaimsPayloadResolvers<ContextType = Context, ParentType exte
 
 export type ApproveCondolencePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApproveCondolencePayload'] = ResolversParentTypes['ApproveCondolencePayload']> = {
   condolence?: Resolver<Maybe<ResolversTypes['Condolence']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type ApprovePaymentPolicyPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ApprovePaymentPolicyPayload'] = ResolversParentTypes['ApprovePaymentPolicyPayload']> = {
+  policy?: Resolver<Maybe<ResolversTypes['PaymentPolicy']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -7455,6 +7904,7 @@ export type ClaimResolvers<ContextType = Context, ParentType extends ResolversPa
   settlement?: Resolver<ResolversTypes['Settlement'], ParentType, ContextType>;
   stage?: Resolver<ResolversTypes['LocalizedText'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
+  timeline?: Resolver<Maybe<ResolversTypes['ClaimTimeline']>, ParentType, ContextType>;
   totalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   turnaround?: Resolver<ResolversTypes['Turnaround'], ParentType, ContextType>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
@@ -7499,6 +7949,16 @@ export type ClaimStatusChangeResolvers<ContextType = Context, ParentType extends
   claim?: Resolver<ResolversTypes['Claim'], ParentType, ContextType>;
   sequence?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ClaimStatus'], ParentType, ContextType>;
+};
+
+export type ClaimTimelineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ClaimTimeline'] = ResolversParentTypes['ClaimTimeline']> = {
+  acceptedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  approvedByRules?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  creditedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  decidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  sentAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  settledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 };
 
 export type CondolenceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Condolence'] = ResolversParentTypes['Condolence']> = {
@@ -7937,6 +8397,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   approveClaim?: Resolver<ResolversTypes['ApproveClaimPayload'], ParentType, ContextType, RequireFields<MutationApproveClaimArgs, 'input'>>;
   approveClaims?: Resolver<ResolversTypes['ApproveClaimsPayload'], ParentType, ContextType, RequireFields<MutationApproveClaimsArgs, 'input'>>;
   approveCondolence?: Resolver<ResolversTypes['ApproveCondolencePayload'], ParentType, ContextType, RequireFields<MutationApproveCondolenceArgs, 'input'>>;
+  approvePaymentPolicy?: Resolver<ResolversTypes['ApprovePaymentPolicyPayload'], ParentType, ContextType, RequireFields<MutationApprovePaymentPolicyArgs, 'input'>>;
   approvePayoutBatch?: Resolver<ResolversTypes['ApprovePayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationApprovePayoutBatchArgs, 'input'>>;
   approveRuleSetProposal?: Resolver<ResolversTypes['RuleSetProposalPayload'], ParentType, ContextType, RequireFields<MutationApproveRuleSetProposalArgs, 'input'>>;
   cancelPayoutBatch?: Resolver<ResolversTypes['CancelPayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationCancelPayoutBatchArgs, 'input'>>;
@@ -7958,6 +8419,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   moveMember?: Resolver<ResolversTypes['MoveMemberPayload'], ParentType, ContextType, RequireFields<MutationMoveMemberArgs, 'input'>>;
   moveUnit?: Resolver<ResolversTypes['MoveUnitPayload'], ParentType, ContextType, RequireFields<MutationMoveUnitArgs, 'input'>>;
   planPayouts?: Resolver<ResolversTypes['PlanPayoutsPayload'], ParentType, ContextType>;
+  proposePaymentPolicy?: Resolver<ResolversTypes['ProposePaymentPolicyPayload'], ParentType, ContextType, RequireFields<MutationProposePaymentPolicyArgs, 'input'>>;
   proposeRuleSet?: Resolver<ResolversTypes['RuleSetProposalPayload'], ParentType, ContextType, RequireFields<MutationProposeRuleSetArgs, 'input'>>;
   proposeRuleSetAssignment?: Resolver<ResolversTypes['RuleSetProposalPayload'], ParentType, ContextType, RequireFields<MutationProposeRuleSetAssignmentArgs, 'input'>>;
   publishRuleSet?: Resolver<ResolversTypes['PublishRuleSetPayload'], ParentType, ContextType, RequireFields<MutationPublishRuleSetArgs, 'input'>>;
@@ -7979,6 +8441,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   returnApplication?: Resolver<ResolversTypes['ReturnApplicationPayload'], ParentType, ContextType, RequireFields<MutationReturnApplicationArgs, 'input'>>;
   revealMemberPersonalData?: Resolver<ResolversTypes['RevealMemberPersonalDataPayload'], ParentType, ContextType, RequireFields<MutationRevealMemberPersonalDataArgs, 'input'>>;
   revealPayoutBatchFile?: Resolver<ResolversTypes['RevealPayoutBatchFilePayload'], ParentType, ContextType, RequireFields<MutationRevealPayoutBatchFileArgs, 'input'>>;
+  revokePaymentPolicy?: Resolver<ResolversTypes['RevokePaymentPolicyPayload'], ParentType, ContextType, RequireFields<MutationRevokePaymentPolicyArgs, 'input'>>;
   setEnrolmentCategories?: Resolver<ResolversTypes['SetEnrolmentCategoriesPayload'], ParentType, ContextType, RequireFields<MutationSetEnrolmentCategoriesArgs, 'input'>>;
   setEnrolmentTarget?: Resolver<ResolversTypes['SetEnrolmentTargetPayload'], ParentType, ContextType, RequireFields<MutationSetEnrolmentTargetArgs, 'input'>>;
   setMyNotificationPreferences?: Resolver<ResolversTypes['SetMyNotificationPreferencesPayload'], ParentType, ContextType, RequireFields<MutationSetMyNotificationPreferencesArgs, 'input'>>;
@@ -7993,7 +8456,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
 };
 
 export type NodeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
-  __resolveType: TypeResolveFn<'Appeal' | 'Application' | 'Attachment' | 'BankAccount' | 'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Condolence' | 'Contribution' | 'ContributionPayment' | 'DailyProof' | 'Enrolment' | 'FourEyesProposal' | 'Funder' | 'Member' | 'MemberChange' | 'Notice' | 'Notification' | 'NotificationDelivery' | 'Organisation' | 'Payout' | 'PayoutAttempt' | 'PayoutBatch' | 'PayoutRetryProposal' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'RuleSet' | 'RuleSetProposal' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'SettlementSource' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'Appeal' | 'Application' | 'Attachment' | 'BankAccount' | 'BankDocument' | 'BankStatement' | 'BenefitLine' | 'Claim' | 'Condolence' | 'Contribution' | 'ContributionPayment' | 'DailyProof' | 'Enrolment' | 'FourEyesProposal' | 'Funder' | 'Member' | 'MemberChange' | 'Notice' | 'Notification' | 'NotificationDelivery' | 'Organisation' | 'PaymentPolicy' | 'Payout' | 'PayoutAttempt' | 'PayoutBatch' | 'PayoutRetryProposal' | 'ReconciliationException' | 'ReconciliationMatch' | 'ReconciliationRun' | 'RosterImport' | 'RuleSet' | 'RuleSetProposal' | 'Settlement' | 'SettlementIngestionRun' | 'SettlementRejection' | 'SettlementSource' | 'StatementEntry' | 'Unit', ParentType, ContextType>;
 };
 
 export type NoticeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Notice'] = ResolversParentTypes['Notice']> = {
@@ -8092,6 +8555,71 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
   startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type PaymentPolicyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PaymentPolicy'] = ResolversParentTypes['PaymentPolicy']> = {
+  accountUnchangedDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  approvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  approver?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  batches?: Resolver<ResolversTypes['PayoutBatchConnection'], ParentType, ContextType, Partial<PaymentPolicyBatchesArgs>>;
+  dailyCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  dailySumFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  funder?: Resolver<ResolversTypes['Funder'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  maxPayoutFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+  proposedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  proposer?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  releasedToday?: Resolver<ResolversTypes['PaymentPolicyDay'], ParentType, ContextType>;
+  revokeReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  revokedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  revoker?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PaymentPolicyStatus'], ParentType, ContextType>;
+  validFrom?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  validUntil?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  viewerCanApprove?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  viewerCanRevoke?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type PaymentPolicyConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PaymentPolicyConnection'] = ResolversParentTypes['PaymentPolicyConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['PaymentPolicyEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type PaymentPolicyDayResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PaymentPolicyDay'] = ResolversParentTypes['PaymentPolicyDay']> = {
+  payoutCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
+};
+
+export type PaymentPolicyEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PaymentPolicyEdge'] = ResolversParentTypes['PaymentPolicyEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['PaymentPolicy'], ParentType, ContextType>;
+};
+
+export type PaymentWaitingResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PaymentWaiting'] = ResolversParentTypes['PaymentWaiting']> = {
+  approvedByRulesOnly?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  claims?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  days?: Resolver<Array<ResolversTypes['PaymentWaitingDay']>, ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  organisationId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  overall?: Resolver<Array<ResolversTypes['WaitingFigures']>, ParentType, ContextType>;
+  programme?: Resolver<Maybe<ResolversTypes['BenefitProgramme']>, ParentType, ContextType>;
+  programmes?: Resolver<Array<ResolversTypes['PaymentWaitingProgramme']>, ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+};
+
+export type PaymentWaitingDayResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PaymentWaitingDay'] = ResolversParentTypes['PaymentWaitingDay']> = {
+  claims?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  date?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  stages?: Resolver<Array<ResolversTypes['WaitingFigures']>, ParentType, ContextType>;
+};
+
+export type PaymentWaitingProgrammeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PaymentWaitingProgramme'] = ResolversParentTypes['PaymentWaitingProgramme']> = {
+  claims?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  programme?: Resolver<ResolversTypes['BenefitProgramme'], ParentType, ContextType>;
+  stages?: Resolver<Array<ResolversTypes['WaitingFigures']>, ParentType, ContextType>;
+};
+
 export type PayoutResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Payout'] = ResolversParentTypes['Payout']> = {
   amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   attempts?: Resolver<Array<ResolversTypes['PayoutAttempt']>, ParentType, ContextType>;
@@ -8102,6 +8630,7 @@ export type PayoutResolvers<ContextType = Context, ParentType extends ResolversP
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
   paidAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  release?: Resolver<Maybe<ResolversTypes['PayoutRelease']>, ParentType, ContextType>;
   retryProposal?: Resolver<Maybe<ResolversTypes['PayoutRetryProposal']>, ParentType, ContextType>;
   settledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['PayoutStatus'], ParentType, ContextType>;
@@ -8112,6 +8641,7 @@ export type PayoutResolvers<ContextType = Context, ParentType extends ResolversP
 };
 
 export type PayoutAttemptResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutAttempt'] = ResolversParentTypes['PayoutAttempt']> = {
+  acceptedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   amountFen?: Resolver<ResolversTypes['Fen'], ParentType, ContextType>;
   attemptNo?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   bankReference?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -8124,7 +8654,9 @@ export type PayoutAttemptResolvers<ContextType = Context, ParentType extends Res
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   reasonCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  release?: Resolver<Maybe<ResolversTypes['PayoutRelease']>, ParentType, ContextType>;
   remittanceInfo?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sentAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['PayoutAttemptStatus'], ParentType, ContextType>;
   statusAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -8159,6 +8691,8 @@ export type PayoutBatchResolvers<ContextType = Context, ParentType extends Resol
   msgId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   paymentCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   payouts?: Resolver<ResolversTypes['PayoutConnection'], ParentType, ContextType, Partial<PayoutBatchPayoutsArgs>>;
+  policy?: Resolver<Maybe<ResolversTypes['PaymentPolicy']>, ParentType, ContextType>;
+  releasedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   requestedExecutionDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   sealBase64?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sealUrl?: Resolver<Maybe<ResolversTypes['SignedUrl']>, ParentType, ContextType>;
@@ -8207,6 +8741,13 @@ export type PayoutPlanResolvers<ContextType = Context, ParentType extends Resolv
   withheld?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type PayoutReleaseResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutRelease'] = ResolversParentTypes['PayoutRelease']> = {
+  approver?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['PayoutReleaseKind'], ParentType, ContextType>;
+  policy?: Resolver<Maybe<ResolversTypes['PaymentPolicy']>, ParentType, ContextType>;
+};
+
 export type PayoutRetryProposalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PayoutRetryProposal'] = ResolversParentTypes['PayoutRetryProposal']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   proposedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -8225,6 +8766,11 @@ export type PayoutStatusChangeResolvers<ContextType = Context, ParentType extend
 
 export type PlanPayoutsPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PlanPayoutsPayload'] = ResolversParentTypes['PlanPayoutsPayload']> = {
   plan?: Resolver<Maybe<ResolversTypes['PayoutPlan']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type ProposePaymentPolicyPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ProposePaymentPolicyPayload'] = ResolversParentTypes['ProposePaymentPolicyPayload']> = {
+  policy?: Resolver<Maybe<ResolversTypes['PaymentPolicy']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -8256,6 +8802,9 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   notificationDeliveries?: Resolver<ResolversTypes['NotificationDeliveryConnection'], ParentType, ContextType, Partial<QueryNotificationDeliveriesArgs>>;
   organisation?: Resolver<Maybe<ResolversTypes['Organisation']>, ParentType, ContextType, RequireFields<QueryOrganisationArgs, 'code'>>;
   organisations?: Resolver<ResolversTypes['OrganisationConnection'], ParentType, ContextType, Partial<QueryOrganisationsArgs>>;
+  paymentPolicies?: Resolver<ResolversTypes['PaymentPolicyConnection'], ParentType, ContextType, Partial<QueryPaymentPoliciesArgs>>;
+  paymentPolicy?: Resolver<Maybe<ResolversTypes['PaymentPolicy']>, ParentType, ContextType, RequireFields<QueryPaymentPolicyArgs, 'id'>>;
+  paymentWaiting?: Resolver<ResolversTypes['PaymentWaiting'], ParentType, ContextType, RequireFields<QueryPaymentWaitingArgs, 'filter'>>;
   payout?: Resolver<Maybe<ResolversTypes['Payout']>, ParentType, ContextType, RequireFields<QueryPayoutArgs, 'id'>>;
   payoutBatch?: Resolver<Maybe<ResolversTypes['PayoutBatch']>, ParentType, ContextType, RequireFields<QueryPayoutBatchArgs, 'id'>>;
   payoutBatches?: Resolver<ResolversTypes['PayoutBatchConnection'], ParentType, ContextType, Partial<QueryPayoutBatchesArgs>>;
@@ -8503,6 +9052,12 @@ export type RevealedPersonalDataResolvers<ContextType = Context, ParentType exte
   bankCardNumber?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   idNumber?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   member?: Resolver<ResolversTypes['Member'], ParentType, ContextType>;
+};
+
+export type RevokePaymentPolicyPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevokePaymentPolicyPayload'] = ResolversParentTypes['RevokePaymentPolicyPayload']> = {
+  cancelledBatchCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  policy?: Resolver<Maybe<ResolversTypes['PaymentPolicy']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
 export type RosterImportResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RosterImport'] = ResolversParentTypes['RosterImport']> = {
@@ -8938,6 +9493,15 @@ export type ViewerResolvers<ContextType = Context, ParentType extends ResolversP
   unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
 };
 
+export type WaitingFiguresResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WaitingFigures'] = ResolversParentTypes['WaitingFigures']> = {
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  maxSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  p50Seconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  p90Seconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  p95Seconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  stage?: Resolver<ResolversTypes['WaitingStage'], ParentType, ContextType>;
+};
+
 export type WithdrawCondolencePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WithdrawCondolencePayload'] = ResolversParentTypes['WithdrawCondolencePayload']> = {
   condolence?: Resolver<Maybe<ResolversTypes['Condolence']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -8963,6 +9527,7 @@ export type Resolvers<ContextType = Context> = {
   ApproveClaimResult?: ApproveClaimResultResolvers<ContextType>;
   ApproveClaimsPayload?: ApproveClaimsPayloadResolvers<ContextType>;
   ApproveCondolencePayload?: ApproveCondolencePayloadResolvers<ContextType>;
+  ApprovePaymentPolicyPayload?: ApprovePaymentPolicyPayloadResolvers<ContextType>;
   ApprovePayoutBatchPayload?: ApprovePayoutBatchPayloadResolvers<ContextType>;
   Attachment?: AttachmentResolvers<ContextType>;
   BankAccount?: BankAccountResolvers<ContextType>;
@@ -8985,6 +9550,7 @@ export type Resolvers<ContextType = Context> = {
   ClaimReason?: ClaimReasonResolvers<ContextType>;
   ClaimRedecision?: ClaimRedecisionResolvers<ContextType>;
   ClaimStatusChange?: ClaimStatusChangeResolvers<ContextType>;
+  ClaimTimeline?: ClaimTimelineResolvers<ContextType>;
   Condolence?: CondolenceResolvers<ContextType>;
   CondolenceConnection?: CondolenceConnectionResolvers<ContextType>;
   CondolenceEdge?: CondolenceEdgeResolvers<ContextType>;
@@ -9050,6 +9616,13 @@ export type Resolvers<ContextType = Context> = {
   OrganisationConnection?: OrganisationConnectionResolvers<ContextType>;
   OrganisationEdge?: OrganisationEdgeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PaymentPolicy?: PaymentPolicyResolvers<ContextType>;
+  PaymentPolicyConnection?: PaymentPolicyConnectionResolvers<ContextType>;
+  PaymentPolicyDay?: PaymentPolicyDayResolvers<ContextType>;
+  PaymentPolicyEdge?: PaymentPolicyEdgeResolvers<ContextType>;
+  PaymentWaiting?: PaymentWaitingResolvers<ContextType>;
+  PaymentWaitingDay?: PaymentWaitingDayResolvers<ContextType>;
+  PaymentWaitingProgramme?: PaymentWaitingProgrammeResolvers<ContextType>;
   Payout?: PayoutResolvers<ContextType>;
   PayoutAttempt?: PayoutAttemptResolvers<ContextType>;
   PayoutAttemptCount?: PayoutAttemptCountResolvers<ContextType>;
@@ -9059,9 +9632,11 @@ export type Resolvers<ContextType = Context> = {
   PayoutConnection?: PayoutConnectionResolvers<ContextType>;
   PayoutEdge?: PayoutEdgeResolvers<ContextType>;
   PayoutPlan?: PayoutPlanResolvers<ContextType>;
+  PayoutRelease?: PayoutReleaseResolvers<ContextType>;
   PayoutRetryProposal?: PayoutRetryProposalResolvers<ContextType>;
   PayoutStatusChange?: PayoutStatusChangeResolvers<ContextType>;
   PlanPayoutsPayload?: PlanPayoutsPayloadResolvers<ContextType>;
+  ProposePaymentPolicyPayload?: ProposePaymentPolicyPayloadResolvers<ContextType>;
   PublishRuleSetPayload?: PublishRuleSetPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   ReconciliationCalendar?: ReconciliationCalendarResolvers<ContextType>;
@@ -9095,6 +9670,7 @@ export type Resolvers<ContextType = Context> = {
   RevealPayoutBatchFilePayload?: RevealPayoutBatchFilePayloadResolvers<ContextType>;
   RevealedPayoutBatchFile?: RevealedPayoutBatchFileResolvers<ContextType>;
   RevealedPersonalData?: RevealedPersonalDataResolvers<ContextType>;
+  RevokePaymentPolicyPayload?: RevokePaymentPolicyPayloadResolvers<ContextType>;
   RosterImport?: RosterImportResolvers<ContextType>;
   RosterRowError?: RosterRowErrorResolvers<ContextType>;
   RuleSet?: RuleSetResolvers<ContextType>;
@@ -9142,6 +9718,7 @@ export type Resolvers<ContextType = Context> = {
   UploadTicket?: UploadTicketResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
+  WaitingFigures?: WaitingFiguresResolvers<ContextType>;
   WithdrawCondolencePayload?: WithdrawCondolencePayloadResolvers<ContextType>;
   WriteOffReconciliationExceptionPayload?: WriteOffReconciliationExceptionPayloadResolvers<ContextType>;
 };
