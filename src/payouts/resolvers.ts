@@ -229,7 +229,8 @@ export const payoutResolvers: DomainResolvers = {
     attempts: (payout, _args, ctx) => ctx.loaders.attemptsOfPayout.load(payout.id),
     retryProposal: (payout, _args, ctx) => retryProposalOf(ctx, payout),
     release: async (payout, _args, ctx) => {
-      const latest = (await ctx.loaders.attemptsOfPayout.load(payout.id)).at(-1);
+      // A cancelled attempt (its batch withdrawn before the bank had it) released nothing.
+      const latest = (await ctx.loaders.attemptsOfPayout.load(payout.id)).filter((a) => a.status !== 'CANCELLED').at(-1);
       return latest ? releaseView(ctx, await ctx.loaders.releaseOfBatch.load(latest.batchId)) : null;
     },
     viewerCanRetry: async (payout, _args, ctx) => {

@@ -111,8 +111,22 @@ describe('who may decide a payment policy', () => {
   });
 
   it('members and unit operators do not read policies; a member sees that a payment was released, not by whom', async () => {
-    const member = await gw.query({ role: 'MEMBER', sub: 'member-1', member: toGlobalId('Member', claims[0]!.memberId) }, `{ paymentPolicies { totalCount } }`);
+    const memberToken = { role: 'MEMBER' as const, sub: 'member-1', member: toGlobalId('Member', claims[0]!.memberId) };
+    const member = await gw.query(memberToken, `{ paymentPolicies { totalCount } }`);
     expect(member.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // One payout (the oldest: this member's) released under a policy.
+    const policyId = await policyInForce({ dailyCount: 1 });
+    const [batch] = await releaseUnderPolicies(db.pool, settings);
+    expect(batch!.nbOfTxs).toBe(1);
+    const RELEASE = `{ payouts { edges { node { release { kind at policy { id } approver { subject } } attempts { release { kind policy { id } } } } } } }`;
+    const own = (await gw.query(memberToken, RELEASE)).data.payouts.edges.map((e: { node: unknown }) => e.node);
+    expect(own).toEqual([{ release: { kind: 'POLICY', at: expect.any(String), policy: null, approver: null }, attempts: [{ release: { kind: 'POLICY', policy: null } }] }]);
+    const staff = (await gw.query(FINANCE_A, RELEASE)).data.payouts.edges.map((e: { node: { release: unknown } }) => e.node.release).filter(Boolean);
+    expect(staff).toEqual([{ kind: 'POLICY', at: expect.any(String), policy: { id: toGlobalId('PaymentPolicy', policyId) }, approver: null }]);
+    // Revoked before the bank had it: the batch is cancelled, the payout released by nothing.
+    await revokePaymentPolicy(db.pool, finance, UNSCOPED, settings, policyId, 'test over');
+    const after = (await gw.query(memberToken, RELEASE)).data.payouts.edges[0].node;
+    expect(after.release).toBeNull();
   });
 
   it('a token cannot name one of the hub\'s own services as its subject (claims those decide are paid under policies)', async () => {

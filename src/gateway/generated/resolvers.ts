@@ -3888,7 +3888,7 @@ export type Payout = Node & {
   member: Member;
   /** When the bank credited the member (pain.002 ACSC). */
   paidAt?: Maybe<Scalars['DateTime']['output']>;
-  /** What released its latest attempt to the bank: a FINANCE person's approval of the batch, or a standing payment policy; null before either. */
+  /** What released its latest attempt not cancelled: a FINANCE person's approval of its batch, or a standing payment policy; null before either. */
   release?: Maybe<PayoutRelease>;
   /**
    * A retry proposed by one FINANCE person, awaiting another's confirmation (a payout the bank had
