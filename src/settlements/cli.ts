@@ -93,7 +93,10 @@ export function registerSettlementCommands(program: Command): void {
     .option('--demo-members <n>', 'settle for the members `hub demo --members n` registers', positive)
     .option('--roster <file>', 'settle for the members of a roster CSV (columns name, id_number)')
     .option('--today <date>', 'last day settlements fall on (default: today, China time)')
-    .action(async (options: { port: number; host: string; seed: number; count: number; demoMembers?: number; roster?: string; today?: string }) => {
+    .option('--per-second <n>', 'a steady feed: n settlements appear per second from --feed-from, GET /sim/appeared says when each did (default: all there at once)', positive)
+    .option('--feed-from <time>', 'with --per-second: when the first settlement appears (ISO 8601, default: now)')
+    .option('--latency <ms>', 'delay before each feed answer, like a remote platform\'s', positive)
+    .action(async (options: SimulatorCommandOptions) => {
       await simulatorCommand(options);
     });
 }
@@ -243,9 +246,16 @@ function rematchCommand(reason: UnmatchedReason | null): Promise<number> {
   });
 }
 
-async function simulatorCommand(o: { port: number; host: string; seed: number; count: number; demoMembers?: number; roster?: string; today?: string }): Promise<void> {
+interface SimulatorCommandOptions {
+  port: number; host: string; seed: number; count: number; demoMembers?: number; roster?: string; today?: string; perSecond?: number; feedFrom?: string; latency?: number;
+}
+
+async function simulatorCommand(o: SimulatorCommandOptions): Promise<void> {
   const today = o.today ?? chinaToday();
   if (!isIsoDate(today)) throw new InvalidArgumentError(`--today: must be a date yyyy-MM-dd (got ${today})`);
+  const feedFrom = o.feedFrom === undefined ? new Date() : new Date(o.feedFrom);
+  if (Number.isNaN(feedFrom.getTime())) throw new InvalidArgumentError(`--feed-from: must be a time in ISO 8601, e.g. 2025-06-30T08:00:00+08:00 (got ${o.feedFrom})`);
+  if (o.feedFrom !== undefined && !o.perSecond) throw new InvalidArgumentError('--feed-from: only with --per-second (a steady feed)');
   let members: SimMember[] = [];
   if (o.demoMembers) {
     const { demoSample } = await import('../demo/sampleData.ts');
@@ -255,9 +265,11 @@ async function simulatorCommand(o: { port: number; host: string; seed: number; c
   }
   const simulator = await fromSetting('--port', startInsuranceSimulator({
     seed: o.seed, count: o.count, members, today, port: o.port, host: o.host, infno: config().INSURANCE_FEED_INFNO,
+    ...(o.latency ? { latencyMs: o.latency } : {}), ...(o.perSecond ? { feed: { perSecond: o.perSecond, startedAt: feedFrom } } : {}),
   }));
   console.log(`medical-insurance platform simulator: ${simulator.url}`);
   console.log(`  ${o.count} settlements (seed ${o.seed}, up to ${today}) for ${members.length} members; POST /sim/members to change them`);
+  if (o.perSecond) console.log(`  a steady feed: ${o.perSecond} settlement(s) appear per second from ${feedFrom.toISOString()}; GET /sim/appeared says when each did`);
   console.log(`  register it: hub settlements source sim --url ${simulator.url} --every 30`);
   const stop = () => void simulator.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);

@@ -76,6 +76,31 @@ export function* simulatedItems(data: SimulatorData, from = 0, to = data.count):
   for (let i = from; i < Math.min(to, data.count); i++) yield simulatedItem(data, i);
 }
 
+/**
+ * A steady feed: item `i` appears on the platform `i / perSecond` seconds after `startedAt`, in
+ * feed order, as settlements arrive on a real platform through the day (a benchmark feeds the hub
+ * at a known rate and knows when each settlement appeared).
+ */
+export interface FeedSchedule {
+  perSecond: number;
+  startedAt: Date;
+}
+
+/** When item `index` appears (whole milliseconds). */
+export function itemAppearsAt(feed: FeedSchedule, index: number): Date {
+  return new Date(feed.startedAt.getTime() + Math.ceil((index * 1000) / feed.perSecond));
+}
+
+/** How many of a feed's `count` items have appeared by `now`: exactly those whose itemAppearsAt is not after it. */
+export function itemsAppeared(feed: FeedSchedule, count: number, now: Date): number {
+  const elapsed = now.getTime() - feed.startedAt.getTime();
+  // An estimate, then corrected by itemAppearsAt itself so the two never disagree by rounding.
+  let n = Math.max(0, Math.min(count, Math.floor((elapsed * feed.perSecond) / 1000) + 1));
+  while (n < count && itemAppearsAt(feed, n) <= now) n += 1;
+  while (n > 0 && itemAppearsAt(feed, n - 1) > now) n -= 1;
+  return n;
+}
+
 function settlementItem(data: SimulatorData, index: number, rand: () => number): SimItem {
   const stranger = data.members.length === 0 || rand() < 0.03;
   const memberIndex = stranger ? null : Math.floor(rand() * data.members.length);

@@ -1,11 +1,14 @@
 import http from 'node:http';
 import { errorEnvelope, readFeedRequest, responseEnvelope, type RequestEnvelope } from '../envelope.ts';
-import { simulatedItems, type SimMember, type SimulatorData } from './generate.ts';
+import { itemAppearsAt, itemsAppeared, simulatedItem, simulatedItems, type FeedSchedule, type SimMember, type SimulatorData } from './generate.ts';
 
 /**
  * `hub sim insurance`: a real HTTP server speaking the platform's envelope, serving the
  * simulated settlement feed page by page (cursor = position in the feed). The member list comes
  * with the options or later by `POST /sim/members` `{"members": [{"idNumber", "name"}]}`.
+ * With a steady feed (`feed`) a page holds only the items that have appeared by then, and
+ * `GET /sim/appeared` answers `{"appeared": [{"setlId", "appearedAt"}]}` for them (the oracle of
+ * when each settlement appeared on the platform).
  */
 export const PLATFORM_PATH = '/fsi/api/rsfComIfsService/callService';
 const MAX_BODY = 1_000_000;
@@ -18,6 +21,10 @@ export interface SimulatorOptions extends SimulatorData {
   infno: string;
   /** Delay before each feed answer (ms), like a remote platform's. */
   latencyMs?: number;
+  /** A steady feed: items appear over time instead of all being there from the start. */
+  feed?: FeedSchedule;
+  /** The simulator's clock (tests set it). */
+  clock?: () => Date;
 }
 
 export interface InsuranceSimulator {
@@ -35,6 +42,8 @@ export async function startInsuranceSimulator(options: SimulatorOptions): Promis
   let data: SimulatorData = { seed: options.seed, count: options.count, members: options.members, today: options.today };
   let failures = 0;
   const served: (string | null)[] = [];
+  const clock = options.clock ?? (() => new Date());
+  const appeared = (now: Date) => (options.feed ? itemsAppeared(options.feed, data.count, now) : data.count);
 
   const server = http.createServer((req, res) => {
     const send = (status: number, body: unknown) => {
@@ -43,7 +52,16 @@ export async function startInsuranceSimulator(options: SimulatorOptions): Promis
     };
     const limit = req.url === '/sim/members' ? MAX_MEMBERS_BODY : MAX_BODY;
     readBody(req, limit).then((text) => {
-      const now = new Date();
+      const now = clock();
+      if (req.method === 'GET' && req.url === '/sim/appeared') {
+        const schedule = options.feed;
+        if (!schedule) return send(404, { error: 'the feed is not steady: every item is there from the start' });
+        return send(200, {
+          appeared: Array.from({ length: appeared(now) }, (_, i) => ({
+            setlId: String(simulatedItem(data, i).item.setlinfo.setl_id), appearedAt: itemAppearsAt(schedule, i).toISOString(),
+          })),
+        });
+      }
       if (req.method === 'POST' && req.url === '/sim/members') {
         const members = readMembers(text);
         if (typeof members === 'string') return send(400, { error: members });
@@ -66,11 +84,12 @@ export async function startInsuranceSimulator(options: SimulatorOptions): Promis
       if (typeof feed === 'string') return send(200, errorEnvelope(request, feed, now));
       const from = feed.cursor === null ? 0 : Number(feed.cursor);
       if (!Number.isInteger(from) || from < 0) return send(200, errorEnvelope(request, `unknown cursor ${JSON.stringify(feed.cursor)}`, now));
-      const to = Math.min(data.count, from + feed.page_size);
+      const available = appeared(now);
+      const to = Math.min(available, from + feed.page_size);
       served.push(feed.cursor);
       const items = [...simulatedItems(data, from, to)].map((s) => s.item);
       const answer = responseEnvelope(request, {
-        data: items, next_cursor: String(Math.max(from, to)), has_more: to < data.count, remaining: Math.max(0, data.count - to),
+        data: items, next_cursor: String(Math.max(from, to)), has_more: to < available, remaining: Math.max(0, available - to),
       }, now);
       if (options.latencyMs) setTimeout(() => send(200, answer), options.latencyMs);
       else send(200, answer);
