@@ -8,6 +8,7 @@ import { unadjudicatedSettlementIds } from '../src/benefits/store.ts';
 import { adjudicationJobId, enqueueAdjudications, type AdjudicationJob, type RedecisionJob } from '../src/benefits/queue.ts';
 import { enqueueDueRedecisions, redecideIfFactsChanged, type RedecisionOutcome } from '../src/benefits/redecide.ts';
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
+import { requestRelease } from '../src/payouts/queue.ts';
 import type { WorkerServices } from './services.ts';
 
 /**
@@ -22,7 +23,7 @@ export interface AdjudicationWorkerOptions extends AdjudicationOptions {
   onDecided?: (outcomes: AdjudicationOutcome[]) => Promise<void>;
 }
 
-type BenefitServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'queues' | 'adjudication' | 'announce'>;
+type BenefitServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'queues' | 'adjudication' | 'announce'> & Partial<Pick<WorkerServices, 'log'>>;
 
 // Jobs arriving within this window are adjudicated in one transaction.
 const BATCH_WINDOW_MS = 2;
@@ -54,12 +55,16 @@ function adjudicationProcessor(
   };
 }
 
-export async function start({ db, connection, prefix, adjudication, announce }: BenefitServices): Promise<Worker[]> {
+export async function start({ db, connection, prefix, queues, adjudication, announce, log }: BenefitServices): Promise<Worker[]> {
   const { concurrency, ...options } = adjudication;
-  // Subscribers hear of decided claims after the commit.
-  const onDecided = options.onDecided ?? ((outcomes: AdjudicationOutcome[]) => announce(outcomes.map((o) => ({
-    kind: 'CLAIM', id: o.claimId, memberId: o.memberId, unitId: o.unitId, status: o.status, at: new Date().toISOString(),
-  }))));
+  // Subscribers hear of decided claims after the commit; approved ones are released at once where
+  // a payment policy is in force (即时办), not at the release schedule's next tick.
+  const onDecided = options.onDecided ?? (async (outcomes: AdjudicationOutcome[]) => {
+    await announce(outcomes.map((o) => ({ kind: 'CLAIM', id: o.claimId, memberId: o.memberId, unitId: o.unitId, status: o.status, at: new Date().toISOString() })));
+    if (outcomes.some((o) => o.status === 'APPROVED')) {
+      await requestRelease(queues.payouts).catch((error: unknown) => log?.warn({ err: error }, 'release not requested; the schedule releases'));
+    }
+  });
   // The worker's rule sets: the shipped ones inserted once, each stored version parsed once.
   const ruleSets = options.ruleSets ?? new RuleSetCache();
   const onRedecided = (o: Redecided) => announce([{ kind: 'CLAIM', id: o.claimId, memberId: o.memberId, unitId: o.unitId, status: o.after, at: new Date().toISOString() }]);

@@ -17,3 +17,11 @@ export const payoutBatchJobId = (batchId: number) => `payout-batch-${batchId}`;
 export function enqueuePayoutBatch(queue: Queue, batchId: number): Promise<unknown> {
   return queue.add('advance' satisfies PayoutJobName, { batchId } satisfies PayoutBatchJob, { jobId: payoutBatchJobId(batchId) });
 }
+
+/**
+ * Asks for a release under the payment policies now (claims were just approved), besides the
+ * schedule: one waiting request stands for any number of decisions (its fixed job id).
+ */
+export function requestRelease(queue: Queue): Promise<unknown> {
+  return queue.add('release' satisfies PayoutJobName, {}, { jobId: 'release-on-decision', removeOnComplete: true, removeOnFail: true });
+}

@@ -84,6 +84,30 @@ describe('adjudication job', () => {
     }
   });
 
+  it('a batch with an approved claim asks the payout worker for a release at once (即时办); one waiting request stands for any number', async () => {
+    const queues = createQueues(redis, prefix);
+    const [worker] = await adjudication.start(servicesOf(db.pool, queues));
+    try {
+      await queues.payouts.remove('release-on-decision');
+      // Waits for a reviewer: nothing to release.
+      const large = await seedSettlement(db.pool, await seedEnrolledMember(db.pool, { plan: 'PUBLIC' }), { psn: '136,700.00', ownpay: '2,000.00' });
+      await enqueueMatchedSettlements(queues.claimAdjudication)([{ id: large, status: 'MATCHED' }]);
+      await waitForClaims([large]);
+      expect((await claimOf(db.pool, large))!.status).toBe('PENDING_REVIEW');
+      expect(await queues.payouts.getJob('release-on-decision')).toBeUndefined();
+      const small = [];
+      for (let i = 0; i < 3; i += 1) small.push(await seedSettlement(db.pool, await seedEnrolledMember(db.pool, { plan: 'PUBLIC' }), { psn: '10,000.00', ownpay: '2,000.00' }));
+      await enqueueMatchedSettlements(queues.claimAdjudication)(small.map((id) => ({ id, status: 'MATCHED' as const })));
+      await waitForClaims(small);
+      const requests = (await queues.payouts.getJobs(['waiting', 'delayed', 'prioritized'])).filter((j) => j.name === 'release');
+      expect(requests.map((j) => j.id)).toEqual(['release-on-decision']);
+    } finally {
+      await worker!.close();
+      await queues.payouts.remove('release-on-decision');
+      await closeQueues(queues);
+    }
+  });
+
   it('approves a small claim automatically and stores lines under default-2025', async () => {
     const m = await seedEnrolledMember(db.pool, { plan: 'PUBLIC' });
     const id = await seedSettlement(db.pool, m, { psn: '10,000.00', ownpay: '2,000.00' });
