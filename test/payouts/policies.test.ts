@@ -3,7 +3,7 @@ import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import {
-  approvePaymentPolicy, proposePaymentPolicy, releaseUnderPolicies, revokePaymentPolicy, type PolicyProposal,
+  approvePaymentPolicy, proposePaymentPolicy, releaseOneBatch, releaseUnderPolicies, revokePaymentPolicy, type PolicyProposal,
 } from '../../src/payouts/policies.ts';
 import { sealBatch } from '../../src/payouts/sealing.ts';
 import { advanceBatch } from '../../src/payouts/submission.ts';
@@ -130,6 +130,17 @@ describe('standing payment policies', () => {
     const releasedFen = first.reduce((sum, b) => sum + b.ctrlSumFen, 0);
     await activePolicy({ dailySumFen: releasedFen + 1, maxPayoutFen: releasedFen + 1 });
     expect(await releaseUnderPolicies(db.pool, settings)).toEqual([]);
+  });
+
+  it('two releases at once never pass the day\'s count together (one paying account, one release at a time)', async () => {
+    await approvedClaims(db.pool, 6);
+    await planPayouts(db.pool, settings);
+    const policyId = await activePolicy({ dailyCount: 3 });
+    const small = { ...settings, releaseBatchMax: 2 };
+    const batches = await Promise.all([releaseOneBatch(db.pool, small, policyId), releaseOneBatch(db.pool, small, policyId), releaseOneBatch(db.pool, small, policyId)]);
+    expect(batches.reduce((n, b) => n + (b?.nbOfTxs ?? 0), 0)).toBe(3);
+    const { rows: [day] } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE b.policy_id = $1`, [policyId]);
+    expect(day!.n).toBe(3);
   });
 
   it('does not release a payout to a card changed within the policy\'s days, nor one of a claim a reviewer decided', async () => {
