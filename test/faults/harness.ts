@@ -173,7 +173,7 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
   const insurance = await startInsuranceSimulator({ ...simulatorData, infno: config.INSURANCE_FEED_INFNO });
   await upsertSource(db, { name: 'simulator', kind: 'PLATFORM', endpoint: insurance.url, pageSize: 50, pollSeconds: 2 });
   const bank: BankSimulator = await startBankSimulator({ ...simulatorCertificates(infra.certsDir), seed: options.seed, defaultAccount: config.PAYOUT_ACCOUNT });
-  // 即时办 in force throughout: claims approved by the rules up to 3,000 CNY go out under a standing
+  // 即时办 in force throughout: claims approved by the rules (up to 10,000 CNY) go out under a standing
   // policy the workers apply; larger ones, and reviewed ones, through the people's batches below.
   await standingPolicy(db, config);
   const proxy = new FaultyProxy(Number(new URL(bank.url).port));
@@ -361,7 +361,7 @@ async function standingPolicy(db: pg.Pool, config: Config): Promise<void> {
   const { rows: [union] } = await db.query<{ id: number }>(`SELECT id FROM funders WHERE code = 'UNION'`);
   const now = Date.now();
   const policy = await proposePaymentPolicy(db, { subject: 'fault-finance', role: 'FINANCE' }, UNSCOPED, payoutSettings(config), {
-    funderId: union!.id, maxPayoutFen: 300_000, dailySumFen: 1_000_000_000, dailyCount: 100_000, accountUnchangedDays: config.BANK_CARD_COOLING_OFF_DAYS,
+    funderId: union!.id, maxPayoutFen: 1_000_000, dailySumFen: 1_000_000_000, dailyCount: 100_000, accountUnchangedDays: config.BANK_CARD_COOLING_OFF_DAYS,
     validFrom: new Date(now - 60_000), validUntil: new Date(now + 86_400_000), reason: 'fault campaign: 即时办 in force',
   });
   await approvePaymentPolicy(db, { subject: 'fault-finance-2', role: 'FINANCE' }, UNSCOPED, policy.id);
