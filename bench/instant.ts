@@ -44,6 +44,7 @@ import { platformSource } from '../src/settlements/sources/platform.ts';
 import { UNSCOPED } from '../src/kernel/scope.ts';
 import { chinaToday } from '../src/kernel/time.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
+import { dropScratch } from './_scratch.ts';
 
 const cfg = config();
 const keys = personalDataKeys(cfg.PII_KEY, cfg.PII_HASH_KEY);
@@ -274,13 +275,7 @@ async function main() {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
     await Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined)));
     await db.end();
-    const left = await redis.keys(`${prefix}:*`);
-    if (left.length) await redis.del(...left);
-    redis.disconnect();
-    const admin = new pg.Client({ connectionString: cfg.DATABASE_URL });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await dropScratch(cfg.DATABASE_URL, schema, { redis, prefix });
     rmSync(workDir, { recursive: true, force: true });
   }
   // After the finally: the child processes (sharing stderr only) have exited.

@@ -8,7 +8,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
 import { parseCamt053 } from '../src/banks/iso20022/camt.ts';
 import { config } from '../src/config.ts';
 import { migrate } from '../src/db/migrate.ts';
@@ -19,6 +18,7 @@ import { matchEntries } from '../src/reconciliation/matching/matcher.ts';
 import type { EntryToMatch, ExpectedPayout } from '../src/reconciliation/matching/types.ts';
 import { ACCOUNT, DATE, expectedPayouts, statementFile } from './_camtStatement.ts';
 import { reportFigures, rounded } from './_report.ts';
+import { dropScratch } from './_scratch.ts';
 
 const ENTRIES = Number(process.env.ENTRIES ?? 100_000);
 
@@ -70,8 +70,9 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{ sto
       const batches = [...new Set(payouts.map((p) => p.batchMsgId))];
       const { rows } = await client.query<{ id: number; msgId: string }>(
         `INSERT INTO payout_batches (msg_id, pmt_inf_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date, status,
-                                     nb_of_txs, ctrl_sum_fen, created_by, created_by_role, approved_by, approved_by_role, approved_at, file_xml, file_sha256, seal)
-         SELECT m, m || '-P1', 'BENCH', $2, 'bench', '102100099996', $3, 'ACCEPTED', 5000, 1, 'clerk', 'ADMIN', 'finance', 'FINANCE', now(), '<x/>', '\\x00', '\\x00'
+                                     nb_of_txs, ctrl_sum_fen, created_by, created_by_role, approved_by, approved_by_role, approved_at, file_xml, file_sha256, seal, funder_id)
+         SELECT m, m || '-P1', 'BENCH', $2, 'bench', '102100099996', $3, 'ACCEPTED', 5000, 1, 'clerk', 'ADMIN', 'finance', 'FINANCE', now(), '<x/>', '\\x00', '\\x00',
+                (SELECT id FROM funders WHERE code = 'UNION')
            FROM unnest($1::text[]) AS m RETURNING id, msg_id AS "msgId"`,
         [batches, ACCOUNT, DATE],
       );
@@ -80,8 +81,8 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{ sto
         const chunk = payouts.slice(from, from + 10_000);
         await client.query(
           `WITH p AS (
-             INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, paid_at)
-             SELECT n, 1, 1, a, 'PAID', now() FROM unnest($1::bigint[], $2::bigint[]) AS t(n, a) RETURNING id, claim_id)
+             INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, paid_at, funder_id)
+             SELECT n, 1, 1, a, 'PAID', now(), (SELECT id FROM funders WHERE code = 'UNION') FROM unnest($1::bigint[], $2::bigint[]) AS t(n, a) RETURNING id, claim_id)
            INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc,
                                         creditor_account_masked, creditor_agent, remittance_info, status, bank_reference, status_at)
            SELECT p.id, 1, t.batch, t.e2e, t.a, t.name, '\\x00', '6222 **** **** 4565', '102397000023', '住院医疗互助金', 'PAID', t.ref, $7::date + time '10:00'
@@ -112,10 +113,7 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{ sto
     return { storeS, reconcileS, entriesNew: stored.entriesNew, matched: run.matched, settled: run.settled };
   } finally {
     await db.end();
-    const admin = new pg.Client({ connectionString: cfg.DATABASE_URL });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await dropScratch(cfg.DATABASE_URL, schema);
   }
 }
 

@@ -16,7 +16,6 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { config } from '../src/config.ts';
 import { createPool } from '../src/db/pool.ts';
@@ -32,6 +31,7 @@ import { reportFigures, rounded, type Figure } from './_report.ts';
 import { chinaToday } from '../src/kernel/time.ts';
 import { closeQueues, createQueues } from '../src/queues.ts';
 import { enqueueSettlementPull } from '../src/settlements/queue.ts';
+import { dropScratch } from './_scratch.ts';
 
 const cfg = config();
 const keys = personalDataKeys(cfg.PII_KEY, cfg.PII_HASH_KEY);
@@ -136,13 +136,7 @@ async function main() {
     await closeQueues(queues);
     simulator.kill('SIGTERM');
     await db.end();
-    const left = await redis.keys(`${prefix}:*`);
-    if (left.length) await redis.del(...left);
-    redis.disconnect();
-    const admin = new pg.Client({ connectionString: cfg.DATABASE_URL });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await dropScratch(cfg.DATABASE_URL, schema, { redis, prefix });
   }
   // After the finally: the other worker processes (sharing this stdout) have exited.
   reportFigures(import.meta.url, figures);
