@@ -29,7 +29,8 @@ export interface SealingContext {
   initiatingParty: { name: string; id?: string };
 }
 
-const WORKER = { subject: 'payout-worker', role: 'SERVICE' };
+/** Who the payout worker acts as (audit), sealing or cancelling a batch. */
+export const PAYOUT_WORKER = { subject: 'payout-worker', role: 'SERVICE' };
 
 /**
  * Writes and seals an APPROVED batch's pain.001.
@@ -69,7 +70,7 @@ export async function sealBatch(
     const seal = sealDocument(content, sealing.seal, now);
     const file = writeBatchFiles(sealing.outDir, batch.msgId, content, seal);
     await markBatchSealed(tx, batchId, { fileEnc, sha256, seal, sealedAt: now });
-    await recordAudit(tx, WORKER, {
+    await recordAudit(tx, PAYOUT_WORKER, {
       action: 'payout.batch.seal', targetType: 'PayoutBatch', targetId: batch.msgId,
       details: { batchId, sha256: sha256.toString('hex'), signer: subjectLine(sealing.seal.certificate) },
     });
@@ -96,7 +97,7 @@ async function withdrawPayments(
   }
   if (remaining === 0) await cancelEmptiedBatch(tx, batch.id);
   else await reduceBatchTotals(tx, batch.id, all.length, all.reduce((sum, a) => sum + a.amountFen, 0));
-  await recordAudit(tx, WORKER, {
+  await recordAudit(tx, PAYOUT_WORKER, {
     action: 'payout.batch.withdraw', targetType: 'PayoutBatch', targetId: batch.msgId,
     reason: [withdrawn.reversed.length ? 'claims no longer approved' : null, withdrawn.cardChanged.length ? 'bank cards changed since the batch was created' : null]
       .filter(Boolean).join('; '),

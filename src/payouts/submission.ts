@@ -8,7 +8,7 @@ import { BankError, type BankAdapter, type BankDocument } from '../banks/adapter
 import type { Pain002Parsed } from '../banks/iso20022/pain002.ts';
 import { clearBatchFile } from './files.ts';
 import type { AttemptUpdate, BatchStatus, PayoutChange } from './model.ts';
-import { sealBatch, type SealingContext } from './sealing.ts';
+import { PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
 import type { PayoutSettings } from './settings.ts';
 import { finalBatchStatus, readStatusReport } from './statusReport.ts';
 import {
@@ -19,11 +19,9 @@ import type { StatusChange } from '../events/statusEvents.ts';
 import { recordPayoutNotifications } from '../notifications/store.ts';
 import { policyStatus } from './model.ts';
 import { lockPolicy } from './store/policies.ts';
-import { markBatchCancelled } from './store/batches.ts';
+import { lockBatch, markBatchCancelled } from './store/batches.ts';
 import { followBankCards, payoutsOutOfBatch } from './store/payouts.ts';
 import { UNSCOPED } from '../kernel/scope.ts';
-
-const WORKER = { subject: 'payout-worker', role: 'SERVICE' } as const;
 
 /**
  * Moving a batch through the bank, exactly once (docs/design.md, Rules of the house):
@@ -115,11 +113,14 @@ async function markSending(ctx: SubmissionContext, batchId: number, policyId: nu
   const { sending, changes } = await inTransaction(ctx.db, async (tx) => {
     const policy = policyId === null ? null : await lockPolicy(tx, policyId, UNSCOPED, 'SHARE');
     if (policy && policyStatus(policy) !== 'ACTIVE') {
+      // Its revocation may have cancelled it already: that cancellation stands.
+      const batch = await lockBatch(tx, batchId);
+      if (batch?.status !== 'SEALED') return { sending: false, changes: [] };
       const reason = `payment policy ${policyId} is ${policyStatus(policy)}: the batch was not sent`;
-      const payoutIds = await markBatchCancelled(tx, batchId, WORKER.subject, reason);
+      const payoutIds = await markBatchCancelled(tx, batchId, PAYOUT_WORKER.subject, reason);
       await payoutsOutOfBatch(tx, payoutIds);
       await followBankCards(tx, ctx.settings.coolingOffDays, payoutIds);
-      await recordAudit(tx, WORKER, { action: 'payout.batch.cancel', targetType: 'PayoutBatch', targetId: String(batchId), reason, details: { batchId, payouts: payoutIds.length } });
+      await recordAudit(tx, PAYOUT_WORKER, { action: 'payout.batch.cancel', targetType: 'PayoutBatch', targetId: batch.msgId, reason, details: { batchId, payouts: payoutIds.length } });
       return { sending: false, changes: [] };
     }
     if (!(await markBatchSending(tx, batchId))) return { sending: false, changes: [] };
