@@ -88,11 +88,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   const bank = await startDemoBank(runtime);
   console.log(`bank simulator: ${bank.simulator.url} (BANK_URL for \`hub work\`; its ledger: ${bank.simulator.url}/ledger)`);
-  console.log(await setUpStandingPolicy(runtime));
   const workers = await startRuntimeWorkers(runtime, bank.payouts);
   const settlements = await ingestDemoSettlements(runtime, workers.queues, loaded.sample);
   console.log(settlements.summary);
   console.log(await awaitAdjudication(runtime));
+  // In force once the sample's feed is in (its reversals among it): a claim paid at once and then
+  // reversed would end as a recovery, not the clean tie-out the demo closes with.
+  console.log(await setUpStandingPolicy(runtime));
   console.log(await reviewDemoClaims(runtime));
   console.log(await proposeNextYear(runtime, thisYear));
   let server;
