@@ -173,11 +173,20 @@ export async function cancelBatch(
   if (!reason.trim()) throw invalid('input.reason', 'say why the batch is cancelled');
   await inTransaction(db, async (tx) => {
     const batch = await decidedBatch(tx, actor, batchId, BATCH_MAKERS, 'cancelling a payout batch', cancellationRefusal);
-    const payoutIds = await markBatchCancelled(tx, batchId, actor.subject, reason);
-    await payoutsOutOfBatch(tx, payoutIds);
-    await followBankCards(tx, settings.coolingOffDays, payoutIds);
+    const payoutIds = await withdrawBatch(tx, batchId, actor.subject, reason, settings.coolingOffDays);
     await recordAudit(tx, actor, { action: 'payout.batch.cancel', targetType: 'PayoutBatch', targetId: batch.msgId, reason, details: { batchId, payouts: payoutIds.length } });
   });
+}
+
+/**
+ * The batch is CANCELLED with its PLANNED attempts, and their payouts wait for another batch (READY,
+ * or HELD as their member's card says); returns those payouts. The caller has the batch locked.
+ */
+export async function withdrawBatch(tx: Tx, batchId: number, cancelledBy: string, reason: string, coolingOffDays: number): Promise<number[]> {
+  const payoutIds = await markBatchCancelled(tx, batchId, cancelledBy, reason);
+  await payoutsOutOfBatch(tx, payoutIds);
+  await followBankCards(tx, coolingOffDays, payoutIds);
+  return payoutIds;
 }
 
 /** What decides whether a payout may be retried: its state, whether the bank had paid it, and who proposed its retry (if anyone). */

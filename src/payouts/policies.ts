@@ -3,12 +3,11 @@ import { inTransaction } from '../db/pool.ts';
 import { checkAll, conflict, forbidden, notFound, type DomainError } from '../kernel/errors.ts';
 import { UNSCOPED, type Scope } from '../kernel/scope.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
-import { draftBatch, roleRefusal } from './decisions.ts';
+import { draftBatch, roleRefusal, withdrawBatch } from './decisions.ts';
 import { policyStatus, type CreatedBatch, type FunderRow, type PaymentPolicyRow, type PolicyLimits } from './model.ts';
 import { funderPayingAccount, type PayoutSettings } from './settings.ts';
 import { fundersByIds, listFunders } from './store/funders.ts';
-import { markBatchCancelled } from './store/batches.ts';
-import { followBankCards, lockReadyPayouts, payoutsOutOfBatch } from './store/payouts.ts';
+import { lockReadyPayouts } from './store/payouts.ts';
 import {
   insertPolicy, lockAccountDay, lockPolicy, lockUnsentBatchesOfPolicy, markBatchReleased, markPolicyApproved, markPolicyRevoked, policiesInForce,
   releasedTodayFrom,
@@ -88,20 +87,26 @@ const limitsOf = (p: PolicyLimits) => ({
   validFrom: p.validFrom.toISOString(), validUntil: p.validUntil.toISOString(),
 });
 
-async function lockedPolicy(tx: Tx, id: number, scope: Scope, mode: 'UPDATE' | 'SHARE'): Promise<PaymentPolicyRow> {
-  const policy = await lockPolicy(tx, id, scope, mode);
+/**
+ * The policy locked for `doing`, once `rule` allows it: the role part first, so a wrong role learns
+ * nothing of which policies exist; one outside the caller's scope answers as missing.
+ */
+async function decidedPolicy(
+  tx: Tx, actor: Actor, scope: Scope, policyId: number, doing: string, rule: (actor: Actor, policy: PaymentPolicyRow) => DomainError | null,
+): Promise<PaymentPolicyRow> {
+  const early = roleRefusal(actor, POLICY_MAKERS, doing);
+  if (early) throw early;
+  const policy = await lockPolicy(tx, policyId, scope, 'UPDATE');
   if (!policy) throw notFound('payment policy', 'input.policyId');
+  const refusal = rule(actor, policy);
+  if (refusal) throw refusal;
   return policy;
 }
 
 /** A second FINANCE person approves a PROPOSED policy (the database checks the four eyes as well). */
 export async function approvePaymentPolicy(db: Db, actor: Actor, scope: Scope, policyId: number): Promise<PaymentPolicyRow> {
-  const early = roleRefusal(actor, POLICY_MAKERS, 'approving a payment policy');
-  if (early) throw early;
   return inTransaction(db, async (tx) => {
-    const policy = await lockedPolicy(tx, policyId, scope, 'UPDATE');
-    const refusal = policyApprovalRefusal(actor, policy);
-    if (refusal) throw refusal;
+    const policy = await decidedPolicy(tx, actor, scope, policyId, 'approving a payment policy', policyApprovalRefusal);
     const approved = await markPolicyApproved(tx, policyId, actor);
     await recordAudit(tx, actor, {
       action: 'payout.policy.approve', targetType: 'PaymentPolicy', targetId: String(policyId), details: { proposedBy: policy.proposedBy, ...limitsOf(policy) },
@@ -124,18 +129,12 @@ export interface Revocation {
 export async function revokePaymentPolicy(
   db: Db, actor: Actor, scope: Scope, settings: Pick<PayoutSettings, 'coolingOffDays'>, policyId: number, reason: string,
 ): Promise<Revocation> {
-  const early = roleRefusal(actor, POLICY_MAKERS, 'revoking a payment policy');
-  if (early) throw early;
   return inTransaction(db, async (tx) => {
-    const policy = await lockedPolicy(tx, policyId, scope, 'UPDATE');
-    const refusal = policyRevocationRefusal(actor, policy);
-    if (refusal) throw refusal;
+    await decidedPolicy(tx, actor, scope, policyId, 'revoking a payment policy', policyRevocationRefusal);
     const revoked = await markPolicyRevoked(tx, policyId, actor, reason);
     const batches = await lockUnsentBatchesOfPolicy(tx, policyId);
     for (const batch of batches) {
-      const payoutIds = await markBatchCancelled(tx, batch.id, actor.subject, `payment policy ${policyId} revoked before the batch reached the bank: ${reason}`);
-      await payoutsOutOfBatch(tx, payoutIds);
-      await followBankCards(tx, settings.coolingOffDays, payoutIds);
+      await withdrawBatch(tx, batch.id, actor.subject, `payment policy ${policyId} revoked before the batch reached the bank: ${reason}`, settings.coolingOffDays);
     }
     await recordAudit(tx, actor, {
       action: 'payout.policy.revoke', targetType: 'PaymentPolicy', targetId: String(policyId), reason,
@@ -182,14 +181,15 @@ export async function releaseOneBatch(
 }
 
 /**
- * Releases, under every policy in force, batches of the payouts within it until none is left or
- * the accounts' days are full; returns the batches (the caller has them sealed and sent).
+ * Releases, under every policy in force (`policyIds`: as the caller just read them), batches of the
+ * payouts within it until none is left or the accounts' days are full; returns the batches (the
+ * caller has them sealed and sent).
  */
 export async function releaseUnderPolicies(
-  db: Db, settings: Pick<PayoutSettings, 'account' | 'coolingOffDays' | 'releaseBatchMax'>, now = new Date(),
+  db: Db, settings: Pick<PayoutSettings, 'account' | 'coolingOffDays' | 'releaseBatchMax'>, policyIds?: readonly number[], now = new Date(),
 ): Promise<CreatedBatch[]> {
   const released: CreatedBatch[] = [];
-  for (const policyId of await policiesInForce(db)) {
+  for (const policyId of policyIds ?? await policiesInForce(db)) {
     for (let batch = await releaseOneBatch(db, settings, policyId, now); batch; batch = await releaseOneBatch(db, settings, policyId, now)) {
       released.push(batch);
     }

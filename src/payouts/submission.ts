@@ -19,8 +19,8 @@ import type { StatusChange } from '../events/statusEvents.ts';
 import { recordPayoutNotifications } from '../notifications/store.ts';
 import { policyStatus } from './model.ts';
 import { lockPolicy } from './store/policies.ts';
-import { lockBatch, markBatchCancelled } from './store/batches.ts';
-import { followBankCards, payoutsOutOfBatch } from './store/payouts.ts';
+import { lockBatch } from './store/batches.ts';
+import { withdrawBatch } from './decisions.ts';
 import { UNSCOPED } from '../kernel/scope.ts';
 
 /**
@@ -117,9 +117,7 @@ async function markSending(ctx: SubmissionContext, batchId: number, policyId: nu
       const batch = await lockBatch(tx, batchId);
       if (batch?.status !== 'SEALED') return { sending: false, changes: [] };
       const reason = `payment policy ${policyId} is ${policyStatus(policy)}: the batch was not sent`;
-      const payoutIds = await markBatchCancelled(tx, batchId, PAYOUT_WORKER.subject, reason);
-      await payoutsOutOfBatch(tx, payoutIds);
-      await followBankCards(tx, ctx.settings.coolingOffDays, payoutIds);
+      const payoutIds = await withdrawBatch(tx, batchId, PAYOUT_WORKER.subject, reason, ctx.settings.coolingOffDays);
       await recordAudit(tx, PAYOUT_WORKER, { action: 'payout.batch.cancel', targetType: 'PayoutBatch', targetId: batch.msgId, reason, details: { batchId, payouts: payoutIds.length } });
       return { sending: false, changes: [] };
     }
