@@ -78,9 +78,10 @@ export async function start({ db, keys, connection, prefix, log, payouts, announ
  * policy go to the bank in small batches at once (each batch's own job seals and sends it).
  */
 async function release(db: PayoutWorkerServices['db'], queue: Queue, payouts: PayoutServices): Promise<{ released: number }> {
-  if ((await policiesInForce(db)).length === 0) return { released: 0 };
+  const policyIds = await policiesInForce(db);
+  if (policyIds.length === 0) return { released: 0 };
   await planPayouts(db, payouts.settings);
-  const batches = await releaseUnderPolicies(db, payouts.settings);
+  const batches = await releaseUnderPolicies(db, payouts.settings, policyIds);
   for (const batch of batches) await enqueuePayoutBatch(queue, batch.id);
   return { released: batches.length };
 }
