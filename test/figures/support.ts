@@ -130,3 +130,13 @@ export async function rawRows(db: pg.Pool) {
 
 /** The China calendar year of an instant. */
 export const chinaYear = (d: Date) => new Date(d.getTime() + 8 * 3_600_000).getUTCFullYear();
+
+/** The sample's claimants share one unit: a third move (with their claims) to a unit of 晋江, a third to one of 厦门. */
+export async function spreadClaimants(db: pg.Pool, tree: Tree): Promise<void> {
+  await db.query(
+    `WITH n AS (SELECT member_id, row_number() OVER (ORDER BY member_id) AS k FROM (SELECT DISTINCT member_id FROM claims) d),
+          m AS (SELECT member_id, CASE WHEN k % 3 = 0 THEN $1::bigint ELSE $2::bigint END AS org FROM n WHERE k % 3 <> 1),
+          target AS (SELECT m.member_id, (SELECT min(u.id) FROM units u WHERE u.organisation_id = m.org) AS unit_id FROM m),
+          moved AS (UPDATE members x SET unit_id = t.unit_id FROM target t WHERE x.id = t.member_id RETURNING x.id, x.unit_id)
+     UPDATE claims c SET unit_id = moved.unit_id FROM moved WHERE c.member_id = moved.id`, [tree.JJ, tree.XM]);
+}

@@ -9,7 +9,7 @@ import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { startBank, stopAll, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, submissionContext } from '../payouts/support.ts';
-import { seedFigures, type Tree } from './support.ts';
+import { seedFigures, spreadClaimants, type Tree } from './support.ts';
 
 /**
  * Measured waiting over the figures' sample claims, given stage times by SQL on real rows: received
@@ -48,13 +48,7 @@ beforeAll(async () => {
   db = await freshDatabase();
   tree = await seedFigures(db.pool);
   const q = (sql: string, values: unknown[] = []) => db.pool.query(sql, values);
-  // The sample's claimants share one unit: a third move to a unit of 晋江, a third to one of 厦门.
-  await db.pool.query(
-    `WITH n AS (SELECT member_id, row_number() OVER (ORDER BY member_id) AS k FROM (SELECT DISTINCT member_id FROM claims) d),
-          m AS (SELECT member_id, CASE WHEN k % 3 = 0 THEN $1::bigint ELSE $2::bigint END AS org FROM n WHERE k % 3 <> 1),
-          target AS (SELECT m.member_id, (SELECT min(u.id) FROM units u WHERE u.organisation_id = m.org) AS unit_id FROM m),
-          moved AS (UPDATE members x SET unit_id = t.unit_id FROM target t WHERE x.id = t.member_id RETURNING x.id, x.unit_id)
-     UPDATE claims c SET unit_id = moved.unit_id FROM moved WHERE c.member_id = moved.id`, [tree.JJ, tree.XM]);
+  await spreadClaimants(db.pool, tree);
   // Received over three China days (09:00 + i·137 s); decided seconds to an hour later; some approvals by a person.
   await q(`WITH c AS (SELECT settlement_id, row_number() OVER (ORDER BY id) AS i FROM claims)
            UPDATE settlements s SET received_at = (($1::date[])[1 + c.i % 3] + time '09:00') AT TIME ZONE 'Asia/Shanghai' + c.i * interval '137 seconds'

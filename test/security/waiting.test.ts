@@ -4,7 +4,7 @@ import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { seedFigures, type Tree } from '../figures/support.ts';
+import { seedFigures, spreadClaimants, type Tree } from '../figures/support.ts';
 
 /**
  * Who sees measured waiting: a claim's timeline only where the claim itself may be seen (a unit
@@ -27,13 +27,7 @@ let claims: ClaimRow[];
 beforeAll(async () => {
   db = await freshDatabase();
   tree = await seedFigures(db.pool);
-  // The sample's claimants share one unit: a third move to a unit of 晋江, a third to one of 厦门.
-  await db.pool.query(
-    `WITH n AS (SELECT member_id, row_number() OVER (ORDER BY member_id) AS k FROM (SELECT DISTINCT member_id FROM claims) d),
-          m AS (SELECT member_id, CASE WHEN k % 3 = 0 THEN $1::bigint ELSE $2::bigint END AS org FROM n WHERE k % 3 <> 1),
-          target AS (SELECT m.member_id, (SELECT min(u.id) FROM units u WHERE u.organisation_id = m.org) AS unit_id FROM m),
-          moved AS (UPDATE members x SET unit_id = t.unit_id FROM target t WHERE x.id = t.member_id RETURNING x.id, x.unit_id)
-     UPDATE claims c SET unit_id = moved.unit_id FROM moved WHERE c.member_id = moved.id`, [tree.JJ, tree.XM]);
+  await spreadClaimants(db.pool, tree);
   // Received over two China days, decided minutes later.
   await db.pool.query(
     `WITH c AS (SELECT settlement_id, row_number() OVER (ORDER BY id) AS i FROM claims)

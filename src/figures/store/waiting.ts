@@ -71,7 +71,7 @@ export async function timelinesOfClaims(db: Queryable, claimIds: readonly number
     TIMELINE_SQL(`(SELECT c.id, c.settlement_id, c.decided_at FROM claims c WHERE c.id = ANY(${p.add(claimIds)}::bigint[]) AND ${memberRowScopeSql(p, scope, 'c')})`),
     p.values,
   );
-  const byId = new Map(rows.map(({ id, receivedOn: _day, ...t }) => [Number(id), t]));
+  const byId = new Map(rows.map(({ id, receivedOn: _day, ...t }) => [id, t]));
   return claimIds.map((id) => byId.get(id) ?? null);
 }
 
@@ -103,7 +103,7 @@ export async function claimsCompletedBy(db: Queryable, payoutIds: readonly numbe
     [payoutIds],
   );
   return rows.map(({ id, receivedOn: _day, programme, approvedByRules, ...timeline }) => ({
-    claimId: Number(id), programme, approvedByRules, timeline: { ...timeline, approvedByRules },
+    claimId: id, programme, approvedByRules, timeline: { ...timeline, approvedByRules },
   }));
 }
 
