@@ -184,14 +184,16 @@ describe('standing payment policies', () => {
   it('a batch whose policy ended before it was handed over is cancelled by the worker, not sent', async () => {
     await approvedClaims(db.pool, 1);
     await planPayouts(db.pool, settings);
-    const now = Date.now();
-    await activePolicy({ validFrom: new Date(now - 60_000), validUntil: new Date(now + 1_500) });
+    // Valid a few seconds: long enough to release and seal on a loaded machine, then waited out.
+    const validUntil = Date.now() + 6_000;
+    await activePolicy({ validFrom: new Date(validUntil - 60_000), validUntil: new Date(validUntil) });
     const [released] = await releaseUnderPolicies(db.pool, settings);
+    expect(released).toBeDefined();
     const bank = await startBank(pki);
     const ctx = submissionContext(db.pool, pki, bank);
     try {
       await sealBatch(db.pool, ctx.sealing, settings, released!.id);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, now + 1_600 - Date.now())));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, validUntil + 100 - Date.now())));
       expect(await advanceBatch(ctx, released!.id)).toEqual({ status: 'CANCELLED', waiting: false });
       expect(await bank.ledger()).toEqual([]);
       expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['READY']);
