@@ -1,7 +1,8 @@
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCertificateAuthority, crlToPem, issueCrl } from '../../certs/devCa.ts';
-import { children, fromDer, isDerSetOrder, signedDataFields, toDer, type Asn1 } from '../../src/seals/cms/asn1.ts';
+import forge from 'node-forge';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createCertificateAuthority, crlToPem, issueCertificate, issueCrl } from '../../certs/devCa.ts';
+import { children, fromDer, isContext, isDerSetOrder, signedDataFields, toDer, type Asn1 } from '../../src/seals/cms/asn1.ts';
 import { parseCrl } from '../../src/seals/cms/crl.ts';
 import { sealDocument } from '../../src/seals/cms/seal.ts';
 import { forgeSigner, nativeSigner, sha256DigestInfo } from '../../src/seals/cms/signers.ts';
@@ -56,6 +57,60 @@ describe('sealDocument', () => {
     expect(toDer(signingTime).toString('latin1')).toContain('\x18\x0f20510601120000Z'); // GeneralizedTime, 15 characters
     expect(verifySeal(SAMPLE_XML, sealed, { anchors: [ca.certificate], crls: [crl] }, new Date('2051-06-02'))).toMatchObject({ valid: true, signingTime: at });
   });
+});
+
+/** What `work` returns, and how many bytes node-forge's JavaScript SHA-256 was given meanwhile. */
+function forgeHashing<T>(work: () => T): { result: T; forgeHashedBytes: number } {
+  const create = forge.md.sha256.create;
+  let forgeHashedBytes = 0;
+  const spy = vi.spyOn(forge.md.sha256, 'create').mockImplementation(() => {
+    const md = create();
+    const update = md.update.bind(md);
+    md.update = (message, encoding) => {
+      forgeHashedBytes += message.length;
+      return update(message, encoding);
+    };
+    return md;
+  });
+  try {
+    return { result: work(), forgeHashedBytes };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('a 20 MB document', () => {
+  const content = randomBytes(20_000_000);
+  // Certificates and signed attributes are a few kilobytes; the content must never pass through JavaScript hashing.
+  const FORGE_HASHED_BYTES_BOUND = 64 * 1024;
+
+  it('is sealed and verified without node-forge hashing the content, and OpenSSL verifies the seal', () => {
+    const sealed = forgeHashing(() => sealDocument(content, sealOf(pki.seal)));
+    expect(sealed.forgeHashedBytes).toBeLessThan(FORGE_HASHED_BYTES_BOUND);
+    const verified = forgeHashing(() => verifySeal(content, sealed.result, pki.trust));
+    expect(verified.forgeHashedBytes).toBeLessThan(FORGE_HASHED_BYTES_BOUND);
+    expect(verified.result).toMatchObject({ valid: true });
+    writeFiles(work.dir, { 'large.bin': content, 'large.bin.p7s': sealed.result, 'ca.pem': pki.ca.certificate.toString() });
+    expect(opensslVerifiesSeal(work.dir, 'large.bin', 'large.bin.p7s', 'ca.pem').status).toBe(0);
+  });
+
+  it('whose last byte changed fails in OpenSSL and in code', () => {
+    const p7s = sealDocument(content, sealOf(pki.seal));
+    const tampered = Buffer.from(content);
+    tampered[tampered.length - 1]! ^= 0x01;
+    writeFiles(work.dir, { 'large-tampered.bin': tampered, 'large-tampered.bin.p7s': p7s, 'ca.pem': pki.ca.certificate.toString() });
+    expect(opensslVerifiesSeal(work.dir, 'large-tampered.bin', 'large-tampered.bin.p7s', 'ca.pem').status).not.toBe(0);
+    expect(verifySeal(tampered, p7s, pki.trust)).toEqual({ valid: false, reason: 'the content does not match the seal (message digest differs)' });
+  });
+});
+
+it('embeds the seal certificate and its chain as their own DER bytes, in that order', () => {
+  const intermediate = createCertificateAuthority({ commonName: 'Test Intermediate', key: pki.leafKey }, pki.ca);
+  const sealer = issueCertificate(intermediate, { commonName: 'Chained Test Seal', key: pki.leafKey });
+  const p7s = sealDocument(SAMPLE_XML, { ...sealOf(sealer), chain: [intermediate.certificate] });
+  const certificates = signedDataFields(fromDer(p7s)).find((field) => isContext(field, 0));
+  expect(children(certificates, 'certificates').map(toDer)).toEqual([sealer.certificate.raw, intermediate.certificate.raw]);
+  expect(verifySeal(SAMPLE_XML, p7s, { anchors: [pki.ca.certificate], crls: [pki.trust.crls[0]!, parseCrl(issueCrl(intermediate))] }).valid).toBe(true);
 });
 
 describe('verifySeal failures', () => {

@@ -64,9 +64,10 @@ export function integerNode(bytes: Buffer): Asn1 {
   return node(Class.UNIVERSAL, Type.INTEGER, binary(bytes));
 }
 
-/** RFC 5280 Time: UTCTime through 2049, GeneralizedTime after. */
+/** RFC 5280 Time (and CMS signingTime, RFC 5652 11.3): UTCTime for 1950 through 2049, GeneralizedTime otherwise. */
 export function timeNode(date: Date): Asn1 {
-  return date.getUTCFullYear() < 2050
+  const year = date.getUTCFullYear();
+  return year >= 1950 && year < 2050
     ? node(Class.UNIVERSAL, Type.UTCTIME, asn1.dateToUtcTime(date))
     : node(Class.UNIVERSAL, Type.GENERALIZEDTIME, asn1.dateToGeneralizedTime(date));
 }
@@ -129,14 +130,32 @@ export function isDerSetOrder(encodings: Buffer[]): boolean {
   return encodings.every((encoding, i) => i === 0 || Buffer.compare(encodings[i - 1]!, encoding) <= 0);
 }
 
+/** `items` as the elements of a DER SET OF: sorted by their encodings. */
+export function derSorted(items: Asn1[]): Asn1[] {
+  return items
+    .map((item) => ({ item, der: toDer(item) }))
+    .sort((a, b) => Buffer.compare(a.der, b.der))
+    .map(({ item }) => item);
+}
+
 /** The exact DER of a certificate's issuer and subject Names, which is how CMS and CRLs name CAs. */
 export function certificateNames(certificate: X509Certificate): { issuer: Buffer; subject: Buffer } {
+  const { issuer, subject } = tbsFields(certificate);
+  return { issuer: toDer(issuer), subject: toDer(subject) };
+}
+
+/** CMS IssuerAndSerialNumber (RFC 5652 10.2.4) of a certificate, both taken as its own bytes. */
+export function issuerAndSerialNumber(certificate: X509Certificate): Asn1 {
+  const { issuer, serialNumber } = tbsFields(certificate);
+  return sequence([issuer, serialNumber]);
+}
+
+function tbsFields(certificate: X509Certificate): { serialNumber: Asn1; issuer: Asn1; subject: Asn1 } {
   const tbs = children(children(fromDer(certificate.raw), 'certificate')[0], 'tbsCertificate');
   const first = isContext(tbs[0], 0) ? 1 : 0; // [0] version is absent in v1 certificates
-  const issuer = tbs[first + 2];
-  const subject = tbs[first + 4];
-  if (!issuer || !subject) throw new MalformedError('certificate has no issuer or subject');
-  return { issuer: toDer(issuer), subject: toDer(subject) };
+  const [serialNumber, , issuer, , subject] = tbs.slice(first);
+  if (!serialNumber || !issuer || !subject) throw new MalformedError('certificate has no serial number, issuer or subject');
+  return { serialNumber, issuer, subject };
 }
 
 export function toForgeCertificate(certificate: X509Certificate): forge.pki.Certificate {

@@ -11,8 +11,8 @@ import forge from 'node-forge';
  * - an HSM through PKCS#11: `C_SignInit` with `CKM_RSA_PKCS` on the seal key's handle, then
  *   `C_Sign(sha256DigestInfo(digest))` (the token adds the PKCS#1 padding, the key never leaves it).
  *   A cloud KMS that signs digests (RSASSA_PKCS1_V1_5_SHA_256, message type DIGEST) fits the same way.
- * The call is synchronous because node-forge calls it synchronously; a network signer would need
- * the signed attributes built first and the signature filled in afterwards.
+ * The call is synchronous, as sealDocument is; sealDocument builds the signed attributes first and
+ * asks for the signature last, so a network signer needs only an asynchronous variant of it.
  */
 export interface SealSigner {
   signDigest(sha256: Buffer): Buffer;
@@ -46,8 +46,8 @@ export function forgeSigner(key: KeyObject): SealSigner {
 }
 
 /**
- * node-forge signs (CMS signer infos, certificates) through `key.sign(md)` with the SHA-256 state
- * of what is signed, and uses nothing else of the key; this routes that call to a SealSigner.
+ * node-forge signs (certificates, its own CMS signer infos) through `key.sign(md)` with the SHA-256
+ * state of what is signed, and uses nothing else of the key; this routes that call to a SealSigner.
  */
 export function asForgeKey(signer: SealSigner): forge.pki.rsa.PrivateKey {
   const key = {
