@@ -14,6 +14,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { importConfirmed } from './_statementImport.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
+import type { StepTimes } from '../src/reconciliation/steps.ts';
 import { matchEntries } from '../src/reconciliation/matching/matcher.ts';
 import type { EntryToMatch, ExpectedPayout } from '../src/reconciliation/matching/types.ts';
 import { ACCOUNT, DATE, expectedPayouts, statementFile } from './_camtStatement.ts';
@@ -47,8 +48,10 @@ async function main(): Promise<void> {
   reportFigures(import.meta.url, {
     entries: ENTRIES, statementChars: xml.length, expectedPayouts: payouts.length, parseMs: rounded(parseMs), matchMs: rounded(matchMs),
     matchesByRule: Object.fromEntries(byRule), entriesPerSecond: Math.round(ENTRIES / totalS), matchEntriesPerSecond: Math.round(ENTRIES / (matchMs / 1000)),
+    endToEndMs: inDb && rounded((inDb.storeS + inDb.reconcileS) * 1000),
     dbStoreMs: inDb && rounded(inDb.storeS * 1000), dbReconcileMs: inDb && rounded(inDb.reconcileS * 1000), dbEntriesStored: inDb && inDb.entriesNew,
     dbMatched: inDb && inDb.matched, dbSettled: inDb && inDb.settled, dbEntriesPerSecond: inDb && Math.round(ENTRIES / (inDb.storeS + inDb.reconcileS)),
+    dbStepsMs: inDb && Object.fromEntries(Object.entries(inDb.steps).map(([phase, times]) => [phase, Object.fromEntries(Object.entries(times).map(([step, ms]) => [step, rounded(ms)]))])),
   });
 }
 
@@ -58,7 +61,9 @@ async function main(): Promise<void> {
  * The payouts are written straight into the tables of a throwaway schema, their claims left out
  * (foreign keys not enforced while loading: this measures reconciliation, not the payout pipeline).
  */
-async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{ storeS: number; reconcileS: number; entriesNew: number; matched: number; settled: number }> {
+async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
+  storeS: number; reconcileS: number; entriesNew: number; matched: number; settled: number; steps: Record<'receive' | 'confirm' | 'reconcile', StepTimes>;
+}> {
   const cfg = config();
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   await migrate({ databaseUrl: cfg.DATABASE_URL, schema });
@@ -99,18 +104,20 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{ sto
       await client.query('RESET session_replication_role');
       client.release();
     }
+    const steps: Record<'receive' | 'confirm' | 'reconcile', StepTimes> = { receive: {}, confirm: {}, reconcile: {} };
     let started = performance.now();
-    const stored = await importConfirmed(db, xml, 'bench.xml');
+    const stored = await importConfirmed(db, xml, 'bench.xml', steps);
     const storeS = (performance.now() - started) / 1000;
     if (stored.status !== 'ACCEPTED') throw new Error(`the statement was rejected: ${JSON.stringify(stored.problems.slice(0, 3))}`);
     started = performance.now();
-    const run = await reconcileAccount(db, ACCOUNT, { startedBy: 'bench', asOf: DATE });
+    const run = await reconcileAccount(db, ACCOUNT, { startedBy: 'bench', asOf: DATE, steps: steps.reconcile });
     const reconcileS = (performance.now() - started) / 1000;
     if (run.matched !== ENTRIES || run.settled !== ENTRIES || !run.proofs[0]?.proven) throw new Error(`expected every entry matched and settled: ${JSON.stringify({ ...run, proofs: run.proofs.length })}`);
     console.log(`PostgreSQL: stored in ${storeS.toFixed(2)} s (XSD check, parse, ${stored.entriesNew.toLocaleString('en')} entries), ` +
       `reconciled in ${reconcileS.toFixed(2)} s (${run.matched.toLocaleString('en')} matched, ${run.settled.toLocaleString('en')} payouts settled, day proven): ` +
       `${Math.round(ENTRIES / (storeS + reconcileS)).toLocaleString('en')} entries/s end to end`);
-    return { storeS, reconcileS, entriesNew: stored.entriesNew, matched: run.matched, settled: run.settled };
+    for (const [phase, times] of Object.entries(steps)) console.log(`  ${phase}: ${Object.entries(times).map(([step, ms]) => `${step} ${(ms / 1000).toFixed(2)} s`).join(', ')}`);
+    return { storeS, reconcileS, entriesNew: stored.entriesNew, matched: run.matched, settled: run.settled, steps };
   } finally {
     await db.end();
     await dropScratch(cfg.DATABASE_URL, schema);

@@ -12,6 +12,7 @@ import { documentKind, recordsOf } from './documents.ts';
 import { DOCUMENT_TRANSITIONS, type DocumentKind, type DocumentRecords, type DocumentSource, type DocumentStatus, type EntryRecord } from './model.ts';
 import * as store from './store/documents.ts';
 import { lockAccounts } from './store/runs.ts';
+import { timed, type StepTimes } from './steps.ts';
 import { validateAgainstXsd, XsdUnavailableError } from './xsd.ts';
 
 /**
@@ -46,6 +47,8 @@ export interface IncomingDocument {
 export interface IngestOptions {
   /** Where the XSDs are (ISO20022_XSD_DIR). */
   xsdDir?: string;
+  /** Adds the milliseconds of each step here (benchmarks); the schema check overlaps storing and parsing. */
+  steps?: StepTimes;
 }
 
 export interface DocumentOutcome {
@@ -80,7 +83,9 @@ export function handedInSeal(xml: string, seal: Buffer | null, bank: () => Seale
 /** Stores and processes a document; the same bytes twice are one document (a rejected one is processed again). */
 export async function receiveDocument(db: Db, document: IncomingDocument, options: IngestOptions = {}): Promise<DocumentOutcome> {
   const sha256 = createHash('sha256').update(document.xml, 'utf8').digest();
-  const stored = await inTransaction(db, async (tx) => {
+  // The schema check runs on a worker thread while the document is stored and parsed; what it finds counts once the document is stored.
+  const schema = (await store.documentStatus(db, sha256)) === 'ACCEPTED' ? null : schemaCheck(document.xml, options);
+  const stored = await timed(options.steps, 'storeDocument', () => inTransaction(db, async (tx) => {
     const row = await store.storeDocument(tx, {
       kind: documentKind(document.xml), xml: document.xml, sha256, seal: document.seal ?? null, sealedBy: document.sealedBy ?? null,
       sealProblem: document.sealProblem ?? null, source: document.source, fileName: document.fileName ?? null, receivedBy: document.receivedBy,
@@ -95,8 +100,8 @@ export async function receiveDocument(db: Db, document: IncomingDocument, option
       });
     }
     return row;
-  });
-  if (stored.status !== 'ACCEPTED') return processDocument(db, stored.id, options);
+  }));
+  if (stored.status !== 'ACCEPTED') return processXml(db, stored.id, document.xml, stored.trusted, schema ?? schemaCheck(document.xml, options), options);
   return { ...(await documentOutcome(db, stored.id)), duplicate: true };
 }
 
@@ -133,40 +138,60 @@ export async function confirmDocument(db: Db, actor: Actor, documentId: number, 
 
 /** Checks, parses and stores a stored document (RECEIVED, or REJECTED being retried); ACCEPTED ones are left as they are. */
 export async function processDocument(db: Db, documentId: number, options: IngestOptions = {}): Promise<DocumentOutcome> {
-  const row = await store.documentToProcess(db, documentId);
+  const row = await timed(options.steps, 'readDocument', () => store.documentToProcess(db, documentId));
   if (!row) throw new Error(`no bank document ${documentId}`);
   if (row.status === 'ACCEPTED') return { ...(await documentOutcome(db, documentId)), duplicate: true };
-  const { xml } = row;
+  // A confirmed document passed the schema before it could wait for confirmation: its bytes are the same.
+  return processXml(db, documentId, row.xml, row.trusted, row.confirmed ? Promise.resolve([]) : schemaCheck(row.xml, options), options);
+}
+
+/**
+ * The schema check of a document, started on its worker thread. A rejection is handled where the
+ * check is awaited (after the document is stored and parsed), not left unhandled meanwhile.
+ */
+function schemaCheck(xml: string, options: IngestOptions): Promise<Iso20022Problem[]> {
+  const kind = documentKind(xml);
+  const check = kind ? timed(options.steps, 'xsd', () => validateAgainstXsd(xml, kind, options.xsdDir)) : Promise.resolve([]);
+  check.catch(() => undefined);
+  return check;
+}
+
+async function processXml(
+  db: Db, documentId: number, xml: string, trusted: boolean, schema: Promise<Iso20022Problem[]>, options: IngestOptions,
+): Promise<DocumentOutcome> {
   const declared = declarationProblem(xml);
   if (declared) return reject(db, documentId, null, null, [declared]);
   const kind = documentKind(xml);
   if (!kind) return reject(db, documentId, null, null, [{ field: 'Document', reason: 'is not a camt.053.001.02 statement nor a camt.054.001.02 notification (by its namespace)' }]);
 
+  // Parsed while the schema is checked; the schema's problems, if any, are the ones reported.
+  let parsed: Camt053Message | Camt054Message | Iso20022Error;
+  try {
+    parsed = await timed(options.steps, 'parse', () => (kind === 'camt.053' ? parseCamt053(xml) : parseCamt054(xml)));
+  } catch (error) {
+    if (!(error instanceof Iso20022Error)) throw error;
+    parsed = error;
+  }
   let schemaProblems: Iso20022Problem[];
   try {
-    schemaProblems = await validateAgainstXsd(xml, kind, options.xsdDir);
+    schemaProblems = await schema;
   } catch (error) {
     if (error instanceof XsdUnavailableError) error.documentId = documentId;
     throw error;
   }
   if (schemaProblems.length > 0) return reject(db, documentId, kind, null, schemaProblems);
-  let message: Camt053Message | Camt054Message;
-  try {
-    message = kind === 'camt.053' ? parseCamt053(xml) : parseCamt054(xml);
-  } catch (error) {
-    if (error instanceof Iso20022Error) return reject(db, documentId, kind, null, error.problems);
-    throw error;
-  }
+  if (parsed instanceof Iso20022Error) return reject(db, documentId, kind, null, parsed.problems);
+  const message = parsed;
   const { records, problems } = recordsOf(kind, message);
   if (problems.length > 0) return reject(db, documentId, kind, message.msgId, problems);
-  if (!row.trusted) {
+  if (!trusted) {
     await store.markAwaitingConfirmation(db, documentId, kind, records.msgId, records.entries.length);
     return { documentId, status: 'AWAITING_CONFIRMATION', duplicate: false, kind, msgId: records.msgId, entries: records.entries.length, entriesNew: 0, accounts: [], problems: [] };
   }
   try {
-    const stored = await inTransaction(db, (tx) => storeRecords(tx, documentId, kind, records));
+    const stored = await timed(options.steps, 'storeEntries', () => inTransaction(db, (tx) => storeRecords(tx, documentId, kind, records)));
     // A large statement changes the table's make-up at once: let the planner know before it is matched.
-    if (stored.entriesNew >= ANALYZE_AFTER) await store.analyzeEntries(db);
+    if (stored.entriesNew >= ANALYZE_AFTER) await timed(options.steps, 'analyze', () => store.analyzeEntries(db));
     return { documentId, status: 'ACCEPTED', duplicate: false, kind, msgId: records.msgId, problems: [], ...stored };
   } catch (error) {
     if (error instanceof RecordsRefused) return reject(db, documentId, kind, message.msgId, error.problems);
@@ -181,7 +206,6 @@ class RecordsRefused extends Error {
   }
 }
 
-const CHUNK = 2_000;
 const ANALYZE_AFTER = 10_000;
 
 async function storeRecords(tx: Tx, documentId: number, kind: DocumentKind, records: DocumentRecords) {
@@ -209,17 +233,13 @@ async function storeRecords(tx: Tx, documentId: number, kind: DocumentKind, reco
     }
   }
 
-  let entriesNew = 0;
-  for (let from = 0; from < records.entries.length; from += CHUNK) {
-    const chunk = records.entries.slice(from, from + CHUNK);
-    const statementOf = (e: EntryRecord) => (e.statement === null ? null : statementIds[e.statement]!);
-    const inserted = await store.insertEntries(tx, documentId, chunk, chunk.map(statementOf));
-    entriesNew += inserted.length;
-    if (inserted.length === chunk.length) continue;
-    const isNew = new Set(inserted.map((r) => `${r.account} ${r.key}`));
-    const known = chunk.filter((e) => !isNew.has(`${e.account} ${e.key}`));
-    problems.push(...await checkKnownEntries(tx, known, statementOf, kind));
-  }
+  // The accounts' lock keeps every other writer of their entries out: what is not stored now is new.
+  const statementOf = (e: EntryRecord) => (e.statement === null ? null : statementIds[e.statement]!);
+  const stored = new Map((await store.storedBookings(tx, records.entries)).map((r) => [`${r.account} ${r.key}`, r]));
+  const fresh = records.entries.filter((e) => !stored.has(`${e.account} ${e.key}`));
+  await store.copyEntries(tx, documentId, fresh, fresh.map(statementOf));
+  const entriesNew = fresh.length;
+  if (stored.size > 0) problems.push(...await checkKnownEntries(tx, records.entries.filter((e) => stored.has(`${e.account} ${e.key}`)), stored, statementOf, kind));
   if (problems.length === 0) problems.push(...await unlistedBookings(tx, records));
   if (problems.length > 0) throw new RecordsRefused(problems);
   await store.markAccepted(tx, documentId, kind, records.msgId, records.entries.length, entriesNew);
@@ -230,9 +250,9 @@ async function storeRecords(tx: Tx, documentId: number, kind: DocumentKind, reco
  * Bookings stored before (from a notification, or an earlier version of the statement) must be
  * reported the same way; a statement adopts those it lists that no statement listed yet.
  */
-async function checkKnownEntries(tx: Tx, known: EntryRecord[], statementOf: (e: EntryRecord) => number | null, kind: DocumentKind): Promise<Iso20022Problem[]> {
-  const rows = await store.storedBookings(tx, known);
-  const stored = new Map(rows.map((r) => [`${r.account} ${r.key}`, r]));
+async function checkKnownEntries(
+  tx: Tx, known: EntryRecord[], stored: ReadonlyMap<string, store.StoredBooking>, statementOf: (e: EntryRecord) => number | null, kind: DocumentKind,
+): Promise<Iso20022Problem[]> {
   const problems: Iso20022Problem[] = [];
   const adopt: number[] = [];
   const adoptBy: number[] = [];

@@ -8,6 +8,7 @@ import { exceptionKey, type EntryToMatch, type ExceptionFinding, type MatchBook,
 import * as proofs from './store/proofs.ts';
 import * as store from './store/runs.ts';
 import { chinaToday } from '../kernel/time.ts';
+import { timed, type StepTimes } from './steps.ts';
 
 /**
  * One reconciliation of an account: its pending entries matched chunk by chunk (each chunk one
@@ -30,6 +31,8 @@ export interface ReconcileOptions {
   onProgress?: (progress: ReconcileProgress & { runId: number }) => void | Promise<void>;
   /** Called after each commit that settled payouts, with their ids (measured waiting); must not throw. */
   onSettled?: (payoutIds: number[]) => Promise<void>;
+  /** Adds the milliseconds of each step here, over all chunks (benchmarks). */
+  steps?: StepTimes;
 }
 
 export interface ReconcileProgress {
@@ -63,12 +66,14 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
     for (;;) {
       const step = await inTransaction(db, async (tx) => {
         await store.lockAccounts(tx, [account]);
-        const entries = await store.pendingEntries(tx, account, options.chunk ?? 5_000, last);
+        const { steps } = options;
+        const entries = await timed(steps, 'pendingEntries', () => store.pendingEntries(tx, account, options.chunk ?? 5_000, last));
         if (entries.length === 0) return null;
         last = entries.at(-1)!;
-        const outcome = matchEntries(entries, await loadBook(tx, account, entries));
-        const written = await writeOutcome(tx, entries, outcome, MATCHED_BY);
-        const settledNow = await settlePayoutAttempts(tx, written.debited);
+        const book = await timed(steps, 'loadBook', () => loadBook(tx, account, entries));
+        const outcome = await timed(steps, 'match', () => matchEntries(entries, book));
+        const written = await timed(steps, 'writeOutcome', () => writeOutcome(tx, entries, outcome, MATCHED_BY));
+        const settledNow = await timed(steps, 'settle', () => settlePayoutAttempts(tx, written.debited));
         const afterSettlement = await recordReturns(tx, account, written.returns, new Map(entries.map((e) => [e.id, e.bookingDate])));
         await store.countRunChunk(tx, runId, entries.length, written.matched, written.exceptions + afterSettlement);
         return { entries: entries.length, matched: written.matched, exceptions: written.exceptions + afterSettlement, settled: settledNow.map((s) => s.payoutId), returned: written.returns.length, firstDate: entries[0]!.bookingDate };
@@ -84,7 +89,7 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
       await options.onProgress?.({ runId, ...progress });
     }
 
-    const closing = await inTransaction(db, async (tx) => {
+    const closing = await timed(options.steps, 'closing', () => inTransaction(db, async (tx) => {
       await store.lockAccounts(tx, [account]);
       const settledNow = await settlePayoutAttempts(tx, await store.unsettledDebitedAttempts(tx, account));
       settled += settledNow.length;
@@ -97,7 +102,7 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
       progress.exceptions += missing;
       await store.finishRun(tx, runId, progress.exceptions);
       return { result: { runId, account, ...progress, settled, returned, missingDebits: missing, cleared, proofs: refreshed }, settledNow };
-    });
+    }));
     if (closing.settledNow.length) await options.onSettled?.(closing.settledNow.map((s) => s.payoutId));
     return closing.result;
   } catch (error) {

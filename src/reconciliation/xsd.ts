@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { memoryPages, validateXML, type XMLFileInfo } from 'xmllint-wasm';
@@ -41,7 +41,8 @@ export async function validateAgainstXsd(xml: string, kind: DocumentKind, xsdDir
   const schema = path.join(xsdDir, `${kind}.001.02.xsd`);
   let xsd: Buffer;
   try {
-    xsd = await readFile(schema);
+    // Read at once (a few dozen KB): the validator's worker then starts before the caller goes on to parse.
+    xsd = readFileSync(schema);
   } catch (error) {
     throw new XsdUnavailableError(`the schema ${schema} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); set ISO20022_XSD_DIR to a folder holding it`);
   }

@@ -1,8 +1,15 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Iso20022Problem } from '../../banks/iso20022/xml.ts';
+import { copyLine } from '../../db/copy.ts';
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
 import type { DocumentKind, DocumentSource, DocumentStatus, EntryRecord, StatementRecord } from '../model.ts';
 
 /** Bank documents and what they report: the documents kept whole, statements per account and day, booked entries once each. */
+
+/** The bank's seal, or a second person's confirmation. */
+const TRUSTED = '(sealed_by IS NOT NULL OR confirmed_by IS NOT NULL) AS trusted';
 
 export interface NewDocument {
   kind: DocumentKind | null;
@@ -21,18 +28,25 @@ export interface NewDocument {
  * call inserted it. The same bytes arriving with the bank's verified seal make a waiting copy sealed
  * (and so trusted).
  */
-export async function storeDocument(tx: Tx, d: NewDocument): Promise<{ id: number; status: DocumentStatus; inserted: boolean }> {
-  const { rows } = await tx.query<{ id: number; status: DocumentStatus; inserted: boolean }>(
+export async function storeDocument(tx: Tx, d: NewDocument): Promise<{ id: number; status: DocumentStatus; trusted: boolean; inserted: boolean }> {
+  const { rows } = await tx.query<{ id: number; status: DocumentStatus; trusted: boolean; inserted: boolean }>(
     `INSERT INTO bank_documents (kind, xml, sha256, seal, sealed_by, seal_problem, source, file_name, received_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (sha256) DO UPDATE SET seal = excluded.seal, sealed_by = excluded.sealed_by, seal_problem = NULL
       WHERE bank_documents.sealed_by IS NULL AND excluded.sealed_by IS NOT NULL
-     RETURNING id, status, xmax = 0 AS inserted`,
+     RETURNING id, status, ${TRUSTED}, xmax = 0 AS inserted`,
     [d.kind, d.xml, d.sha256, d.seal, d.sealedBy, d.sealProblem, d.source, d.fileName, d.receivedBy],
   );
   if (rows[0]) return rows[0];
-  const stored = (await tx.query<{ id: number; status: DocumentStatus }>('SELECT id, status FROM bank_documents WHERE sha256 = $1', [d.sha256])).rows[0]!;
+  const stored = (await tx.query<{ id: number; status: DocumentStatus; trusted: boolean }>(
+    `SELECT id, status, ${TRUSTED} FROM bank_documents WHERE sha256 = $1`, [d.sha256],
+  )).rows[0]!;
   return { ...stored, inserted: false };
+}
+
+/** The status of the document with these bytes, if stored. */
+export async function documentStatus(db: Queryable, sha256: Buffer): Promise<DocumentStatus | null> {
+  return (await db.query<{ status: DocumentStatus }>('SELECT status FROM bank_documents WHERE sha256 = $1', [sha256])).rows[0]?.status ?? null;
 }
 
 export interface DocumentToConfirm {
@@ -58,10 +72,13 @@ export async function markDocumentConfirmed(tx: Tx, documentId: number, confirme
   );
 }
 
-/** A stored document to process: its bytes, status, and whether it is trusted (the bank's seal, or a second person's confirmation). */
-export async function documentToProcess(db: Queryable, documentId: number): Promise<{ xml: string; status: DocumentStatus; trusted: boolean } | null> {
-  return (await db.query<{ xml: string; status: DocumentStatus; trusted: boolean }>(
-    'SELECT xml, status, (sealed_by IS NOT NULL OR confirmed_by IS NOT NULL) AS trusted FROM bank_documents WHERE id = $1', [documentId],
+/**
+ * A stored document to process: its bytes, status, whether it is trusted (the bank's seal, or a
+ * second person's confirmation) and whether a second person confirmed it.
+ */
+export async function documentToProcess(db: Queryable, documentId: number): Promise<{ xml: string; status: DocumentStatus; trusted: boolean; confirmed: boolean } | null> {
+  return (await db.query<{ xml: string; status: DocumentStatus; trusted: boolean; confirmed: boolean }>(
+    `SELECT xml, status, ${TRUSTED}, confirmed_by IS NOT NULL AS confirmed FROM bank_documents WHERE id = $1`, [documentId],
   )).rows[0] ?? null;
 }
 
@@ -165,25 +182,32 @@ export async function storedStatements(db: Queryable, account: string, from: str
 
 // ---------------------------------------------------------------- entries
 
-/** Stores the entries not stored yet (per account and key); returns those it stored. `statementIds[i]` is entry i's statement. */
-export async function insertEntries(
-  tx: Tx, documentId: number, entries: readonly EntryRecord[], statementIds: readonly (number | null)[],
-): Promise<{ account: string; key: string }[]> {
-  const { rows } = await tx.query<{ account: string; key: string }>(
-    `INSERT INTO statement_entries (account, account_servicer_ref, statement_id, document_id, credit_debit, amount_fen, booking_date, value_date, transaction_code, entry)
-     SELECT account, ref, statement_id, $1, credit_debit, amount_fen, booking_date, value_date, code, entry
-       FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::date[], $8::date[], $9::text[], $10::jsonb[])
-            AS t(account, ref, statement_id, credit_debit, amount_fen, booking_date, value_date, code, entry)
-     ON CONFLICT (account, account_servicer_ref) DO NOTHING
-     RETURNING account, account_servicer_ref AS key`,
-    [
-      documentId, entries.map((e) => e.account), entries.map((e) => e.key), statementIds, entries.map((e) => e.creditDebit),
-      entries.map((e) => e.amountFen), entries.map((e) => e.bookingDate), entries.map((e) => e.valueDate), entries.map((e) => e.transactionCode),
-      entries.map((e) => JSON.stringify(e.entry)),
-    ],
-  );
-  return rows;
+/**
+ * Stores entries none of which is stored yet (the caller holds their accounts' lock and looked:
+ * `storedBookings`), by COPY; `statementIds[i]` is entry i's statement. The unique key still
+ * refuses a booking stored twice.
+ */
+export async function copyEntries(tx: Tx, documentId: number, entries: readonly EntryRecord[], statementIds: readonly (number | null)[]): Promise<void> {
+  if (entries.length === 0) return;
+  // Formatted a slice at a time as COPY asks for more, not as one string of the whole statement.
+  function* lines(): Generator<string> {
+    for (let from = 0; from < entries.length; from += COPY_SLICE) {
+      let slice = '';
+      for (let i = from; i < Math.min(from + COPY_SLICE, entries.length); i += 1) {
+        const e = entries[i]!;
+        slice += copyLine([
+          e.account, e.key, statementIds[i] ?? null, documentId, e.creditDebit, e.amountFen, e.bookingDate, e.valueDate, e.transactionCode, JSON.stringify(e.entry),
+        ]);
+      }
+      yield slice;
+    }
+  }
+  await pipeline(Readable.from(lines()), tx.query(copyFrom(
+    'COPY statement_entries (account, account_servicer_ref, statement_id, document_id, credit_debit, amount_fen, booking_date, value_date, transaction_code, entry) FROM STDIN',
+  )));
 }
+
+const COPY_SLICE = 2_000;
 
 export interface StoredBooking {
   id: number;
