@@ -35,7 +35,7 @@ export function rosterImportProcessor(
       if (done === 0 || due()) void report(done, lines, false);
     });
     await report(result?.rowsTotal ?? 0, result?.rowsTotal ?? null, true);
-    if (result) log.info({ importId, ...result, errors: result.errors.length }, 'roster import done');
+    if (result) log.info({ importId, ...result, errors: result.errorCount }, 'roster import done');
     if (result) await afterImport?.();
   };
 }

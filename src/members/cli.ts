@@ -53,7 +53,7 @@ export async function importRosterFile(path: string, unitCode?: string, encoding
       bar.done();
       await setRosterImportSha256(db, importId, sha256.digest());
       for (const e of result.errors.slice(0, 50)) say(`row ${e.row}: ${e.field}: ${e.reason}`);
-      if (result.errors.length > 50) say(`... ${result.errors.length - 50} more row errors (roster import ${importId})`);
+      if (result.errorCount > 50) say(`... ${result.errorCount - 50} more row errors (roster import ${importId})`);
       output({ importId, ...result });
       say(
         `rows ${result.rowsTotal}: inserted ${result.rowsInserted}, updated ${result.rowsUpdated}, ` +

@@ -8,7 +8,7 @@ import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import type { RosterCounts, RowError } from './model.ts';
 import { protectMember, REGISTERED_ELSEWHERE } from './memberFields.ts';
-import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, mergeStagedEnrolments, mergeStagedMembers, rosterImportUploader, rosterStageLine, rosterUnits, stageRosterLines, type ChangeAuthor } from './store.ts';
+import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, rosterImportUploader, rosterRefusalLine, rosterStageLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
 import { recordRosterBankAccountChanges } from '../notifications/store.ts';
 import { parseRosterRow, rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
 import { storableText } from '../kernel/text.ts';
@@ -18,7 +18,9 @@ import type { FieldProblem } from '../kernel/problems.ts';
 
 /**
  * Bulk import of a roster CSV. Rows are checked and encrypted while they stream into a staging
- * table (COPY), then merged into members and enrolments in the same transaction: the file lands
+ * table (COPY, a chunk at a time: memory does not grow with the file), where duplicate ID numbers
+ * and members of other units are refused in SQL; the rest is then merged into members and
+ * enrolments, writing only what is new or changed, in the same transaction: the file lands
  * whole or not at all, good rows are kept, bad rows are reported with row number, field and
  * reason, and importing the same file again changes nothing. An import never moves a member between
  * units (a row for another unit's member is rejected); every change it makes is written to
@@ -39,7 +41,10 @@ export interface RosterImportOptions {
 }
 
 export interface RosterImportResult extends RosterCounts {
+  /** The first ERRORS_RETURNED rejected rows' errors, by row (all of them are in roster_import_errors). */
   errors: RowError[];
+  /** How many errors there are in all. */
+  errorCount: number;
   /** Where the time went, for operators and the benchmark. */
   timings: { stageMs: number; membersMs: number; enrolmentsMs: number };
 }
@@ -55,10 +60,12 @@ export class RosterFileError extends Error {
   }
 }
 
-// Rows per staging round: big enough to amortise statements, small enough that PostgreSQL merges
-// one chunk while Node checks and encrypts the next (the two then use both cores).
-const CHUNK_ROWS = 20_000;
-
+// Lines per COPY into the staging table: big enough to amortise the statement, small enough that
+// PostgreSQL copies one chunk while Node checks and encrypts the next (the two then use both cores).
+const CHUNK_LINES = 20_000;
+// Errors a result carries (the CLI shows 50): roster_import_errors keeps them all.
+const ERRORS_RETURNED = 1000;
+const DUPLICATE_OF = 'duplicate of row ';
 
 export async function importRoster(
   db: Db,
@@ -100,95 +107,79 @@ export async function importRoster(
     decoding.on('error', (error) => parser.destroy(error));
     source.pipe(decoding).pipe(parser);
 
-    const errors: RowError[] = [];
-    const totals = { rowsTotal: 0, rowsRejected: 0, rowsInserted: 0, rowsUpdated: 0, enrolmentsCreated: 0 };
-    const changedFields: Record<string, number> = {};
-    const timings = { stageMs: 0, membersMs: 0, enrolmentsMs: 0 };
-    const firstRowOf = new Map<string, number>();
+    let rowsTotal = 0;
+    let rowsRejected = 0;
+    const started = performance.now();
+    // Only the chunk being read and the one being copied are held: the file itself goes to roster_stage.
     let lines: string[] = [];
-    let merging: Promise<void> = Promise.resolve();
-
-    const mergeChunk = async (chunk: string[]) => {
-      const t0 = performance.now();
-      await stageRosterLines(tx, chunk);
-      const t1 = performance.now();
-      const members = await mergeStagedMembers(tx, author);
-      const t2 = performance.now();
-      totals.rowsInserted += members.inserted;
-      totals.rowsUpdated += members.updated;
-      for (const [field, n] of Object.entries(members.changes)) changedFields[field] = (changedFields[field] ?? 0) + n;
-      const enrolments = await mergeStagedEnrolments(tx);
-      totals.enrolmentsCreated += enrolments.created;
-      for (const row of enrolments.elsewhere) {
-        totals.rowsRejected += 1;
-        errors.push({ row, field: 'id_number', reason: REGISTERED_ELSEWHERE });
-      }
-      timings.stageMs += t1 - t0;
-      timings.membersMs += t2 - t1;
-      timings.enrolmentsMs += performance.now() - t2;
+    let staging: Promise<void> = Promise.resolve();
+    const stageChunk = async () => {
+      await staging;
+      staging = stageRosterLines(tx, lines);
+      staging.catch(() => undefined); // awaited later; avoids an unhandled rejection meanwhile
+      lines = [];
     };
-    const startMerge = async (chunk: string[]) => {
-      await merging;
-      merging = mergeChunk(chunk);
-      merging.catch(() => undefined); // awaited later; avoids an unhandled rejection meanwhile
+    const reject = (rowNumber: number, problems: FieldProblem<RosterColumn>[]) => {
+      rowsRejected += 1;
+      // One error per field (the table's key); the first reason is the one to fix first.
+      const seen = new Set<string>();
+      for (const p of problems) {
+        if (seen.has(p.field)) continue;
+        seen.add(p.field);
+        lines.push(rosterRefusalLine(rowNumber, seen.size, p.field, p.reason));
+      }
     };
 
     try {
       for await (const record of parser as AsyncIterable<Partial<Record<RosterColumn, string>>>) {
-        totals.rowsTotal += 1;
-        const rowNumber = totals.rowsTotal + 1; // the header is row 1
-        if (totals.rowsTotal % 5000 === 0) options.onProgress?.(totals.rowsTotal);
+        rowsTotal += 1;
+        const rowNumber = rowsTotal + 1; // the header is row 1
+        if (rowsTotal % 5000 === 0) options.onProgress?.(rowsTotal);
         const { row, problems } = parseRosterRow(record, ctx);
-        const duplicateOf = row ? firstRowOf.get(row.idNumber) : undefined;
-        if (duplicateOf !== undefined) problems.push({ field: 'id_number', reason: `duplicate of row ${duplicateOf}` });
-        if (!row || problems.length) {
-          totals.rowsRejected += 1;
-          addErrors(errors, rowNumber, problems);
-          continue;
+        if (!row) {
+          reject(rowNumber, problems);
+        } else {
+          const member = protectMember(keys, row.unitId, row);
+          // Eligibility at enrolment, once the row is otherwise good: rejected like any bad row, the rule named.
+          const refusals = await eligibility(row, member.idNumberHash, unitById.get(row.unitId)!);
+          if (refusals.length) reject(rowNumber, refusals);
+          else lines.push(rosterStageLine({ rowNumber, member, enrolment: row.enrolment }));
         }
-        const member = protectMember(keys, row.unitId, row);
-        // Eligibility at enrolment, once the row is otherwise good: rejected like any bad row, the rule named.
-        const refusals = await eligibility(row, member.idNumberHash, unitById.get(row.unitId)!);
-        if (refusals.length) {
-          totals.rowsRejected += 1;
-          addErrors(errors, rowNumber, refusals);
-          continue;
-        }
-        firstRowOf.set(row.idNumber, rowNumber);
-        lines.push(rosterStageLine({ rowNumber, member, enrolment: row.enrolment }));
-        if (lines.length >= CHUNK_ROWS) {
-          await startMerge(lines);
-          lines = [];
-        }
+        if (lines.length >= CHUNK_LINES) await stageChunk();
       }
-      if (lines.length) await startMerge(lines);
-      await merging;
+      if (lines.length) await stageChunk();
+      await staging;
     } catch (error) {
-      await merging.catch(() => undefined);
+      await staging.catch(() => undefined);
       if (error instanceof RosterFileError) throw error;
       const problem = csvFileProblem(error);
       throw problem === null ? error : new RosterFileError(problem);
     }
-    options.onProgress?.(totals.rowsTotal);
-    errors.sort((x, y) => x.row - y.row); // rows refused at merge arrive after later rows' parse errors
+    options.onProgress?.(rowsTotal);
 
-    const valid = totals.rowsTotal - totals.rowsRejected;
+    const staged = performance.now();
+    const refused = await refuseStagedRows(tx, DUPLICATE_OF, REGISTERED_ELSEWHERE);
+    rowsRejected += refused.duplicates + refused.elsewhere;
+    const members = await mergeStagedMembers(tx, author);
+    const merged = performance.now();
+    const enrolments = await mergeStagedEnrolments(tx);
+    const timings = {
+      stageMs: Math.round(staged - started), membersMs: Math.round(merged - staged), enrolmentsMs: Math.round(performance.now() - merged),
+    };
+
     const counts: RosterCounts = {
-      rowsTotal: totals.rowsTotal, rowsInserted: totals.rowsInserted, rowsUpdated: totals.rowsUpdated,
-      rowsUnchanged: valid - totals.rowsInserted - totals.rowsUpdated, rowsRejected: totals.rowsRejected,
-      enrolmentsCreated: totals.enrolmentsCreated,
+      rowsTotal, rowsInserted: members.inserted, rowsUpdated: members.updated,
+      rowsUnchanged: rowsTotal - rowsRejected - members.inserted - members.updated, rowsRejected,
+      enrolmentsCreated: enrolments.created,
     };
     await recordRosterBankAccountChanges(tx, options.importId);
-    await finishRosterImport(tx, options.importId, counts, errors);
+    const { errors, count: errorCount } = await stagedRosterErrors(tx, ERRORS_RETURNED);
+    await finishRosterImport(tx, options.importId, counts);
     await recordAudit(tx, author.actor, {
       action: 'roster.import', targetType: 'RosterImport', targetId: String(options.importId),
-      details: { ...counts, changedFields },
+      details: { ...counts, changedFields: members.changes },
     });
-    return {
-      ...counts,
-      errors,
-      timings: { stageMs: Math.round(timings.stageMs), membersMs: Math.round(timings.membersMs), enrolmentsMs: Math.round(timings.enrolmentsMs) },
-    };
+    return { ...counts, errors, errorCount, timings };
   });
 }
 
@@ -210,16 +201,6 @@ async function rosterContext(tx: Tx, options: RosterImportOptions): Promise<Rost
     onlyUnitId: options.onlyUnitId ?? null,
     today: options.today ?? chinaToday(),
   };
-}
-
-function addErrors(errors: RowError[], row: number, problems: FieldProblem<RosterColumn>[]): void {
-  // One error per field (the table's key); the first reason is the one to fix first.
-  const seen = new Set<string>();
-  for (const p of problems) {
-    if (seen.has(p.field)) continue;
-    seen.add(p.field);
-    errors.push({ row, field: p.field, reason: p.reason });
-  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Queryable, Tx } from '../kernel/transaction.ts';
 import { Params } from '../db/sql.ts';
+import { copyLine, copyValue } from '../db/copy.ts';
 import type { Actor } from '../audit/audit.ts';
 import { CONTRIBUTION_FEN, type ContributionFigures, type ContributionKey, type ContributionPaymentRow, type ContributionPaymentSource, type EnrolmentRow, type EnrolmentWrite, type MemberChangeAction, type MemberChangeRow, type MemberRow, type MemberWrite, type PlanType, type RecordedChange, type RosterCounts, type RosterImportRow, type RosterImportStatus, type RowError, type StoredContributionPayment, type UnitRow, type UnitType, type MemberCategory } from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
@@ -760,12 +761,12 @@ export async function rosterImportUploader(tx: Tx, importId: number): Promise<Ac
   return rows[0] ?? null;
 }
 
-/** The import's rejected rows and its counts: DONE. */
-export async function finishRosterImport(tx: Tx, importId: number, counts: RosterCounts, errors: readonly RowError[]): Promise<void> {
+/** The import's counts, and its rejected rows from the staging table (rosterRefusalLine, refuseStagedRows): DONE. */
+export async function finishRosterImport(tx: Tx, importId: number, counts: RosterCounts): Promise<void> {
   await tx.query(
     `INSERT INTO roster_import_errors (import_id, row_number, field, reason)
-     SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[])`,
-    [importId, errors.map((e) => e.row), errors.map((e) => e.field), errors.map((e) => e.reason)],
+     SELECT $1, row_number, field, reason FROM roster_stage WHERE reason IS NOT NULL`,
+    [importId],
   );
   await tx.query(
     `UPDATE roster_imports SET status = 'DONE', rows_total = $2, rows_inserted = $3, rows_updated = $4,
@@ -796,38 +797,90 @@ export interface StagedRosterRow {
   enrolment: { planYear: number; plan: PlanType; specialDisease: boolean; enrolledOn: string; memberCategories: readonly MemberCategory[] | null } | null;
 }
 
-/** The staging table of an import (this transaction's, dropped at its end). */
+/**
+ * The staging table of an import (this transaction's, dropped at its end): the whole file, one line
+ * per checked row, and one per refusal (`reason` set: the row's number, field, reason and their
+ * order in the row). Duplicates and members of other units are refused here, in SQL, so Node holds
+ * no more of the file than the chunk it is reading.
+ */
 export async function createRosterStage(tx: Tx): Promise<void> {
+  // The merges join, group and sort the whole file at once: with the default 4 MB each spills to disk.
+  await tx.query(`SET LOCAL work_mem = '64MB'`);
   await tx.query(`CREATE TEMP TABLE roster_stage (
       row_number int, unit_id bigint, name text, id_number_enc bytea, id_number_hash bytea,
       id_number_masked text, birth_date date, gender char(1), phone text, bank_card_enc bytea,
       bank_card_hash bytea, bank_card_masked text, bank_code char(12), plan_year int, plan text,
-      special_disease boolean, enrolled_on date, member_categories text[]) ON COMMIT DROP`);
+      special_disease boolean, enrolled_on date, member_categories text[],
+      problem int, field text, reason text) ON COMMIT DROP`);
 }
 
 /**
  * One staged row as a line of COPY text (roster_stage's columns in order). Made while the file is
- * read, so Node formats the next chunk while PostgreSQL merges the previous one.
+ * read, so Node formats the next chunk while PostgreSQL copies the previous one.
  */
 export function rosterStageLine({ rowNumber, member: m, enrolment: e }: StagedRosterRow): string {
   return copyLine([
     rowNumber, m.unitId, m.name, m.idNumberEnc, m.idNumberHash, m.idNumberMasked, m.birthDate, m.gender,
     m.phone, m.bankCard?.enc ?? null, m.bankCard?.hash ?? null, m.bankCard?.masked ?? null,
     m.bankCard?.bankCode ?? null, e?.planYear ?? null, e?.plan ?? null, e?.specialDisease ?? null,
-    e?.enrolledOn ?? null, e?.memberCategories ? `{${e.memberCategories.join(',')}}` : null,
+    e?.enrolledOn ?? null, e?.memberCategories ? `{${e.memberCategories.join(',')}}` : null, null, null, null,
   ]);
 }
 
-/** Replaces the staged rows with `lines` (from `rosterStageLine`), by COPY. */
+const NO_ROW_VALUES = '\\N\t'.repeat(17);
+
+/** A refused row's problem as a line of COPY text: `problem` orders the row's problems. */
+export function rosterRefusalLine(rowNumber: number, problem: number, field: string, reason: string): string {
+  return `${rowNumber}\t${NO_ROW_VALUES}${problem}\t${copyValue(field)}\t${copyValue(reason)}\n`;
+}
+
+/** Appends `lines` (rosterStageLine, rosterRefusalLine) to the staged rows, by COPY. */
 export async function stageRosterLines(tx: Tx, lines: readonly string[]): Promise<void> {
-  await tx.query('TRUNCATE roster_stage');
   await pipeline(Readable.from([lines.join('')]), tx.query(copyFrom('COPY roster_stage FROM STDIN')));
-  await tx.query('ANALYZE roster_stage');
 }
 
 /**
- * Staged rows into members; only a real change updates a member (same file again = no writes), and
- * each changed field is written to member_changes in the same statement.
+ * Refuses every staged row whose ID number an earlier staged row has (`reason` + that row's
+ * number), then every staged row of a member of another unit: no import moves a member (ADMIN does,
+ * with moveMember). The number of rows refused by each.
+ */
+export async function refuseStagedRows(tx: Tx, duplicateOf: string, elsewhere: string): Promise<{ duplicates: number; elsewhere: number }> {
+  await tx.query('ANALYZE roster_stage');
+  const duplicates = await tx.query(
+    `UPDATE roster_stage s SET problem = 0, field = 'id_number', reason = $1 || d.first
+       FROM (SELECT id_number_hash, min(row_number) AS first FROM roster_stage
+              WHERE reason IS NULL GROUP BY id_number_hash HAVING count(*) > 1) d
+      WHERE s.id_number_hash = d.id_number_hash AND s.row_number <> d.first AND s.reason IS NULL`,
+    [duplicateOf],
+  );
+  const others = await tx.query(
+    `UPDATE roster_stage s SET problem = 0, field = 'id_number', reason = $1
+       FROM members m
+      WHERE m.id_number_hash = s.id_number_hash AND m.unit_id <> s.unit_id AND s.reason IS NULL`,
+    [elsewhere],
+  );
+  return { duplicates: duplicates.rowCount ?? 0, elsewhere: others.rowCount ?? 0 };
+}
+
+/** The first `limit` refusals of the staged file, by row and in each row's order; and how many there are. */
+export async function stagedRosterErrors(tx: Tx, limit: number): Promise<{ errors: RowError[]; count: number }> {
+  const { rows } = await tx.query<RowError>(
+    `SELECT row_number AS row, field, reason FROM roster_stage WHERE reason IS NOT NULL ORDER BY row_number, problem LIMIT $1`,
+    [limit],
+  );
+  const { rows: [total] } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM roster_stage WHERE reason IS NOT NULL`);
+  return { errors: rows, count: total!.n };
+}
+
+/** SQL: whether the staged row `s` changes the member `m` (an empty phone or bank account keeps the one recorded). */
+const memberChangedSql = (m: string, s: string) => `(${m}.name IS DISTINCT FROM ${s}.name
+  OR (${s}.phone IS NOT NULL AND ${s}.phone IS DISTINCT FROM ${m}.phone)
+  OR (${s}.bank_card_hash IS NOT NULL AND (${s}.bank_card_hash, ${s}.bank_code) IS DISTINCT FROM (${m}.bank_card_hash, ${m}.bank_code)))`;
+
+/**
+ * Staged rows not refused into members: only new members and real changes are written (the same
+ * file again writes nothing), and each changed field is written to member_changes in the same
+ * statement. Rows are matched to members first, so unchanged ones never reach ON CONFLICT.
  */
 export async function mergeStagedMembers(
   tx: Tx,
@@ -838,9 +891,11 @@ export async function mergeStagedMembers(
     WITH a AS (
       INSERT INTO members AS m (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender,
                                 phone, bank_card_enc, bank_card_hash, bank_card_masked, bank_code)
-      SELECT unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender,
-             phone, bank_card_enc, bank_card_hash, bank_card_masked, bank_code
-        FROM roster_stage
+      SELECT s.unit_id, s.name, s.id_number_enc, s.id_number_hash, s.id_number_masked, s.birth_date, s.gender,
+             s.phone, s.bank_card_enc, s.bank_card_hash, s.bank_card_masked, s.bank_code
+        FROM roster_stage s LEFT JOIN members o ON o.id_number_hash = s.id_number_hash
+       WHERE s.reason IS NULL AND (o.id IS NULL OR ${memberChangedSql('o', 's')})
+       ORDER BY s.row_number -- ids in the file's order
       ON CONFLICT (id_number_hash) DO UPDATE
          SET name = excluded.name,
              phone = coalesce(excluded.phone, m.phone),
@@ -850,12 +905,8 @@ export async function mergeStagedMembers(
              bank_code = coalesce(excluded.bank_code, m.bank_code),
              ${bankCardCoolingOffSetSql('excluded.bank_card_hash', 'excluded.bank_code', p.add(author.actor.subject))},
              updated_at = now()
-       -- Never across units: a row for another unit's member changes nothing (mergeStagedEnrolments reports it rejected).
-       WHERE m.unit_id = excluded.unit_id
-         AND (m.name IS DISTINCT FROM excluded.name
-              OR (excluded.phone IS NOT NULL AND excluded.phone IS DISTINCT FROM m.phone)
-              OR (excluded.bank_card_hash IS NOT NULL
-                  AND (excluded.bank_card_hash, excluded.bank_code) IS DISTINCT FROM (m.bank_card_hash, m.bank_code)))
+       -- Never across units, not even for a member another transaction has just added.
+       WHERE m.unit_id = excluded.unit_id AND ${memberChangedSql('m', 'excluded')}
       RETURNING ${CHANGE_COLUMNS}, (xmax = 0) AS inserted),
     ${memberChangesCteSql(p, author, 'NOT a.inserted')}
     SELECT (SELECT count(*) FROM a WHERE inserted)::int AS inserted, (SELECT count(*) FROM a WHERE NOT inserted)::int AS updated,
@@ -865,52 +916,34 @@ export async function mergeStagedMembers(
 }
 
 /**
- * Staged enrolments; a renewal directly after last year's enrolment keeps its chain start (no new
- * waiting period). Also returns the rows whose ID number belongs to a member of another unit: no
- * import moves a member (ADMIN does, with moveMember), so mergeStagedMembers left them untouched and
- * they are reported as rejected. One look-up of the staged rows in members serves both.
+ * Staged enrolments of rows not refused; a renewal directly after last year's enrolment keeps its
+ * chain start (no new waiting period). Rows are matched to the recorded enrolment first (an empty
+ * member_categories cell keeps those recorded), so only new and changed ones are written.
  */
-// The row's categories (a cell given replaces them), or those recorded (an empty cell keeps them):
-// `excluded` cannot tell an empty cell from "none", so the staged row is read again.
-const ROSTER_CATEGORIES = `coalesce((SELECT st.member_categories FROM staged st
-  WHERE st.member_id = e.member_id AND st.plan_year = e.plan_year AND NOT st.elsewhere LIMIT 1), e.member_categories)`;
-
-export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number; elsewhere: number[] }> {
-  const { rows } = await tx.query<{ created: number; elsewhere: number[] }>(`
-    WITH staged AS MATERIALIZED (
-      SELECT s.row_number, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on, s.member_categories,
-             m.id AS member_id, m.unit_id <> s.unit_id AS elsewhere
-        FROM roster_stage s JOIN members m ON m.id_number_hash = s.id_number_hash),
-    enrolled AS (
+export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number }> {
+  const { rows } = await tx.query<{ created: number }>(`
+    WITH enrolled AS (
       INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on, member_categories)
-      SELECT s.member_id, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
-             coalesce(prev.first_enrolled_on, s.enrolled_on), coalesce(s.member_categories, '{}')
-        FROM staged s
-        LEFT JOIN enrolments prev ON prev.member_id = s.member_id AND prev.plan_year = s.plan_year - 1
-       WHERE NOT s.elsewhere AND s.plan_year IS NOT NULL
+      SELECT m.id, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
+             coalesce(prev.first_enrolled_on, s.enrolled_on), coalesce(s.member_categories, cur.member_categories, '{}')
+        FROM roster_stage s
+        JOIN members m ON m.id_number_hash = s.id_number_hash
+        LEFT JOIN enrolments cur ON cur.member_id = m.id AND cur.plan_year = s.plan_year
+        LEFT JOIN enrolments prev ON prev.member_id = m.id AND prev.plan_year = s.plan_year - 1
+       WHERE s.reason IS NULL AND s.plan_year IS NOT NULL
+         AND (cur.id IS NULL OR (cur.unit_id, cur.plan, cur.special_disease, cur.member_categories)
+              IS DISTINCT FROM (s.unit_id, s.plan, s.special_disease, coalesce(s.member_categories, cur.member_categories)))
+       ORDER BY s.row_number
       ON CONFLICT (member_id, plan_year) DO UPDATE
          SET unit_id = excluded.unit_id, plan = excluded.plan, special_disease = excluded.special_disease,
-             member_categories = ${ROSTER_CATEGORIES},
+             member_categories = excluded.member_categories,
              ${OVERRIDE_ON_CONFLICT_SQL}, -- a roster overrides nothing: the row passed eligibility (rosterImport.ts)
              updated_at = now()
        WHERE (e.unit_id, e.plan, e.special_disease, e.member_categories)
-             IS DISTINCT FROM (excluded.unit_id, excluded.plan, excluded.special_disease, ${ROSTER_CATEGORIES})
+             IS DISTINCT FROM (excluded.unit_id, excluded.plan, excluded.special_disease, excluded.member_categories)
       RETURNING (xmax = 0) AS created)
-    SELECT (SELECT count(*)::int FROM enrolled WHERE created) AS created,
-           (SELECT coalesce(array_agg(row_number ORDER BY row_number), '{}') FROM staged WHERE elsewhere) AS elsewhere`);
+    SELECT count(*) FILTER (WHERE created)::int AS created FROM enrolled`);
   return rows[0]!;
-}
-
-/** One line of COPY text format: tab-separated, \N for null, bytea as escaped hex. */
-function copyLine(values: (string | number | boolean | Buffer | null)[]): string {
-  return values.map(copyValue).join('\t') + '\n';
-}
-
-function copyValue(value: string | number | boolean | Buffer | null): string {
-  if (value === null) return '\\N';
-  if (Buffer.isBuffer(value)) return `\\\\x${value.toString('hex')}`;
-  if (typeof value === 'string') return value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
-  return String(value);
 }
 
 // ---- the roster's epoch (roster_changes) ----
