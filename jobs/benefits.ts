@@ -9,6 +9,7 @@ import { adjudicationJobId, enqueueAdjudications, type AdjudicationJob, type Red
 import { enqueueDueRedecisions, redecideIfFactsChanged, type RedecisionOutcome } from '../src/benefits/redecide.ts';
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import { requestRelease } from '../src/payouts/queue.ts';
+import { recordAuditCheckpoint } from '../src/audit/audit.ts';
 import type { WorkerServices } from './services.ts';
 
 /**
@@ -28,6 +29,36 @@ type BenefitServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'qu
 // Jobs arriving within this window are adjudicated in one transaction.
 const BATCH_WINDOW_MS = 2;
 const MAX_ADJUDICATION_BATCH = 100;
+// Adjudication transactions of one process at a time. More only queue on each other's member-year
+// row locks (the main wait measured by bench/pipeline.ts); jobs arriving meanwhile join the next batch.
+const ADJUDICATION_TRANSACTIONS = 2;
+
+/** Runs `run` once fewer than `limit` of the batches it started are still running. */
+function batchSlots(limit: number) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    running -= 1;
+    waiting.shift()?.();
+  };
+  return {
+    schedule(run: () => void) {
+      const start = () => {
+        running += 1;
+        setTimeout(run, BATCH_WINDOW_MS);
+      };
+      if (running < limit) start();
+      else waiting.push(start);
+    },
+    async around<T>(work: () => Promise<T>): Promise<T> {
+      try {
+        return await work();
+      } finally {
+        release();
+      }
+    },
+  };
+}
 
 type Redecided = RedecisionOutcome & { memberId: number; unitId: number };
 
@@ -35,14 +66,15 @@ function adjudicationProcessor(
   db: pg.Pool,
   options: AdjudicationOptions & Pick<AdjudicationWorkerOptions, 'maxBatch' | 'onDecided'> & { ruleSets: RuleSetCache; onRedecided: (outcome: Redecided) => Promise<void> },
 ) {
+  const slots = batchSlots(ADJUDICATION_TRANSACTIONS);
   const batches = new DataLoader<number, ClaimStatus | null>(
-    async (ids) => {
+    (ids) => slots.around(async () => {
       const outcomes = await adjudicateSettlements(db, ids, options);
       await options.onDecided?.(outcomes);
       const statusOf = new Map(outcomes.map((o) => [o.settlementId, o.status]));
       return ids.map((id) => statusOf.get(id) ?? null);
-    },
-    { cache: false, maxBatchSize: options.maxBatch ?? MAX_ADJUDICATION_BATCH, batchScheduleFn: (run) => setTimeout(run, BATCH_WINDOW_MS) },
+    }),
+    { cache: false, maxBatchSize: options.maxBatch ?? MAX_ADJUDICATION_BATCH, batchScheduleFn: (run) => slots.schedule(run) },
   );
   return async (job: Job<AdjudicationJob | RedecisionJob>) => {
     // Re-decisions share the queue: one claim per job, its own transaction (src/benefits/redecide.ts).
@@ -79,9 +111,11 @@ const SWEEP_PAGE = 5000;
  * Re-adds an adjudication job for every MATCHED settlement without a claim (and reversal not
  * applied), and a re-decision job for every refused claim whose facts changed: whatever path
  * changed them (a payment by hand, confirmed by four eyes or read from a bank statement, a roster
- * import, an enrolment corrected through the API), the sweep finds it from the rows.
+ * import, an enrolment corrected through the API), the sweep finds it from the rows. It also
+ * checkpoints the audit chains, so the decisions' records cannot lose their tails unnoticed.
  */
 export async function sweep({ db, queues, adjudication }: BenefitServices): Promise<number> {
+  await recordAuditCheckpoint(db);
   let added = await enqueueDueRedecisions(db, queues.claimAdjudication, adjudication.ruleSets ?? new RuleSetCache());
   for (let after = 0; ;) {
     const ids = await unadjudicatedSettlementIds(db, after, SWEEP_PAGE);
