@@ -31,11 +31,18 @@ function perParent<A, V>(
   fetch: (parentIds: number[], args: A) => Promise<Map<number, V>>,
   none: V,
 ): DataLoader<ParentKey<A>, V, string> {
+  // Each key's arguments as text, made once per key (the cache key, then its batch's group).
+  const argsKeys = new WeakMap<ParentKey<A>, string>();
+  const argsKeyOf = (key: ParentKey<A>) => {
+    let text = argsKeys.get(key);
+    if (text === undefined) argsKeys.set(key, (text = JSON.stringify(key.args)));
+    return text;
+  };
   return new DataLoader(
     async (keys) => {
       const groups = new Map<string, { args: A; parentIds: number[] }>();
       for (const key of keys) {
-        const argsKey = JSON.stringify(key.args);
+        const argsKey = argsKeyOf(key);
         const group = groups.get(argsKey) ?? { args: key.args, parentIds: [] };
         group.parentIds.push(key.parentId);
         groups.set(argsKey, group);
@@ -44,9 +51,9 @@ function perParent<A, V>(
       await Promise.all(
         [...groups].map(async ([argsKey, group]) => results.set(argsKey, await fetch(group.parentIds, group.args))),
       );
-      return keys.map((key) => results.get(JSON.stringify(key.args))?.get(key.parentId) ?? none);
+      return keys.map((key) => results.get(argsKeyOf(key))?.get(key.parentId) ?? none);
     },
-    { cacheKeyFn: (key) => `${key.parentId}|${JSON.stringify(key.args)}` },
+    { cacheKeyFn: (key) => `${key.parentId}|${argsKeyOf(key)}` },
   );
 }
 

@@ -85,6 +85,15 @@ export function stringifyResult(result: FormattedExecutionResult): string {
 // The organisation too: staff of two organisations with the same role see different rows.
 const scopeKey = (principal: Principal) => `${principal.role}:${principal.unitId ?? '-'}:${principal.memberId ?? '-'}:${principal.organisationId ?? '-'}`;
 
+/**
+ * Whether an answer to `operation` may be kept: its fields must then resolve under Apollo's
+ * cache-control plugin (src/gateway/execution.ts leaves these to graphql-js).
+ */
+export function keepableOperations(schema: GraphQLSchema): (operation: OperationDefinitionNode) => boolean {
+  const kept = rootFieldsWithMaxAge(schema);
+  return (operation) => mayBeKept(operation, kept);
+}
+
 /** A query whose every root field can be kept (any other has maxAge 0, so its answer never is). */
 function mayBeKept(operation: OperationDefinitionNode | undefined, keptRootFields: Set<string>): boolean {
   return operation?.operation === 'query' && operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && keptRootFields.has(s.name.value));

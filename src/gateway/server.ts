@@ -30,7 +30,8 @@ import { queueDashboard, QUEUE_DASHBOARD_PATH } from './queueDashboard.ts';
 import { dashboard, DASHBOARD_DOCUMENTS, DASHBOARD_PATH } from './dashboard.ts';
 import { startSubscriptions } from './subscriptions.ts';
 import { fileRoutes } from './files.ts';
-import { responseCachePlugins, stringifyResult } from './responseCache.ts';
+import { keepableOperations, responseCachePlugins, stringifyResult } from './responseCache.ts';
+import { compiledExecution } from './execution.ts';
 import { createRosterEpoch } from '../members/rosterEpoch.ts';
 import { loggableOperation, requestInfo, requestLog, type RequestInfo } from './requestLog.ts';
 import { domainErrorOf, errorCodeOf, formatDomainError } from './errors.ts';
@@ -84,7 +85,9 @@ export async function createGateway(services: Services, config: Config, log: Log
   app.disable('etag');
   const httpServer = http.createServer(app);
   const authenticate = await createAuthenticator(config, services.db);
-  const schema = options.remote ? null : options.subgraph ? subgraphSchema(options.subgraph, config.GRAPHQL_MAX_NODES) : hubSchema();
+  const buildSchema = () => (options.subgraph ? subgraphSchema(options.subgraph, config.GRAPHQL_MAX_NODES) : hubSchema());
+  const schema = options.remote ? null : buildSchema();
+  const responseCacheBytes = schema ? config.RESPONSE_CACHE_MB * 2 ** 20 : 0;
   const rules = [...limitRules(config), ...(options.subgraph && production ? [noServiceSdl] : [])];
   const trusted = loadTrustedDocuments(config.TRUSTED_DOCUMENTS, production, DASHBOARD_DOCUMENTS);
   const rateLimit = createRateLimiter(config, services.redis);
@@ -154,7 +157,12 @@ export async function createGateway(services: Services, config: Config, log: Log
   const subscriptions = schema ? startSubscriptions({ httpServer, schema, rules, config, authenticate, rateLimit, trusted, contextFor, formatError }) : null;
 
   const apollo = new ApolloServer<Context>({
-    ...(schema ? { schema } : { gateway: options.remote! }),
+    // Queries compiled by graphql-jit (execution.ts); answers the response cache may keep are executed by graphql-js, under its cache hints.
+    ...(!schema ? { gateway: options.remote! } : config.GRAPHQL_COMPILED_DOCUMENTS === 0 ? { schema } : {
+      gateway: compiledExecution({
+        schema, compiledSchema: buildSchema(), maxDocuments: config.GRAPHQL_COMPILED_DOCUMENTS, interpreted: responseCacheBytes ? keepableOperations(schema) : undefined,
+      }),
+    }),
     validationRules: rules,
     parseOptions: { maxTokens: config.GRAPHQL_MAX_TOKENS },
     introspection: !production,
@@ -174,7 +182,7 @@ export async function createGateway(services: Services, config: Config, log: Log
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // Apollo's own landing page loads from a CDN; the explorer is GraphiQL at /graphiql.
       ApolloServerPluginLandingPageDisabled(),
-      ...responseCachePlugins(createRosterEpoch(services.db), schema ? config.RESPONSE_CACHE_MB * 2 ** 20 : 0),
+      ...responseCachePlugins(createRosterEpoch(services.db), responseCacheBytes),
       objectLimitPlugin(config.GRAPHQL_MAX_NODES),
       metrics.apolloPlugin(),
       requestLogPlugin,
