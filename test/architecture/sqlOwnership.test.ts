@@ -40,7 +40,7 @@ const OWNERS: Record<string, string> = Object.fromEntries(
     applications: ['applications', 'application_attachments'],
     notices: ['notices'],
     notifications: ['notifications', 'notification_preferences', 'notification_deliveries'],
-    audit: ['audit_log'],
+    audit: ['audit_log', 'audit_checkpoints'],
   }).flatMap(([owner, tables]) => tables.map((t) => [t, owner])),
 );
 
