@@ -4,7 +4,7 @@
  * carry their EndToEndId, 5% only the bank's reference, 5% only amount and payee name. Prints
  * parse time, match time and entries/s (target: parse + match under 10 s on the 2-core machine),
  * then, unless BENCH_DB=0, the same statement ingested and reconciled in PostgreSQL.
- * `npm run bench -- reconciliation` (ENTRIES to change the size). The file is kept in .data/bench/.
+ * `npm run bench -- reconciliation` (ENTRIES to change the size, CHUNK the entries per transaction). The file is kept in .data/bench/.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -22,6 +22,8 @@ import { reportFigures, rounded } from './_report.ts';
 import { dropScratch } from './_scratch.ts';
 
 const ENTRIES = Number(process.env.ENTRIES ?? 100_000);
+/** Entries matched per transaction (the run's default unless given). */
+const CHUNK = process.env.CHUNK ? Number(process.env.CHUNK) : undefined;
 
 async function main(): Promise<void> {
   const file = statementFile(ENTRIES);
@@ -110,7 +112,7 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
     const storeS = (performance.now() - started) / 1000;
     if (stored.status !== 'ACCEPTED') throw new Error(`the statement was rejected: ${JSON.stringify(stored.problems.slice(0, 3))}`);
     started = performance.now();
-    const run = await reconcileAccount(db, ACCOUNT, { startedBy: 'bench', asOf: DATE, steps: steps.reconcile });
+    const run = await reconcileAccount(db, ACCOUNT, { startedBy: 'bench', asOf: DATE, steps: steps.reconcile, ...(CHUNK ? { chunk: CHUNK } : {}) });
     const reconcileS = (performance.now() - started) / 1000;
     if (run.matched !== ENTRIES || run.settled !== ENTRIES || !run.proofs[0]?.proven) throw new Error(`expected every entry matched and settled: ${JSON.stringify({ ...run, proofs: run.proofs.length })}`);
     console.log(`PostgreSQL: stored in ${storeS.toFixed(2)} s (XSD check, parse, ${stored.entriesNew.toLocaleString('en')} entries), ` +

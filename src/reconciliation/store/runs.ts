@@ -94,11 +94,17 @@ export async function knownAccounts(db: Queryable, configured: readonly string[]
   return rows.map((r) => r.account);
 }
 
-/** Marks each entry (still PENDING) as matching left it. */
+/**
+ * Marks each entry (still PENDING) as matching left it. The ids' range, implied by the join, lets
+ * the planner read a chunk's rows by the primary key instead of scanning the whole table per chunk.
+ */
 export async function setEntryStates(tx: Tx, states: readonly (readonly [number, EntryState])[]): Promise<void> {
+  if (states.length === 0) return;
+  const ids = states.map(([id]) => id);
   await tx.query(
-    `UPDATE statement_entries e SET state = t.state, matched_at = now() FROM unnest($1::bigint[], $2::text[]) AS t(id, state) WHERE e.id = t.id AND e.state = 'PENDING'`,
-    [states.map(([id]) => id), states.map(([, state]) => state)],
+    `UPDATE statement_entries e SET state = t.state, matched_at = now() FROM unnest($1::bigint[], $2::text[]) AS t(id, state)
+      WHERE e.id = t.id AND e.id BETWEEN $3 AND $4 AND e.state = 'PENDING'`,
+    [ids, states.map(([, state]) => state), ids.reduce((a, b) => Math.min(a, b)), ids.reduce((a, b) => Math.max(a, b))],
   );
 }
 
