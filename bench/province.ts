@@ -1,14 +1,15 @@
 /**
- * Province scale (issue 8): a province's roster (10 million members in 50,000 units) and a year of
- * settlements through the real code, step by step, in a schema of its own (dropped at the end):
+ * Province scale: a province's roster (10 million members in 50,000 units) and a year of hospital
+ * stays through the real code, step by step, in a schema of its own (dropped at the end):
  *
  * 1. import   the roster CSV (generated on disk, streamed) through importRoster;
- * 2. ingest   the platform simulator (`hub sim insurance`, its own process, over HTTP) serves the
- *             settlements for a sample of the members; settlement worker processes pull, validate,
- *             encrypt, store and match them: once per worker count (WORKERS, e.g. 1,2,4 processes
- *             on the same Redis), each round a fresh source, simulator seed and queue prefix with
- *             its share of the STAYS settlements;
- *    adjudicate  each round's adjudication jobs (queued by its match step) by as many worker processes;
+ * 2. flow     the platform simulator (`hub sim insurance`, its own process, over HTTP) serves a feed
+ *             holding STAYS inpatient stays (2304) for a sample of the members, with the outpatient
+ *             visits, strangers, reversals and invalid records of its mix around them (about 4.2
+ *             items a stay); worker processes, each running what `hub work` runs, pull, validate,
+ *             encrypt, store, match and adjudicate them as one flow. WORKERS is a list of process
+ *             counts (default 2): each round a fresh source, simulator seed and queue prefix with its
+ *             share of the stays;
  * 3. batch    approved claims to payouts (planPayouts), batches of 5,000 created, approved and sealed
  *             (createBatch, approveBatch, sealBatch with the dev seal), then sent to the bank
  *             simulator (`hub sim bank`, advanceBatch) so the bank's pain.002 makes them PAID;
@@ -17,9 +18,11 @@
  *
  * One line per step: count, elapsed, rate, peak RSS, load average; under it the evidence: CPU of the
  * bench, of its PostgreSQL backends, of the workers and simulators, and the statements that took
- * the database time. Then each step projected to province scale and the slowest one named.
+ * the database time. Then the wall time from the import's start to the day reconciled, each step
+ * projected to province scale when run smaller, and the slowest one named. The PostgreSQL settings
+ * in force are printed and reported (docs/operations/postgresql.md); the bench never changes them.
  *
- * `npm run bench -- province` (MEMBERS=10000000 UNITS=50000 STAYS=200000 WORKERS=1,2,4; SAMPLE =
+ * `npm run bench -- province` (MEMBERS=10000000 UNITS=50000 STAYS=200000 WORKERS=2; SAMPLE =
  * members the simulator settles for, default min(MEMBERS, STAYS); KEEP=1 keeps schema and files).
  * The machine's autovacuum may be off: the bench ANALYZEs after each bulk step, as autovacuum would.
  */
@@ -64,6 +67,8 @@ import {
 import { chinaToday } from '../src/kernel/time.ts';
 import { closeQueues, createQueue, createQueues, QUEUE_NAMES } from '../src/queues.ts';
 import { enqueueSettlementPull } from '../src/settlements/queue.ts';
+import { rosterMembers } from '../src/settlements/cli.ts';
+import { feedLengthForStays } from '../src/settlements/simulator/generate.ts';
 import { ensureShippedRuleSets, listRuleSets } from '../src/benefits/catalogue.ts';
 import { insertRuleSet, nextVersion } from '../src/benefits/store.ts';
 
@@ -75,12 +80,12 @@ const keys = personalDataKeys(cfg.PII_KEY, cfg.PII_HASH_KEY);
 const self = fileURLToPath(import.meta.url);
 const hub = fileURLToPath(new URL('../bin/hub.mjs', import.meta.url));
 const WORKER_POOL = 8;
+const POSTGRES_SETTINGS = ['shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_compression', 'synchronous_commit', 'maintenance_work_mem', 'work_mem', 'autovacuum', 'max_connections'];
 // Claims up to this total are approved without a reviewer: high, so every claim without a warning
 // becomes a payout (a province's reviewers are not part of the benchmark).
 const APPROVE_MAX_FEN = Number(process.env.APPROVE_MAX_FEN ?? 1_000_000_000);
 
 interface WorkerSpec {
-  mode: 'settlements' | 'adjudication';
   schema: string;
   prefix: string;
 }
@@ -96,7 +101,8 @@ async function workerProcess(spec: WorkerSpec): Promise<void> {
     db, keys, connection: redis, prefix: spec.prefix, log, payouts: null,
     adjudication: { autoApproveMaxFen: APPROVE_MAX_FEN, onDecided: async () => undefined },
   });
-  const workers = await (spec.mode === 'settlements' ? settlements : benefits).start(services);
+  // As `hub work` runs them: every process pulls, matches and adjudicates.
+  const workers = [...await settlements.start(services), ...await benefits.start(services)];
   close = async () => {
     await Promise.all(workers.map((w) => w.close()));
     await closeQueues(services.queues);
@@ -134,7 +140,7 @@ async function startWorkerGroup(count: number, spec: WorkerSpec): Promise<Worker
     }));
     reports.at(-1)!.catch(() => undefined);
     const [message] = (await Promise.race([once(child, 'message'), once(child, 'exit').then(() => ['exit'])])) as [unknown];
-    if (message !== 'ready') throw new Error(`a ${spec.mode} worker did not start`);
+    if (message !== 'ready') throw new Error('a worker process did not start');
   }
   return {
     children,
@@ -218,7 +224,7 @@ async function main(): Promise<void> {
   const MEMBERS = Number(process.env.MEMBERS ?? 10_000_000);
   const UNITS = Number(process.env.UNITS ?? 50_000);
   const STAYS = Number(process.env.STAYS ?? 200_000);
-  const WORKERS = (process.env.WORKERS ?? '1,2,4').split(',').map(Number);
+  const WORKERS = (process.env.WORKERS ?? '2').split(',').map(Number);
   const SAMPLE = Number(process.env.SAMPLE ?? Math.min(MEMBERS, STAYS));
   const PAGE = Number(process.env.PAGE ?? 1000);
   const BATCH = Number(process.env.BATCH ?? 5000);
@@ -232,7 +238,7 @@ async function main(): Promise<void> {
   const workDir = path.resolve(`.data/bench/province-${tag}`);
   const sampler = startSampler();
 
-  console.log(`province: ${n0(MEMBERS)} members in ${n0(UNITS)} units; ${n0(STAYS)} settlements for ${n0(SAMPLE)} sampled members, ` +
+  console.log(`province: ${n0(MEMBERS)} members in ${n0(UNITS)} units; ${n0(STAYS)} inpatient stays for ${n0(SAMPLE)} sampled members, ` +
     `in rounds of ${WORKERS.join(', ')} worker process(es); schema ${schema}; load ${loadText(loadavg())}`);
 
   // ---- roster file (streamed to disk) and the simulator's member sample
@@ -274,6 +280,12 @@ async function main(): Promise<void> {
   const redis = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
   const activity = new ActivitySampler(databaseUrl);
   await activity.start();
+  // The server's settings the figures depend on (docs/operations/postgresql.md: deployment settings;
+  // the bench reads them, it never sets them).
+  const { rows: settingRows } = await db.query<{ name: string; setting: string }>(
+    `SELECT name, current_setting(name) AS setting FROM pg_settings WHERE name = ANY($1) ORDER BY name`, [POSTGRES_SETTINGS]);
+  const postgresSettings = Object.fromEntries(settingRows.map((r) => [r.name, r.setting]));
+  console.log(`PostgreSQL: ${settingRows.map((r) => `${r.name}=${r.setting}`).join(', ')}`);
   const running: ChildProcess[] = [];
   let failed = false;
   let figures: Record<string, Figure> = {};
@@ -332,31 +344,44 @@ async function main(): Promise<void> {
       console.log(`     table sizes: ${rows.map((r) => `${r.name} ${mb(r.bytes)} (${n0(r.rows)} rows)`).join(', ')}`);
     }
 
-    // ---- 2. ingestion, per worker count: fresh simulator seed, source and prefix per round
+    // ---- 2. ingestion and adjudication as one flow, per worker count: fresh simulator seed, source and
+    // prefix per round, each round its share of the STAYS inpatient stays (and the outpatient visits,
+    // strangers, reversals and invalid records the feed mixes in around them)
+    const members = await rosterMembers(sampleFile);
     const share = Math.floor(STAYS / WORKERS.length);
-    const rounds: { workers: number; prefix: string; source: string; count: number; seconds: number; matched: number }[] = [];
+    const rounds: { workers: number; prefix: string; source: string; count: number; stays: number; seconds: number; ingestSeconds: number; decided: number }[] = [];
     for (const [i, workers] of WORKERS.entries()) {
-      const count = i === WORKERS.length - 1 ? STAYS - share * (WORKERS.length - 1) : share;
+      const stays = i === WORKERS.length - 1 ? STAYS - share * (WORKERS.length - 1) : share;
+      const seed = 11 + i;
+      const count = feedLengthForStays({ seed, members, today }, stays);
       const source = `province-r${i + 1}`;
       const prefix = prefixes[i]!;
       const port = 20_000 + Math.floor(Math.random() * 10_000);
-      const sim = await startSimulator(['sim', 'insurance', '--port', String(port), '--count', String(count), '--roster', sampleFile, '--seed', String(11 + i), '--today', today]);
+      const sim = await startSimulator(['sim', 'insurance', '--port', String(port), '--count', String(count), '--roster', sampleFile, '--seed', String(seed), '--today', today]);
       running.push(sim.child);
-      const group = await startWorkerGroup(workers, { mode: 'settlements', schema, prefix });
+      const group = await startWorkerGroup(workers, { schema, prefix });
       running.push(...group.children);
       const queues = createQueues(redis, prefix);
       await store.upsertSource(db, { name: source, kind: 'PLATFORM', endpoint: sim.url, pageSize: PAGE, pollSeconds: null });
       const m = mark(sampler, activity);
       await enqueueSettlementPull(queues.settlementPull, source, null);
-      // Done when the feed is read to its end and nothing of it waits to be matched. A cheap check (the
-      // partial index of RECEIVED rows): counting the source's rows every time would load the machine.
+      // Ingested when the feed is read to its end and nothing of it waits to be matched (a cheap check:
+      // the partial index of RECEIVED rows; counting the source's rows every time would load the machine);
+      // decided when, after that, no adjudication job waits or runs.
+      let ingestSeconds: number | null = null;
       for (;;) {
-        const row = await store.sourceByName(db, source);
-        if (row?.lastError) throw new Error(`pull failed: ${row.lastError}`);
-        if (row?.cursor === String(count)) {
-          const { rows: [waiting] } = await db.query<{ any: boolean }>(
-            `SELECT EXISTS (SELECT 1 FROM settlements WHERE status = 'RECEIVED' AND source = $1) AS any`, [source]);
-          if (!waiting!.any) break;
+        if (ingestSeconds === null) {
+          const row = await store.sourceByName(db, source);
+          if (row?.lastError) throw new Error(`pull failed: ${row.lastError}`);
+          if (row?.cursor === String(count)) {
+            const { rows: [waiting] } = await db.query<{ any: boolean }>(
+              `SELECT EXISTS (SELECT 1 FROM settlements WHERE status = 'RECEIVED' AND source = $1) AS any`, [source]);
+            if (!waiting!.any) ingestSeconds = (performance.now() - m.startedAt) / 1000;
+          }
+        }
+        if (ingestSeconds !== null) {
+          const c = await queues.claimAdjudication.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+          if (Object.values(c).reduce((a, b) => a + b, 0) === 0) break;
         }
         await sleep(250);
       }
@@ -364,43 +389,19 @@ async function main(): Promise<void> {
       const [counts] = (await store.sourceCounts(db, [source])) as [Awaited<ReturnType<typeof store.sourceCounts>>[number]];
       const simFigures = sim.stop();
       const reports = await group.stop();
+      const { failed: failedJobs } = await queues.claimAdjudication.getJobCounts('failed');
       await closeQueues(queues);
       evidence.sql = mergeStatements([evidence.sql, ...reports.map((r) => r.sql)]);
       evidence.activity = activityText(activity.since(m.activity!, reports.flatMap((r) => r.backendPids)));
-      print({ step: `ingest, ${workers} worker(s)`, count, unit: 'settlements', evidence, ...workersText(reports, simFigures) });
-      console.log(`     stored ${n0(counts.total)} (matched ${n0(counts.matched)}, unmatched ${n0(counts.unmatched)}, duplicate ${n0(counts.duplicate)}), rejected ${n0(counts.openRejections)}`);
-      rounds.push({ workers, prefix, source, count, seconds: evidence.seconds, matched: counts.matched });
-    }
-    await db.query('ANALYZE settlements');
-
-    // ---- adjudication, per worker count: each round's queued jobs
-    const adjudicated: { workers: number; jobs: number; seconds: number }[] = [];
-    for (const round of rounds) {
-      const queue = createQueue(QUEUE_NAMES.claimAdjudication, redis, round.prefix);
-      await queue.pause();
-      const before = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
-      const jobs = Object.values(before).reduce((a, b) => a + b, 0);
-      const group = await startWorkerGroup(round.workers, { mode: 'adjudication', schema, prefix: round.prefix });
-      running.push(...group.children);
-      const m = mark(sampler, activity);
-      await queue.resume();
-      for (;;) {
-        const c = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
-        if (Object.values(c).reduce((a, b) => a + b, 0) === 0) break;
-        await sleep(250);
-      }
-      const evidence = since(m, sampler, activity);
-      const reports = await group.stop();
-      const { failed: failedJobs } = await queue.getJobCounts('failed');
-      await queue.close();
-      evidence.sql = mergeStatements([evidence.sql, ...reports.map((r) => r.sql)]);
-      evidence.activity = activityText(activity.since(m.activity!, reports.flatMap((r) => r.backendPids)));
-      print({ step: `adjudicate, ${round.workers} worker(s)`, count: jobs, unit: 'settlements', evidence, ...workersText(reports) });
       const { rows } = await db.query<{ status: string; n: number; total: number }>(
         `SELECT c.status, count(*)::int AS n, sum(c.total_fen)::bigint AS total FROM claims c JOIN settlements s ON s.id = c.settlement_id
-          WHERE s.source = $1 GROUP BY c.status ORDER BY c.status`, [round.source]);
+          WHERE s.source = $1 GROUP BY c.status ORDER BY c.status`, [source]);
+      const decided = rows.reduce((s, r) => s + r.n, 0);
+      print({ step: `ingest+adjudicate, ${workers} worker(s)`, count: decided, unit: 'claims', evidence, ...workersText(reports, simFigures) });
+      console.log(`     feed of ${n0(count)} items (${n0(stays)} inpatient stays): ingested in ${ingestSeconds!.toFixed(1)} s (${n0(count / ingestSeconds!)}/s), ` +
+        `stored ${n0(counts.total)} (matched ${n0(counts.matched)}, unmatched ${n0(counts.unmatched)}, duplicate ${n0(counts.duplicate)}), rejected ${n0(counts.openRejections)}`);
       console.log(`     claims: ${rows.map((r) => `${r.status} ${n0(r.n)} (${n0(r.total / 100)} CNY)`).join(', ')}; failed jobs ${failedJobs ?? 0}`);
-      adjudicated.push({ workers: round.workers, jobs, seconds: evidence.seconds });
+      rounds.push({ workers, prefix, source, count, stays, seconds: evidence.seconds, ingestSeconds: ingestSeconds!, decided });
     }
     await db.query('ANALYZE claims; ANALYZE benefit_lines; ANALYZE member_year_totals');
     {
@@ -530,37 +531,38 @@ async function main(): Promise<void> {
       console.log(`table sizes at the end: ${mb(total!.bytes)} in all; ${rows.map((r) => `${r.name} ${mb(r.bytes)} (${n0(r.rows)} rows)`).join(', ')}`);
     }
 
-    // ---- summary: each step at province scale (10 M members, 200,000 settlements), the slowest named
+    // ---- summary: each step at province scale (10 M members, 200,000 inpatient stays), the wall time
+    // from the import's start to the day reconciled, the slowest step named
     const memberFactor = 10_000_000 / MEMBERS;
     const stayFactor = 200_000 / STAYS;
-    const best = <T extends { seconds: number }>(list: T[], count: (x: T) => number) => list.reduce((a, b) => (count(b) / b.seconds > count(a) / a.seconds ? b : a));
-    const bestIngest = best(rounds, (r) => r.count);
-    const bestAdjudicate = best(adjudicated, (r) => r.jobs);
+    const best = rounds.reduce((a, b) => (b.decided / b.seconds > a.decided / a.seconds ? b : a));
     const find = (step: string) => lines.find((l) => l.step === step)!;
     const seconds = (step: string) => find(step).evidence.seconds;
-    const ingestSeconds = STAYS / (bestIngest.count / bestIngest.seconds);
-    const adjudicateJobs = adjudicated.reduce((s, r) => s + r.jobs, 0);
-    const adjudicateSeconds = adjudicateJobs / (bestAdjudicate.jobs / bestAdjudicate.seconds);
+    const flowSeconds = rounds.reduce((s, r) => s + r.seconds, 0);
     const summary = [
       { step: 'import', measured: seconds('import roster'), factor: memberFactor, how: `${n0(MEMBERS)} rows` },
-      { step: 'ingest', measured: ingestSeconds, factor: stayFactor, how: `${n0(STAYS)} settlements at the best rate (${bestIngest.workers} worker(s))` },
-      { step: 'adjudicate', measured: adjudicateSeconds, factor: stayFactor, how: `${n0(adjudicateJobs)} jobs at the best rate (${bestAdjudicate.workers} worker(s))` },
+      { step: 'flow', measured: flowSeconds, factor: stayFactor, how: `${n0(STAYS)} inpatient stays (${n0(rounds.reduce((s, r) => s + r.count, 0))} feed items) ingested and adjudicated` },
       { step: 'batch', measured: seconds('plan payouts') + seconds('batches written+sealed') + seconds('submit to bank sim'), factor: stayFactor, how: `${n0(payouts)} payouts planned, sealed, sent` },
       { step: 'reconcile', measured: seconds('statement stored') + seconds('reconciled'), factor: stayFactor, how: `${n0(find('reconciled').count)} entries stored and reconciled` },
     ];
-    console.log(`\nprovince scale (10,000,000 members, 200,000 settlements): ${memberFactor === 1 && stayFactor === 1 ? 'measured' : 'measured here × the scale factor (linear projection)'}`);
+    const wallSeconds = summary.reduce((s, x) => s + x.measured, 0);
+    const projectedSeconds = summary.reduce((s, x) => s + x.measured * x.factor, 0);
+    const atScale = memberFactor === 1 && stayFactor === 1;
+    console.log(`\nprovince scale (10,000,000 members, 200,000 inpatient stays): ${atScale ? 'measured' : 'measured here × the scale factor (linear projection)'}`);
     for (const s of summary) {
       console.log(`  ${s.step.padEnd(11)} ${s.measured.toFixed(1).padStart(8)} s for ${s.how}` +
         (s.factor === 1 ? '' : ` → projected ${(s.measured * s.factor).toFixed(0)} s (×${s.factor.toFixed(1)})`));
     }
+    console.log(`  wall time, import to the day reconciled: ${(wallSeconds / 60).toFixed(1)} min${atScale ? '' : ` (projected ${(projectedSeconds / 60).toFixed(1)} min)`}`);
     const slowest = summary.reduce((a, b) => (b.measured * b.factor > a.measured * a.factor ? b : a));
     console.log(`slowest step: ${slowest.step} (${(slowest.measured * slowest.factor / 60).toFixed(1)} min at province scale)`);
-    const evidenceOf = slowest.step === 'import' ? find('import roster') : slowest.step === 'ingest' ? find(`ingest, ${bestIngest.workers} worker(s)`)
-      : slowest.step === 'adjudicate' ? find(`adjudicate, ${bestAdjudicate.workers} worker(s)`) : slowest.step === 'batch' ? find('batches written+sealed') : find('reconciled');
+    const evidenceOf = slowest.step === 'import' ? find('import roster') : slowest.step === 'flow' ? find(`ingest+adjudicate, ${best.workers} worker(s)`)
+      : slowest.step === 'batch' ? find('batches written+sealed') : find('reconciled');
     figures = {
-      members: MEMBERS, units: UNITS, stays: STAYS, sample: SAMPLE, workers: WORKERS, ...stepFigures(),
+      members: MEMBERS, units: UNITS, stays: STAYS, sample: SAMPLE, workers: WORKERS, postgres: postgresSettings, ...stepFigures(),
+      ...Object.fromEntries(rounds.flatMap((r) => [[`ingestSecondsW${r.workers}`, rounded(r.ingestSeconds, 1)], [`decidedPerSecondW${r.workers}`, Math.round(r.decided / r.seconds)]])),
       ...Object.fromEntries(summary.flatMap((s) => [[`${s.step}MeasuredSeconds`, rounded(s.measured, 1)], [`${s.step}ProjectedSeconds`, Math.round(s.measured * s.factor)]])),
-      slowestStep: slowest.step,
+      wallSeconds: rounded(wallSeconds, 1), projectedWallSeconds: Math.round(projectedSeconds), slowestStep: slowest.step,
     };
     const e = evidenceOf.evidence;
     console.log(`  why: ${evidenceOf.step}: bench CPU ${e.ownCpu.toFixed(1)} s, its PostgreSQL backends ${e.backendCpu.toFixed(1)} s${evidenceOf.otherCpu ? `, ${evidenceOf.otherCpu}` : ''} ` +

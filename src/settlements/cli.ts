@@ -276,7 +276,8 @@ async function simulatorCommand(o: SimulatorCommandOptions): Promise<void> {
   process.once('SIGINT', stop);
 }
 
-async function rosterMembers(path: string): Promise<SimMember[]> {
+/** The members of a roster CSV (columns name, id_number), as the simulator settles for them. */
+export async function rosterMembers(path: string): Promise<SimMember[]> {
   const members: SimMember[] = [];
   const rows = createReadStream(path).pipe(parse({ bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, columns: true }));
   for await (const row of rows as AsyncIterable<Record<string, string>>) {

@@ -77,6 +77,21 @@ export function* simulatedItems(data: SimulatorData, from = 0, to = data.count):
 }
 
 /**
+ * The length of the shortest feed holding `stays` inpatient settlements (2304): a province's year is
+ * counted in hospital stays, and the feed mixes outpatient visits, strangers, reversals and invalid
+ * records around them (about 4.2 items a stay).
+ */
+export function feedLengthForStays(data: Omit<SimulatorData, 'count'>, stays: number): number {
+  let found = 0;
+  for (let i = 0; found < stays; i++) {
+    const { truth } = simulatedItem({ ...data, count: i + 1 }, i);
+    if (truth.kind === 'SETTLEMENT' && truth.inpatient) found += 1;
+    if (found === stays) return i + 1;
+  }
+  return 0;
+}
+
+/**
  * A steady feed: item `i` appears on the platform `i / perSecond` seconds after `startedAt`, in
  * feed order, as settlements arrive on a real platform through the day (a benchmark feeds the hub
  * at a known rate and knows when each settlement appeared).
