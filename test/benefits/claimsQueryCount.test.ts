@@ -3,6 +3,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { queriesPerPageSize, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { approvedClaims, settings } from '../payouts/support.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
+import { PAGE_DOCUMENTS } from '../gateway/pageDocuments.ts';
 
 /** A page of claims with what a claims list shows costs the same SQL statements for 5 claims as for 50. */
 
@@ -20,16 +21,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const PAGE = `query($n: Int) { claims(first: $n) {
-  totalCount pageInfo { hasNextPage endCursor }
-  edges { cursor node {
-    id planYear settledAt status eligible reasons { code text { zh en } } reasonCodes warnings personBurdenFen computedTotalFen totalFen memberPaysFen
-    decidedBy decidedAt decisionReason createdAt
-    settlement { id setlId status } member { id name } unit { id name }
-    lines { id programme basisFen amountFen capsHit status explanation { zh en } diseaseGroups }
-    payout { id status amountFen }
-  } }
-} }`;
+const PAGE = PAGE_DOCUMENTS.claims;
 
 describe('the claims connection', () => {
   it('serves a page of claims with settlement, member, unit, lines and payout in a constant number of SQL statements', async () => {

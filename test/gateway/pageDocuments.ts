@@ -1,7 +1,7 @@
 /**
  * Pages as the front-end asks for them, `$n` items each: what a list of members, claims, payouts or
- * settlements shows. bench/gateway.ts measures them executed; pageQueryCounts.test.ts holds their SQL
- * statements constant in the page size.
+ * settlements shows. bench/gateway.ts measures them executed; pageQueryCounts.test.ts and each domain's
+ * QueryCount test hold their SQL statements constant in the page size.
  */
 export const PAGE_DOCUMENTS = {
   members: `query MembersPage($n: Int) { members(first: $n) {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { queriesPerPageSize, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { approvedBatch, approvedClaims } from './support.ts';
+import { PAGE_DOCUMENTS } from '../gateway/pageDocuments.ts';
 
 /** A page of payouts with their claims, members and attempts costs the same SQL statements for 5 payouts as for 50. */
 
@@ -19,16 +20,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const PAGE = `query($n: Int) { payouts(first: $n) {
-  totalCount pageInfo { hasNextPage endCursor }
-  edges { cursor node {
-    id amountFen status statusReason paidAt settledAt createdAt
-    retryProposal { proposedBy reason }
-    claim { id status totalFen lines { programme amountFen } }
-    member { id name } unit { id name }
-    attempts { attemptNo endToEndId status amountFen creditorName creditorAccountMasked remittanceInfo batch { id msgId status paymentCount } }
-  } }
-} }`;
+const PAGE = PAGE_DOCUMENTS.payouts;
 
 describe('the payouts connection', () => {
   it('serves a page of payouts with claim, member, unit, attempts and batches in a constant number of SQL statements', async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { queriesPerPageSize, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { seedEnrolledMember, seedReversal, seedSettlement } from '../benefits/seed.ts';
+import { PAGE_DOCUMENTS } from '../gateway/pageDocuments.ts';
 
 /** A page of settlements with what links them (member, enrolment, unit, reversals, claim) costs the same SQL statements for 5 as for 50. */
 
@@ -23,16 +24,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const PAGE = `query($n: Int) { settlements(first: $n) {
-  totalCount pageInfo { hasNextPage endCursor }
-  edges { cursor node {
-    id setlId kind transaction reversesSetlId visitId insuredPersonNo personNameMasked idNumberMasked insuranceType medicalType
-    inpatient settledAt planYear diagnoses status unmatchedReason source processingError receivedAt matchedAt
-    amounts { totalFeesFen fundsTotalFen personBurdenFen personalAccountFen cashPaidFen }
-    reverses { id setlId } reversedBy { id setlId } duplicateOf { id }
-    member { id name } enrolment { id planYear } unit { id name } claim { id status }
-  } }
-} }`;
+const PAGE = PAGE_DOCUMENTS.settlements;
 
 describe('the settlements connection', () => {
   it('serves a page of settlements with member, enrolment, unit, reversals and claim in a constant number of SQL statements', async () => {
