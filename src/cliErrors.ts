@@ -33,6 +33,9 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUN
 const NOT_MIGRATED = new Set(['42P01', '42703', '42883', '42704']);
 // The server answered but refuses this DATABASE_URL: no such database, wrong user or password.
 const REFUSED_LOGIN = new Set(['3D000', '28P01', '28000']);
+// The server is starting, shutting down or restarting (a connection exception is class 08): it
+// will answer again, so a supervisor should start the command again, not look for a bug.
+const NOT_READY = new Set(['57P01', '57P02', '57P03']);
 
 // The settings that name the services the hub connects to, and what to call each in a message.
 const SERVICES = [
@@ -73,6 +76,13 @@ export function describeFailure(error: unknown): Failure {
   }
   if (error instanceof pg.DatabaseError && error.code && REFUSED_LOGIN.has(error.code)) {
     return { line: `DATABASE_URL: PostgreSQL at ${where('DATABASE_URL')} refuses it: ${error.message}`, exitCode: EXIT.usage };
+  }
+  if (error instanceof pg.DatabaseError && error.code && (NOT_READY.has(error.code) || error.code.startsWith('08'))) {
+    return { line: `PostgreSQL at ${where('DATABASE_URL')} is not ready: ${error.message} (DATABASE_URL); start again once it answers`, exitCode: EXIT.unavailable };
+  }
+  // pg's own words when the server closed the connection (a restart, a kill), then for its next query.
+  if (error instanceof Error && /^Connection terminated|encountered a connection error and is not queryable/.test(error.message)) {
+    return { line: `PostgreSQL at ${where('DATABASE_URL')} closed the connection (DATABASE_URL); start again once it answers`, exitCode: EXIT.unavailable };
   }
   const network = networkCause(error);
   if (network?.code === 'EADDRINUSE' || network?.code === 'EACCES') {

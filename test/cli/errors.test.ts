@@ -119,3 +119,29 @@ describe('errors of the domain, mapped once', () => {
       .toEqual({ line: 'psn: is required\nfunds: must not be negative', exitCode: EXIT.usage });
   });
 });
+
+describe('a PostgreSQL that restarts is unavailable, not a bug', () => {
+  it('a connection the server ended, or a server starting up, exits 3 naming DATABASE_URL', async () => {
+    const { describeFailure, EXIT } = await import('../../src/cliErrors.ts');
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    client.on('error', () => undefined);
+    const { rows: [backend] } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    await admin.query('SELECT pg_terminate_backend($1)', [backend!.pid]);
+    await admin.end();
+    // The server's own error (57P01), then pg's when the socket is already gone.
+    const ended = await client.query('SELECT 1').catch((error: unknown) => error);
+    const gone = await client.query('SELECT 1').catch((error: unknown) => error);
+    await client.end().catch(() => undefined);
+    for (const error of [ended, gone]) {
+      const failure = describeFailure(error);
+      expect(failure.exitCode, String(error)).toBe(EXIT.unavailable);
+      expect(failure.line).toMatch(/^PostgreSQL at .+ \(DATABASE_URL\)/);
+    }
+    // What a worker starting during a restart hears (SQLSTATE 57P03).
+    const startingUp = Object.assign(new pg.DatabaseError('the database system is starting up', 0, 'error'), { code: '57P03' });
+    expect(describeFailure(startingUp)).toMatchObject({ exitCode: EXIT.unavailable, line: expect.stringContaining('is not ready: the database system is starting up') });
+  });
+});
