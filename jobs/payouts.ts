@@ -7,7 +7,7 @@ import { enqueuePayoutBatch, payoutBatchJobId, type PayoutBatchJob, type PayoutJ
 import type { PayoutServices } from '../src/payouts/settings.ts';
 import { unfinishedBatchIds } from '../src/payouts/store/batches.ts';
 import { advanceBatch, payoutStatusChange, readStatusFeed, type SubmissionContext } from '../src/payouts/submission.ts';
-import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
+import { clearStaleJobIds, jobLocks, QUEUE_NAMES } from '../src/queues.ts';
 import type { WorkerServices } from './services.ts';
 
 /**
@@ -68,7 +68,7 @@ export async function start({ db, keys, connection, prefix, log, payouts, announ
     // One at a time per process: a batch holds a connection (its advisory lock) and takes another
     // for each transaction, so several at once could take the whole pool and wait on each other.
     // Batches are few and large; more processes give more at once.
-    { connection, prefix, concurrency: 1, lockDuration: payouts.lockMs },
+    { connection, prefix, concurrency: 1, ...jobLocks(payouts.lockMs) },
   );
   return [worker];
 }

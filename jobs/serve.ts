@@ -118,6 +118,9 @@ export async function runWorkers({ host = '127.0.0.1' }: { host?: string } = {})
   }));
   const port = (server.address() as { port: number }).port;
   log.info({ url: `http://${host}:${port}/metrics`, port }, 'workers running; operations endpoints listening');
+  // A supervisor that started the process with an IPC channel hears that it runs (a failure
+  // before this is a start-up failure, to retry; an exit after it is a crash).
+  process.send?.({ workers: 'running', port }, () => process.disconnect?.());
   const endpoints = {
     async close() {
       draining = true;

@@ -10,7 +10,7 @@ import { releaseResolvableUnmatched } from '../src/settlements/store/rematch.ts'
 import { enqueueMatchedSettlements } from '../src/benefits/queue.ts';
 import type { AfterMatch } from '../src/settlements/matchingStep.ts';
 import { enqueueSettlementMatches, matchJobId, type SettlementMatchJob, type SettlementPullJob } from '../src/settlements/queue.ts';
-import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
+import { clearStaleJobIds, jobLocks, QUEUE_NAMES } from '../src/queues.ts';
 import { matchProcessor, recordMatchFailure } from './settlementsMatch.ts';
 import { pullProcessor, recordPullFailure } from './settlementsPull.ts';
 import type { WorkerServices } from './services.ts';
@@ -68,7 +68,7 @@ export async function start({ db, keys, connection, prefix, log, queues, settlem
     return adapter;
   };
 
-  const locks = { lockDuration: options.lockMs, stalledInterval: Math.max(500, Math.floor(options.lockMs / 2)), maxStalledCount: 2 };
+  const locks = jobLocks(options.lockMs);
   const pull = new Worker<SettlementPullJob>(QUEUE_NAMES.settlementPull, pullProcessor(db, keys, queues, adapterOf, log), {
     connection, prefix, concurrency: 2, ...locks,
   });

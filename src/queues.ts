@@ -23,6 +23,15 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
+/**
+ * A worker's job locks: a job whose worker died is taken over after about `lockMs`, found by the
+ * stalled check every half lock rather than BullMQ's 30 s; one stall is forgiven (a worker
+ * paused past its lock), a second fails the job, and the sweep re-adds its work from PostgreSQL.
+ */
+export function jobLocks(lockMs: number): { lockDuration: number; stalledInterval: number; maxStalledCount: number } {
+  return { lockDuration: lockMs, stalledInterval: Math.max(500, Math.floor(lockMs / 2)), maxStalledCount: 2 };
+}
+
 export interface Queues {
   rosterImport: Queue;
   settlementPull: Queue;
