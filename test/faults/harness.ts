@@ -197,7 +197,10 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
     workers[slot] = worker;
     // The worker says when it runs (jobs/serve.ts); on a loaded machine its start can take longer
     // than any fixed time, and a fault may land in it.
-    child.once('message', () => { worker.running = true; });
+    child.once('message', () => {
+      worker.running = true;
+      trace(`${((Date.now() - started) / 1000).toFixed(1)} s: worker ${slot} runs`);
+    });
     // Restarted as a supervisor would. Failing to start while PostgreSQL is down is expected; a
     // worker that dies on its own once running is a finding.
     child.once('exit', (code, signal) => {
