@@ -101,7 +101,7 @@ export async function receiveDocument(db: Db, document: IncomingDocument, option
     }
     return row;
   }));
-  if (stored.status !== 'ACCEPTED') return processXml(db, stored.id, document.xml, stored.trusted, schema ?? schemaCheck(document.xml, options), options);
+  if (stored.status !== 'ACCEPTED') return processXml(db, { id: stored.id, sha256 }, document.xml, stored.trusted, schema ?? schemaCheck(document.xml, options), options);
   return { ...(await documentOutcome(db, stored.id)), duplicate: true };
 }
 
@@ -122,7 +122,7 @@ export function confirmationRefusal(actor: Pick<Actor, 'subject'>, document: { s
  */
 export async function confirmDocument(db: Db, actor: Actor, documentId: number, reason: string, options: IngestOptions = {}): Promise<DocumentOutcome> {
   if (reason.trim().length < 4) throw invalid('input.reason', 'say how the document was checked against the bank (at least 4 characters)');
-  await inTransaction(db, async (tx) => {
+  const confirmed = await inTransaction(db, async (tx) => {
     const row = await store.lockDocumentToConfirm(tx, documentId);
     if (!row) throw notFound('bank document', 'input.documentId');
     const refusal = confirmationRefusal(actor, row);
@@ -132,8 +132,11 @@ export async function confirmDocument(db: Db, actor: Actor, documentId: number, 
       action: 'bank_document.confirm', targetType: 'BankDocument', targetId: String(documentId), reason: reason.trim(),
       details: { sha256: row.sha256.toString('hex'), kind: row.kind, msgId: row.msgId, entries: row.entries, receivedBy: row.receivedBy },
     });
+    return row;
   });
-  return processDocument(db, documentId, options);
+  // Parsed at receipt by this process: stored from that parse, without reading the document back.
+  const parsed = awaitingConfirmation.take(documentId, confirmed.sha256);
+  return parsed ? storeParsed(db, documentId, parsed.kind, parsed.records, options) : processDocument(db, documentId, options);
 }
 
 /** Checks, parses and stores a stored document (RECEIVED, or REJECTED being retried); ACCEPTED ones are left as they are. */
@@ -142,7 +145,7 @@ export async function processDocument(db: Db, documentId: number, options: Inges
   if (!row) throw new Error(`no bank document ${documentId}`);
   if (row.status === 'ACCEPTED') return { ...(await documentOutcome(db, documentId)), duplicate: true };
   // A confirmed document passed the schema before it could wait for confirmation: its bytes are the same.
-  return processXml(db, documentId, row.xml, row.trusted, row.confirmed ? Promise.resolve([]) : schemaCheck(row.xml, options), options);
+  return processXml(db, { id: documentId, sha256: row.sha256 }, row.xml, row.trusted, row.confirmed ? Promise.resolve([]) : schemaCheck(row.xml, options), options);
 }
 
 /**
@@ -157,8 +160,9 @@ function schemaCheck(xml: string, options: IngestOptions): Promise<Iso20022Probl
 }
 
 async function processXml(
-  db: Db, documentId: number, xml: string, trusted: boolean, schema: Promise<Iso20022Problem[]>, options: IngestOptions,
+  db: Db, document: { id: number; sha256: Buffer }, xml: string, trusted: boolean, schema: Promise<Iso20022Problem[]>, options: IngestOptions,
 ): Promise<DocumentOutcome> {
+  const documentId = document.id;
   const declared = declarationProblem(xml);
   if (declared) return reject(db, documentId, null, null, [declared]);
   const kind = documentKind(xml);
@@ -186,18 +190,69 @@ async function processXml(
   if (problems.length > 0) return reject(db, documentId, kind, message.msgId, problems);
   if (!trusted) {
     await store.markAwaitingConfirmation(db, documentId, kind, records.msgId, records.entries.length);
+    awaitingConfirmation.keep(documentId, document.sha256, kind, records);
     return { documentId, status: 'AWAITING_CONFIRMATION', duplicate: false, kind, msgId: records.msgId, entries: records.entries.length, entriesNew: 0, accounts: [], problems: [] };
   }
+  // Sealed by the bank since it waited: it waits no more.
+  awaitingConfirmation.drop(documentId);
+  return storeParsed(db, documentId, kind, records, options);
+}
+
+/** Stores the records of a trusted document that passed every check, or refuses it whole where it contradicts what is stored. */
+async function storeParsed(db: Db, documentId: number, kind: DocumentKind, records: DocumentRecords, options: IngestOptions): Promise<DocumentOutcome> {
   try {
     const stored = await timed(options.steps, 'storeEntries', () => inTransaction(db, (tx) => storeRecords(tx, documentId, kind, records)));
     // A large statement changes the table's make-up at once: let the planner know before it is matched.
     if (stored.entriesNew >= ANALYZE_AFTER) await timed(options.steps, 'analyze', () => store.analyzeEntries(db));
     return { documentId, status: 'ACCEPTED', duplicate: false, kind, msgId: records.msgId, problems: [], ...stored };
   } catch (error) {
-    if (error instanceof RecordsRefused) return reject(db, documentId, kind, message.msgId, error.problems);
+    if (error instanceof RecordsRefused) return reject(db, documentId, kind, records.msgId, error.problems);
     throw error;
   }
 }
+
+/**
+ * What this process parsed of the documents waiting for confirmation, so that confirming one here
+ * stores that parse instead of reading the document back and parsing it again. Used only for the
+ * same bytes (sha256); bounded in entries (oldest dropped first) and in time: a document confirmed
+ * later or by another process is read back and parsed as before.
+ */
+class ParsedDocuments {
+  private readonly kept = new Map<number, { sha256: Buffer; kind: DocumentKind; records: DocumentRecords; expiry: NodeJS.Timeout }>();
+  private entries = 0;
+
+  constructor(private readonly maxEntries: number, private readonly keepMs: number) {}
+
+  keep(documentId: number, sha256: Buffer, kind: DocumentKind, records: DocumentRecords): void {
+    this.drop(documentId);
+    if (records.entries.length > this.maxEntries) return;
+    for (const [id] of this.kept) {
+      if (this.entries + records.entries.length <= this.maxEntries) break;
+      this.drop(id);
+    }
+    const expiry = setTimeout(() => this.drop(documentId), this.keepMs).unref();
+    this.kept.set(documentId, { sha256, kind, records, expiry });
+    this.entries += records.entries.length;
+  }
+
+  /** The kept parse of these bytes, no longer kept. */
+  take(documentId: number, sha256: Buffer): { kind: DocumentKind; records: DocumentRecords } | null {
+    const kept = this.kept.get(documentId);
+    this.drop(documentId);
+    return kept && kept.sha256.equals(sha256) ? kept : null;
+  }
+
+  drop(documentId: number): void {
+    const kept = this.kept.get(documentId);
+    if (!kept) return;
+    clearTimeout(kept.expiry);
+    this.kept.delete(documentId);
+    this.entries -= kept.records.entries.length;
+  }
+}
+
+// A 100,000-entry statement's parse is some 160 MB of memory.
+const awaitingConfirmation = new ParsedDocuments(200_000, 15 * 60_000);
 
 /** What the bank's documents say that contradicts what is stored: the whole document is refused. */
 class RecordsRefused extends Error {
@@ -294,6 +349,7 @@ async function unlistedBookings(tx: Tx, records: DocumentRecords): Promise<Iso20
 }
 
 async function reject(db: Db, documentId: number, kind: DocumentKind | null, msgId: string | null, problems: Iso20022Problem[]): Promise<DocumentOutcome> {
+  awaitingConfirmation.drop(documentId);
   await store.markRejected(db, documentId, kind, msgId, problems);
   return { documentId, status: 'REJECTED', duplicate: false, kind, msgId, entries: 0, entriesNew: 0, accounts: [], problems };
 }

@@ -196,7 +196,7 @@ describe('a batch booking', () => {
     await importConfirmed(db.pool, handStatement(date, 90_000_000, [debit]));
     const result = await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: date });
     expect(result.settled).toBe(2);
-    expect((await db.pool.query(`SELECT state FROM statement_entries WHERE account_servicer_ref = $1`, [debit.accountServicerRef])).rows).toEqual([{ state: 'MATCHED' }]);
+    expect((await db.pool.query(`SELECT s.state FROM statement_entry_states s JOIN statement_entries e ON e.id = s.entry_id WHERE e.account_servicer_ref = $1`, [debit.accountServicerRef])).rows).toEqual([{ state: 'MATCHED' }]);
     const { rows: matches } = await db.pool.query(`SELECT rule, kind FROM reconciliation_matches m JOIN statement_entries e ON e.id = m.entry_id WHERE e.booking_date = $1`, [date]);
     expect(matches).toEqual([{ rule: 'BATCH', kind: 'PAYOUT' }, { rule: 'BATCH', kind: 'PAYOUT' }]);
     expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['SETTLED', 'SETTLED']);

@@ -19,7 +19,7 @@ afterAll(async () => {
 describe('reconciliation model', () => {
   it.each([
     ['bank_documents', 'status', Object.keys(DOCUMENT_TRANSITIONS)],
-    ['statement_entries', 'state', Object.keys(ENTRY_TRANSITIONS)],
+    ['statement_entry_states', 'state', Object.keys(ENTRY_TRANSITIONS)],
     ['reconciliation_exceptions', 'status', Object.keys(EXCEPTION_TRANSITIONS)],
     ['reconciliation_runs', 'status', Object.keys(RECONCILIATION_RUN_TRANSITIONS)],
     ['four_eyes_proposals', 'status', Object.keys(PROPOSAL_TRANSITIONS)],

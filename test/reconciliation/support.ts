@@ -57,7 +57,7 @@ export async function exceptionsOf(db: pg.Pool): Promise<{ kind: string; status:
 
 /** Row counts of the reconciliation tables: a re-import or re-run must leave them as they are. */
 export async function tableCounts(db: pg.Pool): Promise<Record<string, number>> {
-  const tables = ['bank_documents', 'bank_statements', 'statement_entries', 'reconciliation_matches', 'reconciliation_exceptions', 'contribution_payments', 'audit_log'];
+  const tables = ['bank_documents', 'bank_statements', 'statement_entries', 'statement_entry_states', 'reconciliation_matches', 'reconciliation_exceptions', 'contribution_payments', 'audit_log'];
   const counts: Record<string, number> = {};
   for (const table of tables) counts[table] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
   return counts;

@@ -73,12 +73,12 @@ export async function markDocumentConfirmed(tx: Tx, documentId: number, confirme
 }
 
 /**
- * A stored document to process: its bytes, status, whether it is trusted (the bank's seal, or a
+ * A stored document to process: its bytes and their hash, status, whether it is trusted (the bank's seal, or a
  * second person's confirmation) and whether a second person confirmed it.
  */
-export async function documentToProcess(db: Queryable, documentId: number): Promise<{ xml: string; status: DocumentStatus; trusted: boolean; confirmed: boolean } | null> {
-  return (await db.query<{ xml: string; status: DocumentStatus; trusted: boolean; confirmed: boolean }>(
-    `SELECT xml, status, ${TRUSTED}, confirmed_by IS NOT NULL AS confirmed FROM bank_documents WHERE id = $1`, [documentId],
+export async function documentToProcess(db: Queryable, documentId: number): Promise<{ xml: string; sha256: Buffer; status: DocumentStatus; trusted: boolean; confirmed: boolean } | null> {
+  return (await db.query<{ xml: string; sha256: Buffer; status: DocumentStatus; trusted: boolean; confirmed: boolean }>(
+    `SELECT xml, sha256, status, ${TRUSTED}, confirmed_by IS NOT NULL AS confirmed FROM bank_documents WHERE id = $1`, [documentId],
   )).rows[0] ?? null;
 }
 
@@ -133,7 +133,7 @@ export async function documentSummary(db: Queryable, documentId: number): Promis
 
 /** Lets the planner know a large statement changed the table's make-up. */
 export async function analyzeEntries(db: Queryable): Promise<void> {
-  await db.query('ANALYZE statement_entries');
+  await db.query('ANALYZE statement_entries, statement_entry_states');
 }
 
 // ---------------------------------------------------------------- statements

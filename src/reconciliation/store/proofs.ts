@@ -19,7 +19,7 @@ export async function proofFigures(tx: Tx, account: string, fromDate: string | n
                 sum(amount_fen) FILTER (WHERE credit_debit = 'CRDT' AND state IN ('MATCHED', 'RESOLVED')) AS recognized_credits,
                 sum(amount_fen) FILTER (WHERE credit_debit = 'DBIT' AND state IN ('MATCHED', 'RESOLVED')) AS recognized_debits,
                 count(*) FILTER (WHERE state IN ('PENDING', 'EXCEPTION')) AS unrecognized
-           FROM statement_entries e WHERE e.statement_id = s.id) f ON true
+           FROM statement_entries e JOIN statement_entry_states st ON st.entry_id = e.id WHERE e.statement_id = s.id) f ON true
        LEFT JOIN LATERAL (
          SELECT closing_fen, statement_date FROM bank_statements p
           WHERE p.account = s.account AND p.statement_date < s.statement_date ORDER BY p.statement_date DESC LIMIT 1) p ON true

@@ -15,8 +15,10 @@ const DOCUMENT_COLUMNS = `id, kind, msg_id AS "msgId", source, file_name AS "fil
 const STATEMENT_COLUMNS = `id, account, statement_date::text AS date, statement_ref AS "statementRef", final, opening_fen AS "openingFen",
   closing_fen AS "closingFen", bank_created_at AS "bankCreatedAt", document_id AS "documentId"`;
 const ENTRY_COLUMNS = `e.id, e.account, e.account_servicer_ref AS "accountServicerRef", e.credit_debit AS "creditDebit", e.amount_fen AS "amountFen",
-  e.booking_date::text AS "bookingDate", e.value_date::text AS "valueDate", e.transaction_code AS "transactionCode", e.entry, e.state,
+  e.booking_date::text AS "bookingDate", e.value_date::text AS "valueDate", e.transaction_code AS "transactionCode", e.entry, st.state,
   e.statement_id AS "statementId"`;
+/** Entries with their state. */
+const ENTRIES = 'statement_entries e JOIN statement_entry_states st ON st.entry_id = e.id';
 const MATCH_COLUMNS = `m.id, m.entry_id AS "entryId", m.tx_index AS "transactionIndex", m.kind, m.rule, m.amount_fen AS "amountFen",
   a.end_to_end_id AS "endToEndId", a.payout_id AS "payoutId", m.unit_id AS "unitId", m.plan_year AS "planYear", m.matched_by AS "matchedBy",
   m.created_at AS "createdAt"`;
@@ -124,7 +126,7 @@ export interface EntryFilter {
 function entryWhere(p: Params, f: EntryFilter, keyset: Keyset | null): string {
   return where(p, [
     f.account ? `e.account = ${p.add(f.account)}` : null,
-    f.state ? `e.state = ${p.add(f.state)}` : null,
+    f.state ? `st.state = ${p.add(f.state)}` : null,
     f.creditDebit ? `e.credit_debit = ${p.add(f.creditDebit)}` : null,
     f.bookedFrom ? `e.booking_date >= ${p.add(f.bookedFrom)}::date` : null,
     f.bookedTo ? `e.booking_date <= ${p.add(f.bookedTo)}::date` : null,
@@ -137,17 +139,17 @@ export async function listEntries(db: Queryable, filter: EntryFilter, page: Page
   const p = new Params();
   const keyset = keysetSql(p, filter.statementId != null ? ENTRIES_IN_BOOKING_ORDER : ENTRIES_NEWEST_FIRST, page);
   return (await db.query<StatementEntryRow>(
-    `SELECT ${ENTRY_COLUMNS} FROM statement_entries e ${entryWhere(p, filter, keyset)} ${orderAndLimit(p, keyset, page)}`, p.values,
+    `SELECT ${ENTRY_COLUMNS} FROM ${ENTRIES} ${entryWhere(p, filter, keyset)} ${orderAndLimit(p, keyset, page)}`, p.values,
   )).rows;
 }
 
 export async function countEntries(db: Queryable, filter: EntryFilter): Promise<number> {
   const p = new Params();
-  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statement_entries e ${entryWhere(p, filter, null)}`, p.values)).rows[0]!.n;
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ENTRIES} ${entryWhere(p, filter, null)}`, p.values)).rows[0]!.n;
 }
 
 export async function entriesByIds(db: Queryable, ids: readonly number[]): Promise<StatementEntryRow[]> {
-  return (await db.query<StatementEntryRow>(`SELECT ${ENTRY_COLUMNS} FROM statement_entries e WHERE e.id = ANY($1::bigint[])`, [ids])).rows;
+  return (await db.query<StatementEntryRow>(`SELECT ${ENTRY_COLUMNS} FROM ${ENTRIES} WHERE e.id = ANY($1::bigint[])`, [ids])).rows;
 }
 
 // ---------------------------------------------------------------- matches
@@ -250,9 +252,9 @@ export async function proofsOf(db: Queryable, account: string, from: string, to:
 export async function report(db: Queryable, account: string, date: string): Promise<ReconciliationReportRow> {
   const [proof] = await proofsOf(db, account, date, date);
   const { rows: [counts] } = await db.query<{ entries: number; matched: number; pending: number }>(
-    `SELECT count(*)::int AS entries, count(*) FILTER (WHERE state IN ('MATCHED', 'RESOLVED'))::int AS matched,
-            count(*) FILTER (WHERE state = 'PENDING')::int AS pending
-       FROM statement_entries WHERE account = $1 AND booking_date = $2`,
+    `SELECT count(*)::int AS entries, count(*) FILTER (WHERE st.state IN ('MATCHED', 'RESOLVED'))::int AS matched,
+            count(*) FILTER (WHERE st.state = 'PENDING')::int AS pending
+       FROM ${ENTRIES} WHERE e.account = $1 AND e.booking_date = $2`,
     [account, date],
   );
   const { rows: openExceptions } = await db.query<{ kind: ExceptionKind; count: number; amountFen: number }>(
@@ -283,13 +285,13 @@ export async function runsByIds(db: Queryable, ids: readonly number[]): Promise<
 // ---------------------------------------------------------------- counts
 
 export async function pendingEntryCount(db: Queryable, account: string): Promise<number> {
-  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statement_entries WHERE account = $1 AND state = 'PENDING'`, [account])).rows[0]!.n;
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM statement_entry_states WHERE account = $1 AND state = 'PENDING'`, [account])).rows[0]!.n;
 }
 
 /** Entries accounted for (matched, or resolved by a person) and open exceptions, over all accounts. */
 export async function reconciledCounts(db: Queryable): Promise<{ reconciled: number; exceptions: number }> {
   const { rows: [counts] } = await db.query<{ reconciled: number; exceptions: number }>(
-    `SELECT (SELECT count(*)::int FROM statement_entries WHERE state IN ('MATCHED', 'RESOLVED')) AS reconciled,
+    `SELECT (SELECT count(*)::int FROM statement_entry_states WHERE state IN ('MATCHED', 'RESOLVED')) AS reconciled,
             (SELECT count(*)::int FROM reconciliation_exceptions WHERE status = 'OPEN') AS exceptions`,
   );
   return counts!;

@@ -35,9 +35,9 @@ export async function resolveException(tx: Tx, exceptionId: number, resolution: 
 /** The entry is RESOLVED once no exception on it is open. */
 export async function resolveEntry(tx: Tx, entryId: number): Promise<void> {
   await tx.query(
-    `UPDATE statement_entries e SET state = 'RESOLVED', matched_at = now()
-      WHERE e.id = $1 AND e.state = 'EXCEPTION'
-        AND NOT EXISTS (SELECT 1 FROM reconciliation_exceptions x WHERE x.entry_id = e.id AND x.status = 'OPEN')`,
+    `UPDATE statement_entry_states s SET state = 'RESOLVED', matched_at = now()
+      WHERE s.entry_id = $1 AND s.state = 'EXCEPTION'
+        AND NOT EXISTS (SELECT 1 FROM reconciliation_exceptions x WHERE x.entry_id = s.entry_id AND x.status = 'OPEN')`,
     [entryId],
   );
 }

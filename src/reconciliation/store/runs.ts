@@ -9,6 +9,15 @@ export async function lockAccounts(tx: Tx, accounts: readonly string[]): Promise
   for (const account of [...accounts].sort()) await tx.query("SELECT pg_advisory_xact_lock(hashtext('reconciliation:' || $1))", [account]);
 }
 
+/**
+ * No JIT compilation for the rest of the transaction: a chunk's queries each run once over a few
+ * thousand rows, and compiling them (which the row estimates of a large book ask for) took longer
+ * than it saved.
+ */
+export async function withoutJit(tx: Tx): Promise<void> {
+  await tx.query("SELECT set_config('jit', 'off', true)");
+}
+
 // ---------------------------------------------------------------- runs
 
 export async function startRun(db: Queryable, account: string, startedBy: string): Promise<number> {
@@ -41,9 +50,10 @@ export async function failRun(db: Queryable, runId: number, failure: string): Pr
  */
 export async function pendingEntries(tx: Tx, account: string, limit: number, after: EntryToMatch | null = null): Promise<EntryToMatch[]> {
   const { rows } = await tx.query<EntryToMatch>(
-    `SELECT id, account, booking_date::text AS "bookingDate", entry FROM statement_entries
-      WHERE account = $1 AND state = 'PENDING' AND ($3::date IS NULL OR (booking_date, id) > ($3::date, $4::bigint))
-      ORDER BY booking_date, id LIMIT $2`,
+    `SELECT e.id, e.account, e.booking_date::text AS "bookingDate", e.entry
+       FROM statement_entry_states s JOIN statement_entries e ON e.id = s.entry_id
+      WHERE s.account = $1 AND s.state = 'PENDING' AND ($3::date IS NULL OR (s.booking_date, s.entry_id) > ($3::date, $4::bigint))
+      ORDER BY s.booking_date, s.entry_id LIMIT $2`,
     [account, limit, after?.bookingDate ?? null, after?.id ?? null],
   );
   return rows;
@@ -59,7 +69,7 @@ export async function entryToMatch(tx: Tx, entryId: number): Promise<EntryToMatc
 /** Accounts with entries waiting to be matched. */
 export async function accountsWithPendingEntries(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ account: string }>(
-    `SELECT DISTINCT account FROM statement_entries WHERE state = 'PENDING' ORDER BY account`,
+    `SELECT DISTINCT account FROM statement_entry_states WHERE state = 'PENDING' ORDER BY account`,
   );
   return rows.map((r) => r.account);
 }
@@ -95,15 +105,16 @@ export async function knownAccounts(db: Queryable, configured: readonly string[]
 }
 
 /**
- * Marks each entry (still PENDING) as matching left it. The ids' range, implied by the join, lets
- * the planner read a chunk's rows by the primary key instead of scanning the whole table per chunk.
+ * Marks each entry (still PENDING) as matching left it: its narrow state row, not the entry. The
+ * ids' range, implied by the join, lets the planner read a chunk's rows by the primary key instead
+ * of scanning the whole table per chunk.
  */
 export async function setEntryStates(tx: Tx, states: readonly (readonly [number, EntryState])[]): Promise<void> {
   if (states.length === 0) return;
   const ids = states.map(([id]) => id);
   await tx.query(
-    `UPDATE statement_entries e SET state = t.state, matched_at = now() FROM unnest($1::bigint[], $2::text[]) AS t(id, state)
-      WHERE e.id = t.id AND e.id BETWEEN $3 AND $4 AND e.state = 'PENDING'`,
+    `UPDATE statement_entry_states s SET state = t.state, matched_at = now() FROM unnest($1::bigint[], $2::text[]) AS t(id, state)
+      WHERE s.entry_id = t.id AND s.entry_id BETWEEN $3 AND $4 AND s.state = 'PENDING'`,
     [ids, states.map(([, state]) => state), ids.reduce((a, b) => Math.min(a, b)), ids.reduce((a, b) => Math.max(a, b))],
   );
 }
