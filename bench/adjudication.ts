@@ -19,7 +19,7 @@ import { ensureShippedRuleSets } from '../src/benefits/catalogue.ts';
 const settlements = Number(process.env.SETTLEMENTS ?? 100_000);
 const members = Number(process.env.MEMBERS ?? 40_000);
 const units = 1_000;
-const concurrency = Number(process.env.CONCURRENCY ?? 1000);
+const concurrency = Number(process.env.CONCURRENCY ?? 8); // jobs held at once, each a batch (as `hub work`)
 const maxBatch = Number(process.env.MAX_BATCH ?? 100);
 
 const schema = `bench_${randomBytes(4).toString('hex')}`;

@@ -5,7 +5,8 @@ import { adjudicateSettlements, type AdjudicationOptions, type AdjudicationOutco
 import { RuleSetCache } from '../src/benefits/catalogue.ts';
 import type { ClaimStatus } from '../src/benefits/model.ts';
 import { unadjudicatedSettlementIds } from '../src/benefits/store.ts';
-import { adjudicationJobId, enqueueAdjudications, type AdjudicationJob, type RedecisionJob } from '../src/benefits/queue.ts';
+import { ADJUDICATION_JOB_SETTLEMENTS, adjudicationJobs, enqueueAdjudications, type RedecisionJob } from '../src/benefits/queue.ts';
+import { jobSettlements, type SettlementsJob } from '../src/settlements/queue.ts';
 import { enqueueDueRedecisions, redecideIfFactsChanged, type RedecisionOutcome } from '../src/benefits/redecide.ts';
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import { requestRelease } from '../src/payouts/queue.ts';
@@ -17,7 +18,10 @@ import type { WorkerServices } from './services.ts';
  * (src/benefits/adjudicate.ts). Redis only carries the work: `sweep` re-derives it from the rows.
  */
 export interface AdjudicationWorkerOptions extends AdjudicationOptions {
-  /** High: the jobs of one batch wait together for its transaction. */
+  /**
+   * Jobs a process holds at once. Each carries a batch: a few more than the transactions it runs
+   * keep it busy without holding work another process could do.
+   */
   concurrency: number;
   maxBatch?: number;
   /** Called with each batch's outcomes once its transaction committed (status-change announcements). */
@@ -28,7 +32,6 @@ type BenefitServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'qu
 
 // Jobs arriving within this window are adjudicated in one transaction.
 const BATCH_WINDOW_MS = 2;
-const MAX_ADJUDICATION_BATCH = 100;
 // Adjudication transactions of one process at a time. More only queue on each other's member-year
 // row locks (the main wait measured by bench/pipeline.ts); jobs arriving meanwhile join the next batch.
 const ADJUDICATION_TRANSACTIONS = 2;
@@ -74,16 +77,19 @@ function adjudicationProcessor(
       const statusOf = new Map(outcomes.map((o) => [o.settlementId, o.status]));
       return ids.map((id) => statusOf.get(id) ?? null);
     }),
-    { cache: false, maxBatchSize: options.maxBatch ?? MAX_ADJUDICATION_BATCH, batchScheduleFn: (run) => slots.schedule(run) },
+    { cache: false, maxBatchSize: options.maxBatch ?? ADJUDICATION_JOB_SETTLEMENTS, batchScheduleFn: (run) => slots.schedule(run) },
   );
-  return async (job: Job<AdjudicationJob | RedecisionJob>) => {
+  return async (job: Job<SettlementsJob | RedecisionJob>) => {
     // Re-decisions share the queue: one claim per job, its own transaction (src/benefits/redecide.ts).
     if ('claimId' in job.data) {
       const outcome = await redecideIfFactsChanged(db, job.data.claimId, options);
       if (outcome && outcome.after !== outcome.before) await options.onRedecided(outcome);
       return { status: outcome?.after ?? null };
     }
-    return { status: await batches.load(job.data.settlementId) };
+    const statuses = await batches.loadMany(jobSettlements(job.data));
+    const failure = statuses.find((s) => s instanceof Error);
+    if (failure) throw failure;
+    return { settlements: statuses.length, decided: statuses.filter((s) => s !== null).length };
   };
 }
 
@@ -100,7 +106,7 @@ export async function start({ db, connection, prefix, queues, adjudication, anno
   // The worker's rule sets: the shipped ones inserted once, each stored version parsed once.
   const ruleSets = options.ruleSets ?? new RuleSetCache();
   const onRedecided = (o: Redecided) => announce([{ kind: 'CLAIM', id: o.claimId, memberId: o.memberId, unitId: o.unitId, status: o.after, at: new Date().toISOString() }]);
-  return [new Worker<AdjudicationJob | RedecisionJob>(
+  return [new Worker<SettlementsJob | RedecisionJob>(
     QUEUE_NAMES.claimAdjudication, adjudicationProcessor(db, { ...options, onDecided, ruleSets, onRedecided }), { connection, prefix, concurrency },
   )];
 }
@@ -120,7 +126,7 @@ export async function sweep({ db, queues, adjudication }: BenefitServices): Prom
   for (let after = 0; ;) {
     const ids = await unadjudicatedSettlementIds(db, after, SWEEP_PAGE);
     if (!ids.length) break;
-    await clearStaleJobIds(queues.claimAdjudication, ids.map(adjudicationJobId));
+    await clearStaleJobIds(queues.claimAdjudication, adjudicationJobs(ids).map((j) => j.jobId));
     await enqueueAdjudications(queues.claimAdjudication, ids);
     added += ids.length;
     after = ids.at(-1)!;

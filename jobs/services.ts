@@ -94,7 +94,8 @@ export function workerServices(input: WorkerServicesInput): WorkerServices {
     ...input,
     queues: createQueues(connection, prefix),
     settlements: { lockMs: cfg.SETTLEMENT_JOB_LOCK_MS, matchConcurrency: cfg.SETTLEMENT_MATCH_CONCURRENCY, afterMatch: [], ...input.settlements },
-    adjudication: { concurrency: 1000, autoApproveMaxFen: benefitSettings().AUTO_APPROVE_MAX_FEN, ...input.adjudication },
+    // Adjudication jobs carry up to 100 settlements each: a few more than the two transactions a process runs.
+    adjudication: { concurrency: 8, autoApproveMaxFen: benefitSettings().AUTO_APPROVE_MAX_FEN, ...input.adjudication },
     payouts,
     reconciliation: input.reconciliation ?? reconciliationSettings(cfg, payouts?.adapter ?? null),
     notifications: { settings: { ...notificationSettings(cfg), ...input.notifications }, queue: createNotificationQueue(connection, prefix) },

@@ -9,7 +9,7 @@ import * as store from '../src/settlements/store.ts';
 import { releaseResolvableUnmatched } from '../src/settlements/store/rematch.ts';
 import { enqueueMatchedSettlements } from '../src/benefits/queue.ts';
 import type { AfterMatch } from '../src/settlements/matchingStep.ts';
-import { enqueueSettlementMatches, matchJobId, type SettlementMatchJob, type SettlementPullJob } from '../src/settlements/queue.ts';
+import { enqueueSettlementMatches, matchJobs, type SettlementPullJob, type SettlementsJob } from '../src/settlements/queue.ts';
 import { clearStaleJobIds, jobLocks, QUEUE_NAMES } from '../src/queues.ts';
 import { matchProcessor, recordMatchFailure } from './settlementsMatch.ts';
 import { pullProcessor, recordPullFailure } from './settlementsPull.ts';
@@ -32,9 +32,9 @@ type SettlementServices = Pick<WorkerServices, 'db' | 'keys' | 'connection' | 'p
 const SWEEP_PAGE = 5000;
 
 /**
- * Re-derives settlement work from PostgreSQL: a match job for every settlement still RECEIVED
+ * Re-derives settlement work from PostgreSQL: match jobs for every settlement still RECEIVED
  * (a no-op for jobs Redis still has), reversals whose original has arrived since, and the source
- * schedulers. Returns the number of match jobs (re-)added.
+ * schedulers. Returns the number of settlements whose match jobs were (re-)added.
  */
 export async function sweep({ db, queues }: Pick<WorkerServices, 'db' | 'queues'>): Promise<number> {
   await store.releaseStrandedReversals(db);
@@ -44,7 +44,7 @@ export async function sweep({ db, queues }: Pick<WorkerServices, 'db' | 'queues'
   for (let after = 0; ;) {
     const ids = await store.receivedSettlementIds(db, after, SWEEP_PAGE);
     if (!ids.length) break;
-    await clearStaleJobIds(queues.settlementMatch, ids.map(matchJobId));
+    await clearStaleJobIds(queues.settlementMatch, matchJobs(ids).map((j) => j.jobId));
     await enqueueSettlementMatches(queues.settlementMatch, ids);
     added += ids.length;
     after = ids.at(-1)!;
@@ -72,7 +72,7 @@ export async function start({ db, keys, connection, prefix, log, queues, settlem
   const pull = new Worker<SettlementPullJob>(QUEUE_NAMES.settlementPull, pullProcessor(db, keys, queues, adapterOf, log), {
     connection, prefix, concurrency: 2, ...locks,
   });
-  const match = new Worker<SettlementMatchJob>(QUEUE_NAMES.settlementMatch, matchProcessor(db, [enqueueMatchedSettlements(queues.claimAdjudication), ...options.afterMatch]), {
+  const match = new Worker<SettlementsJob>(QUEUE_NAMES.settlementMatch, matchProcessor(db, [enqueueMatchedSettlements(queues.claimAdjudication), ...options.afterMatch]), {
     connection, prefix, concurrency: options.matchConcurrency, ...locks,
   });
   const onFailed = <T>(record: (db: pg.Pool, job: Job<T>, error: Error) => Promise<void>) => (job: Job<T> | undefined, error: Error) => {

@@ -4,15 +4,14 @@ import type pg from 'pg';
 import { matchAndContinue, type AfterMatch } from '../src/settlements/matchingStep.ts';
 import type { MatchedSettlement } from '../src/settlements/model.ts';
 import * as store from '../src/settlements/store.ts';
-import type { SettlementMatchJob } from '../src/settlements/queue.ts';
+import { jobSettlements, MATCH_JOB_SETTLEMENTS, type SettlementsJob } from '../src/settlements/queue.ts';
 
 /**
- * The downstream job of a stored settlement: match it to a member and enrolment (MATCHED,
+ * The downstream job of stored settlements: match each to a member and enrolment (MATCHED,
  * UNMATCHED with the reason, or DUPLICATE of a copy from another source), then the steps that follow.
  */
 // Jobs arriving within this window are matched in one transaction.
 const BATCH_WINDOW_MS = 5;
-const MAX_BATCH = 500;
 
 export function matchProcessor(db: pg.Pool, afterMatch: readonly AfterMatch[]) {
   const batches = new DataLoader<number, MatchedSettlement['status'] | null>(
@@ -21,13 +20,18 @@ export function matchProcessor(db: pg.Pool, afterMatch: readonly AfterMatch[]) {
       const statusOf = new Map(decided.map((d) => [d.id, d.status]));
       return ids.map((id) => statusOf.get(id) ?? null);
     },
-    { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (run) => setTimeout(run, BATCH_WINDOW_MS) },
+    { cache: false, maxBatchSize: MATCH_JOB_SETTLEMENTS, batchScheduleFn: (run) => setTimeout(run, BATCH_WINDOW_MS) },
   );
-  // null: decided before (a repeated job); the effect happened once, earlier.
-  return async (job: Job<SettlementMatchJob>) => ({ status: await batches.load(job.data.settlementId) });
+  // A settlement decided before (a repeated job) counts as not decided now: the effect happened once, earlier.
+  return async (job: Job<SettlementsJob>) => {
+    const statuses = await batches.loadMany(jobSettlements(job.data));
+    const failure = statuses.find((s) => s instanceof Error);
+    if (failure) throw failure;
+    return { settlements: statuses.length, decided: statuses.filter((s) => s !== null).length };
+  };
 }
 
-/** A settlement whose match job gave up keeps RECEIVED, with the error to see. */
-export async function recordMatchFailure(db: pg.Pool, job: Job<SettlementMatchJob>, error: Error): Promise<void> {
-  if (job.attemptsMade >= (job.opts.attempts ?? 1)) await store.recordProcessingError(db, job.data.settlementId, error.message);
+/** The settlements of a match job that gave up keep RECEIVED, with the error to see. */
+export async function recordMatchFailure(db: pg.Pool, job: Job<SettlementsJob>, error: Error): Promise<void> {
+  if (job.attemptsMade >= (job.opts.attempts ?? 1)) await store.recordProcessingErrors(db, jobSettlements(job.data), error.message);
 }

@@ -10,7 +10,7 @@ import { enqueueSettlementMatches, enqueueSettlementPull, type SettlementPullJob
 
 /**
  * The pull job: pages from a source's stored cursor. Each page, its run counters and the new
- * cursor commit together, then one match job per new settlement is enqueued. While a page is
+ * cursor commit together, then the new settlements' match jobs are enqueued. While a page is
  * stored the next one is already being fetched and validated; after a few pages the job hands on
  * to the next pull job (so a job stays short). A re-run (retry, stalled worker) reads the cursor
  * again: nothing is stored twice.

@@ -115,8 +115,8 @@ const schema = z.object({
   SETTLEMENT_DROP_DIR: z.string().optional(),
   /** Lock of a settlement job (ms): a job whose worker died is run again after about this long. */
   SETTLEMENT_JOB_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
-  /** Settlement match jobs run at once per worker process (they are matched in batches). */
-  SETTLEMENT_MATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Settlement match jobs run at once per worker process (each carries up to 500 settlements, matched in one transaction). */
+  SETTLEMENT_MATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   /** Seconds between a worker process's sweeps, which re-add from PostgreSQL any work Redis lost. */
   SWEEP_SECONDS: z.coerce.number().int().min(1).default(60),
   /** The union's account payouts are paid from (its number at the bank, ≤ 34 characters; the simulator's by default). */

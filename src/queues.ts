@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 
 /**
@@ -59,6 +60,42 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
 
 export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q: Queue) => q.close()));
+}
+
+/** A job that carries a batch of row ids, and its deterministic id. */
+export interface IdBatch {
+  jobId: string;
+  ids: number[];
+}
+
+/**
+ * Row ids cut into jobs of at most `size`, in ascending order. A job per row cost more CPU in
+ * BullMQ and Redis than matching or adjudicating the row (bench/pipeline.ts); the steps batch their
+ * rows in one transaction anyway. The job id is `<kind>-<id>` for a single row, else
+ * `<kind>-<first>-<last>-<digest of the ids>`: the same set is one job however often it is added,
+ * and a different set never takes its id (its work would then wait for the sweep).
+ */
+export function idBatches(kind: string, ids: readonly number[], size: number): IdBatch[] {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const batches: IdBatch[] = [];
+  for (let i = 0; i < sorted.length; i += size) {
+    const batch = sorted.slice(i, i + size);
+    const jobId = batch.length === 1
+      ? `${kind}-${batch[0]}`
+      : `${kind}-${batch[0]}-${batch.at(-1)}-${createHash('sha256').update(batch.join(',')).digest('hex').slice(0, 16)}`;
+    batches.push({ jobId, ids: batch });
+  }
+  return batches;
+}
+
+// addBulk takes one round trip per call; calls are cut so one never grows unbounded.
+const BULK = 1000;
+
+/** The batches' jobs added, `data` making each one's payload from its ids. */
+export async function addIdBatches(queue: Queue, name: string, batches: readonly IdBatch[], data: (ids: number[]) => object): Promise<void> {
+  for (let i = 0; i < batches.length; i += BULK) {
+    await queue.addBulk(batches.slice(i, i + BULK).map(({ jobId, ids }) => ({ name, data: data(ids), opts: { jobId } })));
+  }
 }
 
 const STALE_CHECK_PAGE = 500;

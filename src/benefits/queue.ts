@@ -1,8 +1,10 @@
 import type { Queue } from 'bullmq';
+import { addIdBatches, idBatches, type IdBatch } from '../queues.ts';
 
 /**
- * Adjudication jobs: one per MATCHED settlement (deterministic id `claim-adjudicate-<id>`), carrying
- * only the settlement id; the claim's UNIQUE(settlement_id) makes a repeated job a no-op.
+ * Adjudication jobs: each carries up to ADJUDICATION_JOB_SETTLEMENTS MATCHED settlements' ids (a
+ * deterministic id, src/queues.ts `idBatches`: `claim-adjudicate-<id>` for one); the claim's
+ * UNIQUE(settlement_id) makes a repeated job a no-op.
  */
 export type AdjudicationJobName = 'adjudicate';
 
@@ -19,22 +21,23 @@ export interface RedecisionJob {
 
 export const redecisionJobId = (claimId: number) => `claim-redecide-${claimId}`;
 
+/** The settlements one adjudication job carries: an adjudication batch, one transaction (src/benefits/adjudicate.ts). */
+export const ADJUDICATION_JOB_SETTLEMENTS = 100;
+
 export interface AdjudicationJob {
-  settlementId: number;
+  settlementIds: number[];
 }
 
-export const adjudicationJobId = (settlementId: number) => `claim-adjudicate-${settlementId}`;
+/** The adjudication jobs of these settlements. */
+export const adjudicationJobs = (settlementIds: readonly number[]): IdBatch[] =>
+  idBatches('claim-adjudicate', settlementIds, ADJUDICATION_JOB_SETTLEMENTS);
+
+export function enqueueAdjudications(queue: Queue, settlementIds: readonly number[]): Promise<void> {
+  return addIdBatches(queue, 'adjudicate' satisfies AdjudicationJobName, adjudicationJobs(settlementIds), (ids) => ({ settlementIds: ids }) satisfies AdjudicationJob);
+}
 
 // addBulk takes one round trip per call; pages are cut so a call never grows unbounded.
 const BULK = 1000;
-
-export async function enqueueAdjudications(queue: Queue, settlementIds: readonly number[]): Promise<void> {
-  for (let i = 0; i < settlementIds.length; i += BULK) {
-    await queue.addBulk(settlementIds.slice(i, i + BULK).map((settlementId) => ({
-      name: 'adjudicate' satisfies AdjudicationJobName, data: { settlementId } satisfies AdjudicationJob, opts: { jobId: adjudicationJobId(settlementId) },
-    })));
-  }
-}
 
 export async function enqueueRedecisions(queue: Queue, claimIds: readonly number[]): Promise<void> {
   for (let i = 0; i < claimIds.length; i += BULK) {

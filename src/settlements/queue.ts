@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Queue } from 'bullmq';
+import { addIdBatches, idBatches, type IdBatch } from '../queues.ts';
 
 /**
- * Settlement jobs and their deterministic ids. Payloads carry a source name or a settlement id,
+ * Settlement jobs and their deterministic ids. Payloads carry a source name or settlement ids,
  * never personal data. The rows in PostgreSQL say what work is due; a job only carries it.
  */
 export type SettlementPullJobName = 'pull';
@@ -12,23 +13,30 @@ export interface SettlementPullJob {
   source: string;
 }
 
+/** The settlements one match job carries: the match step's batch, one transaction (src/settlements/matchingStep.ts). */
+export const MATCH_JOB_SETTLEMENTS = 500;
+
 export interface SettlementMatchJob {
-  settlementId: number;
+  settlementIds: number[];
 }
 
+/**
+ * A job that carries settlements (match, adjudication), or one that releases before batched jobs
+ * queued with a single settlement: still in Redis across an upgrade.
+ */
+export type SettlementsJob = { settlementIds: number[] } | { settlementId: number };
+
+/** The settlements a queued job carries, whichever release queued it. */
+export const jobSettlements = (data: SettlementsJob): number[] => ('settlementIds' in data ? data.settlementIds : [data.settlementId]);
+
 export const pullSchedulerId = (source: string) => `settlement-pull-${source}`;
-export const matchJobId = (settlementId: number) => `settlement-match-${settlementId}`;
 
-// addBulk takes one round trip per call; pages are cut so a call never grows unbounded.
-const BULK = 1000;
+/** The match jobs of these settlements, at most MATCH_JOB_SETTLEMENTS each (src/queues.ts `idBatches`). */
+export const matchJobs = (settlementIds: readonly number[]): IdBatch[] => idBatches('settlement-match', settlementIds, MATCH_JOB_SETTLEMENTS);
 
-/** One match job per settlement; adding one already queued is a no-op (same id). */
-export async function enqueueSettlementMatches(queue: Queue, settlementIds: readonly number[]): Promise<void> {
-  for (let i = 0; i < settlementIds.length; i += BULK) {
-    await queue.addBulk(settlementIds.slice(i, i + BULK).map((settlementId) => ({
-      name: 'match' satisfies SettlementMatchJobName, data: { settlementId } satisfies SettlementMatchJob, opts: { jobId: matchJobId(settlementId) },
-    })));
-  }
+/** The settlements' match jobs; adding one already queued is a no-op (same id). */
+export function enqueueSettlementMatches(queue: Queue, settlementIds: readonly number[]): Promise<void> {
+  return addIdBatches(queue, 'match' satisfies SettlementMatchJobName, matchJobs(settlementIds), (ids) => ({ settlementIds: ids }) satisfies SettlementMatchJob);
 }
 
 /** The pull of the page after `cursor`: one job per source and position, however often it is asked for. */

@@ -466,8 +466,8 @@ export async function statusCounts(db: Queryable, ids: readonly number[]): Promi
   return counts;
 }
 
-export async function recordProcessingError(db: Queryable, id: number, error: string): Promise<void> {
-  await db.query(`UPDATE settlements SET processing_error = $2 WHERE id = $1 AND status = 'RECEIVED'`, [id, error]);
+export async function recordProcessingErrors(db: Queryable, ids: readonly number[], error: string): Promise<void> {
+  await db.query(`UPDATE settlements SET processing_error = $2 WHERE id = ANY($1::bigint[]) AND status = 'RECEIVED'`, [ids, error]);
 }
 
 // ---- settlements: reads ----

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
-import { matchJobId } from '../../src/settlements/queue.ts';
+import { matchJobs } from '../../src/settlements/queue.ts';
 import { matchAndContinue } from '../../src/settlements/matchingStep.ts';
 import { seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
@@ -61,7 +61,7 @@ describe('an application', () => {
       fixmedins_code: 'H44010600001', begndate: '2025-05-20', enddate: '2025-06-01', sameIdHash: true, psn_name_masked: '陈*请',
     });
     // The same match job a feed settlement gets.
-    expect(await gw.queues.settlementMatch.getJob(matchJobId(settlementId))).toBeTruthy();
+    expect(await gw.queues.settlementMatch.getJob(matchJobs([settlementId])[0]!.jobId)).toBeTruthy();
 
     const [matched] = await matchAndAdjudicate([settlementId]);
     expect(matched).toEqual({ id: settlementId, status: 'MATCHED' });

@@ -10,7 +10,7 @@ import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { fen } from './support.ts';
 import { claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from './seed.ts';
 import * as adjudication from '../../jobs/benefits.ts';
-import { enqueueMatchedSettlements } from '../../src/benefits/queue.ts';
+import { enqueueAdjudications, enqueueMatchedSettlements } from '../../src/benefits/queue.ts';
 import { closeQueues, createQueues, type Queues } from '../../src/queues.ts';
 
 /** Figures by hand from docs/design.md's rules; `fen('16,800.00')` = 1,680,000 fen. */
@@ -81,6 +81,31 @@ describe('adjudication job', () => {
       });
     } finally {
       await db.pool.query(`UPDATE plan_year_rule_sets SET rule_set_id = 'default-2025' WHERE plan_year = 2025`);
+    }
+  });
+
+  it('a job carries a batch of settlements, each decided once however often it is queued; a job queued with one settlement id by an earlier release still runs', async () => {
+    const queues = createQueues(redis, prefix);
+    const [worker] = await adjudication.start(servicesOf(db.pool, queues));
+    try {
+      const batch = [];
+      for (let i = 0; i < 5; i += 1) batch.push(await seedSettlement(db.pool, await seedEnrolledMember(db.pool, { plan: 'PUBLIC' }), { psn: '10,000.00', ownpay: '2,000.00' }));
+      const legacy = await seedSettlement(db.pool, await seedEnrolledMember(db.pool, { plan: 'PUBLIC' }), { psn: '10,000.00', ownpay: '2,000.00' });
+      await queues.claimAdjudication.add('adjudicate', { settlementId: legacy }, { jobId: `claim-adjudicate-legacy-${legacy}` });
+      // The same settlements queued again in other batches (a sweep cuts its pages its own way).
+      await enqueueAdjudications(queues.claimAdjudication, batch);
+      await enqueueAdjudications(queues.claimAdjudication, batch.slice(0, 3));
+      await enqueueAdjudications(queues.claimAdjudication, [...batch.slice(2), legacy]);
+      await waitForClaims([...batch, legacy]);
+      const jobsLeft = async () => Object.values(await queues.claimAdjudication.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).reduce((a, b) => a + b, 0);
+      for (let i = 0; i < 200 && (await jobsLeft()) > 0; i += 1) await new Promise((r) => setTimeout(r, 50));
+      expect(await jobsLeft()).toBe(0);
+      expect(await queues.claimAdjudication.getJobCounts('failed')).toEqual({ failed: 0 });
+      const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM claims WHERE settlement_id = ANY($1)`, [[...batch, legacy]]);
+      expect(rows[0]!.n).toBe(batch.length + 1);
+    } finally {
+      await worker!.close();
+      await closeQueues(queues);
     }
   });
 
