@@ -30,7 +30,8 @@ export type CoverageRule = 'ENROLMENT_ORDER' | 'WHOLE_UNIT';
  */
 export function contributionCovered(rule: CoverageRule, f: Pick<EnrolmentCoverageFigures, 'owedThroughFen' | 'owedFen' | 'paidFen'>): boolean {
   if (rule === 'WHOLE_UNIT') return contributionStatus(f.owedFen, f.paidFen) === 'PAID';
-  return f.paidFen > 0 && f.owedThroughFen <= f.paidFen;
+  // No figure up to this enrolment: the year is paid in full (store/coverage.ts), so it is covered.
+  return f.paidFen > 0 && (f.owedThroughFen ?? f.owedFen) <= f.paidFen;
 }
 
 /**

@@ -11,31 +11,41 @@ export interface EnrolmentCoverageFigures {
   enrolmentId: number;
   unitId: number;
   planYear: number;
-  /** Owed for this enrolment and those owed before it in its unit's plan year. */
-  owedThroughFen: number;
+  /**
+   * Owed for this enrolment and those owed before it in its unit's plan year; null when the unit
+   * paid the year in full (`paidFen > 0` and at least `owedFen`): every enrolment is then covered,
+   * whatever its place, and the sum is not taken.
+   */
+  owedThroughFen: number | null;
   /** Owed for all of the unit's enrolments of the plan year. */
   owedFen: number;
   /** Paid by the unit towards the plan year. */
   paidFen: number;
 }
 
-/** The coverage figures of each enrolment, in the order asked; null for an unknown enrolment. */
+/**
+ * The coverage figures of each enrolment, in the order asked; null for an unknown enrolment. What a
+ * unit owes for a year comes from its counts (unit_year_enrolments, kept by trigger); only for a
+ * year not paid in full are the enrolments owed before this one summed, along the unit-year index.
+ */
 export async function enrolmentCoverageFigures(db: Queryable, enrolmentIds: readonly number[]): Promise<(EnrolmentCoverageFigures | null)[]> {
   if (!enrolmentIds.length) return [];
+  const owed = (e: string) => `CASE ${e}.plan WHEN 'PUBLIC' THEN $2::bigint ELSE $3::bigint END + CASE WHEN ${e}.special_disease THEN $4::bigint ELSE 0 END`;
   const { rows } = await db.query<EnrolmentCoverageFigures>(
-    `WITH years AS (SELECT DISTINCT unit_id, plan_year FROM enrolments WHERE id = ANY($1::bigint[])),
-     owed AS (
-       SELECT e.id, e.unit_id, e.plan_year,
-              sum(CASE e.plan WHEN 'PUBLIC' THEN $2::bigint ELSE $3::bigint END + CASE WHEN e.special_disease THEN $4::bigint ELSE 0 END)
-                OVER (PARTITION BY e.unit_id, e.plan_year ORDER BY e.enrolled_on, e.id) AS through,
-              sum(CASE e.plan WHEN 'PUBLIC' THEN $2::bigint ELSE $3::bigint END + CASE WHEN e.special_disease THEN $4::bigint ELSE 0 END)
-                OVER (PARTITION BY e.unit_id, e.plan_year) AS total
-         FROM enrolments e JOIN years y ON y.unit_id = e.unit_id AND y.plan_year = e.plan_year)
-     SELECT o.id AS "enrolmentId", o.unit_id AS "unitId", o.plan_year AS "planYear", o.through::bigint AS "owedThroughFen",
-            o.total::bigint AS "owedFen",
-            (SELECT coalesce(sum(cp.amount_fen), 0)::bigint FROM contribution_payments cp
-              WHERE cp.unit_id = o.unit_id AND cp.plan_year = o.plan_year) AS "paidFen"
-       FROM owed o WHERE o.id = ANY($1::bigint[])`,
+    `WITH target AS (SELECT id, unit_id, plan_year, enrolled_on FROM enrolments WHERE id = ANY($1::bigint[])),
+     year AS (
+       SELECT y.unit_id, y.plan_year,
+              coalesce(n.public_count * $2::bigint + n.private_count * $3::bigint + n.special_disease_count * $4::bigint, 0) AS owed,
+              (SELECT coalesce(sum(cp.amount_fen), 0)::bigint FROM contribution_payments cp
+                WHERE cp.unit_id = y.unit_id AND cp.plan_year = y.plan_year) AS paid
+         FROM (SELECT DISTINCT unit_id, plan_year FROM target) y
+         LEFT JOIN unit_year_enrolments n ON n.unit_id = y.unit_id AND n.plan_year = y.plan_year)
+     SELECT t.id AS "enrolmentId", t.unit_id AS "unitId", t.plan_year AS "planYear", y.owed::bigint AS "owedFen", y.paid AS "paidFen",
+            CASE WHEN y.paid > 0 AND y.paid >= y.owed THEN NULL
+                 ELSE (SELECT sum(${owed('e')}) FROM enrolments e
+                        WHERE e.unit_id = t.unit_id AND e.plan_year = t.plan_year AND (e.enrolled_on, e.id) <= (t.enrolled_on, t.id))::bigint
+            END AS "owedThroughFen"
+       FROM target t JOIN year y ON y.unit_id = t.unit_id AND y.plan_year = t.plan_year`,
     [enrolmentIds, CONTRIBUTION_FEN.PUBLIC, CONTRIBUTION_FEN.PRIVATE, CONTRIBUTION_FEN.SPECIAL_DISEASE],
   );
   const byId = new Map(rows.map((r) => [r.enrolmentId, r]));
