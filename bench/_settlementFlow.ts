@@ -135,8 +135,9 @@ export type SourceCounts = Awaited<ReturnType<typeof store.sourceCounts>>[number
  */
 export async function pulledAndMatched(db: pg.Pool, name: string, count: number): Promise<SourceCounts> {
   for (let cursor = '', since = performance.now(); ;) {
-    const [counts] = (await store.sourceCounts(db, [name])) as [SourceCounts];
+    // The cursor first: a page commits with its cursor, so counts read after the last cursor hold every settlement.
     const source = await store.sourceByName(db, name);
+    const [counts] = (await store.sourceCounts(db, [name])) as [SourceCounts];
     if (source?.cursor === String(count) && counts.received === 0) return counts;
     if (source?.cursor !== cursor) [cursor, since] = [source?.cursor ?? '', performance.now()];
     else if (source?.lastError && performance.now() - since > 60_000) throw new Error(`pull failed: ${source.lastError}`);
