@@ -6,7 +6,7 @@ import { RuleSetCache } from '../src/benefits/catalogue.ts';
 import type { ClaimStatus } from '../src/benefits/model.ts';
 import { unadjudicatedSettlementIds } from '../src/benefits/store.ts';
 import { ADJUDICATION_JOB_SETTLEMENTS, adjudicationJobs, enqueueAdjudications, type RedecisionJob } from '../src/benefits/queue.ts';
-import { jobSettlements, type SettlementsJob } from '../src/settlements/queue.ts';
+import { runJobSettlements, type SettlementsJob } from '../src/settlements/queue.ts';
 import { enqueueDueRedecisions, redecideIfFactsChanged, type RedecisionOutcome } from '../src/benefits/redecide.ts';
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import { requestRelease } from '../src/payouts/queue.ts';
@@ -86,10 +86,7 @@ function adjudicationProcessor(
       if (outcome && outcome.after !== outcome.before) await options.onRedecided(outcome);
       return { status: outcome?.after ?? null };
     }
-    const statuses = await batches.loadMany(jobSettlements(job.data));
-    const failure = statuses.find((s) => s instanceof Error);
-    if (failure) throw failure;
-    return { settlements: statuses.length, decided: statuses.filter((s) => s !== null).length };
+    return runJobSettlements(batches, job.data);
   };
 }
 

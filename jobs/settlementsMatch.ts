@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { matchAndContinue, type AfterMatch } from '../src/settlements/matchingStep.ts';
 import type { MatchedSettlement } from '../src/settlements/model.ts';
 import * as store from '../src/settlements/store.ts';
-import { jobSettlements, MATCH_JOB_SETTLEMENTS, type SettlementsJob } from '../src/settlements/queue.ts';
+import { jobSettlements, MATCH_JOB_SETTLEMENTS, runJobSettlements, type SettlementsJob } from '../src/settlements/queue.ts';
 
 /**
  * The downstream job of stored settlements: match each to a member and enrolment (MATCHED,
@@ -22,13 +22,7 @@ export function matchProcessor(db: pg.Pool, afterMatch: readonly AfterMatch[]) {
     },
     { cache: false, maxBatchSize: MATCH_JOB_SETTLEMENTS, batchScheduleFn: (run) => setTimeout(run, BATCH_WINDOW_MS) },
   );
-  // A settlement decided before (a repeated job) counts as not decided now: the effect happened once, earlier.
-  return async (job: Job<SettlementsJob>) => {
-    const statuses = await batches.loadMany(jobSettlements(job.data));
-    const failure = statuses.find((s) => s instanceof Error);
-    if (failure) throw failure;
-    return { settlements: statuses.length, decided: statuses.filter((s) => s !== null).length };
-  };
+  return (job: Job<SettlementsJob>) => runJobSettlements(batches, job.data);
 }
 
 /** The settlements of a match job that gave up keep RECEIVED, with the error to see. */

@@ -91,11 +91,16 @@ export function idBatches(kind: string, ids: readonly number[], size: number): I
 // addBulk takes one round trip per call; calls are cut so one never grows unbounded.
 const BULK = 1000;
 
-/** The batches' jobs added, `data` making each one's payload from its ids. */
-export async function addIdBatches(queue: Queue, name: string, batches: readonly IdBatch[], data: (ids: number[]) => object): Promise<void> {
-  for (let i = 0; i < batches.length; i += BULK) {
-    await queue.addBulk(batches.slice(i, i + BULK).map(({ jobId, ids }) => ({ name, data: data(ids), opts: { jobId } })));
+/** Jobs added with their deterministic ids, BULK to a round trip. */
+export async function addJobs(queue: Queue, jobs: readonly { name: string; data: object; jobId: string }[]): Promise<void> {
+  for (let i = 0; i < jobs.length; i += BULK) {
+    await queue.addBulk(jobs.slice(i, i + BULK).map(({ name, data, jobId }) => ({ name, data, opts: { jobId } })));
   }
+}
+
+/** The batches' jobs added, `data` making each one's payload from its ids. */
+export function addIdBatches(queue: Queue, name: string, batches: readonly IdBatch[], data: (ids: number[]) => object): Promise<void> {
+  return addJobs(queue, batches.map(({ jobId, ids }) => ({ name, data: data(ids), jobId })));
 }
 
 const STALE_CHECK_PAGE = 500;

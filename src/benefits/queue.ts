@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { addIdBatches, idBatches, type IdBatch } from '../queues.ts';
+import { addIdBatches, addJobs, idBatches, type IdBatch } from '../queues.ts';
 
 /**
  * Adjudication jobs: each carries up to ADJUDICATION_JOB_SETTLEMENTS MATCHED settlements' ids (a
@@ -36,15 +36,10 @@ export function enqueueAdjudications(queue: Queue, settlementIds: readonly numbe
   return addIdBatches(queue, 'adjudicate' satisfies AdjudicationJobName, adjudicationJobs(settlementIds), (ids) => ({ settlementIds: ids }) satisfies AdjudicationJob);
 }
 
-// addBulk takes one round trip per call; pages are cut so a call never grows unbounded.
-const BULK = 1000;
-
-export async function enqueueRedecisions(queue: Queue, claimIds: readonly number[]): Promise<void> {
-  for (let i = 0; i < claimIds.length; i += BULK) {
-    await queue.addBulk(claimIds.slice(i, i + BULK).map((claimId) => ({
-      name: 'redecide' satisfies RedecisionJobName, data: { claimId } satisfies RedecisionJob, opts: { jobId: redecisionJobId(claimId) },
-    })));
-  }
+export function enqueueRedecisions(queue: Queue, claimIds: readonly number[]): Promise<void> {
+  return addJobs(queue, claimIds.map((claimId) => ({
+    name: 'redecide' satisfies RedecisionJobName, data: { claimId } satisfies RedecisionJob, jobId: redecisionJobId(claimId),
+  })));
 }
 
 /** The step after matching: an adjudication job for every settlement the match step just MATCHED. */

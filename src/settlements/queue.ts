@@ -29,6 +29,18 @@ export type SettlementsJob = { settlementIds: number[] } | { settlementId: numbe
 /** The settlements a queued job carries, whichever release queued it. */
 export const jobSettlements = (data: SettlementsJob): number[] => ('settlementIds' in data ? data.settlementIds : [data.settlementId]);
 
+/**
+ * A job's settlements through its step's batcher (match, adjudication: one transaction for the
+ * jobs that arrive together), failing the job if their batch failed. A settlement decided before
+ * (a repeated job: the effect happened once, earlier) counts as not decided now.
+ */
+export async function runJobSettlements(batches: { loadMany(ids: number[]): Promise<(unknown | Error)[]> }, data: SettlementsJob) {
+  const statuses = await batches.loadMany(jobSettlements(data));
+  const failure = statuses.find((s) => s instanceof Error);
+  if (failure) throw failure;
+  return { settlements: statuses.length, decided: statuses.filter((s) => s !== null).length };
+}
+
 export const pullSchedulerId = (source: string) => `settlement-pull-${source}`;
 
 /** The match jobs of these settlements, at most MATCH_JOB_SETTLEMENTS each (src/queues.ts `idBatches`). */

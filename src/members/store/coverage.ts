@@ -30,7 +30,6 @@ export interface EnrolmentCoverageFigures {
  */
 export async function enrolmentCoverageFigures(db: Queryable, enrolmentIds: readonly number[]): Promise<(EnrolmentCoverageFigures | null)[]> {
   if (!enrolmentIds.length) return [];
-  const owed = (e: string) => `CASE ${e}.plan WHEN 'PUBLIC' THEN $2::bigint ELSE $3::bigint END + CASE WHEN ${e}.special_disease THEN $4::bigint ELSE 0 END`;
   const { rows } = await db.query<EnrolmentCoverageFigures>(
     `WITH target AS (SELECT id, unit_id, plan_year, enrolled_on FROM enrolments WHERE id = ANY($1::bigint[])),
      year AS (
@@ -42,7 +41,7 @@ export async function enrolmentCoverageFigures(db: Queryable, enrolmentIds: read
          LEFT JOIN unit_year_enrolments n ON n.unit_id = y.unit_id AND n.plan_year = y.plan_year)
      SELECT t.id AS "enrolmentId", t.unit_id AS "unitId", t.plan_year AS "planYear", y.owed::bigint AS "owedFen", y.paid AS "paidFen",
             CASE WHEN y.paid > 0 AND y.paid >= y.owed THEN NULL
-                 ELSE (SELECT sum(${owed('e')}) FROM enrolments e
+                 ELSE (SELECT sum(CASE e.plan WHEN 'PUBLIC' THEN $2::bigint ELSE $3::bigint END + CASE WHEN e.special_disease THEN $4::bigint ELSE 0 END) FROM enrolments e
                         WHERE e.unit_id = t.unit_id AND e.plan_year = t.plan_year AND (e.enrolled_on, e.id) <= (t.enrolled_on, t.id))::bigint
             END AS "owedThroughFen"
        FROM target t JOIN year y ON y.unit_id = t.unit_id AND y.plan_year = t.plan_year`,
