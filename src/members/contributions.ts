@@ -30,7 +30,7 @@ export type CoverageRule = 'ENROLMENT_ORDER' | 'WHOLE_UNIT';
  */
 export function contributionCovered(rule: CoverageRule, f: Pick<EnrolmentCoverageFigures, 'owedThroughFen' | 'owedFen' | 'paidFen'>): boolean {
   if (rule === 'WHOLE_UNIT') return contributionStatus(f.owedFen, f.paidFen) === 'PAID';
-  // No figure up to this enrolment: the year is paid in full (store/coverage.ts), so it is covered.
+  // No figure up to this enrolment: the year is paid in full or not at all (store/coverage.ts), and the payment alone decides.
   return f.paidFen > 0 && (f.owedThroughFen ?? f.owedFen) <= f.paidFen;
 }
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrolmentCoverageFigures } from '../../src/members/store/coverage.ts';
 import { CONTRIBUTION_FEN } from '../../src/members/model.ts';
+import { contributionCovered } from '../../src/members/contributions.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { seedEnrolment, seedMember, seedUnit } from '../benefits/seed.ts';
 
@@ -85,7 +86,7 @@ describe('what a unit owes for a plan year', () => {
     expect(both.summed.length).toBeGreaterThanOrEqual(3);
   });
 
-  it('gives coverage figures equal to a window over the enrolments for a year not paid in full, and none up to an enrolment once it is', async () => {
+  it('gives coverage figures equal to a window over the enrolments for a year partly paid, and none up to an enrolment when it is paid in full or not at all', async () => {
     const unit = await seedUnit(db.pool);
     const enrolments = [];
     for (const [i, on] of ['2025-01-01', '2025-02-01', '2025-01-01', '2025-03-01'].entries()) {
@@ -95,6 +96,13 @@ describe('what a unit owes for a plan year', () => {
       `INSERT INTO contribution_payments (unit_id, plan_year, amount_fen, reference, paid_on, source, recorded_by) VALUES ($1, 2025, $2, $3, '2025-02-01', 'MANUAL', 'test')`,
       [unit.id, amountFen, reference],
     );
+    // Nothing paid: no enrolment is covered, whatever its place, so the sum is not taken.
+    for (const [i, figures] of (await enrolmentCoverageFigures(db.pool, enrolments)).entries()) {
+      const { owedFen } = await windowFigures(enrolments[i]!);
+      expect(figures).toEqual({ enrolmentId: enrolments[i], unitId: unit.id, planYear: 2025, owedFen, paidFen: 0, owedThroughFen: null });
+      expect(contributionCovered('ENROLMENT_ORDER', figures!)).toBe(false);
+      expect(contributionCovered('WHOLE_UNIT', figures!)).toBe(false);
+    }
     await paid(CONTRIBUTION_FEN.PUBLIC * 2, 'PART');
     const partly = await enrolmentCoverageFigures(db.pool, [...enrolments, -1]);
     expect(partly.at(-1)).toBeNull();

@@ -12,9 +12,9 @@ export interface EnrolmentCoverageFigures {
   unitId: number;
   planYear: number;
   /**
-   * Owed for this enrolment and those owed before it in its unit's plan year; null when the unit
-   * paid the year in full (`paidFen > 0` and at least `owedFen`): every enrolment is then covered,
-   * whatever its place, and the sum is not taken.
+   * Owed for this enrolment and those owed before it in its unit's plan year; taken only when it
+   * decides, for a year partly paid. Null when the unit paid the year in full (`paidFen > 0` and at
+   * least `owedFen`: every enrolment is covered, whatever its place) or paid nothing towards it (none is).
    */
   owedThroughFen: number | null;
   /** Owed for all of the unit's enrolments of the plan year. */
@@ -26,7 +26,7 @@ export interface EnrolmentCoverageFigures {
 /**
  * The coverage figures of each enrolment, in the order asked; null for an unknown enrolment. What a
  * unit owes for a year comes from its counts (unit_year_enrolments, kept by trigger); only for a
- * year not paid in full are the enrolments owed before this one summed, along the unit-year index.
+ * year partly paid are the enrolments owed before this one summed, along the unit-year index.
  */
 export async function enrolmentCoverageFigures(db: Queryable, enrolmentIds: readonly number[]): Promise<(EnrolmentCoverageFigures | null)[]> {
   if (!enrolmentIds.length) return [];
@@ -40,7 +40,7 @@ export async function enrolmentCoverageFigures(db: Queryable, enrolmentIds: read
          FROM (SELECT DISTINCT unit_id, plan_year FROM target) y
          LEFT JOIN unit_year_enrolments n ON n.unit_id = y.unit_id AND n.plan_year = y.plan_year)
      SELECT t.id AS "enrolmentId", t.unit_id AS "unitId", t.plan_year AS "planYear", y.owed::bigint AS "owedFen", y.paid AS "paidFen",
-            CASE WHEN y.paid > 0 AND y.paid >= y.owed THEN NULL
+            CASE WHEN y.paid <= 0 OR y.paid >= y.owed THEN NULL
                  ELSE (SELECT sum(CASE e.plan WHEN 'PUBLIC' THEN $2::bigint ELSE $3::bigint END + CASE WHEN e.special_disease THEN $4::bigint ELSE 0 END) FROM enrolments e
                         WHERE e.unit_id = t.unit_id AND e.plan_year = t.plan_year AND (e.enrolled_on, e.id) <= (t.enrolled_on, t.id))::bigint
             END AS "owedThroughFen"
