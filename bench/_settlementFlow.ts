@@ -22,7 +22,7 @@ import { unadjudicatedSettlementIds } from '../src/benefits/store.ts';
 import * as settlements from '../jobs/settlements.ts';
 import * as benefits from '../jobs/benefits.ts';
 import { workerServices, type WorkerServices } from '../jobs/services.ts';
-import { closeQueues, createQueues } from '../src/queues.ts';
+import { closeQueues, createQueues, unfinishedJobs } from '../src/queues.ts';
 import { enqueueSettlementPull } from '../src/settlements/queue.ts';
 import { chinaToday } from '../src/kernel/time.ts';
 
@@ -139,11 +139,7 @@ export async function pulledAndMatched(db: pg.Pool, name: string, count: number)
   for (let cursor = '', since = performance.now(); ;) {
     // The cursor first: a page commits with its cursor, so what is read after the last cursor holds every settlement.
     const source = await store.sourceByName(db, name);
-    if (source?.cursor === String(count)) {
-      const { rows: [waiting] } = await db.query<{ any: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM settlements WHERE status = 'RECEIVED' AND source = $1) AS any`, [name]);
-      if (!waiting!.any) return (await store.sourceCounts(db, [name]))[0]!;
-    }
+    if (source?.cursor === String(count) && !(await store.anyReceived(db, name))) return (await store.sourceCounts(db, [name]))[0]!;
     if (source?.cursor !== cursor) [cursor, since] = [source?.cursor ?? '', performance.now()];
     else if (source?.lastError && performance.now() - since > 60_000) throw new Error(`pull failed: ${source.lastError}`);
     await sleep(100);
@@ -157,8 +153,7 @@ export async function pulledAndMatched(db: pg.Pool, name: string, count: number)
  */
 export async function allAdjudicated(db: pg.Pool, adjudication: Queue): Promise<void> {
   for (;;) {
-    const jobs = await adjudication.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
-    if (Object.values(jobs).every((n) => n === 0) && !(await unadjudicatedSettlementIds(db, 0, 1)).length) return;
+    if ((await unfinishedJobs(adjudication)) === 0 && !(await unadjudicatedSettlementIds(db, 0, 1)).length) return;
     await sleep(100);
   }
 }

@@ -65,7 +65,7 @@ import {
   workerReport, type StepEvidence, type WorkerReport,
 } from './province/measure.ts';
 import { chinaToday } from '../src/kernel/time.ts';
-import { closeQueues, createQueue, createQueues, QUEUE_NAMES } from '../src/queues.ts';
+import { closeQueues, createQueue, createQueues, QUEUE_NAMES, unfinishedJobs } from '../src/queues.ts';
 import { enqueueSettlementPull } from '../src/settlements/queue.ts';
 import { rosterMembers } from '../src/settlements/cli.ts';
 import { feedLengthForStays } from '../src/settlements/simulator/generate.ts';
@@ -373,16 +373,9 @@ async function main(): Promise<void> {
         if (ingestSeconds === null) {
           const row = await store.sourceByName(db, source);
           if (row?.lastError) throw new Error(`pull failed: ${row.lastError}`);
-          if (row?.cursor === String(count)) {
-            const { rows: [waiting] } = await db.query<{ any: boolean }>(
-              `SELECT EXISTS (SELECT 1 FROM settlements WHERE status = 'RECEIVED' AND source = $1) AS any`, [source]);
-            if (!waiting!.any) ingestSeconds = (performance.now() - m.startedAt) / 1000;
-          }
+          if (row?.cursor === String(count) && !(await store.anyReceived(db, source))) ingestSeconds = (performance.now() - m.startedAt) / 1000;
         }
-        if (ingestSeconds !== null) {
-          const c = await queues.claimAdjudication.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
-          if (Object.values(c).reduce((a, b) => a + b, 0) === 0) break;
-        }
+        if (ingestSeconds !== null && (await unfinishedJobs(queues.claimAdjudication)) === 0) break;
         await sleep(250);
       }
       const evidence = since(m, sampler, activity);

@@ -103,6 +103,12 @@ export function addIdBatches(queue: Queue, name: string, batches: readonly IdBat
   return addJobs(queue, batches.map(({ jobId, ids }) => ({ name, data: data(ids), jobId })));
 }
 
+/** Jobs of `queue` not finished yet: waiting, prioritized, delayed or running (failed ones are not counted). */
+export async function unfinishedJobs(queue: Queue): Promise<number> {
+  const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
 const STALE_CHECK_PAGE = 500;
 
 /**

@@ -446,6 +446,12 @@ export async function applyMatches(tx: Tx, decisions: MatchDecision[]): Promise<
   });
 }
 
+/** Whether any settlement of `source` still waits for its match step (the partial index of RECEIVED rows). */
+export async function anyReceived(db: Queryable, source: string): Promise<boolean> {
+  const { rows } = await db.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM settlements WHERE status = 'RECEIVED' AND source = $1) AS any`, [source]);
+  return rows[0]!.any;
+}
+
 /** Settlements whose match step has not happened, in id order, a batch at a time (the sweeper). */
 export async function receivedSettlementIds(db: Queryable, afterId: number, limit: number): Promise<number[]> {
   const { rows } = await db.query<{ id: number }>(

@@ -11,7 +11,7 @@ import { fen } from './support.ts';
 import { claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from './seed.ts';
 import * as adjudication from '../../jobs/benefits.ts';
 import { enqueueAdjudications, enqueueMatchedSettlements } from '../../src/benefits/queue.ts';
-import { closeQueues, createQueues, type Queues } from '../../src/queues.ts';
+import { closeQueues, createQueues, unfinishedJobs, type Queues } from '../../src/queues.ts';
 
 /** Figures by hand from docs/design.md's rules; `fen('16,800.00')` = 1,680,000 fen. */
 const OPTIONS = { autoApproveMaxFen: fen('10,000.00') };
@@ -97,7 +97,7 @@ describe('adjudication job', () => {
       await enqueueAdjudications(queues.claimAdjudication, batch.slice(0, 3));
       await enqueueAdjudications(queues.claimAdjudication, [...batch.slice(2), legacy]);
       await waitForClaims([...batch, legacy]);
-      const jobsLeft = async () => Object.values(await queues.claimAdjudication.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).reduce((a, b) => a + b, 0);
+      const jobsLeft = () => unfinishedJobs(queues.claimAdjudication);
       for (let i = 0; i < 200 && (await jobsLeft()) > 0; i += 1) await new Promise((r) => setTimeout(r, 50));
       expect(await jobsLeft()).toBe(0);
       expect(await queues.claimAdjudication.getJobCounts('failed')).toEqual({ failed: 0 });
