@@ -1,7 +1,6 @@
 import type { Db, Queryable } from '../kernel/transaction.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 import { forbidden, invalidFields, reasonOf } from '../kernel/errors.ts';
-import { residentIdFacts } from '../kernel/identifiers.ts';
 import { textProblem } from '../kernel/text.ts';
 import { inTransaction } from '../db/pool.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
@@ -9,7 +8,7 @@ import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { governingRuleSets, type GoverningKey } from '../benefits/governing.ts';
 import type { EnrolmentRules } from '../benefits/rules/ruleSet.ts';
 import { decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, refusalText, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
-import type { EnrolmentRow, MemberCategory, MemberRow, PlanType, UnitRow } from './model.ts';
+import type { EnrolmentRow, MemberCategory, MemberRow, MemberWrite, PlanType, UnitRow } from './model.ts';
 import type { RosterColumn, RosterRow } from './rosterRow.ts';
 import { upsertEnrolment } from './store.ts';
 import { enrolmentDateByIdNumber, lockedEnrolmentDate } from './store/eligibility.ts';
@@ -116,12 +115,14 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
  * Eligibility of checked roster rows (one import, one day): rows with a plan year are judged by
  * that year's rules; a roster overrides nothing. Back-dating counts only for an enrolment the row
  * would create (an existing one keeps its date), so importing the same file again changes nothing.
+ * The member is the row's as stored (its birth date and gender read off the ID number).
  */
 export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: string) {
   // Looked up once per organisation, year and enrolment date: a roster has few of each.
   const known = new Map<string, EnrolmentRules>();
-  return async (row: RosterRow, idNumberHash: Buffer, unit: Pick<UnitRow, 'planType' | 'organisationId'>): Promise<FieldProblem<RosterColumn>[]> => {
-    const e = row.enrolment;
+  return async (
+    e: RosterRow['enrolment'], member: Pick<MemberWrite, 'idNumberHash' | 'birthDate' | 'gender'>, unit: Pick<UnitRow, 'planType' | 'organisationId'>,
+  ): Promise<FieldProblem<RosterColumn>[]> => {
     if (!e) return [];
     const unitPlan = unit.planType;
     const key = { organisationId: unit.organisationId, planYear: e.planYear, on: e.enrolledOn };
@@ -131,14 +132,13 @@ export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: 
       rules = await enrolmentRules(db, ruleSets, key);
       known.set(cacheKey, rules);
     }
-    const { birthDate, gender } = residentIdFacts(row.idNumber);
     const candidate = {
-      birthDate, gender, inService: e.inService, enrolledOn: e.enrolledOn, today, newEnrolment: true,
+      birthDate: member.birthDate, gender: member.gender, inService: e.inService, enrolledOn: e.enrolledOn, today, newEnrolment: true,
       unitPlan, plan: e.plan, override: [],
     };
     let { refusals } = decideEnrolment(rules, candidate);
     // Only now ask the database, and only for a back-dated row: most rows are not.
-    if (refusals.some((r) => r.rule === 'BACKDATED') && (await enrolmentDateByIdNumber(db, idNumberHash, e.planYear)) !== null) {
+    if (refusals.some((r) => r.rule === 'BACKDATED') && (await enrolmentDateByIdNumber(db, member.idNumberHash, e.planYear)) !== null) {
       refusals = decideEnrolment(rules, { ...candidate, newEnrolment: false }).refusals;
     }
     return refusals.map((r) => ({ field: ROSTER_FIELD[r.rule], reason: refusalText(r) }));

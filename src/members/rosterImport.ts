@@ -7,18 +7,21 @@ import { recordAudit, type Actor } from '../audit/audit.ts';
 import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import type { RosterCounts, RowError } from './model.ts';
-import { protectMember, REGISTERED_ELSEWHERE } from './memberFields.ts';
+import { REGISTERED_ELSEWHERE } from './memberFields.ts';
 import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, rosterImportUploader, rosterRefusalLine, rosterStageLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
 import { recordRosterBankAccountChanges } from '../notifications/store.ts';
-import { parseRosterRow, rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
+import { rosterHeaderProblems, type RosterColumn, type RosterContext, type RosterRecord } from './rosterRow.ts';
+import { rosterCheckers, defaultCheckThreads } from './rosterCheckers.ts';
+import { checkRosterRecords, type CheckedRosterRow } from './rosterChecks.ts';
 import { storableText } from '../kernel/text.ts';
 import { RuleSetCache } from '../benefits/catalogue.ts';
 import { rosterEligibility } from './eligibility.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 
 /**
- * Bulk import of a roster CSV. Rows are checked and encrypted while they stream into a staging
- * table (COPY, a chunk at a time: memory does not grow with the file), where duplicate ID numbers
+ * Bulk import of a roster CSV. Rows are checked and encrypted (on threads of their own for a big
+ * file: rosterCheckers.ts) while they stream into a staging table (COPY, a chunk at a time: memory
+ * does not grow with the file), where duplicate ID numbers
  * and members of other units are refused in SQL; the rest is then merged into members and
  * enrolments, writing only what is new or changed, in the same transaction: the file lands
  * whole or not at all, good rows are kept, bad rows are reported with row number, field and
@@ -38,6 +41,8 @@ export interface RosterImportOptions {
   onProgress?: (rowsRead: number) => void;
   /** The day the import is recorded (default: China's today): default enrolled_on, and what back-dating is measured from. In-process callers only. */
   today?: string;
+  /** Threads checking and encrypting rows beside this one (default: defaultCheckThreads; 0: all here). */
+  checkThreads?: number;
 }
 
 export interface RosterImportResult extends RosterCounts {
@@ -63,6 +68,8 @@ export class RosterFileError extends Error {
 // Lines per COPY into the staging table: big enough to amortise the statement, small enough that
 // PostgreSQL copies one chunk while Node checks and encrypts the next (the two then use both cores).
 const CHUNK_LINES = 20_000;
+// Rows per batch sent to a check thread: a file smaller than one is checked without starting a thread.
+const BATCH_ROWS = 2_000;
 // Errors a result carries (the CLI shows 50): roster_import_errors keeps them all.
 const ERRORS_RETURNED = 1000;
 const DUPLICATE_OF = 'duplicate of row ';
@@ -110,7 +117,7 @@ export async function importRoster(
     let rowsTotal = 0;
     let rowsRejected = 0;
     const started = performance.now();
-    // Only the chunk being read and the one being copied are held: the file itself goes to roster_stage.
+    // Only the chunk being read, the batches being checked and the chunk being copied are held: the file itself goes to roster_stage.
     let lines: string[] = [];
     let staging: Promise<void> = Promise.resolve();
     const stageChunk = async () => {
@@ -129,24 +136,43 @@ export async function importRoster(
         lines.push(rosterRefusalLine(rowNumber, seen.size, p.field, p.reason));
       }
     };
-
-    try {
-      for await (const record of parser as AsyncIterable<Partial<Record<RosterColumn, string>>>) {
-        rowsTotal += 1;
-        const rowNumber = rowsTotal + 1; // the header is row 1
-        if (rowsTotal % 5000 === 0) options.onProgress?.(rowsTotal);
-        const { row, problems } = parseRosterRow(record, ctx);
-        if (!row) {
-          reject(rowNumber, problems);
+    const stageChecked = async (rows: CheckedRosterRow[]) => {
+      for (const row of rows) {
+        if (row.problems) {
+          reject(row.rowNumber, row.problems);
         } else {
-          const member = protectMember(keys, row.unitId, row);
           // Eligibility at enrolment, once the row is otherwise good: rejected like any bad row, the rule named.
-          const refusals = await eligibility(row, member.idNumberHash, unitById.get(row.unitId)!);
-          if (refusals.length) reject(rowNumber, refusals);
-          else lines.push(rosterStageLine({ rowNumber, member, enrolment: row.enrolment }));
+          const refusals = await eligibility(row.enrolment, row.member, unitById.get(row.member.unitId)!);
+          if (refusals.length) reject(row.rowNumber, refusals);
+          else lines.push(row.line);
         }
         if (lines.length >= CHUNK_LINES) await stageChunk();
       }
+    };
+
+    const threads = options.checkThreads ?? defaultCheckThreads();
+    const checkers = rosterCheckers(threads, ctx, keys);
+    // Batches being checked, oldest first: their rows are staged in the file's order.
+    const checking: Promise<CheckedRosterRow[]>[] = [];
+    let batch: RosterRecord[] = [];
+    const checkBatch = async (check: Promise<CheckedRosterRow[]>) => {
+      check.catch(() => undefined); // awaited in turn below
+      checking.push(check);
+      batch = [];
+      if (checking.length > 2 * Math.max(threads, 1)) await stageChecked(await checking.shift()!);
+    };
+    const firstRowOfBatch = () => rowsTotal - batch.length + 2; // the header is row 1
+
+    try {
+      for await (const record of parser as AsyncIterable<RosterRecord>) {
+        rowsTotal += 1;
+        if (rowsTotal % 5000 === 0) options.onProgress?.(rowsTotal);
+        batch.push(record);
+        if (batch.length === BATCH_ROWS) await checkBatch(checkers.check(batch, firstRowOfBatch()));
+      }
+      // The last, partial batch here: the threads are done or were never needed.
+      if (batch.length) await checkBatch(Promise.resolve(checkRosterRecords(batch, firstRowOfBatch(), ctx, keys)));
+      while (checking.length) await stageChecked(await checking.shift()!);
       if (lines.length) await stageChunk();
       await staging;
     } catch (error) {
@@ -154,6 +180,8 @@ export async function importRoster(
       if (error instanceof RosterFileError) throw error;
       const problem = csvFileProblem(error);
       throw problem === null ? error : new RosterFileError(problem);
+    } finally {
+      await checkers.close();
     }
     options.onProgress?.(rowsTotal);
 

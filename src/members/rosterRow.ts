@@ -17,6 +17,9 @@ export const REQUIRED_ROSTER_COLUMNS = ['name', 'id_number'] as const;
 
 export type RosterColumn = (typeof ROSTER_COLUMNS)[number];
 
+/** A CSV row as read, by column name. */
+export type RosterRecord = Partial<Record<RosterColumn, string>>;
+
 const COLUMN_OF: Record<MemberField, RosterColumn> = {
   name: 'name', idNumber: 'id_number', phone: 'phone', bankCard: 'bank_card', bankCode: 'bank_code',
 };
@@ -50,7 +53,7 @@ const TRUE_WORDS = new Set(['true', '1', 'y', 'yes', '是']);
 const FALSE_WORDS = new Set(['false', '0', 'n', 'no', '否', '']);
 
 export function parseRosterRow(
-  record: Partial<Record<RosterColumn, string>>,
+  record: RosterRecord,
   ctx: RosterContext,
 ): { row: RosterRow | null; problems: FieldProblem<RosterColumn>[] } {
   // A cell PostgreSQL cannot store (U+0000) is reported alone: other reasons may quote the cell.
