@@ -21,13 +21,13 @@ import type { FieldProblem } from '../kernel/problems.ts';
 /**
  * Bulk import of a roster CSV. Rows are checked and encrypted (on threads of their own for a big
  * file: rosterCheckers.ts) while they stream into a staging table (COPY, a chunk at a time: memory
- * does not grow with the file), where duplicate ID numbers
- * and members of other units are refused in SQL; the rest is then merged into members and
- * enrolments, writing only what is new or changed, in the same transaction: the file lands
- * whole or not at all, good rows are kept, bad rows are reported with row number, field and
- * reason, and importing the same file again changes nothing. An import never moves a member between
- * units (a row for another unit's member is rejected); every change it makes is written to
- * member_changes and the import to the audit log, under the uploader of roster_imports.
+ * does not grow with the file), where duplicate ID numbers and members of other units are refused
+ * in SQL; the rest is then merged into members and enrolments, writing only what is new or
+ * changed, in the same transaction: the file lands whole or not at all, good rows are kept, bad
+ * rows are reported with row number, field and reason, and importing the same file again changes
+ * nothing. An import never moves a member between units (a row for another unit's member is
+ * rejected); every change it makes is written to member_changes and the import to the audit log,
+ * under the uploader of roster_imports.
  */
 export interface RosterImportOptions {
   importId: number;
