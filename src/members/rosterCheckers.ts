@@ -1,9 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
-import type { RosterCheckRequest, RosterCheckThreadData } from './rosterCheckThread.ts';
-import { checkRosterRecords, type CheckedRosterRow } from './rosterChecks.ts';
-import type { RosterContext, RosterRecord } from './rosterRow.ts';
+import type { RosterCheckThreadData } from './rosterCheckThread.ts';
+import { checkRosterRows, type CheckedRosterRow, type RosterRows } from './rosterChecks.ts';
+import type { RosterContext } from './rosterRow.ts';
 
 /**
  * Threads that check a roster's rows (rosterChecks.ts) beside the import's own, which reads the
@@ -13,8 +13,8 @@ import type { RosterContext, RosterRecord } from './rosterRow.ts';
  * Personal data and the keys stay in this process (a thread shares its memory limits and its fate).
  */
 export interface RosterCheckers {
-  /** Checks `records` (row `firstRowNumber` first) on a thread, or here when there are none. */
-  check(records: RosterRecord[], firstRowNumber: number): Promise<CheckedRosterRow[]>;
+  /** Checks a batch of rows on a thread, or here when there are none. */
+  check(batch: RosterRows): Promise<CheckedRosterRow[]>;
   /** Stops the threads (after the last batch was answered, or on failure). */
   close(): Promise<void>;
 }
@@ -44,7 +44,7 @@ interface CheckThread {
 
 export function rosterCheckers(threads: number, ctx: RosterContext, keys: PersonalDataKeys): RosterCheckers {
   if (threads <= 0) {
-    return { check: async (records, firstRowNumber) => checkRosterRecords(records, firstRowNumber, ctx, keys), close: async () => undefined };
+    return { check: async (batch) => checkRosterRows(batch, ctx, keys), close: async () => undefined };
   }
   const started: CheckThread[] = [];
   let sent = 0;
@@ -77,7 +77,7 @@ export function rosterCheckers(threads: number, ctx: RosterContext, keys: Person
   };
 
   return {
-    async check(records, firstRowNumber) {
+    async check(batch) {
       if (failure) throw failure;
       if (started.length < threads) started.push(start());
       const thread = started[sent++ % started.length]!;
@@ -85,7 +85,7 @@ export function rosterCheckers(threads: number, ctx: RosterContext, keys: Person
       if (failure) throw failure;
       return new Promise<CheckedRosterRow[]>((resolve, reject) => {
         thread.waiting.push({ resolve, reject });
-        thread.worker.postMessage({ records, firstRowNumber } satisfies RosterCheckRequest);
+        thread.worker.postMessage(batch);
       });
     },
     async close() {

@@ -25,10 +25,19 @@ export type CheckedRosterRow =
     enrolment: RosterRow['enrolment'];
   };
 
-/** Checks `records`, the first of them being row `firstRowNumber` of the file. */
-export function checkRosterRecords(records: readonly RosterRecord[], firstRowNumber: number, ctx: RosterContext, keys: PersonalDataKeys): CheckedRosterRow[] {
-  return records.map((record, i) => {
+/** A batch of rows as read: each row's cells in the order of the header's `columns`, the first being row `firstRowNumber` of the file. */
+export interface RosterRows {
+  columns: readonly RosterColumn[];
+  rows: readonly (readonly string[])[];
+  firstRowNumber: number;
+}
+
+export function checkRosterRows({ columns, rows, firstRowNumber }: RosterRows, ctx: RosterContext, keys: PersonalDataKeys): CheckedRosterRow[] {
+  return rows.map((cells, i) => {
     const rowNumber = firstRowNumber + i;
+    // Cells past the header's last column are ignored; missing ones read as empty.
+    const record: RosterRecord = {};
+    for (let c = 0; c < columns.length && c < cells.length; c++) record[columns[c]!] = cells[c];
     const { row, problems } = parseRosterRow(record, ctx);
     if (!row) return { rowNumber, problems };
     const member = protectMember(keys, row.unitId, row);

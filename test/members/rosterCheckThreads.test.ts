@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { importRoster, type RosterImportResult } from '../../src/members/rosterImport.ts';
 import { rosterCheckers } from '../../src/members/rosterCheckers.ts';
-import type { RosterRecord } from '../../src/members/rosterRow.ts';
 import { decrypt, personalDataKeys } from '../../src/privacy/personalData.ts';
 import { sampleMembers, sampleUnits, type SampleMember } from '../../src/demo/sampleData.ts';
 
@@ -100,13 +99,13 @@ describe('a check thread that fails', () => {
   it('fails the batch it was checking and every batch after it, and stops', { timeout: 60_000 }, async () => {
     const checkers = rosterCheckers(1, ctx, keys);
     try {
+      const columns = ['name', 'id_number', 'unit_credit_code'] as const;
       // Unknown unit: refused, so the thread is up and answering.
-      const [checked] = await checkers.check([{ name: '张三', id_number: members[0]!.idNumber, unit_credit_code: 'X' }], 2);
+      const [checked] = await checkers.check({ columns, rows: [['张三', members[0]!.idNumber, 'X']], firstRowNumber: 2 });
       expect(checked).toMatchObject({ rowNumber: 2, problems: [{ field: 'unit_credit_code' }] });
-      // A record no CSV parser makes (a number for a cell) throws inside the thread.
-      const broken = [{ name: 42 } as unknown as RosterRecord];
-      await expect(checkers.check(broken, 3)).rejects.toThrow();
-      await expect(checkers.check([{ name: '李四' }], 4)).rejects.toThrow();
+      // A cell no CSV parser makes (a number) throws inside the thread.
+      await expect(checkers.check({ columns, rows: [[42 as unknown as string]], firstRowNumber: 3 })).rejects.toThrow();
+      await expect(checkers.check({ columns, rows: [['李四']], firstRowNumber: 4 })).rejects.toThrow();
     } finally {
       await checkers.close();
     }
