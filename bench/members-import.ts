@@ -19,6 +19,7 @@ import { personalDataKeys } from '../src/privacy/personalData.ts';
 import { importRoster } from '../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../src/demo/sampleData.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
+import { insertUnits } from '../src/members/store.ts';
 
 const count = Number(process.env.ROWS ?? process.env.MEMBERS ?? 650_000);
 const units = sampleUnits(7_374, 1); // Quanzhou 2024: 7,374 units
@@ -51,10 +52,7 @@ const db = createPool({ connectionString: databaseUrl, schema, max: 4 });
 const loads: number[] = [];
 const sampler = setInterval(() => loads.push(loadavg()[0]!), 5_000);
 try {
-  await db.query(
-    `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
-    [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType)],
-  );
+  await insertUnits(db, units);
   const keys = personalDataKeys(config().PII_KEY);
   const run = async (label: string, key: string): Promise<Record<string, Figure>> => {
     const { rows } = await db.query<{ id: number }>(`INSERT INTO roster_imports (file_name, sha256, created_by) VALUES ($1, '\\x', 'bench') RETURNING id`, [file]);

@@ -71,6 +71,7 @@ import { rosterMembers } from '../src/settlements/cli.ts';
 import { feedLengthForStays } from '../src/settlements/simulator/generate.ts';
 import { ensureShippedRuleSets, listRuleSets } from '../src/benefits/catalogue.ts';
 import { insertRuleSet, nextVersion } from '../src/benefits/store.ts';
+import { insertUnits } from '../src/members/store.ts';
 
 // Every pg.Client query of this process is timed (the prototype is patched, so every pool's clients are).
 installSqlTiming();
@@ -290,10 +291,7 @@ async function main(): Promise<void> {
   let failed = false;
   let figures: Record<string, Figure> = {};
   try {
-    await db.query(
-      `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
-      [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType)],
-    );
+    await insertUnits(db, units);
     // Every unit has paid both years (contributions are not what is measured).
     await db.query(
       `INSERT INTO contribution_payments (unit_id, plan_year, amount_fen, reference, paid_on, source, recorded_by)

@@ -4,6 +4,7 @@ import { importRoster, type RosterImportResult } from '../../src/members/rosterI
 import { rosterCheckers } from '../../src/members/rosterCheckers.ts';
 import { decrypt, personalDataKeys } from '../../src/privacy/personalData.ts';
 import { sampleMembers, sampleUnits, type SampleMember } from '../../src/demo/sampleData.ts';
+import { insertUnits } from '../../src/members/store.ts';
 
 /**
  * A big roster's rows are checked and encrypted on threads (rosterCheckers.ts), 2,000 rows a
@@ -40,10 +41,7 @@ let threaded: TestDatabase;
 let here: TestDatabase;
 
 async function importInto(db: TestDatabase, checkThreads: number): Promise<RosterImportResult> {
-  await db.pool.query(
-    `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
-    [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType)],
-  );
+  await insertUnits(db.pool, units);
   const { rows } = await db.pool.query<{ id: number }>(
     `INSERT INTO roster_imports (file_name, sha256, created_by) VALUES ('threads.csv', '\\x', 'test') RETURNING id`,
   );

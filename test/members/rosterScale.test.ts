@@ -6,6 +6,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { personalDataKeys } from '../../src/privacy/personalData.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits, type SampleMember } from '../../src/demo/sampleData.ts';
+import { insertUnits } from '../../src/members/store.ts';
 
 /**
  * A large roster streams through the import: Node holds the chunk it reads, not the file. The file
@@ -25,10 +26,7 @@ let db: TestDatabase;
 
 beforeAll(async () => {
   db = await freshDatabase();
-  await db.pool.query(
-    `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
-    [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType)],
-  );
+  await insertUnits(db.pool, units);
 });
 afterAll(() => db.drop());
 
