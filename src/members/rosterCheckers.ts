@@ -7,8 +7,8 @@ import type { RosterContext } from './rosterRow.ts';
 
 /**
  * Threads that check a roster's rows (rosterChecks.ts) beside the import's own, which reads the
- * CSV, judges eligibility and stages the rows: per row, the checks and the encryption cost about
- * twice what the rest does in Node. Threads start with the first batch sent, so a file smaller than
+ * CSV, judges eligibility and stages the rows: per row, the checks and the encryption are most of
+ * what the import does in Node. Threads start with the first batch sent, so a file smaller than
  * one batch never starts one; batches go round the threads and each thread answers in order.
  * Personal data and the keys stay in this process (a thread shares its memory limits and its fate).
  */

@@ -8,7 +8,7 @@ import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import type { RosterCounts, RowError } from './model.ts';
 import { REGISTERED_ELSEWHERE } from './memberFields.ts';
-import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, rosterImportUploader, rosterRefusalLine, rosterStageLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
+import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
 import { recordRosterBankAccountChanges } from '../notifications/store.ts';
 import { rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
 import { rosterCheckers, defaultCheckThreads } from './rosterCheckers.ts';
@@ -66,7 +66,7 @@ export class RosterFileError extends Error {
 }
 
 // Lines per COPY into the staging table: big enough to amortise the statement, small enough that
-// PostgreSQL copies one chunk while Node checks and encrypts the next (the two then use both cores).
+// PostgreSQL copies one chunk while Node checks and encrypts the next.
 const CHUNK_LINES = 20_000;
 // Rows per batch sent to a check thread: a file smaller than one is checked without starting a thread.
 const BATCH_ROWS = 2_000;
