@@ -32,8 +32,8 @@ type BenefitServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'qu
 
 // Jobs arriving within this window are adjudicated in one transaction.
 const BATCH_WINDOW_MS = 2;
-// Adjudication transactions of one process at a time. More only queue on each other's member-year
-// row locks (the main wait measured by bench/pipeline.ts); jobs arriving meanwhile join the next batch.
+// Adjudication transactions of one process at a time; jobs arriving meanwhile join the next batch.
+// Two was chosen when batches still waited for each other's member-years (bench/pipeline.ts).
 const ADJUDICATION_TRANSACTIONS = 2;
 
 /** Runs `run` once fewer than `limit` of the batches it started are still running. */

@@ -16,11 +16,13 @@ import * as store from './store.ts';
 import { formatChinaTime } from '../kernel/time.ts';
 
 /**
- * The adjudication step: matched settlements in, claims with benefit lines out, in ONE transaction
- * per batch. The member-year totals rows of the batch are locked first (FOR UPDATE, in
- * (member_id, plan_year) order, so concurrent batches cannot deadlock), and only then is it decided
- * which settlements still need a claim: a batch holding a member's row sees every claim committed
- * for that member before, so two settlements of one member can never pass a cap together.
+ * The adjudication step: matched settlements in, claims with benefit lines out, in one transaction
+ * per batch (two when another batch holds some of its member-years). The member-year totals rows
+ * are locked first (FOR UPDATE, in (member_id, plan_year) order, so concurrent batches cannot
+ * deadlock), and only then is it decided which settlements still need a claim: a batch holding a
+ * member's row sees every claim committed for that member before, so two settlements of one member
+ * can never pass a cap together. The first transaction skips the rows another holds; the settlements
+ * of those are decided in a second one that waits for them.
  * Idempotent: a settlement with a claim (a reversal with its claim_reversals row) is skipped.
  */
 export interface AdjudicationOptions {
@@ -55,17 +57,31 @@ export async function adjudicateSettlements(db: Db, ids: readonly number[], opti
   if (!ids.length) return [];
   const ruleSets = options.ruleSets ?? new RuleSetCache();
   await ruleSets.ensureShipped(db);
-  return inTransaction(db, (tx) => adjudicateInTransaction(tx, ids, options, ruleSets));
+  // First the member-years no other batch holds; then, in a second transaction that waits for their
+  // locks, the settlements of those another batch held. Two batches sharing one member no longer
+  // wait for each other's whole transaction before deciding anything.
+  await store.ensureTotalsOfSettlements(db, ids);
+  const first = await inTransaction(db, (tx) => adjudicateInTransaction(tx, ids, options, ruleSets, 'skip held'));
+  if (!first.deferred.length) return first.outcomes;
+  const rest = await inTransaction(db, (tx) => adjudicateInTransaction(tx, first.deferred, options, ruleSets, 'wait'));
+  return [...first.outcomes, ...rest.outcomes];
 }
 
-async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: AdjudicationOptions, ruleSetCache: RuleSetCache): Promise<AdjudicationOutcome[]> {
+/**
+ * One adjudication transaction. `skip held`: member-years another transaction holds are not waited
+ * for; their settlements come back `deferred`. `wait`: every member-year is locked, waiting if need be.
+ */
+async function adjudicateInTransaction(
+  tx: Tx, ids: readonly number[], options: AdjudicationOptions, ruleSetCache: RuleSetCache, held: 'skip held' | 'wait',
+): Promise<{ outcomes: AdjudicationOutcome[]; deferred: number[] }> {
   const actor = options.actor ?? ADJUDICATION_ACTOR;
-  const totals = new Map((await store.lockTotalsOfSettlements(tx, ids)).map((r) => [key(r.memberId, r.planYear), {
-    ...totalsOf(r), claims: r.claims,
-  } satisfies TotalsState]));
-  if (!totals.size) return [];
-  const pending = await store.pendingSettlements(tx, ids);
-  if (!pending.length) return [];
+  const locked = held === 'wait' ? await store.lockTotalsOfSettlements(tx, ids) : await store.lockFreeTotalsOfSettlements(tx, ids);
+  const totals = new Map(locked.map((r) => [key(r.memberId, r.planYear), { ...totalsOf(r), claims: r.claims } satisfies TotalsState]));
+  // Decided only now, under the locks: a claim committed by the batch that held a member-year is seen.
+  const waiting = await store.pendingSettlements(tx, ids);
+  const pending = waiting.filter((s) => totals.has(key(s.memberId, s.planYear)));
+  const deferred = waiting.filter((s) => !totals.has(key(s.memberId, s.planYear))).map((s) => s.id);
+  if (!pending.length) return { outcomes: [], deferred };
 
   const settlements = pending.filter((s) => s.kind === 'SETTLEMENT');
   const reversals = pending.filter((s) => s.kind === 'REVERSAL');
@@ -149,7 +165,7 @@ async function adjudicateInTransaction(tx: Tx, ids: readonly number[], options: 
     };
   }));
   await recordAudits(tx, audits);
-  return outcomes;
+  return { outcomes, deferred };
 }
 
 /** A stored settlement as the rule engine reads it (its time as the platform writes it, China time). */

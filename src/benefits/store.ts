@@ -161,18 +161,53 @@ const TOTAL_COLUMNS: Record<Programme, string> = {
   INPATIENT: 'inpatient_fen', CRITICAL: 'critical_fen', MAJOR_DISEASE: 'major_disease_fen', PROVINCIAL_SUBSIDY: 'provincial_subsidy_fen',
 };
 
+/** The member-year keys (alias `wanted`) of the matched settlements among `$1`. */
+const WANTED_TOTALS_SQL = `SELECT DISTINCT s.member_id, e.plan_year FROM settlements s JOIN enrolments e ON e.id = s.enrolment_id
+  WHERE s.id = ANY($1) AND s.status = 'MATCHED'`;
+
+const TOTALS_COLUMNS = `t.member_id AS "memberId", t.plan_year AS "planYear", t.inpatient_fen AS "inpatientFen", t.critical_fen AS "criticalFen",
+  t.major_disease_fen AS "majorDiseaseFen", t.provincial_subsidy_fen AS "provincialSubsidyFen", t.out_of_pocket_fen AS "outOfPocketFen", t.claims`;
+
 /** Ensures and locks the member-year totals of the matched settlements among `ids`, in key order. */
 export async function lockTotalsOfSettlements(tx: Tx, ids: readonly number[]): Promise<BenefitTotalsRow[]> {
   const { rows } = await tx.query<BenefitTotalsRow>(
-    `WITH wanted AS (
-       SELECT DISTINCT s.member_id, e.plan_year FROM settlements s JOIN enrolments e ON e.id = s.enrolment_id
-        WHERE s.id = ANY($1) AND s.status = 'MATCHED')
+    `WITH wanted AS (${WANTED_TOTALS_SQL})
      INSERT INTO member_year_totals AS t (member_id, plan_year)
      SELECT member_id, plan_year FROM wanted ORDER BY member_id, plan_year
      ON CONFLICT (member_id, plan_year) DO UPDATE SET updated_at = t.updated_at
-     RETURNING t.member_id AS "memberId", t.plan_year AS "planYear", t.inpatient_fen AS "inpatientFen", t.critical_fen AS "criticalFen",
-               t.major_disease_fen AS "majorDiseaseFen", t.provincial_subsidy_fen AS "provincialSubsidyFen",
-               t.out_of_pocket_fen AS "outOfPocketFen", t.claims`,
+     RETURNING ${TOTALS_COLUMNS}`,
+    [ids],
+  );
+  return rows;
+}
+
+/**
+ * Creates the member-year totals rows the matched settlements among `ids` do not have yet (all
+ * zero, as a missing row reads), in a statement of its own: committed at once, a new row is not
+ * held by the long transaction of one batch while another batch waits to lock it.
+ */
+export async function ensureTotalsOfSettlements(db: Queryable, ids: readonly number[]): Promise<void> {
+  await db.query(
+    // Only keys without a row reach ON CONFLICT: its check would wait for a transaction updating an existing row.
+    `INSERT INTO member_year_totals (member_id, plan_year)
+     SELECT member_id, plan_year FROM (${WANTED_TOTALS_SQL}) wanted
+      WHERE NOT EXISTS (SELECT 1 FROM member_year_totals t WHERE t.member_id = wanted.member_id AND t.plan_year = wanted.plan_year)
+      ORDER BY member_id, plan_year
+     ON CONFLICT (member_id, plan_year) DO NOTHING`,
+    [ids],
+  );
+}
+
+/**
+ * Locks, in key order, the member-year totals of the matched settlements among `ids` that no other
+ * transaction holds; those held elsewhere are left out (SKIP LOCKED), not waited for.
+ */
+export async function lockFreeTotalsOfSettlements(tx: Tx, ids: readonly number[]): Promise<BenefitTotalsRow[]> {
+  const { rows } = await tx.query<BenefitTotalsRow>(
+    `SELECT ${TOTALS_COLUMNS}
+       FROM member_year_totals t JOIN (${WANTED_TOTALS_SQL}) wanted USING (member_id, plan_year)
+      ORDER BY t.member_id, t.plan_year
+        FOR UPDATE OF t SKIP LOCKED`,
     [ids],
   );
   return rows;

@@ -270,6 +270,43 @@ describe('adjudication job', () => {
     expect((await totalsOf(db.pool, m.memberId)).INPATIENT).toBe(fen('50,000.00'));
   });
 
+  it('a batch decides the member-years no other transaction holds at once; a held one after its holder commits, from the totals it left', async () => {
+    const held = await seedEnrolledMember(db.pool, { plan: 'PUBLIC' });
+    const free = await seedEnrolledMember(db.pool, { plan: 'PUBLIC' });
+    // Two stays of the held member, 50,000 × 60% = 30,000 INPATIENT each, listed latest first.
+    const heldIds = [
+      await seedSettlement(db.pool, held, { psn: '50,000.00', setlTime: '2025-07-02 10:00:00' }),
+      await seedSettlement(db.pool, held, { psn: '50,000.00', setlTime: '2025-07-01 10:00:00' }),
+    ];
+    const freeId = await seedSettlement(db.pool, free, { psn: '10,000.00' });
+    await db.pool.query(`INSERT INTO member_year_totals (member_id, plan_year) VALUES ($1, 2025) ON CONFLICT DO NOTHING`, [held.memberId]);
+    // Another transaction holds the held member's year, as a concurrent batch does, and pays 10,000 of its cap.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`UPDATE member_year_totals SET inpatient_fen = inpatient_fen + $2 WHERE member_id = $1 AND plan_year = 2025`, [held.memberId, fen('10,000.00')]);
+      const { rows: [{ pid }] } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const adjudicating = adjudicateSettlements(db.pool, [...heldIds, freeId], OPTIONS);
+      // Until the batch waits for the holder's lock (a waiting batch's claims are not committed).
+      for (let blocked = 0; !blocked;) {
+        const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid]);
+        blocked = rows[0]!.n;
+        if (!blocked) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await claimOf(db.pool, freeId))?.totalFen).toBe(fen('6,000.00'));
+      expect(await claimOf(db.pool, heldIds[0]!)).toBeNull();
+      await holder.query('COMMIT');
+      expect((await adjudicating).map((o) => o.settlementId).sort()).toEqual([...heldIds, freeId].sort());
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+    }
+    // The holder's 10,000 counted: INPATIENT pays the earlier stay 30,000, the later one the 10,000 left of the 50,000 cap.
+    expect((await claimOf(db.pool, heldIds[1]!))?.amounts.INPATIENT).toBe(fen('30,000.00'));
+    expect((await claimOf(db.pool, heldIds[0]!))?.amounts.INPATIENT).toBe(fen('10,000.00'));
+    expect((await totalsOf(db.pool, held.memberId)).INPATIENT).toBe(fen('50,000.00'));
+  });
+
   it('concurrent claims at the cap through several BullMQ workers, and the sweeper re-derives lost jobs', async () => {
     const m = await seedEnrolledMember(db.pool, { plan: 'PRIVATE' });
     // Each stay: 40,000 × 50% = 20,000 INPATIENT; 9 of them would be 180,000 without the cap.
