@@ -78,9 +78,11 @@ async function adjudicateInTransaction(
   const locked = held === 'wait' ? await store.lockTotalsOfSettlements(tx, ids) : await store.lockFreeTotalsOfSettlements(tx, ids);
   const totals = new Map(locked.map((r) => [key(r.memberId, r.planYear), { ...totalsOf(r), claims: r.claims } satisfies TotalsState]));
   // Decided only now, under the locks: a claim committed by the batch that held a member-year is seen.
-  const waiting = await store.pendingSettlements(tx, ids);
-  const pending = waiting.filter((s) => totals.has(key(s.memberId, s.planYear)));
-  const deferred = waiting.filter((s) => !totals.has(key(s.memberId, s.planYear))).map((s) => s.id);
+  // A settlement matched since the locks were taken has none here either: deferred too (in the
+  // second transaction, left to its own match step's job and the sweep).
+  const unadjudicated = await store.pendingSettlements(tx, ids);
+  const pending = unadjudicated.filter((s) => totals.has(key(s.memberId, s.planYear)));
+  const deferred = unadjudicated.filter((s) => !totals.has(key(s.memberId, s.planYear))).map((s) => s.id);
   if (!pending.length) return { outcomes: [], deferred };
 
   const settlements = pending.filter((s) => s.kind === 'SETTLEMENT');

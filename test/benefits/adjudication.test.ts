@@ -285,7 +285,7 @@ describe('adjudication job', () => {
     try {
       await holder.query('BEGIN');
       await holder.query(`UPDATE member_year_totals SET inpatient_fen = inpatient_fen + $2 WHERE member_id = $1 AND plan_year = 2025`, [held.memberId, fen('10,000.00')]);
-      const { rows: [{ pid }] } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const adjudicating = adjudicateSettlements(db.pool, [...heldIds, freeId], OPTIONS);
       // Until the batch waits for the holder's lock (a waiting batch's claims are not committed).
       for (let blocked = 0; !blocked;) {
