@@ -286,9 +286,11 @@ describe('adjudication job', () => {
       await holder.query('BEGIN');
       await holder.query(`UPDATE member_year_totals SET inpatient_fen = inpatient_fen + $2 WHERE member_id = $1 AND plan_year = 2025`, [held.memberId, fen('10,000.00')]);
       const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      const adjudicating = adjudicateSettlements(db.pool, [...heldIds, freeId], OPTIONS);
-      // Until the batch waits for the holder's lock (a waiting batch's claims are not committed).
-      for (let blocked = 0; !blocked;) {
+      let settled = false;
+      const adjudicating = adjudicateSettlements(db.pool, [...heldIds, freeId], OPTIONS).finally(() => { settled = true; });
+      // Until the batch waits for the holder's lock (a waiting batch's claims are not committed), or
+      // ends without waiting, which the expectations below then show.
+      for (let blocked = 0; !blocked && !settled;) {
         const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid]);
         blocked = rows[0]!.n;
         if (!blocked) await new Promise((r) => setTimeout(r, 20));
