@@ -336,6 +336,10 @@ export interface InsertedSettlement {
 /** Stores a page of settlements; a (source, setl_id) already stored is skipped. Returns the new ones. */
 export async function insertSettlements(tx: Tx, source: string, runId: number | null, writes: SettlementWrite[]): Promise<InsertedSettlement[]> {
   if (!writes.length) return [];
+  // Waits for any other transaction storing one of these setl_ids, so that copies from different
+  // sources take their ids in commit order (migration 0031). Sorted: two pages wait in one order.
+  const setlIds = [...new Set(writes.map((w) => w.setlId))].sort();
+  await tx.query(`INSERT INTO settlement_setl_ids (setl_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, [setlIds]);
   const p = new Params();
   const sql = pageInsert('settlements', { source, run_id: runId }, SETTLEMENT_WRITE_COLUMNS, writes, p);
   const { rows } = await tx.query<InsertedSettlement>(

@@ -21,7 +21,7 @@ const OWNERS: Record<string, string> = Object.fromEntries(
       'units', 'members', 'enrolments', 'member_changes', 'roster_imports', 'roster_import_errors', 'roster_changes',
       'contribution_payments', 'unit_payer_accounts',
     ],
-    settlements: ['settlement_sources', 'settlement_runs', 'settlements', 'settlement_rejections'],
+    settlements: ['settlement_sources', 'settlement_runs', 'settlements', 'settlement_setl_ids', 'settlement_rejections'],
     benefits: [
       'claims', 'claim_reversals', 'benefit_lines', 'recoveries', 'disease_group_grants', 'member_year_totals',
       'rule_sets', 'plan_year_rule_sets', 'claim_redecisions', 'rule_set_proposals', 'organisation_rule_sets',

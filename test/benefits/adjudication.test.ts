@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { freshDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/db.ts';
+import { freshDatabase, TEST_DATABASE_URL, untilBlockedBy, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { fen } from './support.ts';
 import { claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from './seed.ts';
@@ -286,15 +286,9 @@ describe('adjudication job', () => {
       await holder.query('BEGIN');
       await holder.query(`UPDATE member_year_totals SET inpatient_fen = inpatient_fen + $2 WHERE member_id = $1 AND plan_year = 2025`, [held.memberId, fen('10,000.00')]);
       const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      let settled = false;
-      const adjudicating = adjudicateSettlements(db.pool, [...heldIds, freeId], OPTIONS).finally(() => { settled = true; });
-      // Until the batch waits for the holder's lock (a waiting batch's claims are not committed), or
-      // ends without waiting, which the expectations below then show.
-      for (let blocked = 0; !blocked && !settled;) {
-        const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid]);
-        blocked = rows[0]!.n;
-        if (!blocked) await new Promise((r) => setTimeout(r, 20));
-      }
+      const adjudicating = adjudicateSettlements(db.pool, [...heldIds, freeId], OPTIONS);
+      // A waiting batch's claims are not committed.
+      await untilBlockedBy(db.pool, pid, adjudicating);
       expect((await claimOf(db.pool, freeId))?.totalFen).toBe(fen('6,000.00'));
       expect(await claimOf(db.pool, heldIds[0]!)).toBeNull();
       await holder.query('COMMIT');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
-import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { freshDatabase, untilBlockedBy, type TestDatabase } from '../support/db.ts';
+import type { Tx } from '../../src/kernel/transaction.ts';
 import { inTransaction } from '../../src/db/pool.ts';
 import { PlatformError } from '../../src/settlements/envelope.ts';
 import { importFromSource, preparePage, pullPage, storePage } from '../../src/settlements/ingest.ts';
@@ -181,6 +182,34 @@ describe('files and other sources', () => {
       { source: 'sim', status: expectedOutcome(data, registry, item).status, dup: false },
       { source: 'upload', status: 'DUPLICATE', dup: true },
       { source: 'csv-drop', status: 'DUPLICATE', dup: true },
+    ]);
+  });
+
+  it('counts one copy of a setl_id that two sources store at once, the one committed first', async () => {
+    const item = valid.find((i) => i.truth.kind === 'SETTLEMENT' && i.truth.memberIndex !== null)!;
+    const page = preparePage(keys, [{ fields: { ...flattenFeedItem(item.item), setl_id: 'SAME-STAY-TWO-SOURCES' }, position: 'line 1' }]);
+    for (const source of ['ward-a', 'ward-b']) await store.fileSourceNamed(db.pool, source);
+    // ward-a stores its copy and keeps its transaction open; ward-b stores, commits and matches its
+    // own meanwhile. Had ward-b's copy been matched before ward-a's was committed, neither match
+    // would have seen the other copy: both MATCHED, the stay paid twice.
+    const held = await db.pool.connect();
+    try {
+      await held.query('BEGIN');
+      const first = await storePage(held as Tx, 'ward-a', null, page);
+      const pid = (await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const second = inTransaction(db.pool, (tx) => storePage(tx, 'ward-b', null, page)).then((b) => matchSettlements(db.pool, b.toMatch));
+      await untilBlockedBy(db.pool, pid, second);
+      await held.query('COMMIT');
+      await matchSettlements(db.pool, first.toMatch);
+      await second;
+    } finally {
+      await held.query('ROLLBACK').catch(() => undefined);
+      held.release();
+    }
+    const { rows } = await db.pool.query(`SELECT source, status, duplicate_of_id IS NOT NULL AS dup FROM settlements WHERE setl_id = 'SAME-STAY-TWO-SOURCES' ORDER BY id`);
+    expect(rows).toEqual([
+      { source: 'ward-a', status: expectedOutcome(data, registry, item).status, dup: false },
+      { source: 'ward-b', status: 'DUPLICATE', dup: true },
     ]);
   });
 

@@ -34,6 +34,21 @@ export async function freshDatabase(): Promise<TestDatabase> {
   };
 }
 
+/**
+ * Resolves once some backend waits for a lock the backend `holder` (a pid) holds, or once `work`
+ * has ended without waiting: then the test's expectations that follow show what went wrong, not a
+ * timeout.
+ */
+export async function untilBlockedBy(pool: pg.Pool, holder: number, work: Promise<unknown>): Promise<void> {
+  let settled = false;
+  work.then(() => { settled = true; }, () => { settled = true; });
+  while (!settled) {
+    const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [holder]);
+    if (rows[0]!.n) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Counts the SQL statements a pool runs while `work` runs. */
 export async function countQueries<T>(pool: pg.Pool, work: () => Promise<T>): Promise<{ result: T; queries: number }> {
   let queries = 0;
