@@ -69,11 +69,10 @@ export async function start({ db, keys, connection, prefix, log, queues, settlem
   };
 
   const locks = jobLocks(options.lockMs);
-  const afterMatch = [enqueueMatchedSettlements(queues.claimAdjudication), ...options.afterMatch];
-  const pull = new Worker<SettlementPullJob>(QUEUE_NAMES.settlementPull, pullProcessor(db, keys, queues, adapterOf, log, afterMatch), {
+  const pull = new Worker<SettlementPullJob>(QUEUE_NAMES.settlementPull, pullProcessor(db, keys, queues, adapterOf, log), {
     connection, prefix, concurrency: 2, ...locks,
   });
-  const match = new Worker<SettlementsJob>(QUEUE_NAMES.settlementMatch, matchProcessor(db, afterMatch), {
+  const match = new Worker<SettlementsJob>(QUEUE_NAMES.settlementMatch, matchProcessor(db, [enqueueMatchedSettlements(queues.claimAdjudication), ...options.afterMatch]), {
     connection, prefix, concurrency: options.matchConcurrency, ...locks,
   });
   const onFailed = <T>(record: (db: pg.Pool, job: Job<T>, error: Error) => Promise<void>) => (job: Job<T> | undefined, error: Error) => {

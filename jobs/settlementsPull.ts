@@ -2,17 +2,15 @@ import type { Job, Queue } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { PersonalDataKeys } from '../src/privacy/personalData.ts';
-import { continueAfterPage, fetchPage, storePulledPage, type FetchedPage } from '../src/settlements/ingest.ts';
-import type { AfterMatch } from '../src/settlements/matchingStep.ts';
+import { fetchPage, storePulledPage, type FetchedPage } from '../src/settlements/ingest.ts';
 import { isPulledKind, type SettlementSourceRow } from '../src/settlements/model.ts';
 import type { SettlementSource } from '../src/settlements/sources/source.ts';
 import * as store from '../src/settlements/store.ts';
-import { enqueueSettlementPull, type SettlementPullJob } from '../src/settlements/queue.ts';
+import { enqueueSettlementMatches, enqueueSettlementPull, type SettlementPullJob } from '../src/settlements/queue.ts';
 
 /**
- * The pull job: pages from a source's stored cursor. Each page, matched as it is stored, its run
- * counters and the new cursor commit together; then its matched settlements go to the steps after
- * matching (adjudication) and the reversals it released to the match queue. While a page is
+ * The pull job: pages from a source's stored cursor. Each page, its run counters and the new
+ * cursor commit together, then the new settlements' match jobs are enqueued. While a page is
  * stored the next one is already being fetched and validated; after a few pages the job hands on
  * to the next pull job (so a job stays short). A re-run (retry, stalled worker) reads the cursor
  * again: nothing is stored twice.
@@ -25,7 +23,6 @@ export function pullProcessor(
   queues: { settlementPull: Queue; settlementMatch: Queue },
   adapterOf: (source: SettlementSourceRow) => SettlementSource,
   log: Logger,
-  afterMatch: readonly AfterMatch[],
 ) {
   return async (job: Job<SettlementPullJob>) => {
     const source = await store.sourceByName(db, job.data.source);
@@ -46,7 +43,7 @@ export function pullProcessor(
       if (more) next = prefetch(fetched.page.nextCursor);
       const outcome = await storePulledPage(db, source.name, fetched, 'schedule');
       await enqueued;
-      enqueued = continueAfterPage(queues.settlementMatch, afterMatch, outcome);
+      enqueued = enqueueSettlementMatches(queues.settlementMatch, outcome.toMatch);
       totals.pages += 1;
       totals.stale = outcome.stale;
       for (const key of ['received', 'inserted', 'duplicates', 'rejected'] as const) totals[key] += outcome[key];

@@ -1,8 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { Queue } from 'bullmq';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type pg from 'pg';
 import { parse } from 'csv-parse';
 import { config } from '../config.ts';
 import type { Runtime } from '../runtime.ts';
@@ -11,8 +9,8 @@ import { progressBar } from '../progress.ts';
 import { jsonOption, result, say } from '../cliOutput.ts';
 import { fromSetting } from '../cliErrors.ts';
 import { enqueueMatchedSettlements } from '../benefits/queue.ts';
-import { importFromSource, pullPage, type PageOutcome } from './ingest.ts';
-import { continueAfterMatch, matchAndContinue, rematchUnmatched } from './matchingStep.ts';
+import { importFromSource, pullPage } from './ingest.ts';
+import { matchAndContinue, rematchUnmatched } from './matchingStep.ts';
 import { isPulledKind, type UnmatchedReason } from './model.ts';
 import { formatOf, SettlementFileError, type FileFormat } from './records.ts';
 import type { SimMember } from './simulator/generate.ts';
@@ -24,9 +22,8 @@ import { chinaToday, isIsoDate } from '../kernel/time.ts';
 
 /**
  * `hub settlements ...` (sources, pulls, file imports, re-matching) and `hub sim insurance` (the
- * platform simulator). Pulls and imports store page by page, each settlement matched as it is
- * stored (a reversal whose original came in the same page by the match step, inline), as the
- * workers do, so the counts at the end are final. Exit codes: 0 all stored, 1 some
+ * platform simulator). Pulls and imports store page by page and match inline (the same idempotent
+ * step the workers run), so the counts at the end are final. Exit codes: 0 all stored, 1 some
  * records rejected (the rest stored; see the rejections in the API), 2 nothing could be done (a bad
  * option or file), 3 the source stopped answering mid-pull (pages stored before stay stored).
  */
@@ -150,8 +147,8 @@ function pullCommand(sourceName: string, maxPages = Infinity): Promise<number> {
         pages += 1;
         more = outcome.hasMore;
         for (const key of ['received', 'inserted', 'duplicates', 'rejected'] as const) totals[key] += outcome[key];
-        await matchPage(runtime.db, queues.claimAdjudication, outcome);
-        toMatch.push(...outcome.toMatch, ...outcome.decided.map((d) => d.id));
+        await matchAndContinue(runtime.db, outcome.toMatch, [enqueueMatchedSettlements(queues.claimAdjudication)]);
+        toMatch.push(...outcome.toMatch);
         if (!bar && outcome.remaining !== null) bar = progressBar(`pull ${sourceName}`, totals.received + outcome.remaining);
         bar?.update(totals.received);
       }
@@ -164,13 +161,6 @@ function pullCommand(sourceName: string, maxPages = Infinity): Promise<number> {
     bar?.done();
     return printCounts(runtime, totals, toMatch);
   });
-}
-
-/** A committed page's reversals matched here and now, and its settlements, matched as stored, on to adjudication. */
-async function matchPage(db: pg.Pool, adjudication: Queue, page: Pick<PageOutcome, 'toMatch' | 'decided'>): Promise<void> {
-  const afterMatch = [enqueueMatchedSettlements(adjudication)];
-  await matchAndContinue(db, page.toMatch, afterMatch);
-  await continueAfterMatch(page.decided, afterMatch);
 }
 
 function importCommand(path: string, sourceName: string, format?: FileFormat): Promise<number> {
@@ -200,10 +190,10 @@ function importCommand(path: string, sourceName: string, format?: FileFormat): P
     try {
       const outcome = await importFromSource(runtime.db, runtime.keys, fileSource(file, fileFormat), {
         source: source.name, fileName: basename(path), startedBy: 'cli',
-        onStored: (page) => matchPage(runtime.db, queues.claimAdjudication, page),
+        onStored: async (ids) => void (await matchAndContinue(runtime.db, ids, [enqueueMatchedSettlements(queues.claimAdjudication)])),
       });
       bar.done();
-      return await printCounts(runtime, outcome, [...outcome.toMatch, ...outcome.decided.map((d) => d.id)]);
+      return await printCounts(runtime, outcome, outcome.toMatch);
     } catch (error) {
       bar.done();
       if (!(error instanceof SettlementFileError)) throw error;

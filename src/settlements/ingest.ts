@@ -6,9 +6,7 @@ import { inTransaction } from '../db/pool.ts';
 import { invalid } from '../kernel/errors.ts';
 import type { Tx } from '../kernel/transaction.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
-import { isDecided, type MatchedSettlement, type RejectionWrite, type SettlementSourceRow, type SettlementWrite } from './model.ts';
-import { decideMatch } from './matching.ts';
-import { continueAfterMatch, type AfterMatch } from './matchingStep.ts';
+import type { RejectionWrite, SettlementSourceRow, SettlementWrite } from './model.ts';
 import { catchApplicationDuplicates } from './fromApplication.ts';
 import { protectRejection, protectSettlement } from './protect.ts';
 import { enqueueSettlementMatches } from './queue.ts';
@@ -24,10 +22,8 @@ import { validateSettlement } from './validation.ts';
  * on (source, setl_id); the caller hands the new settlements to the match step.
  */
 export interface PageOutcome extends store.PageCounts {
-  /** Settlements for the match step: reversals that were waiting for the page's settlements. */
+  /** Settlements for the match step: the new ones, and reversals that were waiting for them. */
   toMatch: number[];
-  /** The page's new settlements, matched as they were stored: for the steps after matching, once committed. */
-  decided: MatchedSettlement[];
 }
 
 export interface PreparedPage {
@@ -50,29 +46,24 @@ export function preparePage(keys: PersonalDataKeys, records: SourceRecord[]): Pr
   return page;
 }
 
-/**
- * Stores a prepared page inside the caller's transaction, each settlement matched as it is stored
- * (the match step's decision, `decideMatch`, on the same facts: one row written once, not a RECEIVED
- * row written again by the match step).
- */
+/** Stores a prepared page inside the caller's transaction. */
 export async function storePage(tx: Tx, source: string, runId: number | null, page: PreparedPage): Promise<PageOutcome> {
-  const inserted = await store.insertSettlements(tx, source, runId, page.settlements, (facts) => facts.map(decideMatch));
+  const inserted = await store.insertSettlements(tx, source, runId, page.settlements);
   const rejected = await store.insertRejections(tx, source, runId, page.rejections);
   await store.supersedeRejections(tx, source, inserted);
   // A stay an accepted application already settled is not paid again (fromApplication.ts).
   const named = new Set(page.settlements.filter((s) => s.stay.hospitalCode !== null).map((s) => s.setlId));
   const duplicates = new Set(await catchApplicationDuplicates(tx, inserted.filter((s) => named.has(s.setlId)).map((s) => s.id)));
   const originals = inserted.filter((s) => s.kind === 'SETTLEMENT').map((s) => s.setlId);
-  // Reversals waiting for these originals (this page's own among them) go back to the match step.
   const released = await store.releaseWaitingReversals(tx, originals);
-  const again = new Set(released);
-  const decided = inserted.filter((s) => !again.has(s.id)).map(({ id, status }): MatchedSettlement => {
-    const final = duplicates.has(id) ? 'DUPLICATE' : status;
-    if (!isDecided(final)) throw new TypeError(`settlement ${id} is still ${final} after it was stored`);
-    return { id, status: final };
-  });
   const received = page.settlements.length + page.rejections.length;
-  return { received, inserted: inserted.length, rejected, duplicates: received - inserted.length - rejected, toMatch: released, decided };
+  return {
+    received,
+    inserted: inserted.length,
+    rejected,
+    duplicates: received - inserted.length - rejected,
+    toMatch: [...inserted.filter((s) => !duplicates.has(s.id)).map((s) => s.id), ...released],
+  };
 }
 
 export interface PullOutcome extends PageOutcome {
@@ -105,7 +96,7 @@ export async function storePulledPage(db: pg.Pool, source: string, fetched: Fetc
     await store.rederivableTransaction(tx);
     const base = { hasMore: page.hasMore, cursor: page.nextCursor, remaining: page.remaining };
     if (!(await store.advanceCursor(tx, source, from, page.nextCursor))) {
-      return { ...base, stale: true, received: 0, inserted: 0, duplicates: 0, rejected: 0, toMatch: [], decided: [] };
+      return { ...base, stale: true, received: 0, inserted: 0, duplicates: 0, rejected: 0, toMatch: [] };
     }
     // An empty poll opens no run; an open run ends with the page that says nothing more is there.
     let runId = await store.openPullRunId(tx, source);
@@ -128,20 +119,19 @@ export interface FileImportOptions {
   pageSize?: number;
   /** After each stored page, with the running totals. */
   onPage?: (totals: store.PageCounts) => void;
-  /** After each stored page has committed, with the settlements it gave the match step and those it matched itself. */
-  onStored?: (page: Pick<PageOutcome, 'toMatch' | 'decided'>) => Promise<void>;
+  /** After each stored page, with the settlements it gave the match step. */
+  onStored?: (toMatch: number[]) => Promise<void>;
 }
 
 export interface FileImportOutcome extends store.PageCounts {
   runId: number;
   toMatch: number[];
-  decided: MatchedSettlement[];
 }
 
 /** Reads a whole file source as one FILE run, a transaction per page. A broken file fails the run (pages stored stay). */
 export async function importFromSource(db: pg.Pool, keys: PersonalDataKeys, adapter: SettlementSource, options: FileImportOptions): Promise<FileImportOutcome> {
   const runId = await store.createFileRun(db, options.source, options.fileName, options.startedBy);
-  const totals: FileImportOutcome = { runId, received: 0, inserted: 0, duplicates: 0, rejected: 0, toMatch: [], decided: [] };
+  const totals: FileImportOutcome = { runId, received: 0, inserted: 0, duplicates: 0, rejected: 0, toMatch: [] };
   let cursor: string | null = null;
   try {
     for (let more = true; more;) {
@@ -154,8 +144,7 @@ export async function importFromSource(db: pg.Pool, keys: PersonalDataKeys, adap
       });
       for (const key of ['received', 'inserted', 'duplicates', 'rejected'] as const) totals[key] += outcome[key];
       totals.toMatch.push(...outcome.toMatch);
-      totals.decided.push(...outcome.decided);
-      await options.onStored?.(outcome);
+      await options.onStored?.(outcome.toMatch);
       options.onPage?.(totals);
       cursor = page.nextCursor;
       more = page.hasMore;
@@ -178,29 +167,18 @@ export interface Upload {
 }
 
 /**
- * After a page's transaction committed: the reversals it released to the match queue, the
- * settlements it matched to the steps that follow matching (adjudication).
+ * A file uploaded through the API: one FILE run, audited; each stored page's settlements go to the
+ * match queue. The file is the caller's input, so a source of another kind, or a file that cannot be
+ * read at all (its reason is also the run's failure), is bad input. Returns the run.
  */
-export async function continueAfterPage(matchQueue: Queue, afterMatch: readonly AfterMatch[], page: Pick<PageOutcome, 'toMatch' | 'decided'>): Promise<void> {
-  await enqueueSettlementMatches(matchQueue, page.toMatch);
-  await continueAfterMatch(page.decided, afterMatch);
-}
-
-/**
- * A file uploaded through the API: one FILE run, audited; each stored page's settlements go on
- * (`continueAfterPage`). The file is the caller's input, so a source of another kind, or a file that
- * cannot be read at all (its reason is also the run's failure), is bad input. Returns the run.
- */
-export async function importUpload(
-  db: pg.Pool, keys: PersonalDataKeys, matchQueue: Queue, afterMatch: readonly AfterMatch[], upload: Upload, actor: Actor,
-): Promise<number> {
+export async function importUpload(db: pg.Pool, keys: PersonalDataKeys, matchQueue: Queue, upload: Upload, actor: Actor): Promise<number> {
   const source = await store.fileSourceNamed(db, upload.source);
   if (!source) throw invalid('input.source', 'is a pulled source; uploads go to a FILE source');
   let outcome: FileImportOutcome;
   try {
     outcome = await importFromSource(db, keys, fileSource(Readable.from([upload.content]), upload.format), {
       source: source.name, fileName: upload.fileName, startedBy: actor.subject,
-      onStored: (page) => continueAfterPage(matchQueue, afterMatch, page),
+      onStored: (ids) => enqueueSettlementMatches(matchQueue, ids),
     });
   } catch (error) {
     if (error instanceof SettlementFileError) throw invalid(upload.contentField, error.message);

@@ -27,15 +27,10 @@ export async function matchSettlements(db: pg.Pool, ids: readonly number[]): Pro
  */
 export type AfterMatch = (decided: MatchedSettlement[]) => Promise<void>;
 
-/** Hands settlements decided by a committed transaction (the match step's, or a page's matched as stored) to the steps that follow. */
-export async function continueAfterMatch(decided: MatchedSettlement[], afterMatch: readonly AfterMatch[]): Promise<void> {
-  if (decided.length) for (const step of afterMatch) await step(decided);
-}
-
 /** Matches, then hands what was decided to the steps that follow (worker batches, CLI commands). */
 export async function matchAndContinue(db: pg.Pool, ids: readonly number[], afterMatch: readonly AfterMatch[]): Promise<MatchedSettlement[]> {
   const decided = await matchSettlements(db, ids);
-  await continueAfterMatch(decided, afterMatch);
+  if (decided.length) for (const step of afterMatch) await step(decided);
   return decided;
 }
 

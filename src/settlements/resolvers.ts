@@ -12,7 +12,6 @@ import * as store from './store.ts';
 import { UNSCOPED } from '../kernel/scope.ts';
 import { checkAll, conflict, notFound } from '../kernel/errors.ts';
 import { enqueueSettlementMatches } from './queue.ts';
-import { enqueueMatchedSettlements } from '../benefits/queue.ts';
 
 /** What `retrySettlementRejection` answers: the rejection as it now stands and, when valid, its settlement. */
 export interface RetryResult {
@@ -113,7 +112,7 @@ export const settlementResolvers: DomainResolvers = {
       });
       const upload = input.uploadId == null ? null : await takeUpload(ctx, contentField, input.uploadId, 'SETTLEMENTS');
       const content = upload ? uploadedText(contentField, upload.bytes) : input.content!;
-      const runId = await importUpload(ctx.db, ctx.keys, ctx.queues.settlementMatch, [enqueueMatchedSettlements(ctx.queues.claimAdjudication)], { source: sourceName, fileName, content, contentField, format: format! }, actorOf(ctx.principal));
+      const runId = await importUpload(ctx.db, ctx.keys, ctx.queues.settlementMatch, { source: sourceName, fileName, content, contentField, format: format! }, actorOf(ctx.principal));
       // Only a stored file spends the upload: after a refusal it waits for another try.
       await upload?.discard();
       return { run: (await ctx.loaders.ingestionRun.load(runId))! };

@@ -274,7 +274,7 @@ interface Column<W> {
   name: string;
   /** Type of the value in the page's JSON (bytea travels as hex text). */
   type: string;
-  value: (write: W, index: number) => unknown;
+  value: (write: W) => unknown;
   /** How the JSON value becomes the column (default: as is). */
   select?: (column: string) => string;
 }
@@ -289,7 +289,7 @@ const bytea = <W>(name: string, value: (write: W) => Buffer): Column<W> =>
 function pageInsert<W>(table: string, fixed: Record<string, unknown>, columns: Column<W>[], writes: W[], p: Params): string {
   const fixedNames = Object.keys(fixed);
   const fixedValues = fixedNames.map((k) => p.add(fixed[k]));
-  const page = p.add(JSON.stringify(writes.map((w, i) => Object.fromEntries(columns.map((c) => [c.name, c.value(w, i)])))));
+  const page = p.add(JSON.stringify(writes.map((w) => Object.fromEntries(columns.map((c) => [c.name, c.value(w)])))));
   return `INSERT INTO ${table} (${[...fixedNames, ...columns.map((c) => c.name)].join(', ')})
           SELECT ${[...fixedValues, ...columns.map((c) => (c.select ? c.select(`u.${c.name}`) : `u.${c.name}`))].join(', ')}
             FROM jsonb_to_recordset(${page}::jsonb) AS u(${columns.map((c) => `${c.name} ${c.type}`).join(', ')})`;
@@ -327,53 +327,23 @@ const REJECTION_WRITE_COLUMNS: Column<RejectionWrite>[] = [
   { name: 'problems', type: 'jsonb', value: (w) => w.problems },
 ];
 
-/** The match step's columns, for settlements decided as they are stored (a write without a decision stays RECEIVED). */
-function decidedColumns(decisions: readonly (MatchDecision | undefined)[]): Column<SettlementWrite>[] {
-  const of = (key: Exclude<keyof MatchDecision, 'id'>) => (_: SettlementWrite, i: number) => decisions[i]?.[key] ?? null;
-  return [
-    { name: 'status', type: 'text', value: (_, i) => decisions[i]?.status ?? 'RECEIVED' },
-    { name: 'unmatched_reason', type: 'text', value: of('unmatchedReason') },
-    { name: 'member_id', type: 'bigint', value: of('memberId') },
-    { name: 'enrolment_id', type: 'bigint', value: of('enrolmentId') },
-    { name: 'unit_id', type: 'bigint', value: of('unitId') },
-    { name: 'duplicate_of_id', type: 'bigint', value: of('duplicateOfId') },
-    { name: 'reverses_id', type: 'bigint', value: of('reversesId') },
-    { name: 'matched_at', type: 'boolean', value: (_, i) => decisions[i] !== undefined, select: (c) => `CASE WHEN ${c} THEN now() END` },
-  ];
-}
-
 export interface InsertedSettlement {
   id: number;
   setlId: string;
   kind: SettlementKind;
-  /** RECEIVED for the match step, or what `decide` made of it. */
-  status: SettlementStatus;
 }
 
-/**
- * Stores a page of settlements; a (source, setl_id) already stored is skipped. Returns the new ones.
- * With `decide`, each is matched as it is stored: `decide` gets the facts of the page (`id` = the
- * write's position, from 1) and the decisions it returns are stored with the rows, instead of a
- * RECEIVED row that the match step writes again.
- */
-export async function insertSettlements(
-  tx: Tx, source: string, runId: number | null, writes: SettlementWrite[], decide?: (facts: MatchFacts[]) => MatchDecision[],
-): Promise<InsertedSettlement[]> {
+/** Stores a page of settlements; a (source, setl_id) already stored is skipped. Returns the new ones. */
+export async function insertSettlements(tx: Tx, source: string, runId: number | null, writes: SettlementWrite[]): Promise<InsertedSettlement[]> {
   if (!writes.length) return [];
   // Waits for any other transaction storing one of these setl_ids, so that copies from different
-  // sources take their ids in commit order (migration 0031), and the facts below see every earlier
-  // copy. Sorted: two pages wait in one order.
+  // sources take their ids in commit order (migration 0031). Sorted: two pages wait in one order.
   const setlIds = [...new Set(writes.map((w) => w.setlId))].sort();
   await tx.query(`INSERT INTO settlement_setl_ids (setl_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, [setlIds]);
-  let columns = SETTLEMENT_WRITE_COLUMNS;
-  if (decide) {
-    const decisions = new Map(decide(await pageMatchFacts(tx, writes)).map((d) => [d.id, d]));
-    columns = [...columns, ...decidedColumns(writes.map((_, i) => decisions.get(i + 1)))];
-  }
   const p = new Params();
-  const sql = pageInsert('settlements', { source, run_id: runId }, columns, writes, p);
+  const sql = pageInsert('settlements', { source, run_id: runId }, SETTLEMENT_WRITE_COLUMNS, writes, p);
   const { rows } = await tx.query<InsertedSettlement>(
-    `${sql} ON CONFLICT (source, setl_id) DO NOTHING RETURNING id, setl_id AS "setlId", kind, status`,
+    `${sql} ON CONFLICT (source, setl_id) DO NOTHING RETURNING id, setl_id AS "setlId", kind`,
     p.values,
   );
   return rows;
@@ -440,42 +410,22 @@ export async function releaseUnmatched(db: Queryable, reason: UnmatchedReason | 
  */
 export async function lockMatchFacts(tx: Tx, ids: readonly number[]): Promise<MatchFacts[]> {
   const { rows } = await tx.query<MatchFacts>(
-    `${matchFactsOf('settlements s', 'd.id < s.id')}
+    `SELECT s.id, s.kind,
+            (SELECT min(d.id) FROM settlements d WHERE d.setl_id = s.setl_id AND d.id < s.id) AS "duplicateOfId",
+            mem.id AS "memberId", e.id AS "enrolmentId", e.unit_id AS "enrolmentUnitId", orig.id AS "reversesId"
+       FROM settlements s
+       LEFT JOIN members mem ON mem.id_number_hash = s.certno_hash
+       LEFT JOIN LATERAL (SELECT o.id, o.setl_time FROM settlements o
+                           WHERE s.kind = 'REVERSAL' AND o.setl_id = s.reverses_setl_id AND o.kind = 'SETTLEMENT'
+                           ORDER BY o.id LIMIT 1) orig ON true
+       -- A reversal belongs to the plan year of the settlement it cancels.
+       LEFT JOIN enrolments e ON e.member_id = mem.id AND e.plan_year = ${planYearSql('coalesce(orig.setl_time, s.setl_time)')}
       WHERE s.id = ANY($1) AND s.status = 'RECEIVED'
       ORDER BY s.id
         FOR UPDATE OF s`,
     [ids],
   );
   return rows;
-}
-
-/** What matching needs of a page about to be stored, in its order; `id` is the write's position (from 1). */
-async function pageMatchFacts(tx: Tx, writes: readonly SettlementWrite[]): Promise<MatchFacts[]> {
-  const { rows } = await tx.query<MatchFacts>(
-    `${matchFactsOf(`unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[], $5::text[])
-                      WITH ORDINALITY AS s (setl_id, kind, certno_hash, setl_time, reverses_setl_id, id)`, 'true')}
-      ORDER BY s.id`,
-    [writes.map((w) => w.setlId), writes.map((w) => w.kind), writes.map((w) => w.certnoHash), writes.map((w) => w.setlTime), writes.map((w) => w.reversesSetlId)],
-  );
-  return rows.map((r) => ({ ...r, id: Number(r.id) }));
-}
-
-/**
- * The facts of settlements `s` (rows with setl_id, kind, certno_hash, setl_time, reverses_setl_id and
- * id): the earliest stored copy of the setl_id among those `earlier` admits, the member by keyed hash
- * of the ID number, the enrolment of the plan year, and for a reversal the settlement it cancels.
- */
-function matchFactsOf(settlements: string, earlier: string): string {
-  return `SELECT s.id, s.kind,
-            (SELECT min(d.id) FROM settlements d WHERE d.setl_id = s.setl_id AND ${earlier}) AS "duplicateOfId",
-            mem.id AS "memberId", e.id AS "enrolmentId", e.unit_id AS "enrolmentUnitId", orig.id AS "reversesId"
-       FROM ${settlements}
-       LEFT JOIN members mem ON mem.id_number_hash = s.certno_hash
-       LEFT JOIN LATERAL (SELECT o.id, o.setl_time FROM settlements o
-                           WHERE s.kind = 'REVERSAL' AND o.setl_id = s.reverses_setl_id AND o.kind = 'SETTLEMENT'
-                           ORDER BY o.id LIMIT 1) orig ON true
-       -- A reversal belongs to the plan year of the settlement it cancels.
-       LEFT JOIN enrolments e ON e.member_id = mem.id AND e.plan_year = ${planYearSql('coalesce(orig.setl_time, s.setl_time)')}`;
 }
 
 /** The status transition out of RECEIVED; a row already decided is not touched again. Returns the rows moved now. */

@@ -9,8 +9,7 @@ import { simulatedItems, type SimItem } from '../../src/settlements/simulator/ge
 import { startInsuranceSimulator, type InsuranceSimulator } from '../../src/settlements/simulator/server.ts';
 import { platformSource } from '../../src/settlements/sources/platform.ts';
 import * as store from '../../src/settlements/store.ts';
-import type { AdjudicationJob } from '../../src/benefits/queue.ts';
-import { UNSCOPED } from '../../src/kernel/scope.ts';
+import { jobSettlements } from '../../src/settlements/queue.ts';
 import { expectedOutcome, keys, registerMembers, registerPlatformSource, sampleRegistry, simData } from './support.ts';
 
 const registry = sampleRegistry(50);
@@ -220,7 +219,7 @@ describe('operations: sources, runs, rejections', () => {
     ] });
   });
 
-  it('uploads a file: stored and matched at once (adjudication follows in the workers), the same file again is all duplicates', async () => {
+  it('uploads a file: stored at once (matching follows in the workers), the same file again is all duplicates', async () => {
     const member = registry.members[2]!;
     const record = (setlId: string, total: string) => ({
       setl_id: setlId, mdtrt_id: `M-${setlId}`, psn_no: 'P2', psn_name: member.name, certno: member.idNumber, insutype: '310',
@@ -241,9 +240,8 @@ describe('operations: sources, runs, rejections', () => {
     const again = await gw.query({ role: 'SERVICE' }, mutation, { input: { fileName: 'h.jsonl', content } });
     expect(again.data.uploadSettlements.run).toMatchObject({ received: 3, newSettlements: 0, duplicates: 3, rejected: 0 });
     const id = (await store.settlementIdBySourceKey(db.pool, 'upload', 'UP-1'))!;
-    expect((await store.settlementsByIds(db.pool, [id], UNSCOPED))[0]).toMatchObject({ status: 'MATCHED', memberId: expect.any(Number) });
-    // One adjudication job carries the file's new settlements.
-    const queued = (await gw.queues.claimAdjudication.getJobs(['waiting', 'delayed', 'prioritized', 'active'])).flatMap((job) => (job.data as AdjudicationJob).settlementIds);
+    // One match job carries the file's new settlements.
+    const queued = (await gw.queues.settlementMatch.getJobs(['waiting', 'delayed', 'prioritized', 'active'])).flatMap((job) => jobSettlements(job.data));
     expect(queued).toContain(id);
     const wrongSource = await gw.query({ role: 'SERVICE' }, mutation, { input: { fileName: 'h.jsonl', content, source: 'sim' } });
     expect(wrongSource.data.uploadSettlements).toMatchObject({ run: null, userErrors: [{ field: 'input.source', code: 'INVALID' }] });

@@ -53,17 +53,15 @@ export async function sameStaySettlements(db: Queryable, key: StayKey): Promise<
 }
 
 /**
- * New feed settlements among `ids` (stored by the caller's transaction: RECEIVED, or matched as they
- * were stored) whose stay an accepted application already settled become DUPLICATE of that
- * application's settlement, before any adjudication: they get no claim. Returns them.
+ * New feed settlements among `ids` whose stay an accepted application already settled become
+ * DUPLICATE of that application's settlement (before any match: they get no claim). Returns them.
  */
 export async function markApplicationDuplicates(tx: Tx, ids: readonly number[]): Promise<{ id: number; duplicateOfId: number }[]> {
   const { rows } = await tx.query<{ id: number; duplicateOfId: number }>(
-    `UPDATE settlements f SET status = 'DUPLICATE', duplicate_of_id = a.id, matched_at = now(), unmatched_reason = NULL,
-            enrolment_id = NULL, unit_id = NULL, reverses_id = NULL,
+    `UPDATE settlements f SET status = 'DUPLICATE', duplicate_of_id = a.id, matched_at = now(),
             member_id = (SELECT m.id FROM members m WHERE m.id_number_hash = f.certno_hash)
        FROM settlements a
-      WHERE f.id = ANY($1::bigint[]) AND f.status <> 'DUPLICATE' AND f.kind = 'SETTLEMENT' AND f.source <> '${APPLICATION_SOURCE}'
+      WHERE f.id = ANY($1::bigint[]) AND f.status = 'RECEIVED' AND f.kind = 'SETTLEMENT' AND f.source <> '${APPLICATION_SOURCE}'
         AND f.fixmedins_code IS NOT NULL
         AND a.source = '${APPLICATION_SOURCE}' AND a.fixmedins_code = f.fixmedins_code AND a.certno_hash = f.certno_hash
         AND a.medfee_sumamt = f.medfee_sumamt AND a.enddate = ${dischargeDay('f')} AND (f.begndate IS NULL OR f.begndate = a.begndate)
