@@ -285,10 +285,9 @@ describe('adjudication job', () => {
     try {
       await holder.query('BEGIN');
       await holder.query(`UPDATE member_year_totals SET inpatient_fen = inpatient_fen + $2 WHERE member_id = $1 AND plan_year = 2025`, [held.memberId, fen('10,000.00')]);
-      const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const adjudicating = adjudicateSettlements(db.pool, [...heldIds, freeId], OPTIONS);
       // A waiting batch's claims are not committed.
-      await untilBlockedBy(db.pool, pid, adjudicating);
+      await untilBlockedBy(db.pool, holder, adjudicating);
       expect((await claimOf(db.pool, freeId))?.totalFen).toBe(fen('6,000.00'));
       expect(await claimOf(db.pool, heldIds[0]!)).toBeNull();
       await holder.query('COMMIT');

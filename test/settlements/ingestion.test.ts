@@ -196,9 +196,8 @@ describe('files and other sources', () => {
     try {
       await held.query('BEGIN');
       const first = await storePage(held as Tx, 'ward-a', null, page);
-      const pid = (await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const second = inTransaction(db.pool, (tx) => storePage(tx, 'ward-b', null, page)).then((b) => matchSettlements(db.pool, b.toMatch));
-      await untilBlockedBy(db.pool, pid, second);
+      await untilBlockedBy(db.pool, held, second);
       await held.query('COMMIT');
       await matchSettlements(db.pool, first.toMatch);
       await second;

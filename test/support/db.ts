@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createPool } from '../../src/db/pool.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { waitFor } from './waitFor.ts';
 
 /** The database tests use; every test file works in a schema of its own inside it. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -35,18 +36,15 @@ export async function freshDatabase(): Promise<TestDatabase> {
 }
 
 /**
- * Resolves once some backend waits for a lock the backend `holder` (a pid) holds, or once `work`
- * has ended without waiting: then the test's expectations that follow show what went wrong, not a
- * timeout.
+ * Resolves once some backend waits for a lock the connection `holder` holds, or once `work` has
+ * ended without waiting: then the test's expectations that follow show what went wrong.
  */
-export async function untilBlockedBy(pool: pg.Pool, holder: number, work: Promise<unknown>): Promise<void> {
+export async function untilBlockedBy(pool: pg.Pool, holder: pg.ClientBase, work: Promise<unknown>): Promise<void> {
+  const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   let settled = false;
   work.then(() => { settled = true; }, () => { settled = true; });
-  while (!settled) {
-    const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [holder]);
-    if (rows[0]!.n) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor(`a backend blocked by ${pid}, or the work to end`, async () => settled
+    || (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid])).rows[0]!.n > 0);
 }
 
 /** Counts the SQL statements a pool runs while `work` runs. */
