@@ -90,16 +90,23 @@ export async function payoutsTo(
 ): Promise<PayoutChange[]> {
   // The statuses are written into the statement as constants (checked: a closed set), as the planner saw them before.
   const statuses = from.map((s) => `'${payoutStatusOf(s)}'`);
-  // Driven by the attempts' keys (a join would let stale statistics pick a per-payout probe of the
-  // batch: quadratic, ~4 s per call at 40,000 payouts in flight).
+  // The payout ids are read first and passed as a value: driven by the attempts' keys (a join let
+  // stale statistics pick a per-payout probe of the batch: ~4 s a call at 40,000 payouts in flight),
+  // and an array PostgreSQL knows, so it plans with its size and looks ids up by hash. An array
+  // built by a sub-select is unknown when planned: with statistics older than the batch, every
+  // payout in `from` was read and the array searched end to end for each (~1.2 s a call at
+  // 164,000 payouts in flight).
+  const { rows: [attempted] } = await tx.query<{ ids: string[] }>(
+    `SELECT coalesce(array_agg(payout_id), '{}') AS ids FROM payout_attempts
+      WHERE batch_id = $1 ${attemptIds ? 'AND id = ANY($2::bigint[])' : ''}`,
+    attemptIds ? [batchId, attemptIds] : [batchId],
+  );
   const { rows } = await tx.query<PayoutChange>(
     `UPDATE payouts p SET status = $2, status_reason = $3, updated_at = now(),
             paid_at = CASE WHEN $2 = 'PAID' THEN now() ELSE p.paid_at END
-      WHERE p.id = ANY(ARRAY(SELECT a.payout_id FROM payout_attempts a
-                              WHERE a.batch_id = $1 ${attemptIds ? 'AND a.id = ANY($4::bigint[])' : ''}))
-        AND p.status IN (${statuses.join(', ')})
+      WHERE p.id = ANY($1::bigint[]) AND p.status IN (${statuses.join(', ')})
       RETURNING p.id AS "payoutId", p.member_id AS "memberId", p.unit_id AS "unitId", p.status`,
-    attemptIds ? [batchId, status, reason, attemptIds] : [batchId, status, reason],
+    [attempted!.ids, status, reason],
   );
   return rows;
 }
