@@ -177,21 +177,26 @@ export function waitingState(days: string, noAccount: string): { status: string;
 const PLAN_PAGE = 10_000;
 
 /**
- * A payout for each of up to PLAN_PAGE (APPROVED claim, funder) pairs with approved lines of that
- * funder that have none yet (UNIQUE(claim_id, funder_id)): the member gets one transfer per stay
- * from each funder. HELD or READY as its member's card says, with its payout lines. `more`: the
- * page was full, call again.
+ * A payout for each of up to `pageSize` (APPROVED claim, funder) pairs with approved lines above 0 fen of that
+ * funder that have none yet (UNIQUE(claim_id, funder_id)), claims after `afterClaimId`: the member
+ * gets one transfer per stay from each funder. HELD or READY as its member's card says, with its
+ * payout lines. Read from the lines still APPROVED (index benefit_lines_approved: the lines still
+ * to pay, not the history). `more`: the page was full, call again after `lastClaimId`.
  */
-export async function createPayoutsOfApprovedClaims(db: Queryable, coolingOffDays: number): Promise<{ created: number; held: number; more: boolean }> {
+export async function createPayoutsOfApprovedClaims(
+  db: Queryable, coolingOffDays: number, afterClaimId = 0, pageSize = PLAN_PAGE,
+): Promise<{ created: number; held: number; more: boolean; lastClaimId: number }> {
   const waiting = waitingState('$2', '$1');
-  const { rows } = await db.query<{ status: PayoutStatus; n: number }>(
+  const { rows: [page] } = await db.query<{ candidates: number; last: number | null; created: number; held: number }>(
     `WITH candidates AS (
        SELECT c.id AS claim_id, c.member_id, c.unit_id, l.funder_id, sum(coalesce(l.adjusted_fen, l.amount_fen)) AS amount_fen
-         FROM claims c JOIN benefit_lines l ON l.claim_id = c.id AND l.status = 'APPROVED'
-        WHERE c.status = 'APPROVED' AND NOT EXISTS (SELECT 1 FROM payouts p WHERE p.claim_id = c.id AND p.funder_id = l.funder_id)
+         FROM benefit_lines l JOIN claims c ON c.id = l.claim_id AND c.status = 'APPROVED'
+        -- Lines of 0 fen are left out (nothing to pay; they add nothing to the sum). Both sides from
+        -- where the last page ended (PostgreSQL does not carry an inequality across the join).
+        WHERE l.status = 'APPROVED' AND coalesce(l.adjusted_fen, l.amount_fen) > 0 AND l.claim_id > $3 AND c.id > $3
+          AND NOT EXISTS (SELECT 1 FROM payouts p WHERE p.claim_id = l.claim_id AND p.funder_id = l.funder_id)
         GROUP BY c.id, l.funder_id
-       HAVING bool_or(coalesce(l.adjusted_fen, l.amount_fen) > 0)
-        ORDER BY c.id, l.funder_id LIMIT ${PLAN_PAGE}),
+        ORDER BY c.id, l.funder_id LIMIT $4),
      inserted AS (
        INSERT INTO payouts (claim_id, funder_id, member_id, unit_id, amount_fen, status, status_reason)
        SELECT k.claim_id, k.funder_id, k.member_id, k.unit_id, k.amount_fen, ${waiting.status}, ${waiting.reason}
@@ -203,11 +208,13 @@ export async function createPayoutsOfApprovedClaims(db: Queryable, coolingOffDay
        SELECT l.id, i.id, coalesce(l.adjusted_fen, l.amount_fen)
          FROM inserted i JOIN benefit_lines l ON l.claim_id = i.claim_id AND l.funder_id = i.funder_id AND l.status = 'APPROVED'
                                              AND coalesce(l.adjusted_fen, l.amount_fen) > 0)
-     SELECT status, count(*)::int AS n FROM inserted GROUP BY status`,
-    [NO_BANK_ACCOUNT, coolingOffDays],
+     SELECT (SELECT count(*)::int FROM candidates) AS candidates, (SELECT max(claim_id) FROM candidates) AS last,
+            (SELECT count(*)::int FROM inserted) AS created, (SELECT count(*)::int FROM inserted WHERE status = 'HELD') AS held`,
+    [NO_BANK_ACCOUNT, coolingOffDays, afterClaimId, pageSize],
   );
-  const created = rows.reduce((sum, r) => sum + r.n, 0);
-  return { created, held: rows.find((r) => r.status === 'HELD')?.n ?? 0, more: created >= PLAN_PAGE };
+  const { candidates, last, created, held } = page!;
+  // Full by its candidates, not by what it inserted: another planner may have taken some of them.
+  return { created, held, more: candidates >= pageSize, lastClaimId: last ?? afterClaimId };
 }
 
 /**
