@@ -15,13 +15,13 @@ import { createPayoutsOfApprovedCondolences } from './store/condolences.ts';
  */
 export async function planPayouts(db: Queryable, settings: Pick<PayoutSettings, 'coolingOffDays'>): Promise<PlanCounts> {
   const counts: PlanCounts = { created: 0, held: 0, released: 0, withheld: 0, cancelled: 0 };
-  // Page after page from where the last ended; a claim approved meanwhile below it waits for the next round.
-  for (let after = 0; ;) {
-    const page = await createPayoutsOfApprovedClaims(db, settings.coolingOffDays, after);
+  // Page after page from the claim the last one ended on; a claim approved meanwhile below it waits for the next round.
+  for (let from = 0; ;) {
+    const page = await createPayoutsOfApprovedClaims(db, settings.coolingOffDays, from);
     counts.created += page.created;
     counts.held += page.held;
     if (!page.more) break;
-    after = page.lastClaimId;
+    from = page.lastClaimId;
   }
   const condolences = await createPayoutsOfApprovedCondolences(db, settings.coolingOffDays);
   counts.created += condolences.created;

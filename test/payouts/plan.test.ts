@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { createPayoutsOfApprovedClaims } from '../../src/payouts/store/payouts.ts';
 import { approvedClaims, resetPayouts, type ApprovedClaim } from './support.ts';
+import { provinceFunder, provincialLine } from './fundersSupport.ts';
 
 /**
- * Planning reads the approved lines a page at a time, each page after the claim the last one ended
- * on: every approved claim gets its payout once, and a page never goes back below where it started.
+ * Planning reads the lines still to pay a page at a time, each page from the claim the last one
+ * ended on: every (claim, funder) gets its payout once, a page cut between a claim's funders loses
+ * neither, and a page never goes back below where it started.
  */
 
 let db: TestDatabase;
@@ -17,6 +19,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.drop();
 });
+
+/** Every page of a round, each from the claim the last one ended on (as planPayouts goes). */
+async function round(pageSize: number): Promise<Awaited<ReturnType<typeof createPayoutsOfApprovedClaims>>[]> {
+  const pages = [];
+  for (let from = 0; ;) {
+    const page = await createPayoutsOfApprovedClaims(db.pool, 0, from, pageSize);
+    pages.push(page);
+    if (!page.more) return pages;
+    from = page.lastClaimId;
+  }
+}
 
 async function payoutsByClaim(): Promise<Map<number, number>> {
   const { rows } = await db.pool.query<{ claimId: number; n: number }>(`SELECT claim_id AS "claimId", count(*)::int AS n FROM payouts GROUP BY claim_id`);
@@ -30,27 +43,33 @@ describe('planning payouts page by page', () => {
   });
 
   it('pages of 10 from where the last ended: 10, 10, then 5 and no more, each claim paid once', async () => {
-    const pages = [];
-    for (let after = 0; ;) {
-      const page = await createPayoutsOfApprovedClaims(db.pool, 0, after, 10);
-      pages.push(page);
-      if (!page.more) break;
-      after = page.lastClaimId;
-    }
+    const pages = await round(10);
     expect(pages.map((p) => [p.created, p.more])).toEqual([[10, true], [10, true], [5, false]]);
     expect(pages.map((p) => p.lastClaimId)).toEqual([claims[9]!.claimId, claims[19]!.claimId, claims[24]!.claimId]);
     const paid = await payoutsByClaim();
     expect(claims.map((c) => paid.get(c.claimId))).toEqual(claims.map(() => 1));
   });
 
-  it('leaves the claims at or below where the page starts to a later round', async () => {
+  it('leaves the claims below where the page starts to a later round', async () => {
     await resetPayouts(db.pool);
     claims = (await approvedClaims(db.pool, 6)).sort((a, b) => a.claimId - b.claimId);
-    const page = await createPayoutsOfApprovedClaims(db.pool, 0, claims[2]!.claimId, 10);
+    const page = await createPayoutsOfApprovedClaims(db.pool, 0, claims[3]!.claimId, 10);
     expect(page).toMatchObject({ created: 3, more: false, lastClaimId: claims[5]!.claimId });
     const paid = await payoutsByClaim();
     expect(claims.map((c) => paid.get(c.claimId) ?? 0)).toEqual([0, 0, 0, 1, 1, 1]);
     // The next round starts from the first claim again and finds the rest.
     expect(await createPayoutsOfApprovedClaims(db.pool, 0)).toMatchObject({ created: 3, more: false });
+  });
+
+  it('pays both funders of a claim when a page ends between them', async () => {
+    await resetPayouts(db.pool);
+    claims = (await approvedClaims(db.pool, 3)).sort((a, b) => a.claimId - b.claimId);
+    const province = await provinceFunder(db.pool);
+    await provincialLine(db.pool, claims[1]!.claimId, province.id, 300_000);
+    // (claim 0, union), (claim 1, union) | (claim 1, province), (claim 2, union)
+    const pages = await round(2);
+    expect(pages.map((p) => [p.created, p.more])).toEqual([[2, true], [2, true], [0, false]]);
+    const paid = await payoutsByClaim();
+    expect(claims.map((c) => paid.get(c.claimId))).toEqual([1, 2, 1]);
   });
 });

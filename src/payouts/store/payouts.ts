@@ -178,13 +178,14 @@ const PLAN_PAGE = 10_000;
 
 /**
  * A payout for each of up to `pageSize` (APPROVED claim, funder) pairs with approved lines above 0 fen of that
- * funder that have none yet (UNIQUE(claim_id, funder_id)), claims after `afterClaimId`: the member
+ * funder that have none yet (UNIQUE(claim_id, funder_id)), claims from `fromClaimId` on: the member
  * gets one transfer per stay from each funder. HELD or READY as its member's card says, with its
  * payout lines. Read from the lines still APPROVED (index benefit_lines_approved: the lines still
- * to pay, not the history). `more`: the page was full, call again after `lastClaimId`.
+ * to pay, not the history). `more`: the page was full, call again from `lastClaimId` (again: the
+ * page may have ended between its funders; the pairs it made have their payouts and are skipped).
  */
 export async function createPayoutsOfApprovedClaims(
-  db: Queryable, coolingOffDays: number, afterClaimId = 0, pageSize = PLAN_PAGE,
+  db: Queryable, coolingOffDays: number, fromClaimId = 0, pageSize = PLAN_PAGE,
 ): Promise<{ created: number; held: number; more: boolean; lastClaimId: number }> {
   const waiting = waitingState('$2', '$1');
   const { rows: [page] } = await db.query<{ candidates: number; last: number | null; created: number; held: number }>(
@@ -193,7 +194,7 @@ export async function createPayoutsOfApprovedClaims(
          FROM benefit_lines l JOIN claims c ON c.id = l.claim_id AND c.status = 'APPROVED'
         -- Lines of 0 fen are left out (nothing to pay; they add nothing to the sum). Both sides from
         -- where the last page ended (PostgreSQL does not carry an inequality across the join).
-        WHERE l.status = 'APPROVED' AND coalesce(l.adjusted_fen, l.amount_fen) > 0 AND l.claim_id > $3 AND c.id > $3
+        WHERE l.status = 'APPROVED' AND coalesce(l.adjusted_fen, l.amount_fen) > 0 AND l.claim_id >= $3 AND c.id >= $3
           AND NOT EXISTS (SELECT 1 FROM payouts p WHERE p.claim_id = l.claim_id AND p.funder_id = l.funder_id)
         GROUP BY c.id, l.funder_id
         ORDER BY c.id, l.funder_id LIMIT $4),
@@ -210,11 +211,11 @@ export async function createPayoutsOfApprovedClaims(
                                              AND coalesce(l.adjusted_fen, l.amount_fen) > 0)
      SELECT (SELECT count(*)::int FROM candidates) AS candidates, (SELECT max(claim_id) FROM candidates) AS last,
             (SELECT count(*)::int FROM inserted) AS created, (SELECT count(*)::int FROM inserted WHERE status = 'HELD') AS held`,
-    [NO_BANK_ACCOUNT, coolingOffDays, afterClaimId, pageSize],
+    [NO_BANK_ACCOUNT, coolingOffDays, fromClaimId, pageSize],
   );
   const { candidates, last, created, held } = page!;
   // Full by its candidates, not by what it inserted: another planner may have taken some of them.
-  return { created, held, more: candidates >= pageSize, lastClaimId: last ?? afterClaimId };
+  return { created, held, more: candidates >= pageSize, lastClaimId: last ?? fromClaimId };
 }
 
 /**
