@@ -177,12 +177,13 @@ export function waitingState(days: string, noAccount: string): { status: string;
 const PLAN_PAGE = 10_000;
 
 /**
- * A payout for each of up to `pageSize` (APPROVED claim, funder) pairs with approved lines above 0 fen of that
- * funder that have none yet (UNIQUE(claim_id, funder_id)), claims from `fromClaimId` on: the member
- * gets one transfer per stay from each funder. HELD or READY as its member's card says, with its
- * payout lines. Read from the lines still APPROVED (index benefit_lines_approved: the lines still
- * to pay, not the history). `more`: the page was full, call again from `lastClaimId` (again: the
- * page may have ended between its funders; the pairs it made have their payouts and are skipped).
+ * A payout for each of up to `pageSize` (APPROVED claim, funder) pairs with approved lines above
+ * 0 fen of that funder that have none yet (UNIQUE(claim_id, funder_id)), claims from `fromClaimId`
+ * on: the member gets one transfer per stay from each funder. HELD or READY as its member's card
+ * says, with its payout lines. Read from the lines still APPROVED (index benefit_lines_approved:
+ * the lines still to pay, not the history). `more`: the page was full, call again from
+ * `lastClaimId` (again: the page may have ended between its funders; the pairs it made have their
+ * payouts and are skipped).
  */
 export async function createPayoutsOfApprovedClaims(
   db: Queryable, coolingOffDays: number, fromClaimId = 0, pageSize = PLAN_PAGE,
