@@ -3,7 +3,9 @@
  * writes them, pretty-printed, ~160 MB) parsed and matched against 100,000 expected payouts; 90%
  * carry their EndToEndId, 5% only the bank's reference, 5% only amount and payee name. Prints
  * parse time, match time and entries/s (target: parse + match under 10 s on the 2-core machine),
- * then, unless BENCH_DB=0, the same statement ingested and reconciled in PostgreSQL.
+ * and the XSD check of the statement alone (the validator the hub runs, its thread not sharing the
+ * machine with parsing and storing), then, unless BENCH_DB=0, the same statement ingested and
+ * reconciled in PostgreSQL.
  * `npm run bench -- reconciliation` (ENTRIES to change the size, CHUNK the entries per transaction). The file is kept in .data/bench/.
  */
 import { randomBytes } from 'node:crypto';
@@ -16,6 +18,7 @@ import { importConfirmed } from './_statementImport.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
 import type { StepTimes } from '../src/reconciliation/steps.ts';
 import { matchEntries } from '../src/reconciliation/matching/matcher.ts';
+import { validateAgainstXsd } from '../src/reconciliation/xsd.ts';
 import type { EntryToMatch, ExpectedPayout } from '../src/reconciliation/matching/types.ts';
 import { ACCOUNT, DATE, expectedPayouts, statementFile } from './_camtStatement.ts';
 import { reportFigures, rounded } from './_report.ts';
@@ -46,10 +49,16 @@ async function main(): Promise<void> {
   const totalS = (parseMs + matchMs) / 1000;
   console.log(`parse ${(parseMs / 1000).toFixed(2)} s, match ${(matchMs / 1000).toFixed(2)} s (${[...byRule].map(([r, n]) => `${r} ${n}`).join(', ')})`);
   console.log(`parse + match ${totalS.toFixed(2)} s: ${Math.round(ENTRIES / totalS).toLocaleString('en')} entries/s (matching alone ${Math.round(ENTRIES / (matchMs / 1000)).toLocaleString('en')}/s); target under 10 s`);
+  // The floor of receiving it: the schema check, which runs beside storing and parsing there.
+  started = performance.now();
+  const schemaProblems = await validateAgainstXsd(xml, 'camt.053');
+  const xsdAloneMs = performance.now() - started;
+  if (schemaProblems.length > 0) throw new Error(`the statement does not validate: ${JSON.stringify(schemaProblems.slice(0, 3))}`);
+  console.log(`XSD check alone ${(xsdAloneMs / 1000).toFixed(2)} s`);
   const inDb = process.env.BENCH_DB !== '0' ? await inPostgres(xml, payouts) : null;
   reportFigures(import.meta.url, {
     entries: ENTRIES, statementChars: xml.length, expectedPayouts: payouts.length, parseMs: rounded(parseMs), matchMs: rounded(matchMs),
-    matchesByRule: Object.fromEntries(byRule), entriesPerSecond: Math.round(ENTRIES / totalS), matchEntriesPerSecond: Math.round(ENTRIES / (matchMs / 1000)),
+    matchesByRule: Object.fromEntries(byRule), entriesPerSecond: Math.round(ENTRIES / totalS), matchEntriesPerSecond: Math.round(ENTRIES / (matchMs / 1000)), xsdAloneMs: rounded(xsdAloneMs),
     endToEndMs: inDb && rounded((inDb.storeS + inDb.reconcileS) * 1000),
     dbStoreMs: inDb && rounded(inDb.storeS * 1000), dbReconcileMs: inDb && rounded(inDb.reconcileS * 1000), dbEntriesStored: inDb && inDb.entriesNew,
     dbMatched: inDb && inDb.matched, dbSettled: inDb && inDb.settled, dbEntriesPerSecond: inDb && Math.round(ENTRIES / (inDb.storeS + inDb.reconcileS)),
