@@ -67,6 +67,11 @@ describe('a condolence for a worker who is not enrolled', () => {
     );
     expect(payouts).toEqual([{ id: expect.any(Number), claimId: null, funderId: provinceId, amountFen: approved.approvedFen, status: 'READY' }]);
     const payoutId = payouts[0].id as number;
+    // The database holds it too, planner or not: a second payout of the condolence is refused.
+    await expect(db.pool.query(
+      `INSERT INTO payouts (condolence_id, funder_id, member_id, unit_id, amount_fen, status)
+       SELECT condolence_id, funder_id, member_id, unit_id, amount_fen, 'READY' FROM payouts WHERE id = $1`, [payoutId],
+    )).rejects.toThrow(/duplicate key value violates unique constraint "payouts_condolence_id_key"/);
 
     const batch = (await createBatch(db.pool, clerk, settings, 100, [provinceId]))!;
     expect(batch.nbOfTxs).toBe(1);
