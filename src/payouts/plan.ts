@@ -6,7 +6,8 @@ import { createPayoutsOfApprovedCondolences } from './store/condolences.ts';
 
 /**
  * Payouts from approved claims, derived from the rows alone (so re-running is harmless):
- * a payout for every APPROVED claim with approved lines that has none yet (UNIQUE(claim_id));
+ * a payout for every (APPROVED claim, funder) with approved lines that has none yet
+ * (UNIQUE(claim_id, funder_id)), in pages (planClaimPayouts);
  * a payout for every APPROVED condolence payment (慰问金) that has none yet;
  * payouts waiting for a batch (HELD, READY) follow their member's bank card (HELD without a card
  * on record, or while a replaced card cools off: BANK_CARD_COOLING_OFF_DAYS, `coolingOffDays`);
@@ -15,13 +16,9 @@ import { createPayoutsOfApprovedCondolences } from './store/condolences.ts';
  */
 export async function planPayouts(db: Queryable, settings: Pick<PayoutSettings, 'coolingOffDays'>): Promise<PlanCounts> {
   const counts: PlanCounts = { created: 0, held: 0, released: 0, withheld: 0, cancelled: 0 };
-  // Page after page from the claim the last one ended on; a claim approved meanwhile below it waits for the next round.
-  for (let from = 0; ;) {
-    const page = await createPayoutsOfApprovedClaims(db, settings.coolingOffDays, from);
+  for (const page of await planClaimPayouts(db, settings.coolingOffDays)) {
     counts.created += page.created;
     counts.held += page.held;
-    if (!page.more) break;
-    from = page.lastClaimId;
   }
   const condolences = await createPayoutsOfApprovedCondolences(db, settings.coolingOffDays);
   counts.created += condolences.created;
@@ -31,4 +28,20 @@ export async function planPayouts(db: Queryable, settings: Pick<PayoutSettings, 
   counts.withheld = moved.withheld;
   counts.cancelled = await cancelPayoutsOfUnapprovedClaims(db);
   return counts;
+}
+
+export type ClaimPayoutPage = Awaited<ReturnType<typeof createPayoutsOfApprovedClaims>>;
+
+/**
+ * One round of claims' payouts: page after page, each from the claim the last one ended on (a
+ * claim approved meanwhile below it waits for the next round). Every page, as it went.
+ */
+export async function planClaimPayouts(db: Queryable, coolingOffDays: number, pageSize?: number): Promise<ClaimPayoutPage[]> {
+  const pages: ClaimPayoutPage[] = [];
+  for (let from = 0; ;) {
+    const page = await createPayoutsOfApprovedClaims(db, coolingOffDays, from, pageSize);
+    pages.push(page);
+    if (!page.more) return pages;
+    from = page.lastClaimId;
+  }
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { createPayoutsOfApprovedClaims } from '../../src/payouts/store/payouts.ts';
+import { planClaimPayouts } from '../../src/payouts/plan.ts';
 import { approvedClaims, resetPayouts, type ApprovedClaim } from './support.ts';
 import { provinceFunder, provincialLine } from './fundersSupport.ts';
 
@@ -20,17 +21,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Every page of a round, each from the claim the last one ended on (as planPayouts goes). */
-async function round(pageSize: number): Promise<Awaited<ReturnType<typeof createPayoutsOfApprovedClaims>>[]> {
-  const pages = [];
-  for (let from = 0; ;) {
-    const page = await createPayoutsOfApprovedClaims(db.pool, 0, from, pageSize);
-    pages.push(page);
-    if (!page.more) return pages;
-    from = page.lastClaimId;
-  }
-}
-
 async function payoutsByClaim(): Promise<Map<number, number>> {
   const { rows } = await db.pool.query<{ claimId: number; n: number }>(`SELECT claim_id AS "claimId", count(*)::int AS n FROM payouts GROUP BY claim_id`);
   return new Map(rows.map((r) => [r.claimId, r.n]));
@@ -43,7 +33,7 @@ describe('planning payouts page by page', () => {
   });
 
   it('pages of 10 from where the last ended: 10, 10, then 5 and no more, each claim paid once', async () => {
-    const pages = await round(10);
+    const pages = await planClaimPayouts(db.pool, 0, 10);
     expect(pages.map((p) => [p.created, p.more])).toEqual([[10, true], [10, true], [5, false]]);
     expect(pages.map((p) => p.lastClaimId)).toEqual([claims[9]!.claimId, claims[19]!.claimId, claims[24]!.claimId]);
     const paid = await payoutsByClaim();
@@ -67,7 +57,7 @@ describe('planning payouts page by page', () => {
     const province = await provinceFunder(db.pool);
     await provincialLine(db.pool, claims[1]!.claimId, province.id, 300_000);
     // (claim 0, union), (claim 1, union) | (claim 1, province), (claim 2, union)
-    const pages = await round(2);
+    const pages = await planClaimPayouts(db.pool, 0, 2);
     expect(pages.map((p) => [p.created, p.more])).toEqual([[2, true], [2, true], [0, false]]);
     const paid = await payoutsByClaim();
     expect(claims.map((c) => paid.get(c.claimId))).toEqual([1, 2, 1]);
