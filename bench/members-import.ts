@@ -9,7 +9,7 @@
 import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { config } from '../src/config.ts';
@@ -20,6 +20,7 @@ import { importRoster } from '../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../src/demo/sampleData.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
 import { insertUnits } from '../src/members/store.ts';
+import { cpuSince, cpuSoFar, installSqlTiming } from './province/measure.ts';
 
 const count = Number(process.env.ROWS ?? process.env.MEMBERS ?? 650_000);
 const units = sampleUnits(7_374, 1); // Quanzhou 2024: 7,374 units
@@ -48,6 +49,7 @@ const schema = `bench_${randomBytes(4).toString('hex')}`;
 const scratch = `${schema}_copy`;
 const databaseUrl = config().DATABASE_URL;
 await migrate({ databaseUrl, schema });
+installSqlTiming(); // knows the backends' pids, for their CPU
 const db = createPool({ connectionString: databaseUrl, schema, max: 4 });
 const loads: number[] = [];
 const sampler = setInterval(() => loads.push(loadavg()[0]!), 5_000);
@@ -57,13 +59,16 @@ try {
   const run = async (label: string, key: string): Promise<Record<string, Figure>> => {
     const { rows } = await db.query<{ id: number }>(`INSERT INTO roster_imports (file_name, sha256, created_by) VALUES ($1, '\\x', 'bench') RETURNING id`, [file]);
     const started = process.hrtime.bigint();
+    const cpu = cpuSoFar();
     const result = await importRoster(db, keys, createReadStream(file), { importId: rows[0]!.id });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const spent = cpuSince(cpu);
     console.log(`${label}: ${result.rowsTotal} rows in ${seconds.toFixed(1)} s = ${Math.round(result.rowsTotal / seconds)} rows/s ` +
       `(inserted ${result.rowsInserted}, updated ${result.rowsUpdated}, unchanged ${result.rowsUnchanged}, rejected ${result.rowsRejected}, enrolments ${result.enrolmentsCreated}); ` +
       `check+encrypt+COPY ${result.timings.stageMs} ms, members ${result.timings.membersMs} ms, enrolments ${result.timings.enrolmentsMs} ms; ` +
-      `load ${loadavg()[0]!.toFixed(2)}`);
+      `load ${loadavg()[0]!.toFixed(2)}; ${cpuText(spent)}`);
     return {
+      ...cpuFigures(key, spent),
       [`${key}_rows_per_s`]: Math.round(result.rowsTotal / seconds), [`${key}_seconds`]: rounded(seconds, 1),
       [`${key}_inserted`]: result.rowsInserted, [`${key}_updated`]: result.rowsUpdated, [`${key}_unchanged`]: result.rowsUnchanged,
       [`${key}_rejected`]: result.rowsRejected, [`${key}_enrolments_created`]: result.enrolmentsCreated,
@@ -77,17 +82,21 @@ try {
     const client = await db.connect();
     try {
       let seconds = 0;
+      let cpuS = { ownS: 0, backendsS: 0, floorS: 0 };
       for (const table of ['members', 'enrolments'] as const) {
         const dump = `.data/bench/copy-${schema}-${table}.txt`;
         await pipeline(client.query(copyTo(`COPY (SELECT ${COLUMNS[table]} FROM ${table} ORDER BY id) TO STDOUT`)), createWriteStream(dump));
         await client.query(`CREATE TABLE ${scratch}.${table} (LIKE ${table} INCLUDING ALL)`);
         const started = process.hrtime.bigint();
+        const cpu = cpuSoFar();
         await pipeline(createReadStream(dump), client.query(copyFrom(`COPY ${scratch}.${table} (${COLUMNS[table]}) FROM STDIN`)));
         seconds += Number(process.hrtime.bigint() - started) / 1e9;
+        const spent = cpuSince(cpu);
+        cpuS = { ownS: cpuS.ownS + spent.ownS, backendsS: cpuS.backendsS + spent.backendsS, floorS: cpuS.floorS + spent.floorS };
         rmSync(dump);
       }
-      console.log(`raw COPY of members and enrolments: ${count} rows in ${seconds.toFixed(1)} s = ${Math.round(count / seconds)} rows/s; load ${loadavg()[0]!.toFixed(2)}`);
-      return { copy_rows_per_s: Math.round(count / seconds), copy_seconds: rounded(seconds, 1) };
+      console.log(`raw COPY of members and enrolments: ${count} rows in ${seconds.toFixed(1)} s = ${Math.round(count / seconds)} rows/s; load ${loadavg()[0]!.toFixed(2)}; ${cpuText(cpuS)}`);
+      return { copy_rows_per_s: Math.round(count / seconds), copy_seconds: rounded(seconds, 1), ...cpuFigures('copy', cpuS) };
     } finally {
       client.release();
       await db.query(`DROP SCHEMA ${scratch} CASCADE`);
@@ -106,6 +115,8 @@ try {
     rows: count, units: units.length, file_bytes: fileBytes,
     copy_rows_per_s: copy.copy_rows_per_s!, first_rows_per_s: first.first_rows_per_s!, again_rows_per_s: again.again_rows_per_s!,
     first_over_copy: overCopy(first.first_rows_per_s!), again_over_copy: overCopy(again.again_rows_per_s!),
+    // The most the same work could reach here, spread over every core: above 0.5 or not.
+    first_floor_over_copy: overCopy(count / (first.first_floor_s as number)), again_floor_over_copy: overCopy(count / (again.again_floor_s as number)),
     peak_rss_mb: peakRssMb, load_avg: rounded(loads.length ? loads.reduce((a, b) => a + b, 0) / loads.length : loadavg()[0]!, 2),
     load_avg_end: loadavg().map((l) => rounded(l, 2)),
     ...first, ...copy, ...again,
@@ -114,4 +125,13 @@ try {
   clearInterval(sampler);
   await db.query(`DROP SCHEMA ${schema} CASCADE`);
   await db.end();
+}
+
+function cpuText(spent: ReturnType<typeof cpuSince>): string {
+  return `CPU: this process ${spent.ownS.toFixed(1)} s (every thread), its PostgreSQL backends ${spent.backendsS.toFixed(1)} s: ` +
+    `at least ${spent.floorS.toFixed(1)} s on ${availableParallelism()} cores`;
+}
+
+function cpuFigures(key: string, spent: ReturnType<typeof cpuSince>): Record<string, Figure> {
+  return { [`${key}_cpu_s`]: rounded(spent.ownS, 1), [`${key}_backend_cpu_s`]: rounded(spent.backendsS, 1), [`${key}_floor_s`]: rounded(spent.floorS, 1) };
 }

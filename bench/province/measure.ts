@@ -8,7 +8,7 @@
  * Linux only (reads /proc); PostgreSQL must run on the same machine for backend CPU.
  */
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import pg from 'pg';
 
 // ---------------------------------------------------------------- SQL timing
@@ -235,6 +235,23 @@ export function backendCpuSeconds(): number {
 export function ownCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
+}
+
+/** CPU seconds so far of this process (every thread) and of its PostgreSQL backends (installSqlTiming first). */
+export function cpuSoFar(): { own: number; backends: number } {
+  return { own: ownCpuSeconds(), backends: backendCpuSeconds() };
+}
+
+/**
+ * CPU seconds spent since `from`, and the floor they set: their sum spread over every core of the
+ * machine, the least wall time the same work could take here however it were overlapped (PostgreSQL's
+ * own background processes, WAL writer and checkpointer, not counted: the floor is optimistic).
+ */
+export function cpuSince(from: { own: number; backends: number }): { ownS: number; backendsS: number; floorS: number } {
+  const now = cpuSoFar();
+  const ownS = now.own - from.own;
+  const backendsS = now.backends - from.backends;
+  return { ownS, backendsS, floorS: (ownS + backendsS) / availableParallelism() };
 }
 
 /** Busy and total jiffies of the whole machine. */
