@@ -2,7 +2,9 @@
  * Roster import rate: 650,000 generated members (one city, Quanzhou-sized) through the real import
  * (validation, encryption, COPY, merge), then the same file again (must change nothing), each
  * against a raw COPY measured in the same run: the imported rows' final column values COPYed into
- * empty copies of members and enrolments (same indexes) in a scratch schema.
+ * empty copies of members and enrolments (same indexes) in a scratch schema. Each with the CPU it
+ * took (this process's threads, its PostgreSQL backends) and the floor that sets: that CPU over the
+ * machine's cores, the most the same work could reach here.
  * `npm run bench -- members-import` (ROWS=n to change the size; the file is generated streamed into
  * .data/bench and kept there for the next run; ROWS=20000000 needs about 15 GB of disk).
  */

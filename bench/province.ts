@@ -19,8 +19,10 @@
  * One line per step: count, elapsed, rate, peak RSS, load average; under it the evidence: CPU of the
  * bench, of its PostgreSQL backends, of the workers and simulators, and the statements that took
  * the database time. Then the wall time from the import's start to the day reconciled, each step
- * projected to province scale when run smaller, and the slowest one named. The PostgreSQL settings
- * in force are printed and reported (docs/operations/postgresql.md); the bench never changes them.
+ * projected to province scale when run smaller, with the floor the hub's CPU sets on the machine's
+ * cores (the simulators' left out), and the slowest one named. The PostgreSQL settings in force are
+ * printed and reported (docs/operations.md, "PostgreSQL deployment settings"); the bench never
+ * changes them.
  *
  * `npm run bench -- province` (MEMBERS=10000000 UNITS=50000 STAYS=200000 WORKERS=2; SAMPLE =
  * members the simulator settles for, default min(MEMBERS, STAYS); KEEP=1 keeps schema and files).
@@ -290,7 +292,7 @@ async function main(): Promise<void> {
   const redis = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
   const activity = new ActivitySampler(databaseUrl);
   await activity.start();
-  // The server's settings the figures depend on (docs/operations/postgresql.md: deployment settings;
+  // The server's settings the figures depend on (docs/operations.md: PostgreSQL deployment settings;
   // the bench reads them, it never sets them).
   const { rows: settingRows } = await db.query<{ name: string; setting: string }>(
     `SELECT name, current_setting(name) AS setting FROM pg_settings WHERE name = ANY($1) ORDER BY name`, [POSTGRES_SETTINGS]);

@@ -5,7 +5,7 @@
  * parse time, match time and entries/s (target: parse + match under 10 s on the 2-core machine),
  * and the XSD check of the statement alone (the validator the hub runs, its thread not sharing the
  * machine with parsing and storing), then, unless BENCH_DB=0, the same statement ingested and
- * reconciled in PostgreSQL.
+ * reconciled in PostgreSQL, with the CPU that took and the floor it sets on the machine's cores.
  * `npm run bench -- reconciliation` (ENTRIES to change the size, CHUNK the entries per transaction). The file is kept in .data/bench/.
  */
 import { randomBytes } from 'node:crypto';
