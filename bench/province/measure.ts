@@ -219,8 +219,18 @@ const backendCpu = new Map<number, number>();
 
 export function sampleBackends(): void {
   for (const pid of backendPids) {
+    // A PostgreSQL on another machine has backends whose pids mean nothing here: counted as none.
+    if (!isPostgresProcess(pid)) continue;
     const s = processCpuSeconds(pid);
     if (s !== null) backendCpu.set(pid, s);
+  }
+}
+
+function isPostgresProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+  } catch {
+    return false;
   }
 }
 
