@@ -10,6 +10,9 @@
  * three SQL queries. Beside it, executed on the same gateway: 50 claims, 50 payouts and 50 settlements,
  * each with the nested fields their list shows (test/gateway/pageDocuments.ts).
  * Also (c), for the record: `{ viewer { role } }` on the hub, the cost of its layers without data;
+ * (e), the floor of (d): bare Apollo Server answering the same page built by PostgreSQL in one
+ * statement (PAGE_SQL) and passed through as one JSON value, with no token, limits, cursors or field
+ * walk, the least an executed page of 50 members can cost through Apollo here;
  * and with GATEWAY_MODE=1, (g): the page of (d) in gateway mode, the six subgraphs and the federation
  * gateway each a `hub serve` process, as deployed (`--subgraph NAME`; `--gateway --subgraph-urls …`
  * over the committed supergraph), the response cache off in all of them: query planning and one more
@@ -33,6 +36,7 @@ import { pino } from 'pino';
 import type pg from 'pg';
 import { Redis } from 'ioredis';
 import { ApolloServer } from '@apollo/server';
+import { GraphQLScalarType } from 'graphql';
 import { expressMiddleware } from '@as-integrations/express5';
 import { config, parseConfig } from '../src/config.ts';
 import { createPool } from '../src/db/pool.ts';
@@ -66,6 +70,22 @@ async function serve(kind: string, schema: string, prefix: string): Promise<void
   const app = express();
   if (kind === 'bare') {
     const apollo = new ApolloServer({ typeDefs: 'type Query { hello: String }', resolvers: { Query: { hello: () => 'world' } } });
+    await apollo.start();
+    app.use('/graphql', express.json(), expressMiddleware(apollo));
+    const server = app.listen(0, '127.0.0.1', () => console.log(`port ${(server.address() as { port: number }).port}`));
+    return;
+  }
+  if (kind === 'sql-page') {
+    const db = createPool({ connectionString: parseConfig(process.env).DATABASE_URL, schema });
+    // A scalar passed through as it is: graphql-js does not walk the page's fields.
+    const Json = new GraphQLScalarType({ name: 'Json', serialize: (value) => value });
+    const apollo = new ApolloServer({
+      typeDefs: 'scalar Json\ntype Query { members(first: Int!): Json }',
+      resolvers: {
+        Json,
+        Query: { members: async (_: unknown, { first }: { first: number }) => JSON.parse((await db.query<{ page: string }>({ name: 'page', text: PAGE_SQL, values: [first] })).rows[0]!.page) },
+      },
+    });
     await apollo.start();
     app.use('/graphql', express.json(), expressMiddleware(apollo));
     const server = app.listen(0, '127.0.0.1', () => console.log(`port ${(server.address() as { port: number }).port}`));
@@ -121,6 +141,20 @@ async function seedClaimsAndPayouts(db: pg.Pool): Promise<void> {
 interface Figures { requestsPerSecond: number; p99: number; errors: number }
 
 interface Server { kind: string; port: number; stop(): Promise<void> }
+
+/**
+ * The members page of (d) as PostgreSQL can build it in one statement: the same fields, global ids
+ * encoded as the hub encodes them (base64url of `Type:id`), enrolments newest year first as the hub lists them.
+ */
+const globalIdSql = (type: string, column: string) => `rtrim(translate(encode(convert_to('${type}:' || ${column}, 'UTF8'), 'base64'), '+/', '-_'), '=')`;
+const PAGE_SQL = `SELECT json_build_object('edges', coalesce(json_agg(json_build_object('node', json_build_object(
+    'id', ${globalIdSql('Member', 'm.id')}, 'name', m.name, 'idNumberMasked', m.id_number_masked,
+    'unit', json_build_object('id', ${globalIdSql('Unit', 'u.id')}, 'name', u.name, 'creditCode', u.credit_code),
+    'enrolments', json_build_object('edges', (SELECT coalesce(json_agg(json_build_object('node', json_build_object(
+        'id', ${globalIdSql('Enrolment', 'e.id')}, 'planYear', e.plan_year, 'plan', e.plan, 'specialDisease', e.special_disease,
+        'enrolledOn', e.enrolled_on)) ORDER BY e.plan_year DESC), '[]') FROM enrolments e WHERE e.member_id = m.id))))
+  ORDER BY m.id), '[]'))::text AS page
+  FROM (SELECT * FROM members ORDER BY id LIMIT $1) m JOIN units u ON u.id = m.unit_id`;
 
 /** Node running `args` (with a CPU profile when CPU_PROF is set); stdout as `stdout` says. */
 function node(args: string[], env: NodeJS.ProcessEnv, stdout: 'pipe' | 'ignore'): ChildProcess {
@@ -242,12 +276,14 @@ if (process.argv[2] === 'serve') {
     // does (it is shared) falls on every row alike, and the medians are reported.
     const pageOf = (kind: PageKind) => JSON.stringify({ query: PAGE_DOCUMENTS[kind], variables: { n: PAGE_SIZE } });
     const page = pageOf('members');
+    const sqlPage = JSON.stringify({ query: `{ members(first: ${PAGE_SIZE}) }` });
     const gatewayMode = process.env.GATEWAY_MODE === '1';
     const rows = [
       { name: 'a', label: '(a) bare Apollo Server, { hello }', server: 'bare', body: JSON.stringify({ query: '{ hello }' }), token: null },
       { name: 'b', label: `(b) hub gateway, ${PAGE_SIZE} members with unit and enrolments (response cache on, as deployed)`, server: 'hub', body: page, token },
       { name: 'c', label: '(c) hub gateway, { viewer { role } } (token, rate limit, limits, metrics; no data)', server: 'hub', body: JSON.stringify({ query: '{ viewer { role } }' }), token },
       { name: 'd', label: '(d) hub gateway, the page of (b) with the response cache off (executed every time)', server: 'hub-uncached', body: page, token },
+      { name: 'e', label: "(e) bare Apollo Server, the page of (d) built by PostgreSQL in one statement and passed through (the floor of (d))", server: 'sql-page', body: sqlPage, token: null },
       ...EXECUTED_PAGES.map((kind) => ({
         name: kind, label: `(${kind}) hub gateway, ${PAGE_SIZE} ${kind} with what their list shows (executed every time)`, server: 'hub-uncached', body: pageOf(kind), token,
       })),
@@ -258,13 +294,19 @@ if (process.argv[2] === 'serve') {
     const figures = rows.map(() => [] as Figures[]);
     const running: Server[] = [];
     try {
-      for (const kind of ['bare', 'hub', 'hub-uncached']) running.push(await start(kind, schema, prefix));
+      for (const kind of ['bare', 'sql-page', 'hub', 'hub-uncached']) running.push(await start(kind, schema, prefix));
       if (gatewayMode) await startFederation(schema, prefix, running);
       const servers = Object.fromEntries(running.map((s) => [s.kind, s]));
       // Every page is whole and without errors (they come with status 200), or its figure measures something else.
       for (const kind of ['members', ...EXECUTED_PAGES] as const) {
         const answered = JSON.parse(await answer(servers['hub-uncached']!, pageOf(kind), token)) as { data?: Record<string, { edges: unknown[] }>; errors?: unknown };
         if (answered.errors || answered.data?.[kind]?.edges.length !== PAGE_SIZE) throw new Error(`the ${kind} page is not ${PAGE_SIZE} items without errors: ${JSON.stringify(answered).slice(0, 300)}`);
+      }
+      // The floor answers the page the hub answers, field for field.
+      const executed = JSON.parse(await answer(servers['hub-uncached']!, page, token)) as { data: { members: unknown } };
+      const built = JSON.parse(await answer(servers['sql-page']!, sqlPage, token)) as { data: { members: unknown } };
+      if (JSON.stringify(built.data.members) !== JSON.stringify(executed.data.members)) {
+        throw new Error(`the page built by PostgreSQL is not the hub's:\n${JSON.stringify(built).slice(0, 300)}\n${JSON.stringify(executed).slice(0, 300)}`);
       }
       // Gateway mode must answer what in-process does.
       if (gatewayMode) {
