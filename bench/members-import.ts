@@ -11,7 +11,7 @@
 import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
-import { availableParallelism, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { config } from '../src/config.ts';
@@ -22,7 +22,7 @@ import { importRoster } from '../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../src/demo/sampleData.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
 import { insertUnits } from '../src/members/store.ts';
-import { cpuSince, cpuSoFar, installSqlTiming } from './province/measure.ts';
+import { cpuSince, cpuSoFar, cpuText, installSqlTiming, type CpuSpent } from './province/measure.ts';
 
 const count = Number(process.env.ROWS ?? process.env.MEMBERS ?? 650_000);
 const units = sampleUnits(7_374, 1); // Quanzhou 2024: 7,374 units
@@ -84,7 +84,7 @@ try {
     const client = await db.connect();
     try {
       let seconds = 0;
-      let cpuS = { ownS: 0, backendsS: 0, floorS: 0 };
+      let cpuS: CpuSpent = { ownS: 0, backendsS: 0, floorS: 0 };
       for (const table of ['members', 'enrolments'] as const) {
         const dump = `.data/bench/copy-${schema}-${table}.txt`;
         await pipeline(client.query(copyTo(`COPY (SELECT ${COLUMNS[table]} FROM ${table} ORDER BY id) TO STDOUT`)), createWriteStream(dump));
@@ -129,11 +129,7 @@ try {
   await db.end();
 }
 
-function cpuText(spent: ReturnType<typeof cpuSince>): string {
-  return `CPU: this process ${spent.ownS.toFixed(1)} s (every thread), its PostgreSQL backends ${spent.backendsS.toFixed(1)} s: ` +
-    `at least ${spent.floorS.toFixed(1)} s on ${availableParallelism()} cores`;
-}
 
-function cpuFigures(key: string, spent: ReturnType<typeof cpuSince>): Record<string, Figure> {
+function cpuFigures(key: string, spent: CpuSpent): Record<string, Figure> {
   return { [`${key}_cpu_s`]: rounded(spent.ownS, 1), [`${key}_backend_cpu_s`]: rounded(spent.backendsS, 1), [`${key}_floor_s`]: rounded(spent.floorS, 1) };
 }

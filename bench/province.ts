@@ -63,7 +63,7 @@ import { importConfirmed } from './_statementImport.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
 import {
-  ActivitySampler, activityText, installSqlTiming, loadText, mark, mb, mergeStatements, n0, processCpuSeconds, processPeakRss, since, sqlText, startSampler,
+  ActivitySampler, activityText, floorSeconds, installSqlTiming, loadText, mark, mb, mergeStatements, n0, processCpuSeconds, processPeakRss, since, sqlText, startSampler,
   workerReport, type StepEvidence, type WorkerReport,
 } from './province/measure.ts';
 import { chinaToday } from '../src/kernel/time.ts';
@@ -549,7 +549,7 @@ async function main(): Promise<void> {
       { step: 'reconcile', measured: seconds('statement stored') + seconds('reconciled'), cpu: cpuOf(['statement stored', 'reconciled']), factor: stayFactor, how: `${n0(find('reconciled').count)} entries stored and reconciled` },
     ];
     // The least wall time the hub's own work allows here: its CPU spread over every core (the simulators' left out).
-    const floorOf = (x: { cpu: number; factor: number }) => (x.cpu * x.factor) / availableParallelism();
+    const floorOf = (x: { cpu: number; factor: number }) => floorSeconds(x.cpu * x.factor);
     const wallSeconds = summary.reduce((s, x) => s + x.measured, 0);
     const projectedSeconds = summary.reduce((s, x) => s + x.measured * x.factor, 0);
     const atScale = memberFactor === 1 && stayFactor === 1;
@@ -559,9 +559,9 @@ async function main(): Promise<void> {
         (s.factor === 1 ? '' : ` → projected ${(s.measured * s.factor).toFixed(0)} s (×${s.factor.toFixed(1)})`) +
         `; the hub's CPU ${s.cpu.toFixed(1)} s: at least ${floorOf(s).toFixed(0)} s${atScale ? '' : ' projected'} on ${availableParallelism()} cores`);
     }
-    const floorSeconds = summary.reduce((sum, x) => sum + floorOf(x), 0);
+    const totalFloorSeconds = summary.reduce((sum, x) => sum + floorOf(x), 0);
     console.log(`  wall time, import to the day reconciled: ${(wallSeconds / 60).toFixed(1)} min${atScale ? '' : ` (projected ${(projectedSeconds / 60).toFixed(1)} min)`}; ` +
-      `the least the hub's CPU allows: ${(floorSeconds / 60).toFixed(1)} min${atScale ? '' : ' projected'}`);
+      `the least the hub's CPU allows: ${(totalFloorSeconds / 60).toFixed(1)} min${atScale ? '' : ' projected'}`);
     const slowest = summary.reduce((a, b) => (b.measured * b.factor > a.measured * a.factor ? b : a));
     console.log(`slowest step: ${slowest.step} (${(slowest.measured * slowest.factor / 60).toFixed(1)} min at province scale)`);
     const evidenceOf = slowest.step === 'import' ? find('import roster') : slowest.step === 'flow' ? find(`ingest+adjudicate, ${best.workers} worker(s)`)
@@ -573,7 +573,7 @@ async function main(): Promise<void> {
         [`${s.step}MeasuredSeconds`, rounded(s.measured, 1)], [`${s.step}ProjectedSeconds`, Math.round(s.measured * s.factor)],
         [`${s.step}HubCpuSeconds`, rounded(s.cpu, 1)], [`${s.step}ProjectedFloorSeconds`, Math.round(floorOf(s))],
       ])),
-      wallSeconds: rounded(wallSeconds, 1), projectedWallSeconds: Math.round(projectedSeconds), projectedFloorSeconds: Math.round(floorSeconds), slowestStep: slowest.step,
+      wallSeconds: rounded(wallSeconds, 1), projectedWallSeconds: Math.round(projectedSeconds), projectedFloorSeconds: Math.round(totalFloorSeconds), slowestStep: slowest.step,
     };
     const e = evidenceOf.evidence;
     console.log(`  why: ${evidenceOf.step}: bench CPU ${e.ownCpu.toFixed(1)} s, its PostgreSQL backends ${e.backendCpu.toFixed(1)} s${evidenceOf.otherCpu ? `, ${evidenceOf.otherCpu}` : ''} ` +

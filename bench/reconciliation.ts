@@ -10,7 +10,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { parseCamt053 } from '../src/banks/iso20022/camt.ts';
 import { config } from '../src/config.ts';
 import { migrate } from '../src/db/migrate.ts';
@@ -24,7 +23,7 @@ import type { EntryToMatch, ExpectedPayout } from '../src/reconciliation/matchin
 import { ACCOUNT, DATE, expectedPayouts, statementFile } from './_camtStatement.ts';
 import { reportFigures, rounded } from './_report.ts';
 import { dropScratch } from './_scratch.ts';
-import { cpuSince, cpuSoFar, installSqlTiming } from './province/measure.ts';
+import { cpuSince, cpuSoFar, cpuText, installSqlTiming, type CpuSpent } from './province/measure.ts';
 
 const ENTRIES = Number(process.env.ENTRIES ?? 100_000);
 /** Entries matched per transaction (the run's default unless given). */
@@ -78,7 +77,7 @@ async function main(): Promise<void> {
  */
 async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
   storeS: number; reconcileS: number; entriesNew: number; matched: number; settled: number; steps: Record<'receive' | 'confirm' | 'reconcile', StepTimes>;
-  cpu: ReturnType<typeof cpuSince>;
+  cpu: CpuSpent;
 }> {
   const cfg = config();
   const schema = `bench_${randomBytes(4).toString('hex')}`;
@@ -135,8 +134,7 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
     console.log(`PostgreSQL: stored in ${storeS.toFixed(2)} s (XSD check, parse, ${stored.entriesNew.toLocaleString('en')} entries), ` +
       `reconciled in ${reconcileS.toFixed(2)} s (${run.matched.toLocaleString('en')} matched, ${run.settled.toLocaleString('en')} payouts settled, day proven): ` +
       `${Math.round(ENTRIES / (storeS + reconcileS)).toLocaleString('en')} entries/s end to end`);
-    console.log(`  CPU end to end: this process ${spent.ownS.toFixed(1)} s (every thread: the XSD check's too), its PostgreSQL backends ` +
-      `${spent.backendsS.toFixed(1)} s: at least ${spent.floorS.toFixed(1)} s on ${availableParallelism()} cores, however overlapped`);
+    console.log(`  end to end: ${cpuText(spent)} (the XSD check's thread included)`);
     for (const [phase, times] of Object.entries(steps)) console.log(`  ${phase}: ${Object.entries(times).map(([step, ms]) => `${step} ${(ms / 1000).toFixed(2)} s`).join(', ')}`);
     return { storeS, reconcileS, entriesNew: stored.entriesNew, matched: run.matched, settled: run.settled, steps, cpu: spent };
   } finally {

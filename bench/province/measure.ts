@@ -257,11 +257,24 @@ export function cpuSoFar(): { own: number; backends: number } {
  * machine, the least wall time the same work could take here however it were overlapped (PostgreSQL's
  * own background processes, WAL writer and checkpointer, not counted: the floor is optimistic).
  */
-export function cpuSince(from: { own: number; backends: number }): { ownS: number; backendsS: number; floorS: number } {
+export function cpuSince(from: { own: number; backends: number }): CpuSpent {
   const now = cpuSoFar();
   const ownS = now.own - from.own;
   const backendsS = now.backends - from.backends;
-  return { ownS, backendsS, floorS: (ownS + backendsS) / availableParallelism() };
+  return { ownS, backendsS, floorS: floorSeconds(ownS + backendsS) };
+}
+
+export interface CpuSpent { ownS: number; backendsS: number; floorS: number }
+
+/** CPU seconds spread over every core of the machine: the least wall time they allow here. */
+export function floorSeconds(cpuS: number): number {
+  return cpuS / availableParallelism();
+}
+
+/** `spent` as a step's line says it. */
+export function cpuText(spent: CpuSpent): string {
+  return `CPU: this process ${spent.ownS.toFixed(1)} s (every thread), its PostgreSQL backends ${spent.backendsS.toFixed(1)} s: ` +
+    `at least ${spent.floorS.toFixed(1)} s on ${availableParallelism()} cores`;
 }
 
 /** Busy and total jiffies of the whole machine. */
