@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type pg from 'pg';
 import { parseCamt053 } from '../src/banks/iso20022/camt.ts';
 import { config } from '../src/config.ts';
 import { migrate } from '../src/db/migrate.ts';
@@ -28,6 +29,8 @@ import { cpuSince, cpuSoFar, cpuText, installSqlTiming, type CpuSpent } from './
 const ENTRIES = Number(process.env.ENTRIES ?? 100_000);
 /** Entries matched per transaction (the run's default unless given). */
 const CHUNK = process.env.CHUNK ? Number(process.env.CHUNK) : undefined;
+/** Payouts paid, debited and settled from the account before today's statement: the months of history a deployment carries. */
+const HISTORY = Number(process.env.HISTORY ?? 0);
 
 async function main(): Promise<void> {
   const file = statementFile(ENTRIES);
@@ -98,6 +101,7 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
         [batches, ACCOUNT, DATE],
       );
       const batchId = new Map(rows.map((r) => [r.msgId, r.id]));
+      if (HISTORY > 0) await seedHistory(client, payouts.length);
       for (let from = 0; from < payouts.length; from += 10_000) {
         const chunk = payouts.slice(from, from + 10_000);
         await client.query(
@@ -114,7 +118,7 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
         );
       }
       // As autovacuum would have, for tables that grew over months.
-      await client.query('ANALYZE payouts, payout_attempts, payout_batches');
+      await client.query(`ANALYZE payouts, payout_attempts, payout_batches${HISTORY > 0 ? ', statement_entries, statement_entry_states, reconciliation_matches' : ''}`);
     } finally {
       // The connection goes back to the pool: what runs next on it (the audited upload) needs its triggers.
       await client.query('RESET session_replication_role');
@@ -141,6 +145,45 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
     await db.end();
     await dropScratch(cfg.DATABASE_URL, schema);
   }
+}
+
+/**
+ * HISTORY payouts of earlier days, as a deployment has them by the time this statement arrives:
+ * paid, debited on an earlier statement of the account (a PAYOUT match) and settled, in batches
+ * of 5,000, with amounts drawn as today's are. Written before today's payouts, as they would be.
+ */
+async function seedHistory(client: pg.PoolClient, today: number): Promise<void> {
+  const started = performance.now();
+  for (let from = 0; from < HISTORY; from += 50_000) {
+    const to = Math.min(HISTORY, from + 50_000);
+    await client.query(
+      `WITH b AS (
+         INSERT INTO payout_batches (msg_id, pmt_inf_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date, status,
+                                     nb_of_txs, ctrl_sum_fen, created_by, created_by_role, approved_by, approved_by_role, approved_at, file_xml, file_sha256, seal, funder_id)
+         SELECT 'MAH-H-' || j, 'MAH-H-' || j || '-P1', 'BENCH', $3, 'bench', '102100099996', $4::date - 30, 'SETTLED', 5000, 1, 'clerk', 'ADMIN', 'finance', 'FINANCE', now(), '<x/>', '\\x00', '\\x00',
+                (SELECT id FROM funders WHERE code = 'UNION')
+           FROM generate_series($1::bigint / 5000, ($2::bigint - 1) / 5000) AS j
+         RETURNING id, msg_id),
+       k AS (SELECT k, 10000 + ((($5 + k) * 7919) % 5000000) AS a FROM generate_series($1::bigint, $2 - 1) AS k),
+       p AS (
+         INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, paid_at, settled_at, funder_id)
+         SELECT 1000000000 + k, 1, 1, a, 'SETTLED', now(), now(), (SELECT id FROM funders WHERE code = 'UNION') FROM k RETURNING id, claim_id, amount_fen),
+       a AS (
+         INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc,
+                                      creditor_account_masked, creditor_agent, remittance_info, status, bank_reference, status_at)
+         SELECT p.id, 1, b.id, 'MAH-H-' || (p.claim_id - 1000000000) || '-1', p.amount_fen, '会员H' || (p.claim_id - 1000000000), '\\x00', '6222 **** **** 4565',
+                '102397000023', '住院医疗互助金', 'PAID', 'SIMH' || (p.claim_id - 1000000000), $4::date - 31 + time '10:00'
+           FROM p JOIN b ON b.msg_id = 'MAH-H-' || ((p.claim_id - 1000000000) / 5000) RETURNING id, bank_reference, amount_fen),
+       e AS (
+         INSERT INTO statement_entries (account, account_servicer_ref, document_id, credit_debit, amount_fen, booking_date, value_date, transaction_code, entry)
+         SELECT $3, a.bank_reference, 0, 'DBIT', a.amount_fen, $4::date - 30, $4::date - 30, 'PMNT', '{}' FROM a RETURNING id, account_servicer_ref, booking_date),
+       s AS (INSERT INTO statement_entry_states (entry_id, account, booking_date, state, matched_at) SELECT id, $3, booking_date, 'MATCHED', now() FROM e)
+       INSERT INTO reconciliation_matches (entry_id, tx_index, kind, rule, payout_attempt_id, amount_fen, matched_by)
+       SELECT e.id, 0, 'PAYOUT', 'END_TO_END_ID', a.id, a.amount_fen, 'bench' FROM e JOIN a ON a.bank_reference = e.account_servicer_ref`,
+      [from, to, ACCOUNT, DATE, today],
+    );
+  }
+  console.log(`history: ${HISTORY.toLocaleString('en')} payouts paid, debited and settled before today, written in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
 await main();
