@@ -66,7 +66,7 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
     for (;;) {
       const step = await inTransaction(db, async (tx) => {
         await store.lockAccounts(tx, [account]);
-        await store.withoutJit(tx);
+        await store.planForChunks(tx);
         const { steps } = options;
         const entries = await timed(steps, 'pendingEntries', () => store.pendingEntries(tx, account, options.chunk ?? 5_000, last));
         if (entries.length === 0) return null;

@@ -10,12 +10,17 @@ export async function lockAccounts(tx: Tx, accounts: readonly string[]): Promise
 }
 
 /**
- * No JIT compilation for the rest of the transaction: a chunk's queries each run once over a few
- * thousand rows, and compiling them (which the row estimates of a large book ask for) took longer
- * than it saved.
+ * How a chunk's queries are planned, for the rest of its transaction. No JIT compilation: each runs
+ * once over a few thousand rows, and compiling them (which the row estimates of a large book ask
+ * for) took longer than it saved. And an index probe priced as a read of a cached page
+ * (`random_page_cost` 1.1) rather than as PostgreSQL's default disk seek (4): a chunk looks a few
+ * thousand EndToEndIds, references and amounts up among every attempt ever paid, and at the default
+ * the planner read the whole table for them instead, three times a chunk, once the attempts of past
+ * months outnumbered the keys some fifty to one (with 500,000 settled payouts, the book of a
+ * 100,000-entry statement took 9.1 s instead of 1.9; bench/README.md).
  */
-export async function withoutJit(tx: Tx): Promise<void> {
-  await tx.query("SELECT set_config('jit', 'off', true)");
+export async function planForChunks(tx: Tx): Promise<void> {
+  await tx.query("SELECT set_config('jit', 'off', true), set_config('random_page_cost', '1.1', true)");
 }
 
 // ---------------------------------------------------------------- runs
@@ -137,20 +142,28 @@ export interface PayoutKeys {
   amounts: readonly number[];
 }
 
-/** Payouts by their references and, for the amount + name rule, open ones of the account of those amounts. */
+/** What a candidate is read with: its attempt's own columns, so no branch needs the table again. */
+const CANDIDATE_COLUMNS = 'a.id, a.payout_id, a.end_to_end_id, a.bank_reference, a.amount_fen, a.creditor_name, a.status, a.status_at, a.batch_id';
+
+/**
+ * Payouts by their references and, for the amount + name rule, open ones of the account of those
+ * amounts. Each branch returns its attempts whole, found by its index: joined back to
+ * `payout_attempts` by id, the union's few thousand rows made the planner read every attempt ever
+ * made, once a chunk, to build a hash of them.
+ */
 export async function payoutCandidates(tx: Tx, account: string, keys: PayoutKeys): Promise<ExpectedPayout[]> {
   const { rows } = await tx.query<ExpectedPayout>(
     `WITH candidates AS (
-       SELECT id FROM payout_attempts WHERE end_to_end_id = ANY($1::text[])
-       UNION SELECT id FROM payout_attempts WHERE bank_reference = ANY($2::text[])
-       UNION SELECT a.id FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE b.msg_id = ANY($3::text[]) OR b.pmt_inf_id = ANY($3::text[])
-       UNION SELECT a.id FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id
+       SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a WHERE a.end_to_end_id = ANY($1::text[])
+       UNION SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a WHERE a.bank_reference = ANY($2::text[])
+       UNION SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE b.msg_id = ANY($3::text[]) OR b.pmt_inf_id = ANY($3::text[])
+       UNION SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id
               WHERE a.amount_fen = ANY($5::bigint[]) AND a.status = ANY($6::text[]) AND b.debtor_account = $4
                 AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT'))
      SELECT ${PAYOUT_COLUMNS},
             (SELECT m.entry_id FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT') AS "debitEntryId",
             EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'RETURN') AS returned
-       FROM candidates c JOIN payout_attempts a ON a.id = c.id JOIN payout_batches b ON b.id = a.batch_id`,
+       FROM candidates a JOIN payout_batches b ON b.id = a.batch_id`,
     [keys.endToEndIds, keys.references, keys.batchIds, account, keys.amounts, DEBITABLE],
   );
   return rows;

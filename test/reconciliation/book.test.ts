@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inTransaction } from '../../src/db/pool.ts';
+import type { Tx } from '../../src/kernel/transaction.ts';
+import { payoutCandidates, planForChunks } from '../../src/reconciliation/store/runs.ts';
+import { freshDatabase, type TestDatabase } from '../support/db.ts';
+
+/**
+ * A chunk's book among a long history: the attempts of past months, paid and settled in batches of a
+ * thousand, outnumber the chunk's keys some seventy to one. Its candidates are found by probing the
+ * indexes with those keys, not by reading every attempt ever made (which made a statement's book
+ * grow with the history: bench/README.md).
+ */
+const ACCOUNT = '1408010109024561234';
+const HISTORY = 100_000;
+const KEYS = 1_500;
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  const client = await db.pool.connect();
+  try {
+    // Written straight into the tables, their claims and members left out: this is the shape of the data, not the pipeline.
+    await client.query('SET session_replication_role = replica');
+    await client.query(
+      `WITH b AS (
+         INSERT INTO payout_batches (msg_id, pmt_inf_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date, status,
+                                     nb_of_txs, ctrl_sum_fen, created_by, created_by_role, approved_by, approved_by_role, approved_at, file_xml, file_sha256, seal, funder_id)
+         SELECT 'MAH-B-' || j, 'MAH-B-' || j || '-P1', 'BATCH', $2, 'union', '102100099996', '2025-06-03', 'SETTLED', 1000, 1, 'clerk', 'ADMIN', 'finance', 'FINANCE', now(),
+                '<x/>', '\\x00', '\\x00', (SELECT id FROM funders WHERE code = 'UNION')
+           FROM generate_series(0, ($1 - 1) / 1000) AS j
+         RETURNING id, msg_id),
+       p AS (
+         INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, paid_at, settled_at, funder_id)
+         SELECT k, 1, 1, 10000 + k * 7, 'SETTLED', now(), now(), (SELECT id FROM funders WHERE code = 'UNION') FROM generate_series(1, $1) AS k
+         RETURNING id, claim_id, amount_fen)
+       INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc,
+                                    creditor_account_masked, creditor_agent, remittance_info, status, bank_reference, status_at)
+       SELECT p.id, 1, b.id, 'MAH-P-' || p.claim_id || '-1', p.amount_fen, '会员' || p.claim_id, '\\x00', '6222 **** **** 4565',
+              '102397000023', '住院医疗互助金', 'PAID', 'SIMD' || p.claim_id, now()
+         FROM p JOIN b ON b.msg_id = 'MAH-B-' || (p.claim_id - 1) / 1000`,
+      [HISTORY, ACCOUNT],
+    );
+    await client.query('ANALYZE payouts, payout_attempts, payout_batches');
+  } finally {
+    await client.query('RESET session_replication_role');
+    client.release();
+  }
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+/** Rows of payout_attempts this backend has read by scanning the whole table, not yet reported (so within one transaction, a difference counts its reads). */
+async function scannedSoFar(tx: Tx): Promise<number> {
+  const { rows: [read] } = await tx.query<{ scanned: number }>(
+    `SELECT coalesce(sum(seq_tup_read), 0)::int AS scanned FROM pg_stat_xact_user_tables WHERE relid = 'payout_attempts'::regclass`,
+  );
+  return read!.scanned;
+}
+
+/** The newest KEYS attempts looked up by their keys, as a chunk of today's statement names them: how many were found, and how many attempt rows the lookup read by scanning the table. */
+async function lookUp(tx: Tx): Promise<{ found: number; scanned: number }> {
+  const newest = Array.from({ length: KEYS }, (_, i) => HISTORY - i);
+  const before = await scannedSoFar(tx);
+  const found = await payoutCandidates(tx, ACCOUNT, {
+    endToEndIds: newest.map((n) => `MAH-P-${n}-1`), references: newest.map((n) => `SIMD${n}`), batchIds: [], amounts: newest.map((n) => 10_000 + n * 7),
+  });
+  return { found: found.length, scanned: (await scannedSoFar(tx)) - before };
+}
+
+describe("a chunk's book among a long history", () => {
+  it("reads the whole history at PostgreSQL's default pricing, which is why the chunks plan otherwise", async () => {
+    const looked = await inTransaction(db.pool, async (tx) => {
+      await tx.query("SELECT set_config('jit', 'off', true)");
+      return lookUp(tx);
+    });
+    expect(looked.found).toBe(KEYS);
+    // At least the leader's share of it: parallel workers' reads are counted in their own backends.
+    expect(looked.scanned).toBeGreaterThan(0);
+  });
+
+
+  it('is found by index probes: no attempt is read by a scan of the whole table', async () => {
+    const looked = await inTransaction(db.pool, async (tx) => {
+      await planForChunks(tx);
+      return lookUp(tx);
+    });
+    expect(looked).toEqual({ found: KEYS, scanned: 0 });
+  });
+});
