@@ -81,7 +81,6 @@ describe("a chunk's book among a long history", () => {
     expect(looked.scanned).toBeGreaterThan(0);
   });
 
-
   it('is found by index probes: no attempt is read by a scan of the whole table', async () => {
     const looked = await inTransaction(db.pool, async (tx) => {
       await planForChunks(tx);
