@@ -2,7 +2,7 @@ import type { Db, Tx } from '../kernel/transaction.ts';
 import { inTransaction } from '../db/pool.ts';
 import { contributionFigures, insertBankContributionPayments, learnUnitPayerAccounts, recordedContributionReferences } from '../members/store.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents.ts';
-import { contributionReferences, matchEntries } from './matching/matcher.ts';
+import { amountRuleAmounts, contributionReferences, matchEntries } from './matching/matcher.ts';
 import { dailyProof, missingDebits, type DailyProof } from './matching/proof.ts';
 import { exceptionKey, type EntryToMatch, type ExceptionFinding, type MatchBook, type MatchDecision, type MatchOutcome } from './matching/types.ts';
 import * as proofs from './store/proofs.ts';
@@ -120,9 +120,12 @@ async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[
   // Whole batches only for debits the batch rule may match: those naming no EndToEndId.
   const batchBookings = entries.filter((e) => e.entry.creditDebit === 'DBIT' && e.entry.details.every((d) => d.endToEndId === undefined));
   const batchIds = unique(batchBookings.flatMap((e) => [e.entry.batch?.msgId, e.entry.batch?.pmtInfId, ...e.entry.details.flatMap((d) => [d.msgId, d.pmtInfId])]));
-  const debits = entries.filter((e) => e.entry.creditDebit === 'DBIT');
-  const amounts = unique([...debits.map((e) => e.entry.amountFen), ...debits.flatMap((e) => e.entry.details.map((d) => d.amountFen))]);
-  const payouts = await store.payoutCandidates(tx, account, { endToEndIds, references, batchIds, amounts });
+  const named = await store.referencedPayouts(tx, { endToEndIds, references, batchIds });
+  // Open payouts by amount only for the debits no reference names: the rest never reach that rule.
+  const amounts = unique(amountRuleAmounts(entries, named));
+  const byAmount = amounts.length === 0 ? [] : await store.openPayoutsOfAmounts(tx, account, amounts);
+  const seen = new Set(named.map((p) => p.attemptId));
+  const payouts = [...named, ...byAmount.filter((p) => !seen.has(p.attemptId))];
 
   const credits = entries.filter((e) => e.entry.creditDebit === 'CRDT');
   if (credits.length === 0) return { payouts, units: [], contributions: [], payers: [], recordedPayments: [] };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CamtEntry, EntryDetails } from '../../src/banks/iso20022/camtEntry.ts';
 import { addBusinessDays } from '../../src/reconciliation/matching/calendar.ts';
-import { contributionReferences, matchEntries } from '../../src/reconciliation/matching/matcher.ts';
+import { amountRuleAmounts, contributionReferences, matchEntries } from '../../src/reconciliation/matching/matcher.ts';
 import { dailyProof, missingDebits } from '../../src/reconciliation/matching/proof.ts';
 import type { EntryToMatch, ExpectedPayout, MatchBook } from '../../src/reconciliation/matching/types.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
@@ -93,6 +93,27 @@ describe('debits to payouts', () => {
   it('keeps the amount + name rule inside its date window', () => {
     const late = entry('DBIT', 10_000, [{ creditor: { name: '会员1' } }], {}, '2025-06-09');
     expect(matchEntries([late], book({ payouts: [payout(1, { bankReference: null })] })).exceptions[0]!.kind).toBe('UNMATCHED_DEBIT');
+  });
+
+  it('asks the book for open payouts by amount only for the debits no reference names', () => {
+    const named = [payout(1), payout(2), payout(3, { batchMsgId: 'MAH-B-3', pmtInfId: 'MAH-B-3-P1' })];
+    const entries = [
+      entry('DBIT', 10_000, [{ endToEndId: 'MAH-P-1-1' }]),
+      entry('DBIT', 20_000, [{}], { accountServicerRef: 'SIMD2' }),
+      entry('DBIT', 30_000, [], { batch: { pmtInfId: 'MAH-B-3-P1' } }),
+      entry('DBIT', 40_000, [{ endToEndId: 'MAH-P-9-1', creditor: { name: '会员4' } }]),
+      entry('DBIT', 50_000, [{ creditor: { name: '会员5' }, amountFen: 20_000 }, { endToEndId: 'MAH-P-1-1', amountFen: 10_000 }, { creditor: { name: '会员6' }, amountFen: 20_000 }]),
+      entry('CRDT', 60_000, [{ endToEndId: 'MAH-P-7-1' }]),
+    ];
+    // A stranger's EndToEndId and a batch booking's unnamed transactions go to the amount rule; a credit never does.
+    expect(amountRuleAmounts(entries, named)).toEqual([40_000, 20_000, 20_000]);
+    // Given the open payouts of exactly those amounts, the matcher decides as it does with every payout of every debited amount.
+    const open = [payout(4, { amountFen: 40_000, bankReference: null }), payout(5, { amountFen: 20_000, bankReference: null, creditorName: '会员5' }),
+      payout(6, { amountFen: 20_000, bankReference: null, creditorName: '会员6' })];
+    const unopened = [payout(8, { amountFen: 10_000, bankReference: null, creditorName: '会员1' })];
+    const decided = (payouts: ExpectedPayout[]) => matchEntries(entries, book({ payouts }));
+    expect(decided([...named, ...open])).toEqual(decided([...named, ...open, ...unopened]));
+    expect(decided([...named, ...open]).matches.filter((m) => m.rule === 'AMOUNT_DATE_NAME').map((m) => 'attemptId' in m && m.attemptId)).toEqual([4, 5, 6]);
   });
 });
 

@@ -44,6 +44,82 @@ export function matchEntries(entries: readonly EntryToMatch[], book: MatchBook, 
   return new Matcher(book, options).run(entries);
 }
 
+/**
+ * The amounts of the debits no payout of `referenced` names (by EndToEndId, the bank's reference or
+ * its batch): those the amount + name rule decides, so the open payouts of these amounts are all a
+ * book needs besides `referenced`. Payouts found by amount never change which debits a reference
+ * names: a payout with a debit's EndToEndId, reference or batch is among `referenced` already.
+ */
+export function amountRuleAmounts(entries: readonly EntryToMatch[], referenced: readonly ExpectedPayout[]): number[] {
+  const references = new PayoutReferences(referenced);
+  const ignored: ExceptionFinding[] = [];
+  return entries.filter((e) => e.entry.creditDebit === 'DBIT')
+    .flatMap((entry) => transactionsOf(entry, ignored))
+    .filter((tx) => references.namedBy(tx) === undefined)
+    .map((tx) => tx.amountFen);
+}
+
+/** Payouts by what a transaction may name them with: EndToEndId, the bank's reference, their batch. */
+class PayoutReferences {
+  readonly byEndToEndId = new Map<string, ExpectedPayout>();
+  private readonly byBankReference = new Map<string, ExpectedPayout>();
+  private readonly byBatch = new Map<string, ExpectedPayout[]>();
+
+  constructor(payouts: readonly ExpectedPayout[]) {
+    for (const payout of payouts) {
+      this.byEndToEndId.set(payout.endToEndId, payout);
+      if (payout.bankReference) this.byBankReference.set(payout.bankReference, payout);
+      for (const key of [`M:${payout.batchMsgId}`, `P:${payout.pmtInfId}`]) push(this.byBatch, key, payout);
+    }
+  }
+
+  /** What a debit names: the payout of its EndToEndId, else of the bank's reference, else its batch's payouts; none leaves it to the amount + name rule. */
+  namedBy(tx: Transaction): { rule: 'END_TO_END_ID' | 'BANK_REFERENCE'; payout: ExpectedPayout } | { rule: 'BATCH'; payouts: ExpectedPayout[] } | undefined {
+    const { details, entry } = tx;
+    const byEndToEndId = details?.endToEndId === undefined ? undefined : this.byEndToEndId.get(details.endToEndId);
+    if (byEndToEndId) return { rule: 'END_TO_END_ID', payout: byEndToEndId };
+    const references = [details?.accountServicerRef, tx.index === 0 ? entry.entry.accountServicerRef : undefined];
+    for (const reference of references) {
+      const payout = reference === undefined ? undefined : this.byBankReference.get(reference);
+      if (payout) return { rule: 'BANK_REFERENCE', payout };
+    }
+    if (tx.index === 0 && details?.endToEndId === undefined) {
+      const batch = entry.entry.batch;
+      const keys = [batch?.pmtInfId && `P:${batch.pmtInfId}`, details?.pmtInfId && `P:${details.pmtInfId}`, batch?.msgId && `M:${batch.msgId}`, details?.msgId && `M:${details.msgId}`];
+      for (const key of keys) {
+        const payouts = key ? this.byBatch.get(key) : undefined;
+        if (payouts) return { rule: 'BATCH', payouts };
+      }
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The entry as one transaction, or a batch booking's transactions, each with its own amount. A
+ * batch whose amounts do not add up to the entry is an exception of its own (and none of its
+ * transactions is matched: the bank's detail cannot be trusted).
+ */
+function transactionsOf(entry: EntryToMatch, exceptions: ExceptionFinding[]): Transaction[] {
+  const { details, amountFen } = entry.entry;
+  if (details.length <= 1) return [{ entry, index: 0, amountFen, details: details[0] }];
+  const amounts = details.map((d) => d.amountFen);
+  const sum = amounts.reduce<number>((total, a) => total + (a ?? 0), 0);
+  if (amounts.some((a) => a === undefined) || sum !== amountFen) {
+    exceptions.push({
+      key: exceptionKey('AMOUNT_MISMATCH', entry.id, 0), kind: 'AMOUNT_MISMATCH', entryId: entry.id, txIndex: 0, attemptId: null, amountFen,
+      evidence: {
+        ...entryEvidence(entry),
+        reason: amounts.some((a) => a === undefined)
+          ? `a batch booking of ${details.length} transactions, not all with their amount (AmtDtls/TxAmt)`
+          : `its ${details.length} transactions add up to ${fenToCny(sum)}, the entry is ${fenToCny(amountFen)}`,
+      },
+    });
+    return [];
+  }
+  return details.map((d, i) => ({ entry, index: i + 1, amountFen: d.amountFen!, details: d }));
+}
+
 /** Names as banks print them vary in width and spacing (全角/半角): compare them normalized. */
 export function normalizeName(name: string): string {
   return name.normalize('NFKC').replace(/\s+/g, '').toUpperCase();
@@ -67,9 +143,7 @@ export function isReturn(entry: BankEntry): boolean {
 }
 
 class Matcher {
-  private readonly byEndToEndId = new Map<string, ExpectedPayout>();
-  private readonly byBankReference = new Map<string, ExpectedPayout>();
-  private readonly byBatch = new Map<string, ExpectedPayout[]>();
+  private readonly references: PayoutReferences;
   private readonly byAmountAndName = new Map<string, ExpectedPayout[]>();
   /** attempt id -> the entry that debited it (from earlier runs, then this one). */
   private readonly debited = new Map<number, number>();
@@ -83,10 +157,8 @@ class Matcher {
   private readonly learnedPayers: { account: string; unitId: number }[] = [];
 
   constructor(book: MatchBook, private readonly options: MatchOptions) {
+    this.references = new PayoutReferences(book.payouts);
     for (const payout of book.payouts) {
-      this.byEndToEndId.set(payout.endToEndId, payout);
-      if (payout.bankReference) this.byBankReference.set(payout.bankReference, payout);
-      for (const key of [`M:${payout.batchMsgId}`, `P:${payout.pmtInfId}`]) push(this.byBatch, key, payout);
       if (payout.debitEntryId !== null) this.debited.set(payout.attemptId, payout.debitEntryId);
       if (payout.returned) this.returned.add(payout.attemptId);
       if (DEBITABLE_STATUSES.has(payout.status)) push(this.byAmountAndName, `${payout.amountFen}|${normalizeName(payout.creditorName)}`, payout);
@@ -109,7 +181,7 @@ class Matcher {
     const entryStates = new Map<number, EntryState>();
     for (const entry of entries) {
       let state: EntryState = 'MATCHED';
-      for (const tx of this.transactions(entry, exceptions)) {
+      for (const tx of transactionsOf(entry, exceptions)) {
         const result = entry.entry.creditDebit === 'DBIT' ? this.debit(tx) : this.credit(tx);
         if ('matches' in result) {
           matches.push(...result.matches);
@@ -124,51 +196,12 @@ class Matcher {
     return { matches, exceptions, entryStates, learnedPayers: this.learnedPayers };
   }
 
-  /**
-   * The entry as one transaction, or a batch booking's transactions, each with its own amount. A
-   * batch whose amounts do not add up to the entry is an exception of its own (and none of its
-   * transactions is matched: the bank's detail cannot be trusted).
-   */
-  private transactions(entry: EntryToMatch, exceptions: ExceptionFinding[]): Transaction[] {
-    const { details, amountFen } = entry.entry;
-    if (details.length <= 1) return [{ entry, index: 0, amountFen, details: details[0] }];
-    const amounts = details.map((d) => d.amountFen);
-    const sum = amounts.reduce<number>((total, a) => total + (a ?? 0), 0);
-    if (amounts.some((a) => a === undefined) || sum !== amountFen) {
-      exceptions.push({
-        key: exceptionKey('AMOUNT_MISMATCH', entry.id, 0), kind: 'AMOUNT_MISMATCH', entryId: entry.id, txIndex: 0, attemptId: null, amountFen,
-        evidence: {
-          ...entryEvidence(entry),
-          reason: amounts.some((a) => a === undefined)
-            ? `a batch booking of ${details.length} transactions, not all with their amount (AmtDtls/TxAmt)`
-            : `its ${details.length} transactions add up to ${fenToCny(sum)}, the entry is ${fenToCny(amountFen)}`,
-        },
-      });
-      return [];
-    }
-    return details.map((d, i) => ({ entry, index: i + 1, amountFen: d.amountFen!, details: d }));
-  }
-
   // ------------------------------------------------------------ debits: payouts
 
   private debit(tx: Transaction): Result {
-    const { details, entry } = tx;
-    const byEndToEndId = details?.endToEndId === undefined ? undefined : this.byEndToEndId.get(details.endToEndId);
-    if (byEndToEndId) return this.payoutDebit(tx, byEndToEndId, 'END_TO_END_ID');
-    const references = [details?.accountServicerRef, tx.index === 0 ? entry.entry.accountServicerRef : undefined];
-    for (const reference of references) {
-      const payout = reference === undefined ? undefined : this.byBankReference.get(reference);
-      if (payout) return this.payoutDebit(tx, payout, 'BANK_REFERENCE');
-    }
-    if (tx.index === 0 && details?.endToEndId === undefined) {
-      const batch = entry.entry.batch;
-      const keys = [batch?.pmtInfId && `P:${batch.pmtInfId}`, details?.pmtInfId && `P:${details.pmtInfId}`, batch?.msgId && `M:${batch.msgId}`, details?.msgId && `M:${details.msgId}`];
-      for (const key of keys) {
-        const payouts = key ? this.byBatch.get(key) : undefined;
-        if (payouts) return this.batchDebit(tx, payouts);
-      }
-    }
-    return this.debitByAmountAndName(tx);
+    const referenced = this.references.namedBy(tx);
+    if (referenced === undefined) return this.debitByAmountAndName(tx);
+    return referenced.rule === 'BATCH' ? this.batchDebit(tx, referenced.payouts) : this.payoutDebit(tx, referenced.payout, referenced.rule);
   }
 
   private payoutDebit(tx: Transaction, payout: ExpectedPayout, rule: MatchRule): Result {
@@ -256,7 +289,7 @@ class Matcher {
 
   private returnCredit(tx: Transaction): Result {
     const endToEndId = tx.details?.endToEndId;
-    const payout = endToEndId === undefined ? undefined : this.byEndToEndId.get(endToEndId);
+    const payout = endToEndId === undefined ? undefined : this.references.byEndToEndId.get(endToEndId);
     const evidence = { ...transactionEvidence(tx), returnReason: tx.details?.returnInfo?.reasonCode ?? null };
     if (!payout) {
       return exception('UNKNOWN_CREDIT', tx.amountFen, null, {

@@ -17,7 +17,7 @@ export async function lockAccounts(tx: Tx, accounts: readonly string[]): Promise
  * thousand EndToEndIds, references and amounts up among every attempt ever paid, and at the default
  * the planner read the whole table for them instead, three times a chunk, once the attempts of past
  * months outnumbered the keys about seventy to one (with 500,000 settled payouts, the book of a
- * 100,000-entry statement took 9.7 s; with this and `payoutCandidates` returning its rows whole,
+ * 100,000-entry statement took 9.7 s; with this and `referencedPayouts` returning its rows whole,
  * 2.35 s; bench/README.md).
  */
 export async function planForChunks(tx: Tx): Promise<void> {
@@ -132,40 +132,54 @@ const PAYOUT_COLUMNS = `a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to
   b.pmt_inf_id AS "pmtInfId", a.status,
   COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date)::text AS "expectedOn"`;
 
-/** What payouts entries may name, by the matcher's rules. */
+/** What payouts entries name, by the matcher's rules. */
 export interface PayoutKeys {
   endToEndIds: readonly string[];
   /** AcctSvcrRef of entries and their transactions. */
   references: readonly string[];
   /** MsgId and PmtInfId of batch bookings. */
   batchIds: readonly string[];
-  /** Debited amounts, for the amount + name rule over the account's open payouts. */
-  amounts: readonly number[];
 }
 
 /** What a candidate is read with: its attempt's own columns, so no branch needs the table again. */
 const CANDIDATE_COLUMNS = 'a.id, a.payout_id, a.end_to_end_id, a.bank_reference, a.amount_fen, a.creditor_name, a.status, a.status_at, a.batch_id';
 
 /**
- * Payouts by their references and, for the amount + name rule, open ones of the account of those
- * amounts. Each branch returns its attempts whole, found by its index: joined back to
- * `payout_attempts` by id, the union's few thousand rows made the planner read every attempt ever
- * made, once a chunk, to build a hash of them.
+ * The payouts entries name: by EndToEndId, the bank's reference, or their batch. Each branch
+ * returns its attempts whole, found by its index: joined back to `payout_attempts` by id, the
+ * union's few thousand rows made the planner read every attempt ever made, once a chunk, to build
+ * a hash of them.
  */
-export async function payoutCandidates(tx: Tx, account: string, keys: PayoutKeys): Promise<ExpectedPayout[]> {
-  const { rows } = await tx.query<ExpectedPayout>(
-    `WITH candidates AS (
+export async function referencedPayouts(tx: Tx, keys: PayoutKeys): Promise<ExpectedPayout[]> {
+  return payoutsOf(tx, `
        SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a WHERE a.end_to_end_id = ANY($1::text[])
        UNION SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a WHERE a.bank_reference = ANY($2::text[])
-       UNION SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE b.msg_id = ANY($3::text[]) OR b.pmt_inf_id = ANY($3::text[])
-       UNION SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id
-              WHERE a.amount_fen = ANY($5::bigint[]) AND a.status = ANY($6::text[]) AND b.debtor_account = $4
-                AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT'))
+       UNION SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE b.msg_id = ANY($3::text[]) OR b.pmt_inf_id = ANY($3::text[])`,
+  [keys.endToEndIds, keys.references, keys.batchIds]);
+}
+
+/**
+ * The account's payouts of these amounts a debit may still pay, for the amount + name rule. Asked
+ * only for the debits no reference names: every attempt ever paid stays in the amount index, so
+ * each amount asked walks the past payouts of that amount.
+ */
+export async function openPayoutsOfAmounts(tx: Tx, account: string, amounts: readonly number[]): Promise<ExpectedPayout[]> {
+  return payoutsOf(tx, `
+       SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id
+        WHERE a.amount_fen = ANY($1::bigint[]) AND a.status = ANY($2::text[]) AND b.debtor_account = $3
+          AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT')`,
+  [amounts, DEBITABLE, account]);
+}
+
+/** The candidates' payouts as the matcher reads them: with their batch, their debit if one was matched, and whether they were returned. */
+async function payoutsOf(tx: Tx, candidates: string, values: unknown[]): Promise<ExpectedPayout[]> {
+  const { rows } = await tx.query<ExpectedPayout>(
+    `WITH candidates AS (${candidates})
      SELECT ${PAYOUT_COLUMNS},
             (SELECT m.entry_id FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT') AS "debitEntryId",
             EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'RETURN') AS returned
        FROM candidates a JOIN payout_batches b ON b.id = a.batch_id`,
-    [keys.endToEndIds, keys.references, keys.batchIds, account, keys.amounts, DEBITABLE],
+    values,
   );
   return rows;
 }
