@@ -129,7 +129,6 @@ try {
   await db.end();
 }
 
-
 function cpuFigures(key: string, spent: CpuSpent): Record<string, Figure> {
   return { [`${key}_cpu_s`]: rounded(spent.ownS, 1), [`${key}_backend_cpu_s`]: rounded(spent.backendsS, 1), [`${key}_floor_s`]: rounded(spent.floorS, 1) };
 }
