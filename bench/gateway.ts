@@ -21,7 +21,9 @@
  * 25%. Each server runs in a process of its own so the load generator does not share its event loop,
  * all with NODE_ENV=production (as deployed: graphql-js then skips its development checks). The rows
  * are measured in turns over several rounds and reported as medians: the machine is shared, and a
- * burst of other work then falls on all.
+ * burst of other work then falls on all. Beside each row's requests per second, the CPU its requests
+ * took, each: in the server's process and in PostgreSQL (all its processes), which the machine's
+ * other work disturbs far less, so trees measured at different hours compare.
  * `npx tsx bench/gateway.ts` (CONNECTIONS=n, ROUNDS=n, SECONDS=n per row and round; GATEWAY_MODE=1;
  * CPU_PROF=dir writes each server's CPU profile there).
  */
@@ -45,6 +47,7 @@ import { createGateway } from '../src/gateway/server.ts';
 import { signDevelopmentToken } from '../src/gateway/auth.ts';
 import { personalDataKeys } from '../src/privacy/personalData.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
+import { postgresCpu, postgresCpuSince, processCpuSeconds } from './province/measure.ts';
 import { createQueues } from '../src/queues.ts';
 import { SUBGRAPHS } from '../src/gateway/federation/subgraphs.ts';
 import { adjudicateSettlements } from '../src/benefits/adjudicate.ts';
@@ -124,9 +127,12 @@ async function seedClaimsAndPayouts(db: pg.Pool): Promise<void> {
   await requestSubmission(db, finance, batch.id);
 }
 
-interface Figures { requestsPerSecond: number; p99: number; errors: number }
+interface Figures { requestsPerSecond: number; p99: number; errors: number; requests: number }
 
-interface Server { kind: string; port: number; stop(): Promise<void> }
+/** CPU milliseconds a row's requests took, each: in the server's process, and in PostgreSQL (every process of it). */
+interface CpuPerRequest { serverMs: number; postgresMs: number }
+
+interface Server { kind: string; port: number; pid: number; stop(): Promise<void> }
 
 /**
  * The members page of (d) as PostgreSQL can build it in one statement: the same fields, global ids
@@ -182,7 +188,7 @@ async function start(kind: string, schema: string, prefix: string): Promise<Serv
       if (match) resolve(Number(match[1]));
     })),
   ]);
-  return { kind, port, stop: stopper(child) };
+  return { kind, port, pid: child.pid!, stop: stopper(child) };
 }
 
 /** A loopback port free now: `hub serve` is given its port, as in a deployment. */
@@ -209,7 +215,7 @@ async function startHub(kind: string, args: string[], env: NodeJS.ProcessEnv): P
     }
   };
   await Promise.race([exited(child, kind), ready()]);
-  return { kind, port, stop: stopper(child) };
+  return { kind, port, pid: child.pid!, stop: stopper(child) };
 }
 
 /**
@@ -246,7 +252,21 @@ async function load(server: Server, body: string, token: string | null, seconds:
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     connections: Number(process.env.CONNECTIONS ?? 20),
   });
-  return { requestsPerSecond: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx };
+  return { requestsPerSecond: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx, requests: result.requests.total };
+}
+
+/**
+ * `load`, with the CPU its requests took: a figure the machine's other work disturbs far less than
+ * requests per second, so trees measured hours apart compare (the load generator's own CPU left out).
+ */
+async function loadCounted(server: Server, body: string, token: string | null, seconds: number): Promise<Figures & CpuPerRequest> {
+  const before = { server: processCpuSeconds(server.pid) ?? 0, postgres: postgresCpu() };
+  const figures = await load(server, body, token, seconds);
+  const perRequest = (s: number) => (1000 * s) / Math.max(1, figures.requests);
+  return {
+    ...figures,
+    serverMs: perRequest((processCpuSeconds(server.pid) ?? 0) - before.server), postgresMs: perRequest(postgresCpuSince(before.postgres)),
+  };
 }
 
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
@@ -290,7 +310,7 @@ if (process.argv[2] === 'serve') {
     ];
     const rounds = Number(process.env.ROUNDS ?? 5);
     const seconds = Number(process.env.SECONDS ?? 5);
-    const figures = rows.map(() => [] as Figures[]);
+    const figures = rows.map(() => [] as (Figures & CpuPerRequest)[]);
     const running: Server[] = [];
     try {
       for (const kind of ['bare', 'sql-page', 'hub', 'hub-uncached']) running.push(await start(kind, schema, prefix));
@@ -316,7 +336,7 @@ if (process.argv[2] === 'serve') {
       }
       for (const row of rows) await load(servers[row.server]!, row.body, row.token, 3); // warm-up: JIT, pools, caches
       for (let round = 0; round < rounds; round++) {
-        for (const [i, row] of rows.entries()) figures[i]!.push(await load(servers[row.server]!, row.body, row.token, seconds));
+        for (const [i, row] of rows.entries()) figures[i]!.push(await loadCounted(servers[row.server]!, row.body, row.token, seconds));
         const perSecond = (name: string) => figures[rows.findIndex((r) => r.name === name)]!.at(-1)!.requestsPerSecond;
         console.log(`round ${round + 1}: ${rows.map((r) => `(${r.name}) ${Math.round(perSecond(r.name))}`).join(', ')} req/s, ` +
           `(b)/(a) ${((100 * perSecond('b')) / perSecond('a')).toFixed(1)}%, (d)/(a) ${((100 * perSecond('d')) / perSecond('a')).toFixed(1)}%`);
@@ -327,10 +347,11 @@ if (process.argv[2] === 'serve') {
     }
     const summary = figures.map((list) => ({
       requestsPerSecond: median(list.map((f) => f.requestsPerSecond)), p99: median(list.map((f) => f.p99)), errors: list.reduce((n, f) => n + f.errors, 0),
+      serverMs: median(list.map((f) => f.serverMs)), postgresMs: median(list.map((f) => f.postgresMs)),
     }));
     for (const [i, row] of rows.entries()) {
       const f = summary[i]!;
-      console.log(`${row.label}: ${Math.round(f.requestsPerSecond)} req/s, p99 ${f.p99} ms (medians of ${rounds} rounds)${f.errors ? `, ${f.errors} errors or non-2xx` : ''}`);
+      console.log(`${row.label}: ${Math.round(f.requestsPerSecond)} req/s, p99 ${f.p99} ms, CPU a request ${f.serverMs.toFixed(2)} ms in the server + ${f.postgresMs.toFixed(2)} ms in PostgreSQL (medians of ${rounds} rounds)${f.errors ? `, ${f.errors} errors or non-2xx` : ''}`);
     }
     const loadAverage = loadavg();
     const ratios = figures[1]!.map((b, i) => (100 * b.requestsPerSecond) / figures[0]![i]!.requestsPerSecond);
@@ -341,7 +362,10 @@ if (process.argv[2] === 'serve') {
     const byRow: Record<string, Figure> = {};
     for (const [i, row] of rows.entries()) {
       const f = summary[i]!;
-      Object.assign(byRow, { [`${row.name}_reqPerSecond`]: rounded(f.requestsPerSecond), [`${row.name}_p99Ms`]: f.p99, [`${row.name}_errors`]: f.errors });
+      Object.assign(byRow, {
+        [`${row.name}_reqPerSecond`]: rounded(f.requestsPerSecond), [`${row.name}_p99Ms`]: f.p99, [`${row.name}_errors`]: f.errors,
+        [`${row.name}_serverCpuMsPerRequest`]: rounded(f.serverMs, 3), [`${row.name}_postgresCpuMsPerRequest`]: rounded(f.postgresMs, 3),
+      });
       if (row.name !== 'a') byRow[`${row.name}_over_a`] = rounded(f.requestsPerSecond / a.requestsPerSecond, 3);
     }
     reportFigures(import.meta.url, {

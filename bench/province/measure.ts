@@ -7,7 +7,7 @@
  * - peak RSS per step (sampled) and the load average.
  * Linux only (reads /proc); PostgreSQL must run on the same machine for backend CPU.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import pg from 'pg';
 
@@ -232,6 +232,27 @@ function isPostgresProcess(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** CPU seconds so far of each PostgreSQL process on this machine (backends, and the server's own background processes), by pid. */
+export function postgresCpu(): Map<number, number> {
+  const byPid = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    const s = Number.isInteger(pid) && isPostgresProcess(pid) ? processCpuSeconds(pid) : null;
+    if (s !== null) byPid.set(pid, s);
+  }
+  return byPid;
+}
+
+/**
+ * CPU seconds PostgreSQL's processes spent since `before` (`postgresCpu`): a process started since
+ * counts whole, one that ended since counts nothing (what it spent after `before` is lost with it).
+ */
+export function postgresCpuSince(before: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, s] of postgresCpu()) sum += s - (before.get(pid) ?? 0);
+  return sum;
 }
 
 /** CPU seconds of every PostgreSQL backend this process has talked to, so far. */
