@@ -25,7 +25,7 @@ export const appealResolvers: DomainResolvers = {
       requireRole(ctx, APPEAL_READERS, 'appeals');
       const page = readPage(args);
       const scope = scopeOf(ctx.principal);
-      return { ...toConnection(await appealsPage(ctx.db, scope, status ?? null, page), page, (a) => a.id), count: () => countAppeals(ctx.db, scope, status ?? null) };
+      return { ...toConnection(await appealsPage(ctx.reads, scope, status ?? null, page), page, (a) => a.id), count: () => countAppeals(ctx.reads, scope, status ?? null) };
     },
   },
   Mutation: {

@@ -62,13 +62,13 @@ function claimPaymentOf(ctx: Context, settlementId: number) {
 const documentLoaders = new WeakMap<object, DataLoader<number, number[]>>();
 function documentIdsOf(ctx: Context, applicationId: number) {
   let loader = documentLoaders.get(ctx.loaders);
-  if (!loader) documentLoaders.set(ctx.loaders, (loader = new DataLoader((ids) => store.attachmentIdsOf(ctx.db, ids))));
+  if (!loader) documentLoaders.set(ctx.loaders, (loader = new DataLoader((ids) => store.attachmentIdsOf(ctx.reads, ids))));
   return loader.load(applicationId);
 }
 
 async function fetchApplication(ctx: Context, id: number): Promise<ApplicationRow | null> {
   requireRole(ctx, READ, 'application');
-  const [row] = await store.applicationsByIds(ctx.db, [id], scopeOf(ctx.principal));
+  const [row] = await store.applicationsByIds(ctx.reads, [id], scopeOf(ctx.principal));
   return row ?? null;
 }
 
@@ -81,8 +81,8 @@ async function listOf(ctx: Context, args: { first?: number | null; after?: strin
   const page = readPage(args);
   const filter: store.ApplicationFilter = { memberId, status: args.filter?.status, channel: args.filter?.channel };
   const scope = scopeOf(ctx.principal);
-  const rows = await store.listApplications(ctx.db, scope, filter, page);
-  return { ...toConnection(rows, page, (a) => a.id), count: () => store.countApplications(ctx.db, scope, filter) };
+  const rows = await store.listApplications(ctx.reads, scope, filter, page);
+  return { ...toConnection(rows, page, (a) => a.id), count: () => store.countApplications(ctx.reads, scope, filter) };
 }
 
 export const applicationResolvers: DomainResolvers = {

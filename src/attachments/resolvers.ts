@@ -102,7 +102,7 @@ export async function discardUploads(items: readonly NewAttachment[]): Promise<v
 /** Attachments with these ids the caller may see (ATTACHMENT_VIEWERS, in scope), in id order. */
 export async function visibleAttachments(ctx: Context, ids: readonly number[]): Promise<AttachmentRow[]> {
   if (!hasRole(ctx, ATTACHMENT_VIEWERS)) return [];
-  return attachmentsByIds(ctx.db, ids, scopeOf(ctx.principal));
+  return attachmentsByIds(ctx.reads, ids, scopeOf(ctx.principal));
 }
 
 export const attachmentNodes = {

@@ -73,15 +73,15 @@ export const benefitResolvers: DomainResolvers = {
         settledFrom: filter?.settledFrom, settledTo: filter?.settledTo, planYear: filter?.planYear,
       };
       const scope = scopeOf(ctx.principal);
-      const rows = await store.listClaims(ctx.db, scope, claimFilter, page);
+      const rows = await store.listClaims(ctx.reads, scope, claimFilter, page);
       for (const row of rows) ctx.loaders.claim.prime(row.id, row);
-      return { ...toConnection(rows, page, (c) => c.id), count: () => store.countClaims(ctx.db, scope, claimFilter) };
+      return { ...toConnection(rows, page, (c) => c.id), count: () => store.countClaims(ctx.reads, scope, claimFilter) };
     },
     // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
     claim: (_root, { id }, ctx) => ctx.loaders.claim.load(localId('id', id, 'Claim')),
     ruleSets: async (_root, { ruleSetId }, ctx) => {
       await ctx.loaders.ruleSets.ensureShipped(ctx.db);
-      return store.listStoredRuleSets(ctx.db, ruleSetId);
+      return store.listStoredRuleSets(ctx.reads, ruleSetId);
     },
     ruleSet: async (_root, { ruleSetId, version }, ctx) => {
       await ctx.loaders.ruleSets.ensureShipped(ctx.db);
@@ -92,8 +92,8 @@ export const benefitResolvers: DomainResolvers = {
       requireRole(ctx, proposals.RULE_SET_APPROVERS, 'ruleSetProposals');
       const page = readPage(args, PROPOSAL_ORDER);
       const scope = scopeOf(ctx.principal);
-      const rows = await listProposals(ctx.db, scope, status ?? null, page);
-      return { ...toConnection(rows, page, (r) => r.id), count: () => countProposals(ctx.db, scope, status ?? null) };
+      const rows = await listProposals(ctx.reads, scope, status ?? null, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => countProposals(ctx.reads, scope, status ?? null) };
     },
     claimTurnaroundBreaches: async (_root, { kinds, ...args }, ctx) => {
       requireRole(ctx, turnaround.READ_BREACHES, 'claimTurnaroundBreaches');
@@ -292,7 +292,7 @@ export const benefitResolvers: DomainResolvers = {
       const rows = await ctx.loaders.claimsOfMember.load({ parentId: member.id, args: { filter: claimFilter, page } });
       return {
         ...toConnection(rows, page, (c) => c.id),
-        count: () => store.countClaims(ctx.db, scopeOf(ctx.principal), { ...claimFilter, memberId: member.id }),
+        count: () => store.countClaims(ctx.reads, scopeOf(ctx.principal), { ...claimFilter, memberId: member.id }),
       };
     },
     benefitTotals: (member, { year }, ctx) => {
@@ -312,7 +312,7 @@ export const benefitNodes = {
   BenefitLine: (ctx: Context, id: number) => ctx.loaders.benefitLine.load(id),
   RuleSetProposal: async (ctx: Context, id: number) => {
     if (!hasRole(ctx, proposals.RULE_SET_APPROVERS)) return null;
-    const [row] = await proposalsByIds(ctx.db, [id], scopeOf(ctx.principal));
+    const [row] = await proposalsByIds(ctx.reads, [id], scopeOf(ctx.principal));
     return row ?? null;
   },
 };

@@ -28,7 +28,7 @@ export const condolenceResolvers: DomainResolvers = {
       };
       const scope = scopeOf(ctx.principal);
       const page = readPage(args);
-      return { ...toConnection(await condolencesPage(ctx.db, scope, f, page), page, (c) => c.id), count: () => countCondolences(ctx.db, scope, f) };
+      return { ...toConnection(await condolencesPage(ctx.reads, scope, f, page), page, (c) => c.id), count: () => countCondolences(ctx.reads, scope, f) };
     },
   },
   Mutation: {

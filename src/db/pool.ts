@@ -22,12 +22,24 @@ export interface PoolOptions {
 
 export function createPool(options: PoolOptions = {}): pg.Pool {
   const { connectionString = config().DATABASE_URL, schema, max = config().DATABASE_POOL_SIZE } = options;
-  const pool = new pg.Pool({
+  return watched(new pg.Pool({
     connectionString,
     max,
     options: schema ? `-c search_path=${schema},public` : undefined,
     application_name: 'mutual-aid-hub',
-  });
+  }));
+}
+
+/**
+ * A pool like `pool` (the same server, schema and size) whose connections pipeline: for reads sent
+ * together (src/db/reads.ts). Kept apart from `pool` because a pipelined connection refuses COPY
+ * and cursors, which transactions on `pool` use.
+ */
+export function pipelinedPool(pool: pg.Pool): pg.Pool {
+  return watched(new pg.Pool({ ...pool.options, pipeline: true }));
+}
+
+function watched(pool: pg.Pool): pg.Pool {
   // A connection the server dropped (restart, failover) fails its query and is replaced; its
   // 'error' event, unhandled, would end the process (idle ones reach the pool's, checked-out ones their own).
   pool.on('error', (error) => log.warn({ reason: error.message }, 'an idle database connection was lost'));

@@ -43,7 +43,7 @@ async function followed(ctx: Context, args: FollowArgs): Promise<{ memberId: num
   if (memberId === null && unitId === null) throw invalid('memberId', 'name the member (memberId) or the unit (unitId) to follow');
   if (memberId !== null && !(await ctx.loaders.member.load(memberId))) throw notFound('member');
   // The unit loader is unscoped (a visible member's unit); the unit itself is checked in scope, as Query.unit does.
-  if (unitId !== null && !(await unitsByIds(ctx.db, [unitId], scopeOf(principal))).length) throw notFound('unit');
+  if (unitId !== null && !(await unitsByIds(ctx.reads, [unitId], scopeOf(principal))).length) throw notFound('unit');
   return { memberId, unitId };
 }
 

@@ -14,11 +14,11 @@ export interface FiguresLoaders {
 
 const perRequest = new WeakMap<object, FiguresLoaders>();
 
-export function figuresLoaders(ctx: Pick<Context, 'db' | 'principal' | 'loaders'>): FiguresLoaders {
+export function figuresLoaders(ctx: Pick<Context, 'reads' | 'principal' | 'loaders'>): FiguresLoaders {
   let loaders = perRequest.get(ctx.loaders);
   if (!loaders) {
     const scope = scopeOf(ctx.principal);
-    loaders = { claimTimeline: new DataLoader((ids) => claimTimelines(ctx.db, ids, scope)) };
+    loaders = { claimTimeline: new DataLoader((ids) => claimTimelines(ctx.reads, ids, scope)) };
     perRequest.set(ctx.loaders, loaders);
   }
   return loaders;

@@ -13,6 +13,7 @@ import { forbidden } from '../kernel/errors.ts';
 import type { Queues } from '../queues.ts';
 import type { Config } from '../config.ts';
 import type { Scope } from '../kernel/scope.ts';
+import type { Reads } from '../kernel/transaction.ts';
 
 /**
  * The authenticated caller. `unitId`/`memberId` bound what a UNIT_OPERATOR or MEMBER may see,
@@ -39,6 +40,11 @@ export interface Services {
 }
 
 export interface Context extends Services {
+  /**
+   * The request's reads: statements asked in the same tick go to one connection in one write
+   * (src/db/reads.ts). Loaders and pages read through it; `db` is for transactions.
+   */
+  reads: Reads;
   /** This gateway's configuration (resolvers read settings here, never the process-wide `config()`). */
   config: Config;
   principal: Principal;

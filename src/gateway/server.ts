@@ -36,8 +36,14 @@ import { createRosterEpoch } from '../members/rosterEpoch.ts';
 import { loggableOperation, requestInfo, requestLog, type RequestInfo } from './requestLog.ts';
 import { domainErrorOf, errorCodeOf, formatDomainError } from './errors.ts';
 import { type Scope, UNSCOPED } from '../kernel/scope.ts';
+import type { Reads } from '../kernel/transaction.ts';
+import { pipelinedPool } from '../db/pool.ts';
+import { readsTogether } from '../db/reads.ts';
 import { hubComposition } from './federation/compose.ts';
 import { hubSchema, noServiceSdl, subgraphSchema } from './federation/schema.ts';
+
+/** What a request's loaders are made of: its reads and the caller's scope. */
+type LoaderBasis = { reads: Reads; scope: Scope };
 
 /**
  * The SDL clients see: the API schema composed from the subgraphs (schema/*.graphql, see
@@ -100,16 +106,18 @@ export async function createGateway(services: Services, config: Config, log: Log
 
   // Rule sets are parsed once per gateway (and the shipped ones stored once), not per request.
   const ruleSets = new RuleSetCache();
-  const loadersFor = lazyLoaders<Scope, Context['loaders']>([
-    (scope) => createMemberLoaders(services.db, scope), (scope) => createSettlementLoaders(services.db, scope),
-    (scope) => createBenefitLoaders(services.db, scope, ruleSets), (scope) => createPayoutLoaders(services.db, scope),
-    () => createReconciliationLoaders(services.db),
-  ], UNSCOPED);
+  // Each request's reads go out together on one of these connections (src/db/reads.ts).
+  const pipelined = pipelinedPool(services.db);
+  const loadersFor = lazyLoaders<LoaderBasis, Context['loaders']>([
+    ({ reads, scope }) => createMemberLoaders(reads, scope), ({ reads, scope }) => createSettlementLoaders(reads, scope),
+    ({ reads, scope }) => createBenefitLoaders(reads, scope, ruleSets), ({ reads, scope }) => createPayoutLoaders(reads, scope),
+    ({ reads }) => createReconciliationLoaders(reads),
+  ], { reads: services.db, scope: UNSCOPED });
   const contextFor = (principal: Principal): Context => {
-    const scope = scopeOf(principal);
-    const newLoaders = () => loadersFor(scope);
+    const basis = { reads: readsTogether(pipelined), scope: scopeOf(principal) };
+    const newLoaders = () => loadersFor(basis);
     return {
-      ...services, config, principal, loaders: newLoaders(), newLoaders, statusFeed,
+      ...services, reads: basis.reads, config, principal, loaders: newLoaders(), newLoaders, statusFeed,
       publishStatusChanges: (changes) => publishStatusChanges(services.redis, config.QUEUE_PREFIX, changes),
     };
   };
@@ -261,6 +269,7 @@ export async function createGateway(services: Services, config: Config, log: Log
       await subscriptions?.close();
       await apollo.stop();
       await statusFeed.close();
+      await pipelined.end();
     },
   };
 }

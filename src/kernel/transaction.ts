@@ -11,5 +11,8 @@ export type Db = pg.Pool;
  */
 export type Tx = pg.PoolClient & { readonly [inTransaction]: true };
 
-/** Reads that need no lock take either. */
-export type Queryable = Db | Tx;
+/** Reads that need no lock and no transaction: `query` alone (a request's reads sent together, src/db/reads.ts). */
+export type Reads = Pick<Db, 'query'>;
+
+/** Reads that need no lock take any. */
+export type Queryable = Db | Tx | Reads;

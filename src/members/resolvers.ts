@@ -79,7 +79,7 @@ async function rosterText(input: ImportRosterInput, uploaded: Buffer | null): Pr
 
 async function visibleUnit(ctx: Context, field: string, globalId: string): Promise<UnitRow> {
   const id = localId(field, globalId, 'Unit');
-  const [unit] = await store.unitsByIds(ctx.db, [id], scopeOf(ctx.principal));
+  const [unit] = await store.unitsByIds(ctx.reads, [id], scopeOf(ctx.principal));
   if (!unit) throw notFound('unit', field);
   return unit;
 }
@@ -127,9 +127,9 @@ export const memberResolvers: DomainResolvers = {
       const page = readPage(args);
       const unitFilter = { name: filter?.name, planType: filter?.planType, creditCode: filter?.creditCode };
       const scope = scopeOf(ctx.principal);
-      return store.listUnits(ctx.db, scope, unitFilter, page).then((rows) => ({
+      return store.listUnits(ctx.reads, scope, unitFilter, page).then((rows) => ({
         ...toConnection(rows, page, (u) => u.id),
-        count: () => store.countUnits(ctx.db, scope, unitFilter),
+        count: () => store.countUnits(ctx.reads, scope, unitFilter),
       }));
     },
     // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
@@ -146,9 +146,9 @@ export const memberResolvers: DomainResolvers = {
         idNumberHash: filter?.idNumber ? lookupHash(ctx.keys, filter.idNumber) : null,
       };
       const scope = scopeOf(ctx.principal);
-      const rows = await store.listMembers(ctx.db, scope, memberFilter, page);
+      const rows = await store.listMembers(ctx.reads, scope, memberFilter, page);
       for (const row of rows) ctx.loaders.member.prime(row.id, row);
-      return { ...toConnection(rows, page, (m) => m.id), count: () => store.countMembers(ctx.db, scope, memberFilter) };
+      return { ...toConnection(rows, page, (m) => m.id), count: () => store.countMembers(ctx.reads, scope, memberFilter) };
     },
     member: (_root, { id }, ctx) => ctx.loaders.member.load(localId('id', id, 'Member')),
     rosterImport: async (_root, { id }, ctx) => {
@@ -388,7 +388,7 @@ export const memberResolvers: DomainResolvers = {
       const rows = await ctx.loaders.membersOfUnit.load({ parentId: unit.id, args: { filter: memberFilter, page } });
       return {
         ...toConnection(rows, page, (m) => m.id),
-        count: () => store.countMembers(ctx.db, scopeOf(ctx.principal), { ...memberFilter, unitId: unit.id }),
+        count: () => store.countMembers(ctx.reads, scopeOf(ctx.principal), { ...memberFilter, unitId: unit.id }),
       };
     },
     contribution: (unit, { planYear }, ctx) => {
@@ -553,7 +553,7 @@ export const memberKeyedNodes = {
   Contribution: async (ctx: Context, key: string) => {
     const match = /^(\d{1,15})-(\d{4})$/.exec(key);
     if (!match) return null;
-    const [unit] = await store.unitsByIds(ctx.db, [Number(match[1])], scopeOf(ctx.principal));
+    const [unit] = await store.unitsByIds(ctx.reads, [Number(match[1])], scopeOf(ctx.principal));
     return unit && contributionRefusal(ctx, unit.id) === null ? { unitId: unit.id, planYear: Number(match[2]) } : null;
   },
 };
@@ -572,7 +572,7 @@ export const memberNodes = {
     const contribution = payment && await memberKeyedNodes.Contribution(ctx, contributionKey(payment));
     return payment && contribution ? paymentNode(payment) : null;
   },
-  Unit: (ctx: Context, id: number) => store.unitsByIds(ctx.db, [id], scopeOf(ctx.principal)).then((r) => r[0] ?? null),
+  Unit: (ctx: Context, id: number) => store.unitsByIds(ctx.reads, [id], scopeOf(ctx.principal)).then((r) => r[0] ?? null),
   Member: (ctx: Context, id: number) => ctx.loaders.member.load(id),
   Enrolment: (ctx: Context, id: number) => ctx.loaders.enrolment.load(id),
   // A member's account, by the member's id: visible with the member.

@@ -43,8 +43,8 @@ function loaders(ctx: Context): NotificationLoaders {
       return ids.map((id) => rows.get(id) ?? null);
     });
     found = {
-      notification: byId((ids) => notificationsByIds(ctx.db, ids, scopeOf(ctx.principal))),
-      delivery: byId((ids) => deliveriesByIds(ctx.db, ids, scopeOf(ctx.principal))),
+      notification: byId((ids) => notificationsByIds(ctx.reads, ids, scopeOf(ctx.principal))),
+      delivery: byId((ids) => deliveriesByIds(ctx.reads, ids, scopeOf(ctx.principal))),
       deliveriesOf: new DataLoader(async (ids) => {
         const rows = await deliveriesOfNotifications(ctx.db, ids);
         return ids.map((id) => rows.filter((r) => r.notificationId === id));
@@ -76,9 +76,9 @@ export const notificationResolvers: DomainResolvers = {
     notificationDeliveries: async (_root, { status, ...args }, ctx) => {
       requireRole(ctx, DELIVERY_READERS, 'reading notification deliveries');
       const page = readPage(args);
-      const rows = await listDeliveries(ctx.db, scopeOf(ctx.principal), status ?? null, page);
+      const rows = await listDeliveries(ctx.reads, scopeOf(ctx.principal), status ?? null, page);
       for (const row of rows) loaders(ctx).delivery.prime(row.id, row);
-      return { ...toConnection(rows, page, (d) => d.id), count: () => countDeliveries(ctx.db, scopeOf(ctx.principal), status ?? null) };
+      return { ...toConnection(rows, page, (d) => d.id), count: () => countDeliveries(ctx.reads, scopeOf(ctx.principal), status ?? null) };
     },
   },
 
@@ -104,9 +104,9 @@ export const notificationResolvers: DomainResolvers = {
     notifications: async (member, args, ctx) => {
       requireReader(ctx, member.id);
       const page = readPage(args, NOTIFICATION_ORDER);
-      const rows = await listMemberNotifications(ctx.db, member.id, page);
+      const rows = await listMemberNotifications(ctx.reads, member.id, page);
       for (const row of rows) loaders(ctx).notification.prime(row.id, row);
-      return { ...toConnection(rows, page, (n) => n.id), count: () => countMemberNotifications(ctx.db, member.id) };
+      return { ...toConnection(rows, page, (n) => n.id), count: () => countMemberNotifications(ctx.reads, member.id) };
     },
     notificationPreferences: (member, _args, ctx) => {
       requireReader(ctx, member.id);

@@ -35,8 +35,8 @@ export const organisationResolvers: DomainResolvers = {
       const parent = parentId == null ? null : localId('parentId', parentId, 'Organisation');
       const scope = scopeOf(ctx.principal);
       const page = readPage(args);
-      const rows = await organisationsPage(ctx.db, scope, parent, page);
-      return { ...toConnection(rows, page, (o) => o.id), count: () => countOrganisations(ctx.db, scope, parent) };
+      const rows = await organisationsPage(ctx.reads, scope, parent, page);
+      return { ...toConnection(rows, page, (o) => o.id), count: () => countOrganisations(ctx.reads, scope, parent) };
     },
   },
   Mutation: {
@@ -75,8 +75,8 @@ export const organisationResolvers: DomainResolvers = {
       if (!seesBelow(ctx, row)) return toConnection<UnitRow>([], page, (u) => u.id);
       const scope = scopeOf(ctx.principal);
       const filter = { organisationId: row.id };
-      const rows = await listUnits(ctx.db, scope, filter, page);
-      return { ...toConnection(rows, page, (u) => u.id), count: () => countUnits(ctx.db, scope, filter) };
+      const rows = await listUnits(ctx.reads, scope, filter, page);
+      return { ...toConnection(rows, page, (u) => u.id), count: () => countUnits(ctx.reads, scope, filter) };
     },
   },
   OrganisationConnection: { totalCount: countedTotal },

@@ -70,9 +70,9 @@ async function batchConnection(ctx: Context, args: PageArgs, filter: BatchFilter
   requireRole(ctx, BATCH_READERS, 'reading payout batches');
   const page = readPage(args);
   const scope = scopeOf(ctx.principal);
-  const rows = await listBatches(ctx.db, scope, filter, page);
+  const rows = await listBatches(ctx.reads, scope, filter, page);
   for (const row of rows) ctx.loaders.payoutBatch.prime(row.id, row);
-  return { ...toConnection(rows, page, (b) => b.id), count: () => countBatches(ctx.db, scope, filter) };
+  return { ...toConnection(rows, page, (b) => b.id), count: () => countBatches(ctx.reads, scope, filter) };
 }
 
 async function policyFor(ctx: Context, id: number): Promise<PaymentPolicyRow> {
@@ -92,9 +92,9 @@ function releaseView(ctx: Context, release: ReleaseRow | null) {
 async function payoutConnection(ctx: Context, args: PageArgs, filter: PayoutFilter): Promise<PayoutConnectionResult> {
   const page = readPage(args, PAYOUT_ORDER);
   const scope = scopeOf(ctx.principal);
-  const rows = await listPayouts(ctx.db, scope, filter, page);
+  const rows = await listPayouts(ctx.reads, scope, filter, page);
   for (const row of rows) ctx.loaders.payout.prime(row.id, row);
-  return { ...toConnection(rows, page, (p) => p.id), count: () => countPayouts(ctx.db, scope, filter) };
+  return { ...toConnection(rows, page, (p) => p.id), count: () => countPayouts(ctx.reads, scope, filter) };
 }
 
 export const payoutResolvers: DomainResolvers = {
@@ -118,16 +118,16 @@ export const payoutResolvers: DomainResolvers = {
     },
     funders: (_root, _args, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading funders');
-      return listFunders(ctx.db, scopeOf(ctx.principal));
+      return listFunders(ctx.reads, scopeOf(ctx.principal));
     },
     paymentPolicies: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading payment policies');
       const page = readPage(args);
       const scope = scopeOf(ctx.principal);
       const f: PolicyFilter = { status: filter?.status, funderId: filter?.funderId ? localId('filter.funderId', filter.funderId, 'Funder') : null };
-      const rows = await listPolicies(ctx.db, scope, f, page);
+      const rows = await listPolicies(ctx.reads, scope, f, page);
       for (const row of rows) ctx.loaders.paymentPolicy.prime(row.id, row);
-      return { ...toConnection(rows, page, (p) => p.id), count: () => countPolicies(ctx.db, scope, f) };
+      return { ...toConnection(rows, page, (p) => p.id), count: () => countPolicies(ctx.reads, scope, f) };
     },
     paymentPolicy: (_root, { id }, ctx) => {
       requireRole(ctx, BATCH_READERS, 'reading payment policies');
@@ -378,7 +378,7 @@ export const payoutNodes = {
   },
   PayoutBatch: (ctx: Context, id: number) => (canSeeBatches(ctx) ? ctx.loaders.payoutBatch.load(id) : Promise.resolve(null)),
   PaymentPolicy: (ctx: Context, id: number) => (canSeeBatches(ctx) ? ctx.loaders.paymentPolicy.load(id) : Promise.resolve(null)),
-  Funder: async (ctx: Context, id: number) => (canSeeBatches(ctx) ? (await listFunders(ctx.db, scopeOf(ctx.principal), [id]))[0] ?? null : null),
+  Funder: async (ctx: Context, id: number) => (canSeeBatches(ctx) ? (await listFunders(ctx.reads, scopeOf(ctx.principal), [id]))[0] ?? null : null),
 };
 
 /**
@@ -387,9 +387,9 @@ export const payoutNodes = {
  */
 async function fundersArgument(ctx: Context, funderId: string | null | undefined): Promise<number[] | null> {
   const scope = scopeOf(ctx.principal);
-  if (!funderId) return scope.organisationId == null ? null : (await listFunders(ctx.db, scope)).map((f) => f.id);
+  if (!funderId) return scope.organisationId == null ? null : (await listFunders(ctx.reads, scope)).map((f) => f.id);
   const id = localId('input.funderId', funderId, 'Funder');
-  const [funder] = await listFunders(ctx.db, scope, [id]);
+  const [funder] = await listFunders(ctx.reads, scope, [id]);
   if (!funder) throw notFound('funder', 'input.funderId');
   return [funder.id];
 }

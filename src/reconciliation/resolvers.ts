@@ -92,15 +92,15 @@ export const reconciliationResolvers: DomainResolvers = {
       requireRole(ctx, READ, 'bankDocuments');
       const page = readPage(args);
       const f = { status: filter?.status, kind: filter?.kind && (filter.kind === 'CAMT_053' ? 'camt.053' : 'camt.054') };
-      const rows = await reads.listDocuments(ctx.db, f, page);
-      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countDocuments(ctx.db, f) };
+      const rows = await reads.listDocuments(ctx.reads, f, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countDocuments(ctx.reads, f) };
     },
     bankStatements: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'bankStatements');
       const page = readPage(args);
       const f = { account: accountArgument('filter.account', filter?.account), from: dateArgument('filter.from', filter?.from), to: dateArgument('filter.to', filter?.to) };
-      const rows = await reads.listStatements(ctx.db, f, page);
-      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countStatements(ctx.db, f) };
+      const rows = await reads.listStatements(ctx.reads, f, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countStatements(ctx.reads, f) };
     },
     statementEntries: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'statementEntries');
@@ -109,15 +109,15 @@ export const reconciliationResolvers: DomainResolvers = {
         account: accountArgument('filter.account', filter?.account), state: filter?.state, creditDebit: filter?.creditDebit,
         bookedFrom: dateArgument('filter.bookedFrom', filter?.bookedFrom), bookedTo: dateArgument('filter.bookedTo', filter?.bookedTo),
       };
-      const rows = await reads.listEntries(ctx.db, f, page);
-      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countEntries(ctx.db, f) };
+      const rows = await reads.listEntries(ctx.reads, f, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countEntries(ctx.reads, f) };
     },
     reconciliationMatches: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'reconciliationMatches');
       const page = readPage(args);
       const f = { account: accountArgument('filter.account', filter?.account), kind: filter?.kind, rule: filter?.rule };
-      const rows = await reads.listMatches(ctx.db, f, page);
-      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countMatches(ctx.db, f) };
+      const rows = await reads.listMatches(ctx.reads, f, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countMatches(ctx.reads, f) };
     },
     reconciliationExceptions: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'reconciliationExceptions');
@@ -132,9 +132,9 @@ export const reconciliationResolvers: DomainResolvers = {
         kind: filter?.kind, status: filter?.status, account: accountArgument('filter.account', filter?.account),
         minAmountFen: amount('filter.minAmountFen', filter?.minAmountFen), maxAmountFen: amount('filter.maxAmountFen', filter?.maxAmountFen), minAgeDays: minAge,
       };
-      const rows = await reads.listExceptions(ctx.db, f, page);
+      const rows = await reads.listExceptions(ctx.reads, f, page);
       let totals: Promise<{ count: number; amountFen: number }> | undefined;
-      const once = () => (totals ??= reads.exceptionTotals(ctx.db, f));
+      const once = () => (totals ??= reads.exceptionTotals(ctx.reads, f));
       return { ...toConnection(rows, page, (r) => r.id), count: async () => (await once()).count, total: async () => (await once()).amountFen };
     },
     reconciliationReport: (_root, { account, date }, ctx) => {
@@ -145,18 +145,18 @@ export const reconciliationResolvers: DomainResolvers = {
       requireRole(ctx, READ, 'reconciliationRuns');
       const page = readPage(args);
       const accountNo = accountArgument('account', account);
-      const rows = await reads.listRuns(ctx.db, accountNo, page);
-      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countRuns(ctx.db, accountNo) };
+      const rows = await reads.listRuns(ctx.reads, accountNo, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countRuns(ctx.reads, accountNo) };
     },
     fourEyesProposals: async (_root, { filter, ...args }, ctx) => {
       requireRole(ctx, READ, 'fourEyesProposals');
       const page = readPage(args);
       const proposals = { status: filter?.status ?? 'PENDING', kind: filter?.kind };
-      const rows = await listProposals(ctx.db, proposals, page);
+      const rows = await listProposals(ctx.reads, proposals, page);
       const connection = toConnection(rows, page, (r) => r.id);
       return {
         ...connection, edges: await Promise.all(connection.edges.map(async (e) => ({ ...e, node: await proposalView(e.node, ctx) }))),
-        count: () => countProposals(ctx.db, proposals),
+        count: () => countProposals(ctx.reads, proposals),
       };
     },
   },
@@ -262,8 +262,8 @@ export const reconciliationResolvers: DomainResolvers = {
     document: async (s, _args, ctx) => (await ctx.loaders.bankDocument.load(s.documentId))!,
     entries: async (s, args, ctx) => {
       const page = readPage(args);
-      const rows = await reads.listEntries(ctx.db, { statementId: s.id }, page);
-      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countEntries(ctx.db, { statementId: s.id }) };
+      const rows = await reads.listEntries(ctx.reads, { statementId: s.id }, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => reads.countEntries(ctx.reads, { statementId: s.id }) };
     },
     proof: (s, _args, ctx) => ctx.loaders.proofOfStatement.load(s.id),
   },

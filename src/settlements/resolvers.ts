@@ -46,21 +46,21 @@ export const settlementResolvers: DomainResolvers = {
         settledFrom: filter?.settledFrom, settledTo: filter?.settledTo, status: filter?.status, source: filter?.source, kind: filter?.kind,
       };
       const scope = scopeOf(ctx.principal);
-      const rows = await store.listSettlements(ctx.db, scope, settlementFilter, page);
+      const rows = await store.listSettlements(ctx.reads, scope, settlementFilter, page);
       for (const row of rows) ctx.loaders.settlement.prime(row.id, row);
-      return { ...toConnection(rows, page, (s) => s.id), count: () => store.countSettlements(ctx.db, scope, settlementFilter) };
+      return { ...toConnection(rows, page, (s) => s.id), count: () => store.countSettlements(ctx.reads, scope, settlementFilter) };
     },
     // Lookups answer null for what is missing or out of scope, as `node` does: one absent object never blanks the page.
     settlement: (_root, { id }, ctx) => ctx.loaders.settlement.load(localId('id', id, 'Settlement')),
     settlementSources: (_root, _args, ctx) => {
       requireHubRole(ctx, OPERATIONS, 'settlementSources');
-      return store.listSources(ctx.db);
+      return store.listSources(ctx.reads);
     },
     settlementIngestionRuns: async (_root, { source, ...args }, ctx) => {
       requireHubRole(ctx, OPERATIONS, 'settlementIngestionRuns');
       const page = readPage(args);
-      const rows = await store.listRuns(ctx.db, source ?? null, page);
-      return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRuns(ctx.db, source ?? null) };
+      const rows = await store.listRuns(ctx.reads, source ?? null, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRuns(ctx.reads, source ?? null) };
     },
     settlementIngestionRun: async (_root, { id }, ctx) => {
       requireHubRole(ctx, OPERATIONS, 'settlementIngestionRun');
@@ -70,8 +70,8 @@ export const settlementResolvers: DomainResolvers = {
       requireHubRole(ctx, OPERATIONS, 'settlementRejections');
       const page = readPage(args);
       const rejectionFilter = { source: filter?.source, status: filter?.status };
-      const rows = await store.listRejections(ctx.db, rejectionFilter, page);
-      return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRejections(ctx.db, rejectionFilter) };
+      const rows = await store.listRejections(ctx.reads, rejectionFilter, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRejections(ctx.reads, rejectionFilter) };
     },
     settlementRejection: async (_root, { id }, ctx) => {
       requireHubRole(ctx, OPERATIONS, 'settlementRejection');
@@ -95,7 +95,7 @@ export const settlementResolvers: DomainResolvers = {
       await enqueueSettlementMatches(ctx.queues.settlementMatch, result.toMatch);
       ctx.loaders.rejection.clear(id);
       const rejection = (await ctx.loaders.rejection.load(id))!;
-      const settlement = result.settlementId === null ? null : await store.settlementsByIds(ctx.db, [result.settlementId], UNSCOPED);
+      const settlement = result.settlementId === null ? null : await store.settlementsByIds(ctx.reads, [result.settlementId], UNSCOPED);
       return { rejection, settlement: settlement?.[0] ?? null };
     },
     uploadSettlements: async (_root, { input }, ctx) => {
@@ -126,7 +126,7 @@ export const settlementResolvers: DomainResolvers = {
       const rows = await ctx.loaders.settlementsOfMember.load({ parentId: member.id, args: { filter: settlementFilter, page } });
       return {
         ...toConnection(rows, page, (s) => s.id),
-        count: () => store.countSettlements(ctx.db, scopeOf(ctx.principal), { ...settlementFilter, memberId: member.id }),
+        count: () => store.countSettlements(ctx.reads, scopeOf(ctx.principal), { ...settlementFilter, memberId: member.id }),
       };
     },
   },
@@ -162,8 +162,8 @@ export const settlementResolvers: DomainResolvers = {
     counts: (source, _args, ctx) => ctx.loaders.sourceCounts.load(source.name),
     runs: async (source, args, ctx) => {
       const page = readPage(args);
-      const rows = await store.listRuns(ctx.db, source.name, page);
-      return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRuns(ctx.db, source.name) };
+      const rows = await store.listRuns(ctx.reads, source.name, page);
+      return { ...toConnection(rows, page, (r) => r.id), count: () => store.countRuns(ctx.reads, source.name) };
     },
   },
 

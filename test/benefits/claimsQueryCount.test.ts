@@ -25,7 +25,7 @@ const PAGE = PAGE_DOCUMENTS.claims;
 
 describe('the claims connection', () => {
   it('serves a page of claims with settlement, member, unit, lines and payout in a constant number of SQL statements', async () => {
-    const [small, large] = await queriesPerPageSize(db, gw, PAGE, [5, 50]);
+    const [small, large] = await queriesPerPageSize(gw, PAGE, [5, 50]);
     expect(large!.result.errors).toBeUndefined();
     expect(large!.result.data.claims.edges).toHaveLength(50);
     expect(large!.result.data.claims.edges[0].node.lines.length).toBeGreaterThan(0);
@@ -36,7 +36,7 @@ describe('the claims connection', () => {
   // Claim.ruleSet read one rule set per claim (6 statements for a page of 5, 51 for 50) until it
   // went through a loader (ruleSetVersion).
   it('serves each claim\'s rule set in a constant number of SQL statements', async () => {
-    const [small, large] = await queriesPerPageSize(db, gw, `query($n: Int) { claims(first: $n) { edges { node { id ruleSet { ruleSetId version } } } } }`, [5, 50]);
+    const [small, large] = await queriesPerPageSize(gw, `query($n: Int) { claims(first: $n) { edges { node { id ruleSet { ruleSetId version } } } } }`, [5, 50]);
     expect(large!.result.errors).toBeUndefined();
     expect(large!.result.data.claims.edges[0].node.ruleSet).not.toBeNull();
     expect(large!.queries).toBe(small!.queries);

@@ -163,7 +163,7 @@ describe('hub_ops_* gauges', () => {
     for (const p of proofs) await seedProof(statementAccount, p.day, p.proven);
 
     // Twenty scrapes at once, then more within the cache's window: one read of the figures in all.
-    const { result: texts, queries } = await countQueries(db.pool, async () => {
+    const { result: texts, queries } = await countQueries(async () => {
       const burst = await Promise.all(Array.from({ length: 20 }, async () => (await fetch(metricsUrl)).text()));
       return [...burst, await (await fetch(metricsUrl)).text()];
     });

@@ -82,8 +82,8 @@ describe('DataLoaders', () => {
   const PAGE = `query($n: Int) { members(first: $n) { edges { node { id name unit { name creditCode } enrolments { edges { node { planYear plan contributionPaid unit { name } } } } } } } }`;
 
   it('serve a page of members with unit and enrolments in a constant number of SQL queries', async () => {
-    const small = await countQueries(db.pool, () => gw.query(ADMIN, PAGE, { n: 10 }));
-    const large = await countQueries(db.pool, () => gw.query(ADMIN, PAGE, { n: 100 }));
+    const small = await countQueries(() => gw.query(ADMIN, PAGE, { n: 10 }));
+    const large = await countQueries(() => gw.query(ADMIN, PAGE, { n: 100 }));
     expect((large.result as any).data.members.edges).toHaveLength(100);
     expect((large.result as any).data.members.edges[0].node.enrolments.edges.length).toBeGreaterThan(0);
     expect(large.queries).toBe(small.queries);

@@ -24,7 +24,7 @@ const PAGE = PAGE_DOCUMENTS.payouts;
 
 describe('the payouts connection', () => {
   it('serves a page of payouts with claim, member, unit, attempts and batches in a constant number of SQL statements', async () => {
-    const [small, large] = await queriesPerPageSize(db, gw, PAGE, [5, 50]);
+    const [small, large] = await queriesPerPageSize(gw, PAGE, [5, 50]);
     expect(large!.result.errors).toBeUndefined();
     expect(large!.result.data.payouts.edges).toHaveLength(50);
     expect(large!.result.data.payouts.edges[0].node.attempts[0].batch).not.toBeNull();

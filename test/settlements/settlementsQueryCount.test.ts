@@ -28,7 +28,7 @@ const PAGE = PAGE_DOCUMENTS.settlements;
 
 describe('the settlements connection', () => {
   it('serves a page of settlements with member, enrolment, unit, reversals and claim in a constant number of SQL statements', async () => {
-    const [small, large] = await queriesPerPageSize(db, gw, PAGE, [5, 50]);
+    const [small, large] = await queriesPerPageSize(gw, PAGE, [5, 50]);
     expect(large!.result.errors).toBeUndefined();
     const nodes = large!.result.data.settlements.edges.map((e: { node: { reverses: unknown; reversedBy: unknown } }) => e.node);
     expect(nodes).toHaveLength(50);

@@ -47,28 +47,36 @@ export async function untilBlockedBy(pool: pg.Pool, holder: pg.ClientBase, work:
     || (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid])).rows[0]!.n > 0);
 }
 
-/** Counts the SQL statements a pool runs while `work` runs. */
-export async function countQueries<T>(pool: pg.Pool, work: () => Promise<T>): Promise<{ result: T; queries: number }> {
+/**
+ * Counts the SQL statements run while `work` runs, on every connection of this process (the gateway's
+ * reads go out on a pool of their own, src/db/reads.ts), and the round trips they took: a statement
+ * asked while its connection still has others in flight travels with them (pipelined), one asked on
+ * an idle connection starts a round trip of its own.
+ */
+export async function countQueries<T>(work: () => Promise<T>): Promise<{ result: T; queries: number; roundTrips: number }> {
+  const prototype = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = prototype.query;
+  const inFlight = new WeakMap<object, number>();
   let queries = 0;
-  const wrap = (client: pg.PoolClient) => {
-    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: unknown }).query = (...args: unknown[]) => {
-      queries += 1;
-      return original(...args);
-    };
-    return original;
+  let roundTrips = 0;
+  prototype.query = function (this: object, ...args: unknown[]) {
+    queries += 1;
+    const waiting = inFlight.get(this) ?? 0;
+    if (waiting === 0) roundTrips += 1;
+    const answer = original.apply(this, args);
+    // pg's own pool asks with a callback (no promise): its statements are awaited one by one.
+    if (answer instanceof Promise) {
+      inFlight.set(this, waiting + 1);
+      const settled = () => inFlight.set(this, inFlight.get(this)! - 1);
+      answer.then(settled, settled);
+    }
+    return answer;
   };
-  const originals = new Map<pg.PoolClient, unknown>();
-  const onAcquire = (client: pg.PoolClient) => {
-    if (!originals.has(client)) originals.set(client, wrap(client));
-  };
-  pool.on('acquire', onAcquire);
   try {
     const result = await work();
-    return { result, queries };
+    return { result, queries, roundTrips };
   } finally {
-    pool.off('acquire', onAcquire);
-    for (const [client, original] of originals) (client as unknown as { query: unknown }).query = original;
+    prototype.query = original;
   }
 }
 

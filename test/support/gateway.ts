@@ -100,16 +100,17 @@ export async function ensureUnit(gw: TestGateway, creditCode: string, name = 'æ™
 }
 
 /**
- * The SQL statements the gateway runs to answer `query` (an ADMIN's), once per page size given as
- * the variable `n`, after one unmeasured request (reads made once per process are not counted). A
- * connection whose nested fields are read through DataLoaders costs the same for 5 items as for 50.
+ * The SQL statements the gateway runs to answer `query` (an ADMIN's), and the round trips they take,
+ * once per page size given as the variable `n`, after one unmeasured request (reads made once per
+ * process are not counted). A connection whose nested fields are read through DataLoaders costs the
+ * same for 5 items as for 50.
  */
-export async function queriesPerPageSize(db: TestDatabase, gw: TestGateway, query: string, sizes: readonly number[]): Promise<{ n: number; queries: number; result: GraphQLResult }[]> {
+export async function queriesPerPageSize(gw: TestGateway, query: string, sizes: readonly number[]): Promise<{ n: number; queries: number; roundTrips: number; result: GraphQLResult }[]> {
   await gw.query({ role: 'ADMIN' }, query, { n: sizes[0] });
   const measured = [];
   for (const n of sizes) {
-    const { result, queries } = await countQueries(db.pool, () => gw.query({ role: 'ADMIN' }, query, { n }));
-    measured.push({ n, queries, result });
+    const { result, queries, roundTrips } = await countQueries(() => gw.query({ role: 'ADMIN' }, query, { n }));
+    measured.push({ n, queries, roundTrips, result });
   }
   return measured;
 }

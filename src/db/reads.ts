@@ -1,0 +1,58 @@
+import type pg from 'pg';
+import type { Db, Reads } from '../kernel/transaction.ts';
+
+interface Asked {
+  text: string | pg.QueryConfig;
+  values: unknown[] | undefined;
+  resolve: (result: pg.QueryResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * One request's reads, sent together: the statements it asks before the event loop turns (the
+ * DataLoaders of a page dispatch theirs in the ticks after the page's count is asked) go to one
+ * connection of `pipelined` (a pool whose connections pipeline, `pipelinedPool`) in one write, and
+ * their answers come back in order on it, instead of each statement taking a connection and a round
+ * trip of its own. Each is still a statement of its own (its own implicit transaction and Sync): one
+ * failing fails only its caller. Made per request, so one request's slow statement never holds up
+ * another's. Text and a QueryConfig only: no callbacks, cursors or COPY (pipelined connections refuse them).
+ */
+export function readsTogether(pipelined: pg.Pool): Reads {
+  let asked: Asked[] | null = null;
+
+  const send = async () => {
+    const batch = asked!;
+    asked = null;
+    let client: pg.PoolClient;
+    try {
+      client = await pipelined.connect();
+    } catch (error) {
+      for (const a of batch) a.reject(error);
+      return;
+    }
+    let failed: Error | undefined;
+    // Corked, the statements' messages leave in one write instead of one each.
+    const { stream } = client.connection;
+    stream.cork();
+    const answers = batch.map((a) =>
+      client.query(a.text as string, a.values).then(a.resolve, (error: Error) => {
+        failed ??= error;
+        a.reject(error);
+      }));
+    stream.uncork();
+    await Promise.all(answers);
+    // As pg's own pool.query does: a connection that saw an error is closed, not reused.
+    client.release(failed);
+  };
+
+  const query = (text: string | pg.QueryConfig, values?: unknown[]) =>
+    new Promise<pg.QueryResult>((resolve, reject) => {
+      if (asked === null) {
+        asked = [];
+        // After this turn's ticks and promise jobs: DataLoader dispatches in a tick after a promise job.
+        setImmediate(send);
+      }
+      asked.push({ text, values, resolve, reject });
+    });
+  return { query: query as Db['query'] };
+}

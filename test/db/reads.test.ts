@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { pipelinedPool } from '../../src/db/pool.ts';
+import { readsTogether } from '../../src/db/reads.ts';
+
+/**
+ * A request's reads asked in one tick go out together: on one connection, in one write, each still a
+ * statement of its own; two requests never share a batch.
+ */
+
+let db: TestDatabase;
+let pipelined: pg.Pool;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  pipelined = pipelinedPool(db.pool);
+});
+afterAll(async () => {
+  await pipelined?.end();
+  await db?.drop();
+});
+
+const pidAnd = (reads: ReturnType<typeof readsTogether>, n: number) =>
+  reads.query<{ pid: number; n: number }>('SELECT pg_backend_pid() AS pid, $1::int AS n', [n]).then((r) => r.rows[0]!);
+
+/** The writes each connection of `pool` makes to its socket while `work` runs (a corked burst is one). */
+async function writesDuring<T>(pool: pg.Pool, work: () => Promise<T>): Promise<{ result: T; writes: number }> {
+  let writes = 0;
+  const counted = new WeakSet<object>();
+  const onAcquire = (client: pg.PoolClient) => {
+    const stream = client.connection.stream as unknown as { _write: (...a: unknown[]) => unknown; _writev?: (...a: unknown[]) => unknown };
+    if (counted.has(stream)) return;
+    counted.add(stream);
+    for (const method of ['_write', '_writev'] as const) {
+      const original = stream[method];
+      if (!original) continue;
+      stream[method] = function (this: unknown, ...args: unknown[]) {
+        writes += 1;
+        return original.apply(this, args);
+      };
+    }
+  };
+  pool.on('acquire', onAcquire);
+  try {
+    return { result: await work(), writes };
+  } finally {
+    pool.off('acquire', onAcquire);
+  }
+}
+
+describe('reads sent together', () => {
+  it("sends the statements asked before the event loop turns on one connection, in one write, each answered with its own rows", async () => {
+    const reads = readsTogether(pipelined);
+    await pidAnd(reads, 0); // the connection is made before counting
+    const { result: answers, writes } = await writesDuring(pipelined, () => Promise.all([1, 2, 3, 4, 5].map((n) => pidAnd(reads, n))));
+    expect(answers.map((a) => a.n)).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(answers.map((a) => a.pid)).size).toBe(1);
+    expect(writes).toBe(1);
+  });
+
+  it('fails only the statement that failed; the connection that saw it is not used again', async () => {
+    const reads = readsTogether(pipelined);
+    const asked = [pidAnd(reads, 1), reads.query('SELECT 1 / $1::int AS x', [0]), pidAnd(reads, 3)];
+    const [first, failed, third] = await Promise.allSettled(asked);
+    expect(failed).toMatchObject({ status: 'rejected', reason: { message: 'division by zero' } });
+    expect(first).toMatchObject({ status: 'fulfilled', value: { n: 1 } });
+    expect(third).toMatchObject({ status: 'fulfilled', value: { n: 3 } });
+    const pidOfFailed = (first as PromiseFulfilledResult<{ pid: number }>).value.pid;
+    const later = await Promise.all([1, 2].map((n) => pidAnd(reads, n)));
+    expect(later.map((a) => a.pid)).not.toContain(pidOfFailed);
+  });
+
+  it("keeps two requests' reads apart, even when asked at the same moment", async () => {
+    const [mine, theirs] = [readsTogether(pipelined), readsTogether(pipelined)];
+    const [a, b] = await Promise.all([pidAnd(mine, 1), pidAnd(theirs, 2)]);
+    expect([a.n, b.n]).toEqual([1, 2]);
+    expect(a.pid).not.toBe(b.pid);
+  });
+
+  it('sends statements asked after an answer in a batch of their own', async () => {
+    const reads = readsTogether(pipelined);
+    const { writes } = await writesDuring(pipelined, async () => {
+      await pidAnd(reads, 1);
+      await pidAnd(reads, 2);
+    });
+    expect(writes).toBe(2);
+  });
+});
