@@ -31,14 +31,18 @@ export function readsTogether(pipelined: pg.Pool): Reads {
       return;
     }
     let failed: Error | undefined;
-    // Corked, the statements' messages leave in one write instead of one each.
+    // Corked, the statements' messages leave in one write instead of one each. Each is written before
+    // its function first waits, so inside the cork; one refused at once (a bad argument) fails alone.
     const { stream } = client.connection;
     stream.cork();
-    const answers = batch.map((a) =>
-      client.query(a.text as string, a.values).then(a.resolve, (error: Error) => {
-        failed ??= error;
+    const answers = batch.map(async (a) => {
+      try {
+        a.resolve(await client.query(a.text as string, a.values));
+      } catch (error) {
+        failed ??= error as Error;
         a.reject(error);
-      }));
+      }
+    });
     stream.uncork();
     await Promise.all(answers);
     // As pg's own pool.query does: a connection that saw an error is closed, not reused.

@@ -71,6 +71,14 @@ describe('reads sent together', () => {
     expect(later.map((a) => a.pid)).not.toContain(pidOfFailed);
   });
 
+  it('fails a statement pg refuses before sending alone, and still answers the others', async () => {
+    const reads = readsTogether(pipelined);
+    const refused = reads.query(null as unknown as string);
+    const [answer] = await Promise.all([pidAnd(reads, 7), expect(refused).rejects.toThrow(/null or undefined/)]);
+    expect(answer.n).toBe(7);
+    expect((await pidAnd(reads, 8)).n).toBe(8);
+  });
+
   it("keeps two requests' reads apart, even when asked at the same moment", async () => {
     const [mine, theirs] = [readsTogether(pipelined), readsTogether(pipelined)];
     const [a, b] = await Promise.all([pidAnd(mine, 1), pidAnd(theirs, 2)]);
