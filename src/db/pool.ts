@@ -33,7 +33,7 @@ export function createPool(options: PoolOptions = {}): pg.Pool {
 /**
  * A pool like `pool` (the same server, schema and size) whose connections pipeline: for reads sent
  * together (src/db/reads.ts). Kept apart from `pool` because a pipelined connection refuses COPY
- * and cursors, which transactions on `pool` use.
+ * (roster and statement imports use it) and cursors.
  */
 export function pipelinedPool(pool: pg.Pool): pg.Pool {
   return watched(new pg.Pool({ ...pool.options, pipeline: true }));

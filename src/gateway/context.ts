@@ -41,8 +41,8 @@ export interface Services {
 
 export interface Context extends Services {
   /**
-   * The request's reads: statements asked in the same tick go to one connection in one write
-   * (src/db/reads.ts). Loaders and pages read through it; `db` is for transactions.
+   * The request's reads: statements asked before the event loop turns go to one connection in one
+   * write (src/db/reads.ts). Loaders and pages read through it; `db` is for transactions.
    */
   reads: Reads;
   /** This gateway's configuration (resolvers read settings here, never the process-wide `config()`). */

@@ -5,8 +5,8 @@ import { pipelinedPool } from '../../src/db/pool.ts';
 import { readsTogether } from '../../src/db/reads.ts';
 
 /**
- * A request's reads asked in one tick go out together: on one connection, in one write, each still a
- * statement of its own; two requests never share a batch.
+ * A request's reads asked before the event loop turns go out together: on one connection, in one
+ * write, each still a statement of its own; two requests never share a batch.
  */
 
 let db: TestDatabase;
