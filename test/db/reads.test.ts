@@ -27,11 +27,16 @@ const pidAnd = (reads: ReturnType<typeof readsTogether>, n: number) =>
 /** The writes each connection of `pool` makes to its socket while `work` runs (a corked burst is one). */
 async function writesDuring<T>(pool: pg.Pool, work: () => Promise<T>): Promise<{ result: T; writes: number }> {
   let writes = 0;
-  const counted = new WeakSet<object>();
+  type Writer = Record<'_write' | '_writev', ((...a: unknown[]) => unknown) | undefined>;
+  // Each counted socket, with what puts its methods back: the connection goes on serving later tests.
+  const counted = new Map<Writer, () => void>();
   const onAcquire = (client: pg.PoolClient) => {
-    const stream = client.connection.stream as unknown as { _write: (...a: unknown[]) => unknown; _writev?: (...a: unknown[]) => unknown };
+    const stream = client.connection.stream as unknown as Writer;
     if (counted.has(stream)) return;
-    counted.add(stream);
+    counted.set(stream, () => {
+      delete stream._write;
+      delete stream._writev;
+    });
     for (const method of ['_write', '_writev'] as const) {
       const original = stream[method];
       if (!original) continue;
@@ -46,6 +51,7 @@ async function writesDuring<T>(pool: pg.Pool, work: () => Promise<T>): Promise<{
     return { result: await work(), writes };
   } finally {
     pool.off('acquire', onAcquire);
+    for (const restore of counted.values()) restore();
   }
 }
 
