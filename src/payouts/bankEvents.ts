@@ -11,7 +11,11 @@ import { returnPaidAttempt, settlePaidPayouts } from './store/payouts.ts';
  * as failed, so a person can retry it.
  */
 
-/** Paid attempts whose debit is on the statement: their payouts become SETTLED, and batches whose every paid payout is settled too. */
+/**
+ * Paid attempts whose debit is on the statement: their payouts become SETTLED, and batches whose every
+ * paid payout is settled too. Only attempts whose debit is matched: the search for debits that have
+ * not come (`undebitedPayouts`) looks among the payouts still PAID alone.
+ */
 export async function settlePayoutAttempts(tx: Tx, attemptIds: readonly number[]): Promise<SettledPayout[]> {
   if (attemptIds.length === 0) return [];
   const settled = await settlePaidPayouts(tx, attemptIds);

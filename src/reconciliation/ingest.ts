@@ -12,7 +12,7 @@ import { documentKind, recordsOf } from './documents.ts';
 import { DOCUMENT_TRANSITIONS, type DocumentKind, type DocumentRecords, type DocumentSource, type DocumentStatus, type EntryRecord } from './model.ts';
 import * as store from './store/documents.ts';
 import { lockAccounts } from './store/runs.ts';
-import { timed, type StepTimes } from './steps.ts';
+import { ANALYZE_AFTER, timed, type StepTimes } from './steps.ts';
 import { validateAgainstXsd, XsdUnavailableError } from './xsd.ts';
 
 /**
@@ -260,8 +260,6 @@ class RecordsRefused extends Error {
     super(problems.map((p) => `${p.field}: ${p.reason}`).join('; '));
   }
 }
-
-const ANALYZE_AFTER = 10_000;
 
 async function storeRecords(tx: Tx, documentId: number, kind: DocumentKind, records: DocumentRecords) {
   const accounts = [...new Set([...records.statements.map((s) => s.account), ...records.entries.map((e) => e.account)])].sort();

@@ -2,13 +2,14 @@ import type { Db, Tx } from '../kernel/transaction.ts';
 import { inTransaction } from '../db/pool.ts';
 import { contributionFigures, insertBankContributionPayments, learnUnitPayerAccounts, recordedContributionReferences } from '../members/store.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents.ts';
+import { analyzePayouts } from '../payouts/store/payouts.ts';
 import { amountRuleAmounts, contributionReferences, matchEntries } from './matching/matcher.ts';
 import { dailyProof, missingDebits, type DailyProof } from './matching/proof.ts';
 import { exceptionKey, type EntryToMatch, type ExceptionFinding, type MatchBook, type MatchDecision, type MatchOutcome } from './matching/types.ts';
 import * as proofs from './store/proofs.ts';
 import * as store from './store/runs.ts';
 import { chinaToday } from '../kernel/time.ts';
-import { timed, type StepTimes } from './steps.ts';
+import { ANALYZE_AFTER, timed, type StepTimes } from './steps.ts';
 
 /**
  * One reconciliation of an account: its pending entries matched chunk by chunk (each chunk one
@@ -90,11 +91,15 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
       await options.onProgress?.({ runId, ...progress });
     }
 
+    // The closing step looks for undebited payouts among those still PAID: after many were settled at once,
+    // the planner must know they are few now, or it reads every attempt ever paid.
+    if (settled >= ANALYZE_AFTER) await timed(options.steps, 'analyze', () => analyzePayouts(db));
     const closing = await timed(options.steps, 'closing', () => inTransaction(db, async (tx) => {
       await store.lockAccounts(tx, [account]);
-      const settledNow = await settlePayoutAttempts(tx, await store.unsettledDebitedAttempts(tx, account));
+      const settledNow = await settlePayoutAttempts(tx, await timed(options.steps, 'debitedUnsettled', () => store.unsettledDebitedAttempts(tx, account)));
       settled += settledNow.length;
-      const overdue = missingDebits(await store.undebitedPayouts(tx, account), options.asOf ?? chinaToday(), options.debitDays ?? 2, options.holidays ?? new Set());
+      const undebited = await timed(options.steps, 'undebited', () => store.undebitedPayouts(tx, account));
+      const overdue = missingDebits(undebited, options.asOf ?? chinaToday(), options.debitDays ?? 2, options.holidays ?? new Set());
       const missing = await store.insertExceptions(tx, overdue.map((f) => ({ ...f, account, occurredOn: String(f.evidence.creditedOn) })));
       const cleared = await store.clearMissingDebits(tx, account);
       const stale = await proofs.staleProofDate(tx, account);

@@ -500,6 +500,12 @@ async function judgeReconciliation(runtime: { db: pg.Pool; config: Config }, res
   if (reconciliation.exceptions) result.problems.push(reconciliation.summary);
   for (const line of reconciliation.proofLines) if (!line.endsWith('PROVEN')) result.problems.push(`daily proof: ${line}`);
   if (reconciliation.proofLines.length === 0) result.problems.push('no daily proof was made');
+  // A payout is settled only by its matched debit: the search for debits that have not come looks among PAID payouts alone.
+  const { rows: settledUndebited } = await runtime.db.query<{ id: number }>(
+    `SELECT p.id FROM payouts p JOIN payout_attempts a ON a.payout_id = p.id AND a.status = 'PAID'
+      WHERE p.status = 'SETTLED' AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT')`,
+  );
+  for (const p of settledUndebited) result.problems.push(`payout ${p.id} is SETTLED without its debit matched`);
 }
 
 export function describeRun(r: RunResult): string {

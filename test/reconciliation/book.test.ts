@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction } from '../../src/db/pool.ts';
+import { analyzePayouts } from '../../src/payouts/store/payouts.ts';
 import type { Tx } from '../../src/kernel/transaction.ts';
-import { openPayoutsOfAmounts, planForChunks, referencedPayouts } from '../../src/reconciliation/store/runs.ts';
+import { openPayoutsOfAmounts, planForChunks, referencedPayouts, undebitedPayouts } from '../../src/reconciliation/store/runs.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
  * A chunk's book among a long history: the attempts of past months, paid and settled in batches of a
  * thousand, outnumber the chunk's keys some seventy to one. Its candidates are found by probing the
  * indexes with those keys, not by reading every attempt ever made (which made a statement's book
- * grow with the history: bench/README.md).
+ * grow with the history: bench/README.md). The same for the closing step's search for payments
+ * credited whose debit has not come.
  */
 const ACCOUNT = '1408010109024561234';
 const HISTORY = 100_000;
@@ -54,10 +56,16 @@ afterAll(async () => {
 
 /** Rows of payout_attempts this backend has read by scanning the whole table, not yet reported (so within one transaction, a difference counts its reads). */
 async function scannedSoFar(tx: Tx): Promise<number> {
-  const { rows: [read] } = await tx.query<{ scanned: number }>(
-    `SELECT coalesce(sum(seq_tup_read), 0)::int AS scanned FROM pg_stat_xact_user_tables WHERE relid = 'payout_attempts'::regclass`,
+  return (await attemptsReadSoFar(tx)).scanned;
+}
+
+/** Rows of payout_attempts this backend has read so far in its transaction: by scanning the table, and in all (through an index too). */
+async function attemptsReadSoFar(tx: Tx): Promise<{ scanned: number; read: number }> {
+  const { rows: [read] } = await tx.query<{ scanned: number; read: number }>(
+    `SELECT coalesce(sum(seq_tup_read), 0)::int AS scanned, coalesce(sum(seq_tup_read + coalesce(idx_tup_fetch, 0)), 0)::int AS read
+       FROM pg_stat_xact_user_tables WHERE relid = 'payout_attempts'::regclass`,
   );
-  return read!.scanned;
+  return read!;
 }
 
 /** The newest KEYS attempts looked up by their keys, as a chunk of today's statement names them: how many were found, and how many attempt rows the lookup read by scanning the table. */
@@ -87,5 +95,61 @@ describe("a chunk's book among a long history", () => {
       return lookUp(tx);
     });
     expect(looked).toEqual({ found: KEYS, scanned: 0 });
+  });
+});
+
+describe('the closing step among a long history', () => {
+  it("finds the payments credited whose debit has not come, reading today's attempts, not the settled ones of past months", async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // The history as the statements of past months left it: every attempt's debit matched (their entries left out).
+      await client.query('SET LOCAL session_replication_role = replica');
+      await client.query(`INSERT INTO reconciliation_matches (entry_id, tx_index, kind, rule, payout_attempt_id, amount_fen, matched_by)
+                          SELECT 0, 0, 'PAYOUT', 'END_TO_END_ID', id, amount_fen, 'statement' FROM payout_attempts`);
+      // Today: four payments the bank credited, one of them already debited on a statement (settling pending), and one
+      // credited from another account.
+      await client.query(
+        `WITH b AS (
+           INSERT INTO payout_batches (msg_id, pmt_inf_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date, status,
+                                       nb_of_txs, ctrl_sum_fen, created_by, created_by_role, approved_by, approved_by_role, approved_at, file_xml, file_sha256, seal, funder_id)
+           SELECT 'MAH-T-' || k, 'MAH-T-' || k || '-P1', 'BATCH', CASE WHEN k = 5 THEN '6222000000000000001' ELSE $1 END, 'union', '102100099996',
+                  '2025-07-01', 'ACCEPTED', 1, 1, 'clerk', 'ADMIN', 'finance', 'FINANCE', now(), '<x/>', '\\x00', '\\x00', (SELECT id FROM funders WHERE code = 'UNION')
+             FROM generate_series(1, 5) AS k
+           RETURNING id, msg_id),
+         p AS (
+           INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, paid_at, funder_id)
+           SELECT $2 + k, 1, 1, 5000 + k, 'PAID', now(), (SELECT id FROM funders WHERE code = 'UNION') FROM generate_series(1, 5) AS k
+           RETURNING id, claim_id, amount_fen)
+         INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc,
+                                      creditor_account_masked, creditor_agent, remittance_info, status, status_at)
+         SELECT p.id, 1, b.id, 'MAH-T-' || (p.claim_id - $2) || '-1', p.amount_fen, '会员', '\\x00', '6222 **** **** 4565', '102397000023', '住院医疗互助金', 'PAID', now()
+           FROM p JOIN b ON b.msg_id = 'MAH-T-' || (p.claim_id - $2)`,
+        [ACCOUNT, HISTORY],
+      );
+      await client.query(`INSERT INTO reconciliation_matches (entry_id, tx_index, kind, rule, payout_attempt_id, amount_fen, matched_by)
+                          SELECT 0, 0, 'PAYOUT', 'END_TO_END_ID', id, amount_fen, 'statement' FROM payout_attempts WHERE end_to_end_id = 'MAH-T-4-1'`);
+      // The planner's figures taken while the history was still PAID, as they stand when a statement has just settled it.
+      await client.query(`UPDATE payouts SET status = 'PAID', settled_at = NULL WHERE claim_id <= $1`, [HISTORY]);
+      await client.query('ANALYZE payouts, payout_attempts, payout_batches, reconciliation_matches');
+      await client.query(`UPDATE payouts SET status = 'SETTLED', settled_at = now() WHERE claim_id <= $1`, [HISTORY]);
+      await client.query('SET LOCAL session_replication_role = origin');
+      // What a run does after settling many payouts at once.
+      await analyzePayouts(client);
+
+      const tx = client as Tx;
+      const before = await attemptsReadSoFar(tx);
+      const undebited = await undebitedPayouts(tx, ACCOUNT);
+      const after = await attemptsReadSoFar(tx);
+      expect(undebited.map((p) => p.endToEndId).sort()).toEqual(['MAH-T-1-1', 'MAH-T-2-1', 'MAH-T-3-1']);
+      expect(after.scanned - before.scanned).toBe(0);
+      // Today's five paid attempts and the planner's few probes of the indexes' ends, whatever the history. When the
+      // search began from every PAID attempt, or the planner was not told the history is settled now, it read
+      // the history by scans.
+      expect(after.read - before.read).toBeLessThan(100);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
   });
 });

@@ -402,3 +402,8 @@ export async function returnPaidAttempt(db: Queryable, r: PayoutReturn): Promise
   );
   return rows[0] ?? null;
 }
+
+/** Lets the planner know many payouts changed status at once (a statement settled them). */
+export async function analyzePayouts(db: Queryable): Promise<void> {
+  await db.query('ANALYZE payouts');
+}

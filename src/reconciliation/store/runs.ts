@@ -278,14 +278,23 @@ export async function unsettledDebitedAttempts(tx: Tx, account: string): Promise
   return rows.map((r) => r.id);
 }
 
-/** Payments the bank reported credited from this account whose debit no statement shows yet. */
+/**
+ * Payments the bank reported credited from this account whose debit no statement shows yet. Looked
+ * for among the payouts still PAID, not among every paid attempt: a paid attempt stays PAID for good,
+ * but its payout is PAID or SETTLED (PAYOUT_TRANSITIONS; PAID leaves only for SETTLED, or for FAILED
+ * when the attempt is RETURNED), and SETTLED only once its debit is matched (settlePayoutAttempts is
+ * called with matched debits alone). So the search reads the payouts awaiting their debit, a day or
+ * two's worth, not years of settled ones.
+ */
 export async function undebitedPayouts(tx: Tx, account: string): Promise<UndebitedPayout[]> {
   const { rows } = await tx.query<UndebitedPayout>(
     `SELECT a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen",
             b.debtor_account AS "debtorAccount",
             COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date)::text AS "expectedOn"
-       FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id
-      WHERE a.status = 'PAID' AND b.debtor_account = $1
+       FROM payouts p
+       JOIN payout_attempts a ON a.payout_id = p.id AND a.status = 'PAID'
+       JOIN payout_batches b ON b.id = a.batch_id
+      WHERE p.status = 'PAID' AND b.debtor_account = $1
         AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT')`,
     [account],
   );
