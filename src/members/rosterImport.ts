@@ -8,7 +8,7 @@ import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import type { RosterCounts, RowError } from './model.ts';
 import { REGISTERED_ELSEWHERE } from './memberFields.ts';
-import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
+import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lookAtRosterChanges, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsOfOtherUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
 import { recordRosterBankAccountChanges } from '../notifications/store.ts';
 import { rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
 import { rosterCheckers, defaultCheckThreads } from './rosterCheckers.ts';
@@ -189,11 +189,14 @@ export async function importRoster(
     options.onProgress?.(rowsTotal);
 
     const staged = performance.now();
+    const { snapshot } = await lookAtRosterChanges(tx, null);
     const refused = await refuseStagedRows(tx, DUPLICATE_OF, REGISTERED_ELSEWHERE);
     rowsRejected += refused.duplicates + refused.elsewhere;
     const members = await mergeStagedMembers(tx, author);
     const merged = performance.now();
     const enrolments = await mergeStagedEnrolments(tx);
+    // A member another unit registered after the refusal was left alone by both merges: its row is refused too.
+    if ((await lookAtRosterChanges(tx, snapshot)).changed) rowsRejected += await refuseStagedRowsOfOtherUnits(tx, REGISTERED_ELSEWHERE);
     const timings = {
       stageMs: Math.round(staged - started), membersMs: Math.round(merged - staged), enrolmentsMs: Math.round(performance.now() - merged),
     };

@@ -853,13 +853,22 @@ export async function refuseStagedRows(tx: Tx, duplicateOf: string, elsewhere: s
       WHERE s.id_number_hash = d.id_number_hash AND s.row_number <> d.first AND s.reason IS NULL`,
     [duplicateOf],
   );
+  return { duplicates: duplicates.rowCount ?? 0, elsewhere: await refuseStagedRowsOfOtherUnits(tx, elsewhere) };
+}
+
+/**
+ * Refuses every staged row (not refused yet) of a member of another unit; the number refused. Run
+ * before the merges, and again after them when another transaction changed the roster meanwhile
+ * (rosterImport.ts): a member registered elsewhere in between is left alone by both merges.
+ */
+export async function refuseStagedRowsOfOtherUnits(tx: Tx, elsewhere: string): Promise<number> {
   const others = await tx.query(
     `UPDATE roster_stage s SET problem = 0, field = 'id_number', reason = $1
        FROM members m
       WHERE m.id_number_hash = s.id_number_hash AND m.unit_id <> s.unit_id AND s.reason IS NULL`,
     [elsewhere],
   );
-  return { duplicates: duplicates.rowCount ?? 0, elsewhere: others.rowCount ?? 0 };
+  return others.rowCount ?? 0;
 }
 
 /** The first `limit` refusals of the staged file, by row and in each row's order; and how many there are. */
@@ -927,7 +936,8 @@ export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number }
       SELECT m.id, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
              coalesce(prev.first_enrolled_on, s.enrolled_on), coalesce(s.member_categories, cur.member_categories, '{}')
         FROM roster_stage s
-        JOIN members m ON m.id_number_hash = s.id_number_hash
+        -- The row's unit's member only: one registered elsewhere since the refusal keeps their enrolment.
+        JOIN members m ON m.id_number_hash = s.id_number_hash AND m.unit_id = s.unit_id
         LEFT JOIN enrolments cur ON cur.member_id = m.id AND cur.plan_year = s.plan_year
         LEFT JOIN enrolments prev ON prev.member_id = m.id AND prev.plan_year = s.plan_year - 1
        WHERE s.reason IS NULL AND s.plan_year IS NOT NULL
@@ -951,6 +961,7 @@ export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number }
 /**
  * A snapshot of the database now, and whether a transaction that changed units, members or
  * enrolments (roster_changes, filled by triggers) committed since `snapshot` (always, when null).
+ * The asking transaction's own changes do not count.
  */
 export async function lookAtRosterChanges(db: Queryable, snapshot: string | null): Promise<{ snapshot: string; changed: boolean }> {
   // Named: prepared once per connection, since a busy gateway looks thousands of times a second.
@@ -959,7 +970,8 @@ export async function lookAtRosterChanges(db: Queryable, snapshot: string | null
     text: `SELECT pg_current_snapshot()::text AS snapshot,
                   $1::pg_snapshot IS NULL OR EXISTS (
                     SELECT 1 FROM roster_changes
-                     WHERE xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)) AS changed`,
+                     WHERE xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, $1::pg_snapshot)
+                       AND xid IS DISTINCT FROM pg_current_xact_id_if_assigned()) AS changed`,
     values: [snapshot],
   });
   return rows[0]!;

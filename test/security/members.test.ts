@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { freshDatabase, untilBlockedBy, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { lookupHash, maskBankCard } from '../../src/privacy/personalData.ts';
 import { localId } from '../../src/gateway/globalId.ts';
@@ -118,6 +118,42 @@ describe('attack 1: member takeover across units', () => {
     expect(enrolments.rows[0].n).toBe(0);
     const changes = await db.pool.query(`SELECT count(*)::int AS n FROM member_changes WHERE member_id = $1`, [localId('id', victim.id, 'Member')]);
     expect(changes.rows[0].n).toBe(0);
+  });
+
+  it('a member unit A registers while unit B\'s roster is being imported keeps unit and enrolment: the row is rejected', async () => {
+    // B's import refuses other units' members first, then merges: A's member, not yet committed
+    // when B looks, appears in between. The merge waits for it and must leave it to A.
+    const who = idNumber(40);
+    const held = await db.pool.connect();
+    try {
+      await held.query('BEGIN');
+      const { rows: [member] } = await held.query<{ id: number }>(
+        `INSERT INTO members (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender)
+         VALUES ($1, '会员40', '\\x00', $2, '350521**********40', '1985-03-12', 'M') RETURNING id`,
+        [localId('id', unitA, 'Unit'), lookupHash(gw.keys, who)],
+      );
+      await held.query(
+        `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, enrolled_on, first_enrolled_on) VALUES ($1, $2, 2025, 'PRIVATE', '2025-01-01', '2025-01-01')`,
+        [member!.id, localId('id', unitA, 'Unit')],
+      );
+      const importing = importAs(OPERATOR_B, `name,id_number,phone,bank_card,bank_code,plan_year\n冒名顶替,${who},13999999999,${card(940)},${OTHER_BANK},2025\n`);
+      await untilBlockedBy(db.pool, held, importing);
+      await held.query('COMMIT');
+
+      const result = await importing;
+      expect(result).toMatchObject({ status: 'DONE', rowsRejected: 1, rowsUpdated: 0 });
+      expect(result.errors).toEqual([{ row: 2, field: 'id_number', reason: expect.stringContaining('cannot be registered by this unit') }]);
+      const { rows } = await db.pool.query(
+        `SELECT m.unit_id AS "memberUnit", m.name, m.bank_card_hash AS card, e.unit_id AS "enrolmentUnit"
+           FROM members m JOIN enrolments e ON e.member_id = m.id AND e.plan_year = 2025 WHERE m.id = $1`,
+        [member!.id],
+      );
+      const a = localId('id', unitA, 'Unit');
+      expect(rows).toEqual([{ memberUnit: a, name: '会员40', card: null, enrolmentUnit: a }]);
+    } finally {
+      await held.query('ROLLBACK').catch(() => undefined);
+      held.release();
+    }
   });
 
   it('createMember and updateMember by another unit\'s operator change nothing and reveal nothing', async () => {
