@@ -272,13 +272,19 @@ export const memberResolvers: DomainResolvers = {
       return inTransaction(ctx.db, async (tx) => {
         let confirmed: MemberRow | null;
         try {
-          confirmed = await store.confirmBankCardChange(tx, member.id, ctx.principal.subject);
+          confirmed = await store.confirmBankCardChange(tx, member.id, new Date(input.changedAt), ctx.principal.subject);
         } catch (error) {
           // The database's four-eyes check (0007): the person who replaced the account cannot confirm it.
           if ((error as { constraint?: string }).constraint !== 'members_bank_card_confirmation') throw error;
           throw forbidden('you replaced this bank account: another ADMIN or FINANCE must confirm it');
         }
-        if (!confirmed) throw conflict('no replaced bank account of this member is waiting for confirmation', 'input.memberId');
+        if (!confirmed) {
+          const [now] = await store.membersByIds(tx, [member.id], scopeOf(ctx.principal));
+          if (now?.bankCardChangedAt && !now.bankCardConfirmedBy) {
+            throw conflict('the bank account was replaced again after the one checked: read the member again and check the new account', 'input.changedAt');
+          }
+          throw conflict('no replaced bank account of this member is waiting for confirmation', 'input.memberId');
+        }
         await recordAudit(tx, actorOf(ctx.principal), {
           action: 'member.confirmBankCard', targetType: 'Member', targetId: String(member.id), reason,
           details: {

@@ -360,15 +360,17 @@ export async function changeMember(
 }
 
 /**
- * A second person confirms a member's replaced bank account, ending its cooling-off. Refused by the
- * database (CHECK) for the one who changed it; null when no change is waiting.
+ * A second person confirms a member's replaced bank account, ending its cooling-off: the replacement
+ * made at `changedAt` (to the millisecond, as the API shows it), so an account replaced again after
+ * the confirmer checked it is not confirmed in its place. Refused by the database (CHECK) for the one
+ * who changed it; null when that replacement is not the one waiting.
  */
-export async function confirmBankCardChange(tx: Tx, id: number, confirmedBy: string): Promise<MemberRow | null> {
+export async function confirmBankCardChange(tx: Tx, id: number, changedAt: Date, confirmedBy: string): Promise<MemberRow | null> {
   const { rows } = await tx.query<MemberRow>(
-    `UPDATE members AS m SET bank_card_confirmed_at = now(), bank_card_confirmed_by = $2
-      WHERE m.id = $1 AND m.bank_card_changed_at IS NOT NULL AND m.bank_card_confirmed_by IS NULL
+    `UPDATE members AS m SET bank_card_confirmed_at = now(), bank_card_confirmed_by = $3
+      WHERE m.id = $1 AND date_trunc('milliseconds', m.bank_card_changed_at) = $2 AND m.bank_card_confirmed_by IS NULL
       RETURNING ${MEMBER_COLUMNS}`,
-    [id, confirmedBy],
+    [id, changedAt, confirmedBy],
   );
   return rows[0] ?? null;
 }

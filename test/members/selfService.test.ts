@@ -106,9 +106,9 @@ describe('changeMyBankAccount', () => {
     expect((await payoutsOf(db.pool)).find((p) => p.claimId === claim!.claimId)).toMatchObject({ status: 'HELD', statusReason: expect.stringContaining('bank card changed on') });
 
     // The member cannot confirm its own change: not as MEMBER, not with a staff role under the same subject.
-    const own = await gw.query(me, CONFIRM, { input: { memberId: toGlobalId('Member', claim!.memberId), reason: 'it is my card' } });
+    const own = await gw.query(me, CONFIRM, { input: { memberId: toGlobalId('Member', claim!.memberId), changedAt: account.changedAt, reason: 'it is my card' } });
     expect(own.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const sameSubject = await gw.query({ role: 'FINANCE', sub: me.sub }, CONFIRM, { input: { memberId: toGlobalId('Member', claim!.memberId), reason: 'it is my card' } });
+    const sameSubject = await gw.query({ role: 'FINANCE', sub: me.sub }, CONFIRM, { input: { memberId: toGlobalId('Member', claim!.memberId), changedAt: account.changedAt, reason: 'it is my card' } });
     expect(sameSubject.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: expect.stringContaining('you replaced this bank account') });
     expect((await written(claim!.memberId)).member.bank_card_confirmed_at).toBeNull();
 
@@ -132,7 +132,8 @@ describe('changeMyBankAccount', () => {
     expect((await gw.query(me, CHANGE, { input: { accountHolderName: SEEDED_NAME, cardNumber: card(3), bankCode: BANK } })).data.changeMyBankAccount.userErrors).toEqual([]);
     await planPayouts(db.pool, settings);
     expect((await payoutsOf(db.pool)).find((p) => p.claimId === claim!.claimId)?.status).toBe('HELD');
-    const confirmed = await gw.query(FINANCE, CONFIRM, { input: { memberId: toGlobalId('Member', claim!.memberId), reason: 'called the member back' } });
+    const checked = await gw.query(FINANCE, `query($id: ID!) { member(id: $id) { bankAccount { changedAt } } }`, { id: toGlobalId('Member', claim!.memberId) });
+    const confirmed = await gw.query(FINANCE, CONFIRM, { input: { memberId: toGlobalId('Member', claim!.memberId), changedAt: checked.data.member.bankAccount.changedAt, reason: 'called the member back' } });
     expect(confirmed.data.confirmBankCardChange.userErrors).toEqual([]);
     expect(confirmed.data.confirmBankCardChange.member.bankAccount.confirmedAt).not.toBeNull();
     expect(await planPayouts(db.pool, settings)).toMatchObject({ released: 1 });

@@ -246,7 +246,7 @@ describe('attack 1: member takeover across units', () => {
     const member = await memberOfA(5, false);
     const first = await gw.query(OPERATOR_A, UPDATE, { input: { memberId: member.id, bankAccount: { cardNumber: card(5), bankCode: BANK } } });
     expect(first.data.updateMember.member.bankAccount).toMatchObject({ changedAt: null, confirmedAt: null, payableFrom: null });
-    const nothingToConfirm = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, reason: '电话核实本人' } });
+    const nothingToConfirm = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, changedAt: new Date().toISOString(), reason: '电话核实本人' } });
     expect(nothingToConfirm.data.confirmBankCardChange).toMatchObject({ member: null, userErrors: [{ field: 'input.memberId', code: 'CONFLICT' }] });
 
     const replaced = await gw.query(ADMIN, UPDATE, { input: { memberId: member.id, bankAccount: { cardNumber: card(905), bankCode: BANK } } });
@@ -255,20 +255,20 @@ describe('attack 1: member takeover across units', () => {
     expect(Date.parse(account.payableFrom) - Date.parse(account.changedAt)).toBe(gw.config.BANK_CARD_COOLING_OFF_DAYS * 86_400_000);
     expect(await stored(member.id)).toMatchObject({ bank_card_changed_by: 'admin-zhang', bank_card_confirmed_by: null });
 
-    const bySelf = await gw.query(ADMIN, CONFIRM, { input: { memberId: member.id, reason: '我自己确认' } });
+    const bySelf = await gw.query(ADMIN, CONFIRM, { input: { memberId: member.id, changedAt: account.changedAt, reason: '我自己确认' } });
     expect(bySelf.errors![0]!.extensions!.code).toBe('FORBIDDEN');
-    const byOperator = await gw.query(OPERATOR_A, CONFIRM, { input: { memberId: member.id, reason: '单位确认' } });
+    const byOperator = await gw.query(OPERATOR_A, CONFIRM, { input: { memberId: member.id, changedAt: account.changedAt, reason: '单位确认' } });
     expect(byOperator.errors![0]!.extensions!.code).toBe('FORBIDDEN');
-    const noReason = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, reason: '' } });
+    const noReason = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, changedAt: account.changedAt, reason: '' } });
     expect(noReason.data.confirmBankCardChange.userErrors).toMatchObject([{ field: 'input.reason', code: 'INVALID' }]);
     expect((await stored(member.id)).bank_card_confirmed_by).toBeNull();
 
-    const confirmed = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, reason: '电话核实本人并核对银行卡' } });
+    const confirmed = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, changedAt: account.changedAt, reason: '电话核实本人并核对银行卡' } });
     expect(confirmed.data.confirmBankCardChange.userErrors).toEqual([]);
     expect(confirmed.data.confirmBankCardChange.member.bankAccount).toMatchObject({ confirmedBy: 'finance-wang', payableFrom: confirmed.data.confirmBankCardChange.member.bankAccount.confirmedAt });
     const audit = await db.pool.query(`SELECT actor, reason FROM audit_log WHERE action = 'member.confirmBankCard' AND target_id = $1`, [String(localId('id', member.id, 'Member'))]);
     expect(audit.rows).toEqual([{ actor: 'finance-wang', reason: '电话核实本人并核对银行卡' }]);
-    const again = await gw.query(OTHER_ADMIN, CONFIRM, { input: { memberId: member.id, reason: '再确认一次' } });
+    const again = await gw.query(OTHER_ADMIN, CONFIRM, { input: { memberId: member.id, changedAt: account.changedAt, reason: '再确认一次' } });
     expect(again.data.confirmBankCardChange.userErrors).toMatchObject([{ code: 'CONFLICT' }]);
 
     // An import replacing the card starts the cooling-off again, under the uploader, unconfirmed.
@@ -281,8 +281,30 @@ describe('attack 1: member takeover across units', () => {
       `UPDATE members SET bank_card_confirmed_at = now(), bank_card_confirmed_by = bank_card_changed_by WHERE id = $1`,
       [localId('id', member.id, 'Member')],
     )).rejects.toThrow('members_bank_card_confirmation');
-    const byOtherAdmin = await gw.query(OTHER_ADMIN, CONFIRM, { input: { memberId: member.id, reason: '电话核实本人' } });
+    const reimported = (await gw.query(ADMIN, `query($id: ID!) { member(id: $id) { ${MEMBER_FIELDS} } }`, { id: member.id })).data.member.bankAccount;
+    const byOtherAdmin = await gw.query(OTHER_ADMIN, CONFIRM, { input: { memberId: member.id, changedAt: reimported.changedAt, reason: '电话核实本人' } });
     expect(byOtherAdmin.data.confirmBankCardChange.member.bankAccount.confirmedBy).toBe('admin-chen');
+  });
+
+  it('a confirmation holds for the account that was checked: one replaced again meanwhile stays unconfirmed', async () => {
+    const member = await memberOfA(7);
+    const replaced = await gw.query(OPERATOR_A, UPDATE, { input: { memberId: member.id, bankAccount: { cardNumber: card(907), bankCode: BANK } } });
+    const checked = replaced.data.updateMember.member.bankAccount;
+    expect(checked).toMatchObject({ cardNumberMasked: maskBankCard(card(907)), confirmedAt: null });
+    // While FINANCE calls the member back about card 907, someone replaces it with their own card.
+    await new Promise((resolve) => setTimeout(resolve, 5)); // a later change time, to the millisecond
+    const swapped = await gw.query(OPERATOR_A, UPDATE, { input: { memberId: member.id, bankAccount: { cardNumber: card(908), bankCode: OTHER_BANK } } });
+    expect(swapped.data.updateMember.member.bankAccount.changedAt).not.toBe(checked.changedAt);
+
+    const confirm = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, changedAt: checked.changedAt, reason: '电话核实本人，卡号907' } });
+    expect(confirm.data.confirmBankCardChange).toEqual({ member: null, userErrors: [{ field: 'input.changedAt', code: 'CONFLICT', message: expect.stringContaining('replaced again') }] });
+    expect(await stored(member.id)).toMatchObject({ bank_card_hash: lookupHash(gw.keys, card(908)), bank_card_confirmed_by: null, bank_card_confirmed_at: null });
+    const audit = await db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'member.confirmBankCard' AND target_id = $1`, [String(localId('id', member.id, 'Member'))]);
+    expect(audit.rows[0].n).toBe(0);
+
+    // Checking the account now waiting confirms that one.
+    const confirmed = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, changedAt: swapped.data.updateMember.member.bankAccount.changedAt, reason: '电话核实本人，卡号908' } });
+    expect(confirmed.data.confirmBankCardChange.member.bankAccount).toMatchObject({ cardNumberMasked: maskBankCard(card(908)), confirmedBy: 'finance-wang' });
   });
 });
 

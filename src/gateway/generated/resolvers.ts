@@ -1247,6 +1247,12 @@ export type CondolenceStatus =
 
 /** The confirmation of a member's replaced bank account. */
 export type ConfirmBankCardChangeInput = {
+  /**
+   * The replacement that was checked: its `BankAccount.changedAt`, as read before checking it. Only that
+   * replacement is confirmed; if the account was replaced again since, nothing is confirmed and the
+   * answer is `CONFLICT` on `input.changedAt` (read the member again and check the new account).
+   */
+  changedAt: Scalars['DateTime']['input'];
   /** The member whose new account is confirmed. */
   memberId: Scalars['ID']['input'];
   /** How the new account was checked (e.g. called the member back), at least 4 characters; audited. */
@@ -2526,7 +2532,7 @@ export type Mutation = {
   /**
    * Confirms a member's replaced bank account, so payouts to it need not wait for the cooling-off.
    * ADMIN or FINANCE, never the person who replaced it (`FORBIDDEN`); `CONFLICT` when no replacement
-   * is waiting. Audited.
+   * is waiting, or when the one waiting is not the one checked (`changedAt`). Audited.
    */
   confirmBankCardChange: ConfirmBankCardChangePayload;
   /** Vouches for a document AWAITING_CONFIRMATION, which is then processed as a sealed one; not by whoever handed it in. Audited. ADMIN, FINANCE. */
