@@ -2,7 +2,7 @@ import type { Tx } from '../kernel/transaction.ts';
 import { conflict } from '../kernel/errors.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { CONTRIBUTION_FEN, type ContributionStatus, type PlanType } from './model.ts';
-import { insertContributionPayment } from './store.ts';
+import { insertContributionPayment, lockContributionPayments } from './store.ts';
 import type { EnrolmentCoverageFigures } from './store/coverage.ts';
 
 /**
@@ -63,6 +63,7 @@ export async function applyManualPayment(
   confirmed?: { proposalId: number; proposedBy: string },
 ): Promise<void> {
   const { unitId, planYear, amountFen, reference, paidOn } = payment;
+  await lockContributionPayments(tx, 'exclusive');
   const recorded = await insertContributionPayment(tx, { unitId, planYear, amountFen, reference, paidOn, source: 'MANUAL', recordedBy: actor.subject });
   if (!recorded) throw conflict(`input.reference: a payment with reference ${reference} is already recorded`, 'input.reference');
   await recordAudit(tx, actor, {

@@ -572,6 +572,18 @@ export async function contributionPaymentById(db: Queryable, id: number): Promis
   return rows[0] ?? null;
 }
 
+/**
+ * Orders recording contribution payments by hand (`exclusive`) against reconciliation, which reads
+ * the payments already recorded and then writes BANK payments for the credits none of them is
+ * (`shared`, for the rest of its transaction): a clerk's payment commits before a chunk reads them,
+ * or waits until the chunk has committed; it never lands in between to be counted twice.
+ */
+export async function lockContributionPayments(tx: Tx, mode: 'shared' | 'exclusive'): Promise<void> {
+  await tx.query(mode === 'shared'
+    ? `SELECT pg_advisory_xact_lock_shared(hashtext('contribution_payments'))`
+    : `SELECT pg_advisory_xact_lock(hashtext('contribution_payments'))`);
+}
+
 export async function insertContributionPayment(
   tx: Tx,
   payment: ContributionPaymentRow & { recordedBy: string },

@@ -1,6 +1,6 @@
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { inTransaction } from '../db/pool.ts';
-import { contributionFigures, insertBankContributionPayments, learnUnitPayerAccounts, recordedContributionReferences } from '../members/store.ts';
+import { contributionFigures, insertBankContributionPayments, learnUnitPayerAccounts, lockContributionPayments, recordedContributionReferences } from '../members/store.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { analyzePayouts } from '../payouts/store/payouts.ts';
 import { amountRuleAmounts, contributionReferences, matchEntries } from './matching/matcher.ts';
@@ -140,6 +140,7 @@ async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[
   const units = await store.unitsOf(tx, unique(referenced.map((r) => r.creditCode)), payers.map((p) => p.unitId));
   const years = await store.contributionYears(tx, units.map((u) => u.unitId));
   const figures = await contributionFigures(tx, years);
+  await lockContributionPayments(tx, 'shared'); // until this chunk commits: no clerk's payment lands between this read and writeOutcome
   const recordedPayments = await store.unmatchedRecordedPayments(tx, unique(credits.map((e) => e.entry.accountServicerRef)));
   return {
     payouts, units, payers, recordedPayments,
