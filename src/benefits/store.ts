@@ -924,6 +924,7 @@ export async function diseaseGroupsGrantedOutside(db: Queryable, planYear: numbe
  */
 export async function markPayoutLinesPaid(tx: Tx, payoutIds: readonly number[]): Promise<void> {
   if (payoutIds.length === 0) return;
+  await lockClaimsOfPayouts(tx, payoutIds);
   const { rows } = await tx.query<{ lineId: number; cancelled: boolean }>(
     `UPDATE benefit_lines l SET status = 'PAID', paid_at = now()
        FROM payout_lines pl, claims c
@@ -946,6 +947,7 @@ export async function markPayoutLinesPaid(tx: Tx, payoutIds: readonly number[]):
 
 /** The lines a returned payout paid are owed again; where the claim was reversed meanwhile, nothing is owed and its recovery is moot. */
 export async function unpayPayoutLines(tx: Tx, payoutId: number): Promise<void> {
+  await lockClaimsOfPayouts(tx, [payoutId]);
   await tx.query(
     `UPDATE recoveries r SET status = 'RECOVERED'
        FROM payout_lines pl WHERE pl.payout_id = $1 AND r.benefit_line_id = pl.benefit_line_id AND r.status = 'OPEN'`,
@@ -957,6 +959,22 @@ export async function unpayPayoutLines(tx: Tx, payoutId: number): Promise<void> 
        FROM payout_lines pl, claims c
       WHERE pl.payout_id = $1 AND l.id = pl.benefit_line_id AND c.id = l.claim_id AND l.status = 'PAID'`,
     [payoutId],
+  );
+}
+
+/**
+ * Locks (FOR SHARE, in id order) the claims the payouts' lines belong to. A reversal locks its claim
+ * before its lines (adjudicate.ts): whoever comes second waits for the other to commit, and then
+ * reads the claim as it is, not as it was when its statement began (an UPDATE that waited for a
+ * line re-reads the line, never the claim it joined), so a claim reversed while its payout was paid
+ * or returned gets, or keeps, the recovery it needs.
+ */
+async function lockClaimsOfPayouts(tx: Tx, payoutIds: readonly number[]): Promise<void> {
+  await tx.query(
+    `SELECT c.id FROM claims c
+      WHERE c.id IN (SELECT l.claim_id FROM payout_lines pl JOIN benefit_lines l ON l.id = pl.benefit_line_id WHERE pl.payout_id = ANY($1::bigint[]))
+      ORDER BY c.id FOR SHARE`,
+    [payoutIds],
   );
 }
 
