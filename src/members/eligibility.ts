@@ -1,6 +1,6 @@
 import type { Db, Queryable } from '../kernel/transaction.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
-import { forbidden, invalidFields, reasonOf } from '../kernel/errors.ts';
+import { forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';
 import { textProblem } from '../kernel/text.ts';
 import { inTransaction } from '../db/pool.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
@@ -10,7 +10,7 @@ import type { EnrolmentRules } from '../benefits/rules/ruleSet.ts';
 import { decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, refusalText, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
 import type { EnrolmentRow, MemberCategory, MemberRow, MemberWrite, PlanType, UnitRow } from './model.ts';
 import type { RosterColumn, RosterRow } from './rosterRow.ts';
-import { upsertEnrolment } from './store.ts';
+import { lockMemberInUnit, upsertEnrolment } from './store.ts';
 import { enrolmentDateByIdNumber, lockedEnrolmentDate } from './store/eligibility.ts';
 
 /**
@@ -85,6 +85,7 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
   const { member, unit } = request;
   const plan = request.plan ?? unit.planType;
   return inTransaction(db, async (tx) => {
+    if (!await lockMemberInUnit(tx, member.id, unit.id)) throw notFound('member', 'input.memberId'); // moved to another unit meanwhile
     const existingDate = await lockedEnrolmentDate(tx, member.id, request.planYear);
     const decision = decideEnrolment(rules, {
       birthDate: member.birthDate, gender: member.gender, inService: request.inService,

@@ -230,7 +230,7 @@ export const memberResolvers: DomainResolvers = {
       );
       const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       return inTransaction(ctx.db, async (tx) => {
-        const updated = await store.changeMember(tx, member.id, {
+        const updated = await store.changeMember(tx, member.id, member.unitId, {
           name: value.name, phone: value.phone,
           bankCard: value.bankCard && value.bankCode ? protectBankCard(ctx.keys, value.bankCard, value.bankCode) : null,
         }, { actor: actorOf(ctx.principal), action: 'member.update' });
@@ -249,7 +249,7 @@ export const memberResolvers: DomainResolvers = {
       const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
       check('input.unitId', unit.id === member.unitId ? 'is already the member\'s unit' : null);
       return inTransaction(ctx.db, async (tx) => {
-        const moved = await store.changeMember(tx, member.id, { unitId: unit.id }, { actor: actorOf(ctx.principal), action: 'member.move', reason });
+        const moved = await store.changeMember(tx, member.id, member.unitId, { unitId: unit.id }, { actor: actorOf(ctx.principal), action: 'member.move', reason });
         if (!moved) throw notFound('member', 'input.memberId');
         await recordAudit(tx, actorOf(ctx.principal), {
           action: 'member.move', targetType: 'Member', targetId: String(member.id), reason,

@@ -63,7 +63,7 @@ export async function changeOwnBankAccount(
   checkAll(ownAccountProblems(member, input));
   const card = protectBankCard(keys, input.cardNumber.replace(/[\s-]/g, ''), input.bankCode.trim());
   return inTransaction(db, async (tx) => {
-    const changed = await store.changeMember(tx, member.id, { bankCard: card }, { actor, action: 'member.update' });
+    const changed = await store.changeMember(tx, member.id, member.unitId, { bankCard: card }, { actor, action: 'member.update' });
     if (!changed) throw notFound('member');
     if (!changed.changes.some((c) => c.field === 'BANK_ACCOUNT')) throw conflict('this card and bank code are already your account', 'input.cardNumber');
     await recordBankAccountChanged(tx, changed.member, changed.changes, actor, coolingOffDays);

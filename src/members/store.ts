@@ -326,11 +326,14 @@ function memberChangesCteSql(p: Params, by: ChangeAuthor, where = 'true'): strin
 
 /**
  * Changes a member's fields (null ones are kept) and records each changed field in member_changes,
- * in one statement. A replaced bank account starts the cooling-off. Null when the member is gone.
+ * in one statement. A replaced bank account starts the cooling-off. Null when the member is gone, or
+ * no longer in `seenInUnitId`, the unit the caller found them in: a member moved to another unit
+ * meanwhile is out of reach of the unit they left.
  */
 export async function changeMember(
   tx: Tx,
   id: number,
+  seenInUnitId: number,
   c: MemberChanges,
   by: ChangeAuthor,
 ): Promise<{ member: MemberRow; changes: RecordedChange[] } | null> {
@@ -347,7 +350,7 @@ export async function changeMember(
               bank_card_masked = coalesce(${p.add(card?.masked ?? null)}, m.bank_card_masked), bank_code = coalesce(${code}, m.bank_code),
               ${bankCardCoolingOffSetSql(hash, code, p.add(by.actor.subject))},
               updated_at = now()
-        WHERE m.id = ${p.add(id)}
+        WHERE m.id = ${p.add(id)} AND m.unit_id = ${p.add(seenInUnitId)}
        RETURNING m.*),
      ${memberChangesCteSql(p, by)}
      SELECT ${MEMBER_COLUMNS}, (SELECT coalesce(json_agg(logged ORDER BY logged.id), '[]') FROM logged) AS changes FROM a AS m`,
@@ -485,6 +488,15 @@ export async function enrolmentsByIds(db: Queryable, ids: readonly number[], sco
     p.values,
   );
   return rows;
+}
+
+/**
+ * Locks the member (FOR SHARE) if still in `unitId`: an enrolment decided for the unit the member
+ * was found in is not written after a move to another unit. False when they are not (or are gone).
+ */
+export async function lockMemberInUnit(tx: Tx, memberId: number, unitId: number): Promise<boolean> {
+  const { rowCount } = await tx.query('SELECT 1 FROM members WHERE id = $1 AND unit_id = $2 FOR SHARE', [memberId, unitId]);
+  return rowCount === 1;
 }
 
 /**

@@ -6,6 +6,7 @@ import { lookupHash, maskBankCard } from '../../src/privacy/personalData.ts';
 import { localId } from '../../src/gateway/globalId.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { log } from '../../src/log.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { rosterImportProcessor } from '../../jobs/members.ts';
 import type { RosterImportJob } from '../../src/members/queue.ts';
@@ -171,6 +172,35 @@ describe('attack 1: member takeover across units', () => {
     expect(moveByUpdate.errors![0]!.message).toContain('unitId');
 
     expect(await stored(victim.id)).toEqual(before);
+  });
+
+  it('a member ADMIN moves to another unit is out of the old unit\'s reach the moment the move commits', async () => {
+    const member = await memberOfA(41);
+    const before = await stored(member.id);
+    const ENROL = `mutation($input: EnrolMemberInput!) { enrolMember(input: $input) { enrolment { id } ${USER_ERRORS} } }`;
+    // Unit A's operator acts on what they read just before ADMIN's move to unit B commits.
+    for (const [what, act] of [
+      ['updateMember', () => gw.query(OPERATOR_A, UPDATE, { input: { memberId: member.id, name: '改名', bankAccount: { cardNumber: card(941), bankCode: OTHER_BANK } } })],
+      ['enrolMember', () => gw.query(OPERATOR_A, ENROL, { input: { memberId: member.id, planYear: Number(chinaToday().slice(0, 4)) } })],
+    ] as const) {
+      const moving = await db.pool.connect();
+      try {
+        await moving.query('BEGIN');
+        await moving.query('UPDATE members SET unit_id = $2 WHERE id = $1', [localId('id', member.id, 'Member'), localId('id', unitB, 'Unit')]);
+        const acting = act();
+        await untilBlockedBy(db.pool, moving, acting);
+        await moving.query('COMMIT');
+        const { data } = await acting;
+        expect(Object.values(data)[0], what).toMatchObject({ userErrors: [{ field: 'input.memberId', code: 'NOT_FOUND' }] });
+      } finally {
+        await moving.query('ROLLBACK').catch(() => undefined);
+        moving.release();
+      }
+      await db.pool.query('UPDATE members SET unit_id = $2 WHERE id = $1', [localId('id', member.id, 'Member'), localId('id', unitA, 'Unit')]);
+    }
+    expect(await stored(member.id)).toMatchObject({ name: before.name, bank_card_hash: before.bank_card_hash, bank_code: before.bank_code });
+    const enrolments = await db.pool.query(`SELECT count(*)::int AS n FROM enrolments WHERE member_id = $1`, [localId('id', member.id, 'Member')]);
+    expect(enrolments.rows[0].n).toBe(0);
   });
 
   it('moveMember is ADMIN only, needs a reason, and is audited and recorded', async () => {
