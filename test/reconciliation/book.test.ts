@@ -54,12 +54,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Rows of payout_attempts this backend has read by scanning the whole table, not yet reported (so within one transaction, a difference counts its reads). */
-async function scannedSoFar(tx: Tx): Promise<number> {
-  return (await attemptsReadSoFar(tx)).scanned;
-}
-
-/** Rows of payout_attempts this backend has read so far in its transaction: by scanning the table, and in all (through an index too). */
+/** Rows of payout_attempts this backend has read so far in its transaction (so a difference counts its reads): by scanning the table, and in all (through an index too). */
 async function attemptsReadSoFar(tx: Tx): Promise<{ scanned: number; read: number }> {
   const { rows: [read] } = await tx.query<{ scanned: number; read: number }>(
     `SELECT coalesce(sum(seq_tup_read), 0)::int AS scanned, coalesce(sum(seq_tup_read + coalesce(idx_tup_fetch, 0)), 0)::int AS read
@@ -71,11 +66,11 @@ async function attemptsReadSoFar(tx: Tx): Promise<{ scanned: number; read: numbe
 /** The newest KEYS attempts looked up by their keys, as a chunk of today's statement names them: how many were found, and how many attempt rows the lookup read by scanning the table. */
 async function lookUp(tx: Tx): Promise<{ found: number; scanned: number }> {
   const newest = Array.from({ length: KEYS }, (_, i) => HISTORY - i);
-  const before = await scannedSoFar(tx);
+  const before = (await attemptsReadSoFar(tx)).scanned;
   const named = await referencedPayouts(tx, { endToEndIds: newest.map((n) => `MAH-P-${n}-1`), references: newest.map((n) => `SIMD${n}`), batchIds: [] });
   // No debit of theirs is matched here, so the amount rule finds the same attempts again.
   const open = await openPayoutsOfAmounts(tx, ACCOUNT, newest.map((n) => 10_000 + n * 7));
-  return { found: new Set([...named, ...open].map((p) => p.attemptId)).size, scanned: (await scannedSoFar(tx)) - before };
+  return { found: new Set([...named, ...open].map((p) => p.attemptId)).size, scanned: (await attemptsReadSoFar(tx)).scanned - before };
 }
 
 describe("a chunk's book among a long history", () => {
