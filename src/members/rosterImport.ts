@@ -195,11 +195,11 @@ export async function importRoster(
     const members = await mergeStagedMembers(tx, author);
     const merged = performance.now();
     const enrolments = await mergeStagedEnrolments(tx);
-    // A member another unit registered after the refusal was left alone by both merges: its row is refused too.
-    if ((await lookAtRosterChanges(tx, snapshot)).changed) rowsRejected += await refuseStagedRowsOfOtherUnits(tx, REGISTERED_ELSEWHERE);
     const timings = {
       stageMs: Math.round(staged - started), membersMs: Math.round(merged - staged), enrolmentsMs: Math.round(performance.now() - merged),
     };
+    // A member another unit registered after the refusal was left alone by both merges: its row is refused too.
+    if ((await lookAtRosterChanges(tx, snapshot)).changed) rowsRejected += await refuseStagedRowsOfOtherUnits(tx, REGISTERED_ELSEWHERE);
 
     const counts: RosterCounts = {
       rowsTotal, rowsInserted: members.inserted, rowsUpdated: members.updated,
