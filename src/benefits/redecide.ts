@@ -72,12 +72,15 @@ const sameCodes = (a: readonly string[], b: readonly string[]) => a.length === b
  * written: `after` equals `before`.
  */
 export async function redecideClaim(tx: Tx, claimId: number, options: RedecisionOptions): Promise<RedecisionOutcome> {
+  return redecideFrom(tx, claimId, options, ['INELIGIBLE', 'REJECTED'], 'only an INELIGIBLE or REJECTED claim is decided again');
+}
+
+/** Decides the claim again if, under its lock, its status is one of `from`; else a CONFLICT saying `only`. */
+async function redecideFrom(tx: Tx, claimId: number, options: RedecisionOptions, from: readonly ClaimStatus[], only: string): Promise<RedecisionOutcome> {
   // A claim exists, so its plan year's rule sets are stored already (no ensureShipped inside the caller's transaction).
   const locked = await lockForRedecision(tx, claimId);
   if (!locked) throw notFound('claim', 'input.claimId');
-  if (locked.claim.status !== 'INELIGIBLE' && locked.claim.status !== 'REJECTED') {
-    throw conflict(`the claim is ${locked.claim.status}; only an INELIGIBLE or REJECTED claim is decided again`, 'input.claimId');
-  }
+  if (!from.includes(locked.claim.status)) throw conflict(`the claim is ${locked.claim.status}; ${only}`, 'input.claimId');
   const { ruleSet, facts } = await currentFacts(tx, locked.settlement, options.ruleSets);
   return decideAgain(tx, locked, options, ruleSet, facts);
 }
@@ -205,12 +208,10 @@ export async function redecideInScope(db: Db, actor: Actor, scope: Scope, claimI
   if (!(REDECIDERS as readonly string[]).includes(actor.role)) throw forbidden(`deciding a claim again needs the role ${REDECIDERS.join(', ')}; you are ${actor.role}`);
   await ruleSets.ensureShipped(db);
   return inTransaction(db, async (tx) => {
-    const found = await store.claimInScope(tx, claimId, scope);
-    if (!found) throw notFound('claim', 'input.claimId');
-    // Read unlocked (the member-year row is locked before the claim); an INELIGIBLE claim never becomes REJECTED meanwhile.
-    const { status } = found;
-    if (status !== 'INELIGIBLE') throw conflict(`the claim is ${status}; only an INELIGIBLE claim is decided again on request (a rejected one by appeal)`, 'input.claimId');
-    return redecideClaim(tx, claimId, { actor, cause: 'CORRECTION', ruleSets });
+    if (!(await store.claimInScope(tx, claimId, scope))) throw notFound('claim', 'input.claimId');
+    // The status is checked under the claim's lock: read before it, a claim re-decided and then rejected
+    // by a reviewer in between would pass as INELIGIBLE and have the rejection undone.
+    return redecideFrom(tx, claimId, { actor, cause: 'CORRECTION', ruleSets }, ['INELIGIBLE'], 'only an INELIGIBLE claim is decided again on request (a rejected one by appeal)');
   });
 }
 

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
+import { RuleSetCache } from '../../src/benefits/catalogue.ts';
+import { redecideClaim, redecideInScope, REDECISION_ACTOR } from '../../src/benefits/redecide.ts';
 import { rejectClaim } from '../../src/benefits/review.ts';
+import * as benefitsStore from '../../src/benefits/store.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
+import type { Tx } from '../../src/kernel/transaction.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
+import { untilBlockedBy } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { fen } from '../benefits/support.ts';
 import { claimOf, payContribution, seedEnrolledMember, seedSettlement, totalsOf } from '../benefits/seed.ts';
@@ -88,5 +94,34 @@ describe('replay', () => {
     expect(await totalsOf(db.pool, a.member.memberId)).toMatchObject({ INPATIENT: fen('6,000.00'), claims: 1 });
     expect((await db.pool.query(`SELECT 1 FROM claim_redecisions WHERE claim_id = $1`, [a.claimId])).rowCount).toBe(1);
     expect((await db.pool.query(`SELECT 1 FROM notifications WHERE kind = 'CLAIM_REDECIDED' AND subject_id = $1`, [a.claimId])).rowCount).toBe(1);
+  });
+});
+
+describe('a correction racing a reviewer', () => {
+  it('a claim re-decided and rejected while a correction waits for its lock stays REJECTED: the status is read under the lock', async () => {
+    const { db } = await started();
+    const a = await refusedClaim('40,000.00');
+    await payContribution(db.pool, a.member.unitId);
+    const ruleSets = new RuleSetCache();
+    // Another transaction re-decides the claim (now paid for: PENDING_REVIEW) and a reviewer rejects it;
+    // the correction asked meanwhile reads the claim still INELIGIBLE, then waits for its lock.
+    const held = await db.pool.connect();
+    try {
+      await held.query('BEGIN');
+      const tx = held as unknown as Tx;
+      const redecided = await redecideClaim(tx, a.claimId, { actor: REDECISION_ACTOR, cause: 'CONTRIBUTION_PAID', ruleSets, ...OPTIONS });
+      expect(redecided).toMatchObject({ before: 'INELIGIBLE', after: 'PENDING_REVIEW' });
+      await benefitsStore.rejectClaim(tx, a.claimId, 'rev', 'receipts missing');
+      const correction = redecideInScope(db.pool, { subject: 'ops', role: 'ADMIN' }, UNSCOPED, a.claimId, ruleSets);
+      await untilBlockedBy(db.pool, held, correction);
+      await held.query('COMMIT');
+      await expect(correction).rejects.toMatchObject({ code: 'CONFLICT', field: 'input.claimId' });
+    } finally {
+      await held.query('ROLLBACK').catch(() => undefined);
+      held.release();
+    }
+    expect((await claimOf(db.pool, a.settlementId))!.status).toBe('REJECTED');
+    // One re-decision: the one before the rejection, none after it.
+    expect((await db.pool.query(`SELECT 1 FROM claim_redecisions WHERE claim_id = $1`, [a.claimId])).rowCount).toBe(1);
   });
 });
