@@ -1,17 +1,18 @@
 import { canMove } from '../kernel/transitions.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
+import { lockContributionPayments } from '../members/store.ts';
 import { conflict, invalid, notFound, type DomainError } from '../kernel/errors.ts';
 import { fenToCny } from '../kernel/money.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { decideOrPropose } from './fourEyes.ts';
 import { isReturn } from './matching/matcher.ts';
-import { DEBITABLE, type BankEntry, type MatchDecision } from './matching/types.ts';
+import { DEBITABLE, type BankEntry, type MatchDecision, type RecordedPayment } from './matching/types.ts';
 import { EXCEPTION_TRANSITIONS, type Confirmed, type ExceptionStatus, type ManualMatch, type OpenException } from './model.ts';
 import { recordContributionPayments, recordReturns, refreshProofs } from './run.ts';
 import * as store from './store/resolutions.ts';
-import { entryToMatch, insertMatches, lockAccounts } from './store/runs.ts';
+import { entryToMatch, insertMatches, lockAccounts, unmatchedRecordedPayments } from './store/runs.ts';
 
 /**
  * A person resolving an exception: matching its transaction by hand (to payouts by EndToEndId, or
@@ -87,7 +88,20 @@ export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target:
     const missing = contributions.findIndex((c) => !units.includes(c.unitId));
     // Bad input on the field that names it (not the exception's NOT_FOUND).
     if (missing >= 0) throw invalid(`input.contributions[${missing}].unitId`, 'is not a unit');
-    const matches = contributions.map((c) => ({ ...base, kind: 'CONTRIBUTION' as const, amountFen: c.amountFen, unitId: c.unitId, planYear: c.planYear, recordedPaymentId: null }));
+    const recorded = await recordedByHand(tx, entry, base.txIndex);
+    const matches = contributions.map((c) => {
+      // The transfer a clerk recorded by hand is this payment: linked, not recorded a second time.
+      const same = recorded.findIndex((p) => p.unitId === c.unitId && p.planYear === c.planYear && p.amountFen === c.amountFen);
+      const [payment] = same >= 0 ? recorded.splice(same, 1) : [];
+      return { ...base, kind: 'CONTRIBUTION' as const, amountFen: c.amountFen, unitId: c.unitId, planYear: c.planYear, recordedPaymentId: payment?.id ?? null };
+    });
+    const unlinked = recorded[0];
+    if (unlinked) {
+      throw conflict(
+        `input.contributions: the transfer ${unlinked.reference} is recorded by hand already, for plan year ${unlinked.planYear}, ${fenToCny(unlinked.amountFen)}: `
+        + 'give that payment among the contributions (the same unit, year and amount), so the transfer is counted once', 'input.contributions',
+      );
+    }
     const ids = await recordContributionPayments(tx, matches, new Map([[entry.id, entry]]), actor.subject);
     await insertMatches(tx, matches.map((m) => ({ ...m, contributionPaymentId: ids.get(m)! })), actor.subject, x.id);
     details = { contributions };
@@ -122,6 +136,18 @@ async function close(tx: Tx, x: OpenException, resolution: 'MATCHED' | 'WRITTEN_
   await store.resolveException(tx, x.id, resolution, reason, actor.subject);
   if (x.entryId !== null) await store.resolveEntry(tx, x.entryId);
   await refreshProofs(tx, x.account, x.occurredOn);
+}
+
+/**
+ * Payments a clerk recorded by hand under the bank's reference of this transaction that nothing
+ * matched yet, with the lock that keeps another from being recorded until this commits (the order
+ * a reconciliation chunk reads them in). As the matcher, only a whole entry (txIndex 0) has them.
+ */
+async function recordedByHand(tx: Tx, entry: { entry: BankEntry }, txIndex: number): Promise<RecordedPayment[]> {
+  const reference = entry.entry.accountServicerRef;
+  if (reference === undefined || txIndex !== 0) return [];
+  await lockContributionPayments(tx, 'shared');
+  return unmatchedRecordedPayments(tx, [reference]);
 }
 
 async function attemptsOf(tx: Tx, endToEndIds: readonly string[], kind: 'PAYOUT' | 'RETURN') {

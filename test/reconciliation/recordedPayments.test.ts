@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tx } from '../../src/kernel/transaction.ts';
+import { inTransaction } from '../../src/db/pool.ts';
 import { applyManualPayment } from '../../src/members/contributions.ts';
+import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { freshDatabase, untilBlockedBy, type TestDatabase } from '../support/db.ts';
-import { bookedEntry, handStatement, importConfirmed, owingUnit } from './support.ts';
+import { bookedEntry, exceptionsOf, handStatement, importConfirmed, owingUnit } from './support.ts';
 
 /**
  * A unit's transfer that a clerk records by hand (under the bank's reference) while reconciliation
@@ -49,5 +51,33 @@ describe('a payment recorded by hand while the statement is reconciled', () => {
       [unit.id],
     );
     expect(rows).toEqual([{ reference: credit.accountServicerRef, source: 'MANUAL', amountFen: unit.owedFen, rule: 'RECORDED_PAYMENT' }]);
+  });
+});
+
+describe('a payment recorded by hand before a person matches the credit', () => {
+  it('is the payment the person\'s match links: a match naming other contributions is refused, the one naming it counts the transfer once', async () => {
+    const day = '2025-06-04';
+    const unit = await owingUnit(db.pool, 2);
+    // No reference and an unknown payer account: the matcher cannot place it (UNKNOWN_CREDIT).
+    const credit = bookedEntry('CRDT', unit.owedFen, day, { details: [{ debtor: { name: '某单位', account: '35050164620700000999' }, remittanceInfo: ['会费'] }] });
+    await importConfirmed(db.pool, handStatement(day, 100_000_000, [credit]));
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ exceptions: 1 });
+    const { rows: [exception] } = await db.pool.query<{ id: number }>(`SELECT id FROM reconciliation_exceptions WHERE kind = 'UNKNOWN_CREDIT' AND status = 'OPEN'`);
+    // Meanwhile a clerk records the transfer from the bank's advice, under the bank's reference.
+    await inTransaction(db.pool, (tx) => applyManualPayment(tx, CLERK, { unitId: unit.id, planYear: 2025, amountFen: unit.owedFen, reference: credit.accountServicerRef!, paidOn: day }));
+
+    const other = { contributions: [{ unitId: unit.id, planYear: 2024, amountFen: unit.owedFen }] };
+    await expect(matchException(db.pool, CLERK, exception!.id, other, Number.MAX_SAFE_INTEGER))
+      .rejects.toMatchObject({ code: 'CONFLICT', field: 'input.contributions', message: expect.stringContaining(credit.accountServicerRef!) });
+    expect((await exceptionsOf(db.pool)).find((x) => x.kind === 'UNKNOWN_CREDIT')).toMatchObject({ status: 'OPEN' });
+
+    await matchException(db.pool, CLERK, exception!.id, { contributions: [{ unitId: unit.id, planYear: 2025, amountFen: unit.owedFen }] }, Number.MAX_SAFE_INTEGER);
+    const { rows } = await db.pool.query(
+      `SELECT cp.reference, cp.source, cp.plan_year AS "planYear", cp.amount_fen AS "amountFen", m.rule
+         FROM contribution_payments cp LEFT JOIN reconciliation_matches m ON m.contribution_payment_id = cp.id
+        WHERE cp.unit_id = $1 ORDER BY cp.id`,
+      [unit.id],
+    );
+    expect(rows).toEqual([{ reference: credit.accountServicerRef, source: 'MANUAL', planYear: 2025, amountFen: unit.owedFen, rule: 'MANUAL' }]);
   });
 });

@@ -2130,7 +2130,12 @@ export type LocalizedText = {
 
 /** An exception resolved by matching its transaction by hand: give `endToEndIds` for a debit or a return, `contributions` for a credit. */
 export type MatchReconciliationExceptionInput = {
-  /** A credit: the units' plan years it pays, adding up to the fen. */
+  /**
+   * A credit: the units' plan years it pays, adding up to the fen. A payment recorded by hand under
+   * the credit's bank reference (`recordContributionPayment`) and not matched yet is this transfer: it
+   * must be among them (the same unit, plan year and amount) and is linked, not counted again;
+   * otherwise the answer is CONFLICT on `input.contributions`, naming the reference.
+   */
   contributions?: InputMaybe<Array<ContributionAllocationInput>>;
   /** A debit: the payouts it pays (EndToEndIds of their attempts), adding up to the fen; a return credit: its one payout. */
   endToEndIds?: InputMaybe<Array<Scalars['String']['input']>>;
