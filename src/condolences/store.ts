@@ -24,15 +24,21 @@ export interface CondolenceWorker {
   enrolled: boolean;
 }
 
-/** The worker on a roster in `scope` (a unit operator its own unit's, an organisation's staff their subtree's), or null. */
-export async function workerInScope(db: Queryable, memberId: number, planYear: number, scope: Scope): Promise<CondolenceWorker | null> {
+/**
+ * The worker on a roster in `scope` (a unit operator its own unit's, an organisation's staff their
+ * subtree's), or null; locked (FOR SHARE) until the commit, so a move to another unit either commits
+ * first, and the worker is out of the old unit's scope, or waits: the unit the application copies is
+ * the one checked.
+ */
+export async function workerInScope(tx: Tx, memberId: number, planYear: number, scope: Scope): Promise<CondolenceWorker | null> {
   const p = new Params();
-  const { rows } = await db.query<CondolenceWorker>(
+  const { rows } = await tx.query<CondolenceWorker>(
     `SELECT m.id AS "memberId", m.unit_id AS "unitId", o.name AS "organisationName",
             EXISTS (SELECT 1 FROM enrolments e WHERE e.member_id = m.id AND e.plan_year = ${p.add(planYear)}) AS enrolled
        FROM members m JOIN units u ON u.id = m.unit_id JOIN organisations o ON o.id = u.organisation_id
       WHERE m.id = ${p.add(memberId)} AND ${unitRowScopeSql(p, scope, 'm.unit_id')}
-        AND ${scope.memberId === null ? 'true' : `m.id = ${p.add(scope.memberId)}`}`,
+        AND ${scope.memberId === null ? 'true' : `m.id = ${p.add(scope.memberId)}`}
+        FOR SHARE OF m`,
     p.values,
   );
   return rows[0] ?? null;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { untilBlockedBy } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { application, CAPS, governWithCondolence, worker, type Worker } from '../condolences/support.ts';
@@ -100,6 +101,27 @@ describe('applying', () => {
       [a.memberId, b.unitId],
     );
     expect(rows[0].unitId).toBe(a.unitId);
+  });
+
+  it('a worker ADMIN moves to another unit is out of the old unit\'s reach the moment the move commits: no application filed under the new unit', async () => {
+    const { db, gw } = await setup();
+    const [a, b] = [await worker(db.pool), await worker(db.pool)];
+    // Unit A's operator applies while ADMIN's move of the worker to unit B is being committed.
+    const moving = await db.pool.connect();
+    try {
+      await moving.query('BEGIN');
+      await moving.query('UPDATE members SET unit_id = $2 WHERE id = $1', [a.memberId, b.unitId]);
+      const applying = gw.query(operatorOf(a), APPLY, { input: input(a) });
+      await untilBlockedBy(db.pool, moving, applying);
+      await moving.query('COMMIT');
+      const { data } = await applying;
+      expect(data.applyForCondolence).toEqual({ condolence: null, userErrors: [expect.objectContaining({ field: 'input.memberId', code: 'NOT_FOUND' })] });
+    } finally {
+      await moving.query('ROLLBACK').catch(() => undefined);
+      moving.release();
+    }
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM condolences WHERE member_id = $1`, [a.memberId]);
+    expect(rows[0].n).toBe(0);
   });
 });
 
