@@ -14,15 +14,22 @@ interface Asked {
  * connection of `pipelined` (a pool whose connections pipeline, `pipelinedPool`) in one write, and
  * their answers come back in order on it, instead of each statement taking a connection and a round
  * trip of its own. Each is still a statement of its own (its own implicit transaction and Sync): one
- * failing fails only its caller. Made per request, so one request's slow statement never holds up
- * another's. Text and a QueryConfig only: no callbacks, cursors or COPY (pipelined connections refuse them).
+ * failing fails only its caller. Statements asked while a batch is in flight wait for its answers
+ * and go out as the next batch, so a page takes as many round trips whatever its size or timing.
+ * Made per request, so one request's slow statement never holds up another's. Text and a
+ * QueryConfig only: no callbacks, cursors or COPY (pipelined connections refuse them).
  */
 export function readsTogether(pipelined: pg.Pool): Reads {
   let asked: Asked[] | null = null;
+  // The batch in flight: answered (never rejected) once its every statement is.
+  let answering: Promise<void> = Promise.resolve();
 
-  const send = async () => {
-    const batch = asked!;
+  const send = () => {
+    answering = sendBatch(asked!);
     asked = null;
+  };
+
+  const sendBatch = async (batch: Asked[]) => {
     let client: pg.PoolClient;
     try {
       client = await pipelined.connect();
@@ -53,8 +60,10 @@ export function readsTogether(pipelined: pg.Pool): Reads {
     new Promise<pg.QueryResult>((resolve, reject) => {
       if (asked === null) {
         asked = [];
-        // After this turn's ticks and promise jobs: DataLoader dispatches in a tick after a promise job.
-        setImmediate(send);
+        // After this turn's ticks and promise jobs (DataLoader dispatches in a tick after a promise job),
+        // and after the batch in flight is answered: the loaders waiting on its answers, which may
+        // arrive in separate reads of the socket, dispatch in between and their statements go together.
+        void answering.then(() => setImmediate(send));
       }
       asked.push({ text, values, resolve, reject });
     });

@@ -92,6 +92,19 @@ describe('reads sent together', () => {
     expect(a.pid).not.toBe(b.pid);
   });
 
+  it('sends the statements asked while a batch is answered together once it is, however its answers arrive', async () => {
+    const reads = readsTogether(pipelined);
+    await pidAnd(reads, 0);
+    // The first answer comes at once, the second later (the server sleeps between them): each asks a statement on arrival.
+    const { result, writes } = await writesDuring(pipelined, () => Promise.all([
+      pidAnd(reads, 1).then(() => pidAnd(reads, 3)),
+      reads.query('SELECT pg_sleep(0.05)').then(() => pidAnd(reads, 4)),
+    ]));
+    expect(result.map((a) => a.n)).toEqual([3, 4]);
+    expect(result[0]!.pid).toBe(result[1]!.pid);
+    expect(writes).toBe(2);
+  });
+
   it('sends statements asked after an answer in a batch of their own', async () => {
     const reads = readsTogether(pipelined);
     const { writes } = await writesDuring(pipelined, async () => {
