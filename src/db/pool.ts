@@ -33,10 +33,14 @@ export function createPool(options: PoolOptions = {}): pg.Pool {
 /**
  * A pool like `pool` (the same server, schema and size) whose connections pipeline: for reads sent
  * together (src/db/reads.ts). Kept apart from `pool` because a pipelined connection refuses COPY
- * (roster and statement imports use it) and cursors.
+ * (roster and statement imports use it) and cursors. Its statements are prepared once a connection;
+ * each is still planned for its own values (`plan_cache_mode`), so a unit of 20 members and one of
+ * 20,000 never share a plan made for the other.
  */
 export function pipelinedPool(pool: pg.Pool): pg.Pool {
-  return watched(new pg.Pool({ ...pool.options, pipeline: true }));
+  // Given here, `options` would hide libpq's PGOPTIONS, which pg reads only when none is given.
+  const options = [pool.options.options ?? process.env.PGOPTIONS, '-c plan_cache_mode=force_custom_plan'].filter(Boolean).join(' ');
+  return watched(new pg.Pool({ ...pool.options, options, pipeline: true }));
 }
 
 function watched(pool: pg.Pool): pg.Pool {

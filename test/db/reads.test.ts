@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { pipelinedPool } from '../../src/db/pool.ts';
-import { readsTogether } from '../../src/db/reads.ts';
+import { NAMED_MAX, readsTogether } from '../../src/db/reads.ts';
 
 /**
  * A request's reads asked before the event loop turns go out together: on one connection, in one
@@ -112,5 +112,46 @@ describe('reads sent together', () => {
       await pidAnd(reads, 2);
     });
     expect(writes).toBe(2);
+  });
+});
+
+describe('statements prepared once a connection', () => {
+  it('parses a text once on a connection: later it is bound to the statement prepared the first time, and planned for its values each time', async () => {
+    const one = pipelinedPool(new pg.Pool({ ...db.pool.options, max: 1 }));
+    try {
+      const text = 'SELECT $1::int + 1 AS n -- prepared once';
+      const answers = [];
+      for (const n of [1, 2, 3, 4, 5, 6, 7]) answers.push((await readsTogether(one).query<{ n: number }>(text, [n])).rows[0]!.n);
+      // Twice more in one batch, the first of them on a new text.
+      const other = 'SELECT $1::int * 2 AS n -- prepared once';
+      const batch = readsTogether(one);
+      answers.push(...(await Promise.all([batch.query<{ n: number }>(other, [5]), batch.query<{ n: number }>(other, [6])])).map((r) => r.rows[0]!.n));
+      expect(answers).toEqual([2, 3, 4, 5, 6, 7, 8, 10, 12]);
+      const { rows } = await readsTogether(one).query(
+        `SELECT name, statement, generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements WHERE statement LIKE '%-- prepared once' ORDER BY statement DESC`,
+      );
+      // Past five runs PostgreSQL would switch to one generic plan for all values; these stay planned for each.
+      expect(rows).toEqual([
+        { name: expect.stringMatching(/^read\d+$/), statement: text, generic: 0, custom: 7 },
+        { name: expect.stringMatching(/^read\d+$/), statement: other, generic: 0, custom: 2 },
+      ]);
+    } finally {
+      await one.end();
+    }
+  });
+
+  it(`names at most ${NAMED_MAX} texts: past them a text is parsed each time, as before, and still answered`, async () => {
+    const one = pipelinedPool(new pg.Pool({ ...db.pool.options, max: 1 }));
+    try {
+      const reads = readsTogether(one);
+      const texts = Array.from({ length: NAMED_MAX + 10 }, (_, i) => `SELECT ${i}::int AS n -- one of many`);
+      const answers = await Promise.all(texts.map((text) => reads.query<{ n: number }>(text)));
+      expect(answers.map((r) => r.rows[0]!.n)).toEqual(texts.map((_, i) => i));
+      const { rows } = await readsTogether(one).query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_prepared_statements`);
+      expect(rows[0]!.n).toBeLessThanOrEqual(NAMED_MAX);
+      expect(rows[0]!.n).toBeGreaterThan(NAMED_MAX - 20);
+    } finally {
+      await one.end();
+    }
   });
 });
