@@ -1,7 +1,6 @@
 import { canMove } from '../kernel/transitions.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
-import { lockContributionPayments } from '../members/store.ts';
 import { conflict, invalid, notFound, type DomainError } from '../kernel/errors.ts';
 import { fenToCny } from '../kernel/money.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
@@ -10,9 +9,9 @@ import { decideOrPropose } from './fourEyes.ts';
 import { isReturn } from './matching/matcher.ts';
 import { DEBITABLE, type BankEntry, type MatchDecision, type RecordedPayment } from './matching/types.ts';
 import { EXCEPTION_TRANSITIONS, type Confirmed, type ExceptionStatus, type ManualMatch, type OpenException } from './model.ts';
-import { recordContributionPayments, recordReturns, refreshProofs } from './run.ts';
+import { lockedRecordedPayments, recordContributionPayments, recordReturns, refreshProofs } from './run.ts';
 import * as store from './store/resolutions.ts';
-import { entryToMatch, insertMatches, lockAccounts, unmatchedRecordedPayments } from './store/runs.ts';
+import { entryToMatch, insertMatches, lockAccounts } from './store/runs.ts';
 
 /**
  * A person resolving an exception: matching its transaction by hand (to payouts by EndToEndId, or
@@ -138,16 +137,10 @@ async function close(tx: Tx, x: OpenException, resolution: 'MATCHED' | 'WRITTEN_
   await refreshProofs(tx, x.account, x.occurredOn);
 }
 
-/**
- * Payments a clerk recorded by hand under the bank's reference of this transaction that nothing
- * matched yet, with the lock that keeps another from being recorded until this commits (the order
- * a reconciliation chunk reads them in). As the matcher, only a whole entry (txIndex 0) has them.
- */
+/** Payments a clerk recorded by hand for this transaction, locked as a chunk reads them; as the matcher, only a whole entry (txIndex 0) has them. */
 async function recordedByHand(tx: Tx, entry: { entry: BankEntry }, txIndex: number): Promise<RecordedPayment[]> {
   const reference = entry.entry.accountServicerRef;
-  if (reference === undefined || txIndex !== 0) return [];
-  await lockContributionPayments(tx, 'shared');
-  return unmatchedRecordedPayments(tx, [reference]);
+  return reference === undefined || txIndex !== 0 ? [] : lockedRecordedPayments(tx, [reference]);
 }
 
 async function attemptsOf(tx: Tx, endToEndIds: readonly string[], kind: 'PAYOUT' | 'RETURN') {

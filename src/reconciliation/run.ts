@@ -5,7 +5,7 @@ import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents
 import { analyzePayouts } from '../payouts/store/payouts.ts';
 import { amountRuleAmounts, contributionReferences, matchEntries } from './matching/matcher.ts';
 import { dailyProof, missingDebits, type DailyProof } from './matching/proof.ts';
-import { exceptionKey, type EntryToMatch, type ExceptionFinding, type MatchBook, type MatchDecision, type MatchOutcome } from './matching/types.ts';
+import { exceptionKey, type EntryToMatch, type ExceptionFinding, type MatchBook, type MatchDecision, type MatchOutcome, type RecordedPayment } from './matching/types.ts';
 import * as proofs from './store/proofs.ts';
 import * as store from './store/runs.ts';
 import { chinaToday } from '../kernel/time.ts';
@@ -140,12 +140,21 @@ async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[
   const units = await store.unitsOf(tx, unique(referenced.map((r) => r.creditCode)), payers.map((p) => p.unitId));
   const years = await store.contributionYears(tx, units.map((u) => u.unitId));
   const figures = await contributionFigures(tx, years);
-  await lockContributionPayments(tx, 'shared'); // until this chunk commits: no clerk's payment lands between this read and writeOutcome
-  const recordedPayments = await store.unmatchedRecordedPayments(tx, unique(credits.map((e) => e.entry.accountServicerRef)));
+  const recordedPayments = await lockedRecordedPayments(tx, unique(credits.map((e) => e.entry.accountServicerRef)));
   return {
     payouts, units, payers, recordedPayments,
     contributions: years.map((y, i) => ({ ...y, owedFen: figures[i]!.owedFen, paidFen: figures[i]!.paidFen })),
   };
+}
+
+/**
+ * Payments recorded by hand under these bank references that no credit matched yet, read under the
+ * shared contribution-payment lock, held until the caller commits: a clerk's payment recorded after
+ * this read waits, so it is never missed here and counted again under a reference of the caller's.
+ */
+export async function lockedRecordedPayments(tx: Tx, references: readonly string[]): Promise<RecordedPayment[]> {
+  await lockContributionPayments(tx, 'shared');
+  return store.unmatchedRecordedPayments(tx, references);
 }
 
 interface WrittenOutcome {
