@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { freshDatabase, TEST_DATABASE_URL, untilBlockedBy, type TestDatabase } from '../support/db.ts';
+import { commitOnceWaitedOn, freshDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { fen } from './support.ts';
 import { claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from './seed.ts';
@@ -281,21 +281,19 @@ describe('adjudication job', () => {
     const freeId = await seedSettlement(db.pool, free, { psn: '10,000.00' });
     await db.pool.query(`INSERT INTO member_year_totals (member_id, plan_year) VALUES ($1, 2025) ON CONFLICT DO NOTHING`, [held.memberId]);
     // Another transaction holds the held member's year, as a concurrent batch does, and pays 10,000 of its cap.
-    const holder = await db.pool.connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query(`UPDATE member_year_totals SET inpatient_fen = inpatient_fen + $2 WHERE member_id = $1 AND plan_year = 2025`, [held.memberId, fen('10,000.00')]);
-      const adjudicating = adjudicateSettlements(db.pool, [...heldIds, freeId], OPTIONS);
+    const { work: adjudicating } = await commitOnceWaitedOn(
+      db.pool,
+      async (holder) => {
+        await holder.query(`UPDATE member_year_totals SET inpatient_fen = inpatient_fen + $2 WHERE member_id = $1 AND plan_year = 2025`, [held.memberId, fen('10,000.00')]);
+      },
+      () => adjudicateSettlements(db.pool, [...heldIds, freeId], OPTIONS),
       // A waiting batch's claims are not committed.
-      await untilBlockedBy(db.pool, holder, adjudicating);
-      expect((await claimOf(db.pool, freeId))?.totalFen).toBe(fen('6,000.00'));
-      expect(await claimOf(db.pool, heldIds[0]!)).toBeNull();
-      await holder.query('COMMIT');
-      expect((await adjudicating).map((o) => o.settlementId).sort()).toEqual([...heldIds, freeId].sort());
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      holder.release();
-    }
+      async () => {
+        expect((await claimOf(db.pool, freeId))?.totalFen).toBe(fen('6,000.00'));
+        expect(await claimOf(db.pool, heldIds[0]!)).toBeNull();
+      },
+    );
+    expect((await adjudicating).map((o) => o.settlementId).sort()).toEqual([...heldIds, freeId].sort());
     // The holder's 10,000 counted: INPATIENT pays the earlier stay 30,000, the later one the 10,000 left of the 50,000 cap.
     expect((await claimOf(db.pool, heldIds[1]!))?.amounts.INPATIENT).toBe(fen('30,000.00'));
     expect((await claimOf(db.pool, heldIds[0]!))?.amounts.INPATIENT).toBe(fen('10,000.00'));

@@ -5,7 +5,7 @@ import { applyManualPayment } from '../../src/members/contributions.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { freshDatabase, untilBlockedBy, type TestDatabase } from '../support/db.ts';
+import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed, owingUnit } from './support.ts';
 
 /**
@@ -30,19 +30,13 @@ describe('a payment recorded by hand while the statement is reconciled', () => {
     await importConfirmed(db.pool, handStatement(DAY, 100_000_000, [credit]));
 
     // The clerk's payment is being recorded (not committed) when the run starts: the run must wait for it.
-    const held = await db.pool.connect();
-    try {
-      await held.query('BEGIN');
-      const payment = { unitId: unit.id, planYear: 2025, amountFen: unit.owedFen, reference: credit.accountServicerRef!, paidOn: DAY };
-      await applyManualPayment(held as unknown as Tx, CLERK, payment);
-      const run = reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
-      await untilBlockedBy(db.pool, held, run);
-      await held.query('COMMIT');
-      expect(await run).toMatchObject({ entries: 1, matched: 1, exceptions: 0 });
-    } finally {
-      await held.query('ROLLBACK').catch(() => undefined);
-      held.release();
-    }
+    const payment = { unitId: unit.id, planYear: 2025, amountFen: unit.owedFen, reference: credit.accountServicerRef!, paidOn: DAY };
+    const { work: run } = await commitOnceWaitedOn(
+      db.pool,
+      (held) => applyManualPayment(held as unknown as Tx, CLERK, payment),
+      () => reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' }),
+    );
+    expect(await run).toMatchObject({ entries: 1, matched: 1, exceptions: 0 });
 
     const { rows } = await db.pool.query(
       `SELECT cp.reference, cp.source, cp.amount_fen AS "amountFen", m.rule

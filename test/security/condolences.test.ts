@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { untilBlockedBy } from '../support/db.ts';
+import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { application, CAPS, governWithCondolence, worker, type Worker } from '../condolences/support.ts';
@@ -107,19 +107,13 @@ describe('applying', () => {
     const { db, gw } = await setup();
     const [a, b] = [await worker(db.pool), await worker(db.pool)];
     // Unit A's operator applies while ADMIN's move of the worker to unit B is being committed.
-    const moving = await db.pool.connect();
-    try {
-      await moving.query('BEGIN');
-      await moving.query('UPDATE members SET unit_id = $2 WHERE id = $1', [a.memberId, b.unitId]);
-      const applying = gw.query(operatorOf(a), APPLY, { input: input(a) });
-      await untilBlockedBy(db.pool, moving, applying);
-      await moving.query('COMMIT');
-      const { data } = await applying;
-      expect(data.applyForCondolence).toEqual({ condolence: null, userErrors: [expect.objectContaining({ field: 'input.memberId', code: 'NOT_FOUND' })] });
-    } finally {
-      await moving.query('ROLLBACK').catch(() => undefined);
-      moving.release();
-    }
+    const { work: applying } = await commitOnceWaitedOn(
+      db.pool,
+      (moving) => moving.query('UPDATE members SET unit_id = $2 WHERE id = $1', [a.memberId, b.unitId]),
+      () => gw.query(operatorOf(a), APPLY, { input: input(a) }),
+    );
+    const { data } = await applying;
+    expect(data.applyForCondolence).toEqual({ condolence: null, userErrors: [expect.objectContaining({ field: 'input.memberId', code: 'NOT_FOUND' })] });
     const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM condolences WHERE member_id = $1`, [a.memberId]);
     expect(rows[0].n).toBe(0);
   });

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, untilBlockedBy, type TestDatabase } from '../support/db.ts';
+import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { lookupHash, maskBankCard } from '../../src/privacy/personalData.ts';
 import { localId } from '../../src/gateway/globalId.ts';
@@ -125,36 +125,33 @@ describe('attack 1: member takeover across units', () => {
     // B's import refuses other units' members first, then merges: A's member, not yet committed
     // when B looks, appears in between. The merge waits for it and must leave it to A.
     const who = idNumber(40);
-    const held = await db.pool.connect();
-    try {
-      await held.query('BEGIN');
-      const { rows: [member] } = await held.query<{ id: number }>(
-        `INSERT INTO members (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender)
-         VALUES ($1, '会员40', '\\x00', $2, '350521**********40', '1985-03-12', 'M') RETURNING id`,
-        [localId('id', unitA, 'Unit'), lookupHash(gw.keys, who)],
-      );
-      await held.query(
-        `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, enrolled_on, first_enrolled_on) VALUES ($1, $2, 2025, 'PRIVATE', '2025-01-01', '2025-01-01')`,
-        [member!.id, localId('id', unitA, 'Unit')],
-      );
-      const importing = importAs(OPERATOR_B, `name,id_number,phone,bank_card,bank_code,plan_year\n冒名顶替,${who},13999999999,${card(940)},${OTHER_BANK},2025\n`);
-      await untilBlockedBy(db.pool, held, importing);
-      await held.query('COMMIT');
+    const { held: member, work: importing } = await commitOnceWaitedOn(
+      db.pool,
+      async (held) => {
+        const { rows: [inserted] } = await held.query<{ id: number }>(
+          `INSERT INTO members (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender)
+           VALUES ($1, '会员40', '\\x00', $2, '350521**********40', '1985-03-12', 'M') RETURNING id`,
+          [localId('id', unitA, 'Unit'), lookupHash(gw.keys, who)],
+        );
+        await held.query(
+          `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, enrolled_on, first_enrolled_on) VALUES ($1, $2, 2025, 'PRIVATE', '2025-01-01', '2025-01-01')`,
+          [inserted!.id, localId('id', unitA, 'Unit')],
+        );
+        return inserted!;
+      },
+      () => importAs(OPERATOR_B, `name,id_number,phone,bank_card,bank_code,plan_year\n冒名顶替,${who},13999999999,${card(940)},${OTHER_BANK},2025\n`),
+    );
 
-      const result = await importing;
-      expect(result).toMatchObject({ status: 'DONE', rowsRejected: 1, rowsUpdated: 0 });
-      expect(result.errors).toEqual([{ row: 2, field: 'id_number', reason: expect.stringContaining('cannot be registered by this unit') }]);
-      const { rows } = await db.pool.query(
-        `SELECT m.unit_id AS "memberUnit", m.name, m.bank_card_hash AS card, e.unit_id AS "enrolmentUnit"
-           FROM members m JOIN enrolments e ON e.member_id = m.id AND e.plan_year = 2025 WHERE m.id = $1`,
-        [member!.id],
-      );
-      const a = localId('id', unitA, 'Unit');
-      expect(rows).toEqual([{ memberUnit: a, name: '会员40', card: null, enrolmentUnit: a }]);
-    } finally {
-      await held.query('ROLLBACK').catch(() => undefined);
-      held.release();
-    }
+    const result = await importing;
+    expect(result).toMatchObject({ status: 'DONE', rowsRejected: 1, rowsUpdated: 0 });
+    expect(result.errors).toEqual([{ row: 2, field: 'id_number', reason: expect.stringContaining('cannot be registered by this unit') }]);
+    const { rows } = await db.pool.query(
+      `SELECT m.unit_id AS "memberUnit", m.name, m.bank_card_hash AS card, e.unit_id AS "enrolmentUnit"
+         FROM members m JOIN enrolments e ON e.member_id = m.id AND e.plan_year = 2025 WHERE m.id = $1`,
+      [member.id],
+    );
+    const a = localId('id', unitA, 'Unit');
+    expect(rows).toEqual([{ memberUnit: a, name: '会员40', card: null, enrolmentUnit: a }]);
   });
 
   it('createMember and updateMember by another unit\'s operator change nothing and reveal nothing', async () => {
@@ -183,19 +180,13 @@ describe('attack 1: member takeover across units', () => {
       ['updateMember', () => gw.query(OPERATOR_A, UPDATE, { input: { memberId: member.id, name: '改名', bankAccount: { cardNumber: card(941), bankCode: OTHER_BANK } } })],
       ['enrolMember', () => gw.query(OPERATOR_A, ENROL, { input: { memberId: member.id, planYear: Number(chinaToday().slice(0, 4)) } })],
     ] as const) {
-      const moving = await db.pool.connect();
-      try {
-        await moving.query('BEGIN');
-        await moving.query('UPDATE members SET unit_id = $2 WHERE id = $1', [localId('id', member.id, 'Member'), localId('id', unitB, 'Unit')]);
-        const acting = act();
-        await untilBlockedBy(db.pool, moving, acting);
-        await moving.query('COMMIT');
-        const { data } = await acting;
-        expect(Object.values(data)[0], what).toMatchObject({ userErrors: [{ field: 'input.memberId', code: 'NOT_FOUND' }] });
-      } finally {
-        await moving.query('ROLLBACK').catch(() => undefined);
-        moving.release();
-      }
+      const { work: acting } = await commitOnceWaitedOn(
+        db.pool,
+        (moving) => moving.query('UPDATE members SET unit_id = $2 WHERE id = $1', [localId('id', member.id, 'Member'), localId('id', unitB, 'Unit')]),
+        act,
+      );
+      const { data } = await acting;
+      expect(Object.values(data)[0], what).toMatchObject({ userErrors: [{ field: 'input.memberId', code: 'NOT_FOUND' }] });
       await db.pool.query('UPDATE members SET unit_id = $2 WHERE id = $1', [localId('id', member.id, 'Member'), localId('id', unitA, 'Unit')]);
     }
     expect(await stored(member.id)).toMatchObject({ name: before.name, bank_card_hash: before.bank_card_hash, bank_code: before.bank_code });

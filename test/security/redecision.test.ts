@@ -7,7 +7,7 @@ import * as benefitsStore from '../../src/benefits/store.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import type { Tx } from '../../src/kernel/transaction.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
-import { untilBlockedBy } from '../support/db.ts';
+import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { fen } from '../benefits/support.ts';
 import { claimOf, payContribution, seedEnrolledMember, seedSettlement, totalsOf } from '../benefits/seed.ts';
@@ -105,21 +105,17 @@ describe('a correction racing a reviewer', () => {
     const ruleSets = new RuleSetCache();
     // Another transaction re-decides the claim (now paid for: PENDING_REVIEW) and a reviewer rejects it;
     // the correction asked meanwhile reads the claim still INELIGIBLE, then waits for its lock.
-    const held = await db.pool.connect();
-    try {
-      await held.query('BEGIN');
-      const tx = held as unknown as Tx;
-      const redecided = await redecideClaim(tx, a.claimId, { actor: REDECISION_ACTOR, cause: 'CONTRIBUTION_PAID', ruleSets, ...OPTIONS });
-      expect(redecided).toMatchObject({ before: 'INELIGIBLE', after: 'PENDING_REVIEW' });
-      await benefitsStore.rejectClaim(tx, a.claimId, 'rev', 'receipts missing');
-      const correction = redecideInScope(db.pool, { subject: 'ops', role: 'ADMIN' }, UNSCOPED, a.claimId, ruleSets);
-      await untilBlockedBy(db.pool, held, correction);
-      await held.query('COMMIT');
-      await expect(correction).rejects.toMatchObject({ code: 'CONFLICT', field: 'input.claimId' });
-    } finally {
-      await held.query('ROLLBACK').catch(() => undefined);
-      held.release();
-    }
+    const { work: correction } = await commitOnceWaitedOn(
+      db.pool,
+      async (held) => {
+        const tx = held as unknown as Tx;
+        const redecided = await redecideClaim(tx, a.claimId, { actor: REDECISION_ACTOR, cause: 'CONTRIBUTION_PAID', ruleSets, ...OPTIONS });
+        expect(redecided).toMatchObject({ before: 'INELIGIBLE', after: 'PENDING_REVIEW' });
+        await benefitsStore.rejectClaim(tx, a.claimId, 'rev', 'receipts missing');
+      },
+      () => redecideInScope(db.pool, { subject: 'ops', role: 'ADMIN' }, UNSCOPED, a.claimId, ruleSets),
+    );
+    await expect(correction).rejects.toMatchObject({ code: 'CONFLICT', field: 'input.claimId' });
     expect((await claimOf(db.pool, a.settlementId))!.status).toBe('REJECTED');
     // One re-decision: the one before the rejection, none after it.
     expect((await db.pool.query(`SELECT 1 FROM claim_redecisions WHERE claim_id = $1`, [a.claimId])).rowCount).toBe(1);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
-import { freshDatabase, untilBlockedBy, type TestDatabase } from '../support/db.ts';
+import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import type { Tx } from '../../src/kernel/transaction.ts';
 import { inTransaction } from '../../src/db/pool.ts';
 import { PlatformError } from '../../src/settlements/envelope.ts';
@@ -192,19 +192,13 @@ describe('files and other sources', () => {
     // ward-a stores its copy and keeps its transaction open; ward-b stores, commits and matches its
     // own meanwhile. Had ward-b's copy been matched before ward-a's was committed, neither match
     // would have seen the other copy: both MATCHED, the stay paid twice.
-    const held = await db.pool.connect();
-    try {
-      await held.query('BEGIN');
-      const first = await storePage(held as Tx, 'ward-a', null, page);
-      const second = inTransaction(db.pool, (tx) => storePage(tx, 'ward-b', null, page)).then((b) => matchSettlements(db.pool, b.toMatch));
-      await untilBlockedBy(db.pool, held, second);
-      await held.query('COMMIT');
-      await matchSettlements(db.pool, first.toMatch);
-      await second;
-    } finally {
-      await held.query('ROLLBACK').catch(() => undefined);
-      held.release();
-    }
+    const { held: first, work: second } = await commitOnceWaitedOn(
+      db.pool,
+      (held) => storePage(held as Tx, 'ward-a', null, page),
+      () => inTransaction(db.pool, (tx) => storePage(tx, 'ward-b', null, page)).then((b) => matchSettlements(db.pool, b.toMatch)),
+    );
+    await matchSettlements(db.pool, first.toMatch);
+    await second;
     const { rows } = await db.pool.query(`SELECT source, status, duplicate_of_id IS NOT NULL AS dup FROM settlements WHERE setl_id = 'SAME-STAY-TWO-SOURCES' ORDER BY id`);
     expect(rows).toEqual([
       { source: 'ward-a', status: expectedOutcome(data, registry, item).status, dup: false },

@@ -48,6 +48,30 @@ export async function untilBlockedBy(pool: pg.Pool, holder: pg.ClientBase, work:
 }
 
 /**
+ * `work` run against a transaction held open on a connection of its own: `hold` writes in it (taking
+ * the locks `work` must wait for), `work` starts, and once it waits (or has ended) `whileWaiting`
+ * runs and the transaction commits. Returns what `hold` returned and `work`'s promise, not awaited,
+ * so a refusal is the test's to expect. The connection is rolled back and released whatever happens.
+ */
+export async function commitOnceWaitedOn<H, T>(
+  pool: pg.Pool, hold: (held: pg.PoolClient) => Promise<H>, work: () => Promise<T>, whileWaiting?: () => Promise<void>,
+): Promise<{ held: H; work: Promise<T> }> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const held = await hold(client);
+    const working = work();
+    await untilBlockedBy(pool, client, working);
+    await whileWaiting?.();
+    await client.query('COMMIT');
+    return { held, work: working };
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release();
+  }
+}
+
+/**
  * Counts the SQL statements run while `work` runs, on every connection of this process (the gateway's
  * reads go out on a pool of their own, src/db/reads.ts), and the round trips they took: a statement
  * asked while its connection still has others in flight travels with them (pipelined), one asked on
