@@ -7,7 +7,7 @@ import type {
 } from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
-import { memberRowScopeSql } from '../db/scope.ts';
+import { memberRowScopeSql, memberScopeSql } from '../db/scope.ts';
 import { keysetSql, type Ordering } from '../db/keyset.ts';
 
 /**
@@ -446,11 +446,18 @@ export async function releaseDiseaseGroupGrants(tx: Tx, claimId: number): Promis
 
 // ---- review ----
 
-/** The member and plan year of a claim within the caller's scope; null when there is none. */
+/**
+ * The member and plan year of a claim within the caller's scope; null when there is none. The
+ * member is locked (FOR SHARE) until the commit and the scope checked on the row locked, so a move
+ * to another unit either commits first, and the claim is out of the old unit's scope, or waits.
+ */
 export async function claimInScope(tx: Tx, claimId: number, scope: Scope): Promise<{ memberId: number; planYear: number; status: ClaimStatus } | null> {
   const p = new Params();
   const { rows: [found] } = await tx.query<{ memberId: number; planYear: number; status: ClaimStatus }>(
-    `SELECT c.member_id AS "memberId", c.plan_year AS "planYear", c.status FROM claims c WHERE c.id = ${p.add(claimId)} AND ${memberRowScopeSql(p, scope, 'c')}`,
+    `SELECT c.member_id AS "memberId", c.plan_year AS "planYear", c.status
+       FROM claims c JOIN members m ON m.id = c.member_id
+      WHERE c.id = ${p.add(claimId)} AND ${memberScopeSql(p, scope, 'm')}
+        FOR SHARE OF m`,
     p.values,
   );
   return found ?? null;

@@ -2,7 +2,7 @@ import type { Queryable, Tx } from '../kernel/transaction.ts';
 import type { Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { Params } from '../db/sql.ts';
-import { memberRowScopeSql, unitRowScopeSql } from '../db/scope.ts';
+import { memberRowScopeSql, memberScopeSql } from '../db/scope.ts';
 import { byKey, keysetSql } from '../db/keyset.ts';
 import type { CondolenceReason, CondolenceRow, CondolenceStatus } from './model.ts';
 
@@ -36,8 +36,7 @@ export async function workerInScope(tx: Tx, memberId: number, planYear: number, 
     `SELECT m.id AS "memberId", m.unit_id AS "unitId", o.name AS "organisationName",
             EXISTS (SELECT 1 FROM enrolments e WHERE e.member_id = m.id AND e.plan_year = ${p.add(planYear)}) AS enrolled
        FROM members m JOIN units u ON u.id = m.unit_id JOIN organisations o ON o.id = u.organisation_id
-      WHERE m.id = ${p.add(memberId)} AND ${unitRowScopeSql(p, scope, 'm.unit_id')}
-        AND ${scope.memberId === null ? 'true' : `m.id = ${p.add(scope.memberId)}`}
+      WHERE m.id = ${p.add(memberId)} AND ${memberScopeSql(p, scope, 'm')}
         FOR SHARE OF m`,
     p.values,
   );

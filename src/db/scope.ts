@@ -39,6 +39,16 @@ export function unitRowScopeSql(p: Params, scope: Scope, unitIdExpr: string): st
 }
 
 /**
+ * The scope of a members row itself (`alias`), written on that row's columns and not through a
+ * subquery of members: a query that locks it (`FOR SHARE OF alias`) and waits for a move to commit
+ * checks the scope again on the row as the move left it.
+ */
+export function memberScopeSql(p: Params, scope: Scope, alias: string): string {
+  const own = scope.memberId === null ? [] : [`${alias}.id = ${p.add(scope.memberId)}`];
+  return [unitRowScopeSql(p, scope, `${alias}.unit_id`), ...own].join(' AND ');
+}
+
+/**
  * The scope of rows owned by an organisation (`organisationIdExpr`: funders, organisations): an
  * organisation's staff see their organisation and those below it. Unit operators and members own no
  * organisation's rows, so for them nothing is in scope.

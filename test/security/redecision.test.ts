@@ -121,3 +121,27 @@ describe('a correction racing a reviewer', () => {
     expect((await db.pool.query(`SELECT 1 FROM claim_redecisions WHERE claim_id = $1`, [a.claimId])).rowCount).toBe(1);
   });
 });
+
+describe('a correction racing a member\'s move', () => {
+  it('a member ADMIN moves to another unit is out of the old unit\'s reach once the move commits: the claim is not decided again', async () => {
+    const { db, gw } = await started();
+    const a = await refusedClaim();
+    const b = await refusedClaim();
+    await payContribution(db.pool, a.member.unitId);
+    // ADMIN's move of A's member to unit B commits while unit A's operator's correction waits: for the
+    // member, or (read before the move without a lock) for the member's year, which a batch adjudicating
+    // another of the member's stays holds in the same transaction here.
+    const { work: correcting } = await commitOnceWaitedOn(
+      db.pool,
+      async (moving) => {
+        await moving.query('UPDATE members SET unit_id = $2 WHERE id = $1', [a.member.memberId, b.member.unitId]);
+        await moving.query('SELECT 1 FROM member_year_totals WHERE member_id = $1 FOR UPDATE', [a.member.memberId]);
+      },
+      () => gw.query({ role: 'UNIT_OPERATOR', unit: a.member.creditCode }, REDECIDE, { id: a.claimGid }),
+    );
+    const { data } = await correcting;
+    expect(data.redecideClaim).toEqual({ changed: null, claim: null, userErrors: [expect.objectContaining({ field: 'input.claimId', code: 'NOT_FOUND' })] });
+    expect((await claimOf(db.pool, a.settlementId))!.status).toBe('INELIGIBLE');
+    expect((await db.pool.query(`SELECT 1 FROM claim_redecisions WHERE claim_id = $1`, [a.claimId])).rowCount).toBe(0);
+  });
+});
