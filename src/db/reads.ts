@@ -38,14 +38,28 @@ export function readsTogether(pipelined: pg.Pool): Reads {
       return;
     }
     let failed: Error | undefined;
+    let stale = false;
     // Corked, the statements' messages leave in one write instead of one each. Each is written before
     // its function first waits, so inside the cork; one refused at once (a bad argument) fails alone.
     const { stream } = client.connection;
     stream.cork();
     const answers = batch.map(async (a) => {
+      const text = named(a.text);
       try {
-        a.resolve(await client.query(named(a.text), a.values));
+        a.resolve(await client.query(text, a.values));
       } catch (error) {
+        // Prepared before a migration changed the shape of its result: PostgreSQL refuses the statement
+        // (it never runs it), so it is asked again as a text, parsed afresh, and the connection holding
+        // the stale statement is replaced.
+        if (text !== a.text && (error as { code?: string }).code === RESULT_CHANGED_SHAPE) {
+          stale = true;
+          try {
+            a.resolve(await client.query(a.text, a.values));
+            return;
+          } catch (again) {
+            error = again;
+          }
+        }
         failed ??= error as Error;
         a.reject(error);
       }
@@ -53,7 +67,7 @@ export function readsTogether(pipelined: pg.Pool): Reads {
     stream.uncork();
     await Promise.all(answers);
     // As pg's own pool.query does: a connection that saw an error is closed, not reused.
-    client.release(failed);
+    client.release(failed ?? stale);
   };
 
   const query = (text: string | pg.QueryConfig, values?: unknown[]) =>
@@ -76,6 +90,8 @@ export function readsTogether(pipelined: pg.Pool): Reads {
  * A prepared statement holds about 35 KB of its backend's memory: at most some 17 MB a connection.
  */
 export const NAMED_MAX = 500;
+/** SQLSTATE feature_not_supported: "cached plan must not change result type". */
+const RESULT_CHANGED_SHAPE = '0A000';
 const names = new Map<string, string>();
 
 /**

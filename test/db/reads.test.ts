@@ -140,6 +140,33 @@ describe('statements prepared once a connection', () => {
     }
   });
 
+  it("answers a statement prepared before a migration changed its result's shape, on a connection then replaced", async () => {
+    const one = pipelinedPool(new pg.Pool({ ...db.pool.options, max: 1 }));
+    try {
+      await db.pool.query(`CREATE TABLE reshaped (id int)`);
+      await db.pool.query(`INSERT INTO reshaped VALUES (1)`);
+      const text = 'SELECT * FROM reshaped WHERE id = $1';
+      const ask = () => {
+        const reads = readsTogether(one);
+        return Promise.all([reads.query(text, [1]), pidAnd(reads, 0)]);
+      };
+      const [before, { pid }] = await ask();
+      expect(before.rows).toEqual([{ id: 1 }]);
+      // A migration while the gateway runs: the statement prepared on that connection now returns another shape.
+      await db.pool.query(`ALTER TABLE reshaped ADD COLUMN note text DEFAULT 'added'`);
+      const [after, same] = await ask();
+      expect(after.rows).toEqual([{ id: 1, note: 'added' }]);
+      expect(same.pid).toBe(pid);
+      // The connection holding the stale statement is not used again; the next one prepares the new shape.
+      const [again, next] = await ask();
+      expect(again.rows).toEqual([{ id: 1, note: 'added' }]);
+      expect(next.pid).not.toBe(pid);
+    } finally {
+      await one.end();
+      await db.pool.query(`DROP TABLE IF EXISTS reshaped`);
+    }
+  });
+
   it(`names at most ${NAMED_MAX} texts: past them a text is parsed each time, as before, and still answered`, async () => {
     const one = pipelinedPool(new pg.Pool({ ...db.pool.options, max: 1 }));
     try {
