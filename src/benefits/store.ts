@@ -448,16 +448,17 @@ export async function releaseDiseaseGroupGrants(tx: Tx, claimId: number): Promis
 
 /**
  * The member and plan year of a claim within the caller's scope; null when there is none. The
- * member is locked (FOR SHARE) until the commit and the scope checked on the row locked, so a move
- * to another unit either commits first, and the claim is out of the old unit's scope, or waits.
+ * member and its unit are locked (FOR SHARE) until the commit and the scope checked on the rows
+ * locked, so a move (the member's to another unit, the unit's to another organisation) either
+ * commits first, and the claim is out of the old scope, or waits.
  */
 export async function claimInScope(tx: Tx, claimId: number, scope: Scope): Promise<{ memberId: number; planYear: number; status: ClaimStatus } | null> {
   const p = new Params();
   const { rows: [found] } = await tx.query<{ memberId: number; planYear: number; status: ClaimStatus }>(
     `SELECT c.member_id AS "memberId", c.plan_year AS "planYear", c.status
-       FROM claims c JOIN members m ON m.id = c.member_id
-      WHERE c.id = ${p.add(claimId)} AND ${memberScopeSql(p, scope, 'm')}
-        FOR SHARE OF m`,
+       FROM claims c JOIN members m ON m.id = c.member_id JOIN units u ON u.id = m.unit_id
+      WHERE c.id = ${p.add(claimId)} AND ${memberScopeSql(p, scope, 'm', 'u')}
+        FOR SHARE OF m, u`,
     p.values,
   );
   return found ?? null;

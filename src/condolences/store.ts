@@ -26,9 +26,9 @@ export interface CondolenceWorker {
 
 /**
  * The worker on a roster in `scope` (a unit operator its own unit's, an organisation's staff their
- * subtree's), or null; locked (FOR SHARE) until the commit, so a move to another unit either commits
- * first, and the worker is out of the old unit's scope, or waits: the unit the application copies is
- * the one checked.
+ * subtree's), or null; the worker and its unit locked (FOR SHARE) until the commit, so a move (the
+ * worker's to another unit, the unit's to another organisation) either commits first, and the worker
+ * is out of the old scope, or waits: the unit the application copies is the one checked.
  */
 export async function workerInScope(tx: Tx, memberId: number, planYear: number, scope: Scope): Promise<CondolenceWorker | null> {
   const p = new Params();
@@ -36,8 +36,8 @@ export async function workerInScope(tx: Tx, memberId: number, planYear: number, 
     `SELECT m.id AS "memberId", m.unit_id AS "unitId", o.name AS "organisationName",
             EXISTS (SELECT 1 FROM enrolments e WHERE e.member_id = m.id AND e.plan_year = ${p.add(planYear)}) AS enrolled
        FROM members m JOIN units u ON u.id = m.unit_id JOIN organisations o ON o.id = u.organisation_id
-      WHERE m.id = ${p.add(memberId)} AND ${memberScopeSql(p, scope, 'm')}
-        FOR SHARE OF m`,
+      WHERE m.id = ${p.add(memberId)} AND ${memberScopeSql(p, scope, 'm', 'u')}
+        FOR SHARE OF m, u`,
     p.values,
   );
   return rows[0] ?? null;

@@ -39,13 +39,23 @@ export function unitRowScopeSql(p: Params, scope: Scope, unitIdExpr: string): st
 }
 
 /**
- * The scope of a members row itself (`alias`), written on that row's columns and not through a
- * subquery of members: a query that locks it (`FOR SHARE OF alias`) and waits for a move to commit
- * checks the scope again on the row as the move left it.
+ * The scope of a members row itself (alias `m`), written on the row's own columns. Given `u`, the
+ * alias of the member's units row, an organisation's scope is checked on that row's
+ * `organisation_id` too, not through a subquery of units: a query that locks both
+ * (`FOR SHARE OF m, u`) and waits for a move to commit, the member's to another unit or the unit's to
+ * another organisation, checks the scope again on the rows as the move left them (an organisation's
+ * path never changes). Without `u`, for reads that lock nothing, the unit is looked up.
  */
-export function memberScopeSql(p: Params, scope: Scope, alias: string): string {
-  const own = scope.memberId === null ? [] : [`${alias}.id = ${p.add(scope.memberId)}`];
-  return [unitRowScopeSql(p, scope, `${alias}.unit_id`), ...own].join(' AND ');
+export function memberScopeSql(p: Params, scope: Scope, m: string, u?: string): string {
+  const parts: string[] = [];
+  if (scope.unitId !== null) parts.push(`${m}.unit_id = ${p.add(scope.unitId)}`);
+  if (scope.memberId !== null) parts.push(`${m}.id = ${p.add(scope.memberId)}`);
+  if (scope.organisationId != null) {
+    parts.push(u === undefined
+      ? unitRowScopeSql(p, { ...scope, unitId: null, memberId: null }, `${m}.unit_id`)
+      : `EXISTS (SELECT 1 FROM organisations scope_o WHERE scope_o.id = ${u}.organisation_id AND ${p.add(scope.organisationId)}::bigint = ANY(scope_o.path))`);
+  }
+  return parts.length ? parts.join(' AND ') : 'true';
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../kernel/transaction.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
+import type { Scope } from '../kernel/scope.ts';
 import { forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';
 import { textProblem } from '../kernel/text.ts';
 import { inTransaction } from '../db/pool.ts';
@@ -10,7 +11,7 @@ import type { EnrolmentRules } from '../benefits/rules/ruleSet.ts';
 import { decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, refusalText, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
 import type { EnrolmentRow, MemberCategory, MemberRow, MemberWrite, PlanType, UnitRow } from './model.ts';
 import type { RosterColumn, RosterRow } from './rosterRow.ts';
-import { lockMemberInUnit, upsertEnrolment } from './store.ts';
+import { lockMemberInScope, upsertEnrolment } from './store.ts';
 import { enrolmentDateByIdNumber, lockedEnrolmentDate } from './store/eligibility.ts';
 
 /**
@@ -45,6 +46,8 @@ export async function enrolmentRules(db: Queryable, ruleSets: RuleSetCache, key:
 export interface EnrolmentRequest {
   member: MemberRow;
   unit: UnitRow;
+  /** The caller's: the member must still be in it, and in `unit`, when the enrolment is written. */
+  scope: Scope;
   planYear: number;
   /** Null: the unit's plan type. */
   plan: PlanType | null;
@@ -85,7 +88,7 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
   const { member, unit } = request;
   const plan = request.plan ?? unit.planType;
   return inTransaction(db, async (tx) => {
-    if (!await lockMemberInUnit(tx, member.id, unit.id)) throw notFound('member', 'input.memberId'); // moved to another unit meanwhile
+    if (!await lockMemberInScope(tx, member.id, unit.id, request.scope)) throw notFound('member', 'input.memberId'); // moved meanwhile
     const existingDate = await lockedEnrolmentDate(tx, member.id, request.planYear);
     const decision = decideEnrolment(rules, {
       birthDate: member.birthDate, gender: member.gender, inService: request.inService,

@@ -7,6 +7,7 @@ import type { MemberChangeAction, Role } from '../gateway/generated/resolvers.ts
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { inTransaction } from '../db/pool.ts';
+import type { Tx } from '../kernel/transaction.ts';
 import { recordAudit } from '../audit/audit.ts';
 import { decrypt, encrypt, lookupHash } from '../privacy/personalData.ts';
 import { contributionReference, contributionStatus, enrolmentContributionFen } from './contributions.ts';
@@ -88,6 +89,11 @@ async function visibleMember(ctx: Context, field: string, globalId: string): Pro
   const member = await ctx.loaders.member.load(localId(field, globalId, 'Member'));
   if (!member) throw notFound('member', field);
   return member;
+}
+
+/** Locks the member `visibleMember` found for a change by the caller; NOT_FOUND when a move took them out of the caller's reach meanwhile. */
+async function lockForChange(tx: Tx, ctx: Context, member: MemberRow, lock: 'change' | 'move' = 'change'): Promise<void> {
+  if (!(await store.lockMemberInScope(tx, member.id, member.unitId, scopeOf(ctx.principal), lock))) throw notFound('member', 'input.memberId');
 }
 
 /** A unit operator may only act on their own unit. */
@@ -230,6 +236,7 @@ export const memberResolvers: DomainResolvers = {
       );
       const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       return inTransaction(ctx.db, async (tx) => {
+        await lockForChange(tx, ctx, member);
         const updated = await store.changeMember(tx, member.id, member.unitId, {
           name: value.name, phone: value.phone,
           bankCard: value.bankCard && value.bankCode ? protectBankCard(ctx.keys, value.bankCard, value.bankCode) : null,
@@ -249,6 +256,7 @@ export const memberResolvers: DomainResolvers = {
       const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
       check('input.unitId', unit.id === member.unitId ? 'is already the member\'s unit' : null);
       return inTransaction(ctx.db, async (tx) => {
+        await lockForChange(tx, ctx, member, 'move');
         const moved = await store.changeMember(tx, member.id, member.unitId, { unitId: unit.id }, { actor: actorOf(ctx.principal), action: 'member.move', reason });
         if (!moved) throw notFound('member', 'input.memberId');
         await recordAudit(tx, actorOf(ctx.principal), {
@@ -270,6 +278,7 @@ export const memberResolvers: DomainResolvers = {
       const reason = reasonOf('input.reason', input.reason);
       const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       return inTransaction(ctx.db, async (tx) => {
+        await lockForChange(tx, ctx, member);
         let confirmed: MemberRow | null;
         try {
           confirmed = await store.confirmBankCardChange(tx, member.id, new Date(input.changedAt), ctx.principal.subject);
@@ -304,7 +313,7 @@ export const memberResolvers: DomainResolvers = {
       const unit = (await ctx.loaders.unit.load(member.unitId))!;
       const rules = (await ctx.loaders.ruleSetOfEnrolment.load({ unitId: member.unitId, planYear: input.planYear, on: enrolledOn })).enrolment;
       const { row } = await enrol(ctx.db, actorOf(ctx.principal), rules, {
-        member, unit, planYear: input.planYear, plan: input.plan ?? null, specialDisease: input.specialDisease ?? false,
+        member, unit, scope: scopeOf(ctx.principal), planYear: input.planYear, plan: input.plan ?? null, specialDisease: input.specialDisease ?? false,
         enrolledOn, inService: input.inService ?? true, override: input.override ?? null,
         memberCategories: input.memberCategories == null ? null : distinctCategories('input.memberCategories', input.memberCategories),
       }, today);

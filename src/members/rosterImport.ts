@@ -8,7 +8,7 @@ import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import type { RosterCounts, RowError } from './model.ts';
 import { REGISTERED_ELSEWHERE } from './memberFields.ts';
-import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lookAtRosterChanges, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsOfOtherUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
+import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lockRosterUnits, lookAtRosterChanges, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsOfOtherUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
 import { recordRosterBankAccountChanges } from '../notifications/store.ts';
 import { rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
 import { rosterCheckers, defaultCheckThreads } from './rosterCheckers.ts';
@@ -116,6 +116,7 @@ export async function importRoster(
     const started = performance.now();
     // Only the chunk being read, the batches being checked and the chunk being copied are held: the file itself goes to roster_stage.
     let lines: string[] = [];
+    const unitsStaged = new Set<number>();
     let staging: Promise<void> = Promise.resolve();
     const stageChunk = async () => {
       await staging;
@@ -141,7 +142,10 @@ export async function importRoster(
           // Eligibility at enrolment, once the row is otherwise good: rejected like any bad row, the rule named.
           const refusals = await eligibility(row.enrolment, row.member, unitById.get(row.member.unitId)!);
           if (refusals.length) reject(row.rowNumber, refusals);
-          else lines.push(row.line);
+          else {
+            lines.push(row.line);
+            unitsStaged.add(row.member.unitId);
+          }
         }
         if (lines.length >= CHUNK_LINES) await stageChunk();
       }
@@ -189,6 +193,7 @@ export async function importRoster(
     options.onProgress?.(rowsTotal);
 
     const staged = performance.now();
+    await lockRosterUnits(tx, [...unitsStaged]);
     const { snapshot } = await lookAtRosterChanges(tx, null);
     const refused = await refuseStagedRows(tx, DUPLICATE_OF, REGISTERED_ELSEWHERE);
     rowsRejected += refused.duplicates + refused.elsewhere;

@@ -9,7 +9,7 @@ import { CONTRIBUTION_FEN, type ContributionFigures, type ContributionKey, type 
 import { groupBy, type Page } from '../kernel/page.ts';
 import { byKey, keysetSql, type Ordering } from '../db/keyset.ts';
 import type { Scope } from '../kernel/scope.ts';
-import { organisationRowScopeSql, unitRowScopeSql } from '../db/scope.ts';
+import { memberScopeSql, organisationRowScopeSql, unitRowScopeSql } from '../db/scope.ts';
 
 /**
  * SQL of the members domain: every statement on units, members, enrolments, member_changes,
@@ -48,14 +48,6 @@ const OVERRIDE_ON_CONFLICT_SQL = `override_rules = ${KEPT_OVERRIDES} || excluded
 
 // A unit is visible to a member or operator only when it is their own.
 const unitScopeSql = (p: Params, scope: Scope): string => unitRowScopeSql(p, scope, 'u.id');
-
-function memberScopeSql(p: Params, scope: Scope): string {
-  const parts: string[] = [];
-  if (scope.unitId !== null) parts.push(`m.unit_id = ${p.add(scope.unitId)}`);
-  if (scope.memberId !== null) parts.push(`m.id = ${p.add(scope.memberId)}`);
-  if (scope.organisationId != null) parts.push(unitRowScopeSql(p, { ...scope, unitId: null, memberId: null }, 'm.unit_id'));
-  return parts.length ? parts.join(' AND ') : 'true';
-}
 
 // ---- units ----
 
@@ -183,7 +175,7 @@ export interface MemberFilter {
 }
 
 function memberFilterSql(p: Params, scope: Scope, filter: MemberFilter): string {
-  const where = [memberScopeSql(p, scope)];
+  const where = [memberScopeSql(p, scope, 'm')];
   if (filter.name) where.push(`m.name LIKE ${p.add(`%${escapeLike(filter.name)}%`)}`);
   if (filter.unitId != null) where.push(`m.unit_id = ${p.add(filter.unitId)}`);
   if (filter.idNumberHash) where.push(`m.id_number_hash = ${p.add(filter.idNumberHash)}`);
@@ -199,7 +191,7 @@ function memberFilterSql(p: Params, scope: Scope, filter: MemberFilter): string 
 export async function membersByIds(db: Queryable, ids: readonly number[], scope: Scope): Promise<MemberRow[]> {
   const p = new Params();
   const { rows } = await db.query<MemberRow>(
-    `SELECT ${MEMBER_COLUMNS} FROM members m WHERE m.id = ANY(${p.add(ids)}) AND ${memberScopeSql(p, scope)}`,
+    `SELECT ${MEMBER_COLUMNS} FROM members m WHERE m.id = ANY(${p.add(ids)}) AND ${memberScopeSql(p, scope, 'm')}`,
     p.values,
   );
   return rows;
@@ -484,19 +476,46 @@ export async function enrolmentsByIds(db: Queryable, ids: readonly number[], sco
   const p = new Params();
   const { rows } = await db.query<EnrolmentRow>(
     `SELECT ${ENROLMENT_COLUMNS} FROM enrolments e JOIN members m ON m.id = e.member_id
-      WHERE e.id = ANY(${p.add(ids)}) AND ${memberScopeSql(p, scope)}`,
+      WHERE e.id = ANY(${p.add(ids)}) AND ${memberScopeSql(p, scope, 'm')}`,
     p.values,
   );
   return rows;
 }
 
 /**
- * Locks the member (FOR SHARE) if still in `unitId`: an enrolment decided for the unit the member
- * was found in is not written after a move to another unit. False when they are not (or are gone).
+ * Locks the member and its unit if the member is still in `seenInUnitId`, the unit the caller found
+ * them in (null: any), and in `scope`: a change decided for the member as found is not written after a move, the
+ * member's to another unit or the unit's to another organisation, took them out of the caller's
+ * reach; a move asked meanwhile waits for the commit. False when they are not (or are gone).
+ * - `change`: the member is about to be updated, so it is locked as an update would (two changes at
+ *   once wait in turn instead of deadlocking on their shared locks).
+ * - `move`: the member leaves the unit; the unit is locked first as an update would, so a roster
+ *   import running its merges on the unit (lockRosterUnits) commits first and no import enrols the
+ *   member in the unit they are leaving after they left it.
  */
-export async function lockMemberInUnit(tx: Tx, memberId: number, unitId: number): Promise<boolean> {
-  const { rowCount } = await tx.query('SELECT 1 FROM members WHERE id = $1 AND unit_id = $2 FOR SHARE', [memberId, unitId]);
+export async function lockMemberInScope(
+  tx: Tx, memberId: number, seenInUnitId: number | null, scope: Scope, lock: 'read' | 'change' | 'move' = 'read',
+): Promise<boolean> {
+  if (lock === 'move') await tx.query('SELECT 1 FROM units WHERE id = $1 FOR NO KEY UPDATE', [seenInUnitId]);
+  const p = new Params();
+  const { rowCount } = await tx.query(
+    `SELECT 1 FROM members m JOIN units u ON u.id = m.unit_id
+      WHERE m.id = ${p.add(memberId)} AND ${seenInUnitId === null ? 'true' : `m.unit_id = ${p.add(seenInUnitId)}`}
+        AND ${memberScopeSql(p, scope, 'm', 'u')}
+        FOR ${lock === 'read' ? 'SHARE' : 'NO KEY UPDATE'} OF m FOR SHARE OF u`,
+    p.values,
+  );
   return rowCount === 1;
+}
+
+/**
+ * Locks the units a roster import merges rows of (FOR SHARE) until it commits: a member's move out
+ * of one of them (lockMemberInScope's `move`) either committed before, and the merges, which read the
+ * roster afresh, leave the member to their new unit, or waits for the import; otherwise a move
+ * committing while the enrolments merge ran would leave an enrolment in the unit the member left.
+ */
+export async function lockRosterUnits(tx: Tx, unitIds: readonly number[]): Promise<void> {
+  await tx.query('SELECT 1 FROM units WHERE id = ANY($1::bigint[]) ORDER BY id FOR SHARE', [unitIds]);
 }
 
 /**
@@ -525,14 +544,17 @@ export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row:
   return { row, created };
 }
 
-/** Replaces the categories of the enrolment in `scope`; the categories before, or null when there is no such enrolment there. */
+/**
+ * Replaces the categories of the enrolment in `scope` (its member and unit locked, as lockMemberInScope);
+ * the categories before, or null when there is no such enrolment there.
+ */
 export async function setEnrolmentCategories(
   tx: Tx, enrolmentId: number, scope: Scope, categories: readonly MemberCategory[],
 ): Promise<{ before: MemberCategory[]; row: EnrolmentRow } | null> {
   const p = new Params();
   const { rows } = await tx.query<{ before: MemberCategory[] }>(
-    `SELECT e.member_categories AS before FROM enrolments e JOIN members m ON m.id = e.member_id
-      WHERE e.id = ${p.add(enrolmentId)} AND ${memberScopeSql(p, scope)} FOR UPDATE OF e`,
+    `SELECT e.member_categories AS before FROM enrolments e JOIN members m ON m.id = e.member_id JOIN units u ON u.id = m.unit_id
+      WHERE e.id = ${p.add(enrolmentId)} AND ${memberScopeSql(p, scope, 'm', 'u')} FOR UPDATE OF e FOR SHARE OF m, u`,
     p.values,
   );
   if (!rows[0]) return null;

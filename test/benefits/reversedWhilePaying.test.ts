@@ -1,11 +1,10 @@
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { markPayoutLinesPaid, unpayPayoutLines } from '../../src/benefits/store.ts';
 import { inTransaction } from '../../src/db/pool.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { approvedClaims, payoutsOf, settings } from '../payouts/support.ts';
-import { freshDatabase, untilBlockedBy, type TestDatabase } from '../support/db.ts';
+import { freshDatabase, lockWaits, untilBlockedBy, type TestDatabase } from '../support/db.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { seedReversal } from './seed.ts';
 
@@ -53,7 +52,7 @@ async function reversedDuring(c: PaidClaim, bankAnswer: () => Promise<void>): Pr
     await untilBlockedBy(db.pool, held, reversing);
     const answering = bankAnswer();
     answering.catch(() => undefined);
-    await waitFor('the bank\'s answer to wait for the reversal', async () => (await waiting(db.pool)) >= 2);
+    await waitFor('the bank\'s answer to wait for the reversal', async () => (await lockWaits(db.pool)) >= 2);
     await held.query('ROLLBACK');
     await reversing;
     await answering;
@@ -61,11 +60,6 @@ async function reversedDuring(c: PaidClaim, bankAnswer: () => Promise<void>): Pr
     await held.query('ROLLBACK').catch(() => undefined);
     held.release();
   }
-}
-
-async function waiting(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
-  return rows[0]!.n;
 }
 
 async function linesAndRecoveries(claimId: number) {

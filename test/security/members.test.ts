@@ -1,9 +1,12 @@
 import type { Job } from 'bullmq';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
+import { commitOnceWaitedOn, freshDatabase, lockWaits, type TestDatabase } from '../support/db.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { lookupHash, maskBankCard } from '../../src/privacy/personalData.ts';
-import { localId } from '../../src/gateway/globalId.ts';
+import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
+import { fujianTree, placeUnit } from '../organisations/support.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { log } from '../../src/log.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
@@ -42,7 +45,8 @@ const UPDATE = `mutation($input: UpdateMemberInput!) { updateMember(input: $inpu
 const MOVE = `mutation($input: MoveMemberInput!) { moveMember(input: $input) { member { ${MEMBER_FIELDS} } ${USER_ERRORS} } }`;
 const CONFIRM = `mutation($input: ConfirmBankCardChangeInput!) { confirmBankCardChange(input: $input) { member { ${MEMBER_FIELDS} } ${USER_ERRORS} } }`;
 const IMPORT = `mutation($input: ImportRosterInput!) { importRoster(input: $input) { rosterImport { id } ${USER_ERRORS} } }`;
-const IMPORT_STATUS = `query($id: ID!) { rosterImport(id: $id) { status rowsRejected rowsUpdated errors { row field reason } } }`;
+const IMPORT_STATUS = `query($id: ID!) { rosterImport(id: $id) { status rowsRejected rowsUpdated enrolmentsCreated errors { row field reason } } }`;
+const CREATE_UNIT = `mutation($c: String!, $n: String!) { createUnit(input: { creditCode: $c, name: $n, planType: PRIVATE }) { unit { id } } }`;
 const CHANGES = `query($id: ID!) { member(id: $id) { changes { edges { node { field before after actor actorRole action rosterImportId reason } } } } }`;
 
 /** A member of unit A registered by ADMIN, with a first bank card. */
@@ -86,7 +90,7 @@ beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
   for (const unit of [UNIT_A, UNIT_B]) {
-    const created = await gw.query(ADMIN, `mutation($c: String!, $n: String!) { createUnit(input: { creditCode: $c, name: $n, planType: PRIVATE }) { unit { id } } }`, { c: unit.code, n: unit.name });
+    const created = await gw.query(ADMIN, CREATE_UNIT, { c: unit.code, n: unit.name });
     if (unit === UNIT_A) unitA = created.data.createUnit.unit.id;
     else unitB = created.data.createUnit.unit.id;
   }
@@ -152,6 +156,36 @@ describe('attack 1: member takeover across units', () => {
     );
     const a = localId('id', unitA, 'Unit');
     expect(rows).toEqual([{ memberUnit: a, name: '会员40', card: null, enrolmentUnit: a }]);
+  });
+
+  it('a member ADMIN moves while their unit\'s roster is being merged moves once the import commits: a row reported enrolled is enrolled, none reported rejected is', async () => {
+    const [member, other] = [await memberOfA(42), await memberOfA(43)];
+    const year = Number(chinaToday().slice(0, 4));
+    const [a, memberId] = [localId('id', unitA, 'Unit'), localId('id', member.id, 'Member')];
+    let moving: ReturnType<typeof gw.query<{ moveMember: { userErrors: unknown[] } }>> | undefined;
+    let moved = false;
+    const { work: importing } = await commitOnceWaitedOn(
+      db.pool,
+      // Another of unit A's enrolments for the year, being written, holds the unit's count of that year,
+      // which the enrolments merge updates after writing its rows: the merge waits there.
+      (held) => held.query(
+        `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, enrolled_on, first_enrolled_on) VALUES ($1, $2, $3, 'PRIVATE', $4, $4)`,
+        [localId('id', other.id, 'Member'), a, year, `${year}-01-01`],
+      ),
+      () => importAs(OPERATOR_A, `name,id_number,phone,bank_card,bank_code,plan_year\n会员42,${member.idNumber},13800000001,${member.card},${BANK},${year}\n`),
+      // ADMIN moves the member to unit B meanwhile: the move waits for the import, or commits while the merge waits.
+      async () => {
+        moving = gw.query(ADMIN, MOVE, { input: { memberId: member.id, unitId: unitB, reason: '调动到新单位' } });
+        void moving.finally(() => { moved = true; });
+        await waitFor('the move to end or to wait', async () => moved || (await lockWaits(db.pool)) >= 2);
+      },
+    );
+    const result = await importing;
+    expect((await moving!).data!.moveMember.userErrors).toEqual([]);
+    const { rows } = await db.pool.query(`SELECT unit_id AS "unitId" FROM enrolments WHERE member_id = $1 AND plan_year = $2`, [memberId, year]);
+    // Enrolled while still in unit A, then moved: the import's report says so.
+    expect({ rejected: result.rowsRejected, enrolled: result.enrolmentsCreated, enrolments: rows }).toEqual({ rejected: 0, enrolled: 1, enrolments: [{ unitId: a }] });
+    expect((await stored(member.id)).credit_code).toBe(UNIT_B.code);
   });
 
   it('createMember and updateMember by another unit\'s operator change nothing and reveal nothing', async () => {
@@ -326,6 +360,61 @@ describe('attack 1: member takeover across units', () => {
     // Checking the account now waiting confirms that one.
     const confirmed = await gw.query(FINANCE, CONFIRM, { input: { memberId: member.id, changedAt: swapped.data.updateMember.member.bankAccount.changedAt, reason: '电话核实本人，卡号908' } });
     expect(confirmed.data.confirmBankCardChange.member.bankAccount).toMatchObject({ cardNumberMasked: maskBankCard(card(908)), confirmedBy: 'finance-wang' });
+  });
+});
+
+describe('an organisation\'s staff and moves committing while they act', () => {
+  const [ADMIN_JJ, FINANCE_JJ] = [{ role: 'ADMIN', org: 'JJ', sub: 'admin-jj' }, { role: 'FINANCE', org: 'JJ', sub: 'finance-jj' }] as const;
+  const ENROL = `mutation($input: EnrolMemberInput!) { enrolMember(input: $input) { enrolment { id } ${USER_ERRORS} } }`;
+  const units: Record<'JJ' | 'XM', number> = { JJ: 0, XM: 0 };
+
+  beforeAll(async () => {
+    await fujianTree(gw);
+    for (const [code, n] of [['JJ', 21], ['XM', 22]] as const) {
+      const created = await gw.query(ADMIN, CREATE_UNIT, { c: withCreditCodeCheck(`91350500MA00000${n}`), n: `${code}某公司` });
+      units[code] = localId('id', created.data.createUnit.unit.id, 'Unit');
+      await placeUnit(db.pool, units[code], code);
+    }
+  });
+
+  /** A member of the JJ unit whose card ADMIN replaced: the replacement waits for a second person. */
+  async function memberOfJJ(n: number) {
+    const created = await gw.query(ADMIN, CREATE, { input: { unitId: toGlobalId('Unit', units.JJ), name: `会员${n}`, idNumber: idNumber(n), bankAccount: { cardNumber: card(n), bankCode: BANK } } });
+    const id = created.data.createMember.member.id as string;
+    const replaced = await gw.query(ADMIN, UPDATE, { input: { memberId: id, bankAccount: { cardNumber: card(n + 500), bankCode: BANK } } });
+    return { id, changedAt: replaced.data.updateMember.member.bankAccount.changedAt as string };
+  }
+
+  const acts = (m: { id: string; changedAt: string }) => [
+    ['updateMember', () => gw.query(ADMIN_JJ, UPDATE, { input: { memberId: m.id, name: '改名', bankAccount: { cardNumber: card(960), bankCode: OTHER_BANK } } })],
+    ['confirmBankCardChange', () => gw.query(FINANCE_JJ, CONFIRM, { input: { memberId: m.id, changedAt: m.changedAt, reason: '电话核实本人' } })],
+    ['enrolMember', () => gw.query(ADMIN_JJ, ENROL, { input: { memberId: m.id, planYear: Number(chinaToday().slice(0, 4)) } })],
+  ] as const;
+
+  /** Each act of JJ's staff, sent while `move` is being committed, is NOT_FOUND; nothing about the member changes. */
+  async function outOfReach(member: { id: string; changedAt: string }, move: (moving: pg.PoolClient, memberId: number) => Promise<unknown>, undo: (memberId: number) => Promise<unknown>) {
+    const before = await stored(member.id);
+    const memberId = localId('id', member.id, 'Member');
+    for (const [what, act] of acts(member)) {
+      const { work: acting } = await commitOnceWaitedOn(db.pool, (moving) => move(moving, memberId), act);
+      const { data } = await acting;
+      expect(Object.values(data)[0], what).toMatchObject({ userErrors: [{ field: 'input.memberId', code: 'NOT_FOUND' }] });
+      await undo(memberId);
+    }
+    expect(await stored(member.id)).toEqual(before);
+    const enrolments = await db.pool.query(`SELECT count(*)::int AS n FROM enrolments WHERE member_id = $1`, [memberId]);
+    expect(enrolments.rows[0].n).toBe(0);
+  }
+
+  it('the member\'s unit moved to another organisation is out of the old organisation\'s reach once the move commits', async () => {
+    const toOrganisation = (code: string) => (queryable: pg.Pool | pg.PoolClient) =>
+      queryable.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = $2) WHERE id = $1`, [units.JJ, code]);
+    await outOfReach(await memberOfJJ(61), toOrganisation('XM'), () => toOrganisation('JJ')(db.pool));
+  });
+
+  it('the member moved to a unit of another organisation is out of the old organisation\'s reach once the move commits', async () => {
+    const toUnit = (queryable: pg.Pool | pg.PoolClient, memberId: number, unitId: number) => queryable.query('UPDATE members SET unit_id = $2 WHERE id = $1', [memberId, unitId]);
+    await outOfReach(await memberOfJJ(62), (moving, memberId) => toUnit(moving, memberId, units.XM), (memberId) => toUnit(db.pool, memberId, units.JJ));
   });
 });
 

@@ -47,6 +47,12 @@ export async function untilBlockedBy(pool: pg.Pool, holder: pg.ClientBase, work:
     || (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, [pid])).rows[0]!.n > 0);
 }
 
+/** How many backends of the test database wait for a lock now. */
+export async function lockWaits(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+  return rows[0]!.n;
+}
+
 /**
  * `work` run against a transaction held open on a connection of its own: `hold` writes in it (taking
  * the locks `work` must wait for), `work` starts, and once it waits (or has ended) `whileWaiting`
