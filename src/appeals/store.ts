@@ -2,7 +2,7 @@ import type { Queryable, Tx } from '../kernel/transaction.ts';
 import type { Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { Params } from '../db/sql.ts';
-import { memberRowScopeSql } from '../db/scope.ts';
+import { memberRowScopeSql, memberScopeSql } from '../db/scope.ts';
 import { byKey, keysetSql } from '../db/keyset.ts';
 import type { AppealRow, AppealStatus } from './model.ts';
 
@@ -24,13 +24,18 @@ export interface AppealedClaim {
   adjustedBy: string[];
 }
 
-/** The claim in `scope`, or null. */
-export async function claimForAppeal(db: Queryable, claimId: number, scope: Scope): Promise<AppealedClaim | null> {
+/**
+ * The claim in `scope`, or null. Its member and unit are locked (FOR SHARE) until the commit, so a
+ * move (the member's to another unit, the unit's to another organisation) either commits first, and
+ * the claim is out of the old scope, or waits.
+ */
+export async function claimForAppeal(tx: Tx, claimId: number, scope: Scope): Promise<AppealedClaim | null> {
   const p = new Params();
-  const { rows } = await db.query<AppealedClaim>(
+  const { rows } = await tx.query<AppealedClaim>(
     `SELECT c.id, c.member_id AS "memberId", c.status, c.decided_by AS "decidedBy", coalesce(c.decided_at, c.created_at) AS "decidedAt",
             c.adjusted_by AS "adjustedBy"
-       FROM claims c WHERE c.id = ${p.add(claimId)} AND ${memberRowScopeSql(p, scope, 'c')}`,
+       FROM claims c JOIN members m ON m.id = c.member_id JOIN units u ON u.id = m.unit_id
+      WHERE c.id = ${p.add(claimId)} AND ${memberScopeSql(p, scope, 'm', 'u')} FOR SHARE OF m, u`,
     p.values,
   );
   return rows[0] ?? null;
@@ -56,11 +61,16 @@ export async function linkAttachments(tx: Tx, appealId: number, attachmentIds: r
   );
 }
 
-/** The appeal in `scope`, locked for its decision; null when there is none. */
+/**
+ * The appeal in `scope`, locked for its decision; null when there is none. Its member and unit are
+ * locked too (FOR SHARE) and the scope checked on them: after waiting for the appeal, the check runs
+ * again on the member and unit as a move committed meanwhile left them.
+ */
 export async function lockAppeal(tx: Tx, appealId: number, scope: Scope): Promise<AppealRow | null> {
   const p = new Params();
   const { rows } = await tx.query<AppealRow>(
-    `SELECT ${COLUMNS} FROM appeals a WHERE a.id = ${p.add(appealId)} AND ${memberRowScopeSql(p, scope, 'a')} FOR UPDATE`,
+    `SELECT ${COLUMNS} FROM appeals a JOIN members m ON m.id = a.member_id JOIN units u ON u.id = m.unit_id
+      WHERE a.id = ${p.add(appealId)} AND ${memberScopeSql(p, scope, 'm', 'u')} FOR UPDATE OF a FOR SHARE OF m, u`,
     p.values,
   );
   return rows[0] ?? null;

@@ -6,7 +6,7 @@ import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import type { ApplicationFilter as ApplicationFilterInput, ApplicationStayInput, AttachmentInput } from '../gateway/generated/resolvers.ts';
 import { attachmentsFromUploads, discardUploads, visibleAttachments } from '../attachments/resolvers.ts';
-import { forbidden, invalid, notFound } from '../kernel/errors.ts';
+import { forbidden, invalid } from '../kernel/errors.ts';
 import { chinaToday } from '../kernel/time.ts';
 import { promiseOf, turnaroundOf } from '../kernel/workingDays.ts';
 import { enqueueApplicationSettlement } from '../settlements/fromApplication.ts';
@@ -25,8 +25,8 @@ const READ = ['ADMIN', 'REVIEWER', 'AUDITOR', 'UNIT_OPERATOR', 'MEMBER'] as cons
 const SUBMIT = ['MEMBER', 'UNIT_OPERATOR', 'ADMIN'] as const;
 export const DECIDE = ['REVIEWER', 'ADMIN'] as const;
 
-/** The member an application is for: a MEMBER only itself; staff name a member in their scope. */
-async function applicantOf(ctx: Context, memberId: string | null | undefined, channel: ApplicationChannel | null | undefined) {
+/** The member an application is for: a MEMBER only itself; staff name a member (submitApplication checks their scope). */
+function applicantOf(ctx: Context, memberId: string | null | undefined, channel: ApplicationChannel | null | undefined) {
   const { principal } = ctx;
   if (principal.role === 'MEMBER') {
     const own = principal.memberId!;
@@ -36,10 +36,7 @@ async function applicantOf(ctx: Context, memberId: string | null | undefined, ch
   }
   if (memberId == null) throw invalid('input.memberId', 'is required when staff file on a member\'s behalf');
   if (channel == null || !STAFF_CHANNELS.includes(channel)) throw invalid('input.channel', 'staff file an application that came by MAIL or at the COUNTER');
-  const id = localId('input.memberId', memberId, 'Member');
-  // Out of scope (another unit's member) reads as missing.
-  if (!(await ctx.loaders.member.load(id))) throw notFound('Member', 'input.memberId');
-  return { memberId: id, channel };
+  return { memberId: localId('input.memberId', memberId, 'Member'), channel };
 }
 
 const stayOf = (input: ApplicationStayInput) => validateStay('input.stay', { ...input, amounts: input.amounts }, chinaToday());
@@ -96,10 +93,10 @@ export const applicationResolvers: DomainResolvers = {
   Mutation: {
     submitApplication: async (_root, { input }, ctx) => {
       requireRole(ctx, SUBMIT, 'submitApplication');
-      const applicant = await applicantOf(ctx, input.memberId, input.channel);
+      const applicant = applicantOf(ctx, input.memberId, input.channel);
       const stay = stayOf(input.stay);
       const documents = await documentsOf(ctx, input.attachments);
-      const application = await submitApplication(ctx.db, ctx.keys, { ...applicant, stay, attachments: documents }, actorOf(ctx.principal));
+      const application = await submitApplication(ctx.db, ctx.keys, { ...applicant, stay, attachments: documents }, scopeOf(ctx.principal), actorOf(ctx.principal));
       await discardUploads(documents);
       return { application };
     },

@@ -9,6 +9,7 @@ import { storeAttachments } from '../attachments/service.ts';
 import type { NewAttachment } from '../attachments/model.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import { lockStaysForAcceptance, sameStaySettlements, settleApplication } from '../settlements/fromApplication.ts';
+import { lockMemberInScope } from '../members/store.ts';
 import type { ApplicationChannel, ApplicationReturnReason } from './model.ts';
 import * as store from './store.ts';
 import type { ApplicationRow, ApplicationStay } from './store.ts';
@@ -57,12 +58,14 @@ async function reload(tx: Tx, id: number): Promise<ApplicationRow> {
   return row!;
 }
 
-/** A new application; the caller checked that the member is in its scope and the channel fits its role. */
-export async function submitApplication(db: pg.Pool, keys: PersonalDataKeys, s: Submission, actor: Actor): Promise<ApplicationRow> {
+/** A new application for a member in `scope`; the caller checked that the channel fits its role. */
+export async function submitApplication(db: pg.Pool, keys: PersonalDataKeys, s: Submission, scope: Scope, actor: Actor): Promise<ApplicationRow> {
   if (!s.attachments.some((a) => FIGURE_DOCUMENTS.has(a.kind))) {
     throw invalid('input.attachments', 'needs the settlement sheet (SETTLEMENT_SHEET) or the invoice (INVOICE) that shows the figures');
   }
   return inTransaction(db, async (tx) => {
+    // Out of scope (another unit's member) reads as missing.
+    if (!(await lockMemberInScope(tx, s.memberId, null, scope))) throw notFound('Member', 'input.memberId');
     await refuseDuplicates(tx, s.memberId, s.stay, null, 'input.stay');
     const id = await store.insertApplication(tx, { memberId: s.memberId, channel: s.channel, stay: s.stay, submittedBy: actor.subject, submittedRole: actor.role });
     const documents = await linkDocuments(tx, keys, { id, memberId: s.memberId, round: 1 }, s.attachments, actor);

@@ -4,7 +4,7 @@ import type { Scope } from '../kernel/scope.ts';
 import { isObject } from '../kernel/text.ts';
 import { Params } from '../db/sql.ts';
 import { byKey, keysetSql } from '../db/keyset.ts';
-import { memberRowScopeSql } from '../db/scope.ts';
+import { memberRowScopeSql, memberScopeSql } from '../db/scope.ts';
 import { AMOUNT_FIELDS, type Amounts } from '../settlements/model.ts';
 import type { ApplicationChannel, ApplicationReturnReason, ApplicationStatus } from './model.ts';
 
@@ -125,11 +125,16 @@ export async function returnApplication(tx: Tx, id: number, decidedBy: string, r
   return rowCount === 1;
 }
 
-/** The application, locked for a decision or a resubmission (in `scope`), or null. */
+/**
+ * The application, locked for a decision or a resubmission (in `scope`), or null. Its member and unit
+ * are locked too (FOR SHARE) and the scope checked on them: after waiting for the application, the
+ * check runs again on the member and unit as a move committed meanwhile left them.
+ */
 export async function lockApplication(tx: Tx, id: number, scope: Scope): Promise<ApplicationRow | null> {
   const p = new Params();
   const { rows } = await tx.query<ApplicationRecord>(
-    `SELECT ${COLUMNS} FROM ${FROM} WHERE a.id = ${p.add(id)} AND ${memberRowScopeSql(p, scope, 'a')} FOR UPDATE OF a`,
+    `SELECT ${COLUMNS} FROM ${FROM} JOIN units u ON u.id = m.unit_id
+      WHERE a.id = ${p.add(id)} AND ${memberScopeSql(p, scope, 'm', 'u')} FOR UPDATE OF a FOR SHARE OF m, u`,
     p.values,
   );
   return rows[0] ? applicationRow(rows[0]) : null;

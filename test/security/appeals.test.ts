@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { decidedClaim, DECIDE_APPEAL, FILE_APPEAL, memberToken } from '../appeals/support.ts';
+import { fujianTree, placeUnit } from '../organisations/support.ts';
 import { localId } from '../../src/gateway/globalId.ts';
 
 /**
@@ -95,6 +97,52 @@ describe('deciding', () => {
       const who = role === 'MEMBER' ? memberToken(other.member) : role === 'UNIT_OPERATOR' ? { role, unit: other.member.creditCode } : { role };
       expect((await gw.query(who, '{ appeals { edges { node { id } } } }')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     }
+  });
+});
+
+describe('staff racing a move', () => {
+  it('filing for a member ADMIN moves to another unit: the old unit\'s operator is refused once the move commits (NOT_FOUND), no appeal filed', async () => {
+    const { db, gw } = await started();
+    const a = await decidedClaim(db.pool, gw, 'REJECTED');
+    const b = await decidedClaim(db.pool, gw, 'REJECTED');
+    // ADMIN's move of A's member to unit B commits while unit A's operator's filing waits: for the
+    // member, or (checked before the move without a lock) at the insert, whose foreign key check waits
+    // for the claim, held FOR UPDATE here as well (as a review of it holds it).
+    const { work: filing } = await commitOnceWaitedOn(
+      db.pool,
+      async (moving) => {
+        await moving.query('UPDATE members SET unit_id = $2 WHERE id = $1', [a.member.memberId, b.member.unitId]);
+        await moving.query('SELECT 1 FROM claims WHERE id = $1 FOR UPDATE', [a.claimId]);
+      },
+      () => gw.query({ role: 'UNIT_OPERATOR', unit: a.member.creditCode, sub: 'op-a' }, FILE_APPEAL, { input: { claimId: a.claimGid, reason } }),
+    );
+    const { data } = await filing;
+    expect(data.fileAppeal).toEqual({ appeal: null, userErrors: [expect.objectContaining({ field: 'input.claimId', code: 'NOT_FOUND' })] });
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM appeals WHERE claim_id = $1', [a.claimId]);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('deciding the appeal of a member whose unit ADMIN moves to another organisation: that organisation\'s reviewer is refused once the move commits (NOT_FOUND), the appeal OPEN', async () => {
+    const { db, gw } = await started();
+    await fujianTree(gw);
+    const { appealGid, appealId, claimId, member } = await filedAppeal();
+    await placeUnit(db.pool, member.unitId, 'QZ');
+    // The unit moves from QZ to XM while QZ's reviewer waits for the appeal (held in the same transaction
+    // here): the old check, a subquery of members and units under FOR UPDATE, ran again after the wait
+    // on the unit as it was before the move.
+    const { work: deciding } = await commitOnceWaitedOn(
+      db.pool,
+      async (moving) => {
+        await moving.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = 'XM') WHERE id = $1`, [member.unitId]);
+        await moving.query('SELECT 1 FROM appeals WHERE id = $1 FOR UPDATE', [appealId]);
+      },
+      () => gw.query({ role: 'REVIEWER', org: 'QZ', sub: 'qz-reviewer' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'UPHOLD', reason: 'documents confirm' } }),
+    );
+    const { data } = await deciding;
+    expect(data.decideAppeal).toEqual({ appeal: null, userErrors: [expect.objectContaining({ field: 'input.appealId', code: 'NOT_FOUND' })] });
+    const { rows } = await db.pool.query(
+      'SELECT a.status, (SELECT count(*)::int FROM claim_redecisions WHERE claim_id = $2) AS redecisions FROM appeals a WHERE a.id = $1', [appealId, claimId]);
+    expect(rows[0]).toEqual({ status: 'OPEN', redecisions: 0 });
   });
 });
 

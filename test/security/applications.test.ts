@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
+import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
+import { fujianTree, placeUnit } from '../organisations/support.ts';
 import { seedSettlement } from '../benefits/seed.ts';
 import { ACCEPT, memberOf, pdf, RESUBMIT, RETURN, seedApplicant, stay, submit, SUBMIT, uploadAttachment } from '../applications/support.ts';
 
@@ -130,6 +132,90 @@ describe('staff', () => {
       [id, `APP-${id}`, String(id)],
     );
     expect(counts.rows[0]).toEqual({ settlements: 1, notifications: 1, audits: 1 });
+  });
+});
+
+describe('staff racing a move', () => {
+  const operatorOf = (m: { creditCode: string }) => ({ role: 'UNIT_OPERATOR' as const, sub: `op-${m.creditCode}`, unit: m.creditCode });
+
+  it('filing for a member ADMIN moves to another unit: the old unit\'s operator is refused once the move commits (NOT_FOUND), nothing filed or attached', async () => {
+    const { db, gw } = await started();
+    const { a, b } = await twoMembers();
+    const uploadId = await uploadAttachment(gw, operatorOf(a), pdf());
+    // ADMIN's move of A's member to unit B commits while unit A's operator's filing waits: for the
+    // member, or (checked before the move without a lock) at the insert, whose foreign key check waits
+    // for the member's row, held FOR UPDATE here as well.
+    const { work: filing } = await commitOnceWaitedOn(
+      db.pool,
+      async (moving) => {
+        await moving.query('UPDATE members SET unit_id = $2 WHERE id = $1', [a.memberId, b.unitId]);
+        await moving.query('SELECT 1 FROM members WHERE id = $1 FOR UPDATE', [a.memberId]);
+      },
+      () => gw.query(operatorOf(a), SUBMIT, { input: { memberId: toGlobalId('Member', a.memberId), channel: 'MAIL', stay: stay(), attachments: [{ uploadId, kind: 'SETTLEMENT_SHEET' }] } }),
+    );
+    const { data } = await filing;
+    expect(data.submitApplication).toEqual({ application: null, userErrors: [expect.objectContaining({ field: 'input.memberId', code: 'NOT_FOUND' })] });
+    const { rows } = await db.pool.query(
+      `SELECT (SELECT count(*)::int FROM applications WHERE member_id = $1) AS applications, (SELECT count(*)::int FROM attachments WHERE member_id = $1) AS attachments`,
+      [a.memberId],
+    );
+    expect(rows[0]).toEqual({ applications: 0, attachments: 0 });
+  });
+
+  it('resubmitting for a member ADMIN moves to another unit: the old unit\'s operator is refused once the move commits (NOT_FOUND), the application unchanged', async () => {
+    const { db, gw } = await started();
+    const { a, b } = await twoMembers();
+    const filed = await submit(gw, memberOf(a), { stay: stay() });
+    await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'OTHER', note: 'please sign the form' } });
+    const id = localId('id', filed.application.id, 'Application');
+    const uploadId = await uploadAttachment(gw, operatorOf(a), pdf(500));
+    // The application is held too (another request on it, in the same transaction here): the operator's
+    // request waits for it, and the old check, a subquery of members under FOR UPDATE, ran again after
+    // the wait on the member as it was before the move.
+    const { work: resubmitting } = await commitOnceWaitedOn(
+      db.pool,
+      async (moving) => {
+        await moving.query('UPDATE members SET unit_id = $2 WHERE id = $1', [a.memberId, b.unitId]);
+        await moving.query('SELECT 1 FROM applications WHERE id = $1 FOR UPDATE', [id]);
+      },
+      () => gw.query(operatorOf(a), RESUBMIT, { input: { applicationId: filed.application.id, stay: stay(), attachments: [{ uploadId, kind: 'DISCHARGE_SUMMARY' }] } }),
+    );
+    const { data } = await resubmitting;
+    expect(data.resubmitApplication).toEqual({ application: null, userErrors: [expect.objectContaining({ field: 'input.applicationId', code: 'NOT_FOUND' })] });
+    const { rows } = await db.pool.query(
+      `SELECT status, round, (SELECT count(*)::int FROM attachments WHERE member_id = $2) AS attachments FROM applications WHERE id = $1`,
+      [id, a.memberId],
+    );
+    expect(rows[0]).toEqual({ status: 'RETURNED', round: 1, attachments: 1 });
+  });
+
+  it('deciding on a member whose unit ADMIN moves to another organisation: that organisation\'s reviewer is refused once the move commits (NOT_FOUND), nothing decided', async () => {
+    const { db, gw } = await started();
+    await fujianTree(gw);
+    const { a } = await twoMembers();
+    await placeUnit(db.pool, a.unitId, 'QZ');
+    const filed = await submit(gw, memberOf(a), { stay: stay() });
+    const id = localId('id', filed.application.id, 'Application');
+    const ofQz = { role: 'REVIEWER' as const, org: 'QZ', sub: 'qz-reviewer' };
+    // The unit moves from QZ to XM while QZ's reviewer waits for the application (held in the same transaction here).
+    for (const [what, decide] of [
+      ['acceptApplication', () => gw.query(ofQz, ACCEPT, { id: filed.application.id })],
+      ['returnApplication', () => gw.query(ofQz, RETURN, { input: { applicationId: filed.application.id, reason: 'OTHER', note: 'please sign the form' } })],
+    ] as const) {
+      const { work: deciding } = await commitOnceWaitedOn(
+        db.pool,
+        async (moving) => {
+          await moving.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = 'XM') WHERE id = $1`, [a.unitId]);
+          await moving.query('SELECT 1 FROM applications WHERE id = $1 FOR UPDATE', [id]);
+        },
+        decide,
+      );
+      const { data } = await deciding;
+      expect(Object.values(data)[0], what).toEqual({ application: null, userErrors: [expect.objectContaining({ field: 'input.applicationId', code: 'NOT_FOUND' })] });
+      await placeUnit(db.pool, a.unitId, 'QZ');
+    }
+    const { rows } = await db.pool.query(`SELECT status, decided_by AS "decidedBy", settlement_id AS "settlementId" FROM applications WHERE id = $1`, [id]);
+    expect(rows[0]).toEqual({ status: 'SUBMITTED', decidedBy: null, settlementId: null });
   });
 });
 
