@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
 import { conflict, forbidden, invalid, notFound, type DomainError } from '../kernel/errors.ts';
+import type { Scope } from '../kernel/scope.ts';
 import { chinaToday } from '../kernel/time.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { condolenceRemittanceInfo, remittanceInfo } from './files.ts';
@@ -222,14 +223,15 @@ export function retryRefusal(actor: Actor, payout: RetryFacts): DomainError | nu
  * database allows one live attempt per payout). A payout the bank had paid (its credit came back,
  * perhaps after settlement) could be paid twice if that evidence is false: its retry is proposed by
  * one FINANCE person and confirmed by another (payout_retries; the database refuses it otherwise).
+ * A payout outside `scope` (the caller's, checked under the lock) is not found.
  */
 export async function retryPayout(
-  db: Db, actor: Actor, settings: Pick<PayoutSettings, 'coolingOffDays'>, payoutId: number, reason: string,
+  db: Db, actor: Actor, scope: Scope, settings: Pick<PayoutSettings, 'coolingOffDays'>, payoutId: number, reason: string,
 ): Promise<RetryOutcome> {
   if (!reason.trim()) throw invalid('input.reason', 'say why the payout is tried again (e.g. the member corrected the bank account)');
   return inTransaction(db, async (tx) => {
-    const payout = await lockPayoutForRetry(tx, payoutId);
-    if (!payout) throw notFound('payout');
+    const payout = await lockPayoutForRetry(tx, payoutId, scope);
+    if (!payout) throw notFound('payout', 'input.payoutId');
     const proposal = payout.wasPaid ? await lockRetryProposal(tx, payoutId, payout.attempts) : null;
     const refusal = retryRefusal(actor, { id: payoutId, ...payout, proposedBy: proposal?.proposedBy ?? null });
     if (refusal) throw refusal;

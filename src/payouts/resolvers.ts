@@ -174,8 +174,7 @@ export const payoutResolvers: DomainResolvers = {
     retryPayout: async (_root, { input }, ctx) => {
       requireRole(ctx, BATCH_MAKERS, 'retrying a payout');
       const id = localId('input.payoutId', input.payoutId, 'Payout');
-      await visiblePayout(ctx, id);
-      const outcome = await retryPayout(ctx.db, actorOf(ctx.principal), payoutSettings(ctx.config), id, reasonOf('input.reason', input.reason));
+      const outcome = await retryPayout(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), payoutSettings(ctx.config), id, reasonOf('input.reason', input.reason));
       ctx.loaders.payout.clear(id);
       const payout = await visiblePayout(ctx, id);
       if (outcome === 'RETRIED') {

@@ -268,7 +268,7 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
         `UPDATE members SET bank_card_enc = $2, bank_card_hash = $3, bank_card_masked = $4 WHERE id = $1`,
         [payout.memberId, encrypt(keys, luhn), lookupHash(keys, luhn), maskBankCard(luhn)],
       );
-      await retryPayout(db, { subject: 'fault-clerk', role: 'ADMIN' }, payoutSettings(config), payout.id, 'member gave a new account');
+      await retryPayout(db, { subject: 'fault-clerk', role: 'ADMIN' }, UNSCOPED, payoutSettings(config), payout.id, 'member gave a new account');
     }
     // The clerk batches every few seconds: what the policy releases within a second is gone by then.
     if (Date.now() - clerkAt < CLERK_EVERY_MS) return;

@@ -7,6 +7,7 @@ import { xmllint } from '../banks/iso20022/xmllint.ts';
 import { openAccount, startBank, testFilePki } from '../banks/simulator/support.ts';
 import { approveBatch, cancelBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
 import { DomainError } from '../../src/kernel/errors.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { checkPain001 } from '../../src/banks/iso20022/pain001.ts';
 import {
@@ -78,10 +79,10 @@ describe('a batch through the bank', () => {
 
       // Only the bank's rejection allows a new attempt; the members correct their accounts first.
       const paidOne = byClaim.get(claims[0]!.claimId)!;
-      await expect(retryPayout(db.pool, clerk, settings, paidOne.id, 'again')).rejects.toThrow(/PAID: only a payout the bank rejected/);
+      await expect(retryPayout(db.pool, clerk, UNSCOPED, settings, paidOne.id, 'again')).rejects.toThrow(/PAID: only a payout the bank rejected/);
       for (const i of [2, 4]) {
         await setBankCard(db.pool, claims[i]!.memberId, openAccount());
-        await retryPayout(db.pool, clerk, settings, byClaim.get(claims[i]!.claimId)!.id, 'member gave a new account');
+        await retryPayout(db.pool, clerk, UNSCOPED, settings, byClaim.get(claims[i]!.claimId)!.id, 'member gave a new account');
       }
       await setBankCard(db.pool, claims[5]!.memberId, openAccount());
       const second = await approvedBatch(db.pool);

@@ -1,25 +1,28 @@
 import { inTransaction } from '../../src/db/pool.ts';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
+import type { Tx } from '../../src/kernel/transaction.ts';
 import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
 import { encryptClearBatchFiles } from '../../src/payouts/files.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../../src/payouts/bankEvents.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { verifySeal } from '../../src/seals/cms/verify.ts';
 import { openAccount, startBank, testFilePki, type RunningBank } from '../banks/simulator/support.ts';
-import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import {
   advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, keys, payoutsOf, resetPayouts, sealedFile,
   setBankCard, settings, submissionContext,
 } from '../payouts/support.ts';
+import { fujianTree, placeUnit } from '../organisations/support.ts';
 
 /**
  * Issue 13, the payouts' trust boundaries: a replaced card is not paid at once (attack 1), a paid
  * payout is not paid again on one person's word (attack 3), card numbers in batch files are not
- * for every reader (attack 6).
+ * for every reader (attack 6); an organisation's staff retry only their own members' payouts.
  */
 
 const pki = testFilePki();
@@ -151,6 +154,68 @@ describe('attack 3: a forged return turns a settled payout FAILED', () => {
       { actor: 'finance-zhao', action: 'payout.retry.confirm', reason: 'checked the statement with the bank' },
       { actor: 'finance-zhao', action: 'payout.retry', reason: 'checked the statement with the bank' },
     ]);
+  });
+
+  it('a retry that waited for the return sees it: a FINANCE proposal, not a one-person retry the database refuses', async () => {
+    await approvedClaims(db.pool, 1);
+    const batch = await approvedBatch(db.pool);
+    expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+    const { rows: [attempt] } = await db.pool.query<{ endToEndId: string; payoutId: number }>(
+      `SELECT end_to_end_id AS "endToEndId", payout_id AS "payoutId" FROM payout_attempts`,
+    );
+    const { work: retrying } = await commitOnceWaitedOn(
+      db.pool,
+      (held) => recordPayoutReturns(held as Tx, [{ endToEndId: attempt!.endToEndId, reasonCode: 'AC04', reason: 'closed account' }]),
+      () => gw.query(FINANCE_A, `mutation($id: ID!) { retryPayout(input: { payoutId: $id, reason: "the bank says it came back" }) { payout { status } } }`,
+        { id: toGlobalId('Payout', attempt!.payoutId) }),
+    );
+    const answer = await retrying;
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data.retryPayout).toEqual({ payout: { status: 'FAILED' } });
+    const { rows: proposals } = await db.pool.query(`SELECT proposed_by AS "proposedBy", confirmed_by AS "confirmedBy" FROM payout_retries WHERE payout_id = $1`, [attempt!.payoutId]);
+    expect(proposals).toEqual([{ proposedBy: 'finance-wang', confirmedBy: null }]);
+  });
+});
+
+describe('a retry racing a move out of the caller\'s organisation', () => {
+  const RETRY = `mutation($id: ID!, $reason: String!) { retryPayout(input: { payoutId: $id, reason: $reason }) { payout { status } userErrors { field code } } }`;
+  let tree: Promise<unknown> | undefined;
+
+  type Move = (held: pg.PoolClient, memberId: number, qzUnit: number) => Promise<unknown>;
+  const moves: [string, 'FINANCE' | 'ADMIN', Move][] = [
+    ['the member to a QZ unit', 'FINANCE', (held, memberId, qzUnit) => held.query('UPDATE members SET unit_id = $2 WHERE id = $1', [memberId, qzUnit])],
+    ['the member\'s unit to QZ', 'ADMIN', (held, memberId) =>
+      held.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = 'QZ') WHERE id = (SELECT unit_id FROM members WHERE id = $1)`, [memberId])],
+  ];
+
+  // The move commits while the retry of a JJ staff member waits for it (the payout is locked as well,
+  // so a retry that locks only the payout waits too): the payout is then a QZ member's.
+  it.each(moves)('moving %s while JJ\'s %s retries: not found, the payout stays FAILED', async (_, role, move) => {
+    await (tree ??= fujianTree(gw));
+    const [rejected, elsewhere] = await approvedClaims(db.pool, 2, { 0: `${openAccount().slice(0, -4)}0004` });
+    const batch = await approvedBatch(db.pool);
+    expect(await advanceUntilFinal(ctx, batch.id)).toBe('PARTIALLY_ACCEPTED');
+    const payout = (await payoutsOf(db.pool)).find((p) => p.claimId === rejected!.claimId)!;
+    expect(payout.status).toBe('FAILED');
+    const { rows: [jjUnit, qzUnit] } = await db.pool.query<{ id: number }>(
+      `SELECT unit_id AS id FROM members WHERE id = ANY($1::bigint[]) ORDER BY array_position($1::bigint[], id)`, [[rejected!.memberId, elsewhere!.memberId]],
+    );
+    await placeUnit(db.pool, jjUnit!.id, 'JJ');
+    await placeUnit(db.pool, qzUnit!.id, 'QZ');
+    const staff = { role, org: 'JJ', sub: `jj-${role.toLowerCase()}` };
+    const id = toGlobalId('Payout', payout.id);
+    expect((await gw.query(staff, `query($id: ID!) { payout(id: $id) { status } }`, { id })).data.payout).toEqual({ status: 'FAILED' });
+
+    const { work: retrying } = await commitOnceWaitedOn(
+      db.pool,
+      async (held) => {
+        await move(held, rejected!.memberId, qzUnit!.id);
+        await held.query('SELECT 1 FROM payouts WHERE id = $1 FOR UPDATE', [payout.id]);
+      },
+      () => gw.query(staff, RETRY, { id, reason: 'member gave a new card' }),
+    );
+    expect((await retrying).data.retryPayout).toEqual({ payout: null, userErrors: [{ field: 'input.payoutId', code: 'NOT_FOUND' }] });
+    expect(await statusOf(payout.id)).toMatchObject({ status: 'FAILED' });
   });
 });
 

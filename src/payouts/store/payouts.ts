@@ -5,7 +5,7 @@ import type { Queryable, Tx } from '../../kernel/transaction.ts';
 import type { AttemptRow, PayoutRow, PayoutReturn, PayoutStatus, PolicyLimits, RetryProposalRow, SettledPayout } from '../model.ts';
 import type { CondolenceReason } from '../../condolences/model.ts';
 import type { Scope } from '../../kernel/scope.ts';
-import { memberRowScopeSql } from '../../db/scope.ts';
+import { memberRowScopeSql, memberScopeSql } from '../../db/scope.ts';
 import { keysetSql, type Ordering } from '../../db/keyset.ts';
 
 /**
@@ -333,16 +333,30 @@ export interface PayoutForRetry {
   wasPaid: boolean;
 }
 
-export async function lockPayoutForRetry(tx: Tx, payoutId: number): Promise<PayoutForRetry | null> {
-  const { rows } = await tx.query<PayoutForRetry>(
+/**
+ * The payout within the caller's scope, locked (FOR UPDATE); null when there is none. Its member and
+ * the member's unit are locked too (FOR SHARE) and the scope checked on the rows locked, so a move
+ * (the member's to another unit, the unit's to another organisation) either commits first, and the
+ * payout is out of the old scope, or waits.
+ */
+export async function lockPayoutForRetry(tx: Tx, payoutId: number, scope: Scope): Promise<PayoutForRetry | null> {
+  const p = new Params();
+  const { rows: [locked] } = await tx.query<Omit<PayoutForRetry, 'wasPaid'>>(
     `SELECT p.status, p.attempts,
             -- An approved condolence (a payout without a claim) stays approved: it pays like an approved claim.
-            CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE (SELECT c.status FROM claims c WHERE c.id = p.claim_id) END AS "claimStatus",
-            EXISTS (SELECT 1 FROM payout_attempts a WHERE a.payout_id = p.id AND a.status = 'RETURNED') AS "wasPaid"
-       FROM payouts p WHERE p.id = $1 FOR UPDATE OF p`,
+            CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE (SELECT c.status FROM claims c WHERE c.id = p.claim_id) END AS "claimStatus"
+       FROM payouts p JOIN members m ON m.id = p.member_id JOIN units u ON u.id = m.unit_id
+      WHERE p.id = ${p.add(payoutId)} AND ${memberScopeSql(p, scope, 'm', 'u')}
+        FOR UPDATE OF p FOR SHARE OF m, u`,
+    p.values,
+  );
+  if (!locked) return null;
+  // Read after the lock, in a statement of its own: a bank return the lock waited for is in its snapshot.
+  const { rows: [paid] } = await tx.query<{ wasPaid: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM payout_attempts WHERE payout_id = $1 AND status = 'RETURNED') AS "wasPaid"`,
     [payoutId],
   );
-  return rows[0] ?? null;
+  return { ...locked, wasPaid: paid!.wasPaid };
 }
 
 /** The retry proposal following the payout's attempt `afterAttempt`, locked; null when none. */
