@@ -4,7 +4,7 @@ import type { Scope } from '../kernel/scope.ts';
 import { check, checkAll, conflict, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
 import { textProblem } from '../kernel/text.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
-import { setUnitOrganisation, unitsByIds } from '../members/store.ts';
+import { setUnitOrganisation } from '../members/store.ts';
 import type { UnitRow } from '../members/model.ts';
 import {
   ORGANISATION_ADMINS, ORGANISATION_CODE, ORGANISATION_NAME_MAX, UNIT_MOVE_REASON_MAX,
@@ -76,8 +76,9 @@ function moveReason(text: string): string {
   return reason;
 }
 
-async function unitInScope(tx: Tx, scope: Scope, unitId: number): Promise<UnitRow> {
-  const [unit] = await unitsByIds(tx, [unitId], scope);
+/** The unit, locked until the commit (`store.lockUnitInScope`); NOT_FOUND when it is not in `scope`. */
+async function lockUnitInScope(tx: Tx, scope: Scope, unitId: number): Promise<Pick<UnitRow, 'id' | 'organisationId'>> {
+  const unit = await store.lockUnitInScope(tx, scope, unitId);
   if (!unit) throw notFound('unit', 'input.unitId');
   return unit;
 }
@@ -92,7 +93,7 @@ export async function proposeUnitMove(
   requireAdmin(actor, 'moveUnit');
   const reason = moveReason(input.reason);
   return inTransaction(db, async (tx) => {
-    const unit = await unitInScope(tx, scope, input.unitId);
+    const unit = await lockUnitInScope(tx, scope, input.unitId);
     const target = await organisationInScopeOrMissing(tx, scope, input.organisationId, 'input.organisationId');
     if (unit.organisationId === target.id) throw conflict(`input.organisationId: the unit already belongs to ${target.code}`, 'input.organisationId');
     const move = await store.insertUnitMove(tx, {
@@ -115,13 +116,18 @@ export async function proposeUnitMove(
 export async function confirmUnitMove(db: Db, actor: Actor, scope: Scope, unitId: number): Promise<UnitMoveRow> {
   requireAdmin(actor, 'confirmUnitMove');
   return inTransaction(db, async (tx) => {
-    await unitInScope(tx, scope, unitId);
+    const unit = await lockUnitInScope(tx, scope, unitId);
     const move = await store.lockOpenUnitMove(tx, unitId);
     if (!move) throw notFound('unit move waiting for confirmation', 'input.unitId');
     const organisations = await store.organisationsByIds(tx, [move.fromOrganisationId, move.toOrganisationId], scope);
     if (organisations.length !== 2) throw notFound('unit move waiting for confirmation', 'input.unitId');
     if (move.proposedBy === actor.subject) {
       throw conflict(`input.unitId: ${actor.subject} proposed this move and cannot also confirm it; another ADMIN must`, 'input.unitId');
+    }
+    // A move proposed from an organisation the unit has left since would take it from one its proposer never held.
+    if (unit.organisationId !== move.fromOrganisationId) {
+      const from = organisations.find((o) => o.id === move.fromOrganisationId)!;
+      throw conflict(`input.unitId: the unit no longer belongs to ${from.code}, the organisation this move was proposed from`, 'input.unitId');
     }
     const confirmed = await store.confirmUnitMove(tx, move.id, actor.subject);
     await setUnitOrganisation(tx, unitId, move.toOrganisationId);

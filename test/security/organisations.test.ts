@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { lazyTestGateway, type TestGateway } from '../support/gateway.ts';
-import type { TestDatabase } from '../support/db.ts';
+import { commitOnceWaitedOn, type TestDatabase } from '../support/db.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { decidedClaim, FILE_APPEAL, DECIDE_APPEAL, memberToken } from '../appeals/support.ts';
 import { ACCEPT, memberOf, seedApplicant, stay, submit } from '../applications/support.ts';
 import { approvedClaims } from '../payouts/support.ts';
+import { seedUnit } from '../benefits/seed.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { CONFIRM_UNIT_MOVE, CREATE_ORGANISATION, fujianTree, MOVE_UNIT, placeUnit } from '../organisations/support.ts';
 
@@ -12,7 +13,8 @@ import { CONFIRM_UNIT_MOVE, CREATE_ORGANISATION, fujianTree, MOVE_UNIT, placeUni
  * Organisation-scoped staff as an attacker would use them: staff of county JJ (under city QZ under
  * province FJ) reaching for a member of a unit that belongs to QZ itself, outside JJ — by ID, in
  * lists, and by deciding on it; a forged or misplaced `org` claim; creating or moving outside the
- * caller's subtree; the proposer of a unit move confirming it.
+ * caller's subtree; the proposer of a unit move confirming it; a move proposed from, or confirmed
+ * out of, an organisation the unit has left meanwhile.
  */
 const started = lazyTestGateway();
 
@@ -224,5 +226,53 @@ describe('the tree and unit moves', () => {
     await placeUnit(db.pool, qz.unitId, 'QZ');
     const audit = await db.pool.query(`SELECT action, actor AS subject FROM audit_log WHERE action LIKE 'unit.move.%' ORDER BY seq`);
     expect(audit.rows).toEqual([{ action: 'unit.move.propose', subject: 'qz-admin-a' }, { action: 'unit.move.confirm', subject: 'fj-admin' }]);
+  });
+
+  /** A unit of QZ of its own, so the move it waits on or is refused leaves the other tests' units alone. */
+  async function qzUnit(db: TestDatabase): Promise<{ id: number; gid: string }> {
+    const { id } = await seedUnit(db.pool);
+    await placeUnit(db.pool, id, 'QZ');
+    return { id, gid: toGlobalId('Unit', id) };
+  }
+  const placeOf = async (db: TestDatabase, unitId: number) =>
+    (await db.pool.query(`SELECT o.code FROM units u JOIN organisations o ON o.id = u.organisation_id WHERE u.id = $1`, [unitId])).rows[0].code;
+
+  it('a QZ ADMIN proposing while FJ\'s move of the unit to XM commits is refused once it has: NOT_FOUND, no move recorded from QZ', async () => {
+    const { db, gw, tree } = await setUp();
+    const unit = await qzUnit(db);
+    const earlier = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin-a' }, MOVE_UNIT, { input: { unitId: unit.gid, organisationId: tree.XM, reason: 'the firm moved to Xiamen' } });
+    expect(earlier.data.moveUnit.userErrors).toEqual([]);
+    const { work: proposing } = await commitOnceWaitedOn(
+      db.pool,
+      async (confirming) => {
+        await confirming.query(`UPDATE unit_moves SET status = 'CONFIRMED', confirmed_by = 'fj-admin-b', confirmed_at = now() WHERE unit_id = $1 AND status = 'PROPOSED'`, [unit.id]);
+        await confirming.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = 'XM') WHERE id = $1`, [unit.id]);
+      },
+      () => gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-b' }, MOVE_UNIT, { input: { unitId: unit.gid, organisationId: tree.JJ, reason: 'the firm moved to Jinjiang' } }),
+    );
+    const { data } = await proposing;
+    expect(data.moveUnit).toEqual({ move: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'NOT_FOUND' })] });
+    const open = await db.pool.query(`SELECT count(*)::int AS n FROM unit_moves WHERE unit_id = $1 AND status = 'PROPOSED'`, [unit.id]);
+    expect(open.rows[0].n).toBe(0);
+    expect(await placeOf(db, unit.id)).toBe('XM');
+  });
+
+  it('a move proposed from QZ is refused at confirmation once the unit is no longer in QZ: CONFLICT, the unit stays, nothing written', async () => {
+    const { db, gw, tree } = await setUp();
+    const unit = await qzUnit(db);
+    const proposed = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, MOVE_UNIT, { input: { unitId: unit.gid, organisationId: tree.JJ, reason: 'the firm moved to Jinjiang' } });
+    expect(proposed.data.moveUnit.userErrors).toEqual([]);
+    // The unit has left QZ since (a stale proposal: recorded before proposals locked the unit).
+    await placeUnit(db.pool, unit.id, 'XM');
+    const audited = async () => (await db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE target_type = 'Unit' AND target_id = $1`, [String(unit.id)])).rows[0].n;
+    const before = await audited();
+    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid });
+    expect(confirmed.data.confirmUnitMove).toEqual({
+      move: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'CONFLICT', message: expect.stringContaining('no longer belongs to QZ') })],
+    });
+    expect(await placeOf(db, unit.id)).toBe('XM');
+    const moves = await db.pool.query(`SELECT status, confirmed_by FROM unit_moves WHERE unit_id = $1`, [unit.id]);
+    expect(moves.rows).toEqual([{ status: 'PROPOSED', confirmed_by: null }]);
+    expect(await audited()).toBe(before);
   });
 });
