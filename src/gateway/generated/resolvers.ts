@@ -2547,7 +2547,9 @@ export type Mutation = {
   /**
    * Confirms a unit's waiting move: the unit then belongs to the new organisation. ADMIN only, never the
    * proposer (four eyes, kept by the database as well); the unit and both organisations must be in the
-   * caller's subtree (`NOT_FOUND` otherwise). Audited.
+   * caller's subtree (`NOT_FOUND` otherwise). Refused (`CONFLICT`) when the unit no longer belongs to the
+   * organisation the move was proposed from: the move would take it from an organisation its proposer
+   * does not hold. Audited.
    */
   confirmUnitMove: ConfirmUnitMovePayload;
   /**
