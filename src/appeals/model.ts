@@ -42,6 +42,8 @@ export interface AppealRow {
   claimStatusWhenFiled: AppealableClaimStatus;
   /** Who decided the claim when the appeal was filed (may not decide the appeal); null for an automatic decision without a person. */
   claimDecidedBy: string | null;
+  /** Who decided the claim as it stands (a reviewer who rejected it after the appeal was filed, say); may not decide the appeal either. */
+  claimDecidedByNow: string | null;
   reason: string;
   filedBy: string;
   filedRole: string;

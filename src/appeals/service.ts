@@ -73,14 +73,16 @@ const roleRefusal = (actor: Actor): DomainError | null => ((APPEAL_DECIDERS as r
 
 /**
  * Why `actor` may not decide the appeal now, or null: a REVIEWER or ADMIN, the appeal OPEN, and
- * neither the person who decided the claim nor the one who filed the appeal (four eyes; the
- * database's CHECK appeals_four_eyes refuses it too). `viewerCanDecide` shows it.
+ * neither the person who decided the claim (when the appeal was filed, or since: a claim decided
+ * again while its appeal is open may be rejected by a reviewer) nor the one who filed the appeal
+ * (four eyes; the database's CHECK appeals_four_eyes refuses the decider at filing and the filer
+ * too). `viewerCanDecide` shows it.
  */
-export function decideRefusal(actor: Actor, appeal: Pick<AppealRow, 'status' | 'claimDecidedBy' | 'filedBy'>): DomainError | null {
+export function decideRefusal(actor: Actor, appeal: Pick<AppealRow, 'status' | 'claimDecidedBy' | 'claimDecidedByNow' | 'filedBy'>): DomainError | null {
   const role = roleRefusal(actor);
   if (role) return role;
   if (appeal.status !== 'OPEN') return conflict(`the appeal is ${appeal.status} already`, 'input.appealId');
-  if (appeal.claimDecidedBy === actor.subject) {
+  if (appeal.claimDecidedBy === actor.subject || appeal.claimDecidedByNow === actor.subject) {
     return conflict(`${actor.subject} decided the claim and cannot decide its appeal; another reviewer must (four eyes)`, 'input.appealId');
   }
   if (appeal.filedBy === actor.subject) return conflict(`${actor.subject} filed this appeal and cannot decide it; another reviewer must (four eyes)`, 'input.appealId');

@@ -9,7 +9,7 @@ import type { AppealRow, AppealStatus } from './model.ts';
 /** SQL of the appeals domain: appeals and appeal_attachments (claims are read, never written here). */
 
 const COLUMNS = `a.id, a.claim_id AS "claimId", a.member_id AS "memberId", a.status, a.claim_status_when_filed AS "claimStatusWhenFiled",
-  a.claim_decided_by AS "claimDecidedBy", a.reason, a.filed_by AS "filedBy", a.filed_role AS "filedRole", a.filed_at AS "filedAt",
+  a.claim_decided_by AS "claimDecidedBy", (SELECT c.decided_by FROM claims c WHERE c.id = a.claim_id) AS "claimDecidedByNow", a.reason, a.filed_by AS "filedBy", a.filed_role AS "filedRole", a.filed_at AS "filedAt",
   a.decided_by AS "decidedBy", a.decided_role AS "decidedRole", a.decided_at AS "decidedAt", a.decision_reason AS "decisionReason"`;
 
 /** What filing an appeal needs to know of a claim. */

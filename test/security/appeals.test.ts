@@ -4,6 +4,9 @@ import { lazyTestGateway } from '../support/gateway.ts';
 import { decidedClaim, DECIDE_APPEAL, FILE_APPEAL, memberToken } from '../appeals/support.ts';
 import { fujianTree, placeUnit } from '../organisations/support.ts';
 import { localId } from '../../src/gateway/globalId.ts';
+import { RuleSetCache } from '../../src/benefits/catalogue.ts';
+import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
+import { payContribution } from '../benefits/seed.ts';
 
 /**
  * Appeals as an attacker tries them: another member's or unit's claim, the wrong role, the claim's
@@ -97,6 +100,27 @@ describe('deciding', () => {
       const who = role === 'MEMBER' ? memberToken(other.member) : role === 'UNIT_OPERATOR' ? { role, unit: other.member.creditCode } : { role };
       expect((await gw.query(who, '{ appeals { edges { node { id } } } }')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     }
+  });
+});
+
+describe('a claim decided again while its appeal is open', () => {
+  it('the reviewer who rejected the claim after the appeal was filed cannot decide the appeal; another can', async () => {
+    const { db, gw } = await started();
+    const { member, claimId, claimGid } = await decidedClaim(db.pool, gw, 'INELIGIBLE');
+    const filed = await gw.query(memberToken(member), FILE_APPEAL, { input: { claimId: claimGid, reason } });
+    const appealGid = filed.data.fileAppeal.appeal.id as string;
+    // The unit pays: the claim is decided again (PENDING_REVIEW above the limit), and a reviewer rejects it.
+    await payContribution(db.pool, member.unitId);
+    expect(await redecideIfFactsChanged(db.pool, claimId, { ruleSets: new RuleSetCache(), autoApproveMaxFen: 1_000_000 })).toMatchObject({ after: 'PENDING_REVIEW' });
+    const rejecter = { role: 'REVIEWER' as const, sub: 'reviewer-r' };
+    const rejected = await gw.query(rejecter, 'mutation($id: ID!) { rejectClaim(input: { claimId: $id, reason: "no discharge summary" }) { claim { status } } }', { id: claimGid });
+    expect(rejected.data.rejectClaim.claim.status).toBe('REJECTED');
+    const HINT = 'query($id: ID!) { node(id: $id) { ... on Appeal { viewerCanDecide } } }';
+    expect((await gw.query(rejecter, HINT, { id: appealGid })).data.node.viewerCanDecide).toBe(false);
+    const own = await gw.query(rejecter, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'DISMISS', reason: 'the rejection stands' } });
+    expect(own.data.decideAppeal).toEqual({ appeal: null, userErrors: [expect.objectContaining({ field: 'input.appealId', code: 'CONFLICT', message: expect.stringContaining('four eyes') })] });
+    const other = await gw.query({ role: 'REVIEWER', sub: 'reviewer-s' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'DISMISS', reason: 'the rejection stands' } });
+    expect(other.data.decideAppeal).toMatchObject({ appeal: { status: 'DISMISSED', decider: { subject: 'reviewer-s' } }, userErrors: [] });
   });
 });
 

@@ -129,7 +129,8 @@ export type Appeal = Node & {
   status: AppealStatus;
   /**
    * Whether the caller may decide this appeal now: a REVIEWER or ADMIN, the appeal OPEN, and the caller
-   * neither the person who decided the claim nor the one who filed the appeal.
+   * neither the person who decided the claim (when the appeal was filed, or since) nor the one who
+   * filed the appeal.
    */
   viewerCanDecide: Scalars['Boolean']['output'];
 };
@@ -2571,7 +2572,8 @@ export type Mutation = {
   createUnit: CreateUnitPayload;
   /**
    * Decides an OPEN appeal. REVIEWER or ADMIN, never the person who decided the claim nor the one who
-   * filed the appeal (four eyes, kept by the database as well). UPHOLD decides a refused (INELIGIBLE or
+   * filed the appeal (four eyes, kept by the database as well); a claim decided again while its appeal
+   * was open (a reviewer rejecting it after the unit paid) counts its new decider too. UPHOLD decides a refused (INELIGIBLE or
    * REJECTED) claim again and approves it, never by someone who adjusted one of its lines; when the
    * rules still find it ineligible on its facts, UPHOLD is refused (`CONFLICT`): correct the facts first,
    * or dismiss. An APPROVED claim cannot be upheld (its amounts follow the rules): dismiss. The member
