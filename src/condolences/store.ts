@@ -91,11 +91,16 @@ export async function insertCondolence(tx: Tx, c: NewCondolence): Promise<Condol
   return rows[0]!;
 }
 
-/** The condolence in `scope`, locked for its decision; null when there is none. */
+/**
+ * The condolence in `scope`, locked for its decision; null when there is none. Its worker and the
+ * worker's unit are locked too (FOR SHARE) and the scope checked on them: after waiting for the
+ * condolence, the check runs again on the worker and unit as a move committed meanwhile left them.
+ */
 export async function lockCondolence(tx: Tx, id: number, scope: Scope): Promise<CondolenceRow | null> {
   const p = new Params();
   const { rows } = await tx.query<CondolenceRow>(
-    `SELECT ${COLUMNS} FROM condolences k WHERE k.id = ${p.add(id)} AND ${memberRowScopeSql(p, scope, 'k')} FOR UPDATE`,
+    `SELECT ${COLUMNS} FROM condolences k JOIN members m ON m.id = k.member_id JOIN units u ON u.id = m.unit_id
+      WHERE k.id = ${p.add(id)} AND ${memberScopeSql(p, scope, 'm', 'u')} FOR UPDATE OF k FOR SHARE OF m, u`,
     p.values,
   );
   return rows[0] ?? null;

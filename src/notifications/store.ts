@@ -2,7 +2,7 @@ import type { Queryable, Tx } from '../kernel/transaction.ts';
 import type { Page } from '../kernel/page.ts';
 import { byKey, keysetSql } from '../db/keyset.ts';
 import { Params } from '../db/sql.ts';
-import { memberRowScopeSql } from '../db/scope.ts';
+import { memberRowScopeSql, memberScopeSql } from '../db/scope.ts';
 import type { Scope } from '../kernel/scope.ts';
 import type {
   ClaimedDelivery, DeliveryRow, DeliveryStatus, NewNotification, NotificationChannel, NotificationPreferencesRow, NotificationRow,
@@ -231,12 +231,17 @@ export async function countDeliveries(db: Queryable, scope: Scope, status: Deliv
   return rows[0]!.n;
 }
 
-/** One delivery in `scope`, locked for a staff decision. */
+/**
+ * One delivery in `scope`, locked for a staff decision. The member and its unit are locked too (FOR
+ * SHARE) and the scope checked on them: after waiting for the delivery, the check runs again on the
+ * member and unit as a move committed meanwhile left them.
+ */
 export async function lockDelivery(tx: Tx, id: number, scope: Scope): Promise<DeliveryRow | null> {
   const p = new Params();
   const { rows } = await tx.query<DeliveryRow>(
     `SELECT ${DELIVERY_COLUMNS} FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id
-      WHERE d.id = ${p.add(id)} AND ${memberRowScopeSql(p, scope, 'n')} FOR UPDATE OF d`,
+       JOIN members m ON m.id = n.member_id JOIN units u ON u.id = m.unit_id
+      WHERE d.id = ${p.add(id)} AND ${memberScopeSql(p, scope, 'm', 'u')} FOR UPDATE OF d FOR SHARE OF m, u`,
     p.values,
   );
   return rows[0] ?? null;

@@ -3,6 +3,7 @@ import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { application, CAPS, governWithCondolence, worker, type Worker } from '../condolences/support.ts';
+import { fujianTree, placeUnit } from '../organisations/support.ts';
 
 /**
  * Condolence payments as an attacker tries them: another unit's operator or another
@@ -159,5 +160,31 @@ describe('deciding', () => {
     expect(answers.filter((a) => a.data.approveCondolence.condolence).length).toBe(1);
     const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'condolence.approve' AND target_id = $1`, [String(localId('id', own.id, 'Condolence'))]);
     expect(rows[0].n).toBe(1);
+  });
+
+  it('approving for a worker whose unit ADMIN moves to another organisation: that organisation\'s reviewer is refused once the move commits (NOT_FOUND), nothing approved', async () => {
+    const { db, gw } = await setup();
+    await fujianTree(gw);
+    const w = await worker(db.pool);
+    const own = await applied(w);
+    const condolenceId = localId('id', own.id, 'Condolence');
+    await placeUnit(db.pool, w.unitId, 'QZ');
+    // The unit moves from QZ to XM while QZ's reviewer waits for the condolence (held in the same
+    // transaction here): the old check, a subquery of members and units under FOR UPDATE, ran again
+    // after the wait on the unit as it was before the move.
+    const { work: approving } = await commitOnceWaitedOn(
+      db.pool,
+      async (moving) => {
+        await placeUnit(moving, w.unitId, 'XM');
+        await moving.query('SELECT 1 FROM condolences WHERE id = $1 FOR UPDATE', [condolenceId]);
+      },
+      () => gw.query({ role: 'REVIEWER', org: 'QZ', sub: 'qz-reviewer' }, APPROVE, { input: { condolenceId: own.id, note: '情况属实' } }),
+    );
+    const { data } = await approving;
+    expect(data.approveCondolence).toEqual({ condolence: null, userErrors: [expect.objectContaining({ field: 'input.condolenceId', code: 'NOT_FOUND' })] });
+    const { rows } = await db.pool.query(
+      `SELECT k.status, k.approved_fen AS "approvedFen", (SELECT count(*)::int FROM audit_log WHERE action = 'condolence.approve' AND target_id = $2) AS audits
+         FROM condolences k WHERE k.id = $1`, [condolenceId, String(condolenceId)]);
+    expect(rows[0]).toEqual({ status: 'PENDING', approvedFen: null, audits: 0 });
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { toGlobalId } from '../../src/gateway/globalId.ts';
+import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
+import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { record, seedPerson, type TestMember } from '../notifications/support.ts';
+import { fujianTree, placeUnit } from '../organisations/support.ts';
 
 /**
  * Notifications as an attacker tries them: another member's notifications and preferences, the
@@ -160,6 +162,32 @@ describe('deliveries and the outbox', () => {
     expect(replayed.data.retryNotificationDelivery.userErrors).toEqual([expect.objectContaining({ field: 'input.deliveryId', code: 'CONFLICT' })]);
     const otherType = await gw.query({ role: 'ADMIN' }, RETRY, { input: { deliveryId: toGlobalId('Member', member.id), reason: 'phone corrected' } });
     expect(otherType.data.retryNotificationDelivery.userErrors).toEqual([expect.objectContaining({ field: 'input.deliveryId' })]);
+  });
+
+  it('retrying for a member whose unit ADMIN moves to another organisation: that organisation\'s ADMIN is refused once the move commits (NOT_FOUND), the delivery FAILED', async () => {
+    const { db, gw } = await started();
+    await fujianTree(gw);
+    const { member, deliveryGid } = await memberWithNotification();
+    const deliveryId = localId('id', deliveryGid, 'NotificationDelivery');
+    const { rows: [{ unitId }] } = await db.pool.query('SELECT unit_id AS "unitId" FROM members WHERE id = $1', [member.id]);
+    await placeUnit(db.pool, unitId, 'QZ');
+    // The unit moves from QZ to XM while QZ's ADMIN waits for the delivery (held in the same
+    // transaction here): the old check, a subquery of members and units under FOR UPDATE, ran again
+    // after the wait on the unit as it was before the move.
+    const { work: retrying } = await commitOnceWaitedOn(
+      db.pool,
+      async (moving) => {
+        await placeUnit(moving, unitId, 'XM');
+        await moving.query('SELECT 1 FROM notification_deliveries WHERE id = $1 FOR UPDATE', [deliveryId]);
+      },
+      () => gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin' }, RETRY, { input: { deliveryId: deliveryGid, reason: 'phone corrected' } }),
+    );
+    const { data } = await retrying;
+    expect(data.retryNotificationDelivery).toEqual({ delivery: null, userErrors: [expect.objectContaining({ field: 'input.deliveryId', code: 'NOT_FOUND' })] });
+    const { rows } = await db.pool.query(
+      `SELECT d.status, d.attempts, (SELECT count(*)::int FROM audit_log WHERE action = 'notification.delivery.retried' AND target_id = $2) AS audits
+         FROM notification_deliveries d WHERE d.id = $1`, [deliveryId, String(deliveryId)]);
+    expect(rows[0]).toEqual({ status: 'FAILED', attempts: 1, audits: 0 });
   });
 
   it('no mutation creates or changes a notification: the outbox is written only by the decisions themselves', async () => {
