@@ -5,6 +5,10 @@ import type { Params } from './sql.ts';
 // organisations existed carry no such field and mean "no organisation restriction". Subqueries alias
 // their tables scope_*, so an outer alias passed in (`u.id`, `m.unit_id`) is never shadowed.
 
+/** Whether the organisation `organisationIdExpr` is `organisationId` or below it. */
+const organisationSubtreeSql = (p: Params, organisationId: number, organisationIdExpr: string) =>
+  `EXISTS (SELECT 1 FROM organisations scope_o WHERE scope_o.id = ${organisationIdExpr} AND ${p.add(organisationId)}::bigint = ANY(scope_o.path))`;
+
 /**
  * The scope of rows that belong to a member (`<alias>.member_id`: settlements, claims, payouts): a
  * unit operator sees those of its unit's members, a member their own, an organisation's staff those
@@ -25,15 +29,20 @@ export function memberRowScopeSql(p: Params, scope: Scope, alias: string): strin
 /**
  * The scope of rows that belong to a unit (`unitIdExpr`, an SQL expression such as `u.id` or
  * `m.unit_id`): a unit operator its own unit, a member their unit, an organisation's staff the units
- * in its subtree.
+ * in its subtree. `organisationIdExpr`, the unit row's own `organisation_id` when the statement holds
+ * (and locks) that row: an organisation's scope is checked on it rather than through a subquery of
+ * units, so a check made again after waiting for the unit's move sees where the move left it (an
+ * organisation's path never changes).
  */
-export function unitRowScopeSql(p: Params, scope: Scope, unitIdExpr: string): string {
+export function unitRowScopeSql(p: Params, scope: Scope, unitIdExpr: string, organisationIdExpr?: string): string {
   const parts: string[] = [];
   if (scope.unitId !== null) parts.push(`${unitIdExpr} = ${p.add(scope.unitId)}`);
   if (scope.memberId !== null) parts.push(`${unitIdExpr} = (SELECT scope_m.unit_id FROM members scope_m WHERE scope_m.id = ${p.add(scope.memberId)})`);
   if (scope.organisationId != null) {
-    parts.push(`EXISTS (SELECT 1 FROM units scope_u JOIN organisations scope_o ON scope_o.id = scope_u.organisation_id
-                         WHERE scope_u.id = ${unitIdExpr} AND ${p.add(scope.organisationId)}::bigint = ANY(scope_o.path))`);
+    parts.push(organisationIdExpr === undefined
+      ? `EXISTS (SELECT 1 FROM units scope_u JOIN organisations scope_o ON scope_o.id = scope_u.organisation_id
+                  WHERE scope_u.id = ${unitIdExpr} AND ${p.add(scope.organisationId)}::bigint = ANY(scope_o.path))`
+      : organisationSubtreeSql(p, scope.organisationId, organisationIdExpr));
   }
   return parts.length ? parts.join(' AND ') : 'true';
 }
@@ -51,9 +60,7 @@ export function memberScopeSql(p: Params, scope: Scope, m: string, u?: string): 
   if (scope.unitId !== null) parts.push(`${m}.unit_id = ${p.add(scope.unitId)}`);
   if (scope.memberId !== null) parts.push(`${m}.id = ${p.add(scope.memberId)}`);
   if (scope.organisationId != null) {
-    parts.push(u === undefined
-      ? unitRowScopeSql(p, { ...scope, unitId: null, memberId: null }, `${m}.unit_id`)
-      : `EXISTS (SELECT 1 FROM organisations scope_o WHERE scope_o.id = ${u}.organisation_id AND ${p.add(scope.organisationId)}::bigint = ANY(scope_o.path))`);
+    parts.push(unitRowScopeSql(p, { ...scope, unitId: null, memberId: null }, `${m}.unit_id`, u === undefined ? undefined : `${u}.organisation_id`));
   }
   return parts.length ? parts.join(' AND ') : 'true';
 }
@@ -67,7 +74,7 @@ export function organisationRowScopeSql(p: Params, scope: Scope, organisationIdE
   const parts: string[] = [];
   if (scope.unitId !== null || scope.memberId !== null) parts.push('false');
   if (scope.organisationId != null) {
-    parts.push(`EXISTS (SELECT 1 FROM organisations scope_o WHERE scope_o.id = ${organisationIdExpr} AND ${p.add(scope.organisationId)}::bigint = ANY(scope_o.path))`);
+    parts.push(organisationSubtreeSql(p, scope.organisationId, organisationIdExpr));
   }
   return parts.length ? parts.join(' AND ') : 'true';
 }

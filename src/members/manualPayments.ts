@@ -3,6 +3,9 @@ import type { Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
 import { decideOrPropose } from '../reconciliation/fourEyes.ts';
 import { applyManualPayment, type ManualPayment } from './contributions.ts';
+import { lockUnitInScope } from './store.ts';
+import { notFound } from '../kernel/errors.ts';
+import type { Scope } from '../kernel/scope.ts';
 
 /**
  * Records a manual payment at once, or above `aboveFen` (FOUR_EYES_ABOVE_FEN) proposes it for a
@@ -13,9 +16,13 @@ import { applyManualPayment, type ManualPayment } from './contributions.ts';
  * proposal is confirmed: this file imports fourEyes, contributions.ts does not, so no import cycle
  * runs between the two domains.
  */
-export async function recordManualPayment(db: Db, actor: Actor, payment: ManualPayment, aboveFen: number): Promise<number | null> {
-  return inTransaction(db, (tx) => decideOrPropose(
-    tx, actor, aboveFen, { kind: 'CONTRIBUTION_PAYMENT', unitId: payment.unitId, amountFen: payment.amountFen, decision: payment },
-    () => applyManualPayment(tx, actor, payment),
-  ));
+export async function recordManualPayment(db: Db, actor: Actor, scope: Scope, payment: ManualPayment, aboveFen: number): Promise<number | null> {
+  return inTransaction(db, async (tx) => {
+    // The unit stays in the caller's scope until the commit: one moved to another organisation meanwhile is not found.
+    if (!(await lockUnitInScope(tx, payment.unitId, scope))) throw notFound('unit', 'input.unitId');
+    return decideOrPropose(
+      tx, actor, aboveFen, { kind: 'CONTRIBUTION_PAYMENT', unitId: payment.unitId, amountFen: payment.amountFen, decision: payment },
+      () => applyManualPayment(tx, actor, payment),
+    );
+  });
 }

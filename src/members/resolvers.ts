@@ -347,7 +347,7 @@ export const memberResolvers: DomainResolvers = {
       });
       const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
       // Above FOUR_EYES_ABOVE_FEN only proposed: the contribution shows it once a second person confirms.
-      await recordManualPayment(ctx.db, actorOf(ctx.principal), {
+      await recordManualPayment(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), {
         unitId: unit.id, planYear: input.planYear, amountFen: input.amountFen, reference, paidOn: input.paidOn,
       }, ctx.config.FOUR_EYES_ABOVE_FEN);
       // Claims refused while this unit owed are decided again now, not at the next sweep.

@@ -157,6 +157,25 @@ export async function organisationVisible(db: Queryable, scope: Scope, organisat
   return rows.length > 0;
 }
 
+/**
+ * The unit if it is in `scope`, locked until the commit, or null: the scope checked on the row's own
+ * organisation_id, so a move of the unit to another organisation either committed first, and the
+ * unit is out of the old organisation's reach, or waits. `change`: the unit is about to be updated
+ * (moved), so it is locked as an update would (two at once wait in turn instead of deadlocking).
+ */
+export async function lockUnitInScope(
+  tx: Tx, unitId: number, scope: Scope, lock: 'read' | 'change' = 'read',
+): Promise<Pick<UnitRow, 'id' | 'organisationId'> | null> {
+  const p = new Params();
+  const { rows } = await tx.query<Pick<UnitRow, 'id' | 'organisationId'>>(
+    `SELECT u.id, u.organisation_id AS "organisationId" FROM units u
+      WHERE u.id = ${p.add(unitId)} AND ${unitRowScopeSql(p, scope, 'u.id', 'u.organisation_id')}
+        FOR ${lock === 'read' ? 'SHARE' : 'NO KEY UPDATE'} OF u`,
+    p.values,
+  );
+  return rows[0] ?? null;
+}
+
 /** Moves the unit to another organisation (a confirmed unit move); the unit's row is locked until the commit. */
 export async function setUnitOrganisation(tx: Tx, unitId: number, organisationId: number): Promise<UnitRow> {
   const { rows } = await tx.query<UnitRow>(

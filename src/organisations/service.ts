@@ -4,7 +4,7 @@ import type { Scope } from '../kernel/scope.ts';
 import { check, checkAll, conflict, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
 import { textProblem } from '../kernel/text.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
-import { setUnitOrganisation } from '../members/store.ts';
+import { lockUnitInScope, setUnitOrganisation } from '../members/store.ts';
 import type { UnitRow } from '../members/model.ts';
 import {
   ORGANISATION_ADMINS, ORGANISATION_CODE, ORGANISATION_NAME_MAX, UNIT_MOVE_REASON_MAX,
@@ -76,9 +76,13 @@ function moveReason(text: string): string {
   return reason;
 }
 
-/** The unit, locked until the commit (`store.lockUnitInScope`); NOT_FOUND when it is not in `scope`. */
-async function lockUnitInScope(tx: Tx, scope: Scope, unitId: number): Promise<Pick<UnitRow, 'id' | 'organisationId'>> {
-  const unit = await store.lockUnitInScope(tx, scope, unitId);
+/**
+ * The unit, locked until the commit as an update would (a confirmation moves it), so a proposal made
+ * while a move of the unit is confirmed waits and sees the unit where the move left it, and a
+ * confirmation moves it from where it is; NOT_FOUND when it is not in `scope`.
+ */
+async function unitToMove(tx: Tx, scope: Scope, unitId: number): Promise<Pick<UnitRow, 'id' | 'organisationId'>> {
+  const unit = await lockUnitInScope(tx, unitId, scope, 'change');
   if (!unit) throw notFound('unit', 'input.unitId');
   return unit;
 }
@@ -93,7 +97,7 @@ export async function proposeUnitMove(
   requireAdmin(actor, 'moveUnit');
   const reason = moveReason(input.reason);
   return inTransaction(db, async (tx) => {
-    const unit = await lockUnitInScope(tx, scope, input.unitId);
+    const unit = await unitToMove(tx, scope, input.unitId);
     const target = await organisationInScopeOrMissing(tx, scope, input.organisationId, 'input.organisationId');
     if (unit.organisationId === target.id) throw conflict(`input.organisationId: the unit already belongs to ${target.code}`, 'input.organisationId');
     const move = await store.insertUnitMove(tx, {
@@ -116,7 +120,7 @@ export async function proposeUnitMove(
 export async function confirmUnitMove(db: Db, actor: Actor, scope: Scope, unitId: number): Promise<UnitMoveRow> {
   requireAdmin(actor, 'confirmUnitMove');
   return inTransaction(db, async (tx) => {
-    const unit = await lockUnitInScope(tx, scope, unitId);
+    const unit = await unitToMove(tx, scope, unitId);
     const move = await store.lockOpenUnitMove(tx, unitId);
     if (!move) throw notFound('unit move waiting for confirmation', 'input.unitId');
     const organisations = await store.organisationsByIds(tx, [move.fromOrganisationId, move.toOrganisationId], scope);

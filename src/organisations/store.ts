@@ -4,7 +4,6 @@ import type { Scope } from '../kernel/scope.ts';
 import { Params } from '../db/sql.ts';
 import { organisationRowScopeSql } from '../db/scope.ts';
 import { byKey, keysetSql } from '../db/keyset.ts';
-import type { UnitRow } from '../members/model.ts';
 import type { OrganisationLevel, OrganisationRow, UnitMoveRow } from './model.ts';
 
 /**
@@ -33,23 +32,6 @@ export async function organisationOfUnit(db: Queryable, unitId: number): Promise
   const { rows } = await db.query<OrganisationRow>(
     `SELECT ${COLUMNS} FROM units u JOIN organisations o ON o.id = u.organisation_id WHERE u.id = $1`, [unitId]);
   return rows[0] ? withNumericPath(rows[0]) : null;
-}
-
-/**
- * The unit if it is in `scope`, or null; locked until the commit, so a proposal made while a move of
- * the unit is confirmed waits and sees the unit where the move left it, and a confirmation moves it
- * from where it is. The scope is checked on the row's own organisation_id, not through a subquery of
- * units, so it holds for the row as a waited-for move left it (an organisation's path never changes).
- * An update lock, not FOR SHARE: a confirmation updates the row, and two sharing it would deadlock.
- */
-export async function lockUnitInScope(tx: Tx, scope: Scope, unitId: number): Promise<Pick<UnitRow, 'id' | 'organisationId'> | null> {
-  const p = new Params();
-  const { rows } = await tx.query<Pick<UnitRow, 'id' | 'organisationId'>>(
-    `SELECT u.id, u.organisation_id AS "organisationId" FROM units u
-      WHERE u.id = ${p.add(unitId)} AND ${organisationRowScopeSql(p, scope, 'u.organisation_id')} FOR NO KEY UPDATE OF u`,
-    p.values,
-  );
-  return rows[0] ?? null;
 }
 
 /**

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
 import type { TokenClaims } from '../../src/gateway/auth.ts';
 import { seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
@@ -193,7 +194,7 @@ describe('reconciliation', () => {
 
   it('FourEyesProposal.viewerCanDecide says what confirmFourEyesProposal does: never the proposer', async () => {
     const unit = await owingUnit(db.pool, 2);
-    const proposalId = await recordManualPayment(db.pool, { subject: FINANCE_A.sub!, role: 'FINANCE' }, {
+    const proposalId = await recordManualPayment(db.pool, { subject: FINANCE_A.sub!, role: 'FINANCE' }, UNSCOPED, {
       unitId: unit.id, planYear: 2025, amountFen: unit.owedFen, reference: 'TRANSFER-HINTS', paidOn: '2025-03-01',
     }, 0);
     const id = toGlobalId('FourEyesProposal', proposalId!);

@@ -29,8 +29,11 @@ export async function fujianTree(gw: TestGateway): Promise<Record<'FJ' | 'QZ' | 
   return ids as Record<'FJ' | 'QZ' | 'XM' | 'JJ', string>;
 }
 
-/** Puts the unit in the organisation with `code` (test set-up: the API does this with two ADMINs, `moveUnit`). */
-export async function placeUnit(db: pg.Pool, unitId: number, code: string): Promise<void> {
+/**
+ * Puts the unit in the organisation with `code` (test set-up: the API does this with two ADMINs,
+ * `moveUnit`); on a connection holding a transaction, a move not yet committed.
+ */
+export async function placeUnit(db: pg.Pool | pg.PoolClient, unitId: number, code: string): Promise<void> {
   const { rowCount } = await db.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = $2) WHERE id = $1`, [unitId, code]);
   expect(rowCount).toBe(1);
 }

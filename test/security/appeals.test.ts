@@ -157,7 +157,7 @@ describe('staff racing a move', () => {
     const { work: deciding } = await commitOnceWaitedOn(
       db.pool,
       async (moving) => {
-        await moving.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = 'XM') WHERE id = $1`, [member.unitId]);
+        await placeUnit(moving, member.unitId, 'XM');
         await moving.query('SELECT 1 FROM appeals WHERE id = $1 FOR UPDATE', [appealId]);
       },
       () => gw.query({ role: 'REVIEWER', org: 'QZ', sub: 'qz-reviewer' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'UPHOLD', reason: 'documents confirm' } }),

@@ -205,7 +205,7 @@ describe('staff racing a move', () => {
       const { work: deciding } = await commitOnceWaitedOn(
         db.pool,
         async (moving) => {
-          await moving.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = 'XM') WHERE id = $1`, [a.unitId]);
+          await placeUnit(moving, a.unitId, 'XM');
           await moving.query('SELECT 1 FROM applications WHERE id = $1 FOR UPDATE', [id]);
         },
         decide,

@@ -407,9 +407,25 @@ describe('an organisation\'s staff and moves committing while they act', () => {
   }
 
   it('the member\'s unit moved to another organisation is out of the old organisation\'s reach once the move commits', async () => {
-    const toOrganisation = (code: string) => (queryable: pg.Pool | pg.PoolClient) =>
-      queryable.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = $2) WHERE id = $1`, [units.JJ, code]);
-    await outOfReach(await memberOfJJ(61), toOrganisation('XM'), () => toOrganisation('JJ')(db.pool));
+    await outOfReach(await memberOfJJ(61), (moving) => placeUnit(moving, units.JJ, 'XM'), () => placeUnit(db.pool, units.JJ, 'JJ'));
+  });
+
+  it('a contribution payment the old organisation\'s FINANCE records while the unit moves to another organisation is refused once the move commits', async () => {
+    const PAY = `mutation($u: ID!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 10000, reference: "TRANSFER-MOVING", paidOn: "2025-03-05" }) { contribution { paidFen } ${USER_ERRORS} } }`;
+    // The unit is held as well (FOR UPDATE), so a payment checked before the move waits at its insert.
+    const { work: paying } = await commitOnceWaitedOn(
+      db.pool,
+      async (moving) => {
+        await placeUnit(moving, units.JJ, 'XM');
+        await moving.query('SELECT 1 FROM units WHERE id = $1 FOR UPDATE', [units.JJ]);
+      },
+      () => gw.query(FINANCE_JJ, PAY, { u: toGlobalId('Unit', units.JJ) }),
+    );
+    const { data } = await paying;
+    await placeUnit(db.pool, units.JJ, 'JJ');
+    expect(data.recordContributionPayment).toEqual({ contribution: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'NOT_FOUND' })] });
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM contribution_payments WHERE unit_id = $1`, [units.JJ]);
+    expect(rows[0].n).toBe(0);
   });
 
   it('the member moved to a unit of another organisation is out of the old organisation\'s reach once the move commits', async () => {
