@@ -102,7 +102,7 @@ export async function receiveDocument(db: Db, document: IncomingDocument, option
     return row;
   }));
   if (stored.status !== 'ACCEPTED') return processXml(db, { id: stored.id, sha256 }, document.xml, stored.trusted, schema ?? schemaCheck(document.xml, options), options);
-  return { ...(await documentOutcome(db, stored.id)), duplicate: true };
+  return acceptedBefore(db, stored.id);
 }
 
 /**
@@ -143,7 +143,7 @@ export async function confirmDocument(db: Db, actor: Actor, documentId: number, 
 export async function processDocument(db: Db, documentId: number, options: IngestOptions = {}): Promise<DocumentOutcome> {
   const row = await timed(options.steps, 'readDocument', () => store.documentToProcess(db, documentId));
   if (!row) throw new Error(`no bank document ${documentId}`);
-  if (row.status === 'ACCEPTED') return { ...(await documentOutcome(db, documentId)), duplicate: true };
+  if (row.status === 'ACCEPTED') return acceptedBefore(db, documentId);
   // A confirmed document passed the schema before it could wait for confirmation: its bytes are the same.
   return processXml(db, { id: documentId, sha256: row.sha256 }, row.xml, row.trusted, row.confirmed ? Promise.resolve([]) : schemaCheck(row.xml, options), options);
 }
@@ -189,7 +189,8 @@ async function processXml(
   const { records, problems } = recordsOf(kind, message);
   if (problems.length > 0) return reject(db, documentId, kind, message.msgId, problems);
   if (!trusted) {
-    await store.markAwaitingConfirmation(db, documentId, kind, records.msgId, records.entries.length);
+    // Accepted, confirmed or sealed since it was read (the guard tells): processed as it is now, not sent back to wait.
+    if (!await store.markAwaitingConfirmation(db, documentId, kind, records.msgId, records.entries.length)) return processDocument(db, documentId, options);
     awaitingConfirmation.keep(documentId, document.sha256, kind, records);
     return { documentId, status: 'AWAITING_CONFIRMATION', duplicate: false, kind, msgId: records.msgId, entries: records.entries.length, entriesNew: 0, accounts: [], problems: [] };
   }
@@ -207,6 +208,7 @@ async function storeParsed(db: Db, documentId: number, kind: DocumentKind, recor
     return { documentId, status: 'ACCEPTED', duplicate: false, kind, msgId: records.msgId, problems: [], ...stored };
   } catch (error) {
     if (error instanceof RecordsRefused) return reject(db, documentId, kind, records.msgId, error.problems);
+    if (error instanceof AcceptedMeanwhile) return acceptedBefore(db, documentId);
     throw error;
   }
 }
@@ -261,6 +263,9 @@ class RecordsRefused extends Error {
   }
 }
 
+/** Another run accepted the document while this one stored it: what this one wrote is rolled back. */
+class AcceptedMeanwhile extends Error {}
+
 async function storeRecords(tx: Tx, documentId: number, kind: DocumentKind, records: DocumentRecords) {
   const accounts = [...new Set([...records.statements.map((s) => s.account), ...records.entries.map((e) => e.account)])].sort();
   await lockAccounts(tx, accounts);
@@ -295,7 +300,7 @@ async function storeRecords(tx: Tx, documentId: number, kind: DocumentKind, reco
   if (stored.size > 0) problems.push(...await checkKnownEntries(tx, records.entries.filter((e) => stored.has(`${e.account} ${e.key}`)), stored, statementOf, kind));
   if (problems.length === 0) problems.push(...await unlistedBookings(tx, records));
   if (problems.length > 0) throw new RecordsRefused(problems);
-  await store.markAccepted(tx, documentId, kind, records.msgId, records.entries.length, entriesNew);
+  if (!await store.markAccepted(tx, documentId, kind, records.msgId, records.entries.length, entriesNew)) throw new AcceptedMeanwhile();
   return { entries: records.entries.length, entriesNew, accounts };
 }
 
@@ -348,10 +353,12 @@ async function unlistedBookings(tx: Tx, records: DocumentRecords): Promise<Iso20
 
 async function reject(db: Db, documentId: number, kind: DocumentKind | null, msgId: string | null, problems: Iso20022Problem[]): Promise<DocumentOutcome> {
   awaitingConfirmation.drop(documentId);
-  await store.markRejected(db, documentId, kind, msgId, problems);
+  // Only an ACCEPTED document may not be rejected: another run accepted it meanwhile.
+  if (!await store.markRejected(db, documentId, kind, msgId, problems)) return acceptedBefore(db, documentId);
   return { documentId, status: 'REJECTED', duplicate: false, kind, msgId, entries: 0, entriesNew: 0, accounts: [], problems };
 }
 
-async function documentOutcome(db: Db, documentId: number): Promise<Omit<DocumentOutcome, 'duplicate'>> {
-  return { documentId, ...(await store.documentSummary(db, documentId)), accounts: [] };
+/** A document accepted before this run (the same bytes again, or by another run meanwhile): nothing changed. */
+async function acceptedBefore(db: Db, documentId: number): Promise<DocumentOutcome> {
+  return { documentId, ...(await store.documentSummary(db, documentId)), accounts: [], duplicate: true };
 }

@@ -11,7 +11,8 @@ import type { EntryState, ExceptionKind, MatchKind, MatchRule } from './matching
  *
  * The database checks each status column against its list (CHECK constraints, 0005 and 0009
  * migrations; test/reconciliation/model.test.ts compares them); no trigger guards the moves, so the
- * tables below are the moves the store's statements make, and the services check them before one.
+ * tables below are the moves the store's statements make, and the services check them before one
+ * (a bank document's updates are also guarded by them: store/documents.ts).
  */
 
 // ---------------------------------------------------------------- bank documents

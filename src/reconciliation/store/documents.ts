@@ -3,13 +3,20 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Iso20022Problem } from '../../banks/iso20022/xml.ts';
 import { copyLine } from '../../db/copy.ts';
+import { statusesInto } from '../../kernel/transitions.ts';
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
-import type { DocumentKind, DocumentSource, DocumentStatus, EntryRecord, StatementRecord } from '../model.ts';
+import { DOCUMENT_TRANSITIONS, type DocumentKind, type DocumentSource, type DocumentStatus, type EntryRecord, type StatementRecord } from '../model.ts';
 
 /** Bank documents and what they report: the documents kept whole, statements per account and day, booked entries once each. */
 
 /** The bank's seal, or a second person's confirmation. */
 const TRUSTED = '(sealed_by IS NOT NULL OR confirmed_by IS NOT NULL) AS trusted';
+
+/**
+ * The statuses a document may move to `to` from. Every status update is guarded by them: no trigger
+ * guards the moves, and a run that read the document before another moved it on must write nothing.
+ */
+const movingTo = (to: DocumentStatus): DocumentStatus[] => statusesInto(DOCUMENT_TRANSITIONS, to);
 
 export interface NewDocument {
   kind: DocumentKind | null;
@@ -64,11 +71,11 @@ export async function lockDocumentToConfirm(tx: Tx, documentId: number): Promise
   )).rows[0] ?? null;
 }
 
-/** A second person vouched for it: RECEIVED again, to be processed as a trusted document. */
+/** A second person vouched for it: RECEIVED again, to be processed as a trusted document. The caller holds its lock and checked its status. */
 export async function markDocumentConfirmed(tx: Tx, documentId: number, confirmedBy: string, reason: string): Promise<void> {
   await tx.query(
-    `UPDATE bank_documents SET status = 'RECEIVED', confirmed_by = $2, confirmed_at = now(), confirmation_reason = $3 WHERE id = $1`,
-    [documentId, confirmedBy, reason],
+    `UPDATE bank_documents SET status = 'RECEIVED', confirmed_by = $2, confirmed_at = now(), confirmation_reason = $3 WHERE id = $1 AND status = ANY($4::text[])`,
+    [documentId, confirmedBy, reason, movingTo('RECEIVED')],
   );
 }
 
@@ -92,25 +99,34 @@ export async function receivedDocumentIds(db: Queryable): Promise<number[]> {
   return rows.map((r) => r.id);
 }
 
-export async function markAwaitingConfirmation(db: Queryable, documentId: number, kind: DocumentKind, msgId: string, entries: number): Promise<void> {
-  await db.query(
-    `UPDATE bank_documents SET status = 'AWAITING_CONFIRMATION', kind = $2, msg_id = $3, problems = '[]', entries = $4, processed_at = now() WHERE id = $1`,
-    [documentId, kind, msgId, entries],
+/** False when it was accepted, confirmed or sealed since it was read: a trusted document waits for nobody. */
+export async function markAwaitingConfirmation(db: Queryable, documentId: number, kind: DocumentKind, msgId: string, entries: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE bank_documents SET status = 'AWAITING_CONFIRMATION', kind = $2, msg_id = $3, problems = '[]', entries = $4, processed_at = now()
+      WHERE id = $1 AND status = ANY($5::text[]) AND sealed_by IS NULL AND confirmed_by IS NULL`,
+    [documentId, kind, msgId, entries, movingTo('AWAITING_CONFIRMATION')],
   );
+  return Boolean(rowCount);
 }
 
-export async function markAccepted(tx: Tx, documentId: number, kind: DocumentKind, msgId: string, entries: number, entriesNew: number): Promise<void> {
-  await tx.query(
-    `UPDATE bank_documents SET status = 'ACCEPTED', kind = $2, msg_id = $3, problems = '[]', entries = $4, entries_new = $5, processed_at = now() WHERE id = $1`,
-    [documentId, kind, msgId, entries, entriesNew],
+/** False when another run accepted it meanwhile. */
+export async function markAccepted(tx: Tx, documentId: number, kind: DocumentKind, msgId: string, entries: number, entriesNew: number): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE bank_documents SET status = 'ACCEPTED', kind = $2, msg_id = $3, problems = '[]', entries = $4, entries_new = $5, processed_at = now()
+      WHERE id = $1 AND status = ANY($6::text[])`,
+    [documentId, kind, msgId, entries, entriesNew, movingTo('ACCEPTED')],
   );
+  return Boolean(rowCount);
 }
 
-export async function markRejected(db: Queryable, documentId: number, kind: DocumentKind | null, msgId: string | null, problems: readonly Iso20022Problem[]): Promise<void> {
-  await db.query(
-    `UPDATE bank_documents SET status = 'REJECTED', kind = COALESCE($2, kind), msg_id = COALESCE($3, msg_id), problems = $4, processed_at = now() WHERE id = $1`,
-    [documentId, kind, msgId, JSON.stringify(problems)],
+/** False when another run accepted it meanwhile. */
+export async function markRejected(db: Queryable, documentId: number, kind: DocumentKind | null, msgId: string | null, problems: readonly Iso20022Problem[]): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE bank_documents SET status = 'REJECTED', kind = COALESCE($2, kind), msg_id = COALESCE($3, msg_id), problems = $4, processed_at = now()
+      WHERE id = $1 AND status = ANY($5::text[])`,
+    [documentId, kind, msgId, JSON.stringify(problems), movingTo('REJECTED')],
   );
+  return Boolean(rowCount);
 }
 
 export interface DocumentSummary {
