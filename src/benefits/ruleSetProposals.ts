@@ -48,12 +48,14 @@ async function unknownFunders(db: Queryable, ruleSet: RuleSet, at: string): Prom
 async function checkedDefinition(tx: Tx, definition: Record<string, unknown>, at: string, publisher: number | null): Promise<RuleSet> {
   const { id } = definition;
   if (typeof id !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(id)) throw invalid(`${at}id`, 'must be lower-case letters, digits and dashes');
+  // Taken first: it orders the publishers of this id, so the check below sees a version another
+  // publisher committed while this one waited.
+  const next = await store.nextVersion(tx, id);
   // An organisation's staff publish their own rule sets: a new version of one the hub or another
   // organisation published would change how claims outside their subtree are decided.
   if (publisher !== null && await store.ruleSetPublishedOutside(tx, id, publisher)) {
     throw invalid(`${at}id`, `rule set ${id} was published by the hub or another organisation; publish your own under a new id`);
   }
-  const next = await store.nextVersion(tx, id);
   const checked = validateRuleSet({ ...definition, version: next });
   const problems = [
     ...(definition.version !== undefined && definition.version !== next ? [{ field: 'version', reason: `must be ${next} (the next version of ${id}) or omitted` }] : []),

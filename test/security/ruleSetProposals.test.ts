@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { ruleSetsForYears } from '../../src/benefits/store.ts';
@@ -145,6 +146,33 @@ describe('an organisation\'s own rule sets', () => {
     // Its next version is the county's to publish.
     const next = await gw.query(county, PROPOSE, { input: { definition: { ...definition, id: 'jj-rs-own', planYears: [2025] } } });
     expect(next.data.proposeRuleSet.userErrors, JSON.stringify(next)).toEqual([]);
+  });
+});
+
+describe('publications racing on one id', () => {
+  it('a county\'s version is refused at approval when the hub published the id while the approval waited', async () => {
+    const { gw, db } = await started();
+    await tree();
+    const county = { role: 'ADMIN' as const, org: 'JJ-RS', sub: 'jj-admin' };
+    const countyOther = { role: 'ADMIN' as const, org: 'JJ-RS', sub: 'jj-admin-2' };
+    const { version: _first, ...definition } = example('jinjiang-2026');
+    const proposed = (await gw.query(county, PROPOSE, { input: { definition: { ...definition, id: 'jj-rs-race', planYears: [2025] } } })).data.proposeRuleSet;
+    expect(proposed.userErrors).toEqual([]);
+    // The hub publishes the same id meanwhile, holding the lock that orders its publishers until it commits.
+    const { work: approving } = await commitOnceWaitedOn(
+      db.pool,
+      async (hub) => {
+        await hub.query(`SELECT pg_advisory_xact_lock(hashtext('rule_sets:jj-rs-race'))`);
+        await hub.query(
+          `INSERT INTO rule_sets (id, version, plan_years, definition, published_by) VALUES ('jj-rs-race', 1, '{2025}', $1, 'hub-admin')`,
+          [JSON.stringify({ ...definition, id: 'jj-rs-race', version: 1, planYears: [2025] })],
+        );
+      },
+      () => gw.query(countyOther, APPROVE, { id: proposed.proposal.id }),
+    );
+    expect((await approving).data.approveRuleSetProposal).toEqual({ proposal: null, userErrors: [{ field: 'id', code: 'INVALID' }] });
+    const { rows } = await db.pool.query(`SELECT version, organisation_id AS "organisationId" FROM rule_sets WHERE id = 'jj-rs-race' ORDER BY version`);
+    expect(rows).toEqual([{ version: 1, organisationId: null }]);
   });
 });
 
