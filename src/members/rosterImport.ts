@@ -8,7 +8,7 @@ import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import type { RosterCounts, RowError } from './model.ts';
 import { REGISTERED_ELSEWHERE } from './memberFields.ts';
-import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lockRosterUnits, lookAtRosterChanges, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsOfOtherUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
+import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lockRosterUnits, lookAtRosterChanges, refuseStagedRowsOfUnits, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsOfOtherUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
 import { recordRosterBankAccountChanges } from '../notifications/store.ts';
 import { rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
 import { rosterCheckers, defaultCheckThreads } from './rosterCheckers.ts';
@@ -73,6 +73,7 @@ const BATCH_ROWS = 2_000;
 // Errors a result carries (the CLI shows 50): roster_import_errors keeps them all.
 const ERRORS_RETURNED = 1000;
 const DUPLICATE_OF = 'duplicate of row ';
+const UNIT_LEFT = 'the unit moved to another organisation while the file was imported';
 
 export async function importRoster(
   db: Db,
@@ -193,7 +194,8 @@ export async function importRoster(
     options.onProgress?.(rowsTotal);
 
     const staged = performance.now();
-    await lockRosterUnits(tx, [...unitsStaged]);
+    const unitsLeft = await lockRosterUnits(tx, [...unitsStaged], options.onlyOrganisationId ?? null);
+    if (unitsLeft.length) rowsRejected += await refuseStagedRowsOfUnits(tx, unitsLeft, UNIT_LEFT);
     const { snapshot } = await lookAtRosterChanges(tx, null);
     const refused = await refuseStagedRows(tx, DUPLICATE_OF, REGISTERED_ELSEWHERE);
     rowsRejected += refused.duplicates + refused.elsewhere;

@@ -528,13 +528,30 @@ export async function lockMemberInScope(
 }
 
 /**
- * Locks the units a roster import merges rows of (FOR SHARE) until it commits: a member's move out
- * of one of them (lockMemberInScope's `move`) either committed before, and the merges, which read the
- * roster afresh, leave the member to their new unit, or waits for the import; otherwise a move
- * committing while the enrolments merge ran would leave an enrolment in the unit the member left.
+ * Locks the units a roster import merges rows of (FOR SHARE) until it commits, and answers those no
+ * longer in `organisationId`'s subtree (an organisation's import; none for the hub's). A member's
+ * move out of one of them (lockMemberInScope's `move`) either committed before, and the merges, which
+ * read the roster afresh, leave the member to their new unit, or waits for the import; otherwise a
+ * move committing while the enrolments merge ran would leave an enrolment in the unit the member
+ * left. Likewise a unit's move to another organisation while the file was staged is seen here.
  */
-export async function lockRosterUnits(tx: Tx, unitIds: readonly number[]): Promise<void> {
-  await tx.query('SELECT 1 FROM units WHERE id = ANY($1::bigint[]) ORDER BY id FOR SHARE', [unitIds]);
+export async function lockRosterUnits(tx: Tx, unitIds: readonly number[], organisationId: number | null): Promise<number[]> {
+  const p = new Params();
+  const inScope = unitRowScopeSql(p, { unitId: null, memberId: null, organisationId }, 'u.id', 'u.organisation_id');
+  const { rows } = await tx.query<{ id: number; inScope: boolean }>(
+    `SELECT u.id, ${inScope} AS "inScope" FROM units u WHERE u.id = ANY(${p.add(unitIds)}::bigint[]) ORDER BY u.id FOR SHARE`,
+    p.values,
+  );
+  return rows.filter((u) => !u.inScope).map((u) => u.id);
+}
+
+/** Refuses every staged row (not refused yet) of these units on `unit_credit_code`; the number refused. */
+export async function refuseStagedRowsOfUnits(tx: Tx, unitIds: readonly number[], reason: string): Promise<number> {
+  const { rowCount } = await tx.query(
+    `UPDATE roster_stage SET problem = 0, field = 'unit_credit_code', reason = $2 WHERE unit_id = ANY($1::bigint[]) AND reason IS NULL`,
+    [unitIds, reason],
+  );
+  return rowCount ?? 0;
 }
 
 /**

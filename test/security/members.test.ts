@@ -428,6 +428,31 @@ describe('an organisation\'s staff and moves committing while they act', () => {
     expect(rows[0].n).toBe(0);
   });
 
+  it('an organisation\'s roster import refuses the rows of a unit moved to another organisation while the file was imported', async () => {
+    const csv = `name,id_number,phone,bank_card,bank_code,plan_year\n会员71,${idNumber(71)},13800000071,${card(71)},${BANK},\n会员72,${idNumber(72)},13800000072,${card(72)},${BANK},\n`;
+    // Held with the unit's move: a member registered in the unit with the first row's ID number, not
+    // yet committed, which an import that checked its units only at the start waits for in its merge.
+    const { work: importing } = await commitOnceWaitedOn(
+      db.pool,
+      async (moving) => {
+        await placeUnit(moving, units.JJ, 'XM');
+        await moving.query(
+          `INSERT INTO members (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender)
+           VALUES ($1, '会员71', '\\x00', $2, '350521**********71', '1985-03-12', 'M')`,
+          [units.JJ, lookupHash(gw.keys, idNumber(71))],
+        );
+      },
+      () => importAs(ADMIN_JJ, csv, toGlobalId('Unit', units.JJ)),
+    );
+    const result = await importing;
+    await placeUnit(db.pool, units.JJ, 'JJ');
+    const reason = 'the unit moved to another organisation while the file was imported';
+    expect(result).toMatchObject({ status: 'DONE', rowsRejected: 2, rowsUpdated: 0 });
+    expect(result.errors).toEqual([{ row: 2, field: 'unit_credit_code', reason }, { row: 3, field: 'unit_credit_code', reason }]);
+    const { rows } = await db.pool.query(`SELECT name, phone FROM members WHERE id_number_hash = ANY($1) ORDER BY name`, [[71, 72].map((n) => lookupHash(gw.keys, idNumber(n)))]);
+    expect(rows).toEqual([{ name: '会员71', phone: null }]);
+  });
+
   it('the member moved to a unit of another organisation is out of the old organisation\'s reach once the move commits', async () => {
     const toUnit = (queryable: pg.Pool | pg.PoolClient, memberId: number, unitId: number) => queryable.query('UPDATE members SET unit_id = $2 WHERE id = $1', [memberId, unitId]);
     await outOfReach(await memberOfJJ(62), (moving, memberId) => toUnit(moving, memberId, units.XM), (memberId) => toUnit(db.pool, memberId, units.JJ));
