@@ -92,8 +92,8 @@ async function visibleMember(ctx: Context, field: string, globalId: string): Pro
 }
 
 /** Locks the member `visibleMember` found for a change by the caller; NOT_FOUND when a move took them out of the caller's reach meanwhile. */
-async function lockForChange(tx: Tx, ctx: Context, member: MemberRow, lock: 'change' | 'move' = 'change'): Promise<void> {
-  if (!(await store.lockMemberInScope(tx, member.id, member.unitId, scopeOf(ctx.principal), lock))) throw notFound('member', 'input.memberId');
+async function lockForChange(tx: Tx, ctx: Context, member: MemberRow): Promise<void> {
+  if (!(await store.lockMemberInScope(tx, member.id, member.unitId, scopeOf(ctx.principal), 'change'))) throw notFound('member', 'input.memberId');
 }
 
 /** A unit operator may only act on their own unit. */
@@ -256,7 +256,10 @@ export const memberResolvers: DomainResolvers = {
       const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
       check('input.unitId', unit.id === member.unitId ? 'is already the member\'s unit' : null);
       return inTransaction(ctx.db, async (tx) => {
-        await lockForChange(tx, ctx, member, 'move');
+        if (!(await store.lockUnitLeft(tx, member.unitId))) {
+          throw conflict('a roster import is merging the member\'s unit: move the member once it is done', 'input.memberId');
+        }
+        await lockForChange(tx, ctx, member);
         const moved = await store.changeMember(tx, member.id, member.unitId, { unitId: unit.id }, { actor: actorOf(ctx.principal), action: 'member.move', reason });
         if (!moved) throw notFound('member', 'input.memberId');
         await recordAudit(tx, actorOf(ctx.principal), {

@@ -508,14 +508,10 @@ export async function enrolmentsByIds(db: Queryable, ids: readonly number[], sco
  * reach; a move asked meanwhile waits for the commit. False when they are not (or are gone).
  * - `change`: the member is about to be updated, so it is locked as an update would (two changes at
  *   once wait in turn instead of deadlocking on their shared locks).
- * - `move`: the member leaves the unit; the unit is locked first as an update would, so a roster
- *   import running its merges on the unit (lockRosterUnits) commits first and no import enrols the
- *   member in the unit they are leaving after they left it.
  */
 export async function lockMemberInScope(
-  tx: Tx, memberId: number, seenInUnitId: number | null, scope: Scope, lock: 'read' | 'change' | 'move' = 'read',
+  tx: Tx, memberId: number, seenInUnitId: number | null, scope: Scope, lock: 'read' | 'change' = 'read',
 ): Promise<boolean> {
-  if (lock === 'move') await tx.query('SELECT 1 FROM units WHERE id = $1 FOR NO KEY UPDATE', [seenInUnitId]);
   const p = new Params();
   const { rowCount } = await tx.query(
     `SELECT 1 FROM members m JOIN units u ON u.id = m.unit_id
@@ -527,13 +523,36 @@ export async function lockMemberInScope(
   return rowCount === 1;
 }
 
+/** How long a member's move waits for the unit they leave: a roster import merging it holds it for minutes. */
+const UNIT_LEFT_WAIT = '10s';
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * Locks the unit a member is moved out of, as an update would, so a roster import merging rows of
+ * the unit (lockRosterUnits) commits first and no import enrols the member in the unit they left
+ * after they left it. False when the unit stayed locked for UNIT_LEFT_WAIT (an import is merging it);
+ * the transaction is then aborted and can only be rolled back.
+ */
+export async function lockUnitLeft(tx: Tx, unitId: number): Promise<boolean> {
+  await tx.query(`SET LOCAL lock_timeout = '${UNIT_LEFT_WAIT}'`);
+  try {
+    await tx.query('SELECT 1 FROM units WHERE id = $1 FOR NO KEY UPDATE', [unitId]);
+  } catch (error) {
+    if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) return false;
+    throw error;
+  }
+  await tx.query('SET LOCAL lock_timeout = DEFAULT');
+  return true;
+}
+
 /**
  * Locks the units a roster import merges rows of (FOR SHARE) until it commits, and answers those no
  * longer in `organisationId`'s subtree (an organisation's import; none for the hub's). A member's
- * move out of one of them (lockMemberInScope's `move`) either committed before, and the merges, which
- * read the roster afresh, leave the member to their new unit, or waits for the import; otherwise a
- * move committing while the enrolments merge ran would leave an enrolment in the unit the member
- * left. Likewise a unit's move to another organisation while the file was staged is seen here.
+ * move out of one of them (lockUnitLeft) either committed before, and the merges, which read the
+ * roster afresh, leave the member to their new unit, or waits for the import (refused if the merges
+ * outlast its wait); otherwise a move committing while the enrolments merge ran would leave an
+ * enrolment in the unit the member left. Likewise a unit's move to another organisation while the
+ * file was staged is seen here.
  */
 export async function lockRosterUnits(tx: Tx, unitIds: readonly number[], organisationId: number | null): Promise<number[]> {
   const p = new Params();

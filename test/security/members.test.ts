@@ -188,6 +188,22 @@ describe('attack 1: member takeover across units', () => {
     expect((await stored(member.id)).credit_code).toBe(UNIT_B.code);
   });
 
+  it('a member\'s move out of a unit whose roster import is merging is refused after a short wait, not left hanging: CONFLICT, the member stays', async () => {
+    const member = await memberOfA(44);
+    // An import merging unit A holds the unit (FOR SHARE) until it commits: minutes for a big file.
+    const merging = await db.pool.connect();
+    try {
+      await merging.query('BEGIN');
+      await merging.query('SELECT 1 FROM units WHERE id = $1 FOR SHARE', [localId('id', unitA, 'Unit')]);
+      const moved = await gw.query(ADMIN, MOVE, { input: { memberId: member.id, unitId: unitB, reason: '调动到新单位' } });
+      expect(moved.data.moveMember).toEqual({ member: null, userErrors: [{ field: 'input.memberId', code: 'CONFLICT', message: expect.stringContaining('roster import is merging') }] });
+    } finally {
+      await merging.query('ROLLBACK');
+      merging.release();
+    }
+    expect((await stored(member.id)).credit_code).toBe(UNIT_A.code);
+  });
+
   it('createMember and updateMember by another unit\'s operator change nothing and reveal nothing', async () => {
     const victim = await memberOfA(2);
     const before = await stored(victim.id);
