@@ -503,9 +503,9 @@ export async function enrolmentsByIds(db: Queryable, ids: readonly number[], sco
 
 /**
  * Locks the member and its unit if the member is still in `seenInUnitId`, the unit the caller found
- * them in (null: any), and in `scope`: a change decided for the member as found is not written after a move, the
- * member's to another unit or the unit's to another organisation, took them out of the caller's
- * reach; a move asked meanwhile waits for the commit. False when they are not (or are gone).
+ * them in (null: any), and in `scope`: a change decided for the member as found is not written after
+ * a move, the member's to another unit or the unit's to another organisation, took them out of the
+ * caller's reach; a move asked meanwhile waits for the commit. False when they are not (or are gone).
  * - `change`: the member is about to be updated, so it is locked as an update would (two changes at
  *   once wait in turn instead of deadlocking on their shared locks).
  */
