@@ -256,7 +256,7 @@ export const memberResolvers: DomainResolvers = {
       const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
       check('input.unitId', unit.id === member.unitId ? 'is already the member\'s unit' : null);
       return inTransaction(ctx.db, async (tx) => {
-        if (!(await store.lockUnitLeft(tx, member.unitId))) {
+        if (!(await store.lockUnitForMove(tx, member.unitId))) {
           throw conflict('a roster import is merging the member\'s unit: move the member once it is done', 'input.memberId');
         }
         await lockForChange(tx, ctx, member);

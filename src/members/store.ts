@@ -523,18 +523,19 @@ export async function lockMemberInScope(
   return rowCount === 1;
 }
 
-/** How long a member's move waits for the unit they leave: a roster import merging it holds it for minutes. */
-const UNIT_LEFT_WAIT = '10s';
+/** How long a move waits for its unit: a roster import merging the unit holds it for minutes. */
+const MOVE_WAIT = '10s';
 const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
- * Locks the unit a member is moved out of, as an update would, so a roster import merging rows of
- * the unit (lockRosterUnits) commits first and no import enrols the member in the unit they left
- * after they left it. False when the unit stayed locked for UNIT_LEFT_WAIT (an import is merging it);
- * the transaction is then aborted and can only be rolled back.
+ * Locks a unit for a move, as an update would: the unit a member is moved out of, or the unit moved
+ * to another organisation. A roster import merging rows of the unit (lockRosterUnits) commits first,
+ * so no import enrols a member in the unit they left after they left it, nor merges rows into a unit
+ * its organisation no longer holds. False when the unit stayed locked for MOVE_WAIT (an import is
+ * merging it); the transaction is then aborted and can only be rolled back.
  */
-export async function lockUnitLeft(tx: Tx, unitId: number): Promise<boolean> {
-  await tx.query(`SET LOCAL lock_timeout = '${UNIT_LEFT_WAIT}'`);
+export async function lockUnitForMove(tx: Tx, unitId: number): Promise<boolean> {
+  await tx.query(`SET LOCAL lock_timeout = '${MOVE_WAIT}'`);
   try {
     await tx.query('SELECT 1 FROM units WHERE id = $1 FOR NO KEY UPDATE', [unitId]);
   } catch (error) {
@@ -548,7 +549,7 @@ export async function lockUnitLeft(tx: Tx, unitId: number): Promise<boolean> {
 /**
  * Locks the units a roster import merges rows of (FOR SHARE) until it commits, and answers those no
  * longer in `organisationId`'s subtree (an organisation's import; none for the hub's). A member's
- * move out of one of them (lockUnitLeft) either committed before, and the merges, which read the
+ * move out of one of them (lockUnitForMove) either committed before, and the merges, which read the
  * roster afresh, leave the member to their new unit, or waits for the import (refused if the merges
  * outlast its wait); otherwise a move committing while the enrolments merge ran would leave an
  * enrolment in the unit the member left. Likewise a unit's move to another organisation while the

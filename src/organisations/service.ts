@@ -4,7 +4,7 @@ import type { Scope } from '../kernel/scope.ts';
 import { check, checkAll, conflict, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
 import { textProblem } from '../kernel/text.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
-import { lockUnitInScope, setUnitOrganisation } from '../members/store.ts';
+import { lockUnitForMove, lockUnitInScope, setUnitOrganisation } from '../members/store.ts';
 import type { UnitRow } from '../members/model.ts';
 import {
   ORGANISATION_ADMINS, ORGANISATION_CODE, ORGANISATION_NAME_MAX, UNIT_MOVE_REASON_MAX,
@@ -79,9 +79,11 @@ function moveReason(text: string): string {
 /**
  * The unit, locked until the commit as an update would (a confirmation moves it), so a proposal made
  * while a move of the unit is confirmed waits and sees the unit where the move left it, and a
- * confirmation moves it from where it is; NOT_FOUND when it is not in `scope`.
+ * confirmation moves it from where it is; NOT_FOUND when it is not in `scope`, CONFLICT while a
+ * roster import is merging it.
  */
 async function unitToMove(tx: Tx, scope: Scope, unitId: number): Promise<Pick<UnitRow, 'id' | 'organisationId'>> {
+  if (!(await lockUnitForMove(tx, unitId))) throw conflict('input.unitId: a roster import is merging the unit: move it once it is done', 'input.unitId');
   const unit = await lockUnitInScope(tx, unitId, scope, 'change');
   if (!unit) throw notFound('unit', 'input.unitId');
   return unit;

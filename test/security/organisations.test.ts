@@ -275,4 +275,25 @@ describe('the tree and unit moves', () => {
     expect(moves.rows).toEqual([{ status: 'PROPOSED', confirmed_by: null }]);
     expect(await audited()).toBe(before);
   });
+
+  it('a unit move confirmed while a roster import merges the unit is refused after a short wait, not left hanging: CONFLICT, the unit stays', async () => {
+    const { db, gw, tree } = await setUp();
+    const unit = await qzUnit(db);
+    const proposed = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, MOVE_UNIT, { input: { unitId: unit.gid, organisationId: tree.JJ, reason: 'the firm moved to Jinjiang' } });
+    expect(proposed.data.moveUnit.userErrors).toEqual([]);
+    // An import merging the unit's rows holds it (FOR SHARE) until it commits: minutes for a big file.
+    const merging = await db.pool.connect();
+    try {
+      await merging.query('BEGIN');
+      await merging.query('SELECT 1 FROM units WHERE id = $1 FOR SHARE', [unit.id]);
+      const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid });
+      expect(confirmed.data.confirmUnitMove).toEqual({
+        move: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'CONFLICT', message: expect.stringContaining('roster import is merging') })],
+      });
+    } finally {
+      await merging.query('ROLLBACK');
+      merging.release();
+    }
+    expect(await placeOf(db, unit.id)).toBe('QZ');
+  });
 });
