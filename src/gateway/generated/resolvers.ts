@@ -2550,7 +2550,8 @@ export type Mutation = {
    * proposer (four eyes, kept by the database as well); the unit and both organisations must be in the
    * caller's subtree (`NOT_FOUND` otherwise). Refused (`CONFLICT`) when the unit no longer belongs to the
    * organisation the move was proposed from: the move would take it from an organisation its proposer
-   * does not hold. Audited.
+   * does not hold; and while a roster import is merging the unit, after a wait of 10 s (`CONFLICT`:
+   * confirm once the import is done). Audited.
    */
   confirmUnitMove: ConfirmUnitMovePayload;
   /**
@@ -2610,13 +2611,18 @@ export type Mutation = {
   issueNotices: IssueNoticesPayload;
   /** Resolves an exception by matching its transaction by hand; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal` for a second person. Audited. ADMIN, FINANCE. */
   matchReconciliationException: MatchReconciliationExceptionPayload;
-  /** Moves a member to another unit, with a reason. ADMIN only (no import or other mutation moves members). Audited. */
+  /**
+   * Moves a member to another unit, with a reason. ADMIN only (no import or other mutation moves
+   * members). Refused (`CONFLICT` on `input.memberId`) while a roster import is merging the member's
+   * unit, after a wait of 10 s: move the member once the import is done. Audited.
+   */
   moveMember: MoveMemberPayload;
   /**
    * Proposes to move a unit to another organisation: who sees its members and which rules decide their
    * claims change with it, so a second ADMIN must confirm (`confirmUnitMove`). ADMIN only; the unit and
    * the target organisation must both be in the caller's subtree (`NOT_FOUND` otherwise). Refused: the
-   * unit already belongs there, or has a move waiting (`CONFLICT`). Audited.
+   * unit already belongs there, has a move waiting, or a roster import is merging it (after a wait of
+   * 10 s) (`CONFLICT`). Audited.
    */
   moveUnit: MoveUnitPayload;
   /** Turns approved claims into payouts now (the workers also do it on a schedule) (ADMIN, FINANCE). Nothing to say, so no input. */
