@@ -35,7 +35,7 @@ export interface OrganisationRow {
   createdBy: string;
 }
 
-export type UnitMoveStatus = 'PROPOSED' | 'CONFIRMED';
+export type UnitMoveStatus = 'PROPOSED' | 'CONFIRMED' | 'WITHDRAWN';
 
 export interface UnitMoveRow {
   id: number;
@@ -48,4 +48,7 @@ export interface UnitMoveRow {
   proposedAt: Date;
   confirmedBy: string | null;
   confirmedAt: Date | null;
+  withdrawnBy: string | null;
+  withdrawnAt: Date | null;
+  withdrawalReason: string | null;
 }

@@ -6,7 +6,7 @@ import type { DomainResolvers } from '../gateway/payloads.ts';
 import { countUnits, listUnits } from '../members/store.ts';
 import type { UnitRow } from '../members/model.ts';
 import { ORGANISATION_ADMINS, ORGANISATION_READERS, type OrganisationRow } from './model.ts';
-import { confirmUnitMove, createOrganisation, organisationInScope, proposeUnitMove } from './service.ts';
+import { confirmUnitMove, createOrganisation, organisationInScope, proposeUnitMove, withdrawUnitMove } from './service.ts';
 import { organisationLoaders } from './loaders.ts';
 import { countOrganisations, organisationByCode, organisationsPage } from './store.ts';
 
@@ -61,6 +61,11 @@ export const organisationResolvers: DomainResolvers = {
       ctx.loaders.unit.clear(unitId);
       return { move };
     },
+    withdrawUnitMove: async (_root, { input }, ctx) => {
+      requireRole(ctx, ORGANISATION_ADMINS, 'withdrawUnitMove');
+      const unitId = localId('input.unitId', input.unitId, 'Unit');
+      return { move: await withdrawUnitMove(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), unitId, input.reason) };
+    },
   },
   Organisation: {
     id: (row) => toGlobalId('Organisation', row.id),
@@ -85,8 +90,10 @@ export const organisationResolvers: DomainResolvers = {
     from: async (row, _args, ctx) => (await organisationLoaders(ctx).organisation.load(row.fromOrganisationId))!,
     to: async (row, _args, ctx) => (await organisationLoaders(ctx).organisation.load(row.toOrganisationId))!,
     confirmed: (row) => row.status === 'CONFIRMED',
+    withdrawn: (row) => row.status === 'WITHDRAWN',
     proposedBy: (row, _args, ctx) => actorView(ctx, row.proposedBy, 'ADMIN'),
     confirmedBy: (row, _args, ctx) => (row.confirmedBy === null ? null : actorView(ctx, row.confirmedBy, 'ADMIN')),
+    withdrawnBy: (row, _args, ctx) => (row.withdrawnBy === null ? null : actorView(ctx, row.withdrawnBy, 'ADMIN')),
   },
   Unit: {
     organisation: async (unit, _args, ctx) => (await organisationLoaders(ctx).organisation.load(unit.organisationId))!,

@@ -144,3 +144,26 @@ export async function confirmUnitMove(db: Db, actor: Actor, scope: Scope, unitId
     return confirmed;
   });
 }
+
+/**
+ * Withdraws a unit's waiting move, with a reason: it never takes effect, and the unit may be
+ * proposed for another move. By any ADMIN with the unit and both organisations in scope, its proposer
+ * included (withdrawing moves nothing, so four eyes are not needed). Audited.
+ */
+export async function withdrawUnitMove(db: Db, actor: Actor, scope: Scope, unitId: number, reasonText: string): Promise<UnitMoveRow> {
+  requireAdmin(actor, 'withdrawUnitMove');
+  const reason = moveReason(reasonText);
+  return inTransaction(db, async (tx) => {
+    if (!(await lockUnitInScope(tx, unitId, scope))) throw notFound('unit', 'input.unitId');
+    const move = await store.lockOpenUnitMove(tx, unitId);
+    if (!move) throw notFound('unit move waiting for confirmation', 'input.unitId');
+    const organisations = await store.organisationsByIds(tx, [move.fromOrganisationId, move.toOrganisationId], scope);
+    if (organisations.length !== 2) throw notFound('unit move waiting for confirmation', 'input.unitId');
+    const withdrawn = await store.withdrawUnitMove(tx, move.id, actor.subject, reason);
+    await recordAudit(tx, actor, {
+      action: 'unit.move.withdraw', targetType: 'Unit', targetId: String(unitId), reason,
+      details: { moveId: move.id, fromOrganisationId: move.fromOrganisationId, toOrganisationId: move.toOrganisationId, proposedBy: move.proposedBy },
+    });
+    return withdrawn;
+  });
+}

@@ -101,7 +101,8 @@ export async function insertOrganisation(
 // ---- unit moves ----
 
 const MOVE_COLUMNS = `mv.id, mv.unit_id AS "unitId", mv.from_organisation_id AS "fromOrganisationId", mv.to_organisation_id AS "toOrganisationId",
-  mv.reason, mv.status, mv.proposed_by AS "proposedBy", mv.proposed_at AS "proposedAt", mv.confirmed_by AS "confirmedBy", mv.confirmed_at AS "confirmedAt"`;
+  mv.reason, mv.status, mv.proposed_by AS "proposedBy", mv.proposed_at AS "proposedAt", mv.confirmed_by AS "confirmedBy", mv.confirmed_at AS "confirmedAt",
+  mv.withdrawn_by AS "withdrawnBy", mv.withdrawn_at AS "withdrawnAt", mv.withdrawal_reason AS "withdrawalReason"`;
 
 /** Proposes the move; null when the unit has an open proposal already. */
 export async function insertUnitMove(
@@ -115,7 +116,7 @@ export async function insertUnitMove(
   return rows[0] ?? null;
 }
 
-/** The unit's open move proposal, locked for its confirmation; null when there is none. */
+/** The unit's open move proposal, locked for its confirmation or withdrawal; null when there is none. */
 export async function lockOpenUnitMove(tx: Tx, unitId: number): Promise<UnitMoveRow | null> {
   const { rows } = await tx.query<UnitMoveRow>(
     `SELECT ${MOVE_COLUMNS} FROM unit_moves mv WHERE mv.unit_id = $1 AND mv.status = 'PROPOSED' FOR UPDATE`, [unitId]);
@@ -126,6 +127,14 @@ export async function confirmUnitMove(tx: Tx, moveId: number, confirmedBy: strin
   const { rows } = await tx.query<UnitMoveRow>(
     `UPDATE unit_moves AS mv SET status = 'CONFIRMED', confirmed_by = $2, confirmed_at = now() WHERE mv.id = $1 RETURNING ${MOVE_COLUMNS}`,
     [moveId, confirmedBy],
+  );
+  return rows[0]!;
+}
+
+export async function withdrawUnitMove(tx: Tx, moveId: number, withdrawnBy: string, reason: string): Promise<UnitMoveRow> {
+  const { rows } = await tx.query<UnitMoveRow>(
+    `UPDATE unit_moves AS mv SET status = 'WITHDRAWN', withdrawn_by = $2, withdrawn_at = now(), withdrawal_reason = $3 WHERE mv.id = $1 RETURNING ${MOVE_COLUMNS}`,
+    [moveId, withdrawnBy, reason],
   );
   return rows[0]!;
 }

@@ -276,6 +276,41 @@ describe('the tree and unit moves', () => {
     expect(await audited()).toBe(before);
   });
 
+  it('withdrawing a waiting move: any ADMIN with both organisations in scope, the proposer included; it never takes effect, and the unit may be moved again', async () => {
+    const { db, gw, tree } = await setUp();
+    const unit = await qzUnit(db);
+    const WITHDRAW = `mutation($input: WithdrawUnitMoveInput!) { withdrawUnitMove(input: $input) {
+      move { confirmed withdrawn withdrawnBy { subject } withdrawalReason } userErrors { field code message } } }`;
+    const input = { unitId: unit.gid, reason: 'proposed for the wrong unit' };
+    const proposed = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, MOVE_UNIT, { input: { unitId: unit.gid, organisationId: tree.JJ, reason: 'the firm moved to Jinjiang' } });
+    expect(proposed.data.moveUnit.userErrors).toEqual([]);
+    // Other roles may not; an ADMIN outside the unit's organisation does not find it; a reason is needed.
+    expect((await gw.query({ role: 'REVIEWER', org: 'QZ' }, WITHDRAW, { input })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await gw.query({ role: 'ADMIN', org: 'XM' }, WITHDRAW, { input })).data.withdrawUnitMove.userErrors).toEqual([expect.objectContaining({ field: 'input.unitId', code: 'NOT_FOUND' })]);
+    expect((await gw.query({ role: 'ADMIN', org: 'QZ' }, WITHDRAW, { input: { ...input, reason: ' no ' } })).data.withdrawUnitMove.userErrors)
+      .toEqual([expect.objectContaining({ field: 'input.reason', code: 'INVALID' })]);
+    const withdrawn = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, WITHDRAW, { input });
+    expect(withdrawn.data.withdrawUnitMove).toEqual({
+      move: { confirmed: false, withdrawn: true, withdrawnBy: { subject: 'qz-admin-a' }, withdrawalReason: 'proposed for the wrong unit' }, userErrors: [],
+    });
+    // Nothing to confirm or withdraw now; the unit stays; the database keeps a withdrawn move as it is.
+    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid });
+    expect(confirmed.data.confirmUnitMove.userErrors).toEqual([expect.objectContaining({ field: 'input.unitId', code: 'NOT_FOUND' })]);
+    expect((await gw.query({ role: 'ADMIN', org: 'QZ' }, WITHDRAW, { input })).data.withdrawUnitMove.userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND' })]);
+    expect(await placeOf(db, unit.id)).toBe('QZ');
+    await expect(db.pool.query(`UPDATE unit_moves SET status = 'CONFIRMED', confirmed_by = 'fj-admin', confirmed_at = now() WHERE unit_id = $1`, [unit.id]))
+      .rejects.toThrow(/only a proposal's confirmation or withdrawal/);
+    // Another move may be proposed.
+    const again = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, MOVE_UNIT, { input: { unitId: unit.gid, organisationId: tree.XM, reason: 'the firm moved to Xiamen' } });
+    expect(again.data.moveUnit).toMatchObject({ move: { from: { code: 'QZ' }, to: { code: 'XM' } }, userErrors: [] });
+    const audit = await db.pool.query(`SELECT action, reason FROM audit_log WHERE target_type = 'Unit' AND target_id = $1 AND action LIKE 'unit.move.%' ORDER BY seq`, [String(unit.id)]);
+    expect(audit.rows).toEqual([
+      { action: 'unit.move.propose', reason: 'the firm moved to Jinjiang' },
+      { action: 'unit.move.withdraw', reason: 'proposed for the wrong unit' },
+      { action: 'unit.move.propose', reason: 'the firm moved to Xiamen' },
+    ]);
+  });
+
   it('a unit move confirmed while a roster import merges the unit is refused after a short wait, not left hanging: CONFLICT, the unit stays', async () => {
     const { db, gw, tree } = await setUp();
     const unit = await qzUnit(db);

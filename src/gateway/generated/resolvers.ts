@@ -2754,6 +2754,13 @@ export type Mutation = {
   uploadSettlements: UploadSettlementsPayload;
   /** Withdraws a PENDING condolence: only the person who applied. Audited. */
   withdrawCondolence: WithdrawCondolencePayload;
+  /**
+   * Withdraws a unit's waiting move, with a reason: it never takes effect, and another move of the unit
+   * may be proposed (one proposed in error, or one refused at confirmation because the unit has left
+   * the organisation it was proposed from). ADMIN only: its proposer, or another ADMIN with the unit
+   * and both organisations in their subtree (`NOT_FOUND` otherwise). Audited.
+   */
+  withdrawUnitMove: WithdrawUnitMovePayload;
   /** Resolves an exception by accepting it as it is, with the reason; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal`. Audited. ADMIN, FINANCE. */
   writeOffReconciliationException: WriteOffReconciliationExceptionPayload;
 };
@@ -3405,6 +3412,17 @@ export type MutationUploadSettlementsArgs = {
  */
 export type MutationWithdrawCondolenceArgs = {
   input: WithdrawCondolenceInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationWithdrawUnitMoveArgs = {
+  input: WithdrawUnitMoveInput;
 };
 
 
@@ -6532,7 +6550,7 @@ export type UnitMembersFilter = {
  */
 export type UnitMove = {
   __typename?: 'UnitMove';
-  /** True once confirmed (the unit has moved); false while it waits for a second ADMIN. */
+  /** True once confirmed (the unit has moved); false while it waits for a second ADMIN, or once withdrawn. */
   confirmed: Scalars['Boolean']['output'];
   /** When it was confirmed; null while it waits. */
   confirmedAt?: Maybe<Scalars['DateTime']['output']>;
@@ -6550,6 +6568,14 @@ export type UnitMove = {
   to: Organisation;
   /** The unit to move. */
   unit: Unit;
+  /** Why it was withdrawn, as that ADMIN gave it; null unless withdrawn. */
+  withdrawalReason?: Maybe<Scalars['String']['output']>;
+  /** True once withdrawn (`withdrawUnitMove`): it never takes effect. */
+  withdrawn: Scalars['Boolean']['output'];
+  /** When it was withdrawn; null unless withdrawn. */
+  withdrawnAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The ADMIN who withdrew it; null unless withdrawn. */
+  withdrawnBy?: Maybe<Actor>;
 };
 
 /** A unit's type (单位性质). It refines `PlanType` (which keeps choosing the plan); rule sets may condition a programme on it. */
@@ -6784,6 +6810,23 @@ export type WithdrawCondolencePayload = {
   __typename?: 'WithdrawCondolencePayload';
   /** The withdrawn condolence; null when refused. */
   condolence?: Maybe<Condolence>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A waiting unit move to withdraw. */
+export type WithdrawUnitMoveInput = {
+  /** Why (4 to 2000 characters); audited. */
+  reason: Scalars['String']['input'];
+  /** The unit whose waiting move is withdrawn. */
+  unitId: Scalars['ID']['input'];
+};
+
+/** What `withdrawUnitMove` answers. */
+export type WithdrawUnitMovePayload = {
+  __typename?: 'WithdrawUnitMovePayload';
+  /** The withdrawn move (the unit stays where it is); null when refused. */
+  move?: Maybe<UnitMove>;
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
 };
@@ -7303,6 +7346,8 @@ export type ResolversTypes = {
   WaitingStage: WaitingStage;
   WithdrawCondolenceInput: WithdrawCondolenceInput;
   WithdrawCondolencePayload: ResolverTypeWrapper<Omit<WithdrawCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversTypes['Condolence']> }>;
+  WithdrawUnitMoveInput: WithdrawUnitMoveInput;
+  WithdrawUnitMovePayload: ResolverTypeWrapper<Omit<WithdrawUnitMovePayload, 'move'> & { move?: Maybe<ResolversTypes['UnitMove']> }>;
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
   WriteOffReconciliationExceptionPayload: ResolverTypeWrapper<Omit<WriteOffReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversTypes['ReconciliationException']> }>;
   YearlyReportFormat: YearlyReportFormat;
@@ -7613,6 +7658,8 @@ export type ResolversParentTypes = {
   WaitingFigures: WaitingFigures;
   WithdrawCondolenceInput: WithdrawCondolenceInput;
   WithdrawCondolencePayload: Omit<WithdrawCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversParentTypes['Condolence']> };
+  WithdrawUnitMoveInput: WithdrawUnitMoveInput;
+  WithdrawUnitMovePayload: Omit<WithdrawUnitMovePayload, 'move'> & { move?: Maybe<ResolversParentTypes['UnitMove']> };
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
   WriteOffReconciliationExceptionPayload: Omit<WriteOffReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversParentTypes['ReconciliationException']> };
 };
@@ -8473,6 +8520,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   uploadBankStatement?: Resolver<ResolversTypes['UploadBankStatementPayload'], ParentType, ContextType, RequireFields<MutationUploadBankStatementArgs, 'input'>>;
   uploadSettlements?: Resolver<ResolversTypes['UploadSettlementsPayload'], ParentType, ContextType, RequireFields<MutationUploadSettlementsArgs, 'input'>>;
   withdrawCondolence?: Resolver<ResolversTypes['WithdrawCondolencePayload'], ParentType, ContextType, RequireFields<MutationWithdrawCondolenceArgs, 'input'>>;
+  withdrawUnitMove?: Resolver<ResolversTypes['WithdrawUnitMovePayload'], ParentType, ContextType, RequireFields<MutationWithdrawUnitMoveArgs, 'input'>>;
   writeOffReconciliationException?: Resolver<ResolversTypes['WriteOffReconciliationExceptionPayload'], ParentType, ContextType, RequireFields<MutationWriteOffReconciliationExceptionArgs, 'input'>>;
 };
 
@@ -9472,6 +9520,10 @@ export type UnitMoveResolvers<ContextType = Context, ParentType extends Resolver
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   to?: Resolver<ResolversTypes['Organisation'], ParentType, ContextType>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
+  withdrawalReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  withdrawn?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  withdrawnAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  withdrawnBy?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
 };
 
 export type UpdateMemberPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateMemberPayload'] = ResolversParentTypes['UpdateMemberPayload']> = {
@@ -9525,6 +9577,11 @@ export type WaitingFiguresResolvers<ContextType = Context, ParentType extends Re
 
 export type WithdrawCondolencePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WithdrawCondolencePayload'] = ResolversParentTypes['WithdrawCondolencePayload']> = {
   condolence?: Resolver<Maybe<ResolversTypes['Condolence']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
+export type WithdrawUnitMovePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WithdrawUnitMovePayload'] = ResolversParentTypes['WithdrawUnitMovePayload']> = {
+  move?: Resolver<Maybe<ResolversTypes['UnitMove']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
@@ -9741,6 +9798,7 @@ export type Resolvers<ContextType = Context> = {
   Viewer?: ViewerResolvers<ContextType>;
   WaitingFigures?: WaitingFiguresResolvers<ContextType>;
   WithdrawCondolencePayload?: WithdrawCondolencePayloadResolvers<ContextType>;
+  WithdrawUnitMovePayload?: WithdrawUnitMovePayloadResolvers<ContextType>;
   WriteOffReconciliationExceptionPayload?: WriteOffReconciliationExceptionPayloadResolvers<ContextType>;
 };
 
