@@ -8,7 +8,7 @@ import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import type { RosterCounts, RowError } from './model.ts';
 import { REGISTERED_ELSEWHERE } from './memberFields.ts';
-import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lockRosterUnits, lookAtRosterChanges, refuseStagedRowsOfUnits, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsOfOtherUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
+import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lockRosterUnits, lookAtRosterChanges, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsOfOtherUnits, refuseStagedRowsOfUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
 import { recordRosterBankAccountChanges } from '../notifications/store.ts';
 import { rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
 import { rosterCheckers, defaultCheckThreads } from './rosterCheckers.ts';

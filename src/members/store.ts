@@ -158,19 +158,16 @@ export async function organisationVisible(db: Queryable, scope: Scope, organisat
 }
 
 /**
- * The unit if it is in `scope`, locked until the commit, or null: the scope checked on the row's own
- * organisation_id, so a move of the unit to another organisation either committed first, and the
- * unit is out of the old organisation's reach, or waits. `change`: the unit is about to be updated
- * (moved), so it is locked as an update would (two at once wait in turn instead of deadlocking).
+ * The unit if it is in `scope`, locked (FOR SHARE) until the commit, or null: the scope checked on the
+ * row's own organisation_id, so a move of the unit to another organisation either committed first,
+ * and the unit is out of the old organisation's reach, or waits. A move of the unit itself takes
+ * lockUnitForMove first.
  */
-export async function lockUnitInScope(
-  tx: Tx, unitId: number, scope: Scope, lock: 'read' | 'change' = 'read',
-): Promise<Pick<UnitRow, 'id' | 'organisationId'> | null> {
+export async function lockUnitInScope(tx: Tx, unitId: number, scope: Scope): Promise<Pick<UnitRow, 'id' | 'organisationId'> | null> {
   const p = new Params();
   const { rows } = await tx.query<Pick<UnitRow, 'id' | 'organisationId'>>(
     `SELECT u.id, u.organisation_id AS "organisationId" FROM units u
-      WHERE u.id = ${p.add(unitId)} AND ${unitRowScopeSql(p, scope, 'u.id', 'u.organisation_id')}
-        FOR ${lock === 'read' ? 'SHARE' : 'NO KEY UPDATE'} OF u`,
+      WHERE u.id = ${p.add(unitId)} AND ${unitRowScopeSql(p, scope, 'u.id', 'u.organisation_id')} FOR SHARE OF u`,
     p.values,
   );
   return rows[0] ?? null;

@@ -77,14 +77,14 @@ function moveReason(text: string): string {
 }
 
 /**
- * The unit, locked until the commit as an update would (a confirmation moves it), so a proposal made
- * while a move of the unit is confirmed waits and sees the unit where the move left it, and a
- * confirmation moves it from where it is; NOT_FOUND when it is not in `scope`, CONFLICT while a
- * roster import is merging it.
+ * The unit, locked until the commit as an update would (lockUnitForMove: a confirmation moves it), so
+ * a proposal made while a move of the unit is confirmed waits and sees the unit where the move left
+ * it, and a confirmation moves it from where it is; NOT_FOUND when it is not in `scope`, CONFLICT
+ * while a roster import is merging it.
  */
 async function unitToMove(tx: Tx, scope: Scope, unitId: number): Promise<Pick<UnitRow, 'id' | 'organisationId'>> {
   if (!(await lockUnitForMove(tx, unitId))) throw conflict('input.unitId: a roster import is merging the unit: move it once it is done', 'input.unitId');
-  const unit = await lockUnitInScope(tx, unitId, scope, 'change');
+  const unit = await lockUnitInScope(tx, unitId, scope);
   if (!unit) throw notFound('unit', 'input.unitId');
   return unit;
 }
