@@ -80,8 +80,9 @@ export function describeFailure(error: unknown): Failure {
   if (error instanceof pg.DatabaseError && error.code && (NOT_READY.has(error.code) || error.code.startsWith('08'))) {
     return { line: `PostgreSQL at ${where('DATABASE_URL')} is not ready: ${error.message} (DATABASE_URL); start again once it answers`, exitCode: EXIT.unavailable };
   }
-  // pg's own words when the server closed the connection (a restart, a kill), then for its next query.
-  if (error instanceof Error && /^Connection terminated|encountered a connection error and is not queryable/.test(error.message)) {
+  // pg's own words when the server closed the connection (a restart, a kill), then for its next query;
+  // or the socket's own error under a query, which the pool marks as the database's (db/pool.ts).
+  if (error instanceof Error && (/^Connection terminated|encountered a connection error and is not queryable/.test(error.message) || resetOf('DATABASE_URL', error))) {
     return { line: `PostgreSQL at ${where('DATABASE_URL')} closed the connection (DATABASE_URL); start again once it answers`, exitCode: EXIT.unavailable };
   }
   const network = networkCause(error);
@@ -103,6 +104,12 @@ export function describeFailure(error: unknown): Failure {
   }
   const message = error instanceof Error ? error.message : String(error);
   return { line: `${message.split('\n')[0]} (unexpected: LOG_LEVEL=debug shows where)`, exitCode: EXIT.attention };
+}
+
+/** A connection to `setting`'s service reset or dropped under a request (marked by whoever held it). */
+function resetOf(setting: string, error: Error): boolean {
+  const e = error as Error & { code?: unknown; setting?: unknown };
+  return e.setting === setting && typeof e.code === 'string' && UNREACHABLE.has(e.code);
 }
 
 interface NetworkError {

@@ -47,7 +47,13 @@ function watched(pool: pg.Pool): pg.Pool {
   // A connection the server dropped (restart, failover) fails its query and is replaced; its
   // 'error' event, unhandled, would end the process (idle ones reach the pool's, checked-out ones their own).
   pool.on('error', (error) => log.warn({ reason: error.message }, 'an idle database connection was lost'));
-  pool.on('connect', (client) => client.on('error', (error) => log.warn({ reason: error.message }, 'a database connection in use was lost')));
+  pool.on('connect', (client) => client.on('error', (error) => {
+    // A socket's own error (a reset with a query in flight) names no address: mark it as the
+    // database's, before the query is failed with it, so a command's line names DATABASE_URL
+    // (src/cliErrors.ts). pg emits this event before it rejects the client's queries.
+    if ('syscall' in error) Object.assign(error, { setting: 'DATABASE_URL' });
+    log.warn({ reason: error.message }, 'a database connection in use was lost');
+  }));
   return pool;
 }
 

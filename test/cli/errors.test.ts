@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/db.ts';
@@ -121,21 +121,32 @@ describe('errors of the domain, mapped once', () => {
 });
 
 describe('a PostgreSQL that restarts is unavailable, not a bug', () => {
-  it('a connection the server ended, or a server starting up, exits 3 naming DATABASE_URL', async () => {
+  it('a connection the server ended, reset under a query, or a server starting up, exits 3 naming DATABASE_URL', async () => {
     const { describeFailure, EXIT } = await import('../../src/cliErrors.ts');
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    client.on('error', () => undefined);
+    const { createPool } = await import('../../src/db/pool.ts');
+    const pool = createPool({ connectionString: db.url, max: 2 });
+    // Ended: the server's own error (57P01), awaited so that no query races it, then pg's for the next query.
+    const client = await pool.connect();
+    const serverSaid = new Promise<unknown>((resolve) => client.once('error', resolve));
     const { rows: [backend] } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
     await admin.query('SELECT pg_terminate_backend($1)', [backend!.pid]);
     await admin.end();
-    // The server's own error (57P01), then pg's when the socket is already gone.
-    const ended = await client.query('SELECT 1').catch((error: unknown) => error);
+    const ended = await serverSaid;
     const gone = await client.query('SELECT 1').catch((error: unknown) => error);
-    await client.end().catch(() => undefined);
-    for (const error of [ended, gone]) {
+    client.release(true);
+    // Reset: the socket's own error while a query waits for its answer, naming no address.
+    const busy = await pool.connect();
+    const answer = busy.query('SELECT pg_sleep(60)').catch((error: unknown) => error);
+    const socket = (busy as unknown as { connection: { stream: Socket } }).connection.stream;
+    socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' }));
+    const reset = await answer;
+    busy.release(true);
+    await pool.end();
+    expect(ended).toMatchObject({ code: '57P01' });
+    expect(reset).toMatchObject({ code: 'ECONNRESET' });
+    for (const error of [ended, gone, reset]) {
       const failure = describeFailure(error);
       expect(failure.exitCode, String(error)).toBe(EXIT.unavailable);
       expect(failure.line).toMatch(/^PostgreSQL at .+ \(DATABASE_URL\)/);
