@@ -10,9 +10,10 @@ import type { EntryState, ExceptionKind, MatchKind, MatchRule } from './matching
  * them. What matching works with and concludes is the pure core's (matching/types.ts).
  *
  * The database checks each status column against its list (CHECK constraints, 0005 and 0009
- * migrations; test/reconciliation/model.test.ts compares them); no trigger guards the moves, so the
- * tables below are the moves the store's statements make, and the services check them before one
- * (a bank document's updates are also guarded by them: store/documents.ts).
+ * migrations; test/reconciliation/model.test.ts compares them); the tables below are the moves the
+ * store's statements make, and the services check them before one. A bank document's updates are
+ * also guarded by them (store/documents.ts), and a trigger holds its moves to DOCUMENT_TRANSITIONS
+ * (migration 0034; test/reconciliation/documentGuard.test.ts compares them); no trigger guards the others.
  */
 
 // ---------------------------------------------------------------- bank documents

@@ -27,10 +27,14 @@ async function retriedWhileConfirmed(date: string, amountFen: number, status: 'A
   const id = received.documentId;
   const { work: retry } = await commitOnceWaitedOn(
     db.pool,
-    (held) => held.query(
-      `UPDATE bank_documents SET status = $2, confirmed_by = 'finance-li', confirmed_at = now(), confirmation_reason = 'checked against the bank portal' WHERE id = $1`,
-      [id, status],
-    ),
+    // As confirmBankDocument does: confirmed (RECEIVED), then, to reach ACCEPTED, processed in the same transaction.
+    async (held) => {
+      await held.query(
+        `UPDATE bank_documents SET status = 'RECEIVED', confirmed_by = 'finance-li', confirmed_at = now(), confirmation_reason = 'checked against the bank portal' WHERE id = $1`,
+        [id],
+      );
+      if (status === 'ACCEPTED') await held.query(`UPDATE bank_documents SET status = 'ACCEPTED', processed_at = now() WHERE id = $1`, [id]);
+    },
     () => processDocument(db.pool, id),
   );
   const outcome = await retry;

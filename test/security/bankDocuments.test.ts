@@ -156,7 +156,7 @@ describe('attack 3: a forged, unsealed statement re-opens a settled payout', () 
     const own = await gw.query(FINANCE_A, CONFIRM_DOCUMENT, { input: { documentId: uploaded.id, reason: 'I checked it myself' } });
     expect(own.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const id = Number(Buffer.from(uploaded.id, 'base64url').toString().split(':')[1]);
-    await expect(db.pool.query(`UPDATE bank_documents SET confirmed_by = received_by, confirmed_at = now(), confirmation_reason = 'self' WHERE id = $1`, [id]))
+    await expect(db.pool.query(`UPDATE bank_documents SET status = 'RECEIVED', confirmed_by = received_by, confirmed_at = now(), confirmation_reason = 'self' WHERE id = $1`, [id]))
       .rejects.toThrow(/bank_documents_four_eyes/);
     await expect(db.pool.query(`UPDATE bank_documents SET status = 'ACCEPTED' WHERE id = $1`, [id])).rejects.toThrow(/bank_documents_trusted/);
     expect((await gw.query(AUDITOR, CONFIRM_DOCUMENT, { input: { documentId: uploaded.id, reason: 'looks fine' } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');

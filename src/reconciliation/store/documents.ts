@@ -13,8 +13,9 @@ import { DOCUMENT_TRANSITIONS, type DocumentKind, type DocumentSource, type Docu
 const TRUSTED = '(sealed_by IS NOT NULL OR confirmed_by IS NOT NULL) AS trusted';
 
 /**
- * The statuses a document may move to `to` from. Every status update is guarded by them: no trigger
- * guards the moves, and a run that read the document before another moved it on must write nothing.
+ * The statuses a document may move to `to` from. Every status update is guarded by them: a run that
+ * read the document before another moved it on writes nothing, where the database's trigger (0034)
+ * would fail it.
  */
 const movingTo = (to: DocumentStatus): DocumentStatus[] => statusesInto(DOCUMENT_TRANSITIONS, to);
 
