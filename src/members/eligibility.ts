@@ -1,7 +1,7 @@
-import type { Db, Queryable } from '../kernel/transaction.ts';
+import type { Db, Queryable, Tx } from '../kernel/transaction.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 import type { Scope } from '../kernel/scope.ts';
-import { forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';
+import { conflict, forbidden, invalidFields, notFound, reasonOf, type DomainError } from '../kernel/errors.ts';
 import { textProblem } from '../kernel/text.ts';
 import { inTransaction } from '../db/pool.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
@@ -11,7 +11,7 @@ import type { EnrolmentRules } from '../benefits/rules/ruleSet.ts';
 import { decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, refusalText, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
 import type { EnrolmentRow, MemberCategory, MemberRow, MemberWrite, PlanType, UnitRow } from './model.ts';
 import type { RosterColumn, RosterRow } from './rosterRow.ts';
-import { lockMemberInScope, upsertEnrolment } from './store.ts';
+import { lockMemberInScope, memberInScope, upsertEnrolment } from './store.ts';
 import { enrolmentDateByIdNumber, lockedEnrolmentDate } from './store/eligibility.ts';
 
 /**
@@ -78,6 +78,17 @@ function checkedOverride(actor: Actor, override: EnrolmentRequest['override']): 
 }
 
 /**
+ * Why a member the caller found in one unit could not be locked there (lockMemberInScope): CONFLICT
+ * when a move within the caller's reach took them to another unit meanwhile (look at them again:
+ * what was decided was decided for the unit they left), NOT_FOUND when they are out of reach now.
+ */
+export async function memberNotLocked(tx: Tx, memberId: number, scope: Scope): Promise<DomainError> {
+  return (await memberInScope(tx, memberId, scope))
+    ? conflict('input.memberId: the member moved to another unit while this was decided: look at them again and retry', 'input.memberId')
+    : notFound('member', 'input.memberId');
+}
+
+/**
  * Enrols a member for a plan year, or changes that year's enrolment, if eligible under `rules`
  * (the plan year's): every broken rule not overridden is bad input on its field, the rule first in
  * the reason. The check, the write and the audit are one transaction; the enrolment is locked
@@ -88,7 +99,7 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
   const { member, unit } = request;
   const plan = request.plan ?? unit.planType;
   return inTransaction(db, async (tx) => {
-    if (!await lockMemberInScope(tx, member.id, unit.id, request.scope)) throw notFound('member', 'input.memberId'); // moved meanwhile
+    if (!await lockMemberInScope(tx, member.id, unit.id, request.scope)) throw await memberNotLocked(tx, member.id, request.scope);
     const existingDate = await lockedEnrolmentDate(tx, member.id, request.planYear);
     const decision = decideEnrolment(rules, {
       birthDate: member.birthDate, gender: member.gender, inService: request.inService,

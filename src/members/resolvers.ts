@@ -13,7 +13,7 @@ import { decrypt, encrypt, lookupHash } from '../privacy/personalData.ts';
 import { contributionReference, contributionStatus, enrolmentContributionFen } from './contributions.ts';
 import { recordManualPayment } from './manualPayments.ts';
 import { waitingPeriodEndsOn } from './enrolments.ts';
-import { enrol } from './eligibility.ts';
+import { enrol, memberNotLocked } from './eligibility.ts';
 import {
   payableFrom, protectBankCard, protectMember, REGISTERED_ELSEWHERE, validateMemberFields, type MemberField, type MemberFields,
   type RawMemberFields,
@@ -91,9 +91,13 @@ async function visibleMember(ctx: Context, field: string, globalId: string): Pro
   return member;
 }
 
-/** Locks the member `visibleMember` found for a change by the caller; NOT_FOUND when a move took them out of the caller's reach meanwhile. */
+/**
+ * Locks the member `visibleMember` found for a change by the caller; NOT_FOUND when a move took them
+ * out of the caller's reach meanwhile, CONFLICT when one took them to another unit within it.
+ */
 async function lockForChange(tx: Tx, ctx: Context, member: MemberRow): Promise<void> {
-  if (!(await store.lockMemberInScope(tx, member.id, member.unitId, scopeOf(ctx.principal), 'change'))) throw notFound('member', 'input.memberId');
+  const scope = scopeOf(ctx.principal);
+  if (!(await store.lockMemberInScope(tx, member.id, member.unitId, scope, 'change'))) throw await memberNotLocked(tx, member.id, scope);
 }
 
 /** A unit operator may only act on their own unit. */

@@ -520,6 +520,15 @@ export async function lockMemberInScope(
   return rowCount === 1;
 }
 
+/** Whether the member is in `scope` now, in whatever unit (read after lockMemberInScope refused them). */
+export async function memberInScope(tx: Tx, memberId: number, scope: Scope): Promise<boolean> {
+  const p = new Params();
+  const { rowCount } = await tx.query(
+    `SELECT 1 FROM members m JOIN units u ON u.id = m.unit_id WHERE m.id = ${p.add(memberId)} AND ${memberScopeSql(p, scope, 'm', 'u')}`, p.values,
+  );
+  return rowCount === 1;
+}
+
 /** How long a move waits for its unit: a roster import merging the unit holds it for minutes. */
 const MOVE_WAIT = '10s';
 const LOCK_NOT_AVAILABLE = '55P03';

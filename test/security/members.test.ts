@@ -382,14 +382,15 @@ describe('attack 1: member takeover across units', () => {
 describe('an organisation\'s staff and moves committing while they act', () => {
   const [ADMIN_JJ, FINANCE_JJ] = [{ role: 'ADMIN', org: 'JJ', sub: 'admin-jj' }, { role: 'FINANCE', org: 'JJ', sub: 'finance-jj' }] as const;
   const ENROL = `mutation($input: EnrolMemberInput!) { enrolMember(input: $input) { enrolment { id } ${USER_ERRORS} } }`;
-  const units: Record<'JJ' | 'XM', number> = { JJ: 0, XM: 0 };
+  // JJ2: a second unit of JJ's.
+  const units: Record<'JJ' | 'JJ2' | 'XM', number> = { JJ: 0, JJ2: 0, XM: 0 };
 
   beforeAll(async () => {
     await fujianTree(gw);
-    for (const [code, n] of [['JJ', 21], ['XM', 22]] as const) {
+    for (const [code, n, organisation] of [['JJ', 21, 'JJ'], ['XM', 22, 'XM'], ['JJ2', 23, 'JJ']] as const) {
       const created = await gw.query(ADMIN, CREATE_UNIT, { c: withCreditCodeCheck(`91350500MA00000${n}`), n: `${code}某公司` });
       units[code] = localId('id', created.data.createUnit.unit.id, 'Unit');
-      await placeUnit(db.pool, units[code], code);
+      await placeUnit(db.pool, units[code], organisation);
     }
   });
 
@@ -407,14 +408,20 @@ describe('an organisation\'s staff and moves committing while they act', () => {
     ['enrolMember', () => gw.query(ADMIN_JJ, ENROL, { input: { memberId: m.id, planYear: Number(chinaToday().slice(0, 4)) } })],
   ] as const;
 
-  /** Each act of JJ's staff, sent while `move` is being committed, is NOT_FOUND; nothing about the member changes. */
-  async function outOfReach(member: { id: string; changedAt: string }, move: (moving: pg.PoolClient, memberId: number) => Promise<unknown>, undo: (memberId: number) => Promise<unknown>) {
+  /**
+   * Each act of JJ's staff, sent while `move` is being committed, is refused with `code` (NOT_FOUND:
+   * out of their reach; CONFLICT: moved within it, to be looked at again); nothing about the member changes.
+   */
+  async function outOfReach(
+    member: { id: string; changedAt: string }, move: (moving: pg.PoolClient, memberId: number) => Promise<unknown>, undo: (memberId: number) => Promise<unknown>,
+    code: 'NOT_FOUND' | 'CONFLICT' = 'NOT_FOUND',
+  ) {
     const before = await stored(member.id);
     const memberId = localId('id', member.id, 'Member');
     for (const [what, act] of acts(member)) {
       const { work: acting } = await commitOnceWaitedOn(db.pool, (moving) => move(moving, memberId), act);
       const { data } = await acting;
-      expect(Object.values(data)[0], what).toMatchObject({ userErrors: [{ field: 'input.memberId', code: 'NOT_FOUND' }] });
+      expect(Object.values(data)[0], what).toMatchObject({ userErrors: [{ field: 'input.memberId', code }] });
       await undo(memberId);
     }
     expect(await stored(member.id)).toEqual(before);
@@ -469,9 +476,14 @@ describe('an organisation\'s staff and moves committing while they act', () => {
     expect(rows).toEqual([{ name: '会员71', phone: null }]);
   });
 
+  const toUnit = (queryable: pg.Pool | pg.PoolClient, memberId: number, unitId: number) => queryable.query('UPDATE members SET unit_id = $2 WHERE id = $1', [memberId, unitId]);
+
   it('the member moved to a unit of another organisation is out of the old organisation\'s reach once the move commits', async () => {
-    const toUnit = (queryable: pg.Pool | pg.PoolClient, memberId: number, unitId: number) => queryable.query('UPDATE members SET unit_id = $2 WHERE id = $1', [memberId, unitId]);
     await outOfReach(await memberOfJJ(62), (moving, memberId) => toUnit(moving, memberId, units.XM), (memberId) => toUnit(db.pool, memberId, units.JJ));
+  });
+
+  it('the member moved to another unit of the same organisation is a CONFLICT to look at again, not a member not found', async () => {
+    await outOfReach(await memberOfJJ(63), (moving, memberId) => toUnit(moving, memberId, units.JJ2), (memberId) => toUnit(db.pool, memberId, units.JJ), 'CONFLICT');
   });
 });
 

@@ -2538,7 +2538,8 @@ export type Mutation = {
   /**
    * Confirms a member's replaced bank account, so payouts to it need not wait for the cooling-off.
    * ADMIN or FINANCE, never the person who replaced it (`FORBIDDEN`); `CONFLICT` when no replacement
-   * is waiting, or when the one waiting is not the one checked (`changedAt`). Audited.
+   * is waiting, or when the one waiting is not the one checked (`changedAt`), and on `input.memberId`
+   * when the member moved to another unit meanwhile. Audited.
    */
   confirmBankCardChange: ConfirmBankCardChangePayload;
   /** Vouches for a document AWAITING_CONFIRMATION, which is then processed as a sealed one; not by whoever handed it in. Audited. ADMIN, FINANCE. */
@@ -2584,7 +2585,9 @@ export type Mutation = {
   /**
    * Enrols a member for a plan year (or changes that year's enrolment). ADMIN, SERVICE, or the member's
    * unit operator. Eligibility at enrolment is checked against the rule set governing the plan year:
-   * each broken rule is a user error whose message starts with the rule (`EnrolmentRule`). Audited.
+   * each broken rule is a user error whose message starts with the rule (`EnrolmentRule`).
+   * `CONFLICT` on `input.memberId` when the member moved to another unit while it was decided: the
+   * enrolment was decided for the unit they left; look at them again and retry. Audited.
    */
   enrolMember: EnrolMemberPayload;
   /**
@@ -2736,7 +2739,8 @@ export type Mutation = {
   /**
    * Changes a member's name, phone or bank account. ADMIN, SERVICE, or the member's unit operator.
    * Each changed field is recorded (`Member.changes`) and audited; a replaced bank account starts the
-   * cooling-off (`BankAccount.payableFrom`).
+   * cooling-off (`BankAccount.payableFrom`). `CONFLICT` on `input.memberId` when the member moved to
+   * another unit while the change was made: look at them again and retry.
    */
   updateMember: UpdateMemberPayload;
   /**
