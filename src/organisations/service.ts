@@ -115,6 +115,18 @@ export async function proposeUnitMove(
 }
 
 /**
+ * The unit's waiting move, locked for its confirmation or withdrawal, and its two organisations;
+ * NOT_FOUND unless both are in `scope`.
+ */
+async function openMoveInScope(tx: Tx, scope: Scope, unitId: number): Promise<{ move: UnitMoveRow; organisations: OrganisationRow[] }> {
+  const move = await store.lockOpenUnitMove(tx, unitId);
+  if (!move) throw notFound('unit move waiting for confirmation', 'input.unitId');
+  const organisations = await store.organisationsByIds(tx, [move.fromOrganisationId, move.toOrganisationId], scope);
+  if (organisations.length !== 2) throw notFound('unit move waiting for confirmation', 'input.unitId');
+  return { move, organisations };
+}
+
+/**
  * Confirms a unit's waiting move: the unit then belongs to the new organisation. Never by its
  * proposer (four eyes: unit_moves_four_eyes keeps it too). The unit and both organisations must be
  * in the confirmer's scope. Audited.
@@ -123,10 +135,7 @@ export async function confirmUnitMove(db: Db, actor: Actor, scope: Scope, unitId
   requireAdmin(actor, 'confirmUnitMove');
   return inTransaction(db, async (tx) => {
     const unit = await unitToMove(tx, scope, unitId);
-    const move = await store.lockOpenUnitMove(tx, unitId);
-    if (!move) throw notFound('unit move waiting for confirmation', 'input.unitId');
-    const organisations = await store.organisationsByIds(tx, [move.fromOrganisationId, move.toOrganisationId], scope);
-    if (organisations.length !== 2) throw notFound('unit move waiting for confirmation', 'input.unitId');
+    const { move, organisations } = await openMoveInScope(tx, scope, unitId);
     if (move.proposedBy === actor.subject) {
       throw conflict(`input.unitId: ${actor.subject} proposed this move and cannot also confirm it; another ADMIN must`, 'input.unitId');
     }
@@ -155,10 +164,7 @@ export async function withdrawUnitMove(db: Db, actor: Actor, scope: Scope, unitI
   const reason = moveReason(reasonText);
   return inTransaction(db, async (tx) => {
     if (!(await lockUnitInScope(tx, unitId, scope))) throw notFound('unit', 'input.unitId');
-    const move = await store.lockOpenUnitMove(tx, unitId);
-    if (!move) throw notFound('unit move waiting for confirmation', 'input.unitId');
-    const organisations = await store.organisationsByIds(tx, [move.fromOrganisationId, move.toOrganisationId], scope);
-    if (organisations.length !== 2) throw notFound('unit move waiting for confirmation', 'input.unitId');
+    const { move } = await openMoveInScope(tx, scope, unitId);
     const withdrawn = await store.withdrawUnitMove(tx, move.id, actor.subject, reason);
     await recordAudit(tx, actor, {
       action: 'unit.move.withdraw', targetType: 'Unit', targetId: String(unitId), reason,
