@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import type { Tx } from '../../src/kernel/transaction.ts';
-import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
+import { approveBatch, cancelBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
 import { encryptClearBatchFiles } from '../../src/payouts/files.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../../src/payouts/bankEvents.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
@@ -109,6 +109,40 @@ describe('attack 1: an insider replaces a member\'s bank card', () => {
     const accounts = new Set((await bank.ledger()).map((c) => c.account));
     expect(accounts.has(claims[0]!.card)).toBe(false);
     for (const card of insiderCards) expect(accounts.has(card)).toBe(true);
+  });
+});
+
+describe('a payment taken out of a sealed batch, then put in another', () => {
+  // Sealing cancels the attempt of a member whose card changed; the attempt stays in its batch.
+  // Sending that batch later, or the bank refusing it, is about its live attempts only.
+  it('is not moved when the first batch is sent, and is paid once, by its own batch, to the confirmed card', async () => {
+    const claims = await approvedClaims(db.pool, 2);
+    await planPayouts(db.pool, settings);
+    const first = (await createBatch(db.pool, clerk, settings, 10))!;
+    await approveBatch(db.pool, finance, first.id);
+    const newCard = openAccount();
+    await replaceCard(claims[0]!.memberId, newCard, 'clerk-insider');
+    expect(await advanceUntilFinal(ctx, first.id)).toBe('SEALED'); // sealed, not yet asked to send
+    const moved = (await payoutsOf(db.pool)).find((p) => p.claimId === claims[0]!.claimId)!;
+    expect(await statusOf(moved.id)).toMatchObject({ status: 'HELD' });
+
+    await db.pool.query(`UPDATE members SET bank_card_confirmed_at = now(), bank_card_confirmed_by = 'clerk-checker' WHERE id = $1`, [claims[0]!.memberId]);
+    expect(await planPayouts(db.pool, settings)).toMatchObject({ released: 1 });
+    const second = (await createBatch(db.pool, clerk, settings, 10))!;
+    expect(await statusOf(moved.id)).toMatchObject({ status: 'IN_BATCH' });
+
+    await requestSubmission(db.pool, finance, first.id);
+    expect(await advanceUntilFinal(ctx, first.id)).toBe('ACCEPTED');
+    expect(await statusOf(moved.id)).toMatchObject({ status: 'IN_BATCH' });
+
+    // Its own batch withdrawn, it waits for the next (a payout stuck SENT with no live attempt would never be paid).
+    await cancelBatch(db.pool, clerk, settings, second.id, 'the approver is away');
+    expect(await statusOf(moved.id)).toMatchObject({ status: 'READY' });
+    const third = await approvedBatch(db.pool);
+    expect(await advanceUntilFinal(ctx, third.id)).toBe('ACCEPTED');
+    expect(await statusOf(moved.id)).toMatchObject({ status: 'PAID' });
+    const credited = (await bank.ledger()).filter((c) => c.account === newCard || c.account === claims[0]!.card);
+    expect(credited.map((c) => c.account)).toEqual([newCard]);
   });
 });
 

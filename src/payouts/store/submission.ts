@@ -83,7 +83,9 @@ export async function markRefused(tx: Tx, batchId: number, refusal: { code: stri
 
 /**
  * Payouts of the batch's attempts (all, or `attemptIds`) that are in one of `from` move to
- * `status`, with their member and unit for the status events.
+ * `status`, with their member and unit for the status events. A cancelled attempt is not counted:
+ * its payment left the batch before it was sent (a card changed, a claim reversed), and its payout
+ * may be in another batch by now, which this batch's sending or refusal must not move.
  */
 export async function payoutsTo(
   tx: Tx, batchId: number, status: PayoutStatus, from: readonly PayoutStatus[], reason: string | null = null, attemptIds?: readonly number[],
@@ -98,7 +100,7 @@ export async function payoutsTo(
   // 164,000 payouts in flight).
   const { rows: [attempted] } = await tx.query<{ ids: string[] }>(
     `SELECT coalesce(array_agg(payout_id), '{}') AS ids FROM payout_attempts
-      WHERE batch_id = $1 ${attemptIds ? 'AND id = ANY($2::bigint[])' : ''}`,
+      WHERE batch_id = $1 AND status <> 'CANCELLED' ${attemptIds ? 'AND id = ANY($2::bigint[])' : ''}`,
     attemptIds ? [batchId, attemptIds] : [batchId],
   );
   const { rows } = await tx.query<PayoutChange>(
