@@ -61,7 +61,7 @@ export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target:
     if (credit && (!isReturn(entry.entry) || endToEndIds.length > 1)) {
       throw invalid('input.endToEndIds', 'a credit matches one payout only as its return (退票); match contributions instead');
     }
-    const attempts = await attemptsOf(tx, endToEndIds, credit ? 'RETURN' : 'PAYOUT');
+    const attempts = await attemptsOf(tx, endToEndIds, credit ? 'RETURN' : 'PAYOUT', x.account);
     const sum = attempts.reduce((total, a) => total + a.amountFen, 0);
     if (sum !== x.amountFen) throw invalid('input.endToEndIds', `the payouts add up to ${fenToCny(sum)}; the bank's transaction is ${fenToCny(x.amountFen)}`);
     if (credit) {
@@ -143,7 +143,8 @@ async function recordedByHand(tx: Tx, entry: { entry: BankEntry }, txIndex: numb
   return reference === undefined || txIndex !== 0 ? [] : lockedRecordedPayments(tx, [reference]);
 }
 
-async function attemptsOf(tx: Tx, endToEndIds: readonly string[], kind: 'PAYOUT' | 'RETURN') {
+/** The attempts a person names for a transaction booked on `account`; the matcher's rules hold by hand too. */
+async function attemptsOf(tx: Tx, endToEndIds: readonly string[], kind: 'PAYOUT' | 'RETURN', account: string) {
   const rows = await store.attemptsByEndToEndId(tx, endToEndIds, kind);
   return endToEndIds.map((id, i) => {
     const field = `input.endToEndIds[${i}]`;
@@ -151,6 +152,8 @@ async function attemptsOf(tx: Tx, endToEndIds: readonly string[], kind: 'PAYOUT'
     const attempt = rows.find((r) => r.endToEndId === id);
     // Bad input on the field that names it (not the exception's NOT_FOUND).
     if (!attempt) throw invalid(field, `no payout attempt has the EndToEndId ${id}`);
+    // Each funder's payouts leave, and come back to, its own account: a transaction elsewhere is not that payment's.
+    if (attempt.debtorAccount !== account) throw invalid(field, `${id} is paid from account ${attempt.debtorAccount}, not from ${account}`);
     if (attempt.matched) throw conflict(`${field}: ${id} is already matched to ${kind === 'PAYOUT' ? 'a debit' : 'a return'}`, field);
     const allowed = kind === 'PAYOUT' ? DEBITABLE.includes(attempt.status) : attempt.status === 'PAID';
     if (!allowed) throw invalid(field, `${id} is ${attempt.status}: the bank ${kind === 'PAYOUT' ? 'was not to pay it' : 'has not credited it'}`);

@@ -131,6 +131,26 @@ describe('credits: returns and contributions', () => {
     expect(outcome.exceptions.map((e) => e.kind)).toEqual(['UNKNOWN_CREDIT', 'AMOUNT_MISMATCH']);
   });
 
+  it('matches no reversal (冲正) by itself: each is an exception naming the payout its references point to', () => {
+    // A reversal carrying a return's code, one of a debit, one of a return, one of a contribution (its MAH reference).
+    const ofReturn = entry('CRDT', 10_000, [{ endToEndId: 'MAH-P-1-1', returnInfo: { reasonCode: 'AC04' } }], { bankTransactionCode: returnCode, reversal: true });
+    const ofDebit = entry('CRDT', 20_000, [{ endToEndId: 'MAH-P-2-1' }], { reversal: true });
+    const ofCredit = entry('DBIT', 30_000, [{ endToEndId: 'MAH-P-3-1', creditor: { name: '会员3' } }], { reversal: true });
+    const ofContribution = entry('DBIT', 96_00, [{ remittanceInfo: [`MAH2025${OTHER_CODE}`] }], { reversal: true });
+    const payouts = [payout(1), payout(2), payout(3, { status: 'RETURNED', returned: true })];
+    const outcome = matchEntries([ofReturn, ofDebit, ofCredit, ofContribution], book({ payouts, units: [{ unitId: 8, creditCode: OTHER_CODE }] }));
+    expect(outcome.matches).toEqual([]);
+    expect(outcome.exceptions.map((e) => [e.kind, e.entryId, e.attemptId, e.evidence.reversal, e.evidence.endToEndId ?? null])).toEqual([
+      ['UNKNOWN_CREDIT', ofReturn.id, 1, true, 'MAH-P-1-1'],
+      ['UNKNOWN_CREDIT', ofDebit.id, 2, true, 'MAH-P-2-1'],
+      ['UNMATCHED_DEBIT', ofCredit.id, 3, true, 'MAH-P-3-1'],
+      ['UNMATCHED_DEBIT', ofContribution.id, null, true, null],
+    ]);
+    expect(outcome.exceptions[2]!.evidence.reason).toMatch(/must not be paid again/);
+    // Nor does the amount + name rule ask the book for a reversal's amount.
+    expect(amountRuleAmounts([ofCredit, ofContribution], [])).toEqual([]);
+  });
+
   const units = [{ unitId: 7, creditCode: UNIT_CODE }, { unitId: 8, creditCode: OTHER_CODE }];
   const contributions = [
     { unitId: 7, planYear: 2024, owedFen: 480_000, paidFen: 0 },

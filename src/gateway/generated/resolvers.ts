@@ -2138,7 +2138,11 @@ export type MatchReconciliationExceptionInput = {
    * otherwise the answer is CONFLICT on `input.contributions`, naming the reference.
    */
   contributions?: InputMaybe<Array<ContributionAllocationInput>>;
-  /** A debit: the payouts it pays (EndToEndIds of their attempts), adding up to the fen; a return credit: its one payout. */
+  /**
+   * A debit: the payouts it pays (EndToEndIds of their attempts), adding up to the fen; a return
+   * credit, or a reversal of a debit: its one payout, which is then FAILED as by a return. Each must be
+   * paid from the account the transaction is booked on, else the answer is INVALID on its element.
+   */
   endToEndIds?: InputMaybe<Array<Scalars['String']['input']>>;
   /** The OPEN exception. */
   exceptionId: Scalars['ID']['input'];
@@ -5019,9 +5023,17 @@ export type ReconciliationExceptionKind =
   | 'MISSING_DEBIT'
   /** A payout settled against the statement came back (退票); the payout is FAILED again. */
   | 'RETURN_AFTER_SETTLEMENT'
-  /** Money in that is no return of ours and no unit's contribution the hub can identify. */
+  /**
+   * Money in that is no return of ours and no unit's contribution the hub can identify; and every
+   * reversal of a debit (冲正, `RvslInd`), which no rule matches by itself: if it brings a payout back,
+   * match it to that payout (`matchReconciliationException`) as its return.
+   */
   | 'UNKNOWN_CREDIT'
-  /** A bank debit the hub cannot tie to a payout it sent (or one the hub holds as not to be paid). */
+  /**
+   * A bank debit the hub cannot tie to a payout it sent (or one the hub holds as not to be paid, or
+   * one paid from another account); and every reversal of a credit (冲正, `RvslInd`), which no rule
+   * matches by itself: if it undoes a payout's return, the member kept the money.
+   */
   | 'UNMATCHED_DEBIT';
 
 /** Whether an exception still needs a person. */

@@ -45,7 +45,7 @@ export function matchEntries(entries: readonly EntryToMatch[], book: MatchBook, 
 }
 
 /**
- * The amounts of the debits no payout of `referenced` names (by EndToEndId, the bank's reference or
+ * The amounts of the debits (reversals aside) no payout of `referenced` names (by EndToEndId, the bank's reference or
  * its batch): those the amount + name rule decides, so the open payouts of these amounts are all a
  * book needs besides `referenced`. Payouts found by amount never change which debits a reference
  * names: a payout with a debit's EndToEndId, reference or batch is among `referenced` already.
@@ -53,7 +53,7 @@ export function matchEntries(entries: readonly EntryToMatch[], book: MatchBook, 
 export function amountRuleAmounts(entries: readonly EntryToMatch[], referenced: readonly ExpectedPayout[]): number[] {
   const references = new PayoutReferences(referenced);
   const ignored: ExceptionFinding[] = [];
-  return entries.filter((e) => e.entry.creditDebit === 'DBIT')
+  return entries.filter((e) => e.entry.creditDebit === 'DBIT' && e.entry.reversal !== true)
     .flatMap((entry) => transactionsOf(entry, ignored))
     .filter((tx) => references.namedBy(tx) === undefined)
     .map((tx) => tx.amountFen);
@@ -137,9 +137,12 @@ export function contributionReferences(lines: readonly string[]): { planYear: nu
   return [...found.values()];
 }
 
-/** Whether a credit is a payout coming back (退票): the ISO return code, or return information. */
+/**
+ * Whether a credit may be a payout coming back: a return (退票: the ISO return code, or return
+ * information), or a reversal of a debit (冲正), which only a person matches to its payout.
+ */
 export function isReturn(entry: BankEntry): boolean {
-  return entry.bankTransactionCode.domain?.subFamily === 'RRTN' || entry.details.some((d) => d.returnInfo !== undefined);
+  return entry.bankTransactionCode.domain?.subFamily === 'RRTN' || entry.details.some((d) => d.returnInfo !== undefined) || entry.reversal === true;
 }
 
 class Matcher {
@@ -182,7 +185,7 @@ class Matcher {
     for (const entry of entries) {
       let state: EntryState = 'MATCHED';
       for (const tx of transactionsOf(entry, exceptions)) {
-        const result = entry.entry.creditDebit === 'DBIT' ? this.debit(tx) : this.credit(tx);
+        const result = entry.entry.reversal === true ? this.reversal(tx) : entry.entry.creditDebit === 'DBIT' ? this.debit(tx) : this.credit(tx);
         if ('matches' in result) {
           matches.push(...result.matches);
         } else {
@@ -194,6 +197,25 @@ class Matcher {
       entryStates.set(entry.id, state);
     }
     return { matches, exceptions, entryStates, learnedPayers: this.learnedPayers };
+  }
+
+  // ------------------------------------------------------------ reversals (冲正)
+
+  /**
+   * Never matched by itself: a reversal names the booking it undoes only as the bank chooses to, and
+   * taking it for a payout's return (or a return's undoing) on a guess could pay a member twice or
+   * not at all. The exception names the payout its references point to, for the person who decides.
+   */
+  private reversal(tx: Transaction): Result {
+    const credit = tx.entry.entry.creditDebit === 'CRDT';
+    const named = this.references.namedBy(tx);
+    const payout = named === undefined || named.rule === 'BATCH' ? undefined : named.payout;
+    return exception(credit ? 'UNKNOWN_CREDIT' : 'UNMATCHED_DEBIT', tx.amountFen, payout?.attemptId ?? null, {
+      ...transactionEvidence(tx), reversal: true, ...(payout ? { endToEndId: payout.endToEndId, payoutId: payout.payoutId } : {}),
+      reason: credit
+        ? 'a reversal (冲正) of an earlier debit: if it brings a payout back, match it to that payout as its return'
+        : 'a reversal (冲正) of an earlier credit: if it undoes a payout\'s return (退票), the member kept the money and the payout must not be paid again',
+    });
   }
 
   // ------------------------------------------------------------ debits: payouts

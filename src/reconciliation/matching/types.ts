@@ -20,6 +20,11 @@ export interface BankEntry {
     proprietary?: { code: string; issuer?: string };
   };
   batch?: { msgId?: string; pmtInfId?: string };
+  /**
+   * `RvslInd`: the entry undoes an earlier booking (冲正), a credit undoing a debit and a debit a
+   * credit. Which booking, and what that means for a payout or a contribution, is a person's call.
+   */
+  reversal?: boolean;
   details: EntryTransaction[];
   additionalInfo?: string;
 }

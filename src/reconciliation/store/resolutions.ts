@@ -47,16 +47,18 @@ export interface AttemptToMatch {
   endToEndId: string;
   amountFen: number;
   status: AttemptStatus;
+  /** The account its batch is paid from: its debit and its return are booked there. */
+  debtorAccount: string;
   /** Already matched to a debit (`PAYOUT`) or a return (`RETURN`), as asked. */
   matched: boolean;
 }
 
-/** Payout attempts by EndToEndId, with whether a match of `kind` has them already. */
+/** Payout attempts by EndToEndId, with their batch's account and whether a match of `kind` has them already. */
 export async function attemptsByEndToEndId(tx: Tx, endToEndIds: readonly string[], kind: 'PAYOUT' | 'RETURN'): Promise<AttemptToMatch[]> {
   const { rows } = await tx.query<AttemptToMatch>(
-    `SELECT a.id, a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen", a.status,
+    `SELECT a.id, a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen", a.status, b.debtor_account AS "debtorAccount",
             EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = $2) AS matched
-       FROM payout_attempts a WHERE a.end_to_end_id = ANY($1::text[])`,
+       FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.end_to_end_id = ANY($1::text[])`,
     [endToEndIds, kind],
   );
   return rows;
