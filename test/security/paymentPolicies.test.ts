@@ -213,6 +213,8 @@ describe('the database, whoever writes the rows', () => {
     await db.pool.query(`UPDATE payment_policies SET revoked_by = 'finance-a', revoked_by_role = 'FINANCE', revoked_at = now(), revoke_reason = 'stop' WHERE id = $1`, [policyId]);
     await db.pool.query(`UPDATE payout_batches SET status = 'SEALED', file_enc = '\\x00', file_sha256 = '\\x00', seal = '\\x00' WHERE id = $1`, [batch!.id]);
     await expect(db.pool.query(`UPDATE payout_batches SET status = 'SUBMITTED', submission = 'SENDING' WHERE id = $1`, [batch!.id])).rejects.toThrow(/revoked or has ended/);
+    // Nor is the check skipped by moving the status alone (the worker sends a SUBMITTED batch the bank has not received).
+    await expect(db.pool.query(`UPDATE payout_batches SET status = 'SUBMITTED' WHERE id = $1`, [batch!.id])).rejects.toThrow(/only as it is handed to the bank/);
     // A person's batch can never claim a policy.
     await expect(db.pool.query(
       `INSERT INTO payout_batches (msg_id, pmt_inf_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date, nb_of_txs, ctrl_sum_fen, created_by, created_by_role, policy_id)

@@ -112,6 +112,26 @@ describe('attack 1: an insider replaces a member\'s bank card', () => {
   });
 });
 
+describe('an approved batch\'s payments rewritten in the database before sealing', () => {
+  it('refuses a change to anything an attempt tells the bank, or to the payout the bank\'s report will mark paid', async () => {
+    await approvedClaims(db.pool, 2);
+    await planPayouts(db.pool, settings);
+    const batch = (await createBatch(db.pool, clerk, settings, 1))!;
+    await approveBatch(db.pool, finance, batch.id);
+    const { rows: [first] } = await db.pool.query<{ id: number }>(`SELECT id FROM payout_attempts WHERE batch_id = $1`, [batch.id]);
+    const waiting = (await payoutsOf(db.pool)).find((p) => p.status === 'READY')!; // in no batch
+    for (const change of [
+      `payout_id = ${waiting.id}`, 'attempt_no = 2', `creditor_name = '另一个人'`, `creditor_agent = '999999999999'`,
+      `creditor_account_masked = '6222********0000'`, `remittance_info = 'changed'`,
+      `end_to_end_id = 'OTHER-1'`, 'amount_fen = amount_fen + 1', `creditor_account_enc = '\\x00'`,
+    ]) {
+      await expect(db.pool.query(`UPDATE payout_attempts SET ${change} WHERE id = $1`, [first!.id]), change).rejects.toThrow(/what was sent cannot change/);
+    }
+    // Its status still moves as the bank's answers do.
+    await expect(db.pool.query(`UPDATE payout_attempts SET status = 'CANCELLED' WHERE id = $1`, [first!.id])).resolves.toMatchObject({ rowCount: 1 });
+  });
+});
+
 describe('a payment taken out of a sealed batch, then put in another', () => {
   // Sealing cancels the attempt of a member whose card changed; the attempt stays in its batch.
   // Sending that batch later, or the bank refusing it, is about its live attempts only.
