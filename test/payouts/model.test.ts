@@ -74,7 +74,12 @@ describe('BATCH_TRANSITIONS', () => {
     for (const { from, to, allowed } of moves(BATCH_STATUSES, BATCH_TRANSITIONS)) {
       const error = await attempt(async () => {
         const id = await insertBatch('MODEL-BATCH', from);
-        await client.query(`UPDATE payout_batches SET status = $2, cancel_reason = CASE WHEN $2 = 'CANCELLED' THEN 'test' END WHERE id = $1`, [id, to]);
+        // As the code moves it: submitted with its hand-over to the bank (migration 0035).
+        await client.query(
+          `UPDATE payout_batches SET status = $2, cancel_reason = CASE WHEN $2 = 'CANCELLED' THEN 'test' END,
+                  submission = CASE WHEN $2 = 'SUBMITTED' THEN 'SENDING' ELSE submission END WHERE id = $1`,
+          [id, to],
+        );
       });
       if (allowed) expect(error, `${from} -> ${to}`).toBeNull();
       else expect(error?.message, `${from} -> ${to}`).toMatch(new RegExp(`${from} -> ${to} is not an allowed transition`));
