@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeCamt053 } from '../src/banks/iso20022/camt.ts';
 import type { CamtEntry } from '../src/banks/iso20022/camtEntry.ts';
+import { maskBankCard } from '../src/kernel/identifiers.ts';
 import type { ExpectedPayout } from '../src/reconciliation/matching/types.ts';
 
 /**
@@ -19,18 +20,20 @@ const bankReference = (i: number) => `SIMD20250604${String(i).padStart(8, '0')}`
 // Distinct amounts per payee, so the amount + name rule has one candidate.
 const amountOf = (i: number) => 10_000 + ((i * 7_919) % 5_000_000);
 const nameOf = (i: number) => `会员${i}`;
+// Every payee's card (the amount + name rule compares it, masked, where the bank reports it).
+const CARD = '6222021408001234565';
 
 export function expectedPayouts(count: number): ExpectedPayout[] {
   return Array.from({ length: count }, (_, i) => ({
     attemptId: i + 1, payoutId: i + 1, endToEndId: endToEndId(i), bankReference: bankReference(i), amountFen: amountOf(i),
-    creditorName: nameOf(i), debtorAccount: ACCOUNT, batchMsgId: `MAH-B-${Math.floor(i / 5_000)}`, pmtInfId: `MAH-B-${Math.floor(i / 5_000)}-P1`,
+    creditorName: nameOf(i), creditorAccountMasked: maskBankCard(CARD), debtorAccount: ACCOUNT, batchMsgId: `MAH-B-${Math.floor(i / 5_000)}`, pmtInfId: `MAH-B-${Math.floor(i / 5_000)}-P1`,
     status: 'PAID', expectedOn: DATE, debitEntryId: null, returned: false,
   }));
 }
 
 function entryOf(i: number): CamtEntry {
   const rule = i % 20;
-  const creditor = { name: nameOf(i), account: '6222021408001234565', agent: '102397000023' };
+  const creditor = { name: nameOf(i), account: CARD, agent: '102397000023' };
   return {
     amountFen: amountOf(i), creditDebit: 'DBIT', status: 'BOOK', bookingDate: DATE, valueDate: DATE,
     // 1 in 20 by bank reference only (the AcctSvcrRef of the pain.002), 1 in 20 by amount and name only.

@@ -13,7 +13,7 @@ const OTHER_CODE = withCreditCodeCheck('91350500MA2YB5678');
 function payout(n: number, over: Partial<ExpectedPayout> = {}): ExpectedPayout {
   return {
     attemptId: n, payoutId: 100 + n, endToEndId: `MAH-P-${n}-1`, bankReference: `SIMD${n}`, amountFen: 10_000 * n,
-    creditorName: `会员${n}`, debtorAccount: ACCOUNT, batchMsgId: 'MAH-B-1', pmtInfId: 'MAH-B-1-P1', status: 'PAID',
+    creditorName: `会员${n}`, creditorAccountMasked: `6222 **** **** 000${n}`, debtorAccount: ACCOUNT, batchMsgId: 'MAH-B-1', pmtInfId: 'MAH-B-1-P1', status: 'PAID',
     expectedOn: '2025-06-04', debitEntryId: null, returned: false, ...over,
   };
 }
@@ -88,6 +88,15 @@ describe('debits to payouts', () => {
     expect(outcome.exceptions[3]!.evidence).toMatchObject({ candidates: ['MAH-P-5-1', 'MAH-P-6-1'] });
     expect(outcome.exceptions[4]!.evidence).toMatchObject({ firstEntryId: 999 });
     expect(outcome.entryStates.get(second.id)).toBe('EXCEPTION');
+  });
+
+  it('takes the amount + name rule only for the payout\'s card where the bank reports the payee\'s account, not a namesake\'s', () => {
+    const namesake = entry('DBIT', 30_000, [{ creditor: { name: '会员3', account: '6222021408009998885' } }]);
+    const member = entry('DBIT', 30_000, [{ creditor: { name: '会员3', account: '6222021408001230003' } }]);
+    const outcome = matchEntries([namesake, member], book({ payouts: [payout(3, { bankReference: null })] }));
+    expect(outcome.matches.map((m) => [m.entryId, 'attemptId' in m && m.attemptId])).toEqual([[member.id, 3]]);
+    expect(outcome.exceptions.map((e) => [e.kind, e.entryId, e.attemptId])).toEqual([['UNMATCHED_DEBIT', namesake.id, null]]);
+    expect(outcome.exceptions[0]!.evidence.reason).toContain('to 会员3 (6222 **** **** 8885)');
   });
 
   it('keeps the amount + name rule inside its date window', () => {

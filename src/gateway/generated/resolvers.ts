@@ -5101,7 +5101,7 @@ export type ReconciliationMatchKind =
 
 /** How a match was found, strongest first. */
 export type ReconciliationMatchRule =
-  /** Same amount and payee name, within the date window around the day the payout was credited. */
+  /** Same amount and payee name, within the date window around the day the payout was credited, and the same card (bank and last four digits) where the bank reports the payee's account. */
   | 'AMOUNT_DATE_NAME'
   /** The bank's reference of the credit (pain.002 AcctSvcrRef) is on the debit. */
   | 'BANK_REFERENCE'

@@ -3,6 +3,7 @@ import {
   type BankEntry, type EntryState, type EntryToMatch, type EntryTransaction, type ExceptionFinding, type ExceptionKind, type ExpectedPayout,
   type MatchBook, type MatchDecision, type MatchOutcome, type MatchRule, type RecordedPayment,
 } from './types.ts';
+import { maskBankCard } from '../../kernel/identifiers.ts';
 import { fenToCny } from '../../kernel/money.ts';
 import { dayNumber } from '../../kernel/time.ts';
 
@@ -278,20 +279,27 @@ class Matcher {
     };
   }
 
-  /** No reference the hub knows: the one payout of that amount to that name expected closest to the booking date. */
+  /**
+   * No reference the hub knows: the one payout of that amount to that name expected closest to the
+   * booking date, to the same card where the bank reports the payee's account (a namesake paid
+   * the same amount from the account is not the member).
+   */
   private debitByAmountAndName(tx: Transaction): Result {
     const name = tx.details?.creditor?.name;
     if (name === undefined) return exception('UNMATCHED_DEBIT', tx.amountFen, null, { ...transactionEvidence(tx), reason: 'no payout has its references, and it names no payee' });
+    const reported = tx.details?.creditor?.account;
+    const card = reported === undefined ? undefined : maskBankCard(reported);
     const booked = dayNumber(tx.entry.bookingDate);
     const candidates = (this.byAmountAndName.get(`${tx.amountFen}|${normalizeName(name)}`) ?? [])
-      .filter((p) => !this.debited.has(p.attemptId))
+      .filter((p) => !this.debited.has(p.attemptId) && (card === undefined || p.creditorAccountMasked === card))
       .map((p) => ({ payout: p, distance: Math.abs(dayNumber(p.expectedOn) - booked) }))
       .filter((c) => c.distance <= this.options.dateWindowDays)
       .sort((a, b) => a.distance - b.distance);
     const best = candidates[0];
     if (!best) {
       return exception('UNMATCHED_DEBIT', tx.amountFen, null, {
-        ...transactionEvidence(tx), reason: `no payout has its references, nor is one of ${fenToCny(tx.amountFen)} to ${name} expected within ${this.options.dateWindowDays} days`,
+        ...transactionEvidence(tx),
+        reason: `no payout has its references, nor is one of ${fenToCny(tx.amountFen)} to ${name}${card === undefined ? '' : ` (${card})`} expected within ${this.options.dateWindowDays} days`,
       });
     }
     if (candidates[1]?.distance === best.distance) {
@@ -475,12 +483,4 @@ function counterparty(tx: Transaction): Record<string, unknown> | null {
   const party = payee ? d?.creditor : d?.debtor;
   if (!party) return null;
   return payee && party.account !== undefined ? { ...party, account: maskBankCard(party.account) } : { ...party };
-}
-
-/**
- * `6222021234567890123` -> `6222 **** **** 0123`: bank and last four only, as on a receipt (the
- * platform's src/privacy/personalData.ts masks cards the same way; a core cannot import it).
- */
-function maskBankCard(card: string): string {
-  return `${card.slice(0, 4)} **** **** ${card.slice(-4)}`;
 }

@@ -89,6 +89,8 @@ export interface ExpectedPayout {
   bankReference: string | null;
   amountFen: number;
   creditorName: string;
+  /** The payee's card as the attempt fixed it, masked (`6222 **** **** 0123`). */
+  creditorAccountMasked: string;
   debtorAccount: string;
   batchMsgId: string;
   pmtInfId: string;
