@@ -3,6 +3,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startBank, testFilePki, type RunningBank } from '../banks/simulator/support.ts';
 import { BankTimeoutError } from '../../src/banks/adapter.ts';
 import { advanceBatch, readStatusFeed } from '../../src/payouts/submission.ts';
+import { withBatchLock } from '../../src/payouts/store/submission.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, creditedByPayout, payoutsOf, resetPayouts, submissionContext } from './support.ts';
 
 /**
@@ -123,6 +124,35 @@ describe('answers twice and out of order', () => {
       await expect(db.pool.query(`UPDATE payout_attempts SET status = 'ACCEPTED' WHERE batch_id = $1`, [batch.id])).rejects.toThrow(/PAID -> ACCEPTED/);
     } finally {
       ctx.remove();
+    }
+  });
+});
+
+describe('one worker at a time per batch', () => {
+  it('a batch held by another worker is BUSY; a batch of the same id in another schema of the database is not', async () => {
+    await approvedClaims(db.pool, 1);
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    const other = await freshDatabase();
+    const otherCtx = submissionContext(other.pool, pki, bank);
+    try {
+      const batch = await approvedBatch(db.pool);
+      await approvedClaims(other.pool, 1);
+      const otherBatch = await approvedBatch(other.pool);
+      expect(otherBatch.id).toBe(batch.id); // both schemas number their batches alike
+      // While this schema's batch is held (as a worker holds it while sending), the other schema's is sent.
+      const whileHeld = await withBatchLock(db.pool, batch.id, null, async () => ({
+        here: await advanceBatch(ctx, batch.id),
+        there: await advanceUntilFinal(otherCtx, otherBatch.id),
+      }));
+      expect(whileHeld).toEqual({ here: { status: 'BUSY', waiting: true }, there: 'ACCEPTED' });
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      for (const pool of [db.pool, other.pool]) expect((await payoutsOf(pool)).map((p) => p.status)).toEqual(['PAID']);
+      expect(await bank.ledger()).toHaveLength(2);
+    } finally {
+      ctx.remove();
+      otherCtx.remove();
+      await other.drop();
     }
   });
 });

@@ -6,7 +6,12 @@ import { payoutStatusOf, type AttemptState, type AttemptUpdate, type BatchRow, t
  * before and after each call, and the bank's status reports applied to attempts and payouts.
  */
 
-const LOCK_SPACE = 7_405; // advisory lock key space of payout batches
+/**
+ * The advisory lock key space of payout batches, one per schema: advisory locks are the database's,
+ * and schemas sharing one (a demo beside a deployment, test files side by side) number their
+ * batches from 1 alike, so a constant space made one schema's batch busy while another's was sent.
+ */
+const LOCK_SPACE = `hashtext(current_schema() || ':payout_batches')`;
 
 /**
  * Runs `work` holding the batch's session advisory lock on a connection of its own (one worker at a
@@ -15,12 +20,12 @@ const LOCK_SPACE = 7_405; // advisory lock key space of payout batches
 export async function withBatchLock<T>(db: Db, batchId: number, busy: T, work: () => Promise<T>): Promise<T> {
   const lock = await db.connect();
   try {
-    const { rows: [locked] } = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2::int) AS ok', [LOCK_SPACE, batchId]);
+    const { rows: [locked] } = await lock.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_SPACE}, $1::int) AS ok`, [batchId]);
     if (!locked!.ok) return busy;
     try {
       return await work();
     } finally {
-      await lock.query('SELECT pg_advisory_unlock($1, $2::int)', [LOCK_SPACE, batchId]);
+      await lock.query(`SELECT pg_advisory_unlock(${LOCK_SPACE}, $1::int)`, [batchId]);
     }
   } finally {
     lock.release();
