@@ -48,6 +48,7 @@ export async function fileAppeal(
     if (!(APPEALABLE_CLAIM_STATUSES as readonly string[]).includes(claim.status)) {
       throw conflict(`the claim is ${claim.status}: only a decided claim (${APPEALABLE_CLAIM_STATUSES.join(', ')}) may be appealed`, 'input.claimId');
     }
+    if (claim.reversed) throw conflict('the platform reversed (冲销) the claim\'s settlement: the stay is void and nothing of it is paid', 'input.claimId');
     const deadline = appealDeadline(claim.decidedAt, periodDays);
     if (now.getTime() > deadline.getTime()) {
       throw conflict(
@@ -115,6 +116,9 @@ export async function decideAppeal(
           `the claim is ${claim.status} now: upholding decides a refused (INELIGIBLE or REJECTED) claim again, and an approved claim's amounts change only with the rules (a new rule set and replay); dismiss the appeal`,
           'input.decision',
         );
+      }
+      if (claim.reversed) {
+        throw conflict('the platform reversed (冲销) the claim\'s settlement since the appeal was filed: the stay is void and nothing of it is paid; dismiss the appeal', 'input.decision');
       }
       // Upholding approves the claim: not by anyone who shaped its lines (the claims' own four eyes).
       if (claim.adjustedBy.includes(actor.subject)) {

@@ -22,6 +22,8 @@ export interface AppealedClaim {
   decidedAt: Date;
   /** Everyone who adjusted a line of it (they may not approve it: claims_four_eyes). */
   adjustedBy: string[];
+  /** The platform reversed (冲销) its settlement: nothing of it is paid, whatever an appeal says. */
+  reversed: boolean;
 }
 
 /**
@@ -33,7 +35,7 @@ export async function claimForAppeal(tx: Tx, claimId: number, scope: Scope): Pro
   const p = new Params();
   const { rows } = await tx.query<AppealedClaim>(
     `SELECT c.id, c.member_id AS "memberId", c.status, c.decided_by AS "decidedBy", coalesce(c.decided_at, c.created_at) AS "decidedAt",
-            c.adjusted_by AS "adjustedBy"
+            c.adjusted_by AS "adjustedBy", EXISTS (SELECT 1 FROM claim_reversals r WHERE r.claim_id = c.id) AS reversed
        FROM claims c JOIN members m ON m.id = c.member_id JOIN units u ON u.id = m.unit_id
       WHERE c.id = ${p.add(claimId)} AND ${memberScopeSql(p, scope, 'm', 'u')} FOR SHARE OF m, u`,
     p.values,

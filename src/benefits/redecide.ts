@@ -56,6 +56,8 @@ async function lockForRedecision(tx: Tx, claimId: number) {
   const settlement = await store.settlementOfClaim(tx, claimId);
   // A claim's settlement stays MATCHED; a reversal cancels the claim instead.
   if (!totals || !settlement) throw conflict(`the settlement of claim ${claimId} is no longer matched`, 'input.claimId');
+  // A reversal leaves a REJECTED claim as it is (nothing of it counts): deciding it again would pay a voided stay.
+  if (claim.reversed) throw conflict(`the platform reversed (冲销) the settlement of claim ${claimId}: it is not decided again`, 'input.claimId');
   return { claim, settlement, totals };
 }
 

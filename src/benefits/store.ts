@@ -586,6 +586,8 @@ export interface RedecidedClaim {
   outOfPocketFen: number;
   /** The enrolment facts it was decided on. */
   facts: Partial<EnrolmentFacts>;
+  /** The platform reversed (冲销) its settlement: a claim refused then stays refused. */
+  reversed: boolean;
 }
 
 /** Who and which member-year a claim belongs to, unlocked (the member-year row is locked before the claim). */
@@ -600,7 +602,8 @@ export async function claimKey(db: Queryable, claimId: number): Promise<{ settle
 export async function lockClaimForRedecision(tx: Tx, claimId: number): Promise<RedecidedClaim> {
   const { rows: [claim] } = await tx.query<RedecidedClaim>(
     `SELECT id, settlement_id AS "settlementId", member_id AS "memberId", plan_year AS "planYear", status, reason_codes AS "reasonCodes",
-            total_fen AS "totalFen", out_of_pocket_fen AS "outOfPocketFen", facts
+            total_fen AS "totalFen", out_of_pocket_fen AS "outOfPocketFen", facts,
+            EXISTS (SELECT 1 FROM claim_reversals r WHERE r.claim_id = claims.id) AS reversed
        FROM claims WHERE id = $1 FOR UPDATE`,
     [claimId],
   );

@@ -5,8 +5,10 @@ import { decidedClaim, DECIDE_APPEAL, FILE_APPEAL, memberToken } from '../appeal
 import { fujianTree, placeUnit } from '../organisations/support.ts';
 import { localId } from '../../src/gateway/globalId.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
-import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
-import { payContribution } from '../benefits/seed.ts';
+import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
+import { REDECISION_ACTOR, redecideClaim, redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
+import { inTransaction } from '../../src/db/pool.ts';
+import { payContribution, seedReversal } from '../benefits/seed.ts';
 
 /**
  * Appeals as an attacker tries them: another member's or unit's claim, the wrong role, the claim's
@@ -121,6 +123,50 @@ describe('a claim decided again while its appeal is open', () => {
     expect(own.data.decideAppeal).toEqual({ appeal: null, userErrors: [expect.objectContaining({ field: 'input.appealId', code: 'CONFLICT', message: expect.stringContaining('four eyes') })] });
     const other = await gw.query({ role: 'REVIEWER', sub: 'reviewer-s' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'DISMISS', reason: 'the rejection stands' } });
     expect(other.data.decideAppeal).toMatchObject({ appeal: { status: 'DISMISSED', decider: { subject: 'reviewer-s' } }, userErrors: [] });
+  });
+});
+
+describe('a rejected claim whose settlement the platform reversed (冲销)', () => {
+  // A reversal leaves a REJECTED claim as it is (nothing of it counts), so nothing but this stops an appeal from paying the void stay.
+  async function reverse(claimId: number) {
+    const { db } = await started();
+    const { rows: [s] } = await db.pool.query<{ id: number; memberId: number; enrolmentId: number; unitId: number }>(
+      `SELECT s.id, s.member_id AS "memberId", s.enrolment_id AS "enrolmentId", s.unit_id AS "unitId" FROM settlements s JOIN claims c ON c.settlement_id = s.id WHERE c.id = $1`, [claimId],
+    );
+    const reversal = await seedReversal(db.pool, { ...s!, creditCode: '' }, s!.id);
+    await adjudicateSettlements(db.pool, [reversal], { autoApproveMaxFen: 1_000_000 });
+    expect((await db.pool.query('SELECT outcome FROM claim_reversals WHERE claim_id = $1', [claimId])).rows).toEqual([{ outcome: 'ALREADY_CANCELLED' }]);
+  }
+  const claimState = async (claimId: number) => {
+    const { db } = await started();
+    const { rows: [state] } = await db.pool.query(
+      `SELECT c.status, (SELECT count(*)::int FROM benefit_lines l WHERE l.claim_id = c.id AND l.status = 'APPROVED') AS "approvedLines",
+              (SELECT count(*)::int FROM payouts p WHERE p.claim_id = c.id) AS payouts FROM claims c WHERE c.id = $1`, [claimId],
+    );
+    return state;
+  };
+
+  it('an appeal filed before the reversal is not upheld (CONFLICT on input.decision): the claim stays REJECTED, nothing to pay', async () => {
+    const { gw } = await started();
+    const { claimId, appealGid } = await filedAppeal();
+    await reverse(claimId);
+    const upheld = await gw.query({ role: 'REVIEWER', sub: 'reviewer-b' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'UPHOLD', reason: 'the bill is clear' } });
+    expect(upheld.data.decideAppeal).toEqual({ appeal: null, userErrors: [expect.objectContaining({ field: 'input.decision', code: 'CONFLICT', message: expect.stringContaining('reversed') })] });
+    expect(await claimState(claimId)).toEqual({ status: 'REJECTED', approvedLines: 0, payouts: 0 });
+    const { db } = await started();
+    // Nor does a re-decision by any other path take it up.
+    await expect(inTransaction(db.pool, (tx) => redecideClaim(tx, claimId, { actor: REDECISION_ACTOR, cause: 'CORRECTION', approve: true, ruleSets: new RuleSetCache() })))
+      .rejects.toMatchObject({ code: 'CONFLICT', field: 'input.claimId' });
+    const dismissed = await gw.query({ role: 'REVIEWER', sub: 'reviewer-b' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'DISMISS', reason: 'the stay was reversed' } });
+    expect(dismissed.data.decideAppeal.appeal).toMatchObject({ status: 'DISMISSED', claim: { status: 'REJECTED' } });
+  });
+
+  it('an appeal filed after the reversal is refused (CONFLICT on input.claimId)', async () => {
+    const { db, gw } = await started();
+    const { member, claimId, claimGid } = await decidedClaim(db.pool, gw, 'REJECTED');
+    await reverse(claimId);
+    const filed = await gw.query(memberToken(member), FILE_APPEAL, { input: { claimId: claimGid, reason } });
+    expect(filed.data.fileAppeal).toEqual({ appeal: null, userErrors: [expect.objectContaining({ field: 'input.claimId', code: 'CONFLICT', message: expect.stringContaining('reversed') })] });
   });
 });
 
