@@ -148,11 +148,13 @@ async function send(ctx: SubmissionContext, batchId: number, batch: BatchState):
   }
   // The bank's sealed refusal of the whole file: nothing of it is executed, every payment failed.
   const changes = await inTransaction(ctx.db, async (tx) => {
-    await markRefused(tx, batchId, { code: ack.code ?? null, reason: ack.reason ?? null, attemptReasonCode: ack.code ?? 'NARR' });
+    // Only the payouts of the attempts this refusal rejects: a status report applied meanwhile may have
+    // rejected one already, and its payout may have been retried into another batch since.
+    const refused = await markRefused(tx, batchId, { code: ack.code ?? null, reason: ack.reason ?? null, attemptReasonCode: ack.code ?? 'NARR' });
     await recordAudit(tx, { subject: 'bank', role: 'SERVICE' }, {
       action: 'payout.batch.refused', targetType: 'PayoutBatch', targetId: batch.msgId, reason: `${ack.code ?? ''} ${ack.reason ?? ''}`.trim(), details: { batchId },
     });
-    const failed = await payoutsTo(tx, batchId, 'FAILED', ['SENT'], `the bank refused the whole file: ${ack.code ?? ''} ${ack.reason ?? ''}`.trim());
+    const failed = await payoutsTo(tx, batchId, 'FAILED', ['SENT'], `the bank refused the whole file: ${ack.code ?? ''} ${ack.reason ?? ''}`.trim(), refused);
     await recordPayoutNotifications(tx, 'PAYOUT_FAILED', failed.map((c) => c.payoutId));
     return failed;
   });

@@ -166,6 +166,24 @@ describe('a payment taken out of a sealed batch, then put in another', () => {
   });
 });
 
+describe('the bank refusing a whole file', () => {
+  it('fails only the payouts of the attempts the refusal rejects, not one whose attempt a report rejected first (its payout may be live elsewhere)', async () => {
+    await approvedClaims(db.pool, 2);
+    const batch = await approvedBatch(db.pool);
+    const [first, second] = (await payoutsOf(db.pool)).map((p) => p.id) as [number, number];
+    // The file's refusal arrives late: meanwhile the bank's status feed rejected the first payment, and
+    // the first payout was retried and handed over in another batch (SENT again, as here).
+    const refusing = Object.create(bank.adapter) as typeof bank.adapter;
+    refusing.submitBatch = async (submission) => {
+      await db.pool.query(`UPDATE payout_attempts SET status = 'REJECTED', bank_status = 'RJCT', reason_code = 'AC01' WHERE payout_id = $1`, [first]);
+      return { accepted: false, msgId: submission.msgId, code: 'AM10', reason: 'refused in the test' };
+    };
+    expect(await advanceUntilFinal({ ...ctx, adapter: refusing }, batch.id)).toBe('REJECTED');
+    expect(await statusOf(second)).toMatchObject({ status: 'FAILED', statusReason: expect.stringContaining('the bank refused the whole file: AM10') });
+    expect(await statusOf(first)).toMatchObject({ status: 'SENT' });
+  });
+});
+
 describe('attack 3: a forged return turns a settled payout FAILED', () => {
   it('retrying it takes a FINANCE proposal and another FINANCE person\'s confirmation, in code and in the database', async () => {
     await approvedClaims(db.pool, 1);

@@ -74,16 +74,18 @@ export async function markReceived(db: Queryable, batchId: number, bankReference
 }
 
 /** The bank refused the whole file: the batch REJECTED, every sent attempt REJECTED with `attemptReasonCode`. */
-export async function markRefused(tx: Tx, batchId: number, refusal: { code: string | null; reason: string | null; attemptReasonCode: string }): Promise<void> {
+/** The bank refused the whole file: the batch is REJECTED with the attempts still waiting for it; returns those attempts. */
+export async function markRefused(tx: Tx, batchId: number, refusal: { code: string | null; reason: string | null; attemptReasonCode: string }): Promise<number[]> {
   await tx.query(
     `UPDATE payout_batches SET submission = 'REFUSED', status = 'REJECTED', bank_code = $2, bank_reason = $3, answered_at = now(), final_at = now() WHERE id = $1`,
     [batchId, refusal.code, refusal.reason],
   );
-  await tx.query(
+  const { rows } = await tx.query<{ id: number }>(
     `UPDATE payout_attempts SET status = 'REJECTED', bank_status = 'RJCT', reason_code = $2, reason = $3, status_at = now()
-      WHERE batch_id = $1 AND status IN ('SENT', 'UNKNOWN')`,
+      WHERE batch_id = $1 AND status IN ('SENT', 'UNKNOWN') RETURNING id`,
     [batchId, refusal.attemptReasonCode, refusal.reason],
   );
+  return rows.map((r) => r.id);
 }
 
 /**
