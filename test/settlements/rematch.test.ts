@@ -57,6 +57,21 @@ async function receivedSettlement(pool: pg.Pool, idNumber: string, setlTime: str
   return rows[0]!.id;
 }
 
+/** The platform's reversal (2305) of `originalId`, received on `setlTime` (China time), its amounts negated. */
+async function receivedReversal(pool: pg.Pool, originalId: number, setlTime: string): Promise<number> {
+  const { rows } = await pool.query<{ id: number }>(
+    `INSERT INTO settlements (source, setl_id, infno, kind, reverses_setl_id, mdtrt_id, psn_no, psn_name_enc, psn_name_masked, certno_enc,
+                              certno_hash, certno_masked, insutype, med_type, setl_time, diagnoses, medfee_sumamt, fulamt_ownpay_amt,
+                              overlmt_selfpay, fund_pay_sumamt, psn_part_amt, acct_pay, psn_cash_pay, raw_enc, status)
+     SELECT source, 'R' || setl_id, '2305', 'REVERSAL', setl_id, mdtrt_id, psn_no, psn_name_enc, psn_name_masked, certno_enc,
+            certno_hash, certno_masked, insutype, med_type, ($2::timestamp AT TIME ZONE 'Asia/Shanghai'), diagnoses, -medfee_sumamt, -fulamt_ownpay_amt,
+            -overlmt_selfpay, -fund_pay_sumamt, -psn_part_amt, -acct_pay, -psn_cash_pay, raw_enc, 'RECEIVED'
+       FROM settlements WHERE id = $1 RETURNING id`,
+    [originalId, setlTime],
+  );
+  return rows[0]!.id;
+}
+
 const statusOf = async (id: number) => (await db.pool.query<{ status: string; reason: string | null; memberId: number | null }>(
   `SELECT status, unmatched_reason AS reason, member_id AS "memberId" FROM settlements WHERE id = $1`, [id])).rows[0]!;
 
@@ -115,5 +130,25 @@ describe('re-matching after the roster', () => {
     expect(await queues.settlementMatch.getJob(`settlement-match-${early}`)).toBeTruthy();
     await matchSettlements(db.pool, [early]);
     expect((await statusOf(early)).status).toBe('MATCHED');
+  });
+
+  it('a reversal waiting for the enrolment beside the settlement it cancels is released with it, and cancels it', async () => {
+    const units = sampleUnits(1, 91);
+    await db.pool.query(`INSERT INTO units (credit_code, name, plan_type) VALUES ($1, $2, $3)`, [units[0]!.creditCode, units[0]!.name, units[0]!.planType]);
+    const person = [...sampleMembers(7, units, 92)][6];
+    await importMembers([rosterLine(person!, 2025, false)], '2025-01-05');
+    // Settled in 2024, a year the member was not enrolled for; reversed by the platform in 2025 (it counts in 2024).
+    const settled = await receivedSettlement(db.pool, person!.idNumber, '2024-11-01 10:00:00');
+    const reversal = await receivedReversal(db.pool, settled, '2025-01-10 10:00:00');
+    await matchSettlements(db.pool, [settled, reversal]);
+    for (const id of [settled, reversal]) expect((await statusOf(id)).reason).toBe('NO_ENROLMENT');
+
+    await importMembers([rosterLine(person!, 2024, false)], '2024-01-05');
+    await settlementJobs.sweep({ db: db.pool, queues });
+    for (const id of [settled, reversal]) expect((await statusOf(id)).status).toBe('RECEIVED');
+    await matchSettlements(db.pool, [settled, reversal]);
+    expect((await statusOf(reversal)).status).toBe('MATCHED');
+    const { rows: [matched] } = await db.pool.query<{ reversesId: number }>(`SELECT reverses_id AS "reversesId" FROM settlements WHERE id = $1`, [reversal]);
+    expect(matched!.reversesId).toBe(settled);
   });
 });

@@ -4,7 +4,9 @@ import type { Queryable } from '../../kernel/transaction.ts';
  * UNMATCHED settlements whose missing piece exists now go back to RECEIVED for the match step: a
  * NO_MEMBER one whose member (by keyed hash of the ID number) is registered since, a NO_ENROLMENT
  * one whose member has an enrolment of its plan year since (the calendar year of setl_time in China
- * time, as lockMatchFacts reads it). Derived from the rows, so a roster import, a member or an
+ * time, a reversal's that of the settlement it cancels, as lockMatchFacts reads it). A reversal
+ * waiting for an enrolment beside its original is released with it: left behind, it would never
+ * cancel the original, which would be paid. Derived from the rows, so a roster import, a member or an
  * enrolment created through the API, or the sweeper all find the same work. Returns the ids released.
  */
 export async function releaseResolvableUnmatched(db: Queryable): Promise<number[]> {
@@ -13,11 +15,14 @@ export async function releaseResolvableUnmatched(db: Queryable): Promise<number[
       WHERE s.status = 'UNMATCHED'
         AND CASE s.unmatched_reason
               WHEN 'NO_MEMBER' THEN EXISTS (SELECT 1 FROM members m WHERE m.id_number_hash = s.certno_hash)
-              -- A reversal is matched in its original's plan year: it waits for its original instead.
-              WHEN 'NO_ENROLMENT' THEN s.kind = 'SETTLEMENT' AND EXISTS (
+              WHEN 'NO_ENROLMENT' THEN EXISTS (
                 SELECT 1 FROM members m JOIN enrolments e ON e.member_id = m.id
                  WHERE m.id_number_hash = s.certno_hash
-                   AND e.plan_year = extract(year FROM s.setl_time AT TIME ZONE 'Asia/Shanghai')::int)
+                   -- A reversal is matched in its original's plan year.
+                   AND e.plan_year = extract(year FROM coalesce(
+                         (SELECT o.setl_time FROM settlements o
+                           WHERE s.kind = 'REVERSAL' AND o.setl_id = s.reverses_setl_id AND o.kind = 'SETTLEMENT' ORDER BY o.id LIMIT 1),
+                         s.setl_time) AT TIME ZONE 'Asia/Shanghai')::int)
               ELSE false END
      RETURNING s.id`,
   );
