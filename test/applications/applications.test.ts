@@ -211,6 +211,39 @@ describe('duplicates of a feed settlement', () => {
     });
   });
 
+  it('the platform reversing its copy of an accepted application\'s stay cancels the application\'s claim, and a new copy of the stay is no duplicate of it', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const s = stay({ admittedOn: '2025-10-21', dischargedOn: '2025-10-25' });
+    const filed = await submit(gw, memberOf(applicant), { stay: s });
+    const accepted = (await gw.query(reviewer(), ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    const applicationSettlement = localId('id', accepted.application.settlement.id, 'Settlement');
+    await matchAndAdjudicate([applicationSettlement]);
+    await feedStay(db.pool, gw.keys, applicant, s);
+    const { rows: [copy] } = await db.pool.query<{ setlId: string; status: string }>(
+      `SELECT setl_id AS "setlId", status FROM settlements WHERE source = 'feed' AND duplicate_of_id = $1`, [applicationSettlement],
+    );
+    expect(copy!.status).toBe('DUPLICATE');
+
+    // The hospital cancels the stay on the platform (2305, naming the platform's copy).
+    const a = s.amounts;
+    const negative = (fen: number) => (fen === 0 ? '0' : `-${fenToCny(fen)}`);
+    const reversed = await feedStay(db.pool, gw.keys, applicant, s, {
+      infno: '2305', init_setl_id: copy!.setlId, setl_time: `${s.dischargedOn} 16:00:00`, medfee_sumamt: negative(a.totalFeesFen),
+      fulamt_ownpay_amt: negative(a.fullyOwnPayFen), overlmt_selfpay: negative(a.overLimitSelfPayFen), fund_pay_sumamt: negative(a.fundsTotalFen),
+      psn_part_amt: negative(a.personBurdenFen), acct_pay: negative(a.personalAccountFen), psn_cash_pay: negative(a.cashPaidFen),
+    });
+    await matchAndAdjudicate(reversed.toMatch);
+    const { rows: claims } = await db.pool.query(
+      `SELECT c.settlement_id AS "settlementId", c.status, r.outcome FROM claims c LEFT JOIN claim_reversals r ON r.claim_id = c.id WHERE c.member_id = $1`, [applicant.memberId],
+    );
+    expect(claims).toEqual([{ settlementId: applicationSettlement, status: 'CANCELLED', outcome: 'CANCELLED' }]);
+
+    // Settled again with the same figures: a stay of its own now, decided and paid as one.
+    const again = await feedStay(db.pool, gw.keys, applicant, s);
+    expect(again.toMatch).toHaveLength(1);
+  });
+
   it('a second application for a stay already applied for is refused', async () => {
     const { db, gw } = await started();
     const applicant = await seedApplicant(db.pool, gw.keys);

@@ -151,4 +151,20 @@ describe('re-matching after the roster', () => {
     const { rows: [matched] } = await db.pool.query<{ reversesId: number }>(`SELECT reverses_id AS "reversesId" FROM settlements WHERE id = $1`, [reversal]);
     expect(matched!.reversesId).toBe(settled);
   });
+
+  it('a reversal naming another person\'s settlement cancels nothing: it waits as ORIGINAL_NOT_FOUND, and no sweep takes it up', async () => {
+    const units = sampleUnits(1, 93);
+    await db.pool.query(`INSERT INTO units (credit_code, name, plan_type) VALUES ($1, $2, $3)`, [units[0]!.creditCode, units[0]!.name, units[0]!.planType]);
+    const [mine, theirs] = [...sampleMembers(9, units, 94)].slice(7) as [SampleMember, SampleMember];
+    await importMembers([rosterLine(mine, 2025, false), rosterLine(theirs, 2025, false)], '2025-01-05');
+    const their = await receivedSettlement(db.pool, theirs.idNumber, '2025-06-01 10:00:00');
+    // The reversal carries my ID number and names their settlement (a mistyped init_setl_id, or a forged file).
+    const reversal = await receivedReversal(db.pool, their, '2025-06-02 10:00:00');
+    await db.pool.query(`UPDATE settlements SET certno_hash = $2 WHERE id = $1`, [reversal, lookupHash(keys, mine.idNumber)]);
+    await matchSettlements(db.pool, [their, reversal]);
+    expect(await statusOf(reversal)).toMatchObject({ status: 'UNMATCHED', reason: 'ORIGINAL_NOT_FOUND' });
+    expect((await statusOf(their)).status).toBe('MATCHED');
+    await settlementJobs.sweep({ db: db.pool, queues });
+    expect((await statusOf(reversal)).status).toBe('UNMATCHED');
+  });
 });

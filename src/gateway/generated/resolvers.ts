@@ -6204,7 +6204,10 @@ export type SettlementUnmatchedReason =
   | 'NO_ENROLMENT'
   /** No member has this ID number. */
   | 'NO_MEMBER'
-  /** A reversal whose settlement has not arrived (it is matched again when it does). */
+  /**
+   * A reversal whose settlement has not arrived (it is matched again when it does), or one naming a
+   * settlement of another person (another ID number), which it never cancels: it waits for a person.
+   */
   | 'ORIGINAL_NOT_FOUND';
 
 /**

@@ -29,8 +29,10 @@ export async function lockStays(tx: Tx, mode: 'shared' | 'exclusive'): Promise<v
 
 const dischargeDay = (s: string) => `coalesce(${s}.enddate, (${s}.setl_time AT TIME ZONE 'Asia/Shanghai')::date)`;
 
+// Not reversed: by a reversal naming it, or one found to cancel it through a copy naming it (reverses_id).
 const standing = (s: string) => `${s}.kind = 'SETTLEMENT' AND ${s}.status <> 'DUPLICATE'
-  AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.reverses_setl_id = ${s}.setl_id AND r.kind = 'REVERSAL')`;
+  AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.kind = 'REVERSAL'
+                   AND (r.reverses_id = ${s}.id OR (r.reverses_setl_id = ${s}.setl_id AND r.certno_hash = ${s}.certno_hash)))`;
 
 export interface StayKey {
   memberId: number;

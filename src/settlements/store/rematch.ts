@@ -21,7 +21,8 @@ export async function releaseResolvableUnmatched(db: Queryable): Promise<number[
                    -- A reversal is matched in its original's plan year.
                    AND e.plan_year = extract(year FROM coalesce(
                          (SELECT o.setl_time FROM settlements o
-                           WHERE s.kind = 'REVERSAL' AND o.setl_id = s.reverses_setl_id AND o.kind = 'SETTLEMENT' ORDER BY o.id LIMIT 1),
+                           WHERE s.kind = 'REVERSAL' AND o.setl_id = s.reverses_setl_id AND o.kind = 'SETTLEMENT' AND o.certno_hash = s.certno_hash
+                           ORDER BY o.id LIMIT 1),
                          s.setl_time) AT TIME ZONE 'Asia/Shanghai')::int)
               ELSE false END
      RETURNING s.id`,
