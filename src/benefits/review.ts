@@ -113,8 +113,14 @@ export async function adjustClaimLine(db: Db, actor: Actor, scope: Scope, lineId
     if (claimId === null) throw notFound('benefit line');
     const claim = await lockClaim(tx, actor, claimId, scope, 'adjust', 'input.lineId');
     const locked = await store.lockLine(tx, lineId);
-    if (amountFen > locked.amountFen) {
-      throw invalid('input.amountFen', `must not exceed the computed amount ${locked.amountFen} fen (adjustments only lower a line)`);
+    // Raising a lowered line again would take back year's room other claims may have taken since,
+    // past the annual cap: only the rules, deciding the claim again, spend room.
+    if (amountFen > locked.payable) {
+      throw invalid(
+        'input.amountFen',
+        `must not exceed what the line pays now, ${locked.payable} fen (the rules computed ${locked.amountFen}): adjustments only lower a line; `
+        + 'to pay more, reject the claim, and an appeal upheld by another reviewer decides it again within the year\'s caps',
+      );
     }
     await store.adjustLine(
       tx, { id: lineId, claimId: claim.id, programme: locked.programme, memberId: claim.memberId, planYear: claim.planYear },

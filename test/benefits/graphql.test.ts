@@ -112,6 +112,10 @@ describe('review', () => {
     expect(adjustedClaim).toMatchObject({ status: 'PENDING_REVIEW', computedTotalFen: fen('24,000.00'), totalFen: fen('20,000.00'), memberPaysFen: fen('20,000.00') });
     // 4,800 + 20,000.
     expect((await totalsOf(db.pool, a.memberId)).INPATIENT).toBe(fen('24,800.00'));
+    // Raised again it would take back room of the year other claims may have taken since (past the cap): refused.
+    const raised = await gw.query({ role: 'REVIEWER', sub: 'rev-1' }, ADJUST, { i: { lineId: inpatient.id, amountFen: fen('24,000.00'), reason: 'lowered by mistake' } });
+    expect(raised.data.adjustClaimLine).toEqual({ claim: null, userErrors: [{ field: 'input.amountFen', code: 'INVALID' }] });
+    expect((await totalsOf(db.pool, a.memberId)).INPATIENT).toBe(fen('24,800.00'));
 
     const approved = await gw.query({ role: 'REVIEWER', sub: 'rev-2' }, `mutation($id: ID!) { approveClaim(input: { claimId: $id, note: "checked" }) { claim { ${CLAIM} } } }`, { id: await claimGid(big) });
     expect(approved.data.approveClaim.claim).toMatchObject({ status: 'APPROVED', decidedBy: 'rev-2', decisionReason: 'checked' });

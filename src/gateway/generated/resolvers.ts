@@ -83,7 +83,7 @@ export type Actor = {
 
 /** A lower amount for one benefit line of a claim waiting for review. */
 export type AdjustClaimLineInput = {
-  /** The new amount: at least 0 and at most what the rules computed. */
+  /** The new amount: at least 0 and at most what the line pays now (the computed amount, or a lower adjustment): a line is only lowered. */
   amountFen: Scalars['Fen']['input'];
   /** The line (`BenefitLine.id`). */
   lineId: Scalars['ID']['input'];
