@@ -30,6 +30,15 @@ export function flattenFeedItem(item: unknown): SettlementFields {
   return { ...setlinfo, ...rest, ...(diagnoses === undefined ? {} : { diagnoses }) };
 }
 
+/**
+ * A parsed item (a feed's, a JSON line's) as a record: an object is flattened; anything else is kept
+ * as it came (its JSON text) with the reason, not read as an empty record (which every such item
+ * would share, one rejection standing for them all).
+ */
+export function itemRecord(item: unknown, position: string, text = JSON.stringify(item) ?? String(item)): SourceRecord {
+  return isObject(item) ? { fields: flattenFeedItem(item), position } : { fields: {}, position, unreadable: { text, reason: 'is not a JSON object' } };
+}
+
 /** The format a file name announces, or null. */
 export function formatOf(fileName: string): FileFormat | null {
   if (/\.(jsonl|ndjson|json)$/i.test(fileName)) return 'jsonl';
@@ -92,8 +101,7 @@ export async function* readSettlementFile(input: Readable, format: FileFormat): 
         yield { fields: {}, position, unreadable: { text, reason: `is not valid JSON (${(error as Error).message})` } };
         continue;
       }
-      if (isObject(parsed)) yield { fields: flattenFeedItem(parsed), position };
-      else yield { fields: {}, position, unreadable: { text, reason: 'is not a JSON object' } };
+      yield itemRecord(parsed, position, text);
     }
     return;
   }

@@ -4,7 +4,8 @@ import { validateSettlement } from '../../src/settlements/validation.ts';
 import { decideMatch } from '../../src/settlements/matching.ts';
 import type { MatchFacts } from '../../src/settlements/model.ts';
 import { maskName, protectRejection, protectSettlement } from '../../src/settlements/protect.ts';
-import { applyCorrections, flattenFeedItem } from '../../src/settlements/records.ts';
+import { applyCorrections, flattenFeedItem, itemRecord } from '../../src/settlements/records.ts';
+import { preparePage } from '../../src/settlements/ingest.ts';
 import { keys } from './support.ts';
 import { withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { parseChinaTime, planYearOf } from '../../src/kernel/time.ts';
@@ -131,6 +132,19 @@ describe('platform items', () => {
     expect(flattenFeedItem({ infno: '2304', setlinfo: { setl_id: 'S1' }, diseinfo: [{ diag_code: 'C34.1', maindiag_flag: '1' }] }))
       .toEqual({ infno: '2304', setl_id: 'S1', diagnoses: ['C34.1'] });
     expect(flattenFeedItem({ setl_id: 'S2' })).toEqual({ setl_id: 'S2' });
+  });
+
+  it('keeps an item that is not an object as it came, with the reason: each its own rejection, none lost as another\'s duplicate', () => {
+    const records = ['x', ['y'], null, 7].map((item, i) => itemRecord(item, `item ${i + 1}`));
+    const page = preparePage(keys, records);
+    expect(page.settlements).toEqual([]);
+    expect(page.rejections.map((r) => [decrypt(keys, r.rawEnc), r.problems])).toEqual([
+      ['"x"', [{ field: 'record', reason: 'item 1 is not a JSON object' }]],
+      ['["y"]', [{ field: 'record', reason: 'item 2 is not a JSON object' }]],
+      ['null', [{ field: 'record', reason: 'item 3 is not a JSON object' }]],
+      ['7', [{ field: 'record', reason: 'item 4 is not a JSON object' }]],
+    ]);
+    expect(new Set(page.rejections.map((r) => r.recordKey)).size).toBe(4);
   });
 });
 

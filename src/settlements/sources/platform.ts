@@ -1,5 +1,5 @@
 import { errorEnvelope, PlatformError, readFeedOutput, readResponse, requestEnvelope, type PlatformClient } from '../envelope.ts';
-import { flattenFeedItem } from '../records.ts';
+import { itemRecord } from '../records.ts';
 import type { SettlementPage, SettlementSource } from './source.ts';
 
 /**
@@ -35,7 +35,7 @@ export function platformSource(options: PlatformSourceOptions): SettlementSource
       const feed = readFeedOutput(readResponse(body));
       const after = cursor === null ? 'from the start' : `after cursor ${cursor}`;
       return {
-        records: feed.data.map((item, i) => ({ fields: flattenFeedItem(item), position: `item ${i + 1} ${after}` })),
+        records: feed.data.map((item, i) => itemRecord(item, `item ${i + 1} ${after}`)),
         nextCursor: feed.next_cursor,
         hasMore: feed.has_more,
         remaining: feed.remaining,
