@@ -74,8 +74,23 @@ export interface BankDocument<T> {
 
 export interface BankDocumentPage<T> {
   documents: BankDocument<T>[];
+  /**
+   * Documents of the page whose seal is refused (not the bank's, or signed longer ago than the
+   * signing window): never read as the bank's word, and set aside rather than failing the page, so
+   * that one of them does not stop every later document of the feed.
+   */
+  refused: RefusedDocument[];
   /** Pass as `since` next time; the same cursor when nothing was new. */
   nextCursor: string;
+}
+
+/** A listed document whose seal did not verify as the bank's, with why. */
+export interface RefusedDocument {
+  /** Its place in the page, from 1. */
+  position: number;
+  xml: string;
+  seal: Buffer;
+  reason: string;
 }
 
 /** The bank gave no answer that can be acted on: the outcome of the request is unknown. */

@@ -1,6 +1,6 @@
 import {
   BankProtocolError, BankSealError, BankTimeoutError, checkSealedBy, SEAL_HEADER,
-  type BankAdapter, type BankDocument, type BankDocumentPage, type BatchAcknowledgement, type BatchSubmission, type SealedBy,
+  type BankAdapter, type BankDocument, type BankDocumentPage, type BatchAcknowledgement, type BatchSubmission, type RefusedDocument, type SealedBy,
 } from './adapter.ts';
 import { parseCamt053, parseCamt054, type Camt053Message, type Camt054Message } from './iso20022/camt.ts';
 import { parsePain002, type Pain002Parsed } from './iso20022/pain002.ts';
@@ -93,15 +93,17 @@ export class HttpBankAdapter implements BankAdapter {
     const answer = await this.call('GET', `${route}${since === null ? '' : `?since=${encodeURIComponent(since)}`}`);
     const page = this.json<{ documents?: ListedDocument[]; next?: unknown }>(answer, `${name} list`);
     if (!Array.isArray(page.documents) || typeof page.next !== 'string') throw new BankProtocolError(`the ${name} list has no documents or next cursor`);
-    const documents = page.documents.map((listed, i) => {
+    const documents: BankDocument<T>[] = [];
+    const refused: RefusedDocument[] = [];
+    page.documents.forEach((listed, i) => {
       if (typeof listed?.xml !== 'string' || typeof listed.seal !== 'string') throw new BankProtocolError(`${name} ${i + 1} of the list has no xml or seal`);
       const body = Buffer.from(listed.xml, 'utf8');
       const seal = Buffer.from(listed.seal, 'base64');
       const check = checkSealedBy(body, seal, this.options.bank);
-      if (!check.valid) throw new BankSealError(`${name} ${i + 1} of the list: its seal is refused: ${check.reason}`);
-      return this.document({ status: 200, body, signer: check.signer, signingTime: check.signingTime }, parse, name, seal);
+      if (!check.valid) refused.push({ position: i + 1, xml: listed.xml, seal, reason: `${name} ${i + 1} of the list: its seal is refused: ${check.reason}` });
+      else documents.push(this.document({ status: 200, body, signer: check.signer, signingTime: check.signingTime }, parse, name, seal));
     });
-    return { documents, nextCursor: page.next };
+    return { documents, refused, nextCursor: page.next };
   }
 
   /**

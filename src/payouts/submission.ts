@@ -206,10 +206,12 @@ const STATUS_FEED = 'status-reports';
 /**
  * Reads the bank's feed of status reports from where we stopped, applying each to its batch
  * (duplicates and stale interim reports change nothing: they are kept as evidence only).
- * Returns how many were applied and how many are about files we do not know.
+ * A report whose seal is refused is set aside (logged, never applied): its batch waits for its own
+ * status query, or a person. Returns how many were applied, set aside, and about files we do not know.
  */
-export async function readStatusFeed(ctx: SubmissionContext): Promise<{ applied: number; unknown: number }> {
+export async function readStatusFeed(ctx: SubmissionContext): Promise<{ applied: number; refused: number; unknown: number }> {
   const page = await ctx.adapter.statusReports(await feedCursor(ctx.db, STATUS_FEED));
+  for (const refused of page.refused) ctx.log.error({ reason: refused.reason }, 'a status report of the bank\'s feed is set aside: its seal is refused');
   let applied = 0;
   let unknown = 0;
   for (const document of page.documents) {
@@ -223,5 +225,5 @@ export async function readStatusFeed(ctx: SubmissionContext): Promise<{ applied:
     applied += 1;
   }
   await saveFeedCursor(ctx.db, STATUS_FEED, page.nextCursor);
-  return { applied, unknown };
+  return { applied, refused: page.refused.length, unknown };
 }

@@ -42,15 +42,22 @@ export async function fetchStatements(db: Db, adapter: BankAdapter, accounts: re
   return { documents, accounts: changedAccounts(documents) };
 }
 
-/** camt.054 notifications issued since the stored cursor, page by page; the cursor moves after each page is stored. */
+/**
+ * camt.054 notifications issued since the stored cursor, page by page; the cursor moves after each
+ * page is stored. One whose seal is refused is kept with the reason and waits for a second
+ * person's confirmation, as an unsealed upload does.
+ */
 export async function fetchNotifications(db: Db, adapter: BankAdapter, options: IngestOptions = {}): Promise<FetchResult> {
   const documents: DocumentOutcome[] = [];
   let cursor = await feedCursor(db, NOTIFICATION_FEED);
   for (;;) {
     const page = await adapter.notifications(cursor);
     for (const document of page.documents) documents.push(await receiveDocument(db, bankDocument(document), options));
+    for (const refused of page.refused) {
+      documents.push(await receiveDocument(db, { xml: refused.xml, seal: refused.seal, sealProblem: refused.reason, source: 'BANK', receivedBy: 'bank' }, options));
+    }
     if (page.nextCursor !== cursor) await saveFeedCursor(db, NOTIFICATION_FEED, page.nextCursor);
-    if (page.documents.length === 0 || page.nextCursor === cursor) break;
+    if (page.documents.length + page.refused.length === 0 || page.nextCursor === cursor) break;
     cursor = page.nextCursor;
   }
   return { documents, accounts: changedAccounts(documents) };

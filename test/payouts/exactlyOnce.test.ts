@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startBank, testFilePki, type RunningBank } from '../banks/simulator/support.ts';
+import { middleman, staleFirstDocument, startBank, testFilePki, type RunningBank } from '../banks/simulator/support.ts';
 import { BankTimeoutError } from '../../src/banks/adapter.ts';
 import { advanceBatch, readStatusFeed } from '../../src/payouts/submission.ts';
 import { withBatchLock } from '../../src/payouts/store/submission.ts';
@@ -114,8 +114,8 @@ describe('answers twice and out of order', () => {
       bank.simulator.setFaults({ answerTwice: true, outOfOrder: true });
       expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
       // The feed holds the final report, its copy, and a stale interim report (and its copy) issued after them.
-      expect(await readStatusFeed(ctx)).toEqual({ applied: 4, unknown: 0 });
-      expect(await readStatusFeed(ctx)).toEqual({ applied: 0, unknown: 0 });
+      expect(await readStatusFeed(ctx)).toEqual({ applied: 4, refused: 0, unknown: 0 });
+      expect(await readStatusFeed(ctx)).toEqual({ applied: 0, refused: 0, unknown: 0 });
       const { rows } = await db.pool.query<{ groupStatus: string }>(`SELECT group_status AS "groupStatus" FROM bank_status_reports ORDER BY received_at, msg_id`);
       expect(rows).toHaveLength(4);
       expect(await batchState(batch.id)).toEqual({ status: 'ACCEPTED', submission: 'RECEIVED', attempts: ['PAID'] });
@@ -123,6 +123,25 @@ describe('answers twice and out of order', () => {
       // The database refuses the backward move too.
       await expect(db.pool.query(`UPDATE payout_attempts SET status = 'ACCEPTED' WHERE batch_id = $1`, [batch.id])).rejects.toThrow(/PAID -> ACCEPTED/);
     } finally {
+      ctx.remove();
+    }
+  });
+});
+
+describe('the status feed', () => {
+  it('sets a report whose seal is refused aside and applies the rest, moving on past it', async () => {
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    const stale = await middleman(pki, bank.simulator.url, staleFirstDocument(pki, '/status-reports'));
+    try {
+      for (let i = 0; i < 2; i += 1) {
+        await approvedClaims(db.pool, 1);
+        expect(await advanceUntilFinal(ctx, (await approvedBatch(db.pool)).id)).toBe('ACCEPTED');
+      }
+      expect(await readStatusFeed({ ...ctx, adapter: stale.adapter })).toEqual({ applied: 1, refused: 1, unknown: 0 });
+      expect(await readStatusFeed({ ...ctx, adapter: stale.adapter })).toEqual({ applied: 0, refused: 0, unknown: 0 });
+    } finally {
+      await stale.close();
       ctx.remove();
     }
   });

@@ -2,11 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contributionFigures } from '../../src/members/store.ts';
 import { contributionReference } from '../../src/members/contributions.ts';
 import { addBusinessDays } from '../../src/reconciliation/matching/calendar.ts';
-import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
+import { fetchFromBank, fetchNotifications } from '../../src/reconciliation/fetch.ts';
 import { receiveDocument } from '../../src/reconciliation/ingest.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { seedEnrolment, seedMember } from '../benefits/seed.ts';
-import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
+import { middleman, staleFirstDocument, startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { exceptionsOf, owingUnit, tableCounts } from './support.ts';
@@ -116,6 +116,28 @@ describe('a day at the bank simulator', () => {
       expect(run.proofs.at(-1)).toMatchObject({ balanced: true, proven: false, differenceFen: 12_345, unrecognizedEntries: 1 });
     } finally {
       ctx.remove();
+    }
+  });
+
+  it('keeps a notification whose seal is refused (made past the signing window) for a second person, and reads the feed on past it', async () => {
+    const bank = await startBank(pki);
+    await bank.admin('/admin/credits', { payerName: '泉州某公司工会', payerAccount: PAYER, amountFen: 10_000, reference: '会费', account: UNION_ACCOUNT });
+    await bank.admin('/admin/credits', { payerName: '泉州某公司工会', payerAccount: PAYER, amountFen: 20_000, reference: '会费', account: UNION_ACCOUNT });
+    const stale = await middleman(pki, bank.simulator.url, staleFirstDocument(pki, '/notifications'));
+    try {
+      const fetched = await fetchNotifications(db.pool, stale.adapter);
+      expect(fetched.documents.map((d) => [d.kind, d.status])).toEqual([['camt.054', 'ACCEPTED'], ['camt.054', 'AWAITING_CONFIRMATION']]);
+      const { rows } = await db.pool.query<{ status: string; sealedBy: string | null; sealProblem: string }>(
+        `SELECT status, sealed_by AS "sealedBy", seal_problem AS "sealProblem" FROM bank_documents ORDER BY id`,
+      );
+      expect(rows).toEqual([
+        { status: 'ACCEPTED', sealedBy: expect.any(String), sealProblem: null },
+        { status: 'AWAITING_CONFIRMATION', sealedBy: null, sealProblem: expect.stringMatching(/signing time .* more than 72 hours before receipt/) },
+      ]);
+      // The cursor moved past both: nothing new the next time.
+      expect((await fetchNotifications(db.pool, stale.adapter)).documents).toEqual([]);
+    } finally {
+      await stale.close();
     }
   });
 });

@@ -89,7 +89,7 @@ describe('bank simulator: faults, and the adapter under them', () => {
     expect(a!.msgId).not.toBe(b!.msgId);
     expect(b!.transactions).toEqual(a!.transactions);
     expect(b!.groupStatus).toBe('PART');
-    expect(await adapter.statusReports(feed.nextCursor)).toEqual({ documents: [], nextCursor: feed.nextCursor });
+    expect(await adapter.statusReports(feed.nextCursor)).toEqual({ documents: [], refused: [], nextCursor: feed.nextCursor });
 
     const first = await adapter.paymentStatus(batch.msgId);
     const second = await adapter.paymentStatus(batch.msgId);

@@ -1,50 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BankProtocolError, BankSealError, SEAL_HEADER } from '../../../src/banks/adapter.ts';
-import { HttpBankAdapter } from '../../../src/banks/httpAdapter.ts';
+import { BankProtocolError, BankSealError } from '../../../src/banks/adapter.ts';
 import { sealDocument } from '../../../src/seals/cms/seal.ts';
-import { chinaToday, payout, sealedBatch, startBank, testFilePki, UNION_ACCOUNT } from './support.ts';
+import { chinaToday, middleman, payout, sealedBatch, staleFirstDocument, startBank, testFilePki, UNION_ACCOUNT } from './support.ts';
 
 const pki = testFilePki();
-
-interface Relayed {
-  route: string;
-  status: number;
-  body: Buffer;
-  seal: Buffer;
-}
-
-/** A man in the middle: relays to the bank and lets the test change the answer (body, status, seal). */
-async function middleman(target: string, change: (answer: Relayed) => Relayed): Promise<{ adapter: HttpBankAdapter; close: () => Promise<void> }> {
-  const server = http.createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-    const forwarded = await fetch(`${target}${req.url}`, {
-      method: req.method,
-      ...(chunks.length > 0 && { body: Buffer.concat(chunks).toString('utf8') }),
-      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k === SEAL_HEADER || k === 'content-type')) as Record<string, string>,
-    });
-    const answer = change({
-      route: req.url ?? '/',
-      status: forwarded.status,
-      body: Buffer.from(await forwarded.arrayBuffer()),
-      seal: Buffer.from(forwarded.headers.get(SEAL_HEADER) ?? '', 'base64'),
-    });
-    res.writeHead(answer.status, answer.seal.length > 0 ? { [SEAL_HEADER]: answer.seal.toString('base64') } : {}).end(answer.body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  return {
-    adapter: new HttpBankAdapter({ url, bank: pki.bank, timeoutMs: 5_000 }),
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
-}
 
 describe('bank simulator: seals on the answers', () => {
   it('seals every answer with the bank certificate, verifiable by OpenSSL', async () => {
@@ -72,15 +34,15 @@ describe('bank simulator: seals on the answers', () => {
     await adapter.submitBatch(batch);
     const rejected = (body: Buffer) => Buffer.from(body.toString('utf8').replaceAll('ACSC', 'RJCT'));
 
-    const changed = await middleman(simulator.url, (a) => ({ ...a, body: rejected(a.body) }));
-    const resealed = await middleman(simulator.url, (a) => ({ ...a, body: rejected(a.body), seal: sealDocument(rejected(a.body), pki.union) }));
-    const unsealed = await middleman(simulator.url, (a) => ({ ...a, seal: Buffer.alloc(0) }));
+    const changed = await middleman(pki, simulator.url, (a) => ({ ...a, body: rejected(a.body) }));
+    const resealed = await middleman(pki, simulator.url, (a) => ({ ...a, body: rejected(a.body), seal: sealDocument(rejected(a.body), pki.union) }));
+    const unsealed = await middleman(pki, simulator.url, (a) => ({ ...a, seal: Buffer.alloc(0) }));
     try {
       await expect(changed.adapter.paymentStatus(batch.msgId)).rejects.toThrow(/not the bank's: the content does not match the seal/);
       await expect(resealed.adapter.paymentStatus(batch.msgId)).rejects.toThrow(/sealed by ".*Union Seal \(DEV\)", not by the expected certificate/);
       await expect(unsealed.adapter.paymentStatus(batch.msgId)).rejects.toBeInstanceOf(BankSealError);
       // A forged refusal of a file is not the bank's evidence: it throws (outcome unknown) instead of resolving { accepted: false }.
-      const forgedRefusal = await middleman(simulator.url, (a) => ({ ...a, status: 403, body: Buffer.from(JSON.stringify({ accepted: false, msgId: 'MAH-20250606-0003', reason: 'forged' })) }));
+      const forgedRefusal = await middleman(pki, simulator.url, (a) => ({ ...a, status: 403, body: Buffer.from(JSON.stringify({ accepted: false, msgId: 'MAH-20250606-0003', reason: 'forged' })) }));
       try {
         await expect(forgedRefusal.adapter.submitBatch(sealedBatch(pki, 'MAH-20250606-0003', [payout('MAH-P-000000312-1', 1_000)])))
           .rejects.toBeInstanceOf(BankSealError);
@@ -100,7 +62,7 @@ describe('bank simulator: seals on the answers', () => {
     await adapter.submitBatch(sealedBatch(pki, 'MAH-20250606-0005', [payout('MAH-P-000000322-1', 2_000, '6222021408000000004')]));
     // Every status query answered with the (sealed, genuine) report of 0004.
     let replay: { body: Buffer; seal: Buffer } | undefined;
-    const replaying = await middleman(simulator.url, (a) => {
+    const replaying = await middleman(pki, simulator.url, (a) => {
       if (a.route.includes('MAH-20250606-0004')) replay = { body: a.body, seal: a.seal };
       return replay && a.route.endsWith('/status') ? { ...a, ...replay } : a;
     });
@@ -111,6 +73,24 @@ describe('bank simulator: seals on the answers', () => {
       expect((error as Error).message).toMatch(/answers MsgId MAH-20250606-0004, not MAH-20250606-0005/);
     } finally {
       await replaying.close();
+    }
+  });
+});
+
+describe('a feed page listing a document whose seal is refused', () => {
+  it('sets that document aside with the reason and keeps the others, instead of failing the page (the feed would stop there for good)', async () => {
+    const { simulator, adapter } = await startBank(pki);
+    await adapter.submitBatch(sealedBatch(pki, 'MAH-20250606-0011', [payout('MAH-P-000000411-1', 1_000)]));
+    await adapter.submitBatch(sealedBatch(pki, 'MAH-20250606-0012', [payout('MAH-P-000000412-1', 2_000, '6222021408000000004')]));
+    // The bank lists the first report with a seal made four days ago (past the signing window), the page itself sealed now.
+    const stale = await middleman(pki, simulator.url, staleFirstDocument(pki, '/status-reports'));
+    try {
+      const page = await stale.adapter.statusReports(null);
+      expect(page.documents.map((d) => d.parsed.originalMsgId)).toEqual(['MAH-20250606-0012']);
+      expect(page.refused).toEqual([expect.objectContaining({ position: 1, reason: expect.stringMatching(/pain\.002 1 of the list: its seal is refused: signing time .* more than 72 hours before receipt/) })]);
+      expect(page.nextCursor).toBe((await adapter.statusReports(null)).nextCursor);
+    } finally {
+      await stale.close();
     }
   });
 });

@@ -1,9 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { afterAll, afterEach } from 'vitest';
 import path from 'node:path';
 import { writeDevCertificates } from '../../../certs/devCa.ts';
-import type { BatchSubmission, SealedBy } from '../../../src/banks/adapter.ts';
+import { SEAL_HEADER, type BatchSubmission, type SealedBy } from '../../../src/banks/adapter.ts';
 import { HttpBankAdapter } from '../../../src/banks/httpAdapter.ts';
 import { writePain001, type Pain001Transaction } from '../../../src/banks/iso20022/pain001.ts';
 import type { LedgerCredit } from '../../../src/banks/simulator/books.ts';
@@ -31,7 +32,9 @@ export function devPki() {
     trust: { anchors: certificatesFromPem(read(files.ca)), crls: parseCrlsPem(read(files.crl)) },
     certificates: certificatesFromPem(read(files.bank)),
   };
-  return { dir, certsDir, files, union, bank, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  // The bank's own key, for a test standing in the middle that must seal as the bank does.
+  const bankSeal: Seal = sealFromPem(read(files.bank), read(files.bankKey));
+  return { dir, certsDir, files, union, bank, bankSeal, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export type Pki = ReturnType<typeof devPki>;
@@ -124,4 +127,56 @@ export function sealedBatch(pki: Pki, msgId: string, payouts: Payout[], debtorAc
 /** China date of now, as the simulator books. */
 export function chinaToday(): string {
   return new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+}
+
+export interface Relayed {
+  route: string;
+  status: number;
+  body: Buffer;
+  seal: Buffer;
+}
+
+/** A man in the middle: relays to the bank and lets the test change the answer (body, status, seal). */
+export async function middleman(pki: Pki, target: string, change: (answer: Relayed) => Relayed): Promise<{ adapter: HttpBankAdapter; close: () => Promise<void> }> {
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+    const forwarded = await fetch(`${target}${req.url}`, {
+      method: req.method,
+      ...(chunks.length > 0 && { body: Buffer.concat(chunks).toString('utf8') }),
+      headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k === SEAL_HEADER || k === 'content-type')) as Record<string, string>,
+    });
+    const answer = change({
+      route: req.url ?? '/',
+      status: forwarded.status,
+      body: Buffer.from(await forwarded.arrayBuffer()),
+      seal: Buffer.from(forwarded.headers.get(SEAL_HEADER) ?? '', 'base64'),
+    });
+    res.writeHead(answer.status, answer.seal.length > 0 ? { [SEAL_HEADER]: answer.seal.toString('base64') } : {}).end(answer.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    adapter: new HttpBankAdapter({ url, bank: pki.bank, timeoutMs: 5_000 }),
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/**
+ * For `middleman`: the bank's feed at `route` lists its first document with a seal the bank made
+ * four days ago (past the signing window), the page itself sealed by the bank now.
+ */
+export function staleFirstDocument(pki: Pki, route: string): (answer: Relayed) => Relayed {
+  const fourDaysAgo = new Date(Date.now() - 96 * 3_600_000);
+  return (a) => {
+    if (!a.route.startsWith(route)) return a;
+    const page = JSON.parse(a.body.toString('utf8')) as { documents: { xml: string; seal: string }[] };
+    if (page.documents.length === 0) return a;
+    page.documents[0]!.seal = sealDocument(Buffer.from(page.documents[0]!.xml, 'utf8'), pki.bankSeal, fourDaysAgo).toString('base64');
+    const body = Buffer.from(JSON.stringify(page));
+    return { ...a, body, seal: sealDocument(body, pki.bankSeal) };
+  };
 }
