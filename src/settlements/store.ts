@@ -20,7 +20,18 @@ import { memberRowScopeSql } from '../db/scope.ts';
  */
 
 // The plan year is the calendar year of setl_time in China Standard Time.
-const planYearSql = (time: string) => `extract(year FROM ${time} AT TIME ZONE 'Asia/Shanghai')::int`;
+export const planYearSql = (time: string) => `extract(year FROM ${time} AT TIME ZONE 'Asia/Shanghai')::int`;
+
+/**
+ * The settlement the reversal row `r` cancels (id, setl_time), as matching finds it, the re-match
+ * and the stranded reversals' release too: a settlement of the same person only (one naming
+ * another's waits, ORIGINAL_NOT_FOUND); naming a copy of a stay (DUPLICATE: another source's, or
+ * the feed's of an accepted application), the settlement the copy duplicates, which holds the
+ * stay's claim. No row for a settlement, or while the original has not arrived.
+ */
+export const reversedSettlementSql = (r: string) => `SELECT t.id, t.setl_time FROM settlements o JOIN settlements t ON t.id = coalesce(o.duplicate_of_id, o.id)
+  WHERE ${r}.kind = 'REVERSAL' AND o.setl_id = ${r}.reverses_setl_id AND o.kind = 'SETTLEMENT' AND o.certno_hash = ${r}.certno_hash
+  ORDER BY o.id LIMIT 1`;
 
 const SETTLEMENT_COLUMNS = `s.id, s.source, s.run_id AS "runId", s.setl_id AS "setlId", s.infno, s.kind,
   s.reverses_setl_id AS "reversesSetlId", s.reverses_id AS "reversesId", s.mdtrt_id AS "mdtrtId", s.psn_no AS "psnNo",
@@ -386,7 +397,7 @@ export async function releaseStrandedReversals(db: Queryable): Promise<number[]>
   const { rows } = await db.query<{ id: number }>(
     `UPDATE settlements r SET status = 'RECEIVED', unmatched_reason = NULL, member_id = NULL, matched_at = NULL
       WHERE r.kind = 'REVERSAL' AND r.status = 'UNMATCHED' AND r.unmatched_reason = 'ORIGINAL_NOT_FOUND'
-        AND EXISTS (SELECT 1 FROM settlements o WHERE o.setl_id = r.reverses_setl_id AND o.kind = 'SETTLEMENT' AND o.certno_hash = r.certno_hash)
+        AND EXISTS (${reversedSettlementSql('r')})
       RETURNING r.id`,
   );
   return rows.map((r) => r.id);
@@ -415,12 +426,7 @@ export async function lockMatchFacts(tx: Tx, ids: readonly number[]): Promise<Ma
             mem.id AS "memberId", e.id AS "enrolmentId", e.unit_id AS "enrolmentUnitId", orig.id AS "reversesId"
        FROM settlements s
        LEFT JOIN members mem ON mem.id_number_hash = s.certno_hash
-       -- A reversal cancels a settlement of the same person only: one naming another's waits (ORIGINAL_NOT_FOUND).
-       -- Naming a copy of a stay (DUPLICATE: another source's, or the feed's of an accepted application),
-       -- it cancels the settlement the copy duplicates, which holds the stay's claim.
-       LEFT JOIN LATERAL (SELECT t.id, t.setl_time FROM settlements o JOIN settlements t ON t.id = coalesce(o.duplicate_of_id, o.id)
-                           WHERE s.kind = 'REVERSAL' AND o.setl_id = s.reverses_setl_id AND o.kind = 'SETTLEMENT' AND o.certno_hash = s.certno_hash
-                           ORDER BY o.id LIMIT 1) orig ON true
+       LEFT JOIN LATERAL (${reversedSettlementSql('s')}) orig ON true
        -- A reversal belongs to the plan year of the settlement it cancels.
        LEFT JOIN enrolments e ON e.member_id = mem.id AND e.plan_year = ${planYearSql('coalesce(orig.setl_time, s.setl_time)')}
       WHERE s.id = ANY($1) AND s.status = 'RECEIVED'

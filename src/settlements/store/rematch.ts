@@ -1,4 +1,5 @@
 import type { Queryable } from '../../kernel/transaction.ts';
+import { planYearSql, reversedSettlementSql } from '../store.ts';
 
 /**
  * UNMATCHED settlements whose missing piece exists now go back to RECEIVED for the match step: a
@@ -19,11 +20,7 @@ export async function releaseResolvableUnmatched(db: Queryable): Promise<number[
                 SELECT 1 FROM members m JOIN enrolments e ON e.member_id = m.id
                  WHERE m.id_number_hash = s.certno_hash
                    -- A reversal is matched in its original's plan year.
-                   AND e.plan_year = extract(year FROM coalesce(
-                         (SELECT o.setl_time FROM settlements o
-                           WHERE s.kind = 'REVERSAL' AND o.setl_id = s.reverses_setl_id AND o.kind = 'SETTLEMENT' AND o.certno_hash = s.certno_hash
-                           ORDER BY o.id LIMIT 1),
-                         s.setl_time) AT TIME ZONE 'Asia/Shanghai')::int)
+                   AND e.plan_year = ${planYearSql(`coalesce((SELECT orig.setl_time FROM (${reversedSettlementSql('s')}) orig), s.setl_time)`)})
               ELSE false END
      RETURNING s.id`,
   );
