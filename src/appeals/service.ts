@@ -2,7 +2,7 @@ import { inTransaction } from '../db/pool.ts';
 import type { Db } from '../kernel/transaction.ts';
 import { UNSCOPED, type Scope } from '../kernel/scope.ts';
 import { check, conflict, DomainError, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
-import { textProblem } from '../kernel/text.ts';
+import { characterCount, textProblem } from '../kernel/text.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import { recordNotifications } from '../notifications/store.ts';
@@ -20,7 +20,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** A person's reason (the member's, the reviewer's): 4 to APPEAL_REASON_MAX characters of storable text. */
 function appealReason(field: string, text: string): string {
   const reason = reasonOf(field, text);
-  check(field, textProblem(reason) ?? (reason.length > APPEAL_REASON_MAX ? `must be at most ${APPEAL_REASON_MAX} characters (${reason.length} given)` : null));
+  check(field, textProblem(reason) ?? (characterCount(reason) > APPEAL_REASON_MAX ? `must be at most ${APPEAL_REASON_MAX} characters (${characterCount(reason)} given)` : null));
   return reason;
 }
 

@@ -2,13 +2,14 @@ import { inTransaction } from '../db/pool.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { UNSCOPED, type Scope } from '../kernel/scope.ts';
 import { check, checkAll, conflict, DomainError, forbidden, invalid, notFound, reasonOf } from '../kernel/errors.ts';
-import { textProblem } from '../kernel/text.ts';
+import { characterCount, textProblem } from '../kernel/text.ts';
 import { chinaToday, isIsoDate } from '../kernel/time.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import type { CondolenceRules } from '../benefits/rules/ruleSet.ts';
 import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { governingRuleSet } from '../benefits/governing.ts';
+import { lockPlanYearEnrolments } from '../members/store/eligibility.ts';
 import {
   CONDOLENCE_APPLICANTS, CONDOLENCE_DECIDERS, CONDOLENCE_TEXT_MAX, type CondolenceReason, type CondolenceRow,
 } from './model.ts';
@@ -17,7 +18,7 @@ import * as store from './store.ts';
 /** A person's text (a description, a note, a reason): 4 to CONDOLENCE_TEXT_MAX characters of storable text. */
 function personText(field: string, text: string): string {
   const trimmed = reasonOf(field, text);
-  check(field, textProblem(trimmed) ?? (trimmed.length > CONDOLENCE_TEXT_MAX ? `must be at most ${CONDOLENCE_TEXT_MAX} characters (${trimmed.length} given)` : null));
+  check(field, textProblem(trimmed) ?? (characterCount(trimmed) > CONDOLENCE_TEXT_MAX ? `must be at most ${CONDOLENCE_TEXT_MAX} characters (${characterCount(trimmed)} given)` : null));
   return trimmed;
 }
 
@@ -155,6 +156,11 @@ export async function approveCondolence(
   if (input.amountFen != null) check('input.amountFen', amountProblem(input.amountFen));
   await ruleSets.ensureShipped(db);
   return inTransaction(db, async (tx) => {
+    // The year's enrolments wait for this approval and it for them, before any member row is locked
+    // (an enrolment locks the year first too): a worker is never both enrolled and paid a condolence.
+    const [seen] = await store.condolencesByIds(tx, [input.condolenceId], scope);
+    if (!seen) throw notFound('condolence', 'input.condolenceId');
+    await lockPlanYearEnrolments(tx, [seen.planYear], 'deciding');
     const condolence = await lockedCondolence(tx, input.condolenceId, scope);
     const refusal = decideRefusal(actor, condolence);
     if (refusal) throw refusal;
@@ -163,7 +169,14 @@ export async function approveCondolence(
     // Found in the caller's scope above; enrolled since the application, the worker claims instead.
     const worker = (await store.workerInScope(tx, condolence.memberId, condolence.planYear, UNSCOPED))!;
     if (worker.enrolled) throw conflict(`the worker has been enrolled in ${condolence.planYear} since the application: their costs are claimed, reject this`, 'input.condolenceId');
-    const { rules } = await condolenceRules(tx, ruleSets, worker, condolence.planYear, condolence.occurredOn);
+    const { rules, ruleSetId } = await condolenceRules(tx, ruleSets, worker, condolence.planYear, condolence.occurredOn);
+    // Moved to a unit under other rules since the application: its caps and fund are not the ones applied for.
+    if (ruleSetId !== condolence.ruleSetId || await store.funderIdByCode(tx, rules.funder) !== condolence.funderId) {
+      throw conflict(
+        `the worker's unit is governed by the rule set ${ruleSetId} (fund ${rules.funder}) since the application under ${condolence.ruleSetId}: reject this and apply again under the rules that govern the worker now`,
+        'input.condolenceId',
+      );
+    }
     await checkCaps(tx, rules, condolence.memberId, condolence.planYear, amountFen, 'input.amountFen');
     const approved = await store.decideCondolence(tx, condolence.id, {
       status: 'APPROVED', approvedFen: amountFen, decidedBy: actor.subject, decidedRole: actor.role, note,

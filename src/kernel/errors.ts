@@ -1,4 +1,5 @@
 import type { FieldProblem } from './problems.ts';
+import { characterCount } from './text.ts';
 
 /**
  * The one error domain code throws for a caller's mistake or a refused decision. It names what went
@@ -62,6 +63,6 @@ export function checkAll(problems: Record<string, string | null>): void {
 /** A person's reason for a decision (audited), trimmed: at least 4 characters, else bad input on `field`. */
 export function reasonOf(field: string, text: string): string {
   const reason = text.trim();
-  check(field, reason.length >= 4 ? null : 'say why (at least 4 characters)');
+  check(field, characterCount(reason) >= 4 ? null : 'say why (at least 4 characters)');
   return reason;
 }

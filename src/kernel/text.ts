@@ -10,6 +10,12 @@ const SUSPECT = /[\u0000\ud800-\udfff]/; // one quick pass; most text has neithe
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+/**
+ * Characters as PostgreSQL's length() counts them (code points): a JavaScript string's length counts
+ * UTF-16 units, two for a character beyond the BMP (𠮷, in names), which a CHECK counts as one.
+ */
+export const characterCount = (text: string): number => [...text].length;
+
 /** Why PostgreSQL cannot store this text, or null when it can. */
 export function textProblem(text: string): string | null {
   if (!SUSPECT.test(text)) return null;

@@ -2,6 +2,7 @@ import { recordAudit, type Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
 import { checkAll, conflict, forbidden, notFound, type DomainError } from '../kernel/errors.ts';
 import { UNSCOPED, type Scope } from '../kernel/scope.ts';
+import { characterCount } from '../kernel/text.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { draftBatch, roleRefusal, withdrawBatch } from './decisions.ts';
 import { policyStatus, type CreatedBatch, type FunderRow, type PaymentPolicyRow, type PolicyLimits } from './model.ts';
@@ -59,7 +60,7 @@ function proposalProblems(input: PolicyProposal, coolingOffDays: number, now: Da
     'input.validUntil': input.validUntil <= input.validFrom ? 'must be after validFrom'
       : input.validUntil <= now ? 'must be in the future'
         : days > POLICY_MAX_DAYS ? `a policy is valid at most ${POLICY_MAX_DAYS} days` : null,
-    'input.reason': input.reason.trim().length >= 4 ? null : 'say why (at least 4 characters)',
+    'input.reason': characterCount(input.reason.trim()) >= 4 ? null : 'say why (at least 4 characters)',
   };
 }
 

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { commitOnceWaitedOn } from '../support/db.ts';
+import { lockPlanYearEnrolments } from '../../src/members/store/eligibility.ts';
+import type { Tx } from '../../src/kernel/transaction.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
-import { application, CAPS, governWithCondolence, worker, type Worker } from '../condolences/support.ts';
+import { application, CAPS, governWithCondolence, worker, YEAR, type Worker } from '../condolences/support.ts';
 import { fujianTree, placeUnit } from '../organisations/support.ts';
 
 /**
@@ -91,6 +93,14 @@ describe('applying', () => {
     expect(bad.data.applyForCondolence.userErrors.map((e: { field: string }) => e.field).sort()).toEqual(['input.amountFen', 'input.occurredOn']);
     const over = await gw.query(operatorOf(w), APPLY, { input: input(w, CAPS.perCaseCapFen + 1) });
     expect(over.data.applyForCondolence.userErrors).toEqual([expect.objectContaining({ field: 'input.amountFen', code: 'INVALID' })]);
+    // Two characters beyond the BMP are four UTF-16 units but two characters to the database's CHECK.
+    const short = await gw.query(operatorOf(w), APPLY, { input: { ...input(w), description: '𠮷𠮷' } });
+    expect(short.errors).toBeUndefined();
+    expect(short.data.applyForCondolence.userErrors).toEqual([expect.objectContaining({ field: 'input.description', code: 'INVALID' })]);
+    const own = await applied(w);
+    const note = await gw.query({ role: 'REVIEWER', sub: 'reviewer-chen' }, APPROVE, { input: { condolenceId: own.id, note: '𠮷𠮷 ' } });
+    expect(note.errors).toBeUndefined();
+    expect(note.data.approveCondolence.userErrors).toEqual([expect.objectContaining({ field: 'input.note', code: 'INVALID' })]);
   });
 
   it('the unit is copied from the roster: a row written with another unit keeps the worker\'s own', async () => {
@@ -186,5 +196,45 @@ describe('deciding', () => {
       `SELECT k.status, k.approved_fen AS "approvedFen", (SELECT count(*)::int FROM audit_log WHERE action = 'condolence.approve' AND target_id = $2) AS audits
          FROM condolences k WHERE k.id = $1`, [condolenceId, String(condolenceId)]);
     expect(rows[0]).toEqual({ status: 'PENDING', approvedFen: null, audits: 0 });
+  });
+
+  it('approving while the worker is being enrolled in the plan year: the approval waits for the enrolment and is refused, never both', async () => {
+    const { db, gw } = await setup();
+    const w = await worker(db.pool);
+    const own = await applied(w);
+    // An enrolment of the year (a roster import, enrolMember) holds the year shared until it commits.
+    const { work: approving } = await commitOnceWaitedOn(
+      db.pool,
+      async (enrolling) => {
+        await lockPlanYearEnrolments(enrolling as Tx, [YEAR], 'enrolling');
+        await enrolling.query(
+          `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on)
+           VALUES ($1, $2, $3, 'PUBLIC', false, $4, $4)`, [w.memberId, w.unitId, YEAR, `${YEAR}-06-01`]);
+      },
+      () => gw.query({ role: 'REVIEWER', sub: 'reviewer-chen' }, APPROVE, { input: { condolenceId: own.id, note: '情况属实' } }),
+    );
+    const { data } = await approving;
+    expect(data.approveCondolence).toEqual({
+      condolence: null, userErrors: [expect.objectContaining({ field: 'input.condolenceId', code: 'CONFLICT', message: expect.stringContaining('enrolled') })],
+    });
+  });
+
+  it('approving after the worker came under other rules (another organisation\'s, with other caps and another fund): refused, to be applied for again', async () => {
+    const { db, gw } = await setup();
+    const w = await worker(db.pool);
+    const own = await applied(w);
+    // The rules governing the worker's plan year change since the application (as a move to a unit
+    // of another organisation does): a bigger annual cap would let the old fund pay past its own.
+    await governWithCondolence(db.pool, { ...CAPS, annualCapFenPerWorker: 10 * CAPS.annualCapFenPerWorker }, 'condolence-other');
+    try {
+      const answer = await gw.query({ role: 'REVIEWER', sub: 'reviewer-chen' }, APPROVE, { input: { condolenceId: own.id, note: '情况属实' } });
+      expect(answer.data.approveCondolence).toEqual({
+        condolence: null, userErrors: [expect.objectContaining({ field: 'input.condolenceId', code: 'CONFLICT', message: expect.stringContaining('condolence-other') })],
+      });
+      const { rows } = await db.pool.query(`SELECT status FROM condolences WHERE id = $1`, [localId('id', own.id, 'Condolence')]);
+      expect(rows[0].status).toBe('PENDING');
+    } finally {
+      await db.pool.query(`UPDATE plan_year_rule_sets SET rule_set_id = 'condolence-test' WHERE plan_year = $1`, [YEAR]);
+    }
   });
 });

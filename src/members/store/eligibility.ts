@@ -24,3 +24,25 @@ export async function enrolmentDateByIdNumber(db: Queryable, idNumberHash: Buffe
   );
   return rows[0]?.enrolledOn ?? null;
 }
+
+/**
+ * Orders the enrolments of plan years against the condolence decisions of those years: enrolling
+ * takes a year's lock shared (enrolments go side by side), approving a condolence takes it
+ * exclusive. Each reads the other's rows after its lock, so a worker paid a condolence is never
+ * enrolled in the year, nor an enrolled one approved a condolence, by two transactions at once.
+ * Keyed by schema: advisory locks are the database's. Years locked in order (no deadlock).
+ */
+export async function lockPlanYearEnrolments(tx: Tx, planYears: readonly number[], mode: 'enrolling' | 'deciding'): Promise<void> {
+  const lock = mode === 'enrolling' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  for (const year of [...new Set(planYears)].sort((a, b) => a - b)) {
+    await tx.query(`SELECT ${lock}(hashtextextended(current_schema() || ':enrolments:' || $1::int, 0))`, [year]);
+  }
+}
+
+/** Whether the member was approved a condolence (慰问金) in `planYear`: such a worker is not enrolled in that year. */
+export async function condolenceApprovedInYear(db: Queryable, memberId: number, planYear: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `SELECT 1 FROM condolences WHERE member_id = $1 AND plan_year = $2 AND status = 'APPROVED' LIMIT 1`, [memberId, planYear],
+  );
+  return rowCount === 1;
+}
