@@ -105,7 +105,7 @@ export interface Acceptance {
 /**
  * Accepts a SUBMITTED application: its settlement is stored (matched and adjudicated after the
  * commit, by the caller's enqueue), the member told, the decision audited. Accepting an ACCEPTED one
- * again does nothing. Four eyes: staff who filed it for the member may not accept it.
+ * again does nothing. Four eyes: staff who filed it for the member, in any round, may not accept it.
  */
 export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id: number, scope: Scope, actor: Actor): Promise<Acceptance> {
   return inTransaction(db, async (tx) => {
@@ -113,7 +113,8 @@ export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id:
     if (!current) throw notFound('Application', 'input.applicationId');
     if (current.status === 'ACCEPTED') return { application: current, newSettlementId: null };
     if (current.status !== 'SUBMITTED') throw conflict(`input.applicationId: the application is ${current.status}; only a SUBMITTED one is accepted`, 'input.applicationId');
-    if (current.submittedRole !== 'MEMBER' && current.submittedBy === actor.subject) {
+    // Staff who submitted any round, not only the last submitter: a member's resubmission does not hide who entered it.
+    if (current.enteredBy.includes(actor.subject)) {
       throw conflict(`input.applicationId: ${actor.subject} filed this application for the member and cannot also accept it; another REVIEWER or ADMIN must`, 'input.applicationId');
     }
     // Ordered against feed pages: a feed settlement of this stay is either seen here or caught on arrival.

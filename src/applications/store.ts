@@ -35,8 +35,11 @@ export interface ApplicationRow extends ApplicationStay {
   channel: ApplicationChannel;
   status: ApplicationStatus;
   round: number;
+  /** The last submitter. */
   submittedBy: string;
   submittedRole: string;
+  /** Every staff person who submitted a round of it (filled by a trigger, never emptied): none of them accepts it. */
+  enteredBy: string[];
   firstSubmittedAt: Date;
   submittedAt: Date;
   decidedBy: string | null;
@@ -50,8 +53,8 @@ const COLUMNS = `a.id, a.member_id AS "memberId", m.unit_id AS "unitId", a.chann
   a.fixmedins_code AS "hospitalCode", a.fixmedins_name AS "hospitalName", a.med_type AS "medType",
   to_char(a.begndate, 'YYYY-MM-DD') AS "admittedOn", to_char(a.enddate, 'YYYY-MM-DD') AS "dischargedOn", a.diagnoses,
   jsonb_build_object(${AMOUNT_FIELDS.map((f) => `'${f.field}', a.${f.field}`).join(', ')}) AS amounts,
-  a.submitted_by AS "submittedBy", a.submitted_role AS "submittedRole", a.first_submitted_at AS "firstSubmittedAt",
-  a.submitted_at AS "submittedAt", a.decided_by AS "decidedBy", a.decided_at AS "decidedAt",
+  a.submitted_by AS "submittedBy", a.submitted_role AS "submittedRole", a.entered_by AS "enteredBy",
+  a.first_submitted_at AS "firstSubmittedAt", a.submitted_at AS "submittedAt", a.decided_by AS "decidedBy", a.decided_at AS "decidedAt",
   a.return_reason AS "returnReason", a.return_note AS "returnNote", a.settlement_id AS "settlementId"`;
 
 const FROM = `applications a JOIN members m ON m.id = a.member_id`;

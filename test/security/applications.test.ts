@@ -116,6 +116,57 @@ describe('staff', () => {
     expect(other.application.status).toBe('ACCEPTED');
   });
 
+  it('who filed for the member cannot accept it once the member resubmits it: refused by the service and by the database', async () => {
+    const { db, gw } = await started();
+    const { a } = await twoMembers();
+    const admin = { role: 'ADMIN' as const, sub: 'admin-entered' };
+    const filed = await submit(gw, admin, { memberId: toGlobalId('Member', a.memberId), channel: 'COUNTER', stay: stay() });
+    expect(filed.userErrors).toEqual([]);
+    // The same ADMIN returns it; the member resubmits the same figures and is now its last submitter.
+    const returned = (await gw.query(admin, RETURN, { input: { applicationId: filed.application.id, reason: 'FIGURES_DIFFER', note: 'please confirm the figures' } })).data.returnApplication;
+    expect(returned.userErrors).toEqual([]);
+    const resubmitted = (await gw.query(memberOf(a), RESUBMIT, { input: { applicationId: filed.application.id, stay: stay(), attachments: [] } })).data.resubmitApplication;
+    expect(resubmitted.userErrors).toEqual([]);
+    expect(resubmitted.application.submittedBy).toEqual({ subject: `member-${a.memberId}`, role: 'MEMBER' });
+
+    const own = (await gw.query(admin, ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    expect(own).toEqual({ application: null, userErrors: [{ field: 'input.applicationId', code: 'CONFLICT', message: expect.stringMatching(/admin-entered filed this application for the member and cannot also accept it/) }] });
+    const id = localId('id', filed.application.id, 'Application');
+    const settled = await db.pool.query(`SELECT count(*)::int AS n FROM settlements WHERE source = 'applications' AND setl_id = $1`, [`APP-${id}`]);
+    expect(settled.rows[0].n).toBe(0);
+
+    // Directly, too: and who entered it stays recorded even when the same statement tries to clear it.
+    const settlementId = await seedSettlement(db.pool, a);
+    for (const clearing of ['', `, entered_by = '{}'`]) {
+      const direct = db.pool.query(`UPDATE applications SET status = 'ACCEPTED', decided_by = 'admin-entered', decided_at = now(), settlement_id = $2${clearing} WHERE id = $1`, [id, settlementId]);
+      await expect(direct, clearing).rejects.toThrow(/applications_four_eyes/);
+    }
+    await db.pool.query(`DELETE FROM settlements WHERE id = $1`, [settlementId]);
+
+    const other = (await gw.query(reviewer('reviewer-other'), ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    expect(other.userErrors).toEqual([]);
+    expect(other.application.status).toBe('ACCEPTED');
+  });
+
+  it('staff who resubmitted any round for the member cannot accept it, however the member resubmits it after', async () => {
+    const { gw } = await started();
+    const { a } = await twoMembers();
+    const admin = { role: 'ADMIN' as const, sub: 'admin-resubmitter' };
+    const filed = await submit(gw, memberOf(a), { stay: stay() });
+    const returnIt = () => gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'FIGURES_DIFFER', note: 'please confirm the figures' } });
+    await returnIt();
+    const byAdmin = (await gw.query(admin, RESUBMIT, { input: { applicationId: filed.application.id, stay: stay(), attachments: [] } })).data.resubmitApplication;
+    expect(byAdmin.application.submittedBy).toEqual({ subject: 'admin-resubmitter', role: 'ADMIN' });
+    await returnIt();
+    const byMember = (await gw.query(memberOf(a), RESUBMIT, { input: { applicationId: filed.application.id, stay: stay(), attachments: [] } })).data.resubmitApplication;
+    expect(byMember.userErrors).toEqual([]);
+
+    const own = (await gw.query(admin, ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    expect(own.userErrors).toEqual([expect.objectContaining({ field: 'input.applicationId', code: 'CONFLICT' })]);
+    const other = (await gw.query(reviewer('reviewer-other'), ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    expect(other.userErrors).toEqual([]);
+  });
+
   it('accepting twice makes one settlement, one notification, one audit entry', async () => {
     const { db, gw } = await started();
     const { a } = await twoMembers();
