@@ -1,6 +1,6 @@
 import type { SettlementAmountsResolvers } from '../gateway/generated/resolvers.ts';
 import type { DomainResolvers } from '../gateway/payloads.ts';
-import { actorOf, actorView, hasRole, requireHubRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, hasRole, isHubStaff, requireHubRole, scopeOf, type Context } from '../gateway/context.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { takeUpload, uploadedText } from '../gateway/files.ts';
@@ -29,7 +29,8 @@ export const INGEST = ['ADMIN', 'SERVICE'] as const;
 
 const SOURCE_NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
-const canOperate = (ctx: Context) => hasRole(ctx, OPERATIONS);
+// What `requireHubRole(ctx, OPERATIONS, …)` lets through: an organisation's staff look up the hub's ingestion as missing (null).
+const canOperate = (ctx: Context) => hasRole(ctx, OPERATIONS) && isHubStaff(ctx.principal);
 
 // Each amount under its English name, read from the row's platform field.
 const amountResolvers = Object.fromEntries(
