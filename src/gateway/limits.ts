@@ -44,14 +44,14 @@ export function limitRules(config: Config): ValidationRule[] {
   return validationRules as ValidationRule[];
 }
 
-/** IDs one list may hold (`nodes(ids:)`, `approveClaims(input: { claimIds })`), as `first` may ask for at most 100 (connection.ts). */
+/** IDs one list may hold (`nodes(ids:)`, `approveClaims(input: { claimIds })`, a subgraph's `_entities(representations:)`), as `first` may ask for at most 100 (connection.ts). */
 export const MAX_IDS = 100;
 
 /**
  * Objects an operation may ask for: each connection field counts `first` or `last` (the default
  * page size when neither is given) times the connections around it, so `members(first: 100) { claims(first: 100) }` asks for
- * 10,100; a list of IDs (`nodes(ids:)`, `approveClaims(input: { claimIds })`) counts its length the
- * same way. Refused (as a GraphQLError naming the limit) over GRAPHQL_MAX_NODES, or when a list of
+ * 10,100; a list of IDs (`nodes(ids:)`, `approveClaims(input: { claimIds })`, `_entities(representations:)`)
+ * counts its length the same way. Refused (as a GraphQLError naming the limit) over GRAPHQL_MAX_NODES, or when a list of
  * IDs is longer than MAX_IDS.
  */
 export function requestedObjectsError(
@@ -112,13 +112,14 @@ export function requestedObjectsError(
 }
 
 /**
- * A field's list of IDs, as given: its `ids` argument (`nodes(ids:)`), or a list of IDs named `ids`
- * or `…Ids` in its `input` (`approveClaims(input: { claimIds })`). Null when it has none.
+ * A field's list of IDs, as given: its `ids` argument (`nodes(ids:)`), a subgraph's `representations`
+ * (`_entities`: each names one object by its ID), or a list of IDs named `ids` or `…Ids` in its
+ * `input` (`approveClaims(input: { claimIds })`). Null when it has none.
  */
 function idList(field: GraphQLField<unknown, unknown>, args: readonly ArgumentNode[] | undefined, variables: Record<string, unknown>): { argument: string; value: unknown } | null {
-  const ids = field.args.find((a) => a.name === 'ids' && isListType(getNullableType(a.type)));
-  const givenIds = ids && args?.find((a) => a.name.value === 'ids');
-  if (ids && givenIds) return { argument: 'ids:', value: valueFromAST(givenIds.value, ids.type, variables) };
+  const ids = field.args.find((a) => (a.name === 'ids' || a.name === 'representations') && isListType(getNullableType(a.type)));
+  const givenIds = ids && args?.find((a) => a.name.value === ids.name);
+  if (ids && givenIds) return { argument: `${ids.name}:`, value: valueFromAST(givenIds.value, ids.type, variables) };
   const input = field.args.find((a) => a.name === 'input');
   const inputType = input && getNullableType(input.type);
   const givenInput = args?.find((a) => a.name.value === 'input');

@@ -91,7 +91,7 @@ export async function createGateway(services: Services, config: Config, log: Log
   app.disable('etag');
   const httpServer = http.createServer(app);
   const authenticate = await createAuthenticator(config, services.db);
-  const buildSchema = () => (options.subgraph ? subgraphSchema(options.subgraph, config.GRAPHQL_MAX_NODES) : hubSchema());
+  const buildSchema = () => (options.subgraph ? subgraphSchema(options.subgraph) : hubSchema());
   const schema = options.remote ? null : buildSchema();
   const responseCacheBytes = schema ? config.RESPONSE_CACHE_MB * 2 ** 20 : 0;
   const rules = [...limitRules(config), ...(options.subgraph && production ? [noServiceSdl] : [])];

@@ -66,7 +66,7 @@ describe('the supergraph', () => {
     const entities = Object.values(hubSchema().getTypeMap()).filter((t) => isObjectType(t) && t.getInterfaces().some((i) => i.name === 'Node')).map((t) => t.name);
     expect(entities).toEqual(expect.arrayContaining(['Unit', 'Member', 'Enrolment', 'Claim', 'Payout', 'PayoutBatch', 'Settlement', 'BankDocument']));
     for (const { name } of SUBGRAPHS) {
-      const schema = subgraphSchema(name, 100);
+      const schema = subgraphSchema(name);
       const keyed = Object.values(schema.getTypeMap()).filter((t) => isObjectType(t) && t.astNode?.directives?.some((d) => d.name.value === 'key'));
       for (const type of keyed) {
         expect((type.extensions as { apollo?: { subgraph?: { resolveReference?: unknown } } }).apollo?.subgraph?.resolveReference, `${name}: ${type.name}`).toBeTypeOf('function');

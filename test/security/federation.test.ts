@@ -90,13 +90,41 @@ describe('a subgraph served alone', () => {
     const limited = await startServer(db, { GRAPHQL_MAX_NODES: '3' }, { subgraph: 'members' });
     try {
       const refused = await limited.query({ role: 'ADMIN' }, ENTITIES, { r: Array.from({ length: 4 }, () => member(a)) });
-      expect(refused.data).toBeNull();
-      expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'representations' });
+      expect(refused.data).toBeUndefined();
+      expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', limit: 'GRAPHQL_MAX_NODES' });
       const allowed = await limited.query({ role: 'ADMIN' }, ENTITIES, { r: Array.from({ length: 3 }, () => member(a)) });
       expect(allowed.data._entities).toHaveLength(3);
     } finally {
       await limited.close();
     }
+  });
+
+  it('counts each representation toward GRAPHQL_MAX_NODES, multiplying the pages under it, as nodes(ids:) does', async () => {
+    const limited = await startServer(db, { GRAPHQL_MAX_NODES: '3' }, { subgraph: 'members' });
+    try {
+      const query = `query($r: [_Any!]!, $first: Int) { _entities(representations: $r) { ... on Member { enrolments(first: $first) { totalCount } } } }`;
+      const refused = await limited.query({ role: 'ADMIN' }, query, { r: [member(a), member(a), member(a)], first: 3 });
+      expect(refused.data).toBeUndefined();
+      expect(refused.errors?.[0]).toMatchObject({
+        message: expect.stringContaining('asks for up to 12 objects'), extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'GRAPHQL_MAX_NODES' },
+      });
+      // One representation and a page of two: three objects.
+      const allowed = await limited.query({ role: 'ADMIN' }, query, { r: [member(a)], first: 2 });
+      expect(allowed.errors).toBeUndefined();
+      expect(allowed.data._entities).toEqual([{ enrolments: { totalCount: 1 } }]);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('takes at most 100 representations in one call, as nodes(ids:) takes 100 IDs', async () => {
+    const refused = await members.query({ role: 'ADMIN' }, ENTITIES, { r: Array.from({ length: 101 }, () => member(a)) });
+    expect(refused.data).toBeUndefined();
+    expect(refused.errors?.[0]).toMatchObject({
+      message: '_entities(representations:) lists 101 IDs; at most 100 per request field', extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'GRAPHQL_MAX_NODES' },
+    });
+    const allowed = await members.query({ role: 'ADMIN' }, ENTITIES, { r: Array.from({ length: 100 }, () => member(a)) });
+    expect(allowed.data._entities).toHaveLength(100);
   });
 
   it('describes itself (_service) outside production only', async () => {

@@ -1,7 +1,6 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { GraphQLError, isScalarType, Kind, type ASTVisitor, type GraphQLFieldResolver, type GraphQLSchema, type ValidationContext } from 'graphql';
-import { invalid } from '../../kernel/errors.ts';
+import { GraphQLError, isScalarType, Kind, type ASTVisitor, type GraphQLSchema, type ValidationContext } from 'graphql';
 import type { Context } from '../context.ts';
 import { allResolvers, fetchNode } from '../resolvers.ts';
 import { hubComposition } from './compose.ts';
@@ -24,9 +23,10 @@ function withScalarDescriptions(schema: GraphQLSchema): GraphQLSchema {
  * `_entities`. Every entity is resolved the way `node(id:)` resolves it, through the same fetchers and
  * scope checks: a representation the caller may not see (another unit's member for a UNIT_OPERATOR)
  * or whose ID is of another type is null. A gateway sends all the entities of one step in one
- * `_entities` call, so a call may name at most `maxRepresentations` (GRAPHQL_MAX_NODES) of them.
+ * `_entities` call; the object limit (limits.ts) takes its representations as `nodes(ids:)` takes
+ * IDs: at most MAX_IDS, each counted toward GRAPHQL_MAX_NODES with the pages asked under it.
  */
-export function subgraphSchema(name: string, maxRepresentations: number): GraphQLSchema {
+export function subgraphSchema(name: string): GraphQLSchema {
   const subgraph = hubComposition().subgraphs.find((s) => s.name === name);
   if (!subgraph) throw new Error(`no subgraph named ${name} (one of ${hubComposition().subgraphs.map((s) => s.name).join(', ')})`);
   const resolvers: Record<string, object> = allResolvers() as never;
@@ -35,16 +35,7 @@ export function subgraphSchema(name: string, maxRepresentations: number): GraphQ
     const type = d.name.value;
     resolvers[type] = { ...resolvers[type], __resolveReference: (reference: { id?: unknown }, ctx: Context) => resolveReference(type, reference, ctx) };
   }
-  const schema = withScalarDescriptions(buildSubgraphSchema({ typeDefs: subgraph.typeDefs, resolvers: resolvers as never }));
-  const entities = schema.getQueryType()?.getFields()._entities;
-  if (entities?.resolve) {
-    const resolve: GraphQLFieldResolver<unknown, Context, { representations: unknown[] }> = entities.resolve;
-    entities.resolve = (source, args, ctx, info) => {
-      if (args.representations.length > maxRepresentations) throw invalid('representations', `at most ${maxRepresentations} (GRAPHQL_MAX_NODES)`);
-      return resolve(source, args, ctx, info);
-    };
-  }
-  return schema;
+  return withScalarDescriptions(buildSubgraphSchema({ typeDefs: subgraph.typeDefs, resolvers: resolvers as never }));
 }
 
 async function resolveReference(type: string, { id }: { id?: unknown }, ctx: Context): Promise<object | null> {
