@@ -103,8 +103,10 @@ export function signFileToken(config: Config, claims: Omit<FileClaims, 'expiresA
 /** The claims of a token this gateway signed, or why it is refused. */
 function verifyFileToken(config: Config, token: string, now = Date.now()): FileClaims | { refused: string } {
   const [body, signature, extra] = token.split('.');
-  const given = Buffer.from(signature ?? '', 'base64url');
-  const expected = body ? mac(config, body) : Buffer.alloc(0);
+  // The signature's text, not its decoding: a decoder also takes it with '=', stray characters or
+  // other unused bits, and each spelling would be another first use.
+  const given = Buffer.from(signature ?? '');
+  const expected = Buffer.from(body ? mac(config, body).toString('base64url') : '');
   if (extra !== undefined || !body || given.length !== expected.length || !timingSafeEqual(given, expected)) return { refused: 'the URL is not valid' };
   const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as FileClaims;
   if (now >= claims.expiresAt) return { refused: 'the URL has expired: ask for a new one' };
@@ -234,6 +236,7 @@ export function fileRoutes(services: Services, config: Config, log: Logger): exp
     if (!req.complete) res.setHeader('connection', 'close');
     sendGraphQLError(res, status, message, { code, ...extensions });
   };
+  const used = (req: express.Request, res: express.Response) => refuse(req, res, 410, 'the URL has been used: ask for a new one', 'GONE');
   /** The token's claims when it is valid, of the wanted kind, and used now for the first time; else answered. */
   const firstUse = async (req: express.Request, res: express.Response, upload: boolean): Promise<FileClaims | null> => {
     const token = typeof req.query.token === 'string' ? req.query.token : '';
@@ -242,10 +245,11 @@ export function fileRoutes(services: Services, config: Config, log: Logger): exp
       refuse(req, res, 403, 'refused' in claims ? claims.refused : 'the URL is not valid', 'FORBIDDEN');
       return null;
     }
+    // The signature as signed: verifyFileToken takes no other spelling.
     const signature = token.split('.')[1]!;
     const fresh = await services.redis.set(`${config.QUEUE_PREFIX}:file-url-used:${signature}`, '1', 'PX', Math.max(1, claims.expiresAt - Date.now()), 'NX');
     if (fresh !== 'OK') {
-      refuse(req, res, 410, 'the URL has been used: ask for a new one', 'GONE');
+      used(req, res);
       return null;
     }
     return claims;
@@ -268,6 +272,9 @@ export function fileRoutes(services: Services, config: Config, log: Logger): exp
       const tooLarge = () => refuse(req, res, 413, `the file is larger than ${limit} bytes (${limitName})`, 'PAYLOAD_TOO_LARGE', { limit: limitName });
       if (declared > limit) return tooLarge();
       const paths = uploadPaths(config, claims.objectId);
+      // An upload is stored once: nothing replaces it, nor removes it but its mutation.
+      const stored = await Promise.all([paths.data, paths.record].map((p) => stat(p).then(() => true, () => false)));
+      if (stored.includes(true)) return used(req, res);
       await mkdir(config.FILE_UPLOAD_DIR, { recursive: true, mode: 0o700 });
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', uploadKey(services), iv);
@@ -284,7 +291,7 @@ export function fileRoutes(services: Services, config: Config, log: Logger): exp
       try {
         await pipeline(req, counted, cipher, createWriteStream(paths.partial, { mode: 0o600, flags: 'wx' }));
       } catch (error) {
-        await removeUpload(paths);
+        await rm(paths.partial, { force: true });
         if (error instanceof TooLarge) return tooLarge();
         throw error;
       }

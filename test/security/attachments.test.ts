@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { lowBitFlipped, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { decidedClaim, FILE_APPEAL, jpeg, memberToken, pdf, png, uploadAttachment } from '../appeals/support.ts';
 import { signFileToken } from '../../src/gateway/files.ts';
 import { localId } from '../../src/gateway/globalId.ts';
@@ -138,6 +138,17 @@ describe('serving', () => {
     expect(response.headers.get('content-security-policy')).toContain('sandbox');
     expect(Buffer.from(await response.arrayBuffer()).equals(bytes)).toBe(true);
     expect((await fetch(origin + url)).status).toBe(410);
+  });
+
+  it('takes a used URL back in no other spelling of its signature: a trailing "=", a stray "!", the last character\'s unused bit', async () => {
+    const { member, attachmentId } = await filedDocument();
+    const { url } = (await gw.query(memberToken(member), DOCUMENT, { id: attachmentId })).data.node.downloadUrl;
+    expect((await fetch(origin + url)).status).toBe(200);
+    expect((await fetch(origin + url)).status).toBe(410);
+    // A lenient base64url decoder reads each as the same HMAC; each would count as a first use.
+    for (const respelled of [`${url}=`, `${url}!`, lowBitFlipped(url)]) expect((await fetch(origin + respelled)).status, respelled).toBe(403);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'attachment.download' AND target_id = $1`, [String(localId('id', attachmentId, 'Attachment'))]);
+    expect(rows[0].n).toBe(1);
   });
 
   it('never shows another member\'s document, nor its appeal', async () => {

@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { lowBitFlipped, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { approvedBatch, approvedClaims, keys } from '../payouts/support.ts';
 import { seedUnit } from '../benefits/seed.ts';
 import { inTransaction } from '../../src/db/pool.ts';
@@ -125,6 +125,31 @@ describe('upload URLs', () => {
     expect((await fetch(`${origin}/files/uploads?token=${expired.token}`, { method: 'PUT', body: ROSTER })).status).toBe(403);
     expect(filesOf('e'.repeat(32))).toEqual([]);
     expect(filesOf(other.uploadId)).toEqual([]);
+  });
+
+  it('take one upload in the one spelling of their signature, and never replace nor remove the upload stored', async () => {
+    const admin = { role: 'ADMIN' as const, sub: 'admin-he' };
+    const stored = (uploadId: string) => filesOf(uploadId).sort().map((f) => readFileSync(path.join(uploadDir, f)));
+    for (const purpose of ['ROSTER_IMPORT', 'SETTLEMENTS', 'BANK_STATEMENT'] as const) {
+      const { upload } = (await gw.query(admin, REQUEST, { p: purpose })).data.requestUpload;
+      expect((await fetch(origin + upload.url, { method: 'PUT', body: ROSTER })).status).toBe(201);
+      const first = stored(upload.uploadId);
+      expect(first).toHaveLength(2);
+      // A lenient base64url decoder reads each as the same HMAC: a trailing '=', the last character's unused low bit flipped.
+      for (const respelled of [`${upload.url}=`, lowBitFlipped(upload.url)]) {
+        expect((await fetch(origin + respelled, { method: 'PUT', body: 'name,id_number\n' })).status, `${purpose} ${respelled}`).toBe(403);
+      }
+      // Even a second URL signed for the same upload id stores nothing over it, and an oversize body removes nothing of it.
+      // (Signed at two instants: two tokens, each used for the first time.)
+      const [twice, oversize] = [0, 1].map((ms) => signFileToken(gw.config, { purpose, subject: 'admin-he', role: 'ADMIN', objectId: upload.uploadId }, Date.now() - ms));
+      expect((await fetch(`${origin}/files/uploads?token=${twice!.token}`, { method: 'PUT', body: 'name,id_number\n' })).status).toBe(410);
+      const chunks = Readable.from((function* () {
+        for (let i = 0; i < 8; i += 1) yield Buffer.alloc(1_024, 0x61);
+      })());
+      const streamed = await fetch(`${origin}/files/uploads?token=${oversize!.token}`, { method: 'PUT', body: Readable.toWeb(chunks) as ReadableStream, duplex: 'half' } as RequestInit);
+      expect(streamed.status).toBe(410);
+      expect(stored(upload.uploadId)).toEqual(first);
+    }
   });
 
   it('refuse a body over FILE_UPLOAD_MAX_BYTES, declared or streamed, and keep nothing of it', async () => {
