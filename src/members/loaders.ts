@@ -8,7 +8,7 @@ import type { Page } from '../kernel/page.ts';
 import { type Scope, UNSCOPED } from '../kernel/scope.ts';
 
 export interface MemberLoaders {
-  /** Units by id. Unscoped: used for the unit of an already visible member or enrolment. */
+  /** Units by id. Unscoped: used for the unit of an already visible member or enrolment (Unit.contribution checks the scope). */
   unit: DataLoader<number, UnitRow | null>;
   member: DataLoader<number, MemberRow | null>;
   enrolment: DataLoader<number, EnrolmentRow | null>;

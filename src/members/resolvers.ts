@@ -31,6 +31,8 @@ import { takeUpload, uploadUrl, type UploadPurpose } from '../gateway/files.ts';
 import { INGEST } from '../settlements/resolvers.ts';
 import { WRITE } from '../reconciliation/resolvers.ts';
 import { enqueueDueRedecisions } from '../benefits/redecide.ts';
+import { organisationLoaders } from '../organisations/loaders.ts';
+import { organisationInScope } from '../organisations/service.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
 export const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
@@ -413,9 +415,9 @@ export const memberResolvers: DomainResolvers = {
         count: () => store.countMembers(ctx.reads, scopeOf(ctx.principal), { ...memberFilter, unitId: unit.id }),
       };
     },
-    contribution: (unit, { planYear }, ctx) => {
+    contribution: async (unit, { planYear }, ctx) => {
       check('planYear', planYearProblem(planYear));
-      const refusal = contributionRefusal(ctx, unit.id);
+      const refusal = await contributionRefusal(ctx, unit);
       if (refusal) throw refusal;
       return { unitId: unit.id, planYear };
     },
@@ -557,11 +559,17 @@ function bankAccountOf(ctx: Context, member: MemberRow) {
     : null;
 }
 
-/** Who may read a unit's contribution: staff, and a unit operator only their own unit's (a member reads their own records only). */
-function contributionRefusal(ctx: Context, unitId: number) {
+/**
+ * Who may read a unit's contribution: staff (an organisation's only of its subtree's units), and a unit
+ * operator only their own unit's (a member reads their own records only).
+ */
+async function contributionRefusal(ctx: Context, unit: Pick<UnitRow, 'id' | 'organisationId'>) {
   const { role, unitId: ownUnit } = ctx.principal;
-  if (role === 'UNIT_OPERATOR' && ownUnit !== unitId) return forbidden('you may only see your own unit\'s contribution');
+  if (role === 'UNIT_OPERATOR' && ownUnit !== unit.id) return forbidden('you may only see your own unit\'s contribution');
   if (role === 'MEMBER') return forbidden('a member sees their own records, not their unit\'s finances');
+  // The unscoped unit of a member's past enrolment, claim or payout may lie outside the caller's organisation: as missing.
+  const scope = scopeOf(ctx.principal);
+  if (scope.organisationId != null && !organisationInScope(scope, (await organisationLoaders(ctx).organisation.load(unit.organisationId))!)) return notFound('unit');
   return null;
 }
 
@@ -576,7 +584,7 @@ export const memberKeyedNodes = {
     const match = /^(\d{1,15})-(\d{4})$/.exec(key);
     if (!match) return null;
     const [unit] = await store.unitsByIds(ctx.reads, [Number(match[1])], scopeOf(ctx.principal));
-    return unit && contributionRefusal(ctx, unit.id) === null ? { unitId: unit.id, planYear: Number(match[2]) } : null;
+    return unit && (await contributionRefusal(ctx, unit)) === null ? { unitId: unit.id, planYear: Number(match[2]) } : null;
   },
 };
 

@@ -97,6 +97,11 @@ export const organisationResolvers: DomainResolvers = {
   },
   Unit: {
     organisation: async (unit, _args, ctx) => (await organisationLoaders(ctx).organisation.load(unit.organisationId))!,
-    pendingMove: (unit, _args, ctx) => (hasRole(ctx, ORGANISATION_ADMINS) ? organisationLoaders(ctx).openMoveOfUnit.load(unit.id) : null),
+    // A unit reached through a member's past enrolment, claim or payout may lie outside the caller's subtree: no move of it shown.
+    pendingMove: async (unit, _args, ctx) => {
+      if (!hasRole(ctx, ORGANISATION_ADMINS)) return null;
+      const organisation = (await organisationLoaders(ctx).organisation.load(unit.organisationId))!;
+      return seesBelow(ctx, organisation) ? organisationLoaders(ctx).openMoveOfUnit.load(unit.id) : null;
+    },
   },
 };

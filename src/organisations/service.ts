@@ -2,9 +2,9 @@ import { inTransaction } from '../db/pool.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { check, checkAll, conflict, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
-import { textProblem } from '../kernel/text.ts';
+import { characterCount, textProblem } from '../kernel/text.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
-import { lockUnitForMove, lockUnitInScope, setUnitOrganisation } from '../members/store.ts';
+import { lockUnitForMove, lockUnitInScope, setUnitOrganisation, unitsByIds } from '../members/store.ts';
 import type { UnitRow } from '../members/model.ts';
 import {
   ORGANISATION_ADMINS, ORGANISATION_CODE, ORGANISATION_NAME_MAX, UNIT_MOVE_REASON_MAX,
@@ -72,7 +72,7 @@ export const levelBelow = (level: OrganisationLevel, parentLevel: OrganisationLe
 
 function moveReason(text: string): string {
   const reason = reasonOf('input.reason', text);
-  check('input.reason', textProblem(reason) ?? (reason.length > UNIT_MOVE_REASON_MAX ? `must be at most ${UNIT_MOVE_REASON_MAX} characters` : null));
+  check('input.reason', textProblem(reason) ?? (characterCount(reason) > UNIT_MOVE_REASON_MAX ? `must be at most ${UNIT_MOVE_REASON_MAX} characters` : null));
   return reason;
 }
 
@@ -83,7 +83,10 @@ function moveReason(text: string): string {
  * while a roster import is merging it.
  */
 async function unitToMove(tx: Tx, scope: Scope, unitId: number): Promise<Pick<UnitRow, 'id' | 'organisationId'>> {
+  // Read first, locking nothing: a unit out of scope is neither waited on nor told apart from a missing one by the wait's CONFLICT.
+  if (!(await unitsByIds(tx, [unitId], scope)).length) throw notFound('unit', 'input.unitId');
   if (!(await lockUnitForMove(tx, unitId))) throw conflict('input.unitId: a roster import is merging the unit: move it once it is done', 'input.unitId');
+  // Again on the locked row: a move of the unit may have committed while this waited.
   const unit = await lockUnitInScope(tx, unitId, scope);
   if (!unit) throw notFound('unit', 'input.unitId');
   return unit;

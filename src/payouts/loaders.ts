@@ -24,7 +24,7 @@ export interface PayoutLoaders {
   attemptCountsOfBatch: DataLoader<number, AttemptCount[]>;
   /** A batch's sealed file as stored and its seal (one query whether a request asks for the file, the seal or both). */
   payoutBatchFile: DataLoader<number, SealedBatchFile | null>;
-  /** Funders by id (a payout's or a batch's: whoever may see those may see whose money they are). */
+  /** Funders by id, unscoped (a payout's or a batch's: whoever may see those may see whose money they are; Funder.balance checks the scope). */
   funder: DataLoader<number, FunderRow | null>;
   /** How a batch was released (approval or policy), for whoever sees one of its payments. */
   releaseOfBatch: DataLoader<number, ReleaseRow | null>;

@@ -7,7 +7,7 @@ import {
 } from './decisions.ts';
 import { batchFileName, clearBatchFile, maskCreditorAccounts, revealBatchFile } from './files.ts';
 import {
-  BATCH_MAKERS, BATCH_READERS, FILE_REVEALERS, payoutStatusOf, policyStatus, type BatchRow, type PaymentPolicyRow, type PayoutRow, type PayoutStatus, type ReleaseRow,
+  BATCH_MAKERS, BATCH_READERS, FILE_REVEALERS, payoutStatusOf, policyStatus, type BatchRow, type PaymentPolicyRow, type PayoutRow, type PayoutStatus,
 } from './model.ts';
 import {
   approvePaymentPolicy, policyApprovalRefusal, policyRevocationRefusal, proposePaymentPolicy, revokePaymentPolicy,
@@ -19,6 +19,7 @@ import { countBatches, listBatches, type BatchFilter } from './store/batches.ts'
 import { funderBalances, listFunders } from './store/funders.ts';
 import { maskBankCard } from '../privacy/personalData.ts';
 import { organisationLoaders } from '../organisations/loaders.ts';
+import { organisationInScope } from '../organisations/service.ts';
 import { countPayouts, listPayouts, PAYOUT_ORDER, payoutIdOf, type PayoutFilter } from './store/payouts.ts';
 import { payoutStatusChange } from './submission.ts';
 import { statusChanges } from '../events/resolvers.ts';
@@ -82,10 +83,14 @@ async function policyFor(ctx: Context, id: number): Promise<PaymentPolicyRow> {
   return policy;
 }
 
-/** A payment's release as the caller may see it: who approved it or which policy, only to those who see batches. */
-function releaseView(ctx: Context, release: ReleaseRow | null) {
+/**
+ * A batch's release as the caller may see it: who approved it or which policy only to those who may
+ * read that batch (a payout they see may be in a batch of a funder outside their organisation).
+ */
+async function releaseView(ctx: Context, batchId: number) {
+  const release = await ctx.loaders.releaseOfBatch.load(batchId);
   if (!release) return null;
-  return canSeeBatches(ctx) ? release : { ...release, approvedBy: null, policyId: null };
+  return canSeeBatches(ctx) && (await ctx.loaders.payoutBatch.load(batchId)) ? release : { ...release, approvedBy: null, policyId: null };
 }
 
 /** A page of payouts visible to the caller, primed into the loader, counted on demand. */
@@ -230,7 +235,7 @@ export const payoutResolvers: DomainResolvers = {
     release: async (payout, _args, ctx) => {
       // A cancelled attempt (its batch withdrawn before the bank had it) released nothing.
       const latest = (await ctx.loaders.attemptsOfPayout.load(payout.id)).filter((a) => a.status !== 'CANCELLED').at(-1);
-      return latest ? releaseView(ctx, await ctx.loaders.releaseOfBatch.load(latest.batchId)) : null;
+      return latest ? releaseView(ctx, latest.batchId) : null;
     },
     viewerCanRetry: async (payout, _args, ctx) => {
       const actor = actorOf(ctx.principal);
@@ -248,7 +253,7 @@ export const payoutResolvers: DomainResolvers = {
   PayoutAttempt: {
     id: (attempt) => toGlobalId('PayoutAttempt', attempt.id),
     batch: (attempt, _args, ctx) => (canSeeBatches(ctx) ? ctx.loaders.payoutBatch.load(attempt.batchId) : null),
-    release: async (attempt, _args, ctx) => releaseView(ctx, await ctx.loaders.releaseOfBatch.load(attempt.batchId)),
+    release: (attempt, _args, ctx) => releaseView(ctx, attempt.batchId),
   },
 
   PayoutRelease: {
@@ -331,6 +336,9 @@ export const payoutResolvers: DomainResolvers = {
     accountMasked: (funder, _args, ctx) => maskBankCard(funderPayingAccount(payoutSettings(ctx.config), funder).account),
     balance: async (funder, { planYear }, ctx) => {
       if (!canSeeBatches(ctx)) return null;
+      // A payout's funder may be a parent's or another tree's fund: its figures are for staff whose scope holds it.
+      const scope = scopeOf(ctx.principal);
+      if (scope.organisationId != null && !organisationInScope(scope, (await organisationLoaders(ctx).organisation.load(funder.organisationId))!)) return null;
       check('planYear', Number.isSafeInteger(planYear) && planYear >= 2000 && planYear <= 2100 ? null : 'must be a year between 2000 and 2100');
       const [balance] = await funderBalances(ctx.db, [funder.id], planYear, payoutSettings(ctx.config).account.account);
       return balance!;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
-import { createBatch } from '../../src/payouts/decisions.ts';
+import { approveBatch, createBatch } from '../../src/payouts/decisions.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -147,6 +147,56 @@ describe('funders and their figures', () => {
   it('refuses a plan year out of range', async () => {
     const answer = await gw.query(AUDITOR, `{ funders { balance(planYear: 99999) { balanced } } }`);
     expect(answer.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('a county\'s staff and the funds above it', () => {
+  const COUNTY_FINANCE = { role: 'FINANCE' as const, sub: 'jj-finance', org: 'JJ' };
+  const PAYOUTS = `query($id: ID!) { claim(id: $id) { payouts {
+    funder { code balance(planYear: 2025) { approvedFen paidFen } }
+    release { kind approver { subject } } attempts { batch { id } release { kind approver { subject } } } } } }`;
+  let county: { claimGid: string; batchGid: string };
+  const inCounty = async () => (county ??= await (async () => {
+    // Claimant's unit in county JJ below UNION, the claim paid by UNION and by the province (FJ, another tree).
+    await db.pool.query(`INSERT INTO organisations (code, name, level, parent_id, created_by)
+      VALUES ('JJ', '晋江市总工会', 'COUNTY', (SELECT id FROM organisations WHERE code = 'UNION'), 'test')`);
+    const [paid] = await approvedClaims(db.pool, 1) as [ApprovedClaim];
+    await db.pool.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = 'JJ') WHERE id = (SELECT unit_id FROM members WHERE id = $1)`, [paid.memberId]);
+    await provincialLine(db.pool, paid.claimId, localId('f', provinceFunderId, 'Funder'), 70_000);
+    await planPayouts(db.pool, settings);
+    const batch = (await createBatch(db.pool, clerk, settings, 10, [localId('f', unionFunderId, 'Funder')]))!;
+    await approveBatch(db.pool, { subject: 'union-fin-zhang', role: 'FINANCE' }, batch.id);
+    return { claimGid: toGlobalId('Claim', paid.claimId), batchGid: toGlobalId('PayoutBatch', batch.id) };
+  })());
+  type Payout = { funder: { code: string; balance: { approvedFen: number } | null }; release: { kind: string; approver: { subject: string } | null } | null };
+  const byFunder = (payouts: Payout[]) => Object.fromEntries(payouts.map((p) => [p.funder.code, p]));
+
+  it('a county FINANCE reads no balance of UNION\'s or the province\'s fund through its member\'s payouts (null, as from funders); the hub\'s AUDITOR does', async () => {
+    const { claimGid } = await inCounty();
+    expect((await gw.query(COUNTY_FINANCE, `{ funders { code } }`)).data.funders).toEqual([]);
+    const own = await gw.query(COUNTY_FINANCE, PAYOUTS, { id: claimGid });
+    expect(own.errors).toBeUndefined();
+    expect(own.data.claim.payouts.map((p: Payout) => [p.funder.code, p.funder.balance]).sort()).toEqual([['FJ', null], ['UNION', null]]);
+    const hub = await gw.query(AUDITOR, PAYOUTS, { id: claimGid });
+    const funds = byFunder(hub.data.claim.payouts);
+    expect(funds.UNION!.funder.balance!.approvedFen).toBeGreaterThan(0);
+    expect(funds.FJ!.funder.balance!.approvedFen).toBeGreaterThanOrEqual(70_000);
+  });
+
+  it('a county FINANCE that cannot read UNION\'s batch learns only that and when its member\'s payout was approved, not by whom', async () => {
+    const { claimGid, batchGid } = await inCounty();
+    expect((await gw.query(COUNTY_FINANCE, `query($id: ID!) { payoutBatch(id: $id) { id } }`, { id: batchGid })).data.payoutBatch).toBeNull();
+    const own = await gw.query(COUNTY_FINANCE, PAYOUTS, { id: claimGid });
+    expect(own.errors).toBeUndefined();
+    expect(byFunder(own.data.claim.payouts).UNION).toMatchObject({
+      release: { kind: 'APPROVAL', approver: null }, attempts: [{ batch: null, release: { kind: 'APPROVAL', approver: null } }],
+    });
+    // UNION's staff read the batch, and so who approved it.
+    const city = await gw.query(CITY_FINANCE, PAYOUTS, { id: claimGid });
+    expect(byFunder(city.data.claim.payouts).UNION).toMatchObject({
+      release: { kind: 'APPROVAL', approver: { subject: 'union-fin-zhang' } },
+      attempts: [{ batch: { id: batchGid }, release: { approver: { subject: 'union-fin-zhang' } } }],
+    });
   });
 });
 

@@ -5,7 +5,7 @@ import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { decidedClaim, FILE_APPEAL, DECIDE_APPEAL, memberToken } from '../appeals/support.ts';
 import { ACCEPT, memberOf, seedApplicant, stay, submit } from '../applications/support.ts';
 import { approvedClaims } from '../payouts/support.ts';
-import { seedUnit } from '../benefits/seed.ts';
+import { seedEnrolledMember, seedUnit } from '../benefits/seed.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { CONFIRM_UNIT_MOVE, CREATE_ORGANISATION, fujianTree, MOVE_UNIT, placeUnit } from '../organisations/support.ts';
 
@@ -330,5 +330,66 @@ describe('the tree and unit moves', () => {
       merging.release();
     }
     expect(await placeOf(db, unit.id)).toBe('QZ');
+  });
+
+  it('an ADMIN of JJ moving an XM unit a roster import is merging finds no unit, as for a missing one: NOT_FOUND, not the wait\'s CONFLICT', async () => {
+    const { db, gw, tree } = await setUp();
+    const unit = await qzUnit(db);
+    await placeUnit(db.pool, unit.id, 'XM');
+    const proposed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin-a' }, MOVE_UNIT, { input: { unitId: unit.gid, organisationId: tree.QZ, reason: 'the firm moved to Quanzhou' } });
+    expect(proposed.data.moveUnit.userErrors).toEqual([]);
+    const merging = await db.pool.connect();
+    try {
+      await merging.query('BEGIN');
+      await merging.query('SELECT 1 FROM units WHERE id = $1 FOR SHARE', [unit.id]);
+      const jjAdmin = { role: 'ADMIN' as const, org: 'JJ', sub: 'jj-admin' };
+      const move = await gw.query(jjAdmin, MOVE_UNIT, { input: { unitId: unit.gid, organisationId: tree.JJ, reason: 'the firm moved to Jinjiang' } });
+      expect(move.data.moveUnit).toEqual({ move: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'NOT_FOUND' })] });
+      const confirm = await gw.query(jjAdmin, CONFIRM_UNIT_MOVE, { unitId: unit.gid });
+      expect(confirm.data.confirmUnitMove).toEqual({ move: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'NOT_FOUND' })] });
+    } finally {
+      await merging.query('ROLLBACK');
+      merging.release();
+    }
+    expect(await placeOf(db, unit.id)).toBe('XM');
+  });
+});
+
+describe('a member\'s old unit, after the member moved to another organisation\'s', () => {
+  const OLD_UNIT = `query($id: ID!) { member(id: $id) { enrolments { edges { node { planYear unit {
+    name contribution(planYear: 2025) { owedFen paidFen payments { reference amountFen } } } } } } } }`;
+  const OLD_UNIT_MOVE = `query($id: ID!) { member(id: $id) { enrolments { edges { node { unit { pendingMove { reason } } } } } } }`;
+
+  it('XM staff read neither its contribution (NOT_FOUND, as for a missing unit) nor its waiting move; FJ staff, over both, read them', async () => {
+    const { db, gw, tree } = await setUp();
+    // Unit A of JJ, its member enrolled for 2025 and its contribution paid; unit B of XM.
+    const a = await seedEnrolledMember(db.pool);
+    await placeUnit(db.pool, a.unitId, 'JJ');
+    const b = await seedUnit(db.pool);
+    await placeUnit(db.pool, b.id, 'XM');
+    const unitA = toGlobalId('Unit', a.unitId);
+    const member = toGlobalId('Member', a.memberId);
+    const fjAdmin = { role: 'ADMIN' as const, org: 'FJ', sub: 'fj-admin' };
+    const moved = await gw.query(fjAdmin, `mutation($input: MoveMemberInput!) { moveMember(input: $input) { userErrors { code } } }`,
+      { input: { memberId: member, unitId: toGlobalId('Unit', b.id), reason: 'changed employer' } });
+    expect(moved.data.moveMember.userErrors).toEqual([]);
+    const proposed = await gw.query(fjAdmin, MOVE_UNIT, { input: { unitId: unitA, organisationId: tree.QZ, reason: 'the firm is a city firm now' } });
+    expect(proposed.data.moveUnit.userErrors).toEqual([]);
+    const { rows: [payment] } = await db.pool.query<{ reference: string }>('SELECT reference FROM contribution_payments WHERE unit_id = $1', [a.unitId]);
+
+    const xm = { role: 'AUDITOR' as const, org: 'XM' };
+    expect((await gw.query(xm, `query($id: ID!) { unit(id: $id) { id } }`, { id: unitA })).data.unit).toBeNull();
+    const leak = await gw.query(xm, OLD_UNIT, { id: member });
+    expect(leak.errors?.map((e: { path?: unknown[]; extensions?: { code?: string } }) => [e.path?.at(-1), e.extensions?.code])).toEqual([['contribution', 'NOT_FOUND']]);
+    expect(JSON.stringify(leak.data)).not.toContain(payment!.reference);
+    const move = await gw.query({ role: 'ADMIN', org: 'XM' }, OLD_UNIT_MOVE, { id: member });
+    expect(move.errors).toBeUndefined();
+    expect(move.data.member.enrolments.edges).toEqual([{ node: { unit: { pendingMove: null } } }]);
+
+    const fj = await gw.query({ role: 'AUDITOR', org: 'FJ' }, OLD_UNIT, { id: member });
+    expect(fj.errors).toBeUndefined();
+    expect(fj.data.member.enrolments.edges[0].node.unit.contribution).toMatchObject({ payments: [{ reference: payment!.reference }] });
+    expect((await gw.query(fjAdmin, OLD_UNIT_MOVE, { id: member })).data.member.enrolments.edges)
+      .toEqual([{ node: { unit: { pendingMove: { reason: 'the firm is a city firm now' } } } }]);
   });
 });

@@ -6495,7 +6495,8 @@ export type Unit = Node & {
   /**
    * What the unit owes and has paid for one plan year. Staff and the unit's own operator only:
    * `FORBIDDEN` for another unit's operator and for members (a member sees their own records, not
-   * the unit's finances).
+   * the unit's finances); `NOT_FOUND` for an organisation's staff when the unit is outside their
+   * organisation (reached through a moved member's past enrolment, claim or payout).
    */
   contribution: Contribution;
   createdAt: Scalars['DateTime']['output'];
