@@ -31,9 +31,6 @@ export const APPEAL_DECIDERS = ['REVIEWER', 'ADMIN'] as const;
 /** Who may list every appeal. */
 export const APPEAL_READERS = ['REVIEWER', 'ADMIN', 'AUDITOR'] as const;
 
-/** Longest reason (a member's or a reviewer's), in characters. */
-export const APPEAL_REASON_MAX = 2000;
-
 export interface AppealRow {
   id: number;
   claimId: number;

@@ -1,8 +1,7 @@
 import { inTransaction } from '../db/pool.ts';
 import type { Db } from '../kernel/transaction.ts';
 import { UNSCOPED, type Scope } from '../kernel/scope.ts';
-import { check, conflict, DomainError, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
-import { characterCount, textProblem } from '../kernel/text.ts';
+import { conflict, DomainError, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import { recordNotifications } from '../notifications/store.ts';
@@ -11,18 +10,11 @@ import { storeAttachments } from '../attachments/service.ts';
 import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { redecideClaim } from '../benefits/redecide.ts';
 import {
-  APPEAL_DECIDERS, APPEAL_FILERS, APPEAL_REASON_MAX, APPEALABLE_CLAIM_STATUSES, type AppealDecision, type AppealRow,
+  APPEAL_DECIDERS, APPEAL_FILERS, APPEALABLE_CLAIM_STATUSES, type AppealDecision, type AppealRow,
 } from './model.ts';
 import * as store from './store.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** A person's reason (the member's, the reviewer's): 4 to APPEAL_REASON_MAX characters of storable text. */
-function appealReason(field: string, text: string): string {
-  const reason = reasonOf(field, text);
-  check(field, textProblem(reason) ?? (characterCount(reason) > APPEAL_REASON_MAX ? `must be at most ${APPEAL_REASON_MAX} characters (${characterCount(reason)} given)` : null));
-  return reason;
-}
 
 /** Until when a claim decided at `decidedAt` may be appealed. */
 export const appealDeadline = (decidedAt: Date, periodDays: number): Date => new Date(decidedAt.getTime() + periodDays * DAY_MS);
@@ -41,7 +33,7 @@ export async function fileAppeal(
   db: Db, keys: PersonalDataKeys, actor: Actor, scope: Scope, periodDays: number, input: FileAppeal, now = new Date(),
 ): Promise<AppealRow> {
   if (!(APPEAL_FILERS as readonly string[]).includes(actor.role)) throw forbidden(`fileAppeal needs one of the roles ${APPEAL_FILERS.join(', ')}; you are ${actor.role}`);
-  const reason = appealReason('input.reason', input.reason);
+  const reason = reasonOf('input.reason', input.reason);
   return inTransaction(db, async (tx) => {
     const claim = await store.claimForAppeal(tx, input.claimId, scope);
     if (!claim) throw notFound('claim', 'input.claimId');
@@ -100,7 +92,7 @@ export async function decideAppeal(
 ): Promise<AppealRow> {
   const notDecider = roleRefusal(actor);
   if (notDecider) throw notDecider;
-  const reason = appealReason('input.reason', reasonText);
+  const reason = reasonOf('input.reason', reasonText);
   await ruleSets.ensureShipped(db);
   return inTransaction(db, async (tx) => {
     // Out of the decider's scope (another organisation's member) answers as a missing appeal.

@@ -42,9 +42,6 @@ export const CONDOLENCE_DECIDERS = ['REVIEWER', 'ADMIN'] as const;
 /** Who sees condolences, each in its scope (a unit operator its unit's, a member its own). */
 export const CONDOLENCE_READERS = ['REVIEWER', 'ADMIN', 'AUDITOR', 'FINANCE', 'UNIT_OPERATOR', 'MEMBER'] as const;
 
-/** Longest description or decision note, in characters. */
-export const CONDOLENCE_TEXT_MAX = 2000;
-
 export interface CondolenceRow {
   id: number;
   memberId: number;

@@ -2,7 +2,6 @@ import { inTransaction } from '../db/pool.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { UNSCOPED, type Scope } from '../kernel/scope.ts';
 import { check, checkAll, conflict, DomainError, forbidden, invalid, notFound, reasonOf } from '../kernel/errors.ts';
-import { characterCount, textProblem } from '../kernel/text.ts';
 import { chinaToday, isIsoDate } from '../kernel/time.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { recordNotifications } from '../notifications/store.ts';
@@ -11,16 +10,9 @@ import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { governingRuleSet } from '../benefits/governing.ts';
 import { lockPlanYearEnrolments } from '../members/store/eligibility.ts';
 import {
-  CONDOLENCE_APPLICANTS, CONDOLENCE_DECIDERS, CONDOLENCE_TEXT_MAX, type CondolenceReason, type CondolenceRow,
+  CONDOLENCE_APPLICANTS, CONDOLENCE_DECIDERS, type CondolenceReason, type CondolenceRow,
 } from './model.ts';
 import * as store from './store.ts';
-
-/** A person's text (a description, a note, a reason): 4 to CONDOLENCE_TEXT_MAX characters of storable text. */
-function personText(field: string, text: string): string {
-  const trimmed = reasonOf(field, text);
-  check(field, textProblem(trimmed) ?? (characterCount(trimmed) > CONDOLENCE_TEXT_MAX ? `must be at most ${CONDOLENCE_TEXT_MAX} characters (${characterCount(trimmed)} given)` : null));
-  return trimmed;
-}
 
 const amountProblem = (fen: number): string | null => (Number.isSafeInteger(fen) && fen > 0 ? null : 'must be a whole number of fen above 0');
 
@@ -81,7 +73,7 @@ export async function applyForCondolence(db: Db, ruleSets: RuleSetCache, actor: 
       : input.occurredOn > today ? `must not be after today (${today})`
       : input.occurredOn.slice(0, 4) !== String(input.planYear) ? `must fall in the plan year ${input.planYear}` : null,
   });
-  const description = personText('input.description', input.description);
+  const description = reasonOf('input.description', input.description);
   await ruleSets.ensureShipped(db);
   return inTransaction(db, async (tx) => {
     const worker = await store.workerInScope(tx, input.memberId, input.planYear, scope);
@@ -152,7 +144,7 @@ export async function approveCondolence(
 ): Promise<CondolenceRow> {
   const notDecider = deciderRefusal(actor);
   if (notDecider) throw notDecider;
-  const note = personText('input.note', input.note);
+  const note = reasonOf('input.note', input.note);
   if (input.amountFen != null) check('input.amountFen', amountProblem(input.amountFen));
   await ruleSets.ensureShipped(db);
   return inTransaction(db, async (tx) => {
@@ -197,7 +189,7 @@ export async function approveCondolence(
 export async function rejectCondolence(db: Db, actor: Actor, scope: Scope, input: { condolenceId: number; reason: string }): Promise<CondolenceRow> {
   const notDecider = deciderRefusal(actor);
   if (notDecider) throw notDecider;
-  const reason = personText('input.reason', input.reason);
+  const reason = reasonOf('input.reason', input.reason);
   return inTransaction(db, async (tx) => {
     const condolence = await lockedCondolence(tx, input.condolenceId, scope);
     const refusal = decideRefusal(actor, condolence);
@@ -212,7 +204,7 @@ export async function rejectCondolence(db: Db, actor: Actor, scope: Scope, input
 
 /** The applicant withdraws a PENDING condolence; audited. */
 export async function withdrawCondolence(db: Db, actor: Actor, scope: Scope, input: { condolenceId: number; reason: string }): Promise<CondolenceRow> {
-  const reason = personText('input.reason', input.reason);
+  const reason = reasonOf('input.reason', input.reason);
   return inTransaction(db, async (tx) => {
     const condolence = await lockedCondolence(tx, input.condolenceId, scope);
     const refusal = withdrawRefusal(actor, condolence);

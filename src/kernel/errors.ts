@@ -1,5 +1,5 @@
 import type { FieldProblem } from './problems.ts';
-import { characterCount } from './text.ts';
+import { characterCount, textProblem } from './text.ts';
 
 /**
  * The one error domain code throws for a caller's mistake or a refused decision. It names what went
@@ -60,9 +60,14 @@ export function checkAll(problems: Record<string, string | null>): void {
   if (found.length) throw invalidFields(found);
 }
 
-/** A person's reason for a decision (audited), trimmed: at least 4 characters, else bad input on `field`. */
+/** The most a person's reason may hold: what the reason columns' CHECKs allow (and a sealed notice prints). */
+export const REASON_MAX = 2000;
+
+/** A person's reason for a decision (audited, printed on notices), trimmed: 4 to REASON_MAX characters of storable text, else bad input on `field`. */
 export function reasonOf(field: string, text: string): string {
   const reason = text.trim();
-  check(field, characterCount(reason) >= 4 ? null : 'say why (at least 4 characters)');
+  const characters = characterCount(reason);
+  check(field, characters < 4 ? 'say why (at least 4 characters)'
+    : characters > REASON_MAX ? `must be at most ${REASON_MAX} characters (${characters} given)` : textProblem(reason));
   return reason;
 }

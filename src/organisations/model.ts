@@ -16,7 +16,6 @@ export type OrganisationLevel = (typeof ORGANISATION_LEVELS)[number];
 /** An organisation code: what tokens (`org` claim) and operators name it by. */
 export const ORGANISATION_CODE = /^[A-Z][A-Z0-9-]{0,31}$/;
 export const ORGANISATION_NAME_MAX = 200;
-export const UNIT_MOVE_REASON_MAX = 2000;
 
 /** Who creates organisations and moves units. */
 export const ORGANISATION_ADMINS = ['ADMIN'] as const;

@@ -1,13 +1,13 @@
 import { inTransaction } from '../db/pool.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import type { Scope } from '../kernel/scope.ts';
-import { check, checkAll, conflict, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
-import { characterCount, textProblem } from '../kernel/text.ts';
+import { checkAll, conflict, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
+import { textProblem } from '../kernel/text.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { lockUnitForMove, lockUnitInScope, setUnitOrganisation, unitsByIds } from '../members/store.ts';
 import type { UnitRow } from '../members/model.ts';
 import {
-  ORGANISATION_ADMINS, ORGANISATION_CODE, ORGANISATION_NAME_MAX, UNIT_MOVE_REASON_MAX,
+  ORGANISATION_ADMINS, ORGANISATION_CODE, ORGANISATION_NAME_MAX,
   type OrganisationLevel, type OrganisationRow, type UnitMoveRow,
 } from './model.ts';
 import * as store from './store.ts';
@@ -70,12 +70,6 @@ const RANK: Record<OrganisationLevel, number> = { PROVINCE: 0, CITY: 1, COUNTY: 
 /** Mirrors the trigger organisations_path (0021): a level sits below its parent's. */
 export const levelBelow = (level: OrganisationLevel, parentLevel: OrganisationLevel): boolean => RANK[level] > RANK[parentLevel];
 
-function moveReason(text: string): string {
-  const reason = reasonOf('input.reason', text);
-  check('input.reason', textProblem(reason) ?? (characterCount(reason) > UNIT_MOVE_REASON_MAX ? `must be at most ${UNIT_MOVE_REASON_MAX} characters` : null));
-  return reason;
-}
-
 /**
  * The unit, locked until the commit as an update would (lockUnitForMove: a confirmation moves it), so
  * a proposal made while a move of the unit is confirmed waits and sees the unit where the move left
@@ -100,7 +94,7 @@ export async function proposeUnitMove(
   db: Db, actor: Actor, scope: Scope, input: { unitId: number; organisationId: number; reason: string },
 ): Promise<UnitMoveRow> {
   requireAdmin(actor, 'moveUnit');
-  const reason = moveReason(input.reason);
+  const reason = reasonOf('input.reason', input.reason);
   return inTransaction(db, async (tx) => {
     const unit = await unitToMove(tx, scope, input.unitId);
     const target = await organisationInScopeOrMissing(tx, scope, input.organisationId, 'input.organisationId');
@@ -164,7 +158,7 @@ export async function confirmUnitMove(db: Db, actor: Actor, scope: Scope, unitId
  */
 export async function withdrawUnitMove(db: Db, actor: Actor, scope: Scope, unitId: number, reasonText: string): Promise<UnitMoveRow> {
   requireAdmin(actor, 'withdrawUnitMove');
-  const reason = moveReason(reasonText);
+  const reason = reasonOf('input.reason', reasonText);
   return inTransaction(db, async (tx) => {
     if (!(await lockUnitInScope(tx, unitId, scope))) throw notFound('unit', 'input.unitId');
     const { move } = await openMoveInScope(tx, scope, unitId);

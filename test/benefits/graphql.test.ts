@@ -132,6 +132,9 @@ describe('review', () => {
 
   it('rejects with a reason and releases the amounts from the totals', async () => {
     expect((await totalsOf(db.pool, b.memberId))).toMatchObject({ INPATIENT: fen('24,000.00'), outOfPocket: fen('16,000.00'), claims: 1 });
+    // A reason is printed on the member's sealed notice: one too long for it is refused, nothing decided.
+    const long = await gw.query({ role: 'ADMIN', sub: 'admin-1' }, `mutation($id: ID!, $r: String!) { rejectClaim(input: { claimId: $id, reason: $r }) { claim { id } userErrors { field code message } } }`, { id: await claimGid(other), r: '理'.repeat(2_001) });
+    expect(long.data.rejectClaim).toEqual({ claim: null, userErrors: [{ field: 'input.reason', code: 'INVALID', message: 'input.reason: must be at most 2000 characters (2001 given)' }] });
     const res = await gw.query({ role: 'ADMIN', sub: 'admin-1' }, `mutation($id: ID!) { rejectClaim(input: { claimId: $id, reason: "not a covered stay" }) { claim { ${CLAIM} } } }`, { id: await claimGid(other) });
     expect(res.data.rejectClaim.claim).toMatchObject({ status: 'REJECTED', decisionReason: 'not a covered stay', decidedBy: 'admin-1' });
     expect(res.data.rejectClaim.claim.lines.every((l: any) => l.status === 'REJECTED')).toBe(true);
