@@ -20,7 +20,9 @@ export interface PreferencesInput {
 /**
  * A member's channels (the member's own decision: `memberId` comes from the token). SMS needs a
  * phone on record, WECHAT a bound openid (given now, or before); an empty list means told in the
- * hub only. The openid is encrypted at rest and never shown again; the audit names no openid.
+ * hub only, but for a bank account change, sent by SMS whatever is chosen here (planDeliveries): a
+ * stolen login cannot silence it. The openid is encrypted at rest and never shown again; the audit
+ * names no openid.
  */
 export async function setPreferences(db: Db, keys: PersonalDataKeys, actor: Actor, memberId: number, input: PreferencesInput): Promise<NotificationPreferencesRow> {
   const channels = [...new Set(input.channels)];

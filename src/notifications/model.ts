@@ -94,7 +94,10 @@ export interface DeliveryRow {
   updatedAt: Date;
 }
 
-/** What a worker needs to send one claimed delivery; `phone` and `openidEnc` are read only at send time. */
+/**
+ * What a worker needs to send one claimed delivery; `phone` and `openidEnc` are read only at send
+ * time, except a bank account change's phone: the one on record before the change, fixed with it.
+ */
 export interface ClaimedDelivery {
   id: number;
   channel: NotificationChannel;

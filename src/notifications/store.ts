@@ -9,6 +9,19 @@ import type {
 } from './model.ts';
 
 /**
+ * Where a BANK_ACCOUNT_CHANGED is sent by SMS whatever the member chose (`alert_phone`): the phone on
+ * record before the change, read in the transaction that made it. When that transaction changed the
+ * phone too (an insider giving their own phone with their own card), the old one is in its
+ * member_changes row (`at` is the transaction's time); otherwise it is the member's phone as it is.
+ */
+const phoneBeforeChangeSql = (memberId: string) => `(
+  SELECT CASE WHEN pc.id IS NULL THEN m.phone ELSE pc.before END
+    FROM members m
+    LEFT JOIN LATERAL (SELECT x.id, x.before FROM member_changes x
+                        WHERE x.member_id = m.id AND x.field = 'PHONE' AND x.at = now() ORDER BY x.id LIMIT 1) pc ON true
+   WHERE m.id = ${memberId})`;
+
+/**
  * SQL of the notifications domain. `recordNotifications` runs in the caller's transaction, so a
  * notification exists exactly when the decision it tells of commits; the same event recorded twice
  * (a retried job) is kept once.
@@ -16,9 +29,10 @@ import type {
 export async function recordNotifications(tx: Tx, rows: readonly NewNotification[]): Promise<void> {
   if (!rows.length) return;
   await tx.query(
-    `INSERT INTO notifications (member_id, kind, subject_type, subject_id, event_key, facts)
+    `INSERT INTO notifications (member_id, kind, subject_type, subject_id, event_key, facts, alert_phone)
      SELECT (n ->> 'memberId')::bigint, n ->> 'kind', n ->> 'subjectType', (n ->> 'subjectId')::bigint,
-            coalesce(n ->> 'eventKey', ''), n -> 'facts'
+            coalesce(n ->> 'eventKey', ''), n -> 'facts',
+            CASE WHEN n ->> 'kind' = 'BANK_ACCOUNT_CHANGED' THEN ${phoneBeforeChangeSql(`(n ->> 'memberId')::bigint`)} END
        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(n, i)
       ORDER BY i
      ON CONFLICT (kind, subject_type, subject_id, event_key) DO NOTHING`,
@@ -52,18 +66,21 @@ export async function recordPayoutNotifications(tx: Tx, kind: 'PAYOUT_PAID' | 'P
 
 /**
  * Turns up to `limit` unplanned notifications into deliveries on their members' channels: the
- * chosen ones, or SMS when the member chose nothing and has a phone. Locked rows are skipped, so
- * workers plan side by side. Returns how many notifications were planned.
+ * chosen ones, or SMS when the member chose nothing and has a phone. A bank account change goes by
+ * SMS to its `alert_phone` as well, whatever was chosen: a stolen login could choose no channel
+ * before it redirects the card. Locked rows are skipped, so workers plan side by side. Returns how
+ * many notifications were planned.
  */
 export async function planDeliveries(tx: Tx, limit: number): Promise<number> {
   const { rowCount } = await tx.query(
     `WITH due AS (
-       SELECT n.id, n.member_id FROM notifications n WHERE n.planned_at IS NULL ORDER BY n.id LIMIT $1 FOR UPDATE SKIP LOCKED),
+       SELECT n.id, n.member_id, n.alert_phone FROM notifications n WHERE n.planned_at IS NULL ORDER BY n.id LIMIT $1 FOR UPDATE SKIP LOCKED),
      chosen AS (
-       SELECT d.id, ch.channel
+       SELECT DISTINCT d.id, ch.channel
          FROM due d JOIN members m ON m.id = d.member_id
          LEFT JOIN notification_preferences np ON np.member_id = d.member_id
-        CROSS JOIN LATERAL unnest(coalesce(np.channels, CASE WHEN m.phone IS NOT NULL THEN ARRAY['SMS'] ELSE ARRAY[]::text[] END)) AS ch(channel)),
+        CROSS JOIN LATERAL unnest(coalesce(np.channels, CASE WHEN m.phone IS NOT NULL THEN ARRAY['SMS'] ELSE ARRAY[]::text[] END)
+                                  || CASE WHEN d.alert_phone IS NOT NULL THEN ARRAY['SMS'] ELSE ARRAY[]::text[] END) AS ch(channel)),
      planned AS (
        INSERT INTO notification_deliveries (notification_id, channel) SELECT id, channel FROM chosen
        ON CONFLICT (notification_id, channel) DO NOTHING)
@@ -80,7 +97,8 @@ const NOTIFICATION_COLUMNS = `n.id, n.member_id AS "memberId", n.kind, n.subject
  * Claims up to `limit` due deliveries: PENDING and UNKNOWN ones whose time has come, and SENDING
  * ones older than `staleMs` (their worker died mid-call). They become SENDING and the caller
  * commits before any channel is called. Only deliveries on `channels` (those configured). With each: its status before (`was`), the notification,
- * and the one address its channel needs.
+ * and the one address its channel needs: a bank account change's SMS goes to the phone fixed with it
+ * (`alert_phone`), any other to the member's phone now.
  */
 export async function claimDueDeliveries(tx: Tx, channels: readonly NotificationChannel[], limit: number, staleMs: number): Promise<ClaimedDelivery[]> {
   const { rows } = await tx.query<Omit<ClaimedDelivery, 'notification'> & { notification: NotificationRow }>(
@@ -94,7 +112,7 @@ export async function claimDueDeliveries(tx: Tx, channels: readonly Notification
        UPDATE notification_deliveries d SET status = 'SENDING', sending_since = now(), updated_at = now()
          FROM picked WHERE d.id = picked.id
        RETURNING d.id, d.channel, picked.was, d.attempts, d.notification_id)
-     SELECT c.id, c.channel, c.was, c.attempts, m.phone, np.wechat_openid_enc AS "openidEnc",
+     SELECT c.id, c.channel, c.was, c.attempts, coalesce(n.alert_phone, m.phone) AS phone, np.wechat_openid_enc AS "openidEnc",
             (SELECT to_jsonb(x) FROM (SELECT ${NOTIFICATION_COLUMNS} FROM notifications n WHERE n.id = c.notification_id) x) AS notification
        FROM claimed c JOIN notifications n ON n.id = c.notification_id JOIN members m ON m.id = n.member_id
        LEFT JOIN notification_preferences np ON np.member_id = n.member_id
@@ -277,15 +295,17 @@ export async function deliveriesByIds(db: Queryable, ids: readonly number[], sco
 /**
  * A roster import that replaced members' bank accounts tells each of them, in the import's
  * transaction: one BANK_ACCOUNT_CHANGED per recorded change (member_changes, keyed by its id, as
- * `updateMember` and the member's own change record it). A change the member did not make is what
- * it must hear of: an import is how a unit's insider could redirect a payout.
+ * `updateMember` and the member's own change record it), sent to the phone the member had before
+ * the import. A change the member did not make is what it must hear of: an import is how a unit's
+ * insider could redirect a payout.
  */
 export async function recordRosterBankAccountChanges(tx: Tx, importId: number): Promise<number> {
   const { rowCount } = await tx.query(
-    `INSERT INTO notifications (member_id, kind, subject_type, subject_id, event_key, facts)
+    `INSERT INTO notifications (member_id, kind, subject_type, subject_id, event_key, facts, alert_phone)
      SELECT c.member_id, 'BANK_ACCOUNT_CHANGED', 'Member', c.member_id, c.id::text,
             jsonb_build_object('changedAt', to_char(c.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                               'byMember', false, 'actorRole', c.role, 'firstAccount', c.before IS NULL)
+                               'byMember', false, 'actorRole', c.role, 'firstAccount', c.before IS NULL),
+            ${phoneBeforeChangeSql('c.member_id')}
        FROM member_changes c
       WHERE c.import_id = $1 AND c.field = 'BANK_ACCOUNT'
      ON CONFLICT (kind, subject_type, subject_id, event_key) DO NOTHING`,

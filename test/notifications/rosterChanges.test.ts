@@ -5,7 +5,9 @@ import { insertRunningRosterImport, insertUnits } from '../../src/members/store.
 import { demoSample, ROSTER_HEADER, rosterLine, type SampleMember } from '../../src/demo/sampleData.ts';
 import { withLuhnCheck } from '../../src/kernel/identifiers.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
+import { deliverDue } from '../../src/notifications/delivery.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { deliveryContext, simulatorSettings, startNotifySimulator } from './support.ts';
 
 /**
  * A roster import that replaces a member's bank account tells the member, like updateMember and
@@ -63,5 +65,24 @@ describe('a roster import that replaces bank accounts', () => {
     // Figures only: neither card number appears in what is stored for the channel.
     expect(JSON.stringify(notifications)).not.toContain(otherCard);
     expect(JSON.stringify(notifications)).not.toContain(redirected.bankCard);
+  });
+
+  it('a row giving a new phone with the new card: the member is told on the phone it had before the import', async () => {
+    const { units, members } = demoSample(4);
+    await insertUnits(db.pool, units);
+    const member = members[3]!;
+    await importLines([member]);
+    const insiderPhone = '13700000003';
+    const insiderCard = withLuhnCheck(member.bankCard.slice(0, 6) + '8'.repeat(member.bankCard.length - 7));
+    await importLines([{ ...member, phone: insiderPhone, bankCard: insiderCard }]);
+
+    const sim = await startNotifySimulator();
+    try {
+      await deliverDue(deliveryContext(db.pool, simulatorSettings(sim)));
+      const told = sim.messages().filter((m) => m.to === member.phone || m.to === insiderPhone);
+      expect(told.map((m) => [m.to, m.request.TemplateCode])).toEqual([[member.phone, 'SMS_MAH_BANK_ACCOUNT_CHANGED']]);
+    } finally {
+      await sim.close();
+    }
   });
 });

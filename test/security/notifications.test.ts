@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
+import { withLuhnCheck } from '../../src/kernel/identifiers.ts';
+import { deliverDue } from '../../src/notifications/delivery.ts';
 import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
-import { record, seedPerson, type TestMember } from '../notifications/support.ts';
+import { deliveryContext, record, seedPerson, simulatorSettings, startNotifySimulator, type TestMember } from '../notifications/support.ts';
 import { fujianTree, placeUnit } from '../organisations/support.ts';
 
 /**
  * Notifications as an attacker tries them: another member's notifications and preferences, the
  * member's own unit reading them, a member retrying deliveries, the bound openid read back, a
- * notification forged through the API, oversized or malformed preferences.
+ * notification forged through the API, oversized or malformed preferences, a bank account change
+ * kept from the member (its channels chosen away first, or the phone changed with the card).
  */
 const started = lazyTestGateway();
 const OPENID = 'oSecretOpenid_0123456789abcd';
@@ -198,5 +201,68 @@ describe('deliveries and the outbox', () => {
     expect(touching).toEqual(['retryNotificationDelivery', 'setMyNotificationPreferences']);
     const forged = await gw.query({ role: 'ADMIN' }, `mutation { createNotification(input: { kind: PAYOUT_PAID }) { notification { id } } }`);
     expect(forged.errors?.[0]?.message).toMatch(/createNotification/);
+  });
+});
+
+describe('the bank account alert reaches the member', () => {
+  const CHANGE = `mutation($input: ChangeMyBankAccountInput!) { changeMyBankAccount(input: $input) { member { id } userErrors { field code message } } }`;
+  const UPDATE = `mutation($input: UpdateMemberInput!) { updateMember(input: $input) { member { id } userErrors { field code message } } }`;
+  const BANK = '102397000011';
+  const card = (n: number) => withLuhnCheck(`62220291${String(n).padStart(10, '0')}`);
+
+  /** One worker round against a fresh simulator: what each phone or openid received, by template. */
+  async function deliveredTo(...to: string[]) {
+    const { db, gw } = await started();
+    const sim = await startNotifySimulator();
+    try {
+      // The gateway's key: the openids the members bound through it.
+      await deliverDue({ ...deliveryContext(db.pool, simulatorSettings(sim)), keys: gw.keys });
+      return sim.messages().filter((x) => to.includes(x.to)).map((x) => ({ channel: x.channel, to: x.to, template: x.request.TemplateCode ?? x.request.template_id }));
+    } finally {
+      await sim.close();
+    }
+  }
+
+  it('a stolen login that chose no channel, or WeChat with its own openid, before changing the card: the SMS still goes to the phone on record', async () => {
+    const { db, gw } = await started();
+    const silenced = await seedPerson(db.pool);
+    const steered = await seedPerson(db.pool);
+    const chosen = [
+      await gw.query(memberToken(silenced), SET_PREFERENCES, { input: { channels: [] } }),
+      await gw.query(memberToken(steered), SET_PREFERENCES, { input: { channels: ['WECHAT'], wechatOpenid: OPENID } }),
+    ];
+    for (const answer of chosen) expect(answer.data.setMyNotificationPreferences.userErrors).toEqual([]);
+    for (const [i, m] of [silenced, steered].entries()) {
+      const changed = await gw.query(memberToken(m), CHANGE, { input: { accountHolderName: m.name, cardNumber: card(100 + i), bankCode: BANK } });
+      expect(changed.data.changeMyBankAccount.userErrors).toEqual([]);
+    }
+    const sms = { channel: 'SMS', template: 'SMS_MAH_BANK_ACCOUNT_CHANGED' };
+    const delivered = await deliveredTo(silenced.phone!, steered.phone!, OPENID);
+    expect(delivered).toHaveLength(3);
+    expect(delivered).toEqual(expect.arrayContaining([
+      { ...sms, to: silenced.phone }, { ...sms, to: steered.phone }, expect.objectContaining({ channel: 'WECHAT', to: OPENID }),
+    ]));
+    const { rows } = await db.pool.query(
+      `SELECT n.member_id AS "memberId", d.channel, d.status FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id
+        WHERE n.member_id = ANY($1::bigint[]) ORDER BY n.member_id, d.channel`, [[silenced.id, steered.id]]);
+    expect(rows).toEqual([
+      { memberId: silenced.id, channel: 'SMS', status: 'SENT' },
+      { memberId: steered.id, channel: 'SMS', status: 'SENT' }, { memberId: steered.id, channel: 'WECHAT', status: 'SENT' },
+    ]);
+  });
+
+  it('the unit operator changing the member\'s phone and card in one updateMember: the alert goes to the old phone, never the new one', async () => {
+    const { db, gw } = await started();
+    const m = await seedPerson(db.pool);
+    const operatorPhone = '13700000001';
+    const operator = { role: 'UNIT_OPERATOR' as const, unit: m.unitCreditCode, sub: 'operator-insider' };
+    const updated = await gw.query(operator, UPDATE, {
+      input: { memberId: toGlobalId('Member', m.id), phone: operatorPhone, bankAccount: { cardNumber: card(200), bankCode: BANK } },
+    });
+    expect(updated.data.updateMember.userErrors).toEqual([]);
+    // The phone changed again before the worker ran: the alert still goes where the member was.
+    const again = await gw.query(operator, UPDATE, { input: { memberId: toGlobalId('Member', m.id), phone: '13700000002' } });
+    expect(again.data.updateMember.userErrors).toEqual([]);
+    expect(await deliveredTo(m.phone!, operatorPhone, '13700000002')).toEqual([{ channel: 'SMS', to: m.phone, template: 'SMS_MAH_BANK_ACCOUNT_CHANGED' }]);
   });
 });
