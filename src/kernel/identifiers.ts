@@ -44,16 +44,24 @@ export function bankCodeProblem(value: string): string | null {
   return /^\d{12}$/.test(value) ? null : 'must be the 12-digit CNAPS bank code';
 }
 
-/** A bank card or account number: 12 to 30 digits, Luhn-checked when it looks like a card (16-19 digits). */
 /** `6222021234567890123` -> `6222 **** **** 0123`: bank and last four only, as on a receipt. */
 export function maskBankCard(card: string): string {
   return `${card.slice(0, 4)} **** **** ${card.slice(-4)}`;
 }
 
+/** A bank card or account number: 12 to 30 digits, Luhn-checked when it looks like a card (16-19 digits). */
 export function bankCardProblem(value: string): string | null {
   if (!/^\d{12,30}$/.test(value)) return 'must be 12 to 30 digits';
   if (value.length >= 16 && value.length <= 19 && !luhnValid(value)) return 'card number check digit (Luhn) is wrong';
   return null;
+}
+
+/**
+ * A bank's reference as it is compared with one a clerk typed from the bank's advice: without
+ * surrounding spaces or letter case (the stores compare `upper(reference)` with it).
+ */
+export function bankReferenceKey(reference: string): string {
+  return reference.trim().toUpperCase();
 }
 
 /** Mainland mobile (1 + 10 digits) or a landline with area code. */

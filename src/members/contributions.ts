@@ -1,8 +1,10 @@
 import type { Tx } from '../kernel/transaction.ts';
 import { conflict } from '../kernel/errors.ts';
+import { bankReferenceKey } from '../kernel/identifiers.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { CONTRIBUTION_FEN, type ContributionStatus, type PlanType } from './model.ts';
 import { insertContributionPayment, lockContributionPayments } from './store.ts';
+import { paymentsCountingBooking } from './store/contributionPayments.ts';
 import type { EnrolmentCoverageFigures } from './store/coverage.ts';
 
 /**
@@ -64,6 +66,12 @@ export async function applyManualPayment(
 ): Promise<void> {
   const { unitId, planYear, amountFen, reference, paidOn } = payment;
   await lockContributionPayments(tx, 'exclusive');
+  // The transfer may be counted already under another spelling of its reference, or by reconciliation under one derived from it.
+  const counted = await paymentsCountingBooking(tx, bankReferenceKey(reference));
+  if (counted.length > 0) {
+    const payments = counted.map((p) => `${p.reference} (${p.source === 'BANK' ? "from the bank's statement" : 'by hand'})`).join(', ');
+    throw conflict(`input.reference: the transfer ${reference} is already counted as contribution: ${payments}`, 'input.reference');
+  }
   const recorded = await insertContributionPayment(tx, { unitId, planYear, amountFen, reference, paidOn, source: 'MANUAL', recordedBy: actor.subject });
   if (!recorded) throw conflict(`input.reference: a payment with reference ${reference} is already recorded`, 'input.reference');
   await recordAudit(tx, actor, {

@@ -3,6 +3,7 @@ import { inTransaction } from '../db/pool.ts';
 import { contributionFigures, insertBankContributionPayments, learnUnitPayerAccounts, lockContributionPayments, recordedContributionReferences } from '../members/store.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { analyzePayouts } from '../payouts/store/payouts.ts';
+import { bankReferenceKey } from '../kernel/identifiers.ts';
 import { amountRuleAmounts, contributionReferences, matchEntries } from './matching/matcher.ts';
 import { dailyProof, missingDebits, type DailyProof } from './matching/proof.ts';
 import { exceptionKey, type EntryToMatch, type ExceptionFinding, type MatchBook, type MatchDecision, type MatchOutcome, type RecordedPayment } from './matching/types.ts';
@@ -148,13 +149,14 @@ async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[
 }
 
 /**
- * Payments recorded by hand under these bank references that no credit matched yet, read under the
- * shared contribution-payment lock, held until the caller commits: a clerk's payment recorded after
- * this read waits, so it is never missed here and counted again under a reference of the caller's.
+ * Payments recorded by hand under these bank references (as the matcher compares them: any case)
+ * that no credit matched yet, read under the shared contribution-payment lock, held until the
+ * caller commits: a clerk's payment recorded after this read waits, so it is never missed here and
+ * counted again under a reference of the caller's.
  */
 export async function lockedRecordedPayments(tx: Tx, references: readonly string[]): Promise<RecordedPayment[]> {
   await lockContributionPayments(tx, 'shared');
-  return store.unmatchedRecordedPayments(tx, references);
+  return store.unmatchedRecordedPayments(tx, unique(references.map(bankReferenceKey)));
 }
 
 interface WrittenOutcome {
@@ -207,9 +209,12 @@ export async function recordContributionPayments(
     return perEntry.get(m.entryId) === 1 && m.txIndex === 0 ? reference : `${reference}/${m.planYear}`;
   });
   const taken = await recordedContributionReferences(tx, unique(wanted));
+  // Two transactions of a batch booking paying the same unit's year want one reference: neither takes it.
+  const wantedTwice = new Set(wanted.filter((r, i) => r !== undefined && wanted.indexOf(r) !== i));
   const references = fresh.map((m, i) => {
     const reference = wanted[i];
-    return reference !== undefined && reference.length <= 35 && !taken.has(reference) ? reference : `HUB-E${m.entryId}-${m.txIndex}-${m.planYear}`;
+    return reference !== undefined && reference.length <= 35 && !taken.has(reference) && !wantedTwice.has(reference)
+      ? reference : `HUB-E${m.entryId}-${m.txIndex}-${m.planYear}`;
   });
   const byReference = await insertBankContributionPayments(
     tx, fresh.map((m, i) => ({ unitId: m.unitId, planYear: m.planYear, amountFen: m.amountFen, reference: references[i]!, paidOn: entries.get(m.entryId)!.bookingDate })), recordedBy,

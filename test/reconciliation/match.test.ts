@@ -208,6 +208,24 @@ describe('credits: returns and contributions', () => {
     expect(outcome.matches).toEqual([{ kind: 'CONTRIBUTION', entryId: credit.id, txIndex: 0, rule: 'RECORDED_PAYMENT', amountFen: 480_000, unitId: 7, planYear: 2024, recordedPaymentId: 55 }]);
   });
 
+  it('credits nothing under a recorded payment\'s bank reference (in any letter case) that does not fit it: another amount, a batch booking\'s transactions', () => {
+    const recordedPayments = [
+      { id: 56, reference: 'simc2', unitId: 7, planYear: 2024, amountFen: 100_000 },
+      { id: 57, reference: 'SIMC3', unitId: 7, planYear: 2024, amountFen: 100_000 },
+      { id: 58, reference: 'simc4', unitId: 7, planYear: 2024, amountFen: 100_000 },
+    ];
+    const quoted = { remittanceInfo: [`MAH2024${UNIT_CODE}`] };
+    const other = entry('CRDT', 200_000, [quoted], { accountServicerRef: 'SIMC2' });
+    const batch = entry('CRDT', 200_000, [{ ...quoted, amountFen: 100_000 }, { ...quoted, amountFen: 100_000 }], { accountServicerRef: 'simc3' });
+    const fits = entry('CRDT', 100_000, [quoted], { accountServicerRef: 'SIMC4' });
+    const outcome = matchEntries([other, batch, fits], book({ units, contributions, recordedPayments }));
+    expect(outcome.matches).toEqual([{ kind: 'CONTRIBUTION', entryId: fits.id, txIndex: 0, rule: 'RECORDED_PAYMENT', amountFen: 100_000, unitId: 7, planYear: 2024, recordedPaymentId: 58 }]);
+    expect(outcome.exceptions.map((e) => [e.kind, e.entryId, e.txIndex, e.evidence.expectedFen, (e.evidence.recordedPayments as { id: number }[]).map((p) => p.id)])).toEqual([
+      ['AMOUNT_MISMATCH', other.id, 0, 100_000, [56]], ['AMOUNT_MISMATCH', batch.id, 1, 100_000, [57]], ['AMOUNT_MISMATCH', batch.id, 2, 100_000, [57]],
+    ]);
+    expect(outcome.exceptions[1]!.evidence.reason).toMatch(/SIMC3 \(payment 57, plan year 2024, 1000\.00\).* in transaction 1 of a batch booking/);
+  });
+
   it('reads references written with full-width characters and finds each once', () => {
     expect(contributionReferences([`ＭＡＨ2025${UNIT_CODE} 再付 MAH2025${UNIT_CODE}`])).toEqual([{ planYear: 2025, creditCode: UNIT_CODE }]);
   });

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tx } from '../../src/kernel/transaction.ts';
 import { inTransaction } from '../../src/db/pool.ts';
-import { applyManualPayment } from '../../src/members/contributions.ts';
+import { applyManualPayment, contributionReference } from '../../src/members/contributions.ts';
+import { contributionFigures } from '../../src/members/store.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
+import { seedEnrolment, seedMember } from '../benefits/seed.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed, owingUnit } from './support.ts';
 
 /**
@@ -73,5 +75,89 @@ describe('a payment recorded by hand before a person matches the credit', () => 
       [unit.id],
     );
     expect(rows).toEqual([{ reference: credit.accountServicerRef, source: 'MANUAL', planYear: 2025, amountFen: unit.owedFen, rule: 'MANUAL' }]);
+  });
+});
+
+describe('a transfer counted from the statement, then typed in by hand from the bank\'s advice', () => {
+  // Reconciliation keeps a transfer paying two plan years as `<reference>/<year>`, or under a reference of the entry's where that would not fit 35 characters.
+  const cases = [
+    { name: 'kept as <reference>/<year>', day: '2025-06-05', reference: undefined, kept: (r: string, _entryId: number, year: number) => `${r}/${year}` },
+    { name: 'kept under the entry\'s reference', day: '2025-06-06', reference: 'BOC35050020250606000000000000000001', kept: (_r: string, entryId: number, year: number) => `HUB-E${entryId}-0-${year}` },
+  ];
+  it.each(cases)('is refused on input.reference, in any letter case: one transfer paying two plan years stays paid once ($name)', async ({ day, reference: bankReference, kept }) => {
+    // 100 CNY owed for 2024 and 100 for 2025, paid in one transfer quoting both references.
+    const unit = await owingUnit(db.pool, 1, 2024);
+    await seedEnrolment(db.pool, await seedMember(db.pool, unit.id), unit.id, { year: 2025 });
+    const credit = bookedEntry('CRDT', 20_000, day, {
+      details: [{ remittanceInfo: [`${unit.reference} ${contributionReference(unit.creditCode, 2025)}`] }], ...(bankReference ? { accountServicerRef: bankReference } : {}),
+    });
+    await importConfirmed(db.pool, handStatement(day, 100_000_000, [credit]));
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 1, matched: 1, exceptions: 0 });
+    const reference = credit.accountServicerRef!;
+    const { rows: [entry] } = await db.pool.query<{ id: number }>('SELECT id FROM statement_entries WHERE account_servicer_ref = $1', [reference]);
+    const [for2024, for2025] = [kept(reference, entry!.id, 2024), kept(reference, entry!.id, 2025)];
+
+    for (const typed of [reference, reference.toLowerCase()]) {
+      const payment = { unitId: unit.id, planYear: 2025, amountFen: 10_000, reference: typed, paidOn: day };
+      await expect(inTransaction(db.pool, (tx) => applyManualPayment(tx, CLERK, payment))).rejects.toMatchObject({
+        code: 'CONFLICT', field: 'input.reference', message: expect.stringContaining(`${for2024} (from the bank's statement), ${for2025} (from the bank's statement)`),
+      });
+    }
+    const { rows } = await db.pool.query('SELECT reference, source, plan_year AS "planYear" FROM contribution_payments WHERE unit_id = $1 ORDER BY plan_year', [unit.id]);
+    expect(rows).toEqual([{ reference: for2024, source: 'BANK', planYear: 2024 }, { reference: for2025, source: 'BANK', planYear: 2025 }]);
+    expect(await contributionFigures(db.pool, [{ unitId: unit.id, planYear: 2024 }, { unitId: unit.id, planYear: 2025 }]))
+      .toMatchObject([{ owedFen: 10_000, paidFen: 10_000 }, { owedFen: 10_000, paidFen: 10_000 }]);
+  });
+});
+
+describe('a credit under a reference a clerk recorded by hand that does not fit the recorded payment', () => {
+  // The clerk recorded 100 CNY of the 300 owed for 2025 under the bank's reference; the bank's booking is otherwise.
+  const cases = [
+    { name: 'another amount', day: '2025-06-09', typed: (r: string) => r, transactions: [{ amountFen: 20_000, planYear: 2025 }] },
+    { name: 'another amount, the reference typed in another letter case', day: '2025-06-10', typed: (r: string) => r.toLowerCase(), transactions: [{ amountFen: 20_000, planYear: 2025 }] },
+    {
+      name: 'a batch booking whose first transaction is the recorded amount', day: '2025-06-11', typed: (r: string) => r,
+      transactions: [{ amountFen: 10_000, planYear: 2025 }, { amountFen: 10_000, planYear: 2024 }],
+    },
+  ];
+  it.each(cases)('is not credited again but an exception naming the payment: $name', async ({ day, typed, transactions }) => {
+    const unit = await owingUnit(db.pool, 3);
+    await seedEnrolment(db.pool, await seedMember(db.pool, unit.id), unit.id, { year: 2024 });
+    const details = transactions.map((t) => ({ ...(transactions.length > 1 ? { amountFen: t.amountFen } : {}), remittanceInfo: [contributionReference(unit.creditCode, t.planYear)] }));
+    const credit = bookedEntry('CRDT', transactions.reduce((sum, t) => sum + t.amountFen, 0), day, { details });
+    const reference = typed(credit.accountServicerRef!);
+    await inTransaction(db.pool, (tx) => applyManualPayment(tx, CLERK, { unitId: unit.id, planYear: 2025, amountFen: 10_000, reference, paidOn: day }));
+    const { rows: [recorded] } = await db.pool.query<{ id: number }>('SELECT id FROM contribution_payments WHERE reference = $1', [reference]);
+    await importConfirmed(db.pool, handStatement(day, 100_000_000, [credit]));
+
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 1, matched: 0, exceptions: transactions.length });
+    expect(await contributionFigures(db.pool, [{ unitId: unit.id, planYear: 2024 }, { unitId: unit.id, planYear: 2025 }]))
+      .toMatchObject([{ owedFen: 10_000, paidFen: 0 }, { owedFen: 30_000, paidFen: 10_000 }]);
+    const { rows: exceptions } = await db.pool.query(
+      `SELECT x.kind, x.status, x.tx_index AS "txIndex", x.evidence->'recordedPayments' AS recorded, x.evidence->>'reason' AS reason
+         FROM reconciliation_exceptions x JOIN statement_entries e ON e.id = x.entry_id WHERE e.account_servicer_ref = $1 ORDER BY x.tx_index`,
+      [credit.accountServicerRef],
+    );
+    expect(exceptions).toEqual(transactions.map((_, i) => ({
+      kind: 'AMOUNT_MISMATCH', status: 'OPEN', txIndex: transactions.length > 1 ? i + 1 : 0,
+      recorded: [{ id: recorded!.id, reference, unitId: unit.id, planYear: 2025, amountFen: 10_000 }], reason: expect.stringContaining(`${reference} (payment ${recorded!.id}`),
+    })));
+  });
+});
+
+describe('a batch booking whose transactions pay the same unit\'s plan year', () => {
+  it('is credited once per transaction under references derived from the entry, and the run completes', async () => {
+    const day = '2025-06-12';
+    const unit = await owingUnit(db.pool, 3);
+    // Two transfers of one unit's union paying 2025 in parts, booked by the bank as one entry.
+    const details = [10_000, 20_000].map((amountFen) => ({ amountFen, remittanceInfo: [unit.reference] }));
+    const credit = bookedEntry('CRDT', 30_000, day, { details });
+    await importConfirmed(db.pool, handStatement(day, 100_000_000, [credit]));
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 1, exceptions: 0 });
+    const { rows } = await db.pool.query(
+      `SELECT cp.reference, cp.amount_fen AS "amountFen" FROM contribution_payments cp WHERE cp.unit_id = $1 ORDER BY cp.amount_fen`, [unit.id]);
+    expect(rows.map((r) => r.amountFen)).toEqual([10_000, 20_000]);
+    expect(rows.every((r) => r.reference.startsWith('HUB-E'))).toBe(true);
+    expect(await contributionFigures(db.pool, [{ unitId: unit.id, planYear: 2025 }])).toMatchObject([{ owedFen: 30_000, paidFen: 30_000 }]);
   });
 });

@@ -3,7 +3,7 @@ import {
   type BankEntry, type EntryState, type EntryToMatch, type EntryTransaction, type ExceptionFinding, type ExceptionKind, type ExpectedPayout,
   type MatchBook, type MatchDecision, type MatchOutcome, type MatchRule, type RecordedPayment,
 } from './types.ts';
-import { maskBankCard } from '../../kernel/identifiers.ts';
+import { bankReferenceKey, maskBankCard } from '../../kernel/identifiers.ts';
 import { fenToCny } from '../../kernel/money.ts';
 import { dayNumber } from '../../kernel/time.ts';
 
@@ -14,9 +14,10 @@ import { dayNumber } from '../../kernel/time.ts';
  *
  * Debits pay payouts: by EndToEndId, then the bank's reference (AcctSvcrRef from its pain.002),
  * then a batch booking (one debit for a whole PmtInf), then amount + date window + payee name.
- * Credits are returns (退票) of payouts, by EndToEndId, or units' contributions: by the reference
- * the unit was told to quote (`MAH<year><credit code>`, several years in one transfer allowed),
- * by a recorded payment's bank reference, then amount + an account the unit paid from before.
+ * Credits are returns (退票) of payouts, by EndToEndId, or units' contributions: by a recorded
+ * payment's bank reference (a credit under one that does not fit it is a person's call, never a
+ * second payment), then by the reference the unit was told to quote (`MAH<year><credit code>`,
+ * several years in one transfer allowed), then amount + an account the unit paid from before.
  * What does not match is an exception with the evidence a person needs.
  */
 
@@ -157,7 +158,8 @@ class Matcher {
   private readonly contributions = new Map<string, { owedFen: number; paidFen: number }>();
   private readonly yearsOfUnit = new Map<number, number[]>();
   private readonly unitsOfPayer = new Map<string, Set<number>>();
-  private readonly recorded = new Map<string, RecordedPayment>();
+  /** Payments recorded by hand and not matched yet, by `bankReferenceKey` of their reference. */
+  private readonly recorded = new Map<string, RecordedPayment[]>();
   private readonly learnedPayers: { account: string; unitId: number }[] = [];
 
   constructor(book: MatchBook, private readonly options: MatchOptions) {
@@ -176,7 +178,7 @@ class Matcher {
       push(this.yearsOfUnit, c.unitId, c.planYear);
     }
     for (const payer of book.payers) this.addPayer(payer.account, payer.unitId);
-    for (const payment of book.recordedPayments) this.recorded.set(payment.reference, payment);
+    for (const payment of book.recordedPayments) push(this.recorded, bankReferenceKey(payment.reference), payment);
   }
 
   run(entries: readonly EntryToMatch[]): MatchOutcome {
@@ -358,12 +360,9 @@ class Matcher {
     const evidence = transactionEvidence(tx);
     const payer = details?.debtor?.account;
 
-    const recorded = tx.index === 0 && entry.entry.accountServicerRef !== undefined ? this.recorded.get(entry.entry.accountServicerRef) : undefined;
-    if (recorded && recorded.amountFen === amountFen) {
-      // Already recorded by hand from the bank's advice: this is that payment, counted once.
-      this.recorded.delete(recorded.reference);
-      return { matches: [contribution(tx, 'RECORDED_PAYMENT', recorded.unitId, recorded.planYear, amountFen, recorded.id)] };
-    }
+    const reference = entry.entry.accountServicerRef;
+    const recorded = reference === undefined ? undefined : this.recorded.get(bankReferenceKey(reference));
+    if (recorded) return this.recordedCredit(tx, recorded);
 
     const references = contributionReferences([...(details?.remittanceInfo ?? []), ...(entry.entry.additionalInfo ? [entry.entry.additionalInfo] : [])]);
     if (references.length > 0) {
@@ -395,6 +394,27 @@ class Matcher {
     }
     return exception('UNKNOWN_CREDIT', amountFen, null, {
       ...evidence, reason: units && units.size > 1 ? 'no reference, and several units pay from this account' : 'no contribution reference and no known payer account',
+    });
+  }
+
+  /**
+   * A credit of a booking a clerk recorded by hand from the bank's advice. The whole entry of the
+   * recorded amount is that payment, counted once; anything else (another amount, a transaction of
+   * a batch booking, several payments under the reference) is a person's call, since crediting it
+   * as well would count the transfer twice.
+   */
+  private recordedCredit(tx: Transaction, recorded: RecordedPayment[]): Result {
+    const payment = recorded.length === 1 ? recorded[0]! : undefined;
+    if (payment && tx.index === 0 && payment.amountFen === tx.amountFen) {
+      this.recorded.delete(bankReferenceKey(payment.reference));
+      return { matches: [contribution(tx, 'RECORDED_PAYMENT', payment.unitId, payment.planYear, tx.amountFen, payment.id)] };
+    }
+    const recordedFen = recorded.reduce((sum, p) => sum + p.amountFen, 0);
+    const payments = recorded.map((p) => `${p.reference} (payment ${p.id}, plan year ${p.planYear}, ${fenToCny(p.amountFen)})`).join(', ');
+    return exception('AMOUNT_MISMATCH', tx.amountFen, null, {
+      ...transactionEvidence(tx), expectedFen: recordedFen, recordedPayments: recorded,
+      reason: `the transfer is recorded by hand already: ${payments}; the bank credited ${fenToCny(tx.amountFen)}`
+        + `${tx.index > 0 ? ` in transaction ${tx.index} of a batch booking` : ''}: a person decides what it pays, counting that payment once`,
     });
   }
 

@@ -212,13 +212,13 @@ export async function contributionYears(tx: Tx, unitIds: readonly number[]): Pro
   return rows;
 }
 
-/** Payments recorded (by hand) with one of these bank references that no credit matched yet. */
-export async function unmatchedRecordedPayments(tx: Tx, references: readonly string[]): Promise<RecordedPayment[]> {
+/** Payments recorded (by hand) under one of these bank references (`bankReferenceKey`s: any case) that no credit matched yet. */
+export async function unmatchedRecordedPayments(tx: Tx, referenceKeys: readonly string[]): Promise<RecordedPayment[]> {
   const { rows } = await tx.query<RecordedPayment>(
     `SELECT cp.id, cp.reference, cp.unit_id AS "unitId", cp.plan_year AS "planYear", cp.amount_fen AS "amountFen"
        FROM contribution_payments cp
-      WHERE cp.reference = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.contribution_payment_id = cp.id)`,
-    [references],
+      WHERE upper(cp.reference) = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.contribution_payment_id = cp.id)`,
+    [referenceKeys],
   );
   return rows;
 }
