@@ -5806,7 +5806,11 @@ export type SetEnrolmentTargetPayload = {
 
 /** A member's choice of channels. */
 export type SetMyNotificationPreferencesInput = {
-  /** The channels to be told on (SMS needs a phone number on record, WECHAT a bound openid); empty: the hub only. */
+  /**
+   * The channels to be told on (SMS needs a phone number on record, WECHAT a bound openid); empty: the
+   * hub only. A change of the member's bank account is sent by SMS as well, whatever is chosen here, to
+   * the phone on record before the change.
+   */
   channels: Array<NotificationChannel>;
   /**
    * A WeChat openid to bind (kept encrypted, never shown again); null unbinds it (then WECHAT cannot be
