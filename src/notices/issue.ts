@@ -15,7 +15,7 @@ import { decryptBytes, encryptBytes, type PersonalDataKeys } from '../privacy/pe
 import type { Seal } from '../seals/cms/seal.ts';
 import { noticeFonts } from './font.ts';
 import {
-  APPEAL_STATUS_ZH, APPLICATION_STATUS_ZH, CLAIM_STATUS_ZH, isNoticeKind, RETURN_REASON_ZH, NOTICE_TITLES, noticeNumber, PAYOUT_STATUS_ZH,
+  APPEAL_STATUS_ZH, APPLICATION_STATUS_ZH, CLAIM_STATUS_ZH, isNoticeKind, RETURN_REASON_ZH, noticeNumber, noticeTitle, PAYMENT_OUTCOME_ZH,
   type NoticeContent, type NoticeRow, type NoticeKind,
 } from './model.ts';
 import { renderNotice } from './render.ts';
@@ -55,7 +55,7 @@ export async function issueNotice(db: Db, settings: NoticeSettings, notification
   const number = noticeNumber(planYearOf(source.createdAt), notificationId);
   const content = await noticeContent(db, settings, source, kind, number, now);
   const pdf = await sealPdf(await renderNotice(content, noticeFonts()), settings.seal, now, {
-    name: settings.unionName, reason: `${number} ${NOTICE_TITLES[kind]}`, location: settings.unionName,
+    name: settings.unionName, reason: `${number} ${content.title}`, location: settings.unionName,
   });
   const sha256 = createHash('sha256').update(pdf).digest();
   return inTransaction(db, async (tx) => {
@@ -87,7 +87,9 @@ export async function issuePendingNotices(
 async function noticeContent(
   db: Queryable, settings: NoticeSettings, source: store.NoticeSourceRow, kind: NoticeKind, number: string, now: Date,
 ): Promise<NoticeContent> {
-  const payout = source.subjectType === 'Payout' ? await store.payoutForNotice(db, source.subjectId) : null;
+  const payout = source.subjectType === 'Payout' ? await store.paymentForNotice(db, source.notificationId) : null;
+  // Every payment notification names its attempt (src/notifications/store.ts): without it there is no payment to tell of.
+  if (source.subjectType === 'Payout' && !payout) throw new Error(`notification ${source.notificationId}: the payment attempt it tells of is not recorded`);
   const appeal = source.subjectType === 'Appeal' ? await store.appealForNotice(db, source.subjectId) : null;
   const application = source.subjectType === 'Application' ? await store.applicationForNotice(db, source.subjectId) : null;
   const claimId = source.subjectType === 'Claim' ? source.subjectId : payout?.claimId ?? appeal?.claimId ?? null;
@@ -96,26 +98,14 @@ async function noticeContent(
   if ([claim, payout, appeal, application].some((row) => row && row.memberId !== source.memberId)) {
     throw new Error(`notification ${source.notificationId}: its subject belongs to another member`);
   }
+  const condolence = payout !== null && payout.claimId === null;
   return {
-    number, kind, title: NOTICE_TITLES[kind], unionName: settings.unionName, appealPeriodDays: settings.appealPeriodDays, issuedOn: chinaToday(now),
+    number, kind, title: noticeTitle(kind, condolence), unionName: settings.unionName,
+    // An appeal's decision is final here, and a condolence payment (慰问金) had no 核定 to review: neither offers an appeal.
+    appealPeriodDays: kind === 'APPEAL_DECIDED' || condolence ? null : settings.appealPeriodDays,
+    issuedOn: chinaToday(now),
     member: { name: source.memberName, idNumberMasked: source.idNumberMasked, unitName: source.unitName },
-    claim: claim && {
-      reference: `C${claim.id}`,
-      settledOn: chinaToday(claim.setlTime),
-      stay: claim.hospital && claim.stayFrom && claim.stayTo ? { hospital: claim.hospital, from: claim.stayFrom, to: claim.stayTo } : null,
-      medicalTotalFen: claim.medfeeSumamt, fundPaidFen: claim.fundPaySumamt, personalPartFen: claim.psnPartAmt,
-      ownPayFen: claim.fulamtOwnpayAmt, overLimitFen: claim.overlmtSelfpay,
-      status: CLAIM_STATUS_ZH[claim.status] ?? claim.status,
-      lines: claim.lines.map((l) => ({
-        programme: PROGRAMME_LABELS[l.programme as Programme]?.zh ?? l.programme,
-        amountFen: l.adjustedFen ?? l.amountFen,
-        calculation: localizedText(l.explanation).zh,
-        adjustment: l.adjustedFen === null ? null : `经审核调整为 ${fenToCnyGrouped(l.adjustedFen)} 元：${l.adjustmentReason ?? ''}`,
-      })),
-      totalFen: claim.totalFen,
-      reasons: claim.reasons.map((r) => localizedText(r).zh),
-      decisionReason: claim.decisionReason,
-    },
+    claim: claim && claimContent(kind, source.facts, claim),
     application: application && {
       hospital: application.hospital, from: application.stayFrom, to: application.stayTo, medicalTotalFen: application.medfeeSumamt,
       status: APPLICATION_STATUS_ZH[application.status] ?? application.status,
@@ -124,12 +114,53 @@ async function noticeContent(
     },
     appeal: appeal && { status: APPEAL_STATUS_ZH[appeal.status] ?? appeal.status, decisionReason: appeal.decisionReason },
     payout: payout && {
-      amountFen: payout.amountFen, cardMasked: source.bankCardMasked,
-      status: PAYOUT_STATUS_ZH[payout.status] ?? payout.status,
-      paidOn: payout.paidAt && chinaToday(payout.paidAt),
-      reason: payout.statusReason,
+      amountFen: payout.amountFen, cardMasked: payout.cardMasked, outcome: PAYMENT_OUTCOME_ZH[kind] ?? kind,
+      // Recorded in the transaction that applied the bank's answer: the notification's time is the answer's.
+      answeredOn: chinaToday(source.createdAt),
+      // The bank's reason for a refusal or return; a paid attempt returned later carries the return's, not the payment's.
+      reason: kind === 'PAYOUT_PAID' ? null : [payout.reasonCode, payout.reason].filter(Boolean).join(' ') || null,
     },
     facts: claim || payout || application ? [] : factLines(source.facts),
+  };
+}
+
+/** What a decision's notification recorded of the claim: the status it gave and its amount (an appeal records no amount: the claim's). */
+function recordedDecision(kind: NoticeKind, facts: store.NoticeSourceRow['facts'], claim: store.NoticeClaimRow): { status: string; totalFen: number } | null {
+  if (kind === 'APPEAL_DECIDED') return typeof facts.claimStatus === 'string' ? { status: facts.claimStatus, totalFen: claim.totalFen } : null;
+  if (kind !== 'CLAIM_DECIDED' && kind !== 'CLAIM_REDECIDED') return null;
+  return typeof facts.status === 'string' && typeof facts.amountFen === 'number' ? { status: facts.status, totalFen: facts.amountFen } : null;
+}
+
+/** Only an APPROVED claim grants its total; a refused one keeps the total its lines computed (claims.total_fen), and grants 0. */
+const grantedFen = (d: { status: string; totalFen: number }) => (d.status === 'APPROVED' ? d.totalFen : 0);
+
+/**
+ * A claim as the notice's decision left it: the status and total its notification recorded, since
+ * the notice may be issued after the claim was decided again (an appeal upheld, a review after a
+ * re-decision) or reversed. Then it says what the claim is now and leaves out the lines and
+ * reasons, which are the later decision's. A payment's notice tells of the claim as it is.
+ */
+function claimContent(kind: NoticeKind, facts: store.NoticeSourceRow['facts'], claim: store.NoticeClaimRow): NonNullable<NoticeContent['claim']> {
+  const decided = recordedDecision(kind, facts, claim) ?? claim;
+  const changed = decided.status !== claim.status || grantedFen(decided) !== grantedFen(claim);
+  return {
+    reference: `C${claim.id}`,
+    settledOn: chinaToday(claim.setlTime),
+    stay: claim.hospital && claim.stayFrom && claim.stayTo ? { hospital: claim.hospital, from: claim.stayFrom, to: claim.stayTo } : null,
+    medicalTotalFen: claim.medfeeSumamt, fundPaidFen: claim.fundPaySumamt, personalPartFen: claim.psnPartAmt,
+    ownPayFen: claim.fulamtOwnpayAmt, overLimitFen: claim.overlmtSelfpay,
+    status: CLAIM_STATUS_ZH[decided.status] ?? decided.status,
+    granted: decided.status === 'APPROVED',
+    lines: changed ? [] : claim.lines.map((l) => ({
+      programme: PROGRAMME_LABELS[l.programme as Programme]?.zh ?? l.programme,
+      amountFen: l.adjustedFen ?? l.amountFen,
+      calculation: localizedText(l.explanation).zh,
+      adjustment: l.adjustedFen === null ? null : `经审核调整为 ${fenToCnyGrouped(l.adjustedFen)} 元：${l.adjustmentReason ?? ''}`,
+    })),
+    totalFen: grantedFen(decided),
+    reasons: changed ? [] : claim.reasons.map((r) => localizedText(r).zh),
+    decisionReason: changed ? null : claim.decisionReason,
+    changedTo: changed ? CLAIM_STATUS_ZH[claim.status] ?? claim.status : null,
   };
 }
 

@@ -25,6 +25,16 @@ export const NOTICE_TITLES: Record<NoticeKind, string> = {
   PAYOUT_RETURNED: '职工医疗互助金退票通知书',
 };
 
+/** A condolence payment's payout (慰问金, paying no claim) is told of as such, as its message is (src/notifications/messages.ts). */
+const CONDOLENCE_PAYOUT_TITLES: Partial<Record<NoticeKind, string>> = {
+  PAYOUT_PAID: '工会慰问金支付通知书',
+  PAYOUT_FAILED: '工会慰问金支付未成功通知书',
+  PAYOUT_RETURNED: '工会慰问金退票通知书',
+};
+
+export const noticeTitle = (kind: NoticeKind, condolence: boolean): string =>
+  (condolence ? CONDOLENCE_PAYOUT_TITLES[kind] : undefined) ?? NOTICE_TITLES[kind];
+
 /**
  * Who may read notices: the member (its own only), and the staff who decide, pay and audit.
  * Not a UNIT_OPERATOR: a notice shows an employee's medical costs, which the employer has no need to see.
@@ -33,7 +43,7 @@ export const NOTICE_READERS = ['MEMBER', 'ADMIN', 'REVIEWER', 'FINANCE', 'AUDITO
 /** Who may have the pending notices of a member issued at once (instead of waiting for the worker). */
 export const NOTICE_ISSUERS = ['ADMIN'] as const;
 
-/** Claim statuses and payout statuses in the words of a notice. */
+/** Statuses and reasons in the words of a notice. */
 export const CLAIM_STATUS_ZH: Record<string, string> = {
   INELIGIBLE: '不符合互助条件', PENDING_REVIEW: '待审核', APPROVED: '核定给付', REJECTED: '不予给付', CANCELLED: '已撤销',
 };
@@ -43,9 +53,9 @@ export const RETURN_REASON_ZH: Record<string, string> = {
   HOSPITAL_DIFFERS: '医院与票据不符', DUPLICATE: '重复申请', OTHER: '其他',
 };
 export const APPEAL_STATUS_ZH: Record<string, string> = { OPEN: '复核中', UPHELD: '复核成立，原核定已撤销并重新核定', DISMISSED: '复核不成立，维持原核定' };
-export const PAYOUT_STATUS_ZH: Record<string, string> = {
-  HELD: '暂缓支付', READY: '待支付', IN_BATCH: '支付中', SENT: '已提交银行', PAID: '已支付', SETTLED: '已到账',
-  FAILED: '支付未成功', CANCELLED: '已撤销',
+/** By the payment notice's kind: the bank's answer it tells of, whatever the payout went through since. */
+export const PAYMENT_OUTCOME_ZH: Partial<Record<NoticeKind, string>> = {
+  PAYOUT_PAID: '已支付', PAYOUT_FAILED: '支付未成功', PAYOUT_RETURNED: '已被银行退回（退票）',
 };
 
 /** A notice as stored (without its PDF). */
@@ -81,8 +91,8 @@ export interface NoticeContent {
   kind: NoticeKind;
   title: string;
   unionName: string;
-  /** APPEAL_PERIOD_DAYS: the appeal the notice offers, counted from the claim's decision. */
-  appealPeriodDays: number;
+  /** APPEAL_PERIOD_DAYS: the appeal the notice offers, counted from the claim's decision; null when it offers none. */
+  appealPeriodDays: number | null;
   /** China date the notice is issued, yyyy-MM-dd. */
   issuedOn: string;
   member: { name: string; idNumberMasked: string; unitName: string };
@@ -96,15 +106,26 @@ export interface NoticeContent {
     personalPartFen: number;
     ownPayFen: number;
     overLimitFen: number;
+    /** The status the notice's decision gave the claim. */
     status: string;
+    /** Whether that decision granted the lines (APPROVED); otherwise they are calculated, not granted. */
+    granted: boolean;
+    /** The lines, reasons and reviewer's words of that decision: none when the claim was changed since (see `changedTo`). */
     lines: NoticeLine[];
+    /** What that decision granted: 0 unless APPROVED. */
     totalFen: number;
     reasons: string[];
     decisionReason: string | null;
+    /** The claim's status now, when it was decided again or changed after the notice's decision; else null. */
+    changedTo: string | null;
   } | null;
   application: { hospital: string; from: string; to: string; medicalTotalFen: number; status: string; returnReason: string | null; returnNote: string | null } | null;
   appeal: { status: string; decisionReason: string | null } | null;
-  payout: { amountFen: number; cardMasked: string | null; status: string; paidOn: string | null; reason: string | null } | null;
+  /**
+   * The payment attempt the notice tells of, as the bank was told it (amount, masked card) and as
+   * it answered (outcome, China date, reason code and text).
+   */
+  payout: { amountFen: number; cardMasked: string; outcome: string; answeredOn: string; reason: string | null } | null;
   /** Other figures of the notification (applications, appeals): label and value. */
   facts: [string, string][];
 }

@@ -113,9 +113,12 @@ export async function renderNotice(content: NoticeContent, fonts: NoticeFonts): 
       ['　　　超限价自费', yuan(claim.overLimitFen)],
     ]);
     line('互助金计算', { size: 12, font: bold, gap: 10 });
-    if (!claim.lines.length) line('本次结算无可给付的互助项目。', { indent: 12 });
+    // Decided again or reversed since: this decision's lines are not on record, the later ones are not this decision's.
+    if (claim.changedTo) line(`本核定作出后已有变更（现核定结果：${claim.changedTo}），各项计算以变更后的核定为准。`, { indent: 12 });
+    else if (!claim.lines.length) line('本次结算无可给付的互助项目。', { indent: 12 });
     claim.lines.forEach((l, i) => {
-      line(`${i + 1}. ${l.programme}：${yuan(l.amountFen)}`, { font: bold, indent: 12 });
+      // A claim not granted still shows what its lines calculated (what an appeal would look at), never as an amount granted.
+      line(`${i + 1}. ${l.programme}：${claim.granted ? yuan(l.amountFen) : `计算金额 ${yuan(l.amountFen)}（未核定给付）`}`, { font: bold, indent: 12 });
       line(`计算：${l.calculation}`, { indent: 26, size: 9.5 });
       if (l.adjustment) line(`调整：${l.adjustment}`, { indent: 26, size: 9.5 });
     });
@@ -130,17 +133,16 @@ export async function renderNotice(content: NoticeContent, fonts: NoticeFonts): 
     line('支付情况', { size: 12, font: bold, gap: 10 });
     rows([
       ['支付金额', yuan(payout.amountFen)],
-      ['收款银行卡', payout.cardMasked ?? '（未登记）'],
-      ['支付状态', payout.status],
-      ...(payout.paidOn ? [['支付日期', payout.paidOn] as [string, string]] : []),
+      ['收款银行卡', payout.cardMasked],
+      ['支付状态', payout.outcome],
+      [content.kind === 'PAYOUT_PAID' ? '支付日期' : '银行答复日期', payout.answeredOn],
       ...(payout.reason ? [['说明', payout.reason] as [string, string]] : []),
     ]);
   }
   if (content.facts.length) rows(content.facts);
 
   y -= 8;
-  // An appeal's decision is final here; any other notice offers the appeal the rules allow (from the claim's decision).
-  if (content.kind !== 'APPEAL_DECIDED') line(`如对核定结果有异议，可自核定之日起${content.appealPeriodDays}日内向${content.unionName}申请复核。`, { size: 9.5, color: GREY });
+  if (content.appealPeriodDays !== null) line(`如对核定结果有异议，可自核定之日起${content.appealPeriodDays}日内向${content.unionName}申请复核。`, { size: 9.5, color: GREY });
   line('本通知书加盖电子印章（PDF 数字签名），可用 PDF 阅读器或 pdfsig 验证其真实性与完整性；内容被改动后签名即失效。', { size: 9.5, color: GREY });
 
   // Signature block: the union's name and the date, the seal over them.
@@ -199,13 +201,11 @@ export function wrap(text: string, font: PDFFont, size: number, maxWidth: number
   let current = '';
   for (const token of text.match(/[A-Za-z0-9.,:%()\-+×−=/]+|\s+|./gu) ?? []) {
     const next = current + token;
-    if (current && font.widthOfTextAtSize(next, size) > maxWidth) {
-      lines.push(current.trimEnd());
+    if (font.widthOfTextAtSize(next, size) > maxWidth) {
+      if (current.trim()) lines.push(current.trimEnd());
       current = token.trimStart();
       // A token wider than a line on its own is cut by characters.
-      while (font.widthOfTextAtSize(current, size) > maxWidth) {
-        let cut = current.length - 1;
-        while (cut > 1 && font.widthOfTextAtSize(current.slice(0, cut), size) > maxWidth) cut -= 1;
+      for (let cut = fittingLength(current, font, size, maxWidth); cut < current.length; cut = fittingLength(current, font, size, maxWidth)) {
         lines.push(current.slice(0, cut));
         current = current.slice(cut);
       }
@@ -215,4 +215,27 @@ export function wrap(text: string, font: PDFFont, size: number, maxWidth: number
   }
   if (current.trim()) lines.push(current.trimEnd());
   return lines.length ? lines : [''];
+}
+
+/**
+ * The length of the longest start of `text` no wider than `maxWidth`, at least one character (a
+ * line takes one however narrow). Found by doubling a length that fits, then halving between it
+ * and one that does not: O(log n) measurements of at most twice a line, however long the text (a
+ * reason on a notice holds up to 2,000 characters; cutting it a character at a time was cubic).
+ */
+function fittingLength(text: string, font: PDFFont, size: number, maxWidth: number): number {
+  const fits = (length: number) => font.widthOfTextAtSize(text.slice(0, length), size) <= maxWidth;
+  let fitting = 1;
+  let over = 2;
+  while (over <= text.length && fits(over)) {
+    fitting = over;
+    over *= 2;
+  }
+  over = Math.min(over, text.length + 1);
+  while (over - fitting > 1) {
+    const middle = (fitting + over) >>> 1;
+    if (fits(middle)) fitting = middle;
+    else over = middle;
+  }
+  return fitting;
 }

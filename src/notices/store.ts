@@ -7,7 +7,7 @@ import { NOTICE_KINDS, type NoticeRow, type NoticeKind } from './model.ts';
 /**
  * SQL of the notices domain: the notifications still waiting for their notice (read from the
  * notifications outbox, which this domain never writes), what a notice prints (claims, settlements,
- * payouts and members, read), and the notices themselves.
+ * payouts and their attempts, and members, read), and the notices themselves.
  */
 
 const NOTICE_COLUMNS = `x.id, x.notification_id AS "notificationId", x.member_id AS "memberId", x.kind,
@@ -36,16 +36,14 @@ export interface NoticeSourceRow {
   createdAt: Date;
   memberName: string;
   idNumberMasked: string;
-  bankCardMasked: string | null;
   unitName: string;
 }
 
-/** The notification and its member (name, masked numbers, unit), or null. */
+/** The notification and its member (name, masked ID number, unit), or null. */
 export async function noticeSource(db: Queryable, notificationId: number): Promise<NoticeSourceRow | null> {
   const { rows } = await db.query<NoticeSourceRow>(
     `SELECT n.id AS "notificationId", n.member_id AS "memberId", n.kind, n.subject_type AS "subjectType", n.subject_id AS "subjectId",
-            n.facts, n.created_at AS "createdAt", m.name AS "memberName", m.id_number_masked AS "idNumberMasked",
-            m.bank_card_masked AS "bankCardMasked", u.name AS "unitName"
+            n.facts, n.created_at AS "createdAt", m.name AS "memberName", m.id_number_masked AS "idNumberMasked", u.name AS "unitName"
        FROM notifications n JOIN members m ON m.id = n.member_id JOIN units u ON u.id = m.unit_id
       WHERE n.id = $1`,
     [notificationId],
@@ -90,23 +88,30 @@ export async function claimForNotice(db: Queryable, claimId: number): Promise<No
   return rows[0] ?? null;
 }
 
-export interface NoticePayoutRow {
-  id: number;
+export interface NoticePaymentRow {
   /** Null for a condolence payment's payout (it pays no claim). */
   claimId: number | null;
   memberId: number;
+  /** The attempt's amount and masked card, as sealed into the bank's file (never changed after). */
   amountFen: number;
-  status: string;
-  statusReason: string | null;
-  paidAt: Date | null;
+  cardMasked: string;
+  reasonCode: string | null;
+  reason: string | null;
 }
 
-export async function payoutForNotice(db: Queryable, payoutId: number): Promise<NoticePayoutRow | null> {
-  const { rows } = await db.query<NoticePayoutRow>(
-    `SELECT p.id, p.claim_id AS "claimId", p.member_id AS "memberId", p.amount_fen AS "amountFen", p.status,
-            p.status_reason AS "statusReason", p.paid_at AS "paidAt"
-       FROM payouts p WHERE p.id = $1`,
-    [payoutId],
+/**
+ * The payout of a payment notification and the attempt it tells of (its facts' `attemptNo`, as
+ * src/notifications/store.ts records them), or null. The attempt, not the member's card on record
+ * now: the member may have changed cards since the bank was told where to pay.
+ */
+export async function paymentForNotice(db: Queryable, notificationId: number): Promise<NoticePaymentRow | null> {
+  const { rows } = await db.query<NoticePaymentRow>(
+    `SELECT p.claim_id AS "claimId", p.member_id AS "memberId", a.amount_fen AS "amountFen", a.creditor_account_masked AS "cardMasked",
+            a.reason_code AS "reasonCode", a.reason
+       FROM notifications n JOIN payouts p ON p.id = n.subject_id
+       JOIN payout_attempts a ON a.payout_id = p.id AND a.attempt_no = (n.facts ->> 'attemptNo')::int
+      WHERE n.id = $1 AND n.subject_type = 'Payout'`,
+    [notificationId],
   );
   return rows[0] ?? null;
 }

@@ -11,7 +11,7 @@ import { noticeSettings } from '../../src/notices/settings.ts';
 import { DEV_SEAL_P12_PASSPHRASE } from '../../src/seals/settings.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { decidedClaim, MEMBER_NAME, namedMember, notify, paidPayout, poppler } from './support.ts';
+import { decidedClaim, MEMBER_NAME, namedMember, paidPayout, paymentNotification, poppler } from './support.ts';
 
 /**
  * The notice as its member gets it: the member asks the API for its notices, downloads the PDF
@@ -48,7 +48,7 @@ describe('a sealed notice on screen', () => {
     const m = await namedMember(db.pool);
     const claimId = await decidedClaim(db.pool, m);
     const payoutId = await paidPayout(db.pool, m, claimId, 1_680_000);
-    const notificationId = await notify(db.pool, { memberId: m.memberId, kind: 'PAYOUT_PAID', subjectType: 'Payout', subjectId: payoutId, facts: { amountFen: 1_680_000 } });
+    const notificationId = await paymentNotification(db.pool, 'PAYOUT_PAID', payoutId);
     await issueNotice(db.pool, noticeSettings(gw.config, gw.keys), notificationId);
 
     const member = { role: 'MEMBER' as const, sub: 'member-wang', member: toGlobalId('Member', m.memberId) };

@@ -1,9 +1,9 @@
 import fontkit from '@pdf-lib/fontkit';
-import { PDFDocument } from 'pdf-lib';
+import { PDFDocument, type PDFFont } from 'pdf-lib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { noticeFonts } from '../../src/notices/font.ts';
 import type { NoticeContent } from '../../src/notices/model.ts';
-import { renderNotice } from '../../src/notices/render.ts';
+import { renderNotice, wrap } from '../../src/notices/render.ts';
 import { poppler, squeezed, tempFile } from './support.ts';
 
 /** The renderer and its typeface without a database: what any content comes out as. */
@@ -15,7 +15,7 @@ const content = (reasons: string[]): NoticeContent => ({
   member: { name: '陈静', idNumberMasked: '3505**********0021', unitName: '某市第一医院' },
   claim: {
     reference: 'C7', settledOn: '2025-06-01', stay: { hospital: '某市第一医院', from: '2025-05-20', to: '2025-06-01' }, medicalTotalFen: 100_000_00, fundPaidFen: 60_000_00, personalPartFen: 40_000_00, ownPayFen: 0, overLimitFen: 0,
-    status: '不予给付', lines: [], totalFen: 0, reasons, decisionReason: '材料不全',
+    status: '不予给付', granted: false, lines: [], totalFen: 0, reasons, decisionReason: '材料不全', changedTo: null,
   },
   application: null,
   appeal: null,
@@ -63,5 +63,32 @@ describe('renderNotice', () => {
     glyphs.forEach((glyph, i) => {
       expect(embedded.getGlyph(ids[i]!).path.toSVG()).toBe(glyph.path.toSVG());
     });
+  });
+});
+
+describe('wrap', () => {
+  it('cuts a 20,000-character token with no spaces into lines within the width, in O(log n) measurements a line', async () => {
+    const doc = await PDFDocument.create();
+    doc.registerFontkit(fontkit);
+    const font = await doc.embedFont(noticeFonts().regular, { subset: true });
+    // A reason pasted from somewhere: one "word" as the wrapper's pattern reads it, no space to break at.
+    const text = `复核意见：${Array.from({ length: 20_000 }, (_, i) => 'AbC0.x-9/W'[i % 10]).join('')}`;
+    const width = 483;
+    let measurements = 0;
+    let measured = 0;
+    const counted = {
+      widthOfTextAtSize: (t: string, size: number) => {
+        measurements += 1;
+        measured += t.length;
+        // Measuring costs with the length measured: a character-at-a-time cut re-measures the rest of the token each time.
+        if (measured > 30 * text.length) throw new Error(`${measured} characters measured in ${measurements} measurements for ${text.length}`);
+        return font.widthOfTextAtSize(t, size);
+      },
+    } as unknown as PDFFont;
+    const lines = wrap(text, counted, 10.5, width);
+    expect(lines.join('')).toBe(text);
+    expect(lines.length).toBeGreaterThan(200);
+    for (const line of lines) expect(font.widthOfTextAtSize(line, 10.5)).toBeLessThanOrEqual(width);
+    expect(measurements).toBeLessThan(50 * lines.length * Math.log2(text.length));
   });
 });

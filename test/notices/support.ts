@@ -5,7 +5,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { inTransaction } from '../../src/db/pool.ts';
-import { recordNotifications } from '../../src/notifications/store.ts';
+import { recordNotifications, recordPayoutNotifications } from '../../src/notifications/store.ts';
 import type { NewNotification } from '../../src/notifications/model.ts';
 import { personalDataKeys } from '../../src/privacy/personalData.ts';
 import type { NoticeSettings } from '../../src/notices/issue.ts';
@@ -32,10 +32,13 @@ export async function namedMember(db: pg.Pool, name = MEMBER_NAME): Promise<Memb
   return m;
 }
 
-/** A claim adjudicated by the real engine from a settlement of the member (the Jinjiang example's figures). */
-export async function decidedClaim(db: pg.Pool, m: MemberSetup): Promise<number> {
+/**
+ * A claim adjudicated by the real engine from a settlement of the member (the Jinjiang example's
+ * figures): approved automatically, or left PENDING_REVIEW for a reviewer when `review`.
+ */
+export async function decidedClaim(db: pg.Pool, m: MemberSetup, { review = false } = {}): Promise<number> {
   const settlementId = await seedSettlement(db, m, { psn: '136,700.00', funds: '106,500.00', ownpay: '52,700.00', overlmt: '0', diagnoses: ['I34.0'] });
-  await adjudicateSettlements(db, [settlementId], { autoApproveMaxFen: fen('100,000.00') });
+  await adjudicateSettlements(db, [settlementId], { autoApproveMaxFen: review ? 0 : fen('100,000.00') });
   const { rows } = await db.query<{ id: number }>(`SELECT id FROM claims WHERE settlement_id = $1`, [settlementId]);
   return rows[0]!.id;
 }
@@ -50,12 +53,43 @@ export async function notify(db: pg.Pool, n: NewNotification): Promise<number> {
   return rows[0]!.id;
 }
 
-/** A PAID payout of the claim. */
+/** A PAID payout of the claim, paid by its first attempt to the member's card (CARD_MASKED). */
 export async function paidPayout(db: pg.Pool, m: MemberSetup, claimId: number, amountFen: number): Promise<number> {
   const { rows } = await db.query<{ id: number }>(
     `INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, paid_at) VALUES ($1, $2, $3, $4, 'PAID', '2025-06-04 10:00:00+08') RETURNING id`,
     [claimId, m.memberId, m.unitId, amountFen],
   );
+  await payoutAttempt(db, rows[0]!.id, { attemptNo: 1, amountFen, cardMasked: CARD_MASKED, status: 'PAID' });
+  return rows[0]!.id;
+}
+
+/** An attempt to pay the payout, in a batch of its own, with the card the bank was told (as sealing writes it) and the bank's answer. */
+export async function payoutAttempt(
+  db: pg.Pool, payoutId: number,
+  attempt: { attemptNo: number; amountFen: number; cardMasked: string; status: 'PAID' | 'REJECTED'; reasonCode?: string; reason?: string },
+): Promise<void> {
+  const msgId = `MAH-N${payoutId}-${attempt.attemptNo}`;
+  const { rows: [batch] } = await db.query<{ id: number }>(
+    `INSERT INTO payout_batches (msg_id, pmt_inf_id, funder_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date,
+                                 nb_of_txs, ctrl_sum_fen, created_by, created_by_role)
+     SELECT $1, $1, funder_id, 'SIM', '6222999900001', '某市总工会', '102100099996', current_date, 1, $2, 'clerk', 'FINANCE' FROM payouts WHERE id = $3
+     RETURNING id`,
+    [msgId, attempt.amountFen, payoutId],
+  );
+  await db.query(
+    `INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc, creditor_account_masked,
+                                  creditor_agent, remittance_info, status, reason_code, reason, status_at)
+     SELECT p.id, $2, $3, $4, $5, m.name, '\\x00', $6, '102100099996', '职工医疗互助金', $7, $8, $9, now()
+       FROM payouts p JOIN members m ON m.id = p.member_id WHERE p.id = $1`,
+    [payoutId, attempt.attemptNo, batch!.id, msgId, attempt.amountFen, attempt.cardMasked, attempt.status, attempt.reasonCode ?? null, attempt.reason ?? null],
+  );
+}
+
+/** The payout's notification of `kind` about its latest attempt, recorded as the bank's answer records it; its id. */
+export async function paymentNotification(db: pg.Pool, kind: 'PAYOUT_PAID' | 'PAYOUT_FAILED' | 'PAYOUT_RETURNED', payoutId: number): Promise<number> {
+  await inTransaction(db, (tx) => recordPayoutNotifications(tx, kind, [payoutId]));
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT id FROM notifications WHERE kind = $1 AND subject_type = 'Payout' AND subject_id = $2 ORDER BY id DESC LIMIT 1`, [kind, payoutId]);
   return rows[0]!.id;
 }
 

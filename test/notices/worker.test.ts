@@ -7,7 +7,7 @@ import { createNoticeQueue } from '../../src/notices/queue.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { waitFor } from '../support/waitFor.ts';
-import { decidedClaim, namedMember, noticeTestSettings, notify, paidPayout } from './support.ts';
+import { decidedClaim, namedMember, noticeTestSettings, notify, paidPayout, paymentNotification } from './support.ts';
 
 /**
  * The notice worker (jobs/notices.ts): its sweep finds every decision or payment notification
@@ -38,7 +38,7 @@ describe('the notice worker', () => {
     const claimId = await decidedClaim(db.pool, m);
     const payoutId = await paidPayout(db.pool, m, claimId, 50_000);
     await notify(db.pool, { memberId: m.memberId, kind: 'CLAIM_DECIDED', subjectType: 'Claim', subjectId: claimId, facts: {} });
-    await notify(db.pool, { memberId: m.memberId, kind: 'PAYOUT_PAID', subjectType: 'Payout', subjectId: payoutId, facts: {} });
+    await paymentNotification(db.pool, 'PAYOUT_PAID', payoutId);
     // Not a decision or payment: no notice.
     await notify(db.pool, { memberId: m.memberId, kind: 'BANK_ACCOUNT_CHANGED', subjectType: 'Member', subjectId: m.memberId, facts: {} });
 
