@@ -14,7 +14,7 @@ export type NoticeKind = (typeof NOTICE_KINDS)[number];
 export const isNoticeKind = (kind: string): kind is NoticeKind => (NOTICE_KINDS as readonly string[]).includes(kind);
 
 /** The notice's title, as printed at its top. */
-export const NOTICE_TITLES: Record<NoticeKind, string> = {
+const NOTICE_TITLES: Record<NoticeKind, string> = {
   CLAIM_DECIDED: '职工医疗互助金核定通知书',
   CLAIM_REDECIDED: '职工医疗互助金重新核定通知书',
   APPLICATION_ACCEPTED: '职工医疗互助金申请受理通知书',
@@ -71,6 +71,8 @@ export interface NoticeRow {
   number: string;
   sha256: Buffer;
   createdAt: Date;
+  /** About a condolence payment's payout (paying no claim): titled as such (noticeTitle). */
+  condolence: boolean;
 }
 
 /** `HZ<year>-<notification id, 8 digits>`: unique because the notification is. */

@@ -6,7 +6,7 @@ import type { DomainResolvers } from '../gateway/payloads.ts';
 import { notFound } from '../kernel/errors.ts';
 import { issuePendingNotices } from './issue.ts';
 import { noticeLoaders } from './loaders.ts';
-import { NOTICE_ISSUERS, NOTICE_READERS, NOTICE_TITLES } from './model.ts';
+import { NOTICE_ISSUERS, NOTICE_READERS, noticeTitle } from './model.ts';
 import { noticeSettings } from './settings.ts';
 
 /** Notices the caller may read: NOTICE_READERS, each in its scope (a member its own). */
@@ -29,7 +29,7 @@ export const noticeResolvers: DomainResolvers = {
   },
   Notice: {
     id: (row) => toGlobalId('Notice', row.id),
-    title: (row) => NOTICE_TITLES[row.kind],
+    title: (row) => noticeTitle(row.kind, row.condolence),
     issuedAt: (row) => row.createdAt,
     sha256: (row) => row.sha256.toString('hex'),
     downloadUrl: (row, _args, ctx) => noticeDownloadUrl(ctx, row.id),

@@ -11,7 +11,8 @@ import { NOTICE_KINDS, type NoticeRow, type NoticeKind } from './model.ts';
  */
 
 const NOTICE_COLUMNS = `x.id, x.notification_id AS "notificationId", x.member_id AS "memberId", x.kind,
-  x.subject_type AS "subjectType", x.subject_id AS "subjectId", x.number, x.sha256, x.created_at AS "createdAt"`;
+  x.subject_type AS "subjectType", x.subject_id AS "subjectId", x.number, x.sha256, x.created_at AS "createdAt",
+  EXISTS (SELECT 1 FROM payouts p WHERE x.subject_type = 'Payout' AND p.id = x.subject_id AND p.claim_id IS NULL) AS condolence`;
 
 /** Notifications of a notice kind that have no notice yet, oldest first (of one member when given). */
 export async function notificationsWithoutNotice(db: Queryable, limit: number, memberId: number | null = null): Promise<number[]> {

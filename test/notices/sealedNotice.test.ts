@@ -9,6 +9,8 @@ import type { ClaimStatus } from '../../src/benefits/model.ts';
 import { rejectClaim } from '../../src/benefits/review.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { exportNotice, issueNotice, issuePendingNotices, NOTICE_ACTOR } from '../../src/notices/issue.ts';
+import { noticeTitle } from '../../src/notices/model.ts';
+import { noticesByIds } from '../../src/notices/store.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import type { MemberSetup } from '../benefits/seed.ts';
 import {
@@ -213,8 +215,12 @@ describe('a sealed payment notice', () => {
       [m.memberId]);
     await payoutAttempt(db.pool, payout!.id, { attemptNo: 1, amountFen: 200_000, cardMasked: CARD_MASKED, status: 'PAID' });
     const notificationId = await paymentNotification(db.pool, 'PAYOUT_PAID', payout!.id);
-    const text = await noticeText((await issueNotice(db.pool, settings, notificationId))!, 'condolence-notice.pdf');
+    const noticeId = (await issueNotice(db.pool, settings, notificationId))!;
+    const text = await noticeText(noticeId, 'condolence-notice.pdf');
     expect(text).toContain('工会慰问金支付通知书');
+    // The API's title is the printed one.
+    const [row] = await noticesByIds(db.pool, [noticeId], UNSCOPED);
+    expect(noticeTitle(row!.kind, row!.condolence)).toBe('工会慰问金支付通知书');
     expect(text).toContain('支付金额2,000.00元');
     expect(text).not.toContain('互助金');
     expect(text).not.toContain('复核');
