@@ -1,18 +1,18 @@
 import type { Db, Queryable, Tx } from '../kernel/transaction.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 import type { Scope } from '../kernel/scope.ts';
-import { conflict, forbidden, invalidFields, notFound, reasonOf, type DomainError } from '../kernel/errors.ts';
+import { check, conflict, forbidden, invalidFields, notFound, reasonOf, type DomainError } from '../kernel/errors.ts';
 import { textProblem } from '../kernel/text.ts';
 import { inTransaction } from '../db/pool.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { governingRuleSets, type GoverningKey } from '../benefits/governing.ts';
 import type { EnrolmentRules } from '../benefits/rules/ruleSet.ts';
-import { decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, refusalText, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
+import { decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, planYearDateProblem, refusalText, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
 import type { EnrolmentRow, MemberCategory, MemberRow, MemberWrite, PlanType, UnitRow } from './model.ts';
 import type { RosterColumn, RosterRow } from './rosterRow.ts';
 import { lockMemberInScope, memberInScope, upsertEnrolment } from './store.ts';
-import { enrolmentDateByIdNumber, lockedEnrolmentDate } from './store/eligibility.ts';
+import { condolenceApprovedInYear, enrolmentDateByIdNumber, lockedEnrolment, lockPlanYearEnrolments } from './store/eligibility.ts';
 
 /**
  * Eligibility at enrolment for every path that enrols (enrolMember, roster rows with a plan year):
@@ -32,6 +32,12 @@ const ROSTER_FIELD: Record<EnrolmentRule, RosterColumn> = {
 };
 
 const MAX_REASON = 500;
+
+/** Why an enrolment of a plan year is refused for a member whose enrolment of that year another unit made (enrolMember, a roster row). */
+export const ENROLLED_WITH_OTHER_UNIT = 'the member\'s enrolment of this plan year is with the unit it was made in and stays there';
+
+/** Why a new enrolment of a plan year is refused for a worker approved a condolence (慰问金) of that year (enrolMember, a roster row). */
+export const CONDOLENCE_APPROVED = 'the worker was approved a condolence payment (慰问金) of this plan year, which is paid to workers not enrolled in it: they are not enrolled in it';
 
 /**
  * The `enrolment` rules of the rule set governing an enrolment: its unit's organisation's (or the
@@ -92,25 +98,33 @@ export async function memberNotLocked(tx: Tx, memberId: number, scope: Scope): P
  * Enrols a member for a plan year, or changes that year's enrolment, if eligible under `rules`
  * (the plan year's): every broken rule not overridden is bad input on its field, the rule first in
  * the reason. The check, the write and the audit are one transaction; the enrolment is locked
- * while it is decided, so "new" and "existing" cannot change under the decision.
+ * while it is decided, so "new" and "existing" cannot change under the decision. The year's
+ * enrolment of a member moved since stays with the unit it was made in (CONFLICT), and a worker
+ * approved a condolence of the year is not enrolled in it (CONFLICT).
  */
 export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request: EnrolmentRequest, today: string): Promise<{ row: EnrolmentRow; created: boolean }> {
   const override = checkedOverride(actor, request.override);
-  const { member, unit } = request;
+  const { member, unit, planYear } = request;
+  check('input.enrolledOn', planYearDateProblem(planYear, request.enrolledOn));
   const plan = request.plan ?? unit.planType;
   return inTransaction(db, async (tx) => {
+    // The year first, then the member: a condolence's approval locks in that order too (no deadlock).
+    await lockPlanYearEnrolments(tx, [planYear], 'enrolling');
     if (!await lockMemberInScope(tx, member.id, unit.id, request.scope)) throw await memberNotLocked(tx, member.id, request.scope);
-    const existingDate = await lockedEnrolmentDate(tx, member.id, request.planYear);
+    const existing = await lockedEnrolment(tx, member.id, planYear);
+    // The unit it was made in owes (and may have paid) for it: taken over, it would uncover that unit's later members.
+    if (existing && existing.unitId !== unit.id) throw conflict(`input.planYear: ${ENROLLED_WITH_OTHER_UNIT}`, 'input.planYear');
+    if (!existing && await condolenceApprovedInYear(tx, member.id, planYear)) throw conflict(`input.planYear: ${CONDOLENCE_APPROVED}`, 'input.planYear');
     const decision = decideEnrolment(rules, {
       birthDate: member.birthDate, gender: member.gender, inService: request.inService,
-      enrolledOn: existingDate ?? request.enrolledOn, today, newEnrolment: existingDate === null,
+      enrolledOn: existing?.enrolledOn ?? request.enrolledOn, planYear, today, newEnrolment: existing === null,
       unitPlan: unit.planType, plan, override: override?.rules ?? [],
     });
     if (decision.refusals.length) throw invalidFields(decision.refusals.map((r) => ({ field: INPUT_FIELD[r.rule], reason: refusalText(r) })));
     // Only the rules this enrolment does break are recorded as overridden; naming another changes nothing.
     const overridden = decision.overridden.map((r) => r.rule);
     const { row, created } = await upsertEnrolment(tx, {
-      memberId: member.id, unitId: unit.id, planYear: request.planYear, plan, specialDisease: request.specialDisease,
+      memberId: member.id, unitId: unit.id, planYear, plan, specialDisease: request.specialDisease,
       enrolledOn: request.enrolledOn, override: override && overridden.length ? { rules: overridden, reason: override.reason, by: actor.subject } : null,
       memberCategories: request.memberCategories,
     });
@@ -130,13 +144,15 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
  * Eligibility of checked roster rows (one import, one day): rows with a plan year are judged by
  * that year's rules; a roster overrides nothing. Back-dating counts only for an enrolment the row
  * would create (an existing one keeps its date), so importing the same file again changes nothing.
- * The member is the row's as stored (its birth date and gender read off the ID number).
+ * The member is the row's as stored (its birth date and gender read off the ID number); only a
+ * member of the row's unit has an enrolment here, so the reason is the same whatever another
+ * unit's record is.
  */
 export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: string) {
   // Looked up once per organisation, year and enrolment date: a roster has few of each.
   const known = new Map<string, EnrolmentRules>();
   return async (
-    e: RosterRow['enrolment'], member: Pick<MemberWrite, 'idNumberHash' | 'birthDate' | 'gender'>, unit: Pick<UnitRow, 'planType' | 'organisationId'>,
+    e: RosterRow['enrolment'], member: Pick<MemberWrite, 'idNumberHash' | 'birthDate' | 'gender' | 'unitId'>, unit: Pick<UnitRow, 'planType' | 'organisationId'>,
   ): Promise<FieldProblem<RosterColumn>[]> => {
     if (!e) return [];
     const unitPlan = unit.planType;
@@ -148,12 +164,12 @@ export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: 
       known.set(cacheKey, rules);
     }
     const candidate = {
-      birthDate: member.birthDate, gender: member.gender, inService: e.inService, enrolledOn: e.enrolledOn, today, newEnrolment: true,
+      birthDate: member.birthDate, gender: member.gender, inService: e.inService, enrolledOn: e.enrolledOn, planYear: e.planYear, today, newEnrolment: true,
       unitPlan, plan: e.plan, override: [],
     };
     let { refusals } = decideEnrolment(rules, candidate);
     // Only now ask the database, and only for a back-dated row: most rows are not.
-    if (refusals.some((r) => r.rule === 'BACKDATED') && (await enrolmentDateByIdNumber(db, member.idNumberHash, e.planYear)) !== null) {
+    if (refusals.some((r) => r.rule === 'BACKDATED') && (await enrolmentDateByIdNumber(db, member.idNumberHash, member.unitId, e.planYear)) !== null) {
       refusals = decideEnrolment(rules, { ...candidate, newEnrolment: false }).refusals;
     }
     return refusals.map((r) => ({ field: ROSTER_FIELD[r.rule], reason: refusalText(r) }));

@@ -31,6 +31,7 @@ import { takeUpload, uploadUrl, type UploadPurpose } from '../gateway/files.ts';
 import { INGEST } from '../settlements/resolvers.ts';
 import { WRITE } from '../reconciliation/resolvers.ts';
 import { enqueueDueRedecisions } from '../benefits/redecide.ts';
+import { defaultEnrolmentDate } from '../benefits/rules/enrolment.ts';
 import { organisationLoaders } from '../organisations/loaders.ts';
 import { organisationInScope } from '../organisations/service.ts';
 
@@ -226,8 +227,8 @@ export const memberResolvers: DomainResolvers = {
       return inTransaction(ctx.db, async (tx) => {
         const member = await store.insertMember(tx, protectedMember);
         if (!member) {
-          // An operator may learn that the member is in their own unit, never that another unit has them.
-          const elsewhere = ctx.principal.role === 'UNIT_OPERATOR' && (await store.unitOfIdNumber(tx, protectedMember.idNumberHash)) !== unit.id;
+          // Refused as every path refuses another unit's member, whoever asks: the caller learns no more than that.
+          const elsewhere = (await store.unitOfIdNumber(tx, protectedMember.idNumberHash)) !== unit.id;
           throw conflict(elsewhere ? `input.idNumber: ${REGISTERED_ELSEWHERE}` : 'a member with this ID number already exists', 'input.idNumber');
         }
         await recordAudit(tx, actorOf(ctx.principal), { action: 'member.create', targetType: 'Member', targetId: String(member.id), details: { unitId: unit.id } });
@@ -316,7 +317,7 @@ export const memberResolvers: DomainResolvers = {
     enrolMember: async (_root, { input }, ctx) => {
       requireRole(ctx, MANAGE_MEMBERS, 'enrolMember');
       const today = chinaToday(); // back-dating is measured from the day it is recorded, never from the caller's
-      const enrolledOn = input.enrolledOn ?? today;
+      const enrolledOn = input.enrolledOn ?? defaultEnrolmentDate(input.planYear, today);
       checkAll({ 'input.planYear': planYearProblem(input.planYear), 'input.enrolledOn': isIsoDate(enrolledOn) ? null : 'must be a date yyyy-MM-dd' });
       const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       const unit = (await ctx.loaders.unit.load(member.unitId))!;
@@ -365,8 +366,7 @@ export const memberResolvers: DomainResolvers = {
     },
     revealMemberPersonalData: async (_root, { input }, ctx) => {
       requireRole(ctx, REVEAL, 'revealMemberPersonalData');
-      const reason = input.reason.trim();
-      check('input.reason', reason.length >= 4 ? null : 'say why you need the clear values (at least 4 characters)');
+      const reason = reasonOf('input.reason', input.reason);
       const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       return inTransaction(ctx.db, async (tx) => {
         const secrets = await store.memberSecrets(tx, member.id);

@@ -8,21 +8,23 @@ import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import type { RosterCounts, RowError } from './model.ts';
 import { REGISTERED_ELSEWHERE } from './memberFields.ts';
-import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lockRosterUnits, lookAtRosterChanges, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsOfOtherUnits, refuseStagedRowsOfUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
+import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lockRosterUnits, lookAtRosterChanges, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsEnrolledElsewhere, refuseStagedRowsOfCondolences, refuseStagedRowsOfOtherUnits, refuseStagedRowsOfUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
+import { lockPlanYearEnrolments } from './store/eligibility.ts';
 import { recordRosterBankAccountChanges } from '../notifications/store.ts';
 import { rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
 import { rosterCheckers, defaultCheckThreads } from './rosterCheckers.ts';
 import { checkRosterRows, type CheckedRosterRow } from './rosterChecks.ts';
 import { storableText } from '../kernel/text.ts';
 import { RuleSetCache } from '../benefits/catalogue.ts';
-import { rosterEligibility } from './eligibility.ts';
+import { CONDOLENCE_APPROVED, ENROLLED_WITH_OTHER_UNIT, rosterEligibility } from './eligibility.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 
 /**
  * Bulk import of a roster CSV. Rows are checked and encrypted (on threads of their own for a big
  * file: rosterCheckers.ts) while they stream into a staging table (COPY, a chunk at a time: memory
- * does not grow with the file), where duplicate ID numbers and members of other units are refused
- * in SQL; the rest is then merged into members and enrolments, writing only what is new or
+ * does not grow with the file), where duplicate ID numbers, members of other units and enrolments
+ * a row may not make (the year's is another unit's; the worker was approved a condolence of the
+ * year) are refused in SQL; the rest is then merged into members and enrolments, writing only what is new or
  * changed, in the same transaction: the file lands whole or not at all, good rows are kept, bad
  * rows are reported with row number, field and reason, and importing the same file again changes
  * nothing. An import never moves a member between units (a row for another unit's member is
@@ -118,6 +120,7 @@ export async function importRoster(
     // Only the chunk being read, the batches being checked and the chunk being copied are held: the file itself goes to roster_stage.
     let lines: string[] = [];
     const unitsStaged = new Set<number>();
+    const yearsStaged = new Set<number>();
     let staging: Promise<void> = Promise.resolve();
     const stageChunk = async () => {
       await staging;
@@ -146,6 +149,7 @@ export async function importRoster(
           else {
             lines.push(row.line);
             unitsStaged.add(row.member.unitId);
+            if (row.enrolment) yearsStaged.add(row.enrolment.planYear);
           }
         }
         if (lines.length >= CHUNK_LINES) await stageChunk();
@@ -199,6 +203,10 @@ export async function importRoster(
     const { snapshot } = await lookAtRosterChanges(tx, null);
     const refused = await refuseStagedRows(tx, DUPLICATE_OF, REGISTERED_ELSEWHERE);
     rowsRejected += refused.duplicates + refused.elsewhere;
+    // The years before any member row is written, as a condolence's approval takes them: none is approved until this commits.
+    await lockPlanYearEnrolments(tx, [...yearsStaged], 'enrolling');
+    rowsRejected += await refuseStagedRowsEnrolledElsewhere(tx, ENROLLED_WITH_OTHER_UNIT);
+    rowsRejected += await refuseStagedRowsOfCondolences(tx, CONDOLENCE_APPROVED);
     const members = await mergeStagedMembers(tx, author);
     const merged = performance.now();
     const enrolments = await mergeStagedEnrolments(tx);

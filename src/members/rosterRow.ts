@@ -4,6 +4,7 @@ import { MEMBER_CATEGORIES, type MemberCategory, type PlanType } from './model.t
 import { repeatedColumns } from '../csv.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 import { textProblem } from '../kernel/text.ts';
+import { defaultEnrolmentDate, planYearDateProblem } from '../benefits/rules/enrolment.ts';
 
 /**
  * A roster CSV row (a unit's yearly list of employees) checked field by field. Pure: the caller
@@ -81,9 +82,8 @@ export function parseRosterRow(
   const yearText = record.plan_year?.trim() ?? '';
   if (yearText) {
     const planYear = Number(yearText);
-    if (!/^\d{4}$/.test(yearText) || planYear < 2000 || planYear > 2100) {
-      problems.push({ field: 'plan_year', reason: 'must be a year between 2000 and 2100' });
-    }
+    const yearKnown = /^\d{4}$/.test(yearText) && planYear >= 2000 && planYear <= 2100;
+    if (!yearKnown) problems.push({ field: 'plan_year', reason: 'must be a year between 2000 and 2100' });
     const planText = record.plan?.trim().toUpperCase() ?? '';
     if (planText && planText !== 'PUBLIC' && planText !== 'PRIVATE') {
       problems.push({ field: 'plan', reason: 'must be PUBLIC or PRIVATE' });
@@ -98,8 +98,11 @@ export function parseRosterRow(
     }
     const categories = memberCategoriesOf(record.member_categories ?? '');
     if (typeof categories === 'string') problems.push({ field: 'member_categories', reason: categories });
-    const enrolledOn = record.enrolled_on?.trim() || ctx.today;
+    const givenOn = record.enrolled_on?.trim() ?? '';
+    const enrolledOn = givenOn || (yearKnown ? defaultEnrolmentDate(planYear, ctx.today) : ctx.today);
+    const outsideYear = yearKnown ? planYearDateProblem(planYear, enrolledOn) : null;
     if (!isIsoDate(enrolledOn)) problems.push({ field: 'enrolled_on', reason: 'must be a date yyyy-MM-dd' });
+    else if (outsideYear) problems.push({ field: 'enrolled_on', reason: givenOn ? outsideYear : `${outsideYear}; empty, it is the day of the import, ${ctx.today}` });
     if (unit) {
       enrolment = {
         planYear,

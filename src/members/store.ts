@@ -584,6 +584,7 @@ export async function refuseStagedRowsOfUnits(tx: Tx, unitIds: readonly number[]
  * Enrols a member for a plan year, or changes that year's plan. A renewal directly after the
  * previous plan year keeps the chain's first-enrolment date (no new waiting period). `override`
  * (eligibility rules an ADMIN let through) is kept with it; see OVERRIDE_ON_CONFLICT_SQL for a change.
+ * A change keeps the enrolment's unit: the caller refuses one of another unit (eligibility.ts).
  */
 export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row: EnrolmentRow; created: boolean }> {
   const { rows } = await tx.query<EnrolmentRow & { created: boolean }>(
@@ -594,7 +595,7 @@ export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row:
                        WHERE prev.member_id = $1 AND prev.plan_year = $3 - 1), $6::date),
             $7::text[], $8, $9, CASE WHEN $8::text IS NOT NULL THEN now() END, coalesce($10::text[], '{}')
      ON CONFLICT (member_id, plan_year) DO UPDATE
-        SET unit_id = excluded.unit_id, plan = excluded.plan, special_disease = excluded.special_disease,
+        SET plan = excluded.plan, special_disease = excluded.special_disease,
             member_categories = coalesce($10::text[], e.member_categories),
             ${OVERRIDE_ON_CONFLICT_SQL},
             updated_at = now()
@@ -1035,9 +1036,45 @@ export async function mergeStagedMembers(
 }
 
 /**
+ * Refuses on `plan_year` every staged row (not refused yet) that would enrol a member of its unit
+ * whose enrolment of that year is with another unit, the one they were in when it was made: it
+ * stays there (that unit owes for it, and its payments cover it), so the row changes nothing of it.
+ * The number refused.
+ */
+export async function refuseStagedRowsEnrolledElsewhere(tx: Tx, reason: string): Promise<number> {
+  const { rowCount } = await tx.query(
+    `UPDATE roster_stage s SET problem = 0, field = 'plan_year', reason = $1
+       FROM members m JOIN enrolments e ON e.member_id = m.id
+      WHERE m.id_number_hash = s.id_number_hash AND m.unit_id = s.unit_id
+        AND e.plan_year = s.plan_year AND e.unit_id <> s.unit_id AND s.reason IS NULL`,
+    [reason],
+  );
+  return rowCount ?? 0;
+}
+
+/**
+ * Refuses on `plan_year` every staged row (not refused yet) that would create an enrolment of a
+ * member of its unit approved a condolence (慰问金) of that year: it is paid to workers not enrolled
+ * in the year. Run under the years' lock (lockPlanYearEnrolments), so no approval commits after it
+ * before the merges do. The number refused.
+ */
+export async function refuseStagedRowsOfCondolences(tx: Tx, reason: string): Promise<number> {
+  const { rowCount } = await tx.query(
+    `UPDATE roster_stage s SET problem = 0, field = 'plan_year', reason = $1
+       FROM members m JOIN condolences k ON k.member_id = m.id AND k.status = 'APPROVED'
+      WHERE m.id_number_hash = s.id_number_hash AND m.unit_id = s.unit_id AND k.plan_year = s.plan_year AND s.reason IS NULL
+        AND NOT EXISTS (SELECT 1 FROM enrolments e WHERE e.member_id = m.id AND e.plan_year = s.plan_year)`,
+    [reason],
+  );
+  return rowCount ?? 0;
+}
+
+/**
  * Staged enrolments of rows not refused; a renewal directly after last year's enrolment keeps its
  * chain start (no new waiting period). Rows are matched to the recorded enrolment first (an empty
- * member_categories cell keeps those recorded), so only new and changed ones are written.
+ * member_categories cell keeps those recorded), so only new and changed ones are written. An
+ * enrolment's unit never changes (rows of another unit's enrolment are refused before:
+ * refuseStagedRowsEnrolledElsewhere).
  */
 export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number }> {
   const { rows } = await tx.query<{ created: number }>(`
@@ -1051,16 +1088,17 @@ export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number }
         LEFT JOIN enrolments cur ON cur.member_id = m.id AND cur.plan_year = s.plan_year
         LEFT JOIN enrolments prev ON prev.member_id = m.id AND prev.plan_year = s.plan_year - 1
        WHERE s.reason IS NULL AND s.plan_year IS NOT NULL
-         AND (cur.id IS NULL OR (cur.unit_id, cur.plan, cur.special_disease, cur.member_categories)
-              IS DISTINCT FROM (s.unit_id, s.plan, s.special_disease, coalesce(s.member_categories, cur.member_categories)))
+         AND (cur.id IS NULL OR (cur.plan, cur.special_disease, cur.member_categories)
+              IS DISTINCT FROM (s.plan, s.special_disease, coalesce(s.member_categories, cur.member_categories)))
        ORDER BY s.row_number
       ON CONFLICT (member_id, plan_year) DO UPDATE
-         SET unit_id = excluded.unit_id, plan = excluded.plan, special_disease = excluded.special_disease,
+         SET plan = excluded.plan, special_disease = excluded.special_disease,
              member_categories = excluded.member_categories,
              ${OVERRIDE_ON_CONFLICT_SQL}, -- a roster overrides nothing: the row passed eligibility (rosterImport.ts)
              updated_at = now()
-       WHERE (e.unit_id, e.plan, e.special_disease, e.member_categories)
-             IS DISTINCT FROM (excluded.unit_id, excluded.plan, excluded.special_disease, excluded.member_categories)
+       -- Never across units: an enrolment stays with the unit it was made in.
+       WHERE e.unit_id = excluded.unit_id AND (e.plan, e.special_disease, e.member_categories)
+             IS DISTINCT FROM (excluded.plan, excluded.special_disease, excluded.member_categories)
       RETURNING (xmax = 0) AS created)
     SELECT count(*) FILTER (WHERE created)::int AS created FROM enrolled`);
   return rows[0]!;

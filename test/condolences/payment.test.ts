@@ -14,8 +14,16 @@ import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { startBank, testFilePki } from '../banks/simulator/support.ts';
 import { PROVINCE_ACCOUNT, provinceFunder } from '../payouts/fundersSupport.ts';
 import { advanceUntilFinal, clerk, creditedByPayout, finance, sealedFile, settings, submissionContext } from '../payouts/support.ts';
-import { checkedValues, freshDatabase, type TestDatabase } from '../support/db.ts';
-import { application, CAPS, governWithCondolence, operator, reviewer, secondReviewer, worker, YEAR } from './support.ts';
+import { checkedValues, commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
+import type { Tx } from '../../src/kernel/transaction.ts';
+import { lockPlanYearEnrolments } from '../../src/members/store/eligibility.ts';
+import { enrol, enrolmentRules } from '../../src/members/eligibility.ts';
+import { importRoster } from '../../src/members/rosterImport.ts';
+import { insertRunningRosterImport, membersByIds, rosterImportErrors, unitsByIds } from '../../src/members/store.ts';
+import { withResidentIdCheck } from '../../src/kernel/identifiers.ts';
+import { lookupHash, personalDataKeys } from '../../src/privacy/personalData.ts';
+import { seedUnit } from '../benefits/seed.ts';
+import { application, CAPS, governWithCondolence, operator, reviewer, secondReviewer, worker, YEAR, type Worker } from './support.ts';
 
 /**
  * Condolence payments (慰问金) end to end: a unit operator applies for a worker who is not
@@ -183,5 +191,79 @@ describe('a condolence for a worker who is not enrolled', () => {
     expect(await withdrawCondolence(db.pool, operator(w), w.unitScope, { condolenceId: applied.id, reason: '家属不再申请' })).toMatchObject({ status: 'WITHDRAWN', decidedBy: null });
     await expect(approveCondolence(db.pool, ruleSets, reviewer, UNSCOPED, { condolenceId: applied.id, note: 'too late now' }))
       .rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('WITHDRAWN') });
+  });
+});
+
+describe('a worker approved a condolence is not enrolled in that plan year', () => {
+  const keys = personalDataKeys(Buffer.alloc(32, 7).toString('base64'));
+  const DAY = `${YEAR}-07-01`; // the day the enrolments are recorded: in the plan year, the condolence before it
+  const REASON = 'the worker was approved a condolence payment (慰问金) of this plan year, which is paid to workers not enrolled in it: they are not enrolled in it';
+  const ADMIN = { subject: 'admin-lin', role: 'ADMIN' };
+  const newImport = () => insertRunningRosterImport(db.pool, { fileName: 'r.csv', defaultUnitId: null, createdBy: 'test' });
+  const rosterOf = (creditCode: string, people: [string, string][]) =>
+    `name,id_number,unit_credit_code,plan_year,enrolled_on\n${people.map(([name, id]) => `${name},${id},${creditCode},${YEAR},${DAY}`).join('\n')}\n`;
+  const enrolmentsOf = async (memberId: number) => (await db.pool.query(`SELECT plan_year FROM enrolments WHERE member_id = $1`, [memberId])).rows;
+
+  /** A worker registered by a new unit's roster (no plan year: not enrolled), with a condolence of the year applied for. */
+  async function applicant(idNumber: string): Promise<{ w: Worker; condolenceId: number }> {
+    const unit = await seedUnit(db.pool);
+    const registered = await importRoster(db.pool, keys, `name,id_number,unit_credit_code\n林慰问,${idNumber},${unit.creditCode}\n`, { importId: await newImport(), today: DAY });
+    expect(registered.rowsInserted).toBe(1);
+    const { rows: [{ id: memberId }] } = await db.pool.query(`SELECT id FROM members WHERE id_number_hash = $1`, [lookupHash(keys, idNumber)]);
+    const w: Worker = { unitId: unit.id, creditCode: unit.creditCode, memberId, unitScope: { unitId: unit.id, memberId: null, organisationId: null } };
+    return { w, condolenceId: (await applyForCondolence(db.pool, ruleSets, operator(w), w.unitScope, application(w, 50_000))).id };
+  }
+
+  /** enrolMember's work for the worker, as an ADMIN (no override), recorded on DAY. */
+  async function enrolInYear(w: Worker) {
+    const [member] = await membersByIds(db.pool, [w.memberId], UNSCOPED);
+    const [unit] = await unitsByIds(db.pool, [w.unitId], UNSCOPED);
+    const rules = await enrolmentRules(db.pool, ruleSets, { organisationId: unit!.organisationId, planYear: YEAR, on: DAY });
+    return enrol(db.pool, ADMIN, rules, {
+      member: member!, unit: unit!, scope: UNSCOPED, planYear: YEAR, plan: null, specialDisease: false, enrolledOn: DAY, inService: true,
+      override: null, memberCategories: null,
+    }, DAY);
+  }
+
+  it('enrolMember is refused (CONFLICT on input.planYear), and a roster row on plan_year with the reason, kept with the import\'s errors', async () => {
+    const { w, condolenceId } = await applicant(withResidentIdCheck('35052119850312101'));
+    await approveCondolence(db.pool, ruleSets, reviewer, UNSCOPED, { condolenceId, note: '情况属实，批准慰问' });
+
+    await expect(enrolInYear(w)).rejects.toMatchObject({ code: 'CONFLICT', field: 'input.planYear', message: `input.planYear: ${REASON}` });
+    expect(await enrolmentsOf(w.memberId)).toEqual([]);
+
+    // The same file enrols a worker beside them who was paid nothing.
+    const importId = await newImport();
+    const result = await importRoster(db.pool, keys, rosterOf(w.creditCode, [['林慰问', withResidentIdCheck('35052119850312101')], ['陈同事', withResidentIdCheck('35052119860413102')]]), { importId, today: DAY });
+    expect(result).toMatchObject({ rowsRejected: 1, rowsInserted: 1, enrolmentsCreated: 1 });
+    expect(result.errors).toEqual([{ row: 2, field: 'plan_year', reason: REASON }]);
+    expect(await rosterImportErrors(db.pool, importId)).toEqual([{ row: 2, field: 'plan_year', reason: REASON }]);
+    expect(await enrolmentsOf(w.memberId)).toEqual([]);
+  });
+
+  it('an enrolment or a roster import made while an approval commits waits for it and is refused: never both', async () => {
+    const ids = [withResidentIdCheck('35052119850312111'), withResidentIdCheck('35052119850312121')];
+    const enrolling: ((w: Worker) => Promise<unknown>)[] = [
+      (w) => enrolInYear(w),
+      async (w) => (await importRoster(db.pool, keys, rosterOf(w.creditCode, [['林慰问', ids[1]!]]), { importId: await newImport(), today: DAY })).errors,
+    ];
+    for (const [i, work] of enrolling.entries()) {
+      const { w, condolenceId } = await applicant(ids[i]!);
+      // As approveCondolence decides: the year held exclusively from before the worker is read to the commit.
+      const { work: enrolled } = await commitOnceWaitedOn(
+        db.pool,
+        async (approving) => {
+          await lockPlanYearEnrolments(approving as Tx, [YEAR], 'deciding');
+          await approving.query(
+            `UPDATE condolences SET status = 'APPROVED', approved_fen = requested_fen, decided_by = 'reviewer-chen', decided_role = 'REVIEWER',
+                    decision_note = '情况属实', decided_at = now() WHERE id = $1`, [condolenceId],
+          );
+        },
+        () => work(w),
+      );
+      if (i === 0) await expect(enrolled).rejects.toMatchObject({ code: 'CONFLICT', field: 'input.planYear' });
+      else expect(await enrolled).toEqual([{ row: 2, field: 'plan_year', reason: REASON }]);
+      expect(await enrolmentsOf(w.memberId)).toEqual([]);
+    }
   });
 });

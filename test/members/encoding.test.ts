@@ -15,6 +15,7 @@ import { log } from '../../src/log.ts';
 import { residentId } from '../badInput/support.ts';
 import { hub } from '../support/hub.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 import { rosterImportProcessor } from '../../jobs/members.ts';
 import type { RosterImportJob } from '../../src/members/queue.ts';
 
@@ -37,8 +38,10 @@ let nextId = 0;
 let nextUnit = 0;
 
 const iconv = (text: string, to: string) => execFileSync('iconv', ['-f', 'UTF-8', '-t', to], { input: text });
+// The year of the imports' own today: an empty enrolled_on is that day, and must fall in the row's plan year.
+const YEAR = chinaToday().slice(0, 4);
 /** A roster of NAMES (or `names`) with fresh ID numbers, as UTF-8 text. */
-const roster = (names = NAMES) => `name,id_number,plan_year\n${names.map((name) => `${name},${ids[nextId++]},2025`).join('\n')}\n`;
+const roster = (names = NAMES) => `name,id_number,plan_year\n${names.map((name) => `${name},${ids[nextId++]},${YEAR}`).join('\n')}\n`;
 /** The bytes in pieces of 1 to 7 bytes: a BOM, a character and the guessing window all cross chunk boundaries. */
 const trickle = (bytes: Buffer) => Readable.from((function* () {
   for (let i = 0, n = 1; i < bytes.length; i += n, n = (n % 7) + 1) yield bytes.subarray(i, i + n);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadRuleSet } from '../../src/benefits/catalogue.ts';
-import { decideEnrolment, reachesAge, type EnrolmentCandidate } from '../../src/benefits/rules/enrolment.ts';
+import { decideEnrolment, planYearDateProblem, reachesAge, type EnrolmentCandidate } from '../../src/benefits/rules/enrolment.ts';
 import { validateRuleSet } from '../../src/benefits/rules/ruleSet.ts';
 
 /**
@@ -13,7 +13,7 @@ const rules = loadRuleSet('default-2025').enrolment;
 
 /** A candidate that passes every rule, to change one fact at a time. */
 const good: EnrolmentCandidate = {
-  birthDate: '1985-03-12', gender: 'M', inService: true, enrolledOn: '2025-03-01', today: '2025-03-01',
+  birthDate: '1985-03-12', gender: 'M', inService: true, enrolledOn: '2025-03-01', planYear: 2025, today: '2025-03-01',
   newEnrolment: true, unitPlan: 'PUBLIC', plan: 'PUBLIC', override: [],
 };
 const rulesBroken = (c: Partial<EnrolmentCandidate>) => decideEnrolment(rules, { ...good, ...c }).refusals.map((r) => r.rule);
@@ -101,12 +101,30 @@ describe('BACKDATED', () => {
     expect(refusal!.en).toBe('2025-02-28 is 31 days before 2025-03-31, more than the 30 days allowed');
   });
 
-  it('counts across a year end and a leap day', () => {
+  it('counts across a leap day', () => {
     // 2024-02-29 exists: 2024-03-15 less 30 days is 2024-02-14.
-    expect(rulesBroken({ birthDate: '1985-03-12', today: '2024-03-15', enrolledOn: '2024-02-14' })).toEqual([]);
-    expect(rulesBroken({ birthDate: '1985-03-12', today: '2024-03-15', enrolledOn: '2024-02-13' })).toEqual(['BACKDATED']);
-    expect(rulesBroken({ today: '2025-01-10', enrolledOn: '2024-12-11' })).toEqual([]);
-    expect(rulesBroken({ today: '2025-01-10', enrolledOn: '2024-12-10' })).toEqual(['BACKDATED']);
+    expect(rulesBroken({ birthDate: '1985-03-12', planYear: 2024, today: '2024-03-15', enrolledOn: '2024-02-14' })).toEqual([]);
+    expect(rulesBroken({ birthDate: '1985-03-12', planYear: 2024, today: '2024-03-15', enrolledOn: '2024-02-13' })).toEqual(['BACKDATED']);
+  });
+
+  it('refuses a new enrolment in a plan year that has ended, however few days back its date is', () => {
+    expect(rulesBroken({ planYear: 2024, today: '2024-12-31', enrolledOn: '2024-12-11' })).toEqual([]);
+    expect(rulesBroken({ planYear: 2024, today: '2025-01-01', enrolledOn: '2024-12-31' })).toEqual(['BACKDATED']);
+    const [refusal] = decideEnrolment(rules, { ...good, planYear: 2024, today: '2025-01-10', enrolledOn: '2024-12-11' }).refusals;
+    expect(refusal!.en).toBe('the plan year 2024 ended on 2024-12-31, before 2025-01-10: a new enrolment in it is back-dated');
+    // Beyond the limit too: the days are named.
+    expect(decideEnrolment(rules, { ...good, planYear: 2024, today: '2025-01-10', enrolledOn: '2024-12-10' }).refusals[0]!.en)
+      .toBe('2024-12-10 is 31 days before 2025-01-10, more than the 30 days allowed');
+    // An existing enrolment of the year is changed as before; an ADMIN may override.
+    expect(rulesBroken({ planYear: 2024, today: '2025-06-15', enrolledOn: '2024-01-05', newEnrolment: false })).toEqual([]);
+    expect(rulesBroken({ planYear: 2024, today: '2025-06-15', enrolledOn: '2024-12-31', override: ['BACKDATED'] })).toEqual([]);
+  });
+
+  it('a date must fall in its plan year (checked as input on every path)', () => {
+    expect(planYearDateProblem(2024, '2024-01-01')).toBeNull();
+    expect(planYearDateProblem(2024, '2024-12-31')).toBeNull();
+    expect(planYearDateProblem(2024, '2025-06-15')).toBe('must fall in the plan year 2024 (2024-01-01 to 2024-12-31)');
+    expect(planYearDateProblem(2025, '2024-12-31')).toBe('must fall in the plan year 2025 (2025-01-01 to 2025-12-31)');
   });
 
   it('does not judge an existing enrolment (its date was decided when it was made), and yields to an override', () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
@@ -12,6 +12,10 @@ import { importRoster } from '../../src/members/rosterImport.ts';
  * rejected with the rule in its reason. Back-dating is measured from today (the gateway's clock):
  * dates here are counted from chinaToday(), the limit is default-2025's 30 days.
  */
+
+// The server's today is read from the clock: set to mid-December of this year, so that the dates
+// up to 200 days back fall in this plan year whatever day the tests run (an enrolment's date falls in its year).
+vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, now: new Date(`${new Date().getUTCFullYear()}-12-15T04:00:00Z`) });
 
 let db: TestDatabase;
 let gw: TestGateway;
@@ -49,6 +53,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await db?.drop();
+  vi.useRealTimers();
 });
 
 describe('enrolMember', () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
@@ -16,6 +16,10 @@ import { approveRuleSetProposal, proposeRuleSet, proposeRuleSetAssignment } from
  * and no waiting period; a unit of the hub's own union keeps the 30 days and 90 waiting days of the
  * rule set governing the year hub-wide. Dates are counted from chinaToday().
  */
+
+// The server's today is read from the clock: set to mid-June of this year, so that 60 days back and
+// today fall in one plan year whatever day the tests run (an enrolment's date falls in its year).
+vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true, now: new Date(`${new Date().getUTCFullYear()}-06-15T04:00:00Z`) });
 
 let db: TestDatabase;
 let gw: TestGateway;
@@ -67,6 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await db?.drop();
+  vi.useRealTimers();
 });
 
 describe('enrolment rules follow the organisation', () => {

@@ -8,6 +8,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { personalDataKeys, decrypt, lookupHash } from '../../src/privacy/personalData.ts';
 import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 
 const keys = personalDataKeys(Buffer.alloc(32, 7).toString('base64'));
 const UNIT_A = withCreditCodeCheck('91350500MA0000001');
@@ -120,6 +121,41 @@ describe('roster import', () => {
     expect(lina.rows[0].first_enrolled_on).toBe('2027-01-04');
   });
 
+  it('refuses an enrolment in a plan year that has ended: its date must fall in the year, and a new one there is BACKDATED however near the year end', async () => {
+    // Enrolled for 2023 (its chain starts 2023-01-05); a 2024 enrolment made after 2024 would inherit that start and pay the whole year.
+    const R = withResidentIdCheck('35052119860606011');
+    const row = (planYear: number, enrolledOn: string) => `name,id_number,unit_credit_code,plan_year,enrolled_on\n任远,${R},${UNIT_A},${planYear},${enrolledOn}\n`;
+    expect(await importRoster(db.pool, keys, row(2023, ''), { importId: await newImport(), today: '2023-01-05' })).toMatchObject({ enrolmentsCreated: 1 });
+    const late = [
+      [row(2024, ''), '2025-06-15', 'must fall in the plan year 2024 (2024-01-01 to 2024-12-31); empty, it is the day of the import, 2025-06-15'],
+      [row(2024, '2025-06-15'), '2025-06-15', 'must fall in the plan year 2024 (2024-01-01 to 2024-12-31)'],
+      [row(2024, '2024-12-31'), '2025-06-15', 'BACKDATED: 2024-12-31 is 166 days before 2025-06-15, more than the 30 days allowed (入会日期2024-12-31早于录入日2025-06-15共166天，超过30天)'],
+      [row(2024, '2024-12-20'), '2025-01-10', 'BACKDATED: the plan year 2024 ended on 2024-12-31, before 2025-01-10: a new enrolment in it is back-dated (2024年度已于2024-12-31结束，录入日2025-01-10不能再新增该年度入会)'],
+    ] as const;
+    for (const [csv, today, reason] of late) {
+      const result = await importRoster(db.pool, keys, csv, { importId: await newImport(), today });
+      expect(result, csv).toMatchObject({ rowsRejected: 1, enrolmentsCreated: 0, errors: [{ row: 2, field: 'enrolled_on', reason }] });
+    }
+    const years = await db.pool.query(`SELECT e.plan_year FROM enrolments e JOIN members m ON m.id = e.member_id WHERE m.id_number_hash = $1`, [lookupHash(keys, R)]);
+    expect(years.rows).toEqual([{ plan_year: 2023 }]);
+
+    // A date before the chain's start (next year's roster given early) is a refused row, not a database error failing the whole file.
+    const S = withResidentIdCheck('35052119870707021');
+    await importRoster(db.pool, keys, `name,id_number,unit_credit_code,plan_year,enrolled_on\n孙悦,${S},${UNIT_A},2025,2025-03-01\n`, { importId: await newImport(), today: '2025-03-01' });
+    const early = await importRoster(db.pool, keys, `name,id_number,unit_credit_code,plan_year,enrolled_on\n孙悦,${S},${UNIT_A},2026,2025-02-20\n`, { importId: await newImport(), today: '2025-03-05' });
+    expect(early).toMatchObject({ rowsRejected: 1, enrolmentsCreated: 0, errors: [{ row: 2, field: 'enrolled_on', reason: 'must fall in the plan year 2026 (2026-01-01 to 2026-12-31)' }] });
+  });
+
+  it('takes next year\'s roster sent in December, an empty enrolled_on being the plan year\'s first day', async () => {
+    const T = withResidentIdCheck('35052119880808031');
+    const result = await importRoster(db.pool, keys, `name,id_number,unit_credit_code,plan_year\n唐宁,${T},${UNIT_A},2026\n`, { importId: await newImport(), today: '2025-12-10' });
+    expect(result).toMatchObject({ rowsRejected: 0, enrolmentsCreated: 1 });
+    const { rows } = await db.pool.query(
+      `SELECT to_char(e.enrolled_on, 'YYYY-MM-DD') AS "enrolledOn" FROM enrolments e JOIN members m ON m.id = e.member_id WHERE m.id_number_hash = $1 AND e.plan_year = 2026`,
+      [lookupHash(keys, T)]);
+    expect(rows).toEqual([{ enrolledOn: '2026-01-01' }]);
+  });
+
   it('refuses a file with a wrong header as a whole, changing nothing', async () => {
     const count = await memberCount();
     const importId = await newImport();
@@ -132,7 +168,8 @@ describe('roster import', () => {
   it('imports with the CLI and reports counts and row errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'roster-'));
     const file = join(dir, 'roster.csv');
-    writeFileSync(file, `name,id_number,plan_year\n黄磊,${withResidentIdCheck('35052119800101008')},2025\n何洁,123,2025\n`);
+    const year = chinaToday().slice(0, 4); // the CLI's today: an empty enrolled_on must fall in the plan year
+    writeFileSync(file, `name,id_number,plan_year\n黄磊,${withResidentIdCheck('35052119800101008')},${year}\n何洁,123,${year}\n`);
     const hub = fileURLToPath(new URL('../../bin/hub.mjs', import.meta.url));
     const run = spawnSync(process.execPath, [hub, 'members', 'import', file, '--unit', UNIT_A], {
       encoding: 'utf8', env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent' },

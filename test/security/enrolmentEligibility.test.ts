@@ -22,6 +22,9 @@ const OPERATOR_A = { role: 'UNIT_OPERATOR', unit: UNIT_A } as const;
 const OPERATOR_B = { role: 'UNIT_OPERATOR', unit: UNIT_B } as const;
 const today = chinaToday();
 const year = Number(today.slice(0, 4));
+// Back-dated whatever the day: a date of last year's (an enrolment's date falls in its plan year), long past the limit.
+const lastYear = year - 1;
+const lastJune = `${lastYear}-06-01`;
 const TABLES = ['members', 'enrolments', 'audit_log'] as const;
 
 const ENROL = `mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { enrolment { id override { rules } } userErrors { field code message } } }`;
@@ -48,7 +51,7 @@ afterAll(async () => {
 describe('overriding eligibility rules', () => {
   it('a unit operator (own or other unit) and SERVICE cannot override: FORBIDDEN, nothing written', async () => {
     const before = await snapshot();
-    const input = { memberId: working, planYear: year, enrolledOn: addDays(today, -365), override: { rules: ['BACKDATED'], reason: '补录去年的名册' } };
+    const input = { memberId: working, planYear: lastYear, enrolledOn: lastJune, override: { rules: ['BACKDATED'], reason: '补录去年的名册' } };
     for (const caller of [OPERATOR_A, { role: 'SERVICE' } as const]) {
       const r = await gw.query(caller, ENROL, { i: input });
       expect(r.errors?.[0]?.extensions?.code, caller.role).toBe('FORBIDDEN');
@@ -58,7 +61,7 @@ describe('overriding eligibility rules', () => {
     const other = await gw.query(OPERATOR_B, ENROL, { i: input });
     expect(other.data.enrolMember.userErrors).toEqual([{ field: 'input.memberId', code: 'NOT_FOUND', message: 'member not found' }]);
     // Without the override the operator's back-dated enrolment is refused as any other.
-    const plain = await gw.query(OPERATOR_A, ENROL, { i: { memberId: working, planYear: year, enrolledOn: addDays(today, -365) } });
+    const plain = await gw.query(OPERATOR_A, ENROL, { i: { memberId: working, planYear: lastYear, enrolledOn: lastJune } });
     expect(plain.data.enrolMember.userErrors).toEqual([expect.objectContaining({ field: 'input.enrolledOn', message: expect.stringContaining('BACKDATED') })]);
     expect(await snapshot()).toEqual(before);
   });
@@ -72,12 +75,12 @@ describe('overriding eligibility rules', () => {
       ['补'.repeat(501), 'input.override.reason: must be at most 500 characters'],
     ];
     for (const [reason, message] of cases) {
-      const r = await gw.query(ADMIN, ENROL, { i: { memberId: working, planYear: year, enrolledOn: addDays(today, -365), override: { rules: ['BACKDATED'], reason } } });
+      const r = await gw.query(ADMIN, ENROL, { i: { memberId: working, planYear: lastYear, enrolledOn: lastJune, override: { rules: ['BACKDATED'], reason } } });
       expect(r.data.enrolMember, JSON.stringify(reason).slice(0, 20)).toEqual({ enrolment: null, userErrors: [{ field: 'input.override.reason', code: 'INVALID', message }] });
     }
-    const nul = await gw.query(ADMIN, ENROL, { i: { memberId: working, planYear: year, enrolledOn: addDays(today, -365), override: { rules: ['BACKDATED'], reason: '补录\u0000名册' } } });
+    const nul = await gw.query(ADMIN, ENROL, { i: { memberId: working, planYear: lastYear, enrolledOn: lastJune, override: { rules: ['BACKDATED'], reason: '补录\u0000名册' } } });
     expect(nul.data.enrolMember.userErrors).toEqual([expect.objectContaining({ field: 'input.override.reason' })]);
-    const noRules = await gw.query(ADMIN, ENROL, { i: { memberId: working, planYear: year, enrolledOn: addDays(today, -365), override: { rules: [], reason: '补录去年的名册' } } });
+    const noRules = await gw.query(ADMIN, ENROL, { i: { memberId: working, planYear: lastYear, enrolledOn: lastJune, override: { rules: [], reason: '补录去年的名册' } } });
     expect(noRules.data.enrolMember.userErrors).toEqual([{ field: 'input.override.rules', code: 'INVALID', message: 'input.override.rules: name the rules to override' }]);
     const forged = await gw.query(ADMIN, ENROL, { i: { memberId: working, planYear: year, override: { rules: ['EVERYTHING'], reason: '补录去年的名册' } } });
     expect(forged.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -87,18 +90,39 @@ describe('overriding eligibility rules', () => {
   it('a replayed override changes nothing more: one enrolment, the override as first recorded', async () => {
     const created = await gw.query(ADMIN, CREATE, { u: unitA, n: withResidentIdCheck('35058219930303021') });
     const memberId = created.data.createMember.member.id;
-    const input = { memberId, planYear: year, enrolledOn: addDays(today, -120), override: { rules: ['BACKDATED'], reason: '补录，经工会审批' } };
+    const input = { memberId, planYear: lastYear, enrolledOn: lastJune, override: { rules: ['BACKDATED'], reason: '补录，经工会审批' } };
     const first = await gw.query(ADMIN, ENROL, { i: input });
     const again = await gw.query(ADMIN, ENROL, { i: input });
     expect(again.data.enrolMember).toEqual(first.data.enrolMember);
     expect(first.data.enrolMember.enrolment.override).toEqual({ rules: ['BACKDATED'] });
     const rows = await db.pool.query(`SELECT e.enrolled_on, e.override_rules FROM enrolments e WHERE e.member_id = $1`, [Number(Buffer.from(memberId, 'base64url').toString().split(':')[1])]);
-    expect(rows.rows).toEqual([{ enrolled_on: addDays(today, -120), override_rules: ['BACKDATED'] }]);
+    expect(rows.rows).toEqual([{ enrolled_on: lastJune, override_rules: ['BACKDATED'] }]);
   });
 
   it('an override only ever covers what it names: a back-dating override does not let a wrong plan through', async () => {
-    const r = await gw.query(ADMIN, ENROL, { i: { memberId: working, planYear: year, plan: 'PUBLIC', enrolledOn: addDays(today, -90), override: { rules: ['BACKDATED'], reason: '补录，经审批' } } });
+    const r = await gw.query(ADMIN, ENROL, { i: { memberId: working, planYear: lastYear, plan: 'PUBLIC', enrolledOn: lastJune, override: { rules: ['BACKDATED'], reason: '补录，经审批' } } });
     expect(r.data.enrolMember.userErrors).toEqual([expect.objectContaining({ field: 'input.plan', message: expect.stringContaining('PLAN_MISMATCH') })]);
+  });
+});
+
+describe('enrolling in a plan year that has ended', () => {
+  it('is refused to a unit operator (the date must fall in the year; in it, BACKDATED however near its end); an ADMIN overrides with a reason', async () => {
+    const created = await gw.query(ADMIN, CREATE, { u: unitA, n: withResidentIdCheck('35058219940404031') });
+    const memberId = created.data.createMember.member.id;
+    // Enrolled the year before: an enrolment of last year made now would carry that chain's start and pay all of last year.
+    const before = await gw.query(ADMIN, ENROL, { i: { memberId, planYear: lastYear - 1, enrolledOn: `${lastYear - 1}-01-05`, override: { rules: ['BACKDATED'], reason: '补录前年的名册' } } });
+    expect(before.data.enrolMember.userErrors).toEqual([]);
+    const snap = await snapshot();
+    const onToday = await gw.query(OPERATOR_A, ENROL, { i: { memberId, planYear: lastYear } });
+    expect(onToday.data.enrolMember).toEqual({
+      enrolment: null, userErrors: [{ field: 'input.enrolledOn', code: 'INVALID', message: `input.enrolledOn: must fall in the plan year ${lastYear} (${lastYear}-01-01 to ${lastYear}-12-31)` }],
+    });
+    const yearEnd = await gw.query(OPERATOR_A, ENROL, { i: { memberId, planYear: lastYear, enrolledOn: `${lastYear}-12-31` } });
+    expect(yearEnd.data.enrolMember.userErrors).toEqual([{ field: 'input.enrolledOn', code: 'INVALID', message: expect.stringMatching(/^input\.enrolledOn: BACKDATED: /) }]);
+    expect(await snapshot()).toEqual(snap);
+
+    const overridden = await gw.query(ADMIN, ENROL, { i: { memberId, planYear: lastYear, enrolledOn: `${lastYear}-12-31`, override: { rules: ['BACKDATED'], reason: '经工会审批补录' } } });
+    expect(overridden.data.enrolMember).toMatchObject({ enrolment: { override: { rules: ['BACKDATED'] } }, userErrors: [] });
   });
 });
 
@@ -123,7 +147,7 @@ describe('an over-age ID number', () => {
     const csv = 'name,id_number,plan_year,enrolled_on,in_service\n'
       + `周一,${good},${year},,\n`
       + `周二,${withResidentIdCheck('35052119400404031')},${year},,true\n`
-      + `周三,${withResidentIdCheck('35052119450505041')},${year},${addDays(today, -3650)},true\n`;
+      + `周三,${withResidentIdCheck('35052119450505041')},${lastYear},${lastYear}-01-01,true\n`;
     const started = await gw.query(OPERATOR_A, `mutation($csv: String!) { importRoster(input: { fileName: "r.csv", csv: $csv }) { rosterImport { id } userErrors { message } } }`, { csv });
     const id = started.data.importRoster.rosterImport.id as string;
     await importUploadedRoster(db.pool, gw.keys, Number(Buffer.from(id, 'base64url').toString().split(':')[1]));
@@ -138,7 +162,8 @@ describe('an over-age ID number', () => {
   });
 
   it('a roster cannot back-date past the limit either: the worker measures from its own today', async () => {
-    const csv = `name,id_number,plan_year,enrolled_on\n周四,${withResidentIdCheck('35052119920101051')},${year},${addDays(today, -31)}\n`;
+    const backDated = addDays(today, -31);
+    const csv = `name,id_number,plan_year,enrolled_on\n周四,${withResidentIdCheck('35052119920101051')},${backDated.slice(0, 4)},${backDated}\n`;
     const started = await gw.query(OPERATOR_A, `mutation($csv: String!) { importRoster(input: { fileName: "r.csv", csv: $csv }) { rosterImport { id } } }`, { csv });
     const id = started.data.importRoster.rosterImport.id as string;
     await importUploadedRoster(db.pool, gw.keys, Number(Buffer.from(id, 'base64url').toString().split(':')[1]));

@@ -9,7 +9,7 @@ import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { fujianTree, placeUnit } from '../organisations/support.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { log } from '../../src/log.ts';
-import { chinaToday } from '../../src/kernel/time.ts';
+import { addDays, chinaToday } from '../../src/kernel/time.ts';
 import { withCreditCodeCheck, withLuhnCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { rosterImportProcessor } from '../../jobs/members.ts';
 import type { RosterImportJob } from '../../src/members/queue.ts';
@@ -29,6 +29,8 @@ const OTHER_BANK = '104397000010';
 const card = (n: number) => withLuhnCheck(`62220213${String(n).padStart(10, '0')}`);
 const idNumber = (n: number) => withResidentIdCheck(`35052119850312${String(n).padStart(3, '0')}`);
 
+// The imports' own today is in this plan year: an empty enrolled_on (that day) falls in it.
+const YEAR = Number(chinaToday().slice(0, 4));
 const ADMIN = { role: 'ADMIN', sub: 'admin-zhang' } as const;
 const OTHER_ADMIN = { role: 'ADMIN', sub: 'admin-chen' } as const;
 const FINANCE = { role: 'FINANCE', sub: 'finance-wang' } as const;
@@ -104,7 +106,7 @@ describe('attack 1: member takeover across units', () => {
   it('an operator\'s roster import with another unit\'s member is a rejected row; the member keeps unit, name and card', async () => {
     const victim = await memberOfA(1);
     const before = await stored(victim.id);
-    const attack = `name,id_number,phone,bank_card,bank_code,plan_year\n冒名顶替,${victim.idNumber},13999999999,${card(901)},${OTHER_BANK},2025\n`;
+    const attack = `name,id_number,phone,bank_card,bank_code,plan_year\n冒名顶替,${victim.idNumber},13999999999,${card(901)},${OTHER_BANK},${YEAR}\n`;
 
     const result = await importAs(OPERATOR_B, attack);
     expect(result).toMatchObject({ status: 'DONE', rowsRejected: 1, rowsUpdated: 0 });
@@ -125,6 +127,22 @@ describe('attack 1: member takeover across units', () => {
     expect(changes.rows[0].n).toBe(0);
   });
 
+  it('a back-dated row for another unit\'s member is refused alike whether that member is enrolled or not: the import learns nothing of them', async () => {
+    const [enrolled, notEnrolled] = [await memberOfA(45), await memberOfA(46)];
+    const on = addDays(chinaToday(), -75); // beyond the 30 days allowed
+    const year = Number(on.slice(0, 4));
+    await db.pool.query(
+      `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, enrolled_on, first_enrolled_on) VALUES ($1, $2, $3, 'PRIVATE', $4, $4)`,
+      [localId('id', enrolled.id, 'Member'), localId('id', unitA, 'Unit'), year, on],
+    );
+    const result = await importAs(OPERATOR_B, `name,id_number,plan_year,enrolled_on\n甲,${enrolled.idNumber},${year},${on}\n乙,${notEnrolled.idNumber},${year},${on}\n`);
+    expect(result).toMatchObject({ status: 'DONE', rowsRejected: 2, enrolmentsCreated: 0 });
+    const [first, second] = result.errors as { row: number; field: string; reason: string }[];
+    expect([first!.row, second!.row]).toEqual([2, 3]);
+    expect({ field: first!.field, reason: first!.reason }).toEqual({ field: second!.field, reason: second!.reason });
+    expectDiscreet(first!.reason);
+  });
+
   it('a member unit A registers while unit B\'s roster is being imported keeps unit and enrolment: the row is rejected', async () => {
     // B's import refuses other units' members first, then merges: A's member, not yet committed
     // when B looks, appears in between. The merge waits for it and must leave it to A.
@@ -138,12 +156,12 @@ describe('attack 1: member takeover across units', () => {
           [localId('id', unitA, 'Unit'), lookupHash(gw.keys, who)],
         );
         await held.query(
-          `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, enrolled_on, first_enrolled_on) VALUES ($1, $2, 2025, 'PRIVATE', '2025-01-01', '2025-01-01')`,
-          [inserted!.id, localId('id', unitA, 'Unit')],
+          `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, enrolled_on, first_enrolled_on) VALUES ($1, $2, $3, 'PRIVATE', $4, $4)`,
+          [inserted!.id, localId('id', unitA, 'Unit'), YEAR, `${YEAR}-01-01`],
         );
         return inserted!;
       },
-      () => importAs(OPERATOR_B, `name,id_number,phone,bank_card,bank_code,plan_year\n冒名顶替,${who},13999999999,${card(940)},${OTHER_BANK},2025\n`),
+      () => importAs(OPERATOR_B, `name,id_number,phone,bank_card,bank_code,plan_year\n冒名顶替,${who},13999999999,${card(940)},${OTHER_BANK},${YEAR}\n`),
     );
 
     const result = await importing;
@@ -151,8 +169,8 @@ describe('attack 1: member takeover across units', () => {
     expect(result.errors).toEqual([{ row: 2, field: 'id_number', reason: expect.stringContaining('cannot be registered by this unit') }]);
     const { rows } = await db.pool.query(
       `SELECT m.unit_id AS "memberUnit", m.name, m.bank_card_hash AS card, e.unit_id AS "enrolmentUnit"
-         FROM members m JOIN enrolments e ON e.member_id = m.id AND e.plan_year = 2025 WHERE m.id = $1`,
-      [member.id],
+         FROM members m JOIN enrolments e ON e.member_id = m.id AND e.plan_year = $2 WHERE m.id = $1`,
+      [member.id, YEAR],
     );
     const a = localId('id', unitA, 'Unit');
     expect(rows).toEqual([{ memberUnit: a, name: '会员40', card: null, enrolmentUnit: a }]);
@@ -219,6 +237,20 @@ describe('attack 1: member takeover across units', () => {
     expect(moveByUpdate.errors![0]!.message).toContain('unitId');
 
     expect(await stored(victim.id)).toEqual(before);
+  });
+
+  it('createMember for another unit\'s member is refused with the same reason whoever asks, ADMIN and SERVICE included', async () => {
+    const member = await memberOfA(8);
+    for (const who of [ADMIN, { role: 'SERVICE', sub: 'hr-system' } as const, OPERATOR_B]) {
+      const create = await gw.query(who, CREATE, { input: { unitId: unitB, name: '会员8', idNumber: member.idNumber } });
+      expect(create.data.createMember, who.role).toEqual({
+        member: null, userErrors: [{ field: 'input.idNumber', code: 'CONFLICT', message: 'input.idNumber: cannot be registered by this unit — the city union (ADMIN) moves members between units' }],
+      });
+    }
+    // In the member's own unit, it is just a member already there.
+    const again = await gw.query(ADMIN, CREATE, { input: { unitId: unitA, name: '会员8', idNumber: member.idNumber } });
+    expect(again.data.createMember.userErrors).toEqual([{ field: 'input.idNumber', code: 'CONFLICT', message: 'a member with this ID number already exists' }]);
+    expect((await stored(member.id)).credit_code).toBe(UNIT_A.code);
   });
 
   it('a member ADMIN moves to another unit is out of the old unit\'s reach the moment the move commits', async () => {
@@ -487,6 +519,54 @@ describe('an organisation\'s staff and moves committing while they act', () => {
   });
 });
 
+describe('a moved member\'s enrolment stays with the unit it was made in', () => {
+  const UNIT_V = { code: withCreditCodeCheck('91350500MA0000031'), name: '晋江某陶瓷有限公司' };
+  const UNIT_U = { code: withCreditCodeCheck('91350500MA0000032'), name: '晋江某食品有限公司' };
+  const OPERATOR_U = { role: 'UNIT_OPERATOR', unit: UNIT_U.code, sub: 'operator-u' } as const;
+  const ENROL = `mutation($input: EnrolMemberInput!) { enrolMember(input: $input) { enrolment { id } ${USER_ERRORS} } }`;
+  const PRIVATE_FEN = 4800;
+
+  it('the new unit\'s import and enrolMember leave it there: the old unit owes and paid for it, the new unit\'s members paid for stay covered', async () => {
+    const [v, u] = [await gw.query(ADMIN, CREATE_UNIT, { c: UNIT_V.code, n: UNIT_V.name }), await gw.query(ADMIN, CREATE_UNIT, { c: UNIT_U.code, n: UNIT_U.name })]
+      .map((r) => r.data.createUnit.unit.id as string);
+    const join = async (unitId: string, n: number) => {
+      const created = await gw.query(ADMIN, CREATE, { input: { unitId, name: `会员${n}`, idNumber: idNumber(n) } });
+      const id = created.data.createMember.member.id as string;
+      // Enrolled today, in this order: coverage follows the date, then the order of registration.
+      expect((await gw.query(ADMIN, ENROL, { input: { memberId: id, planYear: YEAR } })).data.enrolMember.userErrors).toEqual([]);
+      return { id, idNumber: idNumber(n), name: `会员${n}` };
+    };
+    const x = await join(v!, 50);
+    const [p, q] = [await join(u!, 51), await join(u!, 52)];
+    // Each unit pays exactly what it owes.
+    for (const [unit, fen] of [[v!, PRIVATE_FEN], [u!, 2 * PRIVATE_FEN]] as const) {
+      await db.pool.query(
+        `INSERT INTO contribution_payments (unit_id, plan_year, amount_fen, reference, paid_on, source, recorded_by) VALUES ($1, $2, $3, $4, $5, 'MANUAL', 'test')`,
+        [localId('id', unit, 'Unit'), YEAR, fen, `MOVE-${unit}`.slice(0, 35), chinaToday()],
+      );
+    }
+    expect((await gw.query(ADMIN, MOVE, { input: { memberId: x.id, unitId: u, reason: '劳动关系转入晋江某食品有限公司' } })).data.moveMember.userErrors).toEqual([]);
+
+    const result = await importAs(OPERATOR_U, `name,id_number,plan_year\n${[x, p, q].map((m) => `${m.name},${m.idNumber},${YEAR}`).join('\n')}\n`);
+    expect(result).toMatchObject({ status: 'DONE', rowsRejected: 1, enrolmentsCreated: 0 });
+    expect(result.errors).toEqual([{ row: 2, field: 'plan_year', reason: 'the member\'s enrolment of this plan year is with the unit it was made in and stays there' }]);
+    const enrol = await gw.query(OPERATOR_U, ENROL, { input: { memberId: x.id, planYear: YEAR, specialDisease: true } });
+    expect(enrol.data.enrolMember).toEqual({
+      enrolment: null, userErrors: [{ field: 'input.planYear', code: 'CONFLICT', message: 'input.planYear: the member\'s enrolment of this plan year is with the unit it was made in and stays there' }],
+    });
+
+    const { rows } = await db.pool.query(`SELECT unit_id AS "unitId", special_disease AS "specialDisease" FROM enrolments WHERE member_id = $1 AND plan_year = $2`, [localId('id', x.id, 'Member'), YEAR]);
+    expect(rows).toEqual([{ unitId: localId('id', v!, 'Unit'), specialDisease: false }]);
+    const CONTRIBUTION = `query($id: ID!, $y: Int!) { unit(id: $id) { contribution(planYear: $y) { owedFen paidFen } } }`;
+    expect((await gw.query(ADMIN, CONTRIBUTION, { id: v, y: YEAR })).data.unit.contribution).toEqual({ owedFen: PRIVATE_FEN, paidFen: PRIVATE_FEN });
+    expect((await gw.query(ADMIN, CONTRIBUTION, { id: u, y: YEAR })).data.unit.contribution).toEqual({ owedFen: 2 * PRIVATE_FEN, paidFen: 2 * PRIVATE_FEN });
+    const COVERED = `query($id: ID!, $y: Int!) { member(id: $id) { enrolments(filter: { planYear: $y }) { edges { node { contributionCovered } } } } }`;
+    for (const m of [x, p, q]) {
+      expect((await gw.query(ADMIN, COVERED, { id: m.id, y: YEAR })).data.member.enrolments.edges, m.name).toEqual([{ node: { contributionCovered: true } }]);
+    }
+  });
+});
+
 describe('attack 9: a member reads only their own records', () => {
   it('a MEMBER cannot read their unit\'s contributions; the unit\'s operator can', async () => {
     const member = await memberOfA(6);
@@ -501,5 +581,18 @@ describe('attack 9: a member reads only their own records', () => {
     expect(own.data.member).toEqual({ name: '会员6', bankAccount: { cardNumberMasked: maskBankCard(member.card) } });
     const operator = await gw.query(OPERATOR_A, `query($id: ID!) { unit(id: $id) { contribution(planYear: 2025) { owedFen } } }`, { id: unitA });
     expect(operator.errors).toBeUndefined();
+  });
+});
+
+describe('a reveal\'s reason', () => {
+  it('is at most 2,000 characters, as every reason: a 200,000-character one reveals nothing and is not audited', async () => {
+    const member = await memberOfA(9);
+    const REVEAL = `mutation($input: RevealMemberPersonalDataInput!) { revealMemberPersonalData(input: $input) { personalData { idNumber bankCardNumber } ${USER_ERRORS} } }`;
+    const refused = await gw.query(AUDITOR, REVEAL, { input: { memberId: member.id, reason: '核对'.repeat(100_000) } });
+    expect(refused.data.revealMemberPersonalData).toEqual({
+      personalData: null, userErrors: [{ field: 'input.reason', code: 'INVALID', message: 'input.reason: must be at most 2000 characters (200000 given)' }],
+    });
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'member.reveal' AND target_id = $1`, [String(localId('id', member.id, 'Member'))]);
+    expect(rows[0].n).toBe(0);
   });
 });

@@ -3,10 +3,10 @@ import type { Age, EnrolmentRules, Plan } from './ruleSet.ts';
 
 /**
  * Eligibility at enrolment (入会资格), decided from the rule set's `enrolment` section: working age
- * from the ID number's birth date, in service with the unit, no back-dating beyond the limit, the
- * plan of the unit's type. Pure: the caller reads the member, the unit and the day. A refusal names
- * its rule; BACKDATED and PLAN_MISMATCH yield to an ADMIN's override (with a reason, checked by the
- * caller), WORKING_AGE and IN_SERVICE never do.
+ * from the ID number's birth date, in service with the unit, no back-dating beyond the limit (nor
+ * into a plan year that has ended), the plan of the unit's type. Pure: the caller reads the member,
+ * the unit and the day. A refusal names its rule; BACKDATED and PLAN_MISMATCH yield to an ADMIN's
+ * override (with a reason, checked by the caller), WORKING_AGE and IN_SERVICE never do.
  */
 
 export const ENROLMENT_RULES = ['WORKING_AGE', 'IN_SERVICE', 'BACKDATED', 'PLAN_MISMATCH'] as const;
@@ -21,7 +21,9 @@ export interface EnrolmentCandidate {
   gender: 'M' | 'F';
   /** 在职: the unit says the member works for it on `enrolledOn`. */
   inService: boolean;
+  /** Within `planYear` (planYearDateProblem: the caller checks it as input). */
   enrolledOn: string;
+  planYear: number;
   /** The day the enrolment is recorded (China time); back-dating is measured from it. */
   today: string;
   /** False when the enrolment exists already: its date was decided then and is not changed. */
@@ -60,6 +62,20 @@ const ageText = (age: Age) => ({
   en: age.months ? `${age.years} years ${age.months} months` : `${age.years} years`,
 });
 
+/**
+ * An enrolment's date when none is given: the day it is recorded, or the first day of a plan year
+ * that has not begun (next year's roster is sent in December). A year that ended keeps the day, and
+ * planYearDateProblem refuses it.
+ */
+export function defaultEnrolmentDate(planYear: number, today: string): string {
+  return String(planYear) > today.slice(0, 4) ? `${planYear}-01-01` : today;
+}
+
+/** Why `date` cannot be the enrolment date of `planYear`, or null: an enrolment's date falls within its plan year. */
+export function planYearDateProblem(planYear: number, date: string): string | null {
+  return date.slice(0, 4) === String(planYear) ? null : `must fall in the plan year ${planYear} (${planYear}-01-01 to ${planYear}-12-31)`;
+}
+
 /** Every rule the candidate breaks, split into refusals and what the override lets through. */
 export function decideEnrolment(rules: EnrolmentRules, c: EnrolmentCandidate): EnrolmentDecision {
   const broken: EnrolmentRefusal[] = [];
@@ -85,11 +101,19 @@ export function decideEnrolment(rules: EnrolmentRules, c: EnrolmentCandidate): E
     broken.push({ rule: 'IN_SERVICE', zh: '非在职职工不能入会', en: 'only employees in service with the unit may be enrolled' });
   }
   const daysBack = dayNumber(c.today) - dayNumber(c.enrolledOn);
+  const yearEnd = `${c.planYear}-12-31`;
   if (c.newEnrolment && daysBack > rules.maxBackdatingDays) {
     broken.push({
       rule: 'BACKDATED',
       zh: `入会日期${c.enrolledOn}早于录入日${c.today}共${daysBack}天，超过${rules.maxBackdatingDays}天`,
       en: `${c.enrolledOn} is ${daysBack} days before ${c.today}, more than the ${rules.maxBackdatingDays} days allowed`,
+    });
+  } else if (c.newEnrolment && yearEnd < c.today) {
+    // Within the limit by its date, but the whole year is behind it: every stay of the year is known.
+    broken.push({
+      rule: 'BACKDATED',
+      zh: `${c.planYear}年度已于${yearEnd}结束，录入日${c.today}不能再新增该年度入会`,
+      en: `the plan year ${c.planYear} ended on ${yearEnd}, before ${c.today}: a new enrolment in it is back-dated`,
     });
   }
   if (rules.planFollowsUnit && c.plan !== c.unitPlan) {
