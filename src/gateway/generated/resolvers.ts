@@ -1530,7 +1530,11 @@ export type DecideFourEyesProposalPayload = {
 
 /** A member's enrolment for one plan year. */
 export type EnrolMemberInput = {
-  /** Defaults to today. More than the rule set's `maxBackdatingDays` before today is refused (BACKDATED) unless overridden. */
+  /**
+   * Defaults to today (to the plan year's first day for a year not begun); must fall in `planYear`. A
+   * new enrolment more than the rule set's `maxBackdatingDays` before today, or in a plan year that
+   * has ended, is refused (BACKDATED) unless an ADMIN overrides.
+   */
   enrolledOn?: InputMaybe<Scalars['Date']['input']>;
   /** Whether the member works for the unit (在职) on the enrolment date; false is refused (IN_SERVICE). */
   inService?: InputMaybe<Scalars['Boolean']['input']>;
