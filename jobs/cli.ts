@@ -29,11 +29,13 @@ program.version(version).exitOverride();
 
 // Development helpers run as development when NODE_ENV is unset, and never in production: they
 // sign tokens, write a CA or use the public development keys. Every other command needs NODE_ENV.
-const DEVELOPMENT_COMMANDS = new Set(['demo', 'mock', 'token', 'certs dev', 'sim bank', 'sim insurance']);
+// Every simulator (`sim …`) is one, by its group: a new simulator cannot be left out.
+const DEVELOPMENT_COMMANDS = new Set(['demo', 'mock', 'token', 'certs dev']);
 program.hook('preAction', (_program, command) => {
   useJson(Boolean(command.opts().json));
-  const path = command.parent && command.parent !== program ? `${command.parent.name()} ${command.name()}` : command.name();
-  if (!DEVELOPMENT_COMMANDS.has(path)) return requireNodeEnv(process.env);
+  const group = command.parent && command.parent !== program ? command.parent.name() : null;
+  const path = group ? `${group} ${command.name()}` : command.name();
+  if (!DEVELOPMENT_COMMANDS.has(path) && group !== 'sim') return requireNodeEnv(process.env);
   if (!process.env.NODE_ENV) process.env.NODE_ENV = 'development';
   if (process.env.NODE_ENV === 'production') throw new ConfigError(`hub ${path} is a development helper: it does not run with NODE_ENV=production`);
 });

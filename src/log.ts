@@ -14,9 +14,11 @@ const SECRET_FIELDS = new Set([
   'authorization', 'token', 'accesstoken', 'bearer', 'jwt', 'password', 'passphrase', 'secret', 'piikey',
   'csv', 'content', 'xml', 'body', 'file', 'rawbody', 'openid', 'wechatopenid', 'touser',
 ]);
-// The same data inside free text (error messages, PostgreSQL's `detail`): ID numbers and bank cards
-// (15–19 digits, an ID may end in X), mainland mobile numbers, JWTs.
-const SECRET_TEXT = /(?<![0-9A-Za-z])(?:\d{15,19}[Xx]?|1[3-9]\d{9})(?![0-9A-Za-z])|eyJ[\w-]+\.[\w-]+\.[\w-]*/g;
+// The same data inside free text (error messages, PostgreSQL's `detail`, a bank's or provider's
+// answer): ID numbers and bank accounts (any run of 12 digits or more, an ID may end in X: a longer
+// run must not hide one), mainland mobile and landline numbers as the hub accepts them, JWTs. A
+// UUID (request ids, error references) is kept whole: its last group may be 12 digits.
+const SECRET_TEXT = /(?<![0-9A-Za-z])(?:([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})|\d{12,}[Xx]?|1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?![0-9A-Za-z])|eyJ[\w-]+\.[\w-]+\.[\w-]*/g;
 const CENSOR = '[redacted]';
 const MAX_DEPTH = 12;
 
@@ -24,7 +26,7 @@ const isSecretField = (key: string) => SECRET_FIELDS.has(key.replace(/[-_]/g, ''
 
 /** A copy of `value` with personal data replaced by `[redacted]`; errors become pino's serialized form first. */
 export function redactPersonalData(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.replace(SECRET_TEXT, CENSOR);
+  if (typeof value === 'string') return value.replace(SECRET_TEXT, (_found, uuid?: string) => uuid ?? CENSOR);
   if (typeof value !== 'object' || value === null || Buffer.isBuffer(value) || value instanceof Date) return value;
   if (depth >= MAX_DEPTH) return '[too deep]';
   if (value instanceof Error) return redactPersonalData(pino.stdSerializers.err(value), depth);

@@ -202,9 +202,20 @@ export async function noticeForDownload(db: Queryable, keys: PersonalDataKeys, a
   return found;
 }
 
-/** Writes a notice's PDF to `path` (the `hub notices export` command, the demo); what was written. */
+/** Who exports notices: the `hub notices export` command, as the CLI names itself elsewhere. */
+const EXPORT_ACTOR: Actor = { subject: 'cli', role: 'SERVICE' };
+
+/**
+ * Writes a notice's PDF to `path` (the `hub notices export` command, the demo); what was written.
+ * The notice leaves the hub as a download does: audited, before any byte is written.
+ */
 export async function exportNotice(db: Queryable, keys: PersonalDataKeys, noticeId: number, path: string): Promise<{ path: string; number: string; sha256: string; bytes: number }> {
   const { notice, pdf } = await noticePdf(db, keys, noticeId, UNSCOPED);
+  const sha256 = notice.sha256.toString('hex');
+  await recordAudit(db, EXPORT_ACTOR, {
+    action: 'notice.export', targetType: 'Notice', targetId: notice.number,
+    details: { noticeId, memberId: notice.memberId, sha256, path },
+  });
   await writeFile(path, pdf, { mode: 0o600 });
-  return { path, number: notice.number, sha256: notice.sha256.toString('hex'), bytes: pdf.length };
+  return { path, number: notice.number, sha256, bytes: pdf.length };
 }

@@ -2,6 +2,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parse } from 'csv-parse';
+import type { Actor } from '../audit/audit.ts';
 import { config } from '../config.ts';
 import type { Runtime } from '../runtime.ts';
 import type { Queues } from '../queues.ts';
@@ -9,7 +10,7 @@ import { progressBar } from '../progress.ts';
 import { jsonOption, result, say } from '../cliOutput.ts';
 import { fromSetting } from '../cliErrors.ts';
 import { enqueueMatchedSettlements } from '../benefits/queue.ts';
-import { importFromSource, pullPage } from './ingest.ts';
+import { importFile, pullPage } from './ingest.ts';
 import { matchAndContinue, rematchUnmatched } from './matchingStep.ts';
 import { isPulledKind, type UnmatchedReason } from './model.ts';
 import { formatOf, SettlementFileError, type FileFormat } from './records.ts';
@@ -19,6 +20,9 @@ import { fileSource } from './sources/files.ts';
 import { adapterFor } from './sources/forSource.ts';
 import * as store from './store.ts';
 import { chinaToday, isIsoDate } from '../kernel/time.ts';
+
+/** The command line as it names itself in runs and the audit log. */
+const CLI: Actor = { subject: 'cli', role: 'SERVICE' };
 
 /**
  * `hub settlements ...` (sources, pulls, file imports, re-matching) and `hub sim insurance` (the
@@ -142,7 +146,7 @@ function pullCommand(sourceName: string, maxPages = Infinity): Promise<number> {
     try {
       for (let pages = 0, more = true; more && pages < maxPages;) {
         const source = (await store.sourceByName(runtime.db, sourceName))!;
-        const outcome = await pullPage(runtime.db, runtime.keys, source, adapter, 'cli');
+        const outcome = await pullPage(runtime.db, runtime.keys, source, adapter, CLI.subject);
         if (outcome.stale) continue; // a worker stored that page first: ask again from the new cursor
         pages += 1;
         more = outcome.hasMore;
@@ -188,10 +192,10 @@ function importCommand(path: string, sourceName: string, format?: FileFormat): P
     // created): a small file was then read by nobody (0 records, or a hang). Paused, it waits for the pipe.
     file.pause();
     try {
-      const outcome = await importFromSource(runtime.db, runtime.keys, fileSource(file, fileFormat), {
-        source: source.name, fileName: basename(path), startedBy: 'cli',
+      const outcome = await importFile(runtime.db, runtime.keys, fileSource(file, fileFormat), {
+        source: source.name, fileName: basename(path),
         onStored: async (ids) => void (await matchAndContinue(runtime.db, ids, [enqueueMatchedSettlements(queues.claimAdjudication)])),
-      });
+      }, CLI);
       bar.done();
       return await printCounts(runtime, outcome, outcome.toMatch);
     } catch (error) {

@@ -156,6 +156,22 @@ export async function importFromSource(db: pg.Pool, keys: PersonalDataKeys, adap
   return totals;
 }
 
+/**
+ * A file of settlements handed in, by API upload or `hub settlements import`: one FILE run, its
+ * stored settlements audited (settlements.upload) under whoever handed it in, with its counts.
+ */
+export async function importFile(
+  db: pg.Pool, keys: PersonalDataKeys, adapter: SettlementSource, options: Omit<FileImportOptions, 'startedBy'>, actor: Actor,
+): Promise<FileImportOutcome> {
+  const outcome = await importFromSource(db, keys, adapter, { ...options, startedBy: actor.subject });
+  const { runId, received, inserted, duplicates, rejected } = outcome;
+  await recordAudit(db, actor, {
+    action: 'settlements.upload', targetType: 'SettlementIngestionRun', targetId: String(runId),
+    details: { source: options.source, fileName: options.fileName, received, inserted, duplicates, rejected },
+  });
+  return outcome;
+}
+
 export interface Upload {
   /** The FILE source to record it under (created on first use). */
   source: string;
@@ -174,20 +190,13 @@ export interface Upload {
 export async function importUpload(db: pg.Pool, keys: PersonalDataKeys, matchQueue: Queue, upload: Upload, actor: Actor): Promise<number> {
   const source = await store.fileSourceNamed(db, upload.source);
   if (!source) throw invalid('input.source', 'is a pulled source; uploads go to a FILE source');
-  let outcome: FileImportOutcome;
   try {
-    outcome = await importFromSource(db, keys, fileSource(Readable.from([upload.content]), upload.format), {
-      source: source.name, fileName: upload.fileName, startedBy: actor.subject,
-      onStored: (ids) => enqueueSettlementMatches(matchQueue, ids),
-    });
+    const { runId } = await importFile(db, keys, fileSource(Readable.from([upload.content]), upload.format), {
+      source: source.name, fileName: upload.fileName, onStored: (ids) => enqueueSettlementMatches(matchQueue, ids),
+    }, actor);
+    return runId;
   } catch (error) {
     if (error instanceof SettlementFileError) throw invalid(upload.contentField, error.message);
     throw error;
   }
-  const { runId, received, inserted, duplicates, rejected } = outcome;
-  await recordAudit(db, actor, {
-    action: 'settlements.upload', targetType: 'SettlementIngestionRun', targetId: String(runId),
-    details: { source: source.name, fileName: upload.fileName, received, inserted, duplicates, rejected },
-  });
-  return runId;
 }

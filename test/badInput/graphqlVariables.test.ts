@@ -307,7 +307,7 @@ describe('dates, enums, numbers and input shapes', () => {
       [ADMIN, `mutation($n: String!) { createUnit(input: { creditCode: "${withCreditCodeCheck('91350500MA0000003')}", name: $n, planType: PUBLIC }) { userErrors { field code message } } }`, { n: '   ' }, { field: 'input.name', reason: 'must be 1 to 200 characters' }],
       [ADMIN, `mutation($n: String!) { createUnit(input: { creditCode: "${withCreditCodeCheck('91350500MA0000003')}", name: $n, planType: PUBLIC }) { userErrors { field code message } } }`, { n: '单'.repeat(201) }, { field: 'input.name', reason: 'must be 1 to 200 characters' }],
       [FINANCE, `mutation($u: ID!, $y: Int!) { recordContributionPayment(input: { unitId: $u, planYear: $y, amountFen: 100, reference: "BANKREF7", paidOn: "2025-01-01" }) { userErrors { field code message } } }`, { u: '', y: 2025 }, { field: 'input.unitId', reason: 'is not a Unit ID' }],
-      [ADMIN, `mutation($m: ID!, $r: String!) { revealMemberPersonalData(input: { memberId: $m, reason: $r }) { userErrors { field code message } } }`, { r: ' ok ' }, { field: 'input.reason', reason: 'say why you need the clear values (at least 4 characters)' }],
+      [ADMIN, `mutation($m: ID!, $r: String!) { revealMemberPersonalData(input: { memberId: $m, reason: $r }) { userErrors { field code message } } }`, { r: ' ok ' }, { field: 'input.reason', reason: 'say why (at least 4 characters)' }],
     ];
     for (const [auth, query, variables, expected] of refusals) {
       const vars = 'm' in variables || query.includes('$m') ? { m: memberId, ...variables } : variables;

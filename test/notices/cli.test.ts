@@ -48,6 +48,12 @@ describe('hub notices', () => {
     expect(check).toContain('Signature is Valid.');
     expect(check).toContain('Mutual Aid Hub City Trade Union (DEV)');
     expect(poppler('pdftotext', ['-enc', 'UTF-8', file, '-']).output).toContain('泉州市总工会');
+    // The member's medical notice left the hub: audited as a download is, naming where it went.
+    const { rows: audits } = await db.pool.query(`SELECT actor, role, target_type, target_id, details FROM audit_log WHERE action = 'notice.export'`);
+    expect(audits).toEqual([{
+      actor: 'cli', role: 'SERVICE', target_type: 'Notice', target_id: written.number,
+      details: { noticeId: ids[0], memberId: m.memberId, sha256: written.sha256, path: file },
+    }]);
   });
 
   it('refuses what names no notice, exit code 2 for a malformed one', async () => {
@@ -57,5 +63,6 @@ describe('hub notices', () => {
     const unknown = await hub(['notices', 'export', '987654', path.join(work, 'x.pdf')], env);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/notice not found/);
+    expect((await db.pool.query(`SELECT 1 FROM audit_log WHERE action = 'notice.export' AND (details ->> 'noticeId')::bigint = 987654`)).rowCount).toBe(0);
   });
 });

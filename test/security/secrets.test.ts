@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import { ConfigError, parseConfig } from '../../src/config.ts';
 import { createLog } from '../../src/log.ts';
+import { holdPort } from '../support/hub.ts';
 
 /**
  * Issue 13, attacks 4 and 9 (configuration, `hub` commands, logs): development or guessable
@@ -94,6 +96,23 @@ describe('attack 4: the hub command and NODE_ENV', () => {
     const inProduction = run(['token', '--role', 'ADMIN'], { NODE_ENV: 'production', PII_KEY: strongKey(), JWT_SECRET: strongKey() });
     expect(inProduction).toMatchObject({ status: 2, stdout: '', stderr: 'hub token is a development helper: it does not run with NODE_ENV=production' });
   });
+
+  it('hub sim … (every simulator) runs as development and never in production', async () => {
+    // A port in use: a simulator that starts says so at once (exit 3) instead of serving.
+    const held = await holdPort();
+    const port = String((held.address() as AddressInfo).port);
+    try {
+      for (const simulator of ['bank', 'insurance', 'notify']) {
+        const inProduction = run(['sim', simulator, '--port', port], { NODE_ENV: 'production', PII_KEY: strongKey(), JWT_SECRET: strongKey() });
+        expect(inProduction, simulator).toMatchObject({ status: 2, stdout: '', stderr: `hub sim ${simulator} is a development helper: it does not run with NODE_ENV=production` });
+      }
+      const unset = run(['sim', 'notify', '--port', port], {});
+      expect(unset.stderr).toMatch(new RegExp(`^port ${port} is in use \\(--port\\)[^\\n]*$`));
+      expect(unset.status).toBe(3);
+    } finally {
+      await new Promise((resolve) => held.close(resolve));
+    }
+  });
 });
 
 describe('attack 9: personal data in logs', () => {
@@ -121,5 +140,23 @@ describe('attack 9: personal data in logs', () => {
     expect(line.variables.input.note).toBe('call [redacted] or card [redacted]');
     expect(line.err).toMatchObject({ message: expect.stringMatching(/^roster row failed/), type: 'Error', detail: { idNumber: '[redacted]' } });
     expect(line.err.stack).toContain('roster row failed');
+  });
+
+  it('is redacted in what a bank or provider answers: accounts of 12 to 30 digits and more, landlines; request ids and figures stay', () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done(); } });
+    const log = createLog(sink as never, 'info');
+    const secrets = ['62170012345678901234', '6217001234567', '0595-22881234', '059522881234', '010-1234567', '6'.repeat(40)];
+    // A UUID whose last group is all digits: the request id and the reference a client is told.
+    const requestId = '123e4567-e89b-12d3-a456-426614174000';
+    log.warn({
+      requestId, batchId: 42, ms: 1375,
+      err: new Error(`收款账号 ${secrets[0]} 户名不符; 付款账号${secrets[1]}; 联系电话 ${secrets[2]} (${secrets[3]}, ${secrets[4]}); ${secrets[5]}; 金额 1680000 分`),
+    }, 'the bank refused the batch file');
+    const written = lines.join('');
+    for (const secret of secrets) expect(written, secret).not.toContain(secret);
+    const line = JSON.parse(written);
+    expect(line).toMatchObject({ requestId, batchId: 42, ms: 1375 });
+    expect(line.err.message).toBe('收款账号 [redacted] 户名不符; 付款账号[redacted]; 联系电话 [redacted] ([redacted], [redacted]); [redacted]; 金额 1680000 分');
   });
 });

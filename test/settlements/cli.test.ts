@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { localId } from '../../src/gateway/globalId.ts';
+import { simulatedItems } from '../../src/settlements/simulator/generate.ts';
+import { lazyTestGateway, TEST_REDIS_URL } from '../support/gateway.ts';
+import { hub } from '../support/hub.ts';
+import { sampleRegistry, simData } from './support.ts';
+
+/** `hub settlements import` stores settlements as an upload through the API does: audited, with its counts. */
+
+const gateway = lazyTestGateway({ RATE_LIMIT_POINTS: '0' });
+const work = mkdtempSync(join(tmpdir(), 'hub-settlements-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const settlements = [...simulatedItems(simData(sampleRegistry(4), 40))].filter((i) => i.truth.kind === 'SETTLEMENT').slice(0, 5);
+const jsonl = (items: typeof settlements) => items.map((i) => JSON.stringify(i.item)).join('\n') + '\n';
+
+describe('hub settlements import', () => {
+  it('records the same audit entry as an upload through the API (settlements.upload), under cli', async () => {
+    const { db, gw } = await gateway();
+    const uploaded = await gw.query(
+      { role: 'ADMIN', sub: 'admin-li' },
+      `mutation($c: String!) { uploadSettlements(input: { fileName: "api.jsonl", content: $c }) { run { id } userErrors { field code message } } }`,
+      { c: jsonl(settlements.slice(0, 2)) },
+    );
+    expect(uploaded.data.uploadSettlements.userErrors).toEqual([]);
+    const apiRun = localId('id', uploaded.data.uploadSettlements.run.id, 'SettlementIngestionRun');
+
+    writeFileSync(join(work, 'cli.jsonl'), jsonl(settlements.slice(2)));
+    const imported = await hub(['settlements', 'import', join(work, 'cli.jsonl'), '--json'], {
+      DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: `test-${randomBytes(5).toString('hex')}`, LOG_LEVEL: 'silent',
+    });
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(JSON.parse(imported.stdout)).toMatchObject({ received: 3, inserted: 3, duplicates: 0, rejected: 0 });
+    const { rows: [cliRun] } = await db.pool.query<{ id: number }>(`SELECT id FROM settlement_runs WHERE file_name = 'cli.jsonl'`);
+
+    const { rows } = await db.pool.query(`SELECT actor, role, target_type, target_id, details FROM audit_log WHERE action = 'settlements.upload' ORDER BY seq`);
+    expect(rows).toEqual([
+      {
+        actor: 'admin-li', role: 'ADMIN', target_type: 'SettlementIngestionRun', target_id: String(apiRun),
+        details: { source: 'upload', fileName: 'api.jsonl', received: 2, inserted: 2, duplicates: 0, rejected: 0 },
+      },
+      {
+        actor: 'cli', role: 'SERVICE', target_type: 'SettlementIngestionRun', target_id: String(cliRun!.id),
+        details: { source: 'file', fileName: 'cli.jsonl', received: 3, inserted: 3, duplicates: 0, rejected: 0 },
+      },
+    ]);
+  });
+});
