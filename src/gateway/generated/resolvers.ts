@@ -5444,7 +5444,7 @@ export type ReturnApplicationPayload = {
 export type RevealMemberPersonalDataInput = {
   /** The member whose numbers are shown. */
   memberId: Scalars['ID']['input'];
-  /** Why the clear values are needed (kept in the audit log), at least 4 characters. */
+  /** Why the clear values are needed (kept in the audit log): 4 to 2,000 characters. */
   reason: Scalars['String']['input'];
 };
 
