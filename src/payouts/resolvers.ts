@@ -159,7 +159,6 @@ export const payoutResolvers: DomainResolvers = {
       const id = localId('input.batchId', input.batchId, 'PayoutBatch');
       await batchInScope(ctx, id);
       await approveBatch(ctx.db, actorOf(ctx.principal), id);
-      await enqueuePayoutBatch(ctx.queues.payouts, id);
       return { batch: await batchFor(ctx, id) };
     },
     submitPayoutBatch: async (_root, { input }, ctx) => {

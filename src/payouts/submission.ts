@@ -25,10 +25,14 @@ import { UNSCOPED } from '../kernel/scope.ts';
 
 /**
  * Moving a batch through the bank, exactly once (docs/design.md, Rules of the house):
- * - APPROVED: sealed (sealing.ts).
+ * - APPROVED and asked to be sent: sealed (sealing.ts), then sent at once. The bank judges the
+ *   seal's signingTime at receipt (SEAL_SIGNING_WINDOW_HOURS): a file sealed at its approval and
+ *   asked for days later would be refused whole, each of its payments failed for a delay.
  * - SEALED and asked to be sent: `submission = SENDING` and every attempt SENT are committed
  *   before the call, so a worker killed mid-call leaves the trace.
  * - No answer (BankError): `submission = UNKNOWN`, attempts UNKNOWN; the job fails and retries.
+ * - DU01 (the bank holds another file under this MsgId, and that one stands): no evidence that a
+ *   payment failed. UNKNOWN as well, until the bank's status for the MsgId says what that file did.
  * - SENDING or UNKNOWN: the bank is asked by MsgId before anything else. "Never received" means the
  *   same sealed file is sent again (the bank is idempotent per MsgId); a report is applied.
  * - A report moves attempts forward only (statusReport.ts); when all are final the batch is
@@ -79,12 +83,14 @@ async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<B
   for (;;) {
     const batch = await readBatch(ctx, batchId);
     if (batch.status === 'APPROVED') {
+      // Sealed only once asked to be sent, then sent at once: the seal's signing time is judged at receipt.
+      if (!batch.submitRequested) return { status: batch.status, waiting: false };
       await sealBatch(ctx.db, ctx.sealing, ctx.settings, batchId);
       continue;
     }
     if (batch.status === 'SEALED') {
       if (!batch.submitRequested) return { status: batch.status, waiting: false };
-      if (await markSending(ctx, batchId, batch.policyId)) await send(ctx, batchId, batch);
+      if (await markSending(ctx, batchId, batch.policyId) && !(await send(ctx, batchId, batch))) return { status: 'SUBMITTED', waiting: true };
       continue;
     }
     if (batch.status !== 'SUBMITTED') return { status: batch.status, waiting: false };
@@ -96,7 +102,7 @@ async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<B
         ctx.log.error({ batchId, msgId: batch.msgId }, 'the bank acknowledged this batch but its status query says it never received it');
         return { status: batch.status, waiting: true };
       }
-      await send(ctx, batchId, batch);
+      if (!(await send(ctx, batchId, batch))) return { status: batch.status, waiting: true };
       continue;
     }
     const status = await applyReport(ctx, batchId, report);
@@ -140,11 +146,23 @@ async function asking<T>(ctx: SubmissionContext, batchId: number, call: () => Pr
   }
 }
 
-async function send(ctx: SubmissionContext, batchId: number, batch: BatchState): Promise<void> {
+/** Hands the sealed file to the bank; false when the bank holds another file under its MsgId, whose status is then awaited. */
+async function send(ctx: SubmissionContext, batchId: number, batch: BatchState): Promise<boolean> {
   const ack = await asking(ctx, batchId, () => ctx.adapter.submitBatch({ msgId: batch.msgId, xml: batch.xml!, seal: batch.seal! }));
   if (ack.accepted) {
     await markReceived(ctx.db, batchId, ack.bankReference ?? null);
-    return;
+    return true;
+  }
+  if (ack.code === 'DU01') {
+    // Only this copy is refused: the earlier file under the MsgId (sent before a restore of the
+    // database, say, and sealed again since) stands and may have paid these very EndToEndIds.
+    // Failing them would let a retry pay them again.
+    await inTransaction(ctx.db, (tx) => markUnknown(tx, batchId));
+    ctx.log.error(
+      { batchId, msgId: batch.msgId, reason: ack.reason },
+      'the bank holds another file under this batch\'s MsgId (DU01) and refused this copy; the batch is UNKNOWN until the bank\'s status for the MsgId says what that file did. A person must find out where that file came from',
+    );
+    return false;
   }
   // The bank's sealed refusal of the whole file: nothing of it is executed, every payment failed.
   const changes = await inTransaction(ctx.db, async (tx) => {
@@ -160,6 +178,7 @@ async function send(ctx: SubmissionContext, batchId: number, batch: BatchState):
   });
   ctx.log.warn({ batchId, code: ack.code, reason: ack.reason }, 'the bank refused the batch file');
   await ctx.onChanges?.(changes);
+  return true;
 }
 
 /** Applies one pain.002 (kept as evidence, once per its MsgId); returns the batch's status after it. */

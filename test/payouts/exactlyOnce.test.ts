@@ -2,9 +2,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { middleman, staleFirstDocument, startBank, testFilePki, type RunningBank } from '../banks/simulator/support.ts';
 import { BankTimeoutError } from '../../src/banks/adapter.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
+import { retryPayout } from '../../src/payouts/decisions.ts';
+import { sealBatch } from '../../src/payouts/sealing.ts';
 import { advanceBatch, readStatusFeed } from '../../src/payouts/submission.ts';
 import { withBatchLock } from '../../src/payouts/store/submission.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, creditedByPayout, payoutsOf, resetPayouts, submissionContext } from './support.ts';
+import { sealDocument } from '../../src/seals/cms/seal.ts';
+import {
+  advanceUntilFinal, approvedBatch, approvedClaims, creditedByPayout, finance, payoutsOf, resetPayouts, sealedFile, settings, submissionContext,
+} from './support.ts';
 
 /**
  * Exactly once under the bank's faults. The oracle is the simulator's ledger: whatever happened on
@@ -98,6 +104,35 @@ describe('a batch whose submission gets no answer', () => {
 
       expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
       await expectPaidOnce(bank, 3);
+    } finally {
+      ctx.remove();
+    }
+  });
+});
+
+describe('a file the bank already holds under the batch\'s MsgId (DU01)', () => {
+  // As after a restore of the database from before the batch was sealed: the bank paid the file sealed
+  // then, and the same batch (its MsgId and EndToEndIds fixed at creation) is sealed again, its
+  // CreDtTm and so its bytes another's. The bank refuses this copy only; the earlier file stands.
+  it('fails no payment: the earlier file\'s status decides them, each is paid once and none may be retried', async () => {
+    await approvedClaims(db.pool, 2);
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    try {
+      const batch = await approvedBatch(db.pool);
+      await sealBatch(db.pool, ctx.sealing, settings, batch.id);
+      const earlier = (await sealedFile(db.pool, batch.id))!.replace(/<CreDtTm>[^<]+<\/CreDtTm>/, '<CreDtTm>2025-06-03T09:30:00+08:00</CreDtTm>');
+      expect(await bank.adapter.submitBatch({ msgId: batch.msgId, xml: earlier, seal: sealDocument(Buffer.from(earlier, 'utf8'), pki.union) }))
+        .toMatchObject({ accepted: true });
+      expect(await bank.ledger()).toHaveLength(2);
+
+      expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'SUBMITTED', waiting: true });
+      expect(await batchState(batch.id)).toEqual({ status: 'SUBMITTED', submission: 'UNKNOWN', attempts: ['UNKNOWN'] });
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      await expectPaidOnce(bank, 2);
+      for (const payout of await payoutsOf(db.pool)) {
+        await expect(retryPayout(db.pool, finance, UNSCOPED, settings, payout.id, 'the bank refused the file')).rejects.toMatchObject({ code: 'CONFLICT' });
+      }
     } finally {
       ctx.remove();
     }

@@ -1,8 +1,8 @@
-import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
 import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCertificateAuthority, crlToPem, issueCertificate, issueCrl } from '../../certs/devCa.ts';
-import { children, fromDer, isContext, isDerSetOrder, signedDataFields, toDer, type Asn1 } from '../../src/seals/cms/asn1.ts';
+import { children, Class, fromDer, isContext, isDerSetOrder, node, OID, readOid, signedDataFields, toDer, Type, type Asn1 } from '../../src/seals/cms/asn1.ts';
 import { parseCrl } from '../../src/seals/cms/crl.ts';
 import { sealDocument } from '../../src/seals/cms/seal.ts';
 import { forgeSigner, nativeSigner, sha256DigestInfo } from '../../src/seals/cms/signers.ts';
@@ -210,6 +210,42 @@ describe('verifySeal failures', () => {
     const signature = p7s.subarray(-256);
     signature[10]! ^= 0x01;
     expect(verifySeal(SAMPLE_XML, p7s, pki.trust)).toEqual({ valid: false, reason: 'the signature does not verify with the signer certificate' });
+  });
+
+  describe('a time written as no moment (forge read it as an Invalid Date, which passed every window check, or rolled it over)', () => {
+    /** Day D-2 at hour 25: forge read it as D-1 01:00, inside the signing window. */
+    const hour25 = `${daysFromNow(-2).toISOString().slice(2, 10).replaceAll('-', '')}250000Z`;
+
+    /** A seal whose signingTime is the UTCTime `text`, signed again with the seal's key, as whoever holds it may write. */
+    function sealSignedAt(text: string): Buffer {
+      const contentInfo = fromDer(sealDocument(SAMPLE_XML, sealOf(pki.seal)));
+      const signerInfo = children(children(signedDataFields(contentInfo).at(-1), 'signerInfos')[0], 'SignerInfo');
+      const attributes = children(signedAttributes(contentInfo), 'signed attributes');
+      const signingTime = attributes.find((a) => readOid(children(a, 'attribute')[0], 'type') === OID.signingTime)!;
+      children(children(signingTime, 'attribute')[1], 'values')[0]!.value = text;
+      signerInfo[5]!.value = sign('sha256', toDer(node(Class.UNIVERSAL, Type.SET, attributes)), pki.leafKey).toString('binary');
+      return toDer(contentInfo);
+    }
+
+    /** The CA's CRL with its nextUpdate written as `text`, signed again with the CA's key. */
+    function crlUpdatedNext(text: string): Buffer {
+      const list = children(fromDer(issueCrl(pki.ca)), 'CertificateList');
+      children(list[0], 'tbsCertList')[4]!.value = text;
+      list[2] = node(Class.UNIVERSAL, Type.BITSTRING, `\0${sign('sha256', toDer(list[0]!), pki.ca.key).toString('binary')}`);
+      return toDer(node(Class.UNIVERSAL, Type.SEQUENCE, list));
+    }
+
+    it('a signingTime is refused with the reason', () => {
+      expect(verifySeal(SAMPLE_XML, sealSignedAt('2501010000ZZZZ'), pki.trust)).toEqual({
+        valid: false, reason: 'malformed seal: signingTime attribute "2501010000ZZZZ" is not a UTCTime of the form YYMMDDHHMMSSZ',
+      });
+      expect(verifySeal(SAMPLE_XML, sealSignedAt(hour25), pki.trust)).toEqual({ valid: false, reason: `malformed seal: signingTime attribute "${hour25}" names no real moment` });
+    });
+
+    it('a CRL\'s nextUpdate is refused with the reason', () => {
+      expect(() => parseCrl(crlUpdatedNext('2501010000ZZZZ'))).toThrow('CRL nextUpdate "2501010000ZZZZ" is not a UTCTime of the form YYMMDDHHMMSSZ');
+      expect(() => parseCrl(crlUpdatedNext('491301000000Z'))).toThrow('CRL nextUpdate "491301000000Z" names no real moment');
+    });
   });
 
   it('bytes that are not a seal', () => {

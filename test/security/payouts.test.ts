@@ -10,6 +10,7 @@ import { encryptClearBatchFiles } from '../../src/payouts/files.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../../src/payouts/bankEvents.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { verifySeal } from '../../src/seals/cms/verify.ts';
+import { sealBatch } from '../../src/payouts/sealing.ts';
 import { openAccount, startBank, testFilePki, type RunningBank } from '../banks/simulator/support.ts';
 import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -142,7 +143,7 @@ describe('a payment taken out of a sealed batch, then put in another', () => {
     await approveBatch(db.pool, finance, first.id);
     const newCard = openAccount();
     await replaceCard(claims[0]!.memberId, newCard, 'clerk-insider');
-    expect(await advanceUntilFinal(ctx, first.id)).toBe('SEALED'); // sealed, not yet asked to send
+    await sealBatch(db.pool, ctx.sealing, settings, first.id); // sealed, not yet sent
     const moved = (await payoutsOf(db.pool)).find((p) => p.claimId === claims[0]!.claimId)!;
     expect(await statusOf(moved.id)).toMatchObject({ status: 'HELD' });
 

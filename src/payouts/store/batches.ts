@@ -101,11 +101,11 @@ export async function batchFiles(db: Queryable, batchIds: readonly number[]): Pr
   return batchIds.map((id) => byId.get(id) ?? null);
 }
 
-/** Batches whose row says work is left: to seal, to send (asked for), or awaiting the bank. */
+/** Batches whose row says work is left: to seal and send (asked for), or awaiting the bank. */
 export async function unfinishedBatchIds(db: Queryable): Promise<number[]> {
   const { rows } = await db.query<{ id: number }>(
     `SELECT id FROM payout_batches
-      WHERE status IN ('APPROVED', 'SUBMITTED') OR (status = 'SEALED' AND submit_requested_at IS NOT NULL) ORDER BY id`,
+      WHERE status = 'SUBMITTED' OR (status IN ('APPROVED', 'SEALED') AND submit_requested_at IS NOT NULL) ORDER BY id`,
   );
   return rows.map((r) => r.id);
 }

@@ -59,7 +59,10 @@ export async function markBatchSending(tx: Tx, batchId: number): Promise<boolean
   return true;
 }
 
-/** No usable answer from the bank: the hand-over and the sent attempts are UNKNOWN. */
+/**
+ * No usable answer from the bank, or its DU01 (another file under the MsgId stands): the hand-over
+ * and the sent attempts are UNKNOWN until the bank's status for the MsgId says what happened.
+ */
 export async function markUnknown(tx: Tx, batchId: number): Promise<void> {
   await tx.query(`UPDATE payout_batches SET submission = 'UNKNOWN' WHERE id = $1 AND submission = 'SENDING'`, [batchId]);
   await tx.query(`UPDATE payout_attempts SET status = 'UNKNOWN', status_at = now() WHERE batch_id = $1 AND status = 'SENT'`, [batchId]);
@@ -73,8 +76,10 @@ export async function markReceived(db: Queryable, batchId: number, bankReference
   );
 }
 
-/** The bank refused the whole file: the batch REJECTED, every sent attempt REJECTED with `attemptReasonCode`. */
-/** The bank refused the whole file: the batch is REJECTED with the attempts still waiting for it; returns those attempts. */
+/**
+ * The bank refused the whole file, nothing of it executed: the batch is REJECTED with the attempts
+ * still waiting for it; returns those attempts. Never for DU01, which refuses a copy only.
+ */
 export async function markRefused(tx: Tx, batchId: number, refusal: { code: string | null; reason: string | null; attemptReasonCode: string }): Promise<number[]> {
   await tx.query(
     `UPDATE payout_batches SET submission = 'REFUSED', status = 'REJECTED', bank_code = $2, bank_reason = $3, answered_at = now(), final_at = now() WHERE id = $1`,

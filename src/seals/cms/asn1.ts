@@ -72,12 +72,31 @@ export function timeNode(date: Date): Asn1 {
     : node(Class.UNIVERSAL, Type.GENERALIZEDTIME, asn1.dateToGeneralizedTime(date));
 }
 
+/** The two time types, each in the one form RFC 5280 (4.1.2.5) and RFC 5652 (11.3) allow. */
+const TIME_FORMATS = new Map([
+  [Type.UTCTIME, { name: 'UTCTime', shape: 'YYMMDDHHMMSSZ', pattern: /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/, year: (yy: number) => yy + (yy < 50 ? 2000 : 1900) }],
+  [Type.GENERALIZEDTIME, { name: 'GeneralizedTime', shape: 'YYYYMMDDHHMMSSZ', pattern: /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/, year: (yyyy: number) => yyyy }],
+]);
+
+/**
+ * A UTCTime or GeneralizedTime in its one allowed form, naming a real moment. forge's readers take
+ * other text: some as an Invalid Date, which no window check refuses (every comparison with NaN is
+ * false), some rolled over (month 13, hour 25) into another moment than the one written.
+ */
 export function readTime(time: Asn1 | undefined, what: string): Date {
-  if (time?.tagClass === Class.UNIVERSAL && typeof time.value === 'string') {
-    if (time.type === Type.UTCTIME) return asn1.utcTimeToDate(time.value);
-    if (time.type === Type.GENERALIZEDTIME) return asn1.generalizedTimeToDate(time.value);
-  }
-  throw new MalformedError(`${what} is not a time`);
+  const format = time?.tagClass === Class.UNIVERSAL && typeof time.value === 'string' ? TIME_FORMATS.get(time.type) : undefined;
+  if (!format) throw new MalformedError(`${what} is not a time`);
+  const text = time!.value as string;
+  const quoted = JSON.stringify(text.slice(0, 32)); // the sender's text: escaped, and its start only
+  const fields = format.pattern.exec(text)?.slice(1).map(Number);
+  if (!fields) throw new MalformedError(`${what} ${quoted} is not a ${format.name} of the form ${format.shape}`);
+  const [year, month, day, hour, minute, second] = fields as [number, number, number, number, number, number];
+  const written = [format.year(year), month, day, hour, minute, second] as const;
+  const date = new Date(Date.UTC(written[0], month - 1, day, hour, minute, second));
+  // Date.UTC rolls what is out of range over (and reads the years 0 to 99 as 1900 to 1999): only what reads back as written is a moment.
+  const read = [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()];
+  if (read.some((value, i) => value !== written[i])) throw new MalformedError(`${what} ${quoted} names no real moment`);
+  return date;
 }
 
 export function readOid(oid: Asn1 | undefined, what: string): string {
