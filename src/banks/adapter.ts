@@ -55,7 +55,8 @@ export interface BatchAcknowledgement {
   /**
    * Why the file was refused: an ISO code where one fits (DS0A unsealed, DS0B seal refused, FF01
    * unreadable, AM18 NbOfTxs, AM10 CtrlSum) ... DU01: the bank already has another file under this
-   * MsgId; that earlier file stands (ask `paymentStatus`), only this copy is refused.
+   * MsgId; that earlier file stands (ask `paymentStatus`), only this copy is refused: no payment of
+   * it failed by this answer (the batch is UNKNOWN until the status says).
    */
   code?: string;
   /** ... and the bank's words. */

@@ -2527,7 +2527,7 @@ export type Mutation = {
   approveCondolence: ApproveCondolencePayload;
   /** Approves a PROPOSED policy (FINANCE, not its proposer: four eyes, enforced by the database too); from `validFrom` the workers release payouts within it. Audited. */
   approvePaymentPolicy: ApprovePaymentPolicyPayload;
-  /** Approves a DRAFT batch (FINANCE, not its creator); the workers then seal it; audited. */
+  /** Approves a DRAFT batch (FINANCE, not its creator); it is sealed when someone submits it; audited. */
   approvePayoutBatch: ApprovePayoutBatchPayload;
   /** Approves a proposal (ADMIN, never its proposer: four eyes): publishes the version or adds the assignment; audited. */
   approveRuleSetProposal: RuleSetProposalPayload;
@@ -2742,7 +2742,7 @@ export type Mutation = {
    * total). Audited.
    */
   submitApplication: SubmitApplicationPayload;
-  /** Asks for an approved or sealed batch to be sent to the bank (FINANCE, ADMIN); audited. */
+  /** Asks for an approved batch to be sealed and sent to the bank (FINANCE, ADMIN); audited. */
   submitPayoutBatch: SubmitPayoutBatchPayload;
   /**
    * Changes a member's name, phone or bank account. ADMIN, SERVICE, or the member's unit operator.
@@ -3906,8 +3906,9 @@ export type PaymentWaitingProgramme = {
  * channel, sealed with the union's electronic seal (CMS, detached).
  *
  * A batch is created by ADMIN or FINANCE (DRAFT), approved by FINANCE — never by its creator, which
- * the database enforces as well — then sealed by the workers (SEALED) and sent once someone asks
- * (`submitPayoutBatch`). The bank's status reports (pain.002) settle each payment: PAID, or FAILED
+ * the database enforces as well — then, once someone asks for it to be sent (`submitPayoutBatch`),
+ * sealed by the workers (SEALED) and sent at once: the bank judges the seal's signing time when it
+ * receives the file. The bank's status reports (pain.002) settle each payment: PAID, or FAILED
  * with the bank's reason (AC04 closed account ...). A FAILED payout can be retried: it goes into a
  * later batch with a new attempt and a new EndToEndId; one the bank had paid before its money came
  * back takes two FINANCE people (`retryPayout`). Nothing is ever sent twice: a bank that does not
@@ -4151,7 +4152,7 @@ export type PayoutBatchFilter = {
 export type PayoutBatchStatus =
   /** The bank paid every payment. */
   | 'ACCEPTED'
-  /** Approved; the workers seal it. */
+  /** Approved; the workers seal it once it is submitted. */
   | 'APPROVED'
   /** Withdrawn before sealing; its payouts went back to READY. */
   | 'CANCELLED'
@@ -4161,7 +4162,7 @@ export type PayoutBatchStatus =
   | 'PARTIALLY_ACCEPTED'
   /** The bank paid nothing (the file or every payment refused). */
   | 'REJECTED'
-  /** Its file is written and sealed; sent once submitted. */
+  /** Its file is written and sealed; sent at once. */
   | 'SEALED'
   /** Every paid payment is matched on the bank statement. */
   | 'SETTLED'
