@@ -3,6 +3,7 @@ import { DAY_MS } from '../kernel/time.ts';
 import { encrypt, lookupHash, maskBankCard, maskIdNumber, type PersonalDataKeys } from '../privacy/personalData.ts';
 import type { MemberRow, MemberWrite } from './model.ts';
 import { bankCardProblem, bankCodeProblem, phoneProblem, residentIdFacts, residentIdProblem } from '../kernel/identifiers.ts';
+import { nameProblem } from '../banks/iso20022/fields.ts';
 
 /**
  * One validation of a member's fields for every entry point (API, CSV roster). Problems are keyed
@@ -43,7 +44,9 @@ export function validateMemberFields(
 
   const name = text(raw.name);
   if (name !== null) {
-    if (name.length > 100) problems.push({ field: 'name', reason: 'must be at most 100 characters' });
+    // The payment file's own check: a name it refuses would fail every payment to the member at sealing.
+    const problem = name.length > 100 ? 'must be at most 100 characters' : nameProblem(name);
+    if (problem) problems.push({ field: 'name', reason: problem });
     else value.name = name;
   } else if (!partial) problems.push({ field: 'name', reason: 'is required' });
 

@@ -207,7 +207,7 @@ export interface RetryFacts {
 export function retryRefusal(actor: Actor, payout: RetryFacts): DomainError | null {
   const role = roleRefusal(actor, BATCH_MAKERS, 'retrying a payout');
   if (role) return role;
-  if (payout.status !== 'FAILED') return conflict(`payout ${payout.id} is ${payout.status}: only a payout the bank rejected or returned (FAILED) can be tried again`);
+  if (payout.status !== 'FAILED') return conflict(`payout ${payout.id} is ${payout.status}: only a payout that failed (the bank rejected or returned it, or its file could not carry the payee's name) can be tried again`);
   if (payout.claimStatus !== 'APPROVED') return conflict(`payout ${payout.id}: its claim is ${payout.claimStatus}, not approved`);
   if (!payout.wasPaid) return null;
   if (actor.role !== 'FINANCE') {
@@ -217,7 +217,7 @@ export function retryRefusal(actor: Actor, payout: RetryFacts): DomainError | nu
 }
 
 /**
- * A FAILED payout (the bank rejected or returned it) may be tried again: it waits for the next batch
+ * A FAILED payout (the bank rejected or returned it, or its file could not carry the payee's name) may be tried again: it waits for the next batch
  * (READY, or HELD as its member's card says), where it gets a new attempt and a new EndToEndId.
  * Refused in every other state: only the bank's evidence of failure allows a new attempt (and the
  * database allows one live attempt per payout). A payout the bank had paid (its credit came back,

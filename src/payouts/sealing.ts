@@ -1,4 +1,5 @@
 import { recordAudit } from '../audit/audit.ts';
+import { nameProblem } from '../banks/iso20022/fields.ts';
 import { inTransaction } from '../db/pool.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
@@ -12,7 +13,7 @@ import type { PayoutSettings } from './settings.ts';
 import {
   cancelAttempts, cancelEmptiedBatch, markBatchSealed, plannedAttempts, reduceBatchTotals, type PlannedAttempt,
 } from './store/batches.ts';
-import { cancelPayoutsOfReversedClaims, followBankCards, payoutsWaitAgain } from './store/payouts.ts';
+import { cancelPayoutsOfReversedClaims, failPayouts, followBankCards, payoutsWaitAgain } from './store/payouts.ts';
 
 /**
  * Sealing an APPROVED batch (worker side: the seal key lives with the workers): the payments that
@@ -37,9 +38,11 @@ export const PAYOUT_WORKER = { subject: 'payout-worker', role: 'SERVICE' };
  * A payment leaves the batch first (a batch only ever loses payments after its approval, never
  * gains one) when its claim was reversed or rejected since (the payout is CANCELLED), or when its
  * member's bank card is no longer the one the attempt carries, the one the approver saw (the payout
- * waits again, HELD while the new card cools off). With none left the batch is cancelled and
- * `file` is null. The files are written before the row commits; a crash between leaves files that
- * the next sealing overwrites, and the row is the record (its file encrypted).
+ * waits again, HELD while the new card cools off), or when the file cannot carry its payee's name
+ * (a row from before names were checked as the file checks them, which would fail the whole file:
+ * the payout FAILED with the reason, retried once the name is corrected). With none left the batch
+ * is cancelled and `file` is null. The files are written before the row commits; a crash between
+ * leaves files that the next sealing overwrites, and the row is the record (its file encrypted).
  */
 export async function sealBatch(
   db: Db, sealing: SealingContext, settings: Pick<PayoutSettings, 'coolingOffDays'>, batchId: number, now = new Date(),
@@ -51,11 +54,14 @@ export async function sealBatch(
     const reversed = planned.filter((a) => a.claimStatus !== 'APPROVED');
     const approved = planned.filter((a) => a.claimStatus === 'APPROVED').map((a) => {
       const creditorAccount = decrypt(sealing.keys, a.accountEnc);
-      return { ...a, creditorAccount, cardChanged: a.memberCardEnc === null || decrypt(sealing.keys, a.memberCardEnc) !== creditorAccount };
+      const cardChanged = a.memberCardEnc === null || decrypt(sealing.keys, a.memberCardEnc) !== creditorAccount;
+      // The writer's own check: a name it refuses would throw, and the whole batch would wait for good.
+      return { ...a, creditorAccount, cardChanged, nameRefused: cardChanged ? null : nameProblem(a.creditorName) };
     });
     const cardChanged = approved.filter((a) => a.cardChanged);
-    const attempts = approved.filter((a) => !a.cardChanged);
-    if (reversed.length + cardChanged.length > 0) await withdrawPayments(tx, settings, batch, { reversed, cardChanged }, attempts.length);
+    const refused = approved.filter((a): a is typeof a & { nameRefused: string } => a.nameRefused !== null);
+    const attempts = approved.filter((a) => !a.cardChanged && a.nameRefused === null);
+    if (reversed.length + cardChanged.length + refused.length > 0) await withdrawPayments(tx, settings, batch, { reversed, cardChanged, refused }, attempts.length);
     if (attempts.length === 0) return { msgId: batch.msgId, file: null };
     const xml = batchDocument({
       msgId: batch.msgId,
@@ -81,13 +87,14 @@ export async function sealBatch(
 /**
  * Payments leave the batch (attempts cancelled) and its totals follow; audited. Payouts of claims
  * no longer approved are CANCELLED; payouts whose card changed wait for a later batch, whose
- * approver sees the new card.
+ * approver sees the new card; payouts whose payee's name the file cannot carry are FAILED with
+ * the reason: waiting again, each would be the next batch's oldest payout and leave it again.
  */
 async function withdrawPayments(
   tx: Tx, settings: Pick<PayoutSettings, 'coolingOffDays'>, batch: BatchRow,
-  withdrawn: { reversed: PlannedAttempt[]; cardChanged: PlannedAttempt[] }, remaining: number,
+  withdrawn: { reversed: PlannedAttempt[]; cardChanged: PlannedAttempt[]; refused: (PlannedAttempt & { nameRefused: string })[] }, remaining: number,
 ): Promise<void> {
-  const all = [...withdrawn.reversed, ...withdrawn.cardChanged];
+  const all = [...withdrawn.reversed, ...withdrawn.cardChanged, ...withdrawn.refused];
   await cancelAttempts(tx, all.map((a) => a.attemptId));
   if (withdrawn.reversed.length > 0) await cancelPayoutsOfReversedClaims(tx, withdrawn.reversed.map((a) => a.payoutId));
   if (withdrawn.cardChanged.length > 0) {
@@ -95,16 +102,27 @@ async function withdrawPayments(
     await payoutsWaitAgain(tx, changedIds);
     await followBankCards(tx, settings.coolingOffDays, changedIds);
   }
+  if (withdrawn.refused.length > 0) {
+    await failPayouts(tx, withdrawn.refused.map((a) => ({
+      payoutId: a.payoutId,
+      reason: `the member's name ${a.nameRefused}, so the bank's file cannot carry it: correct the name, then retry the payout`,
+    })));
+  }
   if (remaining === 0) await cancelEmptiedBatch(tx, batch.id);
   else await reduceBatchTotals(tx, batch.id, all.length, all.reduce((sum, a) => sum + a.amountFen, 0));
   await recordAudit(tx, PAYOUT_WORKER, {
     action: 'payout.batch.withdraw', targetType: 'PayoutBatch', targetId: batch.msgId,
-    reason: [withdrawn.reversed.length ? 'claims no longer approved' : null, withdrawn.cardChanged.length ? 'bank cards changed since the batch was created' : null]
-      .filter(Boolean).join('; '),
+    reason: [
+      withdrawn.reversed.length ? 'claims no longer approved' : null,
+      withdrawn.cardChanged.length ? 'bank cards changed since the batch was created' : null,
+      withdrawn.refused.length ? "names the bank's file cannot carry" : null,
+    ].filter(Boolean).join('; '),
     details: {
       batchId: batch.id,
       claims: withdrawn.reversed.map((a) => ({ claimId: a.claimId, status: a.claimStatus, amountFen: a.amountFen })),
       cardChanged: withdrawn.cardChanged.map((a) => ({ payoutId: a.payoutId, claimId: a.claimId, amountFen: a.amountFen })),
+      // The reason only (a length, a code point): the name is personal data.
+      nameRefused: withdrawn.refused.map((a) => ({ payoutId: a.payoutId, claimId: a.claimId, amountFen: a.amountFen, reason: a.nameRefused })),
       remaining,
     },
   });

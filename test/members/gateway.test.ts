@@ -225,6 +225,26 @@ describe('mutations', () => {
     expect(paid.data.member.enrolments.edges[0].node.contributionPaid).toBe(true);
   });
 
+  it('refuses a name the bank\'s payment file cannot carry, naming input.name: a control character, a character XML 1.0 forbids, over 140 bytes', async () => {
+    const CREATE = `mutation($u: ID!, $name: String!, $n: String!) { createMember(input: { unitId: $u, name: $name, idNumber: $n }) { member { id } userErrors { field code message } } }`;
+    const u = toGlobalId('Unit', unitIds.get(units[0]!.creditCode)!);
+    const n = withResidentIdCheck('35050219900101901');
+    for (const [name, message] of [
+      ['张\t三', 'input.name: must not contain control characters or line breaks'],
+      ['张三\uFFFF', 'input.name: must not contain U+FFFF: XML 1.0 does not allow it'],
+      ['泉'.repeat(47), 'input.name: is 141 bytes (utf8), the bank accepts at most 140'],
+    ]) {
+      const refused = await gw.query(ADMIN, CREATE, { u, name, n });
+      expect(refused.data.createMember).toEqual({ member: null, userErrors: [{ field: 'input.name', code: 'INVALID', message }] });
+    }
+    // 46 CJK characters are 138 bytes: the bank takes them.
+    const fits = await gw.query(ADMIN, CREATE, { u, name: '泉'.repeat(46), n });
+    expect(fits.data.createMember.userErrors).toEqual([]);
+    const UPDATE = `mutation($id: ID!, $name: String!) { updateMember(input: { memberId: $id, name: $name }) { member { name } userErrors { field code } } }`;
+    const update = await gw.query(ADMIN, UPDATE, { id: fits.data.createMember.member.id, name: '林\n芳' });
+    expect(update.data.updateMember).toEqual({ member: null, userErrors: [{ field: 'input.name', code: 'INVALID' }] });
+  });
+
   it('imports a roster uploaded through the API with the workers', async () => {
     const { startWorkers } = await import('../../jobs/worker.ts');
     const { log } = await import('../../src/log.ts');

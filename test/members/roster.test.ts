@@ -156,6 +156,24 @@ describe('roster import', () => {
     expect(rows).toEqual([{ enrolledOn: '2026-01-01' }]);
   });
 
+  it('refuses a name the bank\'s payment file cannot carry on name: over 140 bytes, a control character, U+FFFF; a registered member keeps the name', async () => {
+    const U = withResidentIdCheck('35052119890909041');
+    const rows = [
+      `${'泉'.repeat(47)},${U},${UNIT_A}`, // 141 bytes in UTF-8
+      `李\t娜,${ID_2},${UNIT_B}`, // a registered member renamed
+      `许三\uFFFF,${withResidentIdCheck('35052119890909042')},${UNIT_A}`,
+    ];
+    const result = await importRoster(db.pool, keys, `name,id_number,unit_credit_code\n${rows.join('\n')}\n`, { importId: await newImport(), today: '2025-03-01' });
+    expect(result).toMatchObject({ rowsInserted: 0, rowsUpdated: 0, rowsRejected: 3 });
+    expect(result.errors).toEqual([
+      { row: 2, field: 'name', reason: 'is 141 bytes (utf8), the bank accepts at most 140' },
+      { row: 3, field: 'name', reason: 'must not contain control characters or line breaks' },
+      { row: 4, field: 'name', reason: 'must not contain U+FFFF: XML 1.0 does not allow it' },
+    ]);
+    const { rows: [lina] } = await db.pool.query(`SELECT name FROM members WHERE id_number_hash = $1`, [lookupHash(keys, ID_2)]);
+    expect(lina).toEqual({ name: '李娜' });
+  });
+
   it('refuses a file with a wrong header as a whole, changing nothing', async () => {
     const count = await memberCount();
     const importId = await newImport();

@@ -79,7 +79,7 @@ describe('a batch through the bank', () => {
 
       // Only the bank's rejection allows a new attempt; the members correct their accounts first.
       const paidOne = byClaim.get(claims[0]!.claimId)!;
-      await expect(retryPayout(db.pool, clerk, UNSCOPED, settings, paidOne.id, 'again')).rejects.toThrow(/PAID: only a payout the bank rejected/);
+      await expect(retryPayout(db.pool, clerk, UNSCOPED, settings, paidOne.id, 'again')).rejects.toThrow(/PAID: only a payout that failed/);
       for (const i of [2, 4]) {
         await setBankCard(db.pool, claims[i]!.memberId, openAccount());
         await retryPayout(db.pool, clerk, UNSCOPED, settings, byClaim.get(claims[i]!.claimId)!.id, 'member gave a new account');
@@ -162,6 +162,59 @@ describe('a claim reversed after its batch was approved', () => {
       expect([...credited.values()].sort()).toEqual([claims[0]!.totalFen, claims[2]!.totalFen].sort());
       const { rows: audit } = await db.pool.query(`SELECT details FROM audit_log WHERE action = 'payout.batch.withdraw'`);
       expect(audit[0].details.claims).toEqual([{ claimId: claims[1]!.claimId, status: 'CANCELLED', amountFen: claims[1]!.totalFen }]);
+    } finally {
+      ctx.remove();
+    }
+  });
+});
+
+describe('a payee\'s name the bank\'s file cannot carry', () => {
+  it('fails that payment alone at sealing, with the reason: the rest of the batch is sealed and paid, and no later batch sticks on it', async () => {
+    await clear();
+    const claims = await approvedClaims(db.pool, 4);
+    // Written straight in the database, as a row from before names were checked so could be.
+    const names: [number, string, string][] = [
+      [1, '张\t三', 'must not contain control characters or line breaks'],
+      [2, '泉'.repeat(47), 'is 141 bytes (utf8), the bank accepts at most 140'],
+      [3, '张三\uFFFF', 'must not contain U+FFFF: XML 1.0 does not allow it'],
+    ];
+    for (const [i, name] of names) await db.pool.query(`UPDATE members SET name = $2 WHERE id = $1`, [claims[i]!.memberId, name]);
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    try {
+      const batch = await approvedBatch(db.pool);
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      const xml = (await sealedFile(db.pool, batch.id))!;
+      expect(xmllint('pain.001.001.03', [xml]).valid).toBe(1);
+      expect(checkPain001(xml)).toMatchObject({ nbOfTxs: 1, ctrlSumFen: claims[0]!.totalFen, problems: [] });
+      const payouts = new Map((await payoutsOf(db.pool)).map((p) => [p.claimId, p]));
+      expect(payouts.get(claims[0]!.claimId)!.status).toBe('PAID');
+      for (const [i, , reason] of names) {
+        expect(payouts.get(claims[i]!.claimId)).toMatchObject({
+          status: 'FAILED', statusReason: `the member's name ${reason}, so the bank's file cannot carry it: correct the name, then retry the payout`,
+        });
+      }
+      expect([...(await creditedByPayout(db.pool, bank)).values()]).toEqual([claims[0]!.totalFen]);
+      const { rows: [audit] } = await db.pool.query(`SELECT reason, details FROM audit_log WHERE action = 'payout.batch.withdraw' AND target_id = $1`, [batch.msgId]);
+      expect(audit.reason).toBe("names the bank's file cannot carry");
+      expect(audit.details.nameRefused.map((r: { reason: string }) => r.reason)).toEqual(names.map(([, , reason]) => reason));
+      expect(JSON.stringify(audit.details)).not.toContain('泉泉');
+      // Nothing waits to be taken first by the next batch.
+      expect(await createBatch(db.pool, clerk, settings, 100)).toBeNull();
+
+      // Retried uncorrected, it leaves its batch again (emptied: cancelled); corrected and retried, it is paid.
+      const tab = payouts.get(claims[1]!.claimId)!;
+      await retryPayout(db.pool, clerk, UNSCOPED, settings, tab.id, 'tried again');
+      const uncorrected = await approvedBatch(db.pool);
+      expect(await advanceUntilFinal(ctx, uncorrected.id)).toBe('CANCELLED');
+      const { rows: [cancelled] } = await db.pool.query(`SELECT cancel_reason FROM payout_batches WHERE id = $1`, [uncorrected.id]);
+      expect(cancelled.cancel_reason).toContain('a name the file cannot carry');
+      expect((await payoutsOf(db.pool)).find((p) => p.id === tab.id)).toMatchObject({ status: 'FAILED', attempts: 2 });
+      await db.pool.query(`UPDATE members SET name = '张三' WHERE id = $1`, [claims[1]!.memberId]);
+      await retryPayout(db.pool, clerk, UNSCOPED, settings, tab.id, 'name corrected');
+      const corrected = await approvedBatch(db.pool);
+      expect(await advanceUntilFinal(ctx, corrected.id)).toBe('ACCEPTED');
+      expect((await creditedByPayout(db.pool, bank)).get(tab.id)).toBe(claims[1]!.totalFen);
     } finally {
       ctx.remove();
     }

@@ -596,3 +596,22 @@ describe('a reveal\'s reason', () => {
     expect(rows[0].n).toBe(0);
   });
 });
+
+describe('a name the bank\'s payment file cannot carry', () => {
+  it('is refused from a unit operator on every path (create, update, roster row): one such name would hold every payment of the batches it joins', async () => {
+    const member = await memberOfA(171);
+    const before = await stored(member.id);
+    const created = await gw.query(OPERATOR_A, CREATE, { input: { unitId: unitA, name: '张\t三', idNumber: idNumber(172) } });
+    expect(created.data.createMember).toEqual({
+      member: null, userErrors: [{ field: 'input.name', code: 'INVALID', message: 'input.name: must not contain control characters or line breaks' }],
+    });
+    const updated = await gw.query(OPERATOR_A, UPDATE, { input: { memberId: member.id, name: '泉'.repeat(47) } });
+    expect(updated.data.updateMember).toEqual({
+      member: null, userErrors: [{ field: 'input.name', code: 'INVALID', message: 'input.name: is 141 bytes (utf8), the bank accepts at most 140' }],
+    });
+    const imported = await importAs(OPERATOR_A, `name,id_number\n会员171\uFFFF,${member.idNumber}\n`);
+    expect(imported).toMatchObject({ status: 'DONE', rowsRejected: 1, rowsUpdated: 0 });
+    expect(imported.errors).toEqual([{ row: 2, field: 'name', reason: 'must not contain U+FFFF: XML 1.0 does not allow it' }]);
+    expect(await stored(member.id)).toEqual(before);
+  });
+});

@@ -1,12 +1,14 @@
 import { bankCodeProblem } from '../../kernel/identifiers.ts';
 import { chinaToday, isIsoDate } from '../../kernel/time.ts';
-import { Iso20022Error, type Iso20022Problem } from './xml.ts';
+import { Iso20022Error, isXmlChar, type Iso20022Problem } from './xml.ts';
 import { fenToCny } from '../../kernel/money.ts';
 
 /**
  * Field checks for the writers: what the XSD checks (so the caller gets the input's field path
  * instead of an xmllint line number) and what it cannot (2-decimal amounts, reference characters,
  * the bank's byte limits on names). Each check returns the text to write and records a problem.
+ * A name's check is also the members' (`nameProblem`): a name is refused when it is entered, not
+ * when its payment is written.
  * The date checks are also the readers' (`dateProblem`, `dateTimeProblem`): every form the XSD
  * allows, written or read.
  */
@@ -39,8 +41,36 @@ const REFERENCE = /^[A-Za-z0-9/\-?:().,'+]+$/;
 // xs:date and xs:dateTime as banks write them: an optional zone, fractions of a second, 24:00:00 (the day's end).
 const DATE = /^(\d{4}-\d{2}-\d{2})(Z|[+-](?:0\d|1[0-4]):[0-5]\d)?$/;
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?|24:00:00(?:\.0+)?)(Z|[+-](?:0\d|1[0-4]):[0-5]\d)?$/;
-// XML 1.0 forbids most C0 controls; line breaks in names and remittance break banks' screens.
-const CONTROL = /[\u0000-\u001f\u007f]/;
+// Control characters (C0, DEL, C1) and line breaks: XML 1.0 forbids most C0 controls, and a line
+// break (U+0085 and U+2028 too) in a name or remittance breaks banks' screens.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** Why the bank's file cannot carry `value` as free text of at most `maxChars` characters (the XSD's MaxNNText), or null. */
+function freeTextProblem(value: unknown, maxChars: number): string | null {
+  if (typeof value !== 'string' || value.length === 0) return 'is required';
+  if (CONTROL.test(value)) return 'must not contain control characters or line breaks';
+  const chars = [...value];
+  // U+FFFE, U+FFFF, a lone surrogate: the writer would write them, and every XML reader refuses the whole file.
+  const outside = chars.find((char) => !isXmlChar(char.codePointAt(0)!));
+  if (outside !== undefined) return `must not contain U+${outside.codePointAt(0)!.toString(16).toUpperCase()}: XML 1.0 does not allow it`;
+  if (value.trim() !== value) return 'must not start or end with spaces';
+  if (chars.length > maxChars) return `is ${chars.length} characters, at most ${maxChars} allowed`;
+  return null;
+}
+
+function bytesProblem(value: string, maxBytes: number, counting: ByteCounting): string | null {
+  const bytes = textBytes(value, counting);
+  return bytes > maxBytes ? `is ${bytes} bytes (${counting}), the bank accepts at most ${maxBytes}` : null;
+}
+
+/**
+ * Why the bank's file cannot carry `value` as a name (Nm): the XSD's 140 characters of XML 1.0
+ * text without control characters or line breaks, within the bank's byte limit; or null. The
+ * writer's check of every name, and the one members' names pass when entered.
+ */
+export function nameProblem(value: string, rules: BankTextRules = DEFAULT_TEXT_RULES): string | null {
+  return freeTextProblem(value, 140) ?? bytesProblem(value, rules.maxNameBytes, rules.counting);
+}
 
 /** ISODate (xs:date): a real calendar date `yyyy-MM-dd`, with an optional zone; why not, or null. */
 export function dateProblem(value: unknown): string | null {
@@ -85,10 +115,8 @@ export class FieldChecks {
 
   /** Free text of at most `maxChars` characters (the XSD's MaxNNText). */
   text(field: string, value: string, maxChars: number): string {
-    if (typeof value !== 'string' || value.length === 0) this.add(field, 'is required');
-    else if (CONTROL.test(value)) this.add(field, 'must not contain control characters or line breaks');
-    else if (value.trim() !== value) this.add(field, 'must not start or end with spaces');
-    else if ([...value].length > maxChars) this.add(field, `is ${[...value].length} characters, at most ${maxChars} allowed`);
+    const problem = freeTextProblem(value, maxChars);
+    if (problem !== null) this.add(field, problem);
     return value;
   }
 
@@ -96,19 +124,16 @@ export class FieldChecks {
     return value === undefined ? undefined : this.text(field, value, maxChars);
   }
 
-  /** A name as the bank stores it: the XSD's 140 characters and the bank's byte limit. */
+  /** A name as the bank stores it (`nameProblem`). */
   name(field: string, value: string): string {
-    return this.bankText(field, this.text(field, value, 140), this.rules.maxNameBytes);
+    const problem = nameProblem(value, this.rules);
+    if (problem !== null) this.add(field, problem);
+    return value;
   }
 
   remittance(field: string, value: string): string {
-    return this.bankText(field, this.text(field, value, 140), this.rules.maxRemittanceBytes);
-  }
-
-  private bankText(field: string, value: string, maxBytes: number): string {
-    if (typeof value !== 'string') return value;
-    const bytes = textBytes(value, this.rules.counting);
-    if (bytes > maxBytes) this.add(field, `is ${bytes} bytes (${this.rules.counting}), the bank accepts at most ${maxBytes}`);
+    const problem = freeTextProblem(value, 140) ?? bytesProblem(value, this.rules.maxRemittanceBytes, this.rules.counting);
+    if (problem !== null) this.add(field, problem);
     return value;
   }
 

@@ -324,10 +324,14 @@ function isBlank(text: string, from: number, to: number): boolean {
   return true;
 }
 
+/** XML 1.0's Char production: what a document may hold, read (references) or written (the writers' text checks). */
+export function isXmlChar(n: number): boolean {
+  return n === 0x9 || n === 0xa || n === 0xd || (n >= 0x20 && n <= 0xd7ff) || (n >= 0xe000 && n <= 0xfffd) || (n >= 0x10000 && n <= 0x10ffff);
+}
+
 /** The character of a reference, or undefined when XML does not allow it. */
 function codePoint(n: number): string | undefined {
-  const allowed = n === 0x9 || n === 0xa || n === 0xd || (n >= 0x20 && n <= 0xd7ff) || (n >= 0xe000 && n <= 0xfffd) || (n >= 0x10000 && n <= 0x10ffff);
-  return allowed ? String.fromCodePoint(n) : undefined;
+  return isXmlChar(n) ? String.fromCodePoint(n) : undefined;
 }
 
 /** One element of a parsed document, with the path its errors name (built only when asked for). */

@@ -275,7 +275,7 @@ export async function cancelAttempts(tx: Tx, attemptIds: readonly number[]): Pro
 /** Every payment left the batch before sealing: it is cancelled by the worker. */
 export async function cancelEmptiedBatch(tx: Tx, batchId: number): Promise<void> {
   await tx.query(
-    `UPDATE payout_batches SET status = 'CANCELLED', cancelled_by = 'payout-worker', cancel_reason = 'every payment left it before sealing (claim reversed or rejected, or bank card changed)' WHERE id = $1`,
+    `UPDATE payout_batches SET status = 'CANCELLED', cancelled_by = 'payout-worker', cancel_reason = 'every payment left it before sealing (claim reversed or rejected, bank card changed, or a name the file cannot carry)' WHERE id = $1`,
     [batchId],
   );
 }

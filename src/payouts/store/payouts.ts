@@ -323,6 +323,15 @@ export async function cancelPayoutsOfReversedClaims(tx: Tx, payoutIds: readonly 
   );
 }
 
+/** Payouts whose attempt the bank's file cannot carry, withdrawn before sealing: FAILED with the reason, to be retried once corrected. */
+export async function failPayouts(tx: Tx, failed: readonly { payoutId: number; reason: string }[]): Promise<void> {
+  await tx.query(
+    `UPDATE payouts p SET status = 'FAILED', status_reason = f.reason, updated_at = now()
+       FROM unnest($1::bigint[], $2::text[]) AS f(payout_id, reason) WHERE p.id = f.payout_id`,
+    [failed.map((f) => f.payoutId), failed.map((f) => f.reason)],
+  );
+}
+
 // ---- retries ----
 
 export interface PayoutForRetry {

@@ -107,6 +107,25 @@ describe('writePain001', () => {
     expectSchemaValid('pain.001.001.03', [xml]);
   });
 
+  it('refuses a name with a character XML 1.0 does not allow or a control character, naming the field: every XML reader would refuse the file', () => {
+    const named = (name: string, n = 1) => transaction(n, { creditor: { name, account: '6222021408001234567' } });
+    expect(problemsOf(() => writePain001(batch([transaction(0), named('张三\uFFFF', 1), named('\uFFFE李四', 2), named('王\uD800五', 3)])))).toEqual([
+      'transactions[1].creditor.name: must not contain U+FFFF: XML 1.0 does not allow it',
+      'transactions[2].creditor.name: must not contain U+FFFE: XML 1.0 does not allow it',
+      'transactions[3].creditor.name: must not contain U+D800: XML 1.0 does not allow it',
+    ]);
+    expect(problemsOf(() => writePain001(batch([named('张\t三', 0), named('张\u0085三', 1), transaction(2, { remittanceInfo: '附言\uFFFF' })])))).toEqual([
+      'transactions[0].creditor.name: must not contain control characters or line breaks',
+      'transactions[1].creditor.name: must not contain control characters or line breaks',
+      'transactions[2].remittanceInfo: must not contain U+FFFF: XML 1.0 does not allow it',
+    ]);
+    // What the writer would have written: xmllint refuses the whole file for one name.
+    const written = writePain001(batch([transaction(0), named('张三')])).replace('<Nm>张三</Nm>', '<Nm>张三\uFFFF</Nm>');
+    expect(xmllint('pain.001.001.03', [written]).output).toMatch(/Char 0xFFFF out of allowed range/);
+    // Astral characters (a rare surname, 𠮷) are XML characters.
+    expect(writePain001(batch([named('𠮷野家')]))).toContain('<Nm>𠮷野家</Nm>');
+  });
+
   it('counts bytes the way the bank is configured to: GBK counts 2 bytes a CJK character', () => {
     expect(textBytes('张三 Li', 'utf8')).toBe(9);
     expect(textBytes('张三 Li', 'gbk')).toBe(7);
