@@ -28,15 +28,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { config } from '../src/config.ts';
-import { createPool, inTransaction } from '../src/db/pool.ts';
+import { createPool } from '../src/db/pool.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { personalDataKeys } from '../src/privacy/personalData.ts';
 import { loadSampleRegistry } from '../jobs/demo/demo.ts';
 import { writeDevCertificates } from '../certs/devCa.ts';
 import { DEV_SEAL_P12_PASSPHRASE } from '../src/seals/settings.ts';
 import { benefitSettings } from '../src/benefits/settings.ts';
-import { insertRuleSet, nextVersion, unadjudicatedSettlementIds } from '../src/benefits/store.ts';
-import { ensureShippedRuleSets, listRuleSets } from '../src/benefits/catalogue.ts';
+import { unadjudicatedSettlementIds } from '../src/benefits/store.ts';
+import { ensureShippedRuleSets } from '../src/benefits/catalogue.ts';
+import { publishYearRules } from './_ruleSets.ts';
 import { approvePaymentPolicy, proposePaymentPolicy } from '../src/payouts/policies.ts';
 import { payoutSettings } from '../src/payouts/settings.ts';
 import { funderByCode } from '../src/payouts/store/funders.ts';
@@ -141,8 +142,7 @@ async function main() {
     // default rule set again, as province.ts publishes it (a year no rule set covers sends every claim to review).
     const year = Number(today.slice(0, 4));
     await ensureShippedRuleSets(db);
-    const rules = listRuleSets().find((r) => r.id === 'default-2025')!;
-    await inTransaction(db, async (tx) => insertRuleSet(tx, { ...rules, version: await nextVersion(tx, rules.id), planYears: [year - 1, year] }, 'bench'));
+    await publishYearRules(db, year);
 
     const finance = [{ subject: 'bench-finance-1', role: 'FINANCE' as const }, { subject: 'bench-finance-2', role: 'FINANCE' as const }];
     const union = await funderByCode(db, 'UNION');

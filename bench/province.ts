@@ -39,7 +39,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { config } from '../src/config.ts';
-import { createPool, inTransaction } from '../src/db/pool.ts';
+import { createPool } from '../src/db/pool.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { log } from '../src/log.ts';
 import { decrypt, personalDataKeys } from '../src/privacy/personalData.ts';
@@ -71,8 +71,8 @@ import { closeQueues, createQueue, createQueues, QUEUE_NAMES, unfinishedJobs } f
 import { enqueueSettlementPull } from '../src/settlements/queue.ts';
 import { rosterMembers } from '../src/settlements/cli.ts';
 import { feedLengthForStays } from '../src/settlements/simulator/generate.ts';
-import { ensureShippedRuleSets, listRuleSets } from '../src/benefits/catalogue.ts';
-import { insertRuleSet, nextVersion } from '../src/benefits/store.ts';
+import { ensureShippedRuleSets } from '../src/benefits/catalogue.ts';
+import { publishYearRules } from './_ruleSets.ts';
 import { insertUnits } from '../src/members/store.ts';
 
 // Every pg.Client query of this process is timed (the prototype is patched, so every pool's clients are).
@@ -311,10 +311,7 @@ async function main(): Promise<void> {
       [[year - 1, year]],
     );
     await ensureShippedRuleSets(db);
-    // The union publishes this year's rules: the default rule set again, covering last year and this one
-    // (a year no rule set covers sends every claim to review).
-    const rules = listRuleSets().find((r) => r.id === 'default-2025')!;
-    await inTransaction(db, async (tx) => insertRuleSet(tx, { ...rules, version: await nextVersion(tx, rules.id), planYears: [year - 1, year] }, 'bench'));
+    await publishYearRules(db, year);
     const importOf = async (file: string, planYear: number) => {
       const { rows } = await db.query<{ id: number }>(`INSERT INTO roster_imports (file_name, sha256, created_by) VALUES ($1, '\\x', 'bench') RETURNING id`, [path.basename(file)]);
       const started = performance.now();

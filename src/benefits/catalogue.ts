@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { invalid } from '../kernel/errors.ts';
 import type { Queryable } from '../kernel/transaction.ts';
 import { validateRuleSet, type RuleSet } from './rules/ruleSet.ts';
@@ -42,9 +43,25 @@ export function loadRuleSet(id: string, version?: number): RuleSet {
   return found;
 }
 
-/** Inserts the shipped rule sets that are missing (idempotent). */
-export async function ensureShippedRuleSets(db: Queryable): Promise<void> {
-  await store.insertShippedRuleSets(db, listRuleSets());
+/** What decides claims: a rule set but its description, which a release may reword in place. */
+function rulesOf({ description: _words, ...rules }: RuleSet): Omit<RuleSet, 'description'> {
+  return rules;
+}
+
+/**
+ * Inserts the shipped rule sets (by default the files; a test passes a later release's) that are
+ * missing (idempotent). A version stored already under a shipped id and version must hold the shipped
+ * rules, published by no organisation: otherwise the year the file is assigned to would be decided by
+ * something else (an organisation's version is never the year's fallback), so it fails, naming them.
+ */
+export async function ensureShippedRuleSets(db: Queryable, shipped: readonly RuleSet[] = listRuleSets()): Promise<void> {
+  const stored = await store.insertShippedRuleSets(db, shipped);
+  const taken = stored.filter((row) => row.organisationId !== null
+    || !isDeepStrictEqual(rulesOf(ruleSetOf(row)), rulesOf(shipped.find((rs) => rs.id === row.ruleSetId && rs.version === row.version)!)));
+  if (taken.length) {
+    throw new Error(`shipped rule set ${taken.map((row) => `${row.ruleSetId} v${row.version}`).join(', ')} is stored already as other rules`
+      + ' or as an organisation\'s: the shipped file cannot be loaded; ship it under a new id or version');
+  }
 }
 
 /** The rule set a stored row holds, checked again (a stored definition that no longer passes is a fault, not input). */

@@ -110,7 +110,8 @@ export async function adjustClaimLine(db: Db, actor: Actor, scope: Scope, lineId
   if (!Number.isSafeInteger(amountFen) || amountFen < 0) throw invalid('input.amountFen', 'must be a whole number of fen, not negative');
   return inTransaction(db, async (tx) => {
     const claimId = await store.claimOfLine(tx, lineId);
-    if (claimId === null) throw notFound('benefit line');
+    // A missing line answers as one of a claim outside the caller's scope (lockClaim): nothing tells them apart.
+    if (claimId === null) throw notFound('claim', 'input.lineId');
     const claim = await lockClaim(tx, actor, claimId, scope, 'adjust', 'input.lineId');
     const locked = await store.lockLine(tx, lineId);
     // Raising a lowered line again would take back year's room other claims may have taken since,

@@ -7,7 +7,7 @@ import { textProblem } from '../kernel/text.ts';
 import { isIsoDate } from '../kernel/time.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { fundersNamed, validateRuleSet, type RuleSet } from './rules/ruleSet.ts';
-import type { RuleSetCache } from './catalogue.ts';
+import { listRuleSets, type RuleSetCache } from './catalogue.ts';
 import type { RuleSetProposalRow } from './model.ts';
 import * as store from './store.ts';
 import * as proposals from './store/ruleSetProposals.ts';
@@ -48,6 +48,11 @@ async function unknownFunders(db: Queryable, ruleSet: RuleSet, at: string): Prom
 async function checkedDefinition(tx: Tx, definition: Record<string, unknown>, at: string, publisher: number | null): Promise<RuleSet> {
   const { id } = definition;
   if (typeof id !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(id)) throw invalid(`${at}id`, 'must be lower-case letters, digits and dashes');
+  // An id a shipped file names is the hub's: an organisation's version of it would stand where the
+  // file's belongs (ensureShippedRuleSets refuses to load the file beside it).
+  if (publisher !== null && listRuleSets().some((rs) => rs.id === id)) {
+    throw invalid(`${at}id`, `rule set ${id} ships with the hub; publish your own under a new id`);
+  }
   // Taken first: it orders the publishers of this id, so the check below sees a version another
   // publisher committed while this one waited.
   const next = await store.nextVersion(tx, id);

@@ -287,6 +287,12 @@ export type NewClaim = Pick<ClaimRow, 'settlementId' | 'memberId' | 'unitId' | '
   decidedBy: string | null;
 };
 
+/**
+ * decided_at of a claim the rules decide now, given its new status: null while it waits for review.
+ * A claim the rules refuse (INELIGIBLE) is decided too, with no decider: its decision promise is kept.
+ */
+const decidedNowSql = (status: string) => `CASE WHEN ${status} = 'PENDING_REVIEW' THEN NULL ELSE now() END`;
+
 /** Inserts the claims (a settlement that has one already is skipped); returns the new claim ids by settlement id. */
 export async function insertClaims(tx: Tx, claims: readonly NewClaim[]): Promise<Map<number, number>> {
   const { rows } = await tx.query<{ id: number; settlementId: number }>(
@@ -295,7 +301,7 @@ export async function insertClaims(tx: Tx, claims: readonly NewClaim[]): Promise
                          totals_before, out_of_pocket_fen, decided_by, decided_at)
      SELECT settlement_id, member_id, unit_id, enrolment_id, plan_year, setl_time, rule_set_id, rule_set_version,
             status, eligible, psn_part_amt, total_fen, total_fen, reasons, reason_codes, warnings, facts,
-            totals_before, out_of_pocket_fen, decided_by, CASE WHEN decided_by IS NULL THEN NULL ELSE now() END
+            totals_before, out_of_pocket_fen, decided_by, ${decidedNowSql('status')}
        FROM jsonb_to_recordset($1::jsonb) AS r(settlement_id bigint, member_id bigint, unit_id bigint, enrolment_id bigint,
             plan_year int, setl_time timestamptz, rule_set_id text, rule_set_version int, status text, eligible boolean,
             psn_part_amt bigint, total_fen bigint, reasons text[], reason_codes text[], warnings text[], facts jsonb,
@@ -643,7 +649,7 @@ export async function updateRedecidedClaim(
   await tx.query(
     `UPDATE claims SET status = $2, eligible = $3, computed_total_fen = $4, total_fen = $4, reasons = $5, reason_codes = $6, warnings = $7,
             out_of_pocket_fen = $8, rule_set_id = $9, rule_set_version = $10, facts = $11, totals_before = $12,
-            decided_by = $13, decided_at = CASE WHEN $13::text IS NULL THEN NULL ELSE now() END, decision_reason = $14, updated_at = now()
+            decided_by = $13, decided_at = ${decidedNowSql('$2::text')}, decision_reason = $14, updated_at = now()
       WHERE id = $1`,
     [claimId, c.status, c.eligible, c.totalFen, c.reasons, c.reasonCodes, c.warnings, c.outOfPocketFen, c.ruleSetId, c.ruleSetVersion,
      JSON.stringify(c.facts), JSON.stringify(c.totalsBefore), c.decidedBy, c.decisionReason],
@@ -735,7 +741,9 @@ export async function redecisionsOfClaims(db: Queryable, claimIds: readonly numb
 /**
  * Rule sets in PostgreSQL. The shipped JSON files (src/benefits/ruleSets/) are the source of truth
  * for the shipped sets and are inserted idempotently (`insertShippedRuleSets`); published versions
- * are added beside them and none is ever changed, so every claim can name the version it used.
+ * are added beside them and none is ever changed, so every claim can name the version it used. The
+ * database holds it so (migration 0039): a version is never updated or deleted, and one not shipped
+ * is inserted only beside the publication proposal another person approved.
  *
  * Which set governs a plan year: the rule set id assigned to the year in plan_year_rule_sets
  * (2025 -> default-2025), at its newest version covering the year; a year without an assignment
@@ -760,15 +768,26 @@ export async function ruleSetPublishedOutside(tx: Tx, id: string, organisationId
   return rows[0]!.outside;
 }
 
-/** Inserts the shipped rule sets that are missing. */
-export async function insertShippedRuleSets(db: Queryable, sets: readonly RuleSet[]): Promise<void> {
-  await db.query(
-    `INSERT INTO rule_sets (id, version, plan_years, definition, shipped, published_by)
-     SELECT r.id, r.version, ARRAY(SELECT jsonb_array_elements_text(r.definition -> 'planYears')::int), r.definition, true, 'shipped'
-       FROM jsonb_to_recordset($1::jsonb) AS r(id text, version int, definition jsonb)
-     ON CONFLICT (id, version) DO NOTHING`,
+/** A stored version with the organisation whose staff published it (null: the hub's own staff, or shipped). */
+export type PublishedRuleSetRow = RuleSetRow & { organisationId: number | null };
+
+/**
+ * Inserts the shipped rule sets that are missing. Returns the versions stored before under the
+ * id and version of one of `sets`: the caller holds them against the files (catalogue.ts).
+ */
+export async function insertShippedRuleSets(db: Queryable, sets: readonly RuleSet[]): Promise<PublishedRuleSetRow[]> {
+  // The statement's snapshot holds the versions stored before it, not those it inserts.
+  const { rows } = await db.query<PublishedRuleSetRow>(
+    `WITH shipped AS (SELECT r.id, r.version, r.definition FROM jsonb_to_recordset($1::jsonb) AS r(id text, version int, definition jsonb)),
+          inserted AS (
+            INSERT INTO rule_sets (id, version, plan_years, definition, shipped, published_by)
+            SELECT s.id, s.version, ARRAY(SELECT jsonb_array_elements_text(s.definition -> 'planYears')::int), s.definition, true, 'shipped'
+              FROM shipped s
+            ON CONFLICT (id, version) DO NOTHING)
+     SELECT ${RULE_SET_COLUMNS}, organisation_id AS "organisationId" FROM rule_sets WHERE (id, version) IN (SELECT id, version FROM shipped)`,
     [JSON.stringify(sets.map((rs) => ({ id: rs.id, version: rs.version, definition: rs })))],
   );
+  return rows;
 }
 
 export async function listStoredRuleSets(db: Queryable, id?: string | null): Promise<RuleSetRow[]> {

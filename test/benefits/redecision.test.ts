@@ -144,6 +144,20 @@ describe('re-decision of facts other than payment', () => {
     const history = await db.pool.query(`SELECT cause, new_status AS "newStatus" FROM claim_redecisions WHERE claim_id = $1`, [id]);
     expect(history.rows).toEqual([{ cause: 'ENROLMENT_CHANGED', newStatus: 'APPROVED' }]);
   });
+
+  it('a claim refused again for other reasons is decided when it is refused again', async () => {
+    const m = await seedEnrolledMember(db.pool, { firstEnrolledOn: '2025-05-01', enrolledOn: '2025-05-01', paid: false });
+    const settlementId = await seedSettlement(db.pool, m, { psn: '5,000.00' });
+    await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
+    const { id, reasonCodes } = (await claimOf(db.pool, settlementId))!;
+    expect(reasonCodes).toContain('WAITING_PERIOD');
+    await db.pool.query(`UPDATE enrolments SET first_enrolled_on = '2020-01-01' WHERE id = $1`, [m.enrolmentId]);
+    expect(await redecideIfFactsChanged(db.pool, id, { ...OPTIONS, ruleSets })).toMatchObject({ before: 'INELIGIBLE', after: 'INELIGIBLE' });
+    const { rows } = await db.pool.query(
+      `SELECT c.reason_codes AS "reasonCodes", c.decided_by AS "decidedBy", c.decided_at = r.decided_at AS "decidedThen"
+         FROM claims c JOIN claim_redecisions r ON r.claim_id = c.id WHERE c.id = $1`, [id]);
+    expect(rows).toEqual([{ reasonCodes: ['CONTRIBUTION_UNPAID'], decidedBy: null, decidedThen: true }]);
+  });
 });
 
 describe('redecideClaim for appeals', () => {

@@ -102,6 +102,21 @@ describe('Claim.turnaround', () => {
     });
   });
 
+  it('a claim the rules refused is decided when they refused it: no promise broken, however long ago', async () => {
+    const member = await seedEnrolledMember(db.pool, { paid: false });
+    const settlementId = await seedSettlement(db.pool, member, { psn: '2,000.00' });
+    await adjudicateSettlements(db.pool, [settlementId], { autoApproveMaxFen: 0 });
+    // Received and refused 60 days ago: its decision's due date is long past.
+    await db.pool.query(`UPDATE settlements SET received_at = received_at - interval '60 days' WHERE id = $1`, [settlementId]);
+    const { rows: [refused] } = await db.pool.query<{ id: number }>(
+      `UPDATE claims SET decided_at = decided_at - interval '60 days' WHERE settlement_id = $1 RETURNING id`, [settlementId]);
+    const { status, turnaround } = await turnaroundOf(refused!.id);
+    expect(status).toBe('INELIGIBLE');
+    expect(turnaround.decidedAt).not.toBeNull();
+    expect(turnaround.decisionDueBy < new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10)).toBe(true);
+    expect(turnaround).toMatchObject({ decisionBreached: false, paymentDueBy: null, paymentBreached: false, paidAt: null });
+  });
+
   it('a claim received today has broken nothing', async () => {
     const { turnaround } = await turnaroundOf(fresh);
     const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);

@@ -4,6 +4,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { addDays } from '../../src/kernel/time.ts';
 import { loadRuleSet } from '../../src/benefits/catalogue.ts';
+import { insertShippedRuleSets } from '../../src/benefits/store.ts';
 import { evaluateBenefits, ZERO_TOTALS } from '../../src/benefits/rules/engine.ts';
 import { validateRuleSet, type RuleSet } from '../../src/benefits/rules/ruleSet.ts';
 
@@ -31,10 +32,7 @@ function variant(id: string, planYears: number[], waitingDays: number): RuleSet 
 
 /** Publishes `ruleSet` and assigns it to its plan years (as benefits' publishing does). */
 async function publish(ruleSet: RuleSet): Promise<void> {
-  await db.pool.query(
-    `INSERT INTO rule_sets (id, version, plan_years, definition, published_by) VALUES ($1, $2, $3, $4, 'test')`,
-    [ruleSet.id, ruleSet.version, ruleSet.planYears, JSON.stringify(ruleSet)],
-  );
+  await insertShippedRuleSets(db.pool, [ruleSet]);
   for (const year of ruleSet.planYears) {
     await db.pool.query(`INSERT INTO plan_year_rule_sets (plan_year, rule_set_id, assigned_by) VALUES ($1, $2, 'test')`, [year, ruleSet.id]);
   }

@@ -139,6 +139,16 @@ describe('an organisation\'s staff act only inside their subtree', () => {
     expect(states.data).toEqual({ claim: { status: 'PENDING_REVIEW' }, node: { status: 'OPEN' } });
   });
 
+  it('a QZ claim\'s line answers a JJ reviewer\'s adjustment exactly as a line that does not exist', async () => {
+    const { gw, qz } = await setUp();
+    const line = await gw.query({ role: 'ADMIN' }, 'query($id: ID!) { claim(id: $id) { lines { id } } }', { id: qz.pendingClaimGid });
+    const ADJUST = `mutation($id: ID!) { adjustClaimLine(input: { lineId: $id, amountFen: 1, reason: "capped by the fund" }) { claim { status } userErrors { field code message } } }`;
+    const adjust = async (id: string) => (await gw.query({ role: 'REVIEWER', org: 'JJ', sub: 'jj-reviewer' }, ADJUST, { id })).data.adjustClaimLine;
+    const outside = await adjust(line.data.claim.lines[0].id);
+    expect(outside).toEqual({ claim: null, userErrors: [expect.objectContaining({ field: 'input.lineId', code: 'NOT_FOUND' })] });
+    expect(await adjust(toGlobalId('BenefitLine', 999_999_999))).toEqual(outside);
+  });
+
   it('the same reviewer decides a JJ claim; a QZ reviewer decides a JJ appeal', async () => {
     const { gw, jj } = await setUp();
     const rejected = await gw.query({ role: 'REVIEWER', org: 'JJ', sub: 'jj-reviewer' },

@@ -3,12 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
-import { ruleSetsForYears } from '../../src/benefits/store.ts';
+import { ensureShippedRuleSets, listRuleSets, loadRuleSet } from '../../src/benefits/catalogue.ts';
+import { validateRuleSet, type RuleSet } from '../../src/benefits/rules/ruleSet.ts';
+import { insertRuleSet, nextVersion, ruleSetsForYears } from '../../src/benefits/store.ts';
+import { decideProposal, insertProposal } from '../../src/benefits/store/ruleSetProposals.ts';
+import type { Tx } from '../../src/kernel/transaction.ts';
 
 /**
  * Rule-set proposals as an attacker tries them: the wrong role, the proposer approving their own
- * proposal (through the API, the deprecated publishRuleSet and straight in the database), an
- * organisation's ADMIN reaching outside their subtree, forged IDs, a decision replayed.
+ * proposal (through the API, the deprecated publishRuleSet and straight in the database), a version
+ * published or rewritten straight in the database, an organisation's ADMIN reaching outside their
+ * subtree or taking a shipped rule set's id ahead of the hub, forged IDs, a decision replayed.
  */
 const started = lazyTestGateway();
 const example = (name: string) => JSON.parse(readFileSync(new URL(`../../src/benefits/ruleSets/examples/${name}.json`, import.meta.url), 'utf8'));
@@ -94,6 +99,31 @@ describe('four eyes', () => {
     await expect(db.pool.query(`UPDATE rule_set_proposals SET status = 'REJECTED', decided_by = proposed_by, decided_at = now(), decision_note = 'x'
                                  WHERE status = 'PROPOSED'`)).rejects.toThrow(/rule_set_proposals_four_eyes/);
   });
+
+  it('the database refuses a version published without an approved proposal, a version changed or removed, and a decided proposal changed', async () => {
+    const { db, gw } = await started();
+    await ensureShippedRuleSets(db.pool);
+    const next = (await db.pool.query<{ v: number }>(`SELECT max(version) + 1 AS v FROM rule_sets WHERE id = 'default-2025'`)).rows[0]!.v;
+    const rules = { ...loadRuleSet('default-2025'), version: next, description: 'one ADMIN\'s own 2025' };
+    await expect(db.pool.query(`INSERT INTO rule_sets (id, version, plan_years, definition, published_by) VALUES ('default-2025', $1, '{2025}', $2, 'mallory')`,
+      [next, JSON.stringify(rules)])).rejects.toThrow(/rule set default-2025 v\d+: a version is published only by a proposal another ADMIN approved/);
+    await expect(db.pool.query(`UPDATE rule_sets SET definition = $1 WHERE id = 'default-2025' AND version = 1`, [JSON.stringify({ ...rules, version: 1 })]))
+      .rejects.toThrow(/never changed or removed/);
+    await expect(db.pool.query(`DELETE FROM rule_sets WHERE id = 'default-2025'`)).rejects.toThrow(/never changed or removed/);
+    expect((await ruleSetsForYears(db.pool, [2025])).get(2025)).toMatchObject({ ruleSetId: 'default-2025', version: 1 });
+
+    const { version: _first, ...definition } = example('jinjiang-2026');
+    const proposed = (await gw.query({ role: 'ADMIN', sub: 'alice' }, PROPOSE, { input: { definition: { ...definition, id: 'db-guard-2026' } } })).data.proposeRuleSet;
+    expect((await gw.query({ role: 'ADMIN', sub: 'bob' }, APPROVE, { id: proposed.proposal.id })).data.approveRuleSetProposal.userErrors).toEqual([]);
+    const { id } = (await db.pool.query<{ id: number }>(`SELECT id FROM rule_set_proposals WHERE rule_set_id = 'db-guard-2026'`)).rows[0]!;
+    for (const change of [`definition = definition || '{"description": "other rules"}'`, `decided_by = 'carol'`, `status = 'REJECTED', decision_note = 'x'`]) {
+      await expect(db.pool.query(`UPDATE rule_set_proposals SET ${change} WHERE id = $1`, [id]), change).rejects.toThrow(/a decided proposal never changes/);
+    }
+    await expect(db.pool.query(`DELETE FROM rule_set_proposals WHERE id = $1`, [id])).rejects.toThrow(/a decided proposal never changes/);
+    await expect(db.pool.query(
+      `INSERT INTO rule_set_proposals (kind, status, rule_set_id, definition, proposed_by, decided_by, decided_at) VALUES ('PUBLICATION', 'APPROVED', 'default-2025', '{}', 'mallory', 'bob', now())`,
+    )).rejects.toThrow(/made PROPOSED/);
+  });
 });
 
 describe('organisation scope', () => {
@@ -149,6 +179,48 @@ describe('an organisation\'s own rule sets', () => {
   });
 });
 
+/** A rule set as a later release would ship it, checked as the files are. */
+function shippedLater(definition: Record<string, unknown>): RuleSet {
+  const checked = validateRuleSet(definition);
+  if (!checked.ok) throw new Error(`test setup: ${JSON.stringify(checked.errors)}`);
+  return checked.ruleSet;
+}
+
+describe('shipped rule sets', () => {
+  it('a county takes no id a shipped file names; its version under one a later release ships stops the release loading, naming it', async () => {
+    const { gw, db } = await started();
+    await tree();
+    const county = { role: 'ADMIN' as const, org: 'JJ-RS', sub: 'jj-admin' };
+    const countyOther = { role: 'ADMIN' as const, org: 'JJ-RS', sub: 'jj-admin-2' };
+    const { version: _first, ...definition } = example('jinjiang-2026');
+    const shipped = await gw.query(county, PROPOSE, { input: { definition: { ...definition, id: 'jinjiang-example' } } });
+    expect(shipped.data.proposeRuleSet).toEqual({ proposal: null, userErrors: [{ field: 'input.definition.id', code: 'INVALID' }] });
+    // Two of JJ's ADMINs publish default-2026 before the hub ships it.
+    const own = (await gw.query(county, PROPOSE, { input: { definition: { ...definition, id: 'default-2026' } } })).data.proposeRuleSet;
+    expect(own.userErrors).toEqual([]);
+    expect((await gw.query(countyOther, APPROVE, { id: own.proposal.id })).data.approveRuleSetProposal.userErrors).toEqual([]);
+    // A later release ships default-2026 v1 for the year's fallback: JJ's version is not taken for it, nor passed over.
+    const release = [...listRuleSets(), shippedLater({ ...loadRuleSet('default-2025'), id: 'default-2026', planYears: [2026] })];
+    await expect(ensureShippedRuleSets(db.pool, release)).rejects.toThrow(/default-2026 v1/);
+    const { rows } = await db.pool.query(
+      `SELECT o.code AS organisation, rs.shipped FROM rule_sets rs LEFT JOIN organisations o ON o.id = rs.organisation_id WHERE rs.id = 'default-2026'`);
+    expect(rows).toEqual([{ organisation: 'JJ-RS', shipped: false }]);
+  });
+
+  it('a version the hub published under the id and version a later release ships loads only when it holds the same rules (however described)', async () => {
+    const { gw, db } = await started();
+    const { version: _first, ...definition } = example('jinjiang-2026');
+    const hubs = { ...definition, id: 'hub-rs-2026' };
+    const proposed = (await gw.query({ role: 'ADMIN', sub: 'alice' }, PROPOSE, { input: { definition: hubs } })).data.proposeRuleSet;
+    expect((await gw.query({ role: 'ADMIN', sub: 'bob' }, APPROVE, { id: proposed.proposal.id })).data.approveRuleSetProposal.proposal)
+      .toEqual({ status: 'APPROVED', ruleSetVersion: 1 });
+    const other = shippedLater({ ...loadRuleSet('default-2025'), id: 'hub-rs-2026', planYears: [2026] });
+    await expect(ensureShippedRuleSets(db.pool, [...listRuleSets(), other])).rejects.toThrow(/hub-rs-2026 v1/);
+    const reworded = shippedLater({ ...hubs, version: 1, description: 'the same rules, described again' });
+    await expect(ensureShippedRuleSets(db.pool, [...listRuleSets(), reworded])).resolves.toBeUndefined();
+  });
+});
+
 describe('publications racing on one id', () => {
   it('a county\'s version is refused at approval when the hub published the id while the approval waited', async () => {
     const { gw, db } = await started();
@@ -158,15 +230,20 @@ describe('publications racing on one id', () => {
     const { version: _first, ...definition } = example('jinjiang-2026');
     const proposed = (await gw.query(county, PROPOSE, { input: { definition: { ...definition, id: 'jj-rs-race', planYears: [2025] } } })).data.proposeRuleSet;
     expect(proposed.userErrors).toEqual([]);
-    // The hub publishes the same id meanwhile, holding the lock that orders its publishers until it commits.
+    // The hub publishes the same id meanwhile (two of its ADMINs, as approveRuleSetProposal does), holding
+    // the lock that orders its publishers until it commits.
     const { work: approving } = await commitOnceWaitedOn(
       db.pool,
-      async (hub) => {
-        await hub.query(`SELECT pg_advisory_xact_lock(hashtext('rule_sets:jj-rs-race'))`);
-        await hub.query(
-          `INSERT INTO rule_sets (id, version, plan_years, definition, published_by) VALUES ('jj-rs-race', 1, '{2025}', $1, 'hub-admin')`,
-          [JSON.stringify({ ...definition, id: 'jj-rs-race', version: 1, planYears: [2025] })],
-        );
+      async (held) => {
+        const hub = held as Tx;
+        const hubs = { ...definition, id: 'jj-rs-race', planYears: [2025] };
+        const ruleSet = { ...hubs, version: await nextVersion(hub, hubs.id) };
+        const proposal = await insertProposal(hub, {
+          kind: 'PUBLICATION', ruleSetId: hubs.id, ruleSetVersion: null, definition: hubs, organisationId: null, planYear: null, effectiveFrom: null,
+          note: '', proposedBy: 'hub-admin',
+        });
+        await insertRuleSet(hub, ruleSet, 'hub-admin');
+        await decideProposal(hub, proposal.id, { status: 'APPROVED', decidedBy: 'hub-admin-2', note: null, ruleSetVersion: ruleSet.version });
       },
       () => gw.query(countyOther, APPROVE, { id: proposed.proposal.id }),
     );

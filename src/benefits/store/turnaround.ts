@@ -10,8 +10,9 @@ import { CLAIM_COLUMNS } from '../store.ts';
 
 /**
  * SQL of claims' turnaround (办理时限): received when the settlement reached the hub
- * (settlements.received_at), decided when the claim left review (claims.decided_at), paid when its
- * payout was paid (payouts.paid_at, while PAID or SETTLED: a returned payment is unpaid again).
+ * (settlements.received_at), decided when the rules or a reviewer decided it (claims.decided_at; a
+ * claim the rules refuse is decided when they refuse it), paid when its payout was paid
+ * (payouts.paid_at, while PAID or SETTLED: a returned payment is unpaid again).
  */
 
 /** A claim's times, and what the member-readable stage needs. */
