@@ -1362,7 +1362,10 @@ export type CreateMemberInput = {
   bankAccount?: InputMaybe<BankAccountInput>;
   /** 18-character resident ID number; checked (MOD 11-2, birth date). */
   idNumber: Scalars['String']['input'];
-  /** Full name as on the ID card, at most 100 characters. */
+  /**
+   * Full name as on the ID card: at most 100 characters and 140 bytes in UTF-8 (what the bank's payment
+   * file carries), without control characters or line breaks.
+   */
   name: Scalars['String']['input'];
   /** A mobile number (11 digits) or a landline with area code. */
   phone?: InputMaybe<Scalars['String']['input']>;
@@ -6626,7 +6629,7 @@ export type UpdateMemberInput = {
   bankAccount?: InputMaybe<BankAccountInput>;
   /** The member to change. */
   memberId: Scalars['ID']['input'];
-  /** New full name. */
+  /** New full name: at most 100 characters and 140 bytes in UTF-8, without control characters or line breaks. */
   name?: InputMaybe<Scalars['String']['input']>;
   /** New mobile number (11 digits) or landline with area code. */
   phone?: InputMaybe<Scalars['String']['input']>;
