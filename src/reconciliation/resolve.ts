@@ -87,14 +87,17 @@ export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target:
     const missing = contributions.findIndex((c) => !units.includes(c.unitId));
     // Bad input on the field that names it (not the exception's NOT_FOUND).
     if (missing >= 0) throw invalid(`input.contributions[${missing}].unitId`, 'is not a unit');
-    const recorded = await recordedByHand(tx, entry, base.txIndex);
+    const recorded = await recordedByHand(tx, entry);
     const matches = contributions.map((c) => {
       // The transfer a clerk recorded by hand is this payment: linked, not recorded a second time.
       const same = recorded.findIndex((p) => p.unitId === c.unitId && p.planYear === c.planYear && p.amountFen === c.amountFen);
       const [payment] = same >= 0 ? recorded.splice(same, 1) : [];
       return { ...base, kind: 'CONTRIBUTION' as const, amountFen: c.amountFen, unitId: c.unitId, planYear: c.planYear, recordedPaymentId: payment?.id ?? null };
     });
-    const unlinked = recorded[0];
+    // The whole entry is the transfer the clerk recorded: every payment of it is named. A transaction of a batch
+    // booking may leave one to another transaction, but never pays its unit's year afresh beside it.
+    const unlinked = recorded.find((p) => base.txIndex === 0
+      || matches.some((m) => m.recordedPaymentId === null && m.unitId === p.unitId && m.planYear === p.planYear));
     if (unlinked) {
       throw conflict(
         `input.contributions: the transfer ${unlinked.reference} is recorded by hand already, for plan year ${unlinked.planYear}, ${fenToCny(unlinked.amountFen)}: `
@@ -137,10 +140,13 @@ async function close(tx: Tx, x: OpenException, resolution: 'MATCHED' | 'WRITTEN_
   await refreshProofs(tx, x.account, x.occurredOn);
 }
 
-/** Payments a clerk recorded by hand for this transaction, locked as a chunk reads them; as the matcher, only a whole entry (txIndex 0) has them. */
-async function recordedByHand(tx: Tx, entry: { entry: BankEntry }, txIndex: number): Promise<RecordedPayment[]> {
+/**
+ * Payments a clerk recorded by hand under the entry's bank reference and no credit matched yet,
+ * locked as a chunk reads them; whatever the transaction, since one of a batch booking may be one of them.
+ */
+async function recordedByHand(tx: Tx, entry: { entry: BankEntry }): Promise<RecordedPayment[]> {
   const reference = entry.entry.accountServicerRef;
-  return reference === undefined || txIndex !== 0 ? [] : lockedRecordedPayments(tx, [reference]);
+  return reference === undefined ? [] : lockedRecordedPayments(tx, [reference]);
 }
 
 /** The attempts a person names for a transaction booked on `account`; the matcher's rules hold by hand too. */

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readPain001Payments } from '../../src/banks/simulator/pain001Reader.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
-import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
+import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
 import { addFunder } from '../../src/payouts/funders.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { funderBalances } from '../../src/payouts/store/funders.ts';
@@ -117,6 +118,44 @@ describe('payouts per funder', () => {
     expect(batch).toMatchObject({ nbOfTxs: 1, ctrlSumFen: 120_000 });
     expect(await createBatch(db.pool, clerk, settings, 100, [province.id])).toBeNull();
     expect((await db.pool.query(`SELECT status FROM payouts p JOIN funders f ON f.id = p.funder_id WHERE f.code = 'UNION'`)).rows).toEqual([{ status: 'READY' }]);
+  });
+
+  it('counts a payout returned, retried and paid again as settled once: the returned attempt\'s money came back', async () => {
+    await approvedClaims(db.pool, 1);
+    await planPayouts(db.pool, settings);
+    const union = await unionFunderId();
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    const today = chinaToday();
+    const paidAndReconciled = async () => {
+      const batch = (await createBatch(db.pool, clerk, settings, 100))!;
+      await approveBatch(db.pool, finance, batch.id);
+      await requestSubmission(db.pool, finance, batch.id);
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0);
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1 });
+      return (await db.pool.query<{ e2e: string }>('SELECT end_to_end_id AS e2e FROM payout_attempts WHERE batch_id = $1', [batch.id])).rows[0]!.e2e;
+    };
+    try {
+      const e2e = await paidAndReconciled();
+      const [payout] = await payoutsOf(db.pool);
+      // The payee's bank sends it back after its debit was matched: FAILED, neither paid nor settled, still balanced.
+      await bank.admin('/admin/returns', { endToEndId: e2e, reason: 'AC04', additionalInfo: '收款账户已销户' });
+      await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0);
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, returned: 1 });
+      expect(await funderBalances(db.pool, [union], 2025, settings.account.account))
+        .toMatchObject([{ payoutsFen: payout!.amountFen, paidFen: 0, settledFen: 0, unreconciledFen: 0, differenceFen: 0 }]);
+
+      // Retried by two FINANCE people (it had been paid), paid again and its new debit matched.
+      expect(await retryPayout(db.pool, finance, UNSCOPED, settings, payout!.id, 'the payee\'s bank returned it (AC04)')).toBe('PROPOSED');
+      expect(await retryPayout(db.pool, { subject: 'finance-li', role: 'FINANCE' }, UNSCOPED, settings, payout!.id, 'checked the return')).toBe('RETRIED');
+      await paidAndReconciled();
+      expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'SETTLED', attempts: 2 });
+      expect(await funderBalances(db.pool, [union], 2025, settings.account.account))
+        .toMatchObject([{ paidFen: payout!.amountFen, settledFen: payout!.amountFen, unreconciledFen: 0, differenceFen: 0 }]);
+    } finally {
+      ctx.remove();
+    }
   });
 
   it('shows the gap when a payout counts as settled without a debit matched on its funder\'s account', async () => {

@@ -145,6 +145,43 @@ describe('a credit under a reference a clerk recorded by hand that does not fit 
   });
 });
 
+describe('a transaction of a batch booking a person matches, when a clerk recorded the transfer by hand', () => {
+  it('links the recorded payment it names, refuses paying that payment\'s year afresh, and counts the other transaction once', async () => {
+    const day = '2025-06-13';
+    // The clerk recorded 100 CNY for 2025 (the reference typed in another letter case); the bank booked 2025 and 2024 as one entry.
+    const unit = await owingUnit(db.pool, 3);
+    await seedEnrolment(db.pool, await seedMember(db.pool, unit.id), unit.id, { year: 2024 });
+    const details = [2025, 2024].map((planYear) => ({ amountFen: 10_000, remittanceInfo: [contributionReference(unit.creditCode, planYear)] }));
+    const credit = bookedEntry('CRDT', 20_000, day, { details });
+    const reference = credit.accountServicerRef!;
+    await inTransaction(db.pool, (tx) => applyManualPayment(tx, CLERK, { unitId: unit.id, planYear: 2025, amountFen: 10_000, reference: reference.toLowerCase(), paidOn: day }));
+    await importConfirmed(db.pool, handStatement(day, 100_000_000, [credit]));
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 2 });
+    const { rows: [first, second] } = await db.pool.query<{ id: number }>(
+      `SELECT x.id FROM reconciliation_exceptions x JOIN statement_entries e ON e.id = x.entry_id WHERE e.account_servicer_ref = $1 ORDER BY x.tx_index`, [reference],
+    );
+
+    // Half of it as 2025 beside the recorded 2025 payment would count the transfer twice.
+    const halves = { contributions: [2025, 2024].map((planYear) => ({ unitId: unit.id, planYear, amountFen: 5_000 })) };
+    await expect(matchException(db.pool, CLERK, first!.id, halves, Number.MAX_SAFE_INTEGER))
+      .rejects.toMatchObject({ code: 'CONFLICT', field: 'input.contributions', message: expect.stringContaining(reference.toLowerCase()) });
+    await matchException(db.pool, CLERK, first!.id, { contributions: [{ unitId: unit.id, planYear: 2025, amountFen: 10_000 }] }, Number.MAX_SAFE_INTEGER);
+    await matchException(db.pool, CLERK, second!.id, { contributions: [{ unitId: unit.id, planYear: 2024, amountFen: 10_000 }] }, Number.MAX_SAFE_INTEGER);
+
+    const { rows } = await db.pool.query(
+      `SELECT cp.reference, cp.source, cp.plan_year AS "planYear", m.tx_index AS "txIndex"
+         FROM contribution_payments cp LEFT JOIN reconciliation_matches m ON m.contribution_payment_id = cp.id
+        WHERE cp.unit_id = $1 ORDER BY cp.id`,
+      [unit.id],
+    );
+    expect(rows).toEqual([
+      { reference: reference.toLowerCase(), source: 'MANUAL', planYear: 2025, txIndex: 1 }, { reference: `${reference}/2024`, source: 'BANK', planYear: 2024, txIndex: 2 },
+    ]);
+    expect(await contributionFigures(db.pool, [{ unitId: unit.id, planYear: 2024 }, { unitId: unit.id, planYear: 2025 }]))
+      .toMatchObject([{ owedFen: 10_000, paidFen: 10_000 }, { owedFen: 30_000, paidFen: 10_000 }]);
+  });
+});
+
 describe('a batch booking whose transactions pay the same unit\'s plan year', () => {
   it('is credited once per transaction under references derived from the entry, and the run completes', async () => {
     const day = '2025-06-12';

@@ -77,7 +77,8 @@ export async function funderOfOldestReadyPayout(tx: Tx, among: readonly number[]
 /**
  * Each funder's figures for a plan year (claims and condolence payments of that year), every one from the rows (see
  * FunderBalanceRow for the equation). `unionAccount` is the configured account UNION pays from; a
- * settled debit counts only when it was matched on the funder's own account's statement.
+ * settled debit counts only when it was matched on the funder's own account's statement, and only
+ * the paid attempt's: a retried payout's returned attempt took money that came back.
  */
 export async function funderBalances(db: Queryable, funderIds: readonly number[], planYear: number, unionAccount: string): Promise<FunderBalanceRow[]> {
   const { rows } = await db.query<FunderBalanceRow>(
@@ -97,7 +98,7 @@ export async function funderBalances(db: Queryable, funderIds: readonly number[]
         WHERE p.funder_id = ANY($1::bigint[]) AND coalesce(c.plan_year, d.plan_year) = $2),
      settled AS (
        SELECT p.funder_id, sum(m.amount_fen) AS fen
-         FROM pays p JOIN payout_attempts a ON a.payout_id = p.id
+         FROM pays p JOIN payout_attempts a ON a.payout_id = p.id AND a.status = 'PAID'
          JOIN reconciliation_matches m ON m.payout_attempt_id = a.id AND m.kind = 'PAYOUT'
          JOIN statement_entries e ON e.id = m.entry_id JOIN k ON k.id = p.funder_id AND e.account = k.account
         WHERE p.status = 'SETTLED' GROUP BY p.funder_id)
