@@ -93,7 +93,7 @@ describe('payout batches in GraphQL', () => {
     const retried = await gw.query(clerk, RETRY, { id: payout.id, reason: 'member gave a new card' });
     expect(retried.data.retryPayout.payout.status).toBe('READY');
     const paidAgain = await gw.query(clerk, RETRY, { id: payout.id, reason: 'once more please' });
-    expect(paidAgain.data.retryPayout).toMatchObject({ payout: null, userErrors: [{ code: 'CONFLICT', message: expect.stringContaining('only a payout the bank rejected') }] });
+    expect(paidAgain.data.retryPayout).toMatchObject({ payout: null, userErrors: [{ code: 'CONFLICT', message: expect.stringContaining('only a payout that failed') }] });
   });
 
   it('shows a member only their own payouts and keeps batches from everyone but ADMIN, FINANCE and AUDITOR', async () => {
