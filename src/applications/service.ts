@@ -37,7 +37,8 @@ async function refuseDuplicates(tx: Tx, memberId: number, stay: ApplicationStay,
   const key = { memberId, hospitalCode: stay.hospitalCode, admittedOn: stay.admittedOn, dischargedOn: stay.dischargedOn, totalFen: stay.amounts.medfee_sumamt! };
   const [settlement] = await sameStaySettlements(tx, key);
   if (settlement) {
-    throw conflict(`${field}: this stay (same hospital, dates and total) was already settled: settlement ${settlement.id} from source ${settlement.source}`, field);
+    const reversed = settlement.reversed ? ', which the platform reversed (冲销): a person must look; the platform settles a stay again as a new settlement, through the feed' : '';
+    throw conflict(`${field}: this stay (same hospital, dates and total) was already settled: settlement ${settlement.id} from source ${settlement.source}${reversed}`, field);
   }
   const [application] = await store.sameStayApplications(tx, memberId, { ...key }, except);
   if (application !== undefined) throw conflict(`${field}: application ${application} is already for this stay (same hospital, dates and total)`, field);
@@ -64,8 +65,9 @@ export async function submitApplication(db: pg.Pool, keys: PersonalDataKeys, s: 
     throw invalid('input.attachments', 'needs the settlement sheet (SETTLEMENT_SHEET) or the invoice (INVOICE) that shows the figures');
   }
   return inTransaction(db, async (tx) => {
-    // Out of scope (another unit's member) reads as missing.
-    if (!(await lockMemberInScope(tx, s.memberId, null, scope))) throw notFound('Member', 'input.memberId');
+    // Out of scope (another unit's member) reads as missing. Locked as for a change: a second
+    // submission or resubmission for the member waits, then sees this one's application.
+    if (!(await lockMemberInScope(tx, s.memberId, null, scope, 'change'))) throw notFound('Member', 'input.memberId');
     await refuseDuplicates(tx, s.memberId, s.stay, null, 'input.stay');
     const id = await store.insertApplication(tx, { memberId: s.memberId, channel: s.channel, stay: s.stay, submittedBy: actor.subject, submittedRole: actor.role });
     const documents = await linkDocuments(tx, keys, { id, memberId: s.memberId, round: 1 }, s.attachments, actor);
@@ -82,7 +84,8 @@ export async function resubmitApplication(
   db: pg.Pool, keys: PersonalDataKeys, id: number, scope: Scope, stay: ApplicationStay, attachments: readonly NewAttachment[], actor: Actor,
 ): Promise<ApplicationRow> {
   return inTransaction(db, async (tx) => {
-    const current = await store.lockApplication(tx, id, scope);
+    // Its member locked as a submission locks it: one at a time checks the member's stays.
+    const current = await store.lockApplication(tx, id, scope, 'change');
     if (!current) throw notFound('Application', 'input.applicationId');
     if (current.status !== 'RETURNED') throw conflict(`input.applicationId: the application is ${current.status}; only a RETURNED one is resubmitted`, 'input.applicationId');
     await refuseDuplicates(tx, current.memberId, stay, id, 'input.stay');

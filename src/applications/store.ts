@@ -130,14 +130,16 @@ export async function returnApplication(tx: Tx, id: number, decidedBy: string, r
 
 /**
  * The application, locked for a decision or a resubmission (in `scope`), or null. Its member and unit
- * are locked too (FOR SHARE) and the scope checked on them: after waiting for the application, the
- * check runs again on the member and unit as a move committed meanwhile left them.
+ * are locked too (FOR SHARE; the member FOR NO KEY UPDATE for a `change`, as lockMemberInScope) and
+ * the scope checked on them: after waiting for the application, the check runs again on the member
+ * and unit as a move committed meanwhile left them.
  */
-export async function lockApplication(tx: Tx, id: number, scope: Scope): Promise<ApplicationRow | null> {
+export async function lockApplication(tx: Tx, id: number, scope: Scope, member: 'read' | 'change' = 'read'): Promise<ApplicationRow | null> {
   const p = new Params();
   const { rows } = await tx.query<ApplicationRecord>(
     `SELECT ${COLUMNS} FROM ${FROM} JOIN units u ON u.id = m.unit_id
-      WHERE a.id = ${p.add(id)} AND ${memberScopeSql(p, scope, 'm', 'u')} FOR UPDATE OF a FOR SHARE OF m, u`,
+      WHERE a.id = ${p.add(id)} AND ${memberScopeSql(p, scope, 'm', 'u')}
+        FOR UPDATE OF a FOR ${member === 'read' ? 'SHARE' : 'NO KEY UPDATE'} OF m FOR SHARE OF u`,
     p.values,
   );
   return rows[0] ? applicationRow(rows[0]) : null;

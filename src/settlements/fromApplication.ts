@@ -5,6 +5,7 @@ import { encrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { isInpatient, type Amounts, type SettlementWrite } from './model.ts';
 import { maskName } from './protect.ts';
 import { enqueueSettlementMatches } from './queue.ts';
+import { APPLICATION_SETL_ID_PREFIX } from './validation.ts';
 import * as store from './store.ts';
 import * as stays from './store/applications.ts';
 
@@ -17,7 +18,8 @@ import * as stays from './store/applications.ts';
  *
  * One stay is paid once, whichever arrives first (src/settlements/store/applications.ts says when two
  * settlements are one stay):
- * - a feed settlement already stored: the application is refused on submission and on acceptance;
+ * - a feed settlement already stored: the application is refused on submission and on acceptance
+ *   (also when only another source's copy of it names the hospital, and when the platform reversed it);
  * - an application accepted first: a feed settlement of the same stay arriving later is stored as
  *   DUPLICATE of the application's settlement, before any match, so it makes no claim. The
  *   application's claim (already decided, perhaps paid) stands: the member keeps the benefit.
@@ -37,11 +39,11 @@ export interface ApplicationSettlement {
   amounts: Amounts;
 }
 
-/** The setl_id of an application's settlement. */
-export const applicationSetlId = (applicationId: number) => `APP-${applicationId}`;
+/** The setl_id of an application's settlement (its prefix is refused from every other source). */
+export const applicationSetlId = (applicationId: number) => `${APPLICATION_SETL_ID_PREFIX}${applicationId}`;
 
-/** Standing settlements of the same stay (feed or application), oldest first. */
-export function sameStaySettlements(db: Queryable, key: stays.StayKey): Promise<{ id: number; source: string }[]> {
+/** Settlements of the same stay (feed or application), standing ones first, then oldest first. */
+export function sameStaySettlements(db: Queryable, key: stays.StayKey): Promise<stays.SameStaySettlement[]> {
   return stays.sameStaySettlements(db, key);
 }
 

@@ -19,6 +19,9 @@ export type SettlementFields = Record<string, unknown>;
 const ICD10 = /^[A-Z]\d{2}(\.[0-9A-Za-z]{1,8})?$/;
 const MAX_DIAGNOSES = 20;
 
+/** Starts the setl_id of every application's settlement (fromApplication.ts): no other source's. */
+export const APPLICATION_SETL_ID_PREFIX = 'APP-';
+
 export function validateSettlement(fields: SettlementFields): { value: ParsedSettlement | null; problems: SettlementProblem[] } {
   const problems: SettlementProblem[] = [];
   const problem = (field: string, reason: string) => problems.push({ field, reason });
@@ -40,6 +43,10 @@ export function validateSettlement(fields: SettlementFields): { value: ParsedSet
     if (value === null) problem(field, 'is required');
     else if (value.length > maxLength) problem(field, `must be at most ${maxLength} characters`);
     else texts[field] = value;
+  }
+  // Another source's APP-<id> would be taken for a copy of that application's settlement (or it for one of it).
+  if (texts.setl_id?.startsWith(APPLICATION_SETL_ID_PREFIX)) {
+    problem('setl_id', `must not start with ${APPLICATION_SETL_ID_PREFIX}: it is reserved for the settlements of members' applications`);
   }
 
   const reversesSetlId = text(fields.init_setl_id);

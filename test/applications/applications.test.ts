@@ -10,6 +10,7 @@ import type { Tx } from '../../src/kernel/transaction.ts';
 import { preparePage, storePage } from '../../src/settlements/ingest.ts';
 import { validateSettlement } from '../../src/settlements/validation.ts';
 import { fenToCny } from '../../src/kernel/money.ts';
+import { inTransaction } from '../../src/db/pool.ts';
 import {
   ACCEPT, feedStay, memberOf, pdf, png, RESUBMIT, RETURN, seedApplicant, stay, submit, uploadAttachment,
 } from './support.ts';
@@ -30,6 +31,17 @@ async function matchAndAdjudicate(ids: number[]) {
   const matched = await matchAndContinue(db.pool, ids, []);
   await adjudicateSettlements(db.pool, ids, NO_LIMIT);
   return matched;
+}
+
+/** The feed fields of the hospital cancelling the stay `s` on the platform (2305, its amounts negated: 冲销), naming `setlId`. */
+function reversalOf(s: ReturnType<typeof stay>, setlId: string) {
+  const a = s.amounts;
+  const negative = (fen: number) => (fen === 0 ? '0' : `-${fenToCny(fen)}`);
+  return {
+    infno: '2305', init_setl_id: setlId, setl_time: `${s.dischargedOn} 16:00:00`, medfee_sumamt: negative(a.totalFeesFen),
+    fulamt_ownpay_amt: negative(a.fullyOwnPayFen), overlmt_selfpay: negative(a.overLimitSelfPayFen), fund_pay_sumamt: negative(a.fundsTotalFen),
+    psn_part_amt: negative(a.personBurdenFen), acct_pay: negative(a.personalAccountFen), psn_cash_pay: negative(a.cashPaidFen),
+  };
 }
 
 describe('an application', () => {
@@ -226,13 +238,7 @@ describe('duplicates of a feed settlement', () => {
     expect(copy!.status).toBe('DUPLICATE');
 
     // The hospital cancels the stay on the platform (2305, naming the platform's copy).
-    const a = s.amounts;
-    const negative = (fen: number) => (fen === 0 ? '0' : `-${fenToCny(fen)}`);
-    const reversed = await feedStay(db.pool, gw.keys, applicant, s, {
-      infno: '2305', init_setl_id: copy!.setlId, setl_time: `${s.dischargedOn} 16:00:00`, medfee_sumamt: negative(a.totalFeesFen),
-      fulamt_ownpay_amt: negative(a.fullyOwnPayFen), overlmt_selfpay: negative(a.overLimitSelfPayFen), fund_pay_sumamt: negative(a.fundsTotalFen),
-      psn_part_amt: negative(a.personBurdenFen), acct_pay: negative(a.personalAccountFen), psn_cash_pay: negative(a.cashPaidFen),
-    });
+    const reversed = await feedStay(db.pool, gw.keys, applicant, s, reversalOf(s, copy!.setlId));
     await matchAndAdjudicate(reversed.toMatch);
     const { rows: claims } = await db.pool.query(
       `SELECT c.settlement_id AS "settlementId", c.status, r.outcome FROM claims c LEFT JOIN claim_reversals r ON r.claim_id = c.id WHERE c.member_id = $1`, [applicant.memberId],
@@ -242,6 +248,81 @@ describe('duplicates of a feed settlement', () => {
     // Settled again with the same figures: a stay of its own now, decided and paid as one.
     const again = await feedStay(db.pool, gw.keys, applicant, s);
     expect(again.toMatch).toHaveLength(1);
+  });
+
+  it('a stay the platform sent without its hospital is refused through another source\'s copy naming it, naming the platform\'s settlement', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const s = stay({ admittedOn: '2025-02-03', dischargedOn: '2025-02-07' });
+    const setlId = `NOCODE${applicant.memberId}`;
+    // The platform's copy names no hospital; its claim is approved.
+    const platform = await feedStay(db.pool, gw.keys, applicant, s, { setl_id: setlId, fixmedins_code: null });
+    await matchAndAdjudicate(platform.toMatch);
+    // A hospital's file brings the same settlement with the hospital's code: a copy of the platform's.
+    await db.pool.query(`INSERT INTO settlement_sources (name, kind) VALUES ('hospital-file', 'FILE') ON CONFLICT DO NOTHING`);
+    const a = s.amounts;
+    const copy = await inTransaction(db.pool, (tx) => storePage(tx, 'hospital-file', null, preparePage(gw.keys, [{ position: 'line 1', fields: {
+      setl_id: setlId, mdtrt_id: 'M1', psn_no: 'P1', psn_name: '陈申请', certno: applicant.idNumber, insutype: '310', med_type: s.medicalType,
+      setl_time: `${s.dischargedOn} 10:30:00`, medfee_sumamt: fenToCny(a.totalFeesFen), fulamt_ownpay_amt: '0', overlmt_selfpay: '0',
+      fund_pay_sumamt: fenToCny(a.fundsTotalFen), psn_part_amt: fenToCny(a.personBurdenFen), acct_pay: '0', psn_cash_pay: fenToCny(a.cashPaidFen),
+      fixmedins_code: s.hospitalCode,
+    } }])));
+    await matchAndAdjudicate(copy.toMatch);
+    const [platformId] = platform.toMatch;
+    const { rows: copies } = await db.pool.query(`SELECT id, source, status, duplicate_of_id AS "duplicateOf" FROM settlements WHERE setl_id = $1 ORDER BY id`, [setlId]);
+    expect(copies).toEqual([
+      { id: platformId, source: 'feed', status: 'MATCHED', duplicateOf: null },
+      { id: copy.toMatch[0], source: 'hospital-file', status: 'DUPLICATE', duplicateOf: platformId },
+    ]);
+
+    const filed = await submit(gw, memberOf(applicant), { stay: s });
+    expect(filed).toEqual({ application: null, userErrors: [{ field: 'input.stay', code: 'CONFLICT', message: expect.stringContaining(`already settled: settlement ${platformId} from source feed`) }] });
+    const { rows: claims } = await db.pool.query(`SELECT settlement_id AS "settlementId", status FROM claims WHERE member_id = $1`, [applicant.memberId]);
+    expect(claims).toEqual([{ settlementId: platformId, status: 'APPROVED' }]);
+  });
+
+  it('a stay the platform reversed (冲销) after a reviewer rejected its claim is refused, naming the settlement and its reversal', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const s = stay({ admittedOn: '2025-02-10', dischargedOn: '2025-02-14' });
+    const setlId = `REJECTED${applicant.memberId}`;
+    const fed = await feedStay(db.pool, gw.keys, applicant, s, { setl_id: setlId });
+    const [settlementId] = fed.toMatch;
+    await matchAndContinue(db.pool, fed.toMatch, []);
+    // Above the automatic approval: reviewer-a rejects it.
+    const [decided] = await adjudicateSettlements(db.pool, fed.toMatch, { autoApproveMaxFen: 0 });
+    expect(decided!.status).toBe('PENDING_REVIEW');
+    const rejected = await gw.query(reviewer('reviewer-a'), `mutation($id: ID!) { rejectClaim(input: { claimId: $id, reason: "no discharge summary" }) { claim { status } } }`, { id: toGlobalId('Claim', decided!.claimId) });
+    expect(rejected.data.rejectClaim.claim.status).toBe('REJECTED');
+    // The platform reverses it; the rejected claim stays as it is.
+    const reversal = await feedStay(db.pool, gw.keys, applicant, s, reversalOf(s, setlId));
+    await matchAndAdjudicate(reversal.toMatch);
+
+    const filed = await submit(gw, memberOf(applicant), { stay: s });
+    expect(filed).toEqual({ application: null, userErrors: [{ field: 'input.stay', code: 'CONFLICT', message: expect.stringContaining(`settlement ${settlementId} from source feed, which the platform reversed (冲销)`) }] });
+    const { rows: claims } = await db.pool.query(`SELECT settlement_id AS "settlementId", status FROM claims WHERE member_id = $1`, [applicant.memberId]);
+    expect(claims).toEqual([{ settlementId, status: 'REJECTED' }]);
+  });
+
+  it('an application waiting while the platform settles its stay, pays it and reverses it is not accepted', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const s = stay({ admittedOn: '2025-02-17', dischargedOn: '2025-02-20' });
+    const filed = await submit(gw, memberOf(applicant), { stay: s });
+    expect(filed.userErrors).toEqual([]);
+    const setlId = `CANCELLED${applicant.memberId}`;
+    const fed = await feedStay(db.pool, gw.keys, applicant, s, { setl_id: setlId });
+    await matchAndAdjudicate(fed.toMatch);
+    const reversal = await feedStay(db.pool, gw.keys, applicant, s, reversalOf(s, setlId));
+    await matchAndAdjudicate(reversal.toMatch);
+    const [settlementId] = fed.toMatch;
+    const { rows: claims } = await db.pool.query(`SELECT settlement_id AS "settlementId", status FROM claims WHERE member_id = $1`, [applicant.memberId]);
+    expect(claims).toEqual([{ settlementId, status: 'CANCELLED' }]);
+
+    const accepted = (await gw.query(reviewer('reviewer-b'), ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    expect(accepted).toEqual({ application: null, userErrors: [{ field: 'input.applicationId', code: 'CONFLICT', message: expect.stringContaining(`settlement ${settlementId} from source feed, which the platform reversed (冲销)`) }] });
+    const { rows } = await db.pool.query(`SELECT status, settlement_id FROM applications WHERE id = $1`, [localId('id', filed.application.id, 'Application')]);
+    expect(rows).toEqual([{ status: 'SUBMITTED', settlement_id: null }]);
   });
 
   it('a second application for a stay already applied for is refused', async () => {

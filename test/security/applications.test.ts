@@ -1,10 +1,15 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
+import { insertBlob } from '../../src/attachments/store.ts';
+import type { Tx } from '../../src/kernel/transaction.ts';
+import { encryptBytes } from '../../src/privacy/personalData.ts';
 import { commitOnceWaitedOn } from '../support/db.ts';
-import { lazyTestGateway } from '../support/gateway.ts';
+import { lazyTestGateway, type GraphQLResult } from '../support/gateway.ts';
+import { waitFor } from '../support/waitFor.ts';
 import { fujianTree, placeUnit } from '../organisations/support.ts';
 import { seedSettlement } from '../benefits/seed.ts';
-import { ACCEPT, memberOf, pdf, RESUBMIT, RETURN, seedApplicant, stay, submit, SUBMIT, uploadAttachment } from '../applications/support.ts';
+import { ACCEPT, memberOf, pdf, RESUBMIT, RETURN, seedApplicant, stay, submit, SUBMIT, uploadAttachment, type Applicant } from '../applications/support.ts';
 
 /**
  * Applications: who may file, see and decide them, and what input is refused. A member acts only for
@@ -183,6 +188,69 @@ describe('staff', () => {
       [id, `APP-${id}`, String(id)],
     );
     expect(counts.rows[0]).toEqual({ settlements: 1, notifications: 1, audits: 1 });
+  });
+});
+
+describe('filings for one stay at once', () => {
+  /**
+   * The member submits `s` and that submission is held once it stored its application (a transaction
+   * held open here stores its document's blob first) while `second` runs as far as it can; then the
+   * submission commits. Answers both.
+   */
+  async function besideHeldSubmission(a: Applicant, s: ReturnType<typeof stay>, second: () => Promise<GraphQLResult>) {
+    const { db, gw } = await started();
+    const document = pdf(4000 + a.memberId);
+    const uploadId = await uploadAttachment(gw, memberOf(a), document);
+    let holder = 0;
+    let secondAnswer!: Promise<GraphQLResult>;
+    const { work: first } = await commitOnceWaitedOn(
+      db.pool,
+      async (held) => {
+        holder = (await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        await insertBlob(held as Tx, createHash('sha256').update(document).digest(), document.length, encryptBytes(gw.keys, document));
+      },
+      () => gw.query(memberOf(a), SUBMIT, { input: { stay: s, attachments: [{ uploadId, kind: 'SETTLEMENT_SHEET' }] } }),
+      async () => {
+        let settled = false;
+        secondAnswer = second().finally(() => { settled = true; });
+        await waitFor('the second filing to wait for the held submission, or to end', async () => settled
+          || (await db.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity w, unnest(pg_blocking_pids(w.pid)) AS b(pid) WHERE $1 = ANY(pg_blocking_pids(b.pid))`, [holder],
+          )).rows[0]!.n > 0);
+      },
+    );
+    return { first: (await first).data.submitApplication, second: await secondAnswer };
+  }
+
+  it('a second submission while the first is uncommitted waits for it and is refused (CONFLICT on input.stay): one application', async () => {
+    const { db, gw } = await started();
+    const { a } = await twoMembers();
+    const s = stay({ admittedOn: '2025-04-14', dischargedOn: '2025-04-18' });
+    const clerk = { role: 'ADMIN' as const, sub: 'counter-clerk' };
+    const secondUpload = await uploadAttachment(gw, clerk, pdf(3999));
+    const { first, second } = await besideHeldSubmission(a, s, () => gw.query(clerk, SUBMIT, {
+      input: { memberId: toGlobalId('Member', a.memberId), channel: 'COUNTER', stay: s, attachments: [{ uploadId: secondUpload, kind: 'SETTLEMENT_SHEET' }] },
+    }));
+    expect(first.userErrors).toEqual([]);
+    const firstId = localId('id', first.application.id, 'Application');
+    expect(second.data.submitApplication).toEqual({ application: null, userErrors: [{ field: 'input.stay', code: 'CONFLICT', message: expect.stringContaining(`application ${firstId} is already for this stay`) }] });
+    const { rows } = await db.pool.query(`SELECT id FROM applications WHERE member_id = $1`, [a.memberId]);
+    expect(rows).toEqual([{ id: firstId }]);
+  });
+
+  it('a resubmission for the stay while a submission of it is uncommitted waits for it and is refused (CONFLICT on input.stay)', async () => {
+    const { db, gw } = await started();
+    const { a } = await twoMembers();
+    const s = stay({ admittedOn: '2025-04-21', dischargedOn: '2025-04-25' });
+    const returned = await submit(gw, memberOf(a), { stay: stay({ admittedOn: '2025-04-21', dischargedOn: '2025-04-24' }) });
+    await gw.query(reviewer(), RETURN, { input: { applicationId: returned.application.id, reason: 'DATES_DIFFER', note: 'the discharge summary says 2025-04-25' } });
+    const { first, second } = await besideHeldSubmission(a, s, () => gw.query(memberOf(a), RESUBMIT, { input: { applicationId: returned.application.id, stay: s, attachments: [] } }));
+    expect(first.userErrors).toEqual([]);
+    expect(second.data.resubmitApplication).toEqual({
+      application: null, userErrors: [{ field: 'input.stay', code: 'CONFLICT', message: expect.stringContaining(`application ${localId('id', first.application.id, 'Application')} is already for this stay`) }],
+    });
+    const { rows } = await db.pool.query(`SELECT status, round FROM applications WHERE id = $1`, [localId('id', returned.application.id, 'Application')]);
+    expect(rows).toEqual([{ status: 'RETURNED', round: 1 }]);
   });
 });
 

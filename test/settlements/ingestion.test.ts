@@ -206,6 +206,14 @@ describe('files and other sources', () => {
     ]);
   });
 
+  it('refuses a setl_id starting with APP- from any source, kept as a rejection naming setl_id', async () => {
+    const item = valid.find((i) => i.truth.kind === 'SETTLEMENT' && i.truth.memberIndex !== null)!;
+    const outcome = await importText('upload', 'app.jsonl', jsonl([{ ...flattenFeedItem(item.item), setl_id: 'APP-1' }]));
+    expect(outcome).toMatchObject({ received: 1, inserted: 0, rejected: 1 });
+    const { rows } = await db.pool.query(`SELECT status, problems FROM settlement_rejections WHERE source = 'upload' AND setl_id = 'APP-1'`);
+    expect(rows).toEqual([{ status: 'OPEN', problems: [{ field: 'setl_id', reason: expect.stringMatching(/^must not start with APP-/) }] }]);
+  });
+
   it('closes an open rejection when the source sends the settlement again, valid', async () => {
     const bad = invalid.find((i) => i.truth.kind === 'INVALID' && i.truth.field === 'mdtrt_id')!;
     // The platform re-sends it with the visit ID it had left out.

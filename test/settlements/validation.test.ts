@@ -102,6 +102,15 @@ describe('settlement validation', () => {
     expect(validateSettlement({ ...jinjiang(), init_setl_id: 'S0' }).problems[0]!.field).toBe('init_setl_id');
   });
 
+  it('refuses a setl_id starting with APP- (an application\'s settlement\'s), naming setl_id; a reversal too', () => {
+    const reserved = [{ field: 'setl_id', reason: 'must not start with APP-: it is reserved for the settlements of members\' applications' }];
+    expect(validateSettlement({ ...jinjiang(), setl_id: 'APP-17' }).problems).toEqual(reserved);
+    expect(validateSettlement({ ...jinjiang(), setl_id: ' APP-17' }).problems).toEqual(reserved);
+    expect(validateSettlement({ ...jinjiang(), infno: '2305', setl_id: 'APP-18', init_setl_id: 'S1', medfee_sumamt: '-243200.00', fulamt_ownpay_amt: '-52700.00',
+      fund_pay_sumamt: '-106500.00', psn_part_amt: '-136700.00', acct_pay: '-700.00', psn_cash_pay: '-136000.00' }).problems).toEqual(reserved);
+    expect(validateSettlement({ ...jinjiang(), setl_id: 'S-APP-17' }).problems).toEqual([]);
+  });
+
   it('derives the transaction from med_type and init_setl_id when a file leaves infno out', () => {
     const { infno: _, ...flat } = jinjiang();
     expect(validateSettlement(flat).value!.infno).toBe('2304');

@@ -6,7 +6,8 @@ import type { Queryable, Tx } from '../../kernel/transaction.ts';
  * they are of the same person (keyed hash of the ID number), at the same hospital (fixmedins_code),
  * for the same total (medfee_sumamt), ending on the same day (enddate, or the China date of setl_time
  * when the sender left it out: the platform settles a stay at discharge), and — when both say — starting
- * on the same day. A reversed settlement no longer stands for its stay.
+ * on the same day. A reversed settlement no longer stands for its stay against a later feed copy
+ * (the platform's re-settlement is a stay of its own), but an application for it is still refused.
  */
 
 export const APPLICATION_SOURCE = 'applications';
@@ -29,10 +30,11 @@ export async function lockStays(tx: Tx, mode: 'shared' | 'exclusive'): Promise<v
 
 const dischargeDay = (s: string) => `coalesce(${s}.enddate, (${s}.setl_time AT TIME ZONE 'Asia/Shanghai')::date)`;
 
-// Not reversed: by a reversal naming it, or one found to cancel it through a copy naming it (reverses_id).
-const standing = (s: string) => `${s}.kind = 'SETTLEMENT' AND ${s}.status <> 'DUPLICATE'
-  AND NOT EXISTS (SELECT 1 FROM settlements r WHERE r.kind = 'REVERSAL'
-                   AND (r.reverses_id = ${s}.id OR (r.reverses_setl_id = ${s}.setl_id AND r.certno_hash = ${s}.certno_hash)))`;
+// By a reversal naming it, or one found to cancel it through a copy naming it (reverses_id).
+const reversed = (s: string) => `EXISTS (SELECT 1 FROM settlements r WHERE r.kind = 'REVERSAL'
+  AND (r.reverses_id = ${s}.id OR (r.reverses_setl_id = ${s}.setl_id AND r.certno_hash = ${s}.certno_hash)))`;
+
+const standing = (s: string) => `${s}.kind = 'SETTLEMENT' AND ${s}.status <> 'DUPLICATE' AND NOT ${reversed(s)}`;
 
 export interface StayKey {
   memberId: number;
@@ -42,13 +44,27 @@ export interface StayKey {
   totalFen: number;
 }
 
-/** Standing settlements (from any source) of the member's stay, oldest first. */
-export async function sameStaySettlements(db: Queryable, key: StayKey): Promise<{ id: number; source: string }[]> {
-  const { rows } = await db.query<{ id: number; source: string }>(
-    `SELECT s.id, s.source FROM members m
+export interface SameStaySettlement {
+  /** The settlement holding the stay's claim. */
+  id: number;
+  source: string;
+  /** The platform reversed it (冲销). */
+  reversed: boolean;
+}
+
+/**
+ * Settlements (from any source) of the member's stay, standing ones first, then oldest first. A copy
+ * (DUPLICATE) of the stay stands for its original, as reversedSettlementSql (../store.ts) follows it:
+ * the original may not name the hospital. A reversed one still carries the stay: the platform
+ * settles a stay again as a new settlement, through the feed, never through an application.
+ */
+export async function sameStaySettlements(db: Queryable, key: StayKey): Promise<SameStaySettlement[]> {
+  const { rows } = await db.query<SameStaySettlement>(
+    `SELECT t.id, t.source, (${reversed('t')} OR ${reversed('s')}) AS reversed FROM members m
        JOIN settlements s ON s.certno_hash = m.id_number_hash AND s.medfee_sumamt = $3 AND s.fixmedins_code = $2
-      WHERE m.id = $1 AND ${dischargeDay('s')} = $5::date AND (s.begndate IS NULL OR s.begndate = $4::date) AND ${standing('s')}
-      ORDER BY s.id`,
+       JOIN settlements t ON t.id = coalesce(s.duplicate_of_id, s.id)
+      WHERE m.id = $1 AND s.kind = 'SETTLEMENT' AND ${dischargeDay('s')} = $5::date AND (s.begndate IS NULL OR s.begndate = $4::date)
+      ORDER BY reversed, t.id`,
     [key.memberId, key.hospitalCode, key.totalFen, key.admittedOn, key.dischargedOn],
   );
   return rows;
