@@ -1045,7 +1045,10 @@ export async function refuseStagedRowsEnrolledElsewhere(tx: Tx, reason: string):
   const { rowCount } = await tx.query(
     `UPDATE roster_stage s SET problem = 0, field = 'plan_year', reason = $1
        FROM members m JOIN enrolments e ON e.member_id = m.id
-      WHERE m.id_number_hash = s.id_number_hash AND m.unit_id = s.unit_id
+      -- Only a moved member has an enrolment of another unit (every move is in its change history,
+      -- member_changes_moves): found there, not by joining every staged row to its enrolments.
+      WHERE m.id IN (SELECT c.member_id FROM member_changes c WHERE c.field = 'UNIT')
+        AND m.id_number_hash = s.id_number_hash AND m.unit_id = s.unit_id
         AND e.plan_year = s.plan_year AND e.unit_id <> s.unit_id AND s.reason IS NULL`,
     [reason],
   );
