@@ -32,8 +32,7 @@ import { INGEST } from '../settlements/resolvers.ts';
 import { WRITE } from '../reconciliation/resolvers.ts';
 import { enqueueDueRedecisions } from '../benefits/redecide.ts';
 import { defaultEnrolmentDate } from '../benefits/rules/enrolment.ts';
-import { organisationLoaders } from '../organisations/loaders.ts';
-import { organisationInScope } from '../organisations/service.ts';
+import { withinCallerOrganisation } from '../organisations/loaders.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
 export const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
@@ -568,8 +567,7 @@ async function contributionRefusal(ctx: Context, unit: Pick<UnitRow, 'id' | 'org
   if (role === 'UNIT_OPERATOR' && ownUnit !== unit.id) return forbidden('you may only see your own unit\'s contribution');
   if (role === 'MEMBER') return forbidden('a member sees their own records, not their unit\'s finances');
   // The unscoped unit of a member's past enrolment, claim or payout may lie outside the caller's organisation: as missing.
-  const scope = scopeOf(ctx.principal);
-  if (scope.organisationId != null && !organisationInScope(scope, (await organisationLoaders(ctx).organisation.load(unit.organisationId))!)) return notFound('unit');
+  if (!(await withinCallerOrganisation(ctx, unit.organisationId))) return notFound('unit');
   return null;
 }
 

@@ -1,9 +1,10 @@
 import DataLoader from 'dataloader';
-import type { Context } from '../gateway/context.ts';
+import { scopeOf, type Context } from '../gateway/context.ts';
 import { byId } from '../gateway/loaders.ts';
 import { groupBy } from '../kernel/page.ts';
 import { UNSCOPED } from '../kernel/scope.ts';
 import type { OrganisationRow, UnitMoveRow } from './model.ts';
+import { organisationInScope } from './service.ts';
 import * as store from './store.ts';
 
 /**
@@ -36,4 +37,14 @@ export function organisationLoaders(ctx: Pick<Context, 'db' | 'loaders'>): Organ
     perRequest.set(ctx.loaders, loaders);
   }
   return loaders;
+}
+
+/**
+ * Whether an organisation (by id) lies within the one the caller's token is bound to (`org`): always
+ * for a caller bound to none, without loading it. For what a caller reaches unscoped (a member's
+ * past unit, a payout's funder) and must not read beyond its organisation.
+ */
+export async function withinCallerOrganisation(ctx: Context, organisationId: number): Promise<boolean> {
+  const scope = scopeOf(ctx.principal);
+  return scope.organisationId == null || organisationInScope(scope, (await organisationLoaders(ctx).organisation.load(organisationId))!);
 }

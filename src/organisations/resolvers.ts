@@ -7,7 +7,7 @@ import { countUnits, listUnits } from '../members/store.ts';
 import type { UnitRow } from '../members/model.ts';
 import { ORGANISATION_ADMINS, ORGANISATION_READERS, type OrganisationRow } from './model.ts';
 import { confirmUnitMove, createOrganisation, organisationInScope, proposeUnitMove, withdrawUnitMove } from './service.ts';
-import { organisationLoaders } from './loaders.ts';
+import { organisationLoaders, withinCallerOrganisation } from './loaders.ts';
 import { countOrganisations, organisationByCode, organisationsPage } from './store.ts';
 
 export type OrganisationConnectionResult = CountedConnection<OrganisationRow>;
@@ -100,8 +100,7 @@ export const organisationResolvers: DomainResolvers = {
     // A unit reached through a member's past enrolment, claim or payout may lie outside the caller's subtree: no move of it shown.
     pendingMove: async (unit, _args, ctx) => {
       if (!hasRole(ctx, ORGANISATION_ADMINS)) return null;
-      const organisation = (await organisationLoaders(ctx).organisation.load(unit.organisationId))!;
-      return seesBelow(ctx, organisation) ? organisationLoaders(ctx).openMoveOfUnit.load(unit.id) : null;
+      return (await withinCallerOrganisation(ctx, unit.organisationId)) ? organisationLoaders(ctx).openMoveOfUnit.load(unit.id) : null;
     },
   },
 };

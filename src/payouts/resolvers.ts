@@ -18,8 +18,7 @@ import { funderPayingAccount, payoutSettings } from './settings.ts';
 import { countBatches, listBatches, type BatchFilter } from './store/batches.ts';
 import { funderBalances, listFunders } from './store/funders.ts';
 import { maskBankCard } from '../privacy/personalData.ts';
-import { organisationLoaders } from '../organisations/loaders.ts';
-import { organisationInScope } from '../organisations/service.ts';
+import { organisationLoaders, withinCallerOrganisation } from '../organisations/loaders.ts';
 import { countPayouts, listPayouts, PAYOUT_ORDER, payoutIdOf, type PayoutFilter } from './store/payouts.ts';
 import { payoutStatusChange } from './submission.ts';
 import { statusChanges } from '../events/resolvers.ts';
@@ -336,8 +335,7 @@ export const payoutResolvers: DomainResolvers = {
     balance: async (funder, { planYear }, ctx) => {
       if (!canSeeBatches(ctx)) return null;
       // A payout's funder may be a parent's or another tree's fund: its figures are for staff whose scope holds it.
-      const scope = scopeOf(ctx.principal);
-      if (scope.organisationId != null && !organisationInScope(scope, (await organisationLoaders(ctx).organisation.load(funder.organisationId))!)) return null;
+      if (!(await withinCallerOrganisation(ctx, funder.organisationId))) return null;
       check('planYear', Number.isSafeInteger(planYear) && planYear >= 2000 && planYear <= 2100 ? null : 'must be a year between 2000 and 2100');
       const [balance] = await funderBalances(ctx.db, [funder.id], planYear, payoutSettings(ctx.config).account.account);
       return balance!;
