@@ -210,10 +210,11 @@ export async function recordContributionPayments(
   });
   const taken = await recordedContributionReferences(tx, unique(wanted));
   // Two transactions of a batch booking paying the same unit's year want one reference: neither takes it.
-  const wantedTwice = new Set(wanted.filter((r, i) => r !== undefined && wanted.indexOf(r) !== i));
+  const wantedBy = new Map<string, number>();
+  for (const reference of wanted) if (reference !== undefined) wantedBy.set(reference, (wantedBy.get(reference) ?? 0) + 1);
   const references = fresh.map((m, i) => {
     const reference = wanted[i];
-    return reference !== undefined && reference.length <= 35 && !taken.has(reference) && !wantedTwice.has(reference)
+    return reference !== undefined && reference.length <= 35 && !taken.has(reference) && wantedBy.get(reference) === 1
       ? reference : `HUB-E${m.entryId}-${m.txIndex}-${m.planYear}`;
   });
   const byReference = await insertBankContributionPayments(
