@@ -1,6 +1,7 @@
 import { recordAudit } from '../audit/audit.ts';
 import { nameProblem } from '../banks/iso20022/fields.ts';
 import { inTransaction } from '../db/pool.ts';
+import { chinaToday } from '../kernel/time.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { subjectLine } from '../seals/cms/asn1.ts';
@@ -63,10 +64,12 @@ export async function sealBatch(
     const attempts = approved.filter((a) => !a.cardChanged && a.nameRefused === null);
     if (reversed.length + cardChanged.length + refused.length > 0) await withdrawPayments(tx, settings, batch, { reversed, cardChanged, refused }, attempts.length);
     if (attempts.length === 0) return { msgId: batch.msgId, file: null };
+    // Asked for the day it is sealed (and sent), not the day the batch was made: a bank may refuse a past date.
+    const requestedExecutionDate = [batch.requestedExecutionDate, chinaToday(now)].sort()[1]!;
     const xml = batchDocument({
       msgId: batch.msgId,
       pmtInfId: batch.pmtInfId,
-      requestedExecutionDate: batch.requestedExecutionDate,
+      requestedExecutionDate,
       debtor: { name: batch.debtorName, account: batch.debtorAccount, agent: batch.debtorAgent },
       initiatingParty: sealing.initiatingParty,
       attempts,
@@ -75,7 +78,7 @@ export async function sealBatch(
     const { fileEnc, sha256 } = fileToKeep(sealing.keys, xml, content);
     const seal = sealDocument(content, sealing.seal, now);
     const file = writeBatchFiles(sealing.outDir, batch.msgId, content, seal);
-    await markBatchSealed(tx, batchId, { fileEnc, sha256, seal, sealedAt: now });
+    await markBatchSealed(tx, batchId, { fileEnc, sha256, seal, sealedAt: now, requestedExecutionDate });
     await recordAudit(tx, PAYOUT_WORKER, {
       action: 'payout.batch.seal', targetType: 'PayoutBatch', targetId: batch.msgId,
       details: { batchId, sha256: sha256.toString('hex'), signer: subjectLine(sealing.seal.certificate) },

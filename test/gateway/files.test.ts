@@ -8,6 +8,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { approvedBatch, approvedClaims, keys, type ApprovedClaim } from '../payouts/support.ts';
 import { seedUnit } from '../benefits/seed.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 import { inTransaction } from '../../src/db/pool.ts';
 import { markBatchSealed } from '../../src/payouts/store/batches.ts';
 import { fileToKeep } from '../../src/payouts/files.ts';
@@ -177,7 +178,7 @@ async function sealedBatch(): Promise<{ id: number; msgId: string; claims: Appro
   const batch = await approvedBatch(db.pool);
   const xml = `<Document>${claims.map((c) => `<CdtTrfTxInf><CdtrAcct><Id><Othr><Id>${c.card}</Id></Othr></Id></CdtrAcct></CdtTrfTxInf>`).join('')}</Document>`;
   const seal = randomBytes(64);
-  await inTransaction(db.pool, (tx) => markBatchSealed(tx, batch.id, { ...fileToKeep(gw.keys, xml, Buffer.from(xml)), seal, sealedAt: new Date() }));
+  await inTransaction(db.pool, (tx) => markBatchSealed(tx, batch.id, { ...fileToKeep(gw.keys, xml, Buffer.from(xml)), seal, sealedAt: new Date(), requestedExecutionDate: chinaToday() }));
   return { ...batch, claims, xml, seal };
 }
 

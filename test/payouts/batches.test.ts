@@ -10,6 +10,7 @@ import { DomainError } from '../../src/kernel/errors.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { checkPain001 } from '../../src/banks/iso20022/pain001.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 import {
   advanceUntilFinal, approvedBatch, approvedClaims, clerk, creditedByPayout, finance, payoutsOf, resetPayouts, sealedFile, setBankCard, settings, submissionContext,
 } from './support.ts';
@@ -162,6 +163,30 @@ describe('a claim reversed after its batch was approved', () => {
       expect([...credited.values()].sort()).toEqual([claims[0]!.totalFen, claims[2]!.totalFen].sort());
       const { rows: audit } = await db.pool.query(`SELECT details FROM audit_log WHERE action = 'payout.batch.withdraw'`);
       expect(audit[0].details.claims).toEqual([{ claimId: claims[1]!.claimId, status: 'CANCELLED', amountFen: claims[1]!.totalFen }]);
+    } finally {
+      ctx.remove();
+    }
+  });
+});
+
+describe('a batch approved days before it is sent', () => {
+  it('asks the bank to execute it on the day it is sealed and sent, not the day it was made', async () => {
+    await clear();
+    await approvedClaims(db.pool, 1);
+    const bank = await startBank(pki);
+    const ctx = submissionContext(db.pool, pki, bank);
+    try {
+      const batch = await approvedBatch(db.pool);
+      // Made three days ago and left approved: only now submitted.
+      const { rows: [made] } = await db.pool.query<{ day: string }>(
+        `UPDATE payout_batches SET requested_execution_date = requested_execution_date - 3 WHERE id = $1 RETURNING requested_execution_date::text AS day`, [batch.id],
+      );
+      expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
+      const today = chinaToday();
+      expect(made!.day < today).toBe(true);
+      expect(/<ReqdExctnDt>([^<]+)<\/ReqdExctnDt>/.exec((await sealedFile(db.pool, batch.id))!)?.[1]).toBe(today);
+      const { rows: [row] } = await db.pool.query(`SELECT requested_execution_date::text AS day FROM payout_batches WHERE id = $1`, [batch.id]);
+      expect(row.day).toBe(today);
     } finally {
       ctx.remove();
     }

@@ -7,6 +7,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { lowBitFlipped, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { approvedBatch, approvedClaims, keys } from '../payouts/support.ts';
 import { seedUnit } from '../benefits/seed.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
 import { inTransaction } from '../../src/db/pool.ts';
 import { markBatchSealed } from '../../src/payouts/store/batches.ts';
 import { fileToKeep } from '../../src/payouts/files.ts';
@@ -259,7 +260,7 @@ describe('download URLs', () => {
       await approvedClaims(db.pool, 1);
       const batch = await approvedBatch(db.pool);
       const xml = `<Document><MsgId>${batch.msgId}</MsgId></Document>`;
-      await inTransaction(db.pool, (tx) => markBatchSealed(tx, batch.id, { ...fileToKeep(gw.keys, xml, Buffer.from(xml)), seal: Buffer.from(batch.msgId), sealedAt: new Date() }));
+      await inTransaction(db.pool, (tx) => markBatchSealed(tx, batch.id, { ...fileToKeep(gw.keys, xml, Buffer.from(xml)), seal: Buffer.from(batch.msgId), sealedAt: new Date(), requestedExecutionDate: chinaToday() }));
       batches.push(batch);
     }
     const [one, two] = batches as [typeof batches[number], typeof batches[number]];

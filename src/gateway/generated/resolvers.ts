@@ -4088,7 +4088,7 @@ export type PayoutBatch = Node & {
   policy?: Maybe<PaymentPolicy>;
   /** When its policy released it (it was then asked to be sent at once); null when a person approved it. */
   releasedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** ReqdExctnDt. */
+  /** The day the bank is asked to pay it (ReqdExctnDt): the day it was made until it is sealed, then the day it was sealed and sent (China time). */
   requestedExecutionDate: Scalars['Date']['output'];
   /** Its detached CMS seal (DER), base64; it verifies against the file from `revealPayoutBatchFile` (`hub seal verify`, `openssl cms -verify`). */
   sealBase64?: Maybe<Scalars['String']['output']>;

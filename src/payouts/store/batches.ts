@@ -288,10 +288,12 @@ export async function reduceBatchTotals(tx: Tx, batchId: number, payments: numbe
   );
 }
 
-export async function markBatchSealed(tx: Tx, batchId: number, sealed: { fileEnc: Buffer; sha256: Buffer; seal: Buffer; sealedAt: Date }): Promise<void> {
+export async function markBatchSealed(
+  tx: Tx, batchId: number, sealed: { fileEnc: Buffer; sha256: Buffer; seal: Buffer; sealedAt: Date; requestedExecutionDate: string },
+): Promise<void> {
   await tx.query(
-    `UPDATE payout_batches SET status = 'SEALED', file_enc = $2, file_sha256 = $3, seal = $4, sealed_at = $5 WHERE id = $1`,
-    [batchId, sealed.fileEnc, sealed.sha256, sealed.seal, sealed.sealedAt],
+    `UPDATE payout_batches SET status = 'SEALED', file_enc = $2, file_sha256 = $3, seal = $4, sealed_at = $5, requested_execution_date = $6 WHERE id = $1`,
+    [batchId, sealed.fileEnc, sealed.sha256, sealed.seal, sealed.sealedAt, sealed.requestedExecutionDate],
   );
 }
 
