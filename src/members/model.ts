@@ -177,6 +177,8 @@ export interface ContributionPaymentRow {
 /** A payment as stored, with its id. */
 export interface StoredContributionPayment extends ContributionPaymentRow {
   id: number;
+  /** The day the bank reversed the transfer (冲正); a reversed payment no longer counts as paid. */
+  reversedOn: string | null;
 }
 
 export interface RosterImportRow {

@@ -638,7 +638,7 @@ export async function contributionFigures(db: Queryable, keys: readonly Contribu
                                  + CASE WHEN e.special_disease THEN $5::bigint ELSE 0 END), 0)::bigint
                FROM enrolments e WHERE e.unit_id = k.unit_id AND e.plan_year = k.plan_year) AS "owedFen",
             (SELECT coalesce(sum(amount_fen), 0)::bigint FROM contribution_payments cp
-              WHERE cp.unit_id = k.unit_id AND cp.plan_year = k.plan_year) AS "paidFen"
+              WHERE cp.unit_id = k.unit_id AND cp.plan_year = k.plan_year AND NOT EXISTS (SELECT 1 FROM contribution_reversals r WHERE r.contribution_payment_id = cp.id)) AS "paidFen"
        FROM unnest($1::bigint[], $2::int[]) AS k(unit_id, plan_year)`,
     [keys.map((k) => k.unitId), keys.map((k) => k.planYear), ...contributionRates()],
   );
@@ -650,7 +650,8 @@ function contributionRates(): number[] {
   return [CONTRIBUTION_FEN.PUBLIC, CONTRIBUTION_FEN.PRIVATE, CONTRIBUTION_FEN.SPECIAL_DISEASE];
 }
 
-const PAYMENT_COLUMNS = `id, unit_id AS "unitId", plan_year AS "planYear", amount_fen AS "amountFen", reference, paid_on AS "paidOn", source`;
+const PAYMENT_COLUMNS = `id, unit_id AS "unitId", plan_year AS "planYear", amount_fen AS "amountFen", reference, paid_on AS "paidOn", source,
+  (SELECT r.reversed_on FROM contribution_reversals r WHERE r.contribution_payment_id = contribution_payments.id) AS "reversedOn"`;
 
 export async function contributionPayments(db: Queryable, keys: readonly ContributionKey[]): Promise<StoredContributionPayment[][]> {
   const { rows } = await db.query<StoredContributionPayment>(

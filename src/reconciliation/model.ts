@@ -116,6 +116,8 @@ export interface ManualMatch {
   endToEndIds?: readonly string[];
   /** A credit: the units' plan years it pays, with the amount of each. */
   contributions?: readonly { unitId: number; planYear: number; amountFen: number }[];
+  /** A reversal (冲正) of a unit's transfer, booked as a debit: the contribution payments it takes back. */
+  reversedContributionPayments?: readonly number[];
   note?: string | null;
 }
 

@@ -53,10 +53,15 @@ export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target:
   const base = { entryId: entry.id, txIndex: x.txIndex ?? 0, rule: 'MANUAL' as const };
   const endToEndIds = target.endToEndIds ?? [];
   const contributions = target.contributions ?? [];
-  if ((endToEndIds.length > 0) === (contributions.length > 0)) throw invalid('input', 'give either endToEndIds or contributions');
+  const reversed = target.reversedContributionPayments ?? [];
+  if ([endToEndIds, contributions, reversed].filter((given) => given.length > 0).length !== 1) {
+    throw invalid('input', 'give one of endToEndIds, contributions or reversedContributionPayments');
+  }
 
   let details: Record<string, unknown>;
-  if (endToEndIds.length > 0) {
+  if (reversed.length > 0) {
+    details = await reverseContributions(tx, actor, x, entry, reversed);
+  } else if (endToEndIds.length > 0) {
     const credit = entry.entry.creditDebit === 'CRDT';
     if (credit && (!isReturn(entry.entry) || endToEndIds.length > 1)) {
       throw invalid('input.endToEndIds', 'a credit matches one payout only as its return (退票); match contributions instead');
@@ -113,6 +118,38 @@ export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target:
     action: 'reconciliation.exception.match', targetType: 'ReconciliationException', targetId: String(x.id), reason: target.note?.trim() || null,
     details: { kind: x.kind, account: x.account, entryId: x.entryId, amountFen: x.amountFen, ...details, ...confirmed },
   });
+}
+
+/**
+ * A reversal (冲正) of a unit's transfer, booked as a debit with RvslInd: the money went back, so
+ * the contribution payments it names no longer count (a unit's paid figure, its members' coverage).
+ * Each payment is taken back once, by a reversal on the account its credit was booked on; together
+ * they are the reversal's amount to the fen.
+ */
+async function reverseContributions(
+  tx: Tx, actor: Actor, x: OpenException, entry: { id: number; bookingDate: string; entry: BankEntry }, paymentIds: readonly number[],
+): Promise<Record<string, unknown>> {
+  const field = 'input.reversedContributionPayments';
+  if (entry.entry.creditDebit !== 'DBIT' || entry.entry.reversal !== true) {
+    throw invalid(field, "only a reversal (冲正) of a credit, a debit the bank marks as a reversal (RvslInd), takes back contribution payments");
+  }
+  const payments = await store.lockPaymentsToReverse(tx, paymentIds);
+  const named = paymentIds.map((id, i) => {
+    const at = `${field}[${i}]`;
+    if (paymentIds.indexOf(id) !== i) throw invalid(at, 'is given twice');
+    const payment = payments.find((p) => p.id === id);
+    // Bad input on the field that names it (not the exception's NOT_FOUND).
+    if (!payment) throw invalid(at, 'is not a contribution payment');
+    if (payment.reversedByEntry !== null) throw conflict(`${at}: the payment ${payment.reference} is reversed already`, at);
+    if (payment.account !== null && payment.account !== x.account) {
+      throw invalid(at, `the payment ${payment.reference} was credited on account ${payment.account}, not on ${x.account}`);
+    }
+    return payment;
+  });
+  const sum = named.reduce((total, p) => total + p.amountFen, 0);
+  if (sum !== x.amountFen) throw invalid(field, `the payments add up to ${fenToCny(sum)}; the bank's reversal is ${fenToCny(x.amountFen)}`);
+  await store.insertContributionReversals(tx, paymentIds, { entryId: entry.id, exceptionId: x.id, reversedOn: entry.bookingDate, matchedBy: actor.subject });
+  return { reversedContributionPayments: named.map((p) => ({ id: p.id, unitId: p.unitId, planYear: p.planYear, amountFen: p.amountFen, reference: p.reference })) };
 }
 
 /** Why an exception cannot be resolved (matched or written off) now, or null: it must be OPEN. ReconciliationException.viewerCanResolve shows it. */

@@ -229,8 +229,10 @@ export const reconciliationResolvers: DomainResolvers = {
       requireRole(ctx, WRITE, 'matchReconciliationException');
       const id = localId('input.exceptionId', input.exceptionId, 'ReconciliationException');
       const contributions = input.contributions?.map((c, i) => ({ unitId: localId(`input.contributions[${i}].unitId`, c.unitId, 'Unit'), planYear: c.planYear, amountFen: c.amountFen }));
+      const reversedContributionPayments = input.reversedContributionPayments?.map((p, i) => localId(`input.reversedContributionPayments[${i}]`, p, 'ContributionPayment'));
       await matchException(ctx.db, actorOf(ctx.principal), id, {
-        ...(input.endToEndIds ? { endToEndIds: input.endToEndIds.map((e) => e.trim()) } : {}), ...(contributions ? { contributions } : {}), note: input.note ?? null,
+        ...(input.endToEndIds ? { endToEndIds: input.endToEndIds.map((e) => e.trim()) } : {}), ...(contributions ? { contributions } : {}),
+        ...(reversedContributionPayments ? { reversedContributionPayments } : {}), note: input.note ?? null,
       }, ctx.config.FOUR_EYES_ABOVE_FEN);
       ctx.loaders.reconciliationException.clear(id);
       return { exception: (await ctx.loaders.reconciliationException.load(id))! };

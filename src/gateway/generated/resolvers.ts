@@ -1337,6 +1337,11 @@ export type ContributionPayment = Node & {
   paidOn: Scalars['Date']['output'];
   /** The bank's reference of the transfer; recording it twice is refused. */
   reference: Scalars['String']['output'];
+  /**
+   * The day the bank reversed the transfer (冲正), taking the money back; null while it stands. A
+   * reversed payment no longer counts in the contribution's `paidFen`, nor in its members' coverage.
+   */
+  reversedOn?: Maybe<Scalars['Date']['output']>;
   source: ContributionPaymentSource;
 };
 
@@ -2136,7 +2141,11 @@ export type LocalizedText = {
   zh: Scalars['String']['output'];
 };
 
-/** An exception resolved by matching its transaction by hand: give `endToEndIds` for a debit or a return, `contributions` for a credit. */
+/**
+ * An exception resolved by matching its transaction by hand: give `endToEndIds` for a debit or a
+ * return, `contributions` for a credit, `reversedContributionPayments` for a reversal of a unit's
+ * transfer; exactly one of them.
+ */
 export type MatchReconciliationExceptionInput = {
   /**
    * A credit: the units' plan years it pays, adding up to the fen. A payment recorded by hand under
@@ -2155,6 +2164,15 @@ export type MatchReconciliationExceptionInput = {
   exceptionId: Scalars['ID']['input'];
   /** A note kept with the resolution and in the audit log. */
   note?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * A reversal (冲正) of a unit's transfer, booked as a debit the bank marks as a reversal
+   * (`RvslInd`): the contribution payments it takes back (`ContributionPayment.id`), adding up to the
+   * fen. Each is then reversed (`ContributionPayment.reversedOn`, the reversal's booking day) and no
+   * longer counts as paid: the unit owes it again and its members are covered as far as what remains
+   * paid. A payment is reversed once (CONFLICT on its element otherwise), and only by a reversal on the
+   * account its credit was booked on (INVALID on its element).
+   */
+  reversedContributionPayments?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
 /** What `matchReconciliationException` answers. */
@@ -5040,7 +5058,8 @@ export type ReconciliationExceptionKind =
   /**
    * A bank debit the hub cannot tie to a payout it sent (or one the hub holds as not to be paid, or
    * one paid from another account); and every reversal of a credit (冲正, `RvslInd`), which no rule
-   * matches by itself: if it undoes a payout's return, the member kept the money.
+   * matches by itself: if it undoes a payout's return, the member kept the money; if it takes back a
+   * unit's transfer, match it to the contribution payments it reverses (`reversedContributionPayments`).
    */
   | 'UNMATCHED_DEBIT';
 
@@ -8129,6 +8148,7 @@ export type ContributionPaymentResolvers<ContextType = Context, ParentType exten
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   paidOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   reference?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reversedOn?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
   source?: Resolver<ResolversTypes['ContributionPaymentSource'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };

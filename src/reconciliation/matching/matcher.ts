@@ -217,7 +217,8 @@ class Matcher {
       ...transactionEvidence(tx), reversal: true, ...(payout ? { endToEndId: payout.endToEndId, payoutId: payout.payoutId } : {}),
       reason: credit
         ? 'a reversal (冲正) of an earlier debit: if it brings a payout back, match it to that payout as its return'
-        : 'a reversal (冲正) of an earlier credit: if it undoes a payout\'s return (退票), the member kept the money and the payout must not be paid again',
+        : 'a reversal (冲正) of an earlier credit: if it undoes a payout\'s return (退票), the member kept the money and the payout must not be paid again; '
+          + 'if it takes back a unit\'s transfer, match it to the contribution payments it reverses',
     });
   }
 

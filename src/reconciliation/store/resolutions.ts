@@ -70,6 +70,48 @@ export async function existingUnitIds(tx: Tx, unitIds: readonly number[]): Promi
   return rows.map((r) => r.id);
 }
 
+/** A contribution payment a reversal (冲正) would take back, as it stands now. */
+export interface PaymentToReverse {
+  id: number;
+  unitId: number;
+  planYear: number;
+  amountFen: number;
+  reference: string;
+  /** The account its credit was booked on, when reconciliation matched it to one (a payment recorded by hand alone has none). */
+  account: string | null;
+  /** The statement entry that reversed it already, if any. */
+  reversedByEntry: number | null;
+}
+
+/**
+ * These contribution payments, locked, then read with their reversal (a separate statement, so a
+ * reversal committed while this waited for the lock is seen).
+ */
+export async function lockPaymentsToReverse(tx: Tx, paymentIds: readonly number[]): Promise<PaymentToReverse[]> {
+  await tx.query('SELECT id FROM contribution_payments WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [paymentIds]);
+  const { rows } = await tx.query<PaymentToReverse>(
+    `SELECT cp.id, cp.unit_id AS "unitId", cp.plan_year AS "planYear", cp.amount_fen AS "amountFen", cp.reference,
+            (SELECT e.account FROM reconciliation_matches m JOIN statement_entries e ON e.id = m.entry_id
+              WHERE m.contribution_payment_id = cp.id AND m.kind = 'CONTRIBUTION' LIMIT 1) AS account,
+            r.entry_id AS "reversedByEntry"
+       FROM contribution_payments cp LEFT JOIN contribution_reversals r ON r.contribution_payment_id = cp.id
+      WHERE cp.id = ANY($1::bigint[])`,
+    [paymentIds],
+  );
+  return rows;
+}
+
+/** The payments no longer count: the bank took their money back with this entry (on its booking day). */
+export async function insertContributionReversals(
+  tx: Tx, paymentIds: readonly number[], reversal: { entryId: number; exceptionId: number; reversedOn: string; matchedBy: string },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO contribution_reversals (contribution_payment_id, entry_id, exception_id, reversed_on, matched_by)
+     SELECT id, $2, $3, $4, $5 FROM unnest($1::bigint[]) AS id`,
+    [paymentIds, reversal.entryId, reversal.exceptionId, reversal.reversedOn, reversal.matchedBy],
+  );
+}
+
 // ---------------------------------------------------------------- four-eyes proposals
 
 /** Runs `work` and undoes what it wrote (a savepoint rolled back), whether it succeeded or threw. */
@@ -107,6 +149,7 @@ const DECISIONS = {
   EXCEPTION_MATCH: z.object({
     endToEndIds: z.array(z.string()).optional(),
     contributions: z.array(z.object({ unitId: z.number(), planYear: z.number(), amountFen: z.number() })).optional(),
+    reversedContributionPayments: z.array(z.number()).optional(),
     note: z.string().nullable().optional(),
   }) satisfies z.ZodType<ManualMatch>,
   EXCEPTION_WRITE_OFF: z.object({ reason: z.string() }),
