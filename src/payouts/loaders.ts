@@ -5,7 +5,7 @@ import type { AttemptCount, AttemptRow, BatchRow, FunderRow, PaymentPolicyRow, P
 import { policiesByIds, releasedTodayFrom } from './store/policies.ts';
 import { fundersByIds } from './store/funders.ts';
 import { attemptCountsOfBatches, batchesByIds, batchFiles, releasesOfBatches } from './store/batches.ts';
-import { attemptsOfPayouts, payoutCountsOfMembers, payoutsByIds, payoutsOfClaims, payoutsOfMembers, retryProposalsOfPayouts } from './store/payouts.ts';
+import { attemptsOfPayouts, paidByBank, payoutCountsOfMembers, payoutsByIds, payoutsOfClaims, payoutsOfMembers, retryProposalsOfPayouts } from './store/payouts.ts';
 import type { Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
 
@@ -19,6 +19,8 @@ export interface PayoutLoaders {
   attemptsOfPayout: DataLoader<number, AttemptRow[]>;
   /** A payout's retry proposal awaiting a second FINANCE person. */
   retryProposalOfPayout: DataLoader<number, RetryProposalRow | null>;
+  /** Whether the bank had paid the payout (returned, or debited on a statement): its retry takes four eyes. */
+  payoutPaidByBank: DataLoader<number, boolean>;
   /** Batches by id, within the caller's scope (the resolvers check the caller may see batches). */
   payoutBatch: DataLoader<number, BatchRow | null>;
   attemptCountsOfBatch: DataLoader<number, AttemptCount[]>;
@@ -42,6 +44,7 @@ export function createPayoutLoaders(db: Queryable, scope: Scope): PayoutLoaders 
     payoutCountOfMember: countByParent<null>((memberIds) => payoutCountsOfMembers(db, memberIds, scope)),
     attemptsOfPayout: new DataLoader((ids) => attemptsOfPayouts(db, ids)),
     retryProposalOfPayout: new DataLoader((ids) => retryProposalsOfPayouts(db, ids)),
+    payoutPaidByBank: new DataLoader((ids) => paidByBank(db, ids)),
     payoutBatch: byId((ids) => batchesByIds(db, ids, scope)),
     attemptCountsOfBatch: new DataLoader((ids) => attemptCountsOfBatches(db, ids)),
     payoutBatchFile: new DataLoader((ids) => batchFiles(db, ids)),

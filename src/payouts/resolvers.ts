@@ -239,11 +239,11 @@ export const payoutResolvers: DomainResolvers = {
       const actor = actorOf(ctx.principal);
       // Cheap refusals first: most payouts are not FAILED, most callers not ADMIN or FINANCE.
       if (retryRefusal(actor, { ...payout, claimStatus: 'APPROVED', wasPaid: false, proposedBy: null })) return false;
-      const [claim, attempts, proposal] = await Promise.all([
-        payout.claimId === null ? null : ctx.loaders.claim.load(payout.claimId), ctx.loaders.attemptsOfPayout.load(payout.id), ctx.loaders.retryProposalOfPayout.load(payout.id),
+      const [claim, wasPaid, proposal] = await Promise.all([
+        payout.claimId === null ? null : ctx.loaders.claim.load(payout.claimId), ctx.loaders.payoutPaidByBank.load(payout.id), ctx.loaders.retryProposalOfPayout.load(payout.id),
       ]);
       return retryRefusal(actor, {
-        ...payout, claimStatus: payout.claimId === null ? 'APPROVED' : claim?.status ?? 'UNKNOWN', wasPaid: attempts.some((a) => a.status === 'RETURNED'), proposedBy: proposal?.proposedBy ?? null,
+        ...payout, claimStatus: payout.claimId === null ? 'APPROVED' : claim?.status ?? 'UNKNOWN', wasPaid, proposedBy: proposal?.proposedBy ?? null,
       }) === null;
     },
   },

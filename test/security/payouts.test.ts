@@ -202,7 +202,7 @@ describe('attack 3: a forged return turns a settled payout FAILED', () => {
     const PROPOSAL = `query($id: ID!) { payout(id: $id) { status retryProposal { proposedBy reason } } }`;
 
     const byAdmin = await gw.query(ADMIN, RETRY, { id, reason: 'member gave a new card' });
-    expect(byAdmin.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: expect.stringContaining('was paid by the bank before') });
+    expect(byAdmin.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: expect.stringContaining('was paid by the bank (its money came back') });
     const proposed = await gw.query(FINANCE_A, RETRY, { id, reason: 'the bank says it came back' });
     expect(proposed.data.retryPayout).toEqual({ payout: { status: 'FAILED' } });
     expect((await gw.query(FINANCE_B, PROPOSAL, { id })).data.payout)

@@ -138,6 +138,14 @@ export async function retryProposalsOfPayouts(db: Queryable, payoutIds: readonly
   return payoutIds.map((id) => byPayout.get(id) ?? null);
 }
 
+/** Whether the bank had paid each payout (payout_paid_by_bank, 0042: returned, or debited on a statement), in the order asked. */
+export async function paidByBank(db: Queryable, payoutIds: readonly number[]): Promise<boolean[]> {
+  const { rows } = await db.query<{ paid: boolean }>(
+    `SELECT payout_paid_by_bank(id) AS paid FROM unnest($1::bigint[]) WITH ORDINALITY AS t(id, n) ORDER BY n`, [payoutIds],
+  );
+  return rows.map((r) => r.paid);
+}
+
 /** How many payouts are in each status, and their total (for the demo's summary). */
 export async function payoutTotalsByStatus(db: Queryable): Promise<{ status: PayoutStatus; payouts: number; totalFen: number }[]> {
   const { rows } = await db.query<{ status: PayoutStatus; payouts: number; totalFen: number }>(
@@ -338,7 +346,7 @@ export interface PayoutForRetry {
   status: PayoutStatus;
   attempts: number;
   claimStatus: string;
-  /** An attempt of it was RETURNED: the bank had paid it. */
+  /** The bank had paid it: an attempt RETURNED, or debited on a statement whatever the bank's status said (payout_paid_by_bank). */
   wasPaid: boolean;
 }
 
@@ -361,11 +369,8 @@ export async function lockPayoutForRetry(tx: Tx, payoutId: number, scope: Scope)
   );
   if (!locked) return null;
   // Read after the lock, in a statement of its own: a bank return the lock waited for is in its snapshot.
-  const { rows: [paid] } = await tx.query<{ wasPaid: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM payout_attempts WHERE payout_id = $1 AND status = 'RETURNED') AS "wasPaid"`,
-    [payoutId],
-  );
-  return { ...locked, wasPaid: paid!.wasPaid };
+  const [wasPaid] = await paidByBank(tx, [payoutId]);
+  return { ...locked, wasPaid: wasPaid! };
 }
 
 /** The retry proposal following the payout's attempt `afterAttempt`, locked; null when none. */

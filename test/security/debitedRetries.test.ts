@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { BankAdapter, BankDocument } from '../../src/banks/adapter.ts';
+import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/iso20022/pain002.ts';
+import { toGlobalId } from '../../src/gateway/globalId.ts';
+import { chinaToday } from '../../src/kernel/time.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
+import { createBatch, retryPayout } from '../../src/payouts/decisions.ts';
+import { advanceBatch } from '../../src/payouts/submission.ts';
+import { reconcileAccount } from '../../src/reconciliation/run.ts';
+import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
+import { approvedBatch, approvedClaims, clerk, keys, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
+import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
+import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+
+/**
+ * A payout the bank debited and then answered RJCT for (ACSP, the debit on the hub's statement,
+ * then RJCT), or debited after refusing it: the bank's status says it failed, the statement says
+ * the money left. One person retrying it could pay the member twice: its retry takes one FINANCE
+ * person's proposal and another's confirmation, as for a payout whose money came back, in code
+ * (retryPayout, Payout.viewerCanRetry) and in the database. Driven with a scripted bank adapter
+ * (the test sets each pain.002 the bank answers).
+ */
+const pki = testFilePki();
+let db: TestDatabase;
+let gw: TestGateway;
+
+let current: Pain002Parsed | null = null;
+let reportNo = 0;
+const scriptedBank: BankAdapter = {
+  submitBatch: async (s) => ({ accepted: true, msgId: s.msgId, bankReference: 'BANKFILE1' }),
+  paymentStatus: async (msgId) => {
+    if (!current || current.originalMsgId !== msgId) return null;
+    const doc: BankDocument<Pain002Parsed> = { xml: `<report n="${current.msgId}"/>`, seal: Buffer.from([1, 2, 3]), parsed: current, sealedBy: 'CN=bank', sealedAt: new Date() };
+    return doc;
+  },
+  statusReports: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
+  statement: async () => null,
+  notifications: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
+};
+
+function report(msgId: string, pmtInfId: string, tx: Omit<Pain002TransactionStatus, 'originalEndToEndId'> & { e2e: string }): Pain002Parsed {
+  reportNo += 1;
+  const { e2e, ...rest } = tx;
+  const line: Pain002TransactionStatus = { originalEndToEndId: e2e, ...rest };
+  return {
+    msgId: `RPT-${reportNo}-${Date.now()}`, createdAt: new Date().toISOString(), originalMsgId: msgId, originalMsgNameId: 'pain.001.001.03',
+    paymentInfoStatuses: [{ originalPmtInfId: pmtInfId, transactions: [line] }], transactions: [line],
+  };
+}
+
+const ADMIN = { subject: 'admin-solo', role: 'ADMIN' };
+const FINANCE_A = { subject: 'finance-a', role: 'FINANCE' };
+const FINANCE_B = { subject: 'finance-b', role: 'FINANCE' };
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  gw = await startTestGateway(db, { PII_KEY: keys.encryptionKey.toString('base64') });
+});
+afterAll(async () => {
+  await gw?.close();
+  await db?.drop();
+});
+beforeEach(async () => {
+  await resetPayouts(db.pool);
+  await db.pool.query('TRUNCATE reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries, bank_statements, bank_documents RESTART IDENTITY CASCADE');
+  current = null;
+});
+
+async function sentAttempt() {
+  await approvedClaims(db.pool, 1);
+  const batch = await approvedBatch(db.pool);
+  const { rows: [a] } = await db.pool.query<{ id: number; e2e: string; payoutId: number; amountFen: number; pmtInfId: string }>(
+    `SELECT a.id, a.end_to_end_id AS e2e, a.payout_id AS "payoutId", a.amount_fen AS "amountFen", b.pmt_inf_id AS "pmtInfId"
+       FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.batch_id = $1`, [batch.id],
+  );
+  return { batch, attempt: a! };
+}
+
+const attemptStatus = async (id: number) => (await db.pool.query<{ status: string }>('SELECT status FROM payout_attempts WHERE id = $1', [id])).rows[0]!.status;
+
+async function viewerCanRetry(payoutId: number): Promise<boolean> {
+  const result = await gw.query({ role: 'ADMIN', sub: 'admin-solo' }, `query($id: ID!) { payout(id: $id) { viewerCanRetry } }`, { id: toGlobalId('Payout', payoutId) });
+  if (result.errors) throw new Error(JSON.stringify(result.errors));
+  return result.data.payout.viewerCanRetry;
+}
+
+/** One person may not retry it; two FINANCE people may, and only then is a second attempt planned. */
+async function expectFourEyesRetry(payoutId: number, amountFen: number): Promise<void> {
+  expect(await viewerCanRetry(payoutId)).toBe(false);
+  await expect(retryPayout(db.pool, ADMIN, UNSCOPED, settings, payoutId, 'the member asked again'))
+    .rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('a statement shows it debited') });
+  // Nor behind the code's back: the database refuses the payout waiting again without a confirmed proposal.
+  await expect(db.pool.query(`UPDATE payouts SET status = 'READY', status_reason = NULL WHERE id = $1`, [payoutId])).rejects.toThrow(/the bank had paid it/);
+  expect(await createBatch(db.pool, clerk, settings, 10)).toBeNull();
+
+  expect(await retryPayout(db.pool, FINANCE_A, UNSCOPED, settings, payoutId, 'the bank confirms the payment did not reach the member')).toBe('PROPOSED');
+  expect(await createBatch(db.pool, clerk, settings, 10)).toBeNull();
+  expect(await retryPayout(db.pool, FINANCE_B, UNSCOPED, settings, payoutId, 'checked the bank\'s answer')).toBe('RETRIED');
+  expect(await createBatch(db.pool, clerk, settings, 10)).not.toBeNull();
+  const { rows } = await db.pool.query('SELECT attempt_no AS n, status, amount_fen AS "amountFen" FROM payout_attempts WHERE payout_id = $1 ORDER BY attempt_no', [payoutId]);
+  expect(rows).toEqual([{ n: 1, status: 'REJECTED', amountFen }, { n: 2, status: 'PLANNED', amountFen }]);
+}
+
+describe('a payout the bank debited, then answered RJCT for', () => {
+  it('is retried only by two FINANCE people: ACSP, the debit matched on the statement, then RJCT', async () => {
+    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    try {
+      const { batch, attempt } = await sentAttempt();
+      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP', accountServicerRef: 'BANKTX1' });
+      expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'SUBMITTED', waiting: true });
+      const today = chinaToday();
+      const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
+      expect(await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT))).toMatchObject({ status: 'ACCEPTED' });
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, exceptions: 0 });
+
+      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' });
+      expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
+      expect(await attemptStatus(attempt.id)).toBe('REJECTED');
+      expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
+      await expectFourEyesRetry(attempt.payoutId, attempt.amountFen);
+    } finally {
+      ctx.remove();
+    }
+  });
+
+  it('is retried only by two FINANCE people: RJCT first, then the debit on the statement (an exception naming it)', async () => {
+    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    try {
+      const { batch, attempt } = await sentAttempt();
+      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
+      // Before any debit is seen, the bank's refusal stands: one person may retry (checked, not done).
+      expect(await viewerCanRetry(attempt.payoutId)).toBe(true);
+
+      const today = chinaToday();
+      const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
+      await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT));
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1 });
+      expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: attempt.id }]);
+      await expectFourEyesRetry(attempt.payoutId, attempt.amountFen);
+    } finally {
+      ctx.remove();
+    }
+  });
+});
