@@ -2722,8 +2722,8 @@ export type Mutation = {
   retryNotificationDelivery: RetryNotificationDeliveryPayload;
   /**
    * Tries a FAILED payout again in a later batch, with a new attempt (ADMIN, FINANCE); audited. A
-   * payout the bank had paid before its money came back (a return, perhaps after settlement) takes
-   * two FINANCE people: the first call records a proposal (the payout stays FAILED, see
+   * payout the bank had paid (a return, perhaps after settlement; or a debit on the hub's statement
+   * though the bank's status report refused it) takes two FINANCE people: the first call records a proposal (the payout stays FAILED, see
    * `retryProposal`), a call by another FINANCE person confirms it; the proposer cannot.
    */
   retryPayout: RetryPayoutPayload;
@@ -3931,8 +3931,9 @@ export type PaymentWaitingProgramme = {
  * sealed by the workers (SEALED) and sent at once: the bank judges the seal's signing time when it
  * receives the file. The bank's status reports (pain.002) settle each payment: PAID, or FAILED
  * with the bank's reason (AC04 closed account ...). A FAILED payout can be retried: it goes into a
- * later batch with a new attempt and a new EndToEndId; one the bank had paid before its money came
- * back takes two FINANCE people (`retryPayout`). Nothing is ever sent twice: a bank that does not
+ * later batch with a new attempt and a new EndToEndId; one the bank had paid (its money came back,
+ * or the hub's statement shows it debited whatever the bank's status said) takes two FINANCE people
+ * (`retryPayout`). Nothing is ever sent twice: a bank that does not
  * answer leaves the batch UNKNOWN until the bank is asked, by MsgId, what it did.
  *
  * A bank card that replaced another is not paid at once: the member's payouts are HELD until
@@ -3965,7 +3966,7 @@ export type Payout = Node & {
   release?: Maybe<PayoutRelease>;
   /**
    * A retry proposed by one FINANCE person, awaiting another's confirmation (a payout the bank had
-   * paid before its money came back); null otherwise, and for roles that may not see batches.
+   * paid: its money came back, or a statement shows it debited); null otherwise, and for roles that may not see batches.
    */
   retryProposal?: Maybe<PayoutRetryProposal>;
   /** When its debit was matched on the bank statement. */
@@ -3980,7 +3981,8 @@ export type Payout = Node & {
   unit: Unit;
   /**
    * Whether `retryPayout` would accept the caller's retry now: ADMIN or FINANCE, the payout FAILED and
-   * its claim approved; one the bank had paid before its money came back, FINANCE only, and not the
+   * its claim approved; one the bank had paid (its money came back, or a statement shows it debited
+   * though the bank answered RJCT), FINANCE only, and not the
    * person whose proposal awaits a second FINANCE person.
    */
   viewerCanRetry: Scalars['Boolean']['output'];
