@@ -10,6 +10,7 @@ import type { NewAttachment } from '../attachments/model.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import { lockStaysForAcceptance, sameStaySettlements, settleApplication } from '../settlements/fromApplication.ts';
 import { lockMemberInScope } from '../members/store.ts';
+import { isInpatient } from '../settlements/model.ts';
 import type { ApplicationChannel, ApplicationReturnReason } from './model.ts';
 import * as store from './store.ts';
 import type { ApplicationRow, ApplicationStay } from './store.ts';
@@ -34,7 +35,10 @@ export interface Submission {
 
 /** Refuses a stay already settled or applied for, naming what it duplicates. */
 async function refuseDuplicates(tx: Tx, memberId: number, stay: ApplicationStay, except: number | null, field: string): Promise<void> {
-  const key = { memberId, hospitalCode: stay.hospitalCode, admittedOn: stay.admittedOn, dischargedOn: stay.dischargedOn, totalFen: stay.amounts.medfee_sumamt! };
+  const key = {
+    memberId, inpatient: isInpatient(stay.medType), hospitalCode: stay.hospitalCode, admittedOn: stay.admittedOn, dischargedOn: stay.dischargedOn,
+    totalFen: stay.amounts.medfee_sumamt!,
+  };
   const [settlement] = await sameStaySettlements(tx, key);
   if (settlement) {
     const reversed = settlement.reversed ? ', which the platform reversed (冲销): a person must look; the platform settles a stay again as a new settlement, through the feed' : '';

@@ -79,7 +79,8 @@ export async function settleApplication(tx: Tx, keys: PersonalDataKeys, a: Appli
       begndate: a.admittedOn, enddate: a.dischargedOn, diagnoses: a.diagnoses, ...a.amounts })),
   };
   await stays.ensureApplicationSource(tx);
-  const [inserted] = await store.insertSettlements(tx, stays.APPLICATION_SOURCE, null, [write]);
+  // Never held back: no other source may send an APP- setl_id.
+  const { inserted: [inserted] } = await store.insertSettlements(tx, stays.APPLICATION_SOURCE, null, [write]);
   if (inserted) return inserted.id;
   const existing = await store.settlementIdBySourceKey(tx, stays.APPLICATION_SOURCE, setlId);
   if (existing === null) throw new TypeError(`application ${a.applicationId}: settlement ${setlId} neither stored nor found`);

@@ -8,7 +8,7 @@ import type { Tx } from '../kernel/transaction.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import type { RejectionWrite, SettlementSourceRow, SettlementWrite } from './model.ts';
 import { catchApplicationDuplicates } from './fromApplication.ts';
-import { protectRejection, protectSettlement } from './protect.ts';
+import { heldRejection, protectRejection, protectSettlement } from './protect.ts';
 import { enqueueSettlementMatches } from './queue.ts';
 import { SettlementFileError, type FileFormat, type SourceRecord } from './records.ts';
 import { fileSource } from './sources/files.ts';
@@ -26,8 +26,13 @@ export interface PageOutcome extends store.PageCounts {
   toMatch: number[];
 }
 
+/** A valid record ready to store, with the record as received: its rejection, should it be held back. */
+export interface PreparedSettlement extends SettlementWrite {
+  record: SourceRecord;
+}
+
 export interface PreparedPage {
-  settlements: SettlementWrite[];
+  settlements: PreparedSettlement[];
   rejections: RejectionWrite[];
 }
 
@@ -40,7 +45,7 @@ export function preparePage(keys: PersonalDataKeys, records: SourceRecord[]): Pr
       continue;
     }
     const { value, problems } = validateSettlement(record.fields);
-    if (value) page.settlements.push(protectSettlement(keys, value, record.fields));
+    if (value) page.settlements.push({ ...protectSettlement(keys, value, record.fields), record });
     else page.rejections.push(protectRejection(keys, record, problems));
   }
   return page;
@@ -48,8 +53,10 @@ export function preparePage(keys: PersonalDataKeys, records: SourceRecord[]): Pr
 
 /** Stores a prepared page inside the caller's transaction. */
 export async function storePage(tx: Tx, source: string, runId: number | null, page: PreparedPage): Promise<PageOutcome> {
-  const inserted = await store.insertSettlements(tx, source, runId, page.settlements);
-  const rejected = await store.insertRejections(tx, source, runId, page.rejections);
+  const { inserted, held } = await store.insertSettlements(tx, source, runId, page.settlements);
+  // One contradicting another source's copy of its setl_id waits for a person, as a rejection.
+  const contradicting = held.map(({ write, problems }) => heldRejection(write, write.record, problems));
+  const rejected = await store.insertRejections(tx, source, runId, [...page.rejections, ...contradicting]);
   await store.supersedeRejections(tx, source, inserted);
   // A stay an accepted application already settled is not paid again (fromApplication.ts).
   const named = new Set(page.settlements.filter((s) => s.stay.hospitalCode !== null).map((s) => s.setlId));

@@ -182,7 +182,10 @@ export interface RejectionWrite {
 export interface MatchFacts {
   id: number;
   kind: SettlementKind;
-  /** The same setl_id stored earlier from another source (the earliest copy is the one that counts). */
+  /**
+   * The same setl_id stored earlier from another source (the earliest copy is the one that counts):
+   * a copy of it, since a record contradicting it is never stored (store.ts `insertSettlements`).
+   */
   duplicateOfId: number | null;
   memberId: number | null;
   enrolmentId: number | null;
@@ -243,6 +246,12 @@ export interface SettlementRow {
   receivedAt: Date;
   matchedAt: Date | null;
 }
+
+/**
+ * The settlement another source stored first under a setl_id, as a later record under that setl_id
+ * is compared with it (validation.ts `copyProblems`): the person only by keyed hash of the ID number.
+ */
+export type FirstCopy = SettlementRow & { certnoHash: Buffer };
 
 export interface SettlementSourceRow {
   name: string;

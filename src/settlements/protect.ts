@@ -37,6 +37,17 @@ export function protectRejection(keys: PersonalDataKeys, record: SourceRecord, p
 }
 
 /**
+ * The rejection of a valid record held back (it contradicts another source's copy of its setl_id):
+ * kept as any rejection is, from the record as received, already encrypted in `write`.
+ */
+export function heldRejection(write: SettlementWrite, record: SourceRecord, problems: SettlementProblem[]): RejectionWrite {
+  return {
+    recordKey: write.setlId, setlId: write.setlId, position: record.position, rawEnc: write.rawEnc,
+    rawMasked: maskedFields(record.fields), problems: storableJson(problems),
+  };
+}
+
+/**
  * The fields with the ID number and name masked: what operators see of a rejected record. Stored as
  * jsonb, so U+0000 and unpaired surrogates (the record's problems say where) become U+FFFD.
  */

@@ -11,7 +11,8 @@ import { validateSettlement, type SettlementFields, type SettlementProblem } fro
 /**
  * Retry of a rejected record after correction: the corrections so far plus these are applied to
  * the record as received (which stays as it was, for audit) and validated again. A record that now
- * passes is stored under its source like any other; one that does not keeps its new problems.
+ * passes is stored under its source like any other; one that does not, or still contradicts another
+ * source's copy of its setl_id, keeps its new problems.
  */
 export interface RetryOutcome {
   outcome: 'STORED' | 'ALREADY_STORED' | 'STILL_INVALID';
@@ -35,16 +36,21 @@ export async function retryRejection(
     const earlier = rejection.correctionsEnc ? readCorrections(decrypt(keys, rejection.correctionsEnc)) : [];
     const allCorrections = [...earlier, ...corrections];
     const record = applyCorrections(receivedFields(decrypt(keys, rejection.rawEnc)), allCorrections);
-    const { value, problems } = validateSettlement(record);
+    const { value, problems: invalid } = validateSettlement(record);
+    const page = value
+      ? await store.insertSettlements(tx, rejection.source, rejection.runId, [protectSettlement(keys, value, record)])
+      : { inserted: [], held: [] };
+    // Valid, but contradicting another source's copy of its setl_id: held back, it keeps waiting for a person.
+    const problems = [...invalid, ...page.held.flatMap((h) => h.problems)];
 
     let result: RetryOutcome;
-    if (!value) {
+    if (!value || problems.length) {
       await store.updateRejection(tx, rejection.id, {
         correctionsEnc: encrypt(keys, JSON.stringify(allCorrections)), rawMasked: maskedFields(record), problems,
       });
       result = { outcome: 'STILL_INVALID', settlementId: null, problems, toMatch: [] };
     } else {
-      const [stored] = await store.insertSettlements(tx, rejection.source, rejection.runId, [protectSettlement(keys, value, record)]);
+      const [stored] = page.inserted;
       if (stored) {
         await store.resolveRejection(tx, rejection.id, 'RESOLVED', stored.id, actor.subject);
         const released = stored.kind === 'SETTLEMENT' ? await store.releaseWaitingReversals(tx, [stored.setlId]) : [];

@@ -4,7 +4,7 @@ import type { FieldProblem } from '../kernel/problems.ts';
 import { Params } from '../db/sql.ts';
 import {
   AMOUNT_FIELDS, isDecided,
-  type Amounts, type IngestionRunRow, type MatchDecision, type MatchedSettlement, type MatchFacts, type RejectionRow,
+  type Amounts, type FirstCopy, type IngestionRunRow, type MatchDecision, type MatchedSettlement, type MatchFacts, type RejectionRow,
   type RejectionStatus, type RejectionWrite, type SettlementKind, type SettlementRow, type SettlementSourceRow,
   type SettlementStatus, type SettlementWrite, type SourceCounts, type SourceKind, type UnmatchedReason,
 } from './model.ts';
@@ -12,6 +12,7 @@ import { groupBy, type Page } from '../kernel/page.ts';
 import { byKey, keysetSql } from '../db/keyset.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { memberRowScopeSql } from '../db/scope.ts';
+import { copyProblems, type SettlementProblem } from './validation.ts';
 
 /**
  * SQL of the settlements domain. Reads take the members' `Scope`: a unit operator sees the
@@ -344,20 +345,63 @@ export interface InsertedSettlement {
   kind: SettlementKind;
 }
 
-/** Stores a page of settlements; a (source, setl_id) already stored is skipped. Returns the new ones. */
-export async function insertSettlements(tx: Tx, source: string, runId: number | null, writes: SettlementWrite[]): Promise<InsertedSettlement[]> {
-  if (!writes.length) return [];
+/** A record held back instead of stored: it contradicts another source's copy of its setl_id. */
+export interface HeldRecord<W extends SettlementWrite> {
+  write: W;
+  problems: SettlementProblem[];
+}
+
+export interface StoredPage<W extends SettlementWrite> {
+  inserted: InsertedSettlement[];
+  held: HeldRecord<W>[];
+}
+
+/**
+ * Stores a page of settlements; a (source, setl_id) already stored is skipped. A record under a
+ * setl_id another source stored first is stored only as a copy of that settlement (the match step
+ * makes it DUPLICATE of it); one contradicting it (validation.ts `copyProblems`) is held back with
+ * what differs, for the caller to keep as a rejection. Returns the new settlements and those held.
+ */
+export async function insertSettlements<W extends SettlementWrite>(tx: Tx, source: string, runId: number | null, writes: W[]): Promise<StoredPage<W>> {
+  if (!writes.length) return { inserted: [], held: [] };
   // Waits for any other transaction storing one of these setl_ids, so that copies from different
   // sources take their ids in commit order (migration 0031). Sorted: two pages wait in one order.
   const setlIds = [...new Set(writes.map((w) => w.setlId))].sort();
   await tx.query(`INSERT INTO settlement_setl_ids (setl_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, [setlIds]);
+  // A statement of its own, after the wait: it sees a first copy committed meanwhile.
+  const firstCopies = await firstCopiesOf(tx, source, setlIds);
+  const stored: W[] = [];
+  const held: HeldRecord<W>[] = [];
+  for (const write of writes) {
+    const copy = firstCopies.get(write.setlId);
+    const problems = copy ? copyProblems(write, copy) : [];
+    if (problems.length) held.push({ write, problems });
+    else stored.push(write);
+  }
+  if (!stored.length) return { inserted: [], held };
   const p = new Params();
-  const sql = pageInsert('settlements', { source, run_id: runId }, SETTLEMENT_WRITE_COLUMNS, writes, p);
+  const sql = pageInsert('settlements', { source, run_id: runId }, SETTLEMENT_WRITE_COLUMNS, stored, p);
   const { rows } = await tx.query<InsertedSettlement>(
     `${sql} ON CONFLICT (source, setl_id) DO NOTHING RETURNING id, setl_id AS "setlId", kind`,
     p.values,
   );
-  return rows;
+  return { inserted: rows, held };
+}
+
+/**
+ * The settlement another source stored first under each of `setlIds` that `source` has not stored
+ * itself (a setl_id it has is skipped on insert, whatever the record says).
+ */
+async function firstCopiesOf(tx: Tx, source: string, setlIds: readonly string[]): Promise<Map<string, FirstCopy>> {
+  const { rows } = await tx.query<SettlementRecord & { certnoHash: Buffer }>(
+    `SELECT DISTINCT ON (s.setl_id) ${SETTLEMENT_COLUMNS}, s.certno_hash AS "certnoHash"
+       FROM settlements s
+      WHERE s.setl_id = ANY($2::text[]) AND s.source <> $1
+        AND NOT EXISTS (SELECT 1 FROM settlements own WHERE own.source = $1 AND own.setl_id = s.setl_id)
+      ORDER BY s.setl_id, s.id`,
+    [source, setlIds],
+  );
+  return new Map(rows.map((r) => [r.setlId, { ...settlementRow(r), certnoHash: r.certnoHash }]));
 }
 
 /** Stores rejections; one already stored under the same key is skipped. Returns how many are new. */
@@ -420,6 +464,7 @@ export async function releaseUnmatched(db: Queryable, reason: UnmatchedReason | 
  * deadlock) and gathers what matching needs; the others were decided already and are left alone.
  */
 export async function lockMatchFacts(tx: Tx, ids: readonly number[]): Promise<MatchFacts[]> {
+  // An earlier row under the setl_id is a copy: insertSettlements stores none that contradicts it.
   const { rows } = await tx.query<MatchFacts>(
     `SELECT s.id, s.kind,
             (SELECT min(d.id) FROM settlements d WHERE d.setl_id = s.setl_id AND d.id < s.id) AS "duplicateOfId",

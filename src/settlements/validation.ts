@@ -1,9 +1,12 @@
-import { AMOUNT_FIELDS, isInpatient, SETTLEMENT_INFNOS, TEXT_FIELDS, type Amounts, type Infno, type ParsedSettlement, type Stay, type TextField } from './model.ts';
+import {
+  AMOUNT_FIELDS, isInpatient, SETTLEMENT_INFNOS, TEXT_FIELDS,
+  type Amounts, type FirstCopy, type Infno, type ParsedSettlement, type SettlementWrite, type Stay, type TextField,
+} from './model.ts';
 import { AmountError, fenToCny, parseFen } from '../kernel/money.ts';
 import { residentIdProblem } from '../kernel/identifiers.ts';
 import { jsonTextProblem, textProblem } from '../kernel/text.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
-import { isIsoDate, parseChinaTime } from '../kernel/time.ts';
+import { isIsoDate, parseChinaTime, planYearOf } from '../kernel/time.ts';
 
 /**
  * Validation of one settlement record, flat, in the platform's field names (as a file row or a
@@ -113,6 +116,32 @@ export function consistencyProblems(a: Amounts): SettlementProblem[] {
   }
   if (person !== null && account !== null && cash !== null && person !== account + cash) {
     problems.push({ field: 'psn_part_amt', reason: `is ${fenToCny(person)}, but acct_pay + psn_cash_pay = ${fenToCny(account + cash)}` });
+  }
+  return problems;
+}
+
+/**
+ * Why a record is not a copy of the settlement another source stored first under its setl_id: each
+ * field deciding whose claim it is and what it pays that differs (kind, person, medical type, plan
+ * year, the settlement a reversal cancels, every amount both sent). Empty for a copy. What merely
+ * describes it (visit number, hospital, dates, diagnoses) may differ between sources. A record that
+ * is not a copy must neither pass for one (DUPLICATE, never paid) nor decide anything beside it: it
+ * waits as a rejection until a person tells which is right.
+ */
+export function copyProblems(record: SettlementWrite, copy: FirstCopy): SettlementProblem[] {
+  const problems: SettlementProblem[] = [];
+  const differs = (field: string, how: string) =>
+    problems.push({ field, reason: `${how} settlement ${copy.id} (source ${copy.source}), stored first under this setl_id: not a copy of it` });
+  const planYear = planYearOf(record.setlTime);
+  if (record.kind !== copy.kind) differs('infno', `makes it a ${record.kind}, unlike`);
+  else if (record.reversesSetlId !== copy.reversesSetlId) differs('init_setl_id', 'cancels another settlement than');
+  if (!record.certnoHash.equals(copy.certnoHash)) differs('certno', 'names another person than');
+  if (record.medType !== copy.medType) differs('med_type', 'differs from');
+  if (planYear !== copy.planYear) differs('setl_time', `is in plan year ${planYear}, not in that of`);
+  for (const { field } of AMOUNT_FIELDS) {
+    const [own, first] = [record.amounts[field], copy.amounts[field]];
+    // An optional amount one of them left out contradicts nothing.
+    if (own !== null && first !== null && own !== first) differs(field, 'differs from');
   }
   return problems;
 }

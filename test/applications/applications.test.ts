@@ -223,6 +223,42 @@ describe('duplicates of a feed settlement', () => {
     });
   });
 
+  /**
+   * The same-stay rule ignored the care setting: an outpatient visit the platform settled at the
+   * hospital on the discharge day, for the same total, became DUPLICATE of the accepted inpatient
+   * stay and was never paid. One stay only if both are inpatient or both not (med_type starting with 2).
+   */
+  it('an outpatient visit at the same hospital on the discharge day, for the same total, is no copy of an accepted inpatient stay', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const s = stay({ admittedOn: '2025-11-10', dischargedOn: '2025-11-14' });
+    const filed = await submit(gw, memberOf(applicant), { stay: s });
+    const accepted = (await gw.query(reviewer(), ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    expect(accepted.userErrors).toEqual([]);
+    await matchAndAdjudicate([localId('id', accepted.application.settlement.id, 'Settlement')]);
+
+    // The platform's outpatient visit (11), settled on the discharge day at the same hospital, no dates given.
+    const visit = await feedStay(db.pool, gw.keys, applicant, s, { med_type: '11' });
+    expect(visit.toMatch).toHaveLength(1);
+    await matchAndAdjudicate(visit.toMatch);
+    const { rows } = await db.pool.query(`SELECT med_type, status, duplicate_of_id AS "duplicateOf" FROM settlements WHERE id = $1`, visit.toMatch);
+    expect(rows).toEqual([{ med_type: '11', status: 'MATCHED', duplicateOf: null }]);
+  });
+
+  /**
+   * The other way round: an application for an inpatient stay was refused as already settled by
+   * the feed's outpatient visit at the hospital on the discharge day, for the same total.
+   */
+  it('an application for an inpatient stay is not refused for an outpatient visit the feed carried at the same hospital on the discharge day', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const s = stay({ admittedOn: '2025-11-20', dischargedOn: '2025-11-24' });
+    await feedStay(db.pool, gw.keys, applicant, s, { med_type: '11' });
+    const filed = await submit(gw, memberOf(applicant), { stay: s });
+    expect(filed.userErrors).toEqual([]);
+    expect(filed.application).toMatchObject({ status: 'SUBMITTED', inpatient: true });
+  });
+
   it('the platform reversing its copy of an accepted application\'s stay cancels the application\'s claim, and a new copy of the stay is no duplicate of it', async () => {
     const { db, gw } = await started();
     const applicant = await seedApplicant(db.pool, gw.keys);

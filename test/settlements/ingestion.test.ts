@@ -225,6 +225,90 @@ describe('files and other sources', () => {
   });
 });
 
+describe('another source\'s record under a stored setl_id', () => {
+  const actor = { subject: 'operator-1', role: 'ADMIN' };
+  /** A 2025 settlement of member `memberIndex` (enrolled), as a file carries it. */
+  const visitOf = (memberIndex: number, fields: Record<string, unknown>) => {
+    const member = registry.members[memberIndex]!;
+    return {
+      mdtrt_id: `M-COPY-${memberIndex}`, psn_no: `P${memberIndex}`, psn_name: member.name, psn_cert_type: '01', certno: member.idNumber,
+      insutype: '310', med_type: '21', setl_time: '2025-06-10 10:00:00', medfee_sumamt: '10000.00', fulamt_ownpay_amt: '0', overlmt_selfpay: '0',
+      fund_pay_sumamt: '6000.00', psn_part_amt: '4000.00', acct_pay: '0', psn_cash_pay: '4000.00', ...fields,
+    };
+  };
+  const storedUnder = async (setlId: string) => (await db.pool.query(
+    `SELECT source, kind, status, duplicate_of_id IS NOT NULL AS dup FROM settlements WHERE setl_id = $1 ORDER BY id`, [setlId],
+  )).rows;
+  const openRejection = async (source: string, setlId: string) => (await db.pool.query(
+    `SELECT id, status, problems FROM settlement_rejections WHERE source = $1 AND setl_id = $2`, [source, setlId],
+  )).rows[0];
+
+  /**
+   * A copy was recognised by setl_id alone: another person's outpatient visit sent under a setl_id
+   * another source had stored (a mistyped or reused setl_id, a forged file) became DUPLICATE of that
+   * settlement, and the visit was never paid. It is held as a rejection naming each field that
+   * differs, decides nothing, and once its setl_id is corrected it is paid as a settlement of its own.
+   */
+  it('holds one naming another person and another visit as a rejection naming what differs, never its DUPLICATE; corrected, it is stored as its own', async () => {
+    const first = await importText('ward-first', 'first.jsonl', jsonl([visitOf(1, { setl_id: 'REUSED-1' })]));
+    await matchSettlements(db.pool, first.toMatch);
+    // A true copy still describes the stay its own way (visit number, hospital): DUPLICATE, as before.
+    const copy = await importText('ward-copy', 'copy.jsonl', jsonl([visitOf(1, { setl_id: 'REUSED-1', mdtrt_id: 'M-OTHER', fixmedins_code: 'H35050001' })]));
+    await matchSettlements(db.pool, copy.toMatch);
+
+    const other = visitOf(2, {
+      setl_id: 'REUSED-1', med_type: '11', medfee_sumamt: '300.00', fund_pay_sumamt: '200.00', psn_part_amt: '100.00', psn_cash_pay: '100.00',
+    });
+    const held = await importText('ward-second', 'second.jsonl', jsonl([other]));
+    expect(held).toMatchObject({ received: 1, inserted: 0, rejected: 1, duplicates: 0, toMatch: [] });
+    expect(await storedUnder('REUSED-1')).toEqual([
+      { source: 'ward-first', kind: 'SETTLEMENT', status: 'MATCHED', dup: false },
+      { source: 'ward-copy', kind: 'SETTLEMENT', status: 'DUPLICATE', dup: true },
+    ]);
+    const rejection = await openRejection('ward-second', 'REUSED-1');
+    const notACopy = expect.stringMatching(/settlement \d+ \(source ward-first\), stored first under this setl_id: not a copy of it$/);
+    const differing = ['certno', 'med_type', 'medfee_sumamt', 'fund_pay_sumamt', 'psn_part_amt', 'psn_cash_pay'];
+    expect(rejection).toMatchObject({ status: 'OPEN', problems: differing.map((field) => ({ field, reason: notACopy })) });
+    expect(rejection.problems[0].reason).toMatch(/^names another person than /);
+
+    // Retried as it is, it stays held; with the setl_id the hospital mistyped corrected, it is the member's visit.
+    const unchanged = await retryRejection(db.pool, keys, rejection.id, [], actor);
+    expect(unchanged).toMatchObject({ outcome: 'STILL_INVALID', settlementId: null, toMatch: [] });
+    expect(unchanged!.problems.map((p) => p.field)).toEqual(differing);
+    const corrected = await retryRejection(db.pool, keys, rejection.id, [{ name: 'setl_id', value: 'REUSED-1-VISIT' }], actor);
+    expect(corrected).toMatchObject({ outcome: 'STORED', problems: [] });
+    await matchSettlements(db.pool, corrected!.toMatch);
+    expect(await storedUnder('REUSED-1-VISIT')).toEqual([{ source: 'ward-second', kind: 'SETTLEMENT', status: 'MATCHED', dup: false }]);
+  });
+
+  /**
+   * A settlement under the setl_id of a reversal another source had stored became DUPLICATE of the
+   * reversal: the stay was never paid. A settlement is never a copy of a reversal: it is held, naming
+   * infno, and the reversal still cancels the settlement it names.
+   */
+  it('holds a settlement under the setl_id of another source\'s reversal, naming infno, never its DUPLICATE', async () => {
+    const original = await importText('ward-first', 'original.jsonl', jsonl([visitOf(3, { setl_id: 'ORIGINAL-2', setl_time: '2025-05-01 10:00:00' })]));
+    const reversal = await importText('ward-second', 'reversal.jsonl', jsonl([visitOf(3, {
+      setl_id: 'REUSED-2', init_setl_id: 'ORIGINAL-2', infno: '2305', setl_time: '2025-05-02 10:00:00',
+      medfee_sumamt: '-10000.00', fund_pay_sumamt: '-6000.00', psn_part_amt: '-4000.00', psn_cash_pay: '-4000.00',
+    })]));
+    await matchSettlements(db.pool, [...original.toMatch, ...reversal.toMatch]);
+
+    const held = await importText('ward-first', 'later.jsonl', jsonl([visitOf(3, { setl_id: 'REUSED-2', setl_time: '2025-06-20 10:00:00' })]));
+    expect(held).toMatchObject({ inserted: 0, rejected: 1, toMatch: [] });
+    expect(await storedUnder('REUSED-2')).toEqual([{ source: 'ward-second', kind: 'REVERSAL', status: 'MATCHED', dup: false }]);
+    const rejection = await openRejection('ward-first', 'REUSED-2');
+    expect(rejection.status).toBe('OPEN');
+    expect(rejection.problems[0]).toEqual({
+      field: 'infno', reason: expect.stringMatching(/^makes it a SETTLEMENT, unlike settlement \d+ \(source ward-second\), stored first under this setl_id: not a copy of it$/),
+    });
+    const { rows: cancelled } = await db.pool.query(
+      `SELECT o.setl_id FROM settlements r JOIN settlements o ON o.id = r.reverses_id WHERE r.setl_id = 'REUSED-2'`,
+    );
+    expect(cancelled).toEqual([{ setl_id: 'ORIGINAL-2' }]);
+  });
+});
+
 describe('retrying a rejection after correction', () => {
   it('stays open with the problems left, then stores and matches the corrected settlement', async () => {
     const bad = invalid.find((i) => i.truth.kind === 'INVALID' && i.truth.field === 'psn_part_amt')!;

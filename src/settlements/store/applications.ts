@@ -3,7 +3,8 @@ import type { Queryable, Tx } from '../../kernel/transaction.ts';
 /**
  * SQL of the settlements that accepted applications become (source `applications`), and of the
  * same-stay rule that keeps one stay from being paid twice: two settlements are the same stay when
- * they are of the same person (keyed hash of the ID number), at the same hospital (fixmedins_code),
+ * they are of the same person (keyed hash of the ID number), both inpatient or both not (an
+ * outpatient visit on the discharge day is another stay), at the same hospital (fixmedins_code),
  * for the same total (medfee_sumamt), ending on the same day (enddate, or the China date of setl_time
  * when the sender left it out: the platform settles a stay at discharge), and — when both say — starting
  * on the same day. A reversed settlement no longer stands for its stay against a later feed copy
@@ -28,6 +29,9 @@ export async function lockStays(tx: Tx, mode: 'shared' | 'exclusive'): Promise<v
   await tx.query(mode === 'shared' ? `SELECT pg_advisory_xact_lock_shared(${STAY_LOCK})` : `SELECT pg_advisory_xact_lock(${STAY_LOCK})`);
 }
 
+// As isInpatient (../model.ts) tells it: the medical type starts with 2.
+const inpatient = (s: string) => `(${s}.med_type LIKE '2%')`;
+
 const dischargeDay = (s: string) => `coalesce(${s}.enddate, (${s}.setl_time AT TIME ZONE 'Asia/Shanghai')::date)`;
 
 // By a reversal naming it, or one found to cancel it through a copy naming it (reverses_id).
@@ -38,6 +42,8 @@ const standing = (s: string) => `${s}.kind = 'SETTLEMENT' AND ${s}.status <> 'DU
 
 export interface StayKey {
   memberId: number;
+  /** Of the application's medical type (model.ts `isInpatient`). */
+  inpatient: boolean;
   hospitalCode: string;
   admittedOn: string;
   dischargedOn: string;
@@ -63,9 +69,10 @@ export async function sameStaySettlements(db: Queryable, key: StayKey): Promise<
     `SELECT t.id, t.source, (${reversed('t')} OR ${reversed('s')}) AS reversed FROM members m
        JOIN settlements s ON s.certno_hash = m.id_number_hash AND s.medfee_sumamt = $3 AND s.fixmedins_code = $2
        JOIN settlements t ON t.id = coalesce(s.duplicate_of_id, s.id)
-      WHERE m.id = $1 AND s.kind = 'SETTLEMENT' AND ${dischargeDay('s')} = $5::date AND (s.begndate IS NULL OR s.begndate = $4::date)
+      WHERE m.id = $1 AND s.kind = 'SETTLEMENT' AND ${inpatient('s')} = $6 AND ${dischargeDay('s')} = $5::date
+        AND (s.begndate IS NULL OR s.begndate = $4::date)
       ORDER BY reversed, t.id`,
-    [key.memberId, key.hospitalCode, key.totalFen, key.admittedOn, key.dischargedOn],
+    [key.memberId, key.hospitalCode, key.totalFen, key.admittedOn, key.dischargedOn, key.inpatient],
   );
   return rows;
 }
@@ -82,6 +89,7 @@ export async function markApplicationDuplicates(tx: Tx, ids: readonly number[]):
       WHERE f.id = ANY($1::bigint[]) AND f.status = 'RECEIVED' AND f.kind = 'SETTLEMENT' AND f.source <> '${APPLICATION_SOURCE}'
         AND f.fixmedins_code IS NOT NULL
         AND a.source = '${APPLICATION_SOURCE}' AND a.fixmedins_code = f.fixmedins_code AND a.certno_hash = f.certno_hash
+        AND ${inpatient('a')} = ${inpatient('f')}
         AND a.medfee_sumamt = f.medfee_sumamt AND a.enddate = ${dischargeDay('f')} AND (f.begndate IS NULL OR f.begndate = a.begndate)
         AND ${standing('a')}
      RETURNING f.id, a.id AS "duplicateOfId"`,
