@@ -29,7 +29,7 @@ const OWNERS: Record<string, string> = Object.fromEntries(
     payouts: ['payout_batches', 'payouts', 'payout_lines', 'payout_attempts', 'payout_retries', 'payment_policies', 'bank_status_reports', 'funders'],
     reconciliation: [
       'bank_documents', 'bank_statements', 'statement_entries', 'statement_entry_states', 'reconciliation_runs', 'reconciliation_exceptions',
-      'reconciliation_matches', 'daily_proofs', 'four_eyes_proposals',
+      'reconciliation_matches', 'daily_proofs', 'four_eyes_proposals', 'contribution_reversals',
     ],
     banks: ['bank_feed_cursors'],
     attachments: ['attachment_blobs', 'attachments'],
