@@ -5,7 +5,7 @@ import { encrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { isInpatient, type Amounts, type SettlementWrite } from './model.ts';
 import { maskName } from './protect.ts';
 import { enqueueSettlementMatches } from './queue.ts';
-import { APPLICATION_SETL_ID_PREFIX } from './validation.ts';
+import { APPLICATION_SETL_ID_PREFIX, copyProblems } from './validation.ts';
 import * as store from './store.ts';
 import * as stays from './store/applications.ts';
 
@@ -80,7 +80,7 @@ export async function settleApplication(tx: Tx, keys: PersonalDataKeys, a: Appli
   };
   await stays.ensureApplicationSource(tx);
   // Never held back: no other source may send an APP- setl_id.
-  const { inserted: [inserted] } = await store.insertSettlements(tx, stays.APPLICATION_SOURCE, null, [write]);
+  const { inserted: [inserted] } = await store.insertSettlements(tx, stays.APPLICATION_SOURCE, null, [write], copyProblems);
   if (inserted) return inserted.id;
   const existing = await store.settlementIdBySourceKey(tx, stays.APPLICATION_SOURCE, setlId);
   if (existing === null) throw new TypeError(`application ${a.applicationId}: settlement ${setlId} neither stored nor found`);

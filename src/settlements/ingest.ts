@@ -14,7 +14,7 @@ import { SettlementFileError, type FileFormat, type SourceRecord } from './recor
 import { fileSource } from './sources/files.ts';
 import type { SettlementPage, SettlementSource } from './sources/source.ts';
 import * as store from './store.ts';
-import { validateSettlement } from './validation.ts';
+import { copyProblems, validateSettlement } from './validation.ts';
 
 /**
  * Ingestion: a page of records from a source is validated, protected and stored in one
@@ -53,7 +53,7 @@ export function preparePage(keys: PersonalDataKeys, records: SourceRecord[]): Pr
 
 /** Stores a prepared page inside the caller's transaction. */
 export async function storePage(tx: Tx, source: string, runId: number | null, page: PreparedPage): Promise<PageOutcome> {
-  const { inserted, held } = await store.insertSettlements(tx, source, runId, page.settlements);
+  const { inserted, held } = await store.insertSettlements(tx, source, runId, page.settlements, copyProblems);
   // One contradicting another source's copy of its setl_id waits for a person, as a rejection.
   const contradicting = held.map(({ write, problems }) => heldRejection(write, write.record, problems));
   const rejected = await store.insertRejections(tx, source, runId, [...page.rejections, ...contradicting]);

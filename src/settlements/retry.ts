@@ -6,7 +6,7 @@ import { maskedFields, protectSettlement } from './protect.ts';
 import { applyCorrections, readCorrections, type FieldCorrection } from './records.ts';
 import { catchApplicationDuplicates } from './fromApplication.ts';
 import * as store from './store.ts';
-import { validateSettlement, type SettlementFields, type SettlementProblem } from './validation.ts';
+import { copyProblems, validateSettlement, type SettlementFields, type SettlementProblem } from './validation.ts';
 
 /**
  * Retry of a rejected record after correction: the corrections so far plus these are applied to
@@ -38,7 +38,7 @@ export async function retryRejection(
     const record = applyCorrections(receivedFields(decrypt(keys, rejection.rawEnc)), allCorrections);
     const { value, problems: invalid } = validateSettlement(record);
     const page = value
-      ? await store.insertSettlements(tx, rejection.source, rejection.runId, [protectSettlement(keys, value, record)])
+      ? await store.insertSettlements(tx, rejection.source, rejection.runId, [protectSettlement(keys, value, record)], copyProblems)
       : { inserted: [], held: [] };
     // Valid, but contradicting another source's copy of its setl_id: held back, it keeps waiting for a person.
     const problems = [...invalid, ...page.held.flatMap((h) => h.problems)];

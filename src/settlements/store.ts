@@ -12,7 +12,6 @@ import { groupBy, type Page } from '../kernel/page.ts';
 import { byKey, keysetSql } from '../db/keyset.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { memberRowScopeSql } from '../db/scope.ts';
-import { copyProblems, type SettlementProblem } from './validation.ts';
 
 /**
  * SQL of the settlements domain. Reads take the members' `Scope`: a unit operator sees the
@@ -348,7 +347,7 @@ export interface InsertedSettlement {
 /** A record held back instead of stored: it contradicts another source's copy of its setl_id. */
 export interface HeldRecord<W extends SettlementWrite> {
   write: W;
-  problems: SettlementProblem[];
+  problems: FieldProblem<string>[];
 }
 
 export interface StoredPage<W extends SettlementWrite> {
@@ -359,10 +358,13 @@ export interface StoredPage<W extends SettlementWrite> {
 /**
  * Stores a page of settlements; a (source, setl_id) already stored is skipped. A record under a
  * setl_id another source stored first is stored only as a copy of that settlement (the match step
- * makes it DUPLICATE of it); one contradicting it (validation.ts `copyProblems`) is held back with
- * what differs, for the caller to keep as a rejection. Returns the new settlements and those held.
+ * makes it DUPLICATE of it); one `contradictions` finds differing from it (validation.ts
+ * `copyProblems`) is held back with what differs, for the caller to keep as a rejection. Returns
+ * the new settlements and those held.
  */
-export async function insertSettlements<W extends SettlementWrite>(tx: Tx, source: string, runId: number | null, writes: W[]): Promise<StoredPage<W>> {
+export async function insertSettlements<W extends SettlementWrite>(
+  tx: Tx, source: string, runId: number | null, writes: W[], contradictions: (write: W, copy: FirstCopy) => FieldProblem<string>[],
+): Promise<StoredPage<W>> {
   if (!writes.length) return { inserted: [], held: [] };
   // Waits for any other transaction storing one of these setl_ids, so that copies from different
   // sources take their ids in commit order (migration 0031). Sorted: two pages wait in one order.
@@ -374,7 +376,7 @@ export async function insertSettlements<W extends SettlementWrite>(tx: Tx, sourc
   const held: HeldRecord<W>[] = [];
   for (const write of writes) {
     const copy = firstCopies.get(write.setlId);
-    const problems = copy ? copyProblems(write, copy) : [];
+    const problems = copy ? contradictions(write, copy) : [];
     if (problems.length) held.push({ write, problems });
     else stored.push(write);
   }
