@@ -136,14 +136,14 @@ export const benefitResolvers: DomainResolvers = {
     approveClaim: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'approveClaim');
       const id = localId('input.claimId', input.claimId, 'Claim');
-      await review.approveClaim(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, input.note?.trim() || null);
+      await review.approveClaim(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, input.note);
       return { claim: await announced(ctx, await visibleClaim(ctx, id)) };
     },
     approveClaims: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'approveClaims');
       check('input.claimIds', input.claimIds.length >= 1 && input.claimIds.length <= MAX_IDS ? null : `must list 1 to ${MAX_IDS} claims`);
       const claims = input.claimIds.map((claimId, i) => ({ id: localId(`input.claimIds[${i}]`, claimId, 'Claim'), field: `input.claimIds[${i}]` }));
-      const refusals = await review.approveClaims(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), claims, input.note?.trim() || null);
+      const refusals = await review.approveClaims(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), claims, input.note);
       const results = await Promise.all(claims.map(async ({ id }, i) => {
         const refusal = refusals[i];
         if (!refusal) return { claimId: input.claimIds[i]!, claim: await announced(ctx, await visibleClaim(ctx, id)), userErrors: [] };

@@ -3,7 +3,7 @@ import type { Db, Tx } from '../kernel/transaction.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { Programme } from './rules/ruleSet.ts';
 import * as store from './store.ts';
-import { conflict, DomainError, invalid, forbidden, notFound } from '../kernel/errors.ts';
+import { conflict, DomainError, invalid, forbidden, notFound, noteOf } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import { claimDecidedNotification } from './adjudicate.ts';
@@ -59,7 +59,13 @@ async function reviewEventKey(tx: Tx, claimId: number): Promise<string> {
   return n ? `after-redecision-${n}` : '';
 }
 
-export async function approveClaim(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null, field = 'input.claimId'): Promise<void> {
+// An approval's note is kept with the decision, audited and printed on the member's notice: bounded as every note (noteOf).
+export async function approveClaim(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null | undefined): Promise<void> {
+  await approve(db, actor, scope, claimId, noteOf('input.note', note), 'input.claimId');
+}
+
+/** Approves one claim with a note checked already. */
+async function approve(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null, field: string): Promise<void> {
   await inTransaction(db, async (tx) => {
     const claim = await lockClaim(tx, actor, claimId, scope, 'approve', field);
     const totalFen = await store.approveClaim(tx, claimId, actor.subject, note);
@@ -71,14 +77,16 @@ export async function approveClaim(db: Db, actor: Actor, scope: Scope, claimId: 
 /**
  * Approves each claim as `approveClaim` does, each in its own transaction (same rules, four eyes,
  * audit): one refused does not stop the others. Returns each claim's refusal, in order; null for an
- * approved one. A claim missing or out of `scope` is the same NOT_FOUND.
+ * approved one. A claim missing or out of `scope` is the same NOT_FOUND. A bad note refuses the
+ * whole request (INVALID on input.note) before any claim is approved.
  */
 export async function approveClaims(
-  db: Db, actor: Actor, scope: Scope, claims: readonly { id: number; field: string }[], note: string | null,
+  db: Db, actor: Actor, scope: Scope, claims: readonly { id: number; field: string }[], note: string | null | undefined,
 ): Promise<(DomainError | null)[]> {
+  const checked = noteOf('input.note', note);
   const refusals: (DomainError | null)[] = [];
   for (const { id, field } of claims) {
-    refusals.push(await approveClaim(db, actor, scope, id, note, field).then(() => null, (error: unknown) => {
+    refusals.push(await approve(db, actor, scope, id, checked, field).then(() => null, (error: unknown) => {
       if (error instanceof DomainError) return error;
       throw error;
     }));

@@ -63,6 +63,15 @@ export function checkAll(problems: Record<string, string | null>): void {
 /** The most a person's reason may hold: what the reason columns' CHECKs allow (and a sealed notice prints). */
 export const REASON_MAX = 2000;
 
+/** A person's optional note on a decision (audited, printed on notices), trimmed: null when blank, else at most REASON_MAX characters of storable text, else bad input on `field`. */
+export function noteOf(field: string, text: string | null | undefined): string | null {
+  const note = (text ?? '').trim();
+  if (!note) return null;
+  const characters = characterCount(note);
+  check(field, characters > REASON_MAX ? `must be at most ${REASON_MAX} characters (${characters} given)` : textProblem(note));
+  return note;
+}
+
 /** A person's reason for a decision (audited, printed on notices), trimmed: 4 to REASON_MAX characters of storable text, else bad input on `field`. */
 export function reasonOf(field: string, text: string): string {
   const reason = text.trim();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { approveClaims } from '../../src/benefits/review.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
+import { REASON_MAX } from '../../src/kernel/errors.ts';
 import { fen } from '../benefits/support.ts';
 import { claimOf, seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
@@ -18,6 +19,7 @@ let claims: number[];
 const APPROVE_CLAIMS = `mutation($input: ApproveClaimsInput!) {
   approveClaims(input: $input) { results { claimId claim { status decidedBy } userErrors { field code message } } userErrors { field code } }
 }`;
+const APPROVE = `mutation($input: ApproveClaimInput!) { approveClaim(input: $input) { claim { status } userErrors { field code message } } }`;
 const ADJUST = `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { userErrors { message } } }`;
 
 const statuses = async () => (await db.pool.query<{ status: string }>(`SELECT status FROM claims WHERE id = ANY($1) ORDER BY id`, [claims])).rows.map((r) => r.status);
@@ -92,5 +94,25 @@ describe('bulk review', () => {
     const res = await gw.query({ role: 'REVIEWER' }, APPROVE_CLAIMS, { input: { claimIds: [toGlobalId('Claim', claims[2]!), toGlobalId('Member', member.memberId)] } });
     expect(res.data.approveClaims).toEqual({ results: null, userErrors: [{ field: 'input.claimIds[1]', code: 'INVALID' }] });
     expect((await statuses())[2]).toBe('PENDING_REVIEW');
+  });
+
+  it('bounds the note kept with each decision as every person\'s reason (REASON_MAX): one over it is refused on input.note before any claim is approved, one or many', async () => {
+    const pending = [claims[2]!, claims[3]!].map((id) => toGlobalId('Claim', id));
+    const over = 'x'.repeat(REASON_MAX + 1);
+    const many = await gw.query({ role: 'REVIEWER', sub: 'rev-note' }, APPROVE_CLAIMS, { input: { claimIds: pending, note: over } });
+    expect(many.data.approveClaims).toEqual({ results: null, userErrors: [{ field: 'input.note', code: 'INVALID' }] });
+    const one = await gw.query({ role: 'REVIEWER', sub: 'rev-note' }, APPROVE, { input: { claimId: pending[0], note: over } });
+    expect(one.data.approveClaim).toEqual({ claim: null, userErrors: [{ field: 'input.note', code: 'INVALID', message: expect.stringContaining(`at most ${REASON_MAX} characters`) }] });
+    expect((await statuses()).slice(2)).toEqual(['PENDING_REVIEW', 'PENDING_REVIEW']);
+    const audited = async () => (await db.pool.query<{ n: number }>(
+      `SELECT length(reason) AS n FROM audit_log WHERE action = 'claim.approve' AND actor = 'rev-note'`)).rows.map((r) => r.n);
+    expect(await audited()).toEqual([]);
+
+    // REASON_MAX characters are kept whole, with the decision and in the audit.
+    const res = await gw.query({ role: 'REVIEWER', sub: 'rev-note' }, APPROVE_CLAIMS, { input: { claimIds: [pending[1]], note: 'y'.repeat(REASON_MAX) } });
+    expect(res.data.approveClaims.results[0]).toMatchObject({ claim: { status: 'APPROVED' }, userErrors: [] });
+    const { rows: [kept] } = await db.pool.query<{ n: number }>(`SELECT length(decision_reason) AS n FROM claims WHERE id = $1`, [claims[3]]);
+    expect(kept!.n).toBe(REASON_MAX);
+    expect(await audited()).toEqual([REASON_MAX]);
   });
 });
