@@ -12,6 +12,11 @@ export type LineStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'CANCELLED' | 'PA
 export type RecoveryStatus = 'OPEN' | 'RECOVERED' | 'WAIVED';
 /** What a reversal settlement did to the claim of the settlement it reverses (claim_reversals.outcome). */
 export type ReversalOutcome = 'CANCELLED' | 'ALREADY_CANCELLED' | 'CANCELLED_BEFORE_ADJUDICATION';
+/**
+ * claims.decided_by of a claim a reversal cancelled before anyone decided it: decided_at is then when
+ * it closed (its decision promise is kept), not a decision the measured waiting counts.
+ */
+export const REVERSAL_DECIDER = 'reversal';
 
 /**
  * The status changes of a claim. Adjudication inserts a claim INELIGIBLE, PENDING_REVIEW or

@@ -2,8 +2,9 @@ import type { Queryable, Tx } from '../kernel/transaction.ts';
 import { Params } from '../db/sql.ts';
 import type { EnrolmentFacts, PlanYearTotals } from './rules/engine.ts';
 import { SETTLEMENT_AMOUNT_FIELDS, type Programme, type RuleSet } from './rules/ruleSet.ts';
-import type {
-  BenefitLineRow, BenefitTotalsRow, ClaimRow, ClaimStatus, LineStatus, PendingSettlementRow, RedecisionRow, ReplayClaimRow, ReversalOutcome, RuleSetRow,
+import {
+  REVERSAL_DECIDER, type BenefitLineRow, type BenefitTotalsRow, type ClaimRow, type ClaimStatus, type LineStatus, type PendingSettlementRow,
+  type RedecisionRow, type ReplayClaimRow, type ReversalOutcome, type RuleSetRow,
 } from './model.ts';
 import { groupBy, type Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
@@ -394,11 +395,11 @@ export async function insertClaimCancelledBeforeAdjudication(tx: Tx, reversal: P
   const { rows } = await tx.query<{ id: number }>(
     `INSERT INTO claims (settlement_id, member_id, unit_id, enrolment_id, plan_year, setl_time, status, eligible, psn_part_amt,
                          computed_total_fen, total_fen, decided_by, decided_at, decision_reason)
-     SELECT o.id, $2, $3, $4, $5, o.setl_time, 'CANCELLED', false, o.psn_part_amt, 0, 0, 'reversal', now(),
+     SELECT o.id, $2, $3, $4, $5, o.setl_time, 'CANCELLED', false, o.psn_part_amt, 0, 0, $7, now(),
             'reversed by settlement ' || $6 || ' before adjudication'
        FROM settlements o WHERE o.id = $1
      RETURNING id`,
-    [reversal.reversesId, reversal.memberId, reversal.unitId, reversal.enrolmentId, reversal.planYear, reversal.id],
+    [reversal.reversesId, reversal.memberId, reversal.unitId, reversal.enrolmentId, reversal.planYear, reversal.id, REVERSAL_DECIDER],
   );
   return rows[0]!.id;
 }
@@ -427,11 +428,18 @@ export async function cancelUnpaidLines(tx: Tx, claimId: number): Promise<void> 
   await tx.query(`UPDATE benefit_lines SET status = 'CANCELLED' WHERE claim_id = $1 AND status <> 'PAID'`, [claimId]);
 }
 
+/**
+ * Cancels a claim for a reversal (claim_reversals records when). A decided claim keeps who decided it
+ * and when: its payment came after that decision, and the figures count the decision on its day. One
+ * still under review is closed by the reversal (REVERSAL_DECIDER, now).
+ */
 export async function cancelClaim(tx: Tx, claimId: number, reversalSettlementId: number): Promise<void> {
   await tx.query(
-    `UPDATE claims SET status = 'CANCELLED', decided_by = 'reversal', decided_at = now(),
+    `UPDATE claims SET status = 'CANCELLED',
+            decided_by = CASE WHEN status = 'PENDING_REVIEW' THEN $3 ELSE decided_by END,
+            decided_at = CASE WHEN status = 'PENDING_REVIEW' THEN now() ELSE decided_at END,
             decision_reason = 'reversed by settlement ' || $2, updated_at = now() WHERE id = $1`,
-    [claimId, reversalSettlementId],
+    [claimId, reversalSettlementId, REVERSAL_DECIDER],
   );
 }
 

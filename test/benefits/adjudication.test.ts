@@ -3,8 +3,10 @@ import { Redis } from 'ioredis';
 import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
+import { approveClaim } from '../../src/benefits/review.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { createPool } from '../../src/db/pool.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { commitOnceWaitedOn, freshDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { fen } from './support.ts';
@@ -239,6 +241,37 @@ describe('adjudication job', () => {
     expect(after.lines.map((l) => [l.programme, l.status])).toEqual([['INPATIENT', 'PAID'], ['CRITICAL', 'CANCELLED']]);
     const { rows: rev } = await db.pool.query(`SELECT outcome, recovery_fen FROM claim_reversals WHERE reversal_settlement_id = $1`, [reversal]);
     expect(rev).toEqual([{ outcome: 'CANCELLED', recovery_fen: fen('4,800.00') }]);
+  });
+
+  it('a reversal keeps who decided the claim and when (the rules, a reviewer); one still under review is closed by the reversal', async () => {
+    const decisionOf = async (settlementId: number) => (await db.pool.query<{ status: string; decidedBy: string | null; decidedAt: Date | null }>(
+      `SELECT status, decided_by AS "decidedBy", decided_at AS "decidedAt" FROM claims WHERE settlement_id = $1`, [settlementId])).rows[0]!;
+    const members = [await seedEnrolledMember(db.pool), await seedEnrolledMember(db.pool), await seedEnrolledMember(db.pool)];
+    // Approved by the rules (below OPTIONS' 10,000), approved by a reviewer, left for review.
+    const settlements = [
+      await seedSettlement(db.pool, members[0]!, { psn: '5,000.00' }),
+      await seedSettlement(db.pool, members[1]!, { psn: '40,000.00' }),
+      await seedSettlement(db.pool, members[2]!, { psn: '40,000.00' }),
+    ];
+    const [byRules, byReviewer, undecided] = settlements as [number, number, number];
+    await adjudicateSettlements(db.pool, settlements, OPTIONS);
+    await approveClaim(db.pool, { subject: 'rev-1', role: 'REVIEWER' }, UNSCOPED, (await claimOf(db.pool, byReviewer))!.id, null);
+    // Decided the day before the reversal came.
+    await db.pool.query(`UPDATE claims SET decided_at = decided_at - interval '1 day' WHERE settlement_id = ANY($1::bigint[])`, [[byRules, byReviewer]]);
+    const approved = [await decisionOf(byRules), await decisionOf(byReviewer)];
+    expect(approved.map((d) => [d.status, d.decidedBy])).toEqual([['APPROVED', 'adjudication'], ['APPROVED', 'rev-1']]);
+
+    const reversals = [];
+    for (const [i, id] of settlements.entries()) reversals.push(await seedReversal(db.pool, members[i]!, id));
+    await adjudicateSettlements(db.pool, reversals, OPTIONS);
+    expect(await decisionOf(byRules)).toEqual({ ...approved[0], status: 'CANCELLED' });
+    expect(await decisionOf(byReviewer)).toEqual({ ...approved[1], status: 'CANCELLED' });
+    const closed = await decisionOf(undecided);
+    expect(closed).toMatchObject({ status: 'CANCELLED', decidedBy: 'reversal' });
+    expect(closed.decidedAt).not.toBeNull();
+    // When each was reversed is the reversal's own record.
+    const { rows } = await db.pool.query(`SELECT outcome FROM claim_reversals WHERE reversal_settlement_id = ANY($1::bigint[])`, [reversals]);
+    expect(rows).toEqual([{ outcome: 'CANCELLED' }, { outcome: 'CANCELLED' }, { outcome: 'CANCELLED' }]);
   });
 
   it('a settlement reversed before adjudication gets a CANCELLED claim without lines', async () => {

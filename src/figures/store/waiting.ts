@@ -1,3 +1,4 @@
+import { REVERSAL_DECIDER } from '../../benefits/model.ts';
 import { Params } from '../../db/sql.ts';
 import { memberRowScopeSql } from '../../db/scope.ts';
 import type { Scope } from '../../kernel/scope.ts';
@@ -24,6 +25,7 @@ export const SETTLED_STAGES: readonly WaitingStage[] = ['CREDITED_TO_SETTLED', '
 export interface ClaimTimeline {
   /** The hub received the settlement. */
   receivedAt: Date;
+  /** Null too for a claim a reversal cancelled before anyone decided it: a reversal is no decision. */
   decidedAt: Date | null;
   /** First handed to the bank. */
   sentAt: Date | null;
@@ -38,7 +40,10 @@ export interface ClaimTimeline {
 
 export type WaitingGroup = 'DAY' | 'PROGRAMME' | 'TOTAL';
 
-/** The timelines of the claims in `claimsSql` (a relation with `id`, `settlement_id`, `decided_at`). */
+/** A claim's columns the timeline reads, from claims `c`: its decision, unless a reversal closed it undecided. */
+const TIMELINE_CLAIM = `c.id, c.settlement_id, CASE WHEN c.decided_by = '${REVERSAL_DECIDER}' THEN NULL ELSE c.decided_at END AS decided_at`;
+
+/** The timelines of the claims in `claimsSql` (a relation with TIMELINE_CLAIM's columns). */
 const TIMELINE_SQL = (claimsSql: string) => `
   SELECT c.id, s.received_at AS "receivedAt", c.decided_at AS "decidedAt",
          pay."sentAt", pay."acceptedAt", pay."creditedAt", pay."settledAt",
@@ -68,7 +73,7 @@ export async function timelinesOfClaims(db: Queryable, claimIds: readonly number
   if (!claimIds.length) return [];
   const p = new Params();
   const { rows } = await db.query<TimelineRow>(
-    TIMELINE_SQL(`(SELECT c.id, c.settlement_id, c.decided_at FROM claims c WHERE c.id = ANY(${p.add(claimIds)}::bigint[]) AND ${memberRowScopeSql(p, scope, 'c')})`),
+    TIMELINE_SQL(`(SELECT ${TIMELINE_CLAIM} FROM claims c WHERE c.id = ANY(${p.add(claimIds)}::bigint[]) AND ${memberRowScopeSql(p, scope, 'c')})`),
     p.values,
   );
   const byId = new Map(rows.map(({ id, receivedOn: _day, ...t }) => [id, t]));
@@ -94,7 +99,7 @@ export async function claimsCompletedBy(db: Queryable, payoutIds: readonly numbe
   const column = until === 'CREDITED' ? 'paid_at' : 'settled_at';
   const timeColumn = until === 'CREDITED' ? '"creditedAt"' : '"settledAt"';
   const { rows } = await db.query<TimelineRow & { programme: string | null }>(
-    `WITH t AS (${TIMELINE_SQL(`(SELECT c.id, c.settlement_id, c.decided_at FROM claims c WHERE c.id IN (SELECT p.claim_id FROM payouts p WHERE p.id = ANY($1::bigint[])))`)})
+    `WITH t AS (${TIMELINE_SQL(`(SELECT ${TIMELINE_CLAIM} FROM claims c WHERE c.id IN (SELECT p.claim_id FROM payouts p WHERE p.id = ANY($1::bigint[])))`)})
      SELECT t.*, (SELECT l.programme FROM benefit_lines l WHERE l.claim_id = t.id AND l.status IN ('APPROVED', 'PAID')
                    ORDER BY coalesce(l.adjusted_fen, l.amount_fen) DESC, l.programme LIMIT 1) AS programme
        FROM t
@@ -149,7 +154,7 @@ export async function waitingFigures(db: Queryable, s: WaitingSelection, scope: 
   const p = new Params();
   const from = p.add(s.from);
   const to = p.add(s.to);
-  const claims = `(SELECT c.id, c.settlement_id, c.decided_at FROM claims c JOIN settlements cs ON cs.id = c.settlement_id
+  const claims = `(SELECT ${TIMELINE_CLAIM} FROM claims c JOIN settlements cs ON cs.id = c.settlement_id
      WHERE cs.received_at >= (${from}::date::timestamp AT TIME ZONE ${CHINA})
        AND cs.received_at < ((${to}::date + 1)::timestamp AT TIME ZONE ${CHINA})
        AND ${memberRowScopeSql(p, scope, 'c')}
