@@ -188,7 +188,11 @@ export async function childOrganisations(db: Queryable, organisationId: number |
   return rows;
 }
 
-/** Received, decided and paid China dates of the claims decided in the year (one row per distinct triple, with its count). */
+/**
+ * Received, decided and paid China dates of the claims decided in the year (one row per distinct
+ * triple, with its count). Paid as the member sees it (claim_payments): when the last of its payouts
+ * not cancelled was paid, null while any one (another funder's) is not.
+ */
 export async function turnaroundDates(
   db: Queryable, s: Omit<FiguresSelection, 'grouping'>, scope: Scope,
 ): Promise<{ received: string; decided: string; paid: string | null; count: number }[]> {
@@ -199,11 +203,10 @@ export async function turnaroundDates(
   const { rows } = await db.query<{ received: string; decided: string; paid: string | null; count: number }>(
     `WITH ${unitsCte(p, sel, scope)}
      SELECT to_char(s.received_at AT TIME ZONE ${CHINA}, 'YYYY-MM-DD') AS received, to_char(${decided}, 'YYYY-MM-DD') AS decided,
-            to_char(paid.paid_at AT TIME ZONE ${CHINA}, 'YYYY-MM-DD') AS paid, count(*)::int AS count
+            to_char((CASE WHEN pay.status IN ('PAID', 'SETTLED') THEN pay.paid_at END) AT TIME ZONE ${CHINA}, 'YYYY-MM-DD') AS paid, count(*)::int AS count
        FROM claims c JOIN scoped_units su ON su.id = c.unit_id JOIN settlements s ON s.id = c.settlement_id
             ${needsEnrolment ? 'JOIN enrolments e ON e.id = c.enrolment_id' : ''}
-            LEFT JOIN LATERAL (SELECT max(pay.paid_at) AS paid_at FROM payouts pay
-                                WHERE pay.claim_id = c.id AND pay.status IN ('PAID', 'SETTLED')) paid ON true
+            LEFT JOIN claim_payments pay ON pay.claim_id = c.id
       WHERE ${inYearsSql(p, 'c.decided_at', s.planYear, s.planYear)}
         AND c.status NOT IN ('CANCELLED', 'PENDING_REVIEW')
         AND EXISTS (SELECT 1 FROM benefit_lines bl WHERE bl.claim_id = c.id ${s.programme === null ? '' : `AND bl.programme = ${p.add(s.programme)}`})
