@@ -74,6 +74,8 @@ const schema = z.object({
   /** Requests per client (token subject) per window, counted in Redis across gateway instances; 0 turns the limit off. */
   RATE_LIMIT_POINTS: z.coerce.number().int().min(0).default(1_200),
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** Subscriptions one WebSocket may hold at once; each event is read again for every subscription that follows it. */
+  SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).default(20),
   /** Query documents kept compiled by graphql-jit (src/gateway/execution.ts); 0 turns compiling off: graphql-js executes every operation. */
   GRAPHQL_COMPILED_DOCUMENTS: z.coerce.number().int().min(0).max(100_000).default(1_000),
   /** Memory for whole answers to roster queries (src/gateway/responseCache.ts), in MiB; 0 turns the cache off. */

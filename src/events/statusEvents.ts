@@ -44,6 +44,11 @@ export interface JobProgress {
 const STATUS_EVENTS_KEPT = 100_000;
 /** Most events one replay sends; a client further behind is told to query again. */
 const MAX_REPLAY = 1_000;
+/**
+ * Most stream entries one replay reads, the caller's or not: every member's events share one stream,
+ * so what a replay costs must not grow with what the rest of the hub did since `after`.
+ */
+const MAX_REPLAY_SCANNED = 10 * MAX_REPLAY;
 /** Progress events kept: only live subscribers read them. */
 const PROGRESS_EVENTS_KEPT = 1_000;
 // Entries read per XRANGE while replaying.
@@ -69,8 +74,9 @@ export async function publishJobProgress(redis: Redis, prefix: string, progress:
 /** A gateway's single reader of the event streams, fanned out to its GraphQL subscriptions. */
 export interface StatusFeed {
   /**
-   * Changes of `kind` that `accept` lets through: with `after`, first those after it still in the
-   * stream (at most MAX_REPLAY, else BAD_USER_INPUT on `after`), then live ones. `return()` ends it at once.
+   * Changes of `kind` that `accept` lets through: with `after` (one of them still in the stream),
+   * first those after it (at most MAX_REPLAY among at most MAX_REPLAY_SCANNED entries, else
+   * BAD_USER_INPUT on `after`), then live ones. `return()` ends it at once.
    */
   changes(kind: StatusChange['kind'], options?: { after?: string | null; accept?: (change: StatusChange) => boolean }): Promise<AsyncIterableIterator<StatusEvent>>;
   /** Progress events of one job from now on. */
@@ -100,7 +106,7 @@ export function createStatusFeed(redis: Redis, prefix: string): StatusFeed {
         const i = keys.indexOf(key);
         for (const [id, fields] of entries) {
           positions[i] = id;
-          emitter.emit(KINDS[i]!, { ...JSON.parse(fields[1]!), sequence: id });
+          emitter.emit(KINDS[i]!, eventOf(id, fields));
         }
       }
     }
@@ -135,11 +141,17 @@ export function createStatusFeed(redis: Redis, prefix: string): StatusFeed {
   };
 }
 
+/** An event as its stream entry holds it, with the entry's id as its sequence. */
+const eventOf = <T>(id: string, fields: string[]): T & { sequence: string } => ({ ...JSON.parse(fields[1]!), sequence: id });
+
 const SEQUENCE = /^(\d{1,20})-(\d{1,20})$/;
+// Both parts of a stream id are unsigned 64-bit: Redis refuses a larger one as a command error.
+const MAX_SEQUENCE_PART = 2n ** 64n - 1n;
 
 function parseSequence(sequence: string): [bigint, bigint] | null {
   const match = SEQUENCE.exec(sequence);
-  return match ? [BigInt(match[1]!), BigInt(match[2]!)] : null;
+  const parts: [bigint, bigint] | null = match && [BigInt(match[1]!), BigInt(match[2]!)];
+  return parts && parts.every((part) => part <= MAX_SEQUENCE_PART) ? parts : null;
 }
 
 function compareSequences(a: string, b: string): number {
@@ -147,43 +159,37 @@ function compareSequences(a: string, b: string): number {
   return x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] === y[1] ? 0 : x[1] < y[1] ? -1 : 1;
 }
 
-const REQUERY = 'query again for the current state and subscribe without `after`';
+// One refusal, worded the same whatever the reason: which reason applied would tell a caller about
+// other members' events (whether any came after the stream's end they probed, how many followed).
+const UNUSABLE_AFTER = `cannot be resumed from (not a sequence this subscription sent, no longer kept, or followed by more events than one replay reads: ${MAX_REPLAY} of this subscription's among ${MAX_REPLAY_SCANNED} in all); query again for the current state and subscribe without \`after\``;
 
-/** The events of `key` after `after` that `accept` lets through; refused when some may be gone or too many. */
+/**
+ * The events of `key` after `after` that `accept` lets through, read from at most MAX_REPLAY_SCANNED
+ * entries. `after` must be an entry `accept` lets through: the sequence of an event this
+ * subscription could have sent, not merely one some event has.
+ */
 async function missedEvents(redis: Redis, key: string, after: string, accept: (change: StatusChange) => boolean): Promise<StatusEvent[]> {
-  if (!parseSequence(after)) throw invalid('after', `is not a sequence this subscription sent; ${REQUERY}`);
-  const info = await streamInfo(redis, key);
-  // Unknown to this stream (another deployment's, or Redis lost it): nothing can be replayed from it.
-  if (!info || compareSequences(after, info.lastId) > 0) throw invalid('after', `is not a sequence this subscription sent; ${REQUERY}`);
-  // The stream keeps the last STATUS_EVENTS_KEPT events: before its first one, some may be gone.
-  if (info.firstId !== null && compareSequences(after, info.firstId) < 0) {
-    throw invalid('after', `is older than the events kept for replay (about ${STATUS_EVENTS_KEPT}); ${REQUERY}`);
-  }
+  const unusable = () => invalid('after', UNUSABLE_AFTER);
+  if (!parseSequence(after)) throw unusable();
+  // Missing when never sent, or trimmed away (what followed it may be gone too); another caller's is as unknown.
+  const [entry] = await redis.xrange(key, after, after);
+  if (entry?.[0] !== after || !accept(eventOf<StatusChange>(entry[0], entry[1]))) throw unusable();
   const missed: StatusEvent[] = [];
-  for (let from = after; ;) {
-    const entries = await redis.xrange(key, `(${from}`, '+', 'COUNT', REPLAY_CHUNK);
+  for (let from = after, scanned = 0; ;) {
+    // One entry past the bound tells that more followed than a replay reads.
+    const count = Math.min(REPLAY_CHUNK, MAX_REPLAY_SCANNED + 1 - scanned);
+    const entries = await redis.xrange(key, `(${from}`, '+', 'COUNT', count);
+    scanned += entries.length;
+    if (scanned > MAX_REPLAY_SCANNED) throw unusable();
     for (const [id, fields] of entries) {
-      const event = { ...JSON.parse(fields[1]!), sequence: id } as StatusEvent;
+      const event = eventOf<StatusChange>(id, fields);
       if (!accept(event)) continue;
-      if (missed.length === MAX_REPLAY) throw invalid('after', `more than ${MAX_REPLAY} events happened since it; ${REQUERY}`);
+      if (missed.length === MAX_REPLAY) throw unusable();
       missed.push(event);
     }
-    if (entries.length < REPLAY_CHUNK) return missed;
+    if (entries.length < count) return missed;
     from = entries.at(-1)![0];
   }
-}
-
-async function streamInfo(redis: Redis, key: string): Promise<{ firstId: string | null; lastId: string } | null> {
-  let fields: unknown[];
-  try {
-    fields = await redis.xinfo('STREAM', key) as unknown[];
-  } catch (error) {
-    if (/no such key/i.test((error as Error).message)) return null;
-    throw error;
-  }
-  const field = (name: string) => fields[fields.indexOf(name) + 1];
-  const first = field('first-entry') as [string, string[]] | null;
-  return { firstId: first?.[0] ?? null, lastId: field('last-generated-id') as string };
 }
 
 /** `first`'s values, then `rest`'s; `return()` ends both. */

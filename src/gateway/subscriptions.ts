@@ -17,8 +17,10 @@ import type { TrustedDocuments } from './trustedDocuments.ts';
  * timeouts and request logs apply. The same token check, rate limit, trusted documents and
  * document limits as HTTP apply: the token comes in the connection-init payload (`authorization`),
  * each subscribe message is parsed with the token limit and validated with the limit rules (and,
- * in production, without introspection). A socket lives no longer than its token: it is closed
- * with 4401 when the token expires, and nothing runs or is sent on it after that.
+ * in production, without introspection). A socket holds at most SUBSCRIPTIONS_PER_SOCKET
+ * subscriptions at once, and what fails while one runs is masked and logged as on HTTP. A socket lives
+ * no longer than its token: it is closed with 4401 when the token expires, and nothing runs or is
+ * sent on it after that.
  */
 export interface SubscriptionServerOptions {
   httpServer: http.Server;
@@ -29,7 +31,7 @@ export interface SubscriptionServerOptions {
   rateLimit: ((client: string) => Promise<void>) | null;
   trusted: TrustedDocuments | null;
   contextFor(principal: Principal): Context;
-  /** The gateway's error masking, applied to every event as to every HTTP response. */
+  /** The gateway's error masking, applied to every event and error as to every HTTP response. */
   formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
 }
 
@@ -44,6 +46,10 @@ type Extra = { principal?: Principal };
 export const TOKEN_EXPIRED_CLOSE = 4401;
 // setTimeout's longest delay; a longer wait (TOKEN_MAX_LIFETIME_HOURS allows 31 days) is taken in steps.
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A refusal under the code HTTP (Apollo) gives it: the error masking in onError lets it through as it is. */
+const refusal = (error: GraphQLError, code: string, message = error.message) =>
+  new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { ...error.extensions, code } });
 
 export function startSubscriptions(options: SubscriptionServerOptions): SubscriptionServer {
   const { schema, config, authenticate, rateLimit, trusted, contextFor, formatError } = options;
@@ -81,6 +87,14 @@ export function startSubscriptions(options: SubscriptionServerOptions): Subscrip
       const principal = ctx.extra.principal!;
       // The timer closes the socket at expiry; a message already on its way is refused here.
       if (closeIfExpired(ctx.extra.socket, principal)) return [new GraphQLError('the token has expired', { extensions: { code: 'UNAUTHENTICATED' } })];
+      // graphql-ws holds each operation of the socket, this one included, until it completes (either
+      // side), fails, or the socket closes. Counted before the rate limit: a refusal here costs nothing.
+      if (Object.keys(ctx.subscriptions).length > config.SUBSCRIPTIONS_PER_SOCKET) {
+        return [new GraphQLError(
+          `at most ${config.SUBSCRIPTIONS_PER_SOCKET} subscriptions at once on one socket (SUBSCRIPTIONS_PER_SOCKET); complete one before starting another`,
+          { extensions: { code: 'RATE_LIMITED', limit: 'SUBSCRIPTIONS_PER_SOCKET' } },
+        )];
+      }
       try {
         await rateLimit?.(principal.subject);
       } catch (error) {
@@ -92,10 +106,10 @@ export function startSubscriptions(options: SubscriptionServerOptions): Subscrip
       try {
         document = parse(query, { maxTokens: config.GRAPHQL_MAX_TOKENS });
       } catch (error) {
-        return [error as GraphQLError];
+        return [refusal(error as GraphQLError, 'GRAPHQL_PARSE_FAILED')];
       }
       const errors = validate(schema, document, rules);
-      if (errors.length) return production ? errors.map((e) => new GraphQLError(e.message.replace(/ Did you mean .*$/, ''))) : errors;
+      if (errors.length) return errors.map((e) => refusal(e, 'GRAPHQL_VALIDATION_FAILED', production ? e.message.replace(/ Did you mean .*$/, '') : e.message));
       if (getOperationAST(document, payload.operationName)?.operation !== 'subscription') {
         return [new GraphQLError('this socket serves subscriptions only: send queries and mutations over HTTP (POST /graphql)', { extensions: { code: 'BAD_REQUEST' } })];
       }
@@ -109,6 +123,9 @@ export function startSubscriptions(options: SubscriptionServerOptions): Subscrip
       closeIfExpired(ctx.extra.socket, ctx.extra.principal!);
       if (result.errors) return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
     },
+    // Refusals above, and what failed while running (an event that could not be read again: a statement
+    // cancelled, the pool exhausted), which graphql-ws would otherwise send as its raw message, unlogged.
+    onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
   }, wsServer);
   return {
     async close() {
