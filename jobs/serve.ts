@@ -46,7 +46,7 @@ export async function startGateway(runtime: Runtime, port: number, host: string,
 export function startRuntimeWorkers(runtime: Runtime, payouts?: PayoutServices | null): Promise<RunningWorkers> {
   const metrics = metricsOfProcess();
   return startWorkers({
-    db: runtime.db, keys: runtime.keys, connection: runtime.redis, prefix: runtime.config.QUEUE_PREFIX, log, payouts,
+    config: runtime.config, db: runtime.db, keys: runtime.keys, connection: runtime.redis, prefix: runtime.config.QUEUE_PREFIX, log, payouts,
     onJobFinished: (queue, outcome, seconds) => metrics.jobFinished(queue, outcome, seconds),
     onClaimsWaited: (observations) => metrics.claimsWaited(observations),
   });

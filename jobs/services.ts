@@ -2,7 +2,7 @@ import type { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { config } from '../src/config.ts';
+import { config, type Config } from '../src/config.ts';
 import type { PersonalDataKeys } from '../src/privacy/personalData.ts';
 import { createQueues, type Queues } from '../src/queues.ts';
 import { publishStatusChanges, type StatusChange } from '../src/events/statusEvents.ts';
@@ -32,6 +32,8 @@ export interface DomainWorkers<S = WorkerServices> {
 }
 
 export interface WorkerServices {
+  /** The settings the workers read: the input's, else the process's `config()`. */
+  config: Config;
   db: pg.Pool;
   keys: PersonalDataKeys;
   /** Shared by BullMQ (which duplicates it for blocking reads) and the status-change announcements. */
@@ -56,6 +58,8 @@ export interface WorkerServices {
 }
 
 export interface WorkerServicesInput {
+  /** Default: the process's configuration, `config()` (a process running on settings of its own passes them). */
+  config?: Config;
   db: pg.Pool;
   keys: PersonalDataKeys;
   connection: Redis;
@@ -83,7 +87,7 @@ const noticeServices = (settings: NoticeSettings | null, connection: Redis, pref
 /** The services with configuration's defaults for what the input leaves out. */
 export function workerServices(input: WorkerServicesInput): WorkerServices {
   const { connection, prefix, log } = input;
-  const cfg = config();
+  const cfg = input.config ?? config();
   const payouts = input.payouts === undefined ? configuredPayoutServices(cfg, input.keys, log) : input.payouts;
   const { onClaimsWaited } = input;
   const claimsWaited = async (payoutIds: readonly number[], until: 'CREDITED' | 'SETTLED') => {
@@ -92,6 +96,7 @@ export function workerServices(input: WorkerServicesInput): WorkerServices {
   };
   return {
     ...input,
+    config: cfg,
     queues: createQueues(connection, prefix),
     settlements: { lockMs: cfg.SETTLEMENT_JOB_LOCK_MS, matchConcurrency: cfg.SETTLEMENT_MATCH_CONCURRENCY, afterMatch: [], ...input.settlements },
     // Adjudication jobs carry up to 100 settlements each: a few more than the two transactions a process runs.

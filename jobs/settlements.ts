@@ -1,6 +1,5 @@
 import { Worker, type Job } from 'bullmq';
 import type pg from 'pg';
-import { config } from '../src/config.ts';
 import type { SettlementSourceRow } from '../src/settlements/model.ts';
 import { adapterFor } from '../src/settlements/sources/forSource.ts';
 import { registerConfiguredSources, scheduleSources } from '../src/settlements/sources/registry.ts';
@@ -27,7 +26,7 @@ export interface SettlementWorkerOptions {
   afterMatch: AfterMatch[];
 }
 
-type SettlementServices = Pick<WorkerServices, 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'queues' | 'settlements'>;
+type SettlementServices = Pick<WorkerServices, 'config' | 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'queues' | 'settlements'>;
 
 const SWEEP_PAGE = 5000;
 
@@ -54,8 +53,7 @@ export async function sweep({ db, queues }: Pick<WorkerServices, 'db' | 'queues'
 }
 
 /** The pull and match workers, after registering configured sources and their schedulers. */
-export async function start({ db, keys, connection, prefix, log, queues, settlements: options }: SettlementServices): Promise<Worker[]> {
-  const cfg = config();
+export async function start({ config: cfg, db, keys, connection, prefix, log, queues, settlements: options }: SettlementServices): Promise<Worker[]> {
   await registerConfiguredSources(db, cfg);
 
   // An adapter per source, kept while its endpoint stays the same (a drop directory caches its file).

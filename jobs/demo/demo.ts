@@ -48,7 +48,19 @@ const SAMPLE_QUERY = `query DemoMembers {
   }
 }`;
 
+/**
+ * The shell's settings the demo leaves out, so that in a shell carrying a deployment's it touches
+ * nothing outside its own schema and queue prefix: the outside services it stands in for with its
+ * own simulators (SMS and WeChat, the insurance platform and the hospitals' drop folder, the bank
+ * and its certificate, CERTS_DIR that holds it, the union's seal, an identity provider), and the
+ * secrets whose public development values it uses (it prints an ADMIN token it signed).
+ */
+const OUTSIDE_SETTINGS = /^(?:NOTIFY_\w+|INSURANCE_PLATFORM_URL|SETTLEMENT_DROP_DIR|BANK_\w+|CERTS_DIR|SEAL_\w+|JWT_\w+|PII_KEY|PII_HASH_KEY|FILE_URL_KEY)$/;
+
 export async function runDemo(options: DemoOptions): Promise<void> {
+  // Left out of the process's own environment, not a copy: the configuration, the seal's settings and
+  // the workers' read it, and the demo is a process of its own.
+  for (const name of Object.keys(process.env)) if (OUTSIDE_SETTINGS.test(name)) delete process.env[name];
   const base = parseConfig();
   let services;
   try {
