@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -216,13 +216,18 @@ async function removeUpload(paths: ReturnType<typeof uploadPaths>): Promise<void
   await Promise.all(Object.values(paths).map((p) => rm(p, { force: true })));
 }
 
-/** Removes uploads no mutation took in time. */
-async function removeStaleUploads(dir: string): Promise<void> {
+/**
+ * Removes uploads no mutation took in time. FILE_UPLOAD_DIR may hold an operator's other files: only
+ * regular files named as uploadPaths names them are touched, never a folder, a link or another name.
+ */
+async function removeStaleUploads(config: Config): Promise<void> {
   const now = Date.now();
-  for (const name of await readdir(dir)) {
-    const file = path.join(dir, name);
-    const info = await stat(file).catch(() => null);
-    if (info && now - info.mtimeMs > UPLOAD_KEPT_MS) await rm(file, { force: true });
+  for (const name of await readdir(config.FILE_UPLOAD_DIR)) {
+    const file = path.join(config.FILE_UPLOAD_DIR, name);
+    const uploadId = name.split('.')[0]!;
+    if (!UPLOAD_ID.test(uploadId) || !Object.values(uploadPaths(config, uploadId)).includes(file)) continue;
+    const info = await lstat(file).catch(() => null);
+    if (info?.isFile() && now - info.mtimeMs > UPLOAD_KEPT_MS) await rm(file, { force: true });
   }
 }
 
@@ -301,7 +306,8 @@ export function fileRoutes(services: Services, config: Config, log: Logger): exp
       };
       await rename(paths.partial, paths.data);
       await writeFile(paths.record, JSON.stringify(record), { mode: 0o600 });
-      await removeStaleUploads(config.FILE_UPLOAD_DIR);
+      // The upload is stored: a sweep that fails is logged, not answered as the upload's failure.
+      await removeStaleUploads(config).catch((error: unknown) => log.warn({ err: error }, 'could not sweep stale uploads'));
       res.status(201).json({ uploadId: claims.objectId, bytes, sha256: record.sha256 });
     } catch (error) {
       internal(res, error);

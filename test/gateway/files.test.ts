@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Job } from 'bullmq';
@@ -169,6 +169,38 @@ describe('uploads by URL', () => {
     expect((await gw.query(admin, UPLOAD_STATEMENT, { input: { fileName: 'a.xml', uploadId: withNul } })).data.uploadBankStatement)
       .toEqual({ document: null, userErrors: [{ field: 'input.uploadId', code: 'INVALID', message: 'input.uploadId: must not contain U+0000 (NUL)' }] });
     expect(filesOf(notUtf8)).toHaveLength(2);
+  });
+});
+
+/**
+ * The sweep each upload makes of FILE_UPLOAD_DIR, a folder an operator may share: it removes the hub's
+ * own uploads left longer than an hour, and refuses to touch anything else there (another file, a
+ * folder, a link, a name that only looks like an upload's) or to fail the upload it follows.
+ */
+describe('the upload folder', () => {
+  it('sweeps only its own stale uploads, and a folder there does not fail an upload', async () => {
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    const aged = (name: string) => utimesSync(path.join(uploadDir, name), twoHoursAgo, twoHoursAgo);
+    const abandoned = randomBytes(16).toString('hex');
+    const ours = [`${abandoned}.bin`, `${abandoned}.json`, `${randomBytes(16).toString('hex')}.part`];
+    const others = ['seal.p12', 'MAH-20261201-B7-0A1B2C.xml', `${abandoned}.bin.bak`, `${abandoned.toUpperCase()}.bin`, `x${abandoned}.json`];
+    for (const name of [...ours, ...others]) {
+      writeFileSync(path.join(uploadDir, name), 'bytes');
+      aged(name);
+    }
+    const folders = ['certs', `${randomBytes(16).toString('hex')}.bin`];
+    for (const name of folders) {
+      mkdirSync(path.join(uploadDir, name));
+      aged(name);
+    }
+    const link = `${randomBytes(16).toString('hex')}.json`;
+    symlinkSync(path.join(uploadDir, 'seal.p12'), path.join(uploadDir, link));
+    lutimesSync(path.join(uploadDir, link), twoHoursAgo, twoHoursAgo);
+
+    const uploadId = await put({ role: 'ADMIN', sub: 'admin-he' }, 'ROSTER_IMPORT', 'name,id_number\n');
+    const left = readdirSync(uploadDir);
+    expect(left).toEqual(expect.arrayContaining([...others, ...folders, link, `${uploadId}.bin`, `${uploadId}.json`]));
+    expect(left.filter((name) => ours.includes(name))).toEqual([]);
   });
 });
 
