@@ -7,7 +7,7 @@ const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 
 export interface MigrateOptions {
   databaseUrl: string;
-  /** Target schema, created if missing (tests use one per file). */
+  /** Target schema, created if missing (tests use one per file); default: the one `databaseUrl` uses first, else public. */
   schema?: string;
   log?: (message: string) => void;
 }
@@ -26,7 +26,20 @@ export async function migrate(options: MigrateOptions): Promise<string[]> {
   }
 }
 
-async function migrateOnce({ databaseUrl, schema = 'public', log = () => undefined }: MigrateOptions): Promise<string[]> {
+/**
+ * The schema a DATABASE_URL's connections use first: the first entry of the search_path its
+ * `options` set (`?options=-c search_path=hub_demo,public`, as `hub demo` prints it for other
+ * commands), folded as PostgreSQL folds it. None without a search_path, or for `$user`.
+ */
+function urlSchema(databaseUrl: string): string | undefined {
+  const options = URL.canParse(databaseUrl) ? new URL(databaseUrl).searchParams.get('options') : null;
+  const first = /(?:^|\s)(?:-c\s*|--)search_path=([^,\s]+)/.exec(options ?? '')?.[1];
+  const quoted = first && /^"(.*)"$/.exec(first);
+  const name = quoted ? quoted[1]!.replaceAll('""', '"') : first?.toLowerCase();
+  return name === '$user' ? undefined : name;
+}
+
+async function migrateOnce({ databaseUrl, schema = urlSchema(databaseUrl) ?? 'public', log = () => undefined }: MigrateOptions): Promise<string[]> {
   const applied = await runner({
     databaseUrl,
     dir: migrationsDir,
