@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { Actor } from '../audit/audit.ts';
 import { recordAudit } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
@@ -216,6 +216,13 @@ export async function exportNotice(db: Queryable, keys: PersonalDataKeys, notice
     action: 'notice.export', targetType: 'Notice', targetId: notice.number,
     details: { noticeId, memberId: notice.memberId, sha256, path },
   });
-  await writeFile(path, pdf, { mode: 0o600 });
+  // An existing file keeps its old mode on open (certs/devCa.ts): made 0600 before the notice goes in.
+  const file = await open(path, 'w', 0o600);
+  try {
+    await file.chmod(0o600);
+    await file.writeFile(pdf);
+  } finally {
+    await file.close();
+  }
   return { path, number: notice.number, sha256, bytes: pdf.length };
 }

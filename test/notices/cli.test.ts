@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -54,6 +54,22 @@ describe('hub notices', () => {
       actor: 'cli', role: 'SERVICE', target_type: 'Notice', target_id: written.number,
       details: { noticeId: ids[0], memberId: m.memberId, sha256: written.sha256, path: file },
     }]);
+  });
+
+  /** A member's medical notice is not left readable by others because its path held a file of another mode. */
+  it('exports over an existing file readable by anyone as a file its owner alone reads', async () => {
+    const m = await namedMember(db.pool);
+    await notify(db.pool, { memberId: m.memberId, kind: 'CLAIM_DECIDED', subjectType: 'Claim', subjectId: await decidedClaim(db.pool, m), facts: {} });
+    const issued = await hub(['notices', 'issue', '--member', toGlobalId('Member', m.memberId), '--json'], env);
+    const [noticeId] = (JSON.parse(issued.stdout) as { issued: number[] }).issued;
+
+    // An earlier export, a `touch`, a file made under the usual umask 022: longer than the notice, too.
+    const file = path.join(work, 'existing.pdf');
+    writeFileSync(file, Buffer.alloc(2 * 1024 * 1024, 'x'), { mode: 0o644 });
+    const exported = await hub(['notices', 'export', toGlobalId('Notice', noticeId!), file, '--json'], env);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe((JSON.parse(exported.stdout) as { sha256: string }).sha256);
   });
 
   it('refuses what names no notice, exit code 2 for a malformed one', async () => {
