@@ -16,10 +16,10 @@ const mayManageQueues = (principal: Principal) => principal.role === 'ADMIN' && 
 /**
  * Bull Board, for ADMIN only. Its page calls its own API without our bearer header, so the token
  * travels in an HttpOnly, SameSite=Strict cookie set by the small login form at
- * `/admin/queues/login` (or in `Authorization: Bearer` for scripts). Refusals: 401 without a valid
- * token, 403 for any other role and for an organisation's ADMIN.
+ * `/admin/queues/login` (or in `Authorization: Bearer` for scripts); in production the cookie is
+ * Secure. Refusals: 401 without a valid token, 403 for any other role and for an organisation's ADMIN.
  */
-export function queueDashboard(queues: readonly Queue[], authenticate: Authenticate): express.Router {
+export function queueDashboard(queues: readonly Queue[], authenticate: Authenticate, production: boolean): express.Router {
   const board = new ExpressAdapter().setBasePath(QUEUE_DASHBOARD_PATH);
   createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig: { boardTitle: 'Mutual Aid Hub queues' } } });
 
@@ -37,7 +37,8 @@ export function queueDashboard(queues: readonly Queue[], authenticate: Authentic
       res.status(principal ? 403 : 401).type('text').send(principal ? REFUSED : 'invalid token');
       return;
     }
-    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: QUEUE_DASHBOARD_PATH });
+    // Behind the TLS-terminating proxy the request is plain HTTP (req.secure false): production's cookie is Secure regardless.
+    res.cookie(COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: production || req.secure, path: QUEUE_DASHBOARD_PATH });
     res.redirect(303, QUEUE_DASHBOARD_PATH);
   });
   router.use(async (req, res, next) => {

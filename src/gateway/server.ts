@@ -231,7 +231,7 @@ export async function createGateway(services: Services, config: Config, log: Log
   if (!production) app.use(GRAPHIQL_PATH, graphiql());
   // The staff dashboard holds no data (it reads /graphql with the caller's token): served in production too.
   app.use(DASHBOARD_PATH, dashboard());
-  app.use(QUEUE_DASHBOARD_PATH, queueDashboard(queues, authenticate));
+  app.use(QUEUE_DASHBOARD_PATH, queueDashboard(queues, authenticate, production));
   app.use(
     '/graphql',
     timeout.start,
