@@ -366,7 +366,7 @@ export type ApplyForCondolencePayload = {
 export type ApproveClaimInput = {
   /** The claim, waiting for review (`PENDING_REVIEW`). */
   claimId: Scalars['ID']['input'];
-  /** An optional note kept with the decision. */
+  /** An optional note kept with the decision and printed on the member's notice: at most 2,000 characters (INVALID on `input.note`). */
   note?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -394,7 +394,7 @@ export type ApproveClaimResult = {
 export type ApproveClaimsInput = {
   /** The claims, 1 to 100, each waiting for review; each counts toward the objects a request may ask for (GRAPHQL_MAX_NODES). */
   claimIds: Array<Scalars['ID']['input']>;
-  /** An optional note kept with each decision. */
+  /** An optional note kept with each decision and printed on each member's notice: at most 2,000 characters, else the whole request is INVALID on `input.note` and no claim is approved. */
   note?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -925,7 +925,7 @@ export type Claim = Node & {
   decidedAt?: Maybe<Scalars['DateTime']['output']>;
   /** @deprecated use decider.subject; removal not before 2027-06-01 */
   decidedBy?: Maybe<Scalars['String']['output']>;
-  /** Who decided: a reviewer, `adjudication` (automatic approvals) or `reversal`. The role is not recorded with the decision: null. */
+  /** Who decided: a reviewer, `adjudication` (automatic approvals), or `reversal` for a claim the platform's reversal (冲销) closed before anyone decided it (a decided claim the reversal cancels keeps its decider and `decidedAt`). The role is not recorded with the decision: null. */
   decider?: Maybe<Actor>;
   /** The reviewer's reason (rejection) or note, or why it was cancelled. */
   decisionReason?: Maybe<Scalars['String']['output']>;
@@ -1142,7 +1142,7 @@ export type ClaimTimeline = {
   approvedByRules: Scalars['Boolean']['output'];
   /** The member was credited (the bank's ACSC reached the hub). */
   creditedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** The claim was decided; null while it waits for a reviewer. */
+  /** The claim was decided; null while it waits for a reviewer, and for a claim the platform's reversal (冲销) closed before anyone decided it. */
   decidedAt?: Maybe<Scalars['DateTime']['output']>;
   /** The hub received the settlement from the medical-insurance platform. */
   receivedAt: Scalars['DateTime']['output'];
@@ -6363,9 +6363,16 @@ export type SubmitPayoutBatchPayload = {
  * Resuming: status events carry a `sequence`. After a reconnect, subscribe with `after` set to the last
  * sequence you received: you first get the events you missed (with the same visibility as live ones),
  * in order, then live events, with none missing or repeated in between. The hub keeps about the last
- * 100,000 events of each kind and replays at most 1,000 per subscription; when `after` is older than
- * that, or more than 1,000 events matching the subscription happened since, the subscription is
- * refused with `BAD_USER_INPUT` on `after`: query the current state, then subscribe without `after`.
+ * 100,000 events of each kind; a replay sends at most 1,000 events and reads at most 10,000 of the
+ * hub's events after `after`, whoever's. When `after` is not a sequence this subscription could have
+ * sent (another member's, never sent, no longer kept) or more events followed it than that, the
+ * subscription is refused with `BAD_USER_INPUT` on `after`, one message for every reason: query the
+ * current state, then subscribe without `after`.
+ *
+ * One socket holds at most `SUBSCRIPTIONS_PER_SOCKET` (20) subscriptions at once: another is refused
+ * with `RATE_LIMITED` (`extensions.limit`) until one completes. An error while an event is sent is
+ * masked as on HTTP (`internal error (reference …)`); a subscribe message that does not parse or
+ * validate is refused with `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED`.
  */
 export type Subscription = {
   __typename?: 'Subscription';
@@ -6405,9 +6412,16 @@ export type Subscription = {
  * Resuming: status events carry a `sequence`. After a reconnect, subscribe with `after` set to the last
  * sequence you received: you first get the events you missed (with the same visibility as live ones),
  * in order, then live events, with none missing or repeated in between. The hub keeps about the last
- * 100,000 events of each kind and replays at most 1,000 per subscription; when `after` is older than
- * that, or more than 1,000 events matching the subscription happened since, the subscription is
- * refused with `BAD_USER_INPUT` on `after`: query the current state, then subscribe without `after`.
+ * 100,000 events of each kind; a replay sends at most 1,000 events and reads at most 10,000 of the
+ * hub's events after `after`, whoever's. When `after` is not a sequence this subscription could have
+ * sent (another member's, never sent, no longer kept) or more events followed it than that, the
+ * subscription is refused with `BAD_USER_INPUT` on `after`, one message for every reason: query the
+ * current state, then subscribe without `after`.
+ *
+ * One socket holds at most `SUBSCRIPTIONS_PER_SOCKET` (20) subscriptions at once: another is refused
+ * with `RATE_LIMITED` (`extensions.limit`) until one completes. An error while an event is sent is
+ * masked as on HTTP (`internal error (reference …)`); a subscribe message that does not parse or
+ * validate is refused with `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED`.
  */
 export type SubscriptionClaimStatusChangedArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -6426,9 +6440,16 @@ export type SubscriptionClaimStatusChangedArgs = {
  * Resuming: status events carry a `sequence`. After a reconnect, subscribe with `after` set to the last
  * sequence you received: you first get the events you missed (with the same visibility as live ones),
  * in order, then live events, with none missing or repeated in between. The hub keeps about the last
- * 100,000 events of each kind and replays at most 1,000 per subscription; when `after` is older than
- * that, or more than 1,000 events matching the subscription happened since, the subscription is
- * refused with `BAD_USER_INPUT` on `after`: query the current state, then subscribe without `after`.
+ * 100,000 events of each kind; a replay sends at most 1,000 events and reads at most 10,000 of the
+ * hub's events after `after`, whoever's. When `after` is not a sequence this subscription could have
+ * sent (another member's, never sent, no longer kept) or more events followed it than that, the
+ * subscription is refused with `BAD_USER_INPUT` on `after`, one message for every reason: query the
+ * current state, then subscribe without `after`.
+ *
+ * One socket holds at most `SUBSCRIPTIONS_PER_SOCKET` (20) subscriptions at once: another is refused
+ * with `RATE_LIMITED` (`extensions.limit`) until one completes. An error while an event is sent is
+ * masked as on HTTP (`internal error (reference …)`); a subscribe message that does not parse or
+ * validate is refused with `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED`.
  */
 export type SubscriptionPayoutStatusChangedArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
@@ -6447,9 +6468,16 @@ export type SubscriptionPayoutStatusChangedArgs = {
  * Resuming: status events carry a `sequence`. After a reconnect, subscribe with `after` set to the last
  * sequence you received: you first get the events you missed (with the same visibility as live ones),
  * in order, then live events, with none missing or repeated in between. The hub keeps about the last
- * 100,000 events of each kind and replays at most 1,000 per subscription; when `after` is older than
- * that, or more than 1,000 events matching the subscription happened since, the subscription is
- * refused with `BAD_USER_INPUT` on `after`: query the current state, then subscribe without `after`.
+ * 100,000 events of each kind; a replay sends at most 1,000 events and reads at most 10,000 of the
+ * hub's events after `after`, whoever's. When `after` is not a sequence this subscription could have
+ * sent (another member's, never sent, no longer kept) or more events followed it than that, the
+ * subscription is refused with `BAD_USER_INPUT` on `after`, one message for every reason: query the
+ * current state, then subscribe without `after`.
+ *
+ * One socket holds at most `SUBSCRIPTIONS_PER_SOCKET` (20) subscriptions at once: another is refused
+ * with `RATE_LIMITED` (`extensions.limit`) until one completes. An error while an event is sent is
+ * masked as on HTTP (`internal error (reference …)`); a subscribe message that does not parse or
+ * validate is refused with `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED`.
  */
 export type SubscriptionReconciliationRunProgressArgs = {
   id: Scalars['ID']['input'];
@@ -6466,9 +6494,16 @@ export type SubscriptionReconciliationRunProgressArgs = {
  * Resuming: status events carry a `sequence`. After a reconnect, subscribe with `after` set to the last
  * sequence you received: you first get the events you missed (with the same visibility as live ones),
  * in order, then live events, with none missing or repeated in between. The hub keeps about the last
- * 100,000 events of each kind and replays at most 1,000 per subscription; when `after` is older than
- * that, or more than 1,000 events matching the subscription happened since, the subscription is
- * refused with `BAD_USER_INPUT` on `after`: query the current state, then subscribe without `after`.
+ * 100,000 events of each kind; a replay sends at most 1,000 events and reads at most 10,000 of the
+ * hub's events after `after`, whoever's. When `after` is not a sequence this subscription could have
+ * sent (another member's, never sent, no longer kept) or more events followed it than that, the
+ * subscription is refused with `BAD_USER_INPUT` on `after`, one message for every reason: query the
+ * current state, then subscribe without `after`.
+ *
+ * One socket holds at most `SUBSCRIPTIONS_PER_SOCKET` (20) subscriptions at once: another is refused
+ * with `RATE_LIMITED` (`extensions.limit`) until one completes. An error while an event is sent is
+ * masked as on HTTP (`internal error (reference …)`); a subscribe message that does not parse or
+ * validate is refused with `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED`.
  */
 export type SubscriptionRosterImportProgressArgs = {
   id: Scalars['ID']['input'];
