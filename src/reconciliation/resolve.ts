@@ -141,7 +141,9 @@ async function reverseContributions(
     // Bad input on the field that names it (not the exception's NOT_FOUND).
     if (!payment) throw invalid(at, 'is not a contribution payment');
     if (payment.reversedByEntry !== null) throw conflict(`${at}: the payment ${payment.reference} is reversed already`, at);
-    if (payment.account !== null && payment.account !== x.account) {
+    // A payment recorded by hand that no credit matched yet: its credit, when it comes, would be counted afresh.
+    if (payment.account === null) throw invalid(at, `the payment ${payment.reference} is on no statement yet: reconcile its credit first`);
+    if (payment.account !== x.account) {
       throw invalid(at, `the payment ${payment.reference} was credited on account ${payment.account}, not on ${x.account}`);
     }
     return payment;

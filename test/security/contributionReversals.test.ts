@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
+import { recordManualPayment } from '../../src/members/manualPayments.ts';
 import { contributionFigures, contributionPayments } from '../../src/members/store.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
@@ -93,6 +95,21 @@ describe('one payment taken back twice, or by a reversal on another account', ()
     expect((await db.pool.query('SELECT count(*)::int AS n FROM contribution_reversals')).rows).toEqual([{ n: 1 }]);
     // The record of a reversal is never changed or removed.
     await expect(db.pool.query('DELETE FROM contribution_reversals')).rejects.toThrow(/append-only/);
+  });
+});
+
+describe('a payment recorded by hand whose credit is on no statement yet', () => {
+  it('is not taken back by a reversal, on any account: its credit, reconciled later, would be counted afresh', async () => {
+    const unit = await owingUnit(db.pool, 2);
+    await recordManualPayment(db.pool, FINANCE, UNSCOPED, { unitId: unit.id, planYear: 2025, amountFen: unit.owedFen, reference: 'BANKADVICE0001', paidOn: nextDay() }, AT_ONCE);
+    const manual = (await contributionPayments(db.pool, [{ unitId: unit.id, planYear: 2025 }]))[0]![0]!;
+    for (const account of [UNION_ACCOUNT, PROVINCE_ACCOUNT]) {
+      const x = (await booked(reversal(unit.owedFen), account))!;
+      await expect(matchException(db.pool, FINANCE, x, { reversedContributionPayments: [manual.id] }, AT_ONCE)).rejects.toMatchObject({
+        field: 'input.reversedContributionPayments[0]', reason: 'the payment BANKADVICE0001 is on no statement yet: reconcile its credit first',
+      });
+    }
+    expect(await paidFen(unit.id)).toBe(unit.owedFen);
   });
 });
 

@@ -2170,7 +2170,8 @@ export type MatchReconciliationExceptionInput = {
    * fen. Each is then reversed (`ContributionPayment.reversedOn`, the reversal's booking day) and no
    * longer counts as paid: the unit owes it again and its members are covered as far as what remains
    * paid. A payment is reversed once (CONFLICT on its element otherwise), and only by a reversal on the
-   * account its credit was booked on (INVALID on its element).
+   * account its credit was booked on: a payment recorded by hand whose credit is on no statement yet is
+   * INVALID on its element (reconcile the credit first).
    */
   reversedContributionPayments?: InputMaybe<Array<Scalars['ID']['input']>>;
 };

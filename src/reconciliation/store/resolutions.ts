@@ -77,7 +77,7 @@ export interface PaymentToReverse {
   planYear: number;
   amountFen: number;
   reference: string;
-  /** The account its credit was booked on, when reconciliation matched it to one (a payment recorded by hand alone has none). */
+  /** The account its credit was booked on, when reconciliation matched it to one (a payment recorded by hand and not yet on a statement has none). */
   account: string | null;
   /** The statement entry that reversed it already, if any. */
   reversedByEntry: number | null;
