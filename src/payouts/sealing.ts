@@ -53,7 +53,9 @@ export async function sealBatch(
     expectStatus(batch, statusesInto(BATCH_TRANSITIONS, 'SEALED'), 'seal');
     const planned = await plannedAttempts(tx, batchId);
     const reversed = planned.filter((a) => a.claimStatus !== 'APPROVED');
-    const approved = planned.filter((a) => a.claimStatus === 'APPROVED').map((a) => {
+    // The bank paid an earlier attempt, found after a one-person retry: only two FINANCE people may send it again.
+    const paidBefore = planned.filter((a) => a.claimStatus === 'APPROVED' && a.paidBeforeUnconfirmed);
+    const approved = planned.filter((a) => a.claimStatus === 'APPROVED' && !a.paidBeforeUnconfirmed).map((a) => {
       const creditorAccount = decrypt(sealing.keys, a.accountEnc);
       const cardChanged = a.memberCardEnc === null || decrypt(sealing.keys, a.memberCardEnc) !== creditorAccount;
       // The writer's own check: a name it refuses would throw, and the whole batch would wait for good.
@@ -62,7 +64,9 @@ export async function sealBatch(
     const cardChanged = approved.filter((a) => a.cardChanged);
     const refused = approved.filter((a): a is typeof a & { nameRefused: string } => a.nameRefused !== null);
     const attempts = approved.filter((a) => !a.cardChanged && a.nameRefused === null);
-    if (reversed.length + cardChanged.length + refused.length > 0) await withdrawPayments(tx, settings, batch, { reversed, cardChanged, refused }, attempts.length);
+    if (reversed.length + paidBefore.length + cardChanged.length + refused.length > 0) {
+      await withdrawPayments(tx, settings, batch, { reversed, paidBefore, cardChanged, refused }, attempts.length);
+    }
     if (attempts.length === 0) return { msgId: batch.msgId, file: null };
     // Asked for the day it is sealed (and sent), not the day the batch was made: a bank may refuse a past date.
     const requestedExecutionDate = [batch.requestedExecutionDate, chinaToday(now)].sort()[1]!;
@@ -95,15 +99,23 @@ export async function sealBatch(
  */
 async function withdrawPayments(
   tx: Tx, settings: Pick<PayoutSettings, 'coolingOffDays'>, batch: BatchRow,
-  withdrawn: { reversed: PlannedAttempt[]; cardChanged: PlannedAttempt[]; refused: (PlannedAttempt & { nameRefused: string })[] }, remaining: number,
+  withdrawn: { reversed: PlannedAttempt[]; paidBefore: PlannedAttempt[]; cardChanged: PlannedAttempt[]; refused: (PlannedAttempt & { nameRefused: string })[] },
+  remaining: number,
 ): Promise<void> {
-  const all = [...withdrawn.reversed, ...withdrawn.cardChanged, ...withdrawn.refused];
+  const all = [...withdrawn.reversed, ...withdrawn.paidBefore, ...withdrawn.cardChanged, ...withdrawn.refused];
   await cancelAttempts(tx, all.map((a) => a.attemptId));
   if (withdrawn.reversed.length > 0) await cancelPayoutsOfReversedClaims(tx, withdrawn.reversed.map((a) => a.payoutId));
   if (withdrawn.cardChanged.length > 0) {
     const changedIds = withdrawn.cardChanged.map((a) => a.payoutId);
     await payoutsWaitAgain(tx, changedIds);
     await followBankCards(tx, settings.coolingOffDays, changedIds);
+  }
+  if (withdrawn.paidBefore.length > 0) {
+    await failPayouts(tx, withdrawn.paidBefore.map((a) => ({
+      payoutId: a.payoutId,
+      reason: 'a statement shows the bank paid an earlier attempt (debited) after it was retried by one person: '
+        + 'trying it again needs one FINANCE person\'s proposal and another\'s confirmation',
+    })));
   }
   if (withdrawn.refused.length > 0) {
     await failPayouts(tx, withdrawn.refused.map((a) => ({
@@ -117,12 +129,14 @@ async function withdrawPayments(
     action: 'payout.batch.withdraw', targetType: 'PayoutBatch', targetId: batch.msgId,
     reason: [
       withdrawn.reversed.length ? 'claims no longer approved' : null,
+      withdrawn.paidBefore.length ? 'paid by the bank before, retried without four eyes' : null,
       withdrawn.cardChanged.length ? 'bank cards changed since the batch was created' : null,
       withdrawn.refused.length ? "names the bank's file cannot carry" : null,
     ].filter(Boolean).join('; '),
     details: {
       batchId: batch.id,
       claims: withdrawn.reversed.map((a) => ({ claimId: a.claimId, status: a.claimStatus, amountFen: a.amountFen })),
+      paidBefore: withdrawn.paidBefore.map((a) => ({ payoutId: a.payoutId, claimId: a.claimId, amountFen: a.amountFen })),
       cardChanged: withdrawn.cardChanged.map((a) => ({ payoutId: a.payoutId, claimId: a.claimId, amountFen: a.amountFen })),
       // The reason only (a length, a code point): the name is personal data.
       nameRefused: withdrawn.refused.map((a) => ({ payoutId: a.payoutId, claimId: a.claimId, amountFen: a.amountFen, reason: a.nameRefused })),

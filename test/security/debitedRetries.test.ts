@@ -4,11 +4,12 @@ import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/is
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
-import { createBatch, retryPayout } from '../../src/payouts/decisions.ts';
+import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
+import { approvePaymentPolicy, proposePaymentPolicy, releaseUnderPolicies } from '../../src/payouts/policies.ts';
 import { advanceBatch } from '../../src/payouts/submission.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, clerk, keys, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
+import { approvedBatch, approvedClaims, clerk, finance, keys, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -27,8 +28,12 @@ let gw: TestGateway;
 
 let current: Pain002Parsed | null = null;
 let reportNo = 0;
+let submitted: string[] = [];
 const scriptedBank: BankAdapter = {
-  submitBatch: async (s) => ({ accepted: true, msgId: s.msgId, bankReference: 'BANKFILE1' }),
+  submitBatch: async (s) => {
+    submitted.push(s.msgId);
+    return { accepted: true, msgId: s.msgId, bankReference: 'BANKFILE1' };
+  },
   paymentStatus: async (msgId) => {
     if (!current || current.originalMsgId !== msgId) return null;
     const doc: BankDocument<Pain002Parsed> = { xml: `<report n="${current.msgId}"/>`, seal: Buffer.from([1, 2, 3]), parsed: current, sealedBy: 'CN=bank', sealedAt: new Date() };
@@ -65,6 +70,7 @@ beforeEach(async () => {
   await resetPayouts(db.pool);
   await db.pool.query('TRUNCATE reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries, bank_statements, bank_documents RESTART IDENTITY CASCADE');
   current = null;
+  submitted = [];
 });
 
 async function sentAttempt() {
@@ -142,5 +148,98 @@ describe('a payout the bank debited, then answered RJCT for', () => {
     } finally {
       ctx.remove();
     }
+  });
+});
+
+describe('a batch booking (批量代付) that debited a payment the bank answered RJCT for', () => {
+  it('is retried only by two FINANCE people: the booking debited more than the block\'s credited payments', async () => {
+    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    try {
+      await approvedClaims(db.pool, 2);
+      const batch = await approvedBatch(db.pool);
+      const { rows: [a, b] } = await db.pool.query<{ e2e: string; payoutId: number; amountFen: number; pmtInfId: string }>(
+        `SELECT a.end_to_end_id AS e2e, a.payout_id AS "payoutId", a.amount_fen AS "amountFen", b.pmt_inf_id AS "pmtInfId"
+           FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.batch_id = $1 ORDER BY a.id`, [batch.id],
+      );
+      current = report(batch.msgId, a!.pmtInfId, { e2e: a!.e2e, status: 'ACSC' });
+      current = { ...current, transactions: [...current.transactions, { originalEndToEndId: b!.e2e, status: 'RJCT', reasonCode: 'AC04' }] };
+      current = { ...current, paymentInfoStatuses: [{ originalPmtInfId: a!.pmtInfId, transactions: current.transactions }] };
+      expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'PARTIALLY_ACCEPTED', waiting: false });
+      // One booking for the whole block, both payments: more than the one the bank credited.
+      const today = chinaToday();
+      const debit = bookedEntry('DBIT', a!.amountFen + b!.amountFen, today, { batch: { pmtInfId: a!.pmtInfId, msgId: batch.msgId }, details: [] });
+      await importConfirmed(db.pool, handStatement(today, 100_000_000, [debit], UNION_ACCOUNT));
+      await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+      expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'AMOUNT_MISMATCH', attemptId: null }]);
+      await expectFourEyesRetry(b!.payoutId, b!.amountFen);
+    } finally {
+      ctx.remove();
+    }
+  });
+});
+
+describe('a debit on the statement after one person retried a payout the bank answered RJCT for', () => {
+  /** Refused (RJCT), retried by one ADMIN while no debit was seen, then the statement shows the first attempt debited. */
+  async function retriedThenDebited(): Promise<{ payoutId: number; amountFen: number }> {
+    await approvedClaims(db.pool, 1);
+    const batch = await approvedBatch(db.pool);
+    const [attempt] = (await db.pool.query<{ e2e: string; payoutId: number; amountFen: number; pmtInfId: string }>(
+      `SELECT a.end_to_end_id AS e2e, a.payout_id AS "payoutId", a.amount_fen AS "amountFen", b.pmt_inf_id AS "pmtInfId"
+         FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.batch_id = $1`, [batch.id],
+    )).rows;
+    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    try {
+      current = report(batch.msgId, attempt!.pmtInfId, { e2e: attempt!.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
+    } finally {
+      ctx.remove();
+    }
+    expect(await retryPayout(db.pool, ADMIN, UNSCOPED, settings, attempt!.payoutId, 'the bank refused it')).toBe('RETRIED');
+    const today = chinaToday();
+    const debit = bookedEntry('DBIT', attempt!.amountFen, today, { details: [{ endToEndId: attempt!.e2e, amountFen: attempt!.amountFen, remittanceInfo: [] }] });
+    await importConfirmed(db.pool, handStatement(today, 100_000_000, [debit], UNION_ACCOUNT));
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    return attempt!;
+  }
+
+  /** The batch holding the second attempt reaches the bank without it: the payout FAILED with the reason, then two FINANCE people may retry it. */
+  async function expectWithdrawnAtSealing(batchId: number, payout: { payoutId: number; amountFen: number }): Promise<void> {
+    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    try {
+      await advanceBatch(ctx, batchId);
+    } finally {
+      ctx.remove();
+    }
+    const { rows: [batch] } = await db.pool.query('SELECT status, msg_id AS "msgId" FROM payout_batches WHERE id = $1', [batchId]);
+    expect(batch.status).toBe('CANCELLED');
+    expect(submitted).not.toContain(batch.msgId);
+    expect((await payoutsOf(db.pool)).find((p) => p.id === payout.payoutId)).toMatchObject({
+      status: 'FAILED', statusReason: expect.stringContaining('a statement shows the bank paid an earlier attempt'),
+    });
+    await expect(retryPayout(db.pool, ADMIN, UNSCOPED, settings, payout.payoutId, 'the member asked again')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await retryPayout(db.pool, FINANCE_A, UNSCOPED, settings, payout.payoutId, 'the bank confirms the member was not paid')).toBe('PROPOSED');
+    expect(await retryPayout(db.pool, FINANCE_B, UNSCOPED, settings, payout.payoutId, 'checked the bank\'s answer')).toBe('RETRIED');
+  }
+
+  it('is not sent in an ordinary batch: the payment leaves it at sealing, and only two FINANCE people retry it', async () => {
+    const payout = await retriedThenDebited();
+    const batch = (await createBatch(db.pool, clerk, settings, 10))!;
+    await approveBatch(db.pool, finance, batch.id);
+    await requestSubmission(db.pool, finance, batch.id);
+    await expectWithdrawnAtSealing(batch.id, payout);
+  });
+
+  it('is not sent by a standing payment policy (即时办), with no person: the payment leaves the released batch at sealing', async () => {
+    const payout = await retriedThenDebited();
+    const { rows: [funder] } = await db.pool.query<{ id: number }>(`SELECT id FROM funders WHERE code = 'UNION'`);
+    const now = Date.now();
+    const policy = await proposePaymentPolicy(db.pool, finance, UNSCOPED, settings, {
+      funderId: funder!.id, maxPayoutFen: 100_000_000, dailySumFen: 1_000_000_000, dailyCount: 1_000, accountUnchangedDays: settings.coolingOffDays,
+      validFrom: new Date(now - 60_000), validUntil: new Date(now + 86_400_000), reason: '即时办 for small claims',
+    });
+    await approvePaymentPolicy(db.pool, { subject: 'finance-zhao', role: 'FINANCE' }, UNSCOPED, policy.id);
+    const [released] = await releaseUnderPolicies(db.pool, settings);
+    expect(released).toBeDefined();
+    await expectWithdrawnAtSealing(released!.id, payout);
   });
 });

@@ -252,6 +252,12 @@ export interface PlannedAttempt {
   /** Null for a condolence payment's payout: its condolence stays approved, so its status reads APPROVED. */
   claimId: number | null;
   claimStatus: string;
+  /**
+   * An earlier attempt was paid by the bank (payout_paid_by_bank: a statement shows it debited, say
+   * after the payout was retried by one person on the bank's RJCT) and no second FINANCE person
+   * confirmed this retry: sent, it could pay the member twice.
+   */
+  paidBeforeUnconfirmed: boolean;
 }
 
 /** The batch's PLANNED attempts; the members are locked (shared) so that the card compared is the card on record at the commit. */
@@ -260,7 +266,9 @@ export async function plannedAttempts(tx: Tx, batchId: number): Promise<PlannedA
     `SELECT a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen",
             a.creditor_name AS "creditorName", a.creditor_account_enc AS "accountEnc", m.bank_card_enc AS "memberCardEnc",
             a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo", p.claim_id AS "claimId",
-            CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE c.status END AS "claimStatus"
+            CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE c.status END AS "claimStatus",
+            (a.attempt_no > 1 AND payout_paid_by_bank(p.id) AND NOT EXISTS (
+               SELECT 1 FROM payout_retries r WHERE r.payout_id = p.id AND r.after_attempt = a.attempt_no - 1 AND r.confirmed_at IS NOT NULL)) AS "paidBeforeUnconfirmed"
        FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id LEFT JOIN claims c ON c.id = p.claim_id JOIN members m ON m.id = p.member_id
       WHERE a.batch_id = $1 AND a.status = 'PLANNED' ORDER BY a.id FOR SHARE OF m`,
     [batchId],
@@ -275,7 +283,7 @@ export async function cancelAttempts(tx: Tx, attemptIds: readonly number[]): Pro
 /** Every payment left the batch before sealing: it is cancelled by the worker. */
 export async function cancelEmptiedBatch(tx: Tx, batchId: number): Promise<void> {
   await tx.query(
-    `UPDATE payout_batches SET status = 'CANCELLED', cancelled_by = 'payout-worker', cancel_reason = 'every payment left it before sealing (claim reversed or rejected, bank card changed, or a name the file cannot carry)' WHERE id = $1`,
+    `UPDATE payout_batches SET status = 'CANCELLED', cancelled_by = 'payout-worker', cancel_reason = 'every payment left it before sealing (claim reversed or rejected, paid by the bank before without a confirmed retry, bank card changed, or a name the file cannot carry)' WHERE id = $1`,
     [batchId],
   );
 }
