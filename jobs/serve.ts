@@ -8,7 +8,7 @@ import { openRuntime, type Runtime } from '../src/runtime.ts';
 import { fromSetting } from '../src/cliErrors.ts';
 import { createGateway, type Gateway } from '../src/gateway/server.ts';
 import { parseSubgraphUrls, remoteGateway } from '../src/gateway/federation/remote.ts';
-import { createMetrics, type HubMetrics } from '../src/gateway/metrics.ts';
+import { createMetrics, metricsAccess, type HubMetrics } from '../src/gateway/metrics.ts';
 import { healthz, readyz } from '../src/gateway/health.ts';
 import { startWorkers, type RunningWorkers } from './worker.ts';
 import type { PayoutServices } from '../src/payouts/settings.ts';
@@ -109,8 +109,11 @@ export async function runWorkers({ host = '127.0.0.1' }: { host?: string } = {})
   let draining = false;
   const app = express();
   app.get('/healthz', healthz);
-  app.get('/readyz', readyz({ db: runtime.db, redis: runtime.redis, queues: Object.values(workers.queues), draining: () => draining }));
-  app.get('/metrics', metrics.handler);
+  app.get('/readyz', readyz({
+    db: runtime.db, redis: runtime.redis, queues: Object.values(workers.queues), draining: () => draining, production: runtime.config.NODE_ENV === 'production', log,
+  }));
+  // The same figures as the gateway's /metrics: the same rule for who may read them.
+  app.get('/metrics', metricsAccess(runtime.config), metrics.handler);
   const server = http.createServer(app);
   await fromSetting('WORKER_PORT', new Promise<void>((resolve, reject) => {
     server.once('error', reject);

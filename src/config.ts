@@ -84,6 +84,11 @@ const schema = z.object({
   TRUSTED_DOCUMENTS: z.string().optional(),
   /** Port of `hub work`'s operations endpoints (/healthz, /readyz, /metrics); 0 picks a free one. */
   WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(4001),
+  /**
+   * Bearer token /metrics asks for (gateway and WORKER_PORT): it shows the paying account and the
+   * operations figures. Without it /metrics is open outside production and absent (404) in production.
+   */
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').regex(/^[!-~]+$/, 'must be printable ASCII without spaces (it is sent in an HTTP header)').optional(),
   /** AES-256-GCM key for ID and bank card numbers at rest. */
   PII_KEY: base64Key.default(DEV_PII_KEY),
   /** Optional separate key for the lookup hash (HMAC-SHA256); derived from PII_KEY when absent. */
@@ -246,11 +251,14 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const config = result.data;
   if (config.NODE_ENV === 'production') {
-    const problems = productionSecretProblems(config);
+    const problems = [...productionSecretProblems(config), ...productionServiceProblems(config, present)];
     if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   }
   return config;
 }
+
+const tooPredictable = (name: string, symbols: 'bytes' | 'characters') =>
+  `${name}: too predictable (under ${MIN_SECRET_BITS} bits estimated: repeated, few distinct or sequential ${symbols}); use openssl rand -base64 32`;
 
 /** Production refuses the public development secrets and guessable ones (MIN_SECRET_BITS). */
 function productionSecretProblems(config: Config): string[] {
@@ -262,14 +270,64 @@ function productionSecretProblems(config: Config): string[] {
     // Compared as bytes: another spelling of the development key is still the development key.
     const key = Buffer.from(value, 'base64');
     if (key.equals(devKey)) problems.push(`${name}: the development key cannot be used in production`);
-    else if (estimatedEntropyBits(key) < MIN_SECRET_BITS) problems.push(`${name}: too predictable (under ${MIN_SECRET_BITS} bits estimated: repeated, few distinct or sequential bytes); use openssl rand -base64 32`);
+    else if (estimatedEntropyBits(key) < MIN_SECRET_BITS) problems.push(tooPredictable(name, 'bytes'));
   }
   if (!config.JWT_PUBLIC_KEY && !config.JWT_JWKS_URL) {
     const secret = Buffer.from(config.JWT_SECRET, 'utf8');
     if (config.JWT_SECRET.includes(DEV_JWT_SECRET)) {
       problems.push('JWT_SECRET: the development secret cannot be used in production (or set JWT_PUBLIC_KEY / JWT_JWKS_URL)');
     } else if (estimatedEntropyBits(secret) < MIN_SECRET_BITS) {
-      problems.push(`JWT_SECRET: too predictable (under ${MIN_SECRET_BITS} bits estimated: repeated, few distinct or sequential characters); use openssl rand -base64 32`);
+      problems.push(tooPredictable('JWT_SECRET', 'characters'));
+    }
+  }
+  if (config.METRICS_TOKEN !== undefined && estimatedEntropyBits(Buffer.from(config.METRICS_TOKEN, 'utf8')) < MIN_SECRET_BITS) {
+    problems.push(tooPredictable('METRICS_TOKEN', 'characters'));
+  }
+  return problems;
+}
+
+/**
+ * The outside services the hub calls, and what anyone on the network path between could do over
+ * plain http: in production they are reached over TLS only.
+ */
+const OUTSIDE_SERVICE_URLS = {
+  JWT_JWKS_URL: 'whoever answers it serves the keys that decide who is ADMIN',
+  INSURANCE_PLATFORM_URL: 'its settlements decide which claims are paid',
+  BANK_URL: 'payment files carry members\' card numbers in clear and the bank\'s answers settle payouts',
+  NOTIFY_SMS_URL: 'messages carry members\' phone numbers and what they were paid',
+  NOTIFY_WECHAT_URL: 'messages carry members\' openids and what they were paid',
+} as const;
+
+/** Hosts plain http may name in production: a TLS sidecar on the same machine. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** The simulator's paying account (the defaults of these settings), which production must not pay from. */
+const PAYING_ACCOUNT_SETTINGS = ['PAYOUT_ACCOUNT', 'PAYOUT_ACCOUNT_NAME', 'PAYOUT_AGENT'] as const;
+
+/**
+ * Production talks to outside services over TLS, accepts only tokens its identity provider issued
+ * for this hub, and pays from an account the operator named. `env`: the variables as set, before
+ * zod's defaults.
+ */
+function productionServiceProblems(config: Config, env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  for (const [name, risk] of Object.entries(OUTSIDE_SERVICE_URLS)) {
+    const value = config[name as keyof typeof OUTSIDE_SERVICE_URLS];
+    if (value === undefined) continue;
+    const url = new URL(value);
+    if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) continue;
+    problems.push(`${name}: must be https: in production (${risk}); plain http only to a loopback host (127.0.0.1, ::1, localhost: a TLS sidecar on the same machine)`);
+  }
+  if (config.JWT_PUBLIC_KEY || config.JWT_JWKS_URL) {
+    for (const name of ['JWT_ISSUER', 'JWT_AUDIENCE'] as const) {
+      if (config[name] === undefined) {
+        problems.push(`${name}: must be set in production with an identity provider (JWT_PUBLIC_KEY / JWT_JWKS_URL), or the tokens it issues for any other application, carrying a role claim, are accepted`);
+      }
+    }
+  }
+  if (config.BANK_URL) {
+    for (const name of PAYING_ACCOUNT_SETTINGS) {
+      if (env[name] === undefined) problems.push(`${name}: must be set in production when BANK_URL is set (the default is the bank simulator's paying account, which every payment file would name)`);
     }
   }
   return problems;

@@ -2,19 +2,23 @@ import type express from 'express';
 import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
 import { ping } from '../db/pool.ts';
 
 /**
  * `/healthz`: the process is up (liveness). `/readyz`: it can do its work — PostgreSQL answers,
  * Redis answers and every queue can be read — and it is not shutting down (readiness; load
  * balancers stop sending traffic while it drains). Each check has a deadline, so a hung dependency
- * makes the probe fail rather than hang.
+ * makes the probe fail rather than hang. A failed check's error is logged; in production the answer
+ * names only the check, since the error text shows internal hosts and ports to whoever asks.
  */
 export interface ReadinessDeps {
   db: pg.Pool;
   redis: Redis;
   queues: readonly Queue[];
   draining(): boolean;
+  production: boolean;
+  log: Logger;
 }
 
 const CHECK_TIMEOUT_MS = 2_000;
@@ -40,7 +44,10 @@ export function readyz(deps: ReadinessDeps): express.RequestHandler {
     };
     const results: Record<string, string> = {};
     await Promise.all(Object.entries(checks).map(async ([name, check]) => {
-      results[name] = await withDeadline(check()).then(() => 'ok', (error: Error) => `failed: ${error.message}`);
+      results[name] = await withDeadline(check()).then(() => 'ok', (error: Error) => {
+        deps.log.warn({ err: error, check: name }, 'readiness check failed');
+        return deps.production ? 'failed' : `failed: ${error.message}`;
+      });
     }));
     const ready = Object.values(results).every((r) => r === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: results });

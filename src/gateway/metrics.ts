@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Queue } from 'bullmq';
 import type express from 'express';
@@ -40,6 +41,32 @@ export interface HubMetrics {
 export const OPERATIONS_CACHE_MS = 15_000;
 /** Bank working days, up to yesterday, whose statements must each be proven. */
 export const PROVEN_DAYS_WINDOW = 7;
+
+/**
+ * Who may read /metrics (the gateway's and WORKER_PORT's), which shows the union's paying account,
+ * pending reviews, open exceptions and queue depths: with METRICS_TOKEN set, only a caller sending it
+ * as a bearer token; without it anyone outside production, and nobody in production (404).
+ */
+export function metricsAccess(config: Pick<Config, 'NODE_ENV' | 'METRICS_TOKEN'>): express.RequestHandler {
+  if (config.METRICS_TOKEN === undefined) {
+    if (config.NODE_ENV !== 'production') return (_req, _res, next) => next();
+    return (_req, res) => {
+      res.status(404).type('text/plain').send('/metrics is off in production until METRICS_TOKEN is set: it shows the paying account and the operations figures\n');
+    };
+  }
+  // Digests of equal length: the comparison takes the same time however much of the token a caller guessed.
+  const digest = (token: string) => createHash('sha256').update(token).digest();
+  const expected = digest(config.METRICS_TOKEN);
+  return (req, res, next) => {
+    const given = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (given !== undefined && timingSafeEqual(digest(given), expected)) {
+      next();
+      return;
+    }
+    res.status(401).setHeader('www-authenticate', 'Bearer realm="metrics"').type('text/plain')
+      .send('send METRICS_TOKEN as Authorization: Bearer <token>: /metrics shows the paying account and the operations figures\n');
+  };
+}
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children'] as const;
 // Operation names come from clients: a bounded set keeps a flood of invented names from growing the series.

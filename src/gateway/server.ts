@@ -23,7 +23,7 @@ import { createReconciliationLoaders } from '../reconciliation/loaders.ts';
 import { createStatusFeed, publishStatusChanges } from '../events/statusEvents.ts';
 import { bodyErrors, createRateLimiter, jsonBody, limitRules, objectLimitPlugin, operationTimeout, sendGraphQLError } from './limits.ts';
 import { loadTrustedDocuments, trustedDocumentsMiddleware } from './trustedDocuments.ts';
-import { createMetrics, type HubMetrics } from './metrics.ts';
+import { createMetrics, metricsAccess, type HubMetrics } from './metrics.ts';
 import { healthz, readyz } from './health.ts';
 import { graphiql, GRAPHIQL_PATH } from './graphiql.ts';
 import { queueDashboard, QUEUE_DASHBOARD_PATH } from './queueDashboard.ts';
@@ -225,8 +225,8 @@ export async function createGateway(services: Services, config: Config, log: Log
   };
   app.use(requestLog(log));
   app.get('/healthz', healthz);
-  app.get('/readyz', readyz({ db: services.db, redis: services.redis, queues, draining: () => draining }));
-  app.get('/metrics', metrics.handler);
+  app.get('/readyz', readyz({ db: services.db, redis: services.redis, queues, draining: () => draining, production, log }));
+  app.get('/metrics', metricsAccess(config), metrics.handler);
   app.use('/files', fileRoutes(services, config, log));
   if (!production) app.use(GRAPHIQL_PATH, graphiql());
   // The staff dashboard holds no data (it reads /graphql with the caller's token): served in production too.

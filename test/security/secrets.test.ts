@@ -54,7 +54,9 @@ describe('attack 4: production secrets', () => {
     expect(refusal(() => parseConfig({ NODE_ENV: 'production', PII_KEY: Buffer.alloc(32, 7).toString('base64'), JWT_SECRET: 'a'.repeat(40) })).split('\n')).toHaveLength(3);
     for (let i = 0; i < 20; i++) expect(production({ PII_HASH_KEY: strongKey() }).NODE_ENV).toBe('production');
     // An identity provider's key replaces JWT_SECRET, which is then not used.
-    expect(parseConfig({ NODE_ENV: 'production', PII_KEY: strongKey(), JWT_JWKS_URL: 'https://idp.union.example/jwks' }).NODE_ENV).toBe('production');
+    expect(parseConfig({
+      NODE_ENV: 'production', PII_KEY: strongKey(), JWT_JWKS_URL: 'https://idp.union.example/jwks', JWT_ISSUER: 'https://idp.union.example', JWT_AUDIENCE: 'mutual-aid-hub',
+    }).NODE_ENV).toBe('production');
   });
 
   it('refuses to run with NODE_ENV unset, in one line, unless it is development or test', () => {
