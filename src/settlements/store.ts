@@ -395,12 +395,18 @@ export async function insertSettlements<W extends SettlementWrite>(
  * itself (a setl_id it has is skipped on insert, whatever the record says).
  */
 async function firstCopiesOf(tx: Tx, source: string, setlIds: readonly string[]): Promise<Map<string, FirstCopy>> {
+  // A page's thousand probes are priced above jit_above_cost, and compiling took 300 ms of a 5 ms read.
+  await tx.query("SELECT set_config('jit', 'off', true)");
   const { rows } = await tx.query<SettlementRecord & { certnoHash: Buffer }>(
-    `SELECT DISTINCT ON (s.setl_id) ${SETTLEMENT_COLUMNS}, s.certno_hash AS "certnoHash"
-       FROM settlements s
-      WHERE s.setl_id = ANY($2::text[]) AND s.source <> $1
-        AND NOT EXISTS (SELECT 1 FROM settlements own WHERE own.source = $1 AND own.setl_id = s.setl_id)
-      ORDER BY s.setl_id, s.id`,
+    // One probe of (setl_id, id) per setl_id: ordering the whole page's matches (DISTINCT ON) walked the index end to end.
+    `SELECT ${SETTLEMENT_COLUMNS}, s.certno_hash AS "certnoHash"
+       FROM unnest($2::text[]) AS k(setl_id)
+       CROSS JOIN LATERAL (
+         SELECT * FROM settlements f
+          WHERE f.setl_id = k.setl_id AND f.source <> $1
+            -- Probed per setl_id found: as an anti-join of the page it read every row of the source.
+            AND NOT EXISTS (SELECT 1 FROM settlements own WHERE own.source = $1 AND own.setl_id = f.setl_id)
+          ORDER BY f.id LIMIT 1) s`,
     [source, setlIds],
   );
   return new Map(rows.map((r) => [r.setlId, { ...settlementRow(r), certnoHash: r.certnoHash }]));
