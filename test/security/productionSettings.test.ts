@@ -1,7 +1,8 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { importPKCS8, SignJWT } from 'jose';
-import { ConfigError, parseConfig } from '../../src/config.ts';
+import { parseConfig } from '../../src/config.ts';
+import { configRefusal, productionConfig, strongKey } from '../support/config.ts';
 import { createTokenVerifier } from '../../src/gateway/auth.ts';
 
 /**
@@ -11,19 +12,8 @@ import { createTokenVerifier } from '../../src/gateway/auth.ts';
  * when issued by it for this hub, payments name the union's own account, not the bank simulator's,
  * and the /metrics token is no easier to guess than the other secrets.
  */
-const strong = () => randomBytes(32).toString('base64');
 const PAYING_ACCOUNT = { PAYOUT_ACCOUNT: '6217000010001234567', PAYOUT_ACCOUNT_NAME: '泉州市总工会职工医疗互助专户', PAYOUT_AGENT: '105397000011' };
 const IDENTITY_PROVIDER = { JWT_ISSUER: 'https://idp.union.example', JWT_AUDIENCE: 'mutual-aid-hub' };
-const production = (env: Record<string, string>) => parseConfig({ NODE_ENV: 'production', PII_KEY: strong(), JWT_SECRET: strong(), ...env });
-const refusal = (run: () => unknown): string => {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('the configuration was accepted');
-};
 const publicKeyPem = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
 describe('outside services in production', () => {
@@ -40,12 +30,12 @@ describe('outside services in production', () => {
     // The others' schema takes http(s) only, in every environment; the JWKS URL's any scheme.
     if (name === 'JWT_JWKS_URL') refused.push('ftp://idp.union.example/jwks');
     for (const url of refused) {
-      const lines = refusal(() => production({ ...env, [name]: url })).split('\n');
+      const lines = configRefusal(() => productionConfig({ ...env, [name]: url })).split('\n');
       expect(lines, url).toHaveLength(2);
       expect(lines[1], url).toMatch(new RegExp(`^ {2}${name}: must be https: in production \\(.+\\); plain http only to a loopback host \\(127\\.0\\.0\\.1, ::1, localhost: a TLS sidecar on the same machine\\)$`));
     }
     for (const url of [tls, 'http://127.0.0.1:4800/', 'http://[::1]:4800/', 'http://localhost:4800/']) {
-      expect(production({ ...env, [name]: url })[name as 'BANK_URL'], url).toBe(url);
+      expect(productionConfig({ ...env, [name]: url })[name as 'BANK_URL'], url).toBe(url);
     }
     // Development and tests keep their plain-http simulators.
     for (const NODE_ENV of ['development', 'test']) expect(parseConfig({ NODE_ENV, [name]: plain })[name as 'BANK_URL']).toBe(plain);
@@ -59,18 +49,18 @@ describe('an identity provider in production', () => {
   it('needs JWT_ISSUER and JWT_AUDIENCE, so its tokens for other applications are refused', async () => {
     const providers: Record<string, string>[] = [{ JWT_PUBLIC_KEY: publicKeyPem() }, { JWT_JWKS_URL: 'https://idp.union.example/jwks' }];
     for (const provider of providers) {
-      expect(refusal(() => production(provider)).split('\n').slice(1)).toEqual([missing('JWT_ISSUER'), missing('JWT_AUDIENCE')]);
-      expect(refusal(() => production({ ...provider, JWT_ISSUER: IDENTITY_PROVIDER.JWT_ISSUER })).split('\n').slice(1)).toEqual([missing('JWT_AUDIENCE')]);
-      expect(refusal(() => production({ ...provider, JWT_AUDIENCE: IDENTITY_PROVIDER.JWT_AUDIENCE })).split('\n').slice(1)).toEqual([missing('JWT_ISSUER')]);
-      expect(production({ ...provider, ...IDENTITY_PROVIDER })).toMatchObject(IDENTITY_PROVIDER);
+      expect(configRefusal(() => productionConfig(provider)).split('\n').slice(1)).toEqual([missing('JWT_ISSUER'), missing('JWT_AUDIENCE')]);
+      expect(configRefusal(() => productionConfig({ ...provider, JWT_ISSUER: IDENTITY_PROVIDER.JWT_ISSUER })).split('\n').slice(1)).toEqual([missing('JWT_AUDIENCE')]);
+      expect(configRefusal(() => productionConfig({ ...provider, JWT_AUDIENCE: IDENTITY_PROVIDER.JWT_AUDIENCE })).split('\n').slice(1)).toEqual([missing('JWT_ISSUER')]);
+      expect(productionConfig({ ...provider, ...IDENTITY_PROVIDER })).toMatchObject(IDENTITY_PROVIDER);
       // Outside production, and with the hub's own HS256 secret, nothing more is asked.
       expect(parseConfig({ NODE_ENV: 'development', ...provider }).JWT_AUDIENCE).toBeUndefined();
     }
-    expect(production({}).JWT_ISSUER).toBeUndefined();
+    expect(productionConfig({}).JWT_ISSUER).toBeUndefined();
 
     // What the two settings buy: the provider's token for another of its applications, with a role claim, is refused.
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const verifier = await createTokenVerifier(production({ JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(), ...IDENTITY_PROVIDER }));
+    const verifier = await createTokenVerifier(productionConfig({ JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(), ...IDENTITY_PROVIDER }));
     const key = await importPKCS8(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'RS256');
     const token = (audience: string) => new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'RS256' }).setSubject('staff-1')
       .setIssuer(IDENTITY_PROVIDER.JWT_ISSUER).setAudience(audience).setIssuedAt().setExpirationTime('5m').sign(key);
@@ -85,15 +75,15 @@ describe('the paying account in production', () => {
 
   it('with BANK_URL, PAYOUT_ACCOUNT, PAYOUT_ACCOUNT_NAME and PAYOUT_AGENT are set explicitly, not the simulator\'s', () => {
     const bank = { BANK_URL: 'https://bank.example' };
-    expect(refusal(() => production(bank)).split('\n').slice(1)).toEqual([missing('PAYOUT_ACCOUNT'), missing('PAYOUT_ACCOUNT_NAME'), missing('PAYOUT_AGENT')]);
+    expect(configRefusal(() => productionConfig(bank)).split('\n').slice(1)).toEqual([missing('PAYOUT_ACCOUNT'), missing('PAYOUT_ACCOUNT_NAME'), missing('PAYOUT_AGENT')]);
     for (const name of Object.keys(PAYING_ACCOUNT)) {
       const { [name as keyof typeof PAYING_ACCOUNT]: _, ...others } = PAYING_ACCOUNT;
       // An empty variable counts as unset, as everywhere.
-      expect(refusal(() => production({ ...bank, ...others, [name]: '' })).split('\n').slice(1), name).toEqual([missing(name)]);
+      expect(configRefusal(() => productionConfig({ ...bank, ...others, [name]: '' })).split('\n').slice(1), name).toEqual([missing(name)]);
     }
-    expect(production({ ...bank, ...PAYING_ACCOUNT })).toMatchObject(PAYING_ACCOUNT);
+    expect(productionConfig({ ...bank, ...PAYING_ACCOUNT })).toMatchObject(PAYING_ACCOUNT);
     // Without a bank channel nothing is paid; outside production the simulator's account stays the default.
-    expect(production({}).PAYOUT_ACCOUNT).toBe('1408010109024561234');
+    expect(productionConfig({}).PAYOUT_ACCOUNT).toBe('1408010109024561234');
     expect(parseConfig({ NODE_ENV: 'development', BANK_URL: 'http://127.0.0.1:4800' }).PAYOUT_ACCOUNT).toBe('1408010109024561234');
   });
 });
@@ -101,11 +91,11 @@ describe('the paying account in production', () => {
 describe('METRICS_TOKEN', () => {
   it('is refused in production when guessable, like the other secrets, and must fit in an HTTP header anywhere', () => {
     for (const token of ['a'.repeat(40), 'abababababababababababababababababababab', 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP']) {
-      expect(refusal(() => production({ METRICS_TOKEN: token })), token).toMatch(/^ {2}METRICS_TOKEN: too predictable \(under 128 bits estimated/m);
+      expect(configRefusal(() => productionConfig({ METRICS_TOKEN: token })), token).toMatch(/^ {2}METRICS_TOKEN: too predictable \(under 128 bits estimated/m);
     }
-    expect(refusal(() => parseConfig({ NODE_ENV: 'development', METRICS_TOKEN: `${strong()} ${strong()}` }))).toMatch(/^ {2}METRICS_TOKEN: must be printable ASCII without spaces/m);
-    expect(refusal(() => parseConfig({ NODE_ENV: 'development', METRICS_TOKEN: 'short' }))).toMatch(/^ {2}METRICS_TOKEN: must be at least 32 characters/m);
-    const token = strong();
-    expect(production({ METRICS_TOKEN: token }).METRICS_TOKEN).toBe(token);
+    expect(configRefusal(() => parseConfig({ NODE_ENV: 'development', METRICS_TOKEN: `${strongKey()} ${strongKey()}` }))).toMatch(/^ {2}METRICS_TOKEN: must be printable ASCII without spaces/m);
+    expect(configRefusal(() => parseConfig({ NODE_ENV: 'development', METRICS_TOKEN: 'short' }))).toMatch(/^ {2}METRICS_TOKEN: must be at least 32 characters/m);
+    const token = strongKey();
+    expect(productionConfig({ METRICS_TOKEN: token }).METRICS_TOKEN).toBe(token);
   });
 });

@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
-import { ConfigError, parseConfig } from '../../src/config.ts';
+import { parseConfig } from '../../src/config.ts';
+import { configRefusal, productionConfig, strongKey } from '../support/config.ts';
 import { createLog } from '../../src/log.ts';
 import { holdPort } from '../support/hub.ts';
 
@@ -16,43 +16,32 @@ import { holdPort } from '../support/hub.ts';
  */
 
 const DEV_PII_KEY = Buffer.alloc(32, 0x11).toString('base64');
-const strongKey = () => randomBytes(32).toString('base64');
-const production = (env: Record<string, string>) => parseConfig({ NODE_ENV: 'production', PII_KEY: strongKey(), JWT_SECRET: strongKey(), ...env });
-const refusal = (run: () => unknown): string => {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('the configuration was accepted');
-};
 
 describe('attack 4: production secrets', () => {
   it('refuses the development PII key spelled without its padding or with a trailing space (compared as bytes, base64 must be canonical)', () => {
     expect(DEV_PII_KEY.endsWith('=')).toBe(true);
     for (const spelling of [DEV_PII_KEY.slice(0, -1), `${DEV_PII_KEY} `, ` ${DEV_PII_KEY}`, `${DEV_PII_KEY.slice(0, 20)}\n${DEV_PII_KEY.slice(20)}`]) {
-      expect(refusal(() => production({ PII_KEY: spelling }))).toMatch(/^ {2}PII_KEY: must be 32 bytes, base64-encoded with its padding and nothing else/m);
-      expect(refusal(() => production({ PII_HASH_KEY: spelling }))).toMatch(/^ {2}PII_HASH_KEY: must be 32 bytes/m);
+      expect(configRefusal(() => productionConfig({ PII_KEY: spelling }))).toMatch(/^ {2}PII_KEY: must be 32 bytes, base64-encoded with its padding and nothing else/m);
+      expect(configRefusal(() => productionConfig({ PII_HASH_KEY: spelling }))).toMatch(/^ {2}PII_HASH_KEY: must be 32 bytes/m);
     }
-    expect(refusal(() => production({ PII_KEY: DEV_PII_KEY }))).toMatch(/PII_KEY: the development key cannot be used in production/);
-    expect(refusal(() => production({ PII_HASH_KEY: DEV_PII_KEY }))).toMatch(/PII_HASH_KEY: the development key cannot be used in production/);
+    expect(configRefusal(() => productionConfig({ PII_KEY: DEV_PII_KEY }))).toMatch(/PII_KEY: the development key cannot be used in production/);
+    expect(configRefusal(() => productionConfig({ PII_HASH_KEY: DEV_PII_KEY }))).toMatch(/PII_HASH_KEY: the development key cannot be used in production/);
   });
 
   it('refuses predictable JWT secrets and PII keys in production, and accepts random ones', () => {
     for (const secret of ['a'.repeat(32), 'a'.repeat(64), 'abcd'.repeat(10), 'abcdefghijklmnopqrstuvwxyz0123456789', '0123456789abcdef0123456789abcdef']) {
-      expect(refusal(() => production({ JWT_SECRET: secret })), secret).toMatch(/^ {2}JWT_SECRET: too predictable/m);
+      expect(configRefusal(() => productionConfig({ JWT_SECRET: secret })), secret).toMatch(/^ {2}JWT_SECRET: too predictable/m);
     }
-    expect(refusal(() => production({ JWT_SECRET: 'mutual-aid-hub-development-secret-not-for-production-2' }))).toMatch(/JWT_SECRET: the development secret/);
-    expect(refusal(() => production({ JWT_SECRET: `${strongKey()} ` }))).toMatch(/JWT_SECRET: must not begin or end with white space/);
+    expect(configRefusal(() => productionConfig({ JWT_SECRET: 'mutual-aid-hub-development-secret-not-for-production-2' }))).toMatch(/JWT_SECRET: the development secret/);
+    expect(configRefusal(() => productionConfig({ JWT_SECRET: `${strongKey()} ` }))).toMatch(/JWT_SECRET: must not begin or end with white space/);
     const sequential = Buffer.from(Array.from({ length: 32 }, (_, i) => i)).toString('base64');
     for (const key of [Buffer.alloc(32, 7).toString('base64'), Buffer.from('ab'.repeat(16)).toString('base64'), sequential]) {
-      expect(refusal(() => production({ PII_KEY: key })), key).toMatch(/^ {2}PII_KEY: too predictable/m);
-      expect(refusal(() => production({ PII_HASH_KEY: key })), key).toMatch(/^ {2}PII_HASH_KEY: too predictable/m);
+      expect(configRefusal(() => productionConfig({ PII_KEY: key })), key).toMatch(/^ {2}PII_KEY: too predictable/m);
+      expect(configRefusal(() => productionConfig({ PII_HASH_KEY: key })), key).toMatch(/^ {2}PII_HASH_KEY: too predictable/m);
     }
     // One line per problem.
-    expect(refusal(() => parseConfig({ NODE_ENV: 'production', PII_KEY: Buffer.alloc(32, 7).toString('base64'), JWT_SECRET: 'a'.repeat(40) })).split('\n')).toHaveLength(3);
-    for (let i = 0; i < 20; i++) expect(production({ PII_HASH_KEY: strongKey() }).NODE_ENV).toBe('production');
+    expect(configRefusal(() => parseConfig({ NODE_ENV: 'production', PII_KEY: Buffer.alloc(32, 7).toString('base64'), JWT_SECRET: 'a'.repeat(40) })).split('\n')).toHaveLength(3);
+    for (let i = 0; i < 20; i++) expect(productionConfig({ PII_HASH_KEY: strongKey() }).NODE_ENV).toBe('production');
     // An identity provider's key replaces JWT_SECRET, which is then not used.
     expect(parseConfig({
       NODE_ENV: 'production', PII_KEY: strongKey(), JWT_JWKS_URL: 'https://idp.union.example/jwks', JWT_ISSUER: 'https://idp.union.example', JWT_AUDIENCE: 'mutual-aid-hub',
@@ -60,9 +49,9 @@ describe('attack 4: production secrets', () => {
   });
 
   it('refuses to run with NODE_ENV unset, in one line, unless it is development or test', () => {
-    const message = refusal(() => parseConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' }));
+    const message = configRefusal(() => parseConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' }));
     expect(message).toBe('NODE_ENV is not set: set NODE_ENV=production (or NODE_ENV=development for local work)');
-    expect(refusal(() => parseConfig({ NODE_ENV: '' }))).toBe(message);
+    expect(configRefusal(() => parseConfig({ NODE_ENV: '' }))).toBe(message);
     expect(parseConfig({ NODE_ENV: 'development' }).PII_KEY).toBe(DEV_PII_KEY);
     expect(parseConfig({ NODE_ENV: 'test' }).NODE_ENV).toBe('test');
   });
