@@ -4,7 +4,7 @@ import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/is
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
-import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
+import { approveBatch, cancelBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
 import { approvePaymentPolicy, proposePaymentPolicy, releaseUnderPolicies } from '../../src/payouts/policies.ts';
 import { advanceBatch } from '../../src/payouts/submission.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
@@ -145,6 +145,34 @@ describe('a payout the bank debited, then answered RJCT for', () => {
       expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1 });
       expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: attempt.id }]);
       await expectFourEyesRetry(attempt.payoutId, attempt.amountFen);
+    } finally {
+      ctx.remove();
+    }
+  });
+});
+
+describe('a payout the bank debited, retried by two FINANCE people', () => {
+  it('is sent, also after the batch first holding its retry was cancelled before sealing', async () => {
+    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    try {
+      const { batch, attempt } = await sentAttempt();
+      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
+      const today = chinaToday();
+      const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
+      await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT));
+      await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+      await expectFourEyesRetry(attempt.payoutId, attempt.amountFen);
+
+      // The batch holding the confirmed retry is withdrawn before it is sealed; the next one carries it.
+      const { rows: [drafted] } = await db.pool.query<{ id: number }>(`SELECT batch_id AS id FROM payout_attempts WHERE payout_id = $1 AND attempt_no = 2`, [attempt.payoutId]);
+      await cancelBatch(db.pool, finance, settings, drafted!.id, 'made on the wrong day');
+      const next = (await createBatch(db.pool, clerk, settings, 10))!;
+      await approveBatch(db.pool, finance, next.id);
+      await requestSubmission(db.pool, finance, next.id);
+      await advanceBatch(ctx, next.id);
+      expect(submitted).toContain(next.msgId);
+      expect((await payoutsOf(db.pool)).find((p) => p.id === attempt.payoutId)).toMatchObject({ status: 'SENT' });
     } finally {
       ctx.remove();
     }

@@ -267,8 +267,11 @@ export async function plannedAttempts(tx: Tx, batchId: number): Promise<PlannedA
             a.creditor_name AS "creditorName", a.creditor_account_enc AS "accountEnc", m.bank_card_enc AS "memberCardEnc",
             a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo", p.claim_id AS "claimId",
             CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE c.status END AS "claimStatus",
+            -- Confirmed after the last attempt that reached the bank: attempts withdrawn since (a batch cancelled, a card changed) never did.
             (a.attempt_no > 1 AND payout_paid_by_bank(p.id) AND NOT EXISTS (
-               SELECT 1 FROM payout_retries r WHERE r.payout_id = p.id AND r.after_attempt = a.attempt_no - 1 AND r.confirmed_at IS NOT NULL)) AS "paidBeforeUnconfirmed"
+               SELECT 1 FROM payout_retries r WHERE r.payout_id = p.id AND r.confirmed_at IS NOT NULL
+                  AND r.after_attempt >= (SELECT max(x.attempt_no) FROM payout_attempts x
+                                           WHERE x.payout_id = p.id AND x.attempt_no < a.attempt_no AND x.status <> 'CANCELLED'))) AS "paidBeforeUnconfirmed"
        FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id LEFT JOIN claims c ON c.id = p.claim_id JOIN members m ON m.id = p.member_id
       WHERE a.batch_id = $1 AND a.status = 'PLANNED' ORDER BY a.id FOR SHARE OF m`,
     [batchId],
