@@ -99,8 +99,8 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
     const p = new Params();
     const sql = `WITH ${unitsCte(p, s, scope)}
       SELECT cp.plan_year AS year, ${keySql(s.grouping, 'cp.paid_on', {})} AS key, sum(cp.amount_fen)::bigint AS raised
-        FROM contribution_payments cp JOIN scoped_units su ON su.id = cp.unit_id
-       WHERE cp.plan_year IN (${p.add(s.planYear - 1)}::int, ${p.add(s.planYear)}::int) AND NOT EXISTS (SELECT 1 FROM contribution_reversals r WHERE r.contribution_payment_id = cp.id)
+        FROM standing_contribution_payments cp JOIN scoped_units su ON su.id = cp.unit_id
+       WHERE cp.plan_year IN (${p.add(s.planYear - 1)}::int, ${p.add(s.planYear)}::int)
          AND ${s.grouping === 'MONTH' ? 'extract(year FROM cp.paid_on) = cp.plan_year' : 'true'}
          AND ${monthSql(p, s.month, 'cp.paid_on', 'cp.plan_year')}
        GROUP BY 1, 2`;

@@ -637,8 +637,8 @@ export async function contributionFigures(db: Queryable, keys: readonly Contribu
             (SELECT coalesce(sum(CASE e.plan WHEN 'PUBLIC' THEN $3::bigint ELSE $4::bigint END
                                  + CASE WHEN e.special_disease THEN $5::bigint ELSE 0 END), 0)::bigint
                FROM enrolments e WHERE e.unit_id = k.unit_id AND e.plan_year = k.plan_year) AS "owedFen",
-            (SELECT coalesce(sum(amount_fen), 0)::bigint FROM contribution_payments cp
-              WHERE cp.unit_id = k.unit_id AND cp.plan_year = k.plan_year AND NOT EXISTS (SELECT 1 FROM contribution_reversals r WHERE r.contribution_payment_id = cp.id)) AS "paidFen"
+            (SELECT coalesce(sum(amount_fen), 0)::bigint FROM standing_contribution_payments cp
+              WHERE cp.unit_id = k.unit_id AND cp.plan_year = k.plan_year) AS "paidFen"
        FROM unnest($1::bigint[], $2::int[]) AS k(unit_id, plan_year)`,
     [keys.map((k) => k.unitId), keys.map((k) => k.planYear), ...contributionRates()],
   );

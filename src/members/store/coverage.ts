@@ -35,8 +35,8 @@ export async function enrolmentCoverageFigures(db: Queryable, enrolmentIds: read
      year AS (
        SELECT y.unit_id, y.plan_year,
               coalesce(n.public_count * $2::bigint + n.private_count * $3::bigint + n.special_disease_count * $4::bigint, 0) AS owed,
-              (SELECT coalesce(sum(cp.amount_fen), 0)::bigint FROM contribution_payments cp
-                WHERE cp.unit_id = y.unit_id AND cp.plan_year = y.plan_year AND NOT EXISTS (SELECT 1 FROM contribution_reversals r WHERE r.contribution_payment_id = cp.id)) AS paid
+              (SELECT coalesce(sum(cp.amount_fen), 0)::bigint FROM standing_contribution_payments cp
+                WHERE cp.unit_id = y.unit_id AND cp.plan_year = y.plan_year) AS paid
          FROM (SELECT DISTINCT unit_id, plan_year FROM target) y
          LEFT JOIN unit_year_enrolments n ON n.unit_id = y.unit_id AND n.plan_year = y.plan_year)
      SELECT t.id AS "enrolmentId", t.unit_id AS "unitId", t.plan_year AS "planYear", y.owed::bigint AS "owedFen", y.paid AS "paidFen",

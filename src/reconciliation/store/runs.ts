@@ -216,9 +216,8 @@ export async function contributionYears(tx: Tx, unitIds: readonly number[]): Pro
 export async function unmatchedRecordedPayments(tx: Tx, referenceKeys: readonly string[]): Promise<RecordedPayment[]> {
   const { rows } = await tx.query<RecordedPayment>(
     `SELECT cp.id, cp.reference, cp.unit_id AS "unitId", cp.plan_year AS "planYear", cp.amount_fen AS "amountFen"
-       FROM contribution_payments cp
-      WHERE upper(cp.reference) = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.contribution_payment_id = cp.id)
-        AND NOT EXISTS (SELECT 1 FROM contribution_reversals r WHERE r.contribution_payment_id = cp.id)`,
+       FROM standing_contribution_payments cp
+      WHERE upper(cp.reference) = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.contribution_payment_id = cp.id)`,
     [referenceKeys],
   );
   return rows;
