@@ -179,6 +179,81 @@ describe('a payout the bank debited, retried by two FINANCE people', () => {
   });
 });
 
+/**
+ * The trigger on payouts and the sealing check ask one question (payout_retry_confirmed, 0045): did
+ * a second FINANCE person confirm a retry after the last attempt that reached the bank? Attempts
+ * withdrawn before the bank had them (CANCELLED) do not use a confirmation up; an attempt the bank
+ * answered does.
+ */
+describe('a confirmed retry of a payout the bank debited, in the database and at sealing alike', () => {
+  /** Refused (RJCT) though debited, retried by two FINANCE people: its second attempt PLANNED in a DRAFT batch. */
+  async function confirmedRetry(ctx: ReturnType<typeof submissionContext>) {
+    const { batch, attempt } = await sentAttempt();
+    current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+    expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
+    const today = chinaToday();
+    const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
+    await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT));
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    await expectFourEyesRetry(attempt.payoutId, attempt.amountFen);
+    const { rows: [second] } = await db.pool.query<{ batchId: number; msgId: string; pmtInfId: string; e2e: string }>(
+      `SELECT b.id AS "batchId", b.msg_id AS "msgId", b.pmt_inf_id AS "pmtInfId", a.end_to_end_id AS e2e
+         FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.payout_id = $1 AND a.attempt_no = 2`, [attempt.payoutId],
+    );
+    return { payoutId: attempt.payoutId, second: second! };
+  }
+  const waitAgain = (payoutId: number) => db.pool.query(`UPDATE payouts SET status = 'READY', status_reason = NULL WHERE id = $1`, [payoutId]);
+
+  it('still holds after attempts that never reached the bank: a batch cancelled, then a name the file cannot carry at sealing', async () => {
+    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    try {
+      const { payoutId, second } = await confirmedRetry(ctx);
+      await cancelBatch(db.pool, finance, settings, second.batchId, 'made on the wrong day');
+      const { rows: [member] } = await db.pool.query<{ id: number; name: string }>(
+        `SELECT m.id, m.name FROM members m JOIN payouts p ON p.member_id = m.id WHERE p.id = $1`, [payoutId],
+      );
+      // Written straight in the database, as a row from before names were checked: the third attempt leaves its batch at sealing.
+      await db.pool.query(`UPDATE members SET name = $2 WHERE id = $1`, [member!.id, '张\t三']);
+      const third = (await createBatch(db.pool, clerk, settings, 10))!;
+      await approveBatch(db.pool, finance, third.id);
+      await requestSubmission(db.pool, finance, third.id);
+      await advanceBatch(ctx, third.id);
+      expect(submitted).not.toContain(third.msgId);
+      expect((await payoutsOf(db.pool)).find((p) => p.id === payoutId)).toMatchObject({ status: 'FAILED', attempts: 3, statusReason: expect.stringContaining('cannot carry') });
+
+      // Nothing reached the bank since the confirmed retry: the database lets it wait again, and sealing sends it, on that confirmation.
+      await db.pool.query(`UPDATE members SET name = $2 WHERE id = $1`, [member!.id, member!.name]);
+      await waitAgain(payoutId);
+      const fourth = (await createBatch(db.pool, clerk, settings, 10))!;
+      await approveBatch(db.pool, finance, fourth.id);
+      await requestSubmission(db.pool, finance, fourth.id);
+      await advanceBatch(ctx, fourth.id);
+      expect(submitted).toContain(fourth.msgId);
+      expect((await payoutsOf(db.pool)).find((p) => p.id === payoutId)).toMatchObject({ status: 'SENT', attempts: 4 });
+    } finally {
+      ctx.remove();
+    }
+  });
+
+  it('is used up by an attempt the bank answered: the next retry needs a confirmation of its own', async () => {
+    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    try {
+      const { payoutId, second } = await confirmedRetry(ctx);
+      await approveBatch(db.pool, finance, second.batchId);
+      await requestSubmission(db.pool, finance, second.batchId);
+      current = report(second.msgId, second.pmtInfId, { e2e: second.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      expect(await advanceBatch(ctx, second.batchId)).toEqual({ status: 'REJECTED', waiting: false });
+      await expect(waitAgain(payoutId)).rejects.toThrow(/the bank had paid it/);
+      expect(await retryPayout(db.pool, FINANCE_A, UNSCOPED, settings, payoutId, 'the bank refused it again')).toBe('PROPOSED');
+      await expect(waitAgain(payoutId)).rejects.toThrow(/the bank had paid it/);
+      expect(await retryPayout(db.pool, FINANCE_B, UNSCOPED, settings, payoutId, 'checked the bank\'s answer')).toBe('RETRIED');
+      expect((await payoutsOf(db.pool)).find((p) => p.id === payoutId)).toMatchObject({ status: 'READY', attempts: 2 });
+    } finally {
+      ctx.remove();
+    }
+  });
+});
+
 describe('a batch booking (批量代付) that debited a payment the bank answered RJCT for', () => {
   it('is retried only by two FINANCE people: the booking debited more than the block\'s credited payments', async () => {
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);

@@ -255,7 +255,8 @@ export interface PlannedAttempt {
   /**
    * An earlier attempt was paid by the bank (payout_paid_by_bank: a statement shows it debited, say
    * after the payout was retried by one person on the bank's RJCT) and no second FINANCE person
-   * confirmed this retry: sent, it could pay the member twice.
+   * confirmed a retry after the last attempt that reached the bank (payout_retry_confirmed, 0045,
+   * the trigger's rule too): sent, it could pay the member twice.
    */
   paidBeforeUnconfirmed: boolean;
 }
@@ -267,11 +268,8 @@ export async function plannedAttempts(tx: Tx, batchId: number): Promise<PlannedA
             a.creditor_name AS "creditorName", a.creditor_account_enc AS "accountEnc", m.bank_card_enc AS "memberCardEnc",
             a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo", p.claim_id AS "claimId",
             CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE c.status END AS "claimStatus",
-            -- Confirmed after the last attempt that reached the bank: attempts withdrawn since (a batch cancelled, a card changed) never did.
-            (a.attempt_no > 1 AND payout_paid_by_bank(p.id) AND NOT EXISTS (
-               SELECT 1 FROM payout_retries r WHERE r.payout_id = p.id AND r.confirmed_at IS NOT NULL
-                  AND r.after_attempt >= (SELECT max(x.attempt_no) FROM payout_attempts x
-                                           WHERE x.payout_id = p.id AND x.attempt_no < a.attempt_no AND x.status <> 'CANCELLED'))) AS "paidBeforeUnconfirmed"
+            -- Confirmed after the last attempt that reached the bank (0045, as the trigger on payouts asks).
+            (a.attempt_no > 1 AND payout_paid_by_bank(p.id) AND NOT payout_retry_confirmed(p.id, a.attempt_no)) AS "paidBeforeUnconfirmed"
        FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id LEFT JOIN claims c ON c.id = p.claim_id JOIN members m ON m.id = p.member_id
       WHERE a.batch_id = $1 AND a.status = 'PLANNED' ORDER BY a.id FOR SHARE OF m`,
     [batchId],
