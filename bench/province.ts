@@ -53,7 +53,7 @@ import { planPayouts } from '../src/payouts/plan.ts';
 import { approveBatch, createBatch, requestSubmission } from '../src/payouts/decisions.ts';
 import { sealBatch } from '../src/payouts/sealing.ts';
 import { advanceBatch } from '../src/payouts/submission.ts';
-import { payoutSettings, UNION_PARTY } from '../src/payouts/settings.ts';
+import { initiatingParty, payoutSettings } from '../src/payouts/settings.ts';
 import { writeDevCertificates } from '../certs/devCa.ts';
 import { configuredSeal, DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../src/seals/settings.ts';
 import { configuredBankAdapter } from '../src/banks/settings.ts';
@@ -415,7 +415,7 @@ async function main(): Promise<void> {
     const outDir = path.join(workDir, 'out');
     writeDevCertificates(certsDir, { p12Passphrase: DEV_SEAL_P12_PASSPHRASE });
     const seals = parseSealSettings({ CERTS_DIR: certsDir });
-    const sealing = { keys, seal: configuredSeal(seals), outDir, initiatingParty: UNION_PARTY };
+    const sealing = { keys, seal: configuredSeal(seals), outDir, initiatingParty: initiatingParty(cfg) };
     const settings = payoutSettings(cfg);
     const { account } = settings;
     const clerk = { subject: 'bench-clerk', role: 'ADMIN' };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { creditCodeProblem } from './kernel/identifiers.ts';
 
 /**
  * All configuration comes from environment variables, parsed and validated once.
@@ -130,6 +131,13 @@ const schema = z.object({
   PAYOUT_ACCOUNT: z.string().regex(/^[0-9A-Za-z]{1,34}$/, 'must be 1 to 34 letters or digits').default('1408010109024561234'),
   /** The account holder's name as the bank knows it (Dbtr/Nm of every pain.001). */
   PAYOUT_ACCOUNT_NAME: z.string().min(1).default('某市总工会职工医疗互助专户'),
+  /** The union as initiating party of every pain.001 (InitgPty/Nm); production asks for it with BANK_URL. */
+  PAYOUT_INITIATING_PARTY_NAME: z.string().trim().min(1).max(140).default('市总工会职工医疗互助'),
+  /** The union's Unified Social Credit Code (统一社会信用代码, InitgPty/Id/OrgId/Othr/Id), when its bank asks for it. */
+  PAYOUT_INITIATING_PARTY_ID: z.string().superRefine((value, ctx) => {
+    const problem = creditCodeProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: `a Unified Social Credit Code ${problem}` });
+  }).optional(),
   /** The paying bank's 12-digit CNAPS code (DbtrAgt). */
   PAYOUT_AGENT: z.string().regex(/^\d{12}$/, 'must be the 12-digit CNAPS code').default('102100099996'),
   /** Name of the bank channel batches go through (one per configured bank adapter). */
@@ -157,7 +165,7 @@ const schema = z.object({
   PAYOUT_BATCH_MAX: z.coerce.number().int().min(1).max(100_000).default(5_000),
   /** Where batch files and their seals are written (`<MsgId>.xml`, `<MsgId>.xml.p7s`). */
   PAYOUT_OUT_DIR: z.string().default('.data/out'),
-  /** The union's name on sealed notices and around their seal image (src/notices). */
+  /** The union's name on sealed notices, yearly reports and around their seal image (src/notices, src/figures); production asks for it. */
   NOTICE_UNION_NAME: z.string().trim().min(2).max(16).default('某市总工会'),
   // Reconciliation (src/reconciliation/settings.ts).
   /** Our accounts whose statements are fetched and reconciled, comma-separated (default PAYOUT_ACCOUNT; accounts of payout batches are added). */
@@ -301,8 +309,8 @@ const OUTSIDE_SERVICE_URLS = {
 /** Hosts plain http may name in production: a TLS sidecar on the same machine. */
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
-/** The simulator's paying account (the defaults of these settings), which production must not pay from. */
-const PAYING_ACCOUNT_SETTINGS = ['PAYOUT_ACCOUNT', 'PAYOUT_ACCOUNT_NAME', 'PAYOUT_AGENT'] as const;
+/** The development payer (the defaults of these settings: the simulator's account, a placeholder union), which production must not pay as. */
+const PAYING_ACCOUNT_SETTINGS = ['PAYOUT_ACCOUNT', 'PAYOUT_ACCOUNT_NAME', 'PAYOUT_AGENT', 'PAYOUT_INITIATING_PARTY_NAME'] as const;
 
 /**
  * Production talks to outside services over TLS, accepts only tokens its identity provider issued
@@ -327,8 +335,11 @@ function productionServiceProblems(config: Config, env: NodeJS.ProcessEnv): stri
   }
   if (config.BANK_URL) {
     for (const name of PAYING_ACCOUNT_SETTINGS) {
-      if (env[name] === undefined) problems.push(`${name}: must be set in production when BANK_URL is set (the default is the bank simulator's paying account, which every payment file would name)`);
+      if (env[name] === undefined) problems.push(`${name}: must be set in production when BANK_URL is set (the default is the development payer, the bank simulator's account, which every payment file would name)`);
     }
+  }
+  if (env.NOTICE_UNION_NAME === undefined) {
+    problems.push('NOTICE_UNION_NAME: must be set in production (the default is a placeholder, which members\' sealed notices and the yearly report would carry around their seal)');
   }
   return problems;
 }

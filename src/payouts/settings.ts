@@ -57,9 +57,6 @@ export interface PayoutServices {
   lockMs: number;
 }
 
-/** The union as initiating party of its payment files. */
-export const UNION_PARTY = { name: '市总工会职工医疗互助' } as const;
-
 /**
  * From configuration: null (and a warning) when no bank channel is configured, so the other
  * workers still run; a configured channel with missing certificates is an error.
@@ -72,11 +69,17 @@ export function configuredPayoutServices(config: Config, keys: PersonalDataKeys,
   const seals = parseSealSettings();
   return {
     adapter: configuredBankAdapter(config, seals),
-    sealing: { keys, seal: configuredSeal(seals), outDir: config.PAYOUT_OUT_DIR, initiatingParty: UNION_PARTY },
+    sealing: { keys, seal: configuredSeal(seals), outDir: config.PAYOUT_OUT_DIR, initiatingParty: initiatingParty(config) },
     settings: payoutSettings(config),
     pollMs: config.PAYOUT_POLL_MS,
     planEveryMs: config.PAYOUT_PLAN_SECONDS * 1000,
     releaseEveryMs: config.PAYOUT_RELEASE_SECONDS * 1000,
     lockMs: config.PAYOUT_JOB_LOCK_MS,
   };
+}
+
+/** The union as initiating party of its payment files (InitgPty), with its credit code when set. */
+export function initiatingParty(config: Pick<Config, 'PAYOUT_INITIATING_PARTY_NAME' | 'PAYOUT_INITIATING_PARTY_ID'>): { name: string; id?: string } {
+  const party = { name: config.PAYOUT_INITIATING_PARTY_NAME };
+  return config.PAYOUT_INITIATING_PARTY_ID === undefined ? party : { ...party, id: config.PAYOUT_INITIATING_PARTY_ID };
 }

@@ -11,6 +11,7 @@ import { hubClient, HubError } from '../../examples/client.ts';
 import { MembersPageQuery, ViewerQuery } from '../../examples/operations.ts';
 import { loadTypeDefs } from '../../src/gateway/server.ts';
 import { DASHBOARD_OPERATIONS } from '../../src/gateway/dashboard.ts';
+import { productionEnv } from '../support/config.ts';
 
 /**
  * What front-end teams get: the published SDL, the example operations typed by codegen's client
@@ -20,7 +21,7 @@ import { DASHBOARD_OPERATIONS } from '../../src/gateway/dashboard.ts';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const MANIFEST = `${root}examples/generated/persisted-documents.json`;
 const PUBLISHED = 'schema/published/schema.graphql';
-const PRODUCTION = { NODE_ENV: 'production', PII_KEY: randomBytes(32).toString('base64'), JWT_SECRET: 'a-production-secret-of-at-least-32-characters' };
+const PRODUCTION = productionEnv();
 
 let db: TestDatabase;
 let dev: TestGateway;

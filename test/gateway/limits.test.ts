@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { productionEnv } from '../support/config.ts';
 
 /**
  * Every abuse limit: an operation just over it is refused with an error naming the limit, one just
@@ -183,9 +184,7 @@ describe('rate limit per client, held in Redis across gateway instances', () => 
 
 describe('production', () => {
   it('turns introspection and field suggestions off (they stay on in development)', async () => {
-    const production = await startTestGateway(db, {
-      NODE_ENV: 'production', PII_KEY: randomBytes(32).toString('base64'), JWT_SECRET: 'a-production-secret-of-at-least-32-characters',
-    });
+    const production = await startTestGateway(db, productionEnv());
     try {
       const introspection = await production.query(admin, '{ __schema { types { name } } }');
       expect(introspection.errors?.[0]?.message).toMatch(/introspection is not allowed/i);

@@ -9,7 +9,7 @@ import { config } from '../../src/config.ts';
 import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
 import type { PayingAccount } from '../../src/payouts/model.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
-import { payoutSettings, UNION_PARTY, type PayoutSettings } from '../../src/payouts/settings.ts';
+import { initiatingParty, payoutSettings, type PayoutSettings } from '../../src/payouts/settings.ts';
 import { advanceBatch, type SubmissionContext } from '../../src/payouts/submission.ts';
 import { seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
 import { openAccount, PAYEE_BANK, UNION_ACCOUNT, UNION_BANK, type Pki, type RunningBank } from '../banks/simulator/support.ts';
@@ -75,7 +75,7 @@ export function submissionContext(db: pg.Pool, pki: Pki, bank: RunningBank): Sub
   return {
     db,
     adapter: bank.adapter,
-    sealing: { keys, seal: pki.union, outDir, initiatingParty: UNION_PARTY },
+    sealing: { keys, seal: pki.union, outDir, initiatingParty: initiatingParty(config()) },
     settings,
     log: silent,
     outDir,

@@ -4,6 +4,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { startServer, type Server } from '../federation/support.ts';
+import { productionEnv } from '../support/config.ts';
 
 /**
  * A subgraph served alone (`hub serve --subgraph NAME`) is as guarded as the whole API: the token
@@ -19,7 +20,7 @@ let a: MemberSetup;
 let b: MemberSetup;
 let settlementOfA: number;
 
-const PRODUCTION = { NODE_ENV: 'production', PII_KEY: randomBytes(32).toString('base64'), JWT_SECRET: 'a-production-secret-of-at-least-32-characters' };
+const PRODUCTION = productionEnv();
 const ENTITIES = `query($r: [_Any!]!) { _entities(representations: $r) { __typename ... on Member { id name idNumberMasked phone } ... on Unit { id name } } }`;
 const member = (m: MemberSetup) => ({ __typename: 'Member', id: toGlobalId('Member', m.memberId) });
 

@@ -8,6 +8,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
+import { productionEnv } from '../support/config.ts';
 
 /**
  * Issue 13, attacks 4, 5 and 7 against a running gateway: tokens that live for years, WebSockets
@@ -62,7 +63,7 @@ function connect(g: TestGateway, token: string): Socket {
   };
 }
 
-const PRODUCTION = { NODE_ENV: 'production', PII_KEY: randomBytes(32).toString('base64'), JWT_SECRET: randomBytes(32).toString('base64') };
+const PRODUCTION = productionEnv();
 
 beforeAll(async () => {
   db = await freshDatabase();

@@ -11,6 +11,7 @@ import { personalDataKeys } from '../../src/privacy/personalData.ts';
 import { closeQueues, createQueues } from '../../src/queues.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, TEST_REDIS_URL, type TestGateway } from '../support/gateway.ts';
+import { productionEnv } from '../support/config.ts';
 
 /**
  * The operations endpoints an anonymous caller reaches in production. /metrics (the gateway's, on the
@@ -21,7 +22,7 @@ import { startTestGateway, TEST_REDIS_URL, type TestGateway } from '../support/g
 const strong = () => randomBytes(32).toString('base64');
 const ACCOUNT = '6217000010001234567';
 const METRICS_TOKEN = strong();
-const PRODUCTION = { NODE_ENV: 'production', PII_KEY: strong(), JWT_SECRET: strong(), PAYOUT_ACCOUNT: ACCOUNT };
+const PRODUCTION = productionEnv({ PAYOUT_ACCOUNT: ACCOUNT });
 const hubBin = fileURLToPath(new URL('../../bin/hub.mjs', import.meta.url));
 
 let db: TestDatabase;

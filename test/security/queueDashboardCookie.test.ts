@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { productionEnv } from '../support/config.ts';
 
 /**
  * The queue dashboard's sign-in (/admin/queues/login) puts the ADMIN bearer token itself in a cookie.
@@ -31,7 +32,7 @@ async function signIn(env: Record<string, string>): Promise<string> {
 
 describe('the queue dashboard\'s sign-in cookie', () => {
   it('is Secure in production though the request came in over plain HTTP, HttpOnly, SameSite=Strict, for the dashboard\'s path only', async () => {
-    const cookie = await signIn({ NODE_ENV: 'production', PII_KEY: strong(), JWT_SECRET: strong() });
+    const cookie = await signIn(productionEnv());
     expect(cookie).toMatch(/^hub_admin_token=[^;]+;/);
     expect(cookie.split(/;\s*/).slice(1).sort()).toEqual(['HttpOnly', 'Path=/admin/queues', 'SameSite=Strict', 'Secure']);
   });

@@ -5,9 +5,12 @@ import { ConfigError, parseConfig, type Config } from '../../src/config.ts';
 /** A random 32-byte secret in base64: strong enough for any key or secret production asks for. */
 export const strongKey = (): string => randomBytes(32).toString('base64');
 
+/** The settings production asks of every deployment (strong secrets, the union's name), plus `env`. */
+export const productionEnv = (env: Record<string, string> = {}): Record<string, string> =>
+  ({ NODE_ENV: 'production', PII_KEY: strongKey(), JWT_SECRET: strongKey(), NOTICE_UNION_NAME: '泉州市总工会', ...env });
+
 /** A production configuration with strong secrets, plus `env`. */
-export const productionConfig = (env: Record<string, string>): Config =>
-  parseConfig({ NODE_ENV: 'production', PII_KEY: strongKey(), JWT_SECRET: strongKey(), ...env });
+export const productionConfig = (env: Record<string, string>): Config => parseConfig(productionEnv(env));
 
 /** The message `run` refuses its configuration with; throws when it accepts it. */
 export function configRefusal(run: () => unknown): string {
