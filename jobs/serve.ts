@@ -110,7 +110,7 @@ export async function runWorkers({ host = '127.0.0.1' }: { host?: string } = {})
   const app = express();
   app.get('/healthz', healthz);
   app.get('/readyz', readyz({
-    db: runtime.db, redis: runtime.redis, queues: Object.values(workers.queues), draining: () => draining, production: runtime.config.NODE_ENV === 'production', log,
+    db: runtime.db, redis: runtime.redis, queues: Object.values(workers.queues), draining: () => draining, config: runtime.config, log,
   }));
   // The same figures as the gateway's /metrics: the same rule for who may read them.
   app.get('/metrics', metricsAccess(runtime.config), metrics.handler);

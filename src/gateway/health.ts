@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { ping } from '../db/pool.ts';
+import type { Config } from '../config.ts';
 
 /**
  * `/healthz`: the process is up (liveness). `/readyz`: it can do its work — PostgreSQL answers,
@@ -17,7 +18,8 @@ export interface ReadinessDeps {
   redis: Redis;
   queues: readonly Queue[];
   draining(): boolean;
-  production: boolean;
+  /** NODE_ENV decides how much a failed check's answer says. */
+  config: Pick<Config, 'NODE_ENV'>;
   log: Logger;
 }
 
@@ -46,7 +48,7 @@ export function readyz(deps: ReadinessDeps): express.RequestHandler {
     await Promise.all(Object.entries(checks).map(async ([name, check]) => {
       results[name] = await withDeadline(check()).then(() => 'ok', (error: Error) => {
         deps.log.warn({ err: error, check: name }, 'readiness check failed');
-        return deps.production ? 'failed' : `failed: ${error.message}`;
+        return deps.config.NODE_ENV === 'production' ? 'failed' : `failed: ${error.message}`;
       });
     }));
     const ready = Object.values(results).every((r) => r === 'ok');

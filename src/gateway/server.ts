@@ -225,7 +225,7 @@ export async function createGateway(services: Services, config: Config, log: Log
   };
   app.use(requestLog(log));
   app.get('/healthz', healthz);
-  app.get('/readyz', readyz({ db: services.db, redis: services.redis, queues, draining: () => draining, production, log }));
+  app.get('/readyz', readyz({ db: services.db, redis: services.redis, queues, draining: () => draining, config, log }));
   app.get('/metrics', metricsAccess(config), metrics.handler);
   app.use('/files', fileRoutes(services, config, log));
   if (!production) app.use(GRAPHIQL_PATH, graphiql());
