@@ -167,16 +167,18 @@ export async function attachmentIdsOf(db: Queryable, applicationIds: readonly nu
 
 /**
  * Other applications of the member waiting or accepted for the same stay (same hospital, dates and
- * total), oldest first: a second application for one stay is refused.
+ * total, both inpatient or both not, as for settlements), oldest first: a second application for
+ * one stay is refused.
  */
 export async function sameStayApplications(
-  db: Queryable, memberId: number, stay: Pick<ApplicationStay, 'hospitalCode' | 'admittedOn' | 'dischargedOn'> & { totalFen: number }, except: number | null,
+  db: Queryable, memberId: number, stay: Pick<ApplicationStay, 'hospitalCode' | 'admittedOn' | 'dischargedOn'> & { totalFen: number; inpatient: boolean },
+  except: number | null,
 ): Promise<number[]> {
   const { rows } = await db.query<{ id: number }>(
     `SELECT id FROM applications
-      WHERE member_id = $1 AND fixmedins_code = $2 AND medfee_sumamt = $3 AND begndate = $4 AND enddate = $5
+      WHERE member_id = $1 AND fixmedins_code = $2 AND medfee_sumamt = $3 AND begndate = $4 AND enddate = $5 AND (med_type LIKE '2%') = $7
         AND status <> 'RETURNED' AND id IS DISTINCT FROM $6 ORDER BY id`,
-    [memberId, stay.hospitalCode, stay.totalFen, stay.admittedOn, stay.dischargedOn, except],
+    [memberId, stay.hospitalCode, stay.totalFen, stay.admittedOn, stay.dischargedOn, except, stay.inpatient],
   );
   return rows.map((r) => r.id);
 }

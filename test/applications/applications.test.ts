@@ -372,6 +372,20 @@ describe('duplicates of a feed settlement', () => {
     expect(second.userErrors).toEqual([{ field: 'input.stay', code: 'CONFLICT', message: expect.stringContaining(`application ${localId('id', first.application.id, 'Application')} is already for this stay`) }]);
   });
 
+  it('an outpatient visit on the day, hospital and total of an inpatient application is another visit, not a second application', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const day = { admittedOn: '2025-10-08', dischargedOn: '2025-10-08' };
+    const inpatient = await submit(gw, memberOf(applicant), { stay: stay({ ...day, medicalType: '21' }) });
+    expect(inpatient.userErrors).toEqual([]);
+    const outpatient = await submit(gw, memberOf(applicant), { stay: stay({ ...day, medicalType: '14' }) });
+    expect(outpatient.userErrors).toEqual([]);
+    expect([inpatient.application.inpatient, outpatient.application.inpatient]).toEqual([true, false]);
+    // Another inpatient application for that day still is the same stay.
+    const again = await submit(gw, memberOf(applicant), { stay: stay({ ...day, medicalType: '22' }) });
+    expect(again.userErrors).toEqual([{ field: 'input.stay', code: 'CONFLICT', message: expect.stringContaining(`application ${localId('id', inpatient.application.id, 'Application')} is already for this stay`) }]);
+  });
+
   it('a feed page and an acceptance of the same stay at the same time: whichever commits first, the other sees it', async () => {
     const { db, gw } = await started();
     const applicant = await seedApplicant(db.pool, gw.keys);
