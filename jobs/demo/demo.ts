@@ -50,12 +50,15 @@ const SAMPLE_QUERY = `query DemoMembers {
 
 /**
  * The shell's settings the demo leaves out, so that in a shell carrying a deployment's it touches
- * nothing outside its own schema and queue prefix: the outside services it stands in for with its
- * own simulators (SMS and WeChat, the insurance platform and the hospitals' drop folder, the bank
- * and its certificate, CERTS_DIR that holds it, the union's seal, an identity provider), and the
- * secrets whose public development values it uses (it prints an ADMIN token it signed).
+ * nothing outside its own schema, queue prefix and `.data/`: the outside services it stands in for
+ * with its own simulators (SMS and WeChat, the insurance platform and the hospitals' drop folder,
+ * the bank and its certificate, CERTS_DIR that holds it, the union's seal, an identity provider),
+ * the secrets whose public development values it uses (it prints an ADMIN token it signed), the
+ * deployment's folders (payment files a bank channel may pick up, members' uploads its sweep would
+ * clear) and the union as payer (its account, name and credit code, the accounts reconciled).
  */
-const OUTSIDE_SETTINGS = /^(?:NOTIFY_\w+|INSURANCE_PLATFORM_URL|SETTLEMENT_DROP_DIR|BANK_\w+|CERTS_DIR|SEAL_\w+|JWT_\w+|PII_KEY|PII_HASH_KEY|FILE_URL_KEY)$/;
+const OUTSIDE_SETTINGS = new RegExp('^(?:NOTIFY_\\w+|INSURANCE_PLATFORM_URL|SETTLEMENT_DROP_DIR|BANK_\\w+|CERTS_DIR|SEAL_\\w+|JWT_\\w+|PII_KEY|PII_HASH_KEY|FILE_URL_KEY'
+  + '|PAYOUT_OUT_DIR|FILE_UPLOAD_DIR|PAYOUT_ACCOUNT\\w*|PAYOUT_AGENT|PAYOUT_INITIATING_PARTY_\\w+|RECONCILIATION_ACCOUNTS|NOTICE_UNION_NAME)$');
 
 export async function runDemo(options: DemoOptions): Promise<void> {
   // Left out of the process's own environment, not a copy: the configuration, the seal's settings and

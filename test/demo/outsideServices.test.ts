@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,6 +33,7 @@ const admin = () => new pg.Client({ connectionString: TEST_DATABASE_URL });
 const cwd = mkdtempSync(path.join(tmpdir(), 'hub-demo-outside-'));
 const deployment = mkdtempSync(path.join(tmpdir(), 'hub-deployment-'));
 const jwtSecret = randomBytes(32).toString('base64');
+const DEPLOYMENT_ACCOUNT = '6217000010001234567';
 
 let messages: NotifySimulator;
 let outside: http.Server;
@@ -60,6 +61,12 @@ beforeAll(async () => {
   copyFileSync(path.join(deployment, 'pki', 'bank.pem'), path.join(deployment, 'certs', 'bank.pem'));
   mkdirSync(path.join(deployment, 'drop'));
   writeFileSync(path.join(deployment, 'drop', 'settlements.jsonl'), '{"setl_id":"DROP-1"}\n');
+  // Its payment files' folder (a bank channel may pick files up there) and a member's upload of yesterday, which an upload sweep would clear.
+  mkdirSync(path.join(deployment, 'out'));
+  mkdirSync(path.join(deployment, 'uploads'));
+  writeFileSync(path.join(deployment, 'uploads', 'invoice.pdf'), '%PDF-1.7 a member\'s invoice\n');
+  const yesterday = new Date(Date.now() - 86_400_000);
+  utimesSync(path.join(deployment, 'uploads', 'invoice.pdf'), yesterday, yesterday);
 });
 
 afterAll(async () => {
@@ -84,6 +91,9 @@ describe('hub demo in a shell with a deployment\'s settings, without NODE_ENV', 
       SETTLEMENT_DROP_DIR: path.join(deployment, 'drop'), BANK_URL: `${outsideUrl}/bank`, CERTS_DIR: path.join(deployment, 'certs'),
       SEAL_P12_PATH: pki('seal.p12'), SEAL_TRUST_ANCHORS: pki('ca.pem'), SEAL_CRLS: pki('crl.pem'),
       JWT_SECRET: jwtSecret, PII_KEY: randomBytes(32).toString('base64'),
+      PAYOUT_OUT_DIR: path.join(deployment, 'out'), FILE_UPLOAD_DIR: path.join(deployment, 'uploads'),
+      PAYOUT_ACCOUNT: DEPLOYMENT_ACCOUNT, PAYOUT_ACCOUNT_NAME: '泉州市总工会职工医疗互助专户', PAYOUT_AGENT: '105397000011',
+      PAYOUT_INITIATING_PARTY_NAME: '泉州市总工会', RECONCILIATION_ACCOUNTS: DEPLOYMENT_ACCOUNT, NOTICE_UNION_NAME: '泉州市总工会',
     };
     const before = contents(deployment);
     const child = spawn(process.execPath, [hub, 'demo', '--once', '--members', '100'], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -98,6 +108,12 @@ describe('hub demo in a shell with a deployment\'s settings, without NODE_ENV', 
     expect(contents(deployment)).toEqual(before);
     expect(code, stderr.split('\n').slice(-3).join('\n')).toBe(0);
     expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toMatchObject({ members: 101, exceptions: 0 });
+    // Its payment files are its own, in its own folder, paid from the simulator's account by the development union.
+    const files = readdirSync(path.join(cwd, '.data', 'out')).filter((name) => name.endsWith('.xml'));
+    expect(files.length).toBeGreaterThan(0);
+    const file = readFileSync(path.join(cwd, '.data', 'out', files[0]!), 'utf8');
+    expect(file).not.toContain(DEPLOYMENT_ACCOUNT);
+    expect(file).not.toContain('泉州');
 
     // The ADMIN token it printed is not one the deployment's gateway would take.
     const token = /^\s*export TOKEN=(\S+)$/m.exec(stdout)![1]!;
