@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const entries: EntryToMatch[] = message.statements[0]!.entries.map((entry, i) => ({ id: i + 1, account: ACCOUNT, bookingDate: DATE, entry }));
 
   started = performance.now();
-  const outcome = matchEntries(entries, { payouts, units: [], contributions: [], payers: [], recordedPayments: [] });
+  const outcome = matchEntries(entries, { payouts, refused: [], units: [], contributions: [], payers: [], recordedPayments: [] });
   const matchMs = performance.now() - started;
   const byRule = new Map<string, number>();
   for (const m of outcome.matches) byRule.set(m.rule, (byRule.get(m.rule) ?? 0) + 1);

@@ -4,12 +4,12 @@ import { contributionFigures, insertBankContributionPayments, learnUnitPayerAcco
 import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { analyzePayouts } from '../payouts/store/payouts.ts';
 import { bankReferenceKey } from '../kernel/identifiers.ts';
-import { amountRuleAmounts, contributionReferences, matchEntries } from './matching/matcher.ts';
+import { amountRuleAmounts, contributionReferences, DEFAULT_MATCH_OPTIONS, matchEntries, type MatchOptions } from './matching/matcher.ts';
 import { dailyProof, missingDebits, type DailyProof } from './matching/proof.ts';
 import { exceptionKey, type EntryToMatch, type ExceptionFinding, type MatchBook, type MatchDecision, type MatchOutcome, type RecordedPayment } from './matching/types.ts';
 import * as proofs from './store/proofs.ts';
 import * as store from './store/runs.ts';
-import { chinaToday } from '../kernel/time.ts';
+import { addDays, chinaToday } from '../kernel/time.ts';
 import { ANALYZE_AFTER, timed, type StepTimes } from './steps.ts';
 
 /**
@@ -55,6 +55,8 @@ export interface ReconcileResult extends ReconcileProgress {
 }
 
 const MATCHED_BY = 'reconciliation';
+/** How a run matches: the book is loaded for these options (the amount + name rule's date window). */
+const MATCH_OPTIONS: MatchOptions = DEFAULT_MATCH_OPTIONS;
 
 export async function reconcileAccount(db: Db, account: string, options: ReconcileOptions): Promise<ReconcileResult> {
   const runId = await store.startRun(db, account, options.startedBy);
@@ -73,8 +75,8 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
         const entries = await timed(steps, 'pendingEntries', () => store.pendingEntries(tx, account, options.chunk ?? 5_000, last));
         if (entries.length === 0) return null;
         last = entries.at(-1)!;
-        const book = await timed(steps, 'loadBook', () => loadBook(tx, account, entries));
-        const outcome = await timed(steps, 'match', () => matchEntries(entries, book));
+        const book = await timed(steps, 'loadBook', () => loadBook(tx, account, entries, MATCH_OPTIONS));
+        const outcome = await timed(steps, 'match', () => matchEntries(entries, book, MATCH_OPTIONS));
         const written = await timed(steps, 'writeOutcome', () => writeOutcome(tx, entries, outcome, MATCHED_BY));
         const settledNow = await timed(steps, 'settle', () => settlePayoutAttempts(tx, written.debited));
         const afterSettlement = await recordReturns(tx, account, written.returns, new Map(entries.map((e) => [e.id, e.bookingDate])));
@@ -118,8 +120,12 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
   }
 }
 
-/** What the entries may match: payouts by their references and, for the amount + name rule, open ones of the account; units' contributions. */
-async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[]): Promise<MatchBook> {
+/**
+ * What the entries may match: payouts by their references and, for the amount + name rule, open ones
+ * of the account and those the bank refused (which that rule never matches, but must not overlook);
+ * units' contributions.
+ */
+async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[], options: MatchOptions): Promise<MatchBook> {
   const details = entries.flatMap((e) => e.entry.details);
   const endToEndIds = unique(details.map((d) => d.endToEndId));
   const references = unique([...entries.map((e) => e.entry.accountServicerRef), ...details.map((d) => d.accountServicerRef)]);
@@ -132,9 +138,14 @@ async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[
   const byAmount = amounts.length === 0 ? [] : await store.openPayoutsOfAmounts(tx, account, amounts);
   const seen = new Set(named.map((p) => p.attemptId));
   const payouts = [...named, ...byAmount.filter((p) => !seen.has(p.attemptId))];
+  // Refused payouts a debit of those amounts may be: expected within the rule's window of the chunk's booking days.
+  const days = entries.map((e) => e.bookingDate).sort();
+  const refused = amounts.length === 0 ? [] : await store.refusedPayoutsOfAmounts(
+    tx, account, amounts, addDays(days[0]!, -options.dateWindowDays), addDays(days.at(-1)!, options.dateWindowDays),
+  );
 
   const credits = entries.filter((e) => e.entry.creditDebit === 'CRDT');
-  if (credits.length === 0) return { payouts, units: [], contributions: [], payers: [], recordedPayments: [] };
+  if (credits.length === 0) return { payouts, refused, units: [], contributions: [], payers: [], recordedPayments: [] };
   const creditDetails = credits.flatMap((e) => e.entry.details);
   const referenced = contributionReferences([...creditDetails.flatMap((d) => d.remittanceInfo), ...credits.map((e) => e.entry.additionalInfo ?? '')]);
   const payers = await store.payerAccounts(tx, unique(creditDetails.map((d) => d.debtor?.account)));
@@ -143,7 +154,7 @@ async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[
   const figures = await contributionFigures(tx, years);
   const recordedPayments = await lockedRecordedPayments(tx, unique(credits.map((e) => e.entry.accountServicerRef)));
   return {
-    payouts, units, payers, recordedPayments,
+    payouts, refused, units, payers, recordedPayments,
     contributions: years.map((y, i) => ({ ...y, owedFen: figures[i]!.owedFen, paidFen: figures[i]!.paidFen })),
   };
 }

@@ -32,7 +32,7 @@ function entry(creditDebit: 'CRDT' | 'DBIT', amountFen: number, details: Partial
   };
 }
 
-const emptyBook: MatchBook = { payouts: [], units: [], contributions: [], payers: [], recordedPayments: [] };
+const emptyBook: MatchBook = { payouts: [], refused: [], units: [], contributions: [], payers: [], recordedPayments: [] };
 const book = (over: Partial<MatchBook>): MatchBook => ({ ...emptyBook, ...over });
 
 describe('debits to payouts', () => {
@@ -123,6 +123,58 @@ describe('debits to payouts', () => {
     const decided = (payouts: ExpectedPayout[]) => matchEntries(entries, book({ payouts }));
     expect(decided([...named, ...open])).toEqual(decided([...named, ...open, ...unopened]));
     expect(decided([...named, ...open]).matches.filter((m) => m.rule === 'AMOUNT_DATE_NAME').map((m) => 'attemptId' in m && m.attemptId)).toEqual([4, 5, 6]);
+  });
+});
+
+describe('a debit of no reference that a payout the bank refused (RJCT) may be', () => {
+  // The bank debited the payment and answered RJCT for it all the same; its statement shows the amount and the payee's name only.
+  const refusedPayout = (n: number, over: Partial<ExpectedPayout> = {}) => payout(n, { status: 'REJECTED', bankReference: null, amountFen: 30_000, creditorName: '会员3', ...over });
+  const debit = (bookingDate = '2025-06-05') => entry('DBIT', 30_000, [{ creditor: { name: '会员 3' } }], { accountServicerRef: 'BANK-NO-REF' }, bookingDate);
+
+  it('is an exception naming the refused attempt, never a match: its payout counts as paid by the bank', () => {
+    const d = debit();
+    const outcome = matchEntries([d], book({ refused: [refusedPayout(3)] }));
+    expect(outcome.matches).toEqual([]);
+    expect(outcome.exceptions).toMatchObject([{ kind: 'UNMATCHED_DEBIT', entryId: d.id, attemptId: 3, amountFen: 30_000, evidence: { endToEndId: 'MAH-P-3-1', payoutId: 103, attemptStatus: 'REJECTED' } }]);
+    expect(outcome.exceptions[0]!.evidence.reason).toContain('debited by amount and name (300.00 to 会员 3) after the bank refused it');
+    expect(outcome.entryStates.get(d.id)).toBe('EXCEPTION');
+  });
+
+  it('is not given to an open payout of that amount and name (a retry\'s new attempt) while the refused one may be its source', () => {
+    const d = debit();
+    const retry = payout(4, { payoutId: 103, endToEndId: 'MAH-P-3-2', bankReference: null, amountFen: 30_000, creditorName: '会员3', status: 'ACCEPTED', expectedOn: '2025-06-05' });
+    const outcome = matchEntries([d], book({ payouts: [retry], refused: [refusedPayout(3)] }));
+    expect(outcome.matches).toEqual([]);
+    expect(outcome.exceptions).toMatchObject([{ kind: 'UNMATCHED_DEBIT', attemptId: 3, evidence: { candidates: ['MAH-P-3-2'] } }]);
+    expect(outcome.exceptions[0]!.evidence.reason).toContain('MAH-P-3-2, expected still, may be what it debited instead');
+  });
+
+  it('names none when refused payments of two payouts may be it; names the closest when they are attempts of one payout', () => {
+    const two = matchEntries([debit()], book({ refused: [refusedPayout(3), refusedPayout(5, { payoutId: 105 })] }));
+    expect(two.matches).toEqual([]);
+    expect(two.exceptions).toMatchObject([{ kind: 'UNMATCHED_DEBIT', attemptId: null, evidence: { refused: ['MAH-P-5-1', 'MAH-P-3-1'] } }]);
+    // Both refused attempts of payout 103 (the first, then its retry): whichever the bank paid, it paid that payout.
+    const one = matchEntries([debit()], book({ refused: [refusedPayout(3, { expectedOn: '2025-06-02' }), refusedPayout(4, { payoutId: 103, endToEndId: 'MAH-P-3-2' })] }));
+    expect(one.exceptions).toMatchObject([{ kind: 'UNMATCHED_DEBIT', attemptId: 4, evidence: { refused: ['MAH-P-3-2', 'MAH-P-3-1'] } }]);
+  });
+
+  it('looks only at refused payouts that can be it: not outside the date window, of another account or card, with their debit matched', () => {
+    const card = '6222 **** **** 0006';
+    const open = payout(6, { bankReference: null, amountFen: 30_000, creditorName: '会员3', creditorAccountMasked: card, expectedOn: '2025-06-05' });
+    const cannot = [
+      refusedPayout(3, { creditorAccountMasked: card, expectedOn: '2025-06-01' }),
+      refusedPayout(7, { payoutId: 107, creditorAccountMasked: card, debtorAccount: '1408010109029999999' }),
+      refusedPayout(8, { payoutId: 108, creditorAccountMasked: '6222 **** **** 9999' }),
+      refusedPayout(9, { payoutId: 109, creditorAccountMasked: card, debitEntryId: 77 }),
+      refusedPayout(10, { payoutId: 110, creditorAccountMasked: card, status: 'PAID' }),
+    ];
+    // Another amount to that card, refused two days before: within the window, that one can.
+    const can = refusedPayout(11, { payoutId: 111, amountFen: 31_000, creditorAccountMasked: card, expectedOn: '2025-06-03' });
+    const toOpen = entry('DBIT', 30_000, [{ creditor: { name: '会员3', account: '6222021408001230006' } }], {}, '2025-06-05');
+    const toRefused = entry('DBIT', 31_000, [{ creditor: { name: '会员3', account: '6222021408001230006' } }], {}, '2025-06-05');
+    const outcome = matchEntries([toOpen, toRefused], book({ payouts: [open], refused: [...cannot, can] }));
+    expect(outcome.matches).toMatchObject([{ kind: 'PAYOUT', entryId: toOpen.id, rule: 'AMOUNT_DATE_NAME', attemptId: 6 }]);
+    expect(outcome.exceptions.map((e) => [e.kind, e.entryId, e.attemptId])).toEqual([['UNMATCHED_DEBIT', toRefused.id, 11]]);
   });
 });
 

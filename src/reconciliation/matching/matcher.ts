@@ -13,7 +13,8 @@ import { dayNumber } from '../../kernel/time.ts';
  * well under a second), and amounts must agree to the fen: there is no tolerance.
  *
  * Debits pay payouts: by EndToEndId, then the bank's reference (AcctSvcrRef from its pain.002),
- * then a batch booking (one debit for a whole PmtInf), then amount + date window + payee name.
+ * then a batch booking (one debit for a whole PmtInf), then amount + date window + payee name
+ * (never a payout the bank refused: a debit such a payout may be is an exception naming it).
  * Credits are returns (退票) of payouts, by EndToEndId, or units' contributions: by a recorded
  * payment's bank reference (a credit under one that does not fit it is a person's call, never a
  * second payment), then by the reference the unit was told to quote (`MAH<year><credit code>`,
@@ -150,6 +151,8 @@ export function isReturn(entry: BankEntry): boolean {
 class Matcher {
   private readonly references: PayoutReferences;
   private readonly byAmountAndName = new Map<string, ExpectedPayout[]>();
+  /** Attempts the bank refused (RJCT), by amount and name: a debit of no reference may be one of them all the same. */
+  private readonly refusedByAmountAndName = new Map<string, ExpectedPayout[]>();
   /** attempt id -> the entry that debited it (from earlier runs, then this one). */
   private readonly debited = new Map<number, number>();
   private readonly returned = new Set<number>();
@@ -167,7 +170,12 @@ class Matcher {
     for (const payout of book.payouts) {
       if (payout.debitEntryId !== null) this.debited.set(payout.attemptId, payout.debitEntryId);
       if (payout.returned) this.returned.add(payout.attemptId);
-      if (DEBITABLE_STATUSES.has(payout.status)) push(this.byAmountAndName, `${payout.amountFen}|${normalizeName(payout.creditorName)}`, payout);
+      if (DEBITABLE_STATUSES.has(payout.status)) push(this.byAmountAndName, amountAndName(payout.amountFen, payout.creditorName), payout);
+    }
+    for (const payout of book.refused) {
+      if (payout.status !== 'REJECTED') continue;
+      if (payout.debitEntryId !== null && !this.debited.has(payout.attemptId)) this.debited.set(payout.attemptId, payout.debitEntryId);
+      push(this.refusedByAmountAndName, amountAndName(payout.amountFen, payout.creditorName), payout);
     }
     for (const unit of book.units) {
       this.unitByCreditCode.set(unit.creditCode.toUpperCase(), unit.unitId);
@@ -285,7 +293,8 @@ class Matcher {
   /**
    * No reference the hub knows: the one payout of that amount to that name expected closest to the
    * booking date, to the same card where the bank reports the payee's account (a namesake paid
-   * the same amount from the account is not the member).
+   * the same amount from the account is not the member). Unless a payout the bank refused may be
+   * what it debited (`debitAfterRefusal`).
    */
   private debitByAmountAndName(tx: Transaction): Result {
     const name = tx.details?.creditor?.name;
@@ -293,11 +302,17 @@ class Matcher {
     const reported = tx.details?.creditor?.account;
     const card = reported === undefined ? undefined : maskBankCard(reported);
     const booked = dayNumber(tx.entry.bookingDate);
-    const candidates = (this.byAmountAndName.get(`${tx.amountFen}|${normalizeName(name)}`) ?? [])
-      .filter((p) => !this.debited.has(p.attemptId) && (card === undefined || p.creditorAccountMasked === card))
-      .map((p) => ({ payout: p, distance: Math.abs(dayNumber(p.expectedOn) - booked) }))
+    const key = amountAndName(tx.amountFen, name);
+    const fits = (p: ExpectedPayout) => !this.debited.has(p.attemptId) && (card === undefined || p.creditorAccountMasked === card);
+    const distance = (p: ExpectedPayout) => Math.abs(dayNumber(p.expectedOn) - booked);
+    const candidates = (this.byAmountAndName.get(key) ?? []).filter(fits)
+      .map((p) => ({ payout: p, distance: distance(p) }))
       .filter((c) => c.distance <= this.options.dateWindowDays)
       .sort((a, b) => a.distance - b.distance);
+    const refused = (this.refusedByAmountAndName.get(key) ?? [])
+      .filter((p) => p.debtorAccount === tx.entry.account && fits(p) && distance(p) <= this.options.dateWindowDays)
+      .sort((a, b) => distance(a) - distance(b) || b.attemptId - a.attemptId);
+    if (refused.length > 0) return this.debitAfterRefusal(tx, name, refused, candidates.map((c) => c.payout));
     const best = candidates[0];
     if (!best) {
       return exception('UNMATCHED_DEBIT', tx.amountFen, null, {
@@ -312,6 +327,37 @@ class Matcher {
       });
     }
     return this.payoutDebit(tx, best.payout, 'AMOUNT_DATE_NAME');
+  }
+
+  /**
+   * A debit of no reference that a payout the bank refused (RJCT) may be: banks have debited a
+   * payment and refused it all the same. It is never matched, neither to the refused attempt (the
+   * hub holds it as failed) nor to an open payout of that amount and name (a retry's new attempt,
+   * say): taken for the open one, the refused payment's money would go unseen and its payout could
+   * be paid again. The refused attempt is named, so its payout counts as paid by the bank
+   * (payout_paid_by_bank) and its retry takes four eyes. Refused attempts of several payouts are
+   * named by none: a person decides which, if any, the bank paid. (Several refused attempts of one
+   * payout are no such doubt: the one expected closest to the booking is named, and the payout counts
+   * as paid whichever it was.) `refused` comes closest first.
+   */
+  private debitAfterRefusal(tx: Transaction, name: string, refused: ExpectedPayout[], open: ExpectedPayout[]): Result {
+    const amount = `${fenToCny(tx.amountFen)} to ${name}`;
+    const alsoOpen = open.length === 0 ? {} : { candidates: open.map((p) => p.endToEndId) };
+    const openNote = open.length === 0 ? '' : `; ${open.map((p) => p.endToEndId).join(', ')}, expected still, may be what it debited instead: a person decides`;
+    const refusedIds = refused.map((p) => p.endToEndId);
+    if (new Set(refused.map((p) => p.payoutId)).size > 1) {
+      return exception('UNMATCHED_DEBIT', tx.amountFen, null, {
+        ...transactionEvidence(tx), refused: refusedIds, ...alsoOpen,
+        reason: `${refused.length} payments of ${amount} the bank refused (RJCT) may each be what it debited (${refusedIds.join(', ')})${openNote}: `
+          + 'find with the bank which it paid before retrying any of them',
+      });
+    }
+    const payout = refused[0]!;
+    return exception('UNMATCHED_DEBIT', tx.amountFen, payout.attemptId, {
+      ...transactionEvidence(tx), endToEndId: payout.endToEndId, payoutId: payout.payoutId, matchedBy: 'AMOUNT_DATE_NAME', attemptStatus: payout.status,
+      ...(refused.length > 1 ? { refused: refusedIds } : {}), ...alsoOpen,
+      reason: `debited by amount and name (${amount}) after the bank refused it (RJCT): the bank may have paid ${payout.endToEndId} all the same${openNote}`,
+    });
   }
 
   // ------------------------------------------------------------ credits: returns and contributions
@@ -461,6 +507,9 @@ class Matcher {
     if (learned) this.learnedPayers.push({ account, unitId });
   }
 }
+
+/** The key of the amount + name rule. */
+const amountAndName = (amountFen: number, name: string) => `${amountFen}|${normalizeName(name)}`;
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);

@@ -172,6 +172,22 @@ export async function openPayoutsOfAmounts(tx: Tx, account: string, amounts: rea
   [amounts, DEBITABLE, account]);
 }
 
+/**
+ * The account's attempts the bank refused (REJECTED) of these amounts, no debit matched to them,
+ * expected (the day of the bank's answer, else the requested execution date, as for an open payout)
+ * between `from` and `to` (MatchBook.refused): a bank can debit a payment and answer RJCT for it all
+ * the same, its statement showing the amount and the payee's name only. Found by the partial index
+ * of refused attempts by amount (0046).
+ */
+export async function refusedPayoutsOfAmounts(tx: Tx, account: string, amounts: readonly number[], from: string, to: string): Promise<ExpectedPayout[]> {
+  return payoutsOf(tx, `
+       SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id
+        WHERE a.amount_fen = ANY($1::bigint[]) AND a.status = 'REJECTED' AND b.debtor_account = $2
+          AND COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date) BETWEEN $3::date AND $4::date
+          AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT')`,
+  [amounts, account, from, to]);
+}
+
 /** The candidates' payouts as the matcher reads them: with their batch, their debit if one was matched, and whether they were returned. */
 async function payoutsOf(tx: Tx, candidates: string, values: unknown[]): Promise<ExpectedPayout[]> {
   const { rows } = await tx.query<ExpectedPayout>(

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { addDays, chinaToday } from '../../src/kernel/time.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
+import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
+import { paidByBank } from '../../src/payouts/store/payouts.ts';
+import { reconcileAccount } from '../../src/reconciliation/run.ts';
+import { openAccount, startBank, testFilePki, UNION_ACCOUNT, type RunningBank } from '../banks/simulator/support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, clerk, finance, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
+import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
+import { freshDatabase, type TestDatabase } from '../support/db.ts';
+
+/**
+ * The bank answers RJCT for a payment (the payout FAILED, one person may retry it) but debits the
+ * hub's account for it all the same, and its statement shows the debit with the amount and the
+ * payee's name only: no EndToEndId, no PmtInfId. The amount + name rule never matches such a debit
+ * to anything, but it must not overlook the refused payment it may be: the exception names it, so
+ * the payout counts as paid by the bank (payout_paid_by_bank) and its retry takes two FINANCE
+ * people; and an open payment of that amount and name (the retry's new attempt) is not given it.
+ * Refusals come from the bank simulator (a payee account it holds CLOSED: AC04).
+ */
+const pki = testFilePki();
+let db: TestDatabase;
+
+const ADMIN = { subject: 'admin-solo', role: 'ADMIN' };
+const FINANCE_A = { subject: 'finance-a', role: 'FINANCE' };
+const FINANCE_B = { subject: 'finance-b', role: 'FINANCE' };
+
+beforeAll(async () => {
+  db = await freshDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+beforeEach(async () => {
+  await resetPayouts(db.pool);
+  await db.pool.query('TRUNCATE reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries, bank_statements, bank_documents RESTART IDENTITY CASCADE');
+});
+
+interface Attempt {
+  id: number;
+  e2e: string;
+  payoutId: number;
+  amountFen: number;
+  creditorName: string;
+  status: string;
+}
+
+const attemptsOf = async (payoutId: number): Promise<Attempt[]> => (await db.pool.query<Attempt>(
+  `SELECT id, end_to_end_id AS e2e, payout_id AS "payoutId", amount_fen AS "amountFen", creditor_name AS "creditorName", status
+     FROM payout_attempts WHERE payout_id = $1 ORDER BY attempt_no`, [payoutId],
+)).rows;
+
+/** Sends the batch to the simulator until its final answer. */
+async function send(bank: RunningBank, batchId: number): Promise<string> {
+  const ctx = submissionContext(db.pool, pki, bank);
+  try {
+    return await advanceUntilFinal(ctx, batchId);
+  } finally {
+    ctx.remove();
+  }
+}
+
+/** `members` payouts to cards the bank holds closed, sent in one batch and refused (RJCT AC04): their attempts. */
+async function refusedPayouts(bank: RunningBank, members: number): Promise<{ attempts: Attempt[]; cards: string[] }> {
+  const cards: string[] = [];
+  // One member at a time: each claim the same stay, so the same amount (and every seeded member has the same name).
+  for (let i = 0; i < members; i += 1) {
+    const card = openAccount();
+    bank.simulator.bank.setAccount({ account: card, status: 'CLOSED' });
+    await approvedClaims(db.pool, 1, { 0: card });
+    cards.push(card);
+  }
+  const batch = await approvedBatch(db.pool);
+  expect(await send(bank, batch.id)).toBe('REJECTED');
+  const attempts = (await db.pool.query<Attempt>(
+    `SELECT id, end_to_end_id AS e2e, payout_id AS "payoutId", amount_fen AS "amountFen", creditor_name AS "creditorName", status
+       FROM payout_attempts WHERE batch_id = $1 ORDER BY id`, [batch.id],
+  )).rows;
+  expect(attempts.map((a) => a.status)).toEqual(attempts.map(() => 'REJECTED'));
+  return { attempts, cards };
+}
+
+/** A debit as the bank books it without reference: the amount and the payee's name, nothing else. */
+const debitByNameOnly = (attempt: Attempt, date: string) =>
+  bookedEntry('DBIT', attempt.amountFen, date, { details: [{ amountFen: attempt.amountFen, creditor: { name: attempt.creditorName }, remittanceInfo: [] }] });
+
+const wasPaid = async (payoutId: number) => (await paidByBank(db.pool, [payoutId]))[0];
+const evidenceOf = async (entryId: number) => (await db.pool.query<{ evidence: Record<string, unknown> }>(
+  'SELECT evidence FROM reconciliation_exceptions WHERE entry_id = $1', [entryId],
+)).rows.map((r) => r.evidence);
+
+describe('a payout the bank answered RJCT for, then debited by amount and name only', () => {
+  it('is named by the debit\'s exception: paid by the bank, and retried only by two FINANCE people', async () => {
+    const bank = await startBank(pki);
+    const { attempts: [attempt] } = await refusedPayouts(bank, 1);
+    expect(await wasPaid(attempt!.payoutId)).toBe(false);
+
+    const today = chinaToday();
+    await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitByNameOnly(attempt!, today)], UNION_ACCOUNT));
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1 });
+    const [exception] = await exceptionsOf(db.pool);
+    expect(exception).toMatchObject({ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: attempt!.id, amountFen: attempt!.amountFen });
+    expect((await evidenceOf(exception!.entryId!))[0]).toMatchObject({
+      endToEndId: attempt!.e2e, attemptStatus: 'REJECTED', reason: expect.stringContaining('debited by amount and name'),
+    });
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM reconciliation_matches')).rows).toEqual([{ n: 0 }]);
+    expect(await wasPaid(attempt!.payoutId)).toBe(true);
+
+    // One person may not retry it, in code nor behind the code's back; two FINANCE people may.
+    await expect(retryPayout(db.pool, ADMIN, UNSCOPED, settings, attempt!.payoutId, 'the member asked again'))
+      .rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('a statement shows it debited') });
+    await expect(db.pool.query(`UPDATE payouts SET status = 'READY', status_reason = NULL WHERE id = $1`, [attempt!.payoutId])).rejects.toThrow(/the bank had paid it/);
+    expect(await retryPayout(db.pool, FINANCE_A, UNSCOPED, settings, attempt!.payoutId, 'the bank confirms the member was not paid')).toBe('PROPOSED');
+    expect(await createBatch(db.pool, clerk, settings, 10)).toBeNull();
+    expect(await retryPayout(db.pool, FINANCE_B, UNSCOPED, settings, attempt!.payoutId, 'checked the bank\'s answer')).toBe('RETRIED');
+  });
+
+  it('names neither when the refused payments of two payouts have its amount and name: a person finds which the bank paid, both counted paid till then', async () => {
+    const bank = await startBank(pki);
+    const { attempts } = await refusedPayouts(bank, 2);
+    const [first, second] = attempts;
+    expect(second!.amountFen).toBe(first!.amountFen);
+    expect(second!.creditorName).toBe(first!.creditorName);
+
+    const today = chinaToday();
+    await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitByNameOnly(first!, today)], UNION_ACCOUNT));
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1 });
+    const [exception] = await exceptionsOf(db.pool);
+    expect(exception).toMatchObject({ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: null });
+    // What the person resolving it needs: both refused payments it may be.
+    expect((await evidenceOf(exception!.entryId!))[0]).toMatchObject({
+      refused: expect.arrayContaining([first!.e2e, second!.e2e]), reason: expect.stringContaining('the bank refused (RJCT) may each be what it debited'),
+    });
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM reconciliation_matches')).rows).toEqual([{ n: 0 }]);
+    // Either may be with its member: neither is retried by one person (0046) till a person finds which.
+    for (const attempt of [first!, second!]) {
+      expect(await wasPaid(attempt.payoutId)).toBe(true);
+      await expect(retryPayout(db.pool, ADMIN, UNSCOPED, settings, attempt.payoutId, 'the member asked again')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      await expect(db.pool.query(`UPDATE payouts SET status = 'READY', status_reason = NULL WHERE id = $1`, [attempt.payoutId])).rejects.toThrow(/the bank had paid it/);
+    }
+  });
+});
+
+describe('a payout retried by two FINANCE people, its new attempt credited and awaiting its debit', () => {
+  it('is not given a later debit by amount and name that its refused first attempt may be: that stays an exception naming the first', async () => {
+    const bank = await startBank(pki);
+    const { attempts: [first], cards: [card] } = await refusedPayouts(bank, 1);
+    // Yesterday's statement: the bank debited the refused payment, quoting its EndToEndId. Paid by the bank: four eyes retry it.
+    const today = chinaToday();
+    const yesterday = addDays(today, -1);
+    const quoted = bookedEntry('DBIT', first!.amountFen, yesterday, { details: [{ endToEndId: first!.e2e, amountFen: first!.amountFen, remittanceInfo: [] }] });
+    await importConfirmed(db.pool, handStatement(yesterday, 10_000_000, [quoted], UNION_ACCOUNT));
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'UNMATCHED_DEBIT', attemptId: first!.id }]);
+    expect(await retryPayout(db.pool, FINANCE_A, UNSCOPED, settings, first!.payoutId, 'the bank says the member was not paid')).toBe('PROPOSED');
+    expect(await retryPayout(db.pool, FINANCE_B, UNSCOPED, settings, first!.payoutId, 'checked the bank\'s answer')).toBe('RETRIED');
+
+    // The member's account is open again: the retry is credited (PAID), its debit expected.
+    bank.simulator.bank.setAccount({ account: card!, status: 'OPEN' });
+    const batch = (await createBatch(db.pool, clerk, settings, 10))!;
+    await approveBatch(db.pool, finance, batch.id);
+    await requestSubmission(db.pool, finance, batch.id);
+    expect(await send(bank, batch.id)).toBe('ACCEPTED');
+    const [, retry] = await attemptsOf(first!.payoutId);
+    expect(retry).toMatchObject({ status: 'PAID', amountFen: first!.amountFen, creditorName: first!.creditorName });
+
+    // Today's statement: a debit of that amount to that name, no reference. The retry's, or the refused payment's once more:
+    // not the retry's by guess (its payout would be settled on money that may be the first's).
+    const late = debitByNameOnly(first!, today);
+    await importConfirmed(db.pool, handStatement(today, 10_000_000 - first!.amountFen, [late], UNION_ACCOUNT));
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1, settled: 0 });
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM reconciliation_matches')).rows).toEqual([{ n: 0 }]);
+    const exceptions = await exceptionsOf(db.pool);
+    expect(exceptions).toHaveLength(2);
+    expect(exceptions[1]).toMatchObject({ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: first!.id });
+    expect((await evidenceOf(exceptions[1]!.entryId!))[0]).toMatchObject({ candidates: [retry!.e2e] });
+    expect((await payoutsOf(db.pool)).find((p) => p.id === first!.payoutId)).toMatchObject({ status: 'PAID' });
+    expect(await wasPaid(first!.payoutId)).toBe(true);
+  });
+});
