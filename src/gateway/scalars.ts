@@ -33,19 +33,23 @@ export const DateScalar = new GraphQLScalarType<string, string>({
   },
 });
 
+/**
+ * RFC 3339: a date, a time and its offset. Without the offset JavaScript reads a date-time as UTC
+ * (and a bare date too): a payment policy FINANCE meant from 00:00 in China would start at 08:00.
+ */
+const DATE_TIME_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+function parseDateTime(value: unknown): Date {
+  const date = typeof value === 'string' && DATE_TIME_WITH_OFFSET.test(value) ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(date.getTime())) throw new TypeError('DateTime must be ISO 8601 with its offset, e.g. 2026-01-01T00:00:00+08:00 or 2025-12-31T16:00:00Z');
+  return date;
+}
+
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
   serialize: (value) => (value instanceof Date ? value : new Date(String(value))).toISOString(),
-  parseValue(value) {
-    const date = new Date(String(value));
-    if (typeof value !== 'string' || Number.isNaN(date.getTime())) throw new TypeError('DateTime must be ISO 8601');
-    return date;
-  },
-  parseLiteral(ast) {
-    const date = ast.kind === Kind.STRING ? new Date(ast.value) : new Date(NaN);
-    if (Number.isNaN(date.getTime())) throw new TypeError('DateTime must be ISO 8601');
-    return date;
-  },
+  parseValue: parseDateTime,
+  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
 });
 
 type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

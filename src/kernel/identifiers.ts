@@ -1,3 +1,5 @@
+import { chinaToday } from './time.ts';
+
 /**
  * Validation of the identifiers the programme depends on. Each check returns the reason a value
  * is wrong (for a field error) or null when it is valid.
@@ -94,7 +96,8 @@ function isCalendarDate(compact: string): boolean {
 let today = { at: 0, compact: '' };
 function todayCompact(): string {
   const now = Date.now();
-  if (now - today.at > 60_000) today = { at: now, compact: new Date(now).toISOString().slice(0, 10).replaceAll('-', '') };
+  // China's day, not UTC's: before 08:00 in China an ID born on China's today was refused.
+  if (now - today.at > 60_000 || now < today.at) today = { at: now, compact: chinaToday(new Date(now)).replaceAll('-', '') };
   return today.compact;
 }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bankCardProblem, creditCodeProblem, residentIdFacts, residentIdProblem, withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 
 describe('resident ID number (GB 11643, MOD 11-2)', () => {
@@ -15,6 +15,15 @@ describe('resident ID number (GB 11643, MOD 11-2)', () => {
     expect(residentIdProblem(withResidentIdCheck('35052118500101123'))).toBe('birth date 18500101 is out of range');
     expect(residentIdProblem(withResidentIdCheck('35052121990101123'))).toBe('birth date 21990101 is out of range');
   });
+  it('takes "future" by China\'s day: born on China\'s today is accepted before 08:00 there, when UTC\'s day is still yesterday', () => {
+    vi.useFakeTimers({ now: new Date('2025-06-02T00:30:00+08:00') });
+    expect(residentIdProblem(withResidentIdCheck('35050220250602001'))).toBeNull();
+    expect(residentIdProblem(withResidentIdCheck('35050220250603001'))).toMatch(/birth date 20250603 is out of range/);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('refuses wrong lengths and characters', () => {
     expect(residentIdProblem('35052119900101123')).toMatch(/18 characters/);
     expect(residentIdProblem('3505211990010112331')).toMatch(/18 characters/);
