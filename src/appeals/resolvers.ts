@@ -5,8 +5,9 @@ import { countedTotal, readPage, toConnection, type CountedConnection } from '..
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import type { DomainResolvers } from '../gateway/payloads.ts';
 import { attachmentsFromUploads, discardUploads } from '../attachments/resolvers.ts';
-import { APPEAL_FILERS, APPEAL_READERS, APPEALABLE_CLAIM_STATUSES, type AppealRow } from './model.ts';
-import { appealDeadline, decideAppeal, decideRefusal, fileAppeal } from './service.ts';
+import { APPEAL_FILERS, APPEAL_READERS, APPEALABLE_CLAIM_STATUSES, appealDeadline, type AppealRow } from './model.ts';
+import { decideAppeal, decideRefusal, fileAppeal } from './service.ts';
+import { appealPeriodOf } from './settings.ts';
 import { appealLoaders } from './loaders.ts';
 import { appealsPage, countAppeals } from './store.ts';
 
@@ -33,7 +34,7 @@ export const appealResolvers: DomainResolvers = {
       requireRole(ctx, APPEAL_FILERS, 'fileAppeal');
       const claimId = localId('input.claimId', input.claimId, 'Claim');
       const attachments = await attachmentsFromUploads(ctx, 'input.attachments', input.attachments ?? []);
-      const appeal = await fileAppeal(ctx.db, ctx.keys, actorOf(ctx.principal), scopeOf(ctx.principal), ctx.config.APPEAL_PERIOD_DAYS, {
+      const appeal = await fileAppeal(ctx.db, ctx.keys, actorOf(ctx.principal), scopeOf(ctx.principal), appealPeriodOf(ctx.config), {
         claimId, reason: input.reason, attachments,
       });
       await discardUploads(attachments);
@@ -59,7 +60,8 @@ export const appealResolvers: DomainResolvers = {
     appeals: (claim, _args, ctx) => (hasRole(ctx, APPEAL_VIEWERS) ? appealLoaders(ctx).appealsOfClaim.load(claim.id) : []),
     appealableUntil: (claim, _args, ctx) => {
       if (!(APPEALABLE_CLAIM_STATUSES as readonly string[]).includes(claim.status)) return null;
-      return appealDeadline(claim.decidedAt ?? claim.createdAt, ctx.config.APPEAL_PERIOD_DAYS);
+      // The end of the period (exclusive): 24:00 China time of its last day, as fileAppeal counts it.
+      return appealDeadline(claim.decidedAt ?? claim.createdAt, appealPeriodOf(ctx.config));
     },
   },
   Member: {

@@ -9,15 +9,11 @@ import type { NewAttachment } from '../attachments/model.ts';
 import { storeAttachments } from '../attachments/service.ts';
 import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { redecideClaim } from '../benefits/redecide.ts';
+import { addDays, chinaToday } from '../kernel/time.ts';
 import {
-  APPEAL_DECIDERS, APPEAL_FILERS, APPEALABLE_CLAIM_STATUSES, type AppealDecision, type AppealRow,
+  APPEAL_DECIDERS, APPEAL_FILERS, APPEALABLE_CLAIM_STATUSES, appealDeadline, appealLastDay, type AppealDecision, type AppealPeriod, type AppealRow,
 } from './model.ts';
 import * as store from './store.ts';
-
-const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** Until when a claim decided at `decidedAt` may be appealed. */
-export const appealDeadline = (decidedAt: Date, periodDays: number): Date => new Date(decidedAt.getTime() + periodDays * DAY_MS);
 
 export interface FileAppeal {
   claimId: number;
@@ -27,10 +23,11 @@ export interface FileAppeal {
 
 /**
  * Files an appeal against a decided claim in `scope` (a member its own; a unit operator its unit's),
- * within `periodDays` of the claim's decision, with its documents, in one transaction. Audited.
+ * within `period` of the claim's decision (until 24:00 China time of its last day: `appealLastDay`),
+ * with its documents, in one transaction. Audited.
  */
 export async function fileAppeal(
-  db: Db, keys: PersonalDataKeys, actor: Actor, scope: Scope, periodDays: number, input: FileAppeal, now = new Date(),
+  db: Db, keys: PersonalDataKeys, actor: Actor, scope: Scope, period: AppealPeriod, input: FileAppeal, now = new Date(),
 ): Promise<AppealRow> {
   if (!(APPEAL_FILERS as readonly string[]).includes(actor.role)) throw forbidden(`fileAppeal needs one of the roles ${APPEAL_FILERS.join(', ')}; you are ${actor.role}`);
   const reason = reasonOf('input.reason', input.reason);
@@ -41,10 +38,13 @@ export async function fileAppeal(
       throw conflict(`the claim is ${claim.status}: only a decided claim (${APPEALABLE_CLAIM_STATUSES.join(', ')}) may be appealed`, 'input.claimId');
     }
     if (claim.reversed) throw conflict('the platform reversed (冲销) the claim\'s settlement: the stay is void and nothing of it is paid', 'input.claimId');
-    const deadline = appealDeadline(claim.decidedAt, periodDays);
-    if (now.getTime() > deadline.getTime()) {
+    if (now.getTime() >= appealDeadline(claim.decidedAt, period).getTime()) {
+      const decidedOn = chinaToday(claim.decidedAt);
+      const lastDay = appealLastDay(claim.decidedAt, period);
+      const nominal = addDays(decidedOn, period.days);
+      const moved = lastDay === nominal ? '' : ` (day ${period.days}, ${nominal}, was a weekend or holiday, so the period ran to the next working day)`;
       throw conflict(
-        `the appeal period (APPEAL_PERIOD_DAYS: ${periodDays} days after the claim's decision on ${claim.decidedAt.toISOString()}) ended on ${deadline.toISOString()}`,
+        `the appeal period (APPEAL_PERIOD_DAYS: ${period.days} days after the claim's decision on ${decidedOn}, China time) ended at the end of ${lastDay} (24:00 China time)${moved}`,
         'input.claimId',
       );
     }

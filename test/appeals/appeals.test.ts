@@ -113,9 +113,11 @@ describe('an appeal', () => {
   });
 
   it('is refused after APPEAL_PERIOD_DAYS, naming the period', async () => {
+    // The period ends at 24:00 China time of its last day, moved past a weekend (test/appeals/period.test.ts
+    // pins the hours and holidays): 75 days back is late whatever today is, 59 days back in time.
     const { db, gw } = await started();
     const { member, claimId, claimGid } = await decidedClaim(db.pool, gw, 'REJECTED');
-    await db.pool.query(`UPDATE claims SET decided_at = now() - interval '61 days' WHERE id = $1`, [claimId]);
+    await db.pool.query(`UPDATE claims SET decided_at = now() - interval '75 days' WHERE id = $1`, [claimId]);
     const late = await file(memberToken(member), claimGid);
     expect(late.appeal).toBeNull();
     expect(late.userErrors).toEqual([expect.objectContaining({ field: 'input.claimId', code: 'CONFLICT', message: expect.stringContaining('APPEAL_PERIOD_DAYS: 60 days') })]);
@@ -123,9 +125,10 @@ describe('an appeal', () => {
     await db.pool.query(`UPDATE claims SET decided_at = now() - interval '59 days' WHERE id = $1`, [claimId]);
     const inTime = await file(memberToken(member), claimGid);
     expect(inTime.userErrors).toEqual([]);
+    // appealableUntil: not the decision's instant + 60 × 24 h, but 24:00 China time of the 60th day after its China date.
+    await db.pool.query(`UPDATE claims SET decided_at = '2025-03-03 16:00:00+08' WHERE id = $1`, [claimId]);
     const until = await gw.query(memberToken(member), 'query($id: ID!) { node(id: $id) { ... on Claim { appealableUntil } } }', { id: claimGid });
-    const { rows: [decidedAt] } = await db.pool.query('SELECT decided_at FROM claims WHERE id = $1', [claimId]);
-    expect(new Date(until.data.node.appealableUntil).getTime()).toBe(decidedAt.decided_at.getTime() + 60 * 86_400_000);
+    expect(until.data.node.appealableUntil).toBe(new Date('2025-05-03T00:00:00+08:00').toISOString());
   });
 
   it('is one OPEN per claim: a second is refused until the first is decided', async () => {

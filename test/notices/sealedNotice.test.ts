@@ -284,7 +284,7 @@ describe('notices of a claim refused, and of one decided again after', () => {
   async function refusedAndAppealed(m: MemberSetup, decision: 'UPHOLD' | 'DISMISS'): Promise<number> {
     const claimId = await decidedClaim(db.pool, m, { review: true });
     await rejectClaim(db.pool, reviewer('reviewer-a'), UNSCOPED, claimId, '出院小结与票据不符');
-    const appeal = await fileAppeal(db.pool, settings.keys, admin, UNSCOPED, 45, { claimId, reason: '已补交出院小结，请求复核', attachments: [] });
+    const appeal = await fileAppeal(db.pool, settings.keys, admin, UNSCOPED, { days: 45, holidays: [] }, { claimId, reason: '已补交出院小结，请求复核', attachments: [] });
     await decideAppeal(db.pool, ruleSets, reviewer('reviewer-b'), UNSCOPED, appeal.id, decision, decision === 'UPHOLD' ? '材料齐全，予以支持' : '经复核，维持原核定');
     return claimId;
   }

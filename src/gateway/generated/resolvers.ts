@@ -906,8 +906,10 @@ export type ChangeMyBankAccountPayload = {
 export type Claim = Node & {
   __typename?: 'Claim';
   /**
-   * Until when the claim may be appealed (APPEAL_PERIOD_DAYS after its decision); null when it cannot
-   * be (not decided, or cancelled).
+   * When the appeal period ends (exclusive), null when the claim cannot be appealed (not decided, or
+   * cancelled). The period's last day is the decision's date in China + APPEAL_PERIOD_DAYS, moved to
+   * the next working day when it is a weekend or public holiday; it ends at 24:00 China time of that
+   * day, so this instant is 00:00 China time of the day after: show "until the end of" the day before.
    */
   appealableUntil?: Maybe<Scalars['DateTime']['output']>;
   /** Appeals against this claim, oldest first (at most one OPEN). */
