@@ -151,28 +151,36 @@ describe('a payout the bank debited, then answered RJCT for', () => {
   });
 });
 
+/** Refused (RJCT) though debited, retried by two FINANCE people: its second attempt PLANNED in a DRAFT batch. */
+async function confirmedRetry(ctx: ReturnType<typeof submissionContext>) {
+  const { batch, attempt } = await sentAttempt();
+  current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+  expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
+  const today = chinaToday();
+  const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
+  await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT));
+  await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+  await expectFourEyesRetry(attempt.payoutId, attempt.amountFen);
+  const { rows: [second] } = await db.pool.query<{ batchId: number; msgId: string; pmtInfId: string; e2e: string }>(
+    `SELECT b.id AS "batchId", b.msg_id AS "msgId", b.pmt_inf_id AS "pmtInfId", a.end_to_end_id AS e2e
+       FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.payout_id = $1 AND a.attempt_no = 2`, [attempt.payoutId],
+  );
+  return { payoutId: attempt.payoutId, second: second! };
+}
+
 describe('a payout the bank debited, retried by two FINANCE people', () => {
   it('is sent, also after the batch first holding its retry was cancelled before sealing', async () => {
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
     try {
-      const { batch, attempt } = await sentAttempt();
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
-      expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
-      const today = chinaToday();
-      const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
-      await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT));
-      await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
-      await expectFourEyesRetry(attempt.payoutId, attempt.amountFen);
-
+      const { payoutId, second } = await confirmedRetry(ctx);
       // The batch holding the confirmed retry is withdrawn before it is sealed; the next one carries it.
-      const { rows: [drafted] } = await db.pool.query<{ id: number }>(`SELECT batch_id AS id FROM payout_attempts WHERE payout_id = $1 AND attempt_no = 2`, [attempt.payoutId]);
-      await cancelBatch(db.pool, finance, settings, drafted!.id, 'made on the wrong day');
+      await cancelBatch(db.pool, finance, settings, second.batchId, 'made on the wrong day');
       const next = (await createBatch(db.pool, clerk, settings, 10))!;
       await approveBatch(db.pool, finance, next.id);
       await requestSubmission(db.pool, finance, next.id);
       await advanceBatch(ctx, next.id);
       expect(submitted).toContain(next.msgId);
-      expect((await payoutsOf(db.pool)).find((p) => p.id === attempt.payoutId)).toMatchObject({ status: 'SENT' });
+      expect((await payoutsOf(db.pool)).find((p) => p.id === payoutId)).toMatchObject({ status: 'SENT' });
     } finally {
       ctx.remove();
     }
@@ -186,22 +194,6 @@ describe('a payout the bank debited, retried by two FINANCE people', () => {
  * answered does.
  */
 describe('a confirmed retry of a payout the bank debited, in the database and at sealing alike', () => {
-  /** Refused (RJCT) though debited, retried by two FINANCE people: its second attempt PLANNED in a DRAFT batch. */
-  async function confirmedRetry(ctx: ReturnType<typeof submissionContext>) {
-    const { batch, attempt } = await sentAttempt();
-    current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
-    expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
-    const today = chinaToday();
-    const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
-    await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT));
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
-    await expectFourEyesRetry(attempt.payoutId, attempt.amountFen);
-    const { rows: [second] } = await db.pool.query<{ batchId: number; msgId: string; pmtInfId: string; e2e: string }>(
-      `SELECT b.id AS "batchId", b.msg_id AS "msgId", b.pmt_inf_id AS "pmtInfId", a.end_to_end_id AS e2e
-         FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.payout_id = $1 AND a.attempt_no = 2`, [attempt.payoutId],
-    );
-    return { payoutId: attempt.payoutId, second: second! };
-  }
   const waitAgain = (payoutId: number) => db.pool.query(`UPDATE payouts SET status = 'READY', status_reason = NULL WHERE id = $1`, [payoutId]);
 
   it('still holds after attempts that never reached the bank: a batch cancelled, then a name the file cannot carry at sealing', async () => {
