@@ -140,13 +140,20 @@ describe('a debit of no reference that a payout the bank refused (RJCT) may be',
     expect(outcome.entryStates.get(d.id)).toBe('EXCEPTION');
   });
 
-  it('is not given to an open payout of that amount and name (a retry\'s new attempt) while the refused one may be its source', () => {
+  it('goes to an expected payout of that amount and name first (a retry\'s own debit, or a namesake\'s): the refused one is named only when none is', () => {
     const d = debit();
-    const retry = payout(4, { payoutId: 103, endToEndId: 'MAH-P-3-2', bankReference: null, amountFen: 30_000, creditorName: '会员3', status: 'ACCEPTED', expectedOn: '2025-06-05' });
-    const outcome = matchEntries([d], book({ payouts: [retry], refused: [refusedPayout(3)] }));
-    expect(outcome.matches).toEqual([]);
-    expect(outcome.exceptions).toMatchObject([{ kind: 'UNMATCHED_DEBIT', attemptId: 3, evidence: { candidates: ['MAH-P-3-2'] } }]);
-    expect(outcome.exceptions[0]!.evidence.reason).toContain('MAH-P-3-2, expected still, may be what it debited instead');
+    const retry = payout(4, { payoutId: 103, endToEndId: 'MAH-P-3-2', bankReference: null, amountFen: 30_000, creditorName: '会员3', status: 'PAID', expectedOn: '2025-06-05' });
+    const namesake = payout(5, { payoutId: 105, bankReference: null, amountFen: 30_000, creditorName: '会员3', status: 'PAID', expectedOn: '2025-06-04' });
+    for (const expected of [retry, namesake]) {
+      const outcome = matchEntries([d], book({ payouts: [expected], refused: [refusedPayout(3)] }));
+      expect(outcome.exceptions).toEqual([]);
+      expect(outcome.matches).toMatchObject([{ kind: 'PAYOUT', entryId: d.id, rule: 'AMOUNT_DATE_NAME', attemptId: expected.attemptId }]);
+    }
+    // Two debits of that amount and name: the first settles the retry, the second names the refused attempt.
+    const second = debit('2025-06-06');
+    const both = matchEntries([d, second], book({ payouts: [retry], refused: [refusedPayout(3)] }));
+    expect(both.matches).toMatchObject([{ entryId: d.id, attemptId: 4 }]);
+    expect(both.exceptions).toMatchObject([{ kind: 'UNMATCHED_DEBIT', entryId: second.id, attemptId: 3 }]);
   });
 
   it('names none when refused payments of two payouts may be it; names the closest when they are attempts of one payout', () => {

@@ -3,6 +3,7 @@ import { addDays, chinaToday } from '../../src/kernel/time.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
 import { paidByBank } from '../../src/payouts/store/payouts.ts';
+import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { openAccount, startBank, testFilePki, UNION_ACCOUNT, type RunningBank } from '../banks/simulator/support.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, clerk, finance, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
@@ -141,21 +142,38 @@ describe('a payout the bank answered RJCT for, then debited by amount and name o
   });
 });
 
-describe('a payout retried by two FINANCE people, its new attempt credited and awaiting its debit', () => {
-  it('is not given a later debit by amount and name that its refused first attempt may be: that stays an exception naming the first', async () => {
+describe('a debit that named a refused payment, matched by a person to another payout', () => {
+  it('no longer counts for the refused one: its payout may be retried by one person again', async () => {
+    const bank = await startBank(pki);
+    const { attempts: [refused] } = await refusedPayouts(bank, 1);
+    const today = chinaToday();
+    await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitByNameOnly(refused!, today)], UNION_ACCOUNT));
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    const [exception] = await exceptionsOf(db.pool);
+    expect(exception).toMatchObject({ kind: 'UNMATCHED_DEBIT', attemptId: refused!.id });
+    expect(await wasPaid(refused!.payoutId)).toBe(true);
+
+    // The bank says the debit was another member's payment of that amount, credited since: FINANCE matches it there.
+    await approvedClaims(db.pool, 1);
+    const other = await approvedBatch(db.pool);
+    expect(await send(bank, other.id)).toBe('ACCEPTED');
+    const { rows: [paid] } = await db.pool.query<{ e2e: string; payoutId: number }>(
+      `SELECT end_to_end_id AS e2e, payout_id AS "payoutId" FROM payout_attempts WHERE batch_id = $1`, [other.id],
+    );
+    const { rows: [opened] } = await db.pool.query<{ id: number }>('SELECT id FROM reconciliation_exceptions WHERE entry_id = $1', [exception!.entryId]);
+    expect(await matchException(db.pool, FINANCE_A, opened!.id, { endToEndIds: [paid!.e2e], note: '银行确认: 该笔为另一会员的付款' }, Number.MAX_SAFE_INTEGER)).toBeNull();
+    expect((await payoutsOf(db.pool)).find((p) => p.id === paid!.payoutId)).toMatchObject({ status: 'SETTLED' });
+    expect(await wasPaid(refused!.payoutId)).toBe(false);
+    expect(await retryPayout(db.pool, ADMIN, UNSCOPED, settings, refused!.payoutId, 'the bank confirms the member was not paid')).toBe('RETRIED');
+  });
+});
+
+describe('a payout retried after RJCT, its new attempt credited and awaiting its debit', () => {
+  it('is settled by its own debit of amount and name only: the refused first attempt does not take it, and no debit is reported missing', async () => {
     const bank = await startBank(pki);
     const { attempts: [first], cards: [card] } = await refusedPayouts(bank, 1);
-    // Yesterday's statement: the bank debited the refused payment, quoting its EndToEndId. Paid by the bank: four eyes retry it.
-    const today = chinaToday();
-    const yesterday = addDays(today, -1);
-    const quoted = bookedEntry('DBIT', first!.amountFen, yesterday, { details: [{ endToEndId: first!.e2e, amountFen: first!.amountFen, remittanceInfo: [] }] });
-    await importConfirmed(db.pool, handStatement(yesterday, 10_000_000, [quoted], UNION_ACCOUNT));
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
-    expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'UNMATCHED_DEBIT', attemptId: first!.id }]);
-    expect(await retryPayout(db.pool, FINANCE_A, UNSCOPED, settings, first!.payoutId, 'the bank says the member was not paid')).toBe('PROPOSED');
-    expect(await retryPayout(db.pool, FINANCE_B, UNSCOPED, settings, first!.payoutId, 'checked the bank\'s answer')).toBe('RETRIED');
-
-    // The member's account is open again: the retry is credited (PAID), its debit expected.
+    // No debit seen: one person may retry it. The member's account is open again and the retry is credited (PAID).
+    expect(await retryPayout(db.pool, ADMIN, UNSCOPED, settings, first!.payoutId, 'the member opened the account again')).toBe('RETRIED');
     bank.simulator.bank.setAccount({ account: card!, status: 'OPEN' });
     const batch = (await createBatch(db.pool, clerk, settings, 10))!;
     await approveBatch(db.pool, finance, batch.id);
@@ -164,17 +182,12 @@ describe('a payout retried by two FINANCE people, its new attempt credited and a
     const [, retry] = await attemptsOf(first!.payoutId);
     expect(retry).toMatchObject({ status: 'PAID', amountFen: first!.amountFen, creditorName: first!.creditorName });
 
-    // Today's statement: a debit of that amount to that name, no reference. The retry's, or the refused payment's once more:
-    // not the retry's by guess (its payout would be settled on money that may be the first's).
-    const late = debitByNameOnly(first!, today);
-    await importConfirmed(db.pool, handStatement(today, 10_000_000 - first!.amountFen, [late], UNION_ACCOUNT));
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1, settled: 0 });
-    expect((await db.pool.query('SELECT count(*)::int AS n FROM reconciliation_matches')).rows).toEqual([{ n: 0 }]);
-    const exceptions = await exceptionsOf(db.pool);
-    expect(exceptions).toHaveLength(2);
-    expect(exceptions[1]).toMatchObject({ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: first!.id });
-    expect((await evidenceOf(exceptions[1]!.entryId!))[0]).toMatchObject({ candidates: [retry!.e2e] });
-    expect((await payoutsOf(db.pool)).find((p) => p.id === first!.payoutId)).toMatchObject({ status: 'PAID' });
+    // The retry's debit, booked with the amount and the payee's name only, within days of the refusal.
+    const today = chinaToday();
+    await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitByNameOnly(first!, today)], UNION_ACCOUNT));
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: addDays(today, 7) })).toMatchObject({ matched: 1, exceptions: 0 });
+    expect(await exceptionsOf(db.pool)).toEqual([]);
+    expect((await payoutsOf(db.pool)).find((p) => p.id === first!.payoutId)).toMatchObject({ status: 'SETTLED' });
     expect(await wasPaid(first!.payoutId)).toBe(true);
   });
 });

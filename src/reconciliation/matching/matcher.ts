@@ -14,7 +14,7 @@ import { dayNumber } from '../../kernel/time.ts';
  *
  * Debits pay payouts: by EndToEndId, then the bank's reference (AcctSvcrRef from its pain.002),
  * then a batch booking (one debit for a whole PmtInf), then amount + date window + payee name
- * (never a payout the bank refused: a debit such a payout may be is an exception naming it).
+ * (never a payout the bank refused: a debit only such a payout may be is an exception naming it).
  * Credits are returns (退票) of payouts, by EndToEndId, or units' contributions: by a recorded
  * payment's bank reference (a credit under one that does not fit it is a person's call, never a
  * second payment), then by the reference the unit was told to quote (`MAH<year><credit code>`,
@@ -293,8 +293,8 @@ class Matcher {
   /**
    * No reference the hub knows: the one payout of that amount to that name expected closest to the
    * booking date, to the same card where the bank reports the payee's account (a namesake paid
-   * the same amount from the account is not the member). Unless a payout the bank refused may be
-   * what it debited (`debitAfterRefusal`).
+   * the same amount from the account is not the member). Where none is expected, a payout the bank
+   * refused may be what it debited all the same (`debitAfterRefusal`).
    */
   private debitByAmountAndName(tx: Transaction): Result {
     const name = tx.details?.creditor?.name;
@@ -309,12 +309,12 @@ class Matcher {
       .map((p) => ({ payout: p, distance: distance(p) }))
       .filter((c) => c.distance <= this.options.dateWindowDays)
       .sort((a, b) => a.distance - b.distance);
-    const refused = (this.refusedByAmountAndName.get(key) ?? [])
-      .filter((p) => p.debtorAccount === tx.entry.account && fits(p) && distance(p) <= this.options.dateWindowDays)
-      .sort((a, b) => distance(a) - distance(b) || b.attemptId - a.attemptId);
-    if (refused.length > 0) return this.debitAfterRefusal(tx, name, refused, candidates.map((c) => c.payout));
     const best = candidates[0];
     if (!best) {
+      const refused = (this.refusedByAmountAndName.get(key) ?? [])
+        .filter((p) => p.debtorAccount === tx.entry.account && fits(p) && distance(p) <= this.options.dateWindowDays)
+        .sort((a, b) => distance(a) - distance(b) || b.attemptId - a.attemptId);
+      if (refused.length > 0) return this.debitAfterRefusal(tx, name, refused);
       return exception('UNMATCHED_DEBIT', tx.amountFen, null, {
         ...transactionEvidence(tx),
         reason: `no payout has its references, nor is one of ${fenToCny(tx.amountFen)} to ${name}${card === undefined ? '' : ` (${card})`} expected within ${this.options.dateWindowDays} days`,
@@ -330,33 +330,31 @@ class Matcher {
   }
 
   /**
-   * A debit of no reference that a payout the bank refused (RJCT) may be: banks have debited a
-   * payment and refused it all the same. It is never matched, neither to the refused attempt (the
-   * hub holds it as failed) nor to an open payout of that amount and name (a retry's new attempt,
-   * say): taken for the open one, the refused payment's money would go unseen and its payout could
-   * be paid again. The refused attempt is named, so its payout counts as paid by the bank
-   * (payout_paid_by_bank) and its retry takes four eyes. Refused attempts of several payouts are
-   * named by none: a person decides which, if any, the bank paid. (Several refused attempts of one
-   * payout are no such doubt: the one expected closest to the booking is named, and the payout counts
-   * as paid whichever it was.) `refused` comes closest first.
+   * A debit of no reference that no expected payout is but a payout the bank refused (RJCT) may be:
+   * banks have debited a payment and refused it all the same. It is never matched to the refused
+   * attempt (the hub holds it as failed); the attempt is named, so its payout counts as paid by the
+   * bank (payout_paid_by_bank) and its retry takes four eyes. Refused attempts of several payouts
+   * are named by none but listed (`refused`): each counts as paid until a person finds which, if
+   * any, the bank paid. (Several refused attempts of one payout are no such doubt: the one expected
+   * closest to the booking is named.) An expected payout of that amount and name is preferred: a
+   * one-person retry's own debit settles it, and were the debit the refused payment's, the retry's
+   * own would come second and name the refused one here. `refused` comes closest first.
    */
-  private debitAfterRefusal(tx: Transaction, name: string, refused: ExpectedPayout[], open: ExpectedPayout[]): Result {
+  private debitAfterRefusal(tx: Transaction, name: string, refused: ExpectedPayout[]): Result {
     const amount = `${fenToCny(tx.amountFen)} to ${name}`;
-    const alsoOpen = open.length === 0 ? {} : { candidates: open.map((p) => p.endToEndId) };
-    const openNote = open.length === 0 ? '' : `; ${open.map((p) => p.endToEndId).join(', ')}, expected still, may be what it debited instead: a person decides`;
     const refusedIds = refused.map((p) => p.endToEndId);
     if (new Set(refused.map((p) => p.payoutId)).size > 1) {
       return exception('UNMATCHED_DEBIT', tx.amountFen, null, {
-        ...transactionEvidence(tx), refused: refusedIds, ...alsoOpen,
-        reason: `${refused.length} payments of ${amount} the bank refused (RJCT) may each be what it debited (${refusedIds.join(', ')})${openNote}: `
+        ...transactionEvidence(tx), refused: refusedIds,
+        reason: `${refused.length} payments of ${amount} the bank refused (RJCT) may each be what it debited (${refusedIds.join(', ')}): `
           + 'find with the bank which it paid before retrying any of them',
       });
     }
     const payout = refused[0]!;
     return exception('UNMATCHED_DEBIT', tx.amountFen, payout.attemptId, {
       ...transactionEvidence(tx), endToEndId: payout.endToEndId, payoutId: payout.payoutId, matchedBy: 'AMOUNT_DATE_NAME', attemptStatus: payout.status,
-      ...(refused.length > 1 ? { refused: refusedIds } : {}), ...alsoOpen,
-      reason: `debited by amount and name (${amount}) after the bank refused it (RJCT): the bank may have paid ${payout.endToEndId} all the same${openNote}`,
+      ...(refused.length > 1 ? { refused: refusedIds } : {}),
+      reason: `debited by amount and name (${amount}) after the bank refused it (RJCT), no other payment of that amount to that name expected: the bank may have paid ${payout.endToEndId} all the same`,
     });
   }
 

@@ -127,8 +127,8 @@ export interface MatchBook {
    * Attempts the bank refused (REJECTED, no debit matched to them) that a debit of no reference may
    * still be: of the account, of the amounts the amount + name rule decides, expected within its date
    * window. A bank can debit a payment and answer RJCT for it all the same. Never matched: a debit by
-   * amount and name that one of them could be is an exception naming it (so its payout counts as paid
-   * by the bank and its retry takes four eyes), and is not given to an open payout of that amount and name.
+   * amount and name that no expected payout is but one of them could be is an exception naming it (so
+   * its payout counts as paid by the bank and its retry takes four eyes).
    */
   refused: readonly ExpectedPayout[];
   units: readonly { unitId: number; creditCode: string }[];
