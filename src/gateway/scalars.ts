@@ -37,10 +37,12 @@ export const DateScalar = new GraphQLScalarType<string, string>({
  * RFC 3339: a date, a time and its offset. Without the offset JavaScript reads a date-time as UTC
  * (and a bare date too): a payment policy FINANCE meant from 00:00 in China would start at 08:00.
  */
-const DATE_TIME_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+const DATE_TIME_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/i;
 
 function parseDateTime(value: unknown): Date {
-  const date = typeof value === 'string' && DATE_TIME_WITH_OFFSET.test(value) ? new Date(value) : new Date(NaN);
+  // A real calendar date too: JavaScript rolls 2026-02-30 over into March.
+  const written = typeof value === 'string' && DATE_TIME_WITH_OFFSET.test(value) && isIsoDate(value.slice(0, 10));
+  const date = written ? new Date(value) : new Date(NaN);
   if (Number.isNaN(date.getTime())) throw new TypeError('DateTime must be ISO 8601 with its offset, e.g. 2026-01-01T00:00:00+08:00 or 2025-12-31T16:00:00Z');
   return date;
 }

@@ -16,8 +16,8 @@ describe('DateTime', () => {
     }
   });
 
-  it('refuses a date-time without its offset, which would be read as UTC (08:00 in China for a policy meant from midnight), and a bare date', () => {
-    for (const written of ['2026-01-01T00:00:00', '2026-01-01', '2026-01-01 00:00:00+08:00', '20260101T000000Z', 'yesterday', '2026-13-01T00:00:00Z']) {
+  it('refuses a date-time without its offset, which would be read as UTC (08:00 in China for a policy meant from midnight), a bare date, and a day or hour that does not exist (JavaScript rolls them over)', () => {
+    for (const written of ['2026-01-01T00:00:00', '2026-01-01', '2026-01-01 00:00:00+08:00', '20260101T000000Z', 'yesterday', '2026-13-01T00:00:00Z', '2026-02-30T00:00:00+08:00', '2026-01-01T24:00:00+08:00', '2026-01-01T10:60:00Z', '2026-01-01T00:00:00+25:00']) {
       expect(() => DateTimeScalar.parseValue(written), written).toThrow('DateTime must be ISO 8601 with its offset, e.g. 2026-01-01T00:00:00+08:00 or 2025-12-31T16:00:00Z');
       expect(() => DateTimeScalar.parseLiteral(parseValue(JSON.stringify(written))), written).toThrow(/with its offset/);
     }
