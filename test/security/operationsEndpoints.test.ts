@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -11,7 +10,7 @@ import { personalDataKeys } from '../../src/privacy/personalData.ts';
 import { closeQueues, createQueues } from '../../src/queues.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, TEST_REDIS_URL, type TestGateway } from '../support/gateway.ts';
-import { productionEnv } from '../support/config.ts';
+import { productionEnv, strongKey } from '../support/config.ts';
 
 /**
  * The operations endpoints an anonymous caller reaches in production. /metrics (the gateway's, on the
@@ -19,9 +18,8 @@ import { productionEnv } from '../support/config.ts';
  * exceptions and queue depths: only to the bearer of METRICS_TOKEN, and not at all without it.
  * /readyz names the check that failed, not its error (internal hosts and ports).
  */
-const strong = () => randomBytes(32).toString('base64');
 const ACCOUNT = '6217000010001234567';
-const METRICS_TOKEN = strong();
+const METRICS_TOKEN = strongKey();
 const PRODUCTION = productionEnv({ PAYOUT_ACCOUNT: ACCOUNT });
 const hubBin = fileURLToPath(new URL('../../bin/hub.mjs', import.meta.url));
 

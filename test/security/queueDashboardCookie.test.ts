@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -10,7 +9,6 @@ import { productionEnv } from '../support/config.ts';
  * looks secure to it: the cookie is refused to any plain-HTTP request there all the same (Secure),
  * and stays scoped to the dashboard's path. Outside production a sign-in over http://127.0.0.1 still works.
  */
-const strong = () => randomBytes(32).toString('base64');
 const started: { db: TestDatabase; gw: TestGateway }[] = [];
 afterAll(async () => {
   for (const { db, gw } of started) {
