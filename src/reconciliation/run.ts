@@ -55,8 +55,6 @@ export interface ReconcileResult extends ReconcileProgress {
 }
 
 const MATCHED_BY = 'reconciliation';
-/** How a run matches: the book is loaded for these options (the amount + name rule's date window). */
-const MATCH_OPTIONS: MatchOptions = DEFAULT_MATCH_OPTIONS;
 
 export async function reconcileAccount(db: Db, account: string, options: ReconcileOptions): Promise<ReconcileResult> {
   const runId = await store.startRun(db, account, options.startedBy);
@@ -75,8 +73,9 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
         const entries = await timed(steps, 'pendingEntries', () => store.pendingEntries(tx, account, options.chunk ?? 5_000, last));
         if (entries.length === 0) return null;
         last = entries.at(-1)!;
-        const book = await timed(steps, 'loadBook', () => loadBook(tx, account, entries, MATCH_OPTIONS));
-        const outcome = await timed(steps, 'match', () => matchEntries(entries, book, MATCH_OPTIONS));
+        // The book is loaded for the options the entries are matched with (the amount + name rule's date window).
+        const book = await timed(steps, 'loadBook', () => loadBook(tx, account, entries, DEFAULT_MATCH_OPTIONS));
+        const outcome = await timed(steps, 'match', () => matchEntries(entries, book, DEFAULT_MATCH_OPTIONS));
         const written = await timed(steps, 'writeOutcome', () => writeOutcome(tx, entries, outcome, MATCHED_BY));
         const settledNow = await timed(steps, 'settle', () => settlePayoutAttempts(tx, written.debited));
         const afterSettlement = await recordReturns(tx, account, written.returns, new Map(entries.map((e) => [e.id, e.bookingDate])));
