@@ -240,6 +240,9 @@ const schema = z.object({
 
 export type Config = z.infer<typeof schema>;
 
+/** The name of every setting the schema reads (`hub demo` keeps its own few from the shell and leaves the others out). */
+export const CONFIG_SETTINGS = Object.keys(schema.shape) as readonly (keyof Config)[];
+
 export class ConfigError extends Error {}
 
 /** Without NODE_ENV a production host would quietly run with the development secrets: refused, in one line. */

@@ -1,4 +1,6 @@
-import { parseConfig } from '../../src/config.ts';
+import { CONFIG_SETTINGS, parseConfig, type Config } from '../../src/config.ts';
+import { sealConfigShape } from '../../src/seals/settings.ts';
+import { benefitSettingsShape } from '../../src/benefits/settings.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { signDevelopmentToken } from '../../src/gateway/auth.ts';
 import { GRAPHIQL_PATH } from '../../src/gateway/graphiql.ts';
@@ -49,21 +51,31 @@ const SAMPLE_QUERY = `query DemoMembers {
 }`;
 
 /**
- * The shell's settings the demo leaves out, so that in a shell carrying a deployment's it touches
- * nothing outside its own schema, queue prefix and `.data/`: the outside services it stands in for
- * with its own simulators (SMS and WeChat, the insurance platform and the hospitals' drop folder,
- * the bank and its certificate, CERTS_DIR that holds it, the union's seal, an identity provider),
- * the secrets whose public development values it uses (it prints an ADMIN token it signed), the
- * deployment's folders (payment files a bank channel may pick up, members' uploads its sweep would
- * clear) and the union as payer (its account, name and credit code, the accounts reconciled).
+ * The settings the demo takes from the shell: where PostgreSQL and Redis are (it works in a schema
+ * and queue prefix of its own there, state.ts), the gateway's port, how much it logs, and NODE_ENV
+ * (the CLI made it development when unset, and refused production). Names the schema knows: one
+ * renamed there does not compile here.
  */
-const OUTSIDE_SETTINGS = new RegExp('^(?:NOTIFY_\\w+|INSURANCE_PLATFORM_URL|SETTLEMENT_DROP_DIR|BANK_\\w+|CERTS_DIR|SEAL_\\w+|JWT_\\w+|PII_KEY|PII_HASH_KEY|FILE_URL_KEY'
-  + '|PAYOUT_OUT_DIR|FILE_UPLOAD_DIR|PAYOUT_ACCOUNT\\w*|PAYOUT_AGENT|PAYOUT_INITIATING_PARTY_\\w+|RECONCILIATION_ACCOUNTS|NOTICE_UNION_NAME)$');
+export const DEMO_SETTINGS: ReadonlySet<string> = new Set(['NODE_ENV', 'DATABASE_URL', 'REDIS_URL', 'QUEUE_PREFIX', 'PORT', 'LOG_LEVEL'] satisfies (keyof Config)[]);
+
+/**
+ * Leaves out every other setting the hub reads, so that in a shell carrying a deployment's the demo
+ * touches nothing outside its own schema, queue prefix and `.data/`: the outside services it stands
+ * in for with its own simulators, the secrets whose public development values it uses (it prints an
+ * ADMIN token it signed), the deployment's folders and the union as payer. What it keeps is named,
+ * not what it leaves out: a setting added later is left out too. Variables that are no setting of
+ * the hub's (PATH, HOME, PG*) stay.
+ */
+export function leaveOutDeploymentSettings(env: NodeJS.ProcessEnv): void {
+  // Named by the schemas themselves: src/config.ts's, the seal's and the benefits'.
+  const hubSettings = [...CONFIG_SETTINGS, ...Object.keys(sealConfigShape), ...Object.keys(benefitSettingsShape)];
+  for (const name of hubSettings) if (!DEMO_SETTINGS.has(name)) delete env[name];
+}
 
 export async function runDemo(options: DemoOptions): Promise<void> {
   // Left out of the process's own environment, not a copy: the configuration, the seal's settings and
   // the workers' read it, and the demo is a process of its own.
-  for (const name of Object.keys(process.env)) if (OUTSIDE_SETTINGS.test(name)) delete process.env[name];
+  leaveOutDeploymentSettings(process.env);
   const base = parseConfig();
   let services;
   try {
@@ -112,6 +124,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   console.log(await setUpStandingPolicy(runtime));
   console.log(await reviewDemoClaims(runtime));
   console.log(await proposeNextYear(runtime, thisYear));
+  // PORT (4000 unless the shell names one), not a new port every run: the printed URLs, and a
+  // front-end's proxy to :4000, stay the same from run to run. Taken (a gateway already on this
+  // machine): any free one, said.
   let server;
   try {
     server = await startGateway(runtime, config.PORT, '127.0.0.1');

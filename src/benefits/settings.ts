@@ -6,9 +6,10 @@ import { z } from 'zod';
  * warnings is approved automatically; anything larger waits for a REVIEWER. Default 1,000,000 fen
  * (10,000.00 CNY).
  */
-const schema = z.object({
+export const benefitSettingsShape = {
   AUTO_APPROVE_MAX_FEN: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1_000_000),
-});
+};
+const schema = z.object(benefitSettingsShape);
 
 export type BenefitSettings = z.infer<typeof schema>;
 

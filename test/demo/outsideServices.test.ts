@@ -23,7 +23,8 @@ import { TEST_REDIS_URL } from '../support/gateway.ts';
  * deployment's outside services and secrets, it refuses them all: no SMS or WeChat message, no call
  * to the insurance platform or the bank, nothing read from or written to the deployment's drop folder
  * and certificates, and no token or encryption under the deployment's keys. It keeps to its own
- * simulators and the public development keys, and ends as on a fresh machine.
+ * simulators and the public development keys, and ends as on a fresh machine. Of the hub's settings
+ * it takes only its own few, so one nobody thought of leaving out does not reach it either.
  */
 const database = `demo_outside_${randomBytes(5).toString('hex')}`;
 const databaseUrl = TEST_DATABASE_URL.replace(/\/[^/?]+(\?|$)/, `/${database}$1`);
@@ -34,6 +35,7 @@ const cwd = mkdtempSync(path.join(tmpdir(), 'hub-demo-outside-'));
 const deployment = mkdtempSync(path.join(tmpdir(), 'hub-deployment-'));
 const jwtSecret = randomBytes(32).toString('base64');
 const DEPLOYMENT_ACCOUNT = '6217000010001234567';
+const DEPLOYMENT_CHANNEL = 'QZ_ICBC';
 
 let messages: NotifySimulator;
 let outside: http.Server;
@@ -94,6 +96,8 @@ describe('hub demo in a shell with a deployment\'s settings, without NODE_ENV', 
       PAYOUT_OUT_DIR: path.join(deployment, 'out'), FILE_UPLOAD_DIR: path.join(deployment, 'uploads'),
       PAYOUT_ACCOUNT: DEPLOYMENT_ACCOUNT, PAYOUT_ACCOUNT_NAME: '泉州市总工会职工医疗互助专户', PAYOUT_AGENT: '105397000011',
       PAYOUT_INITIATING_PARTY_NAME: '泉州市总工会', RECONCILIATION_ACCOUNTS: DEPLOYMENT_ACCOUNT, NOTICE_UNION_NAME: '泉州市总工会',
+      // One a list of names to leave out would miss (a setting added after it): the deployment's bank channel, which names every batch.
+      PAYOUT_CHANNEL: DEPLOYMENT_CHANNEL,
     };
     const before = contents(deployment);
     const child = spawn(process.execPath, [hub, 'demo', '--once', '--members', '100'], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -123,6 +127,8 @@ describe('hub demo in a shell with a deployment\'s settings, without NODE_ENV', 
     try {
       const { rows: sources } = await db.query<{ name: string }>(`SELECT name FROM settlement_sources WHERE name IN ('platform', 'drop')`);
       expect(sources).toEqual([]);
+      const { rows: channels } = await db.query<{ channel: string }>('SELECT DISTINCT channel FROM payout_batches');
+      expect(channels).toEqual([{ channel: 'BANK' }]);
       // Its sample's ID numbers are encrypted under the public development key, not the deployment's.
       const { rows: [member] } = await db.query<{ id_number_enc: Buffer }>('SELECT id_number_enc FROM members LIMIT 1');
       expect(decrypt(personalDataKeys(parseConfig({ NODE_ENV: 'development' }).PII_KEY), member!.id_number_enc)).toMatch(/^\d{17}[\dX]$/);
