@@ -8,7 +8,8 @@ import { recordNotifications } from '../notifications/store.ts';
 import type { NewNotification } from '../notifications/model.ts';
 import { evaluateBenefits, paidSoFar, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from './rules/engine.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
-import { bilingual } from './rules/explain.ts';
+import { bilingual, cny } from './rules/explain.ts';
+import { otherSettlementsOfStays } from '../settlements/fromApplication.ts';
 import { RuleSetCache } from './catalogue.ts';
 import { governingRuleSets, settledOn } from './governing.ts';
 import { CLAIM_TRANSITIONS, type BenefitTotalsRow, type ClaimStatus, type PendingSettlementRow, type ReversalOutcome } from './model.ts';
@@ -91,6 +92,7 @@ async function adjudicateInTransaction(
   const ruleSetOf = await governingRuleSets(tx, ruleSetCache, settlements.map(governingKeyOf));
   const covered = await enrolmentsCovered(tx, settlements.map((s) => ({ enrolmentId: s.enrolmentId, ruleSet: ruleSetOf(governingKeyOf(s)) })));
   const prior = await store.grantedDiseaseGroups(tx, memberIds);
+  const sameStay = await sameStayWarnings(tx, settlements.map((s) => s.id));
 
   // Decide each claim in settlement order (time, then id), carrying each member-year's running totals along.
   const decided: { s: PendingSettlementRow; ruleSet: RuleSet; result: BenefitResult; status: ClaimStatus; facts: EnrolmentFacts; before: PlanYearTotals }[] = [];
@@ -102,9 +104,9 @@ async function adjudicateInTransaction(
       INPATIENT: state.INPATIENT, CRITICAL: state.CRITICAL, MAJOR_DISEASE: state.MAJOR_DISEASE, PROVINCIAL_SUBSIDY: state.PROVINCIAL_SUBSIDY, outOfPocket: state.outOfPocket,
     };
     const groups = prior.get(s.memberId) ?? [];
-    const result = evaluateBenefits(ruleSet, {
+    const result = withWarnings(evaluateBenefits(ruleSet, {
       settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups,
-    });
+    }), sameStay.get(s.id));
     const status = claimStatusOf(result, options.autoApproveMaxFen);
     Object.assign(state, result.planYearTotalsAfter, { PROVINCIAL_SUBSIDY: paidSoFar(result.planYearTotalsAfter, 'PROVINCIAL_SUBSIDY') });
     state.claims += 1;
@@ -173,6 +175,27 @@ async function adjudicateInTransaction(
 /** A stored settlement as the rule engine reads it (its time as the platform writes it, China time). */
 export function settlementFacts(s: Pick<PendingSettlementRow, 'id' | 'medType' | 'setlTime' | 'diagnoses' | 'amounts'>): SettlementFacts {
   return { setlId: String(s.id), medType: s.medType, setlTime: formatChinaTime(s.setlTime), diagnoses: s.diagnoses, amountsFen: s.amounts };
+}
+
+/**
+ * Warnings, by settlement id, for settlements that may be a stay another settlement already stands
+ * for with other figures, an accepted application on one side (src/settlements/store/applications.ts
+ * says when). A warning holds the claim for a reviewer: whose figures stand, and whether the member
+ * was paid already, is a person's decision, and paying both would pay one stay twice.
+ */
+export async function sameStayWarnings(db: Queryable, settlementIds: readonly number[]): Promise<Map<number, string[]>> {
+  const warnings = new Map<number, string[]>();
+  for (const o of await otherSettlementsOfStays(db, settlementIds)) {
+    const text = `settlement ${o.otherId} (${o.otherSetlId} from ${o.otherSource}, total ${cny(o.otherTotalFen)}) may be the same stay `
+      + `(hospital ${o.hospitalCode}, discharged ${o.dischargedOn}): a stay is paid once; approve only if these are two stays`;
+    warnings.set(o.id, [...(warnings.get(o.id) ?? []), text]);
+  }
+  return warnings;
+}
+
+/** The result with `extra` warnings added (none: the result itself). */
+export function withWarnings(result: BenefitResult, extra: readonly string[] | undefined): BenefitResult {
+  return extra?.length ? { ...result, warnings: [...result.warnings, ...extra] } : result;
 }
 
 /** The status a decided claim takes: refused, waiting for a reviewer, or approved at once. `approve`: a reviewer upheld it (an appeal). */

@@ -11,7 +11,9 @@ import { evaluateBenefits, paidSoFar, type EnrolmentFacts, type PlanYearTotals }
 import type { RuleSet } from './rules/ruleSet.ts';
 import { bilingual } from './rules/explain.ts';
 import type { RuleSetCache } from './catalogue.ts';
-import { benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, governingKeyOf, settlementFacts, totalsOf } from './adjudicate.ts';
+import {
+  benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, governingKeyOf, sameStayWarnings, settlementFacts, totalsOf, withWarnings,
+} from './adjudicate.ts';
 import { governingRuleSets } from './governing.ts';
 import { benefitSettings } from './settings.ts';
 import { MUTABLE_REFUSALS, type ClaimStatus, type PendingSettlementRow, type RedecisionCause } from './model.ts';
@@ -124,7 +126,8 @@ async function decideAgain(
   const { actor, cause } = options;
   const before: PlanYearTotals = totalsOf(totals);
   const groups = (await store.grantedDiseaseGroups(tx, [s.memberId])).get(s.memberId) ?? [];
-  const result = evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups });
+  const sameStay = (await sameStayWarnings(tx, [s.id])).get(s.id);
+  const result = withWarnings(evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups }), sameStay);
   const status = claimStatusOf(result, options.autoApproveMaxFen ?? benefitSettings().AUTO_APPROVE_MAX_FEN, options.approve);
 
   // Still refused: an INELIGIBLE claim whose reasons are the same keeps its decision (only its facts

@@ -6,7 +6,7 @@ import * as store from './store.ts';
 import { conflict, DomainError, invalid, forbidden, notFound, noteOf } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { recordNotifications } from '../notifications/store.ts';
-import { claimDecidedNotification } from './adjudicate.ts';
+import { claimDecidedNotification, sameStayWarnings } from './adjudicate.ts';
 
 /**
  * Review (maker-checker) of claims in PENDING_REVIEW. Each decision runs in one transaction that
@@ -14,6 +14,8 @@ import { claimDecidedNotification } from './adjudicate.ts';
  * records the audit entry. Rules decided here:
  * - approve: the claim and its lines become APPROVED; not by anyone who adjusted one of its lines
  *   (four eyes: claims.adjusted_by, kept by the database, whose CHECK claims_four_eyes also refuses it).
+ *   A claim another settlement may share its stay with (adjudicate.ts `sameStayWarnings`) is
+ *   approved only on its own, never in a bulk approval: paying it may pay one stay twice.
  * - reject (reason required): REJECTED; its line amounts and its out-of-pocket contribution leave
  *   the member-year totals and its first-diagnosis grants are released (the claim no longer counts).
  * - adjust a line (reason required): only downwards, 0 ≤ amount ≤ computed (raising would bypass
@@ -61,13 +63,17 @@ async function reviewEventKey(tx: Tx, claimId: number): Promise<string> {
 
 // An approval's note is kept with the decision, audited and printed on the member's notice: bounded as every note (noteOf).
 export async function approveClaim(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null | undefined): Promise<void> {
-  await approve(db, actor, scope, claimId, noteOf('input.note', note), 'input.claimId');
+  await approve(db, actor, scope, claimId, noteOf('input.note', note), 'input.claimId', 'alone');
 }
 
-/** Approves one claim with a note checked already. */
-async function approve(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null, field: string): Promise<void> {
+/** Approves one claim with a note checked already; `among others`: in a bulk approval. */
+async function approve(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null, field: string, how: 'alone' | 'among others'): Promise<void> {
   await inTransaction(db, async (tx) => {
     const claim = await lockClaim(tx, actor, claimId, scope, 'approve', field);
+    if (how === 'among others') {
+      const [sameStay] = (await sameStayWarnings(tx, [claim.settlementId])).get(claim.settlementId) ?? [];
+      if (sameStay) throw conflict(`approve this claim on its own (approveClaim), not among others: ${sameStay}`, field);
+    }
     const totalFen = await store.approveClaim(tx, claimId, actor.subject, note);
     await recordNotifications(tx, [claimDecidedNotification(claim.memberId, claimId, claim.planYear, 'APPROVED', totalFen, [], await reviewEventKey(tx, claimId))]);
     await recordAudit(tx, actor, { action: 'claim.approve', targetType: 'Claim', targetId: String(claimId), reason: note, details: { totalFen } });
@@ -86,7 +92,7 @@ export async function approveClaims(
   const checked = noteOf('input.note', note);
   const refusals: (DomainError | null)[] = [];
   for (const { id, field } of claims) {
-    refusals.push(await approve(db, actor, scope, id, checked, field).then(() => null, (error: unknown) => {
+    refusals.push(await approve(db, actor, scope, id, checked, field, 'among others').then(() => null, (error: unknown) => {
       if (error instanceof DomainError) return error;
       throw error;
     }));

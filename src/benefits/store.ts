@@ -485,6 +485,7 @@ export async function lockMemberYear(tx: Tx, memberId: number, planYear: number)
 
 export interface ReviewedClaim {
   id: number;
+  settlementId: number;
   memberId: number;
   planYear: number;
   status: ClaimStatus;
@@ -495,7 +496,8 @@ export interface ReviewedClaim {
 
 export async function lockClaim(tx: Tx, claimId: number): Promise<ReviewedClaim> {
   const { rows: [claim] } = await tx.query<ReviewedClaim>(
-    `SELECT id, member_id AS "memberId", plan_year AS "planYear", status, out_of_pocket_fen AS "outOfPocketFen", adjusted_by AS "adjustedBy"
+    `SELECT id, settlement_id AS "settlementId", member_id AS "memberId", plan_year AS "planYear", status, out_of_pocket_fen AS "outOfPocketFen",
+            adjusted_by AS "adjustedBy"
        FROM claims WHERE id = $1 FOR UPDATE`,
     [claimId],
   );

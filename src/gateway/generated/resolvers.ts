@@ -987,7 +987,12 @@ export type Claim = Node & {
   viewerCanApprove: Scalars['Boolean']['output'];
   /** Whether `rejectClaim` would accept the caller's rejection now: REVIEWER or ADMIN, the claim PENDING_REVIEW. */
   viewerCanReject: Scalars['Boolean']['output'];
-  /** Why a person must look at it (a warning always sends the claim to review). */
+  /**
+   * Why a person must look at it (a warning always sends the claim to review). One names another
+   * settlement that may be the same stay with other figures (a member's application on one side:
+   * same hospital, discharge day and care setting, another total): one stay is paid once, so such a
+   * claim is approved only on its own (`approveClaim`), never in `approveClaims`.
+   */
   warnings: Array<Scalars['String']['output']>;
 };
 
@@ -2539,7 +2544,8 @@ export type Mutation = {
    * Approves up to 100 claims waiting for review (REVIEWER, ADMIN), each in its own decision with the
    * rules of `approveClaim` (four eyes, audit): one refused claim does not stop the others. Each result
    * says what became of its claim; a claim that does not exist or is out of the caller's scope is
-   * `NOT_FOUND` alike.
+   * `NOT_FOUND` alike. A claim warning that another settlement may be its stay (`Claim.warnings`) is
+   * refused (`CONFLICT`, naming that settlement): it is approved only on its own.
    */
   approveClaims: ApproveClaimsPayload;
   /**

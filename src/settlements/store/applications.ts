@@ -98,6 +98,54 @@ export async function markApplicationDuplicates(tx: Tx, ids: readonly number[]):
   return rows;
 }
 
+/** Another settlement standing for what may be the same stay as `id`, with its figures. */
+export interface OtherSettlementOfStay {
+  /** The settlement asked about. */
+  id: number;
+  otherId: number;
+  otherSource: string;
+  otherSetlId: string;
+  otherTotalFen: number;
+  hospitalCode: string;
+  dischargedOn: string;
+}
+
+/**
+ * For each settlement among `ids`, the standing settlements of the same person that may be its stay
+ * by every part of the same-stay rule but the total, when one of the two is an accepted application:
+ * a member's misread figures (or the platform's later correction) make a second settlement of one
+ * stay that markApplicationDuplicates and the application's own check, comparing totals, let through.
+ * Whose figures stand is a person's decision, so adjudication holds such a claim for review. A copy
+ * (DUPLICATE) stands for its original, as in sameStaySettlements; a feed copy of `id` itself (it
+ * became DUPLICATE of the application) is no other settlement.
+ */
+export async function otherSettlementsOfStays(db: Queryable, ids: readonly number[]): Promise<OtherSettlementOfStay[]> {
+  if (!ids.length) return [];
+  // Two branches, so that a feed settlement (nearly all) probes only the applications' own index.
+  const { rows } = await db.query<OtherSettlementOfStay>(
+    `SELECT s.id, t.id AS "otherId", t.source AS "otherSource", t.setl_id AS "otherSetlId", t.medfee_sumamt AS "otherTotalFen",
+            s.fixmedins_code AS "hospitalCode", to_char(${dischargeDay('s')}, 'YYYY-MM-DD') AS "dischargedOn"
+       FROM settlements s
+       CROSS JOIN LATERAL (
+         SELECT c.* FROM settlements c
+          WHERE s.source <> '${APPLICATION_SOURCE}' AND c.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash
+         UNION ALL
+         SELECT c.* FROM settlements c
+          WHERE s.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash AND c.fixmedins_code IS NOT NULL
+       ) c
+       JOIN settlements t ON t.id = coalesce(c.duplicate_of_id, c.id)
+      WHERE s.id = ANY($1::bigint[]) AND s.kind = 'SETTLEMENT' AND s.fixmedins_code IS NOT NULL
+        AND c.kind = 'SETTLEMENT' AND c.id <> s.id AND t.id <> s.id AND c.fixmedins_code = s.fixmedins_code
+        AND ${inpatient('c')} = ${inpatient('s')} AND ${dischargeDay('c')} = ${dischargeDay('s')}
+        AND (c.begndate IS NULL OR s.begndate IS NULL OR c.begndate = s.begndate)
+        AND ${standing('t')}
+      GROUP BY s.id, t.id
+      ORDER BY s.id, t.id`,
+    [ids],
+  );
+  return rows;
+}
+
 export interface MemberIdentity {
   name: string;
   idNumberEnc: Buffer;
