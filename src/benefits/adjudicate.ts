@@ -9,7 +9,7 @@ import type { NewNotification } from '../notifications/model.ts';
 import { evaluateBenefits, paidSoFar, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from './rules/engine.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
 import { bilingual, cny } from './rules/explain.ts';
-import { otherSettlementsOfStays } from '../settlements/fromApplication.ts';
+import { otherSettlementsOfStays, type OtherSettlementOfStay } from '../settlements/fromApplication.ts';
 import { RuleSetCache } from './catalogue.ts';
 import { governingRuleSets, settledOn } from './governing.ts';
 import { CLAIM_TRANSITIONS, type BenefitTotalsRow, type ClaimStatus, type PendingSettlementRow, type ReversalOutcome } from './model.ts';
@@ -92,7 +92,7 @@ async function adjudicateInTransaction(
   const ruleSetOf = await governingRuleSets(tx, ruleSetCache, settlements.map(governingKeyOf));
   const covered = await enrolmentsCovered(tx, settlements.map((s) => ({ enrolmentId: s.enrolmentId, ruleSet: ruleSetOf(governingKeyOf(s)) })));
   const prior = await store.grantedDiseaseGroups(tx, memberIds);
-  const sameStay = await sameStayWarnings(tx, settlements.map((s) => s.id));
+  const sameStay = await sameStaysMayPay(tx, settlements.map((s) => s.id));
 
   // Decide each claim in settlement order (time, then id), carrying each member-year's running totals along.
   const decided: { s: PendingSettlementRow; ruleSet: RuleSet; result: BenefitResult; status: ClaimStatus; facts: EnrolmentFacts; before: PlanYearTotals }[] = [];
@@ -104,7 +104,7 @@ async function adjudicateInTransaction(
       INPATIENT: state.INPATIENT, CRITICAL: state.CRITICAL, MAJOR_DISEASE: state.MAJOR_DISEASE, PROVINCIAL_SUBSIDY: state.PROVINCIAL_SUBSIDY, outOfPocket: state.outOfPocket,
     };
     const groups = prior.get(s.memberId) ?? [];
-    const result = withWarnings(evaluateBenefits(ruleSet, {
+    const result = withSameStayWarnings(evaluateBenefits(ruleSet, {
       settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups,
     }), sameStay.get(s.id));
     const status = claimStatusOf(result, options.autoApproveMaxFen);
@@ -177,25 +177,38 @@ export function settlementFacts(s: Pick<PendingSettlementRow, 'id' | 'medType' |
   return { setlId: String(s.id), medType: s.medType, setlTime: formatChinaTime(s.setlTime), diagnoses: s.diagnoses, amountsFen: s.amounts };
 }
 
+/** Claim statuses that may still pay (null: no claim yet); a refused or cancelled claim pays nothing. */
+const MAY_PAY: readonly (string | null)[] = [null, 'PENDING_REVIEW', 'APPROVED'];
+
 /**
- * Warnings, by settlement id, for settlements that may be a stay another settlement already stands
- * for with other figures, an accepted application on one side (src/settlements/store/applications.ts
- * says when). A warning holds the claim for a reviewer: whose figures stand, and whether the member
- * was paid already, is a person's decision, and paying both would pay one stay twice.
+ * By settlement id, the other settlements that may be the same stay with other figures, an accepted
+ * application on one side (src/settlements/store/applications.ts says when), whose claim may still
+ * pay. Paying both would pay one stay twice, so such a claim waits for a reviewer; one refused
+ * (rejected as the duplicate, say) holds nothing back, and deciding it again looks again.
  */
-export async function sameStayWarnings(db: Queryable, settlementIds: readonly number[]): Promise<Map<number, string[]>> {
-  const warnings = new Map<number, string[]>();
+export async function sameStaysMayPay(db: Queryable, settlementIds: readonly number[]): Promise<Map<number, OtherSettlementOfStay[]>> {
+  const others = new Map<number, OtherSettlementOfStay[]>();
   for (const o of await otherSettlementsOfStays(db, settlementIds)) {
-    const text = `settlement ${o.otherId} (${o.otherSetlId} from ${o.otherSource}, total ${cny(o.otherTotalFen)}) may be the same stay `
-      + `(hospital ${o.hospitalCode}, discharged ${o.dischargedOn}): a stay is paid once; approve only if these are two stays`;
-    warnings.set(o.id, [...(warnings.get(o.id) ?? []), text]);
+    if (MAY_PAY.includes(o.otherClaimStatus)) others.set(o.id, [...(others.get(o.id) ?? []), o]);
   }
-  return warnings;
+  return others;
 }
 
-/** The result with `extra` warnings added (none: the result itself). */
-export function withWarnings(result: BenefitResult, extra: readonly string[] | undefined): BenefitResult {
-  return extra?.length ? { ...result, warnings: [...result.warnings, ...extra] } : result;
+/** What a reviewer reads of another settlement that may be the claim's stay. */
+export function sameStayWarning(o: OtherSettlementOfStay): string {
+  return `settlement ${o.otherId} (${o.otherSetlId} from ${o.otherSource}, total ${cny(o.otherTotalFen)}, its claim ${o.otherClaimStatus ?? 'not decided yet'}) `
+    + `may be the same stay (hospital ${o.hospitalCode}, discharged ${o.dischargedOn}): one stay is paid once; `
+    + 'approve this claim only if the two are different stays or the other\'s claim is refused';
+}
+
+/** Whether `others` hold back a claim of this result: it would pay something (a claim paying nothing waits for no one). */
+export function heldBySameStay(result: BenefitResult, others: readonly OtherSettlementOfStay[] | undefined): others is readonly OtherSettlementOfStay[] {
+  return !!others?.length && result.eligible && result.totalFen > 0;
+}
+
+/** The result with a warning for each of `others` when they hold it back. */
+export function withSameStayWarnings(result: BenefitResult, others: readonly OtherSettlementOfStay[] | undefined): BenefitResult {
+  return heldBySameStay(result, others) ? { ...result, warnings: [...result.warnings, ...others.map(sameStayWarning)] } : result;
 }
 
 /** The status a decided claim takes: refused, waiting for a reviewer, or approved at once. `approve`: a reviewer upheld it (an appeal). */

@@ -12,7 +12,7 @@ import type { RuleSet } from './rules/ruleSet.ts';
 import { bilingual } from './rules/explain.ts';
 import type { RuleSetCache } from './catalogue.ts';
 import {
-  benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, governingKeyOf, sameStayWarnings, settlementFacts, totalsOf, withWarnings,
+  benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, governingKeyOf, heldBySameStay, sameStaysMayPay, sameStayWarning, settlementFacts, totalsOf, withSameStayWarnings,
 } from './adjudicate.ts';
 import { governingRuleSets } from './governing.ts';
 import { benefitSettings } from './settings.ts';
@@ -126,8 +126,13 @@ async function decideAgain(
   const { actor, cause } = options;
   const before: PlanYearTotals = totalsOf(totals);
   const groups = (await store.grantedDiseaseGroups(tx, [s.memberId])).get(s.memberId) ?? [];
-  const sameStay = (await sameStayWarnings(tx, [s.id])).get(s.id);
-  const result = withWarnings(evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups }), sameStay);
+  const sameStay = (await sameStaysMayPay(tx, [s.id])).get(s.id);
+  const computed = evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups });
+  // An upheld appeal approves past the rules' warnings, but not past another claim that may pay the same stay.
+  if (options.approve && heldBySameStay(computed, sameStay)) {
+    throw conflict(`${sameStayWarning(sameStay[0]!)}: the appeal is upheld only once that claim is refused; or dismiss it`, 'input.decision');
+  }
+  const result = withSameStayWarnings(computed, sameStay);
   const status = claimStatusOf(result, options.autoApproveMaxFen ?? benefitSettings().AUTO_APPROVE_MAX_FEN, options.approve);
 
   // Still refused: an INELIGIBLE claim whose reasons are the same keeps its decision (only its facts

@@ -6,7 +6,7 @@ import * as store from './store.ts';
 import { conflict, DomainError, invalid, forbidden, notFound, noteOf } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { recordNotifications } from '../notifications/store.ts';
-import { claimDecidedNotification, sameStayWarnings } from './adjudicate.ts';
+import { claimDecidedNotification, sameStaysMayPay, sameStayWarning } from './adjudicate.ts';
 
 /**
  * Review (maker-checker) of claims in PENDING_REVIEW. Each decision runs in one transaction that
@@ -14,8 +14,9 @@ import { claimDecidedNotification, sameStayWarnings } from './adjudicate.ts';
  * records the audit entry. Rules decided here:
  * - approve: the claim and its lines become APPROVED; not by anyone who adjusted one of its lines
  *   (four eyes: claims.adjusted_by, kept by the database, whose CHECK claims_four_eyes also refuses it).
- *   A claim another settlement may share its stay with (adjudicate.ts `sameStayWarnings`) is
- *   approved only on its own, never in a bulk approval: paying it may pay one stay twice.
+ *   A claim another settlement may share its stay with, whose claim may pay (adjudicate.ts
+ *   `sameStaysMayPay`), is approved only on its own, never in a bulk approval, and with a note saying
+ *   why they are two stays when that other claim is APPROVED: paying both may pay one stay twice.
  * - reject (reason required): REJECTED; its line amounts and its out-of-pocket contribution leave
  *   the member-year totals and its first-diagnosis grants are released (the claim no longer counts).
  * - adjust a line (reason required): only downwards, 0 ≤ amount ≤ computed (raising would bypass
@@ -70,9 +71,11 @@ export async function approveClaim(db: Db, actor: Actor, scope: Scope, claimId: 
 async function approve(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null, field: string, how: 'alone' | 'among others'): Promise<void> {
   await inTransaction(db, async (tx) => {
     const claim = await lockClaim(tx, actor, claimId, scope, 'approve', field);
-    if (how === 'among others') {
-      const [sameStay] = (await sameStayWarnings(tx, [claim.settlementId])).get(claim.settlementId) ?? [];
-      if (sameStay) throw conflict(`approve this claim on its own (approveClaim), not among others: ${sameStay}`, field);
+    const sameStay = (await sameStaysMayPay(tx, [claim.settlementId])).get(claim.settlementId) ?? [];
+    if (sameStay.length && how === 'among others') throw conflict(`approve this claim on its own (approveClaim), not among others: ${sameStayWarning(sameStay[0]!)}`, field);
+    const approved = sameStay.find((o) => o.otherClaimStatus === 'APPROVED');
+    if (approved && !note) {
+      throw invalid('input.note', `${sameStayWarning(approved)}: approving this one too pays that stay twice unless they are two stays; say in the note how that was checked`);
     }
     const totalFen = await store.approveClaim(tx, claimId, actor.subject, note);
     await recordNotifications(tx, [claimDecidedNotification(claim.memberId, claimId, claim.planYear, 'APPROVED', totalFen, [], await reviewEventKey(tx, claimId))]);

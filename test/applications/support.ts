@@ -75,10 +75,12 @@ export async function submit(gw: TestGateway, who: Who, input: Record<string, un
 
 /**
  * A platform feed record of the applicant's stay, stored through the ingest path (one page, one
- * transaction) under a FILE source. Answers the page outcome.
+ * transaction) under a FILE source (`feed` unless named). Answers the page outcome.
  */
-export async function feedStay(db: pg.Pool, keys: PersonalDataKeys, applicant: Applicant, s: ReturnType<typeof stay>, extra: Record<string, unknown> = {}) {
-  await db.query(`INSERT INTO settlement_sources (name, kind) VALUES ('feed', 'FILE') ON CONFLICT DO NOTHING`);
+export async function feedStay(
+  db: pg.Pool, keys: PersonalDataKeys, applicant: Applicant, s: ReturnType<typeof stay>, extra: Record<string, unknown> = {}, source = 'feed',
+) {
+  await db.query(`INSERT INTO settlement_sources (name, kind) VALUES ($1, 'FILE') ON CONFLICT DO NOTHING`, [source]);
   const a = s.amounts;
   const fields = {
     setl_id: `F${randomInt(1e9, 9e9)}`, mdtrt_id: `M${randomInt(1e9, 9e9)}`, psn_no: 'P1', psn_name: '陈申请', psn_cert_type: '01',
@@ -89,5 +91,5 @@ export async function feedStay(db: pg.Pool, keys: PersonalDataKeys, applicant: A
   };
   const prepared = preparePage(keys, [{ fields, position: 'item 1' }]);
   expect(prepared.rejections).toEqual([]);
-  return inTransaction(db, (tx) => storePage(tx, 'feed', null, prepared));
+  return inTransaction(db, (tx) => storePage(tx, source, null, prepared));
 }

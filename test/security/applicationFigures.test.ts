@@ -3,39 +3,48 @@ import { describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
 import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
+import { rejectClaim } from '../../src/benefits/review.ts';
+import { decideAppeal, fileAppeal } from '../../src/appeals/service.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
+import { DomainError } from '../../src/kernel/errors.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { matchAndContinue } from '../../src/settlements/matchingStep.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { payContribution, seedUnit } from '../benefits/seed.ts';
 import { ACCEPT, feedStay, memberOf, seedApplicant, stay, submit, type Applicant } from '../applications/support.ts';
 
 /**
- * One stay, two sets of figures. The same-stay rule compares totals, so an application whose
- * member misread (or overstated) the total on the settlement sheet, accepted by a reviewer and
- * paid, was paid again when the platform reported the stay with its own figures; and a stay the
- * platform had reported and paid could be applied for again with another total. Now whichever of
- * the two is decided second waits for a reviewer, its warning naming the other.
+ * One stay, two sets of figures. The same-stay rule compares totals and days exactly, so an
+ * application whose member misread (or overstated) the sheet, accepted by a reviewer and paid, was
+ * paid again when the platform reported the stay with its own figures; and a stay the platform had
+ * reported and paid could be applied for again with another total. Now, while the other's claim may
+ * still pay, whichever of the two is decided second waits for a reviewer, its warning naming the
+ * other; it is never approved in bulk, approved beside an approved one only with a note, and an
+ * appeal is not upheld past it.
  */
 const started = lazyTestGateway();
 const NO_LIMIT = { autoApproveMaxFen: Number.MAX_SAFE_INTEGER };
 const reviewer = { role: 'REVIEWER' as const, sub: 'reviewer-qian' };
+/** Other figures for the same stay: 1,000.00 more than the sheet's. */
+const MISREAD = { totalFeesFen: 4_234_567, fundsTotalFen: 3_000_000 };
 
-async function matchAndAdjudicate(db: pg.Pool, ids: number[]) {
+async function matchAndAdjudicate(db: pg.Pool, ids: number[], options = NO_LIMIT) {
   await matchAndContinue(db, ids, []);
-  await adjudicateSettlements(db, ids, NO_LIMIT);
+  await adjudicateSettlements(db, ids, options);
 }
 
 async function claimOf(db: pg.Pool, settlementId: number) {
-  const { rows } = await db.query<{ status: string; warnings: string[] }>(`SELECT status, warnings FROM claims WHERE settlement_id = $1`, [settlementId]);
-  return rows[0];
+  const { rows } = await db.query<{ id: number; status: string; warnings: string[] }>(`SELECT id, status, warnings FROM claims WHERE settlement_id = $1`, [settlementId]);
+  return rows[0]!;
 }
 
-async function feedSettlementOf(db: pg.Pool, applicant: Applicant): Promise<{ id: number; status: string }> {
+/** The applicant's latest settlement from `source`. */
+async function latestOf(db: pg.Pool, applicant: Applicant, source = 'feed'): Promise<number> {
   const { rows } = await db.query(
-    `SELECT id, status FROM settlements WHERE source = 'feed' AND certno_hash = (SELECT id_number_hash FROM members WHERE id = $1) ORDER BY id DESC LIMIT 1`,
-    [applicant.memberId],
+    `SELECT id FROM settlements WHERE source = $2 AND certno_hash = (SELECT id_number_hash FROM members WHERE id = $1) ORDER BY id DESC LIMIT 1`,
+    [applicant.memberId, source],
   );
-  return rows[0];
+  return rows[0].id;
 }
 
 /** Submits and accepts an application for `s`; answers its settlement's id. */
@@ -48,24 +57,31 @@ async function acceptedApplication(applicant: Applicant, s: ReturnType<typeof st
   return localId('id', accepted.application.settlement.id, 'Settlement');
 }
 
+/** An application with the misread figures, accepted and approved; answers its settlement's id. */
+async function paidApplication(applicant: Applicant, dates: { admittedOn: string; dischargedOn: string }): Promise<number> {
+  const { db } = await started();
+  const applied = await acceptedApplication(applicant, stay(dates, MISREAD));
+  await matchAndAdjudicate(db.pool, [applied]);
+  expect((await claimOf(db.pool, applied)).status).toBe('APPROVED');
+  return applied;
+}
+
 describe('one stay reported with other figures by the platform and by an application', () => {
   it('the platform\'s copy of a paid application\'s stay, with the sheet\'s true total, waits for a reviewer naming the application', async () => {
     const { db, gw } = await started();
     const applicant = await seedApplicant(db.pool, gw.keys);
     const dates = { admittedOn: '2025-03-02', dischargedOn: '2025-03-12' };
-    // The member wrote 1,000.00 more than the sheet says; the reviewer did not see it.
-    const applied = await acceptedApplication(applicant, stay(dates, { totalFeesFen: 4_234_567, fundsTotalFen: 3_000_000 }));
-    await matchAndAdjudicate(db.pool, [applied]);
-    expect((await claimOf(db.pool, applied))!.status).toBe('APPROVED');
+    const applied = await paidApplication(applicant, dates);
 
     const fed = await feedStay(db.pool, gw.keys, applicant, stay(dates));
     expect(fed.toMatch).toHaveLength(1);
-    const feed = await feedSettlementOf(db.pool, applicant);
-    await matchAndAdjudicate(db.pool, [feed.id]);
-    const claim = await claimOf(db.pool, feed.id);
-    expect(claim).toEqual({
+    const feed = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [feed]);
+    expect(await claimOf(db.pool, feed)).toMatchObject({
       status: 'PENDING_REVIEW',
-      warnings: [expect.stringMatching(new RegExp(`^settlement ${applied} \\(APP-\\d+ from applications, total 42,345.67\\) may be the same stay \\(hospital H44010600001, discharged 2025-03-12\\)`))],
+      warnings: [expect.stringMatching(new RegExp(
+        `^settlement ${applied} \\(APP-\\d+ from applications, total 42,345.67, its claim APPROVED\\) may be the same stay \\(hospital H44010600001, discharged 2025-03-12\\)`,
+      ))],
     });
   });
 
@@ -74,89 +90,128 @@ describe('one stay reported with other figures by the platform and by an applica
     const applicant = await seedApplicant(db.pool, gw.keys);
     const dates = { admittedOn: '2025-04-14', dischargedOn: '2025-04-20' };
     await feedStay(db.pool, gw.keys, applicant, stay(dates));
-    const feed = await feedSettlementOf(db.pool, applicant);
-    await matchAndAdjudicate(db.pool, [feed.id]);
-    expect((await claimOf(db.pool, feed.id))!.status).toBe('APPROVED');
+    const feed = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [feed]);
+    expect((await claimOf(db.pool, feed)).status).toBe('APPROVED');
 
-    const applied = await acceptedApplication(applicant, stay(dates, { totalFeesFen: 3_300_000, fundsTotalFen: 2_065_433 }));
+    const applied = await acceptedApplication(applicant, stay(dates, MISREAD));
     await matchAndAdjudicate(db.pool, [applied]);
-    expect(await claimOf(db.pool, applied)).toEqual({
-      status: 'PENDING_REVIEW',
-      warnings: [expect.stringContaining(`settlement ${feed.id} (`)],
-    });
-    expect((await claimOf(db.pool, applied))!.warnings[0]).toContain('from feed, total 32,345.67) may be the same stay (hospital H44010600001, discharged 2025-04-20)');
+    const claim = await claimOf(db.pool, applied);
+    expect(claim.status).toBe('PENDING_REVIEW');
+    expect(claim.warnings).toEqual([expect.stringContaining(`settlement ${feed} (`)]);
+    expect(claim.warnings[0]).toContain('from feed, total 32,345.67, its claim APPROVED) may be the same stay (hospital H44010600001, discharged 2025-04-20)');
   });
 
   it('both decided in one batch: each waits for a reviewer', async () => {
     const { db, gw } = await started();
     const applicant = await seedApplicant(db.pool, gw.keys);
     const dates = { admittedOn: '2025-05-05', dischargedOn: '2025-05-09' };
-    const applied = await acceptedApplication(applicant, stay(dates, { totalFeesFen: 3_300_000, fundsTotalFen: 2_065_433 }));
+    const applied = await acceptedApplication(applicant, stay(dates, MISREAD));
     await feedStay(db.pool, gw.keys, applicant, stay(dates));
-    const feed = await feedSettlementOf(db.pool, applicant);
-    await matchAndAdjudicate(db.pool, [applied, feed.id]);
-    expect((await claimOf(db.pool, applied))!.status).toBe('PENDING_REVIEW');
-    expect((await claimOf(db.pool, feed.id))!.status).toBe('PENDING_REVIEW');
+    const feed = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [applied, feed]);
+    expect(await claimOf(db.pool, applied)).toMatchObject({ status: 'PENDING_REVIEW', warnings: [expect.stringContaining('its claim not decided yet')] });
+    expect((await claimOf(db.pool, feed)).status).toBe('PENDING_REVIEW');
   });
 
-  it('another stay of the member, an outpatient visit on the discharge day, or a stay at another hospital is paid without a warning', async () => {
+  it('a misread admission day, with the sheet\'s total or another, or a discharge day the platform gives only as a settlement after midnight, is held too', async () => {
     const { db, gw } = await started();
     const applicant = await seedApplicant(db.pool, gw.keys);
-    const applied = await acceptedApplication(applicant, stay({ admittedOn: '2025-06-01', dischargedOn: '2025-06-08' }));
-    await matchAndAdjudicate(db.pool, [applied]);
+    // The member wrote 03-03 for 03-02: with the same total the feed's copy is no DUPLICATE either.
+    for (const amounts of [{}, MISREAD]) {
+      const dischargedOn = amounts === MISREAD ? '2025-03-22' : '2025-03-12';
+      const applied = await acceptedApplication(applicant, stay({ admittedOn: '2025-03-03', dischargedOn }, amounts));
+      await matchAndAdjudicate(db.pool, [applied]);
+      await feedStay(db.pool, gw.keys, applicant, stay({ admittedOn: '2025-03-02', dischargedOn }), { begndate: '2025-03-02', enddate: dischargedOn });
+      const feed = await latestOf(db.pool, applicant);
+      await matchAndAdjudicate(db.pool, [feed]);
+      expect(await claimOf(db.pool, feed), JSON.stringify(amounts)).toMatchObject({ status: 'PENDING_REVIEW', warnings: [expect.stringContaining(`settlement ${applied} (`)] });
+    }
+    // No enddate, settled 40 minutes after the discharge day the application gives.
+    const applied = await paidApplication(applicant, { admittedOn: '2025-04-02', dischargedOn: '2025-04-12' });
+    await feedStay(db.pool, gw.keys, applicant, stay({ dischargedOn: '2025-04-12' }), { setl_time: '2025-04-13 00:40:00' });
+    const feed = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [feed]);
+    expect(await claimOf(db.pool, feed)).toMatchObject({ status: 'PENDING_REVIEW', warnings: [expect.stringContaining(`settlement ${applied} (`)] });
+  });
+
+  it('a platform record naming no hospital, whose copy from another source names it, is held', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const dates = { admittedOn: '2025-05-12', dischargedOn: '2025-05-20' };
+    const applied = await paidApplication(applicant, dates);
+    const setlId = 'F4455667788';
+    await feedStay(db.pool, gw.keys, applicant, stay(dates), { setl_id: setlId, fixmedins_code: null });
+    const original = await latestOf(db.pool, applicant);
+    await feedStay(db.pool, gw.keys, applicant, stay(dates), { setl_id: setlId }, 'hospital-file');
+    const copy = await latestOf(db.pool, applicant, 'hospital-file');
+    await matchAndContinue(db.pool, [original, copy], []);
+    const { rows } = await db.pool.query(`SELECT status, duplicate_of_id AS "duplicateOf" FROM settlements WHERE id = $1`, [copy]);
+    expect(rows).toEqual([{ status: 'DUPLICATE', duplicateOf: original }]);
+    await adjudicateSettlements(db.pool, [original], NO_LIMIT);
+    expect(await claimOf(db.pool, original)).toMatchObject({ status: 'PENDING_REVIEW', warnings: [expect.stringContaining(`settlement ${applied} (`)] });
+  });
+
+  it('another stay, a visit at another hospital, or one whose other settlement\'s claim was rejected is paid without a warning', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const applied = await paidApplication(applicant, { admittedOn: '2025-06-01', dischargedOn: '2025-06-08' });
     const others = [
-      stay({ admittedOn: '2025-06-01', dischargedOn: '2025-06-09' }, { totalFeesFen: 3_300_000, fundsTotalFen: 2_065_433 }),
-      stay({ admittedOn: '2025-06-08', dischargedOn: '2025-06-08', medicalType: '11' }, { totalFeesFen: 3_300_000, fundsTotalFen: 2_065_433 }),
-      stay({ admittedOn: '2025-06-01', dischargedOn: '2025-06-08', hospitalCode: 'H44010600002' }, { totalFeesFen: 3_300_000, fundsTotalFen: 2_065_433 }),
+      stay({ admittedOn: '2025-06-09', dischargedOn: '2025-06-10' }),
+      stay({ admittedOn: '2025-06-01', dischargedOn: '2025-06-08', hospitalCode: 'H44010600002' }),
     ];
     for (const other of others) {
       await feedStay(db.pool, gw.keys, applicant, other, { begndate: other.admittedOn, enddate: other.dischargedOn });
-      const feed = await feedSettlementOf(db.pool, applicant);
-      await matchAndAdjudicate(db.pool, [feed.id]);
-      expect(await claimOf(db.pool, feed.id), JSON.stringify(other)).toMatchObject({ warnings: [] });
-      expect((await claimOf(db.pool, feed.id))!.status).not.toBe('PENDING_REVIEW');
+      const feed = await latestOf(db.pool, applicant);
+      await matchAndAdjudicate(db.pool, [feed]);
+      expect(await claimOf(db.pool, feed), JSON.stringify(other)).toMatchObject({ status: 'APPROVED', warnings: [] });
     }
-    expect(await claimOf(db.pool, applied)).toEqual({ status: 'APPROVED', warnings: [] });
+    expect(await claimOf(db.pool, applied)).toMatchObject({ status: 'APPROVED', warnings: [] });
+
+    // A reviewer rejected the platform's record of a stay as the duplicate of an application waiting
+    // for review: that application is no longer held back by it (it pays nothing).
+    const dates = { admittedOn: '2025-07-01', dischargedOn: '2025-07-05' };
+    await feedStay(db.pool, gw.keys, applicant, stay(dates));
+    const feed = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [feed], { autoApproveMaxFen: 0 });
+    await rejectClaim(db.pool, { subject: 'reviewer-a', role: 'REVIEWER' }, UNSCOPED, (await claimOf(db.pool, feed)).id, '与会员申请为同一次住院');
+    const second = await acceptedApplication(applicant, stay(dates, MISREAD));
+    await matchAndAdjudicate(db.pool, [second]);
+    expect(await claimOf(db.pool, second)).toMatchObject({ status: 'APPROVED', warnings: [] });
   });
 
-  it('both refused while the unit had not paid, then decided again when it pays: each waits for a reviewer, neither is paid at once', async () => {
+  it('both refused while the unit had not paid, then decided again when it pays: the second decided waits for a reviewer', async () => {
     const { db, gw } = await started();
     const unit = await seedUnit(db.pool);
     const applicant = await seedApplicant(db.pool, gw.keys, unit.id);
     const dates = { admittedOn: '2025-07-01', dischargedOn: '2025-07-06' };
-    const applied = await acceptedApplication(applicant, stay(dates, { totalFeesFen: 3_300_000, fundsTotalFen: 2_065_433 }));
+    const applied = await acceptedApplication(applicant, stay(dates, MISREAD));
     await feedStay(db.pool, gw.keys, applicant, stay(dates));
-    const feed = await feedSettlementOf(db.pool, applicant);
+    const feed = await latestOf(db.pool, applicant);
     await matchAndAdjudicate(db.pool, [applied]);
-    await matchAndAdjudicate(db.pool, [feed.id]);
-    expect((await claimOf(db.pool, applied))!.status).toBe('INELIGIBLE');
-    expect((await claimOf(db.pool, feed.id))!.status).toBe('INELIGIBLE');
+    await matchAndAdjudicate(db.pool, [feed]);
+    expect((await claimOf(db.pool, applied)).status).toBe('INELIGIBLE');
+    expect((await claimOf(db.pool, feed)).status).toBe('INELIGIBLE');
 
     await payContribution(db.pool, unit.id);
     const ruleSets = new RuleSetCache();
-    for (const settlementId of [applied, feed.id]) {
-      const { rows: [claim] } = await db.pool.query(`SELECT id FROM claims WHERE settlement_id = $1`, [settlementId]);
-      expect(await redecideIfFactsChanged(db.pool, claim.id, { ruleSets, ...NO_LIMIT })).toMatchObject({ before: 'INELIGIBLE', after: 'PENDING_REVIEW' });
-    }
-    expect((await claimOf(db.pool, applied))!.warnings).toEqual([expect.stringContaining(`settlement ${feed.id} (`)]);
-    expect((await claimOf(db.pool, feed.id))!.warnings).toEqual([expect.stringContaining(`settlement ${applied} (`)]);
+    expect(await redecideIfFactsChanged(db.pool, (await claimOf(db.pool, applied)).id, { ruleSets, ...NO_LIMIT })).toMatchObject({ after: 'APPROVED' });
+    expect(await redecideIfFactsChanged(db.pool, (await claimOf(db.pool, feed)).id, { ruleSets, ...NO_LIMIT })).toMatchObject({ before: 'INELIGIBLE', after: 'PENDING_REVIEW' });
+    expect((await claimOf(db.pool, feed)).warnings).toEqual([expect.stringContaining(`settlement ${applied} (`)]);
   });
 
-  it('a claim held for another settlement of its stay is refused in a bulk approval, naming it, and approved only on its own', async () => {
+  it('a held claim is refused in a bulk approval, and approved beside an approved one only on its own, with a note', async () => {
     const { db, gw } = await started();
     const applicant = await seedApplicant(db.pool, gw.keys);
     const dates = { admittedOn: '2025-08-11', dischargedOn: '2025-08-15' };
-    const applied = await acceptedApplication(applicant, stay(dates, { totalFeesFen: 3_300_000, fundsTotalFen: 2_065_433 }));
-    await matchAndAdjudicate(db.pool, [applied]);
+    const applied = await paidApplication(applicant, dates);
     await feedStay(db.pool, gw.keys, applicant, stay(dates));
-    const feed = await feedSettlementOf(db.pool, applicant);
+    const feed = await latestOf(db.pool, applicant);
     // Another claim waiting for review, of another stay: the bulk approval still approves it.
     await feedStay(db.pool, gw.keys, applicant, stay({ admittedOn: '2025-09-01', dischargedOn: '2025-09-04' }));
-    const other = await feedSettlementOf(db.pool, applicant);
-    await matchAndContinue(db.pool, [feed.id, other.id], []);
-    await adjudicateSettlements(db.pool, [feed.id, other.id], { autoApproveMaxFen: 0 });
-    const { rows } = await db.pool.query<{ id: number }>(`SELECT id FROM claims WHERE settlement_id = ANY($1) ORDER BY settlement_id`, [[feed.id, other.id]]);
-    const ids = rows.map((r) => toGlobalId('Claim', r.id));
+    const other = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [feed, other], { autoApproveMaxFen: 0 });
+    const ids = [toGlobalId('Claim', (await claimOf(db.pool, feed)).id), toGlobalId('Claim', (await claimOf(db.pool, other)).id)];
 
     const bulk = await gw.query(reviewer, `mutation($input: ApproveClaimsInput!) {
       approveClaims(input: $input) { results { claimId claim { status } userErrors { field code message } } } }`, { input: { claimIds: ids } });
@@ -164,8 +219,36 @@ describe('one stay reported with other figures by the platform and by an applica
       { claimId: ids[0], claim: null, userErrors: [{ field: 'input.claimIds[0]', code: 'CONFLICT', message: expect.stringContaining(`not among others: settlement ${applied} (`) }] },
       { claimId: ids[1], claim: { status: 'APPROVED' }, userErrors: [] },
     ]);
-    const alone = await gw.query(reviewer, `mutation($id: ID!, $note: String) { approveClaim(input: { claimId: $id, note: $note }) { claim { status } userErrors { message } } }`,
-      { id: ids[0], note: '已与医院核实：为两次住院' });
-    expect(alone.data.approveClaim).toEqual({ claim: { status: 'APPROVED' }, userErrors: [] });
+    const APPROVE = `mutation($id: ID!, $note: String) { approveClaim(input: { claimId: $id, note: $note }) { claim { status } userErrors { field code message } } }`;
+    const bare = await gw.query(reviewer, APPROVE, { id: ids[0] });
+    expect(bare.data.approveClaim).toEqual({
+      claim: null, userErrors: [{ field: 'input.note', code: 'INVALID', message: expect.stringContaining('say in the note how that was checked') }],
+    });
+    const noted = await gw.query(reviewer, APPROVE, { id: ids[0], note: '已与医院核实：为两次住院' });
+    expect(noted.data.approveClaim).toEqual({ claim: { status: 'APPROVED' }, userErrors: [] });
+  });
+
+  it('an appeal is not upheld while another claim of the stay may pay', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const dates = { admittedOn: '2025-10-02', dischargedOn: '2025-10-12' };
+    // The platform's record first, rejected by a reviewer (papers missing) and appealed.
+    await feedStay(db.pool, gw.keys, applicant, stay(dates));
+    const feed = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [feed], { autoApproveMaxFen: 0 });
+    const feedClaim = await claimOf(db.pool, feed);
+    await rejectClaim(db.pool, { subject: 'reviewer-a', role: 'REVIEWER' }, UNSCOPED, feedClaim.id, '缺出院小结');
+    const appeal = await fileAppeal(db.pool, gw.keys, { subject: 'admin-zhang', role: 'ADMIN' }, UNSCOPED, { days: 45, holidays: [] },
+      { claimId: feedClaim.id, reason: '已补交出院小结，请求复核', attachments: [] });
+    // Meanwhile the member applied with its own figures: with the platform's claim rejected, nothing holds it back.
+    const applied = await acceptedApplication(applicant, stay(dates, MISREAD));
+    await matchAndAdjudicate(db.pool, [applied]);
+    expect((await claimOf(db.pool, applied)).status).toBe('APPROVED');
+
+    const uphold = () => decideAppeal(db.pool, new RuleSetCache(), { subject: 'reviewer-b', role: 'REVIEWER' }, UNSCOPED, appeal.id, 'UPHOLD', '材料齐全，予以支持');
+    const refused = await uphold().catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(refused).toMatchObject({ code: 'CONFLICT', field: 'input.decision', message: expect.stringContaining(`settlement ${applied} (`) });
+    expect((await claimOf(db.pool, feed)).status).toBe('REJECTED');
   });
 });

@@ -366,7 +366,12 @@ export type ApplyForCondolencePayload = {
 export type ApproveClaimInput = {
   /** The claim, waiting for review (`PENDING_REVIEW`). */
   claimId: Scalars['ID']['input'];
-  /** An optional note kept with the decision and printed on the member's notice: at most 2,000 characters (INVALID on `input.note`). */
+  /**
+   * An optional note kept with the decision and printed on the member's notice: at most 2,000
+   * characters (INVALID on `input.note`). Required (INVALID on `input.note`) when another settlement
+   * that may be the same stay has an APPROVED claim (`Claim.warnings`): say how it was checked that
+   * the two are different stays.
+   */
   note?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -989,9 +994,11 @@ export type Claim = Node & {
   viewerCanReject: Scalars['Boolean']['output'];
   /**
    * Why a person must look at it (a warning always sends the claim to review). One names another
-   * settlement that may be the same stay with other figures (a member's application on one side:
-   * same hospital, discharge day and care setting, another total): one stay is paid once, so such a
-   * claim is approved only on its own (`approveClaim`), never in `approveClaims`.
+   * settlement that may be the same stay with other figures, and its claim's status (a member's
+   * application on one side: same hospital and care setting, the same discharge day or an inpatient
+   * stay's a day apart, any admission day and total), while that claim may still pay: one stay is
+   * paid once, so such a claim is approved only on its own (`approveClaim`), never in
+   * `approveClaims`, and beside an APPROVED one only with a note.
    */
   warnings: Array<Scalars['String']['output']>;
 };
@@ -2544,8 +2551,9 @@ export type Mutation = {
    * Approves up to 100 claims waiting for review (REVIEWER, ADMIN), each in its own decision with the
    * rules of `approveClaim` (four eyes, audit): one refused claim does not stop the others. Each result
    * says what became of its claim; a claim that does not exist or is out of the caller's scope is
-   * `NOT_FOUND` alike. A claim warning that another settlement may be its stay (`Claim.warnings`) is
-   * refused (`CONFLICT`, naming that settlement): it is approved only on its own.
+   * `NOT_FOUND` alike. A claim another settlement may share its stay with, while that one's claim may
+   * still pay (see `Claim.warnings`), is refused (`CONFLICT`, naming that settlement): it is approved
+   * only on its own.
    */
   approveClaims: ApproveClaimsPayload;
   /**
@@ -2616,7 +2624,9 @@ export type Mutation = {
    * was open (a reviewer rejecting it after the unit paid) counts its new decider too. UPHOLD decides a refused (INELIGIBLE or
    * REJECTED) claim again and approves it, never by someone who adjusted one of its lines; when the
    * rules still find it ineligible on its facts, UPHOLD is refused (`CONFLICT`): correct the facts first,
-   * or dismiss. An APPROVED claim cannot be upheld (its amounts follow the rules): dismiss. The member
+   * or dismiss. UPHOLD is refused too (`CONFLICT` on `input.decision`, naming it) while another
+   * settlement that may be the same stay has a claim that may still pay (`Claim.warnings`): one stay is
+   * paid once. An APPROVED claim cannot be upheld (its amounts follow the rules): dismiss. The member
    * is told; audited.
    */
   decideAppeal: DecideAppealPayload;

@@ -98,7 +98,7 @@ export async function markApplicationDuplicates(tx: Tx, ids: readonly number[]):
   return rows;
 }
 
-/** Another settlement standing for what may be the same stay as `id`, with its figures. */
+/** Another settlement standing for what may be the same stay as `id`, with its figures and its claim. */
 export interface OtherSettlementOfStay {
   /** The settlement asked about. */
   id: number;
@@ -106,26 +106,36 @@ export interface OtherSettlementOfStay {
   otherSource: string;
   otherSetlId: string;
   otherTotalFen: number;
+  /** The other settlement's claim status; null while it has none (not matched or adjudicated yet). */
+  otherClaimStatus: string | null;
   hospitalCode: string;
   dischargedOn: string;
 }
 
 /**
  * For each settlement among `ids`, the standing settlements of the same person that may be its stay
- * by every part of the same-stay rule but the total, when one of the two is an accepted application:
- * a member's misread figures (or the platform's later correction) make a second settlement of one
- * stay that markApplicationDuplicates and the application's own check, comparing totals, let through.
- * Whose figures stand is a person's decision, so adjudication holds such a claim for review. A copy
- * (DUPLICATE) stands for its original, as in sameStaySettlements; a feed copy of `id` itself (it
- * became DUPLICATE of the application) is no other settlement.
+ * though the same-stay rule above, comparing totals and days exactly, let both through, when one of
+ * the two is an accepted application: a member's misread sheet (a total, an admission day, a
+ * discharge day off by one) or the platform's later correction. Same hospital (for a record that
+ * names none, the one its copy from another source names) and care setting; the same discharge day,
+ * or a day apart for an inpatient stay; any admission day and total. Whose figures stand is a
+ * person's decision. A copy (DUPLICATE) stands for its original, as in sameStaySettlements; a feed
+ * copy of `id` itself (it became DUPLICATE of the application) is no other settlement.
  */
 export async function otherSettlementsOfStays(db: Queryable, ids: readonly number[]): Promise<OtherSettlementOfStay[]> {
   if (!ids.length) return [];
   // Two branches, so that a feed settlement (nearly all) probes only the applications' own index.
   const { rows } = await db.query<OtherSettlementOfStay>(
-    `SELECT s.id, t.id AS "otherId", t.source AS "otherSource", t.setl_id AS "otherSetlId", t.medfee_sumamt AS "otherTotalFen",
-            s.fixmedins_code AS "hospitalCode", to_char(${dischargeDay('s')}, 'YYYY-MM-DD') AS "dischargedOn"
-       FROM settlements s
+    `WITH s AS (
+       SELECT s.id, s.source, s.certno_hash, ${inpatient('s')} AS inpatient, ${dischargeDay('s')} AS discharged,
+              coalesce(s.fixmedins_code, (SELECT d.fixmedins_code FROM settlements d
+                                           WHERE d.duplicate_of_id = s.id AND d.fixmedins_code IS NOT NULL ORDER BY d.id LIMIT 1)) AS hospital
+         FROM settlements s WHERE s.id = ANY($1::bigint[]) AND s.kind = 'SETTLEMENT'
+     )
+     SELECT s.id, t.id AS "otherId", t.source AS "otherSource", t.setl_id AS "otherSetlId", t.medfee_sumamt AS "otherTotalFen",
+            (SELECT cl.status FROM claims cl WHERE cl.settlement_id = t.id) AS "otherClaimStatus",
+            s.hospital AS "hospitalCode", to_char(s.discharged, 'YYYY-MM-DD') AS "dischargedOn"
+       FROM s
        CROSS JOIN LATERAL (
          SELECT c.* FROM settlements c
           WHERE s.source <> '${APPLICATION_SOURCE}' AND c.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash
@@ -134,12 +144,11 @@ export async function otherSettlementsOfStays(db: Queryable, ids: readonly numbe
           WHERE s.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash AND c.fixmedins_code IS NOT NULL
        ) c
        JOIN settlements t ON t.id = coalesce(c.duplicate_of_id, c.id)
-      WHERE s.id = ANY($1::bigint[]) AND s.kind = 'SETTLEMENT' AND s.fixmedins_code IS NOT NULL
-        AND c.kind = 'SETTLEMENT' AND c.id <> s.id AND t.id <> s.id AND c.fixmedins_code = s.fixmedins_code
-        AND ${inpatient('c')} = ${inpatient('s')} AND ${dischargeDay('c')} = ${dischargeDay('s')}
-        AND (c.begndate IS NULL OR s.begndate IS NULL OR c.begndate = s.begndate)
+      WHERE s.hospital IS NOT NULL AND c.kind = 'SETTLEMENT' AND c.id <> s.id AND t.id <> s.id AND c.fixmedins_code = s.hospital
+        AND ${inpatient('c')} = s.inpatient
+        AND CASE WHEN s.inpatient THEN abs(${dischargeDay('c')} - s.discharged) <= 1 ELSE ${dischargeDay('c')} = s.discharged END
         AND ${standing('t')}
-      GROUP BY s.id, t.id
+      GROUP BY s.id, s.hospital, s.discharged, t.id
       ORDER BY s.id, t.id`,
     [ids],
   );
