@@ -318,6 +318,18 @@ export interface AttemptUpdate {
   bankReference: string | null;
 }
 
+/**
+ * A payment a status report refuses (RJCT), whether or not the report moved its attempt: one the
+ * hub holds as PAID stays PAID (statusReport.ts), but the refusal is kept for reconciliation.
+ */
+export interface AttemptRefusal {
+  id: number;
+  endToEndId: string;
+  reasonCode: string;
+  /** The bank's additional information (`AddtlInf`), when given. */
+  reason: string | null;
+}
+
 export interface SettledPayout {
   payoutId: number;
   batchId: number;

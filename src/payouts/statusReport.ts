@@ -1,16 +1,30 @@
 import type { Pain002Parsed, TransactionStatus, GroupStatus } from '../banks/iso20022/pain002.ts';
-import type { AttemptState, AttemptStatus, AttemptUpdate } from './model.ts';
+import type { AttemptRefusal, AttemptState, AttemptStatus, AttemptUpdate } from './model.ts';
 
 /**
  * What a pain.002 means for a batch's attempts (pure). Bank answers may come twice and out of
  * order: an attempt only moves forward, and a final status (PAID, REJECTED) is never changed by a
  * report. The database's transition trigger refuses the same moves as a second line of defence.
+ * A refusal (RJCT) of a payment the bank had reported credited (PAID) therefore moves nothing, but
+ * is not dropped: it is among the reading's `refusals`, for reconciliation to raise.
  */
 
 export interface ReportReading {
   updates: AttemptUpdate[];
   /** EndToEndIds the report names that are not in this batch (reported, never applied). */
   strangers: string[];
+  /**
+   * Every payment of the batch the report refuses (RJCT), with the bank's reason, whether or not
+   * it moved its attempt (a PAID one stays PAID): the bank's refusal of a payment it had credited,
+   * or whose debit a statement shows, is a contradiction for a person (src/reconciliation/refusals.ts).
+   */
+  refusals: AttemptRefusal[];
+}
+
+/** Whether the report refuses anything (a line, a payment information or the whole file RJCT). */
+export function refusesPayments(report: Pain002Parsed): boolean {
+  return report.groupStatus === 'RJCT'
+    || report.paymentInfoStatuses.some((info) => info.status === 'RJCT' || info.transactions.some((tx) => tx.status === 'RJCT'));
 }
 
 const RANK: Record<AttemptStatus, number> = {
@@ -29,6 +43,10 @@ export function readStatusReport(report: Pain002Parsed, attempts: readonly Attem
   const byEndToEndId = new Map(attempts.map((a) => [a.endToEndId, a]));
   const updates = new Map<string, AttemptUpdate>();
   const strangers: string[] = [];
+  const refusals = new Map<string, AttemptRefusal>();
+  const refuse = (attempt: AttemptState, reasonCode: string, reason: string | null) => {
+    if (!refusals.has(attempt.endToEndId)) refusals.set(attempt.endToEndId, { id: attempt.id, endToEndId: attempt.endToEndId, reasonCode, reason });
+  };
   const propose = (attempt: AttemptState, update: Omit<AttemptUpdate, 'id' | 'endToEndId'>) => {
     if (RANK[update.status] <= RANK[attempt.status]) return;
     const earlier = updates.get(attempt.endToEndId);
@@ -50,6 +68,7 @@ export function readStatusReport(report: Pain002Parsed, attempts: readonly Attem
       if (!status || !status_) continue;
       reported.add(attempt.endToEndId);
       const reason = tx.reasonCode ? tx : info.reason ?? report.groupReason;
+      if (status_ === 'REJECTED') refuse(attempt, reason?.reasonCode ?? 'NARR', reason?.additionalInfo ?? null);
       propose(attempt, {
         status: status_,
         bankStatus: status,
@@ -63,13 +82,14 @@ export function readStatusReport(report: Pain002Parsed, attempts: readonly Attem
   if (report.groupStatus === 'RJCT') {
     for (const attempt of attempts) {
       if (reported.has(attempt.endToEndId)) continue;
+      refuse(attempt, report.groupReason?.reasonCode ?? 'NARR', report.groupReason?.additionalInfo ?? null);
       propose(attempt, {
         status: 'REJECTED', bankStatus: 'RJCT',
         reasonCode: report.groupReason?.reasonCode ?? 'NARR', reason: report.groupReason?.additionalInfo ?? null, bankReference: null,
       });
     }
   }
-  return { updates: [...updates.values()], strangers };
+  return { updates: [...updates.values()], strangers, refusals: [...refusals.values()] };
 }
 
 /** The batch's status once every attempt is final, or null while some are still on their way. */

@@ -10,9 +10,9 @@ import { clearBatchFile } from './files.ts';
 import type { AttemptUpdate, BatchStatus, PayoutChange } from './model.ts';
 import { PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
 import type { PayoutSettings } from './settings.ts';
-import { finalBatchStatus, readStatusReport } from './statusReport.ts';
+import { finalBatchStatus, readStatusReport, refusesPayments } from './statusReport.ts';
 import {
-  batchToSend, describeRejections, finishBatch, insertStatusReport, lockAttemptsOfBatch, markReceived, markRefused, markReportReceived,
+  batchAccount, batchToSend, describeRejections, finishBatch, insertStatusReport, lockAttemptsOfBatch, markReceived, markRefused, markReportReceived,
   markBatchSending, markUnknown, payoutsTo, sentBatchId, updateAttempts, withBatchLock, type BatchToSend,
 } from './store/submission.ts';
 import type { StatusChange } from '../events/statusEvents.ts';
@@ -22,6 +22,7 @@ import { lockPolicy } from './store/policies.ts';
 import { lockBatch } from './store/batches.ts';
 import { withdrawBatch } from './decisions.ts';
 import { UNSCOPED } from '../kernel/scope.ts';
+import { lockAccountForRefusals, raiseRefusalsAfterPayment } from '../reconciliation/refusals.ts';
 
 /**
  * Moving a batch through the bank, exactly once (docs/design.md, Rules of the house):
@@ -37,6 +38,9 @@ import { UNSCOPED } from '../kernel/scope.ts';
  *   same sealed file is sent again (the bank is idempotent per MsgId); a report is applied.
  * - A report moves attempts forward only (statusReport.ts); when all are final the batch is
  *   ACCEPTED, PARTIALLY_ACCEPTED or REJECTED and failed payouts may be retried (new attempt).
+ * - A refusal (RJCT) of a payment the bank had paid — reported credited (PAID, which stays PAID) or
+ *   with its debit matched on a statement — is a reconciliation exception for a person
+ *   (src/reconciliation/refusals.ts), raised in the transaction that applies the report.
  * One worker at a time per batch (a session advisory lock), whatever the queue does.
  */
 
@@ -185,6 +189,8 @@ async function send(ctx: SubmissionContext, batchId: number, batch: BatchState):
 async function applyReport(ctx: SubmissionContext, batchId: number, document: BankDocument<Pain002Parsed>): Promise<BatchStatus> {
   const { status, changes } = await inTransaction(ctx.db, async (tx) => {
     const report = document.parsed;
+    // Before any row: a reconciliation run matching this batch's debits now finishes first (its lock order).
+    if (refusesPayments(report)) await lockAccountForRefusals(tx, await batchAccount(tx, batchId));
     await insertStatusReport(tx, batchId, { msgId: report.msgId, groupStatus: report.groupStatus ?? null, xml: document.xml, seal: document.seal, sealedBy: document.sealedBy });
     await markReportReceived(tx, batchId);
     const attempts = await lockAttemptsOfBatch(tx, batchId);
@@ -200,6 +206,16 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
     await recordPayoutNotifications(tx, 'PAYOUT_PAID', changes.filter((c) => c.status === 'PAID').map((c) => c.payoutId));
     await recordPayoutNotifications(tx, 'PAYOUT_FAILED', changes.filter((c) => c.status === 'FAILED').map((c) => c.payoutId));
     await describeRejections(tx, idsWith(reading.updates, 'REJECTED'));
+    // The bank refusing what it had paid (credited, or debited on a statement): a person must hear of it.
+    const contradicted = await raiseRefusalsAfterPayment(tx, reading.refusals.map((r) => ({
+      attemptId: r.id, reasonCode: r.reasonCode, additionalInfo: r.reason, report: report.msgId,
+    })));
+    if (contradicted.raised > 0) {
+      ctx.log.warn(
+        { batchId, report: report.msgId, attempts: contradicted.attemptIds.slice(0, 10), raised: contradicted.raised },
+        'the bank refused payments it had reported credited or a statement shows debited; each is a reconciliation exception (REJECTED_AFTER_PAYMENT)',
+      );
+    }
 
     const updated = new Map(reading.updates.map((u) => [u.id, u.status]));
     const statuses = attempts.map((a) => updated.get(a.id) ?? a.status);

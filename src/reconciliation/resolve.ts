@@ -46,7 +46,8 @@ export async function matchException(db: Db, actor: Actor, exceptionId: number, 
 }
 
 export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target: ManualMatch, confirmed?: Confirmed): Promise<void> {
-  if (x.entryId === null || x.kind === 'RETURN_AFTER_SETTLEMENT') {
+  // A return after settlement is matched already, as is the debit of a payment the bank refused after paying it (refusals.ts).
+  if (x.entryId === null || x.kind === 'RETURN_AFTER_SETTLEMENT' || x.kind === 'REJECTED_AFTER_PAYMENT') {
     throw invalid('input.exceptionId', `a ${x.kind} has no statement transaction to match: write it off with the reason once it is dealt with`);
   }
   const entry = await entryToMatch(tx, x.entryId);

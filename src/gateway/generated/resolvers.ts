@@ -4994,13 +4994,13 @@ export type ReconciliationException = Node & {
   detectedAt: Scalars['DateTime']['output'];
   /** The payout attempt's EndToEndId, when a payout is concerned. */
   endToEndId?: Maybe<Scalars['String']['output']>;
-  /** The statement entry (null for MISSING_DEBIT). */
+  /** The statement entry (null for MISSING_DEBIT, and for a REJECTED_AFTER_PAYMENT refused before its debit was matched). */
   entry?: Maybe<StatementEntry>;
   /** Everything the matcher saw (references, expected amounts, candidates): a JSON object. */
   evidence: Scalars['JSON']['output'];
   id: Scalars['ID']['output'];
   kind: ReconciliationExceptionKind;
-  /** The entry's booking date, or the day a missing debit's payout was credited. */
+  /** The entry's booking date, or the day the payout was credited (MISSING_DEBIT; a REJECTED_AFTER_PAYMENT refused before its debit was matched). */
   occurredOn: Scalars['Date']['output'];
   /** The payout concerned, when one is. */
   payout?: Maybe<Payout>;
@@ -5068,6 +5068,16 @@ export type ReconciliationExceptionKind =
   | 'DUPLICATE_DEBIT'
   /** The bank credited a payout (pain.002) but no debit is on the statements after T+2 business days. */
   | 'MISSING_DEBIT'
+  /**
+   * The bank answered RJCT (pain.002) for a payment it had paid: one it had reported credited (ACSC),
+   * or whose debit a statement shows, matched to it. Its status and its statement disagree. A payout
+   * the hub holds as paid stays PAID or SETTLED: its member is not told it failed and no one can retry
+   * it; one the refusal failed may be retried only by two FINANCE people. `payout`, `endToEndId` and
+   * `reason` name the payment and the bank's reason code. Ask the bank which is true (money that comes
+   * back is a return, 退票, which fails the payout), then write it off with its answer: there is
+   * nothing to match, its debit is matched already (`entry`; null when the refusal came first).
+   */
+  | 'REJECTED_AFTER_PAYMENT'
   /** A payout settled against the statement came back (退票); the payout is FAILED again. */
   | 'RETURN_AFTER_SETTLEMENT'
   /**

@@ -180,6 +180,13 @@ export async function finishBatch(tx: Tx, batchId: number, status: BatchStatus):
   return batch?.msgId ?? null;
 }
 
+/** The account a batch is paid from (its debits and returns are booked there). */
+export async function batchAccount(db: Queryable, batchId: number): Promise<string> {
+  const { rows: [batch] } = await db.query<{ account: string }>('SELECT debtor_account AS account FROM payout_batches WHERE id = $1', [batchId]);
+  if (!batch) throw new Error(`payout batch ${batchId} does not exist`);
+  return batch.account;
+}
+
 /** The batch a status report is about (by the MsgId of the file), when we sent it; null otherwise. */
 export async function sentBatchId(db: Queryable, msgId: string): Promise<number | null> {
   const { rows: [batch] } = await db.query<{ id: number }>(

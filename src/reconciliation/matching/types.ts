@@ -53,6 +53,8 @@ export interface EntryParty {
 
 export const EXCEPTION_KINDS = [
   'UNMATCHED_DEBIT', 'DUPLICATE_DEBIT', 'MISSING_DEBIT', 'AMOUNT_MISMATCH', 'UNKNOWN_CREDIT', 'RETURN_AFTER_SETTLEMENT',
+  // The bank answered RJCT for a payment it had reported credited or whose debit is matched (src/reconciliation/refusals.ts).
+  'REJECTED_AFTER_PAYMENT',
 ] as const;
 export type ExceptionKind = (typeof EXCEPTION_KINDS)[number];
 
@@ -176,3 +178,5 @@ export interface MatchOutcome {
 
 export const exceptionKey = (kind: ExceptionKind, entryId: number, txIndex: number) => `${kind}:${entryId}:${txIndex}`;
 export const missingDebitKey = (attemptId: number) => `MISSING_DEBIT:${attemptId}`;
+/** One per attempt: the bank's refusal of a payment it had paid is raised once, however often it is repeated. */
+export const rejectedAfterPaymentKey = (attemptId: number) => `REJECTED_AFTER_PAYMENT:${attemptId}`;

@@ -1,6 +1,7 @@
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
+import type { PayoutStatus } from '../../payouts/model.ts';
 import type { UndebitedPayout } from '../matching/proof.ts';
-import { DEBITABLE, type EntryState, type EntryToMatch, type ExceptionFinding, type ExpectedPayout, type MatchDecision, type RecordedPayment } from '../matching/types.ts';
+import { DEBITABLE, type AttemptStatus, type EntryState, type EntryToMatch, type ExceptionFinding, type ExpectedPayout, type MatchDecision, type RecordedPayment } from '../matching/types.ts';
 
 /** A reconciliation run's SQL: the account's lock, its pending entries, what they may match, and what matching concluded. */
 
@@ -330,4 +331,44 @@ export async function clearMissingDebits(tx: Tx, account: string): Promise<numbe
     [account],
   );
   return rowCount ?? 0;
+}
+
+// ---------------------------------------------------------------- payments the bank refused after paying them
+
+/** A refused attempt (refusals.ts) the bank had paid, with what the hub holds of it and its matched debit. */
+export interface RefusedPayment {
+  attemptId: number;
+  payoutId: number;
+  endToEndId: string;
+  amountFen: number;
+  /** The account its batch was paid from. */
+  account: string;
+  attemptStatus: AttemptStatus;
+  payoutStatus: PayoutStatus;
+  /** China date the bank reported it credited (the attempt's last status, else the requested execution date). */
+  creditedOn: string;
+  /** The debit matched to it, if any: its entry, transaction and booking date. */
+  entryId: number | null;
+  txIndex: number | null;
+  debitedOn: string | null;
+}
+
+/**
+ * Of these attempts, those the bank had paid: PAID (it reported them credited, ACSC) or with a debit
+ * matched to them (whatever they are now; not RETURNED, whose money came back).
+ */
+export async function paidAttemptsOf(tx: Tx, attemptIds: readonly number[]): Promise<RefusedPayment[]> {
+  const { rows } = await tx.query<RefusedPayment>(
+    `SELECT a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen", b.debtor_account AS account,
+            a.status AS "attemptStatus", p.status AS "payoutStatus",
+            COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date)::text AS "creditedOn",
+            m.entry_id AS "entryId", m.tx_index AS "txIndex", e.booking_date::text AS "debitedOn"
+       FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id JOIN payout_batches b ON b.id = a.batch_id
+       LEFT JOIN reconciliation_matches m ON m.payout_attempt_id = a.id AND m.kind = 'PAYOUT'
+       LEFT JOIN statement_entries e ON e.id = m.entry_id
+      WHERE a.id = ANY($1::bigint[]) AND a.status <> 'RETURNED' AND (a.status = 'PAID' OR m.id IS NOT NULL)
+      ORDER BY a.id`,
+    [attemptIds],
+  );
+  return rows;
 }

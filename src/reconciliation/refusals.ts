@@ -1,0 +1,67 @@
+import type { Tx } from '../kernel/transaction.ts';
+import { rejectedAfterPaymentKey } from './matching/types.ts';
+import type { PaymentRefusal } from './model.ts';
+import { insertExceptions, lockAccounts, paidAttemptsOf, type PlacedException, type RefusedPayment } from './store/runs.ts';
+
+/**
+ * The bank's refusal (pain.002 RJCT) of a payment it had paid: one it had reported credited (ACSC,
+ * the attempt PAID) or whose debit a statement shows, matched to it. The bank's status contradicts
+ * its own earlier word or its statement. The payouts side keeps what it holds (a report never moves
+ * a final PAID: the payout stays PAID or SETTLED, its member is not told it failed, and no one can
+ * retry it; a payout the report did fail may be retried by two FINANCE people only, as the bank had
+ * paid it). The contradiction is a person's to clear up with the bank: a REJECTED_AFTER_PAYMENT
+ * exception in the work queue and the day's report, naming the attempt and the bank's reason. It
+ * sits on the matched debit's entry (whose day it is shown under), or on none while no debit is
+ * matched (under the day the bank reported the credit); one per attempt, however often the bank
+ * repeats its report. Nothing to match by hand (the debit is matched already): it is written off
+ * with what the bank said. Money that comes back is a return (退票), which fails the payout.
+ */
+
+/**
+ * Taken first by a transaction that applies refusals to the account's payments, as a reconciliation
+ * run takes it before reading what its entries may match: a debit a run matches is committed before
+ * the refusal looks for it, or the run reads the attempts as the refusal left them (a debit naming
+ * an attempt the refusal moved to REJECTED is then an UNMATCHED_DEBIT naming it, as for any refused
+ * payment). Without it, a run that had read the attempt ACCEPTED could match its debit just after
+ * the refusal looked, and the contradiction would go unseen.
+ */
+export async function lockAccountForRefusals(tx: Tx, account: string): Promise<void> {
+  await lockAccounts(tx, [account]);
+}
+
+/**
+ * Raises the refusals of payments the bank had paid (the others are ordinary refusals): returns the
+ * attempts concerned and how many exceptions are new (a repeated report raises none).
+ */
+export async function raiseRefusalsAfterPayment(tx: Tx, refusals: readonly PaymentRefusal[]): Promise<{ attemptIds: number[]; raised: number }> {
+  if (refusals.length === 0) return { attemptIds: [], raised: 0 };
+  const byAttempt = new Map(refusals.map((r) => [r.attemptId, r]));
+  const paid = await paidAttemptsOf(tx, [...byAttempt.keys()]);
+  const raised = await insertExceptions(tx, paid.map((p) => finding(p, byAttempt.get(p.attemptId)!)));
+  return { attemptIds: paid.map((p) => p.attemptId), raised };
+}
+
+function finding(p: RefusedPayment, refusal: PaymentRefusal): PlacedException {
+  return {
+    key: rejectedAfterPaymentKey(p.attemptId), kind: 'REJECTED_AFTER_PAYMENT', entryId: p.entryId, txIndex: p.txIndex, attemptId: p.attemptId,
+    amountFen: p.amountFen, account: p.account, occurredOn: p.debitedOn ?? p.creditedOn,
+    evidence: {
+      endToEndId: p.endToEndId, payoutId: p.payoutId, attemptStatus: p.attemptStatus, payoutStatus: p.payoutStatus,
+      bankStatus: 'RJCT', reasonCode: refusal.reasonCode, additionalInfo: refusal.additionalInfo, report: refusal.report,
+      ...(p.entryId === null ? { creditedOn: p.creditedOn } : { debitEntryId: p.entryId, debitedOn: p.debitedOn }),
+      reason: reasonOf(p, refusal),
+    },
+  };
+}
+
+/** What is wrong, in words (ReconciliationException.reason). */
+function reasonOf(p: RefusedPayment, refusal: PaymentRefusal): string {
+  const bank = `the bank answered RJCT ${refusal.reasonCode}${refusal.additionalInfo ? ` (${refusal.additionalInfo})` : ''} for this payment`;
+  const after = p.debitedOn !== null
+    ? `after the statement of ${p.debitedOn} showed it debited`
+    : `after reporting it credited (ACSC) on ${p.creditedOn}; no debit is on the statements yet`;
+  const hub = p.attemptStatus === 'PAID'
+    ? `the hub holds it paid: the payout stays ${p.payoutStatus}, its member is not told it failed, and it cannot be retried`
+    : `the payout is ${p.payoutStatus}, and as the bank had paid it only two FINANCE people may retry it`;
+  return `${bank} ${after}: ${hub}. Ask the bank which is true (money that comes back is a return, 退票), then write this off with its answer`;
+}
