@@ -8,6 +8,7 @@ import { decrypt, encrypt, lookupHash, maskBankCard, personalDataKeys } from '..
 import { config } from '../../src/config.ts';
 import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
 import type { PayingAccount } from '../../src/payouts/model.ts';
+import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/iso20022/pain002.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { initiatingParty, payoutSettings, type PayoutSettings } from '../../src/payouts/settings.ts';
 import { advanceBatch, type SubmissionContext } from '../../src/payouts/submission.ts';
@@ -145,4 +146,17 @@ export async function creditedByPayout(db: pg.Pool, bank: RunningBank): Promise<
 export async function sealedFile(db: pg.Pool, batchId: number): Promise<string | null> {
   const { rows: [row] } = await db.query<{ fileEnc: Buffer | null }>(`SELECT file_enc AS "fileEnc" FROM payout_batches WHERE id = $1`, [batchId]);
   return row?.fileEnc ? decrypt(keys, row.fileEnc) : null;
+}
+
+let reportsMade = 0;
+
+/** A status report (pain.002) of one line about the batch `msgId`, each with a MsgId of its own. */
+export function oneLineReport(msgId: string, pmtInfId: string, tx: Omit<Pain002TransactionStatus, 'originalEndToEndId'> & { e2e: string }): Pain002Parsed {
+  reportsMade += 1;
+  const { e2e, ...rest } = tx;
+  const line: Pain002TransactionStatus = { originalEndToEndId: e2e, ...rest };
+  return {
+    msgId: `RPT-${reportsMade}-${Date.now()}`, createdAt: new Date().toISOString(), originalMsgId: msgId, originalMsgNameId: 'pain.001.001.03',
+    paymentInfoStatuses: [{ originalPmtInfId: pmtInfId, transactions: [line] }], transactions: [line],
+  };
 }

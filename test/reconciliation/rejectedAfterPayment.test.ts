@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BankAdapter, BankDocument } from '../../src/banks/adapter.ts';
-import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/iso20022/pain002.ts';
+import type { Pain002Parsed } from '../../src/banks/iso20022/pain002.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { firstRows } from '../../src/kernel/page.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
@@ -12,7 +12,7 @@ import { matchException, writeOffException } from '../../src/reconciliation/reso
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { listExceptions, report as dayReport } from '../../src/reconciliation/store/reads.ts';
 import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, clerk, keys, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
+import { approvedBatch, approvedClaims, clerk, keys, oneLineReport, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
 import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from './support.ts';
@@ -33,27 +33,16 @@ let gw: TestGateway;
 
 let current: Pain002Parsed | null = null;
 let feed: Pain002Parsed[] = [];
-let reportNo = 0;
 const document = (parsed: Pain002Parsed): BankDocument<Pain002Parsed> => ({
   xml: `<report n="${parsed.msgId}"/>`, seal: Buffer.from([1, 2, 3]), parsed, sealedBy: 'CN=bank', sealedAt: new Date(),
 });
 const scriptedBank: BankAdapter = {
   submitBatch: async (s) => ({ accepted: true, msgId: s.msgId, bankReference: 'BANKFILE1' }),
   paymentStatus: async (msgId) => (current && current.originalMsgId === msgId ? document(current) : null),
-  statusReports: async () => ({ documents: feed.map(document), refused: [], nextCursor: `c${reportNo}` }),
+  statusReports: async () => ({ documents: feed.map(document), refused: [], nextCursor: `c${feed.length}` }),
   statement: async () => null,
   notifications: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
 };
-
-function report(msgId: string, pmtInfId: string, tx: Omit<Pain002TransactionStatus, 'originalEndToEndId'> & { e2e: string }): Pain002Parsed {
-  reportNo += 1;
-  const { e2e, ...rest } = tx;
-  const line: Pain002TransactionStatus = { originalEndToEndId: e2e, ...rest };
-  return {
-    msgId: `RPT-${reportNo}-${Date.now()}`, createdAt: new Date().toISOString(), originalMsgId: msgId, originalMsgNameId: 'pain.001.001.03',
-    paymentInfoStatuses: [{ originalPmtInfId: pmtInfId, transactions: [line] }], transactions: [line],
-  };
-}
 
 const ADMIN = { subject: 'admin-solo', role: 'ADMIN' };
 const FINANCE_A = { subject: 'finance-a', role: 'FINANCE' };
@@ -133,13 +122,13 @@ describe('a payment the bank answered RJCT for after paying it', () => {
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
     try {
       const { batch, attempt, memberId } = await sentAttempt();
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC', accountServicerRef: 'BANKTX1' });
+      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC', accountServicerRef: 'BANKTX1' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'ACCEPTED', waiting: false });
       const entryId = await debitOnStatement(attempt);
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'SETTLED' });
       expect(await exceptionsOf(db.pool)).toEqual([]);
 
-      const rjct = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' });
+      const rjct = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' });
       await fromFeed(ctx, rjct);
 
       // The hub keeps what it holds: a report never moves a final PAID, the payout stays SETTLED.
@@ -185,9 +174,9 @@ describe('a payment the bank answered RJCT for after paying it', () => {
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
     try {
       const { batch, attempt, memberId } = await sentAttempt();
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' });
+      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'ACCEPTED', waiting: false });
-      await fromFeed(ctx, report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AM04' }));
+      await fromFeed(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AM04' }));
 
       expect(await attemptOf(attempt.id)).toMatchObject({ status: 'PAID' });
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'PAID' });
@@ -212,11 +201,11 @@ describe('a payment the bank answered RJCT for after paying it', () => {
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
     try {
       const { batch, attempt } = await sentAttempt();
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP' });
+      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'SUBMITTED', waiting: true });
       const entryId = await debitOnStatement(attempt);
 
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
       expect(await attemptOf(attempt.id)).toMatchObject({ status: 'REJECTED', reasonCode: 'AC04' });
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
@@ -236,7 +225,7 @@ describe('a payment the bank answered RJCT for after paying it', () => {
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
     try {
       const { batch, attempt, memberId } = await sentAttempt();
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
       await fromFeed(ctx, current);
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
@@ -253,7 +242,7 @@ describe('racing a reconciliation run', () => {
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
     try {
       const { batch, attempt } = await sentAttempt();
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP' });
+      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP' });
       await advanceBatch(ctx, batch.id);
       const today = chinaToday();
       const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
@@ -266,7 +255,7 @@ describe('racing a reconciliation run', () => {
       const { work } = await commitOnceWaitedOn(db.pool, async (client) => {
         run = client;
         await client.query(`SELECT pg_advisory_xact_lock(hashtext('reconciliation:' || $1))`, [UNION_ACCOUNT]);
-      }, () => fromFeed(ctx, report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' })), async () => {
+      }, () => fromFeed(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' })), async () => {
         await run!.query(
           `INSERT INTO reconciliation_matches (entry_id, tx_index, kind, rule, payout_attempt_id, amount_fen, matched_by)
            VALUES ($1, 0, 'PAYOUT', 'END_TO_END_ID', $2, $3, 'reconciliation')`, [entry!.id, attempt.id, attempt.amountFen],
@@ -290,10 +279,10 @@ describe('in the API', () => {
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
     try {
       const { batch, attempt } = await sentAttempt();
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' });
+      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' });
       await advanceBatch(ctx, batch.id);
       await debitOnStatement(attempt);
-      await fromFeed(ctx, report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' }));
+      await fromFeed(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' }));
 
       const today = chinaToday();
       const read = await gw.query({ role: 'FINANCE', sub: 'finance-a' }, `query($account: String!, $date: Date!) {

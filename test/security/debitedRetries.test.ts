@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BankAdapter, BankDocument } from '../../src/banks/adapter.ts';
-import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/iso20022/pain002.ts';
+import type { Pain002Parsed } from '../../src/banks/iso20022/pain002.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
@@ -9,7 +9,7 @@ import { approvePaymentPolicy, proposePaymentPolicy, releaseUnderPolicies } from
 import { advanceBatch } from '../../src/payouts/submission.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, clerk, finance, keys, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
+import { approvedBatch, approvedClaims, clerk, finance, keys, oneLineReport, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -27,7 +27,6 @@ let db: TestDatabase;
 let gw: TestGateway;
 
 let current: Pain002Parsed | null = null;
-let reportNo = 0;
 let submitted: string[] = [];
 const scriptedBank: BankAdapter = {
   submitBatch: async (s) => {
@@ -43,16 +42,6 @@ const scriptedBank: BankAdapter = {
   statement: async () => null,
   notifications: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
 };
-
-function report(msgId: string, pmtInfId: string, tx: Omit<Pain002TransactionStatus, 'originalEndToEndId'> & { e2e: string }): Pain002Parsed {
-  reportNo += 1;
-  const { e2e, ...rest } = tx;
-  const line: Pain002TransactionStatus = { originalEndToEndId: e2e, ...rest };
-  return {
-    msgId: `RPT-${reportNo}-${Date.now()}`, createdAt: new Date().toISOString(), originalMsgId: msgId, originalMsgNameId: 'pain.001.001.03',
-    paymentInfoStatuses: [{ originalPmtInfId: pmtInfId, transactions: [line] }], transactions: [line],
-  };
-}
 
 const ADMIN = { subject: 'admin-solo', role: 'ADMIN' };
 const FINANCE_A = { subject: 'finance-a', role: 'FINANCE' };
@@ -113,14 +102,14 @@ describe('a payout the bank debited, then answered RJCT for', () => {
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
     try {
       const { batch, attempt } = await sentAttempt();
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP', accountServicerRef: 'BANKTX1' });
+      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP', accountServicerRef: 'BANKTX1' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'SUBMITTED', waiting: true });
       const today = chinaToday();
       const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
       expect(await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT))).toMatchObject({ status: 'ACCEPTED' });
       expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, exceptions: 0 });
 
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' });
+      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
       expect(await attemptStatus(attempt.id)).toBe('REJECTED');
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
@@ -134,7 +123,7 @@ describe('a payout the bank debited, then answered RJCT for', () => {
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
     try {
       const { batch, attempt } = await sentAttempt();
-      current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
       // Before any debit is seen, the bank's refusal stands: one person may retry (checked, not done).
       expect(await viewerCanRetry(attempt.payoutId)).toBe(true);
@@ -154,7 +143,7 @@ describe('a payout the bank debited, then answered RJCT for', () => {
 /** Refused (RJCT) though debited, retried by two FINANCE people: its second attempt PLANNED in a DRAFT batch. */
 async function confirmedRetry(ctx: ReturnType<typeof submissionContext>) {
   const { batch, attempt } = await sentAttempt();
-  current = report(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+  current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
   expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
   const today = chinaToday();
   const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
@@ -233,7 +222,7 @@ describe('a confirmed retry of a payout the bank debited, in the database and at
       const { payoutId, second } = await confirmedRetry(ctx);
       await approveBatch(db.pool, finance, second.batchId);
       await requestSubmission(db.pool, finance, second.batchId);
-      current = report(second.msgId, second.pmtInfId, { e2e: second.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      current = oneLineReport(second.msgId, second.pmtInfId, { e2e: second.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, second.batchId)).toEqual({ status: 'REJECTED', waiting: false });
       await expect(waitAgain(payoutId)).rejects.toThrow(/the bank had paid it/);
       expect(await retryPayout(db.pool, FINANCE_A, UNSCOPED, settings, payoutId, 'the bank refused it again')).toBe('PROPOSED');
@@ -256,7 +245,7 @@ describe('a batch booking (批量代付) that debited a payment the bank answere
         `SELECT a.end_to_end_id AS e2e, a.payout_id AS "payoutId", a.amount_fen AS "amountFen", b.pmt_inf_id AS "pmtInfId"
            FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.batch_id = $1 ORDER BY a.id`, [batch.id],
       );
-      current = report(batch.msgId, a!.pmtInfId, { e2e: a!.e2e, status: 'ACSC' });
+      current = oneLineReport(batch.msgId, a!.pmtInfId, { e2e: a!.e2e, status: 'ACSC' });
       current = { ...current, transactions: [...current.transactions, { originalEndToEndId: b!.e2e, status: 'RJCT', reasonCode: 'AC04' }] };
       current = { ...current, paymentInfoStatuses: [{ originalPmtInfId: a!.pmtInfId, transactions: current.transactions }] };
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'PARTIALLY_ACCEPTED', waiting: false });
@@ -284,7 +273,7 @@ describe('a debit on the statement after one person retried a payout the bank an
     )).rows;
     const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
     try {
-      current = report(batch.msgId, attempt!.pmtInfId, { e2e: attempt!.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      current = oneLineReport(batch.msgId, attempt!.pmtInfId, { e2e: attempt!.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
     } finally {
       ctx.remove();
