@@ -506,7 +506,7 @@ async function main(): Promise<void> {
       t = performance.now();
 
       let m = mark(sampler, activity);
-      const stored = await importConfirmed(db, xml, 'province.xml');
+      const stored = await importConfirmed(db, xml, 'province.xml', [account.account]);
       const storedEvidence = since(m, sampler, activity);
       if (stored.status !== 'ACCEPTED') throw new Error(`the statement was rejected: ${JSON.stringify(stored.problems.slice(0, 3))}`);
       print({ step: 'statement stored', count: stored.entriesNew, unit: 'entries', evidence: storedEvidence });

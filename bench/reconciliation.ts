@@ -127,7 +127,7 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
     const steps: Record<'receive' | 'confirm' | 'reconcile', StepTimes> = { receive: {}, confirm: {}, reconcile: {} };
     let started = performance.now();
     const cpu = cpuSoFar();
-    const stored = await importConfirmed(db, xml, 'bench.xml', steps);
+    const stored = await importConfirmed(db, xml, 'bench.xml', [ACCOUNT], steps);
     const storeS = (performance.now() - started) / 1000;
     if (stored.status !== 'ACCEPTED') throw new Error(`the statement was rejected: ${JSON.stringify(stored.problems.slice(0, 3))}`);
     started = performance.now();

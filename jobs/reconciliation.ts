@@ -49,7 +49,7 @@ async function scheduleFetch(queue: Queue, settings: ReconciliationSettings): Pr
 export async function start({ db, connection, prefix, log, queues, reconciliation: settings, claimsWaited }: ReconciliationServices): Promise<Worker[]> {
   const queue = queues.reconciliation;
   const ruleSets = new RuleSetCache();
-  const ingest = { xsdDir: settings.xsdDir };
+  const ingest = { accounts: settings.accounts, xsdDir: settings.xsdDir };
   const worker = new Worker<ReconciliationJob>(
     QUEUE_NAMES.reconciliation,
     async (job: Job<ReconciliationJob>) => {

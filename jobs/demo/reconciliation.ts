@@ -38,7 +38,7 @@ export async function reconcileDemo(runtime: Pick<Runtime, 'db' | 'config'>, ban
   let refused = 0;
   const round = async () => {
     const accounts = await knownAccounts(runtime.db, settings.accounts);
-    const fetched = await fetchFromBank(runtime.db, bank.adapter, accounts, today, 0, { xsdDir: settings.xsdDir });
+    const fetched = await fetchFromBank(runtime.db, bank.adapter, accounts, today, 0, { accounts: settings.accounts, xsdDir: settings.xsdDir });
     refused += fetched.documents.filter((d) => d.status === 'REJECTED').length;
     for (const account of accounts) await reconcileAccount(runtime.db, account, { startedBy: 'demo', debitDays: settings.debitDays, holidays: settings.holidays });
     return accounts;

@@ -8,7 +8,7 @@ import { firstRows } from '../kernel/page.ts';
 import { addDays, chinaToday, isIsoDate } from '../kernel/time.ts';
 import { progressBar } from '../progress.ts';
 import type { Runtime } from '../runtime.ts';
-import type { DocumentOutcome } from './ingest.ts';
+import type { DocumentOutcome, IngestOptions } from './ingest.ts';
 import { proofLine } from './matching/proof.ts';
 import { EXCEPTION_KINDS, type ExceptionKind } from './matching/types.ts';
 import type { DailyProofRow } from './model.ts';
@@ -158,6 +158,9 @@ async function reconcileAll(runtime: Runtime, settings: ReconciliationSettings, 
   return { attention: attention > 0 || open > 0, accounts: reconciled, openExceptions: open };
 }
 
+/** What every document is received with: the hub's configured accounts (one about another account is refused) and the XSDs. */
+const ingestOptions = (settings: ReconciliationSettings): IngestOptions => ({ accounts: settings.accounts, xsdDir: settings.xsdDir });
+
 function importCommand(files: string[], reconcile: boolean): Promise<number> {
   for (const file of files) {
     if (!statSync(file, { throwIfNoEntry: false })?.isFile()) {
@@ -178,7 +181,7 @@ function importCommand(files: string[], reconcile: boolean): Promise<number> {
       // The bank's detached seal, when it came with the file, lies beside it as <file>.p7s.
       const seal = handedInSeal(xml, existsSync(`${file}.p7s`) ? readFileSync(`${file}.p7s`) : null, () => configuredBankSeal(runtime.config));
       try {
-        outcome = await receiveDocument(runtime.db, { xml, source: 'FILE', fileName: basename(file), receivedBy: 'cli', role: 'CLI', ...seal }, { xsdDir: settings.xsdDir });
+        outcome = await receiveDocument(runtime.db, { xml, source: 'FILE', fileName: basename(file), receivedBy: 'cli', role: 'CLI', ...seal }, ingestOptions(settings));
       } catch (error) {
         if (!(error instanceof XsdUnavailableError)) throw error;
         console.error(`${basename(file)}: cannot be checked: ${error.message}; stored as document ${error.documentId}, processed by the workers or \`hub statements retry ${error.documentId}\``);
@@ -205,7 +208,7 @@ function fetchCommand(options: { date?: string; days?: number }): Promise<number
     }
     const accounts = await knownAccounts(runtime.db, settings.accounts);
     const { fetchFromBank } = await import('./fetch.ts');
-    const fetched = await fetchFromBank(runtime.db, settings.adapter, accounts, options.date ?? chinaToday(), options.days ?? settings.lookbackDays, { xsdDir: settings.xsdDir });
+    const fetched = await fetchFromBank(runtime.db, settings.adapter, accounts, options.date ?? chinaToday(), options.days ?? settings.lookbackDays, ingestOptions(settings));
     for (const d of fetched.documents) printDocument(`${d.kind ?? 'document'} ${d.msgId ?? d.documentId}`, d);
     if (fetched.documents.length === 0) say('nothing new from the bank');
     const reconciled = await reconcileAll(runtime, settings, accounts, 'cli');
@@ -278,7 +281,7 @@ function retryCommand(documentId: number): Promise<number> {
       return 2;
     }
     const { processDocument } = await import('./ingest.ts');
-    const outcome = await processDocument(runtime.db, documentId, { xsdDir: settings.xsdDir });
+    const outcome = await processDocument(runtime.db, documentId, ingestOptions(settings));
     printDocument(`document ${documentId}`, outcome);
     const reconciled = outcome.status === 'REJECTED' ? null : await reconcileAll(runtime, settings, outcome.accounts, 'cli');
     result({ document: outcome, reconciled });

@@ -19,8 +19,22 @@ export function documentKind(xml: string): DocumentKind | null {
   return null;
 }
 
-export function recordsOf(kind: DocumentKind, message: Camt053Message | Camt054Message): { records: DocumentRecords; problems: Iso20022Problem[] } {
+/** An account a document is about: a statement's or notification's own account (`Acct/Id`), which its statement and entries are stored under. */
+export interface NamedAccount {
+  /** Where the document names it: `Document/BkToCstmrStmt/Stmt[1]/Acct/Id`. */
+  field: string;
+  account: string;
+}
+
+/**
+ * The document's statements and booked entries, what is wrong with them, and the accounts it is
+ * about: every statement's or notification's account, including one none of whose entries is booked.
+ */
+export function recordsOf(
+  kind: DocumentKind, message: Camt053Message | Camt054Message,
+): { records: DocumentRecords; problems: Iso20022Problem[]; accounts: NamedAccount[] } {
   const problems: Iso20022Problem[] = [];
+  const accounts: NamedAccount[] = [];
   const statements: StatementRecord[] = [];
   const entries: EntryRecord[] = [];
   const seen = new Map<string, string>();
@@ -32,6 +46,7 @@ export function recordsOf(kind: DocumentKind, message: Camt053Message | Camt054M
   reports.forEach((report, r) => {
     const at = `${root}[${r + 1}]`;
     const account = report.account.id;
+    accounts.push({ field: `${at}/Acct/Id`, account });
     let statement: StatementRecord | null = null;
     if (kind === 'camt.053') {
       const record = statementRecord(report as AccountStatement);
@@ -80,7 +95,7 @@ export function recordsOf(kind: DocumentKind, message: Camt053Message | Camt054M
       });
     });
   });
-  return { records: { msgId: message.msgId, statements, entries, notBooked }, problems };
+  return { records: { msgId: message.msgId, statements, entries, notBooked }, problems, accounts };
 }
 
 /**

@@ -27,7 +27,7 @@ export interface FetchResult {
  * An intraday statement identical in entries and closing balance to the stored one is not stored
  * again (the bank reissues it with a new creation time on every request).
  */
-export async function fetchStatements(db: Db, adapter: BankAdapter, accounts: readonly string[], from: string, to: string, options: IngestOptions = {}): Promise<FetchResult> {
+export async function fetchStatements(db: Db, adapter: BankAdapter, accounts: readonly string[], from: string, to: string, options: IngestOptions): Promise<FetchResult> {
   const documents: DocumentOutcome[] = [];
   for (const account of accounts) {
     const stored = new Map((await storedStatements(db, account, from, to)).map((r) => [r.date, r]));
@@ -47,7 +47,7 @@ export async function fetchStatements(db: Db, adapter: BankAdapter, accounts: re
  * page is stored. One whose seal is refused is kept with the reason and waits for a second
  * person's confirmation, as an unsealed upload does.
  */
-export async function fetchNotifications(db: Db, adapter: BankAdapter, options: IngestOptions = {}): Promise<FetchResult> {
+export async function fetchNotifications(db: Db, adapter: BankAdapter, options: IngestOptions): Promise<FetchResult> {
   const documents: DocumentOutcome[] = [];
   let cursor = await feedCursor(db, NOTIFICATION_FEED);
   for (;;) {
@@ -64,7 +64,7 @@ export async function fetchNotifications(db: Db, adapter: BankAdapter, options: 
 }
 
 /** Statements of the last `lookbackDays` days up to `today`, then the notification feed. */
-export async function fetchFromBank(db: Db, adapter: BankAdapter, accounts: readonly string[], today: string, lookbackDays: number, options: IngestOptions = {}): Promise<FetchResult> {
+export async function fetchFromBank(db: Db, adapter: BankAdapter, accounts: readonly string[], today: string, lookbackDays: number, options: IngestOptions): Promise<FetchResult> {
   const notifications = await fetchNotifications(db, adapter, options);
   const statements = await fetchStatements(db, adapter, accounts, addDays(today, -lookbackDays), today, options);
   const documents = [...notifications.documents, ...statements.documents];

@@ -8,10 +8,10 @@ import { ConfigError } from '../config.ts';
 import { inTransaction } from '../db/pool.ts';
 import { conflict, forbidden, invalid, notFound, type DomainError } from '../kernel/errors.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
-import { documentKind, recordsOf } from './documents.ts';
+import { documentKind, recordsOf, type NamedAccount } from './documents.ts';
 import { DOCUMENT_TRANSITIONS, type DocumentKind, type DocumentRecords, type DocumentSource, type DocumentStatus, type EntryRecord } from './model.ts';
 import * as store from './store/documents.ts';
-import { lockAccounts } from './store/runs.ts';
+import { foreignAccounts, lockAccounts } from './store/runs.ts';
 import { ANALYZE_AFTER, timed, type StepTimes } from './steps.ts';
 import { validateAgainstXsd, XsdUnavailableError } from './xsd.ts';
 
@@ -26,6 +26,13 @@ import { validateAgainstXsd, XsdUnavailableError } from './xsd.ts';
  * Documents are evidence, not commands: one without the bank's verified seal (an upload or a file
  * without one) is checked and parsed, then waits AWAITING_CONFIRMATION with nothing of it stored,
  * until a second person confirms it (`confirmDocument`). Every upload and import is audited.
+ *
+ * And only of the hub's own accounts: a document naming any other account (a statement's or
+ * notification's `Acct/Id`) is refused whole at receipt, sealed or not, before it waits for
+ * anyone, so no foreign credit with a `MAH<year><unit>` reference becomes a unit's contribution.
+ * The hub's accounts are those configured (`IngestOptions.accounts`), every funder's and those
+ * payouts are paid from; not merely those statements came for before. Refused, it is kept
+ * REJECTED and accepted when processed again once the account is the hub's.
  */
 
 export interface IncomingDocument {
@@ -45,6 +52,12 @@ export interface IncomingDocument {
 }
 
 export interface IngestOptions {
+  /**
+   * The hub's configured accounts (ReconciliationSettings.accounts, `configuredAccounts`:
+   * RECONCILIATION_ACCOUNTS, default PAYOUT_ACCOUNT). With every funder's and those payouts are
+   * paid from, the only accounts a document may be about; a document naming another is refused.
+   */
+  accounts: readonly string[];
   /** Where the XSDs are (ISO20022_XSD_DIR). */
   xsdDir?: string;
   /** Adds the milliseconds of each step here (benchmarks); the schema check overlaps storing and parsing. */
@@ -81,7 +94,7 @@ export function handedInSeal(xml: string, seal: Buffer | null, bank: () => Seale
 }
 
 /** Stores and processes a document; the same bytes twice are one document (a rejected one is processed again). */
-export async function receiveDocument(db: Db, document: IncomingDocument, options: IngestOptions = {}): Promise<DocumentOutcome> {
+export async function receiveDocument(db: Db, document: IncomingDocument, options: IngestOptions): Promise<DocumentOutcome> {
   const sha256 = createHash('sha256').update(document.xml, 'utf8').digest();
   // The schema check runs on a worker thread while the document is stored and parsed; what it finds counts once the document is stored.
   const schema = (await store.documentStatus(db, sha256)) === 'ACCEPTED' ? null : schemaCheck(document.xml, options);
@@ -120,7 +133,7 @@ export function confirmationRefusal(actor: Pick<Actor, 'subject'>, document: { s
  * A second person vouches for a document that waits without the bank's seal (they checked it
  * against the bank's own records); audited with the reason. It is then processed as a sealed one.
  */
-export async function confirmDocument(db: Db, actor: Actor, documentId: number, reason: string, options: IngestOptions = {}): Promise<DocumentOutcome> {
+export async function confirmDocument(db: Db, actor: Actor, documentId: number, reason: string, options: IngestOptions): Promise<DocumentOutcome> {
   if (reason.trim().length < 4) throw invalid('input.reason', 'say how the document was checked against the bank (at least 4 characters)');
   const confirmed = await inTransaction(db, async (tx) => {
     const row = await store.lockDocumentToConfirm(tx, documentId);
@@ -134,13 +147,15 @@ export async function confirmDocument(db: Db, actor: Actor, documentId: number, 
     });
     return row;
   });
-  // Parsed at receipt by this process: stored from that parse, without reading the document back.
+  // Parsed at receipt by this process: stored from that parse, without reading the document back. Its
+  // accounts were the hub's then, and still are: the configuration is the process's, funders are
+  // never removed nor change account, and payout batches stay.
   const parsed = awaitingConfirmation.take(documentId, confirmed.sha256);
   return parsed ? storeParsed(db, documentId, parsed.kind, parsed.records, options) : processDocument(db, documentId, options);
 }
 
 /** Checks, parses and stores a stored document (RECEIVED, or REJECTED being retried); ACCEPTED ones are left as they are. */
-export async function processDocument(db: Db, documentId: number, options: IngestOptions = {}): Promise<DocumentOutcome> {
+export async function processDocument(db: Db, documentId: number, options: IngestOptions): Promise<DocumentOutcome> {
   const row = await timed(options.steps, 'readDocument', () => store.documentToProcess(db, documentId));
   if (!row) throw new Error(`no bank document ${documentId}`);
   if (row.status === 'ACCEPTED') return acceptedBefore(db, documentId);
@@ -186,7 +201,8 @@ async function processXml(
   if (schemaProblems.length > 0) return reject(db, documentId, kind, null, schemaProblems);
   if (parsed instanceof Iso20022Error) return reject(db, documentId, kind, null, parsed.problems);
   const message = parsed;
-  const { records, problems } = recordsOf(kind, message);
+  const { records, problems, accounts } = recordsOf(kind, message);
+  problems.push(...await notTheHubs(db, accounts, options.accounts));
   if (problems.length > 0) return reject(db, documentId, kind, message.msgId, problems);
   if (!trusted) {
     // Accepted, confirmed or sealed since it was read (the guard tells): processed as it is now, not sent back to wait.
@@ -197,6 +213,19 @@ async function processXml(
   // Sealed by the bank since it waited: it waits no more.
   awaitingConfirmation.drop(documentId);
   return storeParsed(db, documentId, kind, records, options);
+}
+
+/**
+ * A problem for each place the document names an account that is not the hub's: none of its
+ * statements and entries may be stored, nor the document wait for confirmation.
+ */
+async function notTheHubs(db: Db, named: readonly NamedAccount[], configured: readonly string[]): Promise<Iso20022Problem[]> {
+  const foreign = new Set(await foreignAccounts(db, configured, [...new Set(named.map((n) => n.account))]));
+  return named.filter((n) => foreign.has(n.account)).map((n) => ({
+    field: n.field,
+    reason: `${n.account} is not an account of the hub: RECONCILIATION_ACCOUNTS, the paying account or a funder's; ` +
+      'nothing of the document is stored. If it is the hub\'s, configure it (or record the funder it belongs to) and process the document again',
+  }));
 }
 
 /** Stores the records of a trusted document that passed every check, or refuses it whole where it contradicts what is stored. */

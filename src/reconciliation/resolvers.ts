@@ -4,7 +4,8 @@ import type { Role } from '../gateway/auth.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
 import { decideProposal, decisionRefusal } from './fourEyes.ts';
-import { confirmationRefusal, confirmDocument, handedInSeal, processDocument, receiveDocument } from './ingest.ts';
+import { confirmationRefusal, confirmDocument, handedInSeal, processDocument, receiveDocument, type IngestOptions } from './ingest.ts';
+import { configuredAccounts } from './settings.ts';
 import type {
   BankDocumentRow, BankStatementRow, ProposalRow, ReconciliationExceptionRow, ReconciliationMatchRow, ReconciliationRunRow, StatementEntryRow,
 } from './model.ts';
@@ -84,7 +85,8 @@ function sealProblem(sealBase64: string | null | undefined): string | null {
     ? null : `must be a detached CMS seal in base64 (at most ${MAX_SEAL_CHARS} characters)`;
 }
 
-const ingestOptions = (ctx: Context) => ({ xsdDir: ctx.config.ISO20022_XSD_DIR });
+/** The hub's configured accounts go with every document: one about another account is refused. */
+const ingestOptions = (ctx: Context): IngestOptions => ({ accounts: configuredAccounts(ctx.config), xsdDir: ctx.config.ISO20022_XSD_DIR });
 
 export const reconciliationResolvers: DomainResolvers = {
   Query: {

@@ -17,10 +17,19 @@ export interface ReconciliationSettings {
   xsdDir: string | undefined;
 }
 
+/**
+ * The hub's accounts as configured: RECONCILIATION_ACCOUNTS, default the paying account
+ * (PAYOUT_ACCOUNT). With every funder's and those payouts are paid from, the only accounts a bank
+ * document may be about (IngestOptions.accounts).
+ */
+export function configuredAccounts(config: Pick<Config, 'RECONCILIATION_ACCOUNTS' | 'PAYOUT_ACCOUNT'>): string[] {
+  return config.RECONCILIATION_ACCOUNTS ?? [config.PAYOUT_ACCOUNT];
+}
+
 export function reconciliationSettings(config: Config, adapter: BankAdapter | null = config.BANK_URL ? configuredBankAdapter(config) : null): ReconciliationSettings {
   return {
     adapter,
-    accounts: config.RECONCILIATION_ACCOUNTS ?? [config.PAYOUT_ACCOUNT],
+    accounts: configuredAccounts(config),
     fetchEverySeconds: config.RECONCILIATION_FETCH_SECONDS,
     lookbackDays: config.RECONCILIATION_LOOKBACK_DAYS,
     debitDays: config.RECONCILIATION_DEBIT_DAYS,

@@ -23,6 +23,7 @@ import { insertRunningRosterImport, membersByIds, rosterImportErrors, unitsByIds
 import { withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { lookupHash, personalDataKeys } from '../../src/privacy/personalData.ts';
 import { seedUnit } from '../benefits/seed.ts';
+import { HUB } from '../reconciliation/support.ts';
 import { application, CAPS, governWithCondolence, operator, reviewer, secondReviewer, worker, YEAR, type Worker } from './support.ts';
 
 /**
@@ -97,7 +98,7 @@ describe('a condolence for a worker who is not enrolled', () => {
       expect(paid.rows).toEqual([{ kind: 'PAYOUT_PAID', subjectType: 'Payout', subjectId: payoutId, facts: { amountFen: approved.approvedFen, attemptNo: 1, condolence: true } }]);
       expect(renderMessage(paid.rows[0]).text).toContain('工会慰问金已支付到账');
 
-      await fetchFromBank(db.pool, bank.adapter, [PROVINCE_ACCOUNT], chinaToday(), 0);
+      await fetchFromBank(db.pool, bank.adapter, [PROVINCE_ACCOUNT], chinaToday(), 0, HUB);
       expect(await reconcileAccount(db.pool, PROVINCE_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1, exceptions: 0 });
       const { rows: [settled] } = await db.pool.query(`SELECT status FROM payouts WHERE id = $1`, [payoutId]);
       expect(settled.status).toBe('SETTLED');

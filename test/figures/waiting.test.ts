@@ -10,6 +10,7 @@ import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { startBank, stopAll, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, submissionContext } from '../payouts/support.ts';
 import { seedFigures, spreadClaimants, type Tree } from './support.ts';
+import { HUB } from '../reconciliation/support.ts';
 
 /**
  * Measured waiting over the figures' sample claims, given stage times by SQL on real rows: received
@@ -298,7 +299,7 @@ describe('the workers\' hooks', () => {
       expect(credited.every((o) => o.seconds >= 0)).toBe(true);
 
       const settled: number[] = [];
-      await fetchFromBank(own.pool, bank.adapter, [UNION_ACCOUNT], chinaToday(), 0);
+      await fetchFromBank(own.pool, bank.adapter, [UNION_ACCOUNT], chinaToday(), 0, HUB);
       await reconcileAccount(own.pool, UNION_ACCOUNT, { startedBy: 'test', onSettled: async (ids) => { settled.push(...ids); } });
       expect(settled.sort()).toEqual([...paid].sort());
       const waits = await completedWaits(own.pool, settled, 'SETTLED');

@@ -12,7 +12,7 @@ import { createBatch } from '../../src/payouts/decisions.ts';
 import { recordManualPayment } from '../../src/members/manualPayments.ts';
 import { receiveDocument } from '../../src/reconciliation/ingest.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
-import { bookedEntry, handStatement, importConfirmed, owingUnit } from '../reconciliation/support.ts';
+import { bookedEntry, handStatement, HUB, importConfirmed, owingUnit } from '../reconciliation/support.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 
 /**
@@ -184,7 +184,7 @@ describe('members', () => {
 describe('reconciliation', () => {
   it('BankDocument.viewerCanConfirm says what confirmBankDocument does: never the person who handed it in', async () => {
     const date = '2025-07-01';
-    const received = await receiveDocument(db.pool, { xml: handStatement(date, 500_000, [bookedEntry('CRDT', 10_000, date)]), source: 'FILE', receivedBy: FINANCE_A.sub! });
+    const received = await receiveDocument(db.pool, { xml: handStatement(date, 500_000, [bookedEntry('CRDT', 10_000, date)]), source: 'FILE', receivedBy: FINANCE_A.sub! }, HUB);
     expect(received.status).toBe('AWAITING_CONFIRMATION');
     const id = toGlobalId('BankDocument', received.documentId);
     bothAnswers(await checkHint([AUDITOR, FINANCE_A, FINANCE_B, ADMIN], {

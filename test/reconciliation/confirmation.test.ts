@@ -4,7 +4,7 @@ import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import type { StepTimes } from '../../src/reconciliation/steps.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { bookedEntry, handStatement, tableCounts } from './support.ts';
+import { bookedEntry, handStatement, HUB, tableCounts } from './support.ts';
 
 /**
  * Confirming a document that waits without the bank's seal: in the process that received it, the
@@ -43,18 +43,18 @@ async function storedOn(date: string): Promise<object[]> {
 
 describe('confirming a document', () => {
   it('stores the parse kept at receipt in the same process, and the document read back elsewhere, alike', async () => {
-    const kept = await receiveDocument(db.pool, { xml: statementOf('2025-07-01'), source: 'FILE', receivedBy: 'clerk-wang' });
+    const kept = await receiveDocument(db.pool, { xml: statementOf('2025-07-01'), source: 'FILE', receivedBy: 'clerk-wang' }, HUB);
     expect(kept).toMatchObject({ status: 'AWAITING_CONFIRMATION', entries: 3, entriesNew: 0 });
     const steps: StepTimes = {};
-    expect(await confirmDocument(db.pool, FINANCE, kept.documentId, REASON, { steps })).toMatchObject({ status: 'ACCEPTED', entries: 3, entriesNew: 3 });
+    expect(await confirmDocument(db.pool, FINANCE, kept.documentId, REASON, { ...HUB, steps })).toMatchObject({ status: 'ACCEPTED', entries: 3, entriesNew: 3 });
     expect(Object.keys(steps)).toEqual(['storeEntries']);
 
     // Another process (a module of its own) keeps nothing of this one's parse.
-    const received = await receiveDocument(db.pool, { xml: statementOf('2025-07-02'), source: 'FILE', receivedBy: 'clerk-wang' });
+    const received = await receiveDocument(db.pool, { xml: statementOf('2025-07-02'), source: 'FILE', receivedBy: 'clerk-wang' }, HUB);
     vi.resetModules();
     const elsewhere = await import('../../src/reconciliation/ingest.ts');
     const readBack: StepTimes = {};
-    expect(await elsewhere.confirmDocument(db.pool, FINANCE, received.documentId, REASON, { steps: readBack })).toMatchObject({ status: 'ACCEPTED', entries: 3, entriesNew: 3 });
+    expect(await elsewhere.confirmDocument(db.pool, FINANCE, received.documentId, REASON, { ...HUB, steps: readBack })).toMatchObject({ status: 'ACCEPTED', entries: 3, entriesNew: 3 });
     expect(Object.keys(readBack).sort()).toEqual(['parse', 'readDocument', 'storeEntries']);
 
     const first = await storedOn('2025-07-01');
@@ -65,11 +65,11 @@ describe('confirming a document', () => {
 
   it('keeps one state row per entry: none added by a re-import, moved by matching', async () => {
     const xml = statementOf('2025-07-03');
-    const received = await receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'clerk-wang' });
-    await confirmDocument(db.pool, FINANCE, received.documentId, REASON);
+    const received = await receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'clerk-wang' }, HUB);
+    await confirmDocument(db.pool, FINANCE, received.documentId, REASON, HUB);
     const counts = await tableCounts(db.pool);
     expect(counts.statement_entry_states).toBe(counts.statement_entries);
-    expect(await receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'clerk-wang' })).toMatchObject({ status: 'ACCEPTED', duplicate: true });
+    expect(await receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'clerk-wang' }, HUB)).toMatchObject({ status: 'ACCEPTED', duplicate: true });
     expect(await tableCounts(db.pool)).toEqual({ ...counts, audit_log: counts.audit_log! + 1 });
 
     // Nothing matches these entries: each becomes an exception.

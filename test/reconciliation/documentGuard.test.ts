@@ -4,7 +4,7 @@ import { canMove } from '../../src/kernel/transitions.ts';
 import { DOCUMENT_TRANSITIONS, type DocumentStatus } from '../../src/reconciliation/model.ts';
 import { confirmDocument, receiveDocument } from '../../src/reconciliation/ingest.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { bookedEntry, handStatement } from './support.ts';
+import { bookedEntry, handStatement, HUB } from './support.ts';
 
 /**
  * The database holds a bank document as the evidence it is, whatever a statement of the code (or a
@@ -61,9 +61,9 @@ describe('the database holds a bank document as evidence', () => {
   it('keeps who confirmed it: a second confirmation, or one without the wait, is refused', async () => {
     const received = await receiveDocument(db.pool, {
       xml: handStatement('2025-09-01', 0, [bookedEntry('CRDT', 900, '2025-09-01')]), source: 'UPLOAD', receivedBy: 'clerk-wang',
-    });
+    }, HUB);
     expect(received).toMatchObject({ status: 'AWAITING_CONFIRMATION' });
-    await confirmDocument(db.pool, { subject: 'finance-li', role: 'FINANCE' }, received.documentId, 'checked against the bank portal');
+    await confirmDocument(db.pool, { subject: 'finance-li', role: 'FINANCE' }, received.documentId, 'checked against the bank portal', HUB);
     const id = received.documentId;
     expect(await moved(id, `confirmed_by = 'finance-zhao', confirmation_reason = 'called the bank'`)).toBe('refused');
     expect(await moved(id, `status = 'AWAITING_CONFIRMATION'`)).toBe('refused');

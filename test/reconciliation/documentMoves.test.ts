@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processDocument, receiveDocument } from '../../src/reconciliation/ingest.ts';
 import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
-import { bookedEntry, handStatement } from './support.ts';
+import { bookedEntry, handStatement, HUB } from './support.ts';
 
 /**
  * A document's status only moves as DOCUMENT_TRANSITIONS allow, however runs interleave: a retry
@@ -22,7 +22,7 @@ afterAll(() => db.drop());
  * processed as trusted).
  */
 async function retriedWhileConfirmed(date: string, amountFen: number, status: 'ACCEPTED' | 'RECEIVED') {
-  const received = await receiveDocument(db.pool, { xml: handStatement(date, 0, [bookedEntry('CRDT', amountFen, date)]), source: 'FILE', receivedBy: 'clerk-wang' });
+  const received = await receiveDocument(db.pool, { xml: handStatement(date, 0, [bookedEntry('CRDT', amountFen, date)]), source: 'FILE', receivedBy: 'clerk-wang' }, HUB);
   expect(received).toMatchObject({ status: 'AWAITING_CONFIRMATION' });
   const id = received.documentId;
   const { work: retry } = await commitOnceWaitedOn(
@@ -35,7 +35,7 @@ async function retriedWhileConfirmed(date: string, amountFen: number, status: 'A
       );
       if (status === 'ACCEPTED') await held.query(`UPDATE bank_documents SET status = 'ACCEPTED', processed_at = now() WHERE id = $1`, [id]);
     },
-    () => processDocument(db.pool, id),
+    () => processDocument(db.pool, id, HUB),
   );
   const outcome = await retry;
   const { rows } = await db.pool.query(`SELECT status, confirmed_by AS "confirmedBy", confirmation_reason AS reason FROM bank_documents WHERE id = $1`, [id]);

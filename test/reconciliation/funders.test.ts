@@ -9,7 +9,7 @@ import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/suppor
 import { PROVINCE_ACCOUNT, provinceFunder, provincialLine } from '../payouts/fundersSupport.ts';
 import { advanceUntilFinal, approvedClaims, clerk, finance, payoutsOf, settings, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from './support.ts';
+import { bookedEntry, exceptionsOf, handStatement, HUB, importConfirmed } from './support.ts';
 
 /**
  * Reconciliation per funder account: a payout matches a debit only on the account its batch was
@@ -66,7 +66,7 @@ describe('reconciliation per funder account', () => {
       expect((await payoutsOf(db.pool)).find((p) => p.id === attempt!.payoutId)).toMatchObject({ status: 'PAID' });
 
       // The province's own statement settles it.
-      await fetchFromBank(db.pool, bank.adapter, [PROVINCE_ACCOUNT], today, 0);
+      await fetchFromBank(db.pool, bank.adapter, [PROVINCE_ACCOUNT], today, 0, HUB);
       expect(await reconcileAccount(db.pool, PROVINCE_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1, exceptions: 0 });
       expect((await payoutsOf(db.pool)).find((p) => p.id === attempt!.payoutId)).toMatchObject({ status: 'SETTLED' });
     } finally {

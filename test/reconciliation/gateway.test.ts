@@ -6,7 +6,7 @@ import { startBank, testFilePki, UNION_ACCOUNT, type RunningBank } from '../bank
 import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { bookedEntry, handStatement, owingUnit, tableCounts } from './support.ts';
+import { bookedEntry, handStatement, HUB, owingUnit, tableCounts } from './support.ts';
 
 /**
  * Hand-written camt.053 files uploaded through the API: every kind of exception a statement can
@@ -154,7 +154,7 @@ describe('hand-written statements through the API', () => {
     // The same file again, through the API and as a file: nothing changes but the audit log's record of both.
     const counts = await tableCounts(db.pool);
     expect((await gw.query(FINANCE, UPLOAD, { input: { fileName: 'again.xml', content: xml } })).data.uploadBankStatement.document).toMatchObject({ status: 'ACCEPTED' });
-    expect(await receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'cli' })).toMatchObject({ duplicate: true });
+    expect(await receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'cli' }, HUB)).toMatchObject({ duplicate: true });
     expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 0, exceptions: 0 });
     expect(await tableCounts(db.pool)).toEqual({ ...counts, audit_log: counts.audit_log! + 2 });
   });

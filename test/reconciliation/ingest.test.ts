@@ -10,7 +10,7 @@ import { XsdUnavailableError } from '../../src/reconciliation/xsd.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { bookedEntry, handStatement, importConfirmed, owingUnit, tableCounts } from './support.ts';
+import { bookedEntry, handStatement, HUB, importConfirmed, owingUnit, tableCounts } from './support.ts';
 
 /**
  * Statement ingestion rules on hand-written files: one entry per booking however many documents
@@ -91,11 +91,11 @@ describe('storing statements', () => {
     const xml = handStatement('2025-05-08', 10_000, [bookedEntry('CRDT', 100, '2025-05-08')]);
     // ISO20022_XSD_DIR set to a folder without the schemas (the vendored copy is always there otherwise).
     const emptyDir = mkdtempSync(join(tmpdir(), 'no-xsd-'));
-    await expect(receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'clerk-wang' }, { xsdDir: emptyDir })).rejects.toBeInstanceOf(XsdUnavailableError);
+    await expect(receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'clerk-wang' }, { ...HUB, xsdDir: emptyDir })).rejects.toBeInstanceOf(XsdUnavailableError);
     rmSync(emptyDir, { recursive: true });
     const { rows } = await db.pool.query<{ id: number; status: string }>(`SELECT id, status FROM bank_documents ORDER BY id DESC LIMIT 1`);
     expect(rows[0]!.status).toBe('RECEIVED');
-    expect(await processDocument(db.pool, rows[0]!.id)).toMatchObject({ status: 'AWAITING_CONFIRMATION', entries: 1, entriesNew: 0 });
+    expect(await processDocument(db.pool, rows[0]!.id, HUB)).toMatchObject({ status: 'AWAITING_CONFIRMATION', entries: 1, entriesNew: 0 });
     expect(await importConfirmed(db.pool, xml)).toMatchObject({ status: 'ACCEPTED', entriesNew: 1 });
   });
 });
@@ -175,7 +175,7 @@ describe('bookings without the bank reference', () => {
     expect(foreign).toMatchObject({ status: 'REJECTED', problems: [{ field: 'Document/BkToCstmrStmt/Stmt[1]/Ntry[2]/Amt', reason: 'currency is USD, expected CNY' }] });
     expect(await tableCounts(db.pool)).toEqual({ ...counts, bank_documents: counts.bank_documents! + 2, audit_log: counts.audit_log! + 2 });
     // Processing a refused document again finds the same reasons.
-    expect(await processDocument(db.pool, fraction.documentId)).toMatchObject({ status: 'REJECTED', problems: fraction.problems });
+    expect(await processDocument(db.pool, fraction.documentId, HUB)).toMatchObject({ status: 'REJECTED', problems: fraction.problems });
   });
 });
 

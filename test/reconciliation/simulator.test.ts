@@ -9,7 +9,7 @@ import { seedEnrolment, seedMember } from '../benefits/seed.ts';
 import { middleman, staleFirstDocument, startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { exceptionsOf, owingUnit, tableCounts } from './support.ts';
+import { exceptionsOf, HUB, owingUnit, tableCounts } from './support.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 
 /**
@@ -50,7 +50,7 @@ describe('a day at the bank simulator', () => {
       await credit(40_000, `${both.reference} ${contributionReference(both.creditCode, 2025)}`);
 
       const today = chinaToday();
-      const fetched = await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0);
+      const fetched = await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
       expect(fetched.documents.map((d) => [d.kind, d.status])).toEqual([
         ['camt.054', 'ACCEPTED'], ['camt.054', 'ACCEPTED'], ['camt.054', 'ACCEPTED'], ['camt.054', 'ACCEPTED'], ['camt.053', 'ACCEPTED'],
       ]);
@@ -70,9 +70,9 @@ describe('a day at the bank simulator', () => {
 
       // Again: the bank's same documents (fetched anew, re-imported by hand) and another run change nothing.
       const before = await tableCounts(db.pool);
-      await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0);
+      await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
       const statementXml = (await db.pool.query<{ xml: string }>(`SELECT xml FROM bank_documents WHERE kind = 'camt.053'`)).rows[0]!.xml;
-      expect(await receiveDocument(db.pool, { xml: statementXml, source: 'FILE', receivedBy: 'test' })).toMatchObject({ status: 'ACCEPTED', duplicate: true });
+      expect(await receiveDocument(db.pool, { xml: statementXml, source: 'FILE', receivedBy: 'test' }, HUB)).toMatchObject({ status: 'ACCEPTED', duplicate: true });
       expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 0, matched: 0, exceptions: 0, settled: 0 });
       // Nothing changes but the audit log's record of the import.
       expect(await tableCounts(db.pool)).toEqual({ ...before, audit_log: before.audit_log! + 1 });
@@ -98,13 +98,13 @@ describe('a day at the bank simulator', () => {
       expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: late })).toMatchObject({ missingDebits: 2 });
       expect((await exceptionsOf(db.pool)).map((e) => [e.kind, e.status, e.attemptId])).toEqual([['MISSING_DEBIT', 'OPEN', attempts[0]!.id], ['MISSING_DEBIT', 'OPEN', attempts[1]!.id]]);
 
-      await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0);
+      await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
       expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: late })).toMatchObject({ matched: 2, settled: 2, cleared: 2, missingDebits: 0 });
 
       // The payee's bank sends one back (退票) after it was settled; a transfer nobody announced arrives.
       expect((await bank.admin('/admin/returns', { endToEndId: attempts[1]!.e2e, reason: 'AC04', additionalInfo: '收款账户已销户' })).status).toBe(200);
       await bank.admin('/admin/credits', { payerName: '某某', payerAccount: '6222021408000000015', amountFen: 12_345, reference: '还款', account: UNION_ACCOUNT });
-      await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0);
+      await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
       const run = await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: late });
       expect(run).toMatchObject({ entries: 2, matched: 1, exceptions: 2, returned: 1 });
       expect((await exceptionsOf(db.pool)).filter((e) => e.status === 'OPEN').map((e) => [e.kind, e.amountFen])).toEqual([
@@ -125,7 +125,7 @@ describe('a day at the bank simulator', () => {
     await bank.admin('/admin/credits', { payerName: '泉州某公司工会', payerAccount: PAYER, amountFen: 20_000, reference: '会费', account: UNION_ACCOUNT });
     const stale = await middleman(pki, bank.simulator.url, staleFirstDocument(pki, '/notifications'));
     try {
-      const fetched = await fetchNotifications(db.pool, stale.adapter);
+      const fetched = await fetchNotifications(db.pool, stale.adapter, HUB);
       expect(fetched.documents.map((d) => [d.kind, d.status])).toEqual([['camt.054', 'ACCEPTED'], ['camt.054', 'AWAITING_CONFIRMATION']]);
       const { rows } = await db.pool.query<{ status: string; sealedBy: string | null; sealProblem: string }>(
         `SELECT status, sealed_by AS "sealedBy", seal_problem AS "sealProblem" FROM bank_documents ORDER BY id`,
@@ -135,7 +135,7 @@ describe('a day at the bank simulator', () => {
         { status: 'AWAITING_CONFIRMATION', sealedBy: null, sealProblem: expect.stringMatching(/signing time .* more than 72 hours before receipt/) },
       ]);
       // The cursor moved past both: nothing new the next time.
-      expect((await fetchNotifications(db.pool, stale.adapter)).documents).toEqual([]);
+      expect((await fetchNotifications(db.pool, stale.adapter, HUB)).documents).toEqual([]);
     } finally {
       await stale.close();
     }

@@ -16,10 +16,17 @@ export async function owingUnit(db: pg.Pool, members: number, year = 2025): Prom
 }
 
 /**
+ * What the tests' documents are received with: the hub's configured accounts as the tests' configuration
+ * has them (RECONCILIATION_ACCOUNTS unset: the paying account, PAYOUT_ACCOUNT's default). A funder's
+ * account and one a batch was paid from are the hub's too, without being listed here.
+ */
+export const HUB: IngestOptions = { accounts: [UNION_ACCOUNT] };
+
+/**
  * A file a clerk imports and, as it has no bank seal, a second person confirms: the way a
  * hand-written statement moves money. Refused or already accepted documents need no confirmation.
  */
-export async function importConfirmed(db: pg.Pool, xml: string, options: IngestOptions = {}): Promise<DocumentOutcome> {
+export async function importConfirmed(db: pg.Pool, xml: string, options: IngestOptions = HUB): Promise<DocumentOutcome> {
   const received = await receiveDocument(db, { xml, source: 'FILE', receivedBy: 'clerk-wang' }, options);
   if (received.status !== 'AWAITING_CONFIRMATION') return received;
   return confirmDocument(db, { subject: 'finance-li', role: 'FINANCE' }, received.documentId, 'checked against the bank portal', options);

@@ -12,7 +12,7 @@ import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts
 import { sealDocument } from '../../src/seals/cms/seal.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
-import { bookedEntry, handStatement, importConfirmed, owingUnit } from '../reconciliation/support.ts';
+import { bookedEntry, handStatement, HUB, importConfirmed, owingUnit } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
@@ -129,7 +129,7 @@ describe('attack 3: a forged, unsealed statement re-opens a settled payout', () 
     ctx.remove();
     // The bank's own, sealed documents settle it, as today.
     const today = chinaToday();
-    const fetched = await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0);
+    const fetched = await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
     expect(fetched.documents.every((d) => d.status === 'ACCEPTED')).toBe(true);
     await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
     expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['SETTLED']);

@@ -35,9 +35,12 @@ afterAll(async () => {
 
 const nextDay = () => `2025-05-${String((day += 1)).padStart(2, '0')}`;
 
+/** The hub's two accounts here, as RECONCILIATION_ACCOUNTS would name them: a statement of any other is refused. */
+const OURS = { accounts: [UNION_ACCOUNT, PROVINCE_ACCOUNT] };
+
 /** One entry on `account` on a new day, reconciled: the exception it raised (the newest), if any. */
 async function booked(entry: ReturnType<typeof bookedEntry>, account = UNION_ACCOUNT): Promise<number | undefined> {
-  await importConfirmed(db.pool, handStatement(entry.bookingDate!, 100_000_000, [entry], account));
+  expect(await importConfirmed(db.pool, handStatement(entry.bookingDate!, 100_000_000, [entry], account), OURS)).toMatchObject({ status: 'ACCEPTED' });
   await reconcileAccount(db.pool, account, { startedBy: 'test' });
   const { rows: [x] } = await db.pool.query<{ id: number }>(`SELECT id FROM reconciliation_exceptions WHERE entry_id = (SELECT max(id) FROM statement_entries) AND status = 'OPEN'`);
   return x?.id;

@@ -575,7 +575,10 @@ export type BankAccountInput = {
  * notification, as received (bank channel, upload or `hub statements import`), kept whole with the
  * bank's seal. The same bytes twice are one document. A document that fails its checks (XSD, the
  * readable fields, consistency with what the bank reported before) is REJECTED with every problem
- * and can be retried; nothing of it is stored until it passes.
+ * and can be retried; nothing of it is stored until it passes. A document naming an account that is
+ * not the hub's (`RECONCILIATION_ACCOUNTS`, default the paying account; a funder's; one payouts are
+ * paid from) is REJECTED whole, sealed or not, and never waits for confirmation; retried once the
+ * account is the hub's, it is accepted.
  *
  * Documents are evidence, not commands: only one carrying the bank's verified seal (the bank channel,
  * or an upload with `sealBase64`) moves money by itself. Any other waits AWAITING_CONFIRMATION,
@@ -678,7 +681,7 @@ export type BankDocumentStatus =
   | 'AWAITING_CONFIRMATION'
   /** Stored, not processed yet (a worker picks it up). */
   | 'RECEIVED'
-  /** Refused; see `problems`. Kept, and can be retried with `retryBankDocument`. */
+  /** Refused; see `problems` (a schema, field or consistency problem, or an account that is not the hub's). Kept, and can be retried with `retryBankDocument`. */
   | 'REJECTED';
 
 /** One account's statement for one day (camt.053 `Stmt`): the latest version the bank sent. */
@@ -2735,7 +2738,7 @@ export type Mutation = {
   requestYearlyReport: RequestYearlyReportPayload;
   /** Resubmits a `RETURNED` application with the stay fixed and documents added; same roles and checks as `submitApplication`. Audited. */
   resubmitApplication: ResubmitApplicationPayload;
-  /** Processes a REJECTED (or stuck RECEIVED) document again. ADMIN, FINANCE. */
+  /** Processes a REJECTED (or stuck RECEIVED) document again: one refused for naming an account that is not the hub's is accepted once the account is configured (RECONCILIATION_ACCOUNTS) or a funder's. ADMIN, FINANCE. */
   retryBankDocument: RetryBankDocumentPayload;
   /** Sends a FAILED delivery again (ADMIN); never a SENT one; audited. */
   retryNotificationDelivery: RetryNotificationDeliveryPayload;
@@ -2799,7 +2802,8 @@ export type Mutation = {
   /**
    * Stores and checks a camt.053 or camt.054 file (audited: who, its hash, the seal verdict). With
    * the bank's verified seal its entries are stored and its accounts reconciled by the workers;
-   * without, it waits AWAITING_CONFIRMATION for a second person. ADMIN, FINANCE.
+   * without, it waits AWAITING_CONFIRMATION for a second person. A document of an account that is not
+   * the hub's is REJECTED at once (its `problems` name the account), with nothing stored. ADMIN, FINANCE.
    */
   uploadBankStatement: UploadBankStatementPayload;
   /** Stores a file of settlements now (the workers then match them) and returns its run. ADMIN, SERVICE. Audited. */

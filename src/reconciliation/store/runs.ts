@@ -99,14 +99,33 @@ export async function accountsDue(db: Queryable, accounts: readonly string[], mi
   return rows.map((r) => r.account);
 }
 
+/**
+ * The hub's own accounts, as SQL with the configured ones as `$1`: those configured
+ * (RECONCILIATION_ACCOUNTS, default the paying account), every funder's, those payouts are paid from.
+ * What a bank document may be about (`foreignAccounts`); statements are fetched and reconciled for
+ * these and for those statements were accepted for before (`knownAccounts`).
+ */
+const HUB_ACCOUNTS = `SELECT account FROM unnest($1::text[]) AS c(account)
+     UNION SELECT account FROM funders WHERE account IS NOT NULL
+     UNION SELECT DISTINCT debtor_account FROM payout_batches`;
+
 /** Our accounts: those configured, every funder's, those payouts are paid from, those statements came for. */
 export async function knownAccounts(db: Queryable, configured: readonly string[]): Promise<string[]> {
   const { rows } = await db.query<{ account: string }>(
-    `SELECT account FROM unnest($1::text[]) AS c(account)
-     UNION SELECT account FROM funders WHERE account IS NOT NULL
-     UNION SELECT DISTINCT debtor_account FROM payout_batches
+    `${HUB_ACCOUNTS}
      UNION SELECT DISTINCT account FROM bank_statements ORDER BY 1`,
     [configured],
+  );
+  return rows.map((r) => r.account);
+}
+
+/** Of `accounts`, those that are not the hub's own (`HUB_ACCOUNTS`; not "those statements came for"), sorted. */
+export async function foreignAccounts(db: Queryable, configured: readonly string[], accounts: readonly string[]): Promise<string[]> {
+  if (accounts.length === 0) return [];
+  const { rows } = await db.query<{ account: string }>(
+    `SELECT account FROM unnest($2::text[]) AS d(account)
+     EXCEPT (${HUB_ACCOUNTS}) ORDER BY 1`,
+    [configured, accounts],
   );
   return rows.map((r) => r.account);
 }
