@@ -44,10 +44,11 @@ export function readStatusReport(report: Pain002Parsed, attempts: readonly Attem
   const updates = new Map<string, AttemptUpdate>();
   const strangers: string[] = [];
   const refusals = new Map<string, AttemptRefusal>();
-  const refuse = (attempt: AttemptState, reasonCode: string, reason: string | null) => {
-    if (!refusals.has(attempt.endToEndId)) refusals.set(attempt.endToEndId, { id: attempt.id, endToEndId: attempt.endToEndId, reasonCode, reason });
-  };
   const propose = (attempt: AttemptState, update: Omit<AttemptUpdate, 'id' | 'endToEndId'>) => {
+    // A refusal is kept even when it moves nothing (a PAID attempt stays PAID): reconciliation raises it.
+    if (update.status === 'REJECTED' && !refusals.has(attempt.endToEndId)) {
+      refusals.set(attempt.endToEndId, { id: attempt.id, endToEndId: attempt.endToEndId, reasonCode: update.reasonCode ?? 'NARR', reason: update.reason });
+    }
     if (RANK[update.status] <= RANK[attempt.status]) return;
     const earlier = updates.get(attempt.endToEndId);
     if (earlier && RANK[earlier.status] >= RANK[update.status]) return;
@@ -68,7 +69,6 @@ export function readStatusReport(report: Pain002Parsed, attempts: readonly Attem
       if (!status || !status_) continue;
       reported.add(attempt.endToEndId);
       const reason = tx.reasonCode ? tx : info.reason ?? report.groupReason;
-      if (status_ === 'REJECTED') refuse(attempt, reason?.reasonCode ?? 'NARR', reason?.additionalInfo ?? null);
       propose(attempt, {
         status: status_,
         bankStatus: status,
@@ -82,7 +82,6 @@ export function readStatusReport(report: Pain002Parsed, attempts: readonly Attem
   if (report.groupStatus === 'RJCT') {
     for (const attempt of attempts) {
       if (reported.has(attempt.endToEndId)) continue;
-      refuse(attempt, report.groupReason?.reasonCode ?? 'NARR', report.groupReason?.additionalInfo ?? null);
       propose(attempt, {
         status: 'REJECTED', bankStatus: 'RJCT',
         reasonCode: report.groupReason?.reasonCode ?? 'NARR', reason: report.groupReason?.additionalInfo ?? null, bankReference: null,
