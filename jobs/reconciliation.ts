@@ -2,7 +2,7 @@ import { Worker, type Job, type Queue } from 'bullmq';
 import { fetchFromBank } from '../src/reconciliation/fetch.ts';
 import { processDocument } from '../src/reconciliation/ingest.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
-import type { ReconciliationSettings } from '../src/reconciliation/settings.ts';
+import { ingestOptions, type ReconciliationSettings } from '../src/reconciliation/settings.ts';
 import { receivedDocumentIds } from '../src/reconciliation/store/documents.ts';
 import { accountsDue, accountsWithPendingEntries, knownAccounts } from '../src/reconciliation/store/runs.ts';
 import { documentJobId, enqueueDocument, enqueueReconciliation, reconcileJobId, type ReconciliationJob, type ReconciliationJobName } from '../src/reconciliation/queue.ts';
@@ -49,7 +49,7 @@ async function scheduleFetch(queue: Queue, settings: ReconciliationSettings): Pr
 export async function start({ db, connection, prefix, log, queues, reconciliation: settings, claimsWaited }: ReconciliationServices): Promise<Worker[]> {
   const queue = queues.reconciliation;
   const ruleSets = new RuleSetCache();
-  const ingest = { accounts: settings.accounts, xsdDir: settings.xsdDir };
+  const ingest = ingestOptions(settings);
   const worker = new Worker<ReconciliationJob>(
     QUEUE_NAMES.reconciliation,
     async (job: Job<ReconciliationJob>) => {

@@ -6,7 +6,7 @@ import type { Runtime } from '../../src/runtime.ts';
 import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
 import { proofLine } from '../../src/reconciliation/matching/proof.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
-import { reconciliationSettings } from '../../src/reconciliation/settings.ts';
+import { ingestOptions, reconciliationSettings } from '../../src/reconciliation/settings.ts';
 import * as reads from '../../src/reconciliation/store/reads.ts';
 import { knownAccounts } from '../../src/reconciliation/store/runs.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
@@ -38,7 +38,7 @@ export async function reconcileDemo(runtime: Pick<Runtime, 'db' | 'config'>, ban
   let refused = 0;
   const round = async () => {
     const accounts = await knownAccounts(runtime.db, settings.accounts);
-    const fetched = await fetchFromBank(runtime.db, bank.adapter, accounts, today, 0, { accounts: settings.accounts, xsdDir: settings.xsdDir });
+    const fetched = await fetchFromBank(runtime.db, bank.adapter, accounts, today, 0, ingestOptions(settings));
     refused += fetched.documents.filter((d) => d.status === 'REJECTED').length;
     for (const account of accounts) await reconcileAccount(runtime.db, account, { startedBy: 'demo', debitDays: settings.debitDays, holidays: settings.holidays });
     return accounts;

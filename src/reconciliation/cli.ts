@@ -8,7 +8,7 @@ import { firstRows } from '../kernel/page.ts';
 import { addDays, chinaToday, isIsoDate } from '../kernel/time.ts';
 import { progressBar } from '../progress.ts';
 import type { Runtime } from '../runtime.ts';
-import type { DocumentOutcome, IngestOptions } from './ingest.ts';
+import type { DocumentOutcome } from './ingest.ts';
 import { proofLine } from './matching/proof.ts';
 import { EXCEPTION_KINDS, type ExceptionKind } from './matching/types.ts';
 import type { DailyProofRow } from './model.ts';
@@ -158,9 +158,6 @@ async function reconcileAll(runtime: Runtime, settings: ReconciliationSettings, 
   return { attention: attention > 0 || open > 0, accounts: reconciled, openExceptions: open };
 }
 
-/** What every document is received with: the hub's configured accounts (one about another account is refused) and the XSDs. */
-const ingestOptions = (settings: ReconciliationSettings): IngestOptions => ({ accounts: settings.accounts, xsdDir: settings.xsdDir });
-
 function importCommand(files: string[], reconcile: boolean): Promise<number> {
   for (const file of files) {
     if (!statSync(file, { throwIfNoEntry: false })?.isFile()) {
@@ -169,8 +166,8 @@ function importCommand(files: string[], reconcile: boolean): Promise<number> {
     }
   }
   return withRuntime(async (runtime, settings) => {
-    const [{ handedInSeal, receiveDocument }, { configuredBankSeal }, { XsdUnavailableError }] =
-      await Promise.all([import('./ingest.ts'), import('../banks/settings.ts'), import('./xsd.ts')]);
+    const [{ handedInSeal, receiveDocument }, { configuredBankSeal }, { XsdUnavailableError }, { ingestOptions }] =
+      await Promise.all([import('./ingest.ts'), import('../banks/settings.ts'), import('./xsd.ts'), import('./settings.ts')]);
     const accounts = new Set<string>();
     let rejected = 0;
     let waiting = 0;
@@ -207,7 +204,7 @@ function fetchCommand(options: { date?: string; days?: number }): Promise<number
       return 2;
     }
     const accounts = await knownAccounts(runtime.db, settings.accounts);
-    const { fetchFromBank } = await import('./fetch.ts');
+    const [{ fetchFromBank }, { ingestOptions }] = await Promise.all([import('./fetch.ts'), import('./settings.ts')]);
     const fetched = await fetchFromBank(runtime.db, settings.adapter, accounts, options.date ?? chinaToday(), options.days ?? settings.lookbackDays, ingestOptions(settings));
     for (const d of fetched.documents) printDocument(`${d.kind ?? 'document'} ${d.msgId ?? d.documentId}`, d);
     if (fetched.documents.length === 0) say('nothing new from the bank');
@@ -280,7 +277,7 @@ function retryCommand(documentId: number): Promise<number> {
       console.error(`no document ${documentId} (hub statements documents)`);
       return 2;
     }
-    const { processDocument } = await import('./ingest.ts');
+    const [{ processDocument }, { ingestOptions }] = await Promise.all([import('./ingest.ts'), import('./settings.ts')]);
     const outcome = await processDocument(runtime.db, documentId, ingestOptions(settings));
     printDocument(`document ${documentId}`, outcome);
     const reconciled = outcome.status === 'REJECTED' ? null : await reconcileAll(runtime, settings, outcome.accounts, 'cli');

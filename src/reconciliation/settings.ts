@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import type { BankAdapter } from '../banks/adapter.ts';
 import { configuredBankAdapter } from '../banks/settings.ts';
+import type { IngestOptions } from './ingest.ts';
 
 /** What reconciliation's workers and commands need beyond the database. */
 export interface ReconciliationSettings {
@@ -37,3 +38,6 @@ export function reconciliationSettings(config: Config, adapter: BankAdapter | nu
     xsdDir: config.ISO20022_XSD_DIR,
   };
 }
+
+/** What every document is received with: the hub's configured accounts (one about another account is refused) and the XSDs. */
+export const ingestOptions = (settings: Pick<ReconciliationSettings, 'accounts' | 'xsdDir'>): IngestOptions => ({ accounts: settings.accounts, xsdDir: settings.xsdDir });
