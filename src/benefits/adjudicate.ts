@@ -9,7 +9,7 @@ import type { NewNotification } from '../notifications/model.ts';
 import { evaluateBenefits, paidSoFar, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from './rules/engine.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
 import { bilingual, cny } from './rules/explain.ts';
-import { otherSettlementsOfStays, type OtherSettlementOfStay } from '../settlements/fromApplication.ts';
+import { otherSettlementsOfStays, type OtherSettlementOfStay } from '../settlements/store/applications.ts';
 import { RuleSetCache } from './catalogue.ts';
 import { governingRuleSets, settledOn } from './governing.ts';
 import { CLAIM_TRANSITIONS, type BenefitTotalsRow, type ClaimStatus, type PendingSettlementRow, type ReversalOutcome } from './model.ts';

@@ -26,7 +26,7 @@ import * as stays from './store/applications.ts';
  */
 
 export { APPLICATION_SOURCE } from './store/applications.ts';
-export type { OtherSettlementOfStay, StayKey } from './store/applications.ts';
+export type { StayKey } from './store/applications.ts';
 
 export interface ApplicationSettlement {
   applicationId: number;
@@ -45,11 +45,6 @@ export const applicationSetlId = (applicationId: number) => `${APPLICATION_SETL_
 /** Settlements of the same stay (feed or application), standing ones first, then oldest first. */
 export function sameStaySettlements(db: Queryable, key: stays.StayKey): Promise<stays.SameStaySettlement[]> {
   return stays.sameStaySettlements(db, key);
-}
-
-/** Other settlements that may be the stay of a settlement among `ids`, an application on one side (adjudication holds these). */
-export function otherSettlementsOfStays(db: Queryable, ids: readonly number[]): Promise<stays.OtherSettlementOfStay[]> {
-  return stays.otherSettlementsOfStays(db, ids);
 }
 
 /**
