@@ -7,7 +7,7 @@ import { GRAPHIQL_PATH } from '../../src/gateway/graphiql.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { closeOnSignal, startGateway, startRuntimeWorkers } from '../serve.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
-import { contributionReference } from '../../src/members/contributions.ts';
+import { contributionReference } from '../../src/members/model.ts';
 import { contributionFigures, countMembers, insertContributionPayments, insertRunningRosterImport, insertUnits, unitsByCreditCodes } from '../../src/members/store.ts';
 import { ensureDemoServices, MissingServiceError, redact } from './services.ts';
 import { DEMO_SCHEMA, DemoBusyError, resetDemoState } from './state.ts';

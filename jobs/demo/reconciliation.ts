@@ -1,6 +1,6 @@
 import type { BankAdapter } from '../../src/banks/adapter.ts';
 import type { LedgerCredit } from '../../src/banks/simulator/books.ts';
-import { contributionReference } from '../../src/members/contributions.ts';
+import { contributionReference } from '../../src/members/model.ts';
 import { contributionFigures } from '../../src/members/store.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { fetchFromBank } from '../../src/reconciliation/fetch.ts';

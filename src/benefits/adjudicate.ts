@@ -3,7 +3,7 @@ import { inTransaction } from '../db/pool.ts';
 import type { Db, Queryable, Tx } from '../kernel/transaction.ts';
 import { recordAudits, type Actor, type AuditRow } from '../audit/audit.ts';
 import { enrolmentCoverageFigures } from '../members/store/coverage.ts';
-import { contributionCovered } from '../members/contributions.ts';
+import { contributionCovered } from '../members/model.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import type { NewNotification } from '../notifications/model.ts';
 import { evaluateBenefits, paidSoFar, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from './rules/engine.ts';
@@ -261,7 +261,7 @@ export function claimDecidedNotification(
 
 /**
  * Whether the unit's contribution covers each enrolment (by enrolment id), under the coverage rule
- * of the rule set governing its claim (src/members/contributions.ts `contributionCovered`).
+ * of the rule set governing its claim (src/members/model.ts `contributionCovered`).
  */
 export async function enrolmentsCovered(db: Queryable, enrolments: readonly { enrolmentId: number; ruleSet: RuleSet }[]): Promise<Map<number, boolean>> {
   const ruleSets = new Map(enrolments.map((e) => [e.enrolmentId, e.ruleSet]));

@@ -10,7 +10,7 @@ import { proposalsByIds, countProposals, listProposals, PROPOSAL_ORDER } from '.
 import { PROGRAMMES } from './rules/ruleSet.ts';
 import * as review from './review.ts';
 import { REDECIDERS, redecideInScope } from './redecide.ts';
-import { contributionCovered } from '../members/contributions.ts';
+import { contributionCovered } from '../members/model.ts';
 import { userErrorsOf, type DomainResolvers } from '../gateway/payloads.ts';
 import { MAX_IDS } from '../gateway/limits.ts';
 import * as store from './store.ts';
@@ -215,7 +215,7 @@ export const benefitResolvers: DomainResolvers = {
   },
 
   Enrolment: {
-    // Under the coverage rule of the rule set governing the enrolment, as for its claims (src/members/contributions.ts).
+    // Under the coverage rule of the rule set governing the enrolment, as for its claims (src/members/model.ts `contributionCovered`).
     contributionCovered: async (enrolment, _args, ctx) => {
       const [figures, ruleSet] = await Promise.all([
         ctx.loaders.enrolmentCoverage.load(enrolment.id),

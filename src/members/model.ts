@@ -27,6 +27,59 @@ export const CONTRIBUTION_FEN = { PUBLIC: 10_000, PRIVATE: 4_800, SPECIAL_DISEAS
 
 export type ContributionStatus = 'OWED' | 'PARTIALLY_PAID' | 'PAID';
 
+/*
+ * The figures of contributions (pure): what an enrolment owes, a unit-year's status, whether a
+ * unit's payments cover an enrolment, the reference a unit quotes. Here, beside the terms, so that
+ * adjudication, reconciliation and the API read them without calling members' services.
+ */
+
+export function enrolmentContributionFen(plan: PlanType, specialDisease: boolean): number {
+  return CONTRIBUTION_FEN[plan] + (specialDisease ? CONTRIBUTION_FEN.SPECIAL_DISEASE : 0);
+}
+
+export function contributionStatus(owedFen: number, paidFen: number): ContributionStatus {
+  if (paidFen > 0 && paidFen >= owedFen) return 'PAID';
+  return paidFen > 0 ? 'PARTIALLY_PAID' : 'OWED';
+}
+
+/** How a unit's payments cover its enrolments (the rule set's `eligibility.coverage`). */
+export type CoverageRule = 'ENROLMENT_ORDER' | 'WHOLE_UNIT';
+
+/** A unit-year's figures as they bear on one enrolment (store/coverage.ts reads them). */
+export interface CoverageFigures {
+  /**
+   * Owed for this enrolment and those owed before it in its unit's plan year; taken only when it
+   * decides, for a year partly paid. Null when the unit paid the year in full (`paidFen > 0` and at
+   * least `owedFen`: every enrolment is covered, whatever its place) or paid nothing towards it (none is).
+   */
+  owedThroughFen: number | null;
+  /** Owed for all of the unit's enrolments of the plan year. */
+  owedFen: number;
+  /** Paid by the unit towards the plan year. */
+  paidFen: number;
+}
+
+/**
+ * Whether the unit's contribution covers one enrolment. ENROLMENT_ORDER: the payments cover the
+ * enrolments in the order they were owed (store/coverage.ts), so an enrolment is covered once the
+ * unit paid at least what it owes for it and every enrolment owed before it. WHOLE_UNIT: only when
+ * the unit's plan year is paid in full.
+ */
+export function contributionCovered(rule: CoverageRule, f: CoverageFigures): boolean {
+  if (rule === 'WHOLE_UNIT') return contributionStatus(f.owedFen, f.paidFen) === 'PAID';
+  // No figure up to this enrolment: the year is paid in full or not at all (store/coverage.ts), and the payment alone decides.
+  return f.paidFen > 0 && (f.owedThroughFen ?? f.owedFen) <= f.paidFen;
+}
+
+/**
+ * The reference a unit quotes on its transfer (≤ 35 characters, the ISO 20022 limit), so
+ * reconciliation can match the credit: `MAH` + plan year + credit code.
+ */
+export function contributionReference(creditCode: string, planYear: number): string {
+  return `MAH${planYear}${creditCode}`;
+}
+
+
 /** How a contribution payment arrived: recorded by a clerk, or matched from a bank statement. */
 export type ContributionPaymentSource = 'MANUAL' | 'BANK';
 

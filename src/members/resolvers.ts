@@ -10,8 +10,7 @@ import { inTransaction } from '../db/pool.ts';
 import type { Tx } from '../kernel/transaction.ts';
 import { recordAudit } from '../audit/audit.ts';
 import { decrypt, encrypt, lookupHash } from '../privacy/personalData.ts';
-import { contributionReference, contributionStatus, enrolmentContributionFen } from './contributions.ts';
-import { recordManualPayment } from './manualPayments.ts';
+import { recordManualPayment } from '../reconciliation/manualPayments.ts';
 import { waitingPeriodEndsOn } from './enrolments.ts';
 import { enrol, memberNotLocked } from './eligibility.ts';
 import {
@@ -22,7 +21,7 @@ import { RosterFileError } from './rosterImport.ts';
 import { changeOwnBankAccount, recordBankAccountChanged } from './selfService.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
 import * as store from './store.ts';
-import type { EnrolmentRow, MemberCategory, MemberChangeRow, MemberRow, RecordedChange, StoredContributionPayment, UnitRow } from './model.ts';
+import { contributionReference, contributionStatus, enrolmentContributionFen, type EnrolmentRow, type MemberCategory, type MemberChangeRow, type MemberRow, type RecordedChange, type StoredContributionPayment, type UnitRow } from './model.ts';
 import { firstRows } from '../kernel/page.ts';
 import { creditCodeProblem, residentIdProblem } from '../kernel/identifiers.ts';
 import { check, checkAll, conflict, forbidden, invalidFields, notFound, reasonOf } from '../kernel/errors.ts';

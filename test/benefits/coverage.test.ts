@@ -4,7 +4,7 @@ import { RuleSetCache } from '../../src/benefits/catalogue.ts';
 import { approveRuleSetProposal, proposeRuleSet } from '../../src/benefits/ruleSetProposals.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { redecideIfFactsChanged, redecisionsDue } from '../../src/benefits/redecide.ts';
-import { contributionCovered } from '../../src/members/contributions.ts';
+import { contributionCovered } from '../../src/members/model.ts';
 import { applyManualPayment } from '../../src/members/contributions.ts';
 import { inTransaction } from '../../src/db/pool.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';

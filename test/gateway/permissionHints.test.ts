@@ -9,7 +9,7 @@ import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { approvedClaims, settings } from '../payouts/support.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { createBatch } from '../../src/payouts/decisions.ts';
-import { recordManualPayment } from '../../src/members/manualPayments.ts';
+import { recordManualPayment } from '../../src/reconciliation/manualPayments.ts';
 import { receiveDocument } from '../../src/reconciliation/ingest.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { bookedEntry, handStatement, HUB, importConfirmed, owingUnit } from '../reconciliation/support.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrolmentCoverageFigures } from '../../src/members/store/coverage.ts';
 import { CONTRIBUTION_FEN } from '../../src/members/model.ts';
-import { contributionCovered } from '../../src/members/contributions.ts';
+import { contributionCovered } from '../../src/members/model.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { seedEnrolment, seedMember, seedUnit } from '../benefits/seed.ts';
 

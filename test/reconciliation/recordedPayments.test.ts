@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tx } from '../../src/kernel/transaction.ts';
 import { inTransaction } from '../../src/db/pool.ts';
-import { applyManualPayment, contributionReference } from '../../src/members/contributions.ts';
+import { applyManualPayment } from '../../src/members/contributions.ts';
+import { contributionReference } from '../../src/members/model.ts';
 import { contributionFigures } from '../../src/members/store.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';

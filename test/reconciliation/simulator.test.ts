@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contributionFigures } from '../../src/members/store.ts';
-import { contributionReference } from '../../src/members/contributions.ts';
+import { contributionReference } from '../../src/members/model.ts';
 import { addBusinessDays } from '../../src/reconciliation/matching/calendar.ts';
 import { fetchFromBank, fetchNotifications } from '../../src/reconciliation/fetch.ts';
 import { receiveDocument } from '../../src/reconciliation/ingest.ts';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { writeCamt053, type AccountStatement } from '../../src/banks/iso20022/camt.ts';
 import { signedFen, type CamtEntry } from '../../src/banks/iso20022/camtEntry.ts';
-import { contributionReference } from '../../src/members/contributions.ts';
+import { contributionReference } from '../../src/members/model.ts';
 import { confirmDocument, receiveDocument, type DocumentOutcome, type IngestOptions } from '../../src/reconciliation/ingest.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { seedEnrolment, seedMember, seedUnit } from '../benefits/seed.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
-import { recordManualPayment } from '../../src/members/manualPayments.ts';
+import { recordManualPayment } from '../../src/reconciliation/manualPayments.ts';
 import { contributionFigures, contributionPayments } from '../../src/members/store.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';

@@ -1,26 +1,16 @@
 import type { Queryable } from '../../kernel/transaction.ts';
-import { CONTRIBUTION_FEN } from '../model.ts';
+import { CONTRIBUTION_FEN, type CoverageFigures } from '../model.ts';
 
 /**
- * SQL of contribution coverage per enrolment (contributions.ts `contributionCovered` decides).
+ * SQL of contribution coverage per enrolment (the model's `contributionCovered` decides).
  * An enrolment's place in its unit's plan year is the order it was owed in: enrolled_on, then id
  * (the roster row that enrolled it first). `owedThroughFen` is what the unit owes for it and every
  * enrolment before it; a late addition is last, so it never moves an earlier one.
  */
-export interface EnrolmentCoverageFigures {
+export interface EnrolmentCoverageFigures extends CoverageFigures {
   enrolmentId: number;
   unitId: number;
   planYear: number;
-  /**
-   * Owed for this enrolment and those owed before it in its unit's plan year; taken only when it
-   * decides, for a year partly paid. Null when the unit paid the year in full (`paidFen > 0` and at
-   * least `owedFen`: every enrolment is covered, whatever its place) or paid nothing towards it (none is).
-   */
-  owedThroughFen: number | null;
-  /** Owed for all of the unit's enrolments of the plan year. */
-  owedFen: number;
-  /** Paid by the unit towards the plan year. */
-  paidFen: number;
 }
 
 /**

@@ -30,7 +30,7 @@ export interface MatchOptions {
 export const DEFAULT_MATCH_OPTIONS: MatchOptions = { dateWindowDays: 3 };
 
 const DEBITABLE_STATUSES = new Set<string>(DEBITABLE);
-/** The reference a unit quotes (src/members/contributions.ts): MAH + plan year + 18-character credit code. */
+/** The reference a unit quotes (src/members/model.ts `contributionReference`): MAH + plan year + 18-character credit code. */
 const CONTRIBUTION_REFERENCE = /MAH(\d{4})([0-9A-HJ-NPQRTUWXY]{18})/gi;
 
 /** One transaction of an entry: the whole entry (index 0) or, in a batch booking, its n-th TxDtls. */

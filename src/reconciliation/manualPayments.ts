@@ -1,20 +1,19 @@
 import type { Db } from '../kernel/transaction.ts';
 import type { Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
-import { decideOrPropose } from '../reconciliation/fourEyes.ts';
-import { applyManualPayment, type ManualPayment } from './contributions.ts';
-import { lockUnitInScope } from './store.ts';
+import { decideOrPropose } from './fourEyes.ts';
+import { applyManualPayment, type ManualPayment } from '../members/contributions.ts';
+import { lockUnitInScope } from '../members/store.ts';
 import { notFound } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
 
 /**
- * Records a manual payment at once, or above `aboveFen` (FOUR_EYES_ABOVE_FEN) proposes it for a
- * second person to confirm (reconciliation/fourEyes.ts): the proposal's id, else null. A recorded
- * payment is money the unit no longer owes, so it needs the same four eyes as money paid out.
+ * Records a manual contribution payment at once, or above `aboveFen` (FOUR_EYES_ABOVE_FEN) proposes
+ * it for a second person to confirm (fourEyes.ts): the proposal's id, else null. A recorded payment
+ * is money the unit no longer owes, so it needs the same four eyes as money paid out.
  *
- * Apart from contributions.ts because four-eyes calls back into `applyManualPayment` when a
- * proposal is confirmed: this file imports fourEyes, contributions.ts does not, so no import cycle
- * runs between the two domains.
+ * Here, beside the four eyes that confirm it, not in members: members records the payment
+ * (`applyManualPayment`) and knows nothing of proposals, so the two domains depend one way.
  */
 export async function recordManualPayment(db: Db, actor: Actor, scope: Scope, payment: ManualPayment, aboveFen: number): Promise<number | null> {
   return inTransaction(db, async (tx) => {
