@@ -53,6 +53,7 @@ import { planPayouts } from '../src/payouts/plan.ts';
 import { approveBatch, createBatch, requestSubmission } from '../src/payouts/decisions.ts';
 import { sealBatch } from '../src/payouts/sealing.ts';
 import { advanceBatch } from '../src/payouts/submission.ts';
+import { refusalsAfterPayment } from '../src/reconciliation/refusals.ts';
 import { initiatingParty, payoutSettings } from '../src/payouts/settings.ts';
 import { writeDevCertificates } from '../certs/devCa.ts';
 import { configuredSeal, DEV_SEAL_P12_PASSPHRASE, parseSealSettings } from '../src/seals/settings.ts';
@@ -461,7 +462,7 @@ async function main(): Promise<void> {
       const statuses = new Map<string, number>();
       for (const id of batchIds) {
         await requestSubmission(db, finance, id);
-        const progress = await advanceBatch({ db, adapter, sealing, settings, log }, id);
+        const progress = await advanceBatch({ db, adapter, sealing, settings, log, refusalsAfterPayment }, id);
         statuses.set(progress.status, (statuses.get(progress.status) ?? 0) + 1);
       }
       const evidence = since(m, sampler, activity);

@@ -7,6 +7,7 @@ import { enqueuePayoutBatch, payoutBatchJobId, type PayoutBatchJob, type PayoutJ
 import type { PayoutServices } from '../src/payouts/settings.ts';
 import { unfinishedBatchIds } from '../src/payouts/store/batches.ts';
 import { advanceBatch, payoutStatusChange, readStatusFeed, type SubmissionContext } from '../src/payouts/submission.ts';
+import { refusalsAfterPayment } from '../src/reconciliation/refusals.ts';
 import { clearStaleJobIds, jobLocks, QUEUE_NAMES } from '../src/queues.ts';
 import type { WorkerServices } from './services.ts';
 
@@ -42,7 +43,7 @@ export async function start({ db, keys, connection, prefix, log, payouts, announ
     (error: unknown) => log.error({ err: error }, 'batch files kept in clear were not all encrypted'),
   );
   const context: SubmissionContext = {
-    db, adapter: payouts.adapter, sealing: payouts.sealing, settings: payouts.settings, log,
+    db, adapter: payouts.adapter, sealing: payouts.sealing, settings: payouts.settings, log, refusalsAfterPayment,
     onChanges: async (changes) => {
       await announce(changes.map(payoutStatusChange));
       // Claims whose last payout was credited: their waits (measured waiting) are observed.

@@ -5,6 +5,7 @@
  * and the rows as the store reads them.
  */
 
+import type { Tx } from '../kernel/transaction.ts';
 import type { Transitions } from '../kernel/transitions.ts';
 
 // ---- statuses ----
@@ -415,4 +416,33 @@ export interface ReleaseRow {
   at: Date;
   approvedBy: string | null;
   policyId: number | null;
+}
+
+// ---- the bank refusing what it had paid ----
+
+/**
+ * The bank's refusal (RJCT) of a payout attempt: a status report's (statusReport.ts reads it), or
+ * its refusal of the whole file at submission.
+ */
+export interface PaymentRefusal {
+  attemptId: number;
+  /** The bank's reason code (AC04 closed account, ...; NARR when it gave none). */
+  reasonCode: string;
+  /** The bank's additional information (`AddtlInf`, or the file refusal's reason), when given. */
+  additionalInfo: string | null;
+  /** The status report's MsgId; for the whole file refused, the file's own MsgId. */
+  report: string;
+}
+
+/**
+ * What a refusal of a payment the bank had paid (reported credited, or its debit matched on a
+ * statement) sets off: a reconciliation exception for a person. Passed in by the composition root
+ * (jobs/payouts.ts gives reconciliation's `refusalsAfterPayment`), so payouts never call reconciliation,
+ * which calls payouts for what the statements show.
+ */
+export interface RefusalsAfterPayment {
+  /** Taken before anything of the batch is read by a transaction that may refuse its payments: a reconciliation run matching their debits finishes first. */
+  lockAccount(tx: Tx, account: string): Promise<void>;
+  /** Raises the refusals of payments the bank had paid (the others are ordinary): the attempts concerned, and how many exceptions are new. */
+  raise(tx: Tx, refusals: readonly PaymentRefusal[]): Promise<{ attemptIds: number[]; raised: number }>;
 }

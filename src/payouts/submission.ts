@@ -7,7 +7,7 @@ import type { Db } from '../kernel/transaction.ts';
 import { BankError, type BankAdapter, type BankDocument } from '../banks/adapter.ts';
 import type { Pain002Parsed } from '../banks/iso20022/pain002.ts';
 import { clearBatchFile } from './files.ts';
-import type { AttemptUpdate, BatchStatus, PayoutChange } from './model.ts';
+import type { AttemptUpdate, BatchStatus, PayoutChange, RefusalsAfterPayment } from './model.ts';
 import { PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
 import type { PayoutSettings } from './settings.ts';
 import { finalBatchStatus, readStatusReport, refusesPayments } from './statusReport.ts';
@@ -22,7 +22,6 @@ import { lockPolicy } from './store/policies.ts';
 import { lockBatch } from './store/batches.ts';
 import { withdrawBatch } from './decisions.ts';
 import { UNSCOPED } from '../kernel/scope.ts';
-import { lockAccountForRefusals, raiseRefusalsAfterPayment } from '../reconciliation/refusals.ts';
 
 /**
  * Moving a batch through the bank, exactly once (docs/design.md, Rules of the house):
@@ -40,7 +39,8 @@ import { lockAccountForRefusals, raiseRefusalsAfterPayment } from '../reconcilia
  *   ACCEPTED, PARTIALLY_ACCEPTED or REJECTED and failed payouts may be retried (new attempt).
  * - A refusal (RJCT) of a payment the bank had paid — reported credited (PAID, which stays PAID) or
  *   with its debit matched on a statement — is a reconciliation exception for a person
- *   (src/reconciliation/refusals.ts), raised in the transaction that applies the report.
+ *   (`refusalsAfterPayment`, src/reconciliation/refusals.ts), raised in the transaction that applies
+ *   the report.
  * One worker at a time per batch (a session advisory lock), whatever the queue does.
  */
 
@@ -58,6 +58,8 @@ export interface SubmissionContext {
   log: Logger;
   /** Told after commit which payouts changed status (subscriptions). */
   onChanges?: (changes: PayoutChange[]) => Promise<void>;
+  /** What a refusal of a payment the bank had paid sets off (reconciliation's, given by jobs/). */
+  refusalsAfterPayment: RefusalsAfterPayment;
 }
 
 export interface BatchProgress {
@@ -190,7 +192,7 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
   const { status, changes } = await inTransaction(ctx.db, async (tx) => {
     const report = document.parsed;
     // Before any row: a reconciliation run matching this batch's debits now finishes first (its lock order).
-    if (refusesPayments(report)) await lockAccountForRefusals(tx, await batchAccount(tx, batchId));
+    if (refusesPayments(report)) await ctx.refusalsAfterPayment.lockAccount(tx, await batchAccount(tx, batchId));
     await insertStatusReport(tx, batchId, { msgId: report.msgId, groupStatus: report.groupStatus ?? null, xml: document.xml, seal: document.seal, sealedBy: document.sealedBy });
     await markReportReceived(tx, batchId);
     const attempts = await lockAttemptsOfBatch(tx, batchId);
@@ -207,15 +209,10 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
     await recordPayoutNotifications(tx, 'PAYOUT_FAILED', changes.filter((c) => c.status === 'FAILED').map((c) => c.payoutId));
     await describeRejections(tx, idsWith(reading.updates, 'REJECTED'));
     // The bank refusing what it had paid (credited, or debited on a statement): a person must hear of it.
-    const contradicted = await raiseRefusalsAfterPayment(tx, reading.refusals.map((r) => ({
+    const contradicted = await ctx.refusalsAfterPayment.raise(tx, reading.refusals.map((r) => ({
       attemptId: r.id, reasonCode: r.reasonCode, additionalInfo: r.reason, report: report.msgId,
     })));
-    if (contradicted.raised > 0) {
-      ctx.log.warn(
-        { batchId, report: report.msgId, attempts: contradicted.attemptIds.slice(0, 10), raised: contradicted.raised },
-        'the bank refused payments it had reported credited or a statement shows debited; each is a reconciliation exception (REJECTED_AFTER_PAYMENT)',
-      );
-    }
+    warnContradicted(ctx, { batchId, report: report.msgId }, contradicted);
 
     const updated = new Map(reading.updates.map((u) => [u.id, u.status]));
     const statuses = attempts.map((a) => updated.get(a.id) ?? a.status);
@@ -232,6 +229,15 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
   });
   await ctx.onChanges?.(changes);
   return status;
+}
+
+/** Said in the log when a refusal contradicted payments the bank had paid (each now an exception for FINANCE). */
+function warnContradicted(ctx: SubmissionContext, where: Record<string, unknown>, contradicted: { attemptIds: number[]; raised: number }): void {
+  if (contradicted.raised === 0) return;
+  ctx.log.warn(
+    { ...where, attempts: contradicted.attemptIds.slice(0, 10), raised: contradicted.raised },
+    'the bank refused payments it had reported credited or a statement shows debited; each is a reconciliation exception (REJECTED_AFTER_PAYMENT)',
+  );
 }
 
 const idsWith = (updates: AttemptUpdate[], status: AttemptUpdate['status']) => updates.filter((u) => u.status === status).map((u) => u.id);

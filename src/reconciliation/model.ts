@@ -99,20 +99,6 @@ export const EXCEPTION_TRANSITIONS: Transitions<ExceptionStatus> = {
   RESOLVED: [],
 };
 
-/**
- * The bank's refusal (pain.002 RJCT) of a payout attempt, as a status report says it (payouts'
- * statusReport.ts reads it; refusals.ts raises the ones of payments the bank had paid).
- */
-export interface PaymentRefusal {
-  attemptId: number;
-  /** The bank's reason code (AC04 closed account, ...; NARR when it gave none). */
-  reasonCode: string;
-  /** The bank's additional information (`AddtlInf`), when given. */
-  additionalInfo: string | null;
-  /** The status report's MsgId. */
-  report: string;
-}
-
 /** An OPEN exception, locked, as a person's decision on it sees it. */
 export interface OpenException {
   id: number;

@@ -1,6 +1,6 @@
 import type { Tx } from '../kernel/transaction.ts';
 import { rejectedAfterPaymentKey } from './matching/types.ts';
-import type { PaymentRefusal } from './model.ts';
+import type { PaymentRefusal, RefusalsAfterPayment } from '../payouts/model.ts';
 import { insertExceptions, lockAccounts, paidAttemptsOf, type PlacedException, type RefusedPayment } from './store/runs.ts';
 
 /**
@@ -40,6 +40,9 @@ export async function raiseRefusalsAfterPayment(tx: Tx, refusals: readonly Payme
   const raised = await insertExceptions(tx, paid.map((p) => finding(p, byAttempt.get(p.attemptId)!)));
   return { attemptIds: paid.map((p) => p.attemptId), raised };
 }
+
+/** What payouts' submission is given (by jobs/) to apply to the refusals it receives. */
+export const refusalsAfterPayment: RefusalsAfterPayment = { lockAccount: lockAccountForRefusals, raise: raiseRefusalsAfterPayment };
 
 function finding(p: RefusedPayment, refusal: PaymentRefusal): PlacedException {
   return {

@@ -12,6 +12,7 @@ import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/is
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { initiatingParty, payoutSettings, type PayoutSettings } from '../../src/payouts/settings.ts';
 import { advanceBatch, type SubmissionContext } from '../../src/payouts/submission.ts';
+import { refusalsAfterPayment } from '../../src/reconciliation/refusals.ts';
 import { seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
 import { openAccount, PAYEE_BANK, UNION_ACCOUNT, UNION_BANK, type Pki, type RunningBank } from '../banks/simulator/support.ts';
 
@@ -79,6 +80,7 @@ export function submissionContext(db: pg.Pool, pki: Pki, bank: RunningBank): Sub
     sealing: { keys, seal: pki.union, outDir, initiatingParty: initiatingParty(config()) },
     settings,
     log: silent,
+    refusalsAfterPayment,
     outDir,
     remove: () => rmSync(outDir, { recursive: true, force: true }),
   };
