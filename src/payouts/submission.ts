@@ -40,7 +40,7 @@ import { UNSCOPED } from '../kernel/scope.ts';
  * - A refusal (RJCT) of a payment the bank had paid — reported credited (PAID, which stays PAID) or
  *   with its debit matched on a statement — is a reconciliation exception for a person
  *   (`refusalsAfterPayment`, src/reconciliation/refusals.ts), raised in the transaction that applies
- *   the report.
+ *   the report, or the refusal of the whole file.
  * One worker at a time per batch (a session advisory lock), whatever the queue does.
  */
 
@@ -172,6 +172,8 @@ async function send(ctx: SubmissionContext, batchId: number, batch: BatchState):
   }
   // The bank's sealed refusal of the whole file: nothing of it is executed, every payment failed.
   const changes = await inTransaction(ctx.db, async (tx) => {
+    // Before any row, as for a report refusing payments: a run matching this batch's debits finishes first.
+    await ctx.refusalsAfterPayment.lockAccount(tx, await batchAccount(tx, batchId));
     // Only the payouts of the attempts this refusal rejects: a status report applied meanwhile may have
     // rejected one already, and its payout may have been retried into another batch since.
     const refused = await markRefused(tx, batchId, { code: ack.code ?? null, reason: ack.reason ?? null, attemptReasonCode: ack.code ?? 'NARR' });
@@ -180,6 +182,12 @@ async function send(ctx: SubmissionContext, batchId: number, batch: BatchState):
     });
     const failed = await payoutsTo(tx, batchId, 'FAILED', ['SENT'], `the bank refused the whole file: ${ack.code ?? ''} ${ack.reason ?? ''}`.trim(), refused);
     await recordPayoutNotifications(tx, 'PAYOUT_FAILED', failed.map((c) => c.payoutId));
+    // A statement may have shown a debit of an attempt while the bank's answer was awaited (UNKNOWN):
+    // the bank now says it executed nothing of the file, which its statement contradicts.
+    const contradicted = await ctx.refusalsAfterPayment.raise(tx, refused.map((attemptId) => ({
+      attemptId, reasonCode: ack.code ?? 'NARR', additionalInfo: ack.reason ?? null, report: batch.msgId,
+    })));
+    warnContradicted(ctx, { batchId, refusedFile: batch.msgId }, contradicted);
     return failed;
   });
   ctx.log.warn({ batchId, code: ack.code, reason: ack.reason }, 'the bank refused the batch file');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BankAdapter, BankDocument } from '../../src/banks/adapter.ts';
+import { BankTimeoutError, type BankAdapter, type BankDocument } from '../../src/banks/adapter.ts';
 import type { Pain002Parsed } from '../../src/banks/iso20022/pain002.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { firstRows } from '../../src/kernel/page.ts';
@@ -228,6 +228,57 @@ describe('a payment the bank answered RJCT for after paying it', () => {
       current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
       await fromFeed(ctx, current);
+      expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
+      expect(await told(memberId)).toEqual(['PAYOUT_FAILED']);
+      expect(await exceptionsOf(db.pool)).toEqual([]);
+    } finally {
+      ctx.remove();
+    }
+  });
+});
+
+describe('the whole file refused after its debit', () => {
+  it('no answer (UNKNOWN), the debit matched on a statement, then the bank refuses the whole file: FAILED, retried by two FINANCE people only, and an exception on the debit', async () => {
+    let answer: 'none' | 'refused' = 'none';
+    const bank: BankAdapter = {
+      ...scriptedBank,
+      submitBatch: async (s) => {
+        if (answer === 'none') throw new BankTimeoutError('the bank did not answer');
+        return { accepted: false, msgId: s.msgId, code: 'FF01', reason: 'the file cannot be read' };
+      },
+    };
+    const ctx = submissionContext(db.pool, pki, { adapter: bank } as never);
+    try {
+      const { batch, attempt, memberId } = await sentAttempt();
+      await expect(advanceBatch(ctx, batch.id)).rejects.toBeInstanceOf(BankTimeoutError);
+      expect(await attemptOf(attempt.id)).toMatchObject({ status: 'UNKNOWN' });
+      const entryId = await debitOnStatement(attempt);
+
+      // Asked by MsgId, the bank says it never received the file; sent again, the file is refused whole.
+      answer = 'refused';
+      expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
+      expect(await attemptOf(attempt.id)).toMatchObject({ status: 'REJECTED', reasonCode: 'FF01' });
+      expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
+      expect(await told(memberId)).toEqual(['PAYOUT_FAILED']);
+      await expect(retryPayout(db.pool, ADMIN, UNSCOPED, settings, attempt.payoutId, 'the member asked again')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+
+      expect(await exceptionsOf(db.pool)).toEqual([
+        { kind: 'REJECTED_AFTER_PAYMENT', status: 'OPEN', resolution: null, entryId, attemptId: attempt.id, amountFen: attempt.amountFen },
+      ]);
+      const [queued] = await listExceptions(db.pool, {}, firstRows(50));
+      expect(queued).toMatchObject({ payoutId: attempt.payoutId, endToEndId: attempt.e2e, evidence: { reasonCode: 'FF01', report: batch.msgId } });
+      expect(String(queued!.evidence.reason)).toMatch(/RJCT FF01 \(the file cannot be read\) .*debited.*FAILED/);
+    } finally {
+      ctx.remove();
+    }
+  });
+
+  it('a whole file refused with no debit on a statement is no exception', async () => {
+    const bank: BankAdapter = { ...scriptedBank, submitBatch: async (s) => ({ accepted: false, msgId: s.msgId, code: 'DS0B', reason: 'seal refused' }) };
+    const ctx = submissionContext(db.pool, pki, { adapter: bank } as never);
+    try {
+      const { batch, memberId } = await sentAttempt();
+      expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
       expect(await told(memberId)).toEqual(['PAYOUT_FAILED']);
       expect(await exceptionsOf(db.pool)).toEqual([]);

@@ -5074,7 +5074,9 @@ export type ReconciliationExceptionKind =
   | 'MISSING_DEBIT'
   /**
    * The bank answered RJCT (pain.002) for a payment it had paid: one it had reported credited (ACSC),
-   * or whose debit a statement shows, matched to it. Its status and its statement disagree. A payout
+   * or whose debit a statement shows, matched to it; or it refused the whole file after a statement
+   * showed the debit of one of its payments while its answer was awaited (`reason` then names the
+   * file's refusal code). Its status and its statement disagree. A payout
    * the hub holds as paid stays PAID or SETTLED: its member is not told it failed and no one can retry
    * it; one the refusal failed may be retried only by two FINANCE people. `payout`, `endToEndId` and
    * `reason` name the payment and the bank's reason code. Ask the bank which is true (money that comes
