@@ -8,16 +8,15 @@
 // non-capturing: rules that say "own domain" or "own core" use `$1`, the first capturing group of
 // `from.path`.
 
-const ROOT = '^(?:test/architecture/fixtures/)?';
+// ROOT, DOMAINS, CORE_FOLDERS and NOT_SERVICE_FILES are shared with the domain-graph test.
+const { ROOT, DOMAINS, CORE_FOLDERS, NOT_SERVICE_FILES } = require('./.dependency-cruiser.layers.cjs');
+
 const SRC = `${ROOT}src/`;
 const JOBS = `${ROOT}jobs/`;
-
-const DOMAINS = 'members|settlements|benefits|payouts|reconciliation|banks|seals|events|notifications|notices|attachments|applications|appeals|organisations|condolences|figures';
 
 // 1. kernel
 const KERNEL = `${SRC}kernel/`;
 // 2. pure cores
-const CORE_FOLDERS = 'benefits/rules|banks/iso20022|reconciliation/matching|seals/cms';
 const CORES = `${SRC}(?:${CORE_FOLDERS})/`;
 // 3. platform
 const PLATFORM =
@@ -29,9 +28,7 @@ const ANY_ENTRY = `${SRC}(?:${DOMAINS})/(?:resolvers|loaders|cli)\\.ts$`;
 const ANY_CLI = `${SRC}(?:${DOMAINS})/cli\\.ts$`;
 const ANY_SIMULATOR = `${SRC}(?:${DOMAINS})/simulator/`;
 // services: every other file of a domain folder
-const NOT_SERVICE =
-  `${SRC}(?:${DOMAINS})/(?:model\\.ts$|store\\.ts$|store/|queue\\.ts$|resolvers\\.ts$|loaders\\.ts$` +
-  `|cli\\.ts$|settings\\.ts$|simulator/)|${CORES}`;
+const NOT_SERVICE = `${SRC}(?:${DOMAINS})/(?:${NOT_SERVICE_FILES}|settings\\.ts$)|${CORES}`;
 // 5. gateway
 const GATEWAY = `${SRC}gateway/`;
 
