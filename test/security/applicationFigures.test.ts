@@ -152,6 +152,55 @@ describe('one stay reported with other figures by the platform and by an applica
     expect(await claimOf(db.pool, original)).toMatchObject({ status: 'PENDING_REVIEW', warnings: [expect.stringContaining(`settlement ${applied} (`)] });
   });
 
+  it('a platform record naming no hospital, nor any copy of it, is held beside an application of that day', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const first = { admittedOn: '2025-08-03', dischargedOn: '2025-08-11' };
+    const applied = await paidApplication(applicant, first);
+    await feedStay(db.pool, gw.keys, applicant, stay(first), { fixmedins_code: null });
+    const feed = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [feed]);
+    const held = await claimOf(db.pool, feed);
+    expect(held.status).toBe('PENDING_REVIEW');
+    expect(held.warnings).toEqual([expect.stringContaining(`settlement ${applied} (`)]);
+    expect(held.warnings[0]).toContain('may be the same stay (hospital H44010600001, which one of the two does not name, discharged 2025-08-11)');
+  });
+
+  it('an application beside a paid platform record naming no hospital is held', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const second = { admittedOn: '2025-09-07', dischargedOn: '2025-09-15' };
+    await feedStay(db.pool, gw.keys, applicant, stay(second), { fixmedins_code: null });
+    const paid = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [paid]);
+    expect(await claimOf(db.pool, paid)).toMatchObject({ status: 'APPROVED', warnings: [] });
+    const late = await acceptedApplication(applicant, stay(second, MISREAD));
+    await matchAndAdjudicate(db.pool, [late]);
+    expect(await claimOf(db.pool, late)).toMatchObject({ status: 'PENDING_REVIEW', warnings: [expect.stringContaining(`settlement ${paid} (`)] });
+  });
+
+  it('a record naming no hospital whose copy names another, or discharged on another day, holds nothing back', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    const dates = { admittedOn: '2025-10-06', dischargedOn: '2025-10-14' };
+    const applied = await paidApplication(applicant, dates);
+    // Its copy from another source says it was another hospital.
+    await feedStay(db.pool, gw.keys, applicant, stay(dates), { setl_id: 'F5566778899', fixmedins_code: null });
+    const elsewhere = await latestOf(db.pool, applicant);
+    await feedStay(db.pool, gw.keys, applicant, stay(dates), { setl_id: 'F5566778899', fixmedins_code: 'H44010600002' }, 'hospital-file');
+    const copy = await latestOf(db.pool, applicant, 'hospital-file');
+    await matchAndContinue(db.pool, [elsewhere, copy], []);
+    await adjudicateSettlements(db.pool, [elsewhere], NO_LIMIT);
+    expect(await claimOf(db.pool, elsewhere)).toMatchObject({ status: 'APPROVED', warnings: [] });
+    // Another stay, its discharge two days later.
+    const later = { admittedOn: '2025-10-15', dischargedOn: '2025-10-16' };
+    await feedStay(db.pool, gw.keys, applicant, stay(later), { fixmedins_code: null });
+    const other = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [other]);
+    expect(await claimOf(db.pool, other)).toMatchObject({ status: 'APPROVED', warnings: [] });
+    expect(await claimOf(db.pool, applied)).toMatchObject({ status: 'APPROVED', warnings: [] });
+  });
+
   it('another stay, a visit at another hospital, or one whose other settlement\'s claim was rejected is paid without a warning', async () => {
     const { db, gw } = await started();
     const applicant = await seedApplicant(db.pool, gw.keys);

@@ -998,8 +998,9 @@ export type Claim = Node & {
   /**
    * Why a person must look at it (a warning always sends the claim to review). One names another
    * settlement that may be the same stay with other figures, and its claim's status (a member's
-   * application on one side: same hospital and care setting, the same discharge day or an inpatient
-   * stay's a day apart, any admission day and total), while that claim may still pay: one stay is
+   * application on one side: same hospital, or a record naming none, and care setting, the same
+   * discharge day or an inpatient stay's a day apart, any admission day and total), while that claim
+   * may still pay: one stay is
    * paid once, so such a claim is approved only on its own (`approveClaim`), never in
    * `approveClaims`, and beside an APPROVED one only with a note.
    */

@@ -38,6 +38,10 @@ const dischargeDay = (s: string) => `coalesce(${s}.enddate, (${s}.setl_time AT T
 const reversed = (s: string) => `EXISTS (SELECT 1 FROM settlements r WHERE r.kind = 'REVERSAL'
   AND (r.reverses_id = ${s}.id OR (r.reverses_setl_id = ${s}.setl_id AND r.certno_hash = ${s}.certno_hash)))`;
 
+/** A settlement's hospital: its own, else the one its first copy from another source names (null when none does). */
+const hospitalOf = (s: string) => `coalesce(${s}.fixmedins_code, (SELECT d.fixmedins_code FROM settlements d
+  WHERE d.duplicate_of_id = ${s}.id AND d.fixmedins_code IS NOT NULL ORDER BY d.id LIMIT 1))`;
+
 const standing = (s: string) => `${s}.kind = 'SETTLEMENT' AND ${s}.status <> 'DUPLICATE' AND NOT ${reversed(s)}`;
 
 export interface StayKey {
@@ -108,7 +112,10 @@ export interface OtherSettlementOfStay {
   otherTotalFen: number;
   /** The other settlement's claim status; null while it has none (not matched or adjudicated yet). */
   otherClaimStatus: string | null;
+  /** The hospital of the stay: the one either names (they name the same, or one names none). */
   hospitalCode: string;
+  /** One of the two names no hospital (nor does a copy of it): a stay at any hospital that day may be this one. */
+  hospitalUnnamed: boolean;
   dischargedOn: string;
 }
 
@@ -117,8 +124,9 @@ export interface OtherSettlementOfStay {
  * though the same-stay rule above, comparing totals and days exactly, let both through, when one of
  * the two is an accepted application: a member's misread sheet (a total, an admission day, a
  * discharge day off by one) or the platform's later correction. Same hospital (for a record that
- * names none, the one its copy from another source names) and care setting; the same discharge day,
- * or a day apart for an inpatient stay; any admission day and total. Whose figures stand is a
+ * names none, the one its copy from another source names; a record of whose hospital nothing is
+ * known may be a stay at any) and care setting; the same discharge day, or a day apart for an
+ * inpatient stay; any admission day and total. Whose figures stand is a
  * person's decision. A copy (DUPLICATE) stands for its original, as in sameStaySettlements; a feed
  * copy of `id` itself (it became DUPLICATE of the application) is no other settlement.
  */
@@ -129,28 +137,30 @@ export async function otherSettlementsOfStays(db: Queryable, ids: readonly numbe
   const { rows } = await db.query<OtherSettlementOfStay>({
     name: 'other-settlements-of-stays',
     text: `WITH s AS (
-       SELECT s.id, s.source, s.certno_hash, ${inpatient('s')} AS inpatient, ${dischargeDay('s')} AS discharged,
-              coalesce(s.fixmedins_code, (SELECT d.fixmedins_code FROM settlements d
-                                           WHERE d.duplicate_of_id = s.id AND d.fixmedins_code IS NOT NULL ORDER BY d.id LIMIT 1)) AS hospital
+       SELECT s.id, s.source, s.certno_hash, ${inpatient('s')} AS inpatient, ${dischargeDay('s')} AS discharged, ${hospitalOf('s')} AS hospital
          FROM settlements s WHERE s.id = ANY($1::bigint[]) AND s.kind = 'SETTLEMENT'
      )
      SELECT s.id, t.id AS "otherId", t.source AS "otherSource", t.setl_id AS "otherSetlId", t.medfee_sumamt AS "otherTotalFen",
             (SELECT cl.status FROM claims cl WHERE cl.settlement_id = t.id) AS "otherClaimStatus",
-            s.hospital AS "hospitalCode", to_char(s.discharged, 'YYYY-MM-DD') AS "dischargedOn"
+            min(coalesce(s.hospital, ch.hospital)) AS "hospitalCode", bool_or(s.hospital IS NULL OR ch.hospital IS NULL) AS "hospitalUnnamed",
+            to_char(s.discharged, 'YYYY-MM-DD') AS "dischargedOn"
        FROM s
        CROSS JOIN LATERAL (
          SELECT c.* FROM settlements c
           WHERE s.source <> '${APPLICATION_SOURCE}' AND c.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash
          UNION ALL
          SELECT c.* FROM settlements c
-          WHERE s.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash AND c.fixmedins_code IS NOT NULL
+          WHERE s.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash
        ) c
        JOIN settlements t ON t.id = coalesce(c.duplicate_of_id, c.id)
-      WHERE s.hospital IS NOT NULL AND c.kind = 'SETTLEMENT' AND c.id <> s.id AND t.id <> s.id AND c.fixmedins_code = s.hospital
+       -- The other's hospital: its own, else that of the settlement it copies, else a copy's.
+       CROSS JOIN LATERAL (SELECT coalesce(c.fixmedins_code, ${hospitalOf('t')}) AS hospital) ch
+      WHERE c.kind = 'SETTLEMENT' AND c.id <> s.id AND t.id <> s.id
+        AND (s.hospital IS NULL OR ch.hospital IS NULL OR ch.hospital = s.hospital)
         AND ${inpatient('c')} = s.inpatient
         AND CASE WHEN s.inpatient THEN abs(${dischargeDay('c')} - s.discharged) <= 1 ELSE ${dischargeDay('c')} = s.discharged END
         AND ${standing('t')}
-      GROUP BY s.id, s.hospital, s.discharged, t.id
+      GROUP BY s.id, s.discharged, t.id
       ORDER BY s.id, t.id`,
     values: [ids],
   });
