@@ -10,8 +10,8 @@ import { claimDecidedNotification, sameStaysMayPay, sameStayWarning } from './ad
 
 /**
  * Review (maker-checker) of claims in PENDING_REVIEW. Each decision runs in one transaction that
- * locks the member-year totals row first (the same order as adjudication), then the claim, and
- * records the audit entry. Rules decided here:
+ * locks the member-year totals row first (the same order as adjudication), then the claim (an
+ * approval then the member's approvals across years), and records the audit entry. Rules decided here:
  * - approve: the claim and its lines become APPROVED; not by anyone who adjusted one of its lines
  *   (four eyes: claims.adjusted_by, kept by the database, whose CHECK claims_four_eyes also refuses it).
  *   A claim another settlement may share its stay with, whose claim may pay (adjudicate.ts
@@ -71,6 +71,8 @@ export async function approveClaim(db: Db, actor: Actor, scope: Scope, claimId: 
 async function approve(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null, field: string, how: 'alone' | 'among others'): Promise<void> {
   await inTransaction(db, async (tx) => {
     const claim = await lockClaim(tx, actor, claimId, scope, 'approve', field);
+    // Before the other claims of the stay are read: an approval of one of another plan year commits first, and is seen.
+    await store.lockMemberApprovals(tx, claim.memberId);
     const sameStay = (await sameStaysMayPay(tx, [claim.settlementId])).get(claim.settlementId) ?? [];
     if (sameStay.length && how === 'among others') throw conflict(`approve this claim on its own (approveClaim), not among others: ${sameStayWarning(sameStay[0]!)}`, field);
     const approved = sameStay.find((o) => o.otherClaimStatus === 'APPROVED');

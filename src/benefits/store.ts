@@ -483,6 +483,16 @@ export async function lockMemberYear(tx: Tx, memberId: number, planYear: number)
   await tx.query(`SELECT 1 FROM member_year_totals WHERE member_id = $1 AND plan_year = $2 FOR UPDATE`, [memberId, planYear]);
 }
 
+/**
+ * Locks the claims of a member across plan years (a transaction advisory lock), taken by an approval
+ * after its member-year and its claim: a claim sharing its stay with one of another plan year (a
+ * stay over 1 January) is under no common member-year lock, so two reviewers approving the two at
+ * once would each read the other still waiting.
+ */
+export async function lockMemberApprovals(tx: Tx, memberId: number): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('claim_approvals:' || $1::bigint, 0))`, [memberId]);
+}
+
 export interface ReviewedClaim {
   id: number;
   settlementId: number;

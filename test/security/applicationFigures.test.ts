@@ -3,14 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
 import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
-import { rejectClaim } from '../../src/benefits/review.ts';
+import { approveClaim, rejectClaim } from '../../src/benefits/review.ts';
+import { approveClaim as approveStoredClaim, lockClaim, lockMemberApprovals, lockMemberYear } from '../../src/benefits/store.ts';
 import { decideAppeal, fileAppeal } from '../../src/appeals/service.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { DomainError } from '../../src/kernel/errors.ts';
+import type { Tx } from '../../src/kernel/transaction.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { matchAndContinue } from '../../src/settlements/matchingStep.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
-import { payContribution, seedUnit } from '../benefits/seed.ts';
+import { payContribution, seedEnrolment, seedUnit } from '../benefits/seed.ts';
+import { commitOnceWaitedOn } from '../support/db.ts';
 import { ACCEPT, feedStay, memberOf, seedApplicant, stay, submit, type Applicant } from '../applications/support.ts';
 
 /**
@@ -275,6 +278,36 @@ describe('one stay reported with other figures by the platform and by an applica
     });
     const noted = await gw.query(reviewer, APPROVE, { id: ids[0], note: '已与医院核实：为两次住院' });
     expect(noted.data.approveClaim).toEqual({ claim: { status: 'APPROVED' }, userErrors: [] });
+  });
+
+  it('two reviewers approving at once the two claims of a stay over 1 January (two plan years): the second waits for the first, then needs a note', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    await seedEnrolment(db.pool, applicant.memberId, applicant.unitId, { year: 2026 });
+    await payContribution(db.pool, applicant.unitId, 2026);
+    const applied = await acceptedApplication(applicant, stay({ admittedOn: '2025-12-22', dischargedOn: '2025-12-31' }, MISREAD));
+    await matchAndAdjudicate(db.pool, [applied], { autoApproveMaxFen: 0 });
+    await feedStay(db.pool, gw.keys, applicant, stay({ admittedOn: '2025-12-22', dischargedOn: '2026-01-01' }));
+    const feed = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [feed]);
+    const { rows: claims } = await db.pool.query<{ id: number; planYear: number; status: string }>(
+      `SELECT id, plan_year AS "planYear", status FROM claims WHERE settlement_id = ANY($1::bigint[]) ORDER BY settlement_id`, [[applied, feed]],
+    );
+    expect(claims.map((c) => [c.planYear, c.status])).toEqual([[2025, 'PENDING_REVIEW'], [2026, 'PENDING_REVIEW']]);
+    const [first, second] = claims as [typeof claims[0], typeof claims[0]];
+
+    // One reviewer's approval of the application's claim, caught before its commit (as approveClaim takes its locks) ...
+    const { work } = await commitOnceWaitedOn(db.pool, async (held) => {
+      const tx = held as unknown as Tx;
+      await lockMemberYear(tx, applicant.memberId, first.planYear);
+      await lockClaim(tx, first.id);
+      await lockMemberApprovals(tx, applicant.memberId);
+      await approveStoredClaim(tx, first.id, 'reviewer-zhao', null);
+    }, () => approveClaim(db.pool, { subject: 'reviewer-sun', role: 'REVIEWER' }, UNSCOPED, second.id, null));
+    // ... while another approves the platform's: it waited, saw the first approved, and asks for a note.
+    await expect(work).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.note' });
+    const { rows: after } = await db.pool.query<{ status: string }>(`SELECT status FROM claims WHERE id = ANY($1::bigint[]) ORDER BY id`, [[first.id, second.id]]);
+    expect(after.map((c) => c.status)).toEqual(['APPROVED', 'PENDING_REVIEW']);
   });
 
   it('an appeal is not upheld while another claim of the stay may pay', async () => {
