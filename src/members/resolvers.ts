@@ -18,7 +18,7 @@ import {
   type RawMemberFields,
 } from './memberFields.ts';
 import { RosterFileError } from './rosterImport.ts';
-import { changeOwnBankAccount, recordBankAccountChanged } from './selfService.ts';
+import { changeOwnBankAccount, recordChangeAlerts } from './selfService.ts';
 import { decodedText, type TextEncodingName } from '../csv.ts';
 import * as store from './store.ts';
 import { contributionReference, contributionStatus, enrolmentContributionFen, type EnrolmentRow, type MemberCategory, type MemberChangeRow, type MemberRow, type RecordedChange, type StoredContributionPayment, type UnitRow } from './model.ts';
@@ -250,7 +250,7 @@ export const memberResolvers: DomainResolvers = {
         await recordAudit(tx, actorOf(ctx.principal), {
           action: 'member.update', targetType: 'Member', targetId: String(member.id), details: changeDetails(updated.changes),
         });
-        await recordBankAccountChanged(tx, updated.member, updated.changes, actorOf(ctx.principal), ctx.config.BANK_CARD_COOLING_OFF_DAYS);
+        await recordChangeAlerts(tx, updated.member, updated.changes, actorOf(ctx.principal), ctx.config.BANK_CARD_COOLING_OFF_DAYS);
         return { member: updated.member };
       });
     },

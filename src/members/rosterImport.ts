@@ -10,7 +10,7 @@ import type { RosterCounts, RowError } from './model.ts';
 import { REGISTERED_ELSEWHERE } from './memberFields.ts';
 import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lockRosterUnits, lookAtRosterChanges, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsEnrolledElsewhere, refuseStagedRowsOfCondolences, refuseStagedRowsOfOtherUnits, refuseStagedRowsOfUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
 import { lockPlanYearEnrolments } from './store/eligibility.ts';
-import { recordRosterBankAccountChanges } from '../notifications/store.ts';
+import { recordRosterChangeAlerts } from '../notifications/store.ts';
 import { rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
 import { rosterCheckers, defaultCheckThreads } from './rosterCheckers.ts';
 import { checkRosterRows, type CheckedRosterRow } from './rosterChecks.ts';
@@ -221,7 +221,7 @@ export async function importRoster(
       rowsUnchanged: rowsTotal - rowsRejected - members.inserted - members.updated, rowsRejected,
       enrolmentsCreated: enrolments.created,
     };
-    await recordRosterBankAccountChanges(tx, options.importId);
+    await recordRosterChangeAlerts(tx, options.importId);
     const { errors, count: errorCount } = await stagedRosterErrors(tx, ERRORS_RETURNED);
     await finishRosterImport(tx, options.importId, counts);
     await recordAudit(tx, author.actor, {

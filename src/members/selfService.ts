@@ -5,6 +5,7 @@ import { checkAll, conflict, notFound } from '../kernel/errors.ts';
 import { textProblem } from '../kernel/text.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
+import type { NewNotification } from '../notifications/model.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import { payableFrom, protectBankCard, validateMemberFields } from './memberFields.ts';
 import type { MemberRow, RecordedChange } from './model.ts';
@@ -66,7 +67,7 @@ export async function changeOwnBankAccount(
     const changed = await store.changeMember(tx, member.id, member.unitId, { bankCard: card }, { actor, action: 'member.update' });
     if (!changed) throw notFound('member');
     if (!changed.changes.some((c) => c.field === 'BANK_ACCOUNT')) throw conflict('this card and bank code are already your account', 'input.cardNumber');
-    await recordBankAccountChanged(tx, changed.member, changed.changes, actor, coolingOffDays);
+    await recordChangeAlerts(tx, changed.member, changed.changes, actor, coolingOffDays);
     await recordAudit(tx, actor, {
       action: 'member.changeOwnBankAccount', targetType: 'Member', targetId: String(member.id),
       details: { bankAccount: `${card.masked} / ${card.bankCode}`, payableFrom: payableFrom(changed.member, coolingOffDays)?.toISOString() ?? null },
@@ -76,25 +77,28 @@ export async function changeOwnBankAccount(
 }
 
 /**
- * Tells the member its bank account changed, when `changes` (of one member write) has a
- * BANK_ACCOUNT row: in the writer's transaction, keyed by that change's id, so a change is told
- * once. Every writer of a member's account calls it (the member itself, `updateMember`): a change
- * the member did not make is what it must hear of. Figures only: no card number, no name.
+ * Tells the member its bank account or its phone changed, for each such row of `changes` (of one
+ * member write): in the writer's transaction, keyed by that change's id, so a change is told once.
+ * Every writer of a member's account or phone calls it (the member itself, `updateMember`): a
+ * change the member did not make is what it must hear of, on the phone it had before
+ * (`alert_phone`). A first phone tells no one. Figures only: no card number, phone or name.
  */
-export async function recordBankAccountChanged(
+export async function recordChangeAlerts(
   tx: Tx, member: MemberRow, changes: readonly RecordedChange[], actor: Actor, coolingOffDays: number,
 ): Promise<void> {
-  const change = changes.find((c) => c.field === 'BANK_ACCOUNT');
-  if (!change) return;
-  const from = payableFrom(member, coolingOffDays);
-  await recordNotifications(tx, [{
-    memberId: member.id, kind: 'BANK_ACCOUNT_CHANGED', subjectType: 'Member', subjectId: member.id, eventKey: String(change.id),
-    facts: {
-      changedAt: (member.bankCardChangedAt ?? member.updatedAt).toISOString(),
-      byMember: actor.role === 'MEMBER',
-      actorRole: actor.role,
-      firstAccount: change.before === null,
-      payableFrom: from?.toISOString() ?? null,
-    },
-  }]);
+  const told = { changedAt: member.updatedAt.toISOString(), byMember: actor.role === 'MEMBER', actorRole: actor.role };
+  const alerts: NewNotification[] = [];
+  const card = changes.find((c) => c.field === 'BANK_ACCOUNT');
+  if (card) {
+    alerts.push({
+      memberId: member.id, kind: 'BANK_ACCOUNT_CHANGED', subjectType: 'Member', subjectId: member.id, eventKey: String(card.id),
+      facts: {
+        ...told, changedAt: (member.bankCardChangedAt ?? member.updatedAt).toISOString(),
+        firstAccount: card.before === null, payableFrom: payableFrom(member, coolingOffDays)?.toISOString() ?? null,
+      },
+    });
+  }
+  const phone = changes.find((c) => c.field === 'PHONE' && c.before !== null);
+  if (phone) alerts.push({ memberId: member.id, kind: 'PHONE_CHANGED', subjectType: 'Member', subjectId: member.id, eventKey: String(phone.id), facts: told });
+  await recordNotifications(tx, alerts);
 }

@@ -18,6 +18,7 @@ const TITLES: Record<NotificationKind, string> = {
   PAYOUT_RETURNED: '您的医疗互助金被银行退回',
   BANK_ACCOUNT_CHANGED: '您的收款银行账户已变更，如非本人操作请联系工会',
   CONDOLENCE_APPROVED: '工会为您申请的慰问金已审批通过，将转入您的收款账户',
+  PHONE_CHANGED: '您在工会登记的手机号码已变更，如非本人操作请联系工会',
 };
 
 /** Chinese words of the statuses facts may carry; anything else is shown as its code. */

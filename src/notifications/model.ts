@@ -7,7 +7,7 @@ import type { Transitions } from '../kernel/transitions.ts';
 
 export const NOTIFICATION_KINDS = [
   'CLAIM_DECIDED', 'CLAIM_REDECIDED', 'APPLICATION_ACCEPTED', 'APPLICATION_RETURNED', 'APPEAL_DECIDED',
-  'PAYOUT_PAID', 'PAYOUT_FAILED', 'PAYOUT_RETURNED', 'BANK_ACCOUNT_CHANGED', 'CONDOLENCE_APPROVED',
+  'PAYOUT_PAID', 'PAYOUT_FAILED', 'PAYOUT_RETURNED', 'BANK_ACCOUNT_CHANGED', 'CONDOLENCE_APPROVED', 'PHONE_CHANGED',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -96,7 +96,7 @@ export interface DeliveryRow {
 
 /**
  * What a worker needs to send one claimed delivery; `phone` and `openidEnc` are read only at send
- * time, except a bank account change's phone: the one on record before the change, fixed with it.
+ * time, except a bank account or phone change's phone: the one on record before the change, fixed with it.
  */
 export interface ClaimedDelivery {
   id: number;

@@ -13,6 +13,8 @@ import type {
  * record before the change, read in the transaction that made it. When that transaction changed the
  * phone too (an insider giving their own phone with their own card), the old one is in its
  * member_changes row (`at` is the transaction's time); otherwise it is the member's phone as it is.
+ * A PHONE_CHANGED goes to the phone its change replaced (`phoneReplacedSql`): a phone changed first
+ * and a card later, in two transactions, is how the alert would otherwise miss the member.
  */
 const phoneBeforeChangeSql = (memberId: string) => `(
   SELECT CASE WHEN pc.id IS NULL THEN m.phone ELSE pc.before END
@@ -20,6 +22,9 @@ const phoneBeforeChangeSql = (memberId: string) => `(
     LEFT JOIN LATERAL (SELECT x.id, x.before FROM member_changes x
                         WHERE x.member_id = m.id AND x.field = 'PHONE' AND x.at = now() ORDER BY x.id LIMIT 1) pc ON true
    WHERE m.id = ${memberId})`;
+
+/** The phone a recorded PHONE change (member_changes, by its id) replaced. */
+const phoneReplacedSql = (changeId: string) => `(SELECT x.before FROM member_changes x WHERE x.id = ${changeId} AND x.field = 'PHONE')`;
 
 /**
  * SQL of the notifications domain. `recordNotifications` runs in the caller's transaction, so a
@@ -32,7 +37,8 @@ export async function recordNotifications(tx: Tx, rows: readonly NewNotification
     `INSERT INTO notifications (member_id, kind, subject_type, subject_id, event_key, facts, alert_phone)
      SELECT (n ->> 'memberId')::bigint, n ->> 'kind', n ->> 'subjectType', (n ->> 'subjectId')::bigint,
             coalesce(n ->> 'eventKey', ''), n -> 'facts',
-            CASE WHEN n ->> 'kind' = 'BANK_ACCOUNT_CHANGED' THEN ${phoneBeforeChangeSql(`(n ->> 'memberId')::bigint`)} END
+            CASE n ->> 'kind' WHEN 'BANK_ACCOUNT_CHANGED' THEN ${phoneBeforeChangeSql(`(n ->> 'memberId')::bigint`)}
+                              WHEN 'PHONE_CHANGED' THEN ${phoneReplacedSql(`(n ->> 'eventKey')::bigint`)} END
        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(n, i)
       ORDER BY i
      ON CONFLICT (kind, subject_type, subject_id, event_key) DO NOTHING`,
@@ -66,7 +72,7 @@ export async function recordPayoutNotifications(tx: Tx, kind: 'PAYOUT_PAID' | 'P
 
 /**
  * Turns up to `limit` unplanned notifications into deliveries on their members' channels: the
- * chosen ones, or SMS when the member chose nothing and has a phone. A bank account change goes by
+ * chosen ones, or SMS when the member chose nothing and has a phone. A bank account or phone change goes by
  * SMS to its `alert_phone` as well, whatever was chosen: a stolen login could choose no channel
  * before it redirects the card. Locked rows are skipped, so workers plan side by side. Returns how
  * many notifications were planned.
@@ -97,7 +103,7 @@ const NOTIFICATION_COLUMNS = `n.id, n.member_id AS "memberId", n.kind, n.subject
  * Claims up to `limit` due deliveries: PENDING and UNKNOWN ones whose time has come, and SENDING
  * ones older than `staleMs` (their worker died mid-call). They become SENDING and the caller
  * commits before any channel is called. Only deliveries on `channels` (those configured). With each: its status before (`was`), the notification,
- * and the one address its channel needs: a bank account change's SMS goes to the phone fixed with it
+ * and the one address its channel needs: a bank account or phone change's SMS goes to the phone fixed with it
  * (`alert_phone`), any other to the member's phone now.
  */
 export async function claimDueDeliveries(tx: Tx, channels: readonly NotificationChannel[], limit: number, staleMs: number): Promise<ClaimedDelivery[]> {
@@ -293,21 +299,24 @@ export async function deliveriesByIds(db: Queryable, ids: readonly number[], sco
 }
 
 /**
- * A roster import that replaced members' bank accounts tells each of them, in the import's
- * transaction: one BANK_ACCOUNT_CHANGED per recorded change (member_changes, keyed by its id, as
- * `updateMember` and the member's own change record it), sent to the phone the member had before
- * the import. A change the member did not make is what it must hear of: an import is how a unit's
- * insider could redirect a payout.
+ * A roster import that replaced members' bank accounts or phones tells each of them, in the
+ * import's transaction: one BANK_ACCOUNT_CHANGED or PHONE_CHANGED per recorded change
+ * (member_changes, keyed by its id, as `updateMember` and the member's own change record them),
+ * sent to the phone the member had before the import. A change the member did not make is what it
+ * must hear of: an import is how a unit's insider could redirect a payout. A first phone tells no
+ * one (there was none before to tell). Returns how many were recorded.
  */
-export async function recordRosterBankAccountChanges(tx: Tx, importId: number): Promise<number> {
+export async function recordRosterChangeAlerts(tx: Tx, importId: number): Promise<number> {
   const { rowCount } = await tx.query(
     `INSERT INTO notifications (member_id, kind, subject_type, subject_id, event_key, facts, alert_phone)
-     SELECT c.member_id, 'BANK_ACCOUNT_CHANGED', 'Member', c.member_id, c.id::text,
+     SELECT c.member_id, CASE c.field WHEN 'BANK_ACCOUNT' THEN 'BANK_ACCOUNT_CHANGED' ELSE 'PHONE_CHANGED' END, 'Member', c.member_id, c.id::text,
             jsonb_build_object('changedAt', to_char(c.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                               'byMember', false, 'actorRole', c.role, 'firstAccount', c.before IS NULL),
-            ${phoneBeforeChangeSql('c.member_id')}
+                               'byMember', false, 'actorRole', c.role)
+              || CASE c.field WHEN 'BANK_ACCOUNT' THEN jsonb_build_object('firstAccount', c.before IS NULL) ELSE '{}'::jsonb END,
+            CASE c.field WHEN 'BANK_ACCOUNT' THEN ${phoneBeforeChangeSql('c.member_id')} ELSE c.before END
        FROM member_changes c
-      WHERE c.import_id = $1 AND c.field = 'BANK_ACCOUNT'
+      WHERE c.import_id = $1 AND (c.field = 'BANK_ACCOUNT' OR (c.field = 'PHONE' AND c.before IS NOT NULL))
+      ORDER BY c.id
      ON CONFLICT (kind, subject_type, subject_id, event_key) DO NOTHING`,
     [importId],
   );

@@ -10,10 +10,10 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { deliveryContext, simulatorSettings, startNotifySimulator } from './support.ts';
 
 /**
- * A roster import that replaces a member's bank account tells the member, like updateMember and
- * the member's own change: the import is how an insider at a unit could redirect a payout, and the
- * member is the one who notices. One notification per recorded change, none for other fields,
- * none when the same file comes again.
+ * A roster import that replaces a member's bank account or phone tells the member, like
+ * updateMember and the member's own change: the import is how an insider at a unit could redirect a
+ * payout, and the member is the one who notices, on the phone it had. One notification per recorded
+ * change, none for other fields, none when the same file comes again.
  */
 
 const keys = personalDataKeys(Buffer.alloc(32, 7).toString('base64'));
@@ -80,7 +80,44 @@ describe('a roster import that replaces bank accounts', () => {
     try {
       await deliverDue(deliveryContext(db.pool, simulatorSettings(sim)));
       const told = sim.messages().filter((m) => m.to === member.phone || m.to === insiderPhone);
-      expect(told.map((m) => [m.to, m.request.TemplateCode])).toEqual([[member.phone, 'SMS_MAH_BANK_ACCOUNT_CHANGED']]);
+      expect(told.map((m) => [m.to, m.request.TemplateCode]).sort()).toEqual([
+        [member.phone, 'SMS_MAH_BANK_ACCOUNT_CHANGED'], [member.phone, 'SMS_MAH_PHONE_CHANGED'],
+      ]);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('a file giving only a new phone, and a later one the new card: the member hears of the phone on the phone it had', async () => {
+    const { units, members } = demoSample(5);
+    await insertUnits(db.pool, units);
+    const member = members[4]!;
+    await importLines([member]);
+    const insiderPhone = '13700000004';
+    const insiderCard = withLuhnCheck(member.bankCard.slice(0, 6) + '7'.repeat(member.bankCard.length - 7));
+    const phoneFile = await importLines([{ ...member, phone: insiderPhone }]);
+    const cardFile = [{ ...member, phone: insiderPhone, bankCard: insiderCard }];
+    await importLines(cardFile);
+    await importLines(cardFile); // the same file again: no change, nothing told
+
+    const { rows: phoneChanges } = await db.pool.query<{ id: number }>(
+      `SELECT id FROM member_changes WHERE import_id = $1 AND field = 'PHONE'`, [phoneFile]);
+    const { rows: alerts } = await db.pool.query<{ event_key: string; alert_phone: string; facts: Record<string, unknown> }>(
+      `SELECT event_key, alert_phone, facts FROM notifications WHERE kind = 'PHONE_CHANGED' AND member_id = (SELECT id FROM members WHERE phone = $1)`,
+      [insiderPhone]);
+    expect(alerts).toEqual([{ event_key: String(phoneChanges[0]!.id), alert_phone: member.phone, facts: expect.objectContaining({ byMember: false }) }]);
+    // Figures only: neither number is among the facts the channel is given.
+    expect(JSON.stringify(alerts.map((a) => a.facts))).not.toContain(insiderPhone);
+    expect(JSON.stringify(alerts.map((a) => a.facts))).not.toContain(member.phone!);
+
+    const sim = await startNotifySimulator();
+    try {
+      await deliverDue(deliveryContext(db.pool, simulatorSettings(sim)));
+      const told = sim.messages().filter((m) => m.to === member.phone || m.to === insiderPhone);
+      expect(told.map((m) => [m.to, m.request.TemplateCode])).toEqual(expect.arrayContaining([
+        [insiderPhone, 'SMS_MAH_BANK_ACCOUNT_CHANGED'], [member.phone, 'SMS_MAH_PHONE_CHANGED'],
+      ]));
+      expect(told).toHaveLength(2);
     } finally {
       await sim.close();
     }

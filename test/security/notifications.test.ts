@@ -263,6 +263,34 @@ describe('the bank account alert reaches the member', () => {
     // The phone changed again before the worker ran: the alert still goes where the member was.
     const again = await gw.query(operator, UPDATE, { input: { memberId: toGlobalId('Member', m.id), phone: '13700000002' } });
     expect(again.data.updateMember.userErrors).toEqual([]);
-    expect(await deliveredTo(m.phone!, operatorPhone, '13700000002')).toEqual([{ channel: 'SMS', to: m.phone, template: 'SMS_MAH_BANK_ACCOUNT_CHANGED' }]);
+    // Each phone change is told on the phone it replaced: the member's, then the insider's own.
+    const sms = (to: string, template: string) => ({ channel: 'SMS', to, template });
+    const delivered = await deliveredTo(m.phone!, operatorPhone, '13700000002');
+    expect(delivered).toEqual(expect.arrayContaining([
+      sms(m.phone!, 'SMS_MAH_BANK_ACCOUNT_CHANGED'), sms(m.phone!, 'SMS_MAH_PHONE_CHANGED'), sms(operatorPhone, 'SMS_MAH_PHONE_CHANGED'),
+    ]));
+    expect(delivered).toHaveLength(3);
+  });
+
+  it('the unit operator changing the member\'s phone, and the card in a later request: the member hears of the phone on the phone it had', async () => {
+    const { db, gw } = await started();
+    const m = await seedPerson(db.pool);
+    const operatorPhone = '13700000011';
+    const operator = { role: 'UNIT_OPERATOR' as const, unit: m.unitCreditCode, sub: 'operator-insider' };
+    const phone = await gw.query(operator, UPDATE, { input: { memberId: toGlobalId('Member', m.id), phone: operatorPhone } });
+    expect(phone.data.updateMember.userErrors).toEqual([]);
+    const cardChanged = await gw.query(operator, UPDATE, { input: { memberId: toGlobalId('Member', m.id), bankAccount: { cardNumber: card(300), bankCode: BANK } } });
+    expect(cardChanged.data.updateMember.userErrors).toEqual([]);
+    // The phone change's SMS goes to the phone it replaced, not the new one.
+    const delivered = await deliveredTo(m.phone!, operatorPhone);
+    expect(delivered).toEqual(expect.arrayContaining([
+      { channel: 'SMS', to: operatorPhone, template: 'SMS_MAH_BANK_ACCOUNT_CHANGED' }, { channel: 'SMS', to: m.phone, template: 'SMS_MAH_PHONE_CHANGED' },
+    ]));
+    expect(delivered).toHaveLength(2);
+    // A first phone is told to no one, and a name change to nobody's phone.
+    const first = await seedPerson(db.pool, { phone: null });
+    const given = await gw.query({ ...operator, unit: first.unitCreditCode }, UPDATE, { input: { memberId: toGlobalId('Member', first.id), phone: '13700000012', name: '新名字' } });
+    expect(given.data.updateMember.userErrors).toEqual([]);
+    expect(await deliveredTo('13700000012')).toEqual([]);
   });
 });

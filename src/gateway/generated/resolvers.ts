@@ -3662,7 +3662,12 @@ export type NotificationKind =
   /** A payout was credited by the bank. */
   | 'PAYOUT_PAID'
   /** A paid payout came back from the bank (退票). */
-  | 'PAYOUT_RETURNED';
+  | 'PAYOUT_RETURNED'
+  /**
+   * The member's phone number on record was changed (by its unit, an import or staff). Sent by SMS to
+   * the number before the change, whatever channels the member chose, as a bank account change is.
+   */
+  | 'PHONE_CHANGED';
 
 /** How a member is told. The bound openid is never shown, only whether there is one. */
 export type NotificationPreferences = {
