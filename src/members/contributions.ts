@@ -21,7 +21,7 @@ export interface ManualPayment {
 
 /**
  * Records a manual payment, in the caller's transaction: at once (reconciliation/manualPayments.ts), or when a
- * second person confirms its proposal (reconciliation/fourEyes.ts), with who proposed it.
+ * second person confirms its proposal (reconciliation/proposals.ts), with who proposed it.
  */
 export async function applyManualPayment(
   tx: Tx,

@@ -9,7 +9,7 @@ import type { Scope } from '../kernel/scope.ts';
 
 /**
  * Records a manual contribution payment at once, or above `aboveFen` (FOUR_EYES_ABOVE_FEN) proposes
- * it for a second person to confirm (fourEyes.ts): the proposal's id, else null. A recorded payment
+ * it for a second person to confirm (fourEyes.ts, proposals.ts): the proposal's id, else null. A recorded payment
  * is money the unit no longer owes, so it needs the same four eyes as money paid out.
  *
  * Here, beside the four eyes that confirm it, not in members: members records the payment

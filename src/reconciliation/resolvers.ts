@@ -3,7 +3,7 @@ import { actorOf, actorView, hasRole, isHubStaff, requireRole as requireStaffRol
 import type { Role } from '../gateway/auth.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
-import { decideProposal, decisionRefusal } from './fourEyes.ts';
+import { decideProposal, decisionRefusal } from './proposals.ts';
 import { confirmationRefusal, confirmDocument, handedInSeal, processDocument, receiveDocument, type IngestOptions } from './ingest.ts';
 import { configuredAccounts } from './settings.ts';
 import type {

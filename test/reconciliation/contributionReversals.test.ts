@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decideProposal } from '../../src/reconciliation/fourEyes.ts';
+import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { contributionFigures, contributionPayments } from '../../src/members/store.ts';
 import { enrolmentCoverageFigures } from '../../src/members/store/coverage.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';

@@ -7,7 +7,7 @@ import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { createBatch, retryPayout } from '../../src/payouts/decisions.ts';
 import { advanceBatch, readStatusFeed } from '../../src/payouts/submission.ts';
-import { decideProposal } from '../../src/reconciliation/fourEyes.ts';
+import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { matchException, writeOffException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { listExceptions, report as dayReport } from '../../src/reconciliation/store/reads.ts';
