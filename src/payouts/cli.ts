@@ -5,7 +5,8 @@ import { createPool } from '../db/pool.ts';
 import { UNSCOPED } from '../kernel/scope.ts';
 import { maskBankCard } from '../privacy/personalData.ts';
 import { addFunder } from './funders.ts';
-import { funderPayingAccount, payoutSettings } from './settings.ts';
+import { funderPayingAccount } from './model.ts';
+import { payoutSettings } from './settings.ts';
 import { listFunders } from './store/funders.ts';
 
 /**

@@ -8,9 +8,8 @@ import type { Db, Tx } from '../kernel/transaction.ts';
 import { condolenceRemittanceInfo, remittanceInfo } from './files.ts';
 import { statusesInto } from '../kernel/transitions.ts';
 import {
-  BATCH_MAKERS, BATCH_TRANSITIONS, type BatchRow, type FunderRow, type BatchStatus, type CreatedBatch, type PayingAccount, type PayoutStatus, type RetryOutcome,
+  BATCH_MAKERS, BATCH_TRANSITIONS, funderPayingAccount, type BatchRow, type FunderRow, type BatchStatus, type CreatedBatch, type PayingAccount, type PayoutSettings, type PayoutStatus, type RetryOutcome,
 } from './model.ts';
-import { funderPayingAccount, type PayoutSettings } from './settings.ts';
 import { funderOfOldestReadyPayout, fundersByIds } from './store/funders.ts';
 import {
   insertAttempts, insertBatch, lockBatch, markBatchApproved, markBatchCancelled, markSubmitRequested, nextBatchId, programmesOfPayouts,

@@ -273,6 +273,27 @@ export interface PayingAccount {
   agent: string;
 }
 
+/** What the payout decisions depend on (settings.ts reads it from configuration). */
+export interface PayoutSettings {
+  /** The paying account and channel (PAYOUT_*). */
+  account: PayingAccount;
+  /** BANK_CARD_COOLING_OFF_DAYS: payouts to a card that replaced another wait this long (or for a second person's confirmation). */
+  coolingOffDays: number;
+  /** PAYOUT_BATCH_MAX: the most payouts in one batch. */
+  batchMax: number;
+  /** PAYOUT_RELEASE_BATCH_MAX: the most payouts in one batch a payment policy releases. */
+  releaseBatchMax: number;
+}
+
+/**
+ * The account a funder's batches are paid from, through the configured channel: the funder's own,
+ * or for the hub's own union (no account of its own in the table) the configured one.
+ */
+export function funderPayingAccount(settings: Pick<PayoutSettings, 'account'>, funder: Pick<FunderRow, 'account' | 'accountName' | 'agent'>): PayingAccount {
+  if (funder.account === null || funder.accountName === null || funder.agent === null) return settings.account;
+  return { channel: settings.account.channel, account: funder.account, name: funder.accountName, agent: funder.agent };
+}
+
 export interface CreatedBatch {
   id: number;
   msgId: string;

@@ -1,6 +1,5 @@
 import type { Queryable } from '../kernel/transaction.ts';
-import type { PlanCounts } from './model.ts';
-import type { PayoutSettings } from './settings.ts';
+import type { PayoutSettings, PlanCounts } from './model.ts';
 import { cancelPayoutsOfUnapprovedClaims, createPayoutsOfApprovedClaims, followBankCards } from './store/payouts.ts';
 import { createPayoutsOfApprovedCondolences } from './store/condolences.ts';
 

@@ -5,8 +5,7 @@ import { UNSCOPED, type Scope } from '../kernel/scope.ts';
 import { characterCount } from '../kernel/text.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { draftBatch, roleRefusal, withdrawBatch } from './decisions.ts';
-import { policyStatus, type CreatedBatch, type FunderRow, type PaymentPolicyRow, type PolicyLimits } from './model.ts';
-import { funderPayingAccount, type PayoutSettings } from './settings.ts';
+import { funderPayingAccount, policyStatus, type CreatedBatch, type FunderRow, type PaymentPolicyRow, type PayoutSettings, type PolicyLimits } from './model.ts';
 import { fundersByIds, listFunders } from './store/funders.ts';
 import { lockReadyPayouts } from './store/payouts.ts';
 import {

@@ -7,14 +7,14 @@ import {
 } from './decisions.ts';
 import { batchFileName, clearBatchFile, maskCreditorAccounts, revealBatchFile } from './files.ts';
 import {
-  BATCH_MAKERS, BATCH_READERS, FILE_REVEALERS, payoutStatusOf, policyStatus, type BatchRow, type PaymentPolicyRow, type PayoutRow, type PayoutStatus,
+  BATCH_MAKERS, BATCH_READERS, FILE_REVEALERS, funderPayingAccount, payoutStatusOf, policyStatus, type BatchRow, type PaymentPolicyRow, type PayoutRow, type PayoutStatus,
 } from './model.ts';
 import {
   approvePaymentPolicy, policyApprovalRefusal, policyRevocationRefusal, proposePaymentPolicy, revokePaymentPolicy,
 } from './policies.ts';
 import { countPolicies, listPolicies, POLICY_ORDER, type PolicyFilter } from './store/policies.ts';
 import { planPayouts } from './plan.ts';
-import { funderPayingAccount, payoutSettings } from './settings.ts';
+import { payoutSettings } from './settings.ts';
 import { countBatches, listBatches, type BatchFilter } from './store/batches.ts';
 import { funderBalances, listFunders } from './store/funders.ts';
 import { maskBankCard } from '../privacy/personalData.ts';

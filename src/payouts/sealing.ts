@@ -9,8 +9,7 @@ import { type Seal, sealDocument } from '../seals/cms/seal.ts';
 import { expectStatus, lockedBatch } from './decisions.ts';
 import { batchDocument, fileToKeep, writeBatchFiles } from './files.ts';
 import { statusesInto } from '../kernel/transitions.ts';
-import { BATCH_TRANSITIONS, type BatchRow } from './model.ts';
-import type { PayoutSettings } from './settings.ts';
+import { BATCH_TRANSITIONS, type BatchRow, type PayoutSettings } from './model.ts';
 import {
   cancelAttempts, cancelEmptiedBatch, markBatchSealed, plannedAttempts, reduceBatchTotals, type PlannedAttempt,
 } from './store/batches.ts';

@@ -4,25 +4,13 @@ import type { BankAdapter } from '../banks/adapter.ts';
 import { configuredBankAdapter } from '../banks/settings.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import { configuredSeal, parseSealSettings } from '../seals/settings.ts';
-import type { FunderRow, PayingAccount } from './model.ts';
+import type { PayingAccount, PayoutSettings } from './model.ts';
 import type { SealingContext } from './sealing.ts';
 
 /**
  * The payouts' settings from configuration. Decisions take them as arguments (the composition
  * root, or the gateway's configuration, passes them in); nothing in the domain reads `config()`.
  */
-
-/** What the payout decisions depend on. */
-export interface PayoutSettings {
-  /** The paying account and channel (PAYOUT_*). */
-  account: PayingAccount;
-  /** BANK_CARD_COOLING_OFF_DAYS: payouts to a card that replaced another wait this long (or for a second person's confirmation). */
-  coolingOffDays: number;
-  /** PAYOUT_BATCH_MAX: the most payouts in one batch. */
-  batchMax: number;
-  /** PAYOUT_RELEASE_BATCH_MAX: the most payouts in one batch a payment policy releases. */
-  releaseBatchMax: number;
-}
 
 function payingAccount(config: Pick<Config, 'PAYOUT_CHANNEL' | 'PAYOUT_ACCOUNT' | 'PAYOUT_ACCOUNT_NAME' | 'PAYOUT_AGENT'>): PayingAccount {
   return { channel: config.PAYOUT_CHANNEL, account: config.PAYOUT_ACCOUNT, name: config.PAYOUT_ACCOUNT_NAME, agent: config.PAYOUT_AGENT };
@@ -34,15 +22,6 @@ export function payoutSettings(
   return {
     account: payingAccount(config), coolingOffDays: config.BANK_CARD_COOLING_OFF_DAYS, batchMax: config.PAYOUT_BATCH_MAX, releaseBatchMax: config.PAYOUT_RELEASE_BATCH_MAX,
   };
-}
-
-/**
- * The account a funder's batches are paid from, through the configured channel: the funder's own,
- * or for the hub's own union (no account of its own in the table) the configured one.
- */
-export function funderPayingAccount(settings: Pick<PayoutSettings, 'account'>, funder: Pick<FunderRow, 'account' | 'accountName' | 'agent'>): PayingAccount {
-  if (funder.account === null || funder.accountName === null || funder.agent === null) return settings.account;
-  return { channel: settings.account.channel, account: funder.account, name: funder.accountName, agent: funder.agent };
 }
 
 /** What the payout worker needs beyond the database: the bank channel and the seal, and the payout settings. */

@@ -7,9 +7,8 @@ import type { Db } from '../kernel/transaction.ts';
 import { BankError, type BankAdapter, type BankDocument } from '../banks/adapter.ts';
 import type { Pain002Parsed } from '../banks/iso20022/pain002.ts';
 import { clearBatchFile } from './files.ts';
-import type { AttemptUpdate, BatchStatus, PayoutChange, RefusalsAfterPayment } from './model.ts';
+import type { AttemptUpdate, BatchStatus, PayoutChange, PayoutSettings, RefusalsAfterPayment } from './model.ts';
 import { PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
-import type { PayoutSettings } from './settings.ts';
 import { finalBatchStatus, readStatusReport, refusesPayments } from './statusReport.ts';
 import {
   batchAccount, batchToSend, describeRejections, finishBatch, insertStatusReport, lockAttemptsOfBatch, markReceived, markRefused, markReportReceived,

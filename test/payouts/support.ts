@@ -10,7 +10,8 @@ import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/
 import type { PayingAccount } from '../../src/payouts/model.ts';
 import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/iso20022/pain002.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
-import { initiatingParty, payoutSettings, type PayoutSettings } from '../../src/payouts/settings.ts';
+import { initiatingParty, payoutSettings } from '../../src/payouts/settings.ts';
+import type { PayoutSettings } from '../../src/payouts/model.ts';
 import { advanceBatch, type SubmissionContext } from '../../src/payouts/submission.ts';
 import { refusalsAfterPayment } from '../../src/reconciliation/refusals.ts';
 import { seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
