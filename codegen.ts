@@ -19,7 +19,7 @@ const config: CodegenConfig = {
           Enrolment: '../../members/model.ts#EnrolmentRow',
           Contribution: '../../members/model.ts#ContributionKey',
           RosterImport: '../../members/model.ts#RosterImportRow',
-          Viewer: '../context.ts#Principal',
+          Viewer: '../auth.ts#Principal',
           UnitConnection: '../../members/resolvers.ts#UnitConnectionResult',
           MemberConnection: '../../members/resolvers.ts#MemberConnectionResult',
           RevealedPersonalData: '../../members/model.ts#RevealedRow',

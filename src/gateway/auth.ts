@@ -7,13 +7,27 @@ import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { unitByCreditCode } from '../members/store.ts';
 import { organisationByCode } from '../organisations/store.ts';
-import type { Principal } from './context.ts';
 import { unauthenticated } from './errors.ts';
 import { parseGlobalId } from './globalId.ts';
 import { textProblem } from '../kernel/text.ts';
 
 export const ROLES = ['ADMIN', 'UNIT_OPERATOR', 'REVIEWER', 'FINANCE', 'AUDITOR', 'MEMBER', 'SERVICE'] as const;
 export type Role = (typeof ROLES)[number];
+
+/**
+ * The authenticated caller. `unitId`/`memberId` bound what a UNIT_OPERATOR or MEMBER may see,
+ * `organisationId` what staff of an organisation may see (that organisation and everything below it).
+ */
+export interface Principal {
+  subject: string;
+  role: Role;
+  unitId: number | null;
+  memberId: number | null;
+  /** The organisation named by the token's `org` claim (staff roles only); null or absent for staff of the whole hub. */
+  organisationId?: number | null;
+  /** When the token expires (epoch ms): a WebSocket holding it closes then. */
+  expiresAt: number;
+}
 
 // Claims reach SQL (the unit lookup, every audit entry): text PostgreSQL refuses is refused here, as 401.
 const claimText = () => z.string().refine((s) => textProblem(s) === null, 'must not contain U+0000 (NUL) or an unpaired surrogate');

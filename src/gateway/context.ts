@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { StatusChange, StatusFeed } from '../events/statusEvents.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
-import type { Role } from './auth.ts';
+import type { Principal, Role } from './auth.ts';
 import type { MemberLoaders } from '../members/loaders.ts';
 import type { SettlementLoaders } from '../settlements/loaders.ts';
 import type { BenefitLoaders } from '../benefits/loaders.ts';
@@ -14,21 +14,6 @@ import type { Queues } from '../queues.ts';
 import type { Config } from '../config.ts';
 import type { Scope } from '../kernel/scope.ts';
 import type { Reads } from '../kernel/transaction.ts';
-
-/**
- * The authenticated caller. `unitId`/`memberId` bound what a UNIT_OPERATOR or MEMBER may see,
- * `organisationId` what staff of an organisation may see (that organisation and everything below it).
- */
-export interface Principal {
-  subject: string;
-  role: Role;
-  unitId: number | null;
-  memberId: number | null;
-  /** The organisation named by the token's `org` claim (staff roles only); null or absent for staff of the whole hub. */
-  organisationId?: number | null;
-  /** When the token expires (epoch ms): a WebSocket holding it closes then. */
-  expiresAt: number;
-}
 
 /** What the gateway's resolvers share; built once per process (services) and per request. */
 export interface Services {

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import express from 'express';
 import type { Config } from '../config.ts';
 import type { Role } from './auth.ts';
-import type { Principal } from './context.ts';
+import type { Principal } from './auth.ts';
 import { DEFAULT_PAGE_SIZE } from './connection.ts';
 
 /**

@@ -4,7 +4,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Authenticate } from './auth.ts';
-import { isHubStaff, type Principal } from './context.ts';
+import type { Principal } from './auth.ts';
+import { isHubStaff } from './context.ts';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 const COOKIE = 'hub_admin_token';

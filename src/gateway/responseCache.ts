@@ -5,7 +5,8 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { getNamedType, Kind, type ConstDirectiveNode, type FormattedExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { RosterEpoch } from '../members/rosterEpoch.ts';
-import type { Context, Principal } from './context.ts';
+import type { Principal } from './auth.ts';
+import type { Context } from './context.ts';
 
 /**
  * Whole answers to roster queries, kept in this process's memory. Which answers may be kept is

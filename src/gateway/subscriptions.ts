@@ -7,7 +7,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Config } from '../config.ts';
 import type { Authenticate } from './auth.ts';
-import type { Context, Principal } from './context.ts';
+import type { Principal } from './auth.ts';
+import type { Context } from './context.ts';
 import { requestedObjectsError } from './limits.ts';
 import type { TrustedDocuments } from './trustedDocuments.ts';
 
