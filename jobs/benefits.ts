@@ -11,23 +11,12 @@ import { enqueueDueRedecisions, redecideIfFactsChanged, type RedecisionOutcome }
 import { clearStaleJobIds, QUEUE_NAMES } from '../src/queues.ts';
 import { requestRelease } from '../src/payouts/queue.ts';
 import { recordAuditCheckpoint } from '../src/audit/audit.ts';
-import type { WorkerServices } from './services.ts';
+import type { AdjudicationWorkerOptions, WorkerServices } from './services.ts';
 
 /**
  * The adjudication worker. Jobs arriving together are adjudicated in batches, one transaction each
  * (src/benefits/adjudicate.ts). Redis only carries the work: `sweep` re-derives it from the rows.
  */
-export interface AdjudicationWorkerOptions extends AdjudicationOptions {
-  /**
-   * Jobs a process holds at once. Each carries a batch: a few more than the transactions it runs
-   * keep it busy without holding work another process could do.
-   */
-  concurrency: number;
-  maxBatch?: number;
-  /** Called with each batch's outcomes once its transaction committed (status-change announcements). */
-  onDecided?: (outcomes: AdjudicationOutcome[]) => Promise<void>;
-}
-
 type BenefitServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'queues' | 'adjudication' | 'announce'> & Partial<Pick<WorkerServices, 'log'>>;
 
 // Jobs arriving within this window are adjudicated in one transaction.

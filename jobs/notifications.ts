@@ -1,7 +1,6 @@
-import { Worker, type Queue } from 'bullmq';
+import { Worker } from 'bullmq';
 import { deliverDue, type DeliveryContext } from '../src/notifications/delivery.ts';
 import { NOTIFICATION_QUEUE, scheduleDeliveries } from '../src/notifications/queue.ts';
-import type { NotificationSettings } from '../src/notifications/settings.ts';
 import type { WorkerServices } from './services.ts';
 
 /**
@@ -10,12 +9,6 @@ import type { WorkerServices } from './services.ts';
  * after round while rounds come back full. Workers in several processes share the work through
  * row locks (SKIP LOCKED), never through Redis: a lost job costs a poll interval, nothing more.
  */
-export interface NotificationWorkerOptions {
-  settings: NotificationSettings;
-  /** The queue of the delivery schedule (closed with the workers). */
-  queue: Queue;
-}
-
 type NotificationWorkerServices = Pick<WorkerServices, 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'notifications'>;
 
 // Rounds one job runs at most, so a flood yields the worker back now and then.

@@ -9,9 +9,8 @@ import { publishStatusChanges, type StatusChange } from '../src/events/statusEve
 import { configuredPayoutServices, type PayoutServices } from '../src/payouts/settings.ts';
 import { reconciliationSettings, type ReconciliationSettings } from '../src/reconciliation/settings.ts';
 import { benefitSettings } from '../src/benefits/settings.ts';
-import type { AdjudicationWorkerOptions } from './benefits.ts';
-import type { SettlementWorkerOptions } from './settlements.ts';
-import type { NotificationWorkerOptions } from './notifications.ts';
+import type { AdjudicationOptions, AdjudicationOutcome } from '../src/benefits/adjudicate.ts';
+import type { AfterMatch } from '../src/settlements/matchingStep.ts';
 import { createNotificationQueue } from '../src/notifications/queue.ts';
 import { notificationSettings, type NotificationSettings } from '../src/notifications/settings.ts';
 import type { NoticeSettings } from '../src/notices/issue.ts';
@@ -29,6 +28,34 @@ import { completedWaits, type WaitObservation } from '../src/figures/waiting.ts'
 export interface DomainWorkers<S = WorkerServices> {
   start(services: S): Promise<Worker[]>;
   sweep(services: S): Promise<number>;
+}
+
+/** The settlement workers' settings (jobs/settlements.ts). */
+export interface SettlementWorkerOptions {
+  /** Job lock (ms); a job whose worker died is picked up again after about this long. */
+  lockMs: number;
+  matchConcurrency: number;
+  /** Called after the pipeline's own step, adjudication (tests observe the step this way). */
+  afterMatch: AfterMatch[];
+}
+
+/** The adjudication worker's settings (jobs/benefits.ts). */
+export interface AdjudicationWorkerOptions extends AdjudicationOptions {
+  /**
+   * Jobs a process holds at once. Each carries a batch: a few more than the transactions it runs
+   * keep it busy without holding work another process could do.
+   */
+  concurrency: number;
+  maxBatch?: number;
+  /** Called with each batch's outcomes once its transaction committed (status-change announcements). */
+  onDecided?: (outcomes: AdjudicationOutcome[]) => Promise<void>;
+}
+
+/** The notification worker's settings (jobs/notifications.ts). */
+export interface NotificationWorkerOptions {
+  settings: NotificationSettings;
+  /** The queue of the delivery schedule (closed with the workers). */
+  queue: Queue;
 }
 
 export interface WorkerServices {

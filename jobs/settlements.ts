@@ -7,7 +7,6 @@ import type { SettlementSource } from '../src/settlements/sources/source.ts';
 import * as store from '../src/settlements/store.ts';
 import { releaseResolvableUnmatched } from '../src/settlements/store/rematch.ts';
 import { enqueueMatchedSettlements } from '../src/benefits/queue.ts';
-import type { AfterMatch } from '../src/settlements/matchingStep.ts';
 import { enqueueSettlementMatches, matchJobs, type SettlementPullJob, type SettlementsJob } from '../src/settlements/queue.ts';
 import { clearStaleJobIds, jobLocks, QUEUE_NAMES } from '../src/queues.ts';
 import { matchProcessor, recordMatchFailure } from './settlementsMatch.ts';
@@ -18,14 +17,6 @@ import type { WorkerServices } from './services.ts';
  * Settlement ingestion on BullMQ: a scheduler per pulled source, the pull job, the match job, and
  * the sweep that re-derives every missing job from PostgreSQL (so flushing Redis loses nothing).
  */
-export interface SettlementWorkerOptions {
-  /** Job lock (ms); a job whose worker died is picked up again after about this long. */
-  lockMs: number;
-  matchConcurrency: number;
-  /** Called after the pipeline's own step, adjudication (tests observe the step this way). */
-  afterMatch: AfterMatch[];
-}
-
 type SettlementServices = Pick<WorkerServices, 'config' | 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'queues' | 'settlements'>;
 
 const SWEEP_PAGE = 5000;
