@@ -30,7 +30,7 @@ function describeViolation(v: IViolation): string {
 // A domain A depends on a domain B when a service of A imports a service of B. Models, stores,
 // queue.ts and the cores import no service, so no cycle runs through them; entry points (resolvers,
 // loaders, cli) may import anything and nothing imports them. What is left, the services (settings.ts
-// included), must not form a cycle between domains: dependency-cruiser's `no-cycles-between-domains`
+// included), must not form a cycle between domains: dependency-cruiser's `no-import-cycles`
 // sees cycles of files, not two domains whose services call each other through different files.
 
 // The same fragments .dependency-cruiser.cjs builds its rules from.
@@ -138,11 +138,12 @@ describe('the dependency rule', () => {
     expect(lines, `${lines.length} dependency rule violation(s); see docs/layers.md:\n${lines.join('\n')}\n`).toEqual([]);
   });
 
-  it('bites: a core importing a store, src/ importing jobs/, a store naming a gateway type', async () => {
+  it('bites: a core importing a store, src/ importing jobs/, two files importing each other, a store naming a gateway type', async () => {
     const { summary } = await cruiseTree([`${FIXTURES}/src`, `${FIXTURES}/jobs`]);
     expect(summary.violations.map(describeViolation).sort()).toEqual([
       `${FIXTURES}/src/benefits/rules/engine.ts -> ${FIXTURES}/src/benefits/store.ts (core-imports-kernel-and-own-core-only)`,
       `${FIXTURES}/src/members/service.ts -> ${FIXTURES}/jobs/x.ts (src-never-imports-jobs)`,
+      `${FIXTURES}/src/payouts/plan.ts -> ${FIXTURES}/src/payouts/policies.ts (no-import-cycles) via ${FIXTURES}/src/payouts/plan.ts -> ${FIXTURES}/src/payouts/policies.ts -> ${FIXTURES}/src/payouts/plan.ts`,
       `${FIXTURES}/src/payouts/store.ts -> ${FIXTURES}/src/gateway/errors.ts (store-imports-kernel-platform-models-cores-only)`,
     ]);
   });
