@@ -132,7 +132,11 @@ export interface OtherSettlementOfStay {
  */
 export async function otherSettlementsOfStays(db: Queryable, ids: readonly number[]): Promise<OtherSettlementOfStay[]> {
   if (!ids.length) return [];
-  // Two branches, so that a feed settlement (nearly all) probes only the applications' own index.
+  // Branches each an index answers: a feed settlement (nearly all) probes only the applications'
+  // own index; an application the person's named settlements (settlements_stay) and those naming no
+  // hospital (settlements_unnamed_person). One branch over all of a person's settlements had no index
+  // but the table: a scan of every settlement for each application, and a plan costly enough to be
+  // compiled (JIT) at every call, feed batches too.
   // Named: prepared once per connection, since every adjudication batch asks (planning was half its time).
   const { rows } = await db.query<OtherSettlementOfStay>({
     name: 'other-settlements-of-stays',
@@ -150,7 +154,10 @@ export async function otherSettlementsOfStays(db: Queryable, ids: readonly numbe
           WHERE s.source <> '${APPLICATION_SOURCE}' AND c.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash
          UNION ALL
          SELECT c.* FROM settlements c
-          WHERE s.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash
+          WHERE s.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash AND c.fixmedins_code IS NOT NULL
+         UNION ALL
+         SELECT c.* FROM settlements c
+          WHERE s.source = '${APPLICATION_SOURCE}' AND c.certno_hash = s.certno_hash AND c.fixmedins_code IS NULL
        ) c
        JOIN settlements t ON t.id = coalesce(c.duplicate_of_id, c.id)
        -- The other's hospital: its own, else that of the settlement it copies, else a copy's.
