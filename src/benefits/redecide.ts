@@ -126,6 +126,8 @@ async function decideAgain(
   const { actor, cause } = options;
   const before: PlanYearTotals = totalsOf(totals);
   const groups = (await store.grantedDiseaseGroups(tx, [s.memberId])).get(s.memberId) ?? [];
+  // As an approval: a re-decision may approve, and the other claim of the stay may be of another plan year.
+  await store.lockMemberApprovals(tx, s.memberId);
   const sameStay = (await sameStaysMayPay(tx, [s.id])).get(s.id);
   const computed = evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups });
   // An upheld appeal approves past the rules' warnings, but not past another claim that may pay the same stay.

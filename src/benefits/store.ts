@@ -485,9 +485,10 @@ export async function lockMemberYear(tx: Tx, memberId: number, planYear: number)
 
 /**
  * Locks the claims of a member across plan years (a transaction advisory lock), taken by an approval
- * after its member-year and its claim: a claim sharing its stay with one of another plan year (a
- * stay over 1 January) is under no common member-year lock, so two reviewers approving the two at
- * once would each read the other still waiting.
+ * and a re-decision (which may approve: an upheld appeal, a fact that changed) after its member-year
+ * and its claim: a claim sharing its stay with one of another plan year (a stay over 1 January) is
+ * under no common member-year lock, so two approving the two at once would each read the other
+ * still waiting, or refused.
  */
 export async function lockMemberApprovals(tx: Tx, memberId: number): Promise<void> {
   await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('claim_approvals:' || $1::bigint, 0))`, [memberId]);

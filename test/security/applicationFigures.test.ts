@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
-import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
+import { redecideClaim, redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
+import { inTransaction } from '../../src/db/pool.ts';
 import { approveClaim, rejectClaim } from '../../src/benefits/review.ts';
 import { approveClaim as approveStoredClaim, lockClaim, lockMemberApprovals, lockMemberYear } from '../../src/benefits/store.ts';
 import { decideAppeal, fileAppeal } from '../../src/appeals/service.ts';
@@ -308,6 +309,27 @@ describe('one stay reported with other figures by the platform and by an applica
     await expect(work).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.note' });
     const { rows: after } = await db.pool.query<{ status: string }>(`SELECT status FROM claims WHERE id = ANY($1::bigint[]) ORDER BY id`, [[first.id, second.id]]);
     expect(after.map((c) => c.status)).toEqual(['APPROVED', 'PENDING_REVIEW']);
+  });
+
+  it('the two refused claims of a stay over 1 January decided again at once (two appeals upheld): the second waits for the first, then is refused', async () => {
+    const { db, gw } = await started();
+    const applicant = await seedApplicant(db.pool, gw.keys);
+    await seedEnrolment(db.pool, applicant.memberId, applicant.unitId, { year: 2026 });
+    await payContribution(db.pool, applicant.unitId, 2026);
+    const applied = await acceptedApplication(applicant, stay({ admittedOn: '2025-12-23', dischargedOn: '2025-12-31' }, MISREAD));
+    await matchAndAdjudicate(db.pool, [applied], { autoApproveMaxFen: 0 });
+    await feedStay(db.pool, gw.keys, applicant, stay({ admittedOn: '2025-12-23', dischargedOn: '2026-01-01' }));
+    const feed = await latestOf(db.pool, applicant);
+    await matchAndAdjudicate(db.pool, [feed]);
+    const [first, second] = await Promise.all([claimOf(db.pool, applied), claimOf(db.pool, feed)]);
+    for (const claim of [first, second]) await rejectClaim(db.pool, { subject: 'reviewer-a', role: 'REVIEWER' }, UNSCOPED, claim.id, '缺材料');
+
+    const upheld = (subject: string) => ({ actor: { subject, role: 'REVIEWER' as const }, cause: 'APPEAL' as const, approve: true, ruleSets: new RuleSetCache() });
+    const { work } = await commitOnceWaitedOn(db.pool, async (held) => {
+      await redecideClaim(held as unknown as Tx, first.id, upheld('reviewer-zhao'));
+    }, () => inTransaction(db.pool, (tx) => redecideClaim(tx, second.id, upheld('reviewer-sun'))));
+    await expect(work).rejects.toMatchObject({ code: 'CONFLICT', field: 'input.decision' });
+    expect([(await claimOf(db.pool, applied)).status, (await claimOf(db.pool, feed)).status]).toEqual(['APPROVED', 'REJECTED']);
   });
 
   it('an appeal is not upheld while another claim of the stay may pay', async () => {
