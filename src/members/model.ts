@@ -79,7 +79,6 @@ export function contributionReference(creditCode: string, planYear: number): str
   return `MAH${planYear}${creditCode}`;
 }
 
-
 /** How a contribution payment arrived: recorded by a clerk, or matched from a bank statement. */
 export type ContributionPaymentSource = 'MANUAL' | 'BANK';
 

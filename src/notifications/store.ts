@@ -23,8 +23,9 @@ const phoneBeforeChangeSql = (memberId: string) => `(
                         WHERE x.member_id = m.id AND x.field = 'PHONE' AND x.at = now() ORDER BY x.id LIMIT 1) pc ON true
    WHERE m.id = ${memberId})`;
 
-/** The phone a recorded PHONE change (member_changes, by its id) replaced. */
-const phoneReplacedSql = (changeId: string) => `(SELECT x.before FROM member_changes x WHERE x.id = ${changeId} AND x.field = 'PHONE')`;
+/** The phone a recorded PHONE change (member_changes, by its id) of the member replaced. */
+const phoneReplacedSql = (changeId: string, memberId: string) =>
+  `(SELECT x.before FROM member_changes x WHERE x.id = ${changeId} AND x.member_id = ${memberId} AND x.field = 'PHONE')`;
 
 /**
  * SQL of the notifications domain. `recordNotifications` runs in the caller's transaction, so a
@@ -38,7 +39,7 @@ export async function recordNotifications(tx: Tx, rows: readonly NewNotification
      SELECT (n ->> 'memberId')::bigint, n ->> 'kind', n ->> 'subjectType', (n ->> 'subjectId')::bigint,
             coalesce(n ->> 'eventKey', ''), n -> 'facts',
             CASE n ->> 'kind' WHEN 'BANK_ACCOUNT_CHANGED' THEN ${phoneBeforeChangeSql(`(n ->> 'memberId')::bigint`)}
-                              WHEN 'PHONE_CHANGED' THEN ${phoneReplacedSql(`(n ->> 'eventKey')::bigint`)} END
+                              WHEN 'PHONE_CHANGED' THEN ${phoneReplacedSql(`(n ->> 'eventKey')::bigint`, `(n ->> 'memberId')::bigint`)} END
        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(n, i)
       ORDER BY i
      ON CONFLICT (kind, subject_type, subject_id, event_key) DO NOTHING`,
