@@ -340,18 +340,6 @@ export interface AttemptUpdate {
   bankReference: string | null;
 }
 
-/**
- * A payment a status report refuses (RJCT), whether or not the report moved its attempt: one the
- * hub holds as PAID stays PAID (statusReport.ts), but the refusal is kept for reconciliation.
- */
-export interface AttemptRefusal {
-  id: number;
-  endToEndId: string;
-  reasonCode: string;
-  /** The bank's additional information (`AddtlInf`), when given. */
-  reason: string | null;
-}
-
 export interface SettledPayout {
   payoutId: number;
   batchId: number;
@@ -442,8 +430,9 @@ export interface ReleaseRow {
 // ---- the bank refusing what it had paid ----
 
 /**
- * The bank's refusal (RJCT) of a payout attempt: a status report's (statusReport.ts reads it), or
- * its refusal of the whole file at submission.
+ * The bank's refusal (RJCT) of a payout attempt: a status report's (statusReport.ts reads it,
+ * whether or not the report moved the attempt: one the hub holds as PAID stays PAID), or its
+ * refusal of the whole file at submission.
  */
 export interface PaymentRefusal {
   attemptId: number;

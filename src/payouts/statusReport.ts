@@ -1,5 +1,5 @@
 import type { Pain002Parsed, TransactionStatus, GroupStatus } from '../banks/iso20022/pain002.ts';
-import type { AttemptRefusal, AttemptState, AttemptStatus, AttemptUpdate } from './model.ts';
+import type { AttemptState, AttemptStatus, AttemptUpdate, PaymentRefusal } from './model.ts';
 
 /**
  * What a pain.002 means for a batch's attempts (pure). Bank answers may come twice and out of
@@ -18,7 +18,7 @@ export interface ReportReading {
    * it moved its attempt (a PAID one stays PAID): the bank's refusal of a payment it had credited,
    * or whose debit a statement shows, is a contradiction for a person (src/reconciliation/refusals.ts).
    */
-  refusals: AttemptRefusal[];
+  refusals: PaymentRefusal[];
 }
 
 /** Whether the report refuses anything (a line, a payment information or the whole file RJCT). */
@@ -43,11 +43,11 @@ export function readStatusReport(report: Pain002Parsed, attempts: readonly Attem
   const byEndToEndId = new Map(attempts.map((a) => [a.endToEndId, a]));
   const updates = new Map<string, AttemptUpdate>();
   const strangers: string[] = [];
-  const refusals = new Map<string, AttemptRefusal>();
+  const refusals = new Map<string, PaymentRefusal>();
   const propose = (attempt: AttemptState, update: Omit<AttemptUpdate, 'id' | 'endToEndId'>) => {
     // A refusal is kept even when it moves nothing (a PAID attempt stays PAID): reconciliation raises it.
     if (update.status === 'REJECTED' && !refusals.has(attempt.endToEndId)) {
-      refusals.set(attempt.endToEndId, { id: attempt.id, endToEndId: attempt.endToEndId, reasonCode: update.reasonCode ?? 'NARR', reason: update.reason });
+      refusals.set(attempt.endToEndId, { attemptId: attempt.id, reasonCode: update.reasonCode ?? 'NARR', additionalInfo: update.reason, report: report.msgId });
     }
     if (RANK[update.status] <= RANK[attempt.status]) return;
     const earlier = updates.get(attempt.endToEndId);

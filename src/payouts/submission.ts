@@ -216,9 +216,7 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
     await recordPayoutNotifications(tx, 'PAYOUT_FAILED', changes.filter((c) => c.status === 'FAILED').map((c) => c.payoutId));
     await describeRejections(tx, idsWith(reading.updates, 'REJECTED'));
     // The bank refusing what it had paid (credited, or debited on a statement): a person must hear of it.
-    const contradicted = await ctx.refusalsAfterPayment.raise(tx, reading.refusals.map((r) => ({
-      attemptId: r.id, reasonCode: r.reasonCode, additionalInfo: r.reason, report: report.msgId,
-    })));
+    const contradicted = await ctx.refusalsAfterPayment.raise(tx, reading.refusals);
     warnContradicted(ctx, { batchId, report: report.msgId }, contradicted);
 
     const updated = new Map(reading.updates.map((u) => [u.id, u.status]));

@@ -31,8 +31,8 @@ describe('readStatusReport', () => {
     ]), attempts);
     expect(reading.updates.map((u) => [u.id, u.status, u.reasonCode])).toEqual([[2, 'REJECTED', 'AM04'], [3, 'PAID', null]]);
     expect(reading.refusals).toEqual([
-      { id: 1, endToEndId: 'E2E-PAID', reasonCode: 'AC04', reason: 'closed account' },
-      { id: 2, endToEndId: 'E2E-ACCEPTED', reasonCode: 'AM04', reason: null },
+      { attemptId: 1, reasonCode: 'AC04', additionalInfo: 'closed account', report: 'RPT-1' },
+      { attemptId: 2, reasonCode: 'AM04', additionalInfo: null, report: 'RPT-1' },
     ]);
   });
 
@@ -41,7 +41,7 @@ describe('readStatusReport', () => {
     expect(refusesPayments(report)).toBe(true);
     const reading = readStatusReport(report, attempts);
     expect(reading.updates.map((u) => u.id)).toEqual([2, 3]);
-    expect(reading.refusals.map((r) => [r.id, r.reasonCode])).toEqual([[1, 'FF01'], [2, 'FF01'], [3, 'FF01']]);
+    expect(reading.refusals.map((r) => [r.attemptId, r.reasonCode])).toEqual([[1, 'FF01'], [2, 'FF01'], [3, 'FF01']]);
   });
 
   it('has no refusals in a report that refuses nothing', () => {
