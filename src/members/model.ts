@@ -5,6 +5,7 @@
  */
 
 import type { EnrolmentRule } from '../benefits/rules/enrolment.ts';
+import type { RuleSet } from '../benefits/rules/ruleSet.ts';
 
 // ---- units and plans ----
 
@@ -43,7 +44,7 @@ export function contributionStatus(owedFen: number, paidFen: number): Contributi
 }
 
 /** How a unit's payments cover its enrolments (the rule set's `eligibility.coverage`). */
-export type CoverageRule = 'ENROLMENT_ORDER' | 'WHOLE_UNIT';
+export type CoverageRule = RuleSet['eligibility']['coverage'];
 
 /** A unit-year's figures as they bear on one enrolment (store/coverage.ts reads them). */
 export interface CoverageFigures {
