@@ -70,6 +70,24 @@ async function paidApplication(applicant: Applicant, dates: { admittedOn: string
   return applied;
 }
 
+/**
+ * One stay over 1 January, two claims in two plan years (the member enrolled and its unit paid for
+ * both): the member's application with the misread figures, discharged 31 December and waiting for a
+ * reviewer, and the platform's record discharged 1 January, held beside it.
+ */
+async function twinsOverNewYear(admittedOn: string): Promise<{ applicant: Applicant; applied: number; feed: number }> {
+  const { db, gw } = await started();
+  const applicant = await seedApplicant(db.pool, gw.keys);
+  await seedEnrolment(db.pool, applicant.memberId, applicant.unitId, { year: 2026 });
+  await payContribution(db.pool, applicant.unitId, 2026);
+  const applied = await acceptedApplication(applicant, stay({ admittedOn, dischargedOn: '2025-12-31' }, MISREAD));
+  await matchAndAdjudicate(db.pool, [applied], { autoApproveMaxFen: 0 });
+  await feedStay(db.pool, gw.keys, applicant, stay({ admittedOn, dischargedOn: '2026-01-01' }));
+  const feed = await latestOf(db.pool, applicant);
+  await matchAndAdjudicate(db.pool, [feed]);
+  return { applicant, applied, feed };
+}
+
 describe('one stay reported with other figures by the platform and by an application', () => {
   it('the platform\'s copy of a paid application\'s stay, with the sheet\'s true total, waits for a reviewer naming the application', async () => {
     const { db, gw } = await started();
@@ -282,15 +300,8 @@ describe('one stay reported with other figures by the platform and by an applica
   });
 
   it('two reviewers approving at once the two claims of a stay over 1 January (two plan years): the second waits for the first, then needs a note', async () => {
-    const { db, gw } = await started();
-    const applicant = await seedApplicant(db.pool, gw.keys);
-    await seedEnrolment(db.pool, applicant.memberId, applicant.unitId, { year: 2026 });
-    await payContribution(db.pool, applicant.unitId, 2026);
-    const applied = await acceptedApplication(applicant, stay({ admittedOn: '2025-12-22', dischargedOn: '2025-12-31' }, MISREAD));
-    await matchAndAdjudicate(db.pool, [applied], { autoApproveMaxFen: 0 });
-    await feedStay(db.pool, gw.keys, applicant, stay({ admittedOn: '2025-12-22', dischargedOn: '2026-01-01' }));
-    const feed = await latestOf(db.pool, applicant);
-    await matchAndAdjudicate(db.pool, [feed]);
+    const { db } = await started();
+    const { applicant, applied, feed } = await twinsOverNewYear('2025-12-22');
     const { rows: claims } = await db.pool.query<{ id: number; planYear: number; status: string }>(
       `SELECT id, plan_year AS "planYear", status FROM claims WHERE settlement_id = ANY($1::bigint[]) ORDER BY settlement_id`, [[applied, feed]],
     );
@@ -312,15 +323,8 @@ describe('one stay reported with other figures by the platform and by an applica
   });
 
   it('the two refused claims of a stay over 1 January decided again at once (two appeals upheld): the second waits for the first, then is refused', async () => {
-    const { db, gw } = await started();
-    const applicant = await seedApplicant(db.pool, gw.keys);
-    await seedEnrolment(db.pool, applicant.memberId, applicant.unitId, { year: 2026 });
-    await payContribution(db.pool, applicant.unitId, 2026);
-    const applied = await acceptedApplication(applicant, stay({ admittedOn: '2025-12-23', dischargedOn: '2025-12-31' }, MISREAD));
-    await matchAndAdjudicate(db.pool, [applied], { autoApproveMaxFen: 0 });
-    await feedStay(db.pool, gw.keys, applicant, stay({ admittedOn: '2025-12-23', dischargedOn: '2026-01-01' }));
-    const feed = await latestOf(db.pool, applicant);
-    await matchAndAdjudicate(db.pool, [feed]);
+    const { db } = await started();
+    const { applied, feed } = await twinsOverNewYear('2025-12-23');
     const [first, second] = await Promise.all([claimOf(db.pool, applied), claimOf(db.pool, feed)]);
     for (const claim of [first, second]) await rejectClaim(db.pool, { subject: 'reviewer-a', role: 'REVIEWER' }, UNSCOPED, claim.id, '缺材料');
 
