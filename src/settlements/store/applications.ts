@@ -126,9 +126,9 @@ export interface OtherSettlementOfStay {
  * discharge day off by one) or the platform's later correction. Same hospital (for a record that
  * names none, the one its copy from another source names; a record of whose hospital nothing is
  * known may be a stay at any) and care setting; the same discharge day, or a day apart for an
- * inpatient stay; any admission day and total. Whose figures stand is a
- * person's decision. A copy (DUPLICATE) stands for its original, as in sameStaySettlements; a feed
- * copy of `id` itself (it became DUPLICATE of the application) is no other settlement.
+ * inpatient stay; any admission day and total. Whose figures stand is a person's decision. A copy
+ * (DUPLICATE) stands for its original, as in sameStaySettlements; a feed copy of `id` itself (it
+ * became DUPLICATE of the application) is no other settlement.
  */
 export async function otherSettlementsOfStays(db: Queryable, ids: readonly number[]): Promise<OtherSettlementOfStay[]> {
   if (!ids.length) return [];
