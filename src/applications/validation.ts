@@ -1,7 +1,7 @@
 import type { FieldProblem } from '../kernel/problems.ts';
 import { invalidFields } from '../kernel/errors.ts';
 import { fenToCny } from '../kernel/money.ts';
-import { textProblem } from '../kernel/text.ts';
+import { lineProblem } from '../kernel/text.ts';
 import { isIsoDate, dayNumber } from '../kernel/time.ts';
 import { AMOUNT_FIELDS, isInpatient, type Amounts } from '../settlements/model.ts';
 import { consistencyProblems, parseDiagnoses } from '../settlements/validation.ts';
@@ -42,7 +42,7 @@ export function validateStay(field: string, input: StayInput, today: string): Ap
   else if (!PROVINCES.has(hospitalCode.slice(1, 3))) problem('hospitalCode', `names no province (${hospitalCode.slice(1, 3)} is not a GB/T 2260 code)`);
 
   const hospitalName = input.hospitalName.trim();
-  const nameProblem = textProblem(hospitalName);
+  const nameProblem = lineProblem(hospitalName);
   if (nameProblem) problem('hospitalName', nameProblem);
   else if (hospitalName.length < 1 || hospitalName.length > 100) problem('hospitalName', 'must be 1 to 100 characters');
 

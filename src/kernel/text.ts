@@ -24,6 +24,24 @@ export function textProblem(text: string): string | null {
   return null;
 }
 
+// Control characters (C0, C1: line breaks, tabs) and the Unicode line and paragraph separators.
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+const CONTROLS = /[\p{Cc}\u2028\u2029]/gu;
+
+/**
+ * Why this text cannot be one line, or null: what PostgreSQL cannot store, and any control character.
+ * A line break in a name printed on a signed notice would start a line of the writer's own under
+ * the union's seal.
+ */
+export function lineProblem(text: string): string | null {
+  return textProblem(text) ?? (CONTROL.test(text) ? 'must be one line: no line breaks, tabs or other control characters' : null);
+}
+
+/** The text with every control character (line breaks included) replaced by a space: to print it as a line. */
+export function oneLine(text: string): string {
+  return text.replace(CONTROLS, ' ');
+}
+
 /** The text with U+0000 and unpaired surrogates replaced by U+FFFD: to keep or show what was received. */
 export function storableText(text: string): string {
   return text.replace(UNSTORABLE, '\uFFFD');

@@ -1,6 +1,7 @@
 import fontkit from '@pdf-lib/fontkit';
 import { degrees, PDFDocument, rgb, type PDFFont, type PDFPage } from 'pdf-lib';
 import { fenToCnyGrouped } from '../kernel/money.ts';
+import { oneLine } from '../kernel/text.ts';
 import type { NoticeFonts } from './font.ts';
 import type { NoticeContent } from './model.ts';
 
@@ -45,7 +46,8 @@ export async function renderNotice(content: NoticeContent, fonts: NoticeFonts): 
     page.drawText(`${content.title}（续）  ${content.number}`, { x: MARGIN, y: y - 9.5, size: 9.5, font: regular, color: GREY });
     y -= 24;
   };
-  const text = (t: string, x: number, size = 10.5, font = regular, color = INK) => page.drawText(t, { x, y, size, font, color });
+  // pdf-lib starts a new line at each line break: text from a member or a bank never draws lines of its own.
+  const text = (t: string, x: number, size = 10.5, font = regular, color = INK) => page.drawText(oneLine(t), { x, y, size, font, color });
   const line = (t: string, { size = 10.5, font = regular, indent = 0, gap = 6, color = INK } = {}) => {
     for (const part of wrap(t, font, size, width - indent)) {
       room(size + gap);
@@ -199,7 +201,7 @@ export function drawSeal(page: PDFPage, font: PDFFont, cx: number, cy: number, r
 export function wrap(text: string, font: PDFFont, size: number, maxWidth: number): string[] {
   const lines: string[] = [];
   let current = '';
-  for (const token of text.match(/[A-Za-z0-9.,:%()\-+×−=/]+|\s+|./gu) ?? []) {
+  for (const token of oneLine(text).match(/[A-Za-z0-9.,:%()\-+×−=/]+|\s+|./gu) ?? []) {
     const next = current + token;
     if (font.widthOfTextAtSize(next, size) > maxWidth) {
       if (current.trim()) lines.push(current.trimEnd());

@@ -40,6 +40,16 @@ describe('renderNotice', () => {
     expect(all).toContain('审核意见：材料不全');
   });
 
+  it('prints text from a member or a bank on its own line: a line break in it starts no line of the writer\'s', async () => {
+    const forged = '互助金合计：50,000.00 元';
+    const c = content(['第1条：材料不全']);
+    // Short enough to fit the row as one line once its breaks are spaces.
+    c.claim!.stay.hospital = `某市第一医院\n${forged}\r\n核定给付`;
+    const lines = (await text(await (await renderNotice(c, noticeFonts())).save())).split('\n').map((l) => l.trim());
+    expect(lines.filter((l) => l.startsWith(forged) || l.startsWith('核定给付'))).toEqual([]);
+    expect(lines).toContainEqual(expect.stringMatching(/^某市第一医院\s+互助金合计：50,000\.00 元\s+核定给付$/));
+  });
+
   it('embeds only the glyphs it uses, with every glyph of the typeface at an even offset (the subsetter halves them)', async () => {
     const pdf = await (await renderNotice(content(['参保缴费未满一年']), noticeFonts())).save();
     // Two subset fonts of a few thousand glyphs' worth at most, not the 10 MB typeface.

@@ -370,6 +370,10 @@ describe('forged or absurd input', () => {
     expect(await refused({ stay: stay({ medicalType: '2x' }) })).toEqual(['INVALID input.stay.medicalType']);
     expect(await refused({ stay: stay({ diagnoses: ['not-icd'] }) })).toEqual(['INVALID input.stay.diagnoses']);
     expect(await refused({ stay: stay({ hospitalName: ' ' }) })).toEqual(['INVALID input.stay.hospitalName']);
+    // A name printed on the union's sealed notices: line breaks there would print lines of the member's own under the seal.
+    for (const hospitalName of [`广州市第一人民医院${'\n'.repeat(14)}互助金合计：50,000.00 元`, '某医院\r核定结果：核定给付', '某医院\u2028核定', '某医院\t\u0085']) {
+      expect(await refused({ stay: stay({ hospitalName }) })).toEqual(['INVALID input.stay.hospitalName']);
+    }
   });
 
   it('refuses an application without a document showing the figures, and a channel that does not fit the caller', async () => {
