@@ -22,7 +22,8 @@ import { claimDecidedNotification, sameStaysMayPay, sameStayWarning } from './ad
  * - adjust a line (reason required): only downwards, 0 ≤ amount ≤ computed (raising would bypass
  *   the rules' caps; a higher entitlement needs a rule change and replay). The computed amount
  *   stays beside the adjusted one; the member-year totals drop by the difference; the running
- *   out-of-pocket total keeps the computed figures. The claim stays PENDING_REVIEW for a decision.
+ *   out-of-pocket total keeps the computed figures; a first-diagnosis line cut to 0 releases its
+ *   disease groups. The claim stays PENDING_REVIEW for a decision.
  */
 /** Who reviews claims (the review mutations' role check). */
 export const REVIEWERS = ['REVIEWER', 'ADMIN'] as const;
@@ -146,6 +147,9 @@ export async function adjustClaimLine(db: Db, actor: Actor, scope: Scope, lineId
       tx, { id: lineId, claimId: claim.id, programme: locked.programme, memberId: claim.memberId, planYear: claim.planYear },
       amountFen, locked.payable - amountFen, reason, actor.subject,
     );
+    // A first-diagnosis lump sum cut to 0 pays nothing: as a line the caps cut to 0 (the rules), it
+    // leaves the disease group open for the stay that confirms it.
+    if (locked.programme === 'MAJOR_DISEASE' && amountFen === 0) await store.releaseDiseaseGroupGrants(tx, claim.id);
     await recordAudit(tx, actor, {
       action: 'claim.adjust_line', targetType: 'BenefitLine', targetId: String(lineId), reason,
       details: { claimId: claim.id, programme: locked.programme, computedFen: locked.amountFen, fromFen: locked.payable, toFen: amountFen },
