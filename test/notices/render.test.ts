@@ -44,7 +44,7 @@ describe('renderNotice', () => {
     const forged = '互助金合计：50,000.00 元';
     const c = content(['第1条：材料不全']);
     // Short enough to fit the row as one line once its breaks are spaces.
-    c.claim!.stay.hospital = `某市第一医院\n${forged}\r\n核定给付`;
+    c.claim!.stay!.hospital = `某市第一医院\n${forged}\r\n核定给付`;
     const lines = (await text(await (await renderNotice(c, noticeFonts())).save())).split('\n').map((l) => l.trim());
     expect(lines.filter((l) => l.startsWith(forged) || l.startsWith('核定给付'))).toEqual([]);
     expect(lines).toContainEqual(expect.stringMatching(/^某市第一医院\s+互助金合计：50,000\.00 元\s+核定给付$/));
