@@ -64,6 +64,9 @@ export async function changeOwnBankAccount(
   checkAll(ownAccountProblems(member, input));
   const card = protectBankCard(keys, input.cardNumber.replace(/[\s-]/g, ''), input.bankCode.trim());
   return inTransaction(db, async (tx) => {
+    // Locked in a statement of its own, as updateMember does: the change's record reads the row as
+    // another writer committed it (their phone change is theirs), not as this statement's snapshot saw it.
+    if (!(await store.lockMemberInScope(tx, member.id, null, { unitId: null, memberId, organisationId: null }, 'change'))) throw notFound('member');
     const changed = await store.changeMember(tx, member.id, member.unitId, { bankCard: card }, { actor, action: 'member.update' });
     if (!changed) throw notFound('member');
     if (!changed.changes.some((c) => c.field === 'BANK_ACCOUNT')) throw conflict('this card and bank code are already your account', 'input.cardNumber');

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { withLuhnCheck } from '../../src/kernel/identifiers.ts';
 import { deliverDue } from '../../src/notifications/delivery.ts';
+import type { Tx } from '../../src/kernel/transaction.ts';
+import { recordChangeAlerts } from '../../src/members/selfService.ts';
+import { changeMember } from '../../src/members/store.ts';
 import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
 import { deliveryContext, record, seedPerson, simulatorSettings, startNotifySimulator, type TestMember } from '../notifications/support.ts';
@@ -292,5 +295,24 @@ describe('the bank account alert reaches the member', () => {
     const given = await gw.query({ ...operator, unit: first.unitCreditCode }, UPDATE, { input: { memberId: toGlobalId('Member', first.id), phone: '13700000012', name: '新名字' } });
     expect(given.data.updateMember.userErrors).toEqual([]);
     expect(await deliveredTo('13700000012')).toEqual([]);
+  });
+
+  it('a member\'s card change waiting behind a unit operator\'s phone change records and tells that phone change once, as the operator\'s', async () => {
+    const { db, gw } = await started();
+    const m = await seedPerson(db.pool);
+    const operator = { subject: 'operator-insider', role: 'UNIT_OPERATOR' as const };
+    const { rows: [row] } = await db.pool.query<{ name: string; unitId: number }>(`SELECT name, unit_id AS "unitId" FROM members WHERE id = $1`, [m.id]);
+    const { work } = await commitOnceWaitedOn(db.pool, async (held) => {
+      // The operator's phone change (updateMember's write and alerts), not yet committed.
+      const changed = await changeMember(held as unknown as Tx, m.id, row!.unitId, { phone: '13700000077' }, { actor: operator, action: 'member.update' });
+      await recordChangeAlerts(held as unknown as Tx, changed!.member, changed!.changes, operator, 7);
+    }, () => gw.query({ role: 'MEMBER', sub: `member-${m.id}`, member: toGlobalId('Member', m.id) }, CHANGE, {
+      input: { accountHolderName: row!.name, cardNumber: card(777), bankCode: BANK },
+    }));
+    expect((await work).data.changeMyBankAccount.userErrors).toEqual([]);
+    const { rows: recorded } = await db.pool.query<{ actor: string }>(`SELECT actor FROM member_changes WHERE member_id = $1 AND field = 'PHONE' ORDER BY id`, [m.id]);
+    const { rows: told } = await db.pool.query<{ byMember: boolean }>(
+      `SELECT (facts ->> 'byMember')::boolean AS "byMember" FROM notifications WHERE member_id = $1 AND kind = 'PHONE_CHANGED' ORDER BY id`, [m.id]);
+    expect({ recorded: recorded.map((r) => r.actor), toldByMember: told.map((t) => t.byMember) }).toEqual({ recorded: [operator.subject], toldByMember: [false] });
   });
 });
