@@ -210,7 +210,7 @@ export function retryRefusal(actor: Actor, payout: RetryFacts): DomainError | nu
   if (payout.claimStatus !== 'APPROVED') return conflict(`payout ${payout.id}: its claim is ${payout.claimStatus}, not approved`);
   if (!payout.wasPaid) return null;
   if (actor.role !== 'FINANCE') {
-    return forbidden(`payout ${payout.id} was paid by the bank (its money came back, or a statement shows it debited): retrying it needs FINANCE (one proposes, another confirms); you are ${actor.role}`);
+    return forbidden(`payout ${payout.id} was paid by the bank (its money came back, a statement shows it debited, or the bank credited it after refusing it): retrying it needs FINANCE (one proposes, another confirms); you are ${actor.role}`);
   }
   return payout.proposedBy === actor.subject ? forbidden(`you proposed retrying payout ${payout.id}: another FINANCE person must confirm it (four eyes)`) : null;
 }

@@ -427,7 +427,7 @@ export interface ReleaseRow {
   policyId: number | null;
 }
 
-// ---- the bank refusing what it had paid ----
+// ---- the bank refusing what it had paid, or paying what it had refused ----
 
 /**
  * The bank's refusal (RJCT) of a payout attempt: a status report's (statusReport.ts reads it,
@@ -444,15 +444,53 @@ export interface PaymentRefusal {
   report: string;
 }
 
+/** The bank's credit (ACSC) of a payout attempt, as a status report gives it (statusReport.ts reads it, whether or not it moved the attempt). */
+export interface PaymentCredit {
+  attemptId: number;
+  /** The bank's reference of the credit (AcctSvcrRef), when given. */
+  bankReference: string | null;
+  /** The status report's MsgId. */
+  report: string;
+}
+
+/** An attempt of the payout made after the refused one (a retry). */
+export interface LaterAttempt {
+  attemptNo: number;
+  endToEndId: string;
+  status: AttemptStatus;
+  /** China date it was handed to the bank; null while it waits in a batch not sent. */
+  sentOn: string | null;
+}
+
 /**
- * What a refusal of a payment the bank had paid (reported credited, or its debit matched on a
- * statement) sets off: a reconciliation exception for a person. Passed in by the composition root
- * (jobs/payouts.ts gives reconciliation's `refusalsAfterPayment`), so payouts never call reconciliation,
- * which calls payouts for what the statements show.
+ * A payment the bank reported credited (ACSC) after refusing it (RJCT): its attempt stays REJECTED
+ * (no report changes a final status), but the member may have the money. What the exception needs.
+ */
+export interface CreditAfterRefusal extends PaymentCredit {
+  payoutId: number;
+  endToEndId: string;
+  amountFen: number;
+  /** The account its batch was paid from. */
+  account: string;
+  payoutStatus: PayoutStatus;
+  /** The bank's reason for its refusal: its code, then its words when given. */
+  refusedWith: string;
+  /** The payout's attempts after this one, not cancelled: a retry made on the refusal. */
+  retries: LaterAttempt[];
+}
+
+/**
+ * What the bank contradicting its own word sets off: a refusal of a payment it had paid (reported
+ * credited, or its debit matched on a statement), or a credit of a payment it had refused; each a
+ * reconciliation exception for a person. Passed in by the composition root (jobs/payouts.ts gives
+ * reconciliation's `refusalsAfterPayment`), so payouts never call reconciliation, which calls payouts
+ * for what the statements show.
  */
 export interface RefusalsAfterPayment {
-  /** Taken before anything of the batch is read by a transaction that may refuse its payments: a reconciliation run matching their debits finishes first. */
+  /** Taken before anything of the batch is read by a transaction that may refuse or credit its payments: a reconciliation run matching their debits finishes first. */
   lockAccount(tx: Tx, account: string): Promise<void>;
   /** Raises the refusals of payments the bank had paid (the others are ordinary): the attempts concerned, and how many exceptions are new. */
   raise(tx: Tx, refusals: readonly PaymentRefusal[]): Promise<{ attemptIds: number[]; raised: number }>;
+  /** Raises the credits of payments the bank had refused: how many exceptions are new (a repeated report raises none). */
+  raiseCredits(tx: Tx, credits: readonly CreditAfterRefusal[]): Promise<number>;
 }

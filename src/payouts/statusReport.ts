@@ -1,12 +1,14 @@
+import type { StatusReason } from '../banks/iso20022/components.ts';
 import type { Pain002Parsed, TransactionStatus, GroupStatus } from '../banks/iso20022/pain002.ts';
-import type { AttemptState, AttemptStatus, AttemptUpdate, PaymentRefusal } from './model.ts';
+import type { AttemptState, AttemptStatus, AttemptUpdate, PaymentCredit, PaymentRefusal } from './model.ts';
 
 /**
  * What a pain.002 means for a batch's attempts (pure). Bank answers may come twice and out of
  * order: an attempt only moves forward, and a final status (PAID, REJECTED) is never changed by a
  * report. The database's transition trigger refuses the same moves as a second line of defence.
  * A refusal (RJCT) of a payment the bank had reported credited (PAID) therefore moves nothing, but
- * is not dropped: it is among the reading's `refusals`, for reconciliation to raise.
+ * is not dropped: it is among the reading's `refusals`, for reconciliation to raise; and likewise a
+ * credit (ACSC) of a payment it had refused (REJECTED) is among its `credits`.
  */
 
 export interface ReportReading {
@@ -19,12 +21,26 @@ export interface ReportReading {
    * or whose debit a statement shows, is a contradiction for a person (src/reconciliation/refusals.ts).
    */
   refusals: PaymentRefusal[];
+  /**
+   * Every payment of the batch the report credits (ACSC), whether or not it moved its attempt (a
+   * REJECTED one stays REJECTED): the bank's credit of a payment it had refused may have paid a
+   * member whose payout failed and could be retried (src/reconciliation/refusals.ts).
+   */
+  credits: PaymentCredit[];
 }
+
+/** Whether the report gives `status` to anything: a line, a payment information or the whole file. */
+const reports = (report: Pain002Parsed, status: GroupStatus): boolean => report.groupStatus === status
+  || report.paymentInfoStatuses.some((info) => info.status === status || info.transactions.some((tx) => tx.status === status));
 
 /** Whether the report refuses anything (a line, a payment information or the whole file RJCT). */
 export function refusesPayments(report: Pain002Parsed): boolean {
-  return report.groupStatus === 'RJCT'
-    || report.paymentInfoStatuses.some((info) => info.status === 'RJCT' || info.transactions.some((tx) => tx.status === 'RJCT'));
+  return reports(report, 'RJCT');
+}
+
+/** Whether the report credits anything (ACSC): of a payment refused before, a contradiction for a person. */
+export function creditsPayments(report: Pain002Parsed): boolean {
+  return reports(report, 'ACSC');
 }
 
 const RANK: Record<AttemptStatus, number> = {
@@ -39,15 +55,24 @@ function meaning(status: TransactionStatus | GroupStatus): AttemptUpdate['status
   return 'ACCEPTED';
 }
 
-export function readStatusReport(report: Pain002Parsed, attempts: readonly AttemptState[]): ReportReading {
+/**
+ * `pmtInfId` is the batch's payment information id: a status the report gives a payment information
+ * as a whole (PmtInfSts) concerns the batch's payments only when it names it.
+ */
+export function readStatusReport(report: Pain002Parsed, attempts: readonly AttemptState[], pmtInfId: string): ReportReading {
   const byEndToEndId = new Map(attempts.map((a) => [a.endToEndId, a]));
   const updates = new Map<string, AttemptUpdate>();
   const strangers: string[] = [];
   const refusals = new Map<string, PaymentRefusal>();
+  const credits = new Map<string, PaymentCredit>();
   const propose = (attempt: AttemptState, update: Omit<AttemptUpdate, 'id' | 'endToEndId'>) => {
-    // A refusal is kept even when it moves nothing (a PAID attempt stays PAID): reconciliation raises it.
+    // A refusal or a credit is kept even when it moves nothing (a PAID attempt stays PAID, a REJECTED
+    // one REJECTED): reconciliation raises the one that contradicts the bank's earlier word.
     if (update.status === 'REJECTED' && !refusals.has(attempt.endToEndId)) {
       refusals.set(attempt.endToEndId, { attemptId: attempt.id, reasonCode: update.reasonCode ?? 'NARR', additionalInfo: update.reason, report: report.msgId });
+    }
+    if (update.status === 'PAID' && !credits.has(attempt.endToEndId)) {
+      credits.set(attempt.endToEndId, { attemptId: attempt.id, bankReference: update.bankReference, report: report.msgId });
     }
     if (RANK[update.status] <= RANK[attempt.status]) return;
     const earlier = updates.get(attempt.endToEndId);
@@ -78,17 +103,20 @@ export function readStatusReport(report: Pain002Parsed, attempts: readonly Attem
       });
     }
   }
-  // A whole file refused (group RJCT) rejects every payment the report does not list.
-  if (report.groupStatus === 'RJCT') {
+  // The batch's payment information refused as a whole (PmtInfSts RJCT: a bank refuses a block so, for
+  // want of funds on the paying account, say), or the whole file (group RJCT), rejects every payment
+  // the report does not list; the block's reason first, as the nearer one.
+  const refuseUnlisted = (reason: StatusReason | undefined) => {
     for (const attempt of attempts) {
       if (reported.has(attempt.endToEndId)) continue;
-      propose(attempt, {
-        status: 'REJECTED', bankStatus: 'RJCT',
-        reasonCode: report.groupReason?.reasonCode ?? 'NARR', reason: report.groupReason?.additionalInfo ?? null, bankReference: null,
-      });
+      propose(attempt, { status: 'REJECTED', bankStatus: 'RJCT', reasonCode: reason?.reasonCode ?? 'NARR', reason: reason?.additionalInfo ?? null, bankReference: null });
     }
+  };
+  for (const info of report.paymentInfoStatuses) {
+    if (info.originalPmtInfId === pmtInfId && info.status === 'RJCT') refuseUnlisted(info.reason ?? report.groupReason);
   }
-  return { updates: [...updates.values()], strangers, refusals: [...refusals.values()] };
+  if (report.groupStatus === 'RJCT') refuseUnlisted(report.groupReason);
+  return { updates: [...updates.values()], strangers, refusals: [...refusals.values()], credits: [...credits.values()] };
 }
 
 /** The batch's status once every attempt is final, or null while some are still on their way. */

@@ -9,10 +9,10 @@ import type { Pain002Parsed } from '../banks/iso20022/pain002.ts';
 import { clearBatchFile } from './files.ts';
 import type { AttemptUpdate, BatchStatus, PayoutChange, PayoutSettings, RefusalsAfterPayment } from './model.ts';
 import { PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
-import { finalBatchStatus, readStatusReport, refusesPayments } from './statusReport.ts';
+import { creditsPayments, finalBatchStatus, readStatusReport, refusesPayments } from './statusReport.ts';
 import {
-  batchAccount, batchToSend, describeRejections, finishBatch, insertStatusReport, lockAttemptsOfBatch, markReceived, markRefused, markReportReceived,
-  markBatchSending, markUnknown, payoutsTo, sentBatchId, updateAttempts, withBatchLock, type BatchToSend,
+  batchAccount, batchPmtInfId, batchToSend, creditsAfterRefusal, describeRejections, finishBatch, insertStatusReport, lockAttemptsOfBatch, markReceived,
+  markRefused, markReportReceived, markBatchSending, markUnknown, payoutsTo, sentBatchId, updateAttempts, withBatchLock, type BatchToSend,
 } from './store/submission.ts';
 import type { StatusChange } from '../events/statusEvents.ts';
 import { recordPayoutNotifications } from '../notifications/store.ts';
@@ -39,7 +39,10 @@ import { UNSCOPED } from '../kernel/scope.ts';
  * - A refusal (RJCT) of a payment the bank had paid — reported credited (PAID, which stays PAID) or
  *   with its debit matched on a statement — is a reconciliation exception for a person
  *   (`refusalsAfterPayment`, src/reconciliation/refusals.ts), raised in the transaction that applies
- *   the report, or the refusal of the whole file.
+ *   the report, or the refusal of the whole file. So is its mirror, a credit (ACSC) of a payment the
+ *   bank had refused: the attempt stays REJECTED, but from then on its payout counts as paid by the
+ *   bank (payout_paid_by_bank, 0051), so a retry not confirmed by two FINANCE people is withdrawn at
+ *   sealing; a retry already sent may have paid the member twice, which the exception says.
  * One worker at a time per batch (a session advisory lock), whatever the queue does.
  */
 
@@ -199,11 +202,11 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
   const { status, changes } = await inTransaction(ctx.db, async (tx) => {
     const report = document.parsed;
     // Before any row: a reconciliation run matching this batch's debits now finishes first (its lock order).
-    if (refusesPayments(report)) await ctx.refusalsAfterPayment.lockAccount(tx, await batchAccount(tx, batchId));
+    if (refusesPayments(report) || creditsPayments(report)) await ctx.refusalsAfterPayment.lockAccount(tx, await batchAccount(tx, batchId));
     await insertStatusReport(tx, batchId, { msgId: report.msgId, groupStatus: report.groupStatus ?? null, xml: document.xml, seal: document.seal, sealedBy: document.sealedBy });
     await markReportReceived(tx, batchId);
     const attempts = await lockAttemptsOfBatch(tx, batchId);
-    const reading = readStatusReport(report, attempts);
+    const reading = readStatusReport(report, attempts, await batchPmtInfId(tx, batchId));
     if (reading.strangers.length) ctx.log.error({ batchId, report: report.msgId, strangers: reading.strangers.slice(0, 10) }, 'the status report names payments that are not in this batch; they are ignored');
     await updateAttempts(tx, reading.updates);
     const changes = [
@@ -218,6 +221,11 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
     // The bank refusing what it had paid (credited, or debited on a statement): a person must hear of it.
     const contradicted = await ctx.refusalsAfterPayment.raise(tx, reading.refusals);
     warnContradicted(ctx, { batchId, report: report.msgId }, contradicted);
+    // The bank crediting what it had refused (the attempt stays REJECTED): the payout counts as paid by the bank from now on.
+    const credited = await ctx.refusalsAfterPayment.raiseCredits(tx, await creditsAfterRefusal(tx, reading.credits));
+    if (credited > 0) {
+      ctx.log.warn({ batchId, report: report.msgId, raised: credited }, 'the bank credited payments it had refused; each is a reconciliation exception (PAID_AFTER_REJECTION)');
+    }
 
     const updated = new Map(reading.updates.map((u) => [u.id, u.status]));
     const statuses = attempts.map((a) => updated.get(a.id) ?? a.status);

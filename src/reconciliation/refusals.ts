@@ -1,6 +1,7 @@
+import { chinaToday } from '../kernel/time.ts';
 import type { Tx } from '../kernel/transaction.ts';
-import { rejectedAfterPaymentKey } from './matching/types.ts';
-import type { PaymentRefusal, RefusalsAfterPayment } from '../payouts/model.ts';
+import { paidAfterRejectionKey, rejectedAfterPaymentKey } from './matching/types.ts';
+import type { CreditAfterRefusal, PaymentRefusal, RefusalsAfterPayment } from '../payouts/model.ts';
 import { insertExceptions, lockAccounts, paidAttemptsOf, type PlacedException, type RefusedPayment } from './store/runs.ts';
 
 /**
@@ -15,6 +16,14 @@ import { insertExceptions, lockAccounts, paidAttemptsOf, type PlacedException, t
  * matched (under the day the bank reported the credit); one per attempt, however often the bank
  * repeats its report. Nothing to match by hand (the debit is matched already): it is written off
  * with what the bank said. Money that comes back is a return (退票), which fails the payout.
+ *
+ * Its mirror: the bank's credit (ACSC) of a payment it had refused (RJCT). The attempt stays
+ * REJECTED and its payout as it is (FAILED, or retried since), but the member may have the money:
+ * a PAID_AFTER_REJECTION exception, on no entry (the bank's word is all there is), makes the payout
+ * count as paid by the bank (payout_paid_by_bank, 0051) whatever becomes of it, so that its retry
+ * takes two FINANCE people and a retry one person made is withdrawn at sealing. A retry already
+ * handed to the bank may have paid the member a second time: the exception says so, for a person to
+ * recover one of the two.
  */
 
 /**
@@ -41,8 +50,21 @@ export async function raiseRefusalsAfterPayment(tx: Tx, refusals: readonly Payme
   return { attemptIds: paid.map((p) => p.attemptId), raised };
 }
 
-/** What payouts' submission is given (by jobs/) to apply to the refusals it receives. */
-export const refusalsAfterPayment: RefusalsAfterPayment = { lockAccount: lockAccountForRefusals, raise: raiseRefusalsAfterPayment };
+/** Raises the credits of payments the bank had refused (PAID_AFTER_REJECTION): how many exceptions are new (a repeated report raises none). */
+export async function raisePaidAfterRejection(tx: Tx, credits: readonly CreditAfterRefusal[]): Promise<number> {
+  const today = chinaToday();
+  return insertExceptions(tx, credits.map((c) => ({
+    key: paidAfterRejectionKey(c.attemptId), kind: 'PAID_AFTER_REJECTION', entryId: null, txIndex: null, attemptId: c.attemptId,
+    amountFen: c.amountFen, account: c.account, occurredOn: today,
+    evidence: {
+      endToEndId: c.endToEndId, payoutId: c.payoutId, attemptStatus: 'REJECTED', payoutStatus: c.payoutStatus, refusedWith: c.refusedWith,
+      bankStatus: 'ACSC', accountServicerRef: c.bankReference, report: c.report, retries: c.retries, reason: creditReason(c),
+    },
+  })));
+}
+
+/** What payouts' submission is given (by jobs/) to apply to the refusals and credits it receives. */
+export const refusalsAfterPayment: RefusalsAfterPayment = { lockAccount: lockAccountForRefusals, raise: raiseRefusalsAfterPayment, raiseCredits: raisePaidAfterRejection };
 
 function finding(p: RefusedPayment, refusal: PaymentRefusal): PlacedException {
   return {
@@ -67,4 +89,17 @@ function reasonOf(p: RefusedPayment, refusal: PaymentRefusal): string {
     ? `the hub holds it paid: the payout stays ${p.payoutStatus}, its member is not told it failed, and it cannot be retried`
     : `the payout is ${p.payoutStatus}, and as the bank had paid it only two FINANCE people may retry it`;
   return `${bank} ${after}: ${hub}. Ask the bank which is true (money that comes back is a return, 退票), then write this off with its answer`;
+}
+
+/** What is wrong, in words, for a credit after a refusal: above all, whether a retry went to the bank too. */
+function creditReason(c: CreditAfterRefusal): string {
+  const bank = `the bank reported this payment credited (ACSC${c.bankReference ? ` ${c.bankReference}` : ''}) after refusing it (RJCT ${c.refusedWith})`;
+  const sent = c.retries.filter((r) => r.sentOn !== null);
+  const hub = sent.length > 0
+    ? `the payout was retried and the bank was sent ${sent.map((r) => `attempt ${r.attemptNo} (${r.endToEndId}, ${r.status}) on ${r.sentOn}`).join(', ')}: `
+      + 'the member may have been paid twice. Ask the bank which payments it executed, recover the one too many, then write this off with its answer'
+    : `${c.payoutStatus === 'FAILED' || c.payoutStatus === 'CANCELLED' ? `the payout is ${c.payoutStatus}` : `the payout was retried, not yet sent (it is ${c.payoutStatus})`}; `
+      + 'it now counts as paid by the bank: a retry is withdrawn at sealing unless two FINANCE people confirmed it, and only two FINANCE people may retry it. '
+      + 'Ask the bank whether the member was paid, then write this off with its answer';
+  return `${bank}: ${hub}`;
 }

@@ -28,7 +28,7 @@ describe('readStatusReport', () => {
       { originalEndToEndId: 'E2E-PAID', status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' },
       { originalEndToEndId: 'E2E-ACCEPTED', status: 'RJCT', reasonCode: 'AM04' },
       { originalEndToEndId: 'E2E-SENT', status: 'ACSC' },
-    ]), attempts);
+    ]), attempts, 'PMT-1');
     expect(reading.updates.map((u) => [u.id, u.status, u.reasonCode])).toEqual([[2, 'REJECTED', 'AM04'], [3, 'PAID', null]]);
     expect(reading.refusals).toEqual([
       { attemptId: 1, reasonCode: 'AC04', additionalInfo: 'closed account', report: 'RPT-1' },
@@ -39,7 +39,7 @@ describe('readStatusReport', () => {
   it('counts a whole file refused (group RJCT) as a refusal of every payment, with the group\'s reason', () => {
     const report = parsed([], { groupStatus: 'RJCT', groupReason: { reasonCode: 'FF01' } });
     expect(refusesPayments(report)).toBe(true);
-    const reading = readStatusReport(report, attempts);
+    const reading = readStatusReport(report, attempts, 'PMT-1');
     expect(reading.updates.map((u) => u.id)).toEqual([2, 3]);
     expect(reading.refusals.map((r) => [r.attemptId, r.reasonCode])).toEqual([[1, 'FF01'], [2, 'FF01'], [3, 'FF01']]);
   });
@@ -47,6 +47,6 @@ describe('readStatusReport', () => {
   it('has no refusals in a report that refuses nothing', () => {
     const report = parsed([{ originalEndToEndId: 'E2E-SENT', status: 'ACSP' }]);
     expect(refusesPayments(report)).toBe(false);
-    expect(readStatusReport(report, attempts).refusals).toEqual([]);
+    expect(readStatusReport(report, attempts, 'PMT-1').refusals).toEqual([]);
   });
 });

@@ -5005,13 +5005,13 @@ export type ReconciliationException = Node & {
   detectedAt: Scalars['DateTime']['output'];
   /** The payout attempt's EndToEndId, when a payout is concerned. */
   endToEndId?: Maybe<Scalars['String']['output']>;
-  /** The statement entry (null for MISSING_DEBIT, and for a REJECTED_AFTER_PAYMENT refused before its debit was matched). */
+  /** The statement entry (null for MISSING_DEBIT and PAID_AFTER_REJECTION, and for a REJECTED_AFTER_PAYMENT refused before its debit was matched). */
   entry?: Maybe<StatementEntry>;
   /** Everything the matcher saw (references, expected amounts, candidates): a JSON object. */
   evidence: Scalars['JSON']['output'];
   id: Scalars['ID']['output'];
   kind: ReconciliationExceptionKind;
-  /** The entry's booking date, or the day the payout was credited (MISSING_DEBIT; a REJECTED_AFTER_PAYMENT refused before its debit was matched). */
+  /** The entry's booking date, or the day the payout was credited (MISSING_DEBIT; a REJECTED_AFTER_PAYMENT refused before its debit was matched; the day a PAID_AFTER_REJECTION's credit was reported). */
   occurredOn: Scalars['Date']['output'];
   /** The payout concerned, when one is. */
   payout?: Maybe<Payout>;
@@ -5079,6 +5079,16 @@ export type ReconciliationExceptionKind =
   | 'DUPLICATE_DEBIT'
   /** The bank credited a payout (pain.002) but no debit is on the statements after T+2 business days. */
   | 'MISSING_DEBIT'
+  /**
+   * The bank reported credited (pain.002 ACSC) a payment it had refused (RJCT). The hub keeps the
+   * refusal (the payment stays refused, its payout failed or retried since), but the member may have
+   * the money: from now on the payout counts as paid by the bank, so only two FINANCE people may retry
+   * it, and a retry one person made is withdrawn before it is sent. When a retry went to the bank
+   * already, `reason` says so: the member may have been paid twice, and a person must recover one
+   * payment. `payout`, `endToEndId` and `reason` name the payment and what the bank said. Ask the bank
+   * which is true, then write it off with its answer: there is nothing to match (`entry` is null).
+   */
+  | 'PAID_AFTER_REJECTION'
   /**
    * The bank answered RJCT (pain.002) for a payment it had paid: one it had reported credited (ACSC),
    * or whose debit a statement shows, matched to it; or it refused the whole file after a statement

@@ -138,7 +138,7 @@ export async function retryProposalsOfPayouts(db: Queryable, payoutIds: readonly
   return payoutIds.map((id) => byPayout.get(id) ?? null);
 }
 
-/** Whether the bank had paid each payout (payout_paid_by_bank, 0042: returned, or debited on a statement), in the order asked. */
+/** Whether the bank had paid each payout (payout_paid_by_bank, 0042: returned, or debited on a statement; 0051: reported credited after its refusal), in the order asked. */
 export async function paidByBank(db: Queryable, payoutIds: readonly number[]): Promise<boolean[]> {
   const { rows } = await db.query<{ paid: boolean }>(
     `SELECT payout_paid_by_bank(id) AS paid FROM unnest($1::bigint[]) WITH ORDINALITY AS t(id, n) ORDER BY n`, [payoutIds],
@@ -346,7 +346,7 @@ export interface PayoutForRetry {
   status: PayoutStatus;
   attempts: number;
   claimStatus: string;
-  /** The bank had paid it: an attempt RETURNED, or debited on a statement whatever the bank's status said (payout_paid_by_bank). */
+  /** The bank had paid it: an attempt RETURNED, debited on a statement whatever the bank's status said, or reported credited after its refusal (payout_paid_by_bank). */
   wasPaid: boolean;
 }
 

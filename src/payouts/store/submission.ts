@@ -1,5 +1,8 @@
 import type { Db, Queryable, Tx } from '../../kernel/transaction.ts';
-import { payoutStatusOf, type AttemptState, type AttemptUpdate, type BatchRow, type BatchStatus, type PayoutChange, type PayoutStatus, type StoredBatchFile } from '../model.ts';
+import {
+  payoutStatusOf, type AttemptState, type AttemptUpdate, type BatchRow, type BatchStatus, type CreditAfterRefusal, type PaymentCredit, type PayoutChange,
+  type PayoutStatus, type StoredBatchFile,
+} from '../model.ts';
 
 /**
  * SQL of a batch's way through the bank (submission.ts): the per-batch lock, what is recorded
@@ -185,6 +188,35 @@ export async function batchAccount(db: Queryable, batchId: number): Promise<stri
   const { rows: [batch] } = await db.query<{ account: string }>('SELECT debtor_account AS account FROM payout_batches WHERE id = $1', [batchId]);
   if (!batch) throw new Error(`payout batch ${batchId} does not exist`);
   return batch.account;
+}
+
+/** The batch's payment information id (PmtInfId), which a status report names a block status by. */
+export async function batchPmtInfId(db: Queryable, batchId: number): Promise<string> {
+  const { rows: [batch] } = await db.query<{ pmtInfId: string }>('SELECT pmt_inf_id AS "pmtInfId" FROM payout_batches WHERE id = $1', [batchId]);
+  if (!batch) throw new Error(`payout batch ${batchId} does not exist`);
+  return batch.pmtInfId;
+}
+
+/**
+ * Of the credits a report gives, those of attempts the bank had refused (REJECTED: a final status no
+ * report changes), with their payout and the payout's attempts made since, not cancelled (its retry).
+ */
+export async function creditsAfterRefusal(tx: Tx, credits: readonly PaymentCredit[]): Promise<CreditAfterRefusal[]> {
+  if (credits.length === 0) return [];
+  const byAttempt = new Map(credits.map((c) => [c.attemptId, c]));
+  const { rows } = await tx.query<Omit<CreditAfterRefusal, keyof PaymentCredit> & { attemptId: number }>(
+    `SELECT a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen",
+            b.debtor_account AS account, p.status AS "payoutStatus", a.reason_code || coalesce(' ' || a.reason, '') AS "refusedWith",
+            coalesce((SELECT json_agg(json_build_object('attemptNo', r.attempt_no, 'endToEndId', r.end_to_end_id, 'status', r.status,
+                                      'sentOn', (r.sent_at AT TIME ZONE 'Asia/Shanghai')::date)
+                                      ORDER BY r.attempt_no)
+                        FROM payout_attempts r WHERE r.payout_id = a.payout_id AND r.attempt_no > a.attempt_no AND r.status <> 'CANCELLED'), '[]') AS retries
+       FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id JOIN payout_batches b ON b.id = a.batch_id
+      WHERE a.id = ANY($1::bigint[]) AND a.status = 'REJECTED'
+      ORDER BY a.id`,
+    [[...byAttempt.keys()]],
+  );
+  return rows.map((row) => ({ ...byAttempt.get(row.attemptId)!, ...row }));
 }
 
 /** The batch a status report is about (by the MsgId of the file), when we sent it; null otherwise. */

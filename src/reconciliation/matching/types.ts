@@ -55,6 +55,8 @@ export const EXCEPTION_KINDS = [
   'UNMATCHED_DEBIT', 'DUPLICATE_DEBIT', 'MISSING_DEBIT', 'AMOUNT_MISMATCH', 'UNKNOWN_CREDIT', 'RETURN_AFTER_SETTLEMENT',
   // The bank answered RJCT for a payment it had reported credited or whose debit is matched (src/reconciliation/refusals.ts).
   'REJECTED_AFTER_PAYMENT',
+  // Its mirror: the bank reported credited (ACSC) a payment it had refused (the same file).
+  'PAID_AFTER_REJECTION',
 ] as const;
 export type ExceptionKind = (typeof EXCEPTION_KINDS)[number];
 
@@ -180,3 +182,5 @@ export const exceptionKey = (kind: ExceptionKind, entryId: number, txIndex: numb
 export const missingDebitKey = (attemptId: number) => `MISSING_DEBIT:${attemptId}`;
 /** One per attempt: the bank's refusal of a payment it had paid is raised once, however often it is repeated. */
 export const rejectedAfterPaymentKey = (attemptId: number) => `REJECTED_AFTER_PAYMENT:${attemptId}`;
+/** One per attempt, likewise: the bank's credit of a payment it had refused. */
+export const paidAfterRejectionKey = (attemptId: number) => `PAID_AFTER_REJECTION:${attemptId}`;
