@@ -15,6 +15,8 @@ import { dayNumber } from '../../kernel/time.ts';
  * Debits pay payouts: by EndToEndId, then the bank's reference (AcctSvcrRef from its pain.002),
  * then a batch booking (one debit for a whole PmtInf), then amount + date window + payee name
  * (never a payout the bank refused: a debit only such a payout may be is an exception naming it).
+ * Whichever rule finds the payout, a debit or return the bank reports for another card than the
+ * attempt's is an exception naming it, never the member's payment.
  * Credits are returns (退票) of payouts, by EndToEndId, or units' contributions: by a recorded
  * payment's bank reference (a credit under one that does not fit it is a person's call, never a
  * second payment), then by the reference the unit was told to quote (`MAH<year><credit code>`,
@@ -247,6 +249,15 @@ class Matcher {
         ...evidence(), debtorAccount: payout.debtorAccount, reason: `the payout is paid from account ${payout.debtorAccount}, not from ${tx.entry.account}`,
       });
     }
+    // Our payment's references on a debit to another card than the one FINANCE approved: a stranger was paid, maybe not
+    // the member. Named, the payout counts as paid by the bank (no blind retry) and a person finds out with the bank.
+    const card = reportedCard(tx);
+    if (card !== undefined && card !== payout.creditorAccountMasked) {
+      return exception('UNMATCHED_DEBIT', tx.amountFen, payout.attemptId, {
+        ...evidence(), creditorAccountMasked: payout.creditorAccountMasked,
+        reason: `the bank paid card ${card}, the payment is to ${payout.creditorAccountMasked}: find with the bank who was paid before settling or retrying it`,
+      });
+    }
     if (payout.amountFen !== tx.amountFen) {
       return exception('AMOUNT_MISMATCH', tx.amountFen, payout.attemptId, {
         ...evidence(), expectedFen: payout.amountFen, reason: `the payout is ${fenToCny(payout.amountFen)}, the bank debited ${fenToCny(tx.amountFen)}`,
@@ -299,8 +310,7 @@ class Matcher {
   private debitByAmountAndName(tx: Transaction): Result {
     const name = tx.details?.creditor?.name;
     if (name === undefined) return exception('UNMATCHED_DEBIT', tx.amountFen, null, { ...transactionEvidence(tx), reason: 'no payout has its references, and it names no payee' });
-    const reported = tx.details?.creditor?.account;
-    const card = reported === undefined ? undefined : maskBankCard(reported);
+    const card = reportedCard(tx);
     const booked = dayNumber(tx.entry.bookingDate);
     const key = amountAndName(tx.amountFen, name);
     const fits = (p: ExpectedPayout) => !this.debited.has(p.attemptId) && (card === undefined || p.creditorAccountMasked === card);
@@ -377,6 +387,14 @@ class Matcher {
     if (payout.debtorAccount !== tx.entry.account) {
       return exception('UNKNOWN_CREDIT', tx.amountFen, payout.attemptId, {
         ...about, debtorAccount: payout.debtorAccount, reason: `a return (退票) of a payout paid from account ${payout.debtorAccount}, credited to ${tx.entry.account}`,
+      });
+    }
+    // A return from another card than the attempt's is not this payment coming back: matched, it would make the payout retryable.
+    const card = reportedCard(tx);
+    if (card !== undefined && card !== payout.creditorAccountMasked) {
+      return exception('UNKNOWN_CREDIT', tx.amountFen, payout.attemptId, {
+        ...about, creditorAccountMasked: payout.creditorAccountMasked,
+        reason: `a return (退票) from card ${card}, the payment was to ${payout.creditorAccountMasked}: find with the bank which payment came back`,
       });
     }
     if (payout.amountFen !== tx.amountFen) {
@@ -521,6 +539,17 @@ function exception(kind: ExceptionKind, amountFen: number, attemptId: number | n
 
 function contribution(tx: Transaction, rule: MatchRule, unitId: number, planYear: number, amountFen: number, recordedPaymentId: number | null): MatchDecision & { kind: 'CONTRIBUTION' } {
   return { kind: 'CONTRIBUTION', entryId: tx.entry.id, txIndex: tx.index, rule, amountFen, unitId, planYear, recordedPaymentId };
+}
+
+/**
+ * The payee's card the bank reports (a debit's, a return's), masked as an attempt keeps its own card;
+ * undefined where the statement names no account, as banks often do: then the references decide alone.
+ * Compared masked (bank and last four), since an attempt keeps no keyed hash of its card and matching
+ * holds no key to read the encrypted one.
+ */
+function reportedCard(tx: Transaction): string | undefined {
+  const account = tx.details?.creditor?.account;
+  return account === undefined ? undefined : maskBankCard(account);
 }
 
 /** What the bank said about the entry: enough for a person to find it in the bank's own records. */
