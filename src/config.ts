@@ -167,6 +167,8 @@ const schema = z.object({
   PAYOUT_OUT_DIR: z.string().default('.data/out'),
   /** The union's name on sealed notices, yearly reports and around their seal image (src/notices, src/figures); production asks for it. */
   NOTICE_UNION_NAME: z.string().trim().min(2).max(16).default('某市总工会'),
+  /** Fewest cases (人次) a breakdown row of the published yearly report shows; fewer print "<N" (src/figures/disclosure.ts). */
+  FIGURES_MIN_CELL: z.coerce.number().int().min(2).default(5),
   // Reconciliation (src/reconciliation/settings.ts).
   /** Our accounts whose statements are fetched and reconciled, comma-separated (default PAYOUT_ACCOUNT; accounts of payout batches are added). */
   RECONCILIATION_ACCOUNTS: z.string().regex(/^[0-9A-Za-z]{1,34}(,[0-9A-Za-z]{1,34})*$/, 'must be account numbers separated by commas').transform((v) => v.split(',')).optional(),

@@ -21,6 +21,8 @@ export interface ReportSettings {
   unionName: string;
   /** PROMISE_HOLIDAYS: working days of the turnaround figures. */
   holidays: readonly string[];
+  /** FIGURES_MIN_CELL: fewest cases a breakdown row shows. */
+  minCell: number;
 }
 
 /** What a report URL names: `<organisation id or 0>:<year>:<format>`. */
@@ -42,7 +44,7 @@ export async function yearlyReportForDownload(
   let file;
   try {
     const q = await figuresQuery(db, scope, { organisationId: named.organisationId, planYear: named.planYear });
-    file = await reportFile(await yearlyReport(db, scope, q, settings.holidays), named.format, settings);
+    file = await reportFile(await yearlyReport(db, scope, q, settings.holidays, settings.minCell), named.format, settings);
   } catch (error) {
     if (error instanceof DomainError && error.code === 'NOT_FOUND') return null;
     throw error;

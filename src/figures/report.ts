@@ -6,7 +6,7 @@ import { noticeFonts } from '../notices/font.ts';
 import { drawSeal, wrap } from '../notices/render.ts';
 import { sealPdf } from '../notices/sign.ts';
 import type { Seal } from '../seals/cms/seal.ts';
-import type { FiguresRowResult } from './model.ts';
+import { UNDER_MIN, WITHHELD, type PublishedRow, type Suppressed } from './disclosure.ts';
 import type { YearlyReport } from './service.ts';
 
 /**
@@ -35,13 +35,20 @@ const COUNT = '#,##0';
 const PERCENT = '0.00%';
 
 type Format = typeof MONEY | typeof COUNT | typeof PERCENT;
+type Figure = number | null | Suppressed;
 interface Column {
   header: string;
   format: Format;
-  value: (r: FiguresRowResult) => number | null;
+  value: (r: PublishedRow) => Figure;
 }
 
-const yuan = (fen: number | null) => (fen === null ? null : fen / 100);
+const yuan = (fen: Figure) => (typeof fen === 'number' ? fen / 100 : fen);
+
+/** A figure as the workbook and the PDF print it: withheld ones (src/figures/disclosure.ts) as "<N" or a dash, others as `print` has them. */
+const printed = <T>(v: Figure, minCell: number, print: (v: number | null) => T): T | string =>
+  (v === UNDER_MIN ? `<${minCell}` : v === WITHHELD ? '—' : print(v));
+/** The note under the figures saying why some are not shown. */
+const withheldNote = (minCell: number) => `注：不足${minCell}人次（笔）的分项不予公布，记为“<${minCell}”；可据以推算出其数值的分项记为“—”。`;
 
 /** The columns of every breakdown sheet (and of the summary's figures). */
 export const COLUMNS: readonly Column[] = [
@@ -94,13 +101,14 @@ export async function reportWorkbook(r: YearlyReport): Promise<Buffer> {
     ['核定至支付90分位（工作日）', r.turnaround.paymentP90Days],
   ] as const) summary.addRow([label, value]);
   summary.addRow(['制表日期 Made on', r.madeOn]);
+  summary.addRow([withheldNote(r.minCell)]);
 
-  const sheet = (name: string, first: string, rows: readonly FiguresRowResult[]) => {
+  const sheet = (name: string, first: string, rows: readonly PublishedRow[]) => {
     const ws = book.addWorksheet(name);
     ws.columns = [{ width: 20 }, { width: 16 }, ...COLUMNS.map(() => ({ width: 16 }))];
     ws.addRow([first, '代码 Code', ...COLUMNS.map((c) => c.header)]).font = { bold: true };
     for (const row of rows) {
-      const added = ws.addRow([row.label, row.key, ...COLUMNS.map((c) => c.value(row))]);
+      const added = ws.addRow([row.label, row.key, ...COLUMNS.map((c) => printed(c.value(row), r.minCell, (v) => v))]);
       COLUMNS.forEach((c, i) => (added.getCell(i + 3).numFmt = c.format));
     }
     const total = ws.addRow(['合计', r.totals.key, ...COLUMNS.map((c) => c.value(r.totals))]);
@@ -125,17 +133,17 @@ const money = (fen: number | null) => (fen === null ? '—' : fenToCnyGrouped(fe
 const percent = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)}%`);
 
 /** The columns the PDF's tables print (a page's width holds these). */
-const PDF_COLUMNS: readonly { header: string; text: (r: FiguresRowResult) => string }[] = [
-  { header: '单位数', text: (r) => number(r.units) },
-  { header: '参保人数', text: (r) => number(r.membersEnrolled) },
-  { header: '同比', text: (r) => percent(r.yearOnYear.membersEnrolled) },
-  { header: '完成率', text: (r) => percent(r.completionRate) },
-  { header: '筹集（元）', text: (r) => money(r.contributionsRaisedFen) },
-  { header: '同比', text: (r) => percent(r.yearOnYear.contributionsRaised) },
-  { header: '人次', text: (r) => number(r.claims) },
-  { header: '支付笔数', text: (r) => number(r.payouts) },
-  { header: '支付（元）', text: (r) => money(r.paidFen) },
-  { header: '同比', text: (r) => percent(r.yearOnYear.paid) },
+const PDF_COLUMNS: readonly { header: string; value: (r: PublishedRow) => Figure; print: (v: number | null) => string }[] = [
+  { header: '单位数', value: (r) => r.units, print: number },
+  { header: '参保人数', value: (r) => r.membersEnrolled, print: number },
+  { header: '同比', value: (r) => r.yearOnYear.membersEnrolled, print: percent },
+  { header: '完成率', value: (r) => r.completionRate, print: percent },
+  { header: '筹集（元）', value: (r) => r.contributionsRaisedFen, print: money },
+  { header: '同比', value: (r) => r.yearOnYear.contributionsRaised, print: percent },
+  { header: '人次', value: (r) => r.claims, print: number },
+  { header: '支付笔数', value: (r) => r.payouts, print: number },
+  { header: '支付（元）', value: (r) => r.paidFen, print: money },
+  { header: '同比', value: (r) => r.yearOnYear.paid, print: percent },
 ];
 
 /** The report laid out on landscape A4 pages, unsaved (for the signature), closed by `unionName` and its round seal. */
@@ -197,17 +205,20 @@ export async function renderReport(r: YearlyReport, unionName: string): Promise<
     });
     y -= 4;
   };
-  const table = (heading: string, rows: readonly FiguresRowResult[]) => {
+  const table = (heading: string, rows: readonly PublishedRow[]) => {
     y -= 8;
     line(heading, 12, bold);
     tableRow(['', ...PDF_COLUMNS.map((c) => c.header)], bold);
-    for (const row of rows) tableRow([row.label, ...PDF_COLUMNS.map((c) => c.text(row))], regular);
-    tableRow(['合计', ...PDF_COLUMNS.map((c) => c.text(r.totals))], bold);
+    const text = (row: PublishedRow) => PDF_COLUMNS.map((c) => printed(c.value(row), r.minCell, c.print));
+    for (const row of rows) tableRow([row.label, ...text(row)], regular);
+    tableRow(['合计', ...text(r.totals)], bold);
   };
   table('分组织 By organisation', r.byOrganisation);
   table('分项目 By programme', r.byProgramme);
   table('分人群 By category', r.byCategory);
   table('月度 By month', r.byMonth);
+  y -= 6;
+  line(withheldNote(r.minCell), 9);
 
   // Signature block as on the notices: the union's name and the date, the seal over them.
   room(130);

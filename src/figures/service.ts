@@ -14,6 +14,7 @@ import {
   type Breakdown, type CalendarDay, type EnrolmentTargetRow, type ExceptionAge, type ExceptionAgeBuckets, type FiguresOrganisation,
   type FiguresQuery, type FiguresReportResult, type FiguresRowResult, type Grouping, type TargetFigures, type TurnaroundFigures, type YearFigures,
 } from './model.ts';
+import { DEFAULT_MIN_CELL, publishedRows, type PublishedRow } from './disclosure.ts';
 import * as store from './store.ts';
 
 /**
@@ -267,29 +268,34 @@ export async function setEnrolmentTarget(db: Db, actor: Actor, scope: Scope, inp
   });
 }
 
-/** Every figure of the yearly report (年度数据公布): totals, turnaround and each breakdown. */
+/** Every figure of the yearly report (年度数据公布): totals, turnaround and each breakdown, its small cells withheld. */
 export interface YearlyReport {
   query: FiguresQuery;
   totals: FiguresRowResult;
   turnaround: TurnaroundFigures;
-  byOrganisation: FiguresRowResult[];
-  byProgramme: FiguresRowResult[];
-  byCategory: FiguresRowResult[];
-  byMonth: FiguresRowResult[];
-  byUnitType: FiguresRowResult[];
+  byOrganisation: PublishedRow[];
+  byProgramme: PublishedRow[];
+  byCategory: PublishedRow[];
+  byMonth: PublishedRow[];
+  byUnitType: PublishedRow[];
+  /** FIGURES_MIN_CELL: fewer cases than this a breakdown row does not show (src/figures/disclosure.ts). */
+  minCell: number;
   /** China date the report was made. */
   madeOn: string;
 }
 
-export async function yearlyReport(db: Queryable, scope: Scope, q: FiguresQuery, holidays: readonly string[], now = new Date()): Promise<YearlyReport> {
+export async function yearlyReport(
+  db: Queryable, scope: Scope, q: FiguresQuery, holidays: readonly string[], minCell = DEFAULT_MIN_CELL, now = new Date(),
+): Promise<YearlyReport> {
   const report = await figures(db, scope, q);
+  const published = async (by: Breakdown) => publishedRows(await breakdown(db, report, by), report.totals, by, minCell);
   const [t, byOrganisation, byProgramme, byCategory, byMonth, byUnitType] = await Promise.all([
     turnaround(db, report, holidays),
-    breakdown(db, report, 'ORGANISATION'),
-    breakdown(db, report, 'PROGRAMME'),
-    breakdown(db, report, 'MEMBER_CATEGORY'),
-    breakdown(db, report, 'MONTH'),
-    breakdown(db, report, 'UNIT_TYPE'),
+    published('ORGANISATION'),
+    published('PROGRAMME'),
+    published('MEMBER_CATEGORY'),
+    published('MONTH'),
+    published('UNIT_TYPE'),
   ]);
-  return { query: q, totals: report.totals, turnaround: t, byOrganisation, byProgramme, byCategory, byMonth, byUnitType, madeOn: chinaToday(now) };
+  return { query: q, totals: report.totals, turnaround: t, byOrganisation, byProgramme, byCategory, byMonth, byUnitType, minCell, madeOn: chinaToday(now) };
 }

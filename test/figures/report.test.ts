@@ -48,7 +48,7 @@ describe('the workbook', () => {
       const cells = organisations[i + 1]!;
       expect(cells[0]).toBe(row.label);
       expect(cells[column('参保人数（人）')]).toBe(row.membersEnrolled);
-      expect(cells[column('支付金额（元）')]).toBe(row.paidFen / 100);
+      expect(cells[column('支付金额（元）')]).toBe((row.paidFen as number) / 100);
       expect(cells[column('应缴互助金（元）')]).toBe(row.contributionsOwedFen! / 100);
     });
     const months = byName.get(SHEETS.month)!;

@@ -1,0 +1,102 @@
+import type { Breakdown, FiguresRowResult, YearFigures } from './model.ts';
+
+/**
+ * Small-cell suppression of the published yearly report (小数抑制). A row of a few cases is a few
+ * people's medical benefit, and a union publishes who some of its members are (its 劳动模范): the
+ * report leaves the hub, so its breakdown rows print no cell that small, nor one worked out from
+ * the rest. Pure: the rows as read in, the rows as published out. N is FIGURES_MIN_CELL.
+ *
+ * - primary: a row whose count is 1 to N − 1 prints "<N" for it and a dash for the amounts and
+ *   the growth that come from it (0 prints as 0);
+ * - secondary: a breakdown's rows add up to its printed total (member categories too, when each
+ *   member has one), so when exactly one row is withheld the next-smallest non-zero row is withheld
+ *   too (a dash: "<N" would not be true of it);
+ * - a subtree of fewer than N cases still prints its totals (its own published figure), and then
+ *   every row prints "<N", zeros included: with the zeros shown, the one row left is the total.
+ * One breakdown, one year (the previous one is printed beside it) and one count at a time.
+ */
+
+/** Fewest cases a row shows when FIGURES_MIN_CELL is not given (its default). */
+export const DEFAULT_MIN_CELL = 5;
+
+/** A count of 1 to N − 1: printed "<N". */
+export const UNDER_MIN = 'UNDER_MIN';
+/** A figure that would give a withheld one away: printed as a dash. */
+export const WITHHELD = 'WITHHELD';
+export type Suppressed = typeof UNDER_MIN | typeof WITHHELD;
+
+type Count = 'claims' | 'payouts' | 'condolences' | 'membersEnrolled';
+type Amount = 'claimsApprovedFen' | 'paidFen' | 'condolencesApprovedFen';
+type Growth = keyof FiguresRowResult['yearOnYear'];
+type Withholding<T, K extends keyof T> = Omit<T, K> & { [P in K]: T[P] | Suppressed };
+
+export type PublishedFigures = Withholding<YearFigures, Count | Amount>;
+/** A breakdown row as the report prints it. */
+export type PublishedRow = Withholding<Omit<FiguresRowResult, 'previousYear' | 'yearOnYear'>, Count | Amount> & {
+  previousYear: PublishedFigures;
+  yearOnYear: Withholding<FiguresRowResult['yearOnYear'], Growth>;
+};
+
+interface Measure {
+  count: Count;
+  /** What the count's cases add up to. */
+  amounts: readonly Amount[];
+  /** Its year-on-year change: with one year's count and the change, the other year's follows. */
+  growth: Growth | null;
+}
+
+/** The benefits paid to people: cases decided, payments made, condolences approved, each on its own dates. */
+const BENEFITS: readonly Measure[] = [
+  { count: 'claims', amounts: ['claimsApprovedFen'], growth: 'claims' },
+  { count: 'payouts', amounts: ['paidFen'], growth: 'paid' },
+  { count: 'condolences', amounts: ['condolencesApprovedFen'], growth: null },
+];
+
+/**
+ * A member category is a list of people, some of them named in public: a category of fewer than N
+ * members names them. Its member count is withheld, and its benefits however many the cases (six
+ * cases of a county's one model worker are still his). Organisations, months and programmes count
+ * members as the unit rolls do, which say nothing of anyone's health.
+ */
+const CATEGORY_MEMBERS: Measure = { count: 'membersEnrolled', amounts: [], growth: 'membersEnrolled' };
+
+/**
+ * The rule on one count of a breakdown: per row, null (printed) or how it is withheld. `total` is
+ * the whole subtree's; `few` marks rows whose people are fewer than N (their count is withheld too).
+ */
+function withheldCounts(counts: readonly (number | null)[], total: number | null, minCell: number, few: readonly boolean[] = []): (Suppressed | null)[] {
+  const under = (n: number | null) => n !== null && n > 0 && n < minCell;
+  if (under(total)) return counts.map(() => UNDER_MIN);
+  const marks = counts.map((n, i): Suppressed | null => (under(n) ? UNDER_MIN : few[i] && n ? WITHHELD : null));
+  if (marks.filter((m) => m !== null).length === 1) {
+    let next: number | null = null;
+    counts.forEach((n, i) => {
+      if (marks[i] === null && n && (next === null || n < counts[next]!)) next = i;
+    });
+    if (next !== null) marks[next] = WITHHELD;
+  }
+  return marks;
+}
+
+/** A breakdown's rows as the report prints them (the totals, the whole subtree's, are printed as they are). */
+export function publishedRows(rows: readonly FiguresRowResult[], totals: FiguresRowResult, by: Breakdown, minCell: number): PublishedRow[] {
+  const published: PublishedRow[] = rows.map((r) => ({ ...r, previousYear: { ...r.previousYear }, yearOnYear: { ...r.yearOnYear } }));
+  for (const year of ['current', 'previous'] as const) {
+    const read = (r: FiguresRowResult): YearFigures => (year === 'current' ? r : r.previousYear);
+    const withhold = (m: Measure, few?: readonly boolean[]) => {
+      const marks = withheldCounts(rows.map((r) => read(r)[m.count]), read(totals)[m.count], minCell, few);
+      marks.forEach((mark, i) => {
+        if (mark === null) return;
+        const row = published[i]!;
+        const figures: Record<Count | Amount, number | null | Suppressed> = year === 'current' ? row : row.previousYear;
+        figures[m.count] = mark;
+        for (const a of m.amounts) figures[a] = WITHHELD;
+        if (m.growth) row.yearOnYear[m.growth] = WITHHELD;
+      });
+      return marks;
+    };
+    const few = by === 'MEMBER_CATEGORY' ? withhold(CATEGORY_MEMBERS).map((m) => m === UNDER_MIN) : [];
+    for (const m of BENEFITS) withhold(m, few);
+  }
+  return published;
+}
