@@ -37,7 +37,7 @@ export const CLAIM_TRANSITIONS: Transitions<ClaimStatus> = {
 };
 
 /** Why a claim was decided again (claim_redecisions.cause). */
-export const REDECISION_CAUSES = ['CONTRIBUTION_PAID', 'ENROLMENT_CHANGED', 'MEMBER_MATCHED', 'CORRECTION', 'APPEAL'] as const;
+export const REDECISION_CAUSES = ['CONTRIBUTION_PAID', 'ENROLMENT_CHANGED', 'MEMBER_MATCHED', 'CORRECTION', 'APPEAL', 'EARLIER_CLAIM_RELEASED'] as const;
 export type RedecisionCause = (typeof REDECISION_CAUSES)[number];
 
 /**

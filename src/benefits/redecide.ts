@@ -7,16 +7,17 @@ import { conflict, forbidden, notFound } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { recordNotifications } from '../notifications/store.ts';
-import { evaluateBenefits, paidSoFar, type EnrolmentFacts, type PlanYearTotals } from './rules/engine.ts';
-import type { RuleSet } from './rules/ruleSet.ts';
+import { evaluateBenefits, paidSoFar, type BenefitResult, type EnrolmentFacts, type PlanYearTotals } from './rules/engine.ts';
+import type { Programme, RuleSet } from './rules/ruleSet.ts';
 import { bilingual } from './rules/explain.ts';
-import type { RuleSetCache } from './catalogue.ts';
+import { ruleSetOf, type RuleSetCache } from './catalogue.ts';
 import {
   benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, governingKeyOf, heldBySameStay, sameStaysMayPay, sameStayWarning, settlementFacts, totalsOf, withSameStayWarnings,
 } from './adjudicate.ts';
 import { governingRuleSets } from './governing.ts';
 import { benefitSettings } from './settings.ts';
 import { MUTABLE_REFUSALS, type ClaimStatus, type PendingSettlementRow, type RedecisionCause } from './model.ts';
+import type { RedecidedClaim } from './store.ts';
 import * as store from './store.ts';
 
 /**
@@ -144,6 +145,46 @@ async function decideAgain(
     return { claimId: claim.id, before: claim.status, after: claim.status };
   }
 
+  // A rejected claim left the count when it was rejected; an ineligible one never did.
+  const redecisionId = await writeRedecision(tx, claim, s, { result, status, before, ruleSet, facts, cause, actor }, claim.status === 'REJECTED' ? 1 : 0);
+  await recordNotifications(tx, [{
+    memberId: s.memberId, kind: 'CLAIM_REDECIDED', subjectType: 'Claim', subjectId: claim.id, eventKey: String(redecisionId),
+    facts: {
+      cause, before: claim.status, after: status, status, amountFen: result.totalFen, planYear: s.planYear,
+      reasonCodes: result.reasonCodes.join(','), reasonCode: result.reasonCodes[0] ?? null,
+    },
+  }]);
+  await recordAudit(tx, actor, {
+    action: 'claim.redecide', targetType: 'Claim', targetId: String(claim.id),
+    details: {
+      cause, redecisionId, before: claim.status, after: status, totalFen: result.totalFen, ruleSet: `${ruleSet.id}@${ruleSet.version}`,
+      previousReasonCodes: claim.reasonCodes, reasonCodes: result.reasonCodes, approve: options.approve ?? false,
+    },
+  });
+  return { claimId: claim.id, before: claim.status, after: status };
+}
+
+/** A claim's new decision as `writeRedecision` stores it. */
+interface NewDecision {
+  result: BenefitResult;
+  status: ClaimStatus;
+  /** The member-year totals it was decided against. */
+  before: PlanYearTotals;
+  ruleSet: RuleSet;
+  facts: EnrolmentFacts;
+  cause: RedecisionCause;
+  actor: Actor;
+}
+
+/**
+ * Stores a claim's new decision (its lines, grants and what it adds to the member-year totals, the
+ * history row first), in place of its old one: the caller has taken what the old lines held out of
+ * the totals, or they held nothing. `counted`: 1 when the claim enters the year's count again.
+ */
+async function writeRedecision(
+  tx: Tx, claim: Pick<RedecidedClaim, 'id' | 'status' | 'reasonCodes' | 'totalFen'>, s: PendingSettlementRow,
+  { result, status, before, ruleSet, facts, cause, actor }: NewDecision, counted: number,
+): Promise<number> {
   const redecisionId = await store.insertRedecision(tx, {
     claimId: claim.id, cause, previousStatus: claim.status, previousReasonCodes: claim.reasonCodes, previousTotalFen: claim.totalFen,
     previousLines: await store.linesOfClaimForHistory(tx, claim.id), newStatus: status, newReasonCodes: result.reasonCodes,
@@ -165,24 +206,86 @@ async function decideAgain(
   await store.addToTotals(tx, s.memberId, s.planYear, {
     INPATIENT: after.INPATIENT - before.INPATIENT, CRITICAL: after.CRITICAL - before.CRITICAL, MAJOR_DISEASE: after.MAJOR_DISEASE - before.MAJOR_DISEASE,
     PROVINCIAL_SUBSIDY: paidSoFar(after, 'PROVINCIAL_SUBSIDY') - paidSoFar(before, 'PROVINCIAL_SUBSIDY'), outOfPocket: after.outOfPocket - before.outOfPocket,
-    // A rejected claim left the count when it was rejected; an ineligible one never did.
-    claims: claim.status === 'REJECTED' ? 1 : 0,
+    claims: counted,
   });
-  await recordNotifications(tx, [{
-    memberId: s.memberId, kind: 'CLAIM_REDECIDED', subjectType: 'Claim', subjectId: claim.id, eventKey: String(redecisionId),
-    facts: {
-      cause, before: claim.status, after: status, status, amountFen: result.totalFen, planYear: s.planYear,
-      reasonCodes: result.reasonCodes.join(','), reasonCode: result.reasonCodes[0] ?? null,
-    },
-  }]);
-  await recordAudit(tx, actor, {
-    action: 'claim.redecide', targetType: 'Claim', targetId: String(claim.id),
-    details: {
-      cause, redecisionId, before: claim.status, after: status, totalFen: result.totalFen, ruleSet: `${ruleSet.id}@${ruleSet.version}`,
-      previousReasonCodes: claim.reasonCodes, reasonCodes: result.reasonCodes, approve: options.approve ?? false,
-    },
-  });
-  return { claimId: claim.id, before: claim.status, after: status };
+  return redecisionId;
+}
+
+const WHOLE_FACTS = ['planYear', 'plan', 'specialDisease', 'firstEnrolledOn', 'contributionPaid'] as const;
+
+/**
+ * A reviewer's rejection of a claim, or a line of it lowered, releases what it held of its
+ * member-year: room under the annual caps, out-of-pocket toward a threshold, a first-diagnosis grant.
+ * The member-year's claims decided after it that still wait for a reviewer were figured with it
+ * counted (the stay's other copy, kept while this one is rejected, paid no lump sum because this one
+ * held it; a later stay crossed the out-of-pocket threshold only with it): each is figured again
+ * (cause EARLIER_CLAIM_RELEASED), in the order they were decided, on the facts and rule set it was
+ * decided on, against the totals as they stand now, and keeps waiting for its reviewer. A line a
+ * reviewer lowered pays at most what they lowered it to (their adjustment stays, with its reason).
+ * One whose figures come out the same is left as it is; claims decided already keep their amounts.
+ * In the reviewer's transaction, under the member-year's lock. Returns the claims figured again.
+ */
+export async function refigureWaitingAfter(tx: Tx, released: { id: number; memberId: number; planYear: number }, actor: Actor): Promise<number[]> {
+  const refigured: number[] = [];
+  for (const waiting of await store.waitingClaimsAfter(tx, released.id, released.memberId, released.planYear)) {
+    // Facts stored before claims kept them whole cannot be decided on again.
+    if (!WHOLE_FACTS.every((f) => waiting.facts[f] !== undefined)) continue;
+    const facts = waiting.facts as EnrolmentFacts;
+    const s = (await store.settlementOfClaim(tx, waiting.id))!;
+    const [row] = await store.ruleSetVersions(tx, [{ id: waiting.ruleSetId, version: waiting.ruleSetVersion }]);
+    const ruleSet = ruleSetOf(row!);
+    const held = await store.payableLinesOfClaim(tx, waiting.id);
+    const heldFen = (p: Programme) => held.filter((l) => l.programme === p).reduce((sum, l) => sum + l.payable, 0);
+    const ownGroups = await store.grantsOfClaim(tx, waiting.id);
+    const [totals] = await store.lockTotalsOfSettlements(tx, [s.id]);
+    const now = totalsOf(totals!);
+    // The year without this claim (as releaseFromTotals leaves it), and the member's grants without its own.
+    const before: PlanYearTotals = {
+      INPATIENT: Math.max(0, now.INPATIENT - heldFen('INPATIENT')), CRITICAL: Math.max(0, now.CRITICAL - heldFen('CRITICAL')),
+      MAJOR_DISEASE: Math.max(0, now.MAJOR_DISEASE - heldFen('MAJOR_DISEASE')),
+      PROVINCIAL_SUBSIDY: Math.max(0, now.PROVINCIAL_SUBSIDY - heldFen('PROVINCIAL_SUBSIDY')),
+      outOfPocket: Math.max(0, now.outOfPocket - waiting.outOfPocketFen),
+    };
+    const groups = ((await store.grantedDiseaseGroups(tx, [s.memberId])).get(s.memberId) ?? []).filter((g) => !ownGroups.includes(g));
+    const result = withSameStayWarnings(
+      evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups }),
+      (await sameStaysMayPay(tx, [s.id])).get(s.id),
+    );
+    const adjustmentOf = (p: Programme) => held.find((l) => l.programme === p)?.adjustment ?? null;
+    const payable = (l: { programme: Programme; amountFen: number }) => Math.min(l.amountFen, adjustmentOf(l.programme)?.fen ?? Infinity);
+    const grantsAfter = result.lines.some((l) => l.programme === 'MAJOR_DISEASE' && payable(l) === 0) ? [] : [...result.diseaseGroupsGranted].sort();
+    const unchanged = result.lines.length === held.length
+      && result.lines.every((l) => heldFen(l.programme) === payable(l))
+      && sameCodes(grantsAfter, ownGroups)
+      && result.planYearTotalsAfter.outOfPocket - before.outOfPocket === waiting.outOfPocketFen;
+    if (unchanged) continue;
+    const claim = await store.lockClaimForRedecision(tx, waiting.id);
+    await store.releaseFromTotals(tx, s.memberId, s.planYear, {
+      INPATIENT: heldFen('INPATIENT'), CRITICAL: heldFen('CRITICAL'), MAJOR_DISEASE: heldFen('MAJOR_DISEASE'),
+      PROVINCIAL_SUBSIDY: heldFen('PROVINCIAL_SUBSIDY'), outOfPocket: waiting.outOfPocketFen,
+    });
+    await store.releaseDiseaseGroupGrants(tx, waiting.id);
+    // Still waiting: the reviewer decides it, on these figures.
+    const redecisionId = await writeRedecision(tx, claim, s, { result, status: 'PENDING_REVIEW', before, ruleSet, facts, cause: 'EARLIER_CLAIM_RELEASED', actor }, 1);
+    const lineIds = await store.lineIdsOfClaim(tx, waiting.id);
+    for (const l of result.lines) {
+      const adjustment = adjustmentOf(l.programme);
+      if (!adjustment || adjustment.fen >= l.amountFen) continue;
+      await store.adjustLine(
+        tx, { id: lineIds.get(l.programme)!, claimId: waiting.id, programme: l.programme, memberId: s.memberId, planYear: s.planYear },
+        adjustment.fen, l.amountFen - adjustment.fen, adjustment.reason, adjustment.by,
+      );
+    }
+    await recordAudit(tx, actor, {
+      action: 'claim.redecide', targetType: 'Claim', targetId: String(waiting.id),
+      details: {
+        cause: 'EARLIER_CLAIM_RELEASED', redecisionId, releasedBy: released.id, before: 'PENDING_REVIEW', after: 'PENDING_REVIEW',
+        previousTotalFen: claim.totalFen, computedFen: result.totalFen, ruleSet: `${ruleSet.id}@${ruleSet.version}`,
+      },
+    });
+    refigured.push(waiting.id);
+  }
+  return refigured;
 }
 
 const DUE_PAGE = 1000;

@@ -7,6 +7,7 @@ import { conflict, DomainError, invalid, forbidden, notFound, noteOf } from '../
 import type { Scope } from '../kernel/scope.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import { claimDecidedNotification, sameStaysMayPay, sameStayWarning } from './adjudicate.ts';
+import { refigureWaitingAfter } from './redecide.ts';
 
 /**
  * Review (maker-checker) of claims in PENDING_REVIEW. Each decision runs in one transaction that
@@ -19,6 +20,8 @@ import { claimDecidedNotification, sameStaysMayPay, sameStayWarning } from './ad
  *   why they are two stays when that other claim is APPROVED: paying both may pay one stay twice.
  * - reject (reason required): REJECTED; its line amounts and its out-of-pocket contribution leave
  *   the member-year totals and its first-diagnosis grants are released (the claim no longer counts).
+ *   The member-year's claims decided after it and still waiting are figured again without it
+ *   (redecide.ts `refigureWaitingAfter`), as after a line lowered.
  * - adjust a line (reason required): only downwards, 0 ≤ amount ≤ computed (raising would bypass
  *   the rules' caps; a higher entitlement needs a rule change and replay). The computed amount
  *   stays beside the adjusted one; the member-year totals drop by the difference; the running
@@ -116,11 +119,12 @@ export async function rejectClaim(db: Db, actor: Actor, scope: Scope, claimId: n
       PROVINCIAL_SUBSIDY: released('PROVINCIAL_SUBSIDY'), outOfPocket: claim.outOfPocketFen,
     });
     await store.rejectClaim(tx, claimId, actor.subject, reason);
+    const refigured = await refigureWaitingAfter(tx, claim, actor);
     // The reviewer's words stay out of the notification (they may name people); the member reads them on the claim.
     await recordNotifications(tx, [claimDecidedNotification(claim.memberId, claimId, claim.planYear, 'REJECTED', 0, [], await reviewEventKey(tx, claimId))]);
     await recordAudit(tx, actor, {
       action: 'claim.reject', targetType: 'Claim', targetId: String(claimId), reason,
-      details: { releasedFen: lines.reduce((sum, l) => sum + l.payable, 0) },
+      details: { releasedFen: lines.reduce((sum, l) => sum + l.payable, 0), refigured },
     });
   });
 }
@@ -147,12 +151,10 @@ export async function adjustClaimLine(db: Db, actor: Actor, scope: Scope, lineId
       tx, { id: lineId, claimId: claim.id, programme: locked.programme, memberId: claim.memberId, planYear: claim.planYear },
       amountFen, locked.payable - amountFen, reason, actor.subject,
     );
-    // A first-diagnosis lump sum cut to 0 pays nothing: as a line the caps cut to 0 (the rules), it
-    // leaves the disease group open for the stay that confirms it.
-    if (locked.programme === 'MAJOR_DISEASE' && amountFen === 0) await store.releaseDiseaseGroupGrants(tx, claim.id);
+    const refigured = await refigureWaitingAfter(tx, claim, actor);
     await recordAudit(tx, actor, {
       action: 'claim.adjust_line', targetType: 'BenefitLine', targetId: String(lineId), reason,
-      details: { claimId: claim.id, programme: locked.programme, computedFen: locked.amountFen, fromFen: locked.payable, toFen: amountFen },
+      details: { claimId: claim.id, programme: locked.programme, computedFen: locked.amountFen, fromFen: locked.payable, toFen: amountFen, refigured },
     });
     return claim.id;
   });

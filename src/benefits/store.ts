@@ -453,6 +453,12 @@ export async function insertClaimReversal(
   );
 }
 
+/** The first-diagnosis groups a claim holds granted. */
+export async function grantsOfClaim(tx: Tx, claimId: number): Promise<string[]> {
+  const { rows } = await tx.query<{ group: string }>(`SELECT disease_group AS "group" FROM disease_group_grants WHERE claim_id = $1 ORDER BY disease_group`, [claimId]);
+  return rows.map((r) => r.group);
+}
+
 /** Releases the first-diagnosis grants a claim took (reversed or rejected: it no longer counts). */
 export async function releaseDiseaseGroupGrants(tx: Tx, claimId: number): Promise<void> {
   await tx.query(`DELETE FROM disease_group_grants WHERE claim_id = $1`, [claimId]);
@@ -526,13 +532,28 @@ export async function approveClaim(tx: Tx, claimId: number, decidedBy: string, n
   return rows[0]!.total;
 }
 
-/** What each line of a claim pays now, by programme. */
-export async function payableLinesOfClaim(tx: Tx, claimId: number): Promise<{ programme: Programme; payable: number }[]> {
-  const { rows } = await tx.query<{ programme: Programme; payable: number }>(
-    `SELECT programme, coalesce(adjusted_fen, amount_fen) AS payable FROM benefit_lines WHERE claim_id = $1`,
+/** A reviewer's adjustment of a line: the amount it was lowered to, why and by whom. */
+export interface LineAdjustment {
+  fen: number;
+  reason: string;
+  by: string;
+}
+
+/** What each line of a claim pays now, by programme, with the reviewer's adjustment when it has one. */
+export async function payableLinesOfClaim(tx: Tx, claimId: number): Promise<{ programme: Programme; payable: number; adjustment: LineAdjustment | null }[]> {
+  const { rows } = await tx.query<{ programme: Programme; payable: number; adjustment: LineAdjustment | null }>(
+    `SELECT programme, coalesce(adjusted_fen, amount_fen) AS payable,
+            CASE WHEN adjusted_fen IS NOT NULL THEN jsonb_build_object('fen', adjusted_fen, 'reason', adjustment_reason, 'by', adjusted_by) END AS adjustment
+       FROM benefit_lines WHERE claim_id = $1`,
     [claimId],
   );
   return rows;
+}
+
+/** The id of each line of a claim, by programme. */
+export async function lineIdsOfClaim(tx: Tx, claimId: number): Promise<Map<Programme, number>> {
+  const { rows } = await tx.query<{ id: number; programme: Programme }>(`SELECT id, programme FROM benefit_lines WHERE claim_id = $1`, [claimId]);
+  return new Map(rows.map((r) => [r.programme, r.id]));
 }
 
 /** Takes a claim out of its member-year totals: its amounts per programme, its out-of-pocket and its count. */
@@ -573,7 +594,7 @@ export async function lockLine(tx: Tx, lineId: number): Promise<{ programme: Pro
 /**
  * A reviewer's adjustment of a line to `amountFen` (lower by `loweredFen` than it paid): the line
  * keeps its computed amount beside it, the member-year total of its programme drops by the
- * difference, the claim's total is summed again.
+ * difference, the claim's total is summed again; a first-diagnosis line cut to 0 releases its groups.
  */
 export async function adjustLine(
   tx: Tx,
@@ -597,6 +618,9 @@ export async function adjustLine(
             updated_at = now() WHERE id = $1`,
     [line.claimId],
   );
+  // A first-diagnosis lump sum cut to 0 pays nothing: as a line the caps cut to 0 (the rules), it
+  // leaves the disease group open for the stay that confirms it.
+  if (line.programme === 'MAJOR_DISEASE' && amountFen === 0) await releaseDiseaseGroupGrants(tx, line.claimId);
 }
 
 // ---- re-decision ----
@@ -635,6 +659,31 @@ export async function lockClaimForRedecision(tx: Tx, claimId: number): Promise<R
     [claimId],
   );
   return claim!;
+}
+
+/** A claim still waiting for a reviewer, decided after another of its member-year (`waitingClaimsAfter`). */
+export interface WaitingClaim {
+  id: number;
+  ruleSetId: string;
+  ruleSetVersion: number;
+  outOfPocketFen: number;
+  facts: Partial<EnrolmentFacts>;
+}
+
+/**
+ * The member-year's claims decided after `claimId` that still wait for a reviewer, the settlement not
+ * reversed: locked, in the order they were decided (the caller holds the member-year's lock).
+ */
+export async function waitingClaimsAfter(tx: Tx, claimId: number, memberId: number, planYear: number): Promise<WaitingClaim[]> {
+  const { rows } = await tx.query<WaitingClaim>(
+    `SELECT id, rule_set_id AS "ruleSetId", rule_set_version AS "ruleSetVersion", out_of_pocket_fen AS "outOfPocketFen", facts
+       FROM claims c
+      WHERE member_id = $2 AND plan_year = $3 AND id > $1 AND status = 'PENDING_REVIEW'
+        AND NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.claim_id = c.id)
+      ORDER BY id FOR UPDATE`,
+    [claimId, memberId, planYear],
+  );
+  return rows;
 }
 
 /** The lines of a claim as they were (kept in its re-decision history). */

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
-import { adjustClaimLine, approveClaim } from '../../src/benefits/review.ts';
+import { adjustClaimLine, approveClaim, rejectClaim } from '../../src/benefits/review.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { fen } from './support.ts';
-import { claimOf, seedEnrolledMember, seedSettlement } from './seed.ts';
+import { claimOf, seedEnrolledMember, seedSettlement, totalsOf } from './seed.ts';
 
 /** What a reviewer's decisions leave for the member's other stays: grants and the year's room. */
 const A = { subject: 'reviewer-a', role: 'REVIEWER' as const };
@@ -52,5 +52,84 @@ describe('a first-diagnosis lump sum a reviewer cut to 0', () => {
     const claim = (await claimOf(db.pool, first))!;
     await adjustClaimLine(db.pool, A, UNSCOPED, await lumpSumLine(claim.id), fen('1.00'), 'part of the lump sum only');
     expect(await lumpSums(m.memberId)).toEqual({ paidFen: fen('1.00'), grants: [claim.id] });
+  });
+});
+
+/** The claim's figures as the rules give them for the same stay of a member with no other claim: what it pays once the others are gone. */
+async function decidedAlone(spec: Parameters<typeof seedSettlement>[2], enrolment: Parameters<typeof seedEnrolledMember>[1] = {}) {
+  const alone = await seedEnrolledMember(db.pool, enrolment);
+  const id = await seedSettlement(db.pool, alone, spec);
+  await adjudicateSettlements(db.pool, [id], { autoApproveMaxFen: 0 });
+  return { amounts: (await claimOf(db.pool, id))!.amounts, totals: await totalsOf(db.pool, alone.memberId) };
+}
+
+async function redecisionsOf(claimId: number) {
+  const { rows } = await db.pool.query<{ cause: string; previousStatus: string; newStatus: string; decidedBy: string }>(
+    `SELECT cause, previous_status AS "previousStatus", new_status AS "newStatus", decided_by AS "decidedBy" FROM claim_redecisions WHERE claim_id = $1 ORDER BY id`, [claimId]);
+  return rows;
+}
+
+describe('a claim rejected while a later one of the member-year waits', () => {
+  it('one stay reported twice: the copy kept is figured again without the rejected one, and pays the lump sum that one held', async () => {
+    const m = await seedEnrolledMember(db.pool, { specialDisease: true });
+    // The member's own figures (misread) wait for a reviewer and take the CANCER grant.
+    const applied = await seedSettlement(db.pool, m, { psn: '21,000.00', ownpay: '10,000.00', diagnoses: ['C34.1'], setlTime: '2025-04-01 10:00:00' });
+    await adjudicateSettlements(db.pool, [applied], { autoApproveMaxFen: 0 });
+    // The platform's record of the stay, while the other still waits: figured with the group already granted.
+    const feedSpec = { psn: '20,000.00', ownpay: '10,000.00', diagnoses: ['C34.1'], setlTime: '2025-04-01 11:00:00' };
+    const feed = await seedSettlement(db.pool, m, feedSpec);
+    await adjudicateSettlements(db.pool, [feed], { autoApproveMaxFen: 0 });
+    const feedClaim = (await claimOf(db.pool, feed))!;
+    expect(feedClaim.amounts.MAJOR_DISEASE).toBe(0);
+
+    await rejectClaim(db.pool, A, UNSCOPED, (await claimOf(db.pool, applied))!.id, 'same stay as the platform\'s record, misread figures');
+    const alone = await decidedAlone(feedSpec, { specialDisease: true });
+    const refigured = (await claimOf(db.pool, feed))!;
+    expect({ status: refigured.status, amounts: refigured.amounts }).toEqual({ status: 'PENDING_REVIEW', amounts: alone.amounts });
+    expect(alone.amounts.MAJOR_DISEASE).toBeGreaterThan(0);
+    expect(await lumpSums(m.memberId)).toEqual({ paidFen: alone.amounts.MAJOR_DISEASE, grants: [feedClaim.id] });
+    expect(await totalsOf(db.pool, m.memberId)).toEqual(alone.totals);
+    expect(await redecisionsOf(feedClaim.id)).toEqual([{ cause: 'EARLIER_CLAIM_RELEASED', previousStatus: 'PENDING_REVIEW', newStatus: 'PENDING_REVIEW', decidedBy: A.subject }]);
+
+    // The reviewer approves it as figured now.
+    await approveClaim(db.pool, B, UNSCOPED, feedClaim.id, null);
+    expect((await claimOf(db.pool, feed))!).toMatchObject({ status: 'APPROVED', amounts: alone.amounts });
+  });
+
+  it('the year\'s room goes to the later claims still waiting, a line a reviewer lowered staying as low; one decided before keeps its lines', async () => {
+    const m = await seedEnrolledMember(db.pool);
+    const earlier = await seedSettlement(db.pool, m, { psn: '3,000.00', setlTime: '2025-02-01 10:00:00' });
+    const big = await seedSettlement(db.pool, m, { psn: '80,000.00', setlTime: '2025-03-01 10:00:00' });
+    const adjusted = await seedSettlement(db.pool, m, { psn: '10,000.00', setlTime: '2025-04-01 10:00:00' });
+    const laterSpec = { psn: '20,000.00', setlTime: '2025-05-01 10:00:00' };
+    const later = await seedSettlement(db.pool, m, laterSpec);
+    for (const id of [earlier, big, adjusted, later]) await adjudicateSettlements(db.pool, [id], { autoApproveMaxFen: 0 });
+    const alone = await decidedAlone(laterSpec);
+    // The big stay took nearly all the year's INPATIENT room: the later ones were cut by the annual cap.
+    const cut = (await claimOf(db.pool, adjusted))!.amounts.INPATIENT!;
+    expect(cut).toBeGreaterThan(1);
+    expect((await claimOf(db.pool, later))!.amounts.INPATIENT).toBeLessThan(alone.amounts.INPATIENT!);
+    const earlierBefore = await claimOf(db.pool, earlier);
+    const { rows: [line] } = await db.pool.query<{ id: number }>(
+      `SELECT l.id FROM benefit_lines l JOIN claims c ON c.id = l.claim_id WHERE c.settlement_id = $1 AND l.programme = 'INPATIENT'`, [adjusted]);
+    const lowered = Math.floor(cut / 2);
+    await adjustClaimLine(db.pool, B, UNSCOPED, line!.id, lowered, 'half of the invoice is for a companion bed');
+
+    await rejectClaim(db.pool, A, UNSCOPED, (await claimOf(db.pool, big))!.id, 'not an inpatient stay of the member');
+    expect(await claimOf(db.pool, earlier)).toEqual(earlierBefore);
+    // The room is back, but the reviewer's adjustment still caps that line.
+    const adjustedNow = (await claimOf(db.pool, adjusted))!;
+    expect(adjustedNow.amounts.INPATIENT).toBe(lowered);
+    expect(adjustedNow.lines.find((l) => l.programme === 'INPATIENT')!.amountFen).toBeGreaterThan(cut);
+    const { rows: [kept] } = await db.pool.query(
+      `SELECT l.adjustment_reason AS reason, l.adjusted_by AS "by", c.adjusted_by AS "claimAdjustedBy" FROM benefit_lines l JOIN claims c ON c.id = l.claim_id
+        WHERE c.settlement_id = $1 AND l.programme = 'INPATIENT'`, [adjusted]);
+    expect(kept).toEqual({ reason: 'half of the invoice is for a companion bed', by: B.subject, claimAdjustedBy: [B.subject] });
+    expect((await claimOf(db.pool, later))!.amounts).toEqual(alone.amounts);
+    // The year counts what its claims pay now: the three that remain.
+    const remaining = await Promise.all([earlier, adjusted, later].map(async (id) => (await claimOf(db.pool, id))!.amounts.INPATIENT!));
+    expect((await totalsOf(db.pool, m.memberId)).INPATIENT).toBe(remaining.reduce((a, b) => a + b, 0));
+    // B adjusted it: B still cannot approve it.
+    await expect(approveClaim(db.pool, B, UNSCOPED, adjustedNow.id, null)).rejects.toThrow(/four eyes/);
   });
 });

@@ -1098,7 +1098,7 @@ export type ClaimRedecision = {
   newTotalFen: Scalars['Fen']['output'];
   /** The reasons before (codes). */
   previousReasonCodes: Array<ClaimReasonCode>;
-  /** The status before: INELIGIBLE, or REJECTED (an appeal). */
+  /** The status before: INELIGIBLE, REJECTED (an appeal), or PENDING_REVIEW (EARLIER_CLAIM_RELEASED). */
   previousStatus: ClaimStatus;
   /** What the claim paid before. */
   previousTotalFen: Scalars['Fen']['output'];
@@ -1114,6 +1114,13 @@ export type ClaimRedecisionCause =
   | 'CONTRIBUTION_PAID'
   /** A correction of the facts by staff. */
   | 'CORRECTION'
+  /**
+   * A claim of the same member-year decided before this one was rejected, or a line of it lowered, by a
+   * reviewer while this one waited for review: what that claim held (room under the annual caps,
+   * out-of-pocket toward a threshold, a first-diagnosis lump sum) no longer counts, and this claim was
+   * figured again without it. It still waits for its reviewer (PENDING_REVIEW before and after).
+   */
+  | 'EARLIER_CLAIM_RELEASED'
   /** The enrolment was added or corrected (plan, add-on, first enrolment date). */
   | 'ENROLMENT_CHANGED'
   /** The member was matched to the settlement. */
