@@ -61,11 +61,11 @@ export async function playMemberChannel(config: Config, origin: string, adminTok
     await upload(INVOICE_PNG, 'INVOICE', 'invoice.png'),
   ];
   const { application } = await call(member, `mutation($input: SubmitApplicationInput!) { submitApplication(input: $input) {
-      application { id status channel } userErrors { field code message } } }`, { input: { channel: 'ONLINE', stay, attachments } }, 'submitApplication');
+      application { id status channel round } userErrors { field code message } } }`, { input: { channel: 'ONLINE', stay, attachments } }, 'submitApplication');
   const lines = [`member channel: ${memberId} applied online for a stay elsewhere (${fenToCnyGrouped(personBurdenFen)} CNY borne) with 2 attachments: application ${application.id} ${application.status}`];
 
-  await call(reviewerLi, `mutation($id: ID!) { acceptApplication(input: { applicationId: $id }) { application { status } userErrors { field code message } } }`,
-    { id: application.id }, 'acceptApplication');
+  await call(reviewerLi, `mutation($id: ID!, $round: Int!) { acceptApplication(input: { applicationId: $id, round: $round }) { application { status } userErrors { field code message } } }`,
+    { id: application.id, round: application.round }, 'acceptApplication');
   const claim = await pollUntil(async () => {
     const data = await call(member, `query($id: ID!) { node(id: $id) { ... on Application { status settlement { claim { id status totalFen } } } } }`, { id: application.id });
     return data.node?.settlement?.claim ?? null;

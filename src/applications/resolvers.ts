@@ -112,7 +112,7 @@ export const applicationResolvers: DomainResolvers = {
     acceptApplication: async (_root, { input }, ctx) => {
       requireRole(ctx, DECIDE, 'acceptApplication');
       const id = localId('input.applicationId', input.applicationId, 'Application');
-      const { application, newSettlementId } = await acceptApplication(ctx.db, ctx.keys, id, scopeOf(ctx.principal), actorOf(ctx.principal));
+      const { application, newSettlementId } = await acceptApplication(ctx.db, ctx.keys, id, input.round, scopeOf(ctx.principal), actorOf(ctx.principal));
       // After the commit; were this lost, the settlements sweeper re-adds every RECEIVED settlement.
       if (newSettlementId !== null) await enqueueApplicationSettlement(ctx.queues.settlementMatch, newSettlementId);
       return { application };
@@ -120,7 +120,7 @@ export const applicationResolvers: DomainResolvers = {
     returnApplication: async (_root, { input }, ctx) => {
       requireRole(ctx, DECIDE, 'returnApplication');
       const id = localId('input.applicationId', input.applicationId, 'Application');
-      return { application: await returnApplication(ctx.db, id, scopeOf(ctx.principal), input.reason, input.note, actorOf(ctx.principal)) };
+      return { application: await returnApplication(ctx.db, id, input.round, scopeOf(ctx.principal), input.reason, input.note, actorOf(ctx.principal)) };
     },
   },
   ApplicationConnection: {

@@ -112,14 +112,16 @@ export interface Acceptance {
 /**
  * Accepts a SUBMITTED application: its settlement is stored (matched and adjudicated after the
  * commit, by the caller's enqueue), the member told, the decision audited. Accepting an ACCEPTED one
- * again does nothing. Four eyes: staff who filed it for the member, in any round, may not accept it.
+ * again does nothing. Four eyes: staff who filed it for the member, in any round, may not accept it;
+ * and only the round the reviewer checked is accepted.
  */
-export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id: number, scope: Scope, actor: Actor): Promise<Acceptance> {
+export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id: number, round: number, scope: Scope, actor: Actor): Promise<Acceptance> {
   return inTransaction(db, async (tx) => {
     const current = await store.lockApplication(tx, id, scope);
     if (!current) throw notFound('Application', 'input.applicationId');
     if (current.status === 'ACCEPTED') return { application: current, newSettlementId: null };
     if (current.status !== 'SUBMITTED') throw conflict(`input.applicationId: the application is ${current.status}; only a SUBMITTED one is accepted`, 'input.applicationId');
+    refuseOtherRound(current, round);
     // Staff who submitted any round, not only the last submitter: a member's resubmission does not hide who entered it.
     if (current.enteredBy.includes(actor.subject)) {
       throw conflict(`input.applicationId: ${actor.subject} filed this application for the member and cannot also accept it; another REVIEWER or ADMIN must`, 'input.applicationId');
@@ -144,9 +146,19 @@ export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id:
   });
 }
 
+/**
+ * A reviewer decides on the round they checked: a member who resubmitted in between (other figures,
+ * no new document needed) would otherwise have figures accepted that nobody looked at.
+ */
+function refuseOtherRound(current: ApplicationRow, round: number): void {
+  if (current.round !== round) {
+    throw conflict(`the member resubmitted the application since round ${round}: it is round ${current.round} now; check its figures and documents again`, 'input.round');
+  }
+}
+
 /** Returns a SUBMITTED application to the member with what to fix; the member is told. */
 export async function returnApplication(
-  db: pg.Pool, id: number, scope: Scope, reason: ApplicationReturnReason, noteText: string, actor: Actor,
+  db: pg.Pool, id: number, round: number, scope: Scope, reason: ApplicationReturnReason, noteText: string, actor: Actor,
 ): Promise<ApplicationRow> {
   const note = reasonOf('input.note', noteText);
   if (note.length > 500) throw invalid('input.note', 'must be at most 500 characters');
@@ -154,6 +166,7 @@ export async function returnApplication(
     const current = await store.lockApplication(tx, id, scope);
     if (!current) throw notFound('Application', 'input.applicationId');
     if (current.status !== 'SUBMITTED') throw conflict(`input.applicationId: the application is ${current.status}; only a SUBMITTED one is returned`, 'input.applicationId');
+    refuseOtherRound(current, round);
     await store.returnApplication(tx, id, actor.subject, reason, note);
     // The note is the reviewer's free text: the message names the reason code only.
     await recordNotifications(tx, [{

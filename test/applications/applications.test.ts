@@ -109,7 +109,7 @@ describe('an application', () => {
     const filed = await submit(gw, me, { stay: wrong });
     expect(filed.userErrors).toEqual([]);
 
-    const returned = (await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'DATES_DIFFER', note: '出院日期与出院小结不符 the discharge summary says 2025-03-10' } })).data.returnApplication;
+    const returned = (await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'DATES_DIFFER', note: '出院日期与出院小结不符 the discharge summary says 2025-03-10' } })).data.returnApplication;
     expect(returned.userErrors).toEqual([]);
     expect(returned.application).toMatchObject({ status: 'RETURNED', returnReason: 'DATES_DIFFER', returnNote: '出院日期与出院小结不符 the discharge summary says 2025-03-10' });
     const applicationId = localId('id', filed.application.id, 'Application');
@@ -128,7 +128,7 @@ describe('an application', () => {
     expect(again.application).toMatchObject({ status: 'SUBMITTED', round: 2, dischargedOn: '2025-03-10', returnReason: null, returnNote: null, decidedBy: null });
     expect(again.application.attachments.map((a: { kind: string }) => a.kind)).toEqual(['SETTLEMENT_SHEET', 'DISCHARGE_SUMMARY']);
 
-    const accepted = (await gw.query(reviewer('reviewer-qian'), ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    const accepted = (await gw.query(reviewer('reviewer-qian'), ACCEPT, { id: filed.application.id, round: 2 })).data.acceptApplication;
     expect(accepted.userErrors).toEqual([]);
     const { rows: [settlement] } = await db.pool.query(`SELECT to_char(enddate, 'YYYY-MM-DD') AS enddate, acct_pay FROM settlements WHERE id = $1`, [localId('id', accepted.application.settlement.id, 'Settlement')]);
     expect(settlement).toEqual({ enddate: '2025-03-10', acct_pay: 234_567 });
@@ -189,7 +189,7 @@ describe('duplicates of a feed settlement', () => {
     const { rows } = await db.pool.query(`SELECT status, settlement_id FROM applications WHERE id = $1`, [localId('id', filed.application.id, 'Application')]);
     expect(rows).toEqual([{ status: 'SUBMITTED', settlement_id: null }]);
     // The reviewer returns it as a duplicate instead.
-    const returned = (await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'DUPLICATE', note: 'the platform settled this stay on 2025-09-03' } })).data.returnApplication;
+    const returned = (await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'DUPLICATE', note: 'the platform settled this stay on 2025-09-03' } })).data.returnApplication;
     expect(returned.application.status).toBe('RETURNED');
   });
 

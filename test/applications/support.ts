@@ -57,7 +57,8 @@ export const SUBMIT = `mutation($input: SubmitApplicationInput!) { submitApplica
   application { ${APPLICATION_FIELDS} } userErrors { field code message } } }`;
 export const RESUBMIT = `mutation($input: ResubmitApplicationInput!) { resubmitApplication(input: $input) {
   application { ${APPLICATION_FIELDS} } userErrors { field code message } } }`;
-export const ACCEPT = `mutation($id: ID!) { acceptApplication(input: { applicationId: $id }) {
+/** Accepts round 1 unless `round` says which round the reviewer checked. */
+export const ACCEPT = `mutation($id: ID!, $round: Int! = 1) { acceptApplication(input: { applicationId: $id, round: $round }) {
   application { ${APPLICATION_FIELDS} } userErrors { field code message } } }`;
 export const RETURN = `mutation($input: ReturnApplicationInput!) { returnApplication(input: $input) {
   application { ${APPLICATION_FIELDS} } userErrors { field code message } } }`;

@@ -47,7 +47,7 @@ describe('another member', () => {
     expect(forB.errors?.[0]?.message).toMatch(/a member applies only for themselves/);
 
     // Resubmitting B's (returned) application: not found for A.
-    await gw.query(reviewer(), RETURN, { input: { applicationId: id, reason: 'OTHER', note: 'please sign the form' } });
+    await gw.query(reviewer(), RETURN, { input: { applicationId: id, round: 1, reason: 'OTHER', note: 'please sign the form' } });
     const resubmitted = await gw.query(memberOf(a), RESUBMIT, { input: { applicationId: id, stay: stay(), attachments: [] } });
     expect(resubmitted.data.resubmitApplication).toEqual({ application: null, userErrors: [{ field: 'input.applicationId', code: 'NOT_FOUND', message: 'Application not found' }] });
 
@@ -72,7 +72,7 @@ describe('staff', () => {
 
     for (const [query, variables] of [
       [ACCEPT, { id: filed.application.id }],
-      [RETURN, { input: { applicationId: filed.application.id, reason: 'OTHER', note: 'not my call to make' } }],
+      [RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'OTHER', note: 'not my call to make' } }],
     ] as const) {
       const answer = await gw.query(ofA, query, variables);
       expect(answer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
@@ -128,13 +128,13 @@ describe('staff', () => {
     const filed = await submit(gw, admin, { memberId: toGlobalId('Member', a.memberId), channel: 'COUNTER', stay: stay() });
     expect(filed.userErrors).toEqual([]);
     // The same ADMIN returns it; the member resubmits the same figures and is now its last submitter.
-    const returned = (await gw.query(admin, RETURN, { input: { applicationId: filed.application.id, reason: 'FIGURES_DIFFER', note: 'please confirm the figures' } })).data.returnApplication;
+    const returned = (await gw.query(admin, RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'FIGURES_DIFFER', note: 'please confirm the figures' } })).data.returnApplication;
     expect(returned.userErrors).toEqual([]);
     const resubmitted = (await gw.query(memberOf(a), RESUBMIT, { input: { applicationId: filed.application.id, stay: stay(), attachments: [] } })).data.resubmitApplication;
     expect(resubmitted.userErrors).toEqual([]);
     expect(resubmitted.application.submittedBy).toEqual({ subject: `member-${a.memberId}`, role: 'MEMBER' });
 
-    const own = (await gw.query(admin, ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    const own = (await gw.query(admin, ACCEPT, { id: filed.application.id, round: 2 })).data.acceptApplication;
     expect(own).toEqual({ application: null, userErrors: [{ field: 'input.applicationId', code: 'CONFLICT', message: expect.stringMatching(/admin-entered filed this application for the member and cannot also accept it/) }] });
     const id = localId('id', filed.application.id, 'Application');
     const settled = await db.pool.query(`SELECT count(*)::int AS n FROM settlements WHERE source = 'applications' AND setl_id = $1`, [`APP-${id}`]);
@@ -148,7 +148,7 @@ describe('staff', () => {
     }
     await db.pool.query(`DELETE FROM settlements WHERE id = $1`, [settlementId]);
 
-    const other = (await gw.query(reviewer('reviewer-other'), ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    const other = (await gw.query(reviewer('reviewer-other'), ACCEPT, { id: filed.application.id, round: 2 })).data.acceptApplication;
     expect(other.userErrors).toEqual([]);
     expect(other.application.status).toBe('ACCEPTED');
   });
@@ -158,18 +158,44 @@ describe('staff', () => {
     const { a } = await twoMembers();
     const admin = { role: 'ADMIN' as const, sub: 'admin-resubmitter' };
     const filed = await submit(gw, memberOf(a), { stay: stay() });
-    const returnIt = () => gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'FIGURES_DIFFER', note: 'please confirm the figures' } });
-    await returnIt();
+    const returnIt = (round: number) => gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, round, reason: 'FIGURES_DIFFER', note: 'please confirm the figures' } });
+    await returnIt(1);
     const byAdmin = (await gw.query(admin, RESUBMIT, { input: { applicationId: filed.application.id, stay: stay(), attachments: [] } })).data.resubmitApplication;
     expect(byAdmin.application.submittedBy).toEqual({ subject: 'admin-resubmitter', role: 'ADMIN' });
-    await returnIt();
+    await returnIt(2);
     const byMember = (await gw.query(memberOf(a), RESUBMIT, { input: { applicationId: filed.application.id, stay: stay(), attachments: [] } })).data.resubmitApplication;
     expect(byMember.userErrors).toEqual([]);
 
-    const own = (await gw.query(admin, ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    const own = (await gw.query(admin, ACCEPT, { id: filed.application.id, round: 3 })).data.acceptApplication;
     expect(own.userErrors).toEqual([expect.objectContaining({ field: 'input.applicationId', code: 'CONFLICT' })]);
-    const other = (await gw.query(reviewer('reviewer-other'), ACCEPT, { id: filed.application.id })).data.acceptApplication;
+    const other = (await gw.query(reviewer('reviewer-other'), ACCEPT, { id: filed.application.id, round: 3 })).data.acceptApplication;
     expect(other.userErrors).toEqual([]);
+  });
+
+  it('a reviewer decides only the round they checked: after the member resubmitted other figures, accepting or returning the old round is refused on input.round, nothing settled', async () => {
+    const { db, gw } = await started();
+    const { a } = await twoMembers();
+    const filed = await submit(gw, memberOf(a), { stay: stay() });
+    // Reviewer Sun reads round 1 and checks it against the sheet; meanwhile Li returns it and the member
+    // resubmits every figure ten times higher, with no new document (allowed: only figures changed).
+    const checked = (await gw.query(reviewer('reviewer-sun'), `query($id: ID!) { application(id: $id) { round amounts { totalFeesFen } } }`, { id: filed.application.id })).data.application;
+    expect(checked.round).toBe(1);
+    await gw.query(reviewer('reviewer-li'), RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'UNREADABLE_DOCUMENT', note: 'the sheet is unreadable' } });
+    const tenfold = stay({}, Object.fromEntries(Object.entries(stay().amounts).map(([k, v]) => [k, v === null ? null : (v as number) * 10])));
+    const raised = (await gw.query(memberOf(a), RESUBMIT, { input: { applicationId: filed.application.id, stay: tenfold, attachments: [] } })).data.resubmitApplication;
+    expect(raised.userErrors).toEqual([]);
+
+    const stale = (await gw.query(reviewer('reviewer-sun'), ACCEPT, { id: filed.application.id, round: 1 })).data.acceptApplication;
+    expect(stale).toEqual({ application: null, userErrors: [{ field: 'input.round', code: 'CONFLICT', message: expect.stringMatching(/resubmitted the application since round 1: it is round 2 now/) }] });
+    const staleReturn = (await gw.query(reviewer('reviewer-sun'), RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'OTHER', note: 'please sign the form' } })).data.returnApplication;
+    expect(staleReturn.userErrors).toEqual([expect.objectContaining({ field: 'input.round', code: 'CONFLICT' })]);
+    const id = localId('id', filed.application.id, 'Application');
+    const settled = await db.pool.query(`SELECT count(*)::int AS n FROM settlements WHERE source = 'applications' AND setl_id = $1`, [`APP-${id}`]);
+    expect(settled.rows[0].n).toBe(0);
+
+    // Read again, the new round is checked and accepted.
+    const accepted = (await gw.query(reviewer('reviewer-sun'), ACCEPT, { id: filed.application.id, round: 2 })).data.acceptApplication;
+    expect(accepted.userErrors).toEqual([]);
   });
 
   it('accepting twice makes one settlement, one notification, one audit entry', async () => {
@@ -243,7 +269,7 @@ describe('filings for one stay at once', () => {
     const { a } = await twoMembers();
     const s = stay({ admittedOn: '2025-04-21', dischargedOn: '2025-04-25' });
     const returned = await submit(gw, memberOf(a), { stay: stay({ admittedOn: '2025-04-21', dischargedOn: '2025-04-24' }) });
-    await gw.query(reviewer(), RETURN, { input: { applicationId: returned.application.id, reason: 'DATES_DIFFER', note: 'the discharge summary says 2025-04-25' } });
+    await gw.query(reviewer(), RETURN, { input: { applicationId: returned.application.id, round: 1, reason: 'DATES_DIFFER', note: 'the discharge summary says 2025-04-25' } });
     const { first, second } = await besideHeldSubmission(a, s, () => gw.query(memberOf(a), RESUBMIT, { input: { applicationId: returned.application.id, stay: s, attachments: [] } }));
     expect(first.userErrors).toEqual([]);
     expect(second.data.resubmitApplication).toEqual({
@@ -285,7 +311,7 @@ describe('staff racing a move', () => {
     const { db, gw } = await started();
     const { a, b } = await twoMembers();
     const filed = await submit(gw, memberOf(a), { stay: stay() });
-    await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'OTHER', note: 'please sign the form' } });
+    await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'OTHER', note: 'please sign the form' } });
     const id = localId('id', filed.application.id, 'Application');
     const uploadId = await uploadAttachment(gw, operatorOf(a), pdf(500));
     // The application is held too (another request on it, in the same transaction here): the operator's
@@ -319,7 +345,7 @@ describe('staff racing a move', () => {
     // The unit moves from QZ to XM while QZ's reviewer waits for the application (held in the same transaction here).
     for (const [what, decide] of [
       ['acceptApplication', () => gw.query(ofQz, ACCEPT, { id: filed.application.id })],
-      ['returnApplication', () => gw.query(ofQz, RETURN, { input: { applicationId: filed.application.id, reason: 'OTHER', note: 'please sign the form' } })],
+      ['returnApplication', () => gw.query(ofQz, RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'OTHER', note: 'please sign the form' } })],
     ] as const) {
       const { work: deciding } = await commitOnceWaitedOn(
         db.pool,
@@ -396,11 +422,11 @@ describe('forged or absurd input', () => {
     const { gw } = await started();
     const { a } = await twoMembers();
     const filed = await submit(gw, memberOf(a), { stay: stay() });
-    const short = (await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'OTHER', note: ' no ' } })).data.returnApplication;
+    const short = (await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'OTHER', note: ' no ' } })).data.returnApplication;
     expect(short.userErrors).toEqual([expect.objectContaining({ field: 'input.note', code: 'INVALID' })]);
-    const long = (await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'OTHER', note: 'x'.repeat(501) } })).data.returnApplication;
+    const long = (await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'OTHER', note: 'x'.repeat(501) } })).data.returnApplication;
     expect(long.userErrors).toEqual([expect.objectContaining({ field: 'input.note', code: 'INVALID' })]);
-    const bad = await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, reason: 'BECAUSE', note: 'valid note here' } });
+    const bad = await gw.query(reviewer(), RETURN, { input: { applicationId: filed.application.id, round: 1, reason: 'BECAUSE', note: 'valid note here' } });
     expect(bad.errors).toBeDefined();
   });
 });

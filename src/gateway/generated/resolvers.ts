@@ -56,6 +56,12 @@ export type Scalars = {
 export type AcceptApplicationInput = {
   /** A `SUBMITTED` application. */
   applicationId: Scalars['ID']['input'];
+  /**
+   * The round whose figures and documents the reviewer checked (`Application.round` as they read it):
+   * refused (`CONFLICT` on `input.round`) when the member has resubmitted since, so an acceptance never
+   * takes figures nobody looked at. Read the application again and check the new round.
+   */
+  round: Scalars['Int']['input'];
 };
 
 /** What `acceptApplication` answers. */
@@ -332,7 +338,7 @@ export type ApplicationStayInput = {
   dischargedOn: Scalars['Date']['input'];
   /** 定点医药机构编号 (`fixmedins_code`) of the hospital, as on the settlement sheet: `H` and 11 digits. */
   hospitalCode: Scalars['String']['input'];
-  /** The hospital's name as on the settlement sheet (at most 100 characters). */
+  /** The hospital's name as on the settlement sheet: one line, at most 100 characters (printed on sealed notices). */
   hospitalName: Scalars['String']['input'];
   /** 医疗类别 (`med_type`): 2 to 6 digits, e.g. 11 outpatient, 21 inpatient. */
   medicalType: Scalars['String']['input'];
@@ -5513,6 +5519,8 @@ export type ReturnApplicationInput = {
   note: Scalars['String']['input'];
   /** What the member should fix. */
   reason: ApplicationReturnReason;
+  /** The round the reviewer checked (`Application.round`): refused (`CONFLICT` on `input.round`) when the member has resubmitted since. */
+  round: Scalars['Int']['input'];
 };
 
 /** What `returnApplication` answers. */
