@@ -1,5 +1,6 @@
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { conflict } from '../kernel/errors.ts';
+import { fenToCnyGrouped } from '../kernel/money.ts';
 import type { Tx } from '../kernel/transaction.ts';
 import type { NewProposal } from './model.ts';
 import * as store from './store/resolutions.ts';
@@ -8,13 +9,25 @@ import * as store from './store/resolutions.ts';
  * Four eyes on money decisions people make by hand (FOUR_EYES_ABOVE_FEN): a manual contribution
  * payment, the manual match or write-off of a reconciliation exception. At or below the threshold
  * it takes effect at once; above, it is checked exactly as it would be made (then undone) and kept
- * as a proposal, which takes effect when a second person confirms it (proposals.ts). The database
- * refuses a confirmation by the proposer (four_eyes_proposals CHECK). Each step is audited in its transaction.
+ * as a proposal, which takes effect when a second person confirms it (proposals.ts). A manual
+ * payment counts with what its recorder already recorded alone for the unit's plan year, and needs
+ * a second person beyond what the unit owes (manualPayments.ts). The database refuses a
+ * confirmation by the proposer (four_eyes_proposals CHECK). Each step is audited in its
+ * transaction, a proposal with why it needs a second person.
  */
 
 /** Makes the decision (`apply`) at once, or above `aboveFen` checks it and stores it as a proposal: its id, else null. */
 export async function decideOrPropose(tx: Tx, actor: Actor, aboveFen: number, proposal: NewProposal, apply: () => Promise<void>): Promise<number | null> {
-  if (proposal.amountFen <= aboveFen) {
+  const above = proposal.amountFen > aboveFen ? `${fenToCnyGrouped(proposal.amountFen)} is above FOUR_EYES_ABOVE_FEN (${fenToCnyGrouped(aboveFen)})` : null;
+  return proposeWhen(tx, actor, above, proposal, apply);
+}
+
+/**
+ * Makes the decision (`apply`) at once when `secondPerson` is null; else checks it and stores it as
+ * a proposal, audited with `secondPerson`, why it needs one: its id.
+ */
+export async function proposeWhen(tx: Tx, actor: Actor, secondPerson: string | null, proposal: NewProposal, apply: () => Promise<void>): Promise<number | null> {
+  if (secondPerson === null) {
     await apply();
     return null;
   }
@@ -27,7 +40,7 @@ export async function decideOrPropose(tx: Tx, actor: Actor, aboveFen: number, pr
       : conflict('input.exceptionId: a decision on this exception already waits for a second person', 'input.exceptionId');
   }
   await recordAudit(tx, actor, {
-    action: 'four_eyes.propose', targetType: 'FourEyesProposal', targetId: String(id),
+    action: 'four_eyes.propose', targetType: 'FourEyesProposal', targetId: String(id), reason: secondPerson,
     details: { kind: proposal.kind, amountFen: proposal.amountFen, unitId: 'unitId' in proposal ? proposal.unitId : null,
       exceptionId: 'exceptionId' in proposal ? proposal.exceptionId : null, decision: proposal.decision },
   });

@@ -1,4 +1,4 @@
-import type { Tx } from '../../kernel/transaction.ts';
+import type { Queryable, Tx } from '../../kernel/transaction.ts';
 import type { ContributionPaymentSource } from '../model.ts';
 
 /**
@@ -33,4 +33,20 @@ export async function paymentsCountingBooking(tx: Tx, referenceKey: string): Pro
     [referenceKey],
   );
   return rows;
+}
+
+/**
+ * What `recordedBy` alone made count as paid for the unit's plan year: the standing payments they
+ * recorded by hand at once, not those they recorded confirming another person's proposal (its
+ * decision names the payment's reference; a reference is recorded once).
+ */
+export async function paidByHandAlone(db: Queryable, unitId: number, planYear: number, recordedBy: string): Promise<number> {
+  const { rows } = await db.query<{ fen: number }>(
+    `SELECT coalesce(sum(cp.amount_fen), 0)::bigint AS fen FROM standing_contribution_payments cp
+      WHERE cp.unit_id = $1 AND cp.plan_year = $2 AND cp.source = 'MANUAL' AND cp.recorded_by = $3
+        AND NOT EXISTS (SELECT 1 FROM four_eyes_proposals p
+                         WHERE p.kind = 'CONTRIBUTION_PAYMENT' AND p.status = 'CONFIRMED' AND p.decision ->> 'reference' = cp.reference)`,
+    [unitId, planYear, recordedBy],
+  );
+  return rows[0]!.fen;
 }
