@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BankAdapter, BankDocument } from '../../src/banks/adapter.ts';
 import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/iso20022/pain002.ts';
 import type { AttemptState } from '../../src/payouts/model.ts';
 import { readStatusReport } from '../../src/payouts/statusReport.ts';
 import { advanceBatch } from '../../src/payouts/submission.ts';
 import { testFilePki } from '../banks/simulator/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { approvedBatch, approvedClaims, payoutsOf, resetPayouts, submissionContext } from './support.ts';
+import { approvedBatch, approvedClaims, payoutsOf, resetPayouts, ScriptedBank, submissionContext } from './support.ts';
 
 /**
  * A pain.002 refusing the batch's payment information block as a whole: PmtInfSts RJCT with its
@@ -17,17 +16,7 @@ import { approvedBatch, approvedClaims, payoutsOf, resetPayouts, submissionConte
  */
 const pki = testFilePki();
 let db: TestDatabase;
-let current: Pain002Parsed | null = null;
-const document = (parsed: Pain002Parsed): BankDocument<Pain002Parsed> => ({
-  xml: `<report n="${parsed.msgId}"/>`, seal: Buffer.from([1, 2, 3]), parsed, sealedBy: 'CN=bank', sealedAt: new Date(),
-});
-const scriptedBank: BankAdapter = {
-  submitBatch: async (s) => ({ accepted: true, msgId: s.msgId, bankReference: 'BANKFILE1' }),
-  paymentStatus: async (msgId) => (current && current.originalMsgId === msgId ? document(current) : null),
-  statusReports: async () => ({ documents: [], refused: [], nextCursor: 'c' }),
-  statement: async () => null,
-  notifications: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
-};
+const bank = new ScriptedBank();
 
 beforeAll(async () => {
   db = await freshDatabase();
@@ -37,7 +26,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await resetPayouts(db.pool);
-  current = null;
+  bank.current = null;
 });
 
 let reportsMade = 0;
@@ -75,12 +64,12 @@ describe('readStatusReport: a payment information block refused as a whole', () 
 
 describe('a batch whose block the bank refuses as a whole', () => {
   it('is REJECTED and its payouts FAILED with the bank\'s reason, not left SENT for good', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       await approvedClaims(db.pool, 2);
       const batch = await approvedBatch(db.pool);
       const { rows: [row] } = await db.pool.query<{ pmtInfId: string }>('SELECT pmt_inf_id AS "pmtInfId" FROM payout_batches WHERE id = $1', [batch.id]);
-      current = blockRefused(batch.msgId, row!.pmtInfId);
+      bank.current = blockRefused(batch.msgId, row!.pmtInfId);
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
 
       const { rows: attempts } = await db.pool.query('SELECT status, bank_status AS "bankStatus", reason_code AS "reasonCode" FROM payout_attempts WHERE batch_id = $1', [batch.id]);

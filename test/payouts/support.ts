@@ -8,11 +8,12 @@ import { decrypt, encrypt, lookupHash, maskBankCard, personalDataKeys } from '..
 import { config } from '../../src/config.ts';
 import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
 import type { PayingAccount } from '../../src/payouts/model.ts';
+import type { BankAdapter, BankDocument } from '../../src/banks/adapter.ts';
 import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/iso20022/pain002.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { initiatingParty, payoutSettings } from '../../src/payouts/settings.ts';
 import type { PayoutSettings } from '../../src/payouts/model.ts';
-import { advanceBatch, type SubmissionContext } from '../../src/payouts/submission.ts';
+import { advanceBatch, readStatusFeed, type SubmissionContext } from '../../src/payouts/submission.ts';
 import { refusalsAfterPayment } from '../../src/reconciliation/refusals.ts';
 import { seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
 import { openAccount, PAYEE_BANK, UNION_ACCOUNT, UNION_BANK, type Pki, type RunningBank } from '../banks/simulator/support.ts';
@@ -163,3 +164,41 @@ export function oneLineReport(msgId: string, pmtInfId: string, tx: Omit<Pain002T
     paymentInfoStatuses: [{ originalPmtInfId: pmtInfId, transactions: [line] }], transactions: [line],
   };
 }
+
+/**
+ * A bank whose answers a test scripts: asked about a MsgId it answers `current` when that report is
+ * of it, its feed carries `feed`, and every file submitted to it is in `sent`. Its documents are
+ * sealed as the bank's (the seal itself is not checked on this path).
+ */
+export class ScriptedBank {
+  current: Pain002Parsed | null = null;
+  feed: Pain002Parsed[] = [];
+  readonly sent: string[] = [];
+  readonly adapter: BankAdapter = {
+    submitBatch: async (s) => {
+      this.sent.push(s.msgId);
+      return { accepted: true, msgId: s.msgId, bankReference: 'BANKFILE1' };
+    },
+    paymentStatus: async (msgId) => (this.current?.originalMsgId === msgId ? sealedReport(this.current) : null),
+    statusReports: async () => ({ documents: this.feed.map(sealedReport), refused: [], nextCursor: `c${this.feed.length}` }),
+    statement: async () => null,
+    notifications: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
+  };
+
+  reset(): void {
+    this.current = null;
+    this.feed = [];
+    this.sent.length = 0;
+  }
+
+  /** The feed carries `parsed` (once, or again when repeated), applied as the payout worker reads it: how many reports it applied. */
+  async deliver(ctx: SubmissionContext, parsed: Pain002Parsed): Promise<number> {
+    this.feed = [parsed];
+    return (await readStatusFeed(ctx)).applied;
+  }
+}
+
+/** A status report as the bank channel hands it over. */
+export const sealedReport = (parsed: Pain002Parsed): BankDocument<Pain002Parsed> => ({
+  xml: `<report n="${parsed.msgId}"/>`, seal: Buffer.from([1, 2, 3]), parsed, sealedBy: 'CN=bank', sealedAt: new Date(),
+});

@@ -1,18 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BankTimeoutError, type BankAdapter, type BankDocument } from '../../src/banks/adapter.ts';
-import type { Pain002Parsed } from '../../src/banks/iso20022/pain002.ts';
+import { BankTimeoutError, type BankAdapter } from '../../src/banks/adapter.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { firstRows } from '../../src/kernel/page.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { createBatch, retryPayout } from '../../src/payouts/decisions.ts';
-import { advanceBatch, readStatusFeed } from '../../src/payouts/submission.ts';
+import { advanceBatch } from '../../src/payouts/submission.ts';
 import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { matchException, writeOffException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { listExceptions, report as dayReport } from '../../src/reconciliation/store/reads.ts';
 import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, clerk, keys, oneLineReport, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
+import { approvedBatch, approvedClaims, clerk, keys, oneLineReport, payoutsOf, resetPayouts, settings, submissionContext, ScriptedBank } from '../payouts/support.ts';
 import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from './support.ts';
@@ -31,18 +30,7 @@ const pki = testFilePki();
 let db: TestDatabase;
 let gw: TestGateway;
 
-let current: Pain002Parsed | null = null;
-let feed: Pain002Parsed[] = [];
-const document = (parsed: Pain002Parsed): BankDocument<Pain002Parsed> => ({
-  xml: `<report n="${parsed.msgId}"/>`, seal: Buffer.from([1, 2, 3]), parsed, sealedBy: 'CN=bank', sealedAt: new Date(),
-});
-const scriptedBank: BankAdapter = {
-  submitBatch: async (s) => ({ accepted: true, msgId: s.msgId, bankReference: 'BANKFILE1' }),
-  paymentStatus: async (msgId) => (current && current.originalMsgId === msgId ? document(current) : null),
-  statusReports: async () => ({ documents: feed.map(document), refused: [], nextCursor: `c${feed.length}` }),
-  statement: async () => null,
-  notifications: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
-};
+const bank = new ScriptedBank();
 
 const ADMIN = { subject: 'admin-solo', role: 'ADMIN' };
 const FINANCE_A = { subject: 'finance-a', role: 'FINANCE' };
@@ -60,8 +48,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await resetPayouts(db.pool);
   await db.pool.query('TRUNCATE notifications, four_eyes_proposals, reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries, bank_statements, bank_documents RESTART IDENTITY CASCADE');
-  current = null;
-  feed = [];
+  bank.reset();
 });
 
 async function sentAttempt() {
@@ -84,11 +71,6 @@ async function debitOnStatement(attempt: { e2e: string; amountFen: number }): Pr
   return entry!.id;
 }
 
-/** The bank's feed carries `parsed` (once, or again when repeated): applied as the payout worker reads it. */
-async function fromFeed(ctx: ReturnType<typeof submissionContext>, parsed: Pain002Parsed): Promise<void> {
-  feed = [parsed];
-  expect(await readStatusFeed(ctx)).toEqual({ applied: 1, refused: 0, unknown: 0 });
-}
 
 const attemptOf = async (id: number) => (await db.pool.query<{ status: string; bankStatus: string | null; reasonCode: string | null }>(
   'SELECT status, bank_status AS "bankStatus", reason_code AS "reasonCode" FROM payout_attempts WHERE id = $1', [id],
@@ -119,17 +101,17 @@ async function writtenOff(exceptionId: number, amountFen: number, reason: string
 
 describe('a payment the bank answered RJCT for after paying it', () => {
   it('ACSC, its debit matched (SETTLED), then RJCT: stays SETTLED, unretryable and untold, and is an exception in the work queue and the day\'s report', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt, memberId } = await sentAttempt();
-      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC', accountServicerRef: 'BANKTX1' });
+      bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC', accountServicerRef: 'BANKTX1' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'ACCEPTED', waiting: false });
       const entryId = await debitOnStatement(attempt);
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'SETTLED' });
       expect(await exceptionsOf(db.pool)).toEqual([]);
 
       const rjct = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' });
-      await fromFeed(ctx, rjct);
+      expect(await bank.deliver(ctx, rjct)).toBe(1);
 
       // The hub keeps what it holds: a report never moves a final PAID, the payout stays SETTLED.
       expect(await attemptOf(attempt.id)).toEqual({ status: 'PAID', bankStatus: 'ACSC', reasonCode: null });
@@ -153,7 +135,7 @@ describe('a payment the bank answered RJCT for after paying it', () => {
       expect((await dayReport(db.pool, UNION_ACCOUNT, today)).openExceptions).toEqual([{ kind: 'REJECTED_AFTER_PAYMENT', count: 1, amountFen: attempt.amountFen }]);
 
       // The bank's feed repeats the report: still one exception.
-      await fromFeed(ctx, rjct);
+      expect(await bank.deliver(ctx, rjct)).toBe(1);
       expect(await exceptionsOf(db.pool)).toHaveLength(1);
 
       // Its debit is matched already: nothing to match by hand. FINANCE writes it off with what the bank said.
@@ -171,12 +153,12 @@ describe('a payment the bank answered RJCT for after paying it', () => {
   });
 
   it('ACSC, RJCT, then its debit: the exception is raised at the refusal, on no entry yet, and stays when the debit settles the payout', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt, memberId } = await sentAttempt();
-      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' });
+      bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'ACCEPTED', waiting: false });
-      await fromFeed(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AM04' }));
+      expect(await bank.deliver(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AM04' }))).toBe(1);
 
       expect(await attemptOf(attempt.id)).toMatchObject({ status: 'PAID' });
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'PAID' });
@@ -198,14 +180,14 @@ describe('a payment the bank answered RJCT for after paying it', () => {
   });
 
   it('ACSP, its debit matched, then RJCT: FAILED as before (retried by two FINANCE people only), and an exception on the debit', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt } = await sentAttempt();
-      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP' });
+      bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'SUBMITTED', waiting: true });
       const entryId = await debitOnStatement(attempt);
 
-      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
       expect(await attemptOf(attempt.id)).toMatchObject({ status: 'REJECTED', reasonCode: 'AC04' });
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
@@ -222,12 +204,12 @@ describe('a payment the bank answered RJCT for after paying it', () => {
   });
 
   it('a refusal of a payment the bank never paid is no exception', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt, memberId } = await sentAttempt();
-      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
-      await fromFeed(ctx, current);
+      expect(await bank.deliver(ctx, bank.current)).toBe(1);
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
       expect(await told(memberId)).toEqual(['PAYOUT_FAILED']);
       expect(await exceptionsOf(db.pool)).toEqual([]);
@@ -240,14 +222,14 @@ describe('a payment the bank answered RJCT for after paying it', () => {
 describe('the whole file refused after its debit', () => {
   it('no answer (UNKNOWN), the debit matched on a statement, then the bank refuses the whole file: FAILED, retried by two FINANCE people only, and an exception on the debit', async () => {
     let answer: 'none' | 'refused' = 'none';
-    const bank: BankAdapter = {
-      ...scriptedBank,
+    const refusing: BankAdapter = {
+      ...bank.adapter,
       submitBatch: async (s) => {
         if (answer === 'none') throw new BankTimeoutError('the bank did not answer');
         return { accepted: false, msgId: s.msgId, code: 'FF01', reason: 'the file cannot be read' };
       },
     };
-    const ctx = submissionContext(db.pool, pki, { adapter: bank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: refusing } as never);
     try {
       const { batch, attempt, memberId } = await sentAttempt();
       await expect(advanceBatch(ctx, batch.id)).rejects.toBeInstanceOf(BankTimeoutError);
@@ -274,8 +256,8 @@ describe('the whole file refused after its debit', () => {
   });
 
   it('a whole file refused with no debit on a statement is no exception', async () => {
-    const bank: BankAdapter = { ...scriptedBank, submitBatch: async (s) => ({ accepted: false, msgId: s.msgId, code: 'DS0B', reason: 'seal refused' }) };
-    const ctx = submissionContext(db.pool, pki, { adapter: bank } as never);
+    const refusing: BankAdapter = { ...bank.adapter, submitBatch: async (s) => ({ accepted: false, msgId: s.msgId, code: 'DS0B', reason: 'seal refused' }) };
+    const ctx = submissionContext(db.pool, pki, { adapter: refusing } as never);
     try {
       const { batch, memberId } = await sentAttempt();
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
@@ -290,10 +272,10 @@ describe('the whole file refused after its debit', () => {
 
 describe('racing a reconciliation run', () => {
   it('a RJCT applied while a run matches the payment\'s debit waits for the run, then finds the debit: an exception on it', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt } = await sentAttempt();
-      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP' });
+      bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP' });
       await advanceBatch(ctx, batch.id);
       const today = chinaToday();
       const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
@@ -306,14 +288,14 @@ describe('racing a reconciliation run', () => {
       const { work } = await commitOnceWaitedOn(db.pool, async (client) => {
         run = client;
         await client.query(`SELECT pg_advisory_xact_lock(hashtext('reconciliation:' || $1))`, [UNION_ACCOUNT]);
-      }, () => fromFeed(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' })), async () => {
+      }, () => bank.deliver(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' })), async () => {
         await run!.query(
           `INSERT INTO reconciliation_matches (entry_id, tx_index, kind, rule, payout_attempt_id, amount_fen, matched_by)
            VALUES ($1, 0, 'PAYOUT', 'END_TO_END_ID', $2, $3, 'reconciliation')`, [entry!.id, attempt.id, attempt.amountFen],
         );
         await run!.query(`UPDATE statement_entry_states SET state = 'MATCHED', matched_at = now() WHERE entry_id = $1`, [entry!.id]);
       });
-      await work;
+      expect(await work).toBe(1);
 
       expect(await attemptOf(attempt.id)).toMatchObject({ status: 'REJECTED' });
       expect(await exceptionsOf(db.pool)).toEqual([
@@ -327,13 +309,13 @@ describe('racing a reconciliation run', () => {
 
 describe('in the API', () => {
   it('FINANCE finds it in the exceptions and the day\'s report, with the payout and the bank\'s reason, and writes it off', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt } = await sentAttempt();
-      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' });
+      bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' });
       await advanceBatch(ctx, batch.id);
       await debitOnStatement(attempt);
-      await fromFeed(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' }));
+      expect(await bank.deliver(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' }))).toBe(1);
 
       const today = chinaToday();
       const read = await gw.query({ role: 'FINANCE', sub: 'finance-a' }, `query($account: String!, $date: Date!) {

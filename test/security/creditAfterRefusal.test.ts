@@ -1,17 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BankAdapter, BankDocument } from '../../src/banks/adapter.ts';
-import type { Pain002Parsed, Pain002TransactionStatus } from '../../src/banks/iso20022/pain002.ts';
+import type { Pain002TransactionStatus } from '../../src/banks/iso20022/pain002.ts';
 import { firstRows } from '../../src/kernel/page.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { paidByBank } from '../../src/payouts/store/payouts.ts';
-import { advanceBatch, readStatusFeed } from '../../src/payouts/submission.ts';
+import { advanceBatch } from '../../src/payouts/submission.ts';
 import { matchException, writeOffException } from '../../src/reconciliation/resolve.ts';
 import { listExceptions } from '../../src/reconciliation/store/reads.ts';
 import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, clerk, finance, oneLineReport, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
+import { approvedBatch, approvedClaims, clerk, finance, oneLineReport, payoutsOf, resetPayouts, settings, submissionContext, ScriptedBank } from '../payouts/support.ts';
 import { exceptionsOf } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -27,22 +26,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 const pki = testFilePki();
 let db: TestDatabase;
 
-let current: Pain002Parsed | null = null;
-let feed: Pain002Parsed[] = [];
-const sent: string[] = [];
-const document = (parsed: Pain002Parsed): BankDocument<Pain002Parsed> => ({
-  xml: `<report n="${parsed.msgId}"/>`, seal: Buffer.from([1, 2, 3]), parsed, sealedBy: 'CN=bank', sealedAt: new Date(),
-});
-const scriptedBank: BankAdapter = {
-  submitBatch: async (s) => {
-    sent.push(s.msgId);
-    return { accepted: true, msgId: s.msgId, bankReference: 'BANKFILE1' };
-  },
-  paymentStatus: async (msgId) => (current && current.originalMsgId === msgId ? document(current) : null),
-  statusReports: async () => ({ documents: feed.map(document), refused: [], nextCursor: `c${feed.length}` }),
-  statement: async () => null,
-  notifications: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
-};
+const bank = new ScriptedBank();
 
 const ADMIN = { subject: 'admin-solo', role: 'ADMIN' };
 const FINANCE_A = { subject: 'finance-a', role: 'FINANCE' };
@@ -57,9 +41,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await resetPayouts(db.pool);
   await db.pool.query('TRUNCATE four_eyes_proposals, reconciliation_exceptions RESTART IDENTITY CASCADE');
-  current = null;
-  feed = [];
-  sent.length = 0;
+  bank.reset();
 });
 
 interface Attempt {
@@ -83,10 +65,10 @@ async function sentAttempt(): Promise<{ batch: { id: number; msgId: string }; at
 /** The bank refuses the payment (AC04): the payout FAILED, and one ADMIN retries it, as the hub allows. */
 async function refusedAndRetried(ctx: ReturnType<typeof submissionContext>): Promise<{ batch: { id: number; msgId: string }; attempt: Attempt }> {
   const refused = await sentAttempt();
-  current = oneLineReport(refused.batch.msgId, refused.attempt.pmtInfId, { e2e: refused.attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+  bank.current = oneLineReport(refused.batch.msgId, refused.attempt.pmtInfId, { e2e: refused.attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
   expect(await advanceBatch(ctx, refused.batch.id)).toEqual({ status: 'REJECTED', waiting: false });
   expect(await retryPayout(db.pool, ADMIN, UNSCOPED, settings, refused.attempt.payoutId, 'the member says the account is open')).toBe('RETRIED');
-  current = null;
+  bank.current = null;
   return refused;
 }
 
@@ -100,10 +82,6 @@ async function retryBatch(ctx: ReturnType<typeof submissionContext>): Promise<{ 
   return { id: batch!.id, status: (await advanceBatch(ctx, batch!.id)).status };
 }
 
-async function fromFeed(ctx: ReturnType<typeof submissionContext>, parsed: Pain002Parsed): Promise<void> {
-  feed = [parsed];
-  expect(await readStatusFeed(ctx)).toEqual({ applied: 1, refused: 0, unknown: 0 });
-}
 
 const attemptsOf = async (payoutId: number) => (await db.pool.query<{ attemptNo: number; status: string; bankStatus: string | null }>(
   'SELECT attempt_no AS "attemptNo", status, bank_status AS "bankStatus" FROM payout_attempts WHERE payout_id = $1 ORDER BY attempt_no', [payoutId],
@@ -112,13 +90,13 @@ const wasPaid = async (payoutId: number) => (await paidByBank(db.pool, [payoutId
 
 describe('a payment the bank reported credited after refusing it', () => {
   it('is an exception, counts as paid by the bank, and the one-person retry waiting for sealing is withdrawn: nothing is sent twice', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt } = await refusedAndRetried(ctx);
       expect(await wasPaid(attempt.payoutId)).toBe(false);
 
       const acsc = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC', accountServicerRef: 'BANKTX9' });
-      await fromFeed(ctx, acsc);
+      expect(await bank.deliver(ctx, acsc)).toBe(1);
 
       // The refusal stands as the hub recorded it; the credit is the exception's, and the payout counts as paid by the bank.
       expect((await attemptsOf(attempt.payoutId))[0]).toEqual({ attemptNo: 1, status: 'REJECTED', bankStatus: 'RJCT' });
@@ -134,13 +112,13 @@ describe('a payment the bank reported credited after refusing it', () => {
       expect(await wasPaid(attempt.payoutId)).toBe(true);
 
       // The bank's feed repeats the report: still one exception.
-      await fromFeed(ctx, acsc);
+      expect(await bank.deliver(ctx, acsc)).toBe(1);
       expect(await exceptionsOf(db.pool)).toHaveLength(1);
 
       // The one-person retry leaves its batch at sealing: the batch is cancelled, no file goes to the bank.
       expect(await retryBatch(ctx)).toMatchObject({ status: 'CANCELLED' });
       expect((await attemptsOf(attempt.payoutId)).map((a) => a.status)).toEqual(['REJECTED', 'CANCELLED']);
-      expect(sent).toEqual([batch.msgId]);
+      expect(bank.sent).toEqual([batch.msgId]);
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
 
       // Nothing to match; written off, the bank's word still counts: only two FINANCE people may retry it.
@@ -158,17 +136,17 @@ describe('a payment the bank reported credited after refusing it', () => {
   });
 
   it('after the retry went to the bank: the exception says the member may have been paid twice', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt } = await refusedAndRetried(ctx);
       const retry = await retryBatch(ctx);
       expect(retry.status).toBe('SUBMITTED');
-      expect(sent).toHaveLength(2);
+      expect(bank.sent).toHaveLength(2);
       const [, second] = (await db.pool.query<{ e2e: string }>(
         'SELECT end_to_end_id AS e2e FROM payout_attempts WHERE payout_id = $1 ORDER BY attempt_no', [attempt.payoutId],
       )).rows;
 
-      await fromFeed(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' }));
+      expect(await bank.deliver(ctx, oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' }))).toBe(1);
 
       const [queued] = await listExceptions(db.pool, {}, firstRows(50));
       expect(queued).toMatchObject({
@@ -183,14 +161,14 @@ describe('a payment the bank reported credited after refusing it', () => {
   });
 
   it('RJCT then ACSC in one report: the payout FAILED, the credit an exception, and one person may not retry it', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt } = await sentAttempt();
       const lines: Pain002TransactionStatus[] = [
         { originalEndToEndId: attempt.e2e, status: 'RJCT', reasonCode: 'AM04' },
         { originalEndToEndId: attempt.e2e, status: 'ACSC' },
       ];
-      current = {
+      bank.current = {
         msgId: `RPT-BOTH-${Date.now()}`, createdAt: new Date().toISOString(), originalMsgId: batch.msgId, originalMsgNameId: 'pain.001.001.03',
         paymentInfoStatuses: [{ originalPmtInfId: attempt.pmtInfId, transactions: lines }], transactions: lines,
       };

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BankAdapter, BankDocument } from '../../src/banks/adapter.ts';
-import type { Pain002Parsed } from '../../src/banks/iso20022/pain002.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { paidByBank } from '../../src/payouts/store/payouts.ts';
 import { advanceBatch } from '../../src/payouts/submission.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, oneLineReport, payoutsOf, resetPayouts, submissionContext } from '../payouts/support.ts';
+import { approvedBatch, approvedClaims, oneLineReport, payoutsOf, resetPayouts, submissionContext, ScriptedBank } from '../payouts/support.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -20,18 +18,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
  */
 const pki = testFilePki();
 let db: TestDatabase;
-let current: Pain002Parsed | null = null;
-const document = (parsed: Pain002Parsed): BankDocument<Pain002Parsed> => ({
-  xml: `<report n="${parsed.msgId}"/>`, seal: Buffer.from([1, 2, 3]), parsed, sealedBy: 'CN=bank', sealedAt: new Date(),
-});
-/** A bank that answers the batch's payment credited (ACSC) and sends no statement: the tests hand theirs in. */
-const scriptedBank: BankAdapter = {
-  submitBatch: async (s) => ({ accepted: true, msgId: s.msgId, bankReference: 'BANKFILE1' }),
-  paymentStatus: async (msgId) => (current && current.originalMsgId === msgId ? document(current) : null),
-  statusReports: async () => ({ documents: [], refused: [], nextCursor: 'c' }),
-  statement: async () => null,
-  notifications: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
-};
+const bank = new ScriptedBank();
 const STRANGER = '6217000010099998885';
 
 beforeAll(async () => { db = await freshDatabase(); });
@@ -45,7 +32,7 @@ interface Attempt { id: number; e2e: string; amountFen: number; name: string; st
 
 /** One member's payout, sent and credited by the bank (ACSC): its attempt, with the member's card. */
 async function creditedPayment(): Promise<Attempt> {
-  const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+  const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
   try {
     const [claim] = await approvedClaims(db.pool, 1);
     const batch = await approvedBatch(db.pool);
@@ -53,7 +40,7 @@ async function creditedPayment(): Promise<Attempt> {
       `SELECT a.id, a.end_to_end_id AS e2e, a.amount_fen AS "amountFen", a.creditor_name AS name, a.status, b.pmt_inf_id AS "pmtInfId"
          FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.batch_id = $1`, [batch.id],
     );
-    current = oneLineReport(batch.msgId, a!.pmtInfId, { e2e: a!.e2e, status: 'ACSC' });
+    bank.current = oneLineReport(batch.msgId, a!.pmtInfId, { e2e: a!.e2e, status: 'ACSC' });
     expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'ACCEPTED', waiting: false });
     return { ...a!, card: claim!.card };
   } finally {

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BankAdapter, BankDocument } from '../../src/banks/adapter.ts';
-import type { Pain002Parsed } from '../../src/banks/iso20022/pain002.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
@@ -9,7 +7,7 @@ import { approvePaymentPolicy, proposePaymentPolicy, releaseUnderPolicies } from
 import { advanceBatch } from '../../src/payouts/submission.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, clerk, finance, keys, oneLineReport, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
+import { approvedBatch, approvedClaims, clerk, finance, keys, oneLineReport, payoutsOf, resetPayouts, settings, submissionContext, ScriptedBank } from '../payouts/support.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -26,22 +24,7 @@ const pki = testFilePki();
 let db: TestDatabase;
 let gw: TestGateway;
 
-let current: Pain002Parsed | null = null;
-let submitted: string[] = [];
-const scriptedBank: BankAdapter = {
-  submitBatch: async (s) => {
-    submitted.push(s.msgId);
-    return { accepted: true, msgId: s.msgId, bankReference: 'BANKFILE1' };
-  },
-  paymentStatus: async (msgId) => {
-    if (!current || current.originalMsgId !== msgId) return null;
-    const doc: BankDocument<Pain002Parsed> = { xml: `<report n="${current.msgId}"/>`, seal: Buffer.from([1, 2, 3]), parsed: current, sealedBy: 'CN=bank', sealedAt: new Date() };
-    return doc;
-  },
-  statusReports: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
-  statement: async () => null,
-  notifications: async () => ({ documents: [], refused: [], nextCursor: 'x' }),
-};
+const bank = new ScriptedBank();
 
 const ADMIN = { subject: 'admin-solo', role: 'ADMIN' };
 const FINANCE_A = { subject: 'finance-a', role: 'FINANCE' };
@@ -58,8 +41,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await resetPayouts(db.pool);
   await db.pool.query('TRUNCATE reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries, bank_statements, bank_documents RESTART IDENTITY CASCADE');
-  current = null;
-  submitted = [];
+  bank.reset();
 });
 
 async function sentAttempt() {
@@ -99,17 +81,17 @@ async function expectFourEyesRetry(payoutId: number, amountFen: number): Promise
 
 describe('a payout the bank debited, then answered RJCT for', () => {
   it('is retried only by two FINANCE people: ACSP, the debit matched on the statement, then RJCT', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt } = await sentAttempt();
-      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP', accountServicerRef: 'BANKTX1' });
+      bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSP', accountServicerRef: 'BANKTX1' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'SUBMITTED', waiting: true });
       const today = chinaToday();
       const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
       expect(await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT))).toMatchObject({ status: 'ACCEPTED' });
       expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, exceptions: 0 });
 
-      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' });
+      bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
       expect(await attemptStatus(attempt.id)).toBe('REJECTED');
       expect((await payoutsOf(db.pool))[0]).toMatchObject({ status: 'FAILED' });
@@ -120,10 +102,10 @@ describe('a payout the bank debited, then answered RJCT for', () => {
   });
 
   it('is retried only by two FINANCE people: RJCT first, then the debit on the statement (an exception naming it)', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { batch, attempt } = await sentAttempt();
-      current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
       // Before any debit is seen, the bank's refusal stands: one person may retry (checked, not done).
       expect(await viewerCanRetry(attempt.payoutId)).toBe(true);
@@ -143,7 +125,7 @@ describe('a payout the bank debited, then answered RJCT for', () => {
 /** Refused (RJCT) though debited, retried by two FINANCE people: its second attempt PLANNED in a DRAFT batch. */
 async function confirmedRetry(ctx: ReturnType<typeof submissionContext>) {
   const { batch, attempt } = await sentAttempt();
-  current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
+  bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04' });
   expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
   const today = chinaToday();
   const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
@@ -159,7 +141,7 @@ async function confirmedRetry(ctx: ReturnType<typeof submissionContext>) {
 
 describe('a payout the bank debited, retried by two FINANCE people', () => {
   it('is sent, also after the batch first holding its retry was cancelled before sealing', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { payoutId, second } = await confirmedRetry(ctx);
       // The batch holding the confirmed retry is withdrawn before it is sealed; the next one carries it.
@@ -168,7 +150,7 @@ describe('a payout the bank debited, retried by two FINANCE people', () => {
       await approveBatch(db.pool, finance, next.id);
       await requestSubmission(db.pool, finance, next.id);
       await advanceBatch(ctx, next.id);
-      expect(submitted).toContain(next.msgId);
+      expect(bank.sent).toContain(next.msgId);
       expect((await payoutsOf(db.pool)).find((p) => p.id === payoutId)).toMatchObject({ status: 'SENT' });
     } finally {
       ctx.remove();
@@ -186,7 +168,7 @@ describe('a confirmed retry of a payout the bank debited, in the database and at
   const waitAgain = (payoutId: number) => db.pool.query(`UPDATE payouts SET status = 'READY', status_reason = NULL WHERE id = $1`, [payoutId]);
 
   it('still holds after attempts that never reached the bank: a batch cancelled, then a name the file cannot carry at sealing', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { payoutId, second } = await confirmedRetry(ctx);
       await cancelBatch(db.pool, finance, settings, second.batchId, 'made on the wrong day');
@@ -199,7 +181,7 @@ describe('a confirmed retry of a payout the bank debited, in the database and at
       await approveBatch(db.pool, finance, third.id);
       await requestSubmission(db.pool, finance, third.id);
       await advanceBatch(ctx, third.id);
-      expect(submitted).not.toContain(third.msgId);
+      expect(bank.sent).not.toContain(third.msgId);
       expect((await payoutsOf(db.pool)).find((p) => p.id === payoutId)).toMatchObject({ status: 'FAILED', attempts: 3, statusReason: expect.stringContaining('cannot carry') });
 
       // Nothing reached the bank since the confirmed retry: the database lets it wait again, and sealing sends it, on that confirmation.
@@ -209,7 +191,7 @@ describe('a confirmed retry of a payout the bank debited, in the database and at
       await approveBatch(db.pool, finance, fourth.id);
       await requestSubmission(db.pool, finance, fourth.id);
       await advanceBatch(ctx, fourth.id);
-      expect(submitted).toContain(fourth.msgId);
+      expect(bank.sent).toContain(fourth.msgId);
       expect((await payoutsOf(db.pool)).find((p) => p.id === payoutId)).toMatchObject({ status: 'SENT', attempts: 4 });
     } finally {
       ctx.remove();
@@ -217,12 +199,12 @@ describe('a confirmed retry of a payout the bank debited, in the database and at
   });
 
   it('is used up by an attempt the bank answered: the next retry needs a confirmation of its own', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       const { payoutId, second } = await confirmedRetry(ctx);
       await approveBatch(db.pool, finance, second.batchId);
       await requestSubmission(db.pool, finance, second.batchId);
-      current = oneLineReport(second.msgId, second.pmtInfId, { e2e: second.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      bank.current = oneLineReport(second.msgId, second.pmtInfId, { e2e: second.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, second.batchId)).toEqual({ status: 'REJECTED', waiting: false });
       await expect(waitAgain(payoutId)).rejects.toThrow(/the bank had paid it/);
       expect(await retryPayout(db.pool, FINANCE_A, UNSCOPED, settings, payoutId, 'the bank refused it again')).toBe('PROPOSED');
@@ -237,7 +219,7 @@ describe('a confirmed retry of a payout the bank debited, in the database and at
 
 describe('a batch booking (批量代付) that debited a payment the bank answered RJCT for', () => {
   it('is retried only by two FINANCE people: the booking debited more than the block\'s credited payments', async () => {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       await approvedClaims(db.pool, 2);
       const batch = await approvedBatch(db.pool);
@@ -245,9 +227,9 @@ describe('a batch booking (批量代付) that debited a payment the bank answere
         `SELECT a.end_to_end_id AS e2e, a.payout_id AS "payoutId", a.amount_fen AS "amountFen", b.pmt_inf_id AS "pmtInfId"
            FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.batch_id = $1 ORDER BY a.id`, [batch.id],
       );
-      current = oneLineReport(batch.msgId, a!.pmtInfId, { e2e: a!.e2e, status: 'ACSC' });
-      current = { ...current, transactions: [...current.transactions, { originalEndToEndId: b!.e2e, status: 'RJCT', reasonCode: 'AC04' }] };
-      current = { ...current, paymentInfoStatuses: [{ originalPmtInfId: a!.pmtInfId, transactions: current.transactions }] };
+      bank.current = oneLineReport(batch.msgId, a!.pmtInfId, { e2e: a!.e2e, status: 'ACSC' });
+      bank.current = { ...bank.current, transactions: [...bank.current.transactions, { originalEndToEndId: b!.e2e, status: 'RJCT', reasonCode: 'AC04' }] };
+      bank.current = { ...bank.current, paymentInfoStatuses: [{ originalPmtInfId: a!.pmtInfId, transactions: bank.current.transactions }] };
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'PARTIALLY_ACCEPTED', waiting: false });
       // One booking for the whole block, both payments: more than the one the bank credited.
       const today = chinaToday();
@@ -271,9 +253,9 @@ describe('a debit on the statement after one person retried a payout the bank an
       `SELECT a.end_to_end_id AS e2e, a.payout_id AS "payoutId", a.amount_fen AS "amountFen", b.pmt_inf_id AS "pmtInfId"
          FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.batch_id = $1`, [batch.id],
     )).rows;
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
-      current = oneLineReport(batch.msgId, attempt!.pmtInfId, { e2e: attempt!.e2e, status: 'RJCT', reasonCode: 'AC04' });
+      bank.current = oneLineReport(batch.msgId, attempt!.pmtInfId, { e2e: attempt!.e2e, status: 'RJCT', reasonCode: 'AC04' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
     } finally {
       ctx.remove();
@@ -288,7 +270,7 @@ describe('a debit on the statement after one person retried a payout the bank an
 
   /** The batch holding the second attempt reaches the bank without it: the payout FAILED with the reason, then two FINANCE people may retry it. */
   async function expectWithdrawnAtSealing(batchId: number, payout: { payoutId: number; amountFen: number }): Promise<void> {
-    const ctx = submissionContext(db.pool, pki, { adapter: scriptedBank } as never);
+    const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
       await advanceBatch(ctx, batchId);
     } finally {
@@ -296,7 +278,7 @@ describe('a debit on the statement after one person retried a payout the bank an
     }
     const { rows: [batch] } = await db.pool.query('SELECT status, msg_id AS "msgId" FROM payout_batches WHERE id = $1', [batchId]);
     expect(batch.status).toBe('CANCELLED');
-    expect(submitted).not.toContain(batch.msgId);
+    expect(bank.sent).not.toContain(batch.msgId);
     expect((await payoutsOf(db.pool)).find((p) => p.id === payout.payoutId)).toMatchObject({
       status: 'FAILED', statusReason: expect.stringContaining('a statement shows the bank paid an earlier attempt'),
     });
