@@ -11,7 +11,7 @@ import type { AttemptUpdate, BatchStatus, PayoutChange, PayoutSettings, Refusals
 import { PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
 import { creditsPayments, finalBatchStatus, readStatusReport, refusesPayments } from './statusReport.ts';
 import {
-  batchAccount, batchPmtInfId, batchToSend, creditsAfterRefusal, describeRejections, finishBatch, insertStatusReport, lockAttemptsOfBatch, markReceived,
+  batchAccount, batchPmtInfId, batchToSend, creditsAfterRefusal, describeRejections, finishBatch, hasRefusedAttempt, insertStatusReport, lockAttemptsOfBatch, markReceived,
   markRefused, markReportReceived, markBatchSending, markUnknown, payoutsTo, sentBatchId, updateAttempts, withBatchLock, type BatchToSend,
 } from './store/submission.ts';
 import type { StatusChange } from '../events/statusEvents.ts';
@@ -202,7 +202,11 @@ async function applyReport(ctx: SubmissionContext, batchId: number, document: Ba
   const { status, changes } = await inTransaction(ctx.db, async (tx) => {
     const report = document.parsed;
     // Before any row: a reconciliation run matching this batch's debits now finishes first (its lock order).
-    if (refusesPayments(report) || creditsPayments(report)) await ctx.refusalsAfterPayment.lockAccount(tx, await batchAccount(tx, batchId));
+    // A credit contradicts only a refusal made before (attempts move only under this batch's lock), so
+    // the ordinary report, crediting what was sent, does not wait for a run on the account.
+    if (refusesPayments(report) || (creditsPayments(report) && await hasRefusedAttempt(tx, batchId))) {
+      await ctx.refusalsAfterPayment.lockAccount(tx, await batchAccount(tx, batchId));
+    }
     await insertStatusReport(tx, batchId, { msgId: report.msgId, groupStatus: report.groupStatus ?? null, xml: document.xml, seal: document.seal, sealedBy: document.sealedBy });
     await markReportReceived(tx, batchId);
     const attempts = await lockAttemptsOfBatch(tx, batchId);

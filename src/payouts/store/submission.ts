@@ -152,6 +152,12 @@ export async function lockAttemptsOfBatch(tx: Tx, batchId: number): Promise<Atte
   return rows;
 }
 
+/** Whether the bank refused a payment of the batch already: only then can a credit in its report contradict it. */
+export async function hasRefusedAttempt(tx: Tx, batchId: number): Promise<boolean> {
+  const { rowCount } = await tx.query(`SELECT 1 FROM payout_attempts WHERE batch_id = $1 AND status = 'REJECTED' LIMIT 1`, [batchId]);
+  return rowCount === 1;
+}
+
 export async function updateAttempts(tx: Tx, updates: readonly AttemptUpdate[]): Promise<void> {
   if (updates.length === 0) return;
   await tx.query(
