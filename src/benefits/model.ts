@@ -1,6 +1,6 @@
 import type { Transitions } from '../kernel/transitions.ts';
 import type { MemberCategory, Plan, Programme, UnitType } from './rules/ruleSet.ts';
-import type { CapHit, EnrolmentFacts, SettlementFacts } from './rules/engine.ts';
+import type { CapHit, EnrolmentFacts, PlanYearTotals, SettlementFacts } from './rules/engine.ts';
 
 /**
  * The benefits domain's statuses and rows (as the store reads them from SQL, camelCase aliases;
@@ -162,6 +162,18 @@ export interface ReplayClaimRow {
   diagnoses: string[];
   amounts: SettlementAmounts;
   lines: { programme: Programme; payable: number; funder: string }[];
+}
+
+/**
+ * What a claim holds of its member-year's totals: each programme's payable lines summed, and its
+ * out-of-pocket; what a rejection or a refiguring takes out again (store `releaseFromTotals`).
+ */
+export function heldTotals(lines: readonly { programme: Programme; payable: number }[], outOfPocketFen: number): PlanYearTotals & { PROVINCIAL_SUBSIDY: number } {
+  const held = (p: Programme) => lines.filter((l) => l.programme === p).reduce((sum, l) => sum + l.payable, 0);
+  return {
+    INPATIENT: held('INPATIENT'), CRITICAL: held('CRITICAL'), MAJOR_DISEASE: held('MAJOR_DISEASE'), PROVINCIAL_SUBSIDY: held('PROVINCIAL_SUBSIDY'),
+    outOfPocket: outOfPocketFen,
+  };
 }
 
 /** What a line pays now: the reviewer's adjustment when there is one, else the computed amount. */

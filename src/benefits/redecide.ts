@@ -16,7 +16,7 @@ import {
 } from './adjudicate.ts';
 import { governingRuleSets } from './governing.ts';
 import { benefitSettings } from './settings.ts';
-import { MUTABLE_REFUSALS, type ClaimStatus, type PendingSettlementRow, type RedecisionCause } from './model.ts';
+import { heldTotals, MUTABLE_REFUSALS, type ClaimStatus, type PendingSettlementRow, type RedecisionCause } from './model.ts';
 import type { RedecidedClaim } from './store.ts';
 import * as store from './store.ts';
 
@@ -234,39 +234,34 @@ export async function refigureWaitingAfter(tx: Tx, released: { id: number; membe
     const s = (await store.settlementOfClaim(tx, waiting.id))!;
     const [row] = await store.ruleSetVersions(tx, [{ id: waiting.ruleSetId, version: waiting.ruleSetVersion }]);
     const ruleSet = ruleSetOf(row!);
-    const held = await store.payableLinesOfClaim(tx, waiting.id);
-    const heldFen = (p: Programme) => held.filter((l) => l.programme === p).reduce((sum, l) => sum + l.payable, 0);
+    const lines = await store.payableLinesOfClaim(tx, waiting.id);
+    const held = heldTotals(lines, waiting.outOfPocketFen);
     const ownGroups = await store.grantsOfClaim(tx, waiting.id);
     const [totals] = await store.lockTotalsOfSettlements(tx, [s.id]);
     const now = totalsOf(totals!);
     // The year without this claim (as releaseFromTotals leaves it), and the member's grants without its own.
     const before: PlanYearTotals = {
-      INPATIENT: Math.max(0, now.INPATIENT - heldFen('INPATIENT')), CRITICAL: Math.max(0, now.CRITICAL - heldFen('CRITICAL')),
-      MAJOR_DISEASE: Math.max(0, now.MAJOR_DISEASE - heldFen('MAJOR_DISEASE')),
-      PROVINCIAL_SUBSIDY: Math.max(0, now.PROVINCIAL_SUBSIDY - heldFen('PROVINCIAL_SUBSIDY')),
-      outOfPocket: Math.max(0, now.outOfPocket - waiting.outOfPocketFen),
+      INPATIENT: Math.max(0, now.INPATIENT - held.INPATIENT), CRITICAL: Math.max(0, now.CRITICAL - held.CRITICAL),
+      MAJOR_DISEASE: Math.max(0, now.MAJOR_DISEASE - held.MAJOR_DISEASE), PROVINCIAL_SUBSIDY: Math.max(0, now.PROVINCIAL_SUBSIDY - held.PROVINCIAL_SUBSIDY),
+      outOfPocket: Math.max(0, now.outOfPocket - held.outOfPocket),
     };
     const groups = ((await store.grantedDiseaseGroups(tx, [s.memberId])).get(s.memberId) ?? []).filter((g) => !ownGroups.includes(g));
     const result = withSameStayWarnings(
       evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups }),
       (await sameStaysMayPay(tx, [s.id])).get(s.id),
     );
-    const adjustmentOf = (p: Programme) => held.find((l) => l.programme === p)?.adjustment ?? null;
+    const adjustmentOf = (p: Programme) => lines.find((l) => l.programme === p)?.adjustment ?? null;
     const payable = (l: { programme: Programme; amountFen: number }) => Math.min(l.amountFen, adjustmentOf(l.programme)?.fen ?? Infinity);
     const grantsAfter = result.lines.some((l) => l.programme === 'MAJOR_DISEASE' && payable(l) === 0) ? [] : [...result.diseaseGroupsGranted].sort();
-    const unchanged = result.lines.length === held.length
-      && result.lines.every((l) => heldFen(l.programme) === payable(l))
+    const unchanged = result.lines.length === lines.length
+      && result.lines.every((l) => paidSoFar(held, l.programme) === payable(l))
       && sameCodes(grantsAfter, ownGroups)
       && result.planYearTotalsAfter.outOfPocket - before.outOfPocket === waiting.outOfPocketFen;
     if (unchanged) continue;
-    const claim = await store.lockClaimForRedecision(tx, waiting.id);
-    await store.releaseFromTotals(tx, s.memberId, s.planYear, {
-      INPATIENT: heldFen('INPATIENT'), CRITICAL: heldFen('CRITICAL'), MAJOR_DISEASE: heldFen('MAJOR_DISEASE'),
-      PROVINCIAL_SUBSIDY: heldFen('PROVINCIAL_SUBSIDY'), outOfPocket: waiting.outOfPocketFen,
-    });
+    await store.releaseFromTotals(tx, s.memberId, s.planYear, held);
     await store.releaseDiseaseGroupGrants(tx, waiting.id);
     // Still waiting: the reviewer decides it, on these figures.
-    const redecisionId = await writeRedecision(tx, claim, s, { result, status: 'PENDING_REVIEW', before, ruleSet, facts, cause: 'EARLIER_CLAIM_RELEASED', actor }, 1);
+    const redecisionId = await writeRedecision(tx, waiting, s, { result, status: 'PENDING_REVIEW', before, ruleSet, facts, cause: 'EARLIER_CLAIM_RELEASED', actor }, 1);
     const lineIds = await store.lineIdsOfClaim(tx, waiting.id);
     for (const l of result.lines) {
       const adjustment = adjustmentOf(l.programme);
@@ -280,7 +275,7 @@ export async function refigureWaitingAfter(tx: Tx, released: { id: number; membe
       action: 'claim.redecide', targetType: 'Claim', targetId: String(waiting.id),
       details: {
         cause: 'EARLIER_CLAIM_RELEASED', redecisionId, releasedBy: released.id, before: 'PENDING_REVIEW', after: 'PENDING_REVIEW',
-        previousTotalFen: claim.totalFen, computedFen: result.totalFen, ruleSet: `${ruleSet.id}@${ruleSet.version}`,
+        previousTotalFen: waiting.totalFen, computedFen: result.totalFen, ruleSet: `${ruleSet.id}@${ruleSet.version}`,
       },
     });
     refigured.push(waiting.id);

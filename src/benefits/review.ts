@@ -1,7 +1,7 @@
 import { inTransaction } from '../db/pool.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
-import type { Programme } from './rules/ruleSet.ts';
+import { heldTotals } from './model.ts';
 import * as store from './store.ts';
 import { conflict, DomainError, invalid, forbidden, notFound, noteOf } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
@@ -113,11 +113,7 @@ export async function rejectClaim(db: Db, actor: Actor, scope: Scope, claimId: n
   await inTransaction(db, async (tx) => {
     const claim = await lockClaim(tx, actor, claimId, scope, 'reject', 'input.claimId');
     const lines = await store.payableLinesOfClaim(tx, claimId);
-    const released = (p: Programme) => lines.filter((l) => l.programme === p).reduce((sum, l) => sum + l.payable, 0);
-    await store.releaseFromTotals(tx, claim.memberId, claim.planYear, {
-      INPATIENT: released('INPATIENT'), CRITICAL: released('CRITICAL'), MAJOR_DISEASE: released('MAJOR_DISEASE'),
-      PROVINCIAL_SUBSIDY: released('PROVINCIAL_SUBSIDY'), outOfPocket: claim.outOfPocketFen,
-    });
+    await store.releaseFromTotals(tx, claim.memberId, claim.planYear, heldTotals(lines, claim.outOfPocketFen));
     await store.rejectClaim(tx, claimId, actor.subject, reason);
     const refigured = await refigureWaitingAfter(tx, claim, actor);
     // The reviewer's words stay out of the notification (they may name people); the member reads them on the claim.

@@ -650,25 +650,17 @@ export async function claimKey(db: Queryable, claimId: number): Promise<{ settle
   return rows[0] ?? null;
 }
 
+const REDECIDED_CLAIM_COLUMNS = `id, settlement_id AS "settlementId", member_id AS "memberId", plan_year AS "planYear", status,
+  reason_codes AS "reasonCodes", total_fen AS "totalFen", out_of_pocket_fen AS "outOfPocketFen", facts,
+  EXISTS (SELECT 1 FROM claim_reversals r WHERE r.claim_id = claims.id) AS reversed`;
+
 export async function lockClaimForRedecision(tx: Tx, claimId: number): Promise<RedecidedClaim> {
-  const { rows: [claim] } = await tx.query<RedecidedClaim>(
-    `SELECT id, settlement_id AS "settlementId", member_id AS "memberId", plan_year AS "planYear", status, reason_codes AS "reasonCodes",
-            total_fen AS "totalFen", out_of_pocket_fen AS "outOfPocketFen", facts,
-            EXISTS (SELECT 1 FROM claim_reversals r WHERE r.claim_id = claims.id) AS reversed
-       FROM claims WHERE id = $1 FOR UPDATE`,
-    [claimId],
-  );
+  const { rows: [claim] } = await tx.query<RedecidedClaim>(`SELECT ${REDECIDED_CLAIM_COLUMNS} FROM claims WHERE id = $1 FOR UPDATE`, [claimId]);
   return claim!;
 }
 
-/** A claim still waiting for a reviewer, decided after another of its member-year (`waitingClaimsAfter`). */
-export interface WaitingClaim {
-  id: number;
-  ruleSetId: string;
-  ruleSetVersion: number;
-  outOfPocketFen: number;
-  facts: Partial<EnrolmentFacts>;
-}
+/** A claim still waiting for a reviewer, decided after another of its member-year (`waitingClaimsAfter`), with its rule set. */
+export type WaitingClaim = RedecidedClaim & { ruleSetId: string; ruleSetVersion: number };
 
 /**
  * The member-year's claims decided after `claimId` that still wait for a reviewer, the settlement not
@@ -676,10 +668,10 @@ export interface WaitingClaim {
  */
 export async function waitingClaimsAfter(tx: Tx, claimId: number, memberId: number, planYear: number): Promise<WaitingClaim[]> {
   const { rows } = await tx.query<WaitingClaim>(
-    `SELECT id, rule_set_id AS "ruleSetId", rule_set_version AS "ruleSetVersion", out_of_pocket_fen AS "outOfPocketFen", facts
-       FROM claims c
+    `SELECT ${REDECIDED_CLAIM_COLUMNS}, rule_set_id AS "ruleSetId", rule_set_version AS "ruleSetVersion"
+       FROM claims
       WHERE member_id = $2 AND plan_year = $3 AND id > $1 AND status = 'PENDING_REVIEW'
-        AND NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.claim_id = c.id)
+        AND NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.claim_id = claims.id)
       ORDER BY id FOR UPDATE`,
     [claimId, memberId, planYear],
   );
