@@ -130,9 +130,9 @@ const REPORT_DIR = '.data/demo';
 export async function publishDemoFigures(runtime: Runtime, thisYear: number): Promise<string[]> {
   const { db, config } = runtime;
   const city = await organisationByCode(db, 'QZ');
-  const report = await yearlyReport(db, UNSCOPED, await figuresQuery(db, UNSCOPED, { organisationId: city!.id, planYear: thisYear }), config.PROMISE_HOLIDAYS);
-  const t = report.totals;
   const settings = reportSettings(config);
+  const report = await yearlyReport(db, UNSCOPED, await figuresQuery(db, UNSCOPED, { organisationId: city!.id, planYear: thisYear }), settings);
+  const t = report.totals;
   const files: string[] = [];
   await mkdir(REPORT_DIR, { recursive: true });
   for (const format of ['XLSX', 'PDF'] as const) {

@@ -37,7 +37,7 @@ export function registerFiguresCommands(program: Command): void {
         if (options.org !== undefined && !organisation) throw notFound(`organisation ${options.org}`, '--org');
         const q = await figuresQuery(db, UNSCOPED, { organisationId: organisation?.id ?? null, planYear: Number(options.year) }, '--year');
         const settings = reportSettings(cfg);
-        const file = await reportFile(await yearlyReport(db, UNSCOPED, q, settings.holidays, settings.minCell), format as ReportFormat, settings);
+        const file = await reportFile(await yearlyReport(db, UNSCOPED, q, settings), format as ReportFormat, settings);
         const out = path.resolve(options.out, file.fileName);
         await mkdir(path.dirname(out), { recursive: true });
         await writeFile(out, file.bytes);

@@ -16,9 +16,6 @@ import type { Breakdown, FiguresRowResult, YearFigures } from './model.ts';
  * One breakdown, one year (the previous one is printed beside it) and one count at a time.
  */
 
-/** Fewest cases a row shows when FIGURES_MIN_CELL is not given (its default). */
-export const DEFAULT_MIN_CELL = 5;
-
 /** A count of 1 to N − 1: printed "<N". */
 export const UNDER_MIN = 'UNDER_MIN';
 /** A figure that would give a withheld one away: printed as a dash. */

@@ -44,7 +44,7 @@ export async function yearlyReportForDownload(
   let file;
   try {
     const q = await figuresQuery(db, scope, { organisationId: named.organisationId, planYear: named.planYear });
-    file = await reportFile(await yearlyReport(db, scope, q, settings.holidays, settings.minCell), named.format, settings);
+    file = await reportFile(await yearlyReport(db, scope, q, settings), named.format, settings);
   } catch (error) {
     if (error instanceof DomainError && error.code === 'NOT_FOUND') return null;
     throw error;

@@ -14,7 +14,7 @@ import {
   type Breakdown, type CalendarDay, type EnrolmentTargetRow, type ExceptionAge, type ExceptionAgeBuckets, type FiguresOrganisation,
   type FiguresQuery, type FiguresReportResult, type FiguresRowResult, type Grouping, type TargetFigures, type TurnaroundFigures, type YearFigures,
 } from './model.ts';
-import { DEFAULT_MIN_CELL, publishedRows, type PublishedRow } from './disclosure.ts';
+import { publishedRows, type PublishedRow } from './disclosure.ts';
 import * as store from './store.ts';
 
 /**
@@ -285,7 +285,7 @@ export interface YearlyReport {
 }
 
 export async function yearlyReport(
-  db: Queryable, scope: Scope, q: FiguresQuery, holidays: readonly string[], minCell = DEFAULT_MIN_CELL, now = new Date(),
+  db: Queryable, scope: Scope, q: FiguresQuery, { holidays, minCell }: { holidays: readonly string[]; minCell: number }, now = new Date(),
 ): Promise<YearlyReport> {
   const report = await figures(db, scope, q);
   const published = async (by: Breakdown) => publishedRows(await breakdown(db, report, by), report.totals, by, minCell);

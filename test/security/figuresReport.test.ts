@@ -72,7 +72,7 @@ async function county(code: string, name: string, claims: [member: number, day: 
 
 /** The county's 2025 report as published: the workbook read back, and the sealed PDF's text line by line. */
 async function published(organisationId: number) {
-  const report = await yearlyReport(db.pool, UNSCOPED, await figuresQuery(db.pool, UNSCOPED, { organisationId, planYear: 2025 }), []);
+  const report = await yearlyReport(db.pool, UNSCOPED, await figuresQuery(db.pool, UNSCOPED, { organisationId, planYear: 2025 }), { holidays: [], minCell: 5 });
   const sheets = new Map((await readXlsxFile(await reportWorkbook(report))).map((s) => [s.sheet, s.data]));
   const file = path.join(work.dir, `report-${organisationId}.pdf`);
   writeFileSync(file, await reportPdf(report, sealOf(pki.seal), '泉州市总工会'));
