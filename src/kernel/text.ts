@@ -24,9 +24,12 @@ export function textProblem(text: string): string | null {
   return null;
 }
 
-// Control characters (C0, C1: line breaks, tabs) and the Unicode line and paragraph separators.
+// Control characters (C0, DEL, C1: line breaks, tabs) and the Unicode line and paragraph separators.
 const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 const CONTROLS = /[\p{Cc}\u2028\u2029]/gu;
+
+/** Whether the text holds a control character or a line break: what no one-line text may. */
+export const hasControlCharacter = (text: string): boolean => CONTROL.test(text);
 
 /**
  * Why this text cannot be one line, or null: what PostgreSQL cannot store, and any control character.
@@ -34,7 +37,7 @@ const CONTROLS = /[\p{Cc}\u2028\u2029]/gu;
  * the union's seal.
  */
 export function lineProblem(text: string): string | null {
-  return textProblem(text) ?? (CONTROL.test(text) ? 'must be one line: no line breaks, tabs or other control characters' : null);
+  return textProblem(text) ?? (hasControlCharacter(text) ? 'must be one line: no line breaks, tabs or other control characters' : null);
 }
 
 /** The text with every control character (line breaks included) replaced by a space: to print it as a line. */

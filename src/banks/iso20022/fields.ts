@@ -2,6 +2,7 @@ import { bankCodeProblem } from '../../kernel/identifiers.ts';
 import { chinaToday, isIsoDate } from '../../kernel/time.ts';
 import { Iso20022Error, isXmlChar, type Iso20022Problem } from './xml.ts';
 import { fenToCny } from '../../kernel/money.ts';
+import { hasControlCharacter } from '../../kernel/text.ts';
 
 /**
  * Field checks for the writers: what the XSD checks (so the caller gets the input's field path
@@ -41,14 +42,12 @@ const REFERENCE = /^[A-Za-z0-9/\-?:().,'+]+$/;
 // xs:date and xs:dateTime as banks write them: an optional zone, fractions of a second, 24:00:00 (the day's end).
 const DATE = /^(\d{4}-\d{2}-\d{2})(Z|[+-](?:0\d|1[0-4]):[0-5]\d)?$/;
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?|24:00:00(?:\.0+)?)(Z|[+-](?:0\d|1[0-4]):[0-5]\d)?$/;
-// Control characters (C0, DEL, C1) and line breaks: XML 1.0 forbids most C0 controls, and a line
-// break (U+0085 and U+2028 too) in a name or remittance breaks banks' screens.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /** Why the bank's file cannot carry `value` as free text of at most `maxChars` characters (the XSD's MaxNNText), or null. */
 function freeTextProblem(value: unknown, maxChars: number): string | null {
   if (typeof value !== 'string' || value.length === 0) return 'is required';
-  if (CONTROL.test(value)) return 'must not contain control characters or line breaks';
+  // XML 1.0 forbids most C0 controls, and a line break (U+0085 and U+2028 too) in a name or remittance breaks banks' screens.
+  if (hasControlCharacter(value)) return 'must not contain control characters or line breaks';
   const chars = [...value];
   // U+FFFE, U+FFFF, a lone surrogate: the writer would write them, and every XML reader refuses the whole file.
   const outside = chars.find((char) => !isXmlChar(char.codePointAt(0)!));
