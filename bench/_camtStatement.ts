@@ -3,6 +3,7 @@ import path from 'node:path';
 import { writeCamt053 } from '../src/banks/iso20022/camt.ts';
 import type { CamtEntry } from '../src/banks/iso20022/camtEntry.ts';
 import { maskBankCard } from '../src/kernel/identifiers.ts';
+import { bankCardHash, personalDataKeys } from '../src/privacy/personalData.ts';
 import type { ExpectedPayout } from '../src/reconciliation/matching/types.ts';
 
 /**
@@ -20,13 +21,16 @@ const bankReference = (i: number) => `SIMD20250604${String(i).padStart(8, '0')}`
 // Distinct amounts per payee, so the amount + name rule has one candidate.
 const amountOf = (i: number) => 10_000 + ((i * 7_919) % 5_000_000);
 const nameOf = (i: number) => `会员${i}`;
-// Every payee's card (the amount + name rule compares it, masked, where the bank reports it).
+// Every payee's card (each rule compares it with the attempt's, through its keyed hash, where the bank reports it).
 const CARD = '6222021408001234565';
+/** The members' lookup key the bench's attempts were hashed with, and their card's hash (hex). */
+export const KEYS = personalDataKeys(Buffer.alloc(32, 5).toString('base64'));
+export const CARD_HASH = bankCardHash(KEYS, CARD).toString('hex');
 
 export function expectedPayouts(count: number): ExpectedPayout[] {
   return Array.from({ length: count }, (_, i) => ({
     attemptId: i + 1, payoutId: i + 1, endToEndId: endToEndId(i), bankReference: bankReference(i), amountFen: amountOf(i),
-    creditorName: nameOf(i), creditorAccountMasked: maskBankCard(CARD), debtorAccount: ACCOUNT, batchMsgId: `MAH-B-${Math.floor(i / 5_000)}`, pmtInfId: `MAH-B-${Math.floor(i / 5_000)}-P1`,
+    creditorName: nameOf(i), creditorAccountMasked: maskBankCard(CARD), creditorAccountHash: CARD_HASH, debtorAccount: ACCOUNT, batchMsgId: `MAH-B-${Math.floor(i / 5_000)}`, pmtInfId: `MAH-B-${Math.floor(i / 5_000)}-P1`,
     status: 'PAID', expectedOn: DATE, debitEntryId: null, returned: false,
   }));
 }

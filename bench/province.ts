@@ -512,7 +512,7 @@ async function main(): Promise<void> {
       if (stored.status !== 'ACCEPTED') throw new Error(`the statement was rejected: ${JSON.stringify(stored.problems.slice(0, 3))}`);
       print({ step: 'statement stored', count: stored.entriesNew, unit: 'entries', evidence: storedEvidence });
       m = mark(sampler, activity);
-      const run = await reconcileAccount(db, account.account, { startedBy: 'bench', asOf: today });
+      const run = await reconcileAccount(db, account.account, { startedBy: 'bench', keys, asOf: today });
       const reconciled = since(m, sampler, activity);
       print({ step: 'reconciled', count: run.entries, unit: 'entries', evidence: reconciled });
       console.log(`     matched ${n0(run.matched)}, exceptions ${n0(run.exceptions)}, payouts settled ${n0(run.settled)}, day proven: ${run.proofs.every((p) => p.proven)}; ` +

@@ -18,10 +18,11 @@ import { createPool } from '../src/db/pool.ts';
 import { importConfirmed } from './_statementImport.ts';
 import { reconcileAccount } from '../src/reconciliation/run.ts';
 import type { StepTimes } from '../src/reconciliation/steps.ts';
-import { matchEntries } from '../src/reconciliation/matching/matcher.ts';
+import { DEFAULT_MATCH_OPTIONS, matchEntries } from '../src/reconciliation/matching/matcher.ts';
+import { bankCardHash } from '../src/privacy/personalData.ts';
 import { validateAgainstXsd } from '../src/reconciliation/xsd.ts';
 import type { EntryToMatch, ExpectedPayout } from '../src/reconciliation/matching/types.ts';
-import { ACCOUNT, DATE, expectedPayouts, statementFile } from './_camtStatement.ts';
+import { ACCOUNT, CARD_HASH, DATE, expectedPayouts, KEYS, statementFile } from './_camtStatement.ts';
 import { reportFigures, rounded } from './_report.ts';
 import { dropScratch } from './_scratch.ts';
 import { cpuSince, cpuSoFar, cpuText, installSqlTiming, type CpuSpent } from './province/measure.ts';
@@ -44,7 +45,9 @@ async function main(): Promise<void> {
   const entries: EntryToMatch[] = message.statements[0]!.entries.map((entry, i) => ({ id: i + 1, account: ACCOUNT, bookingDate: DATE, entry }));
 
   started = performance.now();
-  const outcome = matchEntries(entries, { payouts, refused: [], units: [], contributions: [], payers: [], recordedPayments: [] });
+  const outcome = matchEntries(entries, { payouts, refused: [], units: [], contributions: [], payers: [], recordedPayments: [] }, {
+    ...DEFAULT_MATCH_OPTIONS, cardHash: (card) => bankCardHash(KEYS, card).toString('hex'),
+  });
   const matchMs = performance.now() - started;
   const byRule = new Map<string, number>();
   for (const m of outcome.matches) byRule.set(m.rule, (byRule.get(m.rule) ?? 0) + 1);
@@ -109,12 +112,12 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
              INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, paid_at, funder_id)
              SELECT n, 1, 1, a, 'PAID', now(), (SELECT id FROM funders WHERE code = 'UNION') FROM unnest($1::bigint[], $2::bigint[]) AS t(n, a) RETURNING id, claim_id)
            INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc,
-                                        creditor_account_masked, creditor_agent, remittance_info, status, bank_reference, status_at)
-           SELECT p.id, 1, t.batch, t.e2e, t.a, t.name, '\\x00', '6222 **** **** 4565', '102397000023', '住院医疗互助金', 'PAID', t.ref, $7::date + time '10:00'
+                                        creditor_account_hash, creditor_account_masked, creditor_agent, remittance_info, status, bank_reference, status_at)
+           SELECT p.id, 1, t.batch, t.e2e, t.a, t.name, '\\x00', decode($8, 'hex'), '6222 **** **** 4565', '102397000023', '住院医疗互助金', 'PAID', t.ref, $7::date + time '10:00'
              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS t(n, a, batch, e2e, name, ref)
              JOIN p ON p.claim_id = t.n`,
           [chunk.map((p) => p.attemptId), chunk.map((p) => p.amountFen), chunk.map((p) => batchId.get(p.batchMsgId)), chunk.map((p) => p.endToEndId),
-            chunk.map((p) => p.creditorName), chunk.map((p) => p.bankReference), DATE],
+            chunk.map((p) => p.creditorName), chunk.map((p) => p.bankReference), DATE, CARD_HASH],
         );
       }
       // As autovacuum would have, for tables that grew over months.
@@ -131,7 +134,7 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
     const storeS = (performance.now() - started) / 1000;
     if (stored.status !== 'ACCEPTED') throw new Error(`the statement was rejected: ${JSON.stringify(stored.problems.slice(0, 3))}`);
     started = performance.now();
-    const run = await reconcileAccount(db, ACCOUNT, { startedBy: 'bench', asOf: DATE, steps: steps.reconcile, ...(CHUNK ? { chunk: CHUNK } : {}) });
+    const run = await reconcileAccount(db, ACCOUNT, { startedBy: 'bench', keys: KEYS, asOf: DATE, steps: steps.reconcile, ...(CHUNK ? { chunk: CHUNK } : {}) });
     const reconcileS = (performance.now() - started) / 1000;
     const spent = cpuSince(cpu);
     if (run.matched !== ENTRIES || run.settled !== ENTRIES || !run.proofs[0]?.proven) throw new Error(`expected every entry matched and settled: ${JSON.stringify({ ...run, proofs: run.proofs.length })}`);

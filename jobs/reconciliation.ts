@@ -15,7 +15,7 @@ import { publishJobProgress } from '../src/events/statusEvents.ts';
 import { every as atMostEvery, PROGRESS_INTERVAL_MS } from '../src/progress.ts';
 
 /** The reconciliation worker (its jobs: src/reconciliation/queue.ts). */
-type ReconciliationServices = Pick<WorkerServices, 'db' | 'connection' | 'prefix' | 'log' | 'queues' | 'reconciliation'> & Partial<Pick<WorkerServices, 'claimsWaited'>>;
+type ReconciliationServices = Pick<WorkerServices, 'db' | 'keys' | 'connection' | 'prefix' | 'log' | 'queues' | 'reconciliation'> & Partial<Pick<WorkerServices, 'claimsWaited'>>;
 
 const FETCH_SCHEDULER = 'fetch-statements';
 
@@ -46,7 +46,7 @@ async function scheduleFetch(queue: Queue, settings: ReconciliationSettings): Pr
   await queue.upsertJobScheduler(FETCH_SCHEDULER, { every }, { name: 'fetch', opts: { removeOnComplete: true, removeOnFail: 100 } });
 }
 
-export async function start({ db, connection, prefix, log, queues, reconciliation: settings, claimsWaited }: ReconciliationServices): Promise<Worker[]> {
+export async function start({ db, keys, connection, prefix, log, queues, reconciliation: settings, claimsWaited }: ReconciliationServices): Promise<Worker[]> {
   const queue = queues.reconciliation;
   const ruleSets = new RuleSetCache();
   const ingest = ingestOptions(settings);
@@ -75,7 +75,7 @@ export async function start({ db, connection, prefix, log, queues, reconciliatio
       let result;
       try {
         result = await reconcileAccount(db, account, {
-          startedBy: 'schedule', debitDays: settings.debitDays, holidays: settings.holidays,
+          startedBy: 'schedule', keys, debitDays: settings.debitDays, holidays: settings.holidays,
           onSettled: claimsWaited && ((payoutIds) => claimsWaited(payoutIds, 'SETTLED')),
           onProgress: async ({ runId: id, ...counts }) => {
             runId = id;

@@ -31,7 +31,7 @@ export interface DemoReconciliation {
   summary: string;
 }
 
-export async function reconcileDemo(runtime: Pick<Runtime, 'db' | 'config'>, bank: { url: string; adapter: BankAdapter }, options: { faults?: boolean } = {}): Promise<DemoReconciliation> {
+export async function reconcileDemo(runtime: Pick<Runtime, 'db' | 'config' | 'keys'>, bank: { url: string; adapter: BankAdapter }, options: { faults?: boolean } = {}): Promise<DemoReconciliation> {
   const today = chinaToday();
   const settings = reconciliationSettings(runtime.config, bank.adapter);
   const payments = await payOutstandingContributions(runtime, bank.url);
@@ -40,7 +40,7 @@ export async function reconcileDemo(runtime: Pick<Runtime, 'db' | 'config'>, ban
     const accounts = await knownAccounts(runtime.db, settings.accounts);
     const fetched = await fetchFromBank(runtime.db, bank.adapter, accounts, today, 0, ingestOptions(settings));
     refused += fetched.documents.filter((d) => d.status === 'REJECTED').length;
-    for (const account of accounts) await reconcileAccount(runtime.db, account, { startedBy: 'demo', debitDays: settings.debitDays, holidays: settings.holidays });
+    for (const account of accounts) await reconcileAccount(runtime.db, account, { startedBy: 'demo', keys: runtime.keys, debitDays: settings.debitDays, holidays: settings.holidays });
     return accounts;
   };
   let accounts = await round();

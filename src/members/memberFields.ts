@@ -1,6 +1,6 @@
 import type { FieldProblem } from '../kernel/problems.ts';
 import { DAY_MS } from '../kernel/time.ts';
-import { encrypt, lookupHash, maskBankCard, maskIdNumber, type PersonalDataKeys } from '../privacy/personalData.ts';
+import { bankCardHash, encrypt, lookupHash, maskBankCard, maskIdNumber, type PersonalDataKeys } from '../privacy/personalData.ts';
 import type { MemberRow, MemberWrite } from './model.ts';
 import { bankCardProblem, bankCodeProblem, phoneProblem, residentIdFacts, residentIdProblem } from '../kernel/identifiers.ts';
 import { nameProblem } from '../banks/iso20022/fields.ts';
@@ -81,7 +81,7 @@ export function validateMemberFields(
 
 /** The bank card as stored: encrypted, hashed, masked. */
 export function protectBankCard(keys: PersonalDataKeys, bankCard: string, bankCode: string): NonNullable<MemberWrite['bankCard']> {
-  return { enc: encrypt(keys, bankCard), hash: lookupHash(keys, bankCard), masked: maskBankCard(bankCard), bankCode };
+  return { enc: encrypt(keys, bankCard), hash: bankCardHash(keys, bankCard), masked: maskBankCard(bankCard), bankCode };
 }
 
 /** A validated member as stored: personal data encrypted, hashed for lookup and masked for display. */

@@ -67,6 +67,11 @@ export function lookupHash(keys: PersonalDataKeys, value: string): Buffer {
   return createHmac('sha256', keys.hashKey).update(value.trim().toUpperCase()).digest();
 }
 
+/** A bank card's keyed hash, as a member's card is kept and a statement's payee account compared with it (spaces dropped). */
+export function bankCardHash(keys: PersonalDataKeys, card: string): Buffer {
+  return lookupHash(keys, card.replace(/\s+/g, ''));
+}
+
 /** `350521199001011234` -> `3505**********1234` (first 4, last 4 shown). */
 export function maskIdNumber(idNumber: string): string {
   return idNumber.slice(0, 4) + '*'.repeat(Math.max(0, idNumber.length - 8)) + idNumber.slice(-4);

@@ -142,7 +142,7 @@ async function reconcileAll(runtime: Runtime, settings: ReconciliationSettings, 
     const pending = await reads.pendingEntryCount(runtime.db, account);
     if (pending > 0) bar = progressBar(`reconcile ${account}`, pending);
     const result = await reconcileAccount(runtime.db, account, {
-      startedBy, debitDays: settings.debitDays, holidays: settings.holidays, ...(asOf ? { asOf } : {}),
+      startedBy, keys: runtime.keys, debitDays: settings.debitDays, holidays: settings.holidays, ...(asOf ? { asOf } : {}),
       onProgress: (p) => bar?.update(p.entries),
     });
     bar?.done();

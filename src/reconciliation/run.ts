@@ -4,6 +4,7 @@ import { contributionFigures, insertBankContributionPayments, learnUnitPayerAcco
 import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { analyzePayouts } from '../payouts/store/payouts.ts';
 import { bankReferenceKey } from '../kernel/identifiers.ts';
+import { bankCardHash, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { amountRuleAmounts, contributionReferences, DEFAULT_MATCH_OPTIONS, matchEntries, type MatchOptions } from './matching/matcher.ts';
 import { dailyProof, missingDebits, type DailyProof } from './matching/proof.ts';
 import { exceptionKey, type EntryToMatch, type ExceptionFinding, type MatchBook, type MatchDecision, type MatchOutcome, type RecordedPayment } from './matching/types.ts';
@@ -22,6 +23,8 @@ import { ANALYZE_AFTER, timed, type StepTimes } from './steps.ts';
 export interface ReconcileOptions {
   /** Who runs it: `schedule`, `cli`, a user's subject. */
   startedBy: string;
+  /** The members' lookup key: a payee account the bank reports is compared with the attempt's card through its keyed hash. */
+  keys: PersonalDataKeys;
   /** The China date the T+N rule looks from (default: today). */
   asOf?: string;
   /** Business days the bank has to show a credited payment's debit (T+2). */
@@ -64,6 +67,7 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
   let returned = 0;
   let fromDate: string | null = null;
   let last: EntryToMatch | null = null;
+  const matchOptions: MatchOptions = { ...DEFAULT_MATCH_OPTIONS, cardHash: (card) => bankCardHash(options.keys, card).toString('hex') };
   try {
     for (;;) {
       const step = await inTransaction(db, async (tx) => {
@@ -74,8 +78,8 @@ export async function reconcileAccount(db: Db, account: string, options: Reconci
         if (entries.length === 0) return null;
         last = entries.at(-1)!;
         // The book is loaded for the options the entries are matched with (the amount + name rule's date window).
-        const book = await timed(steps, 'loadBook', () => loadBook(tx, account, entries, DEFAULT_MATCH_OPTIONS));
-        const outcome = await timed(steps, 'match', () => matchEntries(entries, book, DEFAULT_MATCH_OPTIONS));
+        const book = await timed(steps, 'loadBook', () => loadBook(tx, account, entries, matchOptions));
+        const outcome = await timed(steps, 'match', () => matchEntries(entries, book, matchOptions));
         const written = await timed(steps, 'writeOutcome', () => writeOutcome(tx, entries, outcome, MATCHED_BY));
         const settledNow = await timed(steps, 'settle', () => settlePayoutAttempts(tx, written.debited));
         const afterSettlement = await recordReturns(tx, account, written.returns, new Map(entries.map((e) => [e.id, e.bookingDate])));

@@ -13,7 +13,7 @@ import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { startBank, testFilePki } from '../banks/simulator/support.ts';
 import { PROVINCE_ACCOUNT, provinceFunder } from '../payouts/fundersSupport.ts';
-import { advanceUntilFinal, clerk, creditedByPayout, finance, sealedFile, settings, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, clerk, creditedByPayout, finance, sealedFile, settings, submissionContext, keys } from '../payouts/support.ts';
 import { checkedValues, commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import type { Tx } from '../../src/kernel/transaction.ts';
 import { lockPlanYearEnrolments } from '../../src/members/store/eligibility.ts';
@@ -99,7 +99,7 @@ describe('a condolence for a worker who is not enrolled', () => {
       expect(renderMessage(paid.rows[0]).text).toContain('工会慰问金已支付到账');
 
       await fetchFromBank(db.pool, bank.adapter, [PROVINCE_ACCOUNT], chinaToday(), 0, HUB);
-      expect(await reconcileAccount(db.pool, PROVINCE_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1, exceptions: 0 });
+      expect(await reconcileAccount(db.pool, PROVINCE_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1, exceptions: 0 });
       const { rows: [settled] } = await db.pool.query(`SELECT status FROM payouts WHERE id = $1`, [payoutId]);
       expect(settled.status).toBe('SETTLED');
       // The province's fund balances with the condolence in it: approved = paid = settled on its own account.

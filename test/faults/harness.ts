@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { writeDevCertificates } from '../../certs/devCa.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { encrypt, lookupHash, maskBankCard, personalDataKeys } from '../../src/privacy/personalData.ts';
+import { encrypt, lookupHash, maskBankCard, personalDataKeys, type PersonalDataKeys } from '../../src/privacy/personalData.ts';
 import { postgresCluster, redisServer, type PostgresCluster, type RedisServer } from '../../jobs/demo/services.ts';
 import { loadSampleRegistry } from '../../jobs/demo/demo.ts';
 import { demoSample, prng } from '../../src/demo/sampleData.ts';
@@ -317,7 +317,7 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
       if (w.child.exitCode === null && w.child.signalCode === null) await once(w.child, 'exit');
     }));
     await judge(db, result, simulatorData, bank);
-    await judgeReconciliation({ db, config }, result, bank, infra.certsDir);
+    await judgeReconciliation({ db, config, keys }, result, bank, infra.certsDir);
   } finally {
     stopping = true;
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
@@ -493,7 +493,7 @@ async function judge(db: pg.Pool, result: RunResult, data: Parameters<typeof sim
 }
 
 /** Every statement of the day reconciles: no open exception, every daily proof holds. */
-async function judgeReconciliation(runtime: { db: pg.Pool; config: Config }, result: RunResult, bank: BankSimulator, certsDir: string): Promise<void> {
+async function judgeReconciliation(runtime: { db: pg.Pool; config: Config; keys: PersonalDataKeys }, result: RunResult, bank: BankSimulator, certsDir: string): Promise<void> {
   const adapter = configuredBankAdapter({ ...runtime.config, BANK_URL: bank.url }, parseSealSettings({ ...process.env, CERTS_DIR: certsDir }));
   const reconciliation = await reconcileDemo(runtime, { url: bank.url, adapter });
   result.reconciled = reconciliation.reconciled;

@@ -8,7 +8,7 @@ import { chinaToday } from '../../src/kernel/time.ts';
 import { fetchFromBank } from '../../src/reconciliation/fetch.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { startBank, stopAll, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, submissionContext, keys } from '../payouts/support.ts';
 import { seedFigures, spreadClaimants, type Tree } from './support.ts';
 import { HUB } from '../reconciliation/support.ts';
 
@@ -300,7 +300,7 @@ describe('the workers\' hooks', () => {
 
       const settled: number[] = [];
       await fetchFromBank(own.pool, bank.adapter, [UNION_ACCOUNT], chinaToday(), 0, HUB);
-      await reconcileAccount(own.pool, UNION_ACCOUNT, { startedBy: 'test', onSettled: async (ids) => { settled.push(...ids); } });
+      await reconcileAccount(own.pool, UNION_ACCOUNT, { keys, startedBy: 'test', onSettled: async (ids) => { settled.push(...ids); } });
       expect(settled.sort()).toEqual([...paid].sort());
       const waits = await completedWaits(own.pool, settled, 'SETTLED');
       expect(waits.map((o) => o.stage).sort()).toEqual([...claims.map(() => 'CREDITED_TO_SETTLED'), ...claims.map(() => 'RECEIVED_TO_SETTLED')].sort());

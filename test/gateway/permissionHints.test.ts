@@ -6,7 +6,7 @@ import { UNSCOPED } from '../../src/kernel/scope.ts';
 import type { TokenClaims } from '../../src/gateway/auth.ts';
 import { seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
-import { approvedClaims, settings } from '../payouts/support.ts';
+import { approvedClaims, settings, keys } from '../payouts/support.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { createBatch } from '../../src/payouts/decisions.ts';
 import { recordManualPayment } from '../../src/reconciliation/manualPayments.ts';
@@ -206,7 +206,7 @@ describe('reconciliation', () => {
   it('ReconciliationException.viewerCanResolve says what writeOffReconciliationException does', async () => {
     const date = '2025-07-02';
     await importConfirmed(db.pool, handStatement(date, 500_000, [bookedEntry('DBIT', 321, date)]));
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: date });
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: date });
     const { rows: [exception] } = await db.pool.query<{ id: number }>(`SELECT id FROM reconciliation_exceptions WHERE amount_fen = 321`);
     const id = toGlobalId('ReconciliationException', exception!.id);
     bothAnswers(await checkHint([AUDITOR, FINANCE_A, ADMIN], {

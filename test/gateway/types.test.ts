@@ -6,7 +6,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { payContribution, seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
-import { setBankCard } from '../payouts/support.ts';
+import { setBankCard, keys } from '../payouts/support.ts';
 import { bookedEntry, handStatement, importConfirmed, owingUnit } from '../reconciliation/support.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
@@ -125,7 +125,7 @@ describe('JSON values', () => {
   it('shows a reconciliation exception\'s evidence as a JSON object', async () => {
     const date = '2025-06-02';
     await importConfirmed(db.pool, handStatement(date, 1_000_000, [bookedEntry('DBIT', 12_345, date)]));
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: date });
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: date });
     const res = await gw.query(ADMIN, `{ reconciliationExceptions { edges { node { kind amountFen evidence } } } }`);
     expect(res.errors).toBeUndefined();
     const [exception] = res.data.reconciliationExceptions.edges.map((e: { node: unknown }) => e.node);
@@ -316,7 +316,7 @@ describe('who did something, as Actor objects', () => {
       bookedEntry('CRDT', unit.owedFen, date, { details: [{ debtor: { name: '某公司工会', account: '35050164620700000456' }, remittanceInfo: [unit.reference] }] }),
       bookedEntry('DBIT', 23_456, date),
     ]));
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'schedule', asOf: date });
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'schedule', asOf: date });
     const FINANCE = { role: 'FINANCE', sub: 'finance-zhou' } as const;
     const exceptions = (await gw.query(FINANCE, `{ reconciliationExceptions(filter: { status: OPEN }) { edges { node { id amountFen } } } }`)).data.reconciliationExceptions.edges;
     const exception = exceptions.map((e: { node: { id: string; amountFen: number } }) => e.node).find((x: { amountFen: number }) => x.amountFen === 23_456);

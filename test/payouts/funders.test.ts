@@ -11,7 +11,7 @@ import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { startBank, testFilePki, UNION_ACCOUNT, UNION_BANK } from '../banks/simulator/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { exceptionsOf, HUB } from '../reconciliation/support.ts';
-import { advanceUntilFinal, approvedClaims, clerk, finance, payoutsOf, sealedFile, settings, submissionContext } from './support.ts';
+import { advanceUntilFinal, approvedClaims, clerk, finance, payoutsOf, sealedFile, settings, submissionContext, keys } from './support.ts';
 import { approvedByFunder, operator, PROVINCE_ACCOUNT, provinceFunder, provincialLine } from './fundersSupport.ts';
 
 /**
@@ -82,8 +82,8 @@ describe('payouts per funder', () => {
       // Each account's statement, reconciled on its own: every payout settled against its account.
       const today = chinaToday();
       await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT, PROVINCE_ACCOUNT], today, 0, HUB);
-      const city = await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
-      const provincial = await reconcileAccount(db.pool, PROVINCE_ACCOUNT, { startedBy: 'test' });
+      const city = await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
+      const provincial = await reconcileAccount(db.pool, PROVINCE_ACCOUNT, { keys, startedBy: 'test' });
       expect(city).toMatchObject({ matched: 2, settled: 2, exceptions: 0 });
       expect(provincial).toMatchObject({ matched: 1, settled: 1, exceptions: 0 });
       expect(await exceptionsOf(db.pool)).toEqual([]);
@@ -133,7 +133,7 @@ describe('payouts per funder', () => {
       await requestSubmission(db.pool, finance, batch.id);
       expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
       await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
-      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1 });
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1 });
       return (await db.pool.query<{ e2e: string }>('SELECT end_to_end_id AS e2e FROM payout_attempts WHERE batch_id = $1', [batch.id])).rows[0]!.e2e;
     };
     try {
@@ -142,7 +142,7 @@ describe('payouts per funder', () => {
       // The payee's bank sends it back after its debit was matched: FAILED, neither paid nor settled, still balanced.
       await bank.admin('/admin/returns', { endToEndId: e2e, reason: 'AC04', additionalInfo: '收款账户已销户' });
       await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
-      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, returned: 1 });
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 1, returned: 1 });
       expect(await funderBalances(db.pool, [union], 2025, settings.account.account))
         .toMatchObject([{ payoutsFen: payout!.amountFen, paidFen: 0, settledFen: 0, unreconciledFen: 0, differenceFen: 0 }]);
 

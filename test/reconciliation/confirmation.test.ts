@@ -5,6 +5,7 @@ import type { StepTimes } from '../../src/reconciliation/steps.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { bookedEntry, handStatement, HUB, tableCounts } from './support.ts';
+import { keys } from '../payouts/support.ts';
 
 /**
  * Confirming a document that waits without the bank's seal: in the process that received it, the
@@ -73,10 +74,10 @@ describe('confirming a document', () => {
     expect(await tableCounts(db.pool)).toEqual({ ...counts, audit_log: counts.audit_log! + 1 });
 
     // Nothing matches these entries: each becomes an exception.
-    const run = await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: '2025-07-04' });
+    const run = await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: '2025-07-04' });
     expect(run.entries).toBe(counts.statement_entries);
     const { rows } = await db.pool.query(`SELECT state, count(*)::int AS n, count(matched_at)::int AS "matchedAt" FROM statement_entry_states GROUP BY state`);
     expect(rows).toEqual([{ state: 'EXCEPTION', n: counts.statement_entries, matchedAt: counts.statement_entries }]);
-    expect((await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: '2025-07-04' })).entries).toBe(0);
+    expect((await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: '2025-07-04' })).entries).toBe(0);
   });
 });

@@ -7,6 +7,7 @@ import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed, owingUnit } from './support.ts';
+import { keys } from '../payouts/support.ts';
 
 /**
  * A bank reversal (冲正) of a unit's transfer: the contribution the credit paid is taken back. A
@@ -29,7 +30,7 @@ async function paidUnit(members: number, paidOn: string): Promise<{ unit: Awaite
   const unit = await owingUnit(db.pool, members);
   const credit = bookedEntry('CRDT', unit.owedFen, paidOn, { details: [{ debtor: { name: '某公司工会', account: '35050164620700000123' }, remittanceInfo: [unit.reference] }] });
   await importConfirmed(db.pool, handStatement(paidOn, 100_000_000, [credit]));
-  expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, exceptions: 0 });
+  expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 1, exceptions: 0 });
   const payment = (await contributionPayments(db.pool, [{ unitId: unit.id, planYear: 2025 }]))[0]![0];
   const { rows } = await db.pool.query<{ id: number }>('SELECT id FROM enrolments WHERE unit_id = $1 ORDER BY id', [unit.id]);
   return { unit, paymentId: payment!.id, enrolmentIds: rows.map((r) => r.id) };
@@ -40,7 +41,7 @@ async function reversalOf(amountFen: number, day: string, reversal = true): Prom
   const before = (await exceptionsOf(db.pool)).length;
   const entry = bookedEntry('DBIT', amountFen, day, { reversal, details: [{ amountFen, remittanceInfo: ['冲正'] }] });
   await importConfirmed(db.pool, handStatement(day, 100_000_000, [entry]));
-  expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ exceptions: 1 });
+  expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ exceptions: 1 });
   const { rows } = await db.pool.query<{ id: number; kind: string; reason: string }>(
     `SELECT id, kind, evidence->>'reason' AS reason FROM reconciliation_exceptions ORDER BY id OFFSET $1`, [before],
   );

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CamtEntry, EntryDetails } from '../../src/banks/iso20022/camtEntry.ts';
-import { matchEntries } from '../../src/reconciliation/matching/matcher.ts';
+import { bankCardHash, personalDataKeys } from '../../src/privacy/personalData.ts';
+import { DEFAULT_MATCH_OPTIONS, matchEntries } from '../../src/reconciliation/matching/matcher.ts';
 import type { EntryToMatch, ExpectedPayout, MatchBook } from '../../src/reconciliation/matching/types.ts';
 
 /**
@@ -16,7 +17,7 @@ const STRANGER_CARD = '6222021408009998885';
 
 const payout: ExpectedPayout = {
   attemptId: 1, payoutId: 101, endToEndId: 'MAH-P101-A1-ABC', bankReference: 'SIMD1', amountFen: 120_000,
-  creditorName: '会员一', creditorAccountMasked: '6222 **** **** 0003', debtorAccount: ACCOUNT, batchMsgId: 'MAH-B-1', pmtInfId: 'MAH-B-1-1',
+  creditorName: '会员一', creditorAccountMasked: '6222 **** **** 0003', creditorAccountHash: null, debtorAccount: ACCOUNT, batchMsgId: 'MAH-B-1', pmtInfId: 'MAH-B-1-1',
   status: 'PAID', expectedOn: '2025-06-04', debitEntryId: null, returned: false,
 };
 const book: MatchBook = { payouts: [payout], refused: [], units: [], contributions: [], payers: [], recordedPayments: [] };
@@ -93,5 +94,27 @@ describe('a return (退票) of our payment from another card', () => {
       expect(outcome.exceptions).toEqual([]);
       expect(outcome.matches).toMatchObject([{ kind: 'RETURN', entryId: credit.id, attemptId: payout.attemptId, reasonCode: 'AC04' }]);
     }
+  });
+});
+
+describe('a card with the same first and last four digits', () => {
+  const keys = personalDataKeys(Buffer.alloc(32, 3).toString('base64'));
+  const keyed = { ...DEFAULT_MATCH_OPTIONS, cardHash: (card: string) => bankCardHash(keys, card).toString('hex') };
+  const TWIN_CARD = '6222999999999990003';
+  const hashed: MatchBook = { ...book, payouts: [{ ...payout, creditorAccountHash: bankCardHash(keys, MEMBER_CARD).toString('hex') }] };
+
+  it('is told apart through the attempt\'s keyed hash, whichever reference names the payment', () => {
+    for (const entry of [byEndToEndId(1, TWIN_CARD), byBankReference(2, TWIN_CARD), aReturn(3, TWIN_CARD)]) {
+      const outcome = matchEntries([entry], hashed, keyed);
+      expect(outcome.matches).toEqual([]);
+      expect(outcome.exceptions).toMatchObject([{
+        attemptId: payout.attemptId, evidence: { reason: expect.stringContaining('6222 **** **** 0003 (another card with the same first and last four digits)') },
+      }]);
+    }
+  });
+
+  it('control: the member\'s own card matches through the hash; an attempt keeping no hash is compared masked, as before', () => {
+    expect(matchEntries([byEndToEndId(1, MEMBER_CARD)], hashed, keyed).matches).toMatchObject([{ kind: 'PAYOUT', attemptId: payout.attemptId }]);
+    expect(matchEntries([byEndToEndId(1, TWIN_CARD)], book, keyed).matches).toMatchObject([{ kind: 'PAYOUT', attemptId: payout.attemptId }]);
   });
 });

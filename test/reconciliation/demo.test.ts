@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { reconcileDemo } from '../../jobs/demo/reconciliation.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, keys, payoutsOf, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { owingUnit } from './support.ts';
 
@@ -26,7 +26,7 @@ describe('reconcileDemo', () => {
     const batch = await approvedBatch(db.pool);
     expect(await advanceUntilFinal(ctx, batch.id)).toBe('ACCEPTED');
     ctx.remove();
-    const runtime = { db: db.pool, config: parseConfig({ NODE_ENV: 'test', PAYOUT_ACCOUNT: UNION_ACCOUNT }) };
+    const runtime = { db: db.pool, keys, config: parseConfig({ NODE_ENV: 'test', PAYOUT_ACCOUNT: UNION_ACCOUNT }) };
 
     const happy = await reconcileDemo(runtime, { url: bank.simulator.url, adapter: bank.adapter });
     expect(happy).toMatchObject({ reconciled: 4, exceptions: 0 });

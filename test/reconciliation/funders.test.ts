@@ -7,7 +7,7 @@ import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { knownAccounts } from '../../src/reconciliation/store/runs.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { PROVINCE_ACCOUNT, provinceFunder, provincialLine } from '../payouts/fundersSupport.ts';
-import { advanceUntilFinal, approvedClaims, clerk, finance, payoutsOf, settings, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, approvedClaims, clerk, finance, payoutsOf, settings, submissionContext, keys } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { bookedEntry, exceptionsOf, handStatement, HUB, importConfirmed } from './support.ts';
 
@@ -53,7 +53,7 @@ describe('reconciliation per funder account', () => {
       const byEndToEndId = bookedEntry('DBIT', attempt!.amountFen, today, { details: [{ endToEndId: attempt!.e2e, amountFen: attempt!.amountFen, remittanceInfo: [] }] });
       const byBatch = bookedEntry('DBIT', attempt!.amountFen, today, { batch: { msgId: batch.msgId } });
       expect(await importConfirmed(db.pool, handStatement(today, 10_000_000, [byEndToEndId, byBatch], UNION_ACCOUNT))).toMatchObject({ status: 'ACCEPTED' });
-      const city = await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+      const city = await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
       expect(city).toMatchObject({ entries: 2, matched: 0, exceptions: 2, settled: 0 });
       const exceptions = await exceptionsOf(db.pool);
       expect(exceptions.map((x) => [x.kind, x.attemptId, x.amountFen])).toEqual([
@@ -67,7 +67,7 @@ describe('reconciliation per funder account', () => {
 
       // The province's own statement settles it.
       await fetchFromBank(db.pool, bank.adapter, [PROVINCE_ACCOUNT], today, 0, HUB);
-      expect(await reconcileAccount(db.pool, PROVINCE_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1, exceptions: 0 });
+      expect(await reconcileAccount(db.pool, PROVINCE_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1, exceptions: 0 });
       expect((await payoutsOf(db.pool)).find((p) => p.id === attempt!.payoutId)).toMatchObject({ status: 'SETTLED' });
     } finally {
       ctx.remove();

@@ -3,7 +3,7 @@ import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { receiveDocument } from '../../src/reconciliation/ingest.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { startBank, testFilePki, UNION_ACCOUNT, type RunningBank } from '../banks/simulator/support.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext, keys } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { bookedEntry, handStatement, HUB, owingUnit, tableCounts } from './support.ts';
@@ -95,7 +95,7 @@ describe('hand-written statements through the API', () => {
     expect(uploaded.data.uploadBankStatement.document).toMatchObject({ kind: 'CAMT_053', status: 'AWAITING_CONFIRMATION', entries: 6, newEntries: 0, problems: [] });
     const confirmed = await gw.query(SECOND, CONFIRM, { input: { documentId: uploaded.data.uploadBankStatement.document.id, reason: '已与网银流水核对' } });
     expect(confirmed.data.confirmBankDocument.document).toMatchObject({ status: 'ACCEPTED', entries: 6, newEntries: 6, confirmedBy: 'finance-li' });
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 6, matched: 2, exceptions: 4 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ entries: 6, matched: 2, exceptions: 4 });
 
     const open = (await gw.query(AUDITOR, EXCEPTIONS)).data.reconciliationExceptions;
     expect(open.totalCount).toBe(4);
@@ -155,7 +155,7 @@ describe('hand-written statements through the API', () => {
     const counts = await tableCounts(db.pool);
     expect((await gw.query(FINANCE, UPLOAD, { input: { fileName: 'again.xml', content: xml } })).data.uploadBankStatement.document).toMatchObject({ status: 'ACCEPTED' });
     expect(await receiveDocument(db.pool, { xml, source: 'FILE', receivedBy: 'cli' }, HUB)).toMatchObject({ duplicate: true });
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 0, exceptions: 0 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ entries: 0, exceptions: 0 });
     expect(await tableCounts(db.pool)).toEqual({ ...counts, audit_log: counts.audit_log! + 2 });
   });
 

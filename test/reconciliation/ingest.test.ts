@@ -8,7 +8,7 @@ import { processDocument, receiveDocument } from '../../src/reconciliation/inges
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { XsdUnavailableError } from '../../src/reconciliation/xsd.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext, keys } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { bookedEntry, handStatement, HUB, importConfirmed, owingUnit, tableCounts } from './support.ts';
 
@@ -156,7 +156,7 @@ describe('bookings without the bank reference', () => {
     const [a, b] = [await owingUnit(db.pool, 2), await owingUnit(db.pool, 2)];
     const credit = (unit: typeof a) => ({ ...bookedEntry('CRDT', unit.owedFen, date), accountServicerRef: undefined, details: [{ remittanceInfo: [unit.reference] }] });
     expect(await importConfirmed(db.pool, handStatement(date, 10_000, [credit(a), credit(b)]))).toMatchObject({ status: 'ACCEPTED', entriesNew: 2 });
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: date });
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: date });
     const { rows } = await db.pool.query(
       `SELECT unit_id AS "unitId", amount_fen AS "amountFen", reference FROM contribution_payments WHERE unit_id = ANY($1::bigint[]) ORDER BY unit_id`, [[a.id, b.id]],
     );
@@ -194,7 +194,7 @@ describe('a batch booking', () => {
     const date = '2025-05-09';
     const debit = bookedEntry('DBIT', sent!.sum, date, { batch: { msgId: batch.msgId, pmtInfId: sent!.pmtInfId, nbOfTxs: 2, totalFen: sent!.sum, creditDebit: 'DBIT' }, details: [] });
     await importConfirmed(db.pool, handStatement(date, 90_000_000, [debit]));
-    const result = await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: date });
+    const result = await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: date });
     expect(result.settled).toBe(2);
     expect((await db.pool.query(`SELECT s.state FROM statement_entry_states s JOIN statement_entries e ON e.id = s.entry_id WHERE e.account_servicer_ref = $1`, [debit.accountServicerRef])).rows).toEqual([{ state: 'MATCHED' }]);
     const { rows: matches } = await db.pool.query(`SELECT rule, kind FROM reconciliation_matches m JOIN statement_entries e ON e.id = m.entry_id WHERE e.booking_date = $1`, [date]);

@@ -7,7 +7,7 @@ import { writeCamt054 } from '../../src/banks/iso20022/camt.ts';
 import type { ReconciliationSettings } from '../../src/reconciliation/settings.ts';
 import * as reconciliation from '../../jobs/reconciliation.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, keys, payoutsOf, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { bookedEntry } from './support.ts';
@@ -52,7 +52,7 @@ describe('the reconciliation worker', () => {
     const progress: unknown[] = [];
     const queue = new Queue(QUEUE_NAMES.reconciliation, { connection: redis, prefix });
     const servicesWith = (reconciliationSettings: ReconciliationSettings) => ({
-      db: db.pool, connection: redis, prefix, log: silent, queues: { reconciliation: queue } as Queues, reconciliation: reconciliationSettings,
+      db: db.pool, keys, connection: redis, prefix, log: silent, queues: { reconciliation: queue } as Queues, reconciliation: reconciliationSettings,
     });
     let [worker] = await reconciliation.start(servicesWith(settings)) as [Worker];
     worker.on('progress', (_job, value) => progress.push(value));

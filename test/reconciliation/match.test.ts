@@ -13,7 +13,7 @@ const OTHER_CODE = withCreditCodeCheck('91350500MA2YB5678');
 function payout(n: number, over: Partial<ExpectedPayout> = {}): ExpectedPayout {
   return {
     attemptId: n, payoutId: 100 + n, endToEndId: `MAH-P-${n}-1`, bankReference: `SIMD${n}`, amountFen: 10_000 * n,
-    creditorName: `会员${n}`, creditorAccountMasked: `6222 **** **** 000${n}`, debtorAccount: ACCOUNT, batchMsgId: 'MAH-B-1', pmtInfId: 'MAH-B-1-P1', status: 'PAID',
+    creditorName: `会员${n}`, creditorAccountMasked: `6222 **** **** 000${n}`, creditorAccountHash: null, debtorAccount: ACCOUNT, batchMsgId: 'MAH-B-1', pmtInfId: 'MAH-B-1-P1', status: 'PAID',
     expectedOn: '2025-06-04', debitEntryId: null, returned: false, ...over,
   };
 }

@@ -10,6 +10,7 @@ import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import { seedEnrolment, seedMember } from '../benefits/seed.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed, owingUnit } from './support.ts';
+import { keys } from '../payouts/support.ts';
 
 /**
  * A unit's transfer that a clerk records by hand (under the bank's reference) while reconciliation
@@ -37,7 +38,7 @@ describe('a payment recorded by hand while the statement is reconciled', () => {
     const { work: run } = await commitOnceWaitedOn(
       db.pool,
       (held) => applyManualPayment(held as unknown as Tx, CLERK, payment),
-      () => reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' }),
+      () => reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' }),
     );
     expect(await run).toMatchObject({ entries: 1, matched: 1, exceptions: 0 });
 
@@ -58,7 +59,7 @@ describe('a payment recorded by hand before a person matches the credit', () => 
     // No reference and an unknown payer account: the matcher cannot place it (UNKNOWN_CREDIT).
     const credit = bookedEntry('CRDT', unit.owedFen, day, { details: [{ debtor: { name: '某单位', account: '35050164620700000999' }, remittanceInfo: ['会费'] }] });
     await importConfirmed(db.pool, handStatement(day, 100_000_000, [credit]));
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ exceptions: 1 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ exceptions: 1 });
     const { rows: [exception] } = await db.pool.query<{ id: number }>(`SELECT id FROM reconciliation_exceptions WHERE kind = 'UNKNOWN_CREDIT' AND status = 'OPEN'`);
     // Meanwhile a clerk records the transfer from the bank's advice, under the bank's reference.
     await inTransaction(db.pool, (tx) => applyManualPayment(tx, CLERK, { unitId: unit.id, planYear: 2025, amountFen: unit.owedFen, reference: credit.accountServicerRef!, paidOn: day }));
@@ -93,7 +94,7 @@ describe('a transfer counted from the statement, then typed in by hand from the 
       details: [{ remittanceInfo: [`${unit.reference} ${contributionReference(unit.creditCode, 2025)}`] }], ...(bankReference ? { accountServicerRef: bankReference } : {}),
     });
     await importConfirmed(db.pool, handStatement(day, 100_000_000, [credit]));
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 1, matched: 1, exceptions: 0 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ entries: 1, matched: 1, exceptions: 0 });
     const reference = credit.accountServicerRef!;
     const { rows: [entry] } = await db.pool.query<{ id: number }>('SELECT id FROM statement_entries WHERE account_servicer_ref = $1', [reference]);
     const [for2024, for2025] = [kept(reference, entry!.id, 2024), kept(reference, entry!.id, 2025)];
@@ -131,7 +132,7 @@ describe('a credit under a reference a clerk recorded by hand that does not fit 
     const { rows: [recorded] } = await db.pool.query<{ id: number }>('SELECT id FROM contribution_payments WHERE reference = $1', [reference]);
     await importConfirmed(db.pool, handStatement(day, 100_000_000, [credit]));
 
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 1, matched: 0, exceptions: transactions.length });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ entries: 1, matched: 0, exceptions: transactions.length });
     expect(await contributionFigures(db.pool, [{ unitId: unit.id, planYear: 2024 }, { unitId: unit.id, planYear: 2025 }]))
       .toMatchObject([{ owedFen: 10_000, paidFen: 0 }, { owedFen: 30_000, paidFen: 10_000 }]);
     const { rows: exceptions } = await db.pool.query(
@@ -157,7 +158,7 @@ describe('a transaction of a batch booking a person matches, when a clerk record
     const reference = credit.accountServicerRef!;
     await inTransaction(db.pool, (tx) => applyManualPayment(tx, CLERK, { unitId: unit.id, planYear: 2025, amountFen: 10_000, reference: reference.toLowerCase(), paidOn: day }));
     await importConfirmed(db.pool, handStatement(day, 100_000_000, [credit]));
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 2 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 2 });
     const { rows: [first, second] } = await db.pool.query<{ id: number }>(
       `SELECT x.id FROM reconciliation_exceptions x JOIN statement_entries e ON e.id = x.entry_id WHERE e.account_servicer_ref = $1 ORDER BY x.tx_index`, [reference],
     );
@@ -191,7 +192,7 @@ describe('a batch booking whose transactions pay the same unit\'s plan year', ()
     const details = [10_000, 20_000].map((amountFen) => ({ amountFen, remittanceInfo: [unit.reference] }));
     const credit = bookedEntry('CRDT', 30_000, day, { details });
     await importConfirmed(db.pool, handStatement(day, 100_000_000, [credit]));
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 1, exceptions: 0 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ entries: 1, exceptions: 0 });
     const { rows } = await db.pool.query(
       `SELECT cp.reference, cp.amount_fen AS "amountFen" FROM contribution_payments cp WHERE cp.unit_id = $1 ORDER BY cp.amount_fen`, [unit.id]);
     expect(rows.map((r) => r.amountFen)).toEqual([10_000, 20_000]);

@@ -66,7 +66,7 @@ async function debitOnStatement(attempt: { e2e: string; amountFen: number }): Pr
   const today = chinaToday();
   const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
   expect(await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT))).toMatchObject({ status: 'ACCEPTED' });
-  expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1 });
+  expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 1 });
   const { rows: [entry] } = await db.pool.query<{ id: number }>('SELECT id FROM statement_entries WHERE account_servicer_ref = $1', [debit.accountServicerRef]);
   return entry!.id;
 }

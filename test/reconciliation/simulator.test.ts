@@ -7,7 +7,7 @@ import { receiveDocument } from '../../src/reconciliation/ingest.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { seedEnrolment, seedMember } from '../benefits/seed.ts';
 import { middleman, staleFirstDocument, startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext, keys } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { exceptionsOf, HUB, owingUnit, tableCounts } from './support.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
@@ -57,7 +57,7 @@ describe('a day at the bank simulator', () => {
       expect(fetched.documents.at(-1)).toMatchObject({ entries: 6, entriesNew: 0 }); // the notifications brought them first
       expect(fetched.accounts).toEqual([UNION_ACCOUNT]);
 
-      const result = await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+      const result = await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
       expect(result).toMatchObject({ entries: 6, matched: 6, exceptions: 0, settled: 3, missingDebits: 0 });
       expect(await exceptionsOf(db.pool)).toEqual([]);
       expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['SETTLED', 'SETTLED', 'SETTLED']);
@@ -73,7 +73,7 @@ describe('a day at the bank simulator', () => {
       await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
       const statementXml = (await db.pool.query<{ xml: string }>(`SELECT xml FROM bank_documents WHERE kind = 'camt.053'`)).rows[0]!.xml;
       expect(await receiveDocument(db.pool, { xml: statementXml, source: 'FILE', receivedBy: 'test' }, HUB)).toMatchObject({ status: 'ACCEPTED', duplicate: true });
-      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ entries: 0, matched: 0, exceptions: 0, settled: 0 });
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ entries: 0, matched: 0, exceptions: 0, settled: 0 });
       // Nothing changes but the audit log's record of the import.
       expect(await tableCounts(db.pool)).toEqual({ ...before, audit_log: before.audit_log! + 1 });
     } finally {
@@ -95,17 +95,17 @@ describe('a day at the bank simulator', () => {
 
       // Before any statement, as seen three business days later: both debits are overdue.
       const late = addBusinessDays(today, 3, new Set());
-      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: late })).toMatchObject({ missingDebits: 2 });
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: late })).toMatchObject({ missingDebits: 2 });
       expect((await exceptionsOf(db.pool)).map((e) => [e.kind, e.status, e.attemptId])).toEqual([['MISSING_DEBIT', 'OPEN', attempts[0]!.id], ['MISSING_DEBIT', 'OPEN', attempts[1]!.id]]);
 
       await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
-      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: late })).toMatchObject({ matched: 2, settled: 2, cleared: 2, missingDebits: 0 });
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: late })).toMatchObject({ matched: 2, settled: 2, cleared: 2, missingDebits: 0 });
 
       // The payee's bank sends one back (退票) after it was settled; a transfer nobody announced arrives.
       expect((await bank.admin('/admin/returns', { endToEndId: attempts[1]!.e2e, reason: 'AC04', additionalInfo: '收款账户已销户' })).status).toBe(200);
       await bank.admin('/admin/credits', { payerName: '某某', payerAccount: '6222021408000000015', amountFen: 12_345, reference: '还款', account: UNION_ACCOUNT });
       await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
-      const run = await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: late });
+      const run = await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: late });
       expect(run).toMatchObject({ entries: 2, matched: 1, exceptions: 2, returned: 1 });
       expect((await exceptionsOf(db.pool)).filter((e) => e.status === 'OPEN').map((e) => [e.kind, e.amountFen])).toEqual([
         ['UNKNOWN_CREDIT', 12_345], ['RETURN_AFTER_SETTLEMENT', (await payoutsOf(db.pool)).find((p) => p.id === attempts[1]!.payoutId)!.amountFen],

@@ -11,7 +11,7 @@ import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { simulatorCertificates } from '../../src/banks/simulator/certificates.ts';
 import { sealDocument } from '../../src/seals/cms/seal.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, payoutsOf, submissionContext, keys } from '../payouts/support.ts';
 import { bookedEntry, handStatement, HUB, importConfirmed, owingUnit } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -131,7 +131,7 @@ describe('attack 3: a forged, unsealed statement re-opens a settled payout', () 
     const today = chinaToday();
     const fetched = await fetchFromBank(db.pool, bank.adapter, [UNION_ACCOUNT], today, 0, HUB);
     expect(fetched.documents.every((d) => d.status === 'ACCEPTED')).toBe(true);
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
     expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['SETTLED']);
 
     // A camt.054 saying the bank returned it, written by hand.
@@ -146,7 +146,7 @@ describe('attack 3: a forged, unsealed statement re-opens a settled payout', () 
     expect(uploaded).toMatchObject({ status: 'AWAITING_CONFIRMATION', entries: 1, newEntries: 0, problems: [] });
 
     // Stored and shown, but nothing of it moves money: reconciling finds no entry of it.
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
     expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['SETTLED']);
     expect((await db.pool.query(`SELECT count(*)::int AS n FROM statement_entries WHERE account_servicer_ref = $1`, [forgedReturn.accountServicerRef])).rows[0].n).toBe(0);
     const shown = await gw.query(AUDITOR, `{ bankDocuments(filter: { status: AWAITING_CONFIRMATION }) { edges { node { id status entries receivedBy sealedBy } } } }`);
@@ -170,7 +170,7 @@ describe('attack 3: a forged, unsealed statement re-opens a settled payout', () 
     const confirmed = await gw.query(FINANCE_B, CONFIRM_DOCUMENT, { input: { documentId: uploaded.id, reason: '已电话核实：银行确认退票' } });
     expect(confirmed.data.confirmBankDocument.document).toMatchObject({ status: 'ACCEPTED', newEntries: 1, confirmedBy: 'finance-zhao' });
     expect(await auditActions(['bank_document.confirm'])).toMatchObject([{ actor: 'finance-zhao', target_id: String(id) }]);
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
     expect((await payoutsOf(db.pool)).map((p) => p.status)).toEqual(['FAILED']);
   });
 });
@@ -239,7 +239,7 @@ describe('attack 8: four eyes on manual money decisions above FOUR_EYES_ABOVE_FE
     const unit = await owingUnit(db.pool, 25);
     const credit = (fen: number) => bookedEntry('CRDT', fen, date, { details: [{ debtor: { name: '某单位', account: '35050164620700000777' }, remittanceInfo: ['汇款'] }] });
     expect(await importConfirmed(db.pool, handStatement(date, 0, [credit(200_000), credit(300_000)]))).toMatchObject({ status: 'ACCEPTED' });
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: date });
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: date });
     const { rows } = await db.pool.query<{ id: number; amountFen: number }>(
       `SELECT id, amount_fen AS "amountFen" FROM reconciliation_exceptions WHERE kind = 'UNKNOWN_CREDIT' AND occurred_on = $1 ORDER BY amount_fen`, [date],
     );

@@ -10,6 +10,7 @@ import { PROVINCE_ACCOUNT } from '../payouts/fundersSupport.ts';
 import { bookedEntry, handStatement, importConfirmed, owingUnit } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { keys } from '../payouts/support.ts';
 
 /**
  * Taking a unit's contribution back (matchReconciliationException with reversedContributionPayments)
@@ -41,7 +42,7 @@ const OURS = { accounts: [UNION_ACCOUNT, PROVINCE_ACCOUNT] };
 /** One entry on `account` on a new day, reconciled: the exception it raised (the newest), if any. */
 async function booked(entry: ReturnType<typeof bookedEntry>, account = UNION_ACCOUNT): Promise<number | undefined> {
   expect(await importConfirmed(db.pool, handStatement(entry.bookingDate!, 100_000_000, [entry], account), OURS)).toMatchObject({ status: 'ACCEPTED' });
-  await reconcileAccount(db.pool, account, { startedBy: 'test' });
+  await reconcileAccount(db.pool, account, { keys, startedBy: 'test' });
   const { rows: [x] } = await db.pool.query<{ id: number }>(`SELECT id FROM reconciliation_exceptions WHERE entry_id = (SELECT max(id) FROM statement_entries) AND status = 'OPEN'`);
   return x?.id;
 }

@@ -6,7 +6,7 @@ import { paidByBank } from '../../src/payouts/store/payouts.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { openAccount, startBank, testFilePki, UNION_ACCOUNT, type RunningBank } from '../banks/simulator/support.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, clerk, finance, payoutsOf, resetPayouts, settings, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, clerk, finance, payoutsOf, resetPayouts, settings, submissionContext, keys } from '../payouts/support.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -98,7 +98,7 @@ describe('a payout the bank answered RJCT for, then debited by amount and name o
 
     const today = chinaToday();
     await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitByNameOnly(attempt!, today)], UNION_ACCOUNT));
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1 });
     const [exception] = await exceptionsOf(db.pool);
     expect(exception).toMatchObject({ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: attempt!.id, amountFen: attempt!.amountFen });
     expect((await evidenceOf(exception!.entryId!))[0]).toMatchObject({
@@ -125,7 +125,7 @@ describe('a payout the bank answered RJCT for, then debited by amount and name o
 
     const today = chinaToday();
     await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitByNameOnly(first!, today)], UNION_ACCOUNT));
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1 });
     const [exception] = await exceptionsOf(db.pool);
     expect(exception).toMatchObject({ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: null });
     // What the person resolving it needs: both refused payments it may be.
@@ -148,7 +148,7 @@ describe('a debit that named a refused payment, matched by a person to another p
     const { attempts: [refused] } = await refusedPayouts(bank, 1);
     const today = chinaToday();
     await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitByNameOnly(refused!, today)], UNION_ACCOUNT));
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
     const [exception] = await exceptionsOf(db.pool);
     expect(exception).toMatchObject({ kind: 'UNMATCHED_DEBIT', attemptId: refused!.id });
     expect(await wasPaid(refused!.payoutId)).toBe(true);
@@ -185,7 +185,7 @@ describe('a payout retried after RJCT, its new attempt credited and awaiting its
     // The retry's debit, booked with the amount and the payee's name only, within days of the refusal.
     const today = chinaToday();
     await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitByNameOnly(first!, today)], UNION_ACCOUNT));
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test', asOf: addDays(today, 7) })).toMatchObject({ matched: 1, exceptions: 0 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test', asOf: addDays(today, 7) })).toMatchObject({ matched: 1, exceptions: 0 });
     expect(await exceptionsOf(db.pool)).toEqual([]);
     expect((await payoutsOf(db.pool)).find((p) => p.id === first!.payoutId)).toMatchObject({ status: 'SETTLED' });
     expect(await wasPaid(first!.payoutId)).toBe(true);

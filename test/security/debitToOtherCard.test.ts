@@ -4,7 +4,7 @@ import { paidByBank } from '../../src/payouts/store/payouts.ts';
 import { advanceBatch } from '../../src/payouts/submission.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, oneLineReport, payoutsOf, resetPayouts, submissionContext, ScriptedBank } from '../payouts/support.ts';
+import { approvedBatch, approvedClaims, oneLineReport, payoutsOf, resetPayouts, submissionContext, ScriptedBank, keys } from '../payouts/support.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -14,7 +14,9 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
  * channel insider). It settled the payout, raised nothing and proved the day, though the amount +
  * name rule refuses the same card (attack 46). Now it is an exception naming the attempt: the payout
  * stays PAID, counted as paid by the bank (no blind retry), the day unproven till a person decides.
- * A return (退票) from another card does not make the payout FAILED either.
+ * A return (退票) from another card does not make the payout FAILED either. Another card with the
+ * member's first and last four digits (the same mask) passed as the member's: the whole card is now
+ * compared through the keyed hash the attempt keeps (0053).
  */
 const pki = testFilePki();
 let db: TestDatabase;
@@ -67,7 +69,7 @@ describe('a debit of our EndToEndId to a card the attempt does not carry', () =>
 
     const today = chinaToday();
     expect(await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitTo(attempt, STRANGER, today)], UNION_ACCOUNT))).toMatchObject({ status: 'ACCEPTED' });
-    const run = await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    const run = await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
 
     expect(run).toMatchObject({ matched: 0, exceptions: 1, settled: 0 });
     expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: attempt.id, amountFen: attempt.amountFen }]);
@@ -82,12 +84,42 @@ describe('a debit of our EndToEndId to a card the attempt does not carry', () =>
     const attempt = await creditedPayment();
     const today = chinaToday();
     await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitTo(attempt, attempt.card, today)], UNION_ACCOUNT));
-    const run = await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    const run = await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
 
     expect(run).toMatchObject({ matched: 1, exceptions: 0, settled: 1 });
     expect(await exceptionsOf(db.pool)).toEqual([]);
     expect((await payoutsOf(db.pool))[0]!.status).toBe('SETTLED');
     expect(run.proofs.map((p) => p.proven)).toEqual([true]);
+  });
+});
+
+/** Another card with the member's card's first and last four digits: the same mask, `6222 **** **** 1234`. */
+const twinOf = (card: string) => `${card.slice(0, 4)}${card.slice(4, -4).split('').map((d) => String((Number(d) + 1) % 10)).join('')}${card.slice(-4)}`;
+
+describe('a debit to another card with the same first and last four digits', () => {
+  it('is an exception naming the attempt, by its EndToEndId: the whole card is compared through its keyed hash', async () => {
+    const attempt = await creditedPayment();
+    const twin = twinOf(attempt.card);
+    const today = chinaToday();
+    await importConfirmed(db.pool, handStatement(today, 10_000_000, [debitTo(attempt, twin, today)], UNION_ACCOUNT));
+    const run = await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
+
+    expect(run).toMatchObject({ matched: 0, exceptions: 1, settled: 0 });
+    expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: attempt.id }]);
+    expect(await reasonOf(attempt.id)).toContain('(another card with the same first and last four digits)');
+    expect((await payoutsOf(db.pool))[0]!.status).toBe('PAID');
+  });
+
+  it('is not the member\'s payment by amount and name either (no reference on the statement)', async () => {
+    const attempt = await creditedPayment();
+    const today = chinaToday();
+    const unnamed = bookedEntry('DBIT', attempt.amountFen, today, {
+      details: [{ amountFen: attempt.amountFen, creditor: { name: attempt.name, account: twinOf(attempt.card) }, remittanceInfo: [] }],
+    });
+    await importConfirmed(db.pool, handStatement(today, 10_000_000, [unnamed], UNION_ACCOUNT));
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1, settled: 0 });
+    expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'UNMATCHED_DEBIT', attemptId: null }]);
+    expect((await payoutsOf(db.pool))[0]!.status).toBe('PAID');
   });
 });
 
@@ -100,7 +132,7 @@ describe('a return (退票) of our EndToEndId from a card the attempt does not c
       details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, creditor: { name: attempt.name, account: STRANGER }, returnInfo: { reasonCode: 'AC04' }, remittanceInfo: [] }],
     });
     await importConfirmed(db.pool, handStatement(today, 10_000_000, [back], UNION_ACCOUNT));
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1, returned: 0 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1, returned: 0 });
 
     expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'UNKNOWN_CREDIT', status: 'OPEN', attemptId: attempt.id }]);
     expect(await reasonOf(attempt.id)).toContain('a return (退票) from card 6217 **** **** 8885');

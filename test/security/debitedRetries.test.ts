@@ -89,7 +89,7 @@ describe('a payout the bank debited, then answered RJCT for', () => {
       const today = chinaToday();
       const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
       expect(await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT))).toMatchObject({ status: 'ACCEPTED' });
-      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, exceptions: 0 });
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 1, exceptions: 0 });
 
       bank.current = oneLineReport(batch.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'RJCT', reasonCode: 'AC04', additionalInfo: 'closed account' });
       expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
@@ -113,7 +113,7 @@ describe('a payout the bank debited, then answered RJCT for', () => {
       const today = chinaToday();
       const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
       await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT));
-      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1 });
+      expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 1 });
       expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'UNMATCHED_DEBIT', status: 'OPEN', attemptId: attempt.id }]);
       await expectFourEyesRetry(attempt.payoutId, attempt.amountFen);
     } finally {
@@ -130,7 +130,7 @@ async function confirmedRetry(ctx: ReturnType<typeof submissionContext>) {
   const today = chinaToday();
   const debit = bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [] }] });
   await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit], UNION_ACCOUNT));
-  await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+  await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
   await expectFourEyesRetry(attempt.payoutId, attempt.amountFen);
   const { rows: [second] } = await db.pool.query<{ batchId: number; msgId: string; pmtInfId: string; e2e: string }>(
     `SELECT b.id AS "batchId", b.msg_id AS "msgId", b.pmt_inf_id AS "pmtInfId", a.end_to_end_id AS e2e
@@ -235,7 +235,7 @@ describe('a batch booking (批量代付) that debited a payment the bank answere
       const today = chinaToday();
       const debit = bookedEntry('DBIT', a!.amountFen + b!.amountFen, today, { batch: { pmtInfId: a!.pmtInfId, msgId: batch.msgId }, details: [] });
       await importConfirmed(db.pool, handStatement(today, 100_000_000, [debit], UNION_ACCOUNT));
-      await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+      await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
       expect(await exceptionsOf(db.pool)).toMatchObject([{ kind: 'AMOUNT_MISMATCH', attemptId: null }]);
       await expectFourEyesRetry(b!.payoutId, b!.amountFen);
     } finally {
@@ -264,7 +264,7 @@ describe('a debit on the statement after one person retried a payout the bank an
     const today = chinaToday();
     const debit = bookedEntry('DBIT', attempt!.amountFen, today, { details: [{ endToEndId: attempt!.e2e, amountFen: attempt!.amountFen, remittanceInfo: [] }] });
     await importConfirmed(db.pool, handStatement(today, 100_000_000, [debit], UNION_ACCOUNT));
-    await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' });
+    await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
     return attempt!;
   }
 

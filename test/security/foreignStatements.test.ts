@@ -15,6 +15,7 @@ import { bookedEntry, handStatement, HUB, owingUnit } from '../reconciliation/su
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, TEST_REDIS_URL, type TestGateway } from '../support/gateway.ts';
 import { hub } from '../support/hub.ts';
+import { keys } from '../payouts/support.ts';
 
 /**
  * A statement of an account that is not the hub's. Its credits carrying a `MAH<year><unit code>`
@@ -103,7 +104,7 @@ describe('a statement of an account that is not the hub\'s', () => {
     expect((await gw.query(FINANCE_B, RETRY, { input: { documentId: uploaded.document.id } })).data.retryBankDocument.document).toMatchObject({ status: 'REJECTED' });
 
     // Nothing of it is the hub's: reconciling the account finds nothing, and the unit paid nothing.
-    expect(await reconcileAccount(db.pool, FOREIGN, { startedBy: 'test', asOf: date })).toMatchObject({ entries: 0, matched: 0 });
+    expect(await reconcileAccount(db.pool, FOREIGN, { keys, startedBy: 'test', asOf: date })).toMatchObject({ entries: 0, matched: 0 });
     expect(await heldOf(FOREIGN, unit.id)).toEqual(NOTHING);
   });
 
@@ -134,7 +135,7 @@ describe('a statement of an account that is not the hub\'s', () => {
       const ours = { accounts: [UNION_ACCOUNT, FOREIGN_CLI] };
       expect(await confirmDocument(db.pool, { subject: 'finance-li', role: 'FINANCE' }, document.documentId, '已与网银流水核对', ours))
         .toMatchObject({ status: 'ACCEPTED', entriesNew: 1, accounts: [FOREIGN_CLI] });
-      expect(await reconcileAccount(db.pool, FOREIGN_CLI, { startedBy: 'test', asOf: date })).toMatchObject({ entries: 1, matched: 1 });
+      expect(await reconcileAccount(db.pool, FOREIGN_CLI, { keys, startedBy: 'test', asOf: date })).toMatchObject({ entries: 1, matched: 1 });
       expect(await heldOf(FOREIGN_CLI, unit.id)).toEqual({ statements: 1, entries: 1, payments: 1 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -197,7 +198,7 @@ describe('a statement of an account that is not the hub\'s', () => {
     } finally {
       await configured.close();
     }
-    expect(await reconcileAccount(db.pool, FOREIGN_CONFIGURED, { startedBy: 'test', asOf: date })).toMatchObject({ entries: 1, matched: 1 });
+    expect(await reconcileAccount(db.pool, FOREIGN_CONFIGURED, { keys, startedBy: 'test', asOf: date })).toMatchObject({ entries: 1, matched: 1 });
     expect(await heldOf(FOREIGN_CONFIGURED, unit.id)).toEqual({ statements: 1, entries: 1, payments: 1 });
   });
 });
@@ -209,7 +210,7 @@ describe('a bank-sealed document of an account that is not the hub\'s', () => {
     const xml = handStatement(date, 0, [contribution(unit, date)], FOREIGN_BANK);
     const uploaded = (await gw.query(FINANCE_A, UPLOAD, { input: { fileName: 'sealed.xml', content: xml, sealBase64: bankSeal(xml) } })).data.uploadBankStatement.document;
     expect(uploaded).toMatchObject({ status: 'REJECTED', sealedBy: expect.any(String), entries: 0, newEntries: 0, problems: [foreign('Document/BkToCstmrStmt/Stmt[1]/Acct/Id', FOREIGN_BANK)] });
-    expect(await reconcileAccount(db.pool, FOREIGN_BANK, { startedBy: 'test', asOf: date })).toMatchObject({ entries: 0, matched: 0 });
+    expect(await reconcileAccount(db.pool, FOREIGN_BANK, { keys, startedBy: 'test', asOf: date })).toMatchObject({ entries: 0, matched: 0 });
     expect(await heldOf(FOREIGN_BANK, unit.id)).toEqual(NOTHING);
   });
 

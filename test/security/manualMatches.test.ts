@@ -6,7 +6,7 @@ import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { startBank, testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { PROVINCE_ACCOUNT, provinceFunder, provincialLine } from '../payouts/fundersSupport.ts';
-import { advanceUntilFinal, approvedBatch, approvedClaims, clerk, finance, payoutsOf, settings, submissionContext } from '../payouts/support.ts';
+import { advanceUntilFinal, approvedBatch, approvedClaims, clerk, finance, payoutsOf, settings, submissionContext, keys } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
 
@@ -66,7 +66,7 @@ describe('a transaction on one funder\'s account matched by hand to another fund
       bankTransactionCode: RETURN_CODE, details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: [], returnInfo: { reasonCode: 'AC04' } }],
     });
     expect(await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit, back], UNION_ACCOUNT))).toMatchObject({ status: 'ACCEPTED' });
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 2 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 0, exceptions: 2 });
     expect((await exceptionsOf(db.pool)).map((x) => x.kind)).toEqual(['UNMATCHED_DEBIT', 'UNKNOWN_CREDIT']);
 
     for (const exceptionId of await exceptionIds()) {
@@ -90,7 +90,7 @@ describe('the bank reverses a payout\'s debit (冲正)', () => {
       reversal: true, details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, remittanceInfo: ['冲正'] }],
     });
     expect(await importConfirmed(db.pool, handStatement(today, 10_000_000, [debit, reversal], UNION_ACCOUNT))).toMatchObject({ status: 'ACCEPTED' });
-    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1, exceptions: 1 });
+    expect(await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' })).toMatchObject({ matched: 1, settled: 1, exceptions: 1 });
     expect(await payoutStatus(attempt.payoutId)).toBe('SETTLED');
     const [raised] = await exceptionsOf(db.pool);
     expect(raised).toMatchObject({ kind: 'UNKNOWN_CREDIT', attemptId: attempt.id, status: 'OPEN' });

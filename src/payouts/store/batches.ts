@@ -188,12 +188,12 @@ export interface NewAttempt {
   remittanceInfo: string;
 }
 
-/** PLANNED attempts of the batch; the amount is the payout's, the creditor copied from the member now. */
+/** PLANNED attempts of the batch; the amount is the payout's, the creditor (its card with the card's keyed hash) copied from the member now. */
 export async function insertAttempts(tx: Tx, batchId: number, attempts: readonly NewAttempt[]): Promise<void> {
   await tx.query(
     `INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name,
-                                  creditor_account_enc, creditor_account_masked, creditor_agent, remittance_info)
-     SELECT p.id, t.attempt_no, $1, t.end_to_end_id, p.amount_fen, m.name, m.bank_card_enc, m.bank_card_masked, m.bank_code, t.remittance
+                                  creditor_account_enc, creditor_account_hash, creditor_account_masked, creditor_agent, remittance_info)
+     SELECT p.id, t.attempt_no, $1, t.end_to_end_id, p.amount_fen, m.name, m.bank_card_enc, m.bank_card_hash, m.bank_card_masked, m.bank_code, t.remittance
        FROM unnest($2::bigint[], $3::int[], $4::text[], $5::text[]) AS t(payout_id, attempt_no, end_to_end_id, remittance)
        JOIN payouts p ON p.id = t.payout_id JOIN members m ON m.id = p.member_id`,
     [batchId, attempts.map((a) => a.payoutId), attempts.map((a) => a.attemptNo), attempts.map((a) => a.endToEndId), attempts.map((a) => a.remittanceInfo)],

@@ -27,6 +27,12 @@ import { dayNumber } from '../../kernel/time.ts';
 export interface MatchOptions {
   /** Calendar days between a payout's expected date and its debit for the amount + name rule. */
   dateWindowDays: number;
+  /**
+   * The keyed hash (hex) of a payee account as members' cards are hashed: a reported account is
+   * compared with the attempt's whole card through it; without it (or for an attempt keeping no
+   * hash) only masked, bank prefix and last four.
+   */
+  cardHash?: (account: string) => string;
 }
 
 export const DEFAULT_MATCH_OPTIONS: MatchOptions = { dateWindowDays: 3 };
@@ -166,6 +172,8 @@ class Matcher {
   /** Payments recorded by hand and not matched yet, by `bankReferenceKey` of their reference. */
   private readonly recorded = new Map<string, RecordedPayment[]>();
   private readonly learnedPayers: { account: string; unitId: number }[] = [];
+  /** Reported payee accounts' keyed hashes (`cardHash`). */
+  private readonly cardHashes = new Map<string, string>();
 
   constructor(book: MatchBook, private readonly options: MatchOptions) {
     this.references = new PayoutReferences(book.payouts);
@@ -251,11 +259,11 @@ class Matcher {
     }
     // Our payment's references on a debit to another card than the one FINANCE approved: a stranger was paid, maybe not
     // the member. Named, the payout counts as paid by the bank (no blind retry) and a person finds out with the bank.
-    const card = reportedCard(tx);
-    if (card !== undefined && card !== payout.creditorAccountMasked) {
+    const card = this.otherCard(tx, payout);
+    if (card !== undefined) {
       return exception('UNMATCHED_DEBIT', tx.amountFen, payout.attemptId, {
         ...evidence(), creditorAccountMasked: payout.creditorAccountMasked,
-        reason: `the bank paid card ${card}, the payment is to ${payout.creditorAccountMasked}: find with the bank who was paid before settling or retrying it`,
+        reason: `the bank paid card ${otherCardText(card, payout)}, the payment is to ${payout.creditorAccountMasked}: find with the bank who was paid before settling or retrying it`,
       });
     }
     if (payout.amountFen !== tx.amountFen) {
@@ -313,7 +321,7 @@ class Matcher {
     const card = reportedCard(tx);
     const booked = dayNumber(tx.entry.bookingDate);
     const key = amountAndName(tx.amountFen, name);
-    const fits = (p: ExpectedPayout) => !this.debited.has(p.attemptId) && (card === undefined || p.creditorAccountMasked === card);
+    const fits = (p: ExpectedPayout) => !this.debited.has(p.attemptId) && this.otherCard(tx, p) === undefined;
     const distance = (p: ExpectedPayout) => Math.abs(dayNumber(p.expectedOn) - booked);
     const candidates = (this.byAmountAndName.get(key) ?? []).filter(fits)
       .map((p) => ({ payout: p, distance: distance(p) }))
@@ -368,6 +376,28 @@ class Matcher {
     });
   }
 
+  /**
+   * The payee card the bank reports (masked, for the evidence) when it is not the attempt's;
+   * undefined when it is, or when the statement names no account, as banks often do: then the
+   * references decide alone. Compared whole through the keyed hash where the attempt keeps one.
+   */
+  private otherCard(tx: Transaction, payout: ExpectedPayout): string | undefined {
+    const account = tx.details?.creditor?.account;
+    if (account === undefined) return undefined;
+    const { cardHash } = this.options;
+    const same = cardHash !== undefined && payout.creditorAccountHash !== null
+      ? this.hashOf(account, cardHash) === payout.creditorAccountHash
+      : maskBankCard(account) === payout.creditorAccountMasked;
+    return same ? undefined : maskBankCard(account);
+  }
+
+  /** A reported account's keyed hash, once per account a run meets. */
+  private hashOf(account: string, cardHash: (account: string) => string): string {
+    let hash = this.cardHashes.get(account);
+    if (hash === undefined) this.cardHashes.set(account, hash = cardHash(account));
+    return hash;
+  }
+
   // ------------------------------------------------------------ credits: returns and contributions
 
   private credit(tx: Transaction): Result {
@@ -390,11 +420,11 @@ class Matcher {
       });
     }
     // A return from another card than the attempt's is not this payment coming back: matched, it would make the payout retryable.
-    const card = reportedCard(tx);
-    if (card !== undefined && card !== payout.creditorAccountMasked) {
+    const card = this.otherCard(tx, payout);
+    if (card !== undefined) {
       return exception('UNKNOWN_CREDIT', tx.amountFen, payout.attemptId, {
         ...about, creditorAccountMasked: payout.creditorAccountMasked,
-        reason: `a return (退票) from card ${card}, the payment was to ${payout.creditorAccountMasked}: find with the bank which payment came back`,
+        reason: `a return (退票) from card ${otherCardText(card, payout)}, the payment was to ${payout.creditorAccountMasked}: find with the bank which payment came back`,
       });
     }
     if (payout.amountFen !== tx.amountFen) {
@@ -541,12 +571,12 @@ function contribution(tx: Transaction, rule: MatchRule, unitId: number, planYear
   return { kind: 'CONTRIBUTION', entryId: tx.entry.id, txIndex: tx.index, rule, amountFen, unitId, planYear, recordedPaymentId };
 }
 
-/**
- * The payee's card the bank reports (a debit's, a return's), masked as an attempt keeps its own card;
- * undefined where the statement names no account, as banks often do: then the references decide alone.
- * Compared masked (bank and last four), since an attempt keeps no keyed hash of its card and matching
- * holds no key to read the encrypted one.
- */
+/** Another card than the attempt's, masked: said so where the masks alone cannot tell them apart. */
+function otherCardText(card: string, payout: ExpectedPayout): string {
+  return card === payout.creditorAccountMasked ? `${card} (another card with the same first and last four digits)` : card;
+}
+
+/** The payee's card the bank reports (a debit's, a return's), masked as an attempt shows its own; undefined where it names none. */
 function reportedCard(tx: Transaction): string | undefined {
   const account = tx.details?.creditor?.account;
   return account === undefined ? undefined : maskBankCard(account);

@@ -95,6 +95,8 @@ export interface ExpectedPayout {
   creditorName: string;
   /** The payee's card as the attempt fixed it, masked (`6222 **** **** 0123`). */
   creditorAccountMasked: string;
+  /** Its keyed hash (hex), what a reported payee account is compared with; null for attempts planned before it was kept. */
+  creditorAccountHash: string | null;
   debtorAccount: string;
   batchMsgId: string;
   pmtInfId: string;

@@ -149,7 +149,7 @@ export async function setEntryStates(tx: Tx, states: readonly (readonly [number,
 
 const PAYOUT_COLUMNS = `a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.bank_reference AS "bankReference",
   a.amount_fen AS "amountFen", a.creditor_name AS "creditorName", a.creditor_account_masked AS "creditorAccountMasked",
-  b.debtor_account AS "debtorAccount", b.msg_id AS "batchMsgId",
+  encode(a.creditor_account_hash, 'hex') AS "creditorAccountHash", b.debtor_account AS "debtorAccount", b.msg_id AS "batchMsgId",
   b.pmt_inf_id AS "pmtInfId", a.status,
   COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date)::text AS "expectedOn"`;
 
@@ -163,7 +163,7 @@ export interface PayoutKeys {
 }
 
 /** What a candidate is read with: its attempt's own columns, so no branch needs the table again. */
-const CANDIDATE_COLUMNS = 'a.id, a.payout_id, a.end_to_end_id, a.bank_reference, a.amount_fen, a.creditor_name, a.creditor_account_masked, a.status, a.status_at, a.batch_id';
+const CANDIDATE_COLUMNS = 'a.id, a.payout_id, a.end_to_end_id, a.bank_reference, a.amount_fen, a.creditor_name, a.creditor_account_masked, a.creditor_account_hash, a.status, a.status_at, a.batch_id';
 
 /**
  * The payouts entries name: by EndToEndId, the bank's reference, or their batch. Each branch
