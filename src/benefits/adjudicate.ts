@@ -86,8 +86,19 @@ async function adjudicateInTransaction(
   const deferred = unadjudicated.filter((s) => !totals.has(key(s.memberId, s.planYear))).map((s) => s.id);
   if (!pending.length) return { outcomes: [], deferred };
 
-  const settlements = pending.filter((s) => s.kind === 'SETTLEMENT');
+  const audits: AuditRow[] = [];
+  const outcomes: AdjudicationOutcome[] = [];
+  // Reversals first: the claims they cancel no longer count when the batch's settlements are decided
+  // (a stay settled again, 冲正 then 重新结算, in one feed page is decided against the year without its
+  // first settlement), and an original in this batch is cancelled before adjudication, never decided.
   const reversals = pending.filter((s) => s.kind === 'REVERSAL');
+  for (const r of reversals) {
+    const outcome = await reverseClaim(tx, r, totals);
+    outcomes.push(outcome.outcome);
+    audits.push({ actor, action: 'claim.reverse', targetType: 'Claim', targetId: String(outcome.outcome.claimId), details: outcome.details });
+  }
+  const reversed = new Set(reversals.map((r) => r.reversesId));
+  const settlements = pending.filter((s) => s.kind === 'SETTLEMENT' && !reversed.has(s.id));
   const memberIds = [...new Set(settlements.map((s) => s.memberId))];
   const ruleSetOf = await governingRuleSets(tx, ruleSetCache, settlements.map(governingKeyOf));
   const covered = await enrolmentsCovered(tx, settlements.map((s) => ({ enrolmentId: s.enrolmentId, ruleSet: ruleSetOf(governingKeyOf(s)) })));
@@ -114,8 +125,6 @@ async function adjudicateInTransaction(
     decided.push({ s, ruleSet, result, status, facts, before });
   }
 
-  const audits: AuditRow[] = [];
-  const outcomes: AdjudicationOutcome[] = [];
   if (decided.length) {
     const claimIds = await store.insertClaims(tx, decided.map(({ s, ruleSet, result, status, facts, before }) => ({
       settlementId: s.id, memberId: s.memberId, unitId: s.unitId, enrolmentId: s.enrolmentId, planYear: s.planYear,
@@ -153,12 +162,6 @@ async function adjudicateInTransaction(
     if ((await store.grantDiseaseGroups(tx, grants)) !== grants.length) {
       throw new Error('a first-diagnosis grant was taken concurrently by another plan year; retrying the batch');
     }
-  }
-
-  for (const r of reversals) {
-    const outcome = await reverseClaim(tx, r, totals);
-    outcomes.push(outcome.outcome);
-    audits.push({ actor, action: 'claim.reverse', targetType: 'Claim', targetId: String(outcome.outcome.claimId), details: outcome.details });
   }
 
   await store.writeTotals(tx, [...totals].map(([k, t]): BenefitTotalsRow => {
