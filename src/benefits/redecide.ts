@@ -8,7 +8,7 @@ import type { Scope } from '../kernel/scope.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import { evaluateBenefits, paidSoFar, type BenefitResult, type EnrolmentFacts, type PlanYearTotals } from './rules/engine.ts';
-import type { Programme, RuleSet } from './rules/ruleSet.ts';
+import { PROGRAMMES, type Programme, type RuleSet } from './rules/ruleSet.ts';
 import { bilingual } from './rules/explain.ts';
 import { ruleSetOf, type RuleSetCache } from './catalogue.ts';
 import {
@@ -220,7 +220,8 @@ const WHOLE_FACTS = ['planYear', 'plan', 'specialDisease', 'firstEnrolledOn', 'c
  * counted (the stay's other copy, kept while this one is rejected, paid no lump sum because this one
  * held it; a later stay crossed the out-of-pocket threshold only with it): each is figured again
  * (cause EARLIER_CLAIM_RELEASED), in the order they were decided, on the facts and rule set it was
- * decided on, against the totals as they stand now, and keeps waiting for its reviewer. A line a
+ * decided on, after the claims decided before it as they stand now (its caps against every other
+ * claim), and keeps waiting for its reviewer. A line a
  * reviewer lowered pays at most what they lowered it to (their adjustment stays, with its reason).
  * One whose figures come out the same is left as it is; claims decided already keep their amounts.
  * In the reviewer's transaction, under the member-year's lock. Returns the claims figured again.
@@ -239,15 +240,15 @@ export async function refigureWaitingAfter(tx: Tx, released: { id: number; membe
     const ownGroups = await store.grantsOfClaim(tx, waiting.id);
     const [totals] = await store.lockTotalsOfSettlements(tx, [s.id]);
     const now = totalsOf(totals!);
-    // The year without this claim (as releaseFromTotals leaves it), and the member's grants without its own.
-    const before: PlanYearTotals = {
-      INPATIENT: Math.max(0, now.INPATIENT - held.INPATIENT), CRITICAL: Math.max(0, now.CRITICAL - held.CRITICAL),
-      MAJOR_DISEASE: Math.max(0, now.MAJOR_DISEASE - held.MAJOR_DISEASE), PROVINCIAL_SUBSIDY: Math.max(0, now.PROVINCIAL_SUBSIDY - held.PROVINCIAL_SUBSIDY),
-      outOfPocket: Math.max(0, now.outOfPocket - held.outOfPocket),
-    };
+    // The year's running totals as the claims decided before it leave them (the thresholds count up to
+    // it: counting later claims' out-of-pocket too paid it the year's top slice again), and each
+    // annual cap against every other claim, later ones included (as releaseFromTotals leaves the year).
+    const earlier = await store.heldBefore(tx, waiting.id, s.memberId, s.planYear);
+    const before = heldTotals(earlier.lines, earlier.outOfPocketFen);
+    const capsPaidBefore = Object.fromEntries(PROGRAMMES.map((p) => [p, Math.max(0, paidSoFar(now, p) - paidSoFar(held, p), paidSoFar(before, p))]));
     const groups = ((await store.grantedDiseaseGroups(tx, [s.memberId])).get(s.memberId) ?? []).filter((g) => !ownGroups.includes(g));
     const result = withSameStayWarnings(
-      evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups }),
+      evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, capsPaidBefore, priorDiseaseGroups: groups }),
       (await sameStaysMayPay(tx, [s.id])).get(s.id),
     );
     const adjustmentOf = (p: Programme) => lines.find((l) => l.programme === p)?.adjustment ?? null;

@@ -678,6 +678,22 @@ export async function waitingClaimsAfter(tx: Tx, claimId: number, memberId: numb
   return rows;
 }
 
+/**
+ * What the member-year's claims decided before `claimId` (waiting or approved) hold: their payable
+ * lines and their out-of-pocket, the running totals that claim was figured after.
+ */
+export async function heldBefore(tx: Tx, claimId: number, memberId: number, planYear: number): Promise<{ lines: { programme: Programme; payable: number }[]; outOfPocketFen: number }> {
+  const { rows } = await tx.query<{ lines: { programme: Programme; payable: number }[]; outOfPocketFen: number }>(
+    `WITH earlier AS (SELECT id, out_of_pocket_fen FROM claims
+                       WHERE member_id = $2 AND plan_year = $3 AND id < $1 AND status IN ('PENDING_REVIEW', 'APPROVED'))
+     SELECT coalesce((SELECT sum(out_of_pocket_fen) FROM earlier), 0)::bigint AS "outOfPocketFen",
+            coalesce((SELECT jsonb_agg(jsonb_build_object('programme', l.programme, 'payable', coalesce(l.adjusted_fen, l.amount_fen)))
+                        FROM benefit_lines l JOIN earlier e ON e.id = l.claim_id), '[]') AS lines`,
+    [claimId, memberId, planYear],
+  );
+  return rows[0]!;
+}
+
 /** The lines of a claim as they were (kept in its re-decision history). */
 export async function linesOfClaimForHistory(tx: Tx, claimId: number): Promise<{ programme: Programme; amountFen: number; adjustedFen: number | null; status: LineStatus }[]> {
   const { rows } = await tx.query<{ programme: Programme; amountFen: number; adjustedFen: number | null; status: LineStatus }>(

@@ -54,6 +54,12 @@ export interface BenefitInput {
   /** The member's enrolment for the plan year of the settlement, or null when there is none. */
   enrolment: EnrolmentFacts | null;
   planYearTotals: PlanYearTotals;
+  /**
+   * What the plan year's other claims hold of each programme, for its annual cap, where that is more
+   * than `planYearTotals` (the claims decided before this one): a claim figured again after later
+   * claims were decided counts the year's thresholds up to it, and its caps against every other claim.
+   */
+  capsPaidBefore?: Partial<Record<Programme, number>>;
   /** Disease groups whose MAJOR_DISEASE lump sum the member already received. */
   priorDiseaseGroups: readonly string[];
 }
@@ -124,7 +130,7 @@ interface Computed {
 
 export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): BenefitResult {
   const { settlement, enrolment, planYearTotals: before } = input;
-  const amounts = checkedAmounts(ruleSet, settlement, before);
+  const amounts = checkedAmounts(ruleSet, settlement, before, input.capsPaidBefore ?? {});
   const psnPart = amounts.psn_part_amt;
   const { planYear, date } = settlementDate(settlement.setlTime);
   const warnings: string[] = [];
@@ -204,7 +210,7 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
     }
 
     const room = ruleSet.capAtPersonalPart ? psnPart - lines.reduce((sum, l) => sum + l.amountFen, 0) : Infinity;
-    const { amountFen, capsHit, steps } = capped(computed, config.annualCapFen, paidSoFar(before, programme), room, psnPart);
+    const { amountFen, capsHit, steps } = capped(computed, config.annualCapFen, input.capsPaidBefore?.[programme] ?? paidSoFar(before, programme), room, psnPart);
     paidThisClaim.set(programme, amountFen);
     lines.push({
       programme, funder: config.funder, basisFen: computed.basisFen, ratioBp: computed.ratioBp, fixedFen: computed.fixedFen,
@@ -403,7 +409,7 @@ function majorDiseaseLine(
 type CheckedAmounts = Partial<Record<SettlementAmountField, number>> & { psn_part_amt: number };
 
 /** The amounts sent (nulls dropped), after checking they are fen and hold what the rule set reads. */
-function checkedAmounts(ruleSet: RuleSet, settlement: SettlementFacts, totals: PlanYearTotals): CheckedAmounts {
+function checkedAmounts(ruleSet: RuleSet, settlement: SettlementFacts, totals: PlanYearTotals, capsPaid: Partial<Record<Programme, number>>): CheckedAmounts {
   const amounts: Partial<Record<SettlementAmountField, number>> = {};
   for (const [field, fen] of Object.entries(settlement.amountsFen) as [SettlementAmountField, number | null | undefined][]) {
     if (fen === null || fen === undefined) continue;
@@ -412,6 +418,9 @@ function checkedAmounts(ruleSet: RuleSet, settlement: SettlementFacts, totals: P
   }
   for (const [field, fen] of Object.entries(totals)) {
     if (!Number.isSafeInteger(fen) || fen < 0) throw new BenefitInputError(`planYearTotals.${field}`, 'must be a whole number of fen, not negative');
+  }
+  for (const [programme, fen] of Object.entries(capsPaid)) {
+    if (!Number.isSafeInteger(fen) || fen < 0) throw new BenefitInputError(`capsPaidBefore.${programme}`, 'must be a whole number of fen, not negative');
   }
   for (const field of settlementFieldsUsed(ruleSet)) {
     if (amounts[field] === undefined) throw new BenefitInputError(`settlement.${field}`, `is required by rule set ${ruleSet.id}`);
