@@ -31,7 +31,7 @@ export function expectedPayouts(count: number): ExpectedPayout[] {
   return Array.from({ length: count }, (_, i) => ({
     attemptId: i + 1, payoutId: i + 1, endToEndId: endToEndId(i), bankReference: bankReference(i), amountFen: amountOf(i),
     creditorName: nameOf(i), creditorAccountMasked: maskBankCard(CARD), creditorAccountHash: CARD_HASH, debtorAccount: ACCOUNT, batchMsgId: `MAH-B-${Math.floor(i / 5_000)}`, pmtInfId: `MAH-B-${Math.floor(i / 5_000)}-P1`,
-    status: 'PAID', expectedOn: DATE, debitEntryId: null, returned: false,
+    status: 'PAID', expectedOn: DATE, executedOn: DATE, debitEntryId: null, returned: false,
   }));
 }
 

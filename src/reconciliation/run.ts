@@ -141,7 +141,7 @@ async function loadBook(tx: Tx, account: string, entries: readonly EntryToMatch[
   const byAmount = amounts.length === 0 ? [] : await store.openPayoutsOfAmounts(tx, account, amounts);
   const seen = new Set(named.map((p) => p.attemptId));
   const payouts = [...named, ...byAmount.filter((p) => !seen.has(p.attemptId))];
-  // Refused payouts a debit of those amounts may be: expected within the rule's window of the chunk's booking days.
+  // Refused payouts a debit of those amounts may be: executed or refused (or in between) within the rule's window of the chunk's booking days.
   const days = entries.map((e) => e.bookingDate).sort();
   const refused = amounts.length === 0 ? [] : await store.refusedPayoutsOfAmounts(
     tx, account, amounts, addDays(days[0]!, -options.dateWindowDays), addDays(days.at(-1)!, options.dateWindowDays),

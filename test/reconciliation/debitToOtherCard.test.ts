@@ -18,7 +18,7 @@ const STRANGER_CARD = '6222021408009998885';
 const payout: ExpectedPayout = {
   attemptId: 1, payoutId: 101, endToEndId: 'MAH-P101-A1-ABC', bankReference: 'SIMD1', amountFen: 120_000,
   creditorName: '会员一', creditorAccountMasked: '6222 **** **** 0003', creditorAccountHash: null, debtorAccount: ACCOUNT, batchMsgId: 'MAH-B-1', pmtInfId: 'MAH-B-1-1',
-  status: 'PAID', expectedOn: '2025-06-04', debitEntryId: null, returned: false,
+  status: 'PAID', expectedOn: '2025-06-04', executedOn: '2025-06-04', debitEntryId: null, returned: false,
 };
 const book: MatchBook = { payouts: [payout], refused: [], units: [], contributions: [], payers: [], recordedPayments: [] };
 

@@ -10,11 +10,13 @@ const ACCOUNT = '1408010109024561234';
 const UNIT_CODE = withCreditCodeCheck('91350500MA2YB1234');
 const OTHER_CODE = withCreditCodeCheck('91350500MA2YB5678');
 
+/** An attempt executed on the day its debit is expected unless `over` says otherwise. */
 function payout(n: number, over: Partial<ExpectedPayout> = {}): ExpectedPayout {
+  const expectedOn = over.expectedOn ?? '2025-06-04';
   return {
     attemptId: n, payoutId: 100 + n, endToEndId: `MAH-P-${n}-1`, bankReference: `SIMD${n}`, amountFen: 10_000 * n,
     creditorName: `会员${n}`, creditorAccountMasked: `6222 **** **** 000${n}`, creditorAccountHash: null, debtorAccount: ACCOUNT, batchMsgId: 'MAH-B-1', pmtInfId: 'MAH-B-1-P1', status: 'PAID',
-    expectedOn: '2025-06-04', debitEntryId: null, returned: false, ...over,
+    expectedOn, executedOn: expectedOn, debitEntryId: null, returned: false, ...over,
   };
 }
 
@@ -163,6 +165,29 @@ describe('a debit of no reference that a payout the bank refused (RJCT) may be',
     // Both refused attempts of payout 103 (the first, then its retry): whichever the bank paid, it paid that payout.
     const one = matchEntries([debit()], book({ refused: [refusedPayout(3, { expectedOn: '2025-06-02' }), refusedPayout(4, { payoutId: 103, endToEndId: 'MAH-P-3-2' })] }));
     expect(one.exceptions).toMatchObject([{ kind: 'UNMATCHED_DEBIT', attemptId: 4, evidence: { refused: ['MAH-P-3-2', 'MAH-P-3-1'] } }]);
+  });
+
+  it('names a refused attempt debited on its execution day however late the bank\'s RJCT came: any day from its execution to its refusal, and the window either side', () => {
+    // Executed (and debited) on 2025-06-02; the bank's RJCT for it came on 2025-06-06, four days after: its expected day.
+    const late = refusedPayout(3, { executedOn: '2025-06-02', expectedOn: '2025-06-06' });
+    for (const day of ['2025-05-30', '2025-06-02', '2025-06-04', '2025-06-06', '2025-06-09']) {
+      const d = debit(day);
+      const outcome = matchEntries([d], book({ refused: [late] }));
+      expect(outcome.matches).toEqual([]);
+      expect(outcome.exceptions, day).toMatchObject([{ kind: 'UNMATCHED_DEBIT', entryId: d.id, attemptId: 3, evidence: { endToEndId: 'MAH-P-3-1', attemptStatus: 'REJECTED' } }]);
+    }
+    // Beyond the window of that span: not its debit.
+    for (const day of ['2025-05-29', '2025-06-10']) {
+      const [exception] = matchEntries([debit(day)], book({ refused: [late] })).exceptions;
+      expect(exception, day).toMatchObject({ kind: 'UNMATCHED_DEBIT', attemptId: null });
+      expect(exception!.evidence.refused, day).toBeUndefined();
+    }
+    // Two refused attempts of payout 103: the first executed on 2025-06-02 and refused on 2025-06-09, the booking within that
+    // span; its retry executed and refused on 2025-06-07, two days off. The first is named, the retry listed after it.
+    const first = refusedPayout(3, { executedOn: '2025-06-02', expectedOn: '2025-06-09' });
+    const retry = refusedPayout(4, { payoutId: 103, endToEndId: 'MAH-P-3-2', executedOn: '2025-06-07', expectedOn: '2025-06-07' });
+    expect(matchEntries([debit()], book({ refused: [retry, first] })).exceptions)
+      .toMatchObject([{ kind: 'UNMATCHED_DEBIT', attemptId: 3, evidence: { refused: ['MAH-P-3-1', 'MAH-P-3-2'] } }]);
   });
 
   it('looks only at refused payouts that can be it: not outside the date window, of another account or card, with their debit matched', () => {

@@ -313,7 +313,9 @@ class Matcher {
    * No reference the hub knows: the one payout of that amount to that name expected closest to the
    * booking date, to the same card where the bank reports the payee's account (a namesake paid
    * the same amount from the account is not the member). Where none is expected, a payout the bank
-   * refused may be what it debited all the same (`debitAfterRefusal`).
+   * refused may be what it debited all the same (`debitAfterRefusal`): one executed or refused within
+   * the window of the booking, or in between (the bank debits on execution and may answer RJCT days
+   * later), its distance the days from the booking to that span (0 within it).
    */
   private debitByAmountAndName(tx: Transaction): Result {
     const name = tx.details?.creditor?.name;
@@ -329,9 +331,15 @@ class Matcher {
       .sort((a, b) => a.distance - b.distance);
     const best = candidates[0];
     if (!best) {
+      // Days from the booking to the span from the refused attempt's execution to its refusal (expectedOn): 0 within it.
+      const refusedDistance = (p: ExpectedPayout) => {
+        const executed = dayNumber(p.executedOn);
+        const refusedOn = dayNumber(p.expectedOn);
+        return Math.max(Math.min(executed, refusedOn) - booked, booked - Math.max(executed, refusedOn), 0);
+      };
       const refused = (this.refusedByAmountAndName.get(key) ?? [])
-        .filter((p) => p.debtorAccount === tx.entry.account && fits(p) && distance(p) <= this.options.dateWindowDays)
-        .sort((a, b) => distance(a) - distance(b) || b.attemptId - a.attemptId);
+        .filter((p) => p.debtorAccount === tx.entry.account && fits(p) && refusedDistance(p) <= this.options.dateWindowDays)
+        .sort((a, b) => refusedDistance(a) - refusedDistance(b) || distance(a) - distance(b) || b.attemptId - a.attemptId);
       if (refused.length > 0) return this.debitAfterRefusal(tx, name, refused);
       return exception('UNMATCHED_DEBIT', tx.amountFen, null, {
         ...transactionEvidence(tx),
@@ -353,10 +361,11 @@ class Matcher {
    * attempt (the hub holds it as failed); the attempt is named, so its payout counts as paid by the
    * bank (payout_paid_by_bank) and its retry takes four eyes. Refused attempts of several payouts
    * are named by none but listed (`refused`): each counts as paid until a person finds which, if
-   * any, the bank paid. (Several refused attempts of one payout are no such doubt: the one expected
-   * closest to the booking is named.) An expected payout of that amount and name is preferred: a
-   * one-person retry's own debit settles it, and were the debit the refused payment's, the retry's
-   * own would come second and name the refused one here. `refused` comes closest first.
+   * any, the bank paid. (Several refused attempts of one payout are no such doubt: the one whose span
+   * from execution to refusal is closest to the booking is named.) An expected payout of that amount
+   * and name is preferred: a one-person retry's own debit settles it, and were the debit the refused
+   * payment's, the retry's own would come second and name the refused one here. `refused` comes
+   * closest first.
    */
   private debitAfterRefusal(tx: Transaction, name: string, refused: ExpectedPayout[]): Result {
     const amount = `${fenToCny(tx.amountFen)} to ${name}`;

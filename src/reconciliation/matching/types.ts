@@ -101,8 +101,18 @@ export interface ExpectedPayout {
   batchMsgId: string;
   pmtInfId: string;
   status: AttemptStatus;
-  /** China date the debit is expected on: the day the bank reported the credit, else the requested execution date. */
+  /**
+   * China date the debit is expected on: the day of the attempt's last status (the bank reporting
+   * the credit; for a refused attempt, its refusal), else the requested execution date.
+   */
   expectedOn: string;
+  /**
+   * China date the bank may first have executed it: its batch's requested execution date, or the
+   * day it was sent to the bank where that is earlier. A refused attempt may have been debited any
+   * day from this one to its refusal (`expectedOn`): banks debit on execution and answer RJCT days
+   * later. Only the refused attempts' rule reads it (MatchBook.refused).
+   */
+  executedOn: string;
   /** The entry that already debited it (an earlier run), if any. */
   debitEntryId: number | null;
   /** A return of it is already matched. */
@@ -131,10 +141,12 @@ export interface MatchBook {
   payouts: readonly ExpectedPayout[];
   /**
    * Attempts the bank refused (REJECTED, no debit matched to them) that a debit of no reference may
-   * still be: of the account, of the amounts the amount + name rule decides, expected within its date
-   * window. A bank can debit a payment and answer RJCT for it all the same. Never matched: a debit by
-   * amount and name that no expected payout is but one of them could be is an exception naming it (so
-   * its payout counts as paid by the bank and its retry takes four eyes).
+   * still be: of the account, of the amounts the amount + name rule decides, executed or refused
+   * within its date window of the booking, or in between (from `executedOn` to `expectedOn`, the
+   * refusal). A bank can debit a payment on its execution day and answer RJCT for it days later all
+   * the same. Never matched: a debit by amount and name that no expected payout is but one of them
+   * could be is an exception naming it (so its payout counts as paid by the bank and its retry takes
+   * four eyes).
    */
   refused: readonly ExpectedPayout[];
   units: readonly { unitId: number; creditCode: string }[];

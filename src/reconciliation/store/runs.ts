@@ -147,11 +147,15 @@ export async function setEntryStates(tx: Tx, states: readonly (readonly [number,
 
 // ---------------------------------------------------------------- what entries may match
 
+/** ExpectedPayout.expectedOn of attempt `a` of batch `b`: the China day of its last status (a refused one's: its refusal), else the requested execution date. */
+const EXPECTED_ON = `COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date)`;
+/** ExpectedPayout.executedOn: the batch's requested execution date, or the China day the attempt was sent where earlier (LEAST skips a null). */
+const EXECUTED_ON = `LEAST(b.requested_execution_date, (a.sent_at AT TIME ZONE 'Asia/Shanghai')::date)`;
+
 const PAYOUT_COLUMNS = `a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.bank_reference AS "bankReference",
   a.amount_fen AS "amountFen", a.creditor_name AS "creditorName", a.creditor_account_masked AS "creditorAccountMasked",
   encode(a.creditor_account_hash, 'hex') AS "creditorAccountHash", b.debtor_account AS "debtorAccount", b.msg_id AS "batchMsgId",
-  b.pmt_inf_id AS "pmtInfId", a.status,
-  COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date)::text AS "expectedOn"`;
+  b.pmt_inf_id AS "pmtInfId", a.status, ${EXPECTED_ON}::text AS "expectedOn", ${EXECUTED_ON}::text AS "executedOn"`;
 
 /** What payouts entries name, by the matcher's rules. */
 export interface PayoutKeys {
@@ -163,7 +167,7 @@ export interface PayoutKeys {
 }
 
 /** What a candidate is read with: its attempt's own columns, so no branch needs the table again. */
-const CANDIDATE_COLUMNS = 'a.id, a.payout_id, a.end_to_end_id, a.bank_reference, a.amount_fen, a.creditor_name, a.creditor_account_masked, a.creditor_account_hash, a.status, a.status_at, a.batch_id';
+const CANDIDATE_COLUMNS = 'a.id, a.payout_id, a.end_to_end_id, a.bank_reference, a.amount_fen, a.creditor_name, a.creditor_account_masked, a.creditor_account_hash, a.status, a.status_at, a.sent_at, a.batch_id';
 
 /**
  * The payouts entries name: by EndToEndId, the bank's reference, or their batch. Each branch
@@ -194,16 +198,16 @@ export async function openPayoutsOfAmounts(tx: Tx, account: string, amounts: rea
 
 /**
  * The account's attempts the bank refused (REJECTED) of these amounts, no debit matched to them,
- * expected (the day of the bank's answer, else the requested execution date, as for an open payout)
- * between `from` and `to` (MatchBook.refused): a bank can debit a payment and answer RJCT for it all
- * the same, its statement showing the amount and the payee's name only. Found by the partial index
- * of refused attempts by amount (0046).
+ * whose span from execution to refusal (`executedOn` to `expectedOn`, the earlier of the two to the
+ * later) meets `from` to `to` (MatchBook.refused): a bank can debit a payment on its execution day
+ * and answer RJCT for it days later all the same, its statement showing the amount and the payee's
+ * name only. Found by the partial index of refused attempts by amount (0046); the days filter its rows.
  */
 export async function refusedPayoutsOfAmounts(tx: Tx, account: string, amounts: readonly number[], from: string, to: string): Promise<ExpectedPayout[]> {
   return payoutsOf(tx, `
        SELECT ${CANDIDATE_COLUMNS} FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id
         WHERE a.amount_fen = ANY($1::bigint[]) AND a.status = 'REJECTED' AND b.debtor_account = $2
-          AND COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date) BETWEEN $3::date AND $4::date
+          AND LEAST(${EXECUTED_ON}, ${EXPECTED_ON}) <= $4::date AND GREATEST(${EXECUTED_ON}, ${EXPECTED_ON}) >= $3::date
           AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = 'PAYOUT')`,
   [amounts, account, from, to]);
 }
