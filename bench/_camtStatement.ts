@@ -21,23 +21,22 @@ const bankReference = (i: number) => `SIMD20250604${String(i).padStart(8, '0')}`
 // Distinct amounts per payee, so the amount + name rule has one candidate.
 const amountOf = (i: number) => 10_000 + ((i * 7_919) % 5_000_000);
 const nameOf = (i: number) => `会员${i}`;
-// Every payee's card (each rule compares it with the attempt's, through its keyed hash, where the bank reports it).
-const CARD = '6222021408001234565';
-/** The members' lookup key the bench's attempts were hashed with, and their card's hash (hex). */
+// Each payee's own card (every rule compares it with the attempt's, through its keyed hash, where the bank reports it).
+const cardOf = (i: number) => `62220214${String(i).padStart(11, '0')}`;
+/** The members' lookup key the bench's attempts were hashed with. */
 export const KEYS = personalDataKeys(Buffer.alloc(32, 5).toString('base64'));
-export const CARD_HASH = bankCardHash(KEYS, CARD).toString('hex');
 
 export function expectedPayouts(count: number): ExpectedPayout[] {
   return Array.from({ length: count }, (_, i) => ({
     attemptId: i + 1, payoutId: i + 1, endToEndId: endToEndId(i), bankReference: bankReference(i), amountFen: amountOf(i),
-    creditorName: nameOf(i), creditorAccountMasked: maskBankCard(CARD), creditorAccountHash: CARD_HASH, debtorAccount: ACCOUNT, batchMsgId: `MAH-B-${Math.floor(i / 5_000)}`, pmtInfId: `MAH-B-${Math.floor(i / 5_000)}-P1`,
+    creditorName: nameOf(i), creditorAccountMasked: maskBankCard(cardOf(i)), creditorAccountHash: bankCardHash(KEYS, cardOf(i)).toString('hex'), debtorAccount: ACCOUNT, batchMsgId: `MAH-B-${Math.floor(i / 5_000)}`, pmtInfId: `MAH-B-${Math.floor(i / 5_000)}-P1`,
     status: 'PAID', expectedOn: DATE, executedOn: DATE, debitEntryId: null, returned: false,
   }));
 }
 
 function entryOf(i: number): CamtEntry {
   const rule = i % 20;
-  const creditor = { name: nameOf(i), account: CARD, agent: '102397000023' };
+  const creditor = { name: nameOf(i), account: cardOf(i), agent: '102397000023' };
   return {
     amountFen: amountOf(i), creditDebit: 'DBIT', status: 'BOOK', bookingDate: DATE, valueDate: DATE,
     // 1 in 20 by bank reference only (the AcctSvcrRef of the pain.002), 1 in 20 by amount and name only.
@@ -52,7 +51,7 @@ function entryOf(i: number): CamtEntry {
 /** The statement's file, written on first use. */
 export function statementFile(count: number): string {
   const dir = path.resolve('.data/bench');
-  const file = path.join(dir, `camt053-${count}.xml`);
+  const file = path.join(dir, `camt053-${count}-cards.xml`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
   const entries = Array.from({ length: count }, (_, i) => entryOf(i));

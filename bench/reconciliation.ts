@@ -22,7 +22,7 @@ import { DEFAULT_MATCH_OPTIONS, matchEntries } from '../src/reconciliation/match
 import { bankCardHash } from '../src/privacy/personalData.ts';
 import { validateAgainstXsd } from '../src/reconciliation/xsd.ts';
 import type { EntryToMatch, ExpectedPayout } from '../src/reconciliation/matching/types.ts';
-import { ACCOUNT, CARD_HASH, DATE, expectedPayouts, KEYS, statementFile } from './_camtStatement.ts';
+import { ACCOUNT, DATE, expectedPayouts, KEYS, statementFile } from './_camtStatement.ts';
 import { reportFigures, rounded } from './_report.ts';
 import { dropScratch } from './_scratch.ts';
 import { cpuSince, cpuSoFar, cpuText, installSqlTiming, type CpuSpent } from './province/measure.ts';
@@ -113,11 +113,12 @@ async function inPostgres(xml: string, payouts: ExpectedPayout[]): Promise<{
              SELECT n, 1, 1, a, 'PAID', now(), (SELECT id FROM funders WHERE code = 'UNION') FROM unnest($1::bigint[], $2::bigint[]) AS t(n, a) RETURNING id, claim_id)
            INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc,
                                         creditor_account_hash, creditor_account_masked, creditor_agent, remittance_info, status, bank_reference, status_at)
-           SELECT p.id, 1, t.batch, t.e2e, t.a, t.name, '\\x00', decode($8, 'hex'), '6222 **** **** 4565', '102397000023', '住院医疗互助金', 'PAID', t.ref, $7::date + time '10:00'
-             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS t(n, a, batch, e2e, name, ref)
+           SELECT p.id, 1, t.batch, t.e2e, t.a, t.name, '\\x00', decode(t.hash, 'hex'), t.masked, '102397000023', '住院医疗互助金', 'PAID', t.ref, $7::date + time '10:00'
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $8::text[], $9::text[]) AS t(n, a, batch, e2e, name, ref, hash, masked)
              JOIN p ON p.claim_id = t.n`,
           [chunk.map((p) => p.attemptId), chunk.map((p) => p.amountFen), chunk.map((p) => batchId.get(p.batchMsgId)), chunk.map((p) => p.endToEndId),
-            chunk.map((p) => p.creditorName), chunk.map((p) => p.bankReference), DATE, CARD_HASH],
+            chunk.map((p) => p.creditorName), chunk.map((p) => p.bankReference), DATE,
+            chunk.map((p) => p.creditorAccountHash), chunk.map((p) => p.creditorAccountMasked)],
         );
       }
       // As autovacuum would have, for tables that grew over months.
