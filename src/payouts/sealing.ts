@@ -9,10 +9,11 @@ import { type Seal, sealDocument } from '../seals/cms/seal.ts';
 import { expectStatus, lockedBatch } from './decisions.ts';
 import { batchDocument, fileToKeep, writeBatchFiles } from './files.ts';
 import { statusesInto } from '../kernel/transitions.ts';
-import { BATCH_TRANSITIONS, type BatchRow, type PayoutSettings } from './model.ts';
+import { BATCH_TRANSITIONS, type BatchRow, type PayoutSettings, type RefusalsAfterPayment } from './model.ts';
 import {
-  cancelAttempts, cancelEmptiedBatch, markBatchSealed, plannedAttempts, reduceBatchTotals, type PlannedAttempt,
+  cancelAttempts, cancelEmptiedBatch, hasPlannedRetry, markBatchSealed, plannedAttempts, reduceBatchTotals, type PlannedAttempt,
 } from './store/batches.ts';
+import { batchAccount } from './store/submission.ts';
 import { cancelPayoutsOfReversedClaims, failPayouts, followBankCards, payoutsWaitAgain } from './store/payouts.ts';
 
 /**
@@ -33,6 +34,10 @@ export interface SealingContext {
 /** Who the payout worker acts as (audit), sealing or cancelling a batch. */
 export const PAYOUT_WORKER = { subject: 'payout-worker', role: 'SERVICE' };
 
+/** Why a one-person retry of a payout the bank had paid leaves its batch (at sealing, or at the hand-over): the payout is FAILED with it. */
+export const PAID_BEFORE_REASON = 'a statement shows the bank paid an earlier attempt (debited), or the bank reported it credited after refusing it, '
+  + 'after it was retried by one person: trying it again needs one FINANCE person\'s proposal and another\'s confirmation';
+
 /**
  * Writes and seals an APPROVED batch's pain.001.
  * A payment leaves the batch first (a batch only ever loses payments after its approval, never
@@ -43,11 +48,20 @@ export const PAYOUT_WORKER = { subject: 'payout-worker', role: 'SERVICE' };
  * the payout FAILED with the reason, retried once the name is corrected). With none left the batch
  * is cancelled and `file` is null. The files are written before the row commits; a crash between
  * leaves files that the next sealing overwrites, and the row is the record (its file encrypted).
+ * A retry's payment also leaves it when the bank had paid its payout before and no second FINANCE
+ * person confirmed the retry (the payout FAILED with the reason). `lockAccount` (the worker's
+ * `refusalsAfterPayment.lockAccount`) is taken first when the batch holds a retry, so a credit after a
+ * refusal or a debit on a statement being committed is seen here; one committed after the sealing
+ * is found at the hand-over (submission.ts, markSending), which checks again.
  */
 export async function sealBatch(
   db: Db, sealing: SealingContext, settings: Pick<PayoutSettings, 'coolingOffDays'>, batchId: number, now = new Date(),
+  lockAccount: RefusalsAfterPayment['lockAccount'] | null = null,
 ): Promise<{ msgId: string; file: string | null }> {
   return inTransaction(db, async (tx) => {
+    // Before any row, the lock order of a reconciliation run and of a status report: only for a
+    // batch holding a retry (what paidBeforeUnconfirmed can be true of), so others do not wait for a run.
+    if (lockAccount && await hasPlannedRetry(tx, batchId)) await lockAccount(tx, await batchAccount(tx, batchId));
     const batch = await lockedBatch(tx, batchId);
     expectStatus(batch, statusesInto(BATCH_TRANSITIONS, 'SEALED'), 'seal');
     const planned = await plannedAttempts(tx, batchId);
@@ -94,7 +108,8 @@ export async function sealBatch(
  * Payments leave the batch (attempts cancelled) and its totals follow; audited. Payouts of claims
  * no longer approved are CANCELLED; payouts whose card changed wait for a later batch, whose
  * approver sees the new card; payouts whose payee's name the file cannot carry are FAILED with
- * the reason: waiting again, each would be the next batch's oldest payout and leave it again.
+ * the reason: waiting again, each would be the next batch's oldest payout and leave it again. So
+ * are one-person retries of payouts the bank had paid before (only two FINANCE people retry them).
  */
 async function withdrawPayments(
   tx: Tx, settings: Pick<PayoutSettings, 'coolingOffDays'>, batch: BatchRow,
@@ -110,11 +125,7 @@ async function withdrawPayments(
     await followBankCards(tx, settings.coolingOffDays, changedIds);
   }
   if (withdrawn.paidBefore.length > 0) {
-    await failPayouts(tx, withdrawn.paidBefore.map((a) => ({
-      payoutId: a.payoutId,
-      reason: 'a statement shows the bank paid an earlier attempt (debited) after it was retried by one person: '
-        + 'trying it again needs one FINANCE person\'s proposal and another\'s confirmation',
-    })));
+    await failPayouts(tx, withdrawn.paidBefore.map((a) => ({ payoutId: a.payoutId, reason: PAID_BEFORE_REASON })));
   }
   if (withdrawn.refused.length > 0) {
     await failPayouts(tx, withdrawn.refused.map((a) => ({

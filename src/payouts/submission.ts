@@ -3,12 +3,12 @@ import { markPayoutLinesPaid } from '../benefits/store.ts';
 import type { Logger } from 'pino';
 import { recordAudit } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
-import type { Db } from '../kernel/transaction.ts';
+import type { Db, Tx } from '../kernel/transaction.ts';
 import { BankError, type BankAdapter, type BankDocument } from '../banks/adapter.ts';
 import type { Pain002Parsed } from '../banks/iso20022/pain002.ts';
 import { clearBatchFile } from './files.ts';
 import type { AttemptUpdate, BatchStatus, PayoutChange, PayoutSettings, RefusalsAfterPayment } from './model.ts';
-import { PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
+import { PAID_BEFORE_REASON, PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
 import { creditsPayments, finalBatchStatus, readStatusReport, refusesPayments } from './statusReport.ts';
 import {
   batchAccount, batchPmtInfId, batchToSend, creditsAfterRefusal, describeRejections, finishBatch, hasRefusedAttempt, insertStatusReport, lockAttemptsOfBatch, markReceived,
@@ -18,7 +18,8 @@ import type { StatusChange } from '../events/statusEvents.ts';
 import { recordPayoutNotifications } from '../notifications/store.ts';
 import { policyStatus } from './model.ts';
 import { lockPolicy } from './store/policies.ts';
-import { lockBatch } from './store/batches.ts';
+import { hasPlannedRetry, lockBatch, markBatchCancelled, unconfirmedRetries, type UnconfirmedRetry } from './store/batches.ts';
+import { failPayouts, followBankCards, payoutsOutOfBatch } from './store/payouts.ts';
 import { withdrawBatch } from './decisions.ts';
 import { UNSCOPED } from '../kernel/scope.ts';
 
@@ -42,7 +43,8 @@ import { UNSCOPED } from '../kernel/scope.ts';
  *   the report, or the refusal of the whole file. So is its mirror, a credit (ACSC) of a payment the
  *   bank had refused: the attempt stays REJECTED, but from then on its payout counts as paid by the
  *   bank (payout_paid_by_bank, 0051), so a retry not confirmed by two FINANCE people is withdrawn at
- *   sealing; a retry already sent may have paid the member twice, which the exception says.
+ *   sealing, or, sealed before the credit (or debit) came, its batch is cancelled at the hand-over;
+ *   a retry already sent may have paid the member twice, which the exception says.
  * One worker at a time per batch (a session advisory lock), whatever the queue does.
  */
 
@@ -93,7 +95,7 @@ async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<B
     if (batch.status === 'APPROVED') {
       // Sealed only once asked to be sent, then sent at once: the seal's signing time is judged at receipt.
       if (!batch.submitRequested) return { status: batch.status, waiting: false };
-      await sealBatch(ctx.db, ctx.sealing, ctx.settings, batchId);
+      await sealBatch(ctx.db, ctx.sealing, ctx.settings, batchId, new Date(), ctx.refusalsAfterPayment.lockAccount);
       continue;
     }
     if (batch.status === 'SEALED') {
@@ -122,9 +124,17 @@ async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<B
  * Commits the hand-over before the call; false when the batch may not go: cancelled meanwhile, or
  * released under a payment policy that is no longer in force — then it is cancelled here and its
  * payouts wait for the ordinary batch. The policy is locked before the batch, as a revocation does.
+ * Nor does it go when it holds a one-person retry of a payout the bank paid before (a credit after
+ * its refusal, or a debit on a statement, that came after the sealing, which checked it then): the
+ * sealed file cannot lose that payment, so the batch is cancelled here (cancelUnconfirmedRetries).
  */
 async function markSending(ctx: SubmissionContext, batchId: number, policyId: number | null): Promise<boolean> {
   const { sending, changes } = await inTransaction(ctx.db, async (tx) => {
+    // Before any row, the lock order of a reconciliation run and of a status report: a credit after a
+    // refusal or a debit on a statement committed meanwhile is seen below, one committed later finds
+    // the retry sent (and says the member may have been paid twice). Only for a batch holding a retry.
+    const retries = await hasPlannedRetry(tx, batchId);
+    if (retries) await ctx.refusalsAfterPayment.lockAccount(tx, await batchAccount(tx, batchId));
     const policy = policyId === null ? null : await lockPolicy(tx, policyId, UNSCOPED, 'SHARE');
     if (policy && policyStatus(policy) !== 'ACTIVE') {
       // Its revocation may have cancelled it already: that cancellation stands.
@@ -135,11 +145,47 @@ async function markSending(ctx: SubmissionContext, batchId: number, policyId: nu
       await recordAudit(tx, PAYOUT_WORKER, { action: 'payout.batch.cancel', targetType: 'PayoutBatch', targetId: batch.msgId, reason, details: { batchId, payouts: payoutIds.length } });
       return { sending: false, changes: [] };
     }
+    if (retries) {
+      // The sealing check again, the batch locked first (a cancellation stands) and then the retries' payouts.
+      const batch = await lockBatch(tx, batchId);
+      if (batch?.status !== 'SEALED') return { sending: false, changes: [] };
+      const unconfirmed = await unconfirmedRetries(tx, batchId);
+      if (unconfirmed.length > 0) {
+        await cancelUnconfirmedRetries(tx, ctx, batch.msgId, batchId, unconfirmed);
+        return { sending: false, changes: [] };
+      }
+    }
     if (!(await markBatchSending(tx, batchId))) return { sending: false, changes: [] };
     return { sending: true, changes: await payoutsTo(tx, batchId, 'SENT', ['IN_BATCH']) };
   });
   await ctx.onChanges?.(changes);
   return sending;
+}
+
+/**
+ * A sealed batch, never handed over, holds retries the bank had paid before and no second FINANCE
+ * person confirmed: as sealing withdraws such a payment (its payout FAILED with the reason, for two
+ * FINANCE people to retry), but the sealed file cannot lose it, so the whole batch is cancelled
+ * (0055 allows SEALED -> CANCELLED, never sent, for such a batch) and its other payouts wait for
+ * another batch (READY, or HELD as their member's card says), as when a batch is withdrawn. Audited.
+ */
+async function cancelUnconfirmedRetries(tx: Tx, ctx: SubmissionContext, msgId: string, batchId: number, unconfirmed: UnconfirmedRetry[]): Promise<void> {
+  const reason = 'paid by the bank before, retried without four eyes: found at the hand-over, after the sealing; the batch was not sent';
+  const payoutIds = await markBatchCancelled(tx, batchId, PAYOUT_WORKER.subject, reason);
+  const failed = new Set(unconfirmed.map((u) => u.payoutId));
+  await failPayouts(tx, unconfirmed.map((u) => ({ payoutId: u.payoutId, reason: PAID_BEFORE_REASON })));
+  const waiting = payoutIds.filter((id) => !failed.has(id));
+  await payoutsOutOfBatch(tx, waiting);
+  await followBankCards(tx, ctx.settings.coolingOffDays, waiting);
+  await recordAudit(tx, PAYOUT_WORKER, {
+    action: 'payout.batch.cancel', targetType: 'PayoutBatch', targetId: msgId, reason,
+    details: {
+      batchId, payouts: payoutIds.length,
+      paidBefore: unconfirmed.map((u) => ({ payoutId: u.payoutId, claimId: u.claimId, amountFen: u.amountFen })),
+    },
+  });
+  ctx.log.warn({ batchId, msgId, paidBefore: unconfirmed.map((u) => u.payoutId).slice(0, 10) },
+    'a sealed batch holds one-person retries of payouts the bank paid before: it was cancelled, not sent');
 }
 
 /** A call whose failure leaves the outcome unknown: recorded as UNKNOWN, then thrown (the job retries). */

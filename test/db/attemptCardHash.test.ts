@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,9 +17,12 @@ let db: TestDatabase;
 beforeAll(async () => { db = await freshDatabase(); });
 afterAll(async () => { await db?.drop(); });
 
-async function migrateOne(direction: 'up' | 'down'): Promise<void> {
+/** 0053 and every migration after it, to undo and apply again. */
+const FROM_0053 = readdirSync(MIGRATIONS).filter((f) => /^\d{4}_.*\.sql$/.test(f) && Number(f.slice(0, 4)) >= 53).length;
+
+async function migrateFrom0053(direction: 'up' | 'down'): Promise<void> {
   await runner({
-    databaseUrl: TEST_DATABASE_URL, dir: MIGRATIONS, direction, count: 1, migrationsTable: 'pgmigrations', schema: db.schema,
+    databaseUrl: TEST_DATABASE_URL, dir: MIGRATIONS, direction, count: FROM_0053, migrationsTable: 'pgmigrations', schema: db.schema,
     checkOrder: true, singleTransaction: true, noLock: true, log: () => undefined,
   });
 }
@@ -35,10 +39,10 @@ describe('the card hash of payment attempts (0053)', () => {
     await approvedBatch(db.pool);
     expect(await hashes()).toEqual([{ payoutId: expect.any(Number), same: true }, { payoutId: expect.any(Number), same: true }]);
 
-    await migrateOne('down');
+    await migrateFrom0053('down');
     // The second member's card changed after its payment was planned.
     await setBankCard(db.pool, claims[1]!.memberId, '6217000010012345674');
-    await migrateOne('up');
+    await migrateFrom0053('up');
 
     const [kept, changed] = await hashes();
     expect(kept!.same).toBe(true);

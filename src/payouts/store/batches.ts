@@ -261,6 +261,58 @@ export interface PlannedAttempt {
   paidBeforeUnconfirmed: boolean;
 }
 
+/**
+ * Whether a PLANNED attempt `a` of payout `p` is one a second FINANCE person must confirm first
+ * (PlannedAttempt.paidBeforeUnconfirmed): a retry (a first attempt follows no payment), its payout
+ * paid by the bank before, and no retry confirmed after the last attempt that reached the bank
+ * (0045, as the trigger on payouts asks; 0055 refuses the hand-over of a batch holding one).
+ */
+const PAID_BEFORE_UNCONFIRMED_SQL = '(a.attempt_no > 1 AND payout_paid_by_bank(p.id) AND NOT payout_retry_confirmed(p.id, a.attempt_no))';
+
+/**
+ * Whether the batch holds a PLANNED retry (attempt_no > 1), the only kind of attempt that may be
+ * paid by the bank before. Read before any lock: an approved batch never gains an attempt, and an
+ * attempt's number never changes (0035). Sealing and the hand-over take the account's reconciliation
+ * lock only then, so that an ordinary batch does not wait for a run on the account.
+ */
+export async function hasPlannedRetry(db: Queryable, batchId: number): Promise<boolean> {
+  const { rows: [row] } = await db.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM payout_attempts WHERE batch_id = $1 AND status = 'PLANNED' AND attempt_no > 1) AS found`, [batchId],
+  );
+  return row!.found;
+}
+
+/** A PLANNED attempt of a payout the bank paid before, whose retry no second FINANCE person confirmed. */
+export interface UnconfirmedRetry {
+  attemptId: number;
+  payoutId: number;
+  claimId: number | null;
+  amountFen: number;
+}
+
+/**
+ * The batch's PLANNED retries that fail the sealing check again (paidBeforeUnconfirmed), for the
+ * hand-over: their payouts are locked first (a retry confirmed meanwhile is seen or waits), and the
+ * caller holds the account's reconciliation lock (a credit or debit committed meanwhile is seen).
+ */
+export async function unconfirmedRetries(tx: Tx, batchId: number): Promise<UnconfirmedRetry[]> {
+  const { rows } = await tx.query<UnconfirmedRetry & { unconfirmed: boolean }>(
+    `SELECT a.id AS "attemptId", p.id AS "payoutId", p.claim_id AS "claimId", a.amount_fen AS "amountFen"
+       FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id
+      WHERE a.batch_id = $1 AND a.status = 'PLANNED' AND a.attempt_no > 1 ORDER BY p.id FOR UPDATE OF p`,
+    [batchId],
+  );
+  if (rows.length === 0) return [];
+  // Asked once the payouts are locked: the locking read above sees them as they are now.
+  const { rows: unconfirmed } = await tx.query<UnconfirmedRetry>(
+    `SELECT a.id AS "attemptId", p.id AS "payoutId", p.claim_id AS "claimId", a.amount_fen AS "amountFen"
+       FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id
+      WHERE a.id = ANY($1::bigint[]) AND ${PAID_BEFORE_UNCONFIRMED_SQL} ORDER BY a.id`,
+    [rows.map((r) => r.attemptId)],
+  );
+  return unconfirmed;
+}
+
 /** The batch's PLANNED attempts; the members are locked (shared) so that the card compared is the card on record at the commit. */
 export async function plannedAttempts(tx: Tx, batchId: number): Promise<PlannedAttempt[]> {
   const { rows } = await tx.query<PlannedAttempt>(
@@ -269,7 +321,7 @@ export async function plannedAttempts(tx: Tx, batchId: number): Promise<PlannedA
             a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo", p.claim_id AS "claimId",
             CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE c.status END AS "claimStatus",
             -- Confirmed after the last attempt that reached the bank (0045, as the trigger on payouts asks).
-            (a.attempt_no > 1 AND payout_paid_by_bank(p.id) AND NOT payout_retry_confirmed(p.id, a.attempt_no)) AS "paidBeforeUnconfirmed"
+            ${PAID_BEFORE_UNCONFIRMED_SQL} AS "paidBeforeUnconfirmed"
        FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id LEFT JOIN claims c ON c.id = p.claim_id JOIN members m ON m.id = p.member_id
       WHERE a.batch_id = $1 AND a.status = 'PLANNED' ORDER BY a.id FOR SHARE OF m`,
     [batchId],
