@@ -7,17 +7,19 @@ import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { governingRuleSets, type GoverningKey } from '../benefits/governing.ts';
 import type { EnrolmentRules } from '../benefits/rules/ruleSet.ts';
-import { decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, planYearDateProblem, refusalText, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
+import { coverAdded, decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, planYearDateProblem, refusalText, type EnrolmentCandidate, type EnrolmentRefusal, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
 import type { EnrolmentRow, MemberCategory, MemberRow, MemberWrite, PlanType, UnitRow } from './model.ts';
 import type { RosterColumn, RosterRow } from './rosterRow.ts';
 import { lockMemberInScope, memberInScope, upsertEnrolment } from './store.ts';
-import { condolenceApprovedInYear, enrolmentDateByIdNumber, lockedEnrolment, lockPlanYearEnrolments } from './store/eligibility.ts';
+import { condolenceApprovedInYear, enrolmentByIdNumber, lockedEnrolment, lockPlanYearEnrolments } from './store/eligibility.ts';
 
 /**
  * Eligibility at enrolment for every path that enrols (enrolMember, roster rows with a plan year):
  * the rule set governing the plan year decides (src/benefits/rules/enrolment.ts). Back-dating is
  * measured from the day the enrolment is recorded: China's today for the API and the workers; only
- * an in-process caller (tests, the demo) may name another day.
+ * an in-process caller (tests, the demo) may name another day. Cover a change adds to an existing
+ * enrolment (the SPECIAL_DISEASE add-on turned on, a targeted group it lacked) counts from the
+ * enrolment's date: it is judged for back-dating from that date, refused on its own field.
  */
 
 /** Where each rule points in EnrolMemberInput. */
@@ -29,6 +31,15 @@ const INPUT_FIELD: Record<EnrolmentRule, string> = {
 const ROSTER_FIELD: Record<EnrolmentRule, RosterColumn> = {
   WORKING_AGE: 'id_number', IN_SERVICE: 'in_service', BACKDATED: 'enrolled_on', PLAN_MISMATCH: 'plan',
 };
+
+/** Where a refusal of cover added to an existing enrolment points, in EnrolMemberInput and in a roster row. */
+const COVER_FIELD = {
+  specialDisease: { input: 'input.specialDisease', roster: 'special_disease' },
+  memberCategories: { input: 'input.memberCategories', roster: 'member_categories' },
+} as const satisfies Record<NonNullable<EnrolmentRefusal['cover']>, { input: string; roster: RosterColumn }>;
+
+const inputField = (r: EnrolmentRefusal) => (r.cover ? COVER_FIELD[r.cover].input : INPUT_FIELD[r.rule]);
+const rosterField = (r: EnrolmentRefusal) => (r.cover ? COVER_FIELD[r.cover].roster : ROSTER_FIELD[r.rule]);
 
 const MAX_REASON = 500;
 
@@ -97,7 +108,8 @@ export async function memberNotLocked(tx: Tx, memberId: number, scope: Scope): P
  * Enrols a member for a plan year, or changes that year's enrolment, if eligible under `rules`
  * (the plan year's): every broken rule not overridden is bad input on its field, the rule first in
  * the reason. The check, the write and the audit are one transaction; the enrolment is locked
- * while it is decided, so "new" and "existing" cannot change under the decision. The year's
+ * while it is decided, so "new" and "existing" (and its cover) cannot change under the decision. Cover
+ * a change adds to an existing enrolment is judged for back-dating from its date. The year's
  * enrolment of a member moved since stays with the unit it was made in (CONFLICT), and a worker
  * approved a condolence of the year is not enrolled in it (CONFLICT).
  */
@@ -117,11 +129,12 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
     const decision = decideEnrolment(rules, {
       birthDate: member.birthDate, gender: member.gender, inService: request.inService,
       enrolledOn: existing?.enrolledOn ?? request.enrolledOn, planYear, today, newEnrolment: existing === null,
+      ...(existing ? { addedCover: coverAdded(existing, request) } : {}),
       unitPlan: unit.planType, plan, override: override?.rules ?? [],
     });
-    if (decision.refusals.length) throw invalidFields(decision.refusals.map((r) => ({ field: INPUT_FIELD[r.rule], reason: refusalText(r) })));
+    if (decision.refusals.length) throw invalidFields(decision.refusals.map((r) => ({ field: inputField(r), reason: refusalText(r) })));
     // Only the rules this enrolment does break are recorded as overridden; naming another changes nothing.
-    const overridden = decision.overridden.map((r) => r.rule);
+    const overridden = [...new Set(decision.overridden.map((r) => r.rule))];
     const { row, created } = await upsertEnrolment(tx, {
       memberId: member.id, unitId: unit.id, planYear, plan, specialDisease: request.specialDisease,
       enrolledOn: request.enrolledOn, override: override && overridden.length ? { rules: overridden, reason: override.reason, by: actor.subject } : null,
@@ -141,8 +154,10 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
 
 /**
  * Eligibility of checked roster rows (one import, one day): rows with a plan year are judged by
- * that year's rules; a roster overrides nothing. Back-dating counts only for an enrolment the row
- * would create (an existing one keeps its date), so importing the same file again changes nothing.
+ * that year's rules; a roster overrides nothing. Back-dating counts for an enrolment the row would
+ * create, and for cover the row adds to an existing one (the add-on turned on, a targeted group it
+ * lacked: it counts from that enrolment's date, which is kept); so importing the same file again
+ * changes nothing.
  * The member is the row's as stored (its birth date and gender read off the ID number); only a
  * member of the row's unit has an enrolment here, so the reason is the same whatever another
  * unit's record is.
@@ -155,22 +170,36 @@ export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: 
   ): Promise<FieldProblem<RosterColumn>[]> => {
     if (!e) return [];
     const unitPlan = unit.planType;
-    const key = { organisationId: unit.organisationId, planYear: e.planYear, on: e.enrolledOn };
-    const cacheKey = `${key.organisationId}:${key.planYear}:${key.on}`;
-    let rules = known.get(cacheKey);
-    if (!rules) {
-      rules = await enrolmentRules(db, ruleSets, key);
-      known.set(cacheKey, rules);
-    }
-    const candidate = {
+    const rulesOn = async (on: string) => {
+      const key = { organisationId: unit.organisationId, planYear: e.planYear, on };
+      const cacheKey = `${key.organisationId}:${key.planYear}:${key.on}`;
+      let found = known.get(cacheKey);
+      if (!found) {
+        found = await enrolmentRules(db, ruleSets, key);
+        known.set(cacheKey, found);
+      }
+      return found;
+    };
+    const rules = await rulesOn(e.enrolledOn);
+    const candidate: EnrolmentCandidate = {
       birthDate: member.birthDate, gender: member.gender, inService: e.inService, enrolledOn: e.enrolledOn, planYear: e.planYear, today, newEnrolment: true,
       unitPlan, plan: e.plan, override: [],
     };
     let { refusals } = decideEnrolment(rules, candidate);
-    // Only now ask the database, and only for a back-dated row: most rows are not.
-    if (refusals.some((r) => r.rule === 'BACKDATED') && (await enrolmentDateByIdNumber(db, member.idNumberHash, member.unitId, e.planYear)) !== null) {
-      refusals = decideEnrolment(rules, { ...candidate, newEnrolment: false }).refusals;
+    // Only now ask the database, and only for a row that is back-dated, or that asks for cover an
+    // enrolment of the year, dated before today, could lack (a roster of a year not begun: neither).
+    const asksCover = e.specialDisease || (e.memberCategories?.length ?? 0) > 0;
+    if (refusals.some((r) => r.rule === 'BACKDATED') || (asksCover && `${e.planYear}-01-01` < today)) {
+      const existing = await enrolmentByIdNumber(db, member.idNumberHash, member.unitId, e.planYear);
+      if (existing !== null) {
+        // An existing enrolment keeps its date: the row is not back-dated itself, but what it adds
+        // counts from that date, under the rules governing it (refused on the cover's column).
+        const added = decideEnrolment(await rulesOn(existing.enrolledOn), {
+          ...candidate, enrolledOn: existing.enrolledOn, newEnrolment: false, addedCover: coverAdded(existing, e),
+        }).refusals.filter((r) => r.cover);
+        refusals = [...decideEnrolment(rules, { ...candidate, newEnrolment: false }).refusals, ...added];
+      }
     }
-    return refusals.map((r) => ({ field: ROSTER_FIELD[r.rule], reason: refusalText(r) }));
+    return refusals.map((r) => ({ field: rosterField(r), reason: refusalText(r) }));
   };
 }

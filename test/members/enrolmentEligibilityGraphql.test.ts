@@ -100,9 +100,10 @@ describe('enrolMember', () => {
       details: expect.objectContaining({ overridden: [expect.objectContaining({ rule: 'BACKDATED' })] }),
     })]);
 
-    // A later change keeps the back-dating override (its date does not change) without naming it again.
-    const changed = await gw.query(OPERATOR, ENROL, { i: { memberId: member.id, planYear: year, enrolledOn, specialDisease: true } });
-    expect(changed.data.enrolMember).toMatchObject({ enrolment: { specialDisease: true, enrolledOn, override: { rules: ['BACKDATED'], reason } }, userErrors: [] });
+    // A later change adding no cover keeps the back-dating override (its date does not change) without
+    // naming it again; one adding cover (the add-on) would count from that date: BACKDATED again.
+    const changed = await gw.query(OPERATOR, ENROL, { i: { memberId: member.id, planYear: year, enrolledOn, specialDisease: false } });
+    expect(changed.data.enrolMember).toMatchObject({ enrolment: { specialDisease: false, enrolledOn, override: { rules: ['BACKDATED'], reason } }, userErrors: [] });
 
     // The member sees their enrolment, not the staff's record of the override.
     const mine = await gw.query({ role: 'MEMBER', member: member.id }, `query($id: ID!) { member(id: $id) { enrolments { edges { node { planYear override { reason } } } } } }`, { id: member.id });

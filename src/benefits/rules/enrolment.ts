@@ -1,5 +1,5 @@
 import { dayNumber } from '../../kernel/time.ts';
-import type { Age, EnrolmentRules, Plan } from './ruleSet.ts';
+import type { Age, EnrolmentRules, MemberCategory, Plan } from './ruleSet.ts';
 
 /**
  * Eligibility at enrolment (入会资格), decided from the rule set's `enrolment` section: working age
@@ -7,6 +7,10 @@ import type { Age, EnrolmentRules, Plan } from './ruleSet.ts';
  * into a plan year that has ended), the plan of the unit's type. Pure: the caller reads the member,
  * the unit and the day. A refusal names its rule; BACKDATED and PLAN_MISMATCH yield to an ADMIN's
  * override (with a reason, checked by the caller), WORKING_AGE and IN_SERVICE never do.
+ *
+ * Cover added to an existing enrolment (the SPECIAL_DISEASE add-on turned on, a targeted group it
+ * lacked) is asked today but counts from the enrolment's date, as the enrolment does: it is judged
+ * for back-dating as a new enrolment on that date would be (BACKDATED, the same override).
  */
 
 export const ENROLMENT_RULES = ['WORKING_AGE', 'IN_SERVICE', 'BACKDATED', 'PLAN_MISMATCH'] as const;
@@ -28,14 +32,40 @@ export interface EnrolmentCandidate {
   today: string;
   /** False when the enrolment exists already: its date was decided then and is not changed. */
   newEnrolment: boolean;
+  /**
+   * Of an existing enrolment (`newEnrolment` false, `enrolledOn` its date): the cover this change
+   * adds to it, asked today and counting from `enrolledOn`. Absent or empty: it adds none.
+   */
+  addedCover?: AddedCover;
   unitPlan: Plan;
   plan: Plan;
   /** Rules the caller (an ADMIN, with a reason) overrides; only OVERRIDABLE_RULES take effect. */
   override: readonly EnrolmentRule[];
 }
 
+/** Cover a change adds to an existing enrolment. */
+export interface AddedCover {
+  /** The SPECIAL_DISEASE add-on (职工特病), turned on. */
+  specialDisease: boolean;
+  /** Targeted groups (重点群体) it did not record: a programme may pay only them (`when.memberCategories`). */
+  memberCategories: readonly MemberCategory[];
+}
+
+/** The cover a change from `before` to `after` adds to an existing enrolment; null categories keep those recorded. */
+export function coverAdded(
+  before: { specialDisease: boolean; memberCategories: readonly MemberCategory[] },
+  after: { specialDisease: boolean; memberCategories: readonly MemberCategory[] | null },
+): AddedCover {
+  return {
+    specialDisease: after.specialDisease && !before.specialDisease,
+    memberCategories: (after.memberCategories ?? []).filter((c) => !before.memberCategories.includes(c)),
+  };
+}
+
 export interface EnrolmentRefusal {
   rule: EnrolmentRule;
+  /** Which added cover a BACKDATED refusal of an existing enrolment is about (addedCover); absent: the enrolment itself. */
+  cover?: keyof AddedCover;
   zh: string;
   en: string;
 }
@@ -102,19 +132,41 @@ export function decideEnrolment(rules: EnrolmentRules, c: EnrolmentCandidate): E
   }
   const daysBack = dayNumber(c.today) - dayNumber(c.enrolledOn);
   const yearEnd = `${c.planYear}-12-31`;
-  if (c.newEnrolment && daysBack > rules.maxBackdatingDays) {
+  const backdated = daysBack > rules.maxBackdatingDays ? 'DAYS' : yearEnd < c.today ? 'YEAR_ENDED' : null;
+  if (c.newEnrolment && backdated === 'DAYS') {
     broken.push({
       rule: 'BACKDATED',
       zh: `入会日期${c.enrolledOn}早于录入日${c.today}共${daysBack}天，超过${rules.maxBackdatingDays}天`,
       en: `${c.enrolledOn} is ${daysBack} days before ${c.today}, more than the ${rules.maxBackdatingDays} days allowed`,
     });
-  } else if (c.newEnrolment && yearEnd < c.today) {
+  } else if (c.newEnrolment && backdated === 'YEAR_ENDED') {
     // Within the limit by its date, but the whole year is behind it: every stay of the year is known.
     broken.push({
       rule: 'BACKDATED',
       zh: `${c.planYear}年度已于${yearEnd}结束，录入日${c.today}不能再新增该年度入会`,
       en: `the plan year ${c.planYear} ended on ${yearEnd}, before ${c.today}: a new enrolment in it is back-dated`,
     });
+  } else if (!c.newEnrolment && backdated && c.addedCover) {
+    // New cover on an old enrolment counts from its date: the same back-dating as a new enrolment on that date.
+    const added: { cover: keyof AddedCover; zh: string; en: string }[] = [];
+    if (c.addedCover.specialDisease) added.push({ cover: 'specialDisease', zh: '职工特病附加保障', en: 'the SPECIAL_DISEASE add-on' });
+    if (c.addedCover.memberCategories.length) {
+      const names = c.addedCover.memberCategories.join(', ');
+      added.push({ cover: 'memberCategories', zh: `重点群体${c.addedCover.memberCategories.join('、')}`, en: `the targeted group${c.addedCover.memberCategories.length > 1 ? 's' : ''} ${names}` });
+    }
+    for (const a of added) {
+      broken.push(backdated === 'DAYS'
+        ? {
+          rule: 'BACKDATED', cover: a.cover,
+          zh: `${a.zh}自入会日期${c.enrolledOn}起算，早于录入日${c.today}共${daysBack}天，超过${rules.maxBackdatingDays}天`,
+          en: `${a.en} added on ${c.today} would count from the enrolment's date ${c.enrolledOn}, ${daysBack} days before, more than the ${rules.maxBackdatingDays} days allowed`,
+        }
+        : {
+          rule: 'BACKDATED', cover: a.cover,
+          zh: `${c.planYear}年度已于${yearEnd}结束，录入日${c.today}不能再为该年度入会增加${a.zh}`,
+          en: `the plan year ${c.planYear} ended on ${yearEnd}, before ${c.today}: adding ${a.en} to its enrolment now is back-dated`,
+        });
+    }
   }
   if (rules.planFollowsUnit && c.plan !== c.unitPlan) {
     broken.push({ rule: 'PLAN_MISMATCH', zh: `方案${c.plan}与单位类型${c.unitPlan}不符`, en: `plan ${c.plan} is not the unit's plan type ${c.unitPlan}` });

@@ -1,15 +1,26 @@
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
+import type { MemberCategory } from '../model.ts';
 
 /**
  * The reads eligibility at enrolment needs (src/members/eligibility.ts): whether the enrolment to
- * write exists already, on which date and with which unit. An existing enrolment keeps its date and
- * its unit (the upsert changes neither), so back-dating is judged only for a new one.
+ * write exists already, on which date, with which unit and which cover. An existing enrolment keeps
+ * its date and its unit (the upsert changes neither), so back-dating is judged for a new one, and
+ * for cover a change adds to an existing one (it counts from that date).
  */
 
-/** A member's enrolment for `planYear` (its date and unit), locked until the transaction ends; null when there is none. */
-export async function lockedEnrolment(tx: Tx, memberId: number, planYear: number): Promise<{ enrolledOn: string; unitId: number } | null> {
-  const { rows } = await tx.query<{ enrolledOn: string; unitId: number }>(
-    `SELECT enrolled_on AS "enrolledOn", unit_id AS "unitId" FROM enrolments WHERE member_id = $1 AND plan_year = $2 FOR UPDATE`,
+/** An enrolment as eligibility reads it: its date, and the cover it records. */
+export interface RecordedEnrolment {
+  enrolledOn: string;
+  specialDisease: boolean;
+  memberCategories: MemberCategory[];
+}
+
+const RECORDED_COLUMNS = `e.enrolled_on AS "enrolledOn", e.special_disease AS "specialDisease", e.member_categories AS "memberCategories"`;
+
+/** A member's enrolment for `planYear` (its date, unit and cover), locked until the transaction ends; null when there is none. */
+export async function lockedEnrolment(tx: Tx, memberId: number, planYear: number): Promise<(RecordedEnrolment & { unitId: number }) | null> {
+  const { rows } = await tx.query<RecordedEnrolment & { unitId: number }>(
+    `SELECT ${RECORDED_COLUMNS}, e.unit_id AS "unitId" FROM enrolments e WHERE e.member_id = $1 AND e.plan_year = $2 FOR UPDATE`,
     [memberId, planYear],
   );
   return rows[0] ?? null;
@@ -21,12 +32,17 @@ export async function lockedEnrolment(tx: Tx, memberId: number, planYear: number
  * not enrolled: a row's refusal never tells its unit whether someone else's member is.
  */
 export async function enrolmentDateByIdNumber(db: Queryable, idNumberHash: Buffer, unitId: number, planYear: number): Promise<string | null> {
-  const { rows } = await db.query<{ enrolledOn: string }>(
-    `SELECT e.enrolled_on AS "enrolledOn" FROM enrolments e JOIN members m ON m.id = e.member_id
+  return (await enrolmentByIdNumber(db, idNumberHash, unitId, planYear))?.enrolledOn ?? null;
+}
+
+/** As enrolmentDateByIdNumber, with the cover the enrolment records: what a roster row's may add to. */
+export async function enrolmentByIdNumber(db: Queryable, idNumberHash: Buffer, unitId: number, planYear: number): Promise<RecordedEnrolment | null> {
+  const { rows } = await db.query<RecordedEnrolment>(
+    `SELECT ${RECORDED_COLUMNS} FROM enrolments e JOIN members m ON m.id = e.member_id
       WHERE m.id_number_hash = $1 AND m.unit_id = $2 AND e.plan_year = $3`,
     [idNumberHash, unitId, planYear],
   );
-  return rows[0]?.enrolledOn ?? null;
+  return rows[0] ?? null;
 }
 
 /**
