@@ -9,6 +9,7 @@ import type { NewAttachment } from '../attachments/model.ts';
 import { storeAttachments } from '../attachments/service.ts';
 import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { redecideClaim } from '../benefits/redecide.ts';
+import { categorySettersOfClaim } from '../benefits/store.ts';
 import { addDays, chinaToday } from '../kernel/time.ts';
 import {
   APPEAL_DECIDERS, APPEAL_FILERS, APPEALABLE_CLAIM_STATUSES, appealDeadline, appealLastDay, type AppealDecision, type AppealPeriod, type AppealRow,
@@ -115,6 +116,10 @@ export async function decideAppeal(
       // Upholding approves the claim: not by anyone who shaped its lines (the claims' own four eyes).
       if (claim.adjustedBy.includes(actor.subject)) {
         throw conflict(`${actor.subject} adjusted a line of this claim and cannot uphold its appeal, which approves it; another reviewer must (four eyes)`, 'input.appealId');
+      }
+      // Nor by anyone who set the member's groups, which decide what the rules pay (0057).
+      if ((await categorySettersOfClaim(tx, appeal.claimId)).includes(actor.subject)) {
+        throw conflict(`${actor.subject} set the targeted groups of this claim's enrolment and cannot uphold its appeal, which approves it; another reviewer must (four eyes)`, 'input.appealId');
       }
       const outcome = await redecideClaim(tx, appeal.claimId, { actor, cause: 'APPEAL', approve: true, ruleSets });
       if (outcome.after !== 'APPROVED') {

@@ -14,7 +14,10 @@ import { refigureWaitingAfter } from './redecide.ts';
  * locks the member-year totals row first (the same order as adjudication), then the claim (an
  * approval then the member's approvals across years), and records the audit entry. Rules decided here:
  * - approve: the claim and its lines become APPROVED; not by anyone who adjusted one of its lines
- *   (four eyes: claims.adjusted_by, kept by the database, whose CHECK claims_four_eyes also refuses it).
+ *   (four eyes: claims.adjusted_by, kept by the database, whose CHECK claims_four_eyes also refuses it),
+ *   nor by anyone who set the targeted groups of its enrolment (setEnrolmentCategories: the groups
+ *   decide which programmes pay, e.g. CRITICAL to HARDSHIP only; enrolments.categories_set_by, whose
+ *   trigger claims_categories_four_eyes also refuses it, migration 0057).
  *   A claim another settlement may share its stay with, whose claim may pay (adjudicate.ts
  *   `sameStaysMayPay`), is approved only on its own, never in a bulk approval, and with a note saying
  *   why they are two stays when that other claim is APPROVED: paying both may pay one stay twice.
@@ -35,17 +38,27 @@ export type ReviewDecision = 'approve' | 'reject' | 'adjust';
 
 /**
  * Why `actor` may not make `decision` on a claim now, or null: a REVIEWER or ADMIN, the claim
- * PENDING_REVIEW, and (approval) not one who adjusted a line of it (four eyes). The decisions below
- * throw it; the API's hints (Claim.viewerCan…) show whether it is null for the caller.
+ * PENDING_REVIEW, and (approval) not one who adjusted a line of it, nor one who set the targeted
+ * groups of its enrolment, `categoriesSetBy` (four eyes). The decisions below throw it, always with
+ * `categoriesSetBy` read; the API's hints (Claim.viewerCan…) show whether it is null for the caller
+ * (given no `categoriesSetBy`, viewerCanApprove does not know of a groups setter's refusal).
  */
 export function reviewRefusal(
-  actor: Actor, claim: Pick<store.ReviewedClaim, 'status' | 'adjustedBy'>, decision: ReviewDecision, field = 'input.claimId',
+  actor: Actor, claim: Pick<store.ReviewedClaim, 'status' | 'adjustedBy'> & { categoriesSetBy?: readonly string[] },
+  decision: ReviewDecision, field = 'input.claimId',
 ): DomainError | null {
   if (!(REVIEWERS as readonly string[]).includes(actor.role)) return forbidden(`reviewing claims needs the role REVIEWER or ADMIN; you are ${actor.role}`);
   if (claim.status !== 'PENDING_REVIEW') return conflict(`the claim is ${claim.status}, not PENDING_REVIEW`, field);
   if (decision === 'approve' && claim.adjustedBy.includes(actor.subject)) {
     // The claim's own record refuses it (whoever adjusted it), not the caller's role: a CONFLICT, reported with the claim.
     return conflict(`${actor.subject} adjusted this claim and cannot also approve it; another REVIEWER or ADMIN must (four eyes)`, field);
+  }
+  if (decision === 'approve' && claim.categoriesSetBy?.includes(actor.subject)) {
+    // Who set the member's groups decided which programmes pay this claim, as an adjuster shapes its lines.
+    return conflict(
+      `${actor.subject} set the targeted groups (memberCategories) of this claim's enrolment and cannot also approve it; another REVIEWER or ADMIN must (four eyes)`,
+      field,
+    );
   }
   return null;
 }
@@ -55,7 +68,8 @@ async function lockClaim(tx: Tx, actor: Actor, claimId: number, scope: Scope, de
   if (!found) throw notFound('claim', field);
   await store.lockMemberYear(tx, found.memberId, found.planYear);
   const claim = await store.lockClaim(tx, claimId);
-  const refusal = reviewRefusal(actor, claim, decision, field);
+  const categoriesSetBy = decision === 'approve' ? await store.categorySettersOfClaim(tx, claimId) : [];
+  const refusal = reviewRefusal(actor, { ...claim, categoriesSetBy }, decision, field);
   if (refusal) throw refusal;
   return claim;
 }

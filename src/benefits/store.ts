@@ -521,6 +521,18 @@ export async function lockClaim(tx: Tx, claimId: number): Promise<ReviewedClaim>
   return claim!;
 }
 
+/**
+ * Everyone who set the targeted groups of the claim's enrolment (enrolments.categories_set_by,
+ * migration 0057): the groups decide what the rules pay it, so none of them approves it alone.
+ */
+export async function categorySettersOfClaim(tx: Tx, claimId: number): Promise<string[]> {
+  const { rows } = await tx.query<{ setters: string[] }>(
+    `SELECT e.categories_set_by AS setters FROM claims c JOIN enrolments e ON e.id = c.enrolment_id WHERE c.id = $1`,
+    [claimId],
+  );
+  return rows[0]?.setters ?? [];
+}
+
 /** The claim and its PENDING lines become APPROVED; returns the claim's total. */
 export async function approveClaim(tx: Tx, claimId: number, decidedBy: string, note: string | null): Promise<number> {
   await tx.query(

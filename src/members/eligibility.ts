@@ -138,7 +138,7 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
     const { row, created } = await upsertEnrolment(tx, {
       memberId: member.id, unitId: unit.id, planYear, plan, specialDisease: request.specialDisease,
       enrolledOn: request.enrolledOn, override: override && overridden.length ? { rules: overridden, reason: override.reason, by: actor.subject } : null,
-      memberCategories: request.memberCategories,
+      memberCategories: request.memberCategories, setBy: actor.subject,
     });
     await recordAudit(tx, actor, {
       action: created ? 'enrolment.create' : 'enrolment.update', targetType: 'Enrolment', targetId: String(row.id),

@@ -204,6 +204,8 @@ export type EnrolmentWrite = Omit<EnrolmentRow, 'id' | 'firstEnrolledOn' | 'over
   override: Pick<EnrolmentOverride, 'rules' | 'reason' | 'by'> | null;
   /** Null: none for a new enrolment, those recorded kept for a changed one. */
   memberCategories: readonly MemberCategory[] | null;
+  /** Who writes it: joins categories_set_by when it sets groups (0057), as setEnrolmentCategories' caller does. */
+  setBy: string;
 };
 
 /** A unit's contribution for one plan year (the schema's Contribution). */

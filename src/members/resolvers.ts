@@ -118,7 +118,12 @@ function checkedMemberFields(raw: RawMemberFields, options: { partial?: boolean 
   return value;
 }
 
-/** Who corrects an enrolment's targeted groups (staff, each in its scope). */
+/**
+ * Who corrects an enrolment's targeted groups (staff, each in its scope). The groups decide what a
+ * rule set pays (a programme `when: { memberCategories }`), so whoever sets them is recorded on the
+ * enrolment (categories_set_by) and does not approve that member-year's claims alone (four eyes:
+ * src/benefits/review.ts, migration 0057).
+ */
 const CATEGORY_EDITORS = ['ADMIN', 'REVIEWER'] as const;
 
 /** The categories, each once: a repeated one is a mistake worth naming. */
@@ -334,7 +339,7 @@ export const memberResolvers: DomainResolvers = {
       const reason = reasonOf('input.reason', input.reason);
       check('input.reason', reason.length <= 500 ? null : 'must be at most 500 characters');
       return inTransaction(ctx.db, async (tx) => {
-        const changed = await store.setEnrolmentCategories(tx, enrolmentId, scopeOf(ctx.principal), categories);
+        const changed = await store.setEnrolmentCategories(tx, enrolmentId, scopeOf(ctx.principal), categories, actorOf(ctx.principal).subject);
         if (!changed) throw notFound('enrolment', 'input.enrolmentId');
         await recordAudit(tx, actorOf(ctx.principal), {
           action: 'enrolment.categories', targetType: 'Enrolment', targetId: String(enrolmentId), reason,

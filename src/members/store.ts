@@ -589,19 +589,24 @@ export async function refuseStagedRowsOfUnits(tx: Tx, unitIds: readonly number[]
 export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row: EnrolmentRow; created: boolean }> {
   const { rows } = await tx.query<EnrolmentRow & { created: boolean }>(
     `INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on,
-                                  override_rules, override_reason, override_by, override_at, member_categories)
+                                  override_rules, override_reason, override_by, override_at, member_categories, categories_set_by)
      SELECT $1, $2, $3, $4, $5, $6::date,
             coalesce((SELECT prev.first_enrolled_on FROM enrolments prev
                        WHERE prev.member_id = $1 AND prev.plan_year = $3 - 1), $6::date),
-            $7::text[], $8, $9, CASE WHEN $8::text IS NOT NULL THEN now() END, coalesce($10::text[], '{}')
+            $7::text[], $8, $9, CASE WHEN $8::text IS NOT NULL THEN now() END, coalesce($10::text[], '{}'),
+            CASE WHEN cardinality($10::text[]) > 0 THEN ARRAY[$11::text] ELSE '{}' END
      ON CONFLICT (member_id, plan_year) DO UPDATE
         SET plan = excluded.plan, special_disease = excluded.special_disease,
             member_categories = coalesce($10::text[], e.member_categories),
+            -- Whoever changes the groups is kept (0057): none of them approves the member-year's claims alone.
+            categories_set_by = CASE WHEN $10::text[] IS DISTINCT FROM e.member_categories AND $10::text[] IS NOT NULL
+                                      AND NOT ($11 = ANY (e.categories_set_by)) THEN array_append(e.categories_set_by, $11::text)
+                                     ELSE e.categories_set_by END,
             ${OVERRIDE_ON_CONFLICT_SQL},
             updated_at = now()
      RETURNING ${ENROLMENT_COLUMNS}, (xmax = 0) AS created`,
     [e.memberId, e.unitId, e.planYear, e.plan, e.specialDisease, e.enrolledOn,
-     e.override?.rules ?? [], e.override?.reason ?? null, e.override?.by ?? null, e.memberCategories],
+     e.override?.rules ?? [], e.override?.reason ?? null, e.override?.by ?? null, e.memberCategories, e.setBy],
   );
   const { created, ...row } = rows[0]!;
   return { row, created };
@@ -609,10 +614,12 @@ export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row:
 
 /**
  * Replaces the categories of the enrolment in `scope` (its member and unit locked, as lockMemberInScope);
- * the categories before, or null when there is no such enrolment there.
+ * the categories before, or null when there is no such enrolment there. `setBy` joins the enrolment's
+ * categories_set_by (every person who set them, never dropped: migration 0057), whom the review's four
+ * eyes refuses to approve the member-year's claims alone (src/benefits/review.ts).
  */
 export async function setEnrolmentCategories(
-  tx: Tx, enrolmentId: number, scope: Scope, categories: readonly MemberCategory[],
+  tx: Tx, enrolmentId: number, scope: Scope, categories: readonly MemberCategory[], setBy: string,
 ): Promise<{ before: MemberCategory[]; row: EnrolmentRow } | null> {
   const p = new Params();
   const { rows } = await tx.query<{ before: MemberCategory[] }>(
@@ -622,8 +629,10 @@ export async function setEnrolmentCategories(
   );
   if (!rows[0]) return null;
   const updated = await tx.query<EnrolmentRow>(
-    `UPDATE enrolments AS e SET member_categories = $2::text[], updated_at = now() WHERE e.id = $1 RETURNING ${ENROLMENT_COLUMNS}`,
-    [enrolmentId, categories],
+    `UPDATE enrolments AS e SET member_categories = $2::text[], updated_at = now(),
+            categories_set_by = CASE WHEN $3 = ANY (e.categories_set_by) THEN e.categories_set_by ELSE array_append(e.categories_set_by, $3::text) END
+      WHERE e.id = $1 RETURNING ${ENROLMENT_COLUMNS}`,
+    [enrolmentId, categories, setBy],
   );
   return { before: rows[0].before, row: updated.rows[0]! };
 }
