@@ -117,6 +117,27 @@ export interface UnitRow {
   updatedAt: Date;
 }
 
+/**
+ * A proposed change of a unit's terms (unit_terms_changes, migration 0058): null where it leaves the
+ * unit's value as it is. Takes effect only when a second ADMIN confirms it (four eyes).
+ */
+export interface UnitTermsChangeRow {
+  id: number;
+  unitId: number;
+  planType: PlanType | null;
+  unitType: UnitType | null;
+  smallMicro: boolean | null;
+  reason: string;
+  status: 'PROPOSED' | 'CONFIRMED' | 'WITHDRAWN';
+  proposedBy: string;
+  proposedAt: Date;
+  confirmedBy: string | null;
+  confirmedAt: Date | null;
+  withdrawnBy: string | null;
+  withdrawnAt: Date | null;
+  withdrawalReason: string | null;
+}
+
 export interface MemberRow {
   id: number;
   unitId: number;

@@ -32,6 +32,9 @@ import { WRITE } from '../reconciliation/resolvers.ts';
 import { enqueueDueRedecisions } from '../benefits/redecide.ts';
 import { defaultEnrolmentDate } from '../benefits/rules/enrolment.ts';
 import { withinCallerOrganisation } from '../organisations/loaders.ts';
+import DataLoader from 'dataloader';
+import type { UnitTermsChange } from '../gateway/generated/resolvers.ts';
+import type { UnitTermsChangeRow } from './model.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
 export const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
@@ -136,6 +139,41 @@ function distinctCategories(field: string, categories: readonly MemberCategory[]
 const planYearProblem = (year: number) => (year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
 const unitNameProblem = (name: string) => (name.length >= 1 && name.length <= 200 ? null : 'must be 1 to 200 characters');
 
+/**
+ * A unit's terms (plan type, unit type, small-firm mark) decide which programmes of the approved rule
+ * sets pay its members, stays before a change included: a change takes two ADMINs (four eyes, kept by
+ * the database: migration 0058). `updateUnit` proposes, another ADMIN confirms.
+ */
+const UNIT_TERMS_ADMINS = ['ADMIN'] as const;
+
+/** A terms change as the API shows it. */
+function termsChangeView(ctx: Context, row: UnitTermsChangeRow): UnitTermsChange {
+  return {
+    planType: row.planType, unitType: row.unitType, smallMicro: row.smallMicro, reason: row.reason,
+    confirmed: row.status === 'CONFIRMED', withdrawn: row.status === 'WITHDRAWN',
+    proposedBy: actorView(ctx, row.proposedBy, 'ADMIN'), proposedAt: row.proposedAt,
+    confirmedBy: row.confirmedBy === null ? null : actorView(ctx, row.confirmedBy, 'ADMIN'), confirmedAt: row.confirmedAt,
+    withdrawnBy: row.withdrawnBy === null ? null : actorView(ctx, row.withdrawnBy, 'ADMIN'), withdrawnAt: row.withdrawnAt,
+    withdrawalReason: row.withdrawalReason,
+  };
+}
+
+/** The waiting terms change of each unit, per request (ADMINs list units with it). */
+const openTermsChangeLoaders = new WeakMap<object, DataLoader<number, UnitTermsChangeRow | null>>();
+function openTermsChangeOfUnit(ctx: Context): DataLoader<number, UnitTermsChangeRow | null> {
+  let loader = openTermsChangeLoaders.get(ctx.loaders);
+  if (!loader) {
+    loader = new DataLoader(async (ids) => {
+      const open = new Map((await store.openUnitTermsChanges(ctx.db, ids)).map((c) => [c.unitId, c]));
+      return ids.map((id) => open.get(id) ?? null);
+    });
+    openTermsChangeLoaders.set(ctx.loaders, loader);
+  }
+  return loader;
+}
+
+const NONE_WAITING = 'no change of the unit\'s terms is waiting for confirmation';
+
 export const memberResolvers: DomainResolvers = {
   Query: {
     units: (_root, { filter, ...args }, ctx) => {
@@ -201,18 +239,98 @@ export const memberResolvers: DomainResolvers = {
       });
     },
     updateUnit: async (_root, { input }, ctx) => {
-      requireRole(ctx, ['ADMIN'], 'updateUnit');
+      requireRole(ctx, UNIT_TERMS_ADMINS, 'updateUnit');
       const id = localId('input.unitId', input.unitId, 'Unit');
       const name = input.name?.trim();
       if (name !== undefined) check('input.name', unitNameProblem(name));
+      // The terms are only proposed, with a reason, for a second ADMIN to confirm (confirmUnitTermsChange).
+      const terms = { planType: input.planType ?? null, unitType: input.unitType ?? null, smallMicro: input.smallMicro ?? null };
+      const givesTerms = terms.planType !== null || terms.unitType !== null || terms.smallMicro !== null;
+      const reason = givesTerms || input.reason != null ? reasonOf('input.reason', input.reason ?? '') : null;
+      const actor = actorOf(ctx.principal);
       return inTransaction(ctx.db, async (tx) => {
-        const unit = await store.updateUnit(tx, id, scopeOf(ctx.principal), { name, planType: input.planType, unitType: input.unitType, smallMicro: input.smallMicro });
+        // Renamed at once; locked either way, so a terms change confirmed meanwhile is waited for and the terms compared are the unit's.
+        const unit = await store.updateUnit(tx, id, scopeOf(ctx.principal), { name });
         if (!unit) throw notFound('unit', 'input.unitId');
-        await recordAudit(tx, actorOf(ctx.principal), {
-          action: 'unit.update', targetType: 'Unit', targetId: String(id),
-          details: { name: name ?? null, planType: input.planType ?? null, unitType: input.unitType ?? null, smallMicro: input.smallMicro ?? null },
-        });
+        if (name !== undefined) {
+          await recordAudit(tx, actor, { action: 'unit.update', targetType: 'Unit', targetId: String(id), reason, details: { name } });
+        }
+        // A value the unit has already is not proposed.
+        const proposed = {
+          planType: terms.planType !== null && terms.planType !== unit.planType ? terms.planType : null,
+          unitType: terms.unitType !== null && terms.unitType !== unit.unitType ? terms.unitType : null,
+          smallMicro: terms.smallMicro !== null && terms.smallMicro !== unit.smallMicro ? terms.smallMicro : null,
+        };
+        if (proposed.planType !== null || proposed.unitType !== null || proposed.smallMicro !== null) {
+          const change = await store.insertUnitTermsChange(tx, { unitId: id, ...proposed, reason: reason!, proposedBy: actor.subject });
+          if (!change) throw conflict('input.unitId: a change of the unit\'s terms is waiting for confirmation already: confirm or withdraw it first', 'input.unitId');
+          await recordAudit(tx, actor, {
+            action: 'unit.terms.propose', targetType: 'Unit', targetId: String(id), reason,
+            details: { changeId: change.id, before: { planType: unit.planType, unitType: unit.unitType, smallMicro: unit.smallMicro }, proposed },
+          });
+        }
         return { unit };
+      });
+    },
+    confirmUnitTermsChange: async (_root, { input }, ctx) => {
+      requireRole(ctx, UNIT_TERMS_ADMINS, 'confirmUnitTermsChange');
+      const id = localId('input.unitId', input.unitId, 'Unit');
+      const proposedAt = new Date(input.proposedAt);
+      check('input.proposedAt', Number.isNaN(proposedAt.getTime()) ? 'must be a date and time' : null);
+      const scope = scopeOf(ctx.principal);
+      const actor = actorOf(ctx.principal);
+      const confirmed = await inTransaction(ctx.db, async (tx) => {
+        // Read first, locking nothing: a unit out of scope is neither waited on nor told apart from a missing one by the wait's CONFLICT.
+        if (!(await store.unitsByIds(tx, [id], scope)).length) throw notFound('unit', 'input.unitId');
+        if (!(await store.lockUnitForMove(tx, id))) throw conflict('input.unitId: a roster import is merging the unit: confirm once it is done', 'input.unitId');
+        // Again on the locked row: the unit may have moved out of scope while this waited.
+        const [before] = await store.unitsByIds(tx, [id], scope);
+        if (!before) throw notFound('unit', 'input.unitId');
+        const waiting = await store.lockOpenUnitTermsChange(tx, id);
+        if (!waiting) throw conflict(`input.unitId: ${NONE_WAITING}`, 'input.unitId');
+        if (waiting.proposedAt.getTime() !== proposedAt.getTime()) {
+          throw conflict('input.proposedAt: the change waiting is not the one checked (proposed at another time): read the unit again and check it', 'input.proposedAt');
+        }
+        const refused = () => forbidden('you proposed this change of the unit\'s terms: another ADMIN must confirm it');
+        if (waiting.proposedBy === actor.subject) throw refused();
+        try {
+          const done = await store.confirmUnitTermsChange(tx, waiting.id, actor.subject);
+          await recordAudit(tx, actor, {
+            action: 'unit.terms.confirm', targetType: 'Unit', targetId: String(id),
+            details: {
+              changeId: waiting.id, proposedBy: waiting.proposedBy, proposedAt: waiting.proposedAt,
+              before: { planType: before.planType, unitType: before.unitType, smallMicro: before.smallMicro },
+              after: { planType: done.unit.planType, unitType: done.unit.unitType, smallMicro: done.unit.smallMicro },
+            },
+          });
+          return done;
+        } catch (error) {
+          // The database's four eyes (0058): the proposer cannot confirm.
+          if ((error as { constraint?: string }).constraint === 'unit_terms_changes_four_eyes') throw refused();
+          throw error;
+        }
+      });
+      ctx.loaders.unit.clear(id);
+      return { change: termsChangeView(ctx, confirmed.change), unit: confirmed.unit };
+    },
+    withdrawUnitTermsChange: async (_root, { input }, ctx) => {
+      requireRole(ctx, UNIT_TERMS_ADMINS, 'withdrawUnitTermsChange');
+      const id = localId('input.unitId', input.unitId, 'Unit');
+      const reason = reasonOf('input.reason', input.reason);
+      const scope = scopeOf(ctx.principal);
+      const actor = actorOf(ctx.principal);
+      // Its proposer or another ADMIN in scope: withdrawing changes no terms, so four eyes are not needed.
+      return inTransaction(ctx.db, async (tx) => {
+        if (!(await store.lockUnitInScope(tx, id, scope))) throw notFound('unit', 'input.unitId');
+        const waiting = await store.lockOpenUnitTermsChange(tx, id);
+        if (!waiting) throw conflict(`input.unitId: ${NONE_WAITING}`, 'input.unitId');
+        const withdrawn = await store.withdrawUnitTermsChange(tx, waiting.id, actor.subject, reason);
+        await recordAudit(tx, actor, {
+          action: 'unit.terms.withdraw', targetType: 'Unit', targetId: String(id), reason,
+          details: { changeId: waiting.id, proposedBy: waiting.proposedBy, proposedAt: waiting.proposedAt },
+        });
+        const [unit] = await store.unitsByIds(tx, [id], scope);
+        return { change: termsChangeView(ctx, withdrawn), unit: unit! };
       });
     },
     createMember: async (_root, { input }, ctx) => {
@@ -417,6 +535,13 @@ export const memberResolvers: DomainResolvers = {
         ...toConnection(rows, page, (m) => m.id),
         count: () => store.countMembers(ctx.reads, scopeOf(ctx.principal), { ...memberFilter, unitId: unit.id }),
       };
+    },
+    // A unit reached through a member's past enrolment, claim or payout may lie outside the caller's subtree: no change of it shown.
+    pendingTermsChange: async (unit, _args, ctx) => {
+      if (!hasRole(ctx, UNIT_TERMS_ADMINS)) return null;
+      if (!(await withinCallerOrganisation(ctx, unit.organisationId))) return null;
+      const waiting = await openTermsChangeOfUnit(ctx).load(unit.id);
+      return waiting && termsChangeView(ctx, waiting);
     },
     contribution: async (unit, { planYear }, ctx) => {
       check('planYear', planYearProblem(planYear));

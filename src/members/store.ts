@@ -9,6 +9,7 @@ import { CONTRIBUTION_FEN, type ContributionFigures, type ContributionKey, type 
 import { groupBy, type Page } from '../kernel/page.ts';
 import { byKey, keysetSql, type Ordering } from '../db/keyset.ts';
 import type { Scope } from '../kernel/scope.ts';
+import type { UnitTermsChangeRow } from './model.ts';
 import { memberScopeSql, organisationRowScopeSql, unitRowScopeSql } from '../db/scope.ts';
 
 /**
@@ -131,22 +132,84 @@ export async function insertUnits(db: Queryable, units: readonly { creditCode: s
   );
 }
 
-/** Changes the unit in `scope`; null when there is none there. */
-export async function updateUnit(
-  tx: Tx,
-  id: number,
-  scope: Scope,
-  changes: { name?: string | null; planType?: PlanType | null; unitType?: UnitType | null; smallMicro?: boolean | null },
-): Promise<UnitRow | null> {
+/**
+ * Renames the unit in `scope` when `name` is given, and answers it locked until the commit (for
+ * update by the rename, FOR SHARE otherwise: a terms change confirmed meanwhile is waited for and
+ * seen); null when there is none there. Its terms (plan type, unit type, small-firm mark) change only
+ * by a confirmed terms change (`confirmUnitTermsChange`: migration 0058 refuses any other UPDATE).
+ */
+export async function updateUnit(tx: Tx, id: number, scope: Scope, changes: { name?: string | null }): Promise<UnitRow | null> {
   const p = new Params();
   const { rows } = await tx.query<UnitRow>(
-    `UPDATE units AS u SET name = coalesce(${p.add(changes.name ?? null)}, u.name), plan_type = coalesce(${p.add(changes.planType ?? null)}, u.plan_type),
-            unit_type = coalesce(${p.add(changes.unitType ?? null)}, u.unit_type), small_micro = coalesce(${p.add(changes.smallMicro ?? null)}::boolean, u.small_micro),
-            updated_at = now()
-     WHERE u.id = ${p.add(id)} AND ${unitScopeSql(p, scope)} RETURNING ${UNIT_COLUMNS}`,
+    changes.name == null
+      ? `SELECT ${UNIT_COLUMNS} FROM units u WHERE u.id = ${p.add(id)} AND ${unitScopeSql(p, scope)} FOR SHARE OF u`
+      : `UPDATE units AS u SET name = ${p.add(changes.name)}, updated_at = now()
+          WHERE u.id = ${p.add(id)} AND ${unitScopeSql(p, scope)} RETURNING ${UNIT_COLUMNS}`,
     p.values,
   );
   return rows[0] ?? null;
+}
+
+// ---- unit terms changes (four eyes on plan type, unit type, small-firm mark: migration 0058) ----
+
+
+const TERMS_COLUMNS = `tc.id, tc.unit_id AS "unitId", tc.plan_type AS "planType", tc.unit_type AS "unitType", tc.small_micro AS "smallMicro",
+  tc.reason, tc.status, tc.proposed_by AS "proposedBy", tc.proposed_at AS "proposedAt", tc.confirmed_by AS "confirmedBy",
+  tc.confirmed_at AS "confirmedAt", tc.withdrawn_by AS "withdrawnBy", tc.withdrawn_at AS "withdrawnAt", tc.withdrawal_reason AS "withdrawalReason"`;
+
+/** Proposes a change of the unit's terms (null where it leaves one as it is); null when one is waiting already. */
+export async function insertUnitTermsChange(
+  tx: Tx,
+  change: { unitId: number; planType: PlanType | null; unitType: UnitType | null; smallMicro: boolean | null; reason: string; proposedBy: string },
+): Promise<UnitTermsChangeRow | null> {
+  const { rows } = await tx.query<UnitTermsChangeRow>(
+    `INSERT INTO unit_terms_changes AS tc (unit_id, plan_type, unit_type, small_micro, reason, proposed_by) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (unit_id) WHERE status = 'PROPOSED' DO NOTHING RETURNING ${TERMS_COLUMNS}`,
+    [change.unitId, change.planType, change.unitType, change.smallMicro, change.reason, change.proposedBy],
+  );
+  return rows[0] ?? null;
+}
+
+/** The unit's waiting terms change, locked for its confirmation or withdrawal; null when there is none. */
+export async function lockOpenUnitTermsChange(tx: Tx, unitId: number): Promise<UnitTermsChangeRow | null> {
+  const { rows } = await tx.query<UnitTermsChangeRow>(
+    `SELECT ${TERMS_COLUMNS} FROM unit_terms_changes tc WHERE tc.unit_id = $1 AND tc.status = 'PROPOSED' FOR UPDATE`, [unitId]);
+  return rows[0] ?? null;
+}
+
+/**
+ * Confirms the waiting change and gives the unit its terms, in the one transaction the database lets
+ * change them (units_terms_four_eyes). Refused by the database (unit_terms_changes_four_eyes) for its
+ * proposer.
+ */
+export async function confirmUnitTermsChange(tx: Tx, changeId: number, confirmedBy: string): Promise<{ change: UnitTermsChangeRow; unit: UnitRow }> {
+  const { rows: [change] } = await tx.query<UnitTermsChangeRow>(
+    `UPDATE unit_terms_changes AS tc SET status = 'CONFIRMED', confirmed_by = $2 WHERE tc.id = $1 RETURNING ${TERMS_COLUMNS}`,
+    [changeId, confirmedBy],
+  );
+  const { rows: [unit] } = await tx.query<UnitRow>(
+    `UPDATE units AS u SET plan_type = coalesce(tc.plan_type, u.plan_type), unit_type = coalesce(tc.unit_type, u.unit_type),
+            small_micro = coalesce(tc.small_micro, u.small_micro), updated_at = now()
+       FROM unit_terms_changes tc WHERE tc.id = $1 AND u.id = tc.unit_id RETURNING ${UNIT_COLUMNS}`,
+    [changeId],
+  );
+  return { change: change!, unit: unit! };
+}
+
+export async function withdrawUnitTermsChange(tx: Tx, changeId: number, withdrawnBy: string, reason: string): Promise<UnitTermsChangeRow> {
+  const { rows } = await tx.query<UnitTermsChangeRow>(
+    `UPDATE unit_terms_changes AS tc SET status = 'WITHDRAWN', withdrawn_by = $2, withdrawal_reason = $3 WHERE tc.id = $1 RETURNING ${TERMS_COLUMNS}`,
+    [changeId, withdrawnBy, reason],
+  );
+  return rows[0]!;
+}
+
+/** The waiting terms changes of these units. */
+export async function openUnitTermsChanges(db: Queryable, unitIds: readonly number[]): Promise<UnitTermsChangeRow[]> {
+  if (!unitIds.length) return [];
+  const { rows } = await db.query<UnitTermsChangeRow>(
+    `SELECT ${TERMS_COLUMNS} FROM unit_terms_changes tc WHERE tc.unit_id = ANY($1::bigint[]) AND tc.status = 'PROPOSED'`, [unitIds]);
+  return rows;
 }
 
 /** Whether the organisation exists and lies in `scope` (where a unit may be registered). */

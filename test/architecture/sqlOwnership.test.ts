@@ -19,7 +19,7 @@ const OWNERS: Record<string, string> = Object.fromEntries(
   Object.entries({
     members: [
       'units', 'members', 'enrolments', 'member_changes', 'roster_imports', 'roster_import_errors', 'roster_changes',
-      'contribution_payments', 'unit_payer_accounts',
+      'contribution_payments', 'unit_payer_accounts', 'unit_terms_changes',
     ],
     settlements: ['settlement_sources', 'settlement_runs', 'settlements', 'settlement_setl_ids', 'settlement_rejections'],
     benefits: [

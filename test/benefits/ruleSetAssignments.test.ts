@@ -43,7 +43,21 @@ async function organisation(code: string, level: string, parentId: number | null
 
 async function member(organisationId: number, unitType: string, year = 2026, plan: 'PUBLIC' | 'PRIVATE' = 'PRIVATE'): Promise<MemberSetup> {
   const unit = await seedUnit(db.pool, plan);
-  await db.pool.query(`UPDATE units SET organisation_id = $2, unit_type = $3 WHERE id = $1`, [unit.id, organisationId, unitType]);
+  await db.pool.query(`UPDATE units SET organisation_id = $2 WHERE id = $1`, [unit.id, organisationId]);
+  // A unit's type changes only with a terms change a second person confirmed, in that transaction (four eyes, migration 0058).
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`INSERT INTO unit_terms_changes (unit_id, unit_type, reason, proposed_by) VALUES ($1, $2, 'test set-up', 'test-proposer')`, [unit.id, unitType]);
+    await client.query(`UPDATE unit_terms_changes SET status = 'CONFIRMED', confirmed_by = 'test-confirmer' WHERE unit_id = $1 AND status = 'PROPOSED'`, [unit.id]);
+    await client.query(`UPDATE units SET unit_type = $2 WHERE id = $1`, [unit.id, unitType]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
   const memberId = await seedMember(db.pool, unit.id);
   const enrolmentId = await seedEnrolment(db.pool, memberId, unit.id, { year, plan, specialDisease: true });
   await payContribution(db.pool, unit.id, year);

@@ -88,6 +88,8 @@ describe('arguments named by the object they name', () => {
   // Each mutation's ID argument, given an ID of no object: the userError names the input field.
   const cases: [mutation: string, who: { role: string; sub: string }, input: Record<string, unknown>, field: string][] = [
     ['updateUnit', ADMIN, { unitId: NONE('Unit'), name: '新名称' }, 'input.unitId'],
+    ['confirmUnitTermsChange', ADMIN, { unitId: NONE('Unit'), proposedAt: '2026-06-01T00:00:00.000Z' }, 'input.unitId'],
+    ['withdrawUnitTermsChange', ADMIN, { unitId: NONE('Unit'), reason: '录入错误' }, 'input.unitId'],
     ['approvePayoutBatch', FINANCE, { batchId: NONE('PayoutBatch') }, 'input.batchId'],
     ['submitPayoutBatch', FINANCE, { batchId: NONE('PayoutBatch') }, 'input.batchId'],
     ['retryBankDocument', FINANCE, { documentId: NONE('BankDocument') }, 'input.documentId'],

@@ -102,10 +102,17 @@ describe('units and enrolments', () => {
     const outside = await create({ role: 'ADMIN', org: 'JJ' }, { creditCode: withCreditCodeCheck('91350500MA1000003'), name: '厦门港务', planType: 'PUBLIC', organisationId: tree.XM });
     expect(outside.data.createUnit.userErrors).toEqual([expect.objectContaining({ field: 'input.organisationId', code: 'NOT_FOUND' })]);
 
+    // A unit's terms are proposed by one ADMIN (with a reason) and take effect when another confirms them.
     const update = (who: Parameters<typeof gw.query>[0], id: string) =>
-      gw.query(who, `mutation($id: ID!) { updateUnit(input: { unitId: $id, unitType: STATE_OWNED, smallMicro: true }) { unit { ${UNIT_FIELDS} } userErrors { field code } } }`, { id });
+      gw.query(who, `mutation($id: ID!) { updateUnit(input: { unitId: $id, unitType: STATE_OWNED, smallMicro: true, reason: "工商登记变更" }) {
+        unit { ${UNIT_FIELDS} pendingTermsChange { unitType smallMicro proposedAt } } userErrors { field code } } }`, { id });
     expect((await update({ role: 'ADMIN', org: 'JJ' }, plain.data.createUnit.unit.id)).data.updateUnit.userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND' })]);
-    expect((await update(ADMIN, plain.data.createUnit.unit.id)).data.updateUnit.unit).toMatchObject({ unitType: 'STATE_OWNED', smallMicro: true });
+    const proposed = (await update(ADMIN, plain.data.createUnit.unit.id)).data.updateUnit.unit;
+    expect(proposed).toMatchObject({ unitType: 'NON_PUBLIC', smallMicro: false, pendingTermsChange: { unitType: 'STATE_OWNED', smallMicro: true } });
+    const confirmed = await gw.query({ role: 'ADMIN', sub: 'admin-chen' },
+      `mutation($i: ConfirmUnitTermsChangeInput!) { confirmUnitTermsChange(input: $i) { unit { ${UNIT_FIELDS} pendingTermsChange { unitType } } userErrors { field code } } }`,
+      { i: { unitId: plain.data.createUnit.unit.id, proposedAt: proposed.pendingTermsChange.proposedAt } });
+    expect(confirmed.data.confirmUnitTermsChange.unit).toMatchObject({ unitType: 'STATE_OWNED', smallMicro: true, pendingTermsChange: null });
   });
 
   it('member categories: set at enrolment, each once; changed by staff in scope with an audit row', async () => {

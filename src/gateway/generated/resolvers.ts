@@ -1333,6 +1333,29 @@ export type ConfirmUnitMovePayload = {
   userErrors: Array<UserError>;
 };
 
+/** A unit's waiting terms change to confirm. */
+export type ConfirmUnitTermsChangeInput = {
+  /**
+   * The change that was checked: its `UnitTermsChange.proposedAt`, as read before checking it. Only that
+   * change is confirmed; when another one is waiting instead (the checked one was withdrawn and another
+   * proposed), the answer is `CONFLICT` on `input.proposedAt` (read the unit again and check the new one).
+   */
+  proposedAt: Scalars['DateTime']['input'];
+  /** The unit whose waiting terms change is confirmed. */
+  unitId: Scalars['ID']['input'];
+};
+
+/** What `confirmUnitTermsChange` answers. */
+export type ConfirmUnitTermsChangePayload = {
+  __typename?: 'ConfirmUnitTermsChangePayload';
+  /** The confirmed change; null when refused. */
+  change?: Maybe<UnitTermsChange>;
+  /** The unit with its new terms; null when refused. */
+  unit?: Maybe<Unit>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
 /** What a unit owes for one plan year: per person 100 CNY (PUBLIC) or 48 CNY (PRIVATE), plus 25 CNY for 职工特病. */
 export type Contribution = Node & {
   __typename?: 'Contribution';
@@ -2620,6 +2643,15 @@ export type Mutation = {
    */
   confirmUnitMove: ConfirmUnitMovePayload;
   /**
+   * Confirms a unit's waiting terms change: the unit then has the proposed plan type, unit type and
+   * small-firm mark, and claims decided from then on are decided by them. ADMIN only, never its proposer
+   * (`FORBIDDEN`: four eyes, kept by the database as well); the unit must be in the caller's subtree
+   * (`NOT_FOUND` otherwise). Refused (`CONFLICT`) when no change is waiting (on `input.unitId`), when the
+   * one waiting is not the one checked (on `input.proposedAt`), and while a roster import is merging the
+   * unit, after a wait of 10 s (on `input.unitId`: confirm once the import is done). Audited.
+   */
+  confirmUnitTermsChange: ConfirmUnitTermsChangePayload;
+  /**
    * Registers a member. ADMIN, SERVICE, or the unit's operator. Every bad field is reported at once.
    * An ID number already registered is refused (`CONFLICT` on `input.idNumber`); a unit operator
    * learns whether the member is already in their own unit, never which other unit has them.
@@ -2810,8 +2842,17 @@ export type Mutation = {
    */
   updateMember: UpdateMemberPayload;
   /**
-   * Renames a unit or changes its plan type, unit type or small-firm mark. ADMIN only; an ADMIN whose
-   * token names an organisation only for units in its subtree (`NOT_FOUND` otherwise).
+   * Renames a unit (at once), and proposes a change of its plan type, unit type or small-firm mark. ADMIN
+   * only; an ADMIN whose token names an organisation only for units in its subtree (`NOT_FOUND` otherwise).
+   *
+   * The terms no longer take effect at once: rule sets pay programmes by them, and claims are decided by
+   * the terms the unit has then (stays before the change included), so a change takes two ADMINs, as a
+   * rule set or a unit's move does. `planType`, `unitType` and `smallMicro` are only proposed: they need a
+   * `reason` (user error on `input.reason` otherwise), and the answer's unit shows them in
+   * `pendingTermsChange` while it keeps its terms until another ADMIN confirms them
+   * (`confirmUnitTermsChange`). A value the unit has already is not proposed; when none differs, nothing
+   * is. Refused (`CONFLICT` on `input.unitId`) while another terms change of the unit is waiting: confirm
+   * or withdraw it first. Audited.
    */
   updateUnit: UpdateUnitPayload;
   /**
@@ -2832,6 +2873,12 @@ export type Mutation = {
    * and both organisations in their subtree (`NOT_FOUND` otherwise). Audited.
    */
   withdrawUnitMove: WithdrawUnitMovePayload;
+  /**
+   * Withdraws a unit's waiting terms change, with a reason: it never takes effect, and another change of
+   * the unit's terms may be proposed. ADMIN only: its proposer, or another ADMIN with the unit in their
+   * subtree (`NOT_FOUND` otherwise). `CONFLICT` on `input.unitId` when no change is waiting. Audited.
+   */
+  withdrawUnitTermsChange: WithdrawUnitTermsChangePayload;
   /** Resolves an exception by accepting it as it is, with the reason; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal`. Audited. ADMIN, FINANCE. */
   writeOffReconciliationException: WriteOffReconciliationExceptionPayload;
 };
@@ -2999,6 +3046,17 @@ export type MutationConfirmFourEyesProposalArgs = {
  */
 export type MutationConfirmUnitMoveArgs = {
   input: ConfirmUnitMoveInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
+export type MutationConfirmUnitTermsChangeArgs = {
+  input: ConfirmUnitTermsChangeInput;
 };
 
 
@@ -3503,6 +3561,17 @@ export type MutationWithdrawUnitMoveArgs = {
  * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
  * changed nothing.
  */
+export type MutationWithdrawUnitTermsChangeArgs = {
+  input: WithdrawUnitTermsChangeInput;
+};
+
+
+/**
+ * Everything a caller can change. Every decision is written to the audit log. Each mutation takes one
+ * `input` and answers a payload: what it produced (null when it refused) and `userErrors`, every
+ * problem of the input or refusal of the decision at once. A mutation that reports `userErrors` has
+ * changed nothing.
+ */
 export type MutationWriteOffReconciliationExceptionArgs = {
   input: WriteOffReconciliationExceptionInput;
 };
@@ -3799,8 +3868,8 @@ export type PageInfo = {
  * A standing payment policy (即时办): which payouts may go to the bank without a per-batch approval.
  * While it is ACTIVE the workers turn approved claims into payouts every PAYOUT_RELEASE_SECONDS and
  * release, in small batches, the READY payouts of its funder that are all of: a claim approved by the
- * rules alone (no review, no adjusted line), at most `maxPayoutFen`, to a bank card on record unchanged
- * for `accountUnchangedDays` (a member's first card is no change), within the paying account's day
+ * rules alone (no review, no adjusted line), at most `maxPayoutFen`, to a bank card on record, unchanged,
+ * for `accountUnchangedDays` (a first card given to a member who had none counts from that day), within the paying account's day
  * (`dailyCount` payouts and `dailySumFen` released under policies since 00:00 China time). Everything
  * else waits for an ordinary batch and its approval. The database checks every limit at each release.
  */
@@ -3847,8 +3916,8 @@ export type PaymentPolicy = Node & {
  * A standing payment policy (即时办): which payouts may go to the bank without a per-batch approval.
  * While it is ACTIVE the workers turn approved claims into payouts every PAYOUT_RELEASE_SECONDS and
  * release, in small batches, the READY payouts of its funder that are all of: a claim approved by the
- * rules alone (no review, no adjusted line), at most `maxPayoutFen`, to a bank card on record unchanged
- * for `accountUnchangedDays` (a member's first card is no change), within the paying account's day
+ * rules alone (no review, no adjusted line), at most `maxPayoutFen`, to a bank card on record, unchanged,
+ * for `accountUnchangedDays` (a first card given to a member who had none counts from that day), within the paying account's day
  * (`dailyCount` payouts and `dailySumFen` released under policies since 00:00 China time). Everything
  * else waits for an ordinary batch and its approval. The database checks every limit at each release.
  */
@@ -6645,11 +6714,21 @@ export type Unit = Node & {
   organisation: Organisation;
   /** The unit's move to another organisation waiting for confirmation; null when there is none. ADMIN only (null for others). */
   pendingMove?: Maybe<UnitMove>;
-  /** The plan the unit's employees are enrolled in by default. */
+  /**
+   * The change of the unit's terms (plan type, unit type, small-firm mark) proposed with `updateUnit` and
+   * waiting for a second ADMIN (`confirmUnitTermsChange`); null when there is none. Until it is confirmed
+   * the unit keeps its terms, and claims are decided by them. ADMIN only (null for others, and for a unit
+   * outside the caller's subtree).
+   */
+  pendingTermsChange?: Maybe<UnitTermsChange>;
+  /** The plan the unit's employees are enrolled in by default. Changed only by a confirmed terms change (`pendingTermsChange`). */
   planType: PlanType;
-  /** Whether the unit is a small or micro firm (小微企业). */
+  /** Whether the unit is a small or micro firm (小微企业). Changed only by a confirmed terms change (`pendingTermsChange`). */
   smallMicro: Scalars['Boolean']['output'];
-  /** The unit's type (单位性质); when not given at registration, the one its plan implies (PUBLIC → PUBLIC_INSTITUTION, PRIVATE → NON_PUBLIC). */
+  /**
+   * The unit's type (单位性质); when not given at registration, the one its plan implies (PUBLIC →
+   * PUBLIC_INSTITUTION, PRIVATE → NON_PUBLIC). Changed only by a confirmed terms change (`pendingTermsChange`).
+   */
   unitType: UnitType;
   updatedAt: Scalars['DateTime']['output'];
 };
@@ -6733,6 +6812,43 @@ export type UnitMove = {
   withdrawnBy?: Maybe<Actor>;
 };
 
+/**
+ * A proposed change of a unit's terms: its plan type, unit type (单位性质) and small-firm mark (小微企业).
+ * Rule sets pay programmes by them (some only to non-public firms, say), and claims are decided by the
+ * terms the unit has when they are decided, stays before the change included: so, as a rule set or a
+ * unit's move to another organisation, a change takes two ADMINs. One proposes it (`updateUnit`, with a
+ * reason), another confirms it (`confirmUnitTermsChange`); only then does the unit have the new terms.
+ */
+export type UnitTermsChange = {
+  __typename?: 'UnitTermsChange';
+  /** True once confirmed (the unit has the new terms); false while it waits for a second ADMIN, or once withdrawn. */
+  confirmed: Scalars['Boolean']['output'];
+  /** When it was confirmed; null unless confirmed. */
+  confirmedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The ADMIN who confirmed it; null unless confirmed. */
+  confirmedBy?: Maybe<Actor>;
+  /** The proposed plan type; null when the change leaves it as it is. */
+  planType?: Maybe<PlanType>;
+  /** When it was proposed: what `confirmUnitTermsChange` names as `proposedAt`. */
+  proposedAt: Scalars['DateTime']['output'];
+  /** The ADMIN who proposed it. */
+  proposedBy: Actor;
+  /** Why, as the proposer gave it. */
+  reason: Scalars['String']['output'];
+  /** The proposed small-firm mark; null when the change leaves it as it is. */
+  smallMicro?: Maybe<Scalars['Boolean']['output']>;
+  /** The proposed unit type; null when the change leaves it as it is. */
+  unitType?: Maybe<UnitType>;
+  /** Why it was withdrawn, as that ADMIN gave it; null unless withdrawn. */
+  withdrawalReason?: Maybe<Scalars['String']['output']>;
+  /** True once withdrawn (`withdrawUnitTermsChange`): it never takes effect. */
+  withdrawn: Scalars['Boolean']['output'];
+  /** When it was withdrawn; null unless withdrawn. */
+  withdrawnAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The ADMIN who withdrew it; null unless withdrawn. */
+  withdrawnBy?: Maybe<Actor>;
+};
+
 /** A unit's type (单位性质). It refines `PlanType` (which keeps choosing the plan); rule sets may condition a programme on it. */
 export type UnitType =
   /** 机关: a government body. */
@@ -6767,24 +6883,29 @@ export type UpdateMemberPayload = {
   userErrors: Array<UserError>;
 };
 
-/** Changes a unit's name, plan type, unit type or small-firm mark; an absent field is left as it is. */
+/**
+ * Renames a unit at once, or proposes a change of its terms (plan type, unit type, small-firm mark) for a
+ * second ADMIN to confirm; an absent field is left as it is.
+ */
 export type UpdateUnitInput = {
-  /** New name, 1 to 200 characters. */
+  /** New name, 1 to 200 characters; takes effect at once. */
   name?: InputMaybe<Scalars['String']['input']>;
-  /** New default plan for later enrolments. */
+  /** New default plan for later enrolments: only proposed (`Unit.pendingTermsChange`); a second ADMIN confirms it. */
   planType?: InputMaybe<PlanType>;
-  /** Whether it is a small or micro firm (小微企业). */
+  /** Why the terms change (4 to 2000 characters): required with `planType`, `unitType` or `smallMicro`; audited. */
+  reason?: InputMaybe<Scalars['String']['input']>;
+  /** Whether it is a small or micro firm (小微企业): only proposed (`Unit.pendingTermsChange`); a second ADMIN confirms it. */
   smallMicro?: InputMaybe<Scalars['Boolean']['input']>;
   /** The unit to change. */
   unitId: Scalars['ID']['input'];
-  /** New unit type. */
+  /** New unit type: only proposed (`Unit.pendingTermsChange`); a second ADMIN confirms it. */
   unitType?: InputMaybe<UnitType>;
 };
 
 /** What `updateUnit` answers. */
 export type UpdateUnitPayload = {
   __typename?: 'UpdateUnitPayload';
-  /** The unit as changed; null when refused. */
+  /** The unit as changed (renamed), its proposed terms in `pendingTermsChange`; null when refused. */
   unit?: Maybe<Unit>;
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
@@ -6982,6 +7103,25 @@ export type WithdrawUnitMovePayload = {
   __typename?: 'WithdrawUnitMovePayload';
   /** The withdrawn move (the unit stays where it is); null when refused. */
   move?: Maybe<UnitMove>;
+  /** Why it was refused; empty when it was done. */
+  userErrors: Array<UserError>;
+};
+
+/** A unit's waiting terms change to withdraw. */
+export type WithdrawUnitTermsChangeInput = {
+  /** Why (4 to 2000 characters); audited. */
+  reason: Scalars['String']['input'];
+  /** The unit whose waiting terms change is withdrawn. */
+  unitId: Scalars['ID']['input'];
+};
+
+/** What `withdrawUnitTermsChange` answers. */
+export type WithdrawUnitTermsChangePayload = {
+  __typename?: 'WithdrawUnitTermsChangePayload';
+  /** The withdrawn change (the unit keeps its terms); null when refused. */
+  change?: Maybe<UnitTermsChange>;
+  /** The unit; null when refused. */
+  unit?: Maybe<Unit>;
   /** Why it was refused; empty when it was done. */
   userErrors: Array<UserError>;
 };
@@ -7214,6 +7354,8 @@ export type ResolversTypes = {
   ConfirmBankDocumentPayload: ResolverTypeWrapper<Omit<ConfirmBankDocumentPayload, 'document'> & { document?: Maybe<ResolversTypes['BankDocument']> }>;
   ConfirmUnitMoveInput: ConfirmUnitMoveInput;
   ConfirmUnitMovePayload: ResolverTypeWrapper<Omit<ConfirmUnitMovePayload, 'move'> & { move?: Maybe<ResolversTypes['UnitMove']> }>;
+  ConfirmUnitTermsChangeInput: ConfirmUnitTermsChangeInput;
+  ConfirmUnitTermsChangePayload: ResolverTypeWrapper<Omit<ConfirmUnitTermsChangePayload, 'unit'> & { unit?: Maybe<ResolversTypes['Unit']> }>;
   Contribution: ResolverTypeWrapper<ContributionKey>;
   ContributionAllocationInput: ContributionAllocationInput;
   ContributionPayment: ResolverTypeWrapper<ContributionPayment>;
@@ -7483,6 +7625,7 @@ export type ResolversTypes = {
   UnitFilter: UnitFilter;
   UnitMembersFilter: UnitMembersFilter;
   UnitMove: ResolverTypeWrapper<UnitMoveRow>;
+  UnitTermsChange: ResolverTypeWrapper<UnitTermsChange>;
   UnitType: UnitType;
   UpdateMemberInput: UpdateMemberInput;
   UpdateMemberPayload: ResolverTypeWrapper<Omit<UpdateMemberPayload, 'member'> & { member?: Maybe<ResolversTypes['Member']> }>;
@@ -7503,6 +7646,8 @@ export type ResolversTypes = {
   WithdrawCondolencePayload: ResolverTypeWrapper<Omit<WithdrawCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversTypes['Condolence']> }>;
   WithdrawUnitMoveInput: WithdrawUnitMoveInput;
   WithdrawUnitMovePayload: ResolverTypeWrapper<Omit<WithdrawUnitMovePayload, 'move'> & { move?: Maybe<ResolversTypes['UnitMove']> }>;
+  WithdrawUnitTermsChangeInput: WithdrawUnitTermsChangeInput;
+  WithdrawUnitTermsChangePayload: ResolverTypeWrapper<Omit<WithdrawUnitTermsChangePayload, 'unit'> & { unit?: Maybe<ResolversTypes['Unit']> }>;
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
   WriteOffReconciliationExceptionPayload: ResolverTypeWrapper<Omit<WriteOffReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversTypes['ReconciliationException']> }>;
   YearlyReportFormat: YearlyReportFormat;
@@ -7579,6 +7724,8 @@ export type ResolversParentTypes = {
   ConfirmBankDocumentPayload: Omit<ConfirmBankDocumentPayload, 'document'> & { document?: Maybe<ResolversParentTypes['BankDocument']> };
   ConfirmUnitMoveInput: ConfirmUnitMoveInput;
   ConfirmUnitMovePayload: Omit<ConfirmUnitMovePayload, 'move'> & { move?: Maybe<ResolversParentTypes['UnitMove']> };
+  ConfirmUnitTermsChangeInput: ConfirmUnitTermsChangeInput;
+  ConfirmUnitTermsChangePayload: Omit<ConfirmUnitTermsChangePayload, 'unit'> & { unit?: Maybe<ResolversParentTypes['Unit']> };
   Contribution: ContributionKey;
   ContributionAllocationInput: ContributionAllocationInput;
   ContributionPayment: ContributionPayment;
@@ -7799,6 +7946,7 @@ export type ResolversParentTypes = {
   UnitFilter: UnitFilter;
   UnitMembersFilter: UnitMembersFilter;
   UnitMove: UnitMoveRow;
+  UnitTermsChange: UnitTermsChange;
   UpdateMemberInput: UpdateMemberInput;
   UpdateMemberPayload: Omit<UpdateMemberPayload, 'member'> & { member?: Maybe<ResolversParentTypes['Member']> };
   UpdateUnitInput: UpdateUnitInput;
@@ -7815,6 +7963,8 @@ export type ResolversParentTypes = {
   WithdrawCondolencePayload: Omit<WithdrawCondolencePayload, 'condolence'> & { condolence?: Maybe<ResolversParentTypes['Condolence']> };
   WithdrawUnitMoveInput: WithdrawUnitMoveInput;
   WithdrawUnitMovePayload: Omit<WithdrawUnitMovePayload, 'move'> & { move?: Maybe<ResolversParentTypes['UnitMove']> };
+  WithdrawUnitTermsChangeInput: WithdrawUnitTermsChangeInput;
+  WithdrawUnitTermsChangePayload: Omit<WithdrawUnitTermsChangePayload, 'unit'> & { unit?: Maybe<ResolversParentTypes['Unit']> };
   WriteOffReconciliationExceptionInput: WriteOffReconciliationExceptionInput;
   WriteOffReconciliationExceptionPayload: Omit<WriteOffReconciliationExceptionPayload, 'exception'> & { exception?: Maybe<ResolversParentTypes['ReconciliationException']> };
 };
@@ -8234,6 +8384,12 @@ export type ConfirmUnitMovePayloadResolvers<ContextType = Context, ParentType ex
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type ConfirmUnitTermsChangePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ConfirmUnitTermsChangePayload'] = ResolversParentTypes['ConfirmUnitTermsChangePayload']> = {
+  change?: Resolver<Maybe<ResolversTypes['UnitTermsChange']>, ParentType, ContextType>;
+  unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type ContributionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Contribution'] = ResolversParentTypes['Contribution']> = {
   enrolled?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -8630,6 +8786,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   confirmBankDocument?: Resolver<ResolversTypes['ConfirmBankDocumentPayload'], ParentType, ContextType, RequireFields<MutationConfirmBankDocumentArgs, 'input'>>;
   confirmFourEyesProposal?: Resolver<ResolversTypes['DecideFourEyesProposalPayload'], ParentType, ContextType, RequireFields<MutationConfirmFourEyesProposalArgs, 'input'>>;
   confirmUnitMove?: Resolver<ResolversTypes['ConfirmUnitMovePayload'], ParentType, ContextType, RequireFields<MutationConfirmUnitMoveArgs, 'input'>>;
+  confirmUnitTermsChange?: Resolver<ResolversTypes['ConfirmUnitTermsChangePayload'], ParentType, ContextType, RequireFields<MutationConfirmUnitTermsChangeArgs, 'input'>>;
   createMember?: Resolver<ResolversTypes['CreateMemberPayload'], ParentType, ContextType, RequireFields<MutationCreateMemberArgs, 'input'>>;
   createOrganisation?: Resolver<ResolversTypes['CreateOrganisationPayload'], ParentType, ContextType, RequireFields<MutationCreateOrganisationArgs, 'input'>>;
   createPayoutBatch?: Resolver<ResolversTypes['CreatePayoutBatchPayload'], ParentType, ContextType, RequireFields<MutationCreatePayoutBatchArgs, 'input'>>;
@@ -8677,6 +8834,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   uploadSettlements?: Resolver<ResolversTypes['UploadSettlementsPayload'], ParentType, ContextType, RequireFields<MutationUploadSettlementsArgs, 'input'>>;
   withdrawCondolence?: Resolver<ResolversTypes['WithdrawCondolencePayload'], ParentType, ContextType, RequireFields<MutationWithdrawCondolenceArgs, 'input'>>;
   withdrawUnitMove?: Resolver<ResolversTypes['WithdrawUnitMovePayload'], ParentType, ContextType, RequireFields<MutationWithdrawUnitMoveArgs, 'input'>>;
+  withdrawUnitTermsChange?: Resolver<ResolversTypes['WithdrawUnitTermsChangePayload'], ParentType, ContextType, RequireFields<MutationWithdrawUnitTermsChangeArgs, 'input'>>;
   writeOffReconciliationException?: Resolver<ResolversTypes['WriteOffReconciliationExceptionPayload'], ParentType, ContextType, RequireFields<MutationWriteOffReconciliationExceptionArgs, 'input'>>;
 };
 
@@ -9648,6 +9806,7 @@ export type UnitResolvers<ContextType = Context, ParentType extends ResolversPar
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   organisation?: Resolver<ResolversTypes['Organisation'], ParentType, ContextType>;
   pendingMove?: Resolver<Maybe<ResolversTypes['UnitMove']>, ParentType, ContextType>;
+  pendingTermsChange?: Resolver<Maybe<ResolversTypes['UnitTermsChange']>, ParentType, ContextType>;
   planType?: Resolver<ResolversTypes['PlanType'], ParentType, ContextType>;
   smallMicro?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   unitType?: Resolver<ResolversTypes['UnitType'], ParentType, ContextType>;
@@ -9676,6 +9835,22 @@ export type UnitMoveResolvers<ContextType = Context, ParentType extends Resolver
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   to?: Resolver<ResolversTypes['Organisation'], ParentType, ContextType>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
+  withdrawalReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  withdrawn?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  withdrawnAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  withdrawnBy?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+};
+
+export type UnitTermsChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UnitTermsChange'] = ResolversParentTypes['UnitTermsChange']> = {
+  confirmed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  confirmedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  confirmedBy?: Resolver<Maybe<ResolversTypes['Actor']>, ParentType, ContextType>;
+  planType?: Resolver<Maybe<ResolversTypes['PlanType']>, ParentType, ContextType>;
+  proposedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  proposedBy?: Resolver<ResolversTypes['Actor'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  smallMicro?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  unitType?: Resolver<Maybe<ResolversTypes['UnitType']>, ParentType, ContextType>;
   withdrawalReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   withdrawn?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   withdrawnAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -9741,6 +9916,12 @@ export type WithdrawUnitMovePayloadResolvers<ContextType = Context, ParentType e
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 };
 
+export type WithdrawUnitTermsChangePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WithdrawUnitTermsChangePayload'] = ResolversParentTypes['WithdrawUnitTermsChangePayload']> = {
+  change?: Resolver<Maybe<ResolversTypes['UnitTermsChange']>, ParentType, ContextType>;
+  unit?: Resolver<Maybe<ResolversTypes['Unit']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+};
+
 export type WriteOffReconciliationExceptionPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['WriteOffReconciliationExceptionPayload'] = ResolversParentTypes['WriteOffReconciliationExceptionPayload']> = {
   exception?: Resolver<Maybe<ResolversTypes['ReconciliationException']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
@@ -9791,6 +9972,7 @@ export type Resolvers<ContextType = Context> = {
   ConfirmBankCardChangePayload?: ConfirmBankCardChangePayloadResolvers<ContextType>;
   ConfirmBankDocumentPayload?: ConfirmBankDocumentPayloadResolvers<ContextType>;
   ConfirmUnitMovePayload?: ConfirmUnitMovePayloadResolvers<ContextType>;
+  ConfirmUnitTermsChangePayload?: ConfirmUnitTermsChangePayloadResolvers<ContextType>;
   Contribution?: ContributionResolvers<ContextType>;
   ContributionPayment?: ContributionPaymentResolvers<ContextType>;
   CreateMemberPayload?: CreateMemberPayloadResolvers<ContextType>;
@@ -9945,6 +10127,7 @@ export type Resolvers<ContextType = Context> = {
   UnitConnection?: UnitConnectionResolvers<ContextType>;
   UnitEdge?: UnitEdgeResolvers<ContextType>;
   UnitMove?: UnitMoveResolvers<ContextType>;
+  UnitTermsChange?: UnitTermsChangeResolvers<ContextType>;
   UpdateMemberPayload?: UpdateMemberPayloadResolvers<ContextType>;
   UpdateUnitPayload?: UpdateUnitPayloadResolvers<ContextType>;
   UploadBankStatementPayload?: UploadBankStatementPayloadResolvers<ContextType>;
@@ -9955,6 +10138,7 @@ export type Resolvers<ContextType = Context> = {
   WaitingFigures?: WaitingFiguresResolvers<ContextType>;
   WithdrawCondolencePayload?: WithdrawCondolencePayloadResolvers<ContextType>;
   WithdrawUnitMovePayload?: WithdrawUnitMovePayloadResolvers<ContextType>;
+  WithdrawUnitTermsChangePayload?: WithdrawUnitTermsChangePayloadResolvers<ContextType>;
   WriteOffReconciliationExceptionPayload?: WriteOffReconciliationExceptionPayloadResolvers<ContextType>;
 };
 
