@@ -11,7 +11,7 @@ import { coverAdded, decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, planYe
 import type { EnrolmentRow, MemberCategory, MemberRow, MemberWrite, PlanType, UnitRow } from './model.ts';
 import type { RosterColumn, RosterRow } from './rosterRow.ts';
 import { lockMemberInScope, memberInScope, upsertEnrolment } from './store.ts';
-import { condolenceApprovedInYear, enrolmentByIdNumber, lockedEnrolment, lockPlanYearEnrolments } from './store/eligibility.ts';
+import { condolenceApprovedInYear, enrolmentsOfRows, lockedEnrolment, lockPlanYearEnrolments, rowEnrolmentKey, type RecordedEnrolment, type RowEnrolmentKey } from './store/eligibility.ts';
 
 /**
  * Eligibility at enrolment for every path that enrols (enrolMember, roster rows with a plan year):
@@ -165,7 +165,17 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
 export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: string) {
   // Looked up once per organisation, year and enrolment date: a roster has few of each.
   const known = new Map<string, EnrolmentRules>();
-  return async (
+  // A row asking for cover (the add-on, a group) in a year begun may add it to an enrolment dated long
+  // before: those enrolments are read a batch of rows at a time (`prefetch`), not one query a row.
+  const asksCover = (e: NonNullable<RosterRow['enrolment']>) => (e.specialDisease || (e.memberCategories?.length ?? 0) > 0) && `${e.planYear}-01-01` < today;
+  let recorded = new Map<string, RecordedEnrolment | null>();
+  const enrolmentOf = async (key: RowEnrolmentKey): Promise<RecordedEnrolment | null> => {
+    const k = rowEnrolmentKey(key);
+    return recorded.has(k) ? recorded.get(k)! : (await enrolmentsOfRows(db, [key])).get(k) ?? null;
+  };
+  const keyOf = (e: NonNullable<RosterRow['enrolment']>, member: Pick<MemberWrite, 'idNumberHash' | 'unitId'>): RowEnrolmentKey =>
+    ({ idNumberHash: member.idNumberHash, unitId: member.unitId, planYear: e.planYear });
+  const check = async (
     e: RosterRow['enrolment'], member: Pick<MemberWrite, 'idNumberHash' | 'birthDate' | 'gender' | 'unitId'>, unit: Pick<UnitRow, 'planType' | 'organisationId'>,
   ): Promise<FieldProblem<RosterColumn>[]> => {
     if (!e) return [];
@@ -188,9 +198,8 @@ export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: 
     let { refusals } = decideEnrolment(rules, candidate);
     // Only now ask the database, and only for a row that is back-dated, or that asks for cover an
     // enrolment of the year, dated before today, could lack (a roster of a year not begun: neither).
-    const asksCover = e.specialDisease || (e.memberCategories?.length ?? 0) > 0;
-    if (refusals.some((r) => r.rule === 'BACKDATED') || (asksCover && `${e.planYear}-01-01` < today)) {
-      const existing = await enrolmentByIdNumber(db, member.idNumberHash, member.unitId, e.planYear);
+    if (refusals.some((r) => r.rule === 'BACKDATED') || asksCover(e)) {
+      const existing = await enrolmentOf(keyOf(e, member));
       if (existing !== null) {
         // An existing enrolment keeps its date: the row is not back-dated itself, but what it adds
         // counts from that date, under the rules governing it (refused on the cover's column).
@@ -202,4 +211,11 @@ export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: 
     }
     return refusals.map((r) => ({ field: rosterField(r), reason: refusalText(r) }));
   };
+  /** Reads in one query the enrolments the next rows asking for cover may add to (the rows of one batch: the last batch's are let go). */
+  const prefetch = async (rows: readonly { enrolment: RosterRow['enrolment']; member: Pick<MemberWrite, 'idNumberHash' | 'unitId'> }[]): Promise<void> => {
+    const keys = rows.flatMap(({ enrolment: e, member }) => (e && asksCover(e) ? [keyOf(e, member)] : []));
+    const found = await enrolmentsOfRows(db, keys);
+    recorded = new Map(keys.map((key) => [rowEnrolmentKey(key), found.get(rowEnrolmentKey(key)) ?? null]));
+  };
+  return Object.assign(check, { prefetch });
 }

@@ -139,6 +139,7 @@ export async function importRoster(
       }
     };
     const stageChecked = async (rows: CheckedRosterRow[]) => {
+      await eligibility.prefetch(rows.filter((r) => !r.problems));
       for (const row of rows) {
         if (row.problems) {
           reject(row.rowNumber, row.problems);

@@ -26,23 +26,30 @@ export async function lockedEnrolment(tx: Tx, memberId: number, planYear: number
   return rows[0] ?? null;
 }
 
-/**
- * The date of the enrolment for `planYear` of the member with this ID number (keyed hash) if the
- * member is in `unitId`, the importing row's unit; null otherwise. Another unit's member reads as
- * not enrolled: a row's refusal never tells its unit whether someone else's member is.
- */
-export async function enrolmentDateByIdNumber(db: Queryable, idNumberHash: Buffer, unitId: number, planYear: number): Promise<string | null> {
-  return (await enrolmentByIdNumber(db, idNumberHash, unitId, planYear))?.enrolledOn ?? null;
+/** Which enrolment a roster row may touch: the member with this ID number (keyed hash) in the row's unit, and the plan year. */
+export interface RowEnrolmentKey {
+  idNumberHash: Buffer;
+  unitId: number;
+  planYear: number;
 }
 
-/** As enrolmentDateByIdNumber, with the cover the enrolment records: what a roster row's may add to. */
-export async function enrolmentByIdNumber(db: Queryable, idNumberHash: Buffer, unitId: number, planYear: number): Promise<RecordedEnrolment | null> {
-  const { rows } = await db.query<RecordedEnrolment>(
-    `SELECT ${RECORDED_COLUMNS} FROM enrolments e JOIN members m ON m.id = e.member_id
-      WHERE m.id_number_hash = $1 AND m.unit_id = $2 AND e.plan_year = $3`,
-    [idNumberHash, unitId, planYear],
+export const rowEnrolmentKey = (k: RowEnrolmentKey): string => `${k.idNumberHash.toString('hex')}:${k.unitId}:${k.planYear}`;
+
+/**
+ * The enrolments these roster rows may touch, by `rowEnrolmentKey`, in one query: each only if the
+ * member is in the row's unit. Another unit's member reads as not enrolled: a row's refusal never
+ * tells its unit whether someone else's member is.
+ */
+export async function enrolmentsOfRows(db: Queryable, keys: readonly RowEnrolmentKey[]): Promise<Map<string, RecordedEnrolment>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await db.query<RecordedEnrolment & { key: string }>(
+    `SELECT ${RECORDED_COLUMNS}, encode(m.id_number_hash, 'hex') || ':' || m.unit_id || ':' || e.plan_year AS key
+       FROM unnest($1::bytea[], $2::bigint[], $3::int[]) AS k(hash, unit_id, plan_year)
+       JOIN members m ON m.id_number_hash = k.hash AND m.unit_id = k.unit_id
+       JOIN enrolments e ON e.member_id = m.id AND e.plan_year = k.plan_year`,
+    [keys.map((k) => k.idNumberHash), keys.map((k) => k.unitId), keys.map((k) => k.planYear)],
   );
-  return rows[0] ?? null;
+  return new Map(rows.map(({ key, ...enrolment }) => [key, enrolment]));
 }
 
 /**
