@@ -39,6 +39,18 @@ export const PAID_BEFORE_REASON = 'a statement shows the bank paid an earlier at
   + 'after it was retried by one person: trying it again needs one FINANCE person\'s proposal and another\'s confirmation';
 
 /**
+ * Takes the account's reconciliation lock (`lockAccount`, before any row: the lock order of a
+ * reconciliation run and of a status report) when the batch holds a retry, what paidBeforeUnconfirmed
+ * can be true of, so that a credit after a refusal or a debit on a statement being committed is seen;
+ * other batches do not wait for a run. Whether it holds one.
+ */
+export async function lockAccountForRetries(tx: Tx, batchId: number, lockAccount: RefusalsAfterPayment['lockAccount']): Promise<boolean> {
+  if (!(await hasPlannedRetry(tx, batchId))) return false;
+  await lockAccount(tx, await batchAccount(tx, batchId));
+  return true;
+}
+
+/**
  * Writes and seals an APPROVED batch's pain.001.
  * A payment leaves the batch first (a batch only ever loses payments after its approval, never
  * gains one) when its claim was reversed or rejected since (the payout is CANCELLED), or when its
@@ -59,9 +71,7 @@ export async function sealBatch(
   lockAccount: RefusalsAfterPayment['lockAccount'] | null = null,
 ): Promise<{ msgId: string; file: string | null }> {
   return inTransaction(db, async (tx) => {
-    // Before any row, the lock order of a reconciliation run and of a status report: only for a
-    // batch holding a retry (what paidBeforeUnconfirmed can be true of), so others do not wait for a run.
-    if (lockAccount && await hasPlannedRetry(tx, batchId)) await lockAccount(tx, await batchAccount(tx, batchId));
+    if (lockAccount) await lockAccountForRetries(tx, batchId, lockAccount);
     const batch = await lockedBatch(tx, batchId);
     expectStatus(batch, statusesInto(BATCH_TRANSITIONS, 'SEALED'), 'seal');
     const planned = await plannedAttempts(tx, batchId);

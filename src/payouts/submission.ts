@@ -8,7 +8,7 @@ import { BankError, type BankAdapter, type BankDocument } from '../banks/adapter
 import type { Pain002Parsed } from '../banks/iso20022/pain002.ts';
 import { clearBatchFile } from './files.ts';
 import type { AttemptUpdate, BatchStatus, PayoutChange, PayoutSettings, RefusalsAfterPayment } from './model.ts';
-import { PAID_BEFORE_REASON, PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
+import { lockAccountForRetries, PAID_BEFORE_REASON, PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
 import { creditsPayments, finalBatchStatus, readStatusReport, refusesPayments } from './statusReport.ts';
 import {
   batchAccount, batchPmtInfId, batchToSend, creditsAfterRefusal, describeRejections, finishBatch, hasRefusedAttempt, insertStatusReport, lockAttemptsOfBatch, markReceived,
@@ -18,8 +18,8 @@ import type { StatusChange } from '../events/statusEvents.ts';
 import { recordPayoutNotifications } from '../notifications/store.ts';
 import { policyStatus } from './model.ts';
 import { lockPolicy } from './store/policies.ts';
-import { hasPlannedRetry, lockBatch, markBatchCancelled, unconfirmedRetries, type UnconfirmedRetry } from './store/batches.ts';
-import { failPayouts, followBankCards, payoutsOutOfBatch } from './store/payouts.ts';
+import { lockBatch, unconfirmedRetries, type UnconfirmedRetry } from './store/batches.ts';
+import { failPayouts } from './store/payouts.ts';
 import { withdrawBatch } from './decisions.ts';
 import { UNSCOPED } from '../kernel/scope.ts';
 
@@ -130,11 +130,9 @@ async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<B
  */
 async function markSending(ctx: SubmissionContext, batchId: number, policyId: number | null): Promise<boolean> {
   const { sending, changes } = await inTransaction(ctx.db, async (tx) => {
-    // Before any row, the lock order of a reconciliation run and of a status report: a credit after a
-    // refusal or a debit on a statement committed meanwhile is seen below, one committed later finds
-    // the retry sent (and says the member may have been paid twice). Only for a batch holding a retry.
-    const retries = await hasPlannedRetry(tx, batchId);
-    if (retries) await ctx.refusalsAfterPayment.lockAccount(tx, await batchAccount(tx, batchId));
+    // A credit after a refusal or a debit on a statement committed meanwhile is seen below; one
+    // committed later finds the retry sent (and says the member may have been paid twice).
+    const retries = await lockAccountForRetries(tx, batchId, ctx.refusalsAfterPayment.lockAccount);
     const policy = policyId === null ? null : await lockPolicy(tx, policyId, UNSCOPED, 'SHARE');
     if (policy && policyStatus(policy) !== 'ACTIVE') {
       // Its revocation may have cancelled it already: that cancellation stands.
@@ -171,12 +169,9 @@ async function markSending(ctx: SubmissionContext, batchId: number, policyId: nu
  */
 async function cancelUnconfirmedRetries(tx: Tx, ctx: SubmissionContext, msgId: string, batchId: number, unconfirmed: UnconfirmedRetry[]): Promise<void> {
   const reason = 'paid by the bank before, retried without four eyes: found at the hand-over, after the sealing; the batch was not sent';
-  const payoutIds = await markBatchCancelled(tx, batchId, PAYOUT_WORKER.subject, reason);
-  const failed = new Set(unconfirmed.map((u) => u.payoutId));
+  // FAILED first: the withdrawal sends only the payouts still IN_BATCH back to wait.
   await failPayouts(tx, unconfirmed.map((u) => ({ payoutId: u.payoutId, reason: PAID_BEFORE_REASON })));
-  const waiting = payoutIds.filter((id) => !failed.has(id));
-  await payoutsOutOfBatch(tx, waiting);
-  await followBankCards(tx, ctx.settings.coolingOffDays, waiting);
+  const payoutIds = await withdrawBatch(tx, batchId, PAYOUT_WORKER.subject, reason, ctx.settings.coolingOffDays);
   await recordAudit(tx, PAYOUT_WORKER, {
     action: 'payout.batch.cancel', targetType: 'PayoutBatch', targetId: msgId, reason,
     details: {

@@ -296,9 +296,8 @@ export interface UnconfirmedRetry {
  * caller holds the account's reconciliation lock (a credit or debit committed meanwhile is seen).
  */
 export async function unconfirmedRetries(tx: Tx, batchId: number): Promise<UnconfirmedRetry[]> {
-  const { rows } = await tx.query<UnconfirmedRetry & { unconfirmed: boolean }>(
-    `SELECT a.id AS "attemptId", p.id AS "payoutId", p.claim_id AS "claimId", a.amount_fen AS "amountFen"
-       FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id
+  const { rows } = await tx.query<{ attemptId: number }>(
+    `SELECT a.id AS "attemptId" FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id
       WHERE a.batch_id = $1 AND a.status = 'PLANNED' AND a.attempt_no > 1 ORDER BY p.id FOR UPDATE OF p`,
     [batchId],
   );
