@@ -331,7 +331,7 @@ export async function undebitedPayouts(tx: Tx, account: string): Promise<Undebit
   const { rows } = await tx.query<UndebitedPayout>(
     `SELECT a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen",
             b.debtor_account AS "debtorAccount",
-            COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date)::text AS "expectedOn"
+            ${EXPECTED_ON}::text AS "expectedOn"
        FROM payouts p
        JOIN payout_attempts a ON a.payout_id = p.id AND a.status = 'PAID'
        JOIN payout_batches b ON b.id = a.batch_id
@@ -384,7 +384,7 @@ export async function paidAttemptsOf(tx: Tx, attemptIds: readonly number[]): Pro
   const { rows } = await tx.query<RefusedPayment>(
     `SELECT a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen", b.debtor_account AS account,
             a.status AS "attemptStatus", p.status AS "payoutStatus",
-            COALESCE((a.status_at AT TIME ZONE 'Asia/Shanghai')::date, b.requested_execution_date)::text AS "creditedOn",
+            ${EXPECTED_ON}::text AS "creditedOn",
             m.entry_id AS "entryId", m.tx_index AS "txIndex", e.booking_date::text AS "debitedOn"
        FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id JOIN payout_batches b ON b.id = a.batch_id
        LEFT JOIN reconciliation_matches m ON m.payout_attempt_id = a.id AND m.kind = 'PAYOUT'
