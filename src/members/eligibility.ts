@@ -105,19 +105,22 @@ export async function memberNotLocked(tx: Tx, memberId: number, scope: Scope): P
 }
 
 /**
- * Enrols a member for a plan year, or changes that year's enrolment, if eligible under `rules`
- * (the plan year's): every broken rule not overridden is bad input on its field, the rule first in
- * the reason. The check, the write and the audit are one transaction; the enrolment is locked
- * while it is decided, so "new" and "existing" (and its cover) cannot change under the decision. Cover
- * a change adds to an existing enrolment is judged for back-dating from its date. The year's
- * enrolment of a member moved since stays with the unit it was made in (CONFLICT), and a worker
- * approved a condolence of the year is not enrolled in it (CONFLICT).
+ * Enrols a member for a plan year, or changes that year's enrolment, if eligible under the rules
+ * governing it on its date (enrolmentRules): a new enrolment's date is the one asked, an existing
+ * one's is its own, which it keeps. Every broken rule not overridden is bad input on its field, the
+ * rule first in the reason. The check, the write and the audit are one transaction; the enrolment
+ * is locked while it is decided, so "new" and "existing" (its date and cover) cannot change under
+ * the decision. Cover a change adds to an existing enrolment is judged for back-dating from its
+ * date. The year's enrolment of a member moved since stays with the unit it was made in (CONFLICT),
+ * and a worker approved a condolence of the year is not enrolled in it (CONFLICT).
  */
-export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request: EnrolmentRequest, today: string): Promise<{ row: EnrolmentRow; created: boolean }> {
+export async function enrol(db: Db, actor: Actor, ruleSets: RuleSetCache, request: EnrolmentRequest, today: string): Promise<{ row: EnrolmentRow; created: boolean }> {
   const override = checkedOverride(actor, request.override);
   const { member, unit, planYear } = request;
   check('input.enrolledOn', planYearDateProblem(planYear, request.enrolledOn));
   const plan = request.plan ?? unit.planType;
+  // Outside the write: the shipped rule sets are stored once, not undone with a refused enrolment.
+  await ruleSets.ensureShipped(db);
   return inTransaction(db, async (tx) => {
     // The year first, then the member: a condolence's approval locks in that order too (no deadlock).
     await lockPlanYearEnrolments(tx, [planYear], 'enrolling');
@@ -126,9 +129,13 @@ export async function enrol(db: Db, actor: Actor, rules: EnrolmentRules, request
     // The unit it was made in owes (and may have paid) for it: taken over, it would uncover that unit's later members.
     if (existing && existing.unitId !== unit.id) throw conflict(`input.planYear: ${ENROLLED_WITH_OTHER_UNIT}`, 'input.planYear');
     if (!existing && await condolenceApprovedInYear(tx, member.id, planYear)) throw conflict(`input.planYear: ${CONDOLENCE_APPROVED}`, 'input.planYear');
+    // The rules in force on the day judged, as for a roster row's added cover: the day the caller names
+    // must not pick, for an enrolment that keeps its own, a laxer version of the year.
+    const enrolledOn = existing?.enrolledOn ?? request.enrolledOn;
+    const rules = await enrolmentRules(tx, ruleSets, { organisationId: unit.organisationId, planYear, on: enrolledOn });
     const decision = decideEnrolment(rules, {
       birthDate: member.birthDate, gender: member.gender, inService: request.inService,
-      enrolledOn: existing?.enrolledOn ?? request.enrolledOn, planYear, today, newEnrolment: existing === null,
+      enrolledOn, planYear, today, newEnrolment: existing === null,
       ...(existing ? { addedCover: coverAdded(existing, request) } : {}),
       unitPlan: unit.planType, plan, override: override?.rules ?? [],
     });

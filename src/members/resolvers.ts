@@ -442,8 +442,7 @@ export const memberResolvers: DomainResolvers = {
       checkAll({ 'input.planYear': planYearProblem(input.planYear), 'input.enrolledOn': isIsoDate(enrolledOn) ? null : 'must be a date yyyy-MM-dd' });
       const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       const unit = (await ctx.loaders.unit.load(member.unitId))!;
-      const rules = (await ctx.loaders.ruleSetOfEnrolment.load({ unitId: member.unitId, planYear: input.planYear, on: enrolledOn })).enrolment;
-      const { row } = await enrol(ctx.db, actorOf(ctx.principal), rules, {
+      const { row } = await enrol(ctx.db, actorOf(ctx.principal), ctx.loaders.ruleSets, {
         member, unit, scope: scopeOf(ctx.principal), planYear: input.planYear, plan: input.plan ?? null, specialDisease: input.specialDisease ?? false,
         enrolledOn, inService: input.inService ?? true, override: input.override ?? null,
         memberCategories: input.memberCategories == null ? null : distinctCategories('input.memberCategories', input.memberCategories),

@@ -17,7 +17,7 @@ import { advanceUntilFinal, clerk, creditedByPayout, finance, sealedFile, settin
 import { checkedValues, commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import type { Tx } from '../../src/kernel/transaction.ts';
 import { lockPlanYearEnrolments } from '../../src/members/store/eligibility.ts';
-import { enrol, enrolmentRules } from '../../src/members/eligibility.ts';
+import { enrol } from '../../src/members/eligibility.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { insertRunningRosterImport, membersByIds, rosterImportErrors, unitsByIds } from '../../src/members/store.ts';
 import { withResidentIdCheck } from '../../src/kernel/identifiers.ts';
@@ -219,8 +219,7 @@ describe('a worker approved a condolence is not enrolled in that plan year', () 
   async function enrolInYear(w: Worker) {
     const [member] = await membersByIds(db.pool, [w.memberId], UNSCOPED);
     const [unit] = await unitsByIds(db.pool, [w.unitId], UNSCOPED);
-    const rules = await enrolmentRules(db.pool, ruleSets, { organisationId: unit!.organisationId, planYear: YEAR, on: DAY });
-    return enrol(db.pool, ADMIN, rules, {
+    return enrol(db.pool, ADMIN, ruleSets, {
       member: member!, unit: unit!, scope: UNSCOPED, planYear: YEAR, plan: null, specialDisease: false, enrolledOn: DAY, inService: true,
       override: null, memberCategories: null,
     }, DAY);
