@@ -7,7 +7,7 @@ import type { BenefitLineRow, BenefitTotalsRow, ClaimRow, RedecisionRow, RuleSet
 import { enrolmentCoverageFigures, type EnrolmentCoverageFigures } from '../members/store/coverage.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
 import {
-  claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, organisationsOfUnits, redecisionsOfClaims, ruleSetVersions,
+  categorySettersOfClaims, claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, organisationsOfUnits, redecisionsOfClaims, ruleSetVersions,
   type ClaimFilter,
 } from './store.ts';
 import type { Page } from '../kernel/page.ts';
@@ -19,6 +19,8 @@ export interface BenefitLoaders {
   claimOfSettlement: DataLoader<number, ClaimRow | null>;
   claimsOfMember: DataLoader<ParentKey<{ filter: ClaimFilter; page: Page }>, ClaimRow[], string>;
   linesOfClaim: DataLoader<number, BenefitLineRow[]>;
+  /** Who set the targeted groups of a claim's enrolment, whom its approval refuses (the claim is loaded in scope first). */
+  categorySettersOfClaim: DataLoader<number, string[]>;
   /** A claim's re-decisions, oldest first (the claim is loaded in scope first). */
   redecisionsOfClaim: DataLoader<number, RedecisionRow[]>;
   /** What coverage of an enrolment is decided on (the enrolment is loaded in scope first). */
@@ -41,6 +43,7 @@ export function createBenefitLoaders(db: Queryable, scope: Scope, ruleSets: Rule
     claimOfSettlement: new DataLoader((ids) => claimsOfSettlements(db, ids, scope)),
     claimsOfMember: byParent((memberIds, { filter, page }) => claimsOfMembers(db, memberIds, scope, filter, page)),
     linesOfClaim: new DataLoader((ids) => linesOfClaims(db, ids)),
+    categorySettersOfClaim: new DataLoader((ids) => categorySettersOfClaims(db, ids)),
     redecisionsOfClaim: new DataLoader((ids) => redecisionsOfClaims(db, ids)),
     enrolmentCoverage: new DataLoader((ids) => enrolmentCoverageFigures(db, ids)),
     benefitLine: byId((ids) => linesByIds(db, ids, scope)),

@@ -201,7 +201,13 @@ export const benefitResolvers: DomainResolvers = {
     reasons: (claim) => claim.reasons.map((text, i) => ({ code: claim.reasonCodes[i] as ClaimReasonCode, text: localizedText(text) })),
     reasonCodes: (claim) => claim.reasonCodes as ClaimReasonCode[],
     decider: (claim, _args, ctx) => (claim.decidedBy === null ? null : actorView(ctx, claim.decidedBy)),
-    viewerCanApprove: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'approve') === null,
+    viewerCanApprove: async (claim, _args, ctx) => {
+      const actor = actorOf(ctx.principal);
+      if (review.reviewRefusal(actor, claim, 'approve')) return false;
+      // The groups' setters are read (one statement for a page) only for a claim nothing else refuses the caller.
+      const categoriesSetBy = await ctx.loaders.categorySettersOfClaim.load(claim.id);
+      return review.reviewRefusal(actor, { ...claim, categoriesSetBy }, 'approve') === null;
+    },
     viewerCanReject: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'reject') === null,
     viewerCanAdjust: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'adjust') === null,
     redecisions: (claim, _args, ctx) => ctx.loaders.redecisionsOfClaim.load(claim.id),

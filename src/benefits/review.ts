@@ -39,9 +39,9 @@ export type ReviewDecision = 'approve' | 'reject' | 'adjust';
 /**
  * Why `actor` may not make `decision` on a claim now, or null: a REVIEWER or ADMIN, the claim
  * PENDING_REVIEW, and (approval) not one who adjusted a line of it, nor one who set the targeted
- * groups of its enrolment, `categoriesSetBy` (four eyes). The decisions below throw it, always with
- * `categoriesSetBy` read; the API's hints (Claim.viewerCan…) show whether it is null for the caller
- * (given no `categoriesSetBy`, viewerCanApprove does not know of a groups setter's refusal).
+ * groups of its enrolment, `categoriesSetBy` (four eyes). The decisions below throw it, and the
+ * API's hints (Claim.viewerCan…) show whether it is null for the caller, an approval's always with
+ * `categoriesSetBy` read: given none, only the other refusals are known.
  */
 export function reviewRefusal(
   actor: Actor, claim: Pick<store.ReviewedClaim, 'status' | 'adjustedBy'> & { categoriesSetBy?: readonly string[] },

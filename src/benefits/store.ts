@@ -522,15 +522,22 @@ export async function lockClaim(tx: Tx, claimId: number): Promise<ReviewedClaim>
 }
 
 /**
- * Everyone who set the targeted groups of the claim's enrolment (enrolments.categories_set_by,
- * migration 0057): the groups decide what the rules pay it, so none of them approves it alone.
+ * Everyone who set the targeted groups of each claim's enrolment (enrolments.categories_set_by,
+ * migration 0057), in the order of `claimIds`: the groups decide what the rules pay it, so none of
+ * them approves it alone.
  */
-export async function categorySettersOfClaim(tx: Tx, claimId: number): Promise<string[]> {
-  const { rows } = await tx.query<{ setters: string[] }>(
-    `SELECT e.categories_set_by AS setters FROM claims c JOIN enrolments e ON e.id = c.enrolment_id WHERE c.id = $1`,
-    [claimId],
+export async function categorySettersOfClaims(db: Queryable, claimIds: readonly number[]): Promise<string[][]> {
+  const { rows } = await db.query<{ claimId: number; setters: string[] }>(
+    `SELECT c.id AS "claimId", e.categories_set_by AS setters FROM claims c JOIN enrolments e ON e.id = c.enrolment_id WHERE c.id = ANY($1::bigint[])`,
+    [claimIds],
   );
-  return rows[0]?.setters ?? [];
+  const byClaim = new Map(rows.map((r) => [r.claimId, r.setters]));
+  return claimIds.map((id) => byClaim.get(id) ?? []);
+}
+
+/** categorySettersOfClaims of one claim. */
+export async function categorySettersOfClaim(tx: Tx, claimId: number): Promise<string[]> {
+  return (await categorySettersOfClaims(tx, [claimId]))[0]!;
 }
 
 /** The claim and its PENDING lines become APPROVED; returns the claim's total. */

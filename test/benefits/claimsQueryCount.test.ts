@@ -4,6 +4,8 @@ import { queriesPerPageSize, startTestGateway, type TestGateway } from '../suppo
 import { approvedClaims, settings } from '../payouts/support.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { PAGE_DOCUMENTS } from '../gateway/pageDocuments.ts';
+import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
+import { seedEnrolledMember, seedSettlement } from './seed.ts';
 
 /** A page of claims with what a claims list shows costs the same SQL statements for 5 claims as for 50. */
 
@@ -39,6 +41,18 @@ describe('the claims connection', () => {
     const [small, large] = await queriesPerPageSize(gw, `query($n: Int) { claims(first: $n) { edges { node { id ruleSet { ruleSetId version } } } } }`, [5, 50]);
     expect(large!.result.errors).toBeUndefined();
     expect(large!.result.data.claims.edges[0].node.ruleSet).not.toBeNull();
+    expect(large!.queries).toBe(small!.queries);
+  });
+
+  // Claim.viewerCanApprove reads who set each claim's member-year groups (four eyes, 0057): through a loader, not a statement a claim.
+  it('serves each waiting claim\'s approval hint in a constant number of SQL statements', async () => {
+    const settlements = [];
+    for (let i = 0; i < 55; i += 1) settlements.push(await seedSettlement(db.pool, await seedEnrolledMember(db.pool)));
+    await adjudicateSettlements(db.pool, settlements, { autoApproveMaxFen: 0 });
+    const [small, large] = await queriesPerPageSize(gw, `query($n: Int) { claims(first: $n, filter: { status: PENDING_REVIEW }) { edges { node { id viewerCanApprove } } } }`, [5, 50]);
+    expect(large!.result.errors).toBeUndefined();
+    expect(large!.result.data.claims.edges).toHaveLength(50);
+    expect(large!.result.data.claims.edges.every((e: { node: { viewerCanApprove: boolean } }) => e.node.viewerCanApprove)).toBe(true);
     expect(large!.queries).toBe(small!.queries);
   });
 });

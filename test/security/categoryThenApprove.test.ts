@@ -23,7 +23,8 @@ import { claimOf, payContribution, seedEnrolment, seedMember, seedSettlement, se
  * of a claim's enrolment (enrolments.categories_set_by, every one of them, migration 0057) approves
  * none of that member-year's claims alone — `approveClaim` and `approveClaims` answer CONFLICT on the
  * claim, as for an adjuster — and the database's trigger claims_categories_four_eyes refuses such an
- * approval whoever writes it. Another REVIEWER approves it; the setter may still reject.
+ * approval whoever writes it. Another REVIEWER approves it; the setter may still reject. The API's
+ * hint `Claim.viewerCanApprove` is false to every setter and true to another reviewer.
  */
 
 let db: TestDatabase;
@@ -74,6 +75,19 @@ async function hardshipClaim(m: MemberSetup, who: typeof SETTER | typeof OTHER =
   return claim.id;
 }
 
+/** Claim.viewerCanApprove for the setter and for another reviewer, the claim read once by each in a page of waiting claims and once on its own. */
+async function hints(claimId: number): Promise<{ setter: boolean; other: boolean }> {
+  const hint = async (who: typeof SETTER | typeof OTHER) => {
+    const id = toGlobalId('Claim', claimId);
+    const r = await gw.query(who, `query($id: ID!) { claim(id: $id) { viewerCanApprove }
+      claims(first: 50, filter: { status: PENDING_REVIEW }) { edges { node { id viewerCanApprove } } } }`, { id });
+    const inPage = r.data.claims.edges.find((e: { node: { id: string } }) => e.node.id === id).node.viewerCanApprove;
+    expect(inPage).toBe(r.data.claim.viewerCanApprove);
+    return inPage as boolean;
+  };
+  return { setter: await hint(SETTER), other: await hint(OTHER) };
+}
+
 const decision = async (claimId: number) => (await db.pool.query(`SELECT status, decided_by FROM claims WHERE id = $1`, [claimId])).rows[0];
 
 beforeAll(async () => {
@@ -113,6 +127,8 @@ describe('four eyes on a member\'s targeted groups and the claims they make paya
   it('refuses the approval by the REVIEWER who put the member in HARDSHIP; another REVIEWER approves', async () => {
     const claimId = await hardshipClaim(await member());
     const input = { claimId: toGlobalId('Claim', claimId), note: '已核' };
+    // The API's hint says so beforehand: false to the setter, true to another reviewer.
+    expect(await hints(claimId)).toEqual({ setter: false, other: true });
 
     const own = await gw.query(SETTER, APPROVE, { input });
     // Refused by the record (who set the groups), as an adjuster's approval is: a CONFLICT reported with the claim.
@@ -152,6 +168,7 @@ describe('four eyes on a member\'s targeted groups and the claims they make paya
     expect(again.data.setEnrolmentCategories.userErrors).toEqual([]);
     const unrelated = await hardshipClaim(await member(), OTHER);
     const claimIds = [toGlobalId('Claim', claimId), toGlobalId('Claim', unrelated)];
+    expect([await hints(claimId), await hints(unrelated)]).toEqual([{ setter: false, other: false }, { setter: true, other: false }]);
 
     const res = await gw.query(SETTER, APPROVE_CLAIMS, { input: { claimIds, note: '已核' } });
     expect(res.data.approveClaims.results).toEqual([

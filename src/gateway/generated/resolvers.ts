@@ -998,7 +998,7 @@ export type Claim = Node & {
   unit: Unit;
   /** Whether `adjustClaimLine` would accept the caller's change to a line of this claim now: REVIEWER or ADMIN, the claim PENDING_REVIEW. */
   viewerCanAdjust: Scalars['Boolean']['output'];
-  /** Whether `approveClaim` would accept the caller's approval now: REVIEWER or ADMIN, the claim PENDING_REVIEW, and the caller did not adjust one of its lines (four eyes). */
+  /** Whether `approveClaim` would accept the caller's approval now: REVIEWER or ADMIN, the claim PENDING_REVIEW, and the caller neither adjusted one of its lines nor set the targeted groups (`memberCategories`) of its enrolment (four eyes). */
   viewerCanApprove: Scalars['Boolean']['output'];
   /** Whether `rejectClaim` would accept the caller's rejection now: REVIEWER or ADMIN, the claim PENDING_REVIEW. */
   viewerCanReject: Scalars['Boolean']['output'];
