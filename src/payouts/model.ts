@@ -480,11 +480,36 @@ export interface CreditAfterRefusal extends PaymentCredit {
 }
 
 /**
+ * A retry in a batch, not yet answered by the bank, of a payout the bank paid before, which no
+ * second FINANCE person confirmed (the sealing check, PlannedAttempt.paidBeforeUnconfirmed).
+ */
+export interface UnconfirmedRetry {
+  attemptId: number;
+  payoutId: number;
+  claimId: number | null;
+  endToEndId: string;
+  amountFen: number;
+}
+
+/**
+ * A batch handed to the bank without an answer that the bank says it never received, not sent
+ * again because it holds such retries (submission.ts): what their exceptions need.
+ */
+export interface WithheldResend {
+  batchId: number;
+  msgId: string;
+  /** The account the batch is paid from. */
+  account: string;
+  retries: UnconfirmedRetry[];
+}
+
+/**
  * What the bank contradicting its own word sets off: a refusal of a payment it had paid (reported
  * credited, or its debit matched on a statement), or a credit of a payment it had refused; each a
- * reconciliation exception for a person. Passed in by the composition root (jobs/payouts.ts gives
- * reconciliation's `refusalsAfterPayment`), so payouts never call reconciliation, which calls payouts
- * for what the statements show.
+ * reconciliation exception for a person. So is a file not sent again because of such a credit or
+ * debit (WithheldResend). Passed in by the composition root (jobs/payouts.ts gives reconciliation's
+ * `refusalsAfterPayment`), so payouts never call reconciliation, which calls payouts for what the
+ * statements show.
  */
 export interface RefusalsAfterPayment {
   /** Taken before anything of the batch is read by a transaction that may refuse or credit its payments: a reconciliation run matching their debits finishes first. */
@@ -493,4 +518,6 @@ export interface RefusalsAfterPayment {
   raise(tx: Tx, refusals: readonly PaymentRefusal[]): Promise<{ attemptIds: number[]; raised: number }>;
   /** Raises the credits of payments the bank had refused: how many exceptions are new (a repeated report raises none). */
   raiseCredits(tx: Tx, credits: readonly CreditAfterRefusal[]): Promise<number>;
+  /** Raises the retries of a batch whose file was not sent again: how many exceptions are new (asked again, none). */
+  raiseWithheldResend(tx: Tx, withheld: WithheldResend): Promise<number>;
 }

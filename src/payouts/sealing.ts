@@ -11,7 +11,7 @@ import { batchDocument, fileToKeep, writeBatchFiles } from './files.ts';
 import { statusesInto } from '../kernel/transitions.ts';
 import { BATCH_TRANSITIONS, type BatchRow, type PayoutSettings, type RefusalsAfterPayment } from './model.ts';
 import {
-  cancelAttempts, cancelEmptiedBatch, hasPlannedRetry, markBatchSealed, plannedAttempts, reduceBatchTotals, type PlannedAttempt,
+  cancelAttempts, cancelEmptiedBatch, hasUnansweredRetry, markBatchSealed, plannedAttempts, reduceBatchTotals, type PlannedAttempt,
 } from './store/batches.ts';
 import { batchAccount } from './store/submission.ts';
 import { cancelPayoutsOfReversedClaims, failPayouts, followBankCards, payoutsWaitAgain } from './store/payouts.ts';
@@ -40,12 +40,13 @@ export const PAID_BEFORE_REASON = 'a statement shows the bank paid an earlier at
 
 /**
  * Takes the account's reconciliation lock (`lockAccount`, before any row: the lock order of a
- * reconciliation run and of a status report) when the batch holds a retry, what paidBeforeUnconfirmed
- * can be true of, so that a credit after a refusal or a debit on a statement being committed is seen;
- * other batches do not wait for a run. Whether it holds one.
+ * reconciliation run and of a status report) when the batch holds a retry the bank has not answered,
+ * what paidBeforeUnconfirmed can be true of, so that a credit after a refusal or a debit on a
+ * statement being committed is seen; other batches do not wait for a run. Whether it holds one.
+ * Sealing, the hand-over and a re-send of the sealed file (submission.ts) take it.
  */
 export async function lockAccountForRetries(tx: Tx, batchId: number, lockAccount: RefusalsAfterPayment['lockAccount']): Promise<boolean> {
-  if (!(await hasPlannedRetry(tx, batchId))) return false;
+  if (!(await hasUnansweredRetry(tx, batchId))) return false;
   await lockAccount(tx, await batchAccount(tx, batchId));
   return true;
 }

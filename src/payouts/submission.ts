@@ -7,7 +7,7 @@ import type { Db, Tx } from '../kernel/transaction.ts';
 import { BankError, type BankAdapter, type BankDocument } from '../banks/adapter.ts';
 import type { Pain002Parsed } from '../banks/iso20022/pain002.ts';
 import { clearBatchFile } from './files.ts';
-import type { AttemptUpdate, BatchStatus, PayoutChange, PayoutSettings, RefusalsAfterPayment } from './model.ts';
+import type { AttemptUpdate, BatchStatus, PayoutChange, PayoutSettings, RefusalsAfterPayment, UnconfirmedRetry } from './model.ts';
 import { lockAccountForRetries, PAID_BEFORE_REASON, PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
 import { creditsPayments, finalBatchStatus, readStatusReport, refusesPayments } from './statusReport.ts';
 import {
@@ -18,7 +18,7 @@ import type { StatusChange } from '../events/statusEvents.ts';
 import { recordPayoutNotifications } from '../notifications/store.ts';
 import { policyStatus } from './model.ts';
 import { lockPolicy } from './store/policies.ts';
-import { lockBatch, unconfirmedRetries, type UnconfirmedRetry } from './store/batches.ts';
+import { lockBatch, unconfirmedRetries } from './store/batches.ts';
 import { failPayouts } from './store/payouts.ts';
 import { withdrawBatch } from './decisions.ts';
 import { UNSCOPED } from '../kernel/scope.ts';
@@ -34,7 +34,8 @@ import { UNSCOPED } from '../kernel/scope.ts';
  * - DU01 (the bank holds another file under this MsgId, and that one stands): no evidence that a
  *   payment failed. UNKNOWN as well, until the bank's status for the MsgId says what that file did.
  * - SENDING or UNKNOWN: the bank is asked by MsgId before anything else. "Never received" means the
- *   same sealed file is sent again (the bank is idempotent per MsgId); a report is applied.
+ *   same sealed file is sent again (the bank is idempotent per MsgId), unless it holds a one-person
+ *   retry of a payout the bank was found to have paid since (mayResend); a report is applied.
  * - A report moves attempts forward only (statusReport.ts); when all are final the batch is
  *   ACCEPTED, PARTIALLY_ACCEPTED or REJECTED and failed payouts may be retried (new attempt).
  * - A refusal (RJCT) of a payment the bank had paid — reported credited (PAID, which stays PAID) or
@@ -44,7 +45,8 @@ import { UNSCOPED } from '../kernel/scope.ts';
  *   bank had refused: the attempt stays REJECTED, but from then on its payout counts as paid by the
  *   bank (payout_paid_by_bank, 0051), so a retry not confirmed by two FINANCE people is withdrawn at
  *   sealing, or, sealed before the credit (or debit) came, its batch is cancelled at the hand-over;
- *   a retry already sent may have paid the member twice, which the exception says.
+ *   handed over before, its file is not sent again should the bank say it never received it (an
+ *   exception for FINANCE); a retry already sent may have paid the member twice, which the exception says.
  * One worker at a time per batch (a session advisory lock), whatever the queue does.
  */
 
@@ -112,7 +114,7 @@ async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<B
         ctx.log.error({ batchId, msgId: batch.msgId }, 'the bank acknowledged this batch but its status query says it never received it');
         return { status: batch.status, waiting: true };
       }
-      if (!(await send(ctx, batchId, batch))) return { status: batch.status, waiting: true };
+      if (!(await mayResend(ctx, batchId, batch.msgId)) || !(await send(ctx, batchId, batch))) return { status: batch.status, waiting: true };
       continue;
     }
     const status = await applyReport(ctx, batchId, report);
@@ -176,12 +178,47 @@ async function cancelUnconfirmedRetries(tx: Tx, ctx: SubmissionContext, msgId: s
     action: 'payout.batch.cancel', targetType: 'PayoutBatch', targetId: msgId, reason,
     details: {
       batchId, payouts: payoutIds.length,
-      paidBefore: unconfirmed.map((u) => ({ payoutId: u.payoutId, claimId: u.claimId, amountFen: u.amountFen })),
+      paidBefore: paidBeforeDetails(unconfirmed),
     },
   });
   ctx.log.warn({ batchId, msgId, paidBefore: unconfirmed.map((u) => u.payoutId).slice(0, 10) },
     'a sealed batch holds one-person retries of payouts the bank paid before: it was cancelled, not sent');
 }
+
+/**
+ * Whether the sealed file the bank says it never received may be sent again: not when it holds a
+ * one-person retry of a payout the bank was found to have paid since the sealing (a credit after its
+ * refusal, a debit on a statement), checked as at the hand-over and under the same lock. Nor is the
+ * batch cancelled, as it is at the hand-over: it was handed over (SENDING, or UNKNOWN: no answer, or
+ * the bank's DU01 for another file under its MsgId), and "never received" cannot tell a file lost
+ * from one still on its way, so its other payouts paid in another batch could be paid twice. It
+ * waits as it is, the bank asked about it by MsgId (a report that comes is applied), and each such
+ * retry is a RESEND_WITHHELD exception for FINANCE naming the batch (raised once, audited then).
+ */
+async function mayResend(ctx: SubmissionContext, batchId: number, msgId: string): Promise<boolean> {
+  const { unconfirmed, raised } = await inTransaction(ctx.db, async (tx) => {
+    if (!(await lockAccountForRetries(tx, batchId, ctx.refusalsAfterPayment.lockAccount))) return { unconfirmed: [], raised: 0 };
+    const unconfirmed = await unconfirmedRetries(tx, batchId);
+    if (unconfirmed.length === 0) return { unconfirmed, raised: 0 };
+    const raised = await ctx.refusalsAfterPayment.raiseWithheldResend(tx, { batchId, msgId, account: await batchAccount(tx, batchId), retries: unconfirmed });
+    if (raised > 0) {
+      await recordAudit(tx, PAYOUT_WORKER, {
+        action: 'payout.batch.withhold', targetType: 'PayoutBatch', targetId: msgId,
+        reason: 'paid by the bank before, retried without four eyes: found after the hand-over, which the bank says it never received; the file was not sent again',
+        details: { batchId, paidBefore: paidBeforeDetails(unconfirmed) },
+      });
+    }
+    return { unconfirmed, raised };
+  });
+  if (raised > 0) {
+    ctx.log.error({ batchId, msgId, paidBefore: unconfirmed.map((u) => u.payoutId).slice(0, 10) },
+      'the bank says it never received this batch, which holds one-person retries of payouts the bank paid before: it is not sent again; a person must ask the bank about it (RESEND_WITHHELD)');
+  }
+  return unconfirmed.length === 0;
+}
+
+/** The retries a batch may not carry to the bank, as its audit records them. */
+const paidBeforeDetails = (unconfirmed: UnconfirmedRetry[]) => unconfirmed.map((u) => ({ payoutId: u.payoutId, claimId: u.claimId, amountFen: u.amountFen }));
 
 /** A call whose failure leaves the outcome unknown: recorded as UNKNOWN, then thrown (the job retries). */
 async function asking<T>(ctx: SubmissionContext, batchId: number, call: () => Promise<T>): Promise<T> {

@@ -1,7 +1,7 @@
 import { chinaToday } from '../kernel/time.ts';
 import type { Tx } from '../kernel/transaction.ts';
-import { paidAfterRejectionKey, rejectedAfterPaymentKey } from './matching/types.ts';
-import type { CreditAfterRefusal, PaymentRefusal, RefusalsAfterPayment } from '../payouts/model.ts';
+import { paidAfterRejectionKey, rejectedAfterPaymentKey, resendWithheldKey } from './matching/types.ts';
+import type { CreditAfterRefusal, PaymentRefusal, RefusalsAfterPayment, WithheldResend } from '../payouts/model.ts';
 import { insertExceptions, lockAccounts, paidAttemptsOf, type PlacedException, type RefusedPayment } from './store/runs.ts';
 
 /**
@@ -63,8 +63,33 @@ export async function raisePaidAfterRejection(tx: Tx, credits: readonly CreditAf
   })));
 }
 
+/**
+ * A batch handed to the bank without an answer, which the bank then said it never received, was not
+ * sent again (src/payouts/submission.ts): it holds a retry one person made of a payout the bank has
+ * since been found to have paid. A RESEND_WITHHELD exception per such retry, on no entry, naming the
+ * batch: a person must find out from the bank what became of the file. How many are new.
+ */
+export async function raiseWithheldResend(tx: Tx, withheld: WithheldResend): Promise<number> {
+  const today = chinaToday();
+  return insertExceptions(tx, withheld.retries.map((r) => ({
+    key: resendWithheldKey(r.attemptId), kind: 'RESEND_WITHHELD', entryId: null, txIndex: null, attemptId: r.attemptId,
+    amountFen: r.amountFen, account: withheld.account, occurredOn: today,
+    evidence: {
+      batchId: withheld.batchId, msgId: withheld.msgId, payoutId: r.payoutId, claimId: r.claimId, endToEndId: r.endToEndId,
+      reason: `the batch ${withheld.msgId} was handed to the bank without an answer, and the bank now says it never received it; `
+        + `it holds ${r.endToEndId}, a retry one person made of payout ${r.payoutId}, which the bank has since been found to have paid `
+        + '(credited after refusing it, or debited on a statement). Its file is not sent again: it would pay the member twice. Nor is the batch '
+        + 'withdrawn: the file may still reach the bank, and its other payments paid in another batch could then be paid twice. It waits, '
+        + 'the bank asked about it by its MsgId (its report, if one comes, is applied). Ask the bank whether it holds or will execute the file, '
+        + 'and whether the member was paid, then write this off with its answer',
+    },
+  })));
+}
+
 /** What payouts' submission is given (by jobs/) to apply to the refusals and credits it receives. */
-export const refusalsAfterPayment: RefusalsAfterPayment = { lockAccount: lockAccountForRefusals, raise: raiseRefusalsAfterPayment, raiseCredits: raisePaidAfterRejection };
+export const refusalsAfterPayment: RefusalsAfterPayment = {
+  lockAccount: lockAccountForRefusals, raise: raiseRefusalsAfterPayment, raiseCredits: raisePaidAfterRejection, raiseWithheldResend,
+};
 
 function finding(p: RefusedPayment, refusal: PaymentRefusal): PlacedException {
   return {

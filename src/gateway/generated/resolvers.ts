@@ -5087,13 +5087,13 @@ export type ReconciliationException = Node & {
   detectedAt: Scalars['DateTime']['output'];
   /** The payout attempt's EndToEndId, when a payout is concerned. */
   endToEndId?: Maybe<Scalars['String']['output']>;
-  /** The statement entry (null for MISSING_DEBIT and PAID_AFTER_REJECTION, and for a REJECTED_AFTER_PAYMENT refused before its debit was matched). */
+  /** The statement entry (null for MISSING_DEBIT, PAID_AFTER_REJECTION and RESEND_WITHHELD, and for a REJECTED_AFTER_PAYMENT refused before its debit was matched). */
   entry?: Maybe<StatementEntry>;
   /** Everything the matcher saw (references, expected amounts, candidates): a JSON object. */
   evidence: Scalars['JSON']['output'];
   id: Scalars['ID']['output'];
   kind: ReconciliationExceptionKind;
-  /** The entry's booking date, or the day the payout was credited (MISSING_DEBIT; a REJECTED_AFTER_PAYMENT refused before its debit was matched; the day a PAID_AFTER_REJECTION's credit was reported). */
+  /** The entry's booking date, or the day the payout was credited (MISSING_DEBIT; a REJECTED_AFTER_PAYMENT refused before its debit was matched; the day a PAID_AFTER_REJECTION's credit was reported; the day a RESEND_WITHHELD's batch was not sent again). */
   occurredOn: Scalars['Date']['output'];
   /** The payout concerned, when one is. */
   payout?: Maybe<Payout>;
@@ -5183,6 +5183,17 @@ export type ReconciliationExceptionKind =
    * nothing to match, its debit is matched already (`entry`; null when the refusal came first).
    */
   | 'REJECTED_AFTER_PAYMENT'
+  /**
+   * A payout batch handed to the bank without an answer, which the bank then said it never received,
+   * was not sent again: it holds a retry one person made of a payout the bank has since been found to
+   * have paid (a credit after its refusal, or a debit on a statement). Sent again, it would pay the
+   * member twice; nor is the batch withdrawn, since the file may still reach the bank and its other
+   * payments, paid in another batch, could then be paid twice. The batch waits, the bank asked about it
+   * by its MsgId. `payout` and `endToEndId` name the retry, `evidence` its batch (`batchId`, `msgId`),
+   * `reason` what to do: ask the bank what became of the file, then write it off with its answer
+   * (`entry` is null).
+   */
+  | 'RESEND_WITHHELD'
   /** A payout settled against the statement came back (退票); the payout is FAILED again. */
   | 'RETURN_AFTER_SETTLEMENT'
   /**

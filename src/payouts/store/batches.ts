@@ -6,7 +6,7 @@ import { byKey, keysetSql } from '../../db/keyset.ts';
 import type { Queryable, Tx } from '../../kernel/transaction.ts';
 import type { Scope } from '../../kernel/scope.ts';
 import { organisationRowScopeSql } from '../../db/scope.ts';
-import type { AttemptCount, BatchRow, BatchStatus, PayingAccount, ReleaseRow, SealedBatchFile } from '../model.ts';
+import type { AttemptCount, BatchRow, BatchStatus, PayingAccount, ReleaseRow, SealedBatchFile, UnconfirmedRetry } from '../model.ts';
 
 /**
  * SQL of payout batches: reads (for ADMIN, FINANCE and AUDITOR, checked by the resolvers), and a
@@ -270,41 +270,41 @@ export interface PlannedAttempt {
 const PAID_BEFORE_UNCONFIRMED_SQL = '(a.attempt_no > 1 AND payout_paid_by_bank(p.id) AND NOT payout_retry_confirmed(p.id, a.attempt_no))';
 
 /**
- * Whether the batch holds a PLANNED retry (attempt_no > 1), the only kind of attempt that may be
- * paid by the bank before. Read before any lock: an approved batch never gains an attempt, and an
- * attempt's number never changes (0035). Sealing and the hand-over take the account's reconciliation
- * lock only then, so that an ordinary batch does not wait for a run on the account.
+ * The attempts of a batch that may still go to the bank, its answer to them awaited: PLANNED until
+ * the hand-over, SENT or UNKNOWN when the file the bank says it never received is sent again.
  */
-export async function hasPlannedRetry(db: Queryable, batchId: number): Promise<boolean> {
+const UNANSWERED = "('PLANNED', 'SENT', 'UNKNOWN')";
+
+/**
+ * Whether the batch holds a retry (attempt_no > 1) the bank has not answered (UNANSWERED), the only
+ * kind of attempt that may be paid by the bank before. Read before any lock: an approved batch never
+ * gains an attempt, and an attempt's number never changes (0035). Sealing, the hand-over and a
+ * re-send take the account's reconciliation lock only then, so that an ordinary batch does not wait
+ * for a run on the account.
+ */
+export async function hasUnansweredRetry(db: Queryable, batchId: number): Promise<boolean> {
   const { rows: [row] } = await db.query<{ found: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM payout_attempts WHERE batch_id = $1 AND status = 'PLANNED' AND attempt_no > 1) AS found`, [batchId],
+    `SELECT EXISTS (SELECT 1 FROM payout_attempts WHERE batch_id = $1 AND status IN ${UNANSWERED} AND attempt_no > 1) AS found`, [batchId],
   );
   return row!.found;
 }
 
-/** A PLANNED attempt of a payout the bank paid before, whose retry no second FINANCE person confirmed. */
-export interface UnconfirmedRetry {
-  attemptId: number;
-  payoutId: number;
-  claimId: number | null;
-  amountFen: number;
-}
-
 /**
- * The batch's PLANNED retries that fail the sealing check again (paidBeforeUnconfirmed), for the
- * hand-over: their payouts are locked first (a retry confirmed meanwhile is seen or waits), and the
- * caller holds the account's reconciliation lock (a credit or debit committed meanwhile is seen).
+ * The batch's retries the bank has not answered (UNANSWERED) that fail the sealing check again
+ * (paidBeforeUnconfirmed), for the hand-over and a re-send: their payouts are locked first (a retry
+ * confirmed meanwhile is seen or waits), and the caller holds the account's reconciliation lock (a
+ * credit or debit committed meanwhile is seen).
  */
 export async function unconfirmedRetries(tx: Tx, batchId: number): Promise<UnconfirmedRetry[]> {
   const { rows } = await tx.query<{ attemptId: number }>(
     `SELECT a.id AS "attemptId" FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id
-      WHERE a.batch_id = $1 AND a.status = 'PLANNED' AND a.attempt_no > 1 ORDER BY p.id FOR UPDATE OF p`,
+      WHERE a.batch_id = $1 AND a.status IN ${UNANSWERED} AND a.attempt_no > 1 ORDER BY p.id FOR UPDATE OF p`,
     [batchId],
   );
   if (rows.length === 0) return [];
   // Asked once the payouts are locked: the locking read above sees them as they are now.
   const { rows: unconfirmed } = await tx.query<UnconfirmedRetry>(
-    `SELECT a.id AS "attemptId", p.id AS "payoutId", p.claim_id AS "claimId", a.amount_fen AS "amountFen"
+    `SELECT a.id AS "attemptId", p.id AS "payoutId", p.claim_id AS "claimId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen"
        FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id
       WHERE a.id = ANY($1::bigint[]) AND ${PAID_BEFORE_UNCONFIRMED_SQL} ORDER BY a.id`,
     [rows.map((r) => r.attemptId)],

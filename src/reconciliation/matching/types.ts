@@ -57,6 +57,8 @@ export const EXCEPTION_KINDS = [
   'REJECTED_AFTER_PAYMENT',
   // Its mirror: the bank reported credited (ACSC) a payment it had refused (the same file).
   'PAID_AFTER_REJECTION',
+  // A file the bank says it never received not sent again: it holds a one-person retry of a payout found paid since (refusals.ts).
+  'RESEND_WITHHELD',
 ] as const;
 export type ExceptionKind = (typeof EXCEPTION_KINDS)[number];
 
@@ -198,3 +200,5 @@ export const missingDebitKey = (attemptId: number) => `MISSING_DEBIT:${attemptId
 export const rejectedAfterPaymentKey = (attemptId: number) => `REJECTED_AFTER_PAYMENT:${attemptId}`;
 /** One per attempt, likewise: the bank's credit of a payment it had refused. */
 export const paidAfterRejectionKey = (attemptId: number) => `PAID_AFTER_REJECTION:${attemptId}`;
+/** One per retry attempt: its batch not sent again is raised once, however often the bank is asked. */
+export const resendWithheldKey = (attemptId: number) => `RESEND_WITHHELD:${attemptId}`;
