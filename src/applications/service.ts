@@ -112,8 +112,9 @@ export interface Acceptance {
 /**
  * Accepts a SUBMITTED application: its settlement is stored (matched and adjudicated after the
  * commit, by the caller's enqueue), the member told, the decision audited. Accepting an ACCEPTED one
- * again does nothing. Four eyes: staff who filed it for the member, in any round, may not accept it;
- * and only the round the reviewer checked is accepted.
+ * again does nothing. Four eyes: no one who submitted any round of it, staff for the member or the
+ * member themselves (by subject), may accept it; and only the round the reviewer checked is accepted.
+ * Returning stays open to them: it only delays the member's own claim.
  */
 export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id: number, round: number, scope: Scope, actor: Actor): Promise<Acceptance> {
   return inTransaction(db, async (tx) => {
@@ -125,6 +126,10 @@ export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id:
     // Staff who submitted any round, not only the last submitter: a member's resubmission does not hide who entered it.
     if (current.enteredBy.includes(actor.subject)) {
       throw conflict(`input.applicationId: ${actor.subject} filed this application for the member and cannot also accept it; another REVIEWER or ADMIN must`, 'input.applicationId');
+    }
+    // A member's subject is the person (as for an appeal's filer): whoever filed a round of their own application does not accept it in another role.
+    if (current.memberSubmitters.includes(actor.subject)) {
+      throw conflict(`input.applicationId: ${actor.subject} filed this application as the member and cannot also accept it; another REVIEWER or ADMIN must (four eyes)`, 'input.applicationId');
     }
     // Ordered against feed pages: a feed settlement of this stay is either seen here or caught on arrival.
     await lockStaysForAcceptance(tx);

@@ -40,6 +40,8 @@ export interface ApplicationRow extends ApplicationStay {
   submittedRole: string;
   /** Every staff person who submitted a round of it (filled by a trigger, never emptied): none of them accepts it. */
   enteredBy: string[];
+  /** Every subject that submitted a round of it as the MEMBER (the same trigger, migration 0063): nor do they. */
+  memberSubmitters: string[];
   firstSubmittedAt: Date;
   submittedAt: Date;
   decidedBy: string | null;
@@ -54,6 +56,7 @@ const COLUMNS = `a.id, a.member_id AS "memberId", m.unit_id AS "unitId", a.chann
   to_char(a.begndate, 'YYYY-MM-DD') AS "admittedOn", to_char(a.enddate, 'YYYY-MM-DD') AS "dischargedOn", a.diagnoses,
   jsonb_build_object(${AMOUNT_FIELDS.map((f) => `'${f.field}', a.${f.field}`).join(', ')}) AS amounts,
   a.submitted_by AS "submittedBy", a.submitted_role AS "submittedRole", a.entered_by AS "enteredBy",
+  a.member_submitters AS "memberSubmitters",
   a.first_submitted_at AS "firstSubmittedAt", a.submitted_at AS "submittedAt", a.decided_by AS "decidedBy", a.decided_at AS "decidedAt",
   a.return_reason AS "returnReason", a.return_note AS "returnNote", a.settlement_id AS "settlementId"`;
 
