@@ -26,11 +26,21 @@ function requireAdmin(actor: Actor, roles: readonly string[], what: string): voi
   if (!roles.includes(actor.role)) throw forbidden(`${what} needs one of the roles ${roles.join(', ')}; you are ${actor.role}`);
 }
 
-/** Problems for each funder the rule set names that has no funders row, under `at` (a field prefix such as `input.definition.`). */
-async function unknownFunders(db: Queryable, ruleSet: RuleSet, at: string): Promise<FieldProblem<string>[]> {
+/**
+ * Problems for each funder the rule set names that may not pay for the organisation it governs
+ * (`governed`: the publisher's for a publication, the target's for an assignment; null for the hub's
+ * own, which may become a plan year's fallback everywhere), under `at` (a field prefix such as
+ * `input.definition.`). Whose money a line is follows the rule set: naming a fund beside or below the
+ * governed organisation would spend another organisation's money. An unknown funder reads as one it
+ * may not name (an organisation's staff learn nothing of funders outside their path).
+ */
+async function foreignFunders(db: Queryable, ruleSet: RuleSet, at: string, governed: number | null): Promise<FieldProblem<string>[]> {
   const named = fundersNamed(ruleSet);
-  const known = await proposals.knownFunders(db, named.map((n) => n.code));
-  return named.filter((n) => !known.has(n.code)).map((n) => ({ field: `${at}${n.field}`, reason: `names funder ${n.code}, which is not a known funder` }));
+  const { organisation, paying } = await proposals.fundersPayingFor(db, named.map((n) => n.code), governed);
+  const reason = (code: string) => organisation === null
+    ? `names funder ${code}; a rule set the hub publishes may govern every organisation (as a plan year's fallback), so it names only UNION`
+    : `names funder ${code}, which is neither UNION nor a funder of ${organisation} or of an organisation above it: only those pay for ${organisation}'s members`;
+  return named.filter((n) => !paying.has(n.code)).map((n) => ({ field: `${at}${n.field}`, reason: reason(n.code) }));
 }
 
 /** The definition checked as the next version of its id would be; problems name their field under `input.definition`. */
@@ -55,7 +65,7 @@ async function checkedDefinition(tx: Tx, definition: Record<string, unknown>, at
     ...(definition.version !== undefined && definition.version !== next ? [{ field: 'version', reason: `must be ${next} (the next version of ${id}) or omitted` }] : []),
     ...(checked.ok ? [] : checked.errors),
   ].map((p) => ({ field: `${at}${p.field}`, reason: p.reason }));
-  if (checked.ok) problems.push(...await unknownFunders(tx, checked.ruleSet, at));
+  if (checked.ok) problems.push(...await foreignFunders(tx, checked.ruleSet, at, publisher));
   if (!checked.ok || problems.length) throw invalidFields(problems);
   return checked.ruleSet;
 }
@@ -113,8 +123,8 @@ export async function proposeRuleSetAssignment(
     if (!ruleSet.planYears.includes(input.planYear)) {
       throw invalid('input.planYear', `rule set ${ruleSet.id} v${ruleSet.version} covers plan years ${ruleSet.planYears.join(', ')}, not ${input.planYear}`);
     }
-    const missing = await unknownFunders(tx, ruleSet, '');
-    if (missing.length) throw invalid('input.version', missing.map((m) => `${m.field} ${m.reason}`).join('; '));
+    const foreign = await foreignFunders(tx, ruleSet, '', input.organisationId);
+    if (foreign.length) throw invalid('input.version', foreign.map((m) => `${m.field} ${m.reason}`).join('; '));
     const proposal = await proposals.insertProposal(tx, {
       kind: 'ASSIGNMENT', ruleSetId: ruleSet.id, ruleSetVersion: ruleSet.version, definition: null, organisationId: input.organisationId,
       planYear: input.planYear, effectiveFrom: input.effectiveFrom, note, proposedBy: actor.subject,
@@ -160,9 +170,10 @@ export async function approveRuleSetProposal(
       });
       return decided;
     }
+    // Checked again: one proposed before funders were held to the organisation, or a funder registered anew under its code meanwhile.
     const row = await store.storedRuleSet(tx, proposal.ruleSetId, proposal.ruleSetVersion);
-    const missing = await unknownFunders(tx, cache.ruleSetOf(row!), '');
-    if (missing.length) throw invalidFields(missing);
+    const foreign = await foreignFunders(tx, cache.ruleSetOf(row!), '', proposal.organisationId);
+    if (foreign.length) throw invalidFields(foreign);
     const assignmentId = await proposals.insertAssignment(tx, proposal, actor.subject);
     const decided = await proposals.decideProposal(tx, proposal.id, { status: 'APPROVED', decidedBy: actor.subject, note });
     await recordAudit(tx, actor, {

@@ -8,7 +8,7 @@ import {
 } from '../../src/benefits/ruleSetProposals.ts';
 import { evaluateBenefits, ZERO_TOTALS, type PlanYearTotals } from '../../src/benefits/rules/engine.ts';
 import { validateRuleSet, type RuleSet } from '../../src/benefits/rules/ruleSet.ts';
-import { UNSCOPED } from '../../src/kernel/scope.ts';
+import { UNSCOPED, type Scope } from '../../src/kernel/scope.ts';
 import type { Actor } from '../../src/audit/audit.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { enrolment, fen, settlement } from './support.ts';
@@ -64,10 +64,13 @@ async function member(organisationId: number, unitType: string, year = 2026, pla
   return { unitId: unit.id, creditCode: unit.creditCode, memberId, enrolmentId };
 }
 
-/** Proposed by admin-a, approved by admin-b. */
-async function published(definition: Record<string, unknown>) {
-  const proposal = await proposeRuleSet(db.pool, cache, adminA, UNSCOPED, { definition, note: 'test' });
-  return approveRuleSetProposal(db.pool, cache, adminB, UNSCOPED, { proposalId: proposal.id });
+/** The organisation's own ADMINs' scope: a rule set naming the province's fund is published by an organisation below it, not hub-wide. */
+const staffOf = (organisationId: number): Scope => ({ unitId: null, memberId: null, organisationId });
+
+/** Published by the organisation's ADMINs: proposed by admin-a, approved by admin-b. */
+async function published(organisationId: number, definition: Record<string, unknown>) {
+  const proposal = await proposeRuleSet(db.pool, cache, adminA, staffOf(organisationId), { definition, note: 'test' });
+  return approveRuleSetProposal(db.pool, cache, adminB, staffOf(organisationId), { proposalId: proposal.id });
 }
 
 async function assigned(organisationId: number, ruleSetId: string, version: number, effectiveFrom: string) {
@@ -92,8 +95,8 @@ beforeAll(async () => {
     `INSERT INTO funders (code, name, organisation_id, account, account_name, agent, created_by)
      VALUES ('FJ', '福建省总工会', $1, '6222000000000001', '福建省总工会', '102100099996', 'test')`, [org.FJ],
   );
-  const qz = await published(example('quanzhou-2026'));
-  const jj = await published(example('jinjiang-2026'));
+  const qz = await published(org.QZ, example('quanzhou-2026'));
+  const jj = await published(org.JJ, example('jinjiang-2026'));
   await assigned(org.QZ, 'quanzhou-2026', qz.ruleSetVersion!, '2026-01-01');
   await assigned(org.JJ, 'jinjiang-2026', jj.ruleSetVersion!, '2026-01-01');
 });
@@ -189,7 +192,7 @@ describe('four eyes', () => {
   it('refuses a rule set naming a funder without a funders row, on the funder field', async () => {
     const definition = { ...example('quanzhou-2026'), id: 'nowhere-2026' };
     definition.programmes.PROVINCIAL_SUBSIDY.funder = 'ZJ';
-    await expect(proposeRuleSet(db.pool, cache, adminA, UNSCOPED, { definition })).rejects.toMatchObject({
+    await expect(proposeRuleSet(db.pool, cache, adminA, staffOf(org.QZ), { definition })).rejects.toMatchObject({
       code: 'BAD_USER_INPUT', field: 'input.definition.programmes.PROVINCIAL_SUBSIDY.funder',
     });
   });

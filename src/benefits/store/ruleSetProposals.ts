@@ -110,8 +110,20 @@ export async function organisationInScope(db: Queryable, id: number, scope: Scop
   return rows.length > 0;
 }
 
-/** The funder codes among `codes` that have a funders row. */
-export async function knownFunders(db: Queryable, codes: readonly string[]): Promise<Set<string>> {
-  const { rows } = await db.query<{ code: string }>(`SELECT code FROM funders WHERE code = ANY($1::text[])`, [[...new Set(codes)]]);
-  return new Set(rows.map((r) => r.code));
+/**
+ * Which of the funders `codes` may pay for the members of organisation `governed` (and those below
+ * it): UNION, the hub's own fund, and the funders of `governed` or of an organisation above it —
+ * never one beside or below it, whose money it is not to spend. For null (a rule set the hub's own
+ * staff publish, which may govern every organisation) UNION only. With the governed organisation's code.
+ */
+export async function fundersPayingFor(
+  db: Queryable, codes: readonly string[], governed: number | null,
+): Promise<{ organisation: string | null; paying: Set<string> }> {
+  const { rows } = await db.query<{ organisation: string | null; paying: string[] }>(
+    `SELECT o.code AS organisation,
+            ARRAY(SELECT f.code FROM funders f WHERE f.code = ANY($1::text[]) AND (f.code = 'UNION' OR f.organisation_id = ANY(o.path))) AS paying
+       FROM (SELECT $2::bigint AS id) g LEFT JOIN organisations o ON o.id = g.id`,
+    [[...new Set(codes)], governed],
+  );
+  return { organisation: rows[0]!.organisation, paying: new Set(rows[0]!.paying) };
 }

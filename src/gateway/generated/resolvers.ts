@@ -2737,7 +2737,7 @@ export type Mutation = {
   proposePaymentPolicy: ProposePaymentPolicyPayload;
   /** Proposes a new rule-set version (ADMIN); published when another ADMIN approves it. Problems name the field as `input.definition.<path>`; audited. */
   proposeRuleSet: RuleSetProposalPayload;
-  /** Proposes that a stored rule-set version govern an organisation's plan year from a date (ADMIN, within the caller's organisation); audited. */
+  /** Proposes that a stored rule-set version govern an organisation's plan year from a date (ADMIN, within the caller's organisation); every funder it names must be UNION or a funder of that organisation or of one above it (`input.version`), checked again at approval; audited. */
   proposeRuleSetAssignment: RuleSetProposalPayload;
   /**
    * Proposes a rule set as a new version (ADMIN), as `proposeRuleSet` does: it is published only when
@@ -4500,7 +4500,7 @@ export type ProposeRuleSetAssignmentInput = {
 
 /** A rule set to propose for publication. */
 export type ProposeRuleSetInput = {
-  /** The rule set, a JSON object (the shape `RuleSet.definition` shows); its `version` may be omitted or must be the next one. Every funder it names must be known. */
+  /** The rule set, a JSON object (the shape `RuleSet.definition` shows); its `version` may be omitted or must be the next one. Every funder it names must be UNION or a funder of the publisher's organisation or of one above it (the hub's own staff, whose rule set may become any organisation's plan-year fallback, name UNION only); checked again at approval. */
   definition: Scalars['JSON']['input'];
   /** Why (optional, at most 2,000 characters). */
   note?: InputMaybe<Scalars['String']['input']>;
