@@ -9,6 +9,7 @@ import { closeOnSignal, startGateway, startRuntimeWorkers } from '../serve.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { contributionReference } from '../../src/members/model.ts';
 import { contributionFigures, countMembers, insertContributionPayments, insertRunningRosterImport, insertUnits, unitsByCreditCodes } from '../../src/members/store.ts';
+import { dateSampleRegistrations } from '../../src/members/store/registrations.ts';
 import { ensureDemoServices, MissingServiceError, redact } from './services.ts';
 import { DEMO_SCHEMA, DemoBusyError, resetDemoState } from './state.ts';
 import { demoSample, ROSTER_HEADER, rosterLine, sampleCategories, sampleMembers } from '../../src/demo/sampleData.ts';
@@ -190,8 +191,11 @@ export async function loadSampleRegistry(runtime: Pick<Runtime, "db" | "keys">, 
     const listed = members.map((m, i) => [m, i] as const).filter(([, i]) => year === thisYear || i % 10 !== 0);
     const lines = listed.map(([m, i], j) => rosterLine(m, year, j % 7 === 0, sampleCategories(i)));
     const importId = await insertRunningRosterImport(runtime.db, { fileName: `demo-roster-${year}.csv`, defaultUnitId: null, createdBy: 'demo' });
-    const result = await importRoster(runtime.db, runtime.keys, ROSTER_HEADER + lines.join(''), { importId, today: `${year}-01-05` });
+    const today = `${year}-01-05`;
+    const result = await importRoster(runtime.db, runtime.keys, ROSTER_HEADER + lines.join(''), { importId, today });
     inserted += result.rowsInserted;
+    // Registered on the roster's day, as the sample stands for: a standing policy counts a card from registration.
+    await dateSampleRegistrations(runtime.db, units.map((u) => u.creditCode), today);
   }
   // Every unit paid last year; all but every fifth unit have paid this year too.
   const unitRows = await unitsByCreditCodes(runtime.db, units.map((u) => u.creditCode));

@@ -15,7 +15,7 @@ import { initiatingParty, payoutSettings } from '../../src/payouts/settings.ts';
 import type { PayoutSettings } from '../../src/payouts/model.ts';
 import { advanceBatch, readStatusFeed, type SubmissionContext } from '../../src/payouts/submission.ts';
 import { refusalsAfterPayment } from '../../src/reconciliation/refusals.ts';
-import { seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
+import { seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
 import { openAccount, PAYEE_BANK, UNION_ACCOUNT, UNION_BANK, type Pki, type RunningBank } from '../banks/simulator/support.ts';
 
 export const keys = personalDataKeys(Buffer.alloc(32, 7).toString('base64'));
@@ -43,16 +43,28 @@ export interface ApprovedClaim {
 
 /**
  * Members with an inpatient stay each, adjudicated by the real rules and approved; `cards[i]`
- * overrides the i-th member's bank card (an account ending 0004 is closed at the simulator).
+ * overrides the i-th member's bank card (an account ending 0004 is closed at the simulator). Each
+ * member was registered when first enrolled (2020 unless the seed says otherwise), so the card it
+ * was registered with is long on record: a standing policy counts a card from registration (0059).
  */
 export async function approvedClaims(db: pg.Pool, count: number, cards: Record<number, string | null> = {}): Promise<ApprovedClaim[]> {
   const seeded = [];
   for (let i = 0; i < count; i += 1) {
     const member = await seedEnrolledMember(db);
+    await db.query(`UPDATE members m SET created_at = e.first_enrolled_on FROM enrolments e WHERE e.id = $1 AND m.id = e.member_id`, [member.enrolmentId]);
     const card = cards[i] === undefined ? openAccount() : cards[i];
     if (card) await setBankCard(db, member.memberId, card);
+    seeded.push({ member, card: card ?? '' });
+  }
+  return approvedStays(db, seeded);
+}
+
+/** An inpatient stay of each member (the i-th of psn (i + 1) × 1,000.37 CNY), adjudicated by the real rules and approved. */
+export async function approvedStays(db: pg.Pool, members: readonly { member: MemberSetup; card: string }[]): Promise<ApprovedClaim[]> {
+  const seeded = [];
+  for (const [i, { member, card }] of members.entries()) {
     const settlementId = await seedSettlement(db, member, { psn: `${(i + 1) * 1000 + 0.37}` });
-    seeded.push({ memberId: member.memberId, settlementId, card: card ?? '' });
+    seeded.push({ memberId: member.memberId, settlementId, card });
   }
   await adjudicateSettlements(db, seeded.map((s) => s.settlementId), { autoApproveMaxFen: Number.MAX_SAFE_INTEGER });
   const { rows } = await db.query<{ settlementId: number; claimId: number; totalFen: number; status: string }>(
@@ -64,6 +76,36 @@ export async function approvedClaims(db: pg.Pool, count: number, cards: Record<n
     if (claim.status !== 'APPROVED' || claim.totalFen <= 0) throw new Error(`test setup: claim ${claim.claimId} is ${claim.status} ${claim.totalFen}`);
     return { memberId: s.memberId, claimId: claim.claimId, card: s.card, totalFen: claim.totalFen };
   });
+}
+
+/**
+ * A policy batch of one payout made by hand, as any writer of the rows could make it, and approved:
+ * the release trigger (payout_batch_release) decides. Committed if it lets it through, else rolled back.
+ */
+export async function handMadePolicyRelease(db: pg.Pool, policyId: number, payoutId: number): Promise<void> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows: [b] } = await client.query<{ id: number }>(
+      `INSERT INTO payout_batches (msg_id, pmt_inf_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date, nb_of_txs, ctrl_sum_fen,
+                                   created_by, created_by_role, policy_id, funder_id)
+       SELECT 'ATTACK-' || p.id, 'ATTACK-' || p.id || '-1', 'SIM', $3, $4, $5, current_date, 1, p.amount_fen, 'payment-policy-' || $1::bigint, 'SERVICE', $1::bigint, p.funder_id
+         FROM payouts p WHERE p.id = $2::bigint RETURNING id`,
+      [policyId, payoutId, settings.account.account, settings.account.name, settings.account.agent],
+    );
+    await client.query(
+      `INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc, creditor_account_masked, creditor_agent, remittance_info)
+       SELECT p.id, p.attempts + 1, $2, 'ATTACK-E-' || p.id, p.amount_fen, m.name, m.bank_card_enc, m.bank_card_masked, m.bank_code, 'x'
+         FROM payouts p JOIN members m ON m.id = p.member_id WHERE p.id = $1`, [payoutId, b!.id],
+    );
+    await client.query(`UPDATE payout_batches SET status = 'APPROVED' WHERE id = $1`, [b!.id]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
 }
 
 /** No payouts, batches or approved claims left: each test starts from its own claims. */

@@ -6,7 +6,7 @@ import { approvePaymentPolicy, proposePaymentPolicy, releaseUnderPolicies, revok
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { provinceFunder } from '../payouts/fundersSupport.ts';
-import { approvedClaims, finance, settings, type ApprovedClaim } from '../payouts/support.ts';
+import { approvedClaims, finance, handMadePolicyRelease, settings, type ApprovedClaim } from '../payouts/support.ts';
 
 /**
  * Standing payment policies' trust boundaries: only FINANCE proposes, approves and revokes, never
@@ -158,42 +158,17 @@ describe('the database, whoever writes the rows', () => {
     const small = await policyInForce({ maxPayoutFen: 1 });
     const [payout] = (await db.pool.query<{ id: number }>(`SELECT id FROM payouts WHERE status = 'READY' ORDER BY id LIMIT 1`)).rows;
     // A hand-made policy batch holding one payout above the amount per payout.
-    const release = async (policyId: number, payoutId: number) => {
-      const client = await db.pool.connect();
-      try {
-        await client.query('BEGIN');
-        const { rows: [b] } = await client.query<{ id: number }>(
-          `INSERT INTO payout_batches (msg_id, pmt_inf_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date, nb_of_txs, ctrl_sum_fen,
-                                       created_by, created_by_role, policy_id, funder_id)
-           SELECT 'ATTACK-' || p.id, 'ATTACK-' || p.id || '-1', 'SIM', $3, $4, $5, current_date, 1, p.amount_fen, 'payment-policy-' || $1::bigint, 'SERVICE', $1::bigint, p.funder_id
-             FROM payouts p WHERE p.id = $2::bigint RETURNING id`,
-          [policyId, payoutId, settings.account.account, settings.account.name, settings.account.agent],
-        );
-        await client.query(
-          `INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc, creditor_account_masked, creditor_agent, remittance_info)
-           SELECT p.id, p.attempts + 1, $2, 'ATTACK-E-' || p.id, p.amount_fen, m.name, m.bank_card_enc, m.bank_card_masked, m.bank_code, 'x'
-             FROM payouts p JOIN members m ON m.id = p.member_id WHERE p.id = $1`, [payoutId, b!.id],
-        );
-        await client.query(`UPDATE payout_batches SET status = 'APPROVED' WHERE id = $1`, [b!.id]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw error;
-      } finally {
-        client.release();
-      }
-    };
-    await expect(release(small, payout!.id)).rejects.toThrow(/above the policy's amount per payout/);
+    await expect(handMadePolicyRelease(db.pool, small, payout!.id)).rejects.toThrow(/above the policy's amount per payout/);
     const generous = await policyInForce({ dailyCount: 1 });
     await db.pool.query(`UPDATE claims SET decided_by = 'reviewer-chen' WHERE id = (SELECT claim_id FROM payouts WHERE id = $1)`, [payout!.id]);
-    await expect(release(generous, payout!.id)).rejects.toThrow(/not approved by the rules alone/);
+    await expect(handMadePolicyRelease(db.pool, generous, payout!.id)).rejects.toThrow(/not approved by the rules alone/);
     await db.pool.query(`UPDATE claims SET decided_by = 'adjudication' WHERE id = (SELECT claim_id FROM payouts WHERE id = $1)`, [payout!.id]);
     // One release takes the day's only payout; a hand-made second is past the day.
     const [first] = await releaseUnderPolicies(db.pool, settings);
     expect(first!.nbOfTxs).toBeGreaterThanOrEqual(1);
     const [other] = (await db.pool.query<{ id: number }>(`SELECT id FROM payouts WHERE status = 'READY' ORDER BY id LIMIT 1`)).rows;
     await revokePaymentPolicy(db.pool, finance, UNSCOPED, settings, small, 'not needed');
-    await expect(release(generous, other!.id)).rejects.toThrow(/past payment policy .*'s day/);
+    await expect(handMadePolicyRelease(db.pool, generous, other!.id)).rejects.toThrow(/past payment policy .*'s day/);
   });
 
   it('refuses handing a revoked policy\'s batch to the bank, a person approving a policy batch, and a payment joining a released batch', async () => {

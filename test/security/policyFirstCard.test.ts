@@ -10,7 +10,7 @@ import { approvePaymentPolicy, proposePaymentPolicy, releaseUnderPolicies } from
 import { lookupHash } from '../../src/privacy/personalData.ts';
 import { openAccount, PAYEE_BANK } from '../banks/simulator/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { approvedClaims, finance, keys, settings, setBankCard, type ApprovedClaim } from '../payouts/support.ts';
+import { approvedClaims, finance, handMadePolicyRelease, keys, settings, setBankCard, type ApprovedClaim } from '../payouts/support.ts';
 
 /**
  * A standing payment policy (即时办) releases a payout without a person only to the card on record,
@@ -112,27 +112,7 @@ describe('a standing payment policy and a card put on record today', () => {
     await planPayouts(db.pool, settings);
     const payoutId = (await db.pool.query<{ id: number }>('SELECT id FROM payouts WHERE member_id = $1', [noCard.memberId])).rows[0]!.id;
     // A hand-made policy batch of that payout, as any writer of the rows could make it.
-    const client = await db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const { rows: [b] } = await client.query<{ id: number }>(
-        `INSERT INTO payout_batches (msg_id, pmt_inf_id, channel, debtor_account, debtor_name, debtor_agent, requested_execution_date, nb_of_txs, ctrl_sum_fen,
-                                     created_by, created_by_role, policy_id, funder_id)
-         SELECT 'ATTACK-' || p.id, 'ATTACK-' || p.id || '-1', 'SIM', $3, $4, $5, current_date, 1, p.amount_fen, 'payment-policy-' || $1::bigint, 'SERVICE', $1::bigint, p.funder_id
-           FROM payouts p WHERE p.id = $2::bigint RETURNING id`,
-        [policyId, payoutId, settings.account.account, settings.account.name, settings.account.agent],
-      );
-      await client.query(
-        `INSERT INTO payout_attempts (payout_id, attempt_no, batch_id, end_to_end_id, amount_fen, creditor_name, creditor_account_enc, creditor_account_masked, creditor_agent, remittance_info)
-         SELECT p.id, p.attempts + 1, $2, 'ATTACK-E-' || p.id, p.amount_fen, m.name, m.bank_card_enc, m.bank_card_masked, m.bank_code, 'x'
-           FROM payouts p JOIN members m ON m.id = p.member_id WHERE p.id = $1`, [payoutId, b!.id],
-      );
-      await expect(client.query(`UPDATE payout_batches SET status = 'APPROVED' WHERE id = $1`, [b!.id]))
-        .rejects.toThrow(/put on record or changed within the policy's days/);
-    } finally {
-      await client.query('ROLLBACK');
-      client.release();
-    }
+    await expect(handMadePolicyRelease(db.pool, policyId, payoutId)).rejects.toThrow(/put on record or changed within the policy's days/);
   });
 
   it('releases a payout to a first card on record for the policy\'s days', async () => {

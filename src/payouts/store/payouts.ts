@@ -281,9 +281,10 @@ export interface ReadyPayout {
 
 /**
  * Up to `max` READY payouts of the funder (oldest first) of members with a card on record that is not cooling
- * off (`within` a policy: neither put on record nor changed within its days), locked; payouts locked
- * by a concurrent creation are skipped, not waited for. The members are locked (shared) until the
- * commit: a card changed meanwhile is rechecked here, and the attempts copy the card that was checked.
+ * off (`within` a policy: neither put on record, at registration or after, nor changed within its
+ * days), locked; payouts locked by a concurrent creation are skipped, not waited for. The members are
+ * locked (shared) until the commit: a card changed meanwhile is rechecked here, and the attempts copy
+ * the card that was checked.
  */
 export async function lockReadyPayouts(
   tx: Tx, max: number, coolingOffDays: number, funderId: number, within: Pick<PolicyLimits, 'maxPayoutFen' | 'accountUnchangedDays'> | null = null,
@@ -291,10 +292,13 @@ export async function lockReadyPayouts(
   // Under a payment policy: claims approved by the rules alone, within its amount, to a card on record
   // and unchanged for its days. A first card leaves bank_card_changed_at null, so member_changes is
   // read too: a card an insider gave a member who had none waits like a replaced one (migration 0054).
+  // A card the member was registered with has no such row: it is on record since the member's
+  // registration (created_at), so a member registered within the days waits too (migration 0059).
   const policy = within === null ? '' : `AND p.claim_id IS NOT NULL AND claim_approved_by_rules(p.claim_id) AND p.amount_fen <= $4
         AND (m.bank_card_changed_at IS NULL OR m.bank_card_changed_at <= now() - make_interval(days => $5::int))
         AND NOT EXISTS (SELECT 1 FROM member_changes c WHERE c.member_id = m.id AND c.field = 'BANK_ACCOUNT'
-                           AND c.at > now() - make_interval(days => $5::int))`;
+                           AND c.at > now() - make_interval(days => $5::int))
+        AND m.created_at <= now() - make_interval(days => $5::int)`;
   const { rows } = await tx.query<ReadyPayout>(
     `SELECT p.id, p.amount_fen AS "amountFen", p.attempts, p.claim_id AS "claimId", p.condolence_id AS "condolenceId",
             (SELECT k.reason FROM condolences k WHERE k.id = p.condolence_id) AS "condolenceReason"
