@@ -30,7 +30,9 @@ import * as store from './store.ts';
  * first-diagnosis grants, the audit entry and the CLAIM_REDECIDED notification.
  *
  * A re-decided claim is decided against the member-year totals as they stand now: claims decided
- * while it was refused keep their amounts, and it takes what room the caps have left.
+ * while it was refused keep their amounts, and it takes what room the caps have left. It is figured
+ * after them, so it takes the last place in the year's order (claims.figured_seq), which says what
+ * each waiting claim figured again counts before it (`refigureWaitingAfter`), not its old id.
  */
 export interface RedecisionOptions {
   actor: Actor;
@@ -146,7 +148,10 @@ async function decideAgain(
   }
 
   // A rejected claim left the count when it was rejected; an ineligible one never did.
-  const redecisionId = await writeRedecision(tx, claim, s, { result, status, before, ruleSet, facts, cause, actor }, claim.status === 'REJECTED' ? 1 : 0);
+  // Figured against the year as it stands, after every claim it counts: it takes the last place in the year's order.
+  const redecisionId = await writeRedecision(
+    tx, claim, s, { result, status, before, ruleSet, facts, cause, actor, figuredLast: true }, claim.status === 'REJECTED' ? 1 : 0,
+  );
   await recordNotifications(tx, [{
     memberId: s.memberId, kind: 'CLAIM_REDECIDED', subjectType: 'Claim', subjectId: claim.id, eventKey: String(redecisionId),
     facts: {
@@ -174,6 +179,8 @@ interface NewDecision {
   facts: EnrolmentFacts;
   cause: RedecisionCause;
   actor: Actor;
+  /** Figured after every claim of the year (it moves to the last place of the year's order), or in its place (it keeps it). */
+  figuredLast: boolean;
 }
 
 /**
@@ -183,7 +190,7 @@ interface NewDecision {
  */
 async function writeRedecision(
   tx: Tx, claim: Pick<RedecidedClaim, 'id' | 'status' | 'reasonCodes' | 'totalFen'>, s: PendingSettlementRow,
-  { result, status, before, ruleSet, facts, cause, actor }: NewDecision, counted: number,
+  { result, status, before, ruleSet, facts, cause, actor, figuredLast }: NewDecision, counted: number,
 ): Promise<number> {
   const redecisionId = await store.insertRedecision(tx, {
     claimId: claim.id, cause, previousStatus: claim.status, previousReasonCodes: claim.reasonCodes, previousTotalFen: claim.totalFen,
@@ -195,7 +202,7 @@ async function writeRedecision(
     status, eligible: result.eligible, totalFen: result.totalFen, reasons: result.reasons.map((r) => bilingual(r.text)),
     reasonCodes: result.reasonCodes, warnings: result.warnings, outOfPocketFen: result.planYearTotalsAfter.outOfPocket - before.outOfPocket,
     ruleSetId: ruleSet.id, ruleSetVersion: ruleSet.version, facts, totalsBefore: before,
-    decidedBy: status === 'APPROVED' ? actor.subject : null, decisionReason: `decided again: ${cause}`,
+    decidedBy: status === 'APPROVED' ? actor.subject : null, decisionReason: `decided again: ${cause}`, figuredLast,
   });
   await store.insertBenefitLines(tx, benefitLinesOf(claim.id, result, status));
   const grants = result.diseaseGroupsGranted.map((diseaseGroup) => ({ memberId: s.memberId, diseaseGroup, claimId: claim.id }));
@@ -216,12 +223,13 @@ const WHOLE_FACTS = ['planYear', 'plan', 'specialDisease', 'firstEnrolledOn', 'c
 /**
  * A reviewer's rejection of a claim, or a line of it lowered, releases what it held of its
  * member-year: room under the annual caps, out-of-pocket toward a threshold, a first-diagnosis grant.
- * The member-year's claims decided after it that still wait for a reviewer were figured with it
+ * The member-year's claims figured after it that still wait for a reviewer were figured with it
  * counted (the stay's other copy, kept while this one is rejected, paid no lump sum because this one
  * held it; a later stay crossed the out-of-pocket threshold only with it): each is figured again
- * (cause EARLIER_CLAIM_RELEASED), in the order they were decided, on the facts and rule set it was
- * decided on, after the claims decided before it as they stand now (its caps against every other
- * claim), and keeps waiting for its reviewer. A line a
+ * (cause EARLIER_CLAIM_RELEASED), in the order they were figured (claims.figured_seq: a claim decided
+ * again came after every claim counted then, whatever its id), on the facts and rule set it was
+ * decided on, after the claims figured before it as they stand now (its caps against every other
+ * claim), keeping its place, and keeps waiting for its reviewer. A line a
  * reviewer lowered pays at most what they lowered it to (their adjustment stays, with its reason).
  * One whose figures come out the same is left as it is; claims decided already keep their amounts.
  * In the reviewer's transaction, under the member-year's lock. Returns the claims figured again.
@@ -261,8 +269,10 @@ export async function refigureWaitingAfter(tx: Tx, released: { id: number; membe
     if (unchanged) continue;
     await store.releaseFromTotals(tx, s.memberId, s.planYear, held);
     await store.releaseDiseaseGroupGrants(tx, waiting.id);
-    // Still waiting: the reviewer decides it, on these figures.
-    const redecisionId = await writeRedecision(tx, waiting, s, { result, status: 'PENDING_REVIEW', before, ruleSet, facts, cause: 'EARLIER_CLAIM_RELEASED', actor }, 1);
+    // Still waiting: the reviewer decides it, on these figures. Figured in its place, it keeps it.
+    const redecisionId = await writeRedecision(
+      tx, waiting, s, { result, status: 'PENDING_REVIEW', before, ruleSet, facts, cause: 'EARLIER_CLAIM_RELEASED', actor, figuredLast: false }, 1,
+    );
     const lineIds = await store.lineIdsOfClaim(tx, waiting.id);
     for (const l of result.lines) {
       const adjustment = adjustmentOf(l.programme);

@@ -8,9 +8,10 @@ import * as store from './store.ts';
 /**
  * What-if for a rule change: the decided claims of a plan year (INELIGIBLE, PENDING_REVIEW,
  * APPROVED — rejected and cancelled ones count for nothing) recomputed under another rule set, in
- * the order they were decided per member (claim id: the member-year lock serializes a member's
- * decisions; a settlement that arrives late is decided after later-dated ones, since paid
- * benefits are never re-decided), with the running totals recomputed from zero, against what is
+ * the order they were figured per member (claims.figured_seq: the member-year lock serializes a
+ * member's decisions; a settlement that arrives late is decided after later-dated ones, since paid
+ * benefits are never re-decided; a claim decided again comes after the claims it was decided again
+ * after, not at its id), with the running totals recomputed from zero, against what is
  * stored now (computed amounts, or a reviewer's adjustment). Reads only; changes nothing.
  */
 export type Figures = Record<Exclude<Programme, 'PROVINCIAL_SUBSIDY'>, number> & { PROVINCIAL_SUBSIDY?: number; total: number };

@@ -682,29 +682,36 @@ export async function lockClaimForRedecision(tx: Tx, claimId: number): Promise<R
 export type WaitingClaim = RedecidedClaim & { ruleSetId: string; ruleSetVersion: number };
 
 /**
- * The member-year's claims decided after `claimId` that still wait for a reviewer, the settlement not
- * reversed: locked, in the order they were decided (the caller holds the member-year's lock).
+ * The figured_seq of the claim whose id is `$1`: its place in the order its member-year's claims were
+ * figured against the year (migration 0062). Not its id: a claim decided again keeps its id but is
+ * figured after every claim the year counts then, and takes its place there.
+ */
+const FIGURED_SEQ_OF_CLAIM = `(SELECT f.figured_seq FROM claims f WHERE f.id = $1)`;
+
+/**
+ * The member-year's claims figured after `claimId` that still wait for a reviewer, the settlement not
+ * reversed: locked, in the order they were figured (the caller holds the member-year's lock).
  */
 export async function waitingClaimsAfter(tx: Tx, claimId: number, memberId: number, planYear: number): Promise<WaitingClaim[]> {
   const { rows } = await tx.query<WaitingClaim>(
     `SELECT ${REDECIDED_CLAIM_COLUMNS}, rule_set_id AS "ruleSetId", rule_set_version AS "ruleSetVersion"
        FROM claims
-      WHERE member_id = $2 AND plan_year = $3 AND id > $1 AND status = 'PENDING_REVIEW'
+      WHERE member_id = $2 AND plan_year = $3 AND figured_seq > ${FIGURED_SEQ_OF_CLAIM} AND status = 'PENDING_REVIEW'
         AND NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.claim_id = claims.id)
-      ORDER BY id FOR UPDATE`,
+      ORDER BY figured_seq FOR UPDATE`,
     [claimId, memberId, planYear],
   );
   return rows;
 }
 
 /**
- * What the member-year's claims decided before `claimId` (waiting or approved) hold: their payable
+ * What the member-year's claims figured before `claimId` (waiting or approved) hold: their payable
  * lines and their out-of-pocket, the running totals that claim was figured after.
  */
 export async function heldBefore(tx: Tx, claimId: number, memberId: number, planYear: number): Promise<{ lines: { programme: Programme; payable: number }[]; outOfPocketFen: number }> {
   const { rows } = await tx.query<{ lines: { programme: Programme; payable: number }[]; outOfPocketFen: number }>(
     `WITH earlier AS (SELECT id, out_of_pocket_fen FROM claims
-                       WHERE member_id = $2 AND plan_year = $3 AND id < $1 AND status IN ('PENDING_REVIEW', 'APPROVED'))
+                       WHERE member_id = $2 AND plan_year = $3 AND figured_seq < ${FIGURED_SEQ_OF_CLAIM} AND status IN ('PENDING_REVIEW', 'APPROVED'))
      SELECT coalesce((SELECT sum(out_of_pocket_fen) FROM earlier), 0)::bigint AS "outOfPocketFen",
             coalesce((SELECT jsonb_agg(jsonb_build_object('programme', l.programme, 'payable', coalesce(l.adjusted_fen, l.amount_fen)))
                         FROM benefit_lines l JOIN earlier e ON e.id = l.claim_id), '[]') AS lines`,
@@ -737,19 +744,24 @@ export async function insertRedecision(tx: Tx, r: NewRedecision): Promise<number
   return rows[0]!.id;
 }
 
-/** The claim decided again: its status, figures, reasons and the facts and totals it was decided on. */
+/**
+ * The claim decided again: its status, figures, reasons and the facts and totals it was decided on.
+ * `figuredLast`: figured against the year as it stands, every claim counted, it takes the last place
+ * in the year's order (figured_seq); figured again in its place, it keeps it.
+ */
 export async function updateRedecidedClaim(
   tx: Tx, claimId: number,
   c: Pick<NewClaim, 'status' | 'eligible' | 'totalFen' | 'reasons' | 'reasonCodes' | 'warnings' | 'outOfPocketFen' | 'ruleSetId' | 'ruleSetVersion'
-    | 'facts' | 'totalsBefore' | 'decidedBy'> & { decisionReason: string },
+    | 'facts' | 'totalsBefore' | 'decidedBy'> & { decisionReason: string; figuredLast: boolean },
 ): Promise<void> {
   await tx.query(
     `UPDATE claims SET status = $2, eligible = $3, computed_total_fen = $4, total_fen = $4, reasons = $5, reason_codes = $6, warnings = $7,
             out_of_pocket_fen = $8, rule_set_id = $9, rule_set_version = $10, facts = $11, totals_before = $12,
-            decided_by = $13, decided_at = ${decidedNowSql('$2::text')}, decision_reason = $14, updated_at = now()
+            decided_by = $13, decided_at = ${decidedNowSql('$2::text')}, decision_reason = $14, updated_at = now(),
+            figured_seq = CASE WHEN $15::boolean THEN nextval('claims_figured_seq') ELSE figured_seq END
       WHERE id = $1`,
     [claimId, c.status, c.eligible, c.totalFen, c.reasons, c.reasonCodes, c.warnings, c.outOfPocketFen, c.ruleSetId, c.ruleSetVersion,
-     JSON.stringify(c.facts), JSON.stringify(c.totalsBefore), c.decidedBy, c.decisionReason],
+     JSON.stringify(c.facts), JSON.stringify(c.totalsBefore), c.decidedBy, c.decisionReason, c.figuredLast],
   );
 }
 
@@ -1005,7 +1017,8 @@ export async function insertRuleSet(tx: Tx, ruleSet: RuleSet, publishedBy: strin
 /**
  * The decided claims of a plan year (INELIGIBLE, PENDING_REVIEW, APPROVED; rejected and cancelled
  * ones count for nothing) with their settlements and what each line pays now, per member in the
- * order they were decided (claim id).
+ * order they were figured against the year (figured_seq; a claim decided again comes after those
+ * it was decided again after).
  */
 export async function decidedClaimsOfYear(db: Queryable, planYear: number, organisationId: number | null = null, limit?: number): Promise<ReplayClaimRow[]> {
   const p = new Params();
@@ -1025,7 +1038,7 @@ export async function decidedClaimsOfYear(db: Queryable, planYear: number, organ
                         FROM benefit_lines l WHERE l.claim_id = c.id), '[]'::jsonb) AS lines
        FROM claims c JOIN settlements s ON s.id = c.settlement_id
       WHERE c.plan_year = ${year} AND c.status IN ('INELIGIBLE', 'PENDING_REVIEW', 'APPROVED') AND c.rule_set_id IS NOT NULL AND ${subtree}
-      ORDER BY c.member_id, c.id ${limitSql}`,
+      ORDER BY c.member_id, c.figured_seq ${limitSql}`,
     p.values,
   );
   return rows;
