@@ -47,6 +47,16 @@ const OVERRIDE_ON_CONFLICT_SQL = `override_rules = ${KEPT_OVERRIDES} || excluded
             override_at = CASE WHEN excluded.override_reason IS NOT NULL THEN excluded.override_at
                                WHEN cardinality(${KEPT_OVERRIDES}) > 0 THEN e.override_at END`;
 
+// Everyone who set an enrolment's targeted groups is kept (categories_set_by, 0057): none of them
+// approves the member-year's claims alone. For a write of the groups `groups` (SQL text[]; null keeps
+// those recorded) by `setter` (SQL text): a new enrolment records the setter when it has groups, a
+// written one (alias e) adds the setter, once, when its groups change.
+const newCategorySettersSql = (groups: string, setter: string) => `CASE WHEN cardinality(${groups}) > 0 THEN ARRAY[${setter}] ELSE '{}' END`;
+const categorySettersOnConflictSql = (groups: string, setter: string) => `categories_set_by =
+            CASE WHEN ${groups} IS DISTINCT FROM e.member_categories AND ${groups} IS NOT NULL
+                      AND NOT (${setter} = ANY (e.categories_set_by)) THEN array_append(e.categories_set_by, ${setter})
+                 ELSE e.categories_set_by END`;
+
 // A unit is visible to a member or operator only when it is their own.
 const unitScopeSql = (p: Params, scope: Scope): string => unitRowScopeSql(p, scope, 'u.id');
 
@@ -657,14 +667,11 @@ export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row:
             coalesce((SELECT prev.first_enrolled_on FROM enrolments prev
                        WHERE prev.member_id = $1 AND prev.plan_year = $3 - 1), $6::date),
             $7::text[], $8, $9, CASE WHEN $8::text IS NOT NULL THEN now() END, coalesce($10::text[], '{}'),
-            CASE WHEN cardinality($10::text[]) > 0 THEN ARRAY[$11::text] ELSE '{}' END
+            ${newCategorySettersSql('$10::text[]', '$11::text')}
      ON CONFLICT (member_id, plan_year) DO UPDATE
         SET plan = excluded.plan, special_disease = excluded.special_disease,
             member_categories = coalesce($10::text[], e.member_categories),
-            -- Whoever changes the groups is kept (0057): none of them approves the member-year's claims alone.
-            categories_set_by = CASE WHEN $10::text[] IS DISTINCT FROM e.member_categories AND $10::text[] IS NOT NULL
-                                      AND NOT ($11 = ANY (e.categories_set_by)) THEN array_append(e.categories_set_by, $11::text)
-                                     ELSE e.categories_set_by END,
+            ${categorySettersOnConflictSql('$10::text[]', '$11::text')},
             ${OVERRIDE_ON_CONFLICT_SQL},
             updated_at = now()
      RETURNING ${ENROLMENT_COLUMNS}, (xmax = 0) AS created`,
@@ -1150,14 +1157,17 @@ export async function refuseStagedRowsOfCondolences(tx: Tx, reason: string): Pro
  * chain start (no new waiting period). Rows are matched to the recorded enrolment first (an empty
  * member_categories cell keeps those recorded), so only new and changed ones are written. An
  * enrolment's unit never changes (rows of another unit's enrolment are refused before:
- * refuseStagedRowsEnrolledElsewhere).
+ * refuseStagedRowsEnrolledElsewhere). The import's `author` joins categories_set_by of each
+ * enrolment whose groups it sets, as enrolMember's caller does (0057).
  */
-export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number }> {
+export async function mergeStagedEnrolments(tx: Tx, author: ChangeAuthor): Promise<{ created: number }> {
+  const groups = `coalesce(s.member_categories, cur.member_categories, '{}')`;
   const { rows } = await tx.query<{ created: number }>(`
     WITH enrolled AS (
-      INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on, member_categories)
+      INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on,
+                                   member_categories, categories_set_by)
       SELECT m.id, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
-             coalesce(prev.first_enrolled_on, s.enrolled_on), coalesce(s.member_categories, cur.member_categories, '{}')
+             coalesce(prev.first_enrolled_on, s.enrolled_on), ${groups}, ${newCategorySettersSql(groups, '$1::text')}
         FROM roster_stage s
         -- The row's unit's member only: one registered elsewhere since the refusal keeps their enrolment.
         JOIN members m ON m.id_number_hash = s.id_number_hash AND m.unit_id = s.unit_id
@@ -1170,13 +1180,14 @@ export async function mergeStagedEnrolments(tx: Tx): Promise<{ created: number }
       ON CONFLICT (member_id, plan_year) DO UPDATE
          SET plan = excluded.plan, special_disease = excluded.special_disease,
              member_categories = excluded.member_categories,
+             ${categorySettersOnConflictSql('excluded.member_categories', '$1::text')},
              ${OVERRIDE_ON_CONFLICT_SQL}, -- a roster overrides nothing: the row passed eligibility (rosterImport.ts)
              updated_at = now()
        -- Never across units: an enrolment stays with the unit it was made in.
        WHERE e.unit_id = excluded.unit_id AND (e.plan, e.special_disease, e.member_categories)
              IS DISTINCT FROM (excluded.plan, excluded.special_disease, excluded.member_categories)
       RETURNING (xmax = 0) AS created)
-    SELECT count(*) FILTER (WHERE created)::int AS created FROM enrolled`);
+    SELECT count(*) FILTER (WHERE created)::int AS created FROM enrolled`, [author.actor.subject]);
   return rows[0]!;
 }
 
