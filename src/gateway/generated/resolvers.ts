@@ -3869,7 +3869,7 @@ export type PageInfo = {
  * While it is ACTIVE the workers turn approved claims into payouts every PAYOUT_RELEASE_SECONDS and
  * release, in small batches, the READY payouts of its funder that are all of: a claim approved by the
  * rules alone (no review, no adjusted line), at most `maxPayoutFen`, to a bank card on record, unchanged,
- * for `accountUnchangedDays` (a first card given to a member who had none counts from that day), within the paying account's day
+ * for `accountUnchangedDays` (a first card given to a member who had none counts from that day, the card a member was registered with from the registration), within the paying account's day
  * (`dailyCount` payouts and `dailySumFen` released under policies since 00:00 China time). Everything
  * else waits for an ordinary batch and its approval. The database checks every limit at each release.
  */
@@ -3917,7 +3917,7 @@ export type PaymentPolicy = Node & {
  * While it is ACTIVE the workers turn approved claims into payouts every PAYOUT_RELEASE_SECONDS and
  * release, in small batches, the READY payouts of its funder that are all of: a claim approved by the
  * rules alone (no review, no adjusted line), at most `maxPayoutFen`, to a bank card on record, unchanged,
- * for `accountUnchangedDays` (a first card given to a member who had none counts from that day), within the paying account's day
+ * for `accountUnchangedDays` (a first card given to a member who had none counts from that day, the card a member was registered with from the registration), within the paying account's day
  * (`dailyCount` payouts and `dailySumFen` released under policies since 00:00 China time). Everything
  * else waits for an ordinary batch and its approval. The database checks every limit at each release.
  */
