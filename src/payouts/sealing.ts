@@ -42,13 +42,15 @@ export const PAID_BEFORE_REASON = 'a statement shows the bank paid an earlier at
  * Takes the account's reconciliation lock (`lockAccount`, before any row: the lock order of a
  * reconciliation run and of a status report) when the batch holds a retry the bank has not answered,
  * what paidBeforeUnconfirmed can be true of, so that a credit after a refusal or a debit on a
- * statement being committed is seen; other batches do not wait for a run. Whether it holds one.
- * Sealing, the hand-over and a re-send of the sealed file (submission.ts) take it.
+ * statement being committed is seen; other batches do not wait for a run. The account locked, or
+ * null when the batch holds no such retry. Sealing, the hand-over and a re-send of the sealed file
+ * (submission.ts) take it.
  */
-export async function lockAccountForRetries(tx: Tx, batchId: number, lockAccount: RefusalsAfterPayment['lockAccount']): Promise<boolean> {
-  if (!(await hasUnansweredRetry(tx, batchId))) return false;
-  await lockAccount(tx, await batchAccount(tx, batchId));
-  return true;
+export async function lockAccountForRetries(tx: Tx, batchId: number, lockAccount: RefusalsAfterPayment['lockAccount']): Promise<string | null> {
+  if (!(await hasUnansweredRetry(tx, batchId))) return null;
+  const account = await batchAccount(tx, batchId);
+  await lockAccount(tx, account);
+  return account;
 }
 
 /**

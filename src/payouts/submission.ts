@@ -134,7 +134,7 @@ async function markSending(ctx: SubmissionContext, batchId: number, policyId: nu
   const { sending, changes } = await inTransaction(ctx.db, async (tx) => {
     // A credit after a refusal or a debit on a statement committed meanwhile is seen below; one
     // committed later finds the retry sent (and says the member may have been paid twice).
-    const retries = await lockAccountForRetries(tx, batchId, ctx.refusalsAfterPayment.lockAccount);
+    const retries = (await lockAccountForRetries(tx, batchId, ctx.refusalsAfterPayment.lockAccount)) !== null;
     const policy = policyId === null ? null : await lockPolicy(tx, policyId, UNSCOPED, 'SHARE');
     if (policy && policyStatus(policy) !== 'ACTIVE') {
       // Its revocation may have cancelled it already: that cancellation stands.
@@ -197,10 +197,11 @@ async function cancelUnconfirmedRetries(tx: Tx, ctx: SubmissionContext, msgId: s
  */
 async function mayResend(ctx: SubmissionContext, batchId: number, msgId: string): Promise<boolean> {
   const { unconfirmed, raised } = await inTransaction(ctx.db, async (tx) => {
-    if (!(await lockAccountForRetries(tx, batchId, ctx.refusalsAfterPayment.lockAccount))) return { unconfirmed: [], raised: 0 };
+    const account = await lockAccountForRetries(tx, batchId, ctx.refusalsAfterPayment.lockAccount);
+    if (account === null) return { unconfirmed: [], raised: 0 };
     const unconfirmed = await unconfirmedRetries(tx, batchId);
     if (unconfirmed.length === 0) return { unconfirmed, raised: 0 };
-    const raised = await ctx.refusalsAfterPayment.raiseWithheldResend(tx, { batchId, msgId, account: await batchAccount(tx, batchId), retries: unconfirmed });
+    const raised = await ctx.refusalsAfterPayment.raiseWithheldResend(tx, { batchId, msgId, account, retries: unconfirmed });
     if (raised > 0) {
       await recordAudit(tx, PAYOUT_WORKER, {
         action: 'payout.batch.withhold', targetType: 'PayoutBatch', targetId: msgId,
