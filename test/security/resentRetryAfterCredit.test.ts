@@ -1,16 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BankTimeoutError } from '../../src/banks/adapter.ts';
-import { UNSCOPED } from '../../src/kernel/scope.ts';
-import { chinaToday } from '../../src/kernel/time.ts';
-import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
+import { approveBatch, createBatch, requestSubmission } from '../../src/payouts/decisions.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { sealBatch } from '../../src/payouts/sealing.ts';
-import { paidByBank } from '../../src/payouts/store/payouts.ts';
 import { advanceBatch } from '../../src/payouts/submission.ts';
-import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, clerk, finance, keys, oneLineReport, payoutsOf, resetPayouts, settings, submissionContext, ScriptedBank } from '../payouts/support.ts';
-import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
+import { approvedClaims, clerk, finance, oneLineReport, payoutsOf, settings, submissionContext, ScriptedBank } from '../payouts/support.ts';
+import { creditedAfterAll, debitedAfterAll, refusedAndRetried, resetRetryScene, retryAttemptsOf, type RetryAttempt } from '../payouts/retrySupport.ts';
+import { exceptionsOf } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
@@ -31,8 +28,6 @@ let db: TestDatabase;
 
 const bank = new ScriptedBank();
 
-const ADMIN = { subject: 'admin-solo', role: 'ADMIN' };
-
 beforeAll(async () => {
   db = await freshDatabase();
 });
@@ -40,43 +35,16 @@ afterAll(async () => {
   await db?.drop();
 });
 beforeEach(async () => {
-  await resetPayouts(db.pool);
-  await db.pool.query('TRUNCATE four_eyes_proposals, reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries, bank_statements, bank_documents RESTART IDENTITY CASCADE');
-  bank.reset();
+  await resetRetryScene(db.pool, bank);
 });
-
-interface Attempt {
-  id: number;
-  e2e: string;
-  payoutId: number;
-  pmtInfId: string;
-  amountFen: number;
-  name: string;
-  status: string;
-}
 
 type Ctx = ReturnType<typeof submissionContext>;
 
-const attemptsOf = async (batchId: number) => (await db.pool.query<Attempt>(
-  `SELECT a.id, a.end_to_end_id AS e2e, a.payout_id AS "payoutId", b.pmt_inf_id AS "pmtInfId", a.amount_fen AS "amountFen", a.creditor_name AS name, a.status
-     FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.batch_id = $1 ORDER BY a.id`, [batchId],
-)).rows;
+const attemptsOf = (batchId: number) => retryAttemptsOf(db.pool, batchId);
 const batchRow = async (batchId: number) => (await db.pool.query<{ status: string; submission: string }>(
   'SELECT status, submission FROM payout_batches WHERE id = $1', [batchId],
 )).rows[0];
 const payout = async (payoutId: number) => (await payoutsOf(db.pool)).find((p) => p.id === payoutId)!;
-
-/** The bank refuses the first attempt (AC04); one ADMIN retries it, as the hub allows. */
-async function refusedAndRetried(ctx: Ctx): Promise<{ batch: { id: number; msgId: string }; attempt: Attempt }> {
-  await approvedClaims(db.pool, 1);
-  const batch = await approvedBatch(db.pool);
-  const [attempt] = await attemptsOf(batch.id);
-  bank.current = oneLineReport(batch.msgId, attempt!.pmtInfId, { e2e: attempt!.e2e, status: 'RJCT', reasonCode: 'AC04' });
-  expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
-  bank.current = null;
-  expect(await retryPayout(db.pool, ADMIN, UNSCOPED, settings, attempt!.payoutId, 'the member says the account is open')).toBe('RETRIED');
-  return { batch, attempt: attempt! };
-}
 
 /**
  * The retry's batch, with one other new payout, made, approved, sealed and handed over: the call
@@ -100,7 +68,7 @@ async function handedOverUnanswered(ctx: Ctx, how: 'lost' | 'killed'): Promise<{
  * The worker asks the bank, which says it never received the file: it is not sent again, the batch
  * waits as it was (its payments neither failed nor in another batch), and the retry is an exception.
  */
-async function expectNotSentAgain(ctx: Ctx, first: { msgId: string }, retry: { id: number; msgId: string }, original: Attempt, submission: string): Promise<void> {
+async function expectNotSentAgain(ctx: Ctx, first: { msgId: string }, retry: { id: number; msgId: string }, original: RetryAttempt, submission: string): Promise<void> {
   const before = await exceptionsOf(db.pool);
   expect(await advanceBatch(ctx, retry.id)).toEqual({ status: 'SUBMITTED', waiting: true });
   expect(bank.sent).toEqual([first.msgId]);
@@ -139,12 +107,9 @@ describe('a one-person retry handed to the bank without an answer, when the bank
   it('is not sent again after the bank credits the refused attempt (ACSC); the other payment is paid once, by the file if it reaches the bank', async () => {
     const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
-      const { batch: first, attempt } = await refusedAndRetried(ctx);
+      const { batch: first, attempt } = await refusedAndRetried(db.pool, bank, ctx);
       const retry = await handedOverUnanswered(ctx, 'lost');
-
-      expect(await bank.deliver(ctx, oneLineReport(first.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC', accountServicerRef: 'BANKTX9' }))).toBe(1);
-      expect((await exceptionsOf(db.pool)).map((x) => x.kind)).toEqual(['PAID_AFTER_REJECTION']);
-      expect((await paidByBank(db.pool, [attempt.payoutId]))[0]).toBe(true);
+      await creditedAfterAll(db.pool, bank, ctx, first, attempt);
 
       await expectNotSentAgain(ctx, first, retry, attempt, 'UNKNOWN');
 
@@ -164,16 +129,9 @@ describe('a one-person retry handed to the bank without an answer, when the bank
   it('is not sent again after a statement shows the refused attempt debited, the worker having died in the hand-over (SENDING)', async () => {
     const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
-      const { batch: first, attempt } = await refusedAndRetried(ctx);
+      const { batch: first, attempt } = await refusedAndRetried(db.pool, bank, ctx);
       const retry = await handedOverUnanswered(ctx, 'killed');
-
-      const today = chinaToday();
-      await importConfirmed(db.pool, handStatement(today, 10_000_000, [
-        bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, creditor: { name: attempt.name }, remittanceInfo: [] }] }),
-      ], UNION_ACCOUNT));
-      await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
-      expect((await exceptionsOf(db.pool)).map((x) => [x.kind, x.attemptId])).toEqual([['UNMATCHED_DEBIT', attempt.id]]);
-      expect((await paidByBank(db.pool, [attempt.payoutId]))[0]).toBe(true);
+      await debitedAfterAll(db.pool, attempt);
 
       await expectNotSentAgain(ctx, first, retry, attempt, 'SENDING');
     } finally {
@@ -184,7 +142,7 @@ describe('a one-person retry handed to the bank without an answer, when the bank
   it('without the credit or debit, the file the bank never received is sent again as sealed', async () => {
     const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
-      const { batch: first } = await refusedAndRetried(ctx);
+      const { batch: first } = await refusedAndRetried(db.pool, bank, ctx);
       const retry = await handedOverUnanswered(ctx, 'lost');
 
       expect(await advanceBatch(ctx, retry.id)).toEqual({ status: 'SUBMITTED', waiting: true });

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
-import { chinaToday } from '../../src/kernel/time.ts';
 import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
 import { sealBatch } from '../../src/payouts/sealing.ts';
-import { paidByBank } from '../../src/payouts/store/payouts.ts';
 import { advanceBatch } from '../../src/payouts/submission.ts';
-import { reconcileAccount } from '../../src/reconciliation/run.ts';
-import { testFilePki, UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, clerk, finance, keys, oneLineReport, payoutsOf, resetPayouts, settings, submissionContext, ScriptedBank } from '../payouts/support.ts';
-import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
+import { testFilePki } from '../banks/simulator/support.ts';
+import { approvedClaims, clerk, finance, oneLineReport, payoutsOf, settings, submissionContext, ScriptedBank } from '../payouts/support.ts';
+import { creditedAfterAll, debitedAfterAll, refusedAndRetried, resetRetryScene, SOLE_ADMIN } from '../payouts/retrySupport.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
@@ -31,7 +28,6 @@ let db: TestDatabase;
 
 const bank = new ScriptedBank();
 
-const ADMIN = { subject: 'admin-solo', role: 'ADMIN' };
 const FINANCE_A = { subject: 'finance-a', role: 'FINANCE' };
 const FINANCE_B = { subject: 'finance-b', role: 'FINANCE' };
 
@@ -42,36 +38,10 @@ afterAll(async () => {
   await db?.drop();
 });
 beforeEach(async () => {
-  await resetPayouts(db.pool);
-  await db.pool.query('TRUNCATE four_eyes_proposals, reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries, bank_statements, bank_documents RESTART IDENTITY CASCADE');
-  bank.reset();
+  await resetRetryScene(db.pool, bank);
 });
 
-interface Attempt {
-  id: number;
-  e2e: string;
-  payoutId: number;
-  pmtInfId: string;
-  amountFen: number;
-  name: string;
-}
-
 type Ctx = ReturnType<typeof submissionContext>;
-
-/** The bank refuses the first attempt (AC04); one ADMIN retries it, as the hub allows. */
-async function refusedAndRetried(ctx: Ctx): Promise<{ batch: { id: number; msgId: string }; attempt: Attempt }> {
-  await approvedClaims(db.pool, 1);
-  const batch = await approvedBatch(db.pool);
-  const { rows: [attempt] } = await db.pool.query<Attempt>(
-    `SELECT a.id, a.end_to_end_id AS e2e, a.payout_id AS "payoutId", b.pmt_inf_id AS "pmtInfId", a.amount_fen AS "amountFen", a.creditor_name AS name
-       FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.batch_id = $1`, [batch.id],
-  );
-  bank.current = oneLineReport(batch.msgId, attempt!.pmtInfId, { e2e: attempt!.e2e, status: 'RJCT', reasonCode: 'AC04' });
-  expect(await advanceBatch(ctx, batch.id)).toEqual({ status: 'REJECTED', waiting: false });
-  bank.current = null;
-  expect(await retryPayout(db.pool, ADMIN, UNSCOPED, settings, attempt!.payoutId, 'the member says the account is open')).toBe('RETRIED');
-  return { batch, attempt: attempt! };
-}
 
 /** The retry's batch (with `others` new payouts beside it) is made, approved and asked to be sent; the worker seals it and dies before the hand-over. */
 async function sealedRetryBatch(ctx: Ctx, others = 0): Promise<{ id: number; msgId: string }> {
@@ -91,7 +61,6 @@ const batchRow = async (batchId: number) => (await db.pool.query<{ status: strin
 const attemptsOf = async (batchId: number) => (await db.pool.query<{ payoutId: number; status: string }>(
   'SELECT payout_id AS "payoutId", status FROM payout_attempts WHERE batch_id = $1 ORDER BY id', [batchId],
 )).rows;
-const wasPaid = async (payoutId: number) => (await paidByBank(db.pool, [payoutId]))[0];
 
 /** The restarted worker moves the sealed batch on: nothing more reaches the bank, the batch is cancelled, the retry's payout FAILED with the reason. */
 async function expectNotHandedOver(ctx: Ctx, first: { msgId: string }, retry: { id: number }, payoutId: number): Promise<void> {
@@ -103,7 +72,7 @@ async function expectNotHandedOver(ctx: Ctx, first: { msgId: string }, retry: { 
     status: 'FAILED', statusReason: expect.stringContaining('retried by one person: trying it again needs one FINANCE person'),
   });
   // One person still may not retry it; two FINANCE people may.
-  await expect(retryPayout(db.pool, ADMIN, UNSCOPED, settings, payoutId, 'the member asked again')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+  await expect(retryPayout(db.pool, SOLE_ADMIN, UNSCOPED, settings, payoutId, 'the member asked again')).rejects.toMatchObject({ code: 'FORBIDDEN' });
   expect(await retryPayout(db.pool, FINANCE_A, UNSCOPED, settings, payoutId, 'the bank confirms the member was not paid')).toBe('PROPOSED');
   expect(await retryPayout(db.pool, FINANCE_B, UNSCOPED, settings, payoutId, 'read the bank\'s answer')).toBe('RETRIED');
 }
@@ -112,15 +81,13 @@ describe('a one-person retry sealed before the bank is found to have paid the re
   it('is not handed to the bank after the bank credits the refused attempt (ACSC): the batch is cancelled, its other payouts wait again', async () => {
     const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
-      const { batch: first, attempt } = await refusedAndRetried(ctx);
+      const { batch: first, attempt } = await refusedAndRetried(db.pool, bank, ctx);
       const retry = await sealedRetryBatch(ctx, 1);
       const other = (await attemptsOf(retry.id)).find((a) => a.payoutId !== attempt.payoutId)!;
       expect(other).toBeDefined();
 
-      // Meanwhile the bank reports the refused attempt credited after all: an exception, and the payout counts as paid by the bank.
-      expect(await bank.deliver(ctx, oneLineReport(first.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC', accountServicerRef: 'BANKTX9' }))).toBe(1);
-      expect((await exceptionsOf(db.pool)).map((x) => x.kind)).toEqual(['PAID_AFTER_REJECTION']);
-      expect(await wasPaid(attempt.payoutId)).toBe(true);
+      // Meanwhile the bank reports the refused attempt credited after all.
+      await creditedAfterAll(db.pool, bank, ctx, first, attempt);
 
       await expectNotHandedOver(ctx, first, retry, attempt.payoutId);
       // The other payment of the batch was not the bank's doing: its payout waits for another batch.
@@ -142,16 +109,9 @@ describe('a one-person retry sealed before the bank is found to have paid the re
   it('is not handed to the bank after a statement shows the refused attempt debited (an exception naming it)', async () => {
     const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
-      const { batch: first, attempt } = await refusedAndRetried(ctx);
+      const { batch: first, attempt } = await refusedAndRetried(db.pool, bank, ctx);
       const retry = await sealedRetryBatch(ctx);
-
-      const today = chinaToday();
-      await importConfirmed(db.pool, handStatement(today, 10_000_000, [
-        bookedEntry('DBIT', attempt.amountFen, today, { details: [{ endToEndId: attempt.e2e, amountFen: attempt.amountFen, creditor: { name: attempt.name }, remittanceInfo: [] }] }),
-      ], UNION_ACCOUNT));
-      await reconcileAccount(db.pool, UNION_ACCOUNT, { keys, startedBy: 'test' });
-      expect((await exceptionsOf(db.pool)).map((x) => [x.kind, x.attemptId])).toEqual([['UNMATCHED_DEBIT', attempt.id]]);
-      expect(await wasPaid(attempt.payoutId)).toBe(true);
+      await debitedAfterAll(db.pool, attempt);
 
       await expectNotHandedOver(ctx, first, retry, attempt.payoutId);
     } finally {
@@ -162,7 +122,7 @@ describe('a one-person retry sealed before the bank is found to have paid the re
   it('is refused by the database as well: such a batch cannot be marked handed over', async () => {
     const ctx = submissionContext(db.pool, pki, { adapter: bank.adapter } as never);
     try {
-      const { batch: first, attempt } = await refusedAndRetried(ctx);
+      const { batch: first, attempt } = await refusedAndRetried(db.pool, bank, ctx);
       const retry = await sealedRetryBatch(ctx);
       expect(await bank.deliver(ctx, oneLineReport(first.msgId, attempt.pmtInfId, { e2e: attempt.e2e, status: 'ACSC' }))).toBe(1);
       await expect(db.pool.query(`UPDATE payout_batches SET status = 'SUBMITTED', submission = 'SENDING', submitted_at = now() WHERE id = $1`, [retry.id]))
