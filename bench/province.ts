@@ -68,7 +68,7 @@ import {
   workerReport, type StepEvidence, type WorkerReport,
 } from './province/measure.ts';
 import { chinaToday } from '../src/kernel/time.ts';
-import { closeQueues, createQueue, createQueues, QUEUE_NAMES, unfinishedJobs } from '../src/queues.ts';
+import { closeQueues, createQueues, unfinishedJobs } from '../src/queues.ts';
 import { enqueueSettlementPull } from '../src/settlements/queue.ts';
 import { rosterMembers } from '../src/settlements/cli.ts';
 import { feedLengthForStays } from '../src/settlements/simulator/generate.ts';

@@ -12,7 +12,7 @@ import {
 import {
   approvePaymentPolicy, policyApprovalRefusal, policyRevocationRefusal, proposePaymentPolicy, revokePaymentPolicy,
 } from './policies.ts';
-import { countPolicies, listPolicies, POLICY_ORDER, type PolicyFilter } from './store/policies.ts';
+import { countPolicies, listPolicies, type PolicyFilter } from './store/policies.ts';
 import { planPayouts } from './plan.ts';
 import { payoutSettings } from './settings.ts';
 import { countBatches, listBatches, type BatchFilter } from './store/batches.ts';

@@ -1,5 +1,5 @@
 import type { DomainResolvers } from '../gateway/payloads.ts';
-import { actorOf, actorView, hasRole, isHubStaff, requireRole as requireStaffRole, scopeOf, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, hasRole, isHubStaff, requireRole as requireStaffRole, type Context } from '../gateway/context.ts';
 import type { Role } from '../gateway/auth.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
