@@ -683,7 +683,7 @@ export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row:
 }
 
 /**
- * Replaces the categories of the enrolment in `scope` (its member and unit locked, as lockMemberInScope);
+ * Replaces the categories of the enrolment in `scope` (its member locked, its unit against roster imports);
  * the categories before, or null when there is no such enrolment there. `setBy` joins the enrolment's
  * categories_set_by (every person who set them, never dropped: migration 0057), whom the review's four
  * eyes refuses to approve the member-year's claims alone (src/benefits/review.ts).
@@ -692,10 +692,14 @@ export async function setEnrolmentCategories(
   tx: Tx, enrolmentId: number, scope: Scope, categories: readonly MemberCategory[], setBy: string,
 ): Promise<{ before: MemberCategory[]; row: EnrolmentRow } | null> {
   const p = new Params();
+  const inScope = `FROM enrolments e JOIN members m ON m.id = e.member_id JOIN units u ON u.id = m.unit_id
+      WHERE e.id = ${p.add(enrolmentId)} AND ${memberScopeSql(p, scope, 'm', 'u')}`;
+  // The unit first, against the FOR SHARE a roster import of it holds to its commit (lockRosterUnits):
+  // its merge keeps an empty groups cell's groups as read when the statement began, so groups set
+  // meanwhile would be written over; this way one waits for the other.
+  await tx.query(`SELECT 1 ${inScope} FOR NO KEY UPDATE OF u`, p.values);
   const { rows } = await tx.query<{ before: MemberCategory[] }>(
-    `SELECT e.member_categories AS before FROM enrolments e JOIN members m ON m.id = e.member_id JOIN units u ON u.id = m.unit_id
-      WHERE e.id = ${p.add(enrolmentId)} AND ${memberScopeSql(p, scope, 'm', 'u')} FOR UPDATE OF e FOR SHARE OF m, u`,
-    p.values,
+    `SELECT e.member_categories AS before ${inScope} FOR UPDATE OF e FOR SHARE OF m`, p.values,
   );
   if (!rows[0]) return null;
   const updated = await tx.query<EnrolmentRow>(
