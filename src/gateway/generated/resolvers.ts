@@ -2815,7 +2815,9 @@ export type Mutation = {
   revokePaymentPolicy: RevokePaymentPolicyPayload;
   /**
    * Replaces the targeted groups (`memberCategories`) recorded with an enrolment. ADMIN or REVIEWER, in
-   * their scope (`NOT_FOUND` otherwise). Audited with the groups before and after.
+   * their scope (`NOT_FOUND` otherwise). Audited with the groups before and after. While a roster import
+   * of the member's unit is being merged, the call waits for it to finish (and an import waits for the
+   * call), so neither writes over the other's groups.
    */
   setEnrolmentCategories: SetEnrolmentCategoriesPayload;
   /**
