@@ -2,7 +2,7 @@ import { chinaToday, isIsoDate } from '../kernel/time.ts';
 import { createHash } from 'node:crypto';
 import type { ImportRosterInput, TextEncoding } from '../gateway/generated/resolvers.ts';
 import type { DomainResolvers } from '../gateway/payloads.ts';
-import { actorOf, actorView, hasRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
+import { actorOf, actorView, hasRole, requireHubRole, requireRole, scopeOf, type Context } from '../gateway/context.ts';
 import type { MemberChangeAction, Role } from '../gateway/generated/resolvers.ts';
 import { localId, toGlobalId } from '../gateway/globalId.ts';
 import { type CountedConnection, countedTotal, readPage, toConnection } from '../gateway/connection.ts';
@@ -43,6 +43,8 @@ const REVEAL = ['ADMIN', 'AUDITOR', 'UNIT_OPERATOR', 'MEMBER'] as const;
 const READ_CHANGES = ['ADMIN', 'AUDITOR', 'FINANCE', 'UNIT_OPERATOR'] as const;
 /** Who may ask for an upload URL: the roles of the mutation that takes the upload. */
 const UPLOAD_ROLES: Record<UploadPurpose, readonly Role[]> = { ROSTER_IMPORT: MANAGE_MEMBERS, SETTLEMENTS: INGEST, BANK_STATEMENT: WRITE };
+/** Purposes whose mutation is the hub's own work, refused to staff bound to an organisation: so is their upload URL. */
+const HUB_UPLOADS: ReadonlySet<UploadPurpose> = new Set<UploadPurpose>(['SETTLEMENTS', 'BANK_STATEMENT']);
 
 const ENCODING_OF: Record<TextEncoding, TextEncodingName> = { UTF_8: 'utf-8', GB18030: 'gb18030', GBK: 'gbk' };
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -214,7 +216,7 @@ export const memberResolvers: DomainResolvers = {
 
   Mutation: {
     requestUpload: (_root, { input }, ctx) => {
-      requireRole(ctx, UPLOAD_ROLES[input.purpose], `requestUpload for ${input.purpose}`);
+      (HUB_UPLOADS.has(input.purpose) ? requireHubRole : requireRole)(ctx, UPLOAD_ROLES[input.purpose], `requestUpload for ${input.purpose}`);
       return { upload: uploadUrl(ctx, input.purpose) };
     },
     createUnit: async (_root, { input }, ctx) => {

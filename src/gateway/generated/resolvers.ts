@@ -2774,8 +2774,9 @@ export type Mutation = {
   /**
    * An address to upload one file to, as raw bytes rather than a string inside JSON: for large files
    * (a roster of tens of megabytes, a month of settlements or bank statements). The mutations keep
-   * accepting small files inline (`csv`, `contentBase64`, `content`). `FORBIDDEN` for a role the
-   * purpose's mutation does not allow.
+   * accepting small files inline (`csv`, `contentBase64`, `content`). `FORBIDDEN` for a caller the
+   * purpose's mutation does not allow (settlements and statements: the hub's own staff only, not staff
+   * bound to an organisation).
    */
   requestUpload: RequestUploadPayload;
   /**
