@@ -27,7 +27,7 @@ import { formatChinaTime } from '../kernel/time.ts';
  * Idempotent: a settlement with a claim (a reversal with its claim_reversals row) is skipped.
  */
 export interface AdjudicationOptions {
-  /** Claims with a total at most this (and no warnings) are APPROVED; others wait in PENDING_REVIEW. */
+  /** Claims with a total at most this (no warnings, no line paid for a targeted group) are APPROVED; others wait in PENDING_REVIEW. */
   autoApproveMaxFen: number;
   actor?: Actor;
   /** The process's rule sets of this database (a worker keeps one); without it, each call reads them afresh. */
@@ -214,11 +214,16 @@ export function withSameStayWarnings(result: BenefitResult, others: readonly Oth
   return heldBySameStay(result, others) ? { ...result, warnings: [...result.warnings, ...others.map(sameStayWarning)] } : result;
 }
 
-/** The status a decided claim takes: refused, waiting for a reviewer, or approved at once. `approve`: a reviewer upheld it (an appeal). */
+/**
+ * The status a decided claim takes: refused, waiting for a reviewer, or approved at once. `approve`:
+ * a reviewer upheld it (an appeal). Every decision by the rules (adjudication, a re-decision) takes it here.
+ */
 export function claimStatusOf(result: BenefitResult, autoApproveMaxFen: number, approve = false): ClaimStatus {
   if (!result.eligible) return 'INELIGIBLE';
   if (approve) return 'APPROVED';
-  return result.warnings.length || result.totalFen > autoApproveMaxFen ? 'PENDING_REVIEW' : 'APPROVED';
+  // A line paid for the member's targeted groups waits whatever its amount: one person may have set
+  // the groups, and the review refuses them its approval (review.ts reviewRefusal).
+  return result.warnings.length || result.dependsOnGroups.length || result.totalFen > autoApproveMaxFen ? 'PENDING_REVIEW' : 'APPROVED';
 }
 
 /** The enrolment facts the rules read for a settlement; `covered`: the unit's contribution covers this enrolment. */

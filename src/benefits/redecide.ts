@@ -40,7 +40,7 @@ export interface RedecisionOptions {
   /** An appeal upheld by a reviewer: an eligible result is APPROVED even above the automatic-approval limit, decided by `actor`. */
   approve?: boolean;
   ruleSets: RuleSetCache;
-  /** Eligible claims up to this (and no warnings) are APPROVED; default AUTO_APPROVE_MAX_FEN. */
+  /** Eligible claims up to this (no warnings, no line paid for a targeted group) are APPROVED; default AUTO_APPROVE_MAX_FEN. */
   autoApproveMaxFen?: number;
 }
 

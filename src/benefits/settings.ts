@@ -2,9 +2,9 @@ import { z } from 'zod';
 
 /**
  * Settings of the benefits domain, read from the environment like src/config.ts (which will take
- * them over): AUTO_APPROVE_MAX_FEN — a claim whose total is at most this many fen and which has no
- * warnings is approved automatically; anything larger waits for a REVIEWER. Default 1,000,000 fen
- * (10,000.00 CNY).
+ * them over): AUTO_APPROVE_MAX_FEN — a claim whose total is at most this many fen, which has no
+ * warnings and no line paid only for the member's targeted groups, is approved automatically;
+ * anything else waits for a REVIEWER. Default 1,000,000 fen (10,000.00 CNY).
  */
 export const benefitSettingsShape = {
   AUTO_APPROVE_MAX_FEN: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1_000_000),

@@ -54,6 +54,27 @@ describe('programme conditions', () => {
     expect([run(['NEW_EMPLOYMENT_FORM']), run(['HARDSHIP']), run([]), run(['HARDSHIP', 'SANITATION'])]).toEqual([true, false, false, true]);
   });
 
+  it('names the targeted groups a paying line depends on, with a warning; a line paying 0 or a unit-type condition depends on none', () => {
+    const rules = parsed({ ...example('jinjiang-2026'), programmes: { ...example('jinjiang-2026').programmes, CRITICAL: {
+      ...example('jinjiang-2026').programmes.CRITICAL, when: { memberCategories: ['HARDSHIP', 'SANITATION'] } } } });
+    const run = (claim: typeof CASE | { psn: string; setlTime: string }, memberCategories: ('HARDSHIP' | 'SANITATION' | 'MODEL_WORKER')[]) => evaluateBenefits(rules, {
+      settlement: settlement(claim), enrolment: enrolment({ planYear: 2026, specialDisease: true, memberCategories }), planYearTotals: ZERO_TOTALS, priorDiseaseGroups: [],
+    });
+    const paid = run(CASE, ['MODEL_WORKER', 'HARDSHIP']);
+    expect(paid.lines.find((l) => l.programme === 'CRITICAL')).toMatchObject({ amountFen: fen('72,000.00'), targetedGroups: ['HARDSHIP'] });
+    expect(paid.lines.filter((l) => l.targetedGroups).map((l) => l.programme)).toEqual(['CRITICAL']);
+    expect(paid.dependsOnGroups).toEqual(['HARDSHIP']);
+    expect(paid.warnings).toEqual([expect.stringMatching(/^CRITICAL pays 72,000\.00 only to members in the targeted groups HARDSHIP of this member's enrolment/)]);
+    // Under CRITICAL's threshold its line pays 0: nothing depends on the group.
+    const belowThreshold = run({ psn: '5,000.00', setlTime: CASE.setlTime }, ['HARDSHIP']);
+    expect(belowThreshold.lines.find((l) => l.programme === 'CRITICAL')).toMatchObject({ amountFen: 0, targetedGroups: ['HARDSHIP'] });
+    expect({ groups: belowThreshold.dependsOnGroups, warnings: belowThreshold.warnings }).toEqual({ groups: [], warnings: [] });
+    // Outside the groups, or under a condition on the unit's type only, no line depends on them.
+    expect(run(CASE, ['MODEL_WORKER']).dependsOnGroups).toEqual([]);
+    expect(evaluateBenefits(jinjiang, { settlement: settlement(CASE), enrolment: { ...facts('NON_PUBLIC'), memberCategories: ['HARDSHIP'] }, planYearTotals: ZERO_TOTALS, priorDiseaseGroups: [] }))
+      .toMatchObject({ dependsOnGroups: [], warnings: [] });
+  });
+
   it('the preview takes unitType and memberCategories, naming a bad one', () => {
     const input = {
       settlement: { med_type: '21', setl_time: CASE.setlTime, psn_part_amt: '136700.00', fulamt_ownpay_amt: '52700.00', overlmt_selfpay: '0', diagnoses: ['I34.0'] },

@@ -84,6 +84,8 @@ export interface BenefitLine {
   explanation: Step;
   /** MAJOR_DISEASE: the groups this line pays for. */
   diseaseGroups?: string[];
+  /** A programme paying only members of some targeted groups (`when.memberCategories`): those of the member's that it pays for. */
+  targetedGroups?: MemberCategory[];
 }
 
 export type ReasonCode = 'NO_ENROLMENT' | 'CONTRIBUTION_UNPAID' | 'WAITING_PERIOD' | 'MED_TYPE_NOT_COVERED' | 'NEEDS_SPECIAL_DISEASE'
@@ -104,6 +106,12 @@ export interface BenefitResult {
   planYearTotalsAfter: PlanYearTotals;
   /** Disease groups granted by this claim (add to priorDiseaseGroups). */
   diseaseGroupsGranted: string[];
+  /**
+   * The member's targeted groups some line pays more than 0 fen for only because the member is in
+   * them (its programme's `when.memberCategories`): without them that line would pay nothing, so a
+   * person, not the rules alone, approves the claim. Empty when no line depends on the groups.
+   */
+  dependsOnGroups: MemberCategory[];
   warnings: string[];
 }
 
@@ -148,10 +156,20 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
     const after = { ...before, outOfPocket: before.outOfPocket + outOfPocketFen };
     for (const line of lines) after[line.programme] = paidSoFar(after, line.programme) + line.amountFen;
     if (totalFen > psnPart) warnings.push(`lines total ${cny(totalFen)} exceeds psn_part_amt ${cny(psnPart)} (capAtPersonalPart is off)`);
+    const dependsOnGroups = new Set<MemberCategory>();
+    for (const line of lines) {
+      if (!line.targetedGroups || line.amountFen === 0) continue;
+      for (const group of line.targetedGroups) dependsOnGroups.add(group);
+      warnings.push(
+        `${line.programme} pays ${cny(line.amountFen)} only to members in the targeted groups ${line.targetedGroups.join(', ')} of this member's enrolment: `
+        + 'a reviewer who did not set the groups approves it, not the rules alone',
+      );
+    }
     return {
       ruleSet: ruleSet.id, ruleSetVersion: ruleSet.version, eligible,
       reasons, reasonCodes: reasons.map((r) => r.code),
-      lines, totalFen, memberPaysFen: psnPart - totalFen, planYearTotalsAfter: after, diseaseGroupsGranted: granted, warnings,
+      lines, totalFen, memberPaysFen: psnPart - totalFen, planYearTotalsAfter: after, diseaseGroupsGranted: granted,
+      dependsOnGroups: [...dependsOnGroups], warnings,
     };
   };
 
@@ -212,10 +230,12 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
     const room = ruleSet.capAtPersonalPart ? psnPart - lines.reduce((sum, l) => sum + l.amountFen, 0) : Infinity;
     const { amountFen, capsHit, steps } = capped(computed, config.annualCapFen, input.capsPaidBefore?.[programme] ?? paidSoFar(before, programme), room, psnPart);
     paidThisClaim.set(programme, amountFen);
+    const targetedGroups = config.when?.memberCategories?.filter((c) => enrolment.memberCategories?.includes(c));
     lines.push({
       programme, funder: config.funder, basisFen: computed.basisFen, ratioBp: computed.ratioBp, fixedFen: computed.fixedFen,
       computedFen: computed.computedFen, capsHit, amountFen, explanation: joinedSteps(steps),
       ...(computed.diseaseGroups ? { diseaseGroups: computed.diseaseGroups } : {}),
+      ...(targetedGroups ? { targetedGroups } : {}),
     });
   }
   // A group counts as granted only when something was paid for it (a line cut to 0 leaves it open).
