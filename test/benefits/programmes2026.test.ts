@@ -115,6 +115,23 @@ describe('the provincial subsidy', () => {
     expect(year(['2,000,000.00'])).toBe(config.annualCapFen);
   });
 
+  it('pays the year no threshold slice twice when an earlier stay leaves the year after a later one was decided', () => {
+    const decide = (psn: string, totals: PlanYearTotals) => evaluateBenefits(quanzhou, {
+      settlement: settlement({ psn, ownpay: psn, setlTime: '2026-03-01 10:00:00' }), enrolment: enrolment({ planYear: 2026 }), planYearTotals: totals, priorDiseaseGroups: [],
+    });
+    const amount = (result: ReturnType<typeof decide>, p: string) => result.lines.find((l) => l.programme === p)?.amountFen ?? 0;
+    // A (R 50,000.00: PROVINCIAL 20 % × 20,000.00), then B (R 90,000.00: CRITICAL 20,000.00, R_p 70,000.00).
+    const a = decide('50,000.00', ZERO_TOTALS);
+    const b = decide('40,000.00', a.planYearTotalsAfter);
+    expect([amount(a, 'PROVINCIAL_SUBSIDY'), amount(b, 'CRITICAL'), amount(b, 'PROVINCIAL_SUBSIDY')]).toEqual([fen('4,000.00'), fen('20,000.00'), fen('4,000.00')]);
+    // A leaves the year (reversed): its out-of-pocket and lines go; B keeps what it was paid. The stay is settled again.
+    const withoutA = { ...b.planYearTotalsAfter, outOfPocket: b.planYearTotalsAfter.outOfPocket - fen('50,000.00'), PROVINCIAL_SUBSIDY: fen('4,000.00') };
+    const again = decide('50,000.00', withoutA);
+    // The year (B and the stay again): R 90,000.00, CRITICAL 20,000.00 (B's), R_p 70,000.00, PROVINCIAL 8,000.00.
+    expect({ critical: amount(again, 'CRITICAL'), provincial: amount(again, 'PROVINCIAL_SUBSIDY') }).toEqual({ critical: 0, provincial: fen('4,000.00') });
+    expect(again.lines.find((l) => l.programme === 'CRITICAL')!.explanation.en).toContain('at most 0.00');
+  });
+
   it('is refused without CRITICAL before it, or deducting what R already excludes', () => {
     const rs = example('quanzhou-2026');
     expect(fieldsOf({ ...rs, stackingOrder: ['INPATIENT', 'PROVINCIAL_SUBSIDY', 'CRITICAL', 'MAJOR_DISEASE'] })).toEqual(expect.arrayContaining(['programmes.PROVINCIAL_SUBSIDY']));

@@ -195,7 +195,7 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
     if (programme === 'INPATIENT') {
       computed = inpatientLine(ruleSet.programmes.INPATIENT!, enrolment.plan, amounts);
     } else if (programme === 'CRITICAL') {
-      const critical = criticalLine(ruleSet.programmes.CRITICAL!, enrolment.plan, amounts, paidThisClaim, before.outOfPocket);
+      const critical = criticalLine(ruleSet.programmes.CRITICAL!, enrolment.plan, amounts, paidThisClaim, before.outOfPocket, paidSoFar(before, 'CRITICAL'));
       outOfPocketFen = critical.outOfPocketFen;
       computed = critical;
     } else if (programme === 'PROVINCIAL_SUBSIDY') {
@@ -309,6 +309,7 @@ function inpatientLine(config: NonNullable<RuleSet['programmes']['INPATIENT']>, 
  * CRITICAL pays the ratio of the growth of R above the threshold. Rounding is cumulative: the
  * entitlement to date is rounded down, the line is its growth, so splitting a year's stays into
  * more or fewer settlements, in any order, never changes the year's total by a fen.
+ * `paidBefore`: what the year's claims before this one hold of CRITICAL (aboveThreshold).
  */
 function criticalLine(
   config: NonNullable<RuleSet['programmes']['CRITICAL']>,
@@ -316,6 +317,7 @@ function criticalLine(
   amounts: CheckedAmounts,
   paidThisClaim: ReadonlyMap<Programme, number>,
   rBefore: number,
+  paidBefore: number,
 ): Computed & { outOfPocketFen: number } {
   const { outOfPocket: oop } = config;
   const deducted = oop.lessProgrammes.map((p) => ({ p, fen: paidThisClaim.get(p) ?? 0 }));
@@ -327,7 +329,7 @@ function criticalLine(
     { zh: `本次自付 = ${terms.zh}${less('zh')} = ${cny(outOfPocketFen)}`, en: `out-of-pocket = ${terms.en}${less('en')} = ${cny(outOfPocketFen)}` },
     { zh: `本年累计自付 ${cny(rBefore)} + ${cny(outOfPocketFen)} = ${cny(rAfter)}`, en: `running out-of-pocket ${cny(rBefore)} + ${cny(outOfPocketFen)} = ${cny(rAfter)}` },
   ];
-  return { ...aboveThreshold(config.thresholdFen, config.ratioBp[plan], rBefore, rAfter, steps), outOfPocketFen };
+  return { ...aboveThreshold(config.thresholdFen, config.ratioBp[plan], rBefore, rAfter, paidBefore, steps), outOfPocketFen };
 }
 
 /**
@@ -351,20 +353,27 @@ function provincialLine(
     zh: `省级累计自付 = 本年累计自付${less('zh')}（本年合计）= ${cny(rAfter)}（此前 ${cny(rBefore)}）`,
     en: `provincial running out-of-pocket = running out-of-pocket${less('en')} (this plan year) = ${cny(rAfter)} (before ${cny(rBefore)})`,
   }];
-  return aboveThreshold(config.thresholdFen, config.ratioBp[plan], rBefore, rAfter, steps);
+  return aboveThreshold(config.thresholdFen, config.ratioBp[plan], rBefore, rAfter, paidSoFar(before, 'PROVINCIAL_SUBSIDY'), steps);
 }
 
 /**
  * The ratio of the growth of a running total above a threshold. Rounding is cumulative: the
- * entitlement to date is rounded down, the line is its growth.
+ * entitlement to date is rounded down, the line is its growth. Never beyond the entitlement to date
+ * less what the year's claims before it hold (`paidBefore`): a claim that left the year (reversed,
+ * rejected) takes its share of the running total with it, but a claim decided after it keeps what it
+ * was paid above the threshold with that share counted, and the next claim would climb over the
+ * threshold again and be paid that slice a second time. Where nothing left the year, under one
+ * ratio and threshold, the earlier claims hold at most the entitlement before this one (caps and
+ * adjustments only lower them), and the line is its growth.
  */
-function aboveThreshold(thresholdFen: number, ratioBp: number, rBefore: number, rAfter: number, leading: Step[]): Computed {
+function aboveThreshold(thresholdFen: number, ratioBp: number, rBefore: number, rAfter: number, paidBefore: number, leading: Step[]): Computed {
   const excessBefore = Math.max(0, rBefore - thresholdFen);
   const excessAfter = Math.max(0, rAfter - thresholdFen);
   const entitledBefore = applyRatio(excessBefore, ratioBp);
   const entitledAfter = applyRatio(excessAfter, ratioBp);
   const basisFen = excessAfter - excessBefore;
-  const computedFen = entitledAfter - entitledBefore;
+  const growthFen = entitledAfter - entitledBefore;
+  const computedFen = Math.min(growthFen, Math.max(0, entitledAfter - paidBefore));
   const steps: Step[] = [
     ...leading,
     {
@@ -373,11 +382,17 @@ function aboveThreshold(thresholdFen: number, ratioBp: number, rBefore: number, 
     },
   ];
   if (excessBefore === 0) {
-    steps.push({ zh: `基数 ${cny(basisFen)} × ${percent(ratioBp)} = ${cny(computedFen)}`, en: `basis ${cny(basisFen)} × ${percent(ratioBp)} = ${cny(computedFen)}` });
+    steps.push({ zh: `基数 ${cny(basisFen)} × ${percent(ratioBp)} = ${cny(growthFen)}`, en: `basis ${cny(basisFen)} × ${percent(ratioBp)} = ${cny(growthFen)}` });
   } else {
     steps.push({
-      zh: `累计 ${cny(excessAfter)} × ${percent(ratioBp)} = ${cny(entitledAfter)}，减此前 ${cny(excessBefore)} × ${percent(ratioBp)} = ${cny(entitledBefore)}，本次 ${cny(computedFen)}`,
-      en: `to date ${cny(excessAfter)} × ${percent(ratioBp)} = ${cny(entitledAfter)}, less before ${cny(excessBefore)} × ${percent(ratioBp)} = ${cny(entitledBefore)}: ${cny(computedFen)}`,
+      zh: `累计 ${cny(excessAfter)} × ${percent(ratioBp)} = ${cny(entitledAfter)}，减此前 ${cny(excessBefore)} × ${percent(ratioBp)} = ${cny(entitledBefore)}，本次 ${cny(growthFen)}`,
+      en: `to date ${cny(excessAfter)} × ${percent(ratioBp)} = ${cny(entitledAfter)}, less before ${cny(excessBefore)} × ${percent(ratioBp)} = ${cny(entitledBefore)}: ${cny(growthFen)}`,
+    });
+  }
+  if (computedFen < growthFen) {
+    steps.push({
+      zh: `本年此前已核定 ${cny(paidBefore)}，累计应得 ${cny(entitledAfter)}，本次最多 ${cny(computedFen)}`,
+      en: `the plan year's claims before it hold ${cny(paidBefore)} of the ${cny(entitledAfter)} due to date: at most ${cny(computedFen)}`,
     });
   }
   return { basisFen, ratioBp, fixedFen: null, computedFen, steps };
