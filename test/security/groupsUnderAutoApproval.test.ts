@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
 import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
-import { approveRuleSetProposal, proposeRuleSet, proposeRuleSetAssignment } from '../../src/benefits/ruleSetProposals.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import type { Actor } from '../../src/audit/audit.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
@@ -13,6 +11,7 @@ import { openAccount } from '../banks/simulator/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { fen } from '../benefits/support.ts';
+import { quanzhouHardshipRules } from '../benefits/hardshipRules.ts';
 import { claimOf, payContribution, seedEnrolment, seedMember, seedSettlement, seedUnit, type MemberSetup } from '../benefits/seed.ts';
 import { finance, setBankCard, settings } from '../payouts/support.ts';
 
@@ -36,10 +35,7 @@ import { finance, setBankCard, settings } from '../payouts/support.ts';
 let db: TestDatabase;
 let gw: TestGateway;
 const cache = new RuleSetCache();
-const adminA: Actor = { subject: 'admin-a', role: 'ADMIN' };
-const adminB: Actor = { subject: 'admin-b', role: 'ADMIN' };
 const financeZhao: Actor = { subject: 'finance-zhao', role: 'FINANCE' };
-const example = (name: string) => JSON.parse(readFileSync(new URL(`../../src/benefits/ruleSets/examples/${name}.json`, import.meta.url), 'utf8'));
 /** The default AUTO_APPROVE_MAX_FEN: every claim below is small. */
 const RULES = { autoApproveMaxFen: fen('10,000.00'), ruleSets: cache };
 /** Fully self-funded (INPATIENT's basis 0): R 31,000.00 is 1,100.00 above CRITICAL's threshold, × 80 % = 880.00. */
@@ -55,13 +51,6 @@ const GROUP_WARNING = 'CRITICAL pays 880.00 only to members in the targeted grou
   + 'a reviewer who did not set the groups approves it, not the rules alone';
 let qz = 0;
 let policyId = 0;
-
-async function organisation(code: string, level: string, parentId: number | null): Promise<number> {
-  const { rows } = await db.pool.query<{ id: number }>(
-    `INSERT INTO organisations (code, name, level, parent_id, created_by) VALUES ($1, $1, $2, $3, 'test') RETURNING id`, [code, level, parentId],
-  );
-  return rows[0]!.id;
-}
 
 /** A member of a unit of Quanzhou, enrolled for 2026 (paid for unless `paid: false`), in no targeted group, with a card on record since 2020. */
 async function member(paid = true): Promise<MemberSetup> {
@@ -101,19 +90,7 @@ async function paidByPolicy(): Promise<number[]> {
 
 beforeAll(async () => {
   db = await freshDatabase();
-  const fj = await organisation('FJ', 'PROVINCE', null);
-  qz = await organisation('QZ', 'CITY', fj);
-  // Quanzhou's rules for 2026 (two ADMINs): CRITICAL only for members of the HARDSHIP group (困难职工).
-  const base = example('jinjiang-2026');
-  const hardship = { ...base, id: 'qz-hardship-2026', programmes: { ...base.programmes, CRITICAL: { ...base.programmes.CRITICAL, when: { memberCategories: ['HARDSHIP'] } } } };
-  const published = await approveRuleSetProposal(db.pool, cache, adminB, UNSCOPED, {
-    proposalId: (await proposeRuleSet(db.pool, cache, adminA, UNSCOPED, { definition: hardship, note: 'test' })).id,
-  });
-  await approveRuleSetProposal(db.pool, cache, adminB, UNSCOPED, {
-    proposalId: (await proposeRuleSetAssignment(db.pool, cache, adminA, UNSCOPED, {
-      organisationId: qz, planYear: 2026, ruleSetId: 'qz-hardship-2026', version: published.ruleSetVersion!, effectiveFrom: '2026-01-01',
-    })).id,
-  });
+  ({ qz } = await quanzhouHardshipRules(db.pool, cache));
   // A standing policy (即时办) of two FINANCE people pays the rules' approvals to cards on record for 30 days.
   const unionFunder = (await db.pool.query<{ id: number }>(`SELECT id FROM funders WHERE code = 'UNION'`)).rows[0]!.id;
   const policy = await proposePaymentPolicy(db.pool, finance, UNSCOPED, settings, {

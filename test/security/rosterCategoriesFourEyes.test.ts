@@ -1,16 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
-import { approveRuleSetProposal, proposeRuleSet, proposeRuleSetAssignment } from '../../src/benefits/ruleSetProposals.ts';
-import { UNSCOPED } from '../../src/kernel/scope.ts';
-import type { Actor } from '../../src/audit/audit.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { fen } from '../benefits/support.ts';
+import { quanzhouHardshipRules } from '../benefits/hardshipRules.ts';
 import { claimOf, payContribution, seedSettlement, seedUnit } from '../benefits/seed.ts';
 
 /**
@@ -26,9 +23,6 @@ import { claimOf, payContribution, seedSettlement, seedUnit } from '../benefits/
 let db: TestDatabase;
 let gw: TestGateway;
 const cache = new RuleSetCache();
-const adminA: Actor = { subject: 'admin-a', role: 'ADMIN' };
-const adminB: Actor = { subject: 'admin-b', role: 'ADMIN' };
-const example = (name: string) => JSON.parse(readFileSync(new URL(`../../src/benefits/ruleSets/examples/${name}.json`, import.meta.url), 'utf8'));
 /** Up to 10,000.00 CNY the rules approve alone: a stay with a CRITICAL line waits for a reviewer. */
 const REVIEW = { autoApproveMaxFen: fen('10,000.00'), ruleSets: cache };
 const CASE = { psn: '136,700.00', ownpay: '52,700.00', funds: '106,500.00', diagnoses: ['I34.0'], setlTime: '2026-06-01 10:00:00' };
@@ -37,32 +31,9 @@ const IMPORT = `mutation($input: ImportRosterInput!) { importRoster(input: $inpu
 const APPROVE = `mutation($input: ApproveClaimInput!) { approveClaim(input: $input) { claim { status decidedBy } userErrors { field code message } } }`;
 let qz = 0;
 
-async function organisation(code: string, level: string, parentId: number | null): Promise<number> {
-  const { rows } = await db.pool.query<{ id: number }>(
-    `INSERT INTO organisations (code, name, level, parent_id, created_by) VALUES ($1, $1, $2, $3, 'test') RETURNING id`, [code, level, parentId],
-  );
-  return rows[0]!.id;
-}
-
 beforeAll(async () => {
   db = await freshDatabase();
-  const fj = await organisation('FJ', 'PROVINCE', null);
-  qz = await organisation('QZ', 'CITY', fj);
-  await db.pool.query(
-    `INSERT INTO funders (code, name, organisation_id, account, account_name, agent, created_by)
-     VALUES ('FJ', '福建省总工会', $1, '6222000000000001', '福建省总工会', '102100099996', 'test')`, [fj],
-  );
-  // Quanzhou's rules for 2026 (two ADMINs): CRITICAL only for members of the HARDSHIP group (困难职工).
-  const base = example('jinjiang-2026');
-  const hardship = { ...base, id: 'qz-hardship-2026', programmes: { ...base.programmes, CRITICAL: { ...base.programmes.CRITICAL, when: { memberCategories: ['HARDSHIP'] } } } };
-  const published = await approveRuleSetProposal(db.pool, cache, adminB, UNSCOPED, {
-    proposalId: (await proposeRuleSet(db.pool, cache, adminA, UNSCOPED, { definition: hardship, note: 'test' })).id,
-  });
-  await approveRuleSetProposal(db.pool, cache, adminB, UNSCOPED, {
-    proposalId: (await proposeRuleSetAssignment(db.pool, cache, adminA, UNSCOPED, {
-      organisationId: qz, planYear: 2026, ruleSetId: 'qz-hardship-2026', version: published.ruleSetVersion!, effectiveFrom: '2026-01-01',
-    })).id,
-  });
+  ({ qz } = await quanzhouHardshipRules(db.pool, cache));
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
 });
 afterAll(async () => {
