@@ -11,15 +11,20 @@ import * as store from './store/resolutions.ts';
  * it takes effect at once; above, it is checked exactly as it would be made (then undone) and kept
  * as a proposal, which takes effect when a second person confirms it (proposals.ts). A manual
  * payment counts with what its recorder already recorded alone for the unit's plan year, and needs
- * a second person beyond what the unit owes (manualPayments.ts). The database refuses a
- * confirmation by the proposer (four_eyes_proposals CHECK). Each step is audited in its
- * transaction, a proposal with why it needs a second person.
+ * a second person beyond what the unit owes (manualPayments.ts); a manual match needs one whatever
+ * its amount when its debit would no longer count another payout as paid by the bank (resolve.ts).
+ * The database refuses a confirmation by the proposer (four_eyes_proposals CHECK). Each step is
+ * audited in its transaction, a proposal with why it needs a second person.
  */
 
 /** Makes the decision (`apply`) at once, or above `aboveFen` checks it and stores it as a proposal: its id, else null. */
 export async function decideOrPropose(tx: Tx, actor: Actor, aboveFen: number, proposal: NewProposal, apply: () => Promise<void>): Promise<number | null> {
-  const above = proposal.amountFen > aboveFen ? `${fenToCnyGrouped(proposal.amountFen)} is above FOUR_EYES_ABOVE_FEN (${fenToCnyGrouped(aboveFen)})` : null;
-  return proposeWhen(tx, actor, above, proposal, apply);
+  return proposeWhen(tx, actor, aboveThreshold(proposal.amountFen, aboveFen), proposal, apply);
+}
+
+/** Why a decision of `amountFen` needs a second person by its amount alone, or null. */
+export function aboveThreshold(amountFen: number, aboveFen: number): string | null {
+  return amountFen > aboveFen ? `${fenToCnyGrouped(amountFen)} is above FOUR_EYES_ABOVE_FEN (${fenToCnyGrouped(aboveFen)})` : null;
 }
 
 /**

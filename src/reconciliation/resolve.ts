@@ -5,7 +5,7 @@ import { conflict, invalid, notFound, type DomainError } from '../kernel/errors.
 import { fenToCny } from '../kernel/money.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { settlePayoutAttempts } from '../payouts/bankEvents.ts';
-import { decideOrPropose } from './fourEyes.ts';
+import { aboveThreshold, decideOrPropose, proposeWhen } from './fourEyes.ts';
 import { isReturn } from './matching/matcher.ts';
 import { DEBITABLE, type BankEntry, type MatchDecision, type RecordedPayment } from './matching/types.ts';
 import { EXCEPTION_TRANSITIONS, type Confirmed, type ExceptionStatus, type ManualMatch, type OpenException } from './model.ts';
@@ -17,7 +17,8 @@ import { entryToMatch, insertMatches, lockAccounts } from './store/runs.ts';
  * A person resolving an exception: matching its transaction by hand (to payouts by EndToEndId, or
  * to units' plan years), or writing it off with a reason. Amounts must agree to the fen. The
  * decision and its audit record commit together; the day's proof is recomputed with them. Above
- * FOUR_EYES_ABOVE_FEN the decision is a proposal a second person confirms (fourEyes.ts).
+ * FOUR_EYES_ABOVE_FEN the decision is a proposal a second person confirms (fourEyes.ts), as is,
+ * whatever its amount, a match of a debit to another payout than one it counts as paid by the bank.
  * A refused decision is a DomainError naming the input field, as the API shows it.
  */
 
@@ -38,11 +39,36 @@ export async function applyWriteOff(tx: Tx, actor: Actor, x: OpenException, reas
   });
 }
 
-/** Matches the exception's transaction at once, or (above `aboveFen`) proposes it: the proposal's id, else null. */
+/**
+ * Matches the exception's transaction at once, or proposes it: above `aboveFen`, or whatever its
+ * amount when it would free a payout its debit counts as paid (`whyFreeingNeedsSecondPerson`). The
+ * proposal's id, else null.
+ */
 export async function matchException(db: Db, actor: Actor, exceptionId: number, target: ManualMatch, aboveFen: number): Promise<number | null> {
-  return inTransaction(db, (tx) => withOpenException(tx, exceptionId, (x) => decideOrPropose(
-    tx, actor, aboveFen, { kind: 'EXCEPTION_MATCH', exceptionId: x.id, amountFen: x.amountFen, decision: target }, () => applyMatch(tx, actor, x, target),
+  return inTransaction(db, (tx) => withOpenException(tx, exceptionId, async (x) => proposeWhen(
+    tx, actor, aboveThreshold(x.amountFen, aboveFen) ?? await whyFreeingNeedsSecondPerson(tx, x, target),
+    { kind: 'EXCEPTION_MATCH', exceptionId: x.id, amountFen: x.amountFen, decision: target }, () => applyMatch(tx, actor, x, target),
   )));
+}
+
+/**
+ * Why matching the debit to these payouts needs a second person whatever its amount, or null. A
+ * debit whose exception names a payout's attempt, or lists the refused (RJCT) ones it may be, counts
+ * those payouts as paid by the bank, so that one person cannot retry them; matched to another
+ * payout, it no longer does (payout_paid_by_bank). One person's match would so let them, or anyone
+ * after them, pay again a member the bank may have paid, and mark the other payout paid by a debit
+ * that may not be its own.
+ */
+async function whyFreeingNeedsSecondPerson(tx: Tx, x: OpenException, target: ManualMatch): Promise<string | null> {
+  const endToEndIds = target.endToEndIds ?? [];
+  if (x.entryId === null || endToEndIds.length === 0) return null;
+  const counted = await store.payoutsCountedPaidByDebit(tx, x.entryId);
+  if (counted.length === 0) return null;
+  const named = new Set((await store.attemptsByEndToEndId(tx, endToEndIds, 'PAYOUT')).map((a) => a.payoutId));
+  const freed = counted.filter((p) => !named.has(p.payoutId));
+  if (freed.length === 0) return null;
+  return `the bank's debit counts ${freed.map((p) => `payout ${p.payoutId} (${p.endToEndId})`).join(', ')} as paid by the bank: `
+    + `matched to another payout it no longer would, and one person could retry ${freed.length > 1 ? 'them' : 'it'}`;
 }
 
 export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target: ManualMatch, confirmed?: Confirmed): Promise<void> {

@@ -3,6 +3,7 @@ import { addDays, chinaToday } from '../../src/kernel/time.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { approveBatch, createBatch, requestSubmission, retryPayout } from '../../src/payouts/decisions.ts';
 import { paidByBank } from '../../src/payouts/store/payouts.ts';
+import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { openAccount, startBank, testFilePki, UNION_ACCOUNT, type RunningBank } from '../banks/simulator/support.ts';
@@ -142,7 +143,7 @@ describe('a payout the bank answered RJCT for, then debited by amount and name o
   });
 });
 
-describe('a debit that named a refused payment, matched by a person to another payout', () => {
+describe('a debit that named a refused payment, matched to another payout by one person and confirmed by a second', () => {
   it('no longer counts for the refused one: its payout may be retried by one person again', async () => {
     const bank = await startBank(pki);
     const { attempts: [refused] } = await refusedPayouts(bank, 1);
@@ -161,7 +162,9 @@ describe('a debit that named a refused payment, matched by a person to another p
       `SELECT end_to_end_id AS e2e, payout_id AS "payoutId" FROM payout_attempts WHERE batch_id = $1`, [other.id],
     );
     const { rows: [opened] } = await db.pool.query<{ id: number }>('SELECT id FROM reconciliation_exceptions WHERE entry_id = $1', [exception!.entryId]);
-    expect(await matchException(db.pool, FINANCE_A, opened!.id, { endToEndIds: [paid!.e2e], note: '银行确认: 该笔为另一会员的付款' }, Number.MAX_SAFE_INTEGER)).toBeNull();
+    // Whatever its amount, it frees the refused payout: a second person confirms it (freedRefusedPayout.test.ts).
+    const proposal = await matchException(db.pool, FINANCE_A, opened!.id, { endToEndIds: [paid!.e2e], note: '银行确认: 该笔为另一会员的付款' }, Number.MAX_SAFE_INTEGER);
+    await decideProposal(db.pool, FINANCE_B, proposal!, true, 'checked the bank\'s answer');
     expect((await payoutsOf(db.pool)).find((p) => p.id === paid!.payoutId)).toMatchObject({ status: 'SETTLED' });
     expect(await wasPaid(refused!.payoutId)).toBe(false);
     expect(await retryPayout(db.pool, ADMIN, UNSCOPED, settings, refused!.payoutId, 'the bank confirms the member was not paid')).toBe('RETRIED');

@@ -360,12 +360,12 @@ class Matcher {
    * banks have debited a payment and refused it all the same. It is never matched to the refused
    * attempt (the hub holds it as failed); the attempt is named, so its payout counts as paid by the
    * bank (payout_paid_by_bank) and its retry takes four eyes. Refused attempts of several payouts
-   * are named by none but listed (`refused`): each counts as paid until a person finds which, if
-   * any, the bank paid. (Several refused attempts of one payout are no such doubt: the one whose span
-   * from execution to refusal is closest to the booking is named.) An expected payout of that amount
-   * and name is preferred: a one-person retry's own debit settles it, and were the debit the refused
-   * payment's, the retry's own would come second and name the refused one here. `refused` comes
-   * closest first.
+   * are named by none but listed (`refused`): each counts as paid until people find which, if any,
+   * the bank paid (two of them, to match the debit to another payout). (Several refused attempts of
+   * one payout are no such doubt: the one whose span from execution to refusal is closest to the
+   * booking is named.) An expected payout of that amount and name is preferred: a one-person
+   * retry's own debit settles it, and were the debit the refused payment's, the retry's own would
+   * come second and name the refused one here. `refused` comes closest first.
    */
   private debitAfterRefusal(tx: Transaction, name: string, refused: ExpectedPayout[]): Result {
     const amount = `${fenToCny(tx.amountFen)} to ${name}`;

@@ -44,6 +44,7 @@ export async function resolveEntry(tx: Tx, entryId: number): Promise<void> {
 
 export interface AttemptToMatch {
   id: number;
+  payoutId: number;
   endToEndId: string;
   amountFen: number;
   status: AttemptStatus;
@@ -56,10 +57,40 @@ export interface AttemptToMatch {
 /** Payout attempts by EndToEndId, with their batch's account and whether a match of `kind` has them already. */
 export async function attemptsByEndToEndId(tx: Tx, endToEndIds: readonly string[], kind: 'PAYOUT' | 'RETURN'): Promise<AttemptToMatch[]> {
   const { rows } = await tx.query<AttemptToMatch>(
-    `SELECT a.id, a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen", a.status, b.debtor_account AS "debtorAccount",
+    `SELECT a.id, a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen", a.status, b.debtor_account AS "debtorAccount",
             EXISTS (SELECT 1 FROM reconciliation_matches m WHERE m.payout_attempt_id = a.id AND m.kind = $2) AS matched
        FROM payout_attempts a JOIN payout_batches b ON b.id = a.batch_id WHERE a.end_to_end_id = ANY($1::text[])`,
     [endToEndIds, kind],
+  );
+  return rows;
+}
+
+/** A payout a debit counts as paid by the bank, by the attempt an exception on it names or lists. */
+export interface PayoutCountedPaid {
+  payoutId: number;
+  endToEndId: string;
+}
+
+/**
+ * The payouts a debit entry counts as paid by the bank through its exceptions (payout_paid_by_bank,
+ * 0051): the attempt an exception names, and the refused (RJCT) attempts one lists as what the bank
+ * may have debited. A PAYOUT match to another payout's attempt anywhere on the entry, whichever its
+ * transaction, stops that. None for a credit.
+ */
+export async function payoutsCountedPaidByDebit(tx: Tx, entryId: number): Promise<PayoutCountedPaid[]> {
+  const { rows } = await tx.query<PayoutCountedPaid>(
+    `SELECT a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId"
+       FROM reconciliation_exceptions x JOIN statement_entries e ON e.id = x.entry_id AND e.credit_debit = 'DBIT'
+       JOIN payout_attempts a ON a.id = x.payout_attempt_id
+      WHERE x.entry_id = $1
+     UNION
+     SELECT a.payout_id, a.end_to_end_id
+       FROM reconciliation_exceptions x JOIN statement_entries e ON e.id = x.entry_id AND e.credit_debit = 'DBIT'
+      CROSS JOIN LATERAL jsonb_array_elements_text(x.evidence -> 'refused') AS r(end_to_end_id)
+       JOIN payout_attempts a ON a.end_to_end_id = r.end_to_end_id AND a.status = 'REJECTED'
+      WHERE x.entry_id = $1 AND x.payout_attempt_id IS NULL
+      ORDER BY 1, 2`,
+    [entryId],
   );
   return rows;
 }
