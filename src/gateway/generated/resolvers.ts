@@ -1999,7 +1999,7 @@ export type FourEyesProposalFilter = {
   status?: InputMaybe<FourEyesProposalStatus>;
 };
 
-/** A money decision made by hand above FOUR_EYES_ABOVE_FEN. */
+/** A money decision made by hand that waits for a second person: above FOUR_EYES_ABOVE_FEN, or a match freeing a payout its debit counts as paid by the bank. */
 export type FourEyesProposalKind =
   /** `recordContributionPayment`. */
   | 'CONTRIBUTION_PAYMENT'
@@ -2710,7 +2710,12 @@ export type Mutation = {
    * payment has exactly one notice. Audited per notice.
    */
   issueNotices: IssueNoticesPayload;
-  /** Resolves an exception by matching its transaction by hand; above FOUR_EYES_ABOVE_FEN it stays OPEN with a `pendingProposal` for a second person. Audited. ADMIN, FINANCE. */
+  /**
+   * Resolves an exception by matching its transaction by hand; above FOUR_EYES_ABOVE_FEN it stays OPEN
+   * with a `pendingProposal` for a second person, and so, whatever its amount, does a match of a debit
+   * to another payout than one the debit counts as paid by the bank (a refused payment the exception
+   * names or lists): matched away, that payout could be retried by one person. Audited. ADMIN, FINANCE.
+   */
   matchReconciliationException: MatchReconciliationExceptionPayload;
   /**
    * Moves a member to another unit, with a reason. ADMIN only (no import or other mutation moves
