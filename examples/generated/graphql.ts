@@ -51,7 +51,7 @@ export type ClaimStatus =
   | 'CANCELLED'
   /** Not eligible (see `reasons`); no lines. */
   | 'INELIGIBLE'
-  /** Waiting for a REVIEWER (total above the threshold, or warnings). Its amounts already count against the caps. */
+  /** Waiting for a REVIEWER (total above the threshold, or warnings: among them a line paid only because of the member's targeted groups, whatever its amount). Its amounts already count against the caps. */
   | 'PENDING_REVIEW'
   /** Rejected by a reviewer, with the reason; its amounts no longer count. */
   | 'REJECTED';
