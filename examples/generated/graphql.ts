@@ -30,6 +30,8 @@ export type BenefitProgramme =
 
 /** Why a claim is ineligible or pays less than it might. */
 export type ClaimReasonCode =
+  /** 职工特病等待期: the special-disease add-on was given after the enrolment began (`Enrolment.specialDiseaseFrom`) and the stay was admitted within its waiting period, or before it, or on a day the settlement does not give: the programmes needing the add-on pay nothing for it (the claim itself stands). */
+  | 'ADD_ON_WAITING_PERIOD'
   /** 互助金未缴清: the unit's contribution for the plan year is not fully paid. */
   | 'CONTRIBUTION_UNPAID'
   /** 医疗类别不适用: the settlement's medical type is not covered by the rule set. */

@@ -176,8 +176,10 @@ async function adjudicateInTransaction(
 }
 
 /** A stored settlement as the rule engine reads it (its time as the platform writes it, China time). */
-export function settlementFacts(s: Pick<PendingSettlementRow, 'id' | 'medType' | 'setlTime' | 'diagnoses' | 'amounts'>): SettlementFacts {
-  return { setlId: String(s.id), medType: s.medType, setlTime: formatChinaTime(s.setlTime), diagnoses: s.diagnoses, amountsFen: s.amounts };
+export function settlementFacts(s: Pick<PendingSettlementRow, 'id' | 'medType' | 'setlTime' | 'admittedOn' | 'diagnoses' | 'amounts'>): SettlementFacts {
+  return {
+    setlId: String(s.id), medType: s.medType, setlTime: formatChinaTime(s.setlTime), admittedOn: s.admittedOn, diagnoses: s.diagnoses, amountsFen: s.amounts,
+  };
 }
 
 /** Claim statuses that may still pay (null: no claim yet); a refused or cancelled claim pays nothing. */
@@ -229,8 +231,8 @@ export function claimStatusOf(result: BenefitResult, autoApproveMaxFen: number, 
 /** The enrolment facts the rules read for a settlement; `covered`: the unit's contribution covers this enrolment. */
 export function enrolmentFactsOf(s: PendingSettlementRow, covered: boolean): EnrolmentFacts {
   return {
-    planYear: s.planYear, plan: s.plan, specialDisease: s.specialDisease, firstEnrolledOn: s.firstEnrolledOn, contributionPaid: covered,
-    unitType: s.unitType, memberCategories: s.memberCategories,
+    planYear: s.planYear, plan: s.plan, specialDisease: s.specialDisease, firstEnrolledOn: s.firstEnrolledOn,
+    specialDiseaseAddedOn: s.specialDiseaseAddedOn, contributionPaid: covered, unitType: s.unitType, memberCategories: s.memberCategories,
   };
 }
 

@@ -18,7 +18,7 @@ export function registerBenefitsCommands(program: Command): void {
     .command('preview')
     .description('compute the benefit lines of one settlement under a rule set, as JSON on stdout')
     .requiredOption('--rules <id>', 'rule set id, e.g. default-2025 or jinjiang-example')
-    .requiredOption('--input <file>', 'preview input JSON (settlement, plan, specialDisease, firstEnrolledOn, planYearTotals, priorDiseaseGroups)')
+    .requiredOption('--input <file>', 'preview input JSON (settlement, plan, specialDisease, firstEnrolledOn, planYearTotals, priorDiseaseGroups, specialDiseaseAddedOn)')
     .action((options: { rules: string; input: string }) => {
       const json = readInput(options.input);
       const result = previewBenefits(loadRuleSet(options.rules), json);

@@ -136,12 +136,16 @@ export interface PendingSettlementRow {
   plan: Plan;
   specialDisease: boolean;
   firstEnrolledOn: string;
+  /** EnrolmentFacts.specialDiseaseAddedOn: the add-on's start when after the enrolment's own date, else null. */
+  specialDiseaseAddedOn: string | null;
   /** The unit's type and organisation now, and the categories on the enrolment (programme conditions, governing rule set). */
   unitType: UnitType;
   organisationId: number;
   memberCategories: MemberCategory[];
   medType: string;
   setlTime: Date;
+  /** 入院日期 (begndate), null when the sender did not give it. */
+  admittedOn: string | null;
   diagnoses: string[];
   amounts: SettlementAmounts;
 }
@@ -159,6 +163,7 @@ export interface ReplayClaimRow {
   current: Pick<EnrolmentFacts, 'unitType' | 'memberCategories'>;
   medType: string;
   setlTime: Date;
+  admittedOn: string | null;
   diagnoses: string[];
   amounts: SettlementAmounts;
   lines: { programme: Programme; payable: number; funder: string }[];

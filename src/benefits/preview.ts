@@ -40,6 +40,7 @@ export function printedPreview(result: BenefitResult) {
 
 const TOP_LEVEL = new Set([
   'settlement', 'plan', 'specialDisease', 'firstEnrolledOn', 'planYearTotals', 'priorDiseaseGroups', 'contributionPaid', 'unitType', 'memberCategories',
+  'specialDiseaseAddedOn',
 ]);
 const TOTALS = ['INPATIENT', 'CRITICAL', 'MAJOR_DISEASE', 'PROVINCIAL_SUBSIDY', 'outOfPocket'] as const;
 
@@ -120,6 +121,15 @@ export function parsePreviewInput(json: unknown, ruleSet: RuleSet, at?: string):
     problem('memberCategories', `must be a list of ${MEMBER_CATEGORIES.join(', ')}`);
   }
 
+  // The add-on's own waiting period reads the day it was given after the enrolment and the stay's
+  // admission day (begndate, a date or the platform's time); absent: it covers from the enrolment's date.
+  const addedOn = json.specialDiseaseAddedOn ?? null;
+  if (addedOn !== null && (typeof addedOn !== 'string' || !isIsoDate(addedOn))) problem('specialDiseaseAddedOn', 'must be a date yyyy-MM-dd');
+  const begndate = settlement.begndate ?? null;
+  const admittedOn = typeof begndate === 'string' && (begndate.length === 10 || parseChinaTime(begndate)) && isIsoDate(begndate.slice(0, 10))
+    ? begndate.slice(0, 10) : null;
+  if (begndate !== null && admittedOn === null) problem('settlement.begndate', 'must be a date yyyy-MM-dd (or yyyy-MM-dd HH:mm:ss)');
+
   const prior = json.priorDiseaseGroups ?? [];
   if (!Array.isArray(prior) || prior.some((g) => typeof g !== 'string')) problem('priorDiseaseGroups', 'must be a list of disease group codes');
 
@@ -129,6 +139,7 @@ export function parsePreviewInput(json: unknown, ruleSet: RuleSet, at?: string):
       ...(typeof settlement.setl_id === 'string' ? { setlId: settlement.setl_id } : {}),
       medType: medType as string,
       setlTime: setlTime as string,
+      ...(admittedOn === null ? {} : { admittedOn }),
       diagnoses,
       amountsFen: amountsFen as BenefitInput['settlement']['amountsFen'],
     },
@@ -137,6 +148,7 @@ export function parsePreviewInput(json: unknown, ruleSet: RuleSet, at?: string):
       plan: plan as Plan,
       specialDisease: specialDisease as boolean,
       firstEnrolledOn: firstEnrolledOn as string,
+      ...(addedOn === null ? {} : { specialDiseaseAddedOn: addedOn as string }),
       contributionPaid: contributionPaid as boolean,
       ...(unitType === undefined ? {} : { unitType: unitType as UnitType }),
       ...(json.memberCategories === undefined ? {} : { memberCategories: categories as MemberCategory[] }),

@@ -66,9 +66,11 @@ async function lockForRedecision(tx: Tx, claimId: number) {
   return { claim, settlement, totals };
 }
 
+// Facts stored before the add-on had its own start lack it: the add-on covered from the enrolment's date (null).
 const sameFacts = (a: Partial<EnrolmentFacts>, b: EnrolmentFacts) =>
   a.planYear === b.planYear && a.plan === b.plan && a.specialDisease === b.specialDisease
-  && a.firstEnrolledOn === b.firstEnrolledOn && a.contributionPaid === b.contributionPaid;
+  && a.firstEnrolledOn === b.firstEnrolledOn && (a.specialDiseaseAddedOn ?? null) === (b.specialDiseaseAddedOn ?? null)
+  && a.contributionPaid === b.contributionPaid;
 
 const sameCodes = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((code, i) => code === b[i]);
 

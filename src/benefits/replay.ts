@@ -108,7 +108,7 @@ export async function replayYear(db: Queryable, ruleSet: RuleSet, planYear: numb
       prior = [...(priorOf.get(row.memberId) ?? [])];
     }
     const result = evaluateBenefits(ruleSet, {
-      settlement: settlementFacts({ id: row.settlementId, medType: row.medType, setlTime: row.setlTime, diagnoses: row.diagnoses, amounts: row.amounts }),
+      settlement: settlementFacts({ id: row.settlementId, medType: row.medType, setlTime: row.setlTime, admittedOn: row.admittedOn, diagnoses: row.diagnoses, amounts: row.amounts }),
       // Facts stored before programme conditions existed lack the unit's type and categories: today's stand in.
       enrolment: { ...row.current, ...row.facts }, planYearTotals: totals, priorDiseaseGroups: prior,
     });

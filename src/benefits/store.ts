@@ -218,13 +218,19 @@ export async function lockFreeTotalsOfSettlements(tx: Tx, ids: readonly number[]
 const UNADJUDICATED = `CASE s.kind WHEN 'SETTLEMENT' THEN NOT EXISTS (SELECT 1 FROM claims c WHERE c.settlement_id = s.id)
                         ELSE NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.reversal_settlement_id = s.id) END`;
 
+/**
+ * The day the enrolment (alias `e`) was given its SPECIAL_DISEASE add-on when that was after its own
+ * date, else null: EnrolmentFacts.specialDiseaseAddedOn, the same wherever the facts are read.
+ */
+const ADD_ON_ADDED_SQL = `CASE WHEN e.special_disease_from > e.enrolled_on THEN to_char(e.special_disease_from, 'YYYY-MM-DD') END`;
+
 /** A settlement (alias `s`) with its enrolment's facts (alias `e`) as `PendingSettlementRow`. */
 const PENDING_COLUMNS = `s.id, s.kind, s.reverses_id AS "reversesId", s.member_id AS "memberId", s.unit_id AS "unitId",
   s.enrolment_id AS "enrolmentId", e.plan_year AS "planYear", e.plan, e.special_disease AS "specialDisease",
-  e.first_enrolled_on AS "firstEnrolledOn", e.member_categories AS "memberCategories",
+  e.first_enrolled_on AS "firstEnrolledOn", ${ADD_ON_ADDED_SQL} AS "specialDiseaseAddedOn", e.member_categories AS "memberCategories",
   (SELECT u.unit_type FROM units u WHERE u.id = s.unit_id) AS "unitType",
   (SELECT u.organisation_id FROM units u WHERE u.id = s.unit_id) AS "organisationId",
-  s.med_type AS "medType", s.setl_time AS "setlTime", s.diagnoses, ${AMOUNTS_SQL} AS amounts`;
+  s.med_type AS "medType", s.setl_time AS "setlTime", to_char(s.begndate, 'YYYY-MM-DD') AS "admittedOn", s.diagnoses, ${AMOUNTS_SQL} AS amounts`;
 
 /**
  * The matched settlements among `ids` without a claim, and matched reversals not yet applied, in
@@ -822,7 +828,7 @@ export async function refusedClaimsWithFacts(
     `SELECT c.id AS "claimId", e.id AS "enrolmentId", e.plan_year AS "planYear", c.facts, s.setl_time AS "setlTime",
             (SELECT u.organisation_id FROM units u WHERE u.id = s.unit_id) AS "organisationId",
             jsonb_build_object('planYear', e.plan_year, 'plan', e.plan, 'specialDisease', e.special_disease,
-                               'firstEnrolledOn', to_char(e.first_enrolled_on, 'YYYY-MM-DD')) AS current
+                               'firstEnrolledOn', to_char(e.first_enrolled_on, 'YYYY-MM-DD'), 'specialDiseaseAddedOn', ${ADD_ON_ADDED_SQL}) AS current
        FROM claims c JOIN settlements s ON s.id = c.settlement_id JOIN enrolments e ON e.id = s.enrolment_id
       WHERE c.status = 'INELIGIBLE' AND c.reason_codes && $1::text[] AND c.id > $2 AND s.status = 'MATCHED'
       ORDER BY c.id LIMIT $3`,
@@ -1031,7 +1037,7 @@ export async function decidedClaimsOfYear(db: Queryable, planYear: number, organ
     `SELECT c.id AS "claimId", c.settlement_id AS "settlementId", c.member_id AS "memberId", c.status, c.eligible, c.facts,
             jsonb_build_object('unitType', (SELECT u.unit_type FROM units u WHERE u.id = c.unit_id),
                                'memberCategories', (SELECT e.member_categories FROM enrolments e WHERE e.id = c.enrolment_id)) AS current,
-            s.med_type AS "medType", s.setl_time AS "setlTime", s.diagnoses,
+            s.med_type AS "medType", s.setl_time AS "setlTime", to_char(s.begndate, 'YYYY-MM-DD') AS "admittedOn", s.diagnoses,
             ${AMOUNTS_SQL} AS amounts,
             coalesce((SELECT jsonb_agg(jsonb_build_object('programme', l.programme, 'payable', coalesce(l.adjusted_fen, l.amount_fen),
                                                           'funder', (SELECT f.code FROM funders f WHERE f.id = l.funder_id)))

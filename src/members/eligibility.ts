@@ -7,7 +7,10 @@ import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { governingRuleSets, type GoverningKey } from '../benefits/governing.ts';
 import type { EnrolmentRules } from '../benefits/rules/ruleSet.ts';
-import { coverAdded, decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, planYearDateProblem, refusalText, type EnrolmentCandidate, type EnrolmentRefusal, type EnrolmentRule } from '../benefits/rules/enrolment.ts';
+import {
+  coverAdded, decideEnrolment, ENROLMENT_RULES, OVERRIDABLE_RULES, planYearDateProblem, refusalText, specialDiseaseFrom,
+  type EnrolmentCandidate, type EnrolmentRefusal, type EnrolmentRule,
+} from '../benefits/rules/enrolment.ts';
 import type { EnrolmentRow, MemberCategory, MemberRow, MemberWrite, PlanType, UnitRow } from './model.ts';
 import type { RosterColumn, RosterRow } from './rosterRow.ts';
 import { lockMemberInScope, memberInScope, upsertEnrolment } from './store.ts';
@@ -17,9 +20,11 @@ import { condolenceApprovedInYear, enrolmentsOfRows, lockedEnrolment, lockPlanYe
  * Eligibility at enrolment for every path that enrols (enrolMember, roster rows with a plan year):
  * the rule set governing the plan year decides (src/benefits/rules/enrolment.ts). Back-dating is
  * measured from the day the enrolment is recorded: China's today for the API and the workers; only
- * an in-process caller (tests, the demo) may name another day. Cover a change adds to an existing
- * enrolment (the SPECIAL_DISEASE add-on turned on, a targeted group it lacked) counts from the
- * enrolment's date: it is judged for back-dating from that date, refused on its own field.
+ * an in-process caller (tests, the demo) may name another day. A targeted group a change adds to an
+ * existing enrolment counts from the enrolment's date: it is judged for back-dating from that date,
+ * refused on its own field. The SPECIAL_DISEASE add-on turned on for one starts on that day
+ * (specialDiseaseFrom), refused only in a plan year that has ended; an ADMIN's override of BACKDATED
+ * back-dates it to the enrolment's date.
  */
 
 /** Where each rule points in EnrolMemberInput. */
@@ -110,8 +115,9 @@ export async function memberNotLocked(tx: Tx, memberId: number, scope: Scope): P
  * one's is its own, which it keeps. Every broken rule not overridden is bad input on its field, the
  * rule first in the reason. The check, the write and the audit are one transaction; the enrolment
  * is locked while it is decided, so "new" and "existing" (its date and cover) cannot change under
- * the decision. Cover a change adds to an existing enrolment is judged for back-dating from its
- * date. The year's enrolment of a member moved since stays with the unit it was made in (CONFLICT),
+ * the decision. A targeted group a change adds to an existing enrolment is judged for back-dating
+ * from its date; the add-on it turns on starts today (an override of BACKDATED: the enrolment's date),
+ * one it keeps keeps its start. The year's enrolment of a member moved since stays with the unit it was made in (CONFLICT),
  * and a worker approved a condolence of the year is not enrolled in it (CONFLICT).
  */
 export async function enrol(db: Db, actor: Actor, ruleSets: RuleSetCache, request: EnrolmentRequest, today: string): Promise<{ row: EnrolmentRow; created: boolean }> {
@@ -133,25 +139,28 @@ export async function enrol(db: Db, actor: Actor, ruleSets: RuleSetCache, reques
     // must not pick, for an enrolment that keeps its own, a laxer version of the year.
     const enrolledOn = existing?.enrolledOn ?? request.enrolledOn;
     const rules = await enrolmentRules(tx, ruleSets, { organisationId: unit.organisationId, planYear, on: enrolledOn });
-    const decision = decideEnrolment(rules, {
+    const candidate: EnrolmentCandidate = {
       birthDate: member.birthDate, gender: member.gender, inService: request.inService,
       enrolledOn, planYear, today, newEnrolment: existing === null,
       ...(existing ? { addedCover: coverAdded(existing, request) } : {}),
       unitPlan: unit.planType, plan, override: override?.rules ?? [],
-    });
+    };
+    const decision = decideEnrolment(rules, candidate);
     if (decision.refusals.length) throw invalidFields(decision.refusals.map((r) => ({ field: inputField(r), reason: refusalText(r) })));
     // Only the rules this enrolment does break are recorded as overridden; naming another changes nothing.
     const overridden = [...new Set(decision.overridden.map((r) => r.rule))];
     const { row, created } = await upsertEnrolment(tx, {
       memberId: member.id, unitId: unit.id, planYear, plan, specialDisease: request.specialDisease,
-      enrolledOn: request.enrolledOn, override: override && overridden.length ? { rules: overridden, reason: override.reason, by: actor.subject } : null,
+      specialDiseaseFrom: request.specialDisease ? specialDiseaseFrom(candidate) : null,
+      enrolledOn, override: override && overridden.length ? { rules: overridden, reason: override.reason, by: actor.subject } : null,
       memberCategories: request.memberCategories, setBy: actor.subject,
     });
     await recordAudit(tx, actor, {
       action: created ? 'enrolment.create' : 'enrolment.update', targetType: 'Enrolment', targetId: String(row.id),
       reason: override?.reason,
       details: {
-        memberId: member.id, planYear: row.planYear, plan: row.plan, specialDisease: row.specialDisease, memberCategories: row.memberCategories,
+        memberId: member.id, planYear: row.planYear, plan: row.plan, specialDisease: row.specialDisease,
+        specialDiseaseFrom: row.specialDiseaseFrom, memberCategories: row.memberCategories,
         ...(override ? { overridden: decision.overridden.map((r) => ({ rule: r.rule, refusal: r.en })) } : {}),
       },
     });
@@ -162,9 +171,10 @@ export async function enrol(db: Db, actor: Actor, ruleSets: RuleSetCache, reques
 /**
  * Eligibility of checked roster rows (one import, one day): rows with a plan year are judged by
  * that year's rules; a roster overrides nothing. Back-dating counts for an enrolment the row would
- * create, and for cover the row adds to an existing one (the add-on turned on, a targeted group it
- * lacked: it counts from that enrolment's date, which is kept); so importing the same file again
- * changes nothing.
+ * create, and for a targeted group the row adds to an existing one (it counts from that enrolment's
+ * date, which is kept); the add-on the row turns on for one starts on the import's day
+ * (mergeStagedEnrolments), refused only in a plan year that has ended. So importing the same file
+ * again changes nothing.
  * The member is the row's as stored (its birth date and gender read off the ID number); only a
  * member of the row's unit has an enrolment here, so the reason is the same whatever another
  * unit's record is.
@@ -172,9 +182,10 @@ export async function enrol(db: Db, actor: Actor, ruleSets: RuleSetCache, reques
 export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: string) {
   // Looked up once per organisation, year and enrolment date: a roster has few of each.
   const known = new Map<string, EnrolmentRules>();
-  // A row asking for cover (the add-on, a group) in a year begun may add it to an enrolment dated long
-  // before: those enrolments are read a batch of rows at a time (`prefetch`), not one query a row.
-  const asksCover = (e: NonNullable<RosterRow['enrolment']>) => (e.specialDisease || (e.memberCategories?.length ?? 0) > 0) && `${e.planYear}-01-01` < today;
+  // A row asking for cover (a group in a year begun, the add-on in a year ended) may add it to an
+  // enrolment dated long before: those enrolments are read a batch of rows at a time (`prefetch`), not one query a row.
+  const asksCover = (e: NonNullable<RosterRow['enrolment']>) =>
+    ((e.memberCategories?.length ?? 0) > 0 && `${e.planYear}-01-01` < today) || (e.specialDisease && `${e.planYear}-12-31` < today);
   let recorded = new Map<string, RecordedEnrolment | null>();
   const enrolmentOf = async (key: RowEnrolmentKey): Promise<RecordedEnrolment | null> => {
     const k = rowEnrolmentKey(key);
@@ -204,11 +215,11 @@ export function rosterEligibility(db: Queryable, ruleSets: RuleSetCache, today: 
     };
     let { refusals } = decideEnrolment(rules, candidate);
     // Only now ask the database, and only for a row that is back-dated, or that asks for cover an
-    // enrolment of the year, dated before today, could lack (a roster of a year not begun: neither).
+    // enrolment of the year could lack and be refused for (a roster of a year not begun: neither).
     if (refusals.some((r) => r.rule === 'BACKDATED') || asksCover(e)) {
       const existing = await enrolmentOf(keyOf(e, member));
       if (existing !== null) {
-        // An existing enrolment keeps its date: the row is not back-dated itself, but what it adds
+        // An existing enrolment keeps its date: the row is not back-dated itself, but a group it adds
         // counts from that date, under the rules governing it (refused on the cover's column).
         const added = decideEnrolment(await rulesOn(existing.enrolledOn), {
           ...candidate, enrolledOn: existing.enrolledOn, newEnrolment: false, addedCover: coverAdded(existing, e),

@@ -202,6 +202,11 @@ export interface EnrolmentRow {
   planYear: number;
   plan: PlanType;
   specialDisease: boolean;
+  /**
+   * The day the SPECIAL_DISEASE add-on started: the enrolment's date when enrolled with it, else the
+   * day it was turned on (src/benefits/rules/enrolment.ts specialDiseaseFrom); null when it is off.
+   */
+  specialDiseaseFrom: string | null;
   /** Targeted groups recorded with the enrolment (MEMBER_CATEGORIES). */
   memberCategories: MemberCategory[];
   enrolledOn: string;
@@ -221,7 +226,9 @@ export interface EnrolmentOverride {
 }
 
 /** An enrolment as written; `override` only when this write lets broken rules through. */
-export type EnrolmentWrite = Omit<EnrolmentRow, 'id' | 'firstEnrolledOn' | 'override' | 'memberCategories'> & {
+export type EnrolmentWrite = Omit<EnrolmentRow, 'id' | 'firstEnrolledOn' | 'override' | 'memberCategories' | 'specialDiseaseFrom'> & {
+  /** The add-on's start when this write turns it on (null when it asks it off); an enrolment that has it keeps its own start. */
+  specialDiseaseFrom: string | null;
   override: Pick<EnrolmentOverride, 'rules' | 'reason' | 'by'> | null;
   /** Null: none for a new enrolment, those recorded kept for a changed one. */
   memberCategories: readonly MemberCategory[] | null;

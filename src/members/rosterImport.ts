@@ -210,7 +210,7 @@ export async function importRoster(
     rowsRejected += await refuseStagedRowsOfCondolences(tx, CONDOLENCE_APPROVED);
     const members = await mergeStagedMembers(tx, author);
     const merged = performance.now();
-    const enrolments = await mergeStagedEnrolments(tx, author);
+    const enrolments = await mergeStagedEnrolments(tx, author, ctx.today);
     const timings = {
       stageMs: Math.round(staged - started), membersMs: Math.round(merged - staged), enrolmentsMs: Math.round(performance.now() - merged),
     };

@@ -31,8 +31,8 @@ const MEMBER_COLUMNS = `m.id, m.unit_id AS "unitId", m.name, m.id_number_masked 
   m.created_at AS "createdAt", m.updated_at AS "updatedAt"`;
 
 const ENROLMENT_COLUMNS = `e.id, e.member_id AS "memberId", e.unit_id AS "unitId", e.plan_year AS "planYear",
-  e.plan, e.special_disease AS "specialDisease", e.member_categories AS "memberCategories", e.enrolled_on AS "enrolledOn",
-  e.first_enrolled_on AS "firstEnrolledOn",
+  e.plan, e.special_disease AS "specialDisease", e.special_disease_from AS "specialDiseaseFrom",
+  e.member_categories AS "memberCategories", e.enrolled_on AS "enrolledOn", e.first_enrolled_on AS "firstEnrolledOn",
   CASE WHEN e.override_reason IS NOT NULL THEN json_build_object('rules', e.override_rules, 'reason', e.override_reason,
     'by', e.override_by, 'at', e.override_at) END AS override`;
 
@@ -654,6 +654,13 @@ export async function refuseStagedRowsOfUnits(tx: Tx, unitIds: readonly number[]
 }
 
 /**
+ * SQL of an upsert's ON CONFLICT: the SPECIAL_DISEASE add-on's start as the write (`excluded`) leaves
+ * the enrolment (alias e): cleared when off, kept when it was on already, else `turnedOn` (SQL date).
+ */
+const specialDiseaseFromOnConflictSql = (turnedOn: string) => `special_disease_from =
+            CASE WHEN NOT excluded.special_disease THEN NULL WHEN e.special_disease THEN e.special_disease_from ELSE ${turnedOn} END`;
+
+/**
  * Enrols a member for a plan year, or changes that year's plan. A renewal directly after the
  * previous plan year keeps the chain's first-enrolment date (no new waiting period). `override`
  * (eligibility rules an ADMIN let through) is kept with it; see OVERRIDE_ON_CONFLICT_SQL for a change.
@@ -661,22 +668,23 @@ export async function refuseStagedRowsOfUnits(tx: Tx, unitIds: readonly number[]
  */
 export async function upsertEnrolment(tx: Tx, e: EnrolmentWrite): Promise<{ row: EnrolmentRow; created: boolean }> {
   const { rows } = await tx.query<EnrolmentRow & { created: boolean }>(
-    `INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on,
+    `INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, special_disease_from, enrolled_on, first_enrolled_on,
                                   override_rules, override_reason, override_by, override_at, member_categories, categories_set_by)
-     SELECT $1, $2, $3, $4, $5, $6::date,
+     SELECT $1, $2, $3, $4, $5, $12::date, $6::date,
             coalesce((SELECT prev.first_enrolled_on FROM enrolments prev
                        WHERE prev.member_id = $1 AND prev.plan_year = $3 - 1), $6::date),
             $7::text[], $8, $9, CASE WHEN $8::text IS NOT NULL THEN now() END, coalesce($10::text[], '{}'),
             ${newCategorySettersSql('$10::text[]', '$11::text')}
      ON CONFLICT (member_id, plan_year) DO UPDATE
         SET plan = excluded.plan, special_disease = excluded.special_disease,
+            ${specialDiseaseFromOnConflictSql('excluded.special_disease_from')},
             member_categories = coalesce($10::text[], e.member_categories),
             ${categorySettersOnConflictSql('$10::text[]', '$11::text')},
             ${OVERRIDE_ON_CONFLICT_SQL},
             updated_at = now()
      RETURNING ${ENROLMENT_COLUMNS}, (xmax = 0) AS created`,
     [e.memberId, e.unitId, e.planYear, e.plan, e.specialDisease, e.enrolledOn,
-     e.override?.rules ?? [], e.override?.reason ?? null, e.override?.by ?? null, e.memberCategories, e.setBy],
+     e.override?.rules ?? [], e.override?.reason ?? null, e.override?.by ?? null, e.memberCategories, e.setBy, e.specialDiseaseFrom],
   );
   const { created, ...row } = rows[0]!;
   return { row, created };
@@ -1162,15 +1170,16 @@ export async function refuseStagedRowsOfCondolences(tx: Tx, reason: string): Pro
  * member_categories cell keeps those recorded), so only new and changed ones are written. An
  * enrolment's unit never changes (rows of another unit's enrolment are refused before:
  * refuseStagedRowsEnrolledElsewhere). The import's `author` joins categories_set_by of each
- * enrolment whose groups it sets, as enrolMember's caller does (0057).
+ * enrolment whose groups it sets, as enrolMember's caller does (0057). A row turning the
+ * SPECIAL_DISEASE add-on on for a recorded enrolment starts it on `today`, the import's day.
  */
-export async function mergeStagedEnrolments(tx: Tx, author: ChangeAuthor): Promise<{ created: number }> {
+export async function mergeStagedEnrolments(tx: Tx, author: ChangeAuthor, today: string): Promise<{ created: number }> {
   const groups = `coalesce(s.member_categories, cur.member_categories, '{}')`;
   const { rows } = await tx.query<{ created: number }>(`
     WITH enrolled AS (
-      INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on,
+      INSERT INTO enrolments AS e (member_id, unit_id, plan_year, plan, special_disease, special_disease_from, enrolled_on, first_enrolled_on,
                                    member_categories, categories_set_by)
-      SELECT m.id, s.unit_id, s.plan_year, s.plan, s.special_disease, s.enrolled_on,
+      SELECT m.id, s.unit_id, s.plan_year, s.plan, s.special_disease, CASE WHEN s.special_disease THEN s.enrolled_on END, s.enrolled_on,
              coalesce(prev.first_enrolled_on, s.enrolled_on), ${groups}, ${newCategorySettersSql(groups, '$1::text')}
         FROM roster_stage s
         -- The row's unit's member only: one registered elsewhere since the refusal keeps their enrolment.
@@ -1183,6 +1192,9 @@ export async function mergeStagedEnrolments(tx: Tx, author: ChangeAuthor): Promi
        ORDER BY s.row_number
       ON CONFLICT (member_id, plan_year) DO UPDATE
          SET plan = excluded.plan, special_disease = excluded.special_disease,
+             -- Turned on for an enrolment recorded: from the import's day, never back-dated (a roster overrides
+             -- nothing; specialDiseaseFrom), nor before a date of a year not begun.
+             ${specialDiseaseFromOnConflictSql('greatest($2::date, e.enrolled_on)')},
              member_categories = excluded.member_categories,
              ${categorySettersOnConflictSql('excluded.member_categories', '$1::text')},
              ${OVERRIDE_ON_CONFLICT_SQL}, -- a roster overrides nothing: the row passed eligibility (rosterImport.ts)
@@ -1191,7 +1203,7 @@ export async function mergeStagedEnrolments(tx: Tx, author: ChangeAuthor): Promi
        WHERE e.unit_id = excluded.unit_id AND (e.plan, e.special_disease, e.member_categories)
              IS DISTINCT FROM (excluded.plan, excluded.special_disease, excluded.member_categories)
       RETURNING (xmax = 0) AS created)
-    SELECT count(*) FILTER (WHERE created)::int AS created FROM enrolled`, [author.actor.subject]);
+    SELECT count(*) FILTER (WHERE created)::int AS created FROM enrolled`, [author.actor.subject, today]);
   return rows[0]!;
 }
 

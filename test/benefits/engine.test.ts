@@ -176,6 +176,62 @@ describe('default-2025', () => {
     });
   });
 
+  describe('the SPECIAL_DISEASE add-on given after the enrolment began', () => {
+    // Given on 2025-03-01: 90 days later, stays admitted from 2025-05-30 on are covered. Settled 2025-06-01.
+    const cancer = { psn: '20,000.00', diagnoses: ['C34.1'] };
+    const addedOn = { specialDisease: true, specialDiseaseAddedOn: '2025-03-01' };
+    const programmes = (result: BenefitResult) => result.lines.map((l) => l.programme);
+
+    it('pays no lump sum for a stay admitted before it was given, settled long after, and says why', () => {
+      const result = evaluateBenefits(defaults, input({ ...cancer, admittedOn: '2025-02-20' }, addedOn));
+      expect(programmes(result)).toEqual(['INPATIENT', 'CRITICAL']);
+      expect({ eligible: result.eligible, total: result.totalFen, granted: result.diseaseGroupsGranted }).toEqual({ eligible: true, total: fen('12,000.00'), granted: [] });
+      expect(result.reasons).toEqual([{
+        code: 'ADD_ON_WAITING_PERIOD',
+        text: {
+          zh: '重大疾病一次性补助须在职工特病附加保障等待期满后入院：附加保障 2025-03-01 起参加，等待期 90 天，2025-05-30 起入院的住院方予补助；本次 2025-02-20 入院，本次不予发放',
+          en: 'MAJOR_DISEASE requires a stay admitted after the SPECIAL_DISEASE add-on\'s waiting period: the add-on was given on 2025-03-01, with a 90-day waiting period, so it pays stays admitted from 2025-05-30; this stay was admitted on 2025-02-20',
+        },
+      }]);
+    });
+
+    it('counts the admission day, not the settlement day: within the waiting period no lump sum, from its last day on the lump sum', () => {
+      expect(evaluateBenefits(defaults, input({ ...cancer, admittedOn: '2025-05-29' }, addedOn)).reasonCodes).toEqual(['ADD_ON_WAITING_PERIOD']);
+      const covered = evaluateBenefits(defaults, input({ ...cancer, admittedOn: '2025-05-30' }, addedOn));
+      expect({ major: amount(covered, 'MAJOR_DISEASE'), reasons: covered.reasonCodes, granted: covered.diseaseGroupsGranted })
+        .toEqual({ major: fen('6,000.00'), reasons: [], granted: ['CANCER'] });
+    });
+
+    it('pays no lump sum for a stay whose admission day the settlement does not give', () => {
+      const result = evaluateBenefits(defaults, input(cancer, addedOn));
+      expect(programmes(result)).toEqual(['INPATIENT', 'CRITICAL']);
+      expect(result.reasons[0]!.text.en).toMatch(/so it pays stays admitted from 2025-05-30; the settlement gives no admission date \(begndate\)$/);
+      expect(result.reasons[0]!.text.zh).toMatch(/本次结算未提供入院日期，本次不予发放$/);
+    });
+
+    it('waits the rule set\'s own days (specialDiseaseWaitingDays)', () => {
+      const none = { ...defaults, eligibility: { ...defaults.eligibility, specialDiseaseWaitingDays: 0 } };
+      expect(amount(evaluateBenefits(none, input({ ...cancer, admittedOn: '2025-03-01' }, addedOn)), 'MAJOR_DISEASE')).toBe(fen('6,000.00'));
+      expect(evaluateBenefits(none, input({ ...cancer, admittedOn: '2025-02-28' }, addedOn)).reasonCodes).toEqual(['ADD_ON_WAITING_PERIOD']);
+    });
+
+    it('waits for nothing more when the add-on covers from the enrolment\'s date (no day it was added, as in facts stored before)', () => {
+      for (const facts of [{ specialDisease: true }, { specialDisease: true, specialDiseaseAddedOn: null }]) {
+        const result = evaluateBenefits(defaults, input({ ...cancer, admittedOn: '2024-12-20' }, facts));
+        expect({ major: amount(result, 'MAJOR_DISEASE'), reasons: result.reasonCodes }).toEqual({ major: fen('6,000.00'), reasons: [] });
+      }
+    });
+
+    it('says nothing when the lump sum would pay nothing anyway (the group granted before), and names a bad day\'s field', () => {
+      const granted = evaluateBenefits(defaults, input({ ...cancer, admittedOn: '2025-02-20' }, addedOn, { prior: ['CANCER'] }));
+      expect({ reasons: granted.reasonCodes, total: granted.totalFen }).toEqual({ reasons: [], total: fen('12,000.00') });
+      expect(() => evaluateBenefits(defaults, input(cancer, { ...addedOn, specialDiseaseAddedOn: '2025-3-1' })))
+        .toThrow(new BenefitInputError('enrolment.specialDiseaseAddedOn', 'must be a date yyyy-MM-dd'));
+      expect(() => evaluateBenefits(defaults, input({ ...cancer, admittedOn: '20250220' }, addedOn)))
+        .toThrow(new BenefitInputError('settlement.begndate', 'must be a date yyyy-MM-dd'));
+    });
+  });
+
   describe('annual caps', () => {
     it('cuts INPATIENT to what is left of 50,000 after the year so far, and R grows by the rest', () => {
       // computed 10,000 × 60% = 6,000; 50,000 − 48,000 paid = 2,000 left

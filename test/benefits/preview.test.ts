@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { parsePreviewInput } from '../../src/benefits/preview.ts';
+import { parsePreviewInput, previewBenefits } from '../../src/benefits/preview.ts';
 import { DomainError } from '../../src/kernel/errors.ts';
 import { loadRuleSet } from '../../src/benefits/catalogue.ts';
 
@@ -75,6 +75,21 @@ describe('preview input', () => {
       'plan: must be PUBLIC or PRIVATE',
       'planYearTotals.INPATEINT: is not a total (INPATIENT, CRITICAL, MAJOR_DISEASE, PROVINCIAL_SUBSIDY, outOfPocket)',
       'planYearTotals.CRITICAL: must not be negative',
+    ]);
+  });
+  it('reads the add-on\'s own start and the admission day for its waiting period, naming either when it is not a date', () => {
+    const json = example();
+    json.specialDiseaseAddedOn = '2025-03-01';
+    json.settlement.begndate = '2025-05-20 08:30:00';
+    const parsed = parsePreviewInput(json, rules);
+    expect([parsed.enrolment!.specialDiseaseAddedOn, parsed.settlement.admittedOn]).toEqual(['2025-03-01', '2025-05-20']);
+    // The published case admitted within the add-on's waiting period: no lump sum.
+    expect(previewBenefits(rules, json).reasonCodes).toEqual(['ADD_ON_WAITING_PERIOD']);
+    json.specialDiseaseAddedOn = '2025-3-1';
+    json.settlement.begndate = 'May 20';
+    expect(problemsOf(json)).toEqual([
+      'specialDiseaseAddedOn: must be a date yyyy-MM-dd',
+      'settlement.begndate: must be a date yyyy-MM-dd (or yyyy-MM-dd HH:mm:ss)',
     ]);
   });
   it('refuses amounts that contradict the platform identities', () => {

@@ -24,7 +24,8 @@ describe('shipped rule sets', () => {
   });
   it('default-2025 holds exactly the figures of docs/design.md', () => {
     const { eligibility, enrolment, medTypePrefixes, programmes, stackingOrder, capAtPersonalPart } = loadRuleSet('default-2025');
-    expect(eligibility).toEqual({ waitingDays: 90, requireContributionPaid: true, coverage: 'ENROLMENT_ORDER' });
+    // The add-on's own waiting period is not in the file: the default every version without it reads.
+    expect(eligibility).toEqual({ waitingDays: 90, requireContributionPaid: true, coverage: 'ENROLMENT_ORDER', specialDiseaseWaitingDays: 90 });
     expect(enrolment).toEqual({
       minimumAge: { years: 16, months: 0 }, maximumAge: { M: { years: 60, months: 3 }, F: { years: 55, months: 3 } },
       requireInService: true, maxBackdatingDays: 30, planFollowsUnit: true,
@@ -96,8 +97,10 @@ describe('validateRuleSet', () => {
     json.programmes.CRITICAL.thresholdFen = 100.5;
     json.programmes.MAJOR_DISEASE.diseaseGroups[0].icd10[0].to = 'cancer';
     json.eligibility.waitingDay = 90;
+    json.eligibility.specialDiseaseWaitingDays = -1;
     expect(fieldsOf(json).sort()).toEqual([
       'eligibility',
+      'eligibility.specialDiseaseWaitingDays',
       'programmes.CRITICAL.thresholdFen',
       'programmes.INPATIENT.ratioBp.PUBLIC',
       'programmes.MAJOR_DISEASE.diseaseGroups.0.icd10.0.to',

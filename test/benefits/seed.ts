@@ -83,6 +83,8 @@ export interface SettlementSpec {
   medType?: string;
   /** China time, yyyy-MM-dd HH:mm:ss. */
   setlTime?: string;
+  /** begndate (入院日期); absent: not sent. */
+  admittedOn?: string;
   diagnoses?: string[];
 }
 
@@ -92,7 +94,7 @@ async function ensureSource(db: pg.Pool): Promise<void> {
 
 /** A MATCHED settlement of the member (as the match step leaves it). */
 export async function seedSettlement(db: pg.Pool, m: MemberSetup, spec: SettlementSpec = {}): Promise<number> {
-  const { psn = '10,000.00', ownpay = '0', overlmt = '0', funds = '0', medType = '21', setlTime = '2025-06-01 10:00:00', diagnoses = [] } = spec;
+  const { psn = '10,000.00', ownpay = '0', overlmt = '0', funds = '0', medType = '21', setlTime = '2025-06-01 10:00:00', admittedOn = null, diagnoses = [] } = spec;
   await ensureSource(db);
   const setlId = `S${unique()}`.slice(0, 30);
   const psnFen = fen(psn);
@@ -100,12 +102,12 @@ export async function seedSettlement(db: pg.Pool, m: MemberSetup, spec: Settleme
     `INSERT INTO settlements (source, setl_id, infno, kind, mdtrt_id, psn_no, psn_name_enc, psn_name_masked, certno_enc,
                               certno_hash, certno_masked, insutype, med_type, setl_time, diagnoses, medfee_sumamt,
                               fulamt_ownpay_amt, overlmt_selfpay, fund_pay_sumamt, psn_part_amt, acct_pay, psn_cash_pay,
-                              raw_enc, status, member_id, enrolment_id, unit_id, matched_at)
+                              raw_enc, status, member_id, enrolment_id, unit_id, matched_at, begndate)
      VALUES ('test', $1, $2, 'SETTLEMENT', $1, 'P1', '\\x00', '测*', '\\x00', '\\x00', '3505**********0000', '310', $3,
-             ($4::timestamp AT TIME ZONE 'Asia/Shanghai'), $5, $6, $7, $8, $9, $10, 0, $10, '\\x00', 'MATCHED', $11, $12, $13, now())
+             ($4::timestamp AT TIME ZONE 'Asia/Shanghai'), $5, $6, $7, $8, $9, $10, 0, $10, '\\x00', 'MATCHED', $11, $12, $13, now(), $14)
      RETURNING id`,
     [setlId, medType.startsWith('2') ? '2304' : '2207', medType, setlTime, diagnoses, fen(funds) + psnFen, fen(ownpay), fen(overlmt),
-     fen(funds), psnFen, m.memberId, m.enrolmentId, m.unitId],
+     fen(funds), psnFen, m.memberId, m.enrolmentId, m.unitId, admittedOn],
   );
   return rows[0]!.id;
 }

@@ -10,12 +10,14 @@ export interface ClaimSpec {
   overlmt?: string;
   medType?: string;
   setlTime?: string;
+  /** begndate; absent: not sent. */
+  admittedOn?: string;
   diagnoses?: string[];
 }
 
-export function settlement({ psn = '10,000.00', ownpay = '0', overlmt = '0', medType = '21', setlTime = '2025-06-01 10:00:00', diagnoses = [] }: ClaimSpec = {}): SettlementFacts {
+export function settlement({ psn = '10,000.00', ownpay = '0', overlmt = '0', medType = '21', setlTime = '2025-06-01 10:00:00', admittedOn, diagnoses = [] }: ClaimSpec = {}): SettlementFacts {
   return {
-    medType, setlTime, diagnoses,
+    medType, setlTime, diagnoses, ...(admittedOn === undefined ? {} : { admittedOn }),
     amountsFen: { psn_part_amt: fen(psn), fulamt_ownpay_amt: fen(ownpay), overlmt_selfpay: fen(overlmt) },
   };
 }

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { loadRuleSet } from '../../src/benefits/catalogue.ts';
-import { coverAdded, decideEnrolment, type EnrolmentCandidate } from '../../src/benefits/rules/enrolment.ts';
+import { coverAdded, decideEnrolment, specialDiseaseFrom, type EnrolmentCandidate } from '../../src/benefits/rules/enrolment.ts';
 
 /**
  * Cover added to an existing enrolment as the pure core decides it (src/benefits/rules/enrolment.ts
- * `addedCover`): the SPECIAL_DISEASE add-on turned on, or a targeted group it lacked, counts from
- * the enrolment's date, so it is back-dated as a new enrolment on that date would be (30 days in
- * default-2025, or a plan year that has ended), on the cover's own field; nothing else is judged
- * anew. The days below are counted by hand.
+ * `addedCover`): a targeted group it lacked counts from the enrolment's date, so it is back-dated as
+ * a new enrolment on that date would be (30 days in default-2025, or a plan year that has ended), on
+ * the cover's own field. The SPECIAL_DISEASE add-on turned on starts on the day it is given
+ * (specialDiseaseFrom), so it is not back-dated, except in a plan year that has ended or when an
+ * ADMIN's override back-dates it. Nothing else is judged anew. The days below are counted by hand.
  */
 
 const rules = loadRuleSet('default-2025').enrolment;
@@ -21,14 +22,33 @@ const existing: EnrolmentCandidate = {
 const decide = (c: Partial<EnrolmentCandidate>) => decideEnrolment(rules, { ...existing, ...c });
 
 describe('cover added to an existing enrolment', () => {
-  it('the add-on turned on beyond the limit is BACKDATED on specialDisease, counted from the enrolment\'s date', () => {
-    expect(decide({ addedCover: { ...NONE, specialDisease: true } }).refusals).toEqual([{
-      rule: 'BACKDATED', cover: 'specialDisease',
-      en: 'the SPECIAL_DISEASE add-on added on 2025-06-30 would count from the enrolment\'s date 2025-01-02, 179 days before, more than the 30 days allowed',
-      zh: '职工特病附加保障自入会日期2025-01-02起算，早于录入日2025-06-30共179天，超过30天',
-    }]);
-    // 30 days after the enrolment's date: within the limit.
-    expect(decide({ today: '2025-02-01', addedCover: { ...NONE, specialDisease: true } }).refusals).toEqual([]);
+  it('the add-on turned on in the plan year starts that day, not back-dated: not refused however far the enrolment\'s date lies', () => {
+    const addOn = { addedCover: { ...NONE, specialDisease: true } };
+    expect(decide(addOn)).toEqual({ refusals: [], overridden: [] });
+    expect(specialDiseaseFrom({ ...existing, ...addOn })).toBe('2025-06-30');
+    // A targeted group asked with it still counts from the enrolment's date.
+    expect(decide({ addedCover: { specialDisease: true, memberCategories: ['HARDSHIP'] } }).refusals.map((r) => [r.rule, r.cover, r.en])).toEqual([
+      ['BACKDATED', 'memberCategories', 'the targeted group HARDSHIP added on 2025-06-30 would count from the enrolment\'s date 2025-01-02, 179 days before, more than the 30 days allowed'],
+    ]);
+    // An enrolment of a year not begun (next year's roster in December): from its own date.
+    expect(specialDiseaseFrom({ ...existing, enrolledOn: '2026-01-01', today: '2025-12-15' })).toBe('2026-01-01');
+    // A new enrolment asking for it: from its date.
+    expect(specialDiseaseFrom({ ...existing, newEnrolment: true })).toBe('2025-01-02');
+  });
+
+  it('an ADMIN\'s override of BACKDATED back-dates the add-on to the enrolment\'s date, recorded as overridden', () => {
+    const c = { addedCover: { ...NONE, specialDisease: true }, override: ['BACKDATED'] as const };
+    expect(decide(c)).toEqual({
+      refusals: [],
+      overridden: [{
+        rule: 'BACKDATED', cover: 'specialDisease',
+        en: 'the SPECIAL_DISEASE add-on back-dated to the enrolment\'s date 2025-01-02, 179 days before 2025-06-30 (it starts on the day it is given)',
+        zh: '职工特病附加保障倒签至入会日期2025-01-02，早于录入日2025-06-30共179天（附加保障自增加之日起算）',
+      }],
+    });
+    expect(specialDiseaseFrom({ ...existing, ...c })).toBe('2025-01-02');
+    // Nothing to back-date when the enrolment begins today.
+    expect(decide({ ...c, today: '2025-01-02' })).toEqual({ refusals: [], overridden: [] });
   });
 
   it('in a plan year that has ended, however near the enrolment\'s date; a targeted group alike, on memberCategories', () => {
@@ -40,7 +60,7 @@ describe('cover added to an existing enrolment', () => {
   });
 
   it('yields to an override of BACKDATED (the caller lets only an ADMIN with a reason name one)', () => {
-    const decision = decide({ addedCover: { specialDisease: true, memberCategories: ['HARDSHIP'] }, override: ['BACKDATED'] });
+    const decision = decide({ enrolledOn: '2025-12-20', today: '2026-01-05', addedCover: { specialDisease: true, memberCategories: ['HARDSHIP'] }, override: ['BACKDATED'] });
     expect(decision.refusals).toEqual([]);
     expect(decision.overridden.map((r) => [r.rule, r.cover])).toEqual([['BACKDATED', 'specialDisease'], ['BACKDATED', 'memberCategories']]);
   });

@@ -22,14 +22,16 @@ import { claimOf, seedEnrolledMember, seedMember, seedSettlement, type MemberSet
  * (docs/trust-model.md: a UNIT_OPERATOR never overrides an enrolment rule).
  *
  * Refused by eligibility at enrolment (src/benefits/rules/enrolment.ts `addedCover`,
- * src/members/eligibility.ts): cover a change adds to an existing enrolment — the add-on turned
- * on, a targeted group (重点群体, which a programme may pay alone) it lacked — is judged for
- * back-dating from the enrolment's date as a new enrolment on that date is: BACKDATED beyond
- * `maxBackdatingDays` or in a plan year that has ended, on the cover's own field
- * (`input.specialDisease` / `input.memberCategories`, roster column `special_disease` /
- * `member_categories`), overridden only by an ADMIN with a reason. A roster row is judged so even
- * when its own enrolled_on is recent. Turning cover off, and a row that repeats what is recorded,
- * stay as they were.
+ * src/members/eligibility.ts): a targeted group (重点群体, which a programme may pay alone) a change
+ * adds to an existing enrolment is judged for back-dating from the enrolment's date as a new
+ * enrolment on that date is: BACKDATED beyond `maxBackdatingDays` or in a plan year that has ended.
+ * The add-on turned on starts on the day it is given (enrolments.special_disease_from) and pays only
+ * stays admitted after its own waiting period (addOnStartDate.test.ts), so it no longer counts from
+ * the enrolment's date: it is refused BACKDATED only in a plan year that has ended, where it could
+ * cover nothing unless back-dated. Each on the cover's own field (`input.specialDisease` /
+ * `input.memberCategories`, roster column `special_disease` / `member_categories`), overridden only
+ * by an ADMIN with a reason, which back-dates the add-on to the enrolment's date. Turning cover off,
+ * and a row that repeats what is recorded, stay as they were.
  */
 
 let db: TestDatabase;
@@ -44,7 +46,7 @@ const operatorOf = (m: Pick<MemberSetup, 'creditCode' | 'unitId'>) => ({ role: '
 const enrolInput = (memberId: number, extra: Record<string, unknown>) =>
   ({ memberId: toGlobalId('Member', memberId), planYear: 2025, enrolledOn: '2025-01-01', plan: 'PUBLIC', ...extra });
 const stored = async (enrolmentId: number) => (await db.pool.query(
-  `SELECT special_disease, member_categories, to_char(enrolled_on, 'YYYY-MM-DD') AS enrolled_on, override_rules FROM enrolments WHERE id = $1`, [enrolmentId],
+  `SELECT special_disease, special_disease_from, member_categories, to_char(enrolled_on, 'YYYY-MM-DD') AS enrolled_on, override_rules FROM enrolments WHERE id = $1`, [enrolmentId],
 )).rows[0];
 
 let unitSeq = 0;
@@ -92,11 +94,12 @@ describe('the SPECIAL_DISEASE add-on given to an enrolment after the fact', () =
     // Later (today, after 2025): the unit knows the member had cancer in 2025; it adds the add-on to the 2025 enrolment.
     const r = await gw.query(operatorOf(m), ENROL, { i: enrolInput(m.memberId, { specialDisease: true }) });
     expect(r.data.enrolMember.enrolment).toBeNull();
+    // The add-on would start today, after every stay of 2025: only back-dated would it cover one.
     expect(r.data.enrolMember.userErrors).toEqual([{
       field: 'input.specialDisease', code: 'INVALID',
-      message: expect.stringMatching(/^input\.specialDisease: BACKDATED: the SPECIAL_DISEASE add-on added on \d{4}-\d\d-\d\d would count from the enrolment's date 2025-01-01, \d+ days before, more than the 30 days allowed/),
+      message: expect.stringMatching(/^input\.specialDisease: BACKDATED: the plan year 2025 ended on 2025-12-31, before \d{4}-\d\d-\d\d: adding the SPECIAL_DISEASE add-on to its enrolment now is back-dated/),
     }]);
-    expect(await stored(m.enrolmentId)).toEqual({ special_disease: false, member_categories: [], enrolled_on: '2025-01-01', override_rules: [] });
+    expect(await stored(m.enrolmentId)).toEqual({ special_disease: false, special_disease_from: null, member_categories: [], enrolled_on: '2025-01-01', override_rules: [] });
 
     // The stay arrives late: decided on the enrolment as it is, without the lump sum — as for a member left alone.
     for (const setup of [m, await seedEnrolledMember(db.pool, { plan: 'PUBLIC', specialDisease: false })]) {
@@ -121,14 +124,18 @@ describe('the SPECIAL_DISEASE add-on given to an enrolment after the fact', () =
     expect(overridden.data.enrolMember).toMatchObject({
       enrolment: { specialDisease: true, enrolledOn: '2025-01-01', override: { rules: ['BACKDATED'], reason: '单位2025年已缴特病费用，漏报' } }, userErrors: [],
     });
+    // Back-dated to the enrolment's date: no waiting period of its own.
+    expect((await stored(m.enrolmentId)).special_disease_from).toBe('2025-01-01');
     const audit = await db.pool.query(`SELECT reason, details->'overridden' AS overridden FROM audit_log WHERE action = 'enrolment.update' AND target_id = $1`, [String(m.enrolmentId)]);
     expect(audit.rows).toEqual([{ reason: '单位2025年已缴特病费用，漏报', overridden: [expect.objectContaining({ rule: 'BACKDATED' })] }]);
 
     // Asked again as recorded, or off: no cover added, nothing to override; a unit operator may.
     const again = await gw.query(operatorOf(m), ENROL, { i: enrolInput(m.memberId, { specialDisease: true }) });
     expect(again.data.enrolMember.userErrors).toEqual([]);
+    expect((await stored(m.enrolmentId)).special_disease_from).toBe('2025-01-01');
     const off = await gw.query(operatorOf(m), ENROL, { i: enrolInput(m.memberId, { specialDisease: false }) });
     expect(off.data.enrolMember).toMatchObject({ enrolment: { specialDisease: false }, userErrors: [] });
+    expect((await stored(m.enrolmentId)).special_disease_from).toBeNull();
   });
 
   it('is refused to a unit operator\'s roster row as well (the same cover from January 2025, given in a file later)', async () => {
@@ -143,21 +150,20 @@ describe('the SPECIAL_DISEASE add-on given to an enrolment after the fact', () =
     const { rows: [imported] } = await db.pool.query(`SELECT rows_rejected AS rejected FROM roster_imports WHERE id = $1`, [importId]);
     const { rows: errors } = await db.pool.query(`SELECT row_number AS row, field, reason FROM roster_import_errors WHERE import_id = $1`, [importId]);
     expect({ rowsRejected: imported.rejected, specialDisease: (await stored(enrolmentId)).special_disease }).toEqual({ rowsRejected: 1, specialDisease: false });
-    expect(errors).toEqual([{ row: 2, field: 'special_disease', reason: expect.stringMatching(/^BACKDATED: the SPECIAL_DISEASE add-on added on .* would count from the enrolment's date 2025-01-01/) }]);
+    expect(errors).toEqual([{ row: 2, field: 'special_disease', reason: expect.stringMatching(/^BACKDATED: the plan year 2025 ended on 2025-12-31, before .*: adding the SPECIAL_DISEASE add-on to its enrolment now is back-dated/) }]);
   });
 
-  it('a roster row of the current year is judged from the enrolment\'s date, not from its own recent enrolled_on', async () => {
+  it('a roster row of the current year starts the add-on on the import\'s day, neither from the enrolment\'s date nor from its own enrolled_on', async () => {
+    // Before, the first row was refused (the add-on counted from 2026-01-05, 176 days back) and the
+    // second counted from 2026-06-10: now both start on 2026-06-30, with the add-on's own waiting period.
     const early = await rosterMember({ year: 2026, enrolledOn: '2026-01-05' });
     const recent = await rosterMember({ year: 2026, enrolledOn: '2026-06-10' });
     const csv = `${HEADER}\n林芳,${early.idNumber},${early.code},2026,PUBLIC,true,2026-06-20,\n林芳,${recent.idNumber},${recent.code},2026,PUBLIC,true,2026-06-20,\n`;
     const result = await importRoster(db.pool, gw.keys, csv, { importId: await newImport(), today: '2026-06-30' });
-    expect(result).toMatchObject({ rowsRejected: 1, enrolmentsCreated: 0 });
-    expect(result.errors).toEqual([{
-      row: 2, field: 'special_disease',
-      reason: expect.stringContaining('BACKDATED: the SPECIAL_DISEASE add-on added on 2026-06-30 would count from the enrolment\'s date 2026-01-05, 176 days before, more than the 30 days allowed'),
-    }]);
-    // Within the limit of its own enrolment's date (20 days), the add-on is the unit's to add.
-    expect([(await stored(early.enrolmentId)).special_disease, (await stored(recent.enrolmentId)).special_disease]).toEqual([false, true]);
+    expect(result).toMatchObject({ rowsRejected: 0, enrolmentsCreated: 0, errors: [] });
+    for (const { enrolmentId } of [early, recent]) {
+      expect(await stored(enrolmentId)).toMatchObject({ special_disease: true, special_disease_from: '2026-06-30', override_rules: [] });
+    }
   });
 
   it('a roster row repeating the add-on recorded, or turning it off, is accepted in a plan year that has ended', async () => {
@@ -166,7 +172,9 @@ describe('the SPECIAL_DISEASE add-on given to an enrolment after the fact', () =
     const csv = `${HEADER}\n林芳,${kept.idNumber},${kept.code},2025,PUBLIC,true,2025-01-01,\n林芳,${off.idNumber},${off.code},2025,PUBLIC,false,2025-01-01,\n`;
     const result = await importRoster(db.pool, gw.keys, csv, { importId: await newImport(), today: '2026-12-01' });
     expect(result).toMatchObject({ rowsRejected: 0, errors: [] });
-    expect([(await stored(kept.enrolmentId)).special_disease, (await stored(off.enrolmentId)).special_disease]).toEqual([true, false]);
+    expect([await stored(kept.enrolmentId), await stored(off.enrolmentId)]).toMatchObject([
+      { special_disease: true, special_disease_from: '2025-01-01' }, { special_disease: false, special_disease_from: null },
+    ]);
   });
 });
 

@@ -20,6 +20,8 @@ export interface SettlementFacts {
   setlTime: string;
   /** ICD-10 codes; the first diagnosis of a disease group triggers MAJOR_DISEASE. */
   diagnoses: string[];
+  /** 入院日期 (`begndate`) yyyy-MM-dd, China time; null or absent when the sender did not give it. */
+  admittedOn?: string | null;
   /** Platform amount fields in fen (the settlements model's `Amounts` fit; null = not sent); the fields the rule set reads must be present. */
   amountsFen: Partial<Record<SettlementAmountField, number | null>>;
 }
@@ -30,6 +32,13 @@ export interface EnrolmentFacts {
   specialDisease: boolean;
   /** First day of the member's continuous enrolment (a renewal without a gap keeps the old date). */
   firstEnrolledOn: string;
+  /**
+   * The day the SPECIAL_DISEASE add-on was given to this enrolment, when that was after the
+   * enrolment's own date (enrolments.special_disease_from): its own waiting period counts from it.
+   * Null or absent: the add-on covers from the enrolment's date, as the enrolment does (facts stored
+   * before the add-on had its own start read so).
+   */
+  specialDiseaseAddedOn?: string | null;
   /** Whether the unit's contribution for this plan year is paid. */
   contributionPaid: boolean;
   /** The unit's type (单位性质), read by programme conditions; absent in facts stored before conditions existed. */
@@ -89,7 +98,7 @@ export interface BenefitLine {
 }
 
 export type ReasonCode = 'NO_ENROLMENT' | 'CONTRIBUTION_UNPAID' | 'WAITING_PERIOD' | 'MED_TYPE_NOT_COVERED' | 'NEEDS_SPECIAL_DISEASE'
-  | 'PROGRAMME_CONDITION_NOT_MET';
+  | 'ADD_ON_WAITING_PERIOD' | 'PROGRAMME_CONDITION_NOT_MET';
 
 export interface BenefitResult {
   ruleSet: string;
@@ -175,6 +184,7 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
 
   const ineligible = eligibilityProblems(ruleSet, enrolment, planYear, date);
   if (ineligible.length || !enrolment) return result(false, ineligible);
+  const addOnWaiting = addOnWaitingProblem(ruleSet, enrolment, settlement);
 
   if (!ruleSet.medTypePrefixes.some((prefix) => settlement.medType.startsWith(prefix))) {
     return result(true, [{
@@ -215,6 +225,13 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
             en: `${label.en} requires the SPECIAL_DISEASE add-on, which the member does not have`,
           },
         });
+      }
+      continue;
+    }
+    if (config.requiresSpecialDisease && addOnWaiting) {
+      if (computed.computedFen > 0) {
+        const label = PROGRAMME_LABELS[programme];
+        reasons.push({ code: 'ADD_ON_WAITING_PERIOD', text: { zh: `${label.zh}${addOnWaiting.zh}，本次不予发放`, en: `${label.en} ${addOnWaiting.en}` } });
       }
       continue;
     }
@@ -289,6 +306,30 @@ function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null,
     });
   }
   return problems;
+}
+
+/**
+ * Why the SPECIAL_DISEASE add-on does not cover this stay yet, or null when it does (or covers from
+ * the enrolment's date). Given after the enrolment began, it covers stays admitted from its own
+ * waiting period's end: a stay begun before (a member in hospital when the add-on was turned on) is
+ * not paid whenever it is settled, nor one whose admission day is unknown.
+ */
+function addOnWaitingProblem(ruleSet: RuleSet, enrolment: EnrolmentFacts, settlement: SettlementFacts): Step | null {
+  const addedOn = enrolment.specialDiseaseAddedOn;
+  if (!enrolment.specialDisease || addedOn === undefined || addedOn === null) return null;
+  if (!isIsoDate(addedOn)) throw new BenefitInputError('enrolment.specialDiseaseAddedOn', 'must be a date yyyy-MM-dd');
+  const admittedOn = settlement.admittedOn ?? null;
+  if (admittedOn !== null && !isIsoDate(admittedOn)) throw new BenefitInputError('settlement.begndate', 'must be a date yyyy-MM-dd');
+  const days = ruleSet.eligibility.specialDiseaseWaitingDays;
+  const coveredFrom = addDays(addedOn, days);
+  if (admittedOn !== null && admittedOn >= coveredFrom) return null;
+  const stay = admittedOn === null
+    ? { zh: '本次结算未提供入院日期', en: 'the settlement gives no admission date (begndate)' }
+    : { zh: `本次 ${admittedOn} 入院`, en: `this stay was admitted on ${admittedOn}` };
+  return {
+    zh: `须在职工特病附加保障等待期满后入院：附加保障 ${addedOn} 起参加，等待期 ${days} 天，${coveredFrom} 起入院的住院方予补助；${stay.zh}`,
+    en: `requires a stay admitted after the SPECIAL_DISEASE add-on's waiting period: the add-on was given on ${addedOn}, with a ${days}-day waiting period, so it pays stays admitted from ${coveredFrom}; ${stay.en}`,
+  };
 }
 
 function inpatientLine(config: NonNullable<RuleSet['programmes']['INPATIENT']>, plan: Plan, amounts: CheckedAmounts): Computed {

@@ -8,9 +8,13 @@ import type { Age, EnrolmentRules, MemberCategory, Plan } from './ruleSet.ts';
  * the unit and the day. A refusal names its rule; BACKDATED and PLAN_MISMATCH yield to an ADMIN's
  * override (with a reason, checked by the caller), WORKING_AGE and IN_SERVICE never do.
  *
- * Cover added to an existing enrolment (the SPECIAL_DISEASE add-on turned on, a targeted group it
- * lacked) is asked today but counts from the enrolment's date, as the enrolment does: it is judged
- * for back-dating as a new enrolment on that date would be (BACKDATED, the same override).
+ * A targeted group added to an existing enrolment is asked today but counts from the enrolment's
+ * date, as the enrolment does: it is judged for back-dating as a new enrolment on that date would be
+ * (BACKDATED, the same override). The SPECIAL_DISEASE add-on turned on for an existing enrolment
+ * starts on the day it is recorded instead (specialDiseaseFrom), with its own waiting period for the
+ * programmes needing it (engine.ts): not back-dated, so not refused, except in a plan year that has
+ * ended (it could cover none of the year's stays). An ADMIN's override of BACKDATED back-dates it to
+ * the enrolment's date, recorded as the rule it overrides.
  */
 
 export const ENROLMENT_RULES = ['WORKING_AGE', 'IN_SERVICE', 'BACKDATED', 'PLAN_MISMATCH'] as const;
@@ -34,7 +38,8 @@ export interface EnrolmentCandidate {
   newEnrolment: boolean;
   /**
    * Of an existing enrolment (`newEnrolment` false, `enrolledOn` its date): the cover this change
-   * adds to it, asked today and counting from `enrolledOn`. Absent or empty: it adds none.
+   * adds to it, asked today (groups count from `enrolledOn`, the add-on from specialDiseaseFrom).
+   * Absent or empty: it adds none.
    */
   addedCover?: AddedCover;
   unitPlan: Plan;
@@ -101,6 +106,16 @@ export function defaultEnrolmentDate(planYear: number, today: string): string {
   return String(planYear) > today.slice(0, 4) ? `${planYear}-01-01` : today;
 }
 
+/**
+ * The day the SPECIAL_DISEASE add-on starts when `c` turns it on: a new enrolment's own date; for an
+ * existing one the day it is recorded (the enrolment's date when that is later: a year not begun),
+ * or, back-dated by an override of BACKDATED, the enrolment's date.
+ */
+export function specialDiseaseFrom(c: Pick<EnrolmentCandidate, 'enrolledOn' | 'today' | 'newEnrolment' | 'override'>): string {
+  if (c.newEnrolment || c.override.includes('BACKDATED')) return c.enrolledOn;
+  return c.today > c.enrolledOn ? c.today : c.enrolledOn;
+}
+
 /** Why `date` cannot be the enrolment date of `planYear`, or null: an enrolment's date falls within its plan year. */
 export function planYearDateProblem(planYear: number, date: string): string | null {
   return date.slice(0, 4) === String(planYear) ? null : `must fall in the plan year ${planYear} (${planYear}-01-01 to ${planYear}-12-31)`;
@@ -146,25 +161,37 @@ export function decideEnrolment(rules: EnrolmentRules, c: EnrolmentCandidate): E
       zh: `${c.planYear}年度已于${yearEnd}结束，录入日${c.today}不能再新增该年度入会`,
       en: `the plan year ${c.planYear} ended on ${yearEnd}, before ${c.today}: a new enrolment in it is back-dated`,
     });
-  } else if (!c.newEnrolment && backdated && c.addedCover) {
-    // New cover on an old enrolment counts from its date: the same back-dating as a new enrolment on that date.
-    const added: { cover: keyof AddedCover; zh: string; en: string }[] = [];
-    if (c.addedCover.specialDisease) added.push({ cover: 'specialDisease', zh: '职工特病附加保障', en: 'the SPECIAL_DISEASE add-on' });
-    if (c.addedCover.memberCategories.length) {
-      const names = c.addedCover.memberCategories.join(', ');
-      added.push({ cover: 'memberCategories', zh: `重点群体${c.addedCover.memberCategories.join('、')}`, en: `the targeted group${c.addedCover.memberCategories.length > 1 ? 's' : ''} ${names}` });
+  } else if (!c.newEnrolment && c.addedCover) {
+    const addOnFrom = specialDiseaseFrom(c);
+    if (c.addedCover.specialDisease && yearEnd < c.today) {
+      // Started on its own day, it would cover none of the year's stays: only back-dated would it cover any.
+      broken.push({
+        rule: 'BACKDATED', cover: 'specialDisease',
+        zh: `${c.planYear}年度已于${yearEnd}结束，录入日${c.today}不能再为该年度入会增加职工特病附加保障`,
+        en: `the plan year ${c.planYear} ended on ${yearEnd}, before ${c.today}: adding the SPECIAL_DISEASE add-on to its enrolment now is back-dated`,
+      });
+    } else if (c.addedCover.specialDisease && addOnFrom < c.today) {
+      broken.push({
+        rule: 'BACKDATED', cover: 'specialDisease',
+        zh: `职工特病附加保障倒签至入会日期${addOnFrom}，早于录入日${c.today}共${daysBack}天（附加保障自增加之日起算）`,
+        en: `the SPECIAL_DISEASE add-on back-dated to the enrolment's date ${addOnFrom}, ${daysBack} days before ${c.today} (it starts on the day it is given)`,
+      });
     }
-    for (const a of added) {
+    // A targeted group counts from the enrolment's date: the same back-dating as a new enrolment on that date.
+    const groups = c.addedCover.memberCategories;
+    if (backdated && groups.length) {
+      const zh = `重点群体${groups.join('、')}`;
+      const en = `the targeted group${groups.length > 1 ? 's' : ''} ${groups.join(', ')}`;
       broken.push(backdated === 'DAYS'
         ? {
-          rule: 'BACKDATED', cover: a.cover,
-          zh: `${a.zh}自入会日期${c.enrolledOn}起算，早于录入日${c.today}共${daysBack}天，超过${rules.maxBackdatingDays}天`,
-          en: `${a.en} added on ${c.today} would count from the enrolment's date ${c.enrolledOn}, ${daysBack} days before, more than the ${rules.maxBackdatingDays} days allowed`,
+          rule: 'BACKDATED', cover: 'memberCategories',
+          zh: `${zh}自入会日期${c.enrolledOn}起算，早于录入日${c.today}共${daysBack}天，超过${rules.maxBackdatingDays}天`,
+          en: `${en} added on ${c.today} would count from the enrolment's date ${c.enrolledOn}, ${daysBack} days before, more than the ${rules.maxBackdatingDays} days allowed`,
         }
         : {
-          rule: 'BACKDATED', cover: a.cover,
-          zh: `${c.planYear}年度已于${yearEnd}结束，录入日${c.today}不能再为该年度入会增加${a.zh}`,
-          en: `the plan year ${c.planYear} ended on ${yearEnd}, before ${c.today}: adding ${a.en} to its enrolment now is back-dated`,
+          rule: 'BACKDATED', cover: 'memberCategories',
+          zh: `${c.planYear}年度已于${yearEnd}结束，录入日${c.today}不能再为该年度入会增加${zh}`,
+          en: `the plan year ${c.planYear} ended on ${yearEnd}, before ${c.today}: adding ${en} to its enrolment now is back-dated`,
         });
     }
   }

@@ -199,6 +199,13 @@ const ruleSetSchema = z
     planYears: z.array(z.int().min(2000).max(2100)).min(1),
     eligibility: z.strictObject({
       waitingDays: z.int().min(0).max(3650),
+      /**
+       * The SPECIAL_DISEASE add-on's own waiting period, in days from the day it was given to an
+       * enrolment that began without it: the programmes requiring it pay only stays admitted from
+       * then on. An add-on enrolled with the enrolment waits as the enrolment does (`waitingDays`).
+       * Versions stored before it existed read 90.
+       */
+      specialDiseaseWaitingDays: z.int().min(0).max(3650).default(90),
       requireContributionPaid: z.boolean(),
       /**
        * What "contribution paid" means for one enrolment. ENROLMENT_ORDER: the unit's payments for

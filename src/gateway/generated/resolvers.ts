@@ -1074,6 +1074,8 @@ export type ClaimReason = {
 
 /** Why a claim is ineligible or pays less than it might. */
 export type ClaimReasonCode =
+  /** 职工特病等待期: the special-disease add-on was given after the enrolment began (`Enrolment.specialDiseaseFrom`) and the stay was admitted within its waiting period, or before it, or on a day the settlement does not give: the programmes needing the add-on pay nothing for it (the claim itself stands). */
+  | 'ADD_ON_WAITING_PERIOD'
   /** 互助金未缴清: the unit's contribution for the plan year is not fully paid. */
   | 'CONTRIBUTION_UNPAID'
   /** 医疗类别不适用: the settlement's medical type is not covered by the rule set. */
@@ -1611,7 +1613,12 @@ export type EnrolMemberInput = {
   plan?: InputMaybe<PlanType>;
   /** The plan year, 2000 to 2100. */
   planYear: Scalars['Int']['input'];
-  /** Enrolled in 职工特病 (special diseases) too. */
+  /**
+   * Enrolled in 职工特病 (special diseases) too. Turned on for the year's existing enrolment, the add-on
+   * starts today (`Enrolment.specialDiseaseFrom`), with its own waiting period; it is refused (BACKDATED,
+   * on `input.specialDisease`) in a plan year that has ended, and an ADMIN's override of BACKDATED
+   * back-dates it to the enrolment's date instead. Asked again while on, it keeps its start; false turns it off.
+   */
   specialDisease?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
@@ -1655,6 +1662,17 @@ export type Enrolment = Node & {
   planYear: Scalars['Int']['output'];
   /** Whether the 职工特病 add-on (25 CNY) is included. */
   specialDisease: Scalars['Boolean']['output'];
+  /**
+   * The day the 职工特病 add-on started; null when it is off. An enrolment made with the add-on has it
+   * from `enrolledOn`; one given it later has it from the day it was turned on (`enrolMember` or a
+   * roster row: the hub's today, never a date the caller names), unless an ADMIN back-dated it to
+   * `enrolledOn` (an override of BACKDATED). Started after `enrolledOn`, the add-on pays only stays
+   * admitted after its own waiting period (the rule set's `eligibility.specialDiseaseWaitingDays`, 90
+   * days unless it says otherwise) counted from this day: a stay admitted earlier gets no line of the
+   * programmes that need the add-on, and the reason `ADD_ON_WAITING_PERIOD`. Turned off and on again,
+   * it starts again.
+   */
+  specialDiseaseFrom?: Maybe<Scalars['Date']['output']>;
   /** The unit that enrolled the member this year. */
   unit: Unit;
   /**
@@ -4553,8 +4571,10 @@ export type Query = {
   /**
    * What a settlement would get under a rule set, stored nowhere. `input` is the JSON object of
    * `hub benefits preview --input FILE` (settlement in the platform's field names, plan, specialDisease,
-   * firstEnrolledOn, planYearTotals, priorDiseaseGroups, and for programme conditions unitType and
-   * memberCategories); errors name the field as `input.<field>`.
+   * firstEnrolledOn, planYearTotals, priorDiseaseGroups, for programme conditions unitType and
+   * memberCategories, and for the add-on's own waiting period specialDiseaseAddedOn — the day it was
+   * given, when after the enrolment's date — with the settlement's begndate); errors name the field as
+   * `input.<field>`.
    */
   benefitPreview: BenefitPreview;
   /** One claim; null when it does not exist or is out of the caller's scope (as `node`). */
@@ -8513,6 +8533,7 @@ export type EnrolmentResolvers<ContextType = Context, ParentType extends Resolve
   plan?: Resolver<ResolversTypes['PlanType'], ParentType, ContextType>;
   planYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   specialDisease?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  specialDiseaseFrom?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
   unit?: Resolver<ResolversTypes['Unit'], ParentType, ContextType>;
   waitingPeriodEndsOn?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
