@@ -231,7 +231,7 @@ export function claimStatusOf(result: BenefitResult, autoApproveMaxFen: number, 
 /** The enrolment facts the rules read for a settlement; `covered`: the unit's contribution covers this enrolment. */
 export function enrolmentFactsOf(s: PendingSettlementRow, covered: boolean): EnrolmentFacts {
   return {
-    planYear: s.planYear, plan: s.plan, specialDisease: s.specialDisease, firstEnrolledOn: s.firstEnrolledOn,
+    planYear: s.planYear, plan: s.plan, specialDisease: s.specialDisease, firstEnrolledOn: s.firstEnrolledOn, enrolledOn: s.enrolledOn,
     specialDiseaseAddedOn: s.specialDiseaseAddedOn, contributionPaid: covered, unitType: s.unitType, memberCategories: s.memberCategories,
   };
 }

@@ -136,6 +136,7 @@ export interface PendingSettlementRow {
   plan: Plan;
   specialDisease: boolean;
   firstEnrolledOn: string;
+  enrolledOn: string;
   /** EnrolmentFacts.specialDiseaseAddedOn: the add-on's start when after the enrolment's own date, else null. */
   specialDiseaseAddedOn: string | null;
   /** The unit's type and organisation now, and the categories on the enrolment (programme conditions, governing rule set). */

@@ -227,7 +227,8 @@ const ADD_ON_ADDED_SQL = `CASE WHEN e.special_disease_from > e.enrolled_on THEN 
 /** A settlement (alias `s`) with its enrolment's facts (alias `e`) as `PendingSettlementRow`. */
 const PENDING_COLUMNS = `s.id, s.kind, s.reverses_id AS "reversesId", s.member_id AS "memberId", s.unit_id AS "unitId",
   s.enrolment_id AS "enrolmentId", e.plan_year AS "planYear", e.plan, e.special_disease AS "specialDisease",
-  e.first_enrolled_on AS "firstEnrolledOn", ${ADD_ON_ADDED_SQL} AS "specialDiseaseAddedOn", e.member_categories AS "memberCategories",
+  e.first_enrolled_on AS "firstEnrolledOn", e.enrolled_on AS "enrolledOn", ${ADD_ON_ADDED_SQL} AS "specialDiseaseAddedOn",
+  e.member_categories AS "memberCategories",
   (SELECT u.unit_type FROM units u WHERE u.id = s.unit_id) AS "unitType",
   (SELECT u.organisation_id FROM units u WHERE u.id = s.unit_id) AS "organisationId",
   s.med_type AS "medType", s.setl_time AS "setlTime", to_char(s.begndate, 'YYYY-MM-DD') AS "admittedOn", s.diagnoses, ${AMOUNTS_SQL} AS amounts`;

@@ -120,6 +120,23 @@ describe('default-2025', () => {
       expect(evaluateBenefits(defaults, input({ setlTime: '2025-01-02 08:00:00' }, { firstEnrolledOn: '2023-01-01' })).eligible).toBe(true);
       expect(evaluateBenefits(defaults, input({ setlTime: '2025-01-02 08:00:00' }, { firstEnrolledOn: '2025-01-01' })).eligible).toBe(false);
     });
+    it('covers a late renewal\'s stays from its own date on: one settled, or begun, before it is NO_ENROLMENT', () => {
+      const renewal = { firstEnrolledOn: '2023-01-01', enrolledOn: '2025-11-02' };
+      const before = evaluateBenefits(defaults, input({ setlTime: '2025-11-01 23:59:59' }, renewal));
+      expect(before).toMatchObject({ eligible: false, reasonCodes: ['NO_ENROLMENT'], lines: [], totalFen: 0 });
+      expect(before.reasons[0]!.text.en).toBe('settled 2025-11-01, before the 2025 renewal\'s date 2025-11-02: not enrolled then');
+      expect(evaluateBenefits(defaults, input({ setlTime: '2025-11-02 00:00:00' }, renewal)).eligible).toBe(true);
+      // Renewed while in hospital: a stay begun before the renewal and settled after it is not covered.
+      const begun = evaluateBenefits(defaults, input({ setlTime: '2025-11-20 10:00:00', admittedOn: '2025-10-28' }, renewal));
+      expect(begun).toMatchObject({ eligible: false, reasonCodes: ['NO_ENROLMENT'] });
+      expect(begun.reasons[0]!.text.en).toBe('admitted 2025-10-28, before the 2025 renewal\'s date 2025-11-02: not enrolled when the stay began');
+      expect(evaluateBenefits(defaults, input({ setlTime: '2025-11-20 10:00:00', admittedOn: '2025-11-02' }, renewal)).eligible).toBe(true);
+      // Renewed within the back-dating limit of the year's first day (30 days): it covers the year, as one dated 1 January would.
+      const prompt = { firstEnrolledOn: '2023-01-01', enrolledOn: '2025-01-31' };
+      expect(evaluateBenefits(defaults, input({ setlTime: '2025-01-02 08:00:00', admittedOn: '2024-12-28' }, prompt)).eligible).toBe(true);
+      expect(evaluateBenefits(defaults, input({ setlTime: '2025-01-02 08:00:00' }, { ...prompt, enrolledOn: '2025-02-01' })).reasonCodes).toEqual(['NO_ENROLMENT']);
+      expect(() => evaluateBenefits(defaults, input({}, { enrolledOn: '2025-13-01' }))).toThrow('enrolment.enrolledOn: must be a date yyyy-MM-dd');
+    });
     it('refuses when the unit has not paid the contribution', () => {
       const result = evaluateBenefits(defaults, input({}, { contributionPaid: false }));
       expect(result).toMatchObject({ eligible: false, reasonCodes: ['CONTRIBUTION_UNPAID'], lines: [], totalFen: 0 });

@@ -33,6 +33,11 @@ export interface EnrolmentFacts {
   /** First day of the member's continuous enrolment (a renewal without a gap keeps the old date). */
   firstEnrolledOn: string;
   /**
+   * The enrolment's own date. A renewal recorded late (after the year's first day and its back-dating
+   * limit) covers stays from it only. Absent in facts stored before it was kept: not checked.
+   */
+  enrolledOn?: string;
+  /**
    * The day the SPECIAL_DISEASE add-on was given to this enrolment, when that was after the
    * enrolment's own date (enrolments.special_disease_from): its own waiting period counts from it.
    * Null or absent: the add-on covers from the enrolment's date, as the enrolment does (facts stored
@@ -182,7 +187,7 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
     };
   };
 
-  const ineligible = eligibilityProblems(ruleSet, enrolment, planYear, date);
+  const ineligible = eligibilityProblems(ruleSet, enrolment, planYear, date, settlement.admittedOn ?? null);
   if (ineligible.length || !enrolment) return result(false, ineligible);
   const addOnWaiting = addOnWaitingProblem(ruleSet, enrolment, settlement);
 
@@ -285,8 +290,24 @@ function capped(computed: Computed, annualCapFen: number | null, paidBefore: num
   return { amountFen, capsHit, steps };
 }
 
-function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null, planYear: number, date: string): Reason[] {
+/**
+ * The date a late renewal covers stays from, or null. A renewal keeps its chain's first date (no
+ * waiting period), but one dated beyond the year's first day by more than the back-dating limit
+ * could not have been dated back to it: the member was not enrolled in between, and renewing them
+ * after a stay (even while in hospital) must not buy cover for it. Such an enrolment covers stays
+ * settled, and where the admission day is known begun, on or after its own date. A renewal within
+ * the limit covers the year, as one dated its first day would; a first enrolment waits its waiting
+ * period instead. Facts stored before the enrolment's date was kept: null.
+ */
+function lateRenewalDate(ruleSet: RuleSet, enrolment: EnrolmentFacts, planYear: number): string | null {
+  const on = enrolment.enrolledOn;
+  if (on === undefined || enrolment.firstEnrolledOn >= on) return null;
+  return on > addDays(`${planYear}-01-01`, ruleSet.enrolment.maxBackdatingDays) ? on : null;
+}
+
+function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null, planYear: number, date: string, admittedOn: string | null): Reason[] {
   if (enrolment && !isIsoDate(enrolment.firstEnrolledOn)) throw new BenefitInputError('enrolment.firstEnrolledOn', 'must be a date yyyy-MM-dd');
+  if (enrolment?.enrolledOn !== undefined && !isIsoDate(enrolment.enrolledOn)) throw new BenefitInputError('enrolment.enrolledOn', 'must be a date yyyy-MM-dd');
   if (!enrolment || enrolment.planYear !== planYear) {
     return [{ code: 'NO_ENROLMENT', text: { zh: `${planYear} 年度未参加互助`, en: `no enrolment for plan year ${planYear}` } }];
   }
@@ -304,6 +325,25 @@ function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null,
         en: `settled ${date}, within the ${waitingDays}-day waiting period after first enrolment on ${enrolment.firstEnrolledOn} (covered from ${coveredFrom})`,
       },
     });
+  } else {
+    const lapsedUntil = lateRenewalDate(ruleSet, enrolment, planYear);
+    if (lapsedUntil !== null && date < lapsedUntil) {
+      problems.push({
+        code: 'NO_ENROLMENT',
+        text: {
+          zh: `结算日 ${date} 早于 ${planYear} 年度续保入会日期 ${lapsedUntil}，结算时未参加互助`,
+          en: `settled ${date}, before the ${planYear} renewal's date ${lapsedUntil}: not enrolled then`,
+        },
+      });
+    } else if (lapsedUntil !== null && admittedOn !== null && admittedOn < lapsedUntil) {
+      problems.push({
+        code: 'NO_ENROLMENT',
+        text: {
+          zh: `本次 ${admittedOn} 入院，早于 ${planYear} 年度续保入会日期 ${lapsedUntil}，入院时未参加互助`,
+          en: `admitted ${admittedOn}, before the ${planYear} renewal's date ${lapsedUntil}: not enrolled when the stay began`,
+        },
+      });
+    }
   }
   return problems;
 }
