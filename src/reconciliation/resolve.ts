@@ -52,17 +52,17 @@ export async function matchException(db: Db, actor: Actor, exceptionId: number, 
 }
 
 /**
- * Why matching the debit to these payouts needs a second person whatever its amount, or null. A
- * debit whose exception names a payout's attempt, or lists the refused (RJCT) ones it may be, counts
- * those payouts as paid by the bank, so that one person cannot retry them; matched to another
- * payout, it no longer does (payout_paid_by_bank). One person's match would so let them, or anyone
- * after them, pay again a member the bank may have paid, and mark the other payout paid by a debit
- * that may not be its own.
+ * Why matching the debit's transaction to these payouts needs a second person whatever its amount,
+ * or null. A transaction whose exception names a payout's attempt, or lists the refused (RJCT) ones
+ * it may be, counts those payouts as paid by the bank, so that one person cannot retry them; matched
+ * to another payout, it no longer does (payout_paid_by_bank). One person's match would so let them,
+ * or anyone after them, pay again a member the bank may have paid, and mark the other payout paid by
+ * a debit that may not be its own. Another transaction of a batch booking frees none of them.
  */
 async function whyFreeingNeedsSecondPerson(tx: Tx, x: OpenException, target: ManualMatch): Promise<string | null> {
   const endToEndIds = target.endToEndIds ?? [];
   if (x.entryId === null || endToEndIds.length === 0) return null;
-  const counted = await store.payoutsCountedPaidByDebit(tx, x.entryId);
+  const counted = await store.payoutsCountedPaidByDebit(tx, x.entryId, matchedTransaction(x));
   if (counted.length === 0) return null;
   const named = new Set((await store.attemptsByEndToEndId(tx, endToEndIds, 'PAYOUT')).map((a) => a.payoutId));
   const freed = counted.filter((p) => !named.has(p.payoutId));
@@ -77,7 +77,7 @@ export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target:
     throw invalid('input.exceptionId', `a ${x.kind} has no statement transaction to match: write it off with the reason once it is dealt with`);
   }
   const entry = await entryToMatch(tx, x.entryId);
-  const base = { entryId: entry.id, txIndex: x.txIndex ?? 0, rule: 'MANUAL' as const };
+  const base = { entryId: entry.id, txIndex: matchedTransaction(x), rule: 'MANUAL' as const };
   const endToEndIds = target.endToEndIds ?? [];
   const contributions = target.contributions ?? [];
   const reversed = target.reversedContributionPayments ?? [];
@@ -204,6 +204,11 @@ async function close(tx: Tx, x: OpenException, resolution: 'MATCHED' | 'WRITTEN_
   await store.resolveException(tx, x.id, resolution, reason, actor.subject);
   if (x.entryId !== null) await store.resolveEntry(tx, x.entryId);
   await refreshProofs(tx, x.account, x.occurredOn);
+}
+
+/** The transaction of its entry a match of the exception is for: its own, else the whole entry (0). */
+function matchedTransaction(x: OpenException): number {
+  return x.txIndex ?? 0;
 }
 
 /**

@@ -72,25 +72,26 @@ export interface PayoutCountedPaid {
 }
 
 /**
- * The payouts a debit entry counts as paid by the bank through its exceptions (payout_paid_by_bank,
- * 0051): the attempt an exception names, and the refused (RJCT) attempts one lists as what the bank
- * may have debited. A PAYOUT match to another payout's attempt anywhere on the entry, whichever its
- * transaction, stops that. None for a credit.
+ * The payouts a transaction of a debit entry (`txIndex`, 0 for the whole entry) counts as paid by the
+ * bank through its exceptions (payout_paid_by_bank, 0067): the attempt an exception names, and the
+ * refused (RJCT) attempts one lists as what the bank may have debited. A PAYOUT match of that
+ * transaction to another payout stops that; one on another transaction of the entry does not. None
+ * for a credit.
  */
-export async function payoutsCountedPaidByDebit(tx: Tx, entryId: number): Promise<PayoutCountedPaid[]> {
+export async function payoutsCountedPaidByDebit(tx: Tx, entryId: number, txIndex: number): Promise<PayoutCountedPaid[]> {
   const { rows } = await tx.query<PayoutCountedPaid>(
     `SELECT a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId"
        FROM reconciliation_exceptions x JOIN statement_entries e ON e.id = x.entry_id AND e.credit_debit = 'DBIT'
        JOIN payout_attempts a ON a.id = x.payout_attempt_id
-      WHERE x.entry_id = $1
+      WHERE x.entry_id = $1 AND coalesce(x.tx_index, 0) = $2
      UNION
      SELECT a.payout_id, a.end_to_end_id
        FROM reconciliation_exceptions x JOIN statement_entries e ON e.id = x.entry_id AND e.credit_debit = 'DBIT'
       CROSS JOIN LATERAL jsonb_array_elements_text(x.evidence -> 'refused') AS r(end_to_end_id)
        JOIN payout_attempts a ON a.end_to_end_id = r.end_to_end_id AND a.status = 'REJECTED'
-      WHERE x.entry_id = $1 AND x.payout_attempt_id IS NULL
+      WHERE x.entry_id = $1 AND coalesce(x.tx_index, 0) = $2 AND x.payout_attempt_id IS NULL
       ORDER BY 1, 2`,
-    [entryId],
+    [entryId, txIndex],
   );
   return rows;
 }
