@@ -1082,7 +1082,7 @@ export type ClaimReasonCode =
   | 'MED_TYPE_NOT_COVERED'
   /** 职工特病: a disease group that pays only with the special-disease add-on, which the member lacks. */
   | 'NEEDS_SPECIAL_DISEASE'
-  /** 未参加互助: no enrolment for the plan year. */
+  /** 未参加互助: no enrolment for the plan year, or a renewal recorded late (beyond the back-dating limit of the year's first day) for a stay settled, or begun, before its date. */
   | 'NO_ENROLMENT'
   /** 适用条件: a programme applies only to members of some unit types or member categories, and this member is not one of them (the claim itself stands). */
   | 'PROGRAMME_CONDITION_NOT_MET'
