@@ -36,7 +36,7 @@ async function migrateFrom0066(direction: 'up' | 'down'): Promise<void> {
 /** The body of payout_paid_by_bank as the newest migration before 0066 defines it in its Up section. */
 function bodyBefore0066(): string {
   const upSection = (f: string) => readFileSync(`${MIGRATIONS}/${f}`, 'utf8').split('-- Down Migration')[0]!;
-  const defining = migrations.filter((f) => Number(f.slice(0, 4)) < 67 && upSection(f).includes('FUNCTION payout_paid_by_bank'));
+  const defining = migrations.filter((f) => Number(f.slice(0, 4)) < 66 && upSection(f).includes('FUNCTION payout_paid_by_bank'));
   return /FUNCTION payout_paid_by_bank\(.*?\$\$(.*?)\$\$/s.exec(upSection(defining.at(-1)!))![1]!;
 }
 
