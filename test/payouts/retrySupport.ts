@@ -7,7 +7,7 @@ import { paidByBank } from '../../src/payouts/store/payouts.ts';
 import { advanceBatch } from '../../src/payouts/submission.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
-import { approvedBatch, approvedClaims, keys, oneLineReport, resetPayouts, type ScriptedBank, type submissionContext } from './support.ts';
+import { approvedBatch, approvedClaims, keys, oneLineReport, resetPayoutsAndStatements, type ScriptedBank, type submissionContext } from './support.ts';
 import { bookedEntry, exceptionsOf, handStatement, importConfirmed } from '../reconciliation/support.ts';
 
 /**
@@ -38,8 +38,7 @@ export const retryAttemptsOf = async (db: pg.Pool, batchId: number): Promise<Ret
 
 /** Payouts, bank documents, statements and exceptions emptied, the scripted bank forgotten. */
 export async function resetRetryScene(db: pg.Pool, bank: ScriptedBank): Promise<void> {
-  await resetPayouts(db);
-  await db.query('TRUNCATE four_eyes_proposals, reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries, bank_statements, bank_documents RESTART IDENTITY CASCADE');
+  await resetPayoutsAndStatements(db);
   bank.reset();
 }
 

@@ -115,6 +115,13 @@ export async function resetPayouts(db: pg.Pool): Promise<void> {
   await db.query(`UPDATE claims SET status = 'CANCELLED', decision_reason = 'test reset' WHERE status = 'APPROVED'`);
 }
 
+/** As resetPayouts, and no bank document, statement, reconciliation or proposal left either. */
+export async function resetPayoutsAndStatements(db: pg.Pool): Promise<void> {
+  await resetPayouts(db);
+  await db.query(`TRUNCATE four_eyes_proposals, reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries,
+                            bank_statements, bank_documents RESTART IDENTITY CASCADE`);
+}
+
 /** A directory for batch files, and the context the payout worker would use with this bank. */
 export function submissionContext(db: pg.Pool, pki: Pki, bank: RunningBank): SubmissionContext & { outDir: string; remove(): void } {
   const outDir = mkdtempSync(path.join(tmpdir(), 'hub-payouts-'));

@@ -5,7 +5,7 @@ import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { startBank, testFilePki } from '../banks/simulator/support.ts';
 import { byEndToEndId, byNameOnly, debit, refusalScene, type RefusalScene } from '../payouts/refusalSupport.ts';
-import { payoutsOf, resetPayouts, settings } from '../payouts/support.ts';
+import { payoutsOf, resetPayoutsAndStatements, settings } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
@@ -14,7 +14,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
  * name of a payout the bank refused (RJCT), so its exception names that payout (or lists it among
  * the refused ones it may be) as paid by the bank. The other payout's match, on another transaction,
  * used to free the refused one all the same, with no person involved: one ADMIN could retry it and
- * pay its member twice. Only a match of the exception's own transaction frees it now (0067), which
+ * pay its member twice. Only a match of the exception's own transaction frees it now (0066), which
  * one person cannot make alone. Each test failed on the code before, where the refused payout was
  * free as soon as the statement was reconciled; the last shows two people can still free it.
  */
@@ -36,9 +36,7 @@ afterAll(async () => {
   await db?.drop();
 });
 beforeEach(async () => {
-  await resetPayouts(db.pool);
-  await db.pool.query(`TRUNCATE four_eyes_proposals, reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries,
-                                bank_statements, bank_documents RESTART IDENTITY CASCADE`);
+  await resetPayoutsAndStatements(db.pool);
 });
 
 const payoutStatus = async (payoutId: number) => (await payoutsOf(db.pool)).find((p) => p.id === payoutId)!.status;

@@ -5,7 +5,7 @@ import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { startBank, testFilePki } from '../banks/simulator/support.ts';
 import { byNameOnly, debit, refusalScene, type RefusalScene } from '../payouts/refusalSupport.ts';
-import { payoutsOf, resetPayouts, settings } from '../payouts/support.ts';
+import { payoutsOf, resetPayoutsAndStatements, settings } from '../payouts/support.ts';
 import { exceptionsOf } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -15,7 +15,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
  * same amount took that away: alone, at or below FOUR_EYES_ABOVE_FEN, they (or an ADMIN trusting
  * the match) could then retry the refused payout and pay its member twice, the other payout marked
  * paid by a debit that was not its own. Such a match now waits for a second person, whatever its
- * amount; one that frees nothing, as a match of another transaction of a batch booking (0067), is
+ * amount; one that frees nothing, as a match of another transaction of a batch booking (0066), is
  * still one person's. Each test but the last failed on the code before.
  */
 const pki = testFilePki();
@@ -36,9 +36,7 @@ afterAll(async () => {
   await db?.drop();
 });
 beforeEach(async () => {
-  await resetPayouts(db.pool);
-  await db.pool.query(`TRUNCATE four_eyes_proposals, reconciliation_matches, reconciliation_exceptions, statement_entry_states, statement_entries,
-                                bank_statements, bank_documents RESTART IDENTITY CASCADE`);
+  await resetPayoutsAndStatements(db.pool);
 });
 
 const payoutStatus = async (payoutId: number) => (await payoutsOf(db.pool)).find((p) => p.id === payoutId)!.status;

@@ -73,7 +73,7 @@ export interface PayoutCountedPaid {
 
 /**
  * The payouts a transaction of a debit entry (`txIndex`, 0 for the whole entry) counts as paid by the
- * bank through its exceptions (payout_paid_by_bank, 0067): the attempt an exception names, and the
+ * bank through its exceptions (payout_paid_by_bank, 0066): the attempt an exception names, and the
  * refused (RJCT) attempts one lists as what the bank may have debited. A PAYOUT match of that
  * transaction to another payout stops that; one on another transaction of the entry does not. None
  * for a credit.
