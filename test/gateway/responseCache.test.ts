@@ -172,7 +172,7 @@ describe('what the schema lets the gateway keep', () => {
       'BankAccount.bankCode', 'BankAccount.cardNumberMasked', 'BankAccount.changedAt', 'BankAccount.changedBy',
       'BankAccount.confirmedAt', 'BankAccount.confirmedBy', 'BankAccount.id', 'BankAccount.payableFrom',
       'Enrolment.contributionFen', 'Enrolment.enrolledOn', 'Enrolment.firstEnrolledOn', 'Enrolment.id', 'Enrolment.memberCategories', 'Enrolment.plan',
-      'Enrolment.planYear', 'Enrolment.specialDisease',
+      'Enrolment.planYear', 'Enrolment.specialDisease', 'Enrolment.specialDiseaseFrom',
       'EnrolmentConnection.totalCount', 'EnrolmentEdge.cursor',
       'Member.birthDate', 'Member.createdAt', 'Member.firstEnrolledOn', 'Member.gender', 'Member.id', 'Member.idNumberMasked',
       'Member.name', 'Member.phone', 'Member.updatedAt',
