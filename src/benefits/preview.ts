@@ -1,6 +1,6 @@
 import { isObject } from '../kernel/text.ts';
 import { type Amounts } from '../settlements/model.ts';
-import { consistencyProblems } from '../settlements/validation.ts';
+import { consistencyProblems, stayDay } from '../settlements/validation.ts';
 import { evaluateBenefits, ZERO_TOTALS, type BenefitInput, type BenefitResult, type PlanYearTotals } from './rules/engine.ts';
 import { isIcd10Code } from './rules/icd10.ts';
 import { bilingual } from './rules/explain.ts';
@@ -126,8 +126,7 @@ export function parsePreviewInput(json: unknown, ruleSet: RuleSet, at?: string):
   const addedOn = json.specialDiseaseAddedOn ?? null;
   if (addedOn !== null && (typeof addedOn !== 'string' || !isIsoDate(addedOn))) problem('specialDiseaseAddedOn', 'must be a date yyyy-MM-dd');
   const begndate = settlement.begndate ?? null;
-  const admittedOn = typeof begndate === 'string' && (begndate.length === 10 || parseChinaTime(begndate)) && isIsoDate(begndate.slice(0, 10))
-    ? begndate.slice(0, 10) : null;
+  const admittedOn = typeof begndate === 'string' ? stayDay(begndate) : null;
   if (begndate !== null && admittedOn === null) problem('settlement.begndate', 'must be a date yyyy-MM-dd (or yyyy-MM-dd HH:mm:ss)');
 
   const prior = json.priorDiseaseGroups ?? [];

@@ -224,6 +224,9 @@ const UNADJUDICATED = `CASE s.kind WHEN 'SETTLEMENT' THEN NOT EXISTS (SELECT 1 F
  */
 const ADD_ON_ADDED_SQL = `CASE WHEN e.special_disease_from > e.enrolled_on THEN to_char(e.special_disease_from, 'YYYY-MM-DD') END`;
 
+/** The settlement's (alias `s`) admission day (begndate) as the rules read it: SettlementFacts.admittedOn. */
+const ADMITTED_ON_SQL = `to_char(s.begndate, 'YYYY-MM-DD')`;
+
 /** A settlement (alias `s`) with its enrolment's facts (alias `e`) as `PendingSettlementRow`. */
 const PENDING_COLUMNS = `s.id, s.kind, s.reverses_id AS "reversesId", s.member_id AS "memberId", s.unit_id AS "unitId",
   s.enrolment_id AS "enrolmentId", e.plan_year AS "planYear", e.plan, e.special_disease AS "specialDisease",
@@ -231,7 +234,7 @@ const PENDING_COLUMNS = `s.id, s.kind, s.reverses_id AS "reversesId", s.member_i
   e.member_categories AS "memberCategories",
   (SELECT u.unit_type FROM units u WHERE u.id = s.unit_id) AS "unitType",
   (SELECT u.organisation_id FROM units u WHERE u.id = s.unit_id) AS "organisationId",
-  s.med_type AS "medType", s.setl_time AS "setlTime", to_char(s.begndate, 'YYYY-MM-DD') AS "admittedOn", s.diagnoses, ${AMOUNTS_SQL} AS amounts`;
+  s.med_type AS "medType", s.setl_time AS "setlTime", ${ADMITTED_ON_SQL} AS "admittedOn", s.diagnoses, ${AMOUNTS_SQL} AS amounts`;
 
 /**
  * The matched settlements among `ids` without a claim, and matched reversals not yet applied, in
@@ -1038,7 +1041,7 @@ export async function decidedClaimsOfYear(db: Queryable, planYear: number, organ
     `SELECT c.id AS "claimId", c.settlement_id AS "settlementId", c.member_id AS "memberId", c.status, c.eligible, c.facts,
             jsonb_build_object('unitType', (SELECT u.unit_type FROM units u WHERE u.id = c.unit_id),
                                'memberCategories', (SELECT e.member_categories FROM enrolments e WHERE e.id = c.enrolment_id)) AS current,
-            s.med_type AS "medType", s.setl_time AS "setlTime", to_char(s.begndate, 'YYYY-MM-DD') AS "admittedOn", s.diagnoses,
+            s.med_type AS "medType", s.setl_time AS "setlTime", ${ADMITTED_ON_SQL} AS "admittedOn", s.diagnoses,
             ${AMOUNTS_SQL} AS amounts,
             coalesce((SELECT jsonb_agg(jsonb_build_object('programme', l.programme, 'payable', coalesce(l.adjusted_fen, l.amount_fen),
                                                           'funder', (SELECT f.code FROM funders f WHERE f.id = l.funder_id)))

@@ -203,17 +203,20 @@ function parseStay(fields: SettlementFields, problem: (field: string, reason: st
   const date = (field: 'begndate' | 'enddate') => {
     const value = text(fields[field]);
     if (value === null) return null;
-    const day = value.slice(0, 10);
-    if (!isIsoDate(day) || (value.length > 10 && !parseChinaTime(value))) {
-      problem(field, 'must be a date yyyy-MM-dd (China time)');
-      return null;
-    }
+    const day = stayDay(value);
+    if (day === null) problem(field, 'must be a date yyyy-MM-dd (China time)');
     return day;
   };
   const admittedOn = date('begndate');
   const dischargedOn = date('enddate');
   if (admittedOn && dischargedOn && admittedOn > dischargedOn) problem('enddate', `is before begndate ${admittedOn}`);
   return { hospitalCode, admittedOn, dischargedOn };
+}
+
+/** The day of a stay's date as the platform writes it (yyyy-MM-dd, or with a time after it, China time), or null when it is none. */
+export function stayDay(value: string): string | null {
+  const day = value.slice(0, 10);
+  return isIsoDate(day) && (value.length === 10 || parseChinaTime(value)) ? day : null;
 }
 
 function text(value: unknown): string | null {

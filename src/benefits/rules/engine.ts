@@ -187,9 +187,11 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
     };
   };
 
-  const ineligible = eligibilityProblems(ruleSet, enrolment, planYear, date, settlement.admittedOn ?? null);
+  const admittedOn = settlement.admittedOn ?? null;
+  if (admittedOn !== null && !isIsoDate(admittedOn)) throw new BenefitInputError('settlement.begndate', 'must be a date yyyy-MM-dd');
+  const ineligible = eligibilityProblems(ruleSet, enrolment, planYear, date, admittedOn);
   if (ineligible.length || !enrolment) return result(false, ineligible);
-  const addOnWaiting = addOnWaitingProblem(ruleSet, enrolment, settlement);
+  const addOnWaiting = addOnWaitingProblem(ruleSet, enrolment, admittedOn);
 
   if (!ruleSet.medTypePrefixes.some((prefix) => settlement.medType.startsWith(prefix))) {
     return result(true, [{
@@ -327,23 +329,17 @@ function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null,
     });
   } else {
     const lapsedUntil = lateRenewalDate(ruleSet, enrolment, planYear);
-    if (lapsedUntil !== null && date < lapsedUntil) {
-      problems.push({
-        code: 'NO_ENROLMENT',
-        text: {
-          zh: `结算日 ${date} 早于 ${planYear} 年度续保入会日期 ${lapsedUntil}，结算时未参加互助`,
-          en: `settled ${date}, before the ${planYear} renewal's date ${lapsedUntil}: not enrolled then`,
-        },
-      });
-    } else if (lapsedUntil !== null && admittedOn !== null && admittedOn < lapsedUntil) {
-      problems.push({
-        code: 'NO_ENROLMENT',
-        text: {
-          zh: `本次 ${admittedOn} 入院，早于 ${planYear} 年度续保入会日期 ${lapsedUntil}，入院时未参加互助`,
-          en: `admitted ${admittedOn}, before the ${planYear} renewal's date ${lapsedUntil}: not enrolled when the stay began`,
-        },
-      });
-    }
+    const uncovered = lapsedUntil === null ? null
+      : date < lapsedUntil ? {
+        zh: `结算日 ${date} 早于 ${planYear} 年度续保入会日期 ${lapsedUntil}，结算时未参加互助`,
+        en: `settled ${date}, before the ${planYear} renewal's date ${lapsedUntil}: not enrolled then`,
+      }
+      : admittedOn !== null && admittedOn < lapsedUntil ? {
+        zh: `本次 ${admittedOn} 入院，早于 ${planYear} 年度续保入会日期 ${lapsedUntil}，入院时未参加互助`,
+        en: `admitted ${admittedOn}, before the ${planYear} renewal's date ${lapsedUntil}: not enrolled when the stay began`,
+      }
+      : null;
+    if (uncovered) problems.push({ code: 'NO_ENROLMENT', text: uncovered });
   }
   return problems;
 }
@@ -354,12 +350,10 @@ function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null,
  * waiting period's end: a stay begun before (a member in hospital when the add-on was turned on) is
  * not paid whenever it is settled, nor one whose admission day is unknown.
  */
-function addOnWaitingProblem(ruleSet: RuleSet, enrolment: EnrolmentFacts, settlement: SettlementFacts): Step | null {
+function addOnWaitingProblem(ruleSet: RuleSet, enrolment: EnrolmentFacts, admittedOn: string | null): Step | null {
   const addedOn = enrolment.specialDiseaseAddedOn;
   if (!enrolment.specialDisease || addedOn === undefined || addedOn === null) return null;
   if (!isIsoDate(addedOn)) throw new BenefitInputError('enrolment.specialDiseaseAddedOn', 'must be a date yyyy-MM-dd');
-  const admittedOn = settlement.admittedOn ?? null;
-  if (admittedOn !== null && !isIsoDate(admittedOn)) throw new BenefitInputError('settlement.begndate', 'must be a date yyyy-MM-dd');
   const days = ruleSet.eligibility.specialDiseaseWaitingDays;
   const coveredFrom = addDays(addedOn, days);
   if (admittedOn !== null && admittedOn >= coveredFrom) return null;
