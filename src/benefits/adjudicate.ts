@@ -202,7 +202,9 @@ export async function sameStaysMayPay(db: Queryable, settlementIds: readonly num
 /** What a reviewer reads of another settlement that may be the claim's stay. */
 export function sameStayWarning(o: OtherSettlementOfStay): string {
   return `settlement ${o.otherId} (${o.otherSetlId} from ${o.otherSource}, total ${cny(o.otherTotalFen)}, its claim ${o.otherClaimStatus ?? 'not decided yet'}) `
-    + `may be the same stay (hospital ${o.hospitalCode}${o.hospitalUnnamed ? ', which one of the two does not name' : ''}, discharged ${o.dischargedOn}): one stay is paid once; `
+    + `may be the same stay (${o.otherHospitalCode === null
+      ? `hospital ${o.hospitalCode}${o.hospitalUnnamed ? ', which one of the two does not name' : ''}`
+      : `inpatient at ${o.hospitalCode} and at ${o.otherHospitalCode}, one person is in one hospital at a time`}, discharged ${o.dischargedOn}): one stay is paid once; `
     + 'approve this claim only if the two are different stays or the other\'s claim is refused';
 }
 

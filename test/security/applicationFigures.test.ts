@@ -201,10 +201,11 @@ describe('one stay reported with other figures by the platform and by an applica
     expect(await claimOf(db.pool, late)).toMatchObject({ status: 'PENDING_REVIEW', warnings: [expect.stringContaining(`settlement ${paid} (`)] });
   });
 
-  it('a record naming no hospital whose copy names another, or discharged on another day, holds nothing back', async () => {
+  it('a visit whose record names no hospital and whose copy names another, or a visit on another day, holds nothing back', async () => {
     const { db, gw } = await started();
     const applicant = await seedApplicant(db.pool, gw.keys);
-    const dates = { admittedOn: '2025-10-06', dischargedOn: '2025-10-14' };
+    // Outpatient visits: two inpatient stays a day apart are held whichever hospitals they name (applicationHospital.test.ts).
+    const dates = { admittedOn: '2025-10-14', dischargedOn: '2025-10-14', medicalType: '11' };
     const applied = await paidApplication(applicant, dates);
     // Its copy from another source says it was another hospital.
     await feedStay(db.pool, gw.keys, applicant, stay(dates), { setl_id: 'F5566778899', fixmedins_code: null });
@@ -214,8 +215,8 @@ describe('one stay reported with other figures by the platform and by an applica
     await matchAndContinue(db.pool, [elsewhere, copy], []);
     await adjudicateSettlements(db.pool, [elsewhere], NO_LIMIT);
     expect(await claimOf(db.pool, elsewhere)).toMatchObject({ status: 'APPROVED', warnings: [] });
-    // Another stay, its discharge two days later.
-    const later = { admittedOn: '2025-10-15', dischargedOn: '2025-10-16' };
+    // Another visit, two days later.
+    const later = { admittedOn: '2025-10-16', dischargedOn: '2025-10-16', medicalType: '11' };
     await feedStay(db.pool, gw.keys, applicant, stay(later), { fixmedins_code: null });
     const other = await latestOf(db.pool, applicant);
     await matchAndAdjudicate(db.pool, [other]);
@@ -229,7 +230,8 @@ describe('one stay reported with other figures by the platform and by an applica
     const applied = await paidApplication(applicant, { admittedOn: '2025-06-01', dischargedOn: '2025-06-08' });
     const others = [
       stay({ admittedOn: '2025-06-09', dischargedOn: '2025-06-10' }),
-      stay({ admittedOn: '2025-06-01', dischargedOn: '2025-06-08', hospitalCode: 'H44010600002' }),
+      // An outpatient visit elsewhere on the discharge day (an inpatient stay elsewhere then is held: applicationHospital.test.ts).
+      stay({ admittedOn: '2025-06-08', dischargedOn: '2025-06-08', hospitalCode: 'H44010600002', medicalType: '11' }),
     ];
     for (const other of others) {
       await feedStay(db.pool, gw.keys, applicant, other, { begndate: other.admittedOn, enddate: other.dischargedOn });

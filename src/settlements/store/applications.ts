@@ -112,10 +112,12 @@ export interface OtherSettlementOfStay {
   otherTotalFen: number;
   /** The other settlement's claim status; null while it has none (not matched or adjudicated yet). */
   otherClaimStatus: string | null;
-  /** The hospital of the stay: the one either names (they name the same, or one names none). */
+  /** The hospital of the stay: the one either names (they name the same, or one names none); the asked one's when they differ. */
   hospitalCode: string;
   /** One of the two names no hospital (nor does a copy of it): a stay at any hospital that day may be this one. */
   hospitalUnnamed: boolean;
+  /** Two inpatient stays naming different hospitals: the other's (null when they name the same, or one names none). */
+  otherHospitalCode: string | null;
   dischargedOn: string;
 }
 
@@ -123,10 +125,12 @@ export interface OtherSettlementOfStay {
  * For each settlement among `ids`, the standing settlements of the same person that may be its stay
  * though the same-stay rule above, comparing totals and days exactly, let both through, when one of
  * the two is an accepted application: a member's misread sheet (a total, an admission day, a
- * discharge day off by one) or the platform's later correction. Same hospital (for a record that
- * names none, the one its copy from another source names; a record of whose hospital nothing is
- * known may be a stay at any) and care setting; the same discharge day, or a day apart for an
- * inpatient stay; any admission day and total. Whose figures stand is a person's decision. A copy
+ * discharge day off by one, a hospital code) or the platform's later correction. The same care
+ * setting; an inpatient stay discharged the same day or a day apart at any hospital (a person is an
+ * inpatient at one hospital at a time, and a member types the application's hospital code); an
+ * outpatient visit on the same day at the same hospital (for a record that names none, the one its
+ * copy from another source names; a record of whose hospital nothing is known may be a visit at
+ * any); any admission day and total. Whose figures stand is a person's decision. A copy
  * (DUPLICATE) stands for its original, as in sameStaySettlements; a feed copy of `id` itself (it
  * became DUPLICATE of the application) is no other settlement.
  */
@@ -147,6 +151,7 @@ export async function otherSettlementsOfStays(db: Queryable, ids: readonly numbe
      SELECT s.id, t.id AS "otherId", t.source AS "otherSource", t.setl_id AS "otherSetlId", t.medfee_sumamt AS "otherTotalFen",
             (SELECT cl.status FROM claims cl WHERE cl.settlement_id = t.id) AS "otherClaimStatus",
             min(coalesce(s.hospital, ch.hospital)) AS "hospitalCode", bool_or(s.hospital IS NULL OR ch.hospital IS NULL) AS "hospitalUnnamed",
+            CASE WHEN bool_or(s.hospital IS NULL OR ch.hospital IS NULL OR ch.hospital = s.hospital) THEN NULL ELSE min(ch.hospital) END AS "otherHospitalCode",
             to_char(s.discharged, 'YYYY-MM-DD') AS "dischargedOn"
        FROM s
        CROSS JOIN LATERAL (
@@ -163,7 +168,7 @@ export async function otherSettlementsOfStays(db: Queryable, ids: readonly numbe
        -- The other's hospital: its own, else that of the settlement it copies, else a copy's.
        CROSS JOIN LATERAL (SELECT coalesce(c.fixmedins_code, ${hospitalOf('t')}) AS hospital) ch
       WHERE c.kind = 'SETTLEMENT' AND c.id <> s.id AND t.id <> s.id
-        AND (s.hospital IS NULL OR ch.hospital IS NULL OR ch.hospital = s.hospital)
+        AND (s.inpatient OR s.hospital IS NULL OR ch.hospital IS NULL OR ch.hospital = s.hospital)
         AND ${inpatient('c')} = s.inpatient
         AND CASE WHEN s.inpatient THEN abs(${dischargeDay('c')} - s.discharged) <= 1 ELSE ${dischargeDay('c')} = s.discharged END
         AND ${standing('t')}
