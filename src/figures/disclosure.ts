@@ -12,7 +12,10 @@ import type { Breakdown, FiguresRowResult, YearFigures } from './model.ts';
  *   member has one), so when exactly one row is withheld the next-smallest non-zero row is withheld
  *   too (a dash: "<N" would not be true of it);
  * - a subtree of fewer than N cases still prints its totals (its own published figure), and then
- *   every row prints "<N", zeros included: with the zeros shown, the one row left is the total.
+ *   every row prints "<N", zeros included: with the zeros shown, the one row left is the total;
+ * - a row a child organisation's own report withholds (any way, for a count it has cases of) is
+ *   withheld in its parent's too: the parent's row minus the other children's printed rows would
+ *   give it back (the secondary rule then applies to the parent's rows as to its own).
  * One breakdown, one year (the previous one is printed beside it) and one count at a time.
  */
 
@@ -59,12 +62,13 @@ const CATEGORY_MEMBERS: Measure = { count: 'membersEnrolled', amounts: [], growt
 
 /**
  * The rule on one count of a breakdown: per row, null (printed) or how it is withheld. `total` is
- * the whole subtree's; `few` marks rows whose people are fewer than N (their count is withheld too).
+ * the whole subtree's; `withhold` marks rows withheld whatever their count (their people are fewer
+ * than N, or a child's report withholds them), unless it is 0.
  */
-function withheldCounts(counts: readonly (number | null)[], total: number | null, minCell: number, few: readonly boolean[] = []): (Suppressed | null)[] {
+function withheldCounts(counts: readonly (number | null)[], total: number | null, minCell: number, withhold: readonly boolean[]): (Suppressed | null)[] {
   const under = (n: number | null) => n !== null && n > 0 && n < minCell;
   if (under(total)) return counts.map(() => UNDER_MIN);
-  const marks = counts.map((n, i): Suppressed | null => (under(n) ? UNDER_MIN : few[i] && n ? WITHHELD : null));
+  const marks = counts.map((n, i): Suppressed | null => (under(n) ? UNDER_MIN : withhold[i] && n ? WITHHELD : null));
   if (marks.filter((m) => m !== null).length === 1) {
     let next: number | null = null;
     counts.forEach((n, i) => {
@@ -75,13 +79,31 @@ function withheldCounts(counts: readonly (number | null)[], total: number | null
   return marks;
 }
 
-/** A breakdown's rows as the report prints them (the totals, the whole subtree's, are printed as they are). */
-export function publishedRows(rows: readonly FiguresRowResult[], totals: FiguresRowResult, by: Breakdown, minCell: number): PublishedRow[] {
+/** One breakdown of a report as read (`rows`) and as printed (`published`, the same rows in the same order). */
+export interface PublishedBreakdown {
+  rows: FiguresRowResult[];
+  published: PublishedRow[];
+}
+
+/**
+ * A breakdown's rows as the report prints them (the totals, the whole subtree's, are printed as they
+ * are). `children`: the same breakdown as each child organisation's own report prints it.
+ */
+export function publishedRows(
+  rows: readonly FiguresRowResult[], totals: FiguresRowResult, by: Breakdown, minCell: number, children: readonly PublishedBreakdown[] = [],
+): PublishedRow[] {
   const published: PublishedRow[] = rows.map((r) => ({ ...r, previousYear: { ...r.previousYear }, yearOnYear: { ...r.yearOnYear } }));
   for (const year of ['current', 'previous'] as const) {
     const read = (r: FiguresRowResult): YearFigures => (year === 'current' ? r : r.previousYear);
-    const withhold = (m: Measure, few?: readonly boolean[]) => {
-      const marks = withheldCounts(rows.map((r) => read(r)[m.count]), read(totals)[m.count], minCell, few);
+    const printed = (r: PublishedRow): PublishedFigures => (year === 'current' ? r : r.previousYear);
+    // Rows a child withholds a count of while it has cases there (a child under N marks its zeros too, which give nothing away).
+    const withheldBelow = (count: Count) => rows.map((r) => children.some((c) => {
+      const i = c.rows.findIndex((cr) => cr.key === r.key);
+      return i >= 0 && (read(c.rows[i]!)[count] ?? 0) > 0 && typeof printed(c.published[i]!)[count] === 'string';
+    }));
+    const withhold = (m: Measure, few: readonly boolean[] = []) => {
+      const below = withheldBelow(m.count);
+      const marks = withheldCounts(rows.map((r) => read(r)[m.count]), read(totals)[m.count], minCell, below.map((b, i) => b || (few[i] ?? false)));
       marks.forEach((mark, i) => {
         if (mark === null) return;
         const row = published[i]!;

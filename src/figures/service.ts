@@ -14,7 +14,7 @@ import {
   type Breakdown, type CalendarDay, type EnrolmentTargetRow, type ExceptionAge, type ExceptionAgeBuckets, type FiguresOrganisation,
   type FiguresQuery, type FiguresReportResult, type FiguresRowResult, type Grouping, type TargetFigures, type TurnaroundFigures, type YearFigures,
 } from './model.ts';
-import { publishedRows, type PublishedRow } from './disclosure.ts';
+import { publishedRows, type PublishedBreakdown, type PublishedRow } from './disclosure.ts';
 import * as store from './store.ts';
 
 /**
@@ -284,18 +284,40 @@ export interface YearlyReport {
   madeOn: string;
 }
 
+/** The breakdowns whose rows are the same groups in every organisation's report. */
+const SHARED_BREAKDOWNS = ['PROGRAMME', 'MEMBER_CATEGORY', 'MONTH', 'UNIT_TYPE'] as const;
+type SharedBreakdown = typeof SHARED_BREAKDOWNS[number];
+
+/**
+ * The shared breakdowns of `report` as its own yearly report prints them: what each child
+ * organisation's report withholds first (its children's before it, down the subtree), since a parent's
+ * row minus the children's printed rows is the child's withheld one.
+ */
+async function sharedBreakdowns(db: Queryable, report: FiguresReportResult, minCell: number): Promise<Record<SharedBreakdown, PublishedBreakdown>> {
+  const q = report.query;
+  const children: Record<SharedBreakdown, PublishedBreakdown>[] = [];
+  // One child at a time: a deep subtree does not take the pool's every connection.
+  for (const child of await store.childOrganisations(db, q.organisation?.id ?? null, report.scope, MAX_BREAKDOWN_ORGANISATIONS)) {
+    children.push(await sharedBreakdowns(db, await figures(db, report.scope, { ...q, organisation: child }), minCell));
+  }
+  const read = await Promise.all(SHARED_BREAKDOWNS.map(async (by): Promise<[SharedBreakdown, PublishedBreakdown]> => {
+    const rows = await breakdown(db, report, by);
+    return [by, { rows, published: publishedRows(rows, report.totals, by, minCell, children.map((c) => c[by])) }];
+  }));
+  return Object.fromEntries(read) as Record<SharedBreakdown, PublishedBreakdown>;
+}
+
 export async function yearlyReport(
   db: Queryable, scope: Scope, q: FiguresQuery, { holidays, minCell }: { holidays: readonly string[]; minCell: number }, now = new Date(),
 ): Promise<YearlyReport> {
   const report = await figures(db, scope, q);
-  const published = async (by: Breakdown) => publishedRows(await breakdown(db, report, by), report.totals, by, minCell);
-  const [t, byOrganisation, byProgramme, byCategory, byMonth, byUnitType] = await Promise.all([
+  const [t, byOrganisation, shared] = await Promise.all([
     turnaround(db, report, holidays),
-    published('ORGANISATION'),
-    published('PROGRAMME'),
-    published('MEMBER_CATEGORY'),
-    published('MONTH'),
-    published('UNIT_TYPE'),
+    breakdown(db, report, 'ORGANISATION').then((rows) => publishedRows(rows, report.totals, 'ORGANISATION', minCell)),
+    sharedBreakdowns(db, report, minCell),
   ]);
-  return { query: q, totals: report.totals, turnaround: t, byOrganisation, byProgramme, byCategory, byMonth, byUnitType, minCell, madeOn: chinaToday(now) };
+  return {
+    query: q, totals: report.totals, turnaround: t, byOrganisation, byProgramme: shared.PROGRAMME.published, byCategory: shared.MEMBER_CATEGORY.published,
+    byMonth: shared.MONTH.published, byUnitType: shared.UNIT_TYPE.published, minCell, madeOn: chinaToday(now),
+  };
 }

@@ -113,3 +113,36 @@ describe('member categories: a category of fewer than N members names them', () 
     expect(publishedRows(rows, totalOf(rows), 'ORGANISATION', 5)).toEqual(rows);
   });
 });
+
+describe('a parent organisation read against its children\'s reports', () => {
+  /** A child's breakdown as its own report prints it. */
+  const child = (rows: FiguresRowResult[]) => ({ rows, published: publishedRows(rows, totalOf(rows), 'MONTH', 5) });
+  /** The parent's rows: each month the sum of its children's. */
+  const parentOf = (...children: FiguresRowResult[][]) => children[0]!.map((r, i) => row(r.key, children.reduce((n, c) => n + c[i]!.claims!, 0)));
+
+  it('withholds the rows a child withholds while it has cases there; the others, and rows of no case, stay printed', () => {
+    const jj = [row('5', 1), row('6', 6), row('7', 0), row('8', 9)];
+    const lc = [row('5', 6), row('6', 6), row('7', 0), row('8', 7)];
+    // JJ's own report: May "<5", June (the next-smallest) withheld with it.
+    expect(cases(child(jj).published).map((c) => c[0])).toEqual([UNDER_MIN, WITHHELD, 0, 9]);
+    const parent = parentOf(jj, lc);
+    const published = publishedRows(parent, totalOf(parent), 'MONTH', 5, [child(jj), child(lc)]);
+    expect(cases(published)).toEqual([
+      [WITHHELD, WITHHELD, WITHHELD, WITHHELD],
+      [WITHHELD, WITHHELD, WITHHELD, WITHHELD],
+      [0, 0, 0, 0],
+      [parent[3]!.claims, parent[3]!.claimsApprovedFen, parent[3]!.payouts, parent[3]!.paidFen],
+    ]);
+    // Without the children's reports the parent's May would be printed, less LC's May JJ's one case.
+    expect(publishedRows(parent, totalOf(parent), 'MONTH', 5)[0]!.claims).toBe(parent[0]!.claims);
+    expect(parent[0]!.claims! - lc[0]!.claims!).toBe(jj[0]!.claims);
+  });
+
+  it('takes from a child under N only the rows it has cases in (its zeros give nothing away), then withholds the next-smallest as for its own', () => {
+    const xm = [row('5', 0), row('6', 2), row('7', 0)];
+    const lc = [row('5', 6), row('6', 6), row('7', 20)];
+    const parent = parentOf(xm, lc);
+    // XM's June is withheld, May (the next-smallest of the parent's) with it; July, where XM has none, is printed.
+    expect(cases(publishedRows(parent, totalOf(parent), 'MONTH', 5, [child(xm), child(lc)])).map((c) => c[0])).toEqual([WITHHELD, WITHHELD, parent[2]!.claims]);
+  });
+});
