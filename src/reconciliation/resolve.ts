@@ -5,13 +5,14 @@ import { conflict, invalid, notFound, type DomainError } from '../kernel/errors.
 import { fenToCny } from '../kernel/money.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { settlePayoutAttempts } from '../payouts/bankEvents.ts';
+import { paidByBank } from '../payouts/store/payouts.ts';
 import { aboveThreshold, decideOrPropose, proposeWhen } from './fourEyes.ts';
 import { isReturn } from './matching/matcher.ts';
-import { DEBITABLE, type BankEntry, type MatchDecision, type RecordedPayment } from './matching/types.ts';
+import { DEBITABLE, type BankEntry, type EntryToMatch, type MatchDecision, type RecordedPayment } from './matching/types.ts';
 import { EXCEPTION_TRANSITIONS, type Confirmed, type ExceptionStatus, type ManualMatch, type OpenException } from './model.ts';
 import { lockedRecordedPayments, recordContributionPayments, recordReturns, refreshProofs } from './run.ts';
 import * as store from './store/resolutions.ts';
-import { entryToMatch, insertMatches, lockAccounts } from './store/runs.ts';
+import { entryToMatch, insertMatches, lockAccounts, type MatchRow } from './store/runs.ts';
 
 /**
  * A person resolving an exception: matching its transaction by hand (to payouts by EndToEndId, or
@@ -45,66 +46,103 @@ export async function applyWriteOff(tx: Tx, actor: Actor, x: OpenException, reas
  * proposal's id, else null.
  */
 export async function matchException(db: Db, actor: Actor, exceptionId: number, target: ManualMatch, aboveFen: number): Promise<number | null> {
-  return inTransaction(db, (tx) => withOpenException(tx, exceptionId, async (x) => proposeWhen(
-    tx, actor, aboveThreshold(x.amountFen, aboveFen) ?? await whyFreeingNeedsSecondPerson(tx, x, target),
-    { kind: 'EXCEPTION_MATCH', exceptionId: x.id, amountFen: x.amountFen, decision: target }, () => applyMatch(tx, actor, x, target),
-  )));
+  return inTransaction(db, (tx) => withOpenException(tx, exceptionId, async (x) => {
+    const match = await checkedMatch(tx, x, target);
+    return proposeWhen(
+      tx, actor, aboveThreshold(x.amountFen, aboveFen) ?? await whyFreeingNeedsSecondPerson(tx, actor, x, match),
+      { kind: 'EXCEPTION_MATCH', exceptionId: x.id, amountFen: x.amountFen, decision: target }, () => applyCheckedMatch(tx, actor, x, target, match),
+    );
+  }));
 }
 
 /**
  * Why matching the debit's transaction to these payouts needs a second person whatever its amount,
- * or null. A transaction whose exception names a payout's attempt, or lists the refused (RJCT) ones
- * it may be, counts those payouts as paid by the bank, so that one person cannot retry them; matched
- * to another payout, it no longer does (payout_paid_by_bank). One person's match would so let them,
- * or anyone after them, pay again a member the bank may have paid, and mark the other payout paid by
- * a debit that may not be its own. Another transaction of a batch booking frees none of them.
+ * or null. A debit whose exceptions name a payout's attempt, or list the refused (RJCT) ones it may
+ * be, counts those payouts as paid by the bank, so that one person cannot retry them; matched to
+ * another payout, it may no longer. One person's match would so let them, or anyone after them, pay
+ * again a member the bank may have paid, and mark the other payout paid by a debit that may not be
+ * its own. payout_paid_by_bank alone says which it frees: asked before and after the match's rows
+ * are written, then undone, of every payout the entry's exceptions may count.
  */
-async function whyFreeingNeedsSecondPerson(tx: Tx, x: OpenException, target: ManualMatch): Promise<string | null> {
-  const endToEndIds = target.endToEndIds ?? [];
-  if (x.entryId === null || endToEndIds.length === 0) return null;
-  const counted = await store.payoutsCountedPaidByDebit(tx, x.entryId, matchedTransaction(x));
-  if (counted.length === 0) return null;
-  const named = new Set((await store.attemptsByEndToEndId(tx, endToEndIds, 'PAYOUT')).map((a) => a.payoutId));
-  const freed = counted.filter((p) => !named.has(p.payoutId));
+async function whyFreeingNeedsSecondPerson(tx: Tx, actor: Actor, x: OpenException, match: CheckedMatch): Promise<string | null> {
+  if (match.entry.entry.creditDebit !== 'DBIT' || match.attempts.length === 0) return null;
+  const named = new Set(match.attempts.map((a) => a.payoutId));
+  const candidates = (await store.payoutsExceptionsMayCountPaid(tx, match.entry.id)).filter((p) => !named.has(p.payoutId));
+  if (candidates.length === 0) return null;
+  const payoutIds = candidates.map((p) => p.payoutId);
+  const before = await paidByBank(tx, payoutIds);
+  const after = await store.undone(tx, async () => {
+    await insertMatches(tx, payoutMatches(x, match), actor.subject, x.id);
+    return paidByBank(tx, payoutIds);
+  });
+  const freed = candidates.filter((_, i) => before[i] && !after[i]);
   if (freed.length === 0) return null;
-  return `the bank's debit counts ${freed.map((p) => `payout ${p.payoutId} (${p.endToEndId})`).join(', ')} as paid by the bank: `
+  return `the bank's debit counts ${freed.map((p) => `payout ${p.payoutId} (${p.endToEndIds.join(', ')})`).join(', ')} as paid by the bank: `
     + `matched to another payout it no longer would, and one person could retry ${freed.length > 1 ? 'them' : 'it'}`;
 }
 
-export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target: ManualMatch, confirmed?: Confirmed): Promise<void> {
+/**
+ * A person's match, checked as far as it can be before anything is written: its entry, and the
+ * attempts its endToEndIds name (none when it gives contributions), read once for the four-eyes
+ * check and the match.
+ */
+interface CheckedMatch {
+  entry: EntryToMatch;
+  attempts: store.AttemptToMatch[];
+}
+
+async function checkedMatch(tx: Tx, x: OpenException, target: ManualMatch): Promise<CheckedMatch> {
   // A return after settlement is matched already, as is the debit of a payment the bank refused after paying it (refusals.ts).
   if (x.entryId === null || x.kind === 'RETURN_AFTER_SETTLEMENT' || x.kind === 'REJECTED_AFTER_PAYMENT') {
     throw invalid('input.exceptionId', `a ${x.kind} has no statement transaction to match: write it off with the reason once it is dealt with`);
   }
   const entry = await entryToMatch(tx, x.entryId);
+  const endToEndIds = target.endToEndIds ?? [];
+  if ([endToEndIds, target.contributions ?? [], target.reversedContributionPayments ?? []].filter((given) => given.length > 0).length !== 1) {
+    throw invalid('input', 'give one of endToEndIds, contributions or reversedContributionPayments');
+  }
+  if (endToEndIds.length === 0) return { entry, attempts: [] };
+  const credit = entry.entry.creditDebit === 'CRDT';
+  if (credit && (!isReturn(entry.entry) || endToEndIds.length > 1)) {
+    throw invalid('input.endToEndIds', 'a credit matches one payout only as its return (退票); match contributions instead');
+  }
+  const attempts = await attemptsOf(tx, endToEndIds, credit ? 'RETURN' : 'PAYOUT', x.account);
+  const sum = attempts.reduce((total, a) => total + a.amountFen, 0);
+  if (sum !== x.amountFen) throw invalid('input.endToEndIds', `the payouts add up to ${fenToCny(sum)}; the bank's transaction is ${fenToCny(x.amountFen)}`);
+  return { entry, attempts };
+}
+
+/** The rows matching the debit's transaction to the payouts a person names. */
+function payoutMatches(x: OpenException, match: CheckedMatch): MatchRow[] {
+  return match.attempts.map((a) => ({
+    entryId: match.entry.id, txIndex: matchedTransaction(x), rule: 'MANUAL', kind: 'PAYOUT', amountFen: a.amountFen, attemptId: a.id, contributionPaymentId: null,
+  }));
+}
+
+export async function applyMatch(tx: Tx, actor: Actor, x: OpenException, target: ManualMatch, confirmed?: Confirmed): Promise<void> {
+  await applyCheckedMatch(tx, actor, x, target, await checkedMatch(tx, x, target), confirmed);
+}
+
+async function applyCheckedMatch(tx: Tx, actor: Actor, x: OpenException, target: ManualMatch, checked: CheckedMatch, confirmed?: Confirmed): Promise<void> {
+  const { entry } = checked;
   const base = { entryId: entry.id, txIndex: matchedTransaction(x), rule: 'MANUAL' as const };
   const endToEndIds = target.endToEndIds ?? [];
   const contributions = target.contributions ?? [];
   const reversed = target.reversedContributionPayments ?? [];
-  if ([endToEndIds, contributions, reversed].filter((given) => given.length > 0).length !== 1) {
-    throw invalid('input', 'give one of endToEndIds, contributions or reversedContributionPayments');
-  }
 
   let details: Record<string, unknown>;
   if (reversed.length > 0) {
     details = await reverseContributions(tx, actor, x, entry, reversed);
   } else if (endToEndIds.length > 0) {
-    const credit = entry.entry.creditDebit === 'CRDT';
-    if (credit && (!isReturn(entry.entry) || endToEndIds.length > 1)) {
-      throw invalid('input.endToEndIds', 'a credit matches one payout only as its return (退票); match contributions instead');
-    }
-    const attempts = await attemptsOf(tx, endToEndIds, credit ? 'RETURN' : 'PAYOUT', x.account);
-    const sum = attempts.reduce((total, a) => total + a.amountFen, 0);
-    if (sum !== x.amountFen) throw invalid('input.endToEndIds', `the payouts add up to ${fenToCny(sum)}; the bank's transaction is ${fenToCny(x.amountFen)}`);
-    if (credit) {
-      const a = attempts[0]!;
+    if (entry.entry.creditDebit === 'CRDT') {
+      const a = checked.attempts[0]!;
       const info = returnInfo(entry.entry, base.txIndex);
       const match: MatchDecision & { kind: 'RETURN' } = { ...base, kind: 'RETURN', amountFen: a.amountFen, attemptId: a.id, endToEndId: a.endToEndId, ...info };
       await insertMatches(tx, [{ ...match, contributionPaymentId: null }], actor.subject, x.id);
       await recordReturns(tx, x.account, [match], new Map([[entry.id, entry.bookingDate]]));
     } else {
-      await insertMatches(tx, attempts.map((a) => ({ ...base, kind: 'PAYOUT' as const, amountFen: a.amountFen, attemptId: a.id, contributionPaymentId: null })), actor.subject, x.id);
-      await settlePayoutAttempts(tx, attempts.map((a) => a.id));
+      await insertMatches(tx, payoutMatches(x, checked), actor.subject, x.id);
+      await settlePayoutAttempts(tx, checked.attempts.map((a) => a.id));
     }
     details = { endToEndIds };
   } else {

@@ -65,33 +65,31 @@ export async function attemptsByEndToEndId(tx: Tx, endToEndIds: readonly string[
   return rows;
 }
 
-/** A payout a debit counts as paid by the bank, by the attempt an exception on it names or lists. */
+/** A payout a statement entry's exceptions may count as paid by the bank, with the attempts through which they may. */
 export interface PayoutCountedPaid {
   payoutId: number;
-  endToEndId: string;
+  endToEndIds: string[];
 }
 
 /**
- * The payouts a transaction of a debit entry (`txIndex`, 0 for the whole entry) counts as paid by the
- * bank through its exceptions (payout_paid_by_bank, 0066): the attempt an exception names, and the
- * refused (RJCT) attempts one lists as what the bank may have debited. A PAYOUT match of that
- * transaction to another payout stops that; one on another transaction of the entry does not. None
- * for a credit.
+ * Every payout the exceptions of an entry may count as paid by the bank, on any of its
+ * transactions: the attempt one names, those its evidence lists as refused (RJCT), and those of a
+ * batch it names by PmtInfId. Broad on purpose: payout_paid_by_bank decides which it counts.
  */
-export async function payoutsCountedPaidByDebit(tx: Tx, entryId: number, txIndex: number): Promise<PayoutCountedPaid[]> {
+export async function payoutsExceptionsMayCountPaid(tx: Tx, entryId: number): Promise<PayoutCountedPaid[]> {
   const { rows } = await tx.query<PayoutCountedPaid>(
-    `SELECT a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId"
-       FROM reconciliation_exceptions x JOIN statement_entries e ON e.id = x.entry_id AND e.credit_debit = 'DBIT'
-       JOIN payout_attempts a ON a.id = x.payout_attempt_id
-      WHERE x.entry_id = $1 AND coalesce(x.tx_index, 0) = $2
-     UNION
-     SELECT a.payout_id, a.end_to_end_id
-       FROM reconciliation_exceptions x JOIN statement_entries e ON e.id = x.entry_id AND e.credit_debit = 'DBIT'
-      CROSS JOIN LATERAL jsonb_array_elements_text(x.evidence -> 'refused') AS r(end_to_end_id)
-       JOIN payout_attempts a ON a.end_to_end_id = r.end_to_end_id AND a.status = 'REJECTED'
-      WHERE x.entry_id = $1 AND coalesce(x.tx_index, 0) = $2 AND x.payout_attempt_id IS NULL
-      ORDER BY 1, 2`,
-    [entryId, txIndex],
+    `WITH x AS (SELECT payout_attempt_id, evidence FROM reconciliation_exceptions WHERE entry_id = $1),
+          attempts AS (
+            SELECT a.payout_id, a.end_to_end_id FROM x JOIN payout_attempts a ON a.id = x.payout_attempt_id
+            UNION
+            SELECT a.payout_id, a.end_to_end_id
+              FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.evidence -> 'refused') AS r(end_to_end_id)
+              JOIN payout_attempts a ON a.end_to_end_id = r.end_to_end_id
+            UNION
+            SELECT a.payout_id, a.end_to_end_id
+              FROM x JOIN payout_batches b ON b.pmt_inf_id = x.evidence ->> 'pmtInfId' JOIN payout_attempts a ON a.batch_id = b.id)
+     SELECT payout_id AS "payoutId", array_agg(end_to_end_id ORDER BY end_to_end_id) AS "endToEndIds" FROM attempts GROUP BY payout_id ORDER BY payout_id`,
+    [entryId],
   );
   return rows;
 }
@@ -146,11 +144,11 @@ export async function insertContributionReversals(
 
 // ---------------------------------------------------------------- four-eyes proposals
 
-/** Runs `work` and undoes what it wrote (a savepoint rolled back), whether it succeeded or threw. */
-export async function undone(tx: Tx, work: () => Promise<void>): Promise<void> {
+/** Runs `work` and undoes what it wrote (a savepoint rolled back), whether it succeeded or threw: what it returned. */
+export async function undone<T>(tx: Tx, work: () => Promise<T>): Promise<T> {
   await tx.query('SAVEPOINT four_eyes_check');
   try {
-    await work();
+    return await work();
   } finally {
     await tx.query('ROLLBACK TO SAVEPOINT four_eyes_check');
   }
