@@ -1,20 +1,20 @@
 import { canMove } from '../kernel/transitions.ts';
 import { inTransaction } from '../db/pool.ts';
-import type { Db, Queryable, Tx } from '../kernel/transaction.ts';
+import type { Db, Tx } from '../kernel/transaction.ts';
 import { recordAudits, type Actor, type AuditRow } from '../audit/audit.ts';
-import { enrolmentCoverageFigures } from '../members/store/coverage.ts';
-import { contributionCovered } from '../members/model.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import type { NewNotification } from '../notifications/model.ts';
-import { evaluateBenefits, paidSoFar, type BenefitResult, type EnrolmentFacts, type PlanYearTotals, type SettlementFacts } from './rules/engine.ts';
+import { evaluateBenefits, paidSoFar, type BenefitResult, type EnrolmentFacts, type PlanYearTotals } from './rules/engine.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
-import { bilingual, cny } from './rules/explain.ts';
-import { otherSettlementsOfStays, type OtherSettlementOfStay } from '../settlements/store/applications.ts';
+import { bilingual } from './rules/explain.ts';
 import { RuleSetCache } from './catalogue.ts';
-import { governingRuleSets, settledOn } from './governing.ts';
+import { governingRuleSets } from './governing.ts';
 import { CLAIM_TRANSITIONS, type BenefitTotalsRow, type ClaimStatus, type PendingSettlementRow, type ReversalOutcome } from './model.ts';
 import * as store from './store.ts';
-import { formatChinaTime } from '../kernel/time.ts';
+import {
+  benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, governingKeyOf, sameStaysMayPay, settlementFacts, totalsOf, withSameStayWarnings,
+} from './decision.ts';
+import { refigureWaitingAfter } from './redecide.ts';
 
 /**
  * The adjudication step: matched settlements in, claims with benefit lines out, in one transaction
@@ -54,6 +54,13 @@ interface TotalsState extends PlanYearTotals {
 
 const key = (memberId: number, planYear: number) => `${memberId}:${planYear}`;
 
+/** A claim a reversal cancelled: what it held leaves its member-year. */
+interface ReleasedClaim {
+  id: number;
+  memberId: number;
+  planYear: number;
+}
+
 export async function adjudicateSettlements(db: Db, ids: readonly number[], options: AdjudicationOptions): Promise<AdjudicationOutcome[]> {
   if (!ids.length) return [];
   const ruleSets = options.ruleSets ?? new RuleSetCache();
@@ -92,11 +99,14 @@ async function adjudicateInTransaction(
   // (a stay settled again, 冲正 then 重新结算, in one feed page is decided against the year without its
   // first settlement), and an original in this batch is cancelled before adjudication, never decided.
   const reversals = pending.filter((s) => s.kind === 'REVERSAL');
+  const released: ReleasedClaim[] = [];
   for (const r of reversals) {
     const outcome = await reverseClaim(tx, r, totals);
     outcomes.push(outcome.outcome);
     audits.push({ actor, action: 'claim.reverse', targetType: 'Claim', targetId: String(outcome.outcome.claimId), details: outcome.details });
+    if (outcome.released) released.push(outcome.released);
   }
+  if (released.length) await refigureAfterReversals(tx, released, totals, actor);
   const reversed = new Set(reversals.map((r) => r.reversesId));
   const settlements = pending.filter((s) => s.kind === 'SETTLEMENT' && !reversed.has(s.id));
   const memberIds = [...new Set(settlements.map((s) => s.memberId))];
@@ -164,100 +174,36 @@ async function adjudicateInTransaction(
     }
   }
 
-  await store.writeTotals(tx, [...totals].map(([k, t]): BenefitTotalsRow => {
+  await store.writeTotals(tx, totalsRows(totals));
+  await recordAudits(tx, audits);
+  return { outcomes, deferred };
+}
+
+/** The batch's running member-year totals as rows to write. */
+function totalsRows(totals: ReadonlyMap<string, TotalsState>): BenefitTotalsRow[] {
+  return [...totals].map(([k, t]) => {
     const [memberId, planYear] = k.split(':').map(Number) as [number, number];
     return {
       memberId, planYear, inpatientFen: t.INPATIENT, criticalFen: t.CRITICAL, majorDiseaseFen: t.MAJOR_DISEASE,
       provincialSubsidyFen: t.PROVINCIAL_SUBSIDY, outOfPocketFen: t.outOfPocket, claims: t.claims,
     };
-  }));
-  await recordAudits(tx, audits);
-  return { outcomes, deferred };
+  });
 }
-
-/** A stored settlement as the rule engine reads it (its time as the platform writes it, China time). */
-export function settlementFacts(s: Pick<PendingSettlementRow, 'id' | 'medType' | 'setlTime' | 'admittedOn' | 'diagnoses' | 'amounts'>): SettlementFacts {
-  return {
-    setlId: String(s.id), medType: s.medType, setlTime: formatChinaTime(s.setlTime), admittedOn: s.admittedOn, diagnoses: s.diagnoses, amountsFen: s.amounts,
-  };
-}
-
-/** Claim statuses that may still pay (null: no claim yet); a refused or cancelled claim pays nothing. */
-const MAY_PAY: readonly (string | null)[] = [null, 'PENDING_REVIEW', 'APPROVED'];
 
 /**
- * By settlement id, the other settlements that may be the same stay with other figures, an accepted
- * application on one side (src/settlements/store/applications.ts says when), whose claim may still
- * pay. Paying both would pay one stay twice, so such a claim waits for a reviewer; one refused
- * (rejected as the duplicate, say) holds nothing back, and deciding it again looks again.
+ * A claim a reversal cancelled no longer counts in its member-year, but the claims figured after it
+ * that still wait for a reviewer were figured with it counted (a later stay over the
+ * critical-illness threshold only with the void stay's out-of-pocket): each is figured again
+ * without it, as after a reviewer's rejection (redecide.ts `refigureWaitingAfter`), before the
+ * batch's settlements are decided. That works on the stored totals: the batch's are written
+ * first, and read back after.
  */
-export async function sameStaysMayPay(db: Queryable, settlementIds: readonly number[]): Promise<Map<number, OtherSettlementOfStay[]>> {
-  const others = new Map<number, OtherSettlementOfStay[]>();
-  for (const o of await otherSettlementsOfStays(db, settlementIds)) {
-    if (MAY_PAY.includes(o.otherClaimStatus)) others.set(o.id, [...(others.get(o.id) ?? []), o]);
+async function refigureAfterReversals(tx: Tx, released: readonly ReleasedClaim[], totals: Map<string, TotalsState>, actor: Actor): Promise<void> {
+  await store.writeTotals(tx, totalsRows(totals));
+  for (const claim of released) await refigureWaitingAfter(tx, claim, actor);
+  for (const row of await store.memberYearTotals(tx, released)) {
+    totals.set(key(row.memberId, row.planYear), { ...totalsOf(row), claims: row.claims });
   }
-  return others;
-}
-
-/** What a reviewer reads of another settlement that may be the claim's stay. */
-export function sameStayWarning(o: OtherSettlementOfStay): string {
-  return `settlement ${o.otherId} (${o.otherSetlId} from ${o.otherSource}, total ${cny(o.otherTotalFen)}, its claim ${o.otherClaimStatus ?? 'not decided yet'}) `
-    + `may be the same stay (${o.otherHospitalCode === null
-      ? `hospital ${o.hospitalCode}${o.hospitalUnnamed ? ', which one of the two does not name' : ''}`
-      : `inpatient at ${o.hospitalCode} and at ${o.otherHospitalCode}, one person is in one hospital at a time`}, discharged ${o.dischargedOn}): one stay is paid once; `
-    + 'approve this claim only if the two are different stays or the other\'s claim is refused';
-}
-
-/** Whether `others` hold back a claim of this result: it would pay something (a claim paying nothing waits for no one). */
-export function heldBySameStay(result: BenefitResult, others: readonly OtherSettlementOfStay[] | undefined): others is readonly OtherSettlementOfStay[] {
-  return !!others?.length && result.eligible && result.totalFen > 0;
-}
-
-/** The result with a warning for each of `others` when they hold it back. */
-export function withSameStayWarnings(result: BenefitResult, others: readonly OtherSettlementOfStay[] | undefined): BenefitResult {
-  return heldBySameStay(result, others) ? { ...result, warnings: [...result.warnings, ...others.map(sameStayWarning)] } : result;
-}
-
-/**
- * The status a decided claim takes: refused, waiting for a reviewer, or approved at once. `approve`:
- * a reviewer upheld it (an appeal). Every decision by the rules (adjudication, a re-decision) takes it here.
- */
-export function claimStatusOf(result: BenefitResult, autoApproveMaxFen: number, approve = false): ClaimStatus {
-  if (!result.eligible) return 'INELIGIBLE';
-  if (approve) return 'APPROVED';
-  // A line paid for the member's targeted groups waits whatever its amount: one person may have set
-  // the groups, and the review refuses them its approval (review.ts reviewRefusal).
-  return result.warnings.length || result.dependsOnGroups.length || result.totalFen > autoApproveMaxFen ? 'PENDING_REVIEW' : 'APPROVED';
-}
-
-/** The enrolment facts the rules read for a settlement; `covered`: the unit's contribution covers this enrolment. */
-export function enrolmentFactsOf(s: PendingSettlementRow, covered: boolean): EnrolmentFacts {
-  return {
-    planYear: s.planYear, plan: s.plan, specialDisease: s.specialDisease, firstEnrolledOn: s.firstEnrolledOn, enrolledOn: s.enrolledOn,
-    specialDiseaseAddedOn: s.specialDiseaseAddedOn, contributionPaid: covered, unitType: s.unitType, memberCategories: s.memberCategories,
-  };
-}
-
-/** The member-year totals the rules read, from a stored row. */
-export function totalsOf(r: BenefitTotalsRow): PlanYearTotals & { PROVINCIAL_SUBSIDY: number } {
-  return {
-    INPATIENT: r.inpatientFen, CRITICAL: r.criticalFen, MAJOR_DISEASE: r.majorDiseaseFen, PROVINCIAL_SUBSIDY: r.provincialSubsidyFen,
-    outOfPocket: r.outOfPocketFen,
-  };
-}
-
-/** What decides which rule set governs the settlement's claim: its unit's organisation, plan year and date. */
-export function governingKeyOf(s: Pick<PendingSettlementRow, 'organisationId' | 'planYear' | 'setlTime'>) {
-  return { organisationId: s.organisationId, planYear: s.planYear, on: settledOn(s.setlTime) };
-}
-
-/** The stored lines of a decided claim. */
-export function benefitLinesOf(claimId: number, result: BenefitResult, status: ClaimStatus): store.NewBenefitLine[] {
-  return result.lines.map((l) => ({
-    claimId, programme: l.programme, funder: l.funder, basisFen: l.basisFen, ratioBp: l.ratioBp, fixedFen: l.fixedFen,
-    beforeCapsFen: l.computedFen, capsHit: l.capsHit, amountFen: l.amountFen, diseaseGroups: l.diseaseGroups ?? [],
-    explanation: bilingual(l.explanation), status: status === 'APPROVED' ? 'APPROVED' : 'PENDING',
-  }));
 }
 
 /** What the member is told of a decided claim: figures and codes only. */
@@ -272,28 +218,15 @@ export function claimDecidedNotification(
 }
 
 /**
- * Whether the unit's contribution covers each enrolment (by enrolment id), under the coverage rule
- * of the rule set governing its claim (src/members/model.ts `contributionCovered`).
- */
-export async function enrolmentsCovered(db: Queryable, enrolments: readonly { enrolmentId: number; ruleSet: RuleSet }[]): Promise<Map<number, boolean>> {
-  const ruleSets = new Map(enrolments.map((e) => [e.enrolmentId, e.ruleSet]));
-  const figures = await enrolmentCoverageFigures(db, [...ruleSets.keys()]);
-  const covered = new Map<number, boolean>();
-  for (const f of figures) {
-    if (!f) continue;
-    covered.set(f.enrolmentId, contributionCovered(ruleSets.get(f.enrolmentId)!.eligibility.coverage, f));
-  }
-  return covered;
-}
-
-/**
  * A reversal cancels the claim of the settlement it reverses: unpaid lines are CANCELLED, a line
  * already PAID becomes a recovery; the claim's amounts and out-of-pocket leave the member-year
- * totals and its first-diagnosis grants are released (the settlement is void). A settlement reversed
+ * totals and its first-diagnosis grants are released (the settlement is void): `released`, for the
+ * waiting claims figured after it. A settlement reversed
  * before it was adjudicated gets a CANCELLED claim without lines (its own job then finds it done).
  */
 async function reverseClaim(tx: Tx, r: PendingSettlementRow, totals: Map<string, TotalsState>) {
   const claim = await store.lockClaimOfSettlement(tx, r.reversesId!);
+  let released: ReleasedClaim | null = null;
   const base = { reversalSettlementId: r.id, reversedSettlementId: r.reversesId };
   let claimId: number;
   let outcome: ReversalOutcome;
@@ -323,10 +256,12 @@ async function reverseClaim(tx: Tx, r: PendingSettlementRow, totals: Map<string,
     await store.cancelUnpaidLines(tx, claim.id);
     await store.releaseDiseaseGroupGrants(tx, claim.id);
     await store.cancelClaim(tx, claim.id, r.id);
+    released = { id: claim.id, memberId: claim.memberId, planYear: claim.planYear };
   }
   await store.insertClaimReversal(tx, { reversalSettlementId: r.id, claimId, outcome, cancelledFen, recoveryFen });
   return {
     outcome: { settlementId: r.id, claimId, status: 'CANCELLED' as ClaimStatus, reversal: true, memberId: r.memberId, unitId: r.unitId },
     details: { ...base, outcome, cancelledFen, recoveryFen },
+    released,
   };
 }

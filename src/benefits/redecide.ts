@@ -13,7 +13,7 @@ import { bilingual } from './rules/explain.ts';
 import { ruleSetOf, type RuleSetCache } from './catalogue.ts';
 import {
   benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, governingKeyOf, heldBySameStay, sameStaysMayPay, sameStayWarning, settlementFacts, totalsOf, withSameStayWarnings,
-} from './adjudicate.ts';
+} from './decision.ts';
 import { governingRuleSets } from './governing.ts';
 import { benefitSettings } from './settings.ts';
 import { heldTotals, MUTABLE_REFUSALS, type ClaimStatus, type PendingSettlementRow, type RedecisionCause } from './model.ts';
@@ -223,8 +223,8 @@ async function writeRedecision(
 const WHOLE_FACTS = ['planYear', 'plan', 'specialDisease', 'firstEnrolledOn', 'contributionPaid'] as const;
 
 /**
- * A reviewer's rejection of a claim, or a line of it lowered, releases what it held of its
- * member-year: room under the annual caps, out-of-pocket toward a threshold, a first-diagnosis grant.
+ * A reviewer's rejection of a claim, a line of it lowered, or the platform's reversal of its
+ * settlement (冲销, adjudicate.ts) releases what it held of its member-year: room under the annual caps, out-of-pocket toward a threshold, a first-diagnosis grant.
  * The member-year's claims figured after it that still wait for a reviewer were figured with it
  * counted (the stay's other copy, kept while this one is rejected, paid no lump sum because this one
  * held it; a later stay crossed the out-of-pocket threshold only with it): each is figured again
@@ -234,7 +234,7 @@ const WHOLE_FACTS = ['planYear', 'plan', 'specialDisease', 'firstEnrolledOn', 'c
  * claim), keeping its place, and keeps waiting for its reviewer. A line a
  * reviewer lowered pays at most what they lowered it to (their adjustment stays, with its reason).
  * One whose figures come out the same is left as it is; claims decided already keep their amounts.
- * In the reviewer's transaction, under the member-year's lock. Returns the claims figured again.
+ * In the reviewer's (or the adjudication batch's) transaction, under the member-year's lock. Returns the claims figured again.
  */
 export async function refigureWaitingAfter(tx: Tx, released: { id: number; memberId: number; planYear: number }, actor: Actor): Promise<number[]> {
   const refigured: number[] = [];

@@ -1,5 +1,5 @@
 import type { Queryable } from '../kernel/transaction.ts';
-import { settlementFacts } from './adjudicate.ts';
+import { settlementFacts } from './decision.ts';
 import { evaluateBenefits, ZERO_TOTALS, type PlanYearTotals } from './rules/engine.ts';
 import { PROGRAMMES, type Programme, type RuleSet } from './rules/ruleSet.ts';
 import type { ClaimStatus } from './model.ts';

@@ -6,7 +6,8 @@ import * as store from './store.ts';
 import { conflict, DomainError, invalid, forbidden, notFound, noteOf } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
 import { recordNotifications } from '../notifications/store.ts';
-import { claimDecidedNotification, sameStaysMayPay, sameStayWarning } from './adjudicate.ts';
+import { claimDecidedNotification } from './adjudicate.ts';
+import { sameStaysMayPay, sameStayWarning } from './decision.ts';
 import { refigureWaitingAfter } from './redecide.ts';
 
 /**
@@ -18,7 +19,7 @@ import { refigureWaitingAfter } from './redecide.ts';
  *   nor by anyone who set the targeted groups of its enrolment (setEnrolmentCategories: the groups
  *   decide which programmes pay, e.g. CRITICAL to HARDSHIP only; enrolments.categories_set_by, whose
  *   trigger claims_categories_four_eyes also refuses it, migration 0057).
- *   A claim another settlement may share its stay with, whose claim may pay (adjudicate.ts
+ *   A claim another settlement may share its stay with, whose claim may pay (decision.ts
  *   `sameStaysMayPay`), is approved only on its own, never in a bulk approval, and with a note saying
  *   why they are two stays when that other claim is APPROVED: paying both may pay one stay twice.
  * - reject (reason required): REJECTED; its line amounts and its out-of-pocket contribution leave
