@@ -137,7 +137,7 @@ export interface PendingSettlementRow {
   specialDisease: boolean;
   firstEnrolledOn: string;
   enrolledOn: string;
-  /** EnrolmentFacts.specialDiseaseAddedOn: the add-on's start when after the enrolment's own date, else null. */
+  /** EnrolmentFacts.specialDiseaseAddedOn: the add-on's chain start when after the enrolment chain's first day, else null. */
   specialDiseaseAddedOn: string | null;
   /** The unit's type and organisation now, and the categories on the enrolment (programme conditions, governing rule set). */
   unitType: UnitType;

@@ -219,10 +219,11 @@ const UNADJUDICATED = `CASE s.kind WHEN 'SETTLEMENT' THEN NOT EXISTS (SELECT 1 F
                         ELSE NOT EXISTS (SELECT 1 FROM claim_reversals r WHERE r.reversal_settlement_id = s.id) END`;
 
 /**
- * The day the enrolment (alias `e`) was given its SPECIAL_DISEASE add-on when that was after its own
- * date, else null: EnrolmentFacts.specialDiseaseAddedOn, the same wherever the facts are read.
+ * The first day of the enrolment's (alias `e`) unbroken SPECIAL_DISEASE add-on (special_disease_since,
+ * 0067) when that was after the enrolment chain's first day, else null (the general waiting period
+ * covers it): EnrolmentFacts.specialDiseaseAddedOn, the same wherever the facts are read.
  */
-const ADD_ON_ADDED_SQL = `CASE WHEN e.special_disease_from > e.enrolled_on THEN to_char(e.special_disease_from, 'YYYY-MM-DD') END`;
+const ADD_ON_ADDED_SQL = `CASE WHEN e.special_disease_since > e.first_enrolled_on THEN to_char(e.special_disease_since, 'YYYY-MM-DD') END`;
 
 /** The settlement's (alias `s`) admission day (begndate) as the rules read it: SettlementFacts.admittedOn. */
 const ADMITTED_ON_SQL = `to_char(s.begndate, 'YYYY-MM-DD')`;

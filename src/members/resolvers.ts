@@ -606,7 +606,7 @@ export const memberResolvers: DomainResolvers = {
     },
     unit: async (enrolment, _args, ctx) => (await ctx.loaders.unit.load(enrolment.unitId))!,
     waitingPeriodEndsOn: async (enrolment, _args, ctx) =>
-      waitingPeriodEndsOn(enrolment, (await ctx.loaders.ruleSetOfEnrolment.load({ unitId: enrolment.unitId, planYear: enrolment.planYear, on: enrolment.enrolledOn })).eligibility.waitingDays),
+      waitingPeriodEndsOn(enrolment, await ctx.loaders.ruleSetOfEnrolment.load({ unitId: enrolment.unitId, planYear: enrolment.planYear, on: enrolment.enrolledOn })),
     contributionFen: (enrolment) => enrolmentContributionFen(enrolment.plan, enrolment.specialDisease),
     // Staff's record of why an ADMIN let it through: not the member's to read.
     override: ({ override }, _args, ctx) => (override && ctx.principal.role !== 'MEMBER'

@@ -125,17 +125,39 @@ describe('default-2025', () => {
       const before = evaluateBenefits(defaults, input({ setlTime: '2025-11-01 23:59:59' }, renewal));
       expect(before).toMatchObject({ eligible: false, reasonCodes: ['NO_ENROLMENT'], lines: [], totalFen: 0 });
       expect(before.reasons[0]!.text.en).toBe('settled 2025-11-01, before the 2025 renewal\'s date 2025-11-02: not enrolled then');
-      expect(evaluateBenefits(defaults, input({ setlTime: '2025-11-02 00:00:00' }, renewal)).eligible).toBe(true);
+      // From its date on it waits its own waiting period (below).
+      expect(evaluateBenefits(defaults, input({ setlTime: '2025-11-02 00:00:00' }, renewal)).reasonCodes).toEqual(['WAITING_PERIOD']);
       // Renewed while in hospital: a stay begun before the renewal and settled after it is not covered.
       const begun = evaluateBenefits(defaults, input({ setlTime: '2025-11-20 10:00:00', admittedOn: '2025-10-28' }, renewal));
       expect(begun).toMatchObject({ eligible: false, reasonCodes: ['NO_ENROLMENT'] });
       expect(begun.reasons[0]!.text.en).toBe('admitted 2025-10-28, before the 2025 renewal\'s date 2025-11-02: not enrolled when the stay began');
-      expect(evaluateBenefits(defaults, input({ setlTime: '2025-11-20 10:00:00', admittedOn: '2025-11-02' }, renewal)).eligible).toBe(true);
       // Renewed within the back-dating limit of the year's first day (30 days): it covers the year, as one dated 1 January would.
       const prompt = { firstEnrolledOn: '2023-01-01', enrolledOn: '2025-01-31' };
       expect(evaluateBenefits(defaults, input({ setlTime: '2025-01-02 08:00:00', admittedOn: '2024-12-28' }, prompt)).eligible).toBe(true);
       expect(evaluateBenefits(defaults, input({ setlTime: '2025-01-02 08:00:00' }, { ...prompt, enrolledOn: '2025-02-01' })).reasonCodes).toEqual(['NO_ENROLMENT']);
       expect(() => evaluateBenefits(defaults, input({}, { enrolledOn: '2025-13-01' }))).toThrow('enrolment.enrolledOn: must be a date yyyy-MM-dd');
+    });
+    // Renewed on 2025-06-02, beyond 1 January + 30 days: a gap. +90 days is 2025-08-31 (29 to Jul 1, 31 to Aug 1, 30 to Aug 31).
+    it('makes a late renewal wait the waiting period from its own date, as a first enrolment does, and says it is a renewal after a gap', () => {
+      const renewal = { firstEnrolledOn: '2023-01-01', enrolledOn: '2025-06-02' };
+      const waiting = evaluateBenefits(defaults, input({ setlTime: '2025-08-30 23:59:59', admittedOn: '2025-06-10' }, renewal));
+      expect(waiting).toMatchObject({ eligible: false, reasonCodes: ['WAITING_PERIOD'], lines: [], totalFen: 0 });
+      expect(waiting.reasons[0]!.text).toEqual({
+        zh: '2025 年度续保入会日期 2025-06-02 晚于年初（中断后续保），90 天等待期内（2025-08-31 起享受），结算日 2025-08-30',
+        en: 'settled 2025-08-30, within the 90-day waiting period of a renewal after a gap, dated 2025-06-02 (covered from 2025-08-31)',
+      });
+      // The same day's settlement of a first enrolment on the renewal's date waits alike.
+      expect(evaluateBenefits(defaults, input({ setlTime: '2025-08-30 23:59:59' }, { firstEnrolledOn: '2025-06-02' })).reasonCodes).toEqual(['WAITING_PERIOD']);
+      const covered = evaluateBenefits(defaults, input({ setlTime: '2025-08-31 00:00:00', admittedOn: '2025-08-20' }, renewal));
+      expect({ eligible: covered.eligible, inpatient: amount(covered, 'INPATIENT') }).toEqual({ eligible: true, inpatient: fen('6,000.00') });
+      // Begun before the renewal: still not enrolled when the stay began.
+      expect(evaluateBenefits(defaults, input({ setlTime: '2025-09-10 10:00:00', admittedOn: '2025-05-30' }, renewal)).reasonCodes).toEqual(['NO_ENROLMENT']);
+      // Within the back-dating limit it is no gap: no waiting period.
+      expect(evaluateBenefits(defaults, input({ setlTime: '2025-02-10 10:00:00' }, { firstEnrolledOn: '2023-01-01', enrolledOn: '2025-01-31' })).eligible).toBe(true);
+      // Without a waiting period a late renewal covers from its date, as before.
+      const none = { ...defaults, eligibility: { ...defaults.eligibility, waitingDays: 0 } };
+      expect(evaluateBenefits(none, input({ setlTime: '2025-06-02 00:00:00' }, renewal)).eligible).toBe(true);
+      expect(evaluateBenefits(none, input({ setlTime: '2025-06-01 23:59:59' }, renewal)).reasonCodes).toEqual(['NO_ENROLMENT']);
     });
     it('refuses when the unit has not paid the contribution', () => {
       const result = evaluateBenefits(defaults, input({}, { contributionPaid: false }));
@@ -237,6 +259,16 @@ describe('default-2025', () => {
         const result = evaluateBenefits(defaults, input({ ...cancer, admittedOn: '2024-12-20' }, facts));
         expect({ major: amount(result, 'MAJOR_DISEASE'), reasons: result.reasonCodes }).toEqual({ major: fen('6,000.00'), reasons: [] });
       }
+    });
+
+    it('an add-on whose chain began in an earlier year covers a stay whose admission day is unknown once its waiting ended before the plan year', () => {
+      // Taken first with the 2024 renewal (1 January 2024) and continued: covered from 2024-03-31.
+      const continued = { specialDisease: true, specialDiseaseAddedOn: '2024-01-01' };
+      expect(amount(evaluateBenefits(defaults, input(cancer, continued)), 'MAJOR_DISEASE')).toBe(fen('6,000.00'));
+      // A stay begun before that, settled in 2025, is still not paid the lump sum.
+      expect(evaluateBenefits(defaults, input({ ...cancer, admittedOn: '2024-03-30' }, continued)).reasonCodes).toEqual(['ADD_ON_WAITING_PERIOD']);
+      // Its waiting running into the plan year (taken on 2024-12-01): an unknown admission day is not paid.
+      expect(evaluateBenefits(defaults, input(cancer, { specialDisease: true, specialDiseaseAddedOn: '2024-12-01' })).reasonCodes).toEqual(['ADD_ON_WAITING_PERIOD']);
     });
 
     it('says nothing when the lump sum would pay nothing anyway (the group granted before), and names a bad day\'s field', () => {

@@ -134,8 +134,9 @@ describe('re-decision of facts other than payment', () => {
     expect(await count(`SELECT count(*)::int AS n FROM claim_redecisions WHERE claim_id = $1`, [id])).toBe(0);
     expect(await redecisionsDue(db.pool, ruleSets)).not.toContain(id);
 
-    // The enrolment is corrected: a renewal of a chain begun in 2020, so no waiting period.
-    await db.pool.query(`UPDATE enrolments SET first_enrolled_on = '2020-01-01' WHERE id = $1`, [m.enrolmentId]);
+    // The enrolment is corrected: a renewal on 1 January of a chain begun in 2020, so no waiting period
+    // (one dated in May would be a late renewal, waiting from its own date).
+    await db.pool.query(`UPDATE enrolments SET first_enrolled_on = '2020-01-01', enrolled_on = '2025-01-01' WHERE id = $1`, [m.enrolmentId]);
     expect(await redecisionsDue(db.pool, ruleSets)).toContain(id);
     const outcome = await redecideIfFactsChanged(db.pool, id, { ...OPTIONS, ruleSets });
     // 5,000.00 × 60% = 3,000.00.
@@ -151,7 +152,7 @@ describe('re-decision of facts other than payment', () => {
     await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
     const { id, reasonCodes } = (await claimOf(db.pool, settlementId))!;
     expect(reasonCodes).toContain('WAITING_PERIOD');
-    await db.pool.query(`UPDATE enrolments SET first_enrolled_on = '2020-01-01' WHERE id = $1`, [m.enrolmentId]);
+    await db.pool.query(`UPDATE enrolments SET first_enrolled_on = '2020-01-01', enrolled_on = '2025-01-01' WHERE id = $1`, [m.enrolmentId]);
     expect(await redecideIfFactsChanged(db.pool, id, { ...OPTIONS, ruleSets })).toMatchObject({ before: 'INELIGIBLE', after: 'INELIGIBLE' });
     const { rows } = await db.pool.query(
       `SELECT c.reason_codes AS "reasonCodes", c.decided_by AS "decidedBy", c.decided_at = r.decided_at AS "decidedThen"

@@ -106,15 +106,15 @@ describe('a renewal made after the stay', () => {
     const memberId = await lastYearsMember();
     const r = await gw.query(OPERATOR, ENROL, { i: { memberId: toGlobalId('Member', memberId), planYear: year, enrolledOn: TODAY } });
     expect(r.data.enrolMember.userErrors).toEqual([]);
-    // A renewal: last year's chain start, no waiting period.
-    expect(r.data.enrolMember.enrolment).toMatchObject({ enrolledOn: TODAY, firstEnrolledOn: day('01-05', year - 1), waitingPeriodEndsOn: null });
+    // A renewal: last year's chain start; late, so it waits from its own date (lateRenewalWaiting.test.ts).
+    expect(r.data.enrolMember.enrolment).toMatchObject({ enrolledOn: TODAY, firstEnrolledOn: day('01-05', year - 1) });
     const m = { unitId, creditCode: CREDIT_CODE, memberId, enrolmentId: localId('id', r.data.enrolMember.enrolment.id, 'Enrolment') };
 
     expect(await decide(m, MARCH_STAY)).toEqual({ status: 'INELIGIBLE', reasonCodes: ['NO_ENROLMENT'], totalFen: 0 });
     // Renewed while in hospital: a stay begun before the renewal and settled on its day is not covered either.
     expect(await decide(m, { psn: '10,000.00', setlTime: `${TODAY} 11:00:00`, admittedOn: day('10-20') })).toEqual({ status: 'INELIGIBLE', reasonCodes: ['NO_ENROLMENT'], totalFen: 0 });
-    // A stay from its date on is covered, without a waiting period (the renewal's chain).
-    expect(await decide(m, { psn: '10,000.00', setlTime: `${TODAY} 15:00:00`, admittedOn: TODAY })).toEqual({ status: 'APPROVED', reasonCodes: [], totalFen: fen('6,000.00') });
+    // A stay from its date on waits the renewal's own waiting period (lateRenewalWaiting.test.ts).
+    expect(await decide(m, { psn: '10,000.00', setlTime: `${TODAY} 15:00:00`, admittedOn: TODAY })).toEqual({ status: 'INELIGIBLE', reasonCodes: ['WAITING_PERIOD'], totalFen: 0 });
   });
 
   it('by a roster row with an empty date does not cover it either; December\'s roster for the year covers it from 1 January', async () => {

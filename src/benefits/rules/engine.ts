@@ -34,14 +34,17 @@ export interface EnrolmentFacts {
   firstEnrolledOn: string;
   /**
    * The enrolment's own date. A renewal recorded late (after the year's first day and its back-dating
-   * limit) covers stays from it only. Absent in facts stored before it was kept: not checked.
+   * limit) is a gap: it covers stays from it only, after the waiting period counted from it. Absent in
+   * facts stored before it was kept: not checked.
    */
   enrolledOn?: string;
   /**
-   * The day the SPECIAL_DISEASE add-on was given to this enrolment, when that was after the
-   * enrolment's own date (enrolments.special_disease_from): its own waiting period counts from it.
-   * Null or absent: the add-on covers from the enrolment's date, as the enrolment does (facts stored
-   * before the add-on had its own start read so).
+   * The first day of the member's unbroken SPECIAL_DISEASE add-on (enrolments.special_disease_since:
+   * continued from last year's enrolment it keeps its start), when that was after the chain's first
+   * enrolment: its own waiting period counts from it (an add-on taken for the first time with a
+   * renewal, or turned on after the enrolment's date). Null or absent: the add-on came with the
+   * chain's first enrolment, whose waiting period covers it (facts stored before the add-on had its
+   * own start read so).
    */
   specialDiseaseAddedOn?: string | null;
   /** Whether the unit's contribution for this plan year is paid. */
@@ -191,7 +194,7 @@ export function evaluateBenefits(ruleSet: RuleSet, input: BenefitInput): Benefit
   if (admittedOn !== null && !isIsoDate(admittedOn)) throw new BenefitInputError('settlement.begndate', 'must be a date yyyy-MM-dd');
   const ineligible = eligibilityProblems(ruleSet, enrolment, planYear, date, admittedOn);
   if (ineligible.length || !enrolment) return result(false, ineligible);
-  const addOnWaiting = addOnWaitingProblem(ruleSet, enrolment, admittedOn);
+  const addOnWaiting = addOnWaitingProblem(ruleSet, enrolment, planYear, admittedOn);
 
   if (!ruleSet.medTypePrefixes.some((prefix) => settlement.medType.startsWith(prefix))) {
     return result(true, [{
@@ -293,18 +296,21 @@ function capped(computed: Computed, annualCapFen: number | null, paidBefore: num
 }
 
 /**
- * The date a late renewal covers stays from, or null. A renewal keeps its chain's first date (no
- * waiting period), but one dated beyond the year's first day by more than the back-dating limit
- * could not have been dated back to it: the member was not enrolled in between, and renewing them
- * after a stay (even while in hospital) must not buy cover for it. Such an enrolment covers stays
- * settled, and where the admission day is known begun, on or after its own date. A renewal within
- * the limit covers the year, as one dated its first day would; a first enrolment waits its waiting
- * period instead. Facts stored before the enrolment's date was kept: null.
+ * The date of a late renewal, or null. A renewal keeps its chain's first date (no waiting period),
+ * but one dated beyond the year's first day by more than the back-dating limit could not have been
+ * dated back to it: the member was not enrolled in between, a gap. Renewing them after a stay (even
+ * while in hospital) must not buy cover for it, nor renewing them when an illness is known: such an
+ * enrolment covers stays settled, and where the admission day is known begun, on or after its own
+ * date, and waits the waiting period from it as a first enrolment does. A renewal within the limit
+ * covers the year, as one dated its first day would. Facts stored before the enrolment's date was
+ * kept: null. Enrolment.waitingPeriodEndsOn reads it too (src/members/enrolments.ts).
  */
-function lateRenewalDate(ruleSet: RuleSet, enrolment: EnrolmentFacts, planYear: number): string | null {
+export function lateRenewalDate(
+  maxBackdatingDays: number, enrolment: Pick<EnrolmentFacts, 'planYear' | 'firstEnrolledOn' | 'enrolledOn'>,
+): string | null {
   const on = enrolment.enrolledOn;
   if (on === undefined || enrolment.firstEnrolledOn >= on) return null;
-  return on > addDays(`${planYear}-01-01`, ruleSet.enrolment.maxBackdatingDays) ? on : null;
+  return on > addDays(`${enrolment.planYear}-01-01`, maxBackdatingDays) ? on : null;
 }
 
 function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null, planYear: number, date: string, admittedOn: string | null): Reason[] {
@@ -318,45 +324,51 @@ function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null,
     problems.push({ code: 'CONTRIBUTION_UNPAID', text: { zh: `单位 ${planYear} 年度互助金未缴清`, en: `the unit's contribution for plan year ${planYear} is not paid` } });
   }
   const { waitingDays } = ruleSet.eligibility;
-  const coveredFrom = addDays(enrolment.firstEnrolledOn, waitingDays);
-  if (date < coveredFrom) {
+  // A late renewal is later than the chain's first date, so its own waiting period ends later.
+  const lapsedUntil = lateRenewalDate(ruleSet.enrolment.maxBackdatingDays, enrolment);
+  const coveredFrom = addDays(lapsedUntil ?? enrolment.firstEnrolledOn, waitingDays);
+  // Not enrolled when the stay was settled, or began: a fact no waiting ends.
+  const uncovered = lapsedUntil === null ? null
+    : date < lapsedUntil ? {
+      zh: `结算日 ${date} 早于 ${planYear} 年度续保入会日期 ${lapsedUntil}，结算时未参加互助`,
+      en: `settled ${date}, before the ${planYear} renewal's date ${lapsedUntil}: not enrolled then`,
+    }
+    : admittedOn !== null && admittedOn < lapsedUntil ? {
+      zh: `本次 ${admittedOn} 入院，早于 ${planYear} 年度续保入会日期 ${lapsedUntil}，入院时未参加互助`,
+      en: `admitted ${admittedOn}, before the ${planYear} renewal's date ${lapsedUntil}: not enrolled when the stay began`,
+    }
+    : null;
+  if (uncovered) {
+    problems.push({ code: 'NO_ENROLMENT', text: uncovered });
+  } else if (date < coveredFrom) {
     problems.push({
       code: 'WAITING_PERIOD',
-      text: {
+      text: lapsedUntil === null ? {
         zh: `首次参加互助 ${enrolment.firstEnrolledOn}，${waitingDays} 天等待期内（${coveredFrom} 起享受），结算日 ${date}`,
         en: `settled ${date}, within the ${waitingDays}-day waiting period after first enrolment on ${enrolment.firstEnrolledOn} (covered from ${coveredFrom})`,
+      } : {
+        zh: `${planYear} 年度续保入会日期 ${lapsedUntil} 晚于年初（中断后续保），${waitingDays} 天等待期内（${coveredFrom} 起享受），结算日 ${date}`,
+        en: `settled ${date}, within the ${waitingDays}-day waiting period of a renewal after a gap, dated ${lapsedUntil} (covered from ${coveredFrom})`,
       },
     });
-  } else {
-    const lapsedUntil = lateRenewalDate(ruleSet, enrolment, planYear);
-    const uncovered = lapsedUntil === null ? null
-      : date < lapsedUntil ? {
-        zh: `结算日 ${date} 早于 ${planYear} 年度续保入会日期 ${lapsedUntil}，结算时未参加互助`,
-        en: `settled ${date}, before the ${planYear} renewal's date ${lapsedUntil}: not enrolled then`,
-      }
-      : admittedOn !== null && admittedOn < lapsedUntil ? {
-        zh: `本次 ${admittedOn} 入院，早于 ${planYear} 年度续保入会日期 ${lapsedUntil}，入院时未参加互助`,
-        en: `admitted ${admittedOn}, before the ${planYear} renewal's date ${lapsedUntil}: not enrolled when the stay began`,
-      }
-      : null;
-    if (uncovered) problems.push({ code: 'NO_ENROLMENT', text: uncovered });
   }
   return problems;
 }
 
 /**
- * Why the SPECIAL_DISEASE add-on does not cover this stay yet, or null when it does (or covers from
- * the enrolment's date). Given after the enrolment began, it covers stays admitted from its own
- * waiting period's end: a stay begun before (a member in hospital when the add-on was turned on) is
- * not paid whenever it is settled, nor one whose admission day is unknown.
+ * Why the SPECIAL_DISEASE add-on does not cover this stay yet, or null when it does (or came with the
+ * chain's first enrolment). Taken after the chain began (first with a renewal, or turned on later),
+ * it covers stays admitted from its own waiting period's end: a stay begun before (a member in
+ * hospital when the add-on was turned on) is not paid whenever it is settled, nor one whose admission
+ * day is unknown, unless the waiting ended before the plan year began (an add-on continued for years).
  */
-function addOnWaitingProblem(ruleSet: RuleSet, enrolment: EnrolmentFacts, admittedOn: string | null): Step | null {
+function addOnWaitingProblem(ruleSet: RuleSet, enrolment: EnrolmentFacts, planYear: number, admittedOn: string | null): Step | null {
   const addedOn = enrolment.specialDiseaseAddedOn;
   if (!enrolment.specialDisease || addedOn === undefined || addedOn === null) return null;
   if (!isIsoDate(addedOn)) throw new BenefitInputError('enrolment.specialDiseaseAddedOn', 'must be a date yyyy-MM-dd');
   const days = ruleSet.eligibility.specialDiseaseWaitingDays;
   const coveredFrom = addDays(addedOn, days);
-  if (admittedOn !== null && admittedOn >= coveredFrom) return null;
+  if (admittedOn === null ? coveredFrom <= `${planYear}-01-01` : admittedOn >= coveredFrom) return null;
   const stay = admittedOn === null
     ? { zh: '本次结算未提供入院日期', en: 'the settlement gives no admission date (begndate)' }
     : { zh: `本次 ${admittedOn} 入院`, en: `this stay was admitted on ${admittedOn}` };
