@@ -125,6 +125,8 @@ program
   .action(async (options: { role: Role; subject: string; unit?: string; member?: string; org?: string; expires: string }) => {
     if (options.role === 'UNIT_OPERATOR' && !options.unit) throw new InvalidArgumentError('--unit is required for UNIT_OPERATOR');
     if (options.role === 'MEMBER' && !options.member) throw new InvalidArgumentError('--member is required for MEMBER');
+    if (options.unit !== undefined && options.role !== 'UNIT_OPERATOR') throw new InvalidArgumentError('--unit goes with UNIT_OPERATOR only');
+    if (options.member !== undefined && options.role !== 'MEMBER') throw new InvalidArgumentError('--member goes with MEMBER only');
     if (options.org !== undefined && !ORGANISATION_SCOPED_ROLES.includes(options.role)) {
       throw new InvalidArgumentError(`--org goes with ${ORGANISATION_SCOPED_ROLES.join(', ')} only`);
     }

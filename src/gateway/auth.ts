@@ -58,6 +58,9 @@ const claimsSchema = z
   .refine((c) => !SERVICE_SUBJECTS.test(c.sub), { message: 'the subject is one of the hub\'s own services, never a person', path: ['sub'] })
   .refine((c) => c.role !== 'UNIT_OPERATOR' || c.unit, { message: 'a UNIT_OPERATOR token needs the unit claim', path: ['unit'] })
   .refine((c) => c.role !== 'MEMBER' || c.member, { message: 'a MEMBER token needs the member claim', path: ['member'] })
+  // Each role has one scope (scopeOf): a claim of another role's scope would leave code to guess which one holds.
+  .refine((c) => c.unit === undefined || c.role === 'UNIT_OPERATOR', { message: 'only UNIT_OPERATOR tokens may name a unit', path: ['unit'] })
+  .refine((c) => c.member === undefined || c.role === 'MEMBER', { message: 'only MEMBER tokens may name a member', path: ['member'] })
   .refine((c) => c.org === undefined || ORGANISATION_SCOPED_ROLES.includes(c.role), {
     message: `only ${ORGANISATION_SCOPED_ROLES.join(', ')} tokens may name an organisation`, path: ['org'],
   });

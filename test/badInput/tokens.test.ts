@@ -192,8 +192,8 @@ describe('signed tokens with wrong claims', () => {
     // Well-formed codes of units that are not registered; printable ASCII only (U+0000 is in test/gateway/tokenClaims.test.ts).
     const code = fc.oneof(fc.stringMatching(/^[0-9A-HJ-NPQRTUWXY]{17}$/).map(withCreditCodeCheck), fc.string({ minLength: 18, maxLength: 18 })).filter((c) => c !== UNIT);
     await fc.assert(
-      fc.asyncProperty(code, fc.constantFrom(...ROLES), async (unit, role) => {
-        await expectRefused(`Bearer ${hs256(good({ role, unit, member: toGlobalId('Member', 1) }))}`, `the token's unit ${unit} is not registered`);
+      fc.asyncProperty(code, async (unit) => {
+        await expectRefused(`Bearer ${hs256(good({ role: 'UNIT_OPERATOR', unit }))}`, `the token's unit ${unit} is not registered`);
       }),
       { numRuns: 40 },
     );
