@@ -8,7 +8,6 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limite
 import type { Redis } from 'ioredis';
 import express from 'express';
 import type { Config } from '../config.ts';
-import type { Role } from './auth.ts';
 import type { Principal } from './auth.ts';
 import { DEFAULT_PAGE_SIZE } from './connection.ts';
 
@@ -19,8 +18,8 @@ import { DEFAULT_PAGE_SIZE } from './connection.ts';
  * operation and requests per client.
  *
  * Bodies: the token is checked before any byte of the body is read (server.ts). A body is then read
- * up to GRAPHQL_MAX_BODY_BYTES, or up to GRAPHQL_MAX_UPLOAD_BYTES when the caller's role may call an
- * upload operation (uploadRoles); a body over GRAPHQL_MAX_BODY_BYTES must be one of those operations.
+ * up to GRAPHQL_MAX_BODY_BYTES, or up to GRAPHQL_MAX_UPLOAD_BYTES when an upload operation would
+ * accept the caller (uploadRules); a body over GRAPHQL_MAX_BODY_BYTES must be such operations only.
  */
 
 /** Validation rules of graphql-armor; the token limit is the parser's own (`parseOptions.maxTokens`). */
@@ -148,16 +147,21 @@ export function objectLimitPlugin<C extends object>(max: number): ApolloServerPl
   };
 }
 
-/** Mutations that carry a file (schema: ImportRosterInput.csv or .contentBase64, UploadSettlementsInput.content, UploadBankStatementInput.content). */
-export const UPLOAD_OPERATIONS = new Set(['importRoster', 'uploadSettlements', 'uploadBankStatement']);
+/**
+ * Mutations that carry a file (schema: ImportRosterInput.csv or .contentBase64, UploadSettlementsInput.content,
+ * UploadBankStatementInput.content), each with whether a caller may call it (its resolver's rule).
+ */
+export type UploadRules = Readonly<Record<'importRoster' | 'uploadSettlements' | 'uploadBankStatement', (principal: Principal) => boolean>>;
 
 /**
- * The JSON body of an authenticated request (`res.locals.principal`), bounded by the caller's role:
- * GRAPHQL_MAX_UPLOAD_BYTES for `uploadRoles` (the roles the upload resolvers allow), GRAPHQL_MAX_BODY_BYTES otherwise. A body over
- * GRAPHQL_MAX_BODY_BYTES is then let through only when its operation is an upload (413 otherwise):
- * `onlyUploadsAreLarge` runs once trusted documents have put the document's text in the body.
+ * The JSON body of an authenticated request (`res.locals.principal`), bounded by what the caller may
+ * call: GRAPHQL_MAX_UPLOAD_BYTES when an upload operation would accept it (`uploadRules`),
+ * GRAPHQL_MAX_BODY_BYTES otherwise. A body over GRAPHQL_MAX_BODY_BYTES is then let through only when
+ * its operation is made of uploads the caller may call (413 otherwise): `onlyUploadsAreLarge` runs
+ * once trusted documents have put the document's text in the body.
  */
-export function jsonBody(config: Config, uploadRoles: ReadonlySet<Role>): { parse: express.RequestHandler; onlyUploadsAreLarge: express.RequestHandler } {
+export function jsonBody(config: Config, uploadRules: UploadRules): { parse: express.RequestHandler; onlyUploadsAreLarge: express.RequestHandler } {
+  const operations = Object.keys(uploadRules);
   const small = express.json({ limit: config.GRAPHQL_MAX_BODY_BYTES });
   const large = express.json({
     limit: Math.max(config.GRAPHQL_MAX_UPLOAD_BYTES, config.GRAPHQL_MAX_BODY_BYTES),
@@ -166,22 +170,25 @@ export function jsonBody(config: Config, uploadRoles: ReadonlySet<Role>): { pars
     },
   });
   const parseBody: express.RequestHandler = (req, res, next) => {
-    const mayUpload = uploadRoles.has((res.locals.principal as Principal).role);
+    const principal = res.locals.principal as Principal;
+    const mayUpload = Object.values(uploadRules).some((mayCall) => mayCall(principal));
     res.locals.bodyLimit = mayUpload ? 'GRAPHQL_MAX_UPLOAD_BYTES' : 'GRAPHQL_MAX_BODY_BYTES';
     (mayUpload ? large : small)(req, res, next);
   };
   const onlyUploadsAreLarge: express.RequestHandler = (req, res, next) => {
     const bytes = res.locals.bodyBytes as number | undefined;
-    if (bytes === undefined || bytes <= config.GRAPHQL_MAX_BODY_BYTES || isUpload(req.body, config.GRAPHQL_MAX_TOKENS)) return next();
+    const principal = res.locals.principal as Principal;
+    const mayCall = (field: string) => Object.hasOwn(uploadRules, field) && uploadRules[field as keyof UploadRules](principal);
+    if (bytes === undefined || bytes <= config.GRAPHQL_MAX_BODY_BYTES || isUpload(req.body, config.GRAPHQL_MAX_TOKENS, mayCall)) return next();
     sendGraphQLError(res, 413,
-      `the request body is larger than ${config.GRAPHQL_MAX_BODY_BYTES} bytes (GRAPHQL_MAX_BODY_BYTES); only ${[...UPLOAD_OPERATIONS].join(', ')} may send up to ${config.GRAPHQL_MAX_UPLOAD_BYTES} bytes (GRAPHQL_MAX_UPLOAD_BYTES)`,
+      `the request body is larger than ${config.GRAPHQL_MAX_BODY_BYTES} bytes (GRAPHQL_MAX_BODY_BYTES); only ${operations.join(', ')}, by a caller they accept, may send up to ${config.GRAPHQL_MAX_UPLOAD_BYTES} bytes (GRAPHQL_MAX_UPLOAD_BYTES)`,
       { code: 'PAYLOAD_TOO_LARGE', limit: 'GRAPHQL_MAX_BODY_BYTES' });
   };
   return { parse: parseBody, onlyUploadsAreLarge };
 }
 
-/** Whether a request body's operation is a mutation of upload fields only (parsed once more: large bodies are rare). */
-function isUpload(body: { query?: unknown; operationName?: unknown } | undefined, maxTokens: number): boolean {
+/** Whether a request body's operation is a mutation of upload fields the caller may call only (parsed once more: large bodies are rare). */
+function isUpload(body: { query?: unknown; operationName?: unknown } | undefined, maxTokens: number, mayCall: (field: string) => boolean): boolean {
   if (typeof body?.query !== 'string') return false;
   let document: DocumentNode;
   try {
@@ -191,7 +198,7 @@ function isUpload(body: { query?: unknown; operationName?: unknown } | undefined
   }
   const operation = getOperationAST(document, typeof body.operationName === 'string' ? body.operationName : undefined);
   return operation?.operation === 'mutation'
-    && operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && UPLOAD_OPERATIONS.has(s.name.value));
+    && operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && mayCall(s.name.value));
 }
 
 /** A GraphQL-shaped error response for refusals made outside Apollo (body size, timeout). */

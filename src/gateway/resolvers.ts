@@ -1,10 +1,10 @@
 import { GraphQLScalarType } from 'graphql';
 import type { Resolvers } from './generated/resolvers.ts';
-import type { Role } from './auth.ts';
 import { parseGlobalId, parseGlobalKey } from './globalId.ts';
 import { withArgumentTextCheck } from './argumentText.ts';
 import { withPayloads } from './payloads.ts';
-import type { Context } from './context.ts';
+import { hasRole, isHubStaff, type Context } from './context.ts';
+import type { UploadRules } from './limits.ts';
 import { DateScalar, DateTimeScalar, Fen, JsonScalar } from './scalars.ts';
 import { MANAGE_MEMBERS, memberKeyedNodes, memberNodes, memberResolvers } from '../members/resolvers.ts';
 import { INGEST, settlementKeyedNodes, settlementNodes, settlementResolvers } from '../settlements/resolvers.ts';
@@ -72,5 +72,13 @@ export function allResolvers(): Resolvers {
   return withPayloads(withArgumentTextCheck(merged)) as Resolvers;
 }
 
-/** Roles that may call an upload operation (importRoster, uploadSettlements, uploadBankStatement), from those resolvers' own role lists: only their bodies are read up to GRAPHQL_MAX_UPLOAD_BYTES. */
-export const uploadRoles: ReadonlySet<Role> = new Set<Role>([...MANAGE_MEMBERS, ...INGEST, ...WRITE]);
+/**
+ * Who may call each upload operation, by the rule its resolver applies: only a caller one of them
+ * accepts has a body read up to GRAPHQL_MAX_UPLOAD_BYTES, and only for those it accepts.
+ */
+export const uploadRules: UploadRules = {
+  importRoster: (principal) => hasRole({ principal }, MANAGE_MEMBERS),
+  // Both the hub's own work (requireHubRole, reconciliation's own check): refused to staff bound to an organisation.
+  uploadSettlements: (principal) => hasRole({ principal }, INGEST) && isHubStaff(principal),
+  uploadBankStatement: (principal) => hasRole({ principal }, WRITE) && isHubStaff(principal),
+};

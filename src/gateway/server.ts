@@ -13,7 +13,7 @@ import { createAuthenticator } from './auth.ts';
 import type { Principal } from './auth.ts';
 import type { Context, Services } from './context.ts';
 import { scopeOf } from './context.ts';
-import { uploadRoles } from './resolvers.ts';
+import { uploadRules } from './resolvers.ts';
 import { createMemberLoaders } from '../members/loaders.ts';
 import { lazyLoaders } from './loaders.ts';
 import { createSettlementLoaders } from '../settlements/loaders.ts';
@@ -201,7 +201,7 @@ export async function createGateway(services: Services, config: Config, log: Log
   await apollo.start();
 
   const timeout = operationTimeout(config.GRAPHQL_TIMEOUT_MS);
-  const body = jsonBody(config, uploadRoles);
+  const body = jsonBody(config, uploadRules);
   // The token (and the rate limit) are checked before any byte of the body is read: an
   // unauthenticated client gets its 401 without the gateway reading, let alone parsing, its body.
   const authenticateFirst: express.RequestHandler = async (req, res, next) => {
