@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { writePain001, type Pain001Batch } from '../banks/iso20022/pain001.ts';
 import type { Programme } from '../benefits/rules/ruleSet.ts';
@@ -116,6 +117,25 @@ export function writeBatchFiles(outDir: string, msgId: string, content: Buffer, 
     renameSync(`${target}.tmp`, target);
   }
   return file;
+}
+
+/**
+ * Removes the files of batches cancelled after sealing: they would wait in PAYOUT_OUT_DIR under a
+ * MsgId the bank never receives, card numbers in clear. Called after the cancellation commits (a
+ * rollback keeps the batch and needs its files); best effort, as the row keeps the file encrypted:
+ * a file that cannot be removed is logged, never an error.
+ */
+export function removeBatchFiles(outDir: string, msgIds: readonly string[], log: Pick<Logger, 'warn'>): void {
+  for (const msgId of msgIds) {
+    const file = path.join(outDir, batchFileName(msgId));
+    for (const target of [file, `${file}.p7s`]) {
+      try {
+        rmSync(target, { force: true });
+      } catch (error) {
+        log.warn({ msgId, file: target, error: (error as Error).message }, 'a cancelled batch\'s sealed file could not be removed from PAYOUT_OUT_DIR');
+      }
+    }
+  }
 }
 
 /** The file as the row keeps it (encrypted) and the SHA-256 the seal covers. */

@@ -119,6 +119,8 @@ export interface Revocation {
   policy: PaymentPolicyRow;
   /** Batches it had released that had not reached the bank: cancelled, their payouts wait for an ordinary batch. */
   cancelledBatches: number;
+  /** Their MsgIds: the files of those already sealed are removed once the revocation commits (removeBatchFiles). */
+  cancelledMsgIds: string[];
 }
 
 /**
@@ -140,7 +142,7 @@ export async function revokePaymentPolicy(
       action: 'payout.policy.revoke', targetType: 'PaymentPolicy', targetId: String(policyId), reason,
       details: { cancelledBatches: batches.map((b) => b.msgId) },
     });
-    return { policy: revoked, cancelledBatches: batches.length };
+    return { policy: revoked, cancelledBatches: batches.length, cancelledMsgIds: batches.map((b) => b.msgId) };
   });
 }
 

@@ -5,7 +5,8 @@ import { type CountedConnection, countedTotal, type PageArgs, readPage, toConnec
 import {
   approvalRefusal, approveBatch, cancelBatch, cancellationRefusal, createBatch, requestSubmission, retryPayout, retryRefusal, submissionRefusal,
 } from './decisions.ts';
-import { batchFileName, clearBatchFile, maskCreditorAccounts, revealBatchFile } from './files.ts';
+import { batchFileName, clearBatchFile, maskCreditorAccounts, removeBatchFiles, revealBatchFile } from './files.ts';
+import { log } from '../log.ts';
 import {
   BATCH_MAKERS, BATCH_READERS, FILE_REVEALERS, funderPayingAccount, payoutStatusOf, policyStatus, type BatchRow, type PaymentPolicyRow, type PayoutRow, type PayoutStatus,
 } from './model.ts';
@@ -201,7 +202,9 @@ export const payoutResolvers: DomainResolvers = {
     revokePaymentPolicy: async (_root, { input }, ctx) => {
       const id = localId('input.policyId', input.policyId, 'PaymentPolicy');
       const reason = reasonOf('input.reason', input.reason);
-      const { cancelledBatches } = await revokePaymentPolicy(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), payoutSettings(ctx.config), id, reason);
+      const { cancelledBatches, cancelledMsgIds } = await revokePaymentPolicy(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), payoutSettings(ctx.config), id, reason);
+      // Committed: the sealed files of its cancelled batches leave PAYOUT_OUT_DIR (the worker removes them too when it meets the batch).
+      removeBatchFiles(ctx.config.PAYOUT_OUT_DIR, cancelledMsgIds, log);
       return { policy: await policyFor(ctx, id), cancelledBatchCount: cancelledBatches };
     },
     revealPayoutBatchFile: async (_root, { input }, ctx) => {

@@ -6,7 +6,7 @@ import { inTransaction } from '../db/pool.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { BankError, type BankAdapter, type BankDocument } from '../banks/adapter.ts';
 import type { Pain002Parsed } from '../banks/iso20022/pain002.ts';
-import { clearBatchFile } from './files.ts';
+import { clearBatchFile, removeBatchFiles } from './files.ts';
 import type { AttemptUpdate, BatchStatus, PayoutChange, PayoutSettings, RefusalsAfterPayment, UnconfirmedRetry } from './model.ts';
 import { lockAccountForRetries, PAID_BEFORE_REASON, PAYOUT_WORKER, sealBatch, type SealingContext } from './sealing.ts';
 import { creditsPayments, finalBatchStatus, readStatusReport, refusesPayments } from './statusReport.ts';
@@ -105,6 +105,8 @@ async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<B
       if (await markSending(ctx, batchId, batch.policyId) && !(await send(ctx, batchId, batch))) return { status: 'SUBMITTED', waiting: true };
       continue;
     }
+    // Cancelled after sealing (here at the hand-over, or by a policy's revocation): its committed cancellation leaves no file behind.
+    if (batch.status === 'CANCELLED') removeBatchFiles(ctx.sealing.outDir, [batch.msgId], ctx.log);
     if (batch.status !== 'SUBMITTED') return { status: batch.status, waiting: false };
 
     const report = await asking(ctx, batchId, () => ctx.adapter.paymentStatus(batch.msgId));
