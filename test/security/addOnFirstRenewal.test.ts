@@ -4,14 +4,12 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { addDays, chinaToday } from '../../src/kernel/time.ts';
-import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { loadRuleSet } from '../../src/benefits/catalogue.ts';
-import { insertShippedRuleSets } from '../../src/benefits/store.ts';
-import { validateRuleSet } from '../../src/benefits/rules/ruleSet.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { lookupHash, personalDataKeys } from '../../src/privacy/personalData.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, payContribution, seedSettlement, seedUnit, type MemberSetup } from '../benefits/seed.ts';
+import { payContribution, seedUnit, type MemberSetup, type SettlementSpec } from '../benefits/seed.ts';
+import { decideStay, enrolledLastYear, rulesForYearAndLast } from '../benefits/renewalScene.ts';
 
 /**
  * Cover bought for a known illness by a first add-on on a renewal. A member enrolled last year
@@ -47,12 +45,7 @@ const ENROL = `mutation($i: EnrolMemberInput!) { enrolMember(input: $i) { enrolm
 
 let serial = 0;
 
-async function decide(m: MemberSetup, stay: typeof JANUARY_STAY) {
-  const settlementId = await seedSettlement(db.pool, m, stay);
-  await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
-  const claim = (await claimOf(db.pool, settlementId))!;
-  return { status: claim.status, reasonCodes: claim.reasonCodes, totalFen: claim.totalFen };
-}
+const decide = (m: MemberSetup, stay: SettlementSpec) => decideStay(db.pool, m, stay, OPTIONS);
 
 /** A unit made through the API with a member enrolled last year from 5 January, with or without the add-on; this year paid. */
 async function lastYearsMember(specialDisease: boolean): Promise<{ unitId: number; creditCode: string; memberId: number }> {
@@ -64,9 +57,7 @@ async function lastYearsMember(specialDisease: boolean): Promise<{ unitId: numbe
     { u: toGlobalId('Unit', unitId), n: withResidentIdCheck(`35058219800${String(300 + serial)}01${serial}`) });
   expect(created.data.createMember.userErrors).toEqual([]);
   const memberId = localId('id', created.data.createMember.member.id, 'Member');
-  await db.pool.query(
-    `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on) VALUES ($1, $2, $3, 'PUBLIC', $4, $5, $5)`,
-    [memberId, unitId, year - 1, specialDisease, day('01-05', year - 1)]);
+  await enrolledLastYear(db.pool, memberId, unitId, year, specialDisease);
   await payContribution(db.pool, unitId, year);
   return { unitId, creditCode, memberId };
 }
@@ -83,12 +74,7 @@ async function renewedWithAddOn(specialDiseaseLastYear: boolean): Promise<Member
 beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
-  const checked = validateRuleSet(RULES);
-  if (!checked.ok) throw new Error(checked.errors.map((e) => `${e.field}: ${e.reason}`).join('; '));
-  await insertShippedRuleSets(db.pool, [checked.ruleSet]);
-  for (const y of [year - 1, year]) {
-    await db.pool.query(`INSERT INTO plan_year_rule_sets (plan_year, rule_set_id, assigned_by) VALUES ($1, $2, 'test') ON CONFLICT DO NOTHING`, [y, RULES.id]);
-  }
+  await rulesForYearAndLast(db.pool, RULES, year);
 });
 afterAll(async () => {
   vi.useRealTimers();

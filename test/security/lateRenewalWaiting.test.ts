@@ -4,14 +4,12 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { addDays, chinaToday } from '../../src/kernel/time.ts';
-import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { loadRuleSet } from '../../src/benefits/catalogue.ts';
-import { insertShippedRuleSets } from '../../src/benefits/store.ts';
-import { validateRuleSet } from '../../src/benefits/rules/ruleSet.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { lookupHash, personalDataKeys } from '../../src/privacy/personalData.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, payContribution, seedSettlement, seedUnit, type MemberSetup } from '../benefits/seed.ts';
+import { payContribution, seedUnit, type MemberSetup, type SettlementSpec } from '../benefits/seed.ts';
+import { decideStay, enrolledLastYear, rulesForYearAndLast } from '../benefits/renewalScene.ts';
 
 /**
  * Cover bought for a known illness by a late renewal. A member enrolled last year is not renewed
@@ -48,22 +46,12 @@ const ENROL = `mutation($i: EnrolMemberInput!) { enrolMember(input: $i) {
 
 let unitId = 0;
 
-async function decide(m: MemberSetup, stay: { psn: string; setlTime: string; admittedOn?: string }) {
-  const settlementId = await seedSettlement(db.pool, m, stay);
-  await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
-  const claim = (await claimOf(db.pool, settlementId))!;
-  return { status: claim.status, reasonCodes: claim.reasonCodes, totalFen: claim.totalFen };
-}
+const decide = (m: MemberSetup, stay: SettlementSpec) => decideStay(db.pool, m, stay, OPTIONS);
 
 beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
-  const checked = validateRuleSet(RULES);
-  if (!checked.ok) throw new Error(checked.errors.map((e) => `${e.field}: ${e.reason}`).join('; '));
-  await insertShippedRuleSets(db.pool, [checked.ruleSet]);
-  for (const y of [year - 1, year]) {
-    await db.pool.query(`INSERT INTO plan_year_rule_sets (plan_year, rule_set_id, assigned_by) VALUES ($1, $2, 'test') ON CONFLICT DO NOTHING`, [y, RULES.id]);
-  }
+  await rulesForYearAndLast(db.pool, RULES, year);
   const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "石狮某局", planType: PUBLIC }) { unit { id } } }`, { c: CREDIT_CODE });
   unitId = localId('id', unit.data.createUnit.unit.id, 'Unit');
   await payContribution(db.pool, unitId, year);
@@ -79,9 +67,7 @@ describe('a late renewal is a gap: it waits its own waiting period', () => {
     const created = await gw.query(ADMIN, `mutation($u: ID!, $n: String!) { createMember(input: { unitId: $u, name: "王丽", idNumber: $n }) { member { id } userErrors { message } } }`,
       { u: toGlobalId('Unit', unitId), n: withResidentIdCheck('35058319850707033') });
     const memberId = localId('id', created.data.createMember.member.id, 'Member');
-    await db.pool.query(
-      `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on) VALUES ($1, $2, $3, 'PUBLIC', false, $4, $4)`,
-      [memberId, unitId, year - 1, day('01-05', year - 1)]);
+    await enrolledLastYear(db.pool, memberId, unitId, year);
 
     const r = await gw.query(OPERATOR, ENROL, { i: { memberId: toGlobalId('Member', memberId), planYear: year, enrolledOn: TODAY } });
     expect(r.data.enrolMember.userErrors).toEqual([]);

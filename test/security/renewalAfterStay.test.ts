@@ -4,14 +4,12 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
-import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { loadRuleSet } from '../../src/benefits/catalogue.ts';
-import { insertShippedRuleSets } from '../../src/benefits/store.ts';
-import { validateRuleSet } from '../../src/benefits/rules/ruleSet.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { lookupHash, personalDataKeys } from '../../src/privacy/personalData.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, payContribution, seedSettlement, seedUnit, type MemberSetup } from '../benefits/seed.ts';
+import { payContribution, seedUnit, type MemberSetup, type SettlementSpec } from '../benefits/seed.ts';
+import { decideStay, enrolledLastYear, rulesForYearAndLast } from '../benefits/renewalScene.ts';
 
 /**
  * Cover bought after the illness through a renewal. A member was enrolled last year; this year
@@ -58,31 +56,17 @@ async function lastYearsMember(): Promise<number> {
     { u: toGlobalId('Unit', unitId), n: withResidentIdCheck(`35058319820${String(400 + serial)}00${serial}`) });
   expect(created.data.createMember.userErrors).toEqual([]);
   const memberId = localId('id', created.data.createMember.member.id, 'Member');
-  await db.pool.query(
-    `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on)
-     VALUES ($1, $2, $3, 'PUBLIC', false, $4, $4)`,
-    [memberId, unitId, year - 1, day('01-05', year - 1)]);
+  await enrolledLastYear(db.pool, memberId, unitId, year);
   return memberId;
 }
 
-/** The claim the rules decide for a stay of the member's enrolment of this year. */
-async function decide(m: MemberSetup, stay: { psn: string; setlTime: string; admittedOn?: string }) {
-  const settlementId = await seedSettlement(db.pool, m, stay);
-  await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
-  const claim = (await claimOf(db.pool, settlementId))!;
-  return { status: claim.status, reasonCodes: claim.reasonCodes, totalFen: claim.totalFen };
-}
+const decide = (m: MemberSetup, stay: SettlementSpec) => decideStay(db.pool, m, stay, OPTIONS);
 
 beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
   // The default rules (90 days of waiting, 30 of back-dating) for last year and this one.
-  const checked = validateRuleSet({ ...loadRuleSet('default-2025'), id: 'renewal-rules', version: 1, planYears: [year - 1, year] });
-  if (!checked.ok) throw new Error(checked.errors.map((e) => `${e.field}: ${e.reason}`).join('; '));
-  await insertShippedRuleSets(db.pool, [checked.ruleSet]);
-  for (const y of [year - 1, year]) {
-    await db.pool.query(`INSERT INTO plan_year_rule_sets (plan_year, rule_set_id, assigned_by) VALUES ($1, 'renewal-rules', 'test') ON CONFLICT DO NOTHING`, [y]);
-  }
+  await rulesForYearAndLast(db.pool, { ...loadRuleSet('default-2025'), id: 'renewal-rules', version: 1, planYears: [year - 1, year] }, year);
   const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "石狮某机关", planType: PUBLIC }) { unit { id } } }`, { c: CREDIT_CODE });
   unitId = localId('id', unit.data.createUnit.unit.id, 'Unit');
   // The unit has paid this year (more than it owes): the contribution is no reason to refuse.
