@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { demoSample } from '../../src/demo/sampleData.ts';
 import { MEMBER_CATEGORIES, UNIT_TYPES, type MemberCategory } from '../../src/members/model.ts';
-import { seedSettlement } from '../benefits/seed.ts';
+import { payContribution, seedMember, seedSettlement } from '../benefits/seed.ts';
 import { fen } from '../benefits/support.ts';
 
 /**
@@ -139,4 +139,39 @@ export async function spreadClaimants(db: pg.Pool, tree: Tree): Promise<void> {
           target AS (SELECT m.member_id, (SELECT min(u.id) FROM units u WHERE u.organisation_id = m.org) AS unit_id FROM m),
           moved AS (UPDATE members x SET unit_id = t.unit_id FROM target t WHERE x.id = t.member_id RETURNING x.id, x.unit_id)
      UPDATE claims c SET unit_id = moved.unit_id FROM moved WHERE c.member_id = moved.id`, [tree.JJ, tree.XM]);
+}
+
+/**
+ * A county of ten members under `parentId` (泉州 in the disclosure tests), the first its model worker; each of `claims` (member, China
+ * date) is decided on that date and paid the next day. Returns the county's id and each claim's approved fen.
+ */
+export async function paidCounty(db: pg.Pool, parentId: number, code: string, name: string, claims: [member: number, day: string][]): Promise<{ id: number; approvedFen: number[] }> {
+  const { rows: [org] } = await db.query(`INSERT INTO organisations (code, name, level, parent_id, created_by) VALUES ($1, $2, 'COUNTY', $3, 't') RETURNING id`, [code, name, parentId]);
+  const { rows: [unit] } = await db.query(
+    `INSERT INTO units (credit_code, name, plan_type, organisation_id) VALUES ($1, '某公司工会', 'PUBLIC', $2) RETURNING id`, [`91350582MA2XXXX${code}8`, org.id]);
+  const unitId = Number(unit.id);
+  const members: { memberId: number; enrolmentId: number; unitId: number; creditCode: string }[] = [];
+  for (let i = 0; i < 10; i += 1) {
+    const memberId = await seedMember(db, unitId);
+    const { rows: [e] } = await db.query(
+      `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on, member_categories)
+       VALUES ($1, $2, 2025, 'PUBLIC', false, '2025-01-01', '2020-01-01', $3) RETURNING id`, [memberId, unitId, i === 0 ? '{MODEL_WORKER}' : '{}']);
+    members.push({ memberId, enrolmentId: Number(e.id), unitId, creditCode: '' });
+  }
+  await payContribution(db, unitId, 2025);
+  const approvedFen: number[] = [];
+  for (const [member, day] of claims) {
+    const stay = await seedSettlement(db, members[member]!, { psn: '12,345.60', setlTime: `${day} 08:00:00` });
+    await adjudicateSettlements(db, [stay], { autoApproveMaxFen: Number.MAX_SAFE_INTEGER });
+    const { rows: [c] } = await db.query(
+      `UPDATE claims SET decided_at = ($2 || ' 10:00+08')::timestamptz WHERE settlement_id = $1 RETURNING id, total_fen`, [stay, day]);
+    await db.query(
+      `WITH p AS (INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, paid_at)
+                  SELECT id, member_id, unit_id, total_fen, 'PAID', decided_at + interval '1 day' FROM claims WHERE id = $1 RETURNING id, claim_id)
+       INSERT INTO payout_lines (benefit_line_id, payout_id, amount_fen)
+       SELECT bl.id, p.id, coalesce(bl.adjusted_fen, bl.amount_fen) FROM p JOIN benefit_lines bl ON bl.claim_id = p.claim_id
+        WHERE coalesce(bl.adjusted_fen, bl.amount_fen) > 0`, [c.id]);
+    approvedFen.push(Number(c.total_fen));
+  }
+  return { id: Number(org.id), approvedFen };
 }

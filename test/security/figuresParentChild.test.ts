@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { UNDER_MIN, WITHHELD, type PublishedRow } from '../../src/figures/disclosure.ts';
 import { figuresQuery, yearlyReport, type YearlyReport } from '../../src/figures/service.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { payContribution, seedMember, seedSettlement } from '../benefits/seed.ts';
+import { paidCounty } from '../figures/support.ts';
 
 /**
  * Differencing a parent's published report against its children's: 泉州 has two counties. 晋江's
@@ -25,40 +24,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/**
- * A county of ten members under 泉州, the first its model worker; each of `claims` (member, China
- * date) is decided on that date and paid the next day. Returns the county's id and each claim's approved fen.
- */
-async function county(code: string, name: string, claims: [member: number, day: string][]): Promise<{ id: number; approvedFen: number[] }> {
-  const { rows: [org] } = await db.pool.query(`INSERT INTO organisations (code, name, level, parent_id, created_by) VALUES ($1, $2, 'COUNTY', $3, 't') RETURNING id`, [code, name, quanzhou]);
-  const { rows: [unit] } = await db.pool.query(
-    `INSERT INTO units (credit_code, name, plan_type, organisation_id) VALUES ($1, '某公司工会', 'PUBLIC', $2) RETURNING id`, [`91350582MA2XXXX${code}8`, org.id]);
-  const unitId = Number(unit.id);
-  const members: { memberId: number; enrolmentId: number; unitId: number; creditCode: string }[] = [];
-  for (let i = 0; i < 10; i += 1) {
-    const memberId = await seedMember(db.pool, unitId);
-    const { rows: [e] } = await db.pool.query(
-      `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on, member_categories)
-       VALUES ($1, $2, 2025, 'PUBLIC', false, '2025-01-01', '2020-01-01', $3) RETURNING id`, [memberId, unitId, i === 0 ? '{MODEL_WORKER}' : '{}']);
-    members.push({ memberId, enrolmentId: Number(e.id), unitId, creditCode: '' });
-  }
-  await payContribution(db.pool, unitId, 2025);
-  const approvedFen: number[] = [];
-  for (const [member, day] of claims) {
-    const stay = await seedSettlement(db.pool, members[member]!, { psn: '12,345.60', setlTime: `${day} 08:00:00` });
-    await adjudicateSettlements(db.pool, [stay], { autoApproveMaxFen: Number.MAX_SAFE_INTEGER });
-    const { rows: [c] } = await db.pool.query(
-      `UPDATE claims SET decided_at = ($2 || ' 10:00+08')::timestamptz WHERE settlement_id = $1 RETURNING id, total_fen`, [stay, day]);
-    await db.pool.query(
-      `WITH p AS (INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, paid_at)
-                  SELECT id, member_id, unit_id, total_fen, 'PAID', decided_at + interval '1 day' FROM claims WHERE id = $1 RETURNING id, claim_id)
-       INSERT INTO payout_lines (benefit_line_id, payout_id, amount_fen)
-       SELECT bl.id, p.id, coalesce(bl.adjusted_fen, bl.amount_fen) FROM p JOIN benefit_lines bl ON bl.claim_id = p.claim_id
-        WHERE coalesce(bl.adjusted_fen, bl.amount_fen) > 0`, [c.id]);
-    approvedFen.push(Number(c.total_fen));
-  }
-  return { id: Number(org.id), approvedFen };
-}
 
 const report = async (organisationId: number): Promise<YearlyReport> =>
   yearlyReport(db.pool, UNSCOPED, await figuresQuery(db.pool, UNSCOPED, { organisationId, planYear: 2025 }), { holidays: [], minCell: MIN_CELL });
@@ -83,8 +48,8 @@ function differenced(parent: readonly PublishedRow[], siblings: readonly (readon
 describe('a city\'s report read against its counties\' reports', () => {
   it('gives back no cell a county\'s own report withheld: the city withholds what a county withholds, in every breakdown', async () => {
     // 晋江: its model worker's one case in May, six others in June. 鲤城: six cases in May.
-    const jj = await county('JJ', '晋江市总工会', [[0, '2025-05-21'], ...[1, 2, 3, 4, 5, 6].map((m): [number, string] => [m, '2025-06-11'])]);
-    const lc = await county('LC', '鲤城区总工会', [1, 2, 3, 4, 5, 6].map((m): [number, string] => [m, '2025-05-12']));
+    const jj = await paidCounty(db.pool, quanzhou, 'JJ', '晋江市总工会', [[0, '2025-05-21'], ...[1, 2, 3, 4, 5, 6].map((m): [number, string] => [m, '2025-06-11'])]);
+    const lc = await paidCounty(db.pool, quanzhou, 'LC', '鲤城区总工会', [1, 2, 3, 4, 5, 6].map((m): [number, string] => [m, '2025-05-12']));
     const [city, jinjiang, licheng] = await Promise.all([report(quanzhou), report(jj.id), report(lc.id)]);
 
     // 晋江's own report withholds May: one case, the model worker's.

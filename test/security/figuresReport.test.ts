@@ -2,12 +2,11 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readXlsxFile from 'read-excel-file/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { reportPdf, reportWorkbook, SHEETS } from '../../src/figures/report.ts';
 import { figuresQuery, yearlyReport } from '../../src/figures/service.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { payContribution, seedMember, seedSettlement } from '../benefits/seed.ts';
+import { paidCounty } from '../figures/support.ts';
 import { poppler, tempFile } from '../notices/support.ts';
 import { sealOf, testPki } from '../seals/fixtures.ts';
 
@@ -35,40 +34,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/**
- * A county of ten members under 泉州, the first its model worker; each of `claims` (member, China
- * date) is decided on that date and paid the next day. Returns the county's id and each claim's approved fen.
- */
-async function county(code: string, name: string, claims: [member: number, day: string][]): Promise<{ id: number; approvedFen: number[] }> {
-  const { rows: [org] } = await db.pool.query(`INSERT INTO organisations (code, name, level, parent_id, created_by) VALUES ($1, $2, 'COUNTY', $3, 't') RETURNING id`, [code, name, quanzhou]);
-  const { rows: [unit] } = await db.pool.query(
-    `INSERT INTO units (credit_code, name, plan_type, organisation_id) VALUES ($1, '某公司工会', 'PUBLIC', $2) RETURNING id`, [`91350582MA2XXXX${code}8`, org.id]);
-  const unitId = Number(unit.id);
-  const members: { memberId: number; enrolmentId: number; unitId: number; creditCode: string }[] = [];
-  for (let i = 0; i < 10; i += 1) {
-    const memberId = await seedMember(db.pool, unitId);
-    const { rows: [e] } = await db.pool.query(
-      `INSERT INTO enrolments (member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on, member_categories)
-       VALUES ($1, $2, 2025, 'PUBLIC', false, '2025-01-01', '2020-01-01', $3) RETURNING id`, [memberId, unitId, i === 0 ? '{MODEL_WORKER}' : '{}']);
-    members.push({ memberId, enrolmentId: Number(e.id), unitId, creditCode: '' });
-  }
-  await payContribution(db.pool, unitId, 2025);
-  const approvedFen: number[] = [];
-  for (const [member, day] of claims) {
-    const stay = await seedSettlement(db.pool, members[member]!, { psn: '12,345.60', setlTime: `${day} 08:00:00` });
-    await adjudicateSettlements(db.pool, [stay], { autoApproveMaxFen: Number.MAX_SAFE_INTEGER });
-    const { rows: [c] } = await db.pool.query(
-      `UPDATE claims SET decided_at = ($2 || ' 10:00+08')::timestamptz WHERE settlement_id = $1 RETURNING id, total_fen`, [stay, day]);
-    await db.pool.query(
-      `WITH p AS (INSERT INTO payouts (claim_id, member_id, unit_id, amount_fen, status, paid_at)
-                  SELECT id, member_id, unit_id, total_fen, 'PAID', decided_at + interval '1 day' FROM claims WHERE id = $1 RETURNING id, claim_id)
-       INSERT INTO payout_lines (benefit_line_id, payout_id, amount_fen)
-       SELECT bl.id, p.id, coalesce(bl.adjusted_fen, bl.amount_fen) FROM p JOIN benefit_lines bl ON bl.claim_id = p.claim_id
-        WHERE coalesce(bl.adjusted_fen, bl.amount_fen) > 0`, [c.id]);
-    approvedFen.push(Number(c.total_fen));
-  }
-  return { id: Number(org.id), approvedFen };
-}
 
 /** The county's 2025 report as published: the workbook read back, and the sealed PDF's text line by line. */
 async function published(organisationId: number) {
@@ -111,7 +76,7 @@ const grouped = (yuan: number) => yuan.toLocaleString('en-US', { minimumFraction
 
 describe('the yearly report of a county with one case, its model worker\'s', () => {
   it('prints the county\'s totals, but "<5" and dashes in every breakdown row: no row is the total', async () => {
-    const jj = await county('JJ', '晋江市总工会', [[0, '2025-05-21']]);
+    const jj = await paidCounty(db.pool, quanzhou, 'JJ', '晋江市总工会', [[0, '2025-05-21']]);
     const [modelWorkerFen] = jj.approvedFen;
     const { sheets, lines } = await published(jj.id);
     const yuan = modelWorkerFen! / 100;
@@ -145,7 +110,7 @@ describe('the yearly report of a county with one case, its model worker\'s', () 
 
 describe('the yearly report of a county with seven cases, one of them its model worker\'s in May', () => {
   it('withholds May and, with it, June (the other month with cases), and the model workers\' row', async () => {
-    const lc = await county('LC', '鲤城区总工会', [[0, '2025-05-21'], ...[1, 2, 3, 4, 5, 6].map((m): [number, string] => [m, '2025-06-11'])]);
+    const lc = await paidCounty(db.pool, quanzhou, 'LC', '鲤城区总工会', [[0, '2025-05-21'], ...[1, 2, 3, 4, 5, 6].map((m): [number, string] => [m, '2025-06-11'])]);
     const { sheets, lines } = await published(lc.id);
     const yuan = lc.approvedFen[0]! / 100;
 
