@@ -7,8 +7,9 @@ import type { CondolenceReason } from '../benefits/rules/ruleSet.ts';
  * approves; the approved amount is paid as a payout of the section's funder. Rules (kept by the
  * service and by the database, migration 0024):
  * - the worker is on the unit's roster and not enrolled in the plan year (an enrolled worker claims);
- * - the amount is at most the per-case cap, and the worker's approved total in the year at most the
- *   annual cap (checked at application and again at approval, under a lock per worker);
+ * - what is approved for one case (the same reason on the same day) is at most the per-case cap, and
+ *   the worker's approved total in the year at most the annual cap (checked at application and again
+ *   at approval, under a lock per worker and year);
  * - the decider is a REVIEWER or ADMIN who did not apply (four eyes: condolences_four_eyes);
  * - PENDING → APPROVED | REJECTED | WITHDRAWN, once.
  */

@@ -28,14 +28,31 @@ async function condolenceRules(
   return { rules: ruleSet.condolence, ruleSetId: ruleSet.id, ruleSetVersion: ruleSet.version };
 }
 
+/** One case: the worker, the reason and the day it happened. */
+interface CondolenceCase {
+  memberId: number;
+  planYear: number;
+  reason: CondolenceReason;
+  occurredOn: string;
+}
+
 /**
- * Refuses `amountFen` over the per-case cap or over what is left of the worker's annual cap
- * (approved condolences of the plan year). Takes the worker-year lock first: the total read here
- * stays true until the commit.
+ * Refuses `amountFen` over what is left of the per-case cap (the same case may be applied for again,
+ * but what is approved for it stays within the cap) or of the worker's annual cap (approved
+ * condolences of the plan year). Takes the worker-year lock first: the totals read here stay true
+ * until the commit.
  */
-async function checkCaps(tx: Tx, rules: CondolenceRules, memberId: number, planYear: number, amountFen: number, field: string): Promise<number> {
+async function checkCaps(tx: Tx, rules: CondolenceRules, c: CondolenceCase, amountFen: number, field: string): Promise<number> {
+  const { memberId, planYear } = c;
   if (amountFen > rules.perCaseCapFen) throw invalid(field, `must be at most the per-case cap of ${rules.perCaseCapFen} fen (${amountFen} asked)`);
   await store.lockWorkerYear(tx, memberId, planYear);
+  const approvedForCase = await store.approvedTotalOfCase(tx, c);
+  if (approvedForCase + amountFen > rules.perCaseCapFen) {
+    throw conflict(
+      `the worker was approved ${approvedForCase} fen for this case (${c.reason} on ${c.occurredOn}); with ${amountFen} more the per-case cap of ${rules.perCaseCapFen} fen would be passed (at most ${Math.max(0, rules.perCaseCapFen - approvedForCase)} left)`,
+      field,
+    );
+  }
   const approved = await store.approvedTotalOfWorker(tx, memberId, planYear);
   if (approved + amountFen > rules.annualCapFenPerWorker) {
     throw conflict(
@@ -88,7 +105,9 @@ export async function applyForCondolence(db: Db, ruleSets: RuleSetCache, actor: 
     if (!rules.reasons.includes(input.reason)) {
       throw conflict(`the rule set ${ruleSetId} pays condolences only for ${rules.reasons.join(', ')}, not ${input.reason}`, 'input.reason');
     }
-    const approvedBefore = await checkCaps(tx, rules, worker.memberId, input.planYear, input.amountFen, 'input.amountFen');
+    const approvedBefore = await checkCaps(
+      tx, rules, { memberId: worker.memberId, planYear: input.planYear, reason: input.reason, occurredOn: input.occurredOn }, input.amountFen, 'input.amountFen',
+    );
     const funderId = await store.funderIdByCode(tx, rules.funder);
     // A rule set naming an unknown funder is refused when proposed: this is a fault, not input.
     if (funderId === null) throw new Error(`rule set ${ruleSetId} v${ruleSetVersion} names funder ${rules.funder}, which does not exist`);
@@ -169,7 +188,7 @@ export async function approveCondolence(
         'input.condolenceId',
       );
     }
-    await checkCaps(tx, rules, condolence.memberId, condolence.planYear, amountFen, 'input.amountFen');
+    await checkCaps(tx, rules, condolence, amountFen, 'input.amountFen');
     const approved = await store.decideCondolence(tx, condolence.id, {
       status: 'APPROVED', approvedFen: amountFen, decidedBy: actor.subject, decidedRole: actor.role, note,
     });

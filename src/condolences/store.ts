@@ -66,6 +66,18 @@ export async function approvedTotalOfWorker(db: Queryable, memberId: number, pla
   return rows[0]!.total;
 }
 
+/** What the worker was approved for one case (the same reason on the same day), fen. */
+export async function approvedTotalOfCase(
+  db: Queryable, c: { memberId: number; reason: CondolenceReason; occurredOn: string },
+): Promise<number> {
+  const { rows } = await db.query<{ total: number }>(
+    `SELECT coalesce(sum(approved_fen), 0)::bigint AS total FROM condolences
+      WHERE member_id = $1 AND reason = $2 AND occurred_on = $3::date AND status = 'APPROVED'`,
+    [c.memberId, c.reason, c.occurredOn],
+  );
+  return rows[0]!.total;
+}
+
 export interface NewCondolence {
   memberId: number;
   planYear: number;
