@@ -77,6 +77,11 @@ const schema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
   /** Subscriptions one WebSocket may hold at once; each event is read again for every subscription that follows it. */
   SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).default(20),
+  /**
+   * WebSockets one client (token subject) may hold open at once on one gateway: each holds its
+   * subscriptions until the token expires, and every subscription hears every status event.
+   */
+  SOCKETS_PER_CLIENT: z.coerce.number().int().min(1).default(10),
   /** Query documents kept compiled by graphql-jit (src/gateway/execution.ts); 0 turns compiling off: graphql-js executes every operation. */
   GRAPHQL_COMPILED_DOCUMENTS: z.coerce.number().int().min(0).max(100_000).default(1_000),
   /** Memory for whole answers to roster queries (src/gateway/responseCache.ts), in MiB; 0 turns the cache off. */

@@ -19,7 +19,8 @@ import type { TrustedDocuments } from './trustedDocuments.ts';
  * document limits as HTTP apply: the token comes in the connection-init payload (`authorization`),
  * each subscribe message is parsed with the token limit and validated with the limit rules (and,
  * in production, without introspection). A socket holds at most SUBSCRIPTIONS_PER_SOCKET
- * subscriptions at once, and what fails while one runs is masked and logged as on HTTP. A socket lives
+ * subscriptions at once, a client (token subject) at most SOCKETS_PER_CLIENT sockets on one gateway
+ * (4429 past it), and what fails while one runs is masked and logged as on HTTP. A socket lives
  * no longer than its token: it is closed with 4401 when the token expires, and nothing runs or is
  * sent on it after that.
  */
@@ -45,6 +46,8 @@ type Extra = { principal?: Principal };
 
 /** Close code of a socket whose token expired (graphql-ws clients treat 4401 as final: connect again with a new token). */
 export const TOKEN_EXPIRED_CLOSE = 4401;
+/** Close code of a socket over SOCKETS_PER_CLIENT (graphql-ws clients treat 4429 as final: close another socket first). */
+export const TOO_MANY_SOCKETS_CLOSE = 4429;
 // setTimeout's longest delay; a longer wait (TOKEN_MAX_LIFETIME_HOURS allows 31 days) is taken in steps.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -64,6 +67,9 @@ export function startSubscriptions(options: SubscriptionServerOptions): Subscrip
     socket.close(TOKEN_EXPIRED_CLOSE, 'token expired');
     return true;
   };
+  // Sockets each client holds open on this gateway: the subscriptions of one socket are bounded,
+  // so a client opening socket after socket (each paid for by nothing but its token) is bounded here.
+  const openSockets = new Map<string, number>();
   const cleanup = useServer<Record<string, unknown>, Extra>({
     // Refusing a token closes the socket with 4403 (graphql-ws); the reason is not echoed.
     async onConnect(ctx) {
@@ -76,6 +82,19 @@ export function startSubscriptions(options: SubscriptionServerOptions): Subscrip
       }
       ctx.extra.principal = principal;
       const { socket } = ctx.extra;
+      // Closed while the token was checked: no 'close' event is left to give its place back.
+      if (socket.readyState !== socket.OPEN) return false;
+      const open = openSockets.get(principal.subject) ?? 0;
+      if (open >= config.SOCKETS_PER_CLIENT) {
+        socket.close(TOO_MANY_SOCKETS_CLOSE, `at most ${config.SOCKETS_PER_CLIENT} sockets per client at once (SOCKETS_PER_CLIENT)`);
+        return false;
+      }
+      openSockets.set(principal.subject, open + 1);
+      socket.once('close', () => {
+        const left = openSockets.get(principal.subject)! - 1;
+        if (left === 0) openSockets.delete(principal.subject);
+        else openSockets.set(principal.subject, left);
+      });
       let timer: NodeJS.Timeout;
       const closeAtExpiry = () => {
         if (!closeIfExpired(socket, principal)) timer = setTimeout(closeAtExpiry, Math.min(principal.expiresAt - Date.now(), MAX_TIMER_MS));
