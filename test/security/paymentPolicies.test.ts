@@ -130,7 +130,8 @@ describe('who may decide a payment policy', () => {
   });
 
   it('a token cannot name one of the hub\'s own services as its subject (claims those decide are paid under policies)', async () => {
-    for (const sub of ['adjudication', 'redecision', 'payment-policy-1']) {
+    // `cli` and `hub figures`: what the hub command did, which a person's token must not pass for.
+    for (const sub of ['adjudication', 'redecision', 'payment-policy-1', 'cli', 'hub figures']) {
       const token = await gw.token({ role: 'REVIEWER', sub });
       const forged = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ viewer { role } }' }) });
       expect(forged.status).toBe(401);
