@@ -416,8 +416,14 @@ export const memberResolvers: DomainResolvers = {
         try {
           confirmed = await store.confirmBankCardChange(tx, member.id, new Date(input.changedAt), ctx.principal.subject);
         } catch (error) {
-          // The database's four-eyes check (0007): the person who replaced the account cannot confirm it.
-          if ((error as { constraint?: string }).constraint !== 'members_bank_card_confirmation') throw error;
+          // The database's four-eyes checks: the person who replaced the account cannot confirm it
+          // (0007), and nobody can confirm one a service replaced (0070): whoever drove it is unknown.
+          const { constraint } = error as { constraint?: string };
+          if (constraint === 'members_bank_card_service_change') {
+            throw forbidden('a service (a SERVICE token or the hub command) replaced this bank account: no one can confirm it, ' +
+              'since whoever drove the service is unknown; it is paid once its cooling-off has passed (BANK_CARD_COOLING_OFF_DAYS)');
+          }
+          if (constraint !== 'members_bank_card_confirmation') throw error;
           throw forbidden('you replaced this bank account: another ADMIN or FINANCE must confirm it');
         }
         if (!confirmed) {

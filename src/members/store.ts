@@ -365,13 +365,15 @@ export interface ChangeAuthor {
 /**
  * SET clauses of members (alias m) for a write bringing the bank account (`hash`, `code`, null when
  * none): when it replaces a different account (card or bank code), the cooling-off of migration
- * 0007 starts: changed now by `changedBy`, unconfirmed. A member's first account starts none.
+ * 0007 starts: changed now by `by` (the SQL parameters of its subject and role), unconfirmed. A
+ * member's first account starts none. The role decides whether a person may confirm it (0070).
  */
-function bankCardCoolingOffSetSql(hash: string, code: string, changedBy: string): string {
+function bankCardCoolingOffSetSql(hash: string, code: string, by: { subject: string; role: string }): string {
   const replaced = `(m.bank_card_hash IS NOT NULL AND ${hash} IS NOT NULL
                      AND (${hash}, ${code}) IS DISTINCT FROM (m.bank_card_hash, m.bank_code))`;
   return `bank_card_changed_at = CASE WHEN ${replaced} THEN now() ELSE m.bank_card_changed_at END,
-          bank_card_changed_by = CASE WHEN ${replaced} THEN ${changedBy} ELSE m.bank_card_changed_by END,
+          bank_card_changed_by = CASE WHEN ${replaced} THEN ${by.subject} ELSE m.bank_card_changed_by END,
+          bank_card_changed_by_role = CASE WHEN ${replaced} THEN ${by.role} ELSE m.bank_card_changed_by_role END,
           bank_card_confirmed_at = CASE WHEN ${replaced} THEN NULL ELSE m.bank_card_confirmed_at END,
           bank_card_confirmed_by = CASE WHEN ${replaced} THEN NULL ELSE m.bank_card_confirmed_by END`;
 }
@@ -429,7 +431,7 @@ export async function changeMember(
               unit_id = coalesce(${p.add(c.unitId ?? null)}::bigint, m.unit_id),
               bank_card_enc = coalesce(${p.add(card?.enc ?? null)}::bytea, m.bank_card_enc), bank_card_hash = coalesce(${hash}, m.bank_card_hash),
               bank_card_masked = coalesce(${p.add(card?.masked ?? null)}, m.bank_card_masked), bank_code = coalesce(${code}, m.bank_code),
-              ${bankCardCoolingOffSetSql(hash, code, p.add(by.actor.subject))},
+              ${bankCardCoolingOffSetSql(hash, code, { subject: p.add(by.actor.subject), role: p.add(by.actor.role) })},
               updated_at = now()
         WHERE m.id = ${p.add(id)} AND m.unit_id = ${p.add(seenInUnitId)}
        RETURNING m.*),
@@ -1115,7 +1117,7 @@ export async function mergeStagedMembers(
              bank_card_hash = coalesce(excluded.bank_card_hash, m.bank_card_hash),
              bank_card_masked = coalesce(excluded.bank_card_masked, m.bank_card_masked),
              bank_code = coalesce(excluded.bank_code, m.bank_code),
-             ${bankCardCoolingOffSetSql('excluded.bank_card_hash', 'excluded.bank_code', p.add(author.actor.subject))},
+             ${bankCardCoolingOffSetSql('excluded.bank_card_hash', 'excluded.bank_code', { subject: p.add(author.actor.subject), role: p.add(author.actor.role) })},
              updated_at = now()
        -- Never across units, not even for a member another transaction has just added.
        WHERE m.unit_id = excluded.unit_id AND ${memberChangedSql('m', 'excluded')}
