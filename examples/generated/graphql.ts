@@ -30,7 +30,7 @@ export type BenefitProgramme =
 
 /** Why a claim is ineligible or pays less than it might. */
 export type ClaimReasonCode =
-  /** 职工特病等待期: the special-disease add-on was given after the enrolment began (`Enrolment.specialDiseaseFrom`) and the stay was admitted within its waiting period, or before it, or on a day the settlement does not give: the programmes needing the add-on pay nothing for it (the claim itself stands). */
+  /** 职工特病等待期: the special-disease add-on was given after the enrolment began (`Enrolment.specialDiseaseFrom`), or for the first time with a renewal, and the stay was admitted within its waiting period, or before it, or on a day the settlement does not give: the programmes needing the add-on pay nothing for it (the claim itself stands). */
   | 'ADD_ON_WAITING_PERIOD'
   /** 互助金未缴清: the unit's contribution for the plan year is not fully paid. */
   | 'CONTRIBUTION_UNPAID'
@@ -42,7 +42,7 @@ export type ClaimReasonCode =
   | 'NO_ENROLMENT'
   /** 适用条件: a programme applies only to members of some unit types or member categories, and this member is not one of them (the claim itself stands). */
   | 'PROGRAMME_CONDITION_NOT_MET'
-  /** 等待期: the stay falls in the member's waiting period. */
+  /** 等待期: the stay falls in the member's waiting period (after a first enrolment, or after a renewal recorded late, beyond the back-dating limit of the year's first day: a gap). */
   | 'WAITING_PERIOD';
 
 /** Where a claim stands. */

@@ -1074,7 +1074,7 @@ export type ClaimReason = {
 
 /** Why a claim is ineligible or pays less than it might. */
 export type ClaimReasonCode =
-  /** 职工特病等待期: the special-disease add-on was given after the enrolment began (`Enrolment.specialDiseaseFrom`) and the stay was admitted within its waiting period, or before it, or on a day the settlement does not give: the programmes needing the add-on pay nothing for it (the claim itself stands). */
+  /** 职工特病等待期: the special-disease add-on was given after the enrolment began (`Enrolment.specialDiseaseFrom`), or for the first time with a renewal, and the stay was admitted within its waiting period, or before it, or on a day the settlement does not give: the programmes needing the add-on pay nothing for it (the claim itself stands). */
   | 'ADD_ON_WAITING_PERIOD'
   /** 互助金未缴清: the unit's contribution for the plan year is not fully paid. */
   | 'CONTRIBUTION_UNPAID'
@@ -1086,7 +1086,7 @@ export type ClaimReasonCode =
   | 'NO_ENROLMENT'
   /** 适用条件: a programme applies only to members of some unit types or member categories, and this member is not one of them (the claim itself stands). */
   | 'PROGRAMME_CONDITION_NOT_MET'
-  /** 等待期: the stay falls in the member's waiting period. */
+  /** 等待期: the stay falls in the member's waiting period (after a first enrolment, or after a renewal recorded late, beyond the back-dating limit of the year's first day: a gap). */
   | 'WAITING_PERIOD';
 
 /** One re-decision of a claim (重新核定): what it was, what it became, why, when and by whom. */
@@ -1124,7 +1124,7 @@ export type ClaimRedecisionCause =
   | 'CORRECTION'
   /**
    * A claim of the same member-year decided before this one was rejected, or a line of it lowered, by a
-   * reviewer while this one waited for review: what that claim held (room under the annual caps,
+   * reviewer, or its settlement reversed by the platform (冲销), while this one waited for review: what that claim held (room under the annual caps,
    * out-of-pocket toward a threshold, a first-diagnosis lump sum) no longer counts, and this claim was
    * figured again without it. It still waits for its reviewer (PENDING_REVIEW before and after).
    */
@@ -1669,16 +1669,19 @@ export type Enrolment = Node & {
    * `enrolledOn` (an override of BACKDATED). Started after `enrolledOn`, the add-on pays only stays
    * admitted after its own waiting period (the rule set's `eligibility.specialDiseaseWaitingDays`, 90
    * days unless it says otherwise) counted from this day: a stay admitted earlier gets no line of the
-   * programmes that need the add-on, and the reason `ADD_ON_WAITING_PERIOD`. Turned off and on again,
-   * it starts again.
+   * programmes that need the add-on, and the reason `ADD_ON_WAITING_PERIOD`. Taken for the first time
+   * with a renewal (last year's enrolment had no add-on), it waits that period from `enrolledOn` too;
+   * continued from last year's enrolment, it keeps its earlier start. Turned off and on again, it
+   * starts again.
    */
   specialDiseaseFrom?: Maybe<Scalars['Date']['output']>;
   /** The unit that enrolled the member this year. */
   unit: Unit;
   /**
    * Last day of the waiting period: the waiting days of the rule set governing the plan year, counted
-   * from the first enrolment of the chain (firstEnrolledOn); benefits are paid for stays from the next
-   * day. Null when the enrolment does not wait: the waiting ended before it began (a renewal of an
+   * from the first enrolment of the chain (firstEnrolledOn), or from `enrolledOn` for a renewal recorded
+   * late (beyond the back-dating limit of the year's first day: a gap); benefits are paid for stays
+   * from the next day. Null when the enrolment does not wait: the waiting ended before it began (a renewal of an
    * older chain), or a rule set without a waiting period. Read afresh: a newly published rule set can
    * change it.
    */
@@ -2642,7 +2645,9 @@ export type Mutation = {
   changeMyBankAccount: ChangeMyBankAccountPayload;
   /**
    * Confirms a member's replaced bank account, so payouts to it need not wait for the cooling-off.
-   * ADMIN or FINANCE, never the person who replaced it (`FORBIDDEN`); `CONFLICT` when no replacement
+   * ADMIN or FINANCE, never the person who replaced it (`FORBIDDEN`), and no one for an account a
+   * service replaced (a SERVICE token, or the `hub` command's roster import: `FORBIDDEN`; it is paid once
+   * its cooling-off has passed); `CONFLICT` when no replacement
    * is waiting, or when the one waiting is not the one checked (`changedAt`), and on `input.memberId`
    * when the member moved to another unit meanwhile. Audited.
    */
@@ -6545,7 +6550,9 @@ export type SubmitPayoutBatchPayload = {
  * current state, then subscribe without `after`.
  *
  * One socket holds at most `SUBSCRIPTIONS_PER_SOCKET` (20) subscriptions at once: another is refused
- * with `RATE_LIMITED` (`extensions.limit`) until one completes. An error while an event is sent is
+ * with `RATE_LIMITED` (`extensions.limit`) until one completes. One client (token subject) holds at
+ * most `SOCKETS_PER_CLIENT` (10) sockets at once on one gateway: the next is closed with code 4429,
+ * which graphql-ws clients treat as final (close another socket first). An error while an event is sent is
  * masked as on HTTP (`internal error (reference …)`); a subscribe message that does not parse or
  * validate is refused with `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED`.
  */
@@ -6594,7 +6601,9 @@ export type Subscription = {
  * current state, then subscribe without `after`.
  *
  * One socket holds at most `SUBSCRIPTIONS_PER_SOCKET` (20) subscriptions at once: another is refused
- * with `RATE_LIMITED` (`extensions.limit`) until one completes. An error while an event is sent is
+ * with `RATE_LIMITED` (`extensions.limit`) until one completes. One client (token subject) holds at
+ * most `SOCKETS_PER_CLIENT` (10) sockets at once on one gateway: the next is closed with code 4429,
+ * which graphql-ws clients treat as final (close another socket first). An error while an event is sent is
  * masked as on HTTP (`internal error (reference …)`); a subscribe message that does not parse or
  * validate is refused with `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED`.
  */
@@ -6622,7 +6631,9 @@ export type SubscriptionClaimStatusChangedArgs = {
  * current state, then subscribe without `after`.
  *
  * One socket holds at most `SUBSCRIPTIONS_PER_SOCKET` (20) subscriptions at once: another is refused
- * with `RATE_LIMITED` (`extensions.limit`) until one completes. An error while an event is sent is
+ * with `RATE_LIMITED` (`extensions.limit`) until one completes. One client (token subject) holds at
+ * most `SOCKETS_PER_CLIENT` (10) sockets at once on one gateway: the next is closed with code 4429,
+ * which graphql-ws clients treat as final (close another socket first). An error while an event is sent is
  * masked as on HTTP (`internal error (reference …)`); a subscribe message that does not parse or
  * validate is refused with `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED`.
  */
@@ -6650,7 +6661,9 @@ export type SubscriptionPayoutStatusChangedArgs = {
  * current state, then subscribe without `after`.
  *
  * One socket holds at most `SUBSCRIPTIONS_PER_SOCKET` (20) subscriptions at once: another is refused
- * with `RATE_LIMITED` (`extensions.limit`) until one completes. An error while an event is sent is
+ * with `RATE_LIMITED` (`extensions.limit`) until one completes. One client (token subject) holds at
+ * most `SOCKETS_PER_CLIENT` (10) sockets at once on one gateway: the next is closed with code 4429,
+ * which graphql-ws clients treat as final (close another socket first). An error while an event is sent is
  * masked as on HTTP (`internal error (reference …)`); a subscribe message that does not parse or
  * validate is refused with `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED`.
  */
@@ -6676,7 +6689,9 @@ export type SubscriptionReconciliationRunProgressArgs = {
  * current state, then subscribe without `after`.
  *
  * One socket holds at most `SUBSCRIPTIONS_PER_SOCKET` (20) subscriptions at once: another is refused
- * with `RATE_LIMITED` (`extensions.limit`) until one completes. An error while an event is sent is
+ * with `RATE_LIMITED` (`extensions.limit`) until one completes. One client (token subject) holds at
+ * most `SOCKETS_PER_CLIENT` (10) sockets at once on one gateway: the next is closed with code 4429,
+ * which graphql-ws clients treat as final (close another socket first). An error while an event is sent is
  * masked as on HTTP (`internal error (reference …)`); a subscribe message that does not parse or
  * validate is refused with `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED`.
  */
