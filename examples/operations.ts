@@ -48,20 +48,20 @@ export const MemberClaimsQuery = graphql(`
   }
 `);
 
-/** A reviewer's decision: the claim, or what to show beside the form when it was refused. */
+/** A reviewer's decision on the total they checked (the claim's `totalFen` as shown): the claim, or what to show beside the form when it was refused. */
 export const ApproveClaimMutation = graphql(`
-  mutation ApproveClaim($claimId: ID!, $note: String) {
-    approveClaim(input: { claimId: $claimId, note: $note }) {
+  mutation ApproveClaim($claimId: ID!, $checkedTotalFen: Fen!, $note: String) {
+    approveClaim(input: { claimId: $claimId, checkedTotalFen: $checkedTotalFen, note: $note }) {
       claim { id status decidedBy decidedAt }
       userErrors { field code message }
     }
   }
 `);
 
-/** A reviewer's selection approved at once: one result per claim, refused ones with their reasons. */
+/** A reviewer's selection approved at once, each at the total shown: one result per claim, refused ones with their reasons. */
 export const ApproveClaimsMutation = graphql(`
-  mutation ApproveClaims($claimIds: [ID!]!, $note: String) {
-    approveClaims(input: { claimIds: $claimIds, note: $note }) {
+  mutation ApproveClaims($claimIds: [ID!]!, $checkedTotalsFen: [Fen!]!, $note: String) {
+    approveClaims(input: { claimIds: $claimIds, checkedTotalsFen: $checkedTotalsFen, note: $note }) {
       results { claimId claim { id status decidedBy } userErrors { code message } }
       userErrors { field code message }
     }

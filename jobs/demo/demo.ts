@@ -23,7 +23,7 @@ import { playMemberChannel } from './channel.ts';
 import { pollUntil } from './wait.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { fenToCnyGrouped } from '../../src/kernel/money.ts';
-import { claimIdsWithStatus, claimTotalsByStatus, countClaims, paidClaimCount, unadjudicatedSettlementIds } from '../../src/benefits/store.ts';
+import { claimsWithStatus, claimTotalsByStatus, countClaims, paidClaimCount, unadjudicatedSettlementIds } from '../../src/benefits/store.ts';
 import { countDistinctSettlements } from '../../src/settlements/store.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 
@@ -233,11 +233,11 @@ async function awaitAdjudication(runtime: Runtime): Promise<string> {
 
 /** Plays the REVIEWER: claims above the automatic-approval threshold are approved, one by one, audited. */
 async function reviewDemoClaims(runtime: Runtime): Promise<string> {
-  const ids = await claimIdsWithStatus(runtime.db, 'PENDING_REVIEW');
-  for (const id of ids) {
-    await approveClaim(runtime.db, { subject: 'demo-reviewer', role: 'REVIEWER' }, UNSCOPED, id, 'demo: reviewed and approved');
+  const claims = await claimsWithStatus(runtime.db, 'PENDING_REVIEW');
+  for (const { id, totalFen } of claims) {
+    await approveClaim(runtime.db, { subject: 'demo-reviewer', role: 'REVIEWER' }, UNSCOPED, id, totalFen, 'demo: reviewed and approved');
   }
-  return `review: ${ids.length} claim(s) above the automatic-approval threshold approved by demo-reviewer`;
+  return `review: ${claims.length} claim(s) above the automatic-approval threshold approved by demo-reviewer`;
 }
 
 /** The demo's closing line (docs/design.md contract): counts over the whole pipeline. */

@@ -136,13 +136,18 @@ export const benefitResolvers: DomainResolvers = {
     approveClaim: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'approveClaim');
       const id = localId('input.claimId', input.claimId, 'Claim');
-      await review.approveClaim(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, input.note);
+      await review.approveClaim(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, input.checkedTotalFen, input.note);
       return { claim: await announced(ctx, await visibleClaim(ctx, id)) };
     },
     approveClaims: async (_root, { input }, ctx) => {
       requireRole(ctx, REVIEW, 'approveClaims');
       check('input.claimIds', input.claimIds.length >= 1 && input.claimIds.length <= MAX_IDS ? null : `must list 1 to ${MAX_IDS} claims`);
-      const claims = input.claimIds.map((claimId, i) => ({ id: localId(`input.claimIds[${i}]`, claimId, 'Claim'), field: `input.claimIds[${i}]` }));
+      check('input.checkedTotalsFen', input.checkedTotalsFen.length === input.claimIds.length
+        ? null : `must give one total for each claim of input.claimIds, in its order: ${input.claimIds.length}, not ${input.checkedTotalsFen.length}`);
+      const claims = input.claimIds.map((claimId, i) => ({
+        id: localId(`input.claimIds[${i}]`, claimId, 'Claim'), field: `input.claimIds[${i}]`,
+        checkedTotalFen: input.checkedTotalsFen[i]!, totalField: `input.checkedTotalsFen[${i}]`,
+      }));
       const refusals = await review.approveClaims(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), claims, input.note);
       const results = await Promise.all(claims.map(async ({ id }, i) => {
         const refusal = refusals[i];

@@ -9,12 +9,17 @@ import { recordNotifications } from '../notifications/store.ts';
 import { claimDecidedNotification } from './adjudicate.ts';
 import { sameStaysMayPay, sameStayWarning } from './decision.ts';
 import { refigureWaitingAfter } from './redecide.ts';
+import { fenToCnyGrouped } from '../kernel/money.ts';
 
 /**
  * Review (maker-checker) of claims in PENDING_REVIEW. Each decision runs in one transaction that
  * locks the member-year totals row first (the same order as adjudication), then the claim (an
  * approval then the member's approvals across years), and records the audit entry. Rules decided here:
- * - approve: the claim and its lines become APPROVED; not by anyone who adjusted one of its lines
+ * - approve: the claim and its lines become APPROVED, only at the total the reviewer checked
+ *   (`checkedTotalFen`, its total as they read it): a waiting claim is figured again when an earlier
+ *   one of its year is rejected, lowered or reversed (`refigureWaitingAfter`), its total up or down,
+ *   and an approval of the old figures must not pay the new ones nobody saw (CONFLICT on the field);
+ *   not by anyone who adjusted one of its lines
  *   (four eyes: claims.adjusted_by, kept by the database, whose CHECK claims_four_eyes also refuses it),
  *   nor by anyone who set the targeted groups of its enrolment (setEnrolmentCategories: the groups
  *   decide which programmes pay, e.g. CRITICAL to HARDSHIP only; enrolments.categories_set_by, whose
@@ -81,15 +86,38 @@ async function reviewEventKey(tx: Tx, claimId: number): Promise<string> {
   return n ? `after-redecision-${n}` : '';
 }
 
+/** A claim to approve and the total its reviewer checked (`Claim.totalFen` as they read it), each with the field naming it. */
+export interface CheckedClaim {
+  id: number;
+  field: string;
+  checkedTotalFen: number;
+  totalField: string;
+}
+
 // An approval's note is kept with the decision, audited and printed on the member's notice: bounded as every note (noteOf).
-export async function approveClaim(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null | undefined): Promise<void> {
-  await approve(db, actor, scope, claimId, noteOf('input.note', note), 'input.claimId', 'alone');
+export async function approveClaim(
+  db: Db, actor: Actor, scope: Scope, claimId: number, checkedTotalFen: number, note: string | null | undefined,
+): Promise<void> {
+  const claim = { id: claimId, field: 'input.claimId', checkedTotalFen, totalField: 'input.checkedTotalFen' };
+  await approve(db, actor, scope, claim, noteOf('input.note', note), 'alone');
 }
 
 /** Approves one claim with a note checked already; `among others`: in a bulk approval. */
-async function approve(db: Db, actor: Actor, scope: Scope, claimId: number, note: string | null, field: string, how: 'alone' | 'among others'): Promise<void> {
+async function approve(db: Db, actor: Actor, scope: Scope, checked: CheckedClaim, note: string | null, how: 'alone' | 'among others'): Promise<void> {
+  const { id: claimId, field } = checked;
+  if (!Number.isSafeInteger(checked.checkedTotalFen) || checked.checkedTotalFen < 0) {
+    throw invalid(checked.totalField, 'must be the claim\'s total as read (totalFen): a whole number of fen, not negative');
+  }
   await inTransaction(db, async (tx) => {
     const claim = await lockClaim(tx, actor, claimId, scope, 'approve', field);
+    // Read under the member-year's lock, which a refiguring holds too: the total approved is the one compared.
+    if (claim.totalFen !== checked.checkedTotalFen) {
+      throw conflict(
+        `the claim was figured again after it was read: it pays ${claim.totalFen} fen (${fenToCnyGrouped(claim.totalFen)} CNY) now, `
+        + `not the ${checked.checkedTotalFen} fen (${fenToCnyGrouped(checked.checkedTotalFen)} CNY) checked; read it again and check the new figures`,
+        checked.totalField,
+      );
+    }
     // Before the other claims of the stay are read: an approval of one of another plan year commits first, and is seen.
     await store.lockMemberApprovals(tx, claim.memberId);
     const sameStay = (await sameStaysMayPay(tx, [claim.settlementId])).get(claim.settlementId) ?? [];
@@ -106,17 +134,17 @@ async function approve(db: Db, actor: Actor, scope: Scope, claimId: number, note
 
 /**
  * Approves each claim as `approveClaim` does, each in its own transaction (same rules, four eyes,
- * audit): one refused does not stop the others. Returns each claim's refusal, in order; null for an
- * approved one. A claim missing or out of `scope` is the same NOT_FOUND. A bad note refuses the
- * whole request (INVALID on input.note) before any claim is approved.
+ * the total checked, audit): one refused does not stop the others. Returns each claim's refusal, in
+ * order; null for an approved one. A claim missing or out of `scope` is the same NOT_FOUND. A bad
+ * note refuses the whole request (INVALID on input.note) before any claim is approved.
  */
 export async function approveClaims(
-  db: Db, actor: Actor, scope: Scope, claims: readonly { id: number; field: string }[], note: string | null | undefined,
+  db: Db, actor: Actor, scope: Scope, claims: readonly CheckedClaim[], note: string | null | undefined,
 ): Promise<(DomainError | null)[]> {
   const checked = noteOf('input.note', note);
   const refusals: (DomainError | null)[] = [];
-  for (const { id, field } of claims) {
-    refusals.push(await approve(db, actor, scope, id, checked, field, 'among others').then(() => null, (error: unknown) => {
+  for (const claim of claims) {
+    refusals.push(await approve(db, actor, scope, claim, checked, 'among others').then(() => null, (error: unknown) => {
       if (error instanceof DomainError) return error;
       throw error;
     }));

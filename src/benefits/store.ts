@@ -518,6 +518,8 @@ export interface ReviewedClaim {
   planYear: number;
   status: ClaimStatus;
   outOfPocketFen: number;
+  /** What its lines pay now (after any adjustment): the total a reviewer approves. */
+  totalFen: number;
   /** Everyone who adjusted a line of the claim. */
   adjustedBy: string[];
 }
@@ -525,7 +527,7 @@ export interface ReviewedClaim {
 export async function lockClaim(tx: Tx, claimId: number): Promise<ReviewedClaim> {
   const { rows: [claim] } = await tx.query<ReviewedClaim>(
     `SELECT id, settlement_id AS "settlementId", member_id AS "memberId", plan_year AS "planYear", status, out_of_pocket_fen AS "outOfPocketFen",
-            adjusted_by AS "adjustedBy"
+            total_fen AS "totalFen", adjusted_by AS "adjustedBy"
        FROM claims WHERE id = $1 FOR UPDATE`,
     [claimId],
   );
@@ -1137,9 +1139,10 @@ export async function claimTotalsByStatus(db: Queryable): Promise<{ status: Clai
   return rows;
 }
 
-export async function claimIdsWithStatus(db: Queryable, status: ClaimStatus): Promise<number[]> {
-  const { rows } = await db.query<{ id: number }>(`SELECT id FROM claims WHERE status = $1 ORDER BY id`, [status]);
-  return rows.map((r) => r.id);
+/** The claims of a status with their totals, oldest first (the demo's reviewer approves the totals it read). */
+export async function claimsWithStatus(db: Queryable, status: ClaimStatus): Promise<{ id: number; totalFen: number }[]> {
+  const { rows } = await db.query<{ id: number; totalFen: number }>(`SELECT id, total_fen AS "totalFen" FROM claims WHERE status = $1 ORDER BY id`, [status]);
+  return rows;
 }
 
 /** Claims with at least one line paid. */

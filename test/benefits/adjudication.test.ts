@@ -3,14 +3,12 @@ import { Redis } from 'ioredis';
 import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
-import { approveClaim } from '../../src/benefits/review.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { commitOnceWaitedOn, freshDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { fen } from './support.ts';
-import { claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from './seed.ts';
+import { approveAsRead, claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from './seed.ts';
 import * as adjudication from '../../jobs/benefits.ts';
 import { enqueueAdjudications, enqueueMatchedSettlements } from '../../src/benefits/queue.ts';
 import { closeQueues, createQueues, unfinishedJobs, type Queues } from '../../src/queues.ts';
@@ -255,7 +253,7 @@ describe('adjudication job', () => {
     ];
     const [byRules, byReviewer, undecided] = settlements as [number, number, number];
     await adjudicateSettlements(db.pool, settlements, OPTIONS);
-    await approveClaim(db.pool, { subject: 'rev-1', role: 'REVIEWER' }, UNSCOPED, (await claimOf(db.pool, byReviewer))!.id, null);
+    await approveAsRead(db.pool, { subject: 'rev-1', role: 'REVIEWER' }, (await claimOf(db.pool, byReviewer))!.id);
     // Decided the day before the reversal came.
     await db.pool.query(`UPDATE claims SET decided_at = decided_at - interval '1 day' WHERE settlement_id = ANY($1::bigint[])`, [[byRules, byReviewer]]);
     const approved = [await decisionOf(byRules), await decisionOf(byReviewer)];

@@ -90,7 +90,8 @@ describe('review', () => {
   it('only REVIEWER and ADMIN may decide', async () => {
     for (const role of ['UNIT_OPERATOR', 'FINANCE', 'AUDITOR', 'SERVICE'] as const) {
       const res = await gw.query({ role, unit: role === 'UNIT_OPERATOR' ? a.creditCode : undefined },
-        `mutation($id: ID!) { approveClaim(input: { claimId: $id }) { claim { id } } }`, { id: await claimGid(big) });
+        `mutation($id: ID!, $total: Fen!) { approveClaim(input: { claimId: $id, checkedTotalFen: $total }) { claim { id } } }`,
+        { id: await claimGid(big), total: (await claimOf(db.pool, big))!.totalFen });
       expect(res.errors?.[0]?.extensions?.code, role).toBe('FORBIDDEN');
     }
   });
@@ -117,10 +118,12 @@ describe('review', () => {
     expect(raised.data.adjustClaimLine).toEqual({ claim: null, userErrors: [{ field: 'input.amountFen', code: 'INVALID' }] });
     expect((await totalsOf(db.pool, a.memberId)).INPATIENT).toBe(fen('24,800.00'));
 
-    const approved = await gw.query({ role: 'REVIEWER', sub: 'rev-2' }, `mutation($id: ID!) { approveClaim(input: { claimId: $id, note: "checked" }) { claim { ${CLAIM} } } }`, { id: await claimGid(big) });
+    const APPROVE = `mutation($id: ID!, $total: Fen!) { approveClaim(input: { claimId: $id, checkedTotalFen: $total, note: "checked" }) { claim { ${CLAIM} } } }`;
+    const approved = await gw.query({ role: 'REVIEWER', sub: 'rev-2' }, APPROVE, { id: await claimGid(big), total: adjustedClaim.totalFen });
     expect(approved.data.approveClaim.claim).toMatchObject({ status: 'APPROVED', decidedBy: 'rev-2', decisionReason: 'checked' });
     expect(approved.data.approveClaim.claim.lines.every((l: any) => l.status === 'APPROVED')).toBe(true);
-    const again = await gw.query({ role: 'REVIEWER' }, `mutation($id: ID!) { approveClaim(input: { claimId: $id }) { claim { id } userErrors { field code message } } }`, { id: await claimGid(big) });
+    const again = await gw.query({ role: 'REVIEWER' }, `mutation($id: ID!, $total: Fen!) { approveClaim(input: { claimId: $id, checkedTotalFen: $total }) { claim { id } userErrors { field code message } } }`,
+      { id: await claimGid(big), total: adjustedClaim.totalFen });
     expect(again.data.approveClaim).toEqual({ claim: null, userErrors: [{ field: 'input.claimId', code: 'CONFLICT', message: 'the claim is APPROVED, not PENDING_REVIEW' }] });
 
     const { rows } = await db.pool.query(`SELECT actor, action, reason FROM audit_log WHERE action IN ('claim.adjust_line', 'claim.approve') ORDER BY seq`);

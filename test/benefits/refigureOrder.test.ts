@@ -3,11 +3,11 @@ import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { loadRuleSet, RuleSetCache } from '../../src/benefits/catalogue.ts';
 import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
 import { replayYear } from '../../src/benefits/replay.ts';
-import { adjustClaimLine, approveClaim, rejectClaim } from '../../src/benefits/review.ts';
+import { adjustClaimLine, rejectClaim } from '../../src/benefits/review.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, payContribution, seedEnrolledMember, seedSettlement, totalsOf } from '../benefits/seed.ts';
+import { approveAsRead, claimOf, payContribution, seedEnrolledMember, seedSettlement, totalsOf } from '../benefits/seed.ts';
 
 /**
  * Claims still waiting for a reviewer are figured again when an earlier claim of their member-year
@@ -82,7 +82,7 @@ describe('the order a member-year\'s claims were figured in (claims.figured_seq)
     const c = await seedSettlement(db.pool, m, { psn: '60,000.00', ownpay: '60,000.00', setlTime: '2025-05-01 10:00:00' });
     for (const id of [x, y, w, c]) await adjudicateSettlements(db.pool, [id], { autoApproveMaxFen: 0 });
     // R 4,000 → 8,000 → 68,000 → 128,000: W CRITICAL 9,000.00, C 30,000.00; C is approved.
-    await approveClaim(db.pool, A, UNSCOPED, (await claimOf(db.pool, c))!.id, null);
+    await approveAsRead(db.pool, A, (await claimOf(db.pool, c))!.id);
 
     // Y rejected: W is figured again after X alone, R 4,000 → 64,000: 7,000.00, in its place (before C).
     await rejectClaim(db.pool, A, UNSCOPED, (await claimOf(db.pool, y))!.id, 'not a stay of the member');

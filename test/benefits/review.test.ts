@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
-import { adjustClaimLine, approveClaim, rejectClaim } from '../../src/benefits/review.ts';
+import { adjustClaimLine, rejectClaim } from '../../src/benefits/review.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { fen } from './support.ts';
-import { claimOf, seedEnrolledMember, seedSettlement, totalsOf } from './seed.ts';
+import { approveAsRead, claimOf, seedEnrolledMember, seedSettlement, totalsOf } from './seed.ts';
 
 /** What a reviewer's decisions leave for the member's other stays: grants and the year's room. */
 const A = { subject: 'reviewer-a', role: 'REVIEWER' as const };
@@ -36,7 +36,7 @@ describe('a first-diagnosis lump sum a reviewer cut to 0', () => {
     expect(claim.status).toBe('PENDING_REVIEW');
     await adjustClaimLine(db.pool, A, UNSCOPED, await lumpSumLine(claim.id), 0, 'C34.1 not confirmed by pathology on this stay');
     expect(await lumpSums(m.memberId)).toEqual({ paidFen: 0, grants: [] });
-    await approveClaim(db.pool, B, UNSCOPED, claim.id, null);
+    await approveAsRead(db.pool, B, claim.id);
 
     // Room under its personal part for both lines: 6,000 INPATIENT again, and the lump sum.
     const second = await seedSettlement(db.pool, m, { psn: '20,000.00', ownpay: '10,000.00', diagnoses: ['C34.1'], setlTime: '2025-06-01 10:00:00' });
@@ -92,7 +92,7 @@ describe('a claim rejected while a later one of the member-year waits', () => {
     expect(await redecisionsOf(feedClaim.id)).toEqual([{ cause: 'EARLIER_CLAIM_RELEASED', previousStatus: 'PENDING_REVIEW', newStatus: 'PENDING_REVIEW', decidedBy: A.subject }]);
 
     // The reviewer approves it as figured now.
-    await approveClaim(db.pool, B, UNSCOPED, feedClaim.id, null);
+    await approveAsRead(db.pool, B, feedClaim.id);
     expect((await claimOf(db.pool, feed))!).toMatchObject({ status: 'APPROVED', amounts: alone.amounts });
   });
 
@@ -130,6 +130,6 @@ describe('a claim rejected while a later one of the member-year waits', () => {
     const remaining = await Promise.all([earlier, adjusted, later].map(async (id) => (await claimOf(db.pool, id))!.amounts.INPATIENT!));
     expect((await totalsOf(db.pool, m.memberId)).INPATIENT).toBe(remaining.reduce((a, b) => a + b, 0));
     // B adjusted it: B still cannot approve it.
-    await expect(approveClaim(db.pool, B, UNSCOPED, adjustedNow.id, null)).rejects.toThrow(/four eyes/);
+    await expect(approveAsRead(db.pool, B, adjustedNow.id)).rejects.toThrow(/four eyes/);
   });
 });

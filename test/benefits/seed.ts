@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { fen } from './support.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
+import { approveClaim } from '../../src/benefits/review.ts';
+import type { Actor } from '../../src/audit/audit.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
 
 /**
  * Rows for adjudication tests, written directly with SQL (units, members, enrolments, contribution
@@ -163,4 +166,15 @@ export async function totalsOf(db: pg.Pool, memberId: number, year = 2025) {
     [memberId, year],
   );
   return rows[0] ?? { INPATIENT: 0, CRITICAL: 0, MAJOR_DISEASE: 0, outOfPocket: 0, claims: 0 };
+}
+
+/** The total of a claim now (`Claim.totalFen`): what a reviewer reads and approves. */
+export async function totalOfClaim(db: pg.Pool, claimId: number): Promise<number> {
+  const { rows } = await db.query<{ totalFen: number }>(`SELECT total_fen AS "totalFen" FROM claims WHERE id = $1`, [claimId]);
+  return rows[0]!.totalFen;
+}
+
+/** A reviewer's approval (unscoped) of a claim at the total they read just before it. */
+export async function approveAsRead(db: pg.Pool, actor: Actor, claimId: number, note: string | null = null): Promise<void> {
+  await approveClaim(db, actor, UNSCOPED, claimId, await totalOfClaim(db, claimId), note);
 }

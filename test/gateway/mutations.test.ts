@@ -4,7 +4,7 @@ import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { reconcileJobId } from '../../src/reconciliation/queue.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
+import { claimOf, seedEnrolledMember, seedSettlement, totalOfClaim } from '../benefits/seed.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { ensureUnit, startTestGateway, type TestGateway } from '../support/gateway.ts';
 
@@ -131,11 +131,13 @@ describe('arguments named by the object they name', () => {
 describe('approveClaims', () => {
   it('decides each claim on its own: one approved, one already decided, one missing; each approval audited', async () => {
     const [fresh, decided] = pending.map((id) => toGlobalId('Claim', id)) as [string, string];
-    const first = await gw.query(ADMIN, `mutation($id: ID!) { approveClaim(input: { claimId: $id }) { userErrors { code } } }`, { id: decided });
+    const [freshTotal, decidedTotal] = await Promise.all(pending.map((id) => totalOfClaim(db.pool, id))) as [number, number];
+    const first = await gw.query(ADMIN, `mutation($id: ID!, $total: Fen!) { approveClaim(input: { claimId: $id, checkedTotalFen: $total }) { userErrors { code } } }`,
+      { id: decided, total: decidedTotal });
     expect(first.data.approveClaim.userErrors).toEqual([]);
     const missing = toGlobalId('Claim', 999_999);
 
-    const res = await gw.query(REVIEWER, APPROVE_CLAIMS, { input: { claimIds: [decided, missing, fresh], note: '批量复核' } });
+    const res = await gw.query(REVIEWER, APPROVE_CLAIMS, { input: { claimIds: [decided, missing, fresh], checkedTotalsFen: [decidedTotal, 0, freshTotal], note: '批量复核' } });
     expect(res.errors).toBeUndefined();
     expect(res.data.approveClaims).toEqual({ userErrors: [], results: [
       { claimId: decided, claim: null, userErrors: [{ field: 'input.claimIds[0]', code: 'CONFLICT', message: 'the claim is APPROVED, not PENDING_REVIEW' }] },
@@ -147,7 +149,7 @@ describe('approveClaims', () => {
   });
 
   it('refuses an empty list in the payload, approving nothing', async () => {
-    const res = await gw.query(REVIEWER, APPROVE_CLAIMS, { input: { claimIds: [] } });
+    const res = await gw.query(REVIEWER, APPROVE_CLAIMS, { input: { claimIds: [], checkedTotalsFen: [] } });
     expect(res.data.approveClaims).toEqual({ results: null, userErrors: [{ field: 'input.claimIds', code: 'INVALID', message: 'input.claimIds: must list 1 to 100 claims' }] });
   });
 });

@@ -4,7 +4,7 @@ import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import type { TokenClaims } from '../../src/gateway/auth.ts';
-import { seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
+import { seedEnrolledMember, seedSettlement, totalOfClaim, type MemberSetup } from '../benefits/seed.ts';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { approvedClaims, settings, keys } from '../payouts/support.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
@@ -139,7 +139,7 @@ describe('claims', () => {
       `SELECT c.id AS "claimId", min(l.id) AS "lineId" FROM claims c JOIN benefit_lines l ON l.claim_id = c.id
         WHERE c.settlement_id = ANY($1::bigint[]) GROUP BY c.id, c.settlement_id ORDER BY c.settlement_id`, [settlements],
     );
-    const [adjusted, rejected] = rows.map((r) => ({ id: toGlobalId('Claim', r.claimId), line: toGlobalId('BenefitLine', r.lineId) }));
+    const [adjusted, rejected] = rows.map((r) => ({ id: toGlobalId('Claim', r.claimId), line: toGlobalId('BenefitLine', r.lineId), claimId: r.claimId }));
     const hintOf = (claimId: string, field: string) => ({
       query: `query($id: ID!) { claim(id: $id) { ${field} } }`, variables: { id: claimId }, read: (data: { claim: Record<string, boolean> }) => data.claim[field]!,
     });
@@ -150,14 +150,14 @@ describe('claims', () => {
     }));
     // rev-1 adjusted it: rev-1 may not approve it, rev-2 may, and after that nobody may.
     bothAnswers(await checkHint([...staff, REVIEWER_1, REVIEWER_2, ADMIN], hintOf(adjusted!.id, 'viewerCanApprove'), {
-      name: 'approveClaim', inputType: 'ApproveClaimInput', input: { claimId: adjusted!.id },
+      name: 'approveClaim', inputType: 'ApproveClaimInput', input: { claimId: adjusted!.id, checkedTotalFen: await totalOfClaim(db.pool, adjusted!.claimId) },
     }));
     bothAnswers(await checkHint([...staff, ADMIN, REVIEWER_2], hintOf(rejected!.id, 'viewerCanReject'), {
       name: 'rejectClaim', inputType: 'RejectClaimInput', input: { claimId: rejected!.id, reason: 'not a covered stay' },
     }));
     // Decided claims: every hint false, every mutation refused.
     for (const [field, name, inputType, input] of [
-      ['viewerCanApprove', 'approveClaim', 'ApproveClaimInput', { claimId: rejected!.id }],
+      ['viewerCanApprove', 'approveClaim', 'ApproveClaimInput', { claimId: rejected!.id, checkedTotalFen: await totalOfClaim(db.pool, rejected!.claimId) }],
       ['viewerCanAdjust', 'adjustClaimLine', 'AdjustClaimLineInput', { lineId: adjusted!.line, amountFen: 50, reason: 'lower again' }],
     ] as const) {
       const claimId = name === 'approveClaim' ? rejected!.id : adjusted!.id;

@@ -118,7 +118,8 @@ describe('claimStatusChanged', () => {
       expect(heard(operator).map((c) => c.claim.member.id).sort()).toEqual([a.memberId, colleagueOfA.memberId].map((id) => toGlobalId('Member', id)).sort());
       expect(heard(admin)).toEqual([expect.objectContaining({ status: 'APPROVED', claim: expect.objectContaining({ member: { id: toGlobalId('Member', b.memberId) } }) })]);
 
-      const approved = await gw.query({ role: 'REVIEWER' }, 'mutation($id: ID!) { approveClaim(input: { claimId: $id }) { claim { status } userErrors { message } } }', { id: claimId(claim.id) });
+      const approved = await gw.query({ role: 'REVIEWER' }, 'mutation($id: ID!, $total: Fen!) { approveClaim(input: { claimId: $id, checkedTotalFen: $total }) { claim { status } userErrors { message } } }',
+        { id: claimId(claim.id), total: claim.totalFen });
       expect(approved.data.approveClaim.userErrors).toEqual([]);
       await waitFor('the approval to be heard', async () => heard(member).length >= 2);
       // Each event is read fresh: the lines show the approval too.

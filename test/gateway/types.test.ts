@@ -281,7 +281,8 @@ describe('who did something, as Actor objects', () => {
     const adjusted = await gw.query({ role: 'REVIEWER', sub: 'reviewer-zhao' }, `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { userErrors { field } } }`,
       { i: { lineId: line.id, amountFen: line.amountFen - 100, reason: 'one item not covered' } });
     expect(adjusted.data.adjustClaimLine.userErrors).toEqual([]);
-    const approved = await gw.query(REVIEWER, `mutation($id: ID!) { approveClaim(input: { claimId: $id }) { userErrors { field } } }`, { id });
+    const { totalFen } = (await gw.query(REVIEWER, `query($id: ID!) { claim(id: $id) { totalFen } }`, { id })).data.claim;
+    const approved = await gw.query(REVIEWER, `mutation($id: ID!, $total: Fen!) { approveClaim(input: { claimId: $id, checkedTotalFen: $total }) { userErrors { field } } }`, { id, total: totalFen });
     expect(approved.data.approveClaim.userErrors).toEqual([]);
 
     const decided = (await gw.query(REVIEWER, CLAIM, { id })).data.claim;

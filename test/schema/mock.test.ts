@@ -103,9 +103,10 @@ async function session(url: string): Promise<unknown[]> {
   const claims = await run(MemberClaimsQuery, { memberId: member.id, first: 2 });
   // A lookup answers the object its id names.
   expect(claims.member).toMatchObject({ id: member.id, name: member.name });
-  const claimId = claims.member!.claims.edges[0]!.node.id;
-  await run(ApproveClaimMutation, { claimId, note: '同意' });
-  await run(ApproveClaimsMutation, { claimIds: [claimId], note: '同意' });
+  const claim = claims.member!.claims.edges[0]!.node;
+  // A reviewer approves the total the screen showed.
+  await run(ApproveClaimMutation, { claimId: claim.id, checkedTotalFen: claim.totalFen, note: '同意' });
+  await run(ApproveClaimsMutation, { claimIds: [claim.id], checkedTotalsFen: [claim.totalFen], note: '同意' });
   return answers;
 }
 

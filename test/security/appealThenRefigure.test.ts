@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
-import { adjustClaimLine, approveClaim, rejectClaim } from '../../src/benefits/review.ts';
+import { adjustClaimLine, rejectClaim } from '../../src/benefits/review.ts';
 import { decideAppeal, fileAppeal } from '../../src/appeals/service.ts';
 import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, payContribution, seedEnrolledMember, seedSettlement, totalsOf } from '../benefits/seed.ts';
+import { approveAsRead, claimOf, payContribution, seedEnrolledMember, seedSettlement, totalsOf } from '../benefits/seed.ts';
 import { keys } from '../payouts/support.ts';
 
 /**
@@ -59,8 +59,8 @@ describe('AUDIT: an appeal upheld, then an earlier line lowered by 0.01', () => 
       `SELECT id FROM benefit_lines WHERE claim_id = $1 AND programme = 'INPATIENT'`, [claimB]);
     await adjustClaimLine(db.pool, R3, UNSCOPED, line!.id, fen('5,999.99'), 'one fen of the invoice is not covered');
     // Reviewer 1 approves B and C (neither adjusted by them).
-    await approveClaim(db.pool, R1, UNSCOPED, claimB, null);
-    await approveClaim(db.pool, R1, UNSCOPED, claimC, null);
+    await approveAsRead(db.pool, R1, claimB);
+    await approveAsRead(db.pool, R1, claimC);
 
     const paid = await approvedCritical(m.memberId);
     expect({ critical: paid, c: (await claimOf(db.pool, c))!.amounts.CRITICAL, totals: (await totalsOf(db.pool, m.memberId)).CRITICAL })
@@ -96,7 +96,7 @@ describe('AUDIT: a claim decided again once the unit paid late, then an earlier 
     const { rows: [line] } = await db.pool.query<{ id: number }>(
       `SELECT id FROM benefit_lines WHERE claim_id = $1 AND programme = 'INPATIENT'`, [claimB]);
     await adjustClaimLine(db.pool, R3, UNSCOPED, line!.id, fen('5,999.99'), 'one fen of the invoice is not covered');
-    for (const id of [claimA.id, claimB, (await claimOf(db.pool, c))!.id]) await approveClaim(db.pool, R1, UNSCOPED, id, null);
+    for (const id of [claimA.id, claimB, (await claimOf(db.pool, c))!.id]) await approveAsRead(db.pool, R1, id);
 
     expect({ critical: await approvedCritical(m.memberId), c: (await claimOf(db.pool, c))!.amounts.CRITICAL, totals: (await totalsOf(db.pool, m.memberId)).CRITICAL })
       .toEqual({ critical: fen('37,000.00'), c: fen('7,000.00'), totals: fen('37,000.00') });

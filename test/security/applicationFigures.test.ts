@@ -38,7 +38,9 @@ async function matchAndAdjudicate(db: pg.Pool, ids: number[], options = NO_LIMIT
 }
 
 async function claimOf(db: pg.Pool, settlementId: number) {
-  const { rows } = await db.query<{ id: number; status: string; warnings: string[] }>(`SELECT id, status, warnings FROM claims WHERE settlement_id = $1`, [settlementId]);
+  const { rows } = await db.query<{ id: number; status: string; warnings: string[]; totalFen: number }>(
+    `SELECT id, status, warnings, total_fen AS "totalFen" FROM claims WHERE settlement_id = $1`, [settlementId],
+  );
   return rows[0]!;
 }
 
@@ -284,28 +286,30 @@ describe('one stay reported with other figures by the platform and by an applica
     await feedStay(db.pool, gw.keys, applicant, stay({ admittedOn: '2025-09-01', dischargedOn: '2025-09-04' }));
     const other = await latestOf(db.pool, applicant);
     await matchAndAdjudicate(db.pool, [feed, other], { autoApproveMaxFen: 0 });
-    const ids = [toGlobalId('Claim', (await claimOf(db.pool, feed)).id), toGlobalId('Claim', (await claimOf(db.pool, other)).id)];
+    const read = [await claimOf(db.pool, feed), await claimOf(db.pool, other)];
+    const ids = read.map((c) => toGlobalId('Claim', c.id));
+    const checkedTotalsFen = read.map((c) => c.totalFen);
 
     const bulk = await gw.query(reviewer, `mutation($input: ApproveClaimsInput!) {
-      approveClaims(input: $input) { results { claimId claim { status } userErrors { field code message } } } }`, { input: { claimIds: ids } });
+      approveClaims(input: $input) { results { claimId claim { status } userErrors { field code message } } } }`, { input: { claimIds: ids, checkedTotalsFen } });
     expect(bulk.data.approveClaims.results).toEqual([
       { claimId: ids[0], claim: null, userErrors: [{ field: 'input.claimIds[0]', code: 'CONFLICT', message: expect.stringContaining(`not among others: settlement ${applied} (`) }] },
       { claimId: ids[1], claim: { status: 'APPROVED' }, userErrors: [] },
     ]);
-    const APPROVE = `mutation($id: ID!, $note: String) { approveClaim(input: { claimId: $id, note: $note }) { claim { status } userErrors { field code message } } }`;
-    const bare = await gw.query(reviewer, APPROVE, { id: ids[0] });
+    const APPROVE = `mutation($id: ID!, $total: Fen!, $note: String) { approveClaim(input: { claimId: $id, checkedTotalFen: $total, note: $note }) { claim { status } userErrors { field code message } } }`;
+    const bare = await gw.query(reviewer, APPROVE, { id: ids[0], total: checkedTotalsFen[0] });
     expect(bare.data.approveClaim).toEqual({
       claim: null, userErrors: [{ field: 'input.note', code: 'INVALID', message: expect.stringContaining('say in the note how that was checked') }],
     });
-    const noted = await gw.query(reviewer, APPROVE, { id: ids[0], note: '已与医院核实：为两次住院' });
+    const noted = await gw.query(reviewer, APPROVE, { id: ids[0], total: checkedTotalsFen[0], note: '已与医院核实：为两次住院' });
     expect(noted.data.approveClaim).toEqual({ claim: { status: 'APPROVED' }, userErrors: [] });
   });
 
   it('two reviewers approving at once the two claims of a stay over 1 January (two plan years): the second waits for the first, then needs a note', async () => {
     const { db } = await started();
     const { applicant, applied, feed } = await twinsOverNewYear('2025-12-22');
-    const { rows: claims } = await db.pool.query<{ id: number; planYear: number; status: string }>(
-      `SELECT id, plan_year AS "planYear", status FROM claims WHERE settlement_id = ANY($1::bigint[]) ORDER BY settlement_id`, [[applied, feed]],
+    const { rows: claims } = await db.pool.query<{ id: number; planYear: number; status: string; totalFen: number }>(
+      `SELECT id, plan_year AS "planYear", status, total_fen AS "totalFen" FROM claims WHERE settlement_id = ANY($1::bigint[]) ORDER BY settlement_id`, [[applied, feed]],
     );
     expect(claims.map((c) => [c.planYear, c.status])).toEqual([[2025, 'PENDING_REVIEW'], [2026, 'PENDING_REVIEW']]);
     const [first, second] = claims as [typeof claims[0], typeof claims[0]];
@@ -317,7 +321,7 @@ describe('one stay reported with other figures by the platform and by an applica
       await lockClaim(tx, first.id);
       await lockMemberApprovals(tx, applicant.memberId);
       await approveStoredClaim(tx, first.id, 'reviewer-zhao', null);
-    }, () => approveClaim(db.pool, { subject: 'reviewer-sun', role: 'REVIEWER' }, UNSCOPED, second.id, null));
+    }, () => approveClaim(db.pool, { subject: 'reviewer-sun', role: 'REVIEWER' }, UNSCOPED, second.id, second.totalFen, null));
     // ... while another approves the platform's: it waited, saw the first approved, and asks for a note.
     await expect(work).rejects.toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.note' });
     const { rows: after } = await db.pool.query<{ status: string }>(`SELECT status FROM claims WHERE id = ANY($1::bigint[]) ORDER BY id`, [[first.id, second.id]]);

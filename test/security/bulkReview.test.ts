@@ -4,7 +4,7 @@ import { approveClaims } from '../../src/benefits/review.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { REASON_MAX } from '../../src/kernel/errors.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
+import { claimOf, seedEnrolledMember, seedSettlement, totalOfClaim, type MemberSetup } from '../benefits/seed.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
@@ -22,6 +22,8 @@ const APPROVE_CLAIMS = `mutation($input: ApproveClaimsInput!) {
 const APPROVE = `mutation($input: ApproveClaimInput!) { approveClaim(input: $input) { claim { status } userErrors { field code message } } }`;
 const ADJUST = `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { userErrors { message } } }`;
 
+/** The totals of `ids` as a reviewer reads them now, for `checkedTotalsFen`. */
+const totalsOf = (ids: readonly number[]) => Promise.all(ids.map((id) => totalOfClaim(db.pool, id)));
 const statuses = async () => (await db.pool.query<{ status: string }>(`SELECT status FROM claims WHERE id = ANY($1) ORDER BY id`, [claims])).rows.map((r) => r.status);
 
 beforeAll(async () => {
@@ -43,7 +45,7 @@ describe('bulk review', () => {
   it('is refused to UNIT_OPERATOR, FINANCE and the others as a top-level FORBIDDEN, approving nothing', async () => {
     const claimIds = claims.map((id) => toGlobalId('Claim', id));
     for (const who of [{ role: 'UNIT_OPERATOR', unit: member.creditCode }, { role: 'FINANCE' }, { role: 'AUDITOR' }, { role: 'SERVICE' }] as const) {
-      const res = await gw.query(who, APPROVE_CLAIMS, { input: { claimIds } });
+      const res = await gw.query(who, APPROVE_CLAIMS, { input: { claimIds, checkedTotalsFen: await totalsOf(claims) } });
       expect(res.errors?.[0]?.extensions?.code, who.role).toBe('FORBIDDEN');
       expect(res.data, who.role).toBeNull();
     }
@@ -52,11 +54,13 @@ describe('bulk review', () => {
 
   it('refuses more than 100 IDs, and counts them toward GRAPHQL_MAX_NODES, before approving anything', async () => {
     const many = Array.from({ length: 101 }, (_, i) => toGlobalId('Claim', claims[i % claims.length]!));
-    const tooMany = await gw.query({ role: 'REVIEWER' }, APPROVE_CLAIMS, { input: { claimIds: many } });
+    const read = await totalsOf(claims);
+    const checkedTotalsFen = many.map((_, i) => read[i % claims.length]!);
+    const tooMany = await gw.query({ role: 'REVIEWER' }, APPROVE_CLAIMS, { input: { claimIds: many, checkedTotalsFen } });
     expect(tooMany.errors?.[0]).toMatchObject({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'GRAPHQL_MAX_NODES' }, message: expect.stringContaining('approveClaims(input.claimIds) lists 101 IDs') });
     // Two fields of 100 IDs ask for 200 objects: over this gateway's 150.
     const twice = await gw.query({ role: 'REVIEWER' }, `mutation($input: ApproveClaimsInput!) { a: approveClaims(input: $input) { userErrors { code } } b: approveClaims(input: $input) { userErrors { code } } }`,
-      { input: { claimIds: many.slice(0, 100) } });
+      { input: { claimIds: many.slice(0, 100), checkedTotalsFen: checkedTotalsFen.slice(0, 100) } });
     expect(twice.errors?.[0]).toMatchObject({ extensions: { limit: 'GRAPHQL_MAX_NODES' }, message: expect.stringContaining('asks for up to 200 objects') });
     expect(await statuses()).toEqual(['PENDING_REVIEW', 'PENDING_REVIEW', 'PENDING_REVIEW', 'PENDING_REVIEW']);
   });
@@ -69,7 +73,7 @@ describe('bulk review', () => {
     expect(adjust.data.adjustClaimLine.userErrors).toEqual([]);
 
     const other = toGlobalId('Claim', claims[1]!);
-    const res = await gw.query({ role: 'REVIEWER', sub: 'rev-maker' }, APPROVE_CLAIMS, { input: { claimIds: [adjusted, other] } });
+    const res = await gw.query({ role: 'REVIEWER', sub: 'rev-maker' }, APPROVE_CLAIMS, { input: { claimIds: [adjusted, other], checkedTotalsFen: await totalsOf(claims.slice(0, 2)) } });
     expect(res.data.approveClaims.results).toEqual([
       { claimId: adjusted, claim: null, userErrors: [{ field: 'input.claimIds[0]', code: 'CONFLICT', message: expect.stringContaining('rev-maker adjusted this claim and cannot also approve it') }] },
       { claimId: other, claim: { status: 'APPROVED', decidedBy: 'rev-maker' }, userErrors: [] },
@@ -83,7 +87,8 @@ describe('bulk review', () => {
     const reviewer = { subject: 'rev-scoped', role: 'REVIEWER' } as const;
     const otherUnit = member.unitId + 1_000;
     const refusals = await approveClaims(db.pool, reviewer, { unitId: otherUnit, memberId: null, organisationId: null }, [
-      { id: claims[2]!, field: 'input.claimIds[0]' }, { id: 999_999, field: 'input.claimIds[1]' },
+      { id: claims[2]!, field: 'input.claimIds[0]', checkedTotalFen: await totalOfClaim(db.pool, claims[2]!), totalField: 'input.checkedTotalsFen[0]' },
+      { id: 999_999, field: 'input.claimIds[1]', checkedTotalFen: 0, totalField: 'input.checkedTotalsFen[1]' },
     ], null);
     expect(refusals.map((r) => r && { code: r.code, message: r.message })).toEqual([
       { code: 'NOT_FOUND', message: 'claim not found' }, { code: 'NOT_FOUND', message: 'claim not found' },
@@ -91,17 +96,20 @@ describe('bulk review', () => {
     expect((await statuses())[2]).toBe('PENDING_REVIEW');
 
     // Through the API: an ID of another type is bad input for the whole list, whether or not that object exists.
-    const res = await gw.query({ role: 'REVIEWER' }, APPROVE_CLAIMS, { input: { claimIds: [toGlobalId('Claim', claims[2]!), toGlobalId('Member', member.memberId)] } });
+    const res = await gw.query({ role: 'REVIEWER' }, APPROVE_CLAIMS, {
+      input: { claimIds: [toGlobalId('Claim', claims[2]!), toGlobalId('Member', member.memberId)], checkedTotalsFen: [await totalOfClaim(db.pool, claims[2]!), 0] },
+    });
     expect(res.data.approveClaims).toEqual({ results: null, userErrors: [{ field: 'input.claimIds[1]', code: 'INVALID' }] });
     expect((await statuses())[2]).toBe('PENDING_REVIEW');
   });
 
   it('bounds the note kept with each decision as every person\'s reason (REASON_MAX): one over it is refused on input.note before any claim is approved, one or many', async () => {
     const pending = [claims[2]!, claims[3]!].map((id) => toGlobalId('Claim', id));
+    const read = await totalsOf([claims[2]!, claims[3]!]);
     const over = 'x'.repeat(REASON_MAX + 1);
-    const many = await gw.query({ role: 'REVIEWER', sub: 'rev-note' }, APPROVE_CLAIMS, { input: { claimIds: pending, note: over } });
+    const many = await gw.query({ role: 'REVIEWER', sub: 'rev-note' }, APPROVE_CLAIMS, { input: { claimIds: pending, checkedTotalsFen: read, note: over } });
     expect(many.data.approveClaims).toEqual({ results: null, userErrors: [{ field: 'input.note', code: 'INVALID' }] });
-    const one = await gw.query({ role: 'REVIEWER', sub: 'rev-note' }, APPROVE, { input: { claimId: pending[0], note: over } });
+    const one = await gw.query({ role: 'REVIEWER', sub: 'rev-note' }, APPROVE, { input: { claimId: pending[0], checkedTotalFen: read[0], note: over } });
     expect(one.data.approveClaim).toEqual({ claim: null, userErrors: [{ field: 'input.note', code: 'INVALID', message: expect.stringContaining(`at most ${REASON_MAX} characters`) }] });
     expect((await statuses()).slice(2)).toEqual(['PENDING_REVIEW', 'PENDING_REVIEW']);
     const audited = async () => (await db.pool.query<{ n: number }>(
@@ -109,7 +117,7 @@ describe('bulk review', () => {
     expect(await audited()).toEqual([]);
 
     // REASON_MAX characters are kept whole, with the decision and in the audit.
-    const res = await gw.query({ role: 'REVIEWER', sub: 'rev-note' }, APPROVE_CLAIMS, { input: { claimIds: [pending[1]], note: 'y'.repeat(REASON_MAX) } });
+    const res = await gw.query({ role: 'REVIEWER', sub: 'rev-note' }, APPROVE_CLAIMS, { input: { claimIds: [pending[1]], checkedTotalsFen: [read[1]], note: 'y'.repeat(REASON_MAX) } });
     expect(res.data.approveClaims.results[0]).toMatchObject({ claim: { status: 'APPROVED' }, userErrors: [] });
     const { rows: [kept] } = await db.pool.query<{ n: number }>(`SELECT length(decision_reason) AS n FROM claims WHERE id = $1`, [claims[3]]);
     expect(kept!.n).toBe(REASON_MAX);

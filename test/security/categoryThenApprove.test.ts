@@ -6,7 +6,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { fen } from '../benefits/support.ts';
 import { quanzhouHardshipRules } from '../benefits/hardshipRules.ts';
-import { claimOf, payContribution, seedEnrolment, seedMember, seedSettlement, seedUnit, type MemberSetup } from '../benefits/seed.ts';
+import { claimOf, payContribution, seedEnrolment, seedMember, seedSettlement, seedUnit, totalOfClaim, type MemberSetup } from '../benefits/seed.ts';
 
 /**
  * A member's targeted groups set and the claim they make payable approved by one person. Quanzhou's
@@ -97,7 +97,7 @@ describe('four eyes on a member\'s targeted groups and the claims they make paya
 
   it('refuses the approval by the REVIEWER who put the member in HARDSHIP; another REVIEWER approves', async () => {
     const claimId = await hardshipClaim(await member());
-    const input = { claimId: toGlobalId('Claim', claimId), note: '已核' };
+    const input = { claimId: toGlobalId('Claim', claimId), checkedTotalFen: await totalOfClaim(db.pool, claimId), note: '已核' };
     // The API's hint says so beforehand: false to the setter, true to another reviewer.
     expect(await hints(claimId)).toEqual({ setter: false, other: true });
 
@@ -126,7 +126,7 @@ describe('four eyes on a member\'s targeted groups and the claims they make paya
     const claim = (await claimOf(db.pool, id))!;
     expect(claim.amounts.CRITICAL).toBe(fen('72,000.00'));
 
-    const own = await gw.query(admin, APPROVE, { input: { claimId: toGlobalId('Claim', claim.id), note: '已核' } });
+    const own = await gw.query(admin, APPROVE, { input: { claimId: toGlobalId('Claim', claim.id), checkedTotalFen: claim.totalFen, note: '已核' } });
     expect(own.data.approveClaim.userErrors).toEqual([{ field: 'input.claimId', code: 'CONFLICT', message: expect.stringContaining('qz-admin-solo set the targeted groups') }]);
     expect(await decision(claim.id)).toEqual({ status: 'PENDING_REVIEW', decided_by: null });
   });
@@ -141,14 +141,15 @@ describe('four eyes on a member\'s targeted groups and the claims they make paya
     const claimIds = [toGlobalId('Claim', claimId), toGlobalId('Claim', unrelated)];
     expect([await hints(claimId), await hints(unrelated)]).toEqual([{ setter: false, other: false }, { setter: true, other: false }]);
 
-    const res = await gw.query(SETTER, APPROVE_CLAIMS, { input: { claimIds, note: '已核' } });
+    const checkedTotalsFen = [await totalOfClaim(db.pool, claimId), await totalOfClaim(db.pool, unrelated)];
+    const res = await gw.query(SETTER, APPROVE_CLAIMS, { input: { claimIds, checkedTotalsFen, note: '已核' } });
     expect(res.data.approveClaims.results).toEqual([
       { claimId: claimIds[0], claim: null, userErrors: [{ field: 'input.claimIds[0]', code: 'CONFLICT', message: expect.stringMatching(REFUSAL) }] },
       { claimId: claimIds[1], claim: { status: 'APPROVED', decidedBy: 'qz-reviewer-solo' }, userErrors: [] },
     ]);
     expect(await decision(claimId)).toEqual({ status: 'PENDING_REVIEW', decided_by: null });
     // The later setter is refused too.
-    const later = await gw.query(OTHER, APPROVE, { input: { claimId: claimIds[0], note: '已核' } });
+    const later = await gw.query(OTHER, APPROVE, { input: { claimId: claimIds[0], checkedTotalFen: checkedTotalsFen[0], note: '已核' } });
     expect(later.data.approveClaim.userErrors).toMatchObject([{ field: 'input.claimId', code: 'CONFLICT', message: expect.stringContaining('qz-reviewer-other set the targeted groups') }]);
     expect((await db.pool.query(`SELECT categories_set_by FROM enrolments WHERE id = $1`, [m.enrolmentId])).rows[0]).toEqual({
       categories_set_by: ['qz-reviewer-solo', 'qz-reviewer-other'],

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
+import { claimOf, seedEnrolledMember, seedSettlement, totalOfClaim } from '../benefits/seed.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
@@ -15,7 +15,7 @@ let first: number;
 let second: number;
 
 const ADJUST = `mutation($i: AdjustClaimLineInput!) { adjustClaimLine(input: $i) { claim { id lines { id programme } } userErrors { message } } }`;
-const APPROVE = `mutation($id: ID!) { approveClaim(input: { claimId: $id, note: "checked" }) { claim { status decidedBy } userErrors { field code message } } }`;
+const APPROVE = `mutation($id: ID!, $total: Fen!) { approveClaim(input: { claimId: $id, checkedTotalFen: $total, note: "checked" }) { claim { status decidedBy } userErrors { field code message } } }`;
 const STATUS = `query($id: ID!) { claim(id: $id) { status decidedBy } }`;
 
 beforeAll(async () => {
@@ -47,14 +47,14 @@ describe('four eyes on claims', () => {
     const id = toGlobalId('Claim', first);
     await adjustInpatient('rev-maker', first, '20,000.00');
 
-    const own = await gw.query({ role: 'REVIEWER', sub: 'rev-maker' }, APPROVE, { id });
+    const own = await gw.query({ role: 'REVIEWER', sub: 'rev-maker' }, APPROVE, { id, total: await totalOfClaim(db.pool, first) });
     // Refused by the claim's own record (who adjusted it), reported with the claim.
     expect(own.data.approveClaim).toEqual({ claim: null, userErrors: [{
       field: 'input.claimId', code: 'CONFLICT', message: expect.stringMatching(/rev-maker adjusted this claim and cannot also approve it; another REVIEWER or ADMIN must/),
     }] });
     expect((await gw.query({ role: 'ADMIN' }, STATUS, { id })).data.claim).toEqual({ status: 'PENDING_REVIEW', decidedBy: null });
 
-    const checker = await gw.query({ role: 'REVIEWER', sub: 'rev-checker' }, APPROVE, { id });
+    const checker = await gw.query({ role: 'REVIEWER', sub: 'rev-checker' }, APPROVE, { id, total: await totalOfClaim(db.pool, first) });
     expect(checker.data.approveClaim).toEqual({ claim: { status: 'APPROVED', decidedBy: 'rev-checker' }, userErrors: [] });
     const { rows } = await db.pool.query(`SELECT actor, action FROM audit_log WHERE action IN ('claim.adjust_line', 'claim.approve') AND target_id IN ($1, $2) ORDER BY seq`, [
       String(first),
@@ -72,7 +72,7 @@ describe('four eyes on claims', () => {
     await adjustInpatient('rev-early', second, '22,000.00');
     await adjustInpatient('rev-late', second, '21,000.00');
     for (const sub of ['rev-early', 'rev-late']) {
-      const res = await gw.query({ role: 'REVIEWER', sub }, APPROVE, { id });
+      const res = await gw.query({ role: 'REVIEWER', sub }, APPROVE, { id, total: await totalOfClaim(db.pool, second) });
       expect(res.data.approveClaim.userErrors, sub).toMatchObject([{ code: 'CONFLICT', message: expect.stringContaining('four eyes') }]);
     }
   });

@@ -116,7 +116,7 @@ describe('a targeted group set by one person under the automatic approval', () =
     });
     expect(await paidByPolicy()).not.toContain(relative.memberId);
 
-    const input = { claimId: toGlobalId('Claim', claim.id), note: '已核困难职工认定材料' };
+    const input = { claimId: toGlobalId('Claim', claim.id), checkedTotalFen: claim.totalFen, note: '已核困难职工认定材料' };
     const own = await gw.query(SETTER, APPROVE, { input });
     expect(own.data.approveClaim).toEqual({
       claim: null, userErrors: [{ field: 'input.claimId', code: 'CONFLICT', message: expect.stringContaining('qz-admin-relative set the targeted groups') }],

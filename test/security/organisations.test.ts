@@ -117,10 +117,11 @@ describe('an organisation\'s staff act only inside their subtree', () => {
   it('a JJ reviewer cannot approve, reject or adjust a QZ claim, decide its appeal or accept its application: NOT_FOUND, nothing changed', async () => {
     const { db, gw, qz } = await setUp();
     const reviewer = { role: 'REVIEWER' as const, org: 'JJ', sub: 'jj-reviewer' };
-    const line = await gw.query({ role: 'ADMIN' }, 'query($id: ID!) { claim(id: $id) { lines { id } } }', { id: qz.pendingClaimGid });
+    const line = await gw.query({ role: 'ADMIN' }, 'query($id: ID!) { claim(id: $id) { totalFen lines { id } } }', { id: qz.pendingClaimGid });
     const lineId = line.data.claim.lines[0].id;
     const attempts = [
-      [`mutation($id: ID!) { approveClaim(input: { claimId: $id }) { claim { status } userErrors { field code } } }`, { id: qz.pendingClaimGid }, 'input.claimId'],
+      [`mutation($id: ID!, $total: Fen!) { approveClaim(input: { claimId: $id, checkedTotalFen: $total }) { claim { status } userErrors { field code } } }`,
+        { id: qz.pendingClaimGid, total: line.data.claim.totalFen }, 'input.claimId'],
       [`mutation($id: ID!) { rejectClaim(input: { claimId: $id, reason: "no discharge summary" }) { claim { status } userErrors { field code } } }`, { id: qz.pendingClaimGid }, 'input.claimId'],
       [`mutation($id: ID!) { adjustClaimLine(input: { lineId: $id, amountFen: 1, reason: "capped by the fund" }) { claim { status } userErrors { field code } } }`, { id: lineId }, 'input.lineId'],
       [DECIDE_APPEAL, { input: { appealId: qz.appealGid, decision: 'DISMISS', reason: 'the decision stands' } }, 'input.appealId'],

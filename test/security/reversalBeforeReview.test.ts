@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
-import { approveClaim, rejectClaim } from '../../src/benefits/review.ts';
+import { rejectClaim } from '../../src/benefits/review.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from '../benefits/seed.ts';
+import { approveAsRead, claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from '../benefits/seed.ts';
 
 /**
  * The attack (an audit's finding): a waiting claim approved on figures a voided stay made. Stay A is
@@ -69,7 +69,7 @@ describe('a stay the platform reverses (冲销) while a later claim of its year 
     expect(history.map((h) => h.cause)).toEqual(['EARLIER_CLAIM_RELEASED']);
 
     // The reviewer's approval pays B's own figures; the year holds only B.
-    await approveClaim(db.pool, R1, UNSCOPED, waiting.id, null);
+    await approveAsRead(db.pool, R1, waiting.id);
     expect((await claimOf(db.pool, b))!.amounts).toEqual(alone.claim.amounts);
     expect(await totalsOf(db.pool, m.memberId)).toEqual(alone.totals);
   });

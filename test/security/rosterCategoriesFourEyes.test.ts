@@ -70,7 +70,7 @@ describe('four eyes on targeted groups set by a roster import', () => {
     expect({ status: claim.status, critical: claim.amounts.CRITICAL }).toEqual({ status: 'PENDING_REVIEW', critical: fen('72,000.00') });
 
     // Whoever set the groups cannot approve the line they made payable alone (as after enrolMember or setEnrolmentCategories).
-    const own = await gw.query(ADMIN, APPROVE, { input: { claimId: toGlobalId('Claim', claim.id), note: '已核' } });
+    const own = await gw.query(ADMIN, APPROVE, { input: { claimId: toGlobalId('Claim', claim.id), checkedTotalFen: claim.totalFen, note: '已核' } });
     expect(own.data.approveClaim.userErrors).toEqual([
       { field: 'input.claimId', code: 'CONFLICT', message: expect.stringContaining('qz-admin-roster set the targeted groups') },
     ]);

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
-import { approveClaim, rejectClaim } from '../../src/benefits/review.ts';
+import { rejectClaim } from '../../src/benefits/review.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from '../benefits/seed.ts';
+import { approveAsRead, claimOf, seedEnrolledMember, seedReversal, seedSettlement, totalsOf } from '../benefits/seed.ts';
 
 /**
  * The attack (an audit's finding): the critical-illness threshold paid again once an earlier stay leaves the year. A later
@@ -63,7 +63,7 @@ describe('an earlier stay leaves the year after a later one was paid above the t
     const b = await seedSettlement(db.pool, m, { psn: '40,000.00', ownpay: '40,000.00', setlTime: '2025-04-01 10:00:00' });
     for (const id of [a, b]) await adjudicateSettlements(db.pool, [id], options);
     // B is approved on its figures (CRITICAL 20,000.00, A counted); A is rejected after.
-    await approveClaim(db.pool, R1, UNSCOPED, (await claimOf(db.pool, b))!.id, null);
+    await approveAsRead(db.pool, R1, (await claimOf(db.pool, b))!.id);
     await rejectClaim(db.pool, R2, UNSCOPED, (await claimOf(db.pool, a))!.id, 'the stay is not covered');
     expect(await claimOf(db.pool, b)).toMatchObject({ status: 'APPROVED', amounts: { CRITICAL: fen('20,000.00') } });
 

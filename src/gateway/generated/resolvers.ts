@@ -371,6 +371,15 @@ export type ApplyForCondolencePayload = {
 
 /** A claim's approval. */
 export type ApproveClaimInput = {
+  /**
+   * The total the reviewer checked: the claim's `totalFen` as read with the figures they looked at.
+   * A waiting claim is figured again, its total up or down, when an earlier claim of the member's year
+   * is rejected, has a line lowered, or its settlement is reversed (冲销); another reviewer may also
+   * lower one of its lines. When its total is no longer this one the approval is refused (`CONFLICT`
+   * on `input.checkedTotalFen`, naming both totals) and nothing is approved: read the claim again
+   * and check its new figures. Never negative (`INVALID`).
+   */
+  checkedTotalFen: Scalars['Fen']['input'];
   /** The claim, waiting for review (`PENDING_REVIEW`). */
   claimId: Scalars['ID']['input'];
   /**
@@ -398,12 +407,20 @@ export type ApproveClaimResult = {
   claim?: Maybe<Claim>;
   /** The claim's ID as it was sent. */
   claimId: Scalars['ID']['output'];
-  /** Why this claim was refused (fields name `input.claimIds[i]`); empty when it was approved. */
+  /** Why this claim was refused (fields name `input.claimIds[i]`, or `input.checkedTotalsFen[i]` when its total changed); empty when it was approved. */
   userErrors: Array<UserError>;
 };
 
 /** The approval of several claims at once, each decided on its own. */
 export type ApproveClaimsInput = {
+  /**
+   * The total the reviewer checked of each claim, in the order of `claimIds` (the `totalFen` of
+   * `claimIds[i]` as read): one for each claim, else the whole request is `INVALID` on
+   * `input.checkedTotalsFen` and no claim is approved. A claim whose total is no longer the one checked
+   * (it was figured again, as `ApproveClaimInput.checkedTotalFen` says) is refused in its result
+   * (`CONFLICT` on `input.checkedTotalsFen[i]`, naming both totals); the others are decided.
+   */
+  checkedTotalsFen: Array<Scalars['Fen']['input']>;
   /** The claims, 1 to 100, each waiting for review; each counts toward the objects a request may ask for (GRAPHQL_MAX_NODES). */
   claimIds: Array<Scalars['ID']['input']>;
   /** An optional note kept with each decision and printed on each member's notice: at most 2,000 characters, else the whole request is INVALID on `input.note` and no claim is approved. */
@@ -2607,11 +2624,15 @@ export type Mutation = {
    * left of the worker's annual cap. Audited.
    */
   applyForCondolence: ApplyForCondolencePayload;
-  /** Approves a claim waiting for review (REVIEWER, ADMIN), never by a reviewer who adjusted one of its lines (`CONFLICT`: four eyes); audited. */
+  /**
+   * Approves a claim waiting for review (REVIEWER, ADMIN) at the total the reviewer checked
+   * (`checkedTotalFen`; `CONFLICT` when it was figured again since), never by a reviewer who adjusted
+   * one of its lines (`CONFLICT`: four eyes); audited.
+   */
   approveClaim: ApproveClaimPayload;
   /**
    * Approves up to 100 claims waiting for review (REVIEWER, ADMIN), each in its own decision with the
-   * rules of `approveClaim` (four eyes, audit): one refused claim does not stop the others. Each result
+   * rules of `approveClaim` (four eyes, the total checked, audit): one refused claim does not stop the others. Each result
    * says what became of its claim; a claim that does not exist or is out of the caller's scope is
    * `NOT_FOUND` alike. A claim another settlement may share its stay with, while that one's claim may
    * still pay (see `Claim.warnings`), is refused (`CONFLICT`, naming that settlement): it is approved
