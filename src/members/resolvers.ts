@@ -417,7 +417,7 @@ export const memberResolvers: DomainResolvers = {
           confirmed = await store.confirmBankCardChange(tx, member.id, new Date(input.changedAt), ctx.principal.subject);
         } catch (error) {
           // The database's four-eyes checks: the person who replaced the account cannot confirm it
-          // (0007), and nobody can confirm one a service replaced (0070): whoever drove it is unknown.
+          // (0007), and nobody can confirm one a service replaced (0068): whoever drove it is unknown.
           const { constraint } = error as { constraint?: string };
           if (constraint === 'members_bank_card_service_change') {
             throw forbidden('a service (a SERVICE token or the hub command) replaced this bank account: no one can confirm it, ' +

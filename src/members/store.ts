@@ -366,7 +366,7 @@ export interface ChangeAuthor {
  * SET clauses of members (alias m) for a write bringing the bank account (`hash`, `code`, null when
  * none): when it replaces a different account (card or bank code), the cooling-off of migration
  * 0007 starts: changed now by `by` (the SQL parameters of its subject and role), unconfirmed. A
- * member's first account starts none. The role decides whether a person may confirm it (0070).
+ * member's first account starts none. The role decides whether a person may confirm it (0068).
  */
 function bankCardCoolingOffSetSql(hash: string, code: string, by: { subject: string; role: string }): string {
   const replaced = `(m.bank_card_hash IS NOT NULL AND ${hash} IS NOT NULL
