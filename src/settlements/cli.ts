@@ -18,6 +18,7 @@ import type { SimMember } from './simulator/generate.ts';
 import { startInsuranceSimulator } from './simulator/server.ts';
 import { fileSource } from './sources/files.ts';
 import { adapterFor } from './sources/forSource.ts';
+import { registerSource } from './sources/registry.ts';
 import * as store from './store.ts';
 import { chinaToday, isIsoDate } from '../kernel/time.ts';
 
@@ -230,7 +231,7 @@ function sourceCommand(name: string, o: { url?: string; dir?: string; every?: nu
     return Promise.resolve(2);
   }
   return withRuntime(async (runtime) => {
-    const source = await store.upsertSource(runtime.db, {
+    const source = await registerSource(runtime.db, CLI, {
       name, kind: o.url ? 'PLATFORM' : 'DROP', endpoint: o.url ?? o.dir!, pageSize: o.pageSize, pollSeconds: o.every, enabled: !o.disable,
     });
     say(`${source.name}: ${source.kind} ${source.endpoint}, ${source.pollSeconds ? `pulled every ${source.pollSeconds} s` : 'pulled on demand'}` +

@@ -139,6 +139,12 @@ export async function sourceByName(db: Queryable, name: string): Promise<Settlem
   return rows[0] ?? null;
 }
 
+/** The source `name`, locked until the transaction ends (what a change of it is audited against). */
+export async function sourceForUpdate(tx: Tx, name: string): Promise<SettlementSourceRow | null> {
+  const { rows } = await tx.query<SettlementSourceRow>(`SELECT ${SOURCE_COLUMNS} FROM settlement_sources WHERE name = $1 FOR UPDATE`, [name]);
+  return rows[0] ?? null;
+}
+
 export async function listSources(db: Queryable): Promise<SettlementSourceRow[]> {
   const { rows } = await db.query<SettlementSourceRow>(`SELECT ${SOURCE_COLUMNS} FROM settlement_sources ORDER BY name`);
   return rows;

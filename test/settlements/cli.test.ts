@@ -50,3 +50,27 @@ describe('hub settlements import', () => {
     ]);
   });
 });
+
+describe('hub settlements source', () => {
+  it('records each registration and change under cli (settlements.source), with the source before and after', async () => {
+    const { db } = await gateway();
+    const env = { DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: `test-${randomBytes(5).toString('hex')}`, LOG_LEVEL: 'silent' };
+    const registered = await hub(['settlements', 'source', 'city', '--url', 'https://platform.example/settlements', '--every', '60', '--page-size', '200'], env);
+    expect(registered.code, registered.stderr).toBe(0);
+    // Pulled so far: a new endpoint starts again from the beginning.
+    await db.pool.query(`UPDATE settlement_sources SET cursor = 'page-7' WHERE name = 'city'`);
+    const moved = await hub(['settlements', 'source', 'city', '--url', 'https://elsewhere.example/settlements', '--every', '60', '--page-size', '200'], env);
+    expect(moved.code, moved.stderr).toBe(0);
+
+    const { rows } = await db.pool.query(`SELECT actor, role, target_type, target_id, details FROM audit_log WHERE action = 'settlements.source' ORDER BY seq`);
+    const city = { kind: 'PLATFORM', pageSize: 200, pollSeconds: 60, enabled: true };
+    const first = { ...city, endpoint: 'https://platform.example/settlements', cursor: null };
+    expect(rows).toEqual([
+      { actor: 'cli', role: 'SERVICE', target_type: 'SettlementSource', target_id: 'city', details: { before: null, after: first } },
+      {
+        actor: 'cli', role: 'SERVICE', target_type: 'SettlementSource', target_id: 'city',
+        details: { before: { ...first, cursor: 'page-7' }, after: { ...city, endpoint: 'https://elsewhere.example/settlements', cursor: null } },
+      },
+    ]);
+  });
+});

@@ -1,6 +1,9 @@
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
+import { recordAudit, type Actor } from '../../audit/audit.ts';
 import type { Config } from '../../config.ts';
+import { inTransaction } from '../../db/pool.ts';
+import type { SettlementSourceRow } from '../model.ts';
 import { schedulePulls } from '../queue.ts';
 import * as store from '../store.ts';
 
@@ -15,6 +18,27 @@ export async function registerConfiguredSources(db: pg.Pool, cfg: Config): Promi
   if (cfg.INSURANCE_PLATFORM_URL) await store.upsertSource(db, { name: 'platform', kind: 'PLATFORM', endpoint: cfg.INSURANCE_PLATFORM_URL, ...schedule });
   if (cfg.SETTLEMENT_DROP_DIR) await store.upsertSource(db, { name: 'drop', kind: 'DROP', endpoint: cfg.SETTLEMENT_DROP_DIR, ...schedule });
 }
+
+/**
+ * Registers or changes a pulled source by hand (`hub settlements source`), audited as
+ * settlements.source with what it was and what it is: where a source reads from decides which
+ * settlements come in, hence which claims are paid. The source is locked while it changes.
+ */
+export async function registerSource(db: pg.Pool, actor: Actor, write: store.SourceWrite): Promise<SettlementSourceRow> {
+  return inTransaction(db, async (tx) => {
+    const before = await store.sourceForUpdate(tx, write.name);
+    const after = await store.upsertSource(tx, write);
+    await recordAudit(tx, actor, {
+      action: 'settlements.source', targetType: 'SettlementSource', targetId: after.name,
+      details: { before: before && setting(before), after: setting(after) },
+    });
+    return after;
+  });
+}
+
+/** What a source's registration sets (and the cursor a new endpoint resets). */
+const setting = (s: SettlementSourceRow) =>
+  ({ kind: s.kind, endpoint: s.endpoint, pageSize: s.pageSize, pollSeconds: s.pollSeconds, enabled: s.enabled, cursor: s.cursor });
 
 /** One scheduler per enabled, polled source; schedulers of other sources are removed. Returns how many were (re)created. */
 export async function scheduleSources(db: pg.Pool, queue: Queue): Promise<number> {
