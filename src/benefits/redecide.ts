@@ -67,10 +67,12 @@ async function lockForRedecision(tx: Tx, claimId: number) {
 }
 
 // Facts stored before the add-on had its own start lack it: the add-on covered from the enrolment's date (null).
+// Those stored before the enrolment's own date was kept lack it: unknown (the rules did not check a late renewal),
+// so its appearing is no correction; a corrected date is.
 const sameFacts = (a: Partial<EnrolmentFacts>, b: EnrolmentFacts) =>
   a.planYear === b.planYear && a.plan === b.plan && a.specialDisease === b.specialDisease
-  && a.firstEnrolledOn === b.firstEnrolledOn && (a.specialDiseaseAddedOn ?? null) === (b.specialDiseaseAddedOn ?? null)
-  && a.contributionPaid === b.contributionPaid;
+  && a.firstEnrolledOn === b.firstEnrolledOn && (a.enrolledOn === undefined || a.enrolledOn === b.enrolledOn)
+  && (a.specialDiseaseAddedOn ?? null) === (b.specialDiseaseAddedOn ?? null) && a.contributionPaid === b.contributionPaid;
 
 const sameCodes = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((code, i) => code === b[i]);
 

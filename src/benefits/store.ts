@@ -835,7 +835,8 @@ export async function refusedClaimsWithFacts(
     `SELECT c.id AS "claimId", e.id AS "enrolmentId", e.plan_year AS "planYear", c.facts, s.setl_time AS "setlTime",
             (SELECT u.organisation_id FROM units u WHERE u.id = s.unit_id) AS "organisationId",
             jsonb_build_object('planYear', e.plan_year, 'plan', e.plan, 'specialDisease', e.special_disease,
-                               'firstEnrolledOn', to_char(e.first_enrolled_on, 'YYYY-MM-DD'), 'specialDiseaseAddedOn', ${ADD_ON_ADDED_SQL}) AS current
+                               'firstEnrolledOn', to_char(e.first_enrolled_on, 'YYYY-MM-DD'), 'enrolledOn', to_char(e.enrolled_on, 'YYYY-MM-DD'),
+                               'specialDiseaseAddedOn', ${ADD_ON_ADDED_SQL}) AS current
        FROM claims c JOIN settlements s ON s.id = c.settlement_id JOIN enrolments e ON e.id = s.enrolment_id
       WHERE c.status = 'INELIGIBLE' AND c.reason_codes && $1::text[] AND c.id > $2 AND s.status = 'MATCHED'
       ORDER BY c.id LIMIT $3`,

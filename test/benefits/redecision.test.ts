@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Worker } from 'bullmq';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
-import { RuleSetCache } from '../../src/benefits/catalogue.ts';
+import { loadRuleSet, RuleSetCache } from '../../src/benefits/catalogue.ts';
 import { enqueueDueRedecisions, redecideClaim, redecideIfFactsChanged, redecisionsDue } from '../../src/benefits/redecide.ts';
 import { rejectClaim } from '../../src/benefits/review.ts';
 import { verifyAuditChain } from '../../src/audit/audit.ts';
 import { inTransaction } from '../../src/db/pool.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { DomainError } from '../../src/kernel/errors.ts';
+import { addDays } from '../../src/kernel/time.ts';
 import * as benefitJobs from '../../jobs/benefits.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -158,6 +159,42 @@ describe('re-decision of facts other than payment', () => {
       `SELECT c.reason_codes AS "reasonCodes", c.decided_by AS "decidedBy", c.decided_at = r.decided_at AS "decidedThen"
          FROM claims c JOIN claim_redecisions r ON r.claim_id = c.id WHERE c.id = $1`, [id]);
     expect(rows).toEqual([{ reasonCodes: ['CONTRIBUTION_UNPAID'], decidedBy: null, decidedThen: true }]);
+  });
+});
+
+describe('re-decision when only the enrolment\'s own date is corrected', () => {
+  const rules = loadRuleSet('default-2025');
+  // A renewal of a chain begun in 2020, recorded as dated past the back-dating limit: a late renewal, which
+  // waits the waiting period from its own date; a stay the day after falls in it.
+  const LATE = addDays('2025-01-01', rules.enrolment.maxBackdatingDays + 1);
+  const lateRenewalRefused = async () => {
+    const m = await seedEnrolledMember(db.pool, { firstEnrolledOn: '2020-01-01', enrolledOn: LATE });
+    const settlementId = await seedSettlement(db.pool, m, { psn: '5,000.00', setlTime: `${addDays(LATE, 1)} 10:00:00` });
+    await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
+    const claim = (await claimOf(db.pool, settlementId))!;
+    expect(claim).toMatchObject({ status: 'INELIGIBLE', reasonCodes: ['WAITING_PERIOD'] });
+    return { m, settlementId, id: claim.id };
+  };
+
+  it('decides again when enrolled_on alone is corrected to the year\'s first day (no late renewal after all)', async () => {
+    const { m, settlementId, id } = await lateRenewalRefused();
+    await db.pool.query(`UPDATE enrolments SET enrolled_on = '2025-01-01' WHERE id = $1`, [m.enrolmentId]);
+    expect(await redecisionsDue(db.pool, ruleSets)).toContain(id);
+    expect(await redecideIfFactsChanged(db.pool, id, { ...OPTIONS, ruleSets })).toMatchObject({ claimId: id, before: 'INELIGIBLE', after: 'APPROVED' });
+    // 5,000.00 × 60% = 3,000.00.
+    expect((await claimOf(db.pool, settlementId))!.totalFen).toBe(fen('3,000.00'));
+    const history = await db.pool.query(`SELECT cause FROM claim_redecisions WHERE claim_id = $1`, [id]);
+    expect(history.rows).toEqual([{ cause: 'ENROLMENT_CHANGED' }]);
+  });
+
+  it('takes facts stored before the date was kept as unknown: its appearing is no change', async () => {
+    const { m, id } = await lateRenewalRefused();
+    await db.pool.query(`UPDATE claims SET facts = facts - 'enrolledOn' WHERE id = $1`, [id]);
+    expect(await redecisionsDue(db.pool, ruleSets)).not.toContain(id);
+    expect(await redecideIfFactsChanged(db.pool, id, { ...OPTIONS, ruleSets })).toBeNull();
+    // Another fact corrected still counts.
+    await db.pool.query(`UPDATE enrolments SET enrolled_on = '2025-01-01', first_enrolled_on = '2019-01-01' WHERE id = $1`, [m.enrolmentId]);
+    expect(await redecisionsDue(db.pool, ruleSets)).toContain(id);
   });
 });
 
