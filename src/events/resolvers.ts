@@ -37,6 +37,8 @@ interface FollowArgs {
  */
 async function followed(ctx: Context, args: FollowArgs): Promise<{ memberId: number | null; unitId: number | null }> {
   const { principal } = ctx;
+  // A MEMBER follows themself even when naming their unit: followed by unit alone, the replay's check of
+  // `after` and its cut-off would answer for unit-mates' events (test/security/subscriptions.test.ts).
   const memberId = args.memberId ? localId('memberId', args.memberId, 'Member') : principal.role === 'MEMBER' ? principal.memberId : null;
   const unitId = args.unitId ? localId('unitId', args.unitId, 'Unit')
     : principal.role === 'UNIT_OPERATOR' && memberId === null ? principal.unitId : null;

@@ -4,7 +4,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { approvedClaims, type ApprovedClaim } from '../payouts/support.ts';
-import { seedUnit } from '../benefits/seed.ts';
+import { seedMember, seedUnit } from '../benefits/seed.ts';
 import { publishJobProgress, publishStatusChanges, type StatusChange } from '../../src/events/statusEvents.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
@@ -130,6 +130,29 @@ describe('claimStatusChanged replayed from `after`', () => {
     expect(refusals[0]).toMatchObject({ data: [], errors: [{ message: expect.stringMatching(/^after: .*query again/), extensions: { code: 'BAD_USER_INPUT', field: 'after' } }] });
     // What the attacker was sent still resumes, with their own change only.
     expect(await answer(own)).toMatchObject({ errors: [], data: [{ at: at(22) }] });
+  });
+});
+
+describe('claimStatusChanged of their own unit, as a member names it', () => {
+  it('follows only the member: a unit-mate\'s sequence as `after` is refused as another unit\'s is, so it tells nothing of the unit-mate', async () => {
+    const token = await attackerToken();
+    const BY_UNIT = 'subscription($u: ID, $after: String) { claimStatusChanged(unitId: $u, after: $after) { at } }';
+    const answer = (after: string) => subscribe(token, BY_UNIT, { u: toGlobalId('Unit', attacker.unitId), after }, (o) => o.data.length > 0);
+    const unitMate = await seedMember(db.pool, attacker.unitId);
+    await publishStatusChanges(gw.redis, gw.prefix, [change(victim, at(60), { memberId: unitMate, unitId: attacker.unitId })]);
+    const mates = await lastSequence();
+    await publishStatusChanges(gw.redis, gw.prefix, [change(victim, at(61))]);
+    const strangers = await lastSequence();
+    await publishStatusChanges(gw.redis, gw.prefix, [change(attacker, at(62))]);
+    // Were the unit-mate's taken (and the attacker's own change replayed after it), the guess would be confirmed.
+    const [mate, stranger] = [await answer(mates), await answer(strangers)];
+    expect(mate).toEqual(stranger);
+    expect(mate).toMatchObject({ data: [], errors: [{ message: expect.stringMatching(/^after: .*query again/), extensions: { code: 'BAD_USER_INPUT', field: 'after' } }] });
+    // The attacker's own sequence still resumes under the unit filter, with their own change.
+    await publishStatusChanges(gw.redis, gw.prefix, [change(attacker, at(63))]);
+    const own = await lastSequence();
+    await publishStatusChanges(gw.redis, gw.prefix, [change(victim, at(64), { memberId: unitMate, unitId: attacker.unitId }), change(attacker, at(65))]);
+    expect(await answer(own)).toMatchObject({ errors: [], data: [{ at: at(65) }] });
   });
 });
 
