@@ -54,13 +54,19 @@ export async function seedFigures(db: pg.Pool): Promise<Tree> {
   );
   const memberIds = memberRows.map((r) => Number(r.id));
 
+  // Claimants: 36 members enrolled in 2025 (below).
+  const claimants = members.map((m, i) => ({ m, i })).filter(({ i }) => i % 3 !== 0).filter((_, k) => k % 16 === 0).slice(0, 36);
+  const claimant = new Set(claimants.map(({ i }) => i));
   // 2026: all but every tenth member; 2025: all but every third. Enrolled in the month i % 12 + 1;
-  // a few of 2026 already in December 2025 (counted in the year, not in a month).
+  // a few of 2026 already in December 2025 (counted in the year, not in a month). The claimants
+  // renewed in January 2025, within the back-dating limit: a renewal later in the year is a gap,
+  // and its stays before the renewal and its waiting period are refused.
   const enrol: unknown[][] = [[], [], [], [], [], [], []];
   members.forEach((m, i) => {
     for (const year of [2025, 2026]) {
       if ((year === 2026 && i % 10 === 0) || (year === 2025 && i % 3 === 0)) continue;
-      const enrolledOn = year === 2026 && i % 97 === 1 ? '2025-12-20' : `${year}-${String((i % 12) + 1).padStart(2, '0')}-05`;
+      const enrolledOn = year === 2026 && i % 97 === 1 ? '2025-12-20'
+        : `${year}-${String(year === 2025 && claimant.has(i) ? 1 : (i % 12) + 1).padStart(2, '0')}-05`;
       enrol[0]!.push(memberIds[i]); enrol[1]!.push(unitId.get(m.unitCreditCode)); enrol[2]!.push(year);
       enrol[3]!.push(planOf.get(m.unitCreditCode)); enrol[4]!.push(i % 7 === 0); enrol[5]!.push(enrolledOn);
       enrol[6]!.push(`{${categoriesOf(i).join(',')}}`);
@@ -86,8 +92,7 @@ export async function seedFigures(db: pg.Pool): Promise<Tree> {
     }
   }
 
-  // Claims: 2025 settlements of 36 members enrolled in 2025, adjudicated by the rules.
-  const claimants = members.map((m, i) => ({ m, i })).filter(({ i }) => i % 3 !== 0).filter((_, k) => k % 16 === 0).slice(0, 36);
+  // Claims: 2025 settlements of the claimants, adjudicated by the rules.
   const settlementIds: number[] = [];
   for (const { m, i } of claimants) {
     const { rows: [e] } = await db.query<{ id: string }>(`SELECT id FROM enrolments WHERE member_id = $1 AND plan_year = 2025`, [memberIds[i]]);
