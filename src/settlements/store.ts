@@ -134,14 +134,10 @@ export async function fileSourceNamed(db: Queryable, name: string): Promise<Sett
   return source?.kind === 'FILE' ? source : null;
 }
 
-export async function sourceByName(db: Queryable, name: string): Promise<SettlementSourceRow | null> {
-  const { rows } = await db.query<SettlementSourceRow>(`SELECT ${SOURCE_COLUMNS} FROM settlement_sources WHERE name = $1`, [name]);
-  return rows[0] ?? null;
-}
-
-/** The source `name`, locked until the transaction ends (what a change of it is audited against). */
-export async function sourceForUpdate(tx: Tx, name: string): Promise<SettlementSourceRow | null> {
-  const { rows } = await tx.query<SettlementSourceRow>(`SELECT ${SOURCE_COLUMNS} FROM settlement_sources WHERE name = $1 FOR UPDATE`, [name]);
+/** The source `name`; `forUpdate`: locked until the transaction ends (what a change of it is audited against). */
+export async function sourceByName(db: Queryable, name: string, { forUpdate = false } = {}): Promise<SettlementSourceRow | null> {
+  const { rows } = await db.query<SettlementSourceRow>(
+    `SELECT ${SOURCE_COLUMNS} FROM settlement_sources WHERE name = $1${forUpdate ? ' FOR UPDATE' : ''}`, [name]);
   return rows[0] ?? null;
 }
 

@@ -26,7 +26,7 @@ export async function registerConfiguredSources(db: pg.Pool, cfg: Config): Promi
  */
 export async function registerSource(db: pg.Pool, actor: Actor, write: store.SourceWrite): Promise<SettlementSourceRow> {
   return inTransaction(db, async (tx) => {
-    const before = await store.sourceForUpdate(tx, write.name);
+    const before = await store.sourceByName(tx, write.name, { forUpdate: true });
     const after = await store.upsertSource(tx, write);
     await recordAudit(tx, actor, {
       action: 'settlements.source', targetType: 'SettlementSource', targetId: after.name,
