@@ -20,6 +20,11 @@ import { decideStay, enrolledLastYear, rulesForYearAndLast } from '../benefits/r
  * back-dating limit is a gap: it waits the waiting period from its own date (WAITING_PERIOD), by
  * `enrolMember` and by a roster row alike, and Enrolment.waitingPeriodEndsOn says so. December's
  * roster, dated 1 January, is no gap: covered at once.
+ *
+ * A late renewal continuing last year's SPECIAL_DISEASE add-on gives it again on its own date: a
+ * cancer stay begun in the gap's waiting period and settled after it passes the general waiting
+ * period (which reads the settlement's date) but not the add-on's (the admission's), so it is paid
+ * INPATIENT without the lump sum (ADD_ON_WAITING_PERIOD), where it was paid both.
  */
 
 // 2 June of this year (China time): every day named falls in this plan year whatever day the tests run.
@@ -41,6 +46,10 @@ const OPERATOR = { role: 'UNIT_OPERATOR', unit: CREDIT_CODE, sub: 'operator-late
 // A stay begun and settled after the renewal, within its waiting period; INPATIENT pays 60 % of 10,000.00 (PUBLIC).
 const STAY_IN_WAITING = { psn: '10,000.00', admittedOn: day('06-10'), setlTime: `${day('06-20')} 10:00:00` };
 const STAY_AFTER_WAITING = { psn: '10,000.00', admittedOn: COVERED_FROM, setlTime: `${addDays(COVERED_FROM, 5)} 10:00:00` };
+// A cancer stay: INPATIENT 60 % of (10,000.00 − 5,000.00 own-pay) = 3,000.00 (PUBLIC); the first cancer diagnosis' lump sum.
+const CANCER = { psn: '10,000.00', ownpay: '5,000.00', diagnoses: ['C34.1'] };
+const LUMP_SUM = RULES.programmes.MAJOR_DISEASE!.diseaseGroups.find((g) => g.code === 'CANCER')!.lumpSumFen;
+const ADD_ON_COVERED_FROM = addDays(TODAY, RULES.eligibility.specialDiseaseWaitingDays);
 const ENROL = `mutation($i: EnrolMemberInput!) { enrolMember(input: $i) {
   enrolment { id enrolledOn firstEnrolledOn waitingPeriodEndsOn } userErrors { field code message } } }`;
 
@@ -102,5 +111,21 @@ describe('a late renewal is a gap: it waits its own waiting period', () => {
 
     expect(await decide(await setupOf(late), STAY_IN_WAITING)).toEqual({ status: 'INELIGIBLE', reasonCodes: ['WAITING_PERIOD'], totalFen: 0 });
     expect(await decide(await setupOf(early), STAY_IN_WAITING)).toEqual({ status: 'APPROVED', reasonCodes: [], totalFen: fen('6,000.00') });
+  });
+
+  it('with last year\'s add-on continued: a cancer stay begun in the waiting and settled after it is paid without the lump sum; one begun after the add-on\'s waiting with it', async () => {
+    const created = await gw.query(ADMIN, `mutation($u: ID!, $n: String!) { createMember(input: { unitId: $u, name: "王丽", idNumber: $n }) { member { id } userErrors { message } } }`,
+      { u: toGlobalId('Unit', unitId), n: withResidentIdCheck('35058319880101066') });
+    const memberId = localId('id', created.data.createMember.member.id, 'Member');
+    await enrolledLastYear(db.pool, memberId, unitId, year, true);
+
+    const r = await gw.query(OPERATOR, ENROL, { i: { memberId: toGlobalId('Member', memberId), planYear: year, specialDisease: true, enrolledOn: TODAY } });
+    expect(r.data.enrolMember.userErrors).toEqual([]);
+    const m = { unitId, creditCode: CREDIT_CODE, memberId, enrolmentId: localId('id', r.data.enrolMember.enrolment.id, 'Enrolment') };
+
+    const begunInWaiting = { ...CANCER, admittedOn: day('06-10'), setlTime: `${addDays(COVERED_FROM, 5)} 10:00:00` };
+    expect(await decide(m, begunInWaiting)).toEqual({ status: 'APPROVED', reasonCodes: ['ADD_ON_WAITING_PERIOD'], totalFen: fen('3,000.00') });
+    const begunAfter = { ...CANCER, admittedOn: ADD_ON_COVERED_FROM, setlTime: `${addDays(ADD_ON_COVERED_FROM, 10)} 10:00:00` };
+    expect(await decide(m, begunAfter)).toEqual({ status: 'APPROVED', reasonCodes: [], totalFen: fen('3,000.00') + LUMP_SUM });
   });
 });

@@ -361,20 +361,30 @@ function eligibilityProblems(ruleSet: RuleSet, enrolment: EnrolmentFacts | null,
  * it covers stays admitted from its own waiting period's end: a stay begun before (a member in
  * hospital when the add-on was turned on) is not paid whenever it is settled, nor one whose admission
  * day is unknown, unless the waiting ended before the plan year began (an add-on continued for years).
+ * A late renewal (a gap) continuing last year's add-on gives it again on its own date: the general
+ * waiting period looks at the settlement's date, so a stay begun in the gap's waiting and settled
+ * after it would otherwise be paid the add-on's lump sums at once.
  */
 function addOnWaitingProblem(ruleSet: RuleSet, enrolment: EnrolmentFacts, planYear: number, admittedOn: string | null): Step | null {
-  const addedOn = enrolment.specialDiseaseAddedOn;
-  if (!enrolment.specialDisease || addedOn === undefined || addedOn === null) return null;
-  if (!isIsoDate(addedOn)) throw new BenefitInputError('enrolment.specialDiseaseAddedOn', 'must be a date yyyy-MM-dd');
+  const chainAddedOn = enrolment.specialDiseaseAddedOn;
+  if (!enrolment.specialDisease || chainAddedOn === undefined) return null;
+  if (chainAddedOn !== null && !isIsoDate(chainAddedOn)) throw new BenefitInputError('enrolment.specialDiseaseAddedOn', 'must be a date yyyy-MM-dd');
+  const renewedOn = lateRenewalDate(ruleSet.enrolment.maxBackdatingDays, enrolment);
+  const afterGap = renewedOn !== null && (chainAddedOn === null || renewedOn > chainAddedOn);
+  const addedOn = afterGap ? renewedOn : chainAddedOn;
+  if (addedOn === null) return null;
   const days = ruleSet.eligibility.specialDiseaseWaitingDays;
   const coveredFrom = addDays(addedOn, days);
   if (admittedOn === null ? coveredFrom <= `${planYear}-01-01` : admittedOn >= coveredFrom) return null;
   const stay = admittedOn === null
     ? { zh: '本次结算未提供入院日期', en: 'the settlement gives no admission date (begndate)' }
     : { zh: `本次 ${admittedOn} 入院`, en: `this stay was admitted on ${admittedOn}` };
+  const given = afterGap
+    ? { zh: `附加保障随 ${addedOn} 中断后续保重新起算`, en: `the add-on was given again with a renewal after a gap on ${addedOn}` }
+    : { zh: `附加保障 ${addedOn} 起参加`, en: `the add-on was given on ${addedOn}` };
   return {
-    zh: `须在职工特病附加保障等待期满后入院：附加保障 ${addedOn} 起参加，等待期 ${days} 天，${coveredFrom} 起入院的住院方予补助；${stay.zh}`,
-    en: `requires a stay admitted after the SPECIAL_DISEASE add-on's waiting period: the add-on was given on ${addedOn}, with a ${days}-day waiting period, so it pays stays admitted from ${coveredFrom}; ${stay.en}`,
+    zh: `须在职工特病附加保障等待期满后入院：${given.zh}，等待期 ${days} 天，${coveredFrom} 起入院的住院方予补助；${stay.zh}`,
+    en: `requires a stay admitted after the SPECIAL_DISEASE add-on's waiting period: ${given.en}, with a ${days}-day waiting period, so it pays stays admitted from ${coveredFrom}; ${stay.en}`,
   };
 }
 
