@@ -1140,9 +1140,9 @@ export async function claimTotalsByStatus(db: Queryable): Promise<{ status: Clai
   return rows;
 }
 
-/** The claims of a status with their totals, oldest first (the demo's reviewer approves the totals it read). */
-export async function claimsWithStatus(db: Queryable, status: ClaimStatus): Promise<{ id: number; totalFen: number }[]> {
-  const { rows } = await db.query<{ id: number; totalFen: number }>(`SELECT id, total_fen AS "totalFen" FROM claims WHERE status = $1 ORDER BY id`, [status]);
+/** The claims of a status with their totals, oldest first, up to `limit` (the demo's and the fault harness's reviewers approve the totals they read). */
+export async function claimsWithStatus(db: Queryable, status: ClaimStatus, limit: number | null = null): Promise<{ id: number; totalFen: number }[]> {
+  const { rows } = await db.query<{ id: number; totalFen: number }>(`SELECT id, total_fen AS "totalFen" FROM claims WHERE status = $1 ORDER BY id LIMIT $2`, [status, limit]);
   return rows;
 }
 

@@ -34,7 +34,7 @@ import { FaultyProxy } from './proxy.ts';
 import { createQueues } from '../../src/queues.ts';
 import { withLuhnCheck } from '../../src/kernel/identifiers.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
-import { ruleSetsForYears, unadjudicatedSettlementIds } from '../../src/benefits/store.ts';
+import { claimsWithStatus, ruleSetsForYears, unadjudicatedSettlementIds } from '../../src/benefits/store.ts';
 import { ensureShippedRuleSets, ruleSetOf } from '../../src/benefits/catalogue.ts';
 
 /**
@@ -255,8 +255,7 @@ export async function runOnce(infra: Infrastructure, options: RunOptions): Promi
   // The people: a reviewer approves what waits for review; a clerk batches ready payouts; FINANCE approves and submits.
   let clerkAt = 0;
   const drive = async () => {
-    const { rows } = await db.query<{ id: number; totalFen: number }>(`SELECT id, total_fen AS "totalFen" FROM claims WHERE status = 'PENDING_REVIEW' ORDER BY id LIMIT 50`);
-    for (const { id, totalFen } of rows) await approveClaim(db, { subject: 'fault-reviewer', role: 'REVIEWER' }, { unitId: null, memberId: null, organisationId: null }, id, totalFen, 'harness');
+    for (const { id, totalFen } of await claimsWithStatus(db, 'PENDING_REVIEW', 50)) await approveClaim(db, { subject: 'fault-reviewer', role: 'REVIEWER' }, { unitId: null, memberId: null, organisationId: null }, id, totalFen, 'harness');
     // A payout the bank refused for the account: the member gives a new one, the clerk retries.
     const { rows: refused } = await db.query<{ id: number; memberId: number }>(
       `SELECT id, member_id AS "memberId" FROM payouts WHERE status = 'FAILED' ORDER BY id LIMIT 20`,
