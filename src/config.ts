@@ -308,7 +308,7 @@ function productionSecretProblems(config: Config): string[] {
  * The outside services the hub calls, and what anyone on the network path between could do over
  * plain http: in production they are reached over TLS only.
  */
-const OUTSIDE_SERVICE_URLS = {
+export const OUTSIDE_SERVICE_URLS = {
   JWT_JWKS_URL: 'whoever answers it serves the keys that decide who is ADMIN',
   INSURANCE_PLATFORM_URL: 'its settlements decide which claims are paid',
   BANK_URL: 'payment files carry members\' card numbers in clear and the bank\'s answers settle payouts',
@@ -318,6 +318,15 @@ const OUTSIDE_SERVICE_URLS = {
 
 /** Hosts plain http may name in production: a TLS sidecar on the same machine. */
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/**
+ * Why production may not call the outside service at `url` (null when it may): over TLS only, or
+ * plain http to a loopback host. `risk`: what anyone on a plain-http path could do (OUTSIDE_SERVICE_URLS).
+ */
+export function plainHttpProblem(url: URL, risk: string): string | null {
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return null;
+  return `must be https: in production (${risk}); plain http only to a loopback host (127.0.0.1, ::1, localhost: a TLS sidecar on the same machine)`;
+}
 
 /** The development payer (the defaults of these settings: the simulator's account, a placeholder union), which production must not pay as. */
 const PAYING_ACCOUNT_SETTINGS = ['PAYOUT_ACCOUNT', 'PAYOUT_ACCOUNT_NAME', 'PAYOUT_AGENT', 'PAYOUT_INITIATING_PARTY_NAME'] as const;
@@ -332,9 +341,8 @@ function productionServiceProblems(config: Config, env: NodeJS.ProcessEnv): stri
   for (const [name, risk] of Object.entries(OUTSIDE_SERVICE_URLS)) {
     const value = config[name as keyof typeof OUTSIDE_SERVICE_URLS];
     if (value === undefined) continue;
-    const url = new URL(value);
-    if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) continue;
-    problems.push(`${name}: must be https: in production (${risk}); plain http only to a loopback host (127.0.0.1, ::1, localhost: a TLS sidecar on the same machine)`);
+    const problem = plainHttpProblem(new URL(value), risk);
+    if (problem) problems.push(`${name}: ${problem}`);
   }
   if (config.JWT_PUBLIC_KEY || config.JWT_JWKS_URL) {
     for (const name of ['JWT_ISSUER', 'JWT_AUDIENCE'] as const) {

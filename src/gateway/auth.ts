@@ -39,9 +39,10 @@ export const ORGANISATION_SCOPED_ROLES: readonly Role[] = ['ADMIN', 'REVIEWER', 
  * Subjects the hub's own services act as. A person never does: a claim decided by `adjudication` or
  * `redecision` counts as approved by the rules alone, which a payment policy pays without a
  * per-batch approval (claim_approved_by_rules, migration 0027); what the `hub` command does is
- * recorded as `cli` (`hub figures` for its reports), which four-eyes checks tell apart from a person.
+ * recorded as `cli` (`hub figures` for its reports), which four-eyes checks tell apart from a person;
+ * what configuration set when the workers started (a settlement source's URL) as `configuration`.
  */
-const SERVICE_SUBJECTS = /^(adjudication|redecision|reversal|payout-worker|bank|notices|payment-policy-\d+|cli|hub figures)$/;
+const SERVICE_SUBJECTS = /^(adjudication|redecision|reversal|payout-worker|bank|notices|payment-policy-\d+|cli|hub figures|configuration)$/;
 
 /**
  * The claims a bearer token carries. `unit` is the unit's Unified Social Credit Code (what an

@@ -17,7 +17,7 @@ import { formatOf, SettlementFileError, type FileFormat } from './records.ts';
 import type { SimMember } from './simulator/generate.ts';
 import { startInsuranceSimulator } from './simulator/server.ts';
 import { fileSource } from './sources/files.ts';
-import { adapterFor } from './sources/forSource.ts';
+import { adapterFor, platformUrlProblem, pullRefusal } from './sources/forSource.ts';
 import { registerSource } from './sources/registry.ts';
 import * as store from './store.ts';
 import { chinaToday, isIsoDate } from '../kernel/time.ts';
@@ -66,7 +66,7 @@ export function registerSettlementCommands(program: Command): void {
   settlements
     .command('source <name>')
     .description('register or change a pulled source (the workers schedule it within a minute)')
-    .option('--url <url>', 'the platform interface URL (a PLATFORM source)')
+    .option('--url <url>', 'the platform interface URL (a PLATFORM source; https: in production, plain http only to a loopback host)')
     .option('--dir <dir>', 'a drop directory (a DROP source)')
     .option('--every <seconds>', 'pull every this many seconds (default: on demand only)', positive)
     .option('--page-size <n>', 'records per page', positive)
@@ -138,6 +138,11 @@ function pullCommand(sourceName: string, maxPages = Infinity): Promise<number> {
     }
     if (!isPulledKind(first.kind)) {
       console.error(`--source: ${sourceName} receives ${first.kind === 'FILE' ? 'files (hub settlements import)' : 'accepted applications'}; it cannot be pulled`);
+      return 2;
+    }
+    const refusal = pullRefusal(first, runtime.config);
+    if (refusal) {
+      console.error(`--source: ${refusal}`);
       return 2;
     }
     const adapter = adapterFor(first, runtime.config);
@@ -228,6 +233,11 @@ function sourcesCommand(): Promise<number> {
 function sourceCommand(name: string, o: { url?: string; dir?: string; every?: number; pageSize?: number; disable?: boolean }): Promise<number> {
   if (!/^[a-z0-9][a-z0-9-]{0,39}$/.test(name)) {
     console.error(`${name}: a source name is lower-case letters, digits and dashes (1 to 40)`);
+    return Promise.resolve(2);
+  }
+  const urlProblem = o.url === undefined ? null : platformUrlProblem(o.url, config());
+  if (urlProblem) {
+    console.error(`--url: ${urlProblem}`);
     return Promise.resolve(2);
   }
   return withRuntime(async (runtime) => {

@@ -134,6 +134,11 @@ export async function fileSourceNamed(db: Queryable, name: string): Promise<Sett
   return source?.kind === 'FILE' ? source : null;
 }
 
+/** Serialises registrations of the source `name` until the transaction ends, its first one too (a row lock needs the row). */
+export async function lockSourceName(tx: Tx, name: string): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtext('settlement_sources:' || $1))`, [name]);
+}
+
 /** The source `name`; `forUpdate`: locked until the transaction ends (what a change of it is audited against). */
 export async function sourceByName(db: Queryable, name: string, { forUpdate = false } = {}): Promise<SettlementSourceRow | null> {
   const { rows } = await db.query<SettlementSourceRow>(

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
 import { recordAudit, type Actor } from '../../audit/audit.ts';
@@ -12,22 +13,35 @@ import * as store from '../store.ts';
  * that is polled (the workers start and sweep them; `hub settlements source` registers others).
  */
 
-/** The sources configuration names (INSURANCE_PLATFORM_URL, SETTLEMENT_DROP_DIR), registered or updated. */
+/**
+ * Configuration, as the actor of the sources it names: a changed INSURANCE_PLATFORM_URL changes
+ * where claims come from, audited under it (a token cannot name it: gateway/auth.ts SERVICE_SUBJECTS).
+ */
+const CONFIGURATION_ACTOR: Actor = { subject: 'configuration', role: 'SERVICE' };
+
+/**
+ * The sources configuration names (INSURANCE_PLATFORM_URL, SETTLEMENT_DROP_DIR), registered or
+ * changed through the audited path when the workers start (audited only when something changed:
+ * workers restart often).
+ */
 export async function registerConfiguredSources(db: pg.Pool, cfg: Config): Promise<void> {
   const schedule = { pageSize: cfg.SETTLEMENT_PAGE_SIZE, pollSeconds: cfg.SETTLEMENT_PULL_SECONDS };
-  if (cfg.INSURANCE_PLATFORM_URL) await store.upsertSource(db, { name: 'platform', kind: 'PLATFORM', endpoint: cfg.INSURANCE_PLATFORM_URL, ...schedule });
-  if (cfg.SETTLEMENT_DROP_DIR) await store.upsertSource(db, { name: 'drop', kind: 'DROP', endpoint: cfg.SETTLEMENT_DROP_DIR, ...schedule });
+  if (cfg.INSURANCE_PLATFORM_URL) await registerSource(db, CONFIGURATION_ACTOR, { name: 'platform', kind: 'PLATFORM', endpoint: cfg.INSURANCE_PLATFORM_URL, ...schedule });
+  if (cfg.SETTLEMENT_DROP_DIR) await registerSource(db, CONFIGURATION_ACTOR, { name: 'drop', kind: 'DROP', endpoint: cfg.SETTLEMENT_DROP_DIR, ...schedule });
 }
 
 /**
- * Registers or changes a pulled source by hand (`hub settlements source`), audited as
- * settlements.source with what it was and what it is: where a source reads from decides which
- * settlements come in, hence which claims are paid. The source is locked while it changes.
+ * Registers or changes a pulled source (`hub settlements source`, or configuration at the workers'
+ * start), audited as settlements.source with what it was and what it is: where a source reads from
+ * decides which settlements come in, hence which claims are paid. A registration that changes
+ * nothing is not recorded. The source is locked while it changes.
  */
 export async function registerSource(db: pg.Pool, actor: Actor, write: store.SourceWrite): Promise<SettlementSourceRow> {
   return inTransaction(db, async (tx) => {
+    await store.lockSourceName(tx, write.name);
     const before = await store.sourceByName(tx, write.name, { forUpdate: true });
     const after = await store.upsertSource(tx, write);
+    if (before && isDeepStrictEqual(setting(before), setting(after))) return after;
     await recordAudit(tx, actor, {
       action: 'settlements.source', targetType: 'SettlementSource', targetId: after.name,
       details: { before: before && setting(before), after: setting(after) },
