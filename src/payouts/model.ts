@@ -453,7 +453,7 @@ export interface PaymentCredit {
   report: string;
 }
 
-/** An attempt of the payout made after the refused one (a retry). */
+/** An attempt of the payout made after an earlier one (a retry): after the refused one, or the one a debit names. */
 export interface LaterAttempt {
   attemptNo: number;
   endToEndId: string;

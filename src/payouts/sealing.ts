@@ -34,9 +34,13 @@ export interface SealingContext {
 /** Who the payout worker acts as (audit), sealing or cancelling a batch. */
 export const PAYOUT_WORKER = { subject: 'payout-worker', role: 'SERVICE' };
 
-/** Why a one-person retry of a payout the bank had paid leaves its batch (at sealing, or at the hand-over): the payout is FAILED with it. */
+/**
+ * Why a one-person retry of a payout the bank had paid, or one confirmed before a debit of an earlier attempt found since (0070),
+ * leaves its batch (at sealing, or at the hand-over): the payout is FAILED with it.
+ */
 export const PAID_BEFORE_REASON = 'a statement shows the bank paid an earlier attempt (debited), or the bank reported it credited after refusing it, '
-  + 'after it was retried by one person: trying it again needs one FINANCE person\'s proposal and another\'s confirmation';
+  + 'after it was retried by one person: trying it again needs one FINANCE person\'s proposal and another\'s confirmation; '
+  + 'so does a retry two confirmed before a statement showed an earlier attempt debited again (its return reversed, 冲正)';
 
 /**
  * Takes the account's reconciliation lock (`lockAccount`, before any row: the lock order of a
@@ -152,7 +156,7 @@ async function withdrawPayments(
     action: 'payout.batch.withdraw', targetType: 'PayoutBatch', targetId: batch.msgId,
     reason: [
       withdrawn.reversed.length ? 'claims no longer approved' : null,
-      withdrawn.paidBefore.length ? 'paid by the bank before, retried without four eyes' : null,
+      withdrawn.paidBefore.length ? 'paid by the bank before, retried without four eyes (or confirmed before a debit found since)' : null,
       withdrawn.cardChanged.length ? 'bank cards changed since the batch was created' : null,
       withdrawn.refused.length ? "names the bank's file cannot carry" : null,
     ].filter(Boolean).join('; '),

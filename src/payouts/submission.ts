@@ -172,7 +172,7 @@ async function markSending(ctx: SubmissionContext, batchId: number, policyId: nu
  * another batch (READY, or HELD as their member's card says), as when a batch is withdrawn. Audited.
  */
 async function cancelUnconfirmedRetries(tx: Tx, ctx: SubmissionContext, msgId: string, batchId: number, unconfirmed: UnconfirmedRetry[]): Promise<void> {
-  const reason = 'paid by the bank before, retried without four eyes: found at the hand-over, after the sealing; the batch was not sent';
+  const reason = 'paid by the bank before, retried without four eyes (or confirmed before a debit found since): found at the hand-over, after the sealing; the batch was not sent';
   // FAILED first: the withdrawal sends only the payouts still IN_BATCH back to wait.
   await failPayouts(tx, unconfirmed.map((u) => ({ payoutId: u.payoutId, reason: PAID_BEFORE_REASON })));
   const payoutIds = await withdrawBatch(tx, batchId, PAYOUT_WORKER.subject, reason, ctx.settings.coolingOffDays);
@@ -207,7 +207,7 @@ async function mayResend(ctx: SubmissionContext, batchId: number, msgId: string)
     if (raised > 0) {
       await recordAudit(tx, PAYOUT_WORKER, {
         action: 'payout.batch.withhold', targetType: 'PayoutBatch', targetId: msgId,
-        reason: 'paid by the bank before, retried without four eyes: found after the hand-over, which the bank says it never received; the file was not sent again',
+        reason: 'paid by the bank before, retried without four eyes (or confirmed before a debit found since): found after the hand-over, which the bank says it never received; the file was not sent again',
         details: { batchId, paidBefore: paidBeforeDetails(unconfirmed) },
       });
     }

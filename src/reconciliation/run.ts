@@ -3,6 +3,8 @@ import { inTransaction } from '../db/pool.ts';
 import { contributionFigures, insertBankContributionPayments, learnUnitPayerAccounts, lockContributionPayments, recordedContributionReferences } from '../members/store.ts';
 import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { analyzePayouts } from '../payouts/store/payouts.ts';
+import { laterAttemptsOf } from '../payouts/store/submission.ts';
+import type { LaterAttempt } from '../payouts/model.ts';
 import { bankReferenceKey } from '../kernel/identifiers.ts';
 import { bankCardHash, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { amountRuleAmounts, contributionReferences, DEFAULT_MATCH_OPTIONS, matchEntries, type MatchOptions } from './matching/matcher.ts';
@@ -187,7 +189,8 @@ async function writeOutcome(tx: Tx, entries: readonly EntryToMatch[], outcome: M
   const contributions = outcome.matches.filter((m): m is MatchDecision & { kind: 'CONTRIBUTION' } => m.kind === 'CONTRIBUTION');
   const paymentIds = await recordContributionPayments(tx, contributions, byId, matchedBy);
   await store.insertMatches(tx, outcome.matches.map((m) => ({ ...m, contributionPaymentId: m.kind === 'CONTRIBUTION' ? paymentIds.get(m)! : null })), matchedBy, null);
-  const exceptions = await store.insertExceptions(tx, outcome.exceptions.map((f) => placed(f, byId.get(f.entryId!)!)));
+  const findings = await withRetries(tx, outcome.exceptions, byId);
+  const exceptions = await store.insertExceptions(tx, findings.map((f) => placed(f, byId.get(f.entryId!)!)));
   const states = [...outcome.entryStates];
   await store.setEntryStates(tx, states);
   await learnUnitPayerAccounts(tx, outcome.learnedPayers);
@@ -236,6 +239,37 @@ export async function recordContributionPayments(
   );
   fresh.forEach((m, i) => ids.set(m, byReference.get(references[i]!)!));
   return ids;
+}
+
+/**
+ * An exception on a debit naming an attempt whose payout was retried since: the bank may have paid
+ * that attempt after all (or again: a reversal, 冲正, of its return), so from its detection no retry
+ * goes to the bank unless two FINANCE people confirm one after it (payout_retry_confirmed, 0070),
+ * even one they confirmed before. It lists those retries (evidence `retries`, as a credit after a
+ * refusal does) and says what becomes of each.
+ */
+async function withRetries(tx: Tx, findings: readonly ExceptionFinding[], entries: ReadonlyMap<number, EntryToMatch>): Promise<readonly ExceptionFinding[]> {
+  const onDebits = new Set(findings.filter((f) => f.attemptId !== null && entries.get(f.entryId!)!.entry.creditDebit === 'DBIT'));
+  if (onDebits.size === 0) return findings;
+  const later = await laterAttemptsOf(tx, [...onDebits].map((f) => f.attemptId!));
+  if (later.size === 0) return findings;
+  return findings.map((f) => {
+    const retries = onDebits.has(f) ? later.get(f.attemptId!) : undefined;
+    return retries === undefined ? f : { ...f, evidence: { ...f.evidence, retries, reason: `${String(f.evidence.reason)}. ${retriesReason(retries)}` } };
+  });
+}
+
+/** What becomes of the retries of a payout whose earlier attempt a debit names: those not sent wait for two FINANCE people; those sent may have paid twice. */
+function retriesReason(retries: readonly LaterAttempt[]): string {
+  const named = (r: LaterAttempt) => `attempt ${r.attemptNo} (${r.endToEndId}, ${r.status}${r.sentOn === null ? '' : `, sent on ${r.sentOn}`})`;
+  const waiting = retries.filter((r) => r.sentOn === null).map(named);
+  const sent = retries.filter((r) => r.sentOn !== null).map(named);
+  return [
+    waiting.length === 0 ? '' : `The payout's retry ${waiting.join(', ')} is not sent: it goes to the bank only if two FINANCE people confirm a retry after this `
+      + '(even one they confirmed before is confirmed no more), so it leaves its batch at sealing, or its sealed batch is cancelled at the hand-over',
+    sent.length === 0 ? '' : `The payout's retry ${sent.join(', ')} went to the bank: the member may have been paid twice. `
+      + 'Ask the bank which payments it executed and recover the one too many',
+  ].filter((text) => text !== '').join('. ');
 }
 
 function placed(finding: ExceptionFinding, entry: { account: string; bookingDate: string }): store.PlacedException {

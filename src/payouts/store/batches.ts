@@ -256,7 +256,8 @@ export interface PlannedAttempt {
    * An earlier attempt was paid by the bank (payout_paid_by_bank: a statement shows it debited, say
    * after the payout was retried by one person on the bank's RJCT) and no second FINANCE person
    * confirmed a retry after the last attempt that reached the bank (payout_retry_confirmed, 0045,
-   * the trigger's rule too): sent, it could pay the member twice.
+   * the trigger's rule too), or none after the last debit naming an earlier attempt, such as the
+   * reversal (冲正) of its return (0070): sent, it could pay the member twice.
    */
   paidBeforeUnconfirmed: boolean;
 }
@@ -264,8 +265,9 @@ export interface PlannedAttempt {
 /**
  * Whether a PLANNED attempt `a` of payout `p` is one a second FINANCE person must confirm first
  * (PlannedAttempt.paidBeforeUnconfirmed): a retry (a first attempt follows no payment), its payout
- * paid by the bank before, and no retry confirmed after the last attempt that reached the bank
- * (0045, as the trigger on payouts asks; 0055 refuses the hand-over of a batch holding one).
+ * paid by the bank before, and no retry confirmed after the last attempt that reached the bank and
+ * after every debit found naming an earlier attempt (0045, 0070, as the trigger on payouts asks;
+ * 0055 refuses the hand-over of a batch holding one).
  */
 const PAID_BEFORE_UNCONFIRMED_SQL = '(a.attempt_no > 1 AND payout_paid_by_bank(p.id) AND NOT payout_retry_confirmed(p.id, a.attempt_no))';
 
@@ -319,7 +321,7 @@ export async function plannedAttempts(tx: Tx, batchId: number): Promise<PlannedA
             a.creditor_name AS "creditorName", a.creditor_account_enc AS "accountEnc", m.bank_card_enc AS "memberCardEnc",
             a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo", p.claim_id AS "claimId",
             CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE c.status END AS "claimStatus",
-            -- Confirmed after the last attempt that reached the bank (0045, as the trigger on payouts asks).
+            -- Confirmed after the last attempt that reached the bank and the debits naming earlier ones (0045, 0070, as the trigger on payouts asks).
             ${PAID_BEFORE_UNCONFIRMED_SQL} AS "paidBeforeUnconfirmed"
        FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id LEFT JOIN claims c ON c.id = p.claim_id JOIN members m ON m.id = p.member_id
       WHERE a.batch_id = $1 AND a.status = 'PLANNED' ORDER BY a.id FOR SHARE OF m`,

@@ -1,7 +1,7 @@
 import type { Db, Queryable, Tx } from '../../kernel/transaction.ts';
 import {
-  payoutStatusOf, type AttemptState, type AttemptUpdate, type BatchRow, type BatchStatus, type CreditAfterRefusal, type PaymentCredit, type PayoutChange,
-  type PayoutStatus, type StoredBatchFile,
+  payoutStatusOf, type AttemptState, type AttemptUpdate, type BatchRow, type BatchStatus, type CreditAfterRefusal, type LaterAttempt, type PaymentCredit,
+  type PayoutChange, type PayoutStatus, type StoredBatchFile,
 } from '../model.ts';
 
 /**
@@ -203,6 +203,12 @@ export async function batchPmtInfId(db: Queryable, batchId: number): Promise<str
   return batch.pmtInfId;
 }
 
+/** The attempts of attempt `a`'s payout made after it, not cancelled (its retries), as LaterAttempt JSON, first first. */
+const LATER_ATTEMPTS_SQL = `coalesce((SELECT json_agg(json_build_object('attemptNo', r.attempt_no, 'endToEndId', r.end_to_end_id, 'status', r.status,
+                                      'sentOn', (r.sent_at AT TIME ZONE 'Asia/Shanghai')::date)
+                                      ORDER BY r.attempt_no)
+                        FROM payout_attempts r WHERE r.payout_id = a.payout_id AND r.attempt_no > a.attempt_no AND r.status <> 'CANCELLED'), '[]')`;
+
 /**
  * Of the credits a report gives, those of attempts the bank had refused (REJECTED: a final status no
  * report changes), with their payout and the payout's attempts made since, not cancelled (its retry).
@@ -213,16 +219,21 @@ export async function creditsAfterRefusal(tx: Tx, credits: readonly PaymentCredi
   const { rows } = await tx.query<Omit<CreditAfterRefusal, keyof PaymentCredit> & { attemptId: number }>(
     `SELECT a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen",
             b.debtor_account AS account, p.status AS "payoutStatus", a.reason_code || coalesce(' ' || a.reason, '') AS "refusedWith",
-            coalesce((SELECT json_agg(json_build_object('attemptNo', r.attempt_no, 'endToEndId', r.end_to_end_id, 'status', r.status,
-                                      'sentOn', (r.sent_at AT TIME ZONE 'Asia/Shanghai')::date)
-                                      ORDER BY r.attempt_no)
-                        FROM payout_attempts r WHERE r.payout_id = a.payout_id AND r.attempt_no > a.attempt_no AND r.status <> 'CANCELLED'), '[]') AS retries
+            ${LATER_ATTEMPTS_SQL} AS retries
        FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id JOIN payout_batches b ON b.id = a.batch_id
       WHERE a.id = ANY($1::bigint[]) AND a.status = 'REJECTED'
       ORDER BY a.id`,
     [[...byAttempt.keys()]],
   );
   return rows.map((row) => ({ ...byAttempt.get(row.attemptId)!, ...row }));
+}
+
+/** The retries (LaterAttempt) of each of these attempts' payouts made after it, for the attempts that have any. */
+export async function laterAttemptsOf(db: Queryable, attemptIds: readonly number[]): Promise<Map<number, LaterAttempt[]>> {
+  const { rows } = await db.query<{ attemptId: number; retries: LaterAttempt[] }>(
+    `SELECT a.id AS "attemptId", ${LATER_ATTEMPTS_SQL} AS retries FROM payout_attempts a WHERE a.id = ANY($1::bigint[])`, [attemptIds],
+  );
+  return new Map(rows.filter((r) => r.retries.length > 0).map((r) => [r.attemptId, r.retries]));
 }
 
 /** The batch a status report is about (by the MsgId of the file), when we sent it; null otherwise. */
