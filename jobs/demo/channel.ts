@@ -81,9 +81,13 @@ export async function playMemberChannel(config: Config, origin: string, adminTok
   const { appeal } = await call(member, `mutation($input: FileAppealInput!) { fileAppeal(input: $input) { appeal { id status } userErrors { field code message } } }`,
     { input: { claimId: claim.id, reason: '已补交出院小结，请复核 (discharge summary added, please reconsider)', attachments: [evidence] } }, 'fileAppeal');
   const decision = claim.status === 'PENDING_REVIEW' ? 'UPHOLD' : 'DISMISS';
+  // Upholding pays what the rules give now: the second reviewer checks that figure and names it.
+  const preview = decision === 'UPHOLD'
+    ? (await call(reviewerWang, `query($id: ID!) { node(id: $id) { ... on Appeal { upholdPreview { totalFen } } } }`, { id: appeal.id })).node.upholdPreview
+    : null;
   const decided = await call(reviewerWang, `mutation($input: DecideAppealInput!) { decideAppeal(input: $input) {
       appeal { status claim { status totalFen } } userErrors { field code message } } }`,
-    { input: { appealId: appeal.id, decision, reason: decision === 'UPHOLD' ? '出院小结与结算单一致，予以改判' : '原核定无误，维持' } }, 'decideAppeal');
+    { input: { appealId: appeal.id, decision, reason: decision === 'UPHOLD' ? '出院小结与结算单一致，予以改判' : '原核定无误，维持', checkedTotalFen: preview?.totalFen } }, 'decideAppeal');
   lines.push(`  the member appealed with a discharge summary; demo-reviewer-wang (a second reviewer) decided ${decided.appeal.status}: ` +
     `the claim is ${decided.appeal.claim.status} (${fenToCnyGrouped(decided.appeal.claim.totalFen)} CNY)`);
 

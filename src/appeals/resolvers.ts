@@ -10,6 +10,7 @@ import { decideAppeal, decideRefusal, fileAppeal } from './service.ts';
 import { appealPeriodOf } from './settings.ts';
 import { appealLoaders } from './loaders.ts';
 import { appealsPage, countAppeals } from './store.ts';
+import { upholdFigures } from '../benefits/redecide.ts';
 
 export type AppealConnectionResult = CountedConnection<AppealRow>;
 
@@ -42,7 +43,9 @@ export const appealResolvers: DomainResolvers = {
     },
     decideAppeal: async (_root, { input }, ctx) => {
       const appealId = localId('input.appealId', input.appealId, 'Appeal');
-      const appeal = await decideAppeal(ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), scopeOf(ctx.principal), appealId, input.decision, input.reason);
+      const appeal = await decideAppeal(
+        ctx.db, ctx.loaders.ruleSets, actorOf(ctx.principal), scopeOf(ctx.principal), appealId, input.decision, input.reason, input.checkedTotalFen,
+      );
       // The claim was decided again in that transaction: read afresh.
       ctx.loaders.claim.clear(appeal.claimId);
       return { appeal };
@@ -55,6 +58,8 @@ export const appealResolvers: DomainResolvers = {
     decider: (row, _args, ctx) => (row.decidedBy === null ? null : actorView(ctx, row.decidedBy, row.decidedRole as Role)),
     attachments: (row, _args, ctx) => appealLoaders(ctx).attachmentsOfAppeal.load(row.id),
     viewerCanDecide: (row, _args, ctx) => decideRefusal(actorOf(ctx.principal), row) === null,
+    // The row was read in the caller's scope; figured as the uphold figures, for whoever may decide it.
+    upholdPreview: (row, _args, ctx) => (decideRefusal(actorOf(ctx.principal), row) === null ? upholdFigures(ctx.reads, row.claimId, ctx.loaders.ruleSets) : null),
   },
   Claim: {
     appeals: (claim, _args, ctx) => (hasRole(ctx, APPEAL_VIEWERS) ? appealLoaders(ctx).appealsOfClaim.load(claim.id) : []),

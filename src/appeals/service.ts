@@ -1,7 +1,7 @@
 import { inTransaction } from '../db/pool.ts';
 import type { Db } from '../kernel/transaction.ts';
 import { UNSCOPED, type Scope } from '../kernel/scope.ts';
-import { conflict, DomainError, forbidden, notFound, reasonOf } from '../kernel/errors.ts';
+import { conflict, DomainError, forbidden, invalid, notFound, reasonOf } from '../kernel/errors.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { PersonalDataKeys } from '../privacy/personalData.ts';
 import { recordNotifications } from '../notifications/store.ts';
@@ -9,7 +9,9 @@ import type { NewAttachment } from '../attachments/model.ts';
 import { storeAttachments } from '../attachments/service.ts';
 import type { RuleSetCache } from '../benefits/catalogue.ts';
 import { redecideClaim } from '../benefits/redecide.ts';
-import { categorySettersOfClaim } from '../benefits/store.ts';
+import { approvalBarsOfClaim } from '../benefits/store.ts';
+import { approvalBarRefusal } from '../benefits/decision.ts';
+import { checkTotalAsRead, checkTotalGiven, type CheckedTotal } from '../benefits/review.ts';
 import { addDays, chinaToday } from '../kernel/time.ts';
 import {
   APPEAL_DECIDERS, APPEAL_FILERS, APPEALABLE_CLAIM_STATUSES, appealDeadline, appealLastDay, type AppealDecision, type AppealPeriod, type AppealRow,
@@ -86,14 +88,25 @@ export function decideRefusal(actor: Actor, appeal: Pick<AppealRow, 'status' | '
 /**
  * Decides an OPEN appeal, in one transaction with everything it causes: UPHOLD decides the claim
  * again, approved (src/benefits/redecide.ts), and is refused when the rules still find it
- * ineligible; DISMISS leaves the claim as it is. The member is told (APPEAL_DECIDED); audited.
+ * ineligible, or when it pays another total than `checkedTotalFen`, the one the reviewer checked
+ * (`upholdFigures` as read: required to uphold, ignored to dismiss); DISMISS leaves the claim as it
+ * is. The member is told (APPEAL_DECIDED); audited.
  */
 export async function decideAppeal(
   db: Db, ruleSets: RuleSetCache, actor: Actor, scope: Scope, appealId: number, decision: AppealDecision, reasonText: string,
+  checkedTotalFen?: number | null,
 ): Promise<AppealRow> {
   const notDecider = roleRefusal(actor);
   if (notDecider) throw notDecider;
   const reason = reasonOf('input.reason', reasonText);
+  let checked: CheckedTotal | null = null;
+  if (decision === 'UPHOLD') {
+    // Upholding approves what the rules give against the year as it stands: only the figures the reviewer saw.
+    const read = 'the total upholding pays as read (Appeal.upholdPreview.totalFen)';
+    if (checkedTotalFen === undefined || checkedTotalFen === null) throw invalid('input.checkedTotalFen', `is required to UPHOLD: ${read}`);
+    checked = { checkedTotalFen, totalField: 'input.checkedTotalFen' };
+    checkTotalGiven(checked, read);
+  }
   await ruleSets.ensureShipped(db);
   return inTransaction(db, async (tx) => {
     // Out of the decider's scope (another organisation's member) answers as a missing appeal.
@@ -117,10 +130,9 @@ export async function decideAppeal(
       if (claim.adjustedBy.includes(actor.subject)) {
         throw conflict(`${actor.subject} adjusted a line of this claim and cannot uphold its appeal, which approves it; another reviewer must (four eyes)`, 'input.appealId');
       }
-      // Nor by anyone who set the member's groups, which decide what the rules pay (0057).
-      if ((await categorySettersOfClaim(tx, appeal.claimId)).includes(actor.subject)) {
-        throw conflict(`${actor.subject} set the targeted groups of this claim's enrolment and cannot uphold its appeal, which approves it; another reviewer must (four eyes)`, 'input.appealId');
-      }
+      // Nor by anyone who set the member's groups, which decide what the rules pay (0057), nor who entered or submitted its application (0069).
+      const barred = approvalBarRefusal(actor.subject, await approvalBarsOfClaim(tx, appeal.claimId), 'uphold its appeal, which approves it', 'another reviewer', 'input.appealId');
+      if (barred) throw barred;
       const outcome = await redecideClaim(tx, appeal.claimId, { actor, cause: 'APPEAL', approve: true, ruleSets });
       if (outcome.after !== 'APPROVED') {
         // Thrown: the transaction (and the re-decision in it) is undone.
@@ -129,6 +141,8 @@ export async function decideAppeal(
           'input.decision',
         );
       }
+      // Under the member-year's lock the re-decision took: the total approved is the one compared.
+      checkTotalAsRead(outcome.totalFen, checked!, 'upholding figures the claim against the member\'s year as it stands, which changed after it was read');
       claimStatus = outcome.after;
     } else {
       claimStatus = (await store.claimForAppeal(tx, appeal.claimId, UNSCOPED))!.status;

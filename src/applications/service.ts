@@ -113,8 +113,9 @@ export interface Acceptance {
  * Accepts a SUBMITTED application: its settlement is stored (matched and adjudicated after the
  * commit, by the caller's enqueue), the member told, the decision audited. Accepting an ACCEPTED one
  * again does nothing. Four eyes: no one who submitted any round of it, staff for the member or the
- * member themselves (by subject), may accept it; and only the round the reviewer checked is accepted.
- * Returning stays open to them: it only delays the member's own claim.
+ * member themselves (by subject), may accept it, nor approve the claim it becomes (src/benefits/review.ts
+ * `reviewRefusal`, an appeal upheld, a re-decision; trigger claims_applicant_four_eyes, 0069); and only
+ * the round the reviewer checked is accepted. Returning stays open to them: it only delays the member's own claim.
  */
 export async function acceptApplication(db: pg.Pool, keys: PersonalDataKeys, id: number, round: number, scope: Scope, actor: Actor): Promise<Acceptance> {
   return inTransaction(db, async (tx) => {

@@ -9,6 +9,7 @@ import { settledOn } from './governing.ts';
 import type { BenefitTotalsRow, ClaimStatus, PendingSettlementRow } from './model.ts';
 import type * as store from './store.ts';
 import { formatChinaTime } from '../kernel/time.ts';
+import { conflict, type DomainError } from '../kernel/errors.ts';
 
 /**
  * What every decision of a claim by the rules takes — adjudication (adjudicate.ts), a re-decision
@@ -70,6 +71,22 @@ export function claimStatusOf(result: BenefitResult, autoApproveMaxFen: number, 
   // A line paid for the member's targeted groups waits whatever its amount: one person may have set
   // the groups, and the review refuses them its approval (review.ts reviewRefusal).
   return result.warnings.length || result.dependsOnGroups.length || result.totalFen > autoApproveMaxFen ? 'PENDING_REVIEW' : 'APPROVED';
+}
+
+/**
+ * Why `subject` may not approve a claim with these `bars` (four eyes), or null: `act` says what their
+ * step would do ('also approve it', 'uphold its appeal, which approves it'), `others` who must instead.
+ */
+export function approvalBarRefusal(subject: string, bars: Partial<store.ApprovalBars>, act: string, others: string, field: string): DomainError | null {
+  if (bars.categoriesSetBy?.includes(subject)) {
+    // Who set the member's groups decided which programmes pay this claim, as an adjuster shapes its lines.
+    return conflict(`${subject} set the targeted groups (memberCategories) of this claim's enrolment and cannot ${act}; ${others} must (four eyes)`, field);
+  }
+  if (bars.applicants?.includes(subject)) {
+    // Their figures are the settlement it pays on (a member's subject is the person, whatever role they act in now).
+    return conflict(`${subject} entered or submitted the application this claim was settled from and cannot ${act}; ${others} must (four eyes)`, field);
+  }
+  return null;
 }
 
 /** The enrolment facts the rules read for a settlement; `covered`: the unit's contribution covers this enrolment. */

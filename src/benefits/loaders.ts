@@ -7,8 +7,8 @@ import type { BenefitLineRow, BenefitTotalsRow, ClaimRow, RedecisionRow, RuleSet
 import { enrolmentCoverageFigures, type EnrolmentCoverageFigures } from '../members/store/coverage.ts';
 import type { RuleSet } from './rules/ruleSet.ts';
 import {
-  categorySettersOfClaims, claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, organisationsOfUnits, redecisionsOfClaims, ruleSetVersions,
-  type ClaimFilter,
+  approvalBarsOfClaims, claimsByIds, claimsOfMembers, claimsOfSettlements, linesByIds, linesOfClaims, memberYearTotals, organisationsOfUnits, redecisionsOfClaims, ruleSetVersions,
+  type ApprovalBars, type ClaimFilter,
 } from './store.ts';
 import type { Page } from '../kernel/page.ts';
 import type { Scope } from '../kernel/scope.ts';
@@ -19,8 +19,8 @@ export interface BenefitLoaders {
   claimOfSettlement: DataLoader<number, ClaimRow | null>;
   claimsOfMember: DataLoader<ParentKey<{ filter: ClaimFilter; page: Page }>, ClaimRow[], string>;
   linesOfClaim: DataLoader<number, BenefitLineRow[]>;
-  /** Who set the targeted groups of a claim's enrolment, whom its approval refuses (the claim is loaded in scope first). */
-  categorySettersOfClaim: DataLoader<number, string[]>;
+  /** Who set the targeted groups of a claim's enrolment or entered its application, whom its approval refuses (the claim is loaded in scope first). */
+  approvalBarsOfClaim: DataLoader<number, ApprovalBars>;
   /** A claim's re-decisions, oldest first (the claim is loaded in scope first). */
   redecisionsOfClaim: DataLoader<number, RedecisionRow[]>;
   /** What coverage of an enrolment is decided on (the enrolment is loaded in scope first). */
@@ -43,7 +43,7 @@ export function createBenefitLoaders(db: Queryable, scope: Scope, ruleSets: Rule
     claimOfSettlement: new DataLoader((ids) => claimsOfSettlements(db, ids, scope)),
     claimsOfMember: byParent((memberIds, { filter, page }) => claimsOfMembers(db, memberIds, scope, filter, page)),
     linesOfClaim: new DataLoader((ids) => linesOfClaims(db, ids)),
-    categorySettersOfClaim: new DataLoader((ids) => categorySettersOfClaims(db, ids)),
+    approvalBarsOfClaim: new DataLoader((ids) => approvalBarsOfClaims(db, ids)),
     redecisionsOfClaim: new DataLoader((ids) => redecisionsOfClaims(db, ids)),
     enrolmentCoverage: new DataLoader((ids) => enrolmentCoverageFigures(db, ids)),
     benefitLine: byId((ids) => linesByIds(db, ids, scope)),

@@ -12,11 +12,11 @@ import { PROGRAMMES, type Programme, type RuleSet } from './rules/ruleSet.ts';
 import { bilingual } from './rules/explain.ts';
 import { ruleSetOf, type RuleSetCache } from './catalogue.ts';
 import {
-  benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, governingKeyOf, heldBySameStay, sameStaysMayPay, sameStayWarning, settlementFacts, totalsOf, withSameStayWarnings,
+  approvalBarRefusal, benefitLinesOf, claimStatusOf, enrolmentFactsOf, enrolmentsCovered, governingKeyOf, heldBySameStay, sameStaysMayPay, sameStayWarning, settlementFacts, totalsOf, withSameStayWarnings,
 } from './decision.ts';
 import { governingRuleSets } from './governing.ts';
 import { benefitSettings } from './settings.ts';
-import { heldTotals, MUTABLE_REFUSALS, type ClaimStatus, type PendingSettlementRow, type RedecisionCause } from './model.ts';
+import { heldTotals, MUTABLE_REFUSALS, type BenefitTotalsRow, type ClaimStatus, type PendingSettlementRow, type RedecisionCause } from './model.ts';
 import type { RedecidedClaim } from './store.ts';
 import * as store from './store.ts';
 
@@ -48,6 +48,8 @@ export interface RedecisionOutcome {
   claimId: number;
   before: ClaimStatus;
   after: ClaimStatus;
+  /** What the claim pays as decided now (`Claim.totalFen`). */
+  totalFen: number;
 }
 
 export const REDECISION_ACTOR: Actor = { subject: 'redecision', role: 'SERVICE' };
@@ -76,6 +78,9 @@ const sameFacts = (a: Partial<EnrolmentFacts>, b: EnrolmentFacts) =>
 
 const sameCodes = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((code, i) => code === b[i]);
 
+/** What `redecideClaim` decides again (an appeal upholds): a refused claim. */
+const REFUSED: readonly ClaimStatus[] = ['INELIGIBLE', 'REJECTED'];
+
 /**
  * Decides the claim again (an upheld appeal calls this), in the caller's transaction. Allowed from
  * INELIGIBLE and REJECTED; any other status is a CONFLICT. When the new decision is the old one
@@ -83,7 +88,26 @@ const sameCodes = (a: readonly string[], b: readonly string[]) => a.length === b
  * written: `after` equals `before`.
  */
 export async function redecideClaim(tx: Tx, claimId: number, options: RedecisionOptions): Promise<RedecisionOutcome> {
-  return redecideFrom(tx, claimId, options, ['INELIGIBLE', 'REJECTED'], 'only an INELIGIBLE or REJECTED claim is decided again');
+  return redecideFrom(tx, claimId, options, REFUSED, 'only an INELIGIBLE or REJECTED claim is decided again');
+}
+
+/**
+ * What upholding an appeal against the claim would approve now (`redecideClaim` with `approve`, as
+ * decideAppeal upholds), changing and locking nothing: the same figuring (`figureAgain`) against the
+ * member-year as it stands, for the reviewer to check before upholding (`Appeal.upholdPreview`). Null
+ * where upholding is refused whatever the figures: the claim not refused, its settlement reversed
+ * or no longer matched, the rules still finding it ineligible, or another claim that may pay the
+ * same stay holding it. The uphold figures again under its locks and pays only the total checked.
+ */
+export async function upholdFigures(db: Queryable, claimId: number, ruleSets: RuleSetCache): Promise<BenefitResult | null> {
+  const claim = await store.claimForRedecision(db, claimId);
+  if (!claim || !REFUSED.includes(claim.status) || claim.reversed) return null;
+  const settlement = await store.settlementOfClaim(db, claimId);
+  if (!settlement) return null;
+  const [totals] = await store.memberYearTotals(db, [settlement]);
+  const { ruleSet, facts } = await currentFacts(db, settlement, ruleSets);
+  const figured = await figureAgain(db, settlement, totals!, ruleSet, facts, { approve: true });
+  return figured.heldBy || figured.status !== 'APPROVED' ? null : figured.result;
 }
 
 /** Decides the claim again if, under its lock, its status is one of `from`; else a CONFLICT saying `only`. */
@@ -119,10 +143,31 @@ export async function redecideIfFactsChanged(
 }
 
 /** The rule set governing the settlement's claim, and its enrolment's facts now under it. */
-async function currentFacts(tx: Tx, s: PendingSettlementRow, cache: RuleSetCache): Promise<{ ruleSet: RuleSet; facts: EnrolmentFacts }> {
-  const ruleSet = (await governingRuleSets(tx, cache, [governingKeyOf(s)]))(governingKeyOf(s));
-  const covered = await enrolmentsCovered(tx, [{ enrolmentId: s.enrolmentId, ruleSet }]);
+async function currentFacts(db: Queryable, s: PendingSettlementRow, cache: RuleSetCache): Promise<{ ruleSet: RuleSet; facts: EnrolmentFacts }> {
+  const ruleSet = (await governingRuleSets(db, cache, [governingKeyOf(s)]))(governingKeyOf(s));
+  const covered = await enrolmentsCovered(db, [{ enrolmentId: s.enrolmentId, ruleSet }]);
   return { ruleSet, facts: enrolmentFactsOf(s, covered.get(s.enrolmentId) ?? false) };
+}
+
+/**
+ * The settlement's claim figured again on `facts` under `ruleSet`, against its member-year as
+ * `totals` leave it, after every claim it counts: the result (with the same stay's warnings), the
+ * status it takes, and, for an approval (`approve`, an upheld appeal), the other claim that may pay
+ * the same stay and holds it back, or null. A re-decision calls it under its locks; `upholdFigures` without.
+ */
+async function figureAgain(
+  db: Queryable, s: PendingSettlementRow, totals: BenefitTotalsRow, ruleSet: RuleSet, facts: EnrolmentFacts,
+  options: Pick<RedecisionOptions, 'approve' | 'autoApproveMaxFen'>,
+) {
+  const before: PlanYearTotals = totalsOf(totals);
+  const groups = (await store.grantedDiseaseGroups(db, [s.memberId])).get(s.memberId) ?? [];
+  const sameStay = (await sameStaysMayPay(db, [s.id])).get(s.id);
+  const computed = evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups });
+  // An upheld appeal approves past the rules' warnings, but not past another claim that may pay the same stay.
+  const heldBy = options.approve && heldBySameStay(computed, sameStay) ? sameStay[0]! : null;
+  const result = withSameStayWarnings(computed, sameStay);
+  const status = claimStatusOf(result, options.autoApproveMaxFen ?? benefitSettings().AUTO_APPROVE_MAX_FEN, options.approve);
+  return { before, result, status, heldBy };
 }
 
 /** Decides the locked claim again on `facts` (its enrolment's facts now) under `ruleSet`. */
@@ -131,24 +176,24 @@ async function decideAgain(
   ruleSet: RuleSet, facts: EnrolmentFacts,
 ): Promise<RedecisionOutcome> {
   const { actor, cause } = options;
-  const before: PlanYearTotals = totalsOf(totals);
-  const groups = (await store.grantedDiseaseGroups(tx, [s.memberId])).get(s.memberId) ?? [];
   // As an approval: a re-decision may approve, and the other claim of the stay may be of another plan year.
   await store.lockMemberApprovals(tx, s.memberId);
-  const sameStay = (await sameStaysMayPay(tx, [s.id])).get(s.id);
-  const computed = evaluateBenefits(ruleSet, { settlement: settlementFacts(s), enrolment: facts, planYearTotals: before, priorDiseaseGroups: groups });
-  // An upheld appeal approves past the rules' warnings, but not past another claim that may pay the same stay.
-  if (options.approve && heldBySameStay(computed, sameStay)) {
-    throw conflict(`${sameStayWarning(sameStay[0]!)}: the appeal is upheld only once that claim is refused; or dismiss it`, 'input.decision');
+  const { before, result, status, heldBy } = await figureAgain(tx, s, totals, ruleSet, facts, options);
+  if (heldBy) throw conflict(`${sameStayWarning(heldBy)}: the appeal is upheld only once that claim is refused; or dismiss it`, 'input.decision');
+  // An approval here is the actor's (decided_by): not one of whom the claim's approval is barred to,
+  // e.g. the unit operator who entered the member's application asking for it again (0057, 0069).
+  if (status === 'APPROVED') {
+    const barred = approvalBarRefusal(
+      actor.subject, await store.approvalBarsOfClaim(tx, claim.id), 'have it approved in their name by deciding it again', 'the re-decision sweep or another person', 'input.claimId',
+    );
+    if (barred) throw barred;
   }
-  const result = withSameStayWarnings(computed, sameStay);
-  const status = claimStatusOf(result, options.autoApproveMaxFen ?? benefitSettings().AUTO_APPROVE_MAX_FEN, options.approve);
 
   // Still refused: an INELIGIBLE claim whose reasons are the same keeps its decision (only its facts
   // move on, so the change is not seen again); a REJECTED one stays REJECTED.
   if (status === 'INELIGIBLE' && (claim.status === 'REJECTED' || sameCodes(claim.reasonCodes, result.reasonCodes))) {
     if (claim.status === 'INELIGIBLE') await store.updateClaimFacts(tx, claim.id, facts);
-    return { claimId: claim.id, before: claim.status, after: claim.status };
+    return { claimId: claim.id, before: claim.status, after: claim.status, totalFen: claim.totalFen };
   }
 
   // A rejected claim left the count when it was rejected; an ineligible one never did.
@@ -170,7 +215,7 @@ async function decideAgain(
       previousReasonCodes: claim.reasonCodes, reasonCodes: result.reasonCodes, approve: options.approve ?? false,
     },
   });
-  return { claimId: claim.id, before: claim.status, after: status };
+  return { claimId: claim.id, before: claim.status, after: status, totalFen: result.totalFen };
 }
 
 /** A claim's new decision as `writeRedecision` stores it. */

@@ -209,9 +209,9 @@ export const benefitResolvers: DomainResolvers = {
     viewerCanApprove: async (claim, _args, ctx) => {
       const actor = actorOf(ctx.principal);
       if (review.reviewRefusal(actor, claim, 'approve')) return false;
-      // The groups' setters are read (one statement for a page) only for a claim nothing else refuses the caller.
-      const categoriesSetBy = await ctx.loaders.categorySettersOfClaim.load(claim.id);
-      return review.reviewRefusal(actor, { ...claim, categoriesSetBy }, 'approve') === null;
+      // The groups' setters and the applicants are read (one statement for a page) only for a claim nothing else refuses the caller.
+      const bars = await ctx.loaders.approvalBarsOfClaim.load(claim.id);
+      return review.reviewRefusal(actor, { ...claim, ...bars }, 'approve') === null;
     },
     viewerCanReject: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'reject') === null,
     viewerCanAdjust: (claim, _args, ctx) => review.reviewRefusal(actorOf(ctx.principal), claim, 'adjust') === null,

@@ -7,7 +7,7 @@ import { conflict, DomainError, invalid, forbidden, notFound, noteOf } from '../
 import type { Scope } from '../kernel/scope.ts';
 import { recordNotifications } from '../notifications/store.ts';
 import { claimDecidedNotification } from './adjudicate.ts';
-import { sameStaysMayPay, sameStayWarning } from './decision.ts';
+import { approvalBarRefusal, sameStaysMayPay, sameStayWarning } from './decision.ts';
 import { refigureWaitingAfter } from './redecide.ts';
 import { fenToCnyGrouped } from '../kernel/money.ts';
 
@@ -23,7 +23,10 @@ import { fenToCnyGrouped } from '../kernel/money.ts';
  *   (four eyes: claims.adjusted_by, kept by the database, whose CHECK claims_four_eyes also refuses it),
  *   nor by anyone who set the targeted groups of its enrolment (setEnrolmentCategories: the groups
  *   decide which programmes pay, e.g. CRITICAL to HARDSHIP only; enrolments.categories_set_by, whose
- *   trigger claims_categories_four_eyes also refuses it, migration 0057).
+ *   trigger claims_categories_four_eyes also refuses it, migration 0057), nor by anyone who entered
+ *   or submitted the application it was settled from (staff for the member, or the member's own
+ *   subject in any role: applications.entered_by and member_submitters, whose trigger
+ *   claims_applicant_four_eyes also refuses it, migration 0069).
  *   A claim another settlement may share its stay with, whose claim may pay (decision.ts
  *   `sameStaysMayPay`), is approved only on its own, never in a bulk approval, and with a note saying
  *   why they are two stays when that other claim is APPROVED: paying both may pay one stay twice.
@@ -44,29 +47,23 @@ export type ReviewDecision = 'approve' | 'reject' | 'adjust';
 
 /**
  * Why `actor` may not make `decision` on a claim now, or null: a REVIEWER or ADMIN, the claim
- * PENDING_REVIEW, and (approval) not one who adjusted a line of it, nor one who set the targeted
- * groups of its enrolment, `categoriesSetBy` (four eyes). The decisions below throw it, and the
- * API's hints (Claim.viewerCan…) show whether it is null for the caller, an approval's always with
- * `categoriesSetBy` read: given none, only the other refusals are known.
+ * PENDING_REVIEW, and (approval) not one who adjusted a line of it, nor one of its ApprovalBars: who
+ * set the targeted groups of its enrolment, who entered or submitted its application (four eyes).
+ * The decisions below throw it, and the API's hints (Claim.viewerCan…) show whether it is null for
+ * the caller, an approval's always with the bars read: given none, only the other refusals are known.
  */
 export function reviewRefusal(
-  actor: Actor, claim: Pick<store.ReviewedClaim, 'status' | 'adjustedBy'> & { categoriesSetBy?: readonly string[] },
+  actor: Actor, claim: Pick<store.ReviewedClaim, 'status' | 'adjustedBy'> & Partial<store.ApprovalBars>,
   decision: ReviewDecision, field = 'input.claimId',
 ): DomainError | null {
   if (!(REVIEWERS as readonly string[]).includes(actor.role)) return forbidden(`reviewing claims needs the role REVIEWER or ADMIN; you are ${actor.role}`);
   if (claim.status !== 'PENDING_REVIEW') return conflict(`the claim is ${claim.status}, not PENDING_REVIEW`, field);
-  if (decision === 'approve' && claim.adjustedBy.includes(actor.subject)) {
+  if (decision !== 'approve') return null;
+  if (claim.adjustedBy.includes(actor.subject)) {
     // The claim's own record refuses it (whoever adjusted it), not the caller's role: a CONFLICT, reported with the claim.
     return conflict(`${actor.subject} adjusted this claim and cannot also approve it; another REVIEWER or ADMIN must (four eyes)`, field);
   }
-  if (decision === 'approve' && claim.categoriesSetBy?.includes(actor.subject)) {
-    // Who set the member's groups decided which programmes pay this claim, as an adjuster shapes its lines.
-    return conflict(
-      `${actor.subject} set the targeted groups (memberCategories) of this claim's enrolment and cannot also approve it; another REVIEWER or ADMIN must (four eyes)`,
-      field,
-    );
-  }
-  return null;
+  return approvalBarRefusal(actor.subject, claim, 'also approve it', 'another REVIEWER or ADMIN', field);
 }
 
 async function lockClaim(tx: Tx, actor: Actor, claimId: number, scope: Scope, decision: ReviewDecision, field: string): Promise<store.ReviewedClaim> {
@@ -74,8 +71,8 @@ async function lockClaim(tx: Tx, actor: Actor, claimId: number, scope: Scope, de
   if (!found) throw notFound('claim', field);
   await store.lockMemberYear(tx, found.memberId, found.planYear);
   const claim = await store.lockClaim(tx, claimId);
-  const categoriesSetBy = decision === 'approve' ? await store.categorySettersOfClaim(tx, claimId) : [];
-  const refusal = reviewRefusal(actor, { ...claim, categoriesSetBy }, decision, field);
+  const bars = decision === 'approve' ? await store.approvalBarsOfClaim(tx, claimId) : {};
+  const refusal = reviewRefusal(actor, { ...claim, ...bars }, decision, field);
   if (refusal) throw refusal;
   return claim;
 }
@@ -102,22 +99,38 @@ export async function approveClaim(
   await approve(db, actor, scope, claim, noteOf('input.note', note), 'alone');
 }
 
+/** The total a reviewer checked before a decision that pays (`checkedTotalFen`), and the field naming it. */
+export type CheckedTotal = Pick<CheckedClaim, 'checkedTotalFen' | 'totalField'>;
+
+/** Refuses (INVALID on its field) a checked total that is none: `read` says what the reviewer reads it as. */
+export function checkTotalGiven(checked: CheckedTotal, read = 'the claim\'s total as read (totalFen)'): void {
+  if (!Number.isSafeInteger(checked.checkedTotalFen) || checked.checkedTotalFen < 0) {
+    throw invalid(checked.totalField, `must be ${read}: a whole number of fen, not negative`);
+  }
+}
+
+/**
+ * Refuses (CONFLICT on the checked total's field, naming both totals) a decision that would pay
+ * `totalFen` when the reviewer checked another total: figures that changed after they were read
+ * (`changed` says how) are not paid unseen. Called under the member-year's lock, which any
+ * refiguring holds too: the total paid is the one compared.
+ */
+export function checkTotalAsRead(totalFen: number, checked: CheckedTotal, changed = 'the claim was figured again after it was read'): void {
+  if (totalFen === checked.checkedTotalFen) return;
+  throw conflict(
+    `${changed}: it pays ${totalFen} fen (${fenToCnyGrouped(totalFen)} CNY) now, `
+    + `not the ${checked.checkedTotalFen} fen (${fenToCnyGrouped(checked.checkedTotalFen)} CNY) checked; read it again and check the new figures`,
+    checked.totalField,
+  );
+}
+
 /** Approves one claim with a note checked already; `among others`: in a bulk approval. */
 async function approve(db: Db, actor: Actor, scope: Scope, checked: CheckedClaim, note: string | null, how: 'alone' | 'among others'): Promise<void> {
   const { id: claimId, field } = checked;
-  if (!Number.isSafeInteger(checked.checkedTotalFen) || checked.checkedTotalFen < 0) {
-    throw invalid(checked.totalField, 'must be the claim\'s total as read (totalFen): a whole number of fen, not negative');
-  }
+  checkTotalGiven(checked);
   await inTransaction(db, async (tx) => {
     const claim = await lockClaim(tx, actor, claimId, scope, 'approve', field);
-    // Read under the member-year's lock, which a refiguring holds too: the total approved is the one compared.
-    if (claim.totalFen !== checked.checkedTotalFen) {
-      throw conflict(
-        `the claim was figured again after it was read: it pays ${claim.totalFen} fen (${fenToCnyGrouped(claim.totalFen)} CNY) now, `
-        + `not the ${checked.checkedTotalFen} fen (${fenToCnyGrouped(checked.checkedTotalFen)} CNY) checked; read it again and check the new figures`,
-        checked.totalField,
-      );
-    }
+    checkTotalAsRead(claim.totalFen, checked);
     // Before the other claims of the stay are read: an approval of one of another plan year commits first, and is seen.
     await store.lockMemberApprovals(tx, claim.memberId);
     const sameStay = (await sameStaysMayPay(tx, [claim.settlementId])).get(claim.settlementId) ?? [];

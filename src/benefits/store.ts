@@ -255,8 +255,8 @@ export async function pendingSettlements(tx: Tx, ids: readonly number[]): Promis
 }
 
 /** The settlement of a claim with its enrolment's facts as they are now (re-decision). */
-export async function settlementOfClaim(tx: Tx, claimId: number): Promise<PendingSettlementRow | null> {
-  const { rows } = await tx.query<PendingSettlementRow>(
+export async function settlementOfClaim(db: Queryable, claimId: number): Promise<PendingSettlementRow | null> {
+  const { rows } = await db.query<PendingSettlementRow>(
     `SELECT ${PENDING_COLUMNS}
        FROM claims c JOIN settlements s ON s.id = c.settlement_id JOIN enrolments e ON e.id = s.enrolment_id
       WHERE c.id = $1 AND s.status = 'MATCHED'`,
@@ -278,9 +278,9 @@ export async function unadjudicatedSettlementIds(db: Queryable, afterId: number,
 }
 
 /** The disease groups each member was granted a first-diagnosis lump sum for, by member. */
-export async function grantedDiseaseGroups(tx: Tx, memberIds: readonly number[]): Promise<Map<number, string[]>> {
+export async function grantedDiseaseGroups(db: Queryable, memberIds: readonly number[]): Promise<Map<number, string[]>> {
   if (!memberIds.length) return new Map();
-  const { rows } = await tx.query<{ memberId: number; groups: string[] }>(
+  const { rows } = await db.query<{ memberId: number; groups: string[] }>(
     `SELECT member_id AS "memberId", array_agg(disease_group ORDER BY disease_group) AS groups
        FROM disease_group_grants WHERE member_id = ANY($1) GROUP BY member_id`,
     [memberIds],
@@ -535,22 +535,35 @@ export async function lockClaim(tx: Tx, claimId: number): Promise<ReviewedClaim>
 }
 
 /**
- * Everyone who set the targeted groups of each claim's enrolment (enrolments.categories_set_by,
- * migration 0057), in the order of `claimIds`: the groups decide what the rules pay it, so none of
- * them approves it alone.
+ * Who may not approve a claim alone, besides whoever adjusted a line of it (claims.adjusted_by): the
+ * people who shaped what it pays before a reviewer saw it.
  */
-export async function categorySettersOfClaims(db: Queryable, claimIds: readonly number[]): Promise<string[][]> {
-  const { rows } = await db.query<{ claimId: number; setters: string[] }>(
-    `SELECT c.id AS "claimId", e.categories_set_by AS setters FROM claims c JOIN enrolments e ON e.id = c.enrolment_id WHERE c.id = ANY($1::bigint[])`,
-    [claimIds],
-  );
-  const byClaim = new Map(rows.map((r) => [r.claimId, r.setters]));
-  return claimIds.map((id) => byClaim.get(id) ?? []);
+export interface ApprovalBars {
+  /** Everyone who set the targeted groups of its enrolment (enrolments.categories_set_by, migration 0057): the groups decide what the rules pay it. */
+  categoriesSetBy: string[];
+  /**
+   * Everyone who entered or submitted the application it was settled from (applications.entered_by
+   * and member_submitters, 0036 and 0063: a member's subject is the person): their figures are its
+   * settlement; none for a stay from the platform's feed.
+   */
+  applicants: string[];
 }
 
-/** categorySettersOfClaims of one claim. */
-export async function categorySettersOfClaim(tx: Tx, claimId: number): Promise<string[]> {
-  return (await categorySettersOfClaims(tx, [claimId]))[0]!;
+/** The ApprovalBars of each claim, in the order of `claimIds` (trigger claims_applicant_four_eyes, 0069, keeps the applicants' too). */
+export async function approvalBarsOfClaims(db: Queryable, claimIds: readonly number[]): Promise<ApprovalBars[]> {
+  const { rows } = await db.query<ApprovalBars & { claimId: number }>(
+    `SELECT c.id AS "claimId", e.categories_set_by AS "categoriesSetBy", coalesce(a.entered_by || a.member_submitters, '{}') AS applicants
+       FROM claims c JOIN enrolments e ON e.id = c.enrolment_id LEFT JOIN applications a ON a.settlement_id = c.settlement_id
+      WHERE c.id = ANY($1::bigint[])`,
+    [claimIds],
+  );
+  const byClaim = new Map(rows.map(({ claimId, ...bars }) => [claimId, bars]));
+  return claimIds.map((id) => byClaim.get(id) ?? { categoriesSetBy: [], applicants: [] });
+}
+
+/** approvalBarsOfClaims of one claim. */
+export async function approvalBarsOfClaim(tx: Tx, claimId: number): Promise<ApprovalBars> {
+  return (await approvalBarsOfClaims(tx, [claimId]))[0]!;
 }
 
 /** The claim and its PENDING lines become APPROVED; returns the claim's total. */
@@ -685,6 +698,12 @@ export async function claimKey(db: Queryable, claimId: number): Promise<{ settle
 const REDECIDED_CLAIM_COLUMNS = `id, settlement_id AS "settlementId", member_id AS "memberId", plan_year AS "planYear", status,
   reason_codes AS "reasonCodes", total_fen AS "totalFen", out_of_pocket_fen AS "outOfPocketFen", facts,
   EXISTS (SELECT 1 FROM claim_reversals r WHERE r.claim_id = claims.id) AS reversed`;
+
+/** The claim as a re-decision reads it, unlocked (what upholding would figure: redecide.ts `upholdFigures`); null when there is none. */
+export async function claimForRedecision(db: Queryable, claimId: number): Promise<RedecidedClaim | null> {
+  const { rows } = await db.query<RedecidedClaim>(`SELECT ${REDECIDED_CLAIM_COLUMNS} FROM claims WHERE id = $1`, [claimId]);
+  return rows[0] ?? null;
+}
 
 export async function lockClaimForRedecision(tx: Tx, claimId: number): Promise<RedecidedClaim> {
   const { rows: [claim] } = await tx.query<RedecidedClaim>(`SELECT ${REDECIDED_CLAIM_COLUMNS} FROM claims WHERE id = $1 FOR UPDATE`, [claimId]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lazyTestGateway, type GraphQLResult } from '../support/gateway.ts';
-import { decidedClaim, DECIDE_APPEAL, FILE_APPEAL, memberToken, pdf, png, uploadAttachment } from './support.ts';
+import { decidedClaim, DECIDE_APPEAL, FILE_APPEAL, memberToken, pdf, png, uploadAttachment, upholdPreviewTotal } from './support.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { seedEnrolledMember, seedSettlement } from '../benefits/seed.ts';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
@@ -22,7 +22,9 @@ async function file(who: Parameters<Awaited<ReturnType<typeof started>>['gw']['q
 
 async function decide(who: Parameters<Awaited<ReturnType<typeof started>>['gw']['query']>[0], appealId: string, decision: 'UPHOLD' | 'DISMISS', reason = 'documents confirm the stay') {
   const { gw } = await started();
-  const answer = await gw.query(who, DECIDE_APPEAL, { input: { appealId, decision, reason } });
+  // An uphold names the total its reviewer read (any figure where none shows: upholding is refused anyway).
+  const checkedTotalFen = decision === 'UPHOLD' ? (await upholdPreviewTotal(gw, who, appealId)) ?? 0 : undefined;
+  const answer = await gw.query(who, DECIDE_APPEAL, { input: { appealId, decision, reason, checkedTotalFen } });
   expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
   return answer.data.decideAppeal;
 }

@@ -3,6 +3,8 @@ import { expect } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
 import { seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
+import { RuleSetCache } from '../../src/benefits/catalogue.ts';
+import { upholdFigures } from '../../src/benefits/redecide.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 
 /** Files of the three accepted types, as their first bytes make them (file-type reads no further), padded to `size`. */
@@ -54,3 +56,21 @@ export const FILE_APPEAL = `mutation($input: FileAppealInput!) { fileAppeal(inpu
 export const DECIDE_APPEAL = `mutation($input: DecideAppealInput!) { decideAppeal(input: $input) {
   appeal { id status decisionReason decider { subject } claim { id status } }
   userErrors { field code message } } }`;
+
+export const UPHOLD_PREVIEW = `query($id: ID!) { node(id: $id) { ... on Appeal { upholdPreview {
+  totalFen lines { programme amountFen } } } } }`;
+
+/**
+ * What `who` reads upholding the appeal would pay (`Appeal.upholdPreview.totalFen`), the figure a
+ * reviewer checks and sends to uphold; null where it shows none (upholding is refused anyway).
+ */
+export async function upholdPreviewTotal(gw: TestGateway, who: Parameters<TestGateway['query']>[0], appealGid: string): Promise<number | null> {
+  const answer = await gw.query(who, UPHOLD_PREVIEW, { id: appealGid });
+  expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
+  return answer.data.node?.upholdPreview?.totalFen ?? null;
+}
+
+/** The same figure read through the service (`upholdFigures`), for tests that decide appeals without the API; null as above. */
+export async function upholdTotal(db: pg.Pool, claimId: number, ruleSets = new RuleSetCache()): Promise<number | null> {
+  return (await upholdFigures(db, claimId, ruleSets))?.totalFen ?? null;
+}

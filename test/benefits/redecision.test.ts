@@ -131,7 +131,7 @@ describe('re-decision of facts other than payment', () => {
 
     // Asked again with nothing changed: the same decision, no history, nobody told.
     const same = await inTransaction(db.pool, (tx) => redecideClaim(tx, id, { actor: { subject: 'rev', role: 'REVIEWER' }, cause: 'CORRECTION', ruleSets }));
-    expect(same).toEqual({ claimId: id, before: 'INELIGIBLE', after: 'INELIGIBLE' });
+    expect(same).toEqual({ claimId: id, before: 'INELIGIBLE', after: 'INELIGIBLE', totalFen: 0 });
     expect(await count(`SELECT count(*)::int AS n FROM claim_redecisions WHERE claim_id = $1`, [id])).toBe(0);
     expect(await redecisionsDue(db.pool, ruleSets)).not.toContain(id);
 
@@ -213,7 +213,7 @@ describe('redecideClaim for appeals', () => {
 
     const appeal = { subject: 'rev-2', role: 'REVIEWER' as const };
     const outcome = await inTransaction(db.pool, (tx) => redecideClaim(tx, id, { actor: appeal, cause: 'APPEAL', approve: true, ruleSets }));
-    expect(outcome).toEqual({ claimId: id, before: 'REJECTED', after: 'APPROVED' });
+    expect(outcome).toEqual({ claimId: id, before: 'REJECTED', after: 'APPROVED', totalFen: fen('24,000.00') });
     const claim = (await claimOf(db.pool, settlementId))!;
     expect(claim).toMatchObject({ status: 'APPROVED', totalFen: fen('24,000.00') });
     // One line per programme: the rejected ones are kept only in the history row.

@@ -13,6 +13,7 @@ import { noticeTitle } from '../../src/notices/model.ts';
 import { noticesByIds } from '../../src/notices/store.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import type { MemberSetup } from '../benefits/seed.ts';
+import { upholdTotal } from '../appeals/support.ts';
 import {
   CARD_MASKED, decidedClaim, MEMBER_ID_MASKED, MEMBER_NAME, namedMember, noticeTestSettings, notify, paidPayout, paymentNotification, payoutAttempt,
   poppler, squeezed, tempFile,
@@ -285,7 +286,8 @@ describe('notices of a claim refused, and of one decided again after', () => {
     const claimId = await decidedClaim(db.pool, m, { review: true });
     await rejectClaim(db.pool, reviewer('reviewer-a'), UNSCOPED, claimId, '出院小结与票据不符');
     const appeal = await fileAppeal(db.pool, settings.keys, admin, UNSCOPED, { days: 45, holidays: [] }, { claimId, reason: '已补交出院小结，请求复核', attachments: [] });
-    await decideAppeal(db.pool, ruleSets, reviewer('reviewer-b'), UNSCOPED, appeal.id, decision, decision === 'UPHOLD' ? '材料齐全，予以支持' : '经复核，维持原核定');
+    await decideAppeal(db.pool, ruleSets, reviewer('reviewer-b'), UNSCOPED, appeal.id, decision, decision === 'UPHOLD' ? '材料齐全，予以支持' : '经复核，维持原核定',
+      decision === 'UPHOLD' ? await upholdTotal(db.pool, claimId, ruleSets) : null);
     return claimId;
   }
 

@@ -9,6 +9,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { fen } from '../benefits/support.ts';
 import { approveAsRead, claimOf, payContribution, seedEnrolledMember, seedSettlement, totalsOf } from '../benefits/seed.ts';
 import { keys } from '../payouts/support.ts';
+import { upholdTotal } from '../appeals/support.ts';
 
 /**
  * AUDIT: an upheld appeal pays a member's CRITICAL threshold twice. A claim decided again (an appeal
@@ -49,7 +50,7 @@ describe('AUDIT: an appeal upheld, then an earlier line lowered by 0.01', () => 
     // Reviewer 1 rejects A; the member's appeal is upheld by reviewer 2: A is decided again, last, against B and C.
     await rejectClaim(db.pool, R1, UNSCOPED, claimA, 'the discharge summary is missing');
     const appeal = await fileAppeal(db.pool, keys, FILER, UNSCOPED, { days: 60, holidays: [] }, { claimId: claimA, reason: 'the summary is attached now', attachments: [] });
-    await decideAppeal(db.pool, cache, R2, UNSCOPED, appeal.id, 'UPHOLD', 'the summary shows the stay');
+    await decideAppeal(db.pool, cache, R2, UNSCOPED, appeal.id, 'UPHOLD', 'the summary shows the stay', await upholdTotal(db.pool, claimA, cache));
     const afterAppeal = { a: (await claimOf(db.pool, a))!.amounts.CRITICAL, c: (await claimOf(db.pool, c))!.amounts.CRITICAL };
     // Control: so far the year pays 37,000.00 (A the top slice 30,000.00, C 7,000.00).
     expect(afterAppeal).toEqual({ a: fen('30,000.00'), c: fen('7,000.00') });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { commitOnceWaitedOn } from '../support/db.ts';
 import { lazyTestGateway } from '../support/gateway.ts';
-import { decidedClaim, DECIDE_APPEAL, FILE_APPEAL, memberToken } from '../appeals/support.ts';
+import { decidedClaim, DECIDE_APPEAL, FILE_APPEAL, memberToken, upholdPreviewTotal } from '../appeals/support.ts';
 import { fujianTree, placeUnit } from '../organisations/support.ts';
 import { localId } from '../../src/gateway/globalId.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
@@ -82,7 +82,8 @@ describe('deciding', () => {
   it('replayed: the second decision is refused and the claim is decided again once', async () => {
     const { db, gw } = await started();
     const { appealGid, claimId } = await filedAppeal();
-    const input = { appealId: appealGid, decision: 'UPHOLD', reason: 'documents confirm' };
+    const checkedTotalFen = await upholdPreviewTotal(gw, { role: 'REVIEWER', sub: 'r-b' }, appealGid);
+    const input = { appealId: appealGid, decision: 'UPHOLD', reason: 'documents confirm', checkedTotalFen };
     const [first, second] = await Promise.all([gw.query({ role: 'REVIEWER', sub: 'r-b' }, DECIDE_APPEAL, { input }), gw.query({ role: 'REVIEWER', sub: 'r-c' }, DECIDE_APPEAL, { input })]);
     const decided = [first, second].filter((a) => a.data.decideAppeal.appeal);
     expect(decided).toHaveLength(1);
@@ -149,8 +150,12 @@ describe('a rejected claim whose settlement the platform reversed (冲销)', () 
   it('an appeal filed before the reversal is not upheld (CONFLICT on input.decision): the claim stays REJECTED, nothing to pay', async () => {
     const { gw } = await started();
     const { claimId, appealGid } = await filedAppeal();
+    // The reviewer read what upholding paid before the reversal came; afterwards nothing shows.
+    const checkedTotalFen = await upholdPreviewTotal(gw, { role: 'REVIEWER', sub: 'reviewer-b' }, appealGid);
+    expect(checkedTotalFen).toBeGreaterThan(0);
     await reverse(claimId);
-    const upheld = await gw.query({ role: 'REVIEWER', sub: 'reviewer-b' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'UPHOLD', reason: 'the bill is clear' } });
+    expect(await upholdPreviewTotal(gw, { role: 'REVIEWER', sub: 'reviewer-b' }, appealGid)).toBeNull();
+    const upheld = await gw.query({ role: 'REVIEWER', sub: 'reviewer-b' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'UPHOLD', reason: 'the bill is clear', checkedTotalFen } });
     expect(upheld.data.decideAppeal).toEqual({ appeal: null, userErrors: [expect.objectContaining({ field: 'input.decision', code: 'CONFLICT', message: expect.stringContaining('reversed') })] });
     expect(await claimState(claimId)).toEqual({ status: 'REJECTED', approvedLines: 0, payouts: 0 });
     const { db } = await started();
@@ -197,6 +202,7 @@ describe('staff racing a move', () => {
     await fujianTree(gw);
     const { appealGid, appealId, claimId, member } = await filedAppeal();
     await placeUnit(db.pool, member.unitId, 'QZ');
+    const checkedTotalFen = await upholdPreviewTotal(gw, { role: 'REVIEWER', org: 'QZ', sub: 'qz-reviewer' }, appealGid);
     // The unit moves from QZ to XM while QZ's reviewer waits for the appeal (held in the same transaction
     // here): the old check, a subquery of members and units under FOR UPDATE, ran again after the wait
     // on the unit as it was before the move.
@@ -206,7 +212,7 @@ describe('staff racing a move', () => {
         await placeUnit(moving, member.unitId, 'XM');
         await moving.query('SELECT 1 FROM appeals WHERE id = $1 FOR UPDATE', [appealId]);
       },
-      () => gw.query({ role: 'REVIEWER', org: 'QZ', sub: 'qz-reviewer' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'UPHOLD', reason: 'documents confirm' } }),
+      () => gw.query({ role: 'REVIEWER', org: 'QZ', sub: 'qz-reviewer' }, DECIDE_APPEAL, { input: { appealId: appealGid, decision: 'UPHOLD', reason: 'documents confirm', checkedTotalFen } }),
     );
     const { data } = await deciding;
     expect(data.decideAppeal).toEqual({ appeal: null, userErrors: [expect.objectContaining({ field: 'input.appealId', code: 'NOT_FOUND' })] });

@@ -16,6 +16,7 @@ import { lazyTestGateway } from '../support/gateway.ts';
 import { payContribution, seedEnrolment, seedUnit } from '../benefits/seed.ts';
 import { commitOnceWaitedOn } from '../support/db.ts';
 import { ACCEPT, feedStay, memberOf, seedApplicant, stay, submit, type Applicant } from '../applications/support.ts';
+import { upholdTotal } from '../appeals/support.ts';
 
 /**
  * One stay, two sets of figures. The same-stay rule compares totals and days exactly, so an
@@ -359,7 +360,9 @@ describe('one stay reported with other figures by the platform and by an applica
     await matchAndAdjudicate(db.pool, [applied]);
     expect((await claimOf(db.pool, applied)).status).toBe('APPROVED');
 
-    const uphold = () => decideAppeal(db.pool, new RuleSetCache(), { subject: 'reviewer-b', role: 'REVIEWER' }, UNSCOPED, appeal.id, 'UPHOLD', '材料齐全，予以支持');
+    // Held by the member's own claim of the stay: no figure shows (null), and what the reviewer names does not matter.
+    expect(await upholdTotal(db.pool, feedClaim.id)).toBeNull();
+    const uphold = () => decideAppeal(db.pool, new RuleSetCache(), { subject: 'reviewer-b', role: 'REVIEWER' }, UNSCOPED, appeal.id, 'UPHOLD', '材料齐全，予以支持', 0);
     const refused = await uphold().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(DomainError);
     expect(refused).toMatchObject({ code: 'CONFLICT', field: 'input.decision', message: expect.stringContaining(`settlement ${applied} (`) });

@@ -135,6 +135,16 @@ export type Appeal = Node & {
   /** Where the appeal stands. */
   status: AppealStatus;
   /**
+   * What upholding would approve now, for the reviewer to check before upholding: the claim decided
+   * again against the member's year as it stands this moment (claims decided, rejected or lowered
+   * since change it), changing nothing; its `totalFen` is the `DecideAppealInput.checkedTotalFen` to
+   * send. Null when the caller may not decide the appeal (`viewerCanDecide`), and where upholding is
+   * refused whatever the figures: the claim not INELIGIBLE or REJECTED, its settlement reversed (冲销),
+   * the rules still finding it ineligible on its facts, or another settlement that may be the same
+   * stay having a claim that may still pay.
+   */
+  upholdPreview?: Maybe<BenefitPreview>;
+  /**
    * Whether the caller may decide this appeal now: a REVIEWER or ADMIN, the appeal OPEN, and the caller
    * neither the person who decided the claim (when the appeal was filed, or since) nor the one who
    * filed the appeal.
@@ -1015,7 +1025,7 @@ export type Claim = Node & {
   unit: Unit;
   /** Whether `adjustClaimLine` would accept the caller's change to a line of this claim now: REVIEWER or ADMIN, the claim PENDING_REVIEW. */
   viewerCanAdjust: Scalars['Boolean']['output'];
-  /** Whether `approveClaim` would accept the caller's approval now: REVIEWER or ADMIN, the claim PENDING_REVIEW, and the caller neither adjusted one of its lines nor set the targeted groups (`memberCategories`) of its enrolment (four eyes). */
+  /** Whether `approveClaim` would accept the caller's approval now: REVIEWER or ADMIN, the claim PENDING_REVIEW, and the caller neither adjusted one of its lines, nor set the targeted groups (`memberCategories`) of its enrolment, nor entered or submitted the application it was settled from, as staff or as the member (four eyes). */
   viewerCanApprove: Scalars['Boolean']['output'];
   /** Whether `rejectClaim` would accept the caller's rejection now: REVIEWER or ADMIN, the claim PENDING_REVIEW. */
   viewerCanReject: Scalars['Boolean']['output'];
@@ -1578,6 +1588,15 @@ export type DailyProof = Node & {
 export type DecideAppealInput = {
   /** The OPEN appeal. */
   appealId: Scalars['ID']['input'];
+  /**
+   * Required to UPHOLD (`INVALID` when missing or negative), ignored to DISMISS: the total the reviewer
+   * checked, `Appeal.upholdPreview.totalFen` as read. Upholding figures the claim against the member's
+   * year as it stands then, so another claim of the year rejected, lowered or decided meanwhile
+   * changes what it pays; when that is no longer this total the uphold is refused (`CONFLICT` on
+   * `input.checkedTotalFen`, naming both totals) and nothing is decided: read the preview again and
+   * check its new figures.
+   */
+  checkedTotalFen?: InputMaybe<Scalars['Fen']['input']>;
   /** Uphold or dismiss. */
   decision: AppealDecision;
   /** Why (4 to 2000 characters); shown to the member and audited. */
@@ -2627,7 +2646,8 @@ export type Mutation = {
   /**
    * Approves a claim waiting for review (REVIEWER, ADMIN) at the total the reviewer checked
    * (`checkedTotalFen`; `CONFLICT` when it was figured again since), never by a reviewer who adjusted
-   * one of its lines (`CONFLICT`: four eyes); audited.
+   * one of its lines, set the targeted groups of its enrolment, or entered or submitted the application
+   * it was settled from, as staff or as the member (`CONFLICT`: four eyes); audited.
    */
   approveClaim: ApproveClaimPayload;
   /**
@@ -2716,9 +2736,11 @@ export type Mutation = {
    * Decides an OPEN appeal. REVIEWER or ADMIN, never the person who decided the claim nor the one who
    * filed the appeal (four eyes, kept by the database as well); a claim decided again while its appeal
    * was open (a reviewer rejecting it after the unit paid) counts its new decider too. UPHOLD decides a refused (INELIGIBLE or
-   * REJECTED) claim again and approves it, never by someone who adjusted one of its lines; when the
+   * REJECTED) claim again and approves it, never by someone who adjusted one of its lines, set the
+   * targeted groups of its enrolment, or entered or submitted the application it was settled from; when the
    * rules still find it ineligible on its facts, UPHOLD is refused (`CONFLICT`): correct the facts first,
-   * or dismiss. UPHOLD is refused too (`CONFLICT` on `input.decision`, naming it) while another
+   * or dismiss. UPHOLD approves only the total the reviewer checked (`checkedTotalFen`, from
+   * `Appeal.upholdPreview`; `CONFLICT` when upholding figures another now). UPHOLD is refused too (`CONFLICT` on `input.decision`, naming it) while another
    * settlement that may be the same stay has a claim that may still pay (`Claim.warnings`): one stay is
    * paid once. An APPROVED claim cannot be upheld (its amounts follow the rules): dismiss. The member
    * is told; audited.
@@ -2801,7 +2823,10 @@ export type Mutation = {
    * UNIT_OPERATOR for their unit's members), e.g. after a correction. Claims refused for a fact
    * that later changes are decided again automatically; this asks at once. The same decision as
    * before changes nothing; a changed one is kept in `Claim.redecisions`, audited and told to the
-   * member. A claim that is not INELIGIBLE is a `CONFLICT`; one out of the caller's scope `NOT_FOUND`.
+   * member. A claim that is not INELIGIBLE is a `CONFLICT`; one out of the caller's scope `NOT_FOUND`;
+   * one the rules would approve now in the name of someone its approval is barred to (who entered or
+   * submitted its application, or set its enrolment's targeted groups: four eyes) a `CONFLICT`, the
+   * automatic re-decision approves it.
    */
   redecideClaim: RedecideClaimPayload;
   /** Rejects a claim waiting for review with a reason (REVIEWER, ADMIN); its amounts leave the member's totals; audited. */
@@ -8080,6 +8105,7 @@ export type AppealResolvers<ContextType = Context, ParentType extends ResolversP
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['AppealStatus'], ParentType, ContextType>;
+  upholdPreview?: Resolver<Maybe<ResolversTypes['BenefitPreview']>, ParentType, ContextType>;
   viewerCanDecide?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
