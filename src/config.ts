@@ -136,7 +136,7 @@ const schema = z.object({
   PAYOUT_ACCOUNT: z.string().regex(/^[0-9A-Za-z]{1,34}$/, 'must be 1 to 34 letters or digits').default('1408010109024561234'),
   /** The account holder's name as the bank knows it (Dbtr/Nm of every pain.001). */
   PAYOUT_ACCOUNT_NAME: z.string().min(1).default('某市总工会职工医疗互助专户'),
-  /** The union as initiating party of every pain.001 (InitgPty/Nm); production asks for it with BANK_URL. */
+  /** The union as initiating party of every pain.001 (InitgPty/Nm); production asks for it. */
   PAYOUT_INITIATING_PARTY_NAME: z.string().trim().min(1).max(140).default('市总工会职工医疗互助'),
   /** The union's Unified Social Credit Code (统一社会信用代码, InitgPty/Id/OrgId/Othr/Id), when its bank asks for it. */
   PAYOUT_INITIATING_PARTY_ID: z.string().superRefine((value, ctx) => {
@@ -351,9 +351,11 @@ function productionServiceProblems(config: Config, env: NodeJS.ProcessEnv): stri
       }
     }
   }
-  if (config.BANK_URL) {
-    for (const name of PAYING_ACCOUNT_SETTINGS) {
-      if (env[name] === undefined) problems.push(`${name}: must be set in production when BANK_URL is set (the default is the development payer, the bank simulator's account, which every payment file would name)`);
+  // With or without BANK_URL: the gateway takes a UNION batch's debtor from it, `hub funders add`
+  // keeps it from other funders, and the workers seal what the batches hold.
+  for (const name of PAYING_ACCOUNT_SETTINGS) {
+    if (env[name] === undefined) {
+      problems.push(`${name}: must be set in production (the default is the development payer, the bank simulator's account: UNION batches the gateway creates would be paid from it, and hub funders add would check new funders' accounts against it, whether or not BANK_URL is set)`);
     }
   }
   if (env.NOTICE_UNION_NAME === undefined) {

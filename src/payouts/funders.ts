@@ -3,7 +3,7 @@ import { inTransaction } from '../db/pool.ts';
 import { checkAll, conflict, notFound } from '../kernel/errors.ts';
 import type { Db } from '../kernel/transaction.ts';
 import type { FunderRow } from './model.ts';
-import { funderByCode, insertFunder, type NewFunder } from './store/funders.ts';
+import { funderByCode, insertFunder, unionBatchPaidFrom, type NewFunder } from './store/funders.ts';
 
 /**
  * Funders (出资方) as the server operator registers them. A funder's account is where its payouts
@@ -14,7 +14,10 @@ import { funderByCode, insertFunder, type NewFunder } from './store/funders.ts';
 
 const CODE = /^[A-Z][A-Z0-9-]{0,31}$/;
 
-/** A new funder of an existing organisation, paying from its own account (never UNION's, `unionAccount`); audited. */
+/**
+ * A new funder of an existing organisation, paying from its own account (never UNION's: neither
+ * `unionAccount`, the configured PAYOUT_ACCOUNT, nor an account any UNION batch was paid from); audited.
+ */
 export async function addFunder(db: Db, actor: Actor, input: NewFunder, unionAccount: string): Promise<FunderRow> {
   checkAll({
     code: CODE.test(input.code) ? null : 'capital letters, digits and -, starting with a letter, at most 32',
@@ -28,6 +31,10 @@ export async function addFunder(db: Db, actor: Actor, input: NewFunder, unionAcc
   return inTransaction(db, async (tx) => {
     const existing = await funderByCode(tx, input.code);
     if (existing) throw conflict(`funder ${input.code} exists already; its account never changes (register a new funder for a new account)`, 'code');
+    // `unionAccount` is only this process's setting: the account UNION batches were paid from is the union's whatever it says.
+    if (await unionBatchPaidFrom(tx, input.account)) {
+      throw conflict(`account ${input.account} is the union's: UNION payout batches name it as the account they are paid from, so another funder's payouts would be paid with the union's money`, 'account');
+    }
     let funder: FunderRow | null;
     try {
       funder = await insertFunder(tx, input, actor);

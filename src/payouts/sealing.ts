@@ -9,10 +9,11 @@ import { type Seal, sealDocument } from '../seals/cms/seal.ts';
 import { expectStatus, lockedBatch } from './decisions.ts';
 import { batchDocument, fileToKeep, writeBatchFiles } from './files.ts';
 import { statusesInto } from '../kernel/transitions.ts';
-import { BATCH_TRANSITIONS, type BatchRow, type PayoutSettings, type RefusalsAfterPayment } from './model.ts';
+import { BATCH_TRANSITIONS, funderPayingAccount, type BatchRow, type PayoutSettings, type RefusalsAfterPayment } from './model.ts';
 import {
   cancelAttempts, cancelEmptiedBatch, hasUnansweredRetry, markBatchSealed, plannedAttempts, reduceBatchTotals, type PlannedAttempt,
 } from './store/batches.ts';
+import { fundersByIds } from './store/funders.ts';
 import { batchAccount } from './store/submission.ts';
 import { cancelPayoutsOfReversedClaims, failPayouts, followBankCards, payoutsWaitAgain } from './store/payouts.ts';
 
@@ -58,7 +59,9 @@ export async function lockAccountForRetries(tx: Tx, batchId: number, lockAccount
 }
 
 /**
- * Writes and seals an APPROVED batch's pain.001.
+ * Writes and seals an APPROVED batch's pain.001, refused (`refused`: why; the refusal audited, the
+ * batch left as it is) when its debtor is not the account this worker's settings give its funder
+ * (debtorProblem).
  * A payment leaves the batch first (a batch only ever loses payments after its approval, never
  * gains one) when its claim was reversed or rejected since (the payout is CANCELLED), or when its
  * member's bank card is no longer the one the attempt carries, the one the approver saw (the payout
@@ -74,13 +77,21 @@ export async function lockAccountForRetries(tx: Tx, batchId: number, lockAccount
  * is found at the hand-over (submission.ts, markSending), which checks again.
  */
 export async function sealBatch(
-  db: Db, sealing: SealingContext, settings: Pick<PayoutSettings, 'coolingOffDays'>, batchId: number, now = new Date(),
+  db: Db, sealing: SealingContext, settings: Pick<PayoutSettings, 'coolingOffDays' | 'account'>, batchId: number, now = new Date(),
   lockAccount: RefusalsAfterPayment['lockAccount'] | null = null,
-): Promise<{ msgId: string; file: string | null }> {
+): Promise<{ msgId: string; file: string | null; refused: string | null }> {
   return inTransaction(db, async (tx) => {
     if (lockAccount) await lockAccountForRetries(tx, batchId, lockAccount);
     const batch = await lockedBatch(tx, batchId);
     expectStatus(batch, statusesInto(BATCH_TRANSITIONS, 'SEALED'), 'seal');
+    const debtorRefused = await debtorProblem(tx, settings, batch);
+    if (debtorRefused) {
+      await recordAudit(tx, PAYOUT_WORKER, {
+        action: 'payout.batch.seal.refuse', targetType: 'PayoutBatch', targetId: batch.msgId, reason: debtorRefused,
+        details: { batchId, funderId: batch.funderId, debtorAccount: batch.debtorAccount },
+      });
+      return { msgId: batch.msgId, file: null, refused: debtorRefused };
+    }
     const planned = await plannedAttempts(tx, batchId);
     const reversed = planned.filter((a) => a.claimStatus !== 'APPROVED');
     // The bank paid an earlier attempt, found after a one-person retry: only two FINANCE people may send it again.
@@ -97,7 +108,7 @@ export async function sealBatch(
     if (reversed.length + paidBefore.length + cardChanged.length + refused.length > 0) {
       await withdrawPayments(tx, settings, batch, { reversed, paidBefore, cardChanged, refused }, attempts.length);
     }
-    if (attempts.length === 0) return { msgId: batch.msgId, file: null };
+    if (attempts.length === 0) return { msgId: batch.msgId, file: null, refused: null };
     // Asked for the day it is sealed (and sent), not the day the batch was made: a bank may refuse a past date.
     const requestedExecutionDate = [batch.requestedExecutionDate, chinaToday(now)].sort()[1]!;
     const xml = batchDocument({
@@ -117,8 +128,23 @@ export async function sealBatch(
       action: 'payout.batch.seal', targetType: 'PayoutBatch', targetId: batch.msgId,
       details: { batchId, sha256: sha256.toString('hex'), signer: subjectLine(sealing.seal.certificate) },
     });
-    return { msgId: batch.msgId, file };
+    return { msgId: batch.msgId, file, refused: null };
   });
+}
+
+/**
+ * Why this worker may not seal the batch, or null: its debtor is not the account the worker's own
+ * settings give its funder (funderPayingAccount). UNION has no account in the table, so a batch made
+ * by a gateway with another PAYOUT_ACCOUNT (an old one, the simulator's) would otherwise go out
+ * under the union's initiating party and seal, debiting an account that is not the union's.
+ */
+async function debtorProblem(tx: Tx, settings: Pick<PayoutSettings, 'account'>, batch: BatchRow): Promise<string | null> {
+  const [funder] = await fundersByIds(tx, [batch.funderId]);
+  const paying = funderPayingAccount(settings, funder!);
+  if (batch.debtorAccount === paying.account) return null;
+  return `its debtor account ${batch.debtorAccount} is not the one funder ${funder!.code} pays from in the payout worker's settings, `
+    + `${paying.account}${funder!.account === null ? ' (PAYOUT_ACCOUNT)' : ''}: it was not sealed or sent; `
+    + 'withdraw it (cancelPayoutBatch) and make it again, or correct the PAYOUT_ACCOUNT of the process that made it or of the worker';
 }
 
 /**

@@ -59,8 +59,8 @@ export interface SubmissionContext {
   db: Db;
   adapter: BankAdapter;
   sealing: SealingContext;
-  /** The payout rules sealing applies to payments that leave a batch (BANK_CARD_COOLING_OFF_DAYS). */
-  settings: Pick<PayoutSettings, 'coolingOffDays'>;
+  /** The payout rules sealing applies to payments that leave a batch (BANK_CARD_COOLING_OFF_DAYS), and the paying account it checks a batch's debtor against. */
+  settings: Pick<PayoutSettings, 'coolingOffDays' | 'account'>;
   log: Logger;
   /** Told after commit which payouts changed status (subscriptions). */
   onChanges?: (changes: PayoutChange[]) => Promise<void>;
@@ -97,7 +97,12 @@ async function advanceLocked(ctx: SubmissionContext, batchId: number): Promise<B
     if (batch.status === 'APPROVED') {
       // Sealed only once asked to be sent, then sent at once: the seal's signing time is judged at receipt.
       if (!batch.submitRequested) return { status: batch.status, waiting: false };
-      await sealBatch(ctx.db, ctx.sealing, ctx.settings, batchId, new Date(), ctx.refusalsAfterPayment.lockAccount);
+      const { refused } = await sealBatch(ctx.db, ctx.sealing, ctx.settings, batchId, new Date(), ctx.refusalsAfterPayment.lockAccount);
+      if (refused) {
+        // Left as it is for a person (audited as payout.batch.seal.refuse); the sweep asks again.
+        ctx.log.error({ batchId, msgId: batch.msgId, reason: refused }, 'the payout batch was not sealed: its debtor is not the account the worker pays its funder from');
+        return { status: batch.status, waiting: false };
+      }
       continue;
     }
     if (batch.status === 'SEALED') {

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { importPKCS8, SignJWT } from 'jose';
 import { parseConfig } from '../../src/config.ts';
-import { configRefusal, productionConfig, productionEnv, strongKey } from '../support/config.ts';
+import { configRefusal, PAYING_ACCOUNT, productionConfig, productionEnv, strongKey } from '../support/config.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
 import { batchDocument } from '../../src/payouts/files.ts';
 import { initiatingParty } from '../../src/payouts/settings.ts';
@@ -15,9 +15,6 @@ import { createTokenVerifier } from '../../src/gateway/auth.ts';
  * when issued by it for this hub, payments name the union's own account, not the bank simulator's,
  * and the /metrics token is no easier to guess than the other secrets.
  */
-const PAYING_ACCOUNT = {
-  PAYOUT_ACCOUNT: '6217000010001234567', PAYOUT_ACCOUNT_NAME: '泉州市总工会职工医疗互助专户', PAYOUT_AGENT: '105397000011', PAYOUT_INITIATING_PARTY_NAME: '泉州市总工会',
-};
 const CREDIT_CODE = withCreditCodeCheck('81350500MA3456789');
 const IDENTITY_PROVIDER = { JWT_ISSUER: 'https://idp.union.example', JWT_AUDIENCE: 'mutual-aid-hub' };
 const publicKeyPem = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -30,8 +27,8 @@ describe('outside services in production', () => {
     ['NOTIFY_SMS_URL', 'http://sms.example', 'https://sms.example'],
     ['NOTIFY_WECHAT_URL', 'http://api.weixin.example', 'https://api.weixin.example'],
   ])('%s: https only, or plain http to a loopback host (a TLS sidecar)', (name, plain, tls) => {
-    // The settings production asks for alongside an identity provider or a bank, so only the URL is judged.
-    const env = { ...IDENTITY_PROVIDER, ...PAYING_ACCOUNT };
+    // The settings production asks for alongside an identity provider, so only the URL is judged.
+    const env = IDENTITY_PROVIDER;
     const refused = [plain, 'http://127.0.0.1.evil.example/', 'http://localhost.evil.example/', 'http://10.0.0.7:4800/'];
     // The others' schema takes http(s) only, in every environment; the JWKS URL's any scheme.
     if (name === 'JWT_JWKS_URL') refused.push('ftp://idp.union.example/jwks');
@@ -77,20 +74,21 @@ describe('an identity provider in production', () => {
 
 describe('the paying account in production', () => {
   const missing = (name: string) =>
-    `  ${name}: must be set in production when BANK_URL is set (the default is the development payer, the bank simulator's account, which every payment file would name)`;
+    `  ${name}: must be set in production (the default is the development payer, the bank simulator's account: UNION batches the gateway creates would be paid from it, and hub funders add would check new funders' accounts against it, whether or not BANK_URL is set)`;
 
-  it('with BANK_URL, PAYOUT_ACCOUNT, PAYOUT_ACCOUNT_NAME, PAYOUT_AGENT and PAYOUT_INITIATING_PARTY_NAME are set explicitly, not the simulator\'s', () => {
-    const bank = { BANK_URL: 'https://bank.example' };
-    expect(configRefusal(() => productionConfig(bank)).split('\n').slice(1))
-      .toEqual([missing('PAYOUT_ACCOUNT'), missing('PAYOUT_ACCOUNT_NAME'), missing('PAYOUT_AGENT'), missing('PAYOUT_INITIATING_PARTY_NAME')]);
-    for (const name of Object.keys(PAYING_ACCOUNT)) {
-      const { [name as keyof typeof PAYING_ACCOUNT]: _, ...others } = PAYING_ACCOUNT;
-      // An empty variable counts as unset, as everywhere.
-      expect(configRefusal(() => productionConfig({ ...bank, ...others, [name]: '' })).split('\n').slice(1), name).toEqual([missing(name)]);
+  it('PAYOUT_ACCOUNT, PAYOUT_ACCOUNT_NAME, PAYOUT_AGENT and PAYOUT_INITIATING_PARTY_NAME are set explicitly, not the simulator\'s, with or without BANK_URL', () => {
+    // Without BANK_URL too: the gateway creates UNION batches and `hub funders add` checks accounts with them (audit P).
+    const { PAYOUT_ACCOUNT: _a, PAYOUT_ACCOUNT_NAME: _n, PAYOUT_AGENT: _g, PAYOUT_INITIATING_PARTY_NAME: _i, ...unnamed } = productionEnv();
+    for (const bank of [{}, { BANK_URL: 'https://bank.example' }] as Record<string, string>[]) {
+      expect(configRefusal(() => parseConfig({ ...unnamed, ...bank })).split('\n').slice(1))
+        .toEqual([missing('PAYOUT_ACCOUNT'), missing('PAYOUT_ACCOUNT_NAME'), missing('PAYOUT_AGENT'), missing('PAYOUT_INITIATING_PARTY_NAME')]);
+      for (const name of Object.keys(PAYING_ACCOUNT)) {
+        // An empty variable counts as unset, as everywhere.
+        expect(configRefusal(() => productionConfig({ ...bank, [name]: '' })).split('\n').slice(1), name).toEqual([missing(name)]);
+      }
+      expect(productionConfig(bank)).toMatchObject(PAYING_ACCOUNT);
     }
-    expect(productionConfig({ ...bank, ...PAYING_ACCOUNT })).toMatchObject(PAYING_ACCOUNT);
-    // Without a bank channel nothing is paid; outside production the simulator's account stays the default.
-    expect(productionConfig({}).PAYOUT_ACCOUNT).toBe('1408010109024561234');
+    // Outside production the simulator's account stays the default.
     expect(parseConfig({ NODE_ENV: 'development', BANK_URL: 'http://127.0.0.1:4800' }).PAYOUT_ACCOUNT).toBe('1408010109024561234');
   });
 });
@@ -107,7 +105,7 @@ describe('the union\'s name in production', () => {
   });
 
   it('payment files name the configured union, with its credit code when set; a code failing its check character is refused by name', () => {
-    const configured = productionConfig({ ...PAYING_ACCOUNT, BANK_URL: 'https://bank.example', PAYOUT_INITIATING_PARTY_ID: CREDIT_CODE });
+    const configured = productionConfig({ BANK_URL: 'https://bank.example', PAYOUT_INITIATING_PARTY_ID: CREDIT_CODE });
     const document = batchDocument({
       msgId: 'HUB-B1', pmtInfId: 'HUB-P1', requestedExecutionDate: '2026-12-07',
       debtor: { name: configured.PAYOUT_ACCOUNT_NAME, account: configured.PAYOUT_ACCOUNT, agent: configured.PAYOUT_AGENT },
@@ -115,7 +113,7 @@ describe('the union\'s name in production', () => {
       attempts: [{ endToEndId: 'HUB-E1', amountFen: 12_345, creditorName: '张三', creditorAccount: '6222021234567890123', creditorAgent: '102100099996', remittanceInfo: '医疗互助' }],
     }, new Date('2026-12-07T02:00:00Z'));
     expect(document.replace(/>\s+</g, '><')).toContain(`<InitgPty><Nm>泉州市总工会</Nm><Id><OrgId><Othr><Id>${CREDIT_CODE}</Id></Othr></OrgId></Id></InitgPty>`);
-    expect(initiatingParty(productionConfig({ ...PAYING_ACCOUNT, BANK_URL: 'https://bank.example' }))).toEqual({ name: '泉州市总工会' });
+    expect(initiatingParty(productionConfig({ BANK_URL: 'https://bank.example' }))).toEqual({ name: '泉州市总工会' });
     const wrongCheck = CREDIT_CODE.slice(0, 17) + (CREDIT_CODE[17] === '0' ? '1' : '0');
     expect(configRefusal(() => parseConfig({ NODE_ENV: 'development', PAYOUT_INITIATING_PARTY_ID: wrongCheck })))
       .toBe(`Invalid configuration:\n  PAYOUT_INITIATING_PARTY_ID: a Unified Social Credit Code check character is ${wrongCheck[17]}, expected ${CREDIT_CODE[17]}`);

@@ -42,6 +42,18 @@ export async function funderAccounts(db: Queryable): Promise<string[]> {
   return rows.map((r) => r.account);
 }
 
+/**
+ * Whether a batch of the UNION funder (no account in the table: paid from the PAYOUT_ACCOUNT of the
+ * process that made it) names `account` as its debtor: the union's money was paid from it.
+ */
+export async function unionBatchPaidFrom(db: Queryable, account: string): Promise<boolean> {
+  const { rows } = await db.query<{ paid: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM payout_batches b JOIN funders f ON f.id = b.funder_id WHERE f.account IS NULL AND b.debtor_account = $1) AS paid`,
+    [account],
+  );
+  return rows[0]!.paid;
+}
+
 export interface NewFunder {
   code: string;
   name: string;
