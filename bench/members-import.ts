@@ -44,7 +44,7 @@ if (!existsSync(file)) {
 // The final columns of both tables, as the import writes them (id and timestamps by default).
 const COLUMNS = {
   members: 'unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender, phone, bank_card_enc, bank_card_hash, bank_card_masked, bank_code',
-  enrolments: 'member_id, unit_id, plan_year, plan, special_disease, enrolled_on, first_enrolled_on, member_categories',
+  enrolments: 'member_id, unit_id, plan_year, plan, special_disease, special_disease_from, special_disease_since, enrolled_on, first_enrolled_on, member_categories',
 } as const;
 
 const schema = `bench_${randomBytes(4).toString('hex')}`;
