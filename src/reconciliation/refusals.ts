@@ -1,7 +1,7 @@
 import { chinaToday } from '../kernel/time.ts';
 import type { Tx } from '../kernel/transaction.ts';
 import { paidAfterRejectionKey, rejectedAfterPaymentKey, resendWithheldKey } from './matching/types.ts';
-import type { CreditAfterRefusal, PaymentRefusal, RefusalsAfterPayment, WithheldResend } from '../payouts/model.ts';
+import type { CreditAfterRefusal, LaterAttempt, PaymentRefusal, RefusalsAfterPayment, WithheldResend } from '../payouts/model.ts';
 import { insertExceptions, lockAccounts, paidAttemptsOf, type PlacedException, type RefusedPayment } from './store/runs.ts';
 
 /**
@@ -116,12 +116,17 @@ function reasonOf(p: RefusedPayment, refusal: PaymentRefusal): string {
   return `${bank} ${after}: ${hub}. Ask the bank which is true (money that comes back is a return, 退票), then write this off with its answer`;
 }
 
+/** A retry as an exception's reason names it: its number, EndToEndId and status, and the day it was sent, if it was. */
+export function retryNamed(r: LaterAttempt): string {
+  return `attempt ${r.attemptNo} (${r.endToEndId}, ${r.status})${r.sentOn === null ? '' : ` on ${r.sentOn}`}`;
+}
+
 /** What is wrong, in words, for a credit after a refusal: above all, whether a retry went to the bank too. */
 function creditReason(c: CreditAfterRefusal): string {
   const bank = `the bank reported this payment credited (ACSC${c.bankReference ? ` ${c.bankReference}` : ''}) after refusing it (RJCT ${c.refusedWith})`;
   const sent = c.retries.filter((r) => r.sentOn !== null);
   const hub = sent.length > 0
-    ? `the payout was retried and the bank was sent ${sent.map((r) => `attempt ${r.attemptNo} (${r.endToEndId}, ${r.status}) on ${r.sentOn}`).join(', ')}: `
+    ? `the payout was retried and the bank was sent ${sent.map(retryNamed).join(', ')}: `
       + 'the member may have been paid twice. Ask the bank which payments it executed, recover the one too many, then write this off with its answer'
     : `${c.payoutStatus === 'FAILED' || c.payoutStatus === 'CANCELLED' ? `the payout is ${c.payoutStatus}` : `the payout was retried, not yet sent (it is ${c.payoutStatus})`}; `
       + 'it now counts as paid by the bank: a retry is withdrawn at sealing unless two FINANCE people confirmed it, and only two FINANCE people may retry it. '

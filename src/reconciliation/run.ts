@@ -5,6 +5,7 @@ import { recordPayoutReturns, settlePayoutAttempts } from '../payouts/bankEvents
 import { analyzePayouts } from '../payouts/store/payouts.ts';
 import { laterAttemptsOf } from '../payouts/store/submission.ts';
 import type { LaterAttempt } from '../payouts/model.ts';
+import { retryNamed } from './refusals.ts';
 import { bankReferenceKey } from '../kernel/identifiers.ts';
 import { bankCardHash, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { amountRuleAmounts, contributionReferences, DEFAULT_MATCH_OPTIONS, matchEntries, type MatchOptions } from './matching/matcher.ts';
@@ -261,9 +262,8 @@ async function withRetries(tx: Tx, findings: readonly ExceptionFinding[], entrie
 
 /** What becomes of the retries of a payout whose earlier attempt a debit names: those not sent wait for two FINANCE people; those sent may have paid twice. */
 function retriesReason(retries: readonly LaterAttempt[]): string {
-  const named = (r: LaterAttempt) => `attempt ${r.attemptNo} (${r.endToEndId}, ${r.status}${r.sentOn === null ? '' : `, sent on ${r.sentOn}`})`;
-  const waiting = retries.filter((r) => r.sentOn === null).map(named);
-  const sent = retries.filter((r) => r.sentOn !== null).map(named);
+  const waiting = retries.filter((r) => r.sentOn === null).map(retryNamed);
+  const sent = retries.filter((r) => r.sentOn !== null).map(retryNamed);
   return [
     waiting.length === 0 ? '' : `The payout's retry ${waiting.join(', ')} is not sent: it goes to the bank only if two FINANCE people confirm a retry after this `
       + '(even one they confirmed before is confirmed no more), so it leaves its batch at sealing, or its sealed batch is cancelled at the hand-over',
