@@ -59,7 +59,7 @@ async function lockForRedecision(tx: Tx, claimId: number) {
   const key = await store.claimKey(tx, claimId);
   if (!key) return null;
   const [totals] = await store.lockTotalsOfSettlements(tx, [key.settlementId]);
-  const claim = await store.lockClaimForRedecision(tx, claimId);
+  const claim = (await store.claimForRedecision(tx, claimId, { forUpdate: true }))!;
   const settlement = await store.settlementOfClaim(tx, claimId);
   // A claim's settlement stays MATCHED; a reversal cancels the claim instead.
   if (!totals || !settlement) throw conflict(`the settlement of claim ${claimId} is no longer matched`, 'input.claimId');

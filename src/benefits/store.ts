@@ -699,15 +699,13 @@ const REDECIDED_CLAIM_COLUMNS = `id, settlement_id AS "settlementId", member_id 
   reason_codes AS "reasonCodes", total_fen AS "totalFen", out_of_pocket_fen AS "outOfPocketFen", facts,
   EXISTS (SELECT 1 FROM claim_reversals r WHERE r.claim_id = claims.id) AS reversed`;
 
-/** The claim as a re-decision reads it, unlocked (what upholding would figure: redecide.ts `upholdFigures`); null when there is none. */
-export async function claimForRedecision(db: Queryable, claimId: number): Promise<RedecidedClaim | null> {
-  const { rows } = await db.query<RedecidedClaim>(`SELECT ${REDECIDED_CLAIM_COLUMNS} FROM claims WHERE id = $1`, [claimId]);
+/**
+ * The claim as a re-decision reads it, null when there is none; `forUpdate`: locked until the
+ * transaction ends (a re-decision), else read unlocked (what upholding would figure: redecide.ts `upholdFigures`).
+ */
+export async function claimForRedecision(db: Queryable, claimId: number, { forUpdate = false } = {}): Promise<RedecidedClaim | null> {
+  const { rows } = await db.query<RedecidedClaim>(`SELECT ${REDECIDED_CLAIM_COLUMNS} FROM claims WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [claimId]);
   return rows[0] ?? null;
-}
-
-export async function lockClaimForRedecision(tx: Tx, claimId: number): Promise<RedecidedClaim> {
-  const { rows: [claim] } = await tx.query<RedecidedClaim>(`SELECT ${REDECIDED_CLAIM_COLUMNS} FROM claims WHERE id = $1 FOR UPDATE`, [claimId]);
-  return claim!;
 }
 
 /** A claim still waiting for a reviewer, decided after another of its member-year (`waitingClaimsAfter`), with its rule set. */
