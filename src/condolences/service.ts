@@ -28,6 +28,11 @@ async function condolenceRules(
   return { rules: ruleSet.condolence, ruleSetId: ruleSet.id, ruleSetVersion: ruleSet.version };
 }
 
+/** Why the rule set does not pay `reason` (its section names the reasons it pays), or null. */
+function unpaidReason(rules: CondolenceRules, ruleSetId: string, reason: CondolenceReason): string | null {
+  return rules.reasons.includes(reason) ? null : `the rule set ${ruleSetId} pays condolences only for ${rules.reasons.join(', ')}, not ${reason}`;
+}
+
 /** One case: the worker, the reason and the day it happened. */
 interface CondolenceCase {
   memberId: number;
@@ -102,9 +107,8 @@ export async function applyForCondolence(db: Db, ruleSets: RuleSetCache, actor: 
       );
     }
     const { rules, ruleSetId, ruleSetVersion } = await condolenceRules(tx, ruleSets, worker, input.planYear, input.occurredOn);
-    if (!rules.reasons.includes(input.reason)) {
-      throw conflict(`the rule set ${ruleSetId} pays condolences only for ${rules.reasons.join(', ')}, not ${input.reason}`, 'input.reason');
-    }
+    const unpaid = unpaidReason(rules, ruleSetId, input.reason);
+    if (unpaid) throw conflict(unpaid, 'input.reason');
     const approvedBefore = await checkCaps(
       tx, rules, { memberId: worker.memberId, planYear: input.planYear, reason: input.reason, occurredOn: input.occurredOn }, input.amountFen, 'input.amountFen',
     );
@@ -188,6 +192,9 @@ export async function approveCondolence(
         'input.condolenceId',
       );
     }
+    // A later version of the same rule set may have stopped paying the reason applied for.
+    const unpaid = unpaidReason(rules, ruleSetId, condolence.reason);
+    if (unpaid) throw conflict(`${unpaid} (changed since the application): reject this`, 'input.condolenceId');
     await checkCaps(tx, rules, condolence, amountFen, 'input.amountFen');
     const approved = await store.decideCondolence(tx, condolence.id, {
       status: 'APPROVED', approvedFen: amountFen, decidedBy: actor.subject, decidedRole: actor.role, note,
