@@ -124,15 +124,19 @@ async function openMoveInScope(tx: Tx, scope: Scope, unitId: number): Promise<{ 
 }
 
 /**
- * Confirms a unit's waiting move: the unit then belongs to the new organisation. Never by its
- * proposer (four eyes: unit_moves_four_eyes keeps it too). The unit and both organisations must be
- * in the confirmer's scope. Audited.
+ * Confirms a unit's waiting move, the one the confirmer checked (`proposedAt`, as read): the unit
+ * then belongs to the new organisation. Never by its proposer (four eyes: unit_moves_four_eyes keeps
+ * it too). The unit and both organisations must be in the confirmer's scope. Audited.
  */
-export async function confirmUnitMove(db: Db, actor: Actor, scope: Scope, unitId: number): Promise<UnitMoveRow> {
+export async function confirmUnitMove(db: Db, actor: Actor, scope: Scope, unitId: number, proposedAt: Date): Promise<UnitMoveRow> {
   requireAdmin(actor, 'confirmUnitMove');
   return inTransaction(db, async (tx) => {
     const unit = await unitToMove(tx, scope, unitId);
     const { move, organisations } = await openMoveInScope(tx, scope, unitId);
+    // A move withdrawn and proposed again (to another organisation, perhaps) is not the one the confirmer checked.
+    if (move.proposedAt.getTime() !== proposedAt.getTime()) {
+      throw conflict('input.proposedAt: the move waiting is not the one checked (proposed at another time): read the unit again and check it', 'input.proposedAt');
+    }
     if (move.proposedBy === actor.subject) {
       throw conflict(`input.unitId: ${actor.subject} proposed this move and cannot also confirm it; another ADMIN must`, 'input.unitId');
     }

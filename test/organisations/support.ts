@@ -5,8 +5,8 @@ import type { TestGateway } from '../support/gateway.ts';
 export const CREATE_ORGANISATION = `mutation($input: CreateOrganisationInput!) { createOrganisation(input: $input) {
   organisation { id code name level parent { code } ancestors { code } } userErrors { field code message } } }`;
 export const MOVE_UNIT = `mutation($input: MoveUnitInput!) { moveUnit(input: $input) {
-  move { confirmed reason from { code } to { code } proposedBy { subject } } userErrors { field code message } } }`;
-export const CONFIRM_UNIT_MOVE = `mutation($unitId: ID!) { confirmUnitMove(input: { unitId: $unitId }) {
+  move { confirmed reason from { code } to { code } proposedBy { subject } proposedAt } userErrors { field code message } } }`;
+export const CONFIRM_UNIT_MOVE = `mutation($unitId: ID!, $proposedAt: DateTime!) { confirmUnitMove(input: { unitId: $unitId, proposedAt: $proposedAt }) {
   move { confirmed confirmedBy { subject } unit { organisation { code } } } userErrors { field code message } } }`;
 
 /**

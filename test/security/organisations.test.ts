@@ -220,17 +220,17 @@ describe('the tree and unit moves', () => {
 
     const proposed = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, MOVE_UNIT, { input: { unitId: unit, organisationId: tree.JJ, reason: 'the firm moved to Jinjiang' } });
     expect(proposed.data.moveUnit).toMatchObject({ move: { confirmed: false, from: { code: 'QZ' }, to: { code: 'JJ' } }, userErrors: [] });
-    const own = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, CONFIRM_UNIT_MOVE, { unitId: unit });
+    const own = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, CONFIRM_UNIT_MOVE, { unitId: unit, proposedAt: proposed.data.moveUnit.move.proposedAt });
     expect(own.data.confirmUnitMove.userErrors).toEqual([expect.objectContaining({ field: 'input.unitId', code: 'CONFLICT' })]);
     // Going round the service: the database refuses the proposer as confirmer too.
     await expect(db.pool.query(`UPDATE unit_moves SET status = 'CONFIRMED', confirmed_by = proposed_by, confirmed_at = now() WHERE unit_id = $1`, [qz.unitId]))
       .rejects.toThrow(/unit_moves_four_eyes/);
     // JJ's ADMIN cannot confirm it either: the unit is not (yet) in JJ.
-    const county = await gw.query({ role: 'ADMIN', org: 'JJ', sub: 'jj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit });
+    const county = await gw.query({ role: 'ADMIN', org: 'JJ', sub: 'jj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit, proposedAt: proposed.data.moveUnit.move.proposedAt });
     expect(county.data.confirmUnitMove.userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND' })]);
     expect((await gw.query({ role: 'REVIEWER', org: 'JJ' }, READ, readVars(qz))).data).toEqual(seesNothing);
 
-    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit });
+    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit, proposedAt: proposed.data.moveUnit.move.proposedAt });
     expect(confirmed.data.confirmUnitMove).toEqual({ move: { confirmed: true, confirmedBy: { subject: 'fj-admin' }, unit: { organisation: { code: 'JJ' } } }, userErrors: [] });
     // Now JJ's staff see the moved unit's rows; move it back for the other tests.
     expect((await gw.query({ role: 'REVIEWER', org: 'JJ' }, READ, readVars(qz))).data).toEqual(seesAll(qz));
@@ -277,7 +277,7 @@ describe('the tree and unit moves', () => {
     await placeUnit(db.pool, unit.id, 'XM');
     const audited = async () => (await db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE target_type = 'Unit' AND target_id = $1`, [String(unit.id)])).rows[0].n;
     const before = await audited();
-    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid });
+    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid, proposedAt: proposed.data.moveUnit.move.proposedAt });
     expect(confirmed.data.confirmUnitMove).toEqual({
       move: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'CONFLICT', message: expect.stringContaining('no longer belongs to QZ') })],
     });
@@ -305,7 +305,7 @@ describe('the tree and unit moves', () => {
       move: { confirmed: false, withdrawn: true, withdrawnBy: { subject: 'qz-admin-a' }, withdrawalReason: 'proposed for the wrong unit' }, userErrors: [],
     });
     // Nothing to confirm or withdraw now; the unit stays; the database keeps a withdrawn move as it is.
-    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid });
+    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid, proposedAt: proposed.data.moveUnit.move.proposedAt });
     expect(confirmed.data.confirmUnitMove.userErrors).toEqual([expect.objectContaining({ field: 'input.unitId', code: 'NOT_FOUND' })]);
     expect((await gw.query({ role: 'ADMIN', org: 'QZ' }, WITHDRAW, { input })).data.withdrawUnitMove.userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND' })]);
     expect(await placeOf(db, unit.id)).toBe('QZ');
@@ -332,7 +332,7 @@ describe('the tree and unit moves', () => {
     try {
       await merging.query('BEGIN');
       await merging.query('SELECT 1 FROM units WHERE id = $1 FOR SHARE', [unit.id]);
-      const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid });
+      const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid, proposedAt: proposed.data.moveUnit.move.proposedAt });
       expect(confirmed.data.confirmUnitMove).toEqual({
         move: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'CONFLICT', message: expect.stringContaining('roster import is merging') })],
       });
@@ -356,7 +356,7 @@ describe('the tree and unit moves', () => {
       const jjAdmin = { role: 'ADMIN' as const, org: 'JJ', sub: 'jj-admin' };
       const move = await gw.query(jjAdmin, MOVE_UNIT, { input: { unitId: unit.gid, organisationId: tree.JJ, reason: 'the firm moved to Jinjiang' } });
       expect(move.data.moveUnit).toEqual({ move: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'NOT_FOUND' })] });
-      const confirm = await gw.query(jjAdmin, CONFIRM_UNIT_MOVE, { unitId: unit.gid });
+      const confirm = await gw.query(jjAdmin, CONFIRM_UNIT_MOVE, { unitId: unit.gid, proposedAt: proposed.data.moveUnit.move.proposedAt });
       expect(confirm.data.confirmUnitMove).toEqual({ move: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'NOT_FOUND' })] });
     } finally {
       await merging.query('ROLLBACK');

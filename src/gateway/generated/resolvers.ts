@@ -1349,6 +1349,13 @@ export type ConfirmBankDocumentPayload = {
 
 /** A proposed unit move to confirm. */
 export type ConfirmUnitMoveInput = {
+  /**
+   * The move that was checked: its `UnitMove.proposedAt` (`Unit.pendingMove`), as read before checking
+   * it. Only that move is confirmed: when the one waiting was proposed at another time (withdrawn and
+   * proposed again, perhaps to another organisation), the answer is `CONFLICT` on `input.proposedAt`
+   * (read the unit again and check the move now waiting).
+   */
+  proposedAt: Scalars['DateTime']['input'];
   /** The unit whose waiting move is confirmed. */
   unitId: Scalars['ID']['input'];
 };
@@ -2702,8 +2709,9 @@ export type Mutation = {
    * proposer (four eyes, kept by the database as well); the unit and both organisations must be in the
    * caller's subtree (`NOT_FOUND` otherwise). Refused (`CONFLICT`) when the unit no longer belongs to the
    * organisation the move was proposed from: the move would take it from an organisation its proposer
-   * does not hold; and while a roster import is merging the unit, after a wait of 10 s (`CONFLICT`:
-   * confirm once the import is done). Audited.
+   * does not hold; when the move waiting is not the one checked (`CONFLICT` on `input.proposedAt`); and
+   * while a roster import is merging the unit, after a wait of 10 s (`CONFLICT`: confirm once the import
+   * is done). Audited.
    */
   confirmUnitMove: ConfirmUnitMovePayload;
   /**
@@ -6892,7 +6900,7 @@ export type UnitMove = {
   confirmedBy?: Maybe<Actor>;
   /** The organisation the unit belonged to when the move was proposed. */
   from: Organisation;
-  /** When it was proposed. */
+  /** When it was proposed: what `confirmUnitMove` names as `proposedAt`. */
   proposedAt: Scalars['DateTime']['output'];
   /** The ADMIN who proposed it. */
   proposedBy: Actor;
