@@ -8,6 +8,8 @@ import type { Breakdown, FiguresRowResult, YearFigures } from './model.ts';
  *
  * - primary: a row whose count is 1 to N − 1 prints "<N" for it and a dash for the amounts and
  *   the growth that come from it (0 prints as 0);
+ * - few people: a row of N or more cases had by 1 to N − 1 people (six stays of one member) prints a
+ *   dash for the count, amounts and growth: what they add up to is those people's benefit;
  * - secondary: a breakdown's rows add up to its printed total (member categories too, when each
  *   member has one), so when exactly one row is withheld the next-smallest non-zero row is withheld
  *   too (a dash: "<N" would not be true of it);
@@ -26,6 +28,7 @@ export const WITHHELD = 'WITHHELD';
 export type Suppressed = typeof UNDER_MIN | typeof WITHHELD;
 
 type Count = 'claims' | 'payouts' | 'condolences' | 'membersEnrolled';
+type People = 'claimants' | 'payees' | 'condolenceRecipients';
 type Amount = 'claimsApprovedFen' | 'paidFen' | 'condolencesApprovedFen';
 type Growth = keyof FiguresRowResult['yearOnYear'];
 type Withholding<T, K extends keyof T> = Omit<T, K> & { [P in K]: T[P] | Suppressed };
@@ -43,13 +46,15 @@ interface Measure {
   amounts: readonly Amount[];
   /** Its year-on-year change: with one year's count and the change, the other year's follows. */
   growth: Growth | null;
+  /** The people whose cases the count counts. */
+  people: People | null;
 }
 
 /** The benefits paid to people: cases decided, payments made, condolences approved, each on its own dates. */
 const BENEFITS: readonly Measure[] = [
-  { count: 'claims', amounts: ['claimsApprovedFen'], growth: 'claims' },
-  { count: 'payouts', amounts: ['paidFen'], growth: 'paid' },
-  { count: 'condolences', amounts: ['condolencesApprovedFen'], growth: null },
+  { count: 'claims', amounts: ['claimsApprovedFen'], growth: 'claims', people: 'claimants' },
+  { count: 'payouts', amounts: ['paidFen'], growth: 'paid', people: 'payees' },
+  { count: 'condolences', amounts: ['condolencesApprovedFen'], growth: null, people: 'condolenceRecipients' },
 ];
 
 /**
@@ -58,7 +63,7 @@ const BENEFITS: readonly Measure[] = [
  * cases of a county's one model worker are still his). Organisations, months and programmes count
  * members as the unit rolls do, which say nothing of anyone's health.
  */
-const CATEGORY_MEMBERS: Measure = { count: 'membersEnrolled', amounts: [], growth: 'membersEnrolled' };
+const CATEGORY_MEMBERS: Measure = { count: 'membersEnrolled', amounts: [], growth: 'membersEnrolled', people: null };
 
 /**
  * The rule on one count of a breakdown: per row, null (printed) or how it is withheld. `total` is
@@ -114,8 +119,10 @@ export function publishedRows(
       });
       return marks;
     };
-    const few = by === 'MEMBER_CATEGORY' ? withhold(CATEGORY_MEMBERS).map((m) => m === UNDER_MIN) : [];
-    for (const m of BENEFITS) withhold(m, few);
+    const fewMembers = by === 'MEMBER_CATEGORY' ? withhold(CATEGORY_MEMBERS).map((m) => m === UNDER_MIN) : [];
+    // However many the cases, fewer than N people had them.
+    const fewPeople = (m: Measure) => rows.map((r, i) => (fewMembers[i] ?? false) || (m.people !== null && read(r)[m.people] > 0 && read(r)[m.people] < minCell));
+    for (const m of BENEFITS) withhold(m, fewPeople(m));
   }
   return published;
 }

@@ -54,6 +54,10 @@ export interface YearFigures {
   paidFen: number;
   condolences: number;
   condolencesApprovedFen: number;
+  /** The people behind claims, payouts and condolences (distinct members): what the report's small-cell rule counts too; not published. */
+  claimants: number;
+  payees: number;
+  condolenceRecipients: number;
 }
 
 export interface TargetFigures {

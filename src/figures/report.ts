@@ -48,7 +48,7 @@ const yuan = (fen: Figure) => (typeof fen === 'number' ? fen / 100 : fen);
 const printed = <T>(v: Figure, minCell: number, print: (v: number | null) => T): T | string =>
   (v === UNDER_MIN ? `<${minCell}` : v === WITHHELD ? '—' : print(v));
 /** The note under the figures saying why some are not shown. */
-const withheldNote = (minCell: number) => `注：不足${minCell}人次（笔）的分项不予公布，记为“<${minCell}”；可据以推算出其数值的分项记为“—”。`;
+const withheldNote = (minCell: number) => `注：不足${minCell}人次（笔）的分项不予公布，记为“<${minCell}”；人次虽足但不足${minCell}人的分项，及可据以推算出其数值的分项，记为“—”。`;
 
 /** The columns of every breakdown sheet (and of the summary's figures). */
 export const COLUMNS: readonly Column[] = [

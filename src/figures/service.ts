@@ -76,6 +76,7 @@ export async function figuresQuery(db: Queryable, scope: Scope, r: FiguresReques
 const EMPTY: YearFigures = {
   units: 0, membersEnrolled: 0, contributionsOwedFen: 0, contributionsRaisedFen: 0,
   claims: 0, claimsApprovedFen: 0, payouts: 0, paidFen: 0, condolences: 0, condolencesApprovedFen: 0,
+  claimants: 0, payees: 0, condolenceRecipients: 0,
 };
 
 /** Year-on-year change; null when the previous figure is 0 or not counted. */

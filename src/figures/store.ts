@@ -116,7 +116,7 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
     const key = keySql(s.grouping, decided, { programme: 'bl.programme', category: 'cat.key' })!;
     const needsEnrolment = s.grouping === 'MEMBER_CATEGORY' || s.memberCategory !== null;
     const sql = `WITH ${unitsCte(p, s, scope)}
-      SELECT extract(year FROM ${decided})::int AS year, ${key} AS key, count(DISTINCT c.id)::int AS claims,
+      SELECT extract(year FROM ${decided})::int AS year, ${key} AS key, count(DISTINCT c.id)::int AS claims, count(DISTINCT c.member_id)::int AS claimants,
              coalesce(sum(coalesce(bl.adjusted_fen, bl.amount_fen)) FILTER (WHERE c.status = 'APPROVED' AND bl.status IN ('APPROVED', 'PAID')), 0)::bigint AS approved
         FROM claims c JOIN scoped_units su ON su.id = c.unit_id JOIN benefit_lines bl ON bl.claim_id = c.id
              ${needsEnrolment ? 'JOIN enrolments e ON e.id = c.enrolment_id' : ''} ${needsEnrolment ? categoryJoin('e') : ''}
@@ -126,8 +126,8 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
          AND ${needsEnrolment ? categoryFilter(p, 'e') : 'true'}
          AND ${s.month === null ? 'true' : `extract(month FROM ${decided}) = ${p.add(s.month)}`}
        GROUP BY 1, 2`;
-    reads.push(db.query<{ year: number; key: string; claims: number; approved: number }>(sql, p.values).then(({ rows }) => {
-      for (const r of rows) put(out, r.year, r.key, { claims: r.claims, claimsApprovedFen: r.approved });
+    reads.push(db.query<{ year: number; key: string; claims: number; claimants: number; approved: number }>(sql, p.values).then(({ rows }) => {
+      for (const r of rows) put(out, r.year, r.key, { claims: r.claims, claimants: r.claimants, claimsApprovedFen: r.approved });
     }));
   }
 
@@ -139,7 +139,7 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
     const needsEnrolment = s.grouping === 'MEMBER_CATEGORY' || s.memberCategory !== null;
     const key = keySql(s.grouping, paid, { programme: 'bl.programme', category: 'cat.key' })!;
     const sql = `WITH ${unitsCte(p, s, scope)}
-      SELECT extract(year FROM ${paid})::int AS year, ${key} AS key, count(DISTINCT pay.id)::int AS payouts,
+      SELECT extract(year FROM ${paid})::int AS year, ${key} AS key, count(DISTINCT pay.id)::int AS payouts, count(DISTINCT pay.member_id)::int AS payees,
              sum(${byLine ? 'pl.amount_fen' : 'pay.amount_fen'})::bigint AS paid
         FROM payouts pay JOIN scoped_units su ON su.id = pay.unit_id
              ${byLine ? 'JOIN payout_lines pl ON pl.payout_id = pay.id JOIN benefit_lines bl ON bl.id = pl.benefit_line_id' : ''}
@@ -150,8 +150,8 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
          AND ${needsEnrolment ? categoryFilter(p, 'e') : 'true'}
          AND ${s.month === null ? 'true' : `extract(month FROM ${paid}) = ${p.add(s.month)}`}
        GROUP BY 1, 2`;
-    reads.push(db.query<{ year: number; key: string; payouts: number; paid: number }>(sql, p.values).then(({ rows }) => {
-      for (const r of rows) put(out, r.year, r.key, { payouts: r.payouts, paidFen: r.paid });
+    reads.push(db.query<{ year: number; key: string; payouts: number; payees: number; paid: number }>(sql, p.values).then(({ rows }) => {
+      for (const r of rows) put(out, r.year, r.key, { payouts: r.payouts, payees: r.payees, paidFen: r.paid });
     }));
   }
 
@@ -161,13 +161,13 @@ export async function groupedFigures(db: Queryable, s: FiguresSelection, scope: 
     const decided = `(k.decided_at AT TIME ZONE ${CHINA})`;
     const sql = `WITH ${unitsCte(p, s, scope)}
       SELECT extract(year FROM ${decided})::int AS year, ${keySql(s.grouping, decided, {})} AS key,
-             count(*)::int AS condolences, sum(k.approved_fen)::bigint AS approved
+             count(*)::int AS condolences, count(DISTINCT k.member_id)::int AS recipients, sum(k.approved_fen)::bigint AS approved
         FROM condolences k JOIN scoped_units su ON su.id = k.unit_id
        WHERE k.status = 'APPROVED' AND ${inYearsSql(p, 'k.decided_at', s.planYear - 1, s.planYear)}
          AND ${s.month === null ? 'true' : `extract(month FROM ${decided}) = ${p.add(s.month)}`}
        GROUP BY 1, 2`;
-    reads.push(db.query<{ year: number; key: string; condolences: number; approved: number }>(sql, p.values).then(({ rows }) => {
-      for (const r of rows) put(out, r.year, r.key, { condolences: r.condolences, condolencesApprovedFen: r.approved });
+    reads.push(db.query<{ year: number; key: string; condolences: number; recipients: number; approved: number }>(sql, p.values).then(({ rows }) => {
+      for (const r of rows) put(out, r.year, r.key, { condolences: r.condolences, condolenceRecipients: r.recipients, condolencesApprovedFen: r.approved });
     }));
   }
 

@@ -4,10 +4,14 @@ import type { FiguresRowResult, YearFigures } from '../../src/figures/model.ts';
 
 /** The yearly report's small-cell rule on hand-made rows (N = 5 unless said). */
 
-const figures = (f: Partial<YearFigures> = {}): YearFigures => ({
-  units: 1, membersEnrolled: 100, contributionsOwedFen: 0, contributionsRaisedFen: 0,
-  claims: 0, claimsApprovedFen: 0, payouts: 0, paidFen: 0, condolences: 0, condolencesApprovedFen: 0, ...f,
-});
+/** Each case its own person unless `f` says who had them. */
+const figures = (f: Partial<YearFigures> = {}): YearFigures => {
+  const counts = { claims: 0, payouts: 0, condolences: 0, ...f };
+  return {
+    units: 1, membersEnrolled: 100, contributionsOwedFen: 0, contributionsRaisedFen: 0, claimsApprovedFen: 0, paidFen: 0, condolencesApprovedFen: 0,
+    claimants: counts.claims, payees: counts.payouts, condolenceRecipients: counts.condolences, ...counts,
+  };
+};
 
 /** A row with its cases (each 1,000 yuan approved, paid) and last year's. */
 function row(key: string, claims: number, f: Partial<YearFigures> = {}, previous: Partial<YearFigures> = { claims: 20, claimsApprovedFen: 2_000_000, payouts: 20, paidFen: 2_000_000 }): FiguresRowResult {
@@ -86,6 +90,18 @@ describe('primary and secondary suppression, one breakdown at a time', () => {
     expect(cases(published)).toEqual([[10, 1_000_000, 10, 1_000_000], [0, 0, UNDER_MIN, WITHHELD], [8, 800_000, WITHHELD, WITHHELD]]);
     expect(published.map((r) => [r.previousYear.claims, r.previousYear.claimsApprovedFen])).toEqual([[UNDER_MIN, WITHHELD], [20, 2_000_000], [UNDER_MIN, WITHHELD]]);
     expect(published.map((r) => [r.yearOnYear.claims, r.yearOnYear.paid])).toEqual([[WITHHELD, 0.5], [0.5, WITHHELD], [WITHHELD, WITHHELD]]);
+  });
+
+  it('withholds a row of N cases or more had by fewer than N people as a dash (six stays of one member), and the next-smallest with it', () => {
+    const rows = [row('6', 6, { claimants: 1, payees: 1 }), row('7', 0), row('9', 6), row('10', 30)];
+    const published = publishedRows(rows, totalOf(rows), 'MONTH', 5);
+    expect(cases(published)).toEqual([
+      [WITHHELD, WITHHELD, WITHHELD, WITHHELD],
+      [0, 0, 0, 0],
+      [WITHHELD, WITHHELD, WITHHELD, WITHHELD],
+      [30, 3_000_000, 30, 3_000_000],
+    ]);
+    expect(published[0]!.yearOnYear).toMatchObject({ claims: WITHHELD, paid: WITHHELD });
   });
 
   it('withholds condolences by their own count', () => {

@@ -45,6 +45,9 @@ function handCount(units: Set<string>, year: number) {
     paidFen: paid.reduce((n, p) => n + Number(p.amount_fen), 0),
     condolences: 0,
     condolencesApprovedFen: 0,
+    claimants: new Set(decided.map((c) => c.member_id)).size,
+    payees: new Set(paid.map((p) => p.member_id)).size,
+    condolenceRecipients: 0,
   };
 }
 

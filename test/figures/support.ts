@@ -125,11 +125,11 @@ export async function rawRows(db: pg.Pool) {
       `SELECT unit_id, plan_year, plan, special_disease, to_char(enrolled_on, 'YYYY-MM-DD') AS enrolled_on, member_categories FROM enrolments`),
     payments: await q<{ unit_id: string; plan_year: number; amount_fen: string; paid_on: string }>(
       `SELECT unit_id, plan_year, amount_fen, to_char(paid_on, 'YYYY-MM-DD') AS paid_on FROM contribution_payments`),
-    claims: await q<{ id: string; unit_id: string; status: string; decided_at: Date | null }>(`SELECT id, unit_id, status, decided_at FROM claims`),
+    claims: await q<{ id: string; member_id: string; unit_id: string; status: string; decided_at: Date | null }>(`SELECT id, member_id, unit_id, status, decided_at FROM claims`),
     lines: await q<{ claim_id: string; programme: string; status: string; amount_fen: string; adjusted_fen: string | null }>(
       `SELECT claim_id, programme, status, amount_fen, adjusted_fen FROM benefit_lines`),
-    payouts: await q<{ id: string; unit_id: string; claim_id: string | null; status: string; amount_fen: string; paid_at: Date | null }>(
-      `SELECT id, unit_id, claim_id, status, amount_fen, paid_at FROM payouts`),
+    payouts: await q<{ id: string; member_id: string; unit_id: string; claim_id: string | null; status: string; amount_fen: string; paid_at: Date | null }>(
+      `SELECT id, member_id, unit_id, claim_id, status, amount_fen, paid_at FROM payouts`),
   };
 }
 
