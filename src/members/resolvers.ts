@@ -421,7 +421,8 @@ export const memberResolvers: DomainResolvers = {
           const { constraint } = error as { constraint?: string };
           if (constraint === 'members_bank_card_service_change') {
             throw forbidden('a service (a SERVICE token or the hub command) replaced this bank account: no one can confirm it, ' +
-              'since whoever drove the service is unknown; it is paid once its cooling-off has passed (BANK_CARD_COOLING_OFF_DAYS)');
+              'since whoever drove the service is unknown; it is paid once its cooling-off has passed (BANK_CARD_COOLING_OFF_DAYS) ' +
+              'and the member was told of it by SMS');
           }
           if (constraint !== 'members_bank_card_confirmation') throw error;
           throw forbidden('you replaced this bank account: another ADMIN or FINANCE must confirm it');

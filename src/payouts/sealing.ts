@@ -64,8 +64,9 @@ export async function lockAccountForRetries(tx: Tx, batchId: number, lockAccount
  * (debtorProblem).
  * A payment leaves the batch first (a batch only ever loses payments after its approval, never
  * gains one) when its claim was reversed or rejected since (the payout is CANCELLED), or when its
- * member's bank card is no longer the one the attempt carries, the one the approver saw (the payout
- * waits again, HELD while the new card cools off), or when the file cannot carry its payee's name
+ * member's bank card is no longer the one the attempt carries, the one the approver saw, or payouts
+ * to it wait (bank_card_waits: its member not told of its replacement; the payout waits again, HELD
+ * while the new card cools off or until it is confirmed), or when the file cannot carry its payee's name
  * (a row from before names were checked as the file checks them, which would fail the whole file:
  * the payout FAILED with the reason, retried once the name is corrected). With none left the batch
  * is cancelled and `file` is null. The files are written before the row commits; a crash between
@@ -92,13 +93,14 @@ export async function sealBatch(
       });
       return { msgId: batch.msgId, file: null, refused: debtorRefused };
     }
-    const planned = await plannedAttempts(tx, batchId);
+    const planned = await plannedAttempts(tx, batchId, settings.coolingOffDays);
     const reversed = planned.filter((a) => a.claimStatus !== 'APPROVED');
     // The bank paid an earlier attempt, found after a one-person retry: only two FINANCE people may send it again.
     const paidBefore = planned.filter((a) => a.claimStatus === 'APPROVED' && a.paidBeforeUnconfirmed);
     const approved = planned.filter((a) => a.claimStatus === 'APPROVED' && !a.paidBeforeUnconfirmed).map((a) => {
       const creditorAccount = decrypt(sealing.keys, a.accountEnc);
-      const cardChanged = a.memberCardEnc === null || decrypt(sealing.keys, a.memberCardEnc) !== creditorAccount;
+      // A card that waits now (its member found not told since the batch was made, 0073) leaves as a changed one does.
+      const cardChanged = a.memberCardEnc === null || a.cardWaits || decrypt(sealing.keys, a.memberCardEnc) !== creditorAccount;
       // The writer's own check: a name it refuses would throw, and the whole batch would wait for good.
       return { ...a, creditorAccount, cardChanged, nameRefused: cardChanged ? null : nameProblem(a.creditorName) };
     });

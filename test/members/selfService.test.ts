@@ -3,6 +3,8 @@ import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { withLuhnCheck } from '../../src/kernel/identifiers.ts';
 import { lookupHash } from '../../src/privacy/personalData.ts';
 import { planPayouts } from '../../src/payouts/plan.ts';
+import { deliverDue } from '../../src/notifications/delivery.ts';
+import { deliveryContext, simulatorSettings, startNotifySimulator } from '../notifications/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { approvedClaims, keys, payoutsOf, resetPayouts, settings } from '../payouts/support.ts';
@@ -80,6 +82,7 @@ describe('changeMyBankAccount', () => {
   it('holds payouts to the new card until the cooling-off ends; the member cannot confirm it; told once', async () => {
     await resetPayouts(db.pool);
     const [claim] = await approvedClaims(db.pool, 1);
+    await db.pool.query(`UPDATE members SET phone = '13900000021' WHERE id = $1`, [claim!.memberId]);
     const me = member(claim!.memberId);
     // Spaces in the number and a full-width space in the name are what people type.
     const result = await gw.query(me, CHANGE, { input: { accountHolderName: ` 测\u3000试 `, cardNumber: card(2).replace(/(\d{4})/g, '$1 '), bankCode: BANK } });
@@ -117,9 +120,15 @@ describe('changeMyBankAccount', () => {
     expect(again.data.changeMyBankAccount.userErrors).toEqual([expect.objectContaining({ field: 'input.cardNumber', code: 'CONFLICT' })]);
     expect((await written(claim!.memberId)).notifications).toHaveLength(1);
 
-    // Seven days later (the change moved back in time) the payout is released.
+    // Seven days later (the change moved back in time), the member told by SMS, the payout is released.
     await planPayouts(db.pool, settings);
     expect((await payoutsOf(db.pool)).find((p) => p.claimId === claim!.claimId)?.status).toBe('HELD');
+    const sim = await startNotifySimulator();
+    try {
+      await deliverDue(deliveryContext(db.pool, simulatorSettings(sim)));
+    } finally {
+      await sim.close();
+    }
     await db.pool.query(`UPDATE members SET bank_card_changed_at = bank_card_changed_at - interval '7 days 1 minute' WHERE id = $1`, [claim!.memberId]);
     expect(await planPayouts(db.pool, settings)).toMatchObject({ released: 1 });
     expect((await payoutsOf(db.pool)).find((p) => p.claimId === claim!.claimId)?.status).toBe('READY');

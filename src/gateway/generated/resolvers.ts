@@ -563,7 +563,10 @@ export type AttachmentKind =
  * Where a member's payouts go. An account that replaced a different one (another card number or
  * bank code; a member's first account replaces nothing) is not paid at once: payouts to it are HELD until `payableFrom`, the end of the cooling-off period
  * (`BANK_CARD_COOLING_OFF_DAYS` after the change), unless a second person confirmed the new account
- * earlier (`confirmBankCardChange`).
+ * earlier (`confirmBankCardChange`). The cooling-off ends the wait only once the member was told of the
+ * change by SMS on the phone on record before it: a member with a landline or no phone, or whose
+ * earlier phone change was not told either, waits for the confirmation after `payableFrom` too (the
+ * payout's `statusReason` says so).
  */
 export type BankAccount = Node & {
   __typename?: 'BankAccount';
@@ -2695,7 +2698,7 @@ export type Mutation = {
    * Confirms a member's replaced bank account, so payouts to it need not wait for the cooling-off.
    * ADMIN or FINANCE, never the person who replaced it (`FORBIDDEN`), and no one for an account a
    * service replaced (a SERVICE token, or the `hub` command's roster import: `FORBIDDEN`; it is paid once
-   * its cooling-off has passed); `CONFLICT` when no replacement
+   * its cooling-off has passed and its member was told by SMS); `CONFLICT` when no replacement
    * is waiting, or when the one waiting is not the one checked (`changedAt`), and on `input.memberId`
    * when the member moved to another unit meanwhile. Audited.
    */

@@ -247,6 +247,8 @@ export interface PlannedAttempt {
   accountEnc: Buffer;
   /** The member's card on record now, encrypted; null when removed. */
   memberCardEnc: Buffer | null;
+  /** Payouts to that card wait (SQL bank_card_waits, 0073): replaced, unconfirmed, and cooling off or its member not told. */
+  cardWaits: boolean;
   creditorAgent: string;
   remittanceInfo: string;
   /** Null for a condolence payment's payout: its condolence stays approved, so its status reads APPROVED. */
@@ -314,18 +316,21 @@ export async function unconfirmedRetries(tx: Tx, batchId: number): Promise<Uncon
   return unconfirmed;
 }
 
-/** The batch's PLANNED attempts; the members are locked (shared) so that the card compared is the card on record at the commit. */
-export async function plannedAttempts(tx: Tx, batchId: number): Promise<PlannedAttempt[]> {
+/**
+ * The batch's PLANNED attempts; the members are locked (shared) so that the card compared is the card
+ * on record at the commit, and whether it waits is decided as planning decides it (`coolingOffDays`).
+ */
+export async function plannedAttempts(tx: Tx, batchId: number, coolingOffDays: number): Promise<PlannedAttempt[]> {
   const { rows } = await tx.query<PlannedAttempt>(
     `SELECT a.id AS "attemptId", a.payout_id AS "payoutId", a.end_to_end_id AS "endToEndId", a.amount_fen AS "amountFen",
             a.creditor_name AS "creditorName", a.creditor_account_enc AS "accountEnc", m.bank_card_enc AS "memberCardEnc",
-            a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo", p.claim_id AS "claimId",
+            bank_card_waits(m, $2::int) AS "cardWaits", a.creditor_agent AS "creditorAgent", a.remittance_info AS "remittanceInfo", p.claim_id AS "claimId",
             CASE WHEN p.claim_id IS NULL THEN 'APPROVED' ELSE c.status END AS "claimStatus",
             -- Confirmed after the last attempt that reached the bank and the debits naming earlier ones (0045, 0070, as the trigger on payouts asks).
             ${PAID_BEFORE_UNCONFIRMED_SQL} AS "paidBeforeUnconfirmed"
        FROM payout_attempts a JOIN payouts p ON p.id = a.payout_id LEFT JOIN claims c ON c.id = p.claim_id JOIN members m ON m.id = p.member_id
       WHERE a.batch_id = $1 AND a.status = 'PLANNED' ORDER BY a.id FOR SHARE OF m`,
-    [batchId],
+    [batchId, coolingOffDays],
   );
   return rows;
 }

@@ -158,27 +158,37 @@ export async function payoutTotalsByStatus(db: Queryable): Promise<{ status: Pay
 
 export const NO_BANK_ACCOUNT = 'the member has no bank account on record: add one (roster import) and the payout is released';
 
+/** Why a replaced card waits past its cooling-off (SQL text): its member was not told (0073). */
+const UNTOLD = `'waits for a second person''s confirmation of the new card (confirmBankCardChange; none for a card a service replaced): '
+  || 'the member was not told of the change, no SMS having reached the phone on record before it (a landline, no phone, not sent yet, '
+  || 'or a phone changed before without its own SMS reaching the phone it replaced)'`;
+
 /**
  * A card that replaced another (BANK_CARD_COOLING_OFF_DAYS, migration 0007) is not paid until the
  * cooling-off has passed or a second person has confirmed it: an insider who swaps a member's card
- * must not receive the next payout. SQL over members `m`; `days` is the placeholder of the days.
+ * must not receive the next payout. The cooling-off releases it only once the member was told of
+ * the change by SMS (0073: a landline or no phone is told nothing). SQL `bank_card_waits` over
+ * members `m`, the one decision of planning, batches, sealing and the policy release trigger;
+ * `days` is the placeholder of the days.
  */
-const cardCoolingOff = (days: string) =>
-  `(m.bank_card_changed_at IS NOT NULL AND m.bank_card_confirmed_at IS NULL AND m.bank_card_changed_at + make_interval(days => ${days}::int) > now())`;
+const cardWaits = (days: string) => `bank_card_waits(m, ${days}::int)`;
 
 const chinaMinute = (at: string) => `to_char((${at}) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')`;
 
 /**
  * Where a payout of member `m` waits for a batch, and why (SQL): HELD without a bank account or
- * while a replaced card cools off, else READY. `days` and `noAccount` are placeholders of the
- * cooling-off days and NO_BANK_ACCOUNT.
+ * while a replaced card waits (cooling off; past it, its member not told, for a confirmation), else
+ * READY. `days` and `noAccount` are placeholders of the cooling-off days and NO_BANK_ACCOUNT.
  */
 export function waitingState(days: string, noAccount: string): { status: string; reason: string } {
   return {
-    status: `CASE WHEN m.bank_card_enc IS NULL OR ${cardCoolingOff(days)} THEN 'HELD' ELSE 'READY' END`,
+    status: `CASE WHEN m.bank_card_enc IS NULL OR ${cardWaits(days)} THEN 'HELD' ELSE 'READY' END`,
     reason: `CASE WHEN m.bank_card_enc IS NULL THEN ${noAccount}
-                  WHEN ${cardCoolingOff(days)} THEN 'bank card changed on ' || ${chinaMinute('m.bank_card_changed_at')} || ' (China time); waits until '
-                    || ${chinaMinute(`m.bank_card_changed_at + make_interval(days => ${days}::int)`)} || ' or a second person''s confirmation of the new card' END`,
+                  WHEN ${cardWaits(days)} THEN 'bank card changed on ' || ${chinaMinute('m.bank_card_changed_at')} || ' (China time); '
+                    -- The cooling-off first: the member's SMS is usually sent within minutes of the change.
+                    || CASE WHEN m.bank_card_changed_at + make_interval(days => ${days}::int) > now() THEN 'waits until '
+                              || ${chinaMinute(`m.bank_card_changed_at + make_interval(days => ${days}::int)`)} || ' or a second person''s confirmation of the new card'
+                            ELSE ${UNTOLD} END END`,
   };
 }
 
@@ -235,9 +245,10 @@ export async function createPayoutsOfApprovedClaims(
 export async function followBankCards(db: Queryable, coolingOffDays: number, payoutIds?: readonly number[]): Promise<{ released: number; withheld: number }> {
   const scopes = payoutIds
     ? [`p.status IN ('HELD', 'READY') AND p.id = ANY($3::bigint[])`]
-    // READY payouts are many: only those of members with an unconfirmed recent change, found from
-    // the members (partial index members_bank_card_unconfirmed, migration 0010).
-    : [`p.status = 'HELD'`, `p.status = 'READY' AND m.bank_card_confirmed_at IS NULL AND m.bank_card_changed_at > now() - make_interval(days => $2::int)`];
+    // READY payouts are many: only those of members with an unconfirmed change, found from the
+    // members (partial index members_bank_card_unconfirmed, migration 0010). Not only recent ones: a
+    // change whose member was never told waits past its cooling-off (0073).
+    : [`p.status = 'HELD'`, `p.status = 'READY' AND m.bank_card_confirmed_at IS NULL AND m.bank_card_changed_at IS NOT NULL`];
   const waiting = waitingState('$2', '$1');
   const moved = { released: 0, withheld: 0 };
   for (const scope of scopes) {
@@ -304,7 +315,7 @@ export async function lockReadyPayouts(
             (SELECT k.reason FROM condolences k WHERE k.id = p.condolence_id) AS "condolenceReason"
        FROM payouts p JOIN members m ON m.id = p.member_id
       WHERE p.status = 'READY' AND p.funder_id = $3 AND m.bank_card_enc IS NOT NULL
-        AND NOT ${cardCoolingOff('$2')} ${policy}
+        AND NOT ${cardWaits('$2')} ${policy}
       ORDER BY p.id LIMIT $1 FOR UPDATE OF p SKIP LOCKED FOR SHARE OF m`,
     within === null ? [max, coolingOffDays, funderId] : [max, coolingOffDays, funderId, within.maxPayoutFen, within.accountUnchangedDays],
   );
