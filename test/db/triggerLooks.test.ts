@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordAudit, recordAudits, type AuditRow } from '../../src/audit/audit.ts';
 import { seedUnit } from '../benefits/seed.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { rowsReadSoFar } from '../support/workCount.ts';
 
 /**
  * A row trigger's look at a table is planned once a connection: PL/pgSQL keeps the generic plan for
@@ -19,18 +20,13 @@ let db: TestDatabase;
 beforeAll(async () => { db = await freshDatabase(); });
 afterAll(async () => { await db?.drop(); });
 
-/**
- * Rows of `table` that `write` read, sequentially and through indexes: the connection's counts before
- * and after it, in one transaction (counts of earlier transactions may not be flushed yet), rolled back.
- */
+/** Rows of `table` that `write` read, sequentially and through indexes: counted within one transaction, rolled back. */
 async function rowsRead(client: pg.ClientBase, table: string, write: () => Promise<unknown>): Promise<{ fetched: number; scanned: number }> {
-  const counts = async () => (await client.query<{ fetched: number; scanned: number }>(
-    `SELECT idx_tup_fetch::int AS fetched, seq_tup_read::int AS scanned FROM pg_stat_xact_user_tables WHERE relid = $1::regclass`, [table])).rows[0]!;
   await client.query('BEGIN');
   try {
-    const before = await counts();
+    const before = await rowsReadSoFar(client, table);
     await write();
-    const after = await counts();
+    const after = await rowsReadSoFar(client, table);
     return { fetched: after.fetched - before.fetched, scanned: after.scanned - before.scanned };
   } finally {
     await client.query('ROLLBACK');

@@ -4,6 +4,7 @@ import { analyzePayouts } from '../../src/payouts/store/payouts.ts';
 import type { Tx } from '../../src/kernel/transaction.ts';
 import { openPayoutsOfAmounts, planForChunks, referencedPayouts, undebitedPayouts } from '../../src/reconciliation/store/runs.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
+import { rowsReadSoFar } from '../support/workCount.ts';
 
 /**
  * A chunk's book among a long history: the attempts of past months, paid and settled in batches of a
@@ -55,13 +56,7 @@ afterAll(async () => {
 });
 
 /** Rows of payout_attempts this backend has read so far in its transaction (so a difference counts its reads): by scanning the table, and in all (through an index too). */
-async function attemptsReadSoFar(tx: Tx): Promise<{ scanned: number; read: number }> {
-  const { rows: [read] } = await tx.query<{ scanned: number; read: number }>(
-    `SELECT coalesce(sum(seq_tup_read), 0)::int AS scanned, coalesce(sum(seq_tup_read + coalesce(idx_tup_fetch, 0)), 0)::int AS read
-       FROM pg_stat_xact_user_tables WHERE relid = 'payout_attempts'::regclass`,
-  );
-  return read!;
-}
+const attemptsReadSoFar = (tx: Tx) => rowsReadSoFar(tx, 'payout_attempts');
 
 /** The newest KEYS attempts looked up by their keys, as a chunk of today's statement names them: how many were found, and how many attempt rows the lookup read by scanning the table. */
 async function lookUp(tx: Tx): Promise<{ found: number; scanned: number }> {

@@ -5,6 +5,8 @@
  * change fails on every machine. Durations are measured in bench/, which asserts nothing.
  */
 
+import type pg from 'pg';
+
 /**
  * The objects of `items`, each wrapped so that every property read is counted. An algorithm that
  * compares every entry with every payout reads N² properties; a linear one a few per object.
@@ -50,4 +52,16 @@ export class CountingText extends String {
     this.steps += search.length;
     return super.startsWith(search, position);
   }
+}
+
+/**
+ * Rows of `table` this connection's transaction has read so far (its statistics: earlier
+ * transactions' counts may not be flushed yet, so take a difference within one transaction):
+ * by scanning the table, fetched through its indexes, and both.
+ */
+export async function rowsReadSoFar(db: Pick<pg.ClientBase, 'query'>, table: string): Promise<{ scanned: number; fetched: number; read: number }> {
+  const { rows: [read] } = await db.query<{ scanned: number; fetched: number }>(
+    `SELECT coalesce(sum(seq_tup_read), 0)::int AS scanned, coalesce(sum(idx_tup_fetch), 0)::int AS fetched
+       FROM pg_stat_xact_user_tables WHERE relid = $1::regclass`, [table]);
+  return { ...read!, read: read!.scanned + read!.fetched };
 }
