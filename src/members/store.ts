@@ -246,7 +246,10 @@ export async function lockUnitInScope(tx: Tx, unitId: number, scope: Scope): Pro
   return rows[0] ?? null;
 }
 
-/** Moves the unit to another organisation (a confirmed unit move); the unit's row is locked until the commit. */
+/**
+ * Moves the unit to another organisation; the unit's row is locked until the commit. Only as the
+ * outcome of a unit move confirmed in this transaction: the database refuses any other (0074).
+ */
 export async function setUnitOrganisation(tx: Tx, unitId: number, organisationId: number): Promise<UnitRow> {
   const { rows } = await tx.query<UnitRow>(
     `UPDATE units AS u SET organisation_id = $2, updated_at = now() WHERE u.id = $1 RETURNING ${UNIT_COLUMNS}`, [unitId, organisationId]);

@@ -42,8 +42,7 @@ async function organisation(code: string, level: string, parentId: number | null
 }
 
 async function member(organisationId: number, unitType: string, year = 2026, plan: 'PUBLIC' | 'PRIVATE' = 'PRIVATE'): Promise<MemberSetup> {
-  const unit = await seedUnit(db.pool, plan);
-  await db.pool.query(`UPDATE units SET organisation_id = $2 WHERE id = $1`, [unit.id, organisationId]);
+  const unit = await seedUnit(db.pool, plan, organisationId);
   // A unit's type changes only with a terms change a second person confirmed, in that transaction (four eyes, migration 0058).
   const client = await db.pool.connect();
   try {

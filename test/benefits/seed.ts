@@ -14,12 +14,18 @@ import { UNSCOPED } from '../../src/kernel/scope.ts';
 let counter = 0;
 const unique = () => `${Date.now().toString(36)}${(counter += 1).toString(36)}${randomBytes(3).toString('hex')}`;
 
-export async function seedUnit(db: pg.Pool, planType: 'PUBLIC' | 'PRIVATE' = 'PUBLIC'): Promise<{ id: number; creditCode: string }> {
+/**
+ * A unit registered in `organisationId` (the hub's own union without one): a unit's organisation is
+ * set at registration; only its change takes two ADMINs (a confirmed unit move, migration 0074).
+ */
+export async function seedUnit(
+  db: pg.Pool, planType: 'PUBLIC' | 'PRIVATE' = 'PUBLIC', organisationId: number | null = null,
+): Promise<{ id: number; creditCode: string }> {
   const digits = (randomBytes(8).readBigUInt64BE() % 10n ** 10n).toString().padStart(10, '0');
   const creditCode = withCreditCodeCheck(`91350500${digits.slice(0, 9)}`);
   const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO units (credit_code, name, plan_type) VALUES ($1, $2, $3) RETURNING id`,
-    [creditCode, `单位 ${unique()}`, planType],
+    `INSERT INTO units (credit_code, name, plan_type, organisation_id) VALUES ($1, $2, $3, $4) RETURNING id`,
+    [creditCode, `单位 ${unique()}`, planType, organisationId],
   );
   return { id: rows[0]!.id, creditCode };
 }

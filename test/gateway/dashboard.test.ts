@@ -34,8 +34,7 @@ async function organisation(code: string, name: string, level: 'CITY' | 'COUNTY'
 
 /** A unit of `org` with `members` enrolled in `year`, and one approved claim per entry of `claims`. */
 async function unitWith(org: number, members: number, year: number, claims: { month: number; programme: string; fen: number; paid: boolean }[]): Promise<void> {
-  const unit = await seedUnit(db.pool, 'PRIVATE');
-  await db.pool.query(`UPDATE units SET organisation_id = $2 WHERE id = $1`, [unit.id, org]);
+  const unit = await seedUnit(db.pool, 'PRIVATE', org);
   const setups = [];
   for (let i = 0; i < members; i++) {
     const memberId = await seedMember(db.pool, unit.id);

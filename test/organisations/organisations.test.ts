@@ -7,7 +7,7 @@ import { organisationByCode, organisationOfUnit, organisationPath } from '../../
 import { levelBelow } from '../../src/organisations/service.ts';
 import { ORGANISATION_LEVELS } from '../../src/organisations/model.ts';
 import { importRoster, importUploadedRoster } from '../../src/members/rosterImport.ts';
-import { CREATE_ORGANISATION, fujianTree } from './support.ts';
+import { CREATE_ORGANISATION, fujianTree, placeUnit } from './support.ts';
 
 /**
  * The organisation tree (paths kept by the database), who may create what in it, and the unit and
@@ -33,7 +33,7 @@ describe('the tree', () => {
     const { gw } = await setUp();
     const unit = localId('unit', await ensureUnit(gw, withCreditCodeCheck('91350500MA2000001')), 'Unit');
     expect((await organisationOfUnit(db.pool, unit))?.code).toBe('UNION'); // registered without one: the hub's own union
-    await db.pool.query('UPDATE units SET organisation_id = $2 WHERE id = $1', [unit, jj!.id]);
+    await placeUnit(db.pool, unit, 'JJ');
     expect(await organisationOfUnit(db.pool, unit)).toMatchObject({ code: 'JJ', path: jj!.path });
     expect(await organisationOfUnit(db.pool, 987_654)).toBeNull();
   });
@@ -175,7 +175,7 @@ describe('rosters', () => {
   it('an organisation\'s ADMIN imports rows for units in its subtree only; its imports are not shown to another organisation\'s staff', async () => {
     const { db, gw } = await setUp();
     const [inside, outside] = [withCreditCodeCheck('91350500MA3000002'), withCreditCodeCheck('91350500MA3000003')];
-    await db.pool.query('UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = $2) WHERE id = $1', [localId('u', await ensureUnit(gw, inside), 'Unit'), 'JJ']);
+    await placeUnit(db.pool, localId('u', await ensureUnit(gw, inside), 'Unit'), 'JJ');
     await ensureUnit(gw, outside); // the hub's own union's
     const csv = `name,id_number,unit_credit_code\n丙,${withResidentIdCheck('35058219860404123')},${inside}\n丁,${withResidentIdCheck('35058219870505123')},${outside}\n`;
     const started = await gw.query({ role: 'ADMIN', org: 'QZ' }, `mutation($csv: String!) { importRoster(input: { fileName: "r.csv", csv: $csv }) { rosterImport { id } userErrors { message } } }`, { csv });

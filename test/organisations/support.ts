@@ -1,6 +1,7 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { expect } from 'vitest';
 import type { TestGateway } from '../support/gateway.ts';
+import { inTransaction } from '../../src/db/pool.ts';
 
 export const CREATE_ORGANISATION = `mutation($input: CreateOrganisationInput!) { createOrganisation(input: $input) {
   organisation { id code name level parent { code } ancestors { code } } userErrors { field code message } } }`;
@@ -31,9 +32,17 @@ export async function fujianTree(gw: TestGateway): Promise<Record<'FJ' | 'QZ' | 
 
 /**
  * Puts the unit in the organisation with `code` (test set-up: the API does this with two ADMINs,
- * `moveUnit`); on a connection holding a transaction, a move not yet committed.
+ * `moveUnit`) as the database lets it (0074): by a move proposed and confirmed by two made-up
+ * people, in the transaction that moves it; on a connection holding a transaction, a move not yet
+ * committed. The unit must have no move waiting.
  */
 export async function placeUnit(db: pg.Pool | pg.PoolClient, unitId: number, code: string): Promise<void> {
+  if (db instanceof pg.Pool) return inTransaction(db, (tx) => placeUnit(tx, unitId, code));
+  await db.query(`INSERT INTO unit_moves (unit_id, from_organisation_id, to_organisation_id, reason, proposed_by)
+    SELECT u.id, u.organisation_id, o.id, 'test set-up', 'test-proposer' FROM units u JOIN organisations o ON o.code = $2
+     WHERE u.id = $1 AND o.id <> u.organisation_id`, [unitId, code]);
+  await db.query(`UPDATE unit_moves SET status = 'CONFIRMED', confirmed_by = 'test-confirmer', confirmed_at = now()
+    WHERE unit_id = $1 AND status = 'PROPOSED' AND proposed_by = 'test-proposer'`, [unitId]);
   const { rowCount } = await db.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = $2) WHERE id = $1`, [unitId, code]);
   expect(rowCount).toBe(1);
 }

@@ -43,8 +43,7 @@ const REFUSAL = /qz-reviewer-solo set the targeted groups \(memberCategories\) o
 
 /** A member of a NON_PUBLIC unit of Quanzhou, enrolled for 2026 and paid for, in no targeted group. */
 async function member(): Promise<MemberSetup> {
-  const unit = await seedUnit(db.pool, 'PRIVATE');
-  await db.pool.query(`UPDATE units SET organisation_id = $2, unit_type = 'NON_PUBLIC' WHERE id = $1`, [unit.id, qz]);
+  const unit = await seedUnit(db.pool, 'PRIVATE', qz); // NON_PUBLIC, as a PRIVATE unit is registered
   const memberId = await seedMember(db.pool, unit.id);
   const enrolmentId = await seedEnrolment(db.pool, memberId, unit.id, { year: 2026, plan: 'PRIVATE', specialDisease: true });
   await payContribution(db.pool, unit.id, 2026);

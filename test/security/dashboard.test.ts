@@ -35,8 +35,7 @@ async function organisation(code: string, name: string): Promise<number> {
 }
 
 async function enrolledUnit(org: number, members: number): Promise<{ creditCode: string; memberId: number }> {
-  const unit = await seedUnit(db.pool);
-  await db.pool.query(`UPDATE units SET organisation_id = $2 WHERE id = $1`, [unit.id, org]);
+  const unit = await seedUnit(db.pool, 'PUBLIC', org);
   let memberId = 0;
   for (let i = 0; i < members; i++) await seedEnrolment(db.pool, (memberId = await seedMember(db.pool, unit.id)), unit.id, { year: YEAR });
   return { creditCode: unit.creditCode, memberId };

@@ -6,6 +6,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { provinceFunder, provincialLine } from '../payouts/fundersSupport.ts';
 import { approvedClaims, clerk, settings, type ApprovedClaim } from '../payouts/support.ts';
+import { placeUnit } from '../organisations/support.ts';
 
 /**
  * Funders' trust boundaries: staff of one organisation see and decide only the batches and funders
@@ -161,7 +162,8 @@ describe('a county\'s staff and the funds above it', () => {
     await db.pool.query(`INSERT INTO organisations (code, name, level, parent_id, created_by)
       VALUES ('JJ', '晋江市总工会', 'COUNTY', (SELECT id FROM organisations WHERE code = 'UNION'), 'test')`);
     const [paid] = await approvedClaims(db.pool, 1) as [ApprovedClaim];
-    await db.pool.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = 'JJ') WHERE id = (SELECT unit_id FROM members WHERE id = $1)`, [paid.memberId]);
+    const { rows: [unit] } = await db.pool.query<{ id: number }>('SELECT unit_id AS id FROM members WHERE id = $1', [paid.memberId]);
+    await placeUnit(db.pool, unit!.id, 'JJ');
     await provincialLine(db.pool, paid.claimId, localId('f', provinceFunderId, 'Funder'), 70_000);
     await planPayouts(db.pool, settings);
     const batch = (await createBatch(db.pool, clerk, settings, 10, [localId('f', unionFunderId, 'Funder')]))!;

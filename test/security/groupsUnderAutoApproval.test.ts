@@ -54,8 +54,7 @@ let policyId = 0;
 
 /** A member of a unit of Quanzhou, enrolled for 2026 (paid for unless `paid: false`), in no targeted group, with a card on record since 2020. */
 async function member(paid = true): Promise<MemberSetup> {
-  const unit = await seedUnit(db.pool, 'PRIVATE');
-  await db.pool.query(`UPDATE units SET organisation_id = $2, unit_type = 'NON_PUBLIC' WHERE id = $1`, [unit.id, qz]);
+  const unit = await seedUnit(db.pool, 'PRIVATE', qz); // NON_PUBLIC, as a PRIVATE unit is registered
   const memberId = await seedMember(db.pool, unit.id);
   const enrolmentId = await seedEnrolment(db.pool, memberId, unit.id, { year: 2026, plan: 'PRIVATE' });
   if (paid) await payContribution(db.pool, unit.id, 2026);

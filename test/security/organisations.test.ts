@@ -223,7 +223,7 @@ describe('the tree and unit moves', () => {
     const own = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, CONFIRM_UNIT_MOVE, { unitId: unit, proposedAt: proposed.data.moveUnit.move.proposedAt });
     expect(own.data.confirmUnitMove.userErrors).toEqual([expect.objectContaining({ field: 'input.unitId', code: 'CONFLICT' })]);
     // Going round the service: the database refuses the proposer as confirmer too.
-    await expect(db.pool.query(`UPDATE unit_moves SET status = 'CONFIRMED', confirmed_by = proposed_by, confirmed_at = now() WHERE unit_id = $1`, [qz.unitId]))
+    await expect(db.pool.query(`UPDATE unit_moves SET status = 'CONFIRMED', confirmed_by = proposed_by, confirmed_at = now() WHERE unit_id = $1 AND status = 'PROPOSED'`, [qz.unitId]))
       .rejects.toThrow(/unit_moves_four_eyes/);
     // JJ's ADMIN cannot confirm it either: the unit is not (yet) in JJ.
     const county = await gw.query({ role: 'ADMIN', org: 'JJ', sub: 'jj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit, proposedAt: proposed.data.moveUnit.move.proposedAt });
@@ -269,20 +269,21 @@ describe('the tree and unit moves', () => {
   });
 
   it('a move proposed from QZ is refused at confirmation once the unit is no longer in QZ: CONFLICT, the unit stays, nothing written', async () => {
-    const { db, gw, tree } = await setUp();
+    const { db, gw } = await setUp();
     const unit = await qzUnit(db);
-    const proposed = await gw.query({ role: 'ADMIN', org: 'QZ', sub: 'qz-admin-a' }, MOVE_UNIT, { input: { unitId: unit.gid, organisationId: tree.JJ, reason: 'the firm moved to Jinjiang' } });
-    expect(proposed.data.moveUnit.userErrors).toEqual([]);
-    // The unit has left QZ since (a stale proposal: recorded before proposals locked the unit).
+    // The unit has left QZ since, a move from QZ still waiting: a stale proposal from before proposals
+    // locked the unit (now it moves only by its waiting move's confirmation, 0074), so written here.
     await placeUnit(db.pool, unit.id, 'XM');
+    const { rows: [stale] } = await db.pool.query<{ proposed_at: Date }>(`INSERT INTO unit_moves (unit_id, from_organisation_id, to_organisation_id, reason, proposed_by)
+      SELECT $1, f.id, t.id, 'the firm moved to Jinjiang', 'qz-admin-a' FROM organisations f, organisations t WHERE f.code = 'QZ' AND t.code = 'JJ' RETURNING proposed_at`, [unit.id]);
     const audited = async () => (await db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE target_type = 'Unit' AND target_id = $1`, [String(unit.id)])).rows[0].n;
     const before = await audited();
-    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid, proposedAt: proposed.data.moveUnit.move.proposedAt });
+    const confirmed = await gw.query({ role: 'ADMIN', org: 'FJ', sub: 'fj-admin' }, CONFIRM_UNIT_MOVE, { unitId: unit.gid, proposedAt: stale!.proposed_at.toISOString() });
     expect(confirmed.data.confirmUnitMove).toEqual({
       move: null, userErrors: [expect.objectContaining({ field: 'input.unitId', code: 'CONFLICT', message: expect.stringContaining('no longer belongs to QZ') })],
     });
     expect(await placeOf(db, unit.id)).toBe('XM');
-    const moves = await db.pool.query(`SELECT status, confirmed_by FROM unit_moves WHERE unit_id = $1`, [unit.id]);
+    const moves = await db.pool.query(`SELECT status, confirmed_by FROM unit_moves WHERE unit_id = $1 AND proposed_by = 'qz-admin-a'`, [unit.id]);
     expect(moves.rows).toEqual([{ status: 'PROPOSED', confirmed_by: null }]);
     expect(await audited()).toBe(before);
   });

@@ -257,8 +257,8 @@ describe('a retry racing a move out of the caller\'s organisation', () => {
   type Move = (held: pg.PoolClient, memberId: number, qzUnit: number) => Promise<unknown>;
   const moves: [string, 'FINANCE' | 'ADMIN', Move][] = [
     ['the member to a QZ unit', 'FINANCE', (held, memberId, qzUnit) => held.query('UPDATE members SET unit_id = $2 WHERE id = $1', [memberId, qzUnit])],
-    ['the member\'s unit to QZ', 'ADMIN', (held, memberId) =>
-      held.query(`UPDATE units SET organisation_id = (SELECT id FROM organisations WHERE code = 'QZ') WHERE id = (SELECT unit_id FROM members WHERE id = $1)`, [memberId])],
+    ['the member\'s unit to QZ', 'ADMIN', async (held, memberId) =>
+      placeUnit(held, (await held.query<{ id: number }>('SELECT unit_id AS id FROM members WHERE id = $1', [memberId])).rows[0]!.id, 'QZ')],
   ];
 
   // The move commits while the retry of a JJ staff member waits for it (the payout is locked as well,

@@ -126,8 +126,7 @@ describe('four eyes on targeted groups set by a roster import', () => {
 
 /** A unit of Quanzhou whose members the rules' CRITICAL line may pay. */
 async function quanzhouUnit() {
-  const unit = await seedUnit(db.pool, 'PRIVATE');
-  await db.pool.query(`UPDATE units SET organisation_id = $2, unit_type = 'NON_PUBLIC' WHERE id = $1`, [unit.id, qz]);
+  const unit = await seedUnit(db.pool, 'PRIVATE', qz); // NON_PUBLIC, as a PRIVATE unit is registered
   return unit;
 }
 

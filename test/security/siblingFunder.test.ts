@@ -129,8 +129,7 @@ describe('AUDIT: a county\'s rule set paying from a sibling city\'s fund', () =>
     }
 
     // A Jinjiang member of a non-public firm, enrolled and paid for; the published stay, approved by the rules.
-    const unit = await seedUnit(db.pool, 'PRIVATE');
-    await db.pool.query(`UPDATE units SET organisation_id = $2 WHERE id = $1`, [unit.id, ids.JJ]);
+    const unit = await seedUnit(db.pool, 'PRIVATE', ids.JJ);
     const memberId = await seedMember(db.pool, unit.id);
     await setBankCard(db.pool, memberId, openAccount());
     const enrolmentId = await seedEnrolment(db.pool, memberId, unit.id, { year: 2026, plan: 'PRIVATE', specialDisease: true });
