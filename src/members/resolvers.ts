@@ -29,7 +29,6 @@ import { enqueueRosterImport } from './queue.ts';
 import { takeUpload, uploadUrl, type UploadPurpose } from '../gateway/files.ts';
 import { INGEST } from '../settlements/resolvers.ts';
 import { WRITE } from '../reconciliation/resolvers.ts';
-import { enqueueDueRedecisions } from '../benefits/redecide.ts';
 import { defaultEnrolmentDate } from '../benefits/rules/enrolment.ts';
 import { withinCallerOrganisation } from '../organisations/loaders.ts';
 import DataLoader from 'dataloader';
@@ -485,12 +484,11 @@ export const memberResolvers: DomainResolvers = {
         'input.paidOn': isIsoDate(input.paidOn) ? null : 'must be a date yyyy-MM-dd',
       });
       const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
-      // Above FOUR_EYES_ABOVE_FEN only proposed: the contribution shows it once a second person confirms.
+      // Proposed when it needs a second person (manualPayments.ts): the contribution shows it once confirmed. Recorded
+      // at once, it covers no enrolment, so no claim is due to be decided again (a confirmation queues them).
       await recordManualPayment(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), {
         unitId: unit.id, planYear: input.planYear, amountFen: input.amountFen, reference, paidOn: input.paidOn,
       }, ctx.config.FOUR_EYES_ABOVE_FEN);
-      // Claims refused while this unit owed are decided again now, not at the next sweep.
-      await enqueueDueRedecisions(ctx.db, ctx.queues.claimAdjudication, ctx.loaders.ruleSets);
       return { contribution: { unitId: unit.id, planYear: input.planYear } };
     },
     revealMemberPersonalData: async (_root, { input }, ctx) => {

@@ -11,8 +11,9 @@ import * as store from './store/resolutions.ts';
  * it takes effect at once; above, it is checked exactly as it would be made (then undone) and kept
  * as a proposal, which takes effect when a second person confirms it (proposals.ts). A manual
  * payment counts with what its recorder already recorded alone for the unit's plan year, and needs
- * a second person beyond what the unit owes (manualPayments.ts); a manual match needs one whatever
- * its amount when its debit would no longer count another payout as paid by the bank (resolve.ts).
+ * a second person whatever its amount beyond what the unit owes or when it would cover an enrolment
+ * (manualPayments.ts); a manual match needs one whatever its amount when its debit would no longer
+ * count another payout as paid by the bank (resolve.ts).
  * The database refuses a confirmation by the proposer (four_eyes_proposals CHECK). Each step is
  * audited in its transaction, a proposal with why it needs a second person.
  */

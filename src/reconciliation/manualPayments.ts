@@ -5,6 +5,7 @@ import { proposeWhen } from './fourEyes.ts';
 import { applyManualPayment, type ManualPayment } from '../members/contributions.ts';
 import { contributionFigures, lockContributionPayments, lockUnitInScope } from '../members/store.ts';
 import { paidByHandAlone } from '../members/store/contributionPayments.ts';
+import { enrolmentsNewlyCovered } from '../members/store/coverage.ts';
 import { fenToCnyGrouped } from '../kernel/money.ts';
 import { notFound } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
@@ -14,8 +15,11 @@ import type { Scope } from '../kernel/scope.ts';
  * (fourEyes.ts, proposals.ts): the proposal's id, else null. A recorded payment is money the unit no
  * longer owes, so it needs the same four eyes as money paid out: above `aboveFen`
  * (FOUR_EYES_ABOVE_FEN) counted with what the same person recorded alone for the unit's plan year
- * (a year split into transfers each under the threshold is still above it), and whenever it would
- * pay beyond what the unit owes.
+ * (a year split into transfers each under the threshold is still above it), whenever it would
+ * pay beyond what the unit owes, and whenever, whatever its amount, it would make the unit's
+ * payments cover an enrolment they did not cover (the year brought to paid, or in the order owed
+ * its first enrolments): their claims, those refused for the unpaid contribution too, would be paid.
+ * Judged on everything paid so far, so the last of several payments that covered nothing waits.
  *
  * Here, beside the four eyes that confirm it, not in members: members records the payment
  * (`applyManualPayment`) and knows nothing of proposals, so the two domains depend one way.
@@ -43,7 +47,13 @@ async function whySecondPerson(tx: Tx, actor: Actor, payment: ManualPayment, abo
       + `${fenToCnyGrouped(amountFen)} included): above FOUR_EYES_ABOVE_FEN (${fenToCnyGrouped(aboveFen)})`;
   }
   const { owedFen, paidFen } = (await contributionFigures(tx, [{ unitId, planYear }]))[0]!;
-  return paidFen + amountFen > owedFen
-    ? `unit ${unitId} owes ${fenToCnyGrouped(owedFen)} for ${planYear} and has paid ${fenToCnyGrouped(paidFen)}: this ${fenToCnyGrouped(amountFen)} would pay beyond it`
+  if (paidFen + amountFen > owedFen) {
+    return `unit ${unitId} owes ${fenToCnyGrouped(owedFen)} for ${planYear} and has paid ${fenToCnyGrouped(paidFen)}: this ${fenToCnyGrouped(amountFen)} would pay beyond it`;
+  }
+  // A covered enrolment's claims are paid, those refused for the unpaid contribution decided again: money one person would move.
+  const covered = await enrolmentsNewlyCovered(tx, unitId, planYear, paidFen, amountFen);
+  return covered > 0
+    ? `this ${fenToCnyGrouped(amountFen)} would make unit ${unitId}'s payments for ${planYear} cover ${covered} enrolment${covered > 1 ? 's' : ''} `
+      + `they do not cover yet (unpaid ${fenToCnyGrouped(owedFen - paidFen)} of ${fenToCnyGrouped(owedFen)}): their claims would be paid`
     : null;
 }

@@ -61,8 +61,9 @@ beforeAll(async () => {
   memberId = member.data.createMember.member.id;
   const enrol = await gw.query(ADMIN, `mutation($m: ID!) { enrolMember(input: { memberId: $m, planYear: 2025, enrolledOn: "2025-01-02", override: { rules: [BACKDATED], reason: "test: a past plan year" } }) { userErrors { message } } }`, { m: memberId });
   expect(enrol.data.enrolMember.userErrors).toEqual([]);
-  const pay = await gw.query(FINANCE, `mutation($u: ID!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 10000, reference: "BANKREF0001", paidOn: "2025-01-05" }) { contribution { paidFen } } }`, { u: unitId });
-  expect(pay.data.recordContributionPayment.contribution.paidFen).toBe(10000);
+  // Half the member's 100.00: one paying the year would wait for a second person (attack 137).
+  const pay = await gw.query(FINANCE, `mutation($u: ID!) { recordContributionPayment(input: { unitId: $u, planYear: 2025, amountFen: 5000, reference: "BANKREF0001", paidOn: "2025-01-05" }) { contribution { paidFen } } }`, { u: unitId });
+  expect(pay.data.recordContributionPayment.contribution.paidFen).toBe(5000);
   before = await fingerprints(db.pool, TABLES);
 });
 afterAll(async () => {

@@ -22,6 +22,8 @@ import { claimOf, seedEnrolledMember, seedSettlement, totalsOf } from './seed.ts
  */
 const OPTIONS = { autoApproveMaxFen: fen('10,000.00') };
 const RECORD_PAYMENT = `mutation($i: RecordContributionPaymentInput!) { recordContributionPayment(input: $i) { userErrors { field message } } }`;
+const PROPOSALS = `{ fourEyesProposals(filter: { kind: CONTRIBUTION_PAYMENT }) { edges { node { id } } } }`;
+const CONFIRM = `mutation($i: DecideFourEyesProposalInput!) { confirmFourEyesProposal(input: $i) { userErrors { field message } } }`;
 const CLAIM = `query($id: ID!) { claim(id: $id) { status totalFen contributionCovered
   redecisions { cause previousStatus previousReasonCodes previousTotalFen newStatus newReasonCodes newTotalFen decider { subject } ruleSet { ruleSetId } } } }`;
 
@@ -53,11 +55,16 @@ describe('re-decision after the unit pays', () => {
     expect(decided.rows).toEqual([{ facts: { status: 'INELIGIBLE', amountFen: 0, planYear: 2025, reasonCodes: 'CONTRIBUTION_UNPAID', reasonCode: 'CONTRIBUTION_UNPAID' } }]);
     expect(await redecisionsDue(db.pool, ruleSets)).not.toContain(refused.id);
 
-    // The real payment path: FINANCE records the unit's 100.00 (one PUBLIC enrolment) through the API.
-    const paid = await gw.query({ role: 'FINANCE' }, RECORD_PAYMENT, {
+    // The real payment path: FINANCE records the unit's 100.00 (one PUBLIC enrolment) through the API;
+    // as it pays the year, it waits for another FINANCE person, who confirms it (attack 137).
+    const paid = await gw.query({ role: 'FINANCE', sub: 'finance-wang' }, RECORD_PAYMENT, {
       i: { unitId: toGlobalId('Unit', m.unitId), planYear: 2025, amountFen: 10_000, reference: `PAY-${m.unitId}`, paidOn: '2025-06-10' },
     });
     expect(paid.data.recordContributionPayment.userErrors).toEqual([]);
+    expect(await redecisionsDue(db.pool, ruleSets)).not.toContain(refused.id);
+    const pending = await gw.query({ role: 'FINANCE', sub: 'finance-zhao' }, PROPOSALS);
+    const confirmed = await gw.query({ role: 'FINANCE', sub: 'finance-zhao' }, CONFIRM, { i: { proposalId: pending.data.fourEyesProposals.edges[0].node.id } });
+    expect(confirmed.data.confirmFourEyesProposal.userErrors).toEqual([]);
     expect(await redecisionsDue(db.pool, ruleSets)).toContain(refused.id);
 
     const services = { db: db.pool, connection: gw.redis, prefix: gw.prefix, queues: gw.queues, adjudication: { concurrency: 10, ...OPTIONS, ruleSets }, announce: async () => undefined };

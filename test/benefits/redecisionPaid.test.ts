@@ -46,10 +46,16 @@ describe('a claim refused CONTRIBUTION_UNPAID', () => {
     expect(refused).toMatchObject({ status: 'INELIGIBLE', reasonCodes: ['CONTRIBUTION_UNPAID'] });
     expect(await planPayouts(db.pool, settings)).toMatchObject({ created: 0 }); // nothing to pay while refused
 
-    const paid = await gw.query({ role: 'FINANCE' }, `mutation($i: RecordContributionPaymentInput!) { recordContributionPayment(input: $i) { userErrors { field message } } }`, {
+    const paid = await gw.query({ role: 'FINANCE', sub: 'finance-wang' }, `mutation($i: RecordContributionPaymentInput!) { recordContributionPayment(input: $i) { userErrors { field message } } }`, {
       i: { unitId: toGlobalId('Unit', m.unitId), planYear: 2025, amountFen: 10_000, reference: `PAY-${m.unitId}`, paidOn: '2025-06-10' },
     });
     expect(paid.data.recordContributionPayment.userErrors).toEqual([]);
+    // Paying the year, it waits for another FINANCE person, who confirms it (attack 137).
+    const pending = await gw.query({ role: 'FINANCE', sub: 'finance-zhao' }, `{ fourEyesProposals(filter: { kind: CONTRIBUTION_PAYMENT }) { edges { node { id } } } }`);
+    const confirmed = await gw.query({ role: 'FINANCE', sub: 'finance-zhao' }, `mutation($i: DecideFourEyesProposalInput!) { confirmFourEyesProposal(input: $i) { userErrors { field message } } }`, {
+      i: { proposalId: pending.data.fourEyesProposals.edges[0].node.id },
+    });
+    expect(confirmed.data.confirmFourEyesProposal.userErrors).toEqual([]);
     const [first, second] = await Promise.all([redecideIfFactsChanged(db.pool, refused.id, OPTIONS), redecideIfFactsChanged(db.pool, refused.id, OPTIONS)]);
     expect([first?.after, second?.after].sort()).toEqual(['APPROVED', undefined]);
     expect((await claimOf(db.pool, settlementId))!).toMatchObject({ status: 'APPROVED', totalFen: fen('4,800.00') });

@@ -219,8 +219,14 @@ describe('mutations', () => {
     expect(part.data.recordContributionPayment.contribution).toMatchObject({ owedFen: 12500, paidFen: 5000, status: 'PARTIALLY_PAID', enrolled: 1, paymentReference: `MAH2025${code}` });
     const dup = await gw.query({ role: 'FINANCE' }, PAY, { u: unitId, a: 5000, r: 'BANKREF001' });
     expect(dup.data.recordContributionPayment).toEqual({ contribution: null, userErrors: [{ field: 'input.reference', code: 'CONFLICT' }] });
+    // The rest pays the year, so covers the member: it counts once another FINANCE person confirms it (attack 137).
     const rest = await gw.query({ role: 'FINANCE' }, PAY, { u: unitId, a: 7500, r: 'BANKREF002' });
-    expect(rest.data.recordContributionPayment.contribution).toMatchObject({ paidFen: 12500, status: 'PAID' });
+    expect(rest.data.recordContributionPayment.contribution).toMatchObject({ paidFen: 5000, status: 'PARTIALLY_PAID' });
+    const SECOND = { role: 'FINANCE' as const, sub: 'finance-zhao' };
+    const pending = await gw.query(SECOND, `{ fourEyesProposals(filter: { kind: CONTRIBUTION_PAYMENT }) { edges { node { id decision } } } }`);
+    expect(pending.data.fourEyesProposals.edges.map((e: any) => e.node.decision.reference)).toEqual(['BANKREF002']);
+    const confirmed = await gw.query(SECOND, `mutation($p: ID!) { confirmFourEyesProposal(input: { proposalId: $p }) { proposal { status } } }`, { p: pending.data.fourEyesProposals.edges[0].node.id });
+    expect(confirmed.data.confirmFourEyesProposal.proposal).toEqual({ status: 'CONFIRMED' });
     const paid = await gw.query(ADMIN, `query($m: ID!) { member(id: $m) { enrolments { edges { node { contributionPaid } } } } }`, { m: member.data.createMember.member.id });
     expect(paid.data.member.enrolments.edges[0].node.contributionPaid).toBe(true);
   });

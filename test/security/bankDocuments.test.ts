@@ -204,10 +204,12 @@ describe('attack 8: four eyes on manual money decisions above FOUR_EYES_ABOVE_FE
   it('a manual contribution payment above it is pending until another person confirms; the proposer cannot', async () => {
     const unit = await owingUnit(db.pool, 30);
     const u = toGlobalId('Unit', unit.id);
-    // At the threshold: at once, as before.
-    expect((await gw.query(FINANCE_A, PAY, { u, a: ABOVE, r: 'TRANSFER-AT' })).data.recordContributionPayment.contribution.paidFen).toBe(ABOVE);
+    const INSTALMENT = 4_000;
+    // Under it and covering no member (40.00 of the first one's 100.00): at once, as before. (One covering a member
+    // waits whatever its amount: attack 137, smallUnitManualPayment.test.ts.)
+    expect((await gw.query(FINANCE_A, PAY, { u, a: INSTALMENT, r: 'TRANSFER-UNDER' })).data.recordContributionPayment.contribution.paidFen).toBe(INSTALMENT);
     // Above: nothing is paid yet.
-    expect((await gw.query(FINANCE_A, PAY, { u, a: ABOVE + 1, r: 'TRANSFER-ABOVE' })).data.recordContributionPayment.contribution.paidFen).toBe(ABOVE);
+    expect((await gw.query(FINANCE_A, PAY, { u, a: ABOVE + 1, r: 'TRANSFER-ABOVE' })).data.recordContributionPayment.contribution.paidFen).toBe(INSTALMENT);
     const again = await gw.query(FINANCE_A, PAY, { u, a: ABOVE + 1, r: 'TRANSFER-ABOVE' });
     expect(again.data.recordContributionPayment).toEqual({ contribution: null, userErrors: [{ code: 'CONFLICT', field: 'input.reference' }] });
     const pending = (await gw.query(AUDITOR, PROPOSALS, { filter: { kind: 'CONTRIBUTION_PAYMENT' } })).data.fourEyesProposals.edges.map((e: any) => e.node);
@@ -222,10 +224,10 @@ describe('attack 8: four eyes on manual money decisions above FOUR_EYES_ABOVE_FE
     await expect(db.pool.query(`UPDATE four_eyes_proposals SET status = 'CONFIRMED', decided_by = proposed_by, decided_at = now() WHERE id = $1`, [proposalId]))
       .rejects.toThrow(/four_eyes_proposals_check/);
     const paidFen = async () => (await db.pool.query(`SELECT coalesce(sum(amount_fen), 0)::int AS n FROM contribution_payments WHERE unit_id = $1`, [unit.id])).rows[0].n;
-    expect(await paidFen()).toBe(ABOVE);
+    expect(await paidFen()).toBe(INSTALMENT);
 
     expect((await gw.query(FINANCE_B, CONFIRM, { input: { proposalId: pending[0].id, reason: '核对网银回单' } })).data.confirmFourEyesProposal.proposal).toMatchObject({ status: 'CONFIRMED', decidedBy: 'finance-zhao' });
-    expect(await paidFen()).toBe(2 * ABOVE + 1);
+    expect(await paidFen()).toBe(INSTALMENT + ABOVE + 1);
     expect((await gw.query(FINANCE_B, CONFIRM, proposal)).data.confirmFourEyesProposal).toEqual({ proposal: null, userErrors: [{ code: 'CONFLICT', field: 'input.proposalId' }] });
     const audit = await auditActions(['four_eyes.propose', 'four_eyes.confirm', 'contribution.payment']);
     expect(audit.map((r) => [r.action, r.actor])).toEqual([

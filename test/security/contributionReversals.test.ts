@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { recordManualPayment } from '../../src/reconciliation/manualPayments.ts';
+import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { contributionFigures, contributionPayments } from '../../src/members/store.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
@@ -105,7 +106,9 @@ describe('one payment taken back twice, or by a reversal on another account', ()
 describe('a payment recorded by hand whose credit is on no statement yet', () => {
   it('is not taken back by a reversal, on any account: its credit, reconciled later, would be counted afresh', async () => {
     const unit = await owingUnit(db.pool, 2);
-    await recordManualPayment(db.pool, FINANCE, UNSCOPED, { unitId: unit.id, planYear: 2025, amountFen: unit.owedFen, reference: 'BANKADVICE0001', paidOn: nextDay() }, AT_ONCE);
+    // Paying the year covers its members: a second person confirms it (attack 137).
+    const proposal = await recordManualPayment(db.pool, FINANCE, UNSCOPED, { unitId: unit.id, planYear: 2025, amountFen: unit.owedFen, reference: 'BANKADVICE0001', paidOn: nextDay() }, AT_ONCE);
+    await decideProposal(db.pool, { subject: 'finance-qian', role: 'FINANCE' }, proposal!, true, 'checked the bank advice');
     const manual = (await contributionPayments(db.pool, [{ unitId: unit.id, planYear: 2025 }]))[0]![0]!;
     for (const account of [UNION_ACCOUNT, PROVINCE_ACCOUNT]) {
       const x = (await booked(reversal(unit.owedFen), account))!;

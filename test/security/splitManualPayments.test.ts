@@ -13,11 +13,13 @@ import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support
  * for a unit's plan year, not per payment: a year split into "transfers" each at the threshold
  * still needs a second person past it (attack 85's outcome, a unit made to look paid, by one
  * insider). A payment beyond what the unit owes needs one too. Each test failed on the code before.
+ * The threshold here is below one enrolment's 100.00, so that no payment covers an enrolment,
+ * which needs a second person whatever its amount (attack 137, smallUnitManualPayment.test.ts).
  */
 let db: TestDatabase;
 const FINANCE_A = { subject: 'finance-a', role: 'FINANCE' };
 const FINANCE_B = { subject: 'finance-b', role: 'FINANCE' };
-const ABOVE = 100_000;
+const ABOVE = 4_000;
 
 beforeAll(async () => { db = await freshDatabase(); });
 afterAll(async () => { await db?.drop(); });
@@ -30,26 +32,25 @@ const proposedBecause = async (id: number) => (await db.pool.query<{ reason: str
 
 describe('manual contribution payments split under FOUR_EYES_ABOVE_FEN', () => {
   it('count together per person, unit and plan year: past the threshold they wait for a second person, who may then record alone', async () => {
-    const unit = await owingUnit(db.pool, 30);
-    expect(unit.owedFen).toBe(3 * ABOVE);
+    const unit = await owingUnit(db.pool, 1);
     expect(await record(FINANCE_A, payment(unit.id, ABOVE, 'SPLIT-1'))).toBeNull();
     const second = await record(FINANCE_A, payment(unit.id, ABOVE, 'SPLIT-2'));
     const third = await record(FINANCE_A, payment(unit.id, ABOVE, 'SPLIT-3'));
     expect([second, third]).toEqual([expect.any(Number), expect.any(Number)]);
     expect(await paidFen(unit.id)).toBe(ABOVE);
     expect(await proposedBecause(second!)).toBe(
-      `finance-a would have recorded 2,000.00 by hand alone for unit ${unit.id}'s 2025 (this 1,000.00 included): above FOUR_EYES_ABOVE_FEN (1,000.00)`);
+      `finance-a would have recorded 80.00 by hand alone for unit ${unit.id}'s 2025 (this 40.00 included): above FOUR_EYES_ABOVE_FEN (40.00)`);
 
     // What a second person confirmed is not theirs alone: after confirming, they record a payment of their own at once.
     await decideProposal(db.pool, FINANCE_B, second!, true, 'checked the bank advice');
-    expect(await record(FINANCE_B, payment(unit.id, ABOVE, 'SPLIT-B'))).toBeNull();
-    expect(await paidFen(unit.id)).toBe(unit.owedFen);
+    expect(await record(FINANCE_B, payment(unit.id, 1_000, 'SPLIT-B'))).toBeNull();
+    expect(await paidFen(unit.id)).toBe(2 * ABOVE + 1_000);
     await decideProposal(db.pool, FINANCE_A, third!, false, 'paid by SPLIT-B');
   });
 
   it('beyond what the unit owes waits for a second person, however small', async () => {
     const unit = await owingUnit(db.pool, 2);
-    expect(await record(FINANCE_A, payment(unit.id, unit.owedFen, 'OWED-1'))).toBeNull();
+    await decideProposal(db.pool, FINANCE_B, (await record(FINANCE_A, payment(unit.id, unit.owedFen, 'OWED-1')))!, true, 'checked the bank advice');
     const over = await record(FINANCE_B, payment(unit.id, 100, 'OWED-2'));
     expect(over).toEqual(expect.any(Number));
     expect(await paidFen(unit.id)).toBe(unit.owedFen);
@@ -58,14 +59,14 @@ describe('manual contribution payments split under FOUR_EYES_ABOVE_FEN', () => {
 
   it('two of one person at the same moment cannot both pass under the threshold', async () => {
     const unit = await owingUnit(db.pool, 30);
-    const first = payment(unit.id, 60_000, 'RACE-1');
+    const first = payment(unit.id, 3_000, 'RACE-1');
     // The first, as recordManualPayment records one at once, held uncommitted until the second waits for it.
     const { work } = await commitOnceWaitedOn(db.pool, async (held) => {
       await lockUnitInScope(held as Tx, unit.id, UNSCOPED);
       await lockContributionPayments(held as Tx, 'exclusive');
       await applyManualPayment(held as Tx, FINANCE_A, first);
-    }, () => record(FINANCE_A, payment(unit.id, 60_000, 'RACE-2')));
+    }, () => record(FINANCE_A, payment(unit.id, 3_000, 'RACE-2')));
     expect(await work).toEqual(expect.any(Number));
-    expect(await paidFen(unit.id)).toBe(60_000);
+    expect(await paidFen(unit.id)).toBe(3_000);
   });
 });

@@ -2015,8 +2015,10 @@ export type FileAppealPayload = {
 
 /**
  * A money decision above FOUR_EYES_ABOVE_FEN (a manual contribution payment, a manual match or a
- * write-off) that one person made: checked as if made, it takes effect only when a second person
- * (ADMIN or FINANCE, not the proposer) confirms it. Every step is audited.
+ * write-off), or one that needs a second person whatever its amount (a manual contribution payment
+ * paying beyond what is owed or covering an enrolment, a match freeing a payout), that one person
+ * made: checked as if made, it takes effect only when a second person (ADMIN or FINANCE, not the
+ * proposer) confirms it. Every step is audited.
  */
 export type FourEyesProposal = Node & {
   __typename?: 'FourEyesProposal';
@@ -2066,7 +2068,7 @@ export type FourEyesProposalFilter = {
   status?: InputMaybe<FourEyesProposalStatus>;
 };
 
-/** A money decision made by hand that waits for a second person: above FOUR_EYES_ABOVE_FEN, or a match freeing a payout its debit counts as paid by the bank. */
+/** A money decision made by hand that waits for a second person: above FOUR_EYES_ABOVE_FEN, a contribution payment paying beyond what is owed or covering an enrolment, or a match freeing a payout its debit counts as paid by the bank. */
 export type FourEyesProposalKind =
   /** `recordContributionPayment`. */
   | 'CONTRIBUTION_PAYMENT'
@@ -2827,7 +2829,14 @@ export type Mutation = {
    * @deprecated use proposeRuleSet; removal not before 2027-06-01
    */
   publishRuleSet: PublishRuleSetPayload;
-  /** Records a unit's contribution payment. ADMIN or FINANCE. Audited. Above FOUR_EYES_ABOVE_FEN it is only proposed (`fourEyesProposals`) and counts once a second person confirms it. */
+  /**
+   * Records a unit's contribution payment. ADMIN or FINANCE. Audited. It is only proposed
+   * (`fourEyesProposals`), and counts once a second person confirms it, when it is above
+   * FOUR_EYES_ABOVE_FEN (with what the same person recorded alone for the unit's plan year), when it
+   * pays beyond what the unit owes, and, whatever its amount, when it would make the unit's payments
+   * cover an enrolment they do not cover yet (the year brought to paid, or its first enrolments in the
+   * order they were owed): only an instalment short of the next enrolment counts at once.
+   */
   recordContributionPayment: RecordContributionPaymentPayload;
   /**
    * Decides an INELIGIBLE claim again under the facts as they are now (ADMIN, REVIEWER; a
@@ -5468,7 +5477,7 @@ export type RecordContributionPaymentInput = {
 /** What `recordContributionPayment` answers. */
 export type RecordContributionPaymentPayload = {
   __typename?: 'RecordContributionPaymentPayload';
-  /** The unit's contribution for the plan year (a payment above FOUR_EYES_ABOVE_FEN counts once confirmed); null when refused. */
+  /** The unit's contribution for the plan year (a payment waiting for a second person counts once confirmed); null when refused. */
   contribution?: Maybe<Contribution>;
   /** Why it was refused (every bad field); empty when it was done. */
   userErrors: Array<UserError>;

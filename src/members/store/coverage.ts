@@ -13,6 +13,9 @@ export interface EnrolmentCoverageFigures extends CoverageFigures {
   planYear: number;
 }
 
+/** What enrolment `e` owes for its year, the rates PUBLIC, PRIVATE, SPECIAL_DISEASE being $2, $3, $4. */
+const OWED_FOR_ENROLMENT = `CASE e.plan WHEN 'PUBLIC' THEN $2::bigint ELSE $3::bigint END + CASE WHEN e.special_disease THEN $4::bigint ELSE 0 END`;
+
 /**
  * The coverage figures of each enrolment, in the order asked; null for an unknown enrolment. What a
  * unit owes for a year comes from its counts (unit_year_enrolments, kept by trigger); only for a
@@ -31,7 +34,7 @@ export async function enrolmentCoverageFigures(db: Queryable, enrolmentIds: read
          LEFT JOIN unit_year_enrolments n ON n.unit_id = y.unit_id AND n.plan_year = y.plan_year)
      SELECT t.id AS "enrolmentId", t.unit_id AS "unitId", t.plan_year AS "planYear", y.owed::bigint AS "owedFen", y.paid AS "paidFen",
             CASE WHEN y.paid <= 0 OR y.paid >= y.owed THEN NULL
-                 ELSE (SELECT sum(CASE e.plan WHEN 'PUBLIC' THEN $2::bigint ELSE $3::bigint END + CASE WHEN e.special_disease THEN $4::bigint ELSE 0 END) FROM enrolments e
+                 ELSE (SELECT sum(${OWED_FOR_ENROLMENT}) FROM enrolments e
                         WHERE e.unit_id = t.unit_id AND e.plan_year = t.plan_year AND (e.enrolled_on, e.id) <= (t.enrolled_on, t.id))::bigint
             END AS "owedThroughFen"
        FROM target t JOIN year y ON y.unit_id = t.unit_id AND y.plan_year = t.plan_year`,
@@ -39,4 +42,22 @@ export async function enrolmentCoverageFigures(db: Queryable, enrolmentIds: read
   );
   const byId = new Map(rows.map((r) => [r.enrolmentId, r]));
   return enrolmentIds.map((id) => byId.get(id) ?? null);
+}
+
+/**
+ * How many enrolments of the unit's plan year the unit's payments would cover, in the order they
+ * were owed, once `paidFen` becomes `paidFen + amountFen`, that they did not cover at `paidFen`:
+ * those whose `owedThroughFen` lies between the two. Every one of them when the payment brings the
+ * year to paid; under WHOLE_UNIT coverage none is covered before then, so this is never fewer
+ * than the enrolments any coverage rule would newly cover.
+ */
+export async function enrolmentsNewlyCovered(db: Queryable, unitId: number, planYear: number, paidFen: number, amountFen: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n
+       FROM (SELECT sum(${OWED_FOR_ENROLMENT}) OVER (ORDER BY e.enrolled_on, e.id) AS owed_through
+               FROM enrolments e WHERE e.unit_id = $1 AND e.plan_year = $5) t
+      WHERE t.owed_through > $6 AND t.owed_through <= $7`,
+    [unitId, CONTRIBUTION_FEN.PUBLIC, CONTRIBUTION_FEN.PRIVATE, CONTRIBUTION_FEN.SPECIAL_DISEASE, planYear, paidFen, paidFen + amountFen],
+  );
+  return rows[0]!.n;
 }

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
+import { RuleSetCache } from '../../src/benefits/catalogue.ts';
+import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
+import type { ManualPayment } from '../../src/members/contributions.ts';
+import { contributionFigures } from '../../src/members/store.ts';
+import { recordManualPayment } from '../../src/reconciliation/manualPayments.ts';
+import { decideProposal } from '../../src/reconciliation/proposals.ts';
+import { fen } from '../benefits/support.ts';
+import { claimOf, seedEnrolledMember, seedEnrolment, seedMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
+import { freshDatabase, type TestDatabase } from '../support/db.ts';
+
+/**
+ * Attack 137: one FINANCE person's manual payment, under FOUR_EYES_ABOVE_FEN, makes a unit's
+ * payments cover an enrolment (a small unit's year brought to paid; under the default
+ * ENROLMENT_ORDER coverage, also the first enrolments of a year left partly paid): the claims
+ * refused for the unpaid contribution are decided again and approved by the rules alone, money
+ * moved by one person. Such a payment now waits for a second person whatever its amount.
+ * Each test failed on the code before.
+ */
+let db: TestDatabase;
+const FINANCE_A = { subject: 'finance-a', role: 'FINANCE' };
+const FINANCE_B = { subject: 'finance-b', role: 'FINANCE' };
+const ABOVE = 100_000;
+const ruleSets = new RuleSetCache();
+const OPTIONS = { autoApproveMaxFen: fen('10,000.00'), ruleSets };
+
+beforeAll(async () => { db = await freshDatabase(); });
+afterAll(async () => { await db?.drop(); });
+
+const payment = (unitId: number, amountFen: number, reference: string): ManualPayment => ({ unitId, planYear: 2025, amountFen, reference, paidOn: '2025-03-01' });
+const record = (actor: typeof FINANCE_A, p: ManualPayment) => recordManualPayment(db.pool, actor, UNSCOPED, p, ABOVE);
+const paidFen = async (unitId: number) => (await contributionFigures(db.pool, [{ unitId, planYear: 2025 }]))[0]!.paidFen;
+const proposedBecause = async (id: number) => (await db.pool.query<{ reason: string }>(
+  `SELECT reason FROM audit_log WHERE action = 'four_eyes.propose' AND target_id = $1`, [String(id)])).rows[0]?.reason;
+
+/** A claim of the member refused CONTRIBUTION_UNPAID (INPATIENT 60 % of 8,000.00: 4,800.00 once covered). */
+async function refusedClaim(m: MemberSetup) {
+  const settlementId = await seedSettlement(db.pool, m, { psn: '8,000.00' });
+  await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
+  const refused = (await claimOf(db.pool, settlementId))!;
+  expect(refused).toMatchObject({ status: 'INELIGIBLE', reasonCodes: ['CONTRIBUTION_UNPAID'] });
+  return { ...refused, settlementId };
+}
+
+describe('a manual contribution payment under FOUR_EYES_ABOVE_FEN that makes the unit\'s payments cover an enrolment', () => {
+  it('bringing a small unit\'s year to paid waits for a second person: the refused claim stays refused until another confirms', async () => {
+    const m = await seedEnrolledMember(db.pool, { paid: false });
+    const refused = await refusedClaim(m);
+
+    const proposal = await record(FINANCE_A, payment(m.unitId, 10_000, 'SMALL-UNIT-1'));
+    expect(proposal).toEqual(expect.any(Number));
+    expect(await paidFen(m.unitId)).toBe(0);
+    expect(await redecideIfFactsChanged(db.pool, refused.id, OPTIONS)).toBeNull();
+    expect(await claimOf(db.pool, refused.settlementId)).toMatchObject({ status: 'INELIGIBLE' });
+    expect(await proposedBecause(proposal!)).toBe(
+      `this 100.00 would make unit ${m.unitId}'s payments for 2025 cover 1 enrolment they do not cover yet (unpaid 100.00 of 100.00): their claims would be paid`);
+
+    // The proposer cannot confirm; a second person does, and only then is the claim decided again.
+    await expect(decideProposal(db.pool, FINANCE_A, proposal!, true, null)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await decideProposal(db.pool, FINANCE_B, proposal!, true, 'checked the bank advice');
+    expect(await paidFen(m.unitId)).toBe(10_000);
+    expect(await redecideIfFactsChanged(db.pool, refused.id, OPTIONS)).toMatchObject({ after: 'APPROVED' });
+  });
+
+  it('split into payments that each cover nothing until the last: the last waits, whoever records it', async () => {
+    const m = await seedEnrolledMember(db.pool, { paid: false });
+    await refusedClaim(m);
+    expect(await record(FINANCE_A, payment(m.unitId, 6_000, 'SPLIT-SMALL-1'))).toBeNull();
+    expect(await record(FINANCE_A, payment(m.unitId, 3_999, 'SPLIT-SMALL-2'))).toBeNull();
+    expect(await paidFen(m.unitId)).toBe(9_999);
+    expect(await record(FINANCE_A, payment(m.unitId, 1, 'SPLIT-SMALL-3'))).toEqual(expect.any(Number));
+    expect(await record(FINANCE_B, payment(m.unitId, 1, 'SPLIT-SMALL-B'))).toEqual(expect.any(Number));
+    expect(await paidFen(m.unitId)).toBe(9_999);
+  });
+
+  it('leaving the year partly paid but covering its first enrolment (ENROLMENT_ORDER) waits too', async () => {
+    const m = await seedEnrolledMember(db.pool, { paid: false });
+    await seedEnrolment(db.pool, await seedMember(db.pool, m.unitId), m.unitId);
+    const refused = await refusedClaim(m);
+    const proposal = await record(FINANCE_A, payment(m.unitId, 10_000, 'FIRST-OF-TWO'));
+    expect(proposal).toEqual(expect.any(Number));
+    expect(await paidFen(m.unitId)).toBe(0);
+    expect(await redecideIfFactsChanged(db.pool, refused.id, OPTIONS)).toBeNull();
+    expect(await proposedBecause(proposal!)).toBe(
+      `this 100.00 would make unit ${m.unitId}'s payments for 2025 cover 1 enrolment they do not cover yet (unpaid 200.00 of 200.00): their claims would be paid`);
+  });
+});
