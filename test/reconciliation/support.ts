@@ -1,7 +1,12 @@
 import type pg from 'pg';
 import { writeCamt053, type AccountStatement } from '../../src/banks/iso20022/camt.ts';
 import { signedFen, type CamtEntry } from '../../src/banks/iso20022/camtEntry.ts';
+import { UNSCOPED } from '../../src/kernel/scope.ts';
+import type { Actor } from '../../src/audit/audit.ts';
+import type { ManualPayment } from '../../src/members/contributions.ts';
 import { contributionReference } from '../../src/members/model.ts';
+import { contributionFigures } from '../../src/members/store.ts';
+import { recordManualPayment } from '../../src/reconciliation/manualPayments.ts';
 import { confirmDocument, receiveDocument, type DocumentOutcome, type IngestOptions } from '../../src/reconciliation/ingest.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { seedEnrolment, seedMember, seedUnit } from '../benefits/seed.ts';
@@ -13,6 +18,21 @@ export async function owingUnit(db: pg.Pool, members: number, year = 2025): Prom
   const unit = await seedUnit(db, 'PUBLIC');
   for (let i = 0; i < members; i += 1) await seedEnrolment(db, await seedMember(db, unit.id), unit.id, { year });
   return { ...unit, reference: contributionReference(unit.creditCode, year), owedFen: members * 10_000 };
+}
+
+/**
+ * Manual contribution payments for a unit's 2025, as the tests of their four eyes record and read
+ * them, with FOUR_EYES_ABOVE_FEN at `above`: the payment, its recording (the proposal's id, or null
+ * when recorded at once), the unit's paid total, and why a proposal waits for a second person.
+ */
+export function manualPayments(pool: () => pg.Pool, above: number) {
+  return {
+    payment: (unitId: number, amountFen: number, reference: string): ManualPayment => ({ unitId, planYear: 2025, amountFen, reference, paidOn: '2025-03-01' }),
+    record: (actor: Actor, p: ManualPayment) => recordManualPayment(pool(), actor, UNSCOPED, p, above),
+    paidFen: async (unitId: number) => (await contributionFigures(pool(), [{ unitId, planYear: 2025 }]))[0]!.paidFen,
+    proposedBecause: async (id: number) => (await pool().query<{ reason: string }>(
+      `SELECT reason FROM audit_log WHERE action = 'four_eyes.propose' AND target_id = $1`, [String(id)])).rows[0]?.reason,
+  };
 }
 
 /**

@@ -2,13 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
 import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
-import { UNSCOPED } from '../../src/kernel/scope.ts';
-import type { ManualPayment } from '../../src/members/contributions.ts';
-import { contributionFigures } from '../../src/members/store.ts';
-import { recordManualPayment } from '../../src/reconciliation/manualPayments.ts';
 import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { fen } from '../benefits/support.ts';
 import { claimOf, seedEnrolledMember, seedEnrolment, seedMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
+import { manualPayments } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
@@ -29,11 +26,7 @@ const OPTIONS = { autoApproveMaxFen: fen('10,000.00'), ruleSets };
 beforeAll(async () => { db = await freshDatabase(); });
 afterAll(async () => { await db?.drop(); });
 
-const payment = (unitId: number, amountFen: number, reference: string): ManualPayment => ({ unitId, planYear: 2025, amountFen, reference, paidOn: '2025-03-01' });
-const record = (actor: typeof FINANCE_A, p: ManualPayment) => recordManualPayment(db.pool, actor, UNSCOPED, p, ABOVE);
-const paidFen = async (unitId: number) => (await contributionFigures(db.pool, [{ unitId, planYear: 2025 }]))[0]!.paidFen;
-const proposedBecause = async (id: number) => (await db.pool.query<{ reason: string }>(
-  `SELECT reason FROM audit_log WHERE action = 'four_eyes.propose' AND target_id = $1`, [String(id)])).rows[0]?.reason;
+const { payment, record, paidFen, proposedBecause } = manualPayments(() => db.pool, ABOVE);
 
 /** A claim of the member refused CONTRIBUTION_UNPAID (INPATIENT 60 % of 8,000.00: 4,800.00 once covered). */
 async function refusedClaim(m: MemberSetup) {

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tx } from '../../src/kernel/transaction.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
-import { applyManualPayment, type ManualPayment } from '../../src/members/contributions.ts';
-import { contributionFigures, lockContributionPayments, lockUnitInScope } from '../../src/members/store.ts';
-import { recordManualPayment } from '../../src/reconciliation/manualPayments.ts';
+import { applyManualPayment } from '../../src/members/contributions.ts';
+import { lockContributionPayments, lockUnitInScope } from '../../src/members/store.ts';
 import { decideProposal } from '../../src/reconciliation/proposals.ts';
-import { owingUnit } from '../reconciliation/support.ts';
+import { manualPayments, owingUnit } from '../reconciliation/support.ts';
 import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
@@ -24,11 +23,7 @@ const ABOVE = 4_000;
 beforeAll(async () => { db = await freshDatabase(); });
 afterAll(async () => { await db?.drop(); });
 
-const payment = (unitId: number, amountFen: number, reference: string): ManualPayment => ({ unitId, planYear: 2025, amountFen, reference, paidOn: '2025-03-01' });
-const record = (actor: typeof FINANCE_A, p: ManualPayment) => recordManualPayment(db.pool, actor, UNSCOPED, p, ABOVE);
-const paidFen = async (unitId: number) => (await contributionFigures(db.pool, [{ unitId, planYear: 2025 }]))[0]!.paidFen;
-const proposedBecause = async (id: number) => (await db.pool.query<{ reason: string }>(
-  `SELECT reason FROM audit_log WHERE action = 'four_eyes.propose' AND target_id = $1`, [String(id)])).rows[0]?.reason;
+const { payment, record, paidFen, proposedBecause } = manualPayments(() => db.pool, ABOVE);
 
 describe('manual contribution payments split under FOUR_EYES_ABOVE_FEN', () => {
   it('count together per person, unit and plan year: past the threshold they wait for a second person, who may then record alone', async () => {
