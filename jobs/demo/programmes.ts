@@ -12,12 +12,11 @@ import { reportSettings } from '../../src/figures/settings.ts';
 import { organisationByCode } from '../../src/organisations/store.ts';
 import { apiCaller } from './api.ts';
 import type { Actor } from '../../src/audit/audit.ts';
-import { inTransaction } from '../../src/db/pool.ts';
 import { UNSCOPED, type Scope } from '../../src/kernel/scope.ts';
 import { fenToCnyGrouped } from '../../src/kernel/money.ts';
 import type { Runtime } from '../../src/runtime.ts';
-import { createOrganisation } from '../../src/organisations/service.ts';
-import { setUnitOrganisation, unitsByCreditCodes } from '../../src/members/store.ts';
+import { confirmUnitMove, createOrganisation, proposeUnitMove } from '../../src/organisations/service.ts';
+import { unitsByCreditCodes } from '../../src/members/store.ts';
 import type { SampleUnit } from '../../src/demo/sampleData.ts';
 import { addFunder } from '../../src/payouts/funders.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
@@ -53,12 +52,15 @@ export async function setUpProgrammes(runtime: Runtime, units: readonly SampleUn
   const province = await createOrganisation(db, proposer, UNSCOPED, { code: 'FJ', name: '福建省总工会', level: 'PROVINCE', parentId: null });
   const city = await createOrganisation(db, proposer, UNSCOPED, { code: 'QZ', name: '泉州市总工会', level: 'CITY', parentId: province.id });
   const county = await createOrganisation(db, proposer, UNSCOPED, { code: 'JJ', name: '晋江市总工会', level: 'COUNTY', parentId: city.id });
-  // A registry being set up: its units are placed directly (moving a unit later takes two people).
+  // The registry's units, registered under the union, moved to their city or county as any move
+  // is: proposed by one ADMIN, confirmed by another (the database refuses a move made otherwise).
   const rows = await unitsByCreditCodes(db, units.map((u) => u.creditCode));
   const inJinjiang = rows.filter((u) => u.name.startsWith('晋江')).length;
-  await inTransaction(db, async (tx) => {
-    for (const u of rows) await setUnitOrganisation(tx, u.id, u.name.startsWith('晋江') ? county.id : city.id);
-  });
+  for (const u of rows) {
+    const to = u.name.startsWith('晋江') ? county : city;
+    const move = await proposeUnitMove(db, proposer, UNSCOPED, { unitId: u.id, organisationId: to.id, reason: `demo: the registry's units placed in ${to.name}` });
+    await confirmUnitMove(db, approver, UNSCOPED, u.id, move.proposedAt);
+  }
   await addFunder(db, proposer, {
     code: 'FJ', name: '福建省总工会职工大病补助资金', organisationCode: 'FJ',
     account: DEMO_PROVINCE_ACCOUNT, accountName: '福建省总工会', agent: '102391000013',
