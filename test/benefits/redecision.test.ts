@@ -13,6 +13,7 @@ import * as benefitJobs from '../../jobs/benefits.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/waitFor.ts';
+import { confirmProposal, waitingContributionPayments } from '../reconciliation/support.ts';
 import { fen } from './support.ts';
 import { claimOf, seedEnrolledMember, seedSettlement, totalsOf } from './seed.ts';
 
@@ -22,8 +23,6 @@ import { claimOf, seedEnrolledMember, seedSettlement, totalsOf } from './seed.ts
  */
 const OPTIONS = { autoApproveMaxFen: fen('10,000.00') };
 const RECORD_PAYMENT = `mutation($i: RecordContributionPaymentInput!) { recordContributionPayment(input: $i) { userErrors { field message } } }`;
-const PROPOSALS = `{ fourEyesProposals(filter: { kind: CONTRIBUTION_PAYMENT }) { edges { node { id } } } }`;
-const CONFIRM = `mutation($i: DecideFourEyesProposalInput!) { confirmFourEyesProposal(input: $i) { userErrors { field message } } }`;
 const CLAIM = `query($id: ID!) { claim(id: $id) { status totalFen contributionCovered
   redecisions { cause previousStatus previousReasonCodes previousTotalFen newStatus newReasonCodes newTotalFen decider { subject } ruleSet { ruleSetId } } } }`;
 
@@ -62,9 +61,9 @@ describe('re-decision after the unit pays', () => {
     });
     expect(paid.data.recordContributionPayment.userErrors).toEqual([]);
     expect(await redecisionsDue(db.pool, ruleSets)).not.toContain(refused.id);
-    const pending = await gw.query({ role: 'FINANCE', sub: 'finance-zhao' }, PROPOSALS);
-    const confirmed = await gw.query({ role: 'FINANCE', sub: 'finance-zhao' }, CONFIRM, { i: { proposalId: pending.data.fourEyesProposals.edges[0].node.id } });
-    expect(confirmed.data.confirmFourEyesProposal.userErrors).toEqual([]);
+    const second = { role: 'FINANCE' as const, sub: 'finance-zhao' };
+    const [waiting] = await waitingContributionPayments(gw, second);
+    expect((await confirmProposal(gw, second, waiting!.id)).userErrors).toEqual([]);
     expect(await redecisionsDue(db.pool, ruleSets)).toContain(refused.id);
 
     const services = { db: db.pool, connection: gw.redis, prefix: gw.prefix, queues: gw.queues, adjudication: { concurrency: 10, ...OPTIONS, ruleSets }, announce: async () => undefined };

@@ -8,6 +8,7 @@ import { openAccount, startBank, testFilePki } from '../banks/simulator/support.
 import { advanceUntilFinal, approvedBatch, creditedByPayout, payoutsOf, setBankCard, settings, submissionContext } from '../payouts/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmProposal, waitingContributionPayments } from '../reconciliation/support.ts';
 import { fen } from './support.ts';
 import { claimOf, seedEnrolledMember, seedSettlement } from './seed.ts';
 
@@ -51,11 +52,9 @@ describe('a claim refused CONTRIBUTION_UNPAID', () => {
     });
     expect(paid.data.recordContributionPayment.userErrors).toEqual([]);
     // Paying the year, it waits for another FINANCE person, who confirms it (attack 137).
-    const pending = await gw.query({ role: 'FINANCE', sub: 'finance-zhao' }, `{ fourEyesProposals(filter: { kind: CONTRIBUTION_PAYMENT }) { edges { node { id } } } }`);
-    const confirmed = await gw.query({ role: 'FINANCE', sub: 'finance-zhao' }, `mutation($i: DecideFourEyesProposalInput!) { confirmFourEyesProposal(input: $i) { userErrors { field message } } }`, {
-      i: { proposalId: pending.data.fourEyesProposals.edges[0].node.id },
-    });
-    expect(confirmed.data.confirmFourEyesProposal.userErrors).toEqual([]);
+    const confirmer = { role: 'FINANCE' as const, sub: 'finance-zhao' };
+    const [waiting] = await waitingContributionPayments(gw, confirmer);
+    expect((await confirmProposal(gw, confirmer, waiting!.id)).userErrors).toEqual([]);
     const [first, second] = await Promise.all([redecideIfFactsChanged(db.pool, refused.id, OPTIONS), redecideIfFactsChanged(db.pool, refused.id, OPTIONS)]);
     expect([first?.after, second?.after].sort()).toEqual(['APPROVED', undefined]);
     expect((await claimOf(db.pool, settlementId))!).toMatchObject({ status: 'APPROVED', totalFen: fen('4,800.00') });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, countQueries, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmProposal, waitingContributionPayments } from '../reconciliation/support.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../../src/demo/sampleData.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
@@ -223,10 +224,9 @@ describe('mutations', () => {
     const rest = await gw.query({ role: 'FINANCE' }, PAY, { u: unitId, a: 7500, r: 'BANKREF002' });
     expect(rest.data.recordContributionPayment.contribution).toMatchObject({ paidFen: 5000, status: 'PARTIALLY_PAID' });
     const SECOND = { role: 'FINANCE' as const, sub: 'finance-zhao' };
-    const pending = await gw.query(SECOND, `{ fourEyesProposals(filter: { kind: CONTRIBUTION_PAYMENT }) { edges { node { id decision } } } }`);
-    expect(pending.data.fourEyesProposals.edges.map((e: any) => e.node.decision.reference)).toEqual(['BANKREF002']);
-    const confirmed = await gw.query(SECOND, `mutation($p: ID!) { confirmFourEyesProposal(input: { proposalId: $p }) { proposal { status } } }`, { p: pending.data.fourEyesProposals.edges[0].node.id });
-    expect(confirmed.data.confirmFourEyesProposal.proposal).toEqual({ status: 'CONFIRMED' });
+    const waiting = await waitingContributionPayments(gw, SECOND);
+    expect(waiting.map((p) => p.decision.reference)).toEqual(['BANKREF002']);
+    expect((await confirmProposal(gw, SECOND, waiting[0]!.id)).proposal).toEqual({ status: 'CONFIRMED' });
     const paid = await gw.query(ADMIN, `query($m: ID!) { member(id: $m) { enrolments { edges { node { contributionPaid } } } } }`, { m: member.data.createMember.member.id });
     expect(paid.data.member.enrolments.edges[0].node.contributionPaid).toBe(true);
   });

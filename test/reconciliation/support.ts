@@ -9,6 +9,7 @@ import { contributionFigures } from '../../src/members/store.ts';
 import { recordManualPayment } from '../../src/reconciliation/manualPayments.ts';
 import { confirmDocument, receiveDocument, type DocumentOutcome, type IngestOptions } from '../../src/reconciliation/ingest.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
+import type { TestGateway } from '../support/gateway.ts';
 import { seedEnrolment, seedMember, seedUnit } from '../benefits/seed.ts';
 
 /** Helpers for reconciliation tests: units owing contributions, hand-written statements, table reads. */
@@ -33,6 +34,23 @@ export function manualPayments(pool: () => pg.Pool, above: number) {
     proposedBecause: async (id: number) => (await pool().query<{ reason: string }>(
       `SELECT reason FROM audit_log WHERE action = 'four_eyes.propose' AND target_id = $1`, [String(id)])).rows[0]?.reason,
   };
+}
+
+/**
+ * What a second FINANCE person does with a manual contribution payment waiting for them, through
+ * the API: reads the waiting ones (with what each would record), then confirms one.
+ */
+export async function waitingContributionPayments(gw: TestGateway, second: Parameters<TestGateway['query']>[0]): Promise<{ id: string; decision: { reference: string } }[]> {
+  const { data } = await gw.query(second, `{ fourEyesProposals(filter: { kind: CONTRIBUTION_PAYMENT }) { edges { node { id decision } } } }`);
+  return data.fourEyesProposals.edges.map((e: { node: { id: string; decision: { reference: string } } }) => e.node);
+}
+
+export async function confirmProposal(
+  gw: TestGateway, second: Parameters<TestGateway['query']>[0], proposalId: string,
+): Promise<{ proposal: { status: string } | null; userErrors: { field: string; message: string }[] }> {
+  const { data } = await gw.query(second, `mutation($i: DecideFourEyesProposalInput!) { confirmFourEyesProposal(input: $i) { proposal { status } userErrors { field message } } }`,
+    { i: { proposalId } });
+  return data.confirmFourEyesProposal;
 }
 
 /**
