@@ -2,6 +2,8 @@ import { recordAudit, type Actor } from '../audit/audit.ts';
 import { conflict } from '../kernel/errors.ts';
 import { fenToCnyGrouped } from '../kernel/money.ts';
 import type { Tx } from '../kernel/transaction.ts';
+import type { ContributionKey } from '../members/model.ts';
+import { enrolmentsNewlyCovered } from '../members/store/coverage.ts';
 import type { NewProposal } from './model.ts';
 import * as store from './store/resolutions.ts';
 
@@ -13,7 +15,8 @@ import * as store from './store/resolutions.ts';
  * payment counts with what its recorder already recorded alone for the unit's plan year, and needs
  * a second person whatever its amount beyond what the unit owes or when it would cover an enrolment
  * (manualPayments.ts); a manual match needs one whatever its amount when its debit would no longer
- * count another payout as paid by the bank (resolve.ts).
+ * count another payout as paid by the bank, or when the credit it gives to units would cover an
+ * enrolment (resolve.ts): both judge coverage with `whyCoverageNeedsSecondPerson`.
  * The database refuses a confirmation by the proposer (four_eyes_proposals CHECK). Each step is
  * audited in its transaction, a proposal with why it needs a second person.
  */
@@ -26,6 +29,23 @@ export async function decideOrPropose(tx: Tx, actor: Actor, aboveFen: number, pr
 /** Why a decision of `amountFen` needs a second person by its amount alone, or null. */
 export function aboveThreshold(amountFen: number, aboveFen: number): string | null {
   return amountFen > aboveFen ? `${fenToCnyGrouped(amountFen)} is above FOUR_EYES_ABOVE_FEN (${fenToCnyGrouped(aboveFen)})` : null;
+}
+
+/**
+ * Why `amountFen` more paid for a unit's plan year needs a second person whatever its amount, or
+ * null: it would make the unit's payments cover enrolments they do not cover yet, judged on
+ * `paidFen`, everything paid so far. Their claims, those refused for the unpaid contribution too,
+ * would be paid: money one person would move, by choosing the unit.
+ */
+export async function whyCoverageNeedsSecondPerson(
+  tx: Tx, year: ContributionKey & { owedFen: number; paidFen: number }, amountFen: number,
+): Promise<string | null> {
+  const { unitId, planYear, owedFen, paidFen } = year;
+  const covered = await enrolmentsNewlyCovered(tx, unitId, planYear, paidFen, amountFen);
+  return covered > 0
+    ? `this ${fenToCnyGrouped(amountFen)} would make unit ${unitId}'s payments for ${planYear} cover ${covered} enrolment${covered > 1 ? 's' : ''} `
+      + `they do not cover yet (unpaid ${fenToCnyGrouped(owedFen - paidFen)} of ${fenToCnyGrouped(owedFen)}): their claims would be paid`
+    : null;
 }
 
 /**

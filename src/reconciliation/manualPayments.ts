@@ -1,11 +1,10 @@
 import type { Db, Tx } from '../kernel/transaction.ts';
 import type { Actor } from '../audit/audit.ts';
 import { inTransaction } from '../db/pool.ts';
-import { proposeWhen } from './fourEyes.ts';
+import { proposeWhen, whyCoverageNeedsSecondPerson } from './fourEyes.ts';
 import { applyManualPayment, type ManualPayment } from '../members/contributions.ts';
 import { contributionFigures, lockContributionPayments, lockUnitInScope } from '../members/store.ts';
 import { paidByHandAlone } from '../members/store/contributionPayments.ts';
-import { enrolmentsNewlyCovered } from '../members/store/coverage.ts';
 import { fenToCnyGrouped } from '../kernel/money.ts';
 import { notFound } from '../kernel/errors.ts';
 import type { Scope } from '../kernel/scope.ts';
@@ -50,10 +49,5 @@ async function whySecondPerson(tx: Tx, actor: Actor, payment: ManualPayment, abo
   if (paidFen + amountFen > owedFen) {
     return `unit ${unitId} owes ${fenToCnyGrouped(owedFen)} for ${planYear} and has paid ${fenToCnyGrouped(paidFen)}: this ${fenToCnyGrouped(amountFen)} would pay beyond it`;
   }
-  // A covered enrolment's claims are paid, those refused for the unpaid contribution decided again: money one person would move.
-  const covered = await enrolmentsNewlyCovered(tx, unitId, planYear, paidFen, amountFen);
-  return covered > 0
-    ? `this ${fenToCnyGrouped(amountFen)} would make unit ${unitId}'s payments for ${planYear} cover ${covered} enrolment${covered > 1 ? 's' : ''} `
-      + `they do not cover yet (unpaid ${fenToCnyGrouped(owedFen - paidFen)} of ${fenToCnyGrouped(owedFen)}): their claims would be paid`
-    : null;
+  return whyCoverageNeedsSecondPerson(tx, { unitId, planYear, owedFen, paidFen }, amountFen);
 }

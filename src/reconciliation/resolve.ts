@@ -6,7 +6,8 @@ import { fenToCny } from '../kernel/money.ts';
 import type { Db, Tx } from '../kernel/transaction.ts';
 import { settlePayoutAttempts } from '../payouts/bankEvents.ts';
 import { paidByBank } from '../payouts/store/payouts.ts';
-import { aboveThreshold, decideOrPropose, proposeWhen } from './fourEyes.ts';
+import { contributionFigures, lockContributionPayments } from '../members/store.ts';
+import { aboveThreshold, decideOrPropose, proposeWhen, whyCoverageNeedsSecondPerson } from './fourEyes.ts';
 import { isReturn } from './matching/matcher.ts';
 import { DEBITABLE, type BankEntry, type EntryToMatch, type MatchDecision, type RecordedPayment } from './matching/types.ts';
 import { EXCEPTION_TRANSITIONS, type Confirmed, type ExceptionStatus, type ManualMatch, type OpenException } from './model.ts';
@@ -19,7 +20,8 @@ import { entryToMatch, insertMatches, lockAccounts, type MatchRow } from './stor
  * to units' plan years), or writing it off with a reason. Amounts must agree to the fen. The
  * decision and its audit record commit together; the day's proof is recomputed with them. Above
  * FOUR_EYES_ABOVE_FEN the decision is a proposal a second person confirms (fourEyes.ts), as is,
- * whatever its amount, a match of a debit to another payout than one it counts as paid by the bank.
+ * whatever its amount, a match of a debit to another payout than one it counts as paid by the bank,
+ * and of a credit to units' contributions that would cover an enrolment.
  * A refused decision is a DomainError naming the input field, as the API shows it.
  */
 
@@ -42,14 +44,18 @@ export async function applyWriteOff(tx: Tx, actor: Actor, x: OpenException, reas
 
 /**
  * Matches the exception's transaction at once, or proposes it: above `aboveFen`, or whatever its
- * amount when it would free a payout its debit counts as paid (`whyFreeingNeedsSecondPerson`). The
- * proposal's id, else null.
+ * amount when it would free a payout its debit counts as paid (`whyFreeingNeedsSecondPerson`) or
+ * cover an enrolment with its credit (`whyCoveringNeedsSecondPerson`). The proposal's id, else null.
  */
 export async function matchException(db: Db, actor: Actor, exceptionId: number, target: ManualMatch, aboveFen: number): Promise<number | null> {
   return inTransaction(db, (tx) => withOpenException(tx, exceptionId, async (x) => {
+    // As a manual payment takes it, before what is paid is read, until the commit: no other payment (a match on another
+    // account, a manual one, reconciliation's) lands in between, so two that each cover no one cannot together. After the
+    // account's lock, as reconciliation runs take the two, and before checkedMatch's shared one.
+    if ((target.contributions ?? []).length > 0) await lockContributionPayments(tx, 'exclusive');
     const match = await checkedMatch(tx, x, target);
     return proposeWhen(
-      tx, actor, aboveThreshold(x.amountFen, aboveFen) ?? await whyFreeingNeedsSecondPerson(tx, actor, x, match),
+      tx, actor, aboveThreshold(x.amountFen, aboveFen) ?? await whyFreeingNeedsSecondPerson(tx, actor, x, match) ?? await whyCoveringNeedsSecondPerson(tx, match),
       { kind: 'EXCEPTION_MATCH', exceptionId: x.id, amountFen: x.amountFen, decision: target }, () => applyCheckedMatch(tx, actor, x, target, match),
     );
   }));
@@ -82,14 +88,41 @@ async function whyFreeingNeedsSecondPerson(tx: Tx, actor: Actor, x: OpenExceptio
 }
 
 /**
- * A person's match, checked as far as it can be before anything is written: its entry, and the
- * attempts its endToEndIds name (none when it gives contributions), read once for the four-eyes
- * check and the match.
+ * Why matching the credit to these contributions needs a second person whatever its amount, or
+ * null: it would make a unit's payments for a plan year cover an enrolment they do not cover yet.
+ * The money is the bank's, but the person chooses the unit, and so whose claims are paid. A unit's
+ * year counts what the match adds to it in all, beside everything paid so far (a payment a clerk
+ * recorded by hand that it links is counted already).
+ */
+async function whyCoveringNeedsSecondPerson(tx: Tx, match: CheckedMatch): Promise<string | null> {
+  const added = new Map<string, { unitId: number; planYear: number; amountFen: number }>();
+  for (const c of match.contributions) {
+    if (c.recordedPaymentId !== null) continue;
+    const key = `${c.unitId}:${c.planYear}`;
+    added.set(key, { unitId: c.unitId, planYear: c.planYear, amountFen: (added.get(key)?.amountFen ?? 0) + c.amountFen });
+  }
+  const years = [...added.values()];
+  const figures = await contributionFigures(tx, years);
+  const reasons: string[] = [];
+  for (const [i, year] of years.entries()) {
+    const why = await whyCoverageNeedsSecondPerson(tx, { ...year, ...figures[i]! }, year.amountFen);
+    if (why !== null) reasons.push(why);
+  }
+  return reasons.length > 0 ? reasons.join('; ') : null;
+}
+
+/**
+ * A person's match, checked as far as it can be before anything is written: its entry, the
+ * attempts its endToEndIds name, and the matches of the contributions it gives, read once for the
+ * four-eyes checks and the match.
  */
 interface CheckedMatch {
   entry: EntryToMatch;
   attempts: store.AttemptToMatch[];
+  contributions: ContributionMatch[];
 }
+
+type ContributionMatch = MatchDecision & { kind: 'CONTRIBUTION' };
 
 async function checkedMatch(tx: Tx, x: OpenException, target: ManualMatch): Promise<CheckedMatch> {
   // A return after settlement is matched already, as is the debit of a payment the bank refused after paying it (refusals.ts).
@@ -101,7 +134,9 @@ async function checkedMatch(tx: Tx, x: OpenException, target: ManualMatch): Prom
   if ([endToEndIds, target.contributions ?? [], target.reversedContributionPayments ?? []].filter((given) => given.length > 0).length !== 1) {
     throw invalid('input', 'give one of endToEndIds, contributions or reversedContributionPayments');
   }
-  if (endToEndIds.length === 0) return { entry, attempts: [] };
+  const contributions = target.contributions ?? [];
+  if (contributions.length > 0) return { entry, attempts: [], contributions: await contributionMatches(tx, x, entry, contributions) };
+  if (endToEndIds.length === 0) return { entry, attempts: [], contributions: [] };
   const credit = entry.entry.creditDebit === 'CRDT';
   if (credit && (!isReturn(entry.entry) || endToEndIds.length > 1)) {
     throw invalid('input.endToEndIds', 'a credit matches one payout only as its return (退票); match contributions instead');
@@ -109,7 +144,51 @@ async function checkedMatch(tx: Tx, x: OpenException, target: ManualMatch): Prom
   const attempts = await attemptsOf(tx, endToEndIds, credit ? 'RETURN' : 'PAYOUT', x.account);
   const sum = attempts.reduce((total, a) => total + a.amountFen, 0);
   if (sum !== x.amountFen) throw invalid('input.endToEndIds', `the payouts add up to ${fenToCny(sum)}; the bank's transaction is ${fenToCny(x.amountFen)}`);
-  return { entry, attempts };
+  return { entry, attempts, contributions: [] };
+}
+
+/**
+ * The matches of the credit to the units' plan years a person gives: each linked to the payment a
+ * clerk recorded by hand for the transfer, when it is that payment.
+ */
+async function contributionMatches(tx: Tx, x: OpenException, entry: EntryToMatch, contributions: NonNullable<ManualMatch['contributions']>): Promise<ContributionMatch[]> {
+  if (entry.entry.creditDebit !== 'CRDT') throw invalid('input.contributions', 'a debit pays payouts, not contributions');
+  contributions.forEach((c, i) => {
+    if (!Number.isSafeInteger(c.amountFen) || c.amountFen <= 0) throw invalid(`input.contributions[${i}].amountFen`, 'must be a positive whole number of fen');
+    if (!Number.isInteger(c.planYear) || c.planYear < 2000 || c.planYear > 2100) throw invalid(`input.contributions[${i}].planYear`, 'must be a plan year like 2025');
+  });
+  const sum = contributions.reduce((total, c) => total + c.amountFen, 0);
+  if (sum !== x.amountFen) throw invalid('input.contributions', `add up to ${fenToCny(sum)}; the bank's transaction is ${fenToCny(x.amountFen)}`);
+  const units = await store.existingUnitIds(tx, contributions.map((c) => c.unitId));
+  const missing = contributions.findIndex((c) => !units.includes(c.unitId));
+  // Bad input on the field that names it (not the exception's NOT_FOUND).
+  if (missing >= 0) throw invalid(`input.contributions[${missing}].unitId`, 'is not a unit');
+  const base = { entryId: entry.id, txIndex: matchedTransaction(x), rule: 'MANUAL' as const };
+  const recorded = await recordedByHand(tx, entry);
+  const matches = contributions.map((c) => {
+    // The transfer a clerk recorded by hand is this payment: linked, not recorded a second time.
+    const same = recorded.findIndex((p) => p.unitId === c.unitId && p.planYear === c.planYear && p.amountFen === c.amountFen);
+    const [payment] = same >= 0 ? recorded.splice(same, 1) : [];
+    return { ...base, kind: 'CONTRIBUTION' as const, amountFen: c.amountFen, unitId: c.unitId, planYear: c.planYear, recordedPaymentId: payment?.id ?? null };
+  });
+  // The whole entry is the transfer the clerk recorded: every payment of it is named. A transaction of a batch
+  // booking may leave one to another transaction, but never pays its unit's year afresh beside it.
+  const unlinked = recorded.find((p) => base.txIndex === 0
+    || matches.some((m) => m.recordedPaymentId === null && m.unitId === p.unitId && m.planYear === p.planYear));
+  if (unlinked) {
+    throw conflict(
+      `input.contributions: the transfer ${unlinked.reference} is recorded by hand already, for plan year ${unlinked.planYear}, ${fenToCny(unlinked.amountFen)}: `
+      + 'give that payment among the contributions (the same unit, year and amount), so the transfer is counted once', 'input.contributions',
+    );
+  }
+  // One payment of the credit per unit's year: two would both want the reference derived from the entry.
+  const twice = matches.findIndex((m, i) => m.recordedPaymentId === null
+    && matches.slice(0, i).some((o) => o.recordedPaymentId === null && o.unitId === m.unitId && o.planYear === m.planYear));
+  if (twice >= 0) {
+    const { unitId, planYear } = matches[twice]!;
+    throw invalid(`input.contributions[${twice}]`, `unit ${unitId}'s ${planYear} is given twice: give it once, with the sum`);
+  }
+  return matches;
 }
 
 /** The rows matching the debit's transaction to the payouts a person names. */
@@ -146,34 +225,7 @@ async function applyCheckedMatch(tx: Tx, actor: Actor, x: OpenException, target:
     }
     details = { endToEndIds };
   } else {
-    if (entry.entry.creditDebit !== 'CRDT') throw invalid('input.contributions', 'a debit pays payouts, not contributions');
-    contributions.forEach((c, i) => {
-      if (!Number.isSafeInteger(c.amountFen) || c.amountFen <= 0) throw invalid(`input.contributions[${i}].amountFen`, 'must be a positive whole number of fen');
-      if (!Number.isInteger(c.planYear) || c.planYear < 2000 || c.planYear > 2100) throw invalid(`input.contributions[${i}].planYear`, 'must be a plan year like 2025');
-    });
-    const sum = contributions.reduce((total, c) => total + c.amountFen, 0);
-    if (sum !== x.amountFen) throw invalid('input.contributions', `add up to ${fenToCny(sum)}; the bank's transaction is ${fenToCny(x.amountFen)}`);
-    const units = await store.existingUnitIds(tx, contributions.map((c) => c.unitId));
-    const missing = contributions.findIndex((c) => !units.includes(c.unitId));
-    // Bad input on the field that names it (not the exception's NOT_FOUND).
-    if (missing >= 0) throw invalid(`input.contributions[${missing}].unitId`, 'is not a unit');
-    const recorded = await recordedByHand(tx, entry);
-    const matches = contributions.map((c) => {
-      // The transfer a clerk recorded by hand is this payment: linked, not recorded a second time.
-      const same = recorded.findIndex((p) => p.unitId === c.unitId && p.planYear === c.planYear && p.amountFen === c.amountFen);
-      const [payment] = same >= 0 ? recorded.splice(same, 1) : [];
-      return { ...base, kind: 'CONTRIBUTION' as const, amountFen: c.amountFen, unitId: c.unitId, planYear: c.planYear, recordedPaymentId: payment?.id ?? null };
-    });
-    // The whole entry is the transfer the clerk recorded: every payment of it is named. A transaction of a batch
-    // booking may leave one to another transaction, but never pays its unit's year afresh beside it.
-    const unlinked = recorded.find((p) => base.txIndex === 0
-      || matches.some((m) => m.recordedPaymentId === null && m.unitId === p.unitId && m.planYear === p.planYear));
-    if (unlinked) {
-      throw conflict(
-        `input.contributions: the transfer ${unlinked.reference} is recorded by hand already, for plan year ${unlinked.planYear}, ${fenToCny(unlinked.amountFen)}: `
-        + 'give that payment among the contributions (the same unit, year and amount), so the transfer is counted once', 'input.contributions',
-      );
-    }
+    const matches = checked.contributions;
     const ids = await recordContributionPayments(tx, matches, new Map([[entry.id, entry]]), actor.subject);
     await insertMatches(tx, matches.map((m) => ({ ...m, contributionPaymentId: ids.get(m)! })), actor.subject, x.id);
     details = { contributions };

@@ -232,6 +232,8 @@ export const reconciliationResolvers: DomainResolvers = {
       const id = localId('input.exceptionId', input.exceptionId, 'ReconciliationException');
       const contributions = input.contributions?.map((c, i) => ({ unitId: localId(`input.contributions[${i}].unitId`, c.unitId, 'Unit'), planYear: c.planYear, amountFen: c.amountFen }));
       const reversedContributionPayments = input.reversedContributionPayments?.map((p, i) => localId(`input.reversedContributionPayments[${i}]`, p, 'ContributionPayment'));
+      // A match that would cover an enrolment is proposed (resolve.ts): made at once, it covers none, so no claim is due to be
+      // decided again (a confirmation queues them).
       await matchException(ctx.db, actorOf(ctx.principal), id, {
         ...(input.endToEndIds ? { endToEndIds: input.endToEndIds.map((e) => e.trim()) } : {}), ...(contributions ? { contributions } : {}),
         ...(reversedContributionPayments ? { reversedContributionPayments } : {}), note: input.note ?? null,
@@ -333,7 +335,7 @@ async function decided(ctx: Context, operation: string, input: { proposalId: str
   const id = localId('input.proposalId', input.proposalId, 'FourEyesProposal');
   const reason = input.reason?.trim() || null;
   await decideProposal(ctx.db, actorOf(ctx.principal), id, confirm, reason);
-  // A confirmed manual payment may cover enrolments whose claims were refused: decided again now.
+  // A confirmed manual payment or match may cover enrolments whose claims were refused: decided again now.
   if (confirm) await enqueueDueRedecisions(ctx.db, ctx.queues.claimAdjudication, ctx.loaders.ruleSets);
   for (const loader of [ctx.loaders.fourEyesProposal, ctx.loaders.pendingProposalOfException, ctx.loaders.reconciliationException]) loader.clearAll();
   return { proposal: await proposalView((await ctx.loaders.fourEyesProposal.load(id))!, ctx) };

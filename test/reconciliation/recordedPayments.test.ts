@@ -4,6 +4,7 @@ import { inTransaction } from '../../src/db/pool.ts';
 import { applyManualPayment } from '../../src/members/contributions.ts';
 import { contributionReference } from '../../src/members/model.ts';
 import { contributionFigures } from '../../src/members/store.ts';
+import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { matchException } from '../../src/reconciliation/resolve.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
@@ -21,6 +22,7 @@ import { keys } from '../payouts/support.ts';
 let db: TestDatabase;
 const DAY = '2025-06-03';
 const CLERK = { subject: 'finance-zhou', role: 'FINANCE' };
+const SECOND = { subject: 'finance-sun', role: 'FINANCE' };
 
 beforeAll(async () => {
   db = await freshDatabase();
@@ -167,8 +169,10 @@ describe('a transaction of a batch booking a person matches, when a clerk record
     const halves = { contributions: [2025, 2024].map((planYear) => ({ unitId: unit.id, planYear, amountFen: 5_000 })) };
     await expect(matchException(db.pool, CLERK, first!.id, halves, Number.MAX_SAFE_INTEGER))
       .rejects.toMatchObject({ code: 'CONFLICT', field: 'input.contributions', message: expect.stringContaining(reference.toLowerCase()) });
-    await matchException(db.pool, CLERK, first!.id, { contributions: [{ unitId: unit.id, planYear: 2025, amountFen: 10_000 }] }, Number.MAX_SAFE_INTEGER);
-    await matchException(db.pool, CLERK, second!.id, { contributions: [{ unitId: unit.id, planYear: 2024, amountFen: 10_000 }] }, Number.MAX_SAFE_INTEGER);
+    expect(await matchException(db.pool, CLERK, first!.id, { contributions: [{ unitId: unit.id, planYear: 2025, amountFen: 10_000 }] }, Number.MAX_SAFE_INTEGER)).toBeNull();
+    // Paying the unit's 2024 covers its enrolment: a second person confirms it (attack 139).
+    const proposal = await matchException(db.pool, CLERK, second!.id, { contributions: [{ unitId: unit.id, planYear: 2024, amountFen: 10_000 }] }, Number.MAX_SAFE_INTEGER);
+    await decideProposal(db.pool, SECOND, proposal!, true, null);
 
     const { rows } = await db.pool.query(
       `SELECT cp.reference, cp.source, cp.plan_year AS "planYear", m.tx_index AS "txIndex"
