@@ -2068,7 +2068,7 @@ export type FourEyesProposalFilter = {
   status?: InputMaybe<FourEyesProposalStatus>;
 };
 
-/** A money decision made by hand that waits for a second person: above FOUR_EYES_ABOVE_FEN, a contribution payment paying beyond what is owed or covering an enrolment, or a match freeing a payout its debit counts as paid by the bank. */
+/** A money decision made by hand that waits for a second person: above FOUR_EYES_ABOVE_FEN, a contribution payment paying beyond what is owed or covering an enrolment, a match freeing a payout its debit counts as paid by the bank, or a credit matched to a contribution covering an enrolment. */
 export type FourEyesProposalKind =
   /** `recordContributionPayment`. */
   | 'CONTRIBUTION_PAYMENT'
@@ -2793,7 +2793,11 @@ export type Mutation = {
    * Resolves an exception by matching its transaction by hand; above FOUR_EYES_ABOVE_FEN it stays OPEN
    * with a `pendingProposal` for a second person, and so, whatever its amount, does a match of a debit
    * to another payout than one the debit counts as paid by the bank (a refused payment the exception
-   * names or lists): matched away, that payout could be retried by one person. Audited. ADMIN, FINANCE.
+   * names or lists): matched away, that payout could be retried by one person, and of a credit to
+   * units' contributions that would make a unit's payments for a plan year cover an enrolment they do
+   * not cover yet (the person chooses whose claims are paid; a confirmation decides the refused claims
+   * again). The same unit's plan year given twice in `contributions` is refused on
+   * `input.contributions[i]`: give it once, with the sum. Audited. ADMIN, FINANCE.
    */
   matchReconciliationException: MatchReconciliationExceptionPayload;
   /**
