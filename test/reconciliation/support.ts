@@ -10,7 +10,8 @@ import { recordManualPayment } from '../../src/reconciliation/manualPayments.ts'
 import { confirmDocument, receiveDocument, type DocumentOutcome, type IngestOptions } from '../../src/reconciliation/ingest.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import type { TestGateway } from '../support/gateway.ts';
-import { seedEnrolment, seedMember, seedUnit } from '../benefits/seed.ts';
+import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
+import { claimOf, seedEnrolment, seedMember, seedSettlement, seedUnit, type MemberSetup } from '../benefits/seed.ts';
 
 /** Helpers for reconciliation tests: units owing contributions, hand-written statements, table reads. */
 
@@ -34,6 +35,20 @@ export function manualPayments(pool: () => pg.Pool, above: number) {
     proposedBecause: async (id: number) => (await pool().query<{ reason: string }>(
       `SELECT reason FROM audit_log WHERE action = 'four_eyes.propose' AND target_id = $1`, [String(id)])).rows[0]?.reason,
   };
+}
+
+/**
+ * A claim of the member refused CONTRIBUTION_UNPAID (INPATIENT 60 % of 8,000.00: 4,800.00 once
+ * covered), with its settlement: what a payment covering the member would have decided again.
+ */
+export async function contributionRefusedClaim(db: pg.Pool, m: MemberSetup, options: Parameters<typeof adjudicateSettlements>[2]) {
+  const settlementId = await seedSettlement(db, m, { psn: '8,000.00' });
+  await adjudicateSettlements(db, [settlementId], options);
+  const refused = (await claimOf(db, settlementId))!;
+  if (refused.status !== 'INELIGIBLE' || refused.reasonCodes.join() !== 'CONTRIBUTION_UNPAID') {
+    throw new Error(`the claim was to be refused CONTRIBUTION_UNPAID; it is ${refused.status} (${refused.reasonCodes.join(', ')})`);
+  }
+  return { ...refused, settlementId };
 }
 
 /**

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
 import { redecisionJobId } from '../../src/benefits/queue.ts';
 import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
@@ -11,9 +10,9 @@ import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { reconcileAccount } from '../../src/reconciliation/run.ts';
 import { UNION_ACCOUNT } from '../banks/simulator/support.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, seedEnrolledMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
+import { claimOf, seedEnrolledMember } from '../benefits/seed.ts';
 import { keys } from '../payouts/support.ts';
-import { bookedEntry, confirmProposal, handStatement, importConfirmed, manualPayments } from '../reconciliation/support.ts';
+import { bookedEntry, confirmProposal, handStatement, importConfirmed, contributionRefusedClaim, manualPayments } from '../reconciliation/support.ts';
 import { commitOnceWaitedOn, freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
@@ -47,15 +46,6 @@ afterAll(async () => {
 
 const { payment, record, paidFen, proposedBecause } = manualPayments(() => db.pool, ABOVE);
 
-/** A claim of the member refused CONTRIBUTION_UNPAID (INPATIENT 60 % of 8,000.00: 4,800.00 once covered). */
-async function refusedClaim(m: MemberSetup) {
-  const settlementId = await seedSettlement(db.pool, m, { psn: '8,000.00' });
-  await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
-  const refused = (await claimOf(db.pool, settlementId))!;
-  expect(refused).toMatchObject({ status: 'INELIGIBLE', reasonCodes: ['CONTRIBUTION_UNPAID'] });
-  return { ...refused, settlementId };
-}
-
 /** A credit from a payer the hub does not know, quoting no unit's reference: the matcher cannot place it. */
 const unplaced = (day: string, amountFen: number) => bookedEntry('CRDT', amountFen, day, { details: [{ debtor: { name: '某单位', account: '35050164620700000999' }, remittanceInfo: ['会费'] }] });
 
@@ -88,7 +78,7 @@ async function match(exceptionId: string, contributions: { unitId: number; amoun
 describe('a bank credit under FOUR_EYES_ABOVE_FEN matched by hand to a unit\'s contribution', () => {
   it('waits for a second person when it pays a one-member unit\'s year: the refused claim stays refused until another FINANCE person confirms', async () => {
     const m = await seedEnrolledMember(db.pool, { paid: false });
-    const refused = await refusedClaim(m);
+    const refused = await contributionRefusedClaim(db.pool, m, OPTIONS);
     const exceptionId = await exceptionOnLast('2025-06-02', [unplaced('2025-06-02', 10_000)]);
 
     const matched = await match(exceptionId, [{ unitId: m.unitId, amountFen: 10_000 }]);

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
 import { redecideIfFactsChanged } from '../../src/benefits/redecide.ts';
 import { decideProposal } from '../../src/reconciliation/proposals.ts';
 import { fen } from '../benefits/support.ts';
-import { claimOf, seedEnrolledMember, seedEnrolment, seedMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
-import { manualPayments } from '../reconciliation/support.ts';
+import { claimOf, seedEnrolledMember, seedEnrolment, seedMember } from '../benefits/seed.ts';
+import { contributionRefusedClaim, manualPayments } from '../reconciliation/support.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
@@ -28,19 +27,10 @@ afterAll(async () => { await db?.drop(); });
 
 const { payment, record, paidFen, proposedBecause } = manualPayments(() => db.pool, ABOVE);
 
-/** A claim of the member refused CONTRIBUTION_UNPAID (INPATIENT 60 % of 8,000.00: 4,800.00 once covered). */
-async function refusedClaim(m: MemberSetup) {
-  const settlementId = await seedSettlement(db.pool, m, { psn: '8,000.00' });
-  await adjudicateSettlements(db.pool, [settlementId], OPTIONS);
-  const refused = (await claimOf(db.pool, settlementId))!;
-  expect(refused).toMatchObject({ status: 'INELIGIBLE', reasonCodes: ['CONTRIBUTION_UNPAID'] });
-  return { ...refused, settlementId };
-}
-
 describe('a manual contribution payment under FOUR_EYES_ABOVE_FEN that makes the unit\'s payments cover an enrolment', () => {
   it('bringing a small unit\'s year to paid waits for a second person: the refused claim stays refused until another confirms', async () => {
     const m = await seedEnrolledMember(db.pool, { paid: false });
-    const refused = await refusedClaim(m);
+    const refused = await contributionRefusedClaim(db.pool, m, OPTIONS);
 
     const proposal = await record(FINANCE_A, payment(m.unitId, 10_000, 'SMALL-UNIT-1'));
     expect(proposal).toEqual(expect.any(Number));
@@ -59,7 +49,7 @@ describe('a manual contribution payment under FOUR_EYES_ABOVE_FEN that makes the
 
   it('split into payments that each cover nothing until the last: the last waits, whoever records it', async () => {
     const m = await seedEnrolledMember(db.pool, { paid: false });
-    await refusedClaim(m);
+    await contributionRefusedClaim(db.pool, m, OPTIONS);
     expect(await record(FINANCE_A, payment(m.unitId, 6_000, 'SPLIT-SMALL-1'))).toBeNull();
     expect(await record(FINANCE_A, payment(m.unitId, 3_999, 'SPLIT-SMALL-2'))).toBeNull();
     expect(await paidFen(m.unitId)).toBe(9_999);
@@ -71,7 +61,7 @@ describe('a manual contribution payment under FOUR_EYES_ABOVE_FEN that makes the
   it('leaving the year partly paid but covering its first enrolment (ENROLMENT_ORDER) waits too', async () => {
     const m = await seedEnrolledMember(db.pool, { paid: false });
     await seedEnrolment(db.pool, await seedMember(db.pool, m.unitId), m.unitId);
-    const refused = await refusedClaim(m);
+    const refused = await contributionRefusedClaim(db.pool, m, OPTIONS);
     const proposal = await record(FINANCE_A, payment(m.unitId, 10_000, 'FIRST-OF-TWO'));
     expect(proposal).toEqual(expect.any(Number));
     expect(await paidFen(m.unitId)).toBe(0);
