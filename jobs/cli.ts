@@ -6,7 +6,7 @@ import { jsonOption, result, say, useJson } from '../src/cliOutput.ts';
 import { config, ConfigError, requireNodeEnv } from '../src/config.ts';
 import { TEXT_ENCODINGS, type TextEncodingName } from '../src/csv.ts';
 import { ORGANISATION_SCOPED_ROLES, ROLES, signDevelopmentToken, tokenLifetimeProblem, type Role } from '../src/gateway/auth.ts';
-import { migrate } from '../src/db/migrate.ts';
+import { configuredMigration, migrate } from '../src/db/migrate.ts';
 import { verifyAuditChain } from '../src/audit/audit.ts';
 import { registerBankSimulatorCommands } from '../src/banks/simulator/cli.ts';
 import { registerSealCommands } from '../src/seals/cli.ts';
@@ -42,10 +42,10 @@ program.hook('preAction', (_program, command) => {
 
 program
   .command('migrate')
-  .description('apply pending database migrations (safe to repeat)')
+  .description('apply pending database migrations (safe to repeat); with MIGRATION_DATABASE_URL, as its role, granting DATABASE_URL\'s role what the hub needs at run time')
   .addOption(jsonOption())
   .action(async () => {
-    const applied = await migrate({ databaseUrl: config().DATABASE_URL });
+    const applied = await migrate(configuredMigration(config()));
     say(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
     result({ applied });
   });

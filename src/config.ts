@@ -49,6 +49,12 @@ const schema = z.object({
   /** Required (see parseConfig): production, development (local work) or test. */
   NODE_ENV: z.enum(['development', 'test', 'production']),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/postgres'),
+  /**
+   * The role that owns the hub's tables and runs `hub migrate`, granting DATABASE_URL's role only
+   * what the hub needs at run time (src/db/runtimeRole.ts): that role then cannot switch the
+   * database's guards off. Unset: DATABASE_URL's role migrates and owns the tables.
+   */
+  MIGRATION_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   /** Prefix of every BullMQ key, so several hubs (or tests) can share one Redis. */
@@ -268,11 +274,28 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const config = result.data;
+  const roleProblem = databaseRoleProblem(config);
+  if (roleProblem) throw new ConfigError(`Invalid configuration:\n  ${roleProblem}`);
   if (config.NODE_ENV === 'production') {
     const problems = [...productionSecretProblems(config), ...productionServiceProblems(config, present)];
     if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   }
   return config;
+}
+
+/** The role a postgres URL logs in as, when it names one (libpq would otherwise pick PGUSER or the system user). */
+export function urlRole(databaseUrl: string): string | undefined {
+  const user = new URL(databaseUrl).username;
+  return user ? decodeURIComponent(user) : undefined;
+}
+
+/** With MIGRATION_DATABASE_URL, DATABASE_URL must name the role to grant, and another one than the owner's. */
+function databaseRoleProblem(config: Config): string | null {
+  if (!config.MIGRATION_DATABASE_URL) return null;
+  const runtime = urlRole(config.DATABASE_URL);
+  if (!runtime) return 'DATABASE_URL: must name its role (postgres://ROLE@host/database) when MIGRATION_DATABASE_URL is set: that role is granted the hub\'s run-time privileges';
+  if (runtime === urlRole(config.MIGRATION_DATABASE_URL)) return `MIGRATION_DATABASE_URL: must name another role than DATABASE_URL's (${runtime}): the owner of the tables can switch their guards off`;
+  return null;
 }
 
 const tooPredictable = (name: string, symbols: 'bytes' | 'characters') =>

@@ -2,6 +2,8 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import type pg from 'pg';
+import { urlRole, type Config } from '../config.ts';
+import { grantRuntimeRole } from './runtimeRole.ts';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -9,7 +11,18 @@ export interface MigrateOptions {
   databaseUrl: string;
   /** Target schema, created if missing (tests use one per file); default: the one `databaseUrl` uses first, else public. */
   schema?: string;
+  /** The hub's role at run time when another (`databaseUrl`'s) owns the tables: granted what the hub needs after every run (src/db/runtimeRole.ts). */
+  runtimeRole?: string;
   log?: (message: string) => void;
+}
+
+/**
+ * How `hub migrate` migrates: as MIGRATION_DATABASE_URL's role when set, into the schema
+ * DATABASE_URL's connections use, granting DATABASE_URL's role; else as DATABASE_URL's role alone.
+ */
+export function configuredMigration(config: Pick<Config, 'DATABASE_URL' | 'MIGRATION_DATABASE_URL'>): MigrateOptions {
+  if (!config.MIGRATION_DATABASE_URL) return { databaseUrl: config.DATABASE_URL };
+  return { databaseUrl: config.MIGRATION_DATABASE_URL, schema: urlSchema(config.DATABASE_URL) ?? 'public', runtimeRole: urlRole(config.DATABASE_URL) };
 }
 
 /** Applies pending migrations; a no-op when the database is current. Returns the names applied. */
@@ -39,7 +52,7 @@ function urlSchema(databaseUrl: string): string | undefined {
   return name === '$user' ? undefined : name;
 }
 
-async function migrateOnce({ databaseUrl, schema = urlSchema(databaseUrl) ?? 'public', log = () => undefined }: MigrateOptions): Promise<string[]> {
+async function migrateOnce({ databaseUrl, schema = urlSchema(databaseUrl) ?? 'public', runtimeRole, log = () => undefined }: MigrateOptions): Promise<string[]> {
   const applied = await runner({
     databaseUrl,
     dir: migrationsDir,
@@ -51,6 +64,8 @@ async function migrateOnce({ databaseUrl, schema = urlSchema(databaseUrl) ?? 'pu
     singleTransaction: true,
     log,
   });
+  // Every run, migrations applied or not: tables added since, and a grant changed by hand, are set right.
+  if (runtimeRole) await grantRuntimeRole(databaseUrl, schema, runtimeRole);
   return applied.map((m) => m.name);
 }
 

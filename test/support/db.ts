@@ -12,27 +12,57 @@ export interface TestDatabase {
   schema: string;
   /** A connection URL whose connections use the test schema (for child processes). */
   url: string;
+  /** The role `pool` and `url` log in as when it is not the owner of the tables (`runtimeRole`). */
+  runtimeRole?: string;
   drop(): Promise<void>;
 }
 
-/** A freshly migrated schema, dropped again by `drop()`. */
-export async function freshDatabase(): Promise<TestDatabase> {
+/** `url` with its connections using `schema` first. */
+export const inSchema = (url: string, schema: string) => `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema},public`)}`;
+
+/**
+ * A freshly migrated schema, dropped again by `drop()`. `runtimeRole`: migrated as the test
+ * database's user, which owns the tables (MIGRATION_DATABASE_URL), and used as a fresh login role
+ * granted the hub's run-time privileges (DATABASE_URL), dropped with the schema.
+ */
+export async function freshDatabase(options: { runtimeRole?: boolean } = {}): Promise<TestDatabase> {
   const schema = `t_${randomBytes(6).toString('hex')}`;
-  await migrate({ databaseUrl: TEST_DATABASE_URL, schema });
-  const pool = createPool({ connectionString: TEST_DATABASE_URL, schema, max: 10 });
-  const url = `${TEST_DATABASE_URL}${TEST_DATABASE_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema},public`)}`;
+  const runtimeRole = options.runtimeRole ? `hub_${schema}` : undefined;
+  if (runtimeRole) await asOwner((admin) => admin.query(`CREATE ROLE ${runtimeRole} LOGIN`));
+  await migrate({ databaseUrl: TEST_DATABASE_URL, schema, runtimeRole });
+  const connectionString = runtimeRole ? withUser(TEST_DATABASE_URL, runtimeRole) : TEST_DATABASE_URL;
+  const pool = createPool({ connectionString, schema, max: 10 });
   return {
     pool,
     schema,
-    url,
+    url: inSchema(connectionString, schema),
+    runtimeRole,
     async drop() {
       await pool.end();
-      const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
+      await asOwner(async (admin) => {
+        await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+        if (runtimeRole) await admin.query(`DROP ROLE ${runtimeRole}`);
+      });
     },
   };
+}
+
+/** `url` logging in as `role`. */
+function withUser(url: string, role: string): string {
+  const named = new URL(url);
+  named.username = role;
+  return named.toString();
+}
+
+/** Runs `work` on a connection of the test database's user (a superuser, the tables' owner). */
+export async function asOwner<T>(work: (admin: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.end();
+  }
 }
 
 /**

@@ -450,7 +450,7 @@ export async function returnPaidAttempt(db: Queryable, r: PayoutReturn): Promise
   return rows[0] ?? null;
 }
 
-/** Lets the planner know many payouts changed status at once (a statement settled them). */
+/** Lets the planner know many payouts changed status at once (a statement settled them; as the table's owner: migration 0075). */
 export async function analyzePayouts(db: Queryable): Promise<void> {
-  await db.query('ANALYZE payouts');
+  await db.query(`SELECT analyze_tables('payouts')`);
 }
