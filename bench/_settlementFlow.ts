@@ -25,7 +25,8 @@ import { workerServices, type WorkerServices } from '../jobs/services.ts';
 import { closeQueues, createQueues, unfinishedJobs } from '../src/queues.ts';
 import { enqueueSettlementPull } from '../src/settlements/queue.ts';
 import { chinaToday } from '../src/kernel/time.ts';
-import { insertUnits } from '../src/members/store.ts';
+import { registerSampleUnits } from '../src/members/unitTerms.ts';
+import { approver, proposer } from '../jobs/demo/programmes.ts';
 
 const cfg = config();
 const keys = personalDataKeys(cfg.PII_KEY, cfg.PII_HASH_KEY);
@@ -48,7 +49,7 @@ export async function scratch(poolSize = 4) {
 export async function seedDemoMembers(db: pg.Pool, memberCount: number): Promise<void> {
   const thisYear = Number(chinaToday().slice(0, 4));
   const { units, members } = demoSample(memberCount);
-  await insertUnits(db, units);
+  await registerSampleUnits(db, units, proposer, approver);
   for (const year of [thisYear - 1, thisYear]) {
     const { rows } = await db.query<{ id: number }>(`INSERT INTO roster_imports (file_name, sha256, created_by) VALUES ('bench.csv', '\\x', 'bench') RETURNING id`);
     await importRoster(db, keys, ROSTER_HEADER + members.map((m, i) => rosterLine(m, year, i % 7 === 0)).join(''), { importId: rows[0]!.id, today: `${year}-01-05` });

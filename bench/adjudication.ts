@@ -32,8 +32,8 @@ const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9
 
 try {
   let started = process.hrtime.bigint();
-  await db.query(`INSERT INTO units (credit_code, name, plan_type)
-                  SELECT lpad(i::text, 18, '0'), 'unit ' || i, CASE WHEN i % 3 = 0 THEN 'PRIVATE' ELSE 'PUBLIC' END
+  await db.query(`INSERT INTO units (credit_code, name, plan_type, terms_confirmed)
+                  SELECT lpad(i::text, 18, '0'), 'unit ' || i, CASE WHEN i % 3 = 0 THEN 'PRIVATE' ELSE 'PUBLIC' END, true
                     FROM generate_series(1, $1) i`, [units]);
   await db.query(`INSERT INTO members (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender)
                   SELECT 1 + i % $2, 'member ' || i, '\\x00', sha256(i::text::bytea), '3505**********0000', '1980-01-01', 'F'

@@ -281,7 +281,7 @@ if (process.argv[2] === 'serve') {
   const db = createPool({ connectionString: databaseUrl, schema, max: 2 });
   try {
     // 200 members in 20 units, each enrolled in 2024 and 2025.
-    await db.query(`INSERT INTO units (credit_code, name, plan_type) SELECT lpad(i::text, 18, '0'), 'unit ' || i, 'PUBLIC' FROM generate_series(1, 20) i`);
+    await db.query(`INSERT INTO units (credit_code, name, plan_type, terms_confirmed) SELECT lpad(i::text, 18, '0'), 'unit ' || i, 'PUBLIC', true FROM generate_series(1, 20) i`);
     await db.query(`INSERT INTO members (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender)
                     SELECT 1 + i % 20, 'member ' || i, '\\x00', sha256(i::text::bytea), '3505**********0000', '1980-01-01', 'F'
                       FROM generate_series(1, 200) i`);

@@ -21,7 +21,8 @@ import { personalDataKeys } from '../src/privacy/personalData.ts';
 import { importRoster } from '../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../src/demo/sampleData.ts';
 import { reportFigures, rounded, type Figure } from './_report.ts';
-import { insertUnits } from '../src/members/store.ts';
+import { registerSampleUnits } from '../src/members/unitTerms.ts';
+import { approver, proposer } from '../jobs/demo/programmes.ts';
 import { cpuSince, cpuSoFar, cpuText, installSqlTiming, type CpuSpent } from './province/measure.ts';
 
 const count = Number(process.env.ROWS ?? process.env.MEMBERS ?? 650_000);
@@ -56,7 +57,7 @@ const db = createPool({ connectionString: databaseUrl, schema, max: 4 });
 const loads: number[] = [];
 const sampler = setInterval(() => loads.push(loadavg()[0]!), 5_000);
 try {
-  await insertUnits(db, units);
+  await registerSampleUnits(db, units, proposer, approver);
   const keys = personalDataKeys(config().PII_KEY);
   const run = async (label: string, key: string): Promise<Record<string, Figure>> => {
     const { rows } = await db.query<{ id: number }>(`INSERT INTO roster_imports (file_name, sha256, created_by) VALUES ($1, '\\x', 'bench') RETURNING id`, [file]);

@@ -74,7 +74,8 @@ import { rosterMembers } from '../src/settlements/cli.ts';
 import { feedLengthForStays } from '../src/settlements/simulator/generate.ts';
 import { ensureShippedRuleSets } from '../src/benefits/catalogue.ts';
 import { publishYearRules } from './_ruleSets.ts';
-import { insertUnits } from '../src/members/store.ts';
+import { registerSampleUnits } from '../src/members/unitTerms.ts';
+import { approver, proposer } from '../jobs/demo/programmes.ts';
 
 // Every pg.Client query of this process is timed (the prototype is patched, so every pool's clients are).
 installSqlTiming();
@@ -303,7 +304,7 @@ async function main(): Promise<void> {
   let failed = false;
   let figures: Record<string, Figure> = {};
   try {
-    await insertUnits(db, units);
+    await registerSampleUnits(db, units, proposer, approver);
     // Every unit has paid both years (contributions are not what is measured).
     await db.query(
       `INSERT INTO contribution_payments (unit_id, plan_year, amount_fen, reference, paid_on, source, recorded_by)

@@ -8,12 +8,13 @@ import { createRuntime, type Runtime } from '../../src/runtime.ts';
 import { closeOnSignal, startGateway, startRuntimeWorkers } from '../serve.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { contributionReference } from '../../src/members/model.ts';
-import { contributionFigures, countMembers, insertContributionPayments, insertRunningRosterImport, insertUnits, unitsByCreditCodes } from '../../src/members/store.ts';
+import { contributionFigures, countMembers, insertContributionPayments, insertRunningRosterImport, unitsByCreditCodes } from '../../src/members/store.ts';
+import { registerSampleUnits } from '../../src/members/unitTerms.ts';
 import { dateSampleRegistrations } from '../../src/members/store/registrations.ts';
 import { ensureDemoServices, MissingServiceError, redact } from './services.ts';
 import { DEMO_SCHEMA, DemoBusyError, resetDemoState } from './state.ts';
 import { demoSample, ROSTER_HEADER, rosterLine, sampleCategories, sampleMembers } from '../../src/demo/sampleData.ts';
-import { playCondolence, proposeNextYear, publishDemoFigures, setUpProgrammes } from './programmes.ts';
+import { approver, playCondolence, proposer, proposeNextYear, publishDemoFigures, setUpProgrammes } from './programmes.ts';
 import { DASHBOARD_PATH } from '../../src/gateway/dashboard.ts';
 import { ingestDemoSettlements } from './settlements.ts';
 import { approveClaim } from '../../src/benefits/review.ts';
@@ -182,7 +183,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 /** The sample units and members (two plan years) and their contributions, as `hub demo` loads them. */
 export async function loadSampleRegistry(runtime: Pick<Runtime, "db" | "keys">, memberCount: number) {
   const { units, members } = demoSample(memberCount);
-  await insertUnits(runtime.db, units);
+  // Their terms proposed by one ADMIN and confirmed by another, as any unit's: only then are members enrolled.
+  await registerSampleUnits(runtime.db, units, proposer, approver);
   const thisYear = Number(chinaToday().slice(0, 4));
   const years = [thisYear - 1, thisYear];
   let inserted = 0;

@@ -33,8 +33,9 @@ import { approveRuleSetProposal, proposalWhatIf, proposeRuleSet, proposeRuleSetA
 /** The province's fund: its payouts leave from this account, and its statements are reconciled against it. */
 export const DEMO_PROVINCE_ACCOUNT = '6222000000351000';
 
-const proposer: Actor = { subject: 'demo-admin', role: 'ADMIN' };
-const approver: Actor = { subject: 'demo-admin-2', role: 'ADMIN' };
+/** The demo's two ADMINs: what takes four eyes (a unit's terms, its move, a rule set) one proposes, the other confirms. */
+export const proposer: Actor = { subject: 'demo-admin', role: 'ADMIN' };
+export const approver: Actor = { subject: 'demo-admin-2', role: 'ADMIN' };
 /** Where an organisation's own ADMINs work: their rule sets govern only where assigned within it. */
 const staffOf = (organisationId: number): Scope => ({ unitId: null, memberId: null, organisationId });
 

@@ -55,6 +55,13 @@ export const ENROLLED_WITH_OTHER_UNIT = 'the member\'s enrolment of this plan ye
 export const CONDOLENCE_APPROVED = 'the worker was approved a condolence payment (慰问金) of this plan year, which is paid to workers not enrolled in it: they are not enrolled in it';
 
 /**
+ * Why a member of a unit whose terms wait for a second ADMIN is not enrolled (enrolMember, a roster
+ * row): claims would be decided by terms no second person checked (migration 0076 refuses it too).
+ */
+export const UNIT_TERMS_WAITING = 'the unit\'s terms (plan type, unit type, small-firm mark) wait for a second ADMIN: '
+  + 'its members are enrolled once another ADMIN confirms them (confirmUnitTermsChange)';
+
+/**
  * The `enrolment` rules of the rule set governing an enrolment: its unit's organisation's (or the
  * nearest above it) for the plan year, effective on the enrolment date — as adjudication picks the
  * set for a claim.
@@ -118,11 +125,14 @@ export async function memberNotLocked(tx: Tx, memberId: number, scope: Scope): P
  * the decision. A targeted group a change adds to an existing enrolment is judged for back-dating
  * from its date; the add-on it turns on starts today (an override of BACKDATED: the enrolment's date),
  * one it keeps keeps its start. The year's enrolment of a member moved since stays with the unit it was made in (CONFLICT),
- * and a worker approved a condolence of the year is not enrolled in it (CONFLICT).
+ * a worker approved a condolence of the year is not enrolled in it (CONFLICT), nor a member of a unit
+ * whose terms wait for a second ADMIN (CONFLICT).
  */
 export async function enrol(db: Db, actor: Actor, ruleSets: RuleSetCache, request: EnrolmentRequest, today: string): Promise<{ row: EnrolmentRow; created: boolean }> {
   const override = checkedOverride(actor, request.override);
   const { member, unit, planYear } = request;
+  // Read before the lock: terms once confirmed stay so, and the database refuses the write while they wait.
+  if (!unit.termsConfirmed) throw conflict(`input.memberId: ${UNIT_TERMS_WAITING}`, 'input.memberId');
   check('input.enrolledOn', planYearDateProblem(planYear, request.enrolledOn));
   const plan = request.plan ?? unit.planType;
   // Outside the write: the shipped rule sets are stored once, not undone with a refused enrolment.

@@ -113,6 +113,8 @@ export interface UnitRow {
   unitType: UnitType;
   /** A small or micro firm (小微企业). */
   smallMicro: boolean;
+  /** Whether a second ADMIN confirmed its terms: false from its registration to then, and no member is enrolled (migration 0076). */
+  termsConfirmed: boolean;
   createdAt: Date;
   updatedAt: Date;
 }

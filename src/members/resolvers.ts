@@ -12,7 +12,7 @@ import { recordAudit } from '../audit/audit.ts';
 import { decrypt, encrypt, lookupHash } from '../privacy/personalData.ts';
 import { recordManualPayment } from '../reconciliation/manualPayments.ts';
 import { waitingPeriodEndsOn } from './enrolments.ts';
-import { enrol, memberNotLocked } from './eligibility.ts';
+import { enrol, memberNotLocked, UNIT_TERMS_WAITING } from './eligibility.ts';
 import {
   payableFrom, protectBankCard, protectMember, REGISTERED_ELSEWHERE, validateMemberFields, type MemberField, type MemberFields,
   type RawMemberFields,
@@ -34,6 +34,7 @@ import { withinCallerOrganisation } from '../organisations/loaders.ts';
 import DataLoader from 'dataloader';
 import type { UnitTermsChange } from '../gateway/generated/resolvers.ts';
 import type { UnitTermsChangeRow } from './model.ts';
+import { confirmTermsChange, NONE_WAITING, registerUnit } from './unitTerms.ts';
 
 const READ_ALL = ['ADMIN', 'REVIEWER', 'FINANCE', 'AUDITOR', 'SERVICE'] as const;
 export const MANAGE_MEMBERS = ['ADMIN', 'SERVICE', 'UNIT_OPERATOR'] as const;
@@ -140,11 +141,7 @@ function distinctCategories(field: string, categories: readonly MemberCategory[]
 const planYearProblem = (year: number) => (year >= 2000 && year <= 2100 ? null : 'must be a year between 2000 and 2100');
 const unitNameProblem = (name: string) => (name.length >= 1 && name.length <= 200 ? null : 'must be 1 to 200 characters');
 
-/**
- * A unit's terms (plan type, unit type, small-firm mark) decide which programmes of the approved rule
- * sets pay its members, stays before a change included: a change takes two ADMINs (four eyes, kept by
- * the database: migration 0058). `updateUnit` proposes, another ADMIN confirms.
- */
+/** Who proposes, confirms and withdraws a unit's terms (two of them: unitTerms.ts). */
 const UNIT_TERMS_ADMINS = ['ADMIN'] as const;
 
 /** A terms change as the API shows it. */
@@ -172,8 +169,6 @@ function openTermsChangeOfUnit(ctx: Context): DataLoader<number, UnitTermsChange
   }
   return loader;
 }
-
-const NONE_WAITING = 'no change of the unit\'s terms is waiting for confirmation';
 
 export const memberResolvers: DomainResolvers = {
   Query: {
@@ -223,21 +218,11 @@ export const memberResolvers: DomainResolvers = {
       const creditCode = input.creditCode.trim().toUpperCase();
       const name = input.name.trim();
       checkAll({ 'input.creditCode': creditCodeProblem(creditCode), 'input.name': unitNameProblem(name) });
-      const scope = scopeOf(ctx.principal);
-      // An organisation's ADMIN registers units inside its subtree only: its own organisation unless it names one below.
-      const organisationId = input.organisationId == null ? scope.organisationId : localId('input.organisationId', input.organisationId, 'Organisation');
-      if (organisationId !== null && !(await store.organisationVisible(ctx.db, scope, organisationId))) throw notFound('organisation', 'input.organisationId');
-      return inTransaction(ctx.db, async (tx) => {
-        const unit = await store.insertUnit(tx, {
-          creditCode, name, planType: input.planType, unitType: input.unitType, smallMicro: input.smallMicro ?? false, organisationId,
-        });
-        if (!unit) throw conflict(`a unit with credit code ${creditCode} already exists`, 'input.creditCode');
-        await recordAudit(tx, actorOf(ctx.principal), {
-          action: 'unit.create', targetType: 'Unit', targetId: String(unit.id),
-          details: { creditCode, planType: unit.planType, unitType: unit.unitType, smallMicro: unit.smallMicro, organisationId: unit.organisationId },
-        });
-        return { unit };
+      const organisationId = input.organisationId == null ? null : localId('input.organisationId', input.organisationId, 'Organisation');
+      const unit = await registerUnit(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), {
+        creditCode, name, planType: input.planType, unitType: input.unitType ?? null, smallMicro: input.smallMicro ?? false, organisationId,
       });
+      return { unit };
     },
     updateUnit: async (_root, { input }, ctx) => {
       requireRole(ctx, UNIT_TERMS_ADMINS, 'updateUnit');
@@ -256,8 +241,11 @@ export const memberResolvers: DomainResolvers = {
         if (name !== undefined) {
           await recordAudit(tx, actor, { action: 'unit.update', targetType: 'Unit', targetId: String(id), reason, details: { name } });
         }
-        // A value the unit has already is not proposed.
-        const proposed = {
+        // A value the unit has already is not proposed; terms never confirmed are proposed whole, for the
+        // second ADMIN to confirm all of them (the database confirms them only so: 0076).
+        const proposed = !unit.termsConfirmed ? {
+          planType: terms.planType ?? unit.planType, unitType: terms.unitType ?? unit.unitType, smallMicro: terms.smallMicro ?? unit.smallMicro,
+        } : {
           planType: terms.planType !== null && terms.planType !== unit.planType ? terms.planType : null,
           unitType: terms.unitType !== null && terms.unitType !== unit.unitType ? terms.unitType : null,
           smallMicro: terms.smallMicro !== null && terms.smallMicro !== unit.smallMicro ? terms.smallMicro : null,
@@ -278,39 +266,7 @@ export const memberResolvers: DomainResolvers = {
       const id = localId('input.unitId', input.unitId, 'Unit');
       // The DateTime scalar refused anything but a date and time before this runs.
       const proposedAt = new Date(input.proposedAt);
-      const scope = scopeOf(ctx.principal);
-      const actor = actorOf(ctx.principal);
-      const confirmed = await inTransaction(ctx.db, async (tx) => {
-        // Read first, locking nothing: a unit out of scope is neither waited on nor told apart from a missing one by the wait's CONFLICT.
-        if (!(await store.unitsByIds(tx, [id], scope)).length) throw notFound('unit', 'input.unitId');
-        if (!(await store.lockUnitForMove(tx, id))) throw conflict('input.unitId: a roster import is merging the unit: confirm once it is done', 'input.unitId');
-        // Again on the locked row: the unit may have moved out of scope while this waited.
-        const [before] = await store.unitsByIds(tx, [id], scope);
-        if (!before) throw notFound('unit', 'input.unitId');
-        const waiting = await store.lockOpenUnitTermsChange(tx, id);
-        if (!waiting) throw conflict(`input.unitId: ${NONE_WAITING}`, 'input.unitId');
-        if (waiting.proposedAt.getTime() !== proposedAt.getTime()) {
-          throw conflict('input.proposedAt: the change waiting is not the one checked (proposed at another time): read the unit again and check it', 'input.proposedAt');
-        }
-        const refused = () => forbidden('you proposed this change of the unit\'s terms: another ADMIN must confirm it');
-        if (waiting.proposedBy === actor.subject) throw refused();
-        try {
-          const done = await store.confirmUnitTermsChange(tx, waiting.id, actor.subject);
-          await recordAudit(tx, actor, {
-            action: 'unit.terms.confirm', targetType: 'Unit', targetId: String(id),
-            details: {
-              changeId: waiting.id, proposedBy: waiting.proposedBy, proposedAt: waiting.proposedAt,
-              before: { planType: before.planType, unitType: before.unitType, smallMicro: before.smallMicro },
-              after: { planType: done.unit.planType, unitType: done.unit.unitType, smallMicro: done.unit.smallMicro },
-            },
-          });
-          return done;
-        } catch (error) {
-          // The database's four eyes (0058): the proposer cannot confirm.
-          if ((error as { constraint?: string }).constraint === 'unit_terms_changes_four_eyes') throw refused();
-          throw error;
-        }
-      });
+      const confirmed = await confirmTermsChange(ctx.db, actorOf(ctx.principal), scopeOf(ctx.principal), id, proposedAt);
       ctx.loaders.unit.clear(id);
       return { change: termsChangeView(ctx, confirmed.change), unit: confirmed.unit };
     },
@@ -384,6 +340,8 @@ export const memberResolvers: DomainResolvers = {
       const member = await visibleMember(ctx, 'input.memberId', input.memberId);
       const unit = await visibleUnit(ctx, 'input.unitId', input.unitId);
       check('input.unitId', unit.id === member.unitId ? 'is already the member\'s unit' : null);
+      // Its terms would decide the member's next enrolments (none is made in it meanwhile: eligibility.ts).
+      if (!unit.termsConfirmed) throw conflict(`input.unitId: ${UNIT_TERMS_WAITING}`, 'input.unitId');
       return inTransaction(ctx.db, async (tx) => {
         if (!(await store.lockUnitForMove(tx, member.unitId))) {
           throw conflict('a roster import is merging the member\'s unit: move the member once it is done', 'input.memberId');

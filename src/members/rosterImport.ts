@@ -8,7 +8,7 @@ import { decrypt, type PersonalDataKeys } from '../privacy/personalData.ts';
 import { csvFileProblem, decodeText, type TextEncodingName } from '../csv.ts';
 import type { RosterCounts, RowError } from './model.ts';
 import { REGISTERED_ELSEWHERE } from './memberFields.ts';
-import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lockRosterUnits, lookAtRosterChanges, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsEnrolledElsewhere, refuseStagedRowsOfCondolences, refuseStagedRowsOfOtherUnits, refuseStagedRowsOfUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
+import { claimRosterImport, createRosterStage, failRosterImport, finishRosterImport, lockRosterUnits, lookAtRosterChanges, mergeStagedEnrolments, mergeStagedMembers, refuseStagedRows, refuseStagedRowsEnrolledElsewhere, refuseStagedRowsOfCondolences, refuseStagedEnrolmentsOfUnits, refuseStagedRowsOfOtherUnits, refuseStagedRowsOfUnits, rosterImportUploader, rosterRefusalLine, rosterUnits, stageRosterLines, stagedRosterErrors, type ChangeAuthor } from './store.ts';
 import { lockPlanYearEnrolments } from './store/eligibility.ts';
 import { recordRosterChangeAlerts } from '../notifications/store.ts';
 import { rosterHeaderProblems, type RosterColumn, type RosterContext } from './rosterRow.ts';
@@ -16,7 +16,7 @@ import { rosterCheckers, defaultCheckThreads } from './rosterCheckers.ts';
 import { checkRosterRows, type CheckedRosterRow } from './rosterChecks.ts';
 import { storableText } from '../kernel/text.ts';
 import { RuleSetCache } from '../benefits/catalogue.ts';
-import { CONDOLENCE_APPROVED, ENROLLED_WITH_OTHER_UNIT, rosterEligibility } from './eligibility.ts';
+import { CONDOLENCE_APPROVED, ENROLLED_WITH_OTHER_UNIT, rosterEligibility, UNIT_TERMS_WAITING } from './eligibility.ts';
 import type { FieldProblem } from '../kernel/problems.ts';
 
 /**
@@ -24,7 +24,7 @@ import type { FieldProblem } from '../kernel/problems.ts';
  * file: rosterCheckers.ts) while they stream into a staging table (COPY, a chunk at a time: memory
  * does not grow with the file), where duplicate ID numbers, members of other units and enrolments
  * a row may not make (the year's is another unit's; the worker was approved a condolence of the
- * year) are refused in SQL; the rest is then merged into members and enrolments, writing only what is new or
+ * year; the unit's terms wait for a second ADMIN) are refused in SQL; the rest is then merged into members and enrolments, writing only what is new or
  * changed, in the same transaction: the file lands whole or not at all, good rows are kept, bad
  * rows are reported with row number, field and reason, and importing the same file again changes
  * nothing. An import never moves a member between units (a row for another unit's member is
@@ -199,8 +199,10 @@ export async function importRoster(
     options.onProgress?.(rowsTotal);
 
     const staged = performance.now();
-    const unitsLeft = await lockRosterUnits(tx, [...unitsStaged], options.onlyOrganisationId ?? null);
-    if (unitsLeft.length) rowsRejected += await refuseStagedRowsOfUnits(tx, unitsLeft, UNIT_LEFT);
+    const units = await lockRosterUnits(tx, [...unitsStaged], options.onlyOrganisationId ?? null);
+    if (units.left.length) rowsRejected += await refuseStagedRowsOfUnits(tx, units.left, UNIT_LEFT);
+    // Members of a unit whose terms wait are registered, not enrolled: their claims would be decided by terms no second ADMIN checked.
+    if (units.termsWaiting.length) rowsRejected += await refuseStagedEnrolmentsOfUnits(tx, units.termsWaiting, UNIT_TERMS_WAITING);
     const { snapshot } = await lookAtRosterChanges(tx, null);
     const refused = await refuseStagedRows(tx, DUPLICATE_OF, REGISTERED_ELSEWHERE);
     rowsRejected += refused.duplicates + refused.elsewhere;

@@ -22,7 +22,7 @@ import { memberScopeSql, organisationRowScopeSql, unitRowScopeSql } from '../db/
 
 const UNIT_COLUMNS = `u.id, u.credit_code AS "creditCode", u.name, u.plan_type AS "planType",
   u.organisation_id AS "organisationId", u.unit_type AS "unitType", u.small_micro AS "smallMicro",
-  u.created_at AS "createdAt", u.updated_at AS "updatedAt"`;
+  u.terms_confirmed AS "termsConfirmed", u.created_at AS "createdAt", u.updated_at AS "updatedAt"`;
 
 const MEMBER_COLUMNS = `m.id, m.unit_id AS "unitId", m.name, m.id_number_masked AS "idNumberMasked",
   m.birth_date AS "birthDate", m.gender, m.phone, m.bank_card_masked AS "bankCardMasked",
@@ -121,7 +121,10 @@ export async function countUnits(db: Queryable, scope: Scope, filter: UnitFilter
   return rows[0]!.n;
 }
 
-/** A new unit; `unitType` and `organisationId` null take the database's defaults (the plan's type, UNION). */
+/**
+ * A new unit, its terms waiting for a second ADMIN (terms_confirmed false: migration 0076; the caller
+ * proposes them); `unitType` and `organisationId` null take the database's defaults (the plan's type, UNION).
+ */
 export async function insertUnit(
   tx: Tx, unit: { creditCode: string; name: string; planType: PlanType; unitType?: UnitType | null; smallMicro?: boolean; organisationId?: number | null },
 ): Promise<UnitRow | null> {
@@ -133,13 +136,22 @@ export async function insertUnit(
   return rows[0] ?? null;
 }
 
-/** Units in bulk; a credit code registered already is skipped (the sample data of `hub demo`). */
-export async function insertUnits(db: Queryable, units: readonly { creditCode: string; name: string; planType: PlanType }[]): Promise<void> {
-  await db.query(
-    `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-     ON CONFLICT (credit_code) DO NOTHING`,
-    [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType)],
+/**
+ * Units in bulk (sample data: registerSampleUnits), each with its first terms proposed by `proposedBy`
+ * for `reason`, waiting as insertUnit's; a credit code registered already is skipped. The proposals' ids.
+ */
+export async function insertUnits(
+  tx: Tx, units: readonly { creditCode: string; name: string; planType: PlanType }[], proposedBy: string, reason: string,
+): Promise<number[]> {
+  const { rows } = await tx.query<{ id: number }>(
+    `WITH registered AS (
+       INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+       ON CONFLICT (credit_code) DO NOTHING RETURNING id, plan_type, unit_type, small_micro)
+     INSERT INTO unit_terms_changes (unit_id, plan_type, unit_type, small_micro, reason, proposed_by)
+     SELECT id, plan_type, unit_type, small_micro, $4, $5 FROM registered RETURNING id`,
+    [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType), reason, proposedBy],
   );
+  return rows.map((r) => r.id);
 }
 
 /**
@@ -188,22 +200,24 @@ export async function lockOpenUnitTermsChange(tx: Tx, unitId: number): Promise<U
 }
 
 /**
- * Confirms the waiting change and gives the unit its terms, in the one transaction the database lets
- * change them (units_terms_four_eyes). Refused by the database (unit_terms_changes_four_eyes) for its
- * proposer.
+ * Confirms the waiting changes and gives their units their terms, confirmed, in the one transaction
+ * the database lets change them (units_terms_four_eyes; a unit's first terms: a change naming all
+ * three, 0076). Refused by the database (unit_terms_changes_four_eyes) for a change's proposer.
  */
-export async function confirmUnitTermsChange(tx: Tx, changeId: number, confirmedBy: string): Promise<{ change: UnitTermsChangeRow; unit: UnitRow }> {
-  const { rows: [change] } = await tx.query<UnitTermsChangeRow>(
-    `UPDATE unit_terms_changes AS tc SET status = 'CONFIRMED', confirmed_by = $2 WHERE tc.id = $1 RETURNING ${TERMS_COLUMNS}`,
-    [changeId, confirmedBy],
+export async function confirmUnitTermsChanges(
+  tx: Tx, changeIds: readonly number[], confirmedBy: string,
+): Promise<{ changes: UnitTermsChangeRow[]; units: UnitRow[] }> {
+  const { rows: changes } = await tx.query<UnitTermsChangeRow>(
+    `UPDATE unit_terms_changes AS tc SET status = 'CONFIRMED', confirmed_by = $2 WHERE tc.id = ANY($1::bigint[]) RETURNING ${TERMS_COLUMNS}`,
+    [changeIds, confirmedBy],
   );
-  const { rows: [unit] } = await tx.query<UnitRow>(
+  const { rows: units } = await tx.query<UnitRow>(
     `UPDATE units AS u SET plan_type = coalesce(tc.plan_type, u.plan_type), unit_type = coalesce(tc.unit_type, u.unit_type),
-            small_micro = coalesce(tc.small_micro, u.small_micro), updated_at = now()
-       FROM unit_terms_changes tc WHERE tc.id = $1 AND u.id = tc.unit_id RETURNING ${UNIT_COLUMNS}`,
-    [changeId],
+            small_micro = coalesce(tc.small_micro, u.small_micro), terms_confirmed = true, updated_at = now()
+       FROM unit_terms_changes tc WHERE tc.id = ANY($1::bigint[]) AND u.id = tc.unit_id RETURNING ${UNIT_COLUMNS}`,
+    [changeIds],
   );
-  return { change: change!, unit: unit! };
+  return { changes, units };
 }
 
 export async function withdrawUnitTermsChange(tx: Tx, changeId: number, withdrawnBy: string, reason: string): Promise<UnitTermsChangeRow> {
@@ -632,27 +646,39 @@ export async function lockUnitForMove(tx: Tx, unitId: number): Promise<boolean> 
 
 /**
  * Locks the units a roster import merges rows of (FOR SHARE) until it commits, and answers those no
- * longer in `organisationId`'s subtree (an organisation's import; none for the hub's). A member's
- * move out of one of them (lockUnitForMove) either committed before, and the merges, which read the
- * roster afresh, leave the member to their new unit, or waits for the import (refused if the merges
- * outlast its wait); otherwise a move committing while the enrolments merge ran would leave an
+ * longer in `organisationId`'s subtree (an organisation's import; none for the hub's), and those whose
+ * terms wait for a second ADMIN (migration 0076: confirmed only under a lock this one waits for). A
+ * member's move out of one of them (lockUnitForMove) either committed before, and the merges, which
+ * read the roster afresh, leave the member to their new unit, or waits for the import (refused if the
+ * merges outlast its wait); otherwise a move committing while the enrolments merge ran would leave an
  * enrolment in the unit the member left. Likewise a unit's move to another organisation while the
  * file was staged is seen here.
  */
-export async function lockRosterUnits(tx: Tx, unitIds: readonly number[], organisationId: number | null): Promise<number[]> {
+export async function lockRosterUnits(tx: Tx, unitIds: readonly number[], organisationId: number | null): Promise<{ left: number[]; termsWaiting: number[] }> {
   const p = new Params();
   const inScope = unitRowScopeSql(p, { unitId: null, memberId: null, organisationId }, 'u.id', 'u.organisation_id');
-  const { rows } = await tx.query<{ id: number; inScope: boolean }>(
-    `SELECT u.id, ${inScope} AS "inScope" FROM units u WHERE u.id = ANY(${p.add(unitIds)}::bigint[]) ORDER BY u.id FOR SHARE`,
+  const { rows } = await tx.query<{ id: number; inScope: boolean; termsConfirmed: boolean }>(
+    `SELECT u.id, ${inScope} AS "inScope", u.terms_confirmed AS "termsConfirmed" FROM units u
+      WHERE u.id = ANY(${p.add(unitIds)}::bigint[]) ORDER BY u.id FOR SHARE`,
     p.values,
   );
-  return rows.filter((u) => !u.inScope).map((u) => u.id);
+  return { left: rows.filter((u) => !u.inScope).map((u) => u.id), termsWaiting: rows.filter((u) => !u.termsConfirmed).map((u) => u.id) };
 }
 
 /** Refuses every staged row (not refused yet) of these units on `unit_credit_code`; the number refused. */
 export async function refuseStagedRowsOfUnits(tx: Tx, unitIds: readonly number[], reason: string): Promise<number> {
   const { rowCount } = await tx.query(
     `UPDATE roster_stage SET problem = 0, field = 'unit_credit_code', reason = $2 WHERE unit_id = ANY($1::bigint[]) AND reason IS NULL`,
+    [unitIds, reason],
+  );
+  return rowCount ?? 0;
+}
+
+/** Refuses on `plan_year` every staged row (not refused yet) of these units that enrols its member; the number refused. */
+export async function refuseStagedEnrolmentsOfUnits(tx: Tx, unitIds: readonly number[], reason: string): Promise<number> {
+  const { rowCount } = await tx.query(
+    `UPDATE roster_stage SET problem = 0, field = 'plan_year', reason = $2
+      WHERE unit_id = ANY($1::bigint[]) AND plan_year IS NOT NULL AND reason IS NULL`,
     [unitIds, reason],
   );
   return rowCount ?? 0;

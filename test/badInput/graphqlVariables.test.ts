@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type GraphQLResult, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type GraphQLResult, type TestGateway } from '../support/gateway.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { fingerprints } from '../support/fingerprint.ts';
 import { luhnCard, luhnCardWrong, residentId, residentIdWrongCheck } from './support.ts';
@@ -54,6 +54,7 @@ beforeAll(async () => {
   // Good data first.
   const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州市某中学", planType: PUBLIC }) { unit { id } } }`, { c: withCreditCodeCheck('12350500MB0000002') });
   unitId = unit.data.createUnit.unit.id;
+  await confirmUnitTerms(gw, unitId);
   const [id] = fc.sample(residentId, { numRuns: 1, seed: 9 });
   const [card] = fc.sample(luhnCard, { numRuns: 1, seed: 9 });
   const member = await gw.query(ADMIN, `mutation($u: ID!, $id: String!, $card: String!) {

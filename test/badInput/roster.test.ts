@@ -52,7 +52,7 @@ beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
   const { rows } = await db.pool.query<{ id: number }>(
-    `INSERT INTO units (credit_code, name, plan_type) VALUES ($1, '晋江某纺织有限公司', 'PRIVATE'), ($2, '泉州市某中学', 'PUBLIC') RETURNING id`, [UNIT_A, UNIT_B],
+    `INSERT INTO units (credit_code, name, plan_type, terms_confirmed) VALUES ($1, '晋江某纺织有限公司', 'PRIVATE', true), ($2, '泉州市某中学', 'PUBLIC', true) RETURNING id`, [UNIT_A, UNIT_B],
   );
   unitB = rows[1]!.id;
   // Good data first: 12 members enrolled for 2025, half with a bank account.

@@ -16,7 +16,9 @@ const unique = () => `${Date.now().toString(36)}${(counter += 1).toString(36)}${
 
 /**
  * A unit registered in `organisationId` (the hub's own union without one): a unit's organisation is
- * set at registration; only its change takes two ADMINs (a confirmed unit move, migration 0074).
+ * set at registration; only its change takes two ADMINs (a confirmed unit move, migration 0074). Its
+ * terms are stated confirmed, as the database lets an INSERT state them (0076): through the API a
+ * second ADMIN confirms them (test/security/unitFirstTerms.test.ts).
  */
 export async function seedUnit(
   db: pg.Pool, planType: 'PUBLIC' | 'PRIVATE' = 'PUBLIC', organisationId: number | null = null,
@@ -24,7 +26,7 @@ export async function seedUnit(
   const digits = (randomBytes(8).readBigUInt64BE() % 10n ** 10n).toString().padStart(10, '0');
   const creditCode = withCreditCodeCheck(`91350500${digits.slice(0, 9)}`);
   const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO units (credit_code, name, plan_type, organisation_id) VALUES ($1, $2, $3, $4) RETURNING id`,
+    `INSERT INTO units (credit_code, name, plan_type, organisation_id, terms_confirmed) VALUES ($1, $2, $3, $4, true) RETURNING id`,
     [creditCode, `单位 ${unique()}`, planType, organisationId],
   );
   return { id: rows[0]!.id, creditCode };

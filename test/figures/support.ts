@@ -38,8 +38,8 @@ export async function seedFigures(db: pg.Pool): Promise<Tree> {
   const { units, members } = demoSample(MEMBERS);
   const homes = [JJ, LC, QZ, XM];
   const { rows: unitRows } = await db.query<{ id: string; credit_code: string }>(
-    `INSERT INTO units (credit_code, name, plan_type, organisation_id, unit_type)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) RETURNING id, credit_code`,
+    `INSERT INTO units (credit_code, name, plan_type, organisation_id, unit_type, terms_confirmed)
+     SELECT *, true FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) RETURNING id, credit_code`,
     [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType),
      units.map((_, i) => homes[i % homes.length]), units.map((_, i) => UNIT_TYPES[i % UNIT_TYPES.length])],
   );
@@ -153,7 +153,7 @@ export async function spreadClaimants(db: pg.Pool, tree: Tree): Promise<void> {
 export async function paidCounty(db: pg.Pool, parentId: number, code: string, name: string, claims: [member: number, day: string][]): Promise<{ id: number; approvedFen: number[] }> {
   const { rows: [org] } = await db.query(`INSERT INTO organisations (code, name, level, parent_id, created_by) VALUES ($1, $2, 'COUNTY', $3, 't') RETURNING id`, [code, name, parentId]);
   const { rows: [unit] } = await db.query(
-    `INSERT INTO units (credit_code, name, plan_type, organisation_id) VALUES ($1, '某公司工会', 'PUBLIC', $2) RETURNING id`, [`91350582MA2XXXX${code}8`, org.id]);
+    `INSERT INTO units (credit_code, name, plan_type, organisation_id, terms_confirmed) VALUES ($1, '某公司工会', 'PUBLIC', $2, true) RETURNING id`, [`91350582MA2XXXX${code}8`, org.id]);
   const unitId = Number(unit.id);
   const members: { memberId: number; enrolmentId: number; unitId: number; creditCode: string }[] = [];
   for (let i = 0; i < 10; i += 1) {

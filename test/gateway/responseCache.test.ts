@@ -19,7 +19,7 @@ beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db);
   other = await startTestGateway(db);
-  await db.pool.query(`INSERT INTO units (credit_code, name, plan_type) SELECT lpad(i::text, 18, '0'), 'unit ' || i, 'PUBLIC' FROM generate_series(1, 3) i`);
+  await db.pool.query(`INSERT INTO units (credit_code, name, plan_type, terms_confirmed) SELECT lpad(i::text, 18, '0'), 'unit ' || i, 'PUBLIC', true FROM generate_series(1, 3) i`);
   await db.pool.query(`INSERT INTO members (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender)
                        SELECT 1 + i % 3, 'member ' || i, '\\x00', sha256(i::text::bytea), '3505**********0000', '1980-01-01', 'F'
                          FROM generate_series(1, 30) i`);

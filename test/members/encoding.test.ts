@@ -49,7 +49,7 @@ const trickle = (bytes: Buffer) => Readable.from((function* () {
 
 async function newUnit(): Promise<{ id: number; code: string }> {
   const code = withCreditCodeCheck(`91350500MA${String(++nextUnit).padStart(7, '0')}`);
-  const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO units (credit_code, name, plan_type) VALUES ($1, '某公司', 'PRIVATE') RETURNING id`, [code]);
+  const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO units (credit_code, name, plan_type, terms_confirmed) VALUES ($1, '某公司', 'PRIVATE', true) RETURNING id`, [code]);
   return { id: rows[0]!.id, code };
 }
 async function newImport(): Promise<number> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { addDays, chinaToday } from '../../src/kernel/time.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
@@ -49,6 +49,7 @@ beforeAll(async () => {
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
   const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州市第十中学", planType: PUBLIC }) { unit { id } } }`, { c: UNIT });
   unitId = unit.data.createUnit.unit.id;
+  await confirmUnitTerms(gw, unitId);
 });
 afterAll(async () => {
   await gw?.close();

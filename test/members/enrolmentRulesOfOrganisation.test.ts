@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { addDays, chinaToday } from '../../src/kernel/time.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
@@ -54,6 +54,7 @@ beforeAll(async () => {
       { i: { creditCode: code, name: `单位${code.slice(-4)}`, planType: 'PRIVATE', ...(organisation ? { organisationId: organisation } : {}) } });
     expect(r.data.createUnit.userErrors).toEqual([]);
     units[code] = r.data.createUnit.unit.id;
+    await confirmUnitTerms(gw, r.data.createUnit.unit.id);
   }
   // The year hub-wide: default-2025's rules. JJ's own: 90 days back, no waiting period.
   const { version: _v, ...base } = loadRuleSet('default-2025');

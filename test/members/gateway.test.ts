@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, countQueries, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { confirmProposal, waitingContributionPayments } from '../reconciliation/support.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../../src/demo/sampleData.ts';
@@ -18,7 +18,7 @@ beforeAll(async () => {
   db = await freshDatabase();
   gw = await startTestGateway(db);
   const { rows } = await db.pool.query<{ id: number; credit_code: string }>(
-    `INSERT INTO units (credit_code, name, plan_type) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) RETURNING id, credit_code`,
+    `INSERT INTO units (credit_code, name, plan_type, terms_confirmed) SELECT *, true FROM unnest($1::text[], $2::text[], $3::text[]) RETURNING id, credit_code`,
     [units.map((u) => u.creditCode), units.map((u) => u.name), units.map((u) => u.planType)],
   );
   for (const r of rows) unitIds.set(r.credit_code, r.id);
@@ -192,6 +192,7 @@ describe('mutations', () => {
     const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州市第九中学", planType: PUBLIC }) { unit { id creditCode planType } } }`, { c: code });
     expect(unit.data.createUnit.unit).toMatchObject({ creditCode: code, planType: 'PUBLIC' });
     const unitId = unit.data.createUnit.unit.id;
+    await confirmUnitTerms(gw, unitId);
     const again = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "重复", planType: PUBLIC }) { unit { id } userErrors { field code } } }`, { c: code });
     expect(again.data.createUnit).toEqual({ unit: null, userErrors: [{ field: 'input.creditCode', code: 'CONFLICT' }] });
 

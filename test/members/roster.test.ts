@@ -35,7 +35,7 @@ async function memberCount(): Promise<number> {
 beforeAll(async () => {
   db = await freshDatabase();
   const { rows } = await db.pool.query<{ id: number }>(
-    `INSERT INTO units (credit_code, name, plan_type) VALUES ($1, '晋江某纺织有限公司', 'PRIVATE'), ($2, '泉州市某中学', 'PUBLIC') RETURNING id`,
+    `INSERT INTO units (credit_code, name, plan_type, terms_confirmed) VALUES ($1, '晋江某纺织有限公司', 'PRIVATE', true), ($2, '泉州市某中学', 'PUBLIC', true) RETURNING id`,
     [UNIT_A, UNIT_B],
   );
   unitA = rows[0]!.id;

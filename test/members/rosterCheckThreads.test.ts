@@ -4,7 +4,7 @@ import { importRoster, type RosterImportResult } from '../../src/members/rosterI
 import { rosterCheckers } from '../../src/members/rosterCheckers.ts';
 import { decrypt, personalDataKeys } from '../../src/privacy/personalData.ts';
 import { sampleMembers, sampleUnits, type SampleMember } from '../../src/demo/sampleData.ts';
-import { insertUnits } from '../../src/members/store.ts';
+import { registerUnits } from '../support/units.ts';
 
 /**
  * A big roster's rows are checked and encrypted on threads (rosterCheckers.ts), 2,000 rows a
@@ -41,7 +41,7 @@ let threaded: TestDatabase;
 let here: TestDatabase;
 
 async function importInto(db: TestDatabase, checkThreads: number): Promise<RosterImportResult> {
-  await insertUnits(db.pool, units);
+  await registerUnits(db.pool, units);
   const { rows } = await db.pool.query<{ id: number }>(
     `INSERT INTO roster_imports (file_name, sha256, created_by) VALUES ('threads.csv', '\\x', 'test') RETURNING id`,
   );

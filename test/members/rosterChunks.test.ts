@@ -4,7 +4,7 @@ import { importRoster } from '../../src/members/rosterImport.ts';
 import { REGISTERED_ELSEWHERE } from '../../src/members/memberFields.ts';
 import { lookupHash, personalDataKeys } from '../../src/privacy/personalData.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../../src/demo/sampleData.ts';
-import { insertUnits } from '../../src/members/store.ts';
+import { registerUnits } from '../support/units.ts';
 
 /**
  * Refusals and merges across the chunks an import stages (20,000 lines each): a row is refused as a
@@ -50,7 +50,7 @@ function roster(): string {
 
 beforeAll(async () => {
   db = await freshDatabase();
-  await insertUnits(db.pool, units);
+  await registerUnits(db.pool, units);
   const known = ROSTER_HEADER + rosterLine({ ...elsewhere!, unitCreditCode: units[0]!.creditCode }, 2025, false) + rosterLine(renamed!, 2025, false);
   await importRoster(db.pool, keys, known, { importId: await newImport(), today: '2025-01-10' });
 });

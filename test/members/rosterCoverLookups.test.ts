@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importRoster } from '../../src/members/rosterImport.ts';
-import { insertUnits } from '../../src/members/store.ts';
+import { registerUnits } from '../support/units.ts';
 import { personalDataKeys } from '../../src/privacy/personalData.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits } from '../../src/demo/sampleData.ts';
 import { countQueries, freshDatabase, type TestDatabase } from '../support/db.ts';
@@ -18,7 +18,7 @@ let db: TestDatabase;
 
 beforeAll(async () => {
   db = await freshDatabase();
-  await insertUnits(db.pool, units);
+  await registerUnits(db.pool, units);
 });
 afterAll(async () => { await db?.drop(); });
 

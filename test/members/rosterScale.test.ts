@@ -6,7 +6,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { personalDataKeys } from '../../src/privacy/personalData.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits, type SampleMember } from '../../src/demo/sampleData.ts';
-import { insertUnits } from '../../src/members/store.ts';
+import { registerUnits } from '../support/units.ts';
 
 /**
  * A large roster streams through the import: Node holds the chunk it reads, not the file. The file
@@ -26,7 +26,7 @@ let db: TestDatabase;
 
 beforeAll(async () => {
   db = await freshDatabase();
-  await insertUnits(db.pool, units);
+  await registerUnits(db.pool, units);
 });
 afterAll(() => db.drop());
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { lazyTestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, lazyTestGateway } from '../support/gateway.ts';
 import { localId } from '../../src/gateway/globalId.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
 
@@ -22,18 +22,21 @@ const CONFIRM = `mutation($input: ConfirmUnitTermsChangeInput!) { confirmUnitTer
 const WITHDRAW = `mutation($input: WithdrawUnitTermsChangeInput!) { withdrawUnitTermsChange(input: $input) {
   change { withdrawn confirmed unitType withdrawnBy { subject } withdrawnAt withdrawalReason } ${UNIT} userErrors { field code message } } }`;
 
-/** A new PRIVATE unit (NON_PUBLIC, not small) of the hub's own union; answers its global ID. */
+/** A new PRIVATE unit (NON_PUBLIC, not small) of the hub's own union, its terms confirmed; answers its global ID. */
 async function newUnit(): Promise<string> {
   const { gw } = await started();
   const creditCode = withCreditCodeCheck(`91350500${(randomBytes(8).readBigUInt64BE() % 10n ** 9n).toString().padStart(9, '0')}`);
   const created = await gw.query(LIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "晋江鞋业", planType: PRIVATE }) { unit { id } userErrors { message } } }`, { c: creditCode });
   expect(created.data?.createUnit.unit, JSON.stringify(created)).not.toBeNull();
+  await confirmUnitTerms(gw, created.data.createUnit.unit.id);
   return created.data.createUnit.unit.id;
 }
 
 async function auditActions(unit: string): Promise<{ action: string; actor: string; reason: string | null }[]> {
   const { db } = await started();
-  const { rows } = await db.pool.query(`SELECT action, actor, reason FROM audit_log WHERE target_type = 'Unit' AND target_id = $1 AND action <> 'unit.create' ORDER BY seq`,
+  // After its registration: its creation and its first terms' confirmation left out.
+  const { rows } = await db.pool.query(`SELECT action, actor, reason FROM audit_log WHERE target_type = 'Unit' AND target_id = $1
+      AND action <> 'unit.create' AND (details->>'firstTerms') IS DISTINCT FROM 'true' ORDER BY seq`,
     [String(localId('unit', unit, 'Unit'))]);
   return rows;
 }

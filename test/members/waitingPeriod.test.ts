@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { addDays } from '../../src/kernel/time.ts';
 import { loadRuleSet } from '../../src/benefits/catalogue.ts';
@@ -69,6 +69,7 @@ beforeAll(async () => {
   const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州市第九中学", planType: PUBLIC }) { unit { id } } }`,
     { c: withCreditCodeCheck('12350500MB7654321') });
   unitId = unit.data.createUnit.unit.id;
+  await confirmUnitTerms(gw, unitId);
 });
 afterAll(async () => {
   await gw?.close();

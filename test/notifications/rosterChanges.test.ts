@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { personalDataKeys } from '../../src/privacy/personalData.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
-import { insertRunningRosterImport, insertUnits } from '../../src/members/store.ts';
+import { insertRunningRosterImport } from '../../src/members/store.ts';
+import { registerUnits } from '../support/units.ts';
 import { demoSample, ROSTER_HEADER, rosterLine, type SampleMember } from '../../src/demo/sampleData.ts';
 import { withLuhnCheck } from '../../src/kernel/identifiers.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
@@ -44,7 +45,7 @@ afterAll(async () => {
 describe('a roster import that replaces bank accounts', () => {
   it('tells each member whose account it replaced, once per change, and nobody else', async () => {
     const { units, members } = demoSample(3);
-    await insertUnits(db.pool, units);
+    await registerUnits(db.pool, units);
     await importLines(members);
     expect(await told()).toEqual([]); // first registration: no account is replaced
 
@@ -69,7 +70,7 @@ describe('a roster import that replaces bank accounts', () => {
 
   it('a row giving a new phone with the new card: the member is told on the phone it had before the import', async () => {
     const { units, members } = demoSample(4);
-    await insertUnits(db.pool, units);
+    await registerUnits(db.pool, units);
     const member = members[3]!;
     await importLines([member]);
     const insiderPhone = '13700000003';
@@ -90,7 +91,7 @@ describe('a roster import that replaces bank accounts', () => {
 
   it('a file giving only a new phone, and a later one the new card: the member hears of the phone on the phone it had', async () => {
     const { units, members } = demoSample(5);
-    await insertUnits(db.pool, units);
+    await registerUnits(db.pool, units);
     const member = members[4]!;
     await importLines([member]);
     const insiderPhone = '13700000004';

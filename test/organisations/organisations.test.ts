@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ensureUnit, lazyTestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, ensureUnit, lazyTestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
@@ -97,6 +97,7 @@ describe('units and enrolments', () => {
       gw.query(who, `mutation($i: CreateUnitInput!) { createUnit(input: $i) { unit { ${UNIT_FIELDS} } userErrors { field code } } }`, { i: input });
     const plain = await create(ADMIN, { creditCode: withCreditCodeCheck('91350500MA1000001'), name: '晋江鞋业', planType: 'PRIVATE' });
     expect(plain.data.createUnit.unit).toMatchObject({ unitType: 'NON_PUBLIC', smallMicro: false, organisation: { code: 'UNION' } });
+    await confirmUnitTerms(gw, plain.data.createUnit.unit.id);
     const county = await create({ role: 'ADMIN', org: 'JJ' }, { creditCode: withCreditCodeCheck('91350500MA1000002'), name: '晋江陶瓷', planType: 'PRIVATE', unitType: 'SOCIAL_ORGANISATION', smallMicro: true });
     expect(county.data.createUnit.unit).toMatchObject({ unitType: 'SOCIAL_ORGANISATION', smallMicro: true, organisation: { code: 'JJ' } });
     const outside = await create({ role: 'ADMIN', org: 'JJ' }, { creditCode: withCreditCodeCheck('91350500MA1000003'), name: '厦门港务', planType: 'PUBLIC', organisationId: tree.XM });
@@ -119,6 +120,7 @@ describe('units and enrolments', () => {
     const { db, gw } = await setUp();
     const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "晋江快递", planType: PRIVATE }) { unit { id } } }`, { c: withCreditCodeCheck('91350500MA1000009') });
     const unitId = unit.data.createUnit.unit.id;
+    await confirmUnitTerms(gw, unitId);
     const member = await gw.query(ADMIN, `mutation($u: ID!, $n: String!) { createMember(input: { unitId: $u, name: "林骑手", idNumber: $n }) { member { id } } }`,
       { u: unitId, n: withResidentIdCheck('35058219900101123') });
     const memberId = member.data.createMember.member.id;

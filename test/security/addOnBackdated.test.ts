@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { log } from '../../src/log.ts';
@@ -55,6 +55,7 @@ async function rosterMember(enrolment: { year: number; enrolledOn: string; speci
   unitSeq += 1;
   const code = withCreditCodeCheck(`91350500MA${String(7700000 + unitSeq)}`);
   const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州某机关", planType: PUBLIC }) { unit { id } } }`, { c: code });
+  await confirmUnitTerms(gw, unit.data.createUnit.unit.id);
   const idNumber = withResidentIdCheck(`3505821980010${String(1000 + unitSeq)}`);
   const created = await gw.query(ADMIN, `mutation($u: ID!, $n: String!) { createMember(input: { unitId: $u, name: "林芳", idNumber: $n }) { member { id } } }`,
     { u: unit.data.createUnit.unit.id, n: idNumber });

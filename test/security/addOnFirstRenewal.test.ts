@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { addDays, chinaToday } from '../../src/kernel/time.ts';
@@ -53,6 +53,7 @@ async function lastYearsMember(specialDisease: boolean): Promise<{ unitId: numbe
   const creditCode = withCreditCodeCheck(`91350583MA${String(6600000 + serial)}`);
   const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "晋江某机关", planType: PUBLIC }) { unit { id } } }`, { c: creditCode });
   const unitId = localId('id', unit.data.createUnit.unit.id, 'Unit');
+  await confirmUnitTerms(gw, unit.data.createUnit.unit.id);
   const created = await gw.query(ADMIN, `mutation($u: ID!, $n: String!) { createMember(input: { unitId: $u, name: "林峰", idNumber: $n }) { member { id } userErrors { message } } }`,
     { u: toGlobalId('Unit', unitId), n: withResidentIdCheck(`35058219800${String(300 + serial)}01${serial}`) });
   expect(created.data.createMember.userErrors).toEqual([]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { log } from '../../src/log.ts';
@@ -43,6 +43,7 @@ async function enrolledMember(year: number, enrolledOn: string): Promise<MemberS
   unitSeq += 1;
   const code = withCreditCodeCheck(`91350500MA${String(7800000 + unitSeq)}`);
   const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "泉州某机关", planType: PUBLIC }) { unit { id } } }`, { c: code });
+  await confirmUnitTerms(gw, unit.data.createUnit.unit.id);
   const idNumber = withResidentIdCheck(`3505821981020${String(1000 + unitSeq)}`);
   const created = await gw.query(ADMIN, `mutation($u: ID!, $n: String!) { createMember(input: { unitId: $u, name: "陈静", idNumber: $n }) { member { id } } }`,
     { u: unit.data.createUnit.unit.id, n: idNumber });

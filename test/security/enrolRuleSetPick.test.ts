@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
 import { UNSCOPED } from '../../src/kernel/scope.ts';
@@ -69,6 +69,7 @@ beforeAll(async () => {
     { i: { creditCode: CREDIT_CODE, name: '某县单位', planType: 'PRIVATE', organisationId: toGlobalId('Organisation', org!.id) } });
   expect(unit.data.createUnit.userErrors).toEqual([]);
   unitId = unit.data.createUnit.unit.id;
+  await confirmUnitTerms(gw, unitId);
 
   const adminA = { subject: 'admin-a', role: 'ADMIN' } as const;
   const adminB = { subject: 'admin-b', role: 'ADMIN' } as const;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { fingerprints } from '../support/fingerprint.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { addDays, chinaToday } from '../../src/kernel/time.ts';
@@ -38,6 +38,7 @@ beforeAll(async () => {
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
   for (const code of [UNIT_A, UNIT_B]) {
     const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "晋江某鞋业有限公司", planType: PRIVATE }) { unit { id } } }`, { c: code });
+    await confirmUnitTerms(gw, unit.data.createUnit.unit.id);
     if (code === UNIT_A) unitA = unit.data.createUnit.unit.id;
   }
   const member = await gw.query(ADMIN, CREATE, { u: unitA, n: withResidentIdCheck('35058219860202011') });

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitOnceWaitedOn, freshDatabase, lockWaits, type TestDatabase } from '../support/db.ts';
 import { waitFor } from '../support/waitFor.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { lookupHash, maskBankCard } from '../../src/privacy/personalData.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { fujianTree, placeUnit } from '../organisations/support.ts';
@@ -93,6 +93,7 @@ beforeAll(async () => {
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
   for (const unit of [UNIT_A, UNIT_B]) {
     const created = await gw.query(ADMIN, CREATE_UNIT, { c: unit.code, n: unit.name });
+    await confirmUnitTerms(gw, created.data.createUnit.unit.id);
     if (unit === UNIT_A) unitA = created.data.createUnit.unit.id;
     else unitB = created.data.createUnit.unit.id;
   }
@@ -422,6 +423,7 @@ describe('an organisation\'s staff and moves committing while they act', () => {
     for (const [code, n, organisation] of [['JJ', 21, 'JJ'], ['XM', 22, 'XM'], ['JJ2', 23, 'JJ']] as const) {
       const created = await gw.query(ADMIN, CREATE_UNIT, { c: withCreditCodeCheck(`91350500MA00000${n}`), n: `${code}某公司` });
       units[code] = localId('id', created.data.createUnit.unit.id, 'Unit');
+      await confirmUnitTerms(gw, created.data.createUnit.unit.id);
       await placeUnit(db.pool, units[code], organisation);
     }
   });
@@ -529,6 +531,7 @@ describe('a moved member\'s enrolment stays with the unit it was made in', () =>
   it('the new unit\'s import and enrolMember leave it there: the old unit owes and paid for it, the new unit\'s members paid for stay covered', async () => {
     const [v, u] = [await gw.query(ADMIN, CREATE_UNIT, { c: UNIT_V.code, n: UNIT_V.name }), await gw.query(ADMIN, CREATE_UNIT, { c: UNIT_U.code, n: UNIT_U.name })]
       .map((r) => r.data.createUnit.unit.id as string);
+    for (const unitId of [v, u]) await confirmUnitTerms(gw, unitId!);
     const join = async (unitId: string, n: number) => {
       const created = await gw.query(ADMIN, CREATE, { input: { unitId, name: `会员${n}`, idNumber: idNumber(n) } });
       const id = created.data.createMember.member.id as string;

@@ -22,7 +22,7 @@ beforeAll(async () => {
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0', RESPONSE_CACHE_MB: '0' });
   for (const [u, code] of UNITS.entries()) {
     const { rows } = await db.pool.query<{ id: number }>(
-      `INSERT INTO units (credit_code, name, plan_type) VALUES ($1, $2, 'PUBLIC') RETURNING id`, [code, `单位${u}`],
+      `INSERT INTO units (credit_code, name, plan_type, terms_confirmed) VALUES ($1, $2, 'PUBLIC', true) RETURNING id`, [code, `单位${u}`],
     );
     await db.pool.query(
       `INSERT INTO members (unit_id, name, id_number_enc, id_number_hash, id_number_masked, birth_date, gender)

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { confirmUnitTerms, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { withCreditCodeCheck, withResidentIdCheck } from '../../src/kernel/identifiers.ts';
 import { chinaToday } from '../../src/kernel/time.ts';
@@ -69,6 +69,7 @@ beforeAll(async () => {
   await rulesForYearAndLast(db.pool, { ...loadRuleSet('default-2025'), id: 'renewal-rules', version: 1, planYears: [year - 1, year] }, year);
   const unit = await gw.query(ADMIN, `mutation($c: String!) { createUnit(input: { creditCode: $c, name: "石狮某机关", planType: PUBLIC }) { unit { id } } }`, { c: CREDIT_CODE });
   unitId = localId('id', unit.data.createUnit.unit.id, 'Unit');
+  await confirmUnitTerms(gw, unit.data.createUnit.unit.id);
   // The unit has paid this year (more than it owes): the contribution is no reason to refuse.
   await payContribution(db.pool, unitId, year);
 });

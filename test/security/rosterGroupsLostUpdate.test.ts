@@ -37,7 +37,7 @@ const enrolmentOf = async (idNumberSuffix: string) => (await db.pool.query<{ id:
 
 beforeAll(async () => {
   db = await freshDatabase();
-  await db.pool.query(`INSERT INTO units (credit_code, name, plan_type) VALUES ($1, '晋江某纺织有限公司', 'PRIVATE')`, [UNIT]);
+  await db.pool.query(`INSERT INTO units (credit_code, name, plan_type, terms_confirmed) VALUES ($1, '晋江某纺织有限公司', 'PRIVATE', true)`, [UNIT]);
 });
 afterAll(async () => {
   await db?.drop();

@@ -52,10 +52,10 @@ async function organisation(code: string, level: string, parentId: number | null
 /** A member of a new unit of Jinjiang (JJ) with the given type, enrolled and paid up for 2026. */
 async function member(unitType = 'PUBLIC_INSTITUTION'): Promise<MemberSetup & { unit: string }> {
   const creditCode = withCreditCodeCheck(`91350500${(randomBytes(8).readBigUInt64BE() % 10n ** 9n).toString().padStart(9, '0')}`);
-  // Registered with its type (an INSERT: terms are set at registration; only their change takes two ADMINs).
+  // Registered with its type, confirmed (an INSERT may state it: 0076; through the API a second ADMIN confirms a unit's first terms).
   const { rows: [unit] } = await db.pool.query<{ id: number }>(
-    `INSERT INTO units (credit_code, name, plan_type, unit_type, organisation_id)
-     VALUES ($1, $2, 'PRIVATE', $3, (SELECT id FROM organisations WHERE code = 'JJ')) RETURNING id`, [creditCode, `单位 ${creditCode}`, unitType],
+    `INSERT INTO units (credit_code, name, plan_type, unit_type, organisation_id, terms_confirmed)
+     VALUES ($1, $2, 'PRIVATE', $3, (SELECT id FROM organisations WHERE code = 'JJ'), true) RETURNING id`, [creditCode, `单位 ${creditCode}`, unitType],
   );
   const memberId = await seedMember(db.pool, unit!.id);
   const enrolmentId = await seedEnrolment(db.pool, memberId, unit!.id, { year: 2026, plan: 'PRIVATE', specialDisease: true });

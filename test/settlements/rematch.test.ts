@@ -16,6 +16,7 @@ import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { TEST_REDIS_URL } from '../support/gateway.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { keys } from './support.ts';
+import { registerUnits } from '../support/units.ts';
 
 /**
  * Settlements that arrive before their member or enrolment is known stay UNMATCHED until the
@@ -83,7 +84,7 @@ async function importMembers(lines: string[], today: string): Promise<void> {
 describe('re-matching after the roster', () => {
   it('matches and adjudicates a settlement whose member was unknown once the roster imports the member; an unknown person stays UNMATCHED', async () => {
     const units = sampleUnits(1, 71);
-    await db.pool.query(`INSERT INTO units (credit_code, name, plan_type) VALUES ($1, $2, $3)`, [units[0]!.creditCode, units[0]!.name, units[0]!.planType]);
+    await registerUnits(db.pool, units);
     const [known, stranger] = [...sampleMembers(2, units, 72)] as [SampleMember, SampleMember];
     const waiting = await receivedSettlement(db.pool, known.idNumber, '2025-08-01 10:00:00');
     const lost = await receivedSettlement(db.pool, stranger.idNumber, '2025-08-01 10:00:00');
@@ -110,7 +111,7 @@ describe('re-matching after the roster', () => {
 
   it('the settlements sweep releases one whose enrolment exists since, whatever path created it', async () => {
     const units = sampleUnits(1, 81);
-    await db.pool.query(`INSERT INTO units (credit_code, name, plan_type) VALUES ($1, $2, $3)`, [units[0]!.creditCode, units[0]!.name, units[0]!.planType]);
+    await registerUnits(db.pool, units);
     // Not one of the first test's people (sample ID numbers repeat across seeds).
     const person = [...sampleMembers(6, units, 82)][5];
     await importMembers([rosterLine(person!, 2025, false)], '2025-01-05');
@@ -134,7 +135,7 @@ describe('re-matching after the roster', () => {
 
   it('a reversal waiting for the enrolment beside the settlement it cancels is released with it, and cancels it', async () => {
     const units = sampleUnits(1, 91);
-    await db.pool.query(`INSERT INTO units (credit_code, name, plan_type) VALUES ($1, $2, $3)`, [units[0]!.creditCode, units[0]!.name, units[0]!.planType]);
+    await registerUnits(db.pool, units);
     const person = [...sampleMembers(7, units, 92)][6];
     await importMembers([rosterLine(person!, 2025, false)], '2025-01-05');
     // Settled in 2024, a year the member was not enrolled for; reversed by the platform in 2025 (it counts in 2024).
@@ -154,7 +155,7 @@ describe('re-matching after the roster', () => {
 
   it('a reversal naming another person\'s settlement cancels nothing: it waits as ORIGINAL_NOT_FOUND, and no sweep takes it up', async () => {
     const units = sampleUnits(1, 93);
-    await db.pool.query(`INSERT INTO units (credit_code, name, plan_type) VALUES ($1, $2, $3)`, [units[0]!.creditCode, units[0]!.name, units[0]!.planType]);
+    await registerUnits(db.pool, units);
     const [mine, theirs] = [...sampleMembers(9, units, 94)].slice(7) as [SampleMember, SampleMember];
     await importMembers([rosterLine(mine, 2025, false), rosterLine(theirs, 2025, false)], '2025-01-05');
     const their = await receivedSettlement(db.pool, theirs.idNumber, '2025-06-01 10:00:00');

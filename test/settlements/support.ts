@@ -5,7 +5,7 @@ import { importRoster } from '../../src/members/rosterImport.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers, sampleUnits, type SampleMember, type SampleUnit } from '../../src/demo/sampleData.ts';
 import { simulatedItem, type SimItem, type SimulatorData } from '../../src/settlements/simulator/generate.ts';
 import { upsertSource } from '../../src/settlements/store.ts';
-import { insertUnits } from '../../src/members/store.ts';
+import { registerUnits } from '../support/units.ts';
 
 /** What the settlement tests share: sample members enrolled by plan year, and expectations from the simulator's truth. */
 
@@ -28,7 +28,7 @@ export function sampleRegistry(count: number, seed = 2): Registry {
 
 export async function registerMembers(db: pg.Pool, registry: Registry): Promise<void> {
   const { units, members, years } = registry;
-  await insertUnits(db, units);
+  await registerUnits(db, units);
   for (const year of [2024, 2025]) {
     const lines = members.filter((_, i) => years(i).includes(year)).map((m) => rosterLine(m, year, false));
     const { rows } = await db.query<{ id: number }>(

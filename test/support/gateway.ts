@@ -91,10 +91,32 @@ export function lazyTestGateway(env: Record<string, string> = {}): () => Promise
   })());
 }
 
-/** The global ID of the unit with `creditCode`, created through the API (as ADMIN) the first time. */
+/** A second ADMIN of the whole hub: confirms what another ADMIN proposed (`test-admin`, an ADMIN token's default subject). */
+export const SECOND_ADMIN = { role: 'ADMIN', sub: 'test-admin-2' } as const;
+
+/**
+ * Confirms the unit's waiting terms (a new unit's first terms, from `createUnit`) as `admin`, who did
+ * not propose them: as a test that only needs a unit to enrol members in does. Throws on a refusal.
+ */
+export async function confirmUnitTerms(gw: TestGateway, unitId: string, admin: Partial<TokenClaims> & Pick<TokenClaims, 'role'> = SECOND_ADMIN): Promise<void> {
+  const read = await gw.query(admin, `query($id: ID!) { unit(id: $id) { pendingTermsChange { proposedAt } } }`, { id: unitId });
+  const proposedAt = read.data?.unit?.pendingTermsChange?.proposedAt;
+  if (!proposedAt) throw new Error(`no terms of unit ${unitId} wait for confirmation: ${JSON.stringify(read)}`);
+  const confirmed = await gw.query(admin, `mutation($input: ConfirmUnitTermsChangeInput!) {
+    confirmUnitTermsChange(input: $input) { unit { termsConfirmed } userErrors { field message } } }`, { input: { unitId, proposedAt } });
+  if (!confirmed.data?.confirmUnitTermsChange.unit?.termsConfirmed) throw new Error(`unit ${unitId}'s terms not confirmed: ${JSON.stringify(confirmed)}`);
+}
+
+/**
+ * The global ID of the unit with `creditCode`, created through the API (as ADMIN) the first time, its
+ * terms confirmed by a second ADMIN (confirmUnitTerms).
+ */
 export async function ensureUnit(gw: TestGateway, creditCode: string, name = '晋江某纺织有限公司'): Promise<string> {
   const created = await gw.query({ role: 'ADMIN' }, `mutation($c: String!, $n: String!) { createUnit(input: { creditCode: $c, name: $n, planType: PRIVATE }) { unit { id } } }`, { c: creditCode, n: name });
-  if (created.data?.createUnit.unit) return created.data.createUnit.unit.id;
+  if (created.data?.createUnit.unit) {
+    await confirmUnitTerms(gw, created.data.createUnit.unit.id);
+    return created.data.createUnit.unit.id;
+  }
   const listed = await gw.query({ role: 'ADMIN' }, `query($c: String) { units(first: 1, filter: { creditCode: $c }) { edges { node { id } } } }`, { c: creditCode });
   return listed.data.units.edges[0].node.id;
 }

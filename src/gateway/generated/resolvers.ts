@@ -2721,7 +2721,8 @@ export type Mutation = {
   confirmUnitMove: ConfirmUnitMovePayload;
   /**
    * Confirms a unit's waiting terms change: the unit then has the proposed plan type, unit type and
-   * small-firm mark, and claims decided from then on are decided by them. ADMIN only, never its proposer
+   * small-firm mark, confirmed (`termsConfirmed`: a new unit's members may then be enrolled), and claims
+   * decided from then on are decided by them. ADMIN only, never its proposer
    * (`FORBIDDEN`: four eyes, kept by the database as well); the unit must be in the caller's subtree
    * (`NOT_FOUND` otherwise). Refused (`CONFLICT`) when no change is waiting (on `input.unitId`), when the
    * one waiting is not the one checked (on `input.proposedAt`), and while a roster import is merging the
@@ -2743,7 +2744,15 @@ export type Mutation = {
   createOrganisation: CreateOrganisationPayload;
   /** A DRAFT batch of the oldest READY payouts (ADMIN, FINANCE); CONFLICT when none is ready; audited. */
   createPayoutBatch: CreatePayoutBatchPayload;
-  /** Registers a unit. ADMIN only; an ADMIN whose token names an organisation only inside its subtree. */
+  /**
+   * Registers a unit. ADMIN only; an ADMIN whose token names an organisation only inside its subtree.
+   *
+   * Its terms (plan type, unit type, small-firm mark) wait for a second ADMIN, as a change of them does:
+   * the answer's unit has `termsConfirmed` false and its terms in `pendingTermsChange`, proposed by the
+   * caller, until another ADMIN confirms them (`confirmUnitTermsChange`; never the caller). Meanwhile its
+   * members may be registered but not enrolled, and no member is moved into it. Terms given wrong:
+   * withdraw them (`withdrawUnitTermsChange`) and propose the right ones (`updateUnit`). Audited.
+   */
   createUnit: CreateUnitPayload;
   /**
    * Decides an OPEN appeal. REVIEWER or ADMIN, never the person who decided the claim nor the one who
@@ -2764,7 +2773,9 @@ export type Mutation = {
    * unit operator. Eligibility at enrolment is checked against the rule set governing the plan year:
    * each broken rule is a user error whose message starts with the rule (`EnrolmentRule`).
    * `CONFLICT` on `input.memberId` when the member moved to another unit while it was decided: the
-   * enrolment was decided for the unit they left; look at them again and retry. Audited.
+   * enrolment was decided for the unit they left; look at them again and retry. `CONFLICT` on
+   * `input.memberId` while the member's unit's terms wait for a second ADMIN (`Unit.termsConfirmed`
+   * false): enrol once another ADMIN confirms them. Audited.
    */
   enrolMember: EnrolMemberPayload;
   /**
@@ -2779,7 +2790,9 @@ export type Mutation = {
    * or a unit operator for their own unit. A file that is not UTF-8 or GB18030 text (or contains
    * U+FFFD) is not queued: the import is returned `FAILED` with the reason in `failure`. A row whose ID number cannot be registered by the row's
    * unit (the member belongs elsewhere) is rejected like any bad row, on `id_number`: imports never
-   * move members. Changes are recorded per member (`Member.changes`) and the import is audited.
+   * move members. A row with a plan year for a unit whose terms wait for a second ADMIN
+   * (`Unit.termsConfirmed` false) is rejected on `plan_year`: import it again once they are confirmed.
+   * Changes are recorded per member (`Member.changes`) and the import is audited.
    */
   importRoster: ImportRosterPayload;
   /**
@@ -2803,7 +2816,8 @@ export type Mutation = {
   /**
    * Moves a member to another unit, with a reason. ADMIN only (no import or other mutation moves
    * members). Refused (`CONFLICT` on `input.memberId`) while a roster import is merging the member's
-   * unit, after a wait of 10 s: move the member once the import is done. Audited.
+   * unit, after a wait of 10 s: move the member once the import is done; `CONFLICT` on `input.unitId`
+   * while the unit's terms wait for a second ADMIN (`Unit.termsConfirmed` false). Audited.
    */
   moveMember: MoveMemberPayload;
   /**
@@ -2952,7 +2966,8 @@ export type Mutation = {
    * `reason` (user error on `input.reason` otherwise), and the answer's unit shows them in
    * `pendingTermsChange` while it keeps its terms until another ADMIN confirms them
    * (`confirmUnitTermsChange`). A value the unit has already is not proposed; when none differs, nothing
-   * is. Refused (`CONFLICT` on `input.unitId`) while another terms change of the unit is waiting: confirm
+   * is. For a unit whose terms were never confirmed (`termsConfirmed` false), all three are proposed:
+   * those not given as the unit has them. Refused (`CONFLICT` on `input.unitId`) while another terms change of the unit is waiting: confirm
    * or withdraw it first. Audited.
    */
   updateUnit: UpdateUnitPayload;
@@ -6839,16 +6854,24 @@ export type Unit = Node & {
   /** The unit's move to another organisation waiting for confirmation; null when there is none. ADMIN only (null for others). */
   pendingMove?: Maybe<UnitMove>;
   /**
-   * The change of the unit's terms (plan type, unit type, small-firm mark) proposed with `updateUnit` and
-   * waiting for a second ADMIN (`confirmUnitTermsChange`); null when there is none. Until it is confirmed
-   * the unit keeps its terms, and claims are decided by them. ADMIN only (null for others, and for a unit
-   * outside the caller's subtree).
+   * The change of the unit's terms (plan type, unit type, small-firm mark) waiting for a second ADMIN
+   * (`confirmUnitTermsChange`): proposed with `updateUnit`, or a new unit's first terms proposed by
+   * `createUnit` (`termsConfirmed` false; all three terms given). Null when there is none. Until a change
+   * is confirmed the unit keeps its terms, and claims are decided by them. ADMIN only (null for others,
+   * and for a unit outside the caller's subtree).
    */
   pendingTermsChange?: Maybe<UnitTermsChange>;
   /** The plan the unit's employees are enrolled in by default. Changed only by a confirmed terms change (`pendingTermsChange`). */
   planType: PlanType;
   /** Whether the unit is a small or micro firm (小微企业). Changed only by a confirmed terms change (`pendingTermsChange`). */
   smallMicro: Scalars['Boolean']['output'];
+  /**
+   * Whether a second ADMIN confirmed the unit's terms. False from its registration (`createUnit`) until
+   * another ADMIN confirms its first terms, shown in `pendingTermsChange` (`confirmUnitTermsChange`):
+   * meanwhile none of its members is enrolled (`enrolMember` and roster rows with a plan year are refused)
+   * and no member is moved into it (`moveMember`). Once true, it stays true.
+   */
+  termsConfirmed: Scalars['Boolean']['output'];
   /**
    * The unit's type (单位性质); when not given at registration, the one its plan implies (PUBLIC →
    * PUBLIC_INSTITUTION, PRIVATE → NON_PUBLIC). Changed only by a confirmed terms change (`pendingTermsChange`).
@@ -9935,6 +9958,7 @@ export type UnitResolvers<ContextType = Context, ParentType extends ResolversPar
   pendingTermsChange?: Resolver<Maybe<ResolversTypes['UnitTermsChange']>, ParentType, ContextType>;
   planType?: Resolver<ResolversTypes['PlanType'], ParentType, ContextType>;
   smallMicro?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  termsConfirmed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   unitType?: Resolver<ResolversTypes['UnitType'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
