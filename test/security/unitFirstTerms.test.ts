@@ -1,12 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
-import { approveRuleSetProposal, proposeRuleSet, proposeRuleSetAssignment } from '../../src/benefits/ruleSetProposals.ts';
-import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
-import type { Actor } from '../../src/audit/audit.ts';
 import { localId, toGlobalId } from '../../src/gateway/globalId.ts';
 import { importRoster } from '../../src/members/rosterImport.ts';
 import { insertRunningRosterImport } from '../../src/members/store.ts';
@@ -14,6 +10,7 @@ import { UNIT_TERMS_WAITING } from '../../src/members/eligibility.ts';
 import { ROSTER_HEADER, rosterLine, sampleMembers } from '../../src/demo/sampleData.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { JINJIANG_CRITICAL_STAY, jinjiangRules } from '../support/units.ts';
 import { fen } from '../benefits/support.ts';
 import { claimOf, payContribution, seedMember, seedSettlement, seedUnit } from '../benefits/seed.ts';
 
@@ -29,11 +26,8 @@ import { claimOf, payContribution, seedMember, seedSettlement, seedUnit } from '
 let db: TestDatabase;
 let gw: TestGateway;
 const cache = new RuleSetCache();
-const adminA: Actor = { subject: 'admin-a', role: 'ADMIN' };
-const adminB: Actor = { subject: 'admin-b', role: 'ADMIN' };
-const example = (name: string) => JSON.parse(readFileSync(new URL(`../../src/benefits/ruleSets/examples/${name}.json`, import.meta.url), 'utf8'));
 const OPTIONS = { autoApproveMaxFen: fen('1,000,000.00'), ruleSets: cache };
-const CASE = { psn: '136,700.00', ownpay: '52,700.00', funds: '106,500.00', diagnoses: ['I34.0'], setlTime: '2026-06-01 10:00:00' };
+const CASE = JINJIANG_CRITICAL_STAY;
 
 const COUNTY_ADMIN = { role: 'ADMIN', org: 'JJ', sub: 'jj-admin-solo' } as const;
 const CITY_ADMIN = { role: 'ADMIN', org: 'QZ', sub: 'qz-admin' } as const;
@@ -52,13 +46,6 @@ const FROM_JANUARY = { planYear: 2026, plan: 'PRIVATE', specialDisease: true, en
 let workers = 0;
 const worker = (unitCreditCode: string) => [...sampleMembers((workers += 1), [{ creditCode: unitCreditCode, name: 'u', planType: 'PRIVATE' }], 141)].at(-1)!;
 const creditCode = () => withCreditCodeCheck(`91350500${(randomBytes(8).readBigUInt64BE() % 10n ** 9n).toString().padStart(9, '0')}`);
-
-async function organisation(code: string, level: string, parentId: number | null): Promise<number> {
-  const { rows } = await db.pool.query<{ id: number }>(
-    `INSERT INTO organisations (code, name, level, parent_id, created_by) VALUES ($1, $1, $2, $3, 'test') RETURNING id`, [code, level, parentId],
-  );
-  return rows[0]!.id;
-}
 
 /** The county ADMIN alone registers a NON_PUBLIC unit of Jinjiang, and a member in it. */
 async function nonPublicUnit(): Promise<{ unit: string; unitId: number; creditCode: string; member: string; memberId: number; proposedAt: string }> {
@@ -81,22 +68,7 @@ const enrolmentsOf = async (memberId: number) => (await db.pool.query(`SELECT id
 
 beforeAll(async () => {
   db = await freshDatabase();
-  const fj = await organisation('FJ', 'PROVINCE', null);
-  const qz = await organisation('QZ', 'CITY', fj);
-  const jj = await organisation('JJ', 'COUNTY', qz);
-  await db.pool.query(
-    `INSERT INTO funders (code, name, organisation_id, account, account_name, agent, created_by)
-     VALUES ('FJ', '福建省总工会', $1, '6222000000000001', '福建省总工会', '102100099996', 'test')`, [fj],
-  );
-  // Jinjiang's rules for 2026, published and assigned by two ADMINs: CRITICAL for NON_PUBLIC units only.
-  const rules = await approveRuleSetProposal(db.pool, cache, adminB, UNSCOPED, {
-    proposalId: (await proposeRuleSet(db.pool, cache, adminA, UNSCOPED, { definition: example('jinjiang-2026'), note: 'test' })).id,
-  });
-  await approveRuleSetProposal(db.pool, cache, adminB, UNSCOPED, {
-    proposalId: (await proposeRuleSetAssignment(db.pool, cache, adminA, UNSCOPED, {
-      organisationId: jj, planYear: 2026, ruleSetId: 'jinjiang-2026', version: rules.ruleSetVersion!, effectiveFrom: '2026-01-01',
-    })).id,
-  });
+  await jinjiangRules(db.pool, cache);
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
 });
 afterAll(async () => {

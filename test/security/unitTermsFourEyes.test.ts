@@ -1,15 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adjudicateSettlements } from '../../src/benefits/adjudicate.ts';
 import { RuleSetCache } from '../../src/benefits/catalogue.ts';
-import { approveRuleSetProposal, proposeRuleSet, proposeRuleSetAssignment } from '../../src/benefits/ruleSetProposals.ts';
-import { UNSCOPED } from '../../src/kernel/scope.ts';
 import { withCreditCodeCheck } from '../../src/kernel/identifiers.ts';
-import type { Actor } from '../../src/audit/audit.ts';
 import { toGlobalId } from '../../src/gateway/globalId.ts';
 import { freshDatabase, type TestDatabase } from '../support/db.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { JINJIANG_CRITICAL_STAY, jinjiangRules } from '../support/units.ts';
 import { fen } from '../benefits/support.ts';
 import { claimOf, payContribution, seedEnrolment, seedMember, seedSettlement, type MemberSetup } from '../benefits/seed.ts';
 
@@ -24,11 +21,8 @@ import { claimOf, payContribution, seedEnrolment, seedMember, seedSettlement, ty
 let db: TestDatabase;
 let gw: TestGateway;
 const cache = new RuleSetCache();
-const adminA: Actor = { subject: 'admin-a', role: 'ADMIN' };
-const adminB: Actor = { subject: 'admin-b', role: 'ADMIN' };
-const example = (name: string) => JSON.parse(readFileSync(new URL(`../../src/benefits/ruleSets/examples/${name}.json`, import.meta.url), 'utf8'));
 const OPTIONS = { autoApproveMaxFen: fen('1,000,000.00'), ruleSets: cache };
-const CASE = { psn: '136,700.00', ownpay: '52,700.00', funds: '106,500.00', diagnoses: ['I34.0'], setlTime: '2026-06-01 10:00:00' };
+const CASE = JINJIANG_CRITICAL_STAY;
 const WITHOUT_CRITICAL = { INPATIENT: fen('16,800.00'), MAJOR_DISEASE: fen('10,000.00') };
 
 const COUNTY_ADMIN = { role: 'ADMIN', org: 'JJ', sub: 'jj-admin-solo' } as const;
@@ -41,13 +35,6 @@ const CONFIRM = `mutation($input: ConfirmUnitTermsChangeInput!) { confirmUnitTer
   change { confirmed unitType confirmedBy { subject } proposedBy { subject } } ${UNIT} userErrors { field code message } } }`;
 const WITHDRAW = `mutation($input: WithdrawUnitTermsChangeInput!) { withdrawUnitTermsChange(input: $input) {
   change { withdrawn withdrawnBy { subject } } ${UNIT} userErrors { field code message } } }`;
-
-async function organisation(code: string, level: string, parentId: number | null): Promise<number> {
-  const { rows } = await db.pool.query<{ id: number }>(
-    `INSERT INTO organisations (code, name, level, parent_id, created_by) VALUES ($1, $1, $2, $3, 'test') RETURNING id`, [code, level, parentId],
-  );
-  return rows[0]!.id;
-}
 
 /** A member of a new unit of Jinjiang (JJ) with the given type, enrolled and paid up for 2026. */
 async function member(unitType = 'PUBLIC_INSTITUTION'): Promise<MemberSetup & { unit: string }> {
@@ -74,23 +61,7 @@ async function proposeNonPublic(unit: string, who: typeof COUNTY_ADMIN | typeof 
 
 beforeAll(async () => {
   db = await freshDatabase();
-  const fj = await organisation('FJ', 'PROVINCE', null);
-  const qz = await organisation('QZ', 'CITY', fj);
-  await organisation('XM', 'CITY', fj);
-  const jj = await organisation('JJ', 'COUNTY', qz);
-  await db.pool.query(
-    `INSERT INTO funders (code, name, organisation_id, account, account_name, agent, created_by)
-     VALUES ('FJ', '福建省总工会', $1, '6222000000000001', '福建省总工会', '102100099996', 'test')`, [fj],
-  );
-  // Jinjiang's rules for 2026, published and assigned by two ADMINs: CRITICAL for NON_PUBLIC units only.
-  const rules = await approveRuleSetProposal(db.pool, cache, adminB, UNSCOPED, {
-    proposalId: (await proposeRuleSet(db.pool, cache, adminA, UNSCOPED, { definition: example('jinjiang-2026'), note: 'test' })).id,
-  });
-  await approveRuleSetProposal(db.pool, cache, adminB, UNSCOPED, {
-    proposalId: (await proposeRuleSetAssignment(db.pool, cache, adminA, UNSCOPED, {
-      organisationId: jj, planYear: 2026, ruleSetId: 'jinjiang-2026', version: rules.ruleSetVersion!, effectiveFrom: '2026-01-01',
-    })).id,
-  });
+  await jinjiangRules(db.pool, cache, ['XM']);
   gw = await startTestGateway(db, { RATE_LIMIT_POINTS: '0' });
 });
 afterAll(async () => {
