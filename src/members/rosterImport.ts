@@ -201,7 +201,7 @@ export async function importRoster(
     const staged = performance.now();
     const units = await lockRosterUnits(tx, [...unitsStaged], options.onlyOrganisationId ?? null);
     if (units.left.length) rowsRejected += await refuseStagedRowsOfUnits(tx, units.left, UNIT_LEFT);
-    // Members of a unit whose terms wait are registered, not enrolled: their claims would be decided by terms no second ADMIN checked.
+    // A row enrolling a member of a unit whose terms wait is rejected whole, kept to import again once they are confirmed: its claims would be decided by terms no second ADMIN checked.
     if (units.termsWaiting.length) rowsRejected += await refuseStagedEnrolmentsOfUnits(tx, units.termsWaiting, UNIT_TERMS_WAITING);
     const { snapshot } = await lookAtRosterChanges(tx, null);
     const refused = await refuseStagedRows(tx, DUPLICATE_OF, REGISTERED_ELSEWHERE);
